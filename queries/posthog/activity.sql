@@ -1,0 +1,20 @@
+-- name: activity
+-- description: Behaviour per identified person: events, pageviews, first and last seen, distinct sessions.
+-- returns: per-user
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+--
+-- person.properties.email identifies a person across all their distinct_ids. Anonymous traffic
+-- (no email) is left out here; it still counts in the aggregate metrics of other queries.
+SELECT
+    lower(trim(person.properties.email)) AS email,
+    count() AS events,
+    countIf(event = '$pageview') AS pageviews,
+    uniq(properties.$session_id) AS sessions,
+    min(timestamp) AS first_seen_at,
+    max(timestamp) AS last_seen_at
+FROM events
+WHERE timestamp <= toDateTime({as_of}, 'UTC')
+  AND notEmpty(person.properties.email)
+  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+GROUP BY email

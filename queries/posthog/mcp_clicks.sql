@@ -1,0 +1,21 @@
+-- name: mcp_clicks
+-- description: MCP connect clicks per person over the last 30 days, and which MCP servers they clicked.
+-- returns: per-user
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+--
+-- Seed 000's "MCP Connect Clicks" query, as of a moment instead of now(). Window: (as_of - 30 days, as_of].
+SELECT
+    lower(trim(person.properties.email)) AS email,
+    count() AS mcp_connect_clicks,
+    groupUniqArray(properties.template_name) AS mcp_servers,
+    countIf(properties.has_oauth = 'true') AS mcp_oauth_clicks,
+    min(timestamp) AS first_mcp_click_at,
+    max(timestamp) AS last_mcp_click_at
+FROM events
+WHERE event = 'mcp_connect_clicked'
+  AND timestamp > toDateTime({as_of}, 'UTC') - INTERVAL 30 DAY
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND notEmpty(person.properties.email)
+  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+GROUP BY email

@@ -1,0 +1,19 @@
+-- name: ux_issues
+-- description: Rage clicks and JavaScript exceptions per person over the last 7 days.
+-- returns: per-user
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+--
+-- Seed 000's "UX Issues" query aggregated per person. Window: (as_of - 7 days, as_of].
+SELECT
+    lower(trim(person.properties.email)) AS email,
+    countIf(event = '$rageclick') AS rage_clicks,
+    countIf(event = '$exception') AS exceptions,
+    max(timestamp) AS last_ux_issue_at
+FROM events
+WHERE event IN ('$rageclick', '$exception')
+  AND timestamp > toDateTime({as_of}, 'UTC') - INTERVAL 7 DAY
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND notEmpty(person.properties.email)
+  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+GROUP BY email

@@ -1,0 +1,3 @@
+from usertrack.cli import main
+
+main()

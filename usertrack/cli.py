@@ -1,0 +1,204 @@
+"""The `usertrack` command: parses options, calls the library, renders. Nothing else lives here.
+
+Errors from the library are `UsertrackError`s: shown as one line on stderr with a distinct exit
+code (README: "Exit codes"). USERTRACK_DEBUG=1 shows the traceback instead (secrets redacted,
+locals never shown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from usertrack.errors import EXIT_INTERNAL, UsageError, UsertrackError, redact
+
+app = typer.Typer(
+    name="usertrack",
+    help="Join PostHog behaviour with your app's Postgres per user, segment users, act on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (terminal), json, csv or md. Default: table, or the --out file's extension.",
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Look from this moment: DATE (00:00 UTC) or DATETIME (UTC). Default: now."
+    ),
+]
+SegmentsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--segments", help="Segment rules file. Default: ./segments.yaml, else the shipped one."
+    ),
+]
+QueriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queries", help="Query library folder. Default: ./queries, else the shipped one."
+    ),
+]
+
+
+def _debug() -> bool:
+    return os.environ.get("USERTRACK_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and the error's exit code."""
+    try:
+        yield
+    except UsertrackError as e:
+        if _debug():
+            raise
+        typer.echo(f"usertrack: error: {e}", err=True)
+        if e.hint:
+            typer.echo(f"usertrack: hint: {e.hint}", err=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("usertrack: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as e:
+        if _debug():
+            raise
+        message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
+        typer.echo(f"usertrack: internal error: {message}", err=True)
+        typer.echo("usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True)
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _choose_format(fmt: str | None, out: Path | None) -> str:
+    from usertrack.export import FORMATS, format_for_path
+
+    if fmt is None:
+        if out is not None:
+            inferred = format_for_path(out)
+            if inferred is None:
+                raise UsageError(f"--out {out}: cannot tell the format from the name; add --format")
+            return inferred
+        return "table"
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt == "table" and out is not None:
+        raise UsageError("--format table is for the terminal; use json, csv or md with --out")
+    return fmt
+
+
+def _emit(text: str, out: Path | None) -> None:
+    from usertrack.export import write_atomic
+
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(out, text)
+        typer.echo(f"usertrack: wrote {out}", err=True)
+
+
+@app.command()
+def segments(
+    segment: Annotated[
+        str | None, typer.Option("--segment", "-s", help="List the users of one segment (by id).")
+    ] = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", min=1, help="Users shown per segment in the table and md."),
+    ] = 5,
+) -> None:
+    """Classify every user into the segments of segments.yaml and show who to act on."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.export import render
+        from usertrack.terminal import progress_status, render_segments, stderr_console
+        from usertrack.workspace import open_workspace
+
+        chosen = _choose_format(fmt, out)
+        moment = parse_as_of(as_of)
+        settings = load_settings()
+        err = stderr_console()
+        with progress_status(err, "loading rules and queries") as progress:
+            ws = open_workspace(
+                settings,
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=lambda msg: typer.echo(msg, err=True),
+            )
+            with ws:
+                if segment is not None:
+                    ws.rules.get(segment)
+                result = ws.classify(moment, progress)
+        if chosen == "table":
+            from rich.console import Console
+
+            render_segments(Console(), result, segment, limit)
+        else:
+            _emit(render(result, chosen, segment, limit), out)
+
+
+@app.command()
+def demo(
+    users: Annotated[
+        int, typer.Option("--users", min=10, help="How many users to generate.")
+    ] = 2000,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Regenerate even if the demo exists.")
+    ] = False,
+) -> None:
+    """Generate the built-in demo workspace (PostgreSQL + PostHog events) under USERTRACK_HOME."""
+    with handle_errors():
+        from usertrack.config import load_settings
+        from usertrack.demo import ensure_demo
+        from usertrack.terminal import progress_status, stderr_console
+
+        settings = load_settings()
+        with progress_status(stderr_console(), "preparing the demo workspace") as progress:
+            ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
+            fresh = reset
+            if ws.users != users:  # an existing demo of another size: regenerate at this one
+                ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
+                fresh = True
+        verb = "generated" if fresh else "already there:"
+        typer.echo(
+            f"usertrack: demo {verb} {ws.users} users, data up to {ws.anchor.isoformat()},"
+            f" in {ws.root}",
+            err=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return app(args=argv, prog_name="usertrack")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

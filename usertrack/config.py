@@ -1,0 +1,130 @@
+"""Where usertrack finds its data and its files: environment, paths, the demo switch.
+
+Precedence, in one place: a command-line flag beats an environment variable, which beats a default.
+Secrets (DATABASE_URL's password, the PostHog key) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from usertrack.errors import register_secret
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a checkout (or an editable install) queries/ and segments.yaml sit beside the package;
+# a built wheel carries copies under usertrack/_data (see pyproject's force-include).
+_SHIPPED_DIRS = (PACKAGE_DIR.parent, PACKAGE_DIR / "_data")
+
+LIVE_VARIABLES = (
+    "DATABASE_URL",
+    "POSTHOG_HOST",
+    "POSTHOG_PROJECT_ID",
+    "POSTHOG_PERSONAL_API_KEY",
+    "USERTRACK_EVENTS",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    events_path: Path | None
+    posthog_host: str | None
+    posthog_project_id: str | None
+    posthog_api_key: str | None
+    debug: bool = False
+
+    @property
+    def demo(self) -> bool:
+        """No source configured at all: run on the built-in demo workspace."""
+        return not any(
+            (
+                self.database_url,
+                self.events_path,
+                self.posthog_host,
+                self.posthog_project_id,
+                self.posthog_api_key,
+            )
+        )
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("usertrack", appauthor=False))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    home_text = _get(env, "USERTRACK_HOME")
+    home = Path(home_text).expanduser() if home_text else default_home()
+    database_url = _get(env, "DATABASE_URL")
+    api_key = _get(env, "POSTHOG_PERSONAL_API_KEY")
+    register_secret(api_key)
+    if database_url:
+        _register_dsn_password(database_url)
+    events = _get(env, "USERTRACK_EVENTS")
+    return Settings(
+        home=home,
+        database_url=database_url,
+        events_path=Path(events).expanduser() if events else None,
+        posthog_host=_get(env, "POSTHOG_HOST"),
+        posthog_project_id=_get(env, "POSTHOG_PROJECT_ID"),
+        posthog_api_key=api_key,
+        debug=_get(env, "USERTRACK_DEBUG") in ("1", "true", "yes"),
+    )
+
+
+def _register_dsn_password(dsn: str) -> None:
+    """Teach `redact` the database password so no message can leak it, in any form."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(dsn).get("password")
+    except Exception:
+        password = None
+    if isinstance(password, str):
+        register_secret(password)
+
+
+def shipped_path(name: str) -> Path:
+    """The copy of `queries` or `segments.yaml` that ships with usertrack."""
+    for base in _SHIPPED_DIRS:
+        candidate = base / name
+        if candidate.exists():
+            return candidate
+    return _SHIPPED_DIRS[0] / name
+
+
+def resolve_queries_dir(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """--queries beats USERTRACK_QUERIES beats ./queries beats the shipped library."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, "USERTRACK_QUERIES"):
+        return Path(value).expanduser()
+    local = Path.cwd() / "queries"
+    if (local / "posthog").is_dir() or (local / "neon").is_dir():
+        return local
+    return shipped_path("queries")
+
+
+def resolve_segments_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """--segments beats USERTRACK_SEGMENTS beats ./segments.yaml beats the shipped rules."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, "USERTRACK_SEGMENTS"):
+        return Path(value).expanduser()
+    local = Path.cwd() / "segments.yaml"
+    if local.is_file():
+        return local
+    return shipped_path("segments.yaml")

@@ -1,0 +1,171 @@
+"""Segments as files for other tools: JSON, CSV and Markdown (no terminal styling here).
+
+JSON shape: {"as_of", "segments": [{"id", "name", "action", "count"}],
+             "users": [{"email", "segments": [ids], "primary": id | null, ...profile columns}]}
+Values are JSON-safe: timestamps are ISO 8601 in UTC ("2026-11-16T12:00:00Z"), no Decimal.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from usertrack.errors import UsageError
+from usertrack.segments import Classification, rule_columns
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+def jsonable(value: Any) -> Any:
+    """A value JSON can hold as is; naive datetimes are UTC."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+def cell_text(value: Any) -> str:
+    """A value as text in a CSV cell or a Markdown table."""
+    value = jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ";".join(cell_text(v) for v in value)
+    return str(value)
+
+
+def user_record(user: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    record = {"email": user["email"], "segments": user["segments"], "primary": user["primary"]}
+    for col in columns:
+        if col != "email":
+            record[col] = user[col]
+    return jsonable(record)
+
+
+def selected_users(result: Classification, segment: str | None) -> list[dict[str, Any]]:
+    return result.members(segment) if segment else result.users
+
+
+def to_json(result: Classification, segment: str | None = None) -> str:
+    segments = [s for s in result.segments if segment is None or s.id == segment]
+    doc = {
+        "as_of": jsonable(result.as_of),
+        "segments": [
+            {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
+            for s in segments
+        ],
+        "users": [user_record(u, result.columns) for u in selected_users(result, segment)],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(result: Classification, segment: str | None = None) -> str:
+    columns = ["email", "primary", "segments"] + [c for c in result.columns if c != "email"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for user in selected_users(result, segment):
+        writer.writerow([cell_text(user[c]) for c in columns])
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(_md_escape(h) for h in headers) + " |"]
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    for row in rows:
+        lines.append("| " + " | ".join(_md_escape(cell_text(v)) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(result: Classification, segment: str | None = None, limit: int | None = 10) -> str:
+    as_of = jsonable(result.as_of)
+    out = [f"# Segments as of {as_of}\n"]
+    total = len(result.users)
+    segmented = sum(1 for u in result.users if u["segments"])
+    out.append(f"{total} users, {segmented} in at least one segment.\n")
+    segments = [s for s in result.segments if segment is None or s.id == segment]
+    out.append(
+        md_table(
+            ["Segment", "Users", "Action"],
+            [[s.name, result.counts[s.id], s.action] for s in segments],
+        )
+    )
+    for seg in segments:
+        members = result.members(seg.id)
+        shown = members if segment or limit is None else members[:limit]
+        cols = rule_columns(seg, result.columns)
+        heading = f"\n## {seg.name} ({result.counts[seg.id]}) — {seg.action}\n"
+        out.append(heading)
+        if seg.description:
+            out.append(f"{seg.description}\n")
+        out.append(f"Rule: `{seg.rule}`\n")
+        if shown:
+            out.append(
+                md_table(["email", *cols], [[u["email"], *(u[c] for c in cols)] for u in shown])
+            )
+            if len(shown) < len(members):
+                out.append(f"\n… and {len(members) - len(shown)} more.\n")
+        else:
+            out.append("No users.\n")
+    return "\n".join(out)
+
+
+def render(
+    result: Classification, fmt: str, segment: str | None = None, limit: int | None = 10
+) -> str:
+    if fmt == "json":
+        return to_json(result, segment)
+    if fmt == "csv":
+        return to_csv(result, segment)
+    if fmt == "md":
+        return to_markdown(result, segment, limit)
+    raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def format_for_path(path: Path) -> str | None:
+    return {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(path.suffix.lower())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it."""
+    path = path.expanduser()
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,231 @@
+"""Per-user profiles: run every per-user query on its source, join the answers on email in DuckDB.
+
+Each source aggregates to one row per user where the data lives (PostHog/ClickHouse, Postgres); only
+those rows cross the wire. Here they become DuckDB tables, are fully outer-joined on the normalized
+email (trimmed, lower-cased) so people seen by one source only are kept, and
+`queries/join/profile.sql`
+shapes the join into the profile columns that segments.yaml rules use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from usertrack.clock import naive_utc
+from usertrack.errors import QueryError, QueryFileError
+from usertrack.queries import Query, QueryLibrary, resolve_params
+from usertrack.sources.base import Result, Source
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Columns the join adds itself; a per-user query may not return them.
+RESERVED_COLUMNS = {"email", "in_posthog", "in_neon", "as_of"}
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ProfileRun:
+    """One profile build: the DuckDB connection holding `profile`, and the raw results."""
+
+    con: duckdb.DuckDBPyConnection
+    as_of: datetime
+    results: dict[str, Result] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def normalize_email(value: Any) -> str | None:
+    """The join key: trimmed and lower-cased; empty means no email."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def exclude_pattern(domains: Iterable[str]) -> str:
+    """A regular expression matching emails of the excluded (internal) domains.
+
+    It travels as one bound string value, which PostHog (re2), PostgreSQL and DuckDB all accept.
+    """
+    cleaned = [d.strip().lower().lstrip("@") for d in domains if d and d.strip()]
+    if not cleaned:
+        return "[^\\s\\S]"  # matches nothing
+    return "@(" + "|".join(re.escape(d) for d in cleaned) + ")$"
+
+
+def run_per_user_queries(
+    library: QueryLibrary,
+    sources: Mapping[str, Source],
+    *,
+    as_of: datetime,
+    params: Mapping[str, Any],
+    progress: Progress | None = None,
+) -> dict[str, Result]:
+    """Run every per-user query of each source folder; the sources run concurrently."""
+    work: dict[str, list[Query]] = {}
+    for kind in sources:
+        work[kind] = library.in_folder(kind, per_user=True)
+
+    def run_all(kind: str) -> list[tuple[str, Result]]:
+        source = sources[kind]
+        out = []
+        for query in work[kind]:
+            if progress:
+                progress(f"running {query.id} on {source.description}")
+            values = resolve_params(query, params, now_value=as_of)
+            out.append((query.id, source.run(query, values)))
+        return out
+
+    results: dict[str, Result] = {}
+    kinds = [k for k in work if work[k]]
+    if len(kinds) <= 1:
+        for kind in kinds:
+            results.update(run_all(kind))
+        return results
+    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src") as pool:
+        futures = [pool.submit(run_all, kind) for kind in kinds]
+        for future in futures:
+            results.update(future.result())
+    return results
+
+
+def _table_name(query_id: str) -> str:
+    return "q_" + re.sub(r"\W", "_", query_id)
+
+
+def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
+    """Store one per-user result as a DuckDB table keyed by normalized email; return its name."""
+    import numpy as np
+
+    if "email" not in result.columns:
+        raise QueryError(
+            f"per-user query {query.id} ({query.path}) returns no 'email' column"
+            f" (it returned: {', '.join(result.columns) or 'nothing'})"
+        )
+    for col in result.columns:
+        if col in RESERVED_COLUMNS - {"email"}:
+            raise QueryError(
+                f"per-user query {query.id} ({query.path}) returns column {col!r},"
+                " which the join adds itself; rename it"
+            )
+    if len(set(result.columns)) != len(result.columns):
+        raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
+    n = len(result.rows)
+    email_idx = result.columns.index("email")
+    data: dict[str, Any] = {}
+    for j, col in enumerate(result.columns):
+        arr = np.empty(n, dtype=object)  # 1-D even when values are lists of equal length
+        if j == email_idx:
+            arr[:] = [normalize_email(row[j]) for row in result.rows]
+        else:
+            arr[:] = [row[j] for row in result.rows]
+        data[col] = arr
+    name = _table_name(query.id)
+    con.execute(f"SET pandas_analyze_sample = {max(n, 1000)}")  # infer types from every row
+    con.register("_incoming", data)
+    con.execute(
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming WHERE email IS NOT NULL'
+    )
+    con.unregister("_incoming")
+    dupes = con.execute(
+        f'SELECT email, count(*) FROM "{name}" GROUP BY email HAVING count(*) > 1 LIMIT 1'
+    ).fetchone()
+    if dupes:
+        raise QueryError(
+            f"per-user query {query.id} ({query.path}) returned {dupes[1]} rows for"
+            f" {dupes[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
+        )
+    return name
+
+
+def join_per_user(
+    con: duckdb.DuckDBPyConnection,
+    loaded: list[tuple[Query, str, list[str]]],
+    *,
+    excluded: str,
+) -> None:
+    """Create `joined`: the full outer join of every per-user table on email, plus in_<source>."""
+    seen: dict[str, str] = {}
+    for query, _, cols in loaded:
+        for col in cols:
+            if col == "email":
+                continue
+            if col in seen:
+                raise QueryError(
+                    f"column {col!r} is returned by both {seen[col]} and {query.id};"
+                    " rename one of them so the join keeps both"
+                )
+            seen[col] = query.id
+    if not loaded:
+        con.execute(
+            "CREATE OR REPLACE TABLE joined (email VARCHAR, in_posthog BOOLEAN, in_neon BOOLEAN)"
+        )
+        return
+    froms = []
+    for i, (_, table, _) in enumerate(loaded):
+        froms.append(f'"{table}"' if i == 0 else f'FULL OUTER JOIN "{table}" USING (email)')
+    flags = []
+    for kind in ("posthog", "neon"):
+        tables = [t for q, t, _ in loaded if q.folder == kind]
+        if tables:
+            marks = " OR ".join(f'"{t}".email IS NOT NULL' for t in tables)
+            flags.append(f"coalesce({marks}, false) AS in_{kind}")
+        else:
+            flags.append(f"false AS in_{kind}")
+    columns = ", ".join(f'"{t}"."{c}"' for _, t, cols in loaded for c in cols if c != "email")
+    select_cols = "email" + (", " + columns if columns else "") + ", " + ", ".join(flags)
+    con.execute(
+        f"CREATE OR REPLACE TABLE joined AS SELECT {select_cols} FROM {' '.join(froms)}"
+        f" WHERE NOT regexp_matches(email, $excluded)",
+        {"excluded": excluded},
+    )
+
+
+def build_profiles(
+    library: QueryLibrary,
+    sources: Mapping[str, Source],
+    *,
+    as_of: datetime,
+    exclude_domains: Iterable[str],
+    progress: Progress | None = None,
+) -> ProfileRun:
+    """Run the per-user queries, join them, and create the DuckDB table `profile`."""
+    import duckdb
+
+    excluded = exclude_pattern(exclude_domains)
+    params = {"as_of": as_of, "exclude_pattern": excluded}
+    results = run_per_user_queries(library, sources, as_of=as_of, params=params, progress=progress)
+    if progress:
+        progress("joining per-user results on email")
+    con = duckdb.connect()
+    try:
+        loaded = []
+        for query_id, result in results.items():
+            query = library.get(query_id)
+            table = load_result(con, query, result)
+            loaded.append((query, table, list(result.columns)))
+        join_per_user(con, loaded, excluded=excluded)
+        profile_query = library.get("join/profile")
+        values = resolve_params(
+            profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of)
+        )
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE profile AS {profile_query.sql}", values)
+        except duckdb.Error as e:
+            raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None
+        columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
+        if "email" not in columns:
+            raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
+    except BaseException:
+        con.close()
+        raise
+    return ProfileRun(con=con, as_of=as_of, results=results, columns=columns)

@@ -1,0 +1,320 @@
+"""Query files: load `queries/<source>/*.sql`, parse their header, check their parameters.
+
+A query file starts with a header of `-- key: value` comment lines (aiosql's and dbt's habit):
+
+    -- name: runs
+    -- description: Workflow runs per user, with success rate.
+    -- returns: per-user            (one row per user keyed by `email`, or `table`)
+    -- param as_of: now             (a parameter and its default; `now` is the run's as-of moment)
+    -- param exclude_pattern:       (no default: the caller must supply it)
+
+The folder names the source and so the dialect: `posthog/` holds HogQL with `{name}` placeholders,
+`neon/` holds PostgreSQL with `%(name)s` placeholders (a literal `%` is written `%%`), `join/` holds
+DuckDB SQL run over the joined per-user tables. Placeholders are always bound as values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from usertrack.errors import NotFoundError, QueryFileError
+
+DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
+RETURNS = ("per-user", "table")
+_HEADER_KEYS = {"name", "description", "returns", "param", "insight"}
+
+_HEADER_LINE = re.compile(
+    r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<pname>[A-Za-z_]\w*))?\s*:\s?(?P<value>.*)$"
+)
+_HOGQL_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*)\s*\}")
+_PG_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_DUCKDB_PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: str | None  # None: required; "now": the run's as-of moment
+    line: int
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query file. `id` is `<folder>/<name>`, e.g. `neon/runs`."""
+
+    name: str
+    folder: str
+    path: Path
+    sql: str
+    description: str
+    returns: str
+    params: tuple[Param, ...] = ()
+    sql_line: int = 1  # line of the file where the SQL body starts
+    insight: str | None = None  # a saved PostHog insight this query names instead of HogQL
+
+    @property
+    def id(self) -> str:
+        return f"{self.folder}/{self.name}"
+
+    @property
+    def dialect(self) -> str:
+        return DIALECTS[self.folder]
+
+    @property
+    def per_user(self) -> bool:
+        return self.returns == "per-user"
+
+    @property
+    def param_names(self) -> set[str]:
+        return {p.name for p in self.params}
+
+    def defaults(self) -> dict[str, str | None]:
+        return {p.name: p.default for p in self.params}
+
+
+@dataclass
+class QueryLibrary:
+    """Every query of a `queries/` folder, by id."""
+
+    root: Path
+    queries: dict[str, Query] = field(default_factory=dict)
+
+    def get(self, query_id: str) -> Query:
+        try:
+            return self.queries[query_id]
+        except KeyError:
+            known = ", ".join(sorted(self.queries)) or "none"
+            raise NotFoundError(
+                f"no query named {query_id!r} in {self.root} (known: {known})"
+            ) from None
+
+    def in_folder(self, folder: str, *, per_user: bool | None = None) -> list[Query]:
+        out = [q for q in self.queries.values() if q.folder == folder]
+        if per_user is not None:
+            out = [q for q in out if q.per_user == per_user]
+        return sorted(out, key=lambda q: q.name)
+
+    def __iter__(self) -> Iterable[Query]:  # type: ignore[override]
+        return iter(sorted(self.queries.values(), key=lambda q: q.id))
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+
+def placeholders(sql: str, dialect: str) -> list[tuple[str, int]]:
+    """Parameter names used in `sql`, with their 1-based line, ignoring strings and comments."""
+    code = _blank_strings_and_comments(sql, dialect)
+    pattern = {
+        "hogql": _HOGQL_PLACEHOLDER,
+        "postgres": _PG_PLACEHOLDER,
+        "duckdb": _DUCKDB_PLACEHOLDER,
+    }[dialect]
+    found = []
+    for m in pattern.finditer(code):
+        found.append((m.group(1), code.count("\n", 0, m.start()) + 1))
+    return found
+
+
+def _blank_strings_and_comments(sql: str, dialect: str) -> str:
+    """Replace the contents of string literals and comments with spaces, keeping offsets and lines.
+
+    Postgres placeholders live outside strings too, so blanking strings never hides one; a `%(x)s`
+    inside a string literal is still a psycopg placeholder, so for postgres strings are kept.
+    """
+    out = list(sql)
+    i, n = 0, len(sql)
+    keep_strings = dialect == "postgres"
+    while i < n:
+        c = sql[i]
+        if c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j == -1 else j
+            for k in range(i, j):
+                out[k] = " "
+            i = j
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j == -1 else j + 2
+            for k in range(i, j):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = j
+        elif c in "'\"`" and not keep_strings:
+            j = i + 1
+            while j < n:
+                if sql[j] == "\\" and dialect == "hogql":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            for k in range(i + 1, min(j, n)):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
+    """Parse one query file; raise QueryFileError with `path:line:` on any problem."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise QueryFileError(f"{path}: cannot read query file: {e}") from None
+    lines = text.splitlines()
+    header: dict[str, tuple[str, int]] = {}
+    params: list[Param] = []
+    body_start = len(lines)
+    for idx, raw in enumerate(lines):
+        lineno = idx + 1
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("--"):
+            body_start = idx
+            break
+        m = _HEADER_LINE.match(line)
+        if not m or m["key"] not in _HEADER_KEYS:
+            # A free comment in the header is fine; a `-- key:` line with an unknown key is a typo.
+            if m and m["pname"] is None and re.fullmatch(r"[a-z_]+", m["key"]):
+                known = ", ".join(sorted(_HEADER_KEYS))
+                raise QueryFileError(
+                    f"{path}:{lineno}: unknown header key {m['key']!r} (known: {known})"
+                )
+            continue
+        key, value = m["key"], m["value"].strip()
+        if key == "param":
+            if not m["pname"]:
+                raise QueryFileError(
+                    f"{path}:{lineno}: a parameter is declared as '-- param NAME: DEFAULT'"
+                )
+            if any(p.name == m["pname"] for p in params):
+                raise QueryFileError(f"{path}:{lineno}: parameter {m['pname']!r} declared twice")
+            params.append(Param(m["pname"], value if value != "" else None, lineno))
+            continue
+        if m["pname"]:
+            raise QueryFileError(f"{path}:{lineno}: unexpected word after {key!r}")
+        if key in header:
+            raise QueryFileError(f"{path}:{lineno}: header key {key!r} given twice")
+        header[key] = (value, lineno)
+
+    sql = "\n".join(lines[body_start:]).strip()
+    first_line = 1
+    if "name" not in header:
+        raise QueryFileError(
+            f"{path}:{first_line}: missing header: every query file starts with"
+            " '-- name:', '-- description:' and '-- returns:' lines"
+        )
+    for key in ("description", "returns"):
+        if key not in header:
+            raise QueryFileError(f"{path}:{first_line}: missing header line '-- {key}: ...'")
+    name, name_line = header["name"]
+    if not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+        raise QueryFileError(f"{path}:{name_line}: query name {name!r} is not a plain identifier")
+    if name != path.stem:
+        raise QueryFileError(
+            f"{path}:{name_line}: query name {name!r} differs from the file name {path.stem!r}"
+        )
+    returns, returns_line = header["returns"]
+    if returns not in RETURNS:
+        raise QueryFileError(
+            f"{path}:{returns_line}: returns must be one of {', '.join(RETURNS)}, not {returns!r}"
+        )
+    insight = header.get("insight", (None, 0))[0] or None
+    if insight is not None and folder != "posthog":
+        raise QueryFileError(
+            f"{path}:{header['insight'][1]}: only posthog/ queries can name a saved insight"
+        )
+    if not sql and insight is None:
+        raise QueryFileError(f"{path}:{len(lines) or 1}: the query has a header but no SQL")
+
+    query = Query(
+        name=name,
+        folder=folder,
+        path=path,
+        sql=sql,
+        description=header["description"][0],
+        returns=returns,
+        params=tuple(params),
+        sql_line=body_start + 1,
+        insight=insight,
+    )
+    _check_params(query)
+    return query
+
+
+def _check_params(query: Query) -> None:
+    used = placeholders(query.sql, query.dialect)
+    declared = {p.name: p for p in query.params}
+    for name, line in used:
+        if name not in declared:
+            raise QueryFileError(
+                f"{query.path}:{query.sql_line + line - 1}: parameter {name!r} is used but not"
+                f" declared (add '-- param {name}: DEFAULT' to the header)"
+            )
+    used_names = {name for name, _ in used}
+    for p in query.params:
+        if p.name not in used_names and query.insight is None:
+            raise QueryFileError(
+                f"{query.path}:{p.line}: parameter {p.name!r} is declared but never used"
+            )
+    if query.dialect == "postgres":
+        stray = re.search(r"%(?![%(])", _PG_PLACEHOLDER.sub("", query.sql).replace("%%", ""))
+        if stray:
+            line = query.sql.count("\n", 0, stray.start()) + 1
+            raise QueryFileError(
+                f"{query.path}:{query.sql_line + line - 1}: a literal % in a Postgres query is"
+                " written %% (psycopg reads % as the start of a parameter)"
+            )
+
+
+def load_queries(root: Path) -> QueryLibrary:
+    """Load every `*.sql` below `root/<folder>/` for the known folders."""
+    if not root.is_dir():
+        raise NotFoundError(f"query folder {root} does not exist")
+    library = QueryLibrary(root=root)
+    for folder in DIALECTS:
+        sub = root / folder
+        if not sub.is_dir():
+            continue
+        for path in sorted(sub.glob("*.sql")):
+            query = parse_query(path, folder)
+            library.queries[query.id] = query
+    if not library.queries:
+        raise NotFoundError(f"no query files found under {root} (expected posthog/ and neon/)")
+    return library
+
+
+def resolve_params(query: Query, given: Mapping[str, Any], *, now_value: Any) -> dict[str, Any]:
+    """The values to bind for `query`: given values win, then header defaults; `now` → as-of."""
+    values: dict[str, Any] = {}
+    for p in query.params:
+        if p.name in given and given[p.name] is not None:
+            values[p.name] = given[p.name]
+        elif p.default is None:
+            raise QueryFileError(
+                f"{query.path}:{p.line}: parameter {p.name!r} has no default and no value was given"
+            )
+        elif p.default == "now":
+            values[p.name] = now_value
+        else:
+            values[p.name] = _coerce_default(p.default)
+    return values
+
+
+def _coerce_default(text: str) -> Any:
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d*", text):
+        return float(text)
+    return text

@@ -1,0 +1,295 @@
+"""segments.yaml: who is in which segment and what to do about them.
+
+Each segment has an id, a name, an action, a rule (one SQL boolean expression over the profile
+columns, evaluated by DuckDB) and an order (how its users are sorted). A user can match several
+segments; their `primary` segment is the first match in file order. A rule that evaluates to NULL
+(a column a source did not report) does not match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.clock import naive_utc
+from usertrack.errors import SegmentsFileError
+
+if TYPE_CHECKING:
+    import duckdb
+
+_TOP_KEYS = {"exclude", "segments"}
+_SEGMENT_KEYS = {"id", "name", "action", "rule", "order", "description", "show"}
+_REQUIRED = ("id", "name", "action", "rule")
+DEFAULT_EXCLUDE = ("datagen.dev",)
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    name: str
+    action: str
+    rule: str
+    order: str = "email"
+    description: str = ""
+    show: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SegmentsFile:
+    path: Path
+    segments: tuple[Segment, ...]
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+
+    def get(self, segment_id: str) -> Segment:
+        for seg in self.segments:
+            if seg.id == segment_id:
+                return seg
+        known = ", ".join(s.id for s in self.segments)
+        raise SegmentsFileError(f"no segment {segment_id!r} in {self.path} (known: {known})")
+
+
+@dataclass
+class Classification:
+    """Every user's segments. `users` are dicts of profile columns plus `segments` and `primary`."""
+
+    as_of: datetime
+    segments: tuple[Segment, ...]
+    columns: list[str]
+    users: list[dict[str, Any]]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def members(self, segment_id: str) -> list[dict[str, Any]]:
+        """The users of one segment, in the segment's order."""
+        return [self.users[i] for i in self._order[segment_id]]
+
+    _order: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+
+def _did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_segments(path: Path) -> SegmentsFile:
+    """Read and check segments.yaml's shape; `check_rules` checks rules against the profile."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SegmentsFileError(f"{path}: segments file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SegmentsFileError(f"{path}: cannot read segments file: {e}") from None
+
+    class LineLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        mapping = loader.construct_mapping(node, deep=True)
+        mapping["__line__"] = node.start_mark.line + 1
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise SegmentsFileError(
+                    f"{path}:{node.start_mark.line + 1}: key {key!r} given twice"
+                )
+        return mapping
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    try:
+        doc = yaml.load(text, Loader=LineLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise SegmentsFileError(f"{path}{line}: not valid YAML: {e.problem or e}") from None
+    except yaml.YAMLError as e:
+        raise SegmentsFileError(f"{path}: not valid YAML: {e}") from None
+
+    if not isinstance(doc, dict):
+        raise SegmentsFileError(f"{path}: expected a mapping with a 'segments' list")
+    top_line = doc.pop("__line__", 1)
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise SegmentsFileError(
+                f"{path}:{top_line}: unknown key {key!r}{_did_you_mean(str(key), _TOP_KEYS)}"
+            )
+    exclude = doc.get("exclude", list(DEFAULT_EXCLUDE))
+    if exclude is None:
+        exclude = []
+    if not isinstance(exclude, list) or not all(isinstance(d, str) for d in exclude):
+        raise SegmentsFileError(f"{path}: 'exclude' must be a list of email domains")
+    raw_segments = doc.get("segments")
+    if not isinstance(raw_segments, list) or not raw_segments:
+        raise SegmentsFileError(f"{path}:{top_line}: 'segments' must be a non-empty list")
+
+    segments: list[Segment] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_segments, start=1):
+        if not isinstance(raw, dict):
+            raise SegmentsFileError(
+                f"{path}: segment #{i} must be a mapping with id, name, action, rule"
+            )
+        line = raw.pop("__line__", 0)
+        label = f"segment {raw.get('id')!r}" if raw.get("id") else f"segment #{i}"
+        where = f"{path}:{line}: {label}"
+        for key in raw:
+            if key not in _SEGMENT_KEYS:
+                raise SegmentsFileError(
+                    f"{where}: unknown key {key!r}{_did_you_mean(str(key), _SEGMENT_KEYS)}"
+                )
+        for key in _REQUIRED:
+            value = raw.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise SegmentsFileError(f"{where}: '{key}' is required and must be text")
+        seg_id = raw["id"].strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", seg_id):
+            raise SegmentsFileError(f"{where}: id must be lower_snake_case letters, digits and _")
+        if seg_id in seen:
+            raise SegmentsFileError(
+                f"{where}: duplicate id {seg_id!r} (first defined at line {seen[seg_id]})"
+            )
+        seen[seg_id] = line
+        order = raw.get("order", "email")
+        if not isinstance(order, str) or not order.strip():
+            raise SegmentsFileError(f"{where}: 'order' must be text such as 'run_count DESC'")
+        show = raw.get("show", [])
+        if not isinstance(show, list) or not all(isinstance(c, str) for c in show):
+            raise SegmentsFileError(f"{where}: 'show' must be a list of profile columns")
+        segments.append(
+            Segment(
+                id=seg_id,
+                name=raw["name"].strip(),
+                action=raw["action"].strip(),
+                rule=raw["rule"].strip(),
+                order=order.strip(),
+                description=str(raw.get("description") or "").strip(),
+                show=tuple(show),
+                line=line,
+            )
+        )
+    return SegmentsFile(path=path, segments=tuple(segments), exclude=tuple(exclude))
+
+
+def _rules_relation(as_of: datetime) -> str:
+    # Rules see the profile columns plus `as_of`, the moment the run looks from.
+    return (
+        f"(SELECT *, TIMESTAMP '{naive_utc(as_of).isoformat(sep=' ')}' AS as_of FROM profile) AS p"
+    )
+
+
+def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime) -> None:
+    """Bind each rule and order against the profile; name the segment of the first failure."""
+    import duckdb
+
+    columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description] + ["as_of"]
+    available = ", ".join(columns)
+    relation = _rules_relation(as_of)
+    for seg in spec.segments:
+        where = f"{spec.path}:{seg.line}: segment {seg.id!r}"
+        for column in seg.show:
+            if column not in columns:
+                raise SegmentsFileError(
+                    f"{where}: unknown column {column!r} in show{_did_you_mean(column, columns)}"
+                    f" (available: {available})"
+                )
+        try:
+            desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
+        except duckdb.BinderException as e:
+            raise SegmentsFileError(_binder_message(where, "rule", e, columns, available)) from None
+        except duckdb.Error as e:
+            raise SegmentsFileError(
+                f"{where}: rule is not a single SQL boolean expression: {_first_line(e)}"
+            ) from None
+        if len(desc) != 1:
+            raise SegmentsFileError(f"{where}: rule is not a single SQL boolean expression")
+        if str(desc[0][1]) != "BOOLEAN":
+            raise SegmentsFileError(
+                f"{where}: rule is a {desc[0][1]} expression, not a boolean one"
+                " (compare it: run_count > 5)"
+            )
+        try:
+            con.execute(f"SELECT * FROM {relation} ORDER BY {seg.order}\n LIMIT 0")
+        except duckdb.BinderException as e:
+            raise SegmentsFileError(
+                _binder_message(where, "order", e, columns, available)
+            ) from None
+        except duckdb.Error as e:
+            raise SegmentsFileError(f"{where}: order is not valid: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _binder_message(
+    where: str, what: str, e: BaseException, columns: list[str], available: str
+) -> str:
+    m = re.search(r'column "?([^"\s]+)"? not found', str(e))
+    if m:
+        column = m.group(1)
+        return (
+            f"{where}: unknown column {column!r} in {what}{_did_you_mean(column, columns)}"
+            f" (available: {available})"
+        )
+    return f"{where}: {what} is not valid: {_first_line(e)}"
+
+
+def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime) -> Classification:
+    """Evaluate every rule over `profile` in one DuckDB query; order each segment's members."""
+    check_rules(spec, con, as_of)
+    relation = _rules_relation(as_of)
+    flags = ", ".join(
+        f'coalesce((\n{seg.rule}\n), false) AS "__seg_{i}"' for i, seg in enumerate(spec.segments)
+    )
+    con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT p.*, {flags} FROM {relation}")
+    cursor = con.execute("SELECT * EXCLUDE (as_of) FROM classified ORDER BY email")
+    names = [d[0] for d in cursor.description]
+    seg_cols = [n for n in names if n.startswith("__seg_")]
+    profile_cols = [n for n in names if not n.startswith("__seg_")]
+    users: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for row in cursor.fetchall():
+        record = dict(zip(names, row, strict=True))
+        matched = [
+            spec.segments[int(col.removeprefix("__seg_"))].id for col in seg_cols if record[col]
+        ]
+        user = {c: record[c] for c in profile_cols}
+        user["segments"] = matched
+        user["primary"] = matched[0] if matched else None
+        index[user["email"]] = len(users)
+        users.append(user)
+
+    order: dict[str, list[int]] = {}
+    counts: dict[str, int] = {}
+    for i, seg in enumerate(spec.segments):
+        emails = con.execute(
+            f'SELECT email FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
+        ).fetchall()
+        order[seg.id] = [index[e] for (e,) in emails]
+        counts[seg.id] = len(emails)
+    return Classification(
+        as_of=as_of,
+        segments=spec.segments,
+        columns=profile_cols,
+        users=users,
+        counts=counts,
+        _order=order,
+    )
+
+
+def rule_columns(segment: Segment, columns: list[str]) -> list[str]:
+    """The profile columns a segment's rule mentions, in the order they appear (for 'why')."""
+    if segment.show:
+        return list(segment.show)
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"'[^']*'", "", segment.rule))
+    seen: list[str] = []
+    for word in words:
+        if word in columns and word not in seen and word != "email":
+            seen.append(word)
+    return seen

@@ -1,0 +1,161 @@
+"""A workspace: the configured sources, the query library and the segment rules, ready to run.
+
+With no source configured at all, the workspace is the built-in demo (an embedded PostgreSQL and a
+local PostHog-compatible event store, generated on first use under USERTRACK_HOME).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.config import Settings
+from usertrack.errors import ConfigError
+from usertrack.queries import QueryLibrary, load_queries
+from usertrack.segments import Classification, SegmentsFile, classify, load_segments
+from usertrack.sources.base import Source
+
+if TYPE_CHECKING:
+    from usertrack.demo import DemoWorkspace
+    from usertrack.profiles import ProfileRun
+
+Progress = Callable[[str], None]
+
+DEMO_NOTICE = (
+    "usertrack: no data source configured, using the built-in demo workspace"
+    " (set DATABASE_URL and POSTHOG_PROJECT_ID + POSTHOG_PERSONAL_API_KEY, or USERTRACK_EVENTS,"
+    " to use your own data)"
+)
+
+
+@dataclass
+class Workspace:
+    settings: Settings
+    library: QueryLibrary
+    rules: SegmentsFile
+    sources: dict[str, Source] = field(default_factory=dict)
+    demo: DemoWorkspace | None = None
+
+    def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
+        from usertrack.profiles import build_profiles
+
+        return build_profiles(
+            self.library,
+            self.sources,
+            as_of=as_of,
+            exclude_domains=self.rules.exclude,
+            progress=progress,
+        )
+
+    def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
+        run = self.profiles(as_of, progress)
+        try:
+            return classify(self.rules, run.con, as_of)
+        finally:
+            run.close()
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+        self.sources.clear()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_workspace(
+    settings: Settings,
+    *,
+    queries_dir: Path,
+    segments_path: Path,
+    progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Workspace:
+    """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
+    rules = load_segments(segments_path)
+    library = load_queries(queries_dir)
+    ws = Workspace(settings=settings, library=library, rules=rules)
+    try:
+        if settings.demo:
+            if notice:
+                notice(DEMO_NOTICE)
+            _open_demo(ws, progress)
+        else:
+            _open_live(ws, progress)
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def _open_demo(ws: Workspace, progress: Progress | None) -> None:
+    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    demo = ensure_demo(ws.settings.home, progress=progress)
+    ws.demo = demo
+    if progress:
+        progress("starting the demo PostgreSQL")
+    uri = start_demo_postgres(demo)
+    ws.sources["neon"] = PostgresSource(uri, description="demo PostgreSQL")
+    ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
+
+
+def _open_live(ws: Workspace, progress: Progress | None) -> None:
+    s = ws.settings
+    if not s.database_url:
+        raise ConfigError(
+            "DATABASE_URL is not set: usertrack needs your app's Postgres (Neon) besides PostHog",
+            hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
+        )
+    from usertrack.sources.postgres import PostgresSource
+
+    ws.sources["neon"] = PostgresSource(s.database_url)
+    if s.events_path is not None:
+        ws.sources["posthog"] = _local_events_source(s, progress)
+        return
+    if s.posthog_project_id or s.posthog_api_key or s.posthog_host:
+        missing = [
+            name
+            for name, value in (
+                ("POSTHOG_PROJECT_ID", s.posthog_project_id),
+                ("POSTHOG_PERSONAL_API_KEY", s.posthog_api_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"PostHog is partly configured: {' and '.join(missing)} not set",
+                hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read)",
+            )
+        raise ConfigError(
+            "this version of usertrack cannot query PostHog over HTTP yet",
+            hint="export your events (PostHog batch export, JSON lines) and set USERTRACK_EVENTS",
+        )
+    raise ConfigError(
+        "no PostHog source: set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY,"
+        " or USERTRACK_EVENTS to a PostHog events export (file or folder)",
+    )
+
+
+def _local_events_source(settings: Settings, progress: Progress | None) -> Source:
+    from usertrack.eventstore import import_events
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    assert settings.events_path is not None
+    source_path = settings.events_path.resolve()
+    digest = hashlib.sha256(str(source_path).encode()).hexdigest()[:16]
+    store = settings.home / "events" / f"{digest}.duckdb"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress(f"importing events from {source_path}")
+    import_events(source_path, store)
+    return LocalPostHogSource(store, description=f"events export {source_path.name}")
