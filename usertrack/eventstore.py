@@ -1,0 +1,631 @@
+"""A local store of PostHog events in one DuckDB file, queried by the local PostHog source.
+
+Tables of the store:
+
+- `events`: the raw export columns `uuid, event, distinct_id, person_id, timestamp (naive UTC),
+  properties JSON, person_properties JSON`, plus materialized "hot" columns read from the JSON once
+  at build time (`HOT_PROPERTIES`, `HOT_PERSON_PROPERTIES`, and `person_email_norm` =
+  lower(trim(email))), sorted by timestamp so that time windows skip whole row groups (zone maps).
+- `persons`: `id` (= person_id), `properties` (the latest non-null person_properties), `created_at`
+  (first event).
+- `sessions`: one row per `$session_id`, with HogQL's field names: `session_id`, `distinct_id`,
+  `person_id`, `$start_timestamp`, `$end_timestamp`, `$session_duration` (seconds, boundaries as
+  ClickHouse's dateDiff counts them), `duration`, `event_count`, `$pageview_count`,
+  `$autocapture_count`, `$entry_pathname`, `$end_pathname`/`$exit_pathname`, `$entry_current_url`,
+  `$end_current_url`/`$exit_current_url`, `$entry_referring_domain`, `$is_bounce`.
+- `person_distinct_ids` (view): `distinct_id`, `person_id` (the latest person of each distinct id).
+- `usertrack_meta`: key/value facts about the build (version, fingerprint of imported files,
+  counts).
+
+A store is always replaced atomically: built in a temporary file beside it, then `os.replace`d,
+so a reader never sees half a store.
+
+Import of PostHog batch exports (`import_events`): rows without an `event` name or a `timestamp` are
+skipped and counted per file in `ImportStats.skipped_by_file` (PostHog never produces them; one bad
+row should not block the other millions, and the count is always reported). Anything else that
+cannot be read -- malformed JSON, CSV or Parquet, a timestamp that does not parse, a `properties`
+value that is not JSON -- is a `DataError` naming the file (and the line or record).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import DataError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "HOT_PERSON_PROPERTIES",
+    "HOT_PROPERTIES",
+    "RAW_COLUMNS",
+    "ImportStats",
+    "import_events",
+    "open_store",
+    "store_info",
+    "write_events",
+]
+
+STORE_VERSION = "1"
+
+# Event properties materialized as columns of `events` (property name -> column). The HogQL
+# translator reads `properties.<name>` from these columns instead of parsing JSON per row.
+HOT_PROPERTIES: dict[str, str] = {
+    "$pathname": "prop_pathname",
+    "$session_id": "prop_session_id",
+    "$referring_domain": "prop_referring_domain",
+    "$current_url": "prop_current_url",
+    "template_name": "prop_template_name",
+    "template_id": "prop_template_id",
+    "$exception_message": "prop_exception_message",
+    "$geoip_country_code": "prop_geoip_country_code",
+    "$browser": "prop_browser",
+    "$device_type": "prop_device_type",
+    "$referrer": "prop_referrer",
+}
+# Person properties materialized likewise, from each event's person_properties (as written).
+HOT_PERSON_PROPERTIES: dict[str, str] = {"email": "person_email"}
+# lower(trim(email)), the join key of usertrack, materialized too: per-user queries group and
+# filter on it, and a stored column lets DuckDB work once per distinct email (dictionary vectors)
+# instead of once per event. The translator maps `lower(trim(person.properties.email))` here.
+NORMALIZED_EMAIL_COLUMN = "person_email_norm"
+RAW_COLUMNS = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "person_id",
+    "timestamp",
+    "properties",
+    "person_properties",
+)
+META_TABLE = "usertrack_meta"
+STORE_TABLES = ("events", "persons", "sessions", "person_distinct_ids", META_TABLE)
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _set_utc(con: duckdb.DuckDBPyConnection) -> bool:
+    """Make TIMESTAMPTZ <-> TIMESTAMP conversions happen in UTC (needs the ICU extension)."""
+    import duckdb
+
+    try:
+        con.execute("SET TimeZone='UTC'")
+        return True
+    except duckdb.Error:
+        return False
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --------------------------------------------------------------------------------------------
+# Building a store
+
+
+def write_events(path: Path, load: Callable[[duckdb.DuckDBPyConnection], str]) -> int:
+    """Create or replace the event store at `path` atomically; return the number of events.
+
+    `load(con)` may register or create tables on `con` (a connection to the new store; TEMP tables
+    are not kept) and returns a SELECT producing the 7 raw columns `uuid, event, distinct_id,
+    person_id, timestamp, properties, person_properties`. `timestamp` may be TIMESTAMP (taken as
+    UTC), TIMESTAMPTZ or ISO 8601 text; properties may be JSON, JSON text, STRUCT or MAP.
+    """
+    return _write_store(Path(path), load, {})
+
+
+def _write_store(
+    path: Path, load: Callable[[duckdb.DuckDBPyConnection], str], meta: dict[str, str]
+) -> int:
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuidlib.uuid4().hex[:8]}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            _set_utc(con)
+            select_sql = load(con)
+            count = _build(con, select_sql)
+            facts = {
+                "version": STORE_VERSION,
+                "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "event_count": str(count),
+                **meta,
+            }
+            con.execute(f"CREATE TABLE {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)", sorted(facts.items()))
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        # A WAL left beside the old store by a crashed writer must not be replayed onto the new one.
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return count
+
+
+def _json_expr(col: str, type_: str) -> str:
+    t = type_.upper()
+    if t == "JSON":
+        return col
+    if t.startswith(("STRUCT", "MAP")) or t.endswith("[]"):
+        return f"to_json({col})"
+    return f"CAST(NULLIF(CAST({col} AS VARCHAR), '') AS JSON)"
+
+
+def _timestamp_expr(col: str, type_: str) -> str:
+    t = type_.upper()
+    if t == "TIMESTAMP":
+        return col
+    if t.startswith("TIMESTAMP") and "TIME ZONE" not in t:  # TIMESTAMP_S/_MS/_NS
+        return f"CAST({col} AS TIMESTAMP)"
+    if t == "DATE":
+        return f"CAST({col} AS TIMESTAMP)"
+    # TIMESTAMPTZ, or text that may carry an offset: an instant, expressed in UTC (session TZ).
+    return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+def _build(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
+    import duckdb
+
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
+    except duckdb.Error as e:
+        raise DataError(f"cannot read the events to store: {_first_line(e)}") from None
+    types = {str(row[0]).lower(): str(row[1]) for row in described}
+    missing = [c for c in RAW_COLUMNS if c not in types]
+    if missing:
+        raise DataError(f"the events to store lack column(s): {', '.join(missing)}")
+
+    prop_paths = ", ".join(_sql_str(f'$."{key}"') for key in HOT_PROPERTIES)
+    hot_cols = ",\n".join(
+        f"_p[{n}] AS {col}" for n, col in enumerate(HOT_PROPERTIES.values(), start=1)
+    )
+    person_cols = ",\n".join(
+        f"json_extract_string(person_properties, {_sql_str(f'$.{chr(34)}{key}{chr(34)}')}) AS {col}"
+        for key, col in HOT_PERSON_PROPERTIES.items()
+    )
+    email_col = HOT_PERSON_PROPERTIES["email"]
+    events_sql = f"""
+        CREATE TABLE events AS
+        SELECT uuid, event, distinct_id, person_id, timestamp, properties, person_properties,
+               {person_cols},
+               lower(trim({email_col})) AS {NORMALIZED_EMAIL_COLUMN},
+               {hot_cols}
+        FROM (
+            SELECT *, json_extract_string(properties, [{prop_paths}]) AS _p
+            FROM (
+                SELECT CAST(src.uuid AS VARCHAR) AS uuid,
+                       CAST(src.event AS VARCHAR) AS event,
+                       CAST(src.distinct_id AS VARCHAR) AS distinct_id,
+                       CAST(src.person_id AS VARCHAR) AS person_id,
+                       {_timestamp_expr("src.timestamp", types["timestamp"])} AS timestamp,
+                       {_json_expr("src.properties", types["properties"])} AS properties,
+                       {_json_expr("src.person_properties", types["person_properties"])}
+                           AS person_properties
+                FROM ({select_sql}) AS src
+            )
+        )
+        ORDER BY timestamp
+    """
+    try:
+        con.execute(events_sql)
+        con.execute(_PERSONS_SQL)
+        con.execute(_SESSIONS_SQL)
+        con.execute(_PDI_SQL)
+    except duckdb.Error as e:
+        raise DataError(f"cannot build the events store: {_first_line(e)}") from None
+    # Drop whatever `load` created, so the store holds only its own tables.
+    for name, kind in con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables"
+        " WHERE table_schema = 'main' AND table_catalog = current_database()"
+    ).fetchall():
+        if name not in STORE_TABLES:
+            con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{name}"')
+    row = con.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+_PERSONS_SQL = """
+CREATE TABLE persons AS
+SELECT person_id AS id,
+       arg_max(person_properties, timestamp) FILTER (
+           WHERE person_properties IS NOT NULL AND CAST(person_properties AS VARCHAR) <> 'null'
+       ) AS properties,
+       min(timestamp) AS created_at
+FROM events
+WHERE person_id IS NOT NULL
+GROUP BY person_id
+ORDER BY id
+"""
+
+_SESSIONS_SQL = """
+CREATE TABLE sessions AS
+SELECT prop_session_id AS session_id,
+       arg_min(distinct_id, timestamp) AS distinct_id,
+       arg_min(person_id, timestamp) AS person_id,
+       min(timestamp) AS "$start_timestamp",
+       max(timestamp) AS "$end_timestamp",
+       date_diff('second', min(timestamp), max(timestamp)) AS "$session_duration",
+       date_diff('second', min(timestamp), max(timestamp)) AS duration,
+       count(*) AS event_count,
+       count(*) FILTER (WHERE event = '$pageview') AS "$pageview_count",
+       count(*) FILTER (WHERE event = '$autocapture') AS "$autocapture_count",
+       arg_min(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+           AS "$entry_pathname",
+       arg_max(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+           AS "$end_pathname",
+       arg_max(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+           AS "$exit_pathname",
+       arg_min(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+           AS "$entry_current_url",
+       arg_max(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+           AS "$end_current_url",
+       arg_max(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+           AS "$exit_current_url",
+       arg_min(prop_referring_domain, timestamp) FILTER (WHERE prop_referring_domain IS NOT NULL)
+           AS "$entry_referring_domain",
+       (count(*) FILTER (WHERE event = '$pageview') <= 1
+        AND date_diff('second', min(timestamp), max(timestamp)) < 10) AS "$is_bounce"
+FROM events
+WHERE prop_session_id IS NOT NULL AND prop_session_id <> ''
+GROUP BY prop_session_id
+ORDER BY "$start_timestamp"
+"""
+
+_PDI_SQL = """
+CREATE VIEW person_distinct_ids AS
+SELECT distinct_id, arg_max(person_id, timestamp) AS person_id
+FROM events
+WHERE distinct_id IS NOT NULL
+GROUP BY distinct_id
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a store
+
+
+def open_store(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the store read-only, with the session time zone set to UTC when ICU is available."""
+    import duckdb
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"events store {path} does not exist")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as e:
+        raise DataError(f"cannot open events store {path}: {_first_line(e)}") from None
+    _set_utc(con)
+    return con
+
+
+def store_info(path: Path) -> dict[str, str]:
+    """The `usertrack_meta` facts of a store ({} if it has none or cannot be read)."""
+    import duckdb
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+        return {str(k): str(v) for k, v in rows}
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Importing PostHog batch exports
+
+
+@dataclass(frozen=True)
+class ImportStats:
+    """What `import_events` did. `unchanged` means the files matched the store: no work was done."""
+
+    source: Path
+    store: Path
+    files: int
+    events: int
+    skipped: int = 0
+    skipped_by_file: dict[str, int] = field(default_factory=dict)
+    unchanged: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.unchanged:
+            return (
+                f"events store {self.store} is up to date with {self.source}"
+                f" ({self.events} events from {self.files} file(s)); nothing imported"
+            )
+        text = (
+            f"imported {self.events} events from {self.files} file(s) of {self.source}"
+            f" into {self.store} in {self.seconds:.1f}s"
+        )
+        if self.skipped:
+            detail = ", ".join(f"{name}: {n}" for name, n in sorted(self.skipped_by_file.items()))
+            text += f"; skipped {self.skipped} row(s) without event or timestamp ({detail})"
+        return text
+
+
+def _kind_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(JSON_SUFFIXES):
+        return "json"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(PARQUET_SUFFIXES) and not path.name.lower().endswith(".gz"):
+        return "parquet"
+    return None
+
+
+def _list_files(source: Path) -> list[Path]:
+    if not source.exists():
+        raise DataError(f"events export {source} does not exist")
+    if source.is_file():
+        if _kind_of(source) is None:
+            raise DataError(
+                f"{source}: not an events export (expected .jsonl, .ndjson, .json, .csv,"
+                " optionally .gz, or .parquet)"
+            )
+        return [source]
+    files = sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(source).parts)
+        and _kind_of(p) is not None
+    )
+    if not files:
+        raise DataError(
+            f"{source}: no events export files in this folder (expected .jsonl, .ndjson, .json,"
+            " .csv, optionally .gz, or .parquet)"
+        )
+    return files
+
+
+def _fingerprint(source: Path, files: list[Path]) -> str:
+    items = []
+    for f in files:
+        st = f.stat()
+        items.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+    blob = json.dumps(
+        {"version": STORE_VERSION, "source": str(source.resolve()), "files": items},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def import_events(source: Path, store_path: Path) -> ImportStats:
+    """Import a PostHog events export (a file or a folder of files) into the store, once.
+
+    A second call with unchanged files (same paths, sizes, modification times) does no work and
+    returns stats with `unchanged=True`.
+    """
+    started = time.monotonic()
+    source, store_path = Path(source), Path(store_path)
+    files = _list_files(source)
+    fingerprint = _fingerprint(source, files)
+    info = store_info(store_path)
+    if info.get("fingerprint") == fingerprint and info.get("version") == STORE_VERSION:
+        return ImportStats(
+            source=source,
+            store=store_path,
+            files=len(files),
+            events=int(info.get("event_count", "0")),
+            skipped=int(info.get("skipped", "0")),
+            skipped_by_file=json.loads(info.get("skipped_by_file", "{}")),
+            unchanged=True,
+            seconds=time.monotonic() - started,
+        )
+
+    skipped_by_file: dict[str, int] = {}
+
+    def load(con: duckdb.DuckDBPyConnection) -> str:
+        con.execute(
+            """CREATE TEMP TABLE _stage (
+                uuid VARCHAR, event VARCHAR, distinct_id VARCHAR, person_id VARCHAR,
+                ts_raw VARCHAR, timestamp TIMESTAMP, properties VARCHAR,
+                person_properties VARCHAR, file_no INTEGER, record BIGINT)"""
+        )
+        for n, f in enumerate(files):
+            _stage_file(con, f, n)
+            skipped = _check_staged(con, f, n)
+            if skipped:
+                skipped_by_file[_display(f, source)] = skipped
+        return """
+            SELECT uuid, event, distinct_id, person_id, timestamp,
+                   CAST(properties AS JSON) AS properties,
+                   CAST(person_properties AS JSON) AS person_properties
+            FROM temp._stage
+            WHERE event IS NOT NULL AND event <> '' AND timestamp IS NOT NULL
+        """
+
+    total_skipped = 0
+    meta = {
+        "fingerprint": fingerprint,
+        "source": str(source.resolve()),
+        "files": str(len(files)),
+    }
+
+    def load_with_meta(con: duckdb.DuckDBPyConnection) -> str:
+        nonlocal total_skipped
+        sql = load(con)
+        total_skipped = sum(skipped_by_file.values())
+        meta["skipped"] = str(total_skipped)
+        meta["skipped_by_file"] = json.dumps(skipped_by_file, sort_keys=True)
+        return sql
+
+    count = _write_store(store_path, load_with_meta, meta)
+    return ImportStats(
+        source=source,
+        store=store_path,
+        files=len(files),
+        events=count,
+        skipped=total_skipped,
+        skipped_by_file=dict(skipped_by_file),
+        unchanged=False,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _display(f: Path, source: Path) -> str:
+    if source.is_dir():
+        try:
+            return str(f.relative_to(source))
+        except ValueError:
+            return str(f)
+    return f.name
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, f: Path, n: int) -> None:
+    """Copy one export file into the staging table, as text, with parsed timestamps."""
+    import duckdb
+
+    kind = _kind_of(f)
+    lit = _sql_str(str(f))
+    if kind == "json":
+        fmt = (
+            "auto" if f.name.lower().removesuffix(".gz").endswith(".json") else "newline_delimited"
+        )
+        columns = (
+            "{uuid: 'VARCHAR', event: 'VARCHAR', distinct_id: 'VARCHAR', person_id: 'VARCHAR',"
+            " timestamp: 'VARCHAR', properties: 'JSON', person_properties: 'JSON'}"
+        )
+        reader = f"read_json({lit}, format='{fmt}', columns={columns})"
+    elif kind == "csv":
+        reader = f"read_csv({lit}, header=true, all_varchar=true)"
+    else:
+        reader = f"read_parquet({lit})"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except duckdb.Error as e:
+        raise DataError(_read_error(f, kind, e)) from None
+    types = {str(r[0]).lower(): str(r[1]) for r in described}
+    names = {str(r[0]).lower(): str(r[0]) for r in described}
+    for required in ("event", "timestamp"):
+        if required not in types:
+            raise DataError(f"{f}: no {required!r} column (columns: {', '.join(names.values())})")
+
+    def col(name: str) -> str:
+        return f'src."{names[name]}"' if name in names else "NULL"
+
+    def text(name: str) -> str:
+        return f"CAST({col(name)} AS VARCHAR)" if name in names else "CAST(NULL AS VARCHAR)"
+
+    def props(name: str) -> str:
+        if name not in names:
+            return "CAST(NULL AS VARCHAR)"
+        t = types[name].upper()
+        c = col(name)
+        if t == "JSON":  # an object, or a JSON-encoded string holding the object
+            return (
+                f"CASE WHEN json_type({c}) = 'VARCHAR' THEN {c}->>'$' ELSE CAST({c} AS VARCHAR) END"
+            )
+        if t.startswith(("STRUCT", "MAP")):
+            return f"CAST(to_json({c}) AS VARCHAR)"
+        v = f"NULLIF(CAST({c} AS VARCHAR), '')"
+        return (
+            f"CASE WHEN json_valid({v}) AND json_type({v}) = 'VARCHAR' THEN {v}->>'$' ELSE {v} END"
+        )
+
+    ts = text("timestamp")
+    sql = f"""
+        INSERT INTO temp._stage
+        SELECT {text("uuid")}, {text("event")}, {text("distinct_id")}, {text("person_id")},
+               {ts}, CAST(TRY_CAST({ts} AS TIMESTAMPTZ) AS TIMESTAMP),
+               {props("properties")}, {props("person_properties")},
+               {n}, row_number() OVER ()
+        FROM {reader} AS src
+    """
+    try:
+        con.execute(sql)
+    except duckdb.Error as e:
+        raise DataError(_read_error(f, kind, e)) from None
+
+
+def _read_error(f: Path, kind: str | None, err: BaseException) -> str:
+    """One line naming the file, and the line for malformed JSON lines (found in Python)."""
+    if kind == "json":
+        line = _first_bad_json_line(f)
+        if line is not None:
+            return f"{f}:{line[0]}: malformed JSON ({line[1]})"
+    return f"{f}: cannot read {kind or 'file'}: {_first_line(err)}"
+
+
+def _first_bad_json_line(f: Path) -> tuple[int, str] | None:
+    opener: Callable[..., Any] = gzip.open if f.name.lower().endswith(".gz") else open
+    try:
+        with opener(f, "rt", encoding="utf-8") as fh:
+            first = fh.read(1)
+            if first == "[":  # a JSON array document, not JSON lines
+                return None
+            fh.seek(0)
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as e:
+                    return lineno, e.msg
+    except (OSError, UnicodeDecodeError, EOFError) as e:
+        return 0, str(e)
+    return None
+
+
+def _check_staged(con: duckdb.DuckDBPyConnection, f: Path, n: int) -> int:
+    """Fail on unparseable timestamps or properties; return the rows to skip (no event/ts)."""
+    bad = con.execute(
+        """SELECT record, ts_raw FROM temp._stage
+           WHERE file_no = ? AND timestamp IS NULL AND nullif(trim(ts_raw), '') IS NOT NULL
+           ORDER BY record LIMIT 1""",
+        [n],
+    ).fetchone()
+    if bad:
+        raise DataError(
+            f"{f}: record {bad[0]}: timestamp {bad[1]!r} is not an ISO 8601 date and time"
+        )
+    for column in ("properties", "person_properties"):
+        bad = con.execute(
+            f"""SELECT record FROM temp._stage
+                WHERE file_no = ? AND {column} IS NOT NULL AND NOT json_valid({column})
+                ORDER BY record LIMIT 1""",
+            [n],
+        ).fetchone()
+        if bad:
+            raise DataError(f"{f}: record {bad[0]}: {column} is not valid JSON")
+    row = con.execute(
+        """SELECT count(*) FROM temp._stage
+           WHERE file_no = ? AND (event IS NULL OR event = '' OR timestamp IS NULL)""",
+        [n],
+    ).fetchone()
+    return int(row[0]) if row else 0
