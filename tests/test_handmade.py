@@ -1,0 +1,125 @@
+"""The hand-made workspace of tests/handmade.py: segments worked out by hand, end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from tests import handmade
+from usertrack.cli import app
+from usertrack.config import load_settings
+from usertrack.queries import load_queries
+from usertrack.segments import load_segments
+from usertrack.sources.postgres import PostgresSource
+from usertrack.workspace import Workspace
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def handmade_db(make_database: Callable[[str], str]) -> str:
+    ddl, stmts = handmade.neon_sql()
+    uri = make_database(ddl)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for sql, values in stmts:
+            conn.execute(sql.encode(), values)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def handmade_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return handmade.write_events_jsonl(tmp_path_factory.mktemp("ev") / "export.jsonl")
+
+
+@pytest.fixture
+def workspace(handmade_db: str, handmade_events: Path, tmp_path: Path) -> Workspace:
+    from usertrack.eventstore import import_events
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    store = tmp_path / "events.duckdb"
+    import_events(handmade_events, store)
+    return Workspace(
+        settings=load_settings(),
+        library=load_queries(REPO / "queries"),
+        rules=load_segments(REPO / "segments.yaml"),
+        sources={
+            "neon": PostgresSource(handmade_db),
+            "posthog": LocalPostHogSource(store, description="hand-made events"),
+        },
+    )
+
+
+def test_segments_match_the_hand_worked_answer(workspace: Workspace) -> None:
+    with workspace:
+        result = workspace.classify(handmade.AS_OF)
+    got = {u["email"]: u["segments"] for u in result.users}
+    assert got == handmade.EXPECTED
+    primary = {u["email"]: u["primary"] for u in result.users}
+    assert primary["alice@acme.io"] == "high_intent"  # first match in file order
+    assert primary["carol@beta.com"] == "frustrated"
+    assert primary["dave@gamma.dev"] is None
+    assert result.counts == {
+        "failing": 1,
+        "frustrated": 1,
+        "high_intent": 1,
+        "at_risk": 2,
+        "power_user": 2,
+    }
+    # at_risk is ordered by signup, oldest first.
+    assert [u["email"] for u in result.members("at_risk")] == ["frank@delta.io", "alice@acme.io"]
+
+
+def test_profile_columns_join_both_sources(workspace: Workspace) -> None:
+    with workspace:
+        result = workspace.classify(handmade.AS_OF)
+    users = {u["email"]: u for u in result.users}
+    bob = users["bob@acme.io"]
+    assert (bob["run_count"], bob["runs_completed"], bob["runs_failed"]) == (8, 2, 6)
+    assert bob["run_success_rate"] == 25.0
+    assert (bob["tool_calls"], bob["tool_failures"]) == (5, 3)
+    assert bob["pageviews"] == 3 and bob["in_posthog"] and bob["in_neon"]
+    carol = users["carol@beta.com"]  # 'Carol@Beta.com' in Neon, ' carol@beta.com' in PostHog
+    assert carol["in_posthog"] and carol["in_neon"] and carol["rage_clicks"] == 1
+    frank = users["frank@delta.io"]  # Neon only
+    assert frank["in_neon"] and not frank["in_posthog"] and frank["pageviews"] is None
+    assert frank["run_count"] == 0 and frank["run_success_rate"] is None
+    ivan = users["ivan@eta.io"]  # PostHog only
+    assert ivan["in_posthog"] and not ivan["in_neon"] and ivan["credits"] is None
+    assert ivan["mcp_servers"] == ["HubSpot"]
+    heidi = users["heidi@zeta.io"]  # runs and events after as_of are ignored
+    assert heidi["run_count"] == 3 and heidi["exceptions"] == 0
+    alice = users["alice@acme.io"]
+    assert alice["mcp_connect_clicks"] >= 2 and "Gmail" in alice["mcp_servers"]
+    assert "erin@datagen.dev" not in users  # internal accounts excluded
+    assert "grace@eps.io" not in users  # signs up after as_of
+
+
+def test_moving_as_of_moves_the_windows(workspace: Workspace) -> None:
+    """Ten days on, alice's clicks are still inside 30 days; carol's rage click is not in 7."""
+    from datetime import timedelta
+
+    with workspace:
+        result = workspace.classify(handmade.AS_OF + timedelta(days=10))
+    got = {u["email"]: u["segments"] for u in result.users}
+    assert "frustrated" not in got["carol@beta.com"]
+    assert "high_intent" in got["alice@acme.io"]
+    assert "grace@eps.io" in got  # exists by then
+
+
+def test_cli_on_env_configured_sources(
+    handmade_db: str, handmade_events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", handmade_db)
+    monkeypatch.setenv("USERTRACK_EVENTS", str(handmade_events))
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(app, ["segments", "--as-of", "2026-11-16", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["as_of"] == "2026-11-16T00:00:00Z"
+    assert {u["email"]: u["segments"] for u in doc["users"]} == handmade.EXPECTED
+    assert "demo" not in result.stderr

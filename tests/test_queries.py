@@ -1,0 +1,78 @@
+"""The query library: headers, parameters and their errors as file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from usertrack.errors import QueryFileError
+from usertrack.queries import load_queries, parse_query, placeholders, resolve_params
+
+REPO = Path(__file__).resolve().parent.parent
+
+GOOD_HEADER = "-- name: q\n-- description: d\n-- returns: per-user\n"
+
+
+def write(tmp_path: Path, folder: str, text: str, name: str = "q") -> Path:
+    (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    path = tmp_path / folder / f"{name}.sql"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_library_loads_and_every_query_takes_as_of() -> None:
+    library = load_queries(REPO / "queries")
+    ids = {q.id for q in library}
+    assert {"neon/accounts", "neon/runs", "posthog/activity", "join/profile"} <= ids
+    for query in library:
+        assert query.description
+        if query.folder in ("neon", "posthog"):
+            assert "as_of" in query.param_names, query.id
+            assert "now()" not in query.sql.lower(), f"{query.id} calls now(); use as_of"
+
+
+@pytest.mark.parametrize(
+    ("folder", "text", "line", "fragment"),
+    [
+        ("neon", "SELECT 1", 1, "missing header"),
+        ("neon", "-- name: q\n-- returns: table\nSELECT 1", 1, "description"),
+        ("neon", GOOD_HEADER + "SELECT %(x)s", 4, "'x' is used but not declared"),
+        ("neon", GOOD_HEADER + "-- param x: 1\nSELECT 1", 4, "'x' is declared but never used"),
+        ("neon", GOOD_HEADER + "SELECT 'a%'", 4, "literal %"),
+        ("posthog", GOOD_HEADER + "\nSELECT\n  {who}", 6, "'who' is used but not declared"),
+        ("neon", "-- name: other\n-- description: d\n-- returns: table\nSELECT 1", 1, "file name"),
+        ("neon", "-- name: q\n-- description: d\n-- returns: many\nSELECT 1", 3, "returns must be"),
+        ("neon", GOOD_HEADER + "-- parms: x\nSELECT 1", 4, "unknown header key 'parms'"),
+        ("neon", GOOD_HEADER, 3, "no SQL"),
+    ],
+)
+def test_bad_query_files_are_reported_with_file_and_line(
+    tmp_path: Path, folder: str, text: str, line: int, fragment: str
+) -> None:
+    path = write(tmp_path, folder, text)
+    with pytest.raises(QueryFileError) as err:
+        load_queries(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    assert fragment in message
+
+
+def test_placeholders_ignore_strings_and_comments() -> None:
+    sql = "SELECT '{not_me}', {me} -- {nor_me}\n/* {nor_this} */ FROM events WHERE x = {me}"
+    assert [name for name, _ in placeholders(sql, "hogql")] == ["me", "me"]
+    assert placeholders("SELECT %(a)s,\n %(b)s", "postgres") == [("a", 1), ("b", 2)]
+
+
+def test_params_defaults_and_now(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "posthog",
+        GOOD_HEADER + "-- param as_of: now\n-- param days: 30\n-- param who:\n"
+        "SELECT {as_of}, {days}, {who}",
+    )
+    query = parse_query(path, "posthog")
+    values = resolve_params(query, {"who": "x"}, now_value="NOW")
+    assert values == {"as_of": "NOW", "days": 30, "who": "x"}
+    with pytest.raises(QueryFileError, match="'who' has no default"):
+        resolve_params(query, {}, now_value="NOW")

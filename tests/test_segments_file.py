@@ -1,0 +1,120 @@
+"""segments.yaml: a bad file names the segment, exits 2 and prints nothing on stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from usertrack.errors import EXIT_USAGE, SegmentsFileError
+from usertrack.segments import check_rules, classify, load_segments
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def profile_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE profile AS SELECT * FROM (VALUES"
+        " ('a@x.io', 10, 20.0, 100, TIMESTAMP '2026-01-01'),"
+        " ('b@x.io', 2, 100.0, 30, TIMESTAMP '2026-11-01'),"
+        " ('c@x.io', NULL, NULL, NULL, NULL))"
+        " AS t(email, run_count, run_success_rate, credits, created_at)"
+    )
+    return con
+
+
+def seg_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "segments.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_shipped_file_has_seed_000s_five_segments_in_order() -> None:
+    spec = load_segments(REPO / "segments.yaml")
+    assert [s.id for s in spec.segments] == [
+        "failing",
+        "frustrated",
+        "high_intent",
+        "at_risk",
+        "power_user",
+    ]
+    assert [s.action for s in spec.segments] == [
+        "Support",
+        "Fix UX",
+        "Outreach",
+        "Re-engage",
+        "Nurture",
+    ]
+    assert spec.exclude == ("datagen.dev",)
+
+
+ONE = "segments:\n  - id: busy\n    name: Busy\n    action: Nurture\n    rule: {rule}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("segments: [\n", "not valid YAML"),
+        ("segmnts: []\n", "did you mean 'segments'"),
+        (
+            ONE.format(rule="run_count > 5") + ONE.format(rule="1=1").split("\n", 1)[1],
+            "duplicate id 'busy'",
+        ),
+        ("segments:\n  - id: busy\n    name: Busy\n    action: Nurture\n", "'rule' is required"),
+        (
+            "segments:\n  - id: busy\n    name: B\n    action: A\n    rule: x > 1\n"
+            "    colour: red\n",
+            "unknown key 'colour'",
+        ),
+    ],
+)
+def test_bad_shape_names_file_and_segment(tmp_path: Path, body: str, fragment: str) -> None:
+    path = seg_file(tmp_path, body)
+    with pytest.raises(SegmentsFileError) as err:
+        load_segments(path)
+    assert str(err.value).startswith(str(path)), err.value
+    assert fragment in str(err.value)
+    assert err.value.exit_code == EXIT_USAGE == 2
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragment"),
+    [
+        ("run_cnt > 5", "unknown column 'run_cnt' in rule (did you mean 'run_count'?) (available:"),
+        ("run_count", "INTEGER expression, not a boolean"),
+        ("run_count > 1) OR (credits", "not a single SQL boolean expression"),
+        ("run_count > 1; DROP TABLE profile", "not a single SQL boolean expression"),
+        ("run_count >", "not a single SQL boolean expression"),
+    ],
+)
+def test_bad_rules_name_the_segment(tmp_path: Path, rule: str, fragment: str) -> None:
+    spec = load_segments(seg_file(tmp_path, ONE.format(rule=f'"{rule}"')))
+    with pytest.raises(SegmentsFileError) as err:
+        check_rules(spec, profile_con(), __import__("datetime").datetime(2026, 11, 16))
+    message = str(err.value)
+    assert "segment 'busy'" in message and fragment in message, message
+    if "unknown column" in message:
+        assert "run_success_rate" in message and "as_of" in message  # lists what is available
+
+
+def test_classify_primary_is_first_match_and_null_never_matches(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    body = (
+        "segments:\n"
+        "  - {id: rare, name: Rare, action: A, rule: run_success_rate < 50}\n"
+        "  - {id: busy, name: Busy, action: B, rule: run_count > 1 OR credits < 50,"
+        " order: run_count DESC}\n"
+        "  - {id: old, name: Old, action: C, rule: created_at < as_of - INTERVAL 30 DAY}\n"
+    )
+    spec = load_segments(seg_file(tmp_path, body))
+    result = classify(spec, profile_con(), datetime(2026, 11, 16))
+    by_email = {u["email"]: u for u in result.users}
+    assert by_email["a@x.io"]["segments"] == ["rare", "busy", "old"]
+    assert by_email["a@x.io"]["primary"] == "rare"
+    assert by_email["b@x.io"]["segments"] == ["busy"]
+    assert by_email["c@x.io"]["segments"] == [] and by_email["c@x.io"]["primary"] is None
+    assert [u["email"] for u in result.members("busy")] == ["a@x.io", "b@x.io"]
+    assert result.counts == {"rare": 1, "busy": 2, "old": 1}
