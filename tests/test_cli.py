@@ -171,10 +171,12 @@ def test_unreachable_database_hides_the_password(tmp_path: Path) -> None:
         ["segments"],
         DATABASE_URL="postgresql://usr:pa55word-xyz@127.0.0.1:1/db?connect_timeout=3",
         USERTRACK_EVENTS=str(events),
+        USERTRACK_CONNECT_ATTEMPTS="2",
     )
     assert result.exit_code == EXIT_CONNECTION, result.stderr
     assert "pa55word-xyz" not in result.stderr + result.stdout
-    assert "cannot connect" in result.stderr and "Traceback" not in result.stderr
+    assert "cannot connect" in result.stderr and "(after 2 attempts)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["segments"], ["demo"]])

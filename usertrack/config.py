@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from usertrack.errors import register_secret
+from usertrack.errors import ConfigError, register_secret
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # In a checkout (or an editable install) queries/ and segments.yaml sit beside the package;
@@ -36,6 +36,7 @@ class Settings:
     posthog_project_id: str | None
     posthog_api_key: str | None
     debug: bool = False
+    connect_attempts: int = 6
 
     @property
     def demo(self) -> bool:
@@ -80,7 +81,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         posthog_project_id=_get(env, "POSTHOG_PROJECT_ID"),
         posthog_api_key=api_key,
         debug=_get(env, "USERTRACK_DEBUG") in ("1", "true", "yes"),
+        connect_attempts=_positive_int(env, "USERTRACK_CONNECT_ATTEMPTS", 6),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = _get(env, name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _register_dsn_password(dsn: str) -> None:

@@ -88,7 +88,7 @@ def open_workspace(
                 notice(DEMO_NOTICE)
             _open_demo(ws, progress)
         else:
-            _open_live(ws, progress)
+            _open_live(ws, progress, notice)
     except BaseException:
         ws.close()
         raise
@@ -109,7 +109,9 @@ def _open_demo(ws: Workspace, progress: Progress | None) -> None:
     ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
 
 
-def _open_live(ws: Workspace, progress: Progress | None) -> None:
+def _open_live(
+    ws: Workspace, progress: Progress | None, notice: Callable[[str], None] | None
+) -> None:
     s = ws.settings
     if not s.database_url:
         raise ConfigError(
@@ -118,9 +120,11 @@ def _open_live(ws: Workspace, progress: Progress | None) -> None:
         )
     from usertrack.sources.postgres import PostgresSource
 
-    ws.sources["neon"] = PostgresSource(s.database_url)
+    ws.sources["neon"] = PostgresSource(
+        s.database_url, connect_attempts=s.connect_attempts, progress=progress
+    )
     if s.events_path is not None:
-        ws.sources["posthog"] = _local_events_source(s, progress)
+        ws.sources["posthog"] = _local_events_source(s, progress, notice)
         return
     if s.posthog_project_id or s.posthog_api_key or s.posthog_host:
         missing = [
@@ -146,7 +150,9 @@ def _open_live(ws: Workspace, progress: Progress | None) -> None:
     )
 
 
-def _local_events_source(settings: Settings, progress: Progress | None) -> Source:
+def _local_events_source(
+    settings: Settings, progress: Progress | None, notice: Callable[[str], None] | None
+) -> Source:
     from usertrack.eventstore import import_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -157,5 +163,7 @@ def _local_events_source(settings: Settings, progress: Progress | None) -> Sourc
     store.parent.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"importing events from {source_path}")
-    import_events(source_path, store)
+    stats = import_events(source_path, store)
+    if notice and (not stats.unchanged or stats.skipped):
+        notice(f"usertrack: {stats.summary()}")
     return LocalPostHogSource(store, description=f"events export {source_path.name}")

@@ -7,13 +7,20 @@ Facts this module relies on (../shared/DESIGN.md, checked against Neon's and psy
   statement timeout is set inside each transaction with set_config(..., true) (SET LOCAL).
 - `prepare_threshold=None`: no server-side prepared statements, which a transaction pooler breaks.
 - libpq's default connect wait is far too long for a CLI: `connect_timeout` is set explicitly.
+- A Neon compute suspends after 5 idle minutes; waking takes from a few hundred ms to seconds and
+  early attempts can fail ("Couldn't connect to compute node"), so transient connection failures
+  are retried with exponential backoff and jitter. Authentication failures are not retried.
+- Rows are streamed (psycopg `Cursor.stream`), so a large result is held once, as Python rows,
+  not also as a whole libpq result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import QueryError, SourceConnectionError, redact
@@ -26,6 +33,22 @@ if TYPE_CHECKING:
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 60_000
 DEFAULT_CONNECT_TIMEOUT_S = 12
+DEFAULT_CONNECT_ATTEMPTS = 6  # backoff 0.5, 1, 2, 4, 8 s (+ jitter): about 15 s of waking
+STREAM_CHUNK = 2000
+
+# Connection failures worth another try: a compute waking up, a server starting, a blip.
+_TRANSIENT = (
+    "connection refused",
+    "could not connect",
+    "couldn't connect to compute node",
+    "timeout expired",
+    "the database system is starting up",
+    "server closed the connection unexpectedly",
+    "no such file or directory",
+    "connection timed out",
+    "temporarily unavailable",
+    "too many connections",
+)
 
 
 def describe_dsn(dsn: str) -> str:
@@ -55,11 +78,17 @@ class PostgresSource:
         description: str | None = None,
         statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
         connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+        connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+        backoff_s: float = 0.5,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self.description = description or describe_dsn(dsn)
         self.statement_timeout_ms = statement_timeout_ms
         self.connect_timeout_s = connect_timeout_s
+        self.connect_attempts = max(1, connect_attempts)
+        self.backoff_s = backoff_s
+        self.progress = progress
         self._conn: psycopg.Connection[Any] | None = None
 
     def __repr__(self) -> str:  # never show the DSN
@@ -70,18 +99,34 @@ class PostgresSource:
             return self._conn
         import psycopg
 
-        try:
-            conn = psycopg.connect(
-                self._dsn,
-                connect_timeout=self.connect_timeout_s,
-                prepare_threshold=None,
-                application_name="usertrack",
-            )
-        except psycopg.OperationalError as e:
-            raise SourceConnectionError(
-                f"cannot connect to {self.description}: {_first_line(e)}",
-                hint="check DATABASE_URL (host, password, sslmode) and that the database is up",
-            ) from None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                # sslmode, channel_binding and the rest of the URL are passed to libpq untouched.
+                conn = psycopg.connect(
+                    self._dsn,
+                    connect_timeout=self.connect_timeout_s,
+                    prepare_threshold=None,
+                    application_name="usertrack",
+                )
+                break
+            except psycopg.OperationalError as e:
+                message = _first_line(e)
+                transient = any(t in message.lower() for t in _TRANSIENT)
+                if not transient or attempt >= self.connect_attempts:
+                    tried = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise SourceConnectionError(
+                        f"cannot connect to {self.description}{tried}: {message}",
+                        hint="check DATABASE_URL (host, password, sslmode) and that the"
+                        " database is up",
+                    ) from None
+                delay = self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+                if self.progress:
+                    self.progress(
+                        f"waking the database… (attempt {attempt + 1} of {self.connect_attempts})"
+                    )
+                time.sleep(delay)
         conn.read_only = True
         self._conn = conn
         return conn
@@ -99,11 +144,17 @@ class PostgresSource:
                     (str(self.statement_timeout_ms),),
                 )
                 # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
-                cur.execute(query.sql.encode(), values)
+                sql = query.sql.rstrip().rstrip(";").encode()
+                rows = [
+                    tuple(_plain(v) for v in row)
+                    for row in cur.stream(sql, values, size=STREAM_CHUNK)
+                ]
+                if cur.description is None:
+                    # A stream that yields no row gives no row description: ask for it alone.
+                    cur.execute(b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0", values)
                 if cur.description is None:
                     raise QueryError(f"query {query.id} ({query.path}) returned no rows to read")
                 columns = [c.name for c in cur.description]
-                rows = [tuple(_plain(v) for v in row) for row in cur]
         except psycopg.errors.ReadOnlySqlTransaction:
             raise QueryError(
                 f"query {query.id} ({query.path}) tried to write; usertrack opens every"
