@@ -1,0 +1,195 @@
+"""The Postgres source on the embedded server: read-only, timeouts, cold starts, bad passwords."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+import pytest
+
+from usertrack.errors import QueryError, SourceConnectionError
+from usertrack.queries import parse_query
+from usertrack.sources.postgres import PostgresSource
+
+
+def neon_query(tmp_path: Path, sql: str, params: str = "") -> object:
+    folder = tmp_path / "neon"
+    folder.mkdir(exist_ok=True)
+    path = folder / "q.sql"
+    path.write_text(f"-- name: q\n-- description: test\n-- returns: table\n{params}{sql}\n")
+    return parse_query(path, "neon")
+
+
+@pytest.fixture
+def db(make_database: Callable[[str], str]) -> str:
+    return make_database("CREATE TABLE t (id int, email text); INSERT INTO t VALUES (1, 'a@x.io');")
+
+
+def test_a_write_from_a_query_file_fails_and_changes_nothing(db: str, tmp_path: Path) -> None:
+    source = PostgresSource(db)
+    for sql in ("DELETE FROM t", "INSERT INTO t VALUES (2, 'b@x.io') RETURNING id",
+                "DROP TABLE t", "UPDATE t SET email = 'x' RETURNING id"):  # fmt: skip
+        with pytest.raises(QueryError, match="tried to write; usertrack opens every transaction"):
+            source.run(neon_query(tmp_path, sql), {})  # type: ignore[arg-type]
+    source.close()
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT id, email FROM t").fetchall() == [(1, "a@x.io")]
+
+
+def test_values_are_bound_never_spliced(db: str, tmp_path: Path) -> None:
+    query = neon_query(tmp_path, "SELECT email FROM t WHERE email = %(email)s", "-- param email:\n")
+    source = PostgresSource(db)
+    evil = "a@x.io' OR '1'='1"
+    assert source.run(query, {"email": evil}).rows == []  # type: ignore[arg-type]
+    assert source.run(query, {"email": "a@x.io"}).rows == [("a@x.io",)]  # type: ignore[arg-type]
+    source.close()
+
+
+def test_empty_result_keeps_its_columns(db: str, tmp_path: Path) -> None:
+    source = PostgresSource(db)
+    result = source.run(neon_query(tmp_path, "SELECT id, email FROM t WHERE false"), {})  # type: ignore[arg-type]
+    assert result.columns == ["id", "email"] and result.rows == []
+    source.close()
+
+
+def test_statement_timeout_fires(db: str, tmp_path: Path) -> None:
+    source = PostgresSource(db, statement_timeout_ms=200)
+    started = time.monotonic()
+    with pytest.raises(QueryError, match=r"statement timeout of 0\.2 s"):
+        source.run(neon_query(tmp_path, "SELECT pg_sleep(5)"), {})  # type: ignore[arg-type]
+    assert time.monotonic() - started < 3
+    # The connection is still usable afterwards.
+    assert source.run(neon_query(tmp_path, "SELECT 1 AS one"), {}).rows == [(1,)]  # type: ignore[arg-type]
+    source.close()
+
+
+def _socket_path(uri: str) -> str:
+    host = parse_qs(urlparse(uri).query)["host"][0]
+    return f"{host}/.s.PGSQL.5432"
+
+
+class LateProxy:
+    """A TCP port on 127.0.0.1 that refuses connections until `opens_after` seconds have passed,
+    then forwards to the embedded server's unix socket: a database that is waking up."""
+
+    def __init__(self, unix_path: str, opens_after: float) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()  # nothing listens yet: connections are refused
+        self.unix_path = unix_path
+        self.stopped = threading.Event()
+        self.timer = threading.Timer(opens_after, self._open)
+        self.timer.start()
+        self.server: socket.socket | None = None
+
+    def _open(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen()
+        server.settimeout(0.2)
+        self.server = server
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.server is not None
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.unix_path)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.timer.cancel()
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+def late_proxy(db: str) -> Iterator[tuple[LateProxy, str]]:
+    proxy = LateProxy(_socket_path(db), opens_after=1.0)
+    dbname = urlparse(db).path.lstrip("/")
+    yield proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}?sslmode=disable"
+    proxy.close()
+
+
+def test_cold_start_is_retried_until_the_database_answers(
+    late_proxy: tuple[LateProxy, str], tmp_path: Path
+) -> None:
+    _, dsn = late_proxy
+    messages: list[str] = []
+    source = PostgresSource(dsn, connect_attempts=6, backoff_s=0.3, progress=messages.append)
+    result = source.run(neon_query(tmp_path, "SELECT email FROM t"), {})  # type: ignore[arg-type]
+    assert result.rows == [("a@x.io",)]
+    assert messages and all(m.startswith("waking the database") for m in messages)
+    source.close()
+
+
+def test_cold_start_gives_up_after_the_bound(late_proxy: tuple[LateProxy, str]) -> None:
+    _, dsn = late_proxy
+    source = PostgresSource(dsn, connect_attempts=2, backoff_s=0.05)
+    with pytest.raises(SourceConnectionError, match=r"after 2 attempts.*refused"):
+        source.connect()
+
+
+@pytest.fixture
+def password_role(pg_server: str) -> Iterator[str]:
+    """A role that must give a password (scram) on the otherwise trust-only embedded server."""
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS pwuser")
+        conn.execute("CREATE ROLE pwuser LOGIN PASSWORD 'right-password-123'")
+        hba = conn.execute("SHOW hba_file").fetchone()[0]  # type: ignore[index]
+        original = Path(hba).read_text()
+        Path(hba).write_text("local all pwuser scram-sha-256\n" + original)
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.3)
+    try:
+        yield pg_server.replace("postgresql://postgres:@", "postgresql://pwuser:{pw}@")
+    finally:
+        Path(hba).write_text(original)
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def test_wrong_password_is_clear_and_never_shown(password_role: str) -> None:
+    from usertrack.config import load_settings
+
+    dsn = password_role.format(pw="wrong-password-456")
+    load_settings({"DATABASE_URL": dsn})  # registers the password as a secret
+    source = PostgresSource(dsn, connect_attempts=3, backoff_s=0.05)
+    started = time.monotonic()
+    with pytest.raises(SourceConnectionError) as err:
+        source.connect()
+    assert time.monotonic() - started < 2  # authentication failures are not retried
+    text = str(err.value) + repr(err.value) + str(err.value.hint)
+    assert "password authentication failed" in text
+    assert "wrong-password-456" not in text and "wrong-password-456" not in repr(source)
+    good = PostgresSource(password_role.format(pw="right-password-123"))
+    good.connect()
+    good.close()
