@@ -1,0 +1,490 @@
+"""A local PostHog-compatible HTTP server for the tests: real HTTP on 127.0.0.1, HogQL run locally.
+
+It answers the endpoints usertrack's live PostHog source uses, the way PostHog does (see the facts
+in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local HogQL engine
+(`LocalPostHogSource` on an events store) doing the work:
+
+- `POST /api/projects/{id}/query/` (HogQLQuery with `values`): a query without a top-level LIMIT
+  gives `default_rows` rows plus `hasMore`/`limit`/`offset`; any LIMIT is capped at `max_rows`
+  without a word. HogQL the engine cannot run is 400 `validation_error` with the engine's message.
+  More than `max_concurrent` queries at once are refused with 429 (PostHog's concurrency limit);
+  `query_delay` holds every query that long, to provoke it. With `reject_offset`, any OFFSET is
+  refused with PostHog's 400 for personal-API-key queries.
+  `"refresh": "async"` answers 202 with a `query_status`; the query runs at once and
+  `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
+  `async_error`). `expire_async` makes every status record unknown (404).
+- `GET /api/projects/{id}/`: the project's name. `GET .../insights/{id}/` and
+  `GET .../insights/?short_id=`: two canned insights (a trends one, a HogQL table one); `result`
+  is null unless `refresh=blocking` (or force_blocking) is asked.
+- `Authorization: Bearer <api_key>` is required (401 otherwise); `missing_scope` makes every
+  request 403 as for a key without `query:read`; another project id is 404.
+- On demand: `throttle(n, retry_after)` answers the next n requests with 429 and Retry-After;
+  `time_out_next(n)` answers the next n synchronous query POSTs with 504; `force_has_more`
+  claims `hasMore` on every answer.
+
+Every request is recorded in `requests` (method, path, query string, JSON body, headers with
+Authorization replaced by REDACTED); `max_in_flight` is the most queries ever running at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from usertrack.errors import QueryError
+from usertrack.queries import Query
+from usertrack.sources.posthog_local import LocalPostHogSource
+
+DEFAULT_KEY = "phx_TestKey0123456789abcdefSECRET"
+OFFSET_NOT_ALLOWED = (
+    "OFFSET is not supported on queries made with a personal API key. For pagination, use keyset"
+    " pagination on the `timestamp` column, e.g. `WHERE timestamp > :last_seen_timestamp ORDER BY"
+    " timestamp LIMIT N`. For bulk data extraction, use batch exports:"
+    " https://posthog.com/docs/cdp/batch-exports"
+)
+
+TRENDS_INSIGHT_ID = 11
+TRENDS_SHORT_ID = "Tr3nds11"
+TABLE_INSIGHT_ID = 12
+TABLE_SHORT_ID = "T4ble012"
+TABLE_INSIGHT_SQL = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event"
+TRENDS_RESULT: list[dict[str, Any]] = [
+    {
+        "action": {"id": "$pageview", "type": "events", "name": "$pageview", "custom_name": None},
+        "label": "$pageview",
+        "count": 6.0,
+        "data": [1.0, 2.0, 3.0],
+        "labels": ["9-Nov-2026", "10-Nov-2026", "11-Nov-2026"],
+        "days": ["2026-11-09", "2026-11-10", "2026-11-11"],
+    },
+    {
+        "action": {"id": "mcp_connect_clicked", "type": "events", "name": "mcp_connect_clicked"},
+        "label": "mcp_connect_clicked",
+        "count": 1.0,
+        "data": [0.0, 1.0, 0.0],
+        "labels": ["9-Nov-2026", "10-Nov-2026", "11-Nov-2026"],
+        "days": ["2026-11-09", "2026-11-10", "2026-11-11"],
+    },
+]
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _error(status: int, type_: str, code: str, detail: str, attr: str | None = None) -> _Answer:
+    return _Answer(status, {"type": type_, "code": code, "detail": detail, "attr": attr})
+
+
+def has_top_level_limit(sql: str) -> bool:
+    """Whether a HogQL text has a LIMIT outside parentheses (not LIMIT n BY)."""
+    text = re.sub(r"--[^\n]*", " ", sql)
+    text = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", text)
+    while True:
+        new = re.sub(r"\([^()]*\)", "()", text)
+        if new == text:
+            break
+        text = new
+    for m in re.finditer(r"\bLIMIT\s+\d+(\s*,\s*\d+)?(\s+BY\b)?", text, re.IGNORECASE):
+        if not m.group(2):
+            return True
+    return False
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat() + ("Z" if v.tzinfo is None else "")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    return v
+
+
+def _ch_type(values: list[Any]) -> str:
+    v = next((x for x in values if x is not None), None)
+    if isinstance(v, bool):
+        return "Bool"
+    if isinstance(v, int):
+        return "Int64"
+    if isinstance(v, float):
+        return "Float64"
+    if isinstance(v, datetime):
+        return "DateTime64(6, 'UTC')"
+    if isinstance(v, date):
+        return "Date"
+    if isinstance(v, list | tuple):
+        return "Array(String)"
+    if v is None:
+        return "Nullable(Nothing)"
+    return "String"
+
+
+class FakePostHog:
+    """The server's state and knobs; `start()`/`stop()` or `with serve(...)`."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        *,
+        api_key: str = DEFAULT_KEY,
+        project_id: int = 4242,
+        project_name: str = "Usertrack test project",
+        default_rows: int = 100,
+        max_rows: int = 50_000,
+        max_concurrent: int = 3,
+    ) -> None:
+        self.engine = LocalPostHogSource(store_path, description="fake PostHog engine")
+        self.api_key = api_key
+        self.project_id = project_id
+        self.project_name = project_name
+        self.default_rows = default_rows
+        self.max_rows = max_rows
+        self.max_concurrent = max_concurrent
+        # Knobs tests may set at any time.
+        self.query_delay = 0.0
+        self.reject_offset = False
+        self.force_has_more = False
+        self.missing_scope = False
+        self.async_polls = 1
+        self.async_error: str | None = None
+        self.expire_async = False
+        # State.
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.concurrency_refusals = 0
+        self._throttle_left = 0
+        self._throttle_retry_after: float | None = 1
+        self._throttle_detail = ""
+        self._timeouts_left = 0
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> FakePostHog:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-posthog", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.engine.close()
+
+    def throttle(self, n: int, retry_after: float | None = 1, detail: str | None = None) -> None:
+        """Answer the next `n` requests with 429 (Retry-After omitted when None)."""
+        with self.lock:
+            self._throttle_left = n
+            self._throttle_retry_after = retry_after
+            wait = f" Expected available in {retry_after:g} seconds." if retry_after else ""
+            self._throttle_detail = detail or f"Request was throttled.{wait}"
+
+    def time_out_next(self, n: int = 1) -> None:
+        """Answer the next `n` synchronous query POSTs with 504 (PostHog's execution timeout)."""
+        with self.lock:
+            self._timeouts_left = n
+
+    def query_texts(self) -> list[str]:
+        """The HogQL texts of every query POST, in order."""
+        return [
+            r["body"]["query"]["query"]
+            for r in self.requests
+            if r["method"] == "POST" and r["path"].endswith("/query/") and r["body"]
+        ]
+
+    # ------------------------------------------------------------------ engine
+
+    def execute(self, text: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Run HogQL as PostHog's query endpoint would; raise _Answer for errors."""
+        if self.reject_offset and re.search(r"\bOFFSET\b", text, re.IGNORECASE):
+            raise _error(400, "validation_error", "query_error", OFFSET_NOT_ALLOWED)
+        query = Query(
+            name="request",
+            folder="posthog",
+            path=Path("request.sql"),
+            sql=text,
+            description="",
+            returns="table",
+        )
+        try:
+            result = self.engine.run(query, values or {})
+        except QueryError as e:
+            message = str(e).split(": ", 1)[-1]
+            raise _error(400, "validation_error", "query_error", message) from None
+        rows = result.rows
+        response: dict[str, Any] = {}
+        if has_top_level_limit(text):
+            rows = rows[: self.max_rows]
+        else:
+            response.update(
+                {"hasMore": len(rows) > self.default_rows, "limit": self.default_rows, "offset": 0}
+            )
+            rows = rows[: self.default_rows]
+        if self.force_has_more:
+            response["hasMore"] = True
+        columns = list(result.columns)
+        types = [[c, _ch_type([r[i] for r in rows])] for i, c in enumerate(columns)]
+        response.update(
+            {
+                "results": [[_json_value(v) for v in row] for row in rows],
+                "columns": columns,
+                "types": types,
+                "hogql": text,
+                "is_cached": False,
+                "query_status": None,
+            }
+        )
+        return response
+
+    # ------------------------------------------------------------------ routes
+
+    def handle(
+        self, method: str, path: str, qs: dict[str, list[str]], headers: dict[str, str], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            if self._throttle_left > 0:
+                self._throttle_left -= 1
+                extra = (
+                    {"Retry-After": f"{self._throttle_retry_after:g}"}
+                    if self._throttle_retry_after is not None
+                    else {}
+                )
+                detail = self._throttle_detail
+                err = {"type": "throttled_error", "code": "throttled", "detail": detail}
+                raise _Answer(429, {**err, "attr": None}, extra)
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            raise _error(
+                401, "authentication_error", "authentication_failed", "Invalid personal API key."
+            )
+        if self.missing_scope:
+            raise _error(
+                403,
+                "authentication_error",
+                "permission_denied",
+                "API key missing required scope 'query:read'",
+            )
+        m = re.fullmatch(r"/api/projects/(\d+)/(.*)", path)
+        if not m or int(m.group(1)) != self.project_id:
+            raise _error(404, "invalid_request", "not_found", "Not found.")
+        rest = m.group(2)
+        if rest == "" and method == "GET":
+            return 200, {"id": self.project_id, "name": self.project_name}, {}
+        if rest == "query/" and method == "POST":
+            return self._post_query(body)
+        qm = re.fullmatch(r"query/([0-9a-f]+)/", rest)
+        if qm and method == "GET":
+            return self._get_status(qm.group(1))
+        if qm and method == "DELETE":
+            with self.lock:
+                self.jobs.pop(qm.group(1), None)
+            return 200, {"message": True}, {}
+        if rest == "insights/" and method == "GET":
+            short = (qs.get("short_id") or [""])[0]
+            found = [i for i in self._insights(qs) if i["short_id"] == short]
+            return 200, {"count": len(found), "next": None, "previous": None, "results": found}, {}
+        im = re.fullmatch(r"insights/(\d+)/", rest)
+        if im and method == "GET":
+            for insight in self._insights(qs):
+                if insight["id"] == int(im.group(1)):
+                    return 200, insight, {}
+            raise _error(404, "invalid_request", "not_found", "Not found.")
+        raise _error(404, "invalid_request", "not_found", "Not found.")
+
+    def _post_query(self, body: Any) -> tuple[int, Any, dict[str, str]]:
+        q = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(q, dict) or q.get("kind") != "HogQLQuery" or "query" not in q:
+            raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLQuery")
+        text, values = q["query"], q.get("values") or {}
+        if body.get("refresh") == "async":
+            qid = uuid.uuid4().hex
+            job: dict[str, Any] = {"polls_left": self.async_polls}
+            try:
+                if self.async_error:
+                    raise _error(400, "validation_error", "query_error", self.async_error)
+                job["results"] = self.execute(text, values)
+            except _Answer as a:
+                job["error_message"] = a.body.get("detail")
+            with self.lock:
+                self.jobs[qid] = job
+            status = {"id": qid, "team_id": self.project_id, "complete": False, "error": False}
+            return 202, {"cache_key": f"cache_{qid}", "query_status": status}, {}
+        with self.lock:
+            if self._timeouts_left > 0:
+                self._timeouts_left -= 1
+                raise _error(
+                    504, "server_error", "timeout", "Query timed out; try again with async"
+                )
+            self.in_flight += 1
+            if self.in_flight > self.max_concurrent:
+                self.in_flight -= 1
+                self.concurrency_refusals += 1
+                raise _Answer(
+                    429,
+                    {
+                        "type": "throttled_error",
+                        "code": "throttled",
+                        "detail": f"Exceeded maximum concurrency limit: {self.max_concurrent}",
+                        "attr": None,
+                    },
+                    {"Retry-After": "1"},
+                )
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.query_delay:
+                time.sleep(self.query_delay)
+            return 200, self.execute(text, values), {}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _get_status(self, qid: str) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            job = None if self.expire_async else self.jobs.get(qid)
+            if job is None:
+                raise _error(
+                    404,
+                    "invalid_request",
+                    "not_found",
+                    f"Query {qid} not found for team {self.project_id}",
+                )
+            status: dict[str, Any] = {"id": qid, "team_id": self.project_id}
+            if job["polls_left"] > 0:
+                job["polls_left"] -= 1
+                return 202, {"query_status": {**status, "complete": False, "error": False}}, {}
+        if "error_message" in job:
+            status.update(complete=True, error=True, error_message=job["error_message"])
+            return 400, {"query_status": status}, {}
+        status.update(complete=True, error=False, results=job["results"])
+        return 200, {"query_status": status}, {}
+
+    def _insights(self, qs: dict[str, list[str]]) -> list[dict[str, Any]]:
+        refresh = (qs.get("refresh") or [""])[0] in ("blocking", "force_blocking")
+        table = self.execute(TABLE_INSIGHT_SQL, {}) if refresh else None
+        return [
+            {
+                "id": TRENDS_INSIGHT_ID,
+                "short_id": TRENDS_SHORT_ID,
+                "name": "Daily pageviews and MCP clicks",
+                "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery"}},
+                "result": TRENDS_RESULT if refresh else None,
+                "hasMore": None,
+                "columns": None,
+                "last_refresh": "2026-11-16T00:00:00Z" if refresh else None,
+            },
+            {
+                "id": TABLE_INSIGHT_ID,
+                "short_id": TABLE_SHORT_ID,
+                "name": "Events by name",
+                "query": {
+                    "kind": "DataVisualizationNode",
+                    "source": {"kind": "HogQLQuery", "query": TABLE_INSIGHT_SQL},
+                },
+                "result": table["results"] if table else None,
+                "columns": table["columns"] if table else None,
+                "types": table["types"] if table else None,
+                "hasMore": False,
+                "last_refresh": "2026-11-16T00:00:00Z" if refresh else None,
+            },
+        ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakePostHog
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _serve(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        recorded = {k: ("REDACTED" if k == "authorization" else v) for k, v in headers.items()}
+        qs = parse_qs(parts.query)
+        with self.fake.lock:
+            self.fake.requests.append(
+                {
+                    "method": method,
+                    "path": parts.path,
+                    "query": {k: v[0] for k, v in qs.items()},
+                    "body": body,
+                    "headers": recorded,
+                    "at": time.monotonic(),
+                }
+            )
+        extra: dict[str, str] = {}
+        try:
+            status, payload, extra = self.fake.handle(method, parts.path, qs, headers, body)
+        except _Answer as a:
+            status, payload, extra = a.status, a.body, a.headers
+        except Exception as e:  # a bug in the fake: answer 500 like a server would
+            status, payload = 500, {"type": "server_error", "code": "error", "detail": repr(e)}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+
+@contextmanager
+def serve(store_path: Path, **options: Any) -> Iterator[FakePostHog]:
+    """Run a FakePostHog on 127.0.0.1 (ephemeral port) for the duration of the block."""
+    fake = FakePostHog(store_path, **options).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -1,0 +1,584 @@
+"""The live PostHog source over real HTTP, against a local PostHog-compatible server.
+
+No httpx mocking: tests/posthog_server.py serves PostHog's query, insights and project endpoints on
+127.0.0.1 and runs the HogQL with the local engine, with PostHog's row limits, rate limits,
+timeouts and error bodies shrunk to test-sized numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.handmade import AS_OF, write_events_jsonl
+from tests.posthog_server import (
+    DEFAULT_KEY,
+    TABLE_INSIGHT_ID,
+    TABLE_SHORT_ID,
+    TRENDS_INSIGHT_ID,
+    TRENDS_SHORT_ID,
+    FakePostHog,
+    serve,
+)
+from usertrack.errors import (
+    ConfigError,
+    NotFoundError,
+    QueryError,
+    SourceConnectionError,
+    UsertrackError,
+)
+from usertrack.eventstore import import_events, write_events
+from usertrack.queries import Query, load_queries, parse_query
+from usertrack.sources.base import Source
+from usertrack.sources.posthog_http import PostHogHTTPSource, top_level_limit, wire_values
+from usertrack.sources.posthog_local import LocalPostHogSource
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = 4242
+N_USERS = 1000
+FAST: dict[str, Any] = {
+    "backoff_base": 0.01,
+    "backoff_max": 0.05,
+    "poll_interval": 0.01,
+    "poll_interval_max": 0.05,
+}
+PER_USER_SQL = (
+    "SELECT person.properties.email AS email, count() AS events, max(timestamp) AS last_seen_at\n"
+    "FROM events\nWHERE timestamp <= toDateTime({as_of}, 'UTC')\nGROUP BY email"
+)
+
+
+def q(sql: str, name: str = "adhoc") -> Query:
+    return Query(
+        name=name,
+        folder="posthog",
+        path=Path(f"/queries/posthog/{name}.sql"),
+        sql=sql,
+        description="test",
+        returns="table",
+    )
+
+
+@pytest.fixture(scope="module")
+def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("handmade")
+    store = d / "events.duckdb"
+    import_events(write_events_jsonl(d / "events.jsonl"), store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,000 people with one or two pageviews each."""
+    store = tmp_path_factory.mktemp("big") / "events.duckdb"
+
+    def load(con: Any) -> str:
+        return f"""
+            SELECT 'e-' || i || '-' || k AS uuid, '$pageview' AS event, 'd' || i AS distinct_id,
+                   'p' || i AS person_id,
+                   TIMESTAMP '2026-11-01 00:00:00' + INTERVAL (i) MINUTE AS timestamp,
+                   json_object('$session_id', 's' || i) AS properties,
+                   json_object('email', 'user' || lpad(CAST(i AS VARCHAR), 4, '0')
+                               || '@example.com') AS person_properties
+            FROM range({N_USERS}) AS t(i), range(2) AS r(k)
+            WHERE k = 0 OR i % 3 = 0
+        """
+
+    write_events(store, load)
+    return store
+
+
+@pytest.fixture
+def fake(handmade_store: Path) -> Iterator[FakePostHog]:
+    with serve(handmade_store, project_id=PROJECT) as server:
+        yield server
+
+
+@pytest.fixture
+def big(big_store: Path) -> Iterator[FakePostHog]:
+    with serve(big_store, project_id=PROJECT, default_rows=100, max_rows=250) as server:
+        yield server
+
+
+def source(server: FakePostHog, **kw: Any) -> PostHogHTTPSource:
+    options: dict[str, Any] = {**FAST, **kw}
+    return PostHogHTTPSource(
+        options.pop("api_key", DEFAULT_KEY),
+        options.pop("project_id", PROJECT),
+        options.pop("host", server.url + "/"),
+        **options,
+    )
+
+
+def expected_emails() -> list[str]:
+    return [f"user{i:04d}@example.com" for i in range(N_USERS)]
+
+
+# ----------------------------------------------------------------------------- basics
+
+
+def test_is_a_source_and_describes_itself_without_the_key(fake: FakePostHog) -> None:
+    src = source(fake)
+    try:
+        assert isinstance(src, Source)
+        assert src.kind == "posthog" and src.dialect == "hogql"
+        assert src.description == f"PostHog {fake.url.split('://')[1]} project {PROJECT}"
+        assert DEFAULT_KEY not in repr(src) + str(src) + src.description
+        assert src.host == fake.url  # trailing slash stripped
+        assert src.project_name() == "Usertrack test project"
+    finally:
+        src.close()
+
+
+def test_request_shape_and_values(fake: FakePostHog) -> None:
+    sql = "SELECT count() AS n FROM events WHERE timestamp <= toDateTime({as_of}, 'UTC') LIMIT 1"
+    with source(fake) as src:
+        result = src.run(q(sql, "count"), {"as_of": AS_OF, "unused": 1})
+    assert result.columns == ["n"]
+    assert result.rows == [(18,)]  # grace's event is after as_of
+    post = next(r for r in fake.requests if r["method"] == "POST")
+    assert post["path"] == f"/api/projects/{PROJECT}/query/"
+    assert post["body"] == {
+        "query": {"kind": "HogQLQuery", "query": sql, "values": {"as_of": "2026-11-16 00:00:00"}},
+        "name": "usertrack posthog/count",
+    }
+    assert post["headers"]["authorization"] == "REDACTED"
+    assert result.meta["pages"] == 1 and result.meta["engine"] == "posthog"
+
+
+def test_wire_values() -> None:
+    from datetime import UTC, date, timedelta, timezone
+
+    paris = timezone(timedelta(hours=1))
+    assert wire_values(
+        {
+            "a": datetime(2026, 11, 16, 1, 30, tzinfo=paris),
+            "b": datetime(2026, 11, 16, 0, 0),  # naive: UTC
+            "c": date(2026, 11, 16),
+            "d": [datetime(2026, 1, 1, tzinfo=UTC), 3],
+            "e": "x",
+        }
+    ) == {
+        "a": "2026-11-16 00:30:00",
+        "b": "2026-11-16 00:00:00",
+        "c": "2026-11-16",
+        "d": ["2026-01-01 00:00:00", 3],
+        "e": "x",
+    }
+
+
+def test_top_level_limit_detection() -> None:
+    assert top_level_limit("SELECT 1 FROM events LIMIT 10") == 10
+    assert top_level_limit("SELECT 1 FROM events LIMIT 5, 20") == 20
+    assert top_level_limit("SELECT 1 FROM events LIMIT 20 OFFSET 5") == 20
+    assert top_level_limit("SELECT * FROM (SELECT 1 FROM events LIMIT 10)") is None
+    assert top_level_limit("SELECT e FROM events LIMIT 1 BY e") is None
+    assert top_level_limit("SELECT 'LIMIT 3' AS x FROM events -- LIMIT 4") is None
+    assert top_level_limit("SELECT 1 UNION ALL SELECT 2 LIMIT 1") is None
+
+
+def test_injection_strings_travel_as_values_only(fake: FakePostHog) -> None:
+    evil = "x' OR 1=1); DROP TABLE events; --"
+    sql = "SELECT count() AS n FROM events WHERE person.properties.email = {email} LIMIT 1"
+    with source(fake) as src:
+        result = src.run(q(sql), {"email": evil})
+    assert result.rows == [(0,)]
+    for text in fake.query_texts():
+        assert evil not in text
+        assert "DROP" not in text
+    bodies = [r["body"] for r in fake.requests if r["method"] == "POST"]
+    assert all(b["query"]["values"] == {"email": evil} for b in bodies)
+
+
+def test_datetimes_come_back_as_naive_utc(fake: FakePostHog) -> None:
+    sql = "SELECT max(timestamp) AS last FROM events WHERE event = '$rageclick' LIMIT 1"
+    with source(fake) as src:
+        result = src.run(q(sql), {})
+    assert result.rows == [(datetime(2026, 11, 15, 0, 0),)]
+
+
+# ----------------------------------------------------------------------------- paging
+
+
+def test_pages_return_every_row_exactly_once(big: FakePostHog) -> None:
+    with source(big, page_size=250) as src:
+        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+    emails = [row[0] for row in result.rows]
+    assert len(emails) == N_USERS
+    assert sorted(emails) == expected_emails()
+    counts = dict((row[0], row[1]) for row in result.rows)
+    assert counts["user0000@example.com"] == 2 and counts["user0001@example.com"] == 1
+    assert isinstance(result.rows[0][2], datetime)
+    # A probe page, then ordered pages of 250 until a short one.
+    assert result.meta["paging"] == "offset"
+    assert result.meta["pages"] == 1 + 5
+    texts = big.query_texts()
+    assert len(texts) == 6
+    assert texts[0].endswith("LIMIT 250")
+    assert all("ORDER BY email, events, last_seen_at LIMIT 250 OFFSET" in t for t in texts[1:])
+    assert big.max_in_flight <= 3
+
+
+def test_without_paging_posthog_would_truncate(big: FakePostHog) -> None:
+    """The fake behaves as PostHog: 100 rows and hasMore without LIMIT, LIMIT capped at 250."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {DEFAULT_KEY}"}
+    url = f"{big.url}/api/projects/{PROJECT}/query/"
+    values = {"as_of": "2026-11-16 00:00:00"}
+    body = {"query": {"kind": "HogQLQuery", "query": PER_USER_SQL, "values": values}}
+    answer = httpx.post(url, json=body, headers=headers).json()
+    assert len(answer["results"]) == 100 and answer["hasMore"] is True
+    body["query"]["query"] = PER_USER_SQL + "\nLIMIT 100000"
+    answer = httpx.post(url, json=body, headers=headers).json()
+    assert len(answer["results"]) == 250 and "hasMore" not in answer
+
+
+def test_own_small_limit_is_sent_as_written(big: FakePostHog) -> None:
+    sql = PER_USER_SQL + "\nORDER BY email\nLIMIT 30"
+    with source(big, page_size=250) as src:
+        result = src.run(q(sql), {"as_of": AS_OF})
+    assert [r[0] for r in result.rows] == expected_emails()[:30]
+    assert big.query_texts() == [sql]
+
+
+def test_own_limit_above_the_cap_is_paged_and_respected(big: FakePostHog) -> None:
+    sql = PER_USER_SQL + "\nORDER BY email DESC\nLIMIT 600"
+    with source(big, page_size=250) as src:
+        result = src.run(q(sql), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()[-600:]
+    assert result.meta["pages"] == 1 + 3
+
+
+def test_a_result_that_cannot_be_completed_raises(big: FakePostHog) -> None:
+    big.force_has_more = True
+    with source(big, page_size=250) as src, pytest.raises(QueryError) as err:
+        src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+    assert "hasMore" in str(err.value) and "posthog/per_user" in str(err.value)
+
+
+def test_offset_refused_pages_by_keyset(big: FakePostHog) -> None:
+    big.reject_offset = True
+    with source(big, page_size=250) as src:
+        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()
+    assert len(result.rows) == N_USERS
+    assert result.meta["paging"] == "keyset"
+    keyset = [t for t in big.query_texts() if "usertrack_keyset_after" in t]
+    assert keyset and all("OFFSET" not in t for t in keyset)
+
+
+def test_keyset_with_ties_keeps_every_row(big: FakePostHog) -> None:
+    """Rows that share the first column across a page boundary are neither lost nor doubled."""
+    big.reject_offset = True
+    sql = (
+        "SELECT toString(intDiv(toInt(substring(person.properties.email, 5, 4)), 7)) AS bucket,"
+        " person.properties.email AS email FROM events GROUP BY bucket, email"
+    )
+    with source(big, page_size=100) as src:
+        result = src.run(q(sql), {})
+    assert sorted(r[1] for r in result.rows) == expected_emails()
+    assert len(result.rows) == N_USERS
+
+
+def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
+    big.reject_offset = True
+    sql = "SELECT 'same' AS k, person.properties.email AS email FROM events GROUP BY k, email"
+    with source(big, page_size=100) as src, pytest.raises(QueryError) as err:
+        src.run(q(sql), {})
+    assert "refuses OFFSET" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- rate limits
+
+
+def test_retry_after_is_honoured(fake: FakePostHog) -> None:
+    fake.throttle(1, retry_after=1)
+    with source(fake) as src:
+        started = time.monotonic()
+        result = src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        elapsed = time.monotonic() - started
+    assert result.rows == [(19,)]
+    assert elapsed >= 1.0
+    posts = [r for r in fake.requests if r["method"] == "POST"]
+    assert len(posts) == 2 and posts[1]["at"] - posts[0]["at"] >= 1.0
+    assert result.meta["retries"] == 1 and result.meta["waited_seconds"] >= 1.0
+
+
+def test_gives_up_after_the_bound_naming_the_limit(fake: FakePostHog) -> None:
+    fake.throttle(100, retry_after=0)
+    with source(fake, max_attempts=3) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT count() AS n FROM events LIMIT 1", "count"), {})
+    text = str(err.value)
+    assert "gave up after 3 attempts" in text
+    assert "Request was throttled" in text
+    assert "240 queries/minute" in text and "3 queries running at once" in text
+    assert "posthog/count (/queries/posthog/count.sql)" in text
+    assert len([r for r in fake.requests if r["method"] == "POST"]) == 3
+
+
+def test_a_retry_after_over_the_wait_budget_fails_at_once(fake: FakePostHog) -> None:
+    fake.throttle(1, retry_after=3600)
+    with source(fake, max_total_wait=5) as src, pytest.raises(QueryError) as err:
+        started = time.monotonic()
+        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+    assert time.monotonic() - started < 2
+    assert "hourly limit" in str(err.value) and "Retry-After 3600 s" in str(err.value)
+
+
+def test_backoff_without_retry_after(fake: FakePostHog) -> None:
+    fake.throttle(2, retry_after=None)
+    with source(fake) as src:
+        result = src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+    assert result.rows == [(19,)] and result.meta["retries"] == 2
+
+
+def test_at_most_three_queries_in_flight(fake: FakePostHog) -> None:
+    fake.query_delay = 0.15
+    sources = [source(fake), source(fake)]  # two instances share the per-project semaphore
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            sources[i % 2].run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in sources:
+        s.close()
+    assert not errors
+    assert fake.max_in_flight == 3
+    assert fake.concurrency_refusals == 0
+
+
+def test_the_fake_refuses_a_fourth_concurrent_query(fake: FakePostHog) -> None:
+    import httpx
+
+    fake.query_delay = 0.3
+    url = f"{fake.url}/api/projects/{PROJECT}/query/"
+    body = {"query": {"kind": "HogQLQuery", "query": "SELECT 1 AS one FROM events LIMIT 1"}}
+    codes: list[int] = []
+
+    def post() -> None:
+        r = httpx.post(url, json=body, headers={"Authorization": f"Bearer {DEFAULT_KEY}"})
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 200, 200, 429, 429]
+
+
+# ----------------------------------------------------------------------------- async
+
+
+def test_timeout_goes_async_and_polls_to_completion(fake: FakePostHog) -> None:
+    fake.time_out_next(1)
+    fake.async_polls = 3
+    notes: list[str] = []
+    sql = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event LIMIT 10"
+    with source(fake, progress=notes.append) as src:
+        result = src.run(q(sql, "events"), {})
+    assert result.rows[0] == ("$exception", 1)
+    assert len(result.rows) == 4
+    assert result.meta["async"] is True and result.meta["async_polls"] == 4  # 3 running, then done
+    posts = [r for r in fake.requests if r["method"] == "POST"]
+    assert [p["body"].get("refresh") for p in posts] == [None, "async"]
+    gets = [r for r in fake.requests if r["method"] == "GET"]
+    assert len(gets) == 4 and all(
+        g["path"].startswith(f"/api/projects/{PROJECT}/query/") for g in gets
+    )
+    assert any("async" in n for n in notes) and any("running on PostHog" in n for n in notes)
+
+
+def test_async_error_surfaces(fake: FakePostHog) -> None:
+    fake.time_out_next(1)
+    fake.async_error = "Memory limit exceeded while grouping"
+    with source(fake) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT count() AS n FROM events LIMIT 1", "count"), {})
+    assert "Memory limit exceeded while grouping" in str(err.value)
+    assert "posthog/count" in str(err.value)
+
+
+def test_expired_async_status_is_a_clear_error(fake: FakePostHog) -> None:
+    fake.time_out_next(1)
+    fake.expire_async = True
+    with source(fake) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+    assert "expired" in str(err.value)
+
+
+def test_async_gives_up_after_its_time_budget(fake: FakePostHog) -> None:
+    fake.time_out_next(1)
+    fake.async_polls = 10_000
+    with source(fake, async_timeout=0.3) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+    assert "still running" in str(err.value)
+    assert any(r["method"] == "DELETE" for r in fake.requests)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_bad_hogql_shows_posthogs_detail_and_the_file(fake: FakePostHog) -> None:
+    with source(fake) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT count() AS n FROM nonexistent_table LIMIT 1", "broken"), {})
+    text = str(err.value)
+    assert "posthog/broken (/queries/posthog/broken.sql)" in text
+    assert "nonexistent_table" in text
+    assert "PostHog rejected the query" in text
+
+
+def _assert_no_key(err: BaseException, fake: FakePostHog, key: str) -> None:
+    assert key not in str(err)
+    assert key not in repr(err)
+    assert key not in json.dumps(fake.requests)
+    hint = getattr(err, "hint", None)
+    assert hint is None or key not in hint
+
+
+def test_401_names_the_variable_never_the_key(fake: FakePostHog) -> None:
+    wrong = "phx_WrongKeyWrongKeyWrongKey123456"
+    with source(fake, api_key=wrong) as src, pytest.raises(SourceConnectionError) as err:
+        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+    assert "POSTHOG_PERSONAL_API_KEY" in str(err.value) and "401" in str(err.value)
+    _assert_no_key(err.value, fake, wrong)
+    assert err.value.__cause__ is None
+
+
+def test_403_names_the_scope_and_project(fake: FakePostHog) -> None:
+    fake.missing_scope = True
+    with source(fake) as src, pytest.raises(SourceConnectionError) as err:
+        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+    text = str(err.value)
+    assert "query:read" in text and str(PROJECT) in text and "POSTHOG_PERSONAL_API_KEY" in text
+    _assert_no_key(err.value, fake, DEFAULT_KEY)
+
+
+def test_unknown_project_is_a_config_error(fake: FakePostHog) -> None:
+    with source(fake, project_id=999) as src, pytest.raises(ConfigError) as err:
+        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+    assert "POSTHOG_PROJECT_ID" in str(err.value) and "999" in str(err.value)
+
+
+def test_unreachable_host_names_the_host() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connection refused
+    host = f"http://127.0.0.1:{port}"
+    src = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host, connect_attempts=2, **FAST)
+    with src, pytest.raises(SourceConnectionError) as err:
+        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+    assert f"127.0.0.1:{port}" in str(err.value)
+    assert DEFAULT_KEY not in str(err.value) + repr(err.value)
+
+
+def test_missing_parameter_is_caught_before_sending(fake: FakePostHog) -> None:
+    with source(fake) as src, pytest.raises(QueryError) as err:
+        src.run(q("SELECT 1 AS one FROM events WHERE event = {name} LIMIT 1"), {})
+    assert "name" in str(err.value)
+    assert fake.requests == []
+
+
+# ----------------------------------------------------------------------------- insights
+
+
+def test_trends_insight_by_numeric_id_is_a_long_table(fake: FakePostHog) -> None:
+    with source(fake) as src:
+        result = src.fetch_insight(str(TRENDS_INSIGHT_ID))
+    assert result.columns == ["date", "series", "value"]
+    assert len(result.rows) == 6
+    from datetime import date
+
+    assert result.rows[0] == (date(2026, 11, 9), "$pageview", 1.0)
+    assert result.rows[4] == (date(2026, 11, 10), "mcp_connect_clicked", 1.0)
+    get = next(r for r in fake.requests if "insights" in r["path"])
+    assert get["path"] == f"/api/projects/{PROJECT}/insights/{TRENDS_INSIGHT_ID}/"
+    assert get["query"] == {"refresh": "blocking"}
+
+
+def test_table_insight_by_short_id(fake: FakePostHog) -> None:
+    with source(fake) as src:
+        result = src.fetch_insight(TABLE_SHORT_ID)
+    assert result.columns == ["event", "n"]
+    assert result.rows == [
+        ("$exception", 1),
+        ("$pageview", 10),
+        ("$rageclick", 2),
+        ("mcp_connect_clicked", 6),
+    ]
+    get = next(r for r in fake.requests if "insights" in r["path"])
+    assert get["path"] == f"/api/projects/{PROJECT}/insights/"
+    assert get["query"] == {"short_id": TABLE_SHORT_ID, "refresh": "blocking"}
+
+
+def test_query_file_naming_an_insight_runs_it(fake: FakePostHog, tmp_path: Path) -> None:
+    path = tmp_path / "weekly.sql"
+    header = "-- name: weekly\n-- description: saved\n-- returns: table\n"
+    text = f"{header}-- insight: {TRENDS_SHORT_ID}\n"
+    query = parse_query(path, "posthog", text=text)
+    with source(fake) as src:
+        result = src.run(query, {})
+    assert result.columns[:3] == ["date", "series", "value"] and len(result.rows) == 6
+    assert result.meta["insight"]["id"] == TRENDS_INSIGHT_ID
+
+
+def test_unknown_insight_is_not_found(fake: FakePostHog) -> None:
+    with source(fake) as src:
+        with pytest.raises(NotFoundError):
+            src.fetch_insight("987654")
+        with pytest.raises(NotFoundError):
+            src.fetch_insight("nope1234")
+        result = src.fetch_insight(str(TABLE_INSIGHT_ID))
+    assert result.columns == ["event", "n"]
+
+
+# ----------------------------------------------------------------------------- parity
+
+
+@pytest.mark.parametrize("page_size", [50_000, 2])
+def test_query_files_give_the_same_rows_as_the_local_engine(
+    handmade_store: Path, page_size: int
+) -> None:
+    library = load_queries(REPO / "queries")
+    queries = library.in_folder("posthog")
+    assert queries
+    local = LocalPostHogSource(handmade_store)
+    with serve(handmade_store, project_id=PROJECT, max_rows=max(page_size, 2)) as server:
+        remote = source(server, page_size=page_size)
+        try:
+            for query in queries:
+                params: dict[str, Any] = {p.name: p.default for p in query.params}
+                params["as_of"] = AS_OF
+                want = local.run(query, params)
+                got = remote.run(query, params)
+                assert got.columns == want.columns, query.id
+                assert sorted(map(repr, got.rows)) == sorted(map(repr, want.rows)), query.id
+                assert want.rows, query.id
+                if page_size == 2 and len(want.rows) >= 2:
+                    assert got.meta["pages"] > 1, query.id
+        finally:
+            remote.close()
+            local.close()
+
+
+def test_errors_are_usertrack_errors(fake: FakePostHog) -> None:
+    with source(fake) as src:
+        for sql in ("SELECT FROM WHERE", "SELECT nope( FROM events"):
+            with pytest.raises(UsertrackError):
+                src.run(q(sql), {})
