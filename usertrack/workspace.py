@@ -140,10 +140,13 @@ def _open_live(
                 f"PostHog is partly configured: {' and '.join(missing)} not set",
                 hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read)",
             )
-        raise ConfigError(
-            "this version of usertrack cannot query PostHog over HTTP yet",
-            hint="export your events (PostHog batch export, JSON lines) and set USERTRACK_EVENTS",
+        from usertrack.sources.posthog_http import PostHogHTTPSource
+
+        assert s.posthog_api_key is not None and s.posthog_project_id is not None
+        ws.sources["posthog"] = PostHogHTTPSource(
+            s.posthog_api_key, s.posthog_project_id, s.posthog_host, progress=progress
         )
+        return
     raise ConfigError(
         "no PostHog source: set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY,"
         " or USERTRACK_EVENTS to a PostHog events export (file or folder)",
