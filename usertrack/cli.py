@@ -42,7 +42,9 @@ OutOpt = Annotated[
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Look from this moment: DATE (00:00 UTC) or DATETIME (UTC). Default: now."
+        "--as-of",
+        help="Look from this moment: DATE (00:00 UTC) or DATETIME (UTC)."
+        " Default: now (on the demo: the end of its data).",
     ),
 ]
 SegmentsOpt = Annotated[
@@ -142,7 +144,7 @@ def segments(
         from usertrack.workspace import open_workspace
 
         chosen = _choose_format(fmt, out)
-        moment = parse_as_of(as_of)
+        moment = parse_as_of(as_of) if as_of else None
         settings = load_settings()
         err = stderr_console()
         with progress_status(err, "loading rules and queries") as progress:
@@ -156,7 +158,7 @@ def segments(
             with ws:
                 if segment is not None:
                     ws.rules.get(segment)
-                result = ws.classify(moment, progress)
+                result = ws.classify(moment or ws.default_as_of(), progress)
         if chosen == "table":
             from rich.console import Console
 

