@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.config import Settings
-from usertrack.errors import ConfigError
-from usertrack.queries import QueryLibrary, load_queries
+from usertrack.errors import ConfigError, NotFoundError
+from usertrack.queries import QueryLibrary, load_queries, resolve_params
 from usertrack.segments import Classification, SegmentsFile, classify, load_segments
-from usertrack.sources.base import Source
+from usertrack.sources.base import Result, Source
 
 if TYPE_CHECKING:
     from usertrack.demo import DemoWorkspace
@@ -47,6 +47,22 @@ class Workspace:
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
         return now_utc()
+
+    def run_query(self, query_id: str, as_of: datetime, **params: Any) -> Result:
+        """Run one query of the library on its source, with as_of, exclude_pattern and `params`.
+
+        Values are bound by the source, never pasted into the query text.
+        """
+        from usertrack.profiles import exclude_pattern
+
+        query = self.library.get(query_id)
+        source = self.sources.get(query.folder)
+        if source is None:
+            raise NotFoundError(
+                f"query {query_id} needs a {query.folder} source, which is not open"
+            )
+        given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
+        return source.run(query, resolve_params(query, given, now_value=as_of))
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
         from usertrack.profiles import build_profiles
