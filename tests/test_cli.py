@@ -23,19 +23,6 @@ REPO = Path(__file__).resolve().parent.parent
 SEGMENT_IDS = ["failing", "frustrated", "high_intent", "at_risk", "power_user"]
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo-home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("USERTRACK_HOME", str(home))
-    try:
-        result = CliRunner().invoke(app, ["demo", "--users", "600"])
-        assert result.exit_code == 0, result.stderr
-    finally:
-        mp.undo()
-    return home
-
-
 def run(args: list[str], home: Path | None = None, **env: str) -> Result:
     mp = pytest.MonkeyPatch()
     if home is not None:
