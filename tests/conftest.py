@@ -33,7 +33,11 @@ def _no_live_sources(
         "USERTRACK_DEBUG",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("USERTRACK_HOME", str(tmp_path_factory.mktemp("home")))
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("USERTRACK_HOME", str(home))
+    config = home / "config.toml"  # an empty user config: never the developer's own
+    config.write_text("")
+    monkeypatch.setenv("USERTRACK_CONFIG", str(config))
 
 
 @pytest.fixture(scope="session")

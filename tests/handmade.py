@@ -43,6 +43,13 @@ CREATE TABLE fastapi_run (id bigint PRIMARY KEY, user_id int, run_state text, cr
 CREATE TABLE fastapi_tool_executions (id bigint PRIMARY KEY, user_id text, tool_name text,
     tool_type text, tool_provider text, status text, execution_duration_ms int, error_type text,
     error_message text, created_at timestamp);
+CREATE TABLE fastapi_code_execution (id bigint PRIMARY KEY, user_id int, name text,
+    script_name text, status text, execution_time_ms int, created_at timestamp);
+CREATE TABLE fastapi_deployment (id bigint PRIMARY KEY, user_id int, name text, description text,
+    final_code text, created_at timestamp);
+CREATE TABLE wasp_agentexecution (id bigint PRIMARY KEY, agent_id int, user_id int, status text,
+    entry_prompt text, result text, duration_ms int, started_at timestamp,
+    completed_at timestamp);
 """
 
 

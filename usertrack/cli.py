@@ -53,6 +53,10 @@ SegmentsOpt = Annotated[
         "--segments", help="Segment rules file. Default: ./segments.yaml, else the shipped one."
     ),
 ]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option("--refresh", help="Ask the live sources again instead of using cached results."),
+]
 QueriesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -134,6 +138,7 @@ def segments(
         int,
         typer.Option("--limit", "-n", min=1, help="Users shown per segment in the table and md."),
     ] = 5,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Classify every user into the segments of segments.yaml and show who to act on."""
     with handle_errors():
@@ -154,6 +159,7 @@ def segments(
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
                 notice=lambda msg: typer.echo(msg, err=True),
+                refresh=refresh,
             )
             with ws:
                 if segment is not None:
@@ -195,6 +201,146 @@ def demo(
             f" in {ws.root}",
             err=True,
         )
+
+
+@app.command()
+def doctor(
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+) -> None:
+    """Check the configuration and reach every source; print the fix for anything wrong."""
+    with handle_errors():
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.doctor import exit_code, run_checks
+        from usertrack.terminal import progress_status, stderr_console
+
+        settings = load_settings()
+        with progress_status(stderr_console(), "checking") as progress:
+            checks = run_checks(
+                settings,
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+            )
+        for check in checks:
+            mark = "✓" if check.ok else "✗"
+            typer.echo(f"{mark} {check.name}: {check.detail}")
+            if not check.ok and check.fix:
+                typer.echo(f"  fix: {check.fix}")
+        code = exit_code(checks)
+        if code:
+            raise typer.Exit(code)
+
+
+@app.command()
+def query(
+    query_id: Annotated[str, typer.Argument(help="A query of the library, e.g. neon/runs.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE for a parameter of the query (repeatable)."),
+    ] = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    queries_dir: QueriesOpt = None,
+    segments_file: SegmentsOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Run one query file of the library on its source and print its rows."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.export import render_result
+        from usertrack.terminal import progress_status, render_result_table, stderr_console
+        from usertrack.workspace import open_workspace
+
+        chosen = _choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        values: dict[str, str] = {}
+        for item in param or []:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise UsageError(f"--param {item!r} is not NAME=VALUE")
+            values[name.strip()] = value
+        with progress_status(stderr_console(), f"running {query_id}") as progress:
+            ws = open_workspace(
+                load_settings(),
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=lambda msg: typer.echo(msg, err=True),
+                refresh=refresh,
+            )
+            with ws:
+                target = ws.library.get(query_id)
+                unknown = sorted(set(values) - target.param_names)
+                if unknown:
+                    raise UsageError(
+                        f"query {query_id} has no parameter {unknown[0]!r}"
+                        f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+                    )
+                when = moment or ws.default_as_of()
+                result = ws.run_query(query_id, when, **values)
+        if chosen == "table":
+            from rich.console import Console
+
+            render_result_table(Console(), result, title=f"{query_id} — {target.description}")
+        else:
+            _emit(render_result(result, chosen, query=query_id, title=query_id), out)
+
+
+@app.command()
+def insight(
+    insight_id: Annotated[str, typer.Argument(help="A saved insight's numeric id or short_id.")],
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Fetch a saved PostHog insight (refreshed) and print its result."""
+    with handle_errors():
+        from usertrack.config import load_settings
+        from usertrack.errors import ConfigError
+        from usertrack.export import render_result
+        from usertrack.sources.posthog_http import PostHogHTTPSource
+        from usertrack.terminal import progress_status, render_result_table, stderr_console
+
+        chosen = _choose_format(fmt, out)
+        settings = load_settings()
+        if not (settings.posthog_project_id and settings.posthog_api_key):
+            raise ConfigError(
+                "saved insights live in PostHog: set POSTHOG_PROJECT_ID and"
+                " POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST for EU or self-hosted)"
+            )
+        with progress_status(stderr_console(), f"fetching insight {insight_id}") as progress:
+            source = PostHogHTTPSource(
+                settings.posthog_api_key,
+                settings.posthog_project_id,
+                settings.posthog_host,
+                progress=progress,
+            )
+            with source:
+                result = source.fetch_insight(insight_id)
+        name = str(result.meta.get("name") or f"insight {insight_id}")
+        if chosen == "table":
+            from rich.console import Console
+
+            render_result_table(Console(), result, title=name)
+        else:
+            _emit(render_result(result, chosen, insight=insight_id, title=name), out)
+
+
+cache_app = typer.Typer(help="The on-disk cache of live query results.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached query result."""
+    with handle_errors():
+        from usertrack.cache import clear
+        from usertrack.config import load_settings
+
+        removed = clear(load_settings().home)
+        typer.echo(f"usertrack: removed {removed} cached result(s)", err=True)
 
 
 def main(argv: list[str] | None = None) -> Any:

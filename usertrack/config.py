@@ -1,15 +1,33 @@
-"""Where usertrack finds its data and its files: environment, paths, the demo switch.
+"""Where usertrack finds its data and its files: environment, config file, paths, the demo switch.
 
-Precedence, in one place: a command-line flag beats an environment variable, which beats a default.
-Secrets (DATABASE_URL's password, the PostHog key) come only from the environment.
+Precedence, in one place: a command-line flag beats an environment variable, which beats the user
+config file, which beats a default. Secrets (DATABASE_URL's password, the PostHog key) come only
+from the environment or the user-level config file (USERTRACK_CONFIG, default
+`~/.config/usertrack/config.toml` on Linux), never from a file in the project tree.
+
+    [posthog]
+    host = "https://eu.posthog.com"
+    project_id = "12345"
+    personal_api_key = "phx_..."
+
+    [database]
+    url = "postgresql://role:password@ep-xxx-pooler.eu-central-1.aws.neon.tech/db?sslmode=require"
+
+    [events]
+    path = "/data/posthog-export"
+
+    [cache]
+    ttl_seconds = 600
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from usertrack.errors import ConfigError, register_secret
 
@@ -37,6 +55,8 @@ class Settings:
     posthog_api_key: str | None
     debug: bool = False
     connect_attempts: int = 6
+    cache_ttl: int = 600
+    config_file: Path | None = None  # the user config file that was read, if any
 
     @property
     def demo(self) -> bool:
@@ -63,8 +83,75 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("usertrack", appauthor=False))
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if env is None else env
+# config.toml section.key -> the environment variable it stands for.
+CONFIG_KEYS = {
+    "posthog": {
+        "host": "POSTHOG_HOST",
+        "project_id": "POSTHOG_PROJECT_ID",
+        "personal_api_key": "POSTHOG_PERSONAL_API_KEY",
+    },
+    "database": {"url": "DATABASE_URL"},
+    "events": {"path": "USERTRACK_EVENTS"},
+    "cache": {"ttl_seconds": "USERTRACK_CACHE_TTL"},
+}
+
+
+def default_config_file() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("usertrack", appauthor=False)) / "config.toml"
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The user config file as {ENV_NAME: value}; unknown sections or keys are errors."""
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+    values: dict[str, str] = {}
+    for section, content in doc.items():
+        if section not in CONFIG_KEYS or not isinstance(content, dict):
+            raise ConfigError(
+                f"{path}: unknown section [{section}]{_did_you_mean(section, CONFIG_KEYS)}"
+                f" (known: {', '.join(f'[{s}]' for s in CONFIG_KEYS)})"
+            )
+        keys = CONFIG_KEYS[section]
+        for key, value in content.items():
+            if key not in keys:
+                raise ConfigError(
+                    f"{path}: unknown key {key!r} in [{section}]{_did_you_mean(key, keys)}"
+                    f" (known: {', '.join(keys)})"
+                )
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise ConfigError(f"{path}: [{section}] {key} must be a string or a number")
+            values[keys[key]] = str(value)
+    return values
+
+
+def _did_you_mean(word: str, choices: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, config_file: Path | None = None
+) -> Settings:
+    env = dict(os.environ if env is None else env)
+    config_text = _get(env, "USERTRACK_CONFIG")
+    if config_file is None:
+        config_file = Path(config_text).expanduser() if config_text else default_config_file()
+    from_file = read_config_file(config_file)
+    if config_text and not config_file.is_file():
+        raise ConfigError(f"USERTRACK_CONFIG names {config_file}, which does not exist")
+    # The environment wins over the file, key by key.
+    env = {**from_file, **{k: v for k, v in env.items() if v.strip()}}
     home_text = _get(env, "USERTRACK_HOME")
     home = Path(home_text).expanduser() if home_text else default_home()
     database_url = _get(env, "DATABASE_URL")
@@ -82,15 +169,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         posthog_api_key=api_key,
         debug=_get(env, "USERTRACK_DEBUG") in ("1", "true", "yes"),
         connect_attempts=_positive_int(env, "USERTRACK_CONNECT_ATTEMPTS", 6),
+        cache_ttl=_positive_int(env, "USERTRACK_CACHE_TTL", 600, minimum=0),
+        config_file=config_file if from_file else None,
     )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     text = _get(env, name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least {minimum}")
     return int(text)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from usertrack.errors import UsageError
 from usertrack.segments import Classification, rule_columns
+from usertrack.sources.base import Result
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -169,3 +170,28 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def result_document(result: Result, **about: Any) -> dict[str, Any]:
+    """A query's answer as a JSON-safe document: what was asked, the columns and the rows."""
+    return jsonable(
+        {**about, "columns": result.columns, "rows": [list(row) for row in result.rows]}
+    )
+
+
+def render_result(result: Result, fmt: str, **about: Any) -> str:
+    """One query's answer (a table of any shape) as json, csv or md."""
+    if fmt == "json":
+        return json.dumps(result_document(result, **about), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(result.columns)
+        for row in result.rows:
+            writer.writerow([cell_text(v) for v in row])
+        return buf.getvalue()
+    if fmt == "md":
+        title = about.get("title")
+        head = f"# {title}\n\n" if title else ""
+        return head + md_table(list(result.columns), [list(r) for r in result.rows])
+    raise UsageError(f"unknown format {fmt!r} (choose from json, csv, md, table)")

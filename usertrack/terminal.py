@@ -12,6 +12,7 @@ from rich.table import Table
 
 from usertrack.export import cell_text
 from usertrack.segments import Classification, rule_columns
+from usertrack.sources.base import Result
 
 ACTION_STYLE = {
     "Support": "red",
@@ -106,3 +107,14 @@ def render_segments(
 
 def _numeric(users: list[dict[str, Any]], column: str) -> bool:
     return all(isinstance(u[column], (int, float)) or u[column] is None for u in users)
+
+
+def render_result_table(console: Console, result: Result, title: str | None = None) -> None:
+    """Any query's answer as a rich table."""
+    table = Table(title=title, title_justify="left", caption=f"{len(result.rows)} rows")
+    for i, column in enumerate(result.columns):
+        numeric = all(isinstance(r[i], (int, float)) or r[i] is None for r in result.rows)
+        table.add_column(column, justify="right" if numeric and result.rows else "left")
+    for row in result.rows:
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)

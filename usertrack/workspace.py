@@ -21,6 +21,7 @@ from usertrack.sources.base import Result, Source
 
 if TYPE_CHECKING:
     from usertrack.demo import DemoWorkspace
+    from usertrack.eventstore import ImportStats
     from usertrack.profiles import ProfileRun
 
 Progress = Callable[[str], None]
@@ -101,6 +102,7 @@ def open_workspace(
     segments_path: Path,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
+    refresh: bool = False,
 ) -> Workspace:
     """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
     rules = load_segments(segments_path)
@@ -113,6 +115,7 @@ def open_workspace(
             _open_demo(ws, progress)
         else:
             _open_live(ws, progress, notice)
+            _cache_live_sources(ws, refresh)
     except BaseException:
         ws.close()
         raise
@@ -177,20 +180,50 @@ def _open_live(
     )
 
 
-def _local_events_source(
-    settings: Settings, progress: Progress | None, notice: Callable[[str], None] | None
-) -> Source:
+def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
+    """Put the disk cache in front of the sources that cost a rate limit or a network trip."""
+    from usertrack.cache import CachedSource, cache_dir
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+
+    for kind, source in list(ws.sources.items()):
+        if isinstance(source, PostHogHTTPSource):
+            identity = f"posthog {source.description}"
+        elif isinstance(source, PostgresSource):
+            identity = f"postgres {source.identity}"
+        else:
+            continue
+        ws.sources[kind] = CachedSource(
+            source,
+            cache_dir(ws.settings.home),
+            identity=identity,
+            ttl_seconds=ws.settings.cache_ttl,
+            refresh=refresh,
+        )
+
+
+def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
+    """Import USERTRACK_EVENTS into its store under USERTRACK_HOME (a no-op when unchanged)."""
     from usertrack.eventstore import import_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
 
     assert settings.events_path is not None
     source_path = settings.events_path.resolve()
     digest = hashlib.sha256(str(source_path).encode()).hexdigest()[:16]
     store = settings.home / "events" / f"{digest}.duckdb"
     store.parent.mkdir(parents=True, exist_ok=True)
+    return store, import_events(source_path, store)
+
+
+def _local_events_source(
+    settings: Settings, progress: Progress | None, notice: Callable[[str], None] | None
+) -> Source:
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    assert settings.events_path is not None
+    source_path = settings.events_path.resolve()
     if progress:
         progress(f"importing events from {source_path}")
-    stats = import_events(source_path, store)
+    store, stats = import_events_export(settings)
     if notice and (not stats.unchanged or stats.skipped):
         notice(f"usertrack: {stats.summary()}")
     return LocalPostHogSource(store, description=f"events export {source_path.name}")

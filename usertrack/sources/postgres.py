@@ -91,6 +91,20 @@ class PostgresSource:
         self.progress = progress
         self._conn: psycopg.Connection[Any] | None = None
 
+    @property
+    def identity(self) -> str:
+        """Which database this is, for cache keys: a hash of the DSN without its password."""
+        import hashlib
+
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        try:
+            parts = {k: v for k, v in conninfo_to_dict(self._dsn).items() if k != "password"}
+            text = make_conninfo(**parts)  # type: ignore[arg-type]
+        except Exception:
+            text = self.description
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     def __repr__(self) -> str:  # never show the DSN
         return f"PostgresSource({self.description!r})"
 

@@ -1,0 +1,188 @@
+"""Live sources through the CLI: doctor, insight, query, the cache and the user config file.
+
+PostgreSQL is the embedded server reached by DATABASE_URL; PostHog is the compatible server of
+tests/posthog_server.py over real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner, Result
+
+from tests import handmade
+from tests.posthog_server import DEFAULT_KEY, TABLE_INSIGHT_ID, TRENDS_SHORT_ID, FakePostHog, serve
+from usertrack.cli import app
+from usertrack.config import load_settings
+from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = 4242
+
+
+@pytest.fixture(scope="module")
+def handmade_db(make_database: Callable[[str], str]) -> str:
+    ddl, stmts = handmade.neon_sql()
+    uri = make_database(ddl)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for sql, values in stmts:
+            conn.execute(sql.encode(), values)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from usertrack.eventstore import import_events
+
+    folder = tmp_path_factory.mktemp("live")
+    path = folder / "events.duckdb"
+    import_events(handmade.write_events_jsonl(folder / "events.jsonl"), path)
+    return path
+
+
+@pytest.fixture
+def fake(store: Path) -> Iterator[FakePostHog]:
+    with serve(store, project_id=PROJECT) as server:
+        yield server
+
+
+def live_env(fake: FakePostHog, db: str, **more: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": db,
+        "POSTHOG_HOST": fake.url,
+        "POSTHOG_PROJECT_ID": str(PROJECT),
+        "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
+        **more,
+    }
+
+
+def run(args: list[str], **env: str) -> Result:
+    mp = pytest.MonkeyPatch()
+    for key, value in env.items():
+        mp.setenv(key, value)
+    mp.chdir(REPO)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        mp.undo()
+
+
+def test_doctor_passes_on_working_sources(fake: FakePostHog, handmade_db: str) -> None:
+    result = run(["doctor"], **live_env(fake, handmade_db))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert all(line.startswith(("✓", "  ")) for line in lines), result.stdout
+    assert "read-only" in result.stdout and "Usertrack test project" in result.stdout
+    assert DEFAULT_KEY not in result.stdout + result.stderr
+
+
+def test_doctor_names_each_problem_and_its_fix(
+    fake: FakePostHog, make_database: Callable[[str], str]
+) -> None:
+    empty_db = make_database("CREATE TABLE wasp_user (id int, email text)")
+    env = live_env(fake, empty_db, POSTHOG_PERSONAL_API_KEY="phx_wrongwrongwrongwrong")
+    result = run(["doctor"], **env)
+    assert result.exit_code == EXIT_QUERY  # the first failure: the schema
+    out = result.stdout
+    assert "✓ PostgreSQL" in out and "✓ read-only" in out
+    assert "✗ schema" in out and "does not exist" in out and "fix:" in out
+    assert "✗ PostHog" in out and "POSTHOG_PERSONAL_API_KEY" in out
+    assert "phx_wrongwrongwrongwrong" not in out + result.stderr
+
+
+def test_doctor_without_database_url(fake: FakePostHog) -> None:
+    env = live_env(fake, "")
+    env.pop("DATABASE_URL")
+    result = run(["doctor"], **env)
+    assert result.exit_code == EXIT_CONFIG
+    assert "✗ PostgreSQL: DATABASE_URL is not set" in result.stdout
+
+
+def test_insight_by_id_and_short_id(fake: FakePostHog, handmade_db: str) -> None:
+    env = live_env(fake, handmade_db)
+    table = run(["insight", str(TABLE_INSIGHT_ID), "--format", "json"], **env)
+    assert table.exit_code == 0, table.stderr
+    doc = json.loads(table.stdout)
+    assert doc["rows"] and "event" in " ".join(doc["columns"]).lower()
+    trends = run(["insight", TRENDS_SHORT_ID, "--format", "csv"], **env)
+    assert trends.exit_code == 0, trends.stderr
+    assert trends.stdout.splitlines()[0].startswith("date,series,value")
+    missing = run(["insight", "999999"], **env)
+    assert missing.exit_code == 3 and "999999" in missing.stderr
+
+
+def test_cache_spares_the_rate_limit_until_refresh_or_clear(
+    fake: FakePostHog, handmade_db: str
+) -> None:
+    env = live_env(fake, handmade_db)
+    args = ["segments", "--format", "json", "--as-of", "2026-11-16"]
+    first = run(args, **env)
+    assert first.exit_code == 0, first.stderr
+    sent = len(fake.query_texts())
+    assert sent >= 3
+    second = run(args, **env)
+    assert second.stdout == first.stdout
+    assert len(fake.query_texts()) == sent  # answered from the cache
+    third = run([*args, "--refresh"], **env)
+    assert third.stdout == first.stdout and len(fake.query_texts()) == 2 * sent
+    assert run(["cache", "clear"], **env).exit_code == 0
+    run(args, **env)
+    assert len(fake.query_texts()) == 3 * sent
+    no_cache = {**env, "USERTRACK_CACHE_TTL": "0"}
+    run(args, **no_cache)
+    assert len(fake.query_texts()) == 4 * sent
+    cache_files = list((Path(load_settings().home) / "cache").glob("*"))
+    assert all(DEFAULT_KEY.encode() not in f.read_bytes() for f in cache_files)
+
+
+def test_query_command_binds_parameters(fake: FakePostHog, handmade_db: str) -> None:
+    env = live_env(fake, handmade_db)
+    result = run(["query", "neon/runs", "--as-of", "2026-11-16", "-f", "json"], **env)
+    assert result.exit_code == 0, result.stderr
+    rows = {r[0]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["bob@acme.io"][1] == 8 and "erin@datagen.dev" not in rows
+    bad = run(["query", "neon/runs", "-p", "email=x"], **env)
+    assert bad.exit_code == 2 and "has no parameter 'email'" in bad.stderr
+
+
+def test_config_file_supplies_sources_and_the_environment_wins(
+    fake: FakePostHog, handmade_db: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[posthog]\nhost = "{fake.url}"\nproject_id = {PROJECT}\n'
+        f'personal_api_key = "{DEFAULT_KEY}"\n\n[database]\nurl = "{handmade_db}"\n'
+    )
+    settings = load_settings({"USERTRACK_CONFIG": str(config)})
+    assert not settings.demo and settings.posthog_project_id == str(PROJECT)
+    assert settings.config_file == config
+    override = load_settings({"USERTRACK_CONFIG": str(config), "POSTHOG_PROJECT_ID": "7"})
+    assert override.posthog_project_id == "7"
+    result = run(["segments", "-f", "json", "--as-of", "2026-11-16"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == 0, result.stderr
+    got = {u["email"]: u["segments"] for u in json.loads(result.stdout)["users"]}
+    assert got == handmade.EXPECTED
+
+
+def test_bad_config_file_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[posthog]\nprojct_id = 3\n")
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG
+    assert (
+        "unknown key 'projct_id'" in result.stderr and "did you mean 'project_id'" in result.stderr
+    )
+    missing = run(["segments"], USERTRACK_CONFIG=str(tmp_path / "nope.toml"))
+    assert missing.exit_code == EXIT_CONFIG and "does not exist" in missing.stderr
+
+
+def test_wrong_key_exits_with_connection_code(fake: FakePostHog, handmade_db: str) -> None:
+    env = live_env(fake, handmade_db, POSTHOG_PERSONAL_API_KEY="phx_nopenopenopenope1234")
+    result = run(["segments", "--refresh"], **env)
+    assert result.exit_code == EXIT_CONNECTION
+    assert "POSTHOG_PERSONAL_API_KEY" in result.stderr
+    assert "phx_nopenopenopenope1234" not in result.stderr + result.stdout

@@ -1,0 +1,273 @@
+"""`usertrack doctor`: check the configuration and reach every source, with a fix for each failure.
+
+Checks run in order and keep going after a failure, so one run shows everything that is wrong.
+PostHog is asked a trivial HogQL query and its project's name; PostgreSQL is connected to, shown to
+be read-only, and every query of queries/neon/ is EXPLAINed (bound parameters, nothing executed),
+which proves that the tables and columns the query library needs exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from usertrack.clock import now_utc
+from usertrack.config import Settings
+from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY, UsertrackError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    exit_code: int = 0
+
+
+def _fail(name: str, err: UsertrackError | Exception, fix: str, code: int | None = None) -> Check:
+    exit_code = code if code is not None else getattr(err, "exit_code", EXIT_CONNECTION)
+    hint = getattr(err, "hint", None)
+    return Check(name, False, str(err), hint or fix, exit_code)
+
+
+def run_checks(
+    settings: Settings,
+    *,
+    queries_dir: Path,
+    segments_path: Path,
+    progress: Callable[[str], None] | None = None,
+) -> list[Check]:
+    from usertrack.queries import load_queries
+    from usertrack.segments import load_segments
+
+    checks: list[Check] = []
+    if settings.demo:
+        checks.append(
+            Check("configuration", True, "no source configured: the built-in demo workspace")
+        )
+    else:
+        where = f" (with {settings.config_file})" if settings.config_file else ""
+        checks.append(Check("configuration", True, f"live sources from the environment{where}"))
+
+    try:
+        spec = load_segments(segments_path)
+        checks.append(
+            Check("segments file", True, f"{segments_path}: {len(spec.segments)} segments")
+        )
+    except UsertrackError as e:
+        checks.append(_fail("segments file", e, "fix the file named in the message"))
+    try:
+        library = load_queries(queries_dir)
+        checks.append(Check("query library", True, f"{queries_dir}: {len(library)} query files"))
+    except UsertrackError as e:
+        checks.append(_fail("query library", e, "fix the query file named in the message"))
+        return checks
+
+    if settings.demo:
+        checks.extend(_demo_checks(settings, library, progress))
+        return checks
+    checks.extend(_postgres_checks(settings, library, progress))
+    checks.extend(_posthog_checks(settings, progress))
+    return checks
+
+
+def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
+    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.sources.postgres import PostgresSource
+
+    try:
+        demo = ensure_demo(settings.home, progress=progress)
+        uri = start_demo_postgres(demo)
+    except UsertrackError as e:
+        return [_fail("demo workspace", e, "run `usertrack demo --reset`")]
+    out = [
+        Check(
+            "demo workspace",
+            True,
+            f"{demo.users} users, data up to {demo.anchor.isoformat()}, in {demo.root}",
+        )
+    ]
+    source = PostgresSource(uri, description="demo PostgreSQL")
+    try:
+        out.extend(_explain_neon_queries(source, library))
+    finally:
+        source.close()
+    return out
+
+
+def _postgres_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
+    from usertrack.sources.postgres import PostgresSource
+
+    if not settings.database_url:
+        return [
+            Check(
+                "PostgreSQL",
+                False,
+                "DATABASE_URL is not set",
+                "export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
+                EXIT_CONFIG,
+            )
+        ]
+    source = PostgresSource(
+        settings.database_url, connect_attempts=settings.connect_attempts, progress=progress
+    )
+    try:
+        try:
+            conn = source.connect()
+            with conn.transaction():
+                row = conn.execute("SHOW transaction_read_only").fetchone()
+                version = conn.execute("SHOW server_version").fetchone()
+        except UsertrackError as e:
+            return [_fail("PostgreSQL", e, "check DATABASE_URL and that the database is up")]
+        out = [
+            Check(
+                "PostgreSQL",
+                True,
+                f"connected to {source.description} (server {version[0] if version else '?'})",
+            )
+        ]
+        if row and row[0] == "on":
+            out.append(Check("read-only", True, "every transaction is BEGIN READ ONLY"))
+        else:
+            out.append(
+                Check(
+                    "read-only",
+                    False,
+                    "transactions are not read-only",
+                    "report this: usertrack must never be able to write",
+                    EXIT_CONNECTION,
+                )
+            )
+        out.extend(_explain_neon_queries(source, library))
+        return out
+    finally:
+        source.close()
+
+
+def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
+    """EXPLAIN every neon query: fails, naming the table or column, if the schema lacks it."""
+    import psycopg
+
+    from usertrack.profiles import exclude_pattern
+    from usertrack.queries import resolve_params
+
+    conn = source.connect()
+    missing = []
+    queries = library.in_folder("neon")
+    as_of = now_utc()
+    for query in queries:
+        given = {"as_of": as_of, "exclude_pattern": exclude_pattern([]), "email": "x@example.com"}
+        try:
+            values = resolve_params(query, given, now_value=as_of)
+        except UsertrackError:
+            continue  # a parameter only the command knows: checked when that command runs
+        sql = query.sql.rstrip().rstrip(";").encode()
+        try:
+            with conn.transaction():
+                conn.execute(b"EXPLAIN " + sql, values)
+        except psycopg.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            missing.append(f"{query.id}: {first}")
+    if missing:
+        return [
+            Check(
+                "schema",
+                False,
+                "; ".join(missing),
+                "the query library expects seed 000's tables (wasp_user, fastapi_user,"
+                " fastapi_run, fastapi_tool_executions, ...); adapt the named query files",
+                EXIT_QUERY,
+            )
+        ]
+    return [Check("schema", True, f"all {len(queries)} neon queries plan against the database")]
+
+
+def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
+    if settings.events_path is not None:
+        from usertrack.eventstore import open_store
+        from usertrack.workspace import import_events_export
+
+        try:
+            store, stats = import_events_export(settings)
+            con = open_store(store)
+            try:
+                count = con.execute("SELECT count(*) FROM events").fetchone()
+            finally:
+                con.close()
+            return [
+                Check(
+                    "PostHog events export",
+                    True,
+                    f"{settings.events_path}: {count[0] if count else 0} events"
+                    f" ({stats.summary()})",
+                )
+            ]
+        except UsertrackError as e:
+            return [_fail("PostHog events export", e, "point USERTRACK_EVENTS at a PostHog export")]
+    if not (settings.posthog_project_id and settings.posthog_api_key):
+        missing = [
+            n
+            for n, v in (
+                ("POSTHOG_PROJECT_ID", settings.posthog_project_id),
+                ("POSTHOG_PERSONAL_API_KEY", settings.posthog_api_key),
+            )
+            if not v
+        ]
+        return [
+            Check(
+                "PostHog",
+                False,
+                f"{' and '.join(missing)} not set",
+                "set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (a personal API key with"
+                " scope query:read), or USERTRACK_EVENTS to an events export",
+                EXIT_CONFIG,
+            )
+        ]
+    from usertrack.queries import Query
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+
+    try:
+        source = PostHogHTTPSource(
+            settings.posthog_api_key,
+            settings.posthog_project_id,
+            settings.posthog_host,
+            progress=progress,
+        )
+    except UsertrackError as e:
+        return [_fail("PostHog", e, "check POSTHOG_HOST and POSTHOG_PROJECT_ID")]
+    try:
+        try:
+            name = source.project_name()
+        except UsertrackError as e:
+            return [_fail("PostHog", e, "check POSTHOG_HOST, POSTHOG_PROJECT_ID and the key")]
+        out = [Check("PostHog", True, f"{source.description}: project {name!r}")]
+        probe = Query(
+            name="doctor",
+            folder="posthog",
+            path=Path("<doctor>"),
+            sql="SELECT count() AS events FROM events WHERE timestamp > now() - INTERVAL 1 DAY",
+            description="doctor probe",
+            returns="table",
+        )
+        try:
+            result = source.run(probe, {})
+            events = result.rows[0][0] if result.rows else 0
+            out.append(
+                Check("HogQL query", True, f"query:read works ({events} events in the last day)")
+            )
+        except UsertrackError as e:
+            out.append(_fail("HogQL query", e, "give the personal API key the query:read scope"))
+        return out
+    finally:
+        source.close()
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when every check passed; else the exit code of the first failure."""
+    for check in checks:
+        if not check.ok:
+            return check.exit_code or EXIT_CONNECTION
+    return 0
