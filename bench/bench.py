@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,10 +62,45 @@ def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
+def concurrency(home: Path) -> tuple[float, float, float]:
+    """Wall time of the per-user queries with both sources at once, and of each source alone."""
+    from usertrack.clock import now_utc
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.profiles import exclude_pattern, run_per_user_queries
+    from usertrack.workspace import open_workspace
+
+    settings = load_settings({**environment(home), "USERTRACK_HOME": str(home)})
+    ws = open_workspace(
+        settings,
+        queries_dir=resolve_queries_dir(None),
+        segments_path=resolve_segments_file(None),
+    )
+    with ws:
+        as_of = ws.default_as_of() if ws.demo else now_utc()
+        params = {"as_of": as_of, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+
+        def timed(kinds: list[str]) -> float:
+            best = float("inf")
+            for _ in range(3):
+                t = time.perf_counter()
+                run_per_user_queries(
+                    ws.library, {k: ws.sources[k] for k in kinds}, as_of=as_of, params=params
+                )
+                best = min(best, time.perf_counter() - t)
+            return best
+
+        return timed(["posthog", "neon"]), timed(["posthog"]), timed(["neon"])
+
+
 def environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG_", "DATABASE_URL"))}
     env.pop("USERTRACK_EVENTS", None)
     env["USERTRACK_HOME"] = str(home)
+    # An empty user config file: measure the demo, never the sources of your own config.
+    empty = home.parent / "empty-config.toml"
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    empty.write_text("")
+    env["USERTRACK_CONFIG"] = str(empty)
     return env
 
 
@@ -117,6 +153,16 @@ def main() -> None:
         table_s, _ = median_of(args.repeat, [str(BIN), "segments"], env)
         rows.append(
             ("warm `segments` as a table", f"{table_s:.2f} s", "-", f"median of {args.repeat}")
+        )
+        both, posthog_s, neon_s = concurrency(home)
+        rows.append(
+            (
+                "per-user queries, both sources at once",
+                f"{both:.2f} s",
+                "-",
+                f"PostHog alone {posthog_s:.2f} s, Postgres alone {neon_s:.2f} s,"
+                f" sum {posthog_s + neon_s:.2f} s (best of 3)",
+            )
         )
 
         if args.large:

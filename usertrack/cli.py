@@ -139,6 +139,27 @@ def segments(
         typer.Option("--limit", "-n", min=1, help="Users shown per segment in the table and md."),
     ] = 5,
     refresh: RefreshOpt = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save/--no-save",
+            help="Save this run's segments to the history under USERTRACK_HOME (for --changes).",
+        ),
+    ] = True,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes", help="Show who entered and left each segment since --since instead."
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="With --changes: compare with this moment (DATE or DATETIME, UTC)."
+            " Default: 7 days before --as-of.",
+        ),
+    ] = None,
 ) -> None:
     """Classify every user into the segments of segments.yaml and show who to act on."""
     with handle_errors():
@@ -165,6 +186,10 @@ def segments(
                 if segment is not None:
                     ws.rules.get(segment)
                 result = ws.classify(moment or ws.default_as_of(), progress)
+                moves = _segments_history(ws, result, save, changes, since, progress)
+        if moves is not None:
+            _show_changes(moves, chosen, out, segment, limit)
+            return
         if chosen == "table":
             from rich.console import Console
 
@@ -261,6 +286,11 @@ def query(
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise UsageError(f"--param {item!r} is not NAME=VALUE")
+            if name.strip() in ("as_of", "exclude_pattern"):
+                raise UsageError(
+                    f"--param {name.strip()} is set by usertrack: use --as-of, or exclude:"
+                    " in segments.yaml"
+                )
             values[name.strip()] = value
         with progress_status(stderr_console(), f"running {query_id}") as progress:
             ws = open_workspace(
@@ -341,6 +371,116 @@ def cache_clear() -> None:
 
         removed = clear(load_settings().home)
         typer.echo(f"usertrack: removed {removed} cached result(s)", err=True)
+
+
+def _segments_history(
+    ws: Any, result: Any, save: bool, changes: bool, since: str | None, progress: Any
+) -> Any:
+    """`segments --save` and `--changes`: save the snapshot, compare with the baseline."""
+    from datetime import timedelta
+
+    from usertrack.clock import parse_as_of
+    from usertrack.errors import DataError
+    from usertrack.history import Snapshot, baseline_for, check_since, compare, open_history
+
+    if since is not None and not changes:
+        raise UsageError("--since goes with --changes")
+    moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
+    if changes:
+        check_since(moment, result.as_of)
+    with open_history(ws) as history:
+        if save:
+            try:
+                history.save(result)
+            except DataError as e:
+                typer.echo(f"usertrack: warning: snapshot not saved: {e}", err=True)
+        if not changes:
+            return None
+        baseline = baseline_for(ws, history, moment, progress)
+    return compare(baseline, Snapshot.of(result), result.segments)
+
+
+def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, limit: int) -> None:
+    if fmt == "table":
+        from rich.console import Console
+
+        from usertrack.terminal import render_changes
+
+        render_changes(Console(), moves, segment, limit)
+    else:
+        from usertrack.history import render_changes as render_changes_text
+
+        _emit(render_changes_text(moves, fmt, segment, limit), out)
+
+
+report_app = typer.Typer(help="Reports written as Markdown files.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("weekly")
+def report_weekly(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The report covers the 7 days ending here: DATE (00:00 UTC) or DATETIME (UTC)."
+            " Default: today 00:00 UTC (on the demo: the end of its data).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder to write usertrack-YYYY-Www.md into. Default: here."
+        ),
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option("--template", help="A jinja2 template instead of the shipped weekly.md.j2."),
+    ] = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save/--no-save",
+            help="Save this week's segments to the history under USERTRACK_HOME.",
+        ),
+    ] = True,
+) -> None:
+    """Write the weekly Markdown report: key metrics, segment movement, failures, UX, traffic."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.history import open_history
+        from usertrack.report import check_out_dir, weekly_report
+        from usertrack.terminal import progress_status, stderr_console
+        from usertrack.workspace import open_workspace
+
+        moment = parse_as_of(as_of) if as_of else None
+        check_out_dir(out)  # a bad --out or --template fails before any work
+        if template is not None and not template.expanduser().is_file():
+            raise UsageError(f"--template {template}: no such template file")
+        settings = load_settings()
+        with progress_status(stderr_console(), "loading rules and queries") as progress:
+            ws = open_workspace(
+                settings,
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=lambda msg: typer.echo(msg, err=True),
+            )
+            with ws, open_history(ws) as history:
+                path = weekly_report(
+                    ws,
+                    moment,
+                    out_dir=out,
+                    template=template,
+                    history=history,
+                    save=save,
+                    progress=progress,
+                )
+        typer.echo(f"usertrack: wrote {path}", err=True)
+        typer.echo(str(path))
 
 
 def main(argv: list[str] | None = None) -> Any:
