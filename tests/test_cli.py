@@ -170,3 +170,30 @@ def test_unreachable_database_hides_the_password(tmp_path: Path) -> None:
 def test_every_command_has_help(command: list[str]) -> None:
     result = run([*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_debug_traceback_never_shows_the_password(tmp_path: Path) -> None:
+    """USERTRACK_DEBUG=1 shows a traceback, still without the password or key, in a real process."""
+    import os
+    import subprocess
+    import sys
+
+    events = handmade.write_events_jsonl(tmp_path / "events.jsonl")
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://usr:pa55word-debug@127.0.0.1:1/db?connect_timeout=2",
+        "USERTRACK_EVENTS": str(events),
+        "USERTRACK_CONNECT_ATTEMPTS": "1",
+        "USERTRACK_DEBUG": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "usertrack", "segments"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "SourceConnectionError" in proc.stderr
+    assert "pa55word-debug" not in proc.stderr + proc.stdout
