@@ -58,12 +58,39 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def _plain(value: Any) -> Any:
+    """jsonable, with a fast path for the values most cells hold (100,000 users by 20 columns)."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is dt.datetime and value.tzinfo is None:
+        return value.isoformat(timespec="seconds") + "Z"
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else value
+    if kind is list and all(type(v) is str for v in value):
+        return value
+    return jsonable(value)
+
+
 def user_record(user: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     record = {"email": user["email"], "segments": user["segments"], "primary": user["primary"]}
     for col in columns:
         if col != "email":
-            record[col] = user[col]
-    return jsonable(record)
+            record[col] = _plain(user[col])
+    return record
+
+
+def user_records(users: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """`user_record` for many users, converting column by column (a function call per column,
+    not per cell: this is most of the JSON time at 100,000 users)."""
+    keys = ["email", "segments", "primary"] + [c for c in columns if c != "email"]
+    converted = []
+    for key in keys:
+        values = [u[key] for u in users]
+        if not all(v is None or type(v) in (str, int, bool) for v in values):
+            values = [_plain(v) for v in values]
+        converted.append(values)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
 
 
 def selected_users(result: Classification, segment: str | None) -> list[dict[str, Any]]:
@@ -72,15 +99,28 @@ def selected_users(result: Classification, segment: str | None) -> list[dict[str
 
 def to_json(result: Classification, segment: str | None = None) -> str:
     segments = [s for s in result.segments if segment is None or s.id == segment]
-    doc = {
-        "as_of": jsonable(result.as_of),
-        "segments": [
-            {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
-            for s in segments
-        ],
-        "users": [user_record(u, result.columns) for u in selected_users(result, segment)],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    summary = [
+        {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
+        for s in segments
+    ]
+    # One segment or user per line: readable, diffable, and written by json's C encoder (an
+    # indented dump goes through the pure-Python encoder: seconds at 100,000 users).
+    lines = ["{", f'  "as_of": {json.dumps(jsonable(result.as_of))},', '  "segments": [']
+    lines.append(",\n".join("    " + _compact(s) for s in summary))
+    lines.append("  ],")
+    users = user_records(selected_users(result, segment), result.columns)
+    if users:
+        lines.append('  "users": [')
+        lines.append(",\n".join("    " + _compact(u) for u in users))
+        lines.append("  ]")
+    else:
+        lines.append('  "users": []')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def to_csv(result: Classification, segment: str | None = None) -> str:

@@ -273,32 +273,36 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     flags = ", ".join(
         f'coalesce((\n{seg.rule}\n), false) AS "__seg_{i}"' for i, seg in enumerate(spec.segments)
     )
-    con.execute(f"CREATE OR REPLACE TABLE classified AS SELECT p.*, {flags} FROM {relation}")
-    cursor = con.execute("SELECT * EXCLUDE (as_of) FROM classified ORDER BY email")
+    profile_cols = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
+    for reserved in ("segments", "primary"):
+        if reserved in profile_cols:
+            raise SegmentsFileError(f"the profile has a column {reserved!r}, a name usertrack uses")
+    # Ids are lower_snake_case (checked on load), so they are safe as SQL literals.
+    matches = ", ".join(
+        f"CASE WHEN \"__seg_{i}\" THEN '{seg.id}' END" for i, seg in enumerate(spec.segments)
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE classified AS"
+        f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments,"
+        " row_number() OVER (ORDER BY email) - 1 AS __row"
+        f" FROM (SELECT p.*, {flags} FROM {relation})"
+    )
+    columns = ", ".join(f'"{c}"' for c in profile_cols)
+    cursor = con.execute(
+        f'SELECT {columns}, __segments AS segments, __segments[1] AS "primary"'
+        " FROM classified ORDER BY __row"
+    )
     names = [d[0] for d in cursor.description]
-    seg_cols = [n for n in names if n.startswith("__seg_")]
-    profile_cols = [n for n in names if not n.startswith("__seg_")]
-    users: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    for row in cursor.fetchall():
-        record = dict(zip(names, row, strict=True))
-        matched = [
-            spec.segments[int(col.removeprefix("__seg_"))].id for col in seg_cols if record[col]
-        ]
-        user = {c: record[c] for c in profile_cols}
-        user["segments"] = matched
-        user["primary"] = matched[0] if matched else None
-        index[user["email"]] = len(users)
-        users.append(user)
+    users: list[dict[str, Any]] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     order: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
     for i, seg in enumerate(spec.segments):
-        emails = con.execute(
-            f'SELECT email FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
+        rows = con.execute(
+            f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
         ).fetchall()
-        order[seg.id] = [index[e] for (e,) in emails]
-        counts[seg.id] = len(emails)
+        order[seg.id] = [r for (r,) in rows]
+        counts[seg.id] = len(rows)
     return Classification(
         as_of=as_of,
         segments=spec.segments,

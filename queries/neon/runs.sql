@@ -6,17 +6,29 @@
 --
 -- Workflow level, as seed 000 insists: a run can fail from infrastructure even when every tool
 -- call in it succeeded. Users with no runs are absent here and count as 0 in the profile.
+-- Runs are aggregated per fastapi_user first (see tool_calls.sql for why MATERIALIZED).
+WITH per_user AS MATERIALIZED (
+    SELECT
+        r.user_id,
+        count(*) AS runs,
+        count(*) FILTER (WHERE r.run_state = 'completed') AS completed,
+        count(*) FILTER (WHERE r.run_state = 'failed') AS failed,
+        min(r.created_at) AS first_at,
+        max(r.created_at) AS last_at
+    FROM fastapi_run AS r
+    WHERE r.created_at <= %(as_of)s
+    GROUP BY r.user_id
+)
 SELECT
     lower(trim(w.email)) AS email,
-    count(r.id) AS run_count,
-    count(r.id) FILTER (WHERE r.run_state = 'completed') AS runs_completed,
-    count(r.id) FILTER (WHERE r.run_state = 'failed') AS runs_failed,
-    min(r.created_at) AS first_run_at,
-    max(r.created_at) AS last_run_at
+    sum(p.runs)::bigint AS run_count,
+    sum(p.completed)::bigint AS runs_completed,
+    sum(p.failed)::bigint AS runs_failed,
+    min(p.first_at) AS first_run_at,
+    max(p.last_at) AS last_run_at
 FROM wasp_user AS w
 JOIN fastapi_user AS f ON f.wasp_user_id = w.id
-JOIN fastapi_run AS r ON r.user_id = f.id
-WHERE r.created_at <= %(as_of)s
-  AND w.email IS NOT NULL
+JOIN per_user AS p ON p.user_id = f.id
+WHERE w.email IS NOT NULL
   AND lower(trim(w.email)) !~ %(exclude_pattern)s
 GROUP BY lower(trim(w.email))
