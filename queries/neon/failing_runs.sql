@@ -1,0 +1,40 @@
+-- name: failing_runs
+-- description: Workflow runs that failed over the last N days, by error: failed runs, affected users, first and last failure.
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param days: 7
+-- param limit: 10
+--
+-- Workflow level (fastapi_run), as seed 000 insists: a run can fail from infrastructure while every
+-- tool call in it succeeded, so this is not the tool-level table. The error is the first line of
+-- run_error_log with its numbers replaced by N (so "run 17341" and "run 3304" group together) and a
+-- leading "Workflow run N failed at step N of N: " dropped. Window: (as_of - N days, as_of]. Ties
+-- are broken by the error in byte order (COLLATE "C", whatever the database's locale).
+WITH failed AS (
+    SELECT
+        r.created_at,
+        lower(trim(w.email)) AS email,
+        regexp_replace(
+            regexp_replace(split_part(coalesce(r.run_error_log, ''), E'\n', 1), '[0-9]+', 'N', 'g'),
+            '^Workflow run N failed at step N of N: ', ''
+        ) AS error
+    FROM fastapi_run AS r
+    JOIN fastapi_user AS f ON f.id = r.user_id
+    JOIN wasp_user AS w ON w.id = f.wasp_user_id
+    WHERE r.run_state = 'failed'
+      AND r.created_at > %(as_of)s - make_interval(days => %(days)s)
+      AND r.created_at <= %(as_of)s
+      AND w.email IS NOT NULL
+      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+)
+SELECT
+    coalesce(nullif(error, ''), '(no error log)') AS error,
+    count(*) AS failed_runs,
+    count(DISTINCT email) AS affected_users,
+    min(created_at) AS first_failed_at,
+    max(created_at) AS last_failed_at
+FROM failed
+GROUP BY coalesce(nullif(error, ''), '(no error log)')
+ORDER BY failed_runs DESC, affected_users DESC, coalesce(nullif(error, ''), '(no error log)') COLLATE "C"
+LIMIT %(limit)s

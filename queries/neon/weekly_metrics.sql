@@ -1,0 +1,46 @@
+-- name: weekly_metrics
+-- description: Seed 000's Neon key metrics over the last N days: runs and completions, first runs and the median days from signup to first run, accounts using credits.
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param days: 7
+--
+-- One row. Window: (as_of - N days, as_of]; nothing after as_of counts.
+-- - runs, runs_completed: workflow runs created in the window (fastapi_run), all states.
+-- - first_runs, median_days_to_first_run: accounts whose first run ever falls in the window, and
+--   the median of (first run - wasp_user.created_at) in days over them.
+-- - accounts, accounts_using_credits: accounts that exist at as_of, and those with credits < 100.
+--   Postgres keeps only the current balance, so an earlier as_of still sees today's credits.
+WITH accounts AS (
+    SELECT w.id, w.created_at, w.credits
+    FROM wasp_user AS w
+    WHERE w.created_at <= %(as_of)s
+      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+),
+runs AS (
+    SELECT a.id AS account_id, r.run_state, r.created_at
+    FROM accounts AS a
+    JOIN fastapi_user AS f ON f.wasp_user_id = a.id
+    JOIN fastapi_run AS r ON r.user_id = f.id
+    WHERE r.created_at <= %(as_of)s
+),
+first_runs AS (
+    SELECT a.id, a.created_at, min(r.created_at) AS first_run_at
+    FROM accounts AS a
+    JOIN runs AS r ON r.account_id = a.id
+    GROUP BY a.id, a.created_at
+)
+SELECT
+    (SELECT count(*) FROM runs
+      WHERE created_at > %(as_of)s - make_interval(days => %(days)s)) AS runs,
+    (SELECT count(*) FROM runs
+      WHERE created_at > %(as_of)s - make_interval(days => %(days)s)
+        AND run_state = 'completed') AS runs_completed,
+    (SELECT count(*) FROM first_runs
+      WHERE first_run_at > %(as_of)s - make_interval(days => %(days)s)) AS first_runs,
+    (SELECT percentile_cont(0.5) WITHIN GROUP (
+                ORDER BY extract(epoch FROM first_run_at - created_at) / 86400.0)
+       FROM first_runs
+      WHERE first_run_at > %(as_of)s - make_interval(days => %(days)s)) AS median_days_to_first_run,
+    (SELECT count(*) FROM accounts) AS accounts,
+    (SELECT count(*) FROM accounts WHERE credits < 100) AS accounts_using_credits

@@ -1,0 +1,490 @@
+"""Segment history: who was in which segment at each saved moment, and who moved since.
+
+Every `segments` and `report` run can save a snapshot of its classification: for one as_of, the
+users in at least one segment with their segments and primary segment (a user absent from a
+snapshot was in no segment). Snapshots live in one SQLite file, `<USERTRACK_HOME>/history.sqlite3`
+(SQLite rather than DuckDB because several usertrack processes may write it at once: SQLite locks
+per transaction, DuckDB per process). Re-saving the same as_of replaces that snapshot in one
+transaction, so a reader sees the old one or the new one, never a mix.
+
+Snapshots are keyed by a workspace identity, so the demo's history never mixes with your data's:
+`demo:<users>u:<anchor>` for the built-in demo, `live:<hash>` for configured sources, where the hash
+covers the Postgres connection without its password, the PostHog host and project, and the events
+export's path. No secret is stored, not even hashed.
+
+Movement ("--changes") compares a baseline with the current run. The baseline is the latest snapshot
+at or before the `since` moment and at most `SNAPSHOT_TOLERANCE` older than it; when there is none,
+the caller computes the segments as of `since` itself (`Workspace.classify`), the rule the weekly
+report follows too. Computed baselines are not saved: a snapshot records what a run saw then.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from usertrack.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from usertrack.config import Settings
+    from usertrack.segments import Segment
+    from usertrack.workspace import Workspace
+
+HISTORY_FILE = "history.sqlite3"
+SCHEMA_VERSION = 1
+# A snapshot this much older than the moment asked for still stands for it ("just before").
+SNAPSHOT_TOLERANCE = timedelta(days=1)
+DEFAULT_SINCE = timedelta(days=7)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    workspace TEXT NOT NULL,
+    as_of TEXT NOT NULL,            -- 'YYYY-MM-DDTHH:MM:SSZ' (UTC; sorts as time)
+    saved_at TEXT NOT NULL,
+    users INTEGER NOT NULL,         -- every user classified, in a segment or not
+    segments TEXT NOT NULL,         -- JSON list of the segment ids, in rule order
+    PRIMARY KEY (workspace, as_of)
+);
+CREATE TABLE IF NOT EXISTS members (
+    workspace TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    email TEXT NOT NULL,
+    segments TEXT NOT NULL,         -- JSON list of segment ids
+    primary_segment TEXT,
+    PRIMARY KEY (workspace, as_of, email)
+) WITHOUT ROWID;
+"""
+
+
+class Classified(Protocol):
+    """What a snapshot is taken of: a `segments.Classification`, or anything shaped like one."""
+
+    @property
+    def as_of(self) -> datetime: ...
+
+    @property
+    def users(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Who was in which segment at `as_of`. `members` maps email -> segment ids (never empty)."""
+
+    as_of: datetime
+    members: Mapping[str, tuple[str, ...]]
+    primary: Mapping[str, str | None] = field(default_factory=dict)
+    segment_ids: tuple[str, ...] = ()
+    users: int = 0
+    source: str = "snapshot"  # "snapshot" (saved) or "computed" (classified for this comparison)
+
+    @classmethod
+    def of(cls, result: Classified, *, source: str = "computed") -> Snapshot:
+        members: dict[str, tuple[str, ...]] = {}
+        primary: dict[str, str | None] = {}
+        for user in result.users:
+            segs = tuple(user.get("segments") or ())
+            if segs:
+                members[user["email"]] = segs
+                primary[user["email"]] = user.get("primary") or segs[0]
+        ids = tuple(s.id for s in getattr(result, "segments", ()))
+        return cls(
+            as_of=_utc(result.as_of),
+            members=members,
+            primary=primary,
+            segment_ids=ids,
+            users=len(result.users),
+            source=source,
+        )
+
+    def in_segment(self, segment_id: str) -> set[str]:
+        return {email for email, segs in self.members.items() if segment_id in segs}
+
+
+@dataclass(frozen=True)
+class SegmentMovement:
+    """One segment between a baseline and the current run. Emails are sorted."""
+
+    segment: str
+    before: int
+    after: int
+    entered: tuple[str, ...]
+    left: tuple[str, ...]
+    name: str = ""
+    action: str = ""
+
+    @property
+    def change(self) -> int:
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Who entered and left each segment between `baseline` and `current`."""
+
+    baseline: Snapshot
+    current: Snapshot
+    segments: tuple[SegmentMovement, ...]
+
+    def get(self, segment_id: str) -> SegmentMovement:
+        for movement in self.segments:
+            if movement.segment == segment_id:
+                return movement
+        raise KeyError(segment_id)
+
+
+def compare(
+    baseline: Snapshot,
+    current: Snapshot,
+    segments: Sequence[Segment] | Sequence[str] = (),
+) -> Changes:
+    """Entered and left per segment, in the order of `segments` (default: the current run's ids,
+    then ids only the baseline had, sorted)."""
+    names: dict[str, tuple[str, str]] = {}
+    order: list[str] = []
+    for seg in segments:
+        if isinstance(seg, str):
+            order.append(seg)
+        else:
+            order.append(seg.id)
+            names[seg.id] = (seg.name, seg.action)
+    if not order:
+        order = list(current.segment_ids)
+        seen = set(order)
+        extra = {s for segs in current.members.values() for s in segs}
+        extra |= set(baseline.segment_ids)
+        extra |= {s for segs in baseline.members.values() for s in segs}
+        order += sorted(extra - seen)
+    moves = []
+    for seg_id in order:
+        before = baseline.in_segment(seg_id)
+        after = current.in_segment(seg_id)
+        name, action = names.get(seg_id, ("", ""))
+        moves.append(
+            SegmentMovement(
+                segment=seg_id,
+                before=len(before),
+                after=len(after),
+                entered=tuple(sorted(after - before)),
+                left=tuple(sorted(before - after)),
+                name=name,
+                action=action,
+            )
+        )
+    return Changes(baseline=baseline, current=current, segments=tuple(moves))
+
+
+# --------------------------------------------------------------------------------------------
+# Workspace identity
+
+
+def workspace_identity(ws: Workspace) -> str:
+    """`demo:<users>u:<anchor>` on the demo; `live:<hash of the non-secret source settings>`."""
+    if ws.demo is not None:
+        return f"demo:{ws.demo.users}u:{ws.demo.anchor.isoformat()}"
+    return live_identity(ws.settings)
+
+
+def live_identity(settings: Settings) -> str:
+    parts = {
+        "database": _dsn_without_password(settings.database_url) if settings.database_url else "",
+        "posthog_host": (settings.posthog_host or "").rstrip("/").lower(),
+        "posthog_project_id": settings.posthog_project_id or "",
+        "events": str(settings.events_path.resolve()) if settings.events_path else "",
+    }
+    text = json.dumps(parts, sort_keys=True)
+    return "live:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _dsn_without_password(dsn: str) -> str:
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        # Unparsable: keep no part that could hold the password.
+        return "unparsable"
+    parts.pop("password", None)
+    keep = ("host", "hostaddr", "port", "dbname", "user")
+    return json.dumps({k: str(parts[k]) for k in keep if parts.get(k)}, sort_keys=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+
+
+def history_path(home: Path) -> Path:
+    return home / HISTORY_FILE
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC, microsecond=0)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _key(moment: datetime) -> str:
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_key(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class History:
+    """The snapshots of one workspace in one history file. Use as a context manager."""
+
+    def __init__(self, path: Path, workspace: str) -> None:
+        self.path = path
+        self.workspace = workspace
+        self._con: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, SCHEMA_VERSION):
+                    con.close()
+                    raise DataError(
+                        f"{self.path}: history schema version {version} is newer than this"
+                        f" usertrack understands ({SCHEMA_VERSION}); upgrade usertrack"
+                    )
+                if version == 0:
+                    con.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            except (OSError, sqlite3.Error) as e:
+                raise DataError(f"{self.path}: cannot open the segment history: {e}") from None
+            self._con = con
+        return self._con
+
+    def save(self, result: Classified, *, saved_at: datetime | None = None) -> Snapshot:
+        """Store the classification as the snapshot of its as_of, replacing any earlier one."""
+        snap = Snapshot.of(result, source="snapshot")
+        key = _key(snap.as_of)
+        stamp = _key(saved_at or datetime.now(UTC))
+        rows = [
+            (self.workspace, key, email, json.dumps(list(segs)), snap.primary.get(email))
+            for email, segs in sorted(snap.members.items())
+        ]
+        con = self._connection()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute(
+                    "DELETE FROM members WHERE workspace = ? AND as_of = ?", (self.workspace, key)
+                )
+                con.execute(
+                    "DELETE FROM snapshots WHERE workspace = ? AND as_of = ?", (self.workspace, key)
+                )
+                con.execute(
+                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                    (self.workspace, key, stamp, snap.users, json.dumps(list(snap.segment_ids))),
+                )
+                con.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise DataError(f"{self.path}: cannot save the segment snapshot: {e}") from None
+        return snap
+
+    def moments(self) -> list[datetime]:
+        """The as_of of every snapshot of this workspace, oldest first."""
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT as_of FROM snapshots WHERE workspace = ? ORDER BY as_of", (self.workspace,)
+            )
+            .fetchall()
+        )
+        return [_parse_key(r[0]) for r in rows]
+
+    def load(self, as_of: datetime) -> Snapshot | None:
+        """The snapshot of exactly `as_of`, if one was saved."""
+        con = self._connection()
+        key = _key(as_of)
+        head = con.execute(
+            "SELECT users, segments FROM snapshots WHERE workspace = ? AND as_of = ?",
+            (self.workspace, key),
+        ).fetchone()
+        if head is None:
+            return None
+        members: dict[str, tuple[str, ...]] = {}
+        primary: dict[str, str | None] = {}
+        for email, segs, prim in con.execute(
+            "SELECT email, segments, primary_segment FROM members"
+            " WHERE workspace = ? AND as_of = ? ORDER BY email",
+            (self.workspace, key),
+        ):
+            members[email] = tuple(json.loads(segs))
+            primary[email] = prim
+        return Snapshot(
+            as_of=_parse_key(key),
+            members=members,
+            primary=primary,
+            segment_ids=tuple(json.loads(head[1])),
+            users=int(head[0]),
+            source="snapshot",
+        )
+
+    def at_or_before(
+        self, moment: datetime, tolerance: timedelta = SNAPSHOT_TOLERANCE
+    ) -> Snapshot | None:
+        """The latest snapshot in [moment - tolerance, moment], or None."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT max(as_of) FROM snapshots WHERE workspace = ? AND as_of <= ?"
+                " AND as_of >= ?",
+                (self.workspace, _key(moment), _key(moment - tolerance)),
+            )
+            .fetchone()
+        )
+        if row is None or row[0] is None:
+            return None
+        return self.load(_parse_key(row[0]))
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_history(ws: Workspace) -> History:
+    """The history of this workspace, in its USERTRACK_HOME."""
+    return History(history_path(ws.settings.home), workspace_identity(ws))
+
+
+def baseline_for(
+    ws: Workspace,
+    history: History | None,
+    since: datetime,
+    progress: Any = None,
+) -> Snapshot:
+    """The snapshot at or just before `since`, else the segments computed as of `since`."""
+    if history is not None:
+        found = history.at_or_before(since)
+        if found is not None:
+            return found
+    return Snapshot.of(ws.classify(since, progress), source="computed")
+
+
+def check_since(since: datetime, as_of: datetime) -> None:
+    if since >= as_of:
+        raise UsageError(
+            f"--since {_key(since)} is not before the run's as-of {_key(as_of)}"
+            " (it names the earlier moment to compare with)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Output: JSON, CSV and Markdown (the terminal table is usertrack.terminal's)
+
+
+def changes_document(changes: Changes, segment: str | None = None) -> dict[str, Any]:
+    return {
+        "as_of": _key(changes.current.as_of),
+        "since": _key(changes.baseline.as_of),
+        "baseline": changes.baseline.source,
+        "segments": [
+            {
+                "id": m.segment,
+                "name": m.name,
+                "action": m.action,
+                "before": m.before,
+                "after": m.after,
+                "change": m.change,
+                "entered": list(m.entered),
+                "left": list(m.left),
+            }
+            for m in _selected(changes, segment)
+        ],
+    }
+
+
+def _selected(changes: Changes, segment: str | None) -> Iterable[SegmentMovement]:
+    return [m for m in changes.segments if segment is None or m.segment == segment]
+
+
+def changes_json(changes: Changes, segment: str | None = None) -> str:
+    return json.dumps(changes_document(changes, segment), indent=2, ensure_ascii=False) + "\n"
+
+
+def changes_csv(changes: Changes, segment: str | None = None) -> str:
+    """One row per move: segment, change (entered/left), email."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["segment", "change", "email"])
+    for m in _selected(changes, segment):
+        for email in m.entered:
+            writer.writerow([m.segment, "entered", email])
+        for email in m.left:
+            writer.writerow([m.segment, "left", email])
+    return buf.getvalue()
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
+    from usertrack.export import md_table
+
+    moves = list(_selected(changes, segment))
+    since, as_of = _key(changes.baseline.as_of), _key(changes.current.as_of)
+    how = "saved snapshot" if changes.baseline.source == "snapshot" else "computed"
+    out = [f"# Segment changes from {since} to {as_of}\n"]
+    out.append(f"Baseline: {how} as of {since}.\n")
+    out.append(
+        md_table(
+            ["Segment", "Before", "After", "Change", "Entered", "Left"],
+            [
+                [
+                    m.name or m.segment,
+                    m.before,
+                    m.after,
+                    _signed(m.change),
+                    len(m.entered),
+                    len(m.left),
+                ]
+                for m in moves
+            ],
+        )
+    )
+    for m in moves:
+        out.append(f"\n## {m.name or m.segment}" + (f" — {m.action}" if m.action else "") + "\n")
+        for label, emails in (("Entered", m.entered), ("Left", m.left)):
+            if not emails:
+                out.append(f"{label}: nobody.\n")
+                continue
+            shown = list(emails) if segment or limit is None else list(emails)[:limit]
+            more = f" … and {len(emails) - len(shown)} more" if len(shown) < len(emails) else ""
+            out.append(f"{label} ({len(emails)}): " + ", ".join(shown) + more + "\n")
+    return "\n".join(out)
+
+
+def render_changes(
+    changes: Changes, fmt: str, segment: str | None = None, limit: int | None = 10
+) -> str:
+    if fmt == "json":
+        return changes_json(changes, segment)
+    if fmt == "csv":
+        return changes_csv(changes, segment)
+    if fmt == "md":
+        return changes_markdown(changes, segment, limit)
+    raise UsageError(f"unknown format {fmt!r} for --changes (choose from table, json, csv, md)")

@@ -1,0 +1,717 @@
+"""The weekly report: seed 000's key metrics, segment movement, failures, UX, traffic (Markdown).
+
+The week. A report as of `as_of` covers the 7 days ending at as_of, (as_of - 7 days, as_of], and
+compares with the 7 days before it. Its name is the ISO week of the last day it covers: as of
+2026-11-16 00:00 UTC the report covers Monday 9 to Sunday 15 November, ISO week 2026-W46, and is
+written to `usertrack-2026-W46.md`. Without --as-of the report is as of today 00:00 UTC (on the
+demo: the end of its data), so it covers whole days and a re-run the same day gives the same file.
+
+The same inputs give a byte-identical file: there is no generation timestamp, every list has a
+stable order (ties broken by email or name), and numbers are formatted here, not by the template.
+
+The text comes from a jinja2 template (`usertrack/templates/weekly.md.j2`, or `--template`). The
+template gets plain data (see `build_weekly`'s context) and two filters: `table` (a Markdown table
+from headers and rows) and `signed` (+3 / -2). Charts are mermaid blocks, which GitHub renders.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+from usertrack.history import Changes, Snapshot, compare
+from usertrack.segments import rule_columns
+
+if TYPE_CHECKING:
+    from usertrack.history import History
+    from usertrack.segments import Classification
+    from usertrack.sources.base import Result
+    from usertrack.workspace import Workspace
+
+Progress = Callable[[str], None]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+WEEKLY_TEMPLATE = TEMPLATES_DIR / "weekly.md.j2"
+WEEK = timedelta(days=7)
+CHART_DAYS = 35  # the daily active users chart: the last five weeks
+TOP_USERS = 5  # users shown per segment
+MOVERS_SHOWN = 10  # emails listed per segment for "entered" and "left"
+TABLE_ROWS = 10  # rows of the failure, UX and traffic tables
+
+
+# --------------------------------------------------------------------------------------------
+# The week
+
+
+@dataclass(frozen=True)
+class ReportWeek:
+    """The 7 days ending at `end` (exclusive start, inclusive end), named by ISO week."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, as_of: datetime) -> ReportWeek:
+        as_of = as_of.astimezone(UTC).replace(microsecond=0)
+        return cls(start=as_of - WEEK, end=as_of)
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> date:
+        """The last calendar day (UTC) the week touches: the day before `end` at midnight."""
+        return (self.end - timedelta(microseconds=1)).date()
+
+    @property
+    def iso(self) -> tuple[int, int]:
+        year, week, _ = self.last_day.isocalendar()
+        return year, week
+
+    @property
+    def label(self) -> str:
+        year, week = self.iso
+        return f"{year}-W{week:02d}"
+
+    @property
+    def file_name(self) -> str:
+        return f"usertrack-{self.label}.md"
+
+    def previous(self) -> ReportWeek:
+        return ReportWeek(start=self.start - WEEK, end=self.start)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "iso_year": self.iso[0],
+            "iso_week": self.iso[1],
+            "start": _moment(self.start),
+            "end": _moment(self.end),
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "first_weekday": self.first_day.strftime("%a"),
+            "last_weekday": self.last_day.strftime("%a"),
+            "whole_days": self.end.time() == time(0, 0),
+            "file_name": self.file_name,
+        }
+
+
+def report_as_of(ws: Workspace, given: datetime | None) -> datetime:
+    """--as-of, else today 00:00 UTC (on the demo: the end of its data, also a midnight)."""
+    if given is not None:
+        return given
+    default = ws.default_as_of().astimezone(UTC)
+    return datetime.combine(default.date(), time(0, 0), tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Key metrics (seed 000's table, with its Good and Excellent thresholds)
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    name: str
+    source: str
+    unit: str  # "people", "%" or "days"
+    higher_is_better: bool
+    good: float
+    excellent: float
+    good_text: str
+    excellent_text: str
+    definition: str
+    good_inclusive: bool = False  # "5 % of visitors" is Good at 5 % itself
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "dau",
+        "DAU",
+        "PostHog",
+        "people",
+        True,
+        10,
+        50,
+        "> 10",
+        "> 50",
+        "average daily active people (identified or anonymous, with a `$pageview`) over the week",
+    ),
+    Metric(
+        "mcp_connect_rate",
+        "MCP connect rate",
+        "PostHog",
+        "%",
+        True,
+        5,
+        10,
+        "5 % of visitors",
+        "> 10 %",
+        "share of the week's visitors who clicked to connect an MCP server",
+        good_inclusive=True,
+    ),
+    Metric(
+        "signup_to_first_run",
+        "Signup to first run",
+        "Neon",
+        "days",
+        False,
+        7,
+        1,
+        "< 7 days",
+        "< 1 day",
+        "median days from signup to the first run, over accounts whose first run was this week",
+    ),
+    Metric(
+        "run_success_rate",
+        "Run success rate",
+        "Neon",
+        "%",
+        True,
+        80,
+        95,
+        "> 80 %",
+        "> 95 %",
+        "completed runs out of all runs started this week",
+    ),
+    Metric(
+        "credit_utilization",
+        "Credit utilization",
+        "Neon",
+        "%",
+        True,
+        20,
+        50,
+        "> 20 % using",
+        "> 50 % using",
+        "share of accounts with fewer than 100 credits left (current balances)",
+    ),
+)
+
+
+def metric_status(metric: Metric, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if metric.higher_is_better:
+        if value > metric.excellent:
+            return "Excellent"
+        good = value >= metric.good if metric.good_inclusive else value > metric.good
+        return "Good" if good else "Below target"
+    if value < metric.excellent:
+        return "Excellent"
+    return "Good" if value < metric.good else "Below target"
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    if part is None or not whole:
+        return None
+    return 100.0 * float(part) / float(whole)
+
+
+def _fmt_value(metric: Metric, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if metric.unit == "%":
+        return f"{value:.1f} %"
+    if metric.unit == "days":
+        return f"{value:.1f} d"
+    return f"{value:.1f}"
+
+
+def _fmt_change(metric: Metric, now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return "n/a"
+    delta = round(now, 1) - round(before, 1)
+    if abs(delta) < 0.05:
+        return "±0"
+    unit = {"%": " pp", "days": " d"}.get(metric.unit, "")
+    return f"{delta:+.1f}{unit}"
+
+
+def _trend(metric: Metric, now: float | None, before: float | None) -> str:
+    if now is None or before is None or abs(round(now, 1) - round(before, 1)) < 0.05:
+        return "steady"
+    better = (now > before) == metric.higher_is_better
+    return "better" if better else "worse"
+
+
+# --------------------------------------------------------------------------------------------
+# Running the queries
+
+
+@dataclass
+class WeeklyData:
+    """Everything the report shows, before formatting."""
+
+    week: ReportWeek
+    current: Classification
+    baseline: Snapshot
+    changes: Changes
+    tables: dict[str, Result]
+    failure_categories: tuple[list[str], list[list[Any]]] | None
+    failure_categories_note: str
+    workspace: str
+
+
+# (result key, query id, extra params, which week)
+_TABLE_QUERIES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("daily_active", "posthog/daily_active", {"days": CHART_DAYS}, "this"),
+    ("visitors", "posthog/weekly_visitors", {"days": 7}, "this"),
+    ("visitors_before", "posthog/weekly_visitors", {"days": 7}, "previous"),
+    ("ux_pages", "posthog/ux_pages", {"days": 7}, "this"),
+    ("referrers", "posthog/referrers", {"days": 7}, "this"),
+    ("neon_metrics", "neon/weekly_metrics", {"days": 7}, "this"),
+    ("neon_metrics_before", "neon/weekly_metrics", {"days": 7}, "previous"),
+    ("failing_tools", "neon/failing_tools", {"days": 7, "limit": TABLE_ROWS}, "this"),
+    ("failing_runs", "neon/failing_runs", {"days": 7, "limit": TABLE_ROWS}, "this"),
+)
+
+
+def run_report_queries(
+    ws: Workspace, week: ReportWeek, progress: Progress | None
+) -> dict[str, Result]:
+    """The report's table queries; each source's queries in a thread of their own (as profiles)."""
+    by_folder: dict[str, list[tuple[str, str, dict[str, Any], datetime]]] = {}
+    for key, query_id, params, which in _TABLE_QUERIES:
+        moment = week.end if which == "this" else week.start
+        folder = ws.library.get(query_id).folder
+        by_folder.setdefault(folder, []).append((key, query_id, params, moment))
+
+    def run_all(items: list[tuple[str, str, dict[str, Any], datetime]]) -> list[tuple[str, Result]]:
+        out = []
+        for key, query_id, params, moment in items:
+            if progress:
+                progress(f"running {query_id}")
+            out.append((key, ws.run_query(query_id, moment, **params)))
+        return out
+
+    results: dict[str, Result] = {}
+    groups = [by_folder[f] for f in sorted(by_folder)]
+    with ThreadPoolExecutor(
+        max_workers=max(1, len(groups)), thread_name_prefix="usertrack-rep"
+    ) as pool:
+        for future in [pool.submit(run_all, g) for g in groups]:
+            results.update(future.result())
+    return results
+
+
+def failure_categories(
+    ws: Workspace, week: ReportWeek
+) -> tuple[tuple[list[str], list[list[Any]]] | None, str]:
+    """Failure categories from `usertrack.failures`, when that module offers a summary.
+
+    The adapter between the report and the failure investigation: it calls
+    `usertrack.failures.weekly_summary(ws, as_of=..., days=7)` if it exists, which returns a
+    `Result` or a list of dicts (one row per category). Without it the report says so.
+    """
+    note = "Failure categories are not available in this version of usertrack."
+    try:
+        from usertrack import failures  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None, note
+    summary = getattr(failures, "weekly_summary", None)
+    if not callable(summary):
+        return None, note
+    answer = summary(ws, as_of=week.end, days=7)
+    if hasattr(answer, "columns") and hasattr(answer, "rows"):
+        return (list(answer.columns), [list(r) for r in answer.rows]), ""
+    rows = list(answer or [])
+    if not rows:
+        return ([], []), "No failures this week."
+    columns = list(rows[0])
+    return (columns, [[r.get(c) for c in columns] for r in rows]), ""
+
+
+def collect_weekly(
+    ws: Workspace,
+    as_of: datetime,
+    *,
+    history: History | None = None,
+    progress: Progress | None = None,
+) -> WeeklyData:
+    """Classify this week and last week (or take last week's snapshot), run the report queries."""
+    from usertrack.history import baseline_for, workspace_identity
+
+    week = ReportWeek.ending(as_of)
+    current = ws.classify(week.end, progress)
+    baseline = baseline_for(ws, history, week.start, progress)
+    changes = compare(baseline, Snapshot.of(current), current.segments)
+    tables = run_report_queries(ws, week, progress)
+    categories, note = failure_categories(ws, week)
+    return WeeklyData(
+        week=week,
+        current=current,
+        baseline=baseline,
+        changes=changes,
+        tables=tables,
+        failure_categories=categories,
+        failure_categories_note=note,
+        workspace=workspace_identity(ws),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The template's context
+
+
+def _moment(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _cell(value: Any) -> Any:
+    """A value as a report cell: dates without seconds, floats to one decimal, lists joined."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.1f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_cell(v)) for v in value)
+    return value
+
+
+def _first(result: Result) -> dict[str, Any]:
+    rows = result.as_dicts()
+    return rows[0] if rows else {}
+
+
+def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
+    t = data.tables
+    daily = _daily_series(t["daily_active"], CHART_DAYS)
+    counts = [row["active_users"] for row in reversed(daily)]  # newest first
+    dau_now = sum(counts[0:7]) / 7
+    dau_before = sum(counts[7:14]) / 7
+    vis, vis_b = _first(t["visitors"]), _first(t["visitors_before"])
+    neon, neon_b = _first(t["neon_metrics"]), _first(t["neon_metrics_before"])
+
+    def median_days(row: Mapping[str, Any]) -> float | None:
+        value = row.get("median_days_to_first_run")
+        return None if value is None else float(value)
+
+    values: dict[str, tuple[float | None, float | None]] = {
+        "dau": (dau_now, dau_before),
+        "mcp_connect_rate": (
+            _ratio(vis.get("mcp_clickers"), vis.get("visitors")),
+            _ratio(vis_b.get("mcp_clickers"), vis_b.get("visitors")),
+        ),
+        "signup_to_first_run": (median_days(neon), median_days(neon_b)),
+        "run_success_rate": (
+            _ratio(neon.get("runs_completed"), neon.get("runs")),
+            _ratio(neon_b.get("runs_completed"), neon_b.get("runs")),
+        ),
+        "credit_utilization": (
+            _ratio(neon.get("accounts_using_credits"), neon.get("accounts")),
+            _ratio(neon_b.get("accounts_using_credits"), neon_b.get("accounts")),
+        ),
+    }
+    basis = {
+        "dau": f"{sum(counts[0:7]):,} person-days",
+        "mcp_connect_rate": (
+            f"{vis.get('mcp_clickers', 0):,} of {vis.get('visitors', 0):,} visitors"
+        ),
+        "signup_to_first_run": f"{neon.get('first_runs', 0):,} first runs",
+        "run_success_rate": f"{neon.get('runs_completed', 0):,} of {neon.get('runs', 0):,} runs",
+        "credit_utilization": (
+            f"{neon.get('accounts_using_credits', 0):,} of {neon.get('accounts', 0):,} accounts"
+        ),
+    }
+    out = []
+    for m in METRICS:
+        now, before = values[m.id]
+        out.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "source": m.source,
+                "definition": m.definition,
+                "value": None if now is None else round(now, 4),
+                "previous": None if before is None else round(before, 4),
+                "display": _fmt_value(m, now),
+                "previous_display": _fmt_value(m, before),
+                "change": _fmt_change(m, now, before),
+                "trend": _trend(m, now, before),
+                "status": metric_status(m, now),
+                "previous_status": metric_status(m, before),
+                "good": m.good_text,
+                "excellent": m.excellent_text,
+                "basis": basis[m.id],
+            }
+        )
+    return out
+
+
+def _daily_series(result: Result, days: int) -> list[dict[str, Any]]:
+    """Oldest first, every day present (0 when nobody came)."""
+    by_day = {int(r["days_ago"]): int(r["active_users"]) for r in result.as_dicts()}
+    return [{"days_ago": k, "active_users": by_day.get(k, 0)} for k in range(days - 1, -1, -1)]
+
+
+def _nice_max(value: float) -> int:
+    """A round axis maximum above `value` (1, 2, 2.5 or 5 times a power of ten)."""
+    if value <= 0:
+        return 10
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        top = step * power
+        if top > value:
+            return math.ceil(top)
+    return int(10 * power)
+
+
+def _chart_labels(end: datetime, days: int) -> list[str]:
+    """The day each 24-hour period ends in (MM-DD), oldest first."""
+    return [
+        (end - timedelta(days=k) - timedelta(microseconds=1)).strftime("%m-%d")
+        for k in range(days - 1, -1, -1)
+    ]
+
+
+# Friendlier table headers for the shipped queries' columns; other columns show as they are.
+HEADERS = {
+    "tool_name": "Tool",
+    "tool_provider": "Provider",
+    "calls": "Calls",
+    "failures": "Failures",
+    "failure_rate": "Failure rate %",
+    "affected_users": "Affected users",
+    "failed_runs": "Failed runs",
+    "error": "Error",
+    "first_failed_at": "First",
+    "last_failed_at": "Last",
+    "page": "Page",
+    "rage_clicks": "Rage clicks",
+    "exceptions": "Exceptions",
+    "people": "People",
+    "referring_domain": "Referring domain",
+    "pageviews": "Pageviews",
+    "visitors": "Visitors",
+}
+
+
+def _table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], limit: int = TABLE_ROWS
+) -> dict[str, Any]:
+    return {
+        "columns": list(columns),
+        "headers": [HEADERS.get(c, c) for c in columns],
+        "rows": [[_cell(v) for v in row] for row in rows[:limit]],
+        "total": len(rows),
+    }
+
+
+def _result_table(result: Result) -> dict[str, Any]:
+    return _table(result.columns, result.rows)
+
+
+def _movers(label: str, nobody: str, emails: Sequence[str]) -> str:
+    """'Entered (12): a, b, … and 2 more' (the first MOVERS_SHOWN, by email)."""
+    if not emails:
+        return nobody
+    shown = ", ".join(emails[:MOVERS_SHOWN])
+    more = f" … and {len(emails) - MOVERS_SHOWN:,} more" if len(emails) > MOVERS_SHOWN else ""
+    return f"{label} ({len(emails):,}): {shown}{more}"
+
+
+def _segments(data: WeeklyData) -> list[dict[str, Any]]:
+    cur = data.current
+    out = []
+    for seg in cur.segments:
+        move = data.changes.get(seg.id)
+        cols = rule_columns(seg, cur.columns)
+        members = cur.members(seg.id)
+        top = [
+            {
+                "email": u["email"],
+                "cells": [_cell(u[c]) for c in cols],
+                "also_in": [s for s in u["segments"] if s != seg.id],
+            }
+            for u in members[:TOP_USERS]
+        ]
+        out.append(
+            {
+                "id": seg.id,
+                "name": seg.name,
+                "action": seg.action,
+                "description": seg.description,
+                "rule": seg.rule,
+                "count": cur.counts[seg.id],
+                "previous": move.before,
+                "change": move.change,
+                "entered": list(move.entered),
+                "left": list(move.left),
+                "entered_count": len(move.entered),
+                "left_count": len(move.left),
+                "entered_shown": list(move.entered[:MOVERS_SHOWN]),
+                "left_shown": list(move.left[:MOVERS_SHOWN]),
+                "entered_text": _movers("Entered", "Nobody entered.", move.entered),
+                "left_text": _movers("Left", "Nobody left.", move.left),
+                "columns": cols,
+                "top": top,
+                "top_rows": [[t["email"], *t["cells"], ", ".join(t["also_in"])] for t in top],
+                "top_headers": ["email", *cols, "also in"],
+            }
+        )
+    return out
+
+
+def build_context(data: WeeklyData) -> dict[str, Any]:
+    """The template's data: plain values and preformatted text, in a stable order."""
+    week, prev = data.week, data.week.previous()
+    daily = _daily_series(data.tables["daily_active"], CHART_DAYS)
+    labels = _chart_labels(week.end, CHART_DAYS)
+    segments = _segments(data)
+    users = data.current.users
+    categories = None
+    if data.failure_categories is not None:
+        categories = _table(*data.failure_categories)
+    return {
+        "week": week.describe(),
+        "previous_week": prev.describe(),
+        "as_of": _moment(week.end),
+        "workspace": data.workspace,
+        "demo": data.workspace.startswith("demo:"),
+        "users_total": len(users),
+        "users_segmented": sum(1 for u in users if u["segments"]),
+        "metrics": _metrics(data),
+        "daily_active": [{"label": label, **row} for label, row in zip(labels, daily, strict=True)],
+        "baseline": {
+            "as_of": _moment(data.baseline.as_of),
+            "source": data.baseline.source,
+        },
+        "segments": segments,
+        "failing_tools": _result_table(data.tables["failing_tools"]),
+        "failing_runs": _result_table(data.tables["failing_runs"]),
+        "failure_categories": categories,
+        "failure_categories_note": data.failure_categories_note,
+        "ux_pages": _result_table(data.tables["ux_pages"]),
+        "referrers": _result_table(data.tables["referrers"]),
+        "charts": {
+            "dau_max": _nice_max(max((d["active_users"] for d in daily), default=0)),
+            "segments_max": _nice_max(max((s["count"] for s in segments), default=0)),
+        },
+        "limits": {
+            "top_users": TOP_USERS,
+            "movers": MOVERS_SHOWN,
+            "table_rows": TABLE_ROWS,
+            "chart_days": CHART_DAYS,
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering and writing
+
+
+def _signed(value: Any) -> str:
+    if isinstance(value, (int, float)) and value > 0:
+        return f"+{value}"
+    return str(value)
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+def _md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    from usertrack.export import md_table
+
+    return md_table([str(h) for h in headers], [list(r) for r in rows]).rstrip("\n")
+
+
+def _quote(value: Any) -> str:
+    """A mermaid string literal."""
+    return '"' + str(value).replace('"', "'") + '"'
+
+
+def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> str:
+    """The report text. Template errors are UsageErrors naming the template file and line."""
+    import jinja2
+
+    path = (template or WEEKLY_TEMPLATE).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--template {path}: no such template file")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["table"] = lambda rows, headers: _md_table(headers, rows)
+    env.filters["signed"] = _signed
+    env.filters["num"] = _num
+    env.filters["quote"] = _quote
+    env.globals["md_table"] = _md_table
+    try:
+        text = env.get_template(path.name).render(**context)
+    except jinja2.TemplateSyntaxError as e:
+        raise UsageError(f"{path}:{e.lineno}: template error: {e.message}") from None
+    except jinja2.TemplateError as e:
+        raise UsageError(f"{path}{_template_line(e, path)}: template error: {e}") from None
+    return text.rstrip("\n") + "\n"
+
+
+def _template_line(error: BaseException, path: Path) -> str:
+    """':N' for the template line a render error happened on, from jinja's rewritten traceback."""
+    line = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == str(path) and frame.lineno:
+            line = f":{frame.lineno}"
+    return line
+
+
+def check_out_dir(out_dir: Path | None) -> Path:
+    """The folder to write into (default: the current one); it must exist."""
+    folder = (out_dir or Path(".")).expanduser()
+    if not folder.exists():
+        raise UsageError(f"--out {folder}: folder does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"--out {folder}: not a folder (--out takes the folder to write into)")
+    return folder
+
+
+def report_path(out_dir: Path | None, week: ReportWeek) -> Path:
+    return check_out_dir(out_dir) / week.file_name
+
+
+def weekly_report(
+    ws: Workspace,
+    as_of: datetime | None = None,
+    *,
+    out_dir: Path | None = None,
+    template: Path | None = None,
+    history: History | None = None,
+    save: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Build, render and write the weekly report atomically; return the file written."""
+    from usertrack.export import write_atomic
+
+    moment = report_as_of(ws, as_of)
+    week = ReportWeek.ending(moment)
+    path = report_path(out_dir, week)  # a bad --out fails before any query runs
+    if template is not None and not template.expanduser().is_file():
+        raise UsageError(f"--template {template}: no such template file")
+    data = collect_weekly(ws, moment, history=history, progress=progress)
+    text = render_weekly(build_context(data), template)
+    write_atomic(path, text)
+    if save and history is not None:
+        history.save(data.current)
+    return path
