@@ -30,6 +30,9 @@ def _no_live_sources(
         "USERTRACK_EVENTS",
         "USERTRACK_QUERIES",
         "USERTRACK_SEGMENTS",
+        "USERTRACK_FAILURES",
+        "USERTRACK_CACHE_TTL",
+        "USERTRACK_CONNECT_ATTEMPTS",
         "USERTRACK_DEBUG",
     ):
         monkeypatch.delenv(name, raising=False)

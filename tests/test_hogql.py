@@ -653,7 +653,9 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
     for query in queries:
         tr = translate(query.sql)
         assert set(tr.params) <= query.param_names, query.id
-        result = source.run(query, resolve_params(query, {}, now_value=NOW))
+        # Deep-dive queries take the user's email (no default): one of this store's people.
+        given = {"email": "alice@acme.com"}
+        result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id
 

@@ -565,6 +565,8 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
             for query in queries:
                 params: dict[str, Any] = {p.name: p.default for p in query.params}
                 params["as_of"] = AS_OF
+                if "email" in params:  # deep-dive queries: one person of the hand-made events
+                    params["email"] = "alice@acme.io"
                 want = local.run(query, params)
                 got = remote.run(query, params)
                 assert got.columns == want.columns, query.id

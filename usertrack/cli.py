@@ -171,6 +171,8 @@ def segments(
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
+        if since is not None and not changes:
+            raise UsageError("--since goes with --changes")
         settings = load_settings()
         err = stderr_console()
         with progress_status(err, "loading rules and queries") as progress:
@@ -210,13 +212,14 @@ def demo(
     """Generate the built-in demo workspace (PostgreSQL + PostHog events) under USERTRACK_HOME."""
     with handle_errors():
         from usertrack.config import load_settings
-        from usertrack.demo import ensure_demo
+        from usertrack.demo import ensure_demo, read_manifest
         from usertrack.terminal import progress_status, stderr_console
 
         settings = load_settings()
+        existed = read_manifest(settings.home) is not None
         with progress_status(stderr_console(), "preparing the demo workspace") as progress:
             ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
-            fresh = reset
+            fresh = reset or not existed
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
@@ -383,8 +386,6 @@ def _segments_history(
     from usertrack.errors import DataError
     from usertrack.history import Snapshot, baseline_for, check_since, compare, open_history
 
-    if since is not None and not changes:
-        raise UsageError("--since goes with --changes")
     moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
     if changes:
         check_since(moment, result.as_of)
@@ -481,6 +482,138 @@ def report_weekly(
                 )
         typer.echo(f"usertrack: wrote {path}", err=True)
         typer.echo(str(path))
+
+
+FailuresOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--failures",
+        help="Failure categories file. Default: ./failures.yaml, else the shipped one.",
+    ),
+]
+DaysOpt = Annotated[
+    int, typer.Option("--days", "-d", min=1, help="How many days back from --as-of to look.")
+]
+
+
+@app.command()
+def failures(
+    days: DaysOpt = 30,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    failures_file: FailuresOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="Failing tools shown in the table and md.")
+    ] = 15,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Why runs and tool calls fail across all users: causes, owners, tools, standout days."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import (
+            load_settings,
+            resolve_failures_file,
+            resolve_queries_dir,
+            resolve_segments_file,
+        )
+        from usertrack.failures import (
+            failure_report,
+            load_failure_rules,
+            report_csv,
+            report_json,
+            report_markdown,
+        )
+        from usertrack.terminal import progress_status, render_failures, stderr_console
+        from usertrack.workspace import open_workspace
+
+        chosen = _choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        rules = load_failure_rules(resolve_failures_file(failures_file))
+        with progress_status(stderr_console(), "loading rules and queries") as progress:
+            ws = open_workspace(
+                load_settings(),
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=lambda msg: typer.echo(msg, err=True),
+                refresh=refresh,
+            )
+            with ws:
+                report = failure_report(
+                    ws, rules, moment or ws.default_as_of(), days, progress=progress
+                )
+        if chosen == "table":
+            from rich.console import Console
+
+            render_failures(Console(), report, limit)
+        elif chosen == "json":
+            _emit(report_json(report), out)
+        elif chosen == "csv":
+            _emit(report_csv(report), out)
+        else:
+            _emit(report_markdown(report, limit), out)
+
+
+@app.command()
+def user(
+    email: Annotated[
+        str, typer.Argument(help="The user's email (matched trimmed and case-insensitively).")
+    ],
+    days: DaysOpt = 30,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    failures_file: FailuresOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="Timeline rows shown in the table and md.")
+    ] = 40,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Deep dive into one user: profile, segments and why, timeline, tools, failures by cause."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import (
+            load_settings,
+            resolve_failures_file,
+            resolve_queries_dir,
+            resolve_segments_file,
+        )
+        from usertrack.deepdive import deep_dive, open_with_rules, to_json, to_markdown
+        from usertrack.terminal import progress_status, render_deep_dive, stderr_console
+
+        chosen = _choose_format(fmt, out)
+        if chosen == "csv":
+            raise UsageError("--format csv does not fit a deep dive; use table, json or md")
+        if not email.strip():
+            raise UsageError("EMAIL is empty")
+        moment = parse_as_of(as_of) if as_of else None
+        with progress_status(stderr_console(), "loading rules and queries") as progress:
+            ws, rules = open_with_rules(
+                load_settings(),
+                failures_path=resolve_failures_file(failures_file),
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=lambda msg: typer.echo(msg, err=True),
+                refresh=refresh,
+            )
+            with ws:
+                dd = deep_dive(
+                    ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
+                )
+        if chosen == "table":
+            from rich.console import Console
+
+            render_deep_dive(Console(), dd, limit)
+        elif chosen == "json":
+            _emit(to_json(dd), out)
+        else:
+            _emit(to_markdown(dd, limit), out)
 
 
 def main(argv: list[str] | None = None) -> Any:

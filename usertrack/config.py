@@ -228,3 +228,16 @@ def resolve_segments_file(flag: Path | None, env: Mapping[str, str] | None = Non
     if local.is_file():
         return local
     return shipped_path("segments.yaml")
+
+
+def resolve_failures_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """--failures beats USERTRACK_FAILURES beats ./failures.yaml beats the shipped rules."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, "USERTRACK_FAILURES"):
+        return Path(value).expanduser()
+    local = Path.cwd() / "failures.yaml"
+    if local.is_file():
+        return local
+    return shipped_path("failures.yaml")

@@ -1,0 +1,52 @@
+-- name: failures
+-- description: Every failure in the window, one row each, at both levels: failed workflow runs (fastapi_run, run_error_log) and failed tool calls (fastapi_tool_executions), for failures.yaml to categorize.
+-- returns: table
+-- param as_of: now
+-- param days: 30
+-- param exclude_pattern: @datagen\.dev$
+--
+-- Seed 000's failure investigation: tool level and workflow level tell different stories (a run
+-- can fail from infrastructure while every tool call in it succeeded), so each row says its
+-- `level` and the two are never added up. Window: (as_of - days, as_of]. `credits` is the
+-- account's balance (a credits error while credits are left is a platform bug, not the user's).
+-- A workflow row's error_message is the first line of its run_error_log.
+SELECT
+    'workflow' AS level,
+    r.created_at AS occurred_at,
+    lower(trim(w.email)) AS email,
+    NULL::text AS tool_name,
+    NULL::text AS tool_provider,
+    NULL::text AS tool_type,
+    NULL::text AS error_type,
+    left(split_part(r.run_error_log, chr(10), 1), 500) AS error_message,
+    left(r.run_error_log, 2000) AS run_error_log,
+    NULL::integer AS duration_ms,
+    w.credits AS credits
+FROM fastapi_run AS r
+JOIN fastapi_user AS f ON f.id = r.user_id
+JOIN wasp_user AS w ON w.id = f.wasp_user_id
+WHERE r.run_state = 'failed'
+  AND r.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+  AND r.created_at <= %(as_of)s
+  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+UNION ALL
+SELECT
+    'tool' AS level,
+    t.created_at AS occurred_at,
+    lower(trim(w.email)) AS email,
+    t.tool_name,
+    t.tool_provider,
+    t.tool_type,
+    t.error_type,
+    left(t.error_message, 500) AS error_message,
+    NULL::text AS run_error_log,
+    t.execution_duration_ms AS duration_ms,
+    w.credits AS credits
+FROM fastapi_tool_executions AS t
+JOIN fastapi_user AS f ON t.user_id = f.id::text
+JOIN wasp_user AS w ON w.id = f.wasp_user_id
+WHERE t.status = 'failed'
+  AND t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+  AND t.created_at <= %(as_of)s
+  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+ORDER BY occurred_at

@@ -1,0 +1,30 @@
+-- name: user_tool_usage
+-- description: The tools one user called in the window, with uses, successes, failures and success rate (seed 000's per-user tool breakdown).
+-- returns: table
+-- param as_of: now
+-- param days: 30
+-- param email:
+-- param exclude_pattern: @datagen\.dev$
+--
+-- Seed 000's "Per-User Tool Breakdown", as of a moment and over (as_of - days, as_of]; the email
+-- is a bound value, compared trimmed and lower-cased.
+SELECT
+    t.tool_name,
+    t.tool_provider,
+    t.tool_type,
+    count(*) AS uses,
+    count(*) FILTER (WHERE t.status = 'success') AS successes,
+    count(*) FILTER (WHERE t.status = 'failed') AS failures,
+    round(100.0 * count(*) FILTER (WHERE t.status = 'success') / count(*), 1) AS success_rate,
+    round(avg(t.execution_duration_ms)) AS avg_ms,
+    min(t.created_at) AS first_use,
+    max(t.created_at) AS last_use
+FROM wasp_user AS w
+JOIN fastapi_user AS f ON f.wasp_user_id = w.id
+JOIN fastapi_tool_executions AS t ON t.user_id = f.id::text
+WHERE lower(trim(w.email)) = lower(trim(%(email)s))
+  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+  AND t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+  AND t.created_at <= %(as_of)s
+GROUP BY t.tool_name, t.tool_provider, t.tool_type
+ORDER BY uses DESC, t.tool_name

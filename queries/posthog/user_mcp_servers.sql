@@ -1,0 +1,22 @@
+-- name: user_mcp_servers
+-- description: The MCP servers one person clicked to connect, up to as_of: clicks, first and last click (seed 000's deep-dive query).
+-- returns: table
+-- param as_of: now
+-- param email:
+-- param exclude_pattern: @datagen\.dev$
+--
+-- Seed 000's "MCP Servers User Clicked" with the email as a bound value (the caller passes it
+-- trimmed and lower-cased), over all time up to as_of as in the seed.
+SELECT
+    properties.template_name AS mcp_server,
+    properties.template_id AS template_id,
+    count() AS clicks,
+    min(timestamp) AS first_click,
+    max(timestamp) AS last_click
+FROM events
+WHERE event = 'mcp_connect_clicked'
+  AND lower(trim(person.properties.email)) = {email}
+  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+GROUP BY mcp_server, template_id
+ORDER BY clicks DESC, mcp_server

@@ -1,0 +1,334 @@
+"""failures.yaml and `usertrack failures`: hand-made errors, bad files, the demo's incident."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from usertrack.cli import app
+from usertrack.config import resolve_failures_file
+from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR
+from usertrack.errors import EXIT_USAGE
+from usertrack.failures import (
+    FailureRules,
+    RulesFileError,
+    categorize_rows,
+    load_failure_rules,
+    standout_days,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "failures.yaml"
+SEED_CATEGORIES = {
+    "Infrastructure": "Platform",
+    "Platform bug": "Platform",
+    "Missing feature": "Platform",
+    "User code": "User",
+    "Third-party": "Mixed",
+}
+
+
+@pytest.fixture(scope="module")
+def rules() -> FailureRules:
+    return load_failure_rules(SHIPPED)
+
+
+def tool(error_type: str | None, message: str | None, **extra: Any) -> dict[str, Any]:
+    return {"level": "tool", "error_type": error_type, "error_message": message, **extra}
+
+
+def workflow(log: str | None, **extra: Any) -> dict[str, Any]:
+    first = log.splitlines()[0] if log else None
+    return {"level": "workflow", "error_message": first, "run_error_log": log, **extra}
+
+
+def one(rules: FailureRules, row: dict[str, Any]) -> tuple[str, str, str]:
+    (out,) = categorize_rows(rules, [row])
+    return out["cause"], out["category"], out["owner"]
+
+
+# --------------------------------------------------------------------------------------------
+# Rules on hand-made errors
+
+
+def test_shipped_file_has_seed_000s_categories_and_owners(rules: FailureRules) -> None:
+    for category, owner in SEED_CATEGORIES.items():
+        assert rules.categories[category] == owner
+    assert {r.category for r in rules.rules} >= set(SEED_CATEGORIES)
+    assert all(":" in r.name for r in rules.rules)  # "Category: something specific"
+
+
+@pytest.mark.parametrize(
+    ("row", "cause", "category", "owner"),
+    [
+        (
+            tool("SandboxOOM", "Modal sandbox exited rc=137 (OOM)"),
+            "Infrastructure: out of memory (rc=137)", "Infrastructure", "Platform",
+        ),
+        (
+            workflow("Workflow run 7 failed at step 2 of 3: API timeout after 60s\n"
+                     "Traceback (most recent call last):\n  httpx.ReadTimeout: timed out"),
+            "Infrastructure: API timeout", "Infrastructure", "Platform",
+        ),
+        (
+            tool("SandboxRateLimit", "Sandbox rate limit exceeded: too many concurrent sandboxes"),
+            "Infrastructure: sandbox rate limit", "Infrastructure", "Platform",
+        ),
+        (
+            tool("ConfigurationError", "Missing environment variable MODAL_TOKEN in sandbox"),
+            "Platform bug: missing env var in sandbox", "Platform bug", "Platform",
+        ),
+        (
+            tool("RateLimitError", "LinkedIn API rate limited (429 Too Many Requests);"
+                 " request not retried"),
+            "Missing feature: rate limit without retry", "Missing feature", "Platform",
+        ),
+        (
+            tool("ValidationError", "Invalid parameters: 'max_results' must be an integer"),
+            "User code: invalid parameters", "User code", "User",
+        ),
+        (
+            tool("KeyError", "KeyError: 'email'", tool_type="custom"),
+            "User code: KeyError in custom code", "User code", "User",
+        ),
+        (
+            tool("ExternalAPIError", "HubSpot API returned 502 Bad Gateway"),
+            "Third-party: HubSpot API error", "Third-party", "Mixed",
+        ),
+        (
+            tool("AuthenticationError", "LinkedIn API returned 401 Unauthorized: token expired"),
+            "Third-party: LinkedIn authentication (401)", "Third-party", "Mixed",
+        ),
+        (  # case-insensitive patterns
+            tool(None, "MODAL SANDBOX EXITED RC=137"),
+            "Infrastructure: out of memory (rc=137)", "Infrastructure", "Platform",
+        ),
+    ],
+)  # fmt: skip
+def test_each_category(
+    rules: FailureRules, row: dict[str, Any], cause: str, category: str, owner: str
+) -> None:
+    assert one(rules, row) == (cause, category, owner)
+
+
+def test_credits_error_is_a_platform_bug_only_when_credits_are_left(rules: FailureRules) -> None:
+    message = "Insufficient credits: required 5, available 0"
+    has_credits = tool("InsufficientCreditsError", message, credits=42)
+    no_credits = tool("InsufficientCreditsError", message, credits=0)
+    unknown = tool("InsufficientCreditsError", message, credits=None)
+    assert one(rules, has_credits) == (
+        "Platform bug: false credit check", "Platform bug", "Platform",
+    )  # fmt: skip
+    assert one(rules, no_credits) == ("User: out of credits", "User account", "User")
+    assert one(rules, unknown)[0] == "User: out of credits"
+    as_run = workflow("Workflow run 9 failed at step 1 of 2: Insufficient credits", credits=7)
+    assert one(rules, as_run)[0] == "Platform bug: false credit check"
+
+
+def test_unmatched_failures_name_their_error_type(rules: FailureRules) -> None:
+    rows = [
+        tool("ValueError", "could not convert string to float: 'n/a'"),
+        workflow(
+            "Workflow run 3 failed\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1\nZeroDivisionError: division by zero'
+        ),
+        workflow("Workflow run 4 failed at step 2: the moon was in the wrong phase"),
+        workflow(None),
+    ]
+    causes = [(r["cause"], r["category"], r["owner"]) for r in categorize_rows(rules, rows)]
+    assert causes[0] == ("Uncategorized: ValueError", "Uncategorized", "Unknown")
+    assert causes[1][0] == "Uncategorized: ZeroDivisionError"
+    assert causes[2][0].startswith("Uncategorized: Workflow run 4 failed")
+    assert causes[3][0] == "Uncategorized: no error recorded"
+    assert not any("other" in c[0].lower() for c in causes)
+
+
+def test_first_matching_rule_wins_and_owner_can_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        "categories:\n  Infrastructure: Platform\n  Third-party: Mixed\n"
+        "rules:\n"
+        "  - name: 'Third-party: Modal'\n    category: Third-party\n    owner: Vendor\n"
+        "    match: modal\n"
+        "  - name: 'Infrastructure: OOM'\n    category: Infrastructure\n    match: rc=137\n"
+        "  - name: 'Infrastructure: slow HubSpot'\n    category: Infrastructure\n"
+        "    match: [timeout]\n    when: tool_provider = 'hubspot' AND duration_ms > 1000\n"
+    )
+    spec = load_failure_rules(path)
+    assert one(spec, tool(None, "Modal sandbox exited rc=137")) == (
+        "Third-party: Modal", "Third-party", "Vendor",
+    )  # fmt: skip
+    assert one(spec, tool(None, "exited rc=137"))[0] == "Infrastructure: OOM"
+    slow = tool("TimeoutError", "timeout", tool_provider="hubspot", duration_ms=5000)
+    fast = tool("TimeoutError", "timeout", tool_provider="hubspot", duration_ms=10)
+    assert one(spec, slow)[0] == "Infrastructure: slow HubSpot"
+    assert one(spec, fast)[0] == "Uncategorized: TimeoutError"
+
+
+# --------------------------------------------------------------------------------------------
+# Bad files
+
+
+GOOD_RULE = "  - name: 'Infrastructure: OOM'\n    category: Infrastructure\n    match: rc=137\n"
+HEAD = "categories:\n  Infrastructure: Platform\nrules:\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (HEAD + "  - name: x\n    category: a: b\n    match: y\n", [":5:", "not valid YAML"]),
+        (HEAD + GOOD_RULE + "  - name: 'Infrastructure: timeout'\n    category: Infrastructure\n"
+         "    mtach: timeout\n", [":7:", "rule 'Infrastructure: timeout'", "unknown key 'mtach'",
+                                  "did you mean 'match'"]),
+        (HEAD + "  - name: 'Infrastructure: bad'\n    category: Infrastructure\n"
+         "    match: ['ok', '(unclosed']\n", [":4:", "rule 'Infrastructure: bad'",
+                                             "bad regular expression '(unclosed'"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructur\n    match: x\n",
+         [":4:", "unknown category 'Infrastructur'", "did you mean 'Infrastructure'"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credit > 0\n", [":4:", "unknown column 'credit'", "did you mean 'credits'"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits + 1\n", [":4:", "not a boolean"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits > 0) OR (true\n", [":4:", "not a single SQL boolean expression"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n", [":4:", "'match'"]),
+        (HEAD + GOOD_RULE + GOOD_RULE, [":7:", "duplicate name", "line 4"]),
+        ("categories:\n  Infrastructure: Platform\nrulez: []\n",
+         [":1:", "unknown key 'rulez'", "did you mean 'rules'"]),
+    ],
+)  # fmt: skip
+def test_bad_rules_file_names_line_and_rule(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    path = tmp_path / "failures.yaml"
+    path.write_text(text)
+    with pytest.raises(RulesFileError) as info:
+        load_failure_rules(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    for fragment in fragments:
+        assert fragment in message, message
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_failures_file_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flag, env_file = tmp_path / "flag.yaml", tmp_path / "env.yaml"
+    env = {"USERTRACK_FAILURES": str(env_file)}
+    assert resolve_failures_file(flag, env) == flag
+    assert resolve_failures_file(None, env) == env_file
+    monkeypatch.chdir(tmp_path)
+    assert resolve_failures_file(None, {}).resolve() == SHIPPED.resolve()
+    (tmp_path / "failures.yaml").write_text("x")
+    assert resolve_failures_file(None, {}) == tmp_path / "failures.yaml"
+
+
+def test_standout_rule_needs_more_failures_and_a_higher_rate() -> None:
+    def day(i: int, runs: int, failed: int) -> dict[str, Any]:
+        return {"day": date(2026, 11, i), "runs": runs, "runs_failed": failed,
+                "tool_calls": 0, "tool_failures": 0}  # fmt: skip
+
+    trend = [day(i, 100, 10) for i in range(1, 8)]
+    trend.append(day(8, 300, 30))  # busier, same rate: not an incident
+    trend.append(day(9, 100, 60))  # the incident
+    standout_days(trend)
+    assert [d["day"].day for d in trend if d["stands_out"]] == [9]
+    assert "60 vs a median of 10" in trend[-1]["why"]
+
+
+# --------------------------------------------------------------------------------------------
+# The command on the demo
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("failures-demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    try:
+        result = CliRunner().invoke(app, ["demo", "--users", "600"])
+        assert result.exit_code == 0, result.stderr
+    finally:
+        mp.undo()
+    return home
+
+
+def run(args: list[str], home: Path | None = None) -> Result:
+    mp = pytest.MonkeyPatch()
+    if home is not None:
+        mp.setenv("USERTRACK_HOME", str(home))
+    mp.chdir(REPO)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def report(demo_home: Path) -> dict[str, Any]:
+    result = run(["failures", "--format", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_failures_finds_the_incident_day(report: dict[str, Any]) -> None:
+    as_of = datetime.fromisoformat(report["as_of"].replace("Z", "+00:00"))
+    incident = (as_of - timedelta(days=INCIDENT_DAYS_BEFORE_ANCHOR)).date().isoformat()
+    assert [d["day"] for d in report["standout_days"]] == [incident]
+    (day,) = report["standout_days"]
+    assert "workflow failures" in day["why"] and "tool failures" in day["why"]
+    assert len(report["trend"]) == 30 and report["days"] == 30
+    assert report["since"] < report["trend"][0]["day"] + "T23:59:59Z"
+
+
+def test_failures_keeps_levels_apart_and_categorizes_every_demo_error(
+    report: dict[str, Any],
+) -> None:
+    totals = report["totals"]
+    assert sum(c["failures"] for c in report["workflow_causes"]) == totals["runs_failed"] > 0
+    assert sum(c["failures"] for c in report["tool_causes"]) == totals["tool_failures"] > 0
+    assert all(c["tools"] == [] for c in report["workflow_causes"])
+    assert all(c["tools"] for c in report["tool_causes"])
+    categories = {c["category"]: c for c in report["categories"]}
+    assert set(categories) == set(SEED_CATEGORIES)  # nothing uncategorized on the demo
+    for name, owner in SEED_CATEGORIES.items():
+        assert categories[name]["owner"] == owner
+    assert sum(c["workflow_failures"] for c in categories.values()) == totals["runs_failed"]
+    assert sum(c["tool_failures"] for c in categories.values()) == totals["tool_failures"]
+    # Seed 000: infrastructure fails whole runs while their tool calls succeed.
+    infra = categories["Infrastructure"]
+    assert infra["workflow_failures"] > infra["tool_failures"]
+    top = report["failing_tools"][0]
+    assert {"tool_name", "tool_provider", "failures", "affected_users", "avg_ms",
+            "first_failure", "last_failure", "top_cause"} <= set(top)  # fmt: skip
+    failures = [t["failures"] for t in report["failing_tools"]]
+    assert failures == sorted(failures, reverse=True)
+
+
+def test_failures_other_formats(demo_home: Path, tmp_path: Path) -> None:
+    table = run(["failures", "--days", "14"], demo_home)
+    assert table.exit_code == 0, table.stderr
+    assert "stands out" in table.stdout and "Workflow level" in table.stdout
+    md = run(["failures", "--format", "md"], demo_home)
+    assert md.exit_code == 0 and "## Workflow level" in md.stdout and "## Tool level" in md.stdout
+    out = tmp_path / "failures.csv"
+    written = run(["failures", "--out", str(out)], demo_home)
+    assert written.exit_code == 0 and written.stdout == ""
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {r["level"] for r in rows} == {"workflow", "tool"}
+
+
+def test_failures_with_a_bad_rules_file_exits_2(demo_home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "failures.yaml"
+    bad.write_text(HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: '('\n")
+    result = run(["failures", "--failures", str(bad)], demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert result.stdout == ""
+    assert f"{bad}:4: rule 'Infra: x': bad regular expression" in result.stderr

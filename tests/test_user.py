@@ -1,0 +1,250 @@
+"""`usertrack user EMAIL`: the per-user deep dive on a small demo, and emails that are not users."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from usertrack.cli import app
+from usertrack.deepdive import PLATFORM_VERDICT, TimelineItem, one_user_query, timeline_check
+from usertrack.errors import EXIT_NOT_FOUND, EXIT_USAGE
+from usertrack.queries import load_queries
+
+REPO = Path(__file__).resolve().parent.parent
+SEGMENT_IDS = ["failing", "frustrated", "high_intent", "at_risk", "power_user"]
+INJECTIONS = [
+    "x' OR '1'='1",
+    "a@b.c'); DROP TABLE wasp_user;--",
+    "{email}",
+    "%(email)s",
+    "' OR 1=1 OR person.properties.email LIKE '%",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("user-demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    try:
+        result = CliRunner().invoke(app, ["demo", "--users", "600"])
+        assert result.exit_code == 0, result.stderr
+    finally:
+        mp.undo()
+    return home
+
+
+def run(args: list[str], home: Path | None = None) -> Result:
+    mp = pytest.MonkeyPatch()
+    if home is not None:
+        mp.setenv("USERTRACK_HOME", str(home))
+    mp.chdir(REPO)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        mp.undo()
+
+
+def deep(email: str, home: Path, *extra: str) -> dict[str, Any]:
+    result = run(["user", email, "--format", "json", *extra], home)
+    assert result.exit_code == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def segments(demo_home: Path) -> dict[str, Any]:
+    result = run(["segments", "--format", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def _members(segments: dict[str, Any], seg: str) -> list[dict[str, Any]]:
+    return [u for u in segments["users"] if seg in u["segments"]]
+
+
+@pytest.mark.parametrize("segment", SEGMENT_IDS)
+def test_deep_dive_of_one_user_per_segment(
+    demo_home: Path, segments: dict[str, Any], segment: str
+) -> None:
+    members = _members(segments, segment)
+    # Prefer someone both sources know, so the timeline has something from each.
+    both = [u for u in members if u["in_posthog"] and u["in_neon"]]
+    user = (both or members)[0]
+    doc = deep(user["email"], demo_home)
+    assert doc["email"] == user["email"]
+    assert doc["as_of"] == segments["as_of"]
+
+    # The profile is the one `segments` computes, column for column.
+    for column, value in doc["profile"].items():
+        assert user[column] == value, column
+    # Each segment the user is in, and why: the values of its rule's columns, from the profile.
+    assert [s["id"] for s in doc["segments"]] == user["segments"]
+    mine = next(s for s in doc["segments"] if s["id"] == segment)
+    assert mine["why"] and mine["rule"]
+    for column, value in mine["why"].items():
+        assert doc["profile"][column] == value == user[column]
+
+    # One timeline, in time order, inside the window.
+    timeline = doc["timeline"]
+    stamps = [item["at"] for item in timeline]
+    assert stamps == sorted(stamps)
+    assert all(doc["since"] < at <= doc["as_of"] for at in stamps)
+    sources = {item["source"] for item in timeline}
+    assert sources <= {"posthog", "neon"}
+
+    # Failures: tool level and workflow level apart, each matching the timeline's rows.
+    failed = {
+        level: sum(1 for i in timeline if i["level"] == level and i["status"] == "failed")
+        for level in ("workflow", "tool")
+    }
+    assert sum(g["failures"] for g in doc["failures"]["workflow"]) == failed["workflow"]
+    assert sum(g["failures"] for g in doc["failures"]["tool"]) == failed["tool"]
+    assert all(g["tools"] == [] for g in doc["failures"]["workflow"])
+    assert all(g["tools"] for g in doc["failures"]["tool"])
+    assert doc["timeline_check"]["failures"] == failed["workflow"] + failed["tool"]
+    assert doc["timeline_check"]["verdict"]
+
+    tool_uses = sum(t["uses"] for t in doc["tools"])
+    assert tool_uses == sum(1 for i in timeline if i["level"] == "tool")
+    for t in doc["tools"]:
+        assert t["successes"] + t["failures"] <= t["uses"]
+
+
+def test_timeline_merges_both_sources(demo_home: Path, segments: dict[str, Any]) -> None:
+    failing = [u for u in _members(segments, "failing") if u["in_posthog"]]
+    frustrated = [u for u in failing if "frustrated" in u["segments"]]
+    user = (frustrated or failing)[0]
+    doc = deep(user["email"], demo_home, "--days", "90")
+    kinds = {(i["source"], i["kind"]) for i in doc["timeline"]}
+    assert ("neon", "run") in kinds and ("neon", "tool call") in kinds
+    assert any(source == "posthog" for source, _ in kinds)
+    sources = [i["source"] for i in doc["timeline"]]
+    # Merged, not appended: a PostHog event comes after a Neon row and a Neon row after an event.
+    last = {s: len(sources) - 1 - sources[::-1].index(s) for s in ("posthog", "neon")}
+    assert sources.index("neon") < last["posthog"] and sources.index("posthog") < last["neon"]
+
+
+def test_email_is_matched_trimmed_and_case_insensitively(demo_home: Path) -> None:
+    doc = deep("  JANE.DOE@ACME.IO ", demo_home)
+    assert doc["email"] == "jane.doe@acme.io"
+    assert doc["profile"]["in_neon"] and doc["profile"]["in_posthog"]
+
+
+def test_table_and_markdown(demo_home: Path) -> None:
+    table = run(["user", "jane.doe@acme.io"], demo_home)
+    assert table.exit_code == 0, table.stderr
+    for fragment in ("Profile", "Timeline check", "Workflow level", "Tool level", "Tools used",
+                     "MCP servers clicked", "Timeline"):  # fmt: skip
+        assert fragment in table.stdout
+    md = run(["user", "jane.doe@acme.io", "--format", "md"], demo_home)
+    assert md.exit_code == 0 and md.stdout.startswith("# jane.doe@acme.io")
+    csv = run(["user", "jane.doe@acme.io", "--format", "csv"], demo_home)
+    assert csv.exit_code == EXIT_USAGE and csv.stdout == ""
+
+
+@pytest.mark.parametrize("email", INJECTIONS)
+def test_injection_strings_are_just_unknown_emails(demo_home: Path, email: str) -> None:
+    result = run(["user", email, "--format", "json"], demo_home)
+    assert result.exit_code == EXIT_NOT_FOUND, result.stderr
+    assert result.stdout == ""
+    assert "usertrack: error: no user" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_database_is_intact_after_injection_attempts(
+    demo_home: Path, segments: dict[str, Any]
+) -> None:
+    for email in INJECTIONS:
+        run(["user", email], demo_home)
+    again = run(["segments", "--format", "json"], demo_home)
+    assert again.exit_code == 0, again.stderr
+    assert len(json.loads(again.stdout)["users"]) == len(segments["users"])
+
+
+def test_unknown_email_suggests_close_ones(demo_home: Path) -> None:
+    result = run(["user", "jane.doe@acme.co"], demo_home)
+    assert result.exit_code == EXIT_NOT_FOUND
+    assert result.stdout == ""
+    assert "no user 'jane.doe@acme.co'" in result.stderr
+    assert "usertrack: hint: did you mean" in result.stderr and "jane.doe@acme.io" in result.stderr
+
+
+def test_internal_accounts_are_unknown(demo_home: Path) -> None:
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(demo_home))
+    try:
+        with open_workspace(
+            load_settings(),
+            queries_dir=resolve_queries_dir(None),
+            segments_path=resolve_segments_file(REPO / "segments.yaml"),
+        ) as ws:
+            conn = ws.sources["neon"].connect()  # type: ignore[attr-defined]
+            row = conn.execute(
+                "SELECT email FROM wasp_user WHERE email LIKE '%%@datagen.dev' LIMIT 1"
+            ).fetchone()
+            conn.rollback()
+    finally:
+        mp.undo()
+    assert row is not None
+    result = run(["user", row[0]], demo_home)
+    assert result.exit_code == EXIT_NOT_FOUND
+    assert "internal accounts are left out" in result.stderr
+    hints = [line for line in result.stderr.splitlines() if line.startswith("usertrack: hint:")]
+    assert not any("datagen.dev" in line for line in hints)
+
+
+def test_empty_email_is_a_usage_error() -> None:
+    result = run(["user", "   "])
+    assert result.exit_code == EXIT_USAGE and "EMAIL is empty" in result.stderr
+
+
+def test_the_email_travels_as_a_bound_value() -> None:
+    library = load_queries(REPO / "queries")
+    for query_id in ("neon/user_timeline", "neon/user_tool_usage", "neon/user_failures",
+                     "posthog/user_events", "posthog/user_mcp_servers"):  # fmt: skip
+        query = library.get(query_id)
+        assert "email" in query.param_names and query.returns == "table"
+        placeholder = "%(email)s" if query.folder == "neon" else "{email}"
+        assert placeholder in query.sql
+    for query in library.in_folder("neon", per_user=True) + library.in_folder(
+        "posthog", per_user=True
+    ):
+        wrapped = one_user_query(query)
+        assert "usertrack_email" in wrapped.param_names
+        assert wrapped.sql.startswith("SELECT * FROM (\n" + query.sql.rstrip().rstrip(";"))
+
+
+def _item(day: int, level: str, status: str) -> TimelineItem:
+    return TimelineItem(
+        at=datetime(2026, 11, day, 12), source="neon", kind="run", level=level, status=status
+    )
+
+
+def test_timeline_check_rule() -> None:
+    clustered = [_item(12, "workflow", "failed")] * 5 + [_item(12, "tool", "failed")] * 2
+    clustered += [_item(3, "workflow", "completed"), _item(5, "tool", "success")]
+    clustered += [_item(8, "workflow", "failed")]
+    check = timeline_check(clustered)
+    assert check.platform_likely and check.verdict.startswith(PLATFORM_VERDICT)
+    assert check.worst_dates == [date(2026, 11, 8), date(2026, 11, 12)]
+    assert check.clean_dates == [date(2026, 11, 3), date(2026, 11, 5)]
+
+    spread = [_item(d, "workflow", "failed") for d in range(1, 11)]
+    spread += [_item(d, "workflow", "completed") for d in range(11, 14)]
+    check = timeline_check(spread)
+    assert not check.platform_likely and "spread over 10" in check.verdict
+
+    no_clean_day = [_item(12, "workflow", "failed")] * 4 + [_item(12, "workflow", "completed")]
+    assert not timeline_check(no_clean_day).platform_likely
+    assert "too few" in timeline_check([_item(1, "tool", "failed")]).verdict
+    assert timeline_check([]).failures == 0

@@ -1,0 +1,650 @@
+"""`usertrack user EMAIL`: seed 000's per-user deep dive, from both sources, in one answer.
+
+What it gathers, as of a moment and over the last N days:
+- the profile (the same columns `segments` computes, from the same per-user queries) and each
+  segment the user is in, with the values of the columns its rule uses ("why");
+- one timeline merging PostHog events (posthog/user_events) and Neon rows: runs, tool calls,
+  code executions, deployments (neon/user_timeline);
+- the MCP servers clicked (posthog/user_mcp_servers), the tools used with success rates
+  (neon/user_tool_usage);
+- failures (neon/user_failures) categorized with failures.yaml, tool level and workflow level apart;
+- the timeline check of seed 000 (see `timeline_check`).
+
+The email is trimmed and lower-cased, and it is always a bound value (never text in SQL or HogQL).
+Only this user's rows are read: every per-user query of the library is wrapped as
+`SELECT * FROM (<query>) WHERE lower(trim(email)) = <bound email>`, which PostgreSQL and DuckDB push
+down into the query, so the profile costs a few milliseconds instead of a pass over every user,
+and its values are exactly the ones `segments` shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import NotFoundError, UsageError
+from usertrack.queries import Param, Query, resolve_params
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import duckdb
+
+    from usertrack.config import Settings
+    from usertrack.failures import FailureRules
+    from usertrack.sources.base import Result
+    from usertrack.workspace import Progress, Workspace
+
+# The parameter that carries the email into the wrapped per-user queries.
+FILTER_PARAM = "usertrack_email"
+EVENTS_CAP = 1000  # posthog/user_events' LIMIT
+# The timeline check (seed 000: "if a user has days with 100 % success, likely platform").
+CLUSTER_SHARE = 0.6  # the failures on the worst days...
+CLUSTER_DAYS = 2  # ...at most this many dates...
+MIN_FAILURES = 3  # ...out of at least this many failures
+PLATFORM_VERDICT = "likely platform, not the user's code"
+
+
+@dataclass
+class SegmentWhy:
+    id: str
+    name: str
+    action: str
+    rule: str
+    why: dict[str, Any]
+
+
+@dataclass
+class TimelineItem:
+    at: datetime
+    source: str  # "posthog" or "neon"
+    kind: str  # an event name, or run / tool call / code execution / deployment
+    level: str | None = None  # "workflow" (runs), "tool" (tool calls), else None
+    name: str | None = None
+    status: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class FailureGroup:
+    cause: str
+    category: str
+    owner: str
+    failures: int
+    users: int
+    first_seen: datetime
+    last_seen: datetime
+    tools: list[str]
+    example: str | None
+
+
+@dataclass
+class TimelineCheck:
+    """Do the failures cluster on a few dates while other days succeed?
+
+    The rule: with at least 3 failures (failed runs and failed tool calls), if the worst 2 dates
+    hold at least 60 % of them and at least one other day with runs or tool calls had no failure
+    at all, the failures are "likely platform, not the user's code" (seed 000).
+    """
+
+    verdict: str
+    platform_likely: bool
+    failures: int
+    failure_dates: int
+    worst_dates: list[date]
+    worst_share: float | None
+    clean_dates: list[date]
+    days: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DeepDive:
+    email: str
+    as_of: datetime
+    days: int
+    since: datetime
+    profile: dict[str, Any]
+    segments: list[SegmentWhy]
+    timeline: list[TimelineItem]
+    events_capped: bool
+    mcp_servers: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    workflow_failures: list[FailureGroup]
+    tool_failures: list[FailureGroup]
+    timeline_check: TimelineCheck
+    rules_path: str
+
+
+# --------------------------------------------------------------------------------------------
+# Opening: the workspace and failures.yaml at once
+
+
+_SPARE: list[duckdb.DuckDBPyConnection] = []  # in-memory DuckDBs opened ahead of use
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    return _SPARE.pop() if _SPARE else duckdb.connect()
+
+
+def _rules_and_drivers(path: Path) -> FailureRules:
+    from usertrack.failures import load_failure_rules
+
+    rules = load_failure_rules(path)  # imports yaml and duckdb on the way
+    import duckdb
+    import psycopg  # noqa: F401  (the Postgres source imports it on first use; do it now)
+
+    _SPARE.append(duckdb.connect())  # opening a DuckDB costs about 20 ms: do it here too
+    return rules
+
+
+def open_with_rules(
+    settings: Settings, *, failures_path: Path, **workspace_options: Any
+) -> tuple[Workspace, FailureRules]:
+    """`open_workspace` and `load_failure_rules` side by side.
+
+    Opening the workspace mostly waits (for the demo PostgreSQL to start, for a connection);
+    meanwhile a thread reads failures.yaml and imports the drivers, about 0.2 s of a deep dive.
+    A bad failures.yaml is reported first, as the likelier mistake.
+    """
+    from usertrack.workspace import open_workspace
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-rules") as pool:
+        pending = pool.submit(_rules_and_drivers, failures_path)
+        try:
+            ws = open_workspace(settings, **workspace_options)
+        except BaseException:
+            pending.result()
+            raise
+        try:
+            return ws, pending.result()
+        except BaseException:
+            ws.close()
+            raise
+
+
+# --------------------------------------------------------------------------------------------
+# Running the queries for one email
+
+
+def one_user_query(query: Query) -> Query:
+    """`query` (a per-user query) restricted to one email, passed as the bound FILTER_PARAM."""
+    body = query.sql.rstrip().rstrip(";")
+    placeholder = f"%({FILTER_PARAM})s" if query.dialect == "postgres" else f"{{{FILTER_PARAM}}}"
+    sql = (
+        f"SELECT * FROM (\n{body}\n) AS usertrack_one\n"
+        f"WHERE lower(trim(usertrack_one.email)) = {placeholder}"
+    )
+    return dataclasses.replace(query, sql=sql, params=(*query.params, Param(FILTER_PARAM, None, 0)))
+
+
+def _run_all(
+    ws: Workspace,
+    work: dict[str, list[tuple[str, Query, dict[str, Any]]]],
+    as_of: datetime,
+    progress: Progress | None,
+) -> dict[str, Result]:
+    """Run each source's queries in order on one thread per source; the sources run at once."""
+
+    def run_source(kind: str) -> list[tuple[str, Result]]:
+        source = ws.sources[kind]
+        out = []
+        for key, query, given in work[kind]:
+            if progress:
+                progress(f"running {query.id} on {source.description}")
+            out.append((key, source.run(query, resolve_params(query, given, now_value=as_of))))
+        return out
+
+    kinds = [k for k, items in work.items() if items]
+    results: dict[str, Result] = {}
+    if len(kinds) <= 1:
+        for kind in kinds:
+            results.update(run_source(kind))
+        return results
+    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-user") as pool:
+        for future in [pool.submit(run_source, k) for k in kinds]:
+            results.update(future.result())
+    return results
+
+
+def _profile(
+    ws: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    results: dict[str, Result],
+    as_of: datetime,
+    email: str,
+    excluded: str,
+) -> None:
+    """Create `profile` from the per-user results (as build_profiles does), this email only."""
+    import duckdb
+
+    from usertrack.clock import naive_utc
+    from usertrack.errors import QueryFileError
+    from usertrack.profiles import join_per_user, load_result
+
+    loaded = []
+    for key, result in results.items():
+        if not key.startswith("profile:"):
+            continue
+        query = ws.library.get(key.removeprefix("profile:"))
+        if len(result.rows) <= SMALL_RESULT:
+            table = _load_small(con, query, result)
+        else:  # a per-user query that does not group by email: the general loader
+            table = load_result(con, query, result)
+        loaded.append((query, table, list(result.columns)))
+    join_per_user(con, loaded, excluded=excluded)
+    profile_query = ws.library.get("join/profile")
+    values = resolve_params(profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of))
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE profile AS {profile_query.sql}", values)
+    except duckdb.Error as e:
+        raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None
+    con.execute("DELETE FROM profile WHERE email IS DISTINCT FROM $email", {"email": email})
+
+
+SMALL_RESULT = 20
+
+
+def _load_small(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
+    """`profiles.load_result` for the few rows of one email, without numpy (about 0.1 s to import).
+
+    DuckDB types the bound values as load_result's arrays do: an empty result or a None gives
+    the NULL type, a datetime TIMESTAMP, a list of text VARCHAR[].
+    """
+    from usertrack.errors import QueryError
+    from usertrack.profiles import RESERVED_COLUMNS, _table_name, normalize_email
+
+    columns = list(result.columns)
+    if "email" not in columns:
+        raise QueryError(
+            f"per-user query {query.id} ({query.path}) returns no 'email' column"
+            f" (it returned: {', '.join(columns) or 'nothing'})"
+        )
+    for col in columns:
+        if col in RESERVED_COLUMNS - {"email"}:
+            raise QueryError(
+                f"per-user query {query.id} ({query.path}) returns column {col!r},"
+                " which the join adds itself; rename it"
+            )
+    if len(set(columns)) != len(columns):
+        raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
+    at = columns.index("email")
+    rows = [
+        tuple(normalize_email(v) if j == at else v for j, v in enumerate(row))
+        for row in result.rows
+    ]
+    rows = [row for row in rows if row[at] is not None]
+    emails = [row[at] for row in rows]
+    if len(set(emails)) != len(emails):
+        raise QueryError(
+            f"per-user query {query.id} ({query.path}) returned {len(emails)} rows for"
+            f" {emails[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
+        )
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    name = _table_name(query.id)
+    if not rows:
+        nulls = ", ".join("NULL" for _ in columns)
+        con.execute(
+            f'CREATE OR REPLACE TABLE "{name}" AS'
+            f" SELECT * FROM (VALUES ({nulls})) AS v({names}) WHERE false"
+        )
+        return name
+    width = len(columns)
+    values = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+        for i in range(len(rows))
+    )
+    con.execute(
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM (VALUES {values}) AS v({names})',
+        [v for row in rows for v in row],
+    )
+    return name
+
+
+def known_emails(ws: Workspace, as_of: datetime, progress: Progress | None = None) -> list[str]:
+    """Every email of the profile (internal accounts excluded), for suggestions."""
+    run = ws.profiles(as_of, progress)
+    try:
+        return [e for (e,) in run.con.execute("SELECT email FROM profile").fetchall()]
+    finally:
+        run.close()
+
+
+def not_found(
+    ws: Workspace, email: str, as_of: datetime, progress: Progress | None
+) -> NotFoundError:
+    emails = known_emails(ws, as_of, progress)
+    close = difflib.get_close_matches(email, emails, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else None
+    return NotFoundError(
+        f"no user {email!r} as of {_iso(as_of)} in either source"
+        " (emails match trimmed and case-insensitively; internal accounts are left out)",
+        hint=hint,
+    )
+
+
+def deep_dive(
+    ws: Workspace,
+    email: str,
+    as_of: datetime,
+    rules: FailureRules,
+    *,
+    days: int = 30,
+    progress: Progress | None = None,
+) -> DeepDive:
+    """Everything about one user; NotFoundError (with close emails) when nobody has that email."""
+
+    from usertrack.failures import categorize, cause_summary, load_failures
+    from usertrack.profiles import exclude_pattern, normalize_email
+    from usertrack.segments import classify, rule_columns
+
+    norm = normalize_email(email)
+    if norm is None:
+        raise UsageError("EMAIL is empty")
+    if days < 1:
+        raise UsageError(f"--days {days} must be at least 1")
+    excluded = exclude_pattern(ws.rules.exclude)
+    if re.search(excluded, norm):
+        raise not_found(ws, norm, as_of, progress)
+
+    base = {"as_of": as_of, "exclude_pattern": excluded}
+    deep = {**base, "email": norm, "days": days}
+    work: dict[str, list[tuple[str, Query, dict[str, Any]]]] = {k: [] for k in ws.sources}
+    for kind in ws.sources:
+        for query in ws.library.in_folder(kind, per_user=True):
+            if query.insight is None:
+                work[kind].append(
+                    (f"profile:{query.id}", one_user_query(query), {**base, FILTER_PARAM: norm})
+                )
+    wanted = {
+        "neon": ["neon/user_timeline", "neon/user_tool_usage", "neon/user_failures"],
+        "posthog": ["posthog/user_events", "posthog/user_mcp_servers"],
+    }
+    for kind, ids in wanted.items():
+        if kind not in ws.sources:
+            continue
+        for query_id in ids:
+            query = ws.library.get(query_id)
+            given = {k: v for k, v in deep.items() if k in query.param_names}
+            work[kind].append((query_id, query, given))
+    results = _run_all(ws, work, as_of, progress)
+
+    con = _connection()
+    try:
+        _profile(ws, con, results, as_of, norm, excluded)
+        if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
+            raise not_found(ws, norm, as_of, progress)
+        classification = classify(ws.rules, con, as_of)
+        user = classification.users[0]
+        profile = {c: user[c] for c in classification.columns}
+        segments = []
+        for seg in classification.segments:
+            if seg.id in user["segments"]:
+                cols = rule_columns(seg, classification.columns)
+                segments.append(
+                    SegmentWhy(seg.id, seg.name, seg.action, seg.rule, {c: user[c] for c in cols})
+                )
+
+        failures = results.get("neon/user_failures")
+        if failures is not None:
+            load_failures(con, failures)
+        else:
+            load_failures(con, [])
+        categorize(rules, con)
+        groups: dict[str, list[FailureGroup]] = {"workflow": [], "tool": []}
+        for row in _renamed(cause_summary(con)):
+            groups[row.pop("level")].append(FailureGroup(**row))
+    finally:
+        con.close()
+
+    neon_items = _neon_timeline(results.get("neon/user_timeline"))
+    events = results.get("posthog/user_events")
+    timeline = sorted(
+        neon_items + _posthog_timeline(events),
+        key=lambda i: (i.at, i.source != "posthog", i.kind),
+    )
+    return DeepDive(
+        email=norm,
+        as_of=as_of,
+        days=days,
+        since=as_of - timedelta(days=days),
+        profile=profile,
+        segments=segments,
+        timeline=timeline,
+        events_capped=events is not None and len(events.rows) >= EVENTS_CAP,
+        mcp_servers=_dicts(results.get("posthog/user_mcp_servers")),
+        tools=_dicts(results.get("neon/user_tool_usage")),
+        workflow_failures=groups["workflow"],
+        tool_failures=groups["tool"],
+        timeline_check=timeline_check(neon_items),
+        rules_path=str(rules.path),
+    )
+
+
+def _renamed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row["tools"] = [t for t in (row["tools"] or []) if t]
+    return rows
+
+
+def _dicts(result: Result | None) -> list[dict[str, Any]]:
+    return result.as_dicts() if result is not None else []
+
+
+def _naive_utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    raise TypeError(f"not a timestamp: {value!r}")
+
+
+def _neon_timeline(result: Result | None) -> list[TimelineItem]:
+    items = []
+    for row in _dicts(result):
+        items.append(
+            TimelineItem(
+                at=_naive_utc(row["at"]),
+                source="neon",
+                kind=row["kind"],
+                level=row.get("level"),
+                name=row.get("name"),
+                status=row.get("status"),
+                detail=row.get("detail"),
+            )
+        )
+    return items
+
+
+def _posthog_timeline(result: Result | None) -> list[TimelineItem]:
+    items = []
+    for row in _dicts(result):
+        detail = row.get("mcp_server") or row.get("exception_message")
+        items.append(
+            TimelineItem(
+                at=_naive_utc(row["timestamp"]),
+                source="posthog",
+                kind=row["event"],
+                name=row.get("page"),
+                detail=detail,
+            )
+        )
+    return items
+
+
+def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
+    """Seed 000's timeline check over the user's runs and tool calls (see TimelineCheck)."""
+    per_day: dict[date, dict[str, Any]] = {}
+    for item in items:
+        if item.level not in ("workflow", "tool"):
+            continue
+        day = per_day.setdefault(
+            item.at.date(),
+            {"day": item.at.date(), "runs": 0, "runs_failed": 0, "tool_calls": 0,
+             "tool_failures": 0},
+        )  # fmt: skip
+        failed = item.status == "failed"
+        if item.level == "workflow":
+            day["runs"] += 1
+            day["runs_failed"] += failed
+        else:
+            day["tool_calls"] += 1
+            day["tool_failures"] += failed
+    days = [per_day[d] for d in sorted(per_day)]
+    for d in days:
+        d["failures"] = d["runs_failed"] + d["tool_failures"]
+    total = sum(d["failures"] for d in days)
+    failing = [d for d in days if d["failures"]]
+    worst = sorted(failing, key=lambda d: (-d["failures"], d["day"]))[:CLUSTER_DAYS]
+    worst_dates = sorted(d["day"] for d in worst)
+    share = sum(d["failures"] for d in worst) / total if total else None
+    clean = [d["day"] for d in days if not d["failures"]]
+    dates = ", ".join(d.isoformat() for d in worst_dates)
+
+    platform = False
+    if total == 0:
+        verdict = "no failures in the window" if days else "no runs or tool calls in the window"
+    elif total < MIN_FAILURES:
+        verdict = f"{total} failure(s): too few to see a pattern"
+    elif share is not None and share >= CLUSTER_SHARE and clean:
+        platform = True
+        verdict = (
+            f"{PLATFORM_VERDICT}: {100 * share:.0f} % of {total} failures fell on {dates},"
+            f" while {len(clean)} other active day(s) had no failure"
+        )
+    elif share is not None and share >= CLUSTER_SHARE:
+        verdict = (
+            f"failures cluster on {dates} ({100 * share:.0f} % of {total}), but no active day"
+            " went without failures to compare with: read the causes"
+        )
+    else:
+        verdict = (
+            f"failures spread over {len(failing)} of {len(days)} active days"
+            f" (the worst {len(worst)} hold {100 * (share or 0):.0f} %): a recurring cause,"
+            " not one bad day; read the causes"
+        )
+    return TimelineCheck(
+        verdict=verdict,
+        platform_likely=platform,
+        failures=total,
+        failure_dates=len(failing),
+        worst_dates=worst_dates if total else [],
+        worst_share=round(share, 3) if share is not None else None,
+        clean_dates=clean,
+        days=days,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering for files (the terminal tables are in usertrack.terminal)
+
+
+def _iso(moment: datetime) -> str:
+    from usertrack.export import jsonable
+
+    return str(jsonable(moment))
+
+
+def to_document(dd: DeepDive) -> dict[str, Any]:
+    """The deep dive as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
+    from usertrack.export import jsonable
+
+    doc = dataclasses.asdict(dd)
+    doc["failures"] = {
+        "workflow": doc.pop("workflow_failures"),
+        "tool": doc.pop("tool_failures"),
+    }
+    result: dict[str, Any] = jsonable(doc)
+    return result
+
+
+def to_json(dd: DeepDive) -> str:
+    return json.dumps(to_document(dd), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(dd: DeepDive, limit: int = 100) -> str:
+    from usertrack.export import md_table
+
+    out = [f"# {dd.email}\n", f"As of {_iso(dd.as_of)}, last {dd.days} days.\n"]
+    out.append("## Profile\n")
+    out.append(md_table(["column", "value"], [[k, v] for k, v in dd.profile.items()]))
+    out.append("\n## Segments\n")
+    if dd.segments:
+        for seg in dd.segments:
+            why = ", ".join(f"{k} = {_md_value(v)}" for k, v in seg.why.items())
+            out.append(f"- **{seg.name}** ({seg.action}): `{seg.rule}` — {why}")
+        out.append("")
+    else:
+        out.append("In no segment.\n")
+    out.append("## Failures\n")
+    out.append(f"Timeline check: {dd.timeline_check.verdict}.\n")
+    for title, groups in (
+        ("Workflow level (fastapi_run)", dd.workflow_failures),
+        ("Tool level (fastapi_tool_executions)", dd.tool_failures),
+    ):
+        out.append(f"### {title}\n")
+        if groups:
+            out.append(
+                md_table(
+                    ["cause", "owner", "failures", "first", "last", "tools"],
+                    [
+                        [g.cause, g.owner, g.failures, g.first_seen, g.last_seen, g.tools]
+                        for g in groups
+                    ],
+                )
+            )
+        else:
+            out.append("No failures.\n")
+    out.append("## Tools used\n")
+    if dd.tools:
+        out.append(
+            md_table(
+                ["tool", "provider", "uses", "success rate", "failures", "last use"],
+                [
+                    [t["tool_name"], t["tool_provider"], t["uses"], t["success_rate"],
+                     t["failures"], t["last_use"]]
+                    for t in dd.tools
+                ],
+            )
+        )  # fmt: skip
+    else:
+        out.append("No tool calls.\n")
+    out.append("\n## MCP servers clicked\n")
+    if dd.mcp_servers:
+        out.append(
+            md_table(
+                ["server", "clicks", "first click", "last click"],
+                [
+                    [m["mcp_server"], m["clicks"], m["first_click"], m["last_click"]]
+                    for m in dd.mcp_servers
+                ],
+            )
+        )
+    else:
+        out.append("None.\n")
+    shown = dd.timeline[-limit:]
+    out.append(f"\n## Timeline ({len(shown)} of {len(dd.timeline)}, latest)\n")
+    out.append(
+        md_table(
+            ["at", "source", "what", "name", "status", "detail"],
+            [[i.at, i.source, i.kind, i.name, i.status, i.detail] for i in shown],
+        )
+    )
+    return "\n".join(out)
+
+
+def _md_value(value: Any) -> str:
+    from usertrack.export import cell_text
+
+    return cell_text(value) or "null"

@@ -1,0 +1,727 @@
+"""failures.yaml: why runs and tool calls fail, and whose job it is to fix it.
+
+Seed 000's failure investigation as rules in a file. A failure is one row of `neon/failures` (or
+`neon/user_failures`): a failed workflow run (level 'workflow', its run_error_log) or a failed tool
+call (level 'tool', its error_type and error_message). The first rule that matches names its cause
+(a specific name such as "Infrastructure: API timeout"), its category and its owner. A rule matches
+when one of its `match` patterns (case-insensitive regular expressions, RE2 as DuckDB runs them) is
+found in error_type, error_message or run_error_log, and its optional `when` (one SQL boolean
+expression over the failure's columns) is true. A failure no rule matches gets
+"Uncategorized: <error_type>", never a vague "other".
+
+Categorizing is one DuckDB statement (a CASE over every rule) on a table of failures, so it stays
+vectorised when the window holds hundreds of thousands of failures. Tool level and workflow level
+are kept apart everywhere (seed 000: "tool success is not workflow success").
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import EXIT_USAGE, UsertrackError
+from usertrack.segments import _did_you_mean
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.sources.base import Result
+    from usertrack.workspace import Progress, Workspace
+
+_TOP_KEYS = {"categories", "rules"}
+_RULE_KEYS = {"name", "category", "owner", "match", "when", "description"}
+LEVELS = ("workflow", "tool")
+UNCATEGORIZED = "Uncategorized"
+UNKNOWN_OWNER = "Unknown"
+
+# The columns of a failure row (neon/failures, neon/user_failures) and their DuckDB types;
+# `when` expressions can use any of them.
+FAILURE_COLUMNS: dict[str, str] = {
+    "level": "VARCHAR",
+    "occurred_at": "TIMESTAMP",
+    "email": "VARCHAR",
+    "tool_name": "VARCHAR",
+    "tool_provider": "VARCHAR",
+    "tool_type": "VARCHAR",
+    "error_type": "VARCHAR",
+    "error_message": "VARCHAR",
+    "run_error_log": "VARCHAR",
+    "duration_ms": "BIGINT",
+    "credits": "BIGINT",
+}
+_TEXT_FIELDS = ("error_type", "error_message", "run_error_log")
+_SMALL = 2000  # up to this many failure rows are loaded as bound values
+
+
+class RulesFileError(UsertrackError):
+    """failures.yaml is malformed; the message names the file, line and rule (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class FailureRule:
+    name: str
+    category: str
+    owner: str
+    patterns: tuple[str, ...]
+    when: str | None = None
+    description: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class FailureRules:
+    path: Path
+    categories: dict[str, str]  # category -> default owner
+    rules: tuple[FailureRule, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and checking failures.yaml
+
+
+def load_failure_rules(path: Path) -> FailureRules:
+    """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesFileError(f"{path}: failure rules file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RulesFileError(f"{path}: cannot read failure rules file: {e}") from None
+
+    # libyaml's loader when present (ten times faster); it keeps the marks used for line numbers.
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise RulesFileError(f"{path}:{node.start_mark.line + 1}: key {key!r} given twice")
+        mapping = loader.construct_mapping(node, deep=True)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    try:
+        doc = yaml.load(text, Loader=LineLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise RulesFileError(f"{path}{line}: not valid YAML: {e.problem or e}") from None
+    except yaml.YAMLError as e:
+        raise RulesFileError(f"{path}: not valid YAML: {e}") from None
+
+    if not isinstance(doc, dict):
+        raise RulesFileError(f"{path}: expected a mapping with 'categories' and 'rules'")
+    top_line = doc.pop("__line__", 1)
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise RulesFileError(
+                f"{path}:{top_line}: unknown key {key!r}{_did_you_mean(str(key), _TOP_KEYS)}"
+            )
+    raw_categories = doc.get("categories")
+    if not isinstance(raw_categories, dict):
+        raise RulesFileError(
+            f"{path}:{top_line}: 'categories' must map each category to its owner"
+            " (Infrastructure: Platform)"
+        )
+    cat_line = raw_categories.pop("__line__", top_line)
+    categories: dict[str, str] = {}
+    for name, owner in raw_categories.items():
+        if not isinstance(name, str) or not isinstance(owner, str) or not owner.strip():
+            raise RulesFileError(
+                f"{path}:{cat_line}: category {name!r} must name its owner as text"
+                " (Platform, User, Mixed, ...)"
+            )
+        categories[name.strip()] = owner.strip()
+    if not categories:
+        raise RulesFileError(f"{path}:{cat_line}: 'categories' is empty")
+
+    raw_rules = doc.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise RulesFileError(f"{path}:{top_line}: 'rules' must be a non-empty list")
+    rules: list[FailureRule] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_rules, start=1):
+        if not isinstance(raw, dict):
+            raise RulesFileError(
+                f"{path}: rule #{i} must be a mapping with name, category and match"
+            )
+        line = raw.pop("__line__", 0)
+        label = f"rule {raw.get('name')!r}" if raw.get("name") else f"rule #{i}"
+        where = f"{path}:{line}: {label}"
+        for key in raw:
+            if key not in _RULE_KEYS:
+                raise RulesFileError(
+                    f"{where}: unknown key {key!r}{_did_you_mean(str(key), _RULE_KEYS)}"
+                )
+        for key in ("name", "category"):
+            value = raw.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise RulesFileError(f"{where}: '{key}' is required and must be text")
+        name = raw["name"].strip()
+        if name in seen:
+            raise RulesFileError(
+                f"{where}: duplicate name {name!r} (first defined at line {seen[name]})"
+            )
+        seen[name] = line
+        category = raw["category"].strip()
+        if category not in categories:
+            raise RulesFileError(
+                f"{where}: unknown category {category!r}"
+                f"{_did_you_mean(category, list(categories))}"
+                f" (categories: {', '.join(categories)})"
+            )
+        owner = raw.get("owner", categories[category])
+        if not isinstance(owner, str) or not owner.strip():
+            raise RulesFileError(f"{where}: 'owner' must be text (Platform, User, Mixed, ...)")
+        match = raw.get("match")
+        patterns = [match] if isinstance(match, str) else match
+        if (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(p, str) and p for p in patterns)
+        ):
+            raise RulesFileError(
+                f"{where}: 'match' is required: a regular expression or a list of them"
+            )
+        when = raw.get("when")
+        if when is not None and (not isinstance(when, str) or not when.strip()):
+            raise RulesFileError(f"{where}: 'when' must be one SQL boolean expression")
+        rules.append(
+            FailureRule(
+                name=name,
+                category=category,
+                owner=owner.strip(),
+                patterns=tuple(patterns),
+                when=when.strip() if isinstance(when, str) else None,
+                description=str(raw.get("description") or "").strip(),
+                line=line,
+            )
+        )
+    spec = FailureRules(path=path, categories=categories, rules=tuple(rules))
+    _check_expressions(spec)
+    return spec
+
+
+def _check_expressions(spec: FailureRules) -> None:
+    """Compile every pattern and bind every `when` in DuckDB; name the rule of the first failure."""
+    import duckdb
+
+    from usertrack.segments import _balanced, _binder_message, _first_line
+
+    con = _checker().cursor()  # a connection of its own, on a database kept for checks
+    try:
+        _create_failure_table(con, "failure", temp=True)
+        if _all_valid(con, spec):
+            return
+        columns = list(FAILURE_COLUMNS)
+        available = ", ".join(columns)
+        for rule in spec.rules:
+            where = f"{spec.path}:{rule.line}: rule {rule.name!r}"
+            for pattern in rule.patterns:
+                try:
+                    con.execute("SELECT regexp_matches('', ?, 'i')", [pattern]).fetchall()
+                except duckdb.Error as e:
+                    raise RulesFileError(
+                        f"{where}: bad regular expression {pattern!r}: {_regex_problem(e)}"
+                    ) from None
+            if rule.when is None:
+                continue
+            if not _balanced(rule.when):
+                raise RulesFileError(
+                    f"{where}: 'when' is not a single SQL boolean expression"
+                    " (unbalanced parentheses or quotes)"
+                )
+            try:
+                desc = con.execute(f"SELECT (\n{rule.when}\n) FROM failure LIMIT 0").description
+            except duckdb.BinderException as e:
+                raise RulesFileError(
+                    _binder_message(where, "when", e, columns, available)
+                ) from None
+            except duckdb.Error as e:
+                raise RulesFileError(
+                    f"{where}: 'when' is not a single SQL boolean expression: {_first_line(e)}"
+                ) from None
+            if len(desc) != 1 or str(desc[0][1]) != "BOOLEAN":
+                kind = desc[0][1] if len(desc) == 1 else "multi-column"
+                raise RulesFileError(
+                    f"{where}: 'when' is a {kind} expression, not a boolean one"
+                    " (compare it: credits > 0)"
+                )
+    finally:
+        con.close()
+
+
+def _all_valid(con: duckdb.DuckDBPyConnection, spec: FailureRules) -> bool:
+    """Two statements over every pattern and `when`: the common case costs two round trips."""
+    import duckdb
+
+    from usertrack.segments import _balanced
+
+    whens = [r.when for r in spec.rules if r.when]
+    if not all(_balanced(w) for w in whens):
+        return False
+    tests = [f"regexp_matches('', {_sql_text(p)}, 'i')" for r in spec.rules for p in r.patterns]
+    try:
+        con.execute(f"SELECT {', '.join(tests)}").fetchall()
+        if whens:
+            bound = ", ".join(f"(\n{w}\n)" for w in whens)
+            desc = con.execute(f"SELECT {bound} FROM failure LIMIT 0").description
+            if len(desc) != len(whens) or any(str(d[1]) != "BOOLEAN" for d in desc):
+                return False
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _regex_problem(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text.split("Error: ", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# Categorizing
+
+
+_CHECKER: list[duckdb.DuckDBPyConnection] = []
+
+
+def _checker() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB kept for checking rule files (opening one costs about 20 ms)."""
+    import duckdb
+
+    if not _CHECKER:
+        _CHECKER.append(duckdb.connect())
+    return _CHECKER[0]
+
+
+def _create_failure_table(
+    con: duckdb.DuckDBPyConnection, table: str, *, temp: bool = False
+) -> None:
+    cols = ", ".join(f'"{c}" {t}' for c, t in FAILURE_COLUMNS.items())
+    kind = "TEMP TABLE" if temp else "TABLE"
+    con.execute(f'CREATE OR REPLACE {kind} "{table}" ({cols})')
+
+
+def load_failures(
+    con: duckdb.DuckDBPyConnection, rows: Result | Sequence[dict[str, Any]], table: str = "failure"
+) -> int:
+    """Store failure rows (a query's Result, or dicts) as a DuckDB table of FAILURE_COLUMNS.
+
+    Columns a row lacks are NULL; values are cast to the table's types. Returns the row count.
+    """
+    if isinstance(rows, Sequence):
+        columns = list(FAILURE_COLUMNS)
+        tuples = [tuple(r.get(c) for c in columns) for r in rows]
+    else:
+        columns, tuples = list(rows.columns), rows.rows
+    _create_failure_table(con, table)
+    n = len(tuples)
+    if n == 0:
+        return 0
+    keep = [j for j, c in enumerate(columns) if c in FAILURE_COLUMNS]
+    names = [columns[j] for j in keep]
+    if n <= _SMALL:  # one user's failures: bound values, no numpy to import
+        select = ", ".join(
+            f'CAST("{c}" AS {t})' if c in names else f"CAST(NULL AS {t})"
+            for c, t in FAILURE_COLUMNS.items()
+        )
+        quoted = ", ".join(f'"{c}"' for c in names)
+        for start in range(0, n, 200):
+            chunk = tuples[start : start + 200]
+            values = ", ".join(
+                "(" + ", ".join(f"${i * len(keep) + k + 1}" for k in range(len(keep))) + ")"
+                for i in range(len(chunk))
+            )
+            con.execute(
+                f'INSERT INTO "{table}" SELECT {select} FROM (VALUES {values}) AS v({quoted})',
+                [row[j] for row in chunk for j in keep],
+            )
+        return n
+    import numpy as np
+
+    data: dict[str, Any] = {}
+    for j, col in enumerate(columns):
+        if col not in FAILURE_COLUMNS:
+            continue
+        arr = np.empty(n, dtype=object)
+        arr[:] = [row[j] for row in tuples]
+        data[col] = arr
+    con.register("_failures_in", data)
+    try:
+        select = ", ".join(
+            f'CAST("{c}" AS {t})' if c in data else f"CAST(NULL AS {t})"
+            for c, t in FAILURE_COLUMNS.items()
+        )
+        con.execute(f'INSERT INTO "{table}" SELECT {select} FROM _failures_in')
+    finally:
+        con.unregister("_failures_in")
+    return n
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _match_sql(rule: FailureRule) -> str:
+    pattern = _sql_text("|".join(f"(?:{p})" for p in rule.patterns))
+    tests = [f"regexp_matches(coalesce({f}, ''), {pattern}, 'i')" for f in _TEXT_FIELDS]
+    text = "(" + " OR ".join(tests) + ")"
+    if rule.when:
+        text += f" AND coalesce((\n{rule.when}\n), false)"
+    return text
+
+
+# The fallback names the failure's error_type; a workflow row has none, so the exception name in
+# its log (a traceback's last `SomethingError:`) or the first words of its message stand in.
+_FALLBACK_SQL = f"""'{UNCATEGORIZED}: ' || coalesce(
+    nullif(trim(error_type), ''),
+    nullif(regexp_extract(coalesce(run_error_log, error_message, ''),
+        '([A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Timeout|Exit))\\b', 1), ''),
+    nullif(left(trim(split_part(coalesce(error_message, run_error_log, ''), chr(10), 1)), 60), ''),
+    'no error recorded')"""
+
+
+def categorize(
+    spec: FailureRules,
+    con: duckdb.DuckDBPyConnection,
+    table: str = "failure",
+    out: str = "categorized",
+) -> None:
+    """Create `out`: every row of `table` plus `cause`, `category` and `owner` (one statement)."""
+    cases = "\n".join(f"WHEN {_match_sql(rule)} THEN {i}" for i, rule in enumerate(spec.rules))
+    names = ", ".join(
+        f"({i}, {_sql_text(r.name)}, {_sql_text(r.category)}, {_sql_text(r.owner)})"
+        for i, r in enumerate(spec.rules)
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE "{out}" AS
+        WITH m AS (
+            SELECT f.*, CASE {cases} ELSE -1 END AS __rule, {_FALLBACK_SQL} AS __fallback
+            FROM "{table}" AS f
+        )
+        SELECT m.* EXCLUDE (__rule, __fallback),
+               coalesce(r.cause, m.__fallback) AS cause,
+               coalesce(r.category, '{UNCATEGORIZED}') AS category,
+               coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
+        FROM m LEFT JOIN (VALUES {names}) AS r(idx, cause, category, owner) ON r.idx = m.__rule"""
+    )
+
+
+def categorize_rows(spec: FailureRules, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Categorize failure dicts (keys of FAILURE_COLUMNS): each comes back with cause, category
+    and owner added, in the same order."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        load_failures(con, rows)
+        con.execute(
+            "CREATE OR REPLACE TABLE failure AS SELECT row_number() OVER () AS __i, * FROM failure"
+        )
+        categorize(spec, con)
+        cur = con.execute("SELECT * EXCLUDE (__i) FROM categorized ORDER BY __i")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def cause_summary(
+    con: duckdb.DuckDBPyConnection, level: str | None = None, table: str = "categorized"
+) -> list[dict[str, Any]]:
+    """Failures by level and cause: count, users, first/last seen, tools, an example message.
+
+    With `level`, that level's rows only; without, both levels (each row says its `level`).
+    """
+    rows = _dicts(
+        con.execute(
+            f"""SELECT level, cause, category, owner, count(*) AS failures,
+                       count(DISTINCT email) AS users,
+                       min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
+                       list_sort(list_distinct(list(tool_name))) AS tools,
+                       mode(error_message) AS example
+                FROM "{table}" WHERE $level IS NULL OR level = $level
+                GROUP BY level, cause, category, owner
+                ORDER BY level DESC, failures DESC, cause""",
+            {"level": level},
+        )
+    )
+    if level is not None:
+        for row in rows:
+            del row["level"]
+    return rows
+
+
+def category_summary(
+    con: duckdb.DuckDBPyConnection, spec: FailureRules, table: str = "categorized"
+) -> list[dict[str, Any]]:
+    """Failures by category, workflow and tool level side by side (never added up)."""
+    rows = _dicts(
+        con.execute(
+            f"""SELECT category, any_value(owner) AS owner,
+                       count(*) FILTER (WHERE level = 'workflow') AS workflow_failures,
+                       count(*) FILTER (WHERE level = 'tool') AS tool_failures,
+                       count(DISTINCT email) AS users,
+                       min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+                FROM "{table}" GROUP BY category"""
+        )
+    )
+    for row in rows:  # a category's owner is the file's, not whichever rule came first
+        row["owner"] = spec.categories.get(row["category"], row["owner"])
+    order = {c: i for i, c in enumerate(spec.categories)}
+    rows.sort(
+        key=lambda r: (-(r["workflow_failures"] + r["tool_failures"]), order.get(r["category"], 99))
+    )
+    return rows
+
+
+def failing_tools(
+    con: duckdb.DuckDBPyConnection, limit: int = 15, table: str = "categorized"
+) -> list[dict[str, Any]]:
+    """Seed 000's "Tool Failure Analysis" over the categorized tool-level failures, with the
+    commonest cause of each tool."""
+    return _dicts(
+        con.execute(
+            f"""SELECT tool_name, tool_provider, count(*) AS failures,
+                       count(DISTINCT email) AS affected_users,
+                       round(avg(duration_ms)) AS avg_ms,
+                       min(occurred_at) AS first_failure, max(occurred_at) AS last_failure,
+                       mode(cause) AS top_cause
+                FROM "{table}" WHERE level = 'tool'
+                GROUP BY tool_name, tool_provider
+                ORDER BY failures DESC, affected_users DESC, tool_name
+                LIMIT ?""",
+            [limit],
+        )
+    )
+
+
+def standout_days(
+    trend: list[dict[str, Any]],
+    keys: Sequence[tuple[str, str]] = (
+        ("runs_failed", "runs"),
+        ("tool_failures", "tool_calls"),
+    ),
+) -> None:
+    """Mark the days whose failures stand out, in place (`stands_out`, `why`).
+
+    A day stands out at a level when its failures are at least twice the median day's and at
+    least 5 more, and its failure rate is at least 1.5 times the median day's rate (so a day that
+    is merely busier does not stand out).
+    """
+    for row in trend:
+        row["stands_out"] = False
+        row["why"] = ""
+    for failed_key, total_key in keys:
+        counts = [int(r[failed_key] or 0) for r in trend]
+        rates = [(r[failed_key] or 0) / r[total_key] for r in trend if r[total_key]]
+        if not counts:
+            continue
+        med = statistics.median(counts)
+        med_rate = statistics.median(rates) if rates else 0.0
+        label = "workflow" if failed_key == "runs_failed" else "tool"
+        for row, count in zip(trend, counts, strict=True):
+            total = row[total_key] or 0
+            rate = count / total if total else 0.0
+            if count >= 2 * med and count >= med + 5 and rate >= 1.5 * med_rate and count > 0:
+                row["stands_out"] = True
+                what = total_key.replace("_", " ")
+                note = (
+                    f"{label} failures {count} vs a median of {med:g}"
+                    f" ({100 * rate:.0f} % vs {100 * med_rate:.0f} % of {what})"
+                )
+                row["why"] = f"{row['why']}; {note}" if row["why"] else note
+
+
+@dataclass
+class FailureReport:
+    """`usertrack failures`: every failure of the window, categorized, both levels apart."""
+
+    as_of: datetime
+    days: int
+    since: datetime
+    rules_path: str
+    totals: dict[str, int]
+    categories: list[dict[str, Any]]
+    workflow_causes: list[dict[str, Any]]
+    tool_causes: list[dict[str, Any]]
+    failing_tools: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    standout_days: list[dict[str, Any]] = field(default_factory=list)
+
+
+def failure_report(
+    ws: Workspace,
+    spec: FailureRules,
+    as_of: datetime,
+    days: int = 30,
+    progress: Progress | None = None,
+) -> FailureReport:
+    """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
+    import duckdb
+
+    if progress:
+        progress("running neon/failures")
+    rows = ws.run_query("neon/failures", as_of, days=days)
+    if progress:
+        progress("running neon/failure_trend")
+    trend_result = ws.run_query("neon/failure_trend", as_of, days=days)
+    if progress:
+        progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
+    con = duckdb.connect()
+    try:
+        load_failures(con, rows)
+        categorize(spec, con)
+        categories = category_summary(con, spec)
+        workflow = cause_summary(con, "workflow")
+        tool = cause_summary(con, "tool")
+        tools = failing_tools(con)
+        (users_with_failures,) = con.execute(
+            "SELECT count(DISTINCT email) FROM categorized"
+        ).fetchone() or (0,)
+    finally:
+        con.close()
+    trend = trend_result.as_dicts()
+    standout_days(trend)
+    totals = {
+        "runs": sum(int(r["runs"] or 0) for r in trend),
+        "runs_failed": sum(int(r["runs_failed"] or 0) for r in trend),
+        "tool_calls": sum(int(r["tool_calls"] or 0) for r in trend),
+        "tool_failures": sum(int(r["tool_failures"] or 0) for r in trend),
+        "users_with_failures": int(users_with_failures),
+    }
+    return FailureReport(
+        as_of=as_of,
+        days=days,
+        since=as_of - timedelta(days=days),
+        rules_path=str(spec.path),
+        totals=totals,
+        categories=categories,
+        workflow_causes=workflow,
+        tool_causes=tool,
+        failing_tools=tools,
+        trend=trend,
+        standout_days=[r for r in trend if r["stands_out"]],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering for files (the terminal tables are in usertrack.terminal)
+
+
+def report_document(report: FailureReport) -> dict[str, Any]:
+    """The report as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
+    import dataclasses
+
+    from usertrack.export import jsonable
+
+    doc: dict[str, Any] = jsonable(dataclasses.asdict(report))
+    return doc
+
+
+def report_json(report: FailureReport) -> str:
+    import json
+
+    return json.dumps(report_document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+CSV_COLUMNS = ("level", "cause", "category", "owner", "failures", "users", "first_seen",
+               "last_seen", "tools", "example")  # fmt: skip
+
+
+def report_csv(report: FailureReport) -> str:
+    """One row per (level, cause): the two levels side by side in one long table."""
+    import csv
+    import io
+
+    from usertrack.export import cell_text
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for level, rows in (("workflow", report.workflow_causes), ("tool", report.tool_causes)):
+        for row in rows:
+            writer.writerow([level, *(cell_text(row[c]) for c in CSV_COLUMNS[1:])])
+    return buf.getvalue()
+
+
+def report_markdown(report: FailureReport, limit: int = 15) -> str:
+    from usertrack.export import jsonable, md_table
+
+    t = report.totals
+    out = [f"# Failures as of {jsonable(report.as_of)}, last {report.days} days\n"]
+    out.append(
+        f"Workflow runs: {t['runs']}, {t['runs_failed']} failed."
+        f" Tool calls: {t['tool_calls']}, {t['tool_failures']} failed."
+        f" {t['users_with_failures']} users hit a failure."
+        f" Categorized with `{report.rules_path}`.\n"
+    )
+    out.append("## By category\n")
+    out.append(
+        md_table(
+            ["category", "owner", "workflow failures", "tool failures", "users", "first seen",
+             "last seen"],
+            [[c["category"], c["owner"], c["workflow_failures"], c["tool_failures"], c["users"],
+              c["first_seen"], c["last_seen"]] for c in report.categories],
+        )
+    )  # fmt: skip
+    for title, rows in (
+        ("Workflow level: failed runs (fastapi_run)", report.workflow_causes),
+        ("Tool level: failed tool calls (fastapi_tool_executions)", report.tool_causes),
+    ):
+        out.append(f"\n## {title}\n")
+        out.append(
+            md_table(
+                ["cause", "owner", "failures", "users", "tools", "first seen", "last seen"],
+                [[r["cause"], r["owner"], r["failures"], r["users"], r["tools"], r["first_seen"],
+                  r["last_seen"]] for r in rows],
+            )
+            if rows
+            else "No failures.\n"
+        )  # fmt: skip
+    out.append("\n## Most failing tools\n")
+    out.append(
+        md_table(
+            ["tool", "provider", "failures", "users", "avg ms", "first", "last", "commonest cause"],
+            [[r["tool_name"], r["tool_provider"], r["failures"], r["affected_users"], r["avg_ms"],
+              r["first_failure"], r["last_failure"], r["top_cause"]]
+             for r in report.failing_tools[:limit]],
+        )
+    )  # fmt: skip
+    out.append("\n## Day by day\n")
+    out.append(
+        md_table(
+            ["day", "runs", "runs failed", "tool calls", "tool failures", "users hit",
+             "stands out"],
+            [[d["day"], d["runs"], d["runs_failed"], d["tool_calls"], d["tool_failures"],
+              d["users_with_failures"], d["why"]] for d in report.trend],
+        )
+    )  # fmt: skip
+    if report.standout_days:
+        out.append("\nDays that stand out:\n")
+        for d in report.standout_days:
+            out.append(f"- **{jsonable(d['day'])}**: {d['why']}")
+    else:
+        out.append("\nNo day stands out.")
+    return "\n".join(out) + "\n"
