@@ -305,24 +305,12 @@ def run_report_queries(
 def failure_categories(
     ws: Workspace, week: ReportWeek
 ) -> tuple[tuple[list[str], list[list[Any]]] | None, str]:
-    """Failure categories from `usertrack.failures`, when that module offers a summary.
+    """The week's failures by category (failures.yaml), workflow and tool level side by side."""
+    from usertrack.config import resolve_failures_file
+    from usertrack.failures import failure_report, load_failure_rules
 
-    The adapter between the report and the failure investigation: it calls
-    `usertrack.failures.weekly_summary(ws, as_of=..., days=7)` if it exists, which returns a
-    `Result` or a list of dicts (one row per category). Without it the report says so.
-    """
-    note = "Failure categories are not available in this version of usertrack."
-    try:
-        from usertrack import failures  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None, note
-    summary = getattr(failures, "weekly_summary", None)
-    if not callable(summary):
-        return None, note
-    answer = summary(ws, as_of=week.end, days=7)
-    if hasattr(answer, "columns") and hasattr(answer, "rows"):
-        return (list(answer.columns), [list(r) for r in answer.rows]), ""
-    rows = list(answer or [])
+    rules = load_failure_rules(resolve_failures_file(None))
+    rows = failure_report(ws, rules, week.end, days=7).categories
     if not rows:
         return ([], []), "No failures this week."
     columns = list(rows[0])
