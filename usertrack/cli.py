@@ -10,13 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from usertrack.errors import EXIT_INTERNAL, UsageError, UsertrackError, redact
+
+if TYPE_CHECKING:
+    from usertrack.config import Settings
+    from usertrack.workspace import Workspace
 
 app = typer.Typer(
     name="usertrack",
@@ -124,6 +128,28 @@ def _emit(text: str, out: Path | None) -> None:
         typer.echo(f"usertrack: wrote {out}", err=True)
 
 
+def _open_workspace(
+    progress: Callable[[str], None],
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool = False,
+    settings: Settings | None = None,
+) -> Workspace:
+    """The workspace a command's flags name: settings, query library, rules, sources."""
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    return open_workspace(
+        settings or load_settings(),
+        queries_dir=resolve_queries_dir(queries_dir),
+        segments_path=resolve_segments_file(segments_file),
+        progress=progress,
+        notice=lambda msg: typer.echo(msg, err=True),
+        refresh=refresh,
+    )
+
+
 @app.command()
 def segments(
     segment: Annotated[
@@ -164,10 +190,9 @@ def segments(
     """Classify every user into the segments of segments.yaml and show who to act on."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.config import load_settings
         from usertrack.export import render
         from usertrack.terminal import progress_status, render_segments, stderr_console
-        from usertrack.workspace import open_workspace
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -176,13 +201,12 @@ def segments(
         settings = load_settings()
         err = stderr_console()
         with progress_status(err, "loading rules and queries") as progress:
-            ws = open_workspace(
-                settings,
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=lambda msg: typer.echo(msg, err=True),
+            ws = _open_workspace(
+                progress,
+                queries_dir=queries_dir,
+                segments_file=segments_file,
                 refresh=refresh,
+                settings=settings,
             )
             with ws:
                 if segment is not None:
@@ -277,10 +301,8 @@ def query(
     """Run one query file of the library on its source and print its rows."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
         from usertrack.export import render_result
         from usertrack.terminal import progress_status, render_result_table, stderr_console
-        from usertrack.workspace import open_workspace
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -296,13 +318,8 @@ def query(
                 )
             values[name.strip()] = value
         with progress_status(stderr_console(), f"running {query_id}") as progress:
-            ws = open_workspace(
-                load_settings(),
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=lambda msg: typer.echo(msg, err=True),
-                refresh=refresh,
+            ws = _open_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
             )
             with ws:
                 target = ws.library.get(query_id)
@@ -451,11 +468,10 @@ def report_weekly(
     """Write the weekly Markdown report: key metrics, segment movement, failures, UX, traffic."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.config import load_settings
         from usertrack.history import open_history
         from usertrack.report import check_out_dir, weekly_report
         from usertrack.terminal import progress_status, stderr_console
-        from usertrack.workspace import open_workspace
 
         moment = parse_as_of(as_of) if as_of else None
         check_out_dir(out)  # a bad --out or --template fails before any work
@@ -463,12 +479,8 @@ def report_weekly(
             raise UsageError(f"--template {template}: no such template file")
         settings = load_settings()
         with progress_status(stderr_console(), "loading rules and queries") as progress:
-            ws = open_workspace(
-                settings,
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=lambda msg: typer.echo(msg, err=True),
+            ws = _open_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, settings=settings
             )
             with ws, open_history(ws) as history:
                 path = weekly_report(
@@ -514,10 +526,7 @@ def failures(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import (
-            load_settings,
             resolve_failures_file,
-            resolve_queries_dir,
-            resolve_segments_file,
         )
         from usertrack.failures import (
             failure_report,
@@ -527,19 +536,13 @@ def failures(
             report_markdown,
         )
         from usertrack.terminal import progress_status, render_failures, stderr_console
-        from usertrack.workspace import open_workspace
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         rules = load_failure_rules(resolve_failures_file(failures_file))
         with progress_status(stderr_console(), "loading rules and queries") as progress:
-            ws = open_workspace(
-                load_settings(),
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=lambda msg: typer.echo(msg, err=True),
-                refresh=refresh,
+            ws = _open_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
             )
             with ws:
                 report = failure_report(
