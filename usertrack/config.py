@@ -22,14 +22,13 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from usertrack.errors import ConfigError, register_secret
+from usertrack.rulefiles import did_you_mean
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # In a checkout (or an editable install) queries/ and segments.yaml sit beside the package;
@@ -119,25 +118,20 @@ def read_config_file(path: Path) -> dict[str, str]:
     for section, content in doc.items():
         if section not in CONFIG_KEYS or not isinstance(content, dict):
             raise ConfigError(
-                f"{path}: unknown section [{section}]{_did_you_mean(section, CONFIG_KEYS)}"
+                f"{path}: unknown section [{section}]{did_you_mean(section, CONFIG_KEYS)}"
                 f" (known: {', '.join(f'[{s}]' for s in CONFIG_KEYS)})"
             )
         keys = CONFIG_KEYS[section]
         for key, value in content.items():
             if key not in keys:
                 raise ConfigError(
-                    f"{path}: unknown key {key!r} in [{section}]{_did_you_mean(key, keys)}"
+                    f"{path}: unknown key {key!r} in [{section}]{did_you_mean(key, keys)}"
                     f" (known: {', '.join(keys)})"
                 )
             if not isinstance(value, (str, int)) or isinstance(value, bool):
                 raise ConfigError(f"{path}: [{section}] {key} must be a string or a number")
             values[keys[key]] = str(value)
     return values
-
-
-def _did_you_mean(word: str, choices: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def load_settings(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
-from usertrack.segments import _did_you_mean
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
 
 if TYPE_CHECKING:
     import duckdb
@@ -87,39 +87,7 @@ class FailureRules:
 
 def load_failure_rules(path: Path) -> FailureRules:
     """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesFileError(f"{path}: failure rules file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RulesFileError(f"{path}: cannot read failure rules file: {e}") from None
-
-    # libyaml's loader when present (ten times faster); it keeps the marks used for line numbers.
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class LineLoader(base):  # type: ignore[misc, valid-type]
-        pass
-
-    def construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
-        keys = [loader.construct_object(k) for k, _ in node.value]
-        for key in keys:
-            if keys.count(key) > 1:
-                raise RulesFileError(f"{path}:{node.start_mark.line + 1}: key {key!r} given twice")
-        mapping = loader.construct_mapping(node, deep=True)
-        mapping["__line__"] = node.start_mark.line + 1
-        return mapping
-
-    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    try:
-        doc = yaml.load(text, Loader=LineLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise RulesFileError(f"{path}{line}: not valid YAML: {e.problem or e}") from None
-    except yaml.YAMLError as e:
-        raise RulesFileError(f"{path}: not valid YAML: {e}") from None
+    doc = read_yaml_with_lines(path, RulesFileError, "failure rules file")
 
     if not isinstance(doc, dict):
         raise RulesFileError(f"{path}: expected a mapping with 'categories' and 'rules'")
@@ -127,7 +95,7 @@ def load_failure_rules(path: Path) -> FailureRules:
     for key in doc:
         if key not in _TOP_KEYS:
             raise RulesFileError(
-                f"{path}:{top_line}: unknown key {key!r}{_did_you_mean(str(key), _TOP_KEYS)}"
+                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
             )
     raw_categories = doc.get("categories")
     if not isinstance(raw_categories, dict):
@@ -163,7 +131,7 @@ def load_failure_rules(path: Path) -> FailureRules:
         for key in raw:
             if key not in _RULE_KEYS:
                 raise RulesFileError(
-                    f"{where}: unknown key {key!r}{_did_you_mean(str(key), _RULE_KEYS)}"
+                    f"{where}: unknown key {key!r}{did_you_mean(str(key), _RULE_KEYS)}"
                 )
         for key in ("name", "category"):
             value = raw.get(key)
@@ -179,7 +147,7 @@ def load_failure_rules(path: Path) -> FailureRules:
         if category not in categories:
             raise RulesFileError(
                 f"{where}: unknown category {category!r}"
-                f"{_did_you_mean(category, list(categories))}"
+                f"{did_you_mean(category, list(categories))}"
                 f" (categories: {', '.join(categories)})"
             )
         owner = raw.get("owner", categories[category])

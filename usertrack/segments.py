@@ -8,7 +8,6 @@ segments; their `primary` segment is the first match in file order. A rule that 
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,45 +70,9 @@ class Classification:
     _order: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
 
-def _did_you_mean(word: str, choices: set[str] | list[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def load_segments(path: Path) -> SegmentsFile:
     """Read and check segments.yaml's shape; `check_rules` checks rules against the profile."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SegmentsFileError(f"{path}: segments file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SegmentsFileError(f"{path}: cannot read segments file: {e}") from None
-
-    class LineLoader(yaml.SafeLoader):
-        pass
-
-    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-        mapping = loader.construct_mapping(node, deep=True)
-        mapping["__line__"] = node.start_mark.line + 1
-        keys = [loader.construct_object(k) for k, _ in node.value]
-        for key in keys:
-            if keys.count(key) > 1:
-                raise SegmentsFileError(
-                    f"{path}:{node.start_mark.line + 1}: key {key!r} given twice"
-                )
-        return mapping
-
-    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    try:
-        doc = yaml.load(text, Loader=LineLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise SegmentsFileError(f"{path}{line}: not valid YAML: {e.problem or e}") from None
-    except yaml.YAMLError as e:
-        raise SegmentsFileError(f"{path}: not valid YAML: {e}") from None
+    doc = read_yaml_with_lines(path, SegmentsFileError, "segments file")
 
     if not isinstance(doc, dict):
         raise SegmentsFileError(f"{path}: expected a mapping with a 'segments' list")
@@ -116,7 +80,7 @@ def load_segments(path: Path) -> SegmentsFile:
     for key in doc:
         if key not in _TOP_KEYS:
             raise SegmentsFileError(
-                f"{path}:{top_line}: unknown key {key!r}{_did_you_mean(str(key), _TOP_KEYS)}"
+                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
             )
     exclude = doc.get("exclude", list(DEFAULT_EXCLUDE))
     if exclude is None:
@@ -140,7 +104,7 @@ def load_segments(path: Path) -> SegmentsFile:
         for key in raw:
             if key not in _SEGMENT_KEYS:
                 raise SegmentsFileError(
-                    f"{where}: unknown key {key!r}{_did_you_mean(str(key), _SEGMENT_KEYS)}"
+                    f"{where}: unknown key {key!r}{did_you_mean(str(key), _SEGMENT_KEYS)}"
                 )
         for key in _REQUIRED:
             value = raw.get(key)
@@ -194,7 +158,7 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
         for column in seg.show:
             if column not in columns:
                 raise SegmentsFileError(
-                    f"{where}: unknown column {column!r} in show{_did_you_mean(column, columns)}"
+                    f"{where}: unknown column {column!r} in show{did_you_mean(column, columns)}"
                     f" (available: {available})"
                 )
         if not _balanced(seg.rule):
@@ -260,7 +224,7 @@ def _binder_message(
     if m:
         column = m.group(1)
         return (
-            f"{where}: unknown column {column!r} in {what}{_did_you_mean(column, columns)}"
+            f"{where}: unknown column {column!r} in {what}{did_you_mean(column, columns)}"
             f" (available: {available})"
         )
     return f"{where}: {what} is not valid: {_first_line(e)}"
