@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from tests import handmade
-from usertrack.cli import app
+from tests.cli_runner import run
 from usertrack.errors import (
     EXIT_CONFIG,
     EXIT_CONNECTION,
@@ -21,19 +20,6 @@ from usertrack.errors import (
 
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT_IDS = ["failing", "frustrated", "high_intent", "at_risk", "power_user"]
-
-
-def run(args: list[str], home: Path | None = None, **env: str) -> Result:
-    mp = pytest.MonkeyPatch()
-    if home is not None:
-        mp.setenv("USERTRACK_HOME", str(home))
-    for key, value in env.items():
-        mp.setenv(key, value)
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 def test_segments_table_on_the_demo(demo_home: Path) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from usertrack.cli import app
+from tests.cli_runner import run
 from usertrack.config import resolve_failures_file
 from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR
 from usertrack.errors import EXIT_USAGE
@@ -244,30 +243,6 @@ def test_standout_rule_needs_more_failures_and_a_higher_rate() -> None:
 
 # --------------------------------------------------------------------------------------------
 # The command on the demo
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("failures-demo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("USERTRACK_HOME", str(home))
-    try:
-        result = CliRunner().invoke(app, ["demo", "--users", "600"])
-        assert result.exit_code == 0, result.stderr
-    finally:
-        mp.undo()
-    return home
-
-
-def run(args: list[str], home: Path | None = None) -> Result:
-    mp = pytest.MonkeyPatch()
-    if home is not None:
-        mp.setenv("USERTRACK_HOME", str(home))
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from usertrack.cli import app
+from tests.cli_runner import run
 from usertrack.config import load_settings
 from usertrack.errors import EXIT_USAGE, DataError
 from usertrack.history import (
@@ -228,16 +227,6 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("history-demo")
     ensure_demo(home, users=300, anchor=ANCHOR)
     return home
-
-
-def run(args: list[str], home: Path) -> Result:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("USERTRACK_HOME", str(home))
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 @pytest.fixture

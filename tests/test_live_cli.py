@@ -12,11 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from typer.testing import CliRunner, Result
 
 from tests import handmade
+from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, TABLE_INSIGHT_ID, TRENDS_SHORT_ID, FakePostHog, serve
-from usertrack.cli import app
 from usertrack.config import load_settings
 from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
 
@@ -58,17 +57,6 @@ def live_env(fake: FakePostHog, db: str, **more: str) -> dict[str, str]:
         "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
         **more,
     }
-
-
-def run(args: list[str], **env: str) -> Result:
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 def test_doctor_passes_on_working_sources(fake: FakePostHog, handmade_db: str) -> None:

@@ -15,9 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from usertrack.cli import app
+from tests.cli_runner import run
 from usertrack.errors import EXIT_USAGE
 from usertrack.history import History, history_path
 from usertrack.report import METRICS, ReportWeek, metric_status
@@ -43,16 +42,6 @@ def home(demo_home: Path) -> Path:
     """The module's demo with an empty history."""
     history_path(demo_home).unlink(missing_ok=True)
     return demo_home
-
-
-def run(args: list[str], home: Path) -> Result:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("USERTRACK_HOME", str(home))
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 def report(home: Path, out: Path, *extra: str) -> Path:

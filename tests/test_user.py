@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from usertrack.cli import app
+from tests.cli_runner import run
 from usertrack.deepdive import PLATFORM_VERDICT, TimelineItem, one_user_query, timeline_check
 from usertrack.errors import EXIT_NOT_FOUND, EXIT_USAGE
 from usertrack.queries import load_queries
@@ -24,30 +23,6 @@ INJECTIONS = [
     "%(email)s",
     "' OR 1=1 OR person.properties.email LIKE '%",
 ]
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("user-demo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("USERTRACK_HOME", str(home))
-    try:
-        result = CliRunner().invoke(app, ["demo", "--users", "600"])
-        assert result.exit_code == 0, result.stderr
-    finally:
-        mp.undo()
-    return home
-
-
-def run(args: list[str], home: Path | None = None) -> Result:
-    mp = pytest.MonkeyPatch()
-    if home is not None:
-        mp.setenv("USERTRACK_HOME", str(home))
-    mp.chdir(REPO)
-    try:
-        return CliRunner().invoke(app, args)
-    finally:
-        mp.undo()
 
 
 def deep(email: str, home: Path, *extra: str) -> dict[str, Any]:

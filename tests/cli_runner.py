@@ -1,0 +1,26 @@
+"""Run the CLI as a user would, through Typer's runner, in the repository, with given settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from usertrack.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], home: Path | None = None, **env: str) -> Result:
+    """`usertrack ARGS` with USERTRACK_HOME=home (when given) and the environment `env`."""
+    mp = pytest.MonkeyPatch()
+    if home is not None:
+        mp.setenv("USERTRACK_HOME", str(home))
+    for key, value in env.items():
+        mp.setenv(key, value)
+    mp.chdir(REPO)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        mp.undo()
