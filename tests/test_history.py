@@ -220,20 +220,11 @@ def test_changes_as_csv_json_and_markdown() -> None:
 # `segments --changes` through the CLI
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.demo import ensure_demo
-
-    home = tmp_path_factory.mktemp("history-demo")
-    ensure_demo(home, users=300, anchor=ANCHOR)
-    return home
-
-
 @pytest.fixture
-def home(demo_home: Path) -> Path:
-    """The module's demo with an empty history."""
-    history_path(demo_home).unlink(missing_ok=True)
-    return demo_home
+def home(fixed_demo_home: Path) -> Path:
+    """The fixed demo with an empty history."""
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return fixed_demo_home
 
 
 def members_of(doc: dict[str, Any], segment: str) -> set[str]:

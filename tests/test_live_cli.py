@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests import handmade
@@ -21,16 +20,6 @@ from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
-
-
-@pytest.fixture(scope="module")
-def handmade_db(make_database: Callable[[str], str]) -> str:
-    ddl, stmts = handmade.neon_sql()
-    uri = make_database(ddl)
-    with psycopg.connect(uri, autocommit=True) as conn:
-        for sql, values in stmts:
-            conn.execute(sql.encode(), values)
-    return uri
 
 
 @pytest.fixture(scope="module")

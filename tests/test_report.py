@@ -28,20 +28,11 @@ NAME = "usertrack-2026-W46.md"
 WORKSPACE = "demo:300u:2026-11-16"
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.demo import ensure_demo
-
-    home = tmp_path_factory.mktemp("report-demo")
-    ensure_demo(home, users=300, anchor=ANCHOR)
-    return home
-
-
 @pytest.fixture
-def home(demo_home: Path) -> Path:
-    """The module's demo with an empty history."""
-    history_path(demo_home).unlink(missing_ok=True)
-    return demo_home
+def home(fixed_demo_home: Path) -> Path:
+    """The fixed demo with an empty history."""
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return fixed_demo_home
 
 
 def report(home: Path, out: Path, *extra: str) -> Path:
