@@ -193,27 +193,16 @@ def workspace_identity(ws: Workspace) -> str:
 
 
 def live_identity(settings: Settings) -> str:
+    from usertrack.sources.postgres import dsn_without_password
+
     parts = {
-        "database": _dsn_without_password(settings.database_url) if settings.database_url else "",
+        "database": dsn_without_password(settings.database_url) if settings.database_url else "",
         "posthog_host": (settings.posthog_host or "").rstrip("/").lower(),
         "posthog_project_id": settings.posthog_project_id or "",
         "events": str(settings.events_path.resolve()) if settings.events_path else "",
     }
     text = json.dumps(parts, sort_keys=True)
     return "live:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _dsn_without_password(dsn: str) -> str:
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        # Unparsable: keep no part that could hold the password.
-        return "unparsable"
-    parts.pop("password", None)
-    keep = ("host", "hostaddr", "port", "dbname", "user")
-    return json.dumps({k: str(parts[k]) for k in keep if parts.get(k)}, sort_keys=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,6 +65,20 @@ def describe_dsn(dsn: str) -> str:
     return f"PostgreSQL {host}/{parts.get('dbname') or ''}".rstrip("/")
 
 
+def dsn_without_password(dsn: str) -> str:
+    """The parts of a DSN that say which database it is (host, port, dbname, user), as text."""
+    import json
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "unparsable"  # keep no part that could hold the password
+    keep = ("host", "hostaddr", "port", "dbname", "user")
+    return json.dumps({k: str(parts[k]) for k in keep if parts.get(k)}, sort_keys=True)
+
+
 class PostgresSource:
     """Runs `queries/neon/*.sql` on a PostgreSQL database, one read-only transaction per query."""
 
@@ -96,14 +110,7 @@ class PostgresSource:
         """Which database this is, for cache keys: a hash of the DSN without its password."""
         import hashlib
 
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        try:
-            parts = {k: v for k, v in conninfo_to_dict(self._dsn).items() if k != "password"}
-            text = make_conninfo(**parts)  # type: ignore[arg-type]
-        except Exception:
-            text = self.description
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return hashlib.sha256(dsn_without_password(self._dsn).encode()).hexdigest()[:32]
 
     def __repr__(self) -> str:  # never show the DSN
         return f"PostgresSource({self.description!r})"
