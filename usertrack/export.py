@@ -148,8 +148,8 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
 def to_markdown(result: Classification, segment: str | None = None, limit: int | None = 10) -> str:
     as_of = jsonable(result.as_of)
     out = [f"# Segments as of {as_of}\n"]
-    total = len(result.users)
-    segmented = sum(1 for u in result.users if u["segments"])
+    total = result.user_count
+    segmented = result.segmented_count
     out.append(f"{total} users, {segmented} in at least one segment.\n")
     segments = [s for s in result.segments if segment is None or s.id == segment]
     out.append(
@@ -159,8 +159,8 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
         )
     )
     for seg in segments:
-        members = result.members(seg.id)
-        shown = members if segment or limit is None else members[:limit]
+        total_members = result.counts[seg.id]
+        shown = result.members(seg.id, None if segment else limit)
         cols = rule_columns(seg, result.columns)
         heading = f"\n## {seg.name} ({result.counts[seg.id]}) — {seg.action}\n"
         out.append(heading)
@@ -171,8 +171,8 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
             out.append(
                 md_table(["email", *cols], [[u["email"], *(u[c] for c in cols)] for u in shown])
             )
-            if len(shown) < len(members):
-                out.append(f"\n… and {len(members) - len(shown)} more.\n")
+            if len(shown) < total_members:
+                out.append(f"\n… and {total_members - len(shown)} more.\n")
         else:
             out.append("No users.\n")
     return "\n".join(out)

@@ -89,18 +89,24 @@ class Snapshot:
     def of(cls, result: Classified, *, source: str = "computed") -> Snapshot:
         members: dict[str, tuple[str, ...]] = {}
         primary: dict[str, str | None] = {}
-        for user in result.users:
-            segs = tuple(user.get("segments") or ())
+        memberships = getattr(result, "memberships", None)  # without building every user dict
+        triples = (
+            memberships()
+            if memberships
+            else ((u["email"], u.get("segments"), u.get("primary")) for u in result.users)
+        )
+        for email, segments, first in triples:
+            segs = tuple(segments or ())
             if segs:
-                members[user["email"]] = segs
-                primary[user["email"]] = user.get("primary") or segs[0]
+                members[email] = segs
+                primary[email] = first or segs[0]
         ids = tuple(s.id for s in getattr(result, "segments", ()))
         return cls(
             as_of=_utc(result.as_of),
             members=members,
             primary=primary,
             segment_ids=ids,
-            users=len(result.users),
+            users=getattr(result, "user_count", None) or len(result.users),
             source=source,
         )
 

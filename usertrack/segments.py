@@ -9,8 +9,10 @@ segments; their `primary` segment is the first match in file order. A rule that 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,19 +57,48 @@ class SegmentsFile:
 
 @dataclass
 class Classification:
-    """Every user's segments. `users` are dicts of profile columns plus `segments` and `primary`."""
+    """Every user's segments: rows of profile columns plus `segments` and `primary`.
+
+    `users` (one dict per user) is built on first use: at 100,000 users that is a second a
+    terminal summary, which shows a few users per segment, does not need to spend.
+    """
 
     as_of: datetime
     segments: tuple[Segment, ...]
-    columns: list[str]
-    users: list[dict[str, Any]]
+    columns: list[str]  # the profile columns
+    names: list[str]  # the row layout: the profile columns, then "segments" and "primary"
+    rows: list[tuple[Any, ...]]
     counts: dict[str, int] = field(default_factory=dict)
-
-    def members(self, segment_id: str) -> list[dict[str, Any]]:
-        """The users of one segment, in the segment's order."""
-        return [self.users[i] for i in self._order[segment_id]]
-
     _order: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def users(self) -> list[dict[str, Any]]:
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.rows]
+
+    @property
+    def user_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def segmented_count(self) -> int:
+        """Users in at least one segment."""
+        at = self.names.index("segments")
+        return sum(1 for row in self.rows if row[at])
+
+    def memberships(self) -> Iterator[tuple[str, list[str], str | None]]:
+        """(email, segments, primary) of every user, without building the user dicts."""
+        email, segs, primary = (self.names.index(n) for n in ("email", "segments", "primary"))
+        for row in self.rows:
+            yield row[email], row[segs], row[primary]
+
+    def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The users of one segment, in the segment's order (the first `limit` of them)."""
+        order = self._order[segment_id]
+        picked = order if limit is None else order[:limit]
+        if "users" in self.__dict__:  # already built: share the dicts
+            return [self.users[i] for i in picked]
+        return [dict(zip(self.names, self.rows[i], strict=True)) for i in picked]
 
 
 def load_segments(path: Path) -> SegmentsFile:
@@ -257,21 +288,22 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         " FROM classified ORDER BY __row"
     )
     names = [d[0] for d in cursor.description]
-    users: list[dict[str, Any]] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = cursor.fetchall()
 
     order: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
     for i, seg in enumerate(spec.segments):
-        rows = con.execute(
+        ranked = con.execute(
             f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
         ).fetchall()
-        order[seg.id] = [r for (r,) in rows]
-        counts[seg.id] = len(rows)
+        order[seg.id] = [r for (r,) in ranked]
+        counts[seg.id] = len(ranked)
     return Classification(
         as_of=as_of,
         segments=spec.segments,
         columns=profile_cols,
-        users=users,
+        names=names,
+        rows=rows,
         counts=counts,
         _order=order,
     )

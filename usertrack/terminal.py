@@ -60,8 +60,8 @@ def render_segments(
 ) -> None:
     as_of = cell_text(result.as_of)
     segments = [s for s in result.segments if segment is None or s.id == segment]
-    total = len(result.users)
-    segmented = sum(1 for u in result.users if u["segments"])
+    total = result.user_count
+    segmented = result.segmented_count
     summary = Table(
         title=f"Segments as of {as_of}",
         caption=f"{total} users · {segmented} in at least one segment",
@@ -81,14 +81,13 @@ def render_segments(
     console.print(summary)
 
     for seg in segments:
-        members = result.members(seg.id)
-        shown = members if segment else members[:limit]
+        shown = result.members(seg.id, None if segment else limit)
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)
         table = Table(
             title=f"{seg.name} — {seg.action}",
-            caption=f"{len(shown)} of {len(members)} · rule: {seg.rule}",
+            caption=f"{len(shown)} of {result.counts[seg.id]} · rule: {seg.rule}",
             title_justify="left",
         )
         table.add_column("email", no_wrap=True)

@@ -9,7 +9,6 @@ SELECT
     lower(trim(person.properties.email)) AS email,
     count() AS mcp_connect_clicks,
     groupUniqArray(properties.template_name) AS mcp_servers,
-    countIf(properties.has_oauth = 'true') AS mcp_oauth_clicks,
     min(timestamp) AS first_mcp_click_at,
     max(timestamp) AS last_mcp_click_at
 FROM events
