@@ -234,10 +234,7 @@ def _profile(
         if not key.startswith("profile:"):
             continue
         query = ws.library.get(key.removeprefix("profile:"))
-        if len(result.rows) <= SMALL_RESULT:
-            table = _load_small(con, query, result)
-        else:  # a per-user query that does not group by email: the general loader
-            table = load_result(con, query, result)
+        table = load_result(con, query, result)
         loaded.append((query, table, list(result.columns)))
     join_per_user(con, loaded, excluded=excluded)
     profile_query = ws.library.get("join/profile")
@@ -247,65 +244,6 @@ def _profile(
     except duckdb.Error as e:
         raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None
     con.execute("DELETE FROM profile WHERE email IS DISTINCT FROM $email", {"email": email})
-
-
-SMALL_RESULT = 20
-
-
-def _load_small(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
-    """`profiles.load_result` for the few rows of one email, without numpy (about 0.1 s to import).
-
-    DuckDB types the bound values as load_result's arrays do: an empty result or a None gives
-    the NULL type, a datetime TIMESTAMP, a list of text VARCHAR[].
-    """
-    from usertrack.errors import QueryError
-    from usertrack.profiles import RESERVED_COLUMNS, _table_name, normalize_email
-
-    columns = list(result.columns)
-    if "email" not in columns:
-        raise QueryError(
-            f"per-user query {query.id} ({query.path}) returns no 'email' column"
-            f" (it returned: {', '.join(columns) or 'nothing'})"
-        )
-    for col in columns:
-        if col in RESERVED_COLUMNS - {"email"}:
-            raise QueryError(
-                f"per-user query {query.id} ({query.path}) returns column {col!r},"
-                " which the join adds itself; rename it"
-            )
-    if len(set(columns)) != len(columns):
-        raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
-    at = columns.index("email")
-    rows = [
-        tuple(normalize_email(v) if j == at else v for j, v in enumerate(row))
-        for row in result.rows
-    ]
-    rows = [row for row in rows if row[at] is not None]
-    emails = [row[at] for row in rows]
-    if len(set(emails)) != len(emails):
-        raise QueryError(
-            f"per-user query {query.id} ({query.path}) returned {len(emails)} rows for"
-            f" {emails[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
-        )
-    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-    name = _table_name(query.id)
-    if not rows:
-        nulls = ", ".join("NULL" for _ in columns)
-        con.execute(
-            f'CREATE OR REPLACE TABLE "{name}" AS'
-            f" SELECT * FROM (VALUES ({nulls})) AS v({names}) WHERE false"
-        )
-        return name
-    width = len(columns)
-    values = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-        for i in range(len(rows))
-    )
-    con.execute(
-        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM (VALUES {values}) AS v({names})',
-        [v for row in rows for v in row],
-    )
-    return name
 
 
 def known_emails(ws: Workspace, as_of: datetime, progress: Progress | None = None) -> list[str]:

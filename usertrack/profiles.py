@@ -102,10 +102,13 @@ def _table_name(query_id: str) -> str:
     return "q_" + re.sub(r"\W", "_", query_id)
 
 
+# Up to this many rows (one user's deep dive) go in as bound VALUES: importing pyarrow would cost
+# more than the load itself.
+SMALL_RESULT = 20
+
+
 def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
     """Store one per-user result as a DuckDB table keyed by normalized email; return its name."""
-    import pyarrow as pa
-
     if "email" not in result.columns:
         raise QueryError(
             f"per-user query {query.id} ({query.path}) returns no 'email' column"
@@ -119,11 +122,40 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
             )
     if len(set(result.columns)) != len(result.columns):
         raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
-    n = len(result.rows)
-    # Transpose with zip and type each column with Arrow (C++: nulls, timestamps, lists), which
-    # DuckDB scans without copying; building DuckDB's input from Python objects cell by cell
-    # was most of the join's time at 100,000 users.
-    values = list(zip(*result.rows, strict=True)) if n else [()] * len(result.columns)
+    name = _table_name(query.id)
+    if len(result.rows) <= SMALL_RESULT:
+        incoming = _small_relation(con, result)
+    else:
+        con.register("_incoming", _arrow_table(query, result))
+        incoming = "_incoming"
+    # The join key, normalized as normalize_email does: trimmed of whitespace, lower-cased.
+    key = "nullif(lower(trim(CAST(email AS VARCHAR), ' \t\n\r')), '')"
+    con.execute(
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email)'
+        f" FROM {incoming} WHERE {key} IS NOT NULL"
+    )
+    if incoming == "_incoming":
+        con.unregister("_incoming")
+    else:
+        con.execute(f"DROP TABLE {incoming}")
+    dupes = con.execute(
+        f'SELECT email, count(*) FROM "{name}" GROUP BY email HAVING count(*) > 1 LIMIT 1'
+    ).fetchone()
+    if dupes:
+        raise QueryError(
+            f"per-user query {query.id} ({query.path}) returned {dupes[1]} rows for"
+            f" {dupes[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
+        )
+    return name
+
+
+def _arrow_table(query: Query, result: Result) -> Any:
+    """The rows as Arrow columns: pyarrow types them in C++ (nulls, timestamps, lists) and
+    DuckDB scans them without copying. Handing DuckDB Python objects to inspect cell by cell
+    was most of the join's time at 100,000 users."""
+    import pyarrow as pa
+
+    values = list(zip(*result.rows, strict=True))
     data: dict[str, Any] = {}
     for col, column in zip(result.columns, values, strict=True):
         try:
@@ -136,24 +168,31 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
                     f"per-user query {query.id} ({query.path}) returns values of mixed types"
                     f" in column {col!r}; cast them to one type in the query"
                 ) from None
-    name = _table_name(query.id)
-    con.register("_incoming", pa.table(data))
-    # The join key, normalized as normalize_email does: trimmed of whitespace, lower-cased.
-    key = "nullif(lower(trim(CAST(email AS VARCHAR), ' \t\n\r')), '')"
-    con.execute(
-        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email)'
-        f" FROM _incoming WHERE {key} IS NOT NULL"
-    )
-    con.unregister("_incoming")
-    dupes = con.execute(
-        f'SELECT email, count(*) FROM "{name}" GROUP BY email HAVING count(*) > 1 LIMIT 1'
-    ).fetchone()
-    if dupes:
-        raise QueryError(
-            f"per-user query {query.id} ({query.path}) returned {dupes[1]} rows for"
-            f" {dupes[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
+    return pa.table(data)
+
+
+def _small_relation(con: duckdb.DuckDBPyConnection, result: Result) -> str:
+    """A few rows as a temporary table of bound VALUES; DuckDB types them as Arrow would (a
+    datetime TIMESTAMP, a list of text VARCHAR[], None the NULL type)."""
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in result.columns)
+    width = len(result.columns)
+    if not result.rows:
+        nulls = ", ".join("NULL" for _ in result.columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _incoming_small AS"
+            f" SELECT * FROM (VALUES ({nulls})) AS v({names}) WHERE false"
         )
-    return name
+        return "_incoming_small"
+    values = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+        for i in range(len(result.rows))
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _incoming_small AS"
+        f" SELECT * FROM (VALUES {values}) AS v({names})",
+        [v for row in result.rows for v in row],
+    )
+    return "_incoming_small"
 
 
 def join_per_user(
