@@ -1,0 +1,82 @@
+"""Per-user results reach DuckDB the same way whatever their size (VALUES, numpy or Arrow)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from usertrack import profiles
+from usertrack.errors import QueryError
+from usertrack.queries import Query
+from usertrack.sources.base import Result
+
+QUERY = Query(
+    name="q", folder="neon", path=Path("q.sql"), sql="-", description="d", returns="per-user"
+)
+
+
+def sample(n: int) -> Result:
+    start = datetime(2026, 11, 1)
+    rows = [
+        (
+            f"  User{i}@Acme.IO " if i % 3 == 0 else f"user{i}@acme.io",
+            i if i % 4 else None,
+            start + timedelta(minutes=i) if i % 5 else None,
+            ["Gmail", "Slack"] if i % 2 else None,
+            i / 3,
+        )
+        for i in range(n)
+    ]
+    rows.append((None, 1, None, None, 0.0))  # no email: not a user
+    rows.append(("   ", 2, None, None, 0.0))  # blank email: not a user
+    return Result(["email", "runs", "last_at", "servers", "score"], rows)
+
+
+def loaded(n: int, small: int, large: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    monkeypatch.setattr(profiles, "SMALL_RESULT", small)
+    monkeypatch.setattr(profiles, "LARGE_RESULT", large)
+    con = duckdb.connect()
+    table = profiles.load_result(con, QUERY, sample(n))
+    desc = con.execute(f'SELECT * FROM "{table}" LIMIT 0').description
+    # Integers may come out 32- or 64-bit depending on the loader: the same to every rule.
+    types = [{"INTEGER": "BIGINT"}.get(str(d[1]), str(d[1])) for d in desc]
+    return [tuple(types), *con.execute(f'SELECT * FROM "{table}" ORDER BY email').fetchall()]
+
+
+@pytest.mark.parametrize("n", [0, 3, 40])
+def test_the_three_loaders_agree(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    as_values = loaded(n, small=10_000, large=10_000, monkeypatch=monkeypatch)
+    as_numpy = loaded(n, small=-1, large=10_000, monkeypatch=monkeypatch)
+    as_arrow = loaded(n, small=-1, large=-1, monkeypatch=monkeypatch)
+    assert as_numpy == as_arrow
+    if n:  # an empty VALUES table has NULL-typed columns; the rows agree
+        assert as_values == as_arrow
+    assert len(as_arrow) == n + 1  # the header of types, then one row per email
+    if n:
+        assert as_arrow[0] == ("VARCHAR", "BIGINT", "TIMESTAMP", "VARCHAR[]", "DOUBLE")
+        emails = [row[0] for row in as_arrow[1:]]
+        assert "user0@acme.io" in emails and all(e == e.strip().lower() for e in emails)
+
+
+def test_duplicate_emails_after_normalizing_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = Result(["email", "runs"], [("A@x.io", 1), (" a@x.io", 2)])
+    for small, large in ((10, 10), (-1, 10), (-1, -1)):
+        monkeypatch.setattr(profiles, "SMALL_RESULT", small)
+        monkeypatch.setattr(profiles, "LARGE_RESULT", large)
+        with pytest.raises(QueryError, match=r"returned 2 rows for 'a@x\.io'"):
+            profiles.load_result(duckdb.connect(), QUERY, result)
+
+
+def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(profiles, "SMALL_RESULT", -1)
+    monkeypatch.setattr(profiles, "LARGE_RESULT", -1)
+    result = Result(["email", "odd"], [("a@x.io", 1), ("b@x.io", "two")])
+    with pytest.raises(QueryError, match="mixed types in column 'odd'"):
+        profiles.load_result(duckdb.connect(), QUERY, result)
+    ints_and_floats = Result(["email", "n"], [("a@x.io", 1), ("b@x.io", 2.5)])
+    con = duckdb.connect()
+    table = profiles.load_result(con, QUERY, ints_and_floats)
+    assert con.execute(f'SELECT n FROM "{table}" ORDER BY email').fetchall() == [(1.0,), (2.5,)]
