@@ -240,6 +240,16 @@ def main() -> None:
                     f"median of 3 (first: {big_first:.2f} s); target < 10 s, < 2 GB",
                 )
             )
+            big_both, big_posthog, big_neon = concurrency(home)
+            rows.append(
+                (
+                    f"per-user queries at {args.users:,} users, both sources at once",
+                    f"{big_both:.2f} s",
+                    "-",
+                    f"PostHog alone {big_posthog:.2f} s, Postgres alone {big_neon:.2f} s,"
+                    f" sum {big_posthog + big_neon:.2f} s (best of 3; 2 cores shared)",
+                )
+            )
             big_json_s, big_json_mb = median_of(3, [str(BIN), "segments", "-f", "json"], env)
             rows.append(
                 (
