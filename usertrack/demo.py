@@ -897,7 +897,10 @@ def load_postgres(conninfo: str, data: DemoData) -> None:
                     for table, future in zip(POSTGRES_TABLES, futures, strict=True):
                         path = future.result()
                         with (
-                            cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy,
+                            # FREEZE (allowed: the table was created in this transaction)
+                            # writes rows frozen and all-visible, so autovacuum does not
+                            # rewrite millions of rows in the background after the load.
+                            cur.copy(f"COPY {table} FROM STDIN (FORMAT csv, FREEZE)") as copy,
                             open(path, "rb") as handle,
                         ):
                             while chunk := handle.read(1 << 20):
