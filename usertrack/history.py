@@ -265,8 +265,16 @@ class History:
         snap = Snapshot.of(result, source="snapshot")
         key = _key(snap.as_of)
         stamp = _key(saved_at or datetime.now(UTC))
+        # A handful of distinct segment lists among 100,000 users: encode each once.
+        encoded: dict[tuple[str, ...], str] = {}
         rows = [
-            (self.workspace, key, email, json.dumps(list(segs)), snap.primary.get(email))
+            (
+                self.workspace,
+                key,
+                email,
+                encoded.get(segs) or encoded.setdefault(segs, json.dumps(list(segs))),
+                snap.primary.get(email),
+            )
             for email, segs in sorted(snap.members.items())
         ]
         con = self._connection()
