@@ -185,7 +185,7 @@ def test_empty_email_is_a_usage_error() -> None:
 
 def test_the_email_travels_as_a_bound_value() -> None:
     library = load_queries(REPO / "queries")
-    for query_id in ("neon/user_timeline", "neon/user_tool_usage", "neon/user_failures",
+    for query_id in ("neon/user_timeline", "neon/user_tool_usage",
                      "posthog/user_events", "posthog/user_mcp_servers"):  # fmt: skip
         query = library.get(query_id)
         assert "email" in query.param_names and query.returns == "table"

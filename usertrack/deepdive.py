@@ -7,7 +7,8 @@ What it gathers, as of a moment and over the last N days:
   code executions, deployments (neon/user_timeline);
 - the MCP servers clicked (posthog/user_mcp_servers), the tools used with success rates
   (neon/user_tool_usage);
-- failures (neon/user_failures) categorized with failures.yaml, tool level and workflow level apart;
+- failures (neon/failures, restricted to the email) categorized with failures.yaml, tool level
+  and workflow level apart;
 - the timeline check of seed 000 (see `timeline_check`).
 
 The email is trimmed and lower-cased, and it is always a bound value (never text in SQL or HogQL).
@@ -302,7 +303,7 @@ def deep_dive(
                     (f"profile:{query.id}", one_user_query(query), {**base, FILTER_PARAM: norm})
                 )
     wanted = {
-        "neon": ["neon/user_timeline", "neon/user_tool_usage", "neon/user_failures"],
+        "neon": ["neon/user_timeline", "neon/user_tool_usage"],
         "posthog": ["posthog/user_events", "posthog/user_mcp_servers"],
     }
     for kind, ids in wanted.items():
@@ -312,6 +313,14 @@ def deep_dive(
             query = ws.library.get(query_id)
             given = {k: v for k, v in deep.items() if k in query.param_names}
             work[kind].append((query_id, query, given))
+    if "neon" in ws.sources:
+        # The failures of `usertrack failures`, restricted to this email: one query file says
+        # what a failure row is, for the whole base and for one person.
+        failures_query = ws.library.get("neon/failures")
+        given = {k: v for k, v in deep.items() if k in failures_query.param_names}
+        work["neon"].append(
+            ("neon/failures", one_user_query(failures_query), {**given, FILTER_PARAM: norm})
+        )
     results = _run_all(ws, work, as_of, progress)
 
     con = _connection()
@@ -330,7 +339,7 @@ def deep_dive(
                     SegmentWhy(seg.id, seg.name, seg.action, seg.rule, {c: user[c] for c in cols})
                 )
 
-        failures = results.get("neon/user_failures")
+        failures = results.get("neon/failures")
         if failures is not None:
             load_failures(con, failures)
         else:

@@ -1,13 +1,13 @@
 """failures.yaml: why runs and tool calls fail, and whose job it is to fix it.
 
-Seed 000's failure investigation as rules in a file. A failure is one row of `neon/failures` (or
-`neon/user_failures`): a failed workflow run (level 'workflow', its run_error_log) or a failed tool
-call (level 'tool', its error_type and error_message). The first rule that matches names its cause
-(a specific name such as "Infrastructure: API timeout"), its category and its owner. A rule matches
-when one of its `match` patterns (case-insensitive regular expressions, RE2 as DuckDB runs them) is
-found in error_type, error_message or run_error_log, and its optional `when` (one SQL boolean
-expression over the failure's columns) is true. A failure no rule matches gets
-"Uncategorized: <error_type>", never a vague "other".
+Seed 000's failure investigation as rules in a file. A failure is one row of `neon/failures` (the
+deep dive runs it for one email): a failed workflow run (level 'workflow', its run_error_log) or a
+failed tool call (level 'tool', its error_type and error_message). The first rule that matches
+names its cause (a specific name such as "Infrastructure: API timeout"), its category and its
+owner. A rule matches when one of its `match` patterns (case-insensitive regular expressions, RE2
+as DuckDB runs them) is found in error_type, error_message or run_error_log, and its optional
+`when` (one SQL boolean expression over the failure's columns) is true. A failure no rule matches
+gets "Uncategorized: <error_type>", never a vague "other".
 
 Categorizing is one DuckDB statement (a CASE over every rule) on a table of failures, so it stays
 vectorised when the window holds hundreds of thousands of failures. Tool level and workflow level
@@ -38,7 +38,7 @@ LEVELS = ("workflow", "tool")
 UNCATEGORIZED = "Uncategorized"
 UNKNOWN_OWNER = "Unknown"
 
-# The columns of a failure row (neon/failures, neon/user_failures) and their DuckDB types;
+# The columns of a failure row (neon/failures) and their DuckDB types;
 # `when` expressions can use any of them.
 FAILURE_COLUMNS: dict[str, str] = {
     "level": "VARCHAR",
