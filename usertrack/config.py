@@ -58,6 +58,18 @@ class Settings:
     config_file: Path | None = None  # the user config file that was read, if any
 
     @property
+    def missing_posthog(self) -> list[str]:
+        """The variables the PostHog query API still needs (none when it is fully configured)."""
+        return [
+            name
+            for name, value in (
+                ("POSTHOG_PROJECT_ID", self.posthog_project_id),
+                ("POSTHOG_PERSONAL_API_KEY", self.posthog_api_key),
+            )
+            if not value
+        ]
+
+    @property
     def demo(self) -> bool:
         """No source configured at all: run on the built-in demo workspace."""
         return not any(

@@ -207,15 +207,8 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
             ]
         except UsertrackError as e:
             return [_fail("PostHog events export", e, "point USERTRACK_EVENTS at a PostHog export")]
-    if not (settings.posthog_project_id and settings.posthog_api_key):
-        missing = [
-            n
-            for n, v in (
-                ("POSTHOG_PROJECT_ID", settings.posthog_project_id),
-                ("POSTHOG_PERSONAL_API_KEY", settings.posthog_api_key),
-            )
-            if not v
-        ]
+    missing = settings.missing_posthog
+    if missing:
         return [
             Check(
                 "PostHog",
@@ -226,6 +219,7 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
                 EXIT_CONFIG,
             )
         ]
+    assert settings.posthog_api_key is not None and settings.posthog_project_id is not None
     from usertrack.queries import Query
     from usertrack.sources.posthog_http import PostHogHTTPSource
 

@@ -154,14 +154,7 @@ def _open_live(
         ws.sources["posthog"] = _local_events_source(s, progress, notice)
         return
     if s.posthog_project_id or s.posthog_api_key or s.posthog_host:
-        missing = [
-            name
-            for name, value in (
-                ("POSTHOG_PROJECT_ID", s.posthog_project_id),
-                ("POSTHOG_PERSONAL_API_KEY", s.posthog_api_key),
-            )
-            if not value
-        ]
+        missing = s.missing_posthog
         if missing:
             raise ConfigError(
                 f"PostHog is partly configured: {' and '.join(missing)} not set",
