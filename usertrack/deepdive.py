@@ -186,35 +186,6 @@ def one_user_query(query: Query) -> Query:
     return dataclasses.replace(query, sql=sql, params=(*query.params, Param(FILTER_PARAM, None, 0)))
 
 
-def _run_all(
-    ws: Workspace,
-    work: dict[str, list[tuple[str, Query, dict[str, Any]]]],
-    as_of: datetime,
-    progress: Progress | None,
-) -> dict[str, Result]:
-    """Run each source's queries in order on one thread per source; the sources run at once."""
-
-    def run_source(kind: str) -> list[tuple[str, Result]]:
-        source = ws.sources[kind]
-        out = []
-        for key, query, given in work[kind]:
-            if progress:
-                progress(f"running {query.id} on {source.description}")
-            out.append((key, source.run(query, resolve_params(query, given, now_value=as_of))))
-        return out
-
-    kinds = [k for k, items in work.items() if items]
-    results: dict[str, Result] = {}
-    if len(kinds) <= 1:
-        for kind in kinds:
-            results.update(run_source(kind))
-        return results
-    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-user") as pool:
-        for future in [pool.submit(run_source, k) for k in kinds]:
-            results.update(future.result())
-    return results
-
-
 def _profile(
     ws: Workspace,
     con: duckdb.DuckDBPyConnection,
@@ -281,7 +252,7 @@ def deep_dive(
     """Everything about one user; NotFoundError (with close emails) when nobody has that email."""
 
     from usertrack.failures import categorize, cause_summary, load_failures
-    from usertrack.profiles import exclude_pattern, normalize_email
+    from usertrack.profiles import Job, exclude_pattern, normalize_email, run_by_source
     from usertrack.segments import classify, rule_columns
 
     norm = normalize_email(email)
@@ -321,7 +292,11 @@ def deep_dive(
         work["neon"].append(
             ("neon/failures", one_user_query(failures_query), {**given, FILTER_PARAM: norm})
         )
-    results = _run_all(ws, work, as_of, progress)
+    jobs: dict[str, list[Job]] = {
+        kind: [(key, q, resolve_params(q, given, now_value=as_of)) for key, q, given in items]
+        for kind, items in work.items()
+    }
+    results = run_by_source(ws.sources, jobs, progress)
 
     con = _connection()
     try:

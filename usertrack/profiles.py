@@ -62,6 +62,10 @@ def exclude_pattern(domains: Iterable[str]) -> str:
     return "@(" + "|".join(re.escape(d) for d in cleaned) + ")$"
 
 
+# (result key, query, bound values)
+Job = tuple[str, Query, Mapping[str, Any]]
+
+
 def run_per_user_queries(
     library: QueryLibrary,
     sources: Mapping[str, Source],
@@ -71,29 +75,41 @@ def run_per_user_queries(
     progress: Progress | None = None,
 ) -> dict[str, Result]:
     """Run every per-user query of each source folder; the sources run concurrently."""
-    work: dict[str, list[Query]] = {}
-    for kind in sources:
-        work[kind] = library.in_folder(kind, per_user=True)
+    jobs: dict[str, list[Job]] = {
+        kind: [
+            (query.id, query, resolve_params(query, params, now_value=as_of))
+            for query in library.in_folder(kind, per_user=True)
+        ]
+        for kind in sources
+    }
+    return run_by_source(sources, jobs, progress)
+
+
+def run_by_source(
+    sources: Mapping[str, Source],
+    jobs: Mapping[str, list[Job]],
+    progress: Progress | None = None,
+) -> dict[str, Result]:
+    """Run each source's jobs in order, on a thread per source: the sources run at once, so a
+    command takes about as long as its slowest source, not the sum."""
 
     def run_all(kind: str) -> list[tuple[str, Result]]:
         source = sources[kind]
         out = []
-        for query in work[kind]:
+        for key, query, values in jobs[kind]:
             if progress:
                 progress(f"running {query.id} on {source.description}")
-            values = resolve_params(query, params, now_value=as_of)
-            out.append((query.id, source.run(query, values)))
+            out.append((key, source.run(query, values)))
         return out
 
     results: dict[str, Result] = {}
-    kinds = [k for k in work if work[k]]
+    kinds = [k for k in jobs if jobs[k]]
     if len(kinds) <= 1:
         for kind in kinds:
             results.update(run_all(kind))
         return results
     with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src") as pool:
-        futures = [pool.submit(run_all, kind) for kind in kinds]
-        for future in futures:
+        for future in [pool.submit(run_all, kind) for kind in kinds]:
             results.update(future.result())
     return results
 

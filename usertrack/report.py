@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -277,29 +276,15 @@ _TABLE_QUERIES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 def run_report_queries(
     ws: Workspace, week: ReportWeek, progress: Progress | None
 ) -> dict[str, Result]:
-    """The report's table queries; each source's queries in a thread of their own (as profiles)."""
-    by_folder: dict[str, list[tuple[str, str, dict[str, Any], datetime]]] = {}
+    """The report's table queries; the sources run at once (profiles.run_by_source)."""
+    from usertrack.profiles import Job, run_by_source
+
+    jobs: dict[str, list[Job]] = {}
     for key, query_id, params, which in _TABLE_QUERIES:
         moment = week.end if which == "this" else week.start
-        folder = ws.library.get(query_id).folder
-        by_folder.setdefault(folder, []).append((key, query_id, params, moment))
-
-    def run_all(items: list[tuple[str, str, dict[str, Any], datetime]]) -> list[tuple[str, Result]]:
-        out = []
-        for key, query_id, params, moment in items:
-            if progress:
-                progress(f"running {query_id}")
-            out.append((key, ws.run_query(query_id, moment, **params)))
-        return out
-
-    results: dict[str, Result] = {}
-    groups = [by_folder[f] for f in sorted(by_folder)]
-    with ThreadPoolExecutor(
-        max_workers=max(1, len(groups)), thread_name_prefix="usertrack-rep"
-    ) as pool:
-        for future in [pool.submit(run_all, g) for g in groups]:
-            results.update(future.result())
-    return results
+        query, values = ws.bind(query_id, moment, **params)
+        jobs.setdefault(query.folder, []).append((key, query, values))
+    return run_by_source(ws.sources, jobs, progress)
 
 
 def failure_categories(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.config import Settings
 from usertrack.errors import ConfigError, NotFoundError
-from usertrack.queries import QueryLibrary, load_queries, resolve_params
+from usertrack.queries import Query, QueryLibrary, load_queries, resolve_params
 from usertrack.segments import Classification, SegmentsFile, classify, load_segments
 from usertrack.sources.base import Result, Source
 
@@ -54,16 +54,20 @@ class Workspace:
 
         Values are bound by the source, never pasted into the query text.
         """
+        query, values = self.bind(query_id, as_of, **params)
+        return self.sources[query.folder].run(query, values)
+
+    def bind(self, query_id: str, as_of: datetime, **params: Any) -> tuple[Query, dict[str, Any]]:
+        """The query and the values it takes: as_of, exclude_pattern, then `params`."""
         from usertrack.profiles import exclude_pattern
 
         query = self.library.get(query_id)
-        source = self.sources.get(query.folder)
-        if source is None:
+        if query.folder not in self.sources:
             raise NotFoundError(
                 f"query {query_id} needs a {query.folder} source, which is not open"
             )
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
-        return source.run(query, resolve_params(query, given, now_value=as_of))
+        return query, resolve_params(query, given, now_value=as_of)
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
         from usertrack.profiles import build_profiles
