@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
+# A run this much before "now" (on the demo: the end of its data) is "in the past": its
+# current-only columns (today's values) are not the values of its moment.
+PAST_TOLERANCE = timedelta(days=1)
+_CURRENT_ONLY = re.compile(r"^--\s*current-only\s*:(.*)$")
+
 DEMO_NOTICE = (
     "usertrack: no data source configured, using the built-in demo workspace"
     " (set DATABASE_URL and POSTHOG_PROJECT_ID + POSTHOG_PERSONAL_API_KEY, or USERTRACK_EVENTS,"
@@ -42,6 +48,8 @@ class Workspace:
     rules: SegmentsFile
     sources: dict[str, Source] = field(default_factory=dict)
     demo: DemoWorkspace | None = None
+    notice: Callable[[str], None] | None = None  # one-line messages for stderr
+    _warned: bool = field(default=False, repr=False)
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -95,9 +103,57 @@ class Workspace:
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
         run = self.profiles(as_of, progress)
         try:
-            return classify(self.rules, run.con, as_of)
+            result = classify(self.rules, run.con, as_of)
         finally:
             run.close()
+        result.current_only = tuple(c for c in self.current_only() if c in result.columns)
+        warning = self.past_warning(as_of, result.current_only)
+        if warning:
+            result.warnings = (*result.warnings, warning)
+            if self.notice and not self._warned:  # once per command, however many as_of
+                self.notice(f"usertrack: warning: {warning}")
+                self._warned = True
+        return result
+
+    def current_only(self) -> tuple[str, ...]:
+        """Columns the per-user query files declare `-- current-only: a, b` in their header:
+        the app's database keeps only today's value of them, whatever the as_of."""
+        found: list[str] = []
+        for folder in ("neon", "posthog", "join"):
+            for query in self.library.in_folder(folder, per_user=True):
+                for name in _current_only_header(query.path):
+                    if name not in found:
+                        found.append(name)
+        return tuple(found)
+
+    def reference_now(self) -> datetime:
+        """Now; on the demo, the end of its data."""
+        from usertrack.clock import now_utc
+
+        if self.demo is not None:
+            return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
+        return now_utc()
+
+    def past_warning(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
+        """A one-line warning when `as_of` is in the past and a segment rule reads a
+        current-only column (its value is today's, not as_of's); else None."""
+        if not current_only or as_of >= self.reference_now() - PAST_TOLERANCE:
+            return None
+        used: dict[str, list[str]] = {}
+        for seg in self.rules.segments:
+            words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r"'[^']*'", "", seg.rule)))
+            for col in current_only:
+                if col in words:
+                    used.setdefault(col, []).append(seg.id)
+        if not used:
+            return None
+        stamp = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cols = ", ".join(f"{c} (in {', '.join(ids)})" for c, ids in used.items())
+        return (
+            f"as of {stamp}, in the past, the rules read current-only columns: {cols};"
+            " the app's database keeps only today's values of them, so these segments mix"
+            " today's values into the past"
+        )
 
     def close(self) -> None:
         for source in self.sources.values():
@@ -109,6 +165,23 @@ class Workspace:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _current_only_header(path: Path) -> list[str]:
+    """The column names of `-- current-only: a, b` lines in a query file's header."""
+    names: list[str] = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                line = raw.strip()
+                if line and not line.startswith("--"):
+                    break  # the header ends at the first line of SQL
+                m = _CURRENT_ONLY.match(line)
+                if m:
+                    names += [n.strip() for n in m.group(1).split(",") if n.strip()]
+    except OSError:
+        return []
+    return names
 
 
 def private_dir(path: Path, *, traverse: bool = False) -> Path:
@@ -165,7 +238,7 @@ def open_workspace(
     rules = load_segments(segments_path)
     library = load_queries(queries_dir)
     secure_home(settings.home)
-    ws = Workspace(settings=settings, library=library, rules=rules)
+    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice)
     try:
         if settings.demo:
             if notice:
