@@ -426,3 +426,13 @@ def test_history_file_is_private(home: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(home.stat().st_mode) & 0o066 == 0  # no reading or writing by others
+
+
+def test_an_unusable_home_is_a_config_error(tmp_path: Path) -> None:
+    from usertrack.errors import EXIT_CONFIG
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    result = run(["segments", "--no-save"], not_a_folder / "home")
+    assert result.exit_code == EXIT_CONFIG and result.stdout == ""
+    assert result.stderr.startswith(f"usertrack: error: USERTRACK_HOME {not_a_folder / 'home'}:")

@@ -87,6 +87,7 @@ class CachedSource:
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"CachedSource({self.inner!r})"
@@ -107,7 +108,9 @@ class CachedSource:
         return hashlib.sha256(material.encode()).hexdigest()
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
-        self.sweep()
+        if not self._swept:  # once per command: expired entries go before anything is read
+            self.sweep()
+            self._swept = True
         path = self.folder / f"{self.key(query, params)}.pickle"
         if not self.refresh and self.ttl_seconds > 0:
             cached = self._read(path)

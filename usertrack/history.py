@@ -511,7 +511,8 @@ def baseline_for(
 
     A snapshot taken under other rules, exclusions or query files (another fingerprint) is not
     compared as it is: the segments as of `since` are recomputed with the current ones, and
-    `notice` is told."""
+    `notice` (default: the workspace's) is told."""
+    notice = notice or getattr(ws, "notice", None)
     if history is not None:
         found = history.at_or_before(since)
         if found is not None:

@@ -6,6 +6,7 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -196,7 +197,8 @@ def private_dir(path: Path, *, traverse: bool = False) -> Path:
     mode = stat.S_IMODE(path.stat().st_mode)
     strip = 0o066 if traverse else 0o077
     if mode & strip:
-        os.chmod(path, mode & ~strip)
+        with contextlib.suppress(PermissionError):  # a folder we do not own stays as it is
+            os.chmod(path, mode & ~strip)
     return path
 
 
@@ -222,7 +224,8 @@ def secure_home(home: Path) -> None:
         elif child.is_file():
             mode = stat.S_IMODE(child.stat().st_mode)
             if mode & 0o077:
-                os.chmod(child, mode & ~0o077)
+                with contextlib.suppress(PermissionError):
+                    os.chmod(child, mode & ~0o077)
 
 
 def open_workspace(
@@ -237,7 +240,13 @@ def open_workspace(
     """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
     rules = load_segments(segments_path)
     library = load_queries(queries_dir)
-    secure_home(settings.home)
+    try:
+        secure_home(settings.home)
+    except OSError as e:
+        raise ConfigError(
+            f"USERTRACK_HOME {settings.home}: cannot create it or make it private: {e.strerror}",
+            hint="set USERTRACK_HOME to a folder of yours",
+        ) from None
     ws = Workspace(settings=settings, library=library, rules=rules, notice=notice)
     try:
         if settings.demo:
