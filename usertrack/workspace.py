@@ -256,6 +256,7 @@ def open_workspace(
         else:
             _open_live(ws, progress, notice)
             _cache_live_sources(ws, refresh)
+        secure_home(settings.home)  # again: a demo or events store made just now
     except BaseException:
         ws.close()
         raise
