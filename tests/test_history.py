@@ -151,9 +151,9 @@ def test_at_or_before_takes_the_latest_snapshot_within_a_day(tmp_path: Path) -> 
         history.save(fake(WEEK_BEFORE + timedelta(minutes=1), AFTER))  # after: never used
         found = history.at_or_before(WEEK_BEFORE)
         assert found is not None and found.as_of == WEEK_BEFORE - timedelta(hours=3)
-        history.save(fake(WEEK_BEFORE, AFTER))
-        exact = history.at_or_before(WEEK_BEFORE)
-        assert exact is not None and exact.as_of == WEEK_BEFORE
+        history.save(fake(WEEK_BEFORE - timedelta(hours=1), AFTER))  # replaces that day's
+        later = history.at_or_before(WEEK_BEFORE)
+        assert later is not None and later.as_of == WEEK_BEFORE - timedelta(hours=1)
 
 
 def test_workspaces_keep_their_own_history(tmp_path: Path) -> None:
@@ -294,3 +294,145 @@ def test_segments_changes_bad_since(home: Path, tmp_path: Path) -> None:
     alone = run(["segments", "--since", "2026-11-01"], home)
     assert alone.exit_code == EXIT_USAGE and "--since goes with --changes" in alone.stderr
     assert late.stdout == alone.stdout == ""
+
+
+# --------------------------------------------------------------------------------------------
+# Honest history: fingerprints, what is saved, one snapshot a day, retention, permissions
+
+
+def loose_rules(tmp_path: Path) -> Path:
+    """The shipped rules with the failing threshold loosened: a rule edit, not user movement."""
+    text = (REPO / "segments.yaml").read_text()
+    old = "rule: run_count > 5 AND run_success_rate < 50"
+    assert old in text
+    path = tmp_path / "loose.yaml"
+    path.write_text(text.replace(old, "rule: run_count > 1 AND run_success_rate < 90"))
+    return path
+
+
+def test_a_rules_edit_is_not_reported_as_movement(home: Path, tmp_path: Path) -> None:
+    saved = run(["segments", "--as-of", "2026-11-09", "--no-save"], home)
+    assert saved.exit_code == 0, saved.stderr
+    assert run(["segments", "--as-of", "2026-11-09", "-f", "json"], home).exit_code == 0
+    loose = str(loose_rules(tmp_path))
+    args = ["segments", "--segments", loose, "--changes", "-f", "json"]
+
+    result = run(args, home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["baseline"] == "computed"  # the snapshot of the old rules was not compared
+    assert "saved under other segment rules" in result.stderr
+    assert "2026-11-09T00:00:00Z" in result.stderr
+
+    # The same answer as with no history at all: both sides under the loosened rules.
+    history_path(home).unlink()
+    fresh = run(args, home)
+    assert fresh.exit_code == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["segments"] == doc["segments"]
+    failing = next(s for s in doc["segments"] if s["id"] == "failing")
+    assert failing["before"] > 0 and len(failing["entered"]) < failing["after"]
+
+
+def test_a_snapshot_from_before_fingerprints_is_recomputed(home: Path) -> None:
+    path = history_path(home)
+    con = sqlite3.connect(path)  # a version-1 history file, as usertrack wrote it until now
+    con.executescript(
+        "CREATE TABLE snapshots (workspace TEXT NOT NULL, as_of TEXT NOT NULL, saved_at TEXT"
+        " NOT NULL, users INTEGER NOT NULL, segments TEXT NOT NULL,"
+        " PRIMARY KEY (workspace, as_of));"
+        "CREATE TABLE members (workspace TEXT NOT NULL, as_of TEXT NOT NULL, email TEXT NOT"
+        " NULL, segments TEXT NOT NULL, primary_segment TEXT,"
+        " PRIMARY KEY (workspace, as_of, email)) WITHOUT ROWID;"
+        "INSERT INTO snapshots VALUES ('demo:300u:2026-11-16', '2026-11-09T00:00:00Z',"
+        " '2026-11-09T00:00:00Z', 1, '[\"failing\"]');"
+        "INSERT INTO members VALUES ('demo:300u:2026-11-16', '2026-11-09T00:00:00Z',"
+        " 'nobody@x.io', '[\"failing\"]', 'failing');"
+        "PRAGMA user_version = 1;"
+    )
+    con.close()
+    result = run(["segments", "--changes", "--no-save", "-f", "json"], home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["baseline"] == "computed"
+    failing = next(s for s in doc["segments"] if s["id"] == "failing")
+    assert "nobody@x.io" not in failing["left"]
+
+
+def test_other_rules_files_are_saved_only_when_asked(home: Path, tmp_path: Path) -> None:
+    loose = str(loose_rules(tmp_path))
+    plain = run(["segments", "--segments", loose, "--as-of", "2026-11-09", "-f", "json"], home)
+    assert plain.exit_code == 0, plain.stderr
+    assert "not saved to the history" in plain.stderr and "--save" in plain.stderr
+    with History(history_path(home), "demo:300u:2026-11-16") as history:
+        assert history.moments() == []
+    asked = run(["segments", "--segments", loose, "--as-of", "2026-11-09", "--save"], home)
+    assert asked.exit_code == 0, asked.stderr
+    default = run(["segments", "--as-of", "2026-11-10", "--no-save"], home)
+    assert default.exit_code == 0 and "not saved" not in default.stderr
+    with History(history_path(home), "demo:300u:2026-11-16") as history:
+        assert history.moments() == [WEEK_BEFORE]
+
+
+def test_one_snapshot_per_utc_day_the_latest(tmp_path: Path) -> None:
+    with History(tmp_path / "history.sqlite3", "test") as history:
+        morning, noon, evening = (AS_OF + timedelta(hours=h) for h in (8, 12, 20))
+        assert history.save(fake(noon, BEFORE)) is not None
+        assert history.save(fake(morning, AFTER)) is None  # earlier than that day's: kept out
+        assert history.save(fake(evening, AFTER)) is not None  # replaces noon
+        history.save(fake(WEEK_BEFORE, BEFORE))
+        assert history.moments() == [WEEK_BEFORE, evening]
+        snap = history.load(evening)
+        assert snap is not None and "fay@acme.io" in snap.members
+    con = sqlite3.connect(tmp_path / "history.sqlite3")
+    assert con.execute("SELECT count(DISTINCT as_of) FROM members").fetchone() == (2,)
+    con.close()
+
+
+def test_retention_keeps_days_back_from_the_newest(tmp_path: Path) -> None:
+    with History(tmp_path / "history.sqlite3", "test", keep_days=30) as history:
+        for days in (45, 31, 29, 10):
+            history.save(fake(AS_OF - timedelta(days=days), BEFORE))
+        # 45 days ago is more than 30 days before the newest (10 days ago): gone.
+        assert history.moments() == [AS_OF - timedelta(days=d) for d in (31, 29, 10)]
+        history.save(fake(AS_OF, AFTER))
+        assert history.moments() == [AS_OF - timedelta(days=d) for d in (29, 10, 0)]
+    con = sqlite3.connect(tmp_path / "history.sqlite3")
+    assert con.execute("SELECT count(DISTINCT as_of) FROM members").fetchone() == (3,)
+    con.close()
+
+
+def test_history_days_setting(home: Path) -> None:
+    from usertrack.errors import EXIT_CONFIG, ConfigError
+    from usertrack.history import history_days
+
+    assert history_days({}) == 400
+    assert history_days({"USERTRACK_HISTORY_DAYS": " 30 "}) == 30
+    for bad in ("0", "-3", "a year"):
+        with pytest.raises(ConfigError, match="USERTRACK_HISTORY_DAYS"):
+            history_days({"USERTRACK_HISTORY_DAYS": bad})
+    result = run(["segments", "--no-save"], home, USERTRACK_HISTORY_DAYS="soon")
+    assert result.exit_code == EXIT_CONFIG and result.stdout == ""
+    assert "usertrack: error: USERTRACK_HISTORY_DAYS='soon'" in result.stderr
+
+
+def test_history_file_is_private(home: Path) -> None:
+    import stat
+
+    path = history_path(home)
+    path.write_bytes(b"")  # an existing file others could read
+    path.chmod(0o644)
+    home.chmod(0o755)
+    result = run(["segments", "--as-of", "2026-11-09", "--no-save"], home)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.stat().st_mode) & 0o066 == 0  # no reading or writing by others
+
+
+def test_an_unusable_home_is_a_config_error(tmp_path: Path) -> None:
+    from usertrack.errors import EXIT_CONFIG
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    result = run(["segments", "--no-save"], not_a_folder / "home")
+    assert result.exit_code == EXIT_CONFIG and result.stdout == ""
+    assert result.stderr.startswith(f"usertrack: error: USERTRACK_HOME {not_a_folder / 'home'}:")

@@ -662,7 +662,8 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
 
 def test_normalized_email_and_uniq_nulls(source: LocalPostHogSource) -> None:
     sql = """
-        SELECT lower(trim(person.properties.email)) AS email, uniq(properties.template_name) AS t,
+        SELECT lowerUTF8(trim(person.properties.email, ' \\t\\r\\n')) AS email,
+               uniq(properties.template_name) AS t,
                uniq(properties.no_such_property) AS none
         FROM events WHERE notEmpty(person.properties.email) GROUP BY email ORDER BY email
     """

@@ -3,12 +3,19 @@
 Results are kept per (source, query text, parameters) for a time-to-live (default 10 minutes,
 USERTRACK_CACHE_TTL seconds, 0 turns it off; `--refresh` bypasses it for one command). Only the live
 sources are cached (PostHog's API, DATABASE_URL): the local engines answer faster than a cache.
-Entries are pickles under USERTRACK_HOME/cache, written atomically; they hold query results (your
-users' data) but never a credential: the key is a hash that includes no secret.
+A live run's as_of ("now") is floored to a multiple of the TTL (`floor_to_ttl`) and the queries run
+with that moment, so runs within one TTL window share entries and each answer matches its key.
+
+Entries are pickles under USERTRACK_HOME/cache (a 0700 folder, 0600 files), written atomically: a
+failed write leaves no temporary file. They hold query results (your users' data) but never a
+credential: the key is a hash that includes no secret. Every use of the cache deletes the expired
+entries (a user's data is not kept past the TTL), and the folder is capped at MAX_CACHE_BYTES,
+the oldest entries going first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +23,7 @@ import pickle
 import tempfile
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +34,18 @@ if TYPE_CHECKING:
     from usertrack.queries import Query
 
 DEFAULT_TTL_SECONDS = 600
+MAX_CACHE_BYTES = 200 * 1024 * 1024
+# A temporary file older than this is left over by a killed process, not one being written.
+STALE_TMP_SECONDS = 3600
 _FORMAT = 1  # bump when the pickled shape changes
+
+
+def floor_to_ttl(moment: datetime, ttl_seconds: int) -> datetime:
+    """`moment` floored to a multiple of the TTL since the epoch (unchanged when the TTL is 0)."""
+    if ttl_seconds <= 0:
+        return moment
+    stamp = int(moment.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % ttl_seconds, UTC)
 
 
 def cache_dir(home: Path) -> Path:
@@ -38,9 +57,9 @@ def clear(home: Path) -> int:
     folder = cache_dir(home)
     count = 0
     if folder.is_dir():
-        for entry in folder.glob("*.pickle"):
+        for entry in [*folder.glob("*.pickle"), *folder.glob("*.tmp")]:
             entry.unlink(missing_ok=True)
-            count += 1
+            count += entry.suffix == ".pickle"
     return count
 
 
@@ -55,6 +74,7 @@ class CachedSource:
         identity: str,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         refresh: bool = False,
+        max_bytes: int = MAX_CACHE_BYTES,
     ) -> None:
         self.inner = inner
         self.kind = inner.kind
@@ -64,8 +84,10 @@ class CachedSource:
         self.identity = identity
         self.ttl_seconds = ttl_seconds
         self.refresh = refresh
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"CachedSource({self.inner!r})"
@@ -86,6 +108,9 @@ class CachedSource:
         return hashlib.sha256(material.encode()).hexdigest()
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
+        if not self._swept:  # once per command: expired entries go before anything is read
+            self.sweep()
+            self._swept = True
         path = self.folder / f"{self.key(query, params)}.pickle"
         if not self.refresh and self.ttl_seconds > 0:
             cached = self._read(path)
@@ -96,12 +121,56 @@ class CachedSource:
         result = self.inner.run(query, params)
         if self.ttl_seconds > 0:
             self._write(path, result)
+            self._cap()
         return result
+
+    def _entries(self) -> list[tuple[Path, os.stat_result]]:
+        out = []
+        try:
+            names = list(self.folder.iterdir())
+        except OSError:
+            return []
+        for entry in names:
+            if entry.suffix not in (".pickle", ".tmp"):
+                continue
+            try:
+                out.append((entry, entry.stat()))
+            except OSError:
+                continue
+        return out
+
+    def sweep(self) -> int:
+        """Delete the expired entries (every entry when the cache is off) and left-over temporary
+        files; make the rest owner-only. Returns how many were deleted."""
+        now = time.time()
+        removed = 0
+        for entry, st in self._entries():
+            age = now - st.st_mtime
+            limit = STALE_TMP_SECONDS if entry.suffix == ".tmp" else self.ttl_seconds
+            try:
+                if age > limit or (entry.suffix == ".pickle" and age < 0):
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+                elif st.st_mode & 0o077:
+                    os.chmod(entry, 0o600)
+            except OSError:
+                continue  # another process got there first, or a folder we cannot change
+        return removed
+
+    def _cap(self) -> None:
+        """Delete the oldest entries until the folder holds at most max_bytes."""
+        entries = [(e, st) for e, st in self._entries() if e.suffix == ".pickle"]
+        total = sum(st.st_size for _, st in entries)
+        for entry, st in sorted(entries, key=lambda item: item[1].st_mtime):
+            if total <= self.max_bytes:
+                break
+            entry.unlink(missing_ok=True)
+            total -= st.st_size
 
     def _read(self, path: Path) -> Result | None:
         try:
             age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
+        except OSError:
             return None
         if age > self.ttl_seconds or age < 0:
             return None
@@ -109,22 +178,28 @@ class CachedSource:
             with path.open("rb") as fh:
                 result = pickle.load(fh)
         except Exception:
-            path.unlink(missing_ok=True)  # a damaged entry is a miss, never an error
+            with contextlib.suppress(OSError):  # a damaged entry is a miss, never an error
+                path.unlink(missing_ok=True)
             return None
         if not isinstance(result, Result):
             return None
         return Result(result.columns, result.rows, {**result.meta, "cache": "hit"})
 
     def _write(self, path: Path, result: Result) -> None:
+        from usertrack.workspace import private_dir
+
+        tmp: str | None = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            private_dir(self.folder)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")  # 0600
             with os.fdopen(fd, "wb") as fh:
                 pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.chmod(tmp, 0o600)
             os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+        except Exception:
+            # A cache that cannot be written only costs speed, and leaves nothing behind.
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def close(self) -> None:
         self.inner.close()

@@ -166,12 +166,13 @@ def segments(
     ] = 5,
     refresh: RefreshOpt = False,
     save: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--save/--no-save",
-            help="Save this run's segments to the history under USERTRACK_HOME (for --changes).",
+            help="Save this run's segments to the history under USERTRACK_HOME (for --changes)."
+            " Default: save, unless --segments names another file than the default rules.",
         ),
-    ] = True,
+    ] = None,
     changes: Annotated[
         bool,
         typer.Option(
@@ -394,27 +395,46 @@ def cache_clear() -> None:
 
 
 def _segments_history(
-    ws: Any, result: Any, save: bool, changes: bool, since: str | None, progress: Any
+    ws: Any, result: Any, save: bool | None, changes: bool, since: str | None, progress: Any
 ) -> Any:
-    """`segments --save` and `--changes`: save the snapshot, compare with the baseline."""
+    """`segments --save` and `--changes`: save the snapshot, compare with the baseline.
+    `save` None (neither --save nor --no-save) saves only under the default rules file."""
     from datetime import timedelta
 
     from usertrack.clock import parse_as_of
     from usertrack.errors import DataError
-    from usertrack.history import Snapshot, baseline_for, check_since, compare, open_history
+    from usertrack.history import (
+        Snapshot,
+        baseline_for,
+        check_since,
+        compare,
+        open_history,
+        saves_by_default,
+    )
+
+    def say(msg: str) -> None:
+        typer.echo(msg, err=True)
 
     moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
     if changes:
         check_since(moment, result.as_of)
+    if save is None:
+        save = saves_by_default(ws)
+        if not save:
+            say(
+                f"usertrack: not saved to the history: {ws.rules.path} is not the default"
+                " rules file (add --save to save it)"
+            )
     with open_history(ws) as history:
         if save:
             try:
-                history.save(result)
+                if history.save(result) is None:
+                    say("usertrack: not saved: the history holds a later snapshot of that day")
             except DataError as e:
-                typer.echo(f"usertrack: warning: snapshot not saved: {e}", err=True)
+                say(f"usertrack: warning: snapshot not saved: {e}")
         if not changes:
             return None
-        baseline = baseline_for(ws, history, moment, progress)
+        baseline = baseline_for(ws, history, moment, progress, notice=say)
     return compare(baseline, Snapshot.of(result), result.segments)
 
 

@@ -11,11 +11,11 @@ What it gathers, as of a moment and over the last N days:
   and workflow level apart;
 - the timeline check of seed 000 (see `timeline_check`).
 
-The email is trimmed and lower-cased, and it is always a bound value (never text in SQL or HogQL).
-Only this user's rows are read: every per-user query of the library is wrapped as
-`SELECT * FROM (<query>) WHERE lower(trim(email)) = <bound email>`, which PostgreSQL and DuckDB push
-down into the query, so the profile costs a few milliseconds instead of a pass over every user,
-and its values are exactly the ones `segments` shows.
+The email is normalised as the join's key is (usertrack.emails), and it is always a bound value
+(never text in SQL or HogQL). Only this user's rows are read: every per-user query of the library
+is wrapped as `SELECT * FROM (<query>) WHERE <normalised email> = <bound email>`, which PostgreSQL
+and DuckDB push down into the query, so the profile costs a few milliseconds instead of a pass
+over every user, and its values are exactly the ones `segments` shows.
 """
 
 from __future__ import annotations
@@ -177,12 +177,14 @@ def open_with_rules(
 
 def one_user_query(query: Query) -> Query:
     """`query` (a per-user query) restricted to one email, passed as the bound FILTER_PARAM."""
+    from usertrack.emails import email_key_sql
+
     body = query.sql.rstrip().rstrip(";")
     placeholder = f"%({FILTER_PARAM})s" if query.dialect == "postgres" else f"{{{FILTER_PARAM}}}"
-    sql = (
-        f"SELECT * FROM (\n{body}\n) AS usertrack_one\n"
-        f"WHERE lower(trim(usertrack_one.email)) = {placeholder}"
-    )
+    # The same normalisation as the join's (usertrack.emails), so `user` finds whoever
+    # `segments` joined, even from a query file that returns emails as written.
+    key = email_key_sql(query.dialect, "usertrack_one.email")
+    sql = f"SELECT * FROM (\n{body}\n) AS usertrack_one\nWHERE {key} = {placeholder}"
     return dataclasses.replace(query, sql=sql, params=(*query.params, Param(FILTER_PARAM, None, 0)))
 
 

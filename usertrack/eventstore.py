@@ -4,8 +4,9 @@ Tables of the store:
 
 - `events`: the raw export columns `uuid, event, distinct_id, person_id, timestamp (naive UTC),
   properties JSON, person_properties JSON`, plus materialized "hot" columns read from the JSON once
-  at build time (`HOT_PROPERTIES`, `HOT_PERSON_PROPERTIES`, and `person_email_norm` =
-  lower(trim(email))), sorted by timestamp so that time windows skip whole row groups (zone maps).
+  at build time (`HOT_PROPERTIES`, `HOT_PERSON_PROPERTIES`, and `person_email_norm` = the
+  normalized email of usertrack.emails), sorted by timestamp so that time windows skip whole
+  row groups (zone maps).
 - `persons`: `id` (= person_id), `properties` (the latest non-null person_properties), `created_at`
   (first event).
 - `sessions`: one row per `$session_id`, with HogQL's field names: `session_id`, `distinct_id`,
@@ -41,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.emails import email_key_sql
 from usertrack.errors import DataError
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ __all__ = [
     "write_events",
 ]
 
-STORE_VERSION = "1"
+STORE_VERSION = "2"  # 2: the email key trims tabs, CR and LF too (usertrack.emails)
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
@@ -76,9 +78,10 @@ HOT_PROPERTIES: dict[str, str] = {
 }
 # Person properties materialized likewise, from each event's person_properties (as written).
 HOT_PERSON_PROPERTIES: dict[str, str] = {"email": "person_email"}
-# lower(trim(email)), the join key of usertrack, materialized too: per-user queries group and
+# The join key of usertrack (usertrack.emails), materialized too: per-user queries group and
 # filter on it, and a stored column lets DuckDB work once per distinct email (dictionary vectors)
-# instead of once per event. The translator maps `lower(trim(person.properties.email))` here.
+# instead of once per event. The translator maps
+# `lowerUTF8(trim(person.properties.email, ' \t\r\n'))` here.
 NORMALIZED_EMAIL_COLUMN = "person_email_norm"
 RAW_COLUMNS = (
     "uuid",
@@ -211,7 +214,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
         CREATE TABLE events AS
         SELECT uuid, event, distinct_id, person_id, timestamp, properties, person_properties,
                {person_cols},
-               lower(trim({email_col})) AS {NORMALIZED_EMAIL_COLUMN},
+               {email_key_sql("duckdb", email_col)} AS {NORMALIZED_EMAIL_COLUMN},
                {hot_cols}
         FROM (
             SELECT *, json_extract_string(properties, [{prop_paths}]) AS _p

@@ -99,6 +99,7 @@ def to_json(result: Classification, segment: str | None = None) -> str:
     # One segment or user per line: readable, diffable, and written by json's C encoder (an
     # indented dump goes through the pure-Python encoder: seconds at 100,000 users).
     lines = ["{", f'  "as_of": {json.dumps(jsonable(result.as_of))},', '  "segments": [']
+    lines.insert(2, f'  "current_only": {json.dumps(list(result.current_only))},')
     lines.append(",\n".join("    " + _compact(s) for s in summary))
     lines.append("  ],")
     users = user_records(selected_users(result, segment), result.columns)

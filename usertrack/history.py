@@ -16,6 +16,16 @@ Movement ("--changes") compares a baseline with the current run. The baseline is
 at or before the `since` moment and at most `SNAPSHOT_TOLERANCE` older than it; when there is none,
 the caller computes the segments as of `since` itself (`Workspace.classify`), the rule the weekly
 report follows too. Computed baselines are not saved: a snapshot records what a run saw then.
+
+Every snapshot carries a fingerprint of what decided membership: the segment rules (ids, rules,
+order), the exclude list and the per-user query files (`rules_fingerprint`). A snapshot taken under
+another fingerprint is never compared as it is: loosening a threshold would report every user it
+catches as "entering" a segment. The baseline is then recomputed with the current rules, and the
+caller is told why.
+
+The history keeps one snapshot per UTC day, the latest of that day, and drops snapshots more than
+USERTRACK_HISTORY_DAYS (default 400) older than the newest one. The file is 0600 inside a 0700
+USERTRACK_HOME: it holds your users' emails.
 """
 
 from __future__ import annotations
@@ -24,14 +34,15 @@ import csv
 import hashlib
 import io
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usertrack.errors import DataError, UsageError
+from usertrack.errors import ConfigError, DataError, UsageError
 
 if TYPE_CHECKING:
     from usertrack.config import Settings
@@ -39,7 +50,8 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 HISTORY_FILE = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: snapshots.fingerprint
+DEFAULT_HISTORY_DAYS = 400
 # A snapshot this much older than the moment asked for still stands for it ("just before").
 SNAPSHOT_TOLERANCE = timedelta(days=1)
 DEFAULT_SINCE = timedelta(days=7)
@@ -51,6 +63,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     saved_at TEXT NOT NULL,
     users INTEGER NOT NULL,         -- every user classified, in a segment or not
     segments TEXT NOT NULL,         -- JSON list of the segment ids, in rule order
+    fingerprint TEXT,               -- rules_fingerprint of the run (NULL: saved before version 2)
     PRIMARY KEY (workspace, as_of)
 );
 CREATE TABLE IF NOT EXISTS members (
@@ -84,9 +97,12 @@ class Snapshot:
     segment_ids: tuple[str, ...] = ()
     users: int = 0
     source: str = "snapshot"  # "snapshot" (saved) or "computed" (classified for this comparison)
+    fingerprint: str | None = None  # rules_fingerprint of the run that classified it
 
     @classmethod
-    def of(cls, result: Classified, *, source: str = "computed") -> Snapshot:
+    def of(
+        cls, result: Classified, *, source: str = "computed", fingerprint: str | None = None
+    ) -> Snapshot:
         members: dict[str, tuple[str, ...]] = {}
         primary: dict[str, str | None] = {}
         memberships = getattr(result, "memberships", None)  # without building every user dict
@@ -108,6 +124,7 @@ class Snapshot:
             segment_ids=ids,
             users=getattr(result, "user_count", None) or len(result.users),
             source=source,
+            fingerprint=fingerprint,
         )
 
     def in_segment(self, segment_id: str) -> set[str]:
@@ -219,6 +236,42 @@ def history_path(home: Path) -> Path:
     return home / HISTORY_FILE
 
 
+def history_days(env: Mapping[str, str] | None = None) -> int:
+    """USERTRACK_HISTORY_DAYS: how many days of snapshots to keep, counted back from the newest."""
+    env = os.environ if env is None else env
+    raw = (env.get("USERTRACK_HISTORY_DAYS") or "").strip()
+    if not raw:
+        return DEFAULT_HISTORY_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise ConfigError(
+            f"USERTRACK_HISTORY_DAYS={raw!r} is not a whole number of days (1 or more)",
+            hint=f"unset it for the default ({DEFAULT_HISTORY_DAYS} days)",
+        )
+    return days
+
+
+def rules_fingerprint(ws: Workspace) -> str:
+    """What decides who is in which segment: the segment rules (ids, rules and their order, which
+    decides `primary`), the exclude list and the per-user query files, join/profile included.
+    Names, actions and display settings are left out: they change no membership."""
+    queries = sorted(
+        (q.id, q.sql)
+        for folder in ("posthog", "neon", "join")
+        for q in ws.library.in_folder(folder, per_user=True)
+    )
+    material = {
+        "rules": [[s.id, s.rule] for s in ws.rules.segments],
+        "exclude": sorted(d.strip().lower() for d in ws.rules.exclude),
+        "queries": queries,
+    }
+    text = json.dumps(material, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC, microsecond=0)
@@ -234,20 +287,36 @@ def _parse_key(text: str) -> datetime:
 
 
 class History:
-    """The snapshots of one workspace in one history file. Use as a context manager."""
+    """The snapshots of one workspace in one history file. Use as a context manager.
 
-    def __init__(self, path: Path, workspace: str) -> None:
+    `fingerprint` is the rules_fingerprint of the runs this History saves and compares with.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        workspace: str,
+        *,
+        fingerprint: str | None = None,
+        keep_days: int = DEFAULT_HISTORY_DAYS,
+    ) -> None:
         self.path = path
         self.workspace = workspace
+        self.fingerprint = fingerprint
+        self.keep_days = keep_days
         self._con: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
+            from usertrack.workspace import private_file
+
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # A new home is made owner-only here; an existing one is secure_home's to tighten.
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                private_file(self.path)  # 0600 before SQLite writes a byte (journals copy it)
                 con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 version = con.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
+                if version > SCHEMA_VERSION:
                     con.close()
                     raise DataError(
                         f"{self.path}: history schema version {version} is newer than this"
@@ -255,15 +324,26 @@ class History:
                     )
                 if version == 0:
                     con.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+                elif version == 1:  # snapshots saved before fingerprints: never compared as-is
+                    con.executescript(
+                        "BEGIN; ALTER TABLE snapshots ADD COLUMN fingerprint TEXT;"
+                        f" PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    )
             except (OSError, sqlite3.Error) as e:
                 raise DataError(f"{self.path}: cannot open the segment history: {e}") from None
             self._con = con
         return self._con
 
-    def save(self, result: Classified, *, saved_at: datetime | None = None) -> Snapshot:
-        """Store the classification as the snapshot of its as_of, replacing any earlier one."""
-        snap = Snapshot.of(result, source="snapshot")
+    def save(self, result: Classified, *, saved_at: datetime | None = None) -> Snapshot | None:
+        """Store the classification as the snapshot of its UTC day, replacing an earlier one of
+        that day; None (nothing saved) when the day already has a later snapshot. Snapshots more
+        than `keep_days` older than the newest are deleted in the same transaction."""
+        snap = Snapshot.of(result, source="snapshot", fingerprint=self.fingerprint)
         key = _key(snap.as_of)
+        day_start = _key(datetime.combine(snap.as_of.date(), datetime.min.time(), tzinfo=UTC))
+        day_end = _key(
+            datetime.combine(snap.as_of.date() + timedelta(days=1), datetime.min.time(), UTC)
+        )
         stamp = _key(saved_at or datetime.now(UTC))
         # A handful of distinct segment lists among 100,000 users: encode each once.
         encoded: dict[tuple[str, ...], str] = {}
@@ -281,17 +361,32 @@ class History:
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
+                later = con.execute(
+                    "SELECT 1 FROM snapshots WHERE workspace = ? AND as_of > ? AND as_of < ?",
+                    (self.workspace, key, day_end),
+                ).fetchone()
+                if later is not None:
+                    con.execute("ROLLBACK")
+                    return None
+                day = (self.workspace, day_start, day_end)
+                for table in ("members", "snapshots"):
+                    con.execute(
+                        f"DELETE FROM {table} WHERE workspace = ? AND as_of >= ? AND as_of < ?",
+                        day,
+                    )
                 con.execute(
-                    "DELETE FROM members WHERE workspace = ? AND as_of = ?", (self.workspace, key)
-                )
-                con.execute(
-                    "DELETE FROM snapshots WHERE workspace = ? AND as_of = ?", (self.workspace, key)
-                )
-                con.execute(
-                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)",
-                    (self.workspace, key, stamp, snap.users, json.dumps(list(snap.segment_ids))),
+                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        self.workspace,
+                        key,
+                        stamp,
+                        snap.users,
+                        json.dumps(list(snap.segment_ids)),
+                        self.fingerprint,
+                    ),
                 )
                 con.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?)", rows)
+                self._prune(con)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -299,6 +394,20 @@ class History:
         except sqlite3.Error as e:
             raise DataError(f"{self.path}: cannot save the segment snapshot: {e}") from None
         return snap
+
+    def _prune(self, con: sqlite3.Connection) -> None:
+        """Delete the snapshots more than keep_days older than the newest (inside save's
+        transaction)."""
+        newest = con.execute(
+            "SELECT max(as_of) FROM snapshots WHERE workspace = ?", (self.workspace,)
+        ).fetchone()[0]
+        if newest is None:
+            return
+        cutoff = _key(_parse_key(newest) - timedelta(days=self.keep_days))
+        for table in ("members", "snapshots"):
+            con.execute(
+                f"DELETE FROM {table} WHERE workspace = ? AND as_of < ?", (self.workspace, cutoff)
+            )
 
     def moments(self) -> list[datetime]:
         """The as_of of every snapshot of this workspace, oldest first."""
@@ -316,7 +425,7 @@ class History:
         con = self._connection()
         key = _key(as_of)
         head = con.execute(
-            "SELECT users, segments FROM snapshots WHERE workspace = ? AND as_of = ?",
+            "SELECT users, segments, fingerprint FROM snapshots WHERE workspace = ? AND as_of = ?",
             (self.workspace, key),
         ).fetchone()
         if head is None:
@@ -337,6 +446,7 @@ class History:
             segment_ids=tuple(json.loads(head[1])),
             users=int(head[0]),
             source="snapshot",
+            fingerprint=head[2],
         )
 
     def at_or_before(
@@ -369,8 +479,25 @@ class History:
 
 
 def open_history(ws: Workspace) -> History:
-    """The history of this workspace, in its USERTRACK_HOME."""
-    return History(history_path(ws.settings.home), workspace_identity(ws))
+    """The history of this workspace, in its USERTRACK_HOME, for runs under its current rules."""
+    return History(
+        history_path(ws.settings.home),
+        workspace_identity(ws),
+        fingerprint=rules_fingerprint(ws),
+        keep_days=history_days(),
+    )
+
+
+def saves_by_default(ws: Workspace) -> bool:
+    """Whether a run saves its snapshot without an explicit --save: only under the default rules
+    file (--segments naming another file is an experiment, not the history of your users)."""
+    from usertrack.config import resolve_segments_file
+
+    try:
+        default = resolve_segments_file(None).resolve()
+        return ws.rules.path.resolve() == default
+    except OSError:
+        return False
 
 
 def baseline_for(
@@ -378,13 +505,27 @@ def baseline_for(
     history: History | None,
     since: datetime,
     progress: Any = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Snapshot:
-    """The snapshot at or just before `since`, else the segments computed as of `since`."""
+    """The snapshot at or just before `since`, else the segments computed as of `since`.
+
+    A snapshot taken under other rules, exclusions or query files (another fingerprint) is not
+    compared as it is: the segments as of `since` are recomputed with the current ones, and
+    `notice` (default: the workspace's) is told."""
+    notice = notice or getattr(ws, "notice", None)
     if history is not None:
         found = history.at_or_before(since)
         if found is not None:
-            return found
-    return Snapshot.of(ws.classify(since, progress), source="computed")
+            if found.fingerprint is not None and found.fingerprint == history.fingerprint:
+                return found
+            if notice:
+                notice(
+                    f"usertrack: the snapshot of {_key(found.as_of)} was saved under other"
+                    " segment rules, exclusions or query files; recomputing the segments as of"
+                    f" {_key(since)} with the current ones instead of comparing with it"
+                )
+    fingerprint = history.fingerprint if history is not None else None
+    return Snapshot.of(ws.classify(since, progress), source="computed", fingerprint=fingerprint)
 
 
 def check_since(since: datetime, as_of: datetime) -> None:

@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from usertrack.emails import TRIM_CHARS as EMAIL_TRIM_CHARS
 from usertrack.errors import HogQLTranslationError
 from usertrack.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES, NORMALIZED_EMAIL_COLUMN
 
@@ -1060,13 +1061,24 @@ _AGGREGATES: dict[str, Callable[[_Call, bool, list[str]], _Agg]] = {
 
 
 _EMAIL = re.escape(HOT_PERSON_PROPERTIES["email"])
-_TRIMMED_EMAIL = re.compile(rf"trim\((\w+\.|)({_EMAIL})\)")
+# usertrack's email key, lowerUTF8(trim(person.properties.email, ' \t\r\n')) (usertrack.emails),
+# is a materialized column of the store, as translated below.
+_NORMALIZED_EMAIL = re.compile(
+    rf"trim\((\w+\.|)({_EMAIL}), {re.escape(_sql_string(EMAIL_TRIM_CHARS))}\)"
+)
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _fn_lower(c: _Call) -> str:
+    """ClickHouse's lower() changes the ASCII letters A-Z only ('É' stays 'É'); DuckDB's lower()
+    is Unicode, so it is spelled as a translate() of A-Z."""
     (x,) = c.need(1)
-    # lower(trim(person.properties.email)) is a materialized column of the store.
-    m = _TRIMMED_EMAIL.fullmatch(x)
+    return f"translate({x}, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}')"
+
+
+def _fn_lower_utf8(c: _Call) -> str:
+    (x,) = c.need(1)
+    m = _NORMALIZED_EMAIL.fullmatch(x)
     if m:
         return m.group(1) + NORMALIZED_EMAIL_COLUMN
     return f"lower({x})"
@@ -1421,7 +1433,7 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     # strings
     "lower": _fn_lower,
     "upper": _rename("upper", 1, 1),
-    "lowerutf8": _rename("lower", 1, 1),
+    "lowerutf8": _fn_lower_utf8,
     "upperutf8": _rename("upper", 1, 1),
     "length": _rename("length", 1, 1),
     "lengthutf8": _rename("length", 1, 1),
@@ -1430,8 +1442,11 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "substr": _rename("substring", 2, 3),
     "left": _rename("left", 2, 2),
     "right": _rename("right", 2, 2),
-    "trim": _rename("trim", 1, 1),
-    "trimboth": _rename("trim", 1, 1),
+    # ClickHouse's trimBoth(s[, chars]) (HogQL: trim, btrim) trims spaces only unless given the
+    # characters, as DuckDB's trim(s[, chars]) does.
+    "trim": _rename("trim", 1, 2),
+    "btrim": _rename("trim", 1, 2),
+    "trimboth": _rename("trim", 1, 2),
     "trimleft": _rename("ltrim", 1, 1),
     "trimright": _rename("rtrim", 1, 1),
     "reverse": _rename("reverse", 1, 1),

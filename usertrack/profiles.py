@@ -2,9 +2,9 @@
 
 Each source aggregates to one row per user where the data lives (PostHog/ClickHouse, Postgres); only
 those rows cross the wire. Here they become DuckDB tables, are fully outer-joined on the normalized
-email (trimmed, lower-cased) so people seen by one source only are kept, and
-`queries/join/profile.sql`
-shapes the join into the profile columns that segments.yaml rules use.
+email (`usertrack.emails`: trimmed of space, tab, CR and LF, lower-cased) so people seen by one
+source only are kept, and `queries/join/profile.sql` shapes the join into the profile columns
+that segments.yaml rules use.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
+from usertrack.emails import email_key_sql
+from usertrack.emails import normalize_email as normalize_email  # the public name, kept here
 from usertrack.errors import QueryError, QueryFileError
 from usertrack.queries import Query, QueryLibrary, resolve_params
 from usertrack.sources.base import Result, Source
@@ -41,14 +43,6 @@ class ProfileRun:
 
     def close(self) -> None:
         self.con.close()
-
-
-def normalize_email(value: Any) -> str | None:
-    """The join key: trimmed and lower-cased; empty means no email."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    return text or None
 
 
 def exclude_pattern(domains: Iterable[str]) -> str:
@@ -151,8 +145,8 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     else:
         con.register("_incoming", _arrow_table(query, result))
         incoming = "_incoming"
-    # The join key, normalized as normalize_email does: trimmed of whitespace, lower-cased.
-    key = "nullif(lower(trim(CAST(email AS VARCHAR), ' \t\n\r')), '')"
+    # The join key, exactly as normalize_email (usertrack.emails) makes it.
+    key = f"nullif({email_key_sql('duckdb', 'CAST(email AS VARCHAR)')}, '')"
     con.execute(
         f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email)'
         f" FROM {incoming} WHERE {key} IS NOT NULL"
@@ -165,9 +159,10 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
         f'SELECT email, count(*) FROM "{name}" GROUP BY email HAVING count(*) > 1 LIMIT 1'
     ).fetchone()
     if dupes:
+        group_by = email_key_sql(query.dialect, "email")
         raise QueryError(
             f"per-user query {query.id} ({query.path}) returned {dupes[1]} rows for"
-            f" {dupes[0]!r}; it must return one row per email (GROUP BY lower(trim(email)))"
+            f" {dupes[0]!r}; it must return one row per email (GROUP BY {group_by})"
         )
     return name
 

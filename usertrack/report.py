@@ -565,6 +565,7 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
             "as_of": _moment(data.baseline.as_of),
             "source": data.baseline.source,
         },
+        "warnings": list(data.current.warnings),  # e.g. current-only columns in a past week
         "segments": segments,
         "failing_tools": _result_table(data.tables["failing_tools"]),
         "failing_runs": _result_table(data.tables["failing_runs"]),

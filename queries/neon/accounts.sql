@@ -3,18 +3,28 @@
 -- returns: per-user
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
+-- current-only: credits, subscription_status, last_active_at
 --
--- Accounts created after as_of do not exist yet. The email is normalized (trimmed, lower-cased)
--- so it joins with PostHog's; two accounts that normalize to one email are merged.
+-- Accounts created after as_of do not exist yet. The email is normalized as everywhere in
+-- usertrack (usertrack/emails.py): lower(btrim(email, E' \t\r\n')), trimmed of space, tab, CR and
+-- LF, then lower-cased, so it joins with PostHog's lowerUTF8(trim(email, ' \t\r\n')).
+-- Two accounts that normalize to one email are one person, merged here (so the run does not
+-- fail on a duplicate): the earliest created_at (when the person signed up), the LOWEST credits (rules read credits
+-- as usage, 100 meaning untouched: a person who spent credits on either account has used the
+-- product; a sum would exceed the 100 a fresh account starts with), the greatest subscription
+-- status and the latest activity.
+-- Current-only columns: wasp_user keeps only today's credits, subscription_status and
+-- last_active_timestamp, so a past as_of still sees today's values for them (last_active_at is
+-- NULL when today's value is after as_of).
 SELECT
-    lower(trim(w.email)) AS email,
+    lower(btrim(w.email, E' \t\r\n')) AS email,
     min(w.created_at) AS created_at,
     min(w.credits) AS credits,
     max(w.subscription_status) AS subscription_status,
     max(w.last_active_timestamp) FILTER (WHERE w.last_active_timestamp <= %(as_of)s) AS last_active_at
 FROM wasp_user AS w
 WHERE w.email IS NOT NULL
-  AND trim(w.email) <> ''
+  AND lower(btrim(w.email, E' \t\r\n')) <> ''
   AND w.created_at <= %(as_of)s
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
-GROUP BY lower(trim(w.email))
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+GROUP BY lower(btrim(w.email, E' \t\r\n'))

@@ -14,7 +14,7 @@
 WITH failed AS (
     SELECT
         r.created_at,
-        lower(trim(w.email)) AS email,
+        lower(btrim(w.email, E' \t\r\n')) AS email,
         regexp_replace(
             regexp_replace(split_part(coalesce(r.run_error_log, ''), E'\n', 1), '[0-9]+', 'N', 'g'),
             '^Workflow run N failed at step N of N: ', ''
@@ -26,7 +26,7 @@ WITH failed AS (
       AND r.created_at > %(as_of)s - make_interval(days => %(days)s)
       AND r.created_at <= %(as_of)s
       AND w.email IS NOT NULL
-      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 )
 SELECT
     coalesce(nullif(error, ''), '(no error log)') AS error,

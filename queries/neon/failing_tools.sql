@@ -16,13 +16,13 @@ SELECT
     count(*) AS calls,
     count(*) FILTER (WHERE t.status = 'failed') AS failures,
     round(100.0 * count(*) FILTER (WHERE t.status = 'failed') / count(*), 1) AS failure_rate,
-    count(DISTINCT lower(trim(w.email))) FILTER (WHERE t.status = 'failed') AS affected_users
+    count(DISTINCT lower(btrim(w.email, E' \t\r\n'))) FILTER (WHERE t.status = 'failed') AS affected_users
 FROM fastapi_tool_executions AS t
 JOIN fastapi_user AS f ON t.user_id = f.id::text
 JOIN wasp_user AS w ON w.id = f.wasp_user_id
 WHERE t.created_at > %(as_of)s - make_interval(days => %(days)s)
   AND t.created_at <= %(as_of)s
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 GROUP BY t.tool_name, coalesce(t.tool_provider, '')
 HAVING count(*) FILTER (WHERE t.status = 'failed') > 0
 ORDER BY failures DESC, affected_users DESC, t.tool_name COLLATE "C", coalesce(t.tool_provider, '') COLLATE "C"

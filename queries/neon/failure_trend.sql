@@ -22,7 +22,7 @@ activity AS (
     JOIN wasp_user AS w ON w.id = f.wasp_user_id
     WHERE r.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
       AND r.created_at <= %(as_of)s
-      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
     UNION ALL
     SELECT t.created_at::date AS day, 'tool' AS level, t.status = 'failed' AS failed,
            w.id AS uid
@@ -31,7 +31,7 @@ activity AS (
     JOIN wasp_user AS w ON w.id = f.wasp_user_id
     WHERE t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
       AND t.created_at <= %(as_of)s
-      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 )
 SELECT
     d.day,

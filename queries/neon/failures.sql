@@ -13,7 +13,7 @@
 SELECT
     'workflow' AS level,
     r.created_at AS occurred_at,
-    lower(trim(w.email)) AS email,
+    lower(btrim(w.email, E' \t\r\n')) AS email,
     NULL::text AS tool_name,
     NULL::text AS tool_provider,
     NULL::text AS tool_type,
@@ -28,12 +28,12 @@ JOIN wasp_user AS w ON w.id = f.wasp_user_id
 WHERE r.run_state = 'failed'
   AND r.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
   AND r.created_at <= %(as_of)s
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 UNION ALL
 SELECT
     'tool' AS level,
     t.created_at AS occurred_at,
-    lower(trim(w.email)) AS email,
+    lower(btrim(w.email, E' \t\r\n')) AS email,
     t.tool_name,
     t.tool_provider,
     t.tool_type,
@@ -48,5 +48,5 @@ JOIN wasp_user AS w ON w.id = f.wasp_user_id
 WHERE t.status = 'failed'
   AND t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
   AND t.created_at <= %(as_of)s
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ORDER BY occurred_at

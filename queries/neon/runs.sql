@@ -20,7 +20,7 @@ WITH per_user AS MATERIALIZED (
     GROUP BY r.user_id
 )
 SELECT
-    lower(trim(w.email)) AS email,
+    lower(btrim(w.email, E' \t\r\n')) AS email,
     sum(p.runs)::bigint AS run_count,
     sum(p.completed)::bigint AS runs_completed,
     sum(p.failed)::bigint AS runs_failed,
@@ -30,5 +30,5 @@ FROM wasp_user AS w
 JOIN fastapi_user AS f ON f.wasp_user_id = w.id
 JOIN per_user AS p ON p.user_id = f.id
 WHERE w.email IS NOT NULL
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
-GROUP BY lower(trim(w.email))
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+GROUP BY lower(btrim(w.email, E' \t\r\n'))

@@ -19,7 +19,7 @@ WITH per_user AS MATERIALIZED (
     GROUP BY t.user_id
 )
 SELECT
-    lower(trim(w.email)) AS email,
+    lower(btrim(w.email, E' \t\r\n')) AS email,
     sum(p.calls)::bigint AS tool_calls,
     sum(p.failures)::bigint AS tool_failures,
     sum(p.mcp_calls)::bigint AS mcp_tool_calls
@@ -27,5 +27,5 @@ FROM wasp_user AS w
 JOIN fastapi_user AS f ON f.wasp_user_id = w.id
 JOIN per_user AS p ON p.user_id = f.id::text
 WHERE w.email IS NOT NULL
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
-GROUP BY lower(trim(w.email))
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+GROUP BY lower(btrim(w.email, E' \t\r\n'))

@@ -8,13 +8,13 @@
 --
 -- The Neon half of the deep dive's timeline (PostHog's half is posthog/user_events). `level` is
 -- 'workflow' for runs and 'tool' for tool calls (seed 000 keeps them apart), empty otherwise.
--- The email is a bound value, compared trimmed and lower-cased. Window: (as_of - days, as_of].
+-- The email is a bound value, compared normalized (usertrack/emails.py). Window: (as_of - days, as_of].
 WITH u AS (
     SELECT w.id AS wasp_id, f.id AS fastapi_id
     FROM wasp_user AS w
     JOIN fastapi_user AS f ON f.wasp_user_id = w.id
-    WHERE lower(trim(w.email)) = lower(trim(%(email)s))
-      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+    WHERE lower(btrim(w.email, E' \t\r\n')) = lower(btrim(%(email)s, E' \t\r\n'))
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 )
 SELECT at, kind, level, name, status, detail
 FROM (

@@ -7,7 +7,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- Seed 000's "Per-User Tool Breakdown", as of a moment and over (as_of - days, as_of]; the email
--- is a bound value, compared trimmed and lower-cased.
+-- is a bound value, compared normalized as everywhere (usertrack/emails.py).
 SELECT
     t.tool_name,
     t.tool_provider,
@@ -22,8 +22,8 @@ SELECT
 FROM wasp_user AS w
 JOIN fastapi_user AS f ON f.wasp_user_id = w.id
 JOIN fastapi_tool_executions AS t ON t.user_id = f.id::text
-WHERE lower(trim(w.email)) = lower(trim(%(email)s))
-  AND lower(trim(w.email)) !~ %(exclude_pattern)s
+WHERE lower(btrim(w.email, E' \t\r\n')) = lower(btrim(%(email)s, E' \t\r\n'))
+  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
   AND t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
   AND t.created_at <= %(as_of)s
 GROUP BY t.tool_name, t.tool_provider, t.tool_type

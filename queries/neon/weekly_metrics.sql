@@ -15,7 +15,7 @@ WITH accounts AS (
     SELECT w.id, w.created_at, w.credits
     FROM wasp_user AS w
     WHERE w.created_at <= %(as_of)s
-      AND lower(trim(w.email)) !~ %(exclude_pattern)s
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
 runs AS (
     SELECT a.id AS account_id, r.run_state, r.created_at

@@ -6,10 +6,12 @@
 --
 -- person.properties.email identifies a person across all their distinct_ids. Anonymous traffic
 -- (no email) is left out here; it still counts in the aggregate metrics of other queries.
+-- The email is normalized as everywhere in usertrack (usertrack/emails.py):
+-- lowerUTF8(trim(email, ' \t\r\n')). ClickHouse's lower() is ASCII-only; lowerUTF8 is Unicode.
 -- Every segments run runs every per-user query over all events: keep them to the columns
 -- join/profile.sql uses (a uniq() of sessions here cost half of this query at 5 M events).
 SELECT
-    lower(trim(person.properties.email)) AS email,
+    lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
     count() AS events,
     countIf(event = '$pageview') AS pageviews,
     min(timestamp) AS first_seen_at,
@@ -17,5 +19,5 @@ SELECT
 FROM events
 WHERE timestamp <= toDateTime({as_of}, 'UTC')
   AND notEmpty(person.properties.email)
-  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
 GROUP BY email

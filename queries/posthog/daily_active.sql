@@ -16,7 +16,7 @@ FROM events
 WHERE event = '$pageview'
   AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
 GROUP BY days_ago
 ORDER BY days_ago
 LIMIT 1000

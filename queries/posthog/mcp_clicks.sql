@@ -6,7 +6,7 @@
 --
 -- Seed 000's "MCP Connect Clicks" query, as of a moment instead of now(). Window: (as_of - 30 days, as_of].
 SELECT
-    lower(trim(person.properties.email)) AS email,
+    lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
     count() AS mcp_connect_clicks,
     groupUniqArray(properties.template_name) AS mcp_servers,
     min(timestamp) AS first_mcp_click_at,
@@ -16,5 +16,5 @@ WHERE event = 'mcp_connect_clicked'
   AND timestamp > toDateTime({as_of}, 'UTC') - INTERVAL 30 DAY
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND notEmpty(person.properties.email)
-  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
 GROUP BY email

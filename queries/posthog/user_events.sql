@@ -7,7 +7,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- Seed 000's "Full User Journey" as of a moment, with the email as a bound value: the caller
--- passes it trimmed and lower-cased. Window: (as_of - days, as_of]. Capped at 1,000 events (the
+-- passes it normalized (usertrack/emails.py). Window: (as_of - days, as_of]. Capped at 1,000 events (the
 -- newest); PostHog caps a query without LIMIT at 100 rows.
 SELECT
     timestamp,
@@ -17,8 +17,8 @@ SELECT
     properties.$exception_message AS exception_message,
     properties.$session_id AS session_id
 FROM events
-WHERE lower(trim(person.properties.email)) = {email}
-  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+WHERE lowerUTF8(trim(person.properties.email, ' \t\r\n')) = {email}
+  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
   AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
 ORDER BY timestamp DESC

@@ -6,7 +6,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- Seed 000's "MCP Servers User Clicked" with the email as a bound value (the caller passes it
--- trimmed and lower-cased), over all time up to as_of as in the seed.
+-- normalized as in usertrack/emails.py), over all time up to as_of as in the seed.
 SELECT
     properties.template_name AS mcp_server,
     properties.template_id AS template_id,
@@ -15,8 +15,8 @@ SELECT
     max(timestamp) AS last_click
 FROM events
 WHERE event = 'mcp_connect_clicked'
-  AND lower(trim(person.properties.email)) = {email}
-  AND NOT match(lower(trim(person.properties.email)), {exclude_pattern})
+  AND lowerUTF8(trim(person.properties.email, ' \t\r\n')) = {email}
+  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
   AND timestamp <= toDateTime({as_of}, 'UTC')
 GROUP BY mcp_server, template_id
 ORDER BY clicks DESC, mcp_server

@@ -1,0 +1,91 @@
+"""A past as_of is honest about current-only columns: credits, subscription_status and
+last_active_at exist only as today's values in the app's database. On the demo, "now" is the end
+of its data (2026-11-16): a past as_of is one before it. Real embedded PostgreSQL, local engine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import run
+from usertrack.history import history_path
+
+REPO = Path(__file__).resolve().parent.parent
+CURRENT_ONLY = ["credits", "subscription_status", "last_active_at"]
+
+
+@pytest.fixture
+def home(fixed_demo_home: Path) -> Path:
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return fixed_demo_home
+
+
+def warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("usertrack: warning:")]
+
+
+def test_past_as_of_warns_once_when_rules_read_current_only_columns(home: Path) -> None:
+    result = run(["segments", "--as-of", "2026-11-08", "-f", "json", "--no-save"], home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["current_only"] == CURRENT_ONLY
+    (line,) = warnings(result.stderr)
+    assert "2026-11-08T00:00:00Z" in line and "credits (in high_intent, power_user)" in line
+    assert "today's values" in line
+
+
+def test_as_of_now_has_no_warning_but_still_names_the_columns(home: Path) -> None:
+    result = run(["segments", "-f", "json", "--no-save"], home)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["current_only"] == CURRENT_ONLY
+    assert warnings(result.stderr) == []
+    near = run(["segments", "--as-of", "2026-11-15T12:00:00", "--no-save"], home)  # tolerance
+    assert near.exit_code == 0 and warnings(near.stderr) == []
+
+
+def test_changes_warn_once_for_a_computed_past_baseline(home: Path) -> None:
+    result = run(["segments", "--changes", "--as-of", "2026-11-10", "--no-save"], home)
+    assert result.exit_code == 0, result.stderr
+    assert len(warnings(result.stderr)) == 1  # the run and its baseline are both in the past
+
+
+def test_rules_without_current_only_columns_do_not_warn(home: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "runs-only.yaml"
+    rules.write_text(
+        "segments:\n"
+        "  - id: failing\n"
+        "    name: Failing users\n"
+        "    action: Support\n"
+        "    rule: run_count > 5 AND run_success_rate < 50  # not credits\n"
+    )
+    result = run(
+        ["segments", "--segments", str(rules), "--as-of", "2026-11-01", "-f", "json"], home
+    )
+    assert result.exit_code == 0, result.stderr
+    assert warnings(result.stderr) == []
+    assert json.loads(result.stdout)["current_only"] == CURRENT_ONLY
+
+
+def test_weekly_report_of_a_past_week_says_so(home: Path, tmp_path: Path) -> None:
+    past = run(["report", "weekly", "--as-of", "2026-11-09", "--out", str(tmp_path)], home)
+    assert past.exit_code == 0, past.stderr
+    text = Path(past.stdout.strip()).read_text()
+    assert "> **Warning:** as of 2026-11-09T00:00:00Z" in text
+    assert "credits (in high_intent, power_user)" in text
+    assert len(warnings(past.stderr)) == 1
+    now_dir = tmp_path / "now"
+    now_dir.mkdir()
+    now = run(["report", "weekly", "--out", str(now_dir), "--no-save"], home)
+    assert now.exit_code == 0, now.stderr
+    assert "Warning" not in Path(now.stdout.strip()).read_text()
+
+
+def test_the_query_files_and_readme_mark_current_only_columns() -> None:
+    from usertrack.workspace import _current_only_header
+
+    assert _current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
+    readme = (REPO / "README.md").read_text()
+    assert "current-only" in readme.split("### Profile columns", 1)[1].split("## ", 1)[0]
