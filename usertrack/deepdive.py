@@ -498,8 +498,10 @@ def to_json(dd: DeepDive) -> str:
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:
     from usertrack import style
     from usertrack.export import md_table
-    from usertrack.failures import _day
     from usertrack.style import human_header, md_text
+
+    def _day(value: Any) -> str:
+        return style.human(value, "first_seen")  # a failure range is read in days
 
     out = [f"# {md_text(dd.email)}\n"]
     out.append(f"As of {style.moment(dd.as_of)}, last {dd.days} days.\n")

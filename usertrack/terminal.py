@@ -355,7 +355,7 @@ def render_changes(
     columns = [Col("Segment")] + [
         Col(name, right=True) for name in ("Before", "After", "Change", "Entered", "Left")
     ]
-    rows = [
+    rows: list[list[Cell]] = [
         [m.name or m.segment, style.count(m.before), style.count(m.after), style.signed(m.change),
          plain(style.count(len(m.entered)), style_="green"),
          plain(style.count(len(m.left)), style_="red")]
