@@ -10,8 +10,10 @@ The same inputs give a byte-identical file: there is no generation timestamp, ev
 stable order (ties broken by email or name), and numbers are formatted here, not by the template.
 
 The text comes from a jinja2 template (`usertrack/templates/weekly.md.j2`, or `--template`). The
-template gets plain data (see `build_weekly`'s context) and two filters: `table` (a Markdown table
-from headers and rows) and `signed` (+3 / -2). Charts are mermaid blocks, which GitHub renders.
+template gets plain data (see `build_weekly`'s context) and filters: `table` (a Markdown table
+from headers and rows), `signed` (+3 / -2), `num`, `quote` and `code`. Every `{{ ... }}` is escaped
+Markdown unless a filter (or usertrack, with `style.Markdown`) wrote Markdown, so a value from the
+data never becomes a link, an image or HTML. Charts are mermaid blocks, which GitHub renders.
 """
 
 from __future__ import annotations
