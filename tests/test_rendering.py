@@ -517,6 +517,8 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.human, 12345, "12,345"),
         (style.human, ["Gmail", "Slack"], "Gmail, Slack"),
         (style.human, datetime(2026, 11, 13, 9, 5), "2026-11-13 09:05 UTC"),
+        (style.human, (12345, "template_id"), "12345"),  # an id is not a quantity
+        (style.csv_cell, 1234567.25, "1234567.25"),  # every digit
         (style.human_header, "run_count", "Run count"),
         (style.human_header, "mcp_servers", "MCP servers"),
         (style.human_header, "avg ms", "Avg ms"),

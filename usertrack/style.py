@@ -108,6 +108,8 @@ def human(value: Any, column: str | None = None) -> str:
     if isinstance(value, (int, float, decimal.Decimal)):
         if column is not None and column.endswith(PERCENT_SUFFIX):
             return pct(value)
+        if isinstance(value, int) and column is not None and _is_label(column):
+            return str(value)  # an id or a year is a name, not a quantity: no separators
         return number(value)
     if isinstance(value, dt.datetime):
         return day(value) if column in DAY_COLUMNS else moment(value)
@@ -116,6 +118,11 @@ def human(value: Any, column: str | None = None) -> str:
     if isinstance(value, (list, tuple)):
         return LIST_SEP.join(human(v) for v in value if v is not None)
     return str(value)
+
+
+def _is_label(column: str) -> bool:
+    name = column.lower()
+    return name in ("id", "year") or name.endswith(("_id", "_year"))
 
 
 def human_header(name: str) -> str:
@@ -162,8 +169,8 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, decimal.Decimal)):
         return str(value)
-    if isinstance(value, float):
-        return "" if math.isnan(value) or math.isinf(value) else f"{value:g}"
+    if isinstance(value, float):  # every digit, as json writes it (":g" would round to 6)
+        return "" if math.isnan(value) or math.isinf(value) else repr(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return iso(value)
     if isinstance(value, (list, tuple)):

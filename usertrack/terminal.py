@@ -593,8 +593,8 @@ def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
         [Col("Server"), Col("Template ID", drop=1), Col("Clicks", right=True),
          Col("First click", drop=2), Col("Last click")],
         [
-            [_human(m["mcp_server"]), _human(m["template_id"]), style.count(m["clicks"]),
-             _human(m["first_click"]), _human(m["last_click"])]
+            [_human(m["mcp_server"]), _human(m["template_id"], "template_id"),
+             style.count(m["clicks"]), _human(m["first_click"]), _human(m["last_click"])]
             for m in dd.mcp_servers
         ],
         title="MCP servers clicked (up to as_of)",
