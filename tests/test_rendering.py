@@ -359,6 +359,11 @@ def test_json_keeps_machine_values(outputs: dict[str, Any]) -> None:
     deep = json.loads(deep_json(outputs["deep"]))
     assert any(LINK in (i["detail"] or "") for i in deep["timeline"])
     assert json.loads(report_json(outputs["failures"]))["totals"]["runs_failed"] == 8
+    changes = json.loads(render_changes(outputs["changes"], "json"))
+    left = {e for m in changes["segments"] for e in m["left"]}
+    assert LEFT_EMAIL in left  # machine form: the value itself, no quote, no escaping
+    runs = json.loads(render_result(outputs["runs"], "json"))
+    assert runs["rows"][0][0].startswith(LINK)
 
 
 def test_cli_on_a_hostile_workspace(hostile_sources: tuple[str, Path], tmp_path: Path) -> None:
