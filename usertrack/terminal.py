@@ -212,7 +212,8 @@ def _stacked(
             value = cells[i][r].copy()
             value.no_wrap, value.overflow, value.justify = False, "fold", "left"
             last = i == len(columns) - 1
-            table.add_row(Text(col.header, overflow="fold"), value, end_section=last)
+            label_text = Text(style.terminal_text(col.header), overflow="fold")
+            table.add_row(label_text, value, end_section=last)
     return table
 
 
