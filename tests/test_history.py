@@ -275,12 +275,12 @@ def test_segments_changes_computes_a_missing_baseline(home: Path, tmp_path: Path
 def test_segments_changes_table_md_and_csv(home: Path, tmp_path: Path) -> None:
     table = run(["segments", "--changes", "--no-save"], home)
     assert table.exit_code == 0, table.stderr
-    assert "Segment changes from 2026-11-09T00:00:00Z to 2026-11-16T00:00:00Z" in table.stdout
+    assert "Segment changes from 2026-11-09 00:00 UTC to 2026-11-16 00:00 UTC" in table.stdout
     assert "computed" in table.stdout
     out = tmp_path / "changes.md"
     md = run(["segments", "--changes", "--no-save", "--out", str(out)], home)
     assert md.exit_code == 0, md.stderr
-    assert out.read_text().startswith("# Segment changes from 2026-11-09T00:00:00Z")
+    assert out.read_text().startswith("# Segment changes from 2026-11-09 00:00 UTC")
     csv_run = run(["segments", "--changes", "--no-save", "-f", "csv", "-s", "frustrated"], home)
     assert csv_run.exit_code == 0, csv_run.stderr
     rows = csv_run.stdout.splitlines()

@@ -444,18 +444,18 @@ def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
     elif share is not None and share >= CLUSTER_SHARE and clean:
         platform = True
         verdict = (
-            f"{PLATFORM_VERDICT}: {100 * share:.0f} % of {total} failures fell on {dates},"
+            f"{PLATFORM_VERDICT}: {100 * share:.1f}% of {total} failures fell on {dates},"
             f" while {len(clean)} other active day(s) had no failure"
         )
     elif share is not None and share >= CLUSTER_SHARE:
         verdict = (
-            f"failures cluster on {dates} ({100 * share:.0f} % of {total}), but no active day"
+            f"failures cluster on {dates} ({100 * share:.1f}% of {total}), but no active day"
             " went without failures to compare with: read the causes"
         )
     else:
         verdict = (
             f"failures spread over {len(failing)} of {len(days)} active days"
-            f" (the worst {len(worst)} hold {100 * (share or 0):.0f} %): a recurring cause,"
+            f" (the worst {len(worst)} hold {100 * (share or 0):.1f}%): a recurring cause,"
             " not one bad day; read the causes"
         )
     return TimelineCheck(
@@ -498,48 +498,66 @@ def to_json(dd: DeepDive) -> str:
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:
+    from usertrack import style
     from usertrack.export import md_table
+    from usertrack.style import human_header, md_text
 
-    out = [f"# {dd.email}\n", f"As of {_iso(dd.as_of)}, last {dd.days} days.\n"]
+    def _day(value: Any) -> str:
+        return style.human(value, "first_seen")  # a failure range is read in days
+
+    out = [f"# {md_text(dd.email)}\n"]
+    out.append(f"As of {style.moment(dd.as_of)}, last {dd.days} days.\n")
     out.append("## Profile\n")
-    out.append(md_table(["column", "value"], [[k, v] for k, v in dd.profile.items()]))
+    out.append(
+        md_table(
+            ["Column", "Value"],
+            [[human_header(k), style.human(v, k)] for k, v in dd.profile.items()],
+        )
+    )
     out.append("\n## Segments\n")
     if dd.segments:
         for seg in dd.segments:
-            why = ", ".join(f"{k} = {_md_value(v)}" for k, v in seg.why.items())
-            out.append(f"- **{seg.name}** ({seg.action}): `{seg.rule}` — {why}")
+            why = style.LIST_SEP.join(
+                f"{md_text(human_header(k))} = {_md_value(v, k)}" for k, v in seg.why.items()
+            )
+            out.append(
+                f"- **{md_text(seg.name)}** ({md_text(seg.action)}): {style.md_code(seg.rule)}"
+                f" — {why}"
+            )
         out.append("")
     else:
         out.append("In no segment.\n")
     out.append("## Failures\n")
-    out.append(f"Timeline check: {dd.timeline_check.verdict}.\n")
+    out.append(f"Timeline check: {md_text(dd.timeline_check.verdict)}.\n")
     for title, groups in (
-        ("Workflow level (fastapi_run)", dd.workflow_failures),
-        ("Tool level (fastapi_tool_executions)", dd.tool_failures),
+        ("Workflow level (fastapi\\_run)", dd.workflow_failures),
+        ("Tool level (fastapi\\_tool\\_executions)", dd.tool_failures),
     ):
         out.append(f"### {title}\n")
         if groups:
             out.append(
                 md_table(
-                    ["cause", "owner", "failures", "first", "last", "tools"],
+                    ["Cause", "Owner", "Failures", "First seen", "Last seen", "Tools"],
                     [
-                        [g.cause, g.owner, g.failures, g.first_seen, g.last_seen, g.tools]
+                        [g.cause, g.owner, g.failures, _day(g.first_seen), _day(g.last_seen),
+                         g.tools]
                         for g in groups
                     ],
                 )
-            )
+            )  # fmt: skip
         else:
             out.append("No failures.\n")
     out.append("## Tools used\n")
     if dd.tools:
         out.append(
             md_table(
-                ["tool", "provider", "uses", "success rate", "failures", "last use"],
+                ["Tool", "Provider", "Uses", "Success rate", "Failures", "Last use"],
                 [
                     [t["tool_name"], t["tool_provider"], t["uses"], t["success_rate"],
                      t["failures"], t["last_use"]]
                     for t in dd.tools
                 ],
+                ["tool_name", "tool_provider", "uses", "success_rate", "failures", "last_use"],
             )
         )  # fmt: skip
     else:
@@ -548,7 +566,7 @@ def to_markdown(dd: DeepDive, limit: int = 100) -> str:
     if dd.mcp_servers:
         out.append(
             md_table(
-                ["server", "clicks", "first click", "last click"],
+                ["Server", "Clicks", "First click", "Last click"],
                 [
                     [m["mcp_server"], m["clicks"], m["first_click"], m["last_click"]]
                     for m in dd.mcp_servers
@@ -558,17 +576,17 @@ def to_markdown(dd: DeepDive, limit: int = 100) -> str:
     else:
         out.append("None.\n")
     shown = dd.timeline[-limit:]
-    out.append(f"\n## Timeline ({len(shown)} of {len(dd.timeline)}, latest)\n")
+    out.append(f"\n## Timeline ({len(shown):,} of {len(dd.timeline):,}, latest)\n")
     out.append(
         md_table(
-            ["at", "source", "what", "name", "status", "detail"],
+            ["At", "Source", "What", "Name", "Status", "Detail"],
             [[i.at, i.source, i.kind, i.name, i.status, i.detail] for i in shown],
         )
     )
     return "\n".join(out)
 
 
-def _md_value(value: Any) -> str:
-    from usertrack.export import cell_text
+def _md_value(value: Any, column: str | None = None) -> str:
+    from usertrack.style import md_text
 
-    return cell_text(value) or "null"
+    return md_text(value, column) if value is not None else "null"

@@ -18,9 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from usertrack import style
 from usertrack.errors import UsageError
 from usertrack.segments import Classification, rule_columns
 from usertrack.sources.base import Result
+from usertrack.style import csv_cell, md_text
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -45,7 +47,8 @@ def jsonable(value: Any) -> Any:
 
 
 def cell_text(value: Any) -> str:
-    """A value as text in a CSV cell or a Markdown table."""
+    """A value as plain machine text (ISO timestamps, ';' between list items). Not for csv
+    cells (`style.csv_cell` neutralises formulas) nor for humans (`style.human`)."""
     value = jsonable(value)
     if value is None:
         return ""
@@ -121,31 +124,31 @@ def to_csv(result: Classification, segment: str | None = None) -> str:
     columns = ["email", "primary", "segments"] + [c for c in result.columns if c != "email"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for user in selected_users(result, segment):
-        writer.writerow([cell_text(user[c]) for c in columns])
+        writer.writerow([csv_cell(user[c]) for c in columns])
     return buf.getvalue()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(_md_escape(h) for h in headers) + " |"]
+def md_table(headers: list[str], rows: list[list[Any]], columns: list[str] | None = None) -> str:
+    """A Markdown table; every header and cell is escaped text (never a link, image or HTML).
+    `columns` names the cells' columns where a name decides the style ('*_rate' is a percentage)."""
+    names = columns or [None] * len(headers)  # type: ignore[list-item]
+    lines = ["| " + " | ".join(md_text(h) for h in headers) + " |"]
     lines.append("|" + "|".join("---" for _ in headers) + "|")
     for row in rows:
-        lines.append("| " + " | ".join(_md_escape(cell_text(v)) for v in row) + " |")
+        cells = (md_text(v, c) for v, c in zip(row, names, strict=False))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_markdown(result: Classification, segment: str | None = None, limit: int | None = 10) -> str:
-    as_of = jsonable(result.as_of)
-    out = [f"# Segments as of {as_of}\n"]
+    out = [f"# Segments as of {style.moment(result.as_of)}\n"]
     total = result.user_count
     segmented = result.segmented_count
-    out.append(f"{total} users, {segmented} in at least one segment.\n")
+    out.append(f"{style.count(total)} users, {style.count(segmented)} in at least one segment.\n")
     segments = [s for s in result.segments if segment is None or s.id == segment]
+    names = segment_names(result)
     out.append(
         md_table(
             ["Segment", "Users", "Action"],
@@ -156,20 +159,31 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
         total_members = result.counts[seg.id]
         shown = result.members(seg.id, None if segment else limit)
         cols = rule_columns(seg, result.columns)
-        heading = f"\n## {seg.name} ({result.counts[seg.id]}) — {seg.action}\n"
-        out.append(heading)
+        name, action = md_text(seg.name), md_text(seg.action)
+        out.append(f"\n## {name} ({style.count(total_members)}) — {action}\n")
         if seg.description:
-            out.append(f"{seg.description}\n")
-        out.append(f"Rule: `{seg.rule}`\n")
+            out.append(f"{md_text(seg.description)}\n")
+        out.append(f"Rule: {style.md_code(seg.rule)}\n")
         if shown:
-            out.append(
-                md_table(["email", *cols], [[u["email"], *(u[c] for c in cols)] for u in shown])
-            )
+            headers = ["Email", *(style.human_header(c) for c in cols)]
+            rows = [[u["email"], *(u[c] for c in cols)] for u in shown]
+            if not segment:
+                headers.append("Also in")
+                rows = [
+                    [*row, [names.get(s, s) for s in u["segments"] if s != seg.id]]
+                    for row, u in zip(rows, shown, strict=True)
+                ]
+            out.append(md_table(headers, rows, ["email", *cols, "also_in"]))
             if len(shown) < total_members:
-                out.append(f"\n… and {total_members - len(shown)} more.\n")
+                out.append(f"\n… and {style.count(total_members - len(shown))} more.\n")
         else:
             out.append("No users.\n")
     return "\n".join(out)
+
+
+def segment_names(result: Classification) -> dict[str, str]:
+    """Segment id -> name: humans read names, machines ids."""
+    return {s.id: s.name for s in result.segments}
 
 
 def render(
@@ -220,12 +234,13 @@ def render_result(result: Result, fmt: str, **about: Any) -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(result.columns)
+        writer.writerow([csv_cell(c) for c in result.columns])
         for row in result.rows:
-            writer.writerow([cell_text(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
         return buf.getvalue()
     if fmt == "md":
         title = about.get("title")
-        head = f"# {title}\n\n" if title else ""
-        return head + md_table(list(result.columns), [list(r) for r in result.rows])
+        head = f"# {md_text(title)}\n\n" if title else ""
+        headers = [style.human_header(c) for c in result.columns]
+        return head + md_table(headers, [list(r) for r in result.rows], list(result.columns))
     raise UsageError(f"unknown format {fmt!r} (choose from json, csv, md, table)")

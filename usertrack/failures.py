@@ -517,7 +517,7 @@ def standout_days(
                 what = total_key.replace("_", " ")
                 note = (
                     f"{label} failures {count} vs a median of {med:g}"
-                    f" ({100 * rate:.0f} % vs {100 * med_rate:.0f} % of {what})"
+                    f" ({100 * rate:.1f}% vs {100 * med_rate:.1f}% of {what})"
                 )
                 row["why"] = f"{row['why']}; {note}" if row["why"] else note
 
@@ -623,47 +623,51 @@ def report_csv(report: FailureReport) -> str:
     import csv
     import io
 
-    from usertrack.export import cell_text
+    from usertrack.style import csv_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for level, rows in (("workflow", report.workflow_causes), ("tool", report.tool_causes)):
         for row in rows:
-            writer.writerow([level, *(cell_text(row[c]) for c in CSV_COLUMNS[1:])])
+            writer.writerow([level, *(csv_cell(row[c]) for c in CSV_COLUMNS[1:])])
     return buf.getvalue()
 
 
 def report_markdown(report: FailureReport, limit: int = 15) -> str:
-    from usertrack.export import jsonable, md_table
+    from usertrack import style
+    from usertrack.export import md_table
+    from usertrack.style import count, md_text
 
     t = report.totals
-    out = [f"# Failures as of {jsonable(report.as_of)}, last {report.days} days\n"]
+    out = [f"# Failures as of {style.moment(report.as_of)}, last {report.days} days\n"]
     out.append(
-        f"Workflow runs: {t['runs']}, {t['runs_failed']} failed."
-        f" Tool calls: {t['tool_calls']}, {t['tool_failures']} failed."
-        f" {t['users_with_failures']} users hit a failure."
-        f" Categorized with `{report.rules_path}`.\n"
+        f"Workflow runs: {count(t['runs'])}, {count(t['runs_failed'])} failed"
+        f" ({style.share(t['runs_failed'], t['runs'])})."
+        f" Tool calls: {count(t['tool_calls'])}, {count(t['tool_failures'])} failed"
+        f" ({style.share(t['tool_failures'], t['tool_calls'])})."
+        f" {count(t['users_with_failures'])} users hit a failure."
+        f" Categorized with {style.md_code(str(report.rules_path))}.\n"
     )
     out.append("## By category\n")
     out.append(
         md_table(
-            ["category", "owner", "workflow failures", "tool failures", "users", "first seen",
-             "last seen"],
+            ["Category", "Owner", "Workflow failures", "Tool failures", "Users", "First seen",
+             "Last seen"],
             [[c["category"], c["owner"], c["workflow_failures"], c["tool_failures"], c["users"],
-              c["first_seen"], c["last_seen"]] for c in report.categories],
+              _day(c["first_seen"]), _day(c["last_seen"])] for c in report.categories],
         )
     )  # fmt: skip
     for title, rows in (
         ("Workflow level: failed runs (fastapi_run)", report.workflow_causes),
         ("Tool level: failed tool calls (fastapi_tool_executions)", report.tool_causes),
     ):
-        out.append(f"\n## {title}\n")
+        out.append(f"\n## {md_text(title)}\n")
         out.append(
             md_table(
-                ["cause", "owner", "failures", "users", "tools", "first seen", "last seen"],
-                [[r["cause"], r["owner"], r["failures"], r["users"], r["tools"], r["first_seen"],
-                  r["last_seen"]] for r in rows],
+                ["Cause", "Owner", "Failures", "Users", "Tools", "First seen", "Last seen"],
+                [[r["cause"], r["owner"], r["failures"], r["users"], r["tools"],
+                  _day(r["first_seen"]), _day(r["last_seen"])] for r in rows],
             )
             if rows
             else "No failures.\n"
@@ -671,25 +675,36 @@ def report_markdown(report: FailureReport, limit: int = 15) -> str:
     out.append("\n## Most failing tools\n")
     out.append(
         md_table(
-            ["tool", "provider", "failures", "users", "avg ms", "first", "last", "commonest cause"],
+            ["Tool", "Provider", "Failures", "Users", "Avg ms", "First", "Last", "Commonest cause"],
             [[r["tool_name"], r["tool_provider"], r["failures"], r["affected_users"], r["avg_ms"],
-              r["first_failure"], r["last_failure"], r["top_cause"]]
+              _day(r["first_failure"]), _day(r["last_failure"]), r["top_cause"]]
              for r in report.failing_tools[:limit]],
         )
     )  # fmt: skip
     out.append("\n## Day by day\n")
     out.append(
         md_table(
-            ["day", "runs", "runs failed", "tool calls", "tool failures", "users hit",
-             "stands out"],
-            [[d["day"], d["runs"], d["runs_failed"], d["tool_calls"], d["tool_failures"],
-              d["users_with_failures"], d["why"]] for d in report.trend],
+            ["Day", "Runs", "Runs failed", "Failure rate", "Tool calls", "Tool failures",
+             "Tool failure rate", "Users hit", "Stands out"],
+            [[_day(d["day"]), d["runs"], d["runs_failed"], style.share(d["runs_failed"], d["runs"]),
+              d["tool_calls"], d["tool_failures"],
+              style.share(d["tool_failures"], d["tool_calls"]), d["users_with_failures"],
+              d["why"]] for d in report.trend],
         )
     )  # fmt: skip
     if report.standout_days:
         out.append("\nDays that stand out:\n")
         for d in report.standout_days:
-            out.append(f"- **{jsonable(d['day'])}**: {d['why']}")
+            out.append(f"- **{_day(d['day'])}**: {md_text(d['why'])}")
     else:
         out.append("\nNo day stands out.")
     return "\n".join(out) + "\n"
+
+
+def _day(value: Any) -> str:
+    """A failure table's day columns are dates: '2026-11-21' (empty when unknown)."""
+    from datetime import date
+
+    from usertrack.style import day
+
+    return day(value) if isinstance(value, date) else ("" if value is None else str(value))

@@ -571,26 +571,26 @@ def changes_json(changes: Changes, segment: str | None = None) -> str:
 
 def changes_csv(changes: Changes, segment: str | None = None) -> str:
     """One row per move: segment, change (entered/left), email."""
+    from usertrack.style import csv_cell
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["segment", "change", "email"])
     for m in _selected(changes, segment):
         for email in m.entered:
-            writer.writerow([m.segment, "entered", email])
+            writer.writerow([csv_cell(m.segment), "entered", csv_cell(email)])
         for email in m.left:
-            writer.writerow([m.segment, "left", email])
+            writer.writerow([csv_cell(m.segment), "left", csv_cell(email)])
     return buf.getvalue()
 
 
-def _signed(n: int) -> str:
-    return f"+{n}" if n > 0 else str(n)
-
-
 def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
+    from usertrack import style
     from usertrack.export import md_table
+    from usertrack.style import md_text
 
     moves = list(_selected(changes, segment))
-    since, as_of = _key(changes.baseline.as_of), _key(changes.current.as_of)
+    since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)
     how = "saved snapshot" if changes.baseline.source == "snapshot" else "computed"
     out = [f"# Segment changes from {since} to {as_of}\n"]
     out.append(f"Baseline: {how} as of {since}.\n")
@@ -602,7 +602,7 @@ def changes_markdown(changes: Changes, segment: str | None = None, limit: int | 
                     m.name or m.segment,
                     m.before,
                     m.after,
-                    _signed(m.change),
+                    style.signed(m.change),
                     len(m.entered),
                     len(m.left),
                 ]
@@ -611,14 +611,17 @@ def changes_markdown(changes: Changes, segment: str | None = None, limit: int | 
         )
     )
     for m in moves:
-        out.append(f"\n## {m.name or m.segment}" + (f" — {m.action}" if m.action else "") + "\n")
+        action = f" — {md_text(m.action)}" if m.action else ""
+        out.append(f"\n## {md_text(m.name or m.segment)}{action}\n")
         for label, emails in (("Entered", m.entered), ("Left", m.left)):
             if not emails:
                 out.append(f"{label}: nobody.\n")
                 continue
             shown = list(emails) if segment or limit is None else list(emails)[:limit]
-            more = f" … and {len(emails) - len(shown)} more" if len(shown) < len(emails) else ""
-            out.append(f"{label} ({len(emails)}): " + ", ".join(shown) + more + "\n")
+            hidden = len(emails) - len(shown)
+            more = f" … and {style.count(hidden)} more" if hidden else ""
+            listed = style.LIST_SEP.join(md_text(e) for e in shown)
+            out.append(f"{label} ({style.count(len(emails))}): {listed}{more}\n")
     return "\n".join(out)
 
 

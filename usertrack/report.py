@@ -10,8 +10,10 @@ The same inputs give a byte-identical file: there is no generation timestamp, ev
 stable order (ties broken by email or name), and numbers are formatted here, not by the template.
 
 The text comes from a jinja2 template (`usertrack/templates/weekly.md.j2`, or `--template`). The
-template gets plain data (see `build_weekly`'s context) and two filters: `table` (a Markdown table
-from headers and rows) and `signed` (+3 / -2). Charts are mermaid blocks, which GitHub renders.
+template gets plain data (see `build_weekly`'s context) and filters: `table` (a Markdown table
+from headers and rows), `signed` (+3 / -2), `num`, `quote` and `code`. Every `{{ ... }}` is escaped
+Markdown unless a filter (or usertrack, with `style.Markdown`) wrote Markdown, so a value from the
+data never becomes a link, an image or HTML. Charts are mermaid blocks, which GitHub renders.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack import style
 from usertrack.errors import UsageError
 from usertrack.history import Changes, Snapshot, compare
 from usertrack.segments import rule_columns
@@ -127,7 +130,7 @@ class Metric:
     good_text: str
     excellent_text: str
     definition: str
-    good_inclusive: bool = False  # "5 % of visitors" is Good at 5 % itself
+    good_inclusive: bool = False  # "5% of visitors" is Good at 5 % itself
 
 
 METRICS: tuple[Metric, ...] = (
@@ -151,8 +154,8 @@ METRICS: tuple[Metric, ...] = (
         True,
         5,
         10,
-        "5 % of visitors",
-        "> 10 %",
+        "5% of visitors",
+        "> 10%",
         "share of the week's visitors who clicked to connect an MCP server",
         good_inclusive=True,
     ),
@@ -176,8 +179,8 @@ METRICS: tuple[Metric, ...] = (
         True,
         80,
         95,
-        "> 80 %",
-        "> 95 %",
+        "> 80%",
+        "> 95%",
         "completed runs out of all runs started this week",
     ),
     Metric(
@@ -188,8 +191,8 @@ METRICS: tuple[Metric, ...] = (
         True,
         20,
         50,
-        "> 20 % using",
-        "> 50 % using",
+        "> 20% using",
+        "> 50% using",
         "share of accounts with fewer than 100 credits left (current balances)",
     ),
 )
@@ -218,7 +221,7 @@ def _fmt_value(metric: Metric, value: float | None) -> str:
     if value is None:
         return "n/a"
     if metric.unit == "%":
-        return f"{value:.1f} %"
+        return style.pct(value)
     if metric.unit == "days":
         return f"{value:.1f} d"
     return f"{value:.1f}"
@@ -338,23 +341,9 @@ def _moment(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _cell(value: Any) -> Any:
-    """A value as a report cell: dates without seconds, floats to one decimal, lists joined."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.1f}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(_cell(v)) for v in value)
-    return value
+def _cell(value: Any, column: str | None = None) -> str:
+    """A value as a report cell, in the house style (usertrack.style)."""
+    return style.human(value, column)
 
 
 def _first(result: Result) -> dict[str, Any]:
@@ -410,18 +399,18 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
                 "id": m.id,
                 "name": m.name,
                 "source": m.source,
-                "definition": m.definition,
+                "definition": style.Markdown(m.definition),  # ours, with `code` in it
                 "value": None if now is None else round(now, 4),
                 "previous": None if before is None else round(before, 4),
-                "display": _fmt_value(m, now),
-                "previous_display": _fmt_value(m, before),
-                "change": _fmt_change(m, now, before),
+                "display": style.Markdown(_fmt_value(m, now)),
+                "previous_display": style.Markdown(_fmt_value(m, before)),
+                "change": style.Markdown(_fmt_change(m, now, before)),
                 "trend": _trend(m, now, before),
                 "status": metric_status(m, now),
                 "previous_status": metric_status(m, before),
-                "good": m.good_text,
-                "excellent": m.excellent_text,
-                "basis": basis[m.id],
+                "good": style.Markdown(m.good_text),
+                "excellent": style.Markdown(m.excellent_text),
+                "basis": style.Markdown(basis[m.id]),
             }
         )
     return out
@@ -459,7 +448,7 @@ HEADERS = {
     "tool_provider": "Provider",
     "calls": "Calls",
     "failures": "Failures",
-    "failure_rate": "Failure rate %",
+    "failure_rate": "Failure rate",
     "affected_users": "Affected users",
     "failed_runs": "Failed runs",
     "error": "Error",
@@ -480,8 +469,8 @@ def _table(
 ) -> dict[str, Any]:
     return {
         "columns": list(columns),
-        "headers": [HEADERS.get(c, c) for c in columns],
-        "rows": [[_cell(v) for v in row] for row in rows[:limit]],
+        "headers": [HEADERS.get(c) or style.human_header(c) for c in columns],
+        "rows": [[_cell(v, c) for v, c in zip(row, columns, strict=True)] for row in rows[:limit]],
         "total": len(rows),
     }
 
@@ -491,16 +480,17 @@ def _result_table(result: Result) -> dict[str, Any]:
 
 
 def _movers(label: str, nobody: str, emails: Sequence[str]) -> str:
-    """'Entered (12): a, b, … and 2 more' (the first MOVERS_SHOWN, by email)."""
+    """'Entered (12): a, b, … and 2 more' (the first MOVERS_SHOWN, by email), as Markdown."""
     if not emails:
-        return nobody
-    shown = ", ".join(emails[:MOVERS_SHOWN])
+        return style.Markdown(nobody)
+    shown = style.LIST_SEP.join(style.md_text(e) for e in emails[:MOVERS_SHOWN])
     more = f" … and {len(emails) - MOVERS_SHOWN:,} more" if len(emails) > MOVERS_SHOWN else ""
-    return f"{label} ({len(emails):,}): {shown}{more}"
+    return style.Markdown(f"{label} ({len(emails):,}): {shown}{more}")
 
 
 def _segments(data: WeeklyData) -> list[dict[str, Any]]:
     cur = data.current
+    names = {s.id: s.name for s in cur.segments}  # humans read segment names, not ids
     out = []
     for seg in cur.segments:
         move = data.changes.get(seg.id)
@@ -509,8 +499,8 @@ def _segments(data: WeeklyData) -> list[dict[str, Any]]:
         top = [
             {
                 "email": u["email"],
-                "cells": [_cell(u[c]) for c in cols],
-                "also_in": [s for s in u["segments"] if s != seg.id],
+                "cells": [_cell(u[c], c) for c in cols],
+                "also_in": [names.get(s, s) for s in u["segments"] if s != seg.id],
             }
             for u in members[:TOP_USERS]
         ]
@@ -534,8 +524,10 @@ def _segments(data: WeeklyData) -> list[dict[str, Any]]:
                 "left_text": _movers("Left", "Nobody left.", move.left),
                 "columns": cols,
                 "top": top,
-                "top_rows": [[t["email"], *t["cells"], ", ".join(t["also_in"])] for t in top],
-                "top_headers": ["email", *cols, "also in"],
+                "top_rows": [
+                    [t["email"], *t["cells"], style.LIST_SEP.join(t["also_in"])] for t in top
+                ],
+                "top_headers": ["Email", *(style.human_header(c) for c in cols), "Also in"],
             }
         )
     return out
@@ -591,26 +583,39 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
 
 
 def _signed(value: Any) -> str:
-    if isinstance(value, (int, float)) and value > 0:
-        return f"+{value}"
-    return str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return style.signed(value)
 
 
 def _num(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+    return style.number(value)
 
 
-def _md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+def _md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> style.Markdown:
     from usertrack.export import md_table
 
-    return md_table([str(h) for h in headers], [list(r) for r in rows]).rstrip("\n")
+    return style.Markdown(md_table([str(h) for h in headers], [list(r) for r in rows]).rstrip("\n"))
 
 
-def _quote(value: Any) -> str:
-    """A mermaid string literal."""
-    return '"' + str(value).replace('"', "'") + '"'
+def _quote(value: Any) -> style.Markdown:
+    """A mermaid string literal: no quote, backtick (it would close the block) or line break."""
+    text = " ".join(str(value).split()).replace('"', "'").replace("`", "'")
+    return style.Markdown(f'"{text}"')
+
+
+def _code(value: Any) -> style.Markdown:
+    return style.md_code(str(value))
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ ... }}` of a template: text is escaped Markdown unless usertrack wrote it as
+    Markdown (the filters' output), so data can never become a link, an image or HTML."""
+    if isinstance(value, str):
+        return style.md_text(value)
+    return value
 
 
 def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> str:
@@ -627,11 +632,14 @@ def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> s
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=_finalize,
     )
     env.filters["table"] = lambda rows, headers: _md_table(headers, rows)
     env.filters["signed"] = _signed
     env.filters["num"] = _num
     env.filters["quote"] = _quote
+    env.filters["code"] = _code
+    env.filters["md"] = style.md_text
     env.globals["md_table"] = _md_table
     try:
         text = env.get_template(path.name).render(**context)

@@ -1,16 +1,30 @@
-"""Rich rendering for the terminal: tables and progress. Only the CLI imports this module."""
+"""Rich rendering for the terminal: tables and progress. Only the CLI imports this module.
+
+Two rules hold for every table here:
+- Data is never markup. Every cell, title and message is a rich `Text` built from plain strings
+  (control characters made visible, see `style.terminal_text`); colour comes from `style=`,
+  never from "[red]...[/]" strings around data. An email like `mallory[/]@evil.io` or an
+  exception message holding `[link=...]` prints as itself.
+- Nothing important is cut. Each table lists its columns in order of importance (`Col.drop`):
+  emails, ids, dates and numbers are never shortened (`no_wrap`); free text wraps; when the
+  console is too narrow for all columns, the least important are left out and the caption says
+  so ("narrow terminal: 2 columns hidden: Provider, Avg ms"). A pipe counts as 80 columns.
+Numbers, dates and headers follow the house style of usertrack.style.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from usertrack.export import cell_text
+from usertrack import style
 from usertrack.segments import Classification, rule_columns
 from usertrack.sources.base import Result
 
@@ -21,10 +35,18 @@ ACTION_STYLE = {
     "Re-engage": "yellow",
     "Nurture": "cyan",
 }
+WRAP_MIN = 12  # a free-text column narrower than this is unreadable: drop others first
+WORD_MAX = 24  # a longer word in free text folds rather than widen its column
+
+
+def stdout_console(**options: Any) -> Console:
+    """The console for a command's answer. Highlighting is off: rich would otherwise colour
+    parts of the data it guesses are numbers or dates ("2026-11-13" bolded piecemeal)."""
+    return Console(highlight=False, **options)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True)
+    return Console(stderr=True, highlight=False)
 
 
 @contextlib.contextmanager
@@ -33,51 +55,231 @@ def progress_status(console: Console, first: str) -> Iterator[Callable[[str], No
     if not console.is_terminal:
         yield lambda _msg: None
         return
-    with console.status(first) as status:
-        yield lambda msg: status.update(msg)
+    with console.status(Text(first)) as status:
+        yield lambda msg: status.update(Text(msg))
 
 
-def _cell(value: Any) -> str:
-    """Compact text for a terminal cell: minutes, not seconds; lists with commas."""
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, list):
-        return ", ".join(_cell(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return cell_text(value)
+# --------------------------------------------------------------------------------------------
+# Tables that fit the console
 
 
-def _header(column: str) -> str:
-    # Spaces let rich wrap a long header onto two lines instead of cutting it.
-    return column.replace("_", " ")
+@dataclass
+class Col:
+    """A column: `drop` 0 is always shown; otherwise the lowest `drop` goes first when narrow."""
+
+    header: str
+    right: bool = False
+    wrap: bool = False  # free text: may take several lines (words longer than a line fold)
+    drop: int = 0
+    style: str | None = None
+
+
+Cell = str | Text | None
+
+
+def plain(text: Any, *, style_: str = "", one_line: bool = True) -> Text:
+    """Data as a Text: never markup, control characters visible."""
+    return Text(style.terminal_text("" if text is None else str(text), one_line=one_line), style_)
+
+
+def _cell_text(value: Cell, col: Col) -> Text:
+    text = value.copy() if isinstance(value, Text) else plain(value, one_line=not col.wrap)
+    text.no_wrap = not col.wrap
+    text.overflow = "fold"
+    if col.right:
+        text.justify = "right"
+    return text
+
+
+def _widths(text: Text) -> tuple[int, int]:
+    """(widest line, widest word) of a text, in terminal cells."""
+    lines = text.plain.split("\n") or [""]
+    words = text.plain.split() or [""]
+    return max(cell_len(x) for x in lines), max(cell_len(w) for w in words)
+
+
+def _overhead(n: int) -> int:
+    # A box with edges: a border before each column and after the last, one space of padding
+    # on each side of every cell.
+    return 3 * n + 1
+
+
+def fitted_table(
+    width: int,
+    columns: Sequence[Col],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    title: str | Text | None = None,
+    caption: str | Text | None = None,
+    row_styles: Sequence[str | None] | None = None,
+    show_header: bool = True,
+) -> Table:
+    """A table whose columns fit `width`: key columns whole, free text wrapped, the least
+    important columns left out (and named in the caption) when there is no room for them."""
+    cells = [[_cell_text(row[i], col) for row in rows] for i, col in enumerate(columns)]
+    heads = [Text(style.terminal_text(c.header), overflow="fold") for c in columns]
+    least, most = [], []
+    for col, head, column_cells in zip(columns, heads, cells, strict=True):
+        head_line, head_word = _widths(head) if show_header else (0, 0)
+        line = word = 0
+        for text in column_cells:
+            text_line, text_word = _widths(text)
+            line, word = max(line, text_line), max(word, text_word)
+        need = min(line, max(WRAP_MIN, min(word, WORD_MAX))) if col.wrap else line
+        least.append(max(need, head_word, 1))
+        most.append(max(line, head_line, 1))
+
+    keep = list(range(len(columns)))
+
+    def total() -> int:
+        return _overhead(len(keep)) + sum(least[i] for i in keep)
+
+    hidden: list[int] = []
+    while total() > width:
+        droppable = [i for i in keep if columns[i].drop]
+        if not droppable:
+            break
+        gone = min(droppable, key=lambda i: (columns[i].drop, -i))
+        keep.remove(gone)
+        hidden.append(gone)
+    if total() > width:
+        return _stacked(width, columns, cells, title=title, caption=caption)
+
+    widths = {i: least[i] for i in keep}
+    spare = width - total()
+    # Free text first (fewer wrapped lines), the widest want first so they even out...
+    while spare > 0:
+        wants = [i for i in keep if columns[i].wrap and widths[i] < most[i]]
+        if not wants:
+            break
+        grow = max(wants, key=lambda i: (most[i] - widths[i], -i))
+        widths[grow] += 1
+        spare -= 1
+    # ...then whole headers on one line, the cheapest first (half a header gains nothing).
+    for i in sorted(keep, key=lambda i: (most[i] - widths[i], i)):
+        want = most[i] - widths[i]
+        if 0 < want <= spare:
+            widths[i] += want
+            spare -= want
+
+    note = ""
+    if hidden:
+        names = ", ".join(columns[i].header for i in sorted(hidden))
+        count = len(hidden)
+        note = f"narrow terminal: {count} column{'s' * (count != 1)} hidden: {names}"
+    table = Table(
+        title=_annotation(title),
+        caption=_annotation(_join(caption, note)),
+        title_justify="left",
+        caption_justify="left",
+        show_header=show_header,
+        highlight=False,
+    )
+    for i in keep:
+        col = columns[i]
+        table.add_column(
+            heads[i], justify="right" if col.right else "left", width=widths[i], style=col.style
+        )
+    for r in range(len(rows)):
+        row_style = row_styles[r] if row_styles else None
+        table.add_row(*(cells[i][r] for i in keep), style=row_style)
+    return table
+
+
+def _stacked(
+    width: int,
+    columns: Sequence[Col],
+    cells: list[list[Text]],
+    *,
+    title: str | Text | None,
+    caption: str | Text | None,
+) -> Table:
+    """Too narrow even for the key columns: one field per line, rows apart, nothing cut."""
+    label = max((cell_len(c.header) for c in columns), default=1)
+    table = Table(
+        title=_annotation(title),
+        caption=_annotation(_join(caption, "narrow terminal: one field per line")),
+        title_justify="left",
+        caption_justify="left",
+        show_header=False,
+        highlight=False,
+    )
+    table.add_column(style="dim", width=min(label, max(1, width // 3)))
+    table.add_column(width=max(1, width - _overhead(2) - min(label, max(1, width // 3))))
+    rows = len(cells[0]) if cells else 0
+    for r in range(rows):
+        for i, col in enumerate(columns):
+            value = cells[i][r].copy()
+            value.no_wrap, value.overflow, value.justify = False, "fold", "left"
+            last = i == len(columns) - 1
+            label_text = Text(style.terminal_text(col.header), overflow="fold")
+            table.add_row(label_text, value, end_section=last)
+    return table
+
+
+def _join(caption: str | Text | None, note: str) -> str | Text | None:
+    if not note:
+        return caption
+    if caption is None:
+        return note
+    return Text.assemble(_annotation(caption) or "", " · ", note)
+
+
+def _annotation(value: str | Text | None) -> Text | None:
+    if value is None or isinstance(value, Text):
+        return value
+    return plain(value, one_line=False)
+
+
+def _width(console: Console) -> int:
+    return console.width
+
+
+def _human(value: Any, column: str | None = None) -> str:
+    return style.human(value, column)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(_is_number(v) for v in present)
+
+
+def _free_text(values: Sequence[Any]) -> bool:
+    """Text with spaces (a message, a description) may wrap; a token (email, id, date) may not."""
+    return any(isinstance(v, str) and any(ch.isspace() for ch in v.strip()) for v in values)
+
+
+def _action(action: str) -> Text:
+    return plain(action, style_=ACTION_STYLE.get(action, ""))
+
+
+# --------------------------------------------------------------------------------------------
+# usertrack segments / query / insight
 
 
 def render_segments(
     console: Console, result: Classification, segment: str | None = None, limit: int = 5
 ) -> None:
-    as_of = cell_text(result.as_of)
+    width = _width(console)
     segments = [s for s in result.segments if segment is None or s.id == segment]
+    names = {s.id: s.name for s in result.segments}
     total = result.user_count
-    segmented = result.segmented_count
-    summary = Table(
-        title=f"Segments as of {as_of}",
-        caption=f"{total} users · {segmented} in at least one segment",
-        title_justify="left",
-    )
-    summary.add_column("Segment")
-    summary.add_column("Users", justify="right")
-    summary.add_column("Share", justify="right")
-    summary.add_column("Action")
-    for seg in segments:
-        count = result.counts[seg.id]
-        share = f"{100 * count / total:.0f}%" if total else "-"
-        style = ACTION_STYLE.get(seg.action, "")
-        summary.add_row(
-            seg.name, str(count), share, f"[{style}]{seg.action}[/]" if style else seg.action
-        )
+    summary = fitted_table(
+        width,
+        [Col("Segment"), Col("Users", right=True), Col("Share", right=True), Col("Action")],
+        [
+            [seg.name, style.count(result.counts[seg.id]),
+             style.share(result.counts[seg.id], total), _action(seg.action)]
+            for seg in segments
+        ],
+        title=f"Segments as of {style.moment(result.as_of)}",
+        caption=f"{style.count(total)} users · {style.count(result.segmented_count)} in at least"
+        " one segment",
+    )  # fmt: skip
     console.print(summary)
 
     for seg in segments:
@@ -85,38 +287,59 @@ def render_segments(
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)
-        table = Table(
-            title=f"{seg.name} — {seg.action}",
-            caption=f"{len(shown)} of {result.counts[seg.id]} · rule: {seg.rule}",
-            title_justify="left",
-        )
-        table.add_column("email", no_wrap=True)
-        for col in cols:
-            table.add_column(_header(col), justify="right" if _numeric(shown, col) else "left")
+        columns = [Col("Email")]
+        for i, col in enumerate(cols):
+            values = [u[col] for u in shown]
+            columns.append(
+                Col(
+                    style.human_header(col),
+                    right=_numeric(values),
+                    wrap=_free_text(values),
+                    drop=len(cols) - i + 1,
+                )
+            )
+        rows: list[list[Cell]] = [[u["email"], *(_human(u[c], c) for c in cols)] for u in shown]
         if not segment:
-            table.add_column("also in")
-        for user in shown:
-            row = [user["email"], *(_cell(user[c]) for c in cols)]
-            if not segment:
-                row.append(", ".join(s for s in user["segments"] if s != seg.id))
-            table.add_row(*row)
+            columns.append(Col("Also in", wrap=True, drop=1))
+            for row, user in zip(rows, shown, strict=True):
+                others = [names.get(s, s) for s in user["segments"] if s != seg.id]
+                row.append(style.LIST_SEP.join(others))
+        table = fitted_table(
+            width,
+            columns,
+            rows,
+            title=f"{seg.name} — {seg.action}",
+            caption=f"{style.count(len(shown))} of {style.count(result.counts[seg.id])}"
+            f" · rule: {seg.rule}",
+        )
         console.print()
         console.print(table)
 
 
-def _numeric(users: list[dict[str, Any]], column: str) -> bool:
-    return all(isinstance(u[column], (int, float)) or u[column] is None for u in users)
-
-
 def render_result_table(console: Console, result: Result, title: str | None = None) -> None:
-    """Any query's answer as a rich table."""
-    table = Table(title=title, title_justify="left", caption=f"{len(result.rows)} rows")
-    for i, column in enumerate(result.columns):
-        numeric = all(isinstance(r[i], (int, float)) or r[i] is None for r in result.rows)
-        table.add_column(column, justify="right" if numeric and result.rows else "left")
-    for row in result.rows:
-        table.add_row(*(_cell(v) for v in row))
-    console.print(table)
+    """Any query's answer as a rich table; the first column is kept, the rightmost go first."""
+    columns = []
+    n = len(result.columns)
+    for i, name in enumerate(result.columns):
+        values = [r[i] for r in result.rows]
+        columns.append(
+            Col(
+                style.human_header(name),
+                right=_numeric(values),
+                wrap=_free_text(values),
+                drop=0 if i == 0 else n - i,
+            )
+        )
+    rows = [[_human(v, c) for v, c in zip(row, result.columns, strict=True)] for row in result.rows]
+    console.print(
+        fitted_table(
+            _width(console),
+            columns,
+            rows,
+            title=title,
+            caption=f"{style.count(len(result.rows))} rows",
+        )
+    )
 
 
 def render_changes(
@@ -126,41 +349,50 @@ def render_changes(
     from usertrack.history import Changes
 
     assert isinstance(changes, Changes)
-    since, as_of = cell_text(changes.baseline.as_of), cell_text(changes.current.as_of)
+    width = _width(console)
+    since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)
     how = "saved snapshot" if changes.baseline.source == "snapshot" else "computed"
     moves = [m for m in changes.segments if segment is None or m.segment == segment]
-    summary = Table(
-        title=f"Segment changes from {since} to {as_of}",
-        caption=f"baseline: {how} as of {since}",
-        title_justify="left",
-    )
-    summary.add_column("Segment")
-    for name in ("Before", "After", "Change", "Entered", "Left"):
-        summary.add_column(name, justify="right")
-    for m in moves:
-        change = f"+{m.change}" if m.change > 0 else str(m.change)
-        summary.add_row(
-            m.name or m.segment,
-            str(m.before),
-            str(m.after),
-            change,
-            f"[green]{len(m.entered)}[/]",
-            f"[red]{len(m.left)}[/]",
+    columns = [Col("Segment")] + [
+        Col(name, right=True) for name in ("Before", "After", "Change", "Entered", "Left")
+    ]
+    rows: list[list[Cell]] = [
+        [m.name or m.segment, style.count(m.before), style.count(m.after), style.signed(m.change),
+         plain(style.count(len(m.entered)), style_="green"),
+         plain(style.count(len(m.left)), style_="red")]
+        for m in moves
+    ]  # fmt: skip
+    console.print(
+        fitted_table(
+            width,
+            columns,
+            rows,
+            title=f"Segment changes from {since} to {as_of}",
+            caption=f"baseline: {how} as of {since}",
         )
-    console.print(summary)
+    )
     for m in moves:
         if not m.entered and not m.left:
             continue
-        table = Table(title=f"{m.name or m.segment}", title_justify="left")
-        table.add_column("entered", style="green", no_wrap=True)
-        table.add_column("left", style="red", no_wrap=True)
         entered = list(m.entered) if segment else list(m.entered)[:limit]
         left = list(m.left) if segment else list(m.left)[:limit]
-        for i in range(max(len(entered), len(left))):
-            table.add_row(entered[i] if i < len(entered) else "", left[i] if i < len(left) else "")
+        pairs = [
+            [entered[i] if i < len(entered) else "", left[i] if i < len(left) else ""]
+            for i in range(max(len(entered), len(left)))
+        ]
         hidden = len(m.entered) - len(entered) + len(m.left) - len(left)
-        if hidden:
-            table.caption = f"… and {hidden} more (--segment {m.segment} lists them all)"
+        caption = (
+            f"… and {style.count(hidden)} more (--segment {m.segment} lists them all)"
+            if hidden
+            else None
+        )
+        table = fitted_table(
+            width,
+            [Col("Entered", style="green"), Col("Left", style="red")],
+            pairs,
+            title=m.name or m.segment,
+            caption=caption,
+        )
         console.print()
         console.print(table)
 
@@ -169,196 +401,223 @@ def render_changes(
 # usertrack failures / usertrack user
 
 
-def _pct(part: int | float | None, whole: int | float | None) -> str:
-    if not whole:
-        return "-"
-    return f"{100 * (part or 0) / whole:.1f} %"
-
-
-def _day(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d")
-    return cell_text(value)
-
-
-def _cause_table(title: str, groups: list[Any], *, tools: bool) -> Table:
+def _cause_table(width: int, title: str, groups: list[Any], *, tools: bool) -> Table:
     """Failures of one level by cause; `groups` are dicts or FailureGroup objects."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("cause", min_width=20)
-    table.add_column("owner")
-    table.add_column("failures", justify="right")
-    table.add_column("users", justify="right")
+    columns = [
+        Col("Cause", wrap=True),
+        Col("Owner", drop=2),
+        Col("Failures", right=True),
+        Col("Users", right=True),
+    ]
     if tools:
-        table.add_column("tools")
-    table.add_column("first seen", no_wrap=True)
-    table.add_column("last seen", no_wrap=True)
+        columns.append(Col("Tools", wrap=True, drop=1))
+    columns += [Col("First seen", drop=3), Col("Last seen", drop=4)]
+    rows = []
     for g in groups:
         row = g if isinstance(g, dict) else g.__dict__
-        cells = [row["cause"], row["owner"], str(row["failures"]), str(row["users"])]
+        cells: list[Cell] = [
+            row["cause"],
+            row["owner"],
+            style.count(row["failures"]),
+            style.count(row["users"]),
+        ]
         if tools:
             names = [t for t in row["tools"] or [] if t]
-            cells.append(", ".join(names) if len(names) <= 2 else f"{len(names)} tools")
-        cells += [_day(row["first_seen"]), _day(row["last_seen"])]
-        table.add_row(*cells)
-    if not groups:
-        table.caption = "no failures"
-    return table
+            cells.append(style.LIST_SEP.join(names) if len(names) <= 2 else f"{len(names)} tools")
+        cells += [_human(row["first_seen"], "first_seen"), _human(row["last_seen"], "last_seen")]
+        rows.append(cells)
+    return fitted_table(
+        width, columns, rows, title=title, caption=None if groups else "no failures"
+    )
 
 
 def render_failures(console: Console, report: Any, limit: int = 15) -> None:
     """`usertrack failures` (a usertrack.failures.FailureReport) as rich tables."""
+    width = _width(console)
     t = report.totals
-    head = Table(
-        title=f"Failures as of {cell_text(report.as_of)}, last {report.days} days",
-        title_justify="left",
+    head = fitted_table(
+        width,
+        [Col("Level", wrap=True), Col("Total", right=True), Col("Failed", right=True),
+         Col("Failure rate", right=True)],
+        [
+            ["workflow runs (fastapi_run)", style.count(t["runs"]), style.count(t["runs_failed"]),
+             style.share(t["runs_failed"], t["runs"])],
+            ["tool calls (fastapi_tool_executions)", style.count(t["tool_calls"]),
+             style.count(t["tool_failures"]), style.share(t["tool_failures"], t["tool_calls"])],
+            ["users who hit a failure", "", style.count(t["users_with_failures"]), ""],
+        ],
+        title=f"Failures as of {style.moment(report.as_of)}, last {report.days} days",
         caption=f"categorized with {report.rules_path}",
-    )
-    head.add_column("level")
-    head.add_column("total", justify="right")
-    head.add_column("failed", justify="right")
-    head.add_column("failure rate", justify="right")
-    head.add_row("workflow runs (fastapi_run)", str(t["runs"]), str(t["runs_failed"]),
-                 _pct(t["runs_failed"], t["runs"]))  # fmt: skip
-    head.add_row("tool calls (fastapi_tool_executions)", str(t["tool_calls"]),
-                 str(t["tool_failures"]), _pct(t["tool_failures"], t["tool_calls"]))  # fmt: skip
-    head.add_row("users who hit a failure", "", str(t["users_with_failures"]), "")
+    )  # fmt: skip
     console.print(head)
 
-    cats = Table(
-        title="Failures by category: workflow and tool level (not added up)", title_justify="left"
-    )
-    cats.add_column("category", overflow="fold")
-    cats.add_column("owner")
-    for name in ("workflow", "tool", "users"):
-        cats.add_column(name, justify="right")
-    cats.add_column("first", no_wrap=True)
-    cats.add_column("last", no_wrap=True)
-    for c in report.categories:
-        cats.add_row(c["category"], c["owner"], str(c["workflow_failures"]),
-                     str(c["tool_failures"]), str(c["users"]), _day(c["first_seen"]),
-                     _day(c["last_seen"]))  # fmt: skip
+    cats = fitted_table(
+        width,
+        [Col("Category"), Col("Owner", drop=1), Col("Workflow", right=True),
+         Col("Tool", right=True), Col("Users", right=True), Col("First", drop=2),
+         Col("Last", drop=3)],
+        [
+            [c["category"], c["owner"], style.count(c["workflow_failures"]),
+             style.count(c["tool_failures"]), style.count(c["users"]),
+             _human(c["first_seen"], "first_seen"), _human(c["last_seen"], "last_seen")]
+            for c in report.categories
+        ],
+        title="Failures by category: workflow and tool level (not added up)",
+    )  # fmt: skip
     console.print()
     console.print(cats)
     console.print()
     title = "Workflow level: failed runs (fastapi_run.run_error_log)"
-    console.print(_cause_table(title, report.workflow_causes, tools=False))
+    console.print(_cause_table(width, title, report.workflow_causes, tools=False))
     console.print()
     title = "Tool level: failed tool calls (fastapi_tool_executions)"
-    console.print(_cause_table(title, report.tool_causes, tools=True))
+    console.print(_cause_table(width, title, report.tool_causes, tools=True))
 
-    tools = Table(title="Most failing tools", title_justify="left")
-    for name, right in (("tool", False), ("provider", False), ("failures", True),
-                        ("users", True), ("avg ms", True), ("first", False), ("last", False),
-                        ("commonest cause", False)):  # fmt: skip
-        tools.add_column(name, justify="right" if right else "left")
-    for r in report.failing_tools[:limit]:
-        tools.add_row(r["tool_name"], cell_text(r["tool_provider"]), str(r["failures"]),
-                      str(r["affected_users"]), cell_text(r["avg_ms"]), _day(r["first_failure"]),
-                      _day(r["last_failure"]), r["top_cause"])  # fmt: skip
+    tools = fitted_table(
+        width,
+        [Col("Tool"), Col("Provider", drop=1), Col("Failures", right=True),
+         Col("Users", right=True), Col("Avg ms", right=True, drop=2), Col("First", drop=3),
+         Col("Last", drop=5), Col("Commonest cause", wrap=True, drop=4)],
+        [
+            [r["tool_name"], _human(r["tool_provider"]), style.count(r["failures"]),
+             style.count(r["affected_users"]), _human(r["avg_ms"]),
+             _human(r["first_failure"], "first_failure"),
+             _human(r["last_failure"], "last_failure"), r["top_cause"]]
+            for r in report.failing_tools[:limit]
+        ],
+        title="Most failing tools",
+    )  # fmt: skip
     console.print()
     console.print(tools)
 
-    trend = Table(title="Day by day", title_justify="left")
-    trend.add_column("day", no_wrap=True, min_width=12)
-    for name in ("runs", "failed", "rate", "tool calls", "failed ", "rate ", "users hit"):
-        trend.add_column(name, justify="right")
-    for d in report.trend:
-        style = "bold red" if d["stands_out"] else None
-        day = cell_text(d["day"]) + (" ◀" if d["stands_out"] else "")
-        trend.add_row(day, str(d["runs"]), str(d["runs_failed"]),
-                      _pct(d["runs_failed"], d["runs"]), str(d["tool_calls"]),
-                      str(d["tool_failures"]), _pct(d["tool_failures"], d["tool_calls"]),
-                      str(d["users_with_failures"]), style=style)  # fmt: skip
-    trend.caption = "◀ stands out: see below"
+    trend = fitted_table(
+        width,
+        [Col("Day"), Col("Runs", right=True, drop=2), Col("Failed", right=True),
+         Col("Rate", right=True), Col("Tool calls", right=True, drop=1),
+         Col("Failed ", right=True), Col("Rate ", right=True), Col("Users hit", right=True)],
+        [
+            [_human(d["day"]) + (" ◀" if d["stands_out"] else ""), style.count(d["runs"]),
+             style.count(d["runs_failed"]), style.share(d["runs_failed"], d["runs"]),
+             style.count(d["tool_calls"]), style.count(d["tool_failures"]),
+             style.share(d["tool_failures"], d["tool_calls"]),
+             style.count(d["users_with_failures"])]
+            for d in report.trend
+        ],
+        title="Day by day",
+        caption="◀ stands out: see below",
+        row_styles=["bold red" if d["stands_out"] else None for d in report.trend],
+    )  # fmt: skip
     console.print()
     console.print(trend)
     console.print()
     if report.standout_days:
         for d in report.standout_days:
-            console.print(f"[bold red]{cell_text(d['day'])} stands out:[/] {d['why']}")
+            console.print(
+                Text.assemble(plain(f"{_human(d['day'])} stands out:", style_="bold red"), " ",
+                              plain(d["why"]))
+            )  # fmt: skip
     else:
-        console.print("No day stands out.")
+        console.print(Text("No day stands out."))
 
 
 def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
     """`usertrack user EMAIL` (a usertrack.deepdive.DeepDive) as rich tables."""
+    width = _width(console)
     console.print(
-        f"[bold]{dd.email}[/] as of {cell_text(dd.as_of)}, activity over the last {dd.days} days"
+        Text.assemble(
+            plain(dd.email, style_="bold"),
+            f" as of {style.moment(dd.as_of)}, activity over the last {dd.days} days",
+        )
     )
-    profile = Table(title="Profile (both sources)", title_justify="left", show_header=False)
-    profile.add_column("column", style="dim")
-    profile.add_column("value")
-    for key, value in dd.profile.items():
-        profile.add_row(_header(key), _cell(value) if value is not None else "[dim]-[/]")
+    profile = fitted_table(
+        width,
+        [Col("Column", style="dim"), Col("Value", wrap=True)],
+        [
+            [style.human_header(key), _human(value, key) if value is not None else "-"]
+            for key, value in dd.profile.items()
+        ],
+        title="Profile (both sources)",
+        show_header=False,
+    )
     console.print(profile)
 
     console.print()
     if dd.segments:
-        segs = Table(title="Segments and why", title_justify="left")
-        segs.add_column("segment")
-        segs.add_column("action")
-        segs.add_column("rule")
-        segs.add_column("why")
-        for s in dd.segments:
-            style = ACTION_STYLE.get(s.action, "")
-            segs.add_row(s.name, f"[{style}]{s.action}[/]" if style else s.action, s.rule,
-                         ", ".join(f"{k} = {_cell(v)}" for k, v in s.why.items()))  # fmt: skip
+        segs = fitted_table(
+            width,
+            [Col("Segment"), Col("Action"), Col("Rule", wrap=True, drop=1),
+             Col("Why", wrap=True)],
+            [
+                [s.name, _action(s.action), s.rule,
+                 style.LIST_SEP.join(f"{style.human_header(k)} = {_human(v, k) or '-'}"
+                                     for k, v in s.why.items())]
+                for s in dd.segments
+            ],
+            title="Segments and why",
+        )  # fmt: skip
         console.print(segs)
     else:
-        console.print("In no segment.")
+        console.print(Text("In no segment."))
 
     console.print()
     check = dd.timeline_check
-    color = "yellow" if check.platform_likely else "default"
-    console.print(f"[bold]Timeline check:[/] [{color}]{check.verdict}[/]")
+    color = "yellow" if check.platform_likely else ""
+    console.print(Text.assemble(("Timeline check: ", "bold"), plain(check.verdict, style_=color)))
     console.print()
-    console.print(_cause_table("Workflow level: failed runs", dd.workflow_failures, tools=False))
+    console.print(
+        _cause_table(width, "Workflow level: failed runs", dd.workflow_failures, tools=False)
+    )
     console.print()
-    console.print(_cause_table("Tool level: failed tool calls", dd.tool_failures, tools=True))
+    console.print(
+        _cause_table(width, "Tool level: failed tool calls", dd.tool_failures, tools=True)
+    )
 
-    tools = Table(title="Tools used", title_justify="left")
-    for name, right in (("tool", False), ("provider", False), ("type", False), ("uses", True),
-                        ("failures", True), ("success rate", True), ("avg ms", True),
-                        ("last use", False)):  # fmt: skip
-        tools.add_column(name, justify="right" if right else "left")
-    for t in dd.tools:
-        tools.add_row(t["tool_name"], cell_text(t["tool_provider"]), cell_text(t["tool_type"]),
-                      str(t["uses"]), str(t["failures"]), f"{_cell(t['success_rate'])} %",
-                      _cell(t["avg_ms"]), _cell(t["last_use"]))  # fmt: skip
-    if not dd.tools:
-        tools.caption = "no tool calls"
+    tools = fitted_table(
+        width,
+        [Col("Tool"), Col("Provider", drop=3), Col("Type", drop=1), Col("Uses", right=True),
+         Col("Failures", right=True), Col("Success rate", right=True),
+         Col("Avg ms", right=True, drop=2), Col("Last use", drop=4)],
+        [
+            [t["tool_name"], _human(t["tool_provider"]), _human(t["tool_type"]),
+             style.count(t["uses"]), style.count(t["failures"]),
+             style.pct(t["success_rate"]), _human(t["avg_ms"]), _human(t["last_use"])]
+            for t in dd.tools
+        ],
+        title="Tools used",
+        caption=None if dd.tools else "no tool calls",
+    )  # fmt: skip
     console.print()
     console.print(tools)
 
-    mcp = Table(title="MCP servers clicked (up to as_of)", title_justify="left")
-    for name in ("server", "template id", "clicks", "first click", "last click"):
-        mcp.add_column(name, justify="right" if name == "clicks" else "left")
-    for m in dd.mcp_servers:
-        mcp.add_row(cell_text(m["mcp_server"]), cell_text(m["template_id"]), str(m["clicks"]),
-                    _cell(m["first_click"]), _cell(m["last_click"]))  # fmt: skip
-    if not dd.mcp_servers:
-        mcp.caption = "none"
+    mcp = fitted_table(
+        width,
+        [Col("Server"), Col("Template ID", drop=1), Col("Clicks", right=True),
+         Col("First click", drop=2), Col("Last click")],
+        [
+            [_human(m["mcp_server"]), _human(m["template_id"], "template_id"),
+             style.count(m["clicks"]), _human(m["first_click"]), _human(m["last_click"])]
+            for m in dd.mcp_servers
+        ],
+        title="MCP servers clicked (up to as_of)",
+        caption=None if dd.mcp_servers else "none",
+    )  # fmt: skip
     console.print()
     console.print(mcp)
 
     shown = dd.timeline[-limit:]
-    timeline = Table(
+    more = " (--format json has them all)" if len(shown) < len(dd.timeline) else ""
+    timeline = fitted_table(
+        width,
+        [Col("At"), Col("Source", drop=2), Col("What"), Col("Name", wrap=True, drop=1),
+         Col("Status"), Col("Detail", wrap=True)],
+        [
+            [style.moment(item.at), item.source, item.kind, _human(item.name),
+             plain(item.status, style_="red") if item.status == "failed" else _human(item.status),
+             _human(item.detail)]
+            for item in shown
+        ],
         title="Timeline (PostHog events and Neon rows, in time order)",
-        title_justify="left",
-        caption=f"the latest {len(shown)} of {len(dd.timeline)}"
-        + (" (--format json has them all)" if len(shown) < len(dd.timeline) else ""),
-    )
-    for name in ("at", "source", "what", "name", "status", "detail"):
-        timeline.add_column(name, overflow="fold" if name == "detail" else "ellipsis")
-    for item in shown:
-        failed = item.status == "failed"
-        timeline.add_row(
-            item.at.strftime("%Y-%m-%d %H:%M:%S"),
-            item.source,
-            item.kind,
-            cell_text(item.name),
-            f"[red]{item.status}[/]" if failed else cell_text(item.status),
-            cell_text(item.detail),
-        )
+        caption=f"the latest {style.count(len(shown))} of {style.count(len(dd.timeline))}{more}",
+    )  # fmt: skip
     console.print()
     console.print(timeline)

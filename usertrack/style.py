@@ -1,0 +1,232 @@
+"""The house style of every output: how numbers, dates, names and lists are written, and how a
+value from the data is made safe for the format it lands in. One place, so the terminal tables,
+the json / csv / md files and the weekly report agree (README: "Output style").
+
+Two audiences:
+- humans (terminal tables, Markdown, the weekly report): `1,234`, `42.5%`, `2026-11-21 04:59 UTC`,
+  `2026-11-21`, lists joined with ", ", headers in sentence case ("Run count");
+- machines (json, csv): plain numbers, ISO 8601 with `Z`, lists joined with ";" in csv, headers
+  in snake_case.
+
+Values come from strangers (anyone with a PostHog project's public token can send any email,
+pathname or exception message), so they are never markup: `md_text` escapes Markdown, `csv_cell`
+neutralises spreadsheet formulas, `terminal_text` makes control characters visible. This module
+imports nothing heavy and nothing of rich.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+from typing import Any
+
+LIST_SEP = ", "  # human formats
+CSV_LIST_SEP = ";"  # csv cells holding a list
+MISSING = ""  # an absent value in a human cell
+
+# Columns whose values are percentages (0-100) already: shown with "%" to humans.
+PERCENT_SUFFIX = "_rate"
+
+# The first and last time of a failure range are read as days: "2026-11-09 to 2026-11-15".
+DAY_COLUMNS = frozenset(
+    ("first_seen", "last_seen", "first_failed_at", "last_failed_at", "first_failure",
+     "last_failure")
+)  # fmt: skip
+
+# Words that keep their case in a sentence-case header.
+_ACRONYMS = {"mcp": "MCP", "id": "ID", "ux": "UX", "url": "URL", "dau": "DAU", "api": "API"}
+_UNITS = {"ms", "pp"}
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Naive datetimes are UTC already (the sources return UTC)."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+# ---------------------------------------------------------------------------------- humans
+
+
+def count(n: int) -> str:
+    """1234 -> '1,234'."""
+    return f"{n:,}"
+
+
+def number(value: int | float | decimal.Decimal) -> str:
+    """Counts with thousands separators, other numbers to one decimal: '1,234', '5.9'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return count(value)
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        return MISSING
+    return f"{value:,.1f}"
+
+
+def pct(value: float | decimal.Decimal | None) -> str:
+    """A percentage (0-100) to one decimal, no space before the sign: '42.5%'."""
+    if value is None:
+        return "-"
+    return f"{float(value):,.1f}%"
+
+
+def share(part: float | None, whole: float | None) -> str:
+    """part of whole as a percentage; '-' when there is no whole."""
+    if not whole:
+        return "-"
+    return pct(100 * (part or 0) / whole)
+
+
+def signed(n: int | float) -> str:
+    """A change: '+1,234', '-3', '0'."""
+    text = number(n)
+    return f"+{text}" if n > 0 else text
+
+
+def moment(value: dt.datetime) -> str:
+    """A timestamp for humans: '2026-11-21 04:59 UTC'."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def day(value: dt.date | dt.datetime) -> str:
+    """A date alone: '2026-11-21' (a timestamp's UTC date)."""
+    if isinstance(value, dt.datetime):
+        value = _utc(value)
+    return value.strftime("%Y-%m-%d")
+
+
+def human(value: Any, column: str | None = None) -> str:
+    """Any value as a human cell; `column` names it (a '*_rate' column is a percentage)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float, decimal.Decimal)):
+        if column is not None and column.endswith(PERCENT_SUFFIX):
+            return pct(value)
+        if isinstance(value, int) and column is not None and _is_label(column):
+            return str(value)  # an id or a year is a name, not a quantity: no separators
+        return number(value)
+    if isinstance(value, dt.datetime):
+        return day(value) if column in DAY_COLUMNS else moment(value)
+    if isinstance(value, dt.date):
+        return day(value)
+    if isinstance(value, (list, tuple)):
+        return LIST_SEP.join(human(v) for v in value if v is not None)
+    return str(value)
+
+
+def _is_label(column: str) -> bool:
+    name = column.lower()
+    return name in ("id", "year") or name.endswith(("_id", "_year"))
+
+
+def human_header(name: str) -> str:
+    """A column name in sentence case: 'run_count' -> 'Run count', 'mcp_servers' -> 'MCP
+    servers'."""
+    words = [w for w in re.split(r"[_\s]+", name.strip()) if w]
+    out = []
+    for i, word in enumerate(words):
+        low = word.lower()
+        if low in _ACRONYMS:
+            out.append(_ACRONYMS[low])
+        elif low in _UNITS or (word != low and word != word.capitalize()):
+            out.append(word)  # a unit, or mixed case someone chose (e.g. "HubSpot")
+        else:
+            out.append(low.capitalize() if i == 0 else low)
+    return " ".join(out)
+
+
+# -------------------------------------------------------------------------------- machines
+
+
+def iso(value: dt.datetime | dt.date) -> str:
+    """A timestamp for machines: ISO 8601 in UTC with 'Z'; a date as 'YYYY-MM-DD'."""
+    if isinstance(value, dt.datetime):
+        return _utc(value).isoformat(timespec="seconds") + "Z"
+    return value.isoformat()
+
+
+def machine_header(name: str) -> str:
+    """A column name in snake_case: 'Run count' -> 'run_count'."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a csv cell: machine form; text that a spreadsheet would run as a formula gets
+    a leading "'" (what spreadsheet exports do). Numbers stay numbers, negative ones too."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, float):  # every digit, as json writes it (":g" would round to 6)
+        return "" if math.isnan(value) or math.isinf(value) else repr(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return iso(value)
+    if isinstance(value, (list, tuple)):
+        text = CSV_LIST_SEP.join(
+            str(iso(v) if isinstance(v, (dt.datetime, dt.date)) else v)
+            for v in value
+            if v is not None
+        )
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+# ---------------------------------------------------------------------------- safe as text
+
+
+class Markdown(str):
+    """Text that is Markdown already, written by usertrack itself (a table, a code span, a
+    formatted metric): `md_text` passes it through instead of escaping it."""
+
+    __slots__ = ()
+
+
+# Everything that can start a link, an image, HTML, emphasis, code, a table cell or an entity.
+# "_" only where it can open or close emphasis: inside a word (an email's "ann_lee") it cannot.
+_MD_SPECIAL = re.compile(r"([\\`*{}\[\]()<>#!|~&]|(?<![^\W_])_|_(?![^\W_]))")
+_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+
+
+def md_text(value: Any, column: str | None = None) -> str:
+    """A value as inline Markdown text that renders as exactly that text: no link, image, HTML,
+    emphasis or table break can come out of it. Newlines become spaces."""
+    if isinstance(value, Markdown):
+        return value
+    text = value if isinstance(value, str) else human(value, column)
+    return _MD_SPECIAL.sub(r"\\\1", _NEWLINES.sub(" ", text))
+
+
+def md_code(text: str) -> Markdown:
+    """`text` as a Markdown code span, fenced with more backticks than it holds."""
+    text = _NEWLINES.sub(" ", text)
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markdown(f"{fence}{pad}{text}{pad}{fence}")
+
+
+# C0 and C1 control characters but tab and newline: an ESC in a value could otherwise drive
+# the terminal (colours, titles, OSC 8 hyperlinks).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str, *, one_line: bool = True) -> str:
+    """Text safe to write to a terminal: control characters shown as '\\x1b'; with `one_line`,
+    line breaks shown as ' ⏎ ' so a value keeps to its row."""
+    if one_line:
+        text = _NEWLINES.sub(" ⏎ ", text)
+    text = text.replace("\t", " ")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
