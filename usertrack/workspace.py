@@ -145,10 +145,12 @@ class Workspace:
             words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r"'[^']*'", "", seg.rule)))
             for col in current_only:
                 if col in words:
-                    used.setdefault(col, []).append(seg.id)
+                    used.setdefault(col, []).append(seg.name)
         if not used:
             return None
-        stamp = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        from usertrack.style import moment
+
+        stamp = moment(as_of)
         cols = ", ".join(f"{c} (in {', '.join(ids)})" for c, ids in used.items())
         return (
             f"as of {stamp}, in the past, the rules read current-only columns: {cols};"
