@@ -197,6 +197,12 @@ HEAD = "categories:\n  Infrastructure: Platform\nrules:\n"
          "    when: credits + 1\n", [":4:", "not a boolean"]),
         (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
          "    when: credits > 0) OR (true\n", [":4:", "not a single SQL boolean expression"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits > (SELECT 0)\n",
+         [":4:", "rule 'Infra: x': 'when' may not use a subquery"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits > 0 -- and more\n", [":4:", "'when' is not a single SQL boolean"
+                                                   " expression: it holds an SQL comment"]),
         (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n", [":4:", "'match'"]),
         (HEAD + GOOD_RULE + GOOD_RULE, [":7:", "duplicate name", "line 4"]),
         ("categories:\n  Infrastructure: Platform\nrulez: []\n",
