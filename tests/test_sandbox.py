@@ -154,6 +154,7 @@ def _query_dir(tmp_path: Path, body: str) -> Path:
         ("ATTACH '{target}' AS other", "only a SELECT query"),
         ("SELECT * FROM '{secret}'", "in table position"),
         ("SELECT * FROM events, '{secret}'", "in table position"),
+        ("SELECT 1 FROM events e JOIN persons p ON e.person_id = p.id, '{secret}'", "position"),
         ("SELECT * FROM events WHERE event IN (FROM '{secret}')", "FROM-first"),
         ("SELECT * FROM read_csv('{secret}')", "not supported"),
         ("WITH read_csv AS (SELECT 1) SELECT * FROM read_csv('{secret}')", "table function"),

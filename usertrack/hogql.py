@@ -259,6 +259,8 @@ _KEYWORDS = {
     "LAST", "PRECEDING", "FOLLOWING", "UNBOUNDED", "CURRENT", "ROW", "TOP",
 }  # fmt: skip
 _AFTER_TABLE = _KEYWORDS | {"SAMPLE"}
+# Words before which a comma is not one of `FROM a, b` (a select list, GROUP BY a, b, ...).
+_FROM_LIST_END = {*_SELECT_END, "SELECT", "BY", "UNION", "INTERSECT", "EXCEPT"} - {"FROM"}
 
 _UNITS = {
     "second": "SECOND", "seconds": "SECOND", "ss": "SECOND", "s": "SECOND",
@@ -463,7 +465,7 @@ class _Translator:
             node = sig[j]
             if _is_id(node, "FROM", "JOIN"):
                 return True
-            if _is_id(node, *_KEYWORDS) and not _is_id(node, "AS"):
+            if _is_id(node, *_FROM_LIST_END):
                 return False
         return False
 
