@@ -269,6 +269,24 @@ def test_a_store_file_opens_and_an_import_reads_only_its_own_files(
         con.close()
 
 
+def test_cursors_and_second_connections_to_a_store_stay_utc_and_locked(tmp_path: Path) -> None:
+    from usertrack import sandbox
+
+    db = tmp_path / "store.duckdb"
+    sandbox.connect(db).close()
+    first = sandbox.connect(db, read_only=True)
+    second = sandbox.connect(db, read_only=True)  # the same database instance, already locked
+    try:
+        # "UTC" as set, not the process's own zone (which DuckDB would name Etc/UTC here)
+        for con in (first, first.cursor(), second, second.cursor()):
+            assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+            with pytest.raises(duckdb.Error):
+                con.execute("SET enable_external_access = true")
+    finally:
+        first.close()
+        second.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Reading a rule with DuckDB's parser
 

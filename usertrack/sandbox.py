@@ -67,16 +67,24 @@ def connect(
     database = str(path) if path is not None else ":memory:"
     con = duckdb.connect(database, read_only=read_only, config=config)
     try:
+        row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+        if row and row[0]:
+            # A second connection to a database file this process has open shares its instance
+            # (DuckDB refuses one with another config), which connect() already locked.
+            if allowed_paths or allowed_dirs:
+                raise RuntimeError(f"{database} is open already: no file can be allowed now")
+            return con
         if allowed_paths or allowed_dirs:
             if allowed_paths:
                 con.execute("SET allowed_paths = ?", [allowed_paths])
             if allowed_dirs:
                 con.execute("SET allowed_directories = ?", [allowed_dirs])
             con.execute("SET enable_external_access = false")
-        # TimeZone is an ICU setting (not accepted in the connect config): without ICU,
-        # DuckDB already works in UTC.
+        # TimeZone is an ICU setting (not accepted in the connect config; without ICU DuckDB
+        # works in UTC anyway). GLOBAL, so that cursors and later connections to the same
+        # database, which cannot change it once locked, see UTC too.
         with contextlib.suppress(duckdb.CatalogException):
-            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
