@@ -172,7 +172,12 @@ def one_user_query(query: Query) -> Query:
         f"SELECT * FROM (\n{body}\n) AS usertrack_one\n"
         f"WHERE lower(trim(usertrack_one.email)) = {placeholder}"
     )
-    return dataclasses.replace(query, sql=sql, params=(*query.params, Param(FILTER_PARAM, None, 0)))
+    return dataclasses.replace(
+        query,
+        sql=sql,
+        params=(*query.params, Param(FILTER_PARAM, None, 0)),
+        sql_line=query.sql_line - 1,  # the body moved one line down: errors keep the file's line
+    )
 
 
 def _profile(

@@ -1752,11 +1752,14 @@ SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(
 )
 
 
-def translate(hogql: str) -> Translation:
+def translate(hogql: str, *, first_line: int = 1) -> Translation:
     """Translate one HogQL query into DuckDB SQL over the local event store.
 
-    Raises `HogQLTranslationError` naming the construct when something cannot be translated.
+    Raises `HogQLTranslationError` naming the construct when something cannot be translated,
+    with its line and column; `first_line` is the file's line where `hogql` starts, so that the
+    line is the file's (a query file's header comes first).
     """
-    tr = _Translator(hogql)
+    # Blank lines ahead shift every reported line; the translation is stripped of them.
+    tr = _Translator("\n" * max(first_line - 1, 0) + hogql)
     sql = tr.run()
     return Translation(sql=sql, params=list(tr.params))
