@@ -287,6 +287,29 @@ def test_cursors_and_second_connections_to_a_store_stay_utc_and_locked(tmp_path:
         second.close()
 
 
+def test_the_profile_connection_is_sandboxed_and_utc(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from usertrack.config import load_settings
+    from usertrack.workspace import open_workspace
+
+    monkeypatch.setenv("USERTRACK_HOME", str(demo_home))
+    ws = open_workspace(
+        load_settings(), queries_dir=REPO / "queries", segments_path=REPO / "segments.yaml"
+    )
+    with ws:
+        run_ = ws.profiles(ws.default_as_of())
+        try:
+            con = run_.con
+            assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+            target = tmp_path / "profile.csv"
+            with pytest.raises(duckdb.Error):
+                con.execute(f"COPY profile TO '{target}'")
+            assert not target.exists()
+        finally:
+            run_.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Reading a rule with DuckDB's parser
 
