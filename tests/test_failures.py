@@ -197,6 +197,12 @@ HEAD = "categories:\n  Infrastructure: Platform\nrules:\n"
          "    when: credits + 1\n", [":4:", "not a boolean"]),
         (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
          "    when: credits > 0) OR (true\n", [":4:", "not a single SQL boolean expression"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits > (SELECT 0)\n",
+         [":4:", "rule 'Infra: x': 'when' may not use a subquery"]),
+        (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n"
+         "    when: credits > 0 -- and more\n", [":4:", "'when' is not a single SQL boolean"
+                                                   " expression: it holds an SQL comment"]),
         (HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n", [":4:", "'match'"]),
         (HEAD + GOOD_RULE + GOOD_RULE, [":7:", "duplicate name", "line 4"]),
         ("categories:\n  Infrastructure: Platform\nrulez: []\n",
@@ -307,3 +313,30 @@ def test_failures_with_a_bad_rules_file_exits_2(demo_home: Path, tmp_path: Path)
     assert result.exit_code == EXIT_USAGE
     assert result.stdout == ""
     assert f"{bad}:4: rule 'Infra: x': bad regular expression" in result.stderr
+
+
+def _holds_connection(value: Any) -> bool:
+    import duckdb
+
+    if isinstance(value, duckdb.DuckDBPyConnection):
+        return True
+    if isinstance(value, list | tuple | set):
+        return any(_holds_connection(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_connection(v) for v in value.values())
+    return False
+
+
+def test_checking_rules_keeps_no_duckdb_connection_at_module_level() -> None:
+    """Each check opens its own connection and closes it: no module keeps one open."""
+    from usertrack import deepdive, failures, profiles, segments
+
+    deepdive._rules_and_drivers(SHIPPED)  # the deep dive's side thread
+    load_failure_rules(SHIPPED)
+    held = [
+        f"{module.__name__}.{name}"
+        for module in (deepdive, failures, profiles, segments)
+        for name, value in vars(module).items()
+        if _holds_connection(value)
+    ]
+    assert held == []

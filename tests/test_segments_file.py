@@ -118,3 +118,24 @@ def test_classify_primary_is_first_match_and_null_never_matches(tmp_path: Path) 
     assert by_email["c@x.io"]["segments"] == [] and by_email["c@x.io"]["primary"] is None
     assert [u["email"] for u in result.members("busy")] == ["a@x.io", "b@x.io"]
     assert result.counts == {"rare": 1, "busy": 2, "old": 1}
+
+
+def test_an_order_is_parsed_before_it_runs(tmp_path: Path) -> None:
+    body = ONE.format(rule="run_count > 1") + "    order: (SELECT max(credits) FROM profile) DESC\n"
+    spec = load_segments(seg_file(tmp_path, body))
+    with pytest.raises(SegmentsFileError) as err:
+        check_rules(spec, profile_con(), __import__("datetime").datetime(2026, 11, 16))
+    assert str(err.value).startswith(f"{spec.path}:2: segment 'busy': order may not use a subquery")
+
+
+def test_rule_columns_come_from_the_parse_tree(tmp_path: Path) -> None:
+    from usertrack.segments import rule_columns, why_columns
+
+    # `credits` here is a lambda's parameter and a string, not the profile column
+    rule = (
+        "len(list_filter([email], lambda credits: credits LIKE 'credits%')) > 0 AND run_count > 1"
+    )
+    spec = load_segments(seg_file(tmp_path, ONE.format(rule=f'"{rule}"')))
+    columns = ["email", "run_count", "credits"]
+    assert rule_columns(spec.segments[0], columns) == ["run_count"]
+    assert why_columns(spec.segments[0], columns) == ["run_count"]

@@ -92,6 +92,18 @@ def test_deep_dive_of_one_user_per_segment(
         assert t["successes"] + t["failures"] <= t["uses"]
 
 
+def test_why_shows_the_columns_the_rule_uses(demo_home: Path, segments: dict[str, Any]) -> None:
+    """An at-risk user is at risk because run_count = 0: the why says so, although `show` for
+    at_risk (created_at, credits, last_seen_at) leaves run_count out."""
+    user = _members(segments, "at_risk")[0]
+    doc = deep(user["email"], demo_home)
+    why = next(s for s in doc["segments"] if s["id"] == "at_risk")["why"]
+    # the profile columns of `in_neon AND created_at < as_of - INTERVAL 7 DAY AND run_count = 0`
+    assert list(why) == ["in_neon", "created_at", "run_count"]
+    assert why["run_count"] == 0 and why["in_neon"] is True
+    assert "credits" not in why and "last_seen_at" not in why
+
+
 def test_timeline_merges_both_sources(demo_home: Path, segments: dict[str, Any]) -> None:
     failing = [u for u in _members(segments, "failing") if u["in_posthog"]]
     frustrated = [u for u in failing if "frustrated" in u["segments"]]

@@ -126,23 +126,12 @@ class DeepDive:
 # Opening: the workspace and failures.yaml at once
 
 
-_SPARE: list[duckdb.DuckDBPyConnection] = []  # in-memory DuckDBs opened ahead of use
-
-
-def _connection() -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    return _SPARE.pop() if _SPARE else duckdb.connect()
-
-
 def _rules_and_drivers(path: Path) -> FailureRules:
     from usertrack.failures import load_failure_rules
 
-    rules = load_failure_rules(path)  # imports yaml and duckdb on the way
-    import duckdb
+    rules = load_failure_rules(path)  # imports yaml and duckdb, and opens a DuckDB, on the way
     import psycopg  # noqa: F401  (the Postgres source imports it on first use; do it now)
 
-    _SPARE.append(duckdb.connect())  # opening a DuckDB costs about 20 ms: do it here too
     return rules
 
 
@@ -185,7 +174,12 @@ def one_user_query(query: Query) -> Query:
     # `segments` joined, even from a query file that returns emails as written.
     key = email_key_sql(query.dialect, "usertrack_one.email")
     sql = f"SELECT * FROM (\n{body}\n) AS usertrack_one\nWHERE {key} = {placeholder}"
-    return dataclasses.replace(query, sql=sql, params=(*query.params, Param(FILTER_PARAM, None, 0)))
+    return dataclasses.replace(
+        query,
+        sql=sql,
+        params=(*query.params, Param(FILTER_PARAM, None, 0)),
+        sql_line=query.sql_line - 1,  # the body moved one line down: errors keep the file's line
+    )
 
 
 def _profile(
@@ -255,7 +249,7 @@ def deep_dive(
 
     from usertrack.failures import categorize, cause_summary, load_failures
     from usertrack.profiles import Job, exclude_pattern, normalize_email, run_by_source
-    from usertrack.segments import classify, rule_columns
+    from usertrack.segments import classify, why_columns
 
     norm = normalize_email(email)
     if norm is None:
@@ -300,7 +294,10 @@ def deep_dive(
     }
     results = run_by_source(ws.sources, jobs, progress)
 
-    con = _connection()
+    from usertrack.profiles import PROFILE_SETTINGS
+    from usertrack.sandbox import connect
+
+    con = connect(settings=PROFILE_SETTINGS)  # this deep dive's own DuckDB, closed below
     try:
         _profile(ws, con, results, as_of, norm, excluded)
         if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
@@ -311,7 +308,9 @@ def deep_dive(
         segments = []
         for seg in classification.segments:
             if seg.id in user["segments"]:
-                cols = rule_columns(seg, classification.columns)
+                # The rule's own columns (DuckDB's parse tree of it), not `show`: the values
+                # that make the rule true for this user.
+                cols = why_columns(seg, classification.columns)
                 segments.append(
                     SegmentWhy(seg.id, seg.name, seg.action, seg.rule, {c: user[c] for c in cols})
                 )

@@ -755,14 +755,13 @@ def _generate_workspace(
     say("writing events")
 
     def load(con: duckdb.DuckDBPyConnection) -> str:
-        if data.row_counts()["events"] > 1_000_000:
-            # The store sorts every event; capped, DuckDB spills to disk instead of holding it all
-            # (100k users: peak 2.5 GB instead of 6.6 GB, for about 7 s more).
-            con.execute("SET memory_limit = '2GB'")
         data.register(con)
         return data.sql["events"]
 
-    events = write_events(ws.events_path, load)
+    # The store sorts every event; capped, DuckDB spills to disk instead of holding it all
+    # (100k users: peak 2.5 GB instead of 6.6 GB, for about 7 s more).
+    big = data.row_counts()["events"] > 1_000_000
+    events = write_events(ws.events_path, load, {"memory_limit": "2GB"} if big else None)
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -871,12 +870,15 @@ def load_postgres(conninfo: str, data: DemoData) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    import duckdb
     import psycopg
 
-    con = duckdb.connect()
-    data.register(con)
+    from usertrack.sandbox import connect
+
     with tempfile.TemporaryDirectory(prefix="usertrack-demo-") as tmp:
+        # usertrack's own SQL only (data.sql), writing CSV files into this temporary folder and
+        # nowhere else.
+        con = connect(write_dirs=[tmp])
+        data.register(con)
 
         def render(table: str) -> Path:
             path = Path(tmp) / f"{table}.csv"

@@ -36,7 +36,7 @@ import json
 import os
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,17 +105,6 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def _set_utc(con: duckdb.DuckDBPyConnection) -> bool:
-    """Make TIMESTAMPTZ <-> TIMESTAMP conversions happen in UTC (needs the ICU extension)."""
-    import duckdb
-
-    try:
-        con.execute("SET TimeZone='UTC'")
-        return True
-    except duckdb.Error:
-        return False
-
-
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -124,28 +113,38 @@ def _sql_str(value: str) -> str:
 # Building a store
 
 
-def write_events(path: Path, load: Callable[[duckdb.DuckDBPyConnection], str]) -> int:
+def write_events(
+    path: Path,
+    load: Callable[[duckdb.DuckDBPyConnection], str],
+    settings: Mapping[str, Any] | None = None,
+) -> int:
     """Create or replace the event store at `path` atomically; return the number of events.
 
     `load(con)` may register or create tables on `con` (a connection to the new store; TEMP tables
     are not kept) and returns a SELECT producing the 7 raw columns `uuid, event, distinct_id,
     person_id, timestamp, properties, person_properties`. `timestamp` may be TIMESTAMP (taken as
     UTC), TIMESTAMPTZ or ISO 8601 text; properties may be JSON, JSON text, STRUCT or MAP.
+    The connection is sandboxed (usertrack.sandbox): it reads no file, and `settings` (such as
+    memory_limit) are set when it opens, as its configuration is locked afterwards.
     """
-    return _write_store(Path(path), load, {})
+    return _write_store(Path(path), load, {}, settings=settings)
 
 
 def _write_store(
-    path: Path, load: Callable[[duckdb.DuckDBPyConnection], str], meta: dict[str, str]
+    path: Path,
+    load: Callable[[duckdb.DuckDBPyConnection], str],
+    meta: dict[str, str],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    read_paths: Sequence[Path] = (),
 ) -> int:
-    import duckdb
+    from usertrack.sandbox import connect
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuidlib.uuid4().hex[:8]}.tmp")
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect(tmp, settings=settings, read_paths=read_paths)
         try:
-            _set_utc(con)
             select_sql = load(con)
             count = _build(con, select_sql)
             facts = {
@@ -311,29 +310,32 @@ GROUP BY distinct_id
 
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the store read-only, with the session time zone set to UTC when ICU is available."""
+    """Open the store read-only and sandboxed (usertrack.sandbox: no file access beyond the
+    store, time zone UTC, configuration locked): HogQL query files run on this connection."""
     import duckdb
+
+    from usertrack.sandbox import connect
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"events store {path} does not exist")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        return connect(path, read_only=True)
     except duckdb.Error as e:
         raise DataError(f"cannot open events store {path}: {_first_line(e)}") from None
-    _set_utc(con)
-    return con
 
 
 def store_info(path: Path) -> dict[str, str]:
     """The `usertrack_meta` facts of a store ({} if it has none or cannot be read)."""
     import duckdb
 
+    from usertrack.sandbox import connect
+
     path = Path(path)
     if not path.is_file():
         return {}
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(path, read_only=True)
     except duckdb.Error:
         return {}
     try:
@@ -488,7 +490,10 @@ def import_events(source: Path, store_path: Path) -> ImportStats:
         meta["skipped_by_file"] = json.dumps(skipped_by_file, sort_keys=True)
         return sql
 
-    count = _write_store(store_path, load_with_meta, meta)
+    # The one connection that reads files: usertrack's own SQL (read_json, read_csv,
+    # read_parquet in _stage_file) over exactly the export files listed above, never the text of
+    # a query or rule file; every other path stays closed to it.
+    count = _write_store(store_path, load_with_meta, meta, read_paths=files)
     return ImportStats(
         source=source,
         store=store_path,

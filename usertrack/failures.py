@@ -186,10 +186,20 @@ def _check_expressions(spec: FailureRules) -> None:
     """Compile every pattern and bind every `when` in DuckDB; name the rule of the first failure."""
     import duckdb
 
-    from usertrack.segments import _balanced, _binder_message, _first_line
+    from usertrack.sandbox import UnsafeSQLError, check_expression, connect
+    from usertrack.segments import _binder_message, _first_line
 
-    con = _checker().cursor()  # a connection of its own, on a database kept for checks
+    con = connect()  # opened for this check and closed after it
     try:
+        # Parsed before anything runs: a `when` is one expression over the failure's columns,
+        # never a statement, a subquery or a file read (usertrack.sandbox).
+        for rule in spec.rules:
+            if rule.when is not None:
+                try:
+                    check_expression(rule.when, con, what="'when'")
+                except UnsafeSQLError as e:
+                    where = f"{spec.path}:{rule.line}: rule {rule.name!r}"
+                    raise RulesFileError(f"{where}: {e}") from None
         _create_failure_table(con, "failure", temp=True)
         if _all_valid(con, spec):
             return
@@ -206,11 +216,6 @@ def _check_expressions(spec: FailureRules) -> None:
                     ) from None
             if rule.when is None:
                 continue
-            if not _balanced(rule.when):
-                raise RulesFileError(
-                    f"{where}: 'when' is not a single SQL boolean expression"
-                    " (unbalanced parentheses or quotes)"
-                )
             try:
                 desc = con.execute(f"SELECT (\n{rule.when}\n) FROM failure LIMIT 0").description
             except duckdb.BinderException as e:
@@ -235,11 +240,7 @@ def _all_valid(con: duckdb.DuckDBPyConnection, spec: FailureRules) -> bool:
     """Two statements over every pattern and `when`: the common case costs two round trips."""
     import duckdb
 
-    from usertrack.segments import _balanced
-
     whens = [r.when for r in spec.rules if r.when]
-    if not all(_balanced(w) for w in whens):
-        return False
     tests = [f"regexp_matches('', {_sql_text(p)}, 'i')" for r in spec.rules for p in r.patterns]
     try:
         con.execute(f"SELECT {', '.join(tests)}").fetchall()
@@ -260,18 +261,6 @@ def _regex_problem(e: BaseException) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Categorizing
-
-
-_CHECKER: list[duckdb.DuckDBPyConnection] = []
-
-
-def _checker() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB kept for checking rule files (opening one costs about 20 ms)."""
-    import duckdb
-
-    if not _CHECKER:
-        _CHECKER.append(duckdb.connect())
-    return _CHECKER[0]
 
 
 def _create_failure_table(
@@ -390,9 +379,9 @@ def categorize(
 def categorize_rows(spec: FailureRules, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Categorize failure dicts (keys of FAILURE_COLUMNS): each comes back with cause, category
     and owner added, in the same order."""
-    import duckdb
+    from usertrack.sandbox import connect
 
-    con = duckdb.connect()
+    con = connect()
     try:
         load_failures(con, rows)
         con.execute(
@@ -547,7 +536,7 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
-    import duckdb
+    from usertrack.sandbox import connect
 
     if progress:
         progress("running neon/failures")
@@ -557,7 +546,7 @@ def failure_report(
     trend_result = ws.run_query("neon/failure_trend", as_of, days=days)
     if progress:
         progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
-    con = duckdb.connect()
+    con = connect()
     try:
         load_failures(con, rows)
         categorize(spec, con)

@@ -239,6 +239,16 @@ def _has_select(items: Sequence[Node]) -> bool:
     return any(_is_id(x, "SELECT") for x in items)
 
 
+def _starts_query(group: Group) -> bool:
+    """Does the bracket hold a query: SELECT ..., WITH ... SELECT, or (SELECT ...) UNION ...?"""
+    sig = _sig(group.items)
+    if not sig:
+        return False
+    if isinstance(sig[0], Group):
+        return _starts_query(sig[0])
+    return _is_id(sig[0], "SELECT", "WITH") and _has_select(sig)
+
+
 # Words that may be followed by "(" without being a function call.
 _KEYWORDS = {
     "ALL", "AND", "ANTI", "AS", "ASC", "ASOF", "BETWEEN", "BY", "CASE", "CROSS", "DESC",
@@ -250,6 +260,8 @@ _KEYWORDS = {
     "LAST", "PRECEDING", "FOLLOWING", "UNBOUNDED", "CURRENT", "ROW", "TOP",
 }  # fmt: skip
 _AFTER_TABLE = _KEYWORDS | {"SAMPLE"}
+# Words before which a comma is not one of `FROM a, b` (a select list, GROUP BY a, b, ...).
+_FROM_LIST_END = {*_SELECT_END, "SELECT", "BY", "UNION", "INTERSECT", "EXCEPT"} - {"FROM"}
 
 _UNITS = {
     "second": "SECOND", "seconds": "SECOND", "ss": "SECOND", "s": "SECOND",
@@ -322,8 +334,45 @@ class _Translator:
         while sig and isinstance(sig[-1], Tok) and sig[-1].kind == "op" and sig[-1].text == ";":
             tree.remove(sig[-1])
             sig.pop()
+        self._check_statement(sig)
         self._collect_ctes(tree)
         return self._seq(tree, _Scope("events", {})).strip()
+
+    def _check_statement(self, sig: list[Node]) -> None:
+        """One SELECT, or WITH name AS (...) [, ...] SELECT: never COPY, ATTACH, SET, INSTALL,
+        PRAGMA or another statement that DuckDB would run just as readily."""
+        if not sig:
+            raise HogQLTranslationError("the query is empty")
+        k = 0
+        if _is_id(sig[0], "WITH"):
+            k = 2 if _is_id(sig[1] if len(sig) > 1 else None, "RECURSIVE") else 1
+            while True:
+                name = sig[k] if k < len(sig) else None
+                if not (isinstance(name, Tok) and name.kind in ("id", "qid")):
+                    break
+                k += 1
+                if k < len(sig) and isinstance(sig[k], Group):  # name(col, ...)
+                    k += 1
+                if not _is_id(sig[k] if k < len(sig) else None, "AS"):
+                    break
+                k += 1
+                while _is_id(sig[k] if k < len(sig) else None, "NOT", "MATERIALIZED"):
+                    k += 1
+                body = sig[k] if k < len(sig) else None
+                if not (isinstance(body, Group) and body.open == "(" and _starts_query(body)):
+                    raise self._err("a WITH query's body must be a SELECT", body or sig[k - 1])
+                k += 1
+                if k < len(sig) and isinstance(sig[k], Tok) and sig[k].kind == ",":  # type: ignore[union-attr]
+                    k += 1
+                    continue
+                break
+        head = sig[k] if k < len(sig) else sig[-1]
+        if not _is_id(head, "SELECT"):
+            word = head.text if isinstance(head, Tok) else head.open
+            raise self._err(
+                f"only a SELECT query (or WITH ... SELECT) runs on the local engine, not {word!r}",
+                head,
+            )
 
     def _collect_ctes(self, items: list[Node]) -> None:
         sig = _sig(items)
@@ -349,12 +398,32 @@ class _Translator:
         first = True
         aliases: dict[str, str | None] = {}
         for k, node in enumerate(sig):
-            if not _is_id(node, "FROM", "JOIN"):
+            if not (_is_id(node, "FROM", "JOIN") or self._comma_join(sig, k)):
                 continue
             target = sig[k + 1] if k + 1 < len(sig) else None
             kind: str | None
+            after = sig[k + 2] if k + 2 < len(sig) else None
             if isinstance(target, Group):
+                if not (target.open == "(" and _starts_query(target)):
+                    raise self._err("a subquery in FROM or JOIN must be a SELECT", target)
                 kind = None
+            elif isinstance(target, Tok) and target.kind in ("str", "ph"):
+                raise self._err(
+                    f"{target.text} in table position: the local engine reads only the tables"
+                    f" {', '.join(TABLES)} (and CTE names), never a file or a string",
+                    target,
+                )
+            elif (
+                isinstance(target, Tok)
+                and target.kind in ("id", "qid")
+                and isinstance(after, Group)
+                and after.open == "("
+            ):
+                raise self._err(
+                    f"table function {target.value}(...) is not supported by the local engine"
+                    f" (tables: {', '.join(TABLES)} and CTE names)",
+                    target,
+                )
             elif isinstance(target, Tok) and target.kind in ("id", "qid"):
                 name = target.value
                 if name.lower() in self.ctes:
@@ -388,8 +457,26 @@ class _Translator:
         merged.update(aliases)
         return _Scope(primary, merged)
 
+    @staticmethod
+    def _comma_join(sig: list[Node], k: int) -> bool:
+        """Is sig[k] the comma of `FROM a [AS x], b`, so that sig[k + 1] is a table too?"""
+        if not (isinstance(sig[k], Tok) and sig[k].kind == ","):  # type: ignore[union-attr]
+            return False
+        for j in range(k - 1, -1, -1):
+            node = sig[j]
+            if _is_id(node, "FROM", "JOIN"):
+                return True
+            if _is_id(node, *_FROM_LIST_END):
+                return False
+        return False
+
     # ---- sequences
     def _seq(self, items: list[Node], scope: _Scope) -> str:
+        sig = _sig(items)
+        if sig and _is_id(sig[0], "FROM"):
+            raise self._err(
+                "a query must start with SELECT (DuckDB's FROM-first form is not HogQL)", sig[0]
+            )
         if _has_select(items):
             # Split at UNION/INTERSECT/EXCEPT so that each SELECT resolves its own FROM.
             out: list[str] = []
@@ -407,6 +494,14 @@ class _Translator:
 
     def _select_part(self, items: list[Node], outer: _Scope) -> str:
         if not _has_select(items):
+            # after UNION [ALL]: only a bracketed query (never DuckDB's `FROM 'file.csv'`)
+            rest = _sig(items)
+            while rest and _is_id(rest[0], "ALL", "DISTINCT"):
+                rest = rest[1:]
+            if rest and not (
+                len(rest) == 1 and isinstance(rest[0], Group) and _starts_query(rest[0])
+            ):
+                raise self._err("UNION, INTERSECT and EXCEPT must be followed by a SELECT", rest[0])
             return self._items(items, outer, select_level=False)
         scope = self._scope_for(_sig(items), outer)
         # Translate the select list item by item, so that an item without an alias can be named
@@ -578,11 +673,23 @@ class _Translator:
                         and item_index(pos_in_sig[k] + 2) == k + 2
                     ):
                         param_group, args_group, used = after, after2, 2
+                    before = nxt(k, -1)
+                    if isinstance(before, Tok) and before.kind == ".":
+                        raise self._method_call(node)
                     out.append(self._call(node, args_group, param_group, scope))
                     for n in range(pos_in_sig[k] + 1, pos_in_sig[k] + 1 + used):
                         consumed.add(item_index(n))
                 else:
                     text, used_items = self._chain(items, k, scope)
+                    rest = _sig(items[k + used_items :])
+                    if (
+                        rest
+                        and isinstance(rest[0], Group)
+                        and rest[0].open == "("
+                        and (kind == "qid" or text.count(".") or used_items > 1)
+                        and not _is_id(node, *_KEYWORDS)
+                    ):
+                        raise self._method_call(node)
                     out.append(text)
                     k += used_items
                     continue
@@ -590,6 +697,15 @@ class _Translator:
                 raise self._err(f"unexpected token {node.text!r}", node)
             k += 1
         return "".join(out)
+
+    def _method_call(self, node: Tok) -> HogQLTranslationError:
+        """`x.md5()` is DuckDB's method-call form of md5(x) and "md5"(x) a quoted name: both
+        would call a function without the allow-list of SUPPORTED_FUNCTIONS seeing it."""
+        return self._err(
+            'a call written as x.f() or "f"(x) is not supported by the local engine;'
+            " write f(x) with a supported function",
+            node,
+        )
 
     @staticmethod
     def _items_plain(items: list[Node]) -> list[str]:
@@ -1651,11 +1767,14 @@ SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(
 )
 
 
-def translate(hogql: str) -> Translation:
+def translate(hogql: str, *, first_line: int = 1) -> Translation:
     """Translate one HogQL query into DuckDB SQL over the local event store.
 
-    Raises `HogQLTranslationError` naming the construct when something cannot be translated.
+    Raises `HogQLTranslationError` naming the construct when something cannot be translated,
+    with its line and column; `first_line` is the file's line where `hogql` starts, so that the
+    line is the file's (a query file's header comes first).
     """
-    tr = _Translator(hogql)
+    # Blank lines ahead shift every reported line; the translation is stripped of them.
+    tr = _Translator("\n" * max(first_line - 1, 0) + hogql)
     sql = tr.run()
     return Translation(sql=sql, params=list(tr.params))

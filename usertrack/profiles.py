@@ -118,6 +118,8 @@ def _table_name(query_id: str) -> str:
 # 0.2 s); beyond that as Arrow columns, typed in C++ (2.0 s -> 0.6 s at 100,000 users).
 SMALL_RESULT = 20
 LARGE_RESULT = 20_000
+# The profile connection's settings (usertrack.sandbox.connect locks them once open).
+PROFILE_SETTINGS = {"pandas_analyze_sample": LARGE_RESULT}
 
 
 def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
@@ -139,7 +141,8 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     if len(result.rows) <= SMALL_RESULT:
         incoming = _small_relation(con, result)
     elif len(result.rows) <= LARGE_RESULT:
-        con.execute(f"SET pandas_analyze_sample = {len(result.rows)}")  # type from every row
+        # Typed from every row: the connection was opened with pandas_analyze_sample =
+        # LARGE_RESULT (PROFILE_SETTINGS), as its configuration is locked afterwards.
         con.register("_incoming", _object_arrays(result))
         incoming = "_incoming"
     else:
@@ -278,12 +281,14 @@ def build_profiles(
     """Run the per-user queries, join them, and create the DuckDB table `profile`."""
     import duckdb
 
+    from usertrack.sandbox import connect
+
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
     results = run_per_user_queries(library, sources, as_of=as_of, params=params, progress=progress)
     if progress:
         progress("joining per-user results on email")
-    con = duckdb.connect()
+    con = connect(settings=PROFILE_SETTINGS)
     try:
         loaded = []
         for query_id, result in results.items():

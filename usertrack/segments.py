@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError
 from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -194,10 +195,13 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
                     f"{where}: unknown column {column!r} in show{did_you_mean(column, columns)}"
                     f" (available: {available})"
                 )
-        if not _balanced(seg.rule):
-            raise SegmentsFileError(
-                f"{where}: rule is not a single SQL boolean expression (unbalanced parentheses)"
-            )
+        # Parsed before anything runs: a rule or order is one expression over the profile,
+        # never a statement, a subquery or a file read (usertrack.sandbox).
+        try:
+            check_expression(seg.rule, con, what="rule")
+            check_order(seg.order, con, what="order")
+        except UnsafeSQLError as e:
+            raise SegmentsFileError(f"{where}: {e}") from None
         try:
             desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
         except duckdb.BinderException as e:
@@ -221,28 +225,6 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
             ) from None
         except duckdb.Error as e:
             raise SegmentsFileError(f"{where}: order is not valid: {_first_line(e)}") from None
-
-
-def _balanced(expr: str) -> bool:
-    """Parentheses outside quotes never close more than they opened, and all close by the end.
-
-    Without this, `a > 1) OR (b` would pass as one expression once wrapped in parentheses.
-    """
-    depth = 0
-    quote: str | None = None
-    for ch in expr:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0 and quote is None
 
 
 def _first_line(e: BaseException) -> str:
@@ -312,12 +294,18 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
 
 
 def rule_columns(segment: Segment, columns: list[str]) -> list[str]:
-    """The profile columns a segment's rule mentions, in the order they appear (for 'why')."""
+    """The columns to show beside a segment's users: its `show`, else the profile columns its
+    rule uses, in the order they appear (read from DuckDB's parse tree of the rule)."""
     if segment.show:
         return list(segment.show)
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"'[^']*'", "", segment.rule))
-    seen: list[str] = []
-    for word in words:
-        if word in columns and word not in seen and word != "email":
-            seen.append(word)
-    return seen
+    return why_columns(segment, columns)
+
+
+def why_columns(segment: Segment, columns: list[str]) -> list[str]:
+    """The profile columns a segment's rule actually uses, in order of appearance: the values
+    that explain why a user is in the segment (never `show`, which may leave some out)."""
+    try:
+        used = expression_columns(segment.rule)
+    except UnsafeSQLError:  # check_rules reports it with the file and line
+        return []
+    return [c for c in used if c in columns and c != "email"]

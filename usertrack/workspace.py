@@ -140,9 +140,11 @@ class Workspace:
         current-only column (its value is today's, not as_of's); else None."""
         if not current_only or as_of >= self.reference_now() - PAST_TOLERANCE:
             return None
+        from usertrack.segments import why_columns
+
         used: dict[str, list[str]] = {}
         for seg in self.rules.segments:
-            words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r"'[^']*'", "", seg.rule)))
+            words = why_columns(seg, list(current_only))
             for col in current_only:
                 if col in words:
                     used.setdefault(col, []).append(seg.name)

@@ -80,13 +80,14 @@ class LocalPostHogSource:
                 self._con = open_store(self.store_path)
             return self._con
 
-    def translation(self, sql: str) -> Translation:
-        """The DuckDB translation of a HogQL text, cached per text."""
+    def translation(self, sql: str, first_line: int = 1) -> Translation:
+        """The DuckDB translation of a HogQL text, cached per text (errors name the line of
+        the file, the text starting on `first_line`)."""
         cached = self._translations.get(sql)
         if cached is None:
             from usertrack.hogql import translate
 
-            cached = translate(sql)
+            cached = translate(sql, first_line=first_line)
             self._translations[sql] = cached
         return cached
 
@@ -100,7 +101,7 @@ class LocalPostHogSource:
                 " need the live PostHog API"
             )
         try:
-            tr = self.translation(query.sql)
+            tr = self.translation(query.sql, query.sql_line)
         except HogQLTranslationError as e:
             raise HogQLTranslationError(f"{where}: {e}") from None
         values: dict[str, Any] = {}

@@ -1,0 +1,358 @@
+"""DuckDB is a sandbox: rule files and query files cannot read or write files (issue 7, item 1).
+
+Each reproduction runs the CLI on the demo with the hostile file and checks three things: a clear
+one-line error naming the file (and line) and the rule, the documented exit code, and no file
+written. The last tests check the connection itself, for SQL that got past every check.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.cli_runner import run
+from usertrack.errors import EXIT_QUERY, EXIT_USAGE, HogQLTranslationError
+from usertrack.hogql import translate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _segments_file(tmp_path: Path, rule: str, order: str = "run_count DESC") -> Path:
+    text = (REPO / "segments.yaml").read_text()
+    text += (
+        "\n  - id: probe\n    name: Probe\n    action: Nothing\n"
+        f"    rule: {_yaml(rule)}\n    order: {_yaml(order)}\n"
+    )
+    path = tmp_path / "segments.yaml"
+    path.write_text(text)
+    return path
+
+
+def _yaml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _error(stderr: str) -> str:
+    """The one error line (a notice such as "using the built-in demo" may precede it)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("usertrack: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "secret.csv"
+    path.write_text("token\nhunter2-secret-value\n")
+    return path
+
+
+def test_a_rule_cannot_read_a_local_file(demo_home: Path, tmp_path: Path, secret: Path) -> None:
+    rule = f"(SELECT count(*) FROM read_csv('{secret}') WHERE token LIKE 'hunter2%') > 0"
+    path = _segments_file(tmp_path, rule)
+    result = run(["segments", "--segments", str(path), "--format", "json"], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stdout + result.stderr
+    line = _line_of(path, "- id: probe")
+    assert _error(result.stderr).startswith(
+        f"usertrack: error: {path}:{line}: segment 'probe': rule"
+    )
+    assert "subquery" in result.stderr
+    assert result.stdout == ""
+    assert "hunter2" not in result.stderr
+
+
+# The rule is run as `SELECT (\n<rule>\n) AS m FROM ... LIMIT 0`: closing that parenthesis early,
+# with comments to even out a count of parentheses, turned one rule into three statements.
+def _copy_trick(target: Path, table: str) -> str:
+    return (
+        f"/* ( */ true) AS m FROM {table}; COPY (SELECT * FROM {table}) TO '{target}';"
+        " SELECT (true /* ) */"
+    )
+
+
+@pytest.mark.parametrize("where", ["rule", "order"])
+def test_a_comment_and_a_semicolon_cannot_copy_the_profile_to_disk(
+    demo_home: Path, tmp_path: Path, where: str
+) -> None:
+    target = tmp_path / "x.csv"
+    if where == "rule":
+        path = _segments_file(tmp_path, _copy_trick(target, "profile"))
+    else:
+        order = f"email /* ( */ ; COPY (SELECT * FROM profile) TO '{target}'; SELECT 1 /* ) */"
+        path = _segments_file(tmp_path, "run_count > 0", order=order)
+    result = run(["segments", "--segments", str(path), "--format", "json"], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stdout + result.stderr
+    line = _line_of(path, "- id: probe")
+    expected = f"usertrack: error: {path}:{line}: segment 'probe': {where}"
+    assert _error(result.stderr).startswith(expected)
+    assert "comment" in result.stderr
+    assert result.stdout == ""
+    assert not target.exists()
+
+
+def test_a_semicolon_alone_cannot_copy_either(demo_home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "y.csv"
+    path = _segments_file(tmp_path, f"run_count > 0; COPY (SELECT * FROM profile) TO '{target}'")
+    result = run(["segments", "--segments", str(path)], demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert f"{path}:{_line_of(path, '- id: probe')}: segment 'probe'" in result.stderr
+    assert "';'" in result.stderr
+    assert not target.exists()
+
+
+def test_a_failures_when_cannot_copy_failures_to_disk(demo_home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "f.csv"
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        (REPO / "failures.yaml").read_text()
+        + "\n  - name: 'Probe: copy'\n    category: Infrastructure\n    match: x\n"
+        f'    when: "{_copy_trick(target, "failure")}"\n'
+    )
+    result = run(["failures", "--failures", str(path), "--format", "json"], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stdout + result.stderr
+    line = _line_of(path, "Probe: copy")
+    assert _error(result.stderr).startswith(f"usertrack: error: {path}:{line}: rule 'Probe: copy':")
+    assert result.stdout == ""
+    assert not target.exists()
+
+
+def test_a_failures_when_cannot_read_a_file(tmp_path: Path, secret: Path) -> None:
+    from usertrack.failures import RulesFileError, load_failure_rules
+
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        "categories:\n  Infrastructure: Platform\nrules:\n"
+        "  - name: 'Probe: read'\n    category: Infrastructure\n    match: x\n"
+        f"    when: \"(SELECT count(*) FROM read_csv('{secret}')) > 0\"\n"
+    )
+    with pytest.raises(RulesFileError) as info:
+        load_failure_rules(path)
+    assert str(info.value).startswith(f"{path}:4: rule 'Probe: read': 'when'")
+    assert "subquery" in str(info.value)
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def _query_dir(tmp_path: Path, body: str) -> Path:
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    (queries / "posthog" / "x.sql").write_text(
+        "-- name: x\n-- description: a hostile query file\n-- returns: table\n" + body + "\n"
+    )
+    return queries
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("COPY persons TO '{target}'", "only a SELECT query"),
+        ("ATTACH '{target}' AS other", "only a SELECT query"),
+        ("SELECT * FROM '{secret}'", "in table position"),
+        ("SELECT * FROM events, '{secret}'", "in table position"),
+        ("SELECT 1 FROM events e JOIN persons p ON e.person_id = p.id, '{secret}'", "position"),
+        ("SELECT * FROM events WHERE event IN (FROM '{secret}')", "FROM-first"),
+        ("SELECT * FROM read_csv('{secret}')", "not supported"),
+        ("WITH read_csv AS (SELECT 1) SELECT * FROM read_csv('{secret}')", "table function"),
+        ("SELECT event.md5() FROM events", "x.f()"),
+        ('SELECT "md5"(event) FROM events', "x.f()"),
+        ("SELECT 1 UNION ALL FROM '{secret}'", "must be followed by a SELECT"),
+    ],
+)
+def test_a_hogql_query_file_cannot_touch_files(
+    demo_home: Path, tmp_path: Path, secret: Path, body: str, fragment: str
+) -> None:
+    target = tmp_path / "out.csv"
+    queries = _query_dir(tmp_path, body.format(target=target, secret=secret))
+    result = run(["query", "posthog/x", "--queries", str(queries), "--format", "json"], demo_home)
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr).startswith("usertrack: error: posthog/x (")
+    assert str(queries / "posthog" / "x.sql") in result.stderr
+    assert fragment in result.stderr
+    assert "(line 4, column" in result.stderr  # the file's line: the header has three
+    assert result.stdout == ""
+    assert "hunter2" not in result.stderr
+    assert not target.exists()
+
+
+def test_the_translator_refuses_statements_other_than_select() -> None:
+    for sql in ("INSTALL httpfs", "SET enable_external_access = true", "PRAGMA version",
+                "WITH a AS (SELECT 1) COPY a TO 'x.csv'", "CALL pragma_version()"):  # fmt: skip
+        with pytest.raises(HogQLTranslationError, match="only a SELECT query"):
+            translate(sql)
+    # and still translates what it should
+    assert translate("WITH a AS (SELECT event FROM events) SELECT * FROM a").sql
+    assert translate("SELECT count() FROM events e, persons p WHERE e.person_id = p.id").sql
+
+
+# --------------------------------------------------------------------------------------------
+# The connection itself (defence in depth)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('{secret}')",
+        "SELECT * FROM '{secret}'",
+        "COPY (SELECT 42 AS answer) TO '{target}'",
+        "ATTACH '{target}' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "SET TimeZone = 'Europe/Paris'",
+    ],
+)
+def test_the_sandboxed_connection_refuses_files_extensions_and_settings(
+    tmp_path: Path, secret: Path, sql: str
+) -> None:
+    from usertrack import sandbox
+
+    target = tmp_path / "written.csv"
+    con = sandbox.connect()
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute(sql.format(secret=secret, target=target)).fetchall()
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+    finally:
+        con.close()
+    assert not target.exists()
+
+
+def test_the_sandboxed_connection_still_takes_arrow_and_numpy(tmp_path: Path) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from usertrack import sandbox
+
+    con = sandbox.connect(settings={"pandas_analyze_sample": 5})
+    try:
+        con.register("arrow_in", pa.table({"email": ["a@x.io", "b@x.io"], "n": [1, 2]}))
+        column = np.empty(2, dtype=object)
+        column[:] = ["a@x.io", None]
+        con.register("numpy_in", {"email": column})
+        rows = con.execute(
+            "SELECT a.email, a.n, n.email IS NULL FROM arrow_in a"
+            " LEFT JOIN numpy_in n USING (email) ORDER BY a.email"
+        ).fetchall()
+        assert rows == [("a@x.io", 1, False), ("b@x.io", 2, True)]
+        assert con.execute("SELECT current_setting('pandas_analyze_sample')").fetchone() == (5,)
+    finally:
+        con.close()
+
+
+def test_a_store_file_opens_and_an_import_reads_only_its_own_files(
+    tmp_path: Path, secret: Path
+) -> None:
+    from usertrack import sandbox
+
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"event": "x", "timestamp": "2026-01-01T00:00:00Z"}\n')
+    db = tmp_path / "store.duckdb"
+    con = sandbox.connect(db, read_paths=[export])
+    try:
+        con.execute("CREATE TABLE t AS SELECT event FROM read_json(?)", [str(export)])
+        with pytest.raises(duckdb.Error, match="disabled by configuration"):
+            con.execute(f"SELECT * FROM read_csv('{secret}')")
+    finally:
+        con.close()
+    con = sandbox.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT event FROM t").fetchall() == [("x",)]
+        with pytest.raises(duckdb.Error):
+            con.execute("SELECT * FROM read_json(?)", [str(export)])
+    finally:
+        con.close()
+
+
+def test_cursors_and_second_connections_to_a_store_stay_utc_and_locked(tmp_path: Path) -> None:
+    from usertrack import sandbox
+
+    db = tmp_path / "store.duckdb"
+    sandbox.connect(db).close()
+    first = sandbox.connect(db, read_only=True)
+    second = sandbox.connect(db, read_only=True)  # the same database instance, already locked
+    try:
+        # "UTC" as set, not the process's own zone (which DuckDB would name Etc/UTC here)
+        for con in (first, first.cursor(), second, second.cursor()):
+            assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+            with pytest.raises(duckdb.Error):
+                con.execute("SET enable_external_access = true")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_profile_connection_is_sandboxed_and_utc(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from usertrack.config import load_settings
+    from usertrack.workspace import open_workspace
+
+    monkeypatch.setenv("USERTRACK_HOME", str(demo_home))
+    ws = open_workspace(
+        load_settings(), queries_dir=REPO / "queries", segments_path=REPO / "segments.yaml"
+    )
+    with ws:
+        run_ = ws.profiles(ws.default_as_of())
+        try:
+            con = run_.con
+            assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+            target = tmp_path / "profile.csv"
+            with pytest.raises(duckdb.Error):
+                con.execute(f"COPY profile TO '{target}'")
+            assert not target.exists()
+        finally:
+            run_.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a rule with DuckDB's parser
+
+
+def test_expression_columns_in_order_of_appearance() -> None:
+    from usertrack import sandbox
+
+    rule = "in_neon AND created_at < as_of - INTERVAL 7 DAY AND run_count = 0 AND in_neon"
+    assert sandbox.expression_columns(rule) == ["in_neon", "created_at", "as_of", "run_count"]
+    # words in strings, function names and lambda parameters are not columns
+    rule = "lower(plan) = 'run_count' AND len(list_filter(mcp_servers, lambda s: s <> plan)) > 0"
+    assert sandbox.expression_columns(rule) == ["plan", "mcp_servers"]
+    assert sandbox.expression_columns("p.credits < 50") == ["credits"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "fragment"),
+    [
+        ("a > 1) OR (b", "syntax error"),
+        ("a, b", "2 expressions"),
+        ("a AS b", "alias"),
+        ("a FROM profile", "FROM"),
+        ("a WHERE b", "WHERE"),
+        ("* ", "'*'"),
+        ("a > $x", "parameter"),
+        ("a > 1 -- c", "comment"),
+        ("EXISTS (SELECT 1)", "subquery"),
+        ("a > 1 UNION SELECT 2", "no UNION"),
+    ],
+)
+def test_check_expression_refuses_anything_but_one_expression(expr: str, fragment: str) -> None:
+    from usertrack import sandbox
+
+    with pytest.raises(sandbox.UnsafeSQLError, match="rule") as info:
+        sandbox.check_expression(expr)
+    assert fragment in str(info.value)
+
+
+def test_check_order_takes_directions_and_null_order() -> None:
+    from usertrack import sandbox
+
+    terms = sandbox.check_order("rage_clicks + exceptions DESC, created_at ASC NULLS LAST")
+    assert [t["type"] for t in terms] == ["DESCENDING", "ASCENDING"]
+    for bad in ("ALL", "a LIMIT 1", "(SELECT 1)", "a; SELECT 1"):
+        with pytest.raises(sandbox.UnsafeSQLError, match="order"):
+            sandbox.check_order(bad)

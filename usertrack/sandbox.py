@@ -1,0 +1,277 @@
+"""DuckDB as a sandbox: the one way usertrack opens a DuckDB connection, and the checks on the SQL
+people write into rule files (segments.yaml rules and orders, failures.yaml `when` clauses).
+
+Rule files and query files are edited by people, and DuckDB can read and write any file the user
+can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own settings. Two fences:
+
+1. Every connection comes from `connect()`: external access off (no file, network or Python
+   variable reached from SQL), no extension installed or loaded behind our back, the session
+   time zone UTC, and then the configuration locked, so no SQL can undo any of it (DuckDB's
+   "Securing DuckDB" page: enable_external_access, lock_configuration). A database file named at
+   connect time still opens (the path is given by usertrack, not by SQL), and Arrow tables or
+   numpy arrays handed over with `con.register` still work. Python replacement scans (a bare
+   variable name in SQL) do not: they reach Python state, which is external access.
+   usertrack's own imports that must read files (an events export) name those files in
+   `read_paths`, and nothing else becomes readable.
+2. A rule, an order or a `when` is checked with DuckDB's own parser (`json_serialize_sql`)
+   before it is ever run: one statement, one expression, no subquery, no table, no comment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["UnsafeSQLError", "check_expression", "check_order", "connect", "expression_columns"]
+
+# Settings every connection starts with (connect-time config: they hold from the first statement).
+_LOCKED_DOWN: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def connect(
+    path: Path | str | None = None,
+    *,
+    read_only: bool = False,
+    settings: Mapping[str, Any] | None = None,
+    read_paths: Iterable[Path | str] = (),
+    write_dirs: Iterable[Path | str] = (),
+) -> duckdb.DuckDBPyConnection:
+    """A sandboxed DuckDB connection: in memory, or on the database file `path`.
+
+    `settings` are applied before the configuration is locked (memory_limit,
+    pandas_analyze_sample, ...): a later SET fails. `read_paths` (files) and `write_dirs`
+    (folders) are the only places SQL on this connection may touch; pass them only for
+    usertrack's own SQL (importing an export, rendering the demo), never for text from a user's
+    query or rule file.
+    """
+    import duckdb
+
+    config = {**_LOCKED_DOWN, **dict(settings or {})}
+    allowed_paths = _spellings(read_paths)
+    allowed_dirs = _spellings(write_dirs)
+    if allowed_paths or allowed_dirs:
+        # DuckDB takes allowed_paths/allowed_directories only once the database runs, and only
+        # while external access is on: open, allow, then switch access off before any other SQL.
+        config["enable_external_access"] = True
+    database = str(path) if path is not None else ":memory:"
+    con = duckdb.connect(database, read_only=read_only, config=config)
+    try:
+        row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+        if row and row[0]:
+            # A second connection to a database file this process has open shares its instance
+            # (DuckDB refuses one with another config), which connect() already locked.
+            if allowed_paths or allowed_dirs:
+                raise RuntimeError(f"{database} is open already: no file can be allowed now")
+            return con
+        if allowed_paths or allowed_dirs:
+            if allowed_paths:
+                con.execute("SET allowed_paths = ?", [allowed_paths])
+            if allowed_dirs:
+                con.execute("SET allowed_directories = ?", [allowed_dirs])
+            con.execute("SET enable_external_access = false")
+        # TimeZone is an ICU setting (not accepted in the connect config; without ICU DuckDB
+        # works in UTC anyway). GLOBAL, so that cursors and later connections to the same
+        # database, which cannot change it once locked, see UTC too.
+        with contextlib.suppress(duckdb.CatalogException):
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _spellings(paths: Iterable[Path | str]) -> list[str]:
+    """Each path as given and resolved: DuckDB compares the text SQL names with these."""
+    out: list[str] = []
+    for p in paths:
+        for text in (str(p), str(Path(p).resolve())):
+            if text not in out:
+                out.append(text)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Checking expressions from rule files
+
+
+class UnsafeSQLError(ValueError):
+    """A rule file's SQL is not one plain expression; the message says what is wrong with it.
+
+    Callers add the file, line and rule and raise their own error (SegmentsFileError,
+    RulesFileError).
+    """
+
+
+def _serialize(sql: str, con: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
+    """DuckDB's parse tree of `sql` as JSON (json_serialize_sql parses; it never runs `sql`)."""
+    if con is None:
+        own = connect()
+        try:
+            return _serialize(sql, own)
+        finally:
+            own.close()
+    row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    doc: dict[str, Any] = json.loads(row[0]) if row else {}
+    return doc
+
+
+def _reject_tricks(text: str, what: str, shape: str) -> None:
+    """No comment (one hid `;` from the old parenthesis count), no statement separator."""
+    import duckdb
+
+    for pos, kind in duckdb.tokenize(text):
+        if kind == duckdb.token_type.comment:
+            raise UnsafeSQLError(
+                f"{what} is not {shape}: it holds an SQL comment (at character {pos + 1});"
+                " write comments on their own YAML line, after #"
+            )
+        if kind == duckdb.token_type.operator and text[pos] == ";":
+            raise UnsafeSQLError(
+                f"{what} is not {shape}: it holds ';' (at character {pos + 1}), which would"
+                " end the statement"
+            )
+
+
+def _one_select(doc: dict[str, Any], what: str, shape: str) -> dict[str, Any]:
+    if doc.get("error"):
+        message = str(doc.get("error_message") or "cannot be parsed").splitlines()[0]
+        raise UnsafeSQLError(f"{what} is not {shape}: {message}")
+    statements = doc.get("statements") or []
+    if len(statements) != 1:
+        raise UnsafeSQLError(f"{what} is not {shape}: one statement only")
+    node: dict[str, Any] = statements[0]["node"]
+    if node.get("type") != "SELECT_NODE":
+        raise UnsafeSQLError(f"{what} is not {shape} (no UNION, no SELECT)")
+    return node
+
+
+def _plain_select(node: dict[str, Any], what: str, shape: str, *, modifiers: int = 0) -> None:
+    """Nothing but the select list (and `modifiers` ORDER BY modifiers) in the parsed SELECT."""
+    clauses = {"where_clause": "WHERE", "having": "HAVING", "qualify": "QUALIFY"}
+    clauses["sample"] = "SAMPLE"
+    extra = [name for key, name in clauses.items() if node.get(key) is not None]
+    if node.get("group_expressions") or node.get("group_sets"):
+        extra.append("GROUP BY")
+    if (node.get("cte_map") or {}).get("map"):
+        extra.append("WITH")
+    if (node.get("from_table") or {}).get("type") != "EMPTY":
+        extra.append("FROM")
+    mods = node.get("modifiers") or []
+    if len(mods) != modifiers or any(m.get("type") != "ORDER_MODIFIER" for m in mods):
+        extra.append("a LIMIT, DISTINCT or ORDER BY")
+    if extra:
+        raise UnsafeSQLError(f"{what} is not {shape} (it continues with {', '.join(extra)})")
+
+
+_FORBIDDEN_CLASSES = {
+    "SUBQUERY": "a subquery",
+    "STAR": "'*' or COLUMNS()",
+    "PARAMETER": "a parameter ($name or ?)",
+    "DEFAULT": "DEFAULT",
+}
+
+
+def _check_tree(expr: Any, what: str) -> None:
+    """Walk a parsed expression: no subquery, no table, no star, no parameter anywhere."""
+    if isinstance(expr, list):
+        for item in expr:
+            _check_tree(item, what)
+        return
+    if not isinstance(expr, dict):
+        return
+    cls = expr.get("class")
+    if cls in _FORBIDDEN_CLASSES:
+        raise UnsafeSQLError(f"{what} may not use {_FORBIDDEN_CLASSES[cls]}")
+    kind = expr.get("type")
+    if kind in ("SELECT_NODE", "SET_OPERATION_NODE", "TABLE_FUNCTION", "BASE_TABLE"):
+        raise UnsafeSQLError(f"{what} may not read a table or a file")
+    for value in expr.values():
+        if isinstance(value, dict | list):
+            _check_tree(value, what)
+
+
+def check_expression(
+    expr: str, con: duckdb.DuckDBPyConnection | None = None, *, what: str = "rule"
+) -> dict[str, Any]:
+    """The parse tree of `expr` when it is exactly one SQL expression with nothing else around
+    it; otherwise UnsafeSQLError. Nothing is run. `con` (any sandboxed connection) saves
+    opening one."""
+    shape = "a single SQL boolean expression"
+    _reject_tricks(expr, what, shape)
+    node = _one_select(_serialize(f"SELECT {expr}", con), what, shape)
+    _plain_select(node, what, shape)
+    items = node.get("select_list") or []
+    if len(items) != 1:
+        raise UnsafeSQLError(f"{what} is not {shape} ({len(items)} expressions)")
+    item: dict[str, Any] = items[0]
+    if item.get("alias"):
+        raise UnsafeSQLError(f"{what} is not {shape} (it names an alias)")
+    _check_tree(item, what)
+    return item
+
+
+def check_order(
+    order: str, con: duckdb.DuckDBPyConnection | None = None, *, what: str = "order"
+) -> list[dict[str, Any]]:
+    """The parsed terms of an ORDER BY list: `expr [ASC|DESC] [NULLS FIRST|LAST], ...`, each
+    term one plain expression as in `check_expression`; otherwise UnsafeSQLError."""
+    shape = "a list of `column [ASC|DESC] [NULLS FIRST|LAST]`"
+    _reject_tricks(order, what, shape)
+    node = _one_select(_serialize(f"SELECT 1 ORDER BY {order}", con), what, shape)
+    _plain_select(node, what, shape, modifiers=1)
+    terms: list[dict[str, Any]] = node["modifiers"][0].get("orders") or []
+    for term in terms:
+        _check_tree(term.get("expression"), what)
+    return terms
+
+
+def _columns(expr: Any, params: frozenset[str], out: list[tuple[int, str]]) -> None:
+    if isinstance(expr, list):
+        for item in expr:
+            _columns(item, params, out)
+        return
+    if not isinstance(expr, dict):
+        return
+    if expr.get("class") == "COLUMN_REF":
+        name = expr["column_names"][-1]
+        if name not in params:
+            out.append((int(expr.get("query_location") or 0), name))
+        return
+    if expr.get("class") == "LAMBDA":  # lambda x: ... binds x; x is not a column
+        bound: list[tuple[int, str]] = []
+        _columns(expr.get("lhs"), frozenset(), bound)
+        _columns(expr.get("expr"), params | {name for _, name in bound}, out)
+        return
+    for value in expr.values():
+        if isinstance(value, dict | list):
+            _columns(value, params, out)
+
+
+@lru_cache(maxsize=512)
+def _expression_columns(expr: str) -> tuple[str, ...]:
+    found: list[tuple[int, str]] = []
+    _columns(check_expression(expr), frozenset(), found)
+    seen: list[str] = []
+    for _, name in sorted(found, key=lambda f: f[0]):
+        if name not in seen:
+            seen.append(name)
+    return tuple(seen)
+
+
+def expression_columns(expr: str) -> list[str]:
+    """The columns `expr` refers to, in order of appearance, each once (from DuckDB's parse
+    tree, so words inside strings, function names and lambda parameters are not columns).
+    UnsafeSQLError when `expr` is not one plain expression."""
+    return list(_expression_columns(expr))
