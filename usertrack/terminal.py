@@ -56,7 +56,7 @@ def _header(column: str) -> str:
 
 
 def render_segments(
-    console: Console, result: Classification, segment: str | None = None, limit: int = 5
+    console: Console, result: Classification, segment: str | None = None, limit: int | None = 5
 ) -> None:
     as_of = cell_text(result.as_of)
     segments = [s for s in result.segments if segment is None or s.id == segment]
@@ -81,7 +81,7 @@ def render_segments(
     console.print(summary)
 
     for seg in segments:
-        shown = result.members(seg.id, None if segment else limit)
+        shown = result.members(seg.id, limit)  # None: all of them
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)
