@@ -75,6 +75,22 @@ class OneLineErrors(TyperGroup):
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
+    # Help and usage text are written while parsing, outside any command's handle_errors: a
+    # closed pipe there (`usertrack --help | head -1`) is as quiet as anywhere else.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
 
 app = typer.Typer(
     name="usertrack",
@@ -277,6 +293,19 @@ def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] =
     return fmt
 
 
+def _stdout_console() -> Any:
+    """Rich's console for stdout. Rich answers a closed pipe with SystemExit(1); raise
+    BrokenPipeError instead so that handle_errors exits 0 quietly like every other writer."""
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return StdoutConsole()
+
+
 def _prepare_out(out: Path | None) -> None:
     """Probe --out before any query runs: folders created, a bad path fails now (exit 2)."""
     from usertrack.output import is_stdout, prepare_out
@@ -412,9 +441,7 @@ def segments(
             _show_changes(moves, chosen, out, segment, limit or 5)
             return
         if chosen == "table":
-            from rich.console import Console
-
-            render_segments(Console(), result, segment, limit)
+            render_segments(_stdout_console(), result, segment, limit)
         else:
             _emit(render(result, chosen, segment, limit), out)
 
@@ -548,9 +575,9 @@ def query(
                 when = moment or ws.default_as_of()
                 result = ws.run_query(query_id, when, **values)
         if chosen == "table":
-            from rich.console import Console
-
-            render_result_table(Console(), result, title=f"{query_id} — {target.description}")
+            render_result_table(
+                _stdout_console(), result, title=f"{query_id} — {target.description}"
+            )
         else:
             _emit(render_result(result, chosen, query=query_id, title=query_id), out)
 
@@ -635,9 +662,7 @@ def insight(
                 result = source.fetch_insight(insight_id)
         name = str(result.meta.get("name") or f"insight {insight_id}")
         if chosen == "table":
-            from rich.console import Console
-
-            render_result_table(Console(), result, title=name)
+            render_result_table(_stdout_console(), result, title=name)
         else:
             _emit(render_result(result, chosen, insight=insight_id, title=name), out)
 
@@ -684,11 +709,9 @@ def _segments_history(
 
 def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, limit: int) -> None:
     if fmt == "table":
-        from rich.console import Console
-
         from usertrack.terminal import render_changes
 
-        render_changes(Console(), moves, segment, limit)
+        render_changes(_stdout_console(), moves, segment, limit)
     else:
         from usertrack.history import render_changes as render_changes_text
 
@@ -855,9 +878,7 @@ def failures(
                     ws, rules, moment or ws.default_as_of(), days, progress=progress
                 )
         if chosen == "table":
-            from rich.console import Console
-
-            render_failures(Console(), report, limit)
+            render_failures(_stdout_console(), report, limit)
         elif chosen == "json":
             _emit(report_json(report), out)
         elif chosen == "csv":
@@ -916,9 +937,7 @@ def user(
                     ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
                 )
         if chosen == "table":
-            from rich.console import Console
-
-            render_deep_dive(Console(), dd, limit)
+            render_deep_dive(_stdout_console(), dd, limit)
         elif chosen == "json":
             _emit(to_json(dd), out)
         else:
