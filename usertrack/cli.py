@@ -615,7 +615,7 @@ def _list_queries(queries_dir: Path | None) -> None:
 
     library = load_queries(resolve_queries_dir(queries_dir))
     lines = []
-    for q in library:
+    for q in sorted(library.queries.values(), key=lambda q: q.id):
         if q.folder not in _STANDALONE_FOLDERS:
             continue
         params = [
