@@ -41,6 +41,7 @@ class OneLineErrors(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        # Typer vendors Click (typer._click): its exceptions are the ones the parser raises.
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
         try:
@@ -785,9 +786,9 @@ def report_weekly(
             sys.stdout.flush()
             return
         moment = parse_as_of(as_of) if as_of else None
+        check_template(template)  # a template that does not parse fails before any work
         to_stdout = is_stdout(out)
-        folder = None if to_stdout else check_out_dir(out)  # a bad --out fails before any work
-        check_template(template)  # and so does a template that does not parse
+        folder = None if to_stdout else check_out_dir(out)  # and so does an unwritable --out
         settings = load_settings()
         with _status("loading rules and queries") as progress:
             ws = _open_workspace(

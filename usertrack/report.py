@@ -133,11 +133,6 @@ def report_week(ws: Workspace, given: datetime | None) -> ReportWeek:
     return ReportWeek.last_complete(ws.default_as_of())
 
 
-def report_as_of(ws: Workspace, given: datetime | None) -> datetime:
-    """The moment the report looks from: the end of its week."""
-    return report_week(ws, given).end
-
-
 # --------------------------------------------------------------------------------------------
 # Key metrics (seed 000's table, with its Good and Excellent thresholds)
 
@@ -339,7 +334,7 @@ def collect_weekly(
     """Classify this week and last week (or take last week's snapshot), run the report queries."""
     from usertrack.history import baseline_for, workspace_identity
 
-    week = ReportWeek.ending(as_of)
+    week = ReportWeek.containing(as_of)
     current = ws.classify(week.end, progress)
     baseline = baseline_for(ws, history, week.start, progress)
     changes = compare(baseline, Snapshot.of(current), current.segments)
