@@ -86,6 +86,30 @@ def test_an_unwritable_out_fails_first_with_its_reason(
     assert result.stdout == "" and blocker.read_text() == "x"
 
 
+def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
+    """A file-size limit makes the kernel refuse the write as a full disk would (EFBIG instead
+    of ENOSPC), in a child process so that the limit stays there."""
+    code = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from usertrack.export import write_atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "try:\n"
+        "    write_atomic(Path(sys.argv[1]), 'x' * 100_000)\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, getattr(e, 'exit_code', None), e, sep='|')\n"
+    )
+    target = tmp_path / "out" / "segments.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60
+    )
+    _name, exit_code, message = proc.stdout.strip().split("|")
+    assert exit_code == str(EXIT_USAGE), proc.stdout + proc.stderr  # an error of ours, exit 2
+    assert message.startswith(f"cannot write {target}: ")
+    assert list(target.parent.iterdir()) == []  # no temp file, no partial file
+
+
 # --------------------------------------------------------------------------------------------
 # Early errors
 
