@@ -61,7 +61,9 @@ class OneLineErrors(TyperGroup):
             if not standalone_mode:
                 raise
             ctx = getattr(e, "ctx", None)
-            where = f"{ctx.command_path}: " if ctx is not None and ctx.parent is not None else ""
+            where = ""
+            if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
+                where = ctx.command_path.split(" ", 1)[-1] + ": "
             message = " ".join(e.format_message().split())
             typer.echo(f"usertrack: error: {where}{message}", err=True)
             if ctx is not None:
