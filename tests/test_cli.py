@@ -92,8 +92,10 @@ def test_out_file_is_written_whole(demo_home: Path, tmp_path: Path) -> None:
     assert result.stdout == ""
     assert json.loads(out.read_text())["users"]
     assert [p.name for p in tmp_path.iterdir()] == ["segments.json"]  # no temp file left
-    missing = run(["segments", "--out", str(tmp_path / "nope" / "x.json")], demo_home)
-    assert missing.exit_code == EXIT_USAGE and "does not exist" in missing.stderr
+    nested = tmp_path / "new" / "deeper" / "x.json"  # folders are created, as for `report`
+    made = run(["segments", "--out", str(nested)], demo_home)
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(nested.read_text())["users"]
 
 
 @pytest.mark.parametrize(

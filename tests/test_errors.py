@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from usertrack.errors import SourceConnectionError, redact, register_secret
+import pytest
+
+from usertrack.errors import (
+    EXIT_INTERNAL,
+    EXIT_NOT_FOUND,
+    NotFoundError,
+    SourceConnectionError,
+    redact,
+    register_secret,
+)
 
 
 def test_redact_urls_keys_and_registered_secrets() -> None:
@@ -16,3 +25,36 @@ def test_redact_urls_keys_and_registered_secrets() -> None:
     register_secret("very-secret-value")
     err = SourceConnectionError("failed with very-secret-value inside", hint="very-secret-value")
     assert "very-secret-value" not in str(err) and "very-secret-value" not in (err.hint or "")
+
+
+def test_debug_traceback_of_an_internal_error_is_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """USERTRACK_DEBUG=1 prints the traceback through redact (an unexpected exception's message
+    is not one of ours, so nothing redacted it before), and exits 1 for a bug."""
+    import typer
+
+    from usertrack.cli import handle_errors
+
+    monkeypatch.setenv("USERTRACK_DEBUG", "1")
+    with pytest.raises(typer.Exit) as info, handle_errors():
+        raise RuntimeError("lost postgresql://bob:s3cret-tb@db.example/app")
+    assert info.value.exit_code == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "RuntimeError" in err
+    assert "s3cret-tb" not in err and "postgresql://bob:***@db.example/app" in err
+
+
+def test_debug_keeps_the_exit_code_of_our_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from usertrack.cli import handle_errors
+
+    monkeypatch.setenv("USERTRACK_DEBUG", "1")
+    with pytest.raises(typer.Exit) as info, handle_errors():
+        raise NotFoundError("no user 'x@y.z'")
+    assert info.value.exit_code == EXIT_NOT_FOUND
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().endswith("usertrack: error: no user 'x@y.z'")

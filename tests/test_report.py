@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ import pytest
 from tests.cli_runner import run
 from usertrack.errors import EXIT_USAGE
 from usertrack.history import History, history_path
-from usertrack.report import METRICS, ReportWeek, metric_status
+from usertrack.report import METRICS, WEEKLY_TEMPLATE, ReportWeek, metric_status
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "weekly-golden.md"
@@ -147,25 +147,157 @@ def test_a_broken_template_names_its_line(home: Path, tmp_path: Path) -> None:
     assert missing.exit_code == EXIT_USAGE and "no such template file" in missing.stderr
 
 
-def test_out_to_a_missing_folder_is_a_usage_error(home: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "not-there"
+def test_a_missing_out_folder_is_created(home: Path, tmp_path: Path) -> None:
+    """The README's `usertrack report weekly --out reports/` in a fresh clone."""
+    missing = tmp_path / "reports" / "weekly"
     result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(missing)], home)
-    assert result.exit_code == EXIT_USAGE
-    assert "folder does not exist" in result.stderr
-    assert result.stdout == ""
-    assert not missing.exists()
-    assert not history_path(home).exists()  # it stopped before doing anything
+    assert result.exit_code == 0, result.stderr
+    assert (missing / NAME).read_text(encoding="utf-8").startswith("# usertrack weekly report")
 
 
-def test_report_week_is_named_by_the_iso_week_of_its_last_day() -> None:
-    week = ReportWeek.ending(datetime(2026, 11, 16, tzinfo=UTC))
+def test_an_unwritable_out_fails_before_any_query(home: Path, tmp_path: Path) -> None:
+    """Tests run as root, which a read-only folder does not stop: a folder under a regular file
+    can never be made, by anyone."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker / "reports", blocker):
+        result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)], home)
+        assert result.exit_code == EXIT_USAGE, result.stderr
+        assert f"usertrack: error: cannot write {out}" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1  # before the demo was even opened
+        assert result.stdout == ""
+        assert not history_path(home).exists()  # it stopped before doing anything
+    assert blocker.read_text() == "not a folder"
+
+
+def test_report_week_is_one_iso_week_monday_to_monday() -> None:
+    week = ReportWeek.containing(datetime(2026, 11, 16, tzinfo=UTC))  # Monday 00:00 closes W46
+    assert (week.start, week.end) == (
+        datetime(2026, 11, 9, tzinfo=UTC),
+        datetime(2026, 11, 16, tzinfo=UTC),
+    )
     assert (week.first_day, week.last_day) == (date(2026, 11, 9), date(2026, 11, 15))
     assert week.label == "2026-W46" and week.file_name == NAME
     assert week.previous().label == "2026-W45"
-    new_year = ReportWeek.ending(datetime(2027, 1, 1, tzinfo=UTC))
-    assert new_year.last_day == date(2026, 12, 31) and new_year.label == "2026-W53"
-    midday = ReportWeek.ending(datetime(2026, 11, 16, 12, 0, tzinfo=UTC))
-    assert midday.last_day == date(2026, 11, 16) and midday.label == "2026-W47"
+    for moment in (
+        datetime(2026, 11, 16, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 18, 12, tzinfo=UTC),
+        datetime(2026, 11, 23, tzinfo=UTC),
+    ):
+        w = ReportWeek.containing(moment)
+        assert (w.label, w.first_day, w.last_day) == (
+            "2026-W47",
+            date(2026, 11, 16),
+            date(2026, 11, 22),
+        )
+    new_year = ReportWeek.containing(datetime(2027, 1, 1, 9, tzinfo=UTC))  # a Friday
+    assert (new_year.first_day, new_year.last_day) == (date(2026, 12, 28), date(2027, 1, 3))
+    assert new_year.label == "2026-W53"
+    assert ReportWeek.last_complete(datetime(2026, 11, 22, tzinfo=UTC)).label == "2026-W46"
+    assert ReportWeek.last_complete(datetime(2026, 11, 23, tzinfo=UTC)).label == "2026-W47"
+    for day in range(1, 400, 3):  # every week starts on a Monday and is named by itself
+        w = ReportWeek.containing(datetime(2026, 1, 1, 7, tzinfo=UTC) + timedelta(days=day))
+        assert w.start.weekday() == 0 and w.end - w.start == timedelta(days=7)
+        assert w.label == "{}-W{:02d}".format(*w.first_day.isocalendar()[:2])
+
+
+def test_as_of_values_in_one_week_write_that_weeks_file(home: Path, tmp_path: Path) -> None:
+    """Three --as-of values in one week give one report, not three overwriting each other."""
+    out = tmp_path / "out"
+    first = report(home, out).read_bytes()
+    for as_of in ("2026-11-10", "2026-11-12T13:30:00"):
+        result = run(["report", "weekly", "--as-of", as_of, "--out", str(out)], home)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == str(out / NAME)
+        assert f"usertrack: unchanged {out / NAME}" in result.stderr
+    assert (out / NAME).read_bytes() == first
+    earlier = run(["report", "weekly", "--as-of", "2026-11-03", "--out", str(out)], home)
+    assert earlier.exit_code == 0, earlier.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["usertrack-2026-W45.md", NAME]
+    w45 = (out / "usertrack-2026-W45.md").read_text(encoding="utf-8")
+    assert w45.startswith("# usertrack weekly report 2026-W45\n")
+    assert "from Mon 2026-11-02 to Sun 2026-11-08 (UTC)" in w45
+
+
+def test_default_week_is_the_last_complete_one(demo_home: Path, tmp_path: Path) -> None:
+    """The demo's data ends at its anchor (today, any weekday): the report is the last whole
+    ISO week before it, Monday to Sunday, and named by it."""
+    from usertrack.demo import read_manifest
+
+    manifest = read_manifest(demo_home)
+    assert manifest is not None
+    anchor = date.fromisoformat(manifest["anchor"])
+    monday = anchor - timedelta(days=anchor.weekday())  # the Monday ending the last whole week
+    first, last = monday - timedelta(days=7), monday - timedelta(days=1)
+    label = "{}-W{:02d}".format(*first.isocalendar()[:2])
+    result = run(["report", "weekly", "--out", str(tmp_path), "--no-save"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / f"usertrack-{label}.md"
+    assert result.stdout.strip() == str(path)
+    text = path.read_text(encoding="utf-8")
+    assert f"from Mon {first.isoformat()} to Sun {last.isoformat()} (UTC)" in text
+
+
+def test_a_different_report_is_replaced_only_with_force(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / NAME
+    mine.write_text("my edited copy\n", encoding="utf-8")
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)]
+    kept = run(args, home)
+    assert kept.exit_code == EXIT_USAGE
+    assert f"{mine} already exists" in kept.stderr and "--force" in kept.stderr
+    assert kept.stdout == "" and mine.read_text(encoding="utf-8") == "my edited copy\n"
+    assert [p.name for p in out.iterdir()] == [NAME]  # no temp file left either
+    forced = run([*args, "--force"], home)
+    assert forced.exit_code == 0, forced.stderr
+    assert f"usertrack: replaced {mine}" in forced.stderr
+    assert mine.read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_out_dash_prints_the_report(home: Path) -> None:
+    result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", "-"], home)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_failing_runs_keep_status_and_exit_codes(home: Path, tmp_path: Path) -> None:
+    text = report(home, tmp_path / "out").read_text(encoding="utf-8")
+    section = text.split("### Failing runs by error", 1)[1].split("\n### ", 1)[0]
+    assert "returned 401 Unauthorized" in section
+    assert "(429 Too Many Requests)" in section
+    assert "exited rc=137 (OOM)" in section
+    assert "returned N" not in section and "rc=N" not in section
+    assert "concurrent sandboxes (N)" in section  # other numbers still group together
+
+
+def test_print_template_prints_the_shipped_one() -> None:
+    result = run(["report", "weekly", "--print-template"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == WEEKLY_TEMPLATE.read_text(encoding="utf-8")
+    assert "{{ week.label }}" in result.stdout
+
+
+def test_a_template_syntax_error_stops_before_any_query(home: Path, tmp_path: Path) -> None:
+    template = tmp_path / "bad.md.j2"
+    template.write_text(
+        "# {{ week.label }}\n{% for s in segments %}\n{{ s.id }\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)]
+    result = run([*args, "--template", str(template)], home)
+    assert result.exit_code == EXIT_USAGE
+    assert f"usertrack: error: {template}:3: template error" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # not even the demo was opened
+    assert not history_path(home).exists()
+    assert not out.exists()  # not even the --out folder was made
+
+
+def test_as_of_after_the_demos_data_is_an_error(home: Path) -> None:
+    result = run(["report", "weekly", "--as-of", "2026-11-18"], home)
+    assert result.exit_code == EXIT_USAGE
+    assert "after the end of the demo's data" in result.stderr
+    assert not history_path(home).exists()
 
 
 def test_metric_status_follows_seed_000s_thresholds() -> None:

@@ -15,21 +15,158 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from usertrack.errors import EXIT_INTERNAL, UsageError, UsertrackError, redact
+from usertrack.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError, UsertrackError, redact
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from usertrack.config import Settings
     from usertrack.workspace import Workspace
 
+# `--days` beyond ten years is a typo, not a question (and overflows interval arithmetic).
+MAX_DAYS = 3660
+
+
+class OneLineErrors(TyperGroup):
+    """Click's own usage errors (a missing argument, an unknown option, a value out of range)
+    as the same one line as every other error, instead of Click's usage block."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # Typer vendors Click (typer._click): its exceptions are the ones the parser raises.
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except NoArgsIsHelpError as e:  # bare `usertrack` or `usertrack report`: the help
+            if not standalone_mode:
+                raise
+            e.show()
+            sys.exit(e.exit_code)
+        except ClickException as e:
+            if not standalone_mode:
+                raise
+            ctx = getattr(e, "ctx", None)
+            where = ""
+            if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
+                where = ctx.command_path.split(" ", 1)[-1] + ": "
+            message = " ".join(e.format_message().split())
+            typer.echo(f"usertrack: error: {where}{message}", err=True)
+            if ctx is not None:
+                typer.echo(f"usertrack: hint: see '{ctx.command_path} --help'", err=True)
+            sys.exit(e.exit_code or EXIT_USAGE)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("usertrack: aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    # Help and usage text are written while parsing, outside any command's handle_errors: a
+    # closed pipe there (`usertrack --help | head -1`) is as quiet as anywhere else.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
+
 app = typer.Typer(
     name="usertrack",
+    cls=OneLineErrors,
     help="Join PostHog behaviour with your app's Postgres per user, segment users, act on it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+_quiet = False  # --quiet: no demo notice, no progress, no "wrote" lines (errors still show)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from usertrack import __version__
+
+        typer.echo(f"usertrack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No demo notice, progress or 'wrote' lines on stderr."),
+    ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow a plain-http POSTHOG_HOST (a self-hosted PostHog on a trusted network).",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Join PostHog behaviour with your app's Postgres per user, segment users, act on it."""
+    global _quiet
+    _quiet = quiet
+    if insecure:
+        # config.py reads it, so the library honours it without the CLI (and so do subprocesses).
+        os.environ["USERTRACK_INSECURE"] = "1"
+
+
+def _info(message: str) -> None:
+    """A progress-like line on stderr that --quiet hides."""
+    if not _quiet:
+        typer.echo(message, err=True)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"usertrack: warning: {message}", err=True)
+
+
+@contextlib.contextmanager
+def _status(first: str) -> Iterator[Callable[[str], None]]:
+    """The spinner on stderr (a terminal only), or nothing with --quiet."""
+    if _quiet:
+        yield lambda _msg: None
+        return
+    from usertrack.terminal import progress_status, stderr_console
+
+    with progress_status(stderr_console(), first) as progress:
+        yield progress
+
 
 FormatOpt = Annotated[
     str | None,
@@ -41,7 +178,19 @@ FormatOpt = Annotated[
 ]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout."),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Write to this file (atomically; folders are created) instead of stdout; - is stdout.",
+    ),
+]
+UserFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (terminal), json or md. Default: table, or the --out file's extension.",
+    ),
 ]
 AsOfOpt = Annotated[
     str | None,
@@ -73,14 +222,35 @@ def _debug() -> bool:
     return os.environ.get("USERTRACK_DEBUG", "").strip().lower() in ("1", "true", "yes")
 
 
+def _show_traceback(error: BaseException) -> None:
+    """USERTRACK_DEBUG=1: the traceback, secrets redacted, never the locals (DSNs live there)."""
+    import traceback
+
+    sys.stderr.write(redact("".join(traceback.format_exception(error))))
+    sys.stderr.flush()
+
+
+def _silence_stdout() -> None:
+    """Stdout's reader went away (`| head`): send the rest to /dev/null so that the final flush
+    at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test runner's buffer): nothing will flush it
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn library errors into one line on stderr and the error's exit code."""
     try:
         yield
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(0) from None
     except UsertrackError as e:
         if _debug():
-            raise
+            _show_traceback(e)
         typer.echo(f"usertrack: error: {e}", err=True)
         if e.hint:
             typer.echo(f"usertrack: hint: {e.hint}", err=True)
@@ -92,40 +262,83 @@ def handle_errors() -> Iterator[None]:
         raise
     except Exception as e:
         if _debug():
-            raise
+            _show_traceback(e)
         message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
         typer.echo(f"usertrack: internal error: {message}", err=True)
-        typer.echo("usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True)
+        if not _debug():
+            typer.echo(
+                "usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True
+            )
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _choose_format(fmt: str | None, out: Path | None) -> str:
-    from usertrack.export import FORMATS, format_for_path
+def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] = ()) -> str:
+    from usertrack.export import FORMATS
+    from usertrack.output import format_for_path, is_stdout
 
+    allowed = formats or FORMATS
+    if is_stdout(out):
+        out = None
     if fmt is None:
         if out is not None:
             inferred = format_for_path(out)
             if inferred is None:
                 raise UsageError(f"--out {out}: cannot tell the format from the name; add --format")
+            if inferred not in allowed:
+                raise UsageError(f"--out {out}: {inferred} is not one of {', '.join(allowed)}")
             return inferred
         return "table"
     fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt not in allowed:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(allowed)}")
     if fmt == "table" and out is not None:
         raise UsageError("--format table is for the terminal; use json, csv or md with --out")
     return fmt
 
 
-def _emit(text: str, out: Path | None) -> None:
-    from usertrack.export import write_atomic
+def _stdout_console() -> Any:
+    """Rich's console for a command's answer (highlighting off, a closed pipe exits 0)."""
+    from usertrack.terminal import stdout_console
 
-    if out is None:
+    return stdout_console()
+
+
+def _prepare_out(out: Path | None) -> None:
+    """Probe --out before any query runs: folders created, a bad path fails now (exit 2)."""
+    from usertrack.output import is_stdout, prepare_out
+
+    if out is not None and not is_stdout(out):
+        prepare_out(out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    from usertrack.output import is_stdout, write_atomic
+
+    if out is None or is_stdout(out):
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
         write_atomic(out, text)
-        typer.echo(f"usertrack: wrote {out}", err=True)
+        _info(f"usertrack: wrote {out}")
+
+
+def _check_as_of(ws: Workspace, moment: datetime | None) -> None:
+    """--as-of after the data: an error on the demo (its data ends at its anchor), else a
+    warning (the newest rows may not have arrived; a future moment sees nothing new)."""
+    from usertrack.clock import now_utc
+
+    if moment is None:
+        return
+    if ws.demo is not None:
+        end = ws.default_as_of()
+        if moment > end:
+            raise UsageError(
+                f"--as-of {moment.isoformat()} is after the end of the demo's data"
+                f" ({end.isoformat()}); give an earlier moment, or regenerate the demo"
+                " with `usertrack demo --reset`"
+            )
+    elif moment > now_utc():
+        _warn(f"--as-of {moment.isoformat()} is in the future: the data stops at now")
 
 
 def _open_workspace(
@@ -145,7 +358,7 @@ def _open_workspace(
         queries_dir=resolve_queries_dir(queries_dir),
         segments_path=resolve_segments_file(segments_file),
         progress=progress,
-        notice=lambda msg: typer.echo(msg, err=True),
+        notice=_info,
         refresh=refresh,
     )
 
@@ -161,9 +374,14 @@ def segments(
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     limit: Annotated[
-        int,
-        typer.Option("--limit", "-n", min=1, help="Users shown per segment in the table and md."),
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="Users shown per segment in the table and md. Default: 5, all with --segment.",
+        ),
+    ] = None,
     refresh: RefreshOpt = False,
     save: Annotated[
         bool | None,
@@ -193,15 +411,17 @@ def segments(
         from usertrack.clock import parse_as_of
         from usertrack.config import load_settings
         from usertrack.export import render
-        from usertrack.terminal import progress_status, render_segments, stderr_console
+        from usertrack.terminal import render_segments
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         if since is not None and not changes:
             raise UsageError("--since goes with --changes")
+        _prepare_out(out)
+        if limit is None:
+            limit = None if segment is not None else 5
         settings = load_settings()
-        err = stderr_console()
-        with progress_status(err, "loading rules and queries") as progress:
+        with _status("loading rules and queries") as progress:
             ws = _open_workspace(
                 progress,
                 queries_dir=queries_dir,
@@ -211,18 +431,29 @@ def segments(
             )
             with ws:
                 if segment is not None:
-                    ws.rules.get(segment)
+                    _check_segment(ws, segment)
+                _check_as_of(ws, moment)
                 result = ws.classify(moment or ws.default_as_of(), progress)
                 moves = _segments_history(ws, result, save, changes, since, progress)
         if moves is not None:
-            _show_changes(moves, chosen, out, segment, limit)
+            _show_changes(moves, chosen, out, segment, limit or 5)
             return
         if chosen == "table":
-            from rich.console import Console
-
-            render_segments(Console(), result, segment, limit)
+            render_segments(_stdout_console(), result, segment, limit)
         else:
             _emit(render(result, chosen, segment, limit), out)
+
+
+def _check_segment(ws: Workspace, segment: str) -> None:
+    from usertrack.errors import SegmentsFileError
+    from usertrack.rulefiles import did_you_mean
+
+    ids = [s.id for s in ws.rules.segments]
+    if segment not in ids:
+        raise SegmentsFileError(
+            f"--segment {segment!r}: no such segment in {ws.rules.path}"
+            f"{did_you_mean(segment, ids)} (known: {', '.join(ids)})"
+        )
 
 
 @app.command()
@@ -238,21 +469,19 @@ def demo(
     with handle_errors():
         from usertrack.config import load_settings
         from usertrack.demo import ensure_demo, read_manifest
-        from usertrack.terminal import progress_status, stderr_console
 
         settings = load_settings()
         existed = read_manifest(settings.home) is not None
-        with progress_status(stderr_console(), "preparing the demo workspace") as progress:
+        with _status("preparing the demo workspace") as progress:
             ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
             fresh = reset or not existed
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
         verb = "generated" if fresh else "already there:"
-        typer.echo(
+        _info(
             f"usertrack: demo {verb} {ws.users} users, data up to {ws.anchor.isoformat()},"
-            f" in {ws.root}",
-            err=True,
+            f" in {ws.root}"
         )
 
 
@@ -265,10 +494,9 @@ def doctor(
     with handle_errors():
         from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
         from usertrack.doctor import exit_code, run_checks
-        from usertrack.terminal import progress_status, stderr_console
 
         settings = load_settings()
-        with progress_status(stderr_console(), "checking") as progress:
+        with _status("checking") as progress:
             checks = run_checks(
                 settings,
                 queries_dir=resolve_queries_dir(queries_dir),
@@ -287,11 +515,17 @@ def doctor(
 
 @app.command()
 def query(
-    query_id: Annotated[str, typer.Argument(help="A query of the library, e.g. neon/runs.")],
+    query_id: Annotated[
+        str | None, typer.Argument(help="A query of the library, e.g. neon/runs.")
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="NAME=VALUE for a parameter of the query (repeatable)."),
     ] = None,
+    list_queries: Annotated[
+        bool,
+        typer.Option("--list", help="List the runnable queries: id, description, parameters."),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -299,45 +533,98 @@ def query(
     segments_file: SegmentsOpt = None,
     refresh: RefreshOpt = False,
 ) -> None:
-    """Run one query file of the library on its source and print its rows."""
+    """Run one query file of the library on its source and print its rows (--list: which)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.export import render_result
-        from usertrack.terminal import progress_status, render_result_table, stderr_console
+        from usertrack.terminal import render_result_table
 
+        if list_queries:
+            if query_id is not None:
+                raise UsageError("--list takes no QUERY_ID")
+            _list_queries(queries_dir)
+            return
+        if query_id is None:
+            raise UsageError("missing QUERY_ID (see `usertrack query --list`)")
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
-        values: dict[str, str] = {}
+        given: dict[str, str] = {}
         for item in param or []:
             name, sep, value = item.partition("=")
-            if not sep or not name.strip():
+            name = name.strip()
+            if not sep or not name:
                 raise UsageError(f"--param {item!r} is not NAME=VALUE")
-            if name.strip() in ("as_of", "exclude_pattern"):
+            if name in ("as_of", "exclude_pattern"):
                 raise UsageError(
-                    f"--param {name.strip()} is set by usertrack: use --as-of, or exclude:"
-                    " in segments.yaml"
+                    f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
                 )
-            values[name.strip()] = value
-        with progress_status(stderr_console(), f"running {query_id}") as progress:
+            if name == "email":  # matched like `usertrack user`: trimmed, case-insensitively
+                value = value.strip().lower()
+            given[name] = value
+        _prepare_out(out)
+        with _status(f"running {query_id}") as progress:
             ws = _open_workspace(
                 progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
             )
             with ws:
-                target = ws.library.get(query_id)
-                unknown = sorted(set(values) - target.param_names)
-                if unknown:
-                    raise UsageError(
-                        f"query {query_id} has no parameter {unknown[0]!r}"
-                        f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
-                    )
+                target = _runnable_query(ws.library, query_id)
+                values = _typed_params(target, given)
+                _check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
                 result = ws.run_query(query_id, when, **values)
         if chosen == "table":
-            from rich.console import Console
-
-            render_result_table(Console(), result, title=f"{query_id} — {target.description}")
+            render_result_table(
+                _stdout_console(), result, title=f"{query_id} — {target.description}"
+            )
         else:
             _emit(render_result(result, chosen, query=query_id, title=query_id), out)
+
+
+# join/ queries run over the per-user tables the other sources build (inside `segments`); on
+# their own they have nothing to read, so `query` neither lists nor runs them.
+_STANDALONE_FOLDERS = ("posthog", "neon")
+
+
+def _runnable_query(library: Any, query_id: str) -> Any:
+    target = library.get(query_id)
+    if target.folder not in _STANDALONE_FOLDERS:
+        raise UsageError(
+            f"query {query_id} runs over the joined per-user tables inside `usertrack segments`;"
+            " it cannot run alone (see `usertrack query --list`)"
+        )
+    return target
+
+
+def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
+    from usertrack.queries import convert_param
+
+    unknown = sorted(set(given) - target.param_names)
+    if unknown:
+        raise UsageError(
+            f"query {target.id} has no parameter {unknown[0]!r}"
+            f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+        )
+    return {name: convert_param(target, name, value) for name, value in given.items()}
+
+
+def _list_queries(queries_dir: Path | None) -> None:
+    from usertrack.config import resolve_queries_dir
+    from usertrack.queries import load_queries
+
+    library = load_queries(resolve_queries_dir(queries_dir))
+    lines = []
+    for q in sorted(library.queries.values(), key=lambda q: q.id):
+        if q.folder not in _STANDALONE_FOLDERS:
+            continue
+        params = [
+            f"{p.name}={p.default if p.default is not None else '(required)'}"
+            for p in q.params
+            if p.name not in ("as_of", "exclude_pattern")  # set by usertrack, not by -p
+        ]
+        lines.append(f"{q.id}  {q.description}")
+        lines.append(f"  parameters (-p NAME=VALUE): {', '.join(params) or 'none'}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -352,7 +639,7 @@ def insight(
         from usertrack.errors import ConfigError
         from usertrack.export import render_result
         from usertrack.sources.posthog_http import PostHogHTTPSource
-        from usertrack.terminal import progress_status, render_result_table, stderr_console
+        from usertrack.terminal import render_result_table
 
         chosen = _choose_format(fmt, out)
         settings = load_settings()
@@ -361,7 +648,8 @@ def insight(
                 "saved insights live in PostHog: set POSTHOG_PROJECT_ID and"
                 " POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST for EU or self-hosted)"
             )
-        with progress_status(stderr_console(), f"fetching insight {insight_id}") as progress:
+        _prepare_out(out)
+        with _status(f"fetching insight {insight_id}") as progress:
             source = PostHogHTTPSource(
                 settings.posthog_api_key,
                 settings.posthog_project_id,
@@ -372,9 +660,7 @@ def insight(
                 result = source.fetch_insight(insight_id)
         name = str(result.meta.get("name") or f"insight {insight_id}")
         if chosen == "table":
-            from rich.console import Console
-
-            render_result_table(Console(), result, title=name)
+            render_result_table(_stdout_console(), result, title=name)
         else:
             _emit(render_result(result, chosen, insight=insight_id, title=name), out)
 
@@ -391,7 +677,7 @@ def cache_clear() -> None:
         from usertrack.config import load_settings
 
         removed = clear(load_settings().home)
-        typer.echo(f"usertrack: removed {removed} cached result(s)", err=True)
+        _info(f"usertrack: removed {removed} cached result(s)")
 
 
 def _segments_history(
@@ -440,11 +726,9 @@ def _segments_history(
 
 def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, limit: int) -> None:
     if fmt == "table":
-        from rich.console import Console
-
         from usertrack.terminal import render_changes
 
-        render_changes(Console(), moves, segment, limit)
+        render_changes(_stdout_console(), moves, segment, limit)
     else:
         from usertrack.history import render_changes as render_changes_text
 
@@ -461,20 +745,33 @@ def report_weekly(
         str | None,
         typer.Option(
             "--as-of",
-            help="The report covers the 7 days ending here: DATE (00:00 UTC) or DATETIME (UTC)."
-            " Default: today 00:00 UTC (on the demo: the end of its data).",
+            help="Report the ISO week (Monday to Monday, UTC) containing this moment: DATE or"
+            " DATETIME (UTC). Default: the last complete week (on the demo: of its data).",
         ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Folder to write usertrack-YYYY-Www.md into. Default: here."
+            "--out",
+            "-o",
+            help="Folder to write usertrack-YYYY-Www.md into (created if missing); - is stdout."
+            " Default: here.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing report of that week that differs."),
+    ] = False,
     template: Annotated[
         Path | None,
         typer.Option("--template", help="A jinja2 template instead of the shipped weekly.md.j2."),
     ] = None,
+    print_template: Annotated[
+        bool,
+        typer.Option(
+            "--print-template", help="Print the shipped template, to start your own, and exit."
+        ),
+    ] = False,
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     save: Annotated[
@@ -487,32 +784,56 @@ def report_weekly(
 ) -> None:
     """Write the weekly Markdown report: key metrics, segment movement, failures, UX, traffic."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
+        from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings
         from usertrack.history import open_history
-        from usertrack.report import check_out_dir, weekly_report
-        from usertrack.terminal import progress_status, stderr_console
+        from usertrack.output import is_stdout
+        from usertrack.report import (
+            WEEKLY_TEMPLATE,
+            check_out_dir,
+            check_template,
+            render_report,
+            report_week,
+            write_report,
+        )
 
+        if print_template:
+            sys.stdout.write(WEEKLY_TEMPLATE.read_text(encoding="utf-8"))
+            sys.stdout.flush()
+            return
         moment = parse_as_of(as_of) if as_of else None
-        check_out_dir(out)  # a bad --out or --template fails before any work
-        if template is not None and not template.expanduser().is_file():
-            raise UsageError(f"--template {template}: no such template file")
+        check_template(template)  # a template that does not parse fails before any work
+        to_stdout = is_stdout(out)
+        folder = None if to_stdout else check_out_dir(out)  # and so does an unwritable --out
         settings = load_settings()
-        with progress_status(stderr_console(), "loading rules and queries") as progress:
+        with _status("loading rules and queries") as progress:
             ws = _open_workspace(
                 progress, queries_dir=queries_dir, segments_file=segments_file, settings=settings
             )
             with ws, open_history(ws) as history:
-                path = weekly_report(
-                    ws,
-                    moment,
-                    out_dir=out,
-                    template=template,
-                    history=history,
-                    save=save,
-                    progress=progress,
+                _check_as_of(ws, moment)
+                week = report_week(ws, moment)
+                data_end = ws.default_as_of() if ws.demo is not None else now_utc()
+                if week.end > data_end:
+                    _warn(
+                        f"week {week.label} is not over (data up to {data_end.isoformat()}):"
+                        " the report covers it so far"
+                    )
+                data, text = render_report(
+                    ws, week, template=template, history=history, progress=progress
                 )
-        typer.echo(f"usertrack: wrote {path}", err=True)
+                if to_stdout:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                else:
+                    assert folder is not None
+                    path = folder / week.file_name
+                    status = write_report(path, text, force=force)
+                if save:
+                    history.save(data.current)
+        if to_stdout:
+            return
+        _info(f"usertrack: {status} {path}")
         typer.echo(str(path))
 
 
@@ -524,7 +845,10 @@ FailuresOpt = Annotated[
     ),
 ]
 DaysOpt = Annotated[
-    int, typer.Option("--days", "-d", min=1, help="How many days back from --as-of to look.")
+    int,
+    typer.Option(
+        "--days", "-d", min=1, max=MAX_DAYS, help="How many days back from --as-of to look."
+    ),
 ]
 
 
@@ -555,23 +879,23 @@ def failures(
             report_json,
             report_markdown,
         )
-        from usertrack.terminal import progress_status, render_failures, stderr_console
+        from usertrack.terminal import render_failures
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         rules = load_failure_rules(resolve_failures_file(failures_file))
-        with progress_status(stderr_console(), "loading rules and queries") as progress:
+        _prepare_out(out)
+        with _status("loading rules and queries") as progress:
             ws = _open_workspace(
                 progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
             )
             with ws:
+                _check_as_of(ws, moment)
                 report = failure_report(
                     ws, rules, moment or ws.default_as_of(), days, progress=progress
                 )
         if chosen == "table":
-            from rich.console import Console
-
-            render_failures(Console(), report, limit)
+            render_failures(_stdout_console(), report, limit)
         elif chosen == "json":
             _emit(report_json(report), out)
         elif chosen == "csv":
@@ -586,7 +910,7 @@ def user(
         str, typer.Argument(help="The user's email (matched trimmed and case-insensitively).")
     ],
     days: DaysOpt = 30,
-    fmt: FormatOpt = None,
+    fmt: UserFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     failures_file: FailuresOpt = None,
@@ -607,32 +931,30 @@ def user(
             resolve_segments_file,
         )
         from usertrack.deepdive import deep_dive, open_with_rules, to_json, to_markdown
-        from usertrack.terminal import progress_status, render_deep_dive, stderr_console
+        from usertrack.terminal import render_deep_dive
 
-        chosen = _choose_format(fmt, out)
-        if chosen == "csv":
-            raise UsageError("--format csv does not fit a deep dive; use table, json or md")
+        chosen = _choose_format(fmt, out, ("table", "json", "md"))
         if not email.strip():
             raise UsageError("EMAIL is empty")
         moment = parse_as_of(as_of) if as_of else None
-        with progress_status(stderr_console(), "loading rules and queries") as progress:
+        _prepare_out(out)
+        with _status("loading rules and queries") as progress:
             ws, rules = open_with_rules(
                 load_settings(),
                 failures_path=resolve_failures_file(failures_file),
                 queries_dir=resolve_queries_dir(queries_dir),
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
-                notice=lambda msg: typer.echo(msg, err=True),
+                notice=_info,
                 refresh=refresh,
             )
             with ws:
+                _check_as_of(ws, moment)
                 dd = deep_dive(
                     ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
                 )
         if chosen == "table":
-            from rich.console import Console
-
-            render_deep_dive(Console(), dd, limit)
+            render_deep_dive(_stdout_console(), dd, limit)
         elif chosen == "json":
             _emit(to_json(dd), out)
         else:
@@ -641,7 +963,17 @@ def user(
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    return app(args=argv, prog_name="usertrack")
+    code: Any = 0
+    try:
+        app(args=argv, prog_name="usertrack")
+    except SystemExit as e:
+        code = e.code
+    try:
+        sys.stdout.flush()  # what is still buffered, now, so a closed pipe is handled here
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,13 +13,11 @@ import decimal
 import io
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from usertrack import style
 from usertrack.errors import UsageError
+from usertrack.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
 from usertrack.segments import Classification, rule_columns
 from usertrack.sources.base import Result
 from usertrack.style import csv_cell, md_text
@@ -157,7 +155,7 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
     )
     for seg in segments:
         total_members = result.counts[seg.id]
-        shown = result.members(seg.id, None if segment else limit)
+        shown = result.members(seg.id, limit)  # None: all of them
         cols = rule_columns(seg, result.columns)
         name, action = md_text(seg.name), md_text(seg.action)
         out.append(f"\n## {name} ({style.count(total_members)}) — {action}\n")
@@ -196,28 +194,6 @@ def render(
     if fmt == "md":
         return to_markdown(result, segment, limit)
     raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-
-
-def format_for_path(path: Path) -> str | None:
-    return {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(path.suffix.lower())
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it."""
-    path = path.expanduser()
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"--out {path}: folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def result_document(result: Result, **about: Any) -> dict[str, Any]:

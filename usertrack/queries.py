@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import NotFoundError, QueryFileError
+from usertrack.errors import NotFoundError, QueryFileError, UsageError
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
 RETURNS = ("per-user", "table")
@@ -87,9 +87,12 @@ class QueryLibrary:
         try:
             return self.queries[query_id]
         except KeyError:
+            from usertrack.rulefiles import did_you_mean
+
             known = ", ".join(sorted(self.queries)) or "none"
             raise NotFoundError(
-                f"no query named {query_id!r} in {self.root} (known: {known})"
+                f"no query named {query_id!r} in {self.root}{did_you_mean(query_id, self.queries)}"
+                f" (known: {known})"
             ) from None
 
     def in_folder(self, folder: str, *, per_user: bool | None = None) -> list[Query]:
@@ -318,3 +321,67 @@ def _coerce_default(text: str) -> Any:
     if re.fullmatch(r"-?\d+\.\d*", text):
         return float(text)
     return text
+
+
+def _param_kind(default: str | None) -> str:
+    """What a parameter's header default says its values are."""
+    if default is None:
+        return "text"
+    text = default.strip()
+    if text == "now":
+        return "moment"
+    if re.fullmatch(r"-?\d+", text):
+        return "integer"
+    if re.fullmatch(r"-?\d+\.\d*", text):
+        return "number"
+    if text.lower() in ("true", "false"):
+        return "boolean"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return "date"
+    return "text"
+
+
+def convert_param(query: Query, name: str, text: str) -> Any:
+    """A `--param NAME=VALUE` value typed like the default its header declares.
+
+    The command line gives strings; `days=14` must bind as the integer 14 (`make_interval(days =>
+    '14')` and HogQL comparisons treat text differently). A value that does not fit is a usage
+    error naming the parameter.
+    """
+    from datetime import date
+
+    param = next((p for p in query.params if p.name == name), None)
+    kind = _param_kind(param.default if param else None)
+    value = text.strip()
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean":
+            lowered = value.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return lowered in ("true", "1", "yes")
+        if kind == "date":
+            return date.fromisoformat(value)
+        if kind == "moment":
+            from usertrack.clock import parse_as_of
+
+            return parse_as_of(value)
+    except (ValueError, UsageError):
+        assert param is not None
+        raise UsageError(
+            f"--param {name}={text!r}: query {query.id} takes {_ARTICLE[kind]} here"
+            f" (its default is {param.default})"
+        ) from None
+    return text
+
+
+_ARTICLE = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+    "moment": "a date or datetime",
+}

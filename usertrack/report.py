@@ -1,10 +1,12 @@
 """The weekly report: seed 000's key metrics, segment movement, failures, UX, traffic (Markdown).
 
-The week. A report as of `as_of` covers the 7 days ending at as_of, (as_of - 7 days, as_of], and
-compares with the 7 days before it. Its name is the ISO week of the last day it covers: as of
-2026-11-16 00:00 UTC the report covers Monday 9 to Sunday 15 November, ISO week 2026-W46, and is
-written to `usertrack-2026-W46.md`. Without --as-of the report is as of today 00:00 UTC (on the
-demo: the end of its data), so it covers whole days and a re-run the same day gives the same file.
+The week. A report covers one ISO week, Monday 00:00 UTC to the next Monday 00:00 UTC, as
+(start, end] like every query window, and compares with the week before it. By default it is the
+last complete week (on the demo: the last one before the end of its data); with --as-of, the week
+containing that moment (a Monday 00:00 closes the week before it). The file is named by that
+week: `usertrack-2026-W46.md` covers Monday 9 to Sunday 15 November 2026, whatever --as-of in it
+was given, and the queries look from the week's end so that they all write the same file.
+An existing report is replaced only when forced, and left alone when the new text is identical.
 
 The same inputs give a byte-identical file: there is no generation timestamp, every list has a
 stable order (ties broken by email or name), and numbers are formatted here, not by the template.
@@ -54,15 +56,36 @@ TABLE_ROWS = 10  # rows of the failure, UX and traffic tables
 
 @dataclass(frozen=True)
 class ReportWeek:
-    """The 7 days ending at `end` (exclusive start, inclusive end), named by ISO week."""
+    """One ISO week, Monday 00:00 UTC to the next Monday 00:00 UTC, named by that week.
+
+    Like every query window it is (start, end]: a moment at Monday 00:00 belongs to the week
+    that ends there, so `--as-of 2026-11-16` (a Monday) is the whole week before it.
+    """
 
     start: datetime
     end: datetime
 
     @classmethod
+    def containing(cls, moment: datetime) -> ReportWeek:
+        """The ISO week whose (Monday, next Monday] holds `moment`."""
+        moment = moment.astimezone(UTC)
+        monday = datetime.combine(
+            moment.date() - timedelta(days=moment.weekday()), time(0, 0), tzinfo=UTC
+        )
+        if moment == monday:  # Monday 00:00 closes the week before
+            monday -= WEEK
+        return cls(start=monday, end=monday + WEEK)
+
+    @classmethod
+    def last_complete(cls, moment: datetime) -> ReportWeek:
+        """The last week that is over at `moment` (its end is at or before it)."""
+        week = cls.containing(moment)
+        return week if week.end <= moment else week.previous()
+
+    @classmethod
     def ending(cls, as_of: datetime) -> ReportWeek:
-        as_of = as_of.astimezone(UTC).replace(microsecond=0)
-        return cls(start=as_of - WEEK, end=as_of)
+        """Kept for callers of the old name: the week containing `as_of`."""
+        return cls.containing(as_of)
 
     @property
     def first_day(self) -> date:
@@ -70,12 +93,12 @@ class ReportWeek:
 
     @property
     def last_day(self) -> date:
-        """The last calendar day (UTC) the week touches: the day before `end` at midnight."""
+        """The Sunday: the last calendar day (UTC) of the week."""
         return (self.end - timedelta(microseconds=1)).date()
 
     @property
     def iso(self) -> tuple[int, int]:
-        year, week, _ = self.last_day.isocalendar()
+        year, week, _ = self.first_day.isocalendar()
         return year, week
 
     @property
@@ -106,12 +129,11 @@ class ReportWeek:
         }
 
 
-def report_as_of(ws: Workspace, given: datetime | None) -> datetime:
-    """--as-of, else today 00:00 UTC (on the demo: the end of its data, also a midnight)."""
+def report_week(ws: Workspace, given: datetime | None) -> ReportWeek:
+    """The week containing --as-of, else the last complete week (on the demo: before its end)."""
     if given is not None:
-        return given
-    default = ws.default_as_of().astimezone(UTC)
-    return datetime.combine(default.date(), time(0, 0), tzinfo=UTC)
+        return ReportWeek.containing(given)
+    return ReportWeek.last_complete(ws.default_as_of())
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +337,7 @@ def collect_weekly(
     """Classify this week and last week (or take last week's snapshot), run the report queries."""
     from usertrack.history import baseline_for, workspace_identity
 
-    week = ReportWeek.ending(as_of)
+    week = ReportWeek.containing(as_of)
     current = ws.classify(week.end, progress)
     baseline = baseline_for(ws, history, week.start, progress)
     changes = compare(baseline, Snapshot.of(current), current.segments)
@@ -659,18 +681,72 @@ def _template_line(error: BaseException, path: Path) -> str:
     return line
 
 
+def check_template(template: Path | None) -> Path:
+    """The template to render, parsed now: a syntax error fails (file:line) before any query."""
+    import jinja2
+
+    path = (template or WEEKLY_TEMPLATE).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--template {path}: no such template file")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--template {path}: cannot read it: {e}") from None
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    try:
+        env.parse(source, name=path.name, filename=str(path))
+    except jinja2.TemplateSyntaxError as e:
+        raise UsageError(f"{path}:{e.lineno}: template error: {e.message}") from None
+    return path
+
+
 def check_out_dir(out_dir: Path | None) -> Path:
-    """The folder to write into (default: the current one); it must exist."""
-    folder = (out_dir or Path(".")).expanduser()
-    if not folder.exists():
-        raise UsageError(f"--out {folder}: folder does not exist")
-    if not folder.is_dir():
-        raise UsageError(f"--out {folder}: not a folder (--out takes the folder to write into)")
-    return folder
+    """The folder to write into (default: the current one), created, and proved writable."""
+    from usertrack.output import prepare_out_dir
+
+    return prepare_out_dir(out_dir or Path("."))
 
 
 def report_path(out_dir: Path | None, week: ReportWeek) -> Path:
     return check_out_dir(out_dir) / week.file_name
+
+
+def render_report(
+    ws: Workspace,
+    week: ReportWeek,
+    *,
+    template: Path | None = None,
+    history: History | None = None,
+    progress: Progress | None = None,
+) -> tuple[WeeklyData, str]:
+    """The week's data and the report's text (nothing written)."""
+    data = collect_weekly(ws, week.end, history=history, progress=progress)
+    return data, render_weekly(build_context(data), template)
+
+
+def write_report(path: Path, text: str, *, force: bool = False) -> str:
+    """Write the report atomically; 'wrote', 'replaced' or 'unchanged' (identical: not touched).
+
+    A different report already there is kept unless `force`: a re-run never loses an edited or
+    older copy by surprise.
+    """
+    from usertrack.output import write_atomic
+
+    new = text.encode("utf-8")
+    try:
+        old: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        old = None
+    except IsADirectoryError:
+        raise UsageError(f"cannot write {path}: it is a folder") from None
+    if old == new:
+        return "unchanged"
+    if old is not None and not force:
+        raise UsageError(
+            f"{path} already exists and differs from this run's report: add --force to replace it"
+        )
+    write_atomic(path, text)
+    return "wrote" if old is None else "replaced"
 
 
 def weekly_report(
@@ -682,18 +758,14 @@ def weekly_report(
     history: History | None = None,
     save: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Path:
     """Build, render and write the weekly report atomically; return the file written."""
-    from usertrack.export import write_atomic
-
-    moment = report_as_of(ws, as_of)
-    week = ReportWeek.ending(moment)
+    week = report_week(ws, as_of)
     path = report_path(out_dir, week)  # a bad --out fails before any query runs
-    if template is not None and not template.expanduser().is_file():
-        raise UsageError(f"--template {template}: no such template file")
-    data = collect_weekly(ws, moment, history=history, progress=progress)
-    text = render_weekly(build_context(data), template)
-    write_atomic(path, text)
+    check_template(template)
+    data, text = render_report(ws, week, template=template, history=history, progress=progress)
+    write_report(path, text, force=force)
     if save and history is not None:
         history.save(data.current)
     return path

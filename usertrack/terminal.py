@@ -39,10 +39,18 @@ WRAP_MIN = 12  # a free-text column narrower than this is unreadable: drop other
 WORD_MAX = 24  # a longer word in free text folds rather than widen its column
 
 
+class _AnswerConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich answers a closed pipe with SystemExit(1); raise BrokenPipeError instead, so the
+        # CLI exits 0 quietly as it does for every other writer (`usertrack segments | head`).
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def stdout_console(**options: Any) -> Console:
     """The console for a command's answer. Highlighting is off: rich would otherwise colour
     parts of the data it guesses are numbers or dates ("2026-11-13" bolded piecemeal)."""
-    return Console(highlight=False, **options)
+    return _AnswerConsole(highlight=False, **options)
 
 
 def stderr_console() -> Console:
@@ -262,7 +270,7 @@ def _action(action: str) -> Text:
 
 
 def render_segments(
-    console: Console, result: Classification, segment: str | None = None, limit: int = 5
+    console: Console, result: Classification, segment: str | None = None, limit: int | None = 5
 ) -> None:
     width = _width(console)
     segments = [s for s in result.segments if segment is None or s.id == segment]
@@ -283,7 +291,7 @@ def render_segments(
     console.print(summary)
 
     for seg in segments:
-        shown = result.members(seg.id, None if segment else limit)
+        shown = result.members(seg.id, limit)  # None: all of them
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)

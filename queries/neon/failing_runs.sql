@@ -9,14 +9,23 @@
 -- Workflow level (fastapi_run), as seed 000 insists: a run can fail from infrastructure while every
 -- tool call in it succeeded, so this is not the tool-level table. The error is the first line of
 -- run_error_log with its numbers replaced by N (so "run 17341" and "run 3304" group together) and a
--- leading "Workflow run N failed at step N of N: " dropped. Window: (as_of - N days, as_of]. Ties
--- are broken by the error in byte order (COLLATE "C", whatever the database's locale).
+-- leading "Workflow run N failed at step N of N: " dropped. Numbers that carry meaning stay: a
+-- status or exit code after status/code/HTTP/exit/returned/rc ("HTTP 503", "exit code 137",
+-- "rc=137") and an HTTP status before its reason ("429 Too Many Requests"). Window:
+-- (as_of - N days, as_of]. Ties are broken by the error in byte order (COLLATE "C", whatever the
+-- database's locale).
 WITH failed AS (
     SELECT
         r.created_at,
         lower(btrim(w.email, E' \t\r\n')) AS email,
         regexp_replace(
-            regexp_replace(split_part(coalesce(r.run_error_log, ''), E'\n', 1), '[0-9]+', 'N', 'g'),
+            regexp_replace(
+                split_part(coalesce(r.run_error_log, ''), E'\n', 1),
+                '(?<![0-9])(?<!(status|code|http|exit|exited|returned|rc)[ :=]{0,2})[0-9]+(?![0-9])'
+                '(?! (Bad Request|Unauthorized|Forbidden|Not Found|Too Many Requests'
+                '|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout))',
+                'N', 'gi'
+            ),
             '^Workflow run N failed at step N of N: ', ''
         ) AS error
     FROM fastapi_run AS r

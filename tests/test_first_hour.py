@@ -1,0 +1,358 @@
+"""A newcomer's first hour (issue 12): output files, early errors, what users expect.
+
+Everything runs on the real demo (embedded PostgreSQL, local PostHog engine) through the CLI
+runner, or in a real subprocess where pipes and process exit codes are the point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import handmade
+from tests.cli_runner import run
+from usertrack.errors import EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_USAGE
+from usertrack.queries import convert_param, load_queries, parse_query
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def one_error_line(stderr: str) -> str:
+    """The stderr of a command that failed before doing anything: exactly one error line."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("usertrack: error: ")]
+    assert len(errors) == 1, stderr
+    assert all(line.startswith("usertrack: ") for line in lines), stderr
+    return errors[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Output files
+
+
+def test_out_file_gets_the_users_umask(demo_home: Path, tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "segments.csv"
+        result = run(["segments", "--out", str(out)], demo_home)
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # not mkstemp's 0600
+
+
+def test_out_through_a_symlink_writes_its_target(demo_home: Path, tmp_path: Path) -> None:
+    real = tmp_path / "data" / "segments.json"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    result = run(["segments", "--out", str(link)], demo_home)
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert json.loads(real.read_text())["users"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["segments.json"]
+
+
+def test_out_dash_is_stdout(demo_home: Path) -> None:
+    result = run(["segments", "--out", "-", "-f", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["users"]
+    assert not (REPO / "-").exists()
+
+
+@pytest.mark.parametrize("kind", ["under a file", "a folder", "in /proc"])
+def test_an_unwritable_out_fails_first_with_its_reason(
+    kind: str, demo_home: Path, tmp_path: Path
+) -> None:
+    """Root ignores a read-only folder, so the targets are ones nobody can write."""
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    out = {
+        "under a file": blocker / "reports" / "segments.json",
+        "a folder": tmp_path,
+        "in /proc": Path("/proc/usertrack-test/segments.json"),
+    }[kind]
+    result = run(["segments", "--out", str(out), "-f", "json"], demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert one_error_line(result.stderr).startswith(f"usertrack: error: cannot write {out}: ")
+    assert "demo" not in result.stderr  # checked before the workspace opened
+    assert result.stdout == "" and blocker.read_text() == "x"
+
+
+def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
+    """A file-size limit makes the kernel refuse the write as a full disk would (EFBIG instead
+    of ENOSPC), in a child process so that the limit stays there."""
+    code = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from usertrack.export import write_atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "try:\n"
+        "    write_atomic(Path(sys.argv[1]), 'x' * 100_000)\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, getattr(e, 'exit_code', None), e, sep='|')\n"
+    )
+    target = tmp_path / "out" / "segments.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60
+    )
+    _name, exit_code, message = proc.stdout.strip().split("|")
+    assert exit_code == str(EXIT_USAGE), proc.stdout + proc.stderr  # an error of ours, exit 2
+    assert message.startswith(f"cannot write {target}: ")
+    assert list(target.parent.iterdir()) == []  # no temp file, no partial file
+
+
+# --------------------------------------------------------------------------------------------
+# Early errors
+
+
+def test_as_of_after_the_demos_data_is_an_error(demo_home: Path) -> None:
+    for command in (["segments"], ["failures"], ["user", "jane.doe@acme.io"]):
+        result = run([*command, "--as-of", "2099-01-01"], demo_home)
+        assert result.exit_code == EXIT_USAGE, result.stderr
+        assert "after the end of the demo's data" in one_error_line(result.stderr)
+        assert result.stdout == ""
+
+
+def test_as_of_in_the_future_warns_on_live_sources(handmade_db: str, tmp_path: Path) -> None:
+    events = handmade.write_events_jsonl(tmp_path / "events.jsonl")
+    env = {"DATABASE_URL": handmade_db, "USERTRACK_EVENTS": str(events)}
+    result = run(["segments", "--as-of", "2099-01-01", "-f", "json"], tmp_path / "home", **env)
+    assert result.exit_code == 0, result.stderr
+    assert "usertrack: warning: --as-of 2099-01-01" in result.stderr
+    assert json.loads(result.stdout)["as_of"] == "2099-01-01T00:00:00Z"
+    now = run(["segments", "-f", "json"], tmp_path / "home", **env)
+    assert now.exit_code == 0 and "warning" not in now.stderr
+
+
+@pytest.mark.parametrize("command", [["failures"], ["user", "jane.doe@acme.io"]])
+def test_days_beyond_ten_years_is_a_usage_error(command: list[str]) -> None:
+    result = run([*command, "--days", "4000"])
+    assert result.exit_code == EXIT_USAGE
+    line = one_error_line(result.stderr)
+    assert "--days" in line and "3660" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["user"], "Missing argument"),
+        (["segments", "--bogus"], "No such option: --bogus"),
+        (["segments", "--limit", "zero"], "--limit"),
+        (["report", "weekly", "--out"], "--out"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
+def test_usage_errors_are_one_line_like_the_rest(args: list[str], fragment: str) -> None:
+    result = run(args)
+    assert result.exit_code == EXIT_USAGE
+    assert fragment in one_error_line(result.stderr)
+    assert "Usage:" not in result.stderr and "╭" not in result.stderr
+    assert result.stdout == ""
+
+
+BROKEN_PIPE_COMMANDS = [
+    ["segments", "-f", "csv"],
+    ["segments"],
+    ["user", "jane.doe@acme.io"],
+    ["query", "--list"],
+    ["report", "weekly", "--print-template"],
+    ["--help"],
+]
+
+
+@pytest.mark.parametrize("command", BROKEN_PIPE_COMMANDS, ids=" ".join)
+def test_a_closed_pipe_exits_0_quietly(command: list[str], demo_home: Path) -> None:
+    """`usertrack ... | head -1`, with the reader gone before the first write (so it never
+    depends on the pipe's buffer size)."""
+    env = {**os.environ, "USERTRACK_HOME": str(demo_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "usertrack", "-q", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
+
+
+def test_debug_traceback_is_redacted_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    events = handmade.write_events_jsonl(tmp_path / "events.jsonl")
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://usr:hunter2-debug@127.0.0.1:1/db?connect_timeout=2",
+        "USERTRACK_EVENTS": str(events),
+        "USERTRACK_CONNECT_ATTEMPTS": "1",
+        "USERTRACK_DEBUG": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "usertrack", "segments"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == EXIT_CONNECTION, proc.stderr
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "SourceConnectionError" in proc.stderr
+    assert "\nusertrack: error: cannot connect" in proc.stderr  # then the usual line
+    assert "hunter2-debug" not in proc.stderr + proc.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Small things users expect
+
+
+def test_version_and_h_everywhere() -> None:
+    from usertrack import __version__
+
+    version = run(["--version"])
+    assert version.exit_code == 0 and version.stdout.strip() == f"usertrack {__version__}"
+    for command in ([], ["segments"], ["report"], ["report", "weekly"], ["cache", "clear"]):
+        result = run([*command, "-h"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.startswith("Usage: ") and "-h, --help" in result.stdout
+
+
+def test_shell_completion_is_offered() -> None:
+    help_text = run(["--help"]).stdout
+    assert "--install-completion" in help_text and "--show-completion" in help_text
+    script = run(["--show-completion", "bash"])
+    assert script.exit_code == 0 and "_usertrack_completion" in script.stdout
+
+
+def test_quiet_hides_the_demo_notice(demo_home: Path) -> None:
+    loud = run(["segments", "-f", "json"], demo_home)
+    quiet = run(["--quiet", "segments", "-f", "json"], demo_home)
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "demo" in loud.stderr and quiet.stderr == ""
+    assert quiet.stdout == loud.stdout
+
+
+def test_insecure_reaches_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("USERTRACK_INSECURE", raising=False)
+    assert run(["cache", "clear"]).exit_code == 0
+    assert "USERTRACK_INSECURE" not in os.environ
+    assert run(["--insecure", "cache", "clear"]).exit_code == 0
+    assert os.environ["USERTRACK_INSECURE"] == "1"
+
+
+def test_query_list_names_every_runnable_query_with_its_parameters() -> None:
+    result = run(["query", "--list"])
+    assert result.exit_code == 0, result.stderr
+    library = load_queries(REPO / "queries")
+    text = result.stdout
+    for q in library:
+        if q.folder == "join":
+            assert q.id not in text  # runs inside `segments` only
+            continue
+        assert f"{q.id}  {q.description}" in text
+        block = text.split(f"{q.id}  ", 1)[1].split("\n")[1]
+        for p in q.params:
+            if p.name in ("as_of", "exclude_pattern"):
+                continue
+            default = p.default if p.default is not None else "(required)"
+            assert f"{p.name}={default}" in block, (q.id, block)
+
+
+def test_join_profile_says_why_it_does_not_run_alone(demo_home: Path) -> None:
+    result = run(["query", "join/profile"], demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert "inside `usertrack segments`" in one_error_line(result.stderr)
+
+
+def test_did_you_mean_for_segments_and_queries(demo_home: Path) -> None:
+    seg = run(["segments", "--segment", "failng"], demo_home)
+    assert seg.exit_code == EXIT_USAGE
+    assert "did you mean 'failing'?" in one_error_line(seg.stderr)
+    query = run(["query", "neon/run"], demo_home)
+    assert query.exit_code == EXIT_NOT_FOUND
+    assert "did you mean 'neon/runs'?" in one_error_line(query.stderr)
+
+
+def test_limit_is_honoured_with_one_segment(demo_home: Path) -> None:
+    doc = json.loads(run(["segments", "--segment", "failing", "-f", "json"], demo_home).stdout)
+    total = doc["segments"][0]["count"]
+    assert total > 3
+    everyone = run(["segments", "--segment", "failing", "-f", "md"], demo_home).stdout
+    three = run(["segments", "--segment", "failing", "-n", "3", "-f", "md"], demo_home).stdout
+
+    def emails(md: str) -> list[str]:
+        return [line for line in md.splitlines() if line.startswith("| ") and "@" in line]
+
+    assert len(emails(everyone)) == total  # --segment alone: every user, as the README says
+    assert emails(three) == emails(everyone)[:3]
+    assert f"… and {total - 3} more." in three
+    table = run(["segments", "--segment", "failing", "-n", "3"], demo_home)
+    assert f"3 of {total}" in table.stdout
+
+
+def test_user_help_lists_only_the_formats_it_takes() -> None:
+    result = run(["user", "--help"])
+    assert result.exit_code == 0
+    fmt = result.stdout.split("--format", 1)[1].split("--out", 1)[0]
+    assert "json" in fmt and "md" in fmt and "csv" not in fmt
+    bad = run(["user", "jane.doe@acme.io", "-f", "csv"])
+    assert bad.exit_code == EXIT_USAGE and "table, json, md" in one_error_line(bad.stderr)
+
+
+def test_param_email_is_normalised_like_user(demo_home: Path) -> None:
+    def rows(email: str) -> list[list[object]]:
+        result = run(
+            ["query", "neon/user_timeline", "-p", f"email={email}", "-f", "json"], demo_home
+        )
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)["rows"]  # type: ignore[no-any-return]
+
+    failing = run(["segments", "--segment", "failing", "-f", "json"], demo_home)
+    email = json.loads(failing.stdout)["users"][0]["email"]  # someone with recent runs
+    plain = rows(email)
+    assert plain and rows(f"  {email.upper()} ") == plain
+
+
+def test_param_values_take_the_type_of_their_default(demo_home: Path) -> None:
+    result = run(["query", "posthog/daily_active", "-p", "days=abc"], demo_home)
+    assert result.exit_code == EXIT_USAGE  # not a database error (exit 7) after the fact
+    line = one_error_line(result.stderr)
+    assert "days" in line and "integer" in line
+    args = ["query", "neon/failing_runs", "-p", "days=14", "-p", "limit=2", "-f", "json"]
+    ok = run(args, demo_home)
+    assert ok.exit_code == 0, ok.stderr
+    assert 0 < len(json.loads(ok.stdout)["rows"]) <= 2
+
+
+def test_convert_param_follows_the_declared_default(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    path = tmp_path / "q.sql"
+    query = parse_query(
+        path,
+        "neon",
+        "-- name: q\n-- description: d\n-- returns: table\n-- param n: 7\n-- param r: 0.5\n"
+        "-- param b: false\n-- param d: 2026-01-01\n-- param t: now\n-- param s: abc\n"
+        "SELECT %(n)s, %(r)s, %(b)s, %(d)s, %(t)s, %(s)s",
+    )
+    assert convert_param(query, "n", " 14 ") == 14
+    assert convert_param(query, "r", "2") == 2.0
+    assert convert_param(query, "b", "true") is True
+    assert convert_param(query, "d", "2026-11-16") == date(2026, 11, 16)
+    assert convert_param(query, "t", "2026-11-16") == datetime(2026, 11, 16, tzinfo=UTC)
+    assert convert_param(query, "s", "14") == "14"
+    for name, bad in (("n", "1.5"), ("r", "x"), ("b", "maybe"), ("d", "16/11"), ("t", "soon")):
+        with pytest.raises(Exception) as info:
+            convert_param(query, name, bad)
+        assert f"--param {name}=" in str(info.value)
+        assert getattr(info.value, "exit_code", None) == EXIT_USAGE

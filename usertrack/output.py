@@ -1,0 +1,113 @@
+"""Writing output files: whole or not at all, checked before any query runs.
+
+`--out PATH` is probed first (`prepare_out`): its folders are created and a temp file is made
+beside it, so a read-only folder, a path under a regular file or a folder given as a file fails
+in a second with `cannot write PATH: reason` instead of after minutes of queries. `--out -` is
+stdout. The file is then written to a temp file, fsynced and renamed over the target
+(`write_atomic`); through a symlink the link's target is replaced, so the link survives.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from usertrack.errors import UsageError
+
+STDOUT = "-"
+
+
+class OutputError(UsageError):
+    """An output path that cannot be written; exit 2 like any bad option."""
+
+
+def is_stdout(path: Path | str | None) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def format_for_path(path: Path) -> str | None:
+    return {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(path.suffix.lower())
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _target(path: Path) -> Path:
+    """The file really written: a symlink's final target, so the link itself is kept."""
+    path = path.expanduser()
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _probe_folder(folder: Path, shown: Path) -> None:
+    """Create `folder` (and its parents) and prove a file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {shown}: {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".usertrack-probe.", dir=folder)
+    except OSError as e:
+        raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+
+
+def prepare_out(path: Path) -> Path:
+    """Check that `path` can be written (creating its folders); return the path to write."""
+    target = _target(path)
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
+    _probe_folder(target.parent if str(target.parent) else Path("."), path)
+    return target
+
+
+def prepare_out_dir(folder: Path) -> Path:
+    """Check that files can be written into `folder` (creating it); return it."""
+    folder = folder.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(
+            f"cannot write {folder}: not a folder (--out takes the folder to write into)"
+        )
+    _probe_folder(folder, folder)
+    return folder
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; restore at once (the CLI is single-threaded here).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it.
+
+    mkstemp creates the temp file 0600; the result gets the mode an ordinary new file would
+    (0666 minus the umask), or keeps the mode of the file it replaces.
+    """
+    target = prepare_out(path)
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {_reason(e)}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {_reason(e)}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
