@@ -326,6 +326,7 @@ def _check_as_of(ws: Workspace, moment: datetime | None) -> None:
     """--as-of after the data: an error on the demo (its data ends at its anchor), else a
     warning (the newest rows may not have arrived; a future moment sees nothing new)."""
     from usertrack.clock import now_utc
+    from usertrack.style import moment as shown
 
     if moment is None:
         return
@@ -333,12 +334,12 @@ def _check_as_of(ws: Workspace, moment: datetime | None) -> None:
         end = ws.default_as_of()
         if moment > end:
             raise UsageError(
-                f"--as-of {moment.isoformat()} is after the end of the demo's data"
-                f" ({end.isoformat()}); give an earlier moment, or regenerate the demo"
+                f"--as-of {shown(moment)} is after the end of the demo's data"
+                f" ({shown(end)}); give an earlier moment, or regenerate the demo"
                 " with `usertrack demo --reset`"
             )
     elif moment > now_utc():
-        _warn(f"--as-of {moment.isoformat()} is in the future: the data stops at now")
+        _warn(f"--as-of {shown(moment)} is in the future: the data stops at now")
 
 
 def _open_workspace(
@@ -775,18 +776,19 @@ def report_weekly(
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     save: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--save/--no-save",
-            help="Save this week's segments to the history under USERTRACK_HOME.",
+            help="Save this week's segments to the history under USERTRACK_HOME."
+            " Default: save, unless --segments names another file than the default rules.",
         ),
-    ] = True,
+    ] = None,
 ) -> None:
     """Write the weekly Markdown report: key metrics, segment movement, failures, UX, traffic."""
     with handle_errors():
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings
-        from usertrack.history import open_history
+        from usertrack.history import open_history, saves_by_default
         from usertrack.output import is_stdout
         from usertrack.report import (
             WEEKLY_TEMPLATE,
@@ -796,6 +798,7 @@ def report_weekly(
             report_week,
             write_report,
         )
+        from usertrack.style import moment as moment_text
 
         if print_template:
             sys.stdout.write(WEEKLY_TEMPLATE.read_text(encoding="utf-8"))
@@ -816,7 +819,7 @@ def report_weekly(
                 data_end = ws.default_as_of() if ws.demo is not None else now_utc()
                 if week.end > data_end:
                     _warn(
-                        f"week {week.label} is not over (data up to {data_end.isoformat()}):"
+                        f"week {week.label} is not over (data up to {moment_text(data_end)}):"
                         " the report covers it so far"
                     )
                 data, text = render_report(
@@ -829,6 +832,8 @@ def report_weekly(
                     assert folder is not None
                     path = folder / week.file_name
                     status = write_report(path, text, force=force)
+                if save is None:
+                    save = saves_by_default(ws)
                 if save:
                     history.save(data.current)
         if to_stdout:
