@@ -91,15 +91,28 @@ def run_by_source(
     progress: Progress | None = None,
 ) -> dict[str, Result]:
     """Run each source's jobs in order, on a thread per source: the sources run at once, so a
-    command takes about as long as its slowest source, not the sum."""
+    command takes about as long as its slowest source, not the sum.
+
+    The first failure (or Ctrl-C) cancels the other sources: their retry, throttle and poll waits
+    end at once (see `usertrack.sources.base.CancelToken`), and the failure is raised without
+    waiting for them to wind down.
+    """
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    from usertrack.errors import Cancelled
+    from usertrack.sources.base import CancelToken, cancel_scope
+
+    token = CancelToken()
 
     def run_all(kind: str) -> list[tuple[str, Result]]:
         source = sources[kind]
         out = []
-        for key, query, values in jobs[kind]:
-            if progress:
-                progress(f"running {query.id} on {source.description}")
-            out.append((key, source.run(query, values)))
+        with cancel_scope(token):
+            for key, query, values in jobs[kind]:
+                token.check()
+                if progress:
+                    progress(f"running {query.id} on {source.description}")
+                out.append((key, source.run(query, values)))
         return out
 
     results: dict[str, Result] = {}
@@ -108,9 +121,27 @@ def run_by_source(
         for kind in kinds:
             results.update(run_all(kind))
         return results
-    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src") as pool:
-        for future in [pool.submit(run_all, kind) for kind in kinds]:
-            results.update(future.result())
+    pool = ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src")
+    futures = {pool.submit(run_all, kind): kind for kind in kinds}
+    try:
+        pending = set(futures)
+        while pending:
+            # A timeout keeps the main thread responsive to Ctrl-C on every platform.
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                # The source that really failed, not one that stopped because it was told to.
+                real = [f for f in failed if not isinstance(f.exception(), Cancelled)]
+                error = (real or failed)[0].exception()
+                assert error is not None
+                raise error
+    except BaseException:
+        token.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    for future, _kind in sorted(futures.items(), key=lambda item: kinds.index(item[1])):
+        results.update(future.result())
     return results
 
 

@@ -118,7 +118,7 @@ def open_workspace(
                 notice(DEMO_NOTICE)
             _open_demo(ws, progress)
         else:
-            _open_live(ws, progress, notice)
+            _open_live(ws, progress, notice, refresh=refresh)
             _cache_live_sources(ws, refresh)
     except BaseException:
         ws.close()
@@ -141,7 +141,11 @@ def _open_demo(ws: Workspace, progress: Progress | None) -> None:
 
 
 def _open_live(
-    ws: Workspace, progress: Progress | None, notice: Callable[[str], None] | None
+    ws: Workspace,
+    progress: Progress | None,
+    notice: Callable[[str], None] | None,
+    *,
+    refresh: bool = False,
 ) -> None:
     s = ws.settings
     if not s.database_url:
@@ -168,7 +172,11 @@ def _open_live(
 
         assert s.posthog_api_key is not None and s.posthog_project_id is not None
         ws.sources["posthog"] = PostHogHTTPSource(
-            s.posthog_api_key, s.posthog_project_id, s.posthog_host, progress=progress
+            s.posthog_api_key,
+            s.posthog_project_id,
+            s.posthog_host,
+            progress=progress,
+            refresh=refresh,  # --refresh: PostHog recalculates instead of answering from its cache
         )
         return
     raise ConfigError(
