@@ -798,8 +798,8 @@ class PostHogHTTPSource:
         raise QueryError(f"{where}: PostHog completed the async query without results")
 
     def _cancel(self, path: str, stats: _Run, where: str) -> None:
-        with suppress(UsertrackError):
-            self._send("DELETE", path, stats, where)
+        with suppress(UsertrackError):  # best effort; a cancelled command still sends this one
+            self._send("DELETE", path, stats, where, cancellable=False)
 
     # ---------------------------------------------------------------- HTTP with retries
 
@@ -823,6 +823,7 @@ class PostHogHTTPSource:
         slot: bool = False,
         timeout_ok: bool = False,
         server_errors_ok: bool = False,
+        cancellable: bool = True,
     ) -> httpx.Response:
         """One request, retried on 429, 5xx (but 504 when `timeout_ok`) and network errors.
 
@@ -837,7 +838,8 @@ class PostHogHTTPSource:
         attempt = 0
         connect_failures = 0
         while True:
-            check_cancelled()
+            if cancellable:
+                check_cancelled()
             attempt += 1
             stats.requests += 1
             retry_after: float | None = None
