@@ -584,3 +584,22 @@ def test_errors_are_usertrack_errors(fake: FakePostHog) -> None:
         for sql in ("SELECT FROM WHERE", "SELECT nope( FROM events"):
             with pytest.raises(UsertrackError):
                 src.run(q(sql), {})
+
+
+def test_refresh_modes_keep_posthog_from_answering_from_its_cache(fake: FakePostHog) -> None:
+    sql = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event LIMIT 10"
+    with source(fake) as src:
+        plain = src.run(q(sql, "events"), {})
+    with source(fake, refresh=True) as src:
+        fresh = src.run(q(sql, "events"), {})
+    assert fresh.rows == plain.rows
+    # Without --refresh PostHog's default ("blocking") may use its cache; with it, never.
+    assert fake.refreshes() == [None, "force_blocking"]
+    fake.time_out_next(1)
+    with source(fake) as src:
+        src.run(q(sql, "events"), {})
+    assert fake.refreshes()[2:] == [None, "force_async"]  # the async path always recalculates
+    with source(fake) as src:
+        src.fetch_insight(str(TABLE_INSIGHT_ID))
+        src.fetch_insight(TABLE_SHORT_ID)
+    assert fake.refreshes()[4:] == ["force_blocking", "force_blocking"]
