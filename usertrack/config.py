@@ -59,7 +59,7 @@ class Settings:
     config_file: Path | None = None  # the user config file that was read, if any
     insecure: bool = False  # a plain http:// PostHog host other than localhost is allowed
     # Where each value came from, for messages: "POSTHOG_HOST" or "config.toml:3 [posthog] host".
-    origins: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def origin(self, name: str) -> str:
         """The environment variable `name`, or the config-file line that set it."""
