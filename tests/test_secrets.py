@@ -256,6 +256,7 @@ def test_redact_cleans_a_whole_traceback() -> None:
         "  url=https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX\n"
         "  posted to xoxb-slack-webhook-secret-T0K3N\n"
         "  POSTHOG_HOST usr:hunter2hunter2@eu.posthog.com\n"
+        "  Authorization: Basic dXNlcjpodW50ZXIy after a basic check\n"
     )
     out = redact(text)
     for secret in (
@@ -268,10 +269,12 @@ def test_redact_cleans_a_whole_traceback() -> None:
         "XXXXXXXXXXXX",
         "xoxb-slack",
         "hunter2",
+        "dXNlcjpodW50ZXIy",
     ):
         assert secret not in out, (secret, out)
     assert out.count("\n") == text.count("\n")  # still the same lines, for a reader
     assert "127.0.0.1:1/db" in out and "user=bob" in out and "eu.posthog.com" in out
+    assert "a basic check" in out  # ordinary words stay
 
 
 def test_register_url_secrets_takes_the_password_up_to_the_last_at() -> None:

@@ -82,7 +82,7 @@ class Cancelled(UsertrackError):
 # unencoded `@`, space or `/` in a password is common, and libpq then splits it somewhere else.
 # Over-redacting (an email later on the same line) is the price of never showing a fragment.
 _URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s'\"]*):"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s'\"\[]*):"
     r"(?!\d{1,5}(?:[/?#\s'\"]|$))(?P<pw>[^\n]*)@(?=[\w\[])",
     re.MULTILINE,
 )
@@ -103,7 +103,10 @@ _KV_PASSWORD = re.compile(
 _QUOTED_KV = re.compile(
     rf"(?i)(?P<q>['\"])(?P<key>{_SECRET_KEYS})(?P=q)\s*:\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s,}}]+)"
 )
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9_\-\.=+/~]+")
+# Basic only after "Authorization": "basic" alone is an ordinary word.
+_BEARER = re.compile(
+    r"(?i)\b(bearer|authorization[\"']?\s*[:=]\s*[\"']?basic)\s+[A-Za-z0-9_\-\.=+/~]+"
+)
 _POSTHOG_KEY = re.compile(r"\bph[xcs]_[A-Za-z0-9]{8,}")
 _SLACK_HOOK = re.compile(r"(https://hooks\.slack\.com/)[^\s'\"<>]+")
 

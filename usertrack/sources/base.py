@@ -75,8 +75,9 @@ class CancelToken:
             self._event.set()
             callbacks = list(self._callbacks)
         for callback in callbacks:
-            with suppress(Exception):  # cancelling is best effort; the waiter raises anyway
-                callback()
+            # On a thread of its own: a database cancel request may wait on the network, and the
+            # caller (the failing command) must not.
+            threading.Thread(target=_quietly, args=(callback,), daemon=True).start()
 
     def check(self) -> None:
         if self._event.is_set():
@@ -96,6 +97,11 @@ class CancelToken:
         finally:
             with self._lock, suppress(ValueError):
                 self._callbacks.remove(callback)
+
+
+def _quietly(callback: Callable[[], object]) -> None:
+    with suppress(Exception):  # cancelling is best effort; the waiter stops anyway
+        callback()
 
 
 _current: ContextVar[CancelToken | None] = ContextVar("usertrack_cancel_token", default=None)
