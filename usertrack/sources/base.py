@@ -91,6 +91,7 @@ class CancelToken:
     @contextmanager
     def on_cancel(self, callback: Callable[[], object]) -> Iterator[None]:
         with self._lock:
+            self.check()  # already cancelled: do not start what the callback would stop
             self._callbacks.append(callback)
         try:
             yield

@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import threading
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import Cancelled, ConfigError, QueryError, SourceConnectionError, redact
-from usertrack.sources.base import Result, current_token, on_cancel, pause
+from usertrack.sources.base import Result, check_cancelled, current_token, on_cancel, pause
 
 if TYPE_CHECKING:
     import psycopg
@@ -231,8 +233,21 @@ class PostgresSource:
 
         conn = self.connect()
         values = {k: _bindable(v) for k, v in params.items()}
+        finished = threading.Event()
+
+        def cancel_query() -> None:
+            # A cancel request that lands just before the query is sent does nothing: keep
+            # asking for a moment, until this query has ended.
+            for _ in range(10):
+                if finished.is_set():
+                    return
+                with suppress(Exception):
+                    conn.cancel_safe(timeout=2)
+                if finished.wait(0.1):
+                    return
+
         try:
-            with on_cancel(conn.cancel_safe), conn.transaction(), conn.cursor() as cur:
+            with on_cancel(cancel_query), conn.transaction(), conn.cursor() as cur:
                 cur.execute(
                     "SELECT set_config('statement_timeout', %s, true),"
                     " set_config('TimeZone', 'UTC', true)",
@@ -240,6 +255,7 @@ class PostgresSource:
                 )
                 # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
                 sql = query.sql.rstrip().rstrip(";").encode()
+                check_cancelled()
                 rows = list(cur.stream(sql, values, size=STREAM_CHUNK))
                 if cur.description is None:
                     # A stream that yields no row gives no row description: ask for it alone.
@@ -268,6 +284,8 @@ class PostgresSource:
             ) from None
         except psycopg.Error as e:
             raise QueryError(f"query {query.id} ({query.path}) failed: {_first_line(e)}") from None
+        finally:
+            finished.set()
         return Result(columns=columns, rows=rows)
 
     def close(self) -> None:
