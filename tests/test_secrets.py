@@ -343,3 +343,16 @@ def test_plain_http_refusal_through_the_cli(tmp_path: Path) -> None:
     assert code == EXIT_CONFIG and "hunter2" not in output and "POSTHOG_HOST" in output
     code, output = cli(["segments"], tmp_path, {**env, "POSTHOG_HOST": "http://ph.example"})
     assert code == EXIT_CONFIG and "plain http://ph.example" in output and "--insecure" in output
+
+
+def test_settings_repr_holds_no_secret() -> None:
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"postgresql://role:{A}{B}@db.example.com/db",
+            "POSTHOG_HOST": "https://eu.posthog.com",
+            "POSTHOG_PROJECT_ID": "1",
+            "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
+        }
+    )
+    assert settings.database_url and A + B in settings.database_url
+    assert A + B not in repr(settings) and DEFAULT_KEY not in repr(settings)

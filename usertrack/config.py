@@ -48,11 +48,12 @@ LIVE_VARIABLES = (
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    database_url: str | None
+    # Kept out of repr: a Settings shown in a traceback or a log must not carry the secrets.
+    database_url: str | None = field(repr=False)
     events_path: Path | None
-    posthog_host: str | None
+    posthog_host: str | None = field(repr=False)
     posthog_project_id: str | None
-    posthog_api_key: str | None
+    posthog_api_key: str | None = field(repr=False)
     debug: bool = False
     connect_attempts: int = 6
     cache_ttl: int = 600
