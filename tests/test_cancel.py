@@ -221,7 +221,7 @@ def test_the_command_exits_with_the_database_error_at_once(
     took = time.monotonic() - started
     assert proc.returncode == EXIT_CONNECTION, proc.stderr
     assert "Connection refused" in proc.stderr and "Traceback" not in proc.stderr
-    assert took < 6  # Python's start-up included; PostHog's poll limit is 15 minutes
+    assert took < 10  # Python's start-up on a busy machine included; the poll limit is 15 min
 
 
 def test_ctrl_c_stops_both_sources_at_once(
