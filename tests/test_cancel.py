@@ -209,22 +209,26 @@ def test_the_command_exits_with_the_database_error_at_once(
     stuck: FakePostHog, tmp_path: Path
 ) -> None:
     env = cli_env(tmp_path, stuck, f"postgresql://postgres@127.0.0.1:{closed_port()}/db")
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "usertrack", "segments", "--refresh"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    ended = time.monotonic()
+
+    def segments(**more: str) -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "usertrack", "segments", "--refresh"],
+            cwd=REPO,
+            env={**env, **more},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return proc, time.monotonic() - started
+
+    # How long this machine takes to start the CLI and stop at a settings error: the baseline.
+    baseline, start_up = segments(USERTRACK_CACHE_TTL="x")
+    assert baseline.returncode == 4
+    proc, took = segments()
     assert proc.returncode == EXIT_CONNECTION, proc.stderr
     assert "Connection refused" in proc.stderr and "Traceback" not in proc.stderr
-    assert ended - started < 10  # Python's start-up on a busy machine included
-    # From the command's first PostHog request (once it is running, imports done) to its exit:
-    # the fake server records on this process's monotonic clock.
-    assert stuck.requests and ended - stuck.requests[0]["at"] < 2
+    assert took - start_up < 2.5  # the sources' part, imports aside; PostHog's limit is 15 min
 
 
 def test_ctrl_c_stops_both_sources_at_once(
