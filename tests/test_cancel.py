@@ -24,7 +24,7 @@ import pytest
 
 from tests import handmade
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
-from usertrack.errors import EXIT_CONNECTION, QueryError, SourceConnectionError
+from usertrack.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
 from usertrack.profiles import run_by_source
 from usertrack.queries import Query, parse_query
 from usertrack.sources.postgres import PostgresSource
@@ -205,30 +205,57 @@ def cli_env(tmp_path: Path, fake: FakePostHog, database_url: str) -> dict[str, s
     }
 
 
+def segments(env: dict[str, str], **more: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`usertrack segments --refresh` in a subprocess, and how long it took."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "usertrack", "segments", "--refresh"],
+        cwd=REPO,
+        env={**env, **more},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc, time.monotonic() - started
+
+
+def start_up(env: dict[str, str]) -> float:
+    """How long this machine takes to start the CLI and stop at a settings error."""
+    proc, took = segments(env, USERTRACK_CACHE_TTL="x")
+    assert proc.returncode == 4, proc.stderr
+    return took
+
+
 def test_the_command_exits_with_the_database_error_at_once(
     stuck: FakePostHog, tmp_path: Path
 ) -> None:
     env = cli_env(tmp_path, stuck, f"postgresql://postgres@127.0.0.1:{closed_port()}/db")
-
-    def segments(**more: str) -> tuple[subprocess.CompletedProcess[str], float]:
-        started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "usertrack", "segments", "--refresh"],
-            cwd=REPO,
-            env={**env, **more},
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        return proc, time.monotonic() - started
-
-    # How long this machine takes to start the CLI and stop at a settings error: the baseline.
-    baseline, start_up = segments(USERTRACK_CACHE_TTL="x")
-    assert baseline.returncode == 4
-    proc, took = segments()
+    baseline = start_up(env)
+    proc, took = segments(env)
     assert proc.returncode == EXIT_CONNECTION, proc.stderr
     assert "Connection refused" in proc.stderr and "Traceback" not in proc.stderr
-    assert took - start_up < 2.5  # the sources' part, imports aside; PostHog's limit is 15 min
+    assert took - baseline < 2.5  # the sources' part, imports aside; PostHog's limit is 15 min
+
+
+def test_a_hung_database_connect_does_not_hold_the_command(store: Path, tmp_path: Path) -> None:
+    # A port that completes the TCP handshake and then never answers: libpq waits for its
+    # connect_timeout, and no signal can interrupt it. PostHog meanwhile fails at once.
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    port = hole.getsockname()[1]
+    try:
+        with serve(store, project_id=PROJECT) as fake:
+            fake.force_has_more = True  # every answer claims more rows: a QueryError
+            url = f"postgresql://postgres@127.0.0.1:{port}/db?connect_timeout=10"
+            env = cli_env(tmp_path, fake, url)
+            baseline = start_up(env)
+            proc, took = segments(env)
+    finally:
+        hole.close()
+    assert proc.returncode == EXIT_QUERY, proc.stderr
+    assert "hasMore" in proc.stderr
+    assert took - baseline < 2.5  # not the 10 s connect timeout (times the attempts)
 
 
 def test_ctrl_c_stops_both_sources_at_once(

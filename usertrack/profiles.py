@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -97,9 +96,9 @@ def run_by_source(
     end at once (see `usertrack.sources.base.CancelToken`), and the failure is raised without
     waiting for them to wind down.
     """
-    from concurrent.futures import FIRST_EXCEPTION, wait
+    import queue
+    import threading
 
-    from usertrack.errors import Cancelled
     from usertrack.sources.base import CancelToken, cancel_scope
 
     token = CancelToken()
@@ -121,27 +120,42 @@ def run_by_source(
         for kind in kinds:
             results.update(run_all(kind))
         return results
-    pool = ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src")
-    futures = {pool.submit(run_all, kind): kind for kind in kinds}
+    # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+    # exit, so a source stuck in a connect or an HTTP read (which no signal interrupts) would
+    # hold the command for its whole timeout after the error is shown.
+    finished: queue.Queue[str] = queue.Queue()
+    outcomes: dict[str, list[tuple[str, Result]] | BaseException] = {}
+
+    def work(kind: str) -> None:
+        try:
+            outcomes[kind] = run_all(kind)
+        except BaseException as e:
+            outcomes[kind] = e
+        finally:
+            finished.put(kind)
+
+    for kind in kinds:
+        threading.Thread(target=work, args=(kind,), name=f"usertrack-{kind}", daemon=True).start()
     try:
-        pending = set(futures)
-        while pending:
-            # A timeout keeps the main thread responsive to Ctrl-C on every platform.
-            done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                # The source that really failed, not one that stopped because it was told to.
-                real = [f for f in failed if not isinstance(f.exception(), Cancelled)]
-                error = (real or failed)[0].exception()
-                assert error is not None
-                raise error
+        for _ in kinds:
+            while True:
+                try:
+                    # A timeout keeps the main thread responsive to Ctrl-C on every platform.
+                    kind = finished.get(timeout=0.25)
+                    break
+                except queue.Empty:
+                    continue
+            outcome = outcomes[kind]
+            if isinstance(outcome, BaseException):
+                # The first to fail is the real failure: the others are only cancelled after it.
+                raise outcome
     except BaseException:
         token.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
-    for future, _kind in sorted(futures.items(), key=lambda item: kinds.index(item[1])):
-        results.update(future.result())
+    for kind in kinds:
+        outcome = outcomes[kind]
+        assert not isinstance(outcome, BaseException)
+        results.update(outcome)
     return results
 
 
