@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 RESERVED_COLUMNS = {"email", "in_posthog", "in_neon", "as_of"}
 
 Progress = Callable[[str], None]
+# How long a failing command waits for its other sources to stop after cancelling them.
+CANCEL_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -98,6 +100,7 @@ def run_by_source(
     """
     import queue
     import threading
+    import time
 
     from usertrack.sources.base import CancelToken, cancel_scope
 
@@ -136,21 +139,30 @@ def run_by_source(
 
     for kind in kinds:
         threading.Thread(target=work, args=(kind,), name=f"usertrack-{kind}", daemon=True).start()
+    waiting = len(kinds)
     try:
-        for _ in kinds:
-            while True:
-                try:
-                    # A timeout keeps the main thread responsive to Ctrl-C on every platform.
-                    kind = finished.get(timeout=0.25)
-                    break
-                except queue.Empty:
-                    continue
+        while waiting:
+            try:
+                # A timeout keeps the main thread responsive to Ctrl-C on every platform.
+                kind = finished.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            waiting -= 1
             outcome = outcomes[kind]
             if isinstance(outcome, BaseException):
                 # The first to fail is the real failure: the others are only cancelled after it.
                 raise outcome
     except BaseException:
         token.cancel()
+        # A moment for the others to stop (a cancelled wait ends at once), so the caller does
+        # not close a source under a query that is still winding down; never longer.
+        deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            try:
+                finished.get(timeout=left)
+                waiting -= 1
+            except queue.Empty:
+                break
         raise
     for kind in kinds:
         outcome = outcomes[kind]

@@ -7,6 +7,7 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 from __future__ import annotations
 
 import hashlib
+from contextlib import suppress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,7 +90,10 @@ class Workspace:
 
     def close(self) -> None:
         for source in self.sources.values():
-            source.close()
+            # A source that a failed command cancelled may still be winding down a query and
+            # refuse to close (DuckDB: "connection is busy"); that must not hide the real error.
+            with suppress(Exception):
+                source.close()
         self.sources.clear()
 
     def __enter__(self) -> Workspace:
