@@ -7,8 +7,8 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 from __future__ import annotations
 
 import hashlib
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
