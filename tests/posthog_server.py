@@ -10,8 +10,8 @@ in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local Ho
   More than `max_concurrent` queries at once are refused with 429 (PostHog's concurrency limit);
   `query_delay` holds every query that long, to provoke it. With `reject_offset`, any OFFSET is
   refused with PostHog's 400 for personal-API-key queries.
-  `"refresh": "async"` answers 202 with a `query_status`; the query runs at once and
-  `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
+  `"refresh": "async"` (or "force_async") answers 202 with a `query_status`; the query runs at
+  once and `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
   `async_error`). `expire_async` makes every status record unknown (404).
 - `GET /api/projects/{id}/`: the project's name. `GET .../insights/{id}/` and
   `GET .../insights/?short_id=`: two canned insights (a trends one, a HogQL table one); `result`
@@ -23,7 +23,9 @@ in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local Ho
   claims `hasMore` on every answer.
 
 Every request is recorded in `requests` (method, path, query string, JSON body, headers with
-Authorization replaced by REDACTED); `max_in_flight` is the most queries ever running at once.
+Authorization replaced by REDACTED, and the `refresh` mode asked, from the body or the query
+string); `refreshes()` lists the modes of the query and insight requests; `max_in_flight` is the
+most queries ever running at once.
 """
 
 from __future__ import annotations
@@ -229,6 +231,15 @@ class FakePostHog:
             if r["method"] == "POST" and r["path"].endswith("/query/") and r["body"]
         ]
 
+    def refreshes(self) -> list[str | None]:
+        """The `refresh` mode of every query POST and insight GET, in order (None: not sent)."""
+        return [
+            r["refresh"]
+            for r in self.requests
+            if (r["method"] == "POST" and r["path"].endswith("/query/"))
+            or (r["method"] == "GET" and "/insights/" in r["path"])
+        ]
+
     # ------------------------------------------------------------------ engine
 
     def execute(self, text: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -332,7 +343,7 @@ class FakePostHog:
         if not isinstance(q, dict) or q.get("kind") != "HogQLQuery" or "query" not in q:
             raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLQuery")
         text, values = q["query"], q.get("values") or {}
-        if body.get("refresh") == "async":
+        if body.get("refresh") in ("async", "force_async"):
             qid = uuid.uuid4().hex
             job: dict[str, Any] = {"polls_left": self.async_polls}
             try:
@@ -443,6 +454,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         recorded = {k: ("REDACTED" if k == "authorization" else v) for k, v in headers.items()}
         qs = parse_qs(parts.query)
+        # PostHog's `refresh` (ExecutionMode): in the JSON body of a query, in the query string
+        # of an insight; None when the client sent none (PostHog's default, "blocking").
+        refresh = body.get("refresh") if isinstance(body, dict) else None
+        refresh = refresh or (qs.get("refresh") or [None])[0]
         with self.fake.lock:
             self.fake.requests.append(
                 {
@@ -451,6 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "query": {k: v[0] for k, v in qs.items()},
                     "body": body,
                     "headers": recorded,
+                    "refresh": refresh,
                     "at": time.monotonic(),
                 }
             )

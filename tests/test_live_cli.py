@@ -163,3 +163,45 @@ def test_wrong_key_exits_with_connection_code(fake: FakePostHog, handmade_db: st
     assert result.exit_code == EXIT_CONNECTION
     assert "POSTHOG_PERSONAL_API_KEY" in result.stderr
     assert "phx_nopenopenopenope1234" not in result.stderr + result.stdout
+
+
+def test_refresh_reaches_posthog_as_force_blocking(fake: FakePostHog, handmade_db: str) -> None:
+    env = live_env(fake, handmade_db)
+    args = ["segments", "--format", "json", "--as-of", "2026-11-16"]
+    assert run(args, **env).exit_code == 0
+    first = fake.refreshes()
+    assert first and set(first) == {None}
+    assert run([*args, "--refresh"], **env).exit_code == 0
+    assert set(fake.refreshes()[len(first) :]) == {"force_blocking"}
+    assert run(["insight", str(TABLE_INSIGHT_ID), "-f", "json"], **env).exit_code == 0
+    assert fake.refreshes()[-1] == "force_blocking"
+
+
+def test_config_file_errors_name_the_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[posthog]\nhost = "https://eu.posthog.com"\n\n[cache]\nttl_seconds = -5\n')
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{config}:5 [cache] ttl_seconds = '-5' is not a whole number" in result.stderr
+    assert "USERTRACK_CACHE_TTL" not in result.stderr
+    # The environment wins over the file, and is named when it is the one at fault.
+    result = run(["segments"], USERTRACK_CONFIG=str(config), USERTRACK_CACHE_TTL="x")
+    assert result.exit_code == EXIT_CONFIG and "USERTRACK_CACHE_TTL='x'" in result.stderr
+    assert str(config) not in result.stderr
+    config.write_text('[posthog]\n# the project\nproject_id = "abc"\n')
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{config}:3 [posthog] project_id must be a number" in result.stderr
+    assert "POSTHOG_PROJECT_ID" not in result.stderr
+    config.write_text('[posthog]\ninsecure = "yes"\n')
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{config}:2: [posthog] insecure must be true or false" in result.stderr
+    config.write_text('[database]\nurl = "postgresql://r:pAss1X@sEcr3tY@127.0.0.1:1/db"\n')
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG
+    assert f"{config}:2 [database] url is malformed" in result.stderr
+    assert "pAss1X" not in result.stderr and "sEcr3tY" not in result.stderr
+    config.write_text("[posthog]\nhost = 'https://eu.posthog.com'\nprojct_id = 3\n")
+    result = run(["segments"], USERTRACK_CONFIG=str(config))
+    assert f"{config}:3: unknown key 'projct_id'" in result.stderr

@@ -74,32 +74,27 @@ def _socket_path(uri: str) -> str:
     return f"{host}/.s.PGSQL.5432"
 
 
-class LateProxy:
-    """A TCP port on 127.0.0.1 that refuses connections until `opens_after` seconds have passed,
-    then forwards to the embedded server's unix socket: a database that is waking up."""
+class WakingProxy:
+    """A TCP port on 127.0.0.1 in front of the embedded server's unix socket that, for its first
+    `wakes_after` seconds, accepts each connection and drops it at once: what a Neon endpoint's
+    proxy does while the compute wakes (libpq: "server closed the connection unexpectedly").
+    Then it forwards: the database is awake."""
 
-    def __init__(self, unix_path: str, opens_after: float) -> None:
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()  # nothing listens yet: connections are refused
+    def __init__(self, unix_path: str, wakes_after: float) -> None:
         self.unix_path = unix_path
+        self.awake_at = time.monotonic() + wakes_after
+        self.dropped = 0
         self.stopped = threading.Event()
-        self.timer = threading.Timer(opens_after, self._open)
-        self.timer.start()
-        self.server: socket.socket | None = None
-
-    def _open(self) -> None:
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
+        server.bind(("127.0.0.1", 0))
         server.listen()
         server.settimeout(0.2)
         self.server = server
+        self.port = server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        assert self.server is not None
         while not self.stopped.is_set():
             try:
                 client, _ = self.server.accept()
@@ -107,6 +102,10 @@ class LateProxy:
                 continue
             except OSError:
                 return
+            if time.monotonic() < self.awake_at:
+                self.dropped += 1
+                client.close()
+                continue
             upstream = socket.socket(socket.AF_UNIX)
             upstream.connect(self.unix_path)
             for a, b in ((client, upstream), (upstream, client)):
@@ -126,36 +125,63 @@ class LateProxy:
 
     def close(self) -> None:
         self.stopped.set()
-        self.timer.cancel()
-        if self.server is not None:
-            self.server.close()
+        self.server.close()
 
 
 @pytest.fixture
-def late_proxy(db: str) -> Iterator[tuple[LateProxy, str]]:
-    proxy = LateProxy(_socket_path(db), opens_after=1.0)
+def waking_proxy(db: str) -> Iterator[tuple[WakingProxy, str]]:
+    proxy = WakingProxy(_socket_path(db), wakes_after=1.0)
     dbname = urlparse(db).path.lstrip("/")
     yield proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}?sslmode=disable"
     proxy.close()
 
 
 def test_cold_start_is_retried_until_the_database_answers(
-    late_proxy: tuple[LateProxy, str], tmp_path: Path
+    waking_proxy: tuple[WakingProxy, str], tmp_path: Path
 ) -> None:
-    _, dsn = late_proxy
+    proxy, dsn = waking_proxy
     messages: list[str] = []
     source = PostgresSource(dsn, connect_attempts=6, backoff_s=0.3, progress=messages.append)
     result = source.run(neon_query(tmp_path, "SELECT email FROM t"), {})  # type: ignore[arg-type]
     assert result.rows == [("a@x.io",)]
+    assert proxy.dropped >= 1
     assert messages and all(m.startswith("waking the database") for m in messages)
     source.close()
 
 
-def test_cold_start_gives_up_after_the_bound(late_proxy: tuple[LateProxy, str]) -> None:
-    _, dsn = late_proxy
+def test_cold_start_gives_up_after_the_bound(waking_proxy: tuple[WakingProxy, str]) -> None:
+    _, dsn = waking_proxy
     source = PostgresSource(dsn, connect_attempts=2, backoff_s=0.05)
-    with pytest.raises(SourceConnectionError, match=r"after 2 attempts.*refused"):
+    with pytest.raises(SourceConnectionError, match=r"after 2 attempts.*closed the connection"):
         source.connect()
+
+
+def _closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens: a connection is refused
+    return port
+
+
+def test_a_refused_port_fails_fast_instead_of_waiting_for_a_wake_up() -> None:
+    dsn = f"postgresql://postgres@127.0.0.1:{_closed_port()}/db?sslmode=disable"
+    messages: list[str] = []
+    # The default attempts and backoff: a refused port used to be retried for about 16 s.
+    source = PostgresSource(dsn, progress=messages.append)
+    started = time.monotonic()
+    with pytest.raises(SourceConnectionError, match="Connection refused") as err:
+        source.connect()
+    assert time.monotonic() - started < 2
+    assert "attempts" not in str(err.value) and messages == []
+
+
+def test_unknown_host_fails_fast() -> None:
+    source = PostgresSource("postgresql://postgres@no-such-host.invalid/db?connect_timeout=2")
+    started = time.monotonic()
+    with pytest.raises(SourceConnectionError, match=r"resolve host|translate host"):
+        source.connect()
+    assert time.monotonic() - started < 2
 
 
 @pytest.fixture

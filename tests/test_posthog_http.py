@@ -398,7 +398,7 @@ def test_timeout_goes_async_and_polls_to_completion(fake: FakePostHog) -> None:
     assert len(result.rows) == 4
     assert result.meta["async"] is True and result.meta["async_polls"] == 4  # 3 running, then done
     posts = [r for r in fake.requests if r["method"] == "POST"]
-    assert [p["body"].get("refresh") for p in posts] == [None, "async"]
+    assert [p["body"].get("refresh") for p in posts] == [None, "force_async"]
     gets = [r for r in fake.requests if r["method"] == "GET"]
     assert len(gets) == 4 and all(
         g["path"].startswith(f"/api/projects/{PROJECT}/query/") for g in gets
@@ -509,7 +509,7 @@ def test_trends_insight_by_numeric_id_is_a_long_table(fake: FakePostHog) -> None
     assert result.rows[4] == (date(2026, 11, 10), "mcp_connect_clicked", 1.0)
     get = next(r for r in fake.requests if "insights" in r["path"])
     assert get["path"] == f"/api/projects/{PROJECT}/insights/{TRENDS_INSIGHT_ID}/"
-    assert get["query"] == {"refresh": "blocking"}
+    assert get["query"] == {"refresh": "force_blocking"}
 
 
 def test_table_insight_by_short_id(fake: FakePostHog) -> None:
@@ -524,7 +524,7 @@ def test_table_insight_by_short_id(fake: FakePostHog) -> None:
     ]
     get = next(r for r in fake.requests if "insights" in r["path"])
     assert get["path"] == f"/api/projects/{PROJECT}/insights/"
-    assert get["query"] == {"short_id": TABLE_SHORT_ID, "refresh": "blocking"}
+    assert get["query"] == {"short_id": TABLE_SHORT_ID, "refresh": "force_blocking"}
 
 
 def test_query_file_naming_an_insight_runs_it(fake: FakePostHog, tmp_path: Path) -> None:
@@ -584,3 +584,22 @@ def test_errors_are_usertrack_errors(fake: FakePostHog) -> None:
         for sql in ("SELECT FROM WHERE", "SELECT nope( FROM events"):
             with pytest.raises(UsertrackError):
                 src.run(q(sql), {})
+
+
+def test_refresh_modes_keep_posthog_from_answering_from_its_cache(fake: FakePostHog) -> None:
+    sql = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event LIMIT 10"
+    with source(fake) as src:
+        plain = src.run(q(sql, "events"), {})
+    with source(fake, refresh=True) as src:
+        fresh = src.run(q(sql, "events"), {})
+    assert fresh.rows == plain.rows
+    # Without --refresh PostHog's default ("blocking") may use its cache; with it, never.
+    assert fake.refreshes() == [None, "force_blocking"]
+    fake.time_out_next(1)
+    with source(fake) as src:
+        src.run(q(sql, "events"), {})
+    assert fake.refreshes()[2:] == [None, "force_async"]  # the async path always recalculates
+    with source(fake) as src:
+        src.fetch_insight(str(TABLE_INSIGHT_ID))
+        src.fetch_insight(TABLE_SHORT_ID)
+    assert fake.refreshes()[4:] == ["force_blocking", "force_blocking"]

@@ -9,6 +9,7 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
     host = "https://eu.posthog.com"
     project_id = "12345"
     personal_api_key = "phx_..."
+    insecure = false  # true allows a plain http:// host other than localhost (USERTRACK_INSECURE=1)
 
     [database]
     url = "postgresql://role:password@ep-xxx-pooler.eu-central-1.aws.neon.tech/db?sslmode=require"
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from usertrack.errors import ConfigError, register_secret
+from usertrack.errors import ConfigError, redact, register_secret, register_url_secrets
 from usertrack.rulefiles import did_you_mean
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -47,15 +48,23 @@ LIVE_VARIABLES = (
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    database_url: str | None
+    # Kept out of repr: a Settings shown in a traceback or a log must not carry the secrets.
+    database_url: str | None = field(repr=False)
     events_path: Path | None
-    posthog_host: str | None
+    posthog_host: str | None = field(repr=False)
     posthog_project_id: str | None
-    posthog_api_key: str | None
+    posthog_api_key: str | None = field(repr=False)
     debug: bool = False
     connect_attempts: int = 6
     cache_ttl: int = 600
     config_file: Path | None = None  # the user config file that was read, if any
+    insecure: bool = False  # a plain http:// PostHog host other than localhost is allowed
+    # Where each value came from, for messages: "POSTHOG_HOST" or "config.toml:3 [posthog] host".
+    origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def origin(self, name: str) -> str:
+        """The environment variable `name`, or the config-file line that set it."""
+        return self.origins.get(name, name)
 
     @property
     def missing_posthog(self) -> list[str]:
@@ -100,6 +109,7 @@ CONFIG_KEYS = {
         "host": "POSTHOG_HOST",
         "project_id": "POSTHOG_PROJECT_ID",
         "personal_api_key": "POSTHOG_PERSONAL_API_KEY",
+        "insecure": "USERTRACK_INSECURE",
     },
     "database": {"url": "DATABASE_URL"},
     "events": {"path": "USERTRACK_EVENTS"},
@@ -115,35 +125,72 @@ def default_config_file() -> Path:
 
 def read_config_file(path: Path) -> dict[str, str]:
     """The user config file as {ENV_NAME: value}; unknown sections or keys are errors."""
+    return {name: value for name, (value, _) in read_config_entries(path).items()}
+
+
+def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:
+    """The user config file as {ENV_NAME: (value, where)}, `where` naming the file, line and key
+    ("~/.config/usertrack/config.toml:3 [posthog] host") for messages about a bad value."""
     import tomllib
 
     try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
-    values: dict[str, str] = {}
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        # tomllib's message ends "(at line N, column M)" but may quote the line: keep it clean.
+        raise ConfigError(f"{path}: not valid TOML: {redact(str(e))}") from None
+    values: dict[str, tuple[str, str]] = {}
     for section, content in doc.items():
         if section not in CONFIG_KEYS or not isinstance(content, dict):
             raise ConfigError(
-                f"{path}: unknown section [{section}]{did_you_mean(section, CONFIG_KEYS)}"
+                f"{_where(path, text, section, None)}: unknown section [{section}]"
+                f"{did_you_mean(section, CONFIG_KEYS)}"
                 f" (known: {', '.join(f'[{s}]' for s in CONFIG_KEYS)})"
             )
         keys = CONFIG_KEYS[section]
         for key, value in content.items():
+            where = _where(path, text, section, key)
             if key not in keys:
                 raise ConfigError(
-                    f"{path}: unknown key {key!r} in [{section}]{did_you_mean(key, keys)}"
+                    f"{where}: unknown key {key!r} in [{section}]{did_you_mean(key, keys)}"
                     f" (known: {', '.join(keys)})"
                 )
+            if keys[key] == "USERTRACK_INSECURE":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}: [{section}] {key} must be true or false")
+                values[keys[key]] = ("1" if value else "0", f"{where} [{section}] {key}")
+                continue
             if not isinstance(value, (str, int)) or isinstance(value, bool):
-                raise ConfigError(f"{path}: [{section}] {key} must be a string or a number")
-            values[keys[key]] = str(value)
+                raise ConfigError(f"{where}: [{section}] {key} must be a string or a number")
+            values[keys[key]] = (str(value), f"{where} [{section}] {key}")
     return values
+
+
+def _where(path: Path, text: str, section: str, key: str | None) -> str:
+    """`path:line` of `key` in `[section]` (of the section header when key is None)."""
+    import re
+
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"\[\s*([^\]\s]+)\s*\]", stripped)
+        if header:
+            current = header.group(1).strip("\"'")
+            if key is None and current == section:
+                return f"{path}:{number}"
+            continue
+        if key is not None and current == section:
+            name = re.match(r"([\"']?)([^=\s\"']+)\1\s*=", stripped)
+            if name and name.group(2) == key:
+                return f"{path}:{number}"
+    return str(path)
 
 
 def load_settings(
@@ -153,52 +200,140 @@ def load_settings(
     config_text = _get(env, "USERTRACK_CONFIG")
     if config_file is None:
         config_file = Path(config_text).expanduser() if config_text else default_config_file()
-    from_file = read_config_file(config_file)
+    entries = read_config_entries(config_file)
     if config_text and not config_file.is_file():
         raise ConfigError(f"USERTRACK_CONFIG names {config_file}, which does not exist")
-    # The environment wins over the file, key by key.
-    env = {**from_file, **{k: v for k, v in env.items() if v.strip()}}
+    # The environment wins over the file, key by key; `origins` says where each value came from.
+    set_in_env = {k: v for k, v in env.items() if v.strip()}
+    env = {**{k: v for k, (v, _) in entries.items()}, **set_in_env}
+    origins = {k: where for k, (_, where) in entries.items() if k not in set_in_env}
     home_text = _get(env, "USERTRACK_HOME")
     home = Path(home_text).expanduser() if home_text else default_home()
     database_url = _get(env, "DATABASE_URL")
     api_key = _get(env, "POSTHOG_PERSONAL_API_KEY")
+    host = _get(env, "POSTHOG_HOST")
+    # Secrets first: whatever fails below must not be able to show them.
     register_secret(api_key)
+    register_url_secrets(database_url)
+    register_url_secrets(host)
+    _register_host_userinfo(host)
+    insecure = _flag(env, "USERTRACK_INSECURE", origins)
+    if host:
+        check_posthog_host(host, insecure=insecure, name=origins.get("POSTHOG_HOST", HOST))
     if database_url:
-        _register_dsn_password(database_url)
+        _check_database_url(database_url, origins.get("DATABASE_URL", "DATABASE_URL"))
+    project_id = _get(env, "POSTHOG_PROJECT_ID")
+    if project_id is not None and not project_id.isdigit():
+        raise ConfigError(
+            f"{origins.get('POSTHOG_PROJECT_ID', 'POSTHOG_PROJECT_ID')} must be a number (the id"
+            f" in your PostHog project's URL), not {redact(project_id)!r}"
+        )
     events = _get(env, "USERTRACK_EVENTS")
     return Settings(
         home=home,
         database_url=database_url,
         events_path=Path(events).expanduser() if events else None,
-        posthog_host=_get(env, "POSTHOG_HOST"),
-        posthog_project_id=_get(env, "POSTHOG_PROJECT_ID"),
+        posthog_host=host,
+        posthog_project_id=project_id,
         posthog_api_key=api_key,
         debug=_get(env, "USERTRACK_DEBUG") in ("1", "true", "yes"),
-        connect_attempts=_positive_int(env, "USERTRACK_CONNECT_ATTEMPTS", 6),
-        cache_ttl=_positive_int(env, "USERTRACK_CACHE_TTL", 600, minimum=0),
-        config_file=config_file if from_file else None,
+        connect_attempts=_positive_int(env, "USERTRACK_CONNECT_ATTEMPTS", 6, origins=origins),
+        cache_ttl=_positive_int(env, "USERTRACK_CACHE_TTL", 600, minimum=0, origins=origins),
+        config_file=config_file if entries else None,
+        insecure=insecure,
+        origins=origins,
     )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+def _flag(env: Mapping[str, str], name: str, origins: Mapping[str, str]) -> bool:
+    text = (_get(env, name) or "0").lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{origins.get(name, name)} must be 1 or 0 (true or false), not {text!r}")
+
+
+def _positive_int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int = 1,
+    origins: Mapping[str, str] | None = None,
+) -> int:
     text = _get(env, name)
     if text is None:
         return default
     if not text.isdigit() or int(text) < minimum:
-        raise ConfigError(f"{name}={text!r} is not a whole number of at least {minimum}")
+        where = (origins or {}).get(name)
+        shown = f"{where} = {text!r}" if where else f"{name}={text!r}"
+        raise ConfigError(f"{shown} is not a whole number of at least {minimum}")
     return int(text)
 
 
-def _register_dsn_password(dsn: str) -> None:
-    """Teach `redact` the database password so no message can leak it, in any form."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+HOST = "POSTHOG_HOST"
 
-        password = conninfo_to_dict(dsn).get("password")
-    except Exception:
-        password = None
-    if isinstance(password, str):
-        register_secret(password)
+
+def check_posthog_host(host: str, *, insecure: bool = False, name: str = "POSTHOG_HOST") -> None:
+    """Refuse a PostHog host that would leak the key: userinfo in the URL, or plain http:// to
+    anything but this machine (unless `insecure`). Messages never show the userinfo."""
+    from urllib.parse import urlsplit
+
+    text = host.strip()
+    if "@" in text:
+        # Whatever precedes the last `@` may be a password, encoded or not: never echo it.
+        after = text[text.rfind("@") + 1 :].split("/", 1)[0]
+        scheme = text.split("://", 1)[0] if "://" in text else "https"
+        raise ConfigError(
+            f"{name} must not carry a user or password (user:pass@host): PostHog authenticates"
+            " with POSTHOG_PERSONAL_API_KEY",
+            hint=f"set it to {redact(f'{scheme}://{after}')}",
+        )
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname or ""
+    except ValueError:
+        raise ConfigError(
+            f"{name} is not a URL like https://us.posthog.com", hint="check POSTHOG_HOST"
+        ) from None
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} must be the PostHog app's address alone, without a query string or #fragment",
+            hint=f"set it to {parts.scheme}://{parts.netloc}",
+        )
+    if parts.scheme == "http" and hostname not in LOCAL_HOSTS and not insecure:
+        raise ConfigError(
+            f"{name} is plain http://{hostname}: the personal API key would cross the network"
+            " unencrypted",
+            hint=f"use https://{hostname}, or pass --insecure (USERTRACK_INSECURE=1, or"
+            " insecure = true in [posthog] of the config file) if you really mean it",
+        )
+
+
+def _register_host_userinfo(host: str | None) -> None:
+    """A token-only userinfo (`https://TOKEN@host`) is a secret too."""
+    if not host or "@" not in host:
+        return
+    rest = host.split("://", 1)[-1]
+    userinfo = rest[: rest.rfind("@")]
+    register_secret(userinfo)
+    for piece in userinfo.split(":"):
+        if len(piece) >= 6:
+            register_secret(piece)
+
+
+def _check_database_url(dsn: str, name: str) -> None:
+    from usertrack.sources.postgres import malformed_dsn
+
+    problem = malformed_dsn(dsn)
+    if problem:
+        raise ConfigError(
+            f"{name} is malformed: {problem}",
+            hint="percent-encode special characters of the password: @ as %40, / as %2F,"
+            " : as %3A, ? as %3F, # as %23, space as %20",
+        )
 
 
 def shipped_path(name: str) -> Path:

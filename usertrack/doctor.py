@@ -111,9 +111,12 @@ def _postgres_checks(settings: Settings, library: Any, progress: Any) -> list[Ch
                 EXIT_CONFIG,
             )
         ]
-    source = PostgresSource(
-        settings.database_url, connect_attempts=settings.connect_attempts, progress=progress
-    )
+    try:
+        source = PostgresSource(
+            settings.database_url, connect_attempts=settings.connect_attempts, progress=progress
+        )
+    except UsertrackError as e:
+        return [_fail("PostgreSQL", e, "fix DATABASE_URL")]
     try:
         try:
             conn = source.connect()

@@ -72,29 +72,112 @@ class DataError(UsertrackError):
     exit_code = EXIT_DATA
 
 
+class Cancelled(UsertrackError):
+    """A source stopped because another one failed or the user pressed Ctrl-C."""
+
+    exit_code = 130
+
+
+# A URL's password runs from `user:` to the LAST `@` on the line that is followed by a host: an
+# unencoded `@`, space or `/` in a password is common, and libpq then splits it somewhere else.
+# Over-redacting (an email later on the same line) is the price of never showing a fragment.
 _URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s'\"\[]*):"
+    r"(?!\d{1,5}(?:[/?#\s'\"]|$))(?P<pw>[^\n]*)@(?=[\w\[])",
+    re.MULTILINE,
 )
-_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\S+)")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.=]+")
-_POSTHOG_KEY = re.compile(r"\bph[xc]_[A-Za-z0-9]{8,}")
+# A scheme-less userinfo (`user:pass@host`, as a host label shows it) right after a quote or a
+# space; only when a dotted or bracketed host follows, so `a:b@c` prose is left alone.
+_BARE_USERINFO = re.compile(
+    r"(?P<pre>^|[\s'\"(=])(?P<user>[\w.+-]+):(?!//)(?P<pw>[^\s'\"]+)@(?=[\w-]+\.[\w.-]|\[)",
+    re.MULTILINE,
+)
+_SECRET_KEYS = (
+    r"password|passwd|pwd|secret|token|api_key|apikey|personal_api_key|access_token"
+    r"|client_secret|sslpassword"
+)
+# key=value (libpq DSNs, query strings, repr of kwargs) and "key": "value" (JSON, dict repr).
+_KV_PASSWORD = re.compile(
+    rf"(?i)\b(?P<key>{_SECRET_KEYS})\s*=\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s&,;)]+)"
+)
+_QUOTED_KV = re.compile(
+    rf"(?i)(?P<q>['\"])(?P<key>{_SECRET_KEYS})(?P=q)\s*:\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s,}}]+)"
+)
+# Basic only after "Authorization": "basic" alone is an ordinary word.
+_BEARER = re.compile(
+    r"(?i)\b(bearer|authorization[\"']?\s*[:=]\s*[\"']?basic)\s+[A-Za-z0-9_\-\.=+/~]+"
+)
+_POSTHOG_KEY = re.compile(r"\bph[xcs]_[A-Za-z0-9]{8,}")
+_SLACK_HOOK = re.compile(r"(https://hooks\.slack\.com/)[^\s'\"<>]+")
 
 _extra_secrets: set[str] = set()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret (an API key, a password): `redact` removes it wherever it appears."""
-    if value and len(value) >= 4:
-        _extra_secrets.add(value)
+    """Remember a secret (an API key, a password): `redact` removes it wherever it appears, also
+    percent-encoded or escaped as in a repr or JSON string."""
+    if not value or len(value) < 4:
+        return
+    import json
+    from urllib.parse import quote
+
+    for form in (value, quote(value, safe=""), quote(value), json.dumps(value)[1:-1]):
+        _extra_secrets.add(form)
+    escaped = repr(value)[1:-1]
+    _extra_secrets.add(escaped)
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Register the password (and the pieces libpq could cut it into) of a URL or a DSN.
+
+    Parsed leniently, as `redact` does: everything between `user:` and the last `@` before the
+    host is the password, encoded or not; `password=` in a query string or key=value DSN counts.
+    """
+    if not url:
+        return
+    from urllib.parse import unquote
+
+    for password in _url_passwords(url):
+        for form in {password, unquote(password)}:
+            register_secret(form)
+            # An unencoded `@`, `/`, `:` or space makes libpq cut the password elsewhere, and a
+            # message may then quote a piece of it (as a host name, say). Short pieces are left
+            # out: "pass" would blank every "password" in every message.
+            for piece in re.split(r"[@/:\s?#]+", form):
+                if len(piece) >= 6:
+                    register_secret(piece)
+
+
+def _url_passwords(url: str) -> list[str]:
+    found: list[str] = []
+    m = re.match(r"\s*[a-zA-Z][a-zA-Z0-9+.-]*://(?P<rest>.*)", url, re.DOTALL)
+    if m:
+        rest = m["rest"]
+        at = rest.rfind("@")
+        if at > 0:
+            userinfo = rest[:at]
+            if ":" in userinfo:
+                found.append(userinfo.split(":", 1)[1])
+    for kv in re.finditer(rf"(?i)\b(?:{_SECRET_KEYS})\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&]+)", url):
+        found.append(kv.group(1).strip("'\""))
+    return [f for f in found if f]
 
 
 def redact(text: str) -> str:
-    """Remove passwords from URLs and key=value strings, bearer tokens and registered secrets."""
+    """Text without secrets: fit for a message, a log line or a whole formatted traceback.
+
+    Removes registered secrets (in any of their encodings), URL passwords (however many `@` they
+    hold), key=value and "key": "value" secrets, bearer/basic tokens, PostHog keys and Slack
+    webhook paths. Works line by line on multi-line text.
+    """
     if not text:
         return text
     for secret in sorted(_extra_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    text = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
+    text = _BARE_USERINFO.sub(lambda m: f"{m['pre']}{m['user']}:***@", text)
+    text = _KV_PASSWORD.sub(lambda m: f"{m['key']}=***", text)
+    text = _QUOTED_KV.sub(lambda m: f"{m['q']}{m['key']}{m['q']}: ***", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    text = _SLACK_HOOK.sub(lambda m: f"{m.group(1)}***", text)
     return _POSTHOG_KEY.sub("ph*_***", text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
 RESERVED_COLUMNS = {"email", "in_posthog", "in_neon", "as_of"}
 
 Progress = Callable[[str], None]
+# How long a failing command waits for its other sources to stop after cancelling them.
+CANCEL_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -85,15 +86,29 @@ def run_by_source(
     progress: Progress | None = None,
 ) -> dict[str, Result]:
     """Run each source's jobs in order, on a thread per source: the sources run at once, so a
-    command takes about as long as its slowest source, not the sum."""
+    command takes about as long as its slowest source, not the sum.
+
+    The first failure (or Ctrl-C) cancels the other sources: their retry, throttle and poll waits
+    end at once (see `usertrack.sources.base.CancelToken`), and the failure is raised without
+    waiting for them to wind down.
+    """
+    import queue
+    import threading
+    import time
+
+    from usertrack.sources.base import CancelToken, cancel_scope
+
+    token = CancelToken()
 
     def run_all(kind: str) -> list[tuple[str, Result]]:
         source = sources[kind]
         out = []
-        for key, query, values in jobs[kind]:
-            if progress:
-                progress(f"running {query.id} on {source.description}")
-            out.append((key, source.run(query, values)))
+        with cancel_scope(token):
+            for key, query, values in jobs[kind]:
+                token.check()
+                if progress:
+                    progress(f"running {query.id} on {source.description}")
+                out.append((key, source.run(query, values)))
         return out
 
     results: dict[str, Result] = {}
@@ -102,9 +117,51 @@ def run_by_source(
         for kind in kinds:
             results.update(run_all(kind))
         return results
-    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="usertrack-src") as pool:
-        for future in [pool.submit(run_all, kind) for kind in kinds]:
-            results.update(future.result())
+    # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+    # exit, so a source stuck in a connect or an HTTP read (which no signal interrupts) would
+    # hold the command for its whole timeout after the error is shown.
+    finished: queue.Queue[str] = queue.Queue()
+    outcomes: dict[str, list[tuple[str, Result]] | BaseException] = {}
+
+    def work(kind: str) -> None:
+        try:
+            outcomes[kind] = run_all(kind)
+        except BaseException as e:
+            outcomes[kind] = e
+        finally:
+            finished.put(kind)
+
+    for kind in kinds:
+        threading.Thread(target=work, args=(kind,), name=f"usertrack-{kind}", daemon=True).start()
+    waiting = len(kinds)
+    try:
+        while waiting:
+            try:
+                # A timeout keeps the main thread responsive to Ctrl-C on every platform.
+                kind = finished.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            waiting -= 1
+            outcome = outcomes[kind]
+            if isinstance(outcome, BaseException):
+                # The first to fail is the real failure: the others are only cancelled after it.
+                raise outcome
+    except BaseException:
+        token.cancel()
+        # A moment for the others to stop (a cancelled wait ends at once), so the caller does
+        # not close a source under a query that is still winding down; never longer.
+        deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            try:
+                finished.get(timeout=left)
+                waiting -= 1
+            except queue.Empty:
+                break
+        raise
+    for kind in kinds:
+        outcome = outcomes[kind]
+        assert not isinstance(outcome, BaseException)
+        results.update(outcome)
     return results
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,7 +163,10 @@ class Workspace:
 
     def close(self) -> None:
         for source in self.sources.values():
-            source.close()
+            # A source that a failed command cancelled may still be winding down a query and
+            # refuse to close (DuckDB: "connection is busy"); that must not hide the real error.
+            with suppress(Exception):
+                source.close()
         self.sources.clear()
 
     def __enter__(self) -> Workspace:
@@ -258,7 +262,7 @@ def open_workspace(
                 notice(DEMO_NOTICE)
             _open_demo(ws, progress)
         else:
-            _open_live(ws, progress, notice)
+            _open_live(ws, progress, notice, refresh=refresh)
             _cache_live_sources(ws, refresh)
         secure_home(settings.home)  # again: a demo or events store made just now
     except BaseException:
@@ -282,7 +286,11 @@ def _open_demo(ws: Workspace, progress: Progress | None) -> None:
 
 
 def _open_live(
-    ws: Workspace, progress: Progress | None, notice: Callable[[str], None] | None
+    ws: Workspace,
+    progress: Progress | None,
+    notice: Callable[[str], None] | None,
+    *,
+    refresh: bool = False,
 ) -> None:
     s = ws.settings
     if not s.database_url:
@@ -309,7 +317,11 @@ def _open_live(
 
         assert s.posthog_api_key is not None and s.posthog_project_id is not None
         ws.sources["posthog"] = PostHogHTTPSource(
-            s.posthog_api_key, s.posthog_project_id, s.posthog_host, progress=progress
+            s.posthog_api_key,
+            s.posthog_project_id,
+            s.posthog_host,
+            progress=progress,
+            refresh=refresh,  # --refresh: PostHog recalculates instead of answering from its cache
         )
         return
     raise ConfigError(

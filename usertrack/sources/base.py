@@ -1,10 +1,17 @@
-"""The one interface every data source implements: run a named query with parameters."""
+"""The one interface every data source implements: run a named query with parameters; and the
+cancellation signal the sources of one command share."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from usertrack.errors import Cancelled
 
 if TYPE_CHECKING:
     from usertrack.queries import Query
@@ -41,3 +48,101 @@ class Source(Protocol):
     def run(self, query: Query, params: Mapping[str, Any]) -> Result: ...
 
     def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Cancellation: when one source fails, or the user presses Ctrl-C, the others stop their waits
+# (retry backoff, 429 pauses, async polls) at once instead of running out their budgets.
+
+
+class CancelToken:
+    """A one-way switch shared by the sources of one command; `cancel()` wakes every waiter and
+    runs the registered callbacks (a database connection's cancel, say)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], object]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            # On a thread of its own: a database cancel request may wait on the network, and the
+            # caller (the failing command) must not.
+            threading.Thread(target=_quietly, args=(callback,), daemon=True).start()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("stopped: another source failed or the command was interrupted")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`; raise Cancelled as soon as the token is cancelled."""
+        if self._event.wait(max(0.0, seconds)):
+            self.check()
+
+    @contextmanager
+    def on_cancel(self, callback: Callable[[], object]) -> Iterator[None]:
+        with self._lock:
+            self.check()  # already cancelled: do not start what the callback would stop
+            self._callbacks.append(callback)
+        try:
+            yield
+        finally:
+            with self._lock, suppress(ValueError):
+                self._callbacks.remove(callback)
+
+
+def _quietly(callback: Callable[[], object]) -> None:
+    with suppress(Exception):  # cancelling is best effort; the waiter stops anyway
+        callback()
+
+
+_current: ContextVar[CancelToken | None] = ContextVar("usertrack_cancel_token", default=None)
+
+
+def current_token() -> CancelToken | None:
+    return _current.get()
+
+
+@contextmanager
+def cancel_scope(token: CancelToken) -> Iterator[CancelToken]:
+    """Sources run inside this block (on this thread) stop their waits when `token` cancels."""
+    reset = _current.set(token)
+    try:
+        yield token
+    finally:
+        _current.reset(reset)
+
+
+def pause(seconds: float) -> None:
+    """`time.sleep` that a cancelled command interrupts (raising Cancelled)."""
+    token = _current.get()
+    if token is None:
+        time.sleep(max(0.0, seconds))
+    else:
+        token.wait(seconds)
+
+
+def check_cancelled() -> None:
+    token = _current.get()
+    if token is not None:
+        token.check()
+
+
+@contextmanager
+def on_cancel(callback: Callable[[], object]) -> Iterator[None]:
+    """Run `callback` (from another thread) if the command is cancelled during the block."""
+    token = _current.get()
+    if token is None:
+        yield
+        return
+    with token.on_cancel(callback):
+        yield

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import time
+import re
+import threading
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import QueryError, SourceConnectionError, redact
-from usertrack.sources.base import Result
+from usertrack.errors import Cancelled, ConfigError, QueryError, SourceConnectionError, redact
+from usertrack.sources.base import Result, check_cancelled, current_token, on_cancel, pause
 
 if TYPE_CHECKING:
     import psycopg
@@ -35,19 +37,79 @@ DEFAULT_CONNECT_TIMEOUT_S = 12
 DEFAULT_CONNECT_ATTEMPTS = 6  # backoff 0.5, 1, 2, 4, 8 s (+ jitter): about 15 s of waking
 STREAM_CHUNK = 2000
 
-# Connection failures worth another try: a compute waking up, a server starting, a blip.
+# Connection failures worth another try: what a Neon endpoint says while its compute wakes
+# ("Couldn't connect to compute node", a connection its proxy accepts then drops or terminates),
+# a server still starting, a timeout. Not "Connection refused" (nothing listens: a wrong port or
+# a database that is down, which waiting will not fix), not a DNS failure, not authentication.
 _TRANSIENT = (
-    "connection refused",
-    "could not connect",
     "couldn't connect to compute node",
-    "timeout expired",
+    "could not connect to compute node",
+    "terminating connection",
     "the database system is starting up",
     "server closed the connection unexpectedly",
-    "no such file or directory",
+    "connection reset by peer",
+    "timeout expired",
     "connection timed out",
     "temporarily unavailable",
     "too many connections",
 )
+_NOT_TRANSIENT = (
+    "connection refused",
+    "failed to resolve host",
+    "could not translate host name",
+    "name or service not known",
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+)
+
+
+def is_transient(message: str) -> bool:
+    """Whether a connection failure is worth another try (a waking database), by its message."""
+    low = message.lower()
+    if any(t in low for t in _NOT_TRANSIENT):
+        return False
+    return any(t in low for t in _TRANSIENT)
+
+
+def malformed_dsn(dsn: str) -> str | None:
+    """Why libpq would misread DATABASE_URL, or None. The answer never quotes the URL.
+
+    The URL is parsed twice: leniently (the password runs from `user:` to the last `@`, as a
+    person writes it) and by libpq; when they disagree, a character of the password needed
+    percent-encoding and libpq would connect to a wrong host (or fail quoting the password)."""
+    from urllib.parse import unquote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "libpq cannot parse it (a space or other special character not percent-encoded?)"
+    m = re.match(r"\s*postgres(?:ql)?://(?P<rest>.*)", dsn, re.DOTALL)
+    if not m:
+        return None  # key=value form: libpq parsed it
+    rest = m["rest"]
+    first_at = rest.find("@")
+    if first_at < 0:
+        return None
+    query = rest.find("?", first_at)
+    authority = rest if query < 0 else rest[:query]
+    at = authority.rfind("@")
+    userinfo = authority[:at]
+    if ":" in userinfo:
+        user, password = userinfo.split(":", 1)
+    else:
+        user, password = userinfo, None
+    if password is not None and unquote(password) != (parts.get("password") or ""):
+        return "the password holds a character that must be percent-encoded (@ / : ? # or space)"
+    if user and unquote(user) != (parts.get("user") or ""):
+        return "the user name holds a character that must be percent-encoded"
+    host = str(parts.get("host") or "")
+    port = str(parts.get("port") or "")
+    if "@" in host or (port and not re.fullmatch(r"[\d,]+", port)):
+        return "the host or port cannot be read (a special character not percent-encoded?)"
+    return None
 
 
 def describe_dsn(dsn: str) -> str:
@@ -95,6 +157,13 @@ class PostgresSource:
         backoff_s: float = 0.5,
         progress: Callable[[str], None] | None = None,
     ) -> None:
+        problem = malformed_dsn(dsn)
+        if problem:
+            raise ConfigError(
+                f"DATABASE_URL is malformed: {problem}",
+                hint="percent-encode special characters of the password: @ as %40, / as %2F,"
+                " : as %3A, ? as %3F, # as %23, space as %20",
+            )
         self._dsn = dsn
         self.description = description or describe_dsn(dsn)
         self.statement_timeout_ms = statement_timeout_ms
@@ -131,9 +200,16 @@ class PostgresSource:
                     application_name="usertrack",
                 )
                 break
+            except psycopg.ProgrammingError:
+                # libpq's parse errors quote the offending part of the URL: say nothing of it.
+                raise ConfigError(
+                    "DATABASE_URL is malformed: libpq cannot parse it",
+                    hint="percent-encode special characters of the password: @ as %40, / as"
+                    " %2F, space as %20",
+                ) from None
             except psycopg.OperationalError as e:
                 message = _first_line(e)
-                transient = any(t in message.lower() for t in _TRANSIENT)
+                transient = is_transient(message)
                 if not transient or attempt >= self.connect_attempts:
                     tried = f" (after {attempt} attempts)" if attempt > 1 else ""
                     raise SourceConnectionError(
@@ -146,7 +222,7 @@ class PostgresSource:
                     self.progress(
                         f"waking the database… (attempt {attempt + 1} of {self.connect_attempts})"
                     )
-                time.sleep(delay)
+                pause(delay)  # a cancelled command stops waiting at once
         conn.read_only = True
         _load_plain_values(conn)
         self._conn = conn
@@ -157,8 +233,21 @@ class PostgresSource:
 
         conn = self.connect()
         values = {k: _bindable(v) for k, v in params.items()}
+        finished = threading.Event()
+
+        def cancel_query() -> None:
+            # A cancel request that lands just before the query is sent does nothing: keep
+            # asking for a moment, until this query has ended.
+            for _ in range(10):
+                if finished.is_set():
+                    return
+                with suppress(Exception):
+                    conn.cancel_safe(timeout=2)
+                if finished.wait(0.1):
+                    return
+
         try:
-            with conn.transaction(), conn.cursor() as cur:
+            with on_cancel(cancel_query), conn.transaction(), conn.cursor() as cur:
                 cur.execute(
                     "SELECT set_config('statement_timeout', %s, true),"
                     " set_config('TimeZone', 'UTC', true)",
@@ -166,6 +255,7 @@ class PostgresSource:
                 )
                 # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
                 sql = query.sql.rstrip().rstrip(";").encode()
+                check_cancelled()
                 rows = list(cur.stream(sql, values, size=STREAM_CHUNK))
                 if cur.description is None:
                     # A stream that yields no row gives no row description: ask for it alone.
@@ -179,6 +269,9 @@ class PostgresSource:
                 " transaction read-only and never changes your database"
             ) from None
         except psycopg.errors.QueryCanceled:
+            token = current_token()
+            if token is not None and token.cancelled:
+                raise Cancelled(f"query {query.id} stopped: the command was cancelled") from None
             raise QueryError(
                 f"query {query.id} ({query.path}) was cancelled after the statement timeout"
                 f" of {self.statement_timeout_ms / 1000:g} s"
@@ -191,6 +284,8 @@ class PostgresSource:
             ) from None
         except psycopg.Error as e:
             raise QueryError(f"query {query.id} ({query.path}) failed: {_first_line(e)}") from None
+        finally:
+            finished.set()
         return Result(columns=columns, rows=rows)
 
     def close(self) -> None:

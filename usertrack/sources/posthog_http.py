@@ -31,8 +31,14 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
   posthog/clickhouse/client/execute_async.py); a bare row list with `query_status.columns` is
   accepted too.
 - Errors are `{"type", "code", "detail", "attr"}`; bad HogQL is 400 `validation_error`.
-- Saved insights: `GET .../insights/{id}/?refresh=blocking` (or `.../insights/?short_id=X&...`);
-  the rows are in `result` (singular) and, for SQL insights, the names in `columns`.
+- Saved insights: `GET .../insights/{id}/?refresh=force_blocking` (or
+  `.../insights/?short_id=X&...`); the rows are in `result` (singular) and, for SQL insights, the
+  names in `columns`.
+- `refresh` (PostHog's ExecutionMode, schema.py RefreshType): "blocking" (the default) may answer
+  from PostHog's own cache; "force_blocking" always recalculates, "force_async" likewise in the
+  background. usertrack has its own cache, so `--refresh` sends force_blocking, a saved insight is
+  always fetched with force_blocking (the command promises a refreshed result), and the async
+  path (only taken after a synchronous attempt found nothing cached) sends force_async.
 
 Result values: columns whose ClickHouse type (the response's `types`) is DateTime become naive UTC
 `datetime`s and Date columns `date`s, the same values the local engine
@@ -57,6 +63,7 @@ from uuid import UUID
 
 from usertrack.clock import hogql_timestamp
 from usertrack.errors import (
+    Cancelled,
     ConfigError,
     NotFoundError,
     QueryError,
@@ -65,7 +72,7 @@ from usertrack.errors import (
     redact,
     register_secret,
 )
-from usertrack.sources.base import Result
+from usertrack.sources.base import Result, check_cancelled, pause
 
 if TYPE_CHECKING:
     import httpx
@@ -353,7 +360,8 @@ class PostHogHTTPSource:
         async_timeout: float = 900.0,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
+        refresh: bool = False,
     ) -> None:
         import httpx
 
@@ -370,7 +378,9 @@ class PostHogHTTPSource:
             raise ConfigError(f"{HOST_ENV} must be a URL like {DEFAULT_HOST}, not {redact(base)!r}")
         self.host = base
         self.project_id = pid
-        self.host_label = re.sub(r"^https?://", "", base)
+        # Never a user:password@ in a label (config.check_posthog_host refuses them anyway).
+        self.host_label = re.sub(r"^https?://(?:[^/]*@)?", "", base)
+        self.refresh = refresh  # ask PostHog to recalculate rather than answer from its cache
         self.description = f"PostHog {self.host_label} project {pid}"
         self.page_size = page_size
         self.max_attempts = max(1, max_attempts)
@@ -427,11 +437,11 @@ class PostHogHTTPSource:
         base = f"/api/projects/{self.project_id}/insights/"
         if ident.isdigit():
             resp = self._send(
-                "GET", f"{base}{ident}/", stats, label, params={"refresh": "blocking"}
+                "GET", f"{base}{ident}/", stats, label, params={"refresh": "force_blocking"}
             )
         else:
             resp = self._send(
-                "GET", base, stats, label, params={"short_id": ident, "refresh": "blocking"}
+                "GET", base, stats, label, params={"short_id": ident, "refresh": "force_blocking"}
             )
         body = self._json(resp, label)
         if resp.status_code == 404 and ident.isdigit():
@@ -455,7 +465,7 @@ class PostHogHTTPSource:
         if result is None:
             raise QueryError(
                 f"{label}: PostHog returned no result for insight {ident} (it may not have been"
-                " calculated; refresh=blocking was asked)"
+                " calculated; refresh=force_blocking was asked)"
             )
         if body.get("hasMore"):
             raise QueryError(
@@ -639,6 +649,8 @@ class PostHogHTTPSource:
             "query": {"kind": "HogQLQuery", "query": text, "values": values},
             "name": f"usertrack {query.id}",
         }
+        if self.refresh:
+            body["refresh"] = "force_blocking"
         path = f"/api/projects/{self.project_id}/query/"
         try:
             resp = self._send("POST", path, stats, where, json=body, slot=True, timeout_ok=True)
@@ -685,13 +697,13 @@ class PostHogHTTPSource:
     # ---------------------------------------------------------------- async
 
     def _run_async(self, query: Query, body: dict[str, Any], stats: _Run) -> dict[str, Any]:
-        """Resubmit with refresh=async and poll until the query completes."""
+        """Resubmit with refresh=force_async and poll until the query completes."""
         where = self._where(query)
         stats.went_async = True
         self._note(f"{query.id}: longer than PostHog's synchronous limit; running it async")
         path = f"/api/projects/{self.project_id}/query/"
         with self._slot():
-            resp = self._send("POST", path, stats, where, json={**body, "refresh": "async"})
+            resp = self._send("POST", path, stats, where, json={**body, "refresh": "force_async"})
             data = self._json(resp, where)
             if resp.status_code not in (200, 202):
                 self._raise_for(resp, data, where)
@@ -722,7 +734,25 @@ class PostHogHTTPSource:
         path = f"/api/projects/{self.project_id}/query/{qid}/"
         started = time.monotonic()
         interval = self.poll_interval
+        try:
+            return self._poll_until_done(query, path, qid, status, stats, started, interval)
+        except Cancelled:
+            self._cancel(path, stats, where)  # PostHog need not finish a query nobody awaits
+            raise
+
+    def _poll_until_done(
+        self,
+        query: Query,
+        path: str,
+        qid: str,
+        status: dict[str, Any],
+        stats: _Run,
+        started: float,
+        interval: float,
+    ) -> dict[str, Any]:
+        where = self._where(query)
         while True:
+            check_cancelled()
             done = self._status_result(status, where)
             if done is not None:
                 return done
@@ -768,8 +798,8 @@ class PostHogHTTPSource:
         raise QueryError(f"{where}: PostHog completed the async query without results")
 
     def _cancel(self, path: str, stats: _Run, where: str) -> None:
-        with suppress(UsertrackError):
-            self._send("DELETE", path, stats, where)
+        with suppress(UsertrackError):  # best effort; a cancelled command still sends this one
+            self._send("DELETE", path, stats, where, cancellable=False)
 
     # ---------------------------------------------------------------- HTTP with retries
 
@@ -793,6 +823,7 @@ class PostHogHTTPSource:
         slot: bool = False,
         timeout_ok: bool = False,
         server_errors_ok: bool = False,
+        cancellable: bool = True,
     ) -> httpx.Response:
         """One request, retried on 429, 5xx (but 504 when `timeout_ok`) and network errors.
 
@@ -807,6 +838,8 @@ class PostHogHTTPSource:
         attempt = 0
         connect_failures = 0
         while True:
+            if cancellable:
+                check_cancelled()
             attempt += 1
             stats.requests += 1
             retry_after: float | None = None
