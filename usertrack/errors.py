@@ -18,6 +18,7 @@ EXIT_CONNECTION = 5  # a source could not be reached or refused our credentials
 EXIT_QUERY_FILE = 6  # a query file is malformed (header, parameters)
 EXIT_QUERY = 7  # a source rejected or failed a query (including untranslatable HogQL)
 EXIT_DATA = 8  # input data is malformed (an events export that cannot be read)
+EXIT_COVERAGE = 9  # tracking-plan coverage below --fail-under (a CI gate, not a failure to run)
 
 
 class UsertrackError(Exception):
@@ -70,6 +71,12 @@ class HogQLTranslationError(QueryError):
 
 class DataError(UsertrackError):
     exit_code = EXIT_DATA
+
+
+class CoverageError(UsertrackError):
+    """The tracking plan's coverage is below --fail-under (the report was still written)."""
+
+    exit_code = EXIT_COVERAGE
 
 
 _URL_PASSWORD = re.compile(

@@ -1,0 +1,43 @@
+-- name: plan_properties
+-- description: For the planned event x property pairs over the last N days: how many of the event's sends carry the property filled, and the JSON type of its values (the tracking-plan audit).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param days: 30
+-- param events:
+-- param keys:
+-- param pairs:
+--
+-- The plan's events, their properties, and which property belongs to which event (each pair
+-- is 'event<TAB>key') are lists bound as array values, so each event's JSON is read only for its
+-- own planned properties. One row per pair that was sent: `events` is the event's volume,
+-- `filled` the sends with the property present, not null and not ''. The value's raw JSON text
+-- is read once per row and its first character tells its JSON type (a number sent as a string
+-- starts with a quote); numeric_strings counts the strings that read as numbers. Reading the
+-- JSON once, not once per figure, is what keeps this query fast. Internal accounts are left out.
+SELECT
+    event,
+    key,
+    count() AS events,
+    countIf(raw != '' AND raw != 'null' AND raw != '""') AS filled,
+    countIf(startsWith(raw, '"')) AS strings,
+    countIf(match(raw, '^-?[0-9]')) AS numbers,
+    countIf(raw = 'true' OR raw = 'false') AS booleans,
+    countIf(startsWith(raw, '[')) AS lists,
+    countIf(startsWith(raw, '{')) AS objects,
+    countIf(match(raw, '^"-?[0-9]+([.][0-9]+)?"$')) AS numeric_strings
+FROM (
+    SELECT event, key, coalesce(toString(JSONExtractRaw(properties, key)), '') AS raw
+    FROM (
+        SELECT event, properties, arrayJoin({keys}) AS key
+        FROM events
+        WHERE has({events}, event)
+          AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
+          AND timestamp <= toDateTime({as_of}, 'UTC')
+          AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
+    )
+    WHERE has({pairs}, concat(event, '\t', key))
+)
+GROUP BY event, key
+ORDER BY event, key
+LIMIT 50000
