@@ -123,9 +123,9 @@ def _properties(
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        kind = "required" if required else "optional"
+        section = "required" if required else "optional"
         raise TrackingPlanError(
-            f"{path}:{line}: {where}: '{kind}' must map each property to its type"
+            f"{path}:{line}: {where}: '{section}' must map each property to its type"
             " (team_slug: string)"
         )
     line = raw.get("__line__", line)
@@ -139,6 +139,7 @@ def _properties(
         label = f"{where}, property {name!r}"
         allowed: tuple[Any, ...] | None = None
         description = ""
+        kind: Any
         if isinstance(spec, str):
             kind = spec
         elif isinstance(spec, dict):
@@ -906,7 +907,8 @@ def draft_plan(
             k for k in keys.get(name, []) if name.startswith("$") or not k["key"].startswith("$")
         ]
         props.sort(key=lambda k: (-int(k["filled"] or 0), k["key"]))
-        required, optional = [], []
+        required: list[str] = []
+        optional: list[str] = []
         for k in props[:TOP_PROPERTIES]:
             counts = _type_counts(k)
             kind = max(counts, key=lambda t: counts[t])
