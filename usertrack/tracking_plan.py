@@ -429,36 +429,33 @@ def run_audit(
     seen = {r["event"]: r for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts()}
     planned = [e.name for e in plan.events]
 
-    pairs = [(e.name, p.name) for e in plan.events for p in e.properties]
+    with_props = [e for e in plan.events if e.properties]
     prop_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    if pairs:
+    if with_props:
         step("running posthog/plan_properties")
         result = ws.run_query(
             "posthog/plan_properties",
             as_of,
             days=days,
-            events=sorted({e for e, _ in pairs}),
-            keys=sorted({k for _, k in pairs}),
-            pairs=[f"{e}\t{k}" for e, k in pairs],
+            events=[e.name for e in with_props],
+            event_keys=[[p.name for p in e.properties] for e in with_props],
         )
         prop_rows = {(r["event"], r["key"]): r for r in result.as_dicts()}
-    enum_pairs = [(e.name, p.name) for e in plan.events for p in e.properties if p.allowed]
+    with_enums = [e for e in plan.events if any(p.allowed for p in e.properties)]
     values: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    if enum_pairs:
+    if with_enums:
         step("running posthog/plan_values")
         result = ws.run_query(
             "posthog/plan_values",
             as_of,
             days=days,
-            events=sorted({e for e, _ in enum_pairs}),
-            keys=sorted({k for _, k in enum_pairs}),
+            events=[e.name for e in with_enums],
+            event_keys=[[p.name for p in e.properties if p.allowed] for e in with_enums],
         )
-        wanted = set(enum_pairs)
         for r in result.as_dicts():
-            if (r["event"], r["key"]) in wanted:
-                values.setdefault((r["event"], r["key"]), []).append(
-                    (str(r["value"]), int(r["events"]))
-                )
+            values.setdefault((r["event"], r["key"]), []).append(
+                (str(r["value"]), int(r["events"]))
+            )
 
     events_out: list[dict[str, Any]] = []
     missing: list[str] = []

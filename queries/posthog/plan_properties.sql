@@ -5,12 +5,11 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
 -- param events:
--- param keys:
--- param pairs:
+-- param event_keys:
 --
--- The plan's events, their properties, and which property belongs to which event (each pair
--- is 'event<TAB>key') are lists bound as array values, so each event's JSON is read only for its
--- own planned properties. One row per pair that was sent: `events` is the event's volume,
+-- The plan's events and, for each (same position), the list of its planned properties are bound
+-- as array values; each event row looks up its own keys (no cross product with every key), so
+-- each event's JSON is read only for its own planned properties. One row per pair that was sent: `events` is the event's volume,
 -- `filled` the sends with the property present, not null and not ''. The value's raw JSON text
 -- is read once per row and its first character tells its JSON type (a number sent as a string
 -- starts with a quote); numeric_strings counts the strings that read as numbers. Reading the
@@ -29,14 +28,13 @@ SELECT
 FROM (
     SELECT event, key, coalesce(toString(JSONExtractRaw(properties, key)), '') AS raw
     FROM (
-        SELECT event, properties, arrayJoin({keys}) AS key
+        SELECT event, properties, arrayJoin(arrayElement({event_keys}, indexOf({events}, event))) AS key
         FROM events
         WHERE has({events}, event)
           AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
           AND timestamp <= toDateTime({as_of}, 'UTC')
           AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
     )
-    WHERE has({pairs}, concat(event, '\t', key))
 )
 GROUP BY event, key
 ORDER BY event, key

@@ -5,16 +5,16 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
 -- param events:
--- param keys:
+-- param event_keys:
 --
--- `events` and `keys` are lists bound as array values: the properties whose plan lists allowed
--- values. A value is its raw JSON text ('"github"', '3', 'true'), so a number sent as a string
--- stays distinguishable. One row per event x key x value.
+-- The events and, for each (same position), the list of its properties whose plan lists allowed
+-- values are bound as array values. A value is its raw JSON text ('"github"', '3', 'true'), so
+-- a number sent as a string stays distinguishable. One row per event x key x value.
 SELECT event, key, value, count() AS events
 FROM (
     SELECT event, key, toString(JSONExtractRaw(properties, key)) AS value
     FROM (
-        SELECT event, properties, arrayJoin({keys}) AS key
+        SELECT event, properties, arrayJoin(arrayElement({event_keys}, indexOf({events}, event))) AS key
         FROM events
         WHERE has({events}, event)
           AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
