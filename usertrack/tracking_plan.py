@@ -456,6 +456,8 @@ def run_audit(
             values.setdefault((r["event"], r["key"]), []).append(
                 (str(r["value"]), int(r["events"]))
             )
+        for found in values.values():  # most frequent first, whatever order the pages came in
+            found.sort(key=lambda v: (-v[1], v[0]))
 
     events_out: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -720,6 +722,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _md_text(text: str) -> str:
+    """Text with Markdown's active characters escaped: event names are data, never markup."""
+    return re.sub(r"([\\`*\[\]<>|])", r"\\\1", text).replace("\n", " ")
+
+
 def audit_markdown(audit: Audit) -> str:
     from usertrack.export import md_table
 
@@ -734,7 +741,7 @@ def audit_markdown(audit: Audit) -> str:
         ),
         "\n## To fix\n",
     ]
-    out.append("\n".join(f"- {p}" for p in audit.problems) if audit.problems else "Nothing.")
+    out.append("\n".join(f"- {_md_text(p)}" for p in audit.problems) or "Nothing.")
     out.append("\n## Planned events\n")
     out.append(
         md_table(
@@ -863,11 +870,14 @@ def draft_plan(
 
     if progress:
         progress("running posthog/plan_events")
-    seen = [
-        r
-        for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts()
-        if int(r["events"] or 0)
-    ]
+    seen = sorted(
+        (
+            r
+            for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts()
+            if int(r["events"] or 0)
+        ),
+        key=lambda r: (-int(r["events"]), r["event"]),
+    )
     keys: dict[str, list[dict[str, Any]]] = {}
     if seen:
         if progress:

@@ -9,6 +9,8 @@
 -- comparison with the tracking plan is done afterwards, on these rows. Periods: current is
 -- (as_of - N days, as_of], previous is (as_of - 2N days, as_of - N days]. person_id counts people
 -- (a person can have many distinct_ids). Internal accounts are left out, as everywhere.
+-- No LIMIT here or in the other plan_* queries: usertrack pages every result (PostHog returns
+-- 100 rows without a LIMIT and caps any LIMIT at 50,000), so no event name is ever cut off.
 SELECT
     event,
     countIf(timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})) AS events,
@@ -24,4 +26,3 @@ WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay(2 * {days})
   AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
 GROUP BY event
 ORDER BY events DESC, previous_events DESC, event
-LIMIT 10000

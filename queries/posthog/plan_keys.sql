@@ -33,4 +33,3 @@ FROM (
 )
 GROUP BY event, key
 ORDER BY event, filled DESC, key
-LIMIT 50000

@@ -9,11 +9,12 @@
 --
 -- The plan's events and, for each (same position), the list of its planned properties are bound
 -- as array values; each event row looks up its own keys (no cross product with every key), so
--- each event's JSON is read only for its own planned properties. One row per pair that was sent: `events` is the event's volume,
--- `filled` the sends with the property present, not null and not ''. The value's raw JSON text
--- is read once per row and its first character tells its JSON type (a number sent as a string
--- starts with a quote); numeric_strings counts the strings that read as numbers. Reading the
--- JSON once, not once per figure, is what keeps this query fast. Internal accounts are left out.
+-- each event's JSON is read only for its own planned properties. One row per pair that was
+-- sent, where `events` is the event's volume and `filled` the sends with the property present,
+-- not null and not ''. The value's raw JSON text is read once per row and its first character
+-- tells its JSON type (a number sent as a string starts with a quote); numeric_strings counts
+-- the strings that read as numbers. Reading the JSON once, not once per figure, is what keeps
+-- this query fast. Internal accounts are left out.
 SELECT
     event,
     key,
@@ -38,4 +39,3 @@ FROM (
 )
 GROUP BY event, key
 ORDER BY event, key
-LIMIT 50000

@@ -25,4 +25,3 @@ FROM (
 )
 GROUP BY event, key, value
 ORDER BY event, key, events DESC, value
-LIMIT 50000
