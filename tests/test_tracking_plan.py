@@ -485,3 +485,31 @@ def test_demo_audit_tells_its_stories(demo_home: Path) -> None:
     assert props["result_count"]["numbers_sent_as_strings"] > 0
     assert [o["value"] for o in props["source"]["outside_values"]] == ["Sidebar"]
     assert 0 < doc["coverage"]["percent"] < 100
+
+
+def test_plan_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from usertrack.config import resolve_tracking_plan_file, shipped_path
+
+    flag, named, local = tmp_path / "flag.yaml", tmp_path / "env.yaml", tmp_path / "here"
+    local.mkdir()
+    monkeypatch.chdir(local)
+    env = {"USERTRACK_TRACKING_PLAN": str(named)}
+    assert resolve_tracking_plan_file(flag, env) == flag
+    assert resolve_tracking_plan_file(None, env) == named
+    assert resolve_tracking_plan_file(None, {}) == shipped_path("tracking-plan.yaml")
+    (local / "tracking-plan.yaml").write_text(PLAN)
+    assert resolve_tracking_plan_file(None, {}) == local / "tracking-plan.yaml"
+    assert shipped_path("tracking-plan.yaml").is_file()
+
+
+def test_core_module_does_not_import_rich_or_typer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usertrack.tracking_plan;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
