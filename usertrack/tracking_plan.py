@@ -412,6 +412,34 @@ def _property_result(
     }
 
 
+def event_periods(ws: Workspace, as_of: datetime, days: int) -> dict[str, dict[str, Any]]:
+    """posthog/plan_events as one record per event name: `events`, `persons`, `first_seen`,
+    `last_seen` of the current period and `previous_events`, `previous_persons`,
+    `previous_last_seen` of the one before (0 or None when the period has no row)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts():
+        rec = out.setdefault(
+            r["event"],
+            {"event": r["event"], "events": 0, "persons": 0, "first_seen": None,
+             "last_seen": None, "previous_events": 0, "previous_persons": 0,
+             "previous_last_seen": None},
+        )  # fmt: skip
+        if r["period"] == "current":
+            rec.update(
+                events=int(r["events"]),
+                persons=int(r["persons"]),
+                first_seen=r["first_seen"],
+                last_seen=r["last_seen"],
+            )
+        else:
+            rec.update(
+                previous_events=int(r["events"]),
+                previous_persons=int(r["persons"]),
+                previous_last_seen=r["last_seen"],
+            )
+    return out
+
+
 def run_audit(
     ws: Workspace,
     plan: TrackingPlan,
@@ -426,7 +454,7 @@ def run_audit(
             progress(text)
 
     step("running posthog/plan_events")
-    seen = {r["event"]: r for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts()}
+    seen = event_periods(ws, as_of, days)
     planned = [e.name for e in plan.events]
 
     with_props = [e for e in plan.events if e.properties]
@@ -522,7 +550,7 @@ def run_audit(
     coverage = {"planned": len(events_out), "seen": hit, "percent": _pct(hit, len(events_out)),
                 "tiers": tiers}  # fmt: skip
 
-    unplanned = []
+    unplanned: list[dict[str, Any]] = []
     for name, row in seen.items():
         if name in planned or not int(row["events"] or 0):
             continue
@@ -871,11 +899,7 @@ def draft_plan(
     if progress:
         progress("running posthog/plan_events")
     seen = sorted(
-        (
-            r
-            for r in ws.run_query("posthog/plan_events", as_of, days=days).as_dicts()
-            if int(r["events"] or 0)
-        ),
+        (r for r in event_periods(ws, as_of, days).values() if r["events"]),
         key=lambda r: (-int(r["events"]), r["event"]),
     )
     keys: dict[str, list[dict[str, Any]]] = {}
