@@ -554,6 +554,7 @@ def test_unknown_insight_is_not_found(fake: FakePostHog) -> None:
 PLAN_LISTS: dict[str, Any] = {
     "events": ["$pageview", "mcp_connect_clicked"],
     "event_keys": [["$pathname"], ["template_name"]],
+    "event_enum_keys": [[], ["template_name"]],
     "keys": ["email", "name"],
 }
 

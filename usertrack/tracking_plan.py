@@ -440,6 +440,46 @@ def event_periods(ws: Workspace, as_of: datetime, days: int) -> dict[str, dict[s
     return out
 
 
+_FIGURES = ("events", "filled", "strings", "numbers", "booleans", "lists", "objects",
+            "numeric_strings")  # fmt: skip
+
+
+def property_figures(
+    ws: Workspace,
+    plan: TrackingPlan,
+    as_of: datetime,
+    days: int,
+    step: Callable[[str], None],
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], list[tuple[str, int]]]]:
+    """posthog/plan_properties summed per (event, property), and for the properties with allowed
+    values, each raw JSON value sent with its count (most frequent first)."""
+    with_props = [e for e in plan.events if e.properties]
+    figures: dict[tuple[str, str], dict[str, Any]] = {}
+    values: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    if not with_props:
+        return figures, values
+    step("running posthog/plan_properties")
+    result = ws.run_query(
+        "posthog/plan_properties",
+        as_of,
+        days=days,
+        events=[e.name for e in with_props],
+        event_keys=[[p.name for p in e.properties] for e in with_props],
+        event_enum_keys=[[p.name for p in e.properties if p.allowed] for e in with_props],
+    )
+    for r in result.as_dicts():
+        pair = (r["event"], r["key"])
+        total = figures.setdefault(pair, dict.fromkeys(_FIGURES, 0))
+        for name in _FIGURES:
+            total[name] += int(r[name] or 0)
+        raw = str(r["value"] or "")
+        if raw not in ("", "null", '""'):  # not filled: counted in the fill rate instead
+            values.setdefault(pair, []).append((raw, int(r["events"] or 0)))
+    for found in values.values():  # most frequent first, whatever order the pages came in
+        found.sort(key=lambda v: (-v[1], v[0]))
+    return figures, values
+
+
 def run_audit(
     ws: Workspace,
     plan: TrackingPlan,
@@ -457,35 +497,7 @@ def run_audit(
     seen = event_periods(ws, as_of, days)
     planned = [e.name for e in plan.events]
 
-    with_props = [e for e in plan.events if e.properties]
-    prop_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    if with_props:
-        step("running posthog/plan_properties")
-        result = ws.run_query(
-            "posthog/plan_properties",
-            as_of,
-            days=days,
-            events=[e.name for e in with_props],
-            event_keys=[[p.name for p in e.properties] for e in with_props],
-        )
-        prop_rows = {(r["event"], r["key"]): r for r in result.as_dicts()}
-    with_enums = [e for e in plan.events if any(p.allowed for p in e.properties)]
-    values: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    if with_enums:
-        step("running posthog/plan_values")
-        result = ws.run_query(
-            "posthog/plan_values",
-            as_of,
-            days=days,
-            events=[e.name for e in with_enums],
-            event_keys=[[p.name for p in e.properties if p.allowed] for e in with_enums],
-        )
-        for r in result.as_dicts():
-            values.setdefault((r["event"], r["key"]), []).append(
-                (str(r["value"]), int(r["events"]))
-            )
-        for found in values.values():  # most frequent first, whatever order the pages came in
-            found.sort(key=lambda v: (-v[1], v[0]))
+    prop_rows, values = property_figures(ws, plan, as_of, days, step)
 
     events_out: list[dict[str, Any]] = []
     missing: list[str] = []

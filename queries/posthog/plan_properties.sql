@@ -1,23 +1,26 @@
 -- name: plan_properties
--- description: For the planned event x property pairs over the last N days: how many of the event's sends carry the property filled, and the JSON type of its values (the tracking-plan audit).
+-- description: For the planned event x property pairs over the last N days: how many of the event's sends carry the property filled, the JSON type of its values and, for properties with allowed values, each value sent (the tracking-plan audit).
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
 -- param events:
 -- param event_keys:
+-- param event_enum_keys:
 --
--- The plan's events and, for each (same position), the list of its planned properties are bound
--- as array values; each event row looks up its own keys (no cross product with every key), so
--- each event's JSON is read only for its own planned properties. One row per pair that was
--- sent, where `events` is the event's volume and `filled` the sends with the property present,
--- not null and not ''. The value's raw JSON text is read once per row and its first character
--- tells its JSON type (a number sent as a string starts with a quote); numeric_strings counts
--- the strings that read as numbers. Reading the JSON once, not once per figure, is what keeps
--- this query fast. Internal accounts are left out.
+-- The plan's events and, for each (same position), the list of its planned properties and the
+-- list of those with allowed values are bound as array values; each event row looks up its own
+-- keys (no cross product with every key), so each event's JSON is read once per planned
+-- property. One row per pair that was sent (and per value, for a property with allowed values;
+-- `value` is '' for the others), where `events` counts the event's sends and `filled` those with
+-- the property present, not null and not ''. The raw JSON text is read once and its first
+-- character tells its JSON type (a number sent as a string starts with a quote); a value is its
+-- raw JSON text ('"github"', '3'), so a number sent as a string stays distinguishable;
+-- numeric_strings counts the strings that read as numbers. Internal accounts are left out.
 SELECT
     event,
     key,
+    value,
     count() AS events,
     countIf(raw != '' AND raw != 'null' AND raw != '""') AS filled,
     countIf(startsWith(raw, '"')) AS strings,
@@ -27,15 +30,18 @@ SELECT
     countIf(startsWith(raw, '{')) AS objects,
     countIf(match(raw, '^"-?[0-9]+([.][0-9]+)?"$')) AS numeric_strings
 FROM (
-    SELECT event, key, coalesce(toString(JSONExtractRaw(properties, key)), '') AS raw
+    SELECT event, key, raw, if(has(arrayElement({event_enum_keys}, indexOf({events}, event)), key), raw, '') AS value
     FROM (
-        SELECT event, properties, arrayJoin(arrayElement({event_keys}, indexOf({events}, event))) AS key
-        FROM events
-        WHERE has({events}, event)
-          AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
-          AND timestamp <= toDateTime({as_of}, 'UTC')
-          AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
+        SELECT event, key, coalesce(toString(JSONExtractRaw(properties, key)), '') AS raw
+        FROM (
+            SELECT event, properties, arrayJoin(arrayElement({event_keys}, indexOf({events}, event))) AS key
+            FROM events
+            WHERE has({events}, event)
+              AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
+              AND timestamp <= toDateTime({as_of}, 'UTC')
+              AND NOT match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})
+        )
     )
 )
-GROUP BY event, key
-ORDER BY event, key
+GROUP BY event, key, value
+ORDER BY event, key, value
