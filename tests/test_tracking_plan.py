@@ -513,3 +513,38 @@ def test_core_module_does_not_import_rich_or_typer() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
+    """The ClickHouse JSON functions the plan queries use, on the local engine: JSONType's
+    ClickHouse names, JSONExtractKeys, and a key that is a column (any characters)."""
+    from usertrack.eventstore import import_events
+    from usertrack.queries import Query
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    props = {"s": "x", "i": 3, "f": 1.5, "b": True, "l": [1], "o": {"a": 1}, "n": None,
+             "a/b~c": "slash", "neg": -2}  # fmt: skip
+    record = _event(1, "e", AS_OF - timedelta(days=1), "d", "p", props, None)
+    export = tmp_path / "one.jsonl"
+    export.write_text(json.dumps(record) + "\n")
+    store = tmp_path / "one.duckdb"
+    import_events(export, store)
+    sql = """
+        SELECT key, JSONType(properties, key) AS kind,
+               toString(JSONExtractRaw(properties, key)) AS raw
+        FROM (SELECT properties, arrayJoin(JSONExtractKeys(properties)) AS key FROM events)
+        ORDER BY key
+    """
+    query = Query(name="t", folder="posthog", path=Path("t.sql"), sql=sql, description="",
+                  returns="table")  # fmt: skip
+    source = LocalPostHogSource(store)
+    try:
+        rows = {r["key"]: (r["kind"], r["raw"]) for r in source.run(query, {}).as_dicts()}
+    finally:
+        source.close()
+    assert set(rows) == set(props)
+    assert {k: v[0] for k, v in rows.items()} == {
+        "s": "String", "i": "UInt64", "f": "Double", "b": "Bool", "l": "Array", "o": "Object",
+        "n": "Null", "a/b~c": "String", "neg": "Int64",
+    }  # fmt: skip
+    assert rows["a/b~c"][1] == '"slash"' and rows["i"][1] == "3"
