@@ -914,14 +914,17 @@ def draft_plan(
         (r for r in event_periods(ws, as_of, days).values() if r["events"]),
         key=lambda r: (-int(r["events"]), r["event"]),
     )
+    if not seen:
+        raise UsageError(
+            f"no events in the {days} days to {fmt_time(as_of)}: nothing to write a plan from"
+        )
     keys: dict[str, list[dict[str, Any]]] = {}
-    if seen:
-        if progress:
-            progress("running posthog/plan_keys")
-        for r in ws.run_query(
-            "posthog/plan_keys", as_of, days=days, events=[r["event"] for r in seen]
-        ).as_dicts():
-            keys.setdefault(r["event"], []).append(r)
+    if progress:
+        progress("running posthog/plan_keys")
+    for r in ws.run_query(
+        "posthog/plan_keys", as_of, days=days, events=[r["event"] for r in seen]
+    ).as_dicts():
+        keys.setdefault(r["event"], []).append(r)
 
     def q(text: str) -> str:
         return json.dumps(text, ensure_ascii=True)  # a JSON string is a YAML scalar
@@ -965,10 +968,6 @@ def draft_plan(
         if optional:
             lines.append("    optional:")
             lines.extend(optional)
-    if not seen:
-        raise UsageError(
-            f"no events in the {days} days to {fmt_time(as_of)}: nothing to write a plan from"
-        )
     return "\n".join(lines) + "\n"
 
 
