@@ -213,6 +213,16 @@ def main() -> None:
                 f"median of {args.repeat}; 30 days of failures categorized in DuckDB",
             )
         )
+        plan_cmd = [str(BIN), "tracking-plan", "--format", "json"]
+        plan_s, plan_mb = median_of(args.repeat, plan_cmd, env)
+        rows.append(
+            (
+                "warm `tracking-plan --format json` (2,000 users)",
+                f"{plan_s:.2f} s",
+                f"{plan_mb:.0f} MiB",
+                f"median of {args.repeat}; the shipped plan, 60 days of events, PostHog only",
+            )
+        )
 
         if args.large:
             home = work / "large"
@@ -266,6 +276,15 @@ def main() -> None:
                     f"{big_user_s:.2f} s",
                     f"{big_user_mb:.0f} MiB",
                     "median of 3",
+                )
+            )
+            big_plan_s, big_plan_mb = median_of(3, plan_cmd, env)
+            rows.append(
+                (
+                    f"`tracking-plan` at {args.users:,} users",
+                    f"{big_plan_s:.2f} s",
+                    f"{big_plan_mb:.0f} MiB",
+                    "median of 3; target < 3 s warm",
                 )
             )
             big_fail_s, big_fail_mb = median_of(3, [str(BIN), "failures", "--format", "json"], env)

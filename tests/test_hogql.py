@@ -650,7 +650,10 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
         tr = translate(query.sql)
         assert set(tr.params) <= query.param_names, query.id
         # Deep-dive queries take the user's email (no default): one of this store's people.
-        given = {"email": "alice@acme.com"}
+        # The tracking-plan queries take lists of planned names (bound as array values).
+        given = {"email": "alice@acme.com", "events": ["$pageview"],
+                 "event_keys": [["$pathname"]], "event_enum_keys": [["$pathname"]],
+                 "keys": ["email"]}  # fmt: skip
         result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id

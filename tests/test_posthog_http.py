@@ -551,6 +551,14 @@ def test_unknown_insight_is_not_found(fake: FakePostHog) -> None:
 # ----------------------------------------------------------------------------- parity
 
 
+PLAN_LISTS: dict[str, Any] = {
+    "events": ["$pageview", "mcp_connect_clicked"],
+    "event_keys": [["$pathname"], ["template_name"]],
+    "event_enum_keys": [[], ["template_name"]],
+    "keys": ["email", "name"],
+}
+
+
 @pytest.mark.parametrize("page_size", [50_000, 2])
 def test_query_files_give_the_same_rows_as_the_local_engine(
     handmade_store: Path, page_size: int
@@ -567,6 +575,10 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
                 params["as_of"] = AS_OF
                 if "email" in params:  # deep-dive queries: one person of the hand-made events
                     params["email"] = "alice@acme.io"
+                # tracking-plan queries: planned names and keys, bound as array values
+                params.update(
+                    {k: v for k, v in PLAN_LISTS.items() if k in params and params[k] is None}
+                )
                 want = local.run(query, params)
                 got = remote.run(query, params)
                 assert got.columns == want.columns, query.id

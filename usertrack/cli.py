@@ -966,6 +966,145 @@ def user(
             _emit(to_markdown(dd, limit), out)
 
 
+# ---------------------------------------------------------------------------------- tracking plan
+
+PlanOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan",
+        help="Tracking plan file. Default: USERTRACK_TRACKING_PLAN, ./tracking-plan.yaml,"
+        " else the shipped one (the demo's taxonomy).",
+    ),
+]
+plan_app = typer.Typer(
+    help="Audit the tracking plan against the events sent (coverage, properties, typos).",
+    invoke_without_command=True,
+)
+app.add_typer(plan_app, name="tracking-plan")
+
+
+@plan_app.callback()
+def tracking_plan(
+    ctx: typer.Context,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days", "-d", min=1, max=MAX_DAYS, help="Audit this many days back from --as-of."
+        ),
+    ] = 30,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    plan_file: PlanOpt = None,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            min=0,
+            max=100,
+            help="Exit 9 when coverage (percent of planned events seen) is below this.",
+        ),
+    ] = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="Rows of each list shown in the table.")
+    ] = 15,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Measure the tracking plan against the last --days of events: coverage first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import (
+            load_settings,
+            resolve_queries_dir,
+            resolve_segments_file,
+            resolve_tracking_plan_file,
+        )
+        from usertrack.errors import CoverageError
+        from usertrack.tracking_plan import (
+            audit_csv,
+            audit_json,
+            audit_markdown,
+            fmt_pct,
+            load_tracking_plan,
+            open_events_workspace,
+            run_audit,
+        )
+
+        chosen = _choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        plan = load_tracking_plan(resolve_tracking_plan_file(plan_file))
+        _prepare_out(out)
+        with _status("loading the plan and queries") as progress:
+            ws = open_events_workspace(
+                load_settings(),
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=_info,
+                refresh=refresh,
+            )
+            with ws:
+                _check_as_of(ws, moment)
+                audit = run_audit(ws, plan, moment or ws.default_as_of(), days, progress)
+        if chosen == "table":
+            from usertrack.tracking_plan_view import render_audit
+
+            render_audit(_stdout_console(), audit, limit)
+        else:
+            render = {"json": audit_json, "csv": audit_csv, "md": audit_markdown}[chosen]
+            _emit(render(audit), out)
+        percent = audit.coverage["percent"]
+        if fail_under is not None and (percent is None or percent < fail_under):
+            raise CoverageError(
+                f"tracking-plan coverage {fmt_pct(percent)} is below --fail-under"
+                f" {fmt_pct(fail_under)} ({audit.coverage['seen']} of"
+                f" {audit.coverage['planned']} planned events seen)"
+            )
+
+
+@plan_app.command("init")
+def tracking_plan_init(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The plan file to write (never overwritten).")
+    ] = Path("tracking-plan.yaml"),
+    days: Annotated[
+        int,
+        typer.Option("--days", "-d", min=1, max=MAX_DAYS, help="Events seen this many days back."),
+    ] = 30,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Write a first tracking plan from the events seen (one tier, top properties, types)."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.tracking_plan import draft_plan, open_events_workspace, write_new
+
+        if out.exists():
+            write_new(out, "")  # the same "already exists" error, before any work
+        moment = parse_as_of(as_of) if as_of else None
+        with _status("loading queries") as progress:
+            ws = open_events_workspace(
+                load_settings(),
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+                notice=_info,
+                refresh=refresh,
+            )
+            with ws:
+                _check_as_of(ws, moment)
+                text = draft_plan(ws, moment or ws.default_as_of(), days, progress)
+        write_new(out, text)
+        _info(f"usertrack: wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     code: Any = 0

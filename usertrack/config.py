@@ -382,3 +382,16 @@ def resolve_failures_file(flag: Path | None, env: Mapping[str, str] | None = Non
     if local.is_file():
         return local
     return shipped_path("failures.yaml")
+
+
+def resolve_tracking_plan_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """--plan beats USERTRACK_TRACKING_PLAN beats ./tracking-plan.yaml beats the shipped plan."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, "USERTRACK_TRACKING_PLAN"):
+        return Path(value).expanduser()
+    local = Path.cwd() / "tracking-plan.yaml"
+    if local.is_file():
+        return local
+    return shipped_path("tracking-plan.yaml")

@@ -76,6 +76,11 @@ lifetime per persona, so weekly retention decays by signup cohort. Sessions last
 every event carries $session_id, $pathname, $current_url, $referrer, $referring_domain, $browser,
 $device_type and $geoip_country_code.
 
+Tracking-plan audit (tracking-plan.yaml describes this demo; see AUDIT_EVENTS): a camelCase
+`signedUp` beside 4 % of user_signed_up, `search_performed` with a required property sometimes
+missing, a number sometimes sent as a string and a value outside its allowed set, and
+`feedback_submitted`, which stopped 31 days before the anchor.
+
 Size: 2,000 users give about 106k events and 21k runs; 100,000 users about 5.2M events, 1M runs and
 2.8M tool executions.
 """
@@ -196,6 +201,10 @@ EVENTS = (
     "plan_upgraded",
     "trial_extended",
     "cancellation_started",
+    # Added after the rest (their codes come last) for the tracking-plan audit: see AUDIT_EVENTS.
+    "signedUp",
+    "search_performed",
+    "feedback_submitted",
 )
 E = {name: code for code, name in enumerate(EVENTS)}
 GENERIC_EVENTS = 11
@@ -1583,6 +1592,11 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     stories["incident_failed_runs"] = int(((state == 1) & in_incident).sum())
     stories["jane_doe_wasp_id"] = int(wasp_id[jane])
 
+    # ---------------------------------------------------------------- tracking-plan audit
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = _audit_events(
+        seed, t_end, stories, e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo
+    )
+
     # ---------------------------------------------------------------- frames
     frames: dict[str, dict[str, np.ndarray]] = {
         "acc": {
@@ -1712,6 +1726,64 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     return DemoData(users=n, anchor=anchor, seed=seed, frames=frames, sql=_sql(), stories=stories)
 
 
+# The tracking-plan audit's stories (tracking-plan.yaml describes the demo): new events only, at
+# the timestamps of existing events in the same sessions, drawn from a generator of their own, so
+# every other row, count and segment of the demo stays exactly as it was.
+# - signedUp: a legacy client's camelCase duplicate of user_signed_up for 4 % of signups (an
+#   unplanned event whose closest planned name is user_signed_up).
+# - search_performed: beside 12 % of feature_used events; 1 in 20 lacks query_length (required),
+#   1 in 20 sends result_count as a string ("12"), 1 in 20 has source "Sidebar" (not allowed).
+# - feedback_submitted: beside 10 % of the feature_used events 31-60 days before the anchor, none
+#   since: seen in the previous 30 days, not in the last 30 (a planned event that stopped).
+AUDIT_EVENTS = {
+    "typo_share": 0.04,
+    "search_share": 0.12,
+    "feedback_share": 0.10,
+}
+SEARCH_VARIANTS = 20  # variants 0..16 are clean; 17 no query_length; 18 string; 19 "Sidebar"
+
+
+def _audit_events(
+    seed: int, t_end: int, stories: dict[str, Any], *arrays: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The event arrays with the audit's events appended (see AUDIT_EVENTS)."""
+    import numpy as np
+
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+    rng = np.random.default_rng([seed, 3])  # never the main generator: nothing else moves
+    _, x_offset, x_count, _ = _event_extras()
+    picks: list[tuple[np.ndarray, int, np.ndarray]] = []
+
+    signups = np.flatnonzero(e_type == E["user_signed_up"])
+    typo = signups[rng.random(len(signups)) < AUDIT_EVENTS["typo_share"]]
+    picks.append((typo, E["signedUp"], np.full(len(typo), x_offset[E["signedUp"]])))
+    used = np.flatnonzero(e_type == E["feature_used"])
+    search = used[rng.random(len(used)) < AUDIT_EVENTS["search_share"]]
+    variant = rng.integers(0, SEARCH_VARIANTS, size=len(search))
+    picks.append((search, E["search_performed"], x_offset[E["search_performed"]] + variant))
+    old = used[(e_ts[used] <= t_end - 31 * DAY) & (e_ts[used] > t_end - 60 * DAY)]
+    feedback = old[rng.random(len(old)) < AUDIT_EVENTS["feedback_share"]]
+    rating = rng.integers(0, x_count[E["feedback_submitted"]], size=len(feedback))
+    picks.append((feedback, E["feedback_submitted"], x_offset[E["feedback_submitted"]] + rating))
+
+    stories["audit_signedUp"] = len(typo)
+    stories["audit_search_performed"] = len(search)
+    stories["audit_feedback_submitted"] = len(feedback)
+    rows = np.concatenate([r for r, _, _ in picks])
+    codes = np.concatenate([np.full(len(r), c, dtype=e_type.dtype) for r, c, _ in picks])
+    extras = np.concatenate([x.astype(e_extra.dtype) for _, _, x in picks])
+    hi, lo = _uuid_parts(rng, e_ts[rows] // 1000)
+    return (
+        np.concatenate([e_sess, e_sess[rows]]),
+        np.concatenate([e_type, codes]),
+        np.concatenate([e_ts, e_ts[rows]]),
+        np.concatenate([path, path[rows]]),
+        np.concatenate([e_extra, extras]),
+        np.concatenate([e_hi, hi]),
+        np.concatenate([e_lo, lo]),
+    )
+
+
 def _event_extras() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Each event's own properties as JSON fragments (',"key":value,...'), in variants.
 
@@ -1748,6 +1820,17 @@ def _event_extras() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         "plan_upgraded": [{"plan": x, "previous_plan": "trial"} for x in ("pro", "pro", "team")],
         "trial_extended": [{"days": 7}],
         "cancellation_started": [{"reason": r} for r in CANCEL_REASONS],
+        "signedUp": [{"signup_method": "email", "client": "legacy-mobile"}],
+        "search_performed": [
+            {"query_length": 3 + i % 9, "result_count": i % 13, "source": src}
+            for i, src in enumerate(["sidebar", "command_palette"] * 8 + ["sidebar"])
+        ]
+        + [
+            {"result_count": 4, "source": "sidebar"},
+            {"query_length": 6, "result_count": "12", "source": "command_palette"},
+            {"query_length": 5, "result_count": 2, "source": "Sidebar"},
+        ],
+        "feedback_submitted": [{"rating": r, "comment_length": 40 * r} for r in (1, 2, 3, 4, 5)],
     }
     fragments: list[str] = []
     offset = np.zeros(len(EVENTS), dtype=np.int32)

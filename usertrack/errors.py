@@ -18,6 +18,7 @@ EXIT_CONNECTION = 5  # a source could not be reached or refused our credentials
 EXIT_QUERY_FILE = 6  # a query file is malformed (header, parameters)
 EXIT_QUERY = 7  # a source rejected or failed a query (including untranslatable HogQL)
 EXIT_DATA = 8  # input data is malformed (an events export that cannot be read)
+EXIT_COVERAGE = 9  # tracking-plan coverage below --fail-under (a CI gate, not a failure to run)
 
 
 class UsertrackError(Exception):
@@ -76,6 +77,12 @@ class Cancelled(UsertrackError):
     """A source stopped because another one failed or the user pressed Ctrl-C."""
 
     exit_code = 130
+
+
+class CoverageError(UsertrackError):
+    """The tracking plan's coverage is below --fail-under (the report was still written)."""
+
+    exit_code = EXIT_COVERAGE
 
 
 # A URL's password runs from `user:` to the LAST `@` on the line that is followed by a host: an

@@ -1483,9 +1483,26 @@ def _fn_index_of(c: _Call) -> str:
     return f"coalesce(list_position({arr}, {x}), 0)"
 
 
+def _json_pointer(key_sql: str) -> str:
+    """A JSON pointer (RFC 6901) built at run time from a key expression: `/` + the key with `~`
+    and `/` escaped, so any key a row holds (a column, a bound value) is read exactly."""
+    return f"('/' || replace(replace(CAST({key_sql} AS VARCHAR), '~', '~0'), '/', '~1'))"
+
+
+def _json_key_path(c: _Call, args: list[str]) -> str | None:
+    """One non-literal key (JSONType(properties, key) with `key` a column): its pointer path."""
+    if len(args) == 2 and (c.literal(1) is None or _is_id(_sig(c.raw[1])[0])):
+        return _json_pointer(args[1])
+    return None
+
+
 def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Callable[[_Call], str]:
     def handle(c: _Call) -> str:
         args = c.need(1, 8)
+        dynamic = _json_key_path(c, args)
+        if dynamic is not None:
+            text = f"{fn}({args[0]}, {dynamic})"
+            return f"TRY_CAST({text} AS {cast})" if cast else text
         keys = []
         for n in range(1, len(args)):
             key = c.literal(n)
@@ -1497,6 +1514,30 @@ def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Calla
         return f"TRY_CAST({text} AS {cast})" if cast else text
 
     return handle
+
+
+# ClickHouse's JSONType names for DuckDB's json_type(); a missing key is 'Null' there too.
+_JSON_TYPES = (
+    "MAP {'VARCHAR': 'String', 'BIGINT': 'Int64', 'UBIGINT': 'UInt64', 'DOUBLE': 'Double',"
+    " 'BOOLEAN': 'Bool', 'ARRAY': 'Array', 'OBJECT': 'Object', 'NULL': 'Null'}"
+)
+
+
+def _fn_json_type(c: _Call) -> str:
+    args = c.need(1, 8)
+    path = _json_key_path(c, args)
+    if path is None and len(args) > 1:
+        keys = [c.literal(n) for n in range(1, len(args))]
+        if any(k is None for k in keys):
+            raise c.err(f"{c.name} needs literal keys, or one key expression")
+        path = _json_path([k for k in keys if k is not None])
+    kind = f"json_type({args[0]}, {path})" if path else f"json_type({args[0]})"
+    return f"coalesce({_JSON_TYPES}[{kind}], 'Null')"
+
+
+def _fn_json_keys(c: _Call) -> str:
+    (x,) = c.need(1)
+    return f"coalesce(json_keys(CAST({x} AS JSON)), [])"
 
 
 def _fn_empty(negate: bool) -> Callable[[_Call], str]:
@@ -1717,6 +1758,8 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "jsonextractfloat": _fn_json_extract("DOUBLE"),
     "jsonextractbool": _fn_json_extract("BOOLEAN"),
     "jsonhas": _fn_json_extract(None, "json_exists"),
+    "jsontype": _fn_json_type,
+    "jsonextractkeys": _fn_json_keys,
     # window functions
     "row_number": _rename("row_number", 0, 0),
     "rank": _rename("rank", 0, 0),

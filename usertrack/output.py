@@ -83,11 +83,13 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
     """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it.
 
     mkstemp creates the temp file 0600; the result gets the mode an ordinary new file would
-    (0666 minus the umask), or keeps the mode of the file it replaces.
+    (0666 minus the umask), or keeps the mode of the file it replaces. With overwrite=False the
+    temp file is hard-linked into place instead, which fails if `path` exists (even if it
+    appeared meanwhile): FileExistsError.
     """
     target = prepare_out(path)
     try:
@@ -104,7 +106,16 @@ def write_atomic(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            finally:
+                os.unlink(tmp)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
