@@ -22,7 +22,7 @@ FROM (
         person_id,
         count() AS events,
         countIf(notEmpty(person.properties.email)) AS identified_events,
-        countIf(match(lower(trim(coalesce(person.properties.email, ''))), {exclude_pattern})) AS internal_events,
+        countIf(match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})) AS internal_events,
         uniqExact(distinct_id) AS distinct_ids
     FROM events
     WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})

@@ -19,7 +19,7 @@ FROM (
     SELECT properties, arrayJoin({keys}) AS key
     FROM persons
     WHERE notEmpty(properties.email)
-      AND NOT match(lower(trim(properties.email)), {exclude_pattern})
+      AND NOT match(lowerUTF8(trim(properties.email, ' \t\r\n')), {exclude_pattern})
       AND id IN (
           SELECT person_id FROM events
           WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
