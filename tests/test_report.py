@@ -272,6 +272,25 @@ def test_failing_runs_keep_status_and_exit_codes(home: Path, tmp_path: Path) -> 
     assert "concurrent sandboxes (N)" in section  # other numbers still group together
 
 
+def test_a_template_cannot_reach_python_internals(home: Path, tmp_path: Path) -> None:
+    """A template is code, but jinja's sandbox keeps it to the report's data: the classic walk
+    from a string to every Python class (and on to os.system) is refused, naming the line."""
+    template = tmp_path / "evil.md.j2"
+    template.write_text(
+        "# {{ week.label }}\n{{ ''.__class__.__mro__[1].__subclasses__() }}\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    result = run(
+        ["report", "weekly", "--as-of", "2026-11-16", "--out", str(out), "--template",
+         str(template)],
+        home,
+    )  # fmt: skip
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    assert f"{template}:2: template error" in result.stderr
+    assert "unsafe" in result.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_print_template_prints_the_shipped_one() -> None:
     result = run(["report", "weekly", "--print-template"])
     assert result.exit_code == 0, result.stderr
