@@ -287,3 +287,48 @@ def test_ctrl_c_stops_both_sources_at_once(
             proc.communicate()
     assert proc.returncode == 130 and "interrupted" in stderr, stderr
     assert took < 2
+
+
+def test_a_failing_database_interrupts_a_long_local_query(store: Path, tmp_path: Path) -> None:
+    """The local engine (an events export, the demo) is interrupted mid-scan too: the command
+    does not leave DuckDB grinding through a query whose answer nobody will read."""
+    from usertrack.errors import Cancelled
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    local = LocalPostHogSource(store)
+    # The 19 events crossed with themselves eight times (1.7e10 rows): hours of work.
+    aliases = "abcdefgh"
+    slow = posthog_query(
+        "SELECT sum(length(concat("
+        + ", ".join(f"{a}.event" for a in aliases)
+        + "))) AS n FROM "
+        + ", ".join(f"events {a}" for a in aliases)
+    )
+    outcome: list[BaseException | None] = []
+
+    def run_local() -> None:
+        from usertrack.sources.base import cancel_scope
+
+        with cancel_scope(token):
+            try:
+                local.run(slow, {})
+                outcome.append(None)
+            except BaseException as e:
+                outcome.append(e)
+
+    from usertrack.sources.base import CancelToken
+
+    token = CancelToken()
+    thread = threading.Thread(target=run_local, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # well into the scan
+    assert thread.is_alive(), outcome
+    started = time.monotonic()
+    token.cancel()
+    thread.join(5)
+    assert not thread.is_alive(), "the local query ran on after the cancel"
+    assert time.monotonic() - started < 1.5
+    assert isinstance(outcome[0], Cancelled)
+    # The source stays usable for the next command's queries.
+    assert local.run(posthog_query("SELECT count() AS n FROM events"), {}).rows[0][0] > 0
+    local.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from usertrack.errors import HogQLTranslationError, QueryError
-from usertrack.sources.base import Result
+from usertrack.sources.base import Result, current_token
 
 if TYPE_CHECKING:
     import duckdb
@@ -110,12 +111,18 @@ class LocalPostHogSource:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
         started = time.monotonic()
+        token = current_token()
         cur = self._connection().cursor()  # one cursor per run: safe across threads
         try:
-            cur.execute(tr.sql, values)
-            rows = cur.fetchall()
+            # When the other source fails (or Ctrl-C), interrupt DuckDB mid-query rather than
+            # let a long scan run on after the command has given up.
+            with token.on_cancel(cur.interrupt) if token else contextlib.nullcontext():
+                cur.execute(tr.sql, values)
+                rows = cur.fetchall()
             columns = [d[0] for d in (cur.description or [])]
         except duckdb.Error as e:
+            if token is not None:
+                token.check()  # interrupted because the command was cancelled: say so
             raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
         finally:
             cur.close()
