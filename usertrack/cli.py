@@ -1105,6 +1105,78 @@ def tracking_plan_init(
         _info(f"usertrack: wrote {out}")
 
 
+# ---------------------------------------------------------------------------------- analytics
+# Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
+# command parses its own options, opens the events workspace with `_analytics_workspace`, runs
+# its analysis from usertrack.analytics and renders with `_analytics_output`.
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Start of the range: DATE (00:00 UTC) or DATETIME. Instead of --days."
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until", help="End of the range: DATE (its whole day) or DATETIME. Default: --as-of."
+    ),
+]
+RangeDaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--days",
+        "-d",
+        min=1,
+        max=MAX_DAYS,
+        help="The range is this many days up to --until (default 30 days).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _analytics_workspace(
+    first: str,
+    as_of: str | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
+    and the progress callback, for one analysis."""
+    from usertrack.clock import parse_as_of
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.tracking_plan import open_events_workspace
+
+    moment = parse_as_of(as_of) if as_of else None
+    with _status(first) as progress:
+        ws = open_events_workspace(
+            load_settings(),
+            queries_dir=resolve_queries_dir(queries_dir),
+            segments_path=resolve_segments_file(segments_file),
+            progress=progress,
+            notice=_info,
+            refresh=refresh,
+        )
+        with ws:
+            _check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
+def _analytics_output(
+    chosen: str,
+    out: Path | None,
+    table: Callable[[Any], None],
+    renderers: dict[str, Callable[[], str]],
+) -> None:
+    """Render an analysis: `table(console)` in the terminal, else the format's renderer."""
+    if chosen == "table":
+        table(_stdout_console())
+    else:
+        _emit(renderers[chosen](), out)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     code: Any = 0
