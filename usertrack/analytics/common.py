@@ -249,14 +249,14 @@ def seconds_or_none(value: float | None) -> float | None:
 
 
 def duration(seconds: float | None) -> str:
-    """A duration for humans: '45s', '12m', '3.5h', '2.1d'; '-' for none."""
+    """A duration for humans: '45s', '12m', '3.5h', '14d'; '-' for none."""
     if seconds is None:
         return "-"
     s = float(seconds)
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{s / 60:.0f}m"
-    if s < 86400:
-        return f"{s / 3600:.1f}h"
-    return f"{s / 86400:.1f}d"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            value = s / size
+            if unit == "m" or value == int(value):
+                return f"{value:.0f}{unit}"
+            return f"{value:.1f}{unit}"
+    return f"{s:.0f}s"
