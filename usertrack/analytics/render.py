@@ -70,6 +70,10 @@ def funnel_markdown(f: Funnel) -> str:
     tables = [md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
     if not f.steps[0].persons:
         lines.append(style.md_text(f"No one did {f.steps[0].event} in the range."))
+    else:
+        unreached = [s.event for s in f.steps[1:] if not s.persons]
+        if unreached:
+            lines.append(style.md_text(f"No one reached: {', '.join(unreached)}."))
     for value, steps in f.breakdown:
         label = value if value else "(none)"
         tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
@@ -135,7 +139,7 @@ def retention_markdown(r: Retention) -> str:
         for k in range(n):
             if k < len(c.retained):
                 v = c.retained[k]
-                cells.append(f"{style.share(v, c.size)} ({style.count(v)})" if c.size else "0")
+                cells.append(f"{style.count(v)} · {style.share(v, c.size)}" if c.size else "0")
             else:
                 cells.append("")
         rows.append(cells)
