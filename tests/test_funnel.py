@@ -219,3 +219,17 @@ def test_windows_periods_and_ranges() -> None:
     assert span.end == datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC)
     assert date_range(as_of, days=7).start == as_of - timedelta(days=7)
     assert date_range(as_of, until="2026-06-05").end == as_of  # never past as_of
+
+
+def test_analytics_core_does_not_import_rich_or_typer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usertrack.analytics.funnel, usertrack.analytics.retention,"
+        " usertrack.analytics.render;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
