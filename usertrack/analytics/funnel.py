@@ -178,11 +178,14 @@ def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: ti
     """`progress`: one row per person who did step 1, with their furthest step and step times."""
     import pyarrow as pa
 
+    # Events of one timestamp lower step first, so a step may share the previous one's time.
     order = _step_order(steps)
     rows = con.execute(
-        "SELECT person_id, timestamp, event FROM facts ORDER BY person_id, timestamp"
+        "SELECT f.person_id, f.timestamp, f.event FROM facts f"
+        " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)"
+        " ORDER BY f.person_id, f.timestamp, s.rank",
+        {"names": list(order), "ranks": list(order.values())},
     ).fetchall()
-    rows.sort(key=lambda r: (r[0], r[1], order[r[2]]))
     n = len(steps)
     persons: list[str] = []
     furthest: list[int] = []
