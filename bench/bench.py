@@ -223,6 +223,21 @@ def main() -> None:
                 f"median of {args.repeat}; the shipped plan, 60 days of events, PostHog only",
             )
         )
+        funnel_cmd = [str(BIN), "funnel", "--format", "json"]
+        retention_cmd = [str(BIN), "retention", "--format", "json"]
+        for label, cmd, note in (
+            ("funnel", funnel_cmd, "the 5-step activation funnel, 30 days"),
+            ("retention", retention_cmd, "8 weekly first-time cohorts, any event"),
+        ):
+            took, mb = median_of(args.repeat, cmd, env)
+            rows.append(
+                (
+                    f"warm `{label} --format json` (2,000 users)",
+                    f"{took:.2f} s",
+                    f"{mb:.0f} MiB",
+                    f"median of {args.repeat}; {note}; target < 1 s",
+                )
+            )
 
         if args.large:
             home = work / "large"
@@ -296,6 +311,16 @@ def main() -> None:
                     "median of 3",
                 )
             )
+            for label, cmd in (("funnel", funnel_cmd), ("retention", retention_cmd)):
+                took, mb = median_of(3, cmd, env)
+                rows.append(
+                    (
+                        f"`{label}` at {args.users:,} users",
+                        f"{took:.2f} s",
+                        f"{mb:.0f} MiB",
+                        "median of 3; target < 1 s warm",
+                    )
+                )
     finally:
         subprocess.run(["pkill", "-f", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)

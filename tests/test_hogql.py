@@ -654,6 +654,10 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
         given = {"email": "alice@acme.com", "events": ["$pageview"],
                  "event_keys": [["$pathname"]], "event_enum_keys": [["$pathname"]],
                  "keys": ["email"]}  # fmt: skip
+        # The analytics facts queries (funnel, retention) take a range, steps and events.
+        given |= {"since": NOW - timedelta(days=30), "until": NOW, "steps": ["$pageview"],
+                  "by": "$pathname", "period": "week", "start_event": "$pageview",
+                  "return_event": ""}  # fmt: skip
         result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id

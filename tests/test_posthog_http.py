@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -557,6 +557,16 @@ PLAN_LISTS: dict[str, Any] = {
     "event_enum_keys": [[], ["template_name"]],
     "keys": ["email", "name"],
 }
+# The analytics facts queries (funnel, retention): a range, steps, events, a period.
+ANALYTICS_PARAMS: dict[str, Any] = {
+    "since": AS_OF - timedelta(days=60),
+    "until": AS_OF,
+    "steps": ["$pageview", "mcp_connect_clicked"],
+    "by": "$pathname",
+    "period": "week",
+    "start_event": "$pageview",
+    "return_event": "",
+}
 
 
 @pytest.mark.parametrize("page_size", [50_000, 2])
@@ -576,9 +586,8 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
                 if "email" in params:  # deep-dive queries: one person of the hand-made events
                     params["email"] = "alice@acme.io"
                 # tracking-plan queries: planned names and keys, bound as array values
-                params.update(
-                    {k: v for k, v in PLAN_LISTS.items() if k in params and params[k] is None}
-                )
+                given = {**PLAN_LISTS, **ANALYTICS_PARAMS}
+                params.update({k: v for k, v in given.items() if k in params and params[k] is None})
                 want = local.run(query, params)
                 got = remote.run(query, params)
                 assert got.columns == want.columns, query.id

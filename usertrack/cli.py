@@ -1105,6 +1105,250 @@ def tracking_plan_init(
         _info(f"usertrack: wrote {out}")
 
 
+# ---------------------------------------------------------------------------------- analytics
+# Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
+# command parses its own options, opens the events workspace with `_analytics_workspace`, runs
+# its analysis from usertrack.analytics and renders with `_analytics_output`.
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Start of the range: DATE (00:00 UTC) or DATETIME. Instead of --days."
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until", help="End of the range: DATE (its whole day) or DATETIME. Default: --as-of."
+    ),
+]
+RangeDaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--days",
+        "-d",
+        min=1,
+        max=MAX_DAYS,
+        help="The range is this many days up to --until (default 30 days).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _analytics_workspace(
+    first: str,
+    as_of: str | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
+    and the progress callback, for one analysis."""
+    from usertrack.clock import parse_as_of
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.tracking_plan import open_events_workspace
+
+    moment = parse_as_of(as_of) if as_of else None
+    with _status(first) as progress:
+        ws = open_events_workspace(
+            load_settings(),
+            queries_dir=resolve_queries_dir(queries_dir),
+            segments_path=resolve_segments_file(segments_file),
+            progress=progress,
+            notice=_info,
+            refresh=refresh,
+        )
+        with ws:
+            _check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
+def _analytics_output(
+    chosen: str,
+    out: Path | None,
+    table: Callable[[Any], None],
+    renderers: dict[str, Callable[[], str]],
+) -> None:
+    """Render an analysis: `table(console)` in the terminal, else the format's renderer."""
+    if chosen == "table":
+        table(_stdout_console())
+    else:
+        _emit(renderers[chosen](), out)
+
+
+@app.command()
+def funnel(
+    steps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Event names in order. Default: the activation funnel (user_signed_up,"
+            " onboarding_started, workspace_created, first_item_created, onboarding_completed).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window", "-w", help="Conversion window from step 1: 14d, 1h, 30m, 2w, 1mo (31 days)."
+        ),
+    ] = "14d",
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Break down by this event property (first touch)."),
+    ] = None,
+    dropped: Annotated[
+        str | None,
+        typer.Option(
+            "--dropped",
+            help="List who dropped at this step (event name or number): reached the one before,"
+            " never this one.",
+        ),
+    ] = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
+    with handle_errors():
+        from usertrack.analytics import funnel as funnels
+        from usertrack.analytics import render
+        from usertrack.analytics.common import date_range, parse_window
+
+        chosen = _choose_format(fmt, out)
+        span_window = parse_window(window)
+        chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
+        if dropped is not None:
+            funnels.step_index(chosen_steps, dropped)
+            if by is not None:
+                raise UsageError("--by and --dropped do not go together")
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            span = date_range(moment, days=days, since=since, until=until)
+            if dropped is not None:
+                gone = funnels.dropped(
+                    ws, moment, span, dropped, steps=chosen_steps, window=span_window,
+                    progress=progress,
+                )  # fmt: skip
+            else:
+                result = funnels.funnel(
+                    ws, moment, span, steps=chosen_steps, window=span_window, by=by,
+                    progress=progress,
+                )  # fmt: skip
+        if dropped is not None:
+            from usertrack.analytics.view import render_dropped
+
+            _analytics_output(
+                chosen,
+                out,
+                lambda console: render_dropped(console, gone),
+                {
+                    "json": lambda: render.dropped_json(gone),
+                    "csv": lambda: render.dropped_csv(gone),
+                    "md": lambda: render.dropped_markdown(gone),
+                },
+            )
+            return
+        from usertrack.analytics.view import render_funnel
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_funnel(console, result),
+            {
+                "json": lambda: render.funnel_json(result),
+                "csv": lambda: render.funnel_csv(result),
+                "md": lambda: render.funnel_markdown(result),
+            },
+        )
+
+
+@app.command()
+def retention(
+    period: Annotated[
+        str, typer.Option("--period", "-p", help="day (UTC), week (ISO, Monday) or month.")
+    ] = "week",
+    periods: Annotated[
+        int,
+        typer.Option("--periods", "-n", help="Cohorts: this many periods up to --as-of's."),
+    ] = 8,
+    start: Annotated[
+        str, typer.Option("--start", help="The event that puts a person in a cohort.")
+    ] = "user_signed_up",
+    return_event: Annotated[
+        str | None,
+        typer.Option("--return", help="The event that counts as coming back. Default: any."),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="first-time (cohort of the first start event ever) or recurring (every period"
+            " with one).",
+        ),
+    ] = "first-time",
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Cohort retention: of those who started in a period, how many came back in each after."""
+    with handle_errors():
+        from usertrack.analytics import render
+        from usertrack.analytics import retention as retentions
+        from usertrack.analytics.common import parse_period
+
+        chosen = _choose_format(fmt, out)
+        chosen_period = parse_period(period)
+        chosen_mode = retentions.parse_mode(mode)
+        if not 1 <= periods <= retentions.MAX_PERIODS:
+            raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            result = retentions.retention(
+                ws,
+                moment,
+                period=chosen_period,
+                periods=periods,
+                start_event=start,
+                return_event=return_event,
+                mode=chosen_mode,
+                progress=progress,
+            )
+        from usertrack.analytics.view import render_retention
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_retention(console, result),
+            {
+                "json": lambda: render.retention_json(result),
+                "csv": lambda: render.retention_csv(result),
+                "md": lambda: render.retention_markdown(result),
+            },
+        )
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     code: Any = 0

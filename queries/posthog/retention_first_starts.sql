@@ -1,0 +1,21 @@
+-- name: retention_first_starts
+-- description: Each person's first start event ever, for those whose first one is from since to as_of (first-time retention).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param start_event:
+--
+-- PostHog's first-time retention puts a person in the cohort of their first start event ever,
+-- so this looks at all history up to as_of, not only the cohorts' span, and keeps the people
+-- whose first one falls in it. person_id is the actor. No LIMIT: usertrack pages every result.
+SELECT
+    person_id,
+    min(timestamp) AS first_start
+FROM events
+WHERE event = {start_event}
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+GROUP BY person_id
+HAVING min(timestamp) >= toDateTime({since}, 'UTC')
+ORDER BY person_id

@@ -1,0 +1,156 @@
+"""Retention on a hand-made events export: library definitions, CLI and the live HTTP path.
+
+Every expected figure is worked out here from the events below (docs/metrics.md,
+"Retention"). As of Wednesday 2026-06-03 12:00 UTC, three ISO weeks: the cohorts of May 18,
+May 25 and June 1 (the week holding as_of).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from tests.posthog_server import DEFAULT_KEY, serve
+from tests.test_funnel import record
+from usertrack.analytics.common import next_period, period_start
+from usertrack.errors import EXIT_USAGE
+
+AS_OF = "2026-06-03T12:00:00"
+ARGS = ["--period", "week", "--periods", "3", "--start", "signup"]
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+EMAILS = {"r1": "r1@example.com", "r2": "r2@example.com", "r3": "r3@example.com",
+          "r4": "r4@example.com", "r5": "r5@datagen.dev", "r6": "r6@example.com"}  # fmt: skip
+EVENTS = [
+    # r1: first signup ever on May 10, before the cohorts: not in first-time; recurring May 18
+    ("signup", "2026-05-10T10:00:00", "r1", "r1"),
+    ("signup", "2026-05-19T10:00:00", "r1", "r1"),
+    ("ping", "2026-05-26T10:00:00", "r1", "r1"),
+    # r2: signup on the first second of the May 18 week; back in the June 1 week only
+    ("signup", "2026-05-18T00:00:00", "r2", "r2"),
+    ("ping", "2026-06-02T10:00:00", "r2", "r2"),
+    # r3: signup on the last second of the May 18 week, back the next second (week 1), signs up
+    # again on May 27 (recurring: also the May 25 cohort), back June 1, and after as_of
+    ("signup", "2026-05-24T23:59:59", "r3", "r3"),
+    ("ping", "2026-05-25T00:00:00", "r3", "r3"),
+    ("signup", "2026-05-27T10:00:00", "r3", "r3"),
+    ("ping", "2026-06-01T09:00:00", "r3", "r3"),
+    ("ping", "2026-06-03T13:00:00", "r3", "r3"),
+    # r4: two distinct_ids of one person: signup as one, back as the other
+    ("signup", "2026-05-26T10:00:00", "r4-web", "r4"),
+    ("ping", "2026-06-02T10:00:00", "r4-app", "r4"),
+    # r5 is internal: left out
+    ("signup", "2026-05-19T10:00:00", "r5", "r5"),
+    ("ping", "2026-05-26T10:00:00", "r5", "r5"),
+    # r6: the current week's cohort
+    ("signup", "2026-06-02T08:00:00", "r6", "r6"),
+]
+RECORDS = [
+    record(n, e, at(when), did, pid, EMAILS[pid]) for n, (e, when, did, pid) in enumerate(EVENTS, 1)
+]
+
+# By hand. first-time: May 18 = {r2, r3}; week 1 (May 25-31): r3; week 2 (June 1-): r2, r3.
+# May 25 = {r4}; week 1: r4. June 1 = {r6}. The June 1 cohort has no later week yet (absent).
+FIRST_TIME = [("2026-05-18", 2, [2, 1, 2]), ("2026-05-25", 1, [1, 1]), ("2026-06-01", 1, [1])]
+# recurring: May 18 = {r1, r2, r3}; week 1: r1, r3; week 2: r2, r3. May 25 = {r3, r4}; week 1:
+# both. June 1 = {r6}.
+RECURRING = [("2026-05-18", 3, [3, 2, 2]), ("2026-05-25", 2, [2, 2]), ("2026-06-01", 1, [1])]
+
+
+def cohorts(doc: dict[str, Any]) -> list[tuple[str, int, list[int]]]:
+    return [(c["start"], c["size"], c["retained"]) for c in doc["cohorts"]]
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return path
+
+
+def cli_json(args: list[str], **env: str) -> dict[str, Any]:
+    result = run(["retention", *args, "--as-of", AS_OF, "-f", "json"], **env)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_first_time_and_recurring_through_the_cli(export: Path) -> None:
+    first = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    assert first["as_of"] == "2026-06-03T12:00:00Z"
+    assert (first["period"], first["mode"], first["start_event"]) == (
+        "week",
+        "first-time",
+        "signup",
+    )
+    assert first["return_event"] is None
+    assert cohorts(first) == FIRST_TIME
+    recurring = cli_json([*ARGS, "--mode", "recurring"], USERTRACK_EVENTS=str(export))
+    assert cohorts(recurring) == RECURRING
+
+
+def test_return_event_and_months(export: Path) -> None:
+    # Returning only with signup: first-time May 18 {r2, r3}: week 1 r3 (May 27); week 2 none.
+    only = cli_json([*ARGS, "--return", "signup"], USERTRACK_EVENTS=str(export))
+    assert cohorts(only)[0] == ("2026-05-18", 2, [2, 1, 0])
+    # Months, two periods: May's first-timers r2, r3, r4 (r1's first was May 10: also May!),
+    # all four back in June; June's r6.
+    months = cli_json(["--period", "month", "--periods", "2", "--start", "signup"],
+                      USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert cohorts(months) == [("2026-05-01", 4, [4, 3]), ("2026-06-01", 1, [1])]
+
+
+def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
+    from usertrack.eventstore import import_events
+
+    local = cli_json([*ARGS, "--mode", "recurring"], USERTRACK_EVENTS=str(export))
+    store = tmp_path / "served.duckdb"
+    import_events(export, store)
+    with serve(store, project_id=4242) as fake:
+        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
+               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+        live = cli_json([*ARGS, "--mode", "recurring"], **env)
+        first = cli_json(ARGS, **env)
+    assert live == local
+    assert cohorts(first) == FIRST_TIME
+
+
+def test_table_and_md(export: Path) -> None:
+    table = run(["retention", *ARGS, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
+    assert table.exit_code == 0, table.stderr
+    assert "2026-05-18" in table.stdout and "50.0%" in table.stdout  # 1 of 2 in week 1
+    md = run(["retention", *ARGS, "--as-of", AS_OF, "-f", "md"], USERTRACK_EVENTS=str(export))
+    assert "| 2026-05-18 | 2 | 2 · 100.0% | 1 · 50.0% | 2 · 100.0% |" in md.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--period", "year"], "--period 'year' is not one of day, week, month"),
+        (["--mode", "sometimes"], "--mode 'sometimes'"),
+        (["--periods", "0"], "--periods 0"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
+    result = run(["retention", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
+    assert result.exit_code == EXIT_USAGE
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_period_starts() -> None:
+    sunday = datetime(2026, 5, 24, 23, 59, 59, tzinfo=UTC)
+    assert period_start(sunday, "week") == date(2026, 5, 18)  # ISO weeks start on Monday
+    assert period_start(sunday, "month") == date(2026, 5, 1)
+    assert period_start(sunday, "day") == date(2026, 5, 24)
+    assert next_period(date(2026, 12, 1), "month") == date(2027, 1, 1)
+    assert next_period(date(2026, 1, 1), "month", -1) == date(2025, 12, 1)
+    assert next_period(date(2026, 5, 18), "week", 2) == date(2026, 6, 1)

@@ -1,0 +1,262 @@
+"""What every analysis shares: periods, windows, date ranges, facts loaded into DuckDB, and the
+JSON / csv / Markdown rendering of a result.
+
+Definitions follow PostHog's insight query runners (docs/metrics.md names each one): periods
+are UTC days, ISO weeks starting on Monday and calendar months; a funnel's "month" window is 31
+days (posthog/hogql_queries/insights/funnels/base.py, `funnel_window_interval_unit`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.sources.base import Result
+    from usertrack.workspace import Workspace
+
+PERIODS = ("day", "week", "month")
+
+# --window units: m(inute), h(our), d(ay), w(eek), mo(nth = 31 days, as PostHog's funnels count).
+_WINDOW_UNITS = {
+    "s": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "mo": 31 * 86400,
+}
+_WINDOW = re.compile(r"(\d+)\s*([a-z]+)")
+
+
+def parse_period(text: str, option: str = "--period") -> str:
+    """`day`, `week` or `month` (case-insensitive)."""
+    value = text.strip().lower()
+    if value not in PERIODS:
+        raise UsageError(f"{option} {text!r} is not one of {', '.join(PERIODS)}")
+    return value
+
+
+def parse_window(text: str, option: str = "--window") -> timedelta:
+    """A conversion window: `14d`, `1h`, `30m`, `2w`, `1mo` (31 days), `90s`."""
+    match = _WINDOW.fullmatch(text.strip().lower())
+    if not match or match.group(2) not in _WINDOW_UNITS:
+        raise UsageError(
+            f"{option} {text!r} is not a window: a number and a unit, s, m, h, d, w or mo"
+            " (e.g. 14d, 1h, 30m, 2w; mo is 31 days)"
+        )
+    seconds = int(match.group(1)) * _WINDOW_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise UsageError(f"{option} {text!r} must be longer than zero")
+    if seconds > 3660 * 86400:
+        raise UsageError(f"{option} {text!r} is longer than ten years")
+    return timedelta(seconds=seconds)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def period_start(moment: datetime | date, period: str) -> date:
+    """The first UTC day of the period holding `moment`: the day, its ISO week's Monday, or the
+    first of its month."""
+    day = _naive(moment).date() if isinstance(moment, datetime) else moment
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+
+
+def next_period(start: date, period: str, steps: int = 1) -> date:
+    """The start of the period `steps` after the one starting at `start` (negative: before)."""
+    if period == "day":
+        return start + timedelta(days=steps)
+    if period == "week":
+        return start + timedelta(weeks=steps)
+    if period == "month":
+        months = start.year * 12 + start.month - 1 + steps
+        return date(months // 12, months % 12 + 1, 1)
+    raise UsageError(f"period {period!r} is not one of {', '.join(PERIODS)}")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Events from `start` to `end`, both inclusive, UTC (naive datetimes are UTC)."""
+
+    start: datetime
+    end: datetime
+
+    def document(self) -> dict[str, str]:
+        from usertrack.export import jsonable
+
+        return {"from": jsonable(self.start), "to": jsonable(self.end)}
+
+
+def _moment(text: str, option: str) -> datetime:
+    from usertrack.clock import parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except UsageError:
+        raise UsageError(
+            f"{option} {text!r} is not a date (2026-11-16) or a datetime (2026-11-16T12:00:00)"
+        ) from None
+
+
+def date_range(
+    as_of: datetime,
+    *,
+    days: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    default_days: int = 30,
+) -> DateRange:
+    """The range of `--days N` / `--since` / `--until`, never past `as_of`.
+
+    `--until DATE` ends with that whole day (23:59:59), a DATETIME at that moment; `--since
+    DATE` starts at 00:00 UTC of that day. Without `--since`, the range is the `--days` (or
+    `default_days`) days up to its end, from end - N days; both ends are inclusive, as
+    PostHog's insight date ranges are.
+    """
+    if days is not None and since is not None:
+        raise UsageError("--days and --since both set the range's start; give one of them")
+    end = as_of
+    if until is not None:
+        end = _moment(until, "--until")
+        if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", until):
+            end += timedelta(days=1, seconds=-1)
+        if end > as_of:
+            end = as_of
+    if since is not None:
+        start = _moment(since, "--since")
+    else:
+        start = end - timedelta(days=days or default_days)
+    if start > end:
+        raise UsageError(f"--since {since} is after the range's end ({end:%Y-%m-%d %H:%M:%S})")
+    return DateRange(start=start, end=end)
+
+
+# --------------------------------------------------------------------------------------------
+# Facts: a HogQL query's rows in a sandboxed DuckDB connection
+
+
+def facts_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory sandboxed DuckDB connection for one analysis."""
+    from usertrack.sandbox import connect
+
+    return connect()
+
+
+def load_facts(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    query_id: str,
+    as_of: datetime,
+    table: str,
+    schema: Mapping[str, Any],
+    **params: Any,
+) -> int:
+    """Run the facts query `query_id` on the workspace's PostHog source and store its rows as
+    the DuckDB table `table`, typed by `schema` (column -> pyarrow type), so an empty answer
+    still has its columns. The HTTP source pages past PostHog's row caps. Returns the row count.
+    """
+    result = ws.run_query(query_id, as_of, **params)
+    store_rows(con, result, table, schema, query_id)
+    return len(result.rows)
+
+
+def store_rows(
+    con: duckdb.DuckDBPyConnection,
+    result: Result,
+    table: str,
+    schema: Mapping[str, Any],
+    query_id: str = "facts",
+) -> None:
+    import pyarrow as pa
+
+    from usertrack.errors import QueryError
+
+    missing = [c for c in schema if c not in result.columns]
+    if missing:
+        raise QueryError(
+            f"query {query_id} returns no column {', '.join(missing)}"
+            f" (it returned: {', '.join(result.columns) or 'nothing'})"
+        )
+    index = {c: i for i, c in enumerate(result.columns)}
+    arrays = {}
+    for col, kind in schema.items():
+        i = index[col]
+        values = [row[i] for row in result.rows]
+        try:
+            arrays[col] = pa.array(values, type=kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise QueryError(f"query {query_id}: column {col!r}: {e}") from None
+    con.register("_facts_in", pa.table(arrays))
+    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _facts_in')
+    con.unregister("_facts_in")
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering a result: JSON documents, csv rows, Markdown tables
+
+
+def json_document(doc: Mapping[str, Any]) -> str:
+    """An analysis's JSON document (datetimes as ISO `Z`, indented, UTF-8 kept)."""
+    from usertrack.export import jsonable
+
+    return json.dumps(jsonable(dict(doc)), indent=2, ensure_ascii=False) + "\n"
+
+
+def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
+    from usertrack.style import csv_cell
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:
+    """A Markdown document: `# title`, paragraphs (already escaped), then tables."""
+    from usertrack.style import md_text
+
+    parts = [f"# {md_text(title)}\n"]
+    parts.extend(f"{line}\n" for line in lines)
+    parts.extend(tables)
+    return "\n".join(parts)
+
+
+def seconds_or_none(value: float | None) -> float | None:
+    """A duration for JSON: seconds to one decimal, None when there is none."""
+    return None if value is None else round(float(value), 1)
+
+
+def duration(seconds: float | None) -> str:
+    """A duration for humans: '45s', '12m', '3.5h', '14d'; '-' for none."""
+    if seconds is None:
+        return "-"
+    s = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            value = s / size
+            if unit == "m" or value == int(value):
+                return f"{value:.0f}{unit}"
+            return f"{value:.1f}{unit}"
+    return f"{s:.0f}s"

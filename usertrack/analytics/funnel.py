@@ -1,0 +1,392 @@
+"""Ordered funnels as PostHog computes them (docs/metrics.md, "Funnel").
+
+The facts query (queries/posthog/funnel_events.sql) returns every funnel-step event of the range,
+one row per event. Attempts are worked out per person in Python (a sequential scan that SQL would
+only contort); the per-person results then go to DuckDB for the counts, averages and
+interpolated medians per step and per breakdown value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.analytics.common import DateRange, facts_connection, load_facts
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.workspace import Workspace
+
+# Seed 001's activation funnel ("the aha moment"), as the demo sends it.
+DEFAULT_STEPS = (
+    "user_signed_up",
+    "onboarding_started",
+    "workspace_created",
+    "first_item_created",
+    "onboarding_completed",
+)
+DEFAULT_WINDOW = timedelta(days=14)
+QUERY = "posthog/funnel_events"
+
+
+@dataclass
+class Step:
+    event: str
+    persons: int
+    conversion_from_previous: float | None
+    conversion_from_start: float | None
+    drop_off: int
+    average_seconds_to_convert: float | None
+    median_seconds_to_convert: float | None
+
+    def document(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Funnel:
+    as_of: datetime
+    range: DateRange
+    window: timedelta
+    steps: list[Step]
+    by: str | None = None
+    breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "as_of": self.as_of,
+            "from": self.range.start,
+            "to": self.range.end,
+            "window_seconds": int(self.window.total_seconds()),
+            "steps": [s.document() for s in self.steps],
+        }
+        if self.by is not None:
+            doc["breakdown_property"] = self.by
+            doc["breakdown"] = [
+                {"value": value, "steps": [s.document() for s in steps]}
+                for value, steps in self.breakdown
+            ]
+        return doc
+
+
+@dataclass
+class Dropped:
+    as_of: datetime
+    range: DateRange
+    window: timedelta
+    step: int  # 1-based index of the step they did not reach
+    event: str
+    previous_event: str
+    persons: list[dict[str, Any]]  # person_id, email, reached_previous_at
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "from": self.range.start,
+            "to": self.range.end,
+            "window_seconds": int(self.window.total_seconds()),
+            "step": self.step,
+            "event": self.event,
+            "previous_event": self.previous_event,
+            "persons": self.persons,
+        }
+
+
+def step_index(steps: list[str], text: str) -> int:
+    """`--dropped STEP`: a step's event name or its number (1-based); never step 1, which no one
+    can drop at."""
+    text = text.strip()
+    if text.isdigit() and 1 <= int(text) <= len(steps):
+        index = int(text)
+    elif text in steps:
+        # A name that is several steps means its first step after step 1.
+        named = [i for i, s in enumerate(steps, 1) if s == text]
+        index = next((i for i in named if i > 1), named[0])
+    else:
+        from usertrack.rulefiles import did_you_mean
+
+        raise UsageError(
+            f"--dropped {text!r} is not a step of this funnel{did_you_mean(text, steps)}"
+            f" (steps: {', '.join(steps)}; or a step number 2-{len(steps)})"
+        )
+    if index == 1:
+        raise UsageError(f"--dropped {text!r} is the first step: no one drops before it")
+    return index
+
+
+def check_steps(steps: list[str]) -> list[str]:
+    cleaned = [s.strip() for s in steps]
+    if any(not s for s in cleaned):
+        raise UsageError("STEP: an empty event name")
+    if len(cleaned) < 2:
+        raise UsageError("a funnel needs at least two steps (STEP ...)")
+    return cleaned
+
+
+# --------------------------------------------------------------------------------------------
+# Attempts
+
+
+def person_progress(
+    events: list[tuple[datetime, str]], steps: list[str], window: timedelta
+) -> list[datetime]:
+    """One person's step times (oldest event first): the furthest any attempt reached, with the
+    times of the first attempt that reached it. An empty list when no step-1 event.
+
+    Events of one timestamp come lower step first (the caller sorts by step), so a step may
+    share the previous step's timestamp; each event fills at most one step: the furthest it
+    can advance, else a new attempt when it is step 1.
+    """
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(steps):
+        positions.setdefault(name, []).append(i)
+    attempts: list[list[datetime]] = []
+    for when, name in events:
+        filled = False
+        for k in sorted(positions.get(name, ()), reverse=True):
+            if k == 0:
+                continue
+            # The most recent attempt that has reached exactly step k-1 (a list index: k).
+            for attempt in reversed(attempts):
+                if len(attempt) == k:
+                    if when - attempt[0] <= window:
+                        attempt.append(when)
+                        filled = True
+                    break
+            if filled:
+                break
+        if not filled and positions.get(name, [None])[0] == 0:
+            attempts.append([when])
+    best: list[datetime] = []
+    for attempt in attempts:  # oldest first: the first to reach the furthest step wins
+        if len(attempt) > len(best):
+            best = attempt
+    return best
+
+
+def _step_order(steps: list[str]) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for i, name in enumerate(steps):
+        order.setdefault(name, i)
+    return order
+
+
+def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta) -> None:
+    """`progress`: one row per person who did step 1, with their furthest step and step times."""
+    import pyarrow as pa
+
+    # Events of one timestamp lower step first, so a step may share the previous one's time.
+    order = _step_order(steps)
+    rows = con.execute(
+        "SELECT f.person_id, f.timestamp, f.event FROM facts f"
+        " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)"
+        " ORDER BY f.person_id, f.timestamp, s.rank",
+        {"names": list(order), "ranks": list(order.values())},
+    ).fetchall()
+    n = len(steps)
+    persons: list[str] = []
+    furthest: list[int] = []
+    times: list[list[datetime | None]] = [[] for _ in range(n)]
+
+    def flush(person: str, events: list[tuple[datetime, str]]) -> None:
+        reached = person_progress(events, steps, window)
+        if not reached:
+            return
+        persons.append(person)
+        furthest.append(len(reached))
+        for i in range(n):
+            times[i].append(reached[i] if i < len(reached) else None)
+
+    current: str | None = None
+    events: list[tuple[datetime, str]] = []
+    for person, when, name in rows:
+        if person != current:
+            if current is not None:
+                flush(current, events)
+            current, events = person, []
+        events.append((when, name))
+    if current is not None:
+        flush(current, events)
+    data: dict[str, Any] = {
+        "person_id": pa.array(persons, pa.string()),
+        "furthest": pa.array(furthest, pa.int32()),
+    }
+    for i in range(n):
+        data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
+    con.register("_progress_in", pa.table(data))
+    con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
+    con.unregister("_progress_in")
+
+
+def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
+                params: list[Any] | None = None) -> list[Step]:  # fmt: skip
+    n = len(steps)
+    parts = []
+    for i in range(1, n + 1):
+        parts.append(f"count(*) FILTER (WHERE furthest >= {i})")
+        if i == 1:
+            parts.append("NULL, NULL")
+        else:
+            diff = f"epoch(t{i}) - epoch(t{i - 1})"
+            parts.append(
+                f"avg({diff}) FILTER (WHERE furthest >= {i} AND {diff} > 0),"
+                f" quantile_cont({diff}, 0.5) FILTER (WHERE furthest >= {i} AND {diff} > 0)"
+            )
+    row = con.execute(
+        f"SELECT {', '.join(parts)} FROM progress WHERE {where}", params or []
+    ).fetchone()
+    assert row is not None
+    result: list[Step] = []
+    first = row[0]
+    previous = first
+    for i in range(n):
+        persons, average, median = row[3 * i], row[3 * i + 1], row[3 * i + 2]
+        result.append(
+            Step(
+                event=steps[i],
+                persons=persons,
+                conversion_from_previous=_pct(persons, previous),
+                conversion_from_start=_pct(persons, first),
+                drop_off=previous - persons,
+                average_seconds_to_convert=_seconds(average),
+                median_seconds_to_convert=_seconds(median),
+            )
+        )
+        previous = persons
+    return result
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def _load(
+    ws: Workspace,
+    steps: list[str],
+    as_of: datetime,
+    span: DateRange,
+    window: timedelta,
+    by: str | None,
+    progress: Any = None,
+) -> duckdb.DuckDBPyConnection:
+    import pyarrow as pa
+
+    con = facts_connection()
+    schema = {
+        "person_id": pa.string(),
+        "timestamp": pa.timestamp("us"),
+        "event": pa.string(),
+        "breakdown": pa.string(),
+        "email": pa.string(),
+    }
+    if progress:
+        progress("fetching funnel events")
+    load_facts(
+        con,
+        ws,
+        QUERY,
+        as_of,
+        "facts",
+        schema,
+        since=span.start,
+        until=span.end,
+        steps=sorted(set(steps)),
+        by=by or "",
+    )
+    if progress:
+        progress("working out the funnel")
+    _progress_table(con, steps, window)
+    return con
+
+
+def funnel(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    *,
+    steps: list[str] | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+    by: str | None = None,
+    progress: Any = None,
+) -> Funnel:
+    """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`."""
+    chosen = check_steps(list(steps or DEFAULT_STEPS))
+    con = _load(ws, chosen, as_of, span, window, by, progress)
+    try:
+        result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
+        if by is not None:
+            result.by = by
+            # First touch: the value on the person's earliest in-range step event that has one.
+            con.execute(
+                """
+                CREATE TABLE touch AS
+                SELECT p.person_id, coalesce(t.value, '') AS value
+                FROM progress p
+                LEFT JOIN (SELECT person_id, arg_min(breakdown, timestamp) AS value
+                           FROM facts WHERE breakdown <> '' GROUP BY person_id) t
+                    USING (person_id)
+                """
+            )
+            values = [
+                r[0]
+                for r in con.execute(
+                    "SELECT value FROM touch GROUP BY value ORDER BY count(*) DESC, value"
+                ).fetchall()
+            ]
+            for value in values:
+                where = "person_id IN (SELECT person_id FROM touch WHERE value = ?)"
+                result.breakdown.append((value, _steps_from(con, chosen, where, [value])))
+        return result
+    finally:
+        con.close()
+
+
+def dropped(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    step: str,
+    *,
+    steps: list[str] | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+    progress: Any = None,
+) -> Dropped:
+    """The people who reached the step before `step` and not `step` (their furthest step is
+    the one before it), newest first, with their latest email in range."""
+    chosen = check_steps(list(steps or DEFAULT_STEPS))
+    index = step_index(chosen, step)
+    con = _load(ws, chosen, as_of, span, window, None, progress)
+    try:
+        rows = con.execute(
+            f"""
+            SELECT p.person_id, e.email, p.t{index - 1} AS reached
+            FROM progress p
+            LEFT JOIN (SELECT person_id, arg_max(email, timestamp) AS email
+                       FROM facts WHERE email <> '' GROUP BY person_id) e
+                USING (person_id)
+            WHERE p.furthest = ?
+            ORDER BY reached DESC, p.person_id
+            """,
+            [index - 1],
+        ).fetchall()
+    finally:
+        con.close()
+    return Dropped(
+        as_of=as_of,
+        range=span,
+        window=window,
+        step=index,
+        event=chosen[index - 1],
+        previous_event=chosen[index - 2],
+        persons=[
+            {"person_id": pid, "email": email, "reached_previous_at": reached}
+            for pid, email, reached in rows
+        ],
+    )

@@ -1,0 +1,148 @@
+"""Funnel and retention results as JSON, csv and Markdown (the terminal's rich tables are in
+usertrack.analytics.view, which only the CLI imports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from usertrack import style
+from usertrack.analytics.common import csv_rows, duration, json_document, md_section
+from usertrack.analytics.funnel import Dropped, Funnel, Step
+from usertrack.analytics.retention import Retention
+from usertrack.export import md_table
+
+STEP_FIELDS = (
+    "event",
+    "persons",
+    "conversion_from_previous",
+    "conversion_from_start",
+    "drop_off",
+    "average_seconds_to_convert",
+    "median_seconds_to_convert",
+)
+
+
+def funnel_about(f: Funnel) -> str:
+    return (
+        f"{style.moment(f.range.start)} to {style.moment(f.range.end)},"
+        f" conversion window {duration(f.window.total_seconds())}"
+    )
+
+
+def step_cells(i: int, s: Step) -> list[Any]:
+    """A step as human cells: number, event, persons, conversions, drop-off, times."""
+    return [
+        i,
+        s.event,
+        style.count(s.persons),
+        style.pct(s.conversion_from_previous) if i > 1 else "",
+        style.pct(s.conversion_from_start),
+        style.count(s.drop_off) if i > 1 else "",
+        duration(s.average_seconds_to_convert) if i > 1 else "",
+        duration(s.median_seconds_to_convert) if i > 1 else "",
+    ]
+
+
+STEP_HEADERS = ["#", "Step", "Persons", "From previous", "From start", "Drop-off",
+                "Average time", "Median time"]  # fmt: skip
+
+
+def funnel_json(f: Funnel) -> str:
+    return json_document(f.document())
+
+
+def funnel_csv(f: Funnel) -> str:
+    """One row per step (and per breakdown value and step with --by)."""
+    header = ["breakdown", "step", *STEP_FIELDS] if f.by is not None else ["step", *STEP_FIELDS]
+    rows: list[list[Any]] = []
+    if f.by is None:
+        for i, s in enumerate(f.steps, 1):
+            rows.append([i, *(getattr(s, k) for k in STEP_FIELDS)])
+    else:
+        for value, steps in f.breakdown:
+            for i, s in enumerate(steps, 1):
+                rows.append([value, i, *(getattr(s, k) for k in STEP_FIELDS)])
+    return csv_rows(header, rows)
+
+
+def funnel_markdown(f: Funnel) -> str:
+    lines = [style.md_text(f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}.")]
+    tables = [md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
+    if not f.steps[0].persons:
+        lines.append(style.md_text(f"No one did {f.steps[0].event} in the range."))
+    else:
+        unreached = [s.event for s in f.steps[1:] if not s.persons]
+        if unreached:
+            lines.append(style.md_text(f"No one reached: {', '.join(unreached)}."))
+    for value, steps in f.breakdown:
+        label = value if value else "(none)"
+        tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
+        tables.append(md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(steps, 1)]))
+    return md_section("Funnel", lines, tables)
+
+
+def dropped_json(d: Dropped) -> str:
+    return json_document(d.document())
+
+
+def dropped_csv(d: Dropped) -> str:
+    return csv_rows(
+        ["email", "person_id", "reached_previous_at"],
+        [[p["email"], p["person_id"], style.iso(p["reached_previous_at"])] for p in d.persons],
+    )
+
+
+def dropped_markdown(d: Dropped) -> str:
+    lines = [
+        style.md_text(
+            f"{style.count(len(d.persons))} people reached {d.previous_event} and not"
+            f" {d.event} (step {d.step}), {style.moment(d.range.start)} to"
+            f" {style.moment(d.range.end)}, window {duration(d.window.total_seconds())}."
+        )
+    ]
+    rows = [
+        [p["email"] or "", p["person_id"], style.moment(p["reached_previous_at"])]
+        for p in d.persons
+    ]
+    table = md_table(["Email", "Person", f"Reached {d.previous_event}"], rows)
+    return md_section(f"Dropped before {d.event}", lines, [table])
+
+
+def retention_json(r: Retention) -> str:
+    return json_document(r.document())
+
+
+def retention_csv(r: Retention) -> str:
+    """One row per cohort and period: the persons and their share of the cohort."""
+    rows = []
+    for c in r.cohorts:
+        for k, n in enumerate(c.retained):
+            share = round(100.0 * n / c.size, 1) if c.size else None
+            rows.append([style.day(c.start), c.size, k, n, share])
+    return csv_rows(["cohort", "size", "period", "persons", "percent"], rows)
+
+
+def retention_about(r: Retention) -> str:
+    back = r.return_event or "any event"
+    return (
+        f"{r.mode} cohorts of {r.start_event} by {r.period}, returning with {back},"
+        f" as of {style.moment(r.as_of)}"
+    )
+
+
+def retention_markdown(r: Retention) -> str:
+    n = max((len(c.retained) for c in r.cohorts), default=0)
+    headers = ["Cohort", "Size", *(f"{r.period.capitalize()} {k}" for k in range(n))]
+    rows = []
+    for c in r.cohorts:
+        cells = [style.day(c.start), style.count(c.size)]
+        for k in range(n):
+            if k < len(c.retained):
+                v = c.retained[k]
+                cells.append(f"{style.count(v)} · {style.share(v, c.size)}" if c.size else "0")
+            else:
+                cells.append("")
+        rows.append(cells)
+    return md_section(
+        "Retention", [style.md_text(retention_about(r) + ".")], [md_table(headers, rows)]
+    )

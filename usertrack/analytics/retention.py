@@ -1,0 +1,161 @@
+"""Retention by cohort as PostHog computes it (docs/metrics.md, "Retention").
+
+Two facts queries: queries/posthog/retention_activity.sql (per person and period: a start event,
+a return event) and, for first-time cohorts, queries/posthog/retention_first_starts.sql (each
+person's first start event ever). Cohorts and retained counts are worked out in DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from usertrack.analytics.common import facts_connection, load_facts, next_period, period_start
+from usertrack.errors import UsageError
+
+MODES = ("first-time", "recurring")
+DEFAULT_START = "user_signed_up"
+MAX_PERIODS = 400
+
+
+@dataclass
+class Cohort:
+    start: date
+    size: int
+    retained: list[int]  # persons in period 0 (the cohort), 1, 2, ... (periods begun by as_of)
+
+
+@dataclass
+class Retention:
+    as_of: datetime
+    period: str
+    mode: str
+    start_event: str
+    return_event: str | None  # None: any event
+    cohorts: list[Cohort]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "period": self.period,
+            "mode": self.mode,
+            "start_event": self.start_event,
+            "return_event": self.return_event,
+            "cohorts": [
+                {"start": c.start, "size": c.size, "retained": list(c.retained)}
+                for c in self.cohorts
+            ],
+        }
+
+
+def parse_mode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in MODES:
+        raise UsageError(f"--mode {text!r} is not one of {', '.join(MODES)}")
+    return value
+
+
+def cohort_starts(as_of: datetime, period: str, periods: int) -> list[date]:
+    """The `periods` periods ending with the one that holds as_of, oldest first."""
+    if not 1 <= periods <= MAX_PERIODS:
+        raise UsageError(f"--periods {periods} must be from 1 to {MAX_PERIODS}")
+    last = period_start(as_of, period)
+    return [next_period(last, period, -k) for k in range(periods - 1, -1, -1)]
+
+
+def retention(
+    ws: Any,
+    as_of: datetime,
+    *,
+    period: str = "week",
+    periods: int = 8,
+    start_event: str = DEFAULT_START,
+    return_event: str | None = None,
+    mode: str = "first-time",
+    progress: Any = None,
+) -> Retention:
+    import pyarrow as pa
+
+    if not start_event.strip():
+        raise UsageError("--start is empty")
+    if return_event is not None and not return_event.strip():
+        return_event = None
+    starts = cohort_starts(as_of, period, periods)
+    since = datetime.combine(starts[0], datetime.min.time())
+    con = facts_connection()
+    try:
+        if progress:
+            progress("fetching activity per period")
+        load_facts(
+            con,
+            ws,
+            "posthog/retention_activity",
+            as_of,
+            "activity",
+            {
+                "person_id": pa.string(),
+                "period_start": pa.date32(),
+                "did_start": pa.bool_(),
+                "did_return": pa.bool_(),
+            },
+            since=since,
+            period=period,
+            start_event=start_event,
+            return_event=return_event or "",
+        )
+        con.execute(
+            "CREATE TABLE periods AS SELECT unnest($starts) AS start,"
+            " generate_subscripts($starts, 1) - 1 AS idx",
+            {"starts": starts},
+        )
+        if mode == "first-time":
+            if progress:
+                progress("fetching first start events")
+            load_facts(
+                con,
+                ws,
+                "posthog/retention_first_starts",
+                as_of,
+                "firsts",
+                {"person_id": pa.string(), "first_start": pa.timestamp("us")},
+                since=since,
+                start_event=start_event,
+            )
+            cohort_sql = f"""
+                SELECT f.person_id, p.idx FROM firsts f
+                JOIN periods p ON p.start = CAST(date_trunc('{period}', f.first_start) AS DATE)
+            """
+        else:
+            cohort_sql = """
+                SELECT a.person_id, p.idx FROM activity a
+                JOIN periods p ON p.start = a.period_start WHERE a.did_start
+            """
+        con.execute(f"CREATE TABLE cohort AS {cohort_sql}")
+        sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
+        kept = con.execute(
+            """
+            SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id)
+            FROM cohort c
+            JOIN (SELECT a.person_id, p.idx FROM activity a
+                  JOIN periods p ON p.start = a.period_start WHERE a.did_return) r
+              ON r.person_id = c.person_id AND r.idx > c.idx
+            GROUP BY ALL
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    back = {(i, k): n for i, k, n in kept}
+    cohorts = []
+    for i, start in enumerate(starts):
+        size = int(sizes.get(i, 0))
+        later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
+        cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
+    return Retention(
+        as_of=as_of,
+        period=period,
+        mode=mode,
+        start_event=start_event,
+        return_event=return_event,
+        cohorts=cohorts,
+    )

@@ -1,0 +1,114 @@
+"""Funnels and retention in the terminal (rich). Only the CLI imports this module.
+
+Every data cell is a rich `Text` via `terminal.plain` (event names, property values and emails
+come from whoever sends events: never markup); tables fit the console (`terminal.fitted_table`).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from usertrack import style
+from usertrack.analytics.common import duration
+from usertrack.analytics.funnel import Dropped, Funnel, Step
+from usertrack.analytics.render import funnel_about, retention_about, step_cells
+from usertrack.analytics.retention import Retention
+from usertrack.terminal import Col, fitted_table, plain
+
+# Retention heatmap: a cell's background by the share of its cohort (the darkest under 10%).
+HEAT = ((80, "bold black on green1"), (60, "black on green3"), (40, "white on green4"),
+        (20, "white on dark_green"), (10, "white on grey30"), (0, "white on grey19"))  # fmt: skip
+
+
+def _step_cols() -> list[Col]:
+    return [
+        Col("#", right=True),
+        Col("Step"),
+        Col("Persons", right=True),
+        Col("From previous", right=True, drop=3),
+        Col("From start", right=True),
+        Col("Drop-off", right=True, drop=4),
+        Col("Average time", right=True, drop=1),
+        Col("Median time", right=True, drop=2),
+    ]
+
+
+def _step_rows(steps: list[Step]) -> list[list[Text]]:
+    rows = []
+    for i, s in enumerate(steps, 1):
+        cells = step_cells(i, s)
+        if i > 1 and s.persons == 0:
+            cells[3] = "no one reached it"
+        rows.append([plain(c) for c in cells])
+    return rows
+
+
+def render_funnel(console: Console, f: Funnel) -> None:
+    width = console.width
+    caption = None
+    if not f.steps[0].persons:
+        caption = f"No one did {f.steps[0].event} in the range."
+    console.print(
+        fitted_table(
+            width,
+            _step_cols(),
+            _step_rows(f.steps),
+            title=f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}",
+            caption=caption,
+        )
+    )
+    for value, steps in f.breakdown:
+        label = value if value else "(none)"
+        console.print(
+            fitted_table(width, _step_cols(), _step_rows(steps), title=plain(f"{f.by} = {label}"))
+        )
+
+
+def render_dropped(console: Console, d: Dropped) -> None:
+    rows = [
+        [
+            plain(p["email"] or ""),
+            plain(p["person_id"]),
+            plain(style.moment(p["reached_previous_at"])),
+        ]
+        for p in d.persons
+    ]
+    title = (
+        f"{style.count(len(d.persons))} people reached {d.previous_event} and not {d.event}"
+        f" (step {d.step}); window {duration(d.window.total_seconds())}"
+    )
+    cols = [Col("Email"), Col("Person", drop=1), Col(f"Reached {d.previous_event}", right=True)]
+    console.print(fitted_table(console.width, cols, rows, title=plain(title)))
+
+
+def _heat(share: float) -> str:
+    return next(s for floor, s in HEAT if share >= floor)
+
+
+def render_retention(console: Console, r: Retention) -> None:
+    n = max((len(c.retained) for c in r.cohorts), default=0)
+    cols = [Col("Cohort"), Col("Size", right=True)]
+    # The furthest periods go first when the terminal is narrow.
+    cols += [Col(str(k), right=True, drop=(n - k) if k else 0) for k in range(n)]
+    rows = []
+    for c in r.cohorts:
+        cells: list[Text] = [plain(style.day(c.start)), plain(style.count(c.size))]
+        for k in range(n):
+            if k >= len(c.retained):
+                cells.append(plain(""))
+            elif not c.size:
+                cells.append(plain("-"))
+            else:
+                share = 100.0 * c.retained[k] / c.size
+                cells.append(plain(style.pct(share), style_=_heat(share)))
+        rows.append(cells)
+    console.print(
+        fitted_table(
+            console.width,
+            cols,
+            rows,
+            title=f"Retention: {retention_about(r)}",
+            caption=f"Columns are {r.period}s after the cohort's; cells are the cohort's share.",
+        )
+    )
