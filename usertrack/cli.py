@@ -1240,7 +1240,9 @@ def alerts(
                     outbox = Outbox.open(ws.settings.home)
                     outbox.enqueue(run.alerts, run.as_of, now, pause_for, app_url)
                     outbox.save()
-                    delivery = deliver(outbox, url, now)
+                    # USERTRACK_SLACK_BACKOFF: the first wait after a 5xx or a timeout (seconds).
+                    backoff = float(os.environ.get("USERTRACK_SLACK_BACKOFF") or 1.0)
+                    delivery = deliver(outbox, url, now, backoff=backoff)
                     sent, failed, queued = len(delivery.sent), delivery.failed, len(outbox.queue)
                 done += 1
                 if watch:
