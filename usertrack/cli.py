@@ -1269,6 +1269,77 @@ def alerts(
                 )
 
 
+sync_app = typer.Typer(help="Write what usertrack knows back to other tools.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("posthog")
+def sync_posthog(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Send (POSTHOG_PROJECT_API_KEY). Default: a dry run.")
+    ] = False,
+    everyone: Annotated[
+        bool, typer.Option("--all", help="Send every segmented user, changed or not.")
+    ] = False,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Changes listed.")] = 20,
+) -> None:
+    """Each user's segments to PostHog as person properties (dry run unless --apply)."""
+    with handle_errors():
+        from usertrack.clock import now_utc, parse_as_of
+        from usertrack.errors import DeliveryError
+        from usertrack.sync import apply_sync, capture_host, plan_sync, project_key
+
+        moment = parse_as_of(as_of) if as_of else None
+        key = host = None
+        if apply:  # configuration first: nothing is queried for a sync that cannot be sent
+            key = project_key()
+            host, _ = capture_host()
+        with _status("loading rules and queries") as progress:
+            ws = _open_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+            )
+            with ws:
+                _check_as_of(ws, moment)
+                plan = plan_sync(
+                    ws, moment or ws.default_as_of(), everyone=everyone, progress=progress
+                )
+                result = None
+                if apply and key and host and plan.changes:
+                    progress(f"sending {len(plan.changes)} users to PostHog")
+                    result = apply_sync(ws, plan, now_utc(), key=key, host=host)
+        summary = (
+            f"{len(plan.changes)} user(s) to send: {plan.count('gaining')} gaining segments,"
+            f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"
+            + (f", {plan.count('unchanged')} unchanged (--all)" if everyone else "")
+            + f"; {len(plan.unknown)} skipped (PostHog has never seen them)"
+        )
+        typer.echo(summary)
+        for change in plan.changes[:limit]:
+            before = ",".join(change.before) or "-"
+            after = ",".join(change.after) or "-"
+            typer.echo(f"  {change.kind:9} {change.email}  {before} -> {after}")
+        if len(plan.changes) > limit:
+            typer.echo(f"  ... and {len(plan.changes) - limit} more")
+        if not apply:
+            _info("usertrack: dry run: nothing sent (add --apply to send)")
+            return
+        if result is None:
+            _info("usertrack: nothing to send")
+            return
+        ok = result.sent - len(result.failed)
+        _info(f"usertrack: sent person properties of {ok} user(s) to PostHog")
+        if result.failed:
+            raise DeliveryError(
+                f"PostHog did not take {len(result.failed)} user(s)"
+                f" ({result.errors[0] if result.errors else 'no answer'}); they stay unsynced"
+                " and are sent on the next run"
+            )
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     code: Any = 0

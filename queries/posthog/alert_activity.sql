@@ -1,6 +1,6 @@
 -- name: alert_activity
 -- description: Who needs help now: each identified person active in the last lookback_minutes, with their current page, session figures and the support triggers of alerts.yaml as flags.
--- returns: per-user
+-- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param lookback_minutes: 60
@@ -90,4 +90,3 @@ SELECT
 FROM people AS p
 INNER JOIN moved AS m ON m.email = p.email
 ORDER BY email
-LIMIT 50000
