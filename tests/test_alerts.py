@@ -285,7 +285,8 @@ def test_watch_runs_bounded_passes_with_one_line_each(tmp_path: Path, env: dict[
     assert result.exit_code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if " pass " in line]
     assert len(lines) == 2
-    assert lines[0].endswith("pass 1: 5 alert(s), 0 sent, 0 queued")
+    assert "pass 1: 5 alert(s), 0 sent, 0 queued (" in lines[0]
+    assert "pass 2: 5 alert(s)" in lines[1]
 
 
 def test_person_link_is_url_encoded() -> None:

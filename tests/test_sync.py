@@ -126,3 +126,20 @@ def test_capture_host_is_derived_for_posthog_cloud() -> None:
     assert capture_host({"POSTHOG_CAPTURE_HOST": "https://ph.example.com/"})[0] == (
         "https://ph.example.com"
     )
+
+
+def test_doctor_checks_the_project_key_and_capture_host(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good = run(
+        ["doctor"],
+        home,
+        POSTHOG_PROJECT_API_KEY=KEY,
+        POSTHOG_CAPTURE_HOST="https://eu.i.posthog.com",
+    )
+    assert "✓ PostHog project key" in good.stdout and "✓ capture host" in good.stdout
+    assert KEY not in good.stdout + good.stderr
+    personal = run(["doctor"], home, POSTHOG_PROJECT_API_KEY="phx_PersonalKey0123456789")
+    assert personal.exit_code == 4
+    assert "does not start with phc_" in personal.stdout
+    assert "✗ capture host" in personal.stdout
+    assert "phx_PersonalKey0123456789" not in personal.stdout + personal.stderr

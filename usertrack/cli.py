@@ -1182,6 +1182,7 @@ def alerts(
 ) -> None:
     """Who needs help now: stuck, idle, erroring, new in a segment; --notify slack sends."""
     with handle_errors():
+        import time
         from datetime import timedelta
 
         from usertrack.alerts import find_alerts, load_alert_rules
@@ -1222,6 +1223,7 @@ def alerts(
             _check_as_of(ws, moment)
             done = 0
             while True:
+                started = time.perf_counter()
                 run = find_alerts(ws, rules, moment or ws.default_as_of())
                 for note in run.notes:
                     _info(f"usertrack: {note}")
@@ -1248,7 +1250,8 @@ def alerts(
                 if watch:
                     typer.echo(
                         f"{shown(now_utc())} pass {done}: {len(run.alerts)} alert(s),"
-                        f" {sent} sent, {queued} queued",
+                        f" {sent} sent, {queued} queued"
+                        f" ({time.perf_counter() - started:.2f} s)",
                         err=True,
                     )
                 elif url:
@@ -1310,7 +1313,7 @@ def sync_posthog(
                 result = None
                 if apply and key and host and plan.changes:
                     progress(f"sending {len(plan.changes)} users to PostHog")
-                    result = apply_sync(ws, plan, now_utc(), key=key, host=host)
+                    result = apply_sync(ws.settings.home, plan, now_utc(), key=key, host=host)
         summary = (
             f"{len(plan.changes)} user(s) to send: {plan.count('gaining')} gaining segments,"
             f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"

@@ -167,7 +167,7 @@ def properties(change: Change, synced_at: datetime) -> dict[str, Any]:
 
 
 def apply_sync(
-    ws: Workspace,
+    home: Path,
     plan: SyncPlan,
     synced_at: datetime,
     *,
@@ -200,14 +200,27 @@ def apply_sync(
         timeout=15,
         disable_geoip=True,
     )
+    import uuid
+
+    stamp = synced_at.isoformat()
     try:
         for change in plan.changes:
-            client.set(distinct_id=change.distinct_id, properties=properties(change, synced_at))
+            # A uuid derived from the person and the sync's moment: PostHog deduplicates events
+            # by uuid, so a batch the SDK retries is not applied twice (and uuid4's os.urandom
+            # was a third of the hand-off time).
+            event_id = uuid.uuid5(
+                uuid.NAMESPACE_URL, f"usertrack-sync:{change.distinct_id}:{stamp}"
+            )
+            client.set(
+                distinct_id=change.distinct_id,
+                properties=properties(change, synced_at),
+                uuid=str(event_id),
+            )
             outcome.sent += 1
         client.flush()
     finally:
         client.shutdown()
-    state = load_state(ws.settings.home)
+    state = load_state(home)
     for change in plan.changes:
         if change.distinct_id in outcome.failed:
             continue
@@ -215,5 +228,5 @@ def apply_sync(
             state[change.email] = list(change.after)
         else:
             state.pop(change.email, None)
-    save_state(ws.settings.home, state)
+    save_state(home, state)
     return outcome
