@@ -297,3 +297,33 @@ def test_person_link_is_url_encoded() -> None:
         == "https://eu.posthog.com/project/42/person/a%2Fb%20c%40x"
     )
     assert person_url(None, "42", "x") is None
+
+
+def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
+    """At its anchor the demo has people for each activity and segment trigger; the failure
+    spike fires the day after its incident (1,000 users: one multiple-errors person)."""
+    from datetime import date
+
+    from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR, ensure_demo, read_manifest
+
+    home = tmp_path / "demo-home"
+    anchor = date(2026, 11, 16)
+    ensure_demo(home, users=1000, anchor=anchor)
+    stories = (read_manifest(home) or {})["stories"]
+    assert stories["alert_multiple_errors"] == 1 and stories["alert_quiet_trial"] == 1
+    result = run(["alerts", "-f", "json"], home)
+    assert result.exit_code == 0, result.stderr
+    fired = {a["trigger"] for a in json.loads(result.stdout)["alerts"]}
+    assert fired >= {
+        "stuck_on_page",
+        "low_activity",
+        "multiple_errors",
+        "long_inactivity",
+        "entered_segment",
+    }
+    errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
+    assert len(errors) == 1 and errors[0]["session_errors"] >= 4
+    day_after = anchor - timedelta(days=INCIDENT_DAYS_BEFORE_ANCHOR - 1)
+    spike = run(["alerts", "--as-of", day_after.isoformat(), "-f", "json"], home)
+    assert spike.exit_code == 0, spike.stderr
+    assert "failure_spike" in {a["trigger"] for a in json.loads(spike.stdout)["alerts"]}
