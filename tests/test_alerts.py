@@ -327,3 +327,14 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     spike = run(["alerts", "--as-of", day_after.isoformat(), "-f", "json"], home)
     assert spike.exit_code == 0, spike.stderr
     assert "failure_spike" in {a["trigger"] for a in json.loads(spike.stdout)["alerts"]}
+    # --watch: the segment trigger (every per-user query) runs on the first pass, then at most
+    # every 10 minutes; the activity query runs every pass.
+    entered = sum(
+        1 for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "entered_segment"
+    )
+    total = len(json.loads(result.stdout)["alerts"])
+    watched = run(["alerts", "-f", "json", "--watch", "--every", "0.1s", "--passes", "2"], home)
+    assert watched.exit_code == 0, watched.stderr
+    lines = [line for line in watched.stderr.splitlines() if " pass " in line]
+    assert f"pass 1: {total} alert(s)" in lines[0]
+    assert f"pass 2: {total - entered} alert(s)" in lines[1]

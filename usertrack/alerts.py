@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 ACTIVITY_QUERY = "posthog/alert_activity"
+# `--watch`: the segment triggers classify every user (every per-user query, PostHog's included),
+# so a watch runs them on its first pass and then at most this often; the activity triggers,
+# one HogQL query, run every pass. PostHog allows 120 queries an hour (DESIGN.md).
+SEGMENT_EVERY_SECONDS = 600
 KINDS = ("activity", "segment", "failures")
 _TOP_KEYS = {"params", "triggers"}
 _TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"}
@@ -230,11 +234,12 @@ def find_alerts(
     rules: AlertRules,
     as_of: datetime,
     progress: Callable[[str], None] | None = None,
+    skip_kinds: frozenset[str] = frozenset(),
 ) -> AlertRun:
-    """One pass over every trigger of `rules` at `as_of`."""
+    """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`)."""
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
-    kinds = {t.kind for t in rules.triggers}
+    kinds = {t.kind for t in rules.triggers} - skip_kinds
     people: dict[str, dict[str, Any]] = {}
     plans: dict[str, str | None] = {}
     if "neon" in ws.sources and kinds & {"activity", "segment"}:
@@ -253,6 +258,8 @@ def find_alerts(
     elif "activity" in kinds:
         run.notes.append("no PostHog source: the activity triggers were skipped")
     for trigger in rules.triggers:
+        if trigger.kind in skip_kinds:
+            continue
         if trigger.kind == "segment":
             run.alerts.extend(_segment_alerts(ws, trigger, as_of, people, plans, run, progress))
         elif trigger.kind == "failures":

@@ -1185,7 +1185,7 @@ def alerts(
         import time
         from datetime import timedelta
 
-        from usertrack.alerts import find_alerts, load_alert_rules
+        from usertrack.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
         from usertrack.alerts_view import alerts_csv, alerts_json, alerts_markdown, render_alerts
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings, resolve_alerts_file
@@ -1222,9 +1222,18 @@ def alerts(
         with ws:
             _check_as_of(ws, moment)
             done = 0
+            last_segments: float | None = None
             while True:
                 started = time.perf_counter()
-                run = find_alerts(ws, rules, moment or ws.default_as_of())
+                skip: frozenset[str] = frozenset()
+                recent = (
+                    last_segments is not None and started - last_segments < SEGMENT_EVERY_SECONDS
+                )
+                if watch and recent:
+                    skip = frozenset({"segment"})
+                if "segment" not in skip:
+                    last_segments = started
+                run = find_alerts(ws, rules, moment or ws.default_as_of(), skip_kinds=skip)
                 for note in run.notes:
                     _info(f"usertrack: {note}")
                 if chosen == "table":
