@@ -338,3 +338,38 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     lines = [line for line in watched.stderr.splitlines() if " pass " in line]
     assert f"pass 1: {total} alert(s)" in lines[0]
     assert f"pass 2: {total - entered} alert(s)" in lines[1]
+
+
+def test_a_slow_webhook_times_out_and_is_retried_within_the_pass(tmp_path: Path) -> None:
+    from usertrack.slack import Outbox, deliver
+
+    now = datetime.now(UTC)
+    outbox = Outbox.open(tmp_path / "home")
+    alert = {
+        "email": "a@x.io",
+        "name": None,
+        "plan": "trialing",
+        "trigger": "stuck_on_page",
+        "trigger_name": "Stuck",
+        "detail": "",
+        "current_page": "/x",
+        "time_on_page_seconds": 400,
+        "session_events": 2,
+        "session_errors": 0,
+        "last_active_at": now,
+        "posthog_url": "https://eu.posthog.com/project/1/person/d%2F1",
+    }
+    assert outbox.enqueue([alert], now, now, timedelta(minutes=10)) == 1
+    assert outbox.enqueue([alert], now, now, timedelta(minutes=10)) == 0  # already queued
+    outbox.save()
+    with serve() as slack:
+        slack.script = [("slow", 0.6)]
+        done = deliver(outbox, slack.url, now, timeout=0.2, backoff=0.01)
+        assert slack.attempts == 2
+    assert done.sent == ["stuck_on_page:a@x.io"] and outbox.queue == []
+    # The slow answer may still have been taken: a webhook has no idempotency key, which is
+    # why a message leaves the queue only after a 2xx was seen (README "Act on it").
+    assert 1 <= len(slack.received) <= 2
+    buttons = slack.received[-1]["blocks"][-1]["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Open in PostHog"]
+    assert Outbox.open(tmp_path / "home").sent.keys() == {"stuck_on_page:a@x.io"}

@@ -80,7 +80,7 @@ SELECT
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
         AND p.page_since > toDateTime('2000-01-01 00:00:00', 'UTC')
-        AND p.page_since <= toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes})
+        AND p.page_since < toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes})
         AND m.other_page_events = 0 AS stuck_on_page,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
