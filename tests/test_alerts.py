@@ -4,6 +4,7 @@ webhook stand-in (tests/slack_server.py): cooldown, retry, a queue that loses no
 from __future__ import annotations
 
 import json
+import os
 import stat
 import time
 from collections.abc import Callable
@@ -373,3 +374,26 @@ def test_a_slow_webhook_times_out_and_is_retried_within_the_pass(tmp_path: Path)
     buttons = slack.received[-1]["blocks"][-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Open in PostHog"]
     assert Outbox.open(tmp_path / "home").sent.keys() == {"stuck_on_page:a@x.io"}
+
+
+def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    from usertrack.slack import Outbox, deliver
+
+    now = datetime.now(UTC)
+    outbox = Outbox.open(tmp_path / "home")
+    alert = {"email": "a@x.io", "trigger": "multiple_errors", "trigger_name": "Errors"}
+    outbox.enqueue([alert], now, now, timedelta(minutes=10))
+    outbox.save()
+    with serve() as slack:
+        slack.script = [("slow", 0.5)]
+        timer = threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            deliver(outbox, slack.url, now, timeout=5)
+        timer.join()
+        assert len(slack.received) == 1
+    saved = Outbox.open(tmp_path / "home")
+    assert saved.queue == [] and list(saved.sent) == ["multiple_errors:a@x.io"]

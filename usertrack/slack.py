@@ -9,8 +9,9 @@ message is never posted twice on purpose. The webhook URL is a secret: it is nev
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,32 +175,59 @@ def deliver(
     done = Delivery()
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for item in list(outbox.queue):
-            why = _post(client, url, item["payload"], backoff, pause)
-            if why is None:
+
+            def record(item: dict[str, Any] = item) -> None:
                 outbox.queue.remove(item)
                 outbox.sent[item["key"]] = now.isoformat()
                 outbox.save()
                 done.sent.append(item["key"])
-            else:
+
+            why = _post(client, url, item["payload"], backoff, pause, record)
+            if why is not None:
                 done.failed[item["key"]] = why
     return done
 
 
-def _post(client: Any, url: str, payload: Any, backoff: float, pause: Any) -> str | None:
-    """None once Slack took it; else why not, after ATTEMPTS tries."""
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold Ctrl-C until the block is over (then raise it), so an interrupted watch never leaves a
+    message posted but still queued (sent again next run). Main thread only; elsewhere a no-op."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _post(
+    client: Any, url: str, payload: Any, backoff: float, pause: Any, record: Any
+) -> str | None:
+    """None once Slack took it (and `record` ran); else why not, after ATTEMPTS tries. Ctrl-C
+    waits while a post and its record are under way, never during the waits between tries."""
     import httpx
 
     why = ""
     for attempt in range(ATTEMPTS):
         try:
-            response = client.post(url, json=payload)
+            with _ctrl_c_after():
+                response = client.post(url, json=payload)
+                if 200 <= response.status_code < 300:
+                    record()
+                    return None
         except httpx.TimeoutException:
             why = "timed out"
         except httpx.HTTPError as e:
             why = f"{type(e).__name__}"
         else:
-            if 200 <= response.status_code < 300:
-                return None
             why = f"HTTP {response.status_code}"
             if response.status_code == 429:
                 wait = _retry_after(response.headers.get("Retry-After"))
