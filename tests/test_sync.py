@@ -84,7 +84,8 @@ def test_dry_run_then_apply_sends_exactly_the_segmented_users(
         assert every.exit_code == 0 and len(capture.events) == 2 * len(known)
     state = home / "posthog-sync.json"
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
-    assert json.loads(state.read_text())["synced"] == known
+    (synced,) = json.loads(state.read_text())["workspaces"].values()
+    assert synced == known
     for text in (dry.stdout, dry.stderr, applied.stdout, applied.stderr, state.read_text()):
         assert KEY not in text
 
@@ -100,10 +101,8 @@ def test_a_failing_capture_host_leaves_the_state_unadvanced(
         )
         assert failed.exit_code == 5, failed.stderr
         assert "stay unsynced" in failed.stderr and KEY not in failed.stderr
-        assert (
-            not (home / "posthog-sync.json").exists()
-            or json.loads((home / "posthog-sync.json").read_text())["synced"] == {}
-        )
+        state = home / "posthog-sync.json"
+        assert not state.exists() or not any(json.loads(state.read_text())["workspaces"].values())
         capture.fail = None
         retried = _sync(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
@@ -143,3 +142,36 @@ def test_doctor_checks_the_project_key_and_capture_host(tmp_path: Path) -> None:
     assert "does not start with phc_" in personal.stdout
     assert "✗ capture host" in personal.stdout
     assert "phx_PersonalKey0123456789" not in personal.stdout + personal.stderr
+
+
+def test_changed_and_emptied_users_are_sent_and_the_rest_not(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    home = tmp_path / "home"
+    ids = _latest_distinct_ids()
+    with serve() as capture:
+        first = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert first.exit_code == 0, first.stderr
+        # As if an earlier sync had sent carol only "frustrated", and dave a segment he left.
+        state = home / "posthog-sync.json"
+        doc = json.loads(state.read_text())
+        (workspace,) = doc["workspaces"]
+        doc["workspaces"][workspace]["carol@beta.com"] = ["frustrated"]
+        doc["workspaces"][workspace]["dave@gamma.dev"] = ["power_user"]
+        state.write_text(json.dumps(doc))
+        capture.events.clear()
+        second = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert second.exit_code == 0, second.stderr
+        assert "2 user(s) to send: 0 gaining segments, 1 changing, 1 losing" in second.stdout
+        sets = capture.sets()
+        assert set(sets) == {ids["carol@beta.com"], ids["dave@gamma.dev"]}
+        assert sets[ids["carol@beta.com"]]["usertrack_segments"] == ["frustrated", "power_user"]
+        dave = sets[ids["dave@gamma.dev"]]
+        assert dave["usertrack_segments"] == [] and dave["usertrack_primary_segment"] is None
+    synced = json.loads(state.read_text())["workspaces"][workspace]
+    assert "dave@gamma.dev" not in synced
+    assert synced["carol@beta.com"] == ["frustrated", "power_user"]

@@ -46,6 +46,7 @@ class Change:
 @dataclass
 class SyncPlan:
     as_of: datetime
+    workspace: str = ""  # history.workspace_identity: the state is kept per workspace
     changes: list[Change] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # changed, but PostHog has never seen them
 
@@ -96,24 +97,32 @@ def project_key(env: Mapping[str, str] | None = None) -> str:
     return key
 
 
-def load_state(home: Path) -> dict[str, list[str]]:
-    path = home / STATE_FILE
+def _read(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:
         raise DeliveryError(f"{path}: cannot read the sync state: {e}") from None
-    return {str(k): list(v) for k, v in doc.get("synced", {}).items()}
+    return doc if isinstance(doc, dict) else {}
 
 
-def save_state(home: Path, synced: Mapping[str, list[str]]) -> None:
+def load_state(home: Path, workspace: str) -> dict[str, list[str]]:
+    """What the last successful syncs of `workspace` sent: email -> segments (non-empty)."""
+    synced = _read(home / STATE_FILE).get("workspaces", {}).get(workspace, {})
+    return {str(k): list(v) for k, v in synced.items()}
+
+
+def save_state(home: Path, workspace: str, synced: Mapping[str, list[str]]) -> None:
+    """Written whole (atomically), 0600; other workspaces' entries kept as they were."""
     from usertrack.output import write_atomic
     from usertrack.workspace import private_dir, private_file
 
     private_dir(home)
     path = home / STATE_FILE
-    write_atomic(path, json.dumps({"synced": dict(sorted(synced.items()))}, indent=0) + "\n")
+    doc = _read(path)
+    doc.setdefault("workspaces", {})[workspace] = dict(sorted(synced.items()))
+    write_atomic(path, json.dumps(doc, indent=0) + "\n")
     private_file(path)
 
 
@@ -129,11 +138,13 @@ def plan_sync(
     if progress:
         progress(f"running {DISTINCT_IDS_QUERY}")
     ids = {r["email"]: r["distinct_id"] for r in ws.run_query(DISTINCT_IDS_QUERY, as_of).as_dicts()}
-    state = load_state(ws.settings.home)
+    from usertrack.history import workspace_identity
+
+    plan = SyncPlan(as_of=as_of, workspace=workspace_identity(ws))
+    state = load_state(ws.settings.home, plan.workspace)
     now: dict[str, tuple[tuple[str, ...], str | None]] = {}
     for email, segments, primary in result.memberships():
         now[email] = (tuple(segments or ()), primary)
-    plan = SyncPlan(as_of=as_of)
     for email in sorted(set(now) | set(state)):
         after, primary = now.get(email, ((), None))
         before = tuple(state.get(email, ()))
@@ -220,7 +231,7 @@ def apply_sync(
         client.flush()
     finally:
         client.shutdown()
-    state = load_state(home)
+    state = load_state(home, plan.workspace)
     for change in plan.changes:
         if change.distinct_id in outcome.failed:
             continue
@@ -228,5 +239,5 @@ def apply_sync(
             state[change.email] = list(change.after)
         else:
             state.pop(change.email, None)
-    save_state(home, state)
+    save_state(home, plan.workspace, state)
     return outcome
