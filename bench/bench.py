@@ -60,6 +60,59 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return float(elapsed), int(rss) / 1024
 
 
+def alerts_pass(env: dict[str, str]) -> float:
+    """Seconds of one warm alerts pass: passes 2-4 of one `--watch` process (its own line)."""
+    import re
+
+    out = subprocess.run(
+        [str(BIN), "alerts", "-f", "json", "--watch", "--every", "0.1s", "--passes", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    times = [float(t) for t in re.findall(r"queued \(([\d.]+) s\)", out.stderr)]
+    return statistics.median(times[1:])
+
+
+def sync_handoff(users: int) -> tuple[float, float]:
+    """Seconds to hand `users` changes to the posthog SDK (set() each), and until flush and
+    shutdown delivered them all to a local capture stand-in (tests/capture_server.py)."""
+    from datetime import UTC, datetime
+
+    sys.path.insert(0, str(REPO))
+    from tests.capture_server import serve
+    from usertrack.sync import Change, SyncPlan, apply_sync
+
+    now = datetime.now(UTC)
+    plan = SyncPlan(as_of=now)
+    plan.changes = [
+        Change(f"u{i}@bench.io", f"d{i}", "gaining", (), ("power_user",), "power_user")
+        for i in range(users)
+    ]
+    handed: list[float] = []
+
+    def factory(*args: object, **kwargs: object) -> object:
+        from posthog import Posthog
+
+        client = Posthog(*args, **kwargs)  # type: ignore[arg-type]
+        flush = client.flush
+
+        def timed_flush() -> None:
+            handed.append(time.perf_counter())
+            flush()
+
+        client.flush = timed_flush  # type: ignore[method-assign]
+        return client
+
+    with tempfile.TemporaryDirectory() as tmp, serve() as capture:
+        start = time.perf_counter()
+        apply_sync(Path(tmp), plan, now, key="phc_bench", host=capture.url, client_factory=factory)
+        done = time.perf_counter()
+        assert len(capture.events) == users, len(capture.events)
+    return handed[0] - start, done - start
+
+
 def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     runs = [measure(cmd, env) for _ in range(n)]
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
@@ -238,6 +291,29 @@ def main() -> None:
                     f"median of {args.repeat}; {note}; target < 1 s",
                 )
             )
+
+        alerts_s, alerts_mb = median_of(args.repeat, [str(BIN), "alerts", "--format", "json"], env)
+        pass_s = alerts_pass(env)
+        rows.append(
+            (
+                "warm `alerts --format json` (2,000 users; one pass inside `--watch`)",
+                f"{alerts_s:.2f} s (pass {pass_s:.2f} s)",
+                f"{alerts_mb:.0f} MiB",
+                f"median of {args.repeat}; six triggers: one HogQL query, accounts, two"
+                " classifications (no saved snapshot); pass: median of passes 2-4 of one --watch"
+                " (the segment trigger runs on its first pass, then every 10 minutes)",
+            )
+        )
+        handoff_s, delivered_s = sync_handoff(100_000)
+        rows.append(
+            (
+                "`sync posthog --apply`: 100,000 users' changes to the posthog SDK",
+                f"{handoff_s:.2f} s (delivered {delivered_s:.2f} s)",
+                "-",
+                "set() of every change, then flush + shutdown into a local capture stand-in"
+                " (gzip batches); target < 10 s",
+            )
+        )
 
         if args.large:
             home = work / "large"

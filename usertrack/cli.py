@@ -1349,6 +1349,253 @@ def retention(
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# usertrack alerts (issue 9): who needs help now, to the terminal or to Slack.
+
+AlertsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--alerts", help="Alert triggers file. Default: ./alerts.yaml, else the shipped one."
+    ),
+]
+
+
+def _seconds(text: str, option: str) -> float:
+    """'90', '90s', '10m' or '1h' as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    body, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(body) * units[unit]
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise UsageError(f"{option} {text!r} is not a duration like 60s, 10m or 1h")
+    return value
+
+
+def _slack_url() -> str:
+    from usertrack.config import check_outgoing_url, setting
+    from usertrack.errors import ConfigError, register_secret
+
+    url, where = setting("SLACK_WEBHOOK_URL")
+    if not url:
+        raise ConfigError(
+            "--notify slack needs an incoming webhook: set SLACK_WEBHOOK_URL, or webhook_url in"
+            " [slack] of the config file",
+            hint="Slack: Apps > Incoming Webhooks > Add New Webhook to Workspace",
+        )
+    register_secret(url)
+    check_outgoing_url(url, where, insecure=os.environ.get("USERTRACK_INSECURE") == "1")
+    return url
+
+
+@app.command()
+def alerts(
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    alerts_file: AlertsOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+    notify: Annotated[
+        str | None,
+        typer.Option("--notify", help="Send the alerts: slack (SLACK_WEBHOOK_URL). Default: none."),
+    ] = None,
+    cooldown: Annotated[
+        str, typer.Option("--cooldown", help="At most one message per person and trigger per this.")
+    ] = "10m",
+    pending: Annotated[
+        bool, typer.Option("--pending", help="List the Slack messages still queued, and stop.")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="A pass every --every until Ctrl-C (exit 130).")
+    ] = False,
+    every: Annotated[str, typer.Option("--every", help="Time between --watch passes.")] = "60s",
+    passes: Annotated[
+        int | None, typer.Option("--passes", min=1, help="With --watch: stop after N passes.")
+    ] = None,
+    app_url: Annotated[
+        str | None,
+        typer.Option(
+            "--app-url",
+            envvar="USERTRACK_APP_URL",
+            help="Your admin app's base URL, for the View user button ({url}/users/{email}).",
+        ),
+    ] = None,
+) -> None:
+    """Who needs help now: stuck, idle, erroring, new in a segment; --notify slack sends."""
+    with handle_errors():
+        import time
+        from datetime import timedelta
+
+        from usertrack.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
+        from usertrack.alerts_view import alerts_csv, alerts_json, alerts_markdown, render_alerts
+        from usertrack.clock import now_utc, parse_as_of
+        from usertrack.config import load_settings, resolve_alerts_file
+        from usertrack.errors import DeliveryError
+        from usertrack.slack import Outbox, deliver
+        from usertrack.style import moment as shown
+
+        if notify is not None and notify != "slack":
+            raise UsageError(f"--notify {notify!r} is not one of: slack")
+        if pending:
+            settings = load_settings()
+            queue = Outbox.open(settings.home).queue
+            if not queue:
+                typer.echo("No Slack message is queued.")
+            for item in queue:
+                typer.echo(f"{item['key']}\tqueued {item.get('queued_at', '')}")
+            return
+        chosen = _choose_format(fmt, out)
+        if watch and out is not None:
+            raise UsageError("--watch prints each pass; it does not take --out")
+        wait = _seconds(every, "--every")
+        pause_for = timedelta(seconds=_seconds(cooldown, "--cooldown"))
+        moment = parse_as_of(as_of) if as_of else None
+        rules = load_alert_rules(resolve_alerts_file(alerts_file))
+        url = _slack_url() if notify else None
+        _prepare_out(out)
+        with _status("loading rules and queries") as progress:
+            ws = _open_workspace(
+                progress,
+                queries_dir=queries_dir,
+                segments_file=segments_file,
+                refresh=refresh or watch,
+            )
+        with ws:
+            _check_as_of(ws, moment)
+            done = 0
+            last_segments: float | None = None
+            while True:
+                started = time.perf_counter()
+                skip: frozenset[str] = frozenset()
+                recent = (
+                    last_segments is not None and started - last_segments < SEGMENT_EVERY_SECONDS
+                )
+                if watch and recent:
+                    skip = frozenset({"segment"})
+                if "segment" not in skip:
+                    last_segments = started
+                run = find_alerts(ws, rules, moment or ws.default_as_of(), skip_kinds=skip)
+                for note in run.notes:
+                    _info(f"usertrack: {note}")
+                if chosen == "table":
+                    render_alerts(_stdout_console(), run)
+                elif chosen == "json":
+                    _emit(alerts_json(run), out)
+                elif chosen == "csv":
+                    _emit(alerts_csv(run), out)
+                else:
+                    _emit(alerts_markdown(run), out)
+                sent = queued = 0
+                failed: dict[str, str] = {}
+                if url:
+                    now = now_utc()
+                    outbox = Outbox.open(ws.settings.home)
+                    outbox.enqueue(run.alerts, run.as_of, now, pause_for, app_url)
+                    outbox.save()
+                    # USERTRACK_SLACK_BACKOFF: the first wait after a 5xx or a timeout (seconds).
+                    backoff = float(os.environ.get("USERTRACK_SLACK_BACKOFF") or 1.0)
+                    delivery = deliver(outbox, url, now, backoff=backoff)
+                    sent, failed, queued = len(delivery.sent), delivery.failed, len(outbox.queue)
+                done += 1
+                if watch:
+                    typer.echo(
+                        f"{shown(now_utc())} pass {done}: {len(run.alerts)} alert(s),"
+                        f" {sent} sent, {queued} queued"
+                        f" ({time.perf_counter() - started:.2f} s)",
+                        err=True,
+                    )
+                elif url:
+                    _info(f"usertrack: sent {sent} Slack message(s); {queued} queued")
+                    for key, why in failed.items():
+                        _warn(f"{key}: not delivered ({why}); queued for the next run")
+                else:
+                    _info("usertrack: dry run: nothing sent (add --notify slack to send)")
+                if not watch or (passes is not None and done >= passes):
+                    break
+                from usertrack.sources.base import pause
+
+                pause(wait)
+            if url and not watch and failed:
+                raise DeliveryError(
+                    f"{len(failed)} Slack message(s) not delivered; they stay queued"
+                    " (usertrack alerts --pending) and go out on the next --notify run"
+                )
+
+
+sync_app = typer.Typer(help="Write what usertrack knows back to other tools.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("posthog")
+def sync_posthog(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Send (POSTHOG_PROJECT_API_KEY). Default: a dry run.")
+    ] = False,
+    everyone: Annotated[
+        bool, typer.Option("--all", help="Send every segmented user, changed or not.")
+    ] = False,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Changes listed.")] = 20,
+) -> None:
+    """Each user's segments to PostHog as person properties (dry run unless --apply)."""
+    with handle_errors():
+        from usertrack.clock import now_utc, parse_as_of
+        from usertrack.errors import DeliveryError
+        from usertrack.sync import apply_sync, capture_host, plan_sync, project_key
+
+        moment = parse_as_of(as_of) if as_of else None
+        key = host = None
+        if apply:  # configuration first: nothing is queried for a sync that cannot be sent
+            key = project_key()
+            host, _ = capture_host()
+        with _status("loading rules and queries") as progress:
+            ws = _open_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+            )
+            with ws:
+                _check_as_of(ws, moment)
+                plan = plan_sync(
+                    ws, moment or ws.default_as_of(), everyone=everyone, progress=progress
+                )
+                result = None
+                if apply and key and host and plan.changes:
+                    progress(f"sending {len(plan.changes)} users to PostHog")
+                    result = apply_sync(ws.settings.home, plan, now_utc(), key=key, host=host)
+        summary = (
+            f"{len(plan.changes)} user(s) to send: {plan.count('gaining')} gaining segments,"
+            f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"
+            + (f", {plan.count('unchanged')} unchanged (--all)" if everyone else "")
+            + f"; {len(plan.unknown)} skipped (PostHog has never seen them)"
+        )
+        typer.echo(summary)
+        for change in plan.changes[:limit]:
+            before = ",".join(change.before) or "-"
+            after = ",".join(change.after) or "-"
+            typer.echo(f"  {change.kind:9} {change.email}  {before} -> {after}")
+        if len(plan.changes) > limit:
+            typer.echo(f"  ... and {len(plan.changes) - limit} more")
+        if not apply:
+            _info("usertrack: dry run: nothing sent (add --apply to send)")
+            return
+        if result is None:
+            _info("usertrack: nothing to send")
+            return
+        ok = result.sent - len(result.failed)
+        _info(f"usertrack: sent person properties of {ok} user(s) to PostHog")
+        if result.failed:
+            raise DeliveryError(
+                f"PostHog did not take {len(result.failed)} user(s)"
+                f" ({result.errors[0] if result.errors else 'no answer'}); they stay unsynced"
+                " and are sent on the next run"
+            )
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     code: Any = 0

@@ -114,6 +114,8 @@ CONFIG_KEYS = {
     "database": {"url": "DATABASE_URL"},
     "events": {"path": "USERTRACK_EVENTS"},
     "cache": {"ttl_seconds": "USERTRACK_CACHE_TTL"},
+    "slack": {"webhook_url": "SLACK_WEBHOOK_URL"},
+    "capture": {"project_api_key": "POSTHOG_PROJECT_API_KEY", "host": "POSTHOG_CAPTURE_HOST"},
 }
 
 
@@ -395,3 +397,48 @@ def resolve_tracking_plan_file(flag: Path | None, env: Mapping[str, str] | None 
     if local.is_file():
         return local
     return shipped_path("tracking-plan.yaml")
+
+
+def resolve_alerts_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """--alerts beats USERTRACK_ALERTS beats ./alerts.yaml beats the shipped triggers."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, "USERTRACK_ALERTS"):
+        return Path(value).expanduser()
+    local = Path.cwd() / "alerts.yaml"
+    if local.is_file():
+        return local
+    return shipped_path("alerts.yaml")
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+    """A value read beside load_settings (SLACK_WEBHOOK_URL, POSTHOG_PROJECT_API_KEY, ...): the
+    environment, else the user config file; with where it came from, for messages."""
+    env = os.environ if env is None else env
+    if value := _get(env, name):
+        return value, name
+    config_text = _get(env, "USERTRACK_CONFIG")
+    path = Path(config_text).expanduser() if config_text else default_config_file()
+    found = read_config_entries(path).get(name)
+    if found and found[0].strip():
+        return found[0].strip(), found[1]
+    return None, name
+
+
+def check_outgoing_url(url: str, name: str, *, insecure: bool = False) -> None:
+    """A URL we send data or a key to: https, or plain http only to this machine (or insecure)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname or ""
+    except ValueError:
+        raise ConfigError(f"{name} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigError(f"{name} is not an http(s) URL")
+    if parts.scheme == "http" and hostname not in LOCAL_HOSTS and not insecure:
+        raise ConfigError(
+            f"{name} is plain http://{hostname}: what is sent would cross the network unencrypted",
+            hint=f"use https://{hostname}, or pass --insecure (USERTRACK_INSECURE=1)",
+        )

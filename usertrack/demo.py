@@ -81,6 +81,16 @@ Tracking-plan audit (tracking-plan.yaml describes this demo; see AUDIT_EVENTS): 
 missing, a number sometimes sent as a string and a value outside its allowed set, and
 `feedback_submitted`, which stopped 31 days before the anchor.
 
+Support alerts (alerts.yaml; see ALERT_STORY): at the anchor some people are still in session,
+so `usertrack alerts` finds people stuck on a page, trial users with low activity and trial users
+gone quiet; users entering `failing` or `high_intent` come from the segments themselves (against
+the day before when no snapshot was saved), and the failure spike from the incident (`--as-of`
+the day after it). One person per 1,000 users (none in the small test demos, whose figures and
+golden report stay as they were) also throws 4 `$exception` in the last 5 minutes of a session
+(multiple errors: account holders already frustrated, so no segment changes), and one trial user
+per 1,000 active in the last day opens a page 11-13 minutes before the anchor and stops there
+(low activity and stuck).
+
 Size: 2,000 users give about 106k events and 21k runs; 100,000 users about 5.2M events, 1M runs and
 2.8M tool executions.
 """
@@ -1597,6 +1607,12 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
         seed, t_end, stories, e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo
     )
 
+    # ---------------------------------------------------------------- support alerts (issue 9)
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = _alert_events(
+        seed, t_end, n, internal, sub, s_person, stories, *(e_sess, e_type, e_ts, path, e_extra),
+        e_hi, e_lo,
+    )  # fmt: skip
+
     # ---------------------------------------------------------------- frames
     frames: dict[str, dict[str, np.ndarray]] = {
         "acc": {
@@ -1779,6 +1795,120 @@ def _audit_events(
         np.concatenate([e_ts, e_ts[rows]]),
         np.concatenate([path, path[rows]]),
         np.concatenate([e_extra, extras]),
+        np.concatenate([e_hi, hi]),
+        np.concatenate([e_lo, lo]),
+    )
+
+
+# ------------------------------------------------------------------------------ support alerts
+# New events only, from a generator of their own (see the module docstring): every other row,
+# count, segment and report of the demo stays as it was.
+ALERT_STORY = {"users_per_erroring_person": 1000, "exceptions": 4}
+
+
+def _alert_events(
+    seed: int,
+    t_end: int,
+    n: int,
+    internal: np.ndarray,
+    sub: np.ndarray,
+    s_person: np.ndarray,
+    stories: dict[str, Any],
+    *arrays: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The event arrays with the alert stories appended (see ALERT_STORY)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 4])  # never the main generator: nothing else moves
+    want = n // ALERT_STORY["users_per_erroring_person"]
+    stories["alert_multiple_errors"] = 0
+    stories["alert_quiet_trial"] = 0
+    if want == 0:
+        return arrays
+    arrays = _quiet_trial_events(rng, want, t_end, n, internal, sub, s_person, stories, *arrays)
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+    person = s_person[e_sess]
+    account = person < n
+    external = account & ~internal[np.minimum(person, n - 1)]
+    ux = np.isin(e_type, [E["$rageclick"], E["$exception"]]) & (e_ts > t_end - 7 * DAY)
+    frustrated = np.unique(person[ux & external])
+    # In session at the anchor: an event in the 30 minutes before it (no $pageleave is generated).
+    recent = external & (e_ts > t_end - 30 * MIN) & np.isin(person, frustrated)
+    rows = np.flatnonzero(recent)
+    if len(rows) == 0:
+        return arrays
+    # Each candidate's latest event: its session and page carry the exceptions.
+    latest: dict[int, int] = {}
+    for row in rows[np.argsort(e_ts[rows], kind="stable")]:
+        latest[int(person[row])] = int(row)
+    chosen = sorted(latest)
+    picked = rng.choice(len(chosen), size=min(want, len(chosen)), replace=False)
+    base = np.array([latest[chosen[i]] for i in sorted(picked)], dtype=np.int64)
+    count = ALERT_STORY["exceptions"]
+    src = np.repeat(base, count)
+    minutes = np.tile(np.arange(count, 0, -1), len(base))  # 4, 3, 2, 1 minutes before the anchor
+    ts = t_end - minutes * MIN + rng.integers(0, 50 * SEC, size=len(src))
+    ts = np.minimum(np.maximum(ts, e_ts[src] + SEC), t_end - 1)
+    _, x_offset, x_count, _ = _event_extras()
+    variant = rng.integers(0, x_count[E["$exception"]], size=len(src))
+    hi, lo = _uuid_parts(rng, ts // 1000)
+    stories["alert_multiple_errors"] = len(base)
+    return (
+        np.concatenate([e_sess, e_sess[src]]),
+        np.concatenate([e_type, np.full(len(src), E["$exception"], dtype=e_type.dtype)]),
+        np.concatenate([e_ts, ts.astype(e_ts.dtype)]),
+        np.concatenate([path, path[src]]),
+        np.concatenate([e_extra, (x_offset[E["$exception"]] + variant).astype(e_extra.dtype)]),
+        np.concatenate([e_hi, hi]),
+        np.concatenate([e_lo, lo]),
+    )
+
+
+def _quiet_trial_events(
+    rng: np.random.Generator,
+    want: int,
+    t_end: int,
+    n: int,
+    internal: np.ndarray,
+    sub: np.ndarray,
+    s_person: np.ndarray,
+    stories: dict[str, Any],
+    *arrays: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Trial users active in the last day open a page 11-13 minutes before the anchor and do
+    nothing since: in session, with no event in the last 10 minutes (low activity), on that page
+    for more than 5 (stuck). A $pageview changes no segment."""
+    import numpy as np
+
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+    person = s_person[e_sess]
+    account = person < n
+    clipped = np.minimum(person, n - 1)
+    trial = account & ~internal[clipped] & (sub[clipped] == SUBSCRIPTIONS.index("trialing"))
+    rows = np.flatnonzero(trial & (e_ts > t_end - DAY) & (e_ts <= t_end - 30 * MIN))
+    if len(rows) == 0:
+        return arrays
+    latest: dict[int, int] = {}
+    for row in rows[np.argsort(e_ts[rows], kind="stable")]:
+        latest[int(person[row])] = int(row)
+    # Not someone already active in the last 30 minutes (they would not be quiet).
+    busy = set(np.unique(person[account & (e_ts > t_end - 30 * MIN)]).tolist())
+    chosen = sorted(p for p in latest if p not in busy)
+    if not chosen:
+        return arrays
+    picked = rng.choice(len(chosen), size=min(want, len(chosen)), replace=False)
+    src = np.array([latest[chosen[i]] for i in sorted(picked)], dtype=np.int64)
+    ts = t_end - 13 * MIN + rng.integers(0, 2 * MIN, size=len(src))
+    pages = rng.choice([P[p] for p in ("/billing", "/mcp/connect", "/agents/new")], size=len(src))
+    _, x_offset, _, _ = _event_extras()
+    hi, lo = _uuid_parts(rng, ts // 1000)
+    stories["alert_quiet_trial"] = len(src)
+    return (
+        np.concatenate([e_sess, e_sess[src]]),
+        np.concatenate([e_type, np.full(len(src), E["$pageview"], dtype=e_type.dtype)]),
+        np.concatenate([e_ts, ts.astype(e_ts.dtype)]),
+        np.concatenate([path, pages.astype(path.dtype)]),
+        np.concatenate([e_extra, np.full(len(src), x_offset[E["$pageview"]], dtype=e_extra.dtype)]),
         np.concatenate([e_hi, hi]),
         np.concatenate([e_lo, lo]),
     )

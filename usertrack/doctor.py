@@ -66,12 +66,60 @@ def run_checks(
         checks.append(_fail("query library", e, "fix the query file named in the message"))
         return checks
 
+    checks.extend(_act_checks())
     if settings.demo:
         checks.extend(_demo_checks(settings, library, progress))
         return checks
     checks.extend(_postgres_checks(settings, library, progress))
     checks.extend(_posthog_checks(settings, progress))
     return checks
+
+
+def _act_checks() -> list[Check]:
+    """alerts.yaml, and what `sync posthog --apply` needs: a phc_ project key, a capture host.
+    Nothing is sent: the capture endpoint takes writes only, so it is checked for shape."""
+    from usertrack.alerts import load_alert_rules
+    from usertrack.config import resolve_alerts_file, setting
+    from usertrack.errors import register_secret
+
+    out: list[Check] = []
+    path = resolve_alerts_file(None)
+    try:
+        rules = load_alert_rules(path)
+        out.append(Check("alerts file", True, f"{path}: {len(rules.triggers)} triggers"))
+    except UsertrackError as e:
+        out.append(_fail("alerts file", e, "fix the file named in the message"))
+    key, where = setting("POSTHOG_PROJECT_API_KEY")
+    if not key:
+        out.append(
+            Check(
+                "PostHog project key",
+                True,
+                "POSTHOG_PROJECT_API_KEY is not set: `sync posthog` runs as a dry run only",
+            )
+        )
+        return out
+    register_secret(key)
+    if not key.startswith("phc_"):
+        out.append(
+            Check(
+                "PostHog project key",
+                False,
+                f"{where} does not start with phc_ (a personal phx_ key does not belong here)",
+                "copy the Project API key from PostHog: Project settings > Project API key",
+                EXIT_CONFIG,
+            )
+        )
+    else:
+        out.append(Check("PostHog project key", True, f"{where}: a phc_ project key"))
+    from usertrack.sync import capture_host
+
+    try:
+        host, origin = capture_host()
+        out.append(Check("capture host", True, f"{host} (from {origin})"))
+    except UsertrackError as e:
+        out.append(_fail("capture host", e, "set POSTHOG_CAPTURE_HOST", EXIT_CONFIG))
+    return out
 
 
 def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:

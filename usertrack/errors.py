@@ -41,6 +41,18 @@ class SegmentsFileError(UsertrackError):
     exit_code = EXIT_USAGE
 
 
+class AlertsFileError(UsertrackError):
+    """alerts.yaml is malformed; the message names the file, line and trigger."""
+
+    exit_code = EXIT_USAGE
+
+
+class DeliveryError(UsertrackError):
+    """Slack or PostHog capture did not take what was sent (it stays queued / unsynced)."""
+
+    exit_code = EXIT_CONNECTION
+
+
 class NotFoundError(UsertrackError):
     exit_code = EXIT_NOT_FOUND
 

@@ -1,0 +1,66 @@
+"""A PostHog capture stand-in: real HTTP on 127.0.0.1 taking what posthog-python posts to /batch/
+(gzip included), recording every event. `fail` answers every post with that status instead."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeCapture:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.posts: list[dict[str, Any]] = []  # path, gzip, api_key of every post
+        self.fail: int | None = None
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.capture = self  # type: ignore[attr-defined]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def sets(self) -> dict[str, dict[str, Any]]:
+        """distinct_id -> the last $set it received."""
+        return {e["distinct_id"]: e["$set"] for e in self.events if e.get("event") == "$set"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        capture: FakeCapture = self.server.capture  # type: ignore[attr-defined]
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        zipped = self.headers.get("Content-Encoding") == "gzip"
+        body = json.loads(gzip.decompress(raw) if zipped else raw)
+        with capture.lock:
+            capture.posts.append(
+                {"path": self.path, "gzip": zipped, "api_key": body.get("api_key")}
+            )
+            status = capture.fail or 200
+            if status == 200 and self.path.startswith("/batch"):
+                capture.events.extend(body.get("batch", []))
+        text = b'{"status": 1}' if status == 200 else b'{"error": "down"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+
+@contextmanager
+def serve() -> Iterator[FakeCapture]:
+    capture = FakeCapture()
+    thread = threading.Thread(target=capture.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield capture
+    finally:
+        capture.server.shutdown()
+        capture.server.server_close()

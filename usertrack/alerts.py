@@ -1,0 +1,437 @@
+"""Support alerts: who needs help now (alerts.yaml), found in one pass over the sources.
+
+Three kinds of trigger:
+- "activity": one SQL boolean expression (`when`) over the columns of
+  queries/posthog/alert_activity.sql (one HogQL query computes every PostHog-side trigger, with
+  the thresholds of alerts.yaml `params` bound as values) plus `plan`, Neon's
+  subscription_status. Evaluated by DuckDB in the sandbox.
+- "segment": users who entered one of `segments` since the previous saved snapshot
+  (usertrack/history.py); with no snapshot before as_of, since the segments of one day earlier.
+- "failures": today's run failures stand out against the previous `days` days, by the
+  standout-day rule of `usertrack failures` (usertrack/failures.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from usertrack.errors import AlertsFileError
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+ACTIVITY_QUERY = "posthog/alert_activity"
+# `--watch`: the segment triggers classify every user (every per-user query, PostHog's included),
+# so a watch runs them on its first pass and then at most this often; the activity triggers,
+# one HogQL query, run every pass. PostHog allows 120 queries an hour (DESIGN.md).
+SEGMENT_EVERY_SECONDS = 600
+KINDS = ("activity", "segment", "failures")
+_TOP_KEYS = {"params", "triggers"}
+_TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"}
+# The columns a `when` expression may read: alert_activity's, plus the Neon plan.
+ACTIVITY_COLUMNS = (
+    "email",
+    "distinct_id",
+    "name",
+    "current_page",
+    "page_since",
+    "last_event_at",
+    "session_events",
+    "session_errors",
+    "recent_events",
+    "recent_errors",
+    "in_session",
+    "stuck_on_page",
+    "low_activity",
+    "multiple_errors",
+    "long_inactivity",
+    "plan",
+)
+_FLAGS = ("in_session", "stuck_on_page", "low_activity", "multiple_errors", "long_inactivity")
+# One alert row, in the order every output shows it.
+ALERT_FIELDS = (
+    "email",
+    "name",
+    "plan",
+    "trigger",
+    "trigger_name",
+    "detail",
+    "current_page",
+    "time_on_page_seconds",
+    "session_events",
+    "session_errors",
+    "last_active_at",
+    "distinct_id",
+    "posthog_url",
+)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    name: str
+    kind: str
+    when: str = ""
+    segments: tuple[str, ...] = ()
+    days: int = 7
+    description: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    path: Path
+    params: Mapping[str, int]
+    triggers: tuple[Trigger, ...]
+    params_line: int = 1
+
+
+@dataclass
+class AlertRun:
+    """One pass: the alerts found at `as_of`, and notes for stderr (a baseline recomputed...)."""
+
+    as_of: datetime
+    rules_path: str
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def key_count(self) -> int:
+        return len(self.alerts)
+
+
+def load_alert_rules(path: Path) -> AlertRules:
+    """Read and check alerts.yaml: shapes, unknown keys, kinds, `when` expressions."""
+    doc = read_yaml_with_lines(path, AlertsFileError, "alerts file")
+    if not isinstance(doc, dict):
+        raise AlertsFileError(f"{path}: expected a mapping with a 'triggers' list")
+    top_line = doc.pop("__line__", 1)
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise AlertsFileError(
+                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
+            )
+    raw_params = doc.get("params") or {}
+    if not isinstance(raw_params, dict):
+        raise AlertsFileError(f"{path}:{top_line}: 'params' must be a mapping of name: number")
+    params_line = int(raw_params.pop("__line__", top_line))
+    params: dict[str, int] = {}
+    for name, value in raw_params.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise AlertsFileError(
+                f"{path}:{params_line}: params.{name} must be a whole number of at least 0,"
+                f" not {value!r}"
+            )
+        params[str(name)] = value
+    raw = doc.get("triggers")
+    if not isinstance(raw, list) or not raw:
+        raise AlertsFileError(f"{path}:{top_line}: 'triggers' must be a non-empty list")
+    triggers: list[Trigger] = []
+    seen: set[str] = set()
+    for item in raw:
+        if not isinstance(item, dict):
+            raise AlertsFileError(f"{path}: each trigger must be a mapping")
+        triggers.append(_trigger(path, item, seen))
+    return AlertRules(path=path, params=params, triggers=tuple(triggers), params_line=params_line)
+
+
+def _trigger(path: Path, item: dict[str, Any], seen: set[str]) -> Trigger:
+    line = int(item.pop("__line__", 0))
+    where = f"{path}:{line}"
+    for key in item:
+        if key not in _TRIGGER_KEYS:
+            raise AlertsFileError(
+                f"{where}: unknown key {key!r}{did_you_mean(str(key), _TRIGGER_KEYS)}"
+            )
+    for key in ("id", "name", "kind"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise AlertsFileError(f"{where}: trigger needs a {key!r}")
+    tid = item["id"].strip()
+    if tid in seen:
+        raise AlertsFileError(f"{where}: trigger id {tid!r} given twice")
+    seen.add(tid)
+    kind = item["kind"].strip()
+    if kind not in KINDS:
+        raise AlertsFileError(
+            f"{where}: trigger {tid!r}: unknown kind {kind!r}{did_you_mean(kind, KINDS)}"
+            f" (known: {', '.join(KINDS)})"
+        )
+    when = str(item.get("when") or "").strip()
+    segments: tuple[str, ...] = ()
+    days = 7
+    if kind == "activity":
+        if not when:
+            raise AlertsFileError(f"{where}: trigger {tid!r} (activity) needs a 'when' rule")
+        try:
+            check_expression(when, what=f"trigger {tid!r}")
+            columns = expression_columns(when)
+        except UnsafeSQLError as e:
+            raise AlertsFileError(f"{where}: {e}") from None
+        for column in columns:
+            if column not in ACTIVITY_COLUMNS:
+                raise AlertsFileError(
+                    f"{where}: trigger {tid!r} reads unknown column {column!r}"
+                    f"{did_you_mean(column, ACTIVITY_COLUMNS)}"
+                )
+    elif kind == "segment":
+        raw = item.get("segments")
+        if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
+            raise AlertsFileError(f"{where}: trigger {tid!r} (segment) needs a 'segments' list")
+        segments = tuple(raw)
+    else:
+        days = item.get("days", 7)
+        if not isinstance(days, int) or isinstance(days, bool) or not 2 <= days <= 90:
+            raise AlertsFileError(f"{where}: trigger {tid!r}: days must be a number from 2 to 90")
+    return Trigger(
+        id=tid,
+        name=item["name"].strip(),
+        kind=kind,
+        when=when,
+        segments=segments,
+        days=days,
+        description=str(item.get("description") or ""),
+        line=line,
+    )
+
+
+def check_against(rules: AlertRules, ws: Workspace) -> None:
+    """The params name parameters of the activity query; the segments exist in segments.yaml."""
+    if any(t.kind == "activity" for t in rules.triggers) and "posthog" in ws.sources:
+        query = ws.library.get(ACTIVITY_QUERY)
+        known = [p.name for p in query.params if p.name not in ("as_of", "exclude_pattern")]
+        for name in rules.params:
+            if name not in known:
+                raise AlertsFileError(
+                    f"{rules.path}:{rules.params_line}: params.{name} is not a parameter of"
+                    f" {ACTIVITY_QUERY}{did_you_mean(name, known)} (known: {', '.join(known)})"
+                )
+    ids = {s.id for s in ws.rules.segments}
+    for trigger in rules.triggers:
+        for seg in trigger.segments:
+            if seg not in ids:
+                raise AlertsFileError(
+                    f"{rules.path}:{trigger.line}: trigger {trigger.id!r}: no segment {seg!r}"
+                    f" in {ws.rules.path}{did_you_mean(seg, ids)}"
+                )
+
+
+def person_url(host: str | None, project_id: str | None, distinct_id: str | None) -> str | None:
+    """`{host}/project/{id}/person/{distinct_id}` (the distinct_id URL-encoded), when live."""
+    if not host or not project_id or not distinct_id:
+        return None
+    return f"{host.rstrip('/')}/project/{project_id}/person/{quote(str(distinct_id), safe='')}"
+
+
+def find_alerts(
+    ws: Workspace,
+    rules: AlertRules,
+    as_of: datetime,
+    progress: Callable[[str], None] | None = None,
+    skip_kinds: frozenset[str] = frozenset(),
+) -> AlertRun:
+    """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`)."""
+    check_against(rules, ws)
+    run = AlertRun(as_of=as_of, rules_path=str(rules.path))
+    kinds = {t.kind for t in rules.triggers} - skip_kinds
+    people: dict[str, dict[str, Any]] = {}
+    plans: dict[str, str | None] = {}
+    if "neon" in ws.sources and kinds & {"activity", "segment"}:
+        if progress:
+            progress("running neon/accounts")
+        for row in ws.run_query("neon/accounts", as_of).as_dicts():
+            plans[row["email"]] = row.get("subscription_status")
+    if "activity" in kinds and "posthog" in ws.sources:
+        if progress:
+            progress(f"running {ACTIVITY_QUERY}")
+        result = ws.run_query(ACTIVITY_QUERY, as_of, **rules.params)
+        people = {row["email"]: row for row in result.as_dicts()}
+        for row in people.values():
+            row["plan"] = plans.get(row["email"])
+        run.alerts.extend(_activity_alerts(ws, rules, people, as_of))
+    elif "activity" in kinds:
+        run.notes.append("no PostHog source: the activity triggers were skipped")
+    for trigger in rules.triggers:
+        if trigger.kind in skip_kinds:
+            continue
+        if trigger.kind == "segment":
+            run.alerts.extend(_segment_alerts(ws, trigger, as_of, people, plans, run, progress))
+        elif trigger.kind == "failures":
+            if "neon" not in ws.sources:
+                run.notes.append(f"no Neon source: trigger {trigger.id} was skipped")
+                continue
+            run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress))
+    return run
+
+
+def _alert(
+    ws: Workspace,
+    trigger: Trigger,
+    as_of: datetime,
+    person: Mapping[str, Any] | None,
+    *,
+    email: str = "",
+    plan: str | None = None,
+    detail: str = "",
+) -> dict[str, Any]:
+    person = person or {}
+    page_since = person.get("page_since")
+    on_page = None
+    if person.get("current_page") and isinstance(page_since, datetime):
+        on_page = max(0, int((_aware(as_of) - _aware(page_since)).total_seconds()))
+    distinct_id = person.get("distinct_id")
+    settings = ws.settings
+    live = ws.demo is None and settings.posthog_host and settings.posthog_project_id
+    return {
+        "email": person.get("email") or email,
+        "name": person.get("name") or None,
+        "plan": person.get("plan", plan),
+        "trigger": trigger.id,
+        "trigger_name": trigger.name,
+        "detail": detail,
+        "current_page": person.get("current_page") or None,
+        "time_on_page_seconds": on_page,
+        "session_events": person.get("session_events"),
+        "session_errors": person.get("session_errors"),
+        "last_active_at": person.get("last_event_at"),
+        "distinct_id": distinct_id,
+        "posthog_url": person_url(settings.posthog_host, settings.posthog_project_id, distinct_id)
+        if live
+        else None,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _activity_alerts(
+    ws: Workspace, rules: AlertRules, people: Mapping[str, dict[str, Any]], as_of: datetime
+) -> list[dict[str, Any]]:
+    """Each activity trigger's `when`, evaluated by DuckDB over the people of the pass."""
+    import pyarrow as pa
+
+    from usertrack.sandbox import connect
+
+    triggers = [t for t in rules.triggers if t.kind == "activity"]
+    if not triggers or not people:
+        return []
+    rows = list(people.values())
+    table = pa.Table.from_pylist(
+        [{c: r.get(c) for c in ACTIVITY_COLUMNS} for r in rows],
+        schema=pa.schema(
+            [
+                (c, pa.bool_())
+                if c in _FLAGS
+                else (c, pa.int64())
+                if c in ("session_events", "session_errors", "recent_events", "recent_errors")
+                else (c, pa.timestamp("us", tz="UTC"))
+                if c in ("page_since", "last_event_at")
+                else (c, pa.string())
+                for c in ACTIVITY_COLUMNS
+            ]
+        ),
+    )
+    alerts: list[dict[str, Any]] = []
+    con = connect()
+    try:
+        con.register("people", table)
+        for trigger in triggers:
+            try:
+                hits = con.execute(
+                    f"SELECT email FROM people WHERE coalesce(({trigger.when}), false)"
+                    " ORDER BY email"
+                ).fetchall()
+            except Exception as e:  # a type error in the rule: name the trigger and its line
+                raise AlertsFileError(
+                    f"{rules.path}:{trigger.line}: trigger {trigger.id!r}: {str(e).splitlines()[0]}"
+                ) from None
+            for (email,) in hits:
+                alerts.append(_alert(ws, trigger, as_of, people[email]))
+    finally:
+        con.close()
+    return alerts
+
+
+def _segment_alerts(
+    ws: Workspace,
+    trigger: Trigger,
+    as_of: datetime,
+    people: Mapping[str, dict[str, Any]],
+    plans: Mapping[str, str | None],
+    run: AlertRun,
+    progress: Callable[[str], None] | None,
+) -> list[dict[str, Any]]:
+    from usertrack.history import Snapshot, open_history
+
+    current = ws.classify(as_of, progress)
+    now = Snapshot.of(current)
+    baseline: Snapshot | None = None
+    with open_history(ws) as history:
+        earlier = [m for m in history.moments() if _aware(m) < _aware(as_of)]
+        if earlier:
+            found = history.load(max(earlier))
+            if found is not None and found.fingerprint == history.fingerprint:
+                baseline = found
+    if baseline is None:
+        since = as_of - timedelta(days=1)
+        run.notes.append(
+            f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
+            " entered_segment compares with the segments of one day earlier"
+        )
+        baseline = Snapshot.of(ws.classify(since, progress))
+    names = {s.id: s.name for s in ws.rules.segments}
+    alerts = []
+    for seg in trigger.segments:
+        entered = sorted(now.in_segment(seg) - baseline.in_segment(seg))
+        for email in entered:
+            person = people.get(email)
+            alerts.append(
+                _alert(
+                    ws,
+                    trigger,
+                    as_of,
+                    person,
+                    email=email,
+                    plan=plans.get(email),
+                    detail=f"entered {names.get(seg, seg)}",
+                )
+            )
+    return alerts
+
+
+def _failure_alerts(
+    ws: Workspace,
+    trigger: Trigger,
+    as_of: datetime,
+    progress: Callable[[str], None] | None,
+) -> list[dict[str, Any]]:
+    from usertrack.failures import standout_days
+
+    if progress:
+        progress("running neon/failure_trend")
+    trend = ws.run_query("neon/failure_trend", as_of, days=trigger.days + 1).as_dicts()
+    trend = trend[-(trigger.days + 1) :]
+    if len(trend) < 2:
+        return []
+    standout_days(trend, keys=(("runs_failed", "runs"),))
+    today = trend[-1]
+    if not today["stands_out"]:
+        return []
+    return [_alert(ws, trigger, as_of, None, detail=f"{today['day']}: {today['why']}")]
+
+
+def alerts_document(run: AlertRun) -> dict[str, Any]:
+    return {
+        "as_of": run.as_of,
+        "rules": run.rules_path,
+        "alerts": [{k: a.get(k) for k in ALERT_FIELDS} for a in run.alerts],
+    }

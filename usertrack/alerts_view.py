@@ -1,0 +1,96 @@
+"""Support alerts as a terminal table (rich) and as json, csv or md. Only the CLI imports this.
+
+Every data cell is plain text: names, pages and emails come from PostHog, written by strangers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from usertrack import style
+from usertrack.alerts import ALERT_FIELDS, AlertRun, alerts_document
+from usertrack.export import jsonable, md_table
+
+_SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",
+          "session_events", "session_errors", "last_active_at")  # fmt: skip
+_HEADERS = ("Email", "Name", "Plan", "Trigger", "Page", "On page", "Events", "Errors",
+            "Last active")  # fmt: skip
+
+
+def on_page(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s"
+
+
+def _trigger(alert: dict[str, Any]) -> str:
+    return alert["trigger"] + (f" ({alert['detail']})" if alert.get("detail") else "")
+
+
+def _human_row(alert: dict[str, Any]) -> list[Any]:
+    last = alert.get("last_active_at")
+    return [
+        alert.get("email") or "(all users)",
+        alert.get("name") or "",
+        alert.get("plan") or "",
+        _trigger(alert),
+        alert.get("current_page") or "",
+        on_page(alert.get("time_on_page_seconds")),
+        "" if alert.get("session_events") is None else style.count(alert["session_events"]),
+        "" if alert.get("session_errors") is None else style.count(alert["session_errors"]),
+        style.moment(last) if last is not None else "",
+    ]
+
+
+def render_alerts(console: Any, run: AlertRun) -> None:
+    from usertrack.terminal import Col, fitted_table
+
+    title = (
+        f"{style.count(len(run.alerts))} alert(s) as of {style.moment(run.as_of)}"
+        f"  (rules: {run.rules_path})"
+    )
+    if not run.alerts:
+        console.print(f"No one needs help as of {style.moment(run.as_of)}.", markup=False)
+        return
+    cols = [
+        Col("Email"),
+        Col("Name", drop=3),
+        Col("Plan", drop=4),
+        Col("Trigger", wrap=True),
+        Col("Page", drop=5),
+        Col("On page", right=True, drop=6),
+        Col("Events", right=True, drop=2),
+        Col("Errors", right=True, drop=2),
+        Col("Last active", drop=1),
+    ]
+    rows = [_human_row(a) for a in run.alerts]
+    console.print(fitted_table(console.width, cols, rows, title=title))
+
+
+def alerts_json(run: AlertRun) -> str:
+    return json.dumps(jsonable(alerts_document(run)), indent=2) + "\n"
+
+
+def alerts_csv(run: AlertRun) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(ALERT_FIELDS)
+    for alert in run.alerts:
+        writer.writerow([style.csv_cell(alert.get(k)) for k in ALERT_FIELDS])
+    return buf.getvalue()
+
+
+def alerts_markdown(run: AlertRun) -> str:
+    head = f"# Support alerts as of {style.moment(run.as_of)}\n\n"
+    if not run.alerts:
+        return head + "No one needs help.\n"
+    return head + md_table(list(_HEADERS), [_human_row(a) for a in run.alerts])
+
+
+def pending_rows(queue: list[dict[str, Any]]) -> list[list[str]]:
+    return [[item["key"], item.get("queued_at", ""), item["payload"].get("text", "")]
+            for item in queue]  # fmt: skip
