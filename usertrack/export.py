@@ -73,6 +73,9 @@ def _plain(value: Any) -> Any:
     return jsonable(value)
 
 
+_JSON_AS_IS = {type(None), str, int, bool}
+
+
 def column_records(values: dict[str, list[Any]], columns: list[str]) -> list[dict[str, Any]]:
     """Users as JSON records (email, segments, primary, then the profile columns) from their
     values column by column (Classification.json_columns): a check per column, not a function
@@ -81,8 +84,12 @@ def column_records(values: dict[str, list[Any]], columns: list[str]) -> list[dic
     converted = []
     for key in keys:
         column = values[key]
-        if not all(v is None or type(v) in (str, int, bool) for v in column):
-            column = [_plain(v) for v in column]
+        kinds = set(map(type, column))  # in C: no Python call per cell
+        if not kinds <= _JSON_AS_IS:
+            if kinds <= _JSON_AS_IS | {float}:  # only NaN and infinities need a change
+                column = [v if type(v) is not float or math.isfinite(v) else None for v in column]
+            else:
+                column = [_plain(v) for v in column]
         converted.append(column)
     return [dict(zip(keys, row, strict=True)) for row in zip(*converted, strict=True)]
 
