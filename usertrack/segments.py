@@ -125,7 +125,8 @@ class Classification:
         """The users (all, or one segment's in its order) column by column, keyed by `names`,
         with TIMESTAMP values as JSON writes them (`2026-11-21T04:59:00Z`, made by DuckDB:
         a Python datetime per value is most of the JSON time at 100,000 users) and DATE values
-        as `2026-11-21`. Other values are as in `rows`."""
+        as `2026-11-21`; once every row was fetched, from `rows`, with their datetimes (which
+        export.column_records writes the same). Other values are as in `rows`."""
         if self.con is None or "rows" in self.__dict__:
             users = self.members(segment_id) if segment_id else self.users
             return {name: [u[name] for u in users] for name in self.names}

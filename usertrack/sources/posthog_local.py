@@ -103,7 +103,7 @@ def _arrow_rows(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "an extra copy of the rows": a C++ copy, cheap
-        rest = cur.to_arrow_table()
+        rest: Any = cur.to_arrow_table()
     wanted = {
         "int64": pa.int64(),
         "float64": pa.float64(),
