@@ -8,8 +8,9 @@ in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local Ho
   gives `default_rows` rows plus `hasMore`/`limit`/`offset`; any LIMIT is capped at `max_rows`
   without a word. HogQL the engine cannot run is 400 `validation_error` with the engine's message.
   More than `max_concurrent` queries at once are refused with 429 (PostHog's concurrency limit);
-  `query_delay` holds every query that long, to provoke it. With `reject_offset`, any OFFSET is
-  refused with PostHog's 400 for personal-API-key queries.
+  `query_delay` holds every query that long, to provoke it; `latency(text, values)`, when set,
+  holds each query the seconds it answers (bench/posthog_pulls.py: a simulated scan cost).
+  With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries.
   `"refresh": "async"` (or "force_async") answers 202 with a `query_status`; the query runs at
   once and `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
   `async_error`). `expire_async` makes every status record unknown (404).
@@ -35,7 +36,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -162,6 +163,7 @@ class FakePostHog:
         self.max_concurrent = max_concurrent
         # Knobs tests may set at any time.
         self.query_delay = 0.0
+        self.latency: Callable[[str, dict[str, Any]], float] | None = None
         self.reject_offset = False
         self.force_has_more = False
         self.missing_scope = False
@@ -380,6 +382,8 @@ class FakePostHog:
         try:
             if self.query_delay:
                 time.sleep(self.query_delay)
+            if self.latency is not None:
+                time.sleep(self.latency(text, values))
             return 200, self.execute(text, values), {}
         finally:
             with self.lock:

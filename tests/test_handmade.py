@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from tests import handmade
 from usertrack.cli import app
 from usertrack.config import load_settings
+from usertrack.export import column_records
 from usertrack.queries import load_queries
 from usertrack.segments import load_segments
 from usertrack.sources.postgres import PostgresSource
@@ -60,6 +62,33 @@ def test_segments_match_the_hand_worked_answer(workspace: Workspace) -> None:
     }
     # at_risk is ordered by signup, oldest first.
     assert [u["email"] for u in result.members("at_risk")] == ["frank@delta.io", "alice@acme.io"]
+
+
+def test_what_stays_in_duckdb_reads_the_same_as_the_fetched_rows(workspace: Workspace) -> None:
+    """A classification keeps its rows in DuckDB until asked: members, memberships and the json
+    columns read from there agree with the same read after every row was fetched."""
+    with workspace:
+        lazy = workspace.classify(handmade.AS_OF)
+        fetched = workspace.classify(handmade.AS_OF)
+    fetched.rows  # noqa: B018  (fetch every row: the answers below then come from them)
+    assert "rows" not in lazy.__dict__
+    records = partial(column_records, columns=lazy.columns)
+    for seg in lazy.segments:
+        assert lazy.members(seg.id, 1) == fetched.members(seg.id, 1)
+        assert records(lazy.json_columns(seg.id)) == records(fetched.json_columns(seg.id))
+    assert list(lazy.memberships()) == list(fetched.memberships())
+    assert {email for email, _, _ in lazy.memberships()} == {
+        e for e, segs in handmade.EXPECTED.items() if segs
+    }
+    columns = lazy.json_columns()
+    assert "rows" not in lazy.__dict__  # none of the above fetched every row
+    assert columns["email"] == [u["email"] for u in fetched.users]
+    assert lazy.user_count == len(fetched.rows) == len(handmade.EXPECTED)
+    stamps = [c for c in lazy.columns if c.endswith("_at")]
+    assert stamps
+    for c in stamps:  # timestamps as the json writes them, made by DuckDB
+        want = [u[c].isoformat(timespec="seconds") + "Z" if u[c] else None for u in fetched.users]
+        assert columns[c] == want
 
 
 def test_profile_columns_join_both_sources(workspace: Workspace) -> None:

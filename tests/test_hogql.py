@@ -676,3 +676,14 @@ def test_normalized_email_and_uniq_nulls(source: LocalPostHogSource) -> None:
         {"email": "bob@beta.io", "t": 1, "none": 0},
         {"email": "carol@datagen.dev", "t": 1, "none": 0},
     ]
+
+
+def test_city_hash64_is_a_stable_64_bit_hash(source: LocalPostHogSource) -> None:
+    """cityHash64 (the partitions of per-user pulls) becomes DuckDB's 64-bit hash: not
+    ClickHouse's values, but the same value for the same text every time, different for another
+    (tests/test_posthog_http.py checks the spread over 1,000 emails)."""
+    assert translate("SELECT cityHash64('a@b.io') AS h").sql == "SELECT hash('a@b.io') AS h"
+    sql = "SELECT cityHash64('a@b.io') AS a, cityHash64('a@b.io') AS b, cityHash64('c@d.io') AS c"
+    (row,) = run(source, sql)
+    assert row["a"] == row["b"] != row["c"]
+    assert 0 <= row["a"] < 2**64

@@ -38,7 +38,12 @@ from usertrack.errors import (
 from usertrack.eventstore import import_events, write_events
 from usertrack.queries import Query, load_queries, parse_query
 from usertrack.sources.base import Source
-from usertrack.sources.posthog_http import PostHogHTTPSource, top_level_limit, wire_values
+from usertrack.sources.posthog_http import (
+    PostHogHTTPSource,
+    RequestPace,
+    top_level_limit,
+    wire_values,
+)
 from usertrack.sources.posthog_local import LocalPostHogSource
 
 REPO = Path(__file__).resolve().parent.parent
@@ -295,6 +300,110 @@ def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
     with source(big, page_size=100) as src, pytest.raises(QueryError) as err:
         src.run(q(sql), {})
     assert "refuses OFFSET" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- per-user partitions
+
+
+def per_user(sql: str = PER_USER_SQL, name: str = "per_user") -> Query:
+    return Query(
+        name=name,
+        folder="posthog",
+        path=Path(f"/queries/posthog/{name}.sql"),
+        sql=sql,
+        description="test",
+        returns="per-user",
+    )
+
+
+def partition_requests(server: FakePostHog) -> list[tuple[int, int]]:
+    """(k, n) of every partition request, in order."""
+    return [
+        (
+            r["body"]["query"]["values"]["usertrack_partition"],
+            r["body"]["query"]["values"]["usertrack_partitions"],
+        )
+        for r in server.requests
+        if r["method"] == "POST"
+        and "usertrack_partition" in (r["body"]["query"].get("values") or {})
+    ]
+
+
+def test_per_user_results_come_by_hash_partitions_never_offset(big: FakePostHog) -> None:
+    big.reject_offset = True  # not needed either way: partitions never use OFFSET
+    with source(big, page_size=250) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()  # every row exactly once
+    assert isinstance(result.rows[0][2], datetime)
+    # A full probe (250 rows), a count (1,000), then 1,000 / (40% of 250) = 10 partitions,
+    # with no partition at the cap of 250.
+    texts = big.query_texts()
+    assert texts[0].endswith("LIMIT 250") and "count()" in texts[1]
+    assert sorted(partition_requests(big)) == [(k, 10) for k in range(10)]
+    assert len(texts) == 2 + 10
+    assert all("OFFSET" not in t for t in texts)
+    assert all("cityHash64(coalesce(email, '')) % {usertrack_partitions}" in t for t in texts[2:])
+    assert result.meta["paging"] == "partitions"
+    assert result.meta["partitions"] == 10 and result.meta["splits"] == 0
+    assert big.max_in_flight <= 3
+
+
+def test_partitions_spread_the_emails(big_store: Path) -> None:
+    local = LocalPostHogSource(big_store)
+    try:
+        counts = local.run(
+            q(
+                "SELECT cityHash64(coalesce(email, '')) % 10 AS k, count() AS n FROM"
+                " (SELECT person.properties.email AS email FROM events GROUP BY email) GROUP BY k"
+            ),
+            {},
+        ).rows
+    finally:
+        local.close()
+    assert sum(n for _, n in counts) == N_USERS and len(counts) == 10
+    assert all(60 <= n <= 140 for _, n in counts)  # 100 each on average
+
+
+def test_a_partition_at_the_cap_is_split_not_trusted(
+    big: FakePostHog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Partitions aimed at the full page: 1,000 rows in 10 partitions against a cap of 100, so
+    # at least one is at the cap (they cannot all be under it), and is asked again in halves.
+    monkeypatch.setattr("usertrack.sources.posthog_http.PARTITION_SHARE", 1.0)
+    with source(big, page_size=100) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()
+    asked = partition_requests(big)
+    splits = result.meta["splits"]
+    assert splits >= 1 and len(asked) == 10 + 2 * splits
+    split = [(k, n) for k, n in asked if n == 20]
+    for k, _ in split:  # halves come in pairs: k and k + 10 of 20, from partition k % 10 of 10
+        assert (k % 10, 10) in asked and ((k + 10) % 20, 20) in asked
+
+
+def test_small_per_user_results_take_one_request(fake: FakePostHog) -> None:
+    with source(fake) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert result.rows and result.meta["paging"] == "single"
+    assert len(fake.query_texts()) == 1
+
+
+def test_pace_spaces_requests_by_the_minute_and_the_hour() -> None:
+    now = [0.0]
+    pace = RequestPace(per_minute=3, per_hour=5, clock=lambda: now[0])
+    # Three at once, the 4th and 5th a minute after the first, the 6th an hour after it.
+    assert [pace.reserve() for _ in range(6)] == [0, 0, 0, 60, 60, 3600]
+    now[0] = 4000.0  # the hour has passed: the window holds only the 6th (at 3600)
+    assert pace.reserve() == 0
+
+
+def test_query_requests_are_paced_before_posthog_throttles(fake: FakePostHog) -> None:
+    waits: list[float] = []
+    with source(fake, queries_per_minute=2, sleep=waits.append) as src:
+        for _ in range(3):
+            src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+    assert len(waits) == 1 and 59 < waits[0] <= 60  # the third waits for the first's minute
+    assert len(fake.query_texts()) == 3  # each sent once: nothing was refused and retried
 
 
 # ----------------------------------------------------------------------------- rate limits

@@ -80,3 +80,61 @@ def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> N
     con = duckdb.connect()
     table = profiles.load_result(con, QUERY, ints_and_floats)
     assert con.execute(f'SELECT n FROM "{table}" ORDER BY email').fetchall() == [(1.0,), (2.5,)]
+
+
+def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> None:
+    """Past `arrow_over` rows the local PostHog engine answers an Arrow table (the first rows
+    fetched in Python, the rest by DuckDB), typed as the row path types them; loaded, it is the
+    same table as the rows would make."""
+    from usertrack.eventstore import write_events
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    store = tmp_path / "events.duckdb"
+    write_events(
+        store,
+        lambda con: (
+            """
+            SELECT 'e' || i AS uuid, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS event,
+                   'd' || (i % 30) AS distinct_id, 'p' || (i % 30) AS person_id,
+                   TIMESTAMP '2026-11-01' + INTERVAL (i) MINUTE AS timestamp,
+                   json_object('template_name', 'T' || (i % 3)) AS properties,
+                   json_object('email', 'User' || (i % 30) || '@Acme.io') AS person_properties
+            FROM range(90) AS t(i)"""
+        ),
+    )
+    query = Query(
+        name="per_person",
+        folder="posthog",
+        path=Path("per_person.sql"),
+        sql="SELECT person.properties.email AS email, count() AS events,"
+        " toInt32(countIf(event = 'a')) AS a_events, max(timestamp) AS last_at,"
+        " groupUniqArray(properties.template_name) AS templates, avg(1.5) AS score"
+        " FROM events GROUP BY email",
+        description="d",
+        returns="per-user",
+    )
+    source = LocalPostHogSource(store)
+    try:
+        as_rows = source.run(query, {})
+        as_arrow = source.run(query, {}, arrow_over=7)  # 30 people: 8 fetched, 22 by Arrow
+        small = source.run(query, {}, arrow_over=30)  # not over: rows as usual
+    finally:
+        source.close()
+    assert as_rows.arrow is None and small.arrow is None and len(small.rows) == 30
+    assert as_arrow.rows == [] and as_arrow.arrow.num_rows == 30
+    assert [str(t) for t in as_arrow.arrow.schema.types] == [
+        "string",
+        "int64",
+        "int64",
+        "timestamp[us]",
+        "list<item: string>",
+        "double",
+    ]  # toInt32 comes as int64, as a Python int would
+    con = duckdb.connect()
+    sorted_lists = "SELECT * REPLACE (list_sort(templates) AS templates) FROM {} ORDER BY email"
+    table = profiles.load_result(con, query, as_arrow)
+    arrow_rows = con.execute(sorted_lists.format(f'"{table}"')).fetchall()
+    table = profiles.load_result(con, query, as_rows)  # the same table name, replaced
+    row_rows = con.execute(sorted_lists.format(f'"{table}"')).fetchall()
+    assert arrow_rows == row_rows and len(row_rows) == 30
+    assert row_rows[0][0] == "user0@acme.io" and row_rows[0][1] == 3  # i = 0, 30, 60

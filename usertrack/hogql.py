@@ -1660,6 +1660,9 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "power": _rename("pow", 2, 2),
     "intdiv": _binary("(CAST({a} AS BIGINT) // CAST({b} AS BIGINT))"),
     "modulo": _binary("({a} % {b})"),
+    # ClickHouse's cityHash64 as DuckDB's 64-bit hash: other values, but as stable and as well
+    # spread, which is what partitioning by it needs (usertrack.sources.posthog_http).
+    "cityhash64": _rename("hash", 1),
     "plus": _binary("({a} + {b})"),
     "minus": _binary("({a} - {b})"),
     "multiply": _binary("({a} * {b})"),

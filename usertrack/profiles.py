@@ -108,7 +108,11 @@ def run_by_source(
                 token.check()
                 if progress:
                     progress(f"running {query.id} on {source.description}")
-                out.append((key, source.run(query, values)))
+                if query.per_user and getattr(source, "arrow_results", False):
+                    result = source.run(query, values, arrow_over=LARGE_RESULT)  # type: ignore[call-arg]
+                else:
+                    result = source.run(query, values)
+                out.append((key, result))
         return out
 
     results: dict[str, Result] = {}
@@ -195,7 +199,10 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     if len(set(result.columns)) != len(result.columns):
         raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
     name = _table_name(query.id)
-    if len(result.rows) <= SMALL_RESULT:
+    if result.arrow is not None:
+        con.register("_incoming", result.arrow)
+        incoming = "_incoming"
+    elif len(result.rows) <= SMALL_RESULT:
         incoming = _small_relation(con, result)
     elif len(result.rows) <= LARGE_RESULT:
         # Typed from every row: the connection was opened with pandas_analyze_sample =

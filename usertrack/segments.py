@@ -60,40 +60,52 @@ class SegmentsFile:
 class Classification:
     """Every user's segments: rows of profile columns plus `segments` and `primary`.
 
-    `users` (one dict per user) is built on first use: at 100,000 users that is a second a
-    terminal summary, which shows a few users per segment, does not need to spend.
+    The rows stay in DuckDB (the `classified` table of `con`) until something asks for them: a
+    terminal summary shows a few users per segment and fetches only those, where fetching all
+    100,000 users into Python costs a second. `rows` fetches them all, once; `users` (one dict
+    per user) is built from them on first use.
     """
 
     as_of: datetime
     segments: tuple[Segment, ...]
     columns: list[str]  # the profile columns
     names: list[str]  # the row layout: the profile columns, then "segments" and "primary"
-    rows: list[tuple[Any, ...]]
+    con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    user_count: int = 0
+    segmented_count: int = 0  # users in at least one segment
     counts: dict[str, int] = field(default_factory=dict)
     _order: dict[str, list[int]] = field(default_factory=dict, repr=False)
     current_only: tuple[str, ...] = ()  # profile columns holding only today's values
     warnings: tuple[str, ...] = ()  # e.g. a past as_of whose rules read current-only columns
 
     @cached_property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._fetch("ORDER BY __row")
+
+    @cached_property
     def users(self) -> list[dict[str, Any]]:
         names = self.names
         return [dict(zip(names, row, strict=True)) for row in self.rows]
 
-    @property
-    def user_count(self) -> int:
-        return len(self.rows)
-
-    @property
-    def segmented_count(self) -> int:
-        """Users in at least one segment."""
-        at = self.names.index("segments")
-        return sum(1 for row in self.rows if row[at])
-
     def memberships(self) -> Iterator[tuple[str, list[str], str | None]]:
-        """(email, segments, primary) of every user, without building the user dicts."""
-        email, segs, primary = (self.names.index(n) for n in ("email", "segments", "primary"))
-        for row in self.rows:
-            yield row[email], row[segs], row[primary]
+        """(email, segments, primary) of every user in at least one segment, without fetching
+        or building every row (what a history snapshot keeps)."""
+        if "rows" in self.__dict__:
+            email, segs, primary = (self.names.index(n) for n in ("email", "segments", "primary"))
+            for row in self.rows:
+                if row[segs]:
+                    yield row[email], row[segs], row[primary]
+            return
+        # The ids travel as one text (they are lower_snake_case, so a space separates them):
+        # a list per row is the slow part of DuckDB's fetch.
+        found = self._connection().execute(
+            "SELECT email, array_to_string(__segments, ' ') FROM classified"
+            " WHERE len(__segments) > 0 ORDER BY __row"
+        )
+        lists: dict[str, list[str]] = {}
+        for email, ids in found.fetchall():
+            segments = lists.get(ids) or lists.setdefault(ids, ids.split(" "))
+            yield email, segments, segments[0]
 
     def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The users of one segment, in the segment's order (the first `limit` of them)."""
@@ -101,7 +113,73 @@ class Classification:
         picked = order if limit is None else order[:limit]
         if "users" in self.__dict__:  # already built: share the dicts
             return [self.users[i] for i in picked]
-        return [dict(zip(self.names, self.rows[i], strict=True)) for i in picked]
+        if "rows" in self.__dict__:
+            return [dict(zip(self.names, self.rows[i], strict=True)) for i in picked]
+        if not picked:
+            return []
+        fetched = self._fetch("WHERE list_contains($picked, __row)", {"picked": picked}, True)
+        by_row = {row[-1]: row[:-1] for row in fetched}
+        return [dict(zip(self.names, by_row[i], strict=True)) for i in picked]
+
+    def json_columns(self, segment_id: str | None = None) -> dict[str, list[Any]]:
+        """The users (all, or one segment's in its order) column by column, keyed by `names`,
+        with TIMESTAMP values as JSON writes them (`2026-11-21T04:59:00Z`, made by DuckDB:
+        a Python datetime per value is most of the JSON time at 100,000 users) and DATE values
+        as `2026-11-21`; once every row was fetched, from `rows`, with their datetimes (which
+        export.column_records writes the same). Other values are as in `rows`."""
+        if self.con is None or "rows" in self.__dict__:
+            users = self.members(segment_id) if segment_id else self.users
+            return {name: [u[name] for u in users] for name in self.names}
+        types = {
+            d[0]: str(d[1])
+            for d in self.con.execute("SELECT * FROM classified LIMIT 0").description
+        }
+        text = {"TIMESTAMP": "%Y-%m-%dT%H:%M:%SZ", "DATE": "%Y-%m-%d"}
+        selected = []
+        for c in self.columns:
+            quoted = '"' + c.replace('"', '""') + '"'
+            fmt = text.get(types[c])
+            selected.append(f"strftime({quoted}, '{fmt}')" if fmt else quoted)
+        select = ", ".join(selected) + ", __segments, __segments[1], __row"
+        if segment_id is None:
+            rows = self.con.execute(f"SELECT {select} FROM classified ORDER BY __row").fetchall()
+        else:
+            picked = self._order[segment_id]
+            found = self.con.execute(
+                f"SELECT {select} FROM classified WHERE list_contains($picked, __row)",
+                {"picked": picked},
+            ).fetchall()
+            by_row = {row[-1]: row for row in found}
+            rows = [by_row[i] for i in picked]
+        if not rows:
+            return {name: [] for name in self.names}
+        return dict(zip(self.names, (list(col) for col in zip(*rows, strict=True)), strict=False))
+
+    def _fetch(
+        self, tail: str, values: dict[str, Any] | None = None, with_row: bool = False
+    ) -> list[tuple[Any, ...]]:
+        columns = ", ".join(f'"{c}"' for c in self.columns)
+        extra = ", __row" if with_row else ""
+        return (
+            self._connection()
+            .execute(
+                f'SELECT {columns}, __segments AS segments, __segments[1] AS "primary"{extra}'
+                f" FROM classified {tail}",
+                values or {},
+            )
+            .fetchall()
+        )
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            raise RuntimeError("this classification's rows were not kept")
+        return self.con
+
+    def close(self) -> None:
+        """Let go of the DuckDB connection; rows already fetched stay."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None
 
 
 def load_segments(path: Path) -> SegmentsFile:
@@ -266,13 +344,11 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         " row_number() OVER (ORDER BY email) - 1 AS __row"
         f" FROM (SELECT p.*, {flags} FROM {relation})"
     )
-    columns = ", ".join(f'"{c}"' for c in profile_cols)
-    cursor = con.execute(
-        f'SELECT {columns}, __segments AS segments, __segments[1] AS "primary"'
-        " FROM classified ORDER BY __row"
-    )
-    names = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
+    counted = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE len(__segments) > 0) FROM classified"
+    ).fetchone()
+    assert counted is not None
+    names = [*profile_cols, "segments", "primary"]
 
     order: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
@@ -287,7 +363,9 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         segments=spec.segments,
         columns=profile_cols,
         names=names,
-        rows=rows,
+        con=con,
+        user_count=counted[0],
+        segmented_count=counted[1],
         counts=counts,
         _order=order,
     )

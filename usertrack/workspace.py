@@ -105,9 +105,11 @@ class Workspace:
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
         run = self.profiles(as_of, progress)
         try:
+            # The classification keeps the connection: its rows are fetched when asked for.
             result = classify(self.rules, run.con, as_of)
-        finally:
+        except BaseException:
             run.close()
+            raise
         result.current_only = tuple(c for c in self.current_only() if c in result.columns)
         warning = self.past_warning(as_of, result.current_only)
         if warning:

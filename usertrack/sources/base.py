@@ -25,6 +25,9 @@ class Result:
     rows: list[tuple[Any, ...]]
     # Free-form facts about how the rows were obtained (pages fetched, cache hit, ...).
     meta: dict[str, Any] = field(default_factory=dict)
+    # The rows as a pyarrow Table instead of `rows` (then empty), when the caller asked a source
+    # that can for a large result going straight into DuckDB (LocalPostHogSource.run).
+    arrow: Any = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]

@@ -18,8 +18,16 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
   with a personal API key ... use keyset pagination"). On that answer this module pages by keyset
   on the first column instead (`WHERE c >= {after} ORDER BY c, ... LIMIT n`, holding back the rows
   that tie with a page's last key until the next page, which brings them all again).
+- Per-user queries (`returns: per-user`) are not paged: each OFFSET or keyset page re-runs the
+  whole aggregation in PostHog (twenty pages, twenty executions near the 10 s limit at a million
+  persons). After a probe comes back full, one `count()` sizes them and they are pulled as
+  independent partitions `WHERE cityHash64(coalesce(email, '')) % {n} = {k}` (n and k bound as
+  values), each aimed well under the cap; a partition that comes back at the cap is split in two
+  (k of 2n and k + n of 2n), never trusted. At most 3 run at once.
 - Limits: 240 queries/minute, 2,400/hour per project (120/hour for some older teams), 3 queries at
-  once; 429 `{"type": "throttled_error", "code": "throttled", "detail"}` with `Retry-After`.
+  once; query requests are spaced in advance to stay within the per-minute and per-hour limits
+  (`RequestPace`), rather than sent until PostHog answers 429
+  `{"type": "throttled_error", "code": "throttled", "detail"}` with `Retry-After`.
   Queries over the concurrency limit are refused with 429 too (posthog/api/query.py turns
   ConcurrencyLimitExceeded into Throttled). A process-wide semaphore keeps at most 3 of our own
   queries running per host and project.
@@ -48,12 +56,14 @@ Result values: columns whose ClickHouse type (the response's `types`) is DateTim
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -72,7 +82,14 @@ from usertrack.errors import (
     redact,
     register_secret,
 )
-from usertrack.sources.base import Result, check_cancelled, pause
+from usertrack.sources.base import (
+    CancelToken,
+    Result,
+    cancel_scope,
+    check_cancelled,
+    current_token,
+    pause,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -100,6 +117,16 @@ LIMITS_TEXT = (
     " (120/hour for some older teams), and 3 queries running at once"
 )
 _AFTER = "usertrack_keyset_after"  # the keyset placeholder; cannot clash with a file's params
+# Documented rate limits of the query API per project (posthog.com/docs/api/queries).
+QUERIES_PER_MINUTE = 240
+QUERIES_PER_HOUR = 2400
+# A per-user partition aims at this share of the page (the cap), so that hash skew rarely brings
+# one to the cap (which costs splitting it and asking again).
+PARTITION_SHARE = 0.4
+# Splitting stops here: rows still at the cap with this many partitions share one email.
+MAX_PARTITIONS = 1 << 16
+_PARTS = "usertrack_partitions"  # the partition placeholders
+_PART = "usertrack_partition"
 _PLAIN_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -119,6 +146,46 @@ def _project_slots(host: str, project_id: str) -> threading.BoundedSemaphore:
             sem = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
             _slots[key] = sem
         return sem
+
+
+class RequestPace:
+    """Spaces requests in advance so that no minute holds more than `per_minute` of them and no
+    hour more than `per_hour`: each request reserves the earliest moment both windows allow, in
+    order, and waits until then (PostHog would answer 429 past either limit)."""
+
+    def __init__(
+        self, per_minute: int, per_hour: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.per_minute = per_minute
+        self.per_hour = per_hour
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()  # reserved moments of the last hour, in order
+
+    def reserve(self) -> float:
+        """Reserve the next request's moment; return the seconds to wait for it."""
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - 3600:
+                self._sent.popleft()
+            at = max(now, self._sent[-1]) if self._sent else now
+            for window, limit in ((60.0, self.per_minute), (3600.0, self.per_hour)):
+                if len(self._sent) >= limit:
+                    at = max(at, self._sent[-limit] + window)
+            self._sent.append(at)
+            return at - now
+
+
+_paces: dict[tuple[str, str, int, int], RequestPace] = {}
+
+
+def _project_pace(host: str, project_id: str, per_minute: int, per_hour: int) -> RequestPace:
+    with _slots_lock:
+        key = (host, project_id, per_minute, per_hour)
+        pace = _paces.get(key)
+        if pace is None:
+            pace = _paces[key] = RequestPace(per_minute, per_hour)
+        return pace
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,7 +392,20 @@ class _Run:
     async_polls: int = 0
     went_async: bool = False
     paging: str = "single"
+    partitions: int = 0  # per-user partitions fetched (a split one counts once, as do its halves)
+    splits: int = 0
+    paced: float = 0.0  # seconds waited to stay within the per-minute and per-hour limits
     notes: list[str] = field(default_factory=list)
+
+    def add(self, other: _Run) -> None:
+        """Count a partition's requests, retries and waits in this run's."""
+        self.requests += other.requests
+        self.retries += other.retries
+        self.waited += other.waited
+        self.paced += other.paced
+        self.async_polls += other.async_polls
+        self.went_async = self.went_async or other.went_async
+        self.notes.extend(n for n in other.notes if n not in self.notes)
 
 
 class _OffsetRefused(Exception):
@@ -362,6 +442,8 @@ class PostHogHTTPSource:
         read_timeout: float = 30.0,
         sleep: Callable[[float], None] = pause,
         refresh: bool = False,
+        queries_per_minute: int = QUERIES_PER_MINUTE,
+        queries_per_hour: int = QUERIES_PER_HOUR,
     ) -> None:
         import httpx
 
@@ -395,6 +477,7 @@ class PostHogHTTPSource:
         self._progress = progress
         self._sleep = sleep
         self._slots = _project_slots(self.host, pid)
+        self._pace = _project_pace(self.host, pid, queries_per_minute, queries_per_hour)
         self._client: httpx.Client | None = httpx.Client(
             base_url=self.host,
             headers={
@@ -421,7 +504,10 @@ class PostHogHTTPSource:
         stats = _Run()
         sql = _strip_sql(query.sql)
         values = self._values(query, sql, params)
-        columns, rows, types = self._fetch_all(query, sql, values, stats)
+        if query.per_user and top_level_limit(sql) is None:
+            columns, rows, types = self._fetch_per_user(query, sql, values, stats)
+        else:
+            columns, rows, types = self._fetch_all(query, sql, values, stats)
         return Result(
             columns=columns,
             rows=_convert_rows(rows, types, len(columns)),
@@ -539,6 +625,101 @@ class PostHogHTTPSource:
             stats.paging = "keyset"
             stats.notes.append("OFFSET refused for this API key: paged by keyset")
             return self._keyset_pages(query, sql, values, cols, stats)
+
+    def _fetch_per_user(
+        self, query: Query, sql: str, values: dict[str, Any], stats: _Run
+    ) -> tuple[list[str], list[list[Any]], Any]:
+        """Every row of a per-user query: one request when it fits a page, else partitions by a
+        hash of the email, each one execution of the query over a share of the people."""
+        where = self._where(query)
+        page = self.page_size
+        probe = f"SELECT * FROM (\n{sql}\n) LIMIT {page}"
+        cols, rows, types = self._query_page(query, probe, values, stats, expect=page)
+        stats.pages = 1
+        if len(rows) < page:
+            return cols, rows, types
+        if "email" not in cols:
+            raise QueryError(
+                f"{where}: a per-user query must return an 'email' column"
+                f" (it returned: {', '.join(cols) or 'nothing'})"
+            )
+        count = f"SELECT count() AS usertrack_rows FROM (\n{sql}\n)"
+        _c, counted, _t = self._query_page(query, count, values, stats, expect=1)
+        stats.pages += 1
+        total = int(counted[0][0]) if counted and counted[0] else page
+        n = max(2, math.ceil(total / max(1, int(page * PARTITION_SHARE))))
+        stats.paging = "partitions"
+        # The probe's types: a partition may come back empty, with nothing to tell a type by.
+        return cols, self._partitions(query, sql, values, cols, n, stats), types
+
+    def _partitions(
+        self,
+        query: Query,
+        sql: str,
+        values: dict[str, Any],
+        cols: list[str],
+        n: int,
+        stats: _Run,
+    ) -> list[list[Any]]:
+        """The rows of partitions 0..n-1, at most MAX_CONCURRENT_QUERIES at a time."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        where = self._where(query)
+        page = self.page_size
+        text = (
+            f"SELECT * FROM (\n{sql}\n) WHERE cityHash64(coalesce({_ident('email')}, ''))"
+            f" % {{{_PARTS}}} = {{{_PART}}} LIMIT {page}"
+        )
+        # The partitions' own token: a failing partition stops the others' waits, and so does
+        # the command's token (another source failed, or Ctrl-C).
+        token = CancelToken()
+        outer = current_token()
+
+        def fetch(k: int, of: int) -> tuple[int, int, list[str], list[list[Any]], _Run]:
+            own = _Run()
+            with cancel_scope(token):
+                part_values = {**values, _PARTS: of, _PART: k}
+                pcols, prows, _t = self._query_page(query, text, part_values, own, expect=page)
+            return k, of, pcols, prows, own
+
+        todo = deque((k, n) for k in range(n))
+        out: list[list[Any]] = []
+        running: set[Future[tuple[int, int, list[str], list[list[Any]], _Run]]] = set()
+        pool = ThreadPoolExecutor(MAX_CONCURRENT_QUERIES, thread_name_prefix="usertrack-part")
+        try:
+            with outer.on_cancel(token.cancel) if outer else nullcontext():
+                while todo or running:
+                    while todo and len(running) < MAX_CONCURRENT_QUERIES:
+                        running.add(pool.submit(fetch, *todo.popleft()))
+                    finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        k, of, pcols, prows, own = future.result()
+                        stats.add(own)
+                        stats.pages += 1
+                        stats.partitions += 1
+                        if len(prows) >= page:
+                            # At the cap: rows may have been cut. Ask for its two halves instead.
+                            if of * 2 > MAX_PARTITIONS:
+                                raise QueryError(
+                                    f"{where}: cannot split this result: {page:,} rows still"
+                                    f" share one of {of:,} partitions by email; a per-user"
+                                    " query must return one row per email"
+                                )
+                            stats.splits += 1
+                            todo.extend([(k, of * 2), (k + of, of * 2)])
+                            continue
+                        self._check_columns(query, cols, pcols)
+                        out.extend(prows)
+                        self._note(
+                            f"{query.id}: {len(out):,} rows so far"
+                            f" ({stats.partitions} of {n + stats.splits} partitions)"
+                        )
+        except BaseException:
+            token.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return out
 
     def _order_by(self, cols: list[str]) -> str:
         return ", ".join(_ident(c) for c in cols)
@@ -843,6 +1024,8 @@ class PostHogHTTPSource:
             attempt += 1
             stats.requests += 1
             retry_after: float | None = None
+            if slot:
+                self._pace_wait(where, stats)
             try:
                 if slot:
                     with self._slot():
@@ -899,6 +1082,16 @@ class PostHogHTTPSource:
             self._note(f"{where}: {problem}; retrying in {delay:.1f} s")
             self._sleep(delay)
             stats.waited += delay
+
+    def _pace_wait(self, where: str, stats: _Run) -> None:
+        delay = self._pace.reserve()
+        if delay > 0.01:
+            self._note(
+                f"{where}: waiting {delay:.1f} s to stay within PostHog's"
+                f" {self._pace.per_minute}/minute and {self._pace.per_hour:,}/hour query limits"
+            )
+            self._sleep(delay)
+            stats.paced += delay
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
@@ -983,9 +1176,13 @@ class PostHogHTTPSource:
             "waited_seconds": round(stats.waited, 3),
             "async": stats.went_async,
             "async_polls": stats.async_polls,
+            "paced_seconds": round(stats.paced, 3),
             "rows": n_rows,
             "seconds": round(time.monotonic() - started, 4),
         }
+        if stats.paging == "partitions":
+            meta["partitions"] = stats.partitions
+            meta["splits"] = stats.splits
         if stats.notes:
             meta["notes"] = list(stats.notes)
         return meta
