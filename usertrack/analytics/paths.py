@@ -67,30 +67,30 @@ def check_options(steps: int, start: str | None, end: str | None) -> tuple[str |
 
 
 # Per person in time order (ties by node, so the order is stable on every source): a new
-# sequence at the first event and at every gap >= 30 min; then consecutive duplicates collapse
-# inside a sequence (the gap is measured between kept events, duplicates included).
+# sequence at the first event and at every gap >= 30 min; a node equal to the one before it in
+# its sequence collapses into it. The gap is measured between kept events, duplicates included,
+# so duplicates are dropped only after `starts` is known (and before the running sum: fewer rows).
 SEQUENCES_SQL = f"""
 CREATE TABLE sequences AS
-WITH ordered AS (
-    SELECT person_id, node,
-           row_number() OVER w AS i,
-           CASE WHEN lag(timestamp) OVER w IS NULL
-                  OR epoch(timestamp) - epoch(lag(timestamp) OVER w) >= {GAP_SECONDS}
-                THEN 1 ELSE 0 END AS starts
+WITH marked AS (
+    SELECT person_id, timestamp, node,
+           lag(timestamp) OVER w AS prev_t, lag(node) OVER w AS prev_node
     FROM facts WINDOW w AS (PARTITION BY person_id ORDER BY timestamp, node)
 ),
-numbered AS (
-    SELECT *, sum(starts) OVER (PARTITION BY person_id ORDER BY i ROWS UNBOUNDED PRECEDING)
-              AS seq
-    FROM ordered
+kept AS (
+    SELECT person_id, timestamp, node,
+           prev_t IS NULL OR epoch(timestamp) - epoch(prev_t) >= {GAP_SECONDS} AS starts
+    FROM marked
+    WHERE prev_t IS NULL OR epoch(timestamp) - epoch(prev_t) >= {GAP_SECONDS}
+       OR prev_node <> node
 ),
-collapsed AS (
-    SELECT *, lag(node) OVER (PARTITION BY person_id, seq ORDER BY i) AS prev_node
-    FROM numbered
+numbered AS (
+    SELECT *, sum(starts::INTEGER) OVER (PARTITION BY person_id ORDER BY timestamp, node
+                                         ROWS UNBOUNDED PRECEDING) AS seq
+    FROM kept
 )
-SELECT person_id, seq, list(node ORDER BY i) AS nodes
-FROM collapsed WHERE prev_node IS NULL OR prev_node <> node
-GROUP BY person_id, seq
+SELECT person_id, seq, list(node ORDER BY timestamp, node) AS nodes
+FROM numbered GROUP BY person_id, seq
 """
 
 
