@@ -51,9 +51,12 @@ def render_paths(console: Console, p: Paths) -> None:
          plain(style.share(n, total))]
         for nodes, n in p.paths
     ]  # fmt: skip
-    title = f"Paths as of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences"
-    caption = None if p.paths else "No sequence in the range."
-    console.print(fitted_table(width, cols, rows, title=plain(title), caption=caption))
+    caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences."
+    if not p.paths:
+        caption += " No sequence in the range."
+    console.print(fitted_table(width, cols, rows, title="Paths", caption=plain(caption)))
+    if not p.paths:
+        return
     for heading, values in (("Entry nodes", p.entry_nodes), ("Exit nodes", p.exit_nodes)):
         ncols = [Col("Node", wrap=True), Col("Sequences", right=True),
                  Col("Share", right=True, drop=1)]  # fmt: skip
