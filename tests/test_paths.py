@@ -219,3 +219,12 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
     assert result.exit_code == EXIT_USAGE
     lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_a_range_without_events(export: Path) -> None:
+    # May 20-31: no kept event; and one event alone is one sequence without an edge
+    env = {"USERTRACK_EVENTS": str(export)}
+    empty = cli_json(["--since", "2026-05-20", "--until", "2026-05-31"], **env)
+    assert (empty["total_sequences"], empty["paths"], empty["edges"]) == (0, [], [])
+    one = cli_json(["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:00"], **env)
+    assert counted(one) == {("/billing",): 1} and one["edges"] == []
