@@ -1349,6 +1349,118 @@ def retention(
         )
 
 
+TopOpt = Annotated[
+    int,
+    typer.Option("--top", "-n", min=1, max=1000, help="Keep this many rows in each list."),
+]
+
+
+@app.command()
+def sessions(
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    top: TopOpt = 10,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Sessions: count, durations, length buckets, bounce rate, entry/exit pages, devices."""
+    with handle_errors():
+        from usertrack.analytics import journey_render as render
+        from usertrack.analytics import sessions as sessions_mod
+        from usertrack.analytics.common import date_range
+
+        chosen = _choose_format(fmt, out)
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            span = date_range(moment, days=days, since=since, until=until)
+            result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
+        from usertrack.analytics.journey_view import render_sessions
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_sessions(console, result),
+            {
+                "json": lambda: render.sessions_json(result),
+                "csv": lambda: render.sessions_csv(result),
+                "md": lambda: render.sessions_markdown(result),
+            },
+        )
+
+
+@app.command()
+def paths(
+    steps: Annotated[
+        int, typer.Option("--steps", "-s", help="Nodes per path (2-20), as PostHog's default 5.")
+    ] = 5,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Only paths through this event or page, starting there.", metavar="NODE"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Only paths that reach this event or page, ending there.", metavar="NODE"
+        ),
+    ] = None,
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    top: TopOpt = 20,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """User paths: the most common sequences of pages and events, entry/exit nodes and edges."""
+    with handle_errors():
+        from usertrack.analytics import journey_render as render
+        from usertrack.analytics import paths as paths_mod
+        from usertrack.analytics.common import date_range
+
+        chosen = _choose_format(fmt, out)
+        start, end = paths_mod.check_options(steps, start, end)
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            span = date_range(moment, days=days, since=since, until=until)
+            result = paths_mod.paths(
+                ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
+            )
+        from usertrack.analytics.journey_view import render_paths
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_paths(console, result),
+            {
+                "json": lambda: render.paths_json(result),
+                "csv": lambda: render.paths_csv(result),
+                "md": lambda: render.paths_markdown(result),
+            },
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # usertrack alerts (issue 9): who needs help now, to the terminal or to Slack.
 

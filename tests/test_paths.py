@@ -1,0 +1,230 @@
+"""Paths on a hand-made events export: library definitions, CLI and the live HTTP path.
+
+Every expected figure is worked out here from the events below (docs/metrics.md, "Paths"),
+never copied from output. Range: May 2026, as of June 1.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from tests.posthog_server import DEFAULT_KEY, serve
+from tests.test_funnel import record
+from usertrack.analytics.journey_render import mermaid_text
+from usertrack.errors import EXIT_USAGE
+
+AS_OF = "2026-06-01"
+RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
+D = datetime(2026, 5, 10, tzinfo=UTC)
+EMAILS = {"q1": "ann@example.com", "q2": "bob@example.com", "q3": "cat@example.com",
+          "q4": "zed@datagen.dev", "q6": "dan@example.com"}  # fmt: skip
+
+
+def at(hours: int, minutes: int = 0, seconds: int = 0) -> datetime:
+    return D + timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+# (event, when, distinct_id, person_id, $pathname for a pageview)
+EVENTS: list[tuple[str, datetime, str, str, str | None]] = [
+    # ann, two distinct_ids. A: / (twice: one node), signup, /app, create (29:59 after /app);
+    # then 30:00 later, B: /app, create. Her $autocapture is left out.
+    ("$pageview", at(10), "q1a", "q1", "/"),
+    ("$pageview", at(10, 1), "q1a", "q1", "/"),
+    ("$autocapture", at(10, 2), "q1a", "q1", None),
+    ("signup", at(10, 3), "q1b", "q1", None),
+    ("$pageview", at(10, 4), "q1b", "q1", "/app"),
+    ("create", at(10, 33, 59), "q1b", "q1", None),
+    ("$pageview", at(11, 3, 59), "q1a", "q1", "/app"),
+    ("create", at(11, 5), "q1a", "q1", None),
+    # bob. C: /, signup, /app (twice: one node), create, /settings, /billing: six nodes
+    ("$pageview", at(9), "q2", "q2", "/"),
+    ("signup", at(9, 1), "q2", "q2", None),
+    ("$pageview", at(9, 2), "q2", "q2", "/app"),
+    ("$pageview", at(9, 3), "q2", "q2", "/app"),
+    ("create", at(9, 4), "q2", "q2", None),
+    ("$pageview", at(9, 5), "q2", "q2", "/settings"),
+    ("$pageview", at(9, 6), "q2", "q2", "/billing"),
+    # cat. D: /pricing, /, signup (a pageview without a pathname and $identify are left out);
+    # her pageview after as_of is not seen
+    ("$pageview", at(8), "q3", "q3", "/pricing"),
+    ("$pageview", at(8, 1), "q3", "q3", None),
+    ("$identify", at(8, 1, 30), "q3", "q3", None),
+    ("$pageview", at(8, 2), "q3", "q3", "/"),
+    ("signup", at(8, 3), "q3", "q3", None),
+    ("$pageview", datetime(2026, 6, 2, tzinfo=UTC), "q3", "q3", "/pricing"),
+    # zed is internal: left out
+    ("$pageview", at(7), "q4", "q4", "/"),
+    ("signup", at(7, 1), "q4", "q4", None),
+    # dan. E: /x, /y, /x, /y: he takes the edge /x -> /y twice, in one sequence
+    ("$pageview", at(18), "q6", "q6", "/x"),
+    ("$pageview", at(18, 1), "q6", "q6", "/y"),
+    ("$pageview", at(18, 2), "q6", "q6", "/x"),
+    ("$pageview", at(18, 3), "q6", "q6", "/y"),
+]
+RECORDS = [
+    record(n, e, when, did, pid, EMAILS[pid],
+           {"$pathname": path, "$current_url": f"https://app.example.com{path}"} if path else {})
+    for n, (e, when, did, pid, path) in enumerate(EVENTS, 1)
+]  # fmt: skip
+
+A = ["/", "signup", "/app", "create"]
+B = ["/app", "create"]
+C = ["/", "signup", "/app", "create", "/settings", "/billing"]
+D_ = ["/pricing", "/", "signup"]
+E = ["/x", "/y", "/x", "/y"]
+
+
+def counted(doc: dict[str, Any]) -> dict[tuple[str, ...], int]:
+    return {tuple(p["nodes"]): p["count"] for p in doc["paths"]}
+
+
+def edges(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {(e["source"], e["target"]): e["count"] for e in doc["edges"]}
+
+
+def ends(doc: dict[str, Any], key: str) -> dict[str, int]:
+    return {e["node"]: e["sequences"] for e in doc[key]}
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return path
+
+
+def cli(args: list[str], **env: str) -> Any:
+    result = run(["paths", *args, "--as-of", AS_OF], **env)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def cli_json(args: list[str], **env: str) -> dict[str, Any]:
+    return json.loads(cli([*args, "-f", "json"], **env).stdout)  # type: ignore[no-any-return]
+
+
+def test_paths_through_the_cli(export: Path) -> None:
+    doc = cli_json(RANGE, USERTRACK_EVENTS=str(export))
+    assert doc["as_of"] == "2026-06-01T00:00:00Z"
+    assert (doc["steps"], doc["start_point"], doc["end_point"]) == (5, None, None)
+    assert doc["total_sequences"] == 5  # A, B, C, D, E
+    # five steps: C loses /billing
+    assert counted(doc) == {tuple(A): 1, tuple(B): 1, tuple(C[:5]): 1, tuple(D_): 1, tuple(E): 1}
+    assert ends(doc, "entry_nodes") == {"/": 2, "/app": 1, "/pricing": 1, "/x": 1}
+    # a sequence's exit is its last node, past the fifth step too (C's /billing)
+    assert ends(doc, "exit_nodes") == {"create": 2, "/billing": 1, "signup": 1, "/y": 1}
+    # edges of the five-step paths: / -> signup in A, C, D; /app -> create in A, B, C;
+    # /x -> /y once (E takes it twice)
+    assert edges(doc) == {
+        ("/", "signup"): 3,
+        ("signup", "/app"): 2,
+        ("/app", "create"): 3,
+        ("create", "/settings"): 1,
+        ("/pricing", "/"): 1,
+        ("/x", "/y"): 1,
+        ("/y", "/x"): 1,
+    }
+    assert doc["edges"][0]["count"] == 3  # heaviest first
+
+
+def test_steps(export: Path) -> None:
+    doc = cli_json([*RANGE, "--steps", "3"], USERTRACK_EVENTS=str(export))
+    assert counted(doc) == {tuple(A[:3]): 2, tuple(B): 1, tuple(D_): 1, tuple(E[:3]): 1}
+    assert doc["paths"][0] == {"nodes": A[:3], "count": 2}
+
+
+def test_from_and_to(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    # from signup: A, C and D have it; each starts there
+    start = cli_json([*RANGE, "--from", "signup"], **env)
+    assert start["total_sequences"] == 3
+    assert counted(start) == {("signup", "/app", "create"): 1, tuple(C[1:]): 1, ("signup",): 1}
+    assert ends(start, "entry_nodes") == {"signup": 3}
+    # to create: A, B, C reach it; each ends there; with two steps, the last two before it
+    end = cli_json([*RANGE, "--to", "create"], **env)
+    assert counted(end) == {tuple(A): 2, tuple(B): 1}
+    assert ends(end, "exit_nodes") == {"create": 3}
+    short = cli_json([*RANGE, "--to", "create", "--steps", "2"], **env)
+    assert counted(short) == {("/app", "create"): 3}
+    # a page as the start, a page as the end: from /app to /settings is C's only
+    both = cli_json([*RANGE, "--from", "/app", "--to", "/settings"], **env)
+    assert counted(both) == {("/app", "create", "/settings"): 1}
+    none = cli_json([*RANGE, "--from", "nowhere"], **env)
+    assert (none["total_sequences"], none["paths"], none["edges"]) == (0, [], [])
+
+
+def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
+    from usertrack.eventstore import import_events
+
+    args = [*RANGE, "--to", "create"]
+    local = cli_json(args, USERTRACK_EVENTS=str(export))
+    store = tmp_path / "served.duckdb"
+    import_events(export, store)
+    with serve(store, project_id=4242) as fake:
+        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
+               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+        live = cli_json(args, **env)
+        whole = cli_json(RANGE, **env)
+        sent = fake.query_texts()
+    assert live == local
+    assert whole["total_sequences"] == 5
+    assert all("create" not in t for t in sent)  # --to is worked out here, never sent as text
+
+
+def test_table_csv_and_md(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    table = cli([*RANGE, "--steps", "3"], **env).stdout
+    assert "/ → signup → /app" in table and "40.0%" in table  # 2 of 5
+    csv_lines = cli([*RANGE, "--steps", "3", "-f", "csv"], **env).stdout.splitlines()
+    assert csv_lines[:2] == ["count,step_1,step_2,step_3", "2,/,signup,/app"]
+    md = cli([*RANGE, "-f", "md"], **env).stdout
+    assert "```mermaid\nflowchart LR\n" in md
+    assert '["/app"]' in md and "-->|3|" in md
+    assert "| / → signup → /app → create | 1 | 20.0% |" in md
+
+
+def test_node_labels_are_data_in_md_and_mermaid(tmp_path: Path) -> None:
+    evil = 'go"]\n```\n<img src=x>[l](http://e.example)'
+    recs = [
+        record(1, "$pageview", at(10), "e1", "q1", "ann@example.com", {"$pathname": "/"}),
+        record(2, evil, at(10, 1), "e1", "q1", "ann@example.com"),
+    ]
+    path = tmp_path / "evil.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    md = cli([*RANGE, "-f", "md"], USERTRACK_EVENTS=str(path)).stdout
+    assert md.count("```") == 2  # the label cannot close the diagram
+    assert "<img" not in md.replace("\\<img", "") and "[l](http" not in md
+    assert mermaid_text(evil) in md
+    assert mermaid_text('a"b<c') == "a#34;b#60;c"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--steps", "1"], "--steps 1 must be from 2 to 20"),
+        (["--steps", "21"], "--steps 21"),
+        (["--from", " "], "--from is empty"),
+        (["--to", ""], "--to is empty"),
+        (["--since", "May"], "--since 'May' is not a date"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
+    result = run(["paths", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
+    assert result.exit_code == EXIT_USAGE
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_a_range_without_events(export: Path) -> None:
+    # May 20-31: no kept event; and one event alone is one sequence without an edge
+    env = {"USERTRACK_EVENTS": str(export)}
+    empty = cli_json(["--since", "2026-05-20", "--until", "2026-05-31"], **env)
+    assert (empty["total_sequences"], empty["paths"], empty["edges"]) == (0, [], [])
+    one = cli_json(["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:00"], **env)
+    assert counted(one) == {("/billing",): 1} and one["edges"] == []

@@ -1,0 +1,150 @@
+"""Sessions and paths (seed 002's "sessions and journeys") as JSON, csv and Markdown, with a
+mermaid flowchart of the paths. The terminal's rich tables are in
+usertrack.analytics.journey_view, which only the CLI imports.
+
+Pages, event names and property values are written by whoever sends events: in Markdown they
+are escaped text, and in mermaid every character that is not plainly safe is an entity code,
+so no label can close the diagram, start a link or carry HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from usertrack import style
+from usertrack.analytics.common import csv_rows, duration, json_document, md_section
+from usertrack.analytics.paths import Paths
+from usertrack.analytics.sessions import Sessions
+from usertrack.export import md_table
+
+NONE_LABEL = "(none)"
+ARROW = " → "
+BY_TITLES = {"device_type": "Device type", "browser": "Browser", "country": "Country"}
+
+
+def about(span: Any) -> str:
+    return f"{style.moment(span.start)} to {style.moment(span.end)}"
+
+
+def label(value: str | None) -> str:
+    return NONE_LABEL if value is None or value == "" else value
+
+
+# ------------------------------------------------------------------------------------ sessions
+
+
+def sessions_json(s: Sessions) -> str:
+    return json_document(s.document())
+
+
+def sessions_csv(s: Sessions) -> str:
+    """Tidy counts: one row per dimension and value (`all` is every session); the mean, median
+    and bounce rate are in the JSON and the tables."""
+    rows: list[list[Any]] = [["all", "", s.sessions]]
+    rows += [["bucket", b, n] for b, n in s.buckets]
+    rows += [["entry_page", p, n] for p, n in s.entry_pages]
+    rows += [["exit_page", p, n] for p, n in s.exit_pages]
+    for key, values in s.by.items():
+        rows += [[key, "" if v is None else v, n] for v, n in values]
+    return csv_rows(["dimension", "value", "sessions"], rows)
+
+
+def sessions_summary(s: Sessions) -> list[tuple[str, str]]:
+    return [
+        ("Sessions", style.count(s.sessions)),
+        ("Mean duration", duration(s.mean_seconds)),
+        ("Median duration", duration(s.median_seconds)),
+        ("Bounce rate", style.pct(s.bounce_rate)),
+    ]
+
+
+def share_rows(values: list[tuple[Any, int]], total: int) -> list[list[str]]:
+    return [[label(v), style.count(n), style.share(n, total)] for v, n in values]
+
+
+def sessions_markdown(s: Sessions) -> str:
+    lines = [style.md_text(f"Sessions as of {style.moment(s.as_of)}: {about(s.range)}.")]
+    tables = [md_table(["Metric", "Value"], [list(r) for r in sessions_summary(s)])]
+    sections: list[tuple[str, str, list[tuple[Any, int]]]] = [
+        ("Length", "Length", list(s.buckets)),
+        ("Entry pages", "Page", list(s.entry_pages)),
+        ("Exit pages", "Page", list(s.exit_pages)),
+    ]
+    sections += [(BY_TITLES[k], BY_TITLES[k], list(v)) for k, v in s.by.items()]
+    for title, header, values in sections:
+        tables.append(f"\n## {style.md_text(title)}\n")
+        tables.append(md_table([header, "Sessions", "Share"], share_rows(values, s.sessions)))
+    return md_section("Sessions", lines, tables)
+
+
+# --------------------------------------------------------------------------------------- paths
+
+
+def paths_about(p: Paths) -> str:
+    parts = [about(p.range), f"first {p.steps} steps"]
+    if p.start is not None:
+        parts.append(f"from {p.start}")
+    if p.end is not None:
+        parts.append(f"to {p.end}")
+    return ", ".join(parts)
+
+
+def paths_json(p: Paths) -> str:
+    return json_document(p.document())
+
+
+def paths_csv(p: Paths) -> str:
+    """One row per path: its sequences, then its nodes (step_1 ...)."""
+    width = max((len(nodes) for nodes, _ in p.paths), default=0)
+    header = ["count", *(f"step_{i}" for i in range(1, width + 1))]
+    rows = [[n, *nodes, *([""] * (width - len(nodes)))] for nodes, n in p.paths]
+    return csv_rows(header, rows)
+
+
+# Mermaid labels: only these characters stay as they are; every other one becomes mermaid's
+# entity code `#<decimal>;` (quotes, brackets, backticks, `<`, `|`, newlines ...).
+_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 _./:-]")
+
+
+def mermaid_text(text: str) -> str:
+    return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
+
+
+def mermaid(p: Paths) -> str:
+    """A left-to-right flowchart of the edges: node ids are generated, labels are quoted text."""
+    ids: dict[str, str] = {}
+    lines = ["flowchart LR"]
+    for source, target, _ in p.edges:
+        for node in (source, target):
+            if node not in ids:
+                ids[node] = f"n{len(ids)}"
+                lines.append(f'    {ids[node]}["{mermaid_text(node)}"]')
+    for source, target, n in p.edges:
+        lines.append(f"    {ids[source]} -->|{n}| {ids[target]}")
+    return "```mermaid\n" + "\n".join(lines) + "\n```\n"
+
+
+def paths_markdown(p: Paths) -> str:
+    lines = [
+        style.md_text(
+            f"Paths as of {style.moment(p.as_of)}: {paths_about(p)};"
+            f" {style.count(p.total_sequences)} sequences."
+        )
+    ]
+    tables: list[str] = []
+    if p.edges:
+        tables.append("\n## Flow\n")
+        tables.append(mermaid(p))
+    tables.append("\n## Most common paths\n")
+    total = p.total_sequences
+    rows = [[ARROW.join(nodes), style.count(n), style.share(n, total)] for nodes, n in p.paths]
+    tables.append(md_table(["Path", "Sequences", "Share"], rows))
+    for title, values in (("Entry nodes", p.entry_nodes), ("Exit nodes", p.exit_nodes)):
+        tables.append(f"\n## {title}\n")
+        tables.append(md_table(["Node", "Sequences", "Share"], share_rows(values, total)))
+    tables.append("\n## Edges\n")
+    tables.append(
+        md_table(["From", "To", "Sequences"], [[s, t, style.count(n)] for s, t, n in p.edges])
+    )
+    return md_section("Paths", lines, tables)

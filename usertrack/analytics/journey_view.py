@@ -1,0 +1,67 @@
+"""Sessions and paths in the terminal (rich). Only the CLI imports this module.
+
+Every data cell is a rich `Text` via `terminal.plain` (pages and event names come from whoever
+sends events: never markup); tables fit the console (`terminal.fitted_table`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from usertrack import style
+from usertrack.analytics.journey_render import (
+    ARROW,
+    BY_TITLES,
+    about,
+    paths_about,
+    sessions_summary,
+    share_rows,
+)
+from usertrack.analytics.paths import Paths
+from usertrack.analytics.sessions import Sessions
+from usertrack.terminal import Col, fitted_table, plain
+
+
+def _shares(console: Console, title: str, header: str, values: list[Any], total: int) -> None:
+    cols = [Col(header, wrap=True), Col("Sessions", right=True), Col("Share", right=True, drop=1)]
+    rows = [[plain(c) for c in row] for row in share_rows(values, total)]
+    console.print(fitted_table(console.width, cols, rows, title=title))
+
+
+def render_sessions(console: Console, s: Sessions) -> None:
+    cols = [Col("Metric"), Col("Value", right=True)]
+    rows = [[plain(k), plain(v)] for k, v in sessions_summary(s)]
+    caption = f"As of {style.moment(s.as_of)}: {about(s.range)}"
+    console.print(fitted_table(console.width, cols, rows, title="Sessions", caption=caption))
+    _shares(console, "Length", "Length", list(s.buckets), s.sessions)
+    _shares(console, "Entry pages", "Page", list(s.entry_pages), s.sessions)
+    _shares(console, "Exit pages", "Page", list(s.exit_pages), s.sessions)
+    for key, values in s.by.items():
+        _shares(console, BY_TITLES[key], BY_TITLES[key], list(values), s.sessions)
+
+
+def render_paths(console: Console, p: Paths) -> None:
+    width = console.width
+    total = p.total_sequences
+    cols = [Col("Path", wrap=True), Col("Sequences", right=True), Col("Share", right=True, drop=1)]
+    rows = [
+        [plain(ARROW.join(nodes), one_line=False), plain(style.count(n)),
+         plain(style.share(n, total))]
+        for nodes, n in p.paths
+    ]  # fmt: skip
+    caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences."
+    if not p.paths:
+        caption += " No sequence in the range."
+    console.print(fitted_table(width, cols, rows, title="Paths", caption=plain(caption)))
+    if not p.paths:
+        return
+    for heading, values in (("Entry nodes", p.entry_nodes), ("Exit nodes", p.exit_nodes)):
+        ncols = [Col("Node", wrap=True), Col("Sequences", right=True),
+                 Col("Share", right=True, drop=1)]  # fmt: skip
+        nrows = [[plain(c) for c in row] for row in share_rows(list(values), total)]
+        console.print(fitted_table(width, ncols, nrows, title=heading))
+    ecols = [Col("From", wrap=True), Col("To", wrap=True), Col("Sequences", right=True)]
+    erows = [[plain(s), plain(t), plain(style.count(n))] for s, t, n in p.edges]
+    console.print(fitted_table(width, ecols, erows, title="Edges"))

@@ -1,0 +1,190 @@
+"""Sessions as PostHog's sessions table defines them (docs/metrics.md, "Sessions").
+
+The facts query (queries/posthog/session_facts.sql) returns one row per `$session_id` and one
+row per event without one. DuckDB groups those lone events per person by a 30-minute gap, then
+works out the counts, durations, length buckets, bounce rate, entry/exit pages and breakdowns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from usertrack.analytics.common import DateRange, facts_connection, load_facts, seconds_or_none
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.workspace import Workspace
+
+QUERY = "posthog/session_facts"
+# Events without a $session_id: a gap this long (or longer) starts a new session, as the
+# JS SDK starts one after 30 idle minutes.
+GAP_SECONDS = 30 * 60
+# A bounce: exactly one pageview, no autocapture, shorter than this (sessions_v2.py).
+BOUNCE_SECONDS = 10
+# Seed 002's session length buckets: (label, from seconds inclusive, to seconds exclusive).
+BUCKETS = (
+    ("0-30s", 0, 30),
+    ("30s-2m", 30, 120),
+    ("2m-5m", 120, 300),
+    ("5m-15m", 300, 900),
+    ("15m-30m", 900, 1800),
+    ("30m+", 1800, None),
+)
+# JSON key -> the session column it breaks down by.
+BREAKDOWNS = (("device_type", "device_type"), ("browser", "browser"), ("country", "country"))
+DEFAULT_TOP = 10
+
+
+@dataclass
+class Sessions:
+    as_of: datetime
+    range: DateRange
+    sessions: int
+    mean_seconds: float | None
+    median_seconds: float | None
+    bounce_rate: float | None  # percent of the sessions with a pageview; None when none has one
+    buckets: list[tuple[str, int]]
+    entry_pages: list[tuple[str, int]]
+    exit_pages: list[tuple[str, int]]
+    by: dict[str, list[tuple[str | None, int]]]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "from": self.range.start,
+            "to": self.range.end,
+            "sessions": self.sessions,
+            "mean_seconds": self.mean_seconds,
+            "median_seconds": self.median_seconds,
+            "bounce_rate": self.bounce_rate,
+            "buckets": [{"bucket": b, "sessions": n} for b, n in self.buckets],
+            "entry_pages": [{"page": p, "sessions": n} for p, n in self.entry_pages],
+            "exit_pages": [{"page": p, "sessions": n} for p, n in self.exit_pages],
+            "by": {
+                key: [{"value": v, "sessions": n} for v, n in values]
+                for key, values in self.by.items()
+            },
+        }
+
+
+def _schema() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {
+        "session_key": pa.string(),
+        "session_id": pa.string(),
+        "person_id": pa.string(),
+        "first_at": pa.timestamp("us"),
+        "last_at": pa.timestamp("us"),
+        "pageviews": pa.int64(),
+        "autocaptures": pa.int64(),
+        "entry_page": pa.string(),
+        "exit_page": pa.string(),
+        "device_type": pa.string(),
+        "browser": pa.string(),
+        "country": pa.string(),
+    }
+
+
+# One row per session. Rows of lone events (session_id '') are one event each: per person, a
+# new session starts at the first one and wherever the gap since the previous one is >= 30 min.
+# '' and NULL are the same "none" (ClickHouse's argMinIf of no row is '', DuckDB's is NULL).
+SESSIONS_SQL = f"""
+CREATE TABLE sessions AS
+WITH lone AS (
+    SELECT *, sum(CASE WHEN prev IS NULL OR epoch(first_at) - epoch(prev) >= {GAP_SECONDS}
+                       THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY person_id ORDER BY first_at, session_key
+                        ROWS UNBOUNDED PRECEDING) AS k
+    FROM (SELECT *, lag(last_at) OVER (PARTITION BY person_id ORDER BY first_at, session_key)
+                    AS prev
+          FROM facts WHERE coalesce(session_id, '') = '')
+),
+merged AS (
+    SELECT session_id AS session, first_at, last_at, pageviews, autocaptures,
+           nullif(entry_page, '') AS entry_page, nullif(exit_page, '') AS exit_page,
+           nullif(device_type, '') AS device_type, nullif(browser, '') AS browser,
+           nullif(country, '') AS country
+    FROM facts WHERE coalesce(session_id, '') <> ''
+    UNION ALL
+    SELECT person_id || '#' || k, min(first_at), max(last_at), sum(pageviews), sum(autocaptures),
+           arg_min(nullif(entry_page, ''), first_at) FILTER (WHERE nullif(entry_page, '') <> ''),
+           arg_max(nullif(exit_page, ''), last_at) FILTER (WHERE nullif(exit_page, '') <> ''),
+           arg_min(nullif(device_type, ''), first_at),
+           arg_min(nullif(browser, ''), first_at),
+           arg_min(nullif(country, ''), first_at)
+    FROM lone GROUP BY person_id, k
+)
+SELECT *, epoch(last_at) - epoch(first_at) AS seconds,
+       CASE WHEN pageviews = 0 THEN NULL
+            ELSE pageviews = 1 AND autocaptures = 0
+                 AND epoch(last_at) - epoch(first_at) < {BOUNCE_SECONDS} END AS bounce
+FROM merged
+"""
+
+
+def _bucket_sql() -> str:
+    whens = []
+    for i, (_, low, high) in enumerate(BUCKETS):
+        cond = f"seconds >= {low}" + (f" AND seconds < {high}" if high is not None else "")
+        whens.append(f"WHEN {cond} THEN {i}")
+    return f"CASE {' '.join(whens)} END"
+
+
+def _top(
+    con: duckdb.DuckDBPyConnection, column: str, top: int, *, skip_none: bool
+) -> list[tuple[Any, int]]:
+    where = f"WHERE {column} IS NOT NULL" if skip_none else ""
+    rows = con.execute(
+        f"SELECT {column}, count(*) AS n FROM sessions {where} GROUP BY 1"
+        f" ORDER BY n DESC, {column} NULLS LAST LIMIT {int(top)}"
+    ).fetchall()
+    return [(value, int(n)) for value, n in rows]
+
+
+def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[str, Any]:
+    """The figures of the `sessions` table (SESSIONS_SQL) as Sessions' fields."""
+    con.execute(SESSIONS_SQL)
+    row = con.execute(
+        "SELECT count(*), avg(seconds), quantile_cont(seconds, 0.5),"
+        " count(*) FILTER (WHERE bounce), count(bounce) FROM sessions"
+    ).fetchone()
+    assert row is not None
+    total, mean, median, bounces, with_pageview = row
+    counts = dict(
+        con.execute(f"SELECT {_bucket_sql()} AS b, count(*) FROM sessions GROUP BY b").fetchall()
+    )
+    return {
+        "sessions": int(total),
+        "mean_seconds": seconds_or_none(mean),
+        "median_seconds": seconds_or_none(median),
+        "bounce_rate": round(100.0 * bounces / with_pageview, 1) if with_pageview else None,
+        "buckets": [(label, int(counts.get(i, 0))) for i, (label, _, _) in enumerate(BUCKETS)],
+        "entry_pages": _top(con, "entry_page", top, skip_none=True),
+        "exit_pages": _top(con, "exit_page", top, skip_none=True),
+        "by": {key: _top(con, column, top, skip_none=False) for key, column in BREAKDOWNS},
+    }
+
+
+def sessions(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    *,
+    top: int = DEFAULT_TOP,
+    progress: Any = None,
+) -> Sessions:
+    """Sessions of the events in `span` (nothing after `as_of`); lists keep the `top` values."""
+    con = facts_connection()
+    try:
+        if progress:
+            progress("fetching sessions")
+        load_facts(con, ws, QUERY, as_of, "facts", _schema(), since=span.start, until=span.end)
+        if progress:
+            progress("working out sessions")
+        return Sessions(as_of=as_of, range=span, **summarize(con, top))
+    finally:
+        con.close()
