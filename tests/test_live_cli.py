@@ -177,6 +177,20 @@ def test_refresh_reaches_posthog_as_force_blocking(fake: FakePostHog, handmade_d
     assert fake.refreshes()[-1] == "force_blocking"
 
 
+def test_posthog_only_commands_need_no_database_and_pass_refresh(fake: FakePostHog) -> None:
+    """The analytics and the tracking-plan audit read PostHog only: no DATABASE_URL needed, and
+    --refresh reaches PostHog as force_blocking there too."""
+    env = {k: v for k, v in live_env(fake, "unused").items() if k != "DATABASE_URL"}
+    for command in (["funnel"], ["tracking-plan"]):
+        args = [*command, "--format", "json", "--as-of", "2026-11-16"]
+        result = run(args, DATABASE_URL="", **env)
+        assert result.exit_code == 0, result.stderr
+        before = len(fake.refreshes())
+        result = run([*args, "--refresh"], DATABASE_URL="", **env)
+        assert result.exit_code == 0, result.stderr
+        assert set(fake.refreshes()[before:]) == {"force_blocking"}, command
+
+
 def test_config_file_errors_name_the_file_line_and_key(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[posthog]\nhost = "https://eu.posthog.com"\n\n[cache]\nttl_seconds = -5\n')

@@ -24,9 +24,9 @@ from usertrack.tracking_plan import (
     closest_planned,
     load_tracking_plan,
     normalise_name,
-    open_events_workspace,
     run_audit,
 )
+from usertrack.workspace import open_workspace
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 30
@@ -304,10 +304,11 @@ def test_audit_through_the_library(
     from usertrack.tracking_plan import audit_document
 
     monkeypatch.setenv("USERTRACK_EVENTS", str(export))
-    ws = open_events_workspace(
+    ws = open_workspace(
         load_settings(),
         queries_dir=resolve_queries_dir(None, {}),
         segments_path=resolve_segments_file(None, {}),
+        database=False,
     )
     with ws:
         audit = run_audit(ws, load_tracking_plan(plan_path), AS_OF, DAYS)

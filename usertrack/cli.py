@@ -349,8 +349,10 @@ def _open_workspace(
     segments_file: Path | None,
     refresh: bool = False,
     settings: Settings | None = None,
+    database: bool = True,
 ) -> Workspace:
-    """The workspace a command's flags name: settings, query library, rules, sources."""
+    """The workspace a command's flags name: settings, query library, rules, sources
+    (`database=False`: PostHog only, for the commands that read nothing else)."""
     from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
@@ -361,6 +363,7 @@ def _open_workspace(
         progress=progress,
         notice=_info,
         refresh=refresh,
+        database=database,
     )
 
 
@@ -1018,9 +1021,6 @@ def tracking_plan(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import (
-            load_settings,
-            resolve_queries_dir,
-            resolve_segments_file,
             resolve_tracking_plan_file,
         )
         from usertrack.errors import CoverageError
@@ -1030,7 +1030,6 @@ def tracking_plan(
             audit_markdown,
             fmt_pct,
             load_tracking_plan,
-            open_events_workspace,
             run_audit,
         )
 
@@ -1039,13 +1038,12 @@ def tracking_plan(
         plan = load_tracking_plan(resolve_tracking_plan_file(plan_file))
         _prepare_out(out)
         with _status("loading the plan and queries") as progress:
-            ws = open_events_workspace(
-                load_settings(),
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=_info,
+            ws = _open_workspace(
+                progress,
+                queries_dir=queries_dir,
+                segments_file=segments_file,
                 refresh=refresh,
+                database=False,
             )
             with ws:
                 _check_as_of(ws, moment)
@@ -1083,20 +1081,18 @@ def tracking_plan_init(
     """Write a first tracking plan from the events seen (one tier, top properties, types)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-        from usertrack.tracking_plan import draft_plan, open_events_workspace, write_new
+        from usertrack.tracking_plan import draft_plan, write_new
 
         if out.exists():
             write_new(out, "")  # the same "already exists" error, before any work
         moment = parse_as_of(as_of) if as_of else None
         with _status("loading queries") as progress:
-            ws = open_events_workspace(
-                load_settings(),
-                queries_dir=resolve_queries_dir(queries_dir),
-                segments_path=resolve_segments_file(segments_file),
-                progress=progress,
-                notice=_info,
+            ws = _open_workspace(
+                progress,
+                queries_dir=queries_dir,
+                segments_file=segments_file,
                 refresh=refresh,
+                database=False,
             )
             with ws:
                 _check_as_of(ws, moment)
@@ -1146,18 +1142,15 @@ def _analytics_workspace(
     """The events workspace (PostHog only: demo, events export or live API), the as-of moment
     and the progress callback, for one analysis."""
     from usertrack.clock import parse_as_of
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.tracking_plan import open_events_workspace
 
     moment = parse_as_of(as_of) if as_of else None
     with _status(first) as progress:
-        ws = open_events_workspace(
-            load_settings(),
-            queries_dir=resolve_queries_dir(queries_dir),
-            segments_path=resolve_segments_file(segments_file),
-            progress=progress,
-            notice=_info,
+        ws = _open_workspace(
+            progress,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
             refresh=refresh,
+            database=False,
         )
         with ws:
             _check_as_of(ws, moment)

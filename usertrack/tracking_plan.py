@@ -36,7 +36,6 @@ from usertrack.errors import EXIT_USAGE, UsageError, UsertrackError
 from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
 
 if TYPE_CHECKING:
-    from usertrack.config import Settings
     from usertrack.workspace import Progress, Workspace
 
 TYPES = ("string", "number", "boolean", "datetime", "list", "object")
@@ -805,71 +804,6 @@ def audit_markdown(audit: Audit) -> str:
         f" ({fmt_pct(i['internal_percent'])}) are from internal accounts."
     )
     return "\n".join(out) + "\n"
-
-
-# --------------------------------------------------------------------------------------------
-# Opening the PostHog side only (the audit never needs the app's Postgres)
-
-
-def open_events_workspace(
-    settings: Settings,
-    *,
-    queries_dir: Path,
-    segments_path: Path,
-    progress: Progress | None = None,
-    notice: Callable[[str], None] | None = None,
-    refresh: bool = False,
-) -> Workspace:
-    """A workspace with only its PostHog source: the demo's events, an events export or the
-    HTTP query API. DATABASE_URL is not needed (an app without a database can audit its plan)."""
-    from usertrack.errors import ConfigError
-    from usertrack.queries import load_queries
-    from usertrack.segments import load_segments
-    from usertrack.workspace import (
-        DEMO_NOTICE,
-        Workspace,
-        _cache_live_sources,
-        _local_events_source,
-    )
-
-    ws = Workspace(
-        settings=settings, library=load_queries(queries_dir), rules=load_segments(segments_path)
-    )
-    try:
-        if settings.demo:
-            from usertrack.demo import ensure_demo
-            from usertrack.sources.posthog_local import LocalPostHogSource
-
-            if notice:
-                notice(DEMO_NOTICE)
-            ws.demo = ensure_demo(settings.home, progress=progress)
-            ws.sources["posthog"] = LocalPostHogSource(
-                ws.demo.events_path, description="demo events"
-            )
-        elif settings.events_path is not None:
-            ws.sources["posthog"] = _local_events_source(settings, progress, notice)
-        else:
-            missing = settings.missing_posthog
-            if missing:
-                raise ConfigError(
-                    f"the tracking-plan audit reads PostHog: {' and '.join(missing)} not set",
-                    hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read),"
-                    " or USERTRACK_EVENTS to an events export",
-                )
-            from usertrack.sources.posthog_http import PostHogHTTPSource
-
-            assert settings.posthog_api_key and settings.posthog_project_id
-            ws.sources["posthog"] = PostHogHTTPSource(
-                settings.posthog_api_key,
-                settings.posthog_project_id,
-                settings.posthog_host,
-                progress=progress,
-            )
-            _cache_live_sources(ws, refresh)
-    except BaseException:
-        ws.close()
-        raise
-    return ws
 
 
 # --------------------------------------------------------------------------------------------

@@ -246,8 +246,13 @@ def open_workspace(
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
     refresh: bool = False,
+    database: bool = True,
 ) -> Workspace:
-    """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
+    """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources.
+
+    `database=False` opens PostHog only, for commands that read nothing else (the analytics, the
+    tracking-plan audit): DATABASE_URL is then not needed and the demo PostgreSQL not started.
+    """
     rules = load_segments(segments_path)
     library = load_queries(queries_dir)
     try:
@@ -262,9 +267,9 @@ def open_workspace(
         if settings.demo:
             if notice:
                 notice(DEMO_NOTICE)
-            _open_demo(ws, progress)
+            _open_demo(ws, progress, database=database)
         else:
-            _open_live(ws, progress, notice, refresh=refresh)
+            _open_live(ws, progress, notice, refresh=refresh, database=database)
             _cache_live_sources(ws, refresh)
         secure_home(settings.home)  # again: a demo or events store made just now
     except BaseException:
@@ -273,18 +278,20 @@ def open_workspace(
     return ws
 
 
-def _open_demo(ws: Workspace, progress: Progress | None) -> None:
+def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:
     from usertrack.demo import ensure_demo, start_demo_postgres
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     demo = ensure_demo(ws.settings.home, progress=progress)
     ws.demo = demo
+    ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
+    if not database:
+        return
     if progress:
         progress("starting the demo PostgreSQL")
     uri = start_demo_postgres(demo)
     ws.sources["neon"] = PostgresSource(uri, description="demo PostgreSQL")
-    ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
 
 
 def _open_live(
@@ -293,26 +300,31 @@ def _open_live(
     notice: Callable[[str], None] | None,
     *,
     refresh: bool = False,
+    database: bool = True,
 ) -> None:
     s = ws.settings
-    if not s.database_url:
-        raise ConfigError(
-            "DATABASE_URL is not set: usertrack needs your app's Postgres (Neon) besides PostHog",
-            hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
-        )
-    from usertrack.sources.postgres import PostgresSource
+    if database:
+        if not s.database_url:
+            raise ConfigError(
+                "DATABASE_URL is not set: usertrack needs your app's Postgres (Neon) besides"
+                " PostHog",
+                hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
+            )
+        from usertrack.sources.postgres import PostgresSource
 
-    ws.sources["neon"] = PostgresSource(
-        s.database_url, connect_attempts=s.connect_attempts, progress=progress
-    )
+        ws.sources["neon"] = PostgresSource(
+            s.database_url, connect_attempts=s.connect_attempts, progress=progress
+        )
     if s.events_path is not None:
         ws.sources["posthog"] = _local_events_source(s, progress, notice)
         return
-    if s.posthog_project_id or s.posthog_api_key or s.posthog_host:
+    partly = bool(s.posthog_project_id or s.posthog_api_key or s.posthog_host)
+    if partly or not database:
         missing = s.missing_posthog
         if missing:
+            what = "PostHog is partly configured" if partly else "this command reads PostHog"
             raise ConfigError(
-                f"PostHog is partly configured: {' and '.join(missing)} not set",
+                f"{what}: {' and '.join(missing)} not set",
                 hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read)",
             )
         from usertrack.sources.posthog_http import PostHogHTTPSource
