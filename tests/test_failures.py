@@ -331,7 +331,7 @@ def test_checking_rules_keeps_no_duckdb_connection_at_module_level() -> None:
     """Each check opens its own connection and closes it: no module keeps one open."""
     from usertrack import deepdive, failures, profiles, segments
 
-    deepdive._rules_and_drivers(SHIPPED)  # the deep dive's side thread
+    deepdive._read_rules(SHIPPED)  # the deep dive's side thread
     load_failure_rules(SHIPPED)
     held = [
         f"{module.__name__}.{name}"

@@ -235,3 +235,40 @@ def test_timeline_check_rule() -> None:
     assert not timeline_check(no_clean_day).platform_likely
     assert "too few" in timeline_check([_item(1, "tool", "failed")]).verdict
     assert timeline_check([]).failures == 0
+
+
+def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:
+    """The side thread that reads failures.yaml while the workspace opens finds every module it
+    needs already imported, so no package is ever imported on two threads at once. It used to
+    import psycopg while the workspace imported psycopg.conninfo: in a fresh process `usertrack
+    user EMAIL` then failed, often but not always, with an internal ImportError ('partially
+    initialized module psycopg.conninfo'). The in-process CLI runner never saw it."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "found = []\n"
+        "def hook(event, args):\n"
+        "    if event == 'import':\n"
+        "        found.append((threading.current_thread().name, args[0]))\n"
+        "sys.addaudithook(hook)\n"
+        "from usertrack.config import load_settings\n"
+        "from usertrack.deepdive import open_with_rules\n"
+        "ws, _ = open_with_rules(\n"
+        "    load_settings(),\n"
+        f"    failures_path=Path({str(REPO / 'failures.yaml')!r}),\n"
+        f"    queries_dir=Path({str(REPO / 'queries')!r}),\n"
+        f"    segments_path=Path({str(REPO / 'segments.yaml')!r}),\n"
+        ")\n"
+        "ws.close()\n"
+        "print(sorted({m for t, m in found if t.startswith('usertrack-rules')}))\n"
+    )
+    env = {**os.environ, "USERTRACK_HOME": str(demo_home)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
