@@ -544,6 +544,8 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.md_text, "ann_lee@x.io", "ann_lee@x.io"),  # inside a word "_" is not emphasis
         (style.md_text, "_em_ *b* `c`", r"\_em\_ \*b\* \`c\`"),
         (style.md_code, "a `b` c", "``a `b` c``"),
+        (style.md_text, "a\x1b]8;;u\x1b\\b\x07", r"a\\x1b\]8;;u\\x1b\\b\\x07"),
+        (style.md_code, "a\x1b[2Jb", "`a\\x1b[2Jb`"),
         (style.terminal_text, "a\x1b[31mb\nc", "a\\x1b[31mb ⏎ c"),
     ],
 )
