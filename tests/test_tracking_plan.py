@@ -548,3 +548,45 @@ def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
         "n": "Null", "a/b~c": "String", "neg": "Int64",
     }  # fmt: skip
     assert rows["a/b~c"][1] == '"slash"' and rows["i"][1] == "3"
+
+
+HOSTILE = {
+    "ansi": "evil\x1b[2J\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "formula": "=cmd|' /C calc'!A0",
+    "md": "[free](https://evil.example) ![x](https://evil.example/p.png) <b>hi</b>",
+    "long": "a_" + "long_event_name_" * 3 + "end",  # 53 characters: whole at 80 columns
+}
+
+
+def test_hostile_event_names_in_every_format(tmp_path: Path, plan_path: Path) -> None:
+    """Event names are written by whoever holds the project's public token: in the terminal
+    a control character is shown, never sent (no screen clear, no hyperlink); a long name is
+    whole at 80 columns; csv neutralises formulas; md makes no link, image or HTML."""
+    day = AS_OF - timedelta(days=3)
+    records = [
+        _event(i, name, day, "d-x", "p-x", {}, None)
+        for i, name in enumerate(HOSTILE.values(), start=1)
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = ["tracking-plan", "--plan", str(plan_path), "--as-of", "2026-06-01"]
+
+    table = run(args, USERTRACK_EVENTS=str(path), COLUMNS="80")
+    assert table.exit_code == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\\x1b" in table.stdout
+    assert HOSTILE["long"] in table.stdout
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
+    # The house style: column headers in sentence case.
+    assert "┃ Event " in table.stdout and "┃ Tier " in table.stdout
+
+    import csv
+    import io
+
+    csv_out = run([*args, "-f", "csv"], USERTRACK_EVENTS=str(path))
+    events = {r["event"] for r in csv.DictReader(io.StringIO(csv_out.stdout))}
+    assert "'" + HOSTILE["formula"] in events and HOSTILE["formula"] not in events
+
+    md = run([*args, "-f", "md"], USERTRACK_EVENTS=str(path))
+    assert md.exit_code == 0, md.stderr
+    assert "](https://evil" not in md.stdout and "<b>" not in md.stdout
+    assert "\x1b" not in md.stdout
