@@ -40,6 +40,27 @@ def test_past_as_of_warns_once_when_rules_read_current_only_columns(home: Path) 
     assert "today's values" in line
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segments", "--no-save"],
+        ["report", "weekly", "--out", "-"],
+        ["user", "<member>"],
+    ],
+)
+def test_quiet_hides_progress_never_the_warning(home: Path, command: list[str]) -> None:
+    """--quiet drops the demo notice and progress; a warning about the answer stays."""
+    if "<member>" in command:
+        doc = json.loads(run(["segments", "-f", "json", "--no-save"], home).stdout)
+        member = next(u["email"] for u in doc["users"] if "power_user" in u["segments"])
+        command = [member if c == "<member>" else c for c in command]
+    result = run(["-q", *command, "--as-of", "2026-11-08"], home)
+    assert result.exit_code == 0, result.stderr
+    (line,) = warnings(result.stderr)
+    assert "credits (in High-intent prospects, Power users)" in line
+    assert result.stderr.splitlines() == [line]  # nothing else: no demo notice, no "wrote"
+
+
 def test_as_of_now_has_no_warning_but_still_names_the_columns(home: Path) -> None:
     result = run(["segments", "-f", "json", "--no-save"], home)
     assert result.exit_code == 0, result.stderr

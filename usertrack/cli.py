@@ -360,6 +360,7 @@ def _open_workspace(
         segments_path=resolve_segments_file(segments_file),
         progress=progress,
         notice=_info,
+        warn=_warn,
         refresh=refresh,
     )
 
@@ -951,6 +952,7 @@ def user(
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
                 notice=_info,
+                warn=_warn,
                 refresh=refresh,
             )
             with ws:

@@ -318,6 +318,7 @@ def deep_dive(
         if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
             raise not_found(ws, norm, as_of, progress)
         classification = classify(ws.rules, con, as_of)
+        ws.warn_if_past(as_of, tuple(c for c in ws.current_only() if c in classification.columns))
         user = classification.users[0]
         profile = {c: user[c] for c in classification.columns}
         segments = []

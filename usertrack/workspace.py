@@ -51,6 +51,9 @@ class Workspace:
     sources: dict[str, Source] = field(default_factory=dict)
     demo: DemoWorkspace | None = None
     notice: Callable[[str], None] | None = None  # one-line messages for stderr
+    # A warning about the answer itself (e.g. current-only columns in the past), without the
+    # "usertrack: warning: " prefix: shown even when progress notices are not (--quiet).
+    warn: Callable[[str], None] | None = None
     _warned: bool = field(default=False, repr=False)
 
     def default_as_of(self) -> datetime:
@@ -109,13 +112,21 @@ class Workspace:
         finally:
             run.close()
         result.current_only = tuple(c for c in self.current_only() if c in result.columns)
-        warning = self.past_warning(as_of, result.current_only)
+        warning = self.warn_if_past(as_of, result.current_only)
         if warning:
             result.warnings = (*result.warnings, warning)
-            if self.notice and not self._warned:  # once per command, however many as_of
-                self.notice(f"usertrack: warning: {warning}")
-                self._warned = True
         return result
+
+    def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
+        """`past_warning`, said on stderr once per command however many as_of; returned."""
+        warning = self.past_warning(as_of, current_only)
+        if warning and not self._warned:
+            if self.warn:
+                self.warn(warning)
+            elif self.notice:
+                self.notice(f"usertrack: warning: {warning}")
+            self._warned = True
+        return warning
 
     def current_only(self) -> tuple[str, ...]:
         """Columns the per-user query files declare `-- current-only: a, b` in their header:
@@ -243,6 +254,7 @@ def open_workspace(
     segments_path: Path,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     refresh: bool = False,
 ) -> Workspace:
     """Load the rules and queries first (cheap, and the likeliest to be wrong), then the sources."""
@@ -255,7 +267,7 @@ def open_workspace(
             f"USERTRACK_HOME {settings.home}: cannot create it or make it private: {e.strerror}",
             hint="set USERTRACK_HOME to a folder of yours",
         ) from None
-    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice)
+    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice, warn=warn)
     try:
         if settings.demo:
             if notice:
