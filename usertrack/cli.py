@@ -560,8 +560,10 @@ def query(
                 raise UsageError(
                     f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
                 )
-            if name == "email":  # matched like `usertrack user`: trimmed, case-insensitively
-                value = value.strip().lower()
+            if name == "email":  # the one normalisation, as `usertrack user` matches it
+                from usertrack.emails import normalize_email
+
+                value = normalize_email(value) or ""
             given[name] = value
         _prepare_out(out)
         with _status(f"running {query_id}") as progress:
@@ -605,6 +607,12 @@ def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
         raise UsageError(
             f"query {target.id} has no parameter {unknown[0]!r}"
             f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+        )
+    missing = [p.name for p in target.params if p.default is None and p.name not in given]
+    if missing:  # the user's to give, not a fault of the query file
+        raise UsageError(
+            f"query {target.id} needs {' '.join(f'-p {m}=VALUE' for m in missing)}"
+            " (it has no default; see `usertrack query --list`)"
         )
     return {name: convert_param(target, name, value) for name, value in given.items()}
 
