@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -558,3 +558,36 @@ def test_human_column_rules() -> None:
     assert style.human(25.0, "run_success_rate") == "25.0%"  # a *_rate column is a percentage
     assert style.human(datetime(2026, 11, 13, 9, 5), "first_seen") == "2026-11-13"  # a range day
     assert style.md_text(style.Markdown("**ours**")) == "**ours**"
+
+
+def test_deep_dive_timeline_stays_a_table_at_80_columns(demo: dict[str, Any]) -> None:
+    """The timeline of `usertrack user` at 80 columns: an event named like mcp_connect_clicked
+    beside a failed tool call used to leave no room for the four key columns, and the whole
+    timeline (40 events) came out one field per line, seven lines each. The detail is the
+    column to leave out (the failure tables above carry the messages); the rest stays whole."""
+    import dataclasses
+
+    from usertrack.deepdive import TimelineItem
+
+    at = datetime(2026, 11, 10, 8, 38, tzinfo=UTC)
+    items = [
+        TimelineItem(at, "posthog", "mcp_connect_clicked", name="/integrations/github"),
+        TimelineItem(
+            at + timedelta(minutes=1), "neon", "tool call", "tool", "linkedin_get_profile",
+            "failed", "AuthenticationError: LinkedIn API returned 401 Unauthorized",
+        ),
+        TimelineItem(at + timedelta(minutes=2), "neon", "code execution", None,
+                     "Score inbound leads", "success", "score_leads.py, 1602 ms"),
+        TimelineItem(at + timedelta(minutes=3), "neon", "run", "workflow", "run 19998",
+                     "completed"),
+    ]  # fmt: skip
+    deep = dataclasses.replace(demo["deep"], timeline=items)
+    _, text = _terminal(80, lambda c: render_deep_dive(c, deep))
+    timeline = text.split("Timeline (PostHog events and Neon rows", 1)[1]
+    assert "one field per line" not in timeline
+    assert "┃ At " in timeline and "hidden: " in timeline
+    for item in items:
+        assert style.moment(item.at) in timeline and item.kind in timeline
+    assert "failed" in timeline and all(len(line) <= 80 for line in timeline.splitlines())
+    _, wide = _terminal(200, lambda c: render_deep_dive(c, deep))
+    assert "AuthenticationError: LinkedIn API returned 401 Unauthorized" in wide
