@@ -28,6 +28,7 @@ from usertrack.tracking_plan import (
     run_audit,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 30
 INTERNAL = "@datagen.dev"  # the shipped segments.yaml's exclude: domain
@@ -411,6 +412,22 @@ def test_init_writes_a_plan_that_loads_and_never_overwrites(export: Path, tmp_pa
     assert refused.exit_code == EXIT_USAGE
     assert f"{out} already exists" in refused.stderr and refused.stdout == ""
     assert out.read_text() == before
+
+
+def test_init_out_dash_is_stdout_and_missing_folders_are_made(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out -` is stdout for init as for every command (it wrote a file named '-')."""
+    monkeypatch.chdir(tmp_path)
+    args = ["tracking-plan", "init", "--as-of", "2026-06-01"]
+    shown = run([*args, "--out", "-"], USERTRACK_EVENTS=str(export))
+    assert shown.exit_code == 0, shown.stderr
+    assert not (tmp_path / "-").exists() and not (REPO / "-").exists()
+    assert "events:" in shown.stdout and '"chart_viewed":' in shown.stdout
+    deep = tmp_path / "a" / "b" / "plan.yaml"
+    made = run([*args, "--out", str(deep)], USERTRACK_EVENTS=str(export))
+    assert made.exit_code == 0, made.stderr
+    assert deep.read_text() == shown.stdout
 
 
 BAD_PLANS = [

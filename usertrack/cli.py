@@ -1079,7 +1079,8 @@ def tracking_plan(
 @plan_app.command("init")
 def tracking_plan_init(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="The plan file to write (never overwritten).")
+        Path,
+        typer.Option("--out", "-o", help="The plan file to write (never overwritten); - is stdout"),
     ] = Path("tracking-plan.yaml"),
     days: Annotated[
         int,
@@ -1094,10 +1095,13 @@ def tracking_plan_init(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.output import is_stdout
         from usertrack.tracking_plan import draft_plan, open_events_workspace, write_new
 
-        if out.exists():
-            write_new(out, "")  # the same "already exists" error, before any work
+        if not is_stdout(out):
+            if out.exists():
+                write_new(out, "")  # the same "already exists" error, before any work
+            _prepare_out(out)  # folders created, a path that cannot be written fails now
         moment = parse_as_of(as_of) if as_of else None
         with _status("loading queries") as progress:
             ws = open_events_workspace(
@@ -1111,8 +1115,11 @@ def tracking_plan_init(
             with ws:
                 _check_as_of(ws, moment)
                 text = draft_plan(ws, moment or ws.default_as_of(), days, progress)
-        write_new(out, text)
-        _info(f"usertrack: wrote {out}")
+        if is_stdout(out):
+            _emit(text, out)
+        else:
+            write_new(out, text)
+            _info(f"usertrack: wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> Any:
