@@ -155,6 +155,20 @@ def test_a_missing_out_folder_is_created(home: Path, tmp_path: Path) -> None:
     assert (missing / NAME).read_text(encoding="utf-8").startswith("# usertrack weekly report")
 
 
+def test_out_naming_a_file_is_refused_not_made_a_folder(home: Path, tmp_path: Path) -> None:
+    """`--out report.md` made a folder named report.md and wrote the report inside it."""
+    out = tmp_path / "report.md"
+    result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)], home)
+    assert result.exit_code == EXIT_USAGE
+    assert f"usertrack: error: cannot write {out}: --out takes the folder" in result.stderr
+    assert not out.exists() and result.stdout == ""
+    folder = tmp_path / "weekly.md"  # an existing folder of that name is still a folder
+    folder.mkdir()
+    ok = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(folder)], home)
+    assert ok.exit_code == 0, ok.stderr
+    assert (folder / NAME).exists()
+
+
 def test_an_unwritable_out_fails_before_any_query(home: Path, tmp_path: Path) -> None:
     """Tests run as root, which a read-only folder does not stop: a folder under a regular file
     can never be made, by anyone."""
