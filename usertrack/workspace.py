@@ -284,7 +284,7 @@ def open_workspace(
 
 
 def _open_demo(ws: Workspace, progress: Progress | None) -> None:
-    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.demo import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -292,7 +292,7 @@ def _open_demo(ws: Workspace, progress: Progress | None) -> None:
     ws.demo = demo
     if progress:
         progress("starting the demo PostgreSQL")
-    uri = start_demo_postgres(demo)
+    uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
     ws.sources["neon"] = PostgresSource(uri, description="demo PostgreSQL")
     ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
 
