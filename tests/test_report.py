@@ -122,6 +122,21 @@ def test_weekly_report_with_a_custom_template(home: Path, tmp_path: Path) -> Non
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
+def test_a_template_cannot_reach_into_python(home: Path, tmp_path: Path) -> None:
+    """A template is shared like a query file: jinja's sandbox stops the usual escape through
+    attributes (here to os.environ, where DATABASE_URL lives)."""
+    template = tmp_path / "evil.md.j2"
+    template.write_text(
+        "# {{ week.label }}\n\n{{ cycler.__init__.__globals__.os.environ['USERTRACK_CANARY'] }}\n",
+        encoding="utf-8",
+    )
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", "-", "--template", str(template)]
+    result = run(args, home, USERTRACK_CANARY="canary-value-42")
+    assert result.exit_code == EXIT_USAGE, result.stdout
+    assert f"{template}:3: template error" in result.stderr
+    assert "canary-value-42" not in result.stdout + result.stderr
+
+
 def test_a_broken_template_names_its_line(home: Path, tmp_path: Path) -> None:
     template = tmp_path / "bad.md.j2"
     template.write_text("# {{ week.label }}\n\n{{ no_such_thing.value }}\n", encoding="utf-8")

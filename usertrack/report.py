@@ -643,11 +643,14 @@ def _finalize(value: Any) -> Any:
 def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> str:
     """The report text. Template errors are UsageErrors naming the template file and line."""
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
     path = (template or WEEKLY_TEMPLATE).expanduser()
     if not path.is_file():
         raise UsageError(f"--template {path}: no such template file")
-    env = jinja2.Environment(
+    # A template is shared like a query file: jinja's sandbox keeps it to rendering (no reach
+    # into Python through attributes such as __class__ or __globals__).
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(path.parent)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
