@@ -97,8 +97,13 @@ def test_weekly_report_of_a_past_week_says_so(home: Path, tmp_path: Path) -> Non
     past = run(["report", "weekly", "--as-of", "2026-11-09", "--out", str(tmp_path)], home)
     assert past.exit_code == 0, past.stderr
     # As the Markdown reads once rendered (the report escapes punctuation in text).
-    text = re.sub(r"\\(.)", r"\1", Path(past.stdout.strip()).read_text())
+    raw = Path(past.stdout.strip()).read_text()
+    text = re.sub(r"\\(.)", r"\1", raw)
     assert "> **Warning:** as of 2026-11-09 00:00 UTC" in text
+    # Its own block, between blank lines: the newlines the template wrote as {{ "\n" }} went
+    # through the Markdown escaping and came out as spaces (" > **Warning:** ... \n## Key").
+    assert "workspace).\n\n> **Warning:** as of" in raw
+    assert re.search(r"> \*\*Warning:\*\* [^\n]*\S\n\n## Key metrics", raw)
     assert "credits (in High-intent prospects, Power users)" in text
     assert len(warnings(past.stderr)) == 1
     now_dir = tmp_path / "now"
