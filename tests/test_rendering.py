@@ -591,3 +591,26 @@ def test_deep_dive_timeline_stays_a_table_at_80_columns(demo: dict[str, Any]) ->
     assert "failed" in timeline and all(len(line) <= 80 for line in timeline.splitlines())
     _, wide = _terminal(200, lambda c: render_deep_dive(c, deep))
     assert "AuthenticationError: LinkedIn API returned 401 Unauthorized" in wide
+
+
+def test_error_hints_show_data_as_text(handmade_db: str, tmp_path: Path) -> None:
+    """An unknown email's hint names the closest known ones, and those come from PostHog: an
+    escape sequence in one reached stderr raw. Every error and hint line is terminal-safe."""
+    hostile = "eve\x1b]8;;https://evil.example\x1b\\@evil.io"
+    record = {
+        "uuid": "00000000-0000-0000-0000-000000000001",
+        "event": "$pageview",
+        "distinct_id": "d-eve",
+        "person_id": "p-eve",
+        "timestamp": "2026-11-10T10:00:00Z",
+        "properties": {"$pathname": "/"},
+        "person_properties": {"email": hostile},
+    }
+    export = tmp_path / "events.jsonl"
+    export.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    env = {"DATABASE_URL": handmade_db, "USERTRACK_EVENTS": str(export)}
+    typed = hostile.replace("\x1b", "")  # a near miss: the hint names the hostile one
+    result = run(["user", typed, "--as-of", "2026-11-16"], tmp_path / "home", **env)
+    assert result.exit_code == 3, result.stderr  # not found
+    assert "\x1b" not in result.stderr
+    assert "usertrack: hint: did you mean eve\\x1b]8;;https://evil.example" in result.stderr

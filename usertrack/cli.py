@@ -153,7 +153,7 @@ def _info(message: str) -> None:
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"usertrack: warning: {message}", err=True)
+    typer.echo(f"usertrack: warning: {_safe(message)}", err=True)
 
 
 @contextlib.contextmanager
@@ -240,6 +240,12 @@ def _silence_stdout() -> None:
         pass  # not a real file (a test runner's buffer): nothing will flush it
 
 
+def _safe(message: str) -> str:
+    from usertrack.style import terminal_text
+
+    return terminal_text(message, one_line=False)
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn library errors into one line on stderr and the error's exit code."""
@@ -251,9 +257,11 @@ def handle_errors() -> Iterator[None]:
     except UsertrackError as e:
         if _debug():
             _show_traceback(e)
-        typer.echo(f"usertrack: error: {e}", err=True)
+        # Messages may quote data (the closest emails, a server's error text): never raw
+        # control characters on the terminal.
+        typer.echo(f"usertrack: error: {_safe(str(e))}", err=True)
         if e.hint:
-            typer.echo(f"usertrack: hint: {e.hint}", err=True)
+            typer.echo(f"usertrack: hint: {_safe(e.hint)}", err=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("usertrack: interrupted", err=True)
@@ -264,7 +272,7 @@ def handle_errors() -> Iterator[None]:
         if _debug():
             _show_traceback(e)
         message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
-        typer.echo(f"usertrack: internal error: {message}", err=True)
+        typer.echo(f"usertrack: internal error: {_safe(message)}", err=True)
         if not _debug():
             typer.echo(
                 "usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True
