@@ -119,3 +119,29 @@ def test_the_query_files_and_readme_mark_current_only_columns() -> None:
     assert _current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
     readme = (REPO / "README.md").read_text()
     assert "current-only" in readme.split("### Profile columns", 1)[1].split("## ", 1)[0]
+
+
+@pytest.mark.parametrize("command", [["segments", "--no-save"], ["tracking-plan"]])
+def test_quiet_still_says_rows_were_skipped(
+    handmade_db: str, tmp_path: Path, command: list[str]
+) -> None:
+    """Rows of an events export without an event or a timestamp are left out of every answer:
+    that is said on stderr even with --quiet (it was a progress notice, hidden by -q)."""
+    good = {
+        "uuid": "00000000-0000-0000-0000-000000000001",
+        "event": "$pageview",
+        "distinct_id": "d-1",
+        "person_id": "p-1",
+        "timestamp": "2026-11-10T10:00:00Z",
+        "properties": {},
+        "person_properties": {"email": "ann@acme.io"},
+    }
+    rows = [good, {**good, "uuid": "x1", "event": None}, {**good, "uuid": "x2", "timestamp": None}]
+    export = tmp_path / "events.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    env = {"DATABASE_URL": handmade_db, "USERTRACK_EVENTS": str(export)}
+    result = run(["-q", *command, "--as-of", "2026-11-16"], tmp_path / "home", **env)
+    assert result.exit_code == 0, result.stderr
+    skipped = [w for w in warnings(result.stderr) if "skipped" in w]
+    assert len(skipped) == 1, result.stderr
+    assert "skipped 2 row(s) without event or timestamp (events.jsonl: 2)" in skipped[0]

@@ -1063,6 +1063,7 @@ def tracking_plan(
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
                 notice=_info,
+                warn=_warn,
                 refresh=refresh,
             )
             with ws:
@@ -1118,6 +1119,7 @@ def tracking_plan_init(
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
                 notice=_info,
+                warn=_warn,
                 refresh=refresh,
             )
             with ws:

@@ -819,6 +819,7 @@ def open_events_workspace(
     segments_path: Path,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     refresh: bool = False,
 ) -> Workspace:
     """A workspace with only its PostHog source: the demo's events, an events export or the
@@ -848,7 +849,7 @@ def open_events_workspace(
                 ws.demo.events_path, description="demo events"
             )
         elif settings.events_path is not None:
-            ws.sources["posthog"] = _local_events_source(settings, progress, notice)
+            ws.sources["posthog"] = _local_events_source(settings, progress, notice, warn)
         else:
             missing = settings.missing_posthog
             if missing:

@@ -316,7 +316,7 @@ def _open_live(
         s.database_url, connect_attempts=s.connect_attempts, progress=progress
     )
     if s.events_path is not None:
-        ws.sources["posthog"] = _local_events_source(s, progress, notice)
+        ws.sources["posthog"] = _local_events_source(s, progress, notice, ws.warn)
         return
     if s.posthog_project_id or s.posthog_api_key or s.posthog_host:
         missing = s.missing_posthog
@@ -377,7 +377,10 @@ def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
 
 
 def _local_events_source(
-    settings: Settings, progress: Progress | None, notice: Callable[[str], None] | None
+    settings: Settings,
+    progress: Progress | None,
+    notice: Callable[[str], None] | None,
+    warn: Callable[[str], None] | None = None,
 ) -> Source:
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -386,6 +389,8 @@ def _local_events_source(
     if progress:
         progress(f"importing events from {source_path}")
     store, stats = import_events_export(settings)
-    if notice and (not stats.unchanged or stats.skipped):
+    if stats.skipped and warn:  # rows left out of every answer: said even with --quiet
+        warn(stats.summary())
+    elif notice and (not stats.unchanged or stats.skipped):
         notice(f"usertrack: {stats.summary()}")
     return LocalPostHogSource(store, description=f"events export {source_path.name}")
