@@ -306,6 +306,11 @@ def test_print_template_prints_the_shipped_one() -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == WEEKLY_TEMPLATE.read_text(encoding="utf-8")
     assert "{{ week.label }}" in result.stdout
+    ignored = run(["report", "weekly", "--print-template", "--out", "mine"])
+    assert ignored.exit_code == EXIT_USAGE and ignored.stdout == ""  # not silently to stdout
+    assert "--print-template prints to stdout" in ignored.stderr
+    dash = run(["report", "weekly", "--print-template", "--out", "-"])
+    assert dash.exit_code == 0 and dash.stdout == result.stdout
 
 
 def test_a_template_syntax_error_stops_before_any_query(home: Path, tmp_path: Path) -> None:

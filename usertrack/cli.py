@@ -818,6 +818,11 @@ def report_weekly(
         from usertrack.style import moment as moment_text
 
         if print_template:
+            if out is not None and not is_stdout(out):
+                raise UsageError(
+                    "--print-template prints to stdout, not into --out"
+                    " (redirect it: usertrack report weekly --print-template > mine.md.j2)"
+                )
             sys.stdout.write(WEEKLY_TEMPLATE.read_text(encoding="utf-8"))
             sys.stdout.flush()
             return
