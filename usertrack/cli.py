@@ -598,6 +598,15 @@ _STANDALONE_FOLDERS = ("posthog", "neon")
 
 
 def _runnable_query(library: Any, query_id: str) -> Any:
+    if query_id not in library.queries:  # suggest and name only what `query` can run
+        from usertrack.errors import NotFoundError
+        from usertrack.rulefiles import did_you_mean
+
+        runnable = [q for q, v in library.queries.items() if v.folder in _STANDALONE_FOLDERS]
+        raise NotFoundError(
+            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
+            hint="`usertrack query --list` shows each query with its description and parameters",
+        )
     target = library.get(query_id)
     if target.folder not in _STANDALONE_FOLDERS:
         raise UsageError(
