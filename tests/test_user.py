@@ -272,3 +272,29 @@ def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry", ["malformed_dsn", "describe_dsn", "dsn_without_password"])
+def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
+    """Reading a DSN while another thread imports psycopg (as the deep dive's side thread did
+    before it left the imports to the caller): entered through `psycopg.conninfo`, the
+    half-initialised package raised an ImportError. Entered by its top-level package, the read
+    waits for the other thread's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, time\n"
+        "from usertrack.sources import postgres\n"
+        "side = threading.Thread(target=lambda: __import__('psycopg'))\n"
+        "side.start()\n"
+        "time.sleep(0.02)  # inside psycopg's __init__ (about 0.2 s)\n"
+        f"print(postgres.{entry}('postgresql://u:pw@db.example/app'))\n"
+        "side.join()\n"
+    )
+    for _ in range(3):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "pw" not in proc.stdout
