@@ -40,6 +40,27 @@ def test_past_as_of_warns_once_when_rules_read_current_only_columns(home: Path) 
     assert "today's values" in line
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segments", "--no-save"],
+        ["report", "weekly", "--out", "-"],
+        ["user", "<member>"],
+    ],
+)
+def test_quiet_hides_progress_never_the_warning(home: Path, command: list[str]) -> None:
+    """--quiet drops the demo notice and progress; a warning about the answer stays."""
+    if "<member>" in command:
+        doc = json.loads(run(["segments", "-f", "json", "--no-save"], home).stdout)
+        member = next(u["email"] for u in doc["users"] if "power_user" in u["segments"])
+        command = [member if c == "<member>" else c for c in command]
+    result = run(["-q", *command, "--as-of", "2026-11-08"], home)
+    assert result.exit_code == 0, result.stderr
+    (line,) = warnings(result.stderr)
+    assert "credits (in High-intent prospects, Power users)" in line
+    assert result.stderr.splitlines() == [line]  # nothing else: no demo notice, no "wrote"
+
+
 def test_as_of_now_has_no_warning_but_still_names_the_columns(home: Path) -> None:
     result = run(["segments", "-f", "json", "--no-save"], home)
     assert result.exit_code == 0, result.stderr
@@ -76,8 +97,13 @@ def test_weekly_report_of_a_past_week_says_so(home: Path, tmp_path: Path) -> Non
     past = run(["report", "weekly", "--as-of", "2026-11-09", "--out", str(tmp_path)], home)
     assert past.exit_code == 0, past.stderr
     # As the Markdown reads once rendered (the report escapes punctuation in text).
-    text = re.sub(r"\\(.)", r"\1", Path(past.stdout.strip()).read_text())
+    raw = Path(past.stdout.strip()).read_text()
+    text = re.sub(r"\\(.)", r"\1", raw)
     assert "> **Warning:** as of 2026-11-09 00:00 UTC" in text
+    # Its own block, between blank lines: the newlines the template wrote as {{ "\n" }} went
+    # through the Markdown escaping and came out as spaces (" > **Warning:** ... \n## Key").
+    assert "workspace).\n\n> **Warning:** as of" in raw
+    assert re.search(r"> \*\*Warning:\*\* [^\n]*\S\n\n## Key metrics", raw)
     assert "credits (in High-intent prospects, Power users)" in text
     assert len(warnings(past.stderr)) == 1
     now_dir = tmp_path / "now"
@@ -93,3 +119,29 @@ def test_the_query_files_and_readme_mark_current_only_columns() -> None:
     assert _current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
     readme = (REPO / "README.md").read_text()
     assert "current-only" in readme.split("### Profile columns", 1)[1].split("## ", 1)[0]
+
+
+@pytest.mark.parametrize("command", [["segments", "--no-save"], ["tracking-plan"]])
+def test_quiet_still_says_rows_were_skipped(
+    handmade_db: str, tmp_path: Path, command: list[str]
+) -> None:
+    """Rows of an events export without an event or a timestamp are left out of every answer:
+    that is said on stderr even with --quiet (it was a progress notice, hidden by -q)."""
+    good = {
+        "uuid": "00000000-0000-0000-0000-000000000001",
+        "event": "$pageview",
+        "distinct_id": "d-1",
+        "person_id": "p-1",
+        "timestamp": "2026-11-10T10:00:00Z",
+        "properties": {},
+        "person_properties": {"email": "ann@acme.io"},
+    }
+    rows = [good, {**good, "uuid": "x1", "event": None}, {**good, "uuid": "x2", "timestamp": None}]
+    export = tmp_path / "events.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    env = {"DATABASE_URL": handmade_db, "USERTRACK_EVENTS": str(export)}
+    result = run(["-q", *command, "--as-of", "2026-11-16"], tmp_path / "home", **env)
+    assert result.exit_code == 0, result.stderr
+    skipped = [w for w in warnings(result.stderr) if "skipped" in w]
+    assert len(skipped) == 1, result.stderr
+    assert "skipped 2 row(s) without event or timestamp (events.jsonl: 2)" in skipped[0]

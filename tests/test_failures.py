@@ -331,7 +331,7 @@ def test_checking_rules_keeps_no_duckdb_connection_at_module_level() -> None:
     """Each check opens its own connection and closes it: no module keeps one open."""
     from usertrack import deepdive, failures, profiles, segments
 
-    deepdive._rules_and_drivers(SHIPPED)  # the deep dive's side thread
+    deepdive._read_rules(SHIPPED)  # the deep dive's side thread
     load_failure_rules(SHIPPED)
     held = [
         f"{module.__name__}.{name}"
@@ -340,3 +340,17 @@ def test_checking_rules_keeps_no_duckdb_connection_at_module_level() -> None:
         if _holds_connection(value)
     ]
     assert held == []
+
+
+def test_a_when_that_fails_on_a_value_names_its_rule(demo_home: Path, tmp_path: Path) -> None:
+    """A `when` that binds (a cast is valid SQL) but fails on a message: exit 2, file:line and
+    rule, nothing on stdout; not an internal error."""
+    bad = tmp_path / "failures.yaml"
+    bad.write_text(
+        HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: '.'\n"
+        "    when: CAST(error_message AS INTEGER) > 0\n"
+    )
+    result = run(["failures", "--failures", str(bad)], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    assert result.stdout == ""
+    assert f"{bad}:4: rule 'Infra: x' fails on the data: Conversion Error" in result.stderr

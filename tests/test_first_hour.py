@@ -321,6 +321,26 @@ def test_param_email_is_normalised_like_user(demo_home: Path) -> None:
     email = json.loads(failing.stdout)["users"][0]["email"]  # someone with recent runs
     plain = rows(email)
     assert plain and rows(f"  {email.upper()} ") == plain
+    assert rows(f"\t{email}\r\n") == plain
+    # Only space, tab, CR and LF are trimmed (usertrack.emails), here as in `user`: a form
+    # feed is part of what was typed, so nobody has that email.
+    assert rows(f"\f{email}") == []
+    assert run(["user", f"\f{email}"], demo_home).exit_code == EXIT_NOT_FOUND
+
+
+def test_an_unknown_query_suggests_only_runnable_ones(demo_home: Path) -> None:
+    result = run(["query", "neon/run"], demo_home)
+    assert result.exit_code == EXIT_NOT_FOUND
+    assert "did you mean 'neon/runs'?" in one_error_line(result.stderr)
+    assert "join/profile" not in result.stderr  # listed as known, then refused when run
+    assert "usertrack query --list" in result.stderr
+
+
+def test_a_required_param_left_out_is_a_usage_error(demo_home: Path) -> None:
+    result = run(["query", "neon/user_timeline"], demo_home)
+    assert result.exit_code == EXIT_USAGE  # not "malformed query file" (exit 6)
+    line = one_error_line(result.stderr)
+    assert "neon/user_timeline needs -p email=VALUE" in line
 
 
 def test_param_values_take_the_type_of_their_default(demo_home: Path) -> None:

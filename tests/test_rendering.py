@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -544,6 +544,8 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.md_text, "ann_lee@x.io", "ann_lee@x.io"),  # inside a word "_" is not emphasis
         (style.md_text, "_em_ *b* `c`", r"\_em\_ \*b\* \`c\`"),
         (style.md_code, "a `b` c", "``a `b` c``"),
+        (style.md_text, "a\x1b]8;;u\x1b\\b\x07", r"a\\x1b\]8;;u\\x1b\\b\\x07"),
+        (style.md_code, "a\x1b[2Jb", "`a\\x1b[2Jb`"),
         (style.terminal_text, "a\x1b[31mb\nc", "a\\x1b[31mb ⏎ c"),
     ],
 )
@@ -556,3 +558,59 @@ def test_human_column_rules() -> None:
     assert style.human(25.0, "run_success_rate") == "25.0%"  # a *_rate column is a percentage
     assert style.human(datetime(2026, 11, 13, 9, 5), "first_seen") == "2026-11-13"  # a range day
     assert style.md_text(style.Markdown("**ours**")) == "**ours**"
+
+
+def test_deep_dive_timeline_stays_a_table_at_80_columns(demo: dict[str, Any]) -> None:
+    """The timeline of `usertrack user` at 80 columns: an event named like mcp_connect_clicked
+    beside a failed tool call used to leave no room for the four key columns, and the whole
+    timeline (40 events) came out one field per line, seven lines each. The detail is the
+    column to leave out (the failure tables above carry the messages); the rest stays whole."""
+    import dataclasses
+
+    from usertrack.deepdive import TimelineItem
+
+    at = datetime(2026, 11, 10, 8, 38, tzinfo=UTC)
+    items = [
+        TimelineItem(at, "posthog", "mcp_connect_clicked", name="/integrations/github"),
+        TimelineItem(
+            at + timedelta(minutes=1), "neon", "tool call", "tool", "linkedin_get_profile",
+            "failed", "AuthenticationError: LinkedIn API returned 401 Unauthorized",
+        ),
+        TimelineItem(at + timedelta(minutes=2), "neon", "code execution", None,
+                     "Score inbound leads", "success", "score_leads.py, 1602 ms"),
+        TimelineItem(at + timedelta(minutes=3), "neon", "run", "workflow", "run 19998",
+                     "completed"),
+    ]  # fmt: skip
+    deep = dataclasses.replace(demo["deep"], timeline=items)
+    _, text = _terminal(80, lambda c: render_deep_dive(c, deep))
+    timeline = text.split("Timeline (PostHog events and Neon rows", 1)[1]
+    assert "one field per line" not in timeline
+    assert "┃ At " in timeline and "hidden: " in timeline
+    for item in items:
+        assert style.moment(item.at) in timeline and item.kind in timeline
+    assert "failed" in timeline and all(len(line) <= 80 for line in timeline.splitlines())
+    _, wide = _terminal(200, lambda c: render_deep_dive(c, deep))
+    assert "AuthenticationError: LinkedIn API returned 401 Unauthorized" in wide
+
+
+def test_error_hints_show_data_as_text(handmade_db: str, tmp_path: Path) -> None:
+    """An unknown email's hint names the closest known ones, and those come from PostHog: an
+    escape sequence in one reached stderr raw. Every error and hint line is terminal-safe."""
+    hostile = "eve\x1b]8;;https://evil.example\x1b\\@evil.io"
+    record = {
+        "uuid": "00000000-0000-0000-0000-000000000001",
+        "event": "$pageview",
+        "distinct_id": "d-eve",
+        "person_id": "p-eve",
+        "timestamp": "2026-11-10T10:00:00Z",
+        "properties": {"$pathname": "/"},
+        "person_properties": {"email": hostile},
+    }
+    export = tmp_path / "events.jsonl"
+    export.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    env = {"DATABASE_URL": handmade_db, "USERTRACK_EVENTS": str(export)}
+    typed = hostile.replace("\x1b", "")  # a near miss: the hint names the hostile one
+    result = run(["user", typed, "--as-of", "2026-11-16"], tmp_path / "home", **env)
+    assert result.exit_code == 3, result.stderr  # not found
+    assert "\x1b" not in result.stderr
+    assert "usertrack: hint: did you mean eve\\x1b]8;;https://evil.example" in result.stderr

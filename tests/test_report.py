@@ -122,6 +122,21 @@ def test_weekly_report_with_a_custom_template(home: Path, tmp_path: Path) -> Non
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
+def test_a_template_cannot_reach_into_python(home: Path, tmp_path: Path) -> None:
+    """A template is shared like a query file: jinja's sandbox stops the usual escape through
+    attributes (here to os.environ, where DATABASE_URL lives)."""
+    template = tmp_path / "evil.md.j2"
+    template.write_text(
+        "# {{ week.label }}\n\n{{ cycler.__init__.__globals__.os.environ['USERTRACK_CANARY'] }}\n",
+        encoding="utf-8",
+    )
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", "-", "--template", str(template)]
+    result = run(args, home, USERTRACK_CANARY="canary-value-42")
+    assert result.exit_code == EXIT_USAGE, result.stdout
+    assert f"{template}:3: template error" in result.stderr
+    assert "canary-value-42" not in result.stdout + result.stderr
+
+
 def test_a_broken_template_names_its_line(home: Path, tmp_path: Path) -> None:
     template = tmp_path / "bad.md.j2"
     template.write_text("# {{ week.label }}\n\n{{ no_such_thing.value }}\n", encoding="utf-8")
@@ -153,6 +168,20 @@ def test_a_missing_out_folder_is_created(home: Path, tmp_path: Path) -> None:
     result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(missing)], home)
     assert result.exit_code == 0, result.stderr
     assert (missing / NAME).read_text(encoding="utf-8").startswith("# usertrack weekly report")
+
+
+def test_out_naming_a_file_is_refused_not_made_a_folder(home: Path, tmp_path: Path) -> None:
+    """`--out report.md` made a folder named report.md and wrote the report inside it."""
+    out = tmp_path / "report.md"
+    result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)], home)
+    assert result.exit_code == EXIT_USAGE
+    assert f"usertrack: error: cannot write {out}: --out takes the folder" in result.stderr
+    assert not out.exists() and result.stdout == ""
+    folder = tmp_path / "weekly.md"  # an existing folder of that name is still a folder
+    folder.mkdir()
+    ok = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(folder)], home)
+    assert ok.exit_code == 0, ok.stderr
+    assert (folder / NAME).exists()
 
 
 def test_an_unwritable_out_fails_before_any_query(home: Path, tmp_path: Path) -> None:
@@ -296,6 +325,11 @@ def test_print_template_prints_the_shipped_one() -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == WEEKLY_TEMPLATE.read_text(encoding="utf-8")
     assert "{{ week.label }}" in result.stdout
+    ignored = run(["report", "weekly", "--print-template", "--out", "mine"])
+    assert ignored.exit_code == EXIT_USAGE and ignored.stdout == ""  # not silently to stdout
+    assert "--print-template prints to stdout" in ignored.stderr
+    dash = run(["report", "weekly", "--print-template", "--out", "-"])
+    assert dash.exit_code == 0 and dash.stdout == result.stdout
 
 
 def test_a_template_syntax_error_stops_before_any_query(home: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ written. The last tests check the connection itself, for SQL that got past every
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -176,6 +177,39 @@ def test_a_hogql_query_file_cannot_touch_files(
     assert "(line 4, column" in result.stderr  # the file's line: the header has three
     assert result.stdout == ""
     assert "hunter2" not in result.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("SELECT pg_read_file('{secret}') AS x", "permission denied"),
+        ("COPY (SELECT 1) TO PROGRAM 'touch {target}'", "permission denied"),
+        ("COPY (SELECT 1) TO '{target}'", "permission denied"),
+        ("SELECT usesuper AS x FROM pg_user WHERE usename = current_user", None),
+    ],
+)
+def test_a_neon_query_file_on_the_demo_has_a_reader_role_only(
+    demo_home: Path, tmp_path: Path, secret: Path, body: str, fragment: str | None
+) -> None:
+    """A query file in ./queries/neon/ ran on the demo as the cluster's superuser: it could read
+    any file the server can (pg_read_file) or run a program (COPY ... TO PROGRAM)."""
+    target = tmp_path / "pwned"
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    (queries / "neon" / "x.sql").write_text(
+        "-- name: x\n-- description: a hostile query file\n-- returns: table\n"
+        + body.format(target=target, secret=secret)
+        + "\n"
+    )
+    result = run(["query", "neon/x", "--queries", str(queries), "--format", "json"], demo_home)
+    if fragment is None:  # who the queries run as: not a superuser
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["rows"] == [[False]]
+        return
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert fragment in _error(result.stderr).lower()
+    assert "hunter2" not in result.stdout + result.stderr
     assert not target.exists()
 
 

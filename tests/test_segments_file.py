@@ -139,3 +139,31 @@ def test_rule_columns_come_from_the_parse_tree(tmp_path: Path) -> None:
     columns = ["email", "run_count", "credits"]
     assert rule_columns(spec.segments[0], columns) == ["run_count"]
     assert why_columns(spec.segments[0], columns) == ["run_count"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ("", "segment 'busy': rule fails on the data: Conversion Error"),
+        ("    order: CAST(email AS INTEGER)\n", "segment 'busy': order fails on the data"),
+    ],
+)
+def test_a_rule_or_order_that_fails_on_a_value_names_its_segment(
+    tmp_path: Path, extra: str, fragment: str
+) -> None:
+    """Binding succeeds (a cast is valid SQL) but a value makes it fail: the rules file's
+    mistake (exit 2, file:line and segment), never an internal error."""
+    from datetime import datetime
+
+    rule = "CAST(email AS INTEGER) > 0" if not extra else "run_count > 1"
+    body = (
+        "segments:\n"
+        "  - {id: rare, name: Rare, action: A, rule: run_success_rate < 50}\n"
+        + ONE.format(rule=f'"{rule}"').split("segments:\n", 1)[1]
+        + extra
+    )
+    spec = load_segments(seg_file(tmp_path, body))
+    with pytest.raises(SegmentsFileError) as err:
+        classify(spec, profile_con(), datetime(2026, 11, 16))
+    assert str(err.value).startswith(f"{spec.path}:3: {fragment}"), err.value
+    assert err.value.exit_code == EXIT_USAGE

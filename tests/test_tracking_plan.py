@@ -28,6 +28,7 @@ from usertrack.tracking_plan import (
 )
 from usertrack.workspace import open_workspace
 
+REPO = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 30
 INTERNAL = "@datagen.dev"  # the shipped segments.yaml's exclude: domain
@@ -414,6 +415,22 @@ def test_init_writes_a_plan_that_loads_and_never_overwrites(export: Path, tmp_pa
     assert out.read_text() == before
 
 
+def test_init_out_dash_is_stdout_and_missing_folders_are_made(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out -` is stdout for init as for every command (it wrote a file named '-')."""
+    monkeypatch.chdir(tmp_path)
+    args = ["tracking-plan", "init", "--as-of", "2026-06-01"]
+    shown = run([*args, "--out", "-"], USERTRACK_EVENTS=str(export))
+    assert shown.exit_code == 0, shown.stderr
+    assert not (tmp_path / "-").exists() and not (REPO / "-").exists()
+    assert "events:" in shown.stdout and '"chart_viewed":' in shown.stdout
+    deep = tmp_path / "a" / "b" / "plan.yaml"
+    made = run([*args, "--out", str(deep)], USERTRACK_EVENTS=str(export))
+    assert made.exit_code == 0, made.stderr
+    assert deep.read_text() == shown.stdout
+
+
 BAD_PLANS = [
     # (what to replace in PLAN, with what, the line to name (its text), words of the message)
     ("    required:\n      item_count: number\n", "    requird:\n      item_count: number\n",
@@ -549,3 +566,45 @@ def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
         "n": "Null", "a/b~c": "String", "neg": "Int64",
     }  # fmt: skip
     assert rows["a/b~c"][1] == '"slash"' and rows["i"][1] == "3"
+
+
+HOSTILE = {
+    "ansi": "evil\x1b[2J\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "formula": "=cmd|' /C calc'!A0",
+    "md": "[free](https://evil.example) ![x](https://evil.example/p.png) <b>hi</b>",
+    "long": "a_" + "long_event_name_" * 3 + "end",  # 53 characters: whole at 80 columns
+}
+
+
+def test_hostile_event_names_in_every_format(tmp_path: Path, plan_path: Path) -> None:
+    """Event names are written by whoever holds the project's public token: in the terminal
+    a control character is shown, never sent (no screen clear, no hyperlink); a long name is
+    whole at 80 columns; csv neutralises formulas; md makes no link, image or HTML."""
+    day = AS_OF - timedelta(days=3)
+    records = [
+        _event(i, name, day, "d-x", "p-x", {}, None)
+        for i, name in enumerate(HOSTILE.values(), start=1)
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = ["tracking-plan", "--plan", str(plan_path), "--as-of", "2026-06-01"]
+
+    table = run(args, USERTRACK_EVENTS=str(path), COLUMNS="80")
+    assert table.exit_code == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\\x1b" in table.stdout
+    assert HOSTILE["long"] in table.stdout
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
+    # The house style: column headers in sentence case.
+    assert "┃ Event " in table.stdout and "┃ Tier " in table.stdout
+
+    import csv
+    import io
+
+    csv_out = run([*args, "-f", "csv"], USERTRACK_EVENTS=str(path))
+    events = {r["event"] for r in csv.DictReader(io.StringIO(csv_out.stdout))}
+    assert "'" + HOSTILE["formula"] in events and HOSTILE["formula"] not in events
+
+    md = run([*args, "-f", "md"], USERTRACK_EVENTS=str(path))
+    assert md.exit_code == 0, md.stderr
+    assert "](https://evil" not in md.stdout and "<b>" not in md.stdout
+    assert "\x1b" not in md.stdout

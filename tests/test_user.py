@@ -235,3 +235,66 @@ def test_timeline_check_rule() -> None:
     assert not timeline_check(no_clean_day).platform_likely
     assert "too few" in timeline_check([_item(1, "tool", "failed")]).verdict
     assert timeline_check([]).failures == 0
+
+
+def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:
+    """The side thread that reads failures.yaml while the workspace opens finds every module it
+    needs already imported, so no package is ever imported on two threads at once. It used to
+    import psycopg while the workspace imported psycopg.conninfo: in a fresh process `usertrack
+    user EMAIL` then failed, often but not always, with an internal ImportError ('partially
+    initialized module psycopg.conninfo'). The in-process CLI runner never saw it."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "found = []\n"
+        "def hook(event, args):\n"
+        "    if event == 'import':\n"
+        "        found.append((threading.current_thread().name, args[0]))\n"
+        "sys.addaudithook(hook)\n"
+        "from usertrack.config import load_settings\n"
+        "from usertrack.deepdive import open_with_rules\n"
+        "ws, _ = open_with_rules(\n"
+        "    load_settings(),\n"
+        f"    failures_path=Path({str(REPO / 'failures.yaml')!r}),\n"
+        f"    queries_dir=Path({str(REPO / 'queries')!r}),\n"
+        f"    segments_path=Path({str(REPO / 'segments.yaml')!r}),\n"
+        ")\n"
+        "ws.close()\n"
+        "print(sorted({m for t, m in found if t.startswith('usertrack-rules')}))\n"
+    )
+    env = {**os.environ, "USERTRACK_HOME": str(demo_home)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry", ["malformed_dsn", "describe_dsn", "dsn_without_password"])
+def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
+    """Reading a DSN while another thread imports psycopg (as the deep dive's side thread did
+    before it left the imports to the caller): entered through `psycopg.conninfo`, the
+    half-initialised package raised an ImportError. Entered by its top-level package, the read
+    waits for the other thread's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, time\n"
+        "from usertrack.sources import postgres\n"
+        "side = threading.Thread(target=lambda: __import__('psycopg'))\n"
+        "side.start()\n"
+        "time.sleep(0.02)  # inside psycopg's __init__ (about 0.2 s)\n"
+        f"print(postgres.{entry}('postgresql://u:pw@db.example/app'))\n"
+        "side.join()\n"
+    )
+    for _ in range(3):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "pw" not in proc.stdout

@@ -153,7 +153,7 @@ def _info(message: str) -> None:
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"usertrack: warning: {message}", err=True)
+    typer.echo(f"usertrack: warning: {_safe(message)}", err=True)
 
 
 @contextlib.contextmanager
@@ -240,6 +240,12 @@ def _silence_stdout() -> None:
         pass  # not a real file (a test runner's buffer): nothing will flush it
 
 
+def _safe(message: str) -> str:
+    from usertrack.style import terminal_text
+
+    return terminal_text(message, one_line=False)
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn library errors into one line on stderr and the error's exit code."""
@@ -251,9 +257,11 @@ def handle_errors() -> Iterator[None]:
     except UsertrackError as e:
         if _debug():
             _show_traceback(e)
-        typer.echo(f"usertrack: error: {e}", err=True)
+        # Messages may quote data (the closest emails, a server's error text): never raw
+        # control characters on the terminal.
+        typer.echo(f"usertrack: error: {_safe(str(e))}", err=True)
         if e.hint:
-            typer.echo(f"usertrack: hint: {e.hint}", err=True)
+            typer.echo(f"usertrack: hint: {_safe(e.hint)}", err=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("usertrack: interrupted", err=True)
@@ -264,7 +272,7 @@ def handle_errors() -> Iterator[None]:
         if _debug():
             _show_traceback(e)
         message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
-        typer.echo(f"usertrack: internal error: {message}", err=True)
+        typer.echo(f"usertrack: internal error: {_safe(message)}", err=True)
         if not _debug():
             typer.echo(
                 "usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True
@@ -362,6 +370,7 @@ def _open_workspace(
         segments_path=resolve_segments_file(segments_file),
         progress=progress,
         notice=_info,
+        warn=_warn,
         refresh=refresh,
         database=database,
     )
@@ -562,8 +571,10 @@ def query(
                 raise UsageError(
                     f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
                 )
-            if name == "email":  # matched like `usertrack user`: trimmed, case-insensitively
-                value = value.strip().lower()
+            if name == "email":  # the one normalisation, as `usertrack user` matches it
+                from usertrack.emails import normalize_email
+
+                value = normalize_email(value) or ""
             given[name] = value
         _prepare_out(out)
         with _status(f"running {query_id}") as progress:
@@ -590,6 +601,15 @@ _STANDALONE_FOLDERS = ("posthog", "neon")
 
 
 def _runnable_query(library: Any, query_id: str) -> Any:
+    if query_id not in library.queries:  # suggest and name only what `query` can run
+        from usertrack.errors import NotFoundError
+        from usertrack.rulefiles import did_you_mean
+
+        runnable = [q for q, v in library.queries.items() if v.folder in _STANDALONE_FOLDERS]
+        raise NotFoundError(
+            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
+            hint="`usertrack query --list` shows each query with its description and parameters",
+        )
     target = library.get(query_id)
     if target.folder not in _STANDALONE_FOLDERS:
         raise UsageError(
@@ -607,6 +627,12 @@ def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
         raise UsageError(
             f"query {target.id} has no parameter {unknown[0]!r}"
             f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+        )
+    missing = [p.name for p in target.params if p.default is None and p.name not in given]
+    if missing:  # the user's to give, not a fault of the query file
+        raise UsageError(
+            f"query {target.id} needs {' '.join(f'-p {m}=VALUE' for m in missing)}"
+            " (it has no default; see `usertrack query --list`)"
         )
     return {name: convert_param(target, name, value) for name, value in given.items()}
 
@@ -804,6 +830,11 @@ def report_weekly(
         from usertrack.style import moment as moment_text
 
         if print_template:
+            if out is not None and not is_stdout(out):
+                raise UsageError(
+                    "--print-template prints to stdout, not into --out"
+                    " (redirect it: usertrack report weekly --print-template > mine.md.j2)"
+                )
             sys.stdout.write(WEEKLY_TEMPLATE.read_text(encoding="utf-8"))
             sys.stdout.flush()
             return
@@ -954,6 +985,7 @@ def user(
                 segments_path=resolve_segments_file(segments_file),
                 progress=progress,
                 notice=_info,
+                warn=_warn,
                 refresh=refresh,
             )
             with ws:
@@ -1067,7 +1099,8 @@ def tracking_plan(
 @plan_app.command("init")
 def tracking_plan_init(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="The plan file to write (never overwritten).")
+        Path,
+        typer.Option("--out", "-o", help="The plan file to write (never overwritten); - is stdout"),
     ] = Path("tracking-plan.yaml"),
     days: Annotated[
         int,
@@ -1081,10 +1114,13 @@ def tracking_plan_init(
     """Write a first tracking plan from the events seen (one tier, top properties, types)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
+        from usertrack.output import is_stdout
         from usertrack.tracking_plan import draft_plan, write_new
 
-        if out.exists():
-            write_new(out, "")  # the same "already exists" error, before any work
+        if not is_stdout(out):
+            if out.exists():
+                write_new(out, "")  # the same "already exists" error, before any work
+            _prepare_out(out)  # folders created, a path that cannot be written fails now
         moment = parse_as_of(as_of) if as_of else None
         with _status("loading queries") as progress:
             ws = _open_workspace(
@@ -1097,8 +1133,11 @@ def tracking_plan_init(
             with ws:
                 _check_as_of(ws, moment)
                 text = draft_plan(ws, moment or ws.default_as_of(), days, progress)
-        write_new(out, text)
-        _info(f"usertrack: wrote {out}")
+        if is_stdout(out):
+            _emit(text, out)
+        else:
+            write_new(out, text)
+            _info(f"usertrack: wrote {out}")
 
 
 # ---------------------------------------------------------------------------------- analytics

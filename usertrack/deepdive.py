@@ -126,13 +126,26 @@ class DeepDive:
 # Opening: the workspace and failures.yaml at once
 
 
-def _rules_and_drivers(path: Path) -> FailureRules:
+def _import_drivers() -> None:
+    """Import, on the calling thread, every module that both the side thread and the workspace
+    would otherwise import at the same moment. Python's per-module import locks do not make two
+    threads importing one package safe: psycopg's `__init__` and its `conninfo` module import
+    each other, and a thread that enters through `psycopg.conninfo` (the workspace checking the
+    DSN) while another runs `import psycopg` meets the half-initialised module, an ImportError."""
+    import duckdb  # noqa: F401
+    import psycopg  # noqa: F401
+    import yaml  # noqa: F401
+
+    import usertrack.failures
+    import usertrack.sandbox
+    import usertrack.segments  # noqa: F401
+
+
+def _read_rules(path: Path) -> FailureRules:
+    """The side thread's work: read and check failures.yaml (its modules already imported)."""
     from usertrack.failures import load_failure_rules
 
-    rules = load_failure_rules(path)  # imports yaml and duckdb, and opens a DuckDB, on the way
-    import psycopg  # noqa: F401  (the Postgres source imports it on first use; do it now)
-
-    return rules
+    return load_failure_rules(path)  # opens a DuckDB to check the `when` clauses
 
 
 def open_with_rules(
@@ -141,13 +154,15 @@ def open_with_rules(
     """`open_workspace` and `load_failure_rules` side by side.
 
     Opening the workspace mostly waits (for the demo PostgreSQL to start, for a connection);
-    meanwhile a thread reads failures.yaml and imports the drivers, about 0.2 s of a deep dive.
-    A bad failures.yaml is reported first, as the likelier mistake.
+    meanwhile a thread reads and checks failures.yaml. The modules both need are imported here
+    first, never on two threads at once. A bad failures.yaml is reported first, as the likelier
+    mistake.
     """
     from usertrack.workspace import open_workspace
 
+    _import_drivers()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-rules") as pool:
-        pending = pool.submit(_rules_and_drivers, failures_path)
+        pending = pool.submit(_read_rules, failures_path)
         try:
             ws = open_workspace(settings, **workspace_options)
         except BaseException:
@@ -303,6 +318,7 @@ def deep_dive(
         if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
             raise not_found(ws, norm, as_of, progress)
         classification = classify(ws.rules, con, as_of)
+        ws.warn_if_past(as_of, tuple(c for c in ws.current_only() if c in classification.columns))
         user = classification.users[0]
         profile = {c: user[c] for c in classification.columns}
         segments = []

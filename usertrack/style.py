@@ -202,16 +202,17 @@ _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 def md_text(value: Any, column: str | None = None) -> str:
     """A value as inline Markdown text that renders as exactly that text: no link, image, HTML,
-    emphasis or table break can come out of it. Newlines become spaces."""
+    emphasis or table break can come out of it. Newlines become spaces; control characters are
+    shown as in the terminal (`\\x1b`): `--format md` is often read in one."""
     if isinstance(value, Markdown):
         return value
     text = value if isinstance(value, str) else human(value, column)
-    return _MD_SPECIAL.sub(r"\\\1", _NEWLINES.sub(" ", text))
+    return _MD_SPECIAL.sub(r"\\\1", _visible_controls(_NEWLINES.sub(" ", text)))
 
 
 def md_code(text: str) -> Markdown:
     """`text` as a Markdown code span, fenced with more backticks than it holds."""
-    text = _NEWLINES.sub(" ", text)
+    text = _visible_controls(_NEWLINES.sub(" ", text))
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -228,5 +229,8 @@ def terminal_text(text: str, *, one_line: bool = True) -> str:
     line breaks shown as ' ⏎ ' so a value keeps to its row."""
     if one_line:
         text = _NEWLINES.sub(" ⏎ ", text)
-    text = text.replace("\t", " ")
+    return _visible_controls(text.replace("\t", " "))
+
+
+def _visible_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -616,8 +616,11 @@ def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
     more = " (--format json has them all)" if len(shown) < len(dd.timeline) else ""
     timeline = fitted_table(
         width,
+        # At 80 columns a long event name leaves no room for all four key columns: the detail
+        # goes last (the failure tables above carry the messages), never the whole table
+        # stacked one field per line.
         [Col("At"), Col("Source", drop=2), Col("What"), Col("Name", wrap=True, drop=1),
-         Col("Status"), Col("Detail", wrap=True)],
+         Col("Status"), Col("Detail", wrap=True, drop=3)],
         [
             [style.moment(item.at), item.source, item.kind, _human(item.name),
              plain(item.status, style_="red") if item.status == "failed" else _human(item.status),

@@ -753,9 +753,10 @@ def audit_markdown(audit: Audit) -> str:
     out = [
         f"# Tracking-plan audit, last {audit.days} days to {fmt_time(audit.as_of)}\n",
         f"**Coverage: {fmt_pct(c['percent'])}** of planned events seen"
-        f" ({c['seen']} of {c['planned']}). Plan: `{audit.plan_path}`.\n",
+        f" ({fmt_count(c['seen'])} of {fmt_count(c['planned'])})."
+        f" Plan: {style.md_code(audit.plan_path)}.\n",
         md_table(
-            ["tier", "seen", "planned", "coverage"],
+            ["Tier", "Seen", "Planned", "Coverage"],
             [[t["tier"], t["seen"], t["planned"], fmt_pct(t["percent"])] for t in c["tiers"]],
         ),
         "\n## To fix\n",
@@ -764,8 +765,8 @@ def audit_markdown(audit: Audit) -> str:
     out.append("\n## Planned events\n")
     out.append(
         md_table(
-            ["event", "tier", "status", "events", "persons", "first seen", "last seen",
-             "trend", "required properties filled"],
+            ["Event", "Tier", "Status", "Events", "Persons", "First seen", "Last seen",
+             "Trend", "Required properties filled"],
             [[e["event"], e["tier"], e["status"], fmt_count(e["events"]),
               fmt_count(e["persons"]), fmt_time(e["first_seen"]), fmt_time(e["last_seen"]),
               fmt_trend(e["trend_percent"]) if e["events"] else BLANK,
@@ -777,7 +778,7 @@ def audit_markdown(audit: Audit) -> str:
     out.append("\n## Unplanned events\n")
     out.append(
         md_table(
-            ["event", "events", "persons", "closest planned", "breaks naming"],
+            ["Event", "Events", "Persons", "Closest planned", "Breaks naming"],
             [[u["event"], fmt_count(u["events"]), fmt_count(u["persons"]),
               u["closest_planned"] or "", "yes" if u["breaks_naming"] else ""]
              for u in audit.unplanned],
@@ -789,7 +790,7 @@ def audit_markdown(audit: Audit) -> str:
         out.append("\n## Person properties (identified persons active in the window)\n")
         out.append(
             md_table(
-                ["property", "filled", "persons", "fill rate"],
+                ["Property", "Filled", "Persons", "Fill rate"],
                 [[p["property"], fmt_count(p["filled"]), fmt_count(p["persons"]),
                   fmt_pct(p["fill_percent"])] for p in audit.person_properties],
             )

@@ -51,6 +51,9 @@ class Workspace:
     sources: dict[str, Source] = field(default_factory=dict)
     demo: DemoWorkspace | None = None
     notice: Callable[[str], None] | None = None  # one-line messages for stderr
+    # A warning about the answer itself (e.g. current-only columns in the past), without the
+    # "usertrack: warning: " prefix: shown even when progress notices are not (--quiet).
+    warn: Callable[[str], None] | None = None
     _warned: bool = field(default=False, repr=False)
 
     def default_as_of(self) -> datetime:
@@ -111,13 +114,21 @@ class Workspace:
             run.close()
             raise
         result.current_only = tuple(c for c in self.current_only() if c in result.columns)
-        warning = self.past_warning(as_of, result.current_only)
+        warning = self.warn_if_past(as_of, result.current_only)
         if warning:
             result.warnings = (*result.warnings, warning)
-            if self.notice and not self._warned:  # once per command, however many as_of
-                self.notice(f"usertrack: warning: {warning}")
-                self._warned = True
         return result
+
+    def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
+        """`past_warning`, said on stderr once per command however many as_of; returned."""
+        warning = self.past_warning(as_of, current_only)
+        if warning and not self._warned:
+            if self.warn:
+                self.warn(warning)
+            elif self.notice:
+                self.notice(f"usertrack: warning: {warning}")
+            self._warned = True
+        return warning
 
     def current_only(self) -> tuple[str, ...]:
         """Columns the per-user query files declare `-- current-only: a, b` in their header:
@@ -245,6 +256,7 @@ def open_workspace(
     segments_path: Path,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     refresh: bool = False,
     database: bool = True,
 ) -> Workspace:
@@ -262,7 +274,7 @@ def open_workspace(
             f"USERTRACK_HOME {settings.home}: cannot create it or make it private: {e.strerror}",
             hint="set USERTRACK_HOME to a folder of yours",
         ) from None
-    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice)
+    ws = Workspace(settings=settings, library=library, rules=rules, notice=notice, warn=warn)
     try:
         if settings.demo:
             if notice:
@@ -279,7 +291,7 @@ def open_workspace(
 
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:
-    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.demo import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -290,7 +302,7 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
         return
     if progress:
         progress("starting the demo PostgreSQL")
-    uri = start_demo_postgres(demo)
+    uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
     ws.sources["neon"] = PostgresSource(uri, description="demo PostgreSQL")
 
 
@@ -316,7 +328,7 @@ def _open_live(
             s.database_url, connect_attempts=s.connect_attempts, progress=progress
         )
     if s.events_path is not None:
-        ws.sources["posthog"] = _local_events_source(s, progress, notice)
+        ws.sources["posthog"] = _local_events_source(s, progress, notice, ws.warn)
         return
     partly = bool(s.posthog_project_id or s.posthog_api_key or s.posthog_host)
     if partly or not database:
@@ -379,7 +391,10 @@ def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
 
 
 def _local_events_source(
-    settings: Settings, progress: Progress | None, notice: Callable[[str], None] | None
+    settings: Settings,
+    progress: Progress | None,
+    notice: Callable[[str], None] | None,
+    warn: Callable[[str], None] | None = None,
 ) -> Source:
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -388,6 +403,8 @@ def _local_events_source(
     if progress:
         progress(f"importing events from {source_path}")
     store, stats = import_events_export(settings)
-    if notice and (not stats.unchanged or stats.skipped):
+    if stats.skipped and warn:  # rows left out of every answer: said even with --quiet
+        warn(stats.summary())
+    elif notice and (not stats.unchanged or stats.skipped):
         notice(f"usertrack: {stats.summary()}")
     return LocalPostHogSource(store, description=f"events export {source_path.name}")

@@ -72,6 +72,16 @@ def is_transient(message: str) -> bool:
     return any(t in low for t in _TRANSIENT)
 
 
+def _conninfo_to_dict(dsn: str) -> dict[str, Any]:
+    """libpq's reading of a DSN. `import psycopg` first, never `from psycopg.conninfo import`:
+    a thread entering the package through a submodule while another runs `import psycopg` meets
+    the half-initialised package, whose `__init__` and `conninfo` import each other: an
+    ImportError. The top-level import waits for the other thread instead."""
+    import psycopg
+
+    return psycopg.conninfo.conninfo_to_dict(dsn)
+
+
 def malformed_dsn(dsn: str) -> str | None:
     """Why libpq would misread DATABASE_URL, or None. The answer never quotes the URL.
 
@@ -80,10 +90,8 @@ def malformed_dsn(dsn: str) -> str | None:
     percent-encoding and libpq would connect to a wrong host (or fail quoting the password)."""
     from urllib.parse import unquote
 
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        parts = conninfo_to_dict(dsn)
+        parts = _conninfo_to_dict(dsn)
     except Exception:
         return "libpq cannot parse it (a space or other special character not percent-encoded?)"
     m = re.match(r"\s*postgres(?:ql)?://(?P<rest>.*)", dsn, re.DOTALL)
@@ -114,10 +122,8 @@ def malformed_dsn(dsn: str) -> str | None:
 
 def describe_dsn(dsn: str) -> str:
     """`host/dbname` of a DSN, for messages: never the user or password."""
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        parts = conninfo_to_dict(dsn)
+        parts = _conninfo_to_dict(dsn)
     except Exception:
         return "PostgreSQL (unparsable DATABASE_URL)"
     host = str(parts.get("host") or "localhost")
@@ -130,10 +136,8 @@ def dsn_without_password(dsn: str) -> str:
     """The parts of a DSN that say which database it is (host, port, dbname, user), as text."""
     import json
 
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        parts = conninfo_to_dict(dsn)
+        parts = _conninfo_to_dict(dsn)
     except Exception:
         return "unparsable"  # keep no part that could hold the password
     keep = ("host", "hostaddr", "port", "dbname", "user")
