@@ -225,9 +225,13 @@ def main() -> None:
         )
         funnel_cmd = [str(BIN), "funnel", "--format", "json"]
         retention_cmd = [str(BIN), "retention", "--format", "json"]
+        activity_cmd = [str(BIN), "activity", "--format", "json"]
+        features_cmd = [str(BIN), "features", "--format", "json"]
         for label, cmd, note in (
             ("funnel", funnel_cmd, "the 5-step activation funnel, 30 days"),
             ("retention", retention_cmd, "8 weekly first-time cohorts, any event"),
+            ("activity", activity_cmd, "30 days, 8 lifecycle weeks, heatmap"),
+            ("features", features_cmd, "30 days against the 30 before"),
         ):
             took, mb = median_of(args.repeat, cmd, env)
             rows.append(
@@ -311,7 +315,12 @@ def main() -> None:
                     "median of 3",
                 )
             )
-            for label, cmd in (("funnel", funnel_cmd), ("retention", retention_cmd)):
+            for label, cmd in (
+                ("funnel", funnel_cmd),
+                ("retention", retention_cmd),
+                ("activity", activity_cmd),
+                ("features", features_cmd),
+            ):
                 took, mb = median_of(3, cmd, env)
                 rows.append(
                     (

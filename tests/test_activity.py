@@ -172,3 +172,17 @@ def test_sparkline() -> None:
     assert sparkline([0, 2, 14]) == "▁▂█"  # 2 of 14 is 1 of 7 steps up
     assert sparkline([0, 0]) == "▁▁"
     assert sparkline([]) == ""
+
+
+def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usertrack.analytics.activity, usertrack.analytics.features,"
+        " usertrack.analytics.usage_report;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
