@@ -28,8 +28,9 @@ SELECT
     CASE WHEN in_posthog THEN coalesce(pageviews, 0) END AS pageviews,
     CASE WHEN in_posthog THEN coalesce(events, 0) END AS events_total,
     -- whole days since the last event, as seed 001's Math.floor(ms / 86400000)
-    CAST(floor((epoch(CAST($as_of AS TIMESTAMP)) - epoch(last_seen_at)) / 86400) AS INTEGER)
-        AS days_since_active,
+    -- (the casts type a NULL last_seen_at when PostHog returned no one)
+    CAST(floor((epoch(CAST($as_of AS TIMESTAMP)) - epoch(CAST(last_seen_at AS TIMESTAMP)))
+               / 86400) AS INTEGER) AS days_since_active,
     last_seen_at,
     in_posthog,
     in_neon
