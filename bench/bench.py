@@ -454,11 +454,15 @@ def main() -> None:
             retention_cmd = [str(BIN), "retention", "--format", "json"]
             sessions_cmd = [str(BIN), "sessions", "--format", "json"]
             paths_cmd = [str(BIN), "paths", "--format", "json"]
+            activity_cmd = [str(BIN), "activity", "--format", "json"]
+            features_cmd = [str(BIN), "features", "--format", "json"]
             for label, cmd, note in (
                 ("funnel", funnel_cmd, "the 5-step activation funnel, 30 days"),
                 ("retention", retention_cmd, "8 weekly first-time cohorts, any event"),
                 ("sessions", sessions_cmd, "30 days of sessions"),
                 ("paths", paths_cmd, "30 days of 5-step paths"),
+                ("activity", activity_cmd, "30 days, 8 lifecycle weeks, heatmap"),
+                ("features", features_cmd, "30 days against the 30 before"),
             ):
                 took, mb = median_of(args.repeat, cmd, env)
                 rows.append(
@@ -535,6 +539,8 @@ def main() -> None:
                 ("retention", retention_cmd, "1 s"),
                 ("sessions", sessions_cmd, "1 s"),
                 ("paths", paths_cmd, "2 s"),  # seed 002's journeys
+                ("activity", activity_cmd, "0.5 s"),  # seed 002's activity
+                ("features", features_cmd, "1 s"),
             ):
                 took, mb = median_of(3, cmd, env)
                 rows.append(

@@ -658,6 +658,7 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
         given |= {"since": NOW - timedelta(days=30), "until": NOW, "steps": ["$pageview"],
                   "by": "$pathname", "period": "week", "start_event": "$pageview",
                   "return_event": ""}  # fmt: skip
+        given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
         result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id

@@ -1381,6 +1381,120 @@ def retention(
         )
 
 
+@app.command()
+def activity(
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            "-d",
+            min=1,
+            max=MAX_DAYS,
+            help="The daily series, stickiness and heatmap cover this many UTC days up to --as-of.",
+        ),
+    ] = 30,
+    periods: Annotated[
+        int,
+        typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
+    ] = 8,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Active users: DAU, WAU, MAU, stickiness, weekly lifecycle and when people are active."""
+    with handle_errors():
+        from usertrack.analytics import activity as activities
+        from usertrack.analytics import usage_report
+
+        chosen = _choose_format(fmt, out)
+        activities.check_periods(periods)
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
+        from usertrack.analytics.usage_view import render_activity
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_activity(console, result),
+            {
+                "json": lambda: usage_report.activity_json(result),
+                "csv": lambda: usage_report.activity_csv(result),
+                "md": lambda: usage_report.activity_markdown(result),
+            },
+        )
+
+
+@app.command()
+def features(
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            "-d",
+            min=1,
+            max=MAX_DAYS,
+            help="The period: this many days up to --as-of, compared with as many before.",
+        ),
+    ] = 30,
+    event: Annotated[
+        bool,
+        typer.Option("--event", help="Count event names instead of feature_used's feature."),
+    ] = False,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold", help="Trend: up or down at this percent change of uses, else flat."
+        ),
+    ] = 10.0,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Feature usage: uses, persons, adoption and trend against the period before."""
+    with handle_errors():
+        from usertrack.analytics import features as feature_usage
+        from usertrack.analytics import usage_report
+
+        chosen = _choose_format(fmt, out)
+        feature_usage.check_threshold(threshold)
+        _prepare_out(out)
+        with _analytics_workspace(
+            "loading queries",
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+        ) as (ws, moment, progress):
+            result = feature_usage.features(
+                ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
+            )
+        from usertrack.analytics.usage_view import render_features
+
+        _analytics_output(
+            chosen,
+            out,
+            lambda console: render_features(console, result),
+            {
+                "json": lambda: usage_report.features_json(result),
+                "csv": lambda: usage_report.features_csv(result),
+                "md": lambda: usage_report.features_markdown(result),
+            },
+        )
+
+
 TopOpt = Annotated[
     int,
     typer.Option("--top", "-n", min=1, max=1000, help="Keep this many rows in each list."),

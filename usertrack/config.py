@@ -360,10 +360,20 @@ def resolve_queries_dir(flag: Path | None, env: Mapping[str, str] | None = None)
     return shipped_path("queries")
 
 
+# Rule sets shipped in segments/ that `--segments NAME` finds by name.
+SHIPPED_SEGMENT_SETS = ("engagement",)
+
+
 def resolve_segments_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
-    """--segments beats USERTRACK_SEGMENTS beats ./segments.yaml beats the shipped rules."""
+    """--segments beats USERTRACK_SEGMENTS beats ./segments.yaml beats the shipped rules.
+
+    A bare name of a shipped rule set (`engagement`) that is not a file here means the shipped
+    `segments/<name>.yaml`, so it works from an installed wheel as from a clone."""
     env = os.environ if env is None else env
     if flag is not None:
+        name = str(flag)
+        if name in SHIPPED_SEGMENT_SETS and not flag.exists():
+            return shipped_path(f"segments/{name}.yaml")
         return flag
     if value := _get(env, "USERTRACK_SEGMENTS"):
         return Path(value).expanduser()

@@ -1,6 +1,7 @@
 -- name: profile
 -- description: One row per user, from every per-user query joined on normalized email: the columns segments.yaml rules use.
 -- returns: per-user
+-- param as_of: now
 --
 -- Runs in DuckDB over `joined`: the full outer join of every per-user query's result on email,
 -- with in_posthog / in_neon saying which source knew the person. Counts a source did not report
@@ -25,6 +26,11 @@ SELECT
     CASE WHEN in_posthog THEN coalesce(rage_clicks, 0) END AS rage_clicks,
     CASE WHEN in_posthog THEN coalesce(exceptions, 0) END AS exceptions,
     CASE WHEN in_posthog THEN coalesce(pageviews, 0) END AS pageviews,
+    CASE WHEN in_posthog THEN coalesce(events, 0) END AS events_total,
+    -- whole days since the last event, as seed 001's Math.floor(ms / 86400000)
+    -- (the casts type a NULL last_seen_at when PostHog returned no one)
+    CAST(floor((epoch(CAST($as_of AS TIMESTAMP)) - epoch(CAST(last_seen_at AS TIMESTAMP)))
+               / 86400) AS INTEGER) AS days_since_active,
     last_seen_at,
     in_posthog,
     in_neon

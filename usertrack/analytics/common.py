@@ -260,3 +260,15 @@ def duration(seconds: float | None) -> str:
                 return f"{value:.0f}{unit}"
             return f"{value:.1f}{unit}"
     return f"{s:.0f}s"
+
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One block character per value, scaled from 0 to the largest (all ▁ when all are 0)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return _SPARKS[0] * len(values)
+    last = len(_SPARKS) - 1
+    return "".join(_SPARKS[round(last * max(v, 0) / top)] for v in values)

@@ -1,0 +1,13 @@
+-- name: active_persons
+-- description: How many persons did any event in (since, as_of] (the denominator of feature adoption).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+--
+-- person_id is the actor: a person's several distinct_ids count once.
+SELECT uniqExact(person_id) AS persons
+FROM events
+WHERE timestamp > toDateTime({since}, 'UTC')
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})

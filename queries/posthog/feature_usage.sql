@@ -1,0 +1,25 @@
+-- name: feature_usage
+-- description: Per feature (feature_used's feature property, or the event name) and period: uses and unique persons, this period and the one before.
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param split:
+-- param by: feature
+--
+-- Two periods of equal length: the previous one (since, split] and the current (split, as_of].
+-- {by} 'feature' counts feature_used events by their `feature` property ('' when it has none);
+-- 'event' counts every event by its name. person_id is the actor (several distinct_ids are one
+-- person). No LIMIT: usertrack pages every result.
+SELECT
+    if({by} = 'event', event, coalesce(toString(properties.feature), '')) AS feature,
+    timestamp > toDateTime({split}, 'UTC') AS current,
+    count() AS uses,
+    uniqExact(person_id) AS persons
+FROM events
+WHERE timestamp > toDateTime({since}, 'UTC')
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND ({by} = 'event' OR event = 'feature_used')
+  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+GROUP BY feature, current
+ORDER BY feature, current

@@ -1,0 +1,188 @@
+"""Active users, stickiness, lifecycle and the heatmap on a hand-made events export: library
+definitions, CLI and the live HTTP path.
+
+Every expected figure is worked out here from the events below (docs/metrics.md, "Active
+users", "Lifecycle"). As of Wednesday 2026-06-03 12:00 UTC; the daily series covers the 10 days
+May 25 ... June 3; the lifecycle the ISO weeks of May 18, May 25 and June 1.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from tests.posthog_server import DEFAULT_KEY, serve
+from tests.test_funnel import record
+from usertrack.errors import EXIT_USAGE
+
+AS_OF = "2026-06-03T12:00:00"
+ARGS = ["--days", "10", "--periods", "3"]
+
+EMAILS = {p: f"{p}@example.com" for p in "abcdfghi"} | {"z": "z@datagen.dev"}
+EVENTS = [
+    # a: two distinct_ids of one person, created May 10, active every week: returning
+    ("2026-05-10T09:00:00", "a-web", "a"),
+    ("2026-05-12T09:00:00", "a-web", "a"),
+    ("2026-05-19T09:00:00", "a-app", "a"),
+    ("2026-05-26T10:00:00", "a-app", "a"),
+    ("2026-06-02T10:00:00", "a-web", "a"),
+    ("2026-06-03T10:00:00", "a-app", "a"),
+    # b: created Apr 28 (D-29 of May 27), back May 20, away the week of May 25 (dormant there),
+    # back on the first second of June 1's week (resurrecting)
+    ("2026-04-28T10:00:00", "b", "b"),
+    ("2026-05-20T10:00:00", "b", "b"),
+    ("2026-06-01T00:00:00", "b", "b"),
+    # c: new, only on the last second of D-7 (May 27): in MAU, not in WAU of June 3
+    ("2026-05-27T23:59:59", "c", "c"),
+    # d: new, only on the first second of D-6 (May 28): in WAU of June 3
+    ("2026-05-28T00:00:00", "d", "d"),
+    # f on D-29 (in MAU of June 3), g on D-30 (not)
+    ("2026-05-05T10:00:00", "f", "f"),
+    ("2026-05-04T23:59:59", "g", "g"),
+    # i: created Apr 1, long before the range; back June 2: resurrecting
+    ("2026-04-01T10:00:00", "i", "i"),
+    ("2026-06-02T15:00:00", "i", "i"),
+    # h: only after as_of (does not exist yet); z: internal, left out
+    ("2026-06-03T13:00:00", "h", "h"),
+    ("2026-06-03T09:00:00", "z", "z"),
+]
+RECORDS = [
+    record(n, "ping", datetime.fromisoformat(when).replace(tzinfo=UTC), did, pid, EMAILS[pid])
+    for n, (when, did, pid) in enumerate(EVENTS, 1)
+]
+
+# By hand, June 3 (D): DAU {a}; WAU (May 28 ... June 3) {a, b, d, i}; MAU (May 5 ... June 3)
+# {a, b, c, d, f, i}. Stickiness 1 / 6.
+TODAY = {"dau": 1, "wau": 4, "mau": 6, "stickiness": round(100 / 6, 1)}
+# May 27: DAU {c}; WAU (May 21-27) {a, c}; MAU (Apr 28 ... May 27) {a, b, c, f, g}.
+MAY_27 = {"date": "2026-05-27", "dau": 1, "wau": 2, "mau": 5}
+# May 25: DAU none; WAU (May 19-25) {a, b}; MAU (Apr 26 ... May 25) {a, b, f, g}.
+MAY_25 = {"date": "2026-05-25", "dau": 0, "wau": 2, "mau": 4}
+# Weeks active: a May 11, 18, 25, Jun 1; b Apr 27, May 18, Jun 1; c, d May 25 (created there);
+# i Jun 1 (created Apr 1). May 18: a returning, b resurrecting (away May 11). May 25: c, d new,
+# a returning, b dormant. June 1: a returning, b and i resurrecting, c and d dormant.
+LIFECYCLE = [
+    {"period_start": "2026-05-18", "new": 0, "returning": 1, "resurrecting": 1, "dormant": 0},
+    {"period_start": "2026-05-25", "new": 2, "returning": 1, "resurrecting": 0, "dormant": -1},
+    {"period_start": "2026-06-01", "new": 0, "returning": 1, "resurrecting": 2, "dormant": -2},
+]
+# Active days in May 25 ... June 3: a 3 (May 26, June 2, June 3); b, c, d, i one each.
+ACTIVE_DAYS = [{"days": n, "persons": {1: 4, 3: 1}.get(n, 0)} for n in range(1, 11)]
+# Events May 25 ... as_of by (weekday, hour): a Tue 10:00 twice (May 26, June 2), i Tue 15:00,
+# c Wed 23:59, a Wed 10:00 (June 3), d Thu 00:00, b Mon 00:00.
+HOURS = {(2, 10): (2, 1), (2, 15): (1, 1), (3, 23): (1, 1), (3, 10): (1, 1), (4, 0): (1, 1),
+         (1, 0): (1, 1)}  # fmt: skip
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return path
+
+
+def cli_json(args: list[str], **env: str) -> dict[str, Any]:
+    result = run(["activity", *args, "--as-of", AS_OF, "-f", "json"], **env)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def check(doc: dict[str, Any]) -> None:
+    assert doc["as_of"] == "2026-06-03T12:00:00Z"
+    assert {k: doc[k] for k in TODAY} == TODAY
+    daily = {d["date"]: d for d in doc["daily"]}
+    assert doc["daily"][0]["date"] == "2026-05-25" and len(daily) == 10
+    assert daily["2026-06-03"] == {
+        "date": "2026-06-03",
+        **{k: TODAY[k] for k in ("dau", "wau", "mau")},
+    }
+    assert daily["2026-05-27"] == MAY_27
+    assert daily["2026-05-25"] == MAY_25
+    assert doc["lifecycle"] == LIFECYCLE
+    assert doc["active_days"] == ACTIVE_DAYS
+    hours = {(h["weekday"], h["hour"]): (h["events"], h["persons"]) for h in doc["hours"]}
+    assert hours == HOURS
+
+
+def test_activity_through_the_cli(export: Path) -> None:
+    check(cli_json(ARGS, USERTRACK_EVENTS=str(export)))
+
+
+def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
+    from usertrack.eventstore import import_events
+
+    local = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    store = tmp_path / "served.duckdb"
+    import_events(export, store)
+    with serve(store, project_id=4242) as fake:
+        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
+               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+        live = cli_json(ARGS, **env)
+    assert live == local
+    check(live)
+
+
+def test_a_date_as_of_ends_the_day_before(export: Path) -> None:
+    # --as-of 2026-06-03 is 00:00 UTC: June 2 is the last day with data. DAU June 2 {a, i};
+    # WAU (May 27 ... June 2) {a, b, c, d, i}; MAU (May 4 ... June 2) {a, b, c, d, f, g, i}.
+    result = run(["activity", *ARGS, "--as-of", "2026-06-03", "-f", "json"],
+                 USERTRACK_EVENTS=str(export))  # fmt: skip
+    doc = json.loads(result.stdout)
+    assert (doc["dau"], doc["wau"], doc["mau"]) == (2, 5, 7)
+    assert doc["daily"][-1]["date"] == "2026-06-02"
+
+
+def test_table_md_and_csv(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    table = run(["activity", *ARGS, "--as-of", AS_OF], **env)
+    assert table.exit_code == 0, table.stderr
+    assert "DAU 1, WAU 4, MAU 6, stickiness (DAU/MAU) 16.7%" in table.stdout
+    assert "Lifecycle by week" in table.stdout and "-2" in table.stdout
+    md = run(["activity", *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
+    assert "xychart-beta" in md
+    assert "| 2026-05-25 | 2 | 1 | 0 | -1 |" in md
+    csv_out = run(["activity", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
+    assert csv_out[0] == "date,dau,wau,mau"
+    assert csv_out[-1] == "2026-06-03,1,4,6" and len(csv_out) == 11
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--periods", "0"], "--periods 0"),
+        (["--days", "0"], "--days"),
+        (["--as-of", "tomorrow"], "--as-of"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
+    result = run(["activity", *args], USERTRACK_EVENTS=str(export))
+    assert result.exit_code == EXIT_USAGE
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_sparkline() -> None:
+    from usertrack.analytics.common import sparkline
+
+    assert sparkline([0, 2, 14]) == "▁▂█"  # 2 of 14 is 1 of 7 steps up
+    assert sparkline([0, 0]) == "▁▁"
+    assert sparkline([]) == ""
+
+
+def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usertrack.analytics.activity, usertrack.analytics.features,"
+        " usertrack.analytics.usage_report;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

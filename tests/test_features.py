@@ -1,0 +1,159 @@
+"""Feature usage on a hand-made events export: library definitions, CLI and the live HTTP path.
+
+Every expected figure is worked out here from the events below (docs/metrics.md, "Features").
+As of Wednesday 2026-06-03 12:00 UTC with --days 7: the period is (May 27 12:00, June 3 12:00],
+the previous one (May 20 12:00, May 27 12:00].
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from tests.posthog_server import DEFAULT_KEY, serve
+from tests.test_funnel import record
+from usertrack.analytics.features import trend
+from usertrack.errors import EXIT_USAGE
+
+AS_OF = "2026-06-03T12:00:00"
+ARGS = ["--days", "7"]
+NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)  # in the period
+BEFORE = datetime(2026, 5, 24, 9, tzinfo=UTC)  # in the previous period
+SPLIT = datetime(2026, 5, 27, 12, tzinfo=UTC)
+S = timedelta(seconds=1)
+
+EMAILS = {p: f"{p}@example.com" for p in ("p1", "p2", "p3", "p4", "p5")} | {"z": "z@datagen.dev"}
+EVENTS: list[tuple[str, datetime, str, str, str | None]] = [
+    # p1, two distinct_ids: export 3 times now (one person), once before
+    *[("feature_used", NOW + k * S, f"p1-{k % 2}", "p1", "export") for k in range(3)],
+    ("feature_used", BEFORE, "p1-0", "p1", "export"),
+    # p2: export once now; search 9 times now
+    ("feature_used", NOW, "p2", "p2", "export"),
+    *[("feature_used", NOW + k * S, "p2", "p2", "search") for k in range(9)],
+    # p3: search 10 times before (9 vs 10: -10%, down at the default 10%); share on the last
+    # second of the previous period and the first of this one; old twice before only
+    *[("feature_used", BEFORE + k * S, "p3", "p3", "search") for k in range(10)],
+    ("feature_used", SPLIT, "p3", "p3", "share"),
+    ("feature_used", SPLIT + S, "p3", "p3", "share"),
+    *[("feature_used", BEFORE, "p3", "p3", "old") for _ in range(2)],
+    # p4: feature_used without a feature property
+    ("feature_used", NOW, "p4", "p4", None),
+    # p5: only a pageview now (active, no feature); an export after as_of does not exist yet
+    ("$pageview", NOW, "p5", "p5", None),
+    ("feature_used", datetime(2026, 6, 3, 13, tzinfo=UTC), "p5", "p5", "export"),
+    # z is internal: left out of every count
+    ("feature_used", NOW, "z", "z", "export"),
+]
+RECORDS = [
+    record(n, e, when, did, pid, EMAILS[pid], {"feature": f} if f else {})
+    for n, (e, when, did, pid, f) in enumerate(EVENTS, 1)
+]
+
+# Active now: p1, p2, p3 (share at split + 1 s), p4, p5 = 5 persons.
+# Sorted by uses, then previous uses, then name.
+EXPECTED = [
+    {"feature": "search", "uses": 9, "persons": 1, "adoption": 20.0, "previous_uses": 10,
+     "trend": "down"},
+    {"feature": "export", "uses": 4, "persons": 2, "adoption": 40.0, "previous_uses": 1,
+     "trend": "up"},
+    {"feature": "share", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 1,
+     "trend": "flat"},
+    {"feature": "", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 0, "trend": "up"},
+    {"feature": "old", "uses": 0, "persons": 0, "adoption": 0.0, "previous_uses": 2,
+     "trend": "down"},
+]  # fmt: skip
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return path
+
+
+def cli_json(args: list[str], **env: str) -> dict[str, Any]:
+    result = run(["features", *args, "--as-of", AS_OF, "-f", "json"], **env)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_features_through_the_cli(export: Path) -> None:
+    doc = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    assert doc["as_of"] == "2026-06-03T12:00:00Z"
+    assert doc["active_persons"] == 5
+    assert doc["features"] == EXPECTED
+
+
+def test_threshold_moves_the_trend(export: Path) -> None:
+    # search's -10% is flat at 15%; export's +300% still up
+    doc = cli_json([*ARGS, "--threshold", "15"], USERTRACK_EVENTS=str(export))
+    trends = {f["feature"]: f["trend"] for f in doc["features"]}
+    assert trends == {"search": "flat", "export": "up", "share": "flat", "": "up", "old": "down"}
+
+
+def test_event_names_instead(export: Path) -> None:
+    # feature_used now: p1 3 + p2 10 + p3 1 + p4 1 = 15 by 4 persons; before: p1 1 + p3 13 = 14
+    # (+7.1%: flat). $pageview now: 1 by p5, none before: up.
+    doc = cli_json([*ARGS, "--event"], USERTRACK_EVENTS=str(export))
+    assert doc["features"] == [
+        {"feature": "feature_used", "uses": 15, "persons": 4, "adoption": 80.0,
+         "previous_uses": 14, "trend": "flat"},
+        {"feature": "$pageview", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 0,
+         "trend": "up"},
+    ]  # fmt: skip
+
+
+def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
+    from usertrack.eventstore import import_events
+
+    local = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    store = tmp_path / "served.duckdb"
+    import_events(export, store)
+    with serve(store, project_id=4242) as fake:
+        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
+               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+        live = cli_json(ARGS, **env)
+        by_event = cli_json([*ARGS, "--event"], **env)
+    assert live == local
+    assert live["features"] == EXPECTED
+    assert [f["uses"] for f in by_event["features"]] == [15, 1]
+
+
+def test_table_md_and_csv(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    table = run(["features", *ARGS, "--as-of", AS_OF], **env)
+    assert table.exit_code == 0, table.stderr
+    assert "search" in table.stdout and "(none)" in table.stdout and "down" in table.stdout
+    md = run(["features", *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
+    assert "| export | 4 | 2 | 40.0% | 1 | up |" in md
+    lines = run(["features", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
+    assert lines[0] == "feature,uses,persons,adoption,previous_uses,trend"
+    assert lines[1] == "search,9,1,20.0,10,down"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--threshold", "-5"], "--threshold -5"),
+        (["--days", "0"], "--days"),
+        (["--format", "xml"], "xml"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
+    result = run(["features", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
+    assert result.exit_code == EXIT_USAGE
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_trend_rule() -> None:
+    assert trend(110, 100, 10) == "up"  # exactly +10%
+    assert trend(90, 100, 10) == "down"  # exactly -10%
+    assert trend(109, 100, 10) == "flat"
+    assert trend(1, 0, 10) == "up"  # from none
+    assert trend(0, 0, 10) == "flat"

@@ -1,0 +1,124 @@
+"""Feature usage: uses, persons, adoption and trend per feature (docs/metrics.md, "Features").
+
+Facts queries: queries/posthog/feature_usage.sql (per feature and period: uses, persons) and
+active_persons.sql (the period's active persons, adoption's denominator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from usertrack.errors import UsageError
+
+TRENDS = ("up", "flat", "down")
+
+
+@dataclass
+class Feature:
+    feature: str  # '' when feature_used had no `feature` property
+    uses: int
+    persons: int
+    adoption: float | None  # percent of the period's active persons, one decimal
+    previous_uses: int
+    trend: str  # up, flat or down
+
+
+@dataclass
+class Features:
+    as_of: datetime
+    start: datetime  # the period is (start, as_of]; the previous one as long, before it
+    days: int
+    by: str  # "feature" or "event"
+    threshold: float  # percent change that counts as up or down
+    active_persons: int
+    features: list[Feature]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "from": self.start,
+            "days": self.days,
+            "by": self.by,
+            "threshold": self.threshold,
+            "active_persons": self.active_persons,
+            "features": [
+                {
+                    "feature": f.feature,
+                    "uses": f.uses,
+                    "persons": f.persons,
+                    "adoption": f.adoption,
+                    "previous_uses": f.previous_uses,
+                    "trend": f.trend,
+                }
+                for f in self.features
+            ],
+        }
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0 <= threshold < 1000:
+        raise UsageError(f"--threshold {threshold:g} must be a percent from 0 to 1000")
+    return float(threshold)
+
+
+def trend(uses: int, previous: int, threshold: float) -> str:
+    """up or down when uses changed by at least `threshold` percent of the previous period's;
+    from none to some is up."""
+    if previous == 0:
+        return "up" if uses > 0 else "flat"
+    change = 100.0 * (uses - previous) / previous
+    if change >= threshold:
+        return "up"
+    if change <= -threshold:
+        return "down"
+    return "flat"
+
+
+def features(
+    ws: Any,
+    as_of: datetime,
+    *,
+    days: int = 30,
+    by_event: bool = False,
+    threshold: float = 10.0,
+    progress: Any = None,
+) -> Features:
+    check_threshold(threshold)
+    split = as_of - timedelta(days=days)
+    since = split - timedelta(days=days)
+    by = "event" if by_event else "feature"
+    if progress:
+        progress("fetching feature usage")
+    usage = ws.run_query("posthog/feature_usage", as_of, since=since, split=split, by=by)
+    if progress:
+        progress("fetching active persons")
+    active = ws.run_query("posthog/active_persons", as_of, since=split)
+    col = {c: i for i, c in enumerate(usage.columns)}
+    now: dict[str, tuple[int, int]] = {}
+    before: dict[str, int] = {}
+    for row in usage.rows:
+        name = "" if row[col["feature"]] is None else str(row[col["feature"]])
+        uses, persons = int(row[col["uses"]]), int(row[col["persons"]])
+        if row[col["current"]] in (True, 1, "true"):
+            now[name] = (uses, persons)
+        else:
+            before[name] = uses
+    total = int(active.rows[0][0]) if active.rows and active.rows[0][0] is not None else 0
+    out = []
+    for name in set(now) | set(before):
+        uses, persons = now.get(name, (0, 0))
+        prev = before.get(name, 0)
+        adoption = round(100.0 * persons / total, 1) if total else None
+        out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold)))
+    out.sort(key=lambda f: (-f.uses, -f.previous_uses, f.feature))
+    return Features(
+        as_of=as_of,
+        start=split,
+        days=days,
+        by=by,
+        threshold=threshold,
+        active_persons=total,
+        features=out,
+    )

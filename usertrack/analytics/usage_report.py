@@ -1,0 +1,134 @@
+"""Activity and feature usage as JSON, csv and Markdown (the terminal's rich rendering is in
+usertrack.analytics.usage_view, which only the CLI imports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from usertrack import style
+from usertrack.analytics.activity import WEEKDAYS, Activity
+from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.features import Features
+from usertrack.export import md_table
+
+
+def activity_json(a: Activity) -> str:
+    return json_document(a.document())
+
+
+def activity_csv(a: Activity) -> str:
+    """The daily series: one row per day."""
+    return csv_rows(
+        ["date", "dau", "wau", "mau"], [[style.day(d.date), d.dau, d.wau, d.mau] for d in a.days]
+    )
+
+
+def activity_headline(a: Activity) -> str:
+    d = a.today
+    sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
+    return (
+        f"{style.day(d.date)}: DAU {style.count(d.dau)}, WAU {style.count(d.wau)},"
+        f" MAU {style.count(d.mau)}, stickiness (DAU/MAU) {sticky}"
+    )
+
+
+def lifecycle_cells(a: Activity) -> list[list[Any]]:
+    return [
+        [style.day(p.start), style.count(p.new), style.count(p.returning),
+         style.count(p.resurrecting), style.signed(p.dormant) if p.dormant else "0"]
+        for p in a.lifecycle
+    ]  # fmt: skip
+
+
+LIFECYCLE_HEADERS = ["Week of", "New", "Returning", "Resurrecting", "Dormant"]
+
+
+def _mermaid(a: Activity) -> str:
+    # Dates and counts only: nothing from the data's text reaches the chart.
+    labels = ", ".join(f'"{d.date:%m-%d}"' for d in a.days)
+    top = max((d.mau for d in a.days), default=0)
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        '    title "DAU, WAU and MAU by day (UTC)"',
+        f"    x-axis [{labels}]",
+        f'    y-axis "Persons" 0 --> {max(top, 1)}',
+        f"    line [{', '.join(str(d.dau) for d in a.days)}]",
+        f"    line [{', '.join(str(d.wau) for d in a.days)}]",
+        f"    line [{', '.join(str(d.mau) for d in a.days)}]",
+        "```",
+        "",
+        "Lines, bottom to top: DAU, WAU, MAU.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hour_rows(a: Activity) -> list[list[Any]]:
+    return [
+        [WEEKDAYS[wd - 1], *(style.count(a.hours.get((wd, h), (0, 0))[0]) for h in range(24))]
+        for wd in range(1, 8)
+    ]
+
+
+def activity_markdown(a: Activity) -> str:
+    lines = [style.md_text(f"Activity as of {style.moment(a.as_of)}. {activity_headline(a)}.")]
+    daily = md_table(
+        ["Date", "DAU", "WAU", "MAU"],
+        [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau)]
+         for d in a.days],
+    )  # fmt: skip
+    tables = [
+        "\n## Daily active users\n",
+        _mermaid(a),
+        daily,
+        "\n## Lifecycle by week\n",
+        "Dormant: active the week before, not this one (negative, as PostHog shows it).\n",
+        md_table(LIFECYCLE_HEADERS, lifecycle_cells(a)),
+        "\n## Active on exactly n days\n",
+        md_table(["Days", "Persons"], [[n, style.count(k)] for n, k in a.active_days if k]),
+        "\n## Events by weekday and hour (UTC)\n",
+        md_table(["Weekday", *(f"{h:02d}" for h in range(24))], _hour_rows(a)),
+    ]
+    return md_section("Activity", lines, tables)
+
+
+FEATURE_FIELDS = ("feature", "uses", "persons", "adoption", "previous_uses", "trend")
+
+
+def features_json(f: Features) -> str:
+    return json_document(f.document())
+
+
+def features_csv(f: Features) -> str:
+    return csv_rows(FEATURE_FIELDS, [[getattr(x, k) for k in FEATURE_FIELDS] for x in f.features])
+
+
+def features_about(f: Features) -> str:
+    what = "event" if f.by == "event" else "feature_used's feature"
+    return (
+        f"by {what}, {style.moment(f.start)} to {style.moment(f.as_of)} ({f.days} days) against"
+        f" the {f.days} days before; trend up or down at ±{f.threshold:g}%;"
+        f" {style.count(f.active_persons)} active persons"
+    )
+
+
+def feature_cells(x: Any) -> list[Any]:
+    return [
+        x.feature if x.feature else "(none)",
+        style.count(x.uses),
+        style.count(x.persons),
+        style.pct(x.adoption) if x.adoption is not None else "-",
+        style.count(x.previous_uses),
+        x.trend,
+    ]
+
+
+FEATURE_HEADERS = ["Feature", "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
+
+
+def features_markdown(f: Features) -> str:
+    lines = [style.md_text(f"Features as of {style.moment(f.as_of)}: {features_about(f)}.")]
+    if not f.features:
+        lines.append("No feature was used in either period.")
+    table = md_table(FEATURE_HEADERS, [feature_cells(x) for x in f.features])
+    return md_section("Features", lines, [table])
