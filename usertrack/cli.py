@@ -459,6 +459,14 @@ def _check_segment(ws: Workspace, segment: str) -> None:
 
 @app.command()
 def demo(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            help="`stop`: stop the demo PostgreSQL now (it otherwise stops itself after"
+            " USERTRACK_DEMO_IDLE seconds unused, default 600).",
+            show_default=False,
+        ),
+    ] = None,
     users: Annotated[
         int, typer.Option("--users", min=10, help="How many users to generate.")
     ] = 2000,
@@ -472,6 +480,9 @@ def demo(
         from usertrack.demo import ensure_demo, read_manifest
 
         settings = load_settings()
+        if action is not None:
+            _demo_action(action, settings.home)
+            return
         existed = read_manifest(settings.home) is not None
         with _status("preparing the demo workspace") as progress:
             ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
@@ -479,11 +490,27 @@ def demo(
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
+        from usertrack.workspace import secure_home
+
+        secure_home(settings.home)  # the demo server outlives this command: keep its home private
         verb = "generated" if fresh else "already there:"
         _info(
             f"usertrack: demo {verb} {ws.users} users, data up to {ws.anchor.isoformat()},"
             f" in {ws.root}"
         )
+
+
+def _demo_action(action: str, home: Path) -> None:
+    from usertrack.demo import stop_demo
+
+    if action != "stop":
+        raise UsageError(f"demo {action!r}: unknown action (known: stop)")
+    stopped = stop_demo(home)
+    _info(
+        "usertrack: demo PostgreSQL stopped"
+        if stopped
+        else "usertrack: the demo PostgreSQL was not running"
+    )
 
 
 @app.command()

@@ -129,10 +129,10 @@ class DeepDive:
 def _rules_and_drivers(path: Path) -> FailureRules:
     from usertrack.failures import load_failure_rules
 
-    rules = load_failure_rules(path)  # imports yaml and duckdb, and opens a DuckDB, on the way
-    import psycopg  # noqa: F401  (the Postgres source imports it on first use; do it now)
-
-    return rules
+    # Imports yaml and duckdb, and opens a DuckDB, on the way. Not psycopg: the workspace imports
+    # it at once in the other thread (parsing the DSN), and a package imported by two threads at
+    # the same time can be seen half-initialised ("cannot import name ... partially initialized").
+    return load_failure_rules(path)
 
 
 def open_with_rules(
@@ -140,8 +140,8 @@ def open_with_rules(
 ) -> tuple[Workspace, FailureRules]:
     """`open_workspace` and `load_failure_rules` side by side.
 
-    Opening the workspace mostly waits (for the demo PostgreSQL to start, for a connection);
-    meanwhile a thread reads failures.yaml and imports the drivers, about 0.2 s of a deep dive.
+    Opening the workspace mostly waits (for a connection, for the demo PostgreSQL when it is not
+    running yet); meanwhile a thread reads failures.yaml and imports DuckDB.
     A bad failures.yaml is reported first, as the likelier mistake.
     """
     from usertrack.workspace import open_workspace
