@@ -177,8 +177,24 @@ def test_reset_stops_the_server_first(home: Path, tmp_path: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Running: a zombie (exited, not yet reaped by init) does not count."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return True
+    return state != "Z"
+
+
+def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
+    import shutil
+
+    own = tmp_path / "gone-home"
+    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    stop_demo(own)
+    assert usertrack(own, "doctor", idle="600").returncode == 0
+    server = postmaster_pid(pg_dir(own))
+    watcher = watchdog_pid(own / "demo")
+    assert server is not None and watcher is not None
+    shutil.rmtree(own)  # the watchdog polls every 30 s at idle=600: it notices within one poll
+    assert wait_until(lambda: not _alive(server), 45), "an unreachable server was left running"
+    assert wait_until(lambda: not _alive(watcher), 5)

@@ -911,7 +911,6 @@ def failures(
             report_json,
             report_markdown,
         )
-        from usertrack.terminal import render_failures
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -927,6 +926,8 @@ def failures(
                     ws, rules, moment or ws.default_as_of(), days, progress=progress
                 )
         if chosen == "table":
+            from usertrack.terminal import render_failures  # rich: only for the table
+
             render_failures(_stdout_console(), report, limit)
         elif chosen == "json":
             _emit(report_json(report), out)
@@ -963,7 +964,6 @@ def user(
             resolve_segments_file,
         )
         from usertrack.deepdive import deep_dive, open_with_rules, to_json, to_markdown
-        from usertrack.terminal import render_deep_dive
 
         chosen = _choose_format(fmt, out, ("table", "json", "md"))
         if not email.strip():
@@ -986,6 +986,8 @@ def user(
                     ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
                 )
         if chosen == "table":
+            from usertrack.terminal import render_deep_dive  # rich: only for the table
+
             render_deep_dive(_stdout_console(), dd, limit)
         elif chosen == "json":
             _emit(to_json(dd), out)

@@ -843,6 +843,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     import warnings
 
     from usertrack.demo_server import (
+        clear_stale,
         ensure_watchdog,
         idle_seconds,
         postmaster_pid,
@@ -874,6 +875,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
 
     ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(ws.pg_dir)
+    clear_stale(ws.pg_dir)
     cached = PostgresServer._instances.get(key)
     if cached is not None and postmaster_pid(ws.pg_dir) is None:
         # Stopped under this process (`demo stop`, the watchdog, a kill): start it anew.

@@ -83,9 +83,17 @@ def _is_postgres(pid: int) -> bool:
     if not pid_alive(pid):
         return False
     try:
+        if _zombie(pid):
+            return False
         return Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster")
     except OSError:
         return True  # no /proc here: alive is all we can tell
+
+
+def _zombie(pid: int) -> bool:
+    """Exited but not yet reaped (its parent, init in a container, may never reap it)."""
+    stat_line = Path(f"/proc/{pid}/stat").read_text()
+    return stat_line.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def postmaster_pid(pg_dir: Path) -> int | None:
@@ -182,7 +190,10 @@ def watchdog_pid(root: Path) -> int | None:
     if not pid_alive(pid):
         return None
     try:  # the pid of a watchdog that died may have been reused since: never signal that one
-        if b"usertrack.demo_server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+        if (
+            _zombie(pid)
+            or b"usertrack.demo_server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ):
             return None
     except OSError:
         pass  # no /proc here: alive is all we can tell
@@ -236,6 +247,19 @@ def _pgserver_lock() -> Iterator[None]:
         yield
 
 
+def clear_stale(pg_dir: Path) -> None:
+    """Remove the pid files of a server that is gone (killed, or a zombie its parent never
+    reaped): pgserver and PostgreSQL would take a zombie's pid for a running server and neither
+    connect to it nor start a new one. Under pgserver's lock, so never a server starting now."""
+    if not (pg_dir / "postmaster.pid").exists():
+        return
+    with _pgserver_lock():
+        if postmaster_pid(pg_dir) is None:
+            for name in ("postmaster.pid", ".s.PGSQL.5432.lock", ".s.PGSQL.5432"):
+                with contextlib.suppress(OSError):
+                    (pg_dir / name).unlink()
+
+
 def _stop_locked(pg_dir: Path) -> bool:
     pid = postmaster_pid(pg_dir)
     if pid is None:
@@ -256,7 +280,7 @@ def _stop_locked(pg_dir: Path) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGINT)
         deadline = time.monotonic() + 10
-        while pid_alive(pid) and time.monotonic() < deadline:
+        while _is_postgres(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
     return True
 
@@ -273,10 +297,17 @@ def watch(pg_dir: Path, idle: int) -> None:
         (root / WATCHDOG_PID).write_text(f"{os.getpid()}\n")
         poll = max(0.2, min(30.0, idle / 4))
         last_busy = time.time()
+        server = postmaster_pid(pg_dir)
         while True:
             time.sleep(poll)
             if postmaster_pid(pg_dir) is None:
+                if server is not None and _is_postgres(server):
+                    # Its postmaster.pid is gone but it runs: the data folder was deleted under
+                    # it (USERTRACK_HOME removed). Nothing can reach it again: stop it.
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(server, signal.SIGINT)
                 break
+            server = postmaster_pid(pg_dir)
             now = time.time()
             if live_users(root):
                 last_busy = now
