@@ -119,6 +119,58 @@ def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
+def fixed_costs(home: Path, rounds: int) -> list[tuple[str, str, str, str]]:
+    """`user EMAIL` and `failures` with the demo server kept running between commands (the
+    default) and started and stopped by each command (USERTRACK_DEMO_IDLE=0), alternately in
+    the same minutes, so the difference is the server's share of the fixed cost."""
+    env = environment(home)
+    measure([str(BIN), "demo"], env)
+    commands = {
+        "user EMAIL": [str(BIN), "user", DEEP_DIVE_EMAIL, "--format", "json"],
+        "failures": [str(BIN), "failures", "--format", "json"],
+    }
+    rows = []
+    for label, cmd in commands.items():
+        kept: list[float] = []
+        stopped: list[float] = []
+        peak = 0.0
+        for _ in range(rounds):
+            seconds, mib = measure(cmd, {**env, "USERTRACK_DEMO_IDLE": "0"})
+            stopped.append(seconds)
+            measure(cmd, env)  # starts the server again, to be kept
+            seconds, mib = measure(cmd, env)
+            kept.append(seconds)
+            peak = max(peak, mib)
+        rows.append(
+            (
+                f"warm `{label}` (2,000 users), server kept / stopped by each command",
+                f"{statistics.median(kept):.2f} s / {statistics.median(stopped):.2f} s",
+                f"{peak:.0f} MiB",
+                f"median of {rounds}; kept {min(kept):.2f}-{max(kept):.2f} s,"
+                f" stopped {min(stopped):.2f}-{max(stopped):.2f} s;"
+                f" load average {os.getloadavg()[0]:.1f}",
+            )
+        )
+    return rows
+
+
+def stop_demo_servers(work: Path) -> None:
+    """The demo servers of the bench's homes outlive their commands: stop them."""
+    from usertrack.demo_server import stop_server
+
+    for pg in work.glob("*/demo/pg"):
+        stop_server(pg)
+
+
+def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print()
+    print("| measurement | time | peak memory | note |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def concurrency(home: Path) -> tuple[float, float, float]:
     """Wall time of the per-user queries with both sources at once, and of each source alone."""
     from usertrack.clock import now_utc
@@ -324,10 +376,23 @@ def main() -> None:
         action="store_true",
         help="only the floor and the segments figures (quicker, for working on segments)",
     )
+    parser.add_argument(
+        "--fixed-costs",
+        action="store_true",
+        help="only `user` and `failures` with the demo server kept and stopped, alternately",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
     work = Path(tempfile.mkdtemp(prefix="usertrack-bench-"))
     os.chdir(REPO)
+    if args.fixed_costs:
+        try:
+            rows = fixed_costs(work / "default", args.repeat)
+        finally:
+            stop_demo_servers(work)
+            shutil.rmtree(work, ignore_errors=True)
+        print_rows(rows)
+        return
     try:
         # --help against a bare Typer app's --help.
         bare = work / "bare.py"
@@ -552,15 +617,10 @@ def main() -> None:
                     )
                 )
     finally:
+        stop_demo_servers(work)
         subprocess.run(["pkill", "-f", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)
-
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print()
-    print("| measurement | time | peak memory | note |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def _no_live_sources(
         "USERTRACK_CACHE_TTL",
         "USERTRACK_CONNECT_ATTEMPTS",
         "USERTRACK_DEBUG",
+        "USERTRACK_DEMO_IDLE",
     ):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
@@ -41,6 +42,21 @@ def _no_live_sources(
     config = home / "config.toml"  # an empty user config: never the developer's own
     config.write_text("")
     monkeypatch.setenv("USERTRACK_CONFIG", str(config))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_demo_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The demo PostgreSQL outlives commands (usertrack.demo_server): at the end of the session,
+    stop every one the tests started, with its watchdog, so the suite leaves nothing running."""
+    yield
+    from usertrack.demo_server import stop_server
+
+    base = tmp_path_factory.getbasetemp()
+    roots = {p.parent for p in base.glob("**/demo/pg")} | {
+        p.parent for p in base.glob("**/demo/watchdog.pid")
+    }
+    for root in sorted(roots):
+        stop_server(root / "pg")
 
 
 @pytest.fixture(scope="session")

@@ -471,6 +471,14 @@ def _check_segment(ws: Workspace, segment: str) -> None:
 
 @app.command()
 def demo(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            help="`stop`: stop the demo PostgreSQL now (it otherwise stops itself after"
+            " USERTRACK_DEMO_IDLE seconds unused, default 600).",
+            show_default=False,
+        ),
+    ] = None,
     users: Annotated[
         int, typer.Option("--users", min=10, help="How many users to generate.")
     ] = 2000,
@@ -484,6 +492,9 @@ def demo(
         from usertrack.demo import ensure_demo, read_manifest
 
         settings = load_settings()
+        if action is not None:
+            _demo_action(action, settings.home)
+            return
         existed = read_manifest(settings.home) is not None
         with _status("preparing the demo workspace") as progress:
             ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
@@ -491,11 +502,27 @@ def demo(
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
+        from usertrack.workspace import secure_home
+
+        secure_home(settings.home)  # the demo server outlives this command: keep its home private
         verb = "generated" if fresh else "already there:"
         _info(
             f"usertrack: demo {verb} {ws.users} users, data up to {ws.anchor.isoformat()},"
             f" in {ws.root}"
         )
+
+
+def _demo_action(action: str, home: Path) -> None:
+    from usertrack.demo import stop_demo
+
+    if action != "stop":
+        raise UsageError(f"demo {action!r}: unknown action (known: stop)")
+    stopped = stop_demo(home)
+    _info(
+        "usertrack: demo PostgreSQL stopped"
+        if stopped
+        else "usertrack: the demo PostgreSQL was not running"
+    )
 
 
 @app.command()
@@ -918,7 +945,6 @@ def failures(
             report_json,
             report_markdown,
         )
-        from usertrack.terminal import render_failures
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -934,6 +960,8 @@ def failures(
                     ws, rules, moment or ws.default_as_of(), days, progress=progress
                 )
         if chosen == "table":
+            from usertrack.terminal import render_failures  # rich: only for the table
+
             render_failures(_stdout_console(), report, limit)
         elif chosen == "json":
             _emit(report_json(report), out)
@@ -970,7 +998,6 @@ def user(
             resolve_segments_file,
         )
         from usertrack.deepdive import deep_dive, open_with_rules, to_json, to_markdown
-        from usertrack.terminal import render_deep_dive
 
         chosen = _choose_format(fmt, out, ("table", "json", "md"))
         if not email.strip():
@@ -994,6 +1021,8 @@ def user(
                     ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
                 )
         if chosen == "table":
+            from usertrack.terminal import render_deep_dive  # rich: only for the table
+
             render_deep_dive(_stdout_console(), dd, limit)
         elif chosen == "json":
             _emit(to_json(dd), out)

