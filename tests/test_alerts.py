@@ -324,6 +324,21 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     }
     errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
     assert len(errors) == 1 and errors[0]["session_errors"] >= 4
+    # No snapshot before: the day-earlier segments were computed, and both moments were kept in
+    # the history (as a `segments` run keeps its own), so the next run classifies once and
+    # answers the same, without the note.
+    assert "one day earlier" in result.stderr
+    import sqlite3
+
+    from usertrack.history import history_path
+
+    with sqlite3.connect(history_path(home)) as con:
+        saved = {row[0] for row in con.execute("SELECT as_of FROM snapshots")}
+    assert saved == {"2026-11-15T00:00:00Z", "2026-11-16T00:00:00Z"}  # the anchor, a day before
+    again = run(["alerts", "-f", "json"], home)
+    assert again.exit_code == 0, again.stderr
+    assert "one day earlier" not in again.stderr
+    assert json.loads(again.stdout)["alerts"] == json.loads(result.stdout)["alerts"]
     day_after = anchor - timedelta(days=INCIDENT_DAYS_BEFORE_ANCHOR - 1)
     spike = run(["alerts", "--as-of", day_after.isoformat(), "-f", "json"], home)
     assert spike.exit_code == 0, spike.stderr

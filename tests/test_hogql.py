@@ -679,6 +679,26 @@ def test_normalized_email_and_uniq_nulls(source: LocalPostHogSource) -> None:
     ]
 
 
+def test_normalized_email_or_empty_reads_the_column(source: LocalPostHogSource) -> None:
+    """`coalesce(person.properties.email, '')` inside the normalisation (the exclusion of the
+    tracking-plan and analytics queries) reads the materialized column too, with '' for events
+    without an email: the same answers as normalising every event's email."""
+    mapped = """
+        SELECT lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')) AS email,
+               count() AS n
+        FROM events GROUP BY email ORDER BY email
+    """
+    # concat(..., '') is not recognised: this one lower-cases and trims every event's email.
+    per_event = mapped.replace("coalesce(person.properties.email, '')",
+                               "concat(coalesce(person.properties.email, ''), '')")  # fmt: skip
+    assert "coalesce(person_email_norm, '')" in translate(mapped).sql
+    assert "person_email_norm" not in translate(per_event).sql
+    rows = run(source, mapped)
+    assert rows == run(source, per_event)
+    emails = [r["email"] for r in rows]
+    assert "" in emails and "alice@acme.com" in emails  # anon has none; Alice@Acme.com lowered
+
+
 def test_city_hash64_is_a_stable_64_bit_hash(source: LocalPostHogSource) -> None:
     """cityHash64 (the partitions of per-user pulls) becomes DuckDB's 64-bit hash: not
     ClickHouse's values, but the same value for the same text every time, different for another

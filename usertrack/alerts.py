@@ -25,6 +25,8 @@ from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
+    import duckdb
+
     from usertrack.workspace import Workspace
 
 ACTIVITY_QUERY = "posthog/alert_activity"
@@ -135,14 +137,24 @@ def load_alert_rules(path: Path) -> AlertRules:
         raise AlertsFileError(f"{path}:{top_line}: 'triggers' must be a non-empty list")
     triggers: list[Trigger] = []
     seen: set[str] = set()
-    for item in raw:
-        if not isinstance(item, dict):
-            raise AlertsFileError(f"{path}: each trigger must be a mapping")
-        triggers.append(_trigger(path, item, seen))
+    from usertrack.sandbox import connect
+
+    # One parsing connection for every rule: opening a DuckDB connection costs more than
+    # parsing an expression.
+    con = connect()
+    try:
+        for item in raw:
+            if not isinstance(item, dict):
+                raise AlertsFileError(f"{path}: each trigger must be a mapping")
+            triggers.append(_trigger(path, item, seen, con))
+    finally:
+        con.close()
     return AlertRules(path=path, params=params, triggers=tuple(triggers), params_line=params_line)
 
 
-def _trigger(path: Path, item: dict[str, Any], seen: set[str]) -> Trigger:
+def _trigger(
+    path: Path, item: dict[str, Any], seen: set[str], con: duckdb.DuckDBPyConnection
+) -> Trigger:
     line = int(item.pop("__line__", 0))
     where = f"{path}:{line}"
     for key in item:
@@ -170,8 +182,8 @@ def _trigger(path: Path, item: dict[str, Any], seen: set[str]) -> Trigger:
         if not when:
             raise AlertsFileError(f"{where}: trigger {tid!r} (activity) needs a 'when' rule")
         try:
-            check_expression(when, what=f"trigger {tid!r}")
-            columns = expression_columns(when)
+            check_expression(when, con, what=f"trigger {tid!r}")
+            columns = expression_columns(when, con)
         except UnsafeSQLError as e:
             raise AlertsFileError(f"{where}: {e}") from None
         for column in columns:
@@ -317,7 +329,7 @@ def _activity_alerts(
     ws: Workspace, rules: AlertRules, people: Mapping[str, dict[str, Any]], as_of: datetime
 ) -> list[dict[str, Any]]:
     """Each activity trigger's `when`, evaluated by DuckDB over the people of the pass."""
-    import pyarrow as pa
+    import numpy as np
 
     from usertrack.sandbox import connect
 
@@ -325,25 +337,20 @@ def _activity_alerts(
     if not triggers or not people:
         return []
     rows = list(people.values())
-    table = pa.Table.from_pylist(
-        [{c: r.get(c) for c in ACTIVITY_COLUMNS} for r in rows],
-        schema=pa.schema(
-            [
-                (c, pa.bool_())
-                if c in _FLAGS
-                else (c, pa.int64())
-                if c in ("session_events", "session_errors", "recent_events", "recent_errors")
-                else (c, pa.timestamp("us", tz="UTC"))
-                if c in ("page_since", "last_event_at")
-                else (c, pa.string())
-                for c in ACTIVITY_COLUMNS
-            ]
-        ),
-    )
+    # numpy object columns, typed by the casts below (a column of only NULLs too): pyarrow would
+    # cost a third of a small pass in its import alone.
+    columns: dict[str, Any] = {}
+    for c in ACTIVITY_COLUMNS:
+        column = np.empty(len(rows), dtype=object)
+        column[:] = [r.get(c) for r in rows]
+        columns[c] = column
+    typed = ", ".join(f'CAST("{c}" AS {_activity_type(c)}) AS "{c}"' for c in ACTIVITY_COLUMNS)
     alerts: list[dict[str, Any]] = []
-    con = connect()
+    con = connect(settings={"pandas_analyze_sample": max(1000, len(rows))})
     try:
-        con.register("people", table)
+        con.register("incoming", columns)
+        con.execute(f"CREATE TABLE people AS SELECT {typed} FROM incoming")
+        con.unregister("incoming")
         for trigger in triggers:
             try:
                 hits = con.execute(
@@ -361,6 +368,16 @@ def _activity_alerts(
     return alerts
 
 
+def _activity_type(column: str) -> str:
+    if column in _FLAGS:
+        return "BOOLEAN"
+    if column in ("session_events", "session_errors", "recent_events", "recent_errors"):
+        return "BIGINT"
+    if column in ("page_since", "last_event_at"):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"
+
+
 def _segment_alerts(
     ws: Workspace,
     trigger: Trigger,
@@ -370,24 +387,33 @@ def _segment_alerts(
     run: AlertRun,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    from usertrack.history import Snapshot, open_history
+    from usertrack.history import Snapshot, open_history, saves_by_default
 
     current = ws.classify(as_of, progress)
     now = Snapshot.of(current)
     baseline: Snapshot | None = None
+    # Under the default rules both moments are kept in the history, as a `segments` run keeps
+    # its own: the next pass compares with this one and classifies once, not twice, and a
+    # user who entered is reported by the pass that saw it, not by every pass of the next day.
+    save = saves_by_default(ws)
     with open_history(ws) as history:
         earlier = [m for m in history.moments() if _aware(m) < _aware(as_of)]
         if earlier:
             found = history.load(max(earlier))
             if found is not None and found.fingerprint == history.fingerprint:
                 baseline = found
-    if baseline is None:
-        since = as_of - timedelta(days=1)
-        run.notes.append(
-            f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
-            " entered_segment compares with the segments of one day earlier"
-        )
-        baseline = Snapshot.of(ws.classify(since, progress))
+        if baseline is None:
+            since = as_of - timedelta(days=1)
+            run.notes.append(
+                f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
+                " entered_segment compares with the segments of one day earlier"
+            )
+            computed = ws.classify(since, progress)
+            baseline = Snapshot.of(computed)
+            if save:
+                history.save(computed)
+        if save:
+            history.save(current)
     names = {s.id: s.name for s in ws.rules.segments}
     alerts = []
     for seg in trigger.segments:

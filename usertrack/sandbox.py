@@ -261,8 +261,12 @@ def _columns(expr: Any, params: frozenset[str], out: list[tuple[int, str]]) -> N
 
 @lru_cache(maxsize=512)
 def _expression_columns(expr: str) -> tuple[str, ...]:
+    return _tree_columns(check_expression(expr))
+
+
+def _tree_columns(tree: dict[str, Any]) -> tuple[str, ...]:
     found: list[tuple[int, str]] = []
-    _columns(check_expression(expr), frozenset(), found)
+    _columns(tree, frozenset(), found)
     seen: list[str] = []
     for _, name in sorted(found, key=lambda f: f[0]):
         if name not in seen:
@@ -270,8 +274,11 @@ def _expression_columns(expr: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def expression_columns(expr: str) -> list[str]:
+def expression_columns(expr: str, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
     """The columns `expr` refers to, in order of appearance, each once (from DuckDB's parse
     tree, so words inside strings, function names and lambda parameters are not columns).
-    UnsafeSQLError when `expr` is not one plain expression."""
-    return list(_expression_columns(expr))
+    UnsafeSQLError when `expr` is not one plain expression. `con` (any sandboxed connection)
+    saves opening one, as in `check_expression`."""
+    if con is None:
+        return list(_expression_columns(expr))
+    return list(_tree_columns(check_expression(expr, con)))

@@ -222,10 +222,11 @@ def apply_sync(
             event_id = uuid.uuid5(
                 uuid.NAMESPACE_URL, f"usertrack-sync:{change.distinct_id}:{stamp}"
             )
+            # Handed over as a UUID, not its text: the SDK re-parses a text uuid to check it.
             client.set(
                 distinct_id=change.distinct_id,
                 properties=properties(change, synced_at),
-                uuid=str(event_id),
+                uuid=event_id,
             )
             outcome.sent += 1
         client.flush()
