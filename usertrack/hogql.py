@@ -1182,6 +1182,12 @@ _EMAIL = re.escape(HOT_PERSON_PROPERTIES["email"])
 _NORMALIZED_EMAIL = re.compile(
     rf"trim\((\w+\.|)({_EMAIL}), {re.escape(_sql_string(EMAIL_TRIM_CHARS))}\)"
 )
+# The same key of coalesce(email, ''), as the exclusion filters spell it: the column is NULL only
+# where the email is, and the key of '' is '', so this is coalesce(column, ''). Per event, the
+# stored column spares a lower() and a trim() of every event's email (5 M at 100,000 users).
+_NORMALIZED_EMAIL_OR_EMPTY = re.compile(
+    rf"trim\(coalesce\((\w+\.|)({_EMAIL}), ''\), {re.escape(_sql_string(EMAIL_TRIM_CHARS))}\)"
+)
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -1197,6 +1203,9 @@ def _fn_lower_utf8(c: _Call) -> str:
     m = _NORMALIZED_EMAIL.fullmatch(x)
     if m:
         return m.group(1) + NORMALIZED_EMAIL_COLUMN
+    m = _NORMALIZED_EMAIL_OR_EMPTY.fullmatch(x)
+    if m:
+        return f"coalesce({m.group(1)}{NORMALIZED_EMAIL_COLUMN}, '')"
     return f"lower({x})"
 
 
