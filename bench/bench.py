@@ -392,6 +392,40 @@ def environment(home: Path) -> dict[str, str]:
     return env
 
 
+# The analytics commands: what each measures, and its target warm at 100,000 users.
+ANALYTICS = (
+    ("funnel", "the 5-step activation funnel, 30 days", "1 s"),
+    ("retention", "8 weekly first-time cohorts, any event", "1 s"),
+    ("sessions", "30 days of sessions", "1 s"),
+    ("paths", "30 days of 5-step paths", "2 s"),  # seed 002's journeys
+    ("activity", "30 days, 8 lifecycle weeks, heatmap", "0.5 s"),  # seed 002's activity
+    ("features", "30 days against the 30 before", "1 s"),
+)
+
+
+def analytics(
+    rows: list[tuple[str, str, str, str]], env: dict[str, str], users: int | None, repeat: int
+) -> None:
+    """Rows for each analytics command (`--format json`) on the demo of `env`
+    (`users` of a large demo, None for the default one), with the load average of the minute
+    (the machine may be shared, and times follow its load)."""
+    for label, note, target in ANALYTICS:
+        took, mb = median_of(repeat, [str(BIN), label, "--format", "json"], env)
+        load = os.getloadavg()[0]
+        if users is None:
+            name, goal = f"warm `{label} --format json` (2,000 users)", "1 s"
+        else:
+            name, goal = f"`{label}` at {users:,} users", f"{target} warm"
+        rows.append(
+            (
+                name,
+                f"{took:.2f} s",
+                f"{mb:.0f} MiB",
+                f"median of {repeat}; {note}; target < {goal}; load average {load:.1f}",
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="also measure 100,000 users")
@@ -409,6 +443,12 @@ def main() -> None:
         help="only the alerts, sync and (with --large-home) tracking-plan figures (issues 9, 10)",
     )
     parser.add_argument(
+        "--analytics-only",
+        action="store_true",
+        help="with --large-home: only the analytics commands on that demo (e.g. a"
+        " 10-million-event one: demo --users 200000)",
+    )
+    parser.add_argument(
         "--segments-only",
         action="store_true",
         help="only the floor and the segments figures (quicker, for working on segments)",
@@ -420,6 +460,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
+    if args.analytics_only:
+        if args.large_home is None:
+            parser.error("--analytics-only needs --large-home DIR (a demo generated there)")
+        analytics(rows, environment(args.large_home), args.users, 3)
+        print_rows(rows)
+        return
     work = Path(tempfile.mkdtemp(prefix="usertrack-bench-"))
     os.chdir(REPO)
     if args.fixed_costs:
@@ -555,29 +601,7 @@ def main() -> None:
                     f"median of {args.repeat}; the shipped plan, 60 days of events, PostHog only",
                 )
             )
-            funnel_cmd = [str(BIN), "funnel", "--format", "json"]
-            retention_cmd = [str(BIN), "retention", "--format", "json"]
-            sessions_cmd = [str(BIN), "sessions", "--format", "json"]
-            paths_cmd = [str(BIN), "paths", "--format", "json"]
-            activity_cmd = [str(BIN), "activity", "--format", "json"]
-            features_cmd = [str(BIN), "features", "--format", "json"]
-            for label, cmd, note in (
-                ("funnel", funnel_cmd, "the 5-step activation funnel, 30 days"),
-                ("retention", retention_cmd, "8 weekly first-time cohorts, any event"),
-                ("sessions", sessions_cmd, "30 days of sessions"),
-                ("paths", paths_cmd, "30 days of 5-step paths"),
-                ("activity", activity_cmd, "30 days, 8 lifecycle weeks, heatmap"),
-                ("features", features_cmd, "30 days against the 30 before"),
-            ):
-                took, mb = median_of(args.repeat, cmd, env)
-                rows.append(
-                    (
-                        f"warm `{label} --format json` (2,000 users)",
-                        f"{took:.2f} s",
-                        f"{mb:.0f} MiB",
-                        f"median of {args.repeat}; {note}; target < 1 s",
-                    )
-                )
+            analytics(rows, env, None, args.repeat)
 
             act_figures(rows, env, args, large=False)
 
@@ -608,23 +632,7 @@ def main() -> None:
                     "median of 3",
                 )
             )
-            for label, cmd, target in (
-                ("funnel", funnel_cmd, "1 s"),
-                ("retention", retention_cmd, "1 s"),
-                ("sessions", sessions_cmd, "1 s"),
-                ("paths", paths_cmd, "2 s"),  # seed 002's journeys
-                ("activity", activity_cmd, "0.5 s"),  # seed 002's activity
-                ("features", features_cmd, "1 s"),
-            ):
-                took, mb = median_of(3, cmd, env)
-                rows.append(
-                    (
-                        f"`{label}` at {args.users:,} users",
-                        f"{took:.2f} s",
-                        f"{mb:.0f} MiB",
-                        f"median of 3; target < {target} warm",
-                    )
-                )
+            analytics(rows, env, args.users, 3)
     finally:
         stop_demo_servers(work)
         subprocess.run(["pkill", "-f", str(work)], check=False)

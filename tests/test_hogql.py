@@ -699,6 +699,27 @@ def test_normalized_email_or_empty_reads_the_column(source: LocalPostHogSource) 
     assert "" in emails and "alice@acme.com" in emails  # anon has none; Alice@Acme.com lowered
 
 
+def test_normalized_email_of_coalesce_is_the_stored_key_or_empty(
+    source: LocalPostHogSource,
+) -> None:
+    """The exclusion filters' spelling, coalesce(email, '') first, reads the stored key too:
+    the person without an email gets '' (kept by NOT match), never NULL (which would drop them)."""
+    sql = """
+        SELECT person_id,
+               lowerUTF8(trim(coalesce(person.properties.email, ''), ' \\t\\r\\n')) AS k,
+               NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \\t\\r\\n')),
+                         {pattern}) AS kept
+        FROM events GROUP BY person_id, k, kept ORDER BY person_id
+    """
+    assert "coalesce(person_email_norm, '')" in translate(sql).sql
+    assert run(source, sql, pattern=r"@datagen\.dev$") == [
+        {"person_id": "p-alice", "k": "alice@acme.com", "kept": True},  # Alice@Acme.com lowered
+        {"person_id": "p-anon", "k": "", "kept": True},
+        {"person_id": "p-bob", "k": "bob@beta.io", "kept": True},
+        {"person_id": "p-carol", "k": "carol@datagen.dev", "kept": False},
+    ]
+
+
 def test_city_hash64_is_a_stable_64_bit_hash(source: LocalPostHogSource) -> None:
     """cityHash64 (the partitions of per-user pulls) becomes DuckDB's 64-bit hash: not
     ClickHouse's values, but the same value for the same text every time, different for another

@@ -1,5 +1,5 @@
 -- name: path_events
--- description: Each person's path events in a date range, oldest first: pageviews by pathname and custom events by name (paths' facts).
+-- description: Each person's path events in a date range: pageviews by pathname and custom events by name (paths' facts).
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
@@ -11,6 +11,8 @@
 -- are left out, as is a pageview without a pathname. Sequences, duplicates and steps are worked
 -- out by usertrack from these rows (docs/metrics.md, "Paths"). person_id is the actor (a person
 -- can have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps.
+-- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
+-- answer in an order of its own), so a sort here would only be done twice.
 SELECT
     person_id,
     timestamp,
@@ -22,4 +24,3 @@ WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
-ORDER BY person_id, timestamp, node

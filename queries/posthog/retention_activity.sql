@@ -14,6 +14,8 @@
 -- by usertrack from these rows (docs/metrics.md). {return_event} '' means any event.
 -- person_id is the actor (a person can have many distinct_ids). No LIMIT: usertrack pages every
 -- result past PostHog's row caps.
+-- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
+-- answer in an order of its own), so a sort here would only be done twice.
 SELECT
     person_id,
     multiIf({period} = 'day', toDate(timestamp),
@@ -31,4 +33,3 @@ WHERE timestamp >= toDateTime({since}, 'UTC')
         AND timestamp >= toDateTime({since}, 'UTC')
         AND timestamp <= toDateTime({as_of}, 'UTC'))
 GROUP BY person_id, period_start
-ORDER BY person_id, period_start

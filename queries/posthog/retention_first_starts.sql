@@ -9,6 +9,8 @@
 -- PostHog's first-time retention puts a person in the cohort of their first start event ever,
 -- so this looks at all history up to as_of, not only the cohorts' span, and keeps the people
 -- whose first one falls in it. person_id is the actor. No LIMIT: usertrack pages every result.
+-- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
+-- answer in an order of its own), so a sort here would only be done twice.
 SELECT
     person_id,
     min(timestamp) AS first_start
@@ -18,4 +20,3 @@ WHERE event = {start_event}
   AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
 GROUP BY person_id
 HAVING min(timestamp) >= toDateTime({since}, 'UTC')
-ORDER BY person_id

@@ -14,6 +14,8 @@
 -- $current_url. Device, browser and country: the session's first event's. Only events inside
 -- the range (both ends inclusive) and never after as_of. No LIMIT: usertrack pages every
 -- result past PostHog's row caps, so no session is lost.
+-- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
+-- answer in an order of its own), so a sort here would only be done twice.
 SELECT
     if(coalesce(properties.$session_id, '') = '', toString(uuid), properties.$session_id) AS session_key,
     any(coalesce(properties.$session_id, '')) AS session_id,
@@ -33,4 +35,3 @@ WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
 GROUP BY session_key
-ORDER BY first_at, session_key

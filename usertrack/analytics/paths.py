@@ -77,42 +77,69 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> None:
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    rows = con.sql(
-        "SELECT person_id, epoch_us(timestamp) AS t, node FROM facts"
-        " ORDER BY person_id, timestamp, node"
-    ).to_arrow_table()
+    rows = con.sql("SELECT person_id, epoch_us(timestamp) AS t, node FROM facts").to_arrow_table()
     n = rows.num_rows
     person = rows["person_id"].combine_chunks()
     node = rows["node"].combine_chunks()
+    person_names, person_code, person_null = _codes(person)
+    node_names, node_code, node_null = _codes(node)
+    node_rank = _ranks(node_names)[node_code]  # as ORDER BY node sorts them
     t = rows["t"].combine_chunks().to_numpy(zero_copy_only=False)
+    # Each person's rows together in time order, ties by node (its text, as ORDER BY ranks
+    # it); the persons' own order changes no count. Sorting integer codes in numpy takes about
+    # half of DuckDB's sort on the person_id text (2.86 M rows at 100,000 users).
+    order = np.lexsort((node_rank, t, person_code)) if n else np.zeros(0, dtype=np.int64)
+    person_code, person_null = person_code[order], person_null[order]
+    node_code, node_null, t = node_code[order], node_null[order], t[order]
 
-    def same_as_previous(values: pa.Array) -> np.ndarray:
+    def same_as_previous(codes: np.ndarray, null: np.ndarray) -> np.ndarray:
+        # NULL equals nothing, not even NULL (as the comparison of texts in SQL).
         out = np.zeros(n, dtype=bool)
-        if n > 1:
-            equal = pc.fill_null(pc.equal(values[1:], values[:-1]), False)
-            out[1:] = equal.to_numpy(zero_copy_only=False)
+        out[1:] = (codes[1:] == codes[:-1]) & ~null[1:] & ~null[:-1]
         return out
 
     close = np.zeros(n, dtype=bool)
     close[1:] = (t[1:] - t[:-1]) < GAP_SECONDS * 1_000_000
-    starts = ~(same_as_previous(person) & close)
-    keep = starts | ~same_as_previous(node)
+    starts = ~(same_as_previous(person_code, person_null) & close)
+    keep = starts | ~same_as_previous(node_code, node_null)
     # The rows are in sequence order, so each sequence's nodes are one slice of the kept nodes.
-    kept_nodes = node.filter(pa.array(keep))
+    # Texts are taken from the few distinct ones by code: a take of 2 M rows in random order
+    # from the rows themselves costs half a second.
+    kept_nodes = node_names.take(pa.array(node_code[keep]))
     first = np.flatnonzero(starts[keep])
     offsets = pa.array(np.append(first, len(kept_nodes)), type=pa.int32())
     table = pa.table(
         {
             "seq": pa.array(np.arange(len(first), dtype=np.int64)),
-            "person_id": person.filter(pa.array(starts)),
+            "person_id": person_names.take(pa.array(person_code[starts])),
             "nodes": pa.ListArray.from_arrays(offsets, kept_nodes),
         }
     )
     con.register("_sequences_in", table)
     con.execute("CREATE TABLE sequences AS SELECT * FROM _sequences_in")
     con.unregister("_sequences_in")
+
+
+def _codes(values: Any) -> tuple[Any, Any, Any]:
+    """The distinct texts (NULL among them, if any), each value's index into them, and where
+    the value is NULL."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
+    return encoded.dictionary, codes, values.is_null().to_numpy(zero_copy_only=False)
+
+
+def _ranks(texts: Any) -> Any:
+    """Each text's place in byte order, NULL last (as ORDER BY sorts them)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    by_text = pc.array_sort_indices(texts, null_placement="at_end").to_numpy()
+    rank = np.empty(len(by_text), dtype=np.int64)
+    rank[by_text] = np.arange(len(by_text))
+    return rank
 
 
 def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
