@@ -507,7 +507,7 @@ def demo(
         secure_home(settings.home)  # the demo server outlives this command: keep its home private
         verb = "generated" if fresh else "already there:"
         _info(
-            f"usertrack: demo {verb} {ws.users} users, data up to {ws.anchor.isoformat()},"
+            f"usertrack: demo {verb} {ws.users:,} users, data up to {ws.anchor.isoformat()},"
             f" in {ws.root}"
         )
 

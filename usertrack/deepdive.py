@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack import style
 from usertrack.errors import NotFoundError, UsageError
 from usertrack.queries import Param, Query, resolve_params
 
@@ -245,7 +246,7 @@ def not_found(
     close = difflib.get_close_matches(email, emails, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else None
     return NotFoundError(
-        f"no user {email!r} as of {_iso(as_of)} in either source"
+        f"no user {email!r} as of {style.moment(as_of)} in either source"
         " (emails match trimmed and case-insensitively; internal accounts are left out)",
         hint=hint,
     )
@@ -513,7 +514,6 @@ def to_json(dd: DeepDive) -> str:
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:
-    from usertrack import style
     from usertrack.export import md_table
     from usertrack.style import human_header, md_text
 

@@ -135,7 +135,7 @@ def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]
         Check(
             "demo workspace",
             True,
-            f"{demo.users} users, data up to {demo.anchor.isoformat()}, in {demo.root}",
+            f"{demo.users:,} users, data up to {demo.anchor.isoformat()}, in {demo.root}",
         )
     ]
     source = PostgresSource(uri, description="demo PostgreSQL")
