@@ -301,8 +301,9 @@ def test_person_link_is_url_encoded() -> None:
 
 
 def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
-    """At its anchor the demo has people for each activity and segment trigger; the failure
-    spike fires the day after its incident (1,000 users: one multiple-errors person)."""
+    """At its anchor the demo has people for each trigger, the failure spike included (1,000
+    users: one multiple-errors person, one account in a retry loop); the spike of its incident
+    fires the day after it."""
     from datetime import date
 
     from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR, ensure_demo, read_manifest
@@ -312,6 +313,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     ensure_demo(home, users=1000, anchor=anchor)
     stories = (read_manifest(home) or {})["stories"]
     assert stories["alert_multiple_errors"] == 1 and stories["alert_quiet_trial"] == 1
+    assert stories["alert_spike_accounts"] == 1 and stories["alert_spike_runs"] > 0
     result = run(["alerts", "-f", "json"], home)
     assert result.exit_code == 0, result.stderr
     fired = {a["trigger"] for a in json.loads(result.stdout)["alerts"]}
@@ -321,7 +323,13 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
         "multiple_errors",
         "long_inactivity",
         "entered_segment",
+        "failure_spike",
     }
+    # The anchor is midnight UTC: its last day in the trend is the calendar day before it.
+    (spike_today,) = [
+        a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "failure_spike"
+    ]
+    assert spike_today["detail"].startswith("2026-11-15: workflow failures ")
     errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
     assert len(errors) == 1 and errors[0]["session_errors"] >= 4
     # No snapshot before: the day-earlier segments were computed, and both moments were kept in

@@ -88,6 +88,36 @@ def test_anchor_only_shifts_time() -> None:
     assert np.array_equal(a.frames["ev"]["ts"] + shift, b.frames["ev"]["ts"])
 
 
+def test_failure_spike_story_on_the_last_day() -> None:
+    """1,000 users: one account already failing retries into the sandbox rate limit on the
+    anchor's last day; the runs are appended (every earlier row as it was), none below 1,000."""
+    data = generate(1000, ANCHOR)
+    k = data.stories["alert_spike_runs"]
+    assert data.stories["alert_spike_accounts"] == 1 and k > 0
+    run = data.frames["run"]
+    added = {col: values[-k:] for col, values in run.items()}
+    before = {col: values[:-k] for col, values in run.items()}
+    assert np.array_equal(run["id"], np.arange(1, len(run["id"]) + 1))
+    assert len(set(added["user_id"].tolist())) == 1
+    assert (added["state"] == 1).all()
+    rate_limit = next(i for i, e in enumerate(demo.ERRORS) if e[1] == "SandboxRateLimit")
+    assert (added["err"] == rate_limit).all()
+    anchor = np.datetime64(ANCHOR_TS.replace(tzinfo=None), "us")
+    last_day = anchor - np.timedelta64(1, "D")
+    assert (added["created"] >= last_day).all()
+    assert (added["created"] <= anchor - np.timedelta64(30, "m")).all()
+    # Already in `failing` without the spike: more than 5 runs, under half of them completed.
+    mine = before["user_id"] == added["user_id"][0]
+    assert mine.sum() > 5 and (before["state"][mine] == 0).sum() < 0.5 * mine.sum()
+    # Its last activity follows its last retry.
+    wasp = int(added["user_id"][0]) - demo.FASTAPI_ID_OFFSET
+    acc = data.frames["acc"]
+    (row,) = np.flatnonzero(acc["id"] == wasp)
+    assert acc["last_active"][row] >= added["created"].max()
+    small = generate(USERS, ANCHOR)
+    assert small.stories["alert_spike_runs"] == 0
+
+
 def test_users_bounds() -> None:
     from usertrack.errors import UsageError
 

@@ -84,12 +84,15 @@ missing, a number sometimes sent as a string and a value outside its allowed set
 Support alerts (alerts.yaml; see ALERT_STORY): at the anchor some people are still in session,
 so `usertrack alerts` finds people stuck on a page, trial users with low activity and trial users
 gone quiet; users entering `failing` or `high_intent` come from the segments themselves (against
-the day before when no snapshot was saved), and the failure spike from the incident (`--as-of`
-the day after it). One person per 1,000 users (none in the small test demos, whose figures and
-golden report stay as they were) also throws 4 `$exception` in the last 5 minutes of a session
-(multiple errors: account holders already frustrated, so no segment changes), and one trial user
-per 1,000 active in the last day opens a page 11-13 minutes before the anchor and stops there
-(low activity and stuck).
+the day before when no snapshot was saved), and a failure spike on the anchor's last day (see
+_spike_runs; the incident's fires with `--as-of` the day after it). One person per 1,000 users
+(none in the small test demos, whose figures and golden report stay as they were) also throws 4
+`$exception` in the last 5 minutes of a session (multiple errors: account holders already
+frustrated, so no segment changes), one trial user per 1,000 active in the last day opens a page
+11-13 minutes before the anchor and stops there (low activity and stuck), and one account per
+1,000 already failing retries a workflow into the sandbox rate limit in the 8 hours before the
+last half hour (the failure spike: at 2,000 users 223 failed runs on two accounts, 361 that day
+against a median of 86).
 
 Size: 2,000 users give about 106k events and 21k runs; 100,000 users about 5.2M events, 1M runs and
 2.8M tool executions.
@@ -1735,6 +1738,11 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
         seed, t_end, n, internal, sub, s_person, stories, *(e_sess, e_type, e_ts, path, e_extra),
         e_hi, e_lo,
     )  # fmt: skip
+    in_failing = ext_mask & (n_runs > 5) & (rate < 50)
+    spike = _spike_runs(
+        seed, t_end, internal, in_failing, last_run, run_user, run_ts, state, stories
+    )
+    np.maximum.at(last_active, spike["user"], np.minimum(spike["ts"] + 3 * MIN, t_end - SEC))
 
     # ---------------------------------------------------------------- frames
     frames: dict[str, dict[str, np.ndarray]] = {
@@ -1862,6 +1870,7 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
         "v_prompt": _vocab(AGENT_PROMPTS),
         "v_result": _vocab(AGENT_RESULTS),
     }
+    frames["run"] = _with_spike_runs(frames["run"], spike, fastapi_id)
     return DemoData(users=n, anchor=anchor, seed=seed, frames=frames, sql=_sql(), stories=stories)
 
 
@@ -1985,6 +1994,95 @@ def _alert_events(
         np.concatenate([e_hi, hi]),
         np.concatenate([e_lo, lo]),
     )
+
+
+def _spike_runs(
+    seed: int,
+    t_end: int,
+    internal: np.ndarray,
+    failing: np.ndarray,
+    last_run: np.ndarray,
+    run_user: np.ndarray,
+    run_ts: np.ndarray,
+    state: np.ndarray,
+    stories: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """Failed runs on the anchor's last day that make it stand out (the failure_spike trigger).
+
+    One account per 1,000 users, already failing and active in the last two days (so no segment
+    changes), has a scheduled workflow stuck in a retry loop on the sandbox rate limit in the
+    hours before the anchor. The count is the smallest that stands out against the previous 7
+    days by the standout-day rule of `usertrack failures`, plus a quarter and 5, worked out from
+    the runs themselves: whatever the anchor, the spike fires at it.
+    """
+    import numpy as np
+
+    from usertrack.failures import standout_days
+
+    rng = np.random.default_rng([seed, 5])  # never the main generator: nothing else moves
+    want = len(failing) // ALERT_STORY["users_per_erroring_person"]
+    none = np.zeros(0, dtype=np.int64)
+    spike = {"user": none, "ts": none, "err": none.astype(np.int16), "step": none, "steps": none}
+    stories["alert_spike_accounts"] = 0
+    stories["alert_spike_runs"] = 0
+    candidates = np.flatnonzero(failing & (last_run > t_end - 2 * DAY))
+    if want == 0 or len(candidates) == 0:
+        return spike
+    # The days of neon/failure_trend at as_of = anchor, excluded accounts left out: the window
+    # (anchor - 8 days, anchor], each UTC day [start, start + 1 day).
+    counted = ~internal[run_user] & (run_ts > t_end - 8 * DAY) & (run_ts < t_end)
+    day = (run_ts[counted] - (t_end - 8 * DAY)) // DAY
+    runs = np.bincount(day, minlength=8)
+    runs_failed = np.bincount(day, weights=state[counted] == 1, minlength=8).astype(np.int64)
+    # Bounded: with a median failure rate above 2/3 no count would stand out (not this demo's).
+    for extra in range(10 * int(runs.sum()) + 10):
+        trend = [
+            {"runs": int(r) + extra * (d == 7), "runs_failed": int(f) + extra * (d == 7)}
+            for d, (r, f) in enumerate(zip(runs, runs_failed, strict=True))
+        ]
+        standout_days(trend, keys=(("runs_failed", "runs"),))
+        if trend[-1]["stands_out"]:
+            break
+    else:
+        return spike
+    extra += extra // 4 + 5
+    picked = np.sort(rng.choice(candidates, size=min(want, len(candidates)), replace=False))
+    user = np.repeat(picked, np.diff(np.linspace(0, extra, len(picked) + 1).astype(np.int64)))
+    # A retry every few minutes over the 8 hours before the last half hour (none still running).
+    ts = t_end - 30 * MIN - rng.integers(SEC, 8 * HOUR, size=extra)
+    rate_limit = next(i for i, e in enumerate(ERRORS) if e[1] == "SandboxRateLimit")
+    steps = rng.integers(2, 7, size=extra)
+    stories["alert_spike_accounts"] = len(picked)
+    stories["alert_spike_runs"] = extra
+    return {
+        "user": user,
+        "ts": ts,
+        "err": np.full(extra, rate_limit, dtype=np.int16),
+        "step": np.minimum(rng.integers(1, 7, size=extra), steps),
+        "steps": steps,
+    }
+
+
+def _with_spike_runs(
+    runs: dict[str, np.ndarray], spike: dict[str, np.ndarray], fastapi_id: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The run frame with the spike's failed runs appended (ids after the last, see _spike_runs)."""
+    import numpy as np
+
+    k = len(spike["user"])
+    first = len(runs["id"]) + 1
+    added = {
+        "id": np.arange(first, first + k, dtype=np.int64),
+        "user_id": fastapi_id[spike["user"]].astype(np.int32),
+        "state": np.ones(k, dtype=np.int8),
+        "created": _ts(spike["ts"]),
+        "err": spike["err"],
+        "step": spike["step"].astype(np.int8),
+        "steps": spike["steps"].astype(np.int8),
+    }
+    return {
+        name: np.concatenate([col, added[name].astype(col.dtype)]) for name, col in runs.items()
+    }
 
 
 def _quiet_trial_events(
