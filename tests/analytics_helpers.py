@@ -46,7 +46,7 @@ def write_export(path: Path, records: list[dict[str, Any]]) -> Path:
 
 def run_ok(command: str, args: list[str], *, as_of: str, **env: str) -> Result:
     """`usertrack COMMAND ARGS --as-of AS_OF`, which must succeed."""
-    result = run([command, *args, "--as-of", as_of], **env)
+    result = run([command, *args, "--as-of", as_of], home=None, **env)
     assert result.exit_code == 0, result.stderr
     return result
 
@@ -74,7 +74,7 @@ def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, di
 def assert_usage_error(argv: list[str], fragment: str, **env: str) -> None:
     """`usertrack ARGV` exits with the usage code and one `usertrack: error:` line naming
     `fragment`."""
-    result = run(argv, **env)
+    result = run(argv, home=None, **env)
     assert result.exit_code == EXIT_USAGE
     lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
