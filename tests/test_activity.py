@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import (
+    assert_imports_no_terminal_libraries,
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    write_export,
+)
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
-from tests.test_funnel import record
-from usertrack.errors import EXIT_USAGE
 
 AS_OF = "2026-06-03T12:00:00"
 ARGS = ["--days", "10", "--periods", "3"]
@@ -81,15 +87,10 @@ HOURS = {(2, 10): (2, 1), (2, 15): (1, 1), (3, 23): (1, 1), (3, 10): (1, 1), (4,
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    result = run(["activity", *args, "--as-of", AS_OF, "-f", "json"], **env)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+cli_json = partial(run_json, "activity", as_of=AS_OF)
 
 
 def check(doc: dict[str, Any]) -> None:
@@ -114,14 +115,8 @@ def test_activity_through_the_cli(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
     local = cli_json(ARGS, USERTRACK_EVENTS=str(export))
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (_, env):
         live = cli_json(ARGS, **env)
     assert live == local
     check(live)
@@ -160,10 +155,7 @@ def test_table_md_and_csv(export: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["activity", *args], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert_usage_error(["activity", *args], fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_sparkline() -> None:
@@ -175,14 +167,8 @@ def test_sparkline() -> None:
 
 
 def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, usertrack.analytics.activity, usertrack.analytics.features,"
-        " usertrack.analytics.usage_report;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
-        "print(bad); sys.exit(1 if bad else 0)"
+    assert_imports_no_terminal_libraries(
+        "usertrack.analytics.activity",
+        "usertrack.analytics.features",
+        "usertrack.analytics.usage_report",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,18 +7,21 @@ the previous one (May 20 12:00, May 27 12:00].
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import (
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    write_export,
+)
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
-from tests.test_funnel import record
 from usertrack.analytics.features import trend
-from usertrack.errors import EXIT_USAGE
 
 AS_OF = "2026-06-03T12:00:00"
 ARGS = ["--days", "7"]
@@ -71,15 +74,10 @@ EXPECTED = [
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    result = run(["features", *args, "--as-of", AS_OF, "-f", "json"], **env)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+cli_json = partial(run_json, "features", as_of=AS_OF)
 
 
 def test_features_through_the_cli(export: Path) -> None:
@@ -109,14 +107,8 @@ def test_event_names_instead(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
     local = cli_json(ARGS, USERTRACK_EVENTS=str(export))
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (_, env):
         live = cli_json(ARGS, **env)
         by_event = cli_json([*ARGS, "--event"], **env)
     assert live == local
@@ -145,10 +137,8 @@ def test_table_md_and_csv(export: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["features", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    argv = ["features", *args, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_trend_rule() -> None:

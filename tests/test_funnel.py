@@ -6,17 +6,23 @@ never copied from output. The funnel is signup -> start -> create, over May 2026
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import (
+    assert_imports_no_terminal_libraries,
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    write_export,
+)
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.analytics.common import date_range, parse_period, parse_window
-from usertrack.errors import EXIT_USAGE, UsageError
+from usertrack.errors import UsageError
 
 AS_OF = "2026-06-01"
 STEPS = ["signup", "start", "create"]
@@ -24,19 +30,6 @@ RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
 D = datetime(2026, 5, 10, tzinfo=UTC)
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-
-def record(n: int, event: str, when: datetime, distinct_id: str, person_id: str, email: str,
-           props: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    return {
-        "uuid": f"00000000-0000-0000-0000-{n:012d}",
-        "event": event,
-        "distinct_id": distinct_id,
-        "person_id": person_id,
-        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "properties": props or {},
-        "person_properties": {"email": email},
-    }
 
 
 PERSONS = {
@@ -107,15 +100,10 @@ BREAKDOWN = {"pro": [2, 2, 1], "free": [2, 1, 1], "": [1, 1, 0]}
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    result = run(["funnel", *args, "--as-of", AS_OF, "-f", "json"], **env)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+cli_json = partial(run_json, "funnel", as_of=AS_OF)
 
 
 def test_funnel_through_the_cli(export: Path) -> None:
@@ -157,15 +145,9 @@ def test_dropped_lists_who_stopped(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
     args = [*STEPS, *RANGE, "--window", "1d", "--by", "plan"]
     local = cli_json(args, USERTRACK_EVENTS=str(export))
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (fake, env):
         live = cli_json(args, **env)
         dropped = cli_json([*STEPS, *RANGE, "--window", "1d", "--dropped", "create"], **env)
         sent = fake.query_texts()
@@ -197,10 +179,7 @@ def test_table_and_md_say_when_no_one_reached_a_step(export: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["funnel", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert_usage_error(["funnel", *args, "--as-of", AS_OF], fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_windows_periods_and_ranges() -> None:
@@ -222,14 +201,6 @@ def test_windows_periods_and_ranges() -> None:
 
 
 def test_analytics_core_does_not_import_rich_or_typer() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, usertrack.analytics.funnel, usertrack.analytics.retention,"
-        " usertrack.analytics.render;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
-        "print(bad); sys.exit(1 if bad else 0)"
+    assert_imports_no_terminal_libraries(
+        "usertrack.analytics.funnel", "usertrack.analytics.retention", "usertrack.analytics.render"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,18 +6,22 @@ never copied from output. Range: May 2026, as of June 1.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
-from tests.test_funnel import record
+from tests.analytics_helpers import (
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    run_ok,
+    write_export,
+)
 from usertrack.analytics.journey_render import mermaid_text
-from usertrack.errors import EXIT_USAGE
 
 AS_OF = "2026-06-01"
 RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
@@ -94,19 +98,11 @@ def ends(doc: dict[str, Any], key: str) -> dict[str, int]:
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli(args: list[str], **env: str) -> Any:
-    result = run(["paths", *args, "--as-of", AS_OF], **env)
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    return json.loads(cli([*args, "-f", "json"], **env).stdout)  # type: ignore[no-any-return]
+cli = partial(run_ok, "paths", as_of=AS_OF)
+cli_json = partial(run_json, "paths", as_of=AS_OF)
 
 
 def test_paths_through_the_cli(export: Path) -> None:
@@ -160,15 +156,9 @@ def test_from_and_to(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
     args = [*RANGE, "--to", "create"]
     local = cli_json(args, USERTRACK_EVENTS=str(export))
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (fake, env):
         live = cli_json(args, **env)
         whole = cli_json(RANGE, **env)
         sent = fake.query_texts()
@@ -195,8 +185,7 @@ def test_node_labels_are_data_in_md_and_mermaid(tmp_path: Path) -> None:
         record(1, "$pageview", at(10), "e1", "q1", "ann@example.com", {"$pathname": "/"}),
         record(2, evil, at(10, 1), "e1", "q1", "ann@example.com"),
     ]
-    path = tmp_path / "evil.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    path = write_export(tmp_path / "evil.jsonl", recs)
     md = cli([*RANGE, "-f", "md"], USERTRACK_EVENTS=str(path)).stdout
     assert md.count("```") == 2  # the label cannot close the diagram
     assert "<img" not in md.replace("\\<img", "") and "[l](http" not in md
@@ -215,10 +204,8 @@ def test_node_labels_are_data_in_md_and_mermaid(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["paths", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    argv = ["paths", *args, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_a_range_without_events(export: Path) -> None:

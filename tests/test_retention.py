@@ -7,18 +7,22 @@ May 25 and June 1 (the week holding as_of).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import (
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    write_export,
+)
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
-from tests.test_funnel import record
 from usertrack.analytics.common import next_period, period_start
-from usertrack.errors import EXIT_USAGE
 
 AS_OF = "2026-06-03T12:00:00"
 ARGS = ["--period", "week", "--periods", "3", "--start", "signup"]
@@ -72,15 +76,10 @@ def cohorts(doc: dict[str, Any]) -> list[tuple[str, int, list[int]]]:
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    result = run(["retention", *args, "--as-of", AS_OF, "-f", "json"], **env)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+cli_json = partial(run_json, "retention", as_of=AS_OF)
 
 
 def test_first_time_and_recurring_through_the_cli(export: Path) -> None:
@@ -109,14 +108,8 @@ def test_return_event_and_months(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
     local = cli_json([*ARGS, "--mode", "recurring"], USERTRACK_EVENTS=str(export))
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (_, env):
         live = cli_json([*ARGS, "--mode", "recurring"], **env)
         first = cli_json(ARGS, **env)
     assert live == local
@@ -140,10 +133,8 @@ def test_table_and_md(export: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["retention", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    argv = ["retention", *args, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_period_starts() -> None:

@@ -6,17 +6,22 @@ never copied from output. Range: May 2026, as of June 1.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, serve
-from tests.test_funnel import record
-from usertrack.errors import EXIT_USAGE
+from tests.analytics_helpers import (
+    assert_imports_no_terminal_libraries,
+    assert_usage_error,
+    live_posthog,
+    record,
+    run_json,
+    run_ok,
+    write_export,
+)
 
 AS_OF = "2026-06-01"
 RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
@@ -124,19 +129,11 @@ EXPECTED = {
 
 @pytest.fixture()
 def export(tmp_path: Path) -> Path:
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return path
+    return write_export(tmp_path / "events.jsonl", RECORDS)
 
 
-def cli(args: list[str], **env: str) -> Any:
-    result = run(["sessions", *args, "--as-of", AS_OF], **env)
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
-def cli_json(args: list[str], **env: str) -> dict[str, Any]:
-    return json.loads(cli([*args, "-f", "json"], **env).stdout)  # type: ignore[no-any-return]
+cli = partial(run_ok, "sessions", as_of=AS_OF)
+cli_json = partial(run_json, "sessions", as_of=AS_OF)
 
 
 def test_sessions_through_the_cli(export: Path) -> None:
@@ -162,14 +159,8 @@ def test_a_range_of_one_afternoon(export: Path) -> None:
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
-
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
     # (paging past PostHog's row caps: tests/test_posthog_http.py runs every query file paged)
-    with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+    with live_posthog(export, tmp_path) as (fake, env):
         live = cli_json(RANGE, **env)
         sent = fake.query_texts()
     assert live == EXPECTED
@@ -192,10 +183,9 @@ def test_table_csv_and_md(export: Path) -> None:
 
 def test_page_names_are_data_not_markdown(tmp_path: Path) -> None:
     evil = "/x|[a](http://e.example)<b>"
-    path = tmp_path / "evil.jsonl"
     rec = record(1, "$pageview", at(10), "e1", "p1", "ann@example.com",
                  props("s9", evil, DESKTOP_US))  # fmt: skip
-    path.write_text(json.dumps(rec) + "\n")
+    path = write_export(tmp_path / "evil.jsonl", [rec])
     md = cli([*RANGE, "-f", "md"], USERTRACK_EVENTS=str(path)).stdout
     assert "[a](http" not in md and "<b>" not in md.replace("\\<b>", "")
     assert "\\|" in md  # the table's cell separator is escaped
@@ -211,21 +201,13 @@ def test_page_names_are_data_not_markdown(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
-    result = run(["sessions", *args, "--as-of", AS_OF], USERTRACK_EVENTS=str(export))
-    assert result.exit_code == EXIT_USAGE
-    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    argv = ["sessions", *args, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
 
 
 def test_sessions_core_does_not_import_rich_or_typer() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, usertrack.analytics.sessions, usertrack.analytics.paths,"
-        " usertrack.analytics.journey_render;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
-        "print(bad); sys.exit(1 if bad else 0)"
+    assert_imports_no_terminal_libraries(
+        "usertrack.analytics.sessions",
+        "usertrack.analytics.paths",
+        "usertrack.analytics.journey_render",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,91 @@
+"""What the analytics tests (funnel, retention, sessions, paths, activity, features) share.
+
+Each of those files builds its own events by hand, writes them as an events export and runs one
+command over it: locally, through the live HTTP path against a PostHog-compatible server, and
+with bad input. The scaffolding for that lives here; the events and the figures worked out from
+them stay in each test file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from typer.testing import Result
+
+from tests.cli_runner import run
+from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from usertrack.errors import EXIT_USAGE
+
+
+def record(n: int, event: str, when: datetime, distinct_id: str, person_id: str, email: str,
+           props: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One event of an events export, the n-th (its uuid), as PostHog exports it."""
+    return {
+        "uuid": f"00000000-0000-0000-0000-{n:012d}",
+        "event": event,
+        "distinct_id": distinct_id,
+        "person_id": person_id,
+        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "properties": props or {},
+        "person_properties": {"email": email},
+    }
+
+
+def write_export(path: Path, records: list[dict[str, Any]]) -> Path:
+    """Write `records` as an events export (JSON lines) at `path`, for USERTRACK_EVENTS."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def run_ok(command: str, args: list[str], *, as_of: str, **env: str) -> Result:
+    """`usertrack COMMAND ARGS --as-of AS_OF`, which must succeed."""
+    result = run([command, *args, "--as-of", as_of], home=None, **env)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def run_json(command: str, args: list[str], *, as_of: str, **env: str) -> dict[str, Any]:
+    """The JSON document of `usertrack COMMAND ARGS --as-of AS_OF -f json`."""
+    result = run_ok(command, [*args, "-f", "json"], as_of=as_of, **env)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
+    """A PostHog-compatible server over the events of `export`, and the settings that make the
+    CLI query it over HTTP (with the cache off, so every run asks the server)."""
+    from usertrack.eventstore import import_events
+
+    store = tmp_path / "served.duckdb"
+    import_events(export, store)
+    with serve(store, project_id=4242) as fake:
+        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
+               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
+        yield fake, env
+
+
+def assert_usage_error(argv: list[str], fragment: str, **env: str) -> None:
+    """`usertrack ARGV` exits with the usage code and one `usertrack: error:` line naming
+    `fragment`."""
+    result = run(argv, home=None, **env)
+    assert result.exit_code == EXIT_USAGE
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def assert_imports_no_terminal_libraries(*modules: str) -> None:
+    """Importing `modules` in a fresh interpreter loads none of rich, typer or click."""
+    code = (
+        f"import sys, {', '.join(modules)};"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
