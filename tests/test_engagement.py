@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import record
 from tests.cli_runner import run
-from tests.test_funnel import record
 from usertrack.config import load_settings, resolve_segments_file
 from usertrack.queries import load_queries
 from usertrack.segments import load_segments
