@@ -117,7 +117,7 @@ if TYPE_CHECKING:
     import duckdb
     import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audit, alert and failure-spike stories (an older demo is rebuilt)
 DEFAULT_SEED = 20261121
 DEFAULT_USERS = 2000
 MIN_USERS = 50
