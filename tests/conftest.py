@@ -132,3 +132,16 @@ def make_database(pg_server: str) -> Callable[[str], str]:
         return uri
 
     return make
+
+
+@pytest.fixture(scope="session")
+def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-made events (tests/handmade.py) imported once into an event store, read-only for
+    every test that serves or queries them (the PostHog-compatible server, the local engine)."""
+    from tests.handmade import write_events_jsonl
+    from usertrack.eventstore import import_events
+
+    folder = tmp_path_factory.mktemp("handmade-events")
+    store = folder / "events.duckdb"
+    import_events(write_events_jsonl(folder / "events.jsonl"), store)
+    return store

@@ -500,6 +500,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
 
+def live_env(server: FakePostHog, db: str, **more: str) -> dict[str, str]:
+    """The environment that points usertrack at `server` (PostHog) and `db` (Postgres)."""
+    return {
+        "DATABASE_URL": db,
+        "POSTHOG_HOST": server.url,
+        "POSTHOG_PROJECT_ID": str(server.project_id),
+        "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
+        **more,
+    }
+
+
 @contextmanager
 def serve(store_path: Path, **options: Any) -> Iterator[FakePostHog]:
     """Run a FakePostHog on 127.0.0.1 (ephemeral port) for the duration of the block."""

@@ -22,6 +22,7 @@ import pytest
 from tests import handmade
 from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import live_env as posthog_live_env
 from usertrack.cache import CachedSource, cache_dir, floor_to_ttl
 from usertrack.config import load_settings
 from usertrack.queries import load_queries
@@ -32,31 +33,14 @@ PROJECT = 4242
 TTL = 3600
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.eventstore import import_events
-
-    folder = tmp_path_factory.mktemp("cache-live")
-    path = folder / "events.duckdb"
-    import_events(handmade.write_events_jsonl(folder / "events.jsonl"), path)
-    return path
-
-
 @pytest.fixture
-def fake(store: Path) -> Iterator[FakePostHog]:
-    with serve(store, project_id=PROJECT) as server:
+def fake(handmade_store: Path) -> Iterator[FakePostHog]:
+    with serve(handmade_store, project_id=PROJECT) as server:
         yield server
 
 
 def live_env(fake: FakePostHog, db: str, **more: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": db,
-        "POSTHOG_HOST": fake.url,
-        "POSTHOG_PROJECT_ID": str(PROJECT),
-        "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
-        "USERTRACK_CACHE_TTL": str(TTL),
-        **more,
-    }
+    return posthog_live_env(fake, db, USERTRACK_CACHE_TTL=str(TTL), **more)
 
 
 def cache_folder() -> Path:

@@ -22,7 +22,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests import handmade
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from usertrack.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
 from usertrack.profiles import run_by_source
@@ -34,20 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.eventstore import import_events
-
-    folder = tmp_path_factory.mktemp("cancel")
-    path = folder / "events.duckdb"
-    import_events(handmade.write_events_jsonl(folder / "events.jsonl"), path)
-    return path
-
-
 @pytest.fixture
-def stuck(store: Path) -> Iterator[FakePostHog]:
+def stuck(handmade_store: Path) -> Iterator[FakePostHog]:
     """A PostHog whose queries all time out synchronously and never finish asynchronously."""
-    with serve(store, project_id=PROJECT) as server:
+    with serve(handmade_store, project_id=PROJECT) as server:
         server.time_out_next(10**6)
         server.async_polls = 10**9
         yield server
@@ -143,9 +132,9 @@ def test_an_abandoned_async_query_is_cancelled_on_posthog(
 
 
 def test_a_throttled_posthog_stops_waiting_when_the_database_fails(
-    store: Path, tmp_path: Path
+    handmade_store: Path, tmp_path: Path
 ) -> None:
-    with serve(store, project_id=PROJECT) as fake:
+    with serve(handmade_store, project_id=PROJECT) as fake:
         fake.throttle(10**6, retry_after=30)
         postgres = PostgresSource(f"postgresql://postgres@127.0.0.1:{closed_port()}/db")
         posthog = PostHogHTTPSource(DEFAULT_KEY, PROJECT, fake.url, max_total_wait=600)
@@ -237,7 +226,9 @@ def test_the_command_exits_with_the_database_error_at_once(
     assert took - baseline < 2.5  # the sources' part, imports aside; PostHog's limit is 15 min
 
 
-def test_a_hung_database_connect_does_not_hold_the_command(store: Path, tmp_path: Path) -> None:
+def test_a_hung_database_connect_does_not_hold_the_command(
+    handmade_store: Path, tmp_path: Path
+) -> None:
     # A port that completes the TCP handshake and then never answers: libpq waits for its
     # connect_timeout, and no signal can interrupt it. PostHog meanwhile fails at once.
     hole = socket.socket()
@@ -245,7 +236,7 @@ def test_a_hung_database_connect_does_not_hold_the_command(store: Path, tmp_path
     hole.listen(16)
     port = hole.getsockname()[1]
     try:
-        with serve(store, project_id=PROJECT) as fake:
+        with serve(handmade_store, project_id=PROJECT) as fake:
             fake.force_has_more = True  # every answer claims more rows: a QueryError
             url = f"postgresql://postgres@127.0.0.1:{port}/db?connect_timeout=10"
             env = cli_env(tmp_path, fake, url)
@@ -289,13 +280,15 @@ def test_ctrl_c_stops_both_sources_at_once(
     assert took < 2
 
 
-def test_a_failing_database_interrupts_a_long_local_query(store: Path, tmp_path: Path) -> None:
+def test_a_failing_database_interrupts_a_long_local_query(
+    handmade_store: Path, tmp_path: Path
+) -> None:
     """The local engine (an events export, the demo) is interrupted mid-scan too: the command
     does not leave DuckDB grinding through a query whose answer nobody will read."""
     from usertrack.errors import Cancelled
     from usertrack.sources.posthog_local import LocalPostHogSource
 
-    local = LocalPostHogSource(store)
+    local = LocalPostHogSource(handmade_store)
     # The 19 events crossed with themselves eight times (1.7e10 rows): hours of work.
     aliases = "abcdefgh"
     slow = posthog_query(

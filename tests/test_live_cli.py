@@ -14,7 +14,14 @@ import pytest
 
 from tests import handmade
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, TABLE_INSIGHT_ID, TRENDS_SHORT_ID, FakePostHog, serve
+from tests.posthog_server import (
+    DEFAULT_KEY,
+    TABLE_INSIGHT_ID,
+    TRENDS_SHORT_ID,
+    FakePostHog,
+    live_env,
+    serve,
+)
 from usertrack.config import load_settings
 from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
 
@@ -22,30 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.eventstore import import_events
-
-    folder = tmp_path_factory.mktemp("live")
-    path = folder / "events.duckdb"
-    import_events(handmade.write_events_jsonl(folder / "events.jsonl"), path)
-    return path
-
-
 @pytest.fixture
-def fake(store: Path) -> Iterator[FakePostHog]:
-    with serve(store, project_id=PROJECT) as server:
+def fake(handmade_store: Path) -> Iterator[FakePostHog]:
+    with serve(handmade_store, project_id=PROJECT) as server:
         yield server
-
-
-def live_env(fake: FakePostHog, db: str, **more: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": db,
-        "POSTHOG_HOST": fake.url,
-        "POSTHOG_PROJECT_ID": str(PROJECT),
-        "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,
-        **more,
-    }
 
 
 def test_doctor_passes_on_working_sources(fake: FakePostHog, handmade_db: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.handmade import AS_OF, write_events_jsonl
+from tests.handmade import AS_OF
 from tests.posthog_server import (
     DEFAULT_KEY,
     TABLE_INSIGHT_ID,
@@ -35,7 +35,7 @@ from usertrack.errors import (
     SourceConnectionError,
     UsertrackError,
 )
-from usertrack.eventstore import import_events, write_events
+from usertrack.eventstore import write_events
 from usertrack.queries import Query, load_queries, parse_query
 from usertrack.sources.base import Source
 from usertrack.sources.posthog_http import (
@@ -70,14 +70,6 @@ def q(sql: str, name: str = "adhoc") -> Query:
         description="test",
         returns="table",
     )
-
-
-@pytest.fixture(scope="module")
-def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("handmade")
-    store = d / "events.duckdb"
-    import_events(write_events_jsonl(d / "events.jsonl"), store)
-    return store
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from tests import handmade
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from usertrack.config import load_settings
 from usertrack.errors import (
@@ -43,18 +42,8 @@ CLOSED = "127.0.0.1:1"  # nothing listens on port 1: a connection is refused at 
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.eventstore import import_events
-
-    folder = tmp_path_factory.mktemp("secrets")
-    path = folder / "events.duckdb"
-    import_events(handmade.write_events_jsonl(folder / "events.jsonl"), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def fake(store: Path) -> Iterator[FakePostHog]:
-    with serve(store, project_id=PROJECT) as server:
+def fake(handmade_store: Path) -> Iterator[FakePostHog]:
+    with serve(handmade_store, project_id=PROJECT) as server:
         yield server
 
 
