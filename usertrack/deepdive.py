@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -510,7 +509,9 @@ def to_document(dd: DeepDive) -> dict[str, Any]:
 
 
 def to_json(dd: DeepDive) -> str:
-    return json.dumps(to_document(dd), indent=2, ensure_ascii=False) + "\n"
+    from usertrack.export import json_text
+
+    return json_text(to_document(dd))
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:

@@ -44,6 +44,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def json_text(doc: Any) -> str:
+    """A JSON document as usertrack writes them: JSON-safe values (see `jsonable`), indented,
+    UTF-8 kept, one trailing newline."""
+    return json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n"
+
+
 def cell_text(value: Any) -> str:
     """A value as plain machine text (ISO timestamps, ';' between list items). Not for csv
     cells (`style.csv_cell` neutralises formulas) nor for humans (`style.human`)."""
@@ -213,7 +219,7 @@ def result_document(result: Result, **about: Any) -> dict[str, Any]:
 def render_result(result: Result, fmt: str, **about: Any) -> str:
     """One query's answer (a table of any shape) as json, csv or md."""
     if fmt == "json":
-        return json.dumps(result_document(result, **about), indent=2, ensure_ascii=False) + "\n"
+        return json_text(result_document(result, **about))
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

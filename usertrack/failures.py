@@ -614,9 +614,9 @@ def report_document(report: FailureReport) -> dict[str, Any]:
 
 
 def report_json(report: FailureReport) -> str:
-    import json
+    from usertrack.export import json_text
 
-    return json.dumps(report_document(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_document(report))
 
 
 CSV_COLUMNS = ("level", "cause", "category", "owner", "failures", "users", "first_seen",

@@ -566,7 +566,9 @@ def _selected(changes: Changes, segment: str | None) -> Iterable[SegmentMovement
 
 
 def changes_json(changes: Changes, segment: str | None = None) -> str:
-    return json.dumps(changes_document(changes, segment), indent=2, ensure_ascii=False) + "\n"
+    from usertrack.export import json_text
+
+    return json_text(changes_document(changes, segment))
 
 
 def changes_csv(changes: Changes, segment: str | None = None) -> str:

@@ -709,9 +709,9 @@ def audit_document(audit: Audit) -> dict[str, Any]:
 
 
 def audit_json(audit: Audit) -> str:
-    import json
+    from usertrack.export import json_text
 
-    return json.dumps(audit_document(audit), indent=2, ensure_ascii=False) + "\n"
+    return json_text(audit_document(audit))
 
 
 CSV_COLUMNS = ("event", "tier", "status", "events", "persons", "first_seen", "last_seen",

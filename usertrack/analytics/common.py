@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -249,9 +248,9 @@ def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
 
 def json_document(doc: Mapping[str, Any]) -> str:
     """An analysis's JSON document (datetimes as ISO `Z`, indented, UTF-8 kept)."""
-    from usertrack.export import jsonable
+    from usertrack.export import json_text
 
-    return json.dumps(jsonable(dict(doc)), indent=2, ensure_ascii=False) + "\n"
+    return json_text(dict(doc))
 
 
 def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
