@@ -2022,7 +2022,9 @@ def _spike_runs(
     rng = np.random.default_rng([seed, 5])  # never the main generator: nothing else moves
     want = len(failing) // ALERT_STORY["users_per_erroring_person"]
     none = np.zeros(0, dtype=np.int64)
-    spike = {"user": none, "ts": none, "err": none.astype(np.int16), "step": none, "steps": none}
+    spike: dict[str, np.ndarray] = {
+        "user": none, "ts": none, "err": none.astype(np.int16), "step": none, "steps": none
+    }  # fmt: skip
     stories["alert_spike_accounts"] = 0
     stories["alert_spike_runs"] = 0
     candidates = np.flatnonzero(failing & (last_run > t_end - 2 * DAY))
@@ -2047,7 +2049,8 @@ def _spike_runs(
         return spike
     extra += extra // 4 + 5
     picked = np.sort(rng.choice(candidates, size=min(want, len(candidates)), replace=False))
-    user = np.repeat(picked, np.diff(np.linspace(0, extra, len(picked) + 1).astype(np.int64)))
+    shares = np.diff(np.linspace(0, extra, len(picked) + 1).astype(np.int64)).astype(np.int64)
+    user = np.repeat(picked, shares)
     # A retry every few minutes over the 8 hours before the last half hour (none still running).
     ts = t_end - 30 * MIN - rng.integers(SEC, 8 * HOUR, size=extra)
     rate_limit = next(i for i, e in enumerate(ERRORS) if e[1] == "SandboxRateLimit")
