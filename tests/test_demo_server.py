@@ -185,9 +185,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
+def _removed(path: Path) -> bool:
+    """Delete `path`; True while some of it is still there (a live server wrote into it)."""
     import shutil
 
+    shutil.rmtree(path, ignore_errors=True)
+    return path.exists()
+
+
+def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
     own = tmp_path / "gone-home"
     ensure_demo(own, users=50, anchor=date(2026, 3, 2))
     stop_demo(own)
@@ -195,7 +201,9 @@ def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
     server = postmaster_pid(pg_dir(own))
     watcher = watchdog_pid(own / "demo")
     assert server is not None and watcher is not None
-    shutil.rmtree(own)  # polled every 30 s at idle=600; up to 3 polls when busy
+    # The running server may write a WAL file while the tree goes: delete until nothing is left.
+    assert wait_until(lambda: not _removed(own), 10), "the home could not be deleted"
+    # The watchdog polls every 30 s at idle=600; up to 3 polls when busy.
     assert wait_until(lambda: not _alive(server), 90), "an unreachable server was left running"
     # PostgreSQL may notice its missing postmaster.pid and stop first; the watchdog then goes at
     # its next poll (30 s), not at once.
