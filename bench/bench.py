@@ -97,7 +97,7 @@ def sync_handoff(users: int) -> tuple[float, float]:
     from datetime import UTC, datetime
 
     sys.path.insert(0, str(REPO))
-    from usertrack.sync import Change, SyncPlan, apply_sync
+    from usertrack.act.sync import Change, SyncPlan, apply_sync
 
     now = datetime.now(UTC)
     plan = SyncPlan(as_of=now)
@@ -188,7 +188,7 @@ def fixed_costs(home: Path, rounds: int) -> list[tuple[str, str, str, str]]:
 
 def stop_demo_servers(work: Path) -> None:
     """The demo servers of the bench's homes outlive their commands: stop them."""
-    from usertrack.demo_server import stop_server
+    from usertrack.demo.server import stop_server
 
     for pg in work.glob("*/demo/pg"):
         stop_server(pg)
@@ -207,7 +207,7 @@ def concurrency(home: Path) -> tuple[float, float, float]:
     """Wall time of the per-user queries with both sources at once, and of each source alone."""
     from usertrack.clock import now_utc
     from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.profiles import exclude_pattern, run_per_user_queries
+    from usertrack.segments.profiles import exclude_pattern, run_per_user_queries
     from usertrack.workspace import open_workspace
 
     settings = load_settings({**environment(home), "USERTRACK_HOME": str(home)})
@@ -248,11 +248,11 @@ def floor(home: Path, repeat: int = 3) -> float:
 
     from usertrack.clock import now_utc
     from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.eventstore import open_store
-    from usertrack.profiles import exclude_pattern
-    from usertrack.queries import resolve_params
+    from usertrack.segments.profiles import exclude_pattern
+    from usertrack.sources.eventstore import open_store
     from usertrack.sources.postgres import _bindable
     from usertrack.sources.posthog_local import wire_value
+    from usertrack.sources.queries import resolve_params
     from usertrack.workspace import open_workspace
 
     settings = load_settings({**environment(home), "USERTRACK_HOME": str(home)})

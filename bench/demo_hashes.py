@@ -3,7 +3,7 @@
     uv run python bench/demo_hashes.py --users 2000 --anchor 2026-11-22
     uv run python bench/demo_hashes.py --home /tmp/some-home     # an existing demo, as it is
 
-Run it before and after changing usertrack/demo.py: the same seed must give the same rows
+Run it before and after changing usertrack/demo/generator.py: the same seed must give the same rows
 (issue 11: a generator that streams per chunk of users must not change the data). Each table is
 hashed as md5 over its rows rendered as text and sorted, so row order and physical layout do not
 matter, only content. Prints one line per table, then the manifest's row counts.
@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 def table_hashes(home: Path) -> dict[str, str]:
     import psycopg
 
-    from usertrack.demo import ensure_demo, start_demo_postgres
+    from usertrack.demo.generator import ensure_demo, start_demo_postgres
     from usertrack.sandbox import connect
 
     ws = ensure_demo(home)
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--anchor", type=date.fromisoformat, default=date(2026, 11, 22))
     parser.add_argument("--home", type=Path, help="an existing USERTRACK_HOME with a demo")
     args = parser.parse_args()
-    from usertrack.demo import ensure_demo, stop_demo
+    from usertrack.demo.generator import ensure_demo, stop_demo
 
     home = args.home or Path(tempfile.mkdtemp(prefix="usertrack-hashes-"))
     try:

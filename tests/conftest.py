@@ -46,10 +46,10 @@ def _no_live_sources(
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_demo_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The demo PostgreSQL outlives commands (usertrack.demo_server): at the end of the session,
+    """The demo PostgreSQL outlives commands (usertrack.demo.server): at the end of the session,
     stop every one the tests started, with its watchdog, so the suite leaves nothing running."""
     yield
-    from usertrack.demo_server import stop_server
+    from usertrack.demo.server import stop_server
 
     base = tmp_path_factory.getbasetemp()
     roots = {p.parent for p in base.glob("**/demo/pg")} | {
@@ -84,7 +84,7 @@ def fixed_demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Tests that use it start from an empty history (see their `home` fixtures)."""
     from datetime import date
 
-    from usertrack.demo import ensure_demo
+    from usertrack.demo.generator import ensure_demo
 
     home = tmp_path_factory.mktemp("fixed-demo")
     ensure_demo(home, users=300, anchor=date(2026, 11, 16))
@@ -139,7 +139,7 @@ def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hand-made events (tests/handmade.py) imported once into an event store, read-only for
     every test that serves or queries them (the PostHog-compatible server, the local engine)."""
     from tests.handmade import write_events_jsonl
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
 
     folder = tmp_path_factory.mktemp("handmade-events")
     store = folder / "events.duckdb"

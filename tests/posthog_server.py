@@ -46,8 +46,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from usertrack.errors import QueryError
-from usertrack.queries import Query
 from usertrack.sources.posthog_local import LocalPostHogSource
+from usertrack.sources.queries import Query
 
 DEFAULT_KEY = "phx_TestKey0123456789abcdefSECRET"
 OFFSET_NOT_ALLOWED = (

@@ -291,7 +291,7 @@ def test_watch_runs_bounded_passes_with_one_line_each(tmp_path: Path, env: dict[
 
 
 def test_person_link_is_url_encoded() -> None:
-    from usertrack.alerts import person_url
+    from usertrack.act.alerts import person_url
 
     assert (
         person_url("https://eu.posthog.com/", "42", "a/b c@x")
@@ -306,7 +306,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     fires the day after it."""
     from datetime import date
 
-    from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR, ensure_demo, read_manifest
+    from usertrack.demo.generator import INCIDENT_DAYS_BEFORE_ANCHOR, ensure_demo, read_manifest
 
     home = tmp_path / "demo-home"
     anchor = date(2026, 11, 16)
@@ -338,7 +338,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     assert "one day earlier" in result.stderr
     import sqlite3
 
-    from usertrack.history import history_path
+    from usertrack.segments.history import history_path
 
     with sqlite3.connect(history_path(home)) as con:
         saved = {row[0] for row in con.execute("SELECT as_of FROM snapshots")}
@@ -365,7 +365,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
 
 
 def test_a_slow_webhook_times_out_and_is_retried_within_the_pass(tmp_path: Path) -> None:
-    from usertrack.slack import Outbox, deliver
+    from usertrack.act.slack import Outbox, deliver
 
     now = datetime.now(UTC)
     outbox = Outbox.open(tmp_path / "home")
@@ -403,7 +403,7 @@ def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> Non
     import signal
     import threading
 
-    from usertrack.slack import Outbox, deliver
+    from usertrack.act.slack import Outbox, deliver
 
     now = datetime.now(UTC)
     outbox = Outbox.open(tmp_path / "home")

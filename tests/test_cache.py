@@ -23,10 +23,10 @@ from tests import handmade
 from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from tests.posthog_server import live_env as posthog_live_env
-from usertrack.cache import CachedSource, cache_dir, floor_to_ttl
 from usertrack.config import load_settings
-from usertrack.queries import load_queries
+from usertrack.sources.cache import CachedSource, cache_dir, floor_to_ttl
 from usertrack.sources.posthog_http import PostHogHTTPSource
+from usertrack.sources.queries import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

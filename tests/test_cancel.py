@@ -24,10 +24,10 @@ import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from usertrack.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
-from usertrack.profiles import run_by_source
-from usertrack.queries import Query, parse_query
+from usertrack.segments.profiles import run_by_source
 from usertrack.sources.postgres import PostgresSource
 from usertrack.sources.posthog_http import PostHogHTTPSource
+from usertrack.sources.queries import Query, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run
-from usertrack.history import history_path
+from usertrack.segments.history import history_path
 
 REPO = Path(__file__).resolve().parent.parent
 CURRENT_ONLY = ["credits", "subscription_status", "last_active_at"]

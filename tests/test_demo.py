@@ -19,9 +19,9 @@ import numpy as np
 import psycopg
 import pytest
 
-from usertrack import demo
-from usertrack.demo import DemoWorkspace, ensure_demo, generate, start_demo_postgres
-from usertrack.eventstore import open_store
+from usertrack.demo import generator as demo
+from usertrack.demo.generator import DemoWorkspace, ensure_demo, generate, start_demo_postgres
+from usertrack.sources.eventstore import open_store
 
 ANCHOR = date(2026, 3, 2)
 ANCHOR_TS = datetime(2026, 3, 2)

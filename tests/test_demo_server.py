@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from usertrack.demo import ensure_demo, stop_demo
-from usertrack.demo_server import live_users, postmaster_pid, watchdog_pid
+from usertrack.demo.generator import ensure_demo, stop_demo
+from usertrack.demo.server import live_users, postmaster_pid, watchdog_pid
 
 REPO = Path(__file__).resolve().parent.parent
 

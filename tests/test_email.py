@@ -141,9 +141,9 @@ def test_python_postgres_duckdb_and_hogql_spell_one_normalisation(
 ) -> None:
     import duckdb
 
-    from usertrack.eventstore import write_events
-    from usertrack.queries import Query
+    from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.queries import Query
 
     expected = [normalize_email(v) or "" for v in RAW]
     assert expected[0] == "émile@x.io" and expected[-1] == ""

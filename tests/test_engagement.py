@@ -17,8 +17,8 @@ import pytest
 from tests.analytics_helpers import record
 from tests.cli_runner import run
 from usertrack.config import load_settings, resolve_segments_file
-from usertrack.queries import load_queries
-from usertrack.segments import load_segments
+from usertrack.segments.rules import load_segments
+from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_engagement_segments_match_seed_001(handmade_db: str, export: Path, tmp_path: Path) -> None:
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from usertrack.errors import DataError
-from usertrack.eventstore import (
+from usertrack.sources.eventstore import (
     HOT_PERSON_PROPERTIES,
     HOT_PROPERTIES,
     import_events,

@@ -13,9 +13,9 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.config import resolve_failures_file
-from usertrack.demo import INCIDENT_DAYS_BEFORE_ANCHOR
+from usertrack.demo.generator import INCIDENT_DAYS_BEFORE_ANCHOR
 from usertrack.errors import EXIT_USAGE
-from usertrack.failures import (
+from usertrack.reports.failures import (
     FailureRules,
     RulesFileError,
     categorize_rows,
@@ -329,7 +329,9 @@ def _holds_connection(value: Any) -> bool:
 
 def test_checking_rules_keeps_no_duckdb_connection_at_module_level() -> None:
     """Each check opens its own connection and closes it: no module keeps one open."""
-    from usertrack import deepdive, failures, profiles, segments
+    from usertrack.reports import deepdive, failures
+    from usertrack.segments import profiles
+    from usertrack.segments import rules as segments
 
     deepdive._read_rules(SHIPPED)  # the deep dive's side thread
     load_failure_rules(SHIPPED)

@@ -18,7 +18,7 @@ import pytest
 from tests import handmade
 from tests.cli_runner import run
 from usertrack.errors import EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_USAGE
-from usertrack.queries import convert_param, load_queries, parse_query
+from usertrack.sources.queries import convert_param, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
     code = (
         "import resource, signal, sys\n"
         "from pathlib import Path\n"
-        "from usertrack.export import write_atomic\n"
+        "from usertrack.rendering.export import write_atomic\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
         "try:\n"

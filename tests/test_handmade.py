@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from tests import handmade
 from usertrack.cli import app
 from usertrack.config import load_settings
-from usertrack.export import column_records
-from usertrack.queries import load_queries
-from usertrack.segments import load_segments
+from usertrack.rendering.export import column_records
+from usertrack.segments.rules import load_segments
 from usertrack.sources.postgres import PostgresSource
+from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def handmade_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def workspace(handmade_db: str, handmade_events: Path, tmp_path: Path) -> Workspace:
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     store = tmp_path / "events.duckdb"

@@ -15,7 +15,7 @@ import pytest
 from tests.cli_runner import run
 from usertrack.config import load_settings
 from usertrack.errors import EXIT_USAGE, DataError
-from usertrack.history import (
+from usertrack.segments.history import (
     History,
     Snapshot,
     compare,
@@ -23,7 +23,7 @@ from usertrack.history import (
     live_identity,
     render_changes,
 )
-from usertrack.segments import Segment
+from usertrack.segments.rules import Segment
 
 REPO = Path(__file__).resolve().parent.parent
 ANCHOR = date(2026, 11, 16)
@@ -403,7 +403,7 @@ def test_retention_keeps_days_back_from_the_newest(tmp_path: Path) -> None:
 
 def test_history_days_setting(home: Path) -> None:
     from usertrack.errors import EXIT_CONFIG, ConfigError
-    from usertrack.history import history_days
+    from usertrack.segments.history import history_days
 
     assert history_days({}) == 400
     assert history_days({"USERTRACK_HISTORY_DAYS": " 30 "}) == 30

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from usertrack.errors import HogQLTranslationError, QueryError
-from usertrack.eventstore import write_events
-from usertrack.hogql import translate
-from usertrack.queries import Query
+from usertrack.sources.eventstore import write_events
+from usertrack.sources.hogql import translate
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.sources.queries import Query
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -640,7 +640,7 @@ def test_filters_placeholder_and_column_names(source: LocalPostHogSource) -> Non
 
 
 def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSource) -> None:
-    from usertrack.queries import load_queries, resolve_params
+    from usertrack.sources.queries import load_queries, resolve_params
 
     # The shipped queries exist: a missing folder or an empty one is a failure, never a skip.
     library = load_queries(ROOT / "queries")

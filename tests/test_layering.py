@@ -8,8 +8,9 @@ import sys
 
 def test_core_does_not_import_rich_or_typer() -> None:
     code = (
-        "import sys, usertrack, usertrack.workspace, usertrack.profiles, usertrack.segments,"
-        " usertrack.queries, usertrack.export, usertrack.sources.postgres;"
+        "import sys, usertrack, usertrack.workspace, usertrack.segments.profiles,"
+        " usertrack.segments.rules,"
+        " usertrack.sources.queries, usertrack.rendering.export, usertrack.sources.postgres;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
         "print(bad); sys.exit(1 if bad else 0)"
     )

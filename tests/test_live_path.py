@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.cli import app
-from usertrack.demo import ensure_demo, start_demo_postgres
+from usertrack.demo.generator import ensure_demo, start_demo_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from usertrack.errors import QueryError, SourceConnectionError
-from usertrack.queries import parse_query
 from usertrack.sources.postgres import PostgresSource
+from usertrack.sources.queries import parse_query
 
 
 def neon_query(tmp_path: Path, sql: str, params: str = "") -> object:

@@ -35,9 +35,8 @@ from usertrack.errors import (
     SourceConnectionError,
     UsertrackError,
 )
-from usertrack.eventstore import write_events
-from usertrack.queries import Query, load_queries, parse_query
 from usertrack.sources.base import Source
+from usertrack.sources.eventstore import write_events
 from usertrack.sources.posthog_http import (
     PostHogHTTPSource,
     RequestPace,
@@ -45,6 +44,7 @@ from usertrack.sources.posthog_http import (
     wire_values,
 )
 from usertrack.sources.posthog_local import LocalPostHogSource
+from usertrack.sources.queries import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from usertrack import profiles
 from usertrack.errors import QueryError
-from usertrack.queries import Query
+from usertrack.segments import profiles
 from usertrack.sources.base import Result
+from usertrack.sources.queries import Query
 
 QUERY = Query(
     name="q", folder="neon", path=Path("q.sql"), sql="-", description="d", returns="per-user"
@@ -86,7 +86,7 @@ def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> N
     """Past `arrow_over` rows the local PostHog engine answers an Arrow table (the first rows
     fetched in Python, the rest by DuckDB), typed as the row path types them; loaded, it is the
     same table as the rows would make."""
-    from usertrack.eventstore import write_events
+    from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     store = tmp_path / "events.duckdb"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from usertrack.errors import QueryFileError
-from usertrack.queries import load_queries, parse_query, placeholders, resolve_params
+from usertrack.sources.queries import load_queries, parse_query, placeholders, resolve_params
 
 REPO = Path(__file__).resolve().parent.parent
 

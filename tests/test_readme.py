@@ -32,7 +32,7 @@ SHIPPED = {
     "--segments": REPO / "segments.yaml",
     "--queries": REPO / "queries",
     "--failures": REPO / "failures.yaml",
-    "--template": REPO / "usertrack" / "templates" / "weekly.md.j2",
+    "--template": REPO / "usertrack" / "reports" / "templates" / "weekly.md.j2",
     "--plan": REPO / "tracking-plan.yaml",
 }
 # A line whose comment says "exits N" documents that exit code (e.g. a CI gate that fails).

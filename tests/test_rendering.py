@@ -23,33 +23,33 @@ from rich.console import Console
 
 from tests import handmade
 from tests.cli_runner import run
-from usertrack import style
 from usertrack.config import load_settings
-from usertrack.deepdive import deep_dive
-from usertrack.deepdive import to_json as deep_json
-from usertrack.deepdive import to_markdown as deep_md
-from usertrack.export import render, render_result
-from usertrack.failures import (
-    failure_report,
-    load_failure_rules,
-    report_csv,
-    report_json,
-    report_markdown,
-)
-from usertrack.history import Snapshot, compare, render_changes
-from usertrack.queries import load_queries
-from usertrack.report import build_context, collect_weekly, render_weekly
-from usertrack.segments import load_segments
-from usertrack.sources.base import Result
-from usertrack.sources.postgres import PostgresSource
-from usertrack.terminal import render_changes as render_changes_table
-from usertrack.terminal import (
+from usertrack.rendering import style
+from usertrack.rendering.export import render, render_result
+from usertrack.rendering.terminal import render_changes as render_changes_table
+from usertrack.rendering.terminal import (
     render_deep_dive,
     render_failures,
     render_result_table,
     render_segments,
     stdout_console,
 )
+from usertrack.reports.deepdive import deep_dive
+from usertrack.reports.deepdive import to_json as deep_json
+from usertrack.reports.deepdive import to_markdown as deep_md
+from usertrack.reports.failures import (
+    failure_report,
+    load_failure_rules,
+    report_csv,
+    report_json,
+    report_markdown,
+)
+from usertrack.reports.weekly import build_context, collect_weekly, render_weekly
+from usertrack.segments.history import Snapshot, compare, render_changes
+from usertrack.segments.rules import load_segments
+from usertrack.sources.base import Result
+from usertrack.sources.postgres import PostgresSource
+from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ def hostile_sources(
 
 @pytest.fixture
 def hostile(hostile_sources: tuple[str, Path], tmp_path: Path) -> Iterator[Workspace]:
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     uri, export = hostile_sources
@@ -567,7 +567,7 @@ def test_deep_dive_timeline_stays_a_table_at_80_columns(demo: dict[str, Any]) ->
     column to leave out (the failure tables above carry the messages); the rest stays whole."""
     import dataclasses
 
-    from usertrack.deepdive import TimelineItem
+    from usertrack.reports.deepdive import TimelineItem
 
     at = datetime(2026, 11, 10, 8, 38, tzinfo=UTC)
     items = [

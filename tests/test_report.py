@@ -18,8 +18,8 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.errors import EXIT_USAGE
-from usertrack.history import History, history_path
-from usertrack.report import METRICS, WEEKLY_TEMPLATE, ReportWeek, metric_status
+from usertrack.reports.weekly import METRICS, WEEKLY_TEMPLATE, ReportWeek, metric_status
+from usertrack.segments.history import History, history_path
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "weekly-golden.md"
@@ -251,7 +251,7 @@ def test_as_of_values_in_one_week_write_that_weeks_file(home: Path, tmp_path: Pa
 def test_default_week_is_the_last_complete_one(demo_home: Path, tmp_path: Path) -> None:
     """The demo's data ends at its anchor (today, any weekday): the report is the last whole
     ISO week before it, Monday to Sunday, and named by it."""
-    from usertrack.demo import read_manifest
+    from usertrack.demo.generator import read_manifest
 
     manifest = read_manifest(demo_home)
     assert manifest is not None

@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.errors import EXIT_QUERY, EXIT_USAGE, HogQLTranslationError
-from usertrack.hogql import translate
+from usertrack.sources.hogql import translate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,7 @@ def test_a_failures_when_cannot_copy_failures_to_disk(demo_home: Path, tmp_path:
 
 
 def test_a_failures_when_cannot_read_a_file(tmp_path: Path, secret: Path) -> None:
-    from usertrack.failures import RulesFileError, load_failure_rules
+    from usertrack.reports.failures import RulesFileError, load_failure_rules
 
     path = tmp_path / "failures.yaml"
     path.write_text(

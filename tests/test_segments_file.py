@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from usertrack.errors import EXIT_USAGE, SegmentsFileError
-from usertrack.segments import check_rules, classify, load_segments
+from usertrack.segments.rules import check_rules, classify, load_segments
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -129,7 +129,7 @@ def test_an_order_is_parsed_before_it_runs(tmp_path: Path) -> None:
 
 
 def test_rule_columns_come_from_the_parse_tree(tmp_path: Path) -> None:
-    from usertrack.segments import rule_columns, why_columns
+    from usertrack.segments.rules import rule_columns, why_columns
 
     # `credits` here is a lambda's parameter and a string, not the profile column
     rule = (

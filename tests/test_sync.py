@@ -118,7 +118,7 @@ def test_apply_without_a_key_is_a_config_error(tmp_path: Path, env: dict[str, st
 
 
 def test_capture_host_is_derived_for_posthog_cloud() -> None:
-    from usertrack.sync import capture_host
+    from usertrack.act.sync import capture_host
 
     assert capture_host({"POSTHOG_HOST": "https://eu.posthog.com"})[0] == "https://eu.i.posthog.com"
     assert capture_host({"POSTHOG_HOST": "https://us.posthog.com"})[0] == "https://us.i.posthog.com"

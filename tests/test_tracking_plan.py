@@ -17,15 +17,15 @@ import pytest
 
 from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, serve
-from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-from usertrack.errors import EXIT_COVERAGE, EXIT_USAGE
-from usertrack.tracking_plan import (
+from usertrack.audit.tracking_plan import (
     TrackingPlanError,
     closest_planned,
     load_tracking_plan,
     normalise_name,
     run_audit,
 )
+from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+from usertrack.errors import EXIT_COVERAGE, EXIT_USAGE
 from usertrack.workspace import open_workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -302,7 +302,7 @@ def load_tracking_plan_text() -> list[str]:
 def test_audit_through_the_library(
     export: Path, plan_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.tracking_plan import audit_document
+    from usertrack.audit.tracking_plan import audit_document
 
     monkeypatch.setenv("USERTRACK_EVENTS", str(export))
     ws = open_workspace(
@@ -332,7 +332,7 @@ def test_audit_through_the_cli_and_the_live_http_path(
     check_audit(local)
     assert local["as_of"] == "2026-06-01T00:00:00Z" and local["days"] == DAYS
 
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
 
     store = tmp_path / "served.duckdb"
     import_events(export, store)
@@ -525,7 +525,7 @@ def test_core_module_does_not_import_rich_or_typer() -> None:
     import sys
 
     code = (
-        "import sys, usertrack.tracking_plan;"
+        "import sys, usertrack.audit.tracking_plan;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -536,9 +536,9 @@ def test_core_module_does_not_import_rich_or_typer() -> None:
 def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
     """The ClickHouse JSON functions the plan queries use, on the local engine: JSONType's
     ClickHouse names, JSONExtractKeys, and a key that is a column (any characters)."""
-    from usertrack.eventstore import import_events
-    from usertrack.queries import Query
+    from usertrack.sources.eventstore import import_events
     from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.queries import Query
 
     props = {"s": "x", "i": 3, "f": 1.5, "b": True, "l": [1], "o": {"a": 1}, "n": None,
              "a/b~c": "slash", "neg": -2}  # fmt: skip

@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.deepdive import PLATFORM_VERDICT, TimelineItem, one_user_query, timeline_check
 from usertrack.errors import EXIT_NOT_FOUND, EXIT_USAGE
-from usertrack.queries import load_queries
+from usertrack.reports.deepdive import (
+    PLATFORM_VERDICT,
+    TimelineItem,
+    one_user_query,
+    timeline_check,
+)
+from usertrack.sources.queries import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT_IDS = ["failing", "frustrated", "high_intent", "at_risk", "power_user"]
@@ -256,7 +261,7 @@ def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:
         "        found.append((threading.current_thread().name, args[0]))\n"
         "sys.addaudithook(hook)\n"
         "from usertrack.config import load_settings\n"
-        "from usertrack.deepdive import open_with_rules\n"
+        "from usertrack.reports.deepdive import open_with_rules\n"
         "ws, _ = open_with_rules(\n"
         "    load_settings(),\n"
         f"    failures_path=Path({str(REPO / 'failures.yaml')!r}),\n"

@@ -9,8 +9,8 @@ The library is importable without the CLI: load rules and queries, open a worksp
 
 from usertrack.config import Settings, load_settings
 from usertrack.errors import UsertrackError
-from usertrack.queries import Query, QueryLibrary, load_queries
-from usertrack.segments import Classification, Segment, SegmentsFile, classify, load_segments
+from usertrack.segments.rules import Classification, Segment, SegmentsFile, classify, load_segments
+from usertrack.sources.queries import Query, QueryLibrary, load_queries
 from usertrack.workspace import Workspace, open_workspace
 
 __version__ = "0.1.0"

@@ -162,7 +162,7 @@ def _status(first: str) -> Iterator[Callable[[str], None]]:
     if _quiet:
         yield lambda _msg: None
         return
-    from usertrack.terminal import progress_status, stderr_console
+    from usertrack.rendering.terminal import progress_status, stderr_console
 
     with progress_status(stderr_console(), first) as progress:
         yield progress
@@ -241,7 +241,7 @@ def _silence_stdout() -> None:
 
 
 def _safe(message: str) -> str:
-    from usertrack.style import terminal_text
+    from usertrack.rendering.style import terminal_text
 
     return terminal_text(message, one_line=False)
 
@@ -281,8 +281,8 @@ def handle_errors() -> Iterator[None]:
 
 
 def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] = ()) -> str:
-    from usertrack.export import FORMATS
-    from usertrack.output import format_for_path, is_stdout
+    from usertrack.rendering.export import FORMATS
+    from usertrack.rendering.output import format_for_path, is_stdout
 
     allowed = formats or FORMATS
     if is_stdout(out):
@@ -306,21 +306,21 @@ def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] =
 
 def _stdout_console() -> Any:
     """Rich's console for a command's answer (highlighting off, a closed pipe exits 0)."""
-    from usertrack.terminal import stdout_console
+    from usertrack.rendering.terminal import stdout_console
 
     return stdout_console()
 
 
 def _prepare_out(out: Path | None) -> None:
     """Probe --out before any query runs: folders created, a bad path fails now (exit 2)."""
-    from usertrack.output import is_stdout, prepare_out
+    from usertrack.rendering.output import is_stdout, prepare_out
 
     if out is not None and not is_stdout(out):
         prepare_out(out)
 
 
 def _emit(text: str, out: Path | None) -> None:
-    from usertrack.output import is_stdout, write_atomic
+    from usertrack.rendering.output import is_stdout, write_atomic
 
     if out is None or is_stdout(out):
         sys.stdout.write(text)
@@ -334,7 +334,7 @@ def _check_as_of(ws: Workspace, moment: datetime | None) -> None:
     """--as-of after the data: an error on the demo (its data ends at its anchor), else a
     warning (the newest rows may not have arrived; a future moment sees nothing new)."""
     from usertrack.clock import now_utc
-    from usertrack.style import moment as shown
+    from usertrack.rendering.style import moment as shown
 
     if moment is None:
         return
@@ -423,8 +423,8 @@ def segments(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import load_settings
-        from usertrack.export import render
-        from usertrack.terminal import render_segments
+        from usertrack.rendering.export import render
+        from usertrack.rendering.terminal import render_segments
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -489,7 +489,7 @@ def demo(
     """Generate the built-in demo workspace (PostgreSQL + PostHog events) under USERTRACK_HOME."""
     with handle_errors():
         from usertrack.config import load_settings
-        from usertrack.demo import ensure_demo, read_manifest
+        from usertrack.demo.generator import ensure_demo, read_manifest
 
         settings = load_settings()
         if action is not None:
@@ -513,7 +513,7 @@ def demo(
 
 
 def _demo_action(action: str, home: Path) -> None:
-    from usertrack.demo import stop_demo
+    from usertrack.demo.generator import stop_demo
 
     if action != "stop":
         raise UsageError(f"demo {action!r}: unknown action (known: stop)")
@@ -576,8 +576,8 @@ def query(
     """Run one query file of the library on its source and print its rows (--list: which)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.export import render_result
-        from usertrack.terminal import render_result_table
+        from usertrack.rendering.export import render_result
+        from usertrack.rendering.terminal import render_result_table
 
         if list_queries:
             if query_id is not None:
@@ -647,7 +647,7 @@ def _runnable_query(library: Any, query_id: str) -> Any:
 
 
 def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
-    from usertrack.queries import convert_param
+    from usertrack.sources.queries import convert_param
 
     unknown = sorted(set(given) - target.param_names)
     if unknown:
@@ -666,7 +666,7 @@ def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
 
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.config import resolve_queries_dir
-    from usertrack.queries import load_queries
+    from usertrack.sources.queries import load_queries
 
     library = load_queries(resolve_queries_dir(queries_dir))
     lines = []
@@ -694,9 +694,9 @@ def insight(
     with handle_errors():
         from usertrack.config import load_settings
         from usertrack.errors import ConfigError
-        from usertrack.export import render_result
+        from usertrack.rendering.export import render_result
+        from usertrack.rendering.terminal import render_result_table
         from usertrack.sources.posthog_http import PostHogHTTPSource
-        from usertrack.terminal import render_result_table
 
         chosen = _choose_format(fmt, out)
         settings = load_settings()
@@ -730,8 +730,8 @@ app.add_typer(cache_app, name="cache")
 def cache_clear() -> None:
     """Remove every cached query result."""
     with handle_errors():
-        from usertrack.cache import clear
         from usertrack.config import load_settings
+        from usertrack.sources.cache import clear
 
         removed = clear(load_settings().home)
         _info(f"usertrack: removed {removed} cached result(s)")
@@ -746,7 +746,7 @@ def _segments_history(
 
     from usertrack.clock import parse_as_of
     from usertrack.errors import DataError
-    from usertrack.history import (
+    from usertrack.segments.history import (
         Snapshot,
         baseline_for,
         check_since,
@@ -783,11 +783,11 @@ def _segments_history(
 
 def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, limit: int) -> None:
     if fmt == "table":
-        from usertrack.terminal import render_changes
+        from usertrack.rendering.terminal import render_changes
 
         render_changes(_stdout_console(), moves, segment, limit)
     else:
-        from usertrack.history import render_changes as render_changes_text
+        from usertrack.segments.history import render_changes as render_changes_text
 
         _emit(render_changes_text(moves, fmt, segment, limit), out)
 
@@ -844,9 +844,9 @@ def report_weekly(
     with handle_errors():
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings
-        from usertrack.history import open_history, saves_by_default
-        from usertrack.output import is_stdout
-        from usertrack.report import (
+        from usertrack.rendering.output import is_stdout
+        from usertrack.rendering.style import moment as moment_text
+        from usertrack.reports.weekly import (
             WEEKLY_TEMPLATE,
             check_out_dir,
             check_template,
@@ -854,7 +854,7 @@ def report_weekly(
             report_week,
             write_report,
         )
-        from usertrack.style import moment as moment_text
+        from usertrack.segments.history import open_history, saves_by_default
 
         if print_template:
             if out is not None and not is_stdout(out):
@@ -938,7 +938,7 @@ def failures(
         from usertrack.config import (
             resolve_failures_file,
         )
-        from usertrack.failures import (
+        from usertrack.reports.failures import (
             failure_report,
             load_failure_rules,
             report_csv,
@@ -960,7 +960,7 @@ def failures(
                     ws, rules, moment or ws.default_as_of(), days, progress=progress
                 )
         if chosen == "table":
-            from usertrack.terminal import render_failures  # rich: only for the table
+            from usertrack.rendering.terminal import render_failures  # rich: only for the table
 
             render_failures(_stdout_console(), report, limit)
         elif chosen == "json":
@@ -997,7 +997,7 @@ def user(
             resolve_queries_dir,
             resolve_segments_file,
         )
-        from usertrack.deepdive import deep_dive, open_with_rules, to_json, to_markdown
+        from usertrack.reports.deepdive import deep_dive, open_with_rules, to_json, to_markdown
 
         chosen = _choose_format(fmt, out, ("table", "json", "md"))
         if not email.strip():
@@ -1021,7 +1021,7 @@ def user(
                     ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
                 )
         if chosen == "table":
-            from usertrack.terminal import render_deep_dive  # rich: only for the table
+            from usertrack.rendering.terminal import render_deep_dive  # rich: only for the table
 
             render_deep_dive(_stdout_console(), dd, limit)
         elif chosen == "json":
@@ -1080,12 +1080,7 @@ def tracking_plan(
     if ctx.invoked_subcommand is not None:
         return
     with handle_errors():
-        from usertrack.clock import parse_as_of
-        from usertrack.config import (
-            resolve_tracking_plan_file,
-        )
-        from usertrack.errors import CoverageError
-        from usertrack.tracking_plan import (
+        from usertrack.audit.tracking_plan import (
             audit_csv,
             audit_json,
             audit_markdown,
@@ -1093,6 +1088,11 @@ def tracking_plan(
             load_tracking_plan,
             run_audit,
         )
+        from usertrack.clock import parse_as_of
+        from usertrack.config import (
+            resolve_tracking_plan_file,
+        )
+        from usertrack.errors import CoverageError
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -1110,7 +1110,7 @@ def tracking_plan(
                 _check_as_of(ws, moment)
                 audit = run_audit(ws, plan, moment or ws.default_as_of(), days, progress)
         if chosen == "table":
-            from usertrack.tracking_plan_view import render_audit
+            from usertrack.audit.tracking_plan_view import render_audit
 
             render_audit(_stdout_console(), audit, limit)
         else:
@@ -1142,9 +1142,9 @@ def tracking_plan_init(
 ) -> None:
     """Write a first tracking plan from the events seen (one tier, top properties, types)."""
     with handle_errors():
+        from usertrack.audit.tracking_plan import draft_plan, write_new
         from usertrack.clock import parse_as_of
-        from usertrack.output import is_stdout
-        from usertrack.tracking_plan import draft_plan, write_new
+        from usertrack.rendering.output import is_stdout
 
         if not is_stdout(out):
             if out.exists():
@@ -1716,13 +1716,18 @@ def alerts(
         import time
         from datetime import timedelta
 
-        from usertrack.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
-        from usertrack.alerts_view import alerts_csv, alerts_json, alerts_markdown, render_alerts
+        from usertrack.act.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
+        from usertrack.act.alerts_view import (
+            alerts_csv,
+            alerts_json,
+            alerts_markdown,
+            render_alerts,
+        )
+        from usertrack.act.slack import Outbox, deliver
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings, resolve_alerts_file
         from usertrack.errors import DeliveryError
-        from usertrack.slack import Outbox, deliver
-        from usertrack.style import moment as shown
+        from usertrack.rendering.style import moment as shown
 
         if notify is not None and notify != "slack":
             raise UsageError(f"--notify {notify!r} is not one of: slack")
@@ -1832,9 +1837,9 @@ def sync_posthog(
 ) -> None:
     """Each user's segments to PostHog as person properties (dry run unless --apply)."""
     with handle_errors():
+        from usertrack.act.sync import apply_sync, capture_host, plan_sync, project_key
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.errors import DeliveryError
-        from usertrack.sync import apply_sync, capture_host, plan_sync, project_key
 
         moment = parse_as_of(as_of) if as_of else None
         key = host = None

@@ -40,8 +40,8 @@ def run_checks(
     segments_path: Path,
     progress: Callable[[str], None] | None = None,
 ) -> list[Check]:
-    from usertrack.queries import load_queries
-    from usertrack.segments import load_segments
+    from usertrack.segments.rules import load_segments
+    from usertrack.sources.queries import load_queries
 
     checks: list[Check] = []
     if settings.demo:
@@ -78,7 +78,7 @@ def run_checks(
 def _act_checks() -> list[Check]:
     """alerts.yaml, and what `sync posthog --apply` needs: a phc_ project key, a capture host.
     Nothing is sent: the capture endpoint takes writes only, so it is checked for shape."""
-    from usertrack.alerts import load_alert_rules
+    from usertrack.act.alerts import load_alert_rules
     from usertrack.config import resolve_alerts_file, setting
     from usertrack.errors import register_secret
 
@@ -112,7 +112,7 @@ def _act_checks() -> list[Check]:
         )
     else:
         out.append(Check("PostHog project key", True, f"{where}: a phc_ project key"))
-    from usertrack.sync import capture_host
+    from usertrack.act.sync import capture_host
 
     try:
         host, origin = capture_host()
@@ -123,7 +123,7 @@ def _act_checks() -> list[Check]:
 
 
 def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
-    from usertrack.demo import demo_reader_uri, ensure_demo
+    from usertrack.demo.generator import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
 
     try:
@@ -202,8 +202,8 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     """EXPLAIN every neon query: fails, naming the table or column, if the schema lacks it."""
     import psycopg
 
-    from usertrack.profiles import exclude_pattern
-    from usertrack.queries import resolve_params
+    from usertrack.segments.profiles import exclude_pattern
+    from usertrack.sources.queries import resolve_params
 
     conn = source.connect()
     missing = []
@@ -238,7 +238,7 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
 
 def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
     if settings.events_path is not None:
-        from usertrack.eventstore import open_store
+        from usertrack.sources.eventstore import open_store
         from usertrack.workspace import import_events_export
 
         try:
@@ -271,8 +271,8 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
             )
         ]
     assert settings.posthog_api_key is not None and settings.posthog_project_id is not None
-    from usertrack.queries import Query
     from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.sources.queries import Query
 
     try:
         source = PostHogHTTPSource(

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.config import Settings
 from usertrack.errors import ConfigError, NotFoundError
-from usertrack.queries import Query, QueryLibrary, load_queries, resolve_params
-from usertrack.segments import Classification, SegmentsFile, classify, load_segments
+from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
 from usertrack.sources.base import Result, Source
+from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
-    from usertrack.demo import DemoWorkspace
-    from usertrack.eventstore import ImportStats
-    from usertrack.profiles import ProfileRun
+    from usertrack.demo.generator import DemoWorkspace
+    from usertrack.segments.profiles import ProfileRun
+    from usertrack.sources.eventstore import ImportStats
 
 Progress = Callable[[str], None]
 
@@ -69,7 +69,7 @@ class Workspace:
         ttls = [int(getattr(s, "ttl_seconds", 0) or 0) for s in self.sources.values()]
         ttl = max(ttls, default=0)
         if ttl > 0:
-            from usertrack.cache import floor_to_ttl
+            from usertrack.sources.cache import floor_to_ttl
 
             return floor_to_ttl(now_utc(), ttl)
         return now_utc()
@@ -84,7 +84,7 @@ class Workspace:
 
     def bind(self, query_id: str, as_of: datetime, **params: Any) -> tuple[Query, dict[str, Any]]:
         """The query and the values it takes: as_of, exclude_pattern, then `params`."""
-        from usertrack.profiles import exclude_pattern
+        from usertrack.segments.profiles import exclude_pattern
 
         query = self.library.get(query_id)
         if query.folder not in self.sources:
@@ -95,7 +95,7 @@ class Workspace:
         return query, resolve_params(query, given, now_value=as_of)
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
-        from usertrack.profiles import build_profiles
+        from usertrack.segments.profiles import build_profiles
 
         return build_profiles(
             self.library,
@@ -154,7 +154,7 @@ class Workspace:
         current-only column (its value is today's, not as_of's); else None."""
         if not current_only or as_of >= self.reference_now() - PAST_TOLERANCE:
             return None
-        from usertrack.segments import why_columns
+        from usertrack.segments.rules import why_columns
 
         used: dict[str, list[str]] = {}
         for seg in self.rules.segments:
@@ -164,7 +164,7 @@ class Workspace:
                     used.setdefault(col, []).append(seg.name)
         if not used:
             return None
-        from usertrack.style import moment
+        from usertrack.rendering.style import moment
 
         stamp = moment(as_of)
         cols = ", ".join(f"{c} (in {', '.join(ids)})" for c, ids in used.items())
@@ -291,7 +291,7 @@ def open_workspace(
 
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:
-    from usertrack.demo import demo_reader_uri, ensure_demo
+    from usertrack.demo.generator import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -358,7 +358,7 @@ def _open_live(
 
 def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
     """Put the disk cache in front of the sources that cost a rate limit or a network trip."""
-    from usertrack.cache import CachedSource, cache_dir
+    from usertrack.sources.cache import CachedSource, cache_dir
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_http import PostHogHTTPSource
 
@@ -380,7 +380,7 @@ def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
 
 def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
     """Import USERTRACK_EVENTS into its store under USERTRACK_HOME (a no-op when unchanged)."""
-    from usertrack.eventstore import import_events
+    from usertrack.sources.eventstore import import_events
 
     assert settings.events_path is not None
     source_path = settings.events_path.resolve()

@@ -100,7 +100,7 @@ class DateRange:
     end: datetime
 
     def document(self) -> dict[str, str]:
-        from usertrack.export import jsonable
+        from usertrack.rendering.export import jsonable
 
         return {"from": jsonable(self.start), "to": jsonable(self.end)}
 
@@ -248,14 +248,14 @@ def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
 
 def json_document(doc: Mapping[str, Any]) -> str:
     """An analysis's JSON document (datetimes as ISO `Z`, indented, UTF-8 kept)."""
-    from usertrack.export import json_text
+    from usertrack.rendering.export import json_text
 
     return json_text(dict(doc))
 
 
 def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
-    from usertrack.style import csv_cell
+    from usertrack.rendering.style import csv_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -267,7 +267,7 @@ def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:
     """A Markdown document: `# title`, paragraphs (already escaped), then tables."""
-    from usertrack.style import md_text
+    from usertrack.rendering.style import md_text
 
     parts = [f"# {md_text(title)}\n"]
     parts.extend(f"{line}\n" for line in lines)

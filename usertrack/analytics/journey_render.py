@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from usertrack import style
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.paths import Paths
 from usertrack.analytics.sessions import Sessions
-from usertrack.export import md_table
+from usertrack.rendering import style
+from usertrack.rendering.export import md_table
 
 NONE_LABEL = "(none)"
 ARROW = " → "

@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 
-from usertrack import style
 from usertrack.analytics.journey_render import (
     ARROW,
     BY_TITLES,
@@ -21,7 +20,8 @@ from usertrack.analytics.journey_render import (
 )
 from usertrack.analytics.paths import Paths
 from usertrack.analytics.sessions import Sessions
-from usertrack.terminal import Col, fitted_table, plain
+from usertrack.rendering import style
+from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
 def _shares(console: Console, title: str, header: str, values: list[Any], total: int) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack import style
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.funnel import Dropped, Funnel, Step
 from usertrack.analytics.retention import Retention
-from usertrack.export import md_table
+from usertrack.rendering import style
+from usertrack.rendering.export import md_table
 
 STEP_FIELDS = (
     "event",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack import style
 from usertrack.analytics.activity import WEEKDAYS, Activity
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
-from usertrack.export import md_table
+from usertrack.rendering import style
+from usertrack.rendering.export import md_table
 
 
 def activity_json(a: Activity) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from usertrack import style
 from usertrack.analytics.activity import WEEKDAYS, Activity
 from usertrack.analytics.common import sparkline
 from usertrack.analytics.features import Features
@@ -20,7 +19,8 @@ from usertrack.analytics.usage_report import (
     features_about,
     lifecycle_cells,
 )
-from usertrack.terminal import Col, fitted_table, plain
+from usertrack.rendering import style
+from usertrack.rendering.terminal import Col, fitted_table, plain
 
 # Heatmap shades, lightest to darkest, by the cell's share of the busiest hour.
 SHADES = (" ", "░", "▒", "▓", "█")

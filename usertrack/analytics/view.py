@@ -9,12 +9,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from usertrack import style
 from usertrack.analytics.common import duration
 from usertrack.analytics.funnel import Dropped, Funnel, Step
 from usertrack.analytics.render import funnel_about, retention_about, step_cells
 from usertrack.analytics.retention import Retention
-from usertrack.terminal import Col, fitted_table, plain
+from usertrack.rendering import style
+from usertrack.rendering.terminal import Col, fitted_table, plain
 
 # Retention heatmap: a cell's background by the share of its cohort (the darkest under 10%).
 HEAT = ((80, "bold black on green1"), (60, "black on green3"), (40, "white on green4"),

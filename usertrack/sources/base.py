@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from usertrack.errors import Cancelled
 
 if TYPE_CHECKING:
-    from usertrack.queries import Query
+    from usertrack.sources.queries import Query
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from usertrack.sources.base import Result, check_cancelled, current_token, on_ca
 if TYPE_CHECKING:
     import psycopg
 
-    from usertrack.queries import Query
+    from usertrack.sources.queries import Query
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 60_000
 DEFAULT_CONNECT_TIMEOUT_S = 12

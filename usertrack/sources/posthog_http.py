@@ -94,7 +94,7 @@ from usertrack.sources.base import (
 if TYPE_CHECKING:
     import httpx
 
-    from usertrack.queries import Query
+    from usertrack.sources.queries import Query
 
 __all__ = [
     "DEFAULT_HOST",
@@ -221,7 +221,7 @@ def top_level_limit(sql: str) -> int | None:
     safe: the caller then pages the query, which respects whatever LIMIT is inside it.
     """
     from usertrack.errors import HogQLTranslationError
-    from usertrack.hogql import tokenize
+    from usertrack.sources.hogql import tokenize
 
     try:
         toks = [t for t in tokenize(sql) if t.kind not in ("ws", "comment")]
@@ -1145,7 +1145,7 @@ class PostHogHTTPSource:
         )
 
     def _values(self, query: Query, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        from usertrack.queries import placeholders
+        from usertrack.sources.queries import placeholders
 
         used = {name for name, _ in placeholders(sql, "hogql")}
         missing = sorted(n for n in used if n not in params and n != "filters")

@@ -1,4 +1,4 @@
-"""The PostHog source on a local events store: HogQL translated to DuckDB (usertrack.hogql)."""
+"""The PostHog source on a local events store: HogQL translated to DuckDB (sources.hogql)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from usertrack.sources.base import Result, current_token
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.hogql import Translation
-    from usertrack.queries import Query
+    from usertrack.sources.hogql import Translation
+    from usertrack.sources.queries import Query
 
 
 def wire_value(value: Any) -> Any:
@@ -135,7 +135,7 @@ def _first_line(err: BaseException) -> str:
 
 
 class LocalPostHogSource:
-    """Runs HogQL query files on a DuckDB events store (see usertrack.eventstore)."""
+    """Runs HogQL query files on a DuckDB events store (see usertrack.sources.eventstore)."""
 
     kind = "posthog"
     dialect = "hogql"
@@ -151,7 +151,7 @@ class LocalPostHogSource:
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                from usertrack.eventstore import open_store
+                from usertrack.sources.eventstore import open_store
 
                 self._con = open_store(self.store_path)
             return self._con
@@ -161,7 +161,7 @@ class LocalPostHogSource:
         the file, the text starting on `first_line`)."""
         cached = self._translations.get(sql)
         if cached is None:
-            from usertrack.hogql import translate
+            from usertrack.sources.hogql import translate
 
             cached = translate(sql, first_line=first_line)
             self._translations[sql] = cached

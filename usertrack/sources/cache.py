@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.export import jsonable
+from usertrack.rendering.export import jsonable
 from usertrack.sources.base import Result, Source
 
 if TYPE_CHECKING:
-    from usertrack.queries import Query
+    from usertrack.sources.queries import Query
 
 DEFAULT_TTL_SECONDS = 600
 MAX_CACHE_BYTES = 200 * 1024 * 1024

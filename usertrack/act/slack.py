@@ -125,7 +125,7 @@ class Outbox:
         return cls(path, dict(doc.get("sent", {})), list(doc.get("queue", [])))
 
     def save(self) -> None:
-        from usertrack.output import write_atomic
+        from usertrack.rendering.output import write_atomic
         from usertrack.workspace import private_file
 
         text = json.dumps({"sent": self.sent, "queue": self.queue}, indent=1, sort_keys=True)

@@ -6,7 +6,7 @@ regexes. What it does:
 
 - Field access: `properties.X`, `properties.$X`, `properties['X']`, `properties."X"`,
   `e.properties.X` (table alias), `person.properties.X`, `person.id`, `pdi.person_id`. Hot event
-  properties map to the store's materialized columns (`usertrack.eventstore.HOT_PROPERTIES`),
+  properties map to the store's materialized columns (`eventstore.HOT_PROPERTIES`),
   others to `json_extract_string(properties, '$."X"')`. Like HogQL, a property reads as a string
   (or NULL).
 - `person.properties` is the person snapshot written on each event (PostHog's "persons on events"
@@ -38,7 +38,11 @@ from dataclasses import dataclass, field
 
 from usertrack.emails import TRIM_CHARS as EMAIL_TRIM_CHARS
 from usertrack.errors import HogQLTranslationError
-from usertrack.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES, NORMALIZED_EMAIL_COLUMN
+from usertrack.sources.eventstore import (
+    HOT_PERSON_PROPERTIES,
+    HOT_PROPERTIES,
+    NORMALIZED_EMAIL_COLUMN,
+)
 
 TABLES = ("events", "persons", "sessions", "person_distinct_ids")
 

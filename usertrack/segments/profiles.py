@@ -19,8 +19,8 @@ from usertrack.clock import naive_utc
 from usertrack.emails import email_key_sql
 from usertrack.emails import normalize_email as normalize_email  # the public name, kept here
 from usertrack.errors import QueryError, QueryFileError
-from usertrack.queries import Query, QueryLibrary, resolve_params
 from usertrack.sources.base import Result, Source
+from usertrack.sources.queries import Query, QueryLibrary, resolve_params
 
 if TYPE_CHECKING:
     import duckdb

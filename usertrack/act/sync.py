@@ -115,7 +115,7 @@ def load_state(home: Path, workspace: str) -> dict[str, list[str]]:
 
 def save_state(home: Path, workspace: str, synced: Mapping[str, list[str]]) -> None:
     """Written whole (atomically), 0600; other workspaces' entries kept as they were."""
-    from usertrack.output import write_atomic
+    from usertrack.rendering.output import write_atomic
     from usertrack.workspace import private_dir, private_file
 
     private_dir(home)
@@ -138,7 +138,7 @@ def plan_sync(
     if progress:
         progress(f"running {DISTINCT_IDS_QUERY}")
     ids = {r["email"]: r["distinct_id"] for r in ws.run_query(DISTINCT_IDS_QUERY, as_of).as_dicts()}
-    from usertrack.history import workspace_identity
+    from usertrack.segments.history import workspace_identity
 
     plan = SyncPlan(as_of=as_of, workspace=workspace_identity(ws))
     state = load_state(ws.settings.home, plan.workspace)

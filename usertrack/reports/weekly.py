@@ -11,11 +11,12 @@ An existing report is replaced only when forced, and left alone when the new tex
 The same inputs give a byte-identical file: there is no generation timestamp, every list has a
 stable order (ties broken by email or name), and numbers are formatted here, not by the template.
 
-The text comes from a jinja2 template (`usertrack/templates/weekly.md.j2`, or `--template`). The
-template gets plain data (see `build_weekly`'s context) and filters: `table` (a Markdown table
-from headers and rows), `signed` (+3 / -2), `num`, `quote` and `code`. Every `{{ ... }}` is escaped
-Markdown unless a filter (or usertrack, with `style.Markdown`) wrote Markdown, so a value from the
-data never becomes a link, an image or HTML. Charts are mermaid blocks, which GitHub renders.
+The text comes from a jinja2 template (`usertrack/reports/templates/weekly.md.j2`, or
+`--template`). The template gets plain data (see `build_weekly`'s context) and filters: `table`
+(a Markdown table from headers and rows), `signed` (+3 / -2), `num`, `quote` and `code`. Every
+`{{ ... }}` is escaped Markdown unless a filter (or usertrack, with `style.Markdown`) wrote
+Markdown, so a value from the data never becomes a link, an image or HTML. Charts are mermaid
+blocks, which GitHub renders.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack import style
 from usertrack.errors import UsageError
-from usertrack.history import Changes, Snapshot, compare
-from usertrack.segments import rule_columns
+from usertrack.rendering import style
+from usertrack.segments.history import Changes, Snapshot, compare
+from usertrack.segments.rules import rule_columns
 
 if TYPE_CHECKING:
-    from usertrack.history import History
-    from usertrack.segments import Classification
+    from usertrack.segments.history import History
+    from usertrack.segments.rules import Classification
     from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
@@ -302,7 +303,7 @@ def run_report_queries(
     ws: Workspace, week: ReportWeek, progress: Progress | None
 ) -> dict[str, Result]:
     """The report's table queries; the sources run at once (profiles.run_by_source)."""
-    from usertrack.profiles import Job, run_by_source
+    from usertrack.segments.profiles import Job, run_by_source
 
     jobs: dict[str, list[Job]] = {}
     for key, query_id, params, which in _TABLE_QUERIES:
@@ -317,7 +318,7 @@ def failure_categories(
 ) -> tuple[tuple[list[str], list[list[Any]]] | None, str]:
     """The week's failures by category (failures.yaml), workflow and tool level side by side."""
     from usertrack.config import resolve_failures_file
-    from usertrack.failures import failure_report, load_failure_rules
+    from usertrack.reports.failures import failure_report, load_failure_rules
 
     rules = load_failure_rules(resolve_failures_file(None))
     rows = failure_report(ws, rules, week.end, days=7).categories
@@ -335,7 +336,7 @@ def collect_weekly(
     progress: Progress | None = None,
 ) -> WeeklyData:
     """Classify this week and last week (or take last week's snapshot), run the report queries."""
-    from usertrack.history import baseline_for, workspace_identity
+    from usertrack.segments.history import baseline_for, workspace_identity
 
     week = ReportWeek.containing(as_of)
     current = ws.classify(week.end, progress)
@@ -364,7 +365,7 @@ def _moment(value: datetime) -> str:
 
 
 def _cell(value: Any, column: str | None = None) -> str:
-    """A value as a report cell, in the house style (usertrack.style)."""
+    """A value as a report cell, in the house style (usertrack.rendering.style)."""
     return style.human(value, column)
 
 
@@ -617,7 +618,7 @@ def _num(value: Any) -> str:
 
 
 def _md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> style.Markdown:
-    from usertrack.export import md_table
+    from usertrack.rendering.export import md_table
 
     return style.Markdown(md_table([str(h) for h in headers], [list(r) for r in rows]).rstrip("\n"))
 
@@ -705,7 +706,7 @@ def check_template(template: Path | None) -> Path:
 
 def check_out_dir(out_dir: Path | None) -> Path:
     """The folder to write into (default: the current one), created, and proved writable."""
-    from usertrack.output import OutputError, format_for_path, prepare_out_dir
+    from usertrack.rendering.output import OutputError, format_for_path, prepare_out_dir
 
     if out_dir is not None and not out_dir.exists() and format_for_path(out_dir) is not None:
         # `--out report.md` means a file; made a folder of that name, the report would land in
@@ -740,7 +741,7 @@ def write_report(path: Path, text: str, *, force: bool = False) -> str:
     A different report already there is kept unless `force`: a re-run never loses an edited or
     older copy by surprise.
     """
-    from usertrack.output import write_atomic
+    from usertrack.rendering.output import write_atomic
 
     new = text.encode("utf-8")
     try:

@@ -6,9 +6,10 @@ Three kinds of trigger:
   the thresholds of alerts.yaml `params` bound as values) plus `plan`, Neon's
   subscription_status. Evaluated by DuckDB in the sandbox.
 - "segment": users who entered one of `segments` since the previous saved snapshot
-  (usertrack/history.py); with no snapshot before as_of, since the segments of one day earlier.
+  (usertrack/segments/history.py); with no snapshot before as_of, since the segments of one day
+  earlier.
 - "failures": today's run failures stand out against the previous `days` days, by the
-  standout-day rule of `usertrack failures` (usertrack/failures.py).
+  standout-day rule of `usertrack failures` (usertrack/reports/failures.py).
 """
 
 from __future__ import annotations
@@ -387,7 +388,7 @@ def _segment_alerts(
     run: AlertRun,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    from usertrack.history import Snapshot, open_history, saves_by_default
+    from usertrack.segments.history import Snapshot, open_history, saves_by_default
 
     current = ws.classify(as_of, progress)
     now = Snapshot.of(current)
@@ -440,7 +441,7 @@ def _failure_alerts(
     as_of: datetime,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    from usertrack.failures import standout_days
+    from usertrack.reports.failures import standout_days
 
     if progress:
         progress("running neon/failure_trend")

@@ -10,9 +10,9 @@ import io
 import json
 from typing import Any
 
-from usertrack import style
-from usertrack.alerts import ALERT_FIELDS, AlertRun, alerts_document
-from usertrack.export import jsonable, md_table
+from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document
+from usertrack.rendering import style
+from usertrack.rendering.export import jsonable, md_table
 
 _SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",
           "session_events", "session_errors", "last_active_at")  # fmt: skip
@@ -47,7 +47,7 @@ def _human_row(alert: dict[str, Any]) -> list[Any]:
 
 
 def render_alerts(console: Any, run: AlertRun) -> None:
-    from usertrack.terminal import Col, fitted_table
+    from usertrack.rendering.terminal import Col, fitted_table
 
     title = (
         f"{style.count(len(run.alerts))} alert(s) as of {style.moment(run.as_of)}"

@@ -9,7 +9,7 @@ Two rules hold for every table here:
   emails, ids, dates and numbers are never shortened (`no_wrap`); free text wraps; when the
   console is too narrow for all columns, the least important are left out and the caption says
   so ("narrow terminal: 2 columns hidden: Provider, Avg ms"). A pipe counts as 80 columns.
-Numbers, dates and headers follow the house style of usertrack.style.
+Numbers, dates and headers follow the house style of usertrack.rendering.style.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from usertrack import style
-from usertrack.segments import Classification, rule_columns
+from usertrack.rendering import style
+from usertrack.segments.rules import Classification, rule_columns
 from usertrack.sources.base import Result
 
 ACTION_STYLE = {
@@ -354,7 +354,7 @@ def render_changes(
     console: Console, changes: Any, segment: str | None = None, limit: int = 5
 ) -> None:
     """`segments --changes`: a summary of movement per segment, then who entered and left."""
-    from usertrack.history import Changes
+    from usertrack.segments.history import Changes
 
     assert isinstance(changes, Changes)
     width = _width(console)
@@ -440,7 +440,7 @@ def _cause_table(width: int, title: str, groups: list[Any], *, tools: bool) -> T
 
 
 def render_failures(console: Console, report: Any, limit: int = 15) -> None:
-    """`usertrack failures` (a usertrack.failures.FailureReport) as rich tables."""
+    """`usertrack failures` (a usertrack.reports.failures.FailureReport) as rich tables."""
     width = _width(console)
     t = report.totals
     head = fitted_table(
@@ -529,7 +529,7 @@ def render_failures(console: Console, report: Any, limit: int = 15) -> None:
 
 
 def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
-    """`usertrack user EMAIL` (a usertrack.deepdive.DeepDive) as rich tables."""
+    """`usertrack user EMAIL` (a usertrack.reports.deepdive.DeepDive) as rich tables."""
     width = _width(console)
     console.print(
         Text.assemble(

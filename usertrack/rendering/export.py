@@ -15,12 +15,12 @@ import json
 import math
 from typing import Any
 
-from usertrack import style
 from usertrack.errors import UsageError
-from usertrack.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
-from usertrack.segments import Classification, rule_columns
+from usertrack.rendering import style
+from usertrack.rendering.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
+from usertrack.rendering.style import csv_cell, md_text
+from usertrack.segments.rules import Classification, rule_columns
 from usertrack.sources.base import Result
-from usertrack.style import csv_cell, md_text
 
 FORMATS = ("table", "json", "csv", "md")
 

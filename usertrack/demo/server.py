@@ -2,7 +2,7 @@
 
 Starting and stopping the embedded server on every command cost about 0.3 s of a 0.5 s budget, so
 the demo server stays up after a command and a small watchdog process (this module run with
-`python -m usertrack.demo_server PG_DIR IDLE`) stops it once no usertrack process has used it for
+`python -m usertrack.demo.server PG_DIR IDLE`) stops it once no usertrack process has used it for
 ``idle`` seconds (USERTRACK_DEMO_IDLE, default 600; 0 stops it when each command ends, as before).
 
 Safety: the data directory and its unix socket both live in USERTRACK_HOME/demo (0700, or 0711 as
@@ -192,7 +192,7 @@ def watchdog_pid(root: Path) -> int | None:
     try:  # the pid of a watchdog that died may have been reused since: never signal that one
         if (
             _zombie(pid)
-            or b"usertrack.demo_server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+            or b"usertrack.demo.server" not in Path(f"/proc/{pid}/cmdline").read_bytes()
         ):
             return None
     except OSError:
@@ -209,7 +209,7 @@ def ensure_watchdog(pg_dir: Path, idle: int) -> None:
     if watchdog_pid(root) is not None:
         return
     proc = subprocess.Popen(
-        [sys.executable, "-m", "usertrack.demo_server", str(pg_dir), str(idle)],
+        [sys.executable, "-m", "usertrack.demo.server", str(pg_dir), str(idle)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

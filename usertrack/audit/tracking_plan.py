@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack import style
 from usertrack.errors import EXIT_USAGE, UsageError, UsertrackError
+from usertrack.rendering import style
 from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ TYPES = ("string", "number", "boolean", "datetime", "list", "object")
 SOURCES = ("backend", "frontend", "api", "mobile", "autocapture")
 DEFAULT_NAMING = r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$"  # snake_case object_action
 DEFAULT_EXEMPT = ("$",)  # PostHog's own events ($pageview, $identify, ...)
-BLANK = style.MISSING  # an empty figure, for people (the house style: usertrack/style.py)
+BLANK = style.MISSING  # an empty figure, for people (the house style: usertrack/rendering/style.py)
 SIMILAR = 0.75  # difflib ratio of normalised names above which an unplanned name is "closest"
 
 _TOP_KEYS = {"tiers", "events", "person_properties", "naming"}
@@ -696,20 +696,20 @@ def problems(audit: Audit) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering for files (the terminal report is in usertrack.tracking_plan_view)
+# Rendering for files (the terminal report is in usertrack.audit.tracking_plan_view)
 
 
 def audit_document(audit: Audit) -> dict[str, Any]:
     import dataclasses
 
-    from usertrack.export import jsonable
+    from usertrack.rendering.export import jsonable
 
     doc: dict[str, Any] = jsonable(dataclasses.asdict(audit))
     return doc
 
 
 def audit_json(audit: Audit) -> str:
-    from usertrack.export import json_text
+    from usertrack.rendering.export import json_text
 
     return json_text(audit_document(audit))
 
@@ -747,7 +747,7 @@ def audit_csv(audit: Audit) -> str:
 
 
 def audit_markdown(audit: Audit) -> str:
-    from usertrack.export import md_table
+    from usertrack.rendering.export import md_table
 
     c = audit.coverage
     out = [
@@ -888,7 +888,7 @@ def draft_plan(
 
 def write_new(path: Path, text: str) -> None:
     """Write `path` whole, never over an existing file (exit 2 naming it)."""
-    from usertrack.output import write_atomic
+    from usertrack.rendering.output import write_atomic
 
     exists = UsageError(
         f"{path} already exists: usertrack never overwrites a plan"

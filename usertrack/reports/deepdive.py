@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack import style
 from usertrack.errors import NotFoundError, UsageError
-from usertrack.queries import Param, Query, resolve_params
+from usertrack.rendering import style
+from usertrack.sources.queries import Param, Query, resolve_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.config import Settings
-    from usertrack.failures import FailureRules
+    from usertrack.reports.failures import FailureRules
     from usertrack.sources.base import Result
     from usertrack.workspace import Progress, Workspace
 
@@ -136,14 +136,14 @@ def _import_drivers() -> None:
     import psycopg  # noqa: F401
     import yaml  # noqa: F401
 
-    import usertrack.failures
+    import usertrack.reports.failures
     import usertrack.sandbox
-    import usertrack.segments  # noqa: F401
+    import usertrack.segments.rules  # noqa: F401
 
 
 def _read_rules(path: Path) -> FailureRules:
     """The side thread's work: read and check failures.yaml (its modules already imported)."""
-    from usertrack.failures import load_failure_rules
+    from usertrack.reports.failures import load_failure_rules
 
     return load_failure_rules(path)  # opens a DuckDB to check the `when` clauses
 
@@ -210,7 +210,7 @@ def _profile(
 
     from usertrack.clock import naive_utc
     from usertrack.errors import QueryFileError
-    from usertrack.profiles import join_per_user, load_result
+    from usertrack.segments.profiles import join_per_user, load_result
 
     loaded = []
     for key, result in results.items():
@@ -262,9 +262,9 @@ def deep_dive(
 ) -> DeepDive:
     """Everything about one user; NotFoundError (with close emails) when nobody has that email."""
 
-    from usertrack.failures import categorize, cause_summary, load_failures
-    from usertrack.profiles import Job, exclude_pattern, normalize_email, run_by_source
-    from usertrack.segments import classify, why_columns
+    from usertrack.reports.failures import categorize, cause_summary, load_failures
+    from usertrack.segments.profiles import Job, exclude_pattern, normalize_email, run_by_source
+    from usertrack.segments.rules import classify, why_columns
 
     norm = normalize_email(email)
     if norm is None:
@@ -309,8 +309,8 @@ def deep_dive(
     }
     results = run_by_source(ws.sources, jobs, progress)
 
-    from usertrack.profiles import PROFILE_SETTINGS
     from usertrack.sandbox import connect
+    from usertrack.segments.profiles import PROFILE_SETTINGS
 
     con = connect(settings=PROFILE_SETTINGS)  # this deep dive's own DuckDB, closed below
     try:
@@ -486,18 +486,18 @@ def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering for files (the terminal tables are in usertrack.terminal)
+# Rendering for files (the terminal tables are in usertrack.rendering.terminal)
 
 
 def _iso(moment: datetime) -> str:
-    from usertrack.export import jsonable
+    from usertrack.rendering.export import jsonable
 
     return str(jsonable(moment))
 
 
 def to_document(dd: DeepDive) -> dict[str, Any]:
     """The deep dive as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
-    from usertrack.export import jsonable
+    from usertrack.rendering.export import jsonable
 
     doc = dataclasses.asdict(dd)
     doc["failures"] = {
@@ -509,14 +509,14 @@ def to_document(dd: DeepDive) -> dict[str, Any]:
 
 
 def to_json(dd: DeepDive) -> str:
-    from usertrack.export import json_text
+    from usertrack.rendering.export import json_text
 
     return json_text(to_document(dd))
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:
-    from usertrack.export import md_table
-    from usertrack.style import human_header, md_text
+    from usertrack.rendering.export import md_table
+    from usertrack.rendering.style import human_header, md_text
 
     def _day(value: Any) -> str:
         return style.human(value, "first_seen")  # a failure range is read in days
@@ -603,6 +603,6 @@ def to_markdown(dd: DeepDive, limit: int = 100) -> str:
 
 
 def _md_value(value: Any, column: str | None = None) -> str:
-    from usertrack.style import md_text
+    from usertrack.rendering.style import md_text
 
     return md_text(value, column) if value is not None else "null"

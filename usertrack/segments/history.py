@@ -46,7 +46,7 @@ from usertrack.errors import ConfigError, DataError, UsageError
 
 if TYPE_CHECKING:
     from usertrack.config import Settings
-    from usertrack.segments import Segment
+    from usertrack.segments.rules import Segment
     from usertrack.workspace import Workspace
 
 HISTORY_FILE = "history.sqlite3"
@@ -537,7 +537,7 @@ def check_since(since: datetime, as_of: datetime) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Output: JSON, CSV and Markdown (the terminal table is usertrack.terminal's)
+# Output: JSON, CSV and Markdown (the terminal table is usertrack.rendering.terminal's)
 
 
 def changes_document(changes: Changes, segment: str | None = None) -> dict[str, Any]:
@@ -566,14 +566,14 @@ def _selected(changes: Changes, segment: str | None) -> Iterable[SegmentMovement
 
 
 def changes_json(changes: Changes, segment: str | None = None) -> str:
-    from usertrack.export import json_text
+    from usertrack.rendering.export import json_text
 
     return json_text(changes_document(changes, segment))
 
 
 def changes_csv(changes: Changes, segment: str | None = None) -> str:
     """One row per move: segment, change (entered/left), email."""
-    from usertrack.style import csv_cell
+    from usertrack.rendering.style import csv_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -587,9 +587,9 @@ def changes_csv(changes: Changes, segment: str | None = None) -> str:
 
 
 def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
-    from usertrack import style
-    from usertrack.export import md_table
-    from usertrack.style import md_text
+    from usertrack.rendering import style
+    from usertrack.rendering.export import md_table
+    from usertrack.rendering.style import md_text
 
     moves = list(_selected(changes, segment))
     since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)

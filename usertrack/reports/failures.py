@@ -187,7 +187,7 @@ def _check_expressions(spec: FailureRules) -> None:
     import duckdb
 
     from usertrack.sandbox import UnsafeSQLError, check_expression, connect
-    from usertrack.segments import _binder_message, _first_line
+    from usertrack.segments.rules import _binder_message, _first_line
 
     con = connect()  # opened for this check and closed after it
     try:
@@ -600,21 +600,21 @@ def failure_report(
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering for files (the terminal tables are in usertrack.terminal)
+# Rendering for files (the terminal tables are in usertrack.rendering.terminal)
 
 
 def report_document(report: FailureReport) -> dict[str, Any]:
     """The report as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
     import dataclasses
 
-    from usertrack.export import jsonable
+    from usertrack.rendering.export import jsonable
 
     doc: dict[str, Any] = jsonable(dataclasses.asdict(report))
     return doc
 
 
 def report_json(report: FailureReport) -> str:
-    from usertrack.export import json_text
+    from usertrack.rendering.export import json_text
 
     return json_text(report_document(report))
 
@@ -628,7 +628,7 @@ def report_csv(report: FailureReport) -> str:
     import csv
     import io
 
-    from usertrack.style import csv_cell
+    from usertrack.rendering.style import csv_cell
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -640,9 +640,9 @@ def report_csv(report: FailureReport) -> str:
 
 
 def report_markdown(report: FailureReport, limit: int = 15) -> str:
-    from usertrack import style
-    from usertrack.export import md_table
-    from usertrack.style import count, md_text
+    from usertrack.rendering import style
+    from usertrack.rendering.export import md_table
+    from usertrack.rendering.style import count, md_text
 
     t = report.totals
     out = [f"# Failures as of {style.moment(report.as_of)}, last {report.days} days\n"]
@@ -710,6 +710,6 @@ def _day(value: Any) -> str:
     """A failure table's day columns are dates: '2026-11-21' (empty when unknown)."""
     from datetime import date
 
-    from usertrack.style import day
+    from usertrack.rendering.style import day
 
     return day(value) if isinstance(value, date) else ("" if value is None else str(value))

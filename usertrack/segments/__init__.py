@@ -1,0 +1,1 @@
+"""Per-user profiles, the segment rules that classify them, and the history of past runs."""
