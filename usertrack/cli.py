@@ -156,10 +156,22 @@ def _warn(message: str) -> None:
     typer.echo(f"usertrack: warning: {_safe(message)}", err=True)
 
 
+def _stderr_may_be_terminal() -> bool:
+    """Whether rich could show a spinner on stderr: a terminal, or an environment variable that
+    rich reads to decide (then rich decides). Asked without importing rich, so a command whose
+    stderr is piped and whose answer is json, csv or md never imports it (about 0.05 s)."""
+    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "FORCE_TERMINAL")):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except ValueError:  # a closed stream
+        return False
+
+
 @contextlib.contextmanager
 def _status(first: str) -> Iterator[Callable[[str], None]]:
     """The spinner on stderr (a terminal only), or nothing with --quiet."""
-    if _quiet:
+    if _quiet or not _stderr_may_be_terminal():
         yield lambda _msg: None
         return
     from usertrack.rendering.terminal import progress_status, stderr_console
