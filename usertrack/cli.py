@@ -1912,7 +1912,36 @@ def main(argv: list[str] | None = None) -> Any:
     except BrokenPipeError:
         _silence_stdout()
         code = 0
-    sys.exit(code)
+    _exit_without_teardown(code)
+
+
+def _exit_without_teardown(code: Any) -> None:
+    """Exit as `sys.exit(code)` would, minus the interpreter's teardown, which frees every
+    imported module one by one: with duckdb, psycopg and pydantic loaded, about 0.05 s of each
+    command's fixed cost spent on a process that is ending anyway.
+
+    What an exit owes is still done: the exit handlers run (the demo server's in-use mark,
+    logging), stdout and stderr are flushed. While a non-daemon thread runs, the exit is the
+    usual one, which waits for it.
+    """
+    import atexit
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): the message on stderr, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more to say there
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
