@@ -543,13 +543,17 @@ def failure_report(
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
     from usertrack.sandbox import connect
+    from usertrack.segments.profiles import run_by_source
 
-    if progress:
-        progress("running neon/failures")
-    rows = ws.run_query("neon/failures", as_of, days=days)
-    if progress:
-        progress("running neon/failure_trend")
-    trend_result = ws.run_query("neon/failure_trend", as_of, days=days)
+    # Side by side, each on a thread of its own (the source gives the second its own
+    # connection): the command waits for the slower query, not for both in turn.
+    jobs = {
+        name: [(name, *ws.bind(name, as_of, days=days))]
+        for name in ("neon/failures", "neon/failure_trend")
+    }
+    source = ws.sources["neon"]
+    results = run_by_source(dict.fromkeys(jobs, source), jobs, progress)
+    rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
     if progress:
         progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
     con = connect()
