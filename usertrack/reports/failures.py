@@ -543,11 +543,11 @@ def failure_report(
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
     from usertrack.sandbox import connect
-    from usertrack.segments.profiles import run_by_source
+    from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a thread of its own (the source gives the second its own
     # connection): the command waits for the slower query, not for both in turn.
-    jobs = {
+    jobs: dict[str, list[Job]] = {
         name: [(name, *ws.bind(name, as_of, days=days))]
         for name in ("neon/failures", "neon/failure_trend")
     }
