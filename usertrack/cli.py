@@ -157,10 +157,11 @@ def _warn(message: str) -> None:
 
 
 def _stderr_may_be_terminal() -> bool:
-    """Whether rich could show a spinner on stderr: a terminal, or an environment variable that
-    rich reads to decide (then rich decides). Asked without importing rich, so a command whose
-    stderr is piped and whose answer is json, csv or md never imports it (about 0.05 s)."""
-    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "FORCE_TERMINAL")):
+    """Whether rich could show a spinner on stderr: a terminal, or one of the environment
+    variables rich's `Console.is_terminal` reads (then rich decides). Asked without importing
+    rich, so a command whose stderr is piped and whose answer is json, csv or md never imports
+    it (about 0.05 s)."""
+    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE")):
         return True
     try:
         return sys.stderr.isatty()
