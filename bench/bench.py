@@ -30,10 +30,10 @@ import resource, subprocess, sys, time
 t = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 elapsed = time.perf_counter() - t
-rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 if proc.returncode:
     sys.stderr.write(proc.stderr.decode()[-2000:])
-print(f"{elapsed} {rss_kib} {proc.returncode}")
+print(f"{elapsed} {usage.ru_maxrss} {proc.returncode} {usage.ru_utime + usage.ru_stime}")
 """
 
 # In every demo (the story of an email whose case differs between the sources).
@@ -52,13 +52,20 @@ app()
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Seconds and peak MiB of one run of `cmd` (a fresh process)."""
+    elapsed, mib, _ = measure_cpu(cmd, env)
+    return elapsed, mib
+
+
+def measure_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds, peak MiB and CPU seconds (user + system, every thread) of one run of `cmd`.
+    On a busy machine the CPU time varies much less than the wall time."""
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, *cmd], env=env, capture_output=True, text=True, check=True
     )
-    elapsed, rss, code = out.stdout.split()
+    elapsed, rss, code, cpu = out.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
-    return float(elapsed), int(rss) / 1024
+    return float(elapsed), int(rss) / 1024, float(cpu)
 
 
 def alerts_pass(env: dict[str, str]) -> float:
@@ -151,36 +158,142 @@ def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
+# The commands whose fixed cost issue 11 bounds (under 0.5 s warm, in every format).
+FIXED_COST_COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
+    "user EMAIL": (["user", DEEP_DIVE_EMAIL], ("table", "json", "md")),
+    "failures": (["failures"], ("table", "json", "csv", "md")),
+}
+
+# Runs a usertrack command in this process and writes the modules it imported (in import order)
+# to argv[1]: what a process that only imports costs is the import share of the command.
+LIST_IMPORTS = r"""
+import sys
+from usertrack.cli import app
+try:
+    app(sys.argv[2:], standalone_mode=False)
+except SystemExit:
+    pass
+with open(sys.argv[1], "w") as out:
+    out.write("\n".join(name for name in sys.modules if not name.startswith("__")))
+"""
+# Imports the modules listed in argv[1], then exits as usertrack does (without teardown).
+IMPORT_ONLY = r"""
+import importlib, os, sys
+for name in open(sys.argv[1]).read().split():
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+os._exit(0)
+"""
+
+
+def _min_median(seconds: list[float]) -> str:
+    return f"{min(seconds):.2f} s / {statistics.median(seconds):.2f} s"
+
+
 def fixed_costs(home: Path, rounds: int) -> list[tuple[str, str, str, str]]:
-    """`user EMAIL` and `failures` with the demo server kept running between commands (the
-    default) and started and stopped by each command (USERTRACK_DEMO_IDLE=0), alternately in
-    the same minutes, so the difference is the server's share of the fixed cost."""
+    """`user EMAIL` and `failures` warm (the demo server kept running between commands), in
+    every format, `rounds` times alternately in the same minutes; min and median of each.
+
+    Then where the time goes, for each command's json: a process that imports what the command
+    imports and does nothing else (the rest is opening the sources, the queries and the
+    answer), the same command with the demo server started and stopped by it
+    (USERTRACK_DEMO_IDLE=0), and the import floor: duckdb and psycopg alone, and pydantic,
+    which typer imports to convert every option."""
     env = environment(home)
     measure([str(BIN), "demo"], env)
-    commands = {
-        "user EMAIL": [str(BIN), "user", DEEP_DIVE_EMAIL, "--format", "json"],
-        "failures": [str(BIN), "failures", "--format", "json"],
+    load_before = os.getloadavg()[0]
+    cmds = {
+        f"{label} -f {fmt}": [str(BIN), *args, "--format", fmt]
+        for label, (args, formats) in FIXED_COST_COMMANDS.items()
+        for fmt in formats
     }
+    py = sys.executable
+    listed: dict[str, Path] = {}
+    for label, (args, _) in FIXED_COST_COMMANDS.items():
+        listed[label] = home / f"imports-{args[0]}.txt"
+        subprocess.run(
+            [py, "-c", LIST_IMPORTS, str(listed[label]), *args, "--format", "json"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+    extra = {
+        **{
+            f"{label} -f json, server stopped by each command": [
+                str(BIN), *args, "--format", "json"
+            ]
+            for label, (args, _) in FIXED_COST_COMMANDS.items()
+        },
+        **{
+            f"{label}: its imports alone": [py, "-c", IMPORT_ONLY, str(path)]
+            for label, path in listed.items()
+        },
+        "python startup": [py, "-c", "pass"],
+        "import duckdb, psycopg": [py, "-c", "import duckdb, psycopg"],
+        "import typer._adapters (pydantic)": [py, "-c", "import typer._adapters"],
+    }  # fmt: skip
+    seconds: dict[str, list[float]] = {name: [] for name in [*cmds, *extra]}
+    cpu: dict[str, list[float]] = {name: [] for name in seconds}
+    peak: dict[str, float] = dict.fromkeys(seconds, 0.0)
+    for _ in range(rounds):
+        for name, cmd in [*cmds.items(), *extra.items()]:
+            if "server stopped" in name:
+                stop = {**env, "USERTRACK_DEMO_IDLE": "0"}
+                measure(cmd, stop)  # stops the running server as it ends
+                took, mib, used = measure_cpu(cmd, stop)  # starts it and stops it
+                measure(cmd, env)  # starts it again, to be kept
+            else:
+                took, mib, used = measure_cpu(cmd, env)
+            seconds[name].append(took)
+            cpu[name].append(used)
+            peak[name] = max(peak[name], mib)
+    load = f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     rows = []
-    for label, cmd in commands.items():
-        kept: list[float] = []
-        stopped: list[float] = []
-        peak = 0.0
-        for _ in range(rounds):
-            seconds, mib = measure(cmd, {**env, "USERTRACK_DEMO_IDLE": "0"})
-            stopped.append(seconds)
-            measure(cmd, env)  # starts the server again, to be kept
-            seconds, mib = measure(cmd, env)
-            kept.append(seconds)
-            peak = max(peak, mib)
+    for name in cmds:
         rows.append(
             (
-                f"warm `{label}` (2,000 users), server kept / stopped by each command",
-                f"{statistics.median(kept):.2f} s / {statistics.median(stopped):.2f} s",
-                f"{peak:.0f} MiB",
-                f"median of {rounds}; kept {min(kept):.2f}-{max(kept):.2f} s,"
-                f" stopped {min(stopped):.2f}-{max(stopped):.2f} s;"
-                f" load average {os.getloadavg()[0]:.1f}",
+                f"warm `{name}` (2,000 users)",
+                _min_median(seconds[name]),
+                f"{peak[name]:.0f} MiB",
+                f"min / median of {rounds}, all alternating; CPU {min(cpu[name]):.2f} s;"
+                f" target < 0.5 s; {load}",
+            )
+        )
+    for label, path in listed.items():
+        count = len(path.read_text().split())
+        for what, runs in (("wall", seconds), ("CPU", cpu)):
+            whole = min(runs[f"{label} -f json"])
+            imports = min(runs[f"{label}: its imports alone"])
+            startup = min(runs["python startup"])
+            rows.append(
+                (
+                    f"where `{label} -f json` goes ({what}, best runs)",
+                    f"{whole:.2f} s = {startup:.2f} + {imports - startup:.2f}"
+                    f" + {whole - imports:.2f}",
+                    "-",
+                    f"Python's start + importing its {count} modules + the rest (typer's"
+                    " parsing, opening the sources, the queries, the answer)",
+                )
+            )
+    for label in FIXED_COST_COMMANDS:
+        name = f"{label} -f json, server stopped by each command"
+        rows.append(
+            (
+                f"`{name}`",
+                _min_median(seconds[name]),
+                f"{peak[name]:.0f} MiB",
+                f"min / median; {load}",
+            )
+        )
+    for name in ("python startup", "import duckdb, psycopg", "import typer._adapters (pydantic)"):
+        rows.append(
+            (
+                f"floor: `{name}`",
+                _min_median(seconds[name]),
+                "-",
+                f"min / median; CPU {min(cpu[name]):.2f} s",
             )
         )
     return rows
@@ -456,7 +569,7 @@ def main() -> None:
     parser.add_argument(
         "--fixed-costs",
         action="store_true",
-        help="only `user` and `failures` with the demo server kept and stopped, alternately",
+        help="only `user` and `failures` in every format, where their time goes, the floor",
     )
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []

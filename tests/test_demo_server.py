@@ -6,6 +6,7 @@ running after a process exits.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -134,6 +135,20 @@ def test_idle_zero_leaves_nothing_running(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert postmaster_pid(pg_dir(home)) is None
     assert watchdog_pid(home / "demo") is None
+
+
+def test_a_command_ends_with_its_status_its_whole_answer_and_no_in_use_mark(home: Path) -> None:
+    # A command ends without Python's teardown (cli._exit_without_teardown): what an exit owes
+    # is still done, the exit handlers (here the in-use mark's removal) and the flushed output.
+    in_use = home / "demo" / "in-use"
+    found = usertrack(home, "user", "jane.doe@acme.io", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["email"] == "jane.doe@acme.io"  # all of it, parsed
+    assert list(in_use.iterdir()) == []
+    missing = usertrack(home, "user", "nobody@nowhere.io")
+    assert missing.returncode == 3  # NotFoundError's exit code
+    assert "usertrack: error: no user 'nobody@nowhere.io'" in missing.stderr
+    assert list(in_use.iterdir()) == []
 
 
 def test_a_bad_idle_setting_is_named(home: Path) -> None:

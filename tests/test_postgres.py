@@ -58,6 +58,42 @@ def test_empty_result_keeps_its_columns(db: str, tmp_path: Path) -> None:
     source.close()
 
 
+def test_queries_from_two_threads_run_side_by_side_on_two_connections(
+    db: str, tmp_path: Path
+) -> None:
+    source = PostgresSource(db)
+    pid = neon_query(tmp_path, "SELECT pg_backend_pid() AS pid")
+    # Sequential queries share the source's one connection.
+    first = source.run(pid, {}).rows  # type: ignore[arg-type]
+    assert source.run(pid, {}).rows == first  # type: ignore[arg-type]
+
+    (tmp_path / "slow").mkdir()
+    slow = neon_query(tmp_path / "slow", "SELECT pg_backend_pid() AS pid, pg_sleep(2) IS NULL")
+    watch = neon_query(
+        tmp_path,
+        "SELECT pg_backend_pid() AS pid, (SELECT count(*) FROM pg_stat_activity"
+        " WHERE state = 'active' AND query LIKE '%%pg_sleep(2)%%'"
+        " AND pid <> pg_backend_pid()) AS sleeping",
+    )
+    results: dict[str, object] = {}
+    slow_thread = threading.Thread(target=lambda: results.update(slow=source.run(slow, {})))  # type: ignore[arg-type]
+    slow_thread.start()
+    with psycopg.connect(db, autocommit=True) as probe:
+        for _ in range(200):  # until the slow query runs
+            if probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(2)%%'"
+                " AND state = 'active' AND pid <> pg_backend_pid()"
+            ).fetchone() == (1,):
+                break
+            time.sleep(0.02)
+    ((watch_pid, sleeping),) = source.run(watch, {}).rows  # type: ignore[arg-type]
+    slow_thread.join()
+    ((slow_pid, _),) = results["slow"].rows  # type: ignore[attr-defined]
+    # The second query ran while the first still slept, on a connection of its own.
+    assert sleeping == 1 and watch_pid != slow_pid and slow_pid == first[0][0]
+    source.close()
+
+
 def test_statement_timeout_fires(db: str, tmp_path: Path) -> None:
     source = PostgresSource(db, statement_timeout_ms=200)
     started = time.monotonic()

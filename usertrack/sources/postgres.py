@@ -176,6 +176,11 @@ class PostgresSource:
         self.backoff_s = backoff_s
         self.progress = progress
         self._conn: psycopg.Connection[Any] | None = None
+        # A PostgreSQL connection runs one query at a time: a query run while another thread's
+        # holds the first connection gets a spare one (opened then, kept for the next).
+        self._first_in_use = threading.Lock()
+        self._spares_lock = threading.Lock()
+        self._spares: list[psycopg.Connection[Any]] = []
 
     @property
     def identity(self) -> str:
@@ -188,8 +193,12 @@ class PostgresSource:
         return f"PostgresSource({self.description!r})"
 
     def connect(self) -> psycopg.Connection[Any]:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
+        """The source's first connection, opened on first use."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> psycopg.Connection[Any]:
         import psycopg
 
         attempt = 0
@@ -229,13 +238,31 @@ class PostgresSource:
                 pause(delay)  # a cancelled command stops waiting at once
         conn.read_only = True
         _load_plain_values(conn)
-        self._conn = conn
         return conn
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
+        """The rows of `query`; queries run from several threads at once run side by side."""
+        if self._first_in_use.acquire(blocking=False):
+            try:
+                return self._run_on(self.connect(), query, params)
+            finally:
+                self._first_in_use.release()
+        with self._spares_lock:
+            conn = self._spares.pop() if self._spares else None
+        if conn is None:
+            conn = self._open()
+        try:
+            return self._run_on(conn, query, params)
+        finally:
+            if not conn.closed:
+                with self._spares_lock:
+                    self._spares.append(conn)
+
+    def _run_on(
+        self, conn: psycopg.Connection[Any], query: Query, params: Mapping[str, Any]
+    ) -> Result:
         import psycopg
 
-        conn = self.connect()
         values = {k: _bindable(v) for k, v in params.items()}
         finished = threading.Event()
 
@@ -281,7 +308,7 @@ class PostgresSource:
                 f" of {self.statement_timeout_ms / 1000:g} s"
             ) from None
         except psycopg.OperationalError as e:
-            self.close()
+            conn.close()  # lost: the next query opens a new one
             raise SourceConnectionError(
                 f"lost the connection to {self.description} while running {query.id}:"
                 f" {_first_line(e)}"
@@ -293,6 +320,11 @@ class PostgresSource:
         return Result(columns=columns, rows=rows)
 
     def close(self) -> None:
+        with self._spares_lock:
+            spares, self._spares = self._spares, []
+        for conn in spares:
+            with suppress(Exception):
+                conn.close()
         if self._conn is not None:
             try:
                 self._conn.close()
