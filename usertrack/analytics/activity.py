@@ -146,7 +146,7 @@ def _series(con: Any, first: date, last: date) -> list[Day]:
     # A person counts in WAU for D when active on one of D-6 ... D: each active day `a` covers
     # a ... a+6 up to the person's next active day, so the covered spans never overlap and
     # WAU is a running sum of +1 at `a` and -1 at the span's end (MAU likewise with 30 days,
-    # DAU with 1). One pass over the facts, where joining each day to its 30 days was 30.
+    # DAU with 1): one pass over the facts, not a join of every day with its 30 days of them.
     rows = con.execute(
         """
         WITH a AS (
