@@ -9,7 +9,7 @@
 -- period's start: a person created before it is "new" in none of the periods, so only the
 -- persons created since are asked for, from the persons table alone: no scan of the events.
 -- Internal accounts need no filter here: usertrack joins these rows to the active persons of
--- active_hours.sql, which leaves them out. No LIMIT: usertrack pages every result.
+-- activity_days.sql, which leaves them out. No LIMIT: usertrack pages every result.
 SELECT
     id AS person_id,
     created_at

@@ -1,10 +1,9 @@
 """Active users, stickiness, lifecycle and the hour-of-week heatmap, as PostHog counts them
 (docs/metrics.md, "Active users", "Stickiness", "Lifecycle").
 
-Facts queries: queries/posthog/active_hours.sql (per person, UTC day and hour, the events: one
-pass over the events for the series, the lifecycle and the heatmap) and activity_created.sql
-(the persons created since the first lifecycle week, for "new"). Everything else is worked out
-in DuckDB over those rows.
+Facts queries: queries/posthog/activity_days.sql (per person and UTC day, the events),
+activity_created.sql (each active person's creation, for "new") and activity_hours.sql (events
+by weekday and hour). Everything else is worked out in DuckDB over those rows.
 """
 
 from __future__ import annotations
@@ -116,14 +115,12 @@ def activity(
     con = facts_connection()
     try:
         if progress:
-            progress("fetching active hours per person")
+            progress("fetching active days per person")
         load_facts(
-            con, ws, "posthog/active_hours", as_of, "active_hours",
-            {"person_id": pa.string(), "day": pa.date32(), "hour": pa.int64(),
-             "events": pa.int64()},
+            con, ws, "posthog/activity_days", as_of, "active",
+            {"person_id": pa.string(), "day": pa.date32(), "events": pa.int64()},
             since=since,
         )  # fmt: skip
-        con.execute("CREATE TABLE active AS SELECT DISTINCT person_id, day FROM active_hours")
         if progress:
             progress("fetching when people were created")
         load_facts(
@@ -131,10 +128,21 @@ def activity(
             {"person_id": pa.string(), "created_at": pa.timestamp("us")},
             since=datetime.combine(weeks[0], datetime.min.time()),
         )  # fmt: skip
+        if progress:
+            progress("fetching events by hour")
+        load_facts(
+            con, ws, "posthog/activity_hours", as_of, "hours",
+            {"weekday": pa.int64(), "hour": pa.int64(), "events": pa.int64(),
+             "persons": pa.int64()},
+            since=datetime.combine(first_day, datetime.min.time()),
+        )  # fmt: skip
         series = _series(con, first_day, last_day)
         lifecycle = _lifecycle(con, weeks)
         active_days = _active_days(con, first_day, last_day)
-        hours = _hours(con, first_day, last_day)
+        hours = {
+            (int(wd), int(h)): (int(e), int(p))
+            for wd, h, e, p in con.execute("SELECT * FROM hours").fetchall()
+        }
     finally:
         con.close()
     return Activity(
@@ -218,19 +226,6 @@ def _lifecycle(con: Any, weeks: list[date]) -> list[LifecyclePeriod]:
         )
         for week in weeks
     ]
-
-
-def _hours(con: Any, first: date, last: date) -> dict[tuple[int, int], tuple[int, int]]:
-    """(ISO weekday, hour) -> (events, distinct persons) over the days; hours without events
-    are absent."""
-    rows = con.execute(
-        """
-        SELECT isodow(day), hour, sum(events), count(DISTINCT person_id) FROM active_hours
-        WHERE day BETWEEN $first AND $last GROUP BY ALL
-        """,
-        {"first": first, "last": last},
-    ).fetchall()
-    return {(int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in rows}
 
 
 def _active_days(con: Any, first: date, last: date) -> list[tuple[int, int]]:
