@@ -9,6 +9,8 @@
 -- earliest day any window needs) to as_of; DAU, WAU, MAU, stickiness and the lifecycle are
 -- worked out by usertrack from these rows (docs/metrics.md, "Active users"). person_id is the
 -- actor (a person's several distinct_ids are one person). No LIMIT: usertrack pages every result.
+-- No ORDER BY: usertrack only aggregates these rows (and pages PostHog's answer in an order of
+-- its own), so a sort here would be wasted.
 SELECT
     person_id,
     toDate(timestamp) AS day,
@@ -18,4 +20,3 @@ WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
 GROUP BY person_id, day
-ORDER BY person_id, day

@@ -151,17 +151,38 @@ def activity(
 
 
 def _series(con: Any, first: date, last: date) -> list[Day]:
+    # A person counts in WAU for D when active on one of D-6 ... D: each active day `a` covers
+    # a ... a+6 up to the person's next active day, so the covered spans never overlap and
+    # WAU is a running sum of +1 at `a` and -1 at the span's end (MAU likewise with 30 days,
+    # DAU with 1): one pass over the facts, not a join of every day with its 30 days of them.
     rows = con.execute(
         """
-        WITH days AS (
-            SELECT CAST(d AS DATE) AS d FROM range($first, $last + 1, INTERVAL 1 DAY) t(d)
+        WITH a AS (
+            SELECT day, lead(day) OVER (PARTITION BY person_id ORDER BY day) AS next
+            FROM active
+        ),
+        changes(day, dau, wau, mau) AS (
+            SELECT day, 1, 1, 1 FROM a
+            UNION ALL SELECT day + 1, -1, 0, 0 FROM a
+            UNION ALL SELECT least(day + 7, coalesce(next, day + 7)), 0, -1, 0 FROM a
+            UNION ALL SELECT least(day + 30, coalesce(next, day + 30)), 0, 0, -1 FROM a
+        ),
+        -- Changes before the first day all count from it; those after the last never do.
+        per_day AS (
+            SELECT greatest(day, $first) AS day, sum(dau) AS dau, sum(wau) AS wau,
+                   sum(mau) AS mau
+            FROM changes WHERE day <= $last GROUP BY 1
+        ),
+        days AS (
+            SELECT CAST(d AS DATE) AS day FROM range($first, $last + 1, INTERVAL 1 DAY) t(d)
         )
-        SELECT days.d,
-               count(DISTINCT a.person_id) FILTER (WHERE a.day = days.d),
-               count(DISTINCT a.person_id) FILTER (WHERE a.day > days.d - 7),
-               count(DISTINCT a.person_id)
-        FROM days LEFT JOIN active a ON a.day > days.d - 30 AND a.day <= days.d
-        GROUP BY days.d ORDER BY days.d
+        SELECT days.day,
+               sum(coalesce(dau, 0)) OVER running,
+               sum(coalesce(wau, 0)) OVER running,
+               sum(coalesce(mau, 0)) OVER running
+        FROM days LEFT JOIN per_day USING (day)
+        WINDOW running AS (ORDER BY days.day)
+        ORDER BY days.day
         """,
         {"first": first, "last": last},
     ).fetchall()

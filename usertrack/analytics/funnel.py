@@ -8,8 +8,11 @@ interpolated medians per step and per breakdown value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, facts_connection, load_facts
@@ -130,25 +133,31 @@ def check_steps(steps: list[str]) -> list[str]:
 # Attempts
 
 
-def person_progress(
-    events: list[tuple[datetime, str]], steps: list[str], window: timedelta
-) -> list[datetime]:
-    """One person's step times (oldest event first): the furthest any attempt reached, with the
-    times of the first attempt that reached it. An empty list when no step-1 event.
+def later_steps(steps: list[str]) -> list[tuple[int, ...]]:
+    """For each step index i, the steps after step 1 (indexes >= 1) whose event is steps[i]'s,
+    furthest first: where an event of that name may advance an attempt. An event name is
+    known by the index of its first step (its rank), so only those indexes are looked up."""
+    return [
+        tuple(sorted((k for k, other in enumerate(steps) if other == name and k > 0), reverse=True))
+        for name in steps
+    ]
 
-    Events of one timestamp come lower step first (the caller sorts by step), so a step may
-    share the previous step's timestamp; each event fills at most one step: the furthest it
-    can advance, else a new attempt when it is step 1.
+
+def person_progress(
+    events: Sequence[tuple[int, int]], later: Sequence[tuple[int, ...]], window: int
+) -> list[int]:
+    """One person's step times: the furthest any attempt reached, with the times of the first
+    attempt that reached it. An empty list when no step-1 event.
+
+    `events` are (time, rank), oldest first, times in microseconds and rank the index of the
+    event name's first step (`later_steps`). Events of one timestamp come lower step first (the
+    caller sorts by rank), so a step may share the previous step's timestamp; each event fills
+    at most one step: the furthest it can advance, else a new attempt when it is step 1.
     """
-    positions: dict[str, list[int]] = {}
-    for i, name in enumerate(steps):
-        positions.setdefault(name, []).append(i)
-    attempts: list[list[datetime]] = []
-    for when, name in events:
+    attempts: list[list[int]] = []
+    for when, rank in events:
         filled = False
-        for k in sorted(positions.get(name, ()), reverse=True):
-            if k == 0:
-                continue
+        for k in later[rank]:
             # The most recent attempt that has reached exactly step k-1 (a list index: k).
             for attempt in reversed(attempts):
                 if len(attempt) == k:
@@ -158,58 +167,41 @@ def person_progress(
                     break
             if filled:
                 break
-        if not filled and positions.get(name, [None])[0] == 0:
+        if not filled and rank == 0:
             attempts.append([when])
-    best: list[datetime] = []
-    for attempt in attempts:  # oldest first: the first to reach the furthest step wins
-        if len(attempt) > len(best):
-            best = attempt
-    return best
-
-
-def _step_order(steps: list[str]) -> dict[str, int]:
-    order: dict[str, int] = {}
-    for i, name in enumerate(steps):
-        order.setdefault(name, i)
-    return order
+    # max() keeps the first of equals: the oldest attempt to reach the furthest step wins.
+    return max(attempts, key=len, default=[])
 
 
 def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta) -> None:
     """`progress`: one row per person who did step 1, with their furthest step and step times."""
     import pyarrow as pa
 
-    # Events of one timestamp lower step first, so a step may share the previous one's time.
-    order = _step_order(steps)
+    ranks: dict[str, int] = {}
+    for i, name in enumerate(steps):
+        ranks.setdefault(name, i)
+    # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
+    # one timestamp lower step first, so a step may share the previous one's time.
     rows = con.execute(
-        "SELECT f.person_id, f.timestamp, f.event FROM facts f"
+        "SELECT f.person_id, epoch_us(f.timestamp) AS t, s.rank FROM facts f"
         " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)"
-        " ORDER BY f.person_id, f.timestamp, s.rank",
-        {"names": list(order), "ranks": list(order.values())},
+        " ORDER BY f.person_id, t, s.rank",
+        {"names": list(ranks), "ranks": list(ranks.values())},
     ).fetchall()
+    later = later_steps(steps)
+    limit = window // timedelta(microseconds=1)
     n = len(steps)
     persons: list[str] = []
     furthest: list[int] = []
-    times: list[list[datetime | None]] = [[] for _ in range(n)]
-
-    def flush(person: str, events: list[tuple[datetime, str]]) -> None:
-        reached = person_progress(events, steps, window)
+    times: list[list[int | None]] = [[] for _ in range(n)]
+    for person, events in groupby(rows, key=itemgetter(0)):
+        reached = person_progress([(t, rank) for _, t, rank in events], later, limit)
         if not reached:
-            return
+            continue
         persons.append(person)
         furthest.append(len(reached))
         for i in range(n):
             times[i].append(reached[i] if i < len(reached) else None)
-
-    current: str | None = None
-    events: list[tuple[datetime, str]] = []
-    for person, when, name in rows:
-        if person != current:
-            if current is not None:
-                flush(current, events)
-            current, events = person, []
-        events.append((when, name))
-    if current is not None:
-        flush(current, events)
     data: dict[str, Any] = {
         "person_id": pa.array(persons, pa.string()),
         "furthest": pa.array(furthest, pa.int32()),
