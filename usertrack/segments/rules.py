@@ -155,20 +155,39 @@ class Classification:
             return {name: [] for name in self.names}
         return dict(zip(self.names, (list(col) for col in zip(*rows, strict=True)), strict=False))
 
+    def column_types(self) -> dict[str, str]:
+        """The DuckDB type of each of `names` (e.g. "VARCHAR", "TIMESTAMP", "VARCHAR[]")."""
+        found = self._connection().execute(f"SELECT {self._named} FROM classified LIMIT 0")
+        return {d[0]: str(d[1]) for d in found.description}
+
+    def select(
+        self, expressions: list[str], segment_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """SQL `expressions` over `names` evaluated in DuckDB, one row per user: every user in
+        the order of `rows`, or one segment's members in the segment's order. What a renderer
+        computes there (JSON text, say) crosses into Python as one value per user."""
+        named = f"SELECT {self._named}, __row FROM classified"
+        selected = ", ".join(expressions)
+        if segment_id is None:
+            query = f"SELECT {selected} FROM ({named}) ORDER BY __row"
+            return self._connection().execute(query).fetchall()
+        # The members' rows, numbered in the segment's order.
+        picked = "SELECT unnest($picked) AS __row, unnest(range(len($picked))) AS __place"
+        query = f"SELECT {selected} FROM ({named}) JOIN ({picked}) USING (__row) ORDER BY __place"
+        return self._connection().execute(query, {"picked": self._order[segment_id]}).fetchall()
+
+    @property
+    def _named(self) -> str:
+        """The classified table's columns under the names of `names`."""
+        columns = ", ".join('"' + c.replace('"', '""') + '"' for c in self.columns)
+        return f'{columns}, __segments AS segments, __segments[1] AS "primary"'
+
     def _fetch(
         self, tail: str, values: dict[str, Any] | None = None, with_row: bool = False
     ) -> list[tuple[Any, ...]]:
-        columns = ", ".join(f'"{c}"' for c in self.columns)
         extra = ", __row" if with_row else ""
-        return (
-            self._connection()
-            .execute(
-                f'SELECT {columns}, __segments AS segments, __segments[1] AS "primary"{extra}'
-                f" FROM classified {tail}",
-                values or {},
-            )
-            .fetchall()
-        )
+        query = f"SELECT {self._named}{extra} FROM classified {tail}"
+        return self._connection().execute(query, values or {}).fetchall()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
