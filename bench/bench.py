@@ -455,13 +455,14 @@ def large_segments(
     big_json_s, big_json_mb = median_of(3, [str(BIN), "segments", "-f", "json"], env)
     after = floor(home)
     base = (before + after) / 2
+    load = os.getloadavg()[0]  # the ratios swing with the machine's load: say what it was
     rows.append(
         (
             f"floor at {users:,} users: the per-user queries alone",
             f"{base:.2f} s",
             "-",
             f"both sources at once, every row fetched; best of 3 before ({before:.2f} s)"
-            f" and after ({after:.2f} s) the commands below",
+            f" and after ({after:.2f} s) the commands below; load average {load:.1f}",
         )
     )
     rows.append(

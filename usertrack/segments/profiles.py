@@ -59,6 +59,8 @@ def exclude_pattern(domains: Iterable[str]) -> str:
 
 # (result key, query, bound values)
 Job = tuple[str, Query, Mapping[str, Any]]
+# Told of each result as it arrives: (result key, result).
+Arrived = Callable[[str, Result], None]
 
 
 def run_per_user_queries(
@@ -68,6 +70,7 @@ def run_per_user_queries(
     as_of: datetime,
     params: Mapping[str, Any],
     progress: Progress | None = None,
+    arrived: Arrived | None = None,
 ) -> dict[str, Result]:
     """Run every per-user query of each source folder; the sources run concurrently."""
     jobs: dict[str, list[Job]] = {
@@ -77,16 +80,18 @@ def run_per_user_queries(
         ]
         for kind in sources
     }
-    return run_by_source(sources, jobs, progress)
+    return run_by_source(sources, jobs, progress, arrived)
 
 
 def run_by_source(
     sources: Mapping[str, Source],
     jobs: Mapping[str, list[Job]],
     progress: Progress | None = None,
+    arrived: Arrived | None = None,
 ) -> dict[str, Result]:
     """Run each source's jobs in order, on a thread per source: the sources run at once, so a
-    command takes about as long as its slowest source, not the sum.
+    command takes about as long as its slowest source, not the sum. `arrived` is called with
+    each result as soon as it is fetched, in its source's thread.
 
     The first failure (or Ctrl-C) cancels the other sources: their retry, throttle and poll waits
     end at once (see `usertrack.sources.base.CancelToken`), and the failure is raised without
@@ -112,6 +117,8 @@ def run_by_source(
                     result = source.run(query, values, arrow_over=LARGE_RESULT)  # type: ignore[call-arg]
                 else:
                     result = source.run(query, values)
+                if arrived:
+                    arrived(key, result)
                 out.append((key, result))
         return out
 
@@ -297,7 +304,8 @@ def join_per_user(
     *,
     excluded: str,
 ) -> None:
-    """Create `joined`: the full outer join of every per-user table on email, plus in_<source>."""
+    """Create the view `joined`: the full outer join of every per-user table on email, plus
+    in_<source>."""
     seen: dict[str, str] = {}
     for query, _, cols in loaded:
         for col in cols:
@@ -327,11 +335,45 @@ def join_per_user(
             flags.append(f"false AS in_{kind}")
     columns = ", ".join(f'"{t}"."{c}"' for _, t, cols in loaded for c in cols if c != "email")
     select_cols = "email" + (", " + columns if columns else "") + ", " + ", ".join(flags)
+    # A view: the profile query reads it once, so the join runs inside that query instead of
+    # being written out first. A view holds no parameters: the pattern is a quoted literal.
+    pattern = "'" + excluded.replace("'", "''") + "'"
     con.execute(
-        f"CREATE OR REPLACE TABLE joined AS SELECT {select_cols} FROM {' '.join(froms)}"
-        f" WHERE NOT regexp_matches(email, $excluded)",
-        {"excluded": excluded},
+        f"CREATE OR REPLACE VIEW joined AS SELECT {select_cols} FROM {' '.join(froms)}"
+        f" WHERE NOT regexp_matches(email, {pattern})"
     )
+
+
+def _run_and_load(
+    library: QueryLibrary,
+    sources: Mapping[str, Source],
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    params: Mapping[str, Any],
+    progress: Progress | None,
+) -> tuple[dict[str, Result], dict[str, str]]:
+    """The per-user results, and the DuckDB table each was loaded into (`load_result`).
+
+    Each result is loaded as it arrives, by one loader thread, while the sources still run
+    their other queries: turning rows into DuckDB columns then costs little beyond the wait
+    for the slowest source (a database computing its next query leaves the CPU free)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    loads: dict[str, Future[str]] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
+
+        def arrived(key: str, result: Result) -> None:
+            loads[key] = loader.submit(load_result, con, library.get(key), result)
+
+        try:
+            results = run_per_user_queries(
+                library, sources, as_of=as_of, params=params, progress=progress, arrived=arrived
+            )
+        except BaseException:
+            loader.shutdown(cancel_futures=True)  # and wait for the load under way, if any
+            raise
+        # The first failure in query order, as when the results were loaded one after another.
+        return results, {key: loads[key].result() for key in results}
 
 
 def build_profiles(
@@ -349,16 +391,14 @@ def build_profiles(
 
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
-    results = run_per_user_queries(library, sources, as_of=as_of, params=params, progress=progress)
-    if progress:
-        progress("joining per-user results on email")
     con = connect(settings=PROFILE_SETTINGS)
     try:
-        loaded = []
-        for query_id, result in results.items():
-            query = library.get(query_id)
-            table = load_result(con, query, result)
-            loaded.append((query, table, list(result.columns)))
+        results, tables = _run_and_load(library, sources, con, as_of, params, progress)
+        if progress:
+            progress("joining per-user results on email")
+        loaded = [
+            (library.get(key), tables[key], list(result.columns)) for key, result in results.items()
+        ]
         join_per_user(con, loaded, excluded=excluded)
         profile_query = library.get("join/profile")
         values = resolve_params(

@@ -80,7 +80,7 @@ class Classification:
 
     @cached_property
     def rows(self) -> list[tuple[Any, ...]]:
-        return self._fetch("ORDER BY __row")
+        return self._fetch("ORDER BY rowid")
 
     @cached_property
     def users(self) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ class Classification:
         # a list per row is the slow part of DuckDB's fetch.
         found = self._connection().execute(
             "SELECT email, array_to_string(__segments, ' ') FROM classified"
-            " WHERE len(__segments) > 0 ORDER BY __row"
+            " WHERE len(__segments) > 0 ORDER BY rowid"
         )
         lists: dict[str, list[str]] = {}
         for email, ids in found.fetchall():
@@ -117,7 +117,7 @@ class Classification:
             return [dict(zip(self.names, self.rows[i], strict=True)) for i in picked]
         if not picked:
             return []
-        fetched = self._fetch("WHERE list_contains($picked, __row)", {"picked": picked}, True)
+        fetched = self._fetch("WHERE list_contains($picked, rowid)", {"picked": picked}, True)
         by_row = {row[-1]: row[:-1] for row in fetched}
         return [dict(zip(self.names, by_row[i], strict=True)) for i in picked]
 
@@ -140,13 +140,13 @@ class Classification:
             quoted = '"' + c.replace('"', '""') + '"'
             fmt = text.get(types[c])
             selected.append(f"strftime({quoted}, '{fmt}')" if fmt else quoted)
-        select = ", ".join(selected) + ", __segments, __segments[1], __row"
+        select = ", ".join(selected) + ", __segments, __segments[1], rowid"
         if segment_id is None:
-            rows = self.con.execute(f"SELECT {select} FROM classified ORDER BY __row").fetchall()
+            rows = self.con.execute(f"SELECT {select} FROM classified ORDER BY rowid").fetchall()
         else:
             picked = self._order[segment_id]
             found = self.con.execute(
-                f"SELECT {select} FROM classified WHERE list_contains($picked, __row)",
+                f"SELECT {select} FROM classified WHERE list_contains($picked, rowid)",
                 {"picked": picked},
             ).fetchall()
             by_row = {row[-1]: row for row in found}
@@ -155,20 +155,39 @@ class Classification:
             return {name: [] for name in self.names}
         return dict(zip(self.names, (list(col) for col in zip(*rows, strict=True)), strict=False))
 
+    def column_types(self) -> dict[str, str]:
+        """The DuckDB type of each of `names` (e.g. "VARCHAR", "TIMESTAMP", "VARCHAR[]")."""
+        found = self._connection().execute(f"SELECT {self._named} FROM classified LIMIT 0")
+        return {d[0]: str(d[1]) for d in found.description}
+
+    def select(
+        self, expressions: list[str], segment_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """SQL `expressions` over `names` evaluated in DuckDB, one row per user: every user in
+        the order of `rows`, or one segment's members in the segment's order. What a renderer
+        computes there (JSON text, say) crosses into Python as one value per user."""
+        named = f"SELECT {self._named}, rowid AS __row FROM classified"
+        selected = ", ".join(expressions)
+        if segment_id is None:
+            query = f"SELECT {selected} FROM ({named}) ORDER BY __row"
+            return self._connection().execute(query).fetchall()
+        # The members' rows, numbered in the segment's order.
+        picked = "SELECT unnest($picked) AS __row, unnest(range(len($picked))) AS __place"
+        query = f"SELECT {selected} FROM ({named}) JOIN ({picked}) USING (__row) ORDER BY __place"
+        return self._connection().execute(query, {"picked": self._order[segment_id]}).fetchall()
+
+    @property
+    def _named(self) -> str:
+        """The classified table's columns under the names of `names`."""
+        columns = ", ".join('"' + c.replace('"', '""') + '"' for c in self.columns)
+        return f'{columns}, __segments AS segments, __segments[1] AS "primary"'
+
     def _fetch(
         self, tail: str, values: dict[str, Any] | None = None, with_row: bool = False
     ) -> list[tuple[Any, ...]]:
-        columns = ", ".join(f'"{c}"' for c in self.columns)
-        extra = ", __row" if with_row else ""
-        return (
-            self._connection()
-            .execute(
-                f'SELECT {columns}, __segments AS segments, __segments[1] AS "primary"{extra}'
-                f" FROM classified {tail}",
-                values or {},
-            )
-            .fetchall()
-        )
+        extra = ", rowid" if with_row else ""
+        query = f"SELECT {self._named}{extra} FROM classified {tail}"
+        return self._connection().execute(query, values or {}).fetchall()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
@@ -341,11 +360,12 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     import duckdb
 
     try:
+        # Written in email order, so a user's rowid is their place in `rows` (numbering them
+        # with a window function costs twice the sort).
         con.execute(
             "CREATE OR REPLACE TABLE classified AS"
-            f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments,"
-            " row_number() OVER (ORDER BY email) - 1 AS __row"
-            f" FROM (SELECT p.*, {flags} FROM {relation})"
+            f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments"
+            f" FROM (SELECT p.*, {flags} FROM {relation}) ORDER BY email"
         )
     except duckdb.Error as e:
         # A rule that binds may still fail on a value (a cast of 'abc' to INT): the rules file's
@@ -365,7 +385,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     for i, seg in enumerate(spec.segments):
         try:
             ranked = con.execute(
-                f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
+                f'SELECT rowid FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, email'
             ).fetchall()
         except duckdb.Error as e:
             raise SegmentsFileError(

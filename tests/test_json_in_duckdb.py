@@ -1,0 +1,111 @@
+"""`segments --format json` writes each user's line in DuckDB where the rows are; the text must
+be the one Python's json writes from the fetched rows, byte for byte, whatever the data holds."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from usertrack.rendering.export import to_json
+from usertrack.sandbox import connect
+from usertrack.segments.rules import Classification, classify, load_segments
+
+AS_OF = datetime(2026, 11, 20)
+
+# Text as strangers write it: every control character, quotes, backslashes (one that reads
+# like an escape), characters JSON leaves as they are (DEL, U+2028, emoji), markup.
+HOSTILE = [
+    "".join(chr(i) for i in range(0x20)),
+    'say "hi" \\ back\\u001F\\\\',
+    "\x7f \u2028 \u2029 é 中文 😀 </script> 'single'",
+    "",
+]
+
+RULES = """
+segments:
+  - id: rated
+    name: Rated
+    action: Look
+    rule: rate IS NOT NULL
+    order: rate DESC
+  - id: everyone
+    name: Everyone
+    action: Nothing
+    rule: "true"
+"""
+
+
+def _profile_sql() -> tuple[str, list[object]]:
+    doubles = [0.1, -0.0, 1e16, 1234567890123456.0, 1e-05, 0.0001, 1 / 3, 2.5e-300, 1e300, 45.5]
+    doubles += [math.nan, math.inf, -math.inf]
+    rows = []
+    values: list[object] = []
+    for i, rate in enumerate(doubles):
+        text = HOSTILE[i % len(HOSTILE)]
+        rows.append(
+            f"(${len(values) + 1}, ${len(values) + 2}, ${len(values) + 3}, ${len(values) + 4})"
+        )
+        values += [f"u{i:02d}@x.io", text, rate, [text, None, "b"] if i % 3 else []]
+    sql = (
+        "CREATE TABLE profile AS SELECT email, note, rate::DOUBLE AS rate, tags::VARCHAR[] AS tags,"
+        " CASE WHEN NOT abs(rate) > 1e38 THEN rate::FLOAT END AS single,"
+        " (length(email) * 9223372036854775)::BIGINT AS big,"
+        " 170141183460469231731687303715884105727::HUGEINT AS huge,"
+        " length(note) % 2 = 0 AS even, NULL::INTEGER AS nothing,"
+        " TIMESTAMP '2026-11-19 04:59:59.999' - to_days(length(email)) AS seen_at,"
+        " DATE '2026-01-31' AS signed_up_on"
+        f" FROM (VALUES {', '.join(rows)}) AS v(email, note, rate, tags)"
+    )
+    return sql, values
+
+
+@pytest.fixture()
+def classified(tmp_path: Path) -> tuple[Classification, Classification]:
+    """The same classification twice: one left in DuckDB, one with every row fetched."""
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(RULES)
+    spec = load_segments(rules)
+    out = []
+    for _ in range(2):
+        con = connect()
+        sql, values = _profile_sql()
+        con.execute(sql, values)
+        out.append(classify(spec, con, AS_OF))
+    lazy, fetched = out
+    fetched.rows  # noqa: B018  (fetched: to_json then writes every value in Python)
+    return lazy, fetched
+
+
+def test_json_written_by_duckdb_is_pythons_json(
+    classified: tuple[Classification, Classification],
+) -> None:
+    lazy, fetched = classified
+    for segment in (None, "rated", "everyone"):
+        text = to_json(lazy, segment)
+        assert "rows" not in lazy.__dict__  # written in DuckDB, not from fetched rows
+        assert text == to_json(fetched, segment)
+    doc = json.loads(to_json(lazy))
+    users = {u["email"]: u for u in doc["users"]}
+    assert len(users) == 13
+    assert users["u00@x.io"]["note"] == HOSTILE[0]  # every control character, read back
+    assert users["u01@x.io"]["note"] == HOSTILE[1]
+    assert users["u01@x.io"]["tags"] == [HOSTILE[1], None, "b"]
+    assert users["u00@x.io"]["tags"] == []
+    assert users["u10@x.io"]["rate"] is None  # NaN
+    assert users["u11@x.io"]["rate"] is None  # infinity
+    assert users["u02@x.io"]["rate"] == 1e16
+    assert users["u00@x.io"]["seen_at"] == "2026-11-11T04:59:59Z"  # 8 days back, seconds cut
+    assert users["u00@x.io"]["signed_up_on"] == "2026-01-31"
+    assert users["u00@x.io"]["huge"] == 2**127 - 1
+    assert users["u00@x.io"]["nothing"] is None
+    # The segment's order: rate descending (NaN sorts above every number in DuckDB, NULLs last).
+    rated = [u["email"] for u in json.loads(to_json(lazy, "rated"))["users"]]
+    assert rated[:3] == ["u10@x.io", "u11@x.io", "u08@x.io"]  # NaN, +inf, then 1e300
+    assert rated[-1] == "u12@x.io"  # -inf
+    # The text itself: a control character escaped in lowercase hex, as json.dumps does, and
+    # a backslash followed by "u001F" escaped as a backslash, never read as an escape.
+    assert "\\u001f" in text and "back\\\\u001F" in text
