@@ -19,9 +19,12 @@ from usertrack.reports.failures import (
     FailureRules,
     RulesFileError,
     categorize_rows,
+    cause_summary,
+    failing_tools,
     load_failure_rules,
     standout_days,
 )
+from usertrack.sandbox import connect
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "failures.yaml"
@@ -129,6 +132,35 @@ def test_credits_error_is_a_platform_bug_only_when_credits_are_left(rules: Failu
     assert one(rules, unknown)[0] == "User: out of credits"
     as_run = workflow("Workflow run 9 failed at step 1 of 2: Insufficient credits", credits=7)
     assert one(rules, as_run)[0] == "Platform bug: false credit check"
+
+
+def test_example_message_and_top_cause_are_the_commonest_ties_to_the_first() -> None:
+    con = connect()
+    con.execute(
+        "CREATE TABLE categorized (level TEXT, cause TEXT, category TEXT, owner TEXT,"
+        " email TEXT, occurred_at TIMESTAMP, tool_name TEXT, tool_provider TEXT,"
+        " duration_ms DOUBLE, error_message TEXT)"
+    )
+    rows = [
+        # cause A: "b" twice, "a" once, a NULL message three times -> "b"
+        ("A", "t1", "b"), ("A", "t1", "b"), ("A", "t1", "a"),
+        ("A", "t1", None), ("A", "t1", None), ("A", "t1", None),
+        # cause B: "z", "y", "x", "w", "v" once each (a tie) -> "v"; tool t1: A 6 times, B 3
+        ("B", "t1", "z"), ("B", "t1", "y"), ("B", "t1", "x"),
+        # tool t2: causes C and B twice each (a tie) -> "B"
+        ("C", "t2", "m"), ("C", "t2", "m"), ("B", "t2", "w"), ("B", "t2", "v"),
+    ]  # fmt: skip
+    for n, (cause, tool_name, message) in enumerate(rows):
+        con.execute(
+            "INSERT INTO categorized VALUES ('tool', ?, 'Cat', 'Owner', ?,"
+            " TIMESTAMP '2026-11-01' + to_minutes(?), ?, 'p', 10, ?)",
+            [cause, f"u{n % 3}@x.io", n, tool_name, message],
+        )
+    for _ in range(3):  # the same answer every time, whatever thread sees a value first
+        examples = {r["cause"]: r["example"] for r in cause_summary(con, "tool")}
+        assert examples == {"A": "b", "B": "v", "C": "m"}
+        tops = {r["tool_name"]: r["top_cause"] for r in failing_tools(con)}
+        assert tops == {"t1": "A", "t2": "B"}
 
 
 def test_unmatched_failures_name_their_error_type(rules: FailureRules) -> None:

@@ -117,7 +117,8 @@ if TYPE_CHECKING:
     import duckdb
     import numpy as np
 
-SCHEMA_VERSION = 2  # 2: audit, alert and failure-spike stories (an older demo is rebuilt)
+SCHEMA_VERSION = 3  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature
+# (an older demo is rebuilt)
 DEFAULT_SEED = 20261121
 DEFAULT_USERS = 2000
 MIN_USERS = 50

@@ -417,14 +417,21 @@ def cause_summary(
 
     With `level`, that level's rows only; without, both levels (each row says its `level`).
     """
+    # The example is the commonest message, ties to the first in text order: `mode` breaks ties
+    # by whichever thread saw a value first, and the demo's messages are all different.
     rows = _dicts(
         con.execute(
             f"""SELECT level, cause, category, owner, count(*) AS failures,
                        count(DISTINCT email) AS users,
                        min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
                        list_sort(list_distinct(list(tool_name))) AS tools,
-                       mode(error_message) AS example
-                FROM "{table}" WHERE $level IS NULL OR level = $level
+                       arg_min(error_message, (-seen, error_message))
+                           FILTER (WHERE error_message IS NOT NULL) AS example
+                FROM (
+                    SELECT *, count(*) OVER (
+                        PARTITION BY level, cause, category, owner, error_message) AS seen
+                    FROM "{table}" WHERE $level IS NULL OR level = $level
+                )
                 GROUP BY level, cause, category, owner
                 ORDER BY level DESC, failures DESC, cause""",
             {"level": level},
@@ -470,8 +477,13 @@ def failing_tools(
                        count(DISTINCT email) AS affected_users,
                        round(avg(duration_ms)) AS avg_ms,
                        min(occurred_at) AS first_failure, max(occurred_at) AS last_failure,
-                       mode(cause) AS top_cause
-                FROM "{table}" WHERE level = 'tool'
+                       arg_min(cause, (-seen, cause)) FILTER (WHERE cause IS NOT NULL)
+                           AS top_cause  -- ties to the first in text order, as above
+                FROM (
+                    SELECT *, count(*) OVER (
+                        PARTITION BY tool_name, tool_provider, cause) AS seen
+                    FROM "{table}" WHERE level = 'tool'
+                )
                 GROUP BY tool_name, tool_provider
                 ORDER BY failures DESC, affected_users DESC, tool_name
                 LIMIT ?""",

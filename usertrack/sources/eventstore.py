@@ -59,7 +59,7 @@ __all__ = [
     "write_events",
 ]
 
-STORE_VERSION = "2"  # 2: the email key trims tabs, CR and LF too (usertrack.emails)
+STORE_VERSION = "3"  # 2: the email key trims tabs, CR and LF too; 3: prop_feature
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
@@ -75,6 +75,7 @@ HOT_PROPERTIES: dict[str, str] = {
     "$browser": "prop_browser",
     "$device_type": "prop_device_type",
     "$referrer": "prop_referrer",
+    "feature": "prop_feature",  # feature_used's: `features` would otherwise read every JSON
 }
 # Person properties materialized likewise, from each event's person_properties (as written).
 HOT_PERSON_PROPERTIES: dict[str, str] = {"email": "person_email"}
