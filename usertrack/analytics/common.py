@@ -243,16 +243,25 @@ def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
     return pa.table(columns, names=list(schema))
 
 
-# DuckDB's name of each pyarrow type a facts schema uses.
-_DUCKDB_TYPES = {
-    "string": "VARCHAR",
-    "timestamp[us]": "TIMESTAMP",
-    "int64": "BIGINT",
-    "double": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date32[day]": "DATE",
-    "list<item: string>": "VARCHAR[]",
+# The pyarrow type of each DuckDB type an open_facts schema may name (for the sources whose rows
+# come through Python: load_facts).
+_ARROW_TYPES = {
+    "VARCHAR": "string",
+    "TIMESTAMP": "timestamp",
+    "BIGINT": "int64",
+    "DOUBLE": "float64",
+    "BOOLEAN": "bool_",
+    "DATE": "date32",
 }
+
+
+def _arrow_schema(schema: Mapping[str, str]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    def kind(name: str) -> Any:
+        return pa.timestamp("us") if name == "TIMESTAMP" else getattr(pa, _ARROW_TYPES[name])()
+
+    return {column: kind(name) for column, name in schema.items()}
 
 
 @contextmanager
@@ -260,17 +269,19 @@ def open_facts(
     ws: Workspace,
     query_id: str,
     as_of: datetime,
-    schema: Mapping[str, Any],
+    schema: Mapping[str, str],
     table: str = "facts",
     **params: Any,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection holding the rows of the facts query `query_id` as the table
-    `table`, with the `schema` columns (column -> pyarrow type) and types, as load_facts gives.
+    `table`, with the `schema` columns and types (column -> DuckDB type: VARCHAR, TIMESTAMP,
+    BIGINT, DOUBLE, BOOLEAN or DATE).
 
     On the local engine it is a cursor of the events store's own DuckDB, the facts a temporary
     table filled there (LocalPostHogSource.facts_cursor); on any other source an in-memory
     connection loaded by load_facts. The same analysis SQL runs on both, creating its own
-    tables as TEMP tables (named apart from the store's).
+    tables as TEMP tables (named apart from the store's). The local path needs no pyarrow, whose
+    import alone is a tenth of a second.
     """
     import duckdb
 
@@ -281,7 +292,7 @@ def open_facts(
     if into is None:
         con = facts_connection()
         try:
-            load_facts(con, ws, query_id, as_of, table, schema, **params)
+            load_facts(con, ws, query_id, as_of, table, _arrow_schema(schema), **params)
             yield con
         finally:
             con.close()
@@ -295,9 +306,8 @@ def open_facts(
                 f"query {query_id} returns no column {', '.join(missing)}"
                 f" (it returned: {', '.join(found) or 'nothing'})"
             )
-        wanted = {c: _DUCKDB_TYPES[str(kind)] for c, kind in schema.items()}
-        if list(found.items()) != list(wanted.items()):  # only the schema's columns, typed
-            casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in wanted.items())
+        if list(found.items()) != list(schema.items()):  # only the schema's columns, typed
+            casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
             try:
                 con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM "{table}"')
             except duckdb.Error as e:

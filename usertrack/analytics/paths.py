@@ -212,12 +212,10 @@ def paths(
     progress: Any = None,
 ) -> Paths:
     """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first."""
-    import pyarrow as pa
-
     start, end = check_options(steps, start, end)
     if progress:
         progress("fetching path events")
-    schema = {"person_id": pa.string(), "timestamp": pa.timestamp("us"), "node": pa.string()}
+    schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     with open_facts(ws, QUERY, as_of, schema, since=span.start, until=span.end) as con:
         if progress:
             progress("working out paths")

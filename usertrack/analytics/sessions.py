@@ -70,23 +70,21 @@ class Sessions:
         }
 
 
-def _schema() -> dict[str, Any]:
-    import pyarrow as pa
-
-    return {
-        "session_key": pa.string(),
-        "session_id": pa.string(),
-        "person_id": pa.string(),
-        "first_at": pa.timestamp("us"),
-        "last_at": pa.timestamp("us"),
-        "pageviews": pa.int64(),
-        "autocaptures": pa.int64(),
-        "entry_page": pa.string(),
-        "exit_page": pa.string(),
-        "device_type": pa.string(),
-        "browser": pa.string(),
-        "country": pa.string(),
-    }
+# The columns of the facts (queries/posthog/session_facts.sql) and their DuckDB types.
+SCHEMA = {
+    "session_key": "VARCHAR",
+    "session_id": "VARCHAR",
+    "person_id": "VARCHAR",
+    "first_at": "TIMESTAMP",
+    "last_at": "TIMESTAMP",
+    "pageviews": "BIGINT",
+    "autocaptures": "BIGINT",
+    "entry_page": "VARCHAR",
+    "exit_page": "VARCHAR",
+    "device_type": "VARCHAR",
+    "browser": "VARCHAR",
+    "country": "VARCHAR",
+}
 
 
 # One row per session (`session_rows`: the store has a `sessions` table of its own, which the
@@ -180,7 +178,7 @@ def sessions(
     """Sessions of the events in `span` (nothing after `as_of`); lists keep the `top` values."""
     if progress:
         progress("fetching sessions")
-    with open_facts(ws, QUERY, as_of, _schema(), since=span.start, until=span.end) as con:
+    with open_facts(ws, QUERY, as_of, SCHEMA, since=span.start, until=span.end) as con:
         if progress:
             progress("working out sessions")
         return Sessions(as_of=as_of, range=span, **summarize(con, top))
