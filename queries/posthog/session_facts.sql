@@ -11,7 +11,8 @@
 -- without one comes back as a row of its own (the second part; session_id '', its uuid as the
 -- key), which usertrack groups per person by a 30-minute gap (docs/metrics.md, "Sessions"): the
 -- grouping needs the order of a person's events, which a GROUP BY cannot give. Only those rows
--- need their person_id (a session's is ''): at 10 million events each text aggregate costs a
+-- need their person_id (a session's is ''; ClickHouse's person_id is a UUID, so the text of
+-- it for one type in both parts): at 10 million events each text aggregate costs a
 -- tenth of the query, so a session carries none it does not use. Entry/exit page: the
 -- $pathname of the first/last event that has a $current_url. Device, browser and country: the
 -- session's first event's. Only events inside the range (both ends inclusive) and never after
@@ -42,7 +43,7 @@ UNION ALL
 SELECT
     toString(uuid) AS session_key,
     '' AS session_id,
-    person_id,
+    toString(person_id) AS person_id,
     timestamp AS first_at,
     timestamp AS last_at,
     if(event = '$pageview', 1, 0) AS pageviews,
