@@ -1,9 +1,10 @@
 """Paths as PostHog's paths insight builds them (docs/metrics.md, "Paths").
 
 The facts query (queries/posthog/path_events.sql) returns every kept event of the range (a
-pageview as its pathname, a custom event as its name), per person in time order. DuckDB splits
-each person's events into sequences at gaps of 30 minutes or more, collapses consecutive
-duplicates, trims to --from/--to and the first --steps nodes, then counts paths and edges.
+pageview as its pathname, a custom event as its name). DuckDB sorts them per person in time
+order (as integer codes), numpy splits each person's events into sequences at gaps of 30
+minutes or more and collapses consecutive duplicates, and DuckDB trims them to --from/--to and
+the first --steps nodes, then counts paths and edges; only the top rows get their names back.
 """
 
 from __future__ import annotations
