@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -240,6 +241,81 @@ def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
                 raise QueryError(f"query {query_id}: column {col!r}: {e}") from None
         columns.append(column)
     return pa.table(columns, names=list(schema))
+
+
+# The pyarrow type of each DuckDB type an open_facts schema may name (for the sources whose rows
+# come through Python: load_facts).
+_ARROW_TYPES = {
+    "VARCHAR": "string",
+    "TIMESTAMP": "timestamp",
+    "BIGINT": "int64",
+    "DOUBLE": "float64",
+    "BOOLEAN": "bool_",
+    "DATE": "date32",
+}
+
+
+def _arrow_schema(schema: Mapping[str, str]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    def kind(name: str) -> Any:
+        return pa.timestamp("us") if name == "TIMESTAMP" else getattr(pa, _ARROW_TYPES[name])()
+
+    return {column: kind(name) for column, name in schema.items()}
+
+
+@contextmanager
+def open_facts(
+    ws: Workspace,
+    query_id: str,
+    as_of: datetime,
+    schema: Mapping[str, str],
+    table: str = "facts",
+    **params: Any,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection holding the rows of the facts query `query_id` as the table
+    `table`, with the `schema` columns and types (column -> DuckDB type: VARCHAR, TIMESTAMP,
+    BIGINT, DOUBLE, BOOLEAN or DATE).
+
+    On the local engine it is a cursor of the events store's own DuckDB, the facts a temporary
+    table filled there (LocalPostHogSource.facts_cursor); on any other source an in-memory
+    connection loaded by load_facts. The same analysis SQL runs on both, creating its own
+    tables as TEMP tables (named apart from the store's). The local path needs no pyarrow, whose
+    import alone is a tenth of a second.
+    """
+    import duckdb
+
+    from usertrack.errors import QueryError
+
+    query, values = ws.bind(query_id, as_of, **params)
+    into = getattr(ws.sources[query.folder], "facts_cursor", None)
+    if into is None:
+        con = facts_connection()
+        try:
+            load_facts(con, ws, query_id, as_of, table, _arrow_schema(schema), **params)
+            yield con
+        finally:
+            con.close()
+        return
+    con = into(query, values, table)
+    try:
+        found = {row[0]: row[1] for row in con.execute(f'DESCRIBE "{table}"').fetchall()}
+        missing = [c for c in schema if c not in found]
+        if missing:
+            raise QueryError(
+                f"query {query_id} returns no column {', '.join(missing)}"
+                f" (it returned: {', '.join(found) or 'nothing'})"
+            )
+        if list(found.items()) != list(schema.items()):  # only the schema's columns, typed
+            casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
+            try:
+                con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM "{table}"')
+            except duckdb.Error as e:
+                raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
+            con.execute(f'DROP TABLE "{table}"; ALTER TABLE "_typed" RENAME TO "{table}"')
+        yield con
+    finally:
+        con.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Paths as PostHog's paths insight builds them (docs/metrics.md, "Paths").
 
 The facts query (queries/posthog/path_events.sql) returns every kept event of the range (a
-pageview as its pathname, a custom event as its name), per person in time order. DuckDB splits
-each person's events into sequences at gaps of 30 minutes or more, collapses consecutive
-duplicates, trims to --from/--to and the first --steps nodes, then counts paths and edges.
+pageview as its pathname, a custom event as its name). DuckDB sorts them per person in time
+order (as integer codes), numpy splits each person's events into sequences at gaps of 30
+minutes or more and collapses consecutive duplicates, and DuckDB trims them to --from/--to and
+the first --steps nodes, then counts paths and edges; only the top rows get their names back.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.common import DateRange, facts_connection, load_facts
+from usertrack.analytics.common import DateRange, open_facts
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -66,8 +67,30 @@ def check_options(steps: int, start: str | None, end: str | None) -> tuple[str |
     return (start.strip() if start else None), (end.strip() if end else None)
 
 
+# Nodes and persons as small integers: sorting and grouping integers costs a fraction of doing
+# so on their texts (millions of rows at 100,000 users). A node's code is its place in the
+# order ORDER BY node gives (NULL last), so ordering by codes orders by texts.
+CODES_SQL = """
+CREATE TEMP TABLE path_nodes AS
+    SELECT node, (row_number() OVER (ORDER BY node) - 1)::INTEGER AS code
+    FROM (SELECT DISTINCT node FROM facts);
+CREATE TEMP TABLE path_persons AS
+    SELECT person_id, (row_number() OVER () - 1)::INTEGER AS person
+    FROM (SELECT DISTINCT person_id FROM facts WHERE person_id IS NOT NULL);
+"""
+# Each person's events in time order, ties by node; a NULL person is -1 (each of its events is
+# a sequence of its own: nothing says two of them are one person's).
+ORDERED_SQL = """
+SELECT coalesce(p.person, -1) AS person, epoch_us(f.timestamp) AS t, n.code
+FROM facts f
+JOIN path_nodes n ON f.node IS NOT DISTINCT FROM n.node
+LEFT JOIN path_persons p ON f.person_id = p.person_id
+ORDER BY person, t, n.code
+"""
+
+
 def _sequences(con: duckdb.DuckDBPyConnection) -> None:
-    """`sequences`: one row per sequence (`seq`, its person, its nodes in order).
+    """`sequences`: one row per sequence (`seq`, its `nodes` as codes of `path_nodes`).
 
     Per person in time order (ties by node, so the order is stable on every source), a new
     sequence starts at the first event and at every gap >= 30 min; a node equal to the one
@@ -78,68 +101,35 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> None:
     import numpy as np
     import pyarrow as pa
 
-    rows = con.sql("SELECT person_id, epoch_us(timestamp) AS t, node FROM facts").to_arrow_table()
-    n = rows.num_rows
-    person = rows["person_id"].combine_chunks()
-    node = rows["node"].combine_chunks()
-    person_names, person_code, person_null = _codes(person)
-    node_names, node_code, node_null = _codes(node)
-    node_rank = _ranks(node_names)[node_code]  # as ORDER BY node sorts them
-    t = rows["t"].combine_chunks().to_numpy(zero_copy_only=False)
-    # Each person's rows together in time order, ties by node (its text, as ORDER BY ranks
-    # it); the persons' own order changes no count. Sorting integer codes in numpy takes about
-    # half of DuckDB's sort on the person_id text (2.86 M rows at 100,000 users).
-    order = np.lexsort((node_rank, t, person_code)) if n else np.zeros(0, dtype=np.int64)
-    person_code, person_null = person_code[order], person_null[order]
-    node_code, node_null, t = node_code[order], node_null[order], t[order]
-
-    def same_as_previous(codes: np.ndarray, null: np.ndarray) -> np.ndarray:
-        # NULL equals nothing, not even NULL (as the comparison of texts in SQL).
-        out = np.zeros(n, dtype=bool)
-        out[1:] = (codes[1:] == codes[:-1]) & ~null[1:] & ~null[:-1]
-        return out
-
+    con.execute(CODES_SQL)
+    null_node = con.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
+    rows = con.execute(ORDERED_SQL).fetchnumpy()
+    person, t, code = (np.asarray(rows[c]) for c in ("person", "t", "code"))
+    n = len(t)
+    same_person = np.zeros(n, dtype=bool)
+    same_person[1:] = (person[1:] == person[:-1]) & (person[1:] >= 0)
     close = np.zeros(n, dtype=bool)
     close[1:] = (t[1:] - t[:-1]) < GAP_SECONDS * 1_000_000
-    starts = ~(same_as_previous(person_code, person_null) & close)
-    keep = starts | ~same_as_previous(node_code, node_null)
+    starts = ~(same_person & close)
+    # NULL equals nothing, not even NULL (as the comparison of texts in SQL).
+    same_node = np.zeros(n, dtype=bool)
+    same_node[1:] = code[1:] == code[:-1]
+    if null_node is not None:
+        same_node &= code != null_node[0]
+    keep = starts | ~same_node
     # The rows are in sequence order, so each sequence's nodes are one slice of the kept nodes.
-    # Texts are taken from the few distinct ones by code: a take of 2 M rows in random order
-    # from the rows themselves costs half a second.
-    kept_nodes = node_names.take(pa.array(node_code[keep]))
+    kept = code[keep]
     first = np.flatnonzero(starts[keep])
-    offsets = pa.array(np.append(first, len(kept_nodes)), type=pa.int32())
+    offsets = pa.array(np.append(first, len(kept)), type=pa.int32())
     table = pa.table(
         {
             "seq": pa.array(np.arange(len(first), dtype=np.int64)),
-            "person_id": person_names.take(pa.array(person_code[starts])),
-            "nodes": pa.ListArray.from_arrays(offsets, kept_nodes),
+            "nodes": pa.ListArray.from_arrays(offsets, pa.array(kept, type=pa.int32())),
         }
     )
     con.register("_sequences_in", table)
-    con.execute("CREATE TABLE sequences AS SELECT * FROM _sequences_in")
+    con.execute("CREATE TEMP TABLE sequences AS SELECT * FROM _sequences_in")
     con.unregister("_sequences_in")
-
-
-def _codes(values: Any) -> tuple[Any, Any, Any]:
-    """The distinct texts (NULL among them, if any), each value's index into them, and where
-    the value is NULL."""
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
-    return encoded.dictionary, codes, values.is_null().to_numpy(zero_copy_only=False)
-
-
-def _ranks(texts: Any) -> Any:
-    """Each text's place in byte order, NULL last (as ORDER BY sorts them)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    by_text = pc.array_sort_indices(texts, null_placement="at_end").to_numpy()
-    rank = np.empty(len(by_text), dtype=np.int64)
-    rank[by_text] = np.arange(len(by_text))
-    return rank
 
 
 def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
@@ -153,7 +143,7 @@ def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
         where.append("list_position(nodes, $start) IS NOT NULL")
     if end is not None:
         nodes = f"list_slice({nodes}, 1, list_position({nodes}, $end))"
-    inner = f"SELECT person_id, seq, {nodes} AS whole FROM sequences"
+    inner = f"SELECT seq, {nodes} AS whole FROM sequences"
     if where:
         inner += " WHERE " + " AND ".join(where)
     if end is not None:
@@ -161,7 +151,7 @@ def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
         inner = f"SELECT * FROM ({inner}) WHERE list_position(whole, $end) IS NOT NULL"
     else:
         cut = f"list_slice(whole, 1, {steps})"
-    return f"CREATE TABLE paths AS SELECT person_id, seq, whole, {cut} AS nodes FROM ({inner})"
+    return f"CREATE TEMP TABLE paths AS SELECT seq, whole, {cut} AS nodes FROM ({inner})"
 
 
 def summarize(
@@ -173,8 +163,12 @@ def summarize(
 ) -> dict[str, Any]:
     """Paths, entry/exit nodes and edges from the `facts` table, as Paths' fields."""
     _sequences(con)
-    params = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
-    con.execute(_trim_sql(steps, start, end), params)
+    codes = con.execute("SELECT code, node FROM path_nodes").fetchall()
+    name = dict(codes)
+    code = {node: c for c, node in codes}
+    # A --from/--to node no event has is code -1, which no sequence holds.
+    points = (("start", start), ("end", end))
+    con.execute(_trim_sql(steps, start, end), {k: code.get(v, -1) for k, v in points if v})
     total = con.execute("SELECT count(*) FROM paths").fetchone()
     assert total is not None
     limit = int(top)
@@ -188,22 +182,22 @@ def summarize(
             f"SELECT {expr} AS v, count(*) AS n FROM paths GROUP BY v ORDER BY n DESC, v"
             f" LIMIT {limit}"
         ).fetchall()
-        return [(v, int(n)) for v, n in rows]
+        return [(name[v], int(n)) for v, n in rows]
 
     # An edge counts the sequences that take it (a sequence taking it twice counts once).
     edges = con.execute(
         f"""
         SELECT nodes[k] AS source, nodes[k + 1] AS target, count(DISTINCT seq) AS n
-        FROM (SELECT person_id, seq, nodes, unnest(range(1, len(nodes))) AS k FROM paths)
+        FROM (SELECT seq, nodes, unnest(range(1, len(nodes))) AS k FROM paths)
         GROUP BY source, target ORDER BY n DESC, source, target LIMIT {limit}
         """
     ).fetchall()
     return {
         "total_sequences": int(total[0]),
-        "paths": [(list(nodes), int(n)) for nodes, n in common],
+        "paths": [([name[c] for c in nodes], int(n)) for nodes, n in common],
         "entry_nodes": ends("nodes[1]"),
         "exit_nodes": ends("whole[len(whole)]"),
-        "edges": [(s, t, int(n)) for s, t, n in edges],
+        "edges": [(name[s], name[t], int(n)) for s, t, n in edges],
     }
 
 
@@ -219,18 +213,12 @@ def paths(
     progress: Any = None,
 ) -> Paths:
     """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first."""
-    import pyarrow as pa
-
     start, end = check_options(steps, start, end)
-    con = facts_connection()
-    try:
-        if progress:
-            progress("fetching path events")
-        schema = {"person_id": pa.string(), "timestamp": pa.timestamp("us"), "node": pa.string()}
-        load_facts(con, ws, QUERY, as_of, "facts", schema, since=span.start, until=span.end)
+    if progress:
+        progress("fetching path events")
+    schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
+    with open_facts(ws, QUERY, as_of, schema, since=span.start, until=span.end) as con:
         if progress:
             progress("working out paths")
         found = summarize(con, steps, start, end, top)
-    finally:
-        con.close()
     return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)

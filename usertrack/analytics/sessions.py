@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.common import DateRange, facts_connection, load_facts, seconds_or_none
+from usertrack.analytics.common import DateRange, open_facts, seconds_or_none
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,30 +70,29 @@ class Sessions:
         }
 
 
-def _schema() -> dict[str, Any]:
-    import pyarrow as pa
-
-    return {
-        "session_key": pa.string(),
-        "session_id": pa.string(),
-        "person_id": pa.string(),
-        "first_at": pa.timestamp("us"),
-        "last_at": pa.timestamp("us"),
-        "pageviews": pa.int64(),
-        "autocaptures": pa.int64(),
-        "entry_page": pa.string(),
-        "exit_page": pa.string(),
-        "device_type": pa.string(),
-        "browser": pa.string(),
-        "country": pa.string(),
-    }
+# The columns of the facts (queries/posthog/session_facts.sql) and their DuckDB types.
+SCHEMA = {
+    "session_key": "VARCHAR",
+    "session_id": "VARCHAR",
+    "person_id": "VARCHAR",
+    "first_at": "TIMESTAMP",
+    "last_at": "TIMESTAMP",
+    "pageviews": "BIGINT",
+    "autocaptures": "BIGINT",
+    "entry_page": "VARCHAR",
+    "exit_page": "VARCHAR",
+    "device_type": "VARCHAR",
+    "browser": "VARCHAR",
+    "country": "VARCHAR",
+}
 
 
-# One row per session. Rows of lone events (session_id '') are one event each: per person, a
+# One row per session (`session_rows`: the store has a `sessions` table of its own, which the
+# facts may sit beside). Rows of lone events (session_id '') are one event each: per person, a
 # new session starts at the first one and wherever the gap since the previous one is >= 30 min.
 # '' and NULL are the same "none" (ClickHouse's argMinIf of no row is '', DuckDB's is NULL).
 SESSIONS_SQL = f"""
-CREATE TABLE sessions AS
+CREATE TEMP TABLE session_rows AS
 WITH lone AS (
     SELECT *, sum(CASE WHEN prev IS NULL OR epoch(first_at) - epoch(prev) >= {GAP_SECONDS}
                        THEN 1 ELSE 0 END)
@@ -139,24 +138,23 @@ def _top(
 ) -> list[tuple[Any, int]]:
     where = f"WHERE {column} IS NOT NULL" if skip_none else ""
     rows = con.execute(
-        f"SELECT {column}, count(*) AS n FROM sessions {where} GROUP BY 1"
+        f"SELECT {column}, count(*) AS n FROM session_rows {where} GROUP BY 1"
         f" ORDER BY n DESC, {column} NULLS LAST LIMIT {int(top)}"
     ).fetchall()
     return [(value, int(n)) for value, n in rows]
 
 
 def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[str, Any]:
-    """The figures of the `sessions` table (SESSIONS_SQL) as Sessions' fields."""
+    """The figures of the sessions (SESSIONS_SQL over the `facts` table) as Sessions' fields."""
     con.execute(SESSIONS_SQL)
     row = con.execute(
         "SELECT count(*), avg(seconds), quantile_cont(seconds, 0.5),"
-        " count(*) FILTER (WHERE bounce), count(bounce) FROM sessions"
+        " count(*) FILTER (WHERE bounce), count(bounce) FROM session_rows"
     ).fetchone()
     assert row is not None
     total, mean, median, bounces, with_pageview = row
-    counts = dict(
-        con.execute(f"SELECT {_bucket_sql()} AS b, count(*) FROM sessions GROUP BY b").fetchall()
-    )
+    buckets = f"SELECT {_bucket_sql()} AS b, count(*) FROM session_rows GROUP BY b"
+    counts = dict(con.execute(buckets).fetchall())
     return {
         "sessions": int(total),
         "mean_seconds": seconds_or_none(mean),
@@ -178,13 +176,9 @@ def sessions(
     progress: Any = None,
 ) -> Sessions:
     """Sessions of the events in `span` (nothing after `as_of`); lists keep the `top` values."""
-    con = facts_connection()
-    try:
-        if progress:
-            progress("fetching sessions")
-        load_facts(con, ws, QUERY, as_of, "facts", _schema(), since=span.start, until=span.end)
+    if progress:
+        progress("fetching sessions")
+    with open_facts(ws, QUERY, as_of, SCHEMA, since=span.start, until=span.end) as con:
         if progress:
             progress("working out sessions")
         return Sessions(as_of=as_of, range=span, **summarize(con, top))
-    finally:
-        con.close()
