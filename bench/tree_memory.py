@@ -21,12 +21,13 @@ backends. It reports:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -129,12 +130,17 @@ def measure_tree(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="the USERTRACK_HOME of cmd")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command to run")
     args = parser.parse_args()
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     env = {**os.environ, "USERTRACK_HOME": str(args.home)}
     result = measure_tree(cmd, env, args.home)
-    print(result.summary(), f"(load average {os.getloadavg()[0]:.1f})")
+    load = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps({**asdict(result), "bound_mib": result.bound_mib, "load": load}))
+    else:
+        print(result.summary(), f"(load average {load:.1f})")
     sys.exit(result.returncode)
 
 

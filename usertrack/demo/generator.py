@@ -783,8 +783,9 @@ def _generate_workspace(
     load_postgres(start_demo_postgres(ws), data, release=True)
     _return_freed_memory()
     say("writing events")
-    # Batches of events in time order (see write_events): DuckDB sorts one batch at a time and,
-    # capped, spills to the store's temporary folder rather than grow (100,000 users: ...).
+    # Batches of events in time order (see write_events): DuckDB sorts one batch at a time, and
+    # capped, it spills to the store's temporary folder rather than grow. Sorting all 5.3 M events
+    # of 100,000 users at once took 2 GB (and an OOM error under a 400 MB cap).
     events = write_events(
         ws.events_path,
         lambda con: _event_batches(con, data, EVENT_BATCH_ROWS),
@@ -807,8 +808,8 @@ def _generate_workspace(
     return ws
 
 
-# Events per batch of the store write, and DuckDB's memory cap for it. A batch's rows with their
-# JSON properties take about 1 KB each while DuckDB sorts them.
+# Events per batch of the store write, and DuckDB's memory cap for it (past it DuckDB spills to
+# disk). With the event frames beside it, the write peaks near 700 MB at 100,000 users.
 EVENT_BATCH_ROWS = 250_000
 EVENT_MEMORY_LIMIT = "256MB"
 
@@ -1073,8 +1074,8 @@ def load_postgres(conninfo: str, data: DemoData, *, release: bool = False) -> No
 
     with tempfile.TemporaryDirectory(prefix="usertrack-demo-") as tmp:
         # usertrack's own SQL only (data.sql), writing CSV files into this temporary folder and
-        # nowhere else.
-        con = connect(write_dirs=[tmp])
+        # nowhere else. Capped: uncapped, DuckDB keeps the buffers of past slices (80 % of RAM).
+        con = connect(write_dirs=[tmp], settings={"memory_limit": "128MB"})
         vocabularies = {name: cols for name, cols in data.frames.items() if name.startswith("v_")}
         # The frames still to load: the render thread reads this dict, the loop drops from it.
         pending = {frame: data.frames[frame] for frame in TABLE_FRAMES.values()}
@@ -1125,6 +1126,10 @@ def load_postgres(conninfo: str, data: DemoData, *, release: bool = False) -> No
                         if release and start + LOAD_CHUNK_ROWS >= sizes[table]:
                             pending.pop(TABLE_FRAMES[table])
                             data.frames.pop(TABLE_FRAMES[table])
+                            _return_freed_memory()
+                    # Index builds sort in maintenance_work_mem (256MB in a new demo cluster): at
+                    # most 64MB here, beside the frames still held, spilling the rest to disk.
+                    cur.execute("SET LOCAL maintenance_work_mem = '64MB'")
                     cur.execute(INDEX_SQL)
                 conn.commit()
         except psycopg.Error as exc:
@@ -1390,6 +1395,8 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     modal = next(i for i, e in enumerate(ERRORS) if e[1] == "ConfigurationError")
     run_err = np.where((run_err == insufficient) & (credits[run_user] == 0), modal, run_err)
     run_steps = rng.integers(2, 7, size=n_run_rows)
+    # Per-run draws no later stage reads: freed now rather than held to the end (8 MB each).
+    del span, p_fail, failed, cancelled, running, cost, mixed, run_cat, pick
 
     # last_active_timestamp follows the last run; without runs, the end of the activity window.
     last_run = np.full(n, -1, dtype=np.int64)
@@ -1599,6 +1606,7 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     p_email[:n][~has_events] = None
     ph_first = first_all[n:].astype(object)
     ph_last = last_all[n:].astype(object)
+    del email_all, first_all, last_all
     p_name = np.concatenate(
         [
             np.char.add(
