@@ -811,22 +811,29 @@ def _generate_workspace(
 # Events per batch of the store write, and DuckDB's memory cap for it (past it DuckDB spills to
 # disk). With the event frames beside it, the write peaks near 700 MB at 100,000 users.
 EVENT_BATCH_ROWS = 250_000
-EVENT_MEMORY_LIMIT = "256MB"
+EVENT_MEMORY_LIMIT = "320MB"
 
 
 def _event_batches(con: duckdb.DuckDBPyConnection, data: DemoData, size: int) -> Iterator[str]:
     """The events SELECT once per batch of `size` events in time order (see write_events), each
-    batch registered as demo_ev when the iterator is advanced."""
+    batch registered when the iterator is advanced: its events as demo_ev, and only their
+    sessions and persons as demo_sess and demo_pers, so that a batch renders the JSON of its own
+    sessions and persons, not everyone's."""
     import numpy as np
 
     for name, columns in data.frames.items():
-        if name != "ev":
+        if name.startswith("v_"):
             con.register(f"demo_{name}", columns)
-    events = data.frames["ev"]
-    order = np.argsort(events["ts"], kind="stable")
+    events, sessions, persons = data.frames["ev"], data.frames["sess"], data.frames["pers"]
+    order = np.argsort(events["ts"], kind="stable").astype(np.int32)
     for start in range(0, len(order), size):
         rows = order[start : start + size]
+        # sid and pid are the row numbers of their frames.
+        sess_rows = np.unique(events["sid"][rows])
+        pers_rows = np.unique(sessions["pid"][sess_rows])
         con.register("demo_ev", {col: values[rows] for col, values in events.items()})
+        con.register("demo_sess", {col: values[sess_rows] for col, values in sessions.items()})
+        con.register("demo_pers", {col: values[pers_rows] for col, values in persons.items()})
         yield data.sql["events"]
 
 
@@ -2459,9 +2466,7 @@ def _sql() -> dict[str, str]:
         ]
     )
     # Properties are assembled from JSON fragments rendered once per session, per path and per
-    # event variant (see _event_extras), so the per-event work is one string concatenation. Only
-    # the sessions and persons of the events registered are rendered: the store is written in
-    # batches of events (see _event_batches).
+    # event variant (see _event_extras), so the per-event work is one string concatenation.
     sql["events"] = f"""
         WITH p AS (
             SELECT pid, mobile, country, browser, os,
@@ -2476,7 +2481,6 @@ def _sql() -> dict[str, str]:
                         END AS VARCHAR) AS person_properties
             FROM demo_pers JOIN demo_v_ref ir ON ir.code = init_ref
             JOIN demo_v_country c ON c.code = country
-            WHERE pid IN (SELECT pid FROM demo_sess WHERE sid IN (SELECT sid FROM demo_ev))
         ), s AS (
             SELECT ss.sid,
                    CASE ss.slot WHEN 0 THEN p.did0 WHEN 1 THEN p.did1 ELSE p.did2 END
@@ -2488,7 +2492,6 @@ def _sql() -> dict[str, str]:
             JOIN demo_v_country co ON co.code = p.country
             JOIN demo_v_browser br ON br.code = p.browser
             JOIN demo_v_os os ON os.code = p.os
-            WHERE ss.sid IN (SELECT sid FROM demo_ev)
         )
         SELECT
             {_uuid_sql("e.hi", "e.lo")} AS uuid,
