@@ -809,7 +809,9 @@ def _generate_workspace(
 
 
 # Events per batch of the store write, and DuckDB's memory cap for it (past it DuckDB spills to
-# disk). With the event frames beside it, the write peaks near 700 MB at 100,000 users.
+# disk). With the event frames beside it, usertrack peaks near 770 MB at 100,000 users. The cap
+# trades memory for time: at 256 MB the spilling made the write half again as slow; 384 MB was
+# a few seconds faster or not at all (noise on a shared machine) for about 80 MB more.
 EVENT_BATCH_ROWS = 250_000
 EVENT_MEMORY_LIMIT = "320MB"
 
