@@ -5,7 +5,9 @@
 
 Every measurement runs the real console script in a fresh process with its own USERTRACK_HOME
 under a temporary folder, so nothing of yours is touched. Peak memory is the maximum resident set
-of the usertrack process (the embedded PostgreSQL server is a separate process, reported apart).
+of the usertrack process (the embedded PostgreSQL server is a separate process, reported apart),
+except for `demo --users N` (--large), which loads that server: its peak is the highest sum of PSS
+over usertrack and every PostgreSQL process (bench/tree_memory.py).
 """
 
 from __future__ import annotations
@@ -433,7 +435,19 @@ def floor(home: Path, repeat: int = 3) -> float:
         return best
 
 
-def generation_row(home: Path, users: int, seconds: float, mib: float) -> tuple[str, ...]:
+def generation_row(home: Path, users: int, env: dict[str, str]) -> tuple[str, ...]:
+    """`demo --users N` from nothing, its peak memory taken with the demo PostgreSQL's backends
+    (bench/tree_memory.py: the highest sum of PSS over usertrack and every PostgreSQL process)."""
+    sampler = [sys.executable, str(REPO / "bench" / "tree_memory.py"), "--home", str(home)]
+    out = subprocess.run(
+        [*sampler, "--json", "--", str(BIN), "demo", "--users", str(users)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        raise SystemExit(f"demo --users {users} failed:\n{out.stderr}")
+    m = json.loads(out.stdout)
     manifest = json.loads((home / "demo" / "manifest.json").read_text())
     events = manifest.get("rows", {}).get("events", "?")
     label = (
@@ -441,7 +455,14 @@ def generation_row(home: Path, users: int, seconds: float, mib: float) -> tuple[
         if isinstance(events, int)
         else f"`demo --users {users:,}`"
     )
-    return (label, f"{seconds:.1f} s", f"{mib:.0f} MiB", "generation")
+    return (
+        label,
+        f"{m['seconds']:.1f} s",
+        f"{m['tree_pss_mib']:.0f} MiB",
+        f"generation; peak = PSS of usertrack + the demo PostgreSQL (usertrack's own max RSS"
+        f" {m['own_mib']:.0f} MiB, tree RSS {m['tree_rss_mib']:.0f} MiB); load average"
+        f" {m['load']:.1f}",
+    )
 
 
 def large_segments(
@@ -723,8 +744,7 @@ def main() -> None:
             home = args.large_home or work / "large"
             env = environment(home)
             if args.large_home is None:
-                gen_s, gen_mb = measure([str(BIN), "demo", "--users", str(args.users)], env)
-                rows.append(generation_row(home, args.users, gen_s, gen_mb))
+                rows.append(generation_row(home, args.users, env))
             large_segments(rows, env, home, args.users)
         if args.large and not args.segments_only:
             big_user_s, big_user_mb = median_of(3, user_cmd, env)

@@ -778,18 +778,20 @@ def _generate_workspace(
         stop_demo_postgres(ws)  # a reset: no command keeps using the old data while it is rebuilt
     say("generating users")
     data = generate(users, anchor)
+    rows = data.row_counts()
+    _return_freed_memory()
     say("loading PostgreSQL")
-    load_postgres(start_demo_postgres(ws), data)
+    load_postgres(start_demo_postgres(ws), data, release=True)
+    _return_freed_memory()
     say("writing events")
-
-    def load(con: duckdb.DuckDBPyConnection) -> str:
-        data.register(con)
-        return data.sql["events"]
-
-    # The store sorts every event; capped, DuckDB spills to disk instead of holding it all
-    # (100k users: peak 2.5 GB instead of 6.6 GB, for about 7 s more).
-    big = data.row_counts()["events"] > 1_000_000
-    events = write_events(ws.events_path, load, {"memory_limit": "2GB"} if big else None)
+    # Batches of events in time order (see write_events): DuckDB sorts one batch at a time, and
+    # capped, it spills to the store's temporary folder rather than grow. Sorting all 5.3 M events
+    # of 100,000 users at once took 2 GB (and an OOM error under a 400 MB cap).
+    events = write_events(
+        ws.events_path,
+        lambda con: _event_batches(con, data, EVENT_BATCH_ROWS),
+        {"memory_limit": EVENT_MEMORY_LIMIT},
+    )
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -798,13 +800,56 @@ def _generate_workspace(
         "anchor": anchor.isoformat(),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 2),
-        "rows": {**data.row_counts(), "events": events},
+        "rows": {**rows, "events": events},
         "stories": data.stories,
     }
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, manifest_path)
     return ws
+
+
+# Events per batch of the store write, and DuckDB's memory cap for it (past it DuckDB spills to
+# disk). With the event frames beside it, usertrack peaks near 770 MB at 100,000 users. The cap
+# trades memory for time: at 256 MB the spilling made the write half again as slow; 384 MB was
+# a few seconds faster or not at all (noise on a shared machine) for about 80 MB more.
+EVENT_BATCH_ROWS = 250_000
+EVENT_MEMORY_LIMIT = "320MB"
+
+
+def _event_batches(con: duckdb.DuckDBPyConnection, data: DemoData, size: int) -> Iterator[str]:
+    """The events SELECT once per batch of `size` events in time order (see write_events), each
+    batch registered when the iterator is advanced: its events as demo_ev, and only their
+    sessions and persons as demo_sess and demo_pers, so that a batch renders the JSON of its own
+    sessions and persons, not everyone's."""
+    import numpy as np
+
+    for name, columns in data.frames.items():
+        if name.startswith("v_"):
+            con.register(f"demo_{name}", columns)
+    events, sessions, persons = data.frames["ev"], data.frames["sess"], data.frames["pers"]
+    order = np.argsort(events["ts"], kind="stable").astype(np.int32)
+    for start in range(0, len(order), size):
+        rows = order[start : start + size]
+        # sid and pid are the row numbers of their frames.
+        sess_rows = np.unique(events["sid"][rows])
+        pers_rows = np.unique(sessions["pid"][sess_rows])
+        con.register("demo_ev", {col: values[rows] for col, values in events.items()})
+        con.register("demo_sess", {col: values[sess_rows] for col, values in sessions.items()})
+        con.register("demo_pers", {col: values[pers_rows] for col, values in persons.items()})
+        yield data.sql["events"]
+
+
+def _return_freed_memory() -> None:
+    """Hand the pages of freed numpy arrays back to the system. glibc keeps freed blocks below its
+    mmap threshold (which grows to 32 MiB as big arrays are freed) in the heap for reuse, so the
+    process would keep the high-water mark of generation through the load."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1008,13 +1053,30 @@ def stop_demo(home: Path) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def load_postgres(conninfo: str, data: DemoData) -> None:
+# Rows rendered and COPYed at a time: DuckDB then sorts and renders one slice of a table instead of
+# all of it (2.8 million tool executions at 100,000 users), so its memory stays a few tens of MB.
+LOAD_CHUNK_ROWS = 250_000
+# The frame each PostgreSQL table is rendered from (data.sql[table] reads demo_<frame>).
+TABLE_FRAMES = {
+    "wasp_user": "acc",
+    "fastapi_user": "fu",
+    "fastapi_run": "run",
+    "fastapi_tool_executions": "tool",
+    "fastapi_code_execution": "code",
+    "fastapi_deployment": "dep",
+    "wasp_agentexecution": "agent",
+}
+
+
+def load_postgres(conninfo: str, data: DemoData, *, release: bool = False) -> None:
     """Create the schema (drop + create) and load every table with COPY, in one transaction.
 
-    DuckDB renders each table from the numpy frames to a CSV file, which is streamed to COPY in
-    1 MiB chunks; the next table is rendered while the previous one loads.
+    DuckDB renders each table from the numpy frames to CSV files of LOAD_CHUNK_ROWS rows (every
+    frame is in id order, so slices in order are the table in order), which are streamed to COPY
+    in 1 MiB chunks; the next slice is rendered while the previous one loads. With ``release``,
+    each table's frame is dropped from ``data`` once loaded (a generation needs it no more).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     import psycopg
 
@@ -1022,16 +1084,27 @@ def load_postgres(conninfo: str, data: DemoData) -> None:
 
     with tempfile.TemporaryDirectory(prefix="usertrack-demo-") as tmp:
         # usertrack's own SQL only (data.sql), writing CSV files into this temporary folder and
-        # nowhere else.
-        con = connect(write_dirs=[tmp])
-        data.register(con)
+        # nowhere else. Capped: uncapped, DuckDB keeps the buffers of past slices (80 % of RAM).
+        con = connect(write_dirs=[tmp], settings={"memory_limit": "128MB"})
+        vocabularies = {name: cols for name, cols in data.frames.items() if name.startswith("v_")}
+        # The frames still to load: the render thread reads this dict, the loop drops from it.
+        pending = {frame: data.frames[frame] for frame in TABLE_FRAMES.values()}
 
-        def render(table: str) -> Path:
-            path = Path(tmp) / f"{table}.csv"
+        def render(table: str, start: int) -> Path:
+            frame = TABLE_FRAMES[table]
+            rows = {
+                col: values[start : start + LOAD_CHUNK_ROWS]
+                for col, values in pending[frame].items()
+            }
+            path = Path(tmp) / f"{table}.{start}.csv"
             cur = con.cursor()
-            data.register(cur)
-            cur.execute(f"COPY ({data.sql[table]}) TO '{path}' (FORMAT csv, HEADER false)")
-            cur.close()
+            try:
+                for name, columns in vocabularies.items():
+                    cur.register(f"demo_{name}", columns)
+                cur.register(f"demo_{frame}", rows)
+                cur.execute(f"COPY ({data.sql[table]}) TO '{path}' (FORMAT csv, HEADER false)")
+            finally:
+                cur.close()
             return path
 
         try:
@@ -1039,10 +1112,16 @@ def load_postgres(conninfo: str, data: DemoData) -> None:
                 ThreadPoolExecutor(max_workers=1) as pool,
                 psycopg.connect(conninfo, autocommit=False) as conn,
             ):
-                futures = [pool.submit(render, table) for table in POSTGRES_TABLES]
+                sizes = data.row_counts()
+                # Rendered ahead on disk (a slice's CSV file), never in memory.
+                futures: list[tuple[str, int, Future[Path]]] = [
+                    (table, start, pool.submit(render, table, start))
+                    for table in POSTGRES_TABLES
+                    for start in range(0, max(sizes[table], 1), LOAD_CHUNK_ROWS)
+                ]
                 with conn.cursor() as cur:
                     cur.execute(SCHEMA_SQL)
-                    for table, future in zip(POSTGRES_TABLES, futures, strict=True):
+                    for table, start, future in futures:
                         path = future.result()
                         with (
                             # FREEZE (allowed: the table was created in this transaction)
@@ -1054,6 +1133,13 @@ def load_postgres(conninfo: str, data: DemoData) -> None:
                             while chunk := handle.read(1 << 20):
                                 copy.write(chunk)
                         path.unlink()
+                        if release and start + LOAD_CHUNK_ROWS >= sizes[table]:
+                            pending.pop(TABLE_FRAMES[table])
+                            data.frames.pop(TABLE_FRAMES[table])
+                            _return_freed_memory()
+                    # Index builds sort in maintenance_work_mem (256MB in a new demo cluster): at
+                    # most 64MB here, beside the frames still held, spilling the rest to disk.
+                    cur.execute("SET LOCAL maintenance_work_mem = '64MB'")
                     cur.execute(INDEX_SQL)
                 conn.commit()
         except psycopg.Error as exc:
@@ -1142,7 +1228,10 @@ def _vocab(values: Any) -> dict[str, np.ndarray]:
 
 
 def _ts(us: np.ndarray) -> np.ndarray:
-    return us.astype("datetime64[us]")
+    """Microseconds as datetime64[us]: a view of the same memory, not a copy."""
+    import numpy as np
+
+    return us.astype(np.int64, copy=False).view("datetime64[us]")
 
 
 def _make_emails(
@@ -1316,6 +1405,8 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     modal = next(i for i, e in enumerate(ERRORS) if e[1] == "ConfigurationError")
     run_err = np.where((run_err == insufficient) & (credits[run_user] == 0), modal, run_err)
     run_steps = rng.integers(2, 7, size=n_run_rows)
+    # Per-run draws no later stage reads: freed now rather than held to the end (8 MB each).
+    del span, p_fail, failed, cancelled, running, cost, mixed, run_cat, pick
 
     # last_active_timestamp follows the last run; without runs, the end of the activity window.
     last_run = np.full(n, -1, dtype=np.int64)
@@ -1493,6 +1584,278 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     )
 
     # ---------------------------------------------------------------- events
+    # The event columns (session, code, timestamp, path, extra, uuid halves), appended to in place.
+    events = list(
+        _events(
+            rng,
+            stories,
+            has_events,
+            n_runs,
+            sub,
+            ns,
+            s_first,
+            s_group,
+            s_start,
+            s_dur,
+            f_sess,
+            h_sess,
+        )
+    )
+
+    # Persons: ids, distinct_ids, devices, person properties.
+    p_ms = p_start // 1000
+    pid_hi, pid_lo = _uuid_parts(rng, p_ms)
+    anon_hi, anon_lo = _uuid_parts(rng, p_ms - rng.integers(0, 4 * DAY // 1000, size=n_person))
+    dev_hi, dev_lo = _uuid_parts(rng, p_ms + rng.integers(1, 20 * DAY // 1000, size=n_person))
+    country = rng.choice(len(COUNTRIES), size=n_person, p=_weights([c[1] for c in COUNTRIES]))
+    browser = rng.choice(len(BROWSERS), size=n_person, p=_weights([b[1] for b in BROWSERS]))
+    osys = rng.choice(len(OSES), size=n_person, p=_weights([b[1] for b in OSES]))
+    mobile = rng.random(n_person) < 0.08
+    init_ref = rng.choice(len(REFERRERS), size=n_person, p=_weights([r[1] for r in REFERRERS]))
+    p_email = np.concatenate([ph_email, ph_only_email, np.full(n_anon, None, dtype=object)])
+    p_email[:n][~has_events] = None
+    ph_first = first_all[n:].astype(object)
+    ph_last = last_all[n:].astype(object)
+    del email_all, first_all, last_all
+    p_name = np.concatenate(
+        [
+            np.char.add(
+                np.char.add(np.char.capitalize(first_name.astype(str)), " "),
+                np.char.capitalize(last_name.astype(str)),
+            ).astype(object),
+            np.char.add(
+                np.char.add(np.char.capitalize(ph_first.astype(str)), " "),
+                np.char.capitalize(ph_last.astype(str)),
+            ).astype(object),
+            np.full(n_anon, None, dtype=object),
+        ]
+    )
+    p_did0 = np.concatenate(
+        [wasp_id.astype(str).astype(object), ph_only_email, np.full(n_anon, None, dtype=object)]
+    )
+
+    # ---------------------------------------------------------------- PostgreSQL child tables
+    fu_has = (n_runs > 0) | _pick(rng, n_runs == 0, round(0.15 * (n_runs == 0).sum()))
+    fu_idx = np.flatnonzero(fu_has)
+    fastapi_id = FASTAPI_ID_OFFSET + wasp_id
+
+    # Deployments (custom tools): a quarter of the users with 3+ runs.
+    dep_users = _pick(rng, n_runs >= 3, round(0.25 * (n_runs >= 3).sum()))
+    dep_n = np.where(dep_users, 1 + np.minimum(rng.poisson(0.7, size=n), 4), 0)
+    dep_user = np.repeat(np.arange(n), dep_n)
+    _, dep_pos = _offsets(dep_n)
+    dep_tool_start = rng.integers(0, len(CUSTOM_TOOLS), size=n)
+    dep_tool = np.array(CUSTOM_TOOLS)[(dep_tool_start[dep_user] + dep_pos) % len(CUSTOM_TOOLS)]
+    dep_ts = (
+        created[dep_user]
+        + 10 * MIN
+        + (rng.random(len(dep_user)) * (active_end - created - 10 * MIN)[dep_user]).astype(np.int64)
+    )
+    o = np.lexsort((dep_user, dep_ts))
+    dep_user, dep_tool, dep_ts = dep_user[o], dep_tool[o], dep_ts[o]
+    dep_variant = rng.integers(0, 3, size=len(dep_user))
+
+    # Tool executions: 1-8 per run.
+    tool_frame = _tool_executions(
+        rng, t_end, run_user, run_ts, run_err, in_incident, credits, dep_users, fastapi_id
+    )
+
+    # Code executions: about 0.4 per run, in the user's activity window.
+    code_n = np.minimum(rng.poisson(0.4 * n_runs), 300)
+    code_user = np.repeat(np.arange(n), code_n)
+    code_ts = (
+        created[code_user]
+        + 5 * MIN
+        + (rng.random(len(code_user)) * (active_end - created - 5 * MIN)[code_user]).astype(
+            np.int64
+        )
+    )
+    code_incident = (code_ts >= inc_lo) & (code_ts < inc_hi)
+    code_status = rng.choice(3, size=len(code_user), p=[0.88, 0.09, 0.03])
+    code_status = np.where(code_incident & (rng.random(len(code_user)) < 0.8), 1, code_status)
+    code_script = rng.integers(0, len(CODE_SCRIPTS), size=len(code_user))
+    code_ms = (1500.0 * rng.lognormal(0.0, 0.8, size=len(code_user))).astype(np.int64)
+    code_ms = np.where(code_status == 2, 300_000, code_ms)
+    o = np.lexsort((code_user, code_ts))
+    code_user, code_ts, code_status, code_script, code_ms = (
+        a[o] for a in (code_user, code_ts, code_status, code_script, code_ms)
+    )
+
+    # Agent executions: 60 % of runs are started from an agent.
+    ag = np.flatnonzero(rng.random(n_run_rows) < 0.6)
+    ag_user = run_user[ag]
+    ag_agent = wasp_id[ag_user] * 10 + rng.integers(0, 3, size=len(ag))
+    ag_prompt = rng.integers(0, len(AGENT_PROMPTS), size=len(ag))
+    ag_ms = (45_000.0 * rng.lognormal(0.0, 0.7, size=len(ag))).astype(np.int64)
+    ag_ms = np.minimum(np.where(run_err[ag] >= 0, np.minimum(ag_ms, 60_000), ag_ms), 15 * 60_000)
+
+    # ---------------------------------------------------------------- segment sizes (for docs)
+    ext_mask = ~internal
+    success = np.bincount(run_user, weights=(state == 0), minlength=n)
+    rate = np.where(n_runs > 0, 100.0 * success / np.maximum(n_runs, 1), 0.0)
+    stories["seg_failing"] = int((ext_mask & (n_runs > 5) & (rate < 50)).sum())
+    stories["seg_at_risk"] = int((ext_mask & (created < t_end - 7 * DAY) & (n_runs == 0)).sum())
+    stories["seg_power_user"] = int((ext_mask & ((n_runs > 5) | (credits < 50))).sum())
+    stories["incident_failed_runs"] = int(((state == 1) & in_incident).sum())
+    stories["jane_doe_wasp_id"] = int(wasp_id[jane])
+
+    # ---------------------------------------------------------------- tracking-plan audit
+    _audit_events(seed, t_end, stories, events)
+
+    # ---------------------------------------------------------------- support alerts (issue 9)
+    _alert_events(seed, t_end, n, internal, sub, s_person, stories, events)
+    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = events
+    in_failing = ext_mask & (n_runs > 5) & (rate < 50)
+    spike = _spike_runs(
+        seed, t_end, internal, in_failing, last_run, run_user, run_ts, state, stories
+    )
+    np.maximum.at(last_active, spike["user"], np.minimum(spike["ts"] + 3 * MIN, t_end - SEC))
+
+    # ---------------------------------------------------------------- frames
+    frames: dict[str, dict[str, np.ndarray]] = {
+        "acc": {
+            "id": wasp_id.astype(np.int32),
+            "email": neon_email,
+            "credits": credits.astype(np.int32),
+            "sub": sub.astype(np.int8),
+            "last_active": _ts(last_active // SEC * SEC),
+            "created": _ts(created),
+        },
+        "fu": {
+            "id": fastapi_id[fu_idx].astype(np.int32),
+            "wasp_user_id": wasp_id[fu_idx].astype(np.int32),
+            "created": _ts(
+                np.where(
+                    n_runs[fu_idx] > 0,
+                    np.minimum(created[fu_idx] + 2 * MIN, t_end - SEC),
+                    created[fu_idx] + MIN,
+                )
+            ),
+        },
+        "run": {
+            "id": np.arange(1, n_run_rows + 1, dtype=np.int64),
+            "user_id": fastapi_id[run_user].astype(np.int32),
+            "state": state,
+            "created": _ts(run_ts),
+            "err": run_err,
+            "step": np.minimum(rng.integers(1, 7, size=n_run_rows), run_steps).astype(np.int8),
+            "steps": run_steps.astype(np.int8),
+        },
+        "tool": tool_frame,
+        "code": {
+            "id": np.arange(1, len(code_user) + 1, dtype=np.int64),
+            "user_id": fastapi_id[code_user].astype(np.int32),
+            "script": code_script.astype(np.int16),
+            "status": code_status.astype(np.int8),
+            "ms": code_ms.astype(np.int32),
+            "created": _ts(code_ts),
+        },
+        "dep": {
+            "id": np.arange(1, len(dep_user) + 1, dtype=np.int64),
+            "user_id": fastapi_id[dep_user].astype(np.int32),
+            "tool": dep_tool.astype(np.int16),
+            "variant": dep_variant.astype(np.int8),
+            "created": _ts(dep_ts),
+        },
+        "agent": {
+            "id": np.arange(1, len(ag) + 1, dtype=np.int64),
+            "agent_id": ag_agent.astype(np.int32),
+            "user_id": wasp_id[ag_user].astype(np.int32),
+            "state": state[ag],
+            "err": run_err[ag],
+            "prompt": ag_prompt.astype(np.int16),
+            "ms": ag_ms.astype(np.int32),
+            "started": _ts(run_ts[ag]),
+        },
+        "pers": {
+            "pid": np.arange(n_person, dtype=np.int32),
+            "hi": pid_hi,
+            "lo": pid_lo,
+            "anon_hi": anon_hi,
+            "anon_lo": anon_lo,
+            "dev_hi": dev_hi,
+            "dev_lo": dev_lo,
+            "did0": p_did0,
+            "email": p_email,
+            "name": p_name,
+            "country": country.astype(np.int16),
+            "browser": browser.astype(np.int16),
+            "os": osys.astype(np.int16),
+            "mobile": mobile,
+            "init_ref": init_ref.astype(np.int16),
+        },
+        "sess": {
+            "sid": np.arange(n_sess, dtype=np.int32),
+            "pid": s_person.astype(np.int32),
+            "slot": s_slot,
+            "ref": s_ref.astype(np.int16),
+            "hi": _uuid_parts(rng, s_start // 1000)[0],
+            "lo": rng.integers(0, 1 << 62, size=n_sess, dtype=np.uint64) | np.uint64(1 << 63),
+        },
+        "ev": {
+            "sid": e_sess.astype(np.int32, copy=False),
+            "type": e_type.astype(np.int16, copy=False),
+            "ts": _ts(e_ts),
+            "path": path.astype(np.int16, copy=False),
+            "x": e_extra.astype(np.int32, copy=False),
+            "hi": e_hi,
+            "lo": e_lo,
+        },
+        # Vocabularies.
+        "v_sub": _vocab(SUBSCRIPTIONS),
+        "v_event": _vocab(EVENTS),
+        "v_path": {**_vocab(PATHS), "json": _obj(_path_json(p) for p in PATHS)},
+        "v_extra": _vocab(_event_extras()[0]),
+        "v_tool": {
+            **_vocab(t[0] for t in TOOLS),
+            "type": _obj(t[1] for t in TOOLS),
+            "provider": _obj(t[2] for t in TOOLS),
+            "description": _obj(DEPLOYMENT_DESCRIPTIONS.get(t[0]) for t in TOOLS),
+        },
+        "v_err": {
+            **_vocab(e[2] for e in ERRORS),
+            "category": _obj(CATEGORIES[e[0]] for e in ERRORS),
+            "type": _obj(e[1] for e in ERRORS),
+            "trace": _obj(e[4] for e in ERRORS),
+        },
+        "v_country": _vocab(c[0] for c in COUNTRIES),
+        "v_browser": _vocab(b[0] for b in BROWSERS),
+        "v_os": _vocab(b[0] for b in OSES),
+        "v_ref": _vocab(r[0] for r in REFERRERS),
+        "v_script": {
+            **_vocab(s[0] for s in CODE_SCRIPTS),
+            "script": _obj(s[1] for s in CODE_SCRIPTS),
+        },
+        "v_prompt": _vocab(AGENT_PROMPTS),
+        "v_result": _vocab(AGENT_RESULTS),
+    }
+    frames["run"] = _with_spike_runs(frames["run"], spike, fastapi_id)
+    return DemoData(users=n, anchor=anchor, seed=seed, frames=frames, sql=_sql(), stories=stories)
+
+
+# Each stage below runs in a function of its own so that its intermediate arrays (per event: 40 MB
+# each at 100,000 users) are freed when it returns, and only the compact columns it returns stay.
+
+
+def _events(
+    rng: np.random.Generator,
+    stories: dict[str, Any],
+    has_events: np.ndarray,
+    n_runs: np.ndarray,
+    sub: np.ndarray,
+    ns: np.ndarray,
+    s_first: np.ndarray,
+    s_group: np.ndarray,
+    s_start: np.ndarray,
+    s_dur: np.ndarray,
+    f_sess: np.ndarray,
+    h_sess: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Every session's events in time order: session, event code, timestamp, path code, extra
+    properties code and the two uuid halves."""
+    import numpy as np
+
+    n, n_sess = len(has_events), len(s_group)
     # Generic events: 1 + Poisson per session, types from the session group's mix.
     ev_n = 1 + rng.poisson(np.array(EVENTS_PER_SESSION)[s_group])
     e_sess = np.repeat(np.arange(n_sess), ev_n)
@@ -1556,21 +1919,32 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     e_type = np.concatenate([e_type, *inj_type])
     e_off = np.concatenate([e_off, *inj_off])
     e_ts = s_start[e_sess] + e_off
+    del e_off
     o = np.lexsort((e_type, e_sess, e_ts))
-    e_sess, e_type, e_ts = e_sess[o], e_type[o], e_ts[o]
+    # One column at a time, each as compact as its values allow, to keep the peak low.
+    e_sess = e_sess[o].astype(np.int32)
+    e_type = e_type[o]
+    e_ts = e_ts[o]
+    del o
     n_ev = len(e_sess)
     e_tpl = rng.choice(len(MCP_TEMPLATES), size=n_ev, p=_weights([t[3] for t in MCP_TEMPLATES]))
     e_r = rng.integers(0, 1 << 30, size=n_ev, dtype=np.int32)
     e_hi, e_lo = _uuid_parts(rng, e_ts // 1000)
-    fragments, x_offset, x_count, x_keyed = _event_extras()
+    _, x_offset, x_count, x_keyed = _event_extras()
     e_extra = x_offset[e_type] + np.where(x_keyed[e_type], e_tpl, e_r % x_count[e_type])
+    e_extra = e_extra.astype(np.int32)
+    del e_tpl
 
     # $pathname per event.
     marketing_session = np.isin(s_group[e_sess], (G_LANDING, G_ANON, G_PH))
     mk = rng.choice(len(MARKETING_PATHS), size=n_ev, p=_weights(MARKETING_WEIGHTS))
-    app = len(MARKETING_PATHS) + rng.choice(len(APP_PATHS), size=n_ev, p=_weights(APP_WEIGHTS))
-    rage_paths = np.array([P[p] for p in RAGE_PATHS])[e_r % len(RAGE_PATHS)]
+    mk = mk.astype(np.int16)
+    app = rng.choice(len(APP_PATHS), size=n_ev, p=_weights(APP_WEIGHTS)).astype(np.int16)
+    app += len(MARKETING_PATHS)
+    rage_paths = np.array([P[p] for p in RAGE_PATHS], dtype=np.int16)[e_r % len(RAGE_PATHS)]
+    del e_r
     path = np.where(marketing_session, mk, app)
+    del mk, app
     path = np.select(
         [
             (e_type == E["$rageclick"]) & ~marketing_session,
@@ -1593,67 +1967,38 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
         path,
     )
 
-    # Persons: ids, distinct_ids, devices, person properties.
-    p_ms = p_start // 1000
-    pid_hi, pid_lo = _uuid_parts(rng, p_ms)
-    anon_hi, anon_lo = _uuid_parts(rng, p_ms - rng.integers(0, 4 * DAY // 1000, size=n_person))
-    dev_hi, dev_lo = _uuid_parts(rng, p_ms + rng.integers(1, 20 * DAY // 1000, size=n_person))
-    country = rng.choice(len(COUNTRIES), size=n_person, p=_weights([c[1] for c in COUNTRIES]))
-    browser = rng.choice(len(BROWSERS), size=n_person, p=_weights([b[1] for b in BROWSERS]))
-    osys = rng.choice(len(OSES), size=n_person, p=_weights([b[1] for b in OSES]))
-    mobile = rng.random(n_person) < 0.08
-    init_ref = rng.choice(len(REFERRERS), size=n_person, p=_weights([r[1] for r in REFERRERS]))
-    p_email = np.concatenate([ph_email, ph_only_email, np.full(n_anon, None, dtype=object)])
-    p_email[:n][~has_events] = None
-    ph_first = first_all[n:].astype(object)
-    ph_last = last_all[n:].astype(object)
-    p_name = np.concatenate(
-        [
-            np.char.add(
-                np.char.add(np.char.capitalize(first_name.astype(str)), " "),
-                np.char.capitalize(last_name.astype(str)),
-            ).astype(object),
-            np.char.add(
-                np.char.add(np.char.capitalize(ph_first.astype(str)), " "),
-                np.char.capitalize(ph_last.astype(str)),
-            ).astype(object),
-            np.full(n_anon, None, dtype=object),
-        ]
-    )
-    p_did0 = np.concatenate(
-        [wasp_id.astype(str).astype(object), ph_only_email, np.full(n_anon, None, dtype=object)]
-    )
+    return e_sess, e_type, e_ts, path.astype(np.int16), e_extra, e_hi, e_lo
 
-    # ---------------------------------------------------------------- PostgreSQL child tables
-    fu_has = (n_runs > 0) | _pick(rng, n_runs == 0, round(0.15 * (n_runs == 0).sum()))
-    fu_idx = np.flatnonzero(fu_has)
-    fastapi_id = FASTAPI_ID_OFFSET + wasp_id
 
-    # Deployments (custom tools): a quarter of the users with 3+ runs.
-    dep_users = _pick(rng, n_runs >= 3, round(0.25 * (n_runs >= 3).sum()))
-    dep_n = np.where(dep_users, 1 + np.minimum(rng.poisson(0.7, size=n), 4), 0)
-    dep_user = np.repeat(np.arange(n), dep_n)
-    _, dep_pos = _offsets(dep_n)
-    dep_tool_start = rng.integers(0, len(CUSTOM_TOOLS), size=n)
-    dep_tool = np.array(CUSTOM_TOOLS)[(dep_tool_start[dep_user] + dep_pos) % len(CUSTOM_TOOLS)]
-    dep_ts = (
-        created[dep_user]
-        + 10 * MIN
-        + (rng.random(len(dep_user)) * (active_end - created - 10 * MIN)[dep_user]).astype(np.int64)
-    )
-    o = np.lexsort((dep_user, dep_ts))
-    dep_user, dep_tool, dep_ts = dep_user[o], dep_tool[o], dep_ts[o]
-    dep_variant = rng.integers(0, 3, size=len(dep_user))
+def _tool_executions(
+    rng: np.random.Generator,
+    t_end: int,
+    run_user: np.ndarray,
+    run_ts: np.ndarray,
+    run_err: np.ndarray,
+    in_incident: np.ndarray,
+    credits: np.ndarray,
+    dep_users: np.ndarray,
+    fastapi_id: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The tool-execution frame: 1-8 calls per run, the run's error on its last call."""
+    import numpy as np
 
-    # Tool executions: 1-8 per run.
+    n_run_rows = len(run_user)
+    err_cat = np.array([e[0] for e in ERRORS])
+    cat_errors = [np.flatnonzero(err_cat == c) for c in range(len(CATEGORIES))]
+    insufficient = next(i for i, e in enumerate(ERRORS) if e[1] == "InsufficientCreditsError")
+    modal = next(i for i, e in enumerate(ERRORS) if e[1] == "ConfigurationError")
     tool_k = np.minimum(1 + rng.poisson(1.8, size=n_run_rows), 8)
     tool_run = np.repeat(np.arange(n_run_rows), tool_k)
     _, tool_pos = _offsets(tool_k)
     n_tool = len(tool_run)
-    tool_user = run_user[tool_run]
-    tool = rng.choice(len(TOOLS), size=n_tool, p=_weights([t[3] for t in TOOLS]))
+    tool_user = run_user[tool_run].astype(np.int32)
+    tool = rng.choice(len(TOOLS), size=n_tool, p=_weights([t[3] for t in TOOLS])).astype(np.int16)
     no_custom = np.isin(tool, CUSTOM_TOOLS) & ~dep_users[tool_user]
-    tool = np.where(no_custom, np.array(DEFAULT_TOOLS)[tool % len(DEFAULT_TOOLS)], tool)
+    tool = np.where(
+        no_custom, np.array(DEFAULT_TOOLS, dtype=np.int16)[tool % len(DEFAULT_TOOLS)], tool
+    )
     tool_ts = run_ts[tool_run] + tool_pos * 8 * SEC + rng.integers(0, 6 * SEC, size=n_tool)
     tool_ts = np.minimum(tool_ts, t_end - SEC)
     tool_err = np.full(n_tool, -1, dtype=np.int16)
@@ -1663,6 +2008,7 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
         (run_err_t >= 0) & last_tool & ((err_cat[run_err_t] != C_INFRA) | in_incident[tool_run])
     )
     tool_err[visible] = run_err_t[visible]
+    del tool_pos, last_tool, run_err_t, visible, no_custom
     # Some tool calls fail inside runs that still complete (the agent recovered).
     stray = (tool_err < 0) & (rng.random(n_tool) < 0.03)
     stray_err = np.concatenate([cat_errors[c] for c in (C_PLATFORM, C_MISSING, C_USER, C_THIRD)])
@@ -1678,201 +2024,36 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     bad = tool_err >= 0
     be = tool_err[bad].astype(np.int64)
     tool[bad] = allowed[be, rng.integers(0, 1 << 20, size=int(bad.sum())) % allowed_n[be]]
-    tool_type = np.array([t[1] for t in TOOLS])[tool]
+    tool_type = np.array([t[1] for t in TOOLS])  # per tool code: indexed below, never per call
     base_ms = np.select([tool_type == "mcp", tool_type == "default"], [700.0, 1800.0], 3200.0)
-    tool_ms = (base_ms * rng.lognormal(0.0, 0.6, size=n_tool)).astype(np.int64)
-    err_type = np.array([e[1] for e in ERRORS])
-    timeout = bad & (err_type[np.maximum(tool_err, 0)] == "TimeoutError")
+    tool_ms = (base_ms[tool] * rng.lognormal(0.0, 0.6, size=n_tool)).astype(np.int64)
+    # Per error code, looked up per call (an array of error-type strings per call: 280 MB).
+    is_timeout = np.array([e[1] == "TimeoutError" for e in ERRORS])
+    is_oom = np.array([e[1] == "SandboxOOM" for e in ERRORS])
+    timeout = bad & is_timeout[np.maximum(tool_err, 0)]
     tool_ms = np.where(timeout, 60_000 + rng.integers(0, 400, size=n_tool), tool_ms)
-    oom = bad & (err_type[np.maximum(tool_err, 0)] == "SandboxOOM")
+    oom = bad & is_oom[np.maximum(tool_err, 0)]
     tool_ms = np.where(oom, rng.integers(20_000, 120_000, size=n_tool), tool_ms)
+    del bad, be, timeout, oom
     o = np.argsort(tool_ts, kind="stable")
-    tool_run, tool_user, tool = tool_run[o], tool_user[o], tool[o]
-    tool_err, tool_ms, tool_ts = tool_err[o], tool_ms[o], tool_ts[o]
+    # In time order, one column at a time (the old one freed before the next is copied).
+    tool_run = tool_run[o]
+    tool_user = tool_user[o]
+    tool = tool[o]
+    tool_err = tool_err[o]
+    tool_ms = tool_ms[o].astype(np.int32)
+    tool_ts = tool_ts[o]
+    del o
 
-    # Code executions: about 0.4 per run, in the user's activity window.
-    code_n = np.minimum(rng.poisson(0.4 * n_runs), 300)
-    code_user = np.repeat(np.arange(n), code_n)
-    code_ts = (
-        created[code_user]
-        + 5 * MIN
-        + (rng.random(len(code_user)) * (active_end - created - 5 * MIN)[code_user]).astype(
-            np.int64
-        )
-    )
-    code_incident = (code_ts >= inc_lo) & (code_ts < inc_hi)
-    code_status = rng.choice(3, size=len(code_user), p=[0.88, 0.09, 0.03])
-    code_status = np.where(code_incident & (rng.random(len(code_user)) < 0.8), 1, code_status)
-    code_script = rng.integers(0, len(CODE_SCRIPTS), size=len(code_user))
-    code_ms = (1500.0 * rng.lognormal(0.0, 0.8, size=len(code_user))).astype(np.int64)
-    code_ms = np.where(code_status == 2, 300_000, code_ms)
-    o = np.lexsort((code_user, code_ts))
-    code_user, code_ts, code_status, code_script, code_ms = (
-        a[o] for a in (code_user, code_ts, code_status, code_script, code_ms)
-    )
-
-    # Agent executions: 60 % of runs are started from an agent.
-    ag = np.flatnonzero(rng.random(n_run_rows) < 0.6)
-    ag_user = run_user[ag]
-    ag_agent = wasp_id[ag_user] * 10 + rng.integers(0, 3, size=len(ag))
-    ag_prompt = rng.integers(0, len(AGENT_PROMPTS), size=len(ag))
-    ag_ms = (45_000.0 * rng.lognormal(0.0, 0.7, size=len(ag))).astype(np.int64)
-    ag_ms = np.minimum(np.where(run_err[ag] >= 0, np.minimum(ag_ms, 60_000), ag_ms), 15 * 60_000)
-
-    # ---------------------------------------------------------------- segment sizes (for docs)
-    ext_mask = ~internal
-    success = np.bincount(run_user, weights=(state == 0), minlength=n)
-    rate = np.where(n_runs > 0, 100.0 * success / np.maximum(n_runs, 1), 0.0)
-    stories["seg_failing"] = int((ext_mask & (n_runs > 5) & (rate < 50)).sum())
-    stories["seg_at_risk"] = int((ext_mask & (created < t_end - 7 * DAY) & (n_runs == 0)).sum())
-    stories["seg_power_user"] = int((ext_mask & ((n_runs > 5) | (credits < 50))).sum())
-    stories["incident_failed_runs"] = int(((state == 1) & in_incident).sum())
-    stories["jane_doe_wasp_id"] = int(wasp_id[jane])
-
-    # ---------------------------------------------------------------- tracking-plan audit
-    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = _audit_events(
-        seed, t_end, stories, e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo
-    )
-
-    # ---------------------------------------------------------------- support alerts (issue 9)
-    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = _alert_events(
-        seed, t_end, n, internal, sub, s_person, stories, *(e_sess, e_type, e_ts, path, e_extra),
-        e_hi, e_lo,
-    )  # fmt: skip
-    in_failing = ext_mask & (n_runs > 5) & (rate < 50)
-    spike = _spike_runs(
-        seed, t_end, internal, in_failing, last_run, run_user, run_ts, state, stories
-    )
-    np.maximum.at(last_active, spike["user"], np.minimum(spike["ts"] + 3 * MIN, t_end - SEC))
-
-    # ---------------------------------------------------------------- frames
-    frames: dict[str, dict[str, np.ndarray]] = {
-        "acc": {
-            "id": wasp_id.astype(np.int32),
-            "email": neon_email,
-            "credits": credits.astype(np.int32),
-            "sub": sub.astype(np.int8),
-            "last_active": _ts(last_active // SEC * SEC),
-            "created": _ts(created),
-        },
-        "fu": {
-            "id": fastapi_id[fu_idx].astype(np.int32),
-            "wasp_user_id": wasp_id[fu_idx].astype(np.int32),
-            "created": _ts(
-                np.where(
-                    n_runs[fu_idx] > 0,
-                    np.minimum(created[fu_idx] + 2 * MIN, t_end - SEC),
-                    created[fu_idx] + MIN,
-                )
-            ),
-        },
-        "run": {
-            "id": np.arange(1, n_run_rows + 1, dtype=np.int64),
-            "user_id": fastapi_id[run_user].astype(np.int32),
-            "state": state,
-            "created": _ts(run_ts),
-            "err": run_err,
-            "step": np.minimum(rng.integers(1, 7, size=n_run_rows), run_steps).astype(np.int8),
-            "steps": run_steps.astype(np.int8),
-        },
-        "tool": {
-            "id": np.arange(1, n_tool + 1, dtype=np.int64),
-            "user_id": fastapi_id[tool_user].astype(np.int32),
-            "run_id": (tool_run + 1).astype(np.int64),
-            "tool": tool.astype(np.int16),
-            "err": tool_err,
-            "ms": tool_ms.astype(np.int32),
-            "created": _ts(tool_ts),
-        },
-        "code": {
-            "id": np.arange(1, len(code_user) + 1, dtype=np.int64),
-            "user_id": fastapi_id[code_user].astype(np.int32),
-            "script": code_script.astype(np.int16),
-            "status": code_status.astype(np.int8),
-            "ms": code_ms.astype(np.int32),
-            "created": _ts(code_ts),
-        },
-        "dep": {
-            "id": np.arange(1, len(dep_user) + 1, dtype=np.int64),
-            "user_id": fastapi_id[dep_user].astype(np.int32),
-            "tool": dep_tool.astype(np.int16),
-            "variant": dep_variant.astype(np.int8),
-            "created": _ts(dep_ts),
-        },
-        "agent": {
-            "id": np.arange(1, len(ag) + 1, dtype=np.int64),
-            "agent_id": ag_agent.astype(np.int32),
-            "user_id": wasp_id[ag_user].astype(np.int32),
-            "state": state[ag],
-            "err": run_err[ag],
-            "prompt": ag_prompt.astype(np.int16),
-            "ms": ag_ms.astype(np.int32),
-            "started": _ts(run_ts[ag]),
-        },
-        "pers": {
-            "pid": np.arange(n_person, dtype=np.int32),
-            "hi": pid_hi,
-            "lo": pid_lo,
-            "anon_hi": anon_hi,
-            "anon_lo": anon_lo,
-            "dev_hi": dev_hi,
-            "dev_lo": dev_lo,
-            "did0": p_did0,
-            "email": p_email,
-            "name": p_name,
-            "country": country.astype(np.int16),
-            "browser": browser.astype(np.int16),
-            "os": osys.astype(np.int16),
-            "mobile": mobile,
-            "init_ref": init_ref.astype(np.int16),
-        },
-        "sess": {
-            "sid": np.arange(n_sess, dtype=np.int32),
-            "pid": s_person.astype(np.int32),
-            "slot": s_slot,
-            "ref": s_ref.astype(np.int16),
-            "hi": _uuid_parts(rng, s_start // 1000)[0],
-            "lo": rng.integers(0, 1 << 62, size=n_sess, dtype=np.uint64) | np.uint64(1 << 63),
-        },
-        "ev": {
-            "sid": e_sess.astype(np.int32),
-            "type": e_type.astype(np.int16),
-            "ts": _ts(e_ts),
-            "path": path.astype(np.int16),
-            "x": e_extra.astype(np.int32),
-            "hi": e_hi,
-            "lo": e_lo,
-        },
-        # Vocabularies.
-        "v_sub": _vocab(SUBSCRIPTIONS),
-        "v_event": _vocab(EVENTS),
-        "v_path": {**_vocab(PATHS), "json": _obj(_path_json(p) for p in PATHS)},
-        "v_extra": _vocab(fragments),
-        "v_tool": {
-            **_vocab(t[0] for t in TOOLS),
-            "type": _obj(t[1] for t in TOOLS),
-            "provider": _obj(t[2] for t in TOOLS),
-            "description": _obj(DEPLOYMENT_DESCRIPTIONS.get(t[0]) for t in TOOLS),
-        },
-        "v_err": {
-            **_vocab(e[2] for e in ERRORS),
-            "category": _obj(CATEGORIES[e[0]] for e in ERRORS),
-            "type": _obj(e[1] for e in ERRORS),
-            "trace": _obj(e[4] for e in ERRORS),
-        },
-        "v_country": _vocab(c[0] for c in COUNTRIES),
-        "v_browser": _vocab(b[0] for b in BROWSERS),
-        "v_os": _vocab(b[0] for b in OSES),
-        "v_ref": _vocab(r[0] for r in REFERRERS),
-        "v_script": {
-            **_vocab(s[0] for s in CODE_SCRIPTS),
-            "script": _obj(s[1] for s in CODE_SCRIPTS),
-        },
-        "v_prompt": _vocab(AGENT_PROMPTS),
-        "v_result": _vocab(AGENT_RESULTS),
+    return {
+        "id": np.arange(1, n_tool + 1, dtype=np.int64),
+        "user_id": fastapi_id[tool_user].astype(np.int32),
+        "run_id": (tool_run + 1).astype(np.int64),
+        "tool": tool,
+        "err": tool_err,
+        "ms": tool_ms,
+        "created": _ts(tool_ts),
     }
-    frames["run"] = _with_spike_runs(frames["run"], spike, fastapi_id)
-    return DemoData(users=n, anchor=anchor, seed=seed, frames=frames, sql=_sql(), stories=stories)
 
 
 # The tracking-plan audit's stories (tracking-plan.yaml describes the demo): new events only, at
@@ -1892,13 +2073,11 @@ AUDIT_EVENTS = {
 SEARCH_VARIANTS = 20  # variants 0..16 are clean; 17 no query_length; 18 string; 19 "Sidebar"
 
 
-def _audit_events(
-    seed: int, t_end: int, stories: dict[str, Any], *arrays: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """The event arrays with the audit's events appended (see AUDIT_EVENTS)."""
+def _audit_events(seed: int, t_end: int, stories: dict[str, Any], events: list[np.ndarray]) -> None:
+    """Append the audit's events to the event columns (see AUDIT_EVENTS)."""
     import numpy as np
 
-    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+    e_sess, e_type, e_ts, path, e_extra, _, _ = events
     rng = np.random.default_rng([seed, 3])  # never the main generator: nothing else moves
     _, x_offset, x_count, _ = _event_extras()
     picks: list[tuple[np.ndarray, int, np.ndarray]] = []
@@ -1922,15 +2101,9 @@ def _audit_events(
     codes = np.concatenate([np.full(len(r), c, dtype=e_type.dtype) for r, c, _ in picks])
     extras = np.concatenate([x.astype(e_extra.dtype) for _, _, x in picks])
     hi, lo = _uuid_parts(rng, e_ts[rows] // 1000)
-    return (
-        np.concatenate([e_sess, e_sess[rows]]),
-        np.concatenate([e_type, codes]),
-        np.concatenate([e_ts, e_ts[rows]]),
-        np.concatenate([path, path[rows]]),
-        np.concatenate([e_extra, extras]),
-        np.concatenate([e_hi, hi]),
-        np.concatenate([e_lo, lo]),
-    )
+    added = (e_sess[rows], codes, e_ts[rows], path[rows], extras, hi, lo)
+    del e_sess, e_type, e_ts, path, e_extra  # so that each column is freed as it is replaced
+    _append_events(events, added)
 
 
 # ------------------------------------------------------------------------------ support alerts
@@ -1947,9 +2120,9 @@ def _alert_events(
     sub: np.ndarray,
     s_person: np.ndarray,
     stories: dict[str, Any],
-    *arrays: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """The event arrays with the alert stories appended (see ALERT_STORY)."""
+    events: list[np.ndarray],
+) -> None:
+    """Append the alert stories' events to the event columns (see ALERT_STORY)."""
     import numpy as np
 
     rng = np.random.default_rng([seed, 4])  # never the main generator: nothing else moves
@@ -1957,19 +2130,19 @@ def _alert_events(
     stories["alert_multiple_errors"] = 0
     stories["alert_quiet_trial"] = 0
     if want == 0:
-        return arrays
-    arrays = _quiet_trial_events(rng, want, t_end, n, internal, sub, s_person, stories, *arrays)
-    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+        return
+    _quiet_trial_events(rng, want, t_end, n, internal, sub, s_person, stories, events)
+    e_sess, e_type, e_ts, path, e_extra, _, _ = events
     person = s_person[e_sess]
     account = person < n
     external = account & ~internal[np.minimum(person, n - 1)]
     ux = np.isin(e_type, [E["$rageclick"], E["$exception"]]) & (e_ts > t_end - 7 * DAY)
     frustrated = np.unique(person[ux & external])
     # In session at the anchor: an event in the 30 minutes before it (no $pageleave is generated).
-    recent = external & (e_ts > t_end - 30 * MIN) & np.isin(person, frustrated)
-    rows = np.flatnonzero(recent)
+    rows = np.flatnonzero(external & (e_ts > t_end - 30 * MIN))
+    rows = rows[np.isin(person[rows], frustrated)]
     if len(rows) == 0:
-        return arrays
+        return
     # Each candidate's latest event: its session and page carry the exceptions.
     latest: dict[int, int] = {}
     for row in rows[np.argsort(e_ts[rows], kind="stable")]:
@@ -1986,15 +2159,17 @@ def _alert_events(
     variant = rng.integers(0, x_count[E["$exception"]], size=len(src))
     hi, lo = _uuid_parts(rng, ts // 1000)
     stories["alert_multiple_errors"] = len(base)
-    return (
-        np.concatenate([e_sess, e_sess[src]]),
-        np.concatenate([e_type, np.full(len(src), E["$exception"], dtype=e_type.dtype)]),
-        np.concatenate([e_ts, ts.astype(e_ts.dtype)]),
-        np.concatenate([path, path[src]]),
-        np.concatenate([e_extra, (x_offset[E["$exception"]] + variant).astype(e_extra.dtype)]),
-        np.concatenate([e_hi, hi]),
-        np.concatenate([e_lo, lo]),
+    added = (
+        e_sess[src],
+        np.full(len(src), E["$exception"], dtype=e_type.dtype),
+        ts.astype(e_ts.dtype),
+        path[src],
+        (x_offset[E["$exception"]] + variant).astype(e_extra.dtype),
+        hi,
+        lo,
     )
+    del e_sess, e_type, e_ts, path, e_extra, person  # each column is freed as it is replaced
+    _append_events(events, added)
 
 
 def _spike_runs(
@@ -2098,21 +2273,21 @@ def _quiet_trial_events(
     sub: np.ndarray,
     s_person: np.ndarray,
     stories: dict[str, Any],
-    *arrays: np.ndarray,
-) -> tuple[np.ndarray, ...]:
+    events: list[np.ndarray],
+) -> None:
     """Trial users active in the last day open a page 11-13 minutes before the anchor and do
     nothing since: in session, with no event in the last 10 minutes (low activity), on that page
     for more than 5 (stuck). A $pageview changes no segment."""
     import numpy as np
 
-    e_sess, e_type, e_ts, path, e_extra, e_hi, e_lo = arrays
+    e_sess, e_type, e_ts, path, e_extra, _, _ = events
     person = s_person[e_sess]
     account = person < n
     clipped = np.minimum(person, n - 1)
     trial = account & ~internal[clipped] & (sub[clipped] == SUBSCRIPTIONS.index("trialing"))
     rows = np.flatnonzero(trial & (e_ts > t_end - DAY) & (e_ts <= t_end - 30 * MIN))
     if len(rows) == 0:
-        return arrays
+        return
     latest: dict[int, int] = {}
     for row in rows[np.argsort(e_ts[rows], kind="stable")]:
         latest[int(person[row])] = int(row)
@@ -2120,7 +2295,7 @@ def _quiet_trial_events(
     busy = set(np.unique(person[account & (e_ts > t_end - 30 * MIN)]).tolist())
     chosen = sorted(p for p in latest if p not in busy)
     if not chosen:
-        return arrays
+        return
     picked = rng.choice(len(chosen), size=min(want, len(chosen)), replace=False)
     src = np.array([latest[chosen[i]] for i in sorted(picked)], dtype=np.int64)
     ts = t_end - 13 * MIN + rng.integers(0, 2 * MIN, size=len(src))
@@ -2128,15 +2303,26 @@ def _quiet_trial_events(
     _, x_offset, _, _ = _event_extras()
     hi, lo = _uuid_parts(rng, ts // 1000)
     stories["alert_quiet_trial"] = len(src)
-    return (
-        np.concatenate([e_sess, e_sess[src]]),
-        np.concatenate([e_type, np.full(len(src), E["$pageview"], dtype=e_type.dtype)]),
-        np.concatenate([e_ts, ts.astype(e_ts.dtype)]),
-        np.concatenate([path, pages.astype(path.dtype)]),
-        np.concatenate([e_extra, np.full(len(src), x_offset[E["$pageview"]], dtype=e_extra.dtype)]),
-        np.concatenate([e_hi, hi]),
-        np.concatenate([e_lo, lo]),
+    added = (
+        e_sess[src],
+        np.full(len(src), E["$pageview"], dtype=e_type.dtype),
+        ts.astype(e_ts.dtype),
+        pages.astype(path.dtype),
+        np.full(len(src), x_offset[E["$pageview"]], dtype=e_extra.dtype),
+        hi,
+        lo,
     )
+    del e_sess, e_type, e_ts, path, e_extra, person  # each column is freed as it is replaced
+    _append_events(events, added)
+
+
+def _append_events(events: list[np.ndarray], added: tuple[np.ndarray, ...]) -> None:
+    """Append rows to the event columns in place, one column at a time: the old column is freed
+    before the next is copied (all at once, the copy would double the events' memory)."""
+    import numpy as np
+
+    for i, rows in enumerate(added):
+        events[i] = np.concatenate([events[i], rows])
 
 
 def _event_extras() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ import json
 import os
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,7 +116,7 @@ def _sql_str(value: str) -> str:
 
 def write_events(
     path: Path,
-    load: Callable[[duckdb.DuckDBPyConnection], str],
+    load: Callable[[duckdb.DuckDBPyConnection], str | Iterable[str]],
     settings: Mapping[str, Any] | None = None,
 ) -> int:
     """Create or replace the event store at `path` atomically; return the number of events.
@@ -125,6 +125,9 @@ def write_events(
     are not kept) and returns a SELECT producing the 7 raw columns `uuid, event, distinct_id,
     person_id, timestamp, properties, person_properties`. `timestamp` may be TIMESTAMP (taken as
     UTC), TIMESTAMPTZ or ISO 8601 text; properties may be JSON, JSON text, STRUCT or MAP.
+    It may instead return an iterator of such SELECTs, batches in timestamp order (none earlier
+    than the batch before it), run one at a time as it is advanced: each batch is sorted on its
+    own, so the sort holds one batch instead of every event.
     The connection is sandboxed (usertrack.sandbox): it reads no file, and `settings` (such as
     memory_limit) are set when it opens, as its configuration is locked afterwards.
     """
@@ -133,7 +136,7 @@ def write_events(
 
 def _write_store(
     path: Path,
-    load: Callable[[duckdb.DuckDBPyConnection], str],
+    load: Callable[[duckdb.DuckDBPyConnection], str | Iterable[str]],
     meta: dict[str, str],
     *,
     settings: Mapping[str, Any] | None = None,
@@ -189,8 +192,13 @@ def _timestamp_expr(col: str, type_: str) -> str:
     return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
 
-def _build(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
+def _build(con: duckdb.DuckDBPyConnection, select: str | Iterable[str]) -> int:
     import duckdb
+
+    batches = iter([select] if isinstance(select, str) else select)
+    select_sql = next(batches, None)
+    if select_sql is None:
+        raise DataError("no events to store: the load gave no SELECT")
 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
@@ -210,8 +218,9 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
         for key, col in HOT_PERSON_PROPERTIES.items()
     )
     email_col = HOT_PERSON_PROPERTIES["email"]
-    events_sql = f"""
-        CREATE TABLE events AS
+
+    def events_sql(source: str) -> str:
+        return f"""
         SELECT uuid, event, distinct_id, person_id, timestamp, properties, person_properties,
                {person_cols},
                {email_key_sql("duckdb", email_col)} AS {NORMALIZED_EMAIL_COLUMN},
@@ -227,13 +236,16 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
                        {_json_expr("src.properties", types["properties"])} AS properties,
                        {_json_expr("src.person_properties", types["person_properties"])}
                            AS person_properties
-                FROM ({select_sql}) AS src
+                FROM ({source}) AS src
             )
         )
         ORDER BY timestamp
     """
+
     try:
-        con.execute(events_sql)
+        con.execute(f"CREATE TABLE events AS {events_sql(select_sql)}")
+        for batch_sql in batches:
+            con.execute(f"INSERT INTO events {events_sql(batch_sql)}")
         con.execute(_PERSONS_SQL)
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
