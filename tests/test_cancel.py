@@ -99,7 +99,7 @@ def test_a_failing_database_stops_posthog_polls(stuck: FakePostHog, tmp_path: Pa
     sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
     error, took = finish(lambda: run_by_source(sources, jobs), within=10)
     assert isinstance(error, SourceConnectionError) and "Connection refused" in str(error)
-    assert took < 2
+    assert took < 5  # the other source would hold it for 10 s or more; slack for a loaded machine
     time.sleep(0.3)  # a request already on the wire may still land
     sent = len(stuck.requests)
     time.sleep(0.7)
@@ -119,7 +119,7 @@ def test_an_abandoned_async_query_is_cancelled_on_posthog(
     sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
     error, took = finish(lambda: run_by_source(sources, jobs), within=10)
     assert isinstance(error, QueryError) and "division by zero" in str(error)
-    assert took < 2.5  # 1.5 s of the database's own, then at most a second
+    assert took < 5  # 1.5 s of the database's own, then soon after (10 s if not stopped)
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and not any(r["method"] == "DELETE" for r in stuck.requests):
         time.sleep(0.05)
@@ -144,7 +144,7 @@ def test_a_throttled_posthog_stops_waiting_when_the_database_fails(
         }
         sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
         error, took = finish(lambda: run_by_source(sources, jobs), within=10)
-        assert isinstance(error, SourceConnectionError) and took < 2
+        assert isinstance(error, SourceConnectionError) and took < 5
         posthog.close()
 
 
@@ -162,7 +162,7 @@ def test_a_failing_posthog_cancels_a_running_database_query(
     sources: dict[str, Any] = {"neon": postgres, "posthog": posthog}
     error, took = finish(lambda: run_by_source(sources, jobs), within=10)
     assert isinstance(error, QueryError) and "no_such_function_at_all" in str(error)
-    assert took < 2
+    assert took < 5  # the other source would hold it for 10 s or more; slack for a loaded machine
     # The database is not left running the query for 30 s.
     deadline = time.monotonic() + 2
     running = True
@@ -223,7 +223,8 @@ def test_the_command_exits_with_the_database_error_at_once(
     proc, took = segments(env)
     assert proc.returncode == EXIT_CONNECTION, proc.stderr
     assert "Connection refused" in proc.stderr and "Traceback" not in proc.stderr
-    assert took - baseline < 2.5  # the sources' part, imports aside; PostHog's limit is 15 min
+    # The sources' part, imports aside; PostHog's limit is 15 min. Generous: a loaded machine.
+    assert took - baseline < 6
 
 
 def test_a_hung_database_connect_does_not_hold_the_command(
@@ -246,7 +247,8 @@ def test_a_hung_database_connect_does_not_hold_the_command(
         hole.close()
     assert proc.returncode == EXIT_QUERY, proc.stderr
     assert "hasMore" in proc.stderr
-    assert took - baseline < 2.5  # not the 10 s connect timeout (times the attempts)
+    # Not the 10 s connect timeout (times the attempts); generous for a loaded machine.
+    assert took - baseline < 6
 
 
 def test_ctrl_c_stops_both_sources_at_once(
@@ -277,7 +279,7 @@ def test_ctrl_c_stops_both_sources_at_once(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130 and "interrupted" in stderr, stderr
-    assert took < 2
+    assert took < 5  # the other source would hold it for 10 s or more; slack for a loaded machine
 
 
 def test_a_failing_database_interrupts_a_long_local_query(
