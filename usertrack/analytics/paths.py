@@ -89,8 +89,9 @@ ORDER BY person, t, n.code
 """
 
 
-def _sequences(con: duckdb.DuckDBPyConnection) -> None:
-    """`sequences`: one row per sequence (`seq`, its `nodes` as codes of `path_nodes`).
+def _sequences(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
+    """Every sequence's nodes as codes of `path_nodes`: the kept codes in sequence order and
+    the offset where each sequence starts in them.
 
     Per person in time order (ties by node, so the order is stable on every source), a new
     sequence starts at the first event and at every gap >= 30 min; a node equal to the one
@@ -99,7 +100,6 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> None:
     functions over millions of rows cost several times more).
     """
     import numpy as np
-    import pyarrow as pa
 
     con.execute(CODES_SQL)
     null_node = con.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
@@ -118,40 +118,65 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> None:
         same_node &= code != null_node[0]
     keep = starts | ~same_node
     # The rows are in sequence order, so each sequence's nodes are one slice of the kept nodes.
-    kept = code[keep]
-    first = np.flatnonzero(starts[keep])
-    offsets = pa.array(np.append(first, len(kept)), type=pa.int32())
-    table = pa.table(
-        {
-            "seq": pa.array(np.arange(len(first), dtype=np.int64)),
-            "nodes": pa.ListArray.from_arrays(offsets, pa.array(kept, type=pa.int32())),
-        }
-    )
-    con.register("_sequences_in", table)
-    con.execute("CREATE TEMP TABLE sequences AS SELECT * FROM _sequences_in")
-    con.unregister("_sequences_in")
+    return code[keep].astype(np.int64), np.flatnonzero(starts[keep])
 
 
-def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
-    """`paths`: each sequence from its first --from node and up to the first --to node after
-    that (sequences without them are left out), `whole` whole, `nodes` cut to --steps: the first
-    steps, or with --to the last steps before it, as PostHog counts back from an end point."""
-    nodes = "nodes"
-    where = []
+def _first_at_or_after(kept: Any, node: int, after: Any) -> Any:
+    """For each offset in `after`, the offset of the first `node` in `kept` at or after it
+    (len(kept) when there is none)."""
+    import numpy as np
+
+    found = np.flatnonzero(kept == node)
+    at = np.searchsorted(found, after)
+    return np.append(found, len(kept))[at]
+
+
+def _trim(
+    kept: Any, first: Any, steps: int, start: int | None, end: int | None
+) -> tuple[Any, Any, Any]:
+    """Each sequence from its first --from node and up to the first --to node after that
+    (sequences without them are left out): the offsets where its `--steps` nodes begin and
+    end (the first steps, or with --to the last steps before it, as PostHog counts back from
+    an end point) and the offset of the last node of the whole trimmed sequence."""
+    import numpy as np
+
+    stop = np.append(first[1:], len(kept))[: len(first)]  # where each sequence ends
+    lo = first
     if start is not None:
-        nodes = f"list_slice({nodes}, list_position({nodes}, $start), len({nodes}))"
-        where.append("list_position(nodes, $start) IS NOT NULL")
+        lo = _first_at_or_after(kept, start, first)
+        held = lo < stop
+        lo, stop = lo[held], stop[held]
     if end is not None:
-        nodes = f"list_slice({nodes}, 1, list_position({nodes}, $end))"
-    inner = f"SELECT seq, {nodes} AS whole FROM sequences"
-    if where:
-        inner += " WHERE " + " AND ".join(where)
-    if end is not None:
-        cut = f"list_slice(whole, greatest(len(whole) - {steps} + 1, 1), len(whole))"
-        inner = f"SELECT * FROM ({inner}) WHERE list_position(whole, $end) IS NOT NULL"
-    else:
-        cut = f"list_slice(whole, 1, {steps})"
-    return f"CREATE TEMP TABLE paths AS SELECT seq, whole, {cut} AS nodes FROM ({inner})"
+        hit = _first_at_or_after(kept, end, lo)
+        held = hit < stop
+        lo, last = lo[held], hit[held]
+        return np.maximum(lo, last + 1 - steps), last + 1, last
+    return lo, np.minimum(lo + steps, stop), stop - 1
+
+
+def _grouped(keys: list[Any]) -> tuple[Any, Any]:
+    """The distinct rows of the columns `keys` (in order of the columns, then of values) and
+    how many times each occurs."""
+    import numpy as np
+
+    if not len(keys[0]):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.lexsort(keys[::-1])
+    changed = np.zeros(len(order), dtype=bool)
+    changed[0] = True
+    for key in keys:
+        column = key[order]
+        changed[1:] |= column[1:] != column[:-1]
+    heads = np.flatnonzero(changed)
+    counts = np.diff(np.append(heads, len(order)))
+    return order[heads], counts
+
+
+def _top(counts: Any, limit: int) -> Any:
+    """The first `limit` groups by count, most first (ties in the groups' own order)."""
+    import numpy as np
+
+    return np.argsort(-counts, kind="stable")[:limit]
 
 
 def summarize(
@@ -162,42 +187,54 @@ def summarize(
     top: int = DEFAULT_TOP,
 ) -> dict[str, Any]:
     """Paths, entry/exit nodes and edges from the `facts` table, as Paths' fields."""
-    _sequences(con)
+    import numpy as np
+
+    kept, first = _sequences(con)
     codes = con.execute("SELECT code, node FROM path_nodes").fetchall()
     name = dict(codes)
     code = {node: c for c, node in codes}
     # A --from/--to node no event has is code -1, which no sequence holds.
-    points = (("start", start), ("end", end))
-    con.execute(_trim_sql(steps, start, end), {k: code.get(v, -1) for k, v in points if v})
-    total = con.execute("SELECT count(*) FROM paths").fetchone()
-    assert total is not None
+    lo, hi, last = _trim(
+        kept,
+        first,
+        steps,
+        None if start is None else code.get(start, -1),
+        None if end is None else code.get(end, -1),
+    )
     limit = int(top)
-    common = con.execute(
-        f"SELECT nodes, count(*) AS n FROM paths GROUP BY nodes ORDER BY n DESC, nodes"
-        f" LIMIT {limit}"
-    ).fetchall()
+    # Each path as a row of --steps codes, -1 past its end: rows ordered as lists of codes are
+    # (a path before its own continuations).
+    at = lo[:, None] + np.arange(steps)
+    inside = at < hi[:, None]
+    matrix = np.where(inside, kept[np.minimum(at, len(kept) - 1)], -1) if len(kept) else at
+    columns = [matrix[:, j] for j in range(steps)]
+    heads, counts = _grouped(columns)
+    common = [
+        ([name[int(c)] for c in matrix[heads[i]] if c >= 0], int(counts[i]))
+        for i in _top(counts, limit)
+    ]
 
-    def ends(expr: str) -> list[tuple[str, int]]:
-        rows = con.execute(
-            f"SELECT {expr} AS v, count(*) AS n FROM paths GROUP BY v ORDER BY n DESC, v"
-            f" LIMIT {limit}"
-        ).fetchall()
-        return [(name[v], int(n)) for v, n in rows]
+    def ends(nodes: Any) -> list[tuple[str, int]]:
+        heads, counts = _grouped([nodes])
+        return [(name[int(nodes[heads[i]])], int(counts[i])) for i in _top(counts, limit)]
 
     # An edge counts the sequences that take it (a sequence taking it twice counts once).
-    edges = con.execute(
-        f"""
-        SELECT nodes[k] AS source, nodes[k + 1] AS target, count(DISTINCT seq) AS n
-        FROM (SELECT seq, nodes, unnest(range(1, len(nodes))) AS k FROM paths)
-        GROUP BY source, target ORDER BY n DESC, source, target LIMIT {limit}
-        """
-    ).fetchall()
+    pair = inside[:, 1:]
+    seq = np.broadcast_to(np.arange(len(lo))[:, None], pair.shape)[pair]
+    source, target = matrix[:, :-1][pair], matrix[:, 1:][pair]
+    taken, _ = _grouped([source, target, seq])
+    source, target = source[taken], target[taken]
+    heads, counts = _grouped([source, target])
+    edges = [
+        (name[int(source[heads[i]])], name[int(target[heads[i]])], int(counts[i]))
+        for i in _top(counts, limit)
+    ]
     return {
-        "total_sequences": int(total[0]),
-        "paths": [([name[c] for c in nodes], int(n)) for nodes, n in common],
-        "entry_nodes": ends("nodes[1]"),
-        "exit_nodes": ends("whole[len(whole)]"),
-        "edges": [(name[s], name[t], int(n)) for s, t, n in edges],
+        "total_sequences": len(lo),
+        "paths": common,
+        "entry_nodes": ends(kept[lo]),
+        "exit_nodes": ends(kept[last]),
+        "edges": edges,
     }
 
 
