@@ -9,6 +9,7 @@ the first --steps nodes, then counts paths and edges; only the top rows get thei
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -154,13 +155,27 @@ def _trim(
     return lo, np.minimum(lo + steps, stop), stop - 1
 
 
-def _grouped(keys: list[Any]) -> tuple[Any, Any]:
-    """The distinct rows of the columns `keys` (in order of the columns, then of values) and
-    how many times each occurs."""
+def _grouped(keys: list[Any]) -> tuple[list[Any], Any]:
+    """The distinct rows of the integer columns `keys`, in order of the columns, then of
+    values (as columns), and how many times each occurs."""
     import numpy as np
 
     if not len(keys[0]):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return list(keys), np.zeros(0, dtype=np.int64)
+    lows = [int(key.min()) for key in keys]
+    spans = [int(key.max()) - low + 1 for key, low in zip(keys, lows, strict=True)]
+    if math.prod(spans) < 2**62:
+        # The columns as the digits of one integer (in the same order): one sort of int64s,
+        # several times faster than a sort on several columns.
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for key, low, span in zip(keys, lows, spans, strict=True):
+            combined = combined * span + (key - low)
+        distinct, counts = np.unique(combined, return_counts=True)
+        columns = []
+        for low, span in zip(lows[::-1], spans[::-1], strict=True):
+            distinct, digit = np.divmod(distinct, span)
+            columns.append(digit + low)
+        return columns[::-1], counts
     order = np.lexsort(keys[::-1])
     changed = np.zeros(len(order), dtype=bool)
     changed[0] = True
@@ -169,7 +184,7 @@ def _grouped(keys: list[Any]) -> tuple[Any, Any]:
         changed[1:] |= column[1:] != column[:-1]
     heads = np.flatnonzero(changed)
     counts = np.diff(np.append(heads, len(order)))
-    return order[heads], counts
+    return [key[order[heads]] for key in keys], counts
 
 
 def _top(counts: Any, limit: int) -> Any:
@@ -208,26 +223,24 @@ def summarize(
     inside = at < hi[:, None]
     matrix = np.where(inside, kept[np.minimum(at, len(kept) - 1)], -1) if len(kept) else at
     columns = [matrix[:, j] for j in range(steps)]
-    heads, counts = _grouped(columns)
+    distinct, counts = _grouped(columns)
     common = [
-        ([name[int(c)] for c in matrix[heads[i]] if c >= 0], int(counts[i]))
+        ([name[int(column[i])] for column in distinct if column[i] >= 0], int(counts[i]))
         for i in _top(counts, limit)
     ]
 
     def ends(nodes: Any) -> list[tuple[str, int]]:
-        heads, counts = _grouped([nodes])
-        return [(name[int(nodes[heads[i]])], int(counts[i])) for i in _top(counts, limit)]
+        (distinct,), counts = _grouped([nodes])
+        return [(name[int(distinct[i])], int(counts[i])) for i in _top(counts, limit)]
 
     # An edge counts the sequences that take it (a sequence taking it twice counts once).
     pair = inside[:, 1:]
     seq = np.broadcast_to(np.arange(len(lo))[:, None], pair.shape)[pair]
     source, target = matrix[:, :-1][pair], matrix[:, 1:][pair]
-    taken, _ = _grouped([source, target, seq])
-    source, target = source[taken], target[taken]
-    heads, counts = _grouped([source, target])
+    (source, target, _), _ = _grouped([source, target, seq])
+    (source, target), counts = _grouped([source, target])
     edges = [
-        (name[int(source[heads[i]])], name[int(target[heads[i]])], int(counts[i]))
-        for i in _top(counts, limit)
+        (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
     ]
     return {
         "total_sequences": len(lo),
