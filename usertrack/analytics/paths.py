@@ -187,6 +187,18 @@ def _grouped(keys: list[Any]) -> tuple[list[Any], Any]:
     return [key[order[heads]] for key in keys], counts
 
 
+def _counted(keys: Any, size: int) -> tuple[Any, Any]:
+    """The distinct values of `keys` (integers from 0 to `size` - 1), smallest first, and how
+    many times each occurs: by counting into `size` slots when that is small (no sort)."""
+    import numpy as np
+
+    if size <= 1 << 22:
+        counts = np.bincount(keys, minlength=size)
+        distinct = np.flatnonzero(counts)
+        return distinct, counts[distinct]
+    return np.unique(keys, return_counts=True)
+
+
 def _top(counts: Any, limit: int) -> Any:
     """The first `limit` groups by count, most first (ties in the groups' own order)."""
     import numpy as np
@@ -229,16 +241,21 @@ def summarize(
         for i in _top(counts, limit)
     ]
 
+    width = len(name)  # codes are 0 .. width - 1
+
     def ends(nodes: Any) -> list[tuple[str, int]]:
-        (distinct,), counts = _grouped([nodes])
+        distinct, counts = _counted(nodes, width)
         return [(name[int(distinct[i])], int(counts[i])) for i in _top(counts, limit)]
 
-    # An edge counts the sequences that take it (a sequence taking it twice counts once).
-    pair = inside[:, 1:]
-    seq = np.broadcast_to(np.arange(len(lo))[:, None], pair.shape)[pair]
-    source, target = matrix[:, :-1][pair], matrix[:, 1:][pair]
-    (source, target, _), _ = _grouped([source, target, seq])
-    (source, target), counts = _grouped([source, target])
+    # An edge counts the sequences that take it (a sequence taking it twice counts once): a
+    # path's pair is kept unless an earlier pair of the same path is the same edge.
+    edge = matrix[:, :-1] * width + matrix[:, 1:]
+    first_time = inside[:, 1:].copy()
+    for j in range(1, steps - 1):
+        for i in range(j):
+            first_time[:, j] &= edge[:, j] != edge[:, i]
+    taken, counts = _counted(edge[first_time], width * width)
+    source, target = np.divmod(taken, width)
     edges = [
         (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
     ]
