@@ -259,7 +259,8 @@ def summarize(
 
     # An edge counts the sequences that take it (a sequence taking it twice counts once): a
     # path's pair is kept unless an earlier pair of the same path is the same edge.
-    pairs, taken = [], []
+    pairs: list[Any] = []
+    taken: list[Any] = []
     for j in range(steps - 1):
         edge = columns[j].astype(np.int64) * width + columns[j + 1]
         first_time = columns[j + 1] >= 0
@@ -267,8 +268,8 @@ def summarize(
             first_time &= edge != earlier
         pairs.append(edge)
         taken.append(edge[first_time])
-    taken, counts = _counted(np.concatenate(taken), width * width)
-    source, target = np.divmod(taken, width)
+    edge_codes, counts = _counted(np.concatenate(taken), width * width)
+    source, target = np.divmod(edge_codes, width)
     edges = [
         (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
     ]
