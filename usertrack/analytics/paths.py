@@ -2,9 +2,11 @@
 
 The facts query (queries/posthog/path_events.sql) returns every kept event of the range (a
 pageview as its pathname, a custom event as its name). DuckDB sorts them per person in time
-order (as integer codes), numpy splits each person's events into sequences at gaps of 30
-minutes or more and collapses consecutive duplicates, and DuckDB trims them to --from/--to and
-the first --steps nodes, then counts paths and edges; only the top rows get their names back.
+order (as integer codes); numpy splits each person's events into sequences at gaps of 30
+minutes or more, collapses consecutive duplicates, trims the sequences to --from/--to and the
+first --steps nodes and counts paths, entry/exit nodes and edges, all over arrays of codes
+(no list per sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their
+names back.
 """
 
 from __future__ import annotations
@@ -89,17 +91,18 @@ ORDER BY person, t, n.code
 """
 
 
-def _sequences(con: duckdb.DuckDBPyConnection) -> None:
-    """`sequences`: one row per sequence (`seq`, its `nodes` as codes of `path_nodes`).
+def _sequences(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
+    """Every sequence's nodes as codes of `path_nodes`: the kept codes in sequence order and
+    the offset where each sequence starts in them.
 
     Per person in time order (ties by node, so the order is stable on every source), a new
     sequence starts at the first event and at every gap >= 30 min; a node equal to the one
     before it in its sequence collapses into it. The gap is measured between kept events,
     duplicates included. Worked out in one vectorised pass over the sorted rows (window
-    functions over millions of rows cost several times more).
+    functions cost several times more: lag, a running sum and list() over the 2.9 M rows of
+    100,000 users took 2.4 s, this 1.2 s).
     """
     import numpy as np
-    import pyarrow as pa
 
     con.execute(CODES_SQL)
     null_node = con.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
@@ -118,40 +121,98 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> None:
         same_node &= code != null_node[0]
     keep = starts | ~same_node
     # The rows are in sequence order, so each sequence's nodes are one slice of the kept nodes.
-    kept = code[keep]
-    first = np.flatnonzero(starts[keep])
-    offsets = pa.array(np.append(first, len(kept)), type=pa.int32())
-    table = pa.table(
-        {
-            "seq": pa.array(np.arange(len(first), dtype=np.int64)),
-            "nodes": pa.ListArray.from_arrays(offsets, pa.array(kept, type=pa.int32())),
-        }
-    )
-    con.register("_sequences_in", table)
-    con.execute("CREATE TEMP TABLE sequences AS SELECT * FROM _sequences_in")
-    con.unregister("_sequences_in")
+    return code[keep].astype(np.int32), np.flatnonzero(starts[keep])
 
 
-def _trim_sql(steps: int, start: str | None, end: str | None) -> str:
-    """`paths`: each sequence from its first --from node and up to the first --to node after
-    that (sequences without them are left out), `whole` whole, `nodes` cut to --steps: the first
-    steps, or with --to the last steps before it, as PostHog counts back from an end point."""
-    nodes = "nodes"
-    where = []
+def _first_at_or_after(kept: Any, node: int, after: Any) -> Any:
+    """For each offset in `after`, the offset of the first `node` in `kept` at or after it
+    (len(kept) when there is none)."""
+    import numpy as np
+
+    found = np.flatnonzero(kept == node)
+    at = np.searchsorted(found, after)
+    return np.append(found, len(kept))[at]
+
+
+def _trim(
+    kept: Any, first: Any, steps: int, start: int | None, end: int | None
+) -> tuple[Any, Any, Any]:
+    """Each sequence from its first --from node and up to the first --to node after that
+    (sequences without them are left out): the offsets where its `--steps` nodes begin and
+    end (the first steps, or with --to the last steps before it, as PostHog counts back from
+    an end point) and the offset of the last node of the whole trimmed sequence."""
+    import numpy as np
+
+    stop = np.append(first[1:], len(kept))[: len(first)]  # where each sequence ends
+    lo = first
     if start is not None:
-        nodes = f"list_slice({nodes}, list_position({nodes}, $start), len({nodes}))"
-        where.append("list_position(nodes, $start) IS NOT NULL")
+        lo = _first_at_or_after(kept, start, first)
+        held = lo < stop
+        lo, stop = lo[held], stop[held]
     if end is not None:
-        nodes = f"list_slice({nodes}, 1, list_position({nodes}, $end))"
-    inner = f"SELECT seq, {nodes} AS whole FROM sequences"
-    if where:
-        inner += " WHERE " + " AND ".join(where)
-    if end is not None:
-        cut = f"list_slice(whole, greatest(len(whole) - {steps} + 1, 1), len(whole))"
-        inner = f"SELECT * FROM ({inner}) WHERE list_position(whole, $end) IS NOT NULL"
-    else:
-        cut = f"list_slice(whole, 1, {steps})"
-    return f"CREATE TEMP TABLE paths AS SELECT seq, whole, {cut} AS nodes FROM ({inner})"
+        hit = _first_at_or_after(kept, end, lo)
+        held = hit < stop
+        lo, last = lo[held], hit[held]
+        return np.maximum(lo, last + 1 - steps), last + 1, last
+    return lo, np.minimum(lo + steps, stop), stop - 1
+
+
+def _grouped(keys: list[Any]) -> tuple[list[Any], Any]:
+    """The distinct rows of the integer columns `keys`, in order of the columns, then of
+    values (as columns), and how many times each occurs.
+
+    The columns are packed as the digits of one int64 (in the same order), sorted once: several
+    times faster than a sort on several columns. When more columns than fit in 62 bits follow,
+    the packed value so far is replaced by its rank among its distinct values (which keeps its
+    order) and packing goes on from there; the ranks are undone when unpacking."""
+    import numpy as np
+
+    if not len(keys[0]):
+        return list(keys), np.zeros(0, dtype=np.int64)
+    stages: list[tuple[Any, list[tuple[int, int]]]] = []  # (values ranked before, digits)
+    before = None
+    digits: list[tuple[int, int]] = []
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    size = 1
+    for key in keys:
+        low = int(key.min())
+        span = int(key.max()) - low + 1
+        if size * span >= 2**62:
+            stages.append((before, digits))
+            before, rank = np.unique(combined, return_inverse=True)
+            combined, size, digits = rank.astype(np.int64).reshape(-1), len(before), []
+        combined = combined * span + (key - low)
+        size *= span
+        digits.append((low, span))
+    stages.append((before, digits))
+    distinct, counts = np.unique(combined, return_counts=True)
+    columns = []
+    for ranked, packed in reversed(stages):
+        for low, span in reversed(packed):
+            distinct, digit = np.divmod(distinct, span)
+            columns.append(digit + low)
+        if ranked is not None:
+            distinct = ranked[distinct]
+    return columns[::-1], counts
+
+
+def _counted(keys: Any, size: int) -> tuple[Any, Any]:
+    """The distinct values of `keys` (integers from 0 to `size` - 1), smallest first, and how
+    many times each occurs: by counting into `size` slots when that is small (no sort)."""
+    import numpy as np
+
+    if size <= 1 << 22:
+        counts = np.bincount(keys, minlength=size)
+        distinct = np.flatnonzero(counts)
+        return distinct, counts[distinct]
+    return np.unique(keys, return_counts=True)
+
+
+def _top(counts: Any, limit: int) -> Any:
+    """The first `limit` groups by count, most first (ties in the groups' own order)."""
+    import numpy as np
+
+    return np.argsort(-counts, kind="stable")[:limit]
 
 
 def summarize(
@@ -162,42 +223,62 @@ def summarize(
     top: int = DEFAULT_TOP,
 ) -> dict[str, Any]:
     """Paths, entry/exit nodes and edges from the `facts` table, as Paths' fields."""
-    _sequences(con)
+    import numpy as np
+
+    kept, first = _sequences(con)
     codes = con.execute("SELECT code, node FROM path_nodes").fetchall()
     name = dict(codes)
     code = {node: c for c, node in codes}
     # A --from/--to node no event has is code -1, which no sequence holds.
-    points = (("start", start), ("end", end))
-    con.execute(_trim_sql(steps, start, end), {k: code.get(v, -1) for k, v in points if v})
-    total = con.execute("SELECT count(*) FROM paths").fetchone()
-    assert total is not None
+    lo, hi, last = _trim(
+        kept,
+        first,
+        steps,
+        None if start is None else code.get(start, -1),
+        None if end is None else code.get(end, -1),
+    )
     limit = int(top)
-    common = con.execute(
-        f"SELECT nodes, count(*) AS n FROM paths GROUP BY nodes ORDER BY n DESC, nodes"
-        f" LIMIT {limit}"
-    ).fetchall()
+    # Each path as a row of --steps codes, -1 past its end: rows ordered as lists of codes are
+    # (a path before its own continuations).
+    last_kept = max(len(kept) - 1, 0)
+    columns = []
+    for j in range(steps):
+        column = np.minimum(lo + j, last_kept)
+        columns.append(np.where(lo + j < hi, kept[column], -1))
+    distinct, counts = _grouped(columns)
+    common = [
+        ([name[int(column[i])] for column in distinct if column[i] >= 0], int(counts[i]))
+        for i in _top(counts, limit)
+    ]
 
-    def ends(expr: str) -> list[tuple[str, int]]:
-        rows = con.execute(
-            f"SELECT {expr} AS v, count(*) AS n FROM paths GROUP BY v ORDER BY n DESC, v"
-            f" LIMIT {limit}"
-        ).fetchall()
-        return [(name[v], int(n)) for v, n in rows]
+    width = len(name)  # codes are 0 .. width - 1
 
-    # An edge counts the sequences that take it (a sequence taking it twice counts once).
-    edges = con.execute(
-        f"""
-        SELECT nodes[k] AS source, nodes[k + 1] AS target, count(DISTINCT seq) AS n
-        FROM (SELECT seq, nodes, unnest(range(1, len(nodes))) AS k FROM paths)
-        GROUP BY source, target ORDER BY n DESC, source, target LIMIT {limit}
-        """
-    ).fetchall()
+    def ends(nodes: Any) -> list[tuple[str, int]]:
+        distinct, counts = _counted(nodes, width)
+        return [(name[int(distinct[i])], int(counts[i])) for i in _top(counts, limit)]
+
+    # An edge counts the sequences that take it (a sequence taking it twice counts once): a
+    # path's pair is kept unless an earlier pair of the same path is the same edge.
+    pairs: list[Any] = []
+    taken: list[Any] = []
+    for j in range(steps - 1):
+        edge = columns[j].astype(np.int64) * width + columns[j + 1]
+        first_time = columns[j + 1] >= 0
+        for earlier in pairs:
+            first_time &= edge != earlier
+        pairs.append(edge)
+        taken.append(edge[first_time])
+    edge_codes, counts = _counted(np.concatenate(taken), width * width)
+    source, target = np.divmod(edge_codes, width)
+    edges = [
+        (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
+    ]
     return {
-        "total_sequences": int(total[0]),
-        "paths": [([name[c] for c in nodes], int(n)) for nodes, n in common],
-        "entry_nodes": ends("nodes[1]"),
-        "exit_nodes": ends("whole[len(whole)]"),
-        "edges": [(name[s], name[t], int(n)) for s, t, n in edges],
+        "total_sequences": len(lo),
+        "paths": common,
+        "entry_nodes": ends(kept[lo]),
+        "exit_nodes": ends(kept[last]),
+        "edges": edges,
     }
 
 

@@ -1,0 +1,58 @@
+"""Paths' grouping of path columns: packed into one integer in stages when the columns do not
+fit in 62 bits (--steps 20), with the same order and counts as a sort of the lists.
+
+The expected figures are worked out here from the rows each test builds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.analytics_helpers import run_json, write_export
+from tests.test_paths import AS_OF, D_, RANGE, RECORDS, A, B, C, E
+from usertrack.analytics.paths import _grouped
+
+
+def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
+    big = 2**40  # three columns spanning 2**41, 2**41 and 8 values: 85 bits, two stages
+    rows = [(5, big, 1), (-1, 0, 7), (5, big, 1), (5, 0, 1), (-big, big, 0), (5, big, 0)]
+    keys = [np.array(column, dtype=np.int64) for column in zip(*rows, strict=True)]
+    columns, counts = _grouped(keys)
+    found = list(zip(*(c.tolist() for c in columns), counts.tolist(), strict=True))
+    # in order of the first column, then the second, then the third; (5, big, 1) twice
+    assert found == [
+        (-big, big, 0, 1),
+        (-1, 0, 7, 1),
+        (5, 0, 1, 1),
+        (5, big, 0, 1),
+        (5, big, 1, 2),
+    ]
+
+
+def test_an_empty_grouping() -> None:
+    columns, counts = _grouped([np.zeros(0, dtype=np.int32)] * 3)
+    assert [len(c) for c in columns] == [0, 0, 0] and len(counts) == 0
+
+
+def test_twenty_steps_through_the_cli(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "events.jsonl", RECORDS)
+    doc = run_json("paths", [*RANGE, "--steps", "20"], as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    # nine nodes and the end mark are ten values a step: 10**20 does not fit in 62 bits.
+    # Every sequence whole, once each: ties in the order of their nodes ("/" < "/app" < ...
+    # < "create" < "signup"), a path before its own continuation (A before C)
+    assert [p["nodes"] for p in doc["paths"]] == [A, C, B, D_, E]
+    assert {p["count"] for p in doc["paths"]} == {1}
+    # / -> signup in A, C, D; /app -> create in A, B, C; signup -> /app in A, C; E takes
+    # /x -> /y twice and counts once; ties by source, then target
+    assert [(e["source"], e["target"], e["count"]) for e in doc["edges"]] == [
+        ("/", "signup", 3),
+        ("/app", "create", 3),
+        ("signup", "/app", 2),
+        ("/pricing", "/", 1),
+        ("/settings", "/billing", 1),
+        ("/x", "/y", 1),
+        ("/y", "/x", 1),
+        ("create", "/settings", 1),
+    ]
