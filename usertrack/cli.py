@@ -1238,6 +1238,14 @@ def _analytics_workspace(
             yield ws, moment or ws.default_as_of(), progress
 
 
+def _view(module: str) -> Any:
+    """An analytics view module (rich), imported only when a table is drawn: json, csv and md
+    answers do without rich's import."""
+    import importlib
+
+    return importlib.import_module(f"usertrack.analytics.{module}")
+
+
 def _analytics_output(
     chosen: str,
     out: Path | None,
@@ -1335,12 +1343,10 @@ def funnel(
                 },
             )
             return
-        from usertrack.analytics.view import render_funnel
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_funnel(console, result),
+            lambda console: _view("view").render_funnel(console, result),
             {
                 "json": lambda: render.funnel_json(result),
                 "csv": lambda: render.funnel_csv(result),
@@ -1409,12 +1415,10 @@ def retention(
                 mode=chosen_mode,
                 progress=progress,
             )
-        from usertrack.analytics.view import render_retention
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_retention(console, result),
+            lambda console: _view("view").render_retention(console, result),
             {
                 "json": lambda: render.retention_json(result),
                 "csv": lambda: render.retention_csv(result),
@@ -1462,12 +1466,10 @@ def activity(
             refresh=refresh,
         ) as (ws, moment, progress):
             result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
-        from usertrack.analytics.usage_view import render_activity
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_activity(console, result),
+            lambda console: _view("usage_view").render_activity(console, result),
             {
                 "json": lambda: usage_report.activity_json(result),
                 "csv": lambda: usage_report.activity_csv(result),
@@ -1523,12 +1525,10 @@ def features(
             result = feature_usage.features(
                 ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
             )
-        from usertrack.analytics.usage_view import render_features
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_features(console, result),
+            lambda console: _view("usage_view").render_features(console, result),
             {
                 "json": lambda: usage_report.features_json(result),
                 "csv": lambda: usage_report.features_csv(result),
@@ -1573,12 +1573,10 @@ def sessions(
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
-        from usertrack.analytics.journey_view import render_sessions
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_sessions(console, result),
+            lambda console: _view("journey_view").render_sessions(console, result),
             {
                 "json": lambda: render.sessions_json(result),
                 "csv": lambda: render.sessions_csv(result),
@@ -1635,12 +1633,10 @@ def paths(
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
-        from usertrack.analytics.journey_view import render_paths
-
         _analytics_output(
             chosen,
             out,
-            lambda console: render_paths(console, result),
+            lambda console: _view("journey_view").render_paths(console, result),
             {
                 "json": lambda: render.paths_json(result),
                 "csv": lambda: render.paths_csv(result),
