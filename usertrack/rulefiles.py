@@ -1,4 +1,4 @@
-"""Reading the YAML rule files people edit (segments.yaml, failures.yaml) with line numbers.
+"""Reading the YAML rule files people edit (segments, failures, alerts, the tracking plan).
 
 Every mapping the loader builds carries its line under the key `__line__`, so a check further on
 can say `file:line`; a key given twice in one mapping is an error (plain YAML keeps the last).
@@ -17,6 +17,21 @@ from usertrack.errors import UsertrackError
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def reject_unknown_keys(
+    mapping: dict[Any, Any],
+    known: Iterable[str],
+    where: str,
+    error: type[UsertrackError],
+    *,
+    list_known: bool = False,
+) -> None:
+    """Raise `error` at `where` for the first key of `mapping` not in `known` (`__line__` aside)."""
+    for key in mapping:
+        if key != "__line__" and key not in known:
+            listed = f" (known: {', '.join(sorted(known))})" if list_known else ""
+            raise error(f"{where}: unknown key {key!r}{did_you_mean(str(key), known)}{listed}")
 
 
 def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> Any:

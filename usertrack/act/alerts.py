@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from usertrack.errors import AlertsFileError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
@@ -116,11 +116,7 @@ def load_alert_rules(path: Path) -> AlertRules:
     if not isinstance(doc, dict):
         raise AlertsFileError(f"{path}: expected a mapping with a 'triggers' list")
     top_line = doc.pop("__line__", 1)
-    for key in doc:
-        if key not in _TOP_KEYS:
-            raise AlertsFileError(
-                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
-            )
+    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", AlertsFileError)
     raw_params = doc.get("params") or {}
     if not isinstance(raw_params, dict):
         raise AlertsFileError(f"{path}:{top_line}: 'params' must be a mapping of name: number")
@@ -158,11 +154,7 @@ def _trigger(
 ) -> Trigger:
     line = int(item.pop("__line__", 0))
     where = f"{path}:{line}"
-    for key in item:
-        if key not in _TRIGGER_KEYS:
-            raise AlertsFileError(
-                f"{where}: unknown key {key!r}{did_you_mean(str(key), _TRIGGER_KEYS)}"
-            )
+    reject_unknown_keys(item, _TRIGGER_KEYS, where, AlertsFileError)
     for key in ("id", "name", "kind"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             raise AlertsFileError(f"{where}: trigger needs a {key!r}")

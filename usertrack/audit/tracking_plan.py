@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsageError, UsertrackError
 from usertrack.rendering import style
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
 
 if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
@@ -99,15 +99,6 @@ class TrackingPlan:
 # Loading and checking tracking-plan.yaml
 
 
-def _unknown(where: str, mapping: dict[str, Any], known: set[str]) -> None:
-    for key in mapping:
-        if key != "__line__" and key not in known:
-            raise TrackingPlanError(
-                f"{where}: unknown key {key!r}{did_you_mean(str(key), known)}"
-                f" (known: {', '.join(sorted(known))})"
-            )
-
-
 def _text(value: Any, where: str, what: str, *, required: bool = False) -> str:
     if value is None and not required:
         return ""
@@ -143,7 +134,9 @@ def _properties(
         if isinstance(spec, str):
             kind = spec
         elif isinstance(spec, dict):
-            _unknown(f"{at}: {label}", spec, _PROPERTY_KEYS)
+            reject_unknown_keys(
+                spec, _PROPERTY_KEYS, f"{at}: {label}", TrackingPlanError, list_known=True
+            )
             kind = spec.get("type")
             description = _text(spec.get("description"), f"{at}: {label}", "'description'")
             if "allowed" in spec:
@@ -178,7 +171,7 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
     if not isinstance(doc, dict):
         raise TrackingPlanError(f"{path}:1: expected a mapping with 'tiers' and 'events'")
     top = doc.get("__line__", 1)
-    _unknown(f"{path}:{top}", doc, _TOP_KEYS)
+    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top}", TrackingPlanError, list_known=True)
 
     raw_tiers = doc.get("tiers")
     if not isinstance(raw_tiers, dict) or len(raw_tiers) <= 1:
@@ -217,7 +210,7 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
             )
         line = spec["__line__"]
         where = f"{path}:{line}: event {name!r}"
-        _unknown(where, spec, _EVENT_KEYS)
+        reject_unknown_keys(spec, _EVENT_KEYS, where, TrackingPlanError, list_known=True)
         tier = spec.get("tier")
         if tier is None:
             raise TrackingPlanError(f"{where}: no 'tier' (one of: {', '.join(tiers)})")
@@ -250,7 +243,13 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
                 f"{path}:{top}: 'person_properties' must have 'required' and/or 'optional'"
             )
         pline = raw_person["__line__"]
-        _unknown(f"{path}:{pline}: person_properties", raw_person, _PERSON_KEYS)
+        reject_unknown_keys(
+            raw_person,
+            _PERSON_KEYS,
+            f"{path}:{pline}: person_properties",
+            TrackingPlanError,
+            list_known=True,
+        )
         person = _properties(
             raw_person.get("required"), "person_properties", pline, required=True, path=path
         ) + _properties(
@@ -264,7 +263,7 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
             raise TrackingPlanError(f"{path}:{top}: 'naming' must be a mapping with 'pattern'")
         nline = raw_naming["__line__"]
         where = f"{path}:{nline}: naming"
-        _unknown(where, raw_naming, _NAMING_KEYS)
+        reject_unknown_keys(raw_naming, _NAMING_KEYS, where, TrackingPlanError, list_known=True)
         pattern = _text(raw_naming.get("pattern", DEFAULT_NAMING), where, "'pattern'")
         try:
             re.compile(pattern)

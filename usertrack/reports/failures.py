@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
 
 if TYPE_CHECKING:
     import duckdb
@@ -95,11 +95,7 @@ def load_failure_rules(path: Path) -> FailureRules:
     if not isinstance(doc, dict):
         raise RulesFileError(f"{path}: expected a mapping with 'categories' and 'rules'")
     top_line = doc.pop("__line__", 1)
-    for key in doc:
-        if key not in _TOP_KEYS:
-            raise RulesFileError(
-                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
-            )
+    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", RulesFileError)
     raw_categories = doc.get("categories")
     if not isinstance(raw_categories, dict):
         raise RulesFileError(
@@ -131,11 +127,7 @@ def load_failure_rules(path: Path) -> FailureRules:
         line = raw.pop("__line__", 0)
         label = f"rule {raw.get('name')!r}" if raw.get("name") else f"rule #{i}"
         where = f"{path}:{line}: {label}"
-        for key in raw:
-            if key not in _RULE_KEYS:
-                raise RulesFileError(
-                    f"{where}: unknown key {key!r}{did_you_mean(str(key), _RULE_KEYS)}"
-                )
+        reject_unknown_keys(raw, _RULE_KEYS, where, RulesFileError)
         for key in ("name", "category"):
             value = raw.get(key)
             if not isinstance(value, str) or not value.strip():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines
+from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
@@ -208,11 +208,7 @@ def load_segments(path: Path) -> SegmentsFile:
     if not isinstance(doc, dict):
         raise SegmentsFileError(f"{path}: expected a mapping with a 'segments' list")
     top_line = doc.pop("__line__", 1)
-    for key in doc:
-        if key not in _TOP_KEYS:
-            raise SegmentsFileError(
-                f"{path}:{top_line}: unknown key {key!r}{did_you_mean(str(key), _TOP_KEYS)}"
-            )
+    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", SegmentsFileError)
     exclude = doc.get("exclude", list(DEFAULT_EXCLUDE))
     if exclude is None:
         exclude = []
@@ -232,11 +228,7 @@ def load_segments(path: Path) -> SegmentsFile:
         line = raw.pop("__line__", 0)
         label = f"segment {raw.get('id')!r}" if raw.get("id") else f"segment #{i}"
         where = f"{path}:{line}: {label}"
-        for key in raw:
-            if key not in _SEGMENT_KEYS:
-                raise SegmentsFileError(
-                    f"{where}: unknown key {key!r}{did_you_mean(str(key), _SEGMENT_KEYS)}"
-                )
+        reject_unknown_keys(raw, _SEGMENT_KEYS, where, SegmentsFileError)
         for key in _REQUIRED:
             value = raw.get(key)
             if not isinstance(value, str) or not value.strip():
