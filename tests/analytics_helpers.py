@@ -3,7 +3,8 @@
 Each of those files builds its own events by hand, writes them as an events export and runs one
 command over it: locally, through the live HTTP path against a PostHog-compatible server, and
 with bad input. The scaffolding for that lives here; the events and the figures worked out from
-them stay in each test file.
+them stay in each test file. `assert_imports_no_terminal_libraries` also serves the layering
+checks of test_layering and test_tracking_plan.
 """
 
 from __future__ import annotations
