@@ -21,7 +21,7 @@ from typing import Any
 from typer.testing import Result
 
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import FakePostHog, live_env, serve
 from usertrack.errors import EXIT_USAGE
 
 
@@ -67,9 +67,7 @@ def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, di
     store = tmp_path / "served.duckdb"
     import_events(export, store)
     with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
-        yield fake, env
+        yield fake, live_env(fake, USERTRACK_CACHE_TTL="0")
 
 
 def assert_usage_error(argv: list[str], fragment: str, **env: str) -> None:
