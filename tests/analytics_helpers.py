@@ -3,7 +3,8 @@
 Each of those files builds its own events by hand, writes them as an events export and runs one
 command over it: locally, through the live HTTP path against a PostHog-compatible server, and
 with bad input. The scaffolding for that lives here; the events and the figures worked out from
-them stay in each test file.
+them stay in each test file. `assert_imports_no_terminal_libraries` also serves the layering
+checks of test_layering and test_tracking_plan.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from typer.testing import Result
 
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import FakePostHog, live_env, serve
 from usertrack.errors import EXIT_USAGE
 
 
@@ -66,9 +67,7 @@ def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, di
     store = tmp_path / "served.duckdb"
     import_events(export, store)
     with serve(store, project_id=4242) as fake:
-        env = {"POSTHOG_HOST": fake.url, "POSTHOG_PROJECT_ID": "4242",
-               "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY, "USERTRACK_CACHE_TTL": "0"}  # fmt: skip
-        yield fake, env
+        yield fake, live_env(fake, USERTRACK_CACHE_TTL="0")
 
 
 def assert_usage_error(argv: list[str], fragment: str, **env: str) -> None:

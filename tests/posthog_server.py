@@ -500,10 +500,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
 
-def live_env(server: FakePostHog, db: str, **more: str) -> dict[str, str]:
-    """The environment that points usertrack at `server` (PostHog) and `db` (Postgres)."""
+def live_env(server: FakePostHog, db: str | None = None, **more: str) -> dict[str, str]:
+    """The environment that points usertrack at `server` (PostHog) and `db` (Postgres; without
+    it, no DATABASE_URL at all)."""
     return {
-        "DATABASE_URL": db,
+        **({} if db is None else {"DATABASE_URL": db}),
         "POSTHOG_HOST": server.url,
         "POSTHOG_PROJECT_ID": str(server.project_id),
         "POSTHOG_PERSONAL_API_KEY": DEFAULT_KEY,

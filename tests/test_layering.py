@@ -5,17 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.analytics_helpers import assert_imports_no_terminal_libraries
+
 
 def test_core_does_not_import_rich_or_typer() -> None:
-    code = (
-        "import sys, usertrack, usertrack.workspace, usertrack.segments.profiles,"
-        " usertrack.segments.rules,"
-        " usertrack.sources.queries, usertrack.rendering.export, usertrack.sources.postgres;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
-        "print(bad); sys.exit(1 if bad else 0)"
+    assert_imports_no_terminal_libraries(
+        "usertrack",
+        "usertrack.workspace",
+        "usertrack.segments.profiles",
+        "usertrack.segments.rules",
+        "usertrack.sources.queries",
+        "usertrack.rendering.export",
+        "usertrack.sources.postgres",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_cli_help_does_not_import_heavy_libraries() -> None:

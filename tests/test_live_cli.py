@@ -167,7 +167,7 @@ def test_refresh_reaches_posthog_as_force_blocking(fake: FakePostHog, handmade_d
 def test_posthog_only_commands_need_no_database_and_pass_refresh(fake: FakePostHog) -> None:
     """The analytics and the tracking-plan audit read PostHog only: no DATABASE_URL needed, and
     --refresh reaches PostHog as force_blocking there too."""
-    env = {k: v for k, v in live_env(fake, "unused").items() if k != "DATABASE_URL"}
+    env = live_env(fake)
     for command in (["funnel"], ["tracking-plan"]):
         args = [*command, "--format", "json", "--as-of", "2026-11-16"]
         result = run(args, DATABASE_URL="", **env)

@@ -61,14 +61,14 @@ PER_USER_SQL = (
 )
 
 
-def q(sql: str, name: str = "adhoc") -> Query:
+def q(sql: str, name: str = "adhoc", returns: str = "table") -> Query:
     return Query(
         name=name,
         folder="posthog",
         path=Path(f"/queries/posthog/{name}.sql"),
         sql=sql,
         description="test",
-        returns="table",
+        returns=returns,
     )
 
 
@@ -298,14 +298,7 @@ def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
 
 
 def per_user(sql: str = PER_USER_SQL, name: str = "per_user") -> Query:
-    return Query(
-        name=name,
-        folder="posthog",
-        path=Path(f"/queries/posthog/{name}.sql"),
-        sql=sql,
-        description="test",
-        returns="per-user",
-    )
+    return q(sql, name, returns="per-user")
 
 
 def partition_requests(server: FakePostHog) -> list[tuple[int, int]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.analytics_helpers import assert_imports_no_terminal_libraries
 from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.audit.tracking_plan import (
@@ -521,16 +522,7 @@ def test_plan_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_core_module_does_not_import_rich_or_typer() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, usertrack.audit.tracking_plan;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer', 'click'));"
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_imports_no_terminal_libraries("usertrack.audit.tracking_plan")
 
 
 def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
