@@ -8,8 +8,6 @@ days (posthog/hogql_queries/insights/funnels/base.py, `funnel_window_interval_un
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -345,14 +343,9 @@ def json_document(doc: Mapping[str, Any]) -> str:
 
 def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
-    from usertrack.rendering.style import csv_cell
+    from usertrack.rendering.export import csv_text
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
-    return buf.getvalue()
+    return csv_text(header, rows)
 
 
 def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:
