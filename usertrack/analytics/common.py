@@ -8,8 +8,6 @@ days (posthog/hogql_queries/insights/funnels/base.py, `funnel_window_interval_un
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,7 +20,8 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.base import Result
+    from usertrack.sources.base import Result, Source
+    from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
 PERIODS = ("day", "week", "month")
@@ -181,7 +180,19 @@ def load_facts(
     still has its columns. The HTTP source pages past PostHog's row caps. Returns the row count.
     """
     query, values = ws.bind(query_id, as_of, **params)
-    source = ws.sources[query.folder]
+    return _load_bound(con, ws.sources[query.folder], query, values, table, schema, query_id)
+
+
+def _load_bound(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    query: Query,
+    values: Mapping[str, Any],
+    table: str,
+    schema: Mapping[str, Any],
+    query_id: str,
+) -> int:
+    """load_facts for a query already bound (Workspace.bind) to its values."""
     if getattr(source, "arrow_results", False):
         result = source.run(query, values, arrow_over=ARROW_OVER)  # type: ignore[call-arg]
     else:
@@ -288,11 +299,12 @@ def open_facts(
     from usertrack.errors import QueryError
 
     query, values = ws.bind(query_id, as_of, **params)
-    into = getattr(ws.sources[query.folder], "facts_cursor", None)
+    source = ws.sources[query.folder]
+    into = getattr(source, "facts_cursor", None)
     if into is None:
         con = facts_connection()
         try:
-            load_facts(con, ws, query_id, as_of, table, _arrow_schema(schema), **params)
+            _load_bound(con, source, query, values, table, _arrow_schema(schema), query_id)
             yield con
         finally:
             con.close()
@@ -331,14 +343,9 @@ def json_document(doc: Mapping[str, Any]) -> str:
 
 def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
-    from usertrack.rendering.style import csv_cell
+    from usertrack.rendering.export import csv_text
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
-    return buf.getvalue()
+    return csv_text(header, rows)
 
 
 def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:

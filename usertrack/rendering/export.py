@@ -13,6 +13,7 @@ import decimal
 import io
 import json
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from usertrack.errors import UsageError
@@ -200,14 +201,21 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def to_csv(result: Classification, segment: str | None = None) -> str:
-    columns = ["email", "primary", "segments"] + [c for c in result.columns if c != "email"]
+def csv_text(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_cell(c) for c in columns])
-    for user in selected_users(result, segment):
-        writer.writerow([csv_cell(user[c]) for c in columns])
+    writer.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
+
+
+def to_csv(result: Classification, segment: str | None = None) -> str:
+    columns = ["email", "primary", "segments"] + [c for c in result.columns if c != "email"]
+    return csv_text(
+        columns, ([user[c] for c in columns] for user in selected_users(result, segment))
+    )
 
 
 def md_table(headers: list[str], rows: list[list[Any]], columns: list[str] | None = None) -> str:
@@ -290,12 +298,7 @@ def render_result(result: Result, fmt: str, **about: Any) -> str:
     if fmt == "json":
         return json_text(result_document(result, **about))
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([csv_cell(c) for c in result.columns])
-        for row in result.rows:
-            writer.writerow([csv_cell(v) for v in row])
-        return buf.getvalue()
+        return csv_text(result.columns, result.rows)
     if fmt == "md":
         title = about.get("title")
         head = f"# {md_text(title)}\n\n" if title else ""
