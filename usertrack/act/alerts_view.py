@@ -5,14 +5,12 @@ Every data cell is plain text: names, pages and emails come from PostHog, writte
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document
 from usertrack.rendering import style
-from usertrack.rendering.export import jsonable, md_table
+from usertrack.rendering.export import csv_text, jsonable, md_table
 
 _SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",
           "session_events", "session_errors", "last_active_at")  # fmt: skip
@@ -76,12 +74,7 @@ def alerts_json(run: AlertRun) -> str:
 
 
 def alerts_csv(run: AlertRun) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ALERT_FIELDS)
-    for alert in run.alerts:
-        writer.writerow([style.csv_cell(alert.get(k)) for k in ALERT_FIELDS])
-    return buf.getvalue()
+    return csv_text(ALERT_FIELDS, ([alert.get(k) for k in ALERT_FIELDS] for alert in run.alerts))
 
 
 def alerts_markdown(run: AlertRun) -> str:

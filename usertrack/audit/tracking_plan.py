@@ -722,12 +722,9 @@ CSV_COLUMNS = ("event", "tier", "status", "events", "persons", "first_seen", "la
 def audit_csv(audit: Audit) -> str:
     """One row per planned event and property (an event without properties: one row), then one
     row per unplanned event (status `unplanned`)."""
-    import csv
-    import io
+    from usertrack.rendering.export import csv_text
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[Any]] = []
     for e in audit.events:
         base = [e["event"], e["tier"], e["status"], e["events"], e["persons"], e["first_seen"],
                 e["last_seen"], e["previous_events"], e["trend_percent"], None, False]  # fmt: skip
@@ -737,12 +734,11 @@ def audit_csv(audit: Audit) -> str:
                  p["type_mismatches"], p["outside_allowed"]]
                 if p else [None] * 6
             )  # fmt: skip
-            writer.writerow([style.csv_cell(v) for v in base + extra])
+            rows.append(base + extra)
     for u in audit.unplanned:
-        row = [u["event"], None, "unplanned", u["events"], u["persons"], None, None, None, None,
-               u["closest_planned"], u["breaks_naming"]] + [None] * 6  # fmt: skip
-        writer.writerow([style.csv_cell(v) for v in row])
-    return buf.getvalue()
+        rows.append([u["event"], None, "unplanned", u["events"], u["persons"], None, None, None,
+                     None, u["closest_planned"], u["breaks_naming"]] + [None] * 6)  # fmt: skip
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def audit_markdown(audit: Audit) -> str:

@@ -623,18 +623,16 @@ CSV_COLUMNS = ("level", "cause", "category", "owner", "failures", "users", "firs
 
 def report_csv(report: FailureReport) -> str:
     """One row per (level, cause): the two levels side by side in one long table."""
-    import csv
-    import io
+    from usertrack.rendering.export import csv_text
 
-    from usertrack.rendering.style import csv_cell
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for level, rows in (("workflow", report.workflow_causes), ("tool", report.tool_causes)):
-        for row in rows:
-            writer.writerow([level, *(csv_cell(row[c]) for c in CSV_COLUMNS[1:])])
-    return buf.getvalue()
+    return csv_text(
+        CSV_COLUMNS,
+        (
+            [level, *(row[c] for c in CSV_COLUMNS[1:])]
+            for level, rows in (("workflow", report.workflow_causes), ("tool", report.tool_causes))
+            for row in rows
+        ),
+    )
 
 
 def report_markdown(report: FailureReport, limit: int = 15) -> str:

@@ -30,9 +30,7 @@ USERTRACK_HOME: it holds your users' emails.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import sqlite3
@@ -573,17 +571,17 @@ def changes_json(changes: Changes, segment: str | None = None) -> str:
 
 def changes_csv(changes: Changes, segment: str | None = None) -> str:
     """One row per move: segment, change (entered/left), email."""
-    from usertrack.rendering.style import csv_cell
+    from usertrack.rendering.export import csv_text
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["segment", "change", "email"])
-    for m in _selected(changes, segment):
-        for email in m.entered:
-            writer.writerow([csv_cell(m.segment), "entered", csv_cell(email)])
-        for email in m.left:
-            writer.writerow([csv_cell(m.segment), "left", csv_cell(email)])
-    return buf.getvalue()
+    return csv_text(
+        ["segment", "change", "email"],
+        (
+            [m.segment, change, email]
+            for m in _selected(changes, segment)
+            for change, emails in (("entered", m.entered), ("left", m.left))
+            for email in emails
+        ),
+    )
 
 
 def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
