@@ -1238,25 +1238,20 @@ def _analytics_workspace(
             yield ws, moment or ws.default_as_of(), progress
 
 
-def _view(module: str) -> Any:
-    """An analytics view module (rich), imported only when a table is drawn: json, csv and md
-    answers do without rich's import."""
-    import importlib
-
-    return importlib.import_module(f"usertrack.analytics.{module}")
-
-
 def _analytics_output(
-    chosen: str,
-    out: Path | None,
-    table: Callable[[Any], None],
-    renderers: dict[str, Callable[[], str]],
+    chosen: str, out: Path | None, result: Any, name: str, texts: Any, view: str
 ) -> None:
-    """Render an analysis: `table(console)` in the terminal, else the format's renderer."""
+    """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
+    imported only when a table is drawn: json, csv and md answers do without rich's import),
+    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`."""
     if chosen == "table":
-        table(_stdout_console())
+        import importlib
+
+        table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
+        table(_stdout_console(), result)
     else:
-        _emit(renderers[chosen](), out)
+        suffix = "markdown" if chosen == "md" else chosen
+        _emit(getattr(texts, f"{name}_{suffix}")(result), out)
 
 
 @app.command()
@@ -1330,29 +1325,9 @@ def funnel(
                     progress=progress,
                 )  # fmt: skip
         if dropped is not None:
-            from usertrack.analytics.view import render_dropped
-
-            _analytics_output(
-                chosen,
-                out,
-                lambda console: render_dropped(console, gone),
-                {
-                    "json": lambda: render.dropped_json(gone),
-                    "csv": lambda: render.dropped_csv(gone),
-                    "md": lambda: render.dropped_markdown(gone),
-                },
-            )
+            _analytics_output(chosen, out, gone, "dropped", render, "view")
             return
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("view").render_funnel(console, result),
-            {
-                "json": lambda: render.funnel_json(result),
-                "csv": lambda: render.funnel_csv(result),
-                "md": lambda: render.funnel_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "funnel", render, "view")
 
 
 @app.command()
@@ -1415,16 +1390,7 @@ def retention(
                 mode=chosen_mode,
                 progress=progress,
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("view").render_retention(console, result),
-            {
-                "json": lambda: render.retention_json(result),
-                "csv": lambda: render.retention_csv(result),
-                "md": lambda: render.retention_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "retention", render, "view")
 
 
 @app.command()
@@ -1466,16 +1432,7 @@ def activity(
             refresh=refresh,
         ) as (ws, moment, progress):
             result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("usage_view").render_activity(console, result),
-            {
-                "json": lambda: usage_report.activity_json(result),
-                "csv": lambda: usage_report.activity_csv(result),
-                "md": lambda: usage_report.activity_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "activity", usage_report, "usage_view")
 
 
 @app.command()
@@ -1525,16 +1482,7 @@ def features(
             result = feature_usage.features(
                 ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("usage_view").render_features(console, result),
-            {
-                "json": lambda: usage_report.features_json(result),
-                "csv": lambda: usage_report.features_csv(result),
-                "md": lambda: usage_report.features_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
 
 
 TopOpt = Annotated[
@@ -1573,16 +1521,7 @@ def sessions(
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("journey_view").render_sessions(console, result),
-            {
-                "json": lambda: render.sessions_json(result),
-                "csv": lambda: render.sessions_csv(result),
-                "md": lambda: render.sessions_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "sessions", render, "journey_view")
 
 
 @app.command()
@@ -1633,16 +1572,7 @@ def paths(
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("journey_view").render_paths(console, result),
-            {
-                "json": lambda: render.paths_json(result),
-                "csv": lambda: render.paths_csv(result),
-                "md": lambda: render.paths_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "paths", render, "journey_view")
 
 
 # ---------------------------------------------------------------------------------------------
