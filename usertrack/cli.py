@@ -389,6 +389,33 @@ def _open_workspace(
     )
 
 
+@contextlib.contextmanager
+def _events_workspace(
+    as_of: str | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
+    and the progress callback, for a command that reads events only (the analytics, the
+    tracking plan's draft)."""
+    from usertrack.clock import parse_as_of
+
+    moment = parse_as_of(as_of) if as_of else None
+    with _status("loading queries") as progress:
+        ws = _open_workspace(
+            progress,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+            database=False,
+        )
+        with ws:
+            _check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
 @app.command()
 def segments(
     segment: Annotated[
@@ -1156,25 +1183,16 @@ def tracking_plan_init(
     """Write a first tracking plan from the events seen (one tier, top properties, types)."""
     with handle_errors():
         from usertrack.audit.tracking_plan import draft_plan, write_new
-        from usertrack.clock import parse_as_of
         from usertrack.rendering.output import is_stdout
 
         if not is_stdout(out):
             if out.exists():
                 write_new(out, "")  # the same "already exists" error, before any work
             _prepare_out(out)  # folders created, a path that cannot be written fails now
-        moment = parse_as_of(as_of) if as_of else None
-        with _status("loading queries") as progress:
-            ws = _open_workspace(
-                progress,
-                queries_dir=queries_dir,
-                segments_file=segments_file,
-                refresh=refresh,
-                database=False,
-            )
-            with ws:
-                _check_as_of(ws, moment)
-                text = draft_plan(ws, moment or ws.default_as_of(), days, progress)
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            text = draft_plan(ws, moment, days, progress)
         if is_stdout(out):
             _emit(text, out)
         else:
@@ -1184,7 +1202,7 @@ def tracking_plan_init(
 
 # ---------------------------------------------------------------------------------- analytics
 # Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
-# command parses its own options, opens the events workspace with `_analytics_workspace`, runs
+# command parses its own options, opens the events workspace with `_events_workspace`, runs
 # its analysis from usertrack.analytics and renders with `_analytics_output`.
 
 SinceOpt = Annotated[
@@ -1209,33 +1227,6 @@ RangeDaysOpt = Annotated[
         help="The range is this many days up to --until (default 30 days).",
     ),
 ]
-
-
-@contextlib.contextmanager
-def _analytics_workspace(
-    first: str,
-    as_of: str | None,
-    *,
-    queries_dir: Path | None,
-    segments_file: Path | None,
-    refresh: bool,
-) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
-    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
-    and the progress callback, for one analysis."""
-    from usertrack.clock import parse_as_of
-
-    moment = parse_as_of(as_of) if as_of else None
-    with _status(first) as progress:
-        ws = _open_workspace(
-            progress,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
-            database=False,
-        )
-        with ws:
-            _check_as_of(ws, moment)
-            yield ws, moment or ws.default_as_of(), progress
 
 
 def _analytics_output(
@@ -1306,12 +1297,8 @@ def funnel(
             if by is not None:
                 raise UsageError("--by and --dropped do not go together")
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             if dropped is not None:
@@ -1373,12 +1360,8 @@ def retention(
         if not 1 <= periods <= retentions.MAX_PERIODS:
             raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = retentions.retention(
                 ws,
@@ -1424,12 +1407,8 @@ def activity(
         chosen = _choose_format(fmt, out)
         activities.check_periods(periods)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
         _analytics_output(chosen, out, result, "activity", usage_report, "usage_view")
@@ -1472,12 +1451,8 @@ def features(
         chosen = _choose_format(fmt, out)
         feature_usage.check_threshold(threshold)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = feature_usage.features(
                 ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
@@ -1512,12 +1487,8 @@ def sessions(
 
         chosen = _choose_format(fmt, out)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
@@ -1561,12 +1532,8 @@ def paths(
         chosen = _choose_format(fmt, out)
         start, end = paths_mod.check_options(steps, start, end)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = paths_mod.paths(
