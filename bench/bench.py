@@ -13,6 +13,7 @@ over usertrack and every PostgreSQL process (bench/tree_memory.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -318,11 +320,13 @@ def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def concurrency(home: Path) -> tuple[float, float, float]:
-    """Wall time of the per-user queries with both sources at once, and of each source alone."""
+@contextlib.contextmanager
+def per_user_workspace(home: Path) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+    """The workspace of the bench home `home` (the shipped queries and rules), its as-of moment
+    and the parameters its per-user queries take."""
     from usertrack.clock import now_utc
     from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.segments.profiles import exclude_pattern, run_per_user_queries
+    from usertrack.segments.profiles import exclude_pattern
     from usertrack.workspace import open_workspace
 
     settings = load_settings({**environment(home), "USERTRACK_HOME": str(home)})
@@ -333,7 +337,14 @@ def concurrency(home: Path) -> tuple[float, float, float]:
     )
     with ws:
         as_of = ws.default_as_of() if ws.demo else now_utc()
-        params = {"as_of": as_of, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+        yield ws, as_of, {"as_of": as_of, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+
+
+def concurrency(home: Path) -> tuple[float, float, float]:
+    """Wall time of the per-user queries with both sources at once, and of each source alone."""
+    from usertrack.segments.profiles import run_per_user_queries
+
+    with per_user_workspace(home) as (ws, as_of, params):
 
         def timed(kinds: list[str]) -> float:
             best = float("inf")
@@ -361,24 +372,12 @@ def floor(home: Path, repeat: int = 3) -> float:
 
     import psycopg
 
-    from usertrack.clock import now_utc
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.segments.profiles import exclude_pattern
     from usertrack.sources.eventstore import open_store
     from usertrack.sources.postgres import _bindable
     from usertrack.sources.posthog_local import wire_value
     from usertrack.sources.queries import resolve_params
-    from usertrack.workspace import open_workspace
 
-    settings = load_settings({**environment(home), "USERTRACK_HOME": str(home)})
-    ws = open_workspace(
-        settings,
-        queries_dir=resolve_queries_dir(None),
-        segments_path=resolve_segments_file(None),
-    )
-    with ws:
-        as_of = ws.default_as_of() if ws.demo else now_utc()
-        params = {"as_of": as_of, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+    with per_user_workspace(home) as (ws, as_of, params):
         posthog, neon = ws.sources["posthog"], ws.sources["neon"]
         hogql = []
         for query in ws.library.in_folder("posthog", per_user=True):

@@ -389,6 +389,33 @@ def _open_workspace(
     )
 
 
+@contextlib.contextmanager
+def _events_workspace(
+    as_of: str | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
+    and the progress callback, for a command that reads events only (the analytics, the
+    tracking plan's draft)."""
+    from usertrack.clock import parse_as_of
+
+    moment = parse_as_of(as_of) if as_of else None
+    with _status("loading queries") as progress:
+        ws = _open_workspace(
+            progress,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+            database=False,
+        )
+        with ws:
+            _check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
 @app.command()
 def segments(
     segment: Annotated[
@@ -1156,25 +1183,16 @@ def tracking_plan_init(
     """Write a first tracking plan from the events seen (one tier, top properties, types)."""
     with handle_errors():
         from usertrack.audit.tracking_plan import draft_plan, write_new
-        from usertrack.clock import parse_as_of
         from usertrack.rendering.output import is_stdout
 
         if not is_stdout(out):
             if out.exists():
                 write_new(out, "")  # the same "already exists" error, before any work
             _prepare_out(out)  # folders created, a path that cannot be written fails now
-        moment = parse_as_of(as_of) if as_of else None
-        with _status("loading queries") as progress:
-            ws = _open_workspace(
-                progress,
-                queries_dir=queries_dir,
-                segments_file=segments_file,
-                refresh=refresh,
-                database=False,
-            )
-            with ws:
-                _check_as_of(ws, moment)
-                text = draft_plan(ws, moment or ws.default_as_of(), days, progress)
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            text = draft_plan(ws, moment, days, progress)
         if is_stdout(out):
             _emit(text, out)
         else:
@@ -1184,7 +1202,7 @@ def tracking_plan_init(
 
 # ---------------------------------------------------------------------------------- analytics
 # Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
-# command parses its own options, opens the events workspace with `_analytics_workspace`, runs
+# command parses its own options, opens the events workspace with `_events_workspace`, runs
 # its analysis from usertrack.analytics and renders with `_analytics_output`.
 
 SinceOpt = Annotated[
@@ -1211,52 +1229,20 @@ RangeDaysOpt = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def _analytics_workspace(
-    first: str,
-    as_of: str | None,
-    *,
-    queries_dir: Path | None,
-    segments_file: Path | None,
-    refresh: bool,
-) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
-    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
-    and the progress callback, for one analysis."""
-    from usertrack.clock import parse_as_of
-
-    moment = parse_as_of(as_of) if as_of else None
-    with _status(first) as progress:
-        ws = _open_workspace(
-            progress,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
-            database=False,
-        )
-        with ws:
-            _check_as_of(ws, moment)
-            yield ws, moment or ws.default_as_of(), progress
-
-
-def _view(module: str) -> Any:
-    """An analytics view module (rich), imported only when a table is drawn: json, csv and md
-    answers do without rich's import."""
-    import importlib
-
-    return importlib.import_module(f"usertrack.analytics.{module}")
-
-
 def _analytics_output(
-    chosen: str,
-    out: Path | None,
-    table: Callable[[Any], None],
-    renderers: dict[str, Callable[[], str]],
+    chosen: str, out: Path | None, result: Any, name: str, texts: Any, view: str
 ) -> None:
-    """Render an analysis: `table(console)` in the terminal, else the format's renderer."""
+    """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
+    imported only when a table is drawn: json, csv and md answers do without rich's import),
+    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`."""
     if chosen == "table":
-        table(_stdout_console())
+        import importlib
+
+        table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
+        table(_stdout_console(), result)
     else:
-        _emit(renderers[chosen](), out)
+        suffix = "markdown" if chosen == "md" else chosen
+        _emit(getattr(texts, f"{name}_{suffix}")(result), out)
 
 
 @app.command()
@@ -1311,12 +1297,8 @@ def funnel(
             if by is not None:
                 raise UsageError("--by and --dropped do not go together")
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             if dropped is not None:
@@ -1330,29 +1312,9 @@ def funnel(
                     progress=progress,
                 )  # fmt: skip
         if dropped is not None:
-            from usertrack.analytics.view import render_dropped
-
-            _analytics_output(
-                chosen,
-                out,
-                lambda console: render_dropped(console, gone),
-                {
-                    "json": lambda: render.dropped_json(gone),
-                    "csv": lambda: render.dropped_csv(gone),
-                    "md": lambda: render.dropped_markdown(gone),
-                },
-            )
+            _analytics_output(chosen, out, gone, "dropped", render, "view")
             return
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("view").render_funnel(console, result),
-            {
-                "json": lambda: render.funnel_json(result),
-                "csv": lambda: render.funnel_csv(result),
-                "md": lambda: render.funnel_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "funnel", render, "view")
 
 
 @app.command()
@@ -1398,12 +1360,8 @@ def retention(
         if not 1 <= periods <= retentions.MAX_PERIODS:
             raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = retentions.retention(
                 ws,
@@ -1415,16 +1373,7 @@ def retention(
                 mode=chosen_mode,
                 progress=progress,
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("view").render_retention(console, result),
-            {
-                "json": lambda: render.retention_json(result),
-                "csv": lambda: render.retention_csv(result),
-                "md": lambda: render.retention_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "retention", render, "view")
 
 
 @app.command()
@@ -1458,24 +1407,11 @@ def activity(
         chosen = _choose_format(fmt, out)
         activities.check_periods(periods)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("usage_view").render_activity(console, result),
-            {
-                "json": lambda: usage_report.activity_json(result),
-                "csv": lambda: usage_report.activity_csv(result),
-                "md": lambda: usage_report.activity_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "activity", usage_report, "usage_view")
 
 
 @app.command()
@@ -1515,26 +1451,13 @@ def features(
         chosen = _choose_format(fmt, out)
         feature_usage.check_threshold(threshold)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             result = feature_usage.features(
                 ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("usage_view").render_features(console, result),
-            {
-                "json": lambda: usage_report.features_json(result),
-                "csv": lambda: usage_report.features_csv(result),
-                "md": lambda: usage_report.features_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
 
 
 TopOpt = Annotated[
@@ -1564,25 +1487,12 @@ def sessions(
 
         chosen = _choose_format(fmt, out)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("journey_view").render_sessions(console, result),
-            {
-                "json": lambda: render.sessions_json(result),
-                "csv": lambda: render.sessions_csv(result),
-                "md": lambda: render.sessions_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "sessions", render, "journey_view")
 
 
 @app.command()
@@ -1622,27 +1532,14 @@ def paths(
         chosen = _choose_format(fmt, out)
         start, end = paths_mod.check_options(steps, start, end)
         _prepare_out(out)
-        with _analytics_workspace(
-            "loading queries",
-            as_of,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             span = date_range(moment, days=days, since=since, until=until)
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
-        _analytics_output(
-            chosen,
-            out,
-            lambda console: _view("journey_view").render_paths(console, result),
-            {
-                "json": lambda: render.paths_json(result),
-                "csv": lambda: render.paths_csv(result),
-                "md": lambda: render.paths_markdown(result),
-            },
-        )
+        _analytics_output(chosen, out, result, "paths", render, "journey_view")
 
 
 # ---------------------------------------------------------------------------------------------
