@@ -95,6 +95,7 @@ def test_engagement_segments_match_seed_001(handmade_db: str, export: Path, tmp_
         for e in EXPECTED
     }
     assert got == EXPECTED
+    assert all(users[e]["segments"] == [EXPECTED[e][0]] for e in EXPECTED)
     assert "zed@datagen.dev" not in users
     # the app's accounts PostHog has never seen: no events, no last activity: dormant
     neon_only = [u for u in users.values() if not u["in_posthog"]]
@@ -135,6 +136,8 @@ def test_engagement_through_the_cli_on_the_demo(demo_home: Path) -> None:
             want = "at_risk"
         else:
             want = "dormant"
+        # one segment each, as the seed's if/else chain: the counts add up to the users
+        assert u["segments"] == [want], u
         assert u["primary"] == want, u
     short = run(["segments", "--segments", "engagement", "-f", "json"], demo_home)
     assert json.loads(short.stdout)["users"] == users
