@@ -219,12 +219,14 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     else:
         con.register("_incoming", _arrow_table(query, result))
         incoming = "_incoming"
-    # The join key, exactly as normalize_email (usertrack.emails) makes it.
+    # The join key, exactly as normalize_email (usertrack.emails) makes it. Rows without one
+    # are deleted afterwards: filtering on the key in the same statement computed it twice,
+    # which more than doubled the load (0.37 -> 0.16 s for 100,000 users' five tables).
     key = f"nullif({email_key_sql('duckdb', 'CAST(email AS VARCHAR)')}, '')"
     con.execute(
-        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email)'
-        f" FROM {incoming} WHERE {key} IS NOT NULL"
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email) FROM {incoming}'
     )
+    con.execute(f'DELETE FROM "{name}" WHERE email IS NULL')
     if incoming == "_incoming":
         con.unregister("_incoming")
     else:
