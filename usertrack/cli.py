@@ -463,8 +463,6 @@ def segments(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import load_settings
-        from usertrack.rendering.export import render
-        from usertrack.rendering.terminal import render_segments
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -501,8 +499,12 @@ def segments(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-history") as saver:
             saved = saver.submit(_save_and_close, history, result) if history else None
             if chosen == "table":
+                from usertrack.rendering.terminal import render_segments  # rich: imported now
+
                 render_segments(_stdout_console(), result, segment, limit)
             else:
+                from usertrack.rendering.export import render
+
                 _emit(render(result, chosen, segment, limit), out)
             if saved:
                 saved.result()
