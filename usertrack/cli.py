@@ -463,8 +463,6 @@ def segments(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import load_settings
-        from usertrack.rendering.export import render
-        from usertrack.rendering.terminal import render_segments
 
         chosen = _choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -487,14 +485,29 @@ def segments(
                     _check_segment(ws, segment)
                 _check_as_of(ws, moment)
                 result = ws.classify(moment or ws.default_as_of(), progress)
-                moves = _segments_history(ws, result, save, changes, since, progress)
-        if moves is not None:
+                if changes:
+                    moves = _segments_history(ws, result, save, since, progress)
+                else:
+                    history = _history_to_save(ws, save)
+        if changes:
             _show_changes(moves, chosen, out, segment, limit or 5)
             return
-        if chosen == "table":
-            render_segments(_stdout_console(), result, segment, limit)
-        else:
-            _emit(render(result, chosen, segment, limit), out)
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The snapshot is written while the output is (SQLite and DuckDB do most of their work
+        # outside the interpreter's lock): about 0.2 s at 100,000 users, off the wall time.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-history") as saver:
+            saved = saver.submit(_save_and_close, history, result) if history else None
+            if chosen == "table":
+                from usertrack.rendering.terminal import render_segments  # rich: imported now
+
+                render_segments(_stdout_console(), result, segment, limit)
+            else:
+                from usertrack.rendering.export import render
+
+                _emit(render(result, chosen, segment, limit), out)
+            if saved:
+                saved.result()
 
 
 def _check_segment(ws: Workspace, segment: str) -> None:
@@ -777,47 +790,65 @@ def cache_clear() -> None:
         _info(f"usertrack: removed {removed} cached result(s)")
 
 
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _history_to_save(ws: Any, save: bool | None) -> Any:
+    """The history this run's snapshot goes to, or None. `save` None (neither --save nor
+    --no-save) saves only under the default rules file."""
+    from usertrack.segments.history import open_history, saves_by_default
+
+    if save is None:
+        save = saves_by_default(ws)
+        if not save:
+            _say(
+                f"usertrack: not saved to the history: {ws.rules.path} is not the default"
+                " rules file (add --save to save it)"
+            )
+    history = open_history(ws)  # checks USERTRACK_HISTORY_DAYS, saving or not
+    return history if save else None
+
+
+def _save_snapshot(history: Any, result: Any) -> None:
+    """Save the snapshot of `result` in `history` (open), saying on stderr when it was not."""
+    from usertrack.errors import DataError
+
+    try:
+        if history.save(result) is None:
+            _say("usertrack: not saved: the history holds a later snapshot of that day")
+    except DataError as e:
+        _say(f"usertrack: warning: snapshot not saved: {e}")
+
+
+def _save_and_close(history: Any, result: Any) -> None:
+    with history:
+        _save_snapshot(history, result)
+
+
 def _segments_history(
-    ws: Any, result: Any, save: bool | None, changes: bool, since: str | None, progress: Any
+    ws: Any, result: Any, save: bool | None, since: str | None, progress: Any
 ) -> Any:
-    """`segments --save` and `--changes`: save the snapshot, compare with the baseline.
-    `save` None (neither --save nor --no-save) saves only under the default rules file."""
+    """`segments --changes`: save the snapshot (see `_history_to_save`), compare with the
+    baseline."""
     from datetime import timedelta
 
     from usertrack.clock import parse_as_of
-    from usertrack.errors import DataError
     from usertrack.segments.history import (
         Snapshot,
         baseline_for,
         check_since,
         compare,
         open_history,
-        saves_by_default,
     )
 
-    def say(msg: str) -> None:
-        typer.echo(msg, err=True)
-
     moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
-    if changes:
-        check_since(moment, result.as_of)
-    if save is None:
-        save = saves_by_default(ws)
-        if not save:
-            say(
-                f"usertrack: not saved to the history: {ws.rules.path} is not the default"
-                " rules file (add --save to save it)"
-            )
-    with open_history(ws) as history:
-        if save:
-            try:
-                if history.save(result) is None:
-                    say("usertrack: not saved: the history holds a later snapshot of that day")
-            except DataError as e:
-                say(f"usertrack: warning: snapshot not saved: {e}")
-        if not changes:
-            return None
-        baseline = baseline_for(ws, history, moment, progress, notice=say)
+    check_since(moment, result.as_of)
+    saving = _history_to_save(ws, save)
+    with saving or open_history(ws) as history:
+        if saving:
+            _save_snapshot(history, result)
+        baseline = baseline_for(ws, history, moment, progress, notice=_say)
     return compare(baseline, Snapshot.of(result), result.segments)
 
 

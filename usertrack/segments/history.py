@@ -114,19 +114,48 @@ class Snapshot:
             if segs:
                 members[email] = segs
                 primary[email] = first or segs[0]
-        ids = tuple(s.id for s in getattr(result, "segments", ()))
         return cls(
             as_of=_utc(result.as_of),
             members=members,
             primary=primary,
-            segment_ids=ids,
-            users=getattr(result, "user_count", None) or len(result.users),
+            segment_ids=_segment_ids(result),
+            users=_user_count(result),
             source=source,
             fingerprint=fingerprint,
         )
 
     def in_segment(self, segment_id: str) -> set[str]:
         return {email for email, segs in self.members.items() if segment_id in segs}
+
+
+def _user_count(result: Classified) -> int:
+    return getattr(result, "user_count", None) or len(result.users)
+
+
+def _segment_ids(result: Classified) -> tuple[str, ...]:
+    return tuple(s.id for s in getattr(result, "segments", ()))
+
+
+def _member_rows(result: Classified, workspace: str, key: str) -> list[tuple[Any, ...]]:
+    """The `members` rows of a snapshot, in email order. A classification still in DuckDB
+    builds them there (100,000 users' rows in one fetch, no dict of members to sort)."""
+    in_duckdb = getattr(result, "snapshot_rows", None)
+    if in_duckdb is not None and getattr(result, "con", None) is not None:
+        rows: list[tuple[Any, ...]] = in_duckdb(workspace, key)
+        return rows
+    snap = Snapshot.of(result)
+    # A handful of distinct segment lists among 100,000 users: encode each once.
+    encoded: dict[tuple[str, ...], str] = {}
+    return [
+        (
+            workspace,
+            key,
+            email,
+            encoded.get(segs) or encoded.setdefault(segs, json.dumps(list(segs))),
+            snap.primary.get(email),
+        )
+        for email, segs in sorted(snap.members.items())
+    ]
 
 
 @dataclass(frozen=True)
@@ -332,29 +361,17 @@ class History:
             self._con = con
         return self._con
 
-    def save(self, result: Classified, *, saved_at: datetime | None = None) -> Snapshot | None:
+    def save(self, result: Classified, *, saved_at: datetime | None = None) -> datetime | None:
         """Store the classification as the snapshot of its UTC day, replacing an earlier one of
-        that day; None (nothing saved) when the day already has a later snapshot. Snapshots more
-        than `keep_days` older than the newest are deleted in the same transaction."""
-        snap = Snapshot.of(result, source="snapshot", fingerprint=self.fingerprint)
-        key = _key(snap.as_of)
-        day_start = _key(datetime.combine(snap.as_of.date(), datetime.min.time(), tzinfo=UTC))
-        day_end = _key(
-            datetime.combine(snap.as_of.date() + timedelta(days=1), datetime.min.time(), UTC)
-        )
+        that day; return its moment, or None (nothing saved) when the day already has a later
+        snapshot. Snapshots more than `keep_days` older than the newest are deleted in the same
+        transaction."""
+        as_of = _utc(result.as_of)
+        key = _key(as_of)
+        day_start = _key(datetime.combine(as_of.date(), datetime.min.time(), tzinfo=UTC))
+        day_end = _key(datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time(), UTC))
         stamp = _key(saved_at or datetime.now(UTC))
-        # A handful of distinct segment lists among 100,000 users: encode each once.
-        encoded: dict[tuple[str, ...], str] = {}
-        rows = [
-            (
-                self.workspace,
-                key,
-                email,
-                encoded.get(segs) or encoded.setdefault(segs, json.dumps(list(segs))),
-                snap.primary.get(email),
-            )
-            for email, segs in sorted(snap.members.items())
-        ]
+        rows = _member_rows(result, self.workspace, key)
         con = self._connection()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -378,8 +395,8 @@ class History:
                         self.workspace,
                         key,
                         stamp,
-                        snap.users,
-                        json.dumps(list(snap.segment_ids)),
+                        _user_count(result),
+                        json.dumps(list(_segment_ids(result))),
                         self.fingerprint,
                     ),
                 )
@@ -391,7 +408,7 @@ class History:
             con.execute("COMMIT")
         except sqlite3.Error as e:
             raise DataError(f"{self.path}: cannot save the segment snapshot: {e}") from None
-        return snap
+        return as_of
 
     def _prune(self, con: sqlite3.Connection) -> None:
         """Delete the snapshots more than keep_days older than the newest (inside save's

@@ -107,6 +107,19 @@ class Classification:
             segments = lists.get(ids) or lists.setdefault(ids, ids.split(" "))
             yield email, segments, segments[0]
 
+    def snapshot_rows(self, workspace: str, key: str) -> list[tuple[Any, ...]]:
+        """A history snapshot's `members` rows (workspace, key, email, segments as a JSON
+        list, primary) of every user in at least one segment, in email order, made by DuckDB.
+        The JSON is json.dumps' own (`["a", "b"]`): segment ids are lower_snake_case. On a
+        cursor of its own, so that a snapshot can be saved while the output is rendered."""
+        with self._connection().cursor() as cur:
+            return cur.execute(
+                "SELECT $workspace, $key, email,"
+                " '[\"' || array_to_string(__segments, '\", \"') || '\"]', __segments[1]"
+                " FROM classified WHERE len(__segments) > 0 ORDER BY rowid",
+                {"workspace": workspace, "key": key},
+            ).fetchall()
+
     def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The users of one segment, in the segment's order (the first `limit` of them)."""
         order = self._order[segment_id]
