@@ -33,8 +33,7 @@ def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
 
 def ordered_rows(person: list[int], t: list[int], code: list[int]) -> list[tuple[int, ...]]:
     arrays = (np.array(person, np.int32), np.array(t, np.int64), np.array(code, np.int32))
-    order = _in_time_order(*arrays)
-    return [tuple(int(a[i]) for a in arrays) for i in order]
+    return list(zip(*(a.tolist() for a in _in_time_order(*arrays)), strict=True))
 
 
 def test_events_in_person_then_time_then_node_order() -> None:
@@ -53,7 +52,7 @@ def test_events_in_person_then_time_then_node_order() -> None:
         (1, 50, 4),
         (1, 50, 4),
     ]
-    assert len(_in_time_order(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0))) == 0
+    assert ordered_rows([], [], []) == []
 
 
 def test_keys_wider_than_63_bits_are_ordered_on_three_columns() -> None:
