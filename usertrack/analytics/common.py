@@ -388,7 +388,7 @@ def open_facts_query(
         return
     con, sql, bound = lazy(query, values)
     try:
-        facts = FactsQuery(con, f"({sql})", bound, query_id)
+        facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
         found = [d[0] for d in facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description]
         missing = [c for c in schema if c not in found]
         if missing:
@@ -399,7 +399,7 @@ def open_facts_query(
                 f" (it returned: {', '.join(found) or 'nothing'})"
             )
         casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
-        facts.relation = f"(SELECT {casts} FROM ({sql}) AS _facts)"
+        facts.relation = f"(SELECT {casts} FROM (\n{sql}\n) AS _facts)"
         yield facts
     finally:
         con.close()
