@@ -112,21 +112,30 @@ def _in_time_order(person: Any, t: Any, code: Any) -> tuple[Any, Any, Any]:
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     times = ordered[new]  # the distinct times, smallest first
+    del ordered  # (each of these arrays is 8 bytes an event: peak memory)
     rank = np.empty(n, dtype=np.int64)
     rank[by_time] = np.cumsum(new, dtype=np.int64) - 1
+    del by_time, new
     person_span = int(person.max()) + 2  # -1 (no person) .. max
     time_span = len(times)
     code_span = int(code.max()) + 1
     if person_span * time_span * code_span >= 2**63:
         order = np.lexsort((code, t, person))
         return person[order], t[order], code[order]
-    key = (person.astype(np.int64) + 1) * time_span + rank
+    key = person.astype(np.int64)
+    key += 1
+    key *= time_span
+    key += rank
+    del rank
     key *= code_span
     key += code
     key.sort()
-    rest, codes = np.divmod(key, code_span)
-    persons, ranks = np.divmod(rest, time_span)
-    return persons - 1, times[ranks], codes
+    codes = key % code_span
+    key //= code_span
+    ranks = key % time_span
+    key //= time_span
+    key -= 1
+    return key, times[ranks], codes
 
 
 def _sequences(facts: FactsQuery) -> tuple[Any, Any]:
@@ -146,8 +155,7 @@ def _sequences(facts: FactsQuery) -> tuple[Any, Any]:
     facts.execute(PERSONS_SQL)
     null_node = facts.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
     rows = facts.execute(EVENTS_SQL).fetchnumpy()
-    person, t, code = (np.asarray(rows[c]) for c in ("person", "t", "code"))
-    person, t, code = _in_time_order(person, t, code)
+    person, t, code = _in_time_order(*(np.asarray(rows.pop(c)) for c in ("person", "t", "code")))
     n = len(t)
     same_person = np.zeros(n, dtype=bool)
     same_person[1:] = (person[1:] == person[:-1]) & (person[1:] >= 0)
