@@ -13,7 +13,7 @@ import pytest
 
 from tests.analytics_helpers import record, write_export
 from tests.posthog_server import DEFAULT_KEY, serve
-from usertrack.analytics.common import open_facts
+from usertrack.analytics.common import open_facts, open_facts_query
 from usertrack.config import load_settings
 from usertrack.errors import QueryError
 from usertrack.segments.rules import load_segments
@@ -103,3 +103,39 @@ def test_a_missing_column_names_the_query_on_both_paths(setup: tuple[Path, Path]
                 open_facts(ws, "posthog/facts_probe", AS_OF, {**SCHEMA, "day": "DATE"}),
             ):
                 pass
+
+
+def test_a_facts_query_gives_the_same_typed_rows_on_both_paths(setup: tuple[Path, Path]) -> None:
+    store, queries = setup
+    expected = [(1, "p1"), (1, "p2"), (2, "p1")]  # as in the first test
+    with both(store, queries) as workspaces:
+        for ws in workspaces:
+            with open_facts_query(ws, "posthog/facts_probe", AS_OF, SCHEMA) as facts:
+                # n comes as INTEGER and is read as BIGINT; event is not asked for
+                rows = facts.execute("SELECT * FROM {facts} ORDER BY ALL")
+                columns = [(d[0], str(d[1])) for d in rows.description]
+                assert columns == [("n", "BIGINT"), ("person_id", "VARCHAR")]
+                assert rows.fetchall() == expected
+                # {facts} can be read more than once, and statements without it run as they are
+                found = facts.execute("SELECT count(*) FROM {facts} WHERE n > 1").fetchone()
+                assert found == (1,)
+                assert facts.execute("SELECT 40 + 2").fetchone() == (42,)
+
+
+def test_a_facts_query_without_a_column_names_the_query_on_both_paths(
+    setup: tuple[Path, Path],
+) -> None:
+    store, queries = setup
+    with both(store, queries) as workspaces:
+        for ws in workspaces:
+            with (
+                pytest.raises(QueryError, match="query posthog/facts_probe returns no column day"),
+                open_facts_query(ws, "posthog/facts_probe", AS_OF, {**SCHEMA, "day": "DATE"}),
+            ):
+                pass
+            # a statement DuckDB refuses is a QueryError naming the query
+            with (
+                open_facts_query(ws, "posthog/facts_probe", AS_OF, SCHEMA) as facts,
+                pytest.raises(QueryError, match=r"query posthog/facts_probe: .*nope"),
+            ):
+                facts.execute("SELECT nope FROM {facts}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from tests.analytics_helpers import run_json, write_export
 from tests.test_paths import AS_OF, D_, RANGE, RECORDS, A, B, C, E
-from usertrack.analytics.paths import _grouped
+from usertrack.analytics.paths import _grouped, _in_time_order
 
 
 def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
@@ -29,6 +29,42 @@ def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
         (5, big, 0, 1),
         (5, big, 1, 2),
     ]
+
+
+def ordered_rows(person: list[int], t: list[int], code: list[int]) -> list[tuple[int, ...]]:
+    arrays = (np.array(person, np.int32), np.array(t, np.int64), np.array(code, np.int32))
+    return list(zip(*(a.tolist() for a in _in_time_order(*arrays)), strict=True))
+
+
+def test_events_in_person_then_time_then_node_order() -> None:
+    # person 1's two events at t=50 tie and go by node (2 before 4); the lone events (-1)
+    # come first; equal rows (1, 50, 4) twice stay two rows
+    person = [1, 0, 1, -1, 1, 0, 1, -1]
+    t = [50, 70, 50, 90, 10, 20, 50, 5]
+    code = [4, 0, 2, 1, 3, 3, 4, 0]
+    assert ordered_rows(person, t, code) == [
+        (-1, 5, 0),
+        (-1, 90, 1),
+        (0, 20, 3),
+        (0, 70, 0),
+        (1, 10, 3),
+        (1, 50, 2),
+        (1, 50, 4),
+        (1, 50, 4),
+    ]
+    assert ordered_rows([], [], []) == []
+
+
+def test_keys_wider_than_63_bits_are_ordered_on_three_columns() -> None:
+    # 2**31 persons x 2**20 distinct times x 2**20 codes do not fit in one int64: np.lexsort
+    big = 2**31 - 2
+    person = [big, 0, big, 0] + [5] * (2**20 - 4)
+    t = list(range(2**20))
+    t[0], t[2] = 9, 9  # person big's two events tie and go by node
+    code = [2**20 - 1, 3, 0, 3] + [1] * (2**20 - 4)
+    rows = ordered_rows(person, t, code)
+    assert rows[:2] == [(0, 1, 3), (0, 3, 3)]
+    assert rows[-2:] == [(big, 9, 0), (big, 9, 2**20 - 1)]
 
 
 def test_an_empty_grouping() -> None:

@@ -330,6 +330,81 @@ def open_facts(
         con.close()
 
 
+FACTS = "{facts}"  # where a FactsQuery statement names its facts
+
+
+@dataclass
+class FactsQuery:
+    """Statements over a facts query's rows: each names them `{facts}`, which is the loaded
+    table on the sources whose rows come through Python, and on the local engine the facts
+    query itself as a subquery, bound anew for each statement (`open_facts_query`)."""
+
+    con: duckdb.DuckDBPyConnection
+    relation: str
+    values: dict[str, Any]
+    query_id: str
+
+    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        from usertrack.errors import QueryError
+        from usertrack.sources.base import current_token, on_cancel
+
+        statement = sql.replace(FACTS, self.relation)
+        try:
+            with on_cancel(self.con.interrupt):
+                return self.con.execute(statement, (self.values or None) if FACTS in sql else None)
+        except duckdb.Error as e:
+            token = current_token()
+            if token is not None:
+                token.check()  # interrupted because the command was cancelled: say so
+            raise QueryError(f"query {self.query_id}: {str(e).strip().splitlines()[0]}") from None
+
+
+@contextmanager
+def open_facts_query(
+    ws: Workspace,
+    query_id: str,
+    as_of: datetime,
+    schema: Mapping[str, str],
+    **params: Any,
+) -> Iterator[FactsQuery]:
+    """The rows of the facts query `query_id` with the `schema` columns and types (as
+    open_facts), for an analysis that reads them in a few statements.
+
+    On the local engine they are never stored: each statement runs the facts query as its
+    subquery on a cursor of the events store's own DuckDB (LocalPostHogSource.facts_sql), so the
+    rows stream from the store's blocks into the analysis. Worth it when the analysis reads
+    them only a few times and reading the store costs less than writing their texts into a
+    table (paths at 100,000 users: 0.06 s a scan against 0.25 s for the table). On any other
+    source the rows are loaded into an in-memory table once (open_facts).
+    """
+    query, values = ws.bind(query_id, as_of, **params)
+    source = ws.sources[query.folder]
+    lazy = getattr(source, "facts_sql", None)
+    if lazy is None:
+        with open_facts(ws, query_id, as_of, schema, table="facts", **params) as con:
+            yield FactsQuery(con, '"facts"', {}, query_id)
+        return
+    con, sql, bound = lazy(query, values)
+    try:
+        facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
+        found = [d[0] for d in facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description]
+        missing = [c for c in schema if c not in found]
+        if missing:
+            from usertrack.errors import QueryError
+
+            raise QueryError(
+                f"query {query_id} returns no column {', '.join(missing)}"
+                f" (it returned: {', '.join(found) or 'nothing'})"
+            )
+        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
+        facts.relation = f"(SELECT {casts} FROM (\n{sql}\n) AS _facts)"
+        yield facts
+    finally:
+        con.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Rendering a result: JSON documents, csv rows, Markdown tables
 

@@ -1,12 +1,13 @@
 """Paths as PostHog's paths insight builds them (docs/metrics.md, "Paths").
 
 The facts query (queries/posthog/path_events.sql) returns every kept event of the range (a
-pageview as its pathname, a custom event as its name). DuckDB sorts them per person in time
-order (as integer codes); numpy splits each person's events into sequences at gaps of 30
-minutes or more, collapses consecutive duplicates, trims the sequences to --from/--to and the
-first --steps nodes and counts paths, entry/exit nodes and edges, all over arrays of codes
-(no list per sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their
-names back.
+pageview as its pathname, a custom event as its name). DuckDB numbers the nodes and persons
+and hands each event over as three integers (on the local engine reading the store directly:
+the events are never written into a table of their own); numpy orders them per person in
+time order, splits each person's events into sequences at gaps of 30 minutes or more,
+collapses consecutive duplicates, trims the sequences to --from/--to and the first --steps
+nodes and counts paths, entry/exit nodes and edges, all over arrays of codes (no list per
+sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their names back.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.common import DateRange, open_facts
+from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
-    import duckdb
-
     from usertrack.workspace import Workspace
 
 QUERY = "posthog/path_events"
@@ -72,26 +71,74 @@ def check_options(steps: int, start: str | None, end: str | None) -> tuple[str |
 # Nodes and persons as small integers: sorting and grouping integers costs a fraction of doing
 # so on their texts (millions of rows at 100,000 users). A node's code is its place in the
 # order ORDER BY node gives (NULL last), so ordering by codes orders by texts.
-CODES_SQL = """
+NODES_SQL = """
 CREATE TEMP TABLE path_nodes AS
     SELECT node, (row_number() OVER (ORDER BY node) - 1)::INTEGER AS code
-    FROM (SELECT DISTINCT node FROM facts);
+    FROM (SELECT DISTINCT node FROM {facts})
+"""
+PERSONS_SQL = """
 CREATE TEMP TABLE path_persons AS
     SELECT person_id, (row_number() OVER () - 1)::INTEGER AS person
-    FROM (SELECT DISTINCT person_id FROM facts WHERE person_id IS NOT NULL);
+    FROM (SELECT DISTINCT person_id FROM {facts} WHERE person_id IS NOT NULL)
 """
-# Each person's events in time order, ties by node; a NULL person is -1 (each of its events is
-# a sequence of its own: nothing says two of them are one person's).
-ORDERED_SQL = """
+# Each kept event as integers: its person (-1 for a NULL person: each of its events is a
+# sequence of its own, nothing says two of them are one person's), its time and its node.
+# In no order: numpy sorts them (_in_time_order) in about half the time of DuckDB's ORDER BY.
+EVENTS_SQL = """
 SELECT coalesce(p.person, -1) AS person, epoch_us(f.timestamp) AS t, n.code
-FROM facts f
+FROM {facts} f
 JOIN path_nodes n ON f.node IS NOT DISTINCT FROM n.node
 LEFT JOIN path_persons p ON f.person_id = p.person_id
-ORDER BY person, t, n.code
 """
 
 
-def _sequences(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
+def _in_time_order(person: Any, t: Any, code: Any) -> tuple[Any, Any, Any]:
+    """The rows (person, time, node code) sorted by person, then time, then node code.
+
+    Sorted as one int64 key when the three fit in it, each time replaced by its rank among
+    the distinct times: (person, time rank, code) packed as digits, sorted as values (not
+    indices), then unpacked. numpy sorts one int64 column several times faster than it
+    orders three (np.lexsort, the fallback), and faster than DuckDB's ORDER BY. The ranks come
+    from a stable sort on the times, which takes one pass when the events come in about time
+    order (the events store keeps them so)."""
+    import numpy as np
+
+    n = len(t)
+    if n == 0:
+        return person, t, code
+    by_time = np.argsort(t, kind="stable")
+    ordered = t[by_time]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    times = ordered[new]  # the distinct times, smallest first
+    del ordered  # (each of these arrays is 8 bytes an event: peak memory)
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_time] = np.cumsum(new, dtype=np.int64) - 1
+    del by_time, new
+    person_span = int(person.max()) + 2  # -1 (no person) .. max
+    time_span = len(times)
+    code_span = int(code.max()) + 1
+    if person_span * time_span * code_span >= 2**63:
+        order = np.lexsort((code, t, person))
+        return person[order], t[order], code[order]
+    key = person.astype(np.int64)
+    key += 1
+    key *= time_span
+    key += rank
+    del rank
+    key *= code_span
+    key += code
+    key.sort()
+    codes = key % code_span
+    key //= code_span
+    ranks = key % time_span
+    key //= time_span
+    key -= 1
+    return key, times[ranks], codes
+
+
+def _sequences(facts: FactsQuery) -> tuple[Any, Any]:
     """Every sequence's nodes as codes of `path_nodes`: the kept codes in sequence order and
     the offset where each sequence starts in them.
 
@@ -104,10 +151,11 @@ def _sequences(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
     """
     import numpy as np
 
-    con.execute(CODES_SQL)
-    null_node = con.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
-    rows = con.execute(ORDERED_SQL).fetchnumpy()
-    person, t, code = (np.asarray(rows[c]) for c in ("person", "t", "code"))
+    facts.execute(NODES_SQL)
+    facts.execute(PERSONS_SQL)
+    null_node = facts.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
+    rows = facts.execute(EVENTS_SQL).fetchnumpy()
+    person, t, code = _in_time_order(*(np.asarray(rows.pop(c)) for c in ("person", "t", "code")))
     n = len(t)
     same_person = np.zeros(n, dtype=bool)
     same_person[1:] = (person[1:] == person[:-1]) & (person[1:] >= 0)
@@ -216,17 +264,17 @@ def _top(counts: Any, limit: int) -> Any:
 
 
 def summarize(
-    con: duckdb.DuckDBPyConnection,
+    facts: FactsQuery,
     steps: int = DEFAULT_STEPS,
     start: str | None = None,
     end: str | None = None,
     top: int = DEFAULT_TOP,
 ) -> dict[str, Any]:
-    """Paths, entry/exit nodes and edges from the `facts` table, as Paths' fields."""
+    """Paths, entry/exit nodes and edges from the facts, as Paths' fields."""
     import numpy as np
 
-    kept, first = _sequences(con)
-    codes = con.execute("SELECT code, node FROM path_nodes").fetchall()
+    kept, first = _sequences(facts)
+    codes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
     name = dict(codes)
     code = {node: c for c, node in codes}
     # A --from/--to node no event has is code -1, which no sequence holds.
@@ -298,8 +346,8 @@ def paths(
     if progress:
         progress("fetching path events")
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
-    with open_facts(ws, QUERY, as_of, schema, since=span.start, until=span.end) as con:
+    with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
         if progress:
             progress("working out paths")
-        found = summarize(con, steps, start, end, top)
+        found = summarize(facts, steps, start, end, top)
     return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)

@@ -260,6 +260,17 @@ class LocalPostHogSource:
             raise
         return cur
 
+    def facts_sql(
+        self, query: Query, params: Mapping[str, Any]
+    ) -> tuple[duckdb.DuckDBPyConnection, str, dict[str, Any]]:
+        """A new cursor on the store (the caller closes it), the DuckDB text of `query` and
+        its bound values, to be run as a subquery of an analysis's own statements: the rows
+        then stream from the store's blocks into the analysis, never kept as a table of
+        their own (for the 2.86 M path events at 100,000 users, writing their texts into a
+        temporary table cost as much as the analysis after it)."""
+        tr, values = self._bound(query, params, f"{query.id} ({query.path})")
+        return self._connection().cursor(), tr.sql, values
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
