@@ -2566,14 +2566,12 @@ def _sql() -> dict[str, str]:
         JOIN demo_v_os os ON os.code = os
         ORDER BY pid"""
     sql["events_sessions"] = f"SELECT {_uuid_sql('hi', 'lo')} FROM demo_sess ORDER BY sid"
-    sql["events_referrers"] = f"""
-        SELECT {
-        fragment(
-            "'$referrer', CASE WHEN value = '$direct' THEN '$direct' "
-            "ELSE 'https://' || value || '/' END",
-            "'$referring_domain', value",
-        )
-    } FROM demo_v_ref ORDER BY code"""
+    referrer = fragment(
+        "'$referrer', CASE WHEN value = '$direct' THEN '$direct'"
+        " ELSE 'https://' || value || '/' END",
+        "'$referring_domain', value",
+    )
+    sql["events_referrers"] = f"SELECT {referrer} FROM demo_v_ref ORDER BY code"
     hot = ", ".join([*HOT_PROPERTIES.values(), *HOT_PERSON_PROPERTIES.values()])
     sql["events"] = f"""
         SELECT {_uuid_sql("hi", "lo")} AS uuid, event, distinct_id, person_id, ts AS timestamp,

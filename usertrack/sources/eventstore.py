@@ -127,6 +127,8 @@ def write_events(
     are not kept) and returns a SELECT producing the 7 raw columns `uuid, event, distinct_id,
     person_id, timestamp, properties, person_properties`. `timestamp` may be TIMESTAMP (taken as
     UTC), TIMESTAMPTZ or ISO 8601 text; properties may be JSON, JSON text, STRUCT or MAP.
+    It may also give materialized columns (those of HOT_PROPERTIES, `person_email`) read from
+    the same data as its JSON: they are stored as given instead of read out of the JSON.
     With `in_order`, the SELECT promises its rows in timestamp order, and they are stored as they
     come instead of sorted: DuckDB keeps the order of a scan through projections, not through a
     join (see the demo's generator), and a sort of millions of wide rows costs seconds and memory.
