@@ -301,3 +301,39 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
         con.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.duckdb"]
     assert os.access(store, os.R_OK)
+
+
+def test_write_events_takes_given_columns_and_order(tmp_path: Path) -> None:
+    # A SELECT may give materialized columns itself (the demo's generator does): they are
+    # stored as given, the others read out of the JSON. With in_order, rows are stored as they
+    # come, not sorted (here deliberately out of order, to see that nothing sorted them).
+    def load(con: duckdb.DuckDBPyConnection) -> str:
+        return """
+            SELECT 'u' || i AS uuid, 'e' AS event, 'd' AS distinct_id, 'p' AS person_id,
+                   TIMESTAMP '2024-01-01' + INTERVAL (10 - i) MINUTE AS timestamp,
+                   json_object('$pathname', '/json', '$browser', 'Firefox') AS properties,
+                   json_object('email', 'A@x.io') AS person_properties,
+                   'given ' || i AS prop_pathname, 'given@x.io' AS person_email
+            FROM range(10) t(i)
+        """
+
+    store = tmp_path / "store.duckdb"
+    assert write_events(store, load, in_order=True) == 10
+    con = open_store(store)
+    try:
+        rows = con.execute(
+            "SELECT prop_pathname, prop_browser, person_email, person_email_norm"
+            " FROM events ORDER BY rowid"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [(f"given {i}", "Firefox", "given@x.io", "given@x.io") for i in range(10)]
+    assert write_events(store, load) == 10  # without in_order: sorted by timestamp
+    con = open_store(store)
+    try:
+        paths = [
+            r[0] for r in con.execute("SELECT prop_pathname FROM events ORDER BY rowid").fetchall()
+        ]
+    finally:
+        con.close()
+    assert paths == [f"given {i}" for i in range(9, -1, -1)]

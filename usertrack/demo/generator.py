@@ -648,9 +648,9 @@ class DemoData:
     """Everything one generation produced, as numpy columns (strings dictionary-encoded).
 
     ``frames`` maps a frame name to its columns (equal-length numpy arrays); ``sql`` maps each
-    PostgreSQL table and ``"events"`` to the DuckDB SELECT that turns the registered frames into the
-    final rows. `register` puts the frames on a DuckDB connection. ``stories`` counts the users of
-    each story (see the module docstring).
+    PostgreSQL table and ``"events"`` to the DuckDB SELECT that turns the frames, registered as
+    ``demo_<frame>`` (the events by `_events_select`), into the final rows. ``stories`` counts the
+    users of each story (see the module docstring).
     """
 
     users: int
@@ -659,10 +659,6 @@ class DemoData:
     frames: dict[str, dict[str, np.ndarray]]
     sql: dict[str, str]
     stories: dict[str, int] = field(default_factory=dict)
-
-    def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        for name, columns in self.frames.items():
-            con.register(f"demo_{name}", columns)
 
     def row_counts(self) -> dict[str, int]:
         sizes = {name: len(next(iter(cols.values()))) for name, cols in self.frames.items()}
@@ -784,13 +780,12 @@ def _generate_workspace(
     load_postgres(start_demo_postgres(ws), data, release=True)
     _return_freed_memory()
     say("writing events")
-    # Batches of events in time order (see write_events): DuckDB sorts one batch at a time, and
-    # capped, it spills to the store's temporary folder rather than grow. Sorting all 5.3 M events
-    # of 100,000 users at once took 2 GB (and an OOM error under a 400 MB cap).
+    # The event frame is in time order and the SELECT keeps it (see _sql): nothing is sorted.
     events = write_events(
         ws.events_path,
-        lambda con: _event_batches(con, data, EVENT_BATCH_ROWS),
+        lambda con: _events_select(con, data),
         {"memory_limit": EVENT_MEMORY_LIMIT},
+        in_order=True,
     )
 
     manifest = {
@@ -809,35 +804,90 @@ def _generate_workspace(
     return ws
 
 
-# Events per batch of the store write, and DuckDB's memory cap for it (past it DuckDB spills to
-# disk). With the event frames beside it, usertrack peaks near 770 MB at 100,000 users. The cap
-# trades memory for time: at 256 MB the spilling made the write half again as slow; 384 MB was
-# a few seconds faster or not at all (noise on a shared machine) for about 80 MB more.
-EVENT_BATCH_ROWS = 250_000
-EVENT_MEMORY_LIMIT = "320MB"
+# DuckDB's memory cap for the store write (past it DuckDB spills to disk): with nothing to sort
+# and no hash table to build, the write holds the lookup lists and the row groups being
+# compressed.
+EVENT_MEMORY_LIMIT = "200MB"
 
 
-def _event_batches(con: duckdb.DuckDBPyConnection, data: DemoData, size: int) -> Iterator[str]:
-    """The events SELECT once per batch of `size` events in time order (see write_events), each
-    batch registered when the iterator is advanced: its events as demo_ev, and only their
-    sessions and persons as demo_sess and demo_pers, so that a batch renders the JSON of its own
-    sessions and persons, not everyone's."""
+def _events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:
+    """Register `demo_events` on con, every event's columns in the frame's (time) order, and
+    return the events SELECT over it (data.sql["events"]).
+
+    The strings events share (a person's ids and properties, a session's id, the words of a
+    vocabulary) are rendered once each by DuckDB and handed back as Arrow dictionaries indexed
+    per event, which DuckDB scans as dictionary vectors: the SELECT is then one scan and
+    projections, which DuckDB keeps in the frame's order, where a join would not (see _sql).
+    The store's materialized columns (eventstore.HOT_PROPERTIES, the person's email) are given
+    the same way, from the fragments the JSON is made of, so the store reads no JSON back.
+    """
     import numpy as np
+    import pyarrow as pa
 
-    for name, columns in data.frames.items():
-        if name.startswith("v_"):
-            con.register(f"demo_{name}", columns)
-    events, sessions, persons = data.frames["ev"], data.frames["sess"], data.frames["pers"]
-    order = np.argsort(events["ts"], kind="stable").astype(np.int32)
-    for start in range(0, len(order), size):
-        rows = order[start : start + size]
-        # sid and pid are the row numbers of their frames.
-        sess_rows = np.unique(events["sid"][rows])
-        pers_rows = np.unique(sessions["pid"][sess_rows])
-        con.register("demo_ev", {col: values[rows] for col, values in events.items()})
-        con.register("demo_sess", {col: values[sess_rows] for col, values in sessions.items()})
-        con.register("demo_pers", {col: values[pers_rows] for col, values in persons.items()})
-        yield data.sql["events"]
+    from usertrack.sources.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
+
+    # The last use of the frames: they leave `data` (and the connection, but for the events) and
+    # every index array is int32, so that the write holds little beside DuckDB's own memory.
+    for name, frame in data.frames.items():
+        if name.startswith("v_") or name in ("pers", "sess"):
+            con.register(f"demo_{name}", frame)
+    frames = data.frames
+    events, sessions = frames.pop("ev"), frames.pop("sess")
+    _in_time_order(events)
+    n_persons = len(frames.pop("pers")["pid"])
+    persons = con.sql(data.sql["events_persons"]).to_arrow_table()
+
+    def strings(sql: str) -> pa.Array:
+        return con.sql(sql).to_arrow_table().column(0).combine_chunks()
+
+    def joined(*names: str) -> pa.Array:
+        return pa.concat_arrays([persons[name].combine_chunks() for name in names])
+
+    def coded(codes: np.ndarray, words: Any) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(words))
+
+    columns: dict[str, Any] = {}
+
+    def fragments(name: str, codes: np.ndarray, words: Any) -> None:
+        """A column of JSON fragments by code, and the hot properties they hold, as the
+        store would read them out of the JSON (json_extract_string: text as is, other values
+        as JSON text)."""
+        columns[name] = coded(codes, words)
+        parsed = [json.loads("{" + str(word).lstrip(",") + "}") for word in words]
+        for key, col in HOT_PROPERTIES.items():
+            if any(key in props for props in parsed):
+                values = [props.get(key) for props in parsed]
+                texts = [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
+                columns[col] = coded(codes, texts)
+
+    sid = events["sid"]
+    pid = sessions["pid"][sid]
+    # A session's slot: 0, 1 or 2 for its person's first, second or third distinct_id; the
+    # third is a phone.
+    slot = sessions["slot"][sid].astype(np.int32)
+    columns.update(hi=events["hi"], lo=events["lo"], ts=events["ts"])
+    columns["event"] = coded(events["type"], frames["v_event"]["value"])
+    fragments("path", events["path"], frames["v_path"]["json"])
+    fragments("extra", events["x"], frames["v_extra"]["value"])
+    fragments("referrer", sessions["ref"][sid], strings(data.sql["events_referrers"]).to_pylist())
+    columns["session_id"] = columns[HOT_PROPERTIES["$session_id"]] = coded(
+        sid, strings(data.sql["events_sessions"])
+    )
+    con.unregister("demo_sess")
+    con.unregister("demo_pers")
+    for name in ("person_id", "person_properties", "$geoip_country_code", "email"):
+        column = coded(pid, joined(name))
+        columns[HOT_PROPERTIES.get(name) or HOT_PERSON_PROPERTIES.get(name) or name] = column
+    device = np.where(slot == 2, pid + n_persons, pid)
+    for name in ("device", "$browser", "$device_type"):
+        column = coded(device, joined(name, f"phone {name}"))
+        columns[HOT_PROPERTIES.get(name, name)] = column
+    slot *= n_persons
+    slot += pid
+    columns["distinct_id"] = coded(slot, joined("did0", "did1", "did2"))
+    con.register("demo_events", pa.table(columns))
+    _return_freed_memory()  # the frame's columns before their time order, among others
+    return data.sql["events"]
 
 
 def _return_freed_memory() -> None:
@@ -2316,6 +2366,17 @@ def _quiet_trial_events(
     _append_events(events, added)
 
 
+def _in_time_order(columns: dict[str, np.ndarray]) -> None:
+    """Reorder the event frame by timestamp (stable: ties keep their order), in place and one
+    column at a time, each old column freed as its reordered copy replaces it. The events store
+    is written in this order (see _sql): that is how it is kept sorted without a sort."""
+    import numpy as np
+
+    order = np.argsort(columns["ts"], kind="stable")
+    for name, values in columns.items():
+        columns[name] = values[order]
+
+
 def _append_events(events: list[np.ndarray], added: tuple[np.ndarray, ...]) -> None:
     """Append rows to the event columns in place, one column at a time: the old column is freed
     before the next is copied (all at once, the copy would double the events' memory)."""
@@ -2397,6 +2458,8 @@ def _path_json(path: str) -> str:
 
 def _sql() -> dict[str, str]:
     """The DuckDB SELECTs that turn the registered frames into the final rows of each table."""
+    from usertrack.sources.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
+
     code_body = (
         "'import os\\nimport httpx\\n\\n\\ndef main(params: dict) -> dict:\\n'"
         ' || \'    """\' || t.description || \'."""\\n\''
@@ -2455,58 +2518,65 @@ def _sql() -> dict[str, str]:
             JOIN demo_v_result res ON res.code = a.prompt
             LEFT JOIN demo_v_err e ON e.code = a.err ORDER BY a.id""",
     }
-    session_json = ", ".join(
-        [
-            "'$session_id', " + _uuid_sql("ss.hi", "ss.lo"),
-            "'$referrer', CASE WHEN rf.value = '$direct' THEN '$direct' "
-            "ELSE 'https://' || rf.value || '/' END",
-            "'$referring_domain', rf.value",
-            "'$browser', CASE WHEN ss.slot = 2 THEN 'Mobile Safari' ELSE br.value END",
-            "'$os', CASE WHEN ss.slot = 2 THEN 'iOS' ELSE os.value END",
-            "'$device_type', CASE WHEN ss.slot = 2 OR p.mobile THEN 'Mobile' ELSE 'Desktop' END",
+
+    # The events are rendered in the event frame's order (time order, see _in_time_order) and
+    # stored as they come, not sorted (a sort of 5 million wide rows costs seconds and memory).
+    # So the SELECT is a scan and projections only, which DuckDB keeps in order: no join (a hash
+    # join's output comes in another order). What a join would look up is in the scanned table
+    # already, as dictionaries (see _events_select) rendered here. Properties are JSON fragments
+    # joined: the event's path, its own variant (see _event_extras), its session's id and
+    # referrer, its person's device on that session; each fragment is a json_object with its
+    # braces cut, so the text is that of one json_object of all the keys.
+    def fragment(*pairs: str) -> str:
+        obj = f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
+        return f"substr({obj}, 2, length({obj}) - 2)"
+
+    def device(browser: str, os_: str, device_type: str) -> str:
+        return fragment(
+            f"'$browser', {browser}",
+            f"'$os', {os_}",
+            f"'$device_type', {device_type}",
             "'$geoip_country_code', co.value",
             "'$lib', 'web'",
-        ]
-    )
-    # Properties are assembled from JSON fragments rendered once per session, per path and per
-    # event variant (see _event_extras), so the per-event work is one string concatenation.
-    sql["events"] = f"""
-        WITH p AS (
-            SELECT pid, mobile, country, browser, os,
-                   {_uuid_sql("hi", "lo")} AS person_id,
-                   coalesce(did0, {_uuid_sql("anon_hi", "anon_lo")}) AS did0,
-                   {_uuid_sql("anon_hi", "anon_lo")} AS did1,
-                   {_uuid_sql("dev_hi", "dev_lo")} AS did2,
-                   CAST(CASE WHEN email IS NULL THEN json_object(
-                            '$initial_referring_domain', ir.value, '$geoip_country_code', c.value)
-                        ELSE json_object('email', email, 'name', name,
-                            '$initial_referring_domain', ir.value, '$geoip_country_code', c.value)
-                        END AS VARCHAR) AS person_properties
-            FROM demo_pers JOIN demo_v_ref ir ON ir.code = init_ref
-            JOIN demo_v_country c ON c.code = country
-        ), s AS (
-            SELECT ss.sid,
-                   CASE ss.slot WHEN 0 THEN p.did0 WHEN 1 THEN p.did1 ELSE p.did2 END
-                       AS distinct_id,
-                   p.person_id, p.person_properties,
-                   CAST(json_object({session_json}) AS VARCHAR) AS js
-            FROM demo_sess ss JOIN p ON p.pid = ss.pid
-            JOIN demo_v_ref rf ON rf.code = ss.ref
-            JOIN demo_v_country co ON co.code = p.country
-            JOIN demo_v_browser br ON br.code = p.browser
-            JOIN demo_v_os os ON os.code = p.os
         )
-        SELECT
-            {_uuid_sql("e.hi", "e.lo")} AS uuid,
-            ev.value AS event,
-            s.distinct_id,
-            s.person_id,
-            e.ts AS timestamp,
-            '{{' || pa.json || x.value || ',' || substr(s.js, 2) AS properties,
-            s.person_properties
-        FROM demo_ev e
-        JOIN s ON s.sid = e.sid
-        JOIN demo_v_event ev ON ev.code = e.type
-        JOIN demo_v_path pa ON pa.code = e.path
-        JOIN demo_v_extra x ON x.code = e.x"""
+
+    # Per person (in pid order) and, for the device, the same on a phone (a session's third slot).
+    sql["events_persons"] = f"""
+        SELECT {_uuid_sql("hi", "lo")} AS person_id,
+               coalesce(did0, {_uuid_sql("anon_hi", "anon_lo")}) AS did0,
+               {_uuid_sql("anon_hi", "anon_lo")} AS did1,
+               {_uuid_sql("dev_hi", "dev_lo")} AS did2,
+               CAST(CASE WHEN email IS NULL THEN json_object(
+                        '$initial_referring_domain', ir.value, '$geoip_country_code', co.value)
+                    ELSE json_object('email', email, 'name', name,
+                        '$initial_referring_domain', ir.value, '$geoip_country_code', co.value)
+                    END AS VARCHAR) AS person_properties,
+               email,
+               co.value AS "$geoip_country_code",
+               {device("br.value", "os.value", "CASE WHEN mobile THEN 'Mobile' ELSE 'Desktop' END")}
+                   AS device,
+               br.value AS "$browser",
+               CASE WHEN mobile THEN 'Mobile' ELSE 'Desktop' END AS "$device_type",
+               {device("'Mobile Safari'", "'iOS'", "'Mobile'")} AS "phone device",
+               'Mobile Safari' AS "phone $browser",
+               'Mobile' AS "phone $device_type"
+        FROM demo_pers JOIN demo_v_ref ir ON ir.code = init_ref
+        JOIN demo_v_country co ON co.code = country
+        JOIN demo_v_browser br ON br.code = browser
+        JOIN demo_v_os os ON os.code = os
+        ORDER BY pid"""
+    sql["events_sessions"] = f"SELECT {_uuid_sql('hi', 'lo')} FROM demo_sess ORDER BY sid"
+    referrer = fragment(
+        "'$referrer', CASE WHEN value = '$direct' THEN '$direct'"
+        " ELSE 'https://' || value || '/' END",
+        "'$referring_domain', value",
+    )
+    sql["events_referrers"] = f"SELECT {referrer} FROM demo_v_ref ORDER BY code"
+    hot = ", ".join([*HOT_PROPERTIES.values(), *HOT_PERSON_PROPERTIES.values()])
+    sql["events"] = f"""
+        SELECT {_uuid_sql("hi", "lo")} AS uuid, event, distinct_id, person_id, ts AS timestamp,
+               '{{' || path || extra || ',"$session_id":"' || session_id || '",' || referrer
+                   || ',' || device || '}}' AS properties,
+               person_properties, {hot}
+        FROM demo_events"""
     return sql

@@ -36,7 +36,7 @@ import json
 import os
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,8 +116,10 @@ def _sql_str(value: str) -> str:
 
 def write_events(
     path: Path,
-    load: Callable[[duckdb.DuckDBPyConnection], str | Iterable[str]],
+    load: Callable[[duckdb.DuckDBPyConnection], str],
     settings: Mapping[str, Any] | None = None,
+    *,
+    in_order: bool = False,
 ) -> int:
     """Create or replace the event store at `path` atomically; return the number of events.
 
@@ -125,22 +127,25 @@ def write_events(
     are not kept) and returns a SELECT producing the 7 raw columns `uuid, event, distinct_id,
     person_id, timestamp, properties, person_properties`. `timestamp` may be TIMESTAMP (taken as
     UTC), TIMESTAMPTZ or ISO 8601 text; properties may be JSON, JSON text, STRUCT or MAP.
-    It may instead return an iterator of such SELECTs, batches in timestamp order (none earlier
-    than the batch before it), run one at a time as it is advanced: each batch is sorted on its
-    own, so the sort holds one batch instead of every event.
+    It may also give materialized columns (those of HOT_PROPERTIES, `person_email`) read from
+    the same data as its JSON: they are stored as given instead of read out of the JSON.
+    With `in_order`, the SELECT promises its rows in timestamp order, and they are stored as they
+    come instead of sorted: DuckDB keeps the order of a scan through projections, not through a
+    join (see the demo's generator), and a sort of millions of wide rows costs seconds and memory.
     The connection is sandboxed (usertrack.sandbox): it reads no file, and `settings` (such as
     memory_limit) are set when it opens, as its configuration is locked afterwards.
     """
-    return _write_store(Path(path), load, {}, settings=settings)
+    return _write_store(Path(path), load, {}, settings=settings, in_order=in_order)
 
 
 def _write_store(
     path: Path,
-    load: Callable[[duckdb.DuckDBPyConnection], str | Iterable[str]],
+    load: Callable[[duckdb.DuckDBPyConnection], str],
     meta: dict[str, str],
     *,
     settings: Mapping[str, Any] | None = None,
     read_paths: Sequence[Path] = (),
+    in_order: bool = False,
 ) -> int:
     from usertrack.sandbox import connect
 
@@ -149,8 +154,7 @@ def _write_store(
     try:
         con = connect(tmp, settings=settings, read_paths=read_paths)
         try:
-            select_sql = load(con)
-            count = _build(con, select_sql)
+            count = _build(con, load(con), in_order=in_order)
             facts = {
                 "version": STORE_VERSION,
                 "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
@@ -192,13 +196,8 @@ def _timestamp_expr(col: str, type_: str) -> str:
     return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
 
-def _build(con: duckdb.DuckDBPyConnection, select: str | Iterable[str]) -> int:
+def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = False) -> int:
     import duckdb
-
-    batches = iter([select] if isinstance(select, str) else select)
-    select_sql = next(batches, None)
-    if select_sql is None:
-        raise DataError("no events to store: the load gave no SELECT")
 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
@@ -209,24 +208,38 @@ def _build(con: duckdb.DuckDBPyConnection, select: str | Iterable[str]) -> int:
     if missing:
         raise DataError(f"the events to store lack column(s): {', '.join(missing)}")
 
-    prop_paths = ", ".join(_sql_str(f'$."{key}"') for key in HOT_PROPERTIES)
+    # A materialized column the SELECT gives itself (read from the same data as its JSON) is
+    # taken as given; the others are read out of the JSON here, which costs a parse per event.
+    given = [
+        col for col in (*HOT_PROPERTIES.values(), *HOT_PERSON_PROPERTIES.values()) if col in types
+    ]
+    extracted = [key for key, col in HOT_PROPERTIES.items() if col not in given]
+    prop_paths = ", ".join(_sql_str(f'$."{key}"') for key in extracted)
     hot_cols = ",\n".join(
-        f"_p[{n}] AS {col}" for n, col in enumerate(HOT_PROPERTIES.values(), start=1)
+        col if col in given else f"_p[{extracted.index(key) + 1}] AS {col}"
+        for key, col in HOT_PROPERTIES.items()
     )
+    extract = f", json_extract_string(properties, [{prop_paths}]) AS _p" if extracted else ""
     person_cols = ",\n".join(
-        f"json_extract_string(person_properties, {_sql_str(f'$.{chr(34)}{key}{chr(34)}')}) AS {col}"
+        col
+        if col in given
+        else f"json_extract_string(person_properties, {_sql_str(f'$.{chr(34)}{key}{chr(34)}')})"
+        f" AS {col}"
         for key, col in HOT_PERSON_PROPERTIES.items()
     )
+    given_cols = "".join(f",\n CAST(src.{col} AS VARCHAR) AS {col}" for col in given)
     email_col = HOT_PERSON_PROPERTIES["email"]
 
-    def events_sql(source: str) -> str:
-        return f"""
+    # Stored in timestamp order so that time windows skip whole row groups (zone maps).
+    order_by = "" if in_order else "ORDER BY timestamp"
+
+    events_sql = f"""
         SELECT uuid, event, distinct_id, person_id, timestamp, properties, person_properties,
                {person_cols},
                {email_key_sql("duckdb", email_col)} AS {NORMALIZED_EMAIL_COLUMN},
                {hot_cols}
         FROM (
-            SELECT *, json_extract_string(properties, [{prop_paths}]) AS _p
+            SELECT *{extract}
             FROM (
                 SELECT CAST(src.uuid AS VARCHAR) AS uuid,
                        CAST(src.event AS VARCHAR) AS event,
@@ -235,17 +248,15 @@ def _build(con: duckdb.DuckDBPyConnection, select: str | Iterable[str]) -> int:
                        {_timestamp_expr("src.timestamp", types["timestamp"])} AS timestamp,
                        {_json_expr("src.properties", types["properties"])} AS properties,
                        {_json_expr("src.person_properties", types["person_properties"])}
-                           AS person_properties
-                FROM ({source}) AS src
+                           AS person_properties{given_cols}
+                FROM ({select_sql}) AS src
             )
         )
-        ORDER BY timestamp
+        {order_by}
     """
 
     try:
-        con.execute(f"CREATE TABLE events AS {events_sql(select_sql)}")
-        for batch_sql in batches:
-            con.execute(f"INSERT INTO events {events_sql(batch_sql)}")
+        con.execute(f"CREATE TABLE events AS {events_sql}")
         con.execute(_PERSONS_SQL)
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
