@@ -128,7 +128,7 @@ def sync_handoff(users: int) -> tuple[float, float]:
             handed.append(time.perf_counter())
             flush()
 
-        client.flush = timed_flush  # type: ignore[method-assign]
+        client.flush = timed_flush  # type: ignore[method-assign,assignment]
         return client
 
     server = subprocess.Popen(
@@ -434,7 +434,7 @@ def floor(home: Path, repeat: int = 3) -> float:
         return best
 
 
-def generation_row(home: Path, users: int, env: dict[str, str]) -> tuple[str, ...]:
+def generation_row(home: Path, users: int, env: dict[str, str]) -> tuple[str, str, str, str]:
     """`demo --users N` from nothing, its peak memory taken with the demo PostgreSQL's backends
     (bench/tree_memory.py: the highest sum of PSS over usertrack and every PostgreSQL process)."""
     sampler = [sys.executable, str(REPO / "bench" / "tree_memory.py"), "--home", str(home)]
@@ -465,7 +465,7 @@ def generation_row(home: Path, users: int, env: dict[str, str]) -> tuple[str, ..
 
 
 def large_segments(
-    rows: list[tuple[str, ...]], env: dict[str, str], home: Path, users: int
+    rows: list[tuple[str, str, str, str]], env: dict[str, str], home: Path, users: int
 ) -> None:
     """`segments` at the large demo as a ratio to the floor measured in the same minutes: the
     floor before and after the commands (the machine's speed drifts), their mean the divisor."""
