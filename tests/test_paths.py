@@ -6,6 +6,7 @@ never copied from output. Range: May 2026, as of June 1.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -153,6 +154,21 @@ def test_from_and_to(export: Path) -> None:
     assert counted(both) == {("/app", "create", "/settings"): 1}
     none = cli_json([*RANGE, "--from", "nowhere"], **env)
     assert (none["total_sequences"], none["paths"], none["edges"]) == (0, [], [])
+
+
+def test_a_node_no_event_has_is_named_on_stderr(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    typo = cli([*RANGE, "--from", "/setings", "--to", "signup", "-f", "json"], **env)
+    assert typo.stderr.count("usertrack: warning:") == 1
+    assert "--from '/setings' is no page or event in the range (did you mean '/settings'?)" in (
+        typo.stderr
+    )
+    assert json.loads(typo.stdout)["total_sequences"] == 0  # the answer is still written
+    # nodes that exist, or a node outside the range (the table's caption says the range)
+    fine = cli([*RANGE, "--from", "/app", "--to", "create", "-f", "json"], **env)
+    assert "warning" not in fine.stderr
+    late = cli(["--since", "2026-05-20", "--until", "2026-05-31", "--from", "/app"], **env)
+    assert "--from '/app' is no page or event in the range" in late.stderr
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:

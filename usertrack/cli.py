@@ -1570,6 +1570,8 @@ def paths(
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
+        for note in result.notes:
+            _warn(note)
         _analytics_output(chosen, out, result, "paths", render, "journey_view")
 
 

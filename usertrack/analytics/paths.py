@@ -12,6 +12,7 @@ sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their nam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ class Paths:
     entry_nodes: list[tuple[str, int]]
     exit_nodes: list[tuple[str, int]]
     edges: list[tuple[str, str, int]]
+    # Said on stderr, not part of the document: a --from/--to node no kept event has.
+    notes: tuple[str, ...] = ()
 
     def document(self) -> dict[str, Any]:
         return {
@@ -322,12 +325,26 @@ def summarize(
         (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
     ]
     return {
+        "notes": unknown_nodes(start, end, code),
         "total_sequences": len(lo),
         "paths": common,
         "entry_nodes": ends(kept[lo]),
         "exit_nodes": ends(kept[last]),
         "edges": edges,
     }
+
+
+def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) -> tuple[str, ...]:
+    """A note for a --from/--to that no kept event in the range has (a typo gives an empty
+    answer otherwise), with the closest node there is."""
+    from usertrack.rulefiles import did_you_mean
+
+    nodes = [n for n in known if n is not None]
+    return tuple(
+        f"{option} {value!r} is no page or event in the range{did_you_mean(value, nodes)}"
+        for option, value in (("--from", start), ("--to", end))
+        if value is not None and value not in known
+    )
 
 
 def paths(
