@@ -69,3 +69,22 @@ def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> 
         raise error(f"{path}{line}: not valid YAML: {e.problem or e}") from None
     except yaml.YAMLError as e:
         raise error(f"{path}: not valid YAML: {e}") from None
+
+
+def read_rule_mapping(
+    path: Path,
+    error: type[UsertrackError],
+    what: str,
+    expected: str,
+    known: Iterable[str],
+    *,
+    list_known: bool = False,
+) -> tuple[dict[Any, Any], int]:
+    """A rule file whose document is a mapping of `known` keys: the mapping (without its
+    `__line__`) and the line it starts on. Not a mapping: `path:1: expected {expected}`."""
+    doc = read_yaml_with_lines(path, error, what)
+    if not isinstance(doc, dict):
+        raise error(f"{path}:1: expected {expected}")
+    top_line = int(doc.pop("__line__", 1))
+    reject_unknown_keys(doc, known, f"{path}:{top_line}", error, list_known=list_known)
+    return doc, top_line

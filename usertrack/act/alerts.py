@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from usertrack.errors import AlertsFileError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
+from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
@@ -112,11 +112,9 @@ class AlertRun:
 
 def load_alert_rules(path: Path) -> AlertRules:
     """Read and check alerts.yaml: shapes, unknown keys, kinds, `when` expressions."""
-    doc = read_yaml_with_lines(path, AlertsFileError, "alerts file")
-    if not isinstance(doc, dict):
-        raise AlertsFileError(f"{path}: expected a mapping with a 'triggers' list")
-    top_line = doc.pop("__line__", 1)
-    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", AlertsFileError)
+    doc, top_line = read_rule_mapping(
+        path, AlertsFileError, "alerts file", "a mapping with a 'triggers' list", _TOP_KEYS
+    )
     raw_params = doc.get("params") or {}
     if not isinstance(raw_params, dict):
         raise AlertsFileError(f"{path}:{top_line}: 'params' must be a mapping of name: number")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsageError, UsertrackError
 from usertrack.rendering import style
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
+from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 
 if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
@@ -167,11 +167,14 @@ def _properties(
 
 def load_tracking_plan(path: Path) -> TrackingPlan:
     """Read tracking-plan.yaml and check it whole; every problem names `file:line`."""
-    doc = read_yaml_with_lines(path, TrackingPlanError, "tracking plan")
-    if not isinstance(doc, dict):
-        raise TrackingPlanError(f"{path}:1: expected a mapping with 'tiers' and 'events'")
-    top = doc.get("__line__", 1)
-    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top}", TrackingPlanError, list_known=True)
+    doc, top = read_rule_mapping(
+        path,
+        TrackingPlanError,
+        "tracking plan",
+        "a mapping with 'tiers' and 'events'",
+        _TOP_KEYS,
+        list_known=True,
+    )
 
     raw_tiers = doc.get("tiers")
     if not isinstance(raw_tiers, dict) or len(raw_tiers) <= 1:

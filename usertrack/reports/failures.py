@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
+from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 
 if TYPE_CHECKING:
     import duckdb
@@ -90,12 +90,13 @@ class FailureRules:
 
 def load_failure_rules(path: Path) -> FailureRules:
     """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses."""
-    doc = read_yaml_with_lines(path, RulesFileError, "failure rules file")
-
-    if not isinstance(doc, dict):
-        raise RulesFileError(f"{path}: expected a mapping with 'categories' and 'rules'")
-    top_line = doc.pop("__line__", 1)
-    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", RulesFileError)
+    doc, top_line = read_rule_mapping(
+        path,
+        RulesFileError,
+        "failure rules file",
+        "a mapping with 'categories' and 'rules'",
+        _TOP_KEYS,
+    )
     raw_categories = doc.get("categories")
     if not isinstance(raw_categories, dict):
         raise RulesFileError(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError
-from usertrack.rulefiles import did_you_mean, read_yaml_with_lines, reject_unknown_keys
+from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
@@ -216,12 +216,9 @@ class Classification:
 
 def load_segments(path: Path) -> SegmentsFile:
     """Read and check segments.yaml's shape; `check_rules` checks rules against the profile."""
-    doc = read_yaml_with_lines(path, SegmentsFileError, "segments file")
-
-    if not isinstance(doc, dict):
-        raise SegmentsFileError(f"{path}: expected a mapping with a 'segments' list")
-    top_line = doc.pop("__line__", 1)
-    reject_unknown_keys(doc, _TOP_KEYS, f"{path}:{top_line}", SegmentsFileError)
+    doc, top_line = read_rule_mapping(
+        path, SegmentsFileError, "segments file", "a mapping with a 'segments' list", _TOP_KEYS
+    )
     exclude = doc.get("exclude", list(DEFAULT_EXCLUDE))
     if exclude is None:
         exclude = []
