@@ -303,7 +303,7 @@ def load_tracking_plan_text() -> list[str]:
 def test_audit_through_the_library(
     export: Path, plan_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.audit.tracking_plan import audit_document
+    from usertrack.audit.tracking_plan import audit_json
 
     monkeypatch.setenv("USERTRACK_EVENTS", str(export))
     ws = open_workspace(
@@ -314,7 +314,7 @@ def test_audit_through_the_library(
     )
     with ws:
         audit = run_audit(ws, load_tracking_plan(plan_path), AS_OF, DAYS)
-    check_audit(audit_document(audit))
+    check_audit(json.loads(audit_json(audit)))
     assert audit.coverage["percent"] == 60.0  # seed 003's "about 60 %", by construction
 
 

@@ -701,19 +701,12 @@ def problems(audit: Audit) -> list[str]:
 # Rendering for files (the terminal report is in usertrack.audit.tracking_plan_view)
 
 
-def audit_document(audit: Audit) -> dict[str, Any]:
+def audit_json(audit: Audit) -> str:
     import dataclasses
 
-    from usertrack.rendering.export import jsonable
-
-    doc: dict[str, Any] = jsonable(dataclasses.asdict(audit))
-    return doc
-
-
-def audit_json(audit: Audit) -> str:
     from usertrack.rendering.export import json_text
 
-    return json_text(audit_document(audit))
+    return json_text(dataclasses.asdict(audit))
 
 
 CSV_COLUMNS = ("event", "tier", "status", "events", "persons", "first_seen", "last_seen",

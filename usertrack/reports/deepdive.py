@@ -495,23 +495,16 @@ def _iso(moment: datetime) -> str:
     return str(jsonable(moment))
 
 
-def to_document(dd: DeepDive) -> dict[str, Any]:
-    """The deep dive as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
-    from usertrack.rendering.export import jsonable
+def to_json(dd: DeepDive) -> str:
+    """The deep dive as JSON (timestamps ISO 8601 UTC, no Decimal: see export.json_text)."""
+    from usertrack.rendering.export import json_text
 
     doc = dataclasses.asdict(dd)
     doc["failures"] = {
         "workflow": doc.pop("workflow_failures"),
         "tool": doc.pop("tool_failures"),
     }
-    result: dict[str, Any] = jsonable(doc)
-    return result
-
-
-def to_json(dd: DeepDive) -> str:
-    from usertrack.rendering.export import json_text
-
-    return json_text(to_document(dd))
+    return json_text(doc)
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:

@@ -602,20 +602,13 @@ def failure_report(
 # Rendering for files (the terminal tables are in usertrack.rendering.terminal)
 
 
-def report_document(report: FailureReport) -> dict[str, Any]:
-    """The report as JSON-safe data (timestamps ISO 8601 UTC, no Decimal)."""
+def report_json(report: FailureReport) -> str:
+    """The report as JSON (timestamps ISO 8601 UTC, no Decimal: see export.json_text)."""
     import dataclasses
 
-    from usertrack.rendering.export import jsonable
-
-    doc: dict[str, Any] = jsonable(dataclasses.asdict(report))
-    return doc
-
-
-def report_json(report: FailureReport) -> str:
     from usertrack.rendering.export import json_text
 
-    return json_text(report_document(report))
+    return json_text(dataclasses.asdict(report))
 
 
 CSV_COLUMNS = ("level", "cause", "category", "owner", "failures", "users", "first_seen",
