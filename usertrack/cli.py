@@ -396,14 +396,15 @@ def _events_workspace(
     queries_dir: Path | None,
     segments_file: Path | None,
     refresh: bool,
+    status: str = "loading queries",
 ) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
     """The events workspace (PostHog only: demo, events export or live API), the as-of moment
     and the progress callback, for a command that reads events only (the analytics, the
-    tracking plan's draft)."""
+    tracking plan's audit and draft)."""
     from usertrack.clock import parse_as_of
 
     moment = parse_as_of(as_of) if as_of else None
-    with _status("loading queries") as progress:
+    with _status(status) as progress:
         ws = _open_workspace(
             progress,
             queries_dir=queries_dir,
@@ -1160,26 +1161,22 @@ def tracking_plan(
             run_audit,
         )
         from usertrack.clock import parse_as_of
-        from usertrack.config import (
-            resolve_tracking_plan_file,
-        )
+        from usertrack.config import resolve_tracking_plan_file
         from usertrack.errors import CoverageError
 
         chosen = _choose_format(fmt, out)
-        moment = parse_as_of(as_of) if as_of else None
+        if as_of:
+            parse_as_of(as_of)  # a bad --as-of is said before a bad plan, as it always was
         plan = load_tracking_plan(resolve_tracking_plan_file(plan_file))
         _prepare_out(out)
-        with _status("loading the plan and queries") as progress:
-            ws = _open_workspace(
-                progress,
-                queries_dir=queries_dir,
-                segments_file=segments_file,
-                refresh=refresh,
-                database=False,
-            )
-            with ws:
-                _check_as_of(ws, moment)
-                audit = run_audit(ws, plan, moment or ws.default_as_of(), days, progress)
+        with _events_workspace(
+            as_of,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+            status="loading the plan and queries",
+        ) as (ws, moment, progress):
+            audit = run_audit(ws, plan, moment, days, progress)
         if chosen == "table":
             from usertrack.audit.tracking_plan_view import render_audit
 
