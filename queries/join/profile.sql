@@ -9,6 +9,9 @@
 -- `email` arrives normalized by the join (usertrack/emails.py), in DuckDB:
 -- lower(trim(email, E' \t\r\n')).
 -- current-only: credits, subscription_status, last_active_at
+--
+-- No ORDER BY: the classification orders users by email itself, and a sort here would be a
+-- second one (0.04 s at 100,000 users).
 SELECT
     email,
     created_at,
@@ -35,4 +38,3 @@ SELECT
     in_posthog,
     in_neon
 FROM joined
-ORDER BY email
