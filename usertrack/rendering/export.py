@@ -243,9 +243,10 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
             [[s.name, result.counts[s.id], s.action] for s in segments],
         )
     )
+    members = result.members_of([s.id for s in segments], limit)  # limit None: all of them
     for seg in segments:
         total_members = result.counts[seg.id]
-        shown = result.members(seg.id, limit)  # None: all of them
+        shown = members[seg.id]
         cols = rule_columns(seg, result.columns)
         name, action = md_text(seg.name), md_text(seg.action)
         out.append(f"\n## {name} ({style.count(total_members)}) — {action}\n")

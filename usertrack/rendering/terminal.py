@@ -290,8 +290,9 @@ def render_segments(
     )  # fmt: skip
     console.print(summary)
 
+    members = result.members_of([s.id for s in segments], limit)  # limit None: all of them
     for seg in segments:
-        shown = result.members(seg.id, limit)  # None: all of them
+        shown = members[seg.id]
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)

@@ -9,7 +9,7 @@ segments; their `primary` segment is the first match in file order. A rule that 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -122,17 +122,29 @@ class Classification:
 
     def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The users of one segment, in the segment's order (the first `limit` of them)."""
-        order = self._order[segment_id]
-        picked = order if limit is None else order[:limit]
+        return self.members_of([segment_id], limit)[segment_id]
+
+    def members_of(
+        self, segment_ids: Iterable[str], limit: int | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The users of each segment, in its order (the first `limit` of each), fetched in one
+        query: a user in several segments is one dict, shared."""
+        picks = {
+            sid: self._order[sid] if limit is None else self._order[sid][:limit]
+            for sid in segment_ids
+        }
         if "users" in self.__dict__:  # already built: share the dicts
-            return [self.users[i] for i in picked]
+            return {sid: [self.users[i] for i in picked] for sid, picked in picks.items()}
+        wanted = sorted({i for picked in picks.values() for i in picked})
         if "rows" in self.__dict__:
-            return [dict(zip(self.names, self.rows[i], strict=True)) for i in picked]
-        if not picked:
-            return []
-        fetched = self._fetch("WHERE list_contains($picked, rowid)", {"picked": picked}, True)
-        by_row = {row[-1]: row[:-1] for row in fetched}
-        return [dict(zip(self.names, by_row[i], strict=True)) for i in picked]
+            found = {i: self.rows[i] for i in wanted}
+        elif wanted:
+            fetched = self._fetch("WHERE list_contains($picked, rowid)", {"picked": wanted}, True)
+            found = {row[-1]: row[:-1] for row in fetched}
+        else:
+            found = {}
+        users = {i: dict(zip(self.names, row, strict=True)) for i, row in found.items()}
+        return {sid: [users[i] for i in picked] for sid, picked in picks.items()}
 
     def json_columns(self, segment_id: str | None = None) -> dict[str, list[Any]]:
         """The users (all, or one segment's in its order) column by column, keyed by `names`,
