@@ -481,7 +481,7 @@ def segments(
                 refresh=refresh,
                 settings=settings,
             )
-            with ws:
+            try:
                 if segment is not None:
                     _check_segment(ws, segment)
                 _check_as_of(ws, moment)
@@ -490,15 +490,21 @@ def segments(
                     moves = _segments_history(ws, result, save, since, progress)
                 else:
                     history = _history_to_save(ws, save)
+            except BaseException:
+                ws.close()
+                raise
         if changes:
+            ws.close()
             _show_changes(moves, chosen, out, segment, limit or 5)
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        # The snapshot is written while the output is (SQLite and DuckDB do most of their work
-        # outside the interpreter's lock): about 0.2 s at 100,000 users, off the wall time.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-history") as saver:
-            saved = saver.submit(_save_and_close, history, result) if history else None
+        # The snapshot is written, and the sources closed (the events store frees its cache),
+        # while the output is: SQLite and DuckDB do most of that work outside the interpreter's
+        # lock, so it costs the wall time little.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usertrack-after") as after:
+            after.submit(ws.close)
+            saved = after.submit(_save_and_close, history, result) if history else None
             if chosen == "table":
                 from usertrack.rendering.terminal import render_segments  # rich: imported now
 
