@@ -138,3 +138,68 @@ def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> N
     row_rows = con.execute(sorted_lists.format(f'"{table}"')).fetchall()
     assert arrow_rows == row_rows and len(row_rows) == 30
     assert row_rows[0][0] == "user0@acme.io" and row_rows[0][1] == 3  # i = 0, 30, 60
+
+
+def _query(name: str, folder: str) -> Query:
+    return Query(
+        name=name, folder=folder, path=Path(f"{name}.sql"), sql="-", description="d",
+        returns="per-user",
+    )  # fmt: skip
+
+
+def _three_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[Query, str, list[str]]]:
+    """Three per-user tables whose emails overlap in every way: in all three, in two, in one."""
+    results = {
+        _query("activity", "posthog"): Result(
+            ["email", "events"], [("a@x.io", 5), ("b@x.io", 7), ("c@x.io", 1), ("me@corp.io", 2)]
+        ),
+        _query("accounts", "neon"): Result(
+            ["email", "credits"], [("a@x.io", 100), ("d@x.io", 40), ("me@corp.io", 1)]
+        ),
+        _query("runs", "neon"): Result(
+            ["email", "runs", "failed"], [("b@x.io", 3, 1), ("d@x.io", 9, 0), ("e@x.io", 2, 2)]
+        ),
+    }
+    return [(q, profiles.load_result(con, q, r), list(r.columns)) for q, r in results.items()]
+
+
+@pytest.mark.parametrize("first", [["activity", "accounts"], ["runs", "activity"]])
+def test_joining_early_gives_the_same_joined_view(first: list[str]) -> None:
+    """The early join of the results that arrived first (prejoin), then the last one, is the
+    join of all three: the same rows, columns in the same order, the same source flags."""
+    con = duckdb.connect()
+    loaded = _three_sources(con)
+    excluded = profiles.exclude_pattern(["corp.io"])
+    profiles.join_per_user(con, loaded, excluded=excluded)
+    whole = con.execute("SELECT * FROM joined ORDER BY email")
+    names, expected = [d[0] for d in whole.description], whole.fetchall()
+
+    early = profiles.prejoin(con, [x for x in loaded if x[0].name in first])
+    assert early is not None
+    profiles.join_per_user(con, loaded, excluded=excluded, early=early)
+    again = con.execute("SELECT * FROM joined ORDER BY email")
+    assert [d[0] for d in again.description] == names
+    assert again.fetchall() == expected
+    # Worked by hand: e@x.io is known to Postgres only, c@x.io to PostHog only; corp.io is out.
+    assert names == ["email", "events", "credits", "runs", "failed", "in_posthog", "in_neon"]
+    assert expected == [
+        ("a@x.io", 5, 100, None, None, True, True),
+        ("b@x.io", 7, None, 3, 1, True, True),
+        ("c@x.io", 1, None, None, None, True, False),
+        ("d@x.io", None, 40, 9, 0, False, True),
+        ("e@x.io", None, None, 2, 2, False, True),
+    ]
+
+
+def test_no_early_join_when_columns_clash() -> None:
+    """Two results with a column of the same name: no early join; the join names the clash."""
+    con = duckdb.connect()
+    a, b = _query("a", "neon"), _query("b", "posthog")
+    loaded = [
+        (a, profiles.load_result(con, a, Result(["email", "n"], [("a@x.io", 1)])), ["email", "n"]),
+        (b, profiles.load_result(con, b, Result(["email", "n"], [("a@x.io", 2)])), ["email", "n"]),
+    ]
+    assert profiles.prejoin(con, loaded) is None
+    assert profiles.prejoin(con, loaded[:1]) is None  # one table: nothing to join early
+    with pytest.raises(QueryError, match="column 'n' is returned by both neon/a and posthog/b"):
+        profiles.join_per_user(con, loaded, excluded=profiles.exclude_pattern([]))
