@@ -66,7 +66,7 @@ MEMBERSHIPS_LEVEL = 1
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS snapshots (
     workspace TEXT NOT NULL,
-    as_of TEXT NOT NULL,            -- 'YYYY-MM-DDTHH:MM:SSZ' (UTC, sorts as time)
+    as_of TEXT NOT NULL,            -- 'YYYY-MM-DDTHH:MM:SSZ' (UTC; sorts as time)
     saved_at TEXT NOT NULL,
     users INTEGER NOT NULL,         -- every user classified, in a segment or not
     segments TEXT NOT NULL,         -- JSON list of the segment ids, in rule order
