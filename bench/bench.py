@@ -513,6 +513,38 @@ def large_segments(
     )
 
 
+def snapshot_row(home: Path, users: int, repeat: int = 5) -> tuple[str, str, str, str]:
+    """The history snapshot of a `segments` run at the large demo: `History.save` of its
+    classification (into a file of its own, over that day's earlier snapshot as a run of the same
+    day does), `History.load` of it, and its size in the file."""
+    from usertrack.segments.history import History
+
+    with per_user_workspace(home) as (ws, as_of, _):
+        result = ws.classify(as_of)
+    saves: list[float] = []
+    loads: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.sqlite3"
+        with History(path, "bench") as history:
+            history.save(result)
+            for _ in range(repeat):
+                t = time.perf_counter()
+                history.save(result)
+                saves.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                snap = history.load(as_of)
+                loads.append(time.perf_counter() - t)
+        size = path.stat().st_size
+    result.close()
+    members = len(snap.members) if snap else 0
+    return (
+        f"history snapshot at {users:,} users ({members:,} members)",
+        f"save {_min_median(saves)}",
+        "-",
+        f"min / median of {repeat}; load {_min_median(loads)}; file {size / 2**20:.2f} MiB",
+    )
+
+
 def environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG_", "DATABASE_URL"))}
     env.pop("USERTRACK_EVENTS", None)
@@ -745,6 +777,7 @@ def main() -> None:
             if args.large_home is None:
                 rows.append(generation_row(home, args.users, env))
             large_segments(rows, env, home, args.users)
+            rows.append(snapshot_row(home, args.users))
         if args.large and not args.segments_only:
             big_user_s, big_user_mb = median_of(3, user_cmd, env)
             rows.append(

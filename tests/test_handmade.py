@@ -94,10 +94,8 @@ def test_what_stays_in_duckdb_reads_the_same_as_the_fetched_rows(workspace: Work
 def test_a_snapshot_saved_from_duckdb_holds_the_rows_saved_from_python(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    """History.save builds a classification's snapshot rows in DuckDB (its rows stay there);
-    they are the rows it writes from users fetched into Python, JSON lists as json.dumps
-    writes them."""
-    import sqlite3
+    """History.save builds a classification's snapshot in DuckDB (its rows stay there); it
+    loads back as the snapshot saved from users fetched into Python."""
     from types import SimpleNamespace
 
     from usertrack.segments.history import History
@@ -106,29 +104,21 @@ def test_a_snapshot_saved_from_duckdb_holds_the_rows_saved_from_python(
         lazy = workspace.classify(handmade.AS_OF)
     with History(tmp_path / "duckdb.sqlite3", "ws") as history:
         assert history.save(lazy) is not None
+        from_duckdb = history.load(lazy.as_of)
     assert "rows" not in lazy.__dict__  # saved without fetching every row
     fetched = SimpleNamespace(as_of=lazy.as_of, users=lazy.users, segments=lazy.segments)
     with History(tmp_path / "python.sqlite3", "ws") as history:
         assert history.save(fetched) is not None
+        from_python = history.load(lazy.as_of)
 
-    def saved(name: str) -> list[tuple[object, ...]]:
-        con = sqlite3.connect(tmp_path / name)
-        try:
-            head = con.execute("SELECT as_of, users, segments FROM snapshots").fetchall()
-            return head + con.execute("SELECT * FROM members ORDER BY email").fetchall()
-        finally:
-            con.close()
-
-    assert saved("duckdb.sqlite3") == saved("python.sqlite3")
-    stored = {row[2]: (json.loads(row[3]), row[4]) for row in saved("duckdb.sqlite3")[1:]}
-    assert stored == {email: (segs, segs[0]) for email, segs in handmade.EXPECTED.items() if segs}
-    assert (
-        "ws",
-        "2026-11-16T00:00:00Z",
-        "alice@acme.io",
-        '["high_intent", "at_risk"]',
-        "high_intent",
-    ) in saved("duckdb.sqlite3")
+    assert from_duckdb is not None and from_python is not None
+    assert from_duckdb == from_python
+    expected = {email: tuple(segs) for email, segs in handmade.EXPECTED.items() if segs}
+    assert dict(from_duckdb.members) == expected
+    assert dict(from_duckdb.primary) == {email: segs[0] for email, segs in expected.items()}
+    assert from_duckdb.members["alice@acme.io"] == ("high_intent", "at_risk")
+    assert from_duckdb.users == len(handmade.EXPECTED)
+    assert from_duckdb.segment_ids == tuple(s.id for s in lazy.segments)
 
 
 def test_profile_columns_join_both_sources(workspace: Workspace) -> None:

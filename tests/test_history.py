@@ -119,7 +119,8 @@ def test_saving_the_same_as_of_replaces_the_snapshot(tmp_path: Path) -> None:
         assert history.moments() == [AS_OF]
     assert snap is not None and dict(snap.members) == {"zed@acme.io": ("failing",)}
     con = sqlite3.connect(path)
-    assert con.execute("SELECT count(*) FROM members").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM members").fetchone() == (0,)  # version 3: a blob
     con.close()
 
 
@@ -127,9 +128,9 @@ def test_a_failed_save_leaves_the_previous_snapshot_whole(tmp_path: Path) -> Non
     path = tmp_path / "history.sqlite3"
     with History(path, "test") as history:
         history.save(fake(AS_OF, BEFORE))
-    con = sqlite3.connect(path)  # the database refuses one row, half-way through the insert
+    con = sqlite3.connect(path)  # the database refuses the new row, after the day's delete
     con.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON members WHEN NEW.email = 'zz@acme.io'"
+        "CREATE TRIGGER boom BEFORE INSERT ON snapshots WHEN NEW.users = 2"
         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
     )
     con.commit()
@@ -141,6 +142,181 @@ def test_a_failed_save_leaves_the_previous_snapshot_whole(tmp_path: Path) -> Non
         snap = history.load(AS_OF)
     assert snap is not None
     assert set(snap.members) == {"ana@acme.io", "bo@acme.io", "cy@acme.io", "ed@acme.io"}
+
+
+# Emails come from strangers: every one must come back exactly as it was saved.
+HOSTILE = {
+    'quo"te@acme.io': ["failing", "frustrated"],
+    "tab\there@acme.io": ["failing"],
+    "new\nline@acme.io": ["at_risk"],
+    "back\\slash\\@acme.io": ["failing", "frustrated"],
+    "ünïcødé-名前-😀@acme.io": ["frustrated"],
+    "x" * 300 + "@acme.io": ["failing"],
+    "\x00\x1f\x7f\u2028'<>&@acme.io": ["at_risk", "failing"],
+    '["not", "a list"]': ["failing"],
+    "nobody@acme.io": [],
+}
+
+
+def test_hostile_emails_come_back_exactly(tmp_path: Path) -> None:
+    expected = {email: tuple(segs) for email, segs in HOSTILE.items() if segs}
+    first = {email: segs[0] for email, segs in expected.items()}
+    with History(tmp_path / "history.sqlite3", "test") as history:
+        history.save(fake(AS_OF, HOSTILE))
+        snap = history.load(AS_OF)
+    assert snap is not None
+    assert dict(snap.members) == expected and dict(snap.primary) == first
+    assert snap.users == len(HOSTILE) and snap.segment_ids == ("failing", "frustrated", "at_risk")
+
+
+def test_hostile_emails_come_back_exactly_from_duckdb(tmp_path: Path) -> None:
+    """A classification still in DuckDB builds its snapshot there (Classification.snapshot_json)."""
+    from usertrack import sandbox
+    from usertrack.segments.rules import Classification
+
+    con = sandbox.connect()
+    con.execute(
+        "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
+        " unnest($segments)::VARCHAR[] AS __segments",
+        {"emails": list(HOSTILE), "segments": list(HOSTILE.values())},
+    )
+    result = Classification(
+        as_of=AS_OF,
+        segments=SEGMENTS,
+        columns=["email"],
+        names=["email", "segments", "primary"],
+        con=con,
+        user_count=len(HOSTILE),
+    )
+    with History(tmp_path / "history.sqlite3", "test") as history:
+        history.save(result)
+        snap = history.load(AS_OF)
+    con.close()
+    assert snap is not None
+    assert dict(snap.members) == {email: tuple(segs) for email, segs in HOSTILE.items() if segs}
+    assert dict(snap.primary) == {email: segs[0] for email, segs in HOSTILE.items() if segs}
+    assert snap.users == len(HOSTILE)
+
+
+def test_a_classification_in_no_segment_saves_an_empty_snapshot(tmp_path: Path) -> None:
+    with History(tmp_path / "history.sqlite3", "test") as history:
+        history.save(fake(AS_OF, {"di@acme.io": []}))
+        snap = history.load(AS_OF)
+    assert snap is not None and dict(snap.members) == {} and snap.users == 1
+
+
+def version_2_file(
+    path: Path,
+    snapshots: dict[datetime, dict[str, list[str]]],
+    workspace: str = "test",
+    fingerprint: str = "fp",
+) -> None:
+    """A history file as usertrack wrote it at schema version 2: a row per member."""
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE snapshots (workspace TEXT NOT NULL, as_of TEXT NOT NULL, saved_at TEXT"
+        " NOT NULL, users INTEGER NOT NULL, segments TEXT NOT NULL, fingerprint TEXT,"
+        " PRIMARY KEY (workspace, as_of));"
+        "CREATE TABLE members (workspace TEXT NOT NULL, as_of TEXT NOT NULL, email TEXT NOT"
+        " NULL, segments TEXT NOT NULL, primary_segment TEXT,"
+        " PRIMARY KEY (workspace, as_of, email)) WITHOUT ROWID;"
+        "PRAGMA user_version = 2;"
+    )
+    ids = ["failing", "frustrated", "at_risk"]
+    for moment, members in snapshots.items():
+        key = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        con.execute(
+            "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
+            (workspace, key, key, len(members), json.dumps(ids), fingerprint),
+        )
+        con.executemany(
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?)",
+            [(workspace, key, e, json.dumps(segs), segs[0]) for e, segs in members.items() if segs],
+        )
+    con.commit()
+    con.close()
+
+
+def stored(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_version_2_file_is_read_as_it_is_and_saved_to_as_version_3(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    version_2_file(path, {WEEK_BEFORE: BEFORE, AS_OF - timedelta(days=1): AFTER})
+    with History(path, "test", fingerprint="fp") as history:
+        old = history.load(WEEK_BEFORE)
+        assert stored(path, "PRAGMA user_version") == [(3,)]  # upgraded on opening
+        assert old is not None and old.fingerprint == "fp" and old.users == 5
+        assert dict(old.members) == {
+            "ana@acme.io": ("failing", "frustrated"),
+            "bo@acme.io": ("failing",),
+            "cy@acme.io": ("at_risk",),
+            "ed@acme.io": ("frustrated",),
+        }
+        assert old.primary["ana@acme.io"] == "failing"
+        assert old.segment_ids == ("failing", "frustrated", "at_risk")
+
+        history.save(fake(AS_OF, {"zed@acme.io": ["at_risk"]}))  # another day: version 3
+        assert stored(path, "SELECT as_of FROM snapshots WHERE memberships IS NOT NULL") == [
+            ("2026-11-16T00:00:00Z",)
+        ]
+        assert stored(path, "SELECT count(*) FROM members") == [(4 + 4,)]  # old rows kept
+        new = history.load(AS_OF)
+        assert new is not None and dict(new.members) == {"zed@acme.io": ("at_risk",)}
+
+        # A re-save of an old day replaces its rows in the same transaction.
+        history.save(fake(WEEK_BEFORE + timedelta(hours=2), {"yu@acme.io": ["failing"]}))
+        assert history.moments() == [
+            WEEK_BEFORE + timedelta(hours=2),
+            AS_OF - timedelta(days=1),
+            AS_OF,
+        ]
+        resaved = history.load(WEEK_BEFORE + timedelta(hours=2))
+        assert resaved is not None and dict(resaved.members) == {"yu@acme.io": ("failing",)}
+        day_before = history.load(AS_OF - timedelta(days=1))
+        assert day_before is not None and set(day_before.members) == {
+            "ana@acme.io",
+            "cy@acme.io",
+            "di@acme.io",
+            "fay@acme.io",
+        }
+    assert stored(path, "SELECT DISTINCT as_of FROM members") == [("2026-11-15T00:00:00Z",)]
+
+
+def test_pruning_deletes_old_and_new_snapshots(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    days = {d: AS_OF - timedelta(days=d) for d in (20, 10, 7, 0)}
+    version_2_file(path, {days[20]: BEFORE, days[7]: AFTER})
+    with History(path, "test", keep_days=15) as history:
+        history.save(fake(days[10], BEFORE))
+        assert history.moments() == [days[20], days[10], days[7]]
+        history.save(fake(days[0], AFTER))  # 20 days before it: gone, with its rows
+        assert history.moments() == [days[10], days[7], days[0]]
+        assert stored(path, "SELECT DISTINCT as_of FROM members") == [("2026-11-09T00:00:00Z",)]
+        history.save(fake(AS_OF + timedelta(days=6), AFTER))  # 10 days back goes: a blob
+        assert history.moments() == [days[7], days[0], AS_OF + timedelta(days=6)]
+        history.save(fake(AS_OF + timedelta(days=30), AFTER))  # and the last old-style one
+        assert history.moments() == [AS_OF + timedelta(days=30)]
+    assert stored(path, "SELECT count(*) FROM members") == [(0,)]
+    assert stored(path, "SELECT count(*) FROM snapshots") == [(1,)]
+
+
+def test_a_newer_history_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 4")
+    con.close()
+    with (
+        History(path, "test") as history,
+        pytest.raises(DataError, match="history schema version 4 is newer than this usertrack"),
+    ):
+        history.moments()
+    assert stored(path, "PRAGMA user_version") == [(4,)]  # left as it was
 
 
 def test_at_or_before_takes_the_latest_snapshot_within_a_day(tmp_path: Path) -> None:
@@ -358,6 +534,33 @@ def test_a_snapshot_from_before_fingerprints_is_recomputed(home: Path) -> None:
     assert "nobody@x.io" not in failing["left"]
 
 
+def test_segments_changes_against_a_version_2_file(home: Path) -> None:
+    """A snapshot saved as rows (version 2) is the same baseline as that snapshot saved now."""
+    path = history_path(home)
+    assert run(["segments", "--as-of", "2026-11-09", "-f", "json"], home).exit_code == 0
+    args = ["segments", "--changes", "-f", "json"]
+    now = run([*args, "--no-save"], home)
+    assert now.exit_code == 0, now.stderr
+    assert json.loads(now.stdout)["baseline"] == "snapshot"
+    with History(path, "demo:300u:2026-11-16") as history:
+        snap = history.load(WEEK_BEFORE)
+    assert snap is not None and snap.members
+    (fingerprint,) = stored(path, "SELECT fingerprint FROM snapshots")[0]
+    path.unlink()
+    members = {email: list(segs) for email, segs in snap.members.items()}
+    version_2_file(path, {WEEK_BEFORE: members}, "demo:300u:2026-11-16", fingerprint)
+
+    then = run(args, home)  # and saves this run's snapshot
+    assert then.exit_code == 0, then.stderr
+    assert then.stdout == now.stdout
+    assert stored(path, "PRAGMA user_version") == [(3,)]
+    assert stored(path, "SELECT as_of, memberships IS NULL FROM snapshots ORDER BY as_of") == [
+        ("2026-11-09T00:00:00Z", 1),
+        ("2026-11-16T00:00:00Z", 0),
+    ]
+    assert stored(path, "SELECT count(*) FROM members") == [(len(members),)]
+
+
 def test_other_rules_files_are_saved_only_when_asked(home: Path, tmp_path: Path) -> None:
     loose = str(loose_rules(tmp_path))
     plain = run(["segments", "--segments", loose, "--as-of", "2026-11-09", "-f", "json"], home)
@@ -384,7 +587,7 @@ def test_one_snapshot_per_utc_day_the_latest(tmp_path: Path) -> None:
         snap = history.load(evening)
         assert snap is not None and "fay@acme.io" in snap.members
     con = sqlite3.connect(tmp_path / "history.sqlite3")
-    assert con.execute("SELECT count(DISTINCT as_of) FROM members").fetchone() == (2,)
+    assert con.execute("SELECT count(DISTINCT as_of) FROM snapshots").fetchone() == (2,)
     con.close()
 
 
@@ -397,7 +600,7 @@ def test_retention_keeps_days_back_from_the_newest(tmp_path: Path) -> None:
         history.save(fake(AS_OF, AFTER))
         assert history.moments() == [AS_OF - timedelta(days=d) for d in (29, 10, 0)]
     con = sqlite3.connect(tmp_path / "history.sqlite3")
-    assert con.execute("SELECT count(DISTINCT as_of) FROM members").fetchone() == (3,)
+    assert con.execute("SELECT count(DISTINCT as_of) FROM snapshots").fetchone() == (3,)
     con.close()
 
 

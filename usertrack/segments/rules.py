@@ -107,18 +107,17 @@ class Classification:
             segments = lists.get(ids) or lists.setdefault(ids, ids.split(" "))
             yield email, segments, segments[0]
 
-    def snapshot_rows(self, workspace: str, key: str) -> list[tuple[Any, ...]]:
-        """A history snapshot's `members` rows (workspace, key, email, segments as a JSON
-        list, primary) of every user in at least one segment, in email order, made by DuckDB.
-        The JSON is json.dumps' own (`["a", "b"]`): segment ids are lower_snake_case. On a
+    def snapshot_json(self) -> str:
+        """The members of a history snapshot as JSON made by DuckDB: `[[segment ids, primary,
+        [emails in order]], ...]`, one entry per distinct segment list (see history.py). On a
         cursor of its own, so that a snapshot can be saved while the output is rendered."""
         with self._connection().cursor() as cur:
-            return cur.execute(
-                "SELECT $workspace, $key, email,"
-                " '[\"' || array_to_string(__segments, '\", \"') || '\"]', __segments[1]"
-                " FROM classified WHERE len(__segments) > 0 ORDER BY rowid",
-                {"workspace": workspace, "key": key},
-            ).fetchall()
+            found = cur.execute(
+                "SELECT to_json(list(json_array(s, s[1], e) ORDER BY s)) FROM ("
+                "SELECT __segments AS s, list(email ORDER BY email) AS e FROM classified"
+                " WHERE len(__segments) > 0 GROUP BY __segments)"
+            ).fetchone()
+        return found[0] if found and found[0] is not None else "[]"
 
     def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The users of one segment, in the segment's order (the first `limit` of them)."""
