@@ -515,6 +515,16 @@ def segments(
                 _emit(render(result, chosen, segment, limit), out)
             if saved:
                 saved.result()
+        _close_behind(result)
+
+
+def _close_behind(resource: Any) -> None:
+    """`resource.close()` on a daemon thread, for a resource whose closing only frees memory (the
+    classification's in-memory DuckDB database: 0.02 s at 100,000 users) once the output is
+    complete: an ending process does not wait for it (`_exit_without_teardown`)."""
+    import threading
+
+    threading.Thread(target=resource.close, name="usertrack-close", daemon=True).start()
 
 
 def _check_segment(ws: Workspace, segment: str) -> None:
@@ -1842,17 +1852,14 @@ def main(argv: list[str] | None = None) -> Any:
     # The rows of every user (hundreds of thousands of tuples of plain values, which hold no
     # cycle) would otherwise be traversed again by each full collection while they live: about
     # 0.3 s of a 100,000-user `segments`. `alerts --watch`, which runs for hours, turns it back
-    # on.
-    collecting = gc.isenabled()
+    # on. It is not turned back on at the end: the first allocation after would run a full
+    # collection (0.03 s) in a process that ends right away.
     gc.disable()
     code: Any = 0
     try:
         app(args=argv, prog_name="usertrack")
     except SystemExit as e:
         code = e.code
-    finally:
-        if collecting:
-            gc.enable()
     try:
         sys.stdout.flush()  # what is still buffered, now, so a closed pipe is handled here
     except BrokenPipeError:
