@@ -515,16 +515,18 @@ def segments(
                 _emit(render(result, chosen, segment, limit), out)
             if saved:
                 saved.result()
-        _close_behind(result)
+        _leave_to_exit(result)
 
 
-def _close_behind(resource: Any) -> None:
-    """`resource.close()` on a daemon thread, for a resource whose closing only frees memory (the
-    classification's in-memory DuckDB database: 0.02 s at 100,000 users) once the output is
-    complete: an ending process does not wait for it (`_exit_without_teardown`)."""
-    import threading
+# Set by `main`: what a command leaves behind only to be freed (the classification's in-memory
+# DuckDB database: 0.02 s at 100,000 users). The process then ends without freeing it
+# (`_exit_without_teardown`); a command run in-process (the tests) frees it as usual.
+_left_to_exit: list[Any] | None = None
 
-    threading.Thread(target=resource.close, name="usertrack-close", daemon=True).start()
+
+def _leave_to_exit(resource: Any) -> None:
+    if _left_to_exit is not None:
+        _left_to_exit.append(resource)
 
 
 def _check_segment(ws: Workspace, segment: str) -> None:
@@ -1855,6 +1857,8 @@ def main(argv: list[str] | None = None) -> Any:
     # on. It is not turned back on at the end: the first allocation after would run a full
     # collection (0.03 s) in a process that ends right away.
     gc.disable()
+    global _left_to_exit
+    _left_to_exit = []
     code: Any = 0
     try:
         app(args=argv, prog_name="usertrack")
