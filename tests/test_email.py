@@ -133,7 +133,20 @@ def test_unicode_email_is_one_person_everywhere(email_db: str, email_events: Pat
     assert doc["profile"]["credits"] == 100
 
 
-RAW = [" \tÉMILE@x.io\r\n", "Dan@X.io\t", "ÄÖÜ@Straße.DE ", "plain@x.io", " \t\r\n"]
+RAW = [
+    " \tÉMILE@x.io\r\n",
+    "Dan@X.io\t",
+    "ÄÖÜ@Straße.DE ",
+    "plain@x.io",
+    "\tLead@x.io",  # only one end to trim
+    "trail@x.io\n",
+    "in side@X.io",  # inner space: kept
+    "\u00a0nbsp@x.io\u00a0",  # a no-break space is not trimmed
+    "É",
+    "",
+    "\n",
+    " \t\r\n",
+]
 
 
 def test_python_postgres_duckdb_and_hogql_spell_one_normalisation(

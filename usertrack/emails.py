@@ -11,7 +11,9 @@ files spell it for their dialect, as `email_key_sql` does:
   POSTGRESQL_TRIM_FUNCTIONS), not as `trimBoth`, so the files write `trim(x, chars)`.
 - PostgreSQL: `lower(btrim(x, E' \\t\\r\\n'))` (lower follows the database's LC_CTYPE: Unicode on
   the usual C.UTF-8 / en_US.UTF-8 databases).
-- DuckDB: `lower(trim(x, E' \\t\\r\\n'))`.
+- DuckDB: `lower(trim(x, E' \\t\\r\\n'))`, with `trim` only where the first or last
+  character is one of the four: DuckDB's trim of a character set costs 0.25 s per million emails,
+  most of the key, and hardly any email needs it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ TRIM_CHARS = " \t\r\n"
 _KEY_SQL = {
     "hogql": "lowerUTF8(trim({x}, ' \\t\\r\\n'))",
     "postgres": "lower(btrim({x}, E' \\t\\r\\n'))",
-    "duckdb": "lower(trim({x}, E' \\t\\r\\n'))",
+    "duckdb": "lower(CASE WHEN ({x})[1] IN {ends} OR ({x})[-1] IN {ends}"
+    " THEN trim({x}, E' \\t\\r\\n') ELSE {x} END)",
 }
+_DUCKDB_ENDS = "(' ', E'\\t', E'\\r', E'\\n')"
 
 
 def normalize_email(value: Any) -> str | None:
@@ -39,4 +43,4 @@ def normalize_email(value: Any) -> str | None:
 def email_key_sql(dialect: str, expr: str) -> str:
     """`expr` normalised as `normalize_email` does, in the SQL of `dialect` (hogql, postgres,
     duckdb). An empty result is '' in SQL (callers wrap it in nullif where they need NULL)."""
-    return _KEY_SQL[dialect].format(x=expr)
+    return _KEY_SQL[dialect].format(x=expr, ends=_DUCKDB_ENDS)
