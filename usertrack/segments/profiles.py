@@ -305,63 +305,14 @@ def _small_relation(con: duckdb.DuckDBPyConnection, result: Result) -> str:
     return "_incoming_small"
 
 
-Loaded = list[tuple[Query, str, list[str]]]  # (query, its table, its columns)
-# The table `prejoin` writes: the results that arrived first, joined while the last one runs.
-EARLY_JOIN = "early_join"
-
-
-@dataclass(frozen=True)
-class EarlyJoin:
-    """The full outer join of some per-user tables (`tables`), made while another ran."""
-
-    tables: frozenset[str]
-
-
 def join_per_user(
     con: duckdb.DuckDBPyConnection,
-    loaded: Loaded,
+    loaded: list[tuple[Query, str, list[str]]],
     *,
     excluded: str,
-    early: EarlyJoin | None = None,
 ) -> None:
     """Create the view `joined`: the full outer join of every per-user table on email, plus
-    in_<source>. `early` (see `prejoin`) stands for the tables it joined already."""
-    _check_columns(loaded)
-    if not loaded:
-        con.execute(
-            "CREATE OR REPLACE TABLE joined (email VARCHAR, in_posthog BOOLEAN, in_neon BOOLEAN)"
-        )
-        return
-    # A view: the profile query reads it once, so the join runs inside that query instead of
-    # being written out first. A view holds no parameters: the pattern is a quoted literal.
-    pattern = "'" + excluded.replace("'", "''") + "'"
-    con.execute(
-        f"CREATE OR REPLACE VIEW joined AS {_join_select(loaded, early)}"
-        f" WHERE NOT regexp_matches(email, {pattern})"
-    )
-
-
-def prejoin(con: duckdb.DuckDBPyConnection, loaded: Loaded) -> EarlyJoin | None:
-    """Join the per-user tables loaded so far into the table EARLY_JOIN, so that when the last
-    result arrives only it is left to join (at 100,000 users the profile then takes 0.06 s after
-    the last query instead of 0.11 s). None when there is nothing to gain or the columns clash
-    (the final join names the clash)."""
-    if len(loaded) < 2:
-        return None
-    try:
-        _check_columns(loaded)
-    except QueryError:
-        return None
-    import duckdb
-
-    try:
-        con.execute(f'CREATE OR REPLACE TABLE "{EARLY_JOIN}" AS {_join_select(loaded, None)}')
-    except duckdb.Error:
-        return None  # the final join meets the same problem and says so
-    return EarlyJoin(frozenset(table for _, table, _ in loaded))
-
-
-def _check_columns(loaded: Loaded) -> None:
+    in_<source>."""
     seen: dict[str, str] = {}
     for query, _, cols in loaded:
         for col in cols:
@@ -373,33 +324,31 @@ def _check_columns(loaded: Loaded) -> None:
                     " rename one of them so the join keeps both"
                 )
             seen[col] = query.id
-
-
-def _join_select(loaded: Loaded, early: EarlyJoin | None) -> str:
-    """SELECT email, every per-user column in the order of `loaded`, in_posthog, in_neon FROM
-    the full outer join on email; the tables of `early` are read from its table."""
-    joined_early = early is not None and any(t in early.tables for _, t, _ in loaded)
-
-    def home(table: str) -> str:
-        return EARLY_JOIN if early is not None and table in early.tables else table
-
-    tables = ([EARLY_JOIN] if joined_early else []) + [t for _, t, _ in loaded if home(t) == t]
-    froms = [
-        f'"{t}"' if i == 0 else f'FULL OUTER JOIN "{t}" USING (email)' for i, t in enumerate(tables)
-    ]
+    if not loaded:
+        con.execute(
+            "CREATE OR REPLACE TABLE joined (email VARCHAR, in_posthog BOOLEAN, in_neon BOOLEAN)"
+        )
+        return
+    froms = []
+    for i, (_, table, _) in enumerate(loaded):
+        froms.append(f'"{table}"' if i == 0 else f'FULL OUTER JOIN "{table}" USING (email)')
     flags = []
     for kind in ("posthog", "neon"):
-        marks = [f'"{EARLY_JOIN}".in_{kind}'] if joined_early else []
-        marks += [
-            f'"{t}".email IS NOT NULL' for q, t, _ in loaded if q.folder == kind and home(t) == t
-        ]
-        flags.append(
-            f"coalesce({' OR '.join(marks)}, false) AS in_{kind}"
-            if marks
-            else f"false AS in_{kind}"
-        )
-    columns = [f'"{home(t)}"."{c}"' for _, t, cols in loaded for c in cols if c != "email"]
-    return f"SELECT {', '.join(['email', *columns, *flags])} FROM {' '.join(froms)}"
+        tables = [t for q, t, _ in loaded if q.folder == kind]
+        if tables:
+            marks = " OR ".join(f'"{t}".email IS NOT NULL' for t in tables)
+            flags.append(f"coalesce({marks}, false) AS in_{kind}")
+        else:
+            flags.append(f"false AS in_{kind}")
+    columns = ", ".join(f'"{t}"."{c}"' for _, t, cols in loaded for c in cols if c != "email")
+    select_cols = "email" + (", " + columns if columns else "") + ", " + ", ".join(flags)
+    # A view: the profile query reads it once, so the join runs inside that query instead of
+    # being written out first. A view holds no parameters: the pattern is a quoted literal.
+    pattern = "'" + excluded.replace("'", "''") + "'"
+    con.execute(
+        f"CREATE OR REPLACE VIEW joined AS SELECT {select_cols} FROM {' '.join(froms)}"
+        f" WHERE NOT regexp_matches(email, {pattern})"
+    )
 
 
 def _run_and_load(
@@ -408,35 +357,25 @@ def _run_and_load(
     as_of: datetime,
     params: Mapping[str, Any],
     progress: Progress | None,
-) -> tuple[duckdb.DuckDBPyConnection, dict[str, Result], dict[str, str], EarlyJoin | None]:
-    """The profile connection, the per-user results, the table each was loaded into
-    (`load_result`), and the early join of all but the last (`prejoin`), if made.
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, Result], dict[str, str]]:
+    """The profile connection, the per-user results, and the table each was loaded into
+    (`load_result`).
 
     Each result is loaded as it arrives, by one loader thread, while the sources still run
     their other queries: turning rows into DuckDB columns then costs little beyond the wait
-    for the slowest source (a database computing its next query leaves the CPU free). When
-    one query is left running, the loader joins the others. The connection is opened on that
-    thread too, as the sources start (importing DuckDB and opening it would otherwise hold back
-    the first query)."""
+    for the slowest source (a database computing its next query leaves the CPU free). The
+    connection is opened on that thread too, as the sources start (importing DuckDB and
+    opening it would otherwise hold back the first query)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect
 
-    expected = sum(len(library.in_folder(kind, per_user=True)) for kind in sources)
-    arrived_first: Loaded = []  # in the order they arrived; the loader thread's alone
-    early: list[EarlyJoin] = []
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=PROFILE_SETTINGS)
 
         def load(key: str, result: Result) -> str:
-            con, query = opened.result(), library.get(key)
-            table = load_result(con, query, result)
-            arrived_first.append((query, table, list(result.columns)))
-            if len(arrived_first) == expected - 1 and len(loads) < expected:  # one still runs
-                made = prejoin(con, arrived_first)
-                early.extend([made] if made else [])
-            return table
+            return load_result(opened.result(), library.get(key), result)
 
         def arrived(key: str, result: Result) -> None:
             loads[key] = loader.submit(load, key, result)
@@ -454,11 +393,10 @@ def _run_and_load(
         try:
             # The first failure in query order, as when the results were loaded one after
             # another.
-            tables = {key: loads[key].result() for key in results}
+            return con, results, {key: loads[key].result() for key in results}
         except BaseException:
             con.close()
             raise
-        return con, results, tables, early[0] if early else None
 
 
 def build_profiles(
@@ -472,7 +410,7 @@ def build_profiles(
     """Run the per-user queries, join them, and create the DuckDB table `profile`."""
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
-    con, results, tables, early = _run_and_load(library, sources, as_of, params, progress)
+    con, results, tables = _run_and_load(library, sources, as_of, params, progress)
     import duckdb
 
     try:
@@ -481,7 +419,7 @@ def build_profiles(
         loaded = [
             (library.get(key), tables[key], list(result.columns)) for key, result in results.items()
         ]
-        join_per_user(con, loaded, excluded=excluded, early=early)
+        join_per_user(con, loaded, excluded=excluded)
         profile_query = library.get("join/profile")
         values = resolve_params(
             profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of)
