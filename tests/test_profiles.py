@@ -138,3 +138,51 @@ def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> N
     row_rows = con.execute(sorted_lists.format(f'"{table}"')).fetchall()
     assert arrow_rows == row_rows and len(row_rows) == 30
     assert row_rows[0][0] == "user0@acme.io" and row_rows[0][1] == 3  # i = 0, 30, 60
+
+
+def _query(name: str, folder: str) -> Query:
+    return Query(
+        name=name, folder=folder, path=Path(f"{name}.sql"), sql="-", description="d",
+        returns="per-user",
+    )  # fmt: skip
+
+
+def _three_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[Query, str, list[str]]]:
+    """Three per-user tables whose emails overlap in every way: in all three, in two, in one."""
+    results = {
+        _query("activity", "posthog"): Result(
+            ["email", "events"], [("a@x.io", 5), ("b@x.io", 7), ("c@x.io", 1), ("me@corp.io", 2)]
+        ),
+        _query("accounts", "neon"): Result(
+            ["email", "credits"], [("a@x.io", 100), ("d@x.io", 40), ("me@corp.io", 1)]
+        ),
+        _query("runs", "neon"): Result(
+            ["email", "runs", "failed"], [("b@x.io", 3, 1), ("d@x.io", 9, 0), ("e@x.io", 2, 2)]
+        ),
+    }
+    return [(q, profiles.load_result(con, q, r), list(r.columns)) for q, r in results.items()]
+
+
+def test_the_join_keeps_everyone_once_with_their_sources() -> None:
+    """The full outer join of three per-user tables: a person in all three, in two, in one;
+    columns in query order; in_posthog / in_neon say which source knew them; the excluded
+    domain is out."""
+    con = duckdb.connect()
+    profiles.join_per_user(con, _three_sources(con), excluded=profiles.exclude_pattern(["corp.io"]))
+    found = con.execute("SELECT * FROM joined ORDER BY email")
+    assert [d[0] for d in found.description] == [
+        "email",
+        "events",
+        "credits",
+        "runs",
+        "failed",
+        "in_posthog",
+        "in_neon",
+    ]
+    assert found.fetchall() == [
+        ("a@x.io", 5, 100, None, None, True, True),
+        ("b@x.io", 7, None, 3, 1, True, True),
+        ("c@x.io", 1, None, None, None, True, False),
+        ("d@x.io", None, 40, 9, 0, False, True),
+        ("e@x.io", None, None, 2, 2, False, True),
+    ]
