@@ -499,12 +499,11 @@ def segments(
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        # The snapshot is written, and the sources closed, while the output is: SQLite and
-        # DuckDB do most of that work outside the interpreter's lock, so it costs the wall time
-        # little. Under `main`, the events store is left to the process's end (_leave_to_exit).
+        # The snapshot is written, and the sources closed (the events store frees its cache),
+        # while the output is: SQLite and DuckDB do most of that work outside the interpreter's
+        # lock, so it costs the wall time little.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usertrack-after") as after:
-            after.submit(ws.close, in_process=_left_to_exit is None)
-            _leave_to_exit(ws)
+            after.submit(ws.close)
             saved = after.submit(_save_and_close, history, result) if history else None
             if chosen == "table":
                 from usertrack.rendering.terminal import render_segments  # rich: imported now
@@ -520,9 +519,8 @@ def segments(
 
 
 # Set by `main`: what a command leaves behind only to be freed (the classification's in-memory
-# DuckDB database, the events store's cache: 0.02 s each at 100,000 users). The process then
-# ends without freeing them (`_exit_without_teardown`); a command run in-process (the tests)
-# frees them as usual.
+# DuckDB database: 0.02 s at 100,000 users). The process then ends without freeing it
+# (`_exit_without_teardown`); a command run in-process (the tests) frees it as usual.
 _left_to_exit: list[Any] | None = None
 
 

@@ -140,7 +140,6 @@ class LocalPostHogSource:
     kind = "posthog"
     dialect = "hogql"
     arrow_results = True  # run(..., arrow_over=N) may answer an Arrow table (Result.arrow)
-    in_process = True  # closing it only frees this process's memory (Workspace.close)
 
     def __init__(self, store_path: Path, description: str | None = None) -> None:
         self.store_path = Path(store_path)
