@@ -12,8 +12,8 @@ files spell it for their dialect, as `email_key_sql` does:
 - PostgreSQL: `lower(btrim(x, E' \\t\\r\\n'))` (lower follows the database's LC_CTYPE: Unicode on
   the usual C.UTF-8 / en_US.UTF-8 databases).
 - DuckDB: `lower(trim(x, E' \\t\\r\\n'))`, with `trim` only where the first or last
-  character is one of the four: DuckDB's trim of a character set costs 0.25 s per million emails,
-  most of the key, and hardly any email needs it.
+  character is one of the four: DuckDB's trim of a character set costs about 0.3 s per million
+  emails, most of the key, and hardly any email needs it.
 """
 
 from __future__ import annotations
