@@ -1,8 +1,12 @@
-"""A local PostHog-compatible HTTP server for the tests: real HTTP on 127.0.0.1, HogQL run locally.
+"""A local PostHog-compatible HTTP server for the tests: real HTTP on 127.0.0.1, real ClickHouse.
 
 It answers the endpoints usertrack's live PostHog source uses, the way PostHog does (see the facts
-in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local HogQL engine
-(`LocalPostHogSource` on an events store) doing the work:
+in usertrack/sources/posthog_http.py and ../shared/DESIGN.md). By default the engine is real
+ClickHouse (chdb) running the HogQL printed as PostHog prints it (tests/clickhouse_engine.py,
+tests/hogql_printer.py), in the project timezone `timezone` unless a request's modifiers say
+`convertToProjectTimezone: false`; `engine="duckdb"` uses usertrack's own local engine instead
+(`LocalPostHogSource`), for tests about the HTTP behaviour at sizes where loading ClickHouse would
+only cost time.
 
 - `POST /api/projects/{id}/query/` (HogQLQuery with `values`): a query without a top-level LIMIT
   gives `default_rows` rows plus `hasMore`/`limit`/`offset`; any LIMIT is capped at `max_rows`
@@ -14,7 +18,7 @@ in usertrack/sources/posthog_http.py and ../shared/DESIGN.md), with the local Ho
   `"refresh": "async"` (or "force_async") answers 202 with a `query_status`; the query runs at
   once and `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
   `async_error`). `expire_async` makes every status record unknown (404).
-- `GET /api/projects/{id}/`: the project's name. `GET .../insights/{id}/` and
+- `GET /api/projects/{id}/`: the project's name and `timezone`. `GET .../insights/{id}/` and
   `GET .../insights/?short_id=`: two canned insights (a trends one, a HogQL table one); `result`
   is null unless `refresh=blocking` (or force_blocking) is asked.
 - `Authorization: Bearer <api_key>` is required (401 otherwise); `missing_scope` makes every
@@ -45,6 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
 from usertrack.errors import QueryError
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
@@ -80,6 +85,21 @@ TRENDS_RESULT: list[dict[str, Any]] = [
         "days": ["2026-11-09", "2026-11-10", "2026-11-11"],
     },
 ]
+
+
+_ENGINES: dict[tuple[str, int, int, str], ClickHouseEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def clickhouse_for(store_path: Path, timezone: str = "UTC") -> ClickHouseEngine:
+    """The ClickHouse copy of a store, loaded once per test session (and again if it changed)."""
+    stat = Path(store_path).stat()
+    key = (str(Path(store_path).resolve()), stat.st_mtime_ns, stat.st_size, timezone)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = ClickHouseEngine(Path(store_path), timezone=timezone)
+        return engine
 
 
 class _Answer(Exception):
@@ -153,8 +173,16 @@ class FakePostHog:
         default_rows: int = 100,
         max_rows: int = 50_000,
         max_concurrent: int = 3,
+        engine: str = "clickhouse",
+        timezone: str = "UTC",
     ) -> None:
-        self.engine = LocalPostHogSource(store_path, description="fake PostHog engine")
+        self.timezone = timezone
+        self.clickhouse: ClickHouseEngine | None = None
+        self.engine: LocalPostHogSource | None = None
+        if engine == "clickhouse":
+            self.clickhouse = clickhouse_for(store_path, timezone)
+        else:
+            self.engine = LocalPostHogSource(store_path, description="fake PostHog engine")
         self.api_key = api_key
         self.project_id = project_id
         self.project_name = project_name
@@ -210,7 +238,8 @@ class FakePostHog:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
 
     def throttle(self, n: int, retry_after: float | None = 1, detail: str | None = None) -> None:
         """Answer the next `n` requests with 429 (Retry-After omitted when None)."""
@@ -244,10 +273,15 @@ class FakePostHog:
 
     # ------------------------------------------------------------------ engine
 
-    def execute(self, text: str, values: dict[str, Any]) -> dict[str, Any]:
+    def execute(
+        self, text: str, values: dict[str, Any], modifiers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Run HogQL as PostHog's query endpoint would; raise _Answer for errors."""
         if self.reject_offset and re.search(r"\bOFFSET\b", text, re.IGNORECASE):
             raise _error(400, "validation_error", "query_error", OFFSET_NOT_ALLOWED)
+        if self.clickhouse is not None:
+            return self._execute_clickhouse(text, values, modifiers)
+        assert self.engine is not None
         query = Query(
             name="request",
             folder="posthog",
@@ -286,6 +320,44 @@ class FakePostHog:
         )
         return response
 
+    def _execute_clickhouse(
+        self, text: str, values: dict[str, Any], modifiers: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        assert self.clickhouse is not None
+        try:
+            result = self.clickhouse.run(
+                text,
+                values,
+                modifiers,
+                default_limit=self.default_rows + 1,
+                max_limit=self.max_rows,
+            )
+        except (HogQLError, ClickHouseError) as e:
+            raise _error(400, "validation_error", "query_error", str(e)) from None
+        rows = result.rows
+        response: dict[str, Any] = {}
+        if has_top_level_limit(text):
+            rows = rows[: self.max_rows]
+        else:
+            response.update(
+                {"hasMore": len(rows) > self.default_rows, "limit": self.default_rows, "offset": 0}
+            )
+            rows = rows[: self.default_rows]
+        if self.force_has_more:
+            response["hasMore"] = True
+        response.update(
+            {
+                "results": rows,
+                "columns": result.columns,
+                "types": [[c, t] for c, t in zip(result.columns, result.types, strict=True)],
+                "hogql": text,
+                "clickhouse": result.sql,
+                "is_cached": False,
+                "query_status": None,
+            }
+        )
+        return response
+
     # ------------------------------------------------------------------ routes
 
     def handle(
@@ -318,7 +390,8 @@ class FakePostHog:
             raise _error(404, "invalid_request", "not_found", "Not found.")
         rest = m.group(2)
         if rest == "" and method == "GET":
-            return 200, {"id": self.project_id, "name": self.project_name}, {}
+            project = {"id": self.project_id, "name": self.project_name, "timezone": self.timezone}
+            return 200, project, {}
         if rest == "query/" and method == "POST":
             return self._post_query(body)
         qm = re.fullmatch(r"query/([0-9a-f]+)/", rest)
@@ -345,13 +418,14 @@ class FakePostHog:
         if not isinstance(q, dict) or q.get("kind") != "HogQLQuery" or "query" not in q:
             raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLQuery")
         text, values = q["query"], q.get("values") or {}
+        modifiers = q.get("modifiers") or {}
         if body.get("refresh") in ("async", "force_async"):
             qid = uuid.uuid4().hex
             job: dict[str, Any] = {"polls_left": self.async_polls}
             try:
                 if self.async_error:
                     raise _error(400, "validation_error", "query_error", self.async_error)
-                job["results"] = self.execute(text, values)
+                job["results"] = self.execute(text, values, modifiers)
             except _Answer as a:
                 job["error_message"] = a.body.get("detail")
             with self.lock:
@@ -384,7 +458,7 @@ class FakePostHog:
                 time.sleep(self.query_delay)
             if self.latency is not None:
                 time.sleep(self.latency(text, values))
-            return 200, self.execute(text, values), {}
+            return 200, self.execute(text, values, modifiers), {}
         finally:
             with self.lock:
                 self.in_flight -= 1

@@ -44,7 +44,7 @@ from usertrack.sources.posthog_http import (
     wire_values,
 )
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries, parse_query
+from usertrack.sources.queries import Query, _coerce_default, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
@@ -144,7 +144,12 @@ def test_request_shape_and_values(fake: FakePostHog) -> None:
     post = next(r for r in fake.requests if r["method"] == "POST")
     assert post["path"] == f"/api/projects/{PROJECT}/query/"
     assert post["body"] == {
-        "query": {"kind": "HogQLQuery", "query": sql, "values": {"as_of": "2026-11-16 00:00:00"}},
+        "query": {
+            "kind": "HogQLQuery",
+            "query": sql,
+            "values": {"as_of": "2026-11-16 00:00:00"},
+            "modifiers": {"convertToProjectTimezone": False},
+        },
         "name": "usertrack posthog/count",
     }
     assert post["headers"]["authorization"] == "REDACTED"
@@ -676,7 +681,12 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
         remote = source(server, page_size=page_size)
         try:
             for query in queries:
-                params: dict[str, Any] = {p.name: p.default for p in query.params}
+                # header defaults as usertrack binds them: `30` is a number, not the text '30'
+                # (ClickHouse would refuse `2 * '30'`)
+                params: dict[str, Any] = {
+                    p.name: _coerce_default(p.default) if p.default else p.default
+                    for p in query.params
+                }
                 params["as_of"] = AS_OF
                 if "email" in params:  # deep-dive queries: one person of the hand-made events
                     params["email"] = "alice@acme.io"

@@ -45,7 +45,8 @@ people AS (
         argMax(person_name, timestamp) AS name,
         max(timestamp) AS last_event_at,
         argMax(event, timestamp) AS last_event,
-        maxIf(timestamp, event = '$pageview') AS page_since,
+        -- no pageview: NULL (ClickHouse's maxIf over no rows is 1970-01-01, DuckDB's NULL)
+        if(countIf(event = '$pageview') > 0, maxIf(timestamp, event = '$pageview'), NULL) AS page_since,
         argMaxIf(page, timestamp, event = '$pageview') AS current_page,
         countIf(timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})) AS session_events,
         countIf(event = '$exception'

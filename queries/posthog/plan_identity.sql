@@ -9,21 +9,24 @@
 -- usertrack joins on, and what PostHog's identify() sets in most apps. Internal events are those
 -- whose person email matches exclude_pattern (segments.yaml `exclude:`); they are counted here,
 -- not left out. One row.
+-- The inner columns are named apart from the outer aliases: ClickHouse sees an alias in the whole
+-- SELECT, so an outer `sum(identified_events) AS identified_events` would capture the inner
+-- column inside countIf (ILLEGAL_AGGREGATION on PostHog).
 SELECT
     count() AS persons,
-    countIf(identified_events > 0) AS identified_persons,
-    countIf(distinct_ids > 1) AS multi_id_persons,
-    max(distinct_ids) AS most_distinct_ids,
-    sum(events) AS events,
-    sum(identified_events) AS identified_events,
-    sum(internal_events) AS internal_events
+    countIf(person_identified_events > 0) AS identified_persons,
+    countIf(person_distinct_ids > 1) AS multi_id_persons,
+    max(person_distinct_ids) AS most_distinct_ids,
+    sum(person_events) AS events,
+    sum(person_identified_events) AS identified_events,
+    sum(person_internal_events) AS internal_events
 FROM (
     SELECT
         person_id,
-        count() AS events,
-        countIf(notEmpty(person.properties.email)) AS identified_events,
-        countIf(match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})) AS internal_events,
-        uniqExact(distinct_id) AS distinct_ids
+        count() AS person_events,
+        countIf(notEmpty(person.properties.email)) AS person_identified_events,
+        countIf(match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})) AS person_internal_events,
+        uniqExact(distinct_id) AS person_distinct_ids
     FROM events
     WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
       AND timestamp <= toDateTime({as_of}, 'UTC')

@@ -96,8 +96,9 @@ def retention(
             {
                 "person_id": pa.string(),
                 "period_start": pa.date32(),
-                "did_start": pa.bool_(),
-                "did_return": pa.bool_(),
+                # 0/1: a HogQL comparison is ClickHouse's UInt8, not a boolean
+                "did_start": pa.int64(),
+                "did_return": pa.int64(),
             },
             since=since,
             period=period,
@@ -129,7 +130,7 @@ def retention(
         else:
             cohort_sql = """
                 SELECT a.person_id, p.idx FROM activity a
-                JOIN periods p ON p.start = a.period_start WHERE a.did_start
+                JOIN periods p ON p.start = a.period_start WHERE a.did_start > 0
             """
         con.execute(f"CREATE TABLE cohort AS {cohort_sql}")
         sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
@@ -138,7 +139,7 @@ def retention(
             SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id)
             FROM cohort c
             JOIN (SELECT a.person_id, p.idx FROM activity a
-                  JOIN periods p ON p.start = a.period_start WHERE a.did_return) r
+                  JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
               ON r.person_id = c.person_id AND r.idx > c.idx
             GROUP BY ALL
             """

@@ -827,7 +827,15 @@ class PostHogHTTPSource:
 
         where = self._where(query)
         body: dict[str, Any] = {
-            "query": {"kind": "HogQLQuery", "query": text, "values": values},
+            "query": {
+                "kind": "HogQLQuery",
+                "query": text,
+                "values": values,
+                # usertrack's definitions are UTC days and weeks whatever the project's timezone
+                # (docs/metrics.md); PostHog would otherwise read every DateTime in the project's
+                # timezone (HogQLQueryModifiers; its own insight runners set this too).
+                "modifiers": {"convertToProjectTimezone": False},
+            },
             "name": f"usertrack {query.id}",
         }
         if self.refresh:

@@ -44,6 +44,8 @@ def wire_value(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, UUID):
@@ -61,9 +63,11 @@ _NOT_PLAIN = ("DECIMAL", "UUID", "STRUCT", "MAP", "UNION")
 
 
 def _plain_rows(rows: list[tuple[Any, ...]], types: list[str]) -> list[tuple[Any, ...]]:
-    """The rows with Decimal, UUID and nested values made plain; only the columns whose type
-    can hold them are visited (at 100,000 users a pass over every value costs half a second)."""
-    convert = [i for i, t in enumerate(types) if any(word in t for word in _NOT_PLAIN)]
+    """The rows with Decimal, UUID and nested values made plain, and booleans as 0/1 (a HogQL
+    comparison is ClickHouse's UInt8 on PostHog, so a column of them is integers there); only
+    the columns whose type can hold them are visited (at 100,000 users a pass over every value
+    costs half a second)."""
+    convert = [i for i, t in enumerate(types) if t == "BOOLEAN" or any(w in t for w in _NOT_PLAIN)]
     if not convert:
         return rows
     if len(convert) == len(types):
@@ -85,7 +89,7 @@ _ARROW_TYPES: dict[str, str] = {
     **dict.fromkeys(_INTS, "int64"),
     "FLOAT": "float64",
     "DOUBLE": "float64",
-    "BOOLEAN": "bool",
+    "BOOLEAN": "int64",  # 0/1, as ClickHouse answers a comparison
     "VARCHAR": "string",
     "VARCHAR[]": "list<string>",
     "DATE": "date32",
@@ -108,7 +112,6 @@ def _arrow_rows(
     wanted = {
         "int64": pa.int64(),
         "float64": pa.float64(),
-        "bool": pa.bool_(),
         "string": pa.string(),
         "list<string>": pa.list_(pa.string()),
         "date32": pa.date32(),
@@ -213,7 +216,7 @@ class LocalPostHogSource:
                 if arrow_over is not None and all(t in _ARROW_TYPES for t in types):
                     rows = cur.fetchmany(arrow_over + 1)
                     if len(rows) > arrow_over:
-                        table = _arrow_rows(rows, cur, types)
+                        table = _arrow_rows(_plain_rows(rows, types), cur, types)
                         rows = []
                 else:
                     rows = cur.fetchall()

@@ -1,0 +1,243 @@
+"""Real ClickHouse (chdb, in process) holding an events store, running HogQL as PostHog does.
+
+`ClickHouseEngine(store_path)` copies the store's events into ClickHouse tables shaped like
+PostHog's (`events` with JSON `properties` and `person_properties` as String, timestamps as
+DateTime64(6, 'UTC'); `persons`; `person_distinct_ids`), types the event and person properties as
+PostHog's property definitions would (a property whose values are JSON numbers is Numeric, JSON
+booleans Boolean), and runs HogQL printed by `tests.hogql_printer`. The answer's values are typed by
+ClickHouse's own result types, the way PostHog's JSON carries them.
+
+chdb allows one session per process: every engine shares it, each in a database of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.hogql_printer import HogQLError, print_hogql
+
+_LOCK = threading.Lock()
+_SESSION: Any = None
+_COUNTER = itertools.count(1)
+
+
+def _session() -> Any:
+    global _SESSION
+    if _SESSION is None:
+        from chdb import session
+
+        _SESSION = session.Session()
+    return _SESSION
+
+
+def clickhouse_version() -> str:
+    with _LOCK:
+        out = _session().query("SELECT version()", "TabSeparated")
+    return str(out).strip()
+
+
+@dataclass
+class CHResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    sql: str
+
+
+class ClickHouseError(Exception):
+    pass
+
+
+def _py(value: Any, ch_type: str) -> Any:
+    """A value of ClickHouse's JSONCompact output as PostHog's JSON answer carries it."""
+    t = ch_type
+    while True:
+        for wrap in ("Nullable(", "LowCardinality("):
+            if t.startswith(wrap):
+                t = t[len(wrap) : -1]
+                break
+        else:
+            break
+    if value is None:
+        return None
+    if t.startswith("Array("):
+        inner = t[len("Array(") : -1]
+        return [_py(v, inner) for v in value]
+    if t.startswith("Tuple("):
+        return list(value)
+    if t.startswith("DateTime"):
+        m = t.split("'")
+        tz = m[1] if len(m) > 1 else "UTC"
+        moment = datetime.fromisoformat(str(value)).replace(tzinfo=ZoneInfo(tz))
+        # PostHog answers datetimes as ISO text with the offset of their timezone.
+        text = moment.isoformat()
+        return text.replace("+00:00", "Z")
+    if t.startswith(("Float", "Decimal")):
+        if isinstance(value, str):
+            return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(value, float(value))
+        return float(value)
+    if t.startswith(("Int", "UInt")) and isinstance(value, str):
+        return int(value)
+    if t == "Bool":
+        return bool(value)
+    return value
+
+
+class ClickHouseEngine:
+    """An events store held by ClickHouse, answering HogQL as PostHog's query endpoint does."""
+
+    def __init__(self, store_path: Path, *, timezone: str = "UTC") -> None:
+        self.database = f"posthog_{next(_COUNTER)}"
+        self.timezone = timezone
+        self.property_types: dict[str, str] = {}
+        self._load(Path(store_path))
+
+    # ----------------------------------------------------------------- loading
+
+    def _load(self, store_path: Path) -> None:
+        import duckdb
+
+        db = self.database
+        with tempfile.TemporaryDirectory(prefix="ch-load-") as tmp:
+            events = Path(tmp) / "events.parquet"
+            con = duckdb.connect(str(store_path), read_only=True)
+            try:
+                con.execute(
+                    f"""COPY (
+                        SELECT CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
+                               CAST(person_id AS VARCHAR) AS person_id,
+                               CAST(timestamp AS TIMESTAMP) AS timestamp,
+                               coalesce(CAST(properties AS VARCHAR), '') AS properties,
+                               coalesce(CAST(person_properties AS VARCHAR), '')
+                                   AS person_properties
+                        FROM events ORDER BY timestamp
+                    ) TO '{events}' (FORMAT parquet)"""
+                )
+                self.property_types = self._property_types(con)
+            finally:
+                con.close()
+            statements = [
+                f"CREATE DATABASE {db}",
+                f"""CREATE TABLE {db}.events (
+                        uuid String, event String, properties String,
+                        timestamp DateTime64(6, 'UTC'), distinct_id String, person_id String,
+                        person_properties String, elements_chain String,
+                        created_at DateTime64(6, 'UTC'),
+                        `$session_id` String, `$window_id` String
+                    ) ENGINE = MergeTree ORDER BY timestamp""",
+                f"""INSERT INTO {db}.events
+                    SELECT uuid, event, properties, timestamp, distinct_id, person_id,
+                           person_properties, '', timestamp,
+                           replaceRegexpAll(JSONExtractRaw(properties, '$session_id'),
+                                            '^"|"$', ''),
+                           replaceRegexpAll(JSONExtractRaw(properties, '$window_id'),
+                                            '^"|"$', '')
+                    FROM file('{events}', Parquet)
+                    SETTINGS session_timezone = 'UTC'""",
+                # persons: the latest non-empty person properties, created at the first event
+                f"""CREATE TABLE {db}.persons ENGINE = MergeTree ORDER BY id AS
+                    SELECT person_id AS id,
+                           argMaxIf(person_properties, timestamp,
+                                    person_properties NOT IN ('', 'null')) AS properties,
+                           min(timestamp) AS created_at,
+                           1 AS is_identified
+                    FROM {db}.events WHERE person_id != '' GROUP BY person_id""",
+                f"""CREATE TABLE {db}.person_distinct_ids ENGINE = MergeTree
+                    ORDER BY distinct_id AS
+                    SELECT distinct_id, argMax(person_id, timestamp) AS person_id
+                    FROM {db}.events GROUP BY distinct_id""",
+            ]
+            with _LOCK:
+                sess = _session()
+                for sql in statements:
+                    sess.query(sql)
+
+    @staticmethod
+    def _property_types(con: Any) -> dict[str, str]:
+        """PostHog types a property by the values it has seen (property definitions): numbers are
+        Numeric, booleans Boolean, anything else String. Keys as 'event:NAME' / 'person:NAME'."""
+        types: dict[str, str] = {}
+        for prefix, column in (("event", "properties"), ("person", "person_properties")):
+            rows = con.execute(
+                f"""SELECT k,
+                           list_distinct(list(json_type(CAST({column} AS JSON), '$."' || k || '"')))
+                    FROM (SELECT {column}, unnest(json_keys(CAST({column} AS JSON))) AS k
+                          FROM events WHERE {column} IS NOT NULL
+                            AND json_type(CAST({column} AS JSON)) = 'OBJECT')
+                    GROUP BY k"""
+            ).fetchall()
+            for key, kinds in rows:
+                kinds = {k for k in kinds if k not in (None, "NULL")}
+                if kinds and kinds <= {"BIGINT", "UBIGINT", "DOUBLE"}:
+                    types[f"{prefix}:{key}"] = "Numeric"
+                elif kinds == {"BOOLEAN"}:
+                    types[f"{prefix}:{key}"] = "Boolean"
+        return types
+
+    # ----------------------------------------------------------------- running
+
+    def print(
+        self,
+        text: str,
+        values: Mapping[str, Any],
+        modifiers: Mapping[str, Any] | None = None,
+        *,
+        default_limit: int = 101,
+        max_limit: int = 50_000,
+    ) -> str:
+        convert = (modifiers or {}).get("convertToProjectTimezone", True)
+        return print_hogql(
+            text,
+            values,
+            timezone=self.timezone,
+            convert_to_project_timezone=bool(convert),
+            property_types=self.property_types,
+            database=self.database,
+            default_limit=default_limit,
+            max_limit=max_limit,
+        )
+
+    def run(
+        self,
+        text: str,
+        values: Mapping[str, Any],
+        modifiers: Mapping[str, Any] | None = None,
+        *,
+        default_limit: int = 101,
+        max_limit: int = 50_000,
+    ) -> CHResult:
+        sql = self.print(text, values, modifiers, default_limit=default_limit, max_limit=max_limit)
+        full = (
+            f"{sql} SETTINGS session_timezone = 'UTC', output_format_json_quote_64bit_integers"
+            " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1"
+        )
+        with _LOCK:
+            try:
+                out = _session().query(full, "JSONCompact")
+            except Exception as e:  # chdb raises its own error type with ClickHouse's message
+                raise ClickHouseError(str(e).strip().splitlines()[0]) from None
+        data = json.loads(out.bytes() if hasattr(out, "bytes") else str(out))
+        meta = data["meta"]
+        columns = [m["name"] for m in meta]
+        types = [m["type"] for m in meta]
+        rows = [[_py(v, types[i]) for i, v in enumerate(row)] for row in data["data"]]
+        return CHResult(columns, types, rows, sql)
+
+    def close(self) -> None:
+        with _LOCK, contextlib.suppress(Exception):
+            _session().query(f"DROP DATABASE IF EXISTS {self.database}")
+
+
+__all__ = ["CHResult", "ClickHouseEngine", "ClickHouseError", "HogQLError", "clickhouse_version"]
+_ = UTC

@@ -1,0 +1,879 @@
+"""HogQL printed to ClickHouse SQL the way PostHog prints it, for the tests' PostHog stand-in.
+
+PostHog's own parser (`hogql-parser` on PyPI, the C++ parser PostHog runs) turns the text into its
+AST as JSON; this module prints that AST following PostHog's printer (posthog/hogql/printer/
+clickhouse.py and base.py, the function mapping in posthog/hogql/functions/, property typing in
+posthog/hogql/transforms/property_types.py, escaping in posthog/hogql/escape_sql.py), as read in
+PostHog/posthog in November 2026. What it reproduces, because it changes answers:
+
+- `properties.X` and `person.properties.X` (persons on events: `events.person_properties`) are
+  `replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(col, 'X'), ''), 'null'), '^"|"$', '')`: the raw
+  JSON text without its quotes, escape sequences kept. A property PostHog has typed Numeric is read
+  through `accurateCastOrNull(..., 'Float64')`, a Boolean one as `transform(..., ['true', 'false'],
+  [1, 0], NULL)`.
+- Comparisons are two-valued: wrapped in `ifNull(...)` by their operands' nullability
+  (`ifNull(notEquals(a, b), 1)`, `ifNull(equals(a, b), isNull(a) and isNull(b))`, ...).
+- `{name}` placeholders become escaped constants (ClickHouse escaping, backslash escapes).
+- Table columns are printed qualified (`events.timestamp`); columns of a subquery without an alias
+  bare, so a ClickHouse alias of the same name in the outer SELECT captures them, as on PostHog.
+- DateTime columns are `toTimeZone(col, project_tz)` and timezone-aware functions get the project's
+  timezone, unless the request's modifiers say `convertToProjectTimezone: false` (then UTC).
+- Unknown functions are refused with PostHog's message.
+
+It is a test-only stand-in: the subset of HogQL that usertrack's query files and its HTTP client
+send, checked against the real ClickHouse that runs it (`chdb`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+class HogQLError(Exception):
+    """A query PostHog would refuse (400 validation_error), with PostHog's message."""
+
+
+def _install_error_stub() -> None:
+    """hogql_parser imports `posthog.hogql.errors` (PostHog's own package, not the posthog SDK that
+    usertrack uses): give it that one module without touching the SDK."""
+    if "posthog.hogql.errors" in sys.modules:
+        return
+
+    class BaseHogQLError(Exception):
+        def __init__(self, message: str, *, start: Any = None, end: Any = None, node: Any = None):
+            super().__init__(message)
+            self.start, self.end = start, end
+
+    errors = types.ModuleType("posthog.hogql.errors")
+    errors.BaseHogQLError = BaseHogQLError  # type: ignore[attr-defined]
+    for name in (
+        "ExposedHogQLError",
+        "InternalHogQLError",
+        "SyntaxError",
+        "QueryError",
+        "NotImplementedError",
+        "ParsingError",
+        "ResolutionError",
+        "ImpossibleASTError",
+    ):
+        setattr(errors, name, type(name, (BaseHogQLError,), {}))
+    package = types.ModuleType("posthog.hogql")
+    package.errors = errors  # type: ignore[attr-defined]
+    sys.modules["posthog.hogql"] = package
+    sys.modules["posthog.hogql.errors"] = errors
+
+
+def parse_select(text: str) -> dict[str, Any]:
+    _install_error_stub()
+    import hogql_parser
+
+    tree = json.loads(hogql_parser.parse_select_json(text))
+    if tree.get("error"):
+        raise HogQLError(tree.get("message") or "Syntax error")
+    return tree
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping (posthog/hogql/escape_sql.py)
+
+_ESCAPES = {
+    "\b": "\\b",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\0": "\\0",
+    "\a": "\\a",
+    "\v": "\\v",
+    "\\": "\\\\",
+    "'": "\\'",
+}
+
+
+def escape_string(value: str) -> str:
+    return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+
+
+def escape_identifier(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return name
+    return (
+        "`" + "".join(_ESCAPES.get(c, c) if c != "'" else c for c in name).replace("`", "\\`") + "`"
+    )
+
+
+def constant(value: Any, tz: str) -> str:
+    if value is None:
+        return "NULL"
+    if value is True:
+        return "1"
+    if value is False:
+        return "0"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and value != value:
+            return "NaN"
+        return repr(value)
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return f"toDateTime64({escape_string(text)}, 6, {escape_string(tz)})"
+    if isinstance(value, date):
+        return f"toDate({escape_string(value.isoformat())})"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(constant(v, tz) for v in value) + "]"
+    return escape_string(str(value))
+
+
+# --------------------------------------------------------------------------------------------
+# Tables PostHog's HogQL exposes (posthog/hogql/database/schema/), as the stand-in stores them
+
+DATETIME = "datetime"
+STRING = "string"
+JSON_COL = "json"
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, str]  # HogQL field -> kind
+    nullable: frozenset[str] = frozenset()
+
+
+TABLES: dict[str, Table] = {
+    "events": Table(
+        "events",
+        {
+            "uuid": OTHER,
+            "event": STRING,
+            "properties": JSON_COL,
+            "timestamp": DATETIME,
+            "distinct_id": STRING,
+            "person_id": OTHER,
+            "elements_chain": STRING,
+            "created_at": DATETIME,
+            "$session_id": STRING,
+            "$window_id": STRING,
+            "person_properties": JSON_COL,
+        },
+    ),
+    "persons": Table(
+        "persons",
+        {"id": OTHER, "properties": JSON_COL, "created_at": DATETIME, "is_identified": OTHER},
+    ),
+    "person_distinct_ids": Table(
+        "person_distinct_ids", {"distinct_id": STRING, "person_id": OTHER}
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Functions (posthog/hogql/functions/mapping.py and clickhouse/*.py), the subset usertrack uses
+
+
+# HogQL name -> ClickHouse name; (min args, max args); timezone-aware (the project's timezone is
+# passed when the call gives none).
+@dataclass(frozen=True)
+class Fn:
+    ch: str
+    low: int = 0
+    high: int | None = None
+    tz_aware: bool = False
+    aggregate: bool = False
+
+
+def _fns(names: str, **kw: Any) -> dict[str, Fn]:
+    return {n: Fn(n, **kw) for n in names.split()}
+
+
+FUNCTIONS: dict[str, Fn] = {
+    **_fns(
+        "coalesce if multiIf startsWith endsWith has indexOf arrayElement arrayJoin notEmpty empty"
+        " isNull isNotNull length lower upper lowerUTF8 upperUTF8 concat substring replaceAll"
+        " replaceRegexpAll replaceOne position positionCaseInsensitive splitByChar splitByString"
+        " arrayStringConcat arrayMap arrayFilter arrayExists arraySort arrayDistinct arrayCount"
+        " arraySlice arrayConcat arrayZip arrayEnumerate arrayReverse arrayCompact range"
+        " greatest least abs round floor ceil intDiv least toString toUInt64 toInt64 toFloat64"
+        " toInt8 toInt16 toInt32 toUInt8 toUInt16 toUInt32"
+        " toFloat64OrNull toInt64OrNull JSONExtractString JSONExtractRaw JSONHas JSONType"
+        " JSONExtractKeys JSONExtractInt JSONExtractFloat JSONExtractBool JSONLength"
+        " cityHash64 sipHash64 tuple tupleElement ifNull assumeNotNull toTypeName"
+        " toIntervalSecond toIntervalMinute toIntervalHour toIntervalDay toIntervalWeek"
+        " toIntervalMonth toIntervalYear extract domain path protocol cutQueryString"
+        " toUUID emptyArrayString"
+    ),
+    "and": Fn("and", 2, None),
+    "or": Fn("or", 2, None),
+    "xor": Fn("xor", 2, None),
+    "not": Fn("not", 1, 1),
+    "nullif": Fn("nullIf", 2, 2),
+    "nullIf": Fn("nullIf", 2, 2),
+    "match": Fn("match", 2, 2),
+    "toFloat": Fn("accurateCastOrNull", 1, 1),  # second argument added
+    "toInt": Fn("accurateCastOrNull", 1, 1),
+    "toFloatOrNull": Fn("accurateCastOrNull", 1, 1),
+    "toIntOrNull": Fn("accurateCastOrNull", 1, 1),
+    "toFloatOrZero": Fn("toFloat64OrZero", 1, 1),
+    "toIntOrZero": Fn("toInt64OrZero", 1, 1),
+    # not timezone-aware on PostHog: they get the fields already in the project's timezone
+    **_fns(
+        "toDate toStartOfDay toStartOfHour toStartOfMinute toStartOfMonth toStartOfQuarter"
+        " toStartOfYear toMonday toHour toMinute toSecond toYear toMonth toDayOfMonth"
+        " toDayOfYear toYYYYMM toYYYYMMDD toISOWeek toISOYear",
+        high=1,
+    ),
+    "toDayOfWeek": Fn("toDayOfWeek", 1, 3),
+    "toUnixTimestamp": Fn("toUnixTimestamp", 1, 2),
+    "toStartOfWeek": Fn("toStartOfWeek", 1, 3),
+    "toDateTime": Fn("toDateTime", 1, 2, tz_aware=True),
+    "toDateTime64": Fn("toDateTime64", 1, 3, tz_aware=True),
+    "toTimeZone": Fn("toTimeZone", 2, 2),
+    "now": Fn("now64", 0, 1, tz_aware=True),
+    "today": Fn("today", 0, 0),
+    "dateDiff": Fn("dateDiff", 3, 3),
+    "date_diff": Fn("dateDiff", 3, 3),
+    "dateAdd": Fn("dateAdd", 3, 3),
+    "dateSub": Fn("dateSub", 3, 3),
+    "date_add": Fn("date_add", 3, 3),
+    "trim": Fn("trim", 1, 2),
+    **_fns(
+        "count countIf sum sumIf avg avgIf min max minIf maxIf any anyIf anyLast uniq uniqIf"
+        " uniqExact uniqExactIf argMax argMin argMaxIf argMinIf groupArray groupArrayIf"
+        " groupUniqArray median quantile quantiles stddevPop varPop",
+        aggregate=True,
+    ),
+}
+
+# functions PostHog finds whatever their case (HogQLFunctionMeta(case_sensitive=False))
+CASE_INSENSITIVE = {"not", "if", "coalesce", "count", "min", "max", "sum", "avg", "nullif"}
+_TZ_DEFAULT_ARG_POS = {"toStartOfWeek": 2, "now": 0}
+_DATETIME_FUNCS = {
+    "toDateTime",
+    "toDateTime64",
+    "toTimeZone",
+    "now",
+    "toStartOfDay",
+    "toStartOfHour",
+    "toStartOfMinute",
+    "parseDateTime64BestEffortOrNull",
+}
+
+_COMPARE = {
+    "==": "equals",
+    "!=": "notEquals",
+    "<": "less",
+    ">": "greater",
+    "<=": "lessOrEquals",
+    ">=": "greaterOrEquals",
+    "like": "like",
+    "ilike": "ilike",
+    "not like": "notLike",
+    "not ilike": "notILike",
+    "=~": "match",
+    "!~": "match",  # negated below
+    "=~*": "match",
+    "!~*": "match",
+    "in": "in",
+    "not in": "notIn",
+}
+_ARITH = {"+": "plus", "-": "minus", "*": "multiply", "/": "divide", "%": "modulo"}
+
+
+# --------------------------------------------------------------------------------------------
+# Scopes
+
+
+@dataclass
+class Source:
+    alias: str | None  # the alias as printed, None for an unaliased subquery
+    table: Table | None  # a database table
+    columns: dict[str, bool] = field(default_factory=dict)  # subquery column -> nullable
+
+
+@dataclass
+class Scope:
+    sources: list[Source]
+    aliases: dict[str, bool]  # select aliases -> nullable
+    ctes: dict[str, dict[str, Any]]
+    parent: Scope | None = None
+
+
+@dataclass
+class Printed:
+    sql: str
+    nullable: bool = True
+    datetime: bool = False
+
+
+class Printer:
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        *,
+        timezone: str = "UTC",
+        convert_to_project_timezone: bool = True,
+        property_types: Mapping[str, str] | None = None,
+        database: str | None = None,
+        default_limit: int = 101,
+        max_limit: int = 50_000,
+    ) -> None:
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.values = dict(values)
+        self.project_tz = timezone
+        self.convert = convert_to_project_timezone
+        self.tz = timezone if convert_to_project_timezone else "UTC"
+        self.property_types = dict(property_types or {})
+        self.database = database
+
+    # --------------------------------------------------------------- queries
+
+    def print_query(
+        self, node: dict[str, Any], parent: Scope | None = None, *, top: bool = False
+    ) -> str:
+        kind = node["node"]
+        if kind == "SelectSetQuery":
+            parts = [self.print_query(node["initial_select_query"], parent, top=top)]
+            for sub in node["subsequent_select_queries"]:
+                op = sub["set_operator"]
+                parts.append(f"{op} {self.print_query(sub['select_query'], parent, top=top)}")
+            return " ".join(parts)
+        if top:
+            # the query runner's paginator and the printer's cap (hogql_query_runner.py, base.py)
+            limit = node.get("limit")
+            if limit is None:
+                node = {**node, "limit": {"node": "Constant", "value": self.default_limit}}
+                if node.get("offset") is None:
+                    node["offset"] = {"node": "Constant", "value": 0}
+            elif limit["node"] == "Constant" and isinstance(limit["value"], int):
+                node = {**node, "limit": {**limit, "value": min(limit["value"], self.max_limit)}}
+        if kind != "SelectQuery":
+            raise HogQLError(f"Unsupported query node {kind}")
+        ctes = dict(parent.ctes) if parent else {}
+        with_parts: list[str] = []
+        raw_ctes = node.get("ctes") or []
+        pairs = (
+            raw_ctes.items() if isinstance(raw_ctes, dict) else [(c["name"], c) for c in raw_ctes]
+        )
+        for name, cte in pairs:
+            # PostHog's resolver inlines a subquery CTE where it is used (FROM name: the subquery,
+            # aliased by the name); a column CTE (`WITH expr AS name`) is printed as ClickHouse's
+            if cte.get("cte_type") == "subquery":
+                ctes[name] = {"expr": cte["expr"], "ctes": dict(ctes)}
+            else:
+                scope0 = Scope([], {}, ctes, parent)
+                expr = self.expr(cte["expr"], scope0).sql
+                with_parts.append(f"{expr} AS {escape_identifier(name)}")
+        scope = Scope([], {}, ctes, parent)
+        from_sql = ""
+        if node.get("select_from"):
+            from_sql = " FROM " + self.join(node["select_from"], scope)
+        # PostHog's resolver visits the SELECT list in order: an alias is visible to the items
+        # after it (not inside its own expression) and to WHERE, GROUP BY, HAVING and ORDER BY.
+        select = []
+        for item in node["select"]:
+            p = self.expr(item, scope)
+            text = p.sql
+            if item["node"] == "Field" and item["chain"] != ["*"]:
+                # a column keeps its HogQL name in ClickHouse's answer
+                name = escape_identifier(str(item["chain"][-1]))
+                if text != name and not text.endswith("." + name):
+                    text += f" AS {name}"
+            select.append(text)
+            if item["node"] == "Alias":
+                scope.aliases[item["alias"]] = p.nullable
+        sql = ""
+        if with_parts:
+            sql += "WITH " + ", ".join(with_parts) + " "
+        sql += "SELECT " + ("DISTINCT " if node.get("distinct") else "") + ", ".join(select)
+        sql += from_sql
+        if node.get("prewhere"):
+            sql += " PREWHERE " + self.expr(node["prewhere"], scope).sql
+        if node.get("where"):
+            sql += " WHERE " + self.expr(node["where"], scope).sql
+        if node.get("group_by"):
+            sql += " GROUP BY " + ", ".join(self.expr(e, scope).sql for e in node["group_by"])
+        if node.get("having"):
+            sql += " HAVING " + self.expr(node["having"], scope).sql
+        if node.get("order_by"):
+            sql += " ORDER BY " + ", ".join(
+                f"{self.expr(o['expr'], scope).sql} {o['order']}" for o in node["order_by"]
+            )
+        if node.get("limit") is not None:
+            by = node.get("limit_by")
+            if by:
+                sql += f" LIMIT {self.expr(by['n'], scope).sql}"
+                if by.get("offset_value"):
+                    sql += f" OFFSET {self.expr(by['offset_value'], scope).sql}"
+                sql += " BY " + ", ".join(self.expr(e, scope).sql for e in by["exprs"])
+            sql += f" LIMIT {self.expr(node['limit'], scope).sql}"
+            if node.get("offset") is not None:
+                sql += f" OFFSET {self.expr(node['offset'], scope).sql}"
+        elif node.get("limit_by"):
+            by = node["limit_by"]
+            sql += f" LIMIT {self.expr(by['n'], scope).sql} BY " + ", ".join(
+                self.expr(e, scope).sql for e in by["exprs"]
+            )
+        elif node.get("offset") is not None:
+            sql += f" OFFSET {self.expr(node['offset'], scope).sql}"
+        return sql
+
+    def _subquery_columns(self, node: dict[str, Any]) -> dict[str, bool]:
+        if node["node"] == "SelectSetQuery":
+            return self._subquery_columns(node["initial_select_query"])
+        cols: dict[str, bool] = {}
+        for item in node.get("select") or []:
+            if item["node"] == "Alias":
+                cols[item["alias"]] = True
+            elif item["node"] == "Field":
+                cols[str(item["chain"][-1])] = True
+        return cols
+
+    def join(self, node: dict[str, Any], scope: Scope) -> str:
+        parts: list[str] = []
+        current: dict[str, Any] | None = node
+        first = True
+        while current is not None:
+            table = current["table"]
+            alias = current.get("alias")
+            if table["node"] == "Field":
+                name = ".".join(str(c) for c in table["chain"])
+                if name in scope.ctes:
+                    cte = scope.ctes[name]
+                    inner = Scope([], {}, cte["ctes"], None)
+                    printed = "(" + self.print_query(cte["expr"], inner) + ")"
+                    src = Source(alias or name, None, self._subquery_columns(cte["expr"]))
+                    if alias is None:
+                        printed += f" AS {escape_identifier(name)}"
+                elif name in TABLES:
+                    t = TABLES[name]
+                    printed = f"{self.database}.{name}" if self.database else name
+                    src = Source(alias or name, t)
+                    if alias is None:
+                        printed += f" AS {name}"
+                else:
+                    raise HogQLError(f'Unknown table "{name}".')
+            elif table["node"] in ("SelectQuery", "SelectSetQuery"):
+                printed = "(" + self.print_query(table, scope) + ")"
+                src = Source(alias, None, self._subquery_columns(table))
+            else:
+                raise HogQLError(f"Unsupported FROM {table['node']}")
+            if alias is not None:
+                printed += f" AS {escape_identifier(alias)}"
+            scope.sources.append(src)
+            if first:
+                parts.append(printed)
+            else:
+                jt = current.get("join_type") or "JOIN"
+                text = f"{jt} {printed}"
+                if current.get("constraint"):
+                    c = current["constraint"]
+                    kw = c.get("constraint_type") or "ON"
+                    text += f" {kw} {self.expr(c['expr'], scope).sql}"
+                parts.append(text)
+            first = False
+            current = current.get("next_join")
+        return " ".join(parts)
+
+    # --------------------------------------------------------------- expressions
+
+    def expr(self, node: dict[str, Any], scope: Scope) -> Printed:
+        kind = node["node"]
+        method = getattr(self, f"_{kind}", None)
+        if method is None:
+            raise HogQLError(f"Unsupported HogQL node {kind}")
+        return method(node, scope)
+
+    def _Alias(self, node: dict[str, Any], scope: Scope) -> Printed:
+        inner = self.expr(node["expr"], scope)
+        return Printed(
+            f"{inner.sql} AS {escape_identifier(node['alias'])}", inner.nullable, inner.datetime
+        )
+
+    def _Constant(self, node: dict[str, Any], scope: Scope) -> Printed:
+        v = node["value"]
+        return Printed(constant(v, self.tz), v is None)
+
+    def _Placeholder(self, node: dict[str, Any], scope: Scope) -> Printed:
+        inner = node["expr"]
+        if inner["node"] != "Field" or len(inner["chain"]) != 1:
+            raise HogQLError("Placeholders must be simple names")
+        name = inner["chain"][0]
+        if name == "filters":
+            return Printed("1", False)
+        if name not in self.values:
+            raise HogQLError(f"Placeholder {{{name}}} is not available in this context.")
+        v = self.values[name]
+        return Printed(constant(v, self.tz), v is None)
+
+    def _Tuple(self, node: dict[str, Any], scope: Scope) -> Printed:
+        items = [self.expr(e, scope).sql for e in node["exprs"]]
+        return Printed("tuple(" + ", ".join(items) + ")", False)
+
+    def _Array(self, node: dict[str, Any], scope: Scope) -> Printed:
+        items = [self.expr(e, scope).sql for e in node["exprs"]]
+        return Printed("[" + ", ".join(items) + "]", False)
+
+    def _ArrayAccess(self, node: dict[str, Any], scope: Scope) -> Printed:
+        arr = node["array"]
+        prop = node["property"]
+        if arr["node"] == "Field" and prop["node"] == "Constant" and isinstance(prop["value"], str):
+            return self._Field({"node": "Field", "chain": [*arr["chain"], prop["value"]]}, scope)
+        a = self.expr(arr, scope).sql
+        p = self.expr(prop, scope).sql
+        return Printed(f"{a}[{p}]", True)
+
+    def _TupleAccess(self, node: dict[str, Any], scope: Scope) -> Printed:
+        t = self.expr(node["tuple"], scope).sql
+        return Printed(f"{t}.{node['index']}", True)
+
+    def _Lambda(self, node: dict[str, Any], scope: Scope) -> Printed:
+        args = node["args"]
+        inner = Scope([], {a: True for a in args}, scope.ctes, scope)
+        body = self.expr(node["expr"], inner).sql
+        head = args[0] if len(args) == 1 else "(" + ", ".join(args) + ")"
+        return Printed(f"{head} -> {body}", True)
+
+    def _And(self, node: dict[str, Any], scope: Scope) -> Printed:
+        items = [self.expr(e, scope).sql for e in node["exprs"]]
+        return Printed("and(" + ", ".join(items) + ")", False)
+
+    def _Or(self, node: dict[str, Any], scope: Scope) -> Printed:
+        items = [self.expr(e, scope).sql for e in node["exprs"]]
+        return Printed("or(" + ", ".join(items) + ")", False)
+
+    def _Not(self, node: dict[str, Any], scope: Scope) -> Printed:
+        inner = self.expr(node["expr"], scope)
+        return Printed(f"not({inner.sql})", inner.nullable)
+
+    def _ArithmeticOperation(self, node: dict[str, Any], scope: Scope) -> Printed:
+        left = self.expr(node["left"], scope)
+        right = self.expr(node["right"], scope)
+        fn = _ARITH[node["op"]]
+        return Printed(
+            f"{fn}({left.sql}, {right.sql})",
+            left.nullable or right.nullable,
+            left.datetime or right.datetime,
+        )
+
+    def _BetweenExpr(self, node: dict[str, Any], scope: Scope) -> Printed:
+        e = self.expr(node["expr"], scope).sql
+        low = self.expr(node["low"], scope).sql
+        high = self.expr(node["high"], scope).sql
+        neg = "NOT " if node.get("negated") else ""
+        return Printed(f"{e} {neg}BETWEEN {low} AND {high}", True)
+
+    def _OrderExpr(self, node: dict[str, Any], scope: Scope) -> Printed:
+        return Printed(f"{self.expr(node['expr'], scope).sql} {node['order']}")
+
+    def _SelectQuery(self, node: dict[str, Any], scope: Scope) -> Printed:
+        return Printed("(" + self.print_query(node, scope) + ")", True)
+
+    _SelectSetQuery = _SelectQuery
+
+    def _CompareOperation(self, node: dict[str, Any], scope: Scope) -> Printed:
+        op = node["op"]
+        left = self.expr(node["left"], scope)
+        right = self.expr(node["right"], scope)
+        rnode = node["right"]
+        if op in ("in", "not in"):
+            fn = _COMPARE[op]
+            if rnode["node"] in ("SelectQuery", "SelectSetQuery"):
+                text = f"{fn}({left.sql}, {right.sql})"
+            else:
+                text = f"{fn}({left.sql}, {right.sql})"
+            return Printed(text, False)  # never wrapped; ClickHouse runs with transform_null_in
+        # `x = NULL` / `x != NULL`
+        if rnode["node"] == "Constant" and rnode["value"] is None:
+            if op == "==":
+                return Printed(f"isNull({left.sql})", False)
+            if op == "!=":
+                return Printed(f"isNotNull({left.sql})", False)
+        if node["left"]["node"] == "Constant" and node["left"]["value"] is None:
+            if op == "==":
+                return Printed(f"isNull({right.sql})", False)
+            if op == "!=":
+                return Printed(f"isNotNull({right.sql})", False)
+        fn = _COMPARE[op]
+        text = f"{fn}({left.sql}, {right.sql})"
+        if op in ("!~", "!~*"):
+            text = f"not({text})"
+        if op in ("=~*", "!~*"):
+            text = text.replace(f"match({left.sql}, ", f"match({left.sql}, concat('(?i)', ", 1)
+            text = text[:-1] + "))" if op == "=~*" else text[:-2] + ")))"
+        if not left.nullable and not right.nullable:
+            return Printed(text, False)
+        lnode, constant_side = node["left"], None
+        if rnode["node"] in ("Constant", "Placeholder"):
+            constant_side = "right"
+        elif lnode["node"] in ("Constant", "Placeholder"):
+            constant_side = "left"
+        if op in ("==", "like", "ilike"):
+            if constant_side:
+                return Printed(f"ifNull({text}, 0)", False)
+            return Printed(f"ifNull({text}, and(isNull({left.sql}), isNull({right.sql})))", False)
+        if op in ("!=", "not like", "not ilike"):
+            if constant_side:
+                return Printed(f"ifNull({text}, 1)", False)
+            return Printed(
+                f"ifNull({text}, or(isNotNull({left.sql}), isNotNull({right.sql})))", False
+            )
+        if op in ("=~", "=~*"):
+            return Printed(f"ifNull({text}, and(isNull({left.sql}), isNull({right.sql})))", False)
+        if op in ("!~", "!~*"):
+            return Printed(
+                f"ifNull({text}, or(isNotNull({left.sql}), isNotNull({right.sql})))", False
+            )
+        return Printed(f"ifNull({text}, 0)", False)
+
+    # --------------------------------------------------------------- fields
+
+    def _Field(self, node: dict[str, Any], scope: Scope) -> Printed:
+        chain = [str(c) for c in node["chain"]]
+        if chain == ["*"]:
+            return Printed("*")
+        resolved = self._resolve(chain, scope, node)
+        return resolved
+
+    def _resolve(self, chain: list[str], scope: Scope, node: dict[str, Any]) -> Printed:
+        s: Scope | None = scope
+        while s is not None:
+            head = chain[0]
+            # alias.column
+            if len(chain) > 1:
+                for src in s.sources:
+                    if src.alias is not None and src.alias == head:
+                        return self._from_source(src, chain[1:], node)
+            # a SELECT alias of this query
+            if head in s.aliases and len(chain) == 1:
+                return Printed(escape_identifier(head), s.aliases[head])
+            for src in s.sources:
+                if src.table is not None and (
+                    head in src.table.columns or (head == "person" and src.table.name == "events")
+                ):
+                    return self._from_source(src, chain, node)
+                if src.table is None and head in src.columns:
+                    return self._from_source(src, chain, node)
+            if head in s.aliases:
+                return Printed(escape_identifier(head), s.aliases[head])
+            s = s.parent
+        raise HogQLError(f"Unable to resolve field: {chain[0]}")
+
+    def _from_source(self, src: Source, chain: list[str], node: dict[str, Any]) -> Printed:
+        qual = src.alias
+        if src.table is None:
+            col = chain[0]
+            text = (
+                escape_identifier(col)
+                if qual is None
+                else f"{escape_identifier(qual)}.{escape_identifier(col)}"
+            )
+            if len(chain) > 1:
+                raise HogQLError(f"Can not access property {chain[1]} on field {col}")
+            return Printed(text, src.columns.get(col, True))
+        table = src.table
+        q = escape_identifier(qual or table.name)
+        head = chain[0]
+        if table.name == "events" and head == "person":
+            if len(chain) >= 3 and chain[1] == "properties":
+                return self._property(f"{q}.person_properties", chain[2:], person=True)
+            if chain[1:] == ["properties"]:
+                return Printed(f"{q}.person_properties", False)
+            if chain[1:] == ["id"]:
+                return Printed(f"{q}.person_id", False)
+            raise HogQLError(f"Unsupported field person.{'.'.join(chain[1:])}")
+        kind = table.columns.get(head)
+        if kind is None:
+            raise HogQLError(f"Field not found: {head}")
+        col = f"{q}.{escape_identifier(head)}"
+        if kind == JSON_COL:
+            if len(chain) == 1:
+                return Printed(col, False)
+            return self._property(col, chain[1:], person=table.name == "persons")
+        if len(chain) > 1:
+            raise HogQLError(f"Can not access property {chain[1]} on field {head}")
+        if kind == DATETIME:
+            if self.convert:
+                return Printed(f"toTimeZone({col}, {escape_string(self.project_tz)})", False, True)
+            return Printed(col, False, True)
+        return Printed(col, False)
+
+    def _property(self, column: str, keys: list[str], *, person: bool) -> Printed:
+        args = ", ".join(escape_string(k) for k in keys)
+        raw = (
+            f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {args}), ''), 'null'),"
+            " '^\"|\"$', '')"
+        )
+        kind = self.property_types.get(("person:" if person else "event:") + keys[0])
+        if len(keys) == 1 and kind == "Numeric":
+            return Printed(f"accurateCastOrNull({raw}, 'Float64')", True)
+        if len(keys) == 1 and kind == "Boolean":
+            return Printed(
+                f"accurateCastOrNull(transform(toString({raw}), ['true', 'false'], [1, 0], NULL),"
+                " 'Bool')",
+                True,
+            )
+        return Printed(raw, True)
+
+    # --------------------------------------------------------------- calls
+
+    def _Call(self, node: dict[str, Any], scope: Scope) -> Printed:
+        name = node["name"]
+        fn = FUNCTIONS.get(name)
+        if fn is None and name.lower() in CASE_INSENSITIVE:
+            name = name.lower()
+            fn = FUNCTIONS.get(name)
+        if fn is None:
+            raise HogQLError(f"Unsupported function call '{name}(...)'")
+        args_nodes = node.get("args") or []
+        n = len(args_nodes)
+        if n < fn.low or (fn.high is not None and n > fn.high):
+            raise HogQLError(
+                f"Function '{name}' expects {fn.low}"
+                + ("" if fn.high == fn.low else f" to {fn.high}")
+                + f" arguments, got {n}"
+            )
+        args = [self.expr(a, scope) for a in args_nodes]
+        texts = [a.sql for a in args]
+        params = node.get("params")
+        distinct = "DISTINCT " if node.get("distinct") else ""
+        if fn.aggregate:
+            head = fn.ch
+            if params:
+                head += "(" + ", ".join(self.expr(p, scope).sql for p in params) + ")"
+            nullable = name not in {
+                "count",
+                "countIf",
+                "uniq",
+                "uniqExact",
+                "uniqIf",
+                "sum",
+                "sumIf",
+                "groupArray",
+                "groupUniqArray",
+            }
+            if name in (
+                "min",
+                "max",
+                "minIf",
+                "maxIf",
+                "argMax",
+                "argMin",
+                "argMaxIf",
+                "argMinIf",
+                "any",
+            ):
+                nullable = any(a.nullable for a in args)
+            dt = (
+                bool(args)
+                and args[0].datetime
+                and name in ("min", "max", "minIf", "maxIf", "any", "argMax", "argMin")
+            )
+            return Printed(f"{head}({distinct}{', '.join(texts)})", nullable, dt)
+        if name in ("toFloat", "toInt", "toFloatOrNull", "toIntOrNull"):
+            target = "Float64" if name.startswith("toFloat") else "Int64"
+            return Printed(f"accurateCastOrNull({texts[0]}, {escape_string(target)})", True)
+        if name == "trim" and n == 2:
+            return Printed(f"trim(BOTH {texts[1]} FROM {texts[0]})", args[0].nullable)
+        if name == "toDateTime":
+            tz = texts[1] if n == 2 else escape_string(self.tz)
+            if self._is_string(args_nodes[0], args[0]):
+                return Printed(f"parseDateTime64BestEffortOrNull({texts[0]}, 6, {tz})", True, True)
+            return Printed(f"toDateTime({texts[0]}, {tz})", args[0].nullable, True)
+        if name == "now":
+            return Printed(f"now64(6, {escape_string(self.tz)})", False, True)
+        if name == "today":
+            return Printed("today()", False)
+        if name == "toTimeZone":
+            return Printed(f"toTimeZone({texts[0]}, {texts[1]})", args[0].nullable, True)
+        if name == "toDateTime64" and n < 3:
+            texts = [texts[0], texts[1] if n == 2 else "6", escape_string(self.tz)]
+        if name == "toStartOfWeek" and n == 1:
+            texts.append("0")  # the project's week start: Sunday unless it says Monday
+        if (
+            name == "toDate"
+            and not args[0].datetime
+            and self._is_string(args_nodes[0], args[0])
+        ):
+            return Printed(f"toDateOrNull({texts[0]})", True)
+        nullable = any(a.nullable for a in args)
+        if name in ("coalesce",):
+            nullable = all(a.nullable for a in args)
+        if name in (
+            "notEmpty",
+            "empty",
+            "isNull",
+            "isNotNull",
+            "count",
+            "length",
+            "has",
+            "indexOf",
+            "toString",
+            "match",
+            "startsWith",
+            "endsWith",
+        ):
+            nullable = name == "toString" and nullable
+            if name in ("match", "startsWith", "endsWith", "notEmpty", "empty", "has", "indexOf"):
+                nullable = any(a.nullable for a in args)
+        if name in (
+            "JSONExtractString",
+            "JSONExtractRaw",
+            "JSONHas",
+            "JSONType",
+            "JSONExtractKeys",
+        ):
+            nullable = False
+        if name in (
+            "toFloatOrNull",
+            "toIntOrNull",
+            "nullif",
+            "nullIf",
+            "multiIf",
+            "if",
+            "arrayElement",
+        ):
+            nullable = True
+        dt = name in _DATETIME_FUNCS or (
+            name in ("if", "multiIf", "coalesce", "greatest", "least", "plus", "minus")
+            and any(a.datetime for a in args)
+        )
+        return Printed(f"{fn.ch}({', '.join(texts)})", nullable, dt)
+
+    def _is_string(self, node: dict[str, Any], printed: Printed) -> bool:
+        if node["node"] == "Constant":
+            return isinstance(node["value"], str)
+        if node["node"] == "Placeholder":
+            return isinstance(self.values.get(node["expr"]["chain"][0]), str)
+        return not printed.datetime and printed.sql.startswith(("replaceRegexpAll(", "toString("))
+
+
+def print_hogql(
+    text: str,
+    values: Mapping[str, Any],
+    *,
+    timezone: str = "UTC",
+    convert_to_project_timezone: bool = True,
+    property_types: Mapping[str, str] | None = None,
+    database: str | None = None,
+    default_limit: int = 101,
+    max_limit: int = 50_000,
+) -> str:
+    """ClickHouse SQL for a HogQL SELECT, printed as PostHog prints it (see the module's doc)."""
+    tree = parse_select(text)
+    printer = Printer(
+        values,
+        timezone=timezone,
+        convert_to_project_timezone=convert_to_project_timezone,
+        property_types=property_types,
+        database=database,
+        default_limit=default_limit,
+        max_limit=max_limit,
+    )
+    return printer.print_query(tree, top=True)
