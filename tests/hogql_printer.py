@@ -796,11 +796,7 @@ class Printer:
             texts = [texts[0], texts[1] if n == 2 else "6", escape_string(self.tz)]
         if name == "toStartOfWeek" and n == 1:
             texts.append("0")  # the project's week start: Sunday unless it says Monday
-        if (
-            name == "toDate"
-            and not args[0].datetime
-            and self._is_string(args_nodes[0], args[0])
-        ):
+        if name == "toDate" and not args[0].datetime and self._is_string(args_nodes[0], args[0]):
             return Printed(f"toDateOrNull({texts[0]})", True)
         nullable = any(a.nullable for a in args)
         if name in ("coalesce",):

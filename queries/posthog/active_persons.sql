@@ -10,4 +10,4 @@ SELECT uniqExact(person_id) AS persons
 FROM events
 WHERE timestamp > toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})

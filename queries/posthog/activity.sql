@@ -11,13 +11,13 @@
 -- Every segments run runs every per-user query over all events: keep them to the columns
 -- join/profile.sql uses (a uniq() of sessions here cost half of this query at 5 M events).
 SELECT
-    lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
+    lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
     count() AS events,
     countIf(event = '$pageview') AS pageviews,
     min(timestamp) AS first_seen_at,
     max(timestamp) AS last_seen_at
 FROM events
 WHERE timestamp <= toDateTime({as_of}, 'UTC')
-  AND notEmpty(person.properties.email)
-  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+  AND notEmpty(JSONExtractString(person.properties, 'email'))
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY email

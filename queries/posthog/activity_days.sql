@@ -18,5 +18,5 @@ SELECT
 FROM events
 WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY person_id, day

@@ -15,6 +15,6 @@ SELECT
 FROM events
 WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY weekday, hour
 ORDER BY weekday, hour

@@ -26,17 +26,17 @@
 -- The email is normalized as everywhere in usertrack (usertrack/emails.py).
 WITH recent AS (
     SELECT
-        lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
+        lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
         event,
         timestamp,
         distinct_id,
         toString(properties.$pathname) AS page,
-        toString(person.properties.name) AS person_name
+        nullIf(JSONExtractString(person.properties, 'name'), '') AS person_name
     FROM events
     WHERE timestamp <= toDateTime({as_of}, 'UTC')
       AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({lookback_minutes})
-      AND notEmpty(person.properties.email)
-      AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+      AND notEmpty(JSONExtractString(person.properties, 'email'))
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 ),
 people AS (
     SELECT
@@ -60,7 +60,8 @@ people AS (
 moved AS (
     SELECT
         p.email AS email,
-        countIf(r.timestamp > p.page_since AND r.page != p.current_page) AS other_page_events
+        -- an event without a page ($pathname) is not another page
+        countIf(r.timestamp > p.page_since AND isNotNull(r.page) AND r.page != p.current_page) AS other_page_events
     FROM people AS p
     INNER JOIN recent AS r ON r.email = p.email
     GROUP BY p.email

@@ -29,7 +29,7 @@ FROM (
     WHERE timestamp > toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND ({by} = 'event' OR event = 'feature_used')
-      AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
     GROUP BY feature, current, person_id
 )
 GROUP BY feature, current

@@ -24,10 +24,10 @@ SELECT
     timestamp,
     event,
     if({by} = '', '', coalesce(JSONExtractString(properties, {by}), '')) AS breakdown,
-    coalesce(person.properties.email, '') AS email
+    JSONExtractString(person.properties, 'email') AS email
 FROM events
 WHERE has({steps}, event)
   AND timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})

@@ -6,15 +6,15 @@
 --
 -- Seed 000's "MCP Connect Clicks" query, as of a moment instead of now(). Window: (as_of - 30 days, as_of].
 SELECT
-    lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
+    lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
     count() AS mcp_connect_clicks,
-    groupUniqArray(properties.template_name) AS mcp_servers,
+    arraySort(groupUniqArray(properties.template_name)) AS mcp_servers,  -- sorted: groupUniqArray has no order
     min(timestamp) AS first_mcp_click_at,
     max(timestamp) AS last_mcp_click_at
 FROM events
 WHERE event = 'mcp_connect_clicked'
   AND timestamp > toDateTime({as_of}, 'UTC') - INTERVAL 30 DAY
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND notEmpty(person.properties.email)
-  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+  AND notEmpty(JSONExtractString(person.properties, 'email'))
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY email

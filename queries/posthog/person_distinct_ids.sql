@@ -7,11 +7,11 @@
 -- `usertrack sync posthog` sets properties on this distinct_id: PostHog resolves it to the person
 -- it already belongs to. The email is normalized as everywhere in usertrack (usertrack/emails.py).
 SELECT
-    lowerUTF8(trim(person.properties.email, ' \t\r\n')) AS email,
+    lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
     argMax(distinct_id, timestamp) AS distinct_id
 FROM events
 WHERE timestamp <= toDateTime({as_of}, 'UTC')
-  AND notEmpty(person.properties.email)
-  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+  AND notEmpty(JSONExtractString(person.properties, 'email'))
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY email
 ORDER BY email

@@ -23,6 +23,6 @@ SELECT
 FROM events
 WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay(2 * {days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY event, period
 ORDER BY event, period

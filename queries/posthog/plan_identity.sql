@@ -24,8 +24,8 @@ FROM (
     SELECT
         person_id,
         count() AS person_events,
-        countIf(notEmpty(person.properties.email)) AS person_identified_events,
-        countIf(match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})) AS person_internal_events,
+        countIf(notEmpty(JSONExtractString(person.properties, 'email'))) AS person_identified_events,
+        countIf(match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})) AS person_internal_events,
         uniqExact(distinct_id) AS person_distinct_ids
     FROM events
     WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})

@@ -18,8 +18,8 @@ SELECT
 FROM (
     SELECT properties, arrayJoin({keys}) AS key
     FROM persons
-    WHERE notEmpty(properties.email)
-      AND NOT match(lowerUTF8(trim(properties.email, ' \t\r\n')), {exclude_pattern})
+    WHERE notEmpty(JSONExtractString(properties, 'email'))
+      AND NOT match(lowerUTF8(trim(JSONExtractString(properties, 'email'), ' \t\r\n')), {exclude_pattern})
       AND id IN (
           SELECT person_id FROM events
           WHERE timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})

@@ -39,7 +39,7 @@ FROM (
             WHERE has({events}, event)
               AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
               AND timestamp <= toDateTime({as_of}, 'UTC')
-              AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+              AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
         )
     )
 )

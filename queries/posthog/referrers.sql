@@ -15,7 +15,7 @@ FROM events
 WHERE event = '$pageview'
   AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY referring_domain
 ORDER BY pageviews DESC, referring_domain
 LIMIT 100

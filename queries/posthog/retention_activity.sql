@@ -26,7 +26,7 @@ SELECT
 FROM events
 WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND person_id IN (
       SELECT person_id FROM events
       WHERE event = {start_event}

@@ -17,6 +17,6 @@ SELECT
 FROM events
 WHERE event = {start_event}
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY person_id
 HAVING min(timestamp) >= toDateTime({since}, 'UTC')

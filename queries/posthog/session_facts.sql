@@ -37,7 +37,7 @@ WHERE coalesce(properties.$session_id, '') != ''
   AND timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY properties.$session_id
 UNION ALL
 SELECT
@@ -58,4 +58,4 @@ WHERE coalesce(properties.$session_id, '') = ''
   AND timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})

@@ -17,8 +17,8 @@ SELECT
     properties.$exception_message AS exception_message,
     properties.$session_id AS session_id
 FROM events
-WHERE lowerUTF8(trim(person.properties.email, ' \t\r\n')) = {email}
-  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+WHERE lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) = {email}
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
 ORDER BY timestamp DESC

@@ -9,14 +9,15 @@
 -- normalized as in usertrack/emails.py), over all time up to as_of as in the seed.
 SELECT
     properties.template_name AS mcp_server,
-    properties.template_id AS template_id,
+    -- text: PostHog reads a property it has typed Numeric as Float64 (53.0); as text it is '53'
+    toString(properties.template_id) AS template_id,
     count() AS clicks,
     min(timestamp) AS first_click,
     max(timestamp) AS last_click
 FROM events
 WHERE event = 'mcp_connect_clicked'
-  AND lowerUTF8(trim(person.properties.email, ' \t\r\n')) = {email}
-  AND NOT match(lowerUTF8(trim(person.properties.email, ' \t\r\n')), {exclude_pattern})
+  AND lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) = {email}
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND timestamp <= toDateTime({as_of}, 'UTC')
 GROUP BY mcp_server, template_id
 ORDER BY clicks DESC, mcp_server

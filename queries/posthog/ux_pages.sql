@@ -16,7 +16,7 @@ FROM events
 WHERE event IN ('$rageclick', '$exception')
   AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days})
   AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(coalesce(person.properties.email, ''), ' \t\r\n')), {exclude_pattern})
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 GROUP BY page
 ORDER BY rage_clicks + exceptions DESC, page
 LIMIT 100

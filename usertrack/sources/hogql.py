@@ -87,6 +87,38 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "a
 _ESCAPES.update({"\\": "\\", "'": "'", '"': '"', "`": "`"})
 
 
+# Words that end a JOIN's ON condition.
+_CLAUSES_AFTER_ON = frozenset(
+    [
+        "WHERE",
+        "PREWHERE",
+        "GROUP",
+        "ORDER",
+        "HAVING",
+        "LIMIT",
+        "JOIN",
+        "INNER",
+        "LEFT",
+        "RIGHT",
+        "FULL",
+        "CROSS",
+        "ANY",
+        "ALL",
+        "ASOF",
+        "SEMI",
+        "ANTI",
+        "ARRAY",
+        "SETTINGS",
+        "UNION",
+        "INTERSECT",
+        "EXCEPT",
+        "SELECT",
+        "WINDOW",
+        "QUALIFY",
+    ]
+)
+
+
 def _line_col(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -268,6 +300,8 @@ _AFTER_TABLE = _KEYWORDS | {"SAMPLE"}
 _FROM_LIST_END = {*_SELECT_END, "SELECT", "BY", "UNION", "INTERSECT", "EXCEPT"} - {"FROM"}
 
 _UNITS = {
+    "microsecond": "MICROSECOND", "microseconds": "MICROSECOND", "us": "MICROSECOND",
+    "millisecond": "MILLISECOND", "milliseconds": "MILLISECOND", "ms": "MILLISECOND",
     "second": "SECOND", "seconds": "SECOND", "ss": "SECOND", "s": "SECOND",
     "minute": "MINUTE", "minutes": "MINUTE", "mi": "MINUTE", "n": "MINUTE",
     "hour": "HOUR", "hours": "HOUR", "hh": "HOUR", "h": "HOUR",
@@ -326,6 +360,8 @@ class _Agg:
 
 
 class _Translator:
+    _in_join_on = False  # inside a JOIN's ON condition (comparisons stay SQL's)
+
     def __init__(self, text: str) -> None:
         self.text = text
         self.params: list[str] = []
@@ -585,10 +621,20 @@ class _Translator:
                 continue
             node = items[k]
             if isinstance(node, Group):
+                before = self._in_join_on
+                if _starts_query(node):
+                    self._in_join_on = False
                 inner = self._seq(node.items, scope)
+                self._in_join_on = before
                 out.append(f"({inner})" if node.open == "(" else f"[{inner}]")
                 k += 1
                 continue
+            if select_level and isinstance(node, Tok) and node.kind == "id":
+                word = node.value.upper()
+                if word == "ON":
+                    self._in_join_on = True
+                elif word in _CLAUSES_AFTER_ON:
+                    self._in_join_on = False
             kind = node.kind
             if kind == "ws":
                 out.append(node.text)
@@ -724,6 +770,11 @@ class _Translator:
 
     def _op(self, node: Tok) -> str:
         op = node.text
+        if op in ("=", "==", "!=", "<>") and not self._in_join_on:
+            # PostHog's comparisons are two-valued: it wraps them in ifNull() by the operands'
+            # nullability, so `NULL != 'x'` is true and `NULL = NULL` true (printer/clickhouse.py
+            # visit_compare_operation); JOIN ON conditions are left as they are.
+            return " IS NOT DISTINCT FROM " if op in ("=", "==") else " IS DISTINCT FROM "
         if op == "==":
             return "="
         if op in ("?", ":"):
@@ -871,6 +922,8 @@ class _Translator:
         if head in ("person", "poe") and len(rest) >= 2:
             if rest[1] == "properties" and len(rest) >= 3:
                 return self._person_prop(qual, table, rest[2:])
+            if rest[1] == "properties" and table == "events":
+                return qual + "person_properties"  # the JSON text, for JSONExtract*()
             if rest[1] == "id" and len(rest) == 2:
                 return qual + "person_id"
             raise self._err(
@@ -1527,6 +1580,21 @@ def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Calla
     return handle
 
 
+_PERSON_JSON = re.compile(r"(\w+\.|)person_properties")
+
+
+def _fn_json_extract_string(c: _Call) -> str:
+    """ClickHouse's JSONExtractString: the decoded string, '' when the key is missing or null.
+    A person's email from `person.properties` reads the store's materialized column (decoded
+    from the same JSON at build time), which the email key's fast path knows."""
+    args = c.need(1, 8)
+    m = _PERSON_JSON.fullmatch(args[0])
+    key = c.literal(1) if len(args) == 2 else None
+    if m and key in HOT_PERSON_PROPERTIES:
+        return f"coalesce({m.group(1)}{HOT_PERSON_PROPERTIES[key]}, '')"
+    return f"coalesce({_fn_json_extract(None)(c)}, '')"
+
+
 # ClickHouse's JSONType names for DuckDB's json_type(); a missing key is 'Null' there too.
 _JSON_TYPES = (
     "MAP {'VARCHAR': 'String', 'BIGINT': 'Int64', 'UBIGINT': 'UInt64', 'DOUBLE': 'Double',"
@@ -1678,8 +1746,8 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "minus": _binary("({a} - {b})"),
     "multiply": _binary("({a} * {b})"),
     "divide": _binary("({a} / {b})"),
-    "equals": _binary("({a} = {b})"),
-    "notequals": _binary("({a} != {b})"),
+    "equals": _binary("({a} IS NOT DISTINCT FROM {b})"),
+    "notequals": _binary("({a} IS DISTINCT FROM {b})"),
     "greater": _binary("({a} > {b})"),
     "greaterorequals": _binary("({a} >= {b})"),
     "less": _binary("({a} < {b})"),
@@ -1765,7 +1833,7 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "array": _rename("list_value", 0),
     "tuple": _rename("row", 1),
     # JSON
-    "jsonextractstring": _fn_json_extract(None),
+    "jsonextractstring": _fn_json_extract_string,
     "jsonextractraw": _fn_json_extract(None, "json_extract"),
     "jsonextractint": _fn_json_extract("BIGINT"),
     "jsonextractuint": _fn_json_extract("UBIGINT"),
