@@ -187,3 +187,40 @@ def test_every_command_gives_the_same_json_live_and_locally(
             assert live.exit_code == 0, (command, live.stderr)
             assert _strip(json.loads(live.stdout)) == _strip(json.loads(local.stdout)), command
         assert fake.query_texts(), "the live runs went through the PostHog stand-in"
+
+
+# ----------------------------------------------------------------------------- expressions
+
+EXPRESSIONS = [
+    # ClickHouse refuses spaces around a number and digit separators; DuckDB's cast reads them
+    "SELECT x, toFloatOrNull(x) AS f FROM (SELECT arrayJoin([' 5', '5 ', '5', '1_000', '',"
+    " '-2.5', '1e3', 'abc']) AS x) ORDER BY x",
+    # two-valued comparisons: NULL != 'x' is true, NULL = 'x' false, NULL = NULL true
+    "SELECT event, properties.$pathname != '/settings' AS other, properties.$pathname = '/settings'"
+    " AS same, properties.nope = properties.nope2 AS both_null FROM events ORDER BY event, other",
+    # emails decoded and normalized the same
+    "SELECT DISTINCT lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \\t\\r\\n'))"
+    " AS email FROM events ORDER BY email",
+]
+
+
+@pytest.mark.parametrize("text", EXPRESSIONS)
+def test_expressions_the_same_on_both_engines(edge_store: Path, text: str) -> None:
+    query = Query(
+        name="expr",
+        folder="posthog",
+        path=Path("expr.sql"),
+        sql=text,
+        description="",
+        returns="table",
+    )
+    local = LocalPostHogSource(edge_store)
+    with serve(edge_store, project_id=PROJECT) as fake:
+        remote = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host=fake.url, backoff_base=0.01)
+        try:
+            want, got = local.run(query, {}), remote.run(query, {})
+        finally:
+            remote.close()
+            local.close()
+    assert _rows(got.rows, True) == _rows(want.rows, True)
+    assert want.rows

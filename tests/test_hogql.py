@@ -416,7 +416,7 @@ def test_date_functions(source: LocalPostHogSource) -> None:
     )
     assert scalar(source, "toDate('2024-03-15') - INTERVAL 1 MONTH") == datetime(2024, 2, 15)
     assert scalar(source, "toString(toDateTime('2024-03-15 10:20:00'))") == "2024-03-15 10:20:00"
-    assert scalar(source, "today() = toDate(now())") is True
+    assert scalar(source, "today() = toDate(now())") == 1
     assert scalar(source, "dateDiff('second', now(), now())") == 0
 
 
@@ -453,7 +453,7 @@ def test_aggregates_and_conditionals(source: LocalPostHogSource) -> None:
     assert row["first_event"] == "mcp_connect_clicked"
     assert sorted(row["uniq_templates"]) == ["gmail", "linear", "notion", "slack"]
     assert sorted(row["pv_pages"]) == ["/home", "/home", "/home", "/pricing"]
-    assert row["has_last"] is True
+    assert row["has_last"] == 1
     assert row["size"] == "many"
     assert row["size3"] == "many"
 
@@ -489,21 +489,21 @@ def test_strings_arrays_and_numbers(source: LocalPostHogSource) -> None:
     assert scalar(source, "ifNull(NULL, 2)") == 2
     assert scalar(source, "nullIf('a', 'a')") is None
     assert scalar(source, "splitByChar(',', 'a,b,c')") == ["a", "b", "c"]
-    assert scalar(source, "has(splitByChar(',', 'a,b'), 'b')") is True
+    assert scalar(source, "has(splitByChar(',', 'a,b'), 'b')") == 1
     assert scalar(source, "arrayMap(x -> x * 2, [1, 2])") == [2, 4]
     assert scalar(source, "arrayFilter((x) -> x > 1, [1, 2, 3])") == [2, 3]
-    assert scalar(source, "match('gmail-oauth', '^gm.*auth$')") is True
-    assert scalar(source, "'ab_c' LIKE 'ab\\_c'") is True
-    assert scalar(source, "'abxc' LIKE 'ab\\_c'") is False
-    assert scalar(source, "'It\\'s' = 'It''s'") is True
-    assert scalar(source, "ilike('GMAIL', 'gm%')") is True
+    assert scalar(source, "match('gmail-oauth', '^gm.*auth$')") == 1
+    assert scalar(source, "'ab_c' LIKE 'ab\\_c'") == 1
+    assert scalar(source, "'abxc' LIKE 'ab\\_c'") == 0
+    assert scalar(source, "'It\\'s' = 'It''s'") == 1
+    assert scalar(source, "ilike('GMAIL', 'gm%')") == 1
     assert scalar(source, "round(2.5)") == 2.0  # ClickHouse rounds floats half to even
     assert scalar(source, "round(3.14159, 2)") == 3.14
     assert scalar(source, "floor(2.7)") == 2
     assert scalar(source, "toInt('42')") == 42
     assert scalar(source, "toInt(3.7)") == 3  # truncates like ClickHouse
     assert scalar(source, "toFloat('1.5')") == 1.5
-    assert scalar(source, "empty('') AND notEmpty('x') AND empty([])") is True
+    assert scalar(source, "empty('') AND notEmpty('x') AND empty([])") == 1
     assert scalar(source, "intDiv(7, 2)") == 3
     assert scalar(source, "CAST('5' AS Int64) + toInt64('1')") == 6
     assert scalar(source, "'7'::Int64") == 7

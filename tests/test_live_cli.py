@@ -41,7 +41,17 @@ def test_doctor_passes_on_working_sources(fake: FakePostHog, handmade_db: str) -
     lines = result.stdout.splitlines()
     assert all(line.startswith(("✓", "  ")) for line in lines), result.stdout
     assert "read-only" in result.stdout and "Usertrack test project" in result.stdout
+    assert "(timezone UTC)" in result.stdout
     assert DEFAULT_KEY not in result.stdout + result.stderr
+
+
+def test_doctor_shows_a_project_timezone_other_than_utc(
+    handmade_store: Path, handmade_db: str
+) -> None:
+    with serve(handmade_store, project_id=PROJECT, timezone="America/Los_Angeles") as server:
+        result = run(["doctor"], **live_env(server, handmade_db))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "timezone America/Los_Angeles; usertrack asks for UTC days and weeks" in result.stdout
 
 
 def test_doctor_names_each_problem_and_its_fix(

@@ -285,10 +285,17 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
         return [_fail("PostHog", e, "check POSTHOG_HOST and POSTHOG_PROJECT_ID")]
     try:
         try:
-            name = source.project_name()
+            project = source.project()
         except UsertrackError as e:
             return [_fail("PostHog", e, "check POSTHOG_HOST, POSTHOG_PROJECT_ID and the key")]
-        out = [Check("PostHog", True, f"{source.description}: project {name!r}")]
+        name = project.get("name", "")
+        tz = project.get("timezone") or "UTC"
+        zone = (
+            f"timezone {tz}"
+            if tz == "UTC"
+            else f"timezone {tz}; usertrack asks for UTC days and weeks"
+        )
+        out = [Check("PostHog", True, f"{source.description}: project {name!r} ({zone})")]
         probe = Query(
             name="doctor",
             folder="posthog",

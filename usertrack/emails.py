@@ -8,7 +8,10 @@ files spell it for their dialect, as `email_key_sql` does:
 - HogQL: `lowerUTF8(trim(x, ' \\t\\r\\n'))`. ClickHouse's `lower` changes ASCII letters only;
   `lowerUTF8` is the Unicode one. HogQL exposes ClickHouse's `trimBoth(input, trim_characters)`
   under the names `trim`/`btrim` (1-2 arguments; posthog/hogql/functions/clickhouse/strings.py,
-  POSTGRESQL_TRIM_FUNCTIONS), not as `trimBoth`, so the files write `trim(x, chars)`.
+  POSTGRESQL_TRIM_FUNCTIONS), not as `trimBoth`, so the files write `trim(x, chars)`. The email
+  itself is read with `JSONExtractString(person.properties, 'email')` (`HOGQL_PERSON_EMAIL`):
+  PostHog's `person.properties.email` is the raw JSON text, so an email written with a tab or a
+  newline (`"a@b.io\t"`) would keep the two characters `\t` and never join.
 - PostgreSQL: `lower(btrim(x, E' \\t\\r\\n'))` (lower follows the database's LC_CTYPE: Unicode on
   the usual C.UTF-8 / en_US.UTF-8 databases).
 - DuckDB: `lower(trim(x, E' \\t\\r\\n'))`, with `trim` only where the first or last
@@ -19,6 +22,10 @@ files spell it for their dialect, as `email_key_sql` does:
 from __future__ import annotations
 
 from typing import Any
+
+# A person's email in HogQL, decoded (see above); the persons table's is HOGQL_PERSONS_EMAIL.
+HOGQL_PERSON_EMAIL = "JSONExtractString(person.properties, 'email')"
+HOGQL_PERSONS_EMAIL = "JSONExtractString(properties, 'email')"
 
 # The characters trimmed at both ends, in every dialect.
 TRIM_CHARS = " \t\r\n"

@@ -87,6 +87,11 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "a
 _ESCAPES.update({"\\": "\\", "'": "'", '"': '"', "`": "`"})
 
 
+_FLOAT_OR_NULL = (
+    "(CASE WHEN regexp_matches(CAST({x} AS VARCHAR), '^\\s|\\s$|_') THEN NULL"
+    " ELSE TRY_CAST({x} AS DOUBLE) END)"
+)
+
 # Words that end a JOIN's ON condition.
 _CLAUSES_AFTER_ON = frozenset(
     [
@@ -1718,11 +1723,13 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "tointornull": _fn_to_int,
     "toint64ornull": _fn_to_int,
     "toint32ornull": _fn_to_int,
-    "tofloat": _unary("TRY_CAST({x} AS DOUBLE)"),
+    "tofloat": _unary(_FLOAT_OR_NULL),
     "tofloat32": _unary("TRY_CAST({x} AS DOUBLE)"),
     "tofloat64": _unary("TRY_CAST({x} AS DOUBLE)"),
-    "tofloatornull": _unary("TRY_CAST({x} AS DOUBLE)"),
-    "tofloat64ornull": _unary("TRY_CAST({x} AS DOUBLE)"),
+    # ClickHouse refuses text with spaces around the number or digit separators ('1_000'),
+    # where DuckDB's TRY_CAST reads them
+    "tofloatornull": _unary(_FLOAT_OR_NULL),
+    "tofloat64ornull": _unary(_FLOAT_OR_NULL),
     "tobool": _unary("TRY_CAST({x} AS BOOLEAN)"),
     "round": _fn_round,
     "floor": _fn_floor("floor"),

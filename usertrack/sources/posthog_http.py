@@ -574,16 +574,22 @@ class PostHogHTTPSource:
         }
         return Result(columns=columns, rows=rows, meta=meta)
 
-    def project_name(self) -> str:
-        """The project's name (`GET /api/projects/{id}/`): checks host, key and project at once."""
+    def project(self) -> dict[str, str]:
+        """The project's `name` and `timezone` (`GET /api/projects/{id}/`): checks host, key and
+        project at once. The timezone is the one PostHog reads dates in unless told otherwise;
+        usertrack tells it to stay in UTC (`convertToProjectTimezone: false`)."""
         stats = _Run()
         label = f"project {self.project_id}"
         resp = self._send("GET", f"/api/projects/{self.project_id}/", stats, label)
         body = self._json(resp, label)
         if resp.status_code != 200:
             self._raise_for(resp, body, label)
-        name = body.get("name") if isinstance(body, dict) else None
-        return str(name) if name is not None else ""
+        body = body if isinstance(body, dict) else {}
+        return {k: str(body[k]) for k in ("name", "timezone") if body.get(k) is not None}
+
+    def project_name(self) -> str:
+        """The project's name (see `project`)."""
+        return self.project().get("name", "")
 
     def close(self) -> None:
         client, self._client = self._client, None
