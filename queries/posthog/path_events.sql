@@ -8,19 +8,27 @@
 --
 -- PostHog's paths (posthog/hogql_queries/insights/paths/paths_query_runner.py) keep $pageview
 -- (the node is its $pathname) and custom events (the node is the event name); other $-events
--- are left out, as is a pageview without a pathname. Sequences, duplicates and steps are worked
--- out by usertrack from these rows (docs/metrics.md, "Paths"). person_id is the actor (a person
--- can have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps.
--- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
--- answer in an order of its own), so a sort here would only be done twice.
+-- are left out, as is a pageview without a pathname. One row per person: their kept events as
+-- two arrays of the same order (time, node) that usertrack unnests into a row per event
+-- (usertrack/analytics/common.py `unnested`): PostHog sends a row per person, not one per
+-- event. Sequences, duplicates and steps are worked out by usertrack (docs/metrics.md,
+-- "Paths"). person_id is the actor (a person can have many distinct_ids). No LIMIT: usertrack
+-- pages every result past PostHog's row caps. No ORDER BY: usertrack orders the facts itself.
 SELECT
-    person_id,
-    timestamp,
-    if(event = '$pageview', properties.$pathname, event) AS node
-FROM events
-WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
-  AND timestamp >= toDateTime({since}, 'UTC')
-  AND timestamp <= toDateTime({until}, 'UTC')
-  AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+    e.person_id AS person_id,
+    groupArray(e.at) AS timestamp,
+    groupArray(e.step) AS node
+FROM (
+    SELECT
+        person_id,
+        timestamp AS at,
+        if(event = '$pageview', properties.$pathname, event) AS step
+    FROM events
+    WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
+      AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+      AND timestamp >= toDateTime({since}, 'UTC')
+      AND timestamp <= toDateTime({until}, 'UTC')
+      AND timestamp <= toDateTime({as_of}, 'UTC')
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+) AS e
+GROUP BY e.person_id

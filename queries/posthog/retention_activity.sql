@@ -8,28 +8,38 @@
 -- param start_event:
 -- param return_event:
 --
--- One row per person and period (a UTC day, an ISO week from its Monday, or a calendar month;
--- {period} is day, week or month) from {since} (the first cohort period's start) to as_of, for
--- the people who did the start event in that span; cohorts and retained counts are worked out
--- by usertrack from these rows (docs/metrics.md). {return_event} '' means any event.
--- person_id is the actor (a person can have many distinct_ids). No LIMIT: usertrack pages every
--- result past PostHog's row caps.
--- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
--- answer in an order of its own), so a sort here would only be done twice.
+-- One row per person who did the start event in the span from {since} (the first cohort
+-- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or a calendar
+-- month; {period} is day, week or month) they were active in, and in each whether they did the
+-- start event and the return event ({return_event} '' means any event), as arrays of the same
+-- order that usertrack unnests into a row per person and period (usertrack/analytics/common.py
+-- `unnested`); cohorts and retained counts are worked out by usertrack (docs/metrics.md).
+-- A row per person is what PostHog sends, not one per person and period. did_start and
+-- did_return are 0/1 (a comparison is ClickHouse's UInt8). person_id is the actor (a person can
+-- have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps. No
+-- ORDER BY: usertrack orders the facts itself where it needs an order.
 SELECT
-    person_id,
-    multiIf({period} = 'day', toDate(timestamp),
-            {period} = 'week', toMonday(timestamp),
-            toStartOfMonth(timestamp)) AS period_start,
-    countIf(event = {start_event}) > 0 AS did_start,
-    countIf({return_event} = '' OR event = {return_event}) > 0 AS did_return
-FROM events
-WHERE timestamp >= toDateTime({since}, 'UTC')
-  AND timestamp <= toDateTime({as_of}, 'UTC')
-  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-  AND person_id IN (
-      SELECT person_id FROM events
-      WHERE event = {start_event}
-        AND timestamp >= toDateTime({since}, 'UTC')
-        AND timestamp <= toDateTime({as_of}, 'UTC'))
-GROUP BY person_id, period_start
+    a.person_id AS person_id,
+    groupArray(a.period_start) AS period_start,
+    groupArray(a.started) AS did_start,
+    groupArray(a.returned) AS did_return
+FROM (
+    SELECT
+        person_id,
+        multiIf({period} = 'day', toDate(timestamp),
+                {period} = 'week', toMonday(timestamp),
+                toStartOfMonth(timestamp)) AS period_start,
+        countIf(event = {start_event}) > 0 AS started,
+        countIf({return_event} = '' OR event = {return_event}) > 0 AS returned
+    FROM events
+    WHERE timestamp >= toDateTime({since}, 'UTC')
+      AND timestamp <= toDateTime({as_of}, 'UTC')
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND person_id IN (
+          SELECT person_id FROM events
+          WHERE event = {start_event}
+            AND timestamp >= toDateTime({since}, 'UTC')
+            AND timestamp <= toDateTime({as_of}, 'UTC'))
+    GROUP BY person_id, period_start
+) AS a
+GROUP BY a.person_id

@@ -218,26 +218,109 @@ def store_rows(
             f"query {query_id} returns no column {', '.join(missing)}"
             f" (it returned: {', '.join(result.columns) or 'nothing'})"
         )
+    listed: set[str] = set()
     if result.arrow is not None:
-        facts = _arrow_facts(result.arrow, schema, query_id)
+        listed = {
+            c for c in schema if pa.types.is_list(result.arrow[c].type) and not _is_list(schema[c])
+        }
+        facts = _arrow_facts(result.arrow, schema, query_id, keep=listed)
     else:
         index = {c: i for i, c in enumerate(result.columns)}
         arrays = {}
         for col, kind in schema.items():
             i = index[col]
             values = [row[i] for row in result.rows]
+            packed = not _is_list(kind) and any(isinstance(v, list | tuple) for v in values)
             try:
-                arrays[col] = pa.array(values, type=kind)
+                if packed:  # one row per person: unnested below
+                    listed.add(col)
+                    try:
+                        arrays[col] = pa.array(values, type=pa.list_(kind))
+                    except (pa.ArrowInvalid, pa.ArrowTypeError):
+                        arrays[col] = pa.array(values, type=pa.list_(_wire_kind(kind)))
+                else:
+                    arrays[col] = pa.array(values, type=kind)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
                 raise QueryError(f"query {query_id}: column {col!r}: {e}") from None
         facts = pa.table(arrays)
     con.register("_facts_in", facts)
-    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _facts_in')
-    con.unregister("_facts_in")
+    if listed:
+        casts = ", ".join(
+            f'CAST("{c}" AS {_duckdb_type(k)}) AS "{c}"' if c in listed else f'"{c}"'
+            for c, k in schema.items()
+        )
+        relation = unnested("_facts_in", list(schema), listed)
+        sql = f"SELECT {casts} FROM {relation}"
+    else:
+        sql = "SELECT * FROM _facts_in"
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS {sql}')
+    except duckdb_error() as e:
+        raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
+    finally:
+        con.unregister("_facts_in")
 
 
-def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
-    """The `schema` columns of an Arrow result, typed as the row path types them."""
+def unnested(relation: str, columns: Sequence[str], listed: set[str]) -> str:
+    """`relation` with its `listed` columns unnested together, element by element.
+
+    A facts query may answer one row per person (or session) with arrays instead of a row per
+    event, so that PostHog sends a row per person: the arrays of a row are zipped back into one
+    row per element here, the other columns repeated. The analyses then read per-event rows,
+    whichever the query gave."""
+    if not listed:
+        return relation
+    cols = ", ".join(f'unnest("{c}") AS "{c}"' if c in listed else f'"{c}"' for c in columns)
+    return f"(SELECT {cols} FROM {relation} AS _packed)"
+
+
+def _is_list(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return (isinstance(kind, str) and kind.endswith("[]")) or (
+        not isinstance(kind, str) and pa.types.is_list(kind)
+    )
+
+
+def _wire_kind(kind: Any) -> Any:
+    """The element type an array column is read as from Python values: datetimes come from
+    PostHog as ISO text inside arrays (its types cover the array, not the elements), so they
+    are read as text and cast by DuckDB."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pa.string()
+    return kind
+
+
+_DUCKDB_OF_ARROW = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date32[day]": "DATE",
+}
+
+
+def _duckdb_type(kind: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMP"
+    return _DUCKDB_OF_ARROW[str(kind)]
+
+
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
+
+
+def _arrow_facts(
+    arrow: Any, schema: Mapping[str, Any], query_id: str, keep: set[str] | None = None
+) -> Any:
+    """The `schema` columns of an Arrow result, typed as the row path types them (the `keep`
+    columns, arrays to unnest, as they are)."""
     import pyarrow as pa
 
     from usertrack.errors import QueryError
@@ -245,6 +328,9 @@ def _arrow_facts(arrow: Any, schema: Mapping[str, Any], query_id: str) -> Any:
     columns = []
     for col, kind in schema.items():
         column = arrow[col]
+        if keep and col in keep:
+            columns.append(column)
+            continue
         if column.type != kind:  # pyarrow.compute (a cast) costs an import: only when needed
             try:
                 column = column.cast(kind)
@@ -318,10 +404,12 @@ def open_facts(
                 f"query {query_id} returns no column {', '.join(missing)}"
                 f" (it returned: {', '.join(found) or 'nothing'})"
             )
+        listed = {c for c in schema if found[c].endswith("[]") and not schema[c].endswith("[]")}
         if list(found.items()) != list(schema.items()):  # only the schema's columns, typed
             casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
+            relation = unnested(f'"{table}"', list(found), listed)
             try:
-                con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM "{table}"')
+                con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM {relation}')
             except duckdb.Error as e:
                 raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
             con.execute(f'DROP TABLE "{table}"; ALTER TABLE "_typed" RENAME TO "{table}"')
@@ -389,7 +477,9 @@ def open_facts_query(
     con, sql, bound = lazy(query, values)
     try:
         facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
-        found = [d[0] for d in facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description]
+        described = facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description
+        found = [d[0] for d in described]
+        types = {d[0]: str(d[1]) for d in described}
         missing = [c for c in schema if c not in found]
         if missing:
             from usertrack.errors import QueryError
@@ -399,7 +489,9 @@ def open_facts_query(
                 f" (it returned: {', '.join(found) or 'nothing'})"
             )
         casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
-        facts.relation = f"(SELECT {casts} FROM (\n{sql}\n) AS _facts)"
+        listed = {c for c in schema if types[c].endswith("[]") and not schema[c].endswith("[]")}
+        relation = unnested(f"(\n{sql}\n)", found, listed)
+        facts.relation = f"(SELECT {casts} FROM {relation} AS _facts)"
         yield facts
     finally:
         con.close()

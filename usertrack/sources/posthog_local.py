@@ -67,7 +67,7 @@ def _plain_rows(rows: list[tuple[Any, ...]], types: list[str]) -> list[tuple[Any
     comparison is ClickHouse's UInt8 on PostHog, so a column of them is integers there); only
     the columns whose type can hold them are visited (at 100,000 users a pass over every value
     costs half a second)."""
-    convert = [i for i, t in enumerate(types) if t == "BOOLEAN" or any(w in t for w in _NOT_PLAIN)]
+    convert = [i for i, t in enumerate(types) if "BOOLEAN" in t or any(w in t for w in _NOT_PLAIN)]
     if not convert:
         return rows
     if len(convert) == len(types):
