@@ -4,7 +4,8 @@
     uv run python bench/posthog_pulls.py --persons 200000 --full-scan 2
 
 The PostHog-compatible test server (tests/posthog_server.py) answers over real HTTP on 127.0.0.1
-with PostHog's 50,000-row cap, running the HogQL on the local engine over an events store of one
+with PostHog's 50,000-row cap, running the HogQL on the local engine (engine="duckdb": the scan cost
+is simulated below) over an events store of one
 event per person. On top of that, each query is held for a simulated ClickHouse scan cost,
 proportional to the people it aggregates: `--full-scan` seconds for all of them (PostHog's
 synchronous limit is about 10 s). An OFFSET page, the probe and the count aggregate everyone; a
@@ -95,7 +96,7 @@ def main() -> None:
         print("| pull | queries | wall time | simulated PostHog execution | rows |")
         print("|---|---|---|---|---|")
         for label, returns in (("OFFSET pages", "table"), ("hash partitions", "per-user")):
-            with serve(store, project_id=PROJECT) as fake:
+            with serve(store, project_id=PROJECT, engine="duckdb") as fake:
                 fake.latency = latency
                 simulated.update(seconds=0.0, queries=0)
                 rows, wall, meta = pull(fake.url, returns)

@@ -556,6 +556,15 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug in the fake: answer 500 like a server would
             status, payload = 500, {"type": "server_error", "code": "error", "detail": repr(e)}
         data = json.dumps(payload).encode()
+        with self.fake.lock:  # what was sent back: for the bench's transfer figures
+            results = payload.get("results") if isinstance(payload, dict) else None
+            status_body = payload.get("query_status") if isinstance(payload, dict) else None
+            if results is None and isinstance(status_body, dict):
+                inner = status_body.get("results")
+                results = inner.get("results") if isinstance(inner, dict) else None
+            self.fake.requests[-1 if self.fake.requests else 0].update(
+                status=status, bytes=len(data), rows=len(results) if isinstance(results, list) else 0
+            )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
