@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.analytics_helpers import (
@@ -23,6 +24,7 @@ from tests.analytics_helpers import (
     write_export,
 )
 from usertrack.analytics.journey_render import mermaid_text
+from usertrack.analytics.paths import EDGE_LIMIT, _positional_top, _reachable
 
 AS_OF = "2026-06-01"
 RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
@@ -89,8 +91,9 @@ def counted(doc: dict[str, Any]) -> dict[tuple[str, ...], int]:
     return {tuple(p["nodes"]): p["count"] for p in doc["paths"]}
 
 
-def edges(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
-    return {(e["source"], e["target"]): e["count"] for e in doc["edges"]}
+def positional(doc: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    """The document's edges as (source, target, step, count), in its order."""
+    return [(e["source"], e["target"], e["step"], e["count"]) for e in doc["edges"]]
 
 
 def ends(doc: dict[str, Any], key: str) -> dict[str, int]:
@@ -116,18 +119,21 @@ def test_paths_through_the_cli(export: Path) -> None:
     assert ends(doc, "entry_nodes") == {"/": 2, "/app": 1, "/pricing": 1, "/x": 1}
     # a sequence's exit is its last node, past the fifth step too (C's /billing)
     assert ends(doc, "exit_nodes") == {"create": 2, "/billing": 1, "signup": 1, "/y": 1}
-    # edges of the five-step paths: / -> signup in A, C, D; /app -> create in A, B, C;
-    # /x -> /y once (E takes it twice)
-    assert edges(doc) == {
-        ("/", "signup"): 3,
-        ("signup", "/app"): 2,
-        ("/app", "create"): 3,
-        ("create", "/settings"): 1,
-        ("/pricing", "/"): 1,
-        ("/x", "/y"): 1,
-        ("/y", "/x"): 1,
-    }
-    assert doc["edges"][0]["count"] == 3  # heaviest first
+    # PostHog's positional edges of the five-step paths, the source at `step`: / -> signup at
+    # step 1 in A and C (D's is at step 2); E's /x -> /y at steps 1 and 3 is two edges
+    assert positional(doc) == [
+        ("/", "signup", 1, 2),
+        ("signup", "/app", 2, 2),
+        ("/app", "create", 3, 2),
+        # ties by source key, then target key, as texts: "1_/app" < "1_/pricing" < ... "4_create"
+        ("/app", "create", 1, 1),
+        ("/pricing", "/", 1, 1),
+        ("/x", "/y", 1, 1),
+        ("/", "signup", 2, 1),
+        ("/y", "/x", 2, 1),
+        ("/x", "/y", 3, 1),
+        ("create", "/settings", 4, 1),
+    ]
 
 
 def test_steps(export: Path) -> None:
@@ -193,6 +199,8 @@ def test_table_csv_and_md(export: Path) -> None:
     assert "```mermaid\nflowchart LR\n" in md
     assert '["/app"]' in md and "-->|3|" in md
     assert "| / → signup → /app → create | 1 | 20.0% |" in md
+    # the flat edges sum the positional ones over the steps: E's /x -> /y counts 2
+    assert "| /x | /y | 2 |" in md and "| / | signup | 3 |" in md
 
 
 def test_node_labels_are_data_in_md_and_mermaid(tmp_path: Path) -> None:
@@ -231,3 +239,62 @@ def test_a_range_without_events(export: Path) -> None:
     assert (empty["total_sequences"], empty["paths"], empty["edges"]) == (0, [], [])
     one = cli_json(["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:00"], **env)
     assert counted(one) == {("/billing",): 1} and one["edges"] == []
+
+
+def test_an_edge_taken_twice_is_two_positional_edges_and_counts_twice_flat(
+    tmp_path: Path,
+) -> None:
+    # ann: /a, /b, /a, /b (/a -> /b at steps 1 and 3); bob: /a, /b (at step 1)
+    views = [("q1", at(10, m), page) for m, page in enumerate(["/a", "/b", "/a", "/b"])]
+    views += [("q2", at(12, m), page) for m, page in enumerate(["/a", "/b"])]
+    recs = [
+        record(n, "$pageview", when, pid, pid, EMAILS[pid], {"$pathname": page})
+        for n, (pid, when, page) in enumerate(views, 1)
+    ]
+    env = {"USERTRACK_EVENTS": str(write_export(tmp_path / "twice.jsonl", recs))}
+    doc = cli_json(RANGE, **env)
+    assert doc["total_sequences"] == 2
+    # PostHog's edges: 1_/a -> 2_/b by both, 2_/b -> 3_/a and 3_/a -> 4_/b by ann
+    assert positional(doc) == [("/a", "/b", 1, 2), ("/b", "/a", 2, 1), ("/a", "/b", 3, 1)]
+    # summed over the steps where a flat list is shown: /a -> /b 3 times (ann twice), /b -> /a once
+    md = cli([*RANGE, "-f", "md"], **env).stdout
+    edges_table = md[md.index("## Edges") :]
+    assert "| /a | /b | 3 |" in edges_table and "| /b | /a | 1 |" in edges_table
+    assert edges_table.index("| /a | /b | 3 |") < edges_table.index("| /b | /a | 1 |")
+    assert "-->|3|" in md and "-->|1|" in md and "twice in one sequence counts 2" in md
+    table = cli(RANGE, **env).stdout
+    edge_rows = [line for line in table[table.index("Edges") :].splitlines() if "/a" in line]
+    assert [line.split() for line in edge_rows] == [
+        ["│", "/a", "│", "/b", "│", "3", "│"],
+        ["│", "/b", "│", "/a", "│", "1", "│"],
+    ]
+    assert "Summed over the steps: twice in one sequence counts 2." in " ".join(table.split())
+
+
+def test_positional_edges_order_cap_and_pruning() -> None:
+    names = {0: "a", 1: "b", 2: "c", 3: "d", 4: "x", 5: "y"}
+
+    def top(rows: list[tuple[int, int, int, int]], limit: int) -> list[tuple[int, Any, Any, int]]:
+        step, source, target, count = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+        return _positional_top(step, source, target, count, names, limit)
+
+    # ties go by the source key as text, as PostHog's ORDER BY: "10_x" before "2_a"
+    rows = [(2, 0, 1, 4), (10, 4, 5, 4), (1, 0, 1, 9), (2, 0, 2, 4)]
+    assert top(rows, 50) == [
+        (1, "a", "b", 9),
+        (10, "x", "y", 4),
+        (2, "a", "b", 4),
+        (2, "a", "c", 4),
+    ]
+    # the cap keeps the first `limit`; then an edge no kept edge leads to from step 1 is dropped
+    # (PostHog's validate_results): 3_c has no kept edge into it once 2_b -> 3_c is cut
+    capped = top([(1, 0, 1, 3), (2, 1, 2, 1), (3, 2, 3, 2)], 2)
+    assert capped == [(1, "a", "b", 3), (3, "c", "d", 2)]
+    assert _reachable(capped) == [(1, "a", "b", 3)]
+    assert _reachable(top([(1, 0, 1, 3), (2, 1, 2, 1), (3, 2, 3, 2)], 3)) == [
+        (1, "a", "b", 3),
+        (3, "c", "d", 2),
+        (2, "b", "c", 1),
+    ]
+    assert _reachable([(2, "b", "c", 5)]) == [] and top(rows, 0) == []
+    assert EDGE_LIMIT == 50  # PostHog's EDGE_LIMIT_DEFAULT

@@ -80,15 +80,19 @@ def test_twenty_steps_through_the_cli(tmp_path: Path) -> None:
     # < "create" < "signup"), a path before its own continuation (A before C)
     assert [p["nodes"] for p in doc["paths"]] == [A, C, B, D_, E]
     assert {p["count"] for p in doc["paths"]} == {1}
-    # / -> signup in A, C, D; /app -> create in A, B, C; signup -> /app in A, C; E takes
-    # /x -> /y twice and counts once; ties by source, then target
-    assert [(e["source"], e["target"], e["count"]) for e in doc["edges"]] == [
-        ("/", "signup", 3),
-        ("/app", "create", 3),
-        ("signup", "/app", 2),
-        ("/pricing", "/", 1),
-        ("/settings", "/billing", 1),
-        ("/x", "/y", 1),
-        ("/y", "/x", 1),
-        ("create", "/settings", 1),
+    # PostHog's positional edges (source, target, step of the source, count), C's to /billing
+    # at step 5 too: E's /x -> /y at steps 1 and 3 is two edges; ties by source key, then
+    # target key, as texts ("1_/app" < "1_/pricing" < "1_/x" < "2_/" ...)
+    assert [(e["source"], e["target"], e["step"], e["count"]) for e in doc["edges"]] == [
+        ("/", "signup", 1, 2),
+        ("signup", "/app", 2, 2),
+        ("/app", "create", 3, 2),
+        ("/app", "create", 1, 1),
+        ("/pricing", "/", 1, 1),
+        ("/x", "/y", 1, 1),
+        ("/", "signup", 2, 1),
+        ("/y", "/x", 2, 1),
+        ("/x", "/y", 3, 1),
+        ("create", "/settings", 4, 1),
+        ("/settings", "/billing", 5, 1),
     ]

@@ -111,16 +111,26 @@ def mermaid_text(text: str) -> str:
     return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
 
 
+# Said with every flat list of edges (Markdown's table and flowchart; the terminal's table says
+# EDGE_TOTALS_CAPTION): what a count is.
+EDGE_TOTALS_NOTE = (
+    "An edge's count sums PostHog's positional edges over the steps: every time a sequence takes"
+    " it, so twice in one sequence counts 2."
+)
+EDGE_TOTALS_CAPTION = "Summed over the steps: twice in one sequence counts 2."
+
+
 def mermaid(p: Paths) -> str:
-    """A left-to-right flowchart of the edges: node ids are generated, labels are quoted text."""
+    """A left-to-right flowchart of the edges summed over the steps (`Paths.edge_totals`): node
+    ids are generated, labels are quoted text."""
     ids: dict[str, str] = {}
     lines = ["flowchart LR"]
-    for source, target, _ in p.edges:
+    for source, target, _ in p.edge_totals:
         for node in (source, target):
             if node not in ids:
                 ids[node] = f"n{len(ids)}"
                 lines.append(f'    {ids[node]}["{mermaid_text(node)}"]')
-    for source, target, n in p.edges:
+    for source, target, n in p.edge_totals:
         lines.append(f"    {ids[source]} -->|{n}| {ids[target]}")
     return "```mermaid\n" + "\n".join(lines) + "\n```\n"
 
@@ -133,8 +143,9 @@ def paths_markdown(p: Paths) -> str:
         )
     ]
     tables: list[str] = []
-    if p.edges:
+    if p.edge_totals:
         tables.append("\n## Flow\n")
+        tables.append(style.md_text(EDGE_TOTALS_NOTE) + "\n\n")
         tables.append(mermaid(p))
     tables.append("\n## Most common paths\n")
     total = p.total_sequences
@@ -144,7 +155,9 @@ def paths_markdown(p: Paths) -> str:
         tables.append(f"\n## {title}\n")
         tables.append(md_table(["Node", "Sequences", "Share"], share_rows(values, total)))
     tables.append("\n## Edges\n")
+    if p.edge_totals:
+        tables.append(style.md_text(EDGE_TOTALS_NOTE) + "\n\n")
     tables.append(
-        md_table(["From", "To", "Sequences"], [[s, t, style.count(n)] for s, t, n in p.edges])
+        md_table(["From", "To", "Count"], [[s, t, style.count(n)] for s, t, n in p.edge_totals])
     )
     return md_section("Paths", lines, tables)

@@ -13,6 +13,7 @@ from rich.console import Console
 from usertrack.analytics.journey_render import (
     ARROW,
     BY_TITLES,
+    EDGE_TOTALS_CAPTION,
     about,
     paths_about,
     sessions_summary,
@@ -62,6 +63,7 @@ def render_paths(console: Console, p: Paths) -> None:
                  Col("Share", right=True, drop=1)]  # fmt: skip
         nrows = [[plain(c) for c in row] for row in share_rows(list(values), total)]
         console.print(fitted_table(width, ncols, nrows, title=heading))
-    ecols = [Col("From", wrap=True), Col("To", wrap=True), Col("Sequences", right=True)]
-    erows = [[plain(s), plain(t), plain(style.count(n))] for s, t, n in p.edges]
-    console.print(fitted_table(width, ecols, erows, title="Edges"))
+    ecols = [Col("From", wrap=True), Col("To", wrap=True), Col("Count", right=True)]
+    erows = [[plain(s), plain(t), plain(style.count(n))] for s, t, n in p.edge_totals]
+    edge_caption = plain(EDGE_TOTALS_CAPTION)
+    console.print(fitted_table(width, ecols, erows, title="Edges", caption=edge_caption))

@@ -28,6 +28,7 @@ GAP_SECONDS = 30 * 60  # a gap this long or longer between kept events ends a se
 DEFAULT_STEPS = 5  # PostHog's default
 MAX_STEPS = 20  # PostHog's largest
 DEFAULT_TOP = 20
+EDGE_LIMIT = 50  # PostHog's EDGE_LIMIT_DEFAULT: the positional edges the document keeps
 
 
 @dataclass
@@ -41,7 +42,12 @@ class Paths:
     paths: list[tuple[list[str], int]]
     entry_nodes: list[tuple[str, int]]
     exit_nodes: list[tuple[str, int]]
-    edges: list[tuple[str, str, int]]
+    # PostHog's positional edges: (step, source, target, count), the source at `step` (from 1)
+    # and the target at step + 1; count = the sequences with that source and target there.
+    edges: list[tuple[int, str, str, int]]
+    # The same edges summed over the steps (a sequence taking one twice counts 2): the flat
+    # list the table, Markdown and flowchart show, the first --top by count.
+    edge_totals: list[tuple[str, str, int]]
     # Said on stderr, not part of the document: a --from/--to node no kept event has.
     notes: tuple[str, ...] = ()
 
@@ -57,7 +63,9 @@ class Paths:
             "paths": [{"nodes": list(nodes), "count": n} for nodes, n in self.paths],
             "entry_nodes": [{"node": v, "sequences": n} for v, n in self.entry_nodes],
             "exit_nodes": [{"node": v, "sequences": n} for v, n in self.exit_nodes],
-            "edges": [{"source": s, "target": t, "count": n} for s, t, n in self.edges],
+            "edges": [
+                {"source": s, "target": t, "step": k, "count": n} for k, s, t, n in self.edges
+            ],
         }
 
 
@@ -266,14 +274,54 @@ def _top(counts: Any, limit: int) -> Any:
     return np.argsort(-counts, kind="stable")[:limit]
 
 
+def _edge_key(step: int, node: str | None) -> str:
+    """A node's key at a step as PostHog writes it: `{step}_{node}` (an empty node for none)."""
+    return f"{step}_{'' if node is None else node}"
+
+
+def _positional_top(
+    step: Any, source: Any, target: Any, counts: Any, name: Mapping[int, Any], limit: int
+) -> list[tuple[int, Any, Any, int]]:
+    """The first `limit` positional edges (step of the source from 1, source and target codes,
+    count) as (step, source, target, count) with their nodes' names, in PostHog's order:
+    count, most first, then the source key, then the target key, as texts (`_edge_key`)."""
+    import numpy as np
+
+    if limit <= 0 or not len(counts):
+        return []
+    held = np.arange(len(counts))
+    if len(counts) > limit:  # only the edges as heavy as the limit-th can be in the answer
+        floor = -np.partition(-counts, limit - 1)[limit - 1]
+        held = np.flatnonzero(counts >= floor)
+    rows = [
+        (int(step[i]), name[int(source[i])], name[int(target[i])], int(counts[i])) for i in held
+    ]
+    rows.sort(key=lambda r: (-r[3], _edge_key(r[0], r[1]), _edge_key(r[0] + 1, r[2])))
+    return rows[:limit]
+
+
+def _reachable(edges: list[tuple[int, Any, Any, int]]) -> list[tuple[int, Any, Any, int]]:
+    """PostHog's validate_results: the edges (step, source, target, count) whose source is a
+    step-1 node or the target of a kept edge that is reached so, in their order. (Every edge
+    goes one step on, so one pass in order of steps finds them all.)"""
+    reached = {(1, source) for step, source, _, _ in edges if step == 1}
+    for at in sorted({step for step, _, _, _ in edges}):
+        for step, source, target, _ in edges:
+            if step == at and (step, source) in reached:
+                reached.add((step + 1, target))
+    return [e for e in edges if (e[0], e[1]) in reached]
+
+
 def summarize(
     facts: FactsQuery,
     steps: int = DEFAULT_STEPS,
     start: str | None = None,
     end: str | None = None,
     top: int = DEFAULT_TOP,
+    edge_limit: int = EDGE_LIMIT,
 ) -> dict[str, Any]:
-    """Paths, entry/exit nodes and edges from the facts, as Paths' fields."""
+    """Paths, entry/exit nodes and edges from the facts, as Paths' fields: lists of the `top`
+    first, but the positional edges PostHog's `edge_limit` first (before its pruning)."""
     import numpy as np
 
     kept, first = _sequences(facts)
@@ -308,21 +356,33 @@ def summarize(
         distinct, counts = _counted(nodes, width)
         return [(name[int(distinct[i])], int(counts[i])) for i in _top(counts, limit)]
 
-    # An edge counts the sequences that take it (a sequence taking it twice counts once): a
-    # path's pair is kept unless an earlier pair of the same path is the same edge.
-    pairs: list[Any] = []
-    taken: list[Any] = []
+    # Edges as PostHog's paths insight gives them (read in PostHog/posthog at 13c249c:
+    # posthog/hogql_queries/insights/paths/paths_query_runner.py, PathsQueryRunner.to_query and
+    # validate_results): each node of a (cut) sequence is keyed by its place in it,
+    # `{step}_{node}`; an edge joins the key of the node before to a node's key and counts rows
+    # (COUNT(*)), one per sequence and place, so a sequence adds one to an edge at each place it
+    # takes it (A -> B at steps 1 and 3 is two edges, each counted once). ORDER BY count DESC,
+    # source key, target key (texts: "10_x" < "2_x"), LIMIT edgeLimit (default
+    # EDGE_LIMIT_DEFAULT = 50); then validate_results drops an edge whose source no kept edge
+    # leads to from a step-1 node. An edge's key here: its step (from 0), source and target codes
+    # as the digits of one integer.
+    pair = width * width
+    placed: list[Any] = []
     for j in range(steps - 1):
-        edge = columns[j].astype(np.int64) * width + columns[j + 1]
-        first_time = columns[j + 1] >= 0
-        for earlier in pairs:
-            first_time &= edge != earlier
-        pairs.append(edge)
-        taken.append(edge[first_time])
-    edge_codes, counts = _counted(np.concatenate(taken), width * width)
-    source, target = np.divmod(edge_codes, width)
-    edges = [
-        (name[int(source[i])], name[int(target[i])], int(counts[i])) for i in _top(counts, limit)
+        held = columns[j + 1] >= 0  # (the source is there wherever the target is)
+        placed.append(j * pair + columns[j][held].astype(np.int64) * width + columns[j + 1][held])
+    keys = np.concatenate(placed)
+    edge_keys, counts = _counted(keys, (steps - 1) * pair)
+    step, rest = np.divmod(edge_keys, pair)
+    source, target = np.divmod(rest, width)
+    edges = _reachable(_positional_top(step + 1, source, target, counts, name, int(edge_limit)))
+    # The flat list: each pair of nodes with its positional counts summed over the steps (every
+    # time a sequence takes it), the first --top by count, ties by source, then target.
+    flat_keys, totals = _counted(keys % pair if len(keys) else keys, pair)
+    flat_source, flat_target = np.divmod(flat_keys, width)
+    edge_totals = [
+        (name[int(flat_source[i])], name[int(flat_target[i])], int(totals[i]))
+        for i in _top(totals, limit)
     ]
     return {
         "notes": unknown_nodes(start, end, code),
@@ -331,6 +391,7 @@ def summarize(
         "entry_nodes": ends(kept[lo]),
         "exit_nodes": ends(kept[last]),
         "edges": edges,
+        "edge_totals": edge_totals,
     }
 
 
@@ -356,9 +417,11 @@ def paths(
     start: str | None = None,
     end: str | None = None,
     top: int = DEFAULT_TOP,
+    edge_limit: int = EDGE_LIMIT,
     progress: Any = None,
 ) -> Paths:
-    """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first."""
+    """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first,
+    the positional edges the `edge_limit` first (PostHog's edgeLimit)."""
     start, end = check_options(steps, start, end)
     if progress:
         progress("fetching path events")
@@ -366,5 +429,5 @@ def paths(
     with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
         if progress:
             progress("working out paths")
-        found = summarize(facts, steps, start, end, top)
+        found = summarize(facts, steps, start, end, top, edge_limit)
     return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
