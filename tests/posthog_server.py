@@ -563,7 +563,9 @@ class _Handler(BaseHTTPRequestHandler):
                 inner = status_body.get("results")
                 results = inner.get("results") if isinstance(inner, dict) else None
             self.fake.requests[-1 if self.fake.requests else 0].update(
-                status=status, bytes=len(data), rows=len(results) if isinstance(results, list) else 0
+                status=status,
+                bytes=len(data),
+                rows=len(results) if isinstance(results, list) else 0,
             )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

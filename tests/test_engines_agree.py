@@ -9,9 +9,8 @@ is a bug. The data: the demo (600 users) and an events store of edge cases (test
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests import edge_events
 from tests.cli_runner import run
+from tests.engine_compare import PACKED, ordered, rows_of
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
@@ -67,60 +67,6 @@ def _params(query: Query, email: str, as_of: datetime) -> dict[str, Any]:
     return params
 
 
-_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
-
-
-def _canon(value: Any) -> Any:
-    if isinstance(value, str) and _ISO.fullmatch(value):
-        # a datetime inside an array: PostHog's JSON gives it as ISO text (usertrack casts it)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return moment.astimezone(UTC).replace(tzinfo=None).isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return value  # 53.0 stays a float: a number typed Float64 is a float on PostHog
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_canon(v) for v in value]
-    return value
-
-
-def _ordered(query: Query) -> bool:
-    """Whether the query's outermost SELECT has an ORDER BY (its row order is then part of it)."""
-    body = query.sql.rstrip().rstrip(";")
-    tail = body[body.rfind(")") + 1 :] if ")" in body else body
-    return "ORDER BY" in tail.upper()
-
-
-# Facts queries that answer a row per person (or session) with arrays, which usertrack unnests
-# (usertrack/analytics/common.py `unnested`): the arrays' order is groupArray's, undefined on
-# ClickHouse, so they are compared as the rows they unnest into.
-PACKED = {
-    "posthog/activity_days",
-    "posthog/retention_activity",
-    "posthog/funnel_events",
-    "posthog/path_events",
-    "posthog/session_facts",
-}
-
-
-def _unpacked(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        lists = [i for i, v in enumerate(row) if isinstance(v, list | tuple)]
-        lengths = {len(row[i]) for i in lists}
-        assert len(lengths) <= 1, f"arrays of different lengths in one row: {row}"
-        for n in range(lengths.pop() if lengths else 1):
-            out.append(tuple(v[n] if i in lists else v for i, v in enumerate(row)))
-    return out
-
-
-def _rows(rows: list[tuple[Any, ...]], ordered: bool, packed: bool = False) -> list[str]:
-    if packed:
-        rows, ordered = _unpacked(rows), False
-    out = [json.dumps(_canon(list(r)), sort_keys=True, default=str) for r in rows]
-    return out if ordered else sorted(out)
-
-
 def _compare_every_query(store: Path, email: str, as_of: datetime, timezone: str) -> int:
     library = load_queries(REPO / "queries")
     local = LocalPostHogSource(store)
@@ -133,10 +79,10 @@ def _compare_every_query(store: Path, email: str, as_of: datetime, timezone: str
                 want = local.run(query, params)
                 got = remote.run(query, params)
                 assert got.columns == want.columns, query.id
-                ordered, packed = _ordered(query), query.id in PACKED
+                in_order, packed = ordered(query), query.id in PACKED
                 got_rows, want_rows = (
-                    _rows(got.rows, ordered, packed),
-                    _rows(want.rows, ordered, packed),
+                    rows_of(got.rows, in_order, packed),
+                    rows_of(want.rows, in_order, packed),
                 )
                 assert got_rows == want_rows, query.id
                 compared += 1
@@ -259,5 +205,5 @@ def test_expressions_the_same_on_both_engines(edge_store: Path, text: str) -> No
         finally:
             remote.close()
             local.close()
-    assert _rows(got.rows, True) == _rows(want.rows, True)
+    assert rows_of(got.rows, True) == rows_of(want.rows, True)
     assert want.rows

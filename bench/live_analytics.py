@@ -1,0 +1,125 @@
+"""Every analytics command and `segments`, live (PostHog on real ClickHouse) beside local.
+
+    uv run python bench/live_analytics.py --home DIR --users 200000   # the 10.7 M-event demo
+    uv run python bench/live_analytics.py --home DIR --users 2000 --timezone America/Los_Angeles
+
+The demo of `--users` people is generated in DIR (a USERTRACK_HOME) unless it is there already.
+The tests' PostHog stand-in (tests/posthog_server.py) serves its events over real HTTP on
+127.0.0.1: HogQL printed as PostHog prints it and run by ClickHouse in process (chdb), with
+PostHog's row caps (100 rows without a LIMIT, 50,000 with one). Each command runs as a user runs
+it (`usertrack CMD --format json --as-of ...` in a subprocess), once on the local engine and once
+live (POSTHOG_HOST at the stand-in, DATABASE_URL at the demo's PostgreSQL), and the JSON of the
+two is checked to be the same. For the live run: the query requests sent, the rows and bytes
+PostHog answered, and the wall time; ClickHouse's own time is in the live figure, the network's
+is not. The ClickHouse load (once, before the commands) is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.posthog_server import live_env, serve  # noqa: E402
+
+COMMANDS = [
+    ["funnel"],
+    ["retention"],
+    ["activity"],
+    ["paths"],
+    ["sessions"],
+    ["features"],
+    ["segments"],
+]
+LIVE_ONLY = {"posthog_url", "source", "sources"}
+SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
+
+
+def _strip(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _strip(v) for k, v in doc.items() if k not in LIVE_ONLY}
+    if isinstance(doc, list):
+        return [_strip(v) for v in doc]
+    return doc
+
+
+def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
+    full = {k: v for k, v in os.environ.items() if k not in SOURCE_VARS}
+    full.update(USERTRACK_HOME=str(home), **env)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "usertrack", "-q", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO,
+        check=False,
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
+    return took, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True, help="USERTRACK_HOME of the demo")
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--timezone", default="UTC", help="the PostHog project's timezone")
+    args = parser.parse_args()
+
+    from usertrack.demo.generator import ensure_demo, start_demo_postgres
+
+    home: Path = args.home
+    home.mkdir(parents=True, exist_ok=True)
+    demo = ensure_demo(home, users=args.users)
+    uri = start_demo_postgres(demo)
+    as_of = json.loads(_run(["segments", "-f", "json", "-n", "1"], home, {})[1])["as_of"]
+    events = _events(demo.events_path)
+    print(f"demo: {args.users:,} users, {events:,} events, as of {as_of}", file=sys.stderr)
+
+    started = time.perf_counter()
+    with serve(demo.events_path, project_id=4242, timezone=args.timezone) as fake:
+        print(f"ClickHouse load: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        rows_out = [
+            "| command | local s | live s | live requests | rows answered | bytes answered |",
+            "|---|---|---|---|---|---|",
+        ]
+        for command in COMMANDS:
+            argv = [*command, "--format", "json", "--as-of", str(as_of)]
+            local_s, local_out = _run(argv, home, {})
+            before = len(fake.requests)
+            live_s, live_out = _run(argv, home, live_env(fake, uri))
+            sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
+            rows = sum(int(r.get("rows", 0)) for r in sent)
+            size = sum(int(r.get("bytes", 0)) for r in sent)
+            same = _strip(json.loads(local_out)) == _strip(json.loads(live_out))
+            name = " ".join(command) + ("" if same else " (JSON DIFFERS)")
+            rows_out.append(
+                f"| {name} | {local_s:.2f} | {live_s:.2f} | {len(sent)} | {rows:,} | {size:,} |"
+            )
+            print(rows_out[-1], file=sys.stderr)
+    print("\n".join(rows_out))
+
+
+def _events(store: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Comparing the rows of two engines: the canonical form the differential tests compare."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from usertrack.sources.queries import Query
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def canon(value: Any) -> Any:
+    if isinstance(value, str) and _ISO.fullmatch(value):
+        # a datetime inside an array: PostHog's JSON gives it as ISO text (usertrack casts it)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return value  # 53.0 stays a float: a number typed Float64 is a float on PostHog
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [canon(v) for v in value]
+    return value
+
+
+def ordered(query: Query) -> bool:
+    """Whether the query's outermost SELECT has an ORDER BY (its row order is then part of it)."""
+    body = query.sql.rstrip().rstrip(";")
+    tail = body[body.rfind(")") + 1 :] if ")" in body else body
+    return "ORDER BY" in tail.upper()
+
+
+# Facts queries that answer a row per person (or session) with arrays, which usertrack unnests
+# (usertrack/analytics/common.py `unnested`): the arrays' order is groupArray's, undefined on
+# ClickHouse, so they are compared as the rows they unnest into.
+PACKED = {
+    "posthog/activity_days",
+    "posthog/retention_activity",
+    "posthog/funnel_events",
+    "posthog/path_events",
+    "posthog/session_facts",
+}
+
+
+def unpacked(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        lists = [i for i, v in enumerate(row) if isinstance(v, list | tuple)]
+        lengths = {len(row[i]) for i in lists}
+        assert len(lengths) <= 1, f"arrays of different lengths in one row: {row}"
+        for n in range(lengths.pop() if lengths else 1):
+            out.append(tuple(v[n] if i in lists else v for i, v in enumerate(row)))
+    return out
+
+
+def rows_of(rows: list[tuple[Any, ...]], in_order: bool, packed: bool = False) -> list[str]:
+    """The rows as comparable texts: sorted unless `in_order`, unnested when `packed`."""
+    if packed:
+        rows, in_order = unpacked(rows), False
+    out = [json.dumps(canon(list(r)), sort_keys=True, default=str) for r in rows]
+    return out if in_order else sorted(out)
