@@ -323,6 +323,7 @@ class Printer:
         default_limit: int = 101,
         max_limit: int = 50_000,
     ) -> None:
+        self.in_join_constraint = False
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.values = dict(values)
@@ -475,7 +476,12 @@ class Printer:
                 if current.get("constraint"):
                     c = current["constraint"]
                     kw = c.get("constraint_type") or "ON"
-                    text += f" {kw} {self.expr(c['expr'], scope).sql}"
+                    # no ifNull() in a join's condition (printer/clickhouse.py: in_join_constraint)
+                    self.in_join_constraint = True
+                    try:
+                        text += f" {kw} {self.expr(c['expr'], scope).sql}"
+                    finally:
+                        self.in_join_constraint = False
                 parts.append(text)
             first = False
             current = current.get("next_join")
@@ -607,7 +613,7 @@ class Printer:
         if op in ("=~*", "!~*"):
             text = text.replace(f"match({left.sql}, ", f"match({left.sql}, concat('(?i)', ", 1)
             text = text[:-1] + "))" if op == "=~*" else text[:-2] + ")))"
-        if not left.nullable and not right.nullable:
+        if self.in_join_constraint or (not left.nullable and not right.nullable):
             return Printed(text, False)
         lnode, constant_side = node["left"], None
         if rnode["node"] in ("Constant", "Placeholder"):

@@ -14,15 +14,23 @@
 --
 -- One query computes every PostHog-side trigger at once, so `usertrack alerts --watch` asks
 -- PostHog once per pass (its query API allows 120 queries an hour). The thresholds are bound
--- values from alerts.yaml, never spliced. The window is (as_of - lookback_minutes, as_of]: a
--- person is looked at when they did something in it (long inactivity needs the whole hour).
--- - in session: an event in the last session_minutes and the latest event is not a $pageleave;
--- - stuck: in session, the latest $pageview more than stuck_minutes old, and no event since on
---   another page;
+-- values from alerts.yaml, never spliced. Every window ends at as_of, inclusive, and starts
+-- after its edge: "in the last N minutes" is (as_of - N minutes, as_of]. A person is looked at
+-- when they did something in (as_of - lookback_minutes, as_of]. docs/metrics.md, "Alerts",
+-- says the same in words:
+-- - in session: an event in the last session_minutes, and the latest event is not a $pageleave;
+-- - the current session: every event of the latest event's $session_id, however long ago it
+--   started (a JS SDK session lasts 24 hours at most, so 24 hours are read, and only those
+--   sessions); without a $session_id, the person's events without one in the lookback;
+-- - the current page: the $pathname of the session's latest $pageview; on it since the first
+--   $pageview of that page after the session's last event on another page (a reload of the
+--   same page does not restart it; an event without a $pathname is on no page, and does not
+--   end it);
+-- - stuck: in session and on the current page more than stuck_minutes;
 -- - low activity: in session with fewer than low_activity_events events in the last
 --   low_activity_minutes;
 -- - multiple errors: more than error_count $exception events in the last error_minutes;
--- - long inactivity: active in the window, nothing in the last inactive_minutes.
+-- - long inactivity: active in the lookback, nothing in the last inactive_minutes.
 -- The email is normalized as everywhere in usertrack (usertrack/emails.py).
 WITH recent AS (
     SELECT
@@ -30,7 +38,7 @@ WITH recent AS (
         event,
         timestamp,
         distinct_id,
-        toString(properties.$pathname) AS page,
+        coalesce(properties.$session_id, '') AS session,
         nullIf(JSONExtractString(person.properties, 'name'), '') AS person_name
     FROM events
     WHERE timestamp <= toDateTime({as_of}, 'UTC')
@@ -43,11 +51,9 @@ people AS (
         email,
         argMax(distinct_id, timestamp) AS distinct_id,
         argMax(person_name, timestamp) AS name,
+        argMax(session, timestamp) AS session_id,
         max(timestamp) AS last_event_at,
         argMax(event, timestamp) AS last_event,
-        -- no pageview: NULL (ClickHouse's maxIf over no rows is 1970-01-01, DuckDB's NULL)
-        if(countIf(event = '$pageview') > 0, maxIf(timestamp, event = '$pageview'), NULL) AS page_since,
-        argMaxIf(page, timestamp, event = '$pageview') AS current_page,
         countIf(timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})) AS session_events,
         countIf(event = '$exception'
             AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})) AS session_errors,
@@ -57,21 +63,60 @@ people AS (
     FROM recent
     GROUP BY email
 ),
-moved AS (
+visit AS (
     SELECT
-        p.email AS email,
-        -- an event without a page ($pathname) is not another page
-        countIf(r.timestamp > p.page_since AND isNotNull(r.page) AND r.page != p.current_page) AS other_page_events
-    FROM people AS p
-    INNER JOIN recent AS r ON r.email = p.email
-    GROUP BY p.email
+        lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
+        coalesce(properties.$session_id, '') AS session,
+        event,
+        timestamp,
+        toString(properties.$pathname) AS page
+    FROM events
+    WHERE timestamp <= toDateTime({as_of}, 'UTC')
+      AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalHour(24)
+      AND (coalesce(properties.$session_id, '') IN (SELECT session_id FROM people WHERE notEmpty(session_id))
+           OR (coalesce(properties.$session_id, '') = ''
+               AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({lookback_minutes})))
+      AND notEmpty(JSONExtractString(person.properties, 'email'))
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+),
+session_events AS (
+    SELECT v.email AS email, v.event AS event, v.timestamp AS timestamp, v.page AS page
+    FROM visit AS v
+    INNER JOIN people AS p ON p.email = v.email AND p.session_id = v.session
+),
+current AS (
+    SELECT
+        email,
+        argMaxIf(page, timestamp, event = '$pageview' AND isNotNull(page)) AS current_page
+    FROM session_events
+    GROUP BY email
+    HAVING countIf(event = '$pageview' AND isNotNull(page)) > 0
+),
+left_page AS (
+    SELECT s.email AS email, max(s.timestamp) AS left_at
+    FROM session_events AS s
+    INNER JOIN current AS c ON c.email = s.email
+    WHERE isNotNull(s.page) AND s.page != c.current_page
+    GROUP BY s.email
+),
+on_page AS (
+    SELECT c.email AS email, c.current_page AS current_page, min(s.timestamp) AS page_since
+    FROM current AS c
+    INNER JOIN session_events AS s ON s.email = c.email
+    LEFT JOIN left_page AS l ON l.email = c.email
+    WHERE s.event = '$pageview'
+      AND s.page = c.current_page
+      AND (isNull(l.left_at) OR l.left_at < toDateTime('2000-01-01 00:00:00', 'UTC') OR s.timestamp > l.left_at)
+    GROUP BY c.email, c.current_page
 )
 SELECT
     p.email AS email,
     p.distinct_id AS distinct_id,
     p.name AS name,
-    p.current_page AS current_page,
-    p.page_since AS page_since,
+    -- (a person without a current page: NULL; ClickHouse fills a LEFT JOIN's missing row with
+    -- '' and 1970-01-01, DuckDB with NULL)
+    if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'), o.current_page, NULL) AS current_page,
+    if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'), o.page_since, NULL) AS page_since,
     p.last_event_at AS last_event_at,
     p.session_events AS session_events,
     p.session_errors AS session_errors,
@@ -81,14 +126,14 @@ SELECT
         AND p.last_event != '$pageleave' AS in_session,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
-        AND p.page_since > toDateTime('2000-01-01 00:00:00', 'UTC')
-        AND p.page_since < toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes})
-        AND m.other_page_events = 0 AS stuck_on_page,
+        AND if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'),
+               o.page_since < toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes}),
+               false) AS stuck_on_page,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
         AND p.recent_events < {low_activity_events} AS low_activity,
     p.recent_errors > {error_count} AS multiple_errors,
     p.last_event_at <= toDateTime({as_of}, 'UTC') - toIntervalMinute({inactive_minutes}) AS long_inactivity
 FROM people AS p
-INNER JOIN moved AS m ON m.email = p.email
+LEFT JOIN on_page AS o ON o.email = p.email
 ORDER BY email
