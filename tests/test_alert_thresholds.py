@@ -1,6 +1,7 @@
 """The support triggers at and just past every threshold, on both engines (issue 24).
 
-People are placed by hand on both sides of each edge of alerts.yaml's default params (docs/metrics.md,
+People are placed by hand on both sides of each edge of alerts.yaml's default params (see
+docs/metrics.md,
 "Alerts"): windows are (as_of - N minutes, as_of], "more than" is strict. The flags of
 queries/posthog/alert_activity.sql must be the expected ones on the local engine and on PostHog
 (the tests' stand-in: PostHog's printing on real ClickHouse).
