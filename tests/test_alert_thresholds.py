@@ -193,3 +193,80 @@ def test_every_trigger_at_and_past_its_threshold(threshold_store: Path, engine: 
     assert got["stuck-65"]["current_page"] == "/docs"
     assert got["new-session"]["current_page"] == "/z"
     assert got["moved"]["current_page"] == "/a"
+
+
+# ----------------------------------------------------------------------------- Slack shapes
+
+BASE_ALERT: dict[str, Any] = {
+    "email": "ann@acme.io",
+    "name": "<!here> Ann",
+    "plan": "trialing",
+    "detail": "",
+    "current_page": "/docs",
+    "time_on_page_seconds": 65 * 60,
+    "session_events": 7,
+    "session_errors": 0,
+    "last_active_at": AS_OF - timedelta(minutes=2),
+    "distinct_id": "ann",
+    "posthog_url": None,
+}
+
+
+def _texts(msg: dict[str, Any]) -> str:
+    return "\n".join(
+        str(b.get("text", {}).get("text", "")) for b in msg["blocks"] if b["type"] != "actions"
+    )
+
+
+def _within_block_kit(msg: dict[str, Any]) -> None:
+    assert len(msg["blocks"]) <= 50
+    for block in msg["blocks"]:
+        if block["type"] == "header":
+            assert block["text"]["type"] == "plain_text" and len(block["text"]["text"]) <= 150
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+
+
+def test_each_kind_of_trigger_has_its_own_slack_message() -> None:
+    from usertrack.act.slack import message
+
+    stuck = message(
+        {**BASE_ALERT, "kind": "activity", "trigger": "stuck_on_page", "trigger_name": "Stuck"},
+        AS_OF,
+    )
+    entered = message(
+        {
+            **BASE_ALERT,
+            "kind": "segment",
+            "trigger": "entered_segment",
+            "trigger_name": "Entered a segment",
+            "detail": "entered Failing users",
+            "current_page": None,
+            "session_events": None,
+        },
+        AS_OF,
+    )
+    spike = message(
+        {
+            "kind": "failures",
+            "trigger": "failure_spike",
+            "trigger_name": "Run failure spike today",
+            "detail": "2026-11-15: 40 failures against 6 a day",
+            "email": "",
+            "name": None,
+        },
+        AS_OF,
+    )
+    for msg in (stuck, entered, spike):
+        _within_block_kit(msg)
+    assert "Current page: /docs" in _texts(stuck) and "Time on page: 1h 5m" in _texts(stuck)
+    assert "Events in session: 7" in _texts(stuck)
+    assert "entered Failing users" in _texts(entered)
+    assert "Current page" not in _texts(entered) and "Events in session" not in _texts(entered)
+    assert "Last active: 2 minutes ago" in _texts(entered)
+    assert "40 failures against 6 a day" in _texts(spike)
+    for absent in ("👤", "Plan", "Events in session", "Last active", "All users"):
+        assert absent not in _texts(spike) and absent not in spike["text"]
+    # a name is data: Slack's mention markup is escaped, never sent as markup
+    assert "<!here>" not in _texts(stuck) + stuck["text"]
+    assert "&lt;!here&gt; Ann" in _texts(stuck)

@@ -297,6 +297,7 @@ def _alert(
         "plan": person.get("plan", plan),
         "trigger": trigger.id,
         "trigger_name": trigger.name,
+        "kind": trigger.kind,
         "detail": detail,
         "current_page": person.get("current_page") or None,
         "time_on_page_seconds": on_page,

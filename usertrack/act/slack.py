@@ -52,36 +52,56 @@ def alert_key(alert: Mapping[str, Any]) -> str:
 def message(
     alert: Mapping[str, Any], as_of: datetime, app_url: str | None = None
 ) -> dict[str, Any]:
-    """Seed 004's notification as Block Kit, with a plain-text fallback. Every piece of PostHog
-    data is plain_text or escaped mrkdwn: strangers write it."""
-    who = alert.get("name") or alert.get("email") or "All users"
-    person = f"{alert['name']} ({alert['email']})" if alert.get("name") else (who or "")
-    plan = alert.get("plan") or "unknown plan"
+    """Seed 004's notification as Block Kit, with a plain-text fallback, in the shape of the
+    alert's kind of trigger: a person's activity (page, time on it, the session's events and
+    errors), a person who entered a segment (no page: the segment says why), or the failure spike
+    (no person: the day's figures). Every piece of PostHog data is plain_text or escaped mrkdwn:
+    strangers write it."""
+    kind = alert.get("kind") or "activity"
     trigger = alert["trigger_name"] + (f" ({alert['detail']})" if alert.get("detail") else "")
-    lines = [
-        f"👤 {person}",
-        f"📊 Plan: {plan}",
-        f"📍 Current page: {alert.get('current_page') or 'unknown'}",
-        f"⏱️ Time on page: {_duration(alert.get('time_on_page_seconds'))}",
-        f"⚠️ Trigger: {trigger}",
-    ]
-    summary = [
-        f"• Events in session: {alert.get('session_events') or 0}",
-        f"• Errors: {alert.get('session_errors') or 0}",
-        f"• Last active: {_ago(alert.get('last_active_at'), as_of)}",
-    ]
-    text = mrkdwn("🚨 User needs support: " + "; ".join([*lines, *summary]))
+    if kind == "failures":
+        header, title = "📉 Run failures stand out", "📉 Run failures stand out: "
+        lines = [f"⚠️ Trigger: {trigger}"]
+        summary: list[str] = []
+    else:
+        who = alert.get("name") or alert.get("email") or ""
+        person = f"{alert['name']} ({alert['email']})" if alert.get("name") else who
+        lines = [f"👤 {person}", f"📊 Plan: {alert.get('plan') or 'unknown plan'}"]
+        if kind == "segment":
+            header, title = "🧭 User entered a segment", "🧭 User entered a segment: "
+            lines.append(f"⚠️ Trigger: {trigger}")
+            summary = (
+                [f"• Last active: {_ago(alert.get('last_active_at'), as_of)}"]
+                if isinstance(alert.get("last_active_at"), datetime)
+                else []
+            )
+        else:
+            header, title = "🚨 User Needs Support", "🚨 User needs support: "
+            lines += [
+                f"📍 Current page: {alert.get('current_page') or 'unknown'}",
+                f"⏱️ Time on page: {_duration(alert.get('time_on_page_seconds'))}",
+                f"⚠️ Trigger: {trigger}",
+            ]
+            summary = [
+                f"• Events in session: {alert.get('session_events') or 0}",
+                f"• Errors: {alert.get('session_errors') or 0}",
+                f"• Last active: {_ago(alert.get('last_active_at'), as_of)}",
+            ]
+    text = mrkdwn(title + "; ".join([*lines, *summary]))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🚨 User Needs Support"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn("\n".join(lines))}},
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": "*📈 Activity summary:*\n" + mrkdwn("\n".join(summary)),
-            },
-        },
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn("\n".join(lines))[:3000]}},
     ]
+    if summary:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*📈 Activity summary:*\n" + mrkdwn("\n".join(summary)),
+                },
+            }
+        )
     buttons = []
     if app_url and alert.get("email"):
         from urllib.parse import quote
