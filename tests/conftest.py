@@ -145,3 +145,22 @@ def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = folder / "events.duckdb"
     import_events(write_events_jsonl(folder / "events.jsonl"), store)
     return store
+
+
+def wait_for_password_auth(dsn_with_a_wrong_password: str, timeout: float = 10.0) -> None:
+    """Wait until the embedded server refuses `dsn_with_a_wrong_password` (pg_hba.conf reloaded:
+    pg_reload_conf() only signals the postmaster, which rereads the file when it gets to it,
+    later on a loaded machine)."""
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(dsn_with_a_wrong_password, connect_timeout=5).close()
+        except psycopg.OperationalError:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("pg_hba.conf was not reloaded in time")
+        time.sleep(0.05)

@@ -562,7 +562,19 @@ class _Handler(BaseHTTPRequestHandler):
             if results is None and isinstance(status_body, dict):
                 inner = status_body.get("results")
                 results = inner.get("results") if isinstance(inner, dict) else None
+            # the rows unpacked: a row of arrays (one per person) stands for as many rows as
+            # its arrays hold, the rows the query gave before it was packed
+            elements = (
+                sum(
+                    max([len(v) for v in row if isinstance(v, list)] or [1])
+                    for row in results
+                    if isinstance(row, list)
+                )
+                if isinstance(results, list)
+                else 0
+            )
             self.fake.requests[-1 if self.fake.requests else 0].update(
+                elements=elements,
                 status=status,
                 bytes=len(data),
                 rows=len(results) if isinstance(results, list) else 0,

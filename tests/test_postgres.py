@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 
+from tests.conftest import wait_for_password_auth
 from usertrack.errors import QueryError, SourceConnectionError
 from usertrack.sources.postgres import PostgresSource
 from usertrack.sources.queries import parse_query
@@ -230,9 +231,10 @@ def password_role(pg_server: str) -> Iterator[str]:
         original = Path(hba).read_text()
         Path(hba).write_text("local all pwuser scram-sha-256\n" + original)
         conn.execute("SELECT pg_reload_conf()")
-    time.sleep(0.3)
+    dsn = pg_server.replace("postgresql://postgres:@", "postgresql://pwuser:{pw}@")
+    wait_for_password_auth(dsn.format(pw="not-the-password"))
     try:
-        yield pg_server.replace("postgresql://postgres:@", "postgresql://pwuser:{pw}@")
+        yield dsn
     finally:
         Path(hba).write_text(original)
         with psycopg.connect(pg_server, autocommit=True) as conn:

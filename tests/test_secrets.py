@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
+from tests.conftest import wait_for_password_auth
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from usertrack.config import load_settings
 from usertrack.errors import (
@@ -191,9 +191,9 @@ def odd_password_db(pg_server: str, handmade_db: str) -> Iterator[tuple[str, str
         original = Path(hba).read_text()
         Path(hba).write_text("local all oddpw scram-sha-256\n" + original)
         conn.execute("SELECT pg_reload_conf()")
-    time.sleep(0.3)
     encoded = quote(password, safe="")
     url = handmade_db.replace("postgresql://postgres:@", f"postgresql://oddpw:{encoded}@")
+    wait_for_password_auth(handmade_db.replace("postgresql://postgres:@", "postgresql://oddpw:x@"))
     try:
         yield url, password
     finally:
