@@ -626,11 +626,11 @@ class _Translator:
                 continue
             node = items[k]
             if isinstance(node, Group):
-                before = self._in_join_on
+                on_before = self._in_join_on
                 if _starts_query(node):
                     self._in_join_on = False
                 inner = self._seq(node.items, scope)
-                self._in_join_on = before
+                self._in_join_on = on_before
                 out.append(f"({inner})" if node.open == "(" else f"[{inner}]")
                 k += 1
                 continue
