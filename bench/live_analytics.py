@@ -25,11 +25,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.engine_compare import strip_live_only  # noqa: E402
 from tests.posthog_server import live_env, serve  # noqa: E402
 
 COMMANDS = [
@@ -41,16 +41,7 @@ COMMANDS = [
     ["features"],
     ["segments"],
 ]
-LIVE_ONLY = {"posthog_url", "source", "sources"}
 SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
-
-
-def _strip(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in LIVE_ONLY}
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
 
 
 def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
@@ -105,7 +96,7 @@ def main() -> None:
             rows = sum(int(r.get("rows", 0)) for r in sent)
             unpacked = sum(int(r.get("elements", 0)) for r in sent)
             size = sum(int(r.get("bytes", 0)) for r in sent)
-            same = _strip(json.loads(local_out)) == _strip(json.loads(live_out))
+            same = strip_live_only(json.loads(local_out)) == strip_live_only(json.loads(live_out))
             name = " ".join(command) + ("" if same else " (JSON DIFFERS)")
             rows_out.append(
                 f"| {name} | {local_s:.2f} | {live_s:.2f} | {len(sent)} | {rows:,}"

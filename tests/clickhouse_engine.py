@@ -192,10 +192,10 @@ class ClickHouseEngine:
         text: str,
         values: Mapping[str, Any],
         modifiers: Mapping[str, Any] | None = None,
-        *,
-        default_limit: int = 101,
-        max_limit: int = 50_000,
+        **limits: int,
     ) -> str:
+        """The ClickHouse SQL of a HogQL text; `limits`: default_limit and max_limit (the query
+        runner's LIMIT without one, and its cap)."""
         convert = (modifiers or {}).get("convertToProjectTimezone", True)
         return print_hogql(
             text,
@@ -204,8 +204,7 @@ class ClickHouseEngine:
             convert_to_project_timezone=bool(convert),
             property_types=self.property_types,
             database=self.database,
-            default_limit=default_limit,
-            max_limit=max_limit,
+            **limits,
         )
 
     def run(
@@ -213,11 +212,9 @@ class ClickHouseEngine:
         text: str,
         values: Mapping[str, Any],
         modifiers: Mapping[str, Any] | None = None,
-        *,
-        default_limit: int = 101,
-        max_limit: int = 50_000,
+        **limits: int,
     ) -> CHResult:
-        sql = self.print(text, values, modifiers, default_limit=default_limit, max_limit=max_limit)
+        sql = self.print(text, values, modifiers, **limits)
         full = (
             f"{sql} SETTINGS session_timezone = 'UTC', output_format_json_quote_64bit_integers"
             " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1"

@@ -109,10 +109,10 @@ def rows() -> list[tuple[Any, ...]]:
     return out
 
 
-def write(path: Path) -> Path:
+def write_raw_events(path: Path, data: list[tuple[Any, ...]]) -> Path:
+    """An events store at `path` of rows (uuid, event, distinct_id, person_id, timestamp,
+    properties JSON text, person_properties JSON text), the JSON texts kept as written."""
     from usertrack.sources.eventstore import write_events
-
-    data = rows()
 
     def load(con: Any) -> str:
         con.execute(
@@ -125,3 +125,7 @@ def write(path: Path) -> Path:
 
     write_events(path, load)
     return path
+
+
+def write(path: Path) -> Path:
+    return write_raw_events(path, rows())

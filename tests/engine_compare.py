@@ -62,3 +62,16 @@ def rows_of(rows: list[tuple[Any, ...]], in_order: bool, packed: bool = False) -
         rows, in_order = unpacked(rows), False
     out = [json.dumps(canon(list(r)), sort_keys=True, default=str) for r in rows]
     return out if in_order else sorted(out)
+
+
+# Fields of a command's JSON only the live path has (links into PostHog) or that name the source.
+LIVE_ONLY = {"posthog_url", "source", "sources"}
+
+
+def strip_live_only(doc: Any) -> Any:
+    """A command's JSON document without the fields only the live path has."""
+    if isinstance(doc, dict):
+        return {k: strip_live_only(v) for k, v in doc.items() if k not in LIVE_ONLY}
+    if isinstance(doc, list):
+        return [strip_live_only(v) for v in doc]
+    return doc

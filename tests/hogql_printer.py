@@ -856,26 +856,8 @@ class Printer:
         return not printed.datetime and printed.sql.startswith(("replaceRegexpAll(", "toString("))
 
 
-def print_hogql(
-    text: str,
-    values: Mapping[str, Any],
-    *,
-    timezone: str = "UTC",
-    convert_to_project_timezone: bool = True,
-    property_types: Mapping[str, str] | None = None,
-    database: str | None = None,
-    default_limit: int = 101,
-    max_limit: int = 50_000,
-) -> str:
-    """ClickHouse SQL for a HogQL SELECT, printed as PostHog prints it (see the module's doc)."""
-    tree = parse_select(text)
-    printer = Printer(
-        values,
-        timezone=timezone,
-        convert_to_project_timezone=convert_to_project_timezone,
-        property_types=property_types,
-        database=database,
-        default_limit=default_limit,
-        max_limit=max_limit,
-    )
-    return printer.print_query(tree, top=True)
+def print_hogql(text: str, values: Mapping[str, Any], **options: Any) -> str:
+    """ClickHouse SQL for a HogQL SELECT, printed as PostHog prints it (see the module's doc);
+    `options` are Printer's (timezone, convert_to_project_timezone, property_types, database,
+    default_limit, max_limit)."""
+    return Printer(values, **options).print_query(parse_select(text), top=True)

@@ -295,17 +295,7 @@ class FakePostHog:
         except QueryError as e:
             message = str(e).split(": ", 1)[-1]
             raise _error(400, "validation_error", "query_error", message) from None
-        rows = result.rows
-        response: dict[str, Any] = {}
-        if has_top_level_limit(text):
-            rows = rows[: self.max_rows]
-        else:
-            response.update(
-                {"hasMore": len(rows) > self.default_rows, "limit": self.default_rows, "offset": 0}
-            )
-            rows = rows[: self.default_rows]
-        if self.force_has_more:
-            response["hasMore"] = True
+        rows, response = self._capped(text, list(result.rows))
         columns = list(result.columns)
         types = [[c, _ch_type([r[i] for r in rows])] for i, c in enumerate(columns)]
         response.update(
@@ -319,6 +309,21 @@ class FakePostHog:
             }
         )
         return response
+
+    def _capped(self, text: str, rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        """PostHog's row caps: a query without a LIMIT gives `default_rows` rows and says
+        hasMore; any LIMIT is capped at `max_rows` without a word."""
+        response: dict[str, Any] = {}
+        if has_top_level_limit(text):
+            rows = rows[: self.max_rows]
+        else:
+            response.update(
+                {"hasMore": len(rows) > self.default_rows, "limit": self.default_rows, "offset": 0}
+            )
+            rows = rows[: self.default_rows]
+        if self.force_has_more:
+            response["hasMore"] = True
+        return rows, response
 
     def _execute_clickhouse(
         self, text: str, values: dict[str, Any], modifiers: dict[str, Any] | None
@@ -334,17 +339,7 @@ class FakePostHog:
             )
         except (HogQLError, ClickHouseError) as e:
             raise _error(400, "validation_error", "query_error", str(e)) from None
-        rows = result.rows
-        response: dict[str, Any] = {}
-        if has_top_level_limit(text):
-            rows = rows[: self.max_rows]
-        else:
-            response.update(
-                {"hasMore": len(rows) > self.default_rows, "limit": self.default_rows, "offset": 0}
-            )
-            rows = rows[: self.default_rows]
-        if self.force_has_more:
-            response["hasMore"] = True
+        rows, response = self._capped(text, list(result.rows))
         response.update(
             {
                 "results": rows,

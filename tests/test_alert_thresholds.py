@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.edge_events import write_raw_events
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
@@ -110,8 +111,6 @@ PAGE_SINCE: dict[str, float] = {
 
 @pytest.fixture(scope="module")
 def threshold_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from usertrack.sources.eventstore import write_events
-
     rows: list[tuple[Any, ...]] = []
     for n, (name, events) in enumerate(PEOPLE.items()):
         person = f"00000000-0000-4000-8000-{n:012d}"
@@ -136,19 +135,7 @@ def threshold_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     person_props,
                 )
             )
-    path = tmp_path_factory.mktemp("thresholds") / "events.duckdb"
-
-    def load(con: Any) -> str:
-        con.execute(
-            "CREATE TEMP TABLE raw (uuid VARCHAR, event VARCHAR, distinct_id VARCHAR,"
-            " person_id VARCHAR, timestamp TIMESTAMP, properties VARCHAR,"
-            " person_properties VARCHAR)"
-        )
-        con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return "SELECT * FROM raw"
-
-    write_events(path, load)
-    return path
+    return write_raw_events(tmp_path_factory.mktemp("thresholds") / "events.duckdb", rows)
 
 
 def _flags(rows: list[tuple[Any, ...]], columns: list[str]) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ import pytest
 
 from tests import edge_events
 from tests.cli_runner import run
-from tests.engine_compare import PACKED, ordered, rows_of
+from tests.engine_compare import PACKED, ordered, rows_of, strip_live_only
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
@@ -124,22 +124,12 @@ COMMANDS = [
     ["sessions"],
     ["features"],
 ]
-# Fields only the live path has (links into PostHog) or that name the source.
-LIVE_ONLY = {"posthog_url", "source", "sources"}
 
 
 def _demo_as_of(home: Path) -> str:
     result = run(["segments", "-f", "json", "-n", "1"], home)
     assert result.exit_code == 0, result.stderr
     return str(json.loads(result.stdout)["as_of"])
-
-
-def _strip(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in LIVE_ONLY}
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +165,9 @@ def test_every_command_gives_the_same_json_live_and_locally(
             live = run(args, home, **env)
             assert local.exit_code == 0, (command, local.stderr)
             assert live.exit_code == 0, (command, live.stderr)
-            assert _strip(json.loads(live.stdout)) == _strip(json.loads(local.stdout)), command
+            assert strip_live_only(json.loads(live.stdout)) == strip_live_only(
+                json.loads(local.stdout)
+            ), command
         assert fake.query_texts(), "the live runs went through the PostHog stand-in"
 
 
