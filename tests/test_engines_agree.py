@@ -221,19 +221,15 @@ def test_the_local_engine_reads_packed_facts_unpacked_with_the_same_rows(
     edge_store: Path, query_id: str
 ) -> None:
     """On the local engine an analysis runs a packed facts file in its per-event form
-    (analytics.common.unpacked_hogql): the rows must be the ones the arrays unnest into."""
-    from dataclasses import replace
-
-    from usertrack.analytics.common import unpacked_hogql
-
+    (LocalPostHogSource.facts_query): the rows must be the ones the arrays unnest into."""
     query = load_queries(REPO / "queries").get(query_id)
-    text = unpacked_hogql(query.sql)
-    assert text is not None, f"{query_id} is no longer of the packed shape"
     params = _params(query, "tab@edge.io", AS_OF.replace(tzinfo=None))
     local = LocalPostHogSource(edge_store)
     try:
+        flat_query = local.facts_query(query)
+        assert flat_query.sql != query.sql, f"{query_id} is no longer of the packed shape"
         packed = local.run(query, params)
-        flat = local.run(replace(query, sql=text), params)
+        flat = local.run(flat_query, params)
     finally:
         local.close()
     assert flat.columns == packed.columns

@@ -262,68 +262,11 @@ def store_rows(
         con.unregister("_facts_in")
 
 
-_PACKED = re.compile(
-    r"\s*SELECT\s+(?P<cols>.+?)\s+FROM\s*\((?P<inner>.+)\)\s*AS\s+(?P<alias>\w+)"
-    r"\s+GROUP\s+BY\s+(?P=alias)\.(?P<key>\w+)\s*;?\s*",
-    re.IGNORECASE | re.DOTALL,
-)
-_PACKED_COL = re.compile(
-    r"(?:groupArray\((?P<a1>\w+)\.(?P<c1>\w+)\)|(?P<a2>\w+)\.(?P<c2>\w+))\s+AS\s+(?P<name>\w+)",
-    re.IGNORECASE,
-)
-
-
-def unpacked_hogql(sql: str) -> str | None:
-    """The per-event form of a packed facts query, for an engine that reads the events in place.
-
-    A packed facts query (`SELECT e.key AS k, groupArray(e.x) AS x, ... FROM (...) AS e GROUP BY
-    e.key`) answers a row per person so that PostHog sends few rows; `unnested` turns it back
-    into the inner rows. On the local engine the events are already here, and packing them into
-    lists only to unnest them again costs time (paths at 200,000 users: three times the
-    analysis), so the same file is run as `SELECT e.key AS k, e.x AS x, ... FROM (...) AS e`:
-    the rows the unnesting would give. None when the text is not of that shape (it then runs as
-    written and is unnested)."""
-    text = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    m = _PACKED.fullmatch(text)
-    if m is None:
-        return None
-    alias, key = m.group("alias"), m.group("key")
-    cols = []
-    depth, start, raw = 0, 0, m.group("cols")
-    parts = []
-    for i, ch in enumerate(raw):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(raw[start:i])
-            start = i + 1
-    parts.append(raw[start:])
-    for part in parts:
-        c = _PACKED_COL.fullmatch(part.strip())
-        if c is None:
-            return None
-        if c.group("a1"):
-            if c.group("a1") != alias:
-                return None
-            cols.append(f"{alias}.{c.group('c1')} AS {c.group('name')}")
-        else:
-            if c.group("a2") != alias or c.group("c2") != key:
-                return None
-            cols.append(f"{alias}.{key} AS {c.group('name')}")
-    return f"SELECT {', '.join(cols)}\nFROM ({m.group('inner')}) AS {alias}"
-
-
 def local_facts(source: Source, query: Query) -> Query:
-    """`query` as the local engine runs it for an analysis: unpacked where it can be
-    (`unpacked_hogql`); any other source gets it as written."""
-    from dataclasses import replace
-
-    if query.folder != "posthog" or not getattr(source, "arrow_results", False):
-        return query
-    text = unpacked_hogql(query.sql)
-    return query if text is None else replace(query, sql=text)
+    """`query` as `source` runs it for an analysis: the local engine reads a packed facts file in
+    its per-event form (LocalPostHogSource.facts_query); any other source gets it as written."""
+    form = getattr(source, "facts_query", None)
+    return query if form is None else form(query)
 
 
 def unnested(relation: str, columns: Sequence[str], listed: set[str]) -> str:

@@ -237,6 +237,16 @@ class LocalPostHogSource:
             },
         )
 
+    def facts_query(self, query: Query) -> Query:
+        """`query` as an analysis reads it here: a packed facts file (one row per person, for
+        PostHog's sake) in its per-event form (usertrack.sources.packed), else as written."""
+        from dataclasses import replace
+
+        from usertrack.sources.packed import unpacked_hogql
+
+        text = unpacked_hogql(query.sql) if query.folder == "posthog" else None
+        return query if text is None else replace(query, sql=text)
+
     def facts_cursor(
         self, query: Query, params: Mapping[str, Any], table: str
     ) -> duckdb.DuckDBPyConnection:
