@@ -231,7 +231,8 @@ def store_rows(
         for col, kind in schema.items():
             i = index[col]
             values = [row[i] for row in result.rows]
-            packed = not _is_list(kind) and any(isinstance(v, list | tuple) for v in values)
+            first = next((v for v in values if v is not None), None)
+            packed = isinstance(first, list | tuple) and not _is_list(kind)
             try:
                 if packed:  # one row per person: unnested below
                     listed.add(col)
@@ -254,9 +255,11 @@ def store_rows(
         sql = f"SELECT {casts} FROM {relation}"
     else:
         sql = "SELECT * FROM _facts_in"
+    import duckdb
+
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS {sql}')
-    except duckdb_error() as e:
+    except duckdb.Error as e:
         raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
     finally:
         con.unregister("_facts_in")
@@ -301,27 +304,14 @@ def _wire_kind(kind: Any) -> Any:
     return kind
 
 
-_DUCKDB_OF_ARROW = {
-    "string": "VARCHAR",
-    "int64": "BIGINT",
-    "double": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date32[day]": "DATE",
-}
-
-
 def _duckdb_type(kind: Any) -> str:
+    """The DuckDB type of a pyarrow type of an open_facts schema (`_ARROW_TYPES` read back)."""
     import pyarrow as pa
 
     if pa.types.is_timestamp(kind):
         return "TIMESTAMP"
-    return _DUCKDB_OF_ARROW[str(kind)]
-
-
-def duckdb_error() -> type[Exception]:
-    import duckdb
-
-    return duckdb.Error
+    by_name = _arrow_schema({name: name for name in _ARROW_TYPES})
+    return next(name for name, arrow in by_name.items() if arrow == kind)
 
 
 def _arrow_facts(
