@@ -131,7 +131,7 @@ def test_is_a_source_and_describes_itself_without_the_key(fake: FakePostHog) -> 
         assert src.description == f"PostHog {fake.url.split('://')[1]} project {PROJECT}"
         assert DEFAULT_KEY not in repr(src) + str(src) + src.description
         assert src.host == fake.url  # trailing slash stripped
-        assert src.project_name() == "Usertrack test project"
+        assert src.project()["name"] == "Usertrack test project"
     finally:
         src.close()
 

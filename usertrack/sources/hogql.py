@@ -87,43 +87,6 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "a
 _ESCAPES.update({"\\": "\\", "'": "'", '"': '"', "`": "`"})
 
 
-_FLOAT_OR_NULL = (
-    "(CASE WHEN regexp_matches(CAST({x} AS VARCHAR), '^\\s|\\s$|_') THEN NULL"
-    " ELSE TRY_CAST({x} AS DOUBLE) END)"
-)
-
-# Words that end a JOIN's ON condition.
-_CLAUSES_AFTER_ON = frozenset(
-    [
-        "WHERE",
-        "PREWHERE",
-        "GROUP",
-        "ORDER",
-        "HAVING",
-        "LIMIT",
-        "JOIN",
-        "INNER",
-        "LEFT",
-        "RIGHT",
-        "FULL",
-        "CROSS",
-        "ANY",
-        "ALL",
-        "ASOF",
-        "SEMI",
-        "ANTI",
-        "ARRAY",
-        "SETTINGS",
-        "UNION",
-        "INTERSECT",
-        "EXCEPT",
-        "SELECT",
-        "WINDOW",
-        "QUALIFY",
-    ]
-)
-
-
 def _line_col(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -303,6 +266,9 @@ _KEYWORDS = {
 _AFTER_TABLE = _KEYWORDS | {"SAMPLE"}
 # Words before which a comma is not one of `FROM a, b` (a select list, GROUP BY a, b, ...).
 _FROM_LIST_END = {*_SELECT_END, "SELECT", "BY", "UNION", "INTERSECT", "EXCEPT"} - {"FROM"}
+# Words that end a JOIN's ON condition: the clauses after it, another join, another SELECT.
+_JOINS = ("JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ANY", "ALL", "ASOF", "SEMI", "ANTI")
+_CLAUSES_AFTER_ON = {*_SELECT_END, *_JOINS, "ARRAY", "SELECT", "UNION", "INTERSECT", "EXCEPT"}
 
 _UNITS = {
     "microsecond": "MICROSECOND", "microseconds": "MICROSECOND", "us": "MICROSECOND",
@@ -1276,6 +1242,14 @@ def _rename(fn: str, low: int = 1, high: int | None = 16) -> Callable[[_Call], s
     return handle
 
 
+# ClickHouse refuses text with spaces around the number or digit separators ('1_000'), where
+# DuckDB's TRY_CAST reads them: toFloat, toFloatOrNull.
+_FLOAT_OR_NULL = (
+    "(CASE WHEN regexp_matches(CAST({x} AS VARCHAR), '^\\s|\\s$|_') THEN NULL"
+    " ELSE TRY_CAST({x} AS DOUBLE) END)"
+)
+
+
 def _unary(template: str) -> Callable[[_Call], str]:
     def handle(c: _Call) -> str:
         (x,) = c.need(1)
@@ -1586,6 +1560,7 @@ def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Calla
 
 
 _PERSON_JSON = re.compile(r"(\w+\.|)person_properties")
+_json_extract_text = _fn_json_extract(None)
 
 
 def _fn_json_extract_string(c: _Call) -> str:
@@ -1597,7 +1572,7 @@ def _fn_json_extract_string(c: _Call) -> str:
     key = c.literal(1) if len(args) == 2 else None
     if m and key in HOT_PERSON_PROPERTIES:
         return f"coalesce({m.group(1)}{HOT_PERSON_PROPERTIES[key]}, '')"
-    return f"coalesce({_fn_json_extract(None)(c)}, '')"
+    return f"coalesce({_json_extract_text(c)}, '')"
 
 
 # ClickHouse's JSONType names for DuckDB's json_type(); a missing key is 'Null' there too.
@@ -1726,8 +1701,6 @@ _FUNCTIONS: dict[str, Callable[[_Call], str]] = {
     "tofloat": _unary(_FLOAT_OR_NULL),
     "tofloat32": _unary("TRY_CAST({x} AS DOUBLE)"),
     "tofloat64": _unary("TRY_CAST({x} AS DOUBLE)"),
-    # ClickHouse refuses text with spaces around the number or digit separators ('1_000'),
-    # where DuckDB's TRY_CAST reads them
     "tofloatornull": _unary(_FLOAT_OR_NULL),
     "tofloat64ornull": _unary(_FLOAT_OR_NULL),
     "tobool": _unary("TRY_CAST({x} AS BOOLEAN)"),

@@ -587,10 +587,6 @@ class PostHogHTTPSource:
         body = body if isinstance(body, dict) else {}
         return {k: str(body[k]) for k in ("name", "timezone") if body.get(k) is not None}
 
-    def project_name(self) -> str:
-        """The project's name (see `project`)."""
-        return self.project().get("name", "")
-
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
