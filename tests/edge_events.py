@@ -109,9 +109,10 @@ def rows() -> list[tuple[Any, ...]]:
     return out
 
 
-def write_raw_events(path: Path, data: list[tuple[Any, ...]]) -> Path:
+def write_raw_events(path: Path, data: list[tuple[Any, ...]]) -> int:
     """An events store at `path` of rows (uuid, event, distinct_id, person_id, timestamp,
-    properties JSON text, person_properties JSON text), the JSON texts kept as written."""
+    properties JSON text, person_properties JSON text), the JSON texts kept as written; the
+    number of events stored."""
     from usertrack.sources.eventstore import write_events
 
     def load(con: Any) -> str:
@@ -123,9 +124,9 @@ def write_raw_events(path: Path, data: list[tuple[Any, ...]]) -> Path:
         con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?, ?)", data)
         return "SELECT * FROM raw"
 
-    write_events(path, load)
-    return path
+    return write_events(path, load)
 
 
 def write(path: Path) -> Path:
-    return write_raw_events(path, rows())
+    write_raw_events(path, rows())
+    return path

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from usertrack.sources.queries import Query
+from usertrack.sources.queries import Query, _coerce_default
 
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
@@ -75,3 +76,34 @@ def strip_live_only(doc: Any) -> Any:
     if isinstance(doc, list):
         return [strip_live_only(v) for v in doc]
     return doc
+
+
+def facts_params(
+    query: Query, as_of: datetime, *, email: str, plan: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Values for every parameter of a shipped HogQL file: its header defaults as usertrack binds
+    them (`30` is a number: ClickHouse would refuse `2 * '30'`), `as_of`, one person's `email`,
+    the last month for the alerts' lookback, the tracking plan's lists (`plan`: events,
+    event_keys, event_enum_keys, keys) and the analytics' range, steps (the plan's first two
+    events) and period."""
+    params: dict[str, Any] = {
+        p.name: _coerce_default(p.default) if p.default else p.default for p in query.params
+    }
+    params["as_of"] = as_of
+    if "email" in params:
+        params["email"] = email
+    if "lookback_minutes" in params:
+        params["lookback_minutes"] = 30 * 24 * 60
+    given = {
+        **plan,
+        "since": as_of - timedelta(days=60),
+        "until": as_of,
+        "steps": list(plan["events"][:2]),
+        "by": "$pathname",
+        "period": "week",
+        "start_event": "$pageview",
+        "return_event": "",
+        "split": as_of - timedelta(days=30),
+    }
+    params.update({k: v for k, v in given.items() if k in params and params[k] is None})
+    return params

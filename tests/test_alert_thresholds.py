@@ -135,7 +135,9 @@ def threshold_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     person_props,
                 )
             )
-    return write_raw_events(tmp_path_factory.mktemp("thresholds") / "events.duckdb", rows)
+    path = tmp_path_factory.mktemp("thresholds") / "events.duckdb"
+    write_raw_events(path, rows)
+    return path
 
 
 def _flags(rows: list[tuple[Any, ...]], columns: list[str]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,12 @@ import pytest
 
 from tests import edge_events
 from tests.cli_runner import run
-from tests.engine_compare import PACKED, ordered, rows_of, strip_live_only
+from tests.engine_compare import PACKED, facts_params, ordered, rows_of, strip_live_only
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, _coerce_default, load_queries
+from usertrack.sources.queries import Query, load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
@@ -35,16 +35,6 @@ PLAN_LISTS: dict[str, Any] = {
     "event_enum_keys": [[], ["template_name"], []],
     "keys": ["email", "name"],
 }
-ANALYTICS_PARAMS: dict[str, Any] = {
-    "since": AS_OF - timedelta(days=60),
-    "until": AS_OF,
-    "steps": ["$pageview", "run_started"],
-    "by": "$pathname",
-    "period": "week",
-    "start_event": "$pageview",
-    "return_event": "",
-    "split": AS_OF - timedelta(days=30),
-}
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +43,7 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _params(query: Query, email: str, as_of: datetime) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        p.name: _coerce_default(p.default) if p.default else p.default for p in query.params
-    }
-    params["as_of"] = as_of
-    if "email" in params:
-        params["email"] = email
-    if "lookback_minutes" in params:
-        params["lookback_minutes"] = 30 * 24 * 60
-    given = {**PLAN_LISTS, **ANALYTICS_PARAMS, "since": as_of - timedelta(days=60)}
-    given.update(until=as_of, split=as_of - timedelta(days=30))
-    params.update({k: v for k, v in given.items() if k in params and params[k] is None})
-    return params
+    return facts_params(query, as_of, email=email, plan=PLAN_LISTS)
 
 
 def _compare_every_query(store: Path, email: str, as_of: datetime, timezone: str) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.edge_events import write_raw_events
 from usertrack.errors import HogQLTranslationError, QueryError
-from usertrack.sources.eventstore import write_events
 from usertrack.sources.hogql import translate
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query
@@ -103,16 +103,7 @@ def build_store(path: Path, events: list[tuple[str, str, timedelta, str, dict[st
             )
         )
 
-    def load(con: Any) -> str:
-        con.execute(
-            "CREATE TEMP TABLE raw (uuid VARCHAR, event VARCHAR, distinct_id VARCHAR,"
-            " person_id VARCHAR, timestamp TIMESTAMP, properties VARCHAR,"
-            " person_properties VARCHAR)"
-        )
-        con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return "SELECT * FROM raw"
-
-    return write_events(path, load)
+    return write_raw_events(path, rows)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine_compare import PACKED, rows_of
+from tests.engine_compare import PACKED, facts_params, rows_of
 from tests.handmade import AS_OF
 from tests.posthog_server import (
     DEFAULT_KEY,
@@ -45,7 +45,7 @@ from usertrack.sources.posthog_http import (
     wire_values,
 )
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, _coerce_default, load_queries, parse_query
+from usertrack.sources.queries import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
@@ -158,7 +158,7 @@ def test_request_shape_and_values(fake: FakePostHog) -> None:
 
 
 def test_wire_values() -> None:
-    from datetime import UTC, date, timedelta, timezone
+    from datetime import UTC, date, timezone
 
     paris = timezone(timedelta(hours=1))
     assert wire_values(
@@ -657,17 +657,6 @@ PLAN_LISTS: dict[str, Any] = {
     "event_enum_keys": [[], ["template_name"]],
     "keys": ["email", "name"],
 }
-# The analytics facts queries (funnel, retention): a range, steps, events, a period.
-ANALYTICS_PARAMS: dict[str, Any] = {
-    "since": AS_OF - timedelta(days=60),
-    "until": AS_OF,
-    "steps": ["$pageview", "mcp_connect_clicked"],
-    "by": "$pathname",
-    "period": "week",
-    "start_event": "$pageview",
-    "return_event": "",
-    "split": AS_OF - timedelta(days=30),
-}
 
 
 @pytest.mark.parametrize("page_size", [50_000, 2])
@@ -682,20 +671,8 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
         remote = source(server, page_size=page_size)
         try:
             for query in queries:
-                # header defaults as usertrack binds them: `30` is a number, not the text '30'
-                # (ClickHouse would refuse `2 * '30'`)
-                params: dict[str, Any] = {
-                    p.name: _coerce_default(p.default) if p.default else p.default
-                    for p in query.params
-                }
-                params["as_of"] = AS_OF
-                if "email" in params:  # deep-dive queries: one person of the hand-made events
-                    params["email"] = "alice@acme.io"
-                if "lookback_minutes" in params:  # alert_activity: the last month, not an hour
-                    params["lookback_minutes"] = 30 * 24 * 60
-                # tracking-plan queries: planned names and keys, bound as array values
-                given = {**PLAN_LISTS, **ANALYTICS_PARAMS}
-                params.update({k: v for k, v in given.items() if k in params and params[k] is None})
+                # one person of the hand-made events; planned names and keys as array values
+                params = facts_params(query, AS_OF, email="alice@acme.io", plan=PLAN_LISTS)
                 if query.id == "posthog/feature_usage":
                     params["by"] = "event"  # the hand-made events have no feature_used
                 want = local.run(query, params)
