@@ -19,6 +19,7 @@ EXIT_QUERY_FILE = 6  # a query file is malformed (header, parameters)
 EXIT_QUERY = 7  # a source rejected or failed a query (including untranslatable HogQL)
 EXIT_DATA = 8  # input data is malformed (an events export that cannot be read)
 EXIT_COVERAGE = 9  # tracking-plan coverage below --fail-under (a CI gate, not a failure to run)
+EXIT_BUSY = 10  # another run holds the home's lock (alerts --notify, sync --apply)
 
 
 class UsertrackError(Exception):
@@ -83,6 +84,17 @@ class HogQLTranslationError(QueryError):
 
 class DataError(UsertrackError):
     exit_code = EXIT_DATA
+
+
+class StateFileError(DataError):
+    """A state file of USERTRACK_HOME (outbox, sync state, history) is damaged: the message names
+    the file and what is wrong, the hint the command that recovers."""
+
+
+class BusyError(UsertrackError):
+    """Another run holds the home's lock for the same writing command."""
+
+    exit_code = EXIT_BUSY
 
 
 class Cancelled(UsertrackError):
