@@ -72,6 +72,7 @@ TOOL_ERROR = (
 )
 PATHNAME = "/[b]x[/b]<img src=x>"
 TEMPLATE = "[Docs](https://evil.example)"
+BROWSER = "Chrome\x1b[2J\u202egpj.exe www.evil-login.example"  # clears a terminal, turns text
 EMAILS = [MARKUP_EMAIL, FORMULA_EMAIL, HTML_EMAIL, IMAGE_EMAIL, LONG_EMAIL]
 
 
@@ -126,7 +127,8 @@ def _events() -> list[dict[str, object]]:
             }
         )
 
-    ev("$pageview", "mallory", MARKUP_EMAIL, _ts(3), **{"$pathname": PATHNAME})
+    ev("$pageview", "mallory", MARKUP_EMAIL, _ts(3),
+       **{"$pathname": PATHNAME, "$browser": BROWSER})  # fmt: skip
     ev("$rageclick", "mallory", MARKUP_EMAIL, _ts(2.9), **{"$pathname": PATHNAME})
     ev("$exception", "mallory", MARKUP_EMAIL, _ts(2.8),
        **{"$pathname": PATHNAME, "$exception_message": f"{LINK} {OSC8}"})  # fmt: skip
@@ -332,6 +334,11 @@ def _markdown(outputs: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _defanged(text: str) -> str:
+    """What a reader of the Markdown sees of a value holding a URL."""
+    return text.replace("://", "[:]//")
+
+
 def test_markdown_never_turns_data_into_links_images_or_html(outputs: dict[str, Any]) -> None:
     for name, text in _markdown(outputs).items():
         kinds = {t.type for t in _md_tokens(text)}
@@ -341,13 +348,16 @@ def test_markdown_never_turns_data_into_links_images_or_html(outputs: dict[str, 
             lines = table.splitlines()
             widths = {len(re.findall(r"(?<!\\)\|", line)) for line in lines}
             assert len(widths) == 1, f"{name}: a value broke a table row: {lines}"
+        # GitHub links a bare URL (GFM's extended autolinks): none may be left in data.
+        assert not re.search(r"(?i)\b(?:https?|ftp)://|(?<![\w.+-])www\.\w", text), name
     texts = {name: _md_texts(text) for name, text in _markdown(outputs).items()}
     for email in EMAILS:
-        assert email in texts["segments"], email
-    assert MARKUP_EMAIL in texts["deep dive"] and LINK in texts["deep dive"]
+        assert _defanged(email) in texts["segments"], email
+    assert MARKUP_EMAIL in texts["deep dive"] and _defanged(LINK) in texts["deep dive"]
     assert PATHNAME in texts["query"] and PATHNAME in texts["deep dive"]
     assert "<script>alert(N)</script> | =N+N *bold* _em_ `code`" in texts["runs"]  # N: digits
-    assert IMAGE_EMAIL in texts["changes"] and TEMPLATE in texts["segments"]
+    assert _defanged(IMAGE_EMAIL) in texts["changes"]
+    assert _defanged(TEMPLATE) in texts["segments"]
     assert MARKUP_EMAIL in texts["weekly"] and "Power users" in texts["weekly"]
 
 
@@ -382,6 +392,15 @@ def test_cli_on_a_hostile_workspace(hostile_sources: tuple[str, Path], tmp_path:
     md = run(["failures", "--as-of", "2026-11-16", "-f", "md"], tmp_path, **env)
     assert md.exit_code == 0, md.stderr
     assert not {t.type for t in _md_tokens(md.stdout)} & {"link_open", "image", "html_inline"}
+    # A property value in a breakdown, in every format a pipe or `cat` shows.
+    for fmt in ("csv", "md", "table"):
+        by = run(["funnel", "$pageview", "$rageclick", "--by", "$browser", "--as-of", "2026-11-16",
+                  "-f", fmt], tmp_path, **env)  # fmt: skip
+        assert by.exit_code == 0, by.stderr
+        assert "\x1b" not in by.stdout and "\u202e" not in by.stdout, fmt
+        seen = _md_texts(by.stdout) if fmt == "md" else by.stdout
+        assert r"Chrome\x1b[2J\u202egpj.exe" in seen, fmt
+        assert ("www.evil" in by.stdout) == (fmt != "md"), fmt
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,7 +556,15 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.csv_cell, ["+a", "b"], "'+a;b"),
         (style.csv_cell, datetime(2026, 11, 21, 4, 59), "2026-11-21T04:59:00Z"),
         (style.csv_cell, "ann@x.io", "ann@x.io"),
-        (style.md_text, "[a](https://e)", r"\[a\]\(https://e\)"),
+        (style.md_text, "[a](https://e)", r"\[a\]\(https[:]//e\)"),
+        (style.md_text, "see https://evil.example/phish", "see https[:]//evil.example/phish"),
+        (style.md_text, "www.evil-login.example", "www[.]evil-login.example"),
+        (style.md_text, "mailto:eve@evil.io", "mailto[:]eve@evil.io"),
+        (style.md_text, "ann.www.x@corp.io", "ann.www.x@corp.io"),  # an email stays itself
+        (style.md_text, "a\u202eb\u200bc", r"a\\u202eb\\u200bc"),
+        (style.terminal_text, "gpj\u202e.exe\u2066", r"gpj\u202e.exe\u2066"),
+        (style.csv_cell, "a\x1b[2Jb\u202e", r"a\x1b[2Jb\u202e"),
+        (style.csv_cell, "two\nlines\tand a tab", "two\nlines\tand a tab"),  # csv quotes them
         (style.md_text, "![i](x)", r"\!\[i\]\(x\)"),
         (style.md_text, "<b>x</b>", r"\<b\>x\</b\>"),
         (style.md_text, "a|b\nc", r"a\|b c"),

@@ -162,7 +162,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: Any) -> str:
     """A value as a csv cell: machine form; text that a spreadsheet would run as a formula gets
-    a leading "'" (what spreadsheet exports do). Numbers stay numbers, negative ones too."""
+    a leading "'" (what spreadsheet exports do). Numbers stay numbers, negative ones too.
+    Control and invisible characters other than tab and line breaks are shown as the terminal
+    shows them (`\\x1b`, `\\u202e`): `cat` of a csv must not drive the terminal."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -181,6 +183,7 @@ def csv_cell(value: Any) -> str:
         )
     else:
         text = str(value)
+    text = _visible_controls(text, _CSV_HIDDEN)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -202,12 +205,26 @@ _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 def md_text(value: Any, column: str | None = None) -> str:
     """A value as inline Markdown text that renders as exactly that text: no link, image, HTML,
-    emphasis or table break can come out of it. Newlines become spaces; control characters are
-    shown as in the terminal (`\\x1b`): `--format md` is often read in one."""
+    emphasis or table break can come out of it, and no bare URL GitHub would link
+    (`https[:]//…`, `www[.]…`). Newlines become spaces; control and bidi characters are shown as
+    in the terminal (`\\x1b`, `\\u202e`): `--format md` is often read in one."""
     if isinstance(value, Markdown):
         return value
     text = value if isinstance(value, str) else human(value, column)
-    return _MD_SPECIAL.sub(r"\\\1", _visible_controls(_NEWLINES.sub(" ", text)))
+    text = _MD_SPECIAL.sub(r"\\\1", _visible_controls(_NEWLINES.sub(" ", text)))
+    return _defanged(text)
+
+
+# What GitHub's Markdown turns into a link without any markup (GFM's extended autolinks): a
+# scheme's "://" (http, https, ftp), "www.", and the "mailto:" / "xmpp:" protocols. Defanged as
+# security write-ups do ("https[:]//evil.example", "www[.]evil.example"), after md escaping, so
+# the brackets are literal. An email address stays as it is: GitHub links it to mailto:, which
+# opens a mail to that address and no page.
+_AUTOLINK = re.compile(r"(?i)(?<![\w.+-])(www)\.(?=[\w-])|\b([a-z][a-z0-9+.-]*):(?=//|[^\s:]*@)")
+
+
+def _defanged(text: str) -> str:
+    return _AUTOLINK.sub(lambda m: f"{m[1]}[.]" if m[1] else f"{m[2]}[:]", text)
 
 
 def md_code(text: str) -> Markdown:
@@ -219,18 +236,30 @@ def md_code(text: str) -> Markdown:
     return Markdown(f"{fence}{pad}{text}{pad}{fence}")
 
 
-# C0 and C1 control characters but tab and newline: an ESC in a value could otherwise drive
-# the terminal (colours, titles, OSC 8 hyperlinks).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 control characters but tab and newline (an ESC in a value could otherwise drive
+# the terminal: colours, titles, OSC 8 hyperlinks), and the characters that are invisible but
+# reorder or hide text ("Trojan Source", CVE-2021-42574): bidi embeddings, overrides and
+# isolates, directional marks, zero-width ones. A U+202E in a name turns "gpj.exe" around on
+# screen; they are shown as `\u202e`.
+_INVISIBLE = "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_HIDDEN = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
+# In a csv cell, tab and line breaks are data the csv quoting keeps; every other control is shown.
+_CSV_HIDDEN = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
 
 
 def terminal_text(text: str, *, one_line: bool = True) -> str:
-    """Text safe to write to a terminal: control characters shown as '\\x1b'; with `one_line`,
-    line breaks shown as ' ⏎ ' so a value keeps to its row."""
+    """Text safe to write to a terminal: control characters shown as '\\x1b', bidi and
+    zero-width ones as '\\u202e'; with `one_line`, line breaks shown as ' ⏎ ' so a value keeps to
+    its row."""
     if one_line:
         text = _NEWLINES.sub(" ⏎ ", text)
     return _visible_controls(text.replace("\t", " "))
 
 
-def _visible_controls(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _visible_controls(text: str, pattern: re.Pattern[str] = _HIDDEN) -> str:
+    return pattern.sub(_shown, text)
+
+
+def _shown(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
