@@ -110,6 +110,43 @@ def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
     assert list(target.parent.iterdir()) == []  # no temp file, no partial file
 
 
+def _immutable(folder: Path) -> bool:
+    """Make `folder` unwritable even for root (chattr +i); False where the machine cannot."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return True
+    try:
+        subprocess.run(["chattr", "+i", str(folder)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("command", [["segments"], ["doctor"], ["funnel", "a", "b"]])
+def test_an_unwritable_home_is_a_configuration_error(command: list[str], tmp_path: Path) -> None:
+    """Issue 19 item 7: an existing USERTRACK_HOME this user cannot write was an internal error
+    (PermissionError, exit 1); it is named, with exit 4, as a missing one is."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = tmp_path / "config.toml"  # an empty user config: never the developer's own
+    config.touch()
+    if not _immutable(home):
+        pytest.skip("cannot make a folder unwritable here")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "usertrack", "-q", *command],
+            env={**os.environ, "USERTRACK_HOME": str(home), "USERTRACK_CONFIG": str(config)},
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        subprocess.run(["chattr", "-i", str(home)], capture_output=True)
+        home.chmod(0o755)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"usertrack: error: USERTRACK_HOME {home.resolve()}: cannot ")
+    assert proc.stderr.count("\n") == 2 and "usertrack: hint: set USERTRACK_HOME" in proc.stderr
+    assert proc.stdout == ""
+
+
 # --------------------------------------------------------------------------------------------
 # Early errors
 

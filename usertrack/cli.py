@@ -12,12 +12,19 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from usertrack.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError, UsertrackError, redact
+from usertrack.errors import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ConfigError,
+    UsageError,
+    UsertrackError,
+    redact,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -281,16 +288,47 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
+    except OSError as e:
+        home_error = _home_write_error(e)
+        if home_error is None:
+            _internal_error(e)
+        typer.echo(f"usertrack: error: {_safe(str(home_error))}", err=True)
+        typer.echo(f"usertrack: hint: {_safe(home_error.hint or '')}", err=True)
+        raise typer.Exit(home_error.exit_code) from None
     except Exception as e:
-        if _debug():
-            _show_traceback(e)
-        message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
-        typer.echo(f"usertrack: internal error: {_safe(message)}", err=True)
-        if not _debug():
-            typer.echo(
-                "usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True
-            )
-        raise typer.Exit(EXIT_INTERNAL) from None
+        _internal_error(e)
+
+
+def _home_write_error(error: OSError) -> ConfigError | None:
+    """USERTRACK_HOME, or a folder in it, that this user cannot write (an existing folder of
+    another user's, a read-only or full disk): a configuration error naming it, not a bug."""
+    import errno
+
+    if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+        return None
+    try:
+        from usertrack.config import load_settings
+
+        home = load_settings().home.resolve()
+        path = Path(str(error.filename or "")).resolve()
+    except (UsertrackError, OSError, ValueError):
+        return None
+    if not error.filename or not path.is_relative_to(home):
+        return None
+    return ConfigError(
+        f"USERTRACK_HOME {home}: cannot write {path}: {error.strerror}",
+        hint="set USERTRACK_HOME to a folder you can write (it holds the demo, history and cache)",
+    )
+
+
+def _internal_error(e: BaseException) -> NoReturn:
+    if _debug():
+        _show_traceback(e)
+    message = redact(f"{type(e).__name__}: {e}".splitlines()[0])
+    typer.echo(f"usertrack: internal error: {_safe(message)}", err=True)
+    if not _debug():
+        typer.echo("usertrack: hint: run again with USERTRACK_DEBUG=1 for the traceback", err=True)
+    raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] = ()) -> str:
