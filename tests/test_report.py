@@ -9,6 +9,7 @@ regenerate it and review the diff:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -380,3 +381,51 @@ def test_metric_status_follows_seed_000s_thresholds() -> None:
     ]
     assert metric_status(by_id["run_success_rate"], 95.5) == "Excellent"
     assert metric_status(by_id["credit_utilization"], 20) == "Below target"
+
+
+# --------------------------------------------------------------------------------------------
+# A week that is not over (issue 19 items 1 and 6)
+
+
+@pytest.fixture(scope="module")
+def friday_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo whose data ends on Friday 2026-11-20 00:00 UTC: W47 has begun 4 days."""
+    from usertrack.demo.generator import ensure_demo
+
+    home = tmp_path_factory.mktemp("friday-demo")
+    ensure_demo(home, users=300, anchor=date(2026, 11, 20))
+    return home
+
+
+def _chart(text: str) -> tuple[list[str], list[int]]:
+    block = text.split("Daily active people", 1)[1]
+    labels = re.findall(r'"(\d\d-\d\d)"', block.split("y-axis", 1)[0])
+    values = [int(v) for v in re.search(r"line \[([^\]]*)\]", block)[1].split(", ")]  # type: ignore[index]
+    return labels, values
+
+
+def test_a_week_not_over_is_reported_to_date(friday_home: Path) -> None:
+    """`report weekly --as-of` a day of a week that is not over: the DAU was divided by 7 when 4
+    days had data, the chart ended with zeros, and the header said "as of" the next Monday,
+    after the data. Now: to date, averaged over the days begun, nothing after the data."""
+    result = run(["report", "weekly", "--as-of", "2026-11-19", "--out", "-"], friday_home)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("# usertrack weekly report 2026-W47 (to date)\n")
+    assert (
+        "The week so far, 4 of its 7 days: from Mon 2026-11-16 (UTC) to 2026-11-20 00:00 UTC"
+        in text
+    )
+    assert "as of 2026-11-20 00:00 UTC" in text and "2026-11-23 00:00" not in text
+    labels, values = _chart(text)
+    assert labels[-1] == "11-19" and len(labels) == len(values) == 35 - 3
+    dau = re.search(r"^\| DAU \| ([\d,.]+) \|.*\| ([\d,]+) person-days in 4 days \|$", text, re.M)
+    assert dau is not None, text
+    assert sum(values[-4:]) == int(dau[2].replace(",", ""))
+    assert float(dau[1]) == round(sum(values[-4:]) / 4, 1)
+    # One definition of DAU: the report's days are `usertrack activity`'s.
+    activity = run(["activity", "--as-of", "2026-11-20", "--days", "7", "-f", "json"], friday_home)
+    assert activity.exit_code == 0, activity.stderr
+    daily = {d["date"][5:]: d["dau"] for d in json.loads(activity.stdout)["daily"]}
+    shown = dict(zip(labels, values, strict=True))
+    assert {day: shown[day] for day in daily} == daily and len(daily) == 7

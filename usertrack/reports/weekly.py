@@ -130,6 +130,18 @@ class ReportWeek:
         }
 
 
+def week_until(ws: Workspace, week: ReportWeek) -> datetime:
+    """Where the report of `week` ends: the week's end, or, for a week that is not over, where
+    the data ends (now; on the demo, the end of its data). A week's numbers are then to date:
+    averages over the days begun, and no figure or header after that moment."""
+    return min(week.end, ws.default_as_of())
+
+
+def days_begun(week: ReportWeek, until: datetime) -> int:
+    """The calendar days of `week` that had begun by `until` (7 for a week that is over)."""
+    return max(1, min(7, math.ceil((until - week.start) / timedelta(days=1))))
+
+
 def report_week(ws: Workspace, given: datetime | None) -> ReportWeek:
     """The week containing --as-of, else the last complete week (on the demo: before its end)."""
     if given is not None:
@@ -167,7 +179,8 @@ METRICS: tuple[Metric, ...] = (
         50,
         "> 10",
         "> 50",
-        "average daily active people (identified or anonymous, with a `$pageview`) over the week",
+        "average daily active people (identified or anonymous, with any event) over the week's"
+        " days (as `usertrack activity` counts them)",
     ),
     Metric(
         "mcp_connect_rate",
@@ -276,6 +289,7 @@ class WeeklyData:
     """Everything the report shows, before formatting."""
 
     week: ReportWeek
+    until: datetime  # the week's end, or where its data ends when it is not over (to date)
     current: Classification
     baseline: Snapshot
     changes: Changes
@@ -339,13 +353,15 @@ def collect_weekly(
     from usertrack.segments.history import baseline_for, workspace_identity
 
     week = ReportWeek.containing(as_of)
-    current = ws.classify(week.end, progress)
+    until = week_until(ws, week)
+    current = ws.classify(until, progress)
     baseline = baseline_for(ws, history, week.start, progress)
     changes = compare(baseline, Snapshot.of(current), current.segments)
     tables = run_report_queries(ws, week, progress)
     categories, note = failure_categories(ws, week)
     return WeeklyData(
         week=week,
+        until=until,
         current=current,
         baseline=baseline,
         changes=changes,
@@ -378,7 +394,10 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
     t = data.tables
     daily = _daily_series(t["daily_active"], CHART_DAYS)
     counts = [row["active_users"] for row in reversed(daily)]  # newest first
-    dau_now = sum(counts[0:7]) / 7
+    # The series ends with the week's Sunday: the days not begun are left out of the average.
+    begun = days_begun(data.week, data.until)
+    this_week = counts[7 - begun : 7]
+    dau_now = sum(this_week) / begun
     dau_before = sum(counts[7:14]) / 7
     vis, vis_b = _first(t["visitors"]), _first(t["visitors_before"])
     neon, neon_b = _first(t["neon_metrics"]), _first(t["neon_metrics_before"])
@@ -404,7 +423,8 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
         ),
     }
     basis = {
-        "dau": f"{sum(counts[0:7]):,} person-days",
+        "dau": f"{sum(this_week):,} person-days"
+        + ("" if begun == 7 else f" in {begun} days"),
         "mcp_connect_rate": (
             f"{vis.get('mcp_clickers', 0):,} of {vis.get('visitors', 0):,} visitors"
         ),
@@ -559,8 +579,10 @@ def _segments(data: WeeklyData) -> list[dict[str, Any]]:
 def build_context(data: WeeklyData) -> dict[str, Any]:
     """The template's data: plain values and preformatted text, in a stable order."""
     week, prev = data.week, data.week.previous()
-    daily = _daily_series(data.tables["daily_active"], CHART_DAYS)
-    labels = _chart_labels(week.end, CHART_DAYS)
+    begun = days_begun(week, data.until)
+    # The days not begun are not on the chart (a 0 there would read as nobody came).
+    daily = _daily_series(data.tables["daily_active"], CHART_DAYS)[: CHART_DAYS - (7 - begun)]
+    labels = _chart_labels(week.end, CHART_DAYS)[: len(daily)]
     segments = _segments(data)
     users = data.current.users
     categories = None
@@ -569,7 +591,9 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
     return {
         "week": week.describe(),
         "previous_week": prev.describe(),
-        "as_of": _moment(week.end),
+        "as_of": _moment(data.until),
+        "to_date": data.until < week.end,
+        "days_begun": begun,
         "workspace": data.workspace,
         "demo": data.workspace.startswith("demo:"),
         "users_total": len(users),
