@@ -423,8 +423,7 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
         ),
     }
     basis = {
-        "dau": f"{sum(this_week):,} person-days"
-        + ("" if begun == 7 else f" in {begun} days"),
+        "dau": f"{sum(this_week):,} person-days" + ("" if begun == 7 else f" in {begun} days"),
         "mcp_connect_rate": (
             f"{vis.get('mcp_clickers', 0):,} of {vis.get('visitors', 0):,} visitors"
         ),
