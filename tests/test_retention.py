@@ -145,3 +145,20 @@ def test_period_starts() -> None:
     assert next_period(date(2026, 12, 1), "month") == date(2027, 1, 1)
     assert next_period(date(2026, 1, 1), "month", -1) == date(2025, 12, 1)
     assert next_period(date(2026, 5, 18), "week", 2) == date(2026, 6, 1)
+
+
+def test_a_period_not_begun_is_absent(export: Path) -> None:
+    """Issue 19 item 4: `--as-of` at a period's first instant (a date is 00:00 UTC) gave every
+    cohort a last cell of 0 and a last cohort "size 0" for the period that had not begun."""
+    days = run_json(
+        "retention",
+        ["--period", "day", "--periods", "3", "--start", "signup", "--mode", "recurring"],
+        as_of="2026-05-27",
+        USERTRACK_EVENTS=str(export),
+    )
+    # Up to 2026-05-27 00:00: the days are May 24, 25 and 26. May 24: r3 (23:59:59), back on May
+    # 25 (r3); May 26: r4 (and r5, internal). May 27 has not begun: no cohort, no cell.
+    assert cohorts(days) == [("2026-05-24", 1, [1, 1, 0]), ("2026-05-25", 0, [0, 0]),
+                             ("2026-05-26", 1, [1])]  # fmt: skip
+    weeks = run_json("retention", ARGS, as_of="2026-06-01", USERTRACK_EVENTS=str(export))
+    assert [c["start"] for c in weeks["cohorts"]] == ["2026-05-11", "2026-05-18", "2026-05-25"]

@@ -8,7 +8,7 @@ person's first start event ever). Cohorts and retained counts are worked out in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from usertrack.analytics.common import facts_connection, load_facts, next_period, period_start
@@ -57,10 +57,12 @@ def parse_mode(text: str) -> str:
 
 
 def cohort_starts(as_of: datetime, period: str, periods: int) -> list[date]:
-    """The `periods` periods ending with the one that holds as_of, oldest first."""
+    """The `periods` periods ending with the last one begun by as_of, oldest first. An as_of at
+    a period's first instant (`--as-of DATE` is 00:00 UTC) ends the period before, as in
+    `activity`: the new one has not begun, so it is absent, not a cohort of 0."""
     if not 1 <= periods <= MAX_PERIODS:
         raise UsageError(f"--periods {periods} must be from 1 to {MAX_PERIODS}")
-    last = period_start(as_of, period)
+    last = period_start(as_of - timedelta(microseconds=1), period)
     return [next_period(last, period, -k) for k in range(periods - 1, -1, -1)]
 
 
