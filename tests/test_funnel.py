@@ -6,6 +6,7 @@ never copied from output. The funnel is signup -> start -> create, over May 2026
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.analytics_helpers import (
     live_posthog,
     record,
     run_json,
+    run_ok,
     write_export,
 )
 from tests.cli_runner import run
@@ -204,3 +206,30 @@ def test_analytics_core_does_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
         "usertrack.analytics.funnel", "usertrack.analytics.retention", "usertrack.analytics.render"
     )
+
+
+def test_a_typo_is_named_not_answered_with_zeros(export: Path, tmp_path: Path) -> None:
+    """Issue 19 item 5: `funnel signup creat` said "no one reached it", and `--by plna` gave one
+    breakdown value ''. The answer is unchanged (it is what the data says), with a warning on
+    stderr naming the closest name, on the local engine and over the live path alike."""
+    args = ["signup", "creat", *RANGE, "--by", "plna", "-f", "json"]
+    local = run_ok("funnel", args, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert _warnings(local.stderr) == [
+        "usertrack: warning: step 2 'creat' is no event in the range (did you mean 'create'?)",
+        "usertrack: warning: --by 'plna' is no property of these events in the range"
+        " (did you mean 'plan'?)",
+    ]
+    doc = json.loads(local.stdout)
+    assert [s["persons"] for s in doc["steps"]] == [5, 0] and "notes" not in doc
+    assert [b["value"] for b in doc["breakdown"]] == [""]
+    with live_posthog(export, tmp_path) as (_fake, env):
+        live = run_ok("funnel", args, as_of=AS_OF, **env)
+    assert _warnings(live.stderr) == _warnings(local.stderr) and json.loads(live.stdout) == doc
+    # Names the data has: no lookup, no warning, even when no one reached a step in the window.
+    fine = run_ok("funnel", [*STEPS, *RANGE, "--by", "plan"], as_of=AS_OF,
+                  USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert _warnings(fine.stderr) == []
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("usertrack: warning:")]

@@ -7,6 +7,7 @@ May 25 and June 1 (the week holding as_of).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.analytics_helpers import (
     live_posthog,
     record,
     run_json,
+    run_ok,
     write_export,
 )
 from tests.cli_runner import run
@@ -162,3 +164,17 @@ def test_a_period_not_begun_is_absent(export: Path) -> None:
                              ("2026-05-26", 1, [1])]  # fmt: skip
     weeks = run_json("retention", ARGS, as_of="2026-06-01", USERTRACK_EVENTS=str(export))
     assert [c["start"] for c in weeks["cohorts"]] == ["2026-05-11", "2026-05-18", "2026-05-25"]
+
+
+def test_a_typo_in_start_or_return_is_named(export: Path) -> None:
+    """Issue 19 item 5: `retention --start signed_up` gave every cohort 0 and said nothing."""
+    args = ["--period", "week", "--periods", "3", "--start", "sigup", "--return", "pnig"]
+    result = run_ok("retention", [*args, "-f", "json"], as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert warnings == [
+        "usertrack: warning: --start 'sigup' is no event in the range (did you mean 'signup'?)",
+        "usertrack: warning: --return 'pnig' is no event in the range (did you mean 'ping'?)",
+    ]
+    assert all(c["size"] == 0 for c in json.loads(result.stdout)["cohorts"])
+    fine = run_ok("retention", ARGS, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert "warning:" not in fine.stderr

@@ -1398,6 +1398,8 @@ def funnel(
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view")
             return
+        for note in result.notes:
+            _warn(note)
         _analytics_output(chosen, out, result, "funnel", render, "view")
 
 
@@ -1457,6 +1459,8 @@ def retention(
                 mode=chosen_mode,
                 progress=progress,
             )
+        for note in result.notes:
+            _warn(note)
         _analytics_output(chosen, out, result, "retention", render, "view")
 
 

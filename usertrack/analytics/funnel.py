@@ -57,6 +57,7 @@ class Funnel:
     steps: list[Step]
     by: str | None = None
     breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
+    notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -335,9 +336,29 @@ def funnel(
             for value in values:
                 where = "person_id IN (SELECT person_id FROM touch WHERE value = ?)"
                 result.breakdown.append((value, _steps_from(con, chosen, where, [value])))
-        return result
     finally:
         con.close()
+    result.notes = _unknown_names(ws, span, result)
+    return result
+
+
+def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str, ...]:
+    """Notes for a step no one reached whose name no event in the range has, and for a --by no
+    step event carried (every person's value empty): typos, not answers."""
+    from usertrack.analytics.names import event_names, property_keys, unknown
+
+    notes: tuple[str, ...] = ()
+    empty = {f"step {i}": s.event for i, s in enumerate(result.steps, 1) if not s.persons}
+    if empty:
+        notes += unknown(empty, event_names(ws, span.end, span.start), "event")
+    if (
+        result.by is not None
+        and result.steps[0].persons
+        and all(not value for value, _ in result.breakdown)
+    ):
+        keys = property_keys(ws, span.end, span.start, [s.event for s in result.steps])
+        notes += unknown({"--by": result.by}, keys, "property of these events")
+    return notes
 
 
 def dropped(

@@ -34,6 +34,7 @@ class Retention:
     start_event: str
     return_event: str | None  # None: any event
     cohorts: list[Cohort]
+    notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
 
     def document(self) -> dict[str, Any]:
         return {
@@ -154,6 +155,16 @@ def retention(
         size = int(sizes.get(i, 0))
         later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
         cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
+    typed: dict[str, str] = {}
+    if not any(c.size for c in cohorts):
+        typed["--start"] = start_event
+    if return_event is not None and not any(n for c in cohorts for n in c.retained[1:]):
+        typed["--return"] = return_event
+    notes: tuple[str, ...] = ()
+    if typed:
+        from usertrack.analytics.names import event_names, unknown
+
+        notes = unknown(typed, event_names(ws, as_of, since.replace(tzinfo=as_of.tzinfo)), "event")
     return Retention(
         as_of=as_of,
         period=period,
@@ -161,4 +172,5 @@ def retention(
         start_event=start_event,
         return_event=return_event,
         cohorts=cohorts,
+        notes=notes,
     )

@@ -1,0 +1,53 @@
+"""Names a user types (an event, a property) checked against what the data has.
+
+A typo in a funnel step, a retention `--start` or a `--by` gives an empty answer that reads as
+"no one did it". When an analysis finds no one for a typed name, these look the name up in the
+range's events and say so, with the closest name there is (as `paths --from` does). Only then:
+the lookup is one more query, and an answer with people in it needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+EVENT_NAMES = "posthog/event_names"
+PROPERTY_KEYS = "posthog/property_keys"
+
+
+def event_names(ws: Workspace, as_of: datetime, since: datetime) -> dict[str, int]:
+    """Every event name from `since` to `as_of`, with its count."""
+    result = ws.run_query(EVENT_NAMES, as_of, since=since)
+    return {str(r["event"]): int(r["events"]) for r in result.as_dicts() if r["event"] is not None}
+
+
+def property_keys(
+    ws: Workspace, as_of: datetime, since: datetime, events: Iterable[str]
+) -> dict[str, int]:
+    """Every property key the `events` carried from `since` to `as_of`, with its count."""
+    result = ws.run_query(PROPERTY_KEYS, as_of, since=since, events=list(events))
+    return {str(r["key"]): int(r["events"]) for r in result.as_dicts() if r["key"] is not None}
+
+
+def unknown(typed: Mapping[str, str], known: Mapping[str, int], what: str) -> tuple[str, ...]:
+    """A note for each typed name (option or step label -> name) that `known` lacks:
+    "--start 'signed_up' is no event in the range (did you mean 'user_signed_up'?)"."""
+    return tuple(
+        f"{label} {name!r} is no {what} in the range{_closest(name, known)}"
+        for label, name in typed.items()
+        if name not in known
+    )
+
+
+def _closest(name: str, known: Mapping[str, int]) -> str:
+    """' (did you mean 'a' or 'b'?)': up to three close names, the closest first."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
