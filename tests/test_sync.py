@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def test_dry_run_then_apply_sends_exactly_the_segmented_users(
         assert KEY not in text
 
 
-def test_a_failing_capture_host_leaves_the_state_unadvanced(
+def test_a_failing_capture_host_leaves_the_users_pending_and_the_rerun_sends_them(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     home = tmp_path / "home"
@@ -100,15 +101,22 @@ def test_a_failing_capture_host_leaves_the_state_unadvanced(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert failed.exit_code == 5, failed.stderr
-        assert "stay unsynced" in failed.stderr and KEY not in failed.stderr
-        state = home / "posthog-sync.json"
-        assert not state.exists() or not any(json.loads(state.read_text())["workspaces"].values())
+        assert "stay pending" in failed.stderr and KEY not in failed.stderr
+        doc = json.loads((home / "posthog-sync.json").read_text())
+        assert not any(doc["workspaces"].values())  # nothing counted as synced
+        (pending,) = doc["pending"].values()
+        assert len(pending["items"]) == 3
         capture.fail = None
         retried = _sync(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert retried.exit_code == 0, retried.stderr
-        assert "gaining" in retried.stdout and capture.events
+        assert "3 user(s) of an interrupted sync to send first" in retried.stdout
+        assert "0 user(s) to send" in retried.stdout
+        assert len(capture.events) == 3
+    doc = json.loads((home / "posthog-sync.json").read_text())
+    assert "pending" not in doc and len(next(iter(doc["workspaces"].values()))) == 3
+    assert not (home / "posthog-sync.acks").exists()
 
 
 def test_apply_without_a_key_is_a_config_error(tmp_path: Path, env: dict[str, str]) -> None:
@@ -175,3 +183,102 @@ def test_changed_and_emptied_users_are_sent_and_the_rest_not(
     synced = json.loads(state.read_text())["workspaces"][workspace]
     assert "dave@gamma.dev" not in synced
     assert synced["carol@beta.com"] == ["frustrated", "power_user"]
+
+
+# ----------------------------------------------------------------------------- identity
+
+
+def _event(distinct_id: str, person_id: str, when: str, email: str) -> dict[str, Any]:
+    return {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{distinct_id} {when}")),
+        "event": "$pageview",
+        "distinct_id": distinct_id,
+        "person_id": person_id,
+        "timestamp": when,
+        "properties": {"$pathname": "/"},
+        "person_properties": {"email": email},
+    }
+
+
+def _with_events(
+    tmp_path: Path, env: dict[str, str], extra: list[dict[str, Any]]
+) -> dict[str, str]:
+    path = Path(env["USERTRACK_EVENTS"])
+    with path.open("a", encoding="utf-8") as fh:
+        for row in extra:
+            fh.write(json.dumps(row) + "\n")
+    return env
+
+
+def test_a_stranger_with_the_same_email_does_not_take_over_the_sync(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Issue 18 item 4. bob (account id 2) is identified by the app as distinct_id "2"; a
+    stranger's person sends ' BOB@acme.io' an hour after bob's last event: bob's own person gets
+    his segments. carol's person was never identified with her user id (3): with a stranger's
+    person carrying her email too (even one whose distinct_id is her email), neither is tied to
+    her, so she is skipped as ambiguous, listed and counted, and nothing is written for her."""
+    env = _with_events(
+        tmp_path,
+        env,
+        [
+            _event("2", "p-bob", "2026-11-14T10:00:00.000000+00:00", "bob@acme.io"),
+            _event("evil-1", "p-evil-1", "2026-11-15T11:00:00.000000+00:00", " BOB@acme.io"),
+            _event("evil-2", "p-evil-2", "2026-11-15T11:00:00.000000+00:00", "CAROL@beta.com"),
+            _event(
+                "carol@beta.com", "p-evil-3", "2026-11-15T12:00:00.000000+00:00", "carol@beta.com"
+            ),
+        ],
+    )
+    home = tmp_path / "home"
+    with serve() as capture:
+        dry = _sync(home, env, POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY)
+        assert dry.exit_code == 0, dry.stderr
+        assert "1 skipped as ambiguous" in dry.stdout
+        assert "  ambiguous carol@beta.com  (skipped)" in dry.stdout
+        applied = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert applied.exit_code == 0, applied.stderr
+        assert "1 skipped as ambiguous" in applied.stdout
+        sets = capture.sets()
+    assert sets["2"]["usertrack_segments"] == ["failing", "power_user"]
+    assert not {"evil-1", "evil-2", "carol@beta.com", "carol", "bob"} & set(sets)
+    (synced,) = json.loads((home / "posthog-sync.json").read_text())["workspaces"].values()
+    assert "carol@beta.com" not in synced and synced["bob@acme.io"] == ["failing", "power_user"]
+
+
+def test_pick_target_never_by_recency() -> None:
+    from usertrack.act.sync import pick_target
+
+    # one person: theirs, the identifying distinct_id first
+    assert pick_target({"p1": ["anon", "42"]}, {"42"}) == "42"
+    assert pick_target({"p1": ["b", "a"]}, set()) == "a"
+    # several: the one identified, else nobody
+    assert pick_target({"p1": ["42"], "p2": ["x"]}, {"42"}) == "42"
+    assert pick_target({"p1": ["y"], "p2": ["x"]}, {"42"}) is None
+    assert pick_target({"p1": ["42"], "p2": ["43"]}, {"42", "43"}) is None
+
+
+def test_emails_from_posthog_are_listed_as_plain_text(tmp_path: Path, env: dict[str, str]) -> None:
+    """An OSC 8 hyperlink in a PostHog email shows escaped in the listing, never as a link."""
+    evil = "x\x1b]8;;http://evil\x1b\\@evil.io"
+    env = _with_events(
+        tmp_path, env, [_event("x-1", "p-x", "2026-11-15T11:00:00.000000+00:00", evil)]
+    )
+    home = tmp_path / "home"
+    with serve() as capture:
+        first = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert first.exit_code == 0, first.stderr
+    # As if an earlier sync had sent that person a segment they have left: listed as losing.
+    state = home / "posthog-sync.json"
+    doc = json.loads(state.read_text())
+    (workspace,) = doc["workspaces"]
+    doc["workspaces"][workspace][evil] = ["at_risk"]
+    state.write_text(json.dumps(doc))
+    dry = _sync(home, env)
+    assert dry.exit_code == 0, dry.stderr
+    assert "losing" in dry.stdout and "x\\x1b]8;;http://evil\\x1b\\@evil.io" in dry.stdout
+    assert "\x1b" not in dry.stdout
