@@ -444,14 +444,17 @@ def _save(state: State) -> None:
     _write_private(state.path, json.dumps(state.doc, indent=0, sort_keys=True) + "\n")
 
 
-def _drop_acks(home: Path, generation: str) -> None:
-    """Forget a folded generation's acknowledgements (other workspaces' stay)."""
+def _keep_acks(home: Path, generations: Collection[str]) -> None:
+    """Keep only the acknowledgements of `generations` (the pending ones): a folded
+    generation's are dropped, also those a crash between the fold and this left behind."""
     path = home / ACKS_FILE
     try:
         lines = path.read_bytes().split(b"\n")[:-1]
     except FileNotFoundError:
         return
-    keep = [ln for ln in lines if json.loads(ln).get("generation") != generation]
+    keep = [ln for ln in lines if json.loads(ln).get("generation") in generations]
+    if len(keep) == len(lines):
+        return
     if keep:
         _write_private(path, b"\n".join(keep).decode() + "\n")
     else:
@@ -647,6 +650,7 @@ class _Sender:
     def send(self, pending: Pending, todo: list[int]) -> bool:
         """Post the items `todo` of `pending`; True when every one was acknowledged."""
         messages = _Messages(self.key, self.host)
+        _trim_torn_tail(self.home / ACKS_FILE)
         acks = os.open(self.home / ACKS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             for n, batch_indexes in enumerate(_batches(todo, self.batch_size)):
@@ -672,9 +676,27 @@ class _Sender:
             messages.close()
 
 
+def _trim_torn_tail(path: Path) -> None:
+    """Cut an acks file's unfinished last line (a kill while appending it), so that the next
+    line appended is a line of its own."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
 def _describe(error: Exception) -> str:
     text = str(error).splitlines()[0][:200] if str(error) else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _pending_generations(state: State) -> set[str]:
+    return {g["generation"] for g in state.doc.get("pending", {}).values()}
 
 
 def _finish(home: Path, state: State, workspace: str, pending: Pending) -> None:
@@ -686,7 +708,7 @@ def _finish(home: Path, state: State, workspace: str, pending: Pending) -> None:
     if not state.doc.get("pending"):
         state.doc.pop("pending", None)
     _save(state)
-    _drop_acks(home, pending.generation)
+    _keep_acks(home, _pending_generations(state))
 
 
 def apply_sync(
@@ -712,6 +734,7 @@ def apply_sync(
     workspace = facts.workspace
     with locks.exclusive(home, LOCK_NAME, what=LOCK_WHAT, wait=locks.DEFAULT_WAIT_SECONDS):
         state = load_state(home)
+        _keep_acks(home, _pending_generations(state))
         plan = plan_from(facts, state, everyone=everyone)
         sender = _Sender(home, workspace, key, host, batch_size, deadline, timeout, outcome)
         pending = state.pending(workspace)
