@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -543,3 +544,34 @@ def test_a_damaged_state_file_is_named_never_overwritten_and_reset_recovers(
         )
         assert again.exit_code == 0, again.stderr
         assert "3 user(s) to send: 3 gaining" in again.stdout and len(capture.events) == 3
+
+
+def test_a_capture_host_that_never_answers_is_given_up_at_the_deadline(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each post has a timeout and the whole send a deadline: a host that takes the connection
+    and never answers costs seconds, not forever; the users stay pending (exit 5) and the next
+    run sends them, as the same events."""
+    from usertrack.act import sync
+
+    monkeypatch.setattr(sync, "POST_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(sync, "DEADLINE_SECONDS", 3.0)
+    home = tmp_path / "home"
+    with serve() as capture:
+        capture.stall_after = 0
+        started = time.monotonic()
+        stuck = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert stuck.exit_code == 5, stuck.stderr
+        assert time.monotonic() - started < 30
+        assert "stay pending" in stuck.stderr and "Timeout" in stuck.stderr
+        first = {e["distinct_id"]: e["uuid"] for e in capture.events}
+        capture.stall_after = None
+        capture.events.clear()
+        rerun = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert rerun.exit_code == 0, rerun.stderr
+        assert {e["distinct_id"]: e["uuid"] for e in capture.events} == first
+        _assert_each_user_once(capture.events, home)

@@ -720,16 +720,21 @@ def apply_sync(
     host: str,
     everyone: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    timeout: float = POST_TIMEOUT_SECONDS,
-    deadline_seconds: float = DEADLINE_SECONDS,
+    timeout: float | None = None,
+    deadline_seconds: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[SyncPlan, SyncResult]:
     """Under the home's sync lock: finish an interrupted generation, plan against the state it
-    leaves, save the new generation as pending, send it batch by batch, fold it when done."""
+    leaves, save the new generation as pending, send it batch by batch, fold it when done.
+    `timeout` bounds each post (POST_TIMEOUT_SECONDS), `deadline_seconds` the whole send
+    (DEADLINE_SECONDS): what is left then stays pending."""
     from usertrack.workspace import private_dir
 
     private_dir(home)
-    deadline = time.monotonic() + deadline_seconds
+    timeout = POST_TIMEOUT_SECONDS if timeout is None else timeout
+    deadline = time.monotonic() + (
+        DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
+    )
     outcome = SyncResult()
     workspace = facts.workspace
     with locks.exclusive(home, LOCK_NAME, what=LOCK_WHAT, wait=locks.DEFAULT_WAIT_SECONDS):
