@@ -265,6 +265,22 @@ def test_pick_target_never_by_recency() -> None:
     assert pick_target({"p1": ["42"], "p2": ["43"]}, {"42", "43"}) is None
 
 
+def test_resolve_targets_identifies_accounts_by_user_id_and_others_by_email() -> None:
+    from usertrack.act.sync import resolve_targets
+
+    rows = [
+        # an account holder: their user id wins, a stranger's person named by the email does not
+        {"email": "acc@q.io", "person_ids": ["p1", "p2"], "distinct_ids": ["acc@q.io", "77"]},
+        # no account: the person identified by the email (as the app sent it) wins
+        {"email": "p@q.io", "person_ids": ["p3", "p4"], "distinct_ids": ["P@Q.io", "anon"]},
+        # events without a person_id: each distinct_id a person of its own, never merged
+        {"email": "x@y.io", "person_ids": ["", ""], "distinct_ids": ["a", "b"]},
+    ]
+    targets, ambiguous = resolve_targets(rows, {"acc@q.io": {"77"}})
+    assert targets == {"acc@q.io": "77", "p@q.io": "P@Q.io"}
+    assert ambiguous == {"x@y.io": 2}
+
+
 def test_emails_from_posthog_are_listed_as_plain_text(tmp_path: Path, env: dict[str, str]) -> None:
     """An OSC 8 hyperlink in a PostHog email shows escaped in the listing, never as a link."""
     evil = "x\x1b]8;;http://evil\x1b\\@evil.io"

@@ -11,22 +11,23 @@
 -- Only the distinct_ids of events that carry the email are listed: anonymous ones from before
 -- the person was identified are not needed to reach it. The email is normalized as everywhere in
 -- usertrack (usertrack/emails.py). One row per email keeps PostHog's pages (50,000 rows at most)
--- to one row per user; the arrays' order is groupArray's (undefined on ClickHouse), which is why
--- the pairs travel as two arrays built by one groupArray pass each over the same rows.
+-- to one row per user. The two arrays are built over the same rows, so they pair up; neither
+-- value may be NULL (groupArray drops NULLs, which would shift one array against the other): an
+-- event without a person_id gives '', which usertrack takes as a person of that distinct_id alone.
 SELECT
     e.email AS email,
-    groupArray(e.person) AS person_ids,
-    groupArray(e.distinct_id) AS distinct_ids
+    groupArray(e.pid) AS person_ids,
+    groupArray(e.did) AS distinct_ids
 FROM (
     SELECT
         lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
-        toString(person_id) AS person,
-        distinct_id
+        coalesce(toString(person_id), '') AS pid,
+        coalesce(distinct_id, '') AS did
     FROM events
     WHERE timestamp <= toDateTime({as_of}, 'UTC')
       AND notEmpty(JSONExtractString(person.properties, 'email'))
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-    GROUP BY email, person, distinct_id
+    GROUP BY email, pid, did
 ) AS e
 GROUP BY e.email
 ORDER BY email

@@ -200,9 +200,11 @@ def resolve_targets(
         for person, distinct_id in zip(
             row.get("person_ids") or [], row.get("distinct_ids") or [], strict=True
         ):
-            if distinct_id is None or str(distinct_id) == "":
+            if not distinct_id:
                 continue
-            persons.setdefault(str(person), set()).add(str(distinct_id))
+            # no person_id: a person of its own, never merged with another by the email
+            key = str(person) if person else f"distinct_id:{distinct_id}"
+            persons.setdefault(key, set()).add(str(distinct_id))
         if not persons:
             continue
         accounts = app_ids.get(email)
