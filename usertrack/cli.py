@@ -1795,7 +1795,7 @@ def sync_posthog(
     batch_size: Annotated[
         int,
         typer.Option("--batch-size", min=1, max=10_000, help="Users per post to the capture host."),
-    ] = 1000,
+    ] = 1000,  # usertrack.act.sync DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
     reset: Annotated[
         bool,
         typer.Option(

@@ -68,9 +68,10 @@ ACCOUNT_IDS_QUERY = "neon/account_ids"
 CLOUD_CAPTURE = {"us.posthog.com": "us.i.posthog.com", "eu.posthog.com": "eu.i.posthog.com"}
 
 # Events per post. The SDK's consumer caps a batch at 5 MiB (posthog/consumer.py
-# BATCH_SIZE_LIMIT; the capture endpoint takes 20 MiB); a $set event here is about 400 bytes.
+# BATCH_SIZE_LIMIT; the capture endpoint takes 20 MiB); a $set event here is about 400 bytes, so
+# the CLI's largest --batch-size (10,000) stays near 4 MiB.
 DEFAULT_BATCH_SIZE = 1000
-MAX_BATCH_BYTES = 5 * 1024 * 1024
+MAX_BATCH_SIZE = 10_000
 POST_TIMEOUT_SECONDS = 15.0  # one post, connect and each read
 DEADLINE_SECONDS = 600.0  # the whole send; what is left stays pending for the next run
 RETRIES = 3  # per batch, on a timeout, a network error, 408, 429 or 5xx (as the SDK's consumer)
