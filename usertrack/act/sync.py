@@ -420,18 +420,29 @@ def load_state(home: Path) -> State:
 def _write_private(path: Path, text: str) -> None:
     """Whole or nothing, 0600 from the start: a temp file beside it (mkstemp makes it 0600),
     fsynced, renamed over `path`, the folder fsynced."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _cannot_write(path, e) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _cannot_write(path: Path, error: OSError) -> Exception:
+    from usertrack.rendering.output import OutputError
+
+    return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -653,8 +664,13 @@ class _Sender:
     def send(self, pending: Pending, todo: list[int]) -> bool:
         """Post the items `todo` of `pending`; True when every one was acknowledged."""
         messages = _Messages(self.key, self.host)
-        _trim_torn_tail(self.home / ACKS_FILE)
-        acks = os.open(self.home / ACKS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        path = self.home / ACKS_FILE
+        try:
+            _trim_torn_tail(path)
+            acks = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as e:
+            messages.close()
+            raise _cannot_write(path, e) from None
         try:
             for n, batch_indexes in enumerate(_batches(todo, self.batch_size)):
                 batch = []
@@ -670,8 +686,11 @@ class _Sender:
                     self.outcome.failed += len(todo) - n * self.batch_size
                     return False
                 line = {"generation": pending.generation, "done": _spans(batch_indexes)}
-                os.write(acks, (json.dumps(line) + "\n").encode())
-                os.fsync(acks)
+                try:  # not recorded (disk full): the batch goes again next time, the same events
+                    os.write(acks, (json.dumps(line) + "\n").encode())
+                    os.fsync(acks)
+                except OSError as e:
+                    raise _cannot_write(path, e) from None
                 self.outcome.sent += len(batch_indexes)
             return True
         finally:
