@@ -1,5 +1,10 @@
 """A PostHog capture stand-in: real HTTP on 127.0.0.1 taking what posthog-python posts to /batch/
-(gzip included), recording every event. `fail` answers every post with that status instead."""
+(gzip included), recording every event. `fail` answers every post with that status instead.
+
+For crash and concurrency tests: `stall_after = n` lets n posts through, then takes the next one's
+events (or not, with `take_stalled = False`), sets `stalled` and never answers until `release` is
+set (the client is killed meanwhile); `hold_first = s` holds the answer to the first post until
+another post arrives or s seconds pass."""
 
 from __future__ import annotations
 
@@ -17,6 +22,12 @@ class FakeCapture:
         self.events: list[dict[str, Any]] = []
         self.posts: list[dict[str, Any]] = []  # path, gzip, api_key of every post
         self.fail: int | None = None
+        self.stall_after: int | None = None
+        self.take_stalled = True
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.hold_first: float | None = None
+        self.another_post = threading.Event()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.capture = self  # type: ignore[attr-defined]
@@ -43,9 +54,20 @@ class _Handler(BaseHTTPRequestHandler):
             capture.posts.append(
                 {"path": self.path, "gzip": zipped, "api_key": body.get("api_key")}
             )
+            number = len(capture.posts)
+            if number > 1:
+                capture.another_post.set()
+            stall = capture.stall_after is not None and number > capture.stall_after
             status = capture.fail or 200
-            if status == 200 and self.path.startswith("/batch"):
+            taken = not stall or capture.take_stalled
+            if status == 200 and self.path.startswith("/batch") and taken:
                 capture.events.extend(body.get("batch", []))
+        if stall:
+            capture.stalled.set()
+            capture.release.wait(60)
+            return  # no answer: the client was killed meanwhile
+        if number == 1 and capture.hold_first:
+            capture.another_post.wait(capture.hold_first)
         text = b'{"status": 1}' if status == 200 else b'{"error": "down"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -62,5 +84,6 @@ def serve() -> Iterator[FakeCapture]:
     try:
         yield capture
     finally:
+        capture.release.set()
         capture.server.shutdown()
         capture.server.server_close()

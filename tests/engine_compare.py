@@ -43,6 +43,7 @@ PACKED = {
     "posthog/funnel_events",
     "posthog/path_events",
     "posthog/session_facts",
+    "posthog/person_distinct_ids",  # pairs (person_id, distinct_id) per email
 }
 
 

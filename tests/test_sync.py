@@ -4,7 +4,13 @@ on the hand-made workspace whose segments are worked out in tests/handmade.py.""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,7 @@ import pytest
 
 from tests import handmade
 from tests.capture_server import serve
-from tests.cli_runner import run
+from tests.cli_runner import REPO, run
 
 KEY = "phc_TestProjectKey0123456789SECRET"
 AS_OF = "2026-11-16"
@@ -90,7 +96,7 @@ def test_dry_run_then_apply_sends_exactly_the_segmented_users(
         assert KEY not in text
 
 
-def test_a_failing_capture_host_leaves_the_state_unadvanced(
+def test_a_failing_capture_host_leaves_the_users_pending_and_the_rerun_sends_them(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     home = tmp_path / "home"
@@ -100,15 +106,22 @@ def test_a_failing_capture_host_leaves_the_state_unadvanced(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert failed.exit_code == 5, failed.stderr
-        assert "stay unsynced" in failed.stderr and KEY not in failed.stderr
-        state = home / "posthog-sync.json"
-        assert not state.exists() or not any(json.loads(state.read_text())["workspaces"].values())
+        assert "stay pending" in failed.stderr and KEY not in failed.stderr
+        doc = json.loads((home / "posthog-sync.json").read_text())
+        assert not any(doc["workspaces"].values())  # nothing counted as synced
+        (pending,) = doc["pending"].values()
+        assert len(pending["items"]) == 3
         capture.fail = None
         retried = _sync(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert retried.exit_code == 0, retried.stderr
-        assert "gaining" in retried.stdout and capture.events
+        assert "3 user(s) of an interrupted sync to send first" in retried.stdout
+        assert "0 user(s) to send" in retried.stdout
+        assert len(capture.events) == 3
+    doc = json.loads((home / "posthog-sync.json").read_text())
+    assert "pending" not in doc and len(next(iter(doc["workspaces"].values()))) == 3
+    assert not (home / "posthog-sync.acks").exists()
 
 
 def test_apply_without_a_key_is_a_config_error(tmp_path: Path, env: dict[str, str]) -> None:
@@ -175,3 +188,406 @@ def test_changed_and_emptied_users_are_sent_and_the_rest_not(
     synced = json.loads(state.read_text())["workspaces"][workspace]
     assert "dave@gamma.dev" not in synced
     assert synced["carol@beta.com"] == ["frustrated", "power_user"]
+
+
+# ----------------------------------------------------------------------------- identity
+
+
+def _event(distinct_id: str, person_id: str, when: str, email: str) -> dict[str, Any]:
+    return {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{distinct_id} {when}")),
+        "event": "$pageview",
+        "distinct_id": distinct_id,
+        "person_id": person_id,
+        "timestamp": when,
+        "properties": {"$pathname": "/"},
+        "person_properties": {"email": email},
+    }
+
+
+def _with_events(
+    tmp_path: Path, env: dict[str, str], extra: list[dict[str, Any]]
+) -> dict[str, str]:
+    path = Path(env["USERTRACK_EVENTS"])
+    with path.open("a", encoding="utf-8") as fh:
+        for row in extra:
+            fh.write(json.dumps(row) + "\n")
+    return env
+
+
+def test_a_stranger_with_the_same_email_does_not_take_over_the_sync(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Issue 18 item 4. bob (account id 2) is identified by the app as distinct_id "2"; a
+    stranger's person sends ' BOB@acme.io' an hour after bob's last event: bob's own person gets
+    his segments. carol's person was never identified with her user id (3): with a stranger's
+    person carrying her email too (even one whose distinct_id is her email), neither is tied to
+    her, so she is skipped as ambiguous, listed and counted, and nothing is written for her."""
+    env = _with_events(
+        tmp_path,
+        env,
+        [
+            _event("2", "p-bob", "2026-11-14T10:00:00.000000+00:00", "bob@acme.io"),
+            _event("evil-1", "p-evil-1", "2026-11-15T11:00:00.000000+00:00", " BOB@acme.io"),
+            _event("evil-2", "p-evil-2", "2026-11-15T11:00:00.000000+00:00", "CAROL@beta.com"),
+            _event(
+                "carol@beta.com", "p-evil-3", "2026-11-15T12:00:00.000000+00:00", "carol@beta.com"
+            ),
+        ],
+    )
+    home = tmp_path / "home"
+    with serve() as capture:
+        dry = _sync(home, env, POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY)
+        assert dry.exit_code == 0, dry.stderr
+        assert "1 skipped as ambiguous" in dry.stdout
+        assert "  ambiguous carol@beta.com  (skipped)" in dry.stdout
+        applied = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert applied.exit_code == 0, applied.stderr
+        assert "1 skipped as ambiguous" in applied.stdout
+        sets = capture.sets()
+    assert sets["2"]["usertrack_segments"] == ["failing", "power_user"]
+    assert not {"evil-1", "evil-2", "carol@beta.com", "carol", "bob"} & set(sets)
+    (synced,) = json.loads((home / "posthog-sync.json").read_text())["workspaces"].values()
+    assert "carol@beta.com" not in synced and synced["bob@acme.io"] == ["failing", "power_user"]
+
+
+def test_pick_target_never_by_recency() -> None:
+    from usertrack.act.sync import pick_target
+
+    # one person: theirs, the identifying distinct_id first
+    assert pick_target({"p1": ["anon", "42"]}, {"42"}) == "42"
+    assert pick_target({"p1": ["b", "a"]}, set()) == "a"
+    # several: the one identified, else nobody
+    assert pick_target({"p1": ["42"], "p2": ["x"]}, {"42"}) == "42"
+    assert pick_target({"p1": ["y"], "p2": ["x"]}, {"42"}) is None
+    assert pick_target({"p1": ["42"], "p2": ["43"]}, {"42", "43"}) is None
+
+
+def test_resolve_targets_identifies_accounts_by_user_id_and_others_by_email() -> None:
+    from usertrack.act.sync import resolve_targets
+
+    rows = [
+        # an account holder: their user id wins, a stranger's person named by the email does not
+        {"email": "acc@q.io", "person_ids": ["p1", "p2"], "distinct_ids": ["acc@q.io", "77"]},
+        # no account: the person identified by the email (as the app sent it) wins
+        {"email": "p@q.io", "person_ids": ["p3", "p4"], "distinct_ids": ["P@Q.io", "anon"]},
+        # events without a person_id: each distinct_id a person of its own, never merged
+        {"email": "x@y.io", "person_ids": ["", ""], "distinct_ids": ["a", "b"]},
+    ]
+    targets, ambiguous = resolve_targets(rows, {"acc@q.io": {"77"}})
+    assert targets == {"acc@q.io": "77", "p@q.io": "P@Q.io"}
+    assert ambiguous == {"x@y.io": 2}
+
+
+def test_emails_from_posthog_are_listed_as_plain_text(tmp_path: Path, env: dict[str, str]) -> None:
+    """An OSC 8 hyperlink in a PostHog email shows escaped in the listing, never as a link."""
+    evil = "x\x1b]8;;http://evil\x1b\\@evil.io"
+    env = _with_events(
+        tmp_path, env, [_event("x-1", "p-x", "2026-11-15T11:00:00.000000+00:00", evil)]
+    )
+    home = tmp_path / "home"
+    with serve() as capture:
+        first = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert first.exit_code == 0, first.stderr
+    # As if an earlier sync had sent that person a segment they have left: listed as losing.
+    state = home / "posthog-sync.json"
+    doc = json.loads(state.read_text())
+    (workspace,) = doc["workspaces"]
+    doc["workspaces"][workspace][evil] = ["at_risk"]
+    state.write_text(json.dumps(doc))
+    dry = _sync(home, env)
+    assert dry.exit_code == 0, dry.stderr
+    assert "losing" in dry.stdout and "x\\x1b]8;;http://evil\\x1b\\@evil.io" in dry.stdout
+    assert "\x1b" not in dry.stdout
+
+
+# ----------------------------------------------------------------------------- exactly once
+
+KNOWN = ["alice@acme.io", "bob@acme.io", "carol@beta.com"]  # segmented and seen by PostHog
+
+
+def _start(home: Path, env: dict[str, str], capture_url: str, *args: str) -> subprocess.Popen[str]:
+    """`usertrack sync posthog --apply` in a process of its own, as cron would run it."""
+    full = {
+        **os.environ,
+        **env,
+        "USERTRACK_HOME": str(home),
+        "POSTHOG_CAPTURE_HOST": capture_url,
+        "POSTHOG_PROJECT_API_KEY": KEY,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "usertrack", "sync", "posthog", "--apply", "--as-of", AS_OF, *args],
+        cwd=REPO,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _assert_each_user_once(events: list[dict[str, Any]], home: Path) -> None:
+    """Every known user reached PostHog; a user sent twice was sent as the very same event (the
+    uuid PostHog deduplicates on, the timestamp, the values); the state is folded."""
+    ids = _latest_distinct_ids()
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_id.setdefault(event["distinct_id"], []).append(event)
+    assert set(by_id) == {ids[e] for e in KNOWN}
+    for distinct_id, sent in by_id.items():
+        same = {(e["uuid"], e["timestamp"], json.dumps(e["$set"], sort_keys=True)) for e in sent}
+        assert len(same) == 1, (distinct_id, sent)
+    doc = json.loads((home / "posthog-sync.json").read_text())
+    assert "pending" not in doc
+    (synced,) = doc["workspaces"].values()
+    assert sorted(synced) == KNOWN
+    assert not (home / "posthog-sync.acks").exists()
+
+
+def test_two_concurrent_applies_send_each_user_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """Issue 18 item 7: the second run waits for the first's lock, then plans against what the
+    first sent: nothing left. (Without the lock both would send everyone.)"""
+    home = tmp_path / "home"
+    with serve() as capture:
+        capture.hold_first = 8.0  # the first run holds the lock while the second comes to it
+        runs = [_start(home, env, capture.url, "--batch-size", "1") for _ in range(2)]
+        outs = [run.communicate(timeout=120) for run in runs]
+        for run, (out, err) in zip(runs, outs, strict=True):
+            assert run.returncode == 0, err
+            assert KEY not in out + err
+        assert sorted(out.split(";")[0] for out, _ in outs) == [
+            "0 user(s) to send: 0 gaining segments, 0 changing, 0 losing every segment",
+            "3 user(s) to send: 3 gaining segments, 0 changing, 0 losing every segment",
+        ]
+        assert len(capture.events) == 3
+        _assert_each_user_once(capture.events, home)
+
+
+def test_a_second_apply_gives_up_with_exit_10_while_one_runs(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack import locks
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(locks, "DEFAULT_WAIT_SECONDS", 0.5)
+    with serve() as capture, locks.exclusive(home, "sync", what="the test"):
+        busy = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert busy.exit_code == 10, busy.stderr
+        assert "another usertrack sync posthog --apply is running" in busy.stderr
+        assert capture.posts == []
+
+
+@pytest.mark.parametrize(
+    ("acknowledged", "taken"),
+    [(0, False), (0, True), (1, True), (2, False), (2, True)],
+    ids=["before-any-post", "first-post-unanswered", "after-1-batch", "after-2-lost", "after-2"],
+)
+def test_kill_9_during_apply_then_rerun_sends_only_the_unacknowledged(
+    tmp_path: Path, env: dict[str, str], acknowledged: int, taken: bool
+) -> None:
+    """Issue 18 item 9: the capture host takes `acknowledged` batches of one user, then receives
+    the next post (keeping its events when `taken`: PostHog got them but the answer never came
+    back) and never answers; the process is killed with SIGKILL there. The rerun sends the rest,
+    as the same events, and every user is acknowledged once."""
+    home = tmp_path / "home"
+    with serve() as capture:
+        capture.stall_after, capture.take_stalled = acknowledged, taken
+        run = _start(home, env, capture.url, "--batch-size", "1")
+        try:
+            assert capture.stalled.wait(60), run.communicate(timeout=5)
+        finally:
+            run.send_signal(signal.SIGKILL)
+            run.wait(timeout=30)
+        capture.stall_after = None
+        capture.release.set()
+        before = list(capture.events)
+        assert len(before) == acknowledged + taken
+        doc = json.loads((home / "posthog-sync.json").read_text())
+        (pending,) = doc["pending"].values()
+        assert [item[0] for item in pending["items"]] == KNOWN
+        rerun = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert rerun.exit_code == 0, rerun.stderr
+        assert f"{3 - acknowledged} user(s) of an interrupted sync to send first" in rerun.stdout
+        assert "0 user(s) to send" in rerun.stdout
+        assert len(capture.events) == 3 + taken
+        _assert_each_user_once(capture.events, home)
+        # and nothing more on the next run
+        again = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert again.exit_code == 0 and len(capture.events) == 3 + taken
+
+
+def _as_if_killed(home: Path, acks: bytes) -> None:
+    """The state of a run killed after saving its generation: the synced users back in a pending
+    generation, and `acks` as the acknowledgements file it had appended."""
+    state = home / "posthog-sync.json"
+    doc = json.loads(state.read_text())
+    (workspace,) = doc["workspaces"]
+    ids = _latest_distinct_ids()
+    items = [[e, ids[e], s, s[0]] for e, s in sorted(doc["workspaces"][workspace].items())]
+    doc["workspaces"][workspace] = {}
+    doc["pending"] = {
+        workspace: {"generation": "g1", "synced_at": "2026-11-20T10:00:00+00:00", "items": items}
+    }
+    state.write_text(json.dumps(doc))
+    (home / "posthog-sync.acks").write_bytes(acks)
+
+
+def test_killed_after_the_last_acknowledgement_the_rerun_sends_nothing_and_folds(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Every batch acknowledged, the process killed before the fold: the rerun sends nothing,
+    folds the generation and drops its acknowledgements (and a stale generation's, g0, left by
+    a kill between an earlier fold and the cleanup)."""
+    home = tmp_path / "home"
+    with serve() as capture:
+        assert (
+            _sync(
+                home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+            ).exit_code
+            == 0
+        )
+        _as_if_killed(
+            home,
+            b'{"generation": "g0", "done": [[0, 1]]}\n{"generation": "g1", "done": [[0, 3]]}\n',
+        )
+        capture.events.clear()
+        rerun = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert rerun.exit_code == 0, rerun.stderr
+        assert capture.events == [] and "interrupted" not in rerun.stdout
+    doc = json.loads((home / "posthog-sync.json").read_text())
+    assert "pending" not in doc and sorted(next(iter(doc["workspaces"].values()))) == KNOWN
+    assert not (home / "posthog-sync.acks").exists()
+
+
+def test_an_acknowledgement_cut_short_by_the_kill_is_sent_again(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The last line of the acks file without its newline was being written when the process
+    died: that batch counts as not acknowledged and goes again; the complete lines hold."""
+    home = tmp_path / "home"
+    with serve() as capture:
+        assert (
+            _sync(
+                home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+            ).exit_code
+            == 0
+        )
+        _as_if_killed(
+            home, b'{"generation": "g1", "done": [[0, 1]]}\n{"generation": "g1", "done": [[1,'
+        )
+        capture.events.clear()
+        rerun = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert rerun.exit_code == 0, rerun.stderr
+        assert "2 user(s) of an interrupted sync to send first" in rerun.stdout
+        ids = _latest_distinct_ids()
+        assert sorted(e["distinct_id"] for e in capture.events) == sorted(
+            [ids["bob@acme.io"], ids["carol@beta.com"]]
+        )
+        # the events of generation g1 and its moment, as the killed run would have sent them
+        assert {e["timestamp"] for e in capture.events} == {"2026-11-20T10:00:00+00:00"}
+    doc = json.loads((home / "posthog-sync.json").read_text())
+    assert "pending" not in doc and sorted(next(iter(doc["workspaces"].values()))) == KNOWN
+
+
+# ----------------------------------------------------------------------------- damaged state
+
+DAMAGED = {
+    "not-json": ("posthog-sync.json", '{"workspaces": {', "not valid JSON"),
+    "an-array": ("posthog-sync.json", "[1, 2, 3]", "the sync state is a JSON array, not an object"),
+    "workspaces-a-list": (
+        "posthog-sync.json",
+        '{"workspaces": []}',
+        '"workspaces" is missing or not an object',
+    ),
+    "segments-a-number": (
+        "posthog-sync.json",
+        '{"workspaces": {"w": {"a@b.io": 5}}}',
+        "the segments are 5, not a list of segment ids",
+    ),
+    "pending-item": (
+        "posthog-sync.json",
+        '{"workspaces": {}, "pending": {"w": {"generation": "g", "synced_at":'
+        ' "2026-11-20T10:00:00+00:00", "items": [["a@b.io", 7, [], null]]}}}',
+        "item 0 is not [email, distinct_id, [segments], primary]",
+    ),
+    "acks": ("posthog-sync.acks", "garbage\n", "line 1 is not an acknowledgement"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED, ids=list(DAMAGED))
+def test_a_damaged_state_file_is_named_never_overwritten_and_reset_recovers(
+    tmp_path: Path, env: dict[str, str], case: str
+) -> None:
+    """Issue 18 item 10: exit 8 naming the file, what is wrong and the recovery; the file is
+    left as it was and nothing is sent; --reset-state moves it aside and the next run re-sends."""
+    name, text, what = DAMAGED[case]
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    path = home / name
+    path.write_text(text)
+    with serve() as capture:
+        for args in ([], ["--apply"]):
+            result = _sync(
+                home, env, *args, POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+            )
+            assert result.exit_code == 8, (args, result.stderr)
+            assert f"{path}: " in result.stderr and what in result.stderr, result.stderr
+            assert "usertrack sync posthog --reset-state" in result.stderr
+            assert "Traceback" not in result.stderr and result.stdout == ""
+            assert path.read_text() == text
+        assert capture.posts == []
+        reset = _sync(home, env, "--reset-state")
+        assert reset.exit_code == 0, reset.stderr
+        (aside,) = home.glob(f"{name}.damaged-*")
+        assert aside.read_text() == text and not path.exists()
+        assert f"moved {path} aside as {aside.name}" in reset.stderr
+        again = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert again.exit_code == 0, again.stderr
+        assert "3 user(s) to send: 3 gaining" in again.stdout and len(capture.events) == 3
+
+
+def test_a_capture_host_that_never_answers_is_given_up_at_the_deadline(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each post has a timeout and the whole send a deadline: a host that takes the connection
+    and never answers costs seconds, not forever; the users stay pending (exit 5) and the next
+    run sends them, as the same events."""
+    from usertrack.act import sync
+
+    monkeypatch.setattr(sync, "POST_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(sync, "DEADLINE_SECONDS", 3.0)
+    home = tmp_path / "home"
+    with serve() as capture:
+        capture.stall_after = 0
+        started = time.monotonic()
+        stuck = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert stuck.exit_code == 5, stuck.stderr
+        assert time.monotonic() - started < 30
+        assert "stay pending" in stuck.stderr and "Timeout" in stuck.stderr
+        first = {e["distinct_id"]: e["uuid"] for e in capture.events}
+        capture.stall_after = None
+        capture.events.clear()
+        rerun = _sync(
+            home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
+        )
+        assert rerun.exit_code == 0, rerun.stderr
+        assert {e["distinct_id"]: e["uuid"] for e in capture.events} == first
+        _assert_each_user_once(capture.events, home)

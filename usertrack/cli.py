@@ -1834,57 +1834,104 @@ def sync_posthog(
     queries_dir: QueriesOpt = None,
     refresh: RefreshOpt = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Changes listed.")] = 20,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, max=10_000, help="Users per post to the capture host."),
+    ] = 1000,  # usertrack.act.sync DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset-state",
+            help="Move the sync state aside (posthog-sync.json.damaged-TIME); the next --apply"
+            " sends every segmented user again.",
+        ),
+    ] = False,
 ) -> None:
     """Each user's segments to PostHog as person properties (dry run unless --apply)."""
     with handle_errors():
-        from usertrack.act.sync import apply_sync, capture_host, plan_sync, project_key
+        from usertrack.act import sync
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.errors import DeliveryError
+        from usertrack.rendering.style import terminal_text
 
+        if reset:
+            from usertrack.config import load_settings
+
+            moved = sync.reset_state(load_settings().home, now_utc())
+            for old, new in moved:
+                _info(f"usertrack: moved {old} aside as {new.name}")
+            if not moved:
+                _info("usertrack: no sync state to reset")
+            return
         moment = parse_as_of(as_of) if as_of else None
         key = host = None
         if apply:  # configuration first: nothing is queried for a sync that cannot be sent
-            key = project_key()
-            host, _ = capture_host()
+            key = sync.project_key()
+            host, _ = sync.capture_host()
+        result = None
         with _status("loading rules and queries") as progress:
             ws = _open_workspace(
                 progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
             )
             with ws:
                 _check_as_of(ws, moment)
-                plan = plan_sync(
-                    ws, moment or ws.default_as_of(), everyone=everyone, progress=progress
-                )
-                result = None
-                if apply and key and host and plan.changes:
-                    progress(f"sending {len(plan.changes)} users to PostHog")
-                    result = apply_sync(ws.settings.home, plan, now_utc(), key=key, host=host)
+                as_of_moment = moment or ws.default_as_of()
+                if apply and key and host:
+                    sync.load_state(ws.settings.home)  # a damaged state stops before the queries
+                    facts = sync.gather(ws, as_of_moment, progress)
+                    plan, result = sync.apply_sync(
+                        ws.settings.home,
+                        facts,
+                        now_utc(),
+                        key=key,
+                        host=host,
+                        everyone=everyone,
+                        batch_size=batch_size,
+                        progress=progress,
+                    )
+                else:
+                    plan = sync.plan_sync(ws, as_of_moment, everyone=everyone, progress=progress)
         summary = (
             f"{len(plan.changes)} user(s) to send: {plan.count('gaining')} gaining segments,"
             f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"
             + (f", {plan.count('unchanged')} unchanged (--all)" if everyone else "")
             + f"; {len(plan.unknown)} skipped (PostHog has never seen them)"
+            + f"; {len(plan.ambiguous)} skipped as ambiguous (several PostHog persons with the"
+            " email, not one identified by the app)"
         )
         typer.echo(summary)
-        for change in plan.changes[:limit]:
+        if plan.resend:
+            typer.echo(
+                f"{len(plan.resend)} user(s) of an interrupted sync to send first"
+                " (the same events again)"
+            )
+        listed = [*plan.resend, *plan.changes]
+        for change in listed[:limit]:
             before = ",".join(change.before) or "-"
             after = ",".join(change.after) or "-"
-            typer.echo(f"  {change.kind:9} {change.email}  {before} -> {after}")
-        if len(plan.changes) > limit:
-            typer.echo(f"  ... and {len(plan.changes) - limit} more")
+            email = terminal_text(change.email)
+            typer.echo(
+                f"  {change.kind:9} {email}  {terminal_text(before)} -> {terminal_text(after)}"
+            )
+        if len(listed) > limit:
+            typer.echo(f"  ... and {len(listed) - limit} more")
+        for email in plan.ambiguous[:limit]:
+            typer.echo(f"  ambiguous {terminal_text(email)}  (skipped)")
+        if len(plan.ambiguous) > limit:
+            typer.echo(f"  ... and {len(plan.ambiguous) - limit} more ambiguous")
         if not apply:
             _info("usertrack: dry run: nothing sent (add --apply to send)")
             return
-        if result is None:
+        if result is None or (result.sent == 0 and not result.failed):
             _info("usertrack: nothing to send")
             return
-        ok = result.sent - len(result.failed)
-        _info(f"usertrack: sent person properties of {ok} user(s) to PostHog")
+        again = f" ({result.resent} of them from an interrupted sync)" if result.resent else ""
+        _info(f"usertrack: sent person properties of {result.sent} user(s) to PostHog{again}")
         if result.failed:
             raise DeliveryError(
-                f"PostHog did not take {len(result.failed)} user(s)"
-                f" ({result.errors[0] if result.errors else 'no answer'}); they stay unsynced"
-                " and are sent on the next run"
+                f"PostHog did not take {result.failed} user(s)"
+                f" ({result.errors[0] if result.errors else 'no answer'}); they stay pending"
+                " and go first on the next --apply, as the same events"
             )
 
 
