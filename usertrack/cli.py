@@ -1725,7 +1725,7 @@ def alerts(
             with exclusive(home, "alerts", what=locked):
                 aside = move_outbox_aside(home, now_utc())
             typer.echo(
-                f"moved {aside} aside; the next --notify run starts an empty outbox"
+                f"moved the Slack outbox to {aside}; the next --notify run starts an empty one"
                 if aside
                 else "No Slack outbox to reset."
             )
@@ -1829,8 +1829,11 @@ def alerts(
                     )
                 elif url:
                     _info(f"usertrack: sent {sent} Slack message(s); {queued} queued")
-                    for key, why in failed.items():
+                    shown_failures = list(failed.items())
+                    for key, why in shown_failures[:5]:
                         _warn(f"{key}: not delivered ({why}); queued for the next run")
+                    if len(shown_failures) > 5:
+                        _warn(f"… and {len(shown_failures) - 5} more not delivered")
                 else:
                     kept = "segments kept (--save)" if keep else "nothing recorded"
                     _info(f"usertrack: dry run: nothing sent, {kept} (add --notify slack to send)")

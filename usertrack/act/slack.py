@@ -234,7 +234,7 @@ def _add_button(
 
 def _damaged(path: Path, what: str) -> StateFileError:
     return StateFileError(
-        f"{path}: the alerts outbox is damaged: {what}; nothing was sent",
+        f"{path}: the alerts outbox is damaged: {what}; nothing is sent until it is moved aside",
         hint="usertrack alerts --reset-outbox moves it aside (as alerts-outbox.json.damaged-<UTC"
         " time>, its queued messages kept there) and starts an empty one",
     )
