@@ -97,6 +97,12 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (a timeout): what it sent was still taken above
 
 
+def _units(text: str) -> int:
+    """A text's length in UTF-16 code units (an emoji beyond U+FFFF counts 2): the stricter of
+    the ways Slack may count its limits' characters."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def block_kit_problems(body: bytes) -> list[str]:
     """What Slack would refuse in a message (api.slack.com/reference/block-kit); [] when none."""
     try:
@@ -114,8 +120,8 @@ def block_kit_problems(body: bytes) -> list[str]:
         if plain_only and obj["type"] != "plain_text":
             out.append(f"{where}: must be plain_text")
         text = obj.get("text")
-        if not isinstance(text, str) or not 1 <= len(text) <= limit:
-            out.append(f"{where}: text of {len(text or '')} characters (1 to {limit})")
+        if not isinstance(text, str) or not 1 <= _units(text) <= limit:
+            out.append(f"{where}: text of {_units(text or '')} characters (1 to {limit})")
 
     text = doc.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > 40_000):
@@ -142,7 +148,7 @@ def block_kit_problems(body: bytes) -> list[str]:
             for i, e in enumerate(elements):
                 text_object(f"{where}.elements[{i}]", e.get("text"), 75, plain_only=True)
                 url = e.get("url")
-                if url is not None and (not isinstance(url, str) or len(url) > 3000):
+                if url is not None and (not isinstance(url, str) or _units(url) > 3000):
                     out.append(f"{where}.elements[{i}]: url over 3,000 characters")
                 if len(str(e.get("action_id", ""))) > 255:
                     out.append(f"{where}.elements[{i}]: action_id over 255 characters")

@@ -481,13 +481,14 @@ def test_values_past_block_kit_limits_are_cut_and_slack_takes_the_message(tmp_pa
         _stranger(now, email="p@x.io", current_page="/" + "p" * 10_799),
         _stranger(now, email="d@x.io", distinct_id="d" * 3500),
         _stranger(now, email="e" * 3000 + "@x.io", trigger_name="T" * 200),
+        _stranger(now, email="m@x.io", name="😀" * 4000, current_page="\u2028" * 9000),
     ]
     assert len(alerts[2]["posthog_url"]) > 3500
     outbox = _queue(tmp_path / "home", alerts, now, app_url="https://admin.example.com")
     with serve() as slack:
         done = deliver(outbox, slack.url, now, backoff=0.01)
     assert slack.problems == [] and slack.refused == []
-    assert len(done.sent) == 4 and outbox.queue == [] and not done.dead
+    assert len(done.sent) == 5 and outbox.queue == [] and not done.dead
     by_email = {m["text"].split("(")[1].split(")")[0][:6]: m for m in slack.received}
     person = by_email["n@x.io"]["blocks"][1]["text"]["text"]
     assert "N" * 290 in person and "N" * 301 not in person and "N…" in person
@@ -499,6 +500,9 @@ def test_values_past_block_kit_limits_are_cut_and_slack_takes_the_message(tmp_pa
     assert buttons == ["View user"]  # the 3,543-character PostHog link is left out, and said so
     assert long_link[-1]["type"] == "context"
     assert "Open in PostHog link left out" in long_link[-1]["elements"][0]["text"]
+    emoji = by_email["m@x.io"]["blocks"][1]["text"]["text"]  # 2 UTF-16 units each: 149 fit
+    assert "😀" * 149 + "…" in emoji and "😀" * 150 not in emoji
+    assert "Current page:  ⏎ " in emoji  # a line separator cannot fake a line
     for message in slack.received:
         assert len(message["text"]) <= 3000
 

@@ -50,7 +50,7 @@ ANSWER_CHARS = 200  # of Slack's answer kept with a dead letter
 TRANSIENT, MESSAGE, WEBHOOK = "transient", "message", "webhook"
 _MESSAGE_REFUSED = frozenset({400, 413, 422})
 
-# Block Kit's limits (api.slack.com/reference/block-kit); text is counted in characters.
+# Block Kit's limits (api.slack.com/reference/block-kit), counted in UTF-16 units (`length`).
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
 BUTTON_CHARS = 75
@@ -67,7 +67,7 @@ ELLIPSIS = "…"
 # that reorder or hide text (bidi embeddings, overrides, isolates and marks; zero-width ones).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+_NEWLINES = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
 
 
 def visible(value: Any) -> str:
@@ -78,9 +78,22 @@ def visible(value: Any) -> str:
     return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def length(text: str) -> int:
+    """`text`'s length as Slack's limits are checked here: UTF-16 code units (an emoji beyond
+    U+FFFF counts 2), never fewer than its characters, so a text within it fits either way."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
 def fit(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+    """`text` cut to at most `limit` (see `length`), an ellipsis marking the cut."""
+    if length(text) <= limit:
+        return text
+    units = 0
+    for n, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit - 1:
+            return text[:n].rstrip() + ELLIPSIS
+    return text
 
 
 def value(raw: Any, limit: int = VALUE_CHARS) -> str:
@@ -94,10 +107,10 @@ def mrkdwn(text: Any) -> str:
 
 
 def fit_mrkdwn(text: str, limit: int) -> str:
-    """Escaped mrkdwn cut to `limit` characters without splitting an entity (`&amp;`)."""
-    if len(text) <= limit:
+    """Escaped mrkdwn cut to `limit` (see `length`) without splitting an entity (`&amp;`)."""
+    if length(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = fit(text, limit)[:-1]
     amp = cut.rfind("&", max(0, len(cut) - 5))
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
@@ -216,7 +229,7 @@ def _count(raw: Any) -> str:
 def _add_button(
     buttons: list[dict[str, Any]], left_out: list[str], label: str, url: str, action: str
 ) -> None:
-    if len(url) > URL_CHARS:
+    if length(url) > URL_CHARS:
         left_out.append(f"The {label} link")
         return
     buttons.append(
