@@ -746,6 +746,11 @@ def test_pending_shows_stranger_values_as_plain_text(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout
     assert "\\x1b]8;;http://evil.example/" in result.stdout
+    # Nothing to reset in a home that does not exist yet: said, exit 0, no lock file made.
+    fresh = tmp_path / "fresh"
+    reset = run(["alerts", "--reset-outbox"], fresh)
+    assert reset.exit_code == 0 and "No Slack outbox to reset." in reset.stdout
+    assert not fresh.exists()
 
 
 def test_a_damaged_snapshot_is_skipped_with_a_warning_by_alerts_changes_and_report(

@@ -1708,7 +1708,7 @@ def alerts(
             pending_lines,
             render_alerts,
         )
-        from usertrack.act.slack import DEADLINE, MAX_AGE, Outbox, deliver
+        from usertrack.act.slack import DEADLINE, MAX_AGE, OUTBOX_FILE, Outbox, deliver
         from usertrack.act.slack import reset_outbox as move_outbox_aside
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings, resolve_alerts_file
@@ -1722,8 +1722,10 @@ def alerts(
         locked = "usertrack alerts --notify"
         if reset_outbox:
             home = load_settings().home
-            with exclusive(home, "alerts", what=locked):
-                aside = move_outbox_aside(home, now_utc())
+            aside = None
+            if (home / OUTBOX_FILE).exists():  # (no home yet: nothing to reset, nothing to lock)
+                with exclusive(home, "alerts", what=locked):
+                    aside = move_outbox_aside(home, now_utc())
             typer.echo(
                 f"moved the Slack outbox to {aside}; the next --notify run starts an empty one"
                 if aside
