@@ -214,8 +214,9 @@ def message(
     if buttons:
         blocks.append({"type": "actions", "elements": buttons[:ACTION_ELEMENTS]})
     if left_out:
+        links = " and ".join(left_out)
         note = (
-            f"{' and '.join(left_out)} left out: longer than the {URL_CHARS:,} characters"
+            f"{links[0].upper()}{links[1:]} left out: longer than the {URL_CHARS:,} characters"
             " Slack takes in a link"
         )
         blocks.append({"type": "context", "elements": [_plain(note, CONTEXT_CHARS)]})
@@ -230,7 +231,7 @@ def _add_button(
     buttons: list[dict[str, Any]], left_out: list[str], label: str, url: str, action: str
 ) -> None:
     if length(url) > URL_CHARS:
-        left_out.append(f"The {label} link")
+        left_out.append(f"the {label} link")
         return
     buttons.append(
         {
