@@ -256,6 +256,8 @@ def test_each_kind_of_trigger_has_its_own_slack_message() -> None:
     assert "40 failures against 6 a day" in _texts(spike)
     for absent in ("👤", "Plan", "Events in session", "Last active", "All users"):
         assert absent not in _texts(spike) and absent not in spike["text"]
-    # a name is data: Slack's mention markup is escaped, never sent as markup
-    assert "<!here>" not in _texts(stuck) + stuck["text"]
-    assert "&lt;!here&gt; Ann" in _texts(stuck)
+    # a name is data: plain_text in the blocks (shown as written, never a mention), escaped in
+    # the fallback text
+    (person,) = [b["text"] for b in stuck["blocks"] if "Ann" in str(b.get("text", {}))]
+    assert person["type"] == "plain_text" and "<!here> Ann" in person["text"]
+    assert "<!here>" not in stuck["text"] and "&lt;!here&gt; Ann" in stuck["text"]

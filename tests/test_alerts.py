@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -226,9 +226,13 @@ def test_slack_cooldown_across_runs_and_no_secret_anywhere(
         assert after.exit_code == 0 and len(slack.received) == 2 * len(EXPECTED)
     message = next(m for m in slack.received if "stuck@x.io" in m["text"])
     assert [b["type"] for b in message["blocks"]] == ["header", "section", "section"]
-    person = message["blocks"][1]["text"]["text"]
-    # the name is PostHog data: Slack's control characters escaped, never markup
-    assert "Stuck &lt;b&gt;&amp; (stuck@x.io)" in person
+    person = message["blocks"][1]["text"]
+    # the name is PostHog data: plain_text (shown as written, never markup), and escaped in the
+    # fallback text, whose mrkdwn is off
+    assert person["type"] == "plain_text" and person["emoji"] is False
+    person = person["text"]
+    assert "Stuck <b>& (stuck@x.io)" in person
+    assert "Stuck &lt;b&gt;&amp; (stuck@x.io)" in message["text"] and message["mrkdwn"] is False
     assert "/billing" in person and "8m 0s" in person
     assert "Stuck on page" in person
     outbox = home / "alerts-outbox.json"
@@ -332,17 +336,23 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     assert spike_today["detail"].startswith("2026-11-15: workflow failures ")
     errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
     assert len(errors) == 1 and errors[0]["session_errors"] >= 4
-    # No snapshot before: the day-earlier segments were computed, and both moments were kept in
-    # the history (as a `segments` run keeps its own), so the next run classifies once and
-    # answers the same, without the note.
+    # No snapshot before: the day-earlier segments were computed. A dry run records nothing;
+    # with --save (as a --notify run does) both moments are kept in the history, so the next
+    # run classifies once and answers the same, without the note.
     assert "one day earlier" in result.stderr
     import sqlite3
 
     from usertrack.segments.history import history_path
 
-    with sqlite3.connect(history_path(home)) as con:
-        saved = {row[0] for row in con.execute("SELECT as_of FROM snapshots")}
-    assert saved == {"2026-11-15T00:00:00Z", "2026-11-16T00:00:00Z"}  # the anchor, a day before
+    def saved() -> set[str]:
+        with sqlite3.connect(history_path(home)) as con:
+            return {row[0] for row in con.execute("SELECT as_of FROM snapshots")}
+
+    assert saved() == set()
+    kept = run(["alerts", "-f", "json", "--save"], home)
+    assert kept.exit_code == 0, kept.stderr
+    assert json.loads(kept.stdout)["alerts"] == json.loads(result.stdout)["alerts"]
+    assert saved() == {"2026-11-15T00:00:00Z", "2026-11-16T00:00:00Z"}  # the anchor, a day before
     again = run(["alerts", "-f", "json"], home)
     assert again.exit_code == 0, again.stderr
     assert "one day earlier" not in again.stderr
@@ -420,3 +430,366 @@ def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> Non
         assert len(slack.received) == 1
     saved = Outbox.open(tmp_path / "home")
     assert saved.queue == [] and list(saved.sent) == ["multiple_errors:a@x.io"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 18: Slack messages within Block Kit, dead letters, one sender, dry runs, damaged state
+
+
+def _stranger(now: datetime, **values: Any) -> dict[str, Any]:
+    """An activity alert whose person wrote their own name, page and distinct_id."""
+    from usertrack.act.alerts import person_url
+
+    distinct_id = values.pop("distinct_id", "d-1")
+    return {
+        "email": "a@x.io",
+        "name": "Ann",
+        "plan": "trialing",
+        "trigger": "stuck_on_page",
+        "trigger_name": "Stuck",
+        "kind": "activity",
+        "detail": "",
+        "current_page": "/x",
+        "time_on_page_seconds": 400,
+        "session_events": 2,
+        "session_errors": 0,
+        "last_active_at": now,
+        "distinct_id": distinct_id,
+        "posthog_url": person_url("https://eu.posthog.com", "1", distinct_id),
+        **values,
+    }
+
+
+def _queue(home: Path, alerts: list[dict[str, Any]], now: datetime, **kw: Any) -> Any:
+    from usertrack.act.slack import Outbox
+
+    outbox = Outbox.open(home)
+    outbox.enqueue(alerts, now, now, timedelta(minutes=10), **kw)
+    outbox.save()
+    return outbox
+
+
+def test_values_past_block_kit_limits_are_cut_and_slack_takes_the_message(tmp_path: Path) -> None:
+    """A 4,000-character name, a 10,800-character page and a 3,500-character distinct_id (a
+    3,543-character person link): Slack answers 400 invalid_blocks to a message past Block Kit's
+    limits, which stayed queued for ever and made every run exit 5."""
+    from usertrack.act.slack import deliver
+
+    now = datetime.now(UTC)
+    alerts = [
+        _stranger(now, email="n@x.io", name="N" * 4000),
+        _stranger(now, email="p@x.io", current_page="/" + "p" * 10_799),
+        _stranger(now, email="d@x.io", distinct_id="d" * 3500),
+        _stranger(now, email="e" * 3000 + "@x.io", trigger_name="T" * 200),
+        _stranger(now, email="m@x.io", name="😀" * 4000, current_page="\u2028" * 9000),
+    ]
+    assert len(alerts[2]["posthog_url"]) > 3500
+    outbox = _queue(tmp_path / "home", alerts, now, app_url="https://admin.example.com")
+    with serve() as slack:
+        done = deliver(outbox, slack.url, now, backoff=0.01)
+    assert slack.problems == [] and slack.refused == []
+    assert len(done.sent) == 5 and outbox.queue == [] and not done.dead
+    by_email = {m["text"].split("(")[1].split(")")[0][:6]: m for m in slack.received}
+    person = by_email["n@x.io"]["blocks"][1]["text"]["text"]
+    assert "N" * 290 in person and "N" * 301 not in person and "N…" in person
+    assert "(n@x.io)" in person and "Trigger: Stuck" in person  # the lines after it are kept
+    page = by_email["p@x.io"]["blocks"][1]["text"]["text"]
+    assert "📍 Current page: /ppp" in page and "p…" in page and "Trigger: Stuck" in page
+    long_link = by_email["d@x.io"]["blocks"]
+    buttons = [b["text"]["text"] for b in long_link[-2]["elements"]]
+    assert buttons == ["View user"]  # the 3,543-character PostHog link is left out, and said so
+    assert long_link[-1]["type"] == "context"
+    assert "Open in PostHog link left out" in long_link[-1]["elements"][0]["text"]
+    emoji = by_email["m@x.io"]["blocks"][1]["text"]["text"]  # 2 UTF-16 units each: 149 fit
+    assert "😀" * 149 + "…" in emoji and "😀" * 150 not in emoji
+    assert "Current page:  ⏎ " in emoji  # a line separator cannot fake a line
+    for message in slack.received:
+        assert len(message["text"]) <= 3000
+
+
+def test_stranger_values_never_format_mention_or_reorder_in_slack(tmp_path: Path) -> None:
+    from usertrack.act.slack import deliver
+
+    now = datetime.now(UTC)
+    name = "`tick`*star*_u_ ~s~ @here <!here> <https://evil.example|x> :smile: e\u202etxt.exe\x1b]8"
+    outbox = _queue(tmp_path / "home", [_stranger(now, name=name, plan="<!channel>")], now)
+    with serve() as slack:
+        deliver(outbox, slack.url, now)
+    (message,) = slack.received
+    for block in message["blocks"]:
+        text = block.get("text") or {}
+        if text.get("type") == "mrkdwn":  # only usertrack's own words are mrkdwn
+            assert text.get("verbatim") is True and "@x.io" not in text["text"]
+    person = message["blocks"][1]["text"]
+    assert person["type"] == "plain_text" and person["emoji"] is False
+    assert "`tick`*star*_u_ ~s~ @here <!here> <https://evil.example|x> :smile: " in person["text"]
+    assert "e\\u202etxt.exe\\x1b]8" in person["text"] and "\u202e" not in json.dumps(message)
+    assert "\x1b" not in person["text"] and "Plan: <!channel>" in person["text"]
+    # The fallback text (notifications) escapes Slack's control characters; mrkdwn is off.
+    assert message["mrkdwn"] is False
+    assert "<" not in message["text"] and "&lt;!here&gt;" in message["text"]
+    assert "&lt;!channel&gt;" in message["text"] and "\u202e" not in message["text"]
+
+
+def test_a_message_slack_refuses_is_dead_lettered_and_blocks_nothing(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    home = tmp_path / "home"
+    notify = ["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"]
+    with serve() as slack:
+        slack.script = [400]  # the first message: Slack will never take it
+        first = run(notify, home, **env, SLACK_WEBHOOK_URL=slack.url)
+        assert first.exit_code == 0, first.stderr
+        assert len(slack.received) == len(EXPECTED) - 1 and slack.attempts == len(EXPECTED)
+        assert "1 Slack message(s) dead-lettered" in first.stderr
+        assert "usertrack alerts --pending" in first.stderr
+        pending = run(["alerts", "--pending"], home, **env)
+        assert pending.exit_code == 0
+        assert "No Slack message is queued." in pending.stdout
+        (dead,) = [line for line in pending.stdout.splitlines() if "\tdead-lettered " in line]
+        assert dead.endswith(": HTTP 400 invalid_payload")
+        # It neither blocks nor is rebuilt and refused every run: it cools down as if sent.
+        again = run(notify, home, **env, SLACK_WEBHOOK_URL=slack.url)
+        assert again.exit_code == 0 and slack.attempts == len(EXPECTED)
+        assert "dead-lettered" not in again.stderr
+        # A webhook Slack refuses (404 no_service) refuses every message: they all stay queued.
+        other = tmp_path / "other"
+        wrong = run(notify, other, **env, SLACK_WEBHOOK_URL=slack.url + "x")
+        assert wrong.exit_code == 5
+        assert "Slack refused the webhook (HTTP 404 no_service)" in wrong.stderr
+        assert wrong.stderr.count("not delivered (") == 1  # one try, not one per message
+        assert "Slack did not take 1 message(s); 5 stay queued" in wrong.stderr
+        assert len(json.loads((other / "alerts-outbox.json").read_text())["queue"]) == 5
+    assert "SecretHookToken123" not in wrong.stderr + wrong.stdout
+
+
+def test_a_message_queued_too_long_expires_into_the_dead_letters(tmp_path: Path) -> None:
+    from usertrack.act.slack import Outbox, deliver
+
+    now = datetime.now(UTC)
+    home = tmp_path / "home"
+    _queue(home, [_stranger(now - timedelta(hours=25))], now - timedelta(hours=25))
+    _queue(home, [_stranger(now, email="fresh@x.io")], now)
+    outbox = Outbox.open(home)
+    with serve() as slack:
+        done = deliver(outbox, slack.url, now)
+    assert done.sent == ["stuck_on_page:fresh@x.io"]
+    assert done.dead == {"stuck_on_page:a@x.io": "expired"} and slack.attempts == 1
+    saved = Outbox.open(home)
+    assert saved.queue == [] and [d["key"] for d in saved.dead] == ["stuck_on_page:a@x.io"]
+    assert saved.dead[0]["why"] == "expired: queued more than 24 h ago"
+
+
+def test_a_pass_ends_by_its_deadline_and_leaves_the_rest_queued(tmp_path: Path) -> None:
+    from usertrack.act.slack import deliver
+
+    now = datetime.now(UTC)
+    alerts = [_stranger(now, email=f"{n}@x.io") for n in range(3)]
+    outbox = _queue(tmp_path / "home", alerts, now)
+    with serve() as slack:
+        slack.script = [("slow", 1.0)] * 3
+        started = time.monotonic()
+        # A post may take 3 s: the third cannot start at 2 s and end within 4.5 s.
+        done = deliver(outbox, slack.url, now, timeout=3.0, deadline=4.5)
+        took = time.monotonic() - started
+    assert len(done.sent) == 2 and done.left == 1 and len(outbox.queue) == 1
+    assert took < 4.5
+
+
+def test_a_failing_slack_costs_one_deadline_not_minutes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Slack answering 500 to everything: the run gives up at its deadline (the issue's took
+    141 s for 20 messages, silent after the table); what is left stays queued, said on stderr."""
+    with serve() as slack:
+        slack.script = [500] * 100
+        started = time.monotonic()
+        result = run(
+            ["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"],
+            tmp_path / "home",
+            **env,
+            SLACK_WEBHOOK_URL=slack.url,
+            USERTRACK_SLACK_BACKOFF="1",
+            USERTRACK_SLACK_DEADLINE="3s",
+        )
+        took = time.monotonic() - started
+    assert result.exit_code == 5
+    assert took < 12  # the pass: at most its 3 s deadline (the old code: 5 x 7 s of backoff)
+    assert "deadline" in result.stderr and "queued" in result.stderr
+    assert "sent 0 Slack message(s); 5 queued" in result.stderr
+
+
+def test_two_notify_runs_at_once_post_each_alert_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """An overlapping cron line: the second run waits for the first (the home's lock), then
+    finds everything sent. Real processes, as cron starts them."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "usertrack"
+    home = tmp_path / "home"
+    with serve() as slack:
+        slack.script = [("slow", 0.4)] * 20  # both runs reach Slack while the other posts
+        child_env = {
+            **os.environ,
+            **env,
+            "USERTRACK_HOME": str(home),
+            "SLACK_WEBHOOK_URL": slack.url,
+        }
+        argv = [str(exe), "-q", "alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"]
+        procs = [
+            subprocess.Popen(
+                argv, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    texts = [m["text"] for m in slack.received]
+    assert len(texts) == len(EXPECTED) and len(set(texts)) == len(texts)
+    assert slack.attempts == len(EXPECTED)
+
+
+@pytest.fixture()
+def demo(fixed_demo_home: Path) -> Iterator[Path]:
+    """The fixed demo (300 users, anchor 2026-11-16) with no history and no outbox."""
+    from usertrack.segments.history import history_path
+
+    def clean() -> None:
+        history_path(fixed_demo_home).unlink(missing_ok=True)
+        (fixed_demo_home / "alerts-outbox.json").unlink(missing_ok=True)
+
+    clean()
+    yield fixed_demo_home
+    clean()
+
+
+def _entered(alerts: list[dict[str, Any]]) -> set[str]:
+    return {a["email"] for a in alerts if a["trigger"] == "entered_segment"}
+
+
+def test_a_dry_run_consumes_nothing_the_real_run_sends(demo: Path) -> None:
+    """`alerts -f json` saved its snapshot, and the `--notify` run after it compared with that
+    and sent none of the "entered segment" alerts the dry run had listed."""
+    dry = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:59:30"], demo)
+    assert dry.exit_code == 0, dry.stderr
+    listed = _entered(json.loads(dry.stdout)["alerts"])
+    assert len(listed) >= 3
+    with serve() as slack:
+        sent = run(["alerts", "--notify", "slack"], demo, SLACK_WEBHOOK_URL=slack.url)
+    assert sent.exit_code == 0, sent.stderr
+    entered = {
+        key.split(":", 1)[1]
+        for key in json.loads((demo / "alerts-outbox.json").read_text())["sent"]
+        if key.startswith("entered_segment:")
+    }
+    assert entered == listed
+    assert sum("User entered a segment" in m["text"] for m in slack.received) == len(listed)
+    assert "nothing recorded" in dry.stderr
+    # The run that sent kept its segments (and the day-earlier ones it computed).
+    import sqlite3
+
+    from usertrack.segments.history import history_path
+
+    with sqlite3.connect(history_path(demo)) as con:
+        saved = {row[0] for row in con.execute("SELECT as_of FROM snapshots")}
+    assert saved == {"2026-11-15T00:00:00Z", "2026-11-16T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "a JSON list, not an object"),
+        ('{"sent": "abc"}', "'sent' is str, not an object"),
+        ('{"queue": "abc"}', "'queue' is str, not a list"),
+        ('{"queue": [{"key": 1}]}', "'queue' item 1 has no text 'key'"),
+        ('{"queue": [{"key": "k", "payload": {}}]}', "'queue' item 1 has no ISO 8601 time"),
+        ('{"sent": {"k": "yesterday"}}', "'sent' of 'k' is 'yesterday'"),
+        ('{"dead": [3]}', "'dead' item 1 is int, not an object"),
+    ],
+)
+def test_a_damaged_outbox_is_named_never_emptied_nor_overwritten(
+    tmp_path: Path, env: dict[str, str], text: str, what: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    outbox = home / "alerts-outbox.json"
+    outbox.write_text(text)
+    with serve() as slack:
+        result = run(
+            ["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"],
+            home,
+            **env,
+            SLACK_WEBHOOK_URL=slack.url,
+        )
+        assert slack.attempts == 0
+    assert result.exit_code == 8, result.stderr
+    assert f"usertrack: error: {outbox}: the alerts outbox is damaged: {what}" in result.stderr
+    assert "usertrack alerts --reset-outbox" in result.stderr and "Traceback" not in result.stderr
+    assert outbox.read_text() == text  # never overwritten
+    pending = run(["alerts", "--pending"], home, **env)
+    assert pending.exit_code == 8 and "damaged" in pending.stderr
+    reset = run(["alerts", "--reset-outbox"], home, **env)
+    assert reset.exit_code == 0, reset.stderr
+    (aside,) = home.glob("alerts-outbox.json.damaged-*")
+    assert aside.read_text() == text and not outbox.exists()
+    assert str(aside) in reset.stdout
+    assert run(["alerts", "--pending"], home, **env).exit_code == 0
+
+
+def test_pending_shows_stranger_values_as_plain_text(tmp_path: Path) -> None:
+    """An email holding an OSC 8 hyperlink reached the terminal raw through `--pending`."""
+    now = datetime.now(UTC)
+    evil = "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\\u202e@x.io"
+    _queue(tmp_path / "home", [_stranger(now, email=evil)], now)
+    result = run(["alerts", "--pending"], tmp_path / "home")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout
+    assert "\\x1b]8;;http://evil.example/" in result.stdout
+    # Nothing to reset in a home that does not exist yet: said, exit 0, no lock file made.
+    fresh = tmp_path / "fresh"
+    reset = run(["alerts", "--reset-outbox"], fresh)
+    assert reset.exit_code == 0 and "No Slack outbox to reset." in reset.stdout
+    assert not fresh.exists()
+
+
+def test_a_damaged_snapshot_is_skipped_with_a_warning_by_alerts_changes_and_report(
+    demo: Path,
+) -> None:
+    """One damaged history snapshot made `alerts` exit 8 on every run (all Slack alerting
+    blocked), with no word on how to recover; `segments --changes` and `report weekly` agree."""
+    import sqlite3
+
+    from usertrack.segments.history import history_path
+
+    before = run(["alerts", "-f", "json"], demo)  # no snapshot: compares with the day earlier
+    assert before.exit_code == 0, before.stderr
+    for day in ("2026-11-09", "2026-11-15"):  # `segments` keeps its snapshot
+        assert run(["segments", "--as-of", day, "-f", "json"], demo).exit_code == 0
+    path = history_path(demo)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE snapshots SET memberships = x'00' WHERE as_of < '2026-11-16'")
+
+    def warned(stderr: str, key: str) -> bool:
+        start = f"usertrack: warning: {path}: the snapshot of {key} is damaged (Error -5 while"
+        end = f"; skipped (hint: usertrack segments --as-of {key} --save computes it again)"
+        return any(line.startswith(start) and line.endswith(end) for line in stderr.splitlines())
+
+    alerts = run(["alerts", "-f", "json"], demo)
+    assert alerts.exit_code == 0, alerts.stderr
+    # Both snapshots before it are damaged: each is named, then the day earlier is computed.
+    assert warned(alerts.stderr, "2026-11-15T00:00:00Z")
+    assert warned(alerts.stderr, "2026-11-09T00:00:00Z")
+    assert "one day earlier" in alerts.stderr
+    assert _entered(json.loads(alerts.stdout)["alerts"]) == _entered(
+        json.loads(before.stdout)["alerts"]
+    )
+    changes = run(
+        ["segments", "--changes", "--since", "2026-11-15", "--no-save", "-f", "json"], demo
+    )
+    assert changes.exit_code == 0, changes.stderr
+    assert warned(changes.stderr, "2026-11-15T00:00:00Z")
+    assert json.loads(changes.stdout)["baseline"] == "computed"
+    report = run(["report", "weekly", "--as-of", "2026-11-15", "--out", "-", "--no-save"], demo)
+    assert report.exit_code == 0, report.stderr
+    assert warned(report.stderr, "2026-11-09T00:00:00Z")

@@ -1672,6 +1672,18 @@ def _slack_url() -> str:
     return url
 
 
+def _record_segments(ws: Workspace, run: Any) -> None:
+    """Keep the alerts pass's segments in the history; a failure is a warning (the alerts are
+    queued already), and says what it costs."""
+    from usertrack.act.alerts import record_segments
+    from usertrack.errors import DataError
+
+    try:
+        record_segments(ws, run)
+    except DataError as e:
+        _warn(f"{e}; segments not kept: the next run compares with an older moment")
+
+
 @app.command()
 def alerts(
     fmt: FormatOpt = None,
@@ -1689,8 +1701,26 @@ def alerts(
         str, typer.Option("--cooldown", help="At most one message per person and trigger per this.")
     ] = "10m",
     pending: Annotated[
-        bool, typer.Option("--pending", help="List the Slack messages still queued, and stop.")
+        bool,
+        typer.Option(
+            "--pending", help="List the Slack messages still queued and the dead letters; stop."
+        ),
     ] = False,
+    reset_outbox: Annotated[
+        bool,
+        typer.Option(
+            "--reset-outbox",
+            help="Move a damaged Slack outbox aside (alerts-outbox.json.damaged-<UTC time>); stop.",
+        ),
+    ] = False,
+    save: Annotated[
+        bool | None,
+        typer.Option(
+            "--save/--no-save",
+            help="Keep the pass's segments in the history (what 'entered segment' compares"
+            " with next). Default: only with --notify, under the default rules file.",
+        ),
+    ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="A pass every --every until Ctrl-C (exit 130).")
     ] = False,
@@ -1717,29 +1747,52 @@ def alerts(
             alerts_csv,
             alerts_json,
             alerts_markdown,
+            pending_lines,
             render_alerts,
         )
-        from usertrack.act.slack import Outbox, deliver
+        from usertrack.act.slack import DEADLINE, MAX_AGE, OUTBOX_FILE, Outbox, deliver
+        from usertrack.act.slack import reset_outbox as move_outbox_aside
         from usertrack.clock import now_utc, parse_as_of
         from usertrack.config import load_settings, resolve_alerts_file
         from usertrack.errors import DeliveryError
+        from usertrack.locks import exclusive
         from usertrack.rendering.style import moment as shown
+        from usertrack.segments.history import saves_by_default
 
         if notify is not None and notify != "slack":
             raise UsageError(f"--notify {notify!r} is not one of: slack")
+        locked = "usertrack alerts --notify"
+        if reset_outbox:
+            home = load_settings().home
+            aside = None
+            if (home / OUTBOX_FILE).exists():  # (no home yet: nothing to reset, nothing to lock)
+                with exclusive(home, "alerts", what=locked):
+                    aside = move_outbox_aside(home, now_utc())
+            typer.echo(
+                f"moved the Slack outbox to {aside}; the next --notify run starts an empty one"
+                if aside
+                else "No Slack outbox to reset."
+            )
+            return
         if pending:
-            settings = load_settings()
-            queue = Outbox.open(settings.home).queue
-            if not queue:
-                typer.echo("No Slack message is queued.")
-            for item in queue:
-                typer.echo(f"{item['key']}\tqueued {item.get('queued_at', '')}")
+            outbox = Outbox.open(load_settings().home)
+            for line in pending_lines(outbox.queue, outbox.dead):
+                typer.echo(line)
             return
         chosen = _choose_format(fmt, out)
         if watch and out is not None:
             raise UsageError("--watch prints each pass; it does not take --out")
         wait = _seconds(every, "--every")
         pause_for = timedelta(seconds=_seconds(cooldown, "--cooldown"))
+        # The Slack pass's deadline and a queued message's maximum age (README "Act on it").
+        deadline = _seconds(os.environ.get("USERTRACK_SLACK_DEADLINE") or f"{DEADLINE:g}",
+                            "USERTRACK_SLACK_DEADLINE")  # fmt: skip
+        max_age = MAX_AGE
+        if os.environ.get("USERTRACK_SLACK_MAX_AGE"):
+            max_age = timedelta(
+                seconds=_seconds(os.environ["USERTRACK_SLACK_MAX_AGE"], "USERTRACK_SLACK_MAX_AGE")
+            )
+        retrying = _info if sys.stderr.isatty() else None  # a line per retry, on a terminal
         moment = parse_as_of(as_of) if as_of else None
         rules = load_alert_rules(resolve_alerts_file(alerts_file))
         url = _slack_url() if notify else None
@@ -1780,17 +1833,36 @@ def alerts(
                     _emit(alerts_csv(run), out)
                 else:
                     _emit(alerts_markdown(run), out)
-                sent = queued = 0
+                sent = queued = left = 0
                 failed: dict[str, str] = {}
+                dead: dict[str, str] = {}
+                refused = ""
+                keep = save if save is not None else bool(url) and saves_by_default(ws)
                 if url:
-                    now = now_utc()
-                    outbox = Outbox.open(ws.settings.home)
-                    outbox.enqueue(run.alerts, run.as_of, now, pause_for, app_url)
-                    outbox.save()
-                    # USERTRACK_SLACK_BACKOFF: the first wait after a 5xx or a timeout (seconds).
-                    backoff = float(os.environ.get("USERTRACK_SLACK_BACKOFF") or 1.0)
-                    delivery = deliver(outbox, url, now, backoff=backoff)
+                    # One sender per home: a second run (an overlapping cron line) waits, then
+                    # exits 10; it never posts what this one is posting.
+                    with exclusive(ws.settings.home, "alerts", what=locked):
+                        now = now_utc()
+                        outbox = Outbox.open(ws.settings.home)
+                        outbox.enqueue(run.alerts, run.as_of, now, pause_for, app_url)
+                        outbox.save()
+                        if keep:  # the alerts are queued: the segments they came from are kept
+                            _record_segments(ws, run)
+                        # USERTRACK_SLACK_BACKOFF: the first wait after a 5xx or a timeout (s).
+                        backoff = float(os.environ.get("USERTRACK_SLACK_BACKOFF") or 1.0)
+                        delivery = deliver(
+                            outbox,
+                            url,
+                            now,
+                            backoff=backoff,
+                            deadline=deadline,
+                            max_age=max_age,
+                            progress=retrying,
+                        )
                     sent, failed, queued = len(delivery.sent), delivery.failed, len(outbox.queue)
+                    dead, left, refused = delivery.dead, delivery.left, delivery.refused
+                elif keep:
+                    _record_segments(ws, run)
                 done += 1
                 if watch:
                     typer.echo(
@@ -1801,10 +1873,29 @@ def alerts(
                     )
                 elif url:
                     _info(f"usertrack: sent {sent} Slack message(s); {queued} queued")
-                    for key, why in failed.items():
+                    shown_failures = list(failed.items())
+                    for key, why in shown_failures[:5]:
                         _warn(f"{key}: not delivered ({why}); queued for the next run")
+                    if len(shown_failures) > 5:
+                        _warn(f"… and {len(shown_failures) - 5} more not delivered")
                 else:
-                    _info("usertrack: dry run: nothing sent (add --notify slack to send)")
+                    kept = "segments kept (--save)" if keep else "nothing recorded"
+                    _info(f"usertrack: dry run: nothing sent, {kept} (add --notify slack to send)")
+                if refused:
+                    _warn(
+                        f"Slack refused the webhook ({refused}): check SLACK_WEBHOOK_URL; every"
+                        " message stays queued"
+                    )
+                if left:
+                    _warn(
+                        f"{left} Slack message(s) not tried: the pass reached its {deadline:g} s"
+                        " deadline (USERTRACK_SLACK_DEADLINE); they stay queued for the next run"
+                    )
+                if dead:
+                    _warn(
+                        f"{len(dead)} Slack message(s) dead-lettered (Slack refused them for good"
+                        " or they expired); usertrack alerts --pending lists them"
+                    )
                 if not watch or (passes is not None and done >= passes):
                     break
                 from usertrack.sources.base import pause
@@ -1812,7 +1903,7 @@ def alerts(
                 pause(wait)
             if url and not watch and failed:
                 raise DeliveryError(
-                    f"{len(failed)} Slack message(s) not delivered; they stay queued"
+                    f"Slack did not take {len(failed)} message(s); {queued} stay queued"
                     " (usertrack alerts --pending) and go out on the next --notify run"
                 )
 

@@ -7,7 +7,9 @@ Three kinds of trigger:
   subscription_status. Evaluated by DuckDB in the sandbox.
 - "segment": users who entered one of `segments` since the previous saved snapshot
   (usertrack/segments/history.py); with no snapshot before as_of, since the segments of one day
-  earlier.
+  earlier. Finding alerts writes nothing: `record_segments` keeps the pass's segments in the
+  history, and only a run that sends (or `--save`) calls it, after its alerts are queued, so a
+  dry run never consumes what the real run would send.
 - "failures": today's run failures stand out against the previous `days` days, by the
   standout-day rule of `usertrack failures` (usertrack/reports/failures.py).
 """
@@ -104,6 +106,9 @@ class AlertRun:
     rules_path: str
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The classifications the segment triggers compared (this pass's, and the day-earlier one
+    # computed when no snapshot came before), by moment: what `record_segments` saves.
+    classified: dict[datetime, Any] = field(default_factory=dict)
 
     @property
     def key_count(self) -> int:
@@ -379,33 +384,26 @@ def _segment_alerts(
     run: AlertRun,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    from usertrack.segments.history import Snapshot, open_history, saves_by_default
+    from usertrack.segments.history import Snapshot, open_history, warning_to
 
     current = ws.classify(as_of, progress)
     now = Snapshot.of(current)
     baseline: Snapshot | None = None
-    # Under the default rules both moments are kept in the history, as a `segments` run keeps
-    # its own: the next pass compares with this one and classifies once, not twice, and a
-    # user who entered is reported by the pass that saw it, not by every pass of the next day.
-    save = saves_by_default(ws)
     with open_history(ws) as history:
-        earlier = [m for m in history.moments() if _aware(m) < _aware(as_of)]
-        if earlier:
-            found = history.load(max(earlier))
-            if found is not None and found.fingerprint == history.fingerprint:
-                baseline = found
-        if baseline is None:
-            since = as_of - timedelta(days=1)
-            run.notes.append(
-                f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
-                " entered_segment compares with the segments of one day earlier"
-            )
-            computed = ws.classify(since, progress)
-            baseline = Snapshot.of(computed)
-            if save:
-                history.save(computed)
-        if save:
-            history.save(current)
+        # The latest sound snapshot before as_of (a damaged one is skipped with a warning).
+        found = history.latest(as_of, before=True, warn=warning_to(ws))
+        if found is not None and found.fingerprint == history.fingerprint:
+            baseline = found
+    if baseline is None:
+        since = as_of - timedelta(days=1)
+        run.notes.append(
+            f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
+            " entered_segment compares with the segments of one day earlier"
+        )
+        computed = ws.classify(since, progress)
+        baseline = Snapshot.of(computed)
+        run.classified.setdefault(_aware(since), computed)
+    run.classified[_aware(as_of)] = current
     names = {s.id: s.name for s in ws.rules.segments}
     alerts = []
     for seg in trigger.segments:
@@ -445,6 +443,24 @@ def _failure_alerts(
     if not today["stands_out"]:
         return []
     return [_alert(ws, trigger, as_of, None, detail=f"{today['day']}: {today['why']}")]
+
+
+def record_segments(ws: Workspace, run: AlertRun) -> list[datetime]:
+    """Keep the segments the pass classified in the history (the day-earlier ones too when it
+    had to compute them), as a `segments` run keeps its own: the next pass compares with them
+    and classifies once, not twice, and a user who entered is reported by the pass that saw
+    it, not again by every pass of the next day. Only a run that sends, or `--save`, calls
+    this, once its alerts are safely queued. Returns the moments saved."""
+    from usertrack.segments.history import open_history
+
+    saved: list[datetime] = []
+    if not run.classified:
+        return saved
+    with open_history(ws) as history:
+        for moment in sorted(run.classified):
+            if history.save(run.classified[moment]) is not None:
+                saved.append(moment)
+    return saved
 
 
 def alerts_document(run: AlertRun) -> dict[str, Any]:

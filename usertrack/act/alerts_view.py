@@ -84,6 +84,24 @@ def alerts_markdown(run: AlertRun) -> str:
     return head + md_table(list(_HEADERS), [_human_row(a) for a in run.alerts])
 
 
-def pending_rows(queue: list[dict[str, Any]]) -> list[list[str]]:
-    return [[item["key"], item.get("queued_at", ""), item["payload"].get("text", "")]
-            for item in queue]  # fmt: skip
+def pending_lines(queue: list[dict[str, Any]], dead: list[dict[str, Any]]) -> list[str]:
+    """`alerts --pending`: each queued message (`key<TAB>queued TIME`), then each dead letter
+    (`key<TAB>dead-lettered TIME: why`). Keys hold emails and Slack's answers any text: shown
+    through `style.terminal_text`, never raw."""
+    text = style.terminal_text
+    lines = [
+        f"{text(item['key'])}\tqueued {text(str(item.get('queued_at', '')))}" for item in queue
+    ]
+    if not queue:
+        lines.append("No Slack message is queued.")
+    if dead:
+        lines.append(
+            f"{style.count(len(dead))} dead letter(s): Slack refused them for good or they"
+            " expired; they are not sent again:"
+        )
+        lines += [
+            f"{text(item['key'])}\tdead-lettered {text(str(item.get('dead_at', '')))}:"
+            f" {text(str(item.get('why', '')))}"
+            for item in dead
+        ]
+    return lines

@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usertrack.errors import ConfigError, DataError, UsageError
+from usertrack.errors import ConfigError, DataError, StateFileError, UsageError
 
 if TYPE_CHECKING:
     from usertrack.config import Settings
@@ -454,7 +454,8 @@ class History:
         return [_parse_key(r[0]) for r in rows]
 
     def load(self, as_of: datetime) -> Snapshot | None:
-        """The snapshot of exactly `as_of`, if one was saved."""
+        """The snapshot of exactly `as_of`, if one was saved; DamagedSnapshotError when it
+        cannot be read back."""
         con = self._connection()
         key = _key(as_of)
         head = con.execute(
@@ -464,46 +465,74 @@ class History:
         ).fetchone()
         if head is None:
             return None
-        if head[3] is not None:
-            try:
+        try:
+            if head[3] is not None:
                 members, primary = _decode_memberships(head[3])
-            except (zlib.error, ValueError, TypeError) as e:
-                raise DataError(f"{self.path}: the snapshot of {key} is damaged: {e}") from None
-        else:  # saved before version 3: a row per member
-            members, primary = {}, {}
-            for email, segs, prim in con.execute(
-                "SELECT email, segments, primary_segment FROM members"
-                " WHERE workspace = ? AND as_of = ? ORDER BY email",
-                (self.workspace, key),
-            ):
-                members[email] = tuple(json.loads(segs))
-                primary[email] = prim
-        return Snapshot(
-            as_of=_parse_key(key),
-            members=members,
-            primary=primary,
-            segment_ids=tuple(json.loads(head[1])),
-            users=int(head[0]),
-            source="snapshot",
-            fingerprint=head[2],
-        )
+            else:  # saved before version 3: a row per member
+                members, primary = {}, {}
+                for email, segs, prim in con.execute(
+                    "SELECT email, segments, primary_segment FROM members"
+                    " WHERE workspace = ? AND as_of = ? ORDER BY email",
+                    (self.workspace, key),
+                ):
+                    members[email] = tuple(json.loads(segs))
+                    primary[email] = prim
+            segment_ids = json.loads(head[1])
+            if not isinstance(segment_ids, list):
+                raise ValueError(f"segments is {type(segment_ids).__name__}, not a list")
+            return Snapshot(
+                as_of=_parse_key(key),
+                members=members,
+                primary=primary,
+                segment_ids=tuple(segment_ids),
+                users=int(head[0]),
+                source="snapshot",
+                fingerprint=head[2],
+            )
+        except (zlib.error, ValueError, TypeError) as e:
+            raise DamagedSnapshotError(
+                f"{self.path}: the snapshot of {key} is damaged ({str(e).splitlines()[0]})",
+                hint=f"usertrack segments --as-of {key} --save computes it again",
+            ) from None
 
-    def at_or_before(
-        self, moment: datetime, tolerance: timedelta = SNAPSHOT_TOLERANCE
+    def latest(
+        self,
+        upto: datetime,
+        *,
+        before: bool = False,
+        since: datetime | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> Snapshot | None:
-        """The latest snapshot in [moment - tolerance, moment], or None."""
-        row = (
+        """The latest snapshot at `upto` or earlier (`before`: strictly earlier) and not before
+        `since`, or None. A damaged one is skipped, `warn` told (its path, its moment and the
+        command that computes it again), and the one before it is taken: one bad snapshot must
+        not stop every comparison, nor be read as nobody in any segment."""
+        op = "<" if before else "<="
+        rows = (
             self._connection()
             .execute(
-                "SELECT max(as_of) FROM snapshots WHERE workspace = ? AND as_of <= ?"
-                " AND as_of >= ?",
-                (self.workspace, _key(moment), _key(moment - tolerance)),
+                f"SELECT as_of FROM snapshots WHERE workspace = ? AND as_of {op} ?"
+                " AND as_of >= ? ORDER BY as_of DESC",
+                (self.workspace, _key(upto), _key(since) if since else ""),
             )
-            .fetchone()
+            .fetchall()
         )
-        if row is None or row[0] is None:
-            return None
-        return self.load(_parse_key(row[0]))
+        for (key,) in rows:
+            try:
+                return self.load(_parse_key(key))
+            except DamagedSnapshotError as e:
+                if warn:
+                    warn(f"{e}; skipped (hint: {e.hint})")
+        return None
+
+    def at_or_before(
+        self,
+        moment: datetime,
+        tolerance: timedelta = SNAPSHOT_TOLERANCE,
+        warn: Callable[[str], None] | None = None,
+    ) -> Snapshot | None:
+        """The latest sound snapshot in [moment - tolerance, moment], or None (see `latest`)."""
+        return self.latest(moment, since=moment - tolerance, warn=warn)
 
     def close(self) -> None:
         if self._con is not None:
@@ -515,6 +544,10 @@ class History:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class DamagedSnapshotError(StateFileError):
+    """One snapshot of the history cannot be read back: comparisons skip it (`History.latest`)."""
 
 
 def _too_new(path: Path, version: int) -> DataError:
@@ -579,10 +612,12 @@ def baseline_for(
 
     A snapshot taken under other rules, exclusions or query files (another fingerprint) is not
     compared as it is: the segments as of `since` are recomputed with the current ones, and
-    `notice` (default: the workspace's) is told."""
+    `notice` (default: the workspace's) is told. A damaged snapshot is skipped with a warning
+    (`History.latest`), as `alerts` does: the one before it in the window is taken, or the
+    segments are recomputed."""
     notice = notice or getattr(ws, "notice", None)
     if history is not None:
-        found = history.at_or_before(since)
+        found = history.at_or_before(since, warn=warning_to(ws, notice))
         if found is not None:
             if found.fingerprint is not None and found.fingerprint == history.fingerprint:
                 return found
@@ -594,6 +629,20 @@ def baseline_for(
                 )
     fingerprint = history.fingerprint if history is not None else None
     return Snapshot.of(ws.classify(since, progress), source="computed", fingerprint=fingerprint)
+
+
+def warning_to(
+    ws: Workspace, notice: Callable[[str], None] | None = None
+) -> Callable[[str], None] | None:
+    """Where a warning about the history goes: the workspace's `warn` (shown under --quiet
+    too), else `notice` with the "usertrack: warning: " prefix."""
+    warn = getattr(ws, "warn", None)
+    if warn is not None:
+        return warn  # type: ignore[no-any-return]
+    if notice is None:
+        return None
+    say = notice
+    return lambda message: say(f"usertrack: warning: {message}")
 
 
 def check_since(since: datetime, as_of: datetime) -> None:
