@@ -287,7 +287,6 @@ def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
     "Permission denied" and the next command ~40 lines of server log. The modes are
     secure_home's alone; the demo's own files are 0600."""
     from usertrack.act.slack import Outbox
-    from usertrack.act.sync import save_state
 
     own = tmp_path / "root-home"
     ensure_demo(own, users=50, anchor=date(2026, 3, 2))
@@ -298,8 +297,9 @@ def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
         assert set(modes.values()) == {0o711}, modes
         for name in ("events.duckdb", "manifest.json"):  # your users' data, and what it is
             assert stat.S_IMODE((own / "demo" / name).stat().st_mode) == 0o600, name
-        Outbox.open(own).save()
-        save_state(own, "demo", {"ann@example.com": ["power_user"]})
+        Outbox.open(own).save()  # what `alerts --notify` writes
+        assert usertrack(own, "alerts", "--save", "-f", "json").returncode == 0
+        assert usertrack(own, "sync", "posthog").returncode == 0
         assert {p: stat.S_IMODE(p.stat().st_mode) for p in modes} == modes
         stop = usertrack(own, "demo", "stop", quiet=False)
         assert stop.returncode == 0 and "pg_ctl" not in stop.stderr, stop.stderr
