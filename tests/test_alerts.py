@@ -793,3 +793,26 @@ def test_a_damaged_snapshot_is_skipped_with_a_warning_by_alerts_changes_and_repo
     report = run(["report", "weekly", "--as-of", "2026-11-15", "--out", "-", "--no-save"], demo)
     assert report.exit_code == 0, report.stderr
     assert warned(report.stderr, "2026-11-09T00:00:00Z")
+
+
+def test_the_outbox_is_private_from_its_first_byte_and_forgets_old_sends(tmp_path: Path) -> None:
+    """It was written with the umask's mode (0644) and chmodded after; `sent` kept every key
+    ever alerted. Now 0600 at once, and a key older than the cooldown and a week is dropped."""
+    from usertrack.act.slack import Outbox
+
+    home = tmp_path / "home"
+    home.mkdir()
+    old_umask = os.umask(0o000)  # the widest a user could have
+    try:
+        now = datetime.now(UTC)
+        outbox = Outbox.open(home)
+        days_ago = {"old": 8, "recent": 6}
+        outbox.sent = {f"stuck_on_page:{who}@x.io": (now - timedelta(days=n)).isoformat()
+                       for who, n in days_ago.items()}  # fmt: skip
+        outbox.enqueue([_stranger(now, email="new@x.io")], now, now, timedelta(minutes=10))
+        outbox.save()
+    finally:
+        os.umask(old_umask)
+    path = home / "alerts-outbox.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(Outbox.open(home).sent) == {"stuck_on_page:recent@x.io"}

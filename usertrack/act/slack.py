@@ -326,6 +326,10 @@ def reset_outbox(home: Path, now: datetime) -> Path | None:
     return aside
 
 
+# How long a sent alert's key is kept at least (longer when the cooldown is longer).
+SENT_KEPT = timedelta(days=7)
+
+
 @dataclass
 class Outbox:
     path: Path
@@ -344,12 +348,10 @@ class Outbox:
 
     def save(self) -> None:
         from usertrack.rendering.output import write_atomic
-        from usertrack.workspace import private_file
 
         doc = {"sent": self.sent, "queue": self.queue, "dead": self.dead[-DEAD_KEPT:]}
         text = json.dumps(doc, indent=1, sort_keys=True)
-        write_atomic(self.path, text + "\n")
-        private_file(self.path)
+        write_atomic(self.path, text + "\n", mode=0o600)
 
     def cooling(self, key: str, now: datetime, cooldown: timedelta) -> bool:
         last = _moment(self.sent.get(key))
@@ -363,7 +365,12 @@ class Outbox:
         cooldown: timedelta,
         app_url: str | None = None,
     ) -> int:
-        """Queue each alert not cooling down and not already queued; returns how many."""
+        """Queue each alert not cooling down and not already queued; returns how many.
+
+        A `sent` entry older than the cooldown (and a week) cools nothing any more: it is
+        dropped, so the outbox does not grow with every person ever alerted."""
+        horizon = now - max(cooldown, SENT_KEPT)
+        self.sent = {k: v for k, v in self.sent.items() if (_moment(v) or now) > horizon}
         queued = {item["key"] for item in self.queue}
         added = 0
         for alert in alerts:

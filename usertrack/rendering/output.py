@@ -83,19 +83,23 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
+def write_atomic(
+    path: Path, text: str, *, overwrite: bool = True, mode: int | None = None
+) -> None:
     """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it.
 
-    mkstemp creates the temp file 0600; the result gets the mode an ordinary new file would
-    (0666 minus the umask), or keeps the mode of the file it replaces. With overwrite=False the
+    mkstemp creates the temp file 0600; the result gets `mode` (usertrack's own state files:
+    0600, never wider for an instant), else the mode an ordinary new file would (0666 minus the
+    umask), or keeps the mode of the file it replaces. With overwrite=False the
     temp file is hard-linked into place instead, which fails if `path` exists (even if it
     appeared meanwhile): FileExistsError.
     """
     target = prepare_out(path)
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~_umask()
+    if mode is None:
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:
