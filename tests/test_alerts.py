@@ -657,6 +657,7 @@ def demo(fixed_demo_home: Path) -> Iterator[Path]:
     def clean() -> None:
         history_path(fixed_demo_home).unlink(missing_ok=True)
         (fixed_demo_home / "alerts-outbox.json").unlink(missing_ok=True)
+        (fixed_demo_home / "alerts-segments.json").unlink(missing_ok=True)
 
     clean()
     yield fixed_demo_home
@@ -816,3 +817,28 @@ def test_the_outbox_is_private_from_its_first_byte_and_forgets_old_sends(tmp_pat
     path = home / "alerts-outbox.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert set(Outbox.open(home).sent) == {"stuck_on_page:recent@x.io"}
+
+
+def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -> None:
+    """The history keeps one snapshot a day: a `segments` run after an alerts pass replaced the
+    pass's snapshot, and the next pass compared with it, so whoever entered a segment between
+    the pass and the `segments` run was never alerted. The pass keeps its own baseline."""
+    with serve() as slack:
+        sent = run(["alerts", "--notify", "slack", "--as-of", "2026-11-14 06:00"], demo,
+                   SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
+    assert sent.exit_code == 0, sent.stderr
+    assert stat.S_IMODE((demo / "alerts-segments.json").stat().st_mode) == 0o600
+
+    def entered() -> set[str]:
+        dry = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+        assert dry.exit_code == 0, dry.stderr
+        return _entered(json.loads(dry.stdout)["alerts"])
+
+    before = entered()
+    saved = run(["segments", "--as-of", "2026-11-14 20:00", "--save", "-f", "json"], demo)
+    assert saved.exit_code == 0, saved.stderr
+    assert len(before) >= 3 and entered() == before
+    # A damaged baseline file is named, and the history is the baseline again.
+    (demo / "alerts-segments.json").write_text("{oops")
+    damaged = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+    assert damaged.exit_code == 0 and "alerts-segments.json: damaged" in damaged.stderr

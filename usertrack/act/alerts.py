@@ -5,11 +5,12 @@ Three kinds of trigger:
   queries/posthog/alert_activity.sql (one HogQL query computes every PostHog-side trigger, with
   the thresholds of alerts.yaml `params` bound as values) plus `plan`, Neon's
   subscription_status. Evaluated by DuckDB in the sandbox.
-- "segment": users who entered one of `segments` since the previous saved snapshot
-  (usertrack/segments/history.py); with no snapshot before as_of, since the segments of one day
+- "segment": users who entered one of `segments` since the last pass that recorded its
+  segments (ALERTED_SEGMENTS_FILE), else since the previous saved snapshot
+  (usertrack/segments/history.py); with neither before as_of, since the segments of one day
   earlier. Finding alerts writes nothing: `record_segments` keeps the pass's segments in the
-  history, and only a run that sends (or `--save`) calls it, after its alerts are queued, so a
-  dry run never consumes what the real run would send.
+  history and in that file, and only a run that sends (or `--save`) calls it, after its alerts
+  are queued, so a dry run never consumes what the real run would send.
 - "failures": today's run failures stand out against the previous `days` days, by the
   standout-day rule of `usertrack failures` (usertrack/reports/failures.py).
 """
@@ -30,6 +31,7 @@ from usertrack.sandbox import UnsafeSQLError, check_expression, expression_colum
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.segments.history import Snapshot
     from usertrack.workspace import Workspace
 
 ACTIVITY_QUERY = "posthog/alert_activity"
@@ -390,10 +392,15 @@ def _segment_alerts(
     now = Snapshot.of(current)
     baseline: Snapshot | None = None
     with open_history(ws) as history:
-        # The latest sound snapshot before as_of (a damaged one is skipped with a warning).
-        found = history.latest(as_of, before=True, warn=warning_to(ws))
-        if found is not None and found.fingerprint == history.fingerprint:
-            baseline = found
+        # What the last pass that sent (or --save) recorded; else the latest sound snapshot
+        # before as_of (a damaged one is skipped with a warning). The history keeps one
+        # snapshot a day, which a `segments` run later that day replaces: compared with that,
+        # whoever entered between the alerts pass and it would never be alerted.
+        baseline = alerted_segments(ws, as_of, history.fingerprint)
+        if baseline is None:
+            found = history.latest(as_of, before=True, warn=warning_to(ws))
+            if found is not None and found.fingerprint == history.fingerprint:
+                baseline = found
     if baseline is None:
         since = as_of - timedelta(days=1)
         run.notes.append(
@@ -460,7 +467,58 @@ def record_segments(ws: Workspace, run: AlertRun) -> list[datetime]:
         for moment in sorted(run.classified):
             if history.save(run.classified[moment]) is not None:
                 saved.append(moment)
+        _keep_alerted(ws, run.classified[max(run.classified)], history.fingerprint)
     return saved
+
+
+# The segments of the last alerts pass that sent (or --save): entered_segment's baseline.
+ALERTED_SEGMENTS_FILE = "alerts-segments.json"
+
+
+def alerted_segments(ws: Workspace, before: datetime, fingerprint: str | None) -> Snapshot | None:
+    """The segments the last recording pass kept, if taken before `before` in this workspace
+    under these rules; None otherwise, or when the file is damaged (with a warning: the history
+    is then the baseline, as before the file existed)."""
+    import json
+
+    from usertrack.segments.history import Snapshot, warning_to, workspace_identity
+
+    path = ws.settings.home / ALERTED_SEGMENTS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("workspace") != workspace_identity(ws) or doc.get("fingerprint") != fingerprint:
+            return None
+        as_of = datetime.fromisoformat(doc["as_of"])
+        members = {str(e): tuple(str(s) for s in segs) for e, segs in doc["members"].items()}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        warn = warning_to(ws)
+        if warn:
+            warn(
+                f"{path}: damaged ({type(e).__name__}); entered_segment compares with the history"
+                " instead, and the next run that sends writes it anew"
+            )
+        return None
+    if as_of >= before:
+        return None
+    return Snapshot(as_of=as_of, members=members, source="snapshot", fingerprint=fingerprint)
+
+
+def _keep_alerted(ws: Workspace, classified: Any, fingerprint: str | None) -> None:
+    import json
+
+    from usertrack.rendering.output import write_atomic
+    from usertrack.segments.history import Snapshot, workspace_identity
+
+    snapshot = Snapshot.of(classified)
+    doc = {
+        "workspace": workspace_identity(ws),
+        "fingerprint": fingerprint,
+        "as_of": snapshot.as_of.isoformat(),
+        "members": {e: list(segs) for e, segs in sorted(snapshot.members.items())},
+    }
+    write_atomic(ws.settings.home / ALERTED_SEGMENTS_FILE, json.dumps(doc) + "\n", mode=0o600)
 
 
 def alerts_document(run: AlertRun) -> dict[str, Any]:
