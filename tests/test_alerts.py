@@ -842,3 +842,21 @@ def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -
     (demo / "alerts-segments.json").write_text("{oops")
     damaged = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
     assert damaged.exit_code == 0 and "alerts-segments.json: damaged" in damaged.stderr
+
+
+def test_a_history_damaged_as_a_whole_does_not_stop_alerting(demo: Path) -> None:
+    """A history file that is no database at all made every `alerts` run exit 8 (all Slack
+    alerting blocked) with no word on how to recover."""
+    from usertrack.segments.history import history_path
+
+    path = history_path(demo)
+    path.write_text("not a database\n")
+    found = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+    assert found.exit_code == 0, found.stderr
+    assert f"{path}: cannot open the segment history" in found.stderr
+    assert f"mv {path} {path}.damaged" in found.stderr
+    assert _entered(json.loads(found.stdout)["alerts"])  # compared with the day before
+    changes = run(["segments", "--changes", "--as-of", "2026-11-15 23:00"], demo)
+    assert changes.exit_code == 8
+    assert changes.stderr.splitlines()[-1] == f"usertrack: hint: move it aside to start a new" \
+        f" one: mv {path} {path}.damaged"  # fmt: skip

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from usertrack.errors import AlertsFileError
+from usertrack.errors import AlertsFileError, DataError
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
@@ -398,7 +398,13 @@ def _segment_alerts(
         # whoever entered between the alerts pass and it would never be alerted.
         baseline = alerted_segments(ws, as_of, history.fingerprint)
         if baseline is None:
-            found = history.latest(as_of, before=True, warn=warning_to(ws))
+            try:
+                found = history.latest(as_of, before=True, warn=warning_to(ws))
+            except DataError as e:  # a damaged history must not stop every alert
+                found = None
+                warn = warning_to(ws)
+                if warn:
+                    warn(f"{e}; entered_segment does not compare with it (hint: {e.hint})")
             if found is not None and found.fingerprint == history.fingerprint:
                 baseline = found
     if baseline is None:

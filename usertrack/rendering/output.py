@@ -83,9 +83,7 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(
-    path: Path, text: str, *, overwrite: bool = True, mode: int | None = None
-) -> None:
+def write_atomic(path: Path, text: str, *, overwrite: bool = True, mode: int | None = None) -> None:
     """Write a whole file or nothing: a temp file beside it, fsynced, then renamed over it.
 
     mkstemp creates the temp file 0600; the result gets `mode` (usertrack's own state files:

@@ -375,7 +375,10 @@ class History:
                     con.close()
                     raise
             except (OSError, sqlite3.Error) as e:
-                raise DataError(f"{self.path}: cannot open the segment history: {e}") from None
+                raise DataError(
+                    f"{self.path}: cannot open the segment history: {e}",
+                    hint=f"move it aside to start a new one: mv {self.path} {self.path}.damaged",
+                ) from None
             self._con = con
         return self._con
 
