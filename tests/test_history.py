@@ -319,17 +319,15 @@ def test_a_newer_history_file_is_refused(tmp_path: Path) -> None:
     assert stored(path, "PRAGMA user_version") == [(4,)]  # left as it was
 
 
-def test_at_or_before_takes_the_latest_snapshot_within_a_day(tmp_path: Path) -> None:
+def test_only_a_snapshot_of_exactly_the_moment_stands_for_it(tmp_path: Path) -> None:
+    """Issue 19 item 2: `--changes` took a snapshot up to a day older than its window's start,
+    so the same command widened its window once an older snapshot existed."""
     with History(tmp_path / "history.sqlite3", "test") as history:
-        history.save(fake(WEEK_BEFORE - timedelta(hours=30), BEFORE))
-        assert history.at_or_before(WEEK_BEFORE) is None  # too old to stand for it
-        history.save(fake(WEEK_BEFORE - timedelta(hours=3), BEFORE))
-        history.save(fake(WEEK_BEFORE + timedelta(minutes=1), AFTER))  # after: never used
-        found = history.at_or_before(WEEK_BEFORE)
-        assert found is not None and found.as_of == WEEK_BEFORE - timedelta(hours=3)
-        history.save(fake(WEEK_BEFORE - timedelta(hours=1), AFTER))  # replaces that day's
-        later = history.at_or_before(WEEK_BEFORE)
-        assert later is not None and later.as_of == WEEK_BEFORE - timedelta(hours=1)
+        history.save(fake(WEEK_BEFORE - timedelta(hours=30), BEFORE))  # the day before
+        assert history.latest(WEEK_BEFORE, since=WEEK_BEFORE) is None
+        history.save(fake(WEEK_BEFORE, AFTER))
+        found = history.latest(WEEK_BEFORE, since=WEEK_BEFORE)
+        assert found is not None and found.as_of == WEEK_BEFORE
 
 
 def test_workspaces_keep_their_own_history(tmp_path: Path) -> None:
@@ -337,7 +335,7 @@ def test_workspaces_keep_their_own_history(tmp_path: Path) -> None:
     with History(path, "demo:300u:2026-11-16") as demo, History(path, "live:abc") as live:
         demo.save(fake(AS_OF, BEFORE))
         assert live.load(AS_OF) is None
-        assert live.at_or_before(AS_OF) is None
+        assert live.latest(AS_OF) is None
         live.save(fake(AS_OF, AFTER))
         demo_snap = demo.load(AS_OF)
     assert demo_snap is not None and "ed@acme.io" in demo_snap.members
@@ -446,6 +444,25 @@ def test_segments_changes_computes_a_missing_baseline(home: Path, tmp_path: Path
     assert failing["before"] == len(members_of(then, "failing"))
     with History(history_path(home), "demo:300u:2026-11-16") as history:
         assert history.moments() == [datetime(2026, 11, 12, tzinfo=UTC)]  # only the explicit run
+
+
+def test_segments_changes_never_widens_its_window(home: Path) -> None:
+    """Issue 19 item 2: the same `--changes` said "from 2026-11-15" and, once an older snapshot
+    existed, "from 2026-11-14", with other numbers: what is in the history chose the window."""
+    args = ["segments", "--changes", "--since", "2026-11-15", "--no-save", "-f", "json"]
+    first = run(args, home)
+    assert first.exit_code == 0, first.stderr
+    older = run(["segments", "--as-of", "2026-11-14 12:00", "--save", "-f", "json"], home)
+    assert older.exit_code == 0, older.stderr
+    second = run(args, home)
+    assert second.exit_code == 0, second.stderr
+    doc = json.loads(second.stdout)
+    assert doc == json.loads(first.stdout)
+    assert (doc["since"], doc["baseline"]) == ("2026-11-15T00:00:00Z", "computed")
+    exact = run(["segments", "--as-of", "2026-11-15", "--save", "-f", "json"], home)
+    assert exact.exit_code == 0, exact.stderr
+    third = json.loads(run(args, home).stdout)
+    assert third["baseline"] == "snapshot" and third["segments"] == doc["segments"]
 
 
 def test_segments_changes_table_md_and_csv(home: Path, tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ Snapshots are keyed by a workspace identity, so the demo's history never mixes w
 covers the Postgres connection without its password, the PostHog host and project, and the events
 export's path. No secret is stored, not even hashed.
 
-Movement ("--changes") compares a baseline with the current run. The baseline is the latest snapshot
-at or before the `since` moment and at most `SNAPSHOT_TOLERANCE` older than it; when there is none,
-the caller computes the segments as of `since` itself (`Workspace.classify`), the rule the weekly
-report follows too. Computed baselines are not saved: a snapshot records what a run saw then.
+Movement ("--changes") compares a baseline with the current run. The baseline is the snapshot
+saved at exactly the `since` moment; when there is none, the caller computes the segments as of
+`since` itself (`Workspace.classify`), the rule the weekly report follows too. Never a snapshot of
+another moment: the window asked for is the window answered, whatever the history happens to
+hold. Computed baselines are not saved: a snapshot records what a run saw then.
 
 Every snapshot carries a fingerprint of what decided membership: the segment rules (ids, rules,
 order), the exclude list and the per-user query files (`rules_fingerprint`). A snapshot taken under
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 3  # 2: snapshots.fingerprint; 3: snapshots.memberships
 DEFAULT_HISTORY_DAYS = 400
-# A snapshot this much older than the moment asked for still stands for it ("just before").
-SNAPSHOT_TOLERANCE = timedelta(days=1)
 DEFAULT_SINCE = timedelta(days=7)
 # zlib level of a snapshot's memberships. At 100,000 users (1.9 MB of JSON), level 1 takes 10 ms
 # for 0.48 MB, level 6 40 ms for 0.39 MB: a fifth smaller is not worth four times the time.
@@ -528,14 +527,6 @@ class History:
                     warn(f"{e}; skipped (hint: {e.hint})")
         return None
 
-    def at_or_before(
-        self,
-        moment: datetime,
-        tolerance: timedelta = SNAPSHOT_TOLERANCE,
-        warn: Callable[[str], None] | None = None,
-    ) -> Snapshot | None:
-        """The latest sound snapshot in [moment - tolerance, moment], or None (see `latest`)."""
-        return self.latest(moment, since=moment - tolerance, warn=warn)
 
     def close(self) -> None:
         if self._con is not None:
@@ -611,7 +602,9 @@ def baseline_for(
     progress: Any = None,
     notice: Callable[[str], None] | None = None,
 ) -> Snapshot:
-    """The snapshot at or just before `since`, else the segments computed as of `since`.
+    """The snapshot saved at exactly `since`, else the segments computed as of `since`: a
+    snapshot of an earlier moment would widen the window by itself (what happens to be in the
+    history must not change the answer).
 
     A snapshot taken under other rules, exclusions or query files (another fingerprint) is not
     compared as it is: the segments as of `since` are recomputed with the current ones, and
@@ -620,7 +613,7 @@ def baseline_for(
     segments are recomputed."""
     notice = notice or getattr(ws, "notice", None)
     if history is not None:
-        found = history.at_or_before(since, warn=warning_to(ws, notice))
+        found = history.latest(since, since=since, warn=warning_to(ws, notice))
         if found is not None:
             if found.fingerprint is not None and found.fingerprint == history.fingerprint:
                 return found
