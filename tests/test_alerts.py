@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -334,6 +335,14 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
         a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "failure_spike"
     ]
     assert spike_today["detail"].startswith("2026-11-15: workflow failures ")
+    # Issue 19 item 3: "a median of" is the previous 7 days' (11-08 to 11-14), the day itself
+    # left out, as `failures` counts each of those days.
+    week = run(["failures", "--as-of", "2026-11-15", "--days", "7", "-f", "json"], home)
+    assert week.exit_code == 0, week.stderr
+    trend = json.loads(week.stdout)["trend"]
+    assert [d["day"] for d in trend] == [f"2026-11-{d:02d}" for d in range(8, 15)]
+    median = statistics.median(d["runs_failed"] for d in trend)
+    assert f" vs a median of {median:g} (" in spike_today["detail"]
     errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
     assert len(errors) == 1 and errors[0]["session_errors"] >= 4
     # No snapshot before: the day-earlier segments were computed. A dry run records nothing;

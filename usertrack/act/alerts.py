@@ -451,7 +451,8 @@ def _failure_alerts(
     trend = trend[-(trigger.days + 1) :]
     if len(trend) < 2:
         return []
-    standout_days(trend, keys=(("runs_failed", "runs"),))
+    # Today against the previous `days` days, today itself left out of their median.
+    standout_days(trend, keys=(("runs_failed", "runs"),), baseline=trend[:-1])
     today = trend[-1]
     if not today["stands_out"]:
         return []

@@ -491,22 +491,27 @@ def standout_days(
         ("runs_failed", "runs"),
         ("tool_failures", "tool_calls"),
     ),
+    baseline: list[dict[str, Any]] | None = None,
 ) -> None:
     """Mark the days whose failures stand out, in place (`stands_out`, `why`).
 
     A day stands out at a level when its failures are at least twice the median day's and at
     least 5 more, and its failure rate is at least 1.5 times the median day's rate (so a day that
-    is merely busier does not stand out).
+    is merely busier does not stand out). The median day is of `baseline` (default: the trend
+    itself, the window's typical day; the failure-spike alert passes the previous days, without
+    the day judged).
     """
     for row in trend:
         row["stands_out"] = False
         row["why"] = ""
+    typical = trend if baseline is None else baseline
     for failed_key, total_key in keys:
         counts = [int(r[failed_key] or 0) for r in trend]
-        rates = [(r[failed_key] or 0) / r[total_key] for r in trend if r[total_key]]
-        if not counts:
+        base_counts = [int(r[failed_key] or 0) for r in typical]
+        rates = [(r[failed_key] or 0) / r[total_key] for r in typical if r[total_key]]
+        if not counts or not base_counts:
             continue
-        med = statistics.median(counts)
+        med = statistics.median(base_counts)
         med_rate = statistics.median(rates) if rates else 0.0
         label = "workflow" if failed_key == "runs_failed" else "tool"
         for row, count in zip(trend, counts, strict=True):
