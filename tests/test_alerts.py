@@ -21,6 +21,7 @@ from tests.cli_runner import run
 from tests.slack_server import serve
 
 AS_OF = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parent.parent
 AS_OF_TEXT = "2026-11-16 12:00"
 
 # (email, plan): plan is Neon's subscription_status
@@ -172,7 +173,7 @@ def test_a_bad_alerts_file_names_the_line(tmp_path: Path, env: dict[str, str]) -
     rules.write_text("triggers:\n  - id: x\n    name: X\n    kind: activity\n    wehn: stuck\n")
     result = run(["alerts", "--alerts", str(rules)], tmp_path / "home", **env)
     assert result.exit_code == 2
-    assert f"{rules}:2: unknown key 'wehn' (did you mean 'when'?)" in result.stderr
+    assert f"{rules}:5: unknown key 'wehn' (did you mean 'when'?)" in result.stderr
     rules.write_text("triggers:\n  - id: x\n    name: X\n    kind: activity\n    when: stuk\n")
     result = run(["alerts", "--alerts", str(rules)], tmp_path / "home", **env)
     assert result.exit_code == 2 and "unknown column 'stuk'" in result.stderr
@@ -180,13 +181,41 @@ def test_a_bad_alerts_file_names_the_line(tmp_path: Path, env: dict[str, str]) -
         "triggers:\n  - id: x\n    name: X\n    kind: activity\n    when: 1; DROP TABLE x\n"
     )
     result = run(["alerts", "--alerts", str(rules)], tmp_path / "home", **env)
-    assert result.exit_code == 2 and f"{rules}:2:" in result.stderr
+    assert result.exit_code == 2 and f"{rules}:5:" in result.stderr  # the `when` line
     rules.write_text("params:\n  stuck_minute: 5\ntriggers:\n  - {id: x, name: X, kind: activity,"
                      " when: stuck_on_page}\n")  # fmt: skip
     result = run(["alerts", "--alerts", str(rules)], tmp_path / "home", **env)
     assert result.exit_code == 2
-    assert "params.stuck_minute is not a parameter" in result.stderr
+    assert f"{rules}:2: params.stuck_minute is not a parameter" in result.stderr
     assert "did you mean 'stuck_minutes'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  stuck_minutes: 5 ", "  stuck_minutes: five ", "params.stuck_minutes must be a whole"),
+        ("  error_count: 3\n", "  error_count: 3\n  bogus_param: 4\n", "params.bogus_param is"),
+        ("    when: multiple_errors\n", "    when: multiple_errorz\n", "unknown column"),
+        ("    segments: [failing, high_intent]", "    segments: failing", "needs a 'segments'"),
+    ],
+)
+def test_an_alerts_error_names_the_line_of_the_value(
+    tmp_path: Path, env: dict[str, str], old: str, new: str, message: str
+) -> None:
+    """Issue 19 item 8: `stuck_minutes: five` on line 13 was reported at line 10 (the params
+    mapping's), and a bad `when` at its trigger's first line."""
+    shipped = (REPO / "alerts.yaml").read_text()
+    assert old in shipped
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(shipped.replace(old, new, 1))
+    changed = new.strip().splitlines()[-1].strip()  # the line the mistake is on
+    line = 1 + rules.read_text().splitlines().index(
+        next(t for t in rules.read_text().splitlines() if t.strip().startswith(changed))
+    )
+    result = run(["alerts", "--alerts", str(rules)], tmp_path / "home", **env)
+    assert result.exit_code == 2, result.stderr
+    assert f"usertrack: error: {rules}:{line}: " in result.stderr, (line, result.stderr)
+    assert message in result.stderr
 
 
 def _sent_keys(received: list[dict[str, Any]]) -> list[str]:

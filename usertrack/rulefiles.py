@@ -26,12 +26,29 @@ def reject_unknown_keys(
     error: type[UsertrackError],
     *,
     list_known: bool = False,
+    path: Path | None = None,
 ) -> None:
-    """Raise `error` at `where` for the first key of `mapping` not in `known` (`__line__` aside)."""
+    """Raise `error` at `where` for the first key of `mapping` not in `known` (`__line__` aside);
+    with `path`, at the key's own line (`path:line`) when the mapping knows it."""
     for key in mapping:
         if key != "__line__" and key not in known:
             listed = f" (known: {', '.join(sorted(known))})" if list_known else ""
-            raise error(f"{where}: unknown key {key!r}{did_you_mean(str(key), known)}{listed}")
+            lines = getattr(mapping, "lines", None) or {}
+            at = f"{path}:{lines[key]}" if path is not None and key in lines else where
+            raise error(f"{at}: unknown key {key!r}{did_you_mean(str(key), known)}{listed}")
+
+
+class LineMapping(dict[Any, Any]):
+    """A mapping read from YAML that knows the line of each of its keys (`lines`), so that an
+    error about one value names its own line, not its mapping's."""
+
+    lines: dict[Any, int]
+
+
+def key_line(mapping: Any, key: Any, default: int) -> int:
+    """The line of `key` in a mapping read by `read_yaml_with_lines`, else `default`."""
+    lines = getattr(mapping, "lines", None) or {}
+    return int(lines.get(key, default))
 
 
 def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> Any:
@@ -56,8 +73,11 @@ def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> 
         for key in keys:
             if keys.count(key) > 1:
                 raise error(f"{path}:{node.start_mark.line + 1}: key {key!r} given twice")
-        mapping = loader.construct_mapping(node, deep=True)
+        mapping = LineMapping(loader.construct_mapping(node, deep=True))
         mapping["__line__"] = node.start_mark.line + 1
+        mapping.lines = {
+            key: k.start_mark.line + 1 for key, (k, _) in zip(keys, node.value, strict=True)
+        }
         return mapping
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)

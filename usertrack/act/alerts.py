@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from usertrack.errors import AlertsFileError, DataError
-from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
+from usertrack.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ class AlertRules:
     params: Mapping[str, int]
     triggers: tuple[Trigger, ...]
     params_line: int = 1
+    param_lines: Mapping[str, int] = field(default_factory=dict)  # each param's own line
 
 
 @dataclass
@@ -127,11 +128,13 @@ def load_alert_rules(path: Path) -> AlertRules:
         raise AlertsFileError(f"{path}:{top_line}: 'params' must be a mapping of name: number")
     params_line = int(raw_params.pop("__line__", top_line))
     params: dict[str, int] = {}
+    param_lines: dict[str, int] = {}
     for name, value in raw_params.items():
+        param_lines[str(name)] = key_line(raw_params, name, params_line)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise AlertsFileError(
-                f"{path}:{params_line}: params.{name} must be a whole number of at least 0,"
-                f" not {value!r}"
+                f"{path}:{param_lines[str(name)]}: params.{name} must be a whole number of at"
+                f" least 0, not {value!r}"
             )
         params[str(name)] = value
     raw = doc.get("triggers")
@@ -151,7 +154,13 @@ def load_alert_rules(path: Path) -> AlertRules:
             triggers.append(_trigger(path, item, seen, con))
     finally:
         con.close()
-    return AlertRules(path=path, params=params, triggers=tuple(triggers), params_line=params_line)
+    return AlertRules(
+        path=path,
+        params=params,
+        triggers=tuple(triggers),
+        params_line=params_line,
+        param_lines=param_lines,
+    )
 
 
 def _trigger(
@@ -159,7 +168,12 @@ def _trigger(
 ) -> Trigger:
     line = int(item.pop("__line__", 0))
     where = f"{path}:{line}"
-    reject_unknown_keys(item, _TRIGGER_KEYS, where, AlertsFileError)
+    reject_unknown_keys(item, _TRIGGER_KEYS, where, AlertsFileError, path=path)
+
+    def at(key: str) -> str:
+        """Where the trigger's `key` is written (its own line), for an error about its value."""
+        return f"{path}:{key_line(item, key, line)}"
+
     for key in ("id", "name", "kind"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             raise AlertsFileError(f"{where}: trigger needs a {key!r}")
@@ -170,7 +184,7 @@ def _trigger(
     kind = item["kind"].strip()
     if kind not in KINDS:
         raise AlertsFileError(
-            f"{where}: trigger {tid!r}: unknown kind {kind!r}{did_you_mean(kind, KINDS)}"
+            f"{at('kind')}: trigger {tid!r}: unknown kind {kind!r}{did_you_mean(kind, KINDS)}"
             f" (known: {', '.join(KINDS)})"
         )
     when = str(item.get("when") or "").strip()
@@ -183,22 +197,26 @@ def _trigger(
             check_expression(when, con, what=f"trigger {tid!r}")
             columns = expression_columns(when, con)
         except UnsafeSQLError as e:
-            raise AlertsFileError(f"{where}: {e}") from None
+            raise AlertsFileError(f"{at('when')}: {e}") from None
         for column in columns:
             if column not in ACTIVITY_COLUMNS:
                 raise AlertsFileError(
-                    f"{where}: trigger {tid!r} reads unknown column {column!r}"
+                    f"{at('when')}: trigger {tid!r} reads unknown column {column!r}"
                     f"{did_you_mean(column, ACTIVITY_COLUMNS)}"
                 )
     elif kind == "segment":
         raw = item.get("segments")
         if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
-            raise AlertsFileError(f"{where}: trigger {tid!r} (segment) needs a 'segments' list")
+            raise AlertsFileError(
+                f"{at('segments')}: trigger {tid!r} (segment) needs a 'segments' list"
+            )
         segments = tuple(raw)
     else:
         days = item.get("days", 7)
         if not isinstance(days, int) or isinstance(days, bool) or not 2 <= days <= 90:
-            raise AlertsFileError(f"{where}: trigger {tid!r}: days must be a number from 2 to 90")
+            raise AlertsFileError(
+                f"{at('days')}: trigger {tid!r}: days must be a number from 2 to 90"
+            )
     return Trigger(
         id=tid,
         name=item["name"].strip(),
@@ -218,8 +236,9 @@ def check_against(rules: AlertRules, ws: Workspace) -> None:
         known = [p.name for p in query.params if p.name not in ("as_of", "exclude_pattern")]
         for name in rules.params:
             if name not in known:
+                at = rules.param_lines.get(name, rules.params_line)
                 raise AlertsFileError(
-                    f"{rules.path}:{rules.params_line}: params.{name} is not a parameter of"
+                    f"{rules.path}:{at}: params.{name} is not a parameter of"
                     f" {ACTIVITY_QUERY}{did_you_mean(name, known)} (known: {', '.join(known)})"
                 )
     ids = {s.id for s in ws.rules.segments}

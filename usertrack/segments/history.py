@@ -527,7 +527,6 @@ class History:
                     warn(f"{e}; skipped (hint: {e.hint})")
         return None
 
-
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
