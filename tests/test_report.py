@@ -379,6 +379,12 @@ def test_metric_status_follows_seed_000s_thresholds() -> None:
         "Below target",
         "n/a",
     ]
+    # Rated as shown: 0.958 days shows "1.0 d", which is not "< 1 day" (issue 19 item 10).
+    assert [metric_status(days, v) for v in (0.94, 0.958, 6.96)] == [
+        "Excellent",
+        "Good",
+        "Below target",
+    ]
     assert metric_status(by_id["run_success_rate"], 95.5) == "Excellent"
     assert metric_status(by_id["credit_utilization"], 20) == "Below target"
 

@@ -235,8 +235,11 @@ METRICS: tuple[Metric, ...] = (
 
 
 def metric_status(metric: Metric, value: float | None) -> str:
+    """The status of `value` as the report shows it (one decimal): 0.958 days shows as "1.0 d",
+    and "1.0 d" against "< 1 day" is not Excellent."""
     if value is None:
         return "n/a"
+    value = round(value, 1)
     if metric.higher_is_better:
         if value > metric.excellent:
             return "Excellent"
