@@ -126,6 +126,12 @@ def test_table_md_and_csv(export: Path) -> None:
     lines = run(["features", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
     assert lines[0] == "feature,uses,persons,adoption,previous_uses,trend"
     assert lines[1] == "search,9,1,20.0,10,down"
+    # The first column names what is counted: "Event" with --event (it said "Feature").
+    assert "| Feature | Uses |" in md
+    by_event = run(["features", *ARGS, "--event", "--as-of", AS_OF, "-f", "md"], **env).stdout
+    assert "| Event | Uses |" in by_event and "| Feature |" not in by_event
+    table = run(["features", *ARGS, "--event", "--as-of", AS_OF], **env)
+    assert "Event" in table.stdout and "Feature " not in table.stdout
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,14 @@ def test_an_unwritable_out_fails_first_with_its_reason(
     assert result.stdout == "" and blocker.read_text() == "x"
 
 
+def test_out_under_a_file_says_it_is_a_file(demo_home: Path, tmp_path: Path) -> None:
+    """`--out x.json/y.csv` with x.json a file said "File exists"."""
+    (tmp_path / "x.json").write_text("{}")
+    result = run(["segments", "--out", str(tmp_path / "x.json" / "y.csv")], demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert f"{tmp_path / 'x.json'} is a file, not a folder" in one_error_line(result.stderr)
+
+
 def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
     """A file-size limit makes the kernel refuse the write as a full disk would (EFBIG instead
     of ENOSPC), in a child process so that the limit stays there."""
@@ -183,6 +191,9 @@ def test_days_beyond_ten_years_is_a_usage_error(command: list[str]) -> None:
     [
         (["user"], "Missing argument"),
         (["segments", "--bogus"], "No such option: --bogus"),
+        (["segments", "--formt", "json"], "No such option: --formt (Possible options: --format)"),
+        (["segments", "-f", "csv", "-o", "x.json"], "names a json file, but --format is csv"),
+        (["alerts", "--pending", "-f", "csv"], "--format 'csv' is not one of table, json"),
         (["segments", "--limit", "zero"], "--limit"),
         (["report", "weekly", "--out"], "--out"),
         (["nonsense"], "No such command 'nonsense'"),
@@ -192,6 +203,7 @@ def test_usage_errors_are_one_line_like_the_rest(args: list[str], fragment: str)
     result = run(args)
     assert result.exit_code == EXIT_USAGE
     assert fragment in one_error_line(result.stderr)
+    assert "Possible options: --out" not in result.stderr  # no far-fetched suggestion
     assert "Usage:" not in result.stderr and "╭" not in result.stderr
     assert result.stdout == ""
 

@@ -545,6 +545,8 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.csv_cell, 1234567.25, "1234567.25"),  # every digit
         (style.human_header, "run_count", "Run count"),
         (style.human_header, "mcp_servers", "MCP servers"),
+        (style.human_header, "in_posthog", "In PostHog"),
+        (style.human_header, "in_neon", "In Neon"),
         (style.human_header, "avg ms", "Avg ms"),
         (style.machine_header, "Run count", "run_count"),
         (style.csv_cell, "=1+1", "'=1+1"),

@@ -107,6 +107,8 @@ def test_a_failing_capture_host_leaves_the_users_pending_and_the_rerun_sends_the
         )
         assert failed.exit_code == 5, failed.stderr
         assert "stay pending" in failed.stderr and KEY not in failed.stderr
+        # Every stderr line is usertrack's (the SDK's own "[PostHog] error uploading" is not).
+        assert all(ln.startswith("usertrack: ") for ln in failed.stderr.splitlines()), failed.stderr
         doc = json.loads((home / "posthog-sync.json").read_text())
         assert not any(doc["workspaces"].values())  # nothing counted as synced
         (pending,) = doc["pending"].values()

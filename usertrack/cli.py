@@ -49,7 +49,7 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         # Typer vendors Click (typer._click): its exceptions are the ones the parser raises.
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption
 
         try:
             rv = super().main(
@@ -67,6 +67,13 @@ class OneLineErrors(TyperGroup):
         except ClickException as e:
             if not standalone_mode:
                 raise
+            if isinstance(e, NoSuchOption) and e.possibilities:
+                # Click suggests at difflib's 0.6 ("--bogus": "--out"): only a likely typo here.
+                import difflib
+
+                e.possibilities = difflib.get_close_matches(
+                    e.option_name, list(e.possibilities), n=3, cutoff=0.75
+                )
             ctx = getattr(e, "ctx", None)
             where = ""
             if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
@@ -352,6 +359,11 @@ def _choose_format(fmt: str | None, out: Path | None, formats: tuple[str, ...] =
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(allowed)}")
     if fmt == "table" and out is not None:
         raise UsageError("--format table is for the terminal; use json, csv or md with --out")
+    named = format_for_path(out) if out is not None else None
+    if named is not None and named != fmt:
+        raise UsageError(
+            f"--out {out} names a {named} file, but --format is {fmt}: change one of them"
+        )
     return fmt
 
 
@@ -1747,6 +1759,7 @@ def alerts(
             alerts_csv,
             alerts_json,
             alerts_markdown,
+            pending_document,
             pending_lines,
             render_alerts,
         )
@@ -1775,7 +1788,13 @@ def alerts(
             )
             return
         if pending:
+            shown_as = _choose_format(fmt, out, ("table", "json"))
             outbox = Outbox.open(load_settings().home)
+            if shown_as == "json":
+                from usertrack.rendering.export import json_text
+
+                _emit(json_text(pending_document(outbox.queue, outbox.dead)), out)
+                return
             for line in pending_lines(outbox.queue, outbox.dead):
                 typer.echo(line)
             return

@@ -105,3 +105,11 @@ def pending_lines(queue: list[dict[str, Any]], dead: list[dict[str, Any]]) -> li
             for item in dead
         ]
     return lines
+
+
+def pending_document(queue: list[dict[str, Any]], dead: list[dict[str, Any]]) -> dict[str, Any]:
+    """`alerts --pending -f json`: the queued messages and the dead letters, without payloads."""
+    return {
+        "queued": [{"key": i["key"], "queued_at": i.get("queued_at")} for i in queue],
+        "dead": [{"key": i["key"], "dead_at": i.get("dead_at"), "why": i.get("why")} for i in dead],
+    }

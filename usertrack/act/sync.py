@@ -578,6 +578,7 @@ class _Messages:
     def __init__(self, key: str, host: str) -> None:
         from posthog import Posthog
 
+        _quiet_sdk()
         self._caught: list[dict[str, Any]] = []
 
         def catch(msg: dict[str, Any]) -> None:
@@ -607,6 +608,17 @@ def _retryable(error: Exception) -> bool:
     if isinstance(status, int):
         return status in (408, 429) or status >= 500
     return getattr(error, "status", None) is None  # a timeout or a network error
+
+
+def _quiet_sdk() -> None:
+    """The posthog SDK logs a failed upload as its own unprefixed `[PostHog] error uploading`
+    line on stderr (Python's last-resort handler); usertrack says what failed in its own words."""
+    import logging
+
+    log = logging.getLogger("posthog")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
 
 
 def _post(

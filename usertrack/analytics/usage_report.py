@@ -123,12 +123,14 @@ def feature_cells(x: Any) -> list[Any]:
     ]
 
 
-FEATURE_HEADERS = ["Feature", "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
+def feature_headers(f: Features) -> list[str]:
+    """The human headers; the first names what is counted (a feature, or an event with --event)."""
+    return [f.by.capitalize(), "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
 
 
 def features_markdown(f: Features) -> str:
     lines = [style.md_text(f"Features as of {style.moment(f.as_of)}: {features_about(f)}.")]
     if not f.features:
         lines.append("No feature was used in either period.")
-    table = md_table(FEATURE_HEADERS, [feature_cells(x) for x in f.features])
+    table = md_table(feature_headers(f), [feature_cells(x) for x in f.features])
     return md_section("Features", lines, [table])

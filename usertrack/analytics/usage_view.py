@@ -99,7 +99,7 @@ def render_features(console: Console, f: Features) -> None:
         cells[-1] = plain(x.trend, style_=TRENDS.get(x.trend, ""))
         rows.append(cells)
     cols = [
-        Col("Feature"),
+        Col(f.by.capitalize()),
         Col("Uses", right=True),
         Col("Persons", right=True),
         Col("Adoption", right=True),

@@ -42,6 +42,11 @@ def _target(path: Path) -> Path:
 
 def _probe_folder(folder: Path, shown: Path) -> None:
     """Create `folder` (and its parents) and prove a file can be created in it."""
+    for above in (folder, *folder.parents):  # a file where a folder should be: say which
+        if above.exists():
+            if not above.is_dir():
+                raise OutputError(f"cannot write {shown}: {above} is a file, not a folder")
+            break
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -36,7 +36,8 @@ DAY_COLUMNS = frozenset(
 )  # fmt: skip
 
 # Words that keep their case in a sentence-case header.
-_ACRONYMS = {"mcp": "MCP", "id": "ID", "ux": "UX", "url": "URL", "dau": "DAU", "api": "API"}
+_ACRONYMS = {"mcp": "MCP", "id": "ID", "ux": "UX", "url": "URL", "dau": "DAU", "api": "API",
+             "posthog": "PostHog", "neon": "Neon"}  # fmt: skip
 _UNITS = {"ms", "pp"}
 
 
