@@ -117,6 +117,19 @@ def _prepare(args: tuple[str, ...], cwd: Path) -> list[str]:
     return out
 
 
+def test_the_readme_lists_every_config_file_key() -> None:
+    """Issue 19 item 11: the `[slack]` and `[capture]` sections were missing from the README."""
+    from usertrack.config import CONFIG_KEYS
+
+    row = next(
+        ln for ln in README.read_text().splitlines() if ln.startswith("| `USERTRACK_CONFIG`")
+    )
+    for section, keys in CONFIG_KEYS.items():
+        listed = re.search(rf"`\[{section}\]` \(([^)]*)\)", row)
+        assert listed is not None, section
+        assert set(re.findall(r"`(\w+)`", listed.group(1))) == set(keys), section
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=[c.id for c in COMMANDS])
 def test_readme_command_runs_as_written(
     command: ReadmeCommand, demo_home: Path, tmp_path: Path
