@@ -8,6 +8,7 @@ DuckDB), independently of the real pipeline.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -648,3 +649,41 @@ def test_reset_regenerates_identically(ws: DemoWorkspace) -> None:
     assert steps == ["generating users", "loading PostgreSQL", "writing events"]
     assert manifest.stat().st_mtime_ns != stamp
     assert _checksums(ws) == before
+
+
+def test_an_interrupted_generation_is_redone_at_its_size(tmp_path: Path) -> None:
+    """Issue 19 item 11: a `demo --users N --reset` killed halfway was silently replaced by the
+    default 2,000-user demo on the next command. It is generated again at N, with a word."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from usertrack.demo.generator import GENERATING, demo_root, read_manifest, stop_demo
+
+    home = tmp_path / "home"
+    env = {**os.environ, "USERTRACK_HOME": str(home), "USERTRACK_DEMO_IDLE": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "usertrack", "demo", "--users", "400", "--reset"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (demo_root(home) / GENERATING).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert read_manifest(home) is None  # killed before it finished
+        stop_demo(home)
+        result = subprocess.run(
+            [sys.executable, "-m", "usertrack", "segments", "-f", "json", "--no-save"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "the demo of 400 users was interrupted" in result.stderr
+        manifest = read_manifest(home)
+        assert manifest is not None and manifest["users"] == 400
+        assert not (demo_root(home) / GENERATING).exists()
+    finally:
+        proc.kill()
+        stop_demo(home)

@@ -619,7 +619,10 @@ def demo(
             return
         existed = read_manifest(settings.home) is not None
         with _status("preparing the demo workspace") as progress:
-            ws = ensure_demo(settings.home, users=users, reset=reset, progress=progress)
+            # A size asked for: an interrupted generation of another is not resumed.
+            ws = ensure_demo(
+                settings.home, users=users, reset=reset or not existed, progress=progress
+            )
             fresh = reset or not existed
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)

@@ -300,7 +300,7 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
 
-    demo = ensure_demo(ws.settings.home, progress=progress)
+    demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
     ws.demo = demo
     ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
     if not database:

@@ -734,17 +734,28 @@ def ensure_demo(
     reset: bool = False,
     anchor: date | None = None,
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> DemoWorkspace:
     """Return the demo under home/demo, generating it first if it is missing, incomplete or reset.
 
     An existing complete demo is returned as it is (its own users and anchor) unless ``reset``: pass
     reset=True to build one of another size or anchor. The manifest is written last, so a generation
-    that was interrupted is redone next time; a lock file serialises concurrent processes.
+    that was interrupted is redone next time, at the size and anchor it was asked for (its
+    GENERATING file says which), and `notice` is told; a lock file serialises concurrent
+    processes.
     """
     if not reset:
         ws = _existing(home)
         if ws is not None:
             return ws
+        unfinished = _interrupted(home)
+        if unfinished is not None:
+            users, anchor = unfinished
+            if notice:
+                notice(
+                    f"usertrack: the demo of {users:,} users was interrupted while it was"
+                    " generated; generating it again at that size"
+                )
     if not MIN_USERS <= users <= MAX_USERS:
         raise UsageError(f"the demo needs between {MIN_USERS} and {MAX_USERS:,} users, not {users}")
     root = demo_root(home)
@@ -757,6 +768,20 @@ def ensure_demo(
         return _generate_workspace(home, users, anchor, progress)
 
 
+GENERATING = "generating.json"  # the size and anchor of a generation not finished yet
+
+
+def _interrupted(home: Path) -> tuple[int, date | None] | None:
+    """The users and anchor of a generation that never finished, if its GENERATING file says."""
+    try:
+        asked = json.loads((demo_root(home) / GENERATING).read_text())
+        users = int(asked["users"])
+        anchor = date.fromisoformat(asked["anchor"]) if asked.get("anchor") else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return (users, anchor) if MIN_USERS <= users <= MAX_USERS else None
+
+
 def _generate_workspace(
     home: Path, users: int, anchor: date | None, progress: Progress | None
 ) -> DemoWorkspace:
@@ -765,6 +790,10 @@ def _generate_workspace(
     root = demo_root(home)
     manifest_path = root / "manifest.json"
     manifest_path.unlink(missing_ok=True)
+    # What is being generated, until the manifest says it is done: an interrupted generation
+    # is redone at this size and anchor, not replaced by the default demo.
+    asked = {"users": users, "anchor": anchor.isoformat() if anchor else None}
+    (root / GENERATING).write_text(json.dumps(asked) + "\n")
     anchor = anchor or datetime.now(UTC).date()
     ws = _workspace(root, anchor, users)
     say = progress or (lambda _text: None)
@@ -801,6 +830,7 @@ def _generate_workspace(
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, manifest_path)
+    (root / GENERATING).unlink(missing_ok=True)
     from usertrack.workspace import secure_home
 
     secure_home(home)  # the events store and the manifest: the owner's only, from the start
