@@ -30,11 +30,13 @@ import atexit
 import contextlib
 import itertools
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +52,89 @@ __all__ = [
     "connect",
     "expression_columns",
     "scratch",
+    "time_limit",
 ]
+
+# The bounds of every connection, settable in the environment or the user config file
+# ([limits] duckdb_memory, duckdb_timeout_seconds): DuckDB's own default memory limit is 80% of
+# the machine's memory and it has no statement timeout.
+DEFAULT_MEMORY_LIMIT = "2GB"  # past it DuckDB spills to the private temp directory, or fails
+DEFAULT_TIMEOUT_SECONDS = 300
+MEMORY_VARIABLE = "USERTRACK_DUCKDB_MEMORY"
+TIMEOUT_VARIABLE = "USERTRACK_DUCKDB_TIMEOUT"
+_MEMORY_TEXT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    """USERTRACK_DUCKDB_MEMORY (or [limits] duckdb_memory), default DEFAULT_MEMORY_LIMIT."""
+    from usertrack.config import setting
+    from usertrack.errors import ConfigError
+
+    value, origin = setting(MEMORY_VARIABLE)
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    if not _MEMORY_TEXT.match(value):
+        raise ConfigError(
+            f"{origin} = {value!r} is not an amount of memory DuckDB takes (such as 2GB or 512MB)"
+        )
+    return value
+
+
+def timeout_seconds() -> float:
+    """USERTRACK_DUCKDB_TIMEOUT (or [limits] duckdb_timeout_seconds): how long one DuckDB query
+    of text from a file (a query file, a rule) may run; default DEFAULT_TIMEOUT_SECONDS."""
+    from usertrack.config import setting
+    from usertrack.errors import ConfigError
+
+    value, origin = setting(TIMEOUT_VARIABLE)
+    if value is None:
+        return float(DEFAULT_TIMEOUT_SECONDS)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigError(f"{origin} = {value!r} is not a number of seconds above 0")
+    return seconds
+
+
+@contextlib.contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
+    """Interrupt what runs on `con` (a connection or cursor) in the block once it has run
+    timeout_seconds(), and raise QueryError naming `what` and the limit: DuckDB has no
+    statement timeout, so a timer thread calls con.interrupt(), as a cancelled command does
+    (usertrack.sources.base.CancelToken)."""
+    import duckdb
+
+    from usertrack.errors import QueryError
+
+    seconds = timeout_seconds()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def stop() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                con.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except duckdb.Error:
+        if state["fired"]:
+            raise QueryError(
+                f"{what}: stopped after {seconds:g} s, the time limit of one DuckDB query"
+                f" ({TIMEOUT_VARIABLE}, or [limits] duckdb_timeout_seconds in the config file)"
+            ) from None
+        raise
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+
 
 # Settings every connection starts with (connect-time config: they hold from the first statement).
 _LOCKED_DOWN: dict[str, Any] = {
@@ -79,7 +163,12 @@ def connect(
     import duckdb
 
     temp = _private_temp(path)
-    config = {**_LOCKED_DOWN, **dict(settings or {}), "temp_directory": temp}
+    config = {
+        **_LOCKED_DOWN,
+        "memory_limit": memory_limit(),
+        **dict(settings or {}),
+        "temp_directory": temp,
+    }
     allowed_paths = _spellings(read_paths)
     allowed_dirs = _spellings(write_dirs)
     if allowed_paths or allowed_dirs:

@@ -442,7 +442,7 @@ def create_profile(con: duckdb.DuckDBPyConnection, profile_query: Query, as_of: 
     and line of what is refused."""
     import duckdb
 
-    from usertrack.sandbox import UnsafeSQLError, check_query
+    from usertrack.sandbox import UnsafeSQLError, check_query, time_limit
 
     try:
         body = check_query(profile_query.sql, JOIN_TABLES, con, first_line=profile_query.sql_line)
@@ -450,6 +450,7 @@ def create_profile(con: duckdb.DuckDBPyConnection, profile_query: Query, as_of: 
         raise QueryFileError(f"{profile_query.path}:{e}") from None
     values = resolve_params(profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE profile AS {body}", values)
+        with time_limit(con, str(profile_query.path)):
+            con.execute(f"CREATE OR REPLACE TABLE profile AS {body}", values)
     except duckdb.Error as e:
         raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None

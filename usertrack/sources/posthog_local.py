@@ -199,6 +199,8 @@ class LocalPostHogSource:
         and the GIL the other source's thread needs meanwhile)."""
         import duckdb
 
+        from usertrack.sandbox import time_limit
+
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
         started = time.monotonic()
@@ -207,7 +209,11 @@ class LocalPostHogSource:
         try:
             # When the other source fails (or Ctrl-C), interrupt DuckDB mid-query rather than
             # let a long scan run on after the command has given up.
-            with token.on_cancel(cur.interrupt) if token else contextlib.nullcontext():
+            # And stop a query file that runs past the time limit (usertrack.sandbox).
+            with (
+                token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
+                time_limit(cur, where),
+            ):
                 cur.execute(tr.sql, values)
                 description = cur.description or []
                 columns = [d[0] for d in description]
@@ -256,12 +262,17 @@ class LocalPostHogSource:
         than the analysis itself. Temporary tables belong to their cursor alone."""
         import duckdb
 
+        from usertrack.sandbox import time_limit
+
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
         token = current_token()
         cur = self._connection().cursor()
         try:
-            with token.on_cancel(cur.interrupt) if token else contextlib.nullcontext():
+            with (
+                token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
+                time_limit(cur, where),
+            ):
                 cur.execute(f'CREATE TEMP TABLE "{table}" AS {tr.sql}', values)
         except duckdb.Error as e:
             cur.close()
