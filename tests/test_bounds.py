@@ -154,3 +154,76 @@ def test_the_limits_come_from_the_config_file_and_bad_ones_are_named(
     result = run(["segments"], demo_home, USERTRACK_DUCKDB_TIMEOUT="0")
     assert result.exit_code == EXIT_CONFIG
     assert "USERTRACK_DUCKDB_TIMEOUT = '0' is not a number of seconds above 0" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# `usertrack query -f json|csv|md` streams: memory for one batch, whatever the number of rows
+
+
+def _big_query(tmp_path: Path, body: str) -> Path:
+    queries = _queries(tmp_path)
+    (queries / "posthog" / "big.sql").write_text(
+        "-- name: big\n-- description: many rows\n-- returns: table\n" + body + "\n"
+    )
+    return queries
+
+
+BIG = "SELECT a.uuid AS a, b.event AS b FROM events AS a, events AS b LIMIT 100000"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md"])
+def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, fmt: str) -> None:
+    """100,000 rows written with a few MB of Python memory: the rows were all fetched, then
+    the whole document built in memory (10 M rows as JSON: 7.2 GB)."""
+    import gc
+    import tracemalloc
+
+    from usertrack.config import load_settings
+    from usertrack.rendering.export import render_result
+    from usertrack.workspace import open_workspace
+
+    queries = _big_query(tmp_path, BIG)
+    out = tmp_path / f"big.{fmt}"
+    gc.collect()
+    gc.disable()  # as cli.main runs every command: cyclic garbage made per row would stay
+    tracemalloc.start()
+    try:
+        result = run(["query", "posthog/big", "--queries", str(queries), "-o", str(out)], demo_home)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert result.exit_code == 0, result.stderr
+    assert peak < 15_000_000, f"peak {peak / 1e6:.1f} MB"
+    # the same text as the whole result rendered at once
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(demo_home))
+    try:
+        ws = open_workspace(
+            load_settings(), queries_dir=queries, segments_path=REPO / "segments.yaml"
+        )
+        with ws:
+            whole = ws.run_query("posthog/big", ws.default_as_of())
+    finally:
+        mp.undo()
+    assert len(whole.rows) == 100_000
+    expected = render_result(whole, fmt, query="posthog/big", title="posthog/big")
+    assert out.read_text(encoding="utf-8") == expected
+
+
+def test_a_query_failing_midway_leaves_no_out_file(demo_home: Path, tmp_path: Path) -> None:
+    """Rows had been written when the time limit stopped the query: --out is still whole or
+    nothing (the old file kept, no temp file left)."""
+    queries = _big_query(tmp_path, "SELECT a.uuid AS a, b.uuid AS b FROM events AS a, events AS b")
+    out = tmp_path / "out" / "big.csv"
+    out.parent.mkdir()
+    out.write_text("the old file\n")
+    result = run(
+        ["query", "posthog/big", "--queries", str(queries), "-o", str(out)],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert "stopped after 1 s" in _error(result.stderr)
+    assert out.read_text() == "the old file\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["big.csv"]

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from usertrack.errors import UsageError
 
@@ -91,6 +94,15 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
     temp file is hard-linked into place instead, which fails if `path` exists (even if it
     appeared meanwhile): FileExistsError.
     """
+    with atomic_file(path, overwrite=overwrite) as fh:
+        fh.write(text)
+
+
+@contextmanager
+def atomic_file(path: Path, *, overwrite: bool = True) -> Iterator[TextIO]:
+    """write_atomic for a file written piece by piece: the block writes into a temp file
+    beside `path`, which takes `path`'s place only when the block ends without an error (a
+    failure halfway leaves `path` as it was, and no temp file)."""
     target = prepare_out(path)
     try:
         mode = target.stat().st_mode & 0o7777
@@ -102,7 +114,7 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
