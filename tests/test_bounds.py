@@ -160,19 +160,25 @@ def test_the_limits_come_from_the_config_file_and_bad_ones_are_named(
 # `usertrack query -f json|csv|md` streams: memory for one batch, whatever the number of rows
 
 
-def _big_query(tmp_path: Path, body: str) -> Path:
+def _big_query(tmp_path: Path, body: str, folder: str = "posthog") -> Path:
     queries = _queries(tmp_path)
-    (queries / "posthog" / "big.sql").write_text(
+    (queries / folder / "big.sql").write_text(
         "-- name: big\n-- description: many rows\n-- returns: table\n" + body + "\n"
     )
     return queries
 
 
-BIG = "SELECT a.uuid AS a, b.event AS b FROM events AS a, events AS b LIMIT 100000"
+BIG = {
+    "posthog": "SELECT a.uuid AS a, b.event AS b FROM events AS a, events AS b LIMIT 100000",
+    "neon": "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, 100000) AS g",
+}
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv", "md"])
-def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("folder", "fmt"),
+    [("posthog", "json"), ("posthog", "csv"), ("posthog", "md"), ("neon", "json")],
+)
+def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, folder: str, fmt: str) -> None:
     """100,000 rows written with a few MB of Python memory: the rows were all fetched, then
     the whole document built in memory (10 M rows as JSON: 7.2 GB)."""
     import gc
@@ -182,13 +188,14 @@ def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, fmt: str) -> 
     from usertrack.rendering.export import render_result
     from usertrack.workspace import open_workspace
 
-    queries = _big_query(tmp_path, BIG)
+    queries = _big_query(tmp_path, BIG[folder], folder)
     out = tmp_path / f"big.{fmt}"
     gc.collect()
     gc.disable()  # as cli.main runs every command: cyclic garbage made per row would stay
     tracemalloc.start()
     try:
-        result = run(["query", "posthog/big", "--queries", str(queries), "-o", str(out)], demo_home)
+        args = ["query", f"{folder}/big", "--queries", str(queries), "-o", str(out)]
+        result = run(args, demo_home)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -203,11 +210,12 @@ def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, fmt: str) -> 
             load_settings(), queries_dir=queries, segments_path=REPO / "segments.yaml"
         )
         with ws:
-            whole = ws.run_query("posthog/big", ws.default_as_of())
+            whole = ws.run_query(f"{folder}/big", ws.default_as_of())
     finally:
         mp.undo()
     assert len(whole.rows) == 100_000
-    expected = render_result(whole, fmt, query="posthog/big", title="posthog/big")
+    expected = render_result(whole, fmt, query=f"{folder}/big", title=f"{folder}/big")
+    assert len(expected) > 1_000_000
     assert out.read_text(encoding="utf-8") == expected
 
 
