@@ -525,6 +525,8 @@ def test_check_order_takes_directions_and_null_order() -> None:
         ("SELECT * FROM 'secret.csv'", "reads 'secret.csv'"),
         ("SELECT * FROM main.joined", "reads 'main.joined'"),
         ("SELECT * FROM query_table('joined')", "query_table() is a table function"),
+        ("SHOW TABLES", "DESCRIBE, SHOW and SUMMARIZE are not allowed"),
+        ("SELECT * FROM (SUMMARIZE joined)", "DESCRIBE, SHOW and SUMMARIZE are not allowed"),
         ("SELECT email, (SELECT 1 FROM read_blob('x')) FROM joined", "read_blob()"),
         ("WITH j AS (SELECT * FROM joined) SELECT * FROM j UNION ALL SELECT * FROM joined", None),
         ("SELECT email FROM joined WHERE email IN (SELECT email FROM joined)", None),

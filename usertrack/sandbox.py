@@ -518,6 +518,11 @@ def _check_relations(tree: Any, sql: str, first_line: int, allowed: set[str]) ->
             f"{where}: {function}() is a table function; a query file reads only the tables"
             f" usertrack gives it ({', '.join(sorted(allowed))})"
         )
+    if kind == "SHOW_REF":
+        raise UnsafeSQLError(
+            f"{where}: DESCRIBE, SHOW and SUMMARIZE are not allowed; a query file reads only"
+            f" the tables usertrack gives it ({', '.join(sorted(allowed))})"
+        )
     if kind == "BASE_TABLE":
         name = str(tree.get("table_name") or "")
         qualified = tree.get("schema_name") or tree.get("catalog_name")
