@@ -460,6 +460,8 @@ def _render(tmp_path: Path, body: str) -> str:
          "characters of text"),
         ("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "the report is longer"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls nest too deep"),
+        ("{% set x = [1] %}{% for i in range(40) %}{% set _ = x.extend(x) %}{% endfor %}",
+         "items is larger than 5,000,000"),
     ],
 )  # fmt: skip
 def test_a_template_is_bounded_in_size(tmp_path: Path, body: str, fragment: str) -> None:
@@ -509,3 +511,38 @@ def test_a_bounded_template_still_renders(tmp_path: Path) -> None:
         "{% for i in range(n) %}{{ i }}{% endfor %} {{ 'a'|center(5) }}|\n"
     )
     assert _render(tmp_path, body) == "# 3     3 abab 1024 x3\n012   a  |\n"
+
+
+def test_what_no_meter_sees_is_stopped_by_the_rendering_process_limits(tmp_path: Path) -> None:
+    """A `|join` of one long string repeated makes 5 GB in one C call, before any check could
+    look at it: the child process that renders has 2 GiB of address space."""
+    from usertrack.errors import UsageError
+
+    body = '{% set s = "x" * 5000000 %}{{ ([s] * 1000)|join|length }}'
+    with pytest.raises(UsageError, match="template stopped: ran out of memory"):
+        _render(tmp_path, "# report\n" + body + "\n")
+
+
+def test_a_c_loop_past_the_time_limit_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`|sum` of a million one-item lists copies 5 * 10**11 items inside one C call, where
+    neither the meters nor SIGALRM run: the CPU limit of the rendering process ends it."""
+    import time
+
+    from usertrack.errors import UsageError
+    from usertrack.reports import templating
+
+    monkeypatch.setattr(templating, "RENDER_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="template stopped: rendering took longer than 1 s"):
+        _render(tmp_path, '# report\n{{ ([["x"]] * 1000000)|sum(start=[])|length }}\n')
+    assert time.monotonic() - started < 8
+
+
+def test_the_rendering_process_gets_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from usertrack.reports.templating import render_isolated
+
+    monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_hunter2_secret")
+    assert render_isolated("os:getenv", "POSTHOG_PERSONAL_API_KEY") == "None"
+    assert render_isolated("os:getenv", "PATH") == str(__import__("os").environ["PATH"])

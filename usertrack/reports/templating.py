@@ -14,10 +14,16 @@ A `--template` is code from wherever the user found it (a cloned folder, a colle
   included) is at most MAX_PRODUCED characters, the report MAX_OUTPUT; rendering stops after
   RENDER_SECONDS, checked at every call, filter, loop step and output piece (and, on the main
   thread, by a SIGALRM timer too). Past a bound: TemplateFileError naming the bound and line.
+- And by construction, for what no meter sees (a C loop such as `|sum` over a long list, a
+  `|join` of one long string repeated): on POSIX the render runs in a child Python process
+  (`render_isolated`) with RLIMIT_AS RENDER_MEMORY and RLIMIT_CPU past RENDER_SECONDS, killed
+  when RENDER_SECONDS + 5 s of wall time pass, given nothing of the environment (no secret)
+  and sending back JSON only. Its data goes in as a pickle: usertrack's own values.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -36,6 +42,8 @@ MAX_OUTPUT = 20_000_000  # characters of the rendered report
 MAX_PRODUCED = 200_000_000  # characters of text made while rendering, all pieces together
 RENDER_SECONDS = 10.0
 MAX_POWER_BITS = 4096  # `a ** b` whose result would need more bits is refused
+RENDER_MEMORY = 2 * 1024**3  # address space of the rendering process (RLIMIT_AS)
+_BOUNDS = ("MAX_VALUE", "MAX_OUTPUT", "MAX_PRODUCED", "RENDER_SECONDS", "MAX_POWER_BITS")
 
 _OTHER_FILES = {
     "Include": "{% include %}",
@@ -310,6 +318,114 @@ def _bounded_class() -> type[Any]:
                 if getattr(method, "__name__", "") in ("format", "format_map"):
                     numbers = _FORMAT_NUMBER.findall(text)
                     _check_ints([int(n) for n in numbers], "a width or precision of")
-            return __self.measured(super().call(__context, __obj, *args, **kwargs))
+            value = __self.measured(super().call(__context, __obj, *args, **kwargs))
+            owner = getattr(__obj, "__self__", None)
+            if isinstance(owner, list | dict | set):  # rows.append(...), x.extend(x): its size
+                __self.measured(owner, count=False)
+            return value
 
     return BoundedSandbox
+
+
+# --------------------------------------------------------------------------------------------
+# The render in a child process with hard limits
+
+
+def render_isolated(target: str, *args: Any) -> str:
+    """`target(*args)` ("module:function", returning the report text, raising a UsertrackError
+    for a bad template) run in a child Python process with hard memory and CPU limits, killed
+    after RENDER_SECONDS + 5 s; its UsertrackError is raised here as a UsageError. Where there
+    are no such limits (not POSIX) it runs here, with the meters alone."""
+    import importlib
+
+    if os.name != "posix":
+        module, _, name = target.partition(":")
+        return str(getattr(importlib.import_module(module), name)(*args))
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from usertrack.errors import UsageError
+
+    seconds = RENDER_SECONDS
+    request = pickle.dumps(
+        {
+            "target": target,
+            "args": args,
+            "bounds": {name: globals()[name] for name in _BOUNDS},
+            "memory": RENDER_MEMORY,
+        }
+    )
+    # Nothing of the environment but what finds Python and usertrack: no key, no URL.
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    stopped = f"template stopped: rendering took longer than {seconds:g} s"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "usertrack.reports.render_child"],
+            input=request,
+            capture_output=True,
+            timeout=seconds + 5,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{_shown(args)}: {stopped}") from None
+    try:
+        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            raise UsageError(f"{_shown(args)}: {stopped}")
+        raise UsageError(
+            f"{_shown(args)}: template stopped: its rendering process ended with"
+            f" {_exit_status(proc.returncode)}"
+        )
+    if "error" in answer:
+        raise UsageError(str(answer["error"]))
+    return str(answer["text"])
+
+
+def _shown(args: tuple[Any, ...]) -> str:
+    """The template file among the arguments, for messages."""
+    return next((str(a) for a in args if isinstance(a, Path)), "the template")
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
+def serve() -> None:
+    """The child's side of render_isolated: read the request (stdin, a pickle from the
+    parent), set the limits, render, write JSON to stdout."""
+    import importlib
+    import json
+    import pickle
+    import resource
+    import sys
+
+    from usertrack.errors import UsertrackError
+
+    request = pickle.loads(sys.stdin.buffer.read())  # from our parent: its own data
+    globals().update(request["bounds"])
+    module, _, name = str(request["target"]).partition(":")
+    function = getattr(importlib.import_module(module), name)
+    import jinja2.sandbox  # noqa: F401 - loaded before the memory limit
+
+    cpu = math.ceil(RENDER_SECONDS) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    memory = int(request["memory"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        answer = {"text": str(function(*request["args"]))}
+    except UsertrackError as e:
+        answer = {"error": str(e)}
+    except MemoryError:
+        answer = {"error": f"{_shown(request['args'])}: template stopped: ran out of memory"}
+    sys.stdout.write(json.dumps(answer, ensure_ascii=False))
+    sys.stdout.flush()

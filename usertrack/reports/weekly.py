@@ -646,9 +646,16 @@ def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> s
     A template is code someone wrote (--template): it renders in usertrack.reports.templating's
     bounded sandbox, one file (no include, import or extends), no way to Python internals,
     bounded in time and size."""
-    from usertrack.reports.templating import TemplateFileError, render
+    from usertrack.reports.templating import render_isolated
 
     path = check_template(template)
+    return render_isolated("usertrack.reports.weekly:render_here", dict(context), path)
+
+
+def render_here(context: Mapping[str, Any], path: Path) -> str:
+    """render_weekly's work, in this process (the child process render_isolated starts)."""
+    from usertrack.reports.templating import TemplateFileError, render
+
     filters: dict[str, Callable[..., Any]] = {
         "table": lambda rows, headers: _md_table(headers, rows),
         "signed": _signed,
