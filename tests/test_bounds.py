@@ -235,3 +235,21 @@ def test_a_query_failing_midway_leaves_no_out_file(demo_home: Path, tmp_path: Pa
     assert "stopped after 1 s" in _error(result.stderr)
     assert out.read_text() == "the old file\n"
     assert sorted(p.name for p in out.parent.iterdir()) == ["big.csv"]
+
+
+def test_a_failures_when_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        (REPO / "failures.yaml").read_text()
+        + "\n  - name: 'Probe: slow'\n    category: Infrastructure\n    match: x\n"
+        '    when: "len(list_filter(range(200000000), lambda x: x % 7 = 1)) > 0"\n'
+    )
+    result = run(
+        ["failures", "--failures", str(path), "-f", "json"],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr).startswith(
+        f"usertrack: error: {path}: the rules: stopped after 1 s"
+    )
