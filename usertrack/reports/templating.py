@@ -418,9 +418,11 @@ def serve() -> None:
     import jinja2.sandbox  # noqa: F401 - loaded before the memory limit
 
     cpu = math.ceil(RENDER_SECONDS) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = int(request["memory"])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, memory)):
+        # A system that refuses one (macOS and RLIMIT_AS) still has the meters and the kill.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
     try:
         answer = {"text": str(function(*request["args"]))}
     except UsertrackError as e:
