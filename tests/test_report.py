@@ -435,3 +435,169 @@ def test_a_week_not_over_is_reported_to_date(friday_home: Path) -> None:
     daily = {d["date"][5:]: d["dau"] for d in json.loads(activity.stdout)["daily"]}
     shown = dict(zip(labels, values, strict=True))
     assert {day: shown[day] for day in daily} == daily and len(daily) == 7
+
+
+# --------------------------------------------------------------------------------------------
+# A template is one file, bounded in time and size (issue 18, items 2 and 3)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "home" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('personal_api_key = "phx_hunter2_secret"\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        '{% include "root{secret}" %}',
+        '{% include ".env" %}',
+        '{% import "root{secret}" as m %}',
+        '{% from ".env" import x %}',
+        '{% extends "root{secret}" %}',
+        '{% include ["nope", "root{secret}"] %}',
+    ],
+)
+def test_a_template_reads_no_other_file(home: Path, tmp_path: Path, secret: Path, tag: str) -> None:
+    """`{% include "root/home/…/config.toml" %}` beside a `root -> /` symlink printed the
+    PostHog key: the loader served every file under the template's folder, symlinks followed."""
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    (folder / "root").symlink_to("/")
+    (folder / ".env").write_text("SECRET=phx_hunter2_secret\n")
+    template = folder / "mine.md.j2"
+    template.write_text("# {{ week.label }}\n\n" + tag.replace("{secret}", str(secret)) + "\n")
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", "-", "--template", str(template)]
+    result = run(args, home)
+    assert result.exit_code == EXIT_USAGE, result.stdout + result.stderr
+    assert f"usertrack: error: {template}:3: template error: {{% " in result.stderr
+    assert "is not allowed: a template is one file and reads no other" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_a_template_that_is_a_symlink_is_refused(home: Path, tmp_path: Path, secret: Path) -> None:
+    template = tmp_path / "mine.md.j2"
+    template.symlink_to(secret)
+    args = ["report", "weekly", "--as-of", "2026-11-16", "--out", "-", "--template", str(template)]
+    result = run(args, home)
+    assert result.exit_code == EXIT_USAGE, result.stdout + result.stderr
+    assert f"--template {template}: is a symlink" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def _render(tmp_path: Path, body: str) -> str:
+    from usertrack.reports.weekly import render_weekly
+
+    template = tmp_path / "t.md.j2"
+    template.write_text(body)
+    return render_weekly({"n": 3}, template)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{{ "a" * 3000000000 }}', "3,000,000,000 is more than"),
+        ("{{ [0] * 3000000000 }}", "is more than"),
+        ('{% set ns = namespace(s="ab") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}'
+         "{% endfor %}{{ ns.s|length }}", "characters is larger than"),
+        ('{% set ns = namespace(s="ab") %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}'
+         "{% endfor %}", "is larger than"),
+        ('{{ "a"|center(3000000000) }}', "|center: an argument of 3,000,000,000"),
+        ('{{ "a".ljust(3000000000) }}', "an argument of 3,000,000,000"),
+        ('{{ "%3000000000d" % 1 }}', "a width or precision of 3,000,000,000"),
+        ('{{ "{:>3000000000}".format(1) }}', "a width or precision of 3,000,000,000"),
+        ("{{ 7 ** 100000000 }}", "too large a number"),
+        ("{{ range(100000000)|list }}", "Range too big"),
+        ("{% set x %}{% for i in range(100000) %}{{ '%02000d' % i }}{% endfor %}{% endset %}",
+         "characters of text"),
+        ("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "the report is longer"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls nest too deep"),
+        ("{% set x = [1] %}{% for i in range(40) %}{% set _ = x.extend(x) %}{% endfor %}",
+         "items is larger than 5,000,000"),
+    ],
+)  # fmt: skip
+def test_a_template_is_bounded_in_size(tmp_path: Path, body: str, fragment: str) -> None:
+    import time
+
+    from usertrack.errors import UsageError
+    from usertrack.reports import templating
+
+    started = time.monotonic()
+    with pytest.raises(UsageError) as info:
+        _render(tmp_path, "# report\n" + body + "\n")
+    assert time.monotonic() - started < templating.RENDER_SECONDS
+    # the line where it happened; the report's length has none
+    line = "" if "report is longer" in fragment else ":2"
+    assert str(info.value).startswith(f"{tmp_path / 't.md.j2'}{line}: template ")
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(100000) %}{% for c in 'x' * 100000 %}{% endfor %}{% endfor %}",
+        "{% macro f(k) %}{% if k %}{{ f(k - 1) }}{{ f(k - 1) }}{% endif %}{% endmacro %}"
+        "{{ f(40) }}",
+    ],
+)
+def test_a_template_is_bounded_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    import time
+
+    from usertrack.errors import UsageError
+    from usertrack.reports import templating
+
+    monkeypatch.setattr(templating, "RENDER_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="rendering took longer than 1 s") as info:
+        _render(tmp_path, "# report\n" + body + "\n")
+    assert time.monotonic() - started < 3
+    assert str(info.value).startswith(f"{tmp_path / 't.md.j2'}:2: template stopped")
+
+
+def test_a_bounded_template_still_renders(tmp_path: Path) -> None:
+    body = (
+        "# {{ n }} {{ '%5d' % n }} {{ 'ab' * 2 }} {{ 2 ** 10 }} {{ 'x' ~ n }}\n"
+        "{% for i in range(n) %}{{ i }}{% endfor %} {{ 'a'|center(5) }}|\n"
+    )
+    assert _render(tmp_path, body) == "# 3     3 abab 1024 x3\n012   a  |\n"
+
+
+def test_what_no_meter_sees_is_stopped_by_the_rendering_process_limits(tmp_path: Path) -> None:
+    """A `|join` of one long string repeated makes 5 GB in one C call, before any check could
+    look at it: the child process that renders has 2 GiB of address space."""
+    from usertrack.errors import UsageError
+
+    body = '{% set s = "x" * 5000000 %}{{ ([s] * 1000)|join|length }}'
+    with pytest.raises(UsageError, match="template stopped: ran out of memory"):
+        _render(tmp_path, "# report\n" + body + "\n")
+
+
+def test_a_c_loop_past_the_time_limit_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`|sum` of a million one-item lists copies 5 * 10**11 items inside one C call, where
+    neither the meters nor SIGALRM run: the CPU limit of the rendering process ends it."""
+    import time
+
+    from usertrack.errors import UsageError
+    from usertrack.reports import templating
+
+    monkeypatch.setattr(templating, "RENDER_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="template stopped: rendering took longer than 1 s"):
+        _render(tmp_path, '# report\n{{ ([["x"]] * 1000000)|sum(start=[])|length }}\n')
+    assert time.monotonic() - started < 8
+
+
+def test_the_rendering_process_gets_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from usertrack.reports.templating import render_isolated
+
+    monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_hunter2_secret")
+    assert render_isolated("os:getenv", "POSTHOG_PERSONAL_API_KEY") == "None"
+    assert render_isolated("os:getenv", "PATH") == str(__import__("os").environ["PATH"])

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_QUERY, EXIT_USAGE, HogQLTranslationError
+from usertrack.errors import EXIT_QUERY, EXIT_QUERY_FILE, EXIT_USAGE, HogQLTranslationError
 from usertrack.sources.hogql import translate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -345,6 +346,129 @@ def test_the_profile_connection_is_sandboxed_and_utc(
 
 
 # --------------------------------------------------------------------------------------------
+# A cloned folder with `.tmp -> /` (DuckDB always allows its temp directory, `.tmp` by default)
+# and a hostile queries/join/profile.sql (issue 18, item 1)
+
+
+@pytest.fixture
+def cloned(tmp_path: Path) -> Path:
+    """A working folder as an attacker would ship it: queries/ and two symlinks to /."""
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    shutil.copytree(REPO / "queries", folder / "queries")
+    (folder / ".tmp").symlink_to("/")
+    (folder / "root").symlink_to("/")
+    return folder
+
+
+def _run_in(folder: Path, args: list[str], home: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from usertrack.cli import app
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    mp.chdir(folder)  # ./queries/ is picked up from here, and `.tmp` is relative to it
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        mp.undo()
+
+
+def _hostile_profile(folder: Path, select_extra: str, after: str = "") -> tuple[Path, int]:
+    path = folder / "queries" / "join" / "profile.sql"
+    text = path.read_text()
+    assert "    in_neon\nFROM joined" in text
+    text = text.replace(
+        "    in_neon\nFROM joined", f"    in_neon,\n{select_extra}\nFROM joined{after}"
+    )
+    path.write_text(text)
+    return path, _line_of(path, select_extra.splitlines()[0])
+
+
+def test_profile_sql_cannot_read_a_file_through_a_tmp_symlink(
+    demo_home: Path, cloned: Path, secret: Path
+) -> None:
+    extra = f"(SELECT content FROM read_text('.tmp{secret}')) AS leak"
+    path, line = _hostile_profile(cloned, extra)
+    result = _run_in(cloned, ["segments", "-f", "json"], demo_home)
+    assert result.exit_code == EXIT_QUERY_FILE, result.stdout + result.stderr
+    assert _error(result.stderr) == (
+        f"usertrack: error: {path}:{line}: read_text() is a table function; a query file reads"
+        " only the tables usertrack gives it (joined)"
+    )
+    assert result.stdout == ""
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_profile_sql_cannot_write_a_file_with_a_second_statement(
+    demo_home: Path, cloned: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "bashrc"
+    after = f";\nCOPY (SELECT 'echo pwned') TO '.tmp{target}';\nSELECT 1 AS x"
+    path, line = _hostile_profile(cloned, "1 AS one", after)
+    result = _run_in(cloned, ["segments", "-f", "json"], demo_home)
+    assert result.exit_code == EXIT_QUERY_FILE, result.stdout + result.stderr
+    semicolon = _line_of(path, "FROM joined;")
+    assert _error(result.stderr).startswith(f"usertrack: error: {path}:{semicolon}: ';' ends")
+    assert "second statement" in result.stderr
+    assert result.stdout == ""
+    assert not target.exists()
+    assert line  # the extra column itself is fine
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT content FROM read_text('{link}/{secret}')",
+        "SELECT * FROM read_csv('{link}/{secret}')",
+        "SELECT * FROM glob('{link}/*')",
+        "COPY (SELECT 'echo pwned') TO '{link}/{target}'",
+    ],
+)
+@pytest.mark.parametrize("link", [".tmp", "root"])
+def test_no_connection_reaches_a_file_through_a_symlinked_temp_folder(
+    cloned: Path, secret: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str, link: str
+) -> None:
+    """Past every check (defence in depth): DuckDB's temp directory is usertrack's private one,
+    never `.tmp` of the working folder, so nothing is allowed there (DuckDB 2.0 always allowed
+    its temp directory, even with external access off)."""
+    from usertrack import sandbox
+
+    target = tmp_path / "pwned"
+    monkeypatch.chdir(cloned)
+    db = tmp_path / "store.duckdb"
+    for con in (sandbox.connect(), sandbox.connect(db)):
+        try:
+            (temp,) = con.execute("SELECT current_setting('temp_directory')").fetchone() or ("",)
+            assert Path(temp).parent.name.startswith("usertrack-duckdb-")
+            allowed = con.execute("SELECT current_setting('allowed_directories')").fetchone()
+            assert allowed == ([temp.rstrip("/") + "/"],)
+            text = sql.format(link=link, secret=str(secret).lstrip("/"), target=target)
+            with pytest.raises(duckdb.Error, match="disabled by configuration"):
+                con.execute(text).fetchall()
+        finally:
+            con.close()
+    assert not target.exists()
+
+
+def test_a_connection_spills_into_its_private_temp_folder_and_removes_it() -> None:
+    from usertrack import sandbox
+
+    con = sandbox.connect(settings={"memory_limit": "64MB", "threads": 1})
+    try:
+        (temp,) = con.execute("SELECT current_setting('temp_directory')").fetchone() or ("",)
+        rows = con.execute(
+            "SELECT count(*) FROM (SELECT md5(i::VARCHAR) AS m FROM range(3000000) t(i) ORDER BY m)"
+        ).fetchone()
+        assert rows == (3_000_000,)
+        assert Path(temp).parent.stat().st_mode & 0o077 == 0  # private: 0700
+    finally:
+        con.close()
+    assert not Path(temp).exists()
+
+
+# --------------------------------------------------------------------------------------------
 # Reading a rule with DuckDB's parser
 
 
@@ -390,3 +514,31 @@ def test_check_order_takes_directions_and_null_order() -> None:
     for bad in ("ALL", "a LIMIT 1", "(SELECT 1)", "a; SELECT 1"):
         with pytest.raises(sandbox.UnsafeSQLError, match="order"):
             sandbox.check_order(bad)
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("SELECT email FROM joined; SELECT 2", "second statement"),
+        ("SELECT email FROM joined;\n-- a comment after the end is fine\n", None),
+        ("COPY joined TO 'x.csv'", "only a SELECT runs here"),
+        ("SELECT * FROM 'secret.csv'", "reads 'secret.csv'"),
+        ("SELECT * FROM main.joined", "reads 'main.joined'"),
+        ("SELECT * FROM query_table('joined')", "query_table() is a table function"),
+        ("SHOW TABLES", "DESCRIBE, SHOW and SUMMARIZE are not allowed"),
+        ("SELECT * FROM (SUMMARIZE joined)", "DESCRIBE, SHOW and SUMMARIZE are not allowed"),
+        ("SELECT email, (SELECT 1 FROM read_blob('x')) FROM joined", "read_blob()"),
+        ("WITH j AS (SELECT * FROM joined) SELECT * FROM j UNION ALL SELECT * FROM joined", None),
+        ("SELECT email FROM joined WHERE email IN (SELECT email FROM joined)", None),
+    ],
+)
+def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | None) -> None:
+    from usertrack import sandbox
+
+    if fragment is None:
+        assert sandbox.check_query(sql, ["joined"]).startswith(sql.split(";")[0])
+        return
+    with pytest.raises(sandbox.UnsafeSQLError) as info:
+        sandbox.check_query(sql, ["joined"], first_line=7)
+    assert str(info.value).startswith("7: ")
+    assert fragment in str(info.value)

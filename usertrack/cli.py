@@ -393,6 +393,21 @@ def _emit(text: str, out: Path | None) -> None:
         _info(f"usertrack: wrote {out}")
 
 
+def _emit_rows(rows: Any, fmt: str, out: Path | None, **about: Any) -> None:
+    """A query's rows streamed (usertrack.rendering.export.write_result) to stdout, or into
+    --out atomically: the file appears whole when the last row is written, or not at all."""
+    from usertrack.rendering.export import write_result
+    from usertrack.rendering.output import atomic_file, is_stdout
+
+    if out is None or is_stdout(out):
+        write_result(rows, fmt, sys.stdout, **about)
+        sys.stdout.flush()
+        return
+    with atomic_file(out) as fh:
+        write_result(rows, fmt, fh, **about)
+    _info(f"usertrack: wrote {out}")
+
+
 def _check_as_of(ws: Workspace, moment: datetime | None) -> None:
     """--as-of after the data: an error on the demo (its data ends at its anchor), else a
     warning (the newest rows may not have arrived; a future moment sees nothing new)."""
@@ -701,7 +716,6 @@ def query(
     """Run one query file of the library on its source and print its rows (--list: which)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.rendering.export import render_result
         from usertrack.rendering.terminal import render_result_table
 
         if list_queries:
@@ -729,22 +743,32 @@ def query(
                 value = normalize_email(value) or ""
             given[name] = value
         _prepare_out(out)
-        with _status(f"running {query_id}") as progress:
-            ws = _open_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-            )
-            with ws:
+        with contextlib.ExitStack() as open_until_written:
+            with _status(f"running {query_id}") as progress:
+                ws = open_until_written.enter_context(
+                    _open_workspace(
+                        progress,
+                        queries_dir=queries_dir,
+                        segments_file=segments_file,
+                        refresh=refresh,
+                    )
+                )
                 target = _runnable_query(ws.library, query_id)
                 values = _typed_params(target, given)
                 _check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
-                result = ws.run_query(query_id, when, **values)
-        if chosen == "table":
-            render_result_table(
-                _stdout_console(), result, title=f"{query_id} — {target.description}"
-            )
-        else:
-            _emit(render_result(result, chosen, query=query_id, title=query_id), out)
+                if chosen == "table":  # fitted to the terminal: every row first
+                    result = ws.run_query(query_id, when, **values)
+                else:  # json, csv, md: written as the rows arrive, whatever their number
+                    rows = open_until_written.enter_context(
+                        ws.stream_query(query_id, when, **values)
+                    )
+            if chosen == "table":
+                render_result_table(
+                    _stdout_console(), result, title=f"{query_id} — {target.description}"
+                )
+            else:
+                _emit_rows(rows, chosen, out, query=query_id, title=query_id)
 
 
 # join/ queries run over the per-user tables the other sources build (inside `segments`); on

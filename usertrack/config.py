@@ -19,6 +19,10 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
 
     [cache]
     ttl_seconds = 600
+
+    [limits]
+    duckdb_memory = "2GB"          # USERTRACK_DUCKDB_MEMORY: each DuckDB connection's memory limit
+    duckdb_timeout_seconds = 300   # USERTRACK_DUCKDB_TIMEOUT: one DuckDB query of a file's text
 """
 
 from __future__ import annotations
@@ -116,6 +120,10 @@ CONFIG_KEYS = {
     "cache": {"ttl_seconds": "USERTRACK_CACHE_TTL"},
     "slack": {"webhook_url": "SLACK_WEBHOOK_URL"},
     "capture": {"project_api_key": "POSTHOG_PROJECT_API_KEY", "host": "POSTHOG_CAPTURE_HOST"},
+    "limits": {
+        "duckdb_memory": "USERTRACK_DUCKDB_MEMORY",
+        "duckdb_timeout_seconds": "USERTRACK_DUCKDB_TIMEOUT",
+    },
 }
 
 

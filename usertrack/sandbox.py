@@ -7,7 +7,12 @@ can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own se
 1. Every connection comes from `connect()`: external access off (no file, network or Python
    variable reached from SQL), no extension installed or loaded behind our back, the session
    time zone UTC, and then the configuration locked, so no SQL can undo any of it (DuckDB's
-   "Securing DuckDB" page: enable_external_access, lock_configuration). A database file named at
+   "Securing DuckDB" page: enable_external_access, lock_configuration). DuckDB always lets SQL
+   reach its temp directory, which is `.tmp` in the working folder by default (`<db>.tmp` for
+   a database file): a cloned folder's `.tmp -> /` symlink made every file readable and
+   writable. Each connection's temp directory is therefore a private one of usertrack's own
+   (`_private_temp`: a 0700 folder of this process, which DuckDB spills into and removes at
+   close), and no folder a working directory can plant is ever allowed. A database file named at
    connect time still opens (the path is given by usertrack, not by SQL), and Arrow tables or
    numpy arrays handed over with `con.register` still work. Python replacement scans (a bare
    variable name in SQL) do not: they reach Python state, which is external access.
@@ -15,14 +20,23 @@ can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own se
    `read_paths`, and nothing else becomes readable.
 2. A rule, an order or a `when` is checked with DuckDB's own parser (`json_serialize_sql`)
    before it is ever run: one statement, one expression, no subquery, no table, no comment.
+   A DuckDB query file (`queries/join/profile.sql`) likewise (`check_query`): one SELECT, no
+   second statement, no table function, and no table but the ones usertrack gives it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import json
+import math
+import os
+import re
+import shutil
+import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +48,93 @@ __all__ = [
     "UnsafeSQLError",
     "check_expression",
     "check_order",
+    "check_query",
     "connect",
     "expression_columns",
     "scratch",
+    "time_limit",
 ]
+
+# The bounds of every connection, settable in the environment or the user config file
+# ([limits] duckdb_memory, duckdb_timeout_seconds): DuckDB's own default memory limit is 80% of
+# the machine's memory and it has no statement timeout.
+DEFAULT_MEMORY_LIMIT = "2GB"  # past it DuckDB spills to the private temp directory, or fails
+DEFAULT_TIMEOUT_SECONDS = 300
+MEMORY_VARIABLE = "USERTRACK_DUCKDB_MEMORY"
+TIMEOUT_VARIABLE = "USERTRACK_DUCKDB_TIMEOUT"
+_MEMORY_TEXT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    """USERTRACK_DUCKDB_MEMORY (or [limits] duckdb_memory), default DEFAULT_MEMORY_LIMIT."""
+    from usertrack.config import setting
+    from usertrack.errors import ConfigError
+
+    value, origin = setting(MEMORY_VARIABLE)
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    if not _MEMORY_TEXT.match(value):
+        raise ConfigError(
+            f"{origin} = {value!r} is not an amount of memory DuckDB takes (such as 2GB or 512MB)"
+        )
+    return value
+
+
+def timeout_seconds() -> float:
+    """USERTRACK_DUCKDB_TIMEOUT (or [limits] duckdb_timeout_seconds): how long one DuckDB query
+    of text from a file (a query file, a rule) may run; default DEFAULT_TIMEOUT_SECONDS."""
+    from usertrack.config import setting
+    from usertrack.errors import ConfigError
+
+    value, origin = setting(TIMEOUT_VARIABLE)
+    if value is None:
+        return float(DEFAULT_TIMEOUT_SECONDS)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigError(f"{origin} = {value!r} is not a number of seconds above 0")
+    return seconds
+
+
+@contextlib.contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
+    """Interrupt what runs on `con` (a connection or cursor) in the block once it has run
+    timeout_seconds(), and raise QueryError naming `what` and the limit: DuckDB has no
+    statement timeout, so a timer thread calls con.interrupt(), as a cancelled command does
+    (usertrack.sources.base.CancelToken)."""
+    import duckdb
+
+    from usertrack.errors import QueryError
+
+    seconds = timeout_seconds()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def stop() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                con.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except duckdb.Error:
+        if state["fired"]:
+            raise QueryError(
+                f"{what}: stopped after {seconds:g} s, the time limit of one DuckDB query"
+                f" ({TIMEOUT_VARIABLE}, or [limits] duckdb_timeout_seconds in the config file)"
+            ) from None
+        raise
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+
 
 # Settings every connection starts with (connect-time config: they hold from the first statement).
 _LOCKED_DOWN: dict[str, Any] = {
@@ -65,7 +162,13 @@ def connect(
     """
     import duckdb
 
-    config = {**_LOCKED_DOWN, **dict(settings or {})}
+    temp = _private_temp(path)
+    config = {
+        **_LOCKED_DOWN,
+        "memory_limit": memory_limit(),
+        **dict(settings or {}),
+        "temp_directory": temp,
+    }
     allowed_paths = _spellings(read_paths)
     allowed_dirs = _spellings(write_dirs)
     if allowed_paths or allowed_dirs:
@@ -98,6 +201,36 @@ def connect(
         con.close()
         raise
     return con
+
+
+_temp_root: tuple[int, str] | None = None  # (pid, folder): a forked child makes its own
+_temp_count = itertools.count(1)
+_temp_lock = threading.Lock()
+
+
+def _private_temp(database: Path | str | None) -> str:
+    """A temp directory for a new connection: a name inside this process's private folder
+    (mkdtemp: 0700, a random name no one else can plant), which DuckDB creates when it first
+    spills and removes when the database closes. The folder goes at exit. A database file has
+    one name (DuckDB opens a second connection to an open file only with the same config); an
+    in-memory database a fresh one."""
+    global _temp_root
+    name = f"c{next(_temp_count)}"
+    if database is not None:
+        import hashlib
+
+        name = "f" + hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:16]
+    with _temp_lock:
+        if _temp_root is None or _temp_root[0] != os.getpid():
+            folder = tempfile.mkdtemp(prefix="usertrack-duckdb-")
+            _temp_root = (os.getpid(), folder)
+            atexit.register(_remove_temp_root, os.getpid(), folder)
+        return os.path.join(_temp_root[1], name)
+
+
+def _remove_temp_root(pid: int, folder: str) -> None:
+    if os.getpid() == pid:  # not a forked child's exit: the folder is its parent's
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _scratch_database: duckdb.DuckDBPyConnection | None = None
@@ -306,3 +439,104 @@ def expression_columns(expr: str, con: duckdb.DuckDBPyConnection | None = None) 
     if con is None:
         return list(_expression_columns(expr))
     return list(_tree_columns(check_expression(expr, con)))
+
+
+# --------------------------------------------------------------------------------------------
+# Checking DuckDB query files
+
+
+def check_query(
+    sql: str,
+    tables: Iterable[str],
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    first_line: int = 1,
+) -> str:
+    """`sql` (a DuckDB query file's body, starting on line `first_line` of its file) when it is
+    one SELECT (WITH, UNION and subqueries allowed) that reads only `tables` and its own CTEs:
+    no second statement, no table function (read_text, read_csv, query, ...), no file named in
+    table position. Returned without a trailing `;`, ready to be embedded in a statement.
+    Otherwise UnsafeSQLError, its message starting with the file's line (`12: ...`)."""
+    import duckdb
+
+    body = sql
+    tokens = duckdb.tokenize(sql)
+    semis = [pos for pos, kind in tokens if kind == duckdb.token_type.operator and sql[pos] == ";"]
+    if semis and all(kind == duckdb.token_type.comment for pos, kind in tokens if pos > semis[-1]):
+        body = sql[: semis[-1]]  # one trailing `;` ends the statement; only comments after it
+        semis.pop()
+    if semis:
+        raise UnsafeSQLError(
+            f"{_line(sql, semis[0], first_line)}: ';' ends the SELECT and starts a second"
+            " statement; a query file holds one SELECT"
+        )
+    doc = _serialize(body, con)
+    if doc.get("error"):
+        message = str(doc.get("error_message") or "cannot be parsed").splitlines()[0]
+        if message.startswith("Only SELECT statements"):
+            message = "only a SELECT runs here (no COPY, ATTACH, SET, CREATE, ...)"
+        raise UnsafeSQLError(f"{first_line}: not one SELECT statement: {message}")
+    statements = doc.get("statements") or []
+    if len(statements) != 1:
+        raise UnsafeSQLError(f"{first_line}: {len(statements)} statements; a query file holds one")
+    allowed = {t.lower() for t in tables} | {n.lower() for n in _cte_names(statements[0])}
+    _check_relations(statements[0]["node"], body, first_line, allowed)
+    return body
+
+
+def _line(sql: str, pos: int, first_line: int) -> int:
+    return first_line + sql.count("\n", 0, max(0, pos))
+
+
+def _cte_names(tree: Any) -> list[str]:
+    names: list[str] = []
+    if isinstance(tree, list):
+        for item in tree:
+            names += _cte_names(item)
+    elif isinstance(tree, dict):
+        for entry in (tree.get("cte_map") or {}).get("map") or []:
+            names.append(str(entry.get("key")))
+        for value in tree.values():
+            if isinstance(value, dict | list):
+                names += _cte_names(value)
+    return names
+
+
+def _check_relations(tree: Any, sql: str, first_line: int, allowed: set[str]) -> None:
+    """Every table reference of the parse tree names one of `allowed`; no table function."""
+    if isinstance(tree, list):
+        for item in tree:
+            _check_relations(item, sql, first_line, allowed)
+        return
+    if not isinstance(tree, dict):
+        return
+    kind = tree.get("type")
+    where = _line(sql, _location(tree), first_line)
+    if kind == "TABLE_FUNCTION":
+        function = (tree.get("function") or {}).get("function_name") or "a function"
+        raise UnsafeSQLError(
+            f"{where}: {function}() is a table function; a query file reads only the tables"
+            f" usertrack gives it ({', '.join(sorted(allowed))})"
+        )
+    if kind == "SHOW_REF":
+        raise UnsafeSQLError(
+            f"{where}: DESCRIBE, SHOW and SUMMARIZE are not allowed; a query file reads only"
+            f" the tables usertrack gives it ({', '.join(sorted(allowed))})"
+        )
+    if kind == "BASE_TABLE":
+        name = str(tree.get("table_name") or "")
+        qualified = tree.get("schema_name") or tree.get("catalog_name")
+        if qualified or name.lower() not in allowed:
+            shown = ".".join(str(p) for p in (tree.get("qualified_name") or {}).get("path") or [])
+            raise UnsafeSQLError(
+                f"{where}: reads {shown or name!r}; a query file reads only the tables usertrack"
+                f" gives it ({', '.join(sorted(allowed))})"
+            )
+    for value in tree.values():
+        if isinstance(value, dict | list):
+            _check_relations(value, sql, first_line, allowed)
+
+
+def _location(node: dict[str, Any]) -> int:
+    loc = node.get("query_location")
+    return loc if isinstance(loc, int) and 0 <= loc < 2**62 else 0  # 2**64 - 1: no location

@@ -11,8 +11,8 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.config import Settings
 from usertrack.errors import ConfigError, NotFoundError
 from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
-from usertrack.sources.base import Result, Source
+from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
@@ -81,6 +81,16 @@ class Workspace:
         """
         query, values = self.bind(query_id, as_of, **params)
         return self.sources[query.folder].run(query, values)
+
+    @contextmanager
+    def stream_query(self, query_id: str, as_of: datetime, **params: Any) -> Iterator[RowStream]:
+        """run_query's rows as they arrive (usertrack.sources.base.stream_rows), for writing a
+        result of any size with memory for one batch."""
+        from usertrack.sources.base import stream_rows
+
+        query, values = self.bind(query_id, as_of, **params)
+        with stream_rows(self.sources[query.folder], query, values) as rows:
+            yield rows
 
     def bind(self, query_id: str, as_of: datetime, **params: Any) -> tuple[Query, dict[str, Any]]:
         """The query and the values it takes: as_of, exclude_pattern, then `params`."""

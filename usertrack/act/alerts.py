@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from usertrack.errors import AlertsFileError, DataError
+from usertrack.errors import AlertsFileError, DataError, QueryError
 from usertrack.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
 
@@ -349,7 +349,7 @@ def _activity_alerts(
     """Each activity trigger's `when`, evaluated by DuckDB over the people of the pass."""
     import numpy as np
 
-    from usertrack.sandbox import connect
+    from usertrack.sandbox import connect, time_limit
 
     triggers = [t for t in rules.triggers if t.kind == "activity"]
     if not triggers or not people:
@@ -370,11 +370,15 @@ def _activity_alerts(
         con.execute(f"CREATE TABLE people AS SELECT {typed} FROM incoming")
         con.unregister("incoming")
         for trigger in triggers:
+            where = f"{rules.path}:{trigger.line}: trigger {trigger.id!r}"
             try:
-                hits = con.execute(
-                    f"SELECT email FROM people WHERE coalesce(({trigger.when}), false)"
-                    " ORDER BY email"
-                ).fetchall()
+                with time_limit(con, where):
+                    hits = con.execute(
+                        f"SELECT email FROM people WHERE coalesce(({trigger.when}), false)"
+                        " ORDER BY email"
+                    ).fetchall()
+            except QueryError:  # stopped at the time limit: said as such
+                raise
             except Exception as e:  # a type error in the rule: name the trigger and its line
                 raise AlertsFileError(
                     f"{rules.path}:{trigger.line}: trigger {trigger.id!r}: {str(e).splitlines()[0]}"

@@ -434,11 +434,12 @@ class FactsQuery:
         import duckdb
 
         from usertrack.errors import QueryError
+        from usertrack.sandbox import time_limit
         from usertrack.sources.base import current_token, on_cancel
 
         statement = sql.replace(FACTS, self.relation)
         try:
-            with on_cancel(self.con.interrupt):
+            with on_cancel(self.con.interrupt), time_limit(self.con, f"query {self.query_id}"):
                 return self.con.execute(statement, (self.values or None) if FACTS in sql else None)
         except duckdb.Error as e:
             token = current_token()

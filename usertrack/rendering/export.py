@@ -14,14 +14,14 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from usertrack.errors import UsageError
 from usertrack.rendering import style
 from usertrack.rendering.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
 from usertrack.rendering.style import csv_cell, md_text
 from usertrack.segments.rules import Classification, rule_columns
-from usertrack.sources.base import Result
+from usertrack.sources.base import Result, RowStream
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -285,6 +285,76 @@ def render(
     if fmt == "md":
         return to_markdown(result, segment, limit)
     raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def write_result(rows: RowStream, fmt: str, out: TextIO, **about: Any) -> int:
+    """One query's answer, as it arrives, written to `out` as json, csv or md: the text
+    render_result makes of the whole result, batch by batch (memory for one batch, whatever
+    the number of rows). Returns the number of rows."""
+    if fmt not in ("json", "csv", "md"):
+        raise UsageError(f"unknown format {fmt!r} (choose from json, csv, md, table)")
+    count = 0
+    if fmt == "json":
+        # json_text(result_document(...)), indent=2: the document without its rows, then each
+        # row as json writes it two levels down.
+        head = json.dumps(
+            jsonable({**about, "columns": rows.columns}), indent=2, ensure_ascii=False
+        )
+        out.write(head[: -len("\n}")] + ',\n  "rows": [')
+        for batch in rows.batches:
+            pieces = [
+                ("\n    " if count == 0 and i == 0 else ",\n    ")
+                + _indented(jsonable(list(row)), 2)
+                for i, row in enumerate(batch)
+            ]
+            out.write("".join(pieces))
+            count += len(batch)
+        out.write("\n  ]\n}\n" if count else "]\n}\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([csv_cell(h) for h in rows.columns])
+        for batch in rows.batches:
+            writer.writerows([csv_cell(v) for v in row] for row in batch)
+            count += len(batch)
+    else:
+        title = about.get("title")
+        headers = [style.human_header(c) for c in rows.columns]
+        out.write((f"# {md_text(title)}\n\n" if title else "") + md_table(headers, []))
+        for batch in rows.batches:
+            table = md_table(headers, [list(r) for r in batch], list(rows.columns))
+            out.write(table.split("\n", 2)[2])  # its rows, without the header lines
+            count += len(batch)
+    return count
+
+
+_scalar_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _indented(value: Any, level: int) -> str:
+    """`value` (already jsonable) as json.dumps(indent=2) writes it `level` levels down.
+
+    Not json.dumps itself: with an indent it builds its encoder from closures that refer to
+    each other, garbage only the cyclic collector frees, which the CLI turns off (cli.main): a
+    call per row kept 3 GB of them alive for a million rows."""
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        pad = "\n" + "  " * (level + 1)
+        return (
+            "["
+            + pad
+            + ("," + pad).join(_indented(v, level + 1) for v in value)
+            + "\n"
+            + "  " * level
+            + "]"
+        )
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        pad = "\n" + "  " * (level + 1)
+        items = (_scalar_json(str(k)) + ": " + _indented(v, level + 1) for k, v in value.items())
+        return "{" + pad + ("," + pad).join(items) + "\n" + "  " * level + "}"
+    return _scalar_json(value)
 
 
 def result_document(result: Result, **about: Any) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from usertrack.errors import UsageError
 
@@ -97,6 +100,15 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, mode: int | N
     temp file is hard-linked into place instead, which fails if `path` exists (even if it
     appeared meanwhile): FileExistsError.
     """
+    with atomic_file(path, overwrite=overwrite, mode=mode) as fh:
+        fh.write(text)
+
+
+@contextmanager
+def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) -> Iterator[TextIO]:
+    """write_atomic for a file written piece by piece: the block writes into a temp file
+    beside `path`, which takes `path`'s place only when the block ends without an error (a
+    failure halfway leaves `path` as it was, and no temp file)."""
     target = prepare_out(path)
     if mode is None:
         try:
@@ -109,7 +121,7 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, mode: int | N
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

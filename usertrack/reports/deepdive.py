@@ -206,11 +206,8 @@ def _profile(
     excluded: str,
 ) -> None:
     """Create `profile` from the per-user results (as build_profiles does), this email only."""
-    import duckdb
 
-    from usertrack.clock import naive_utc
-    from usertrack.errors import QueryFileError
-    from usertrack.segments.profiles import join_per_user, load_result
+    from usertrack.segments.profiles import create_profile, join_per_user, load_result
 
     loaded = []
     for key, result in results.items():
@@ -220,12 +217,7 @@ def _profile(
         table = load_result(con, query, result)
         loaded.append((query, table, list(result.columns)))
     join_per_user(con, loaded, excluded=excluded)
-    profile_query = ws.library.get("join/profile")
-    values = resolve_params(profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of))
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE profile AS {profile_query.sql}", values)
-    except duckdb.Error as e:
-        raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None
+    create_profile(con, ws.library.get("join/profile"), as_of)
     con.execute("DELETE FROM profile WHERE email IS DISTINCT FROM $email", {"email": email})
 
 

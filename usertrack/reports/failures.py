@@ -347,9 +347,12 @@ def categorize(
     )
     import duckdb
 
+    from usertrack.sandbox import time_limit
+
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE "{out}" AS
+        with time_limit(con, f"{spec.path}: the rules"):
+            con.execute(
+                f"""CREATE OR REPLACE TABLE "{out}" AS
             WITH m AS (
                 SELECT f.*, CASE {cases} ELSE -1 END AS __rule, {_FALLBACK_SQL} AS __fallback
                 FROM "{table}" AS f
@@ -360,7 +363,7 @@ def categorize(
                    coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
             FROM m LEFT JOIN (VALUES {names}) AS r(idx, cause, category, owner)
                 ON r.idx = m.__rule"""
-        )
+            )
     except duckdb.Error as e:
         # A `when` that binds may still fail on a value (a cast of a message to INT): the
         # rules file's mistake, named with its rule and line, not an internal error.

@@ -22,7 +22,6 @@ blocks, which GitHub renders.
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -668,65 +667,78 @@ def _finalize(value: Any) -> Any:
 
 
 def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> str:
-    """The report text. Template errors are UsageErrors naming the template file and line."""
-    import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
+    """The report text. Template errors are UsageErrors naming the template file and line.
 
-    path = (template or WEEKLY_TEMPLATE).expanduser()
-    if not path.is_file():
-        raise UsageError(f"--template {path}: no such template file")
-    # A template is code someone wrote (--template); jinja's sandbox keeps it to the report's
-    # data: no `''.__class__.__mro__` walk to Python internals, files or processes.
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(path.parent)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        finalize=_finalize,
-    )
-    env.filters["table"] = lambda rows, headers: _md_table(headers, rows)
-    env.filters["signed"] = _signed
-    env.filters["num"] = _num
-    env.filters["quote"] = _quote
-    env.filters["code"] = _code
-    env.filters["md"] = style.md_text
-    env.globals["md_table"] = _md_table
+    A template is code someone wrote (--template): it renders in usertrack.reports.templating's
+    bounded sandbox, one file (no include, import or extends), no way to Python internals,
+    bounded in time and size."""
+    from usertrack.reports.templating import render_isolated
+
+    path = check_template(template)
+    return render_isolated("usertrack.reports.weekly:render_here", dict(context), path)
+
+
+def render_here(context: Mapping[str, Any], path: Path) -> str:
+    """render_weekly's work, in this process (the child process render_isolated starts)."""
+    from usertrack.reports.templating import TemplateFileError, render
+
+    filters: dict[str, Callable[..., Any]] = {
+        "table": lambda rows, headers: _md_table(headers, rows),
+        "signed": _signed,
+        "num": _num,
+        "quote": _quote,
+        "code": _code,
+        "md": style.md_text,
+    }
     try:
-        text = env.get_template(path.name).render(**context)
-    except jinja2.TemplateSyntaxError as e:
-        raise UsageError(f"{path}:{e.lineno}: template error: {e.message}") from None
-    except jinja2.TemplateError as e:
-        raise UsageError(f"{path}{_template_line(e, path)}: template error: {e}") from None
+        text = render(
+            path,
+            _read_template(path),
+            context,
+            filters=filters,
+            template_globals={"md_table": _md_table},
+            finalize=_finalize,
+            **_template_options(),
+        )
+    except TemplateFileError as e:
+        raise UsageError(f"{path}{f':{e.line}' if e.line else ''}: {e}") from None
     return text.rstrip("\n") + "\n"
 
 
-def _template_line(error: BaseException, path: Path) -> str:
-    """':N' for the template line a render error happened on, from jinja's rewritten traceback."""
-    line = ""
-    for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename == str(path) and frame.lineno:
-            line = f":{frame.lineno}"
-    return line
+def _template_options() -> dict[str, Any]:
+    import jinja2
+
+    return {
+        "undefined": jinja2.StrictUndefined,
+        "keep_trailing_newline": True,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "autoescape": False,
+    }
+
+
+def _read_template(path: Path) -> str:
+    from usertrack.reports.templating import TemplateFileError, read_template
+
+    try:
+        return read_template(path)
+    except TemplateFileError as e:
+        raise UsageError(f"--template {path}: {e}") from None
 
 
 def check_template(template: Path | None) -> Path:
-    """The template to render, parsed now: a syntax error fails (file:line) before any query."""
-    import jinja2
+    """The template to render, parsed now: a syntax error, or a tag that would read another
+    file, fails (file:line) before any query."""
+    from usertrack.reports.templating import TemplateFileError, check_one_file
 
     path = (template or WEEKLY_TEMPLATE).expanduser()
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         raise UsageError(f"--template {path}: no such template file")
+    source = _read_template(path)
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"--template {path}: cannot read it: {e}") from None
-    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    try:
-        env.parse(source, name=path.name, filename=str(path))
-    except jinja2.TemplateSyntaxError as e:
-        raise UsageError(f"{path}:{e.lineno}: template error: {e.message}") from None
+        check_one_file(source, path, **_template_options())
+    except TemplateFileError as e:
+        raise UsageError(f"{path}:{e.line}: {e}") from None
     return path
 
 

@@ -411,8 +411,6 @@ def build_profiles(
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
     con, results, tables = _run_and_load(library, sources, as_of, params, progress)
-    import duckdb
-
     try:
         if progress:
             progress("joining per-user results on email")
@@ -421,13 +419,7 @@ def build_profiles(
         ]
         join_per_user(con, loaded, excluded=excluded)
         profile_query = library.get("join/profile")
-        values = resolve_params(
-            profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of)
-        )
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE profile AS {profile_query.sql}", values)
-        except duckdb.Error as e:
-            raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None
+        create_profile(con, profile_query, as_of)
         columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
         if "email" not in columns:
             raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
@@ -435,3 +427,30 @@ def build_profiles(
         con.close()
         raise
     return ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
+
+
+# The tables a join query file may read: the view join_per_user creates.
+JOIN_TABLES = ("joined",)
+
+
+def create_profile(con: duckdb.DuckDBPyConnection, profile_query: Query, as_of: datetime) -> None:
+    """Create the table `profile` from `queries/join/profile.sql` over the view `joined`.
+
+    The file is text from the working folder: it is checked with DuckDB's parser first
+    (usertrack.sandbox.check_query: one SELECT over `joined`, no second statement, no table
+    function), then run under the statement timeout. QueryFileError (exit 6) names the file
+    and line of what is refused."""
+    import duckdb
+
+    from usertrack.sandbox import UnsafeSQLError, check_query, time_limit
+
+    try:
+        body = check_query(profile_query.sql, JOIN_TABLES, con, first_line=profile_query.sql_line)
+    except UnsafeSQLError as e:
+        raise QueryFileError(f"{profile_query.path}:{e}") from None
+    values = resolve_params(profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of))
+    try:
+        with time_limit(con, str(profile_query.path)):
+            con.execute(f"CREATE OR REPLACE TABLE profile AS {body}", values)
+    except duckdb.Error as e:
+        raise QueryFileError(f"{profile_query.path}: {str(e).splitlines()[0]}") from None

@@ -391,13 +391,16 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     )
     import duckdb
 
+    from usertrack.sandbox import time_limit
+
     try:
         # In no order (see Classification): each segment's query below orders its members.
-        con.execute(
-            "CREATE OR REPLACE TABLE classified AS"
-            f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments"
-            f" FROM (SELECT p.*, {flags} FROM {relation})"
-        )
+        with time_limit(con, f"{spec.path}: the rules"):
+            con.execute(
+                "CREATE OR REPLACE TABLE classified AS"
+                f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments"
+                f" FROM (SELECT p.*, {flags} FROM {relation})"
+            )
     except duckdb.Error as e:
         # A rule that binds may still fail on a value (a cast of 'abc' to INT): the rules file's
         # mistake, named with its segment and line, not an internal error.

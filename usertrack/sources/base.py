@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,6 +31,34 @@ class Result:
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+# Rows per batch of a streamed result (Source.stream): a few MB of Python tuples at most.
+STREAM_BATCH = 10_000
+
+
+@dataclass
+class RowStream:
+    """A query's answer as it arrives: the columns, then the rows in batches (lists of tuples
+    in column order), read once. Memory holds one batch, whatever the number of rows."""
+
+    columns: list[str]
+    batches: Iterable[list[tuple[Any, ...]]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def stream_rows(source: Any, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
+    """The rows of `query` on `source` as a RowStream, open while the block runs: streamed by
+    a source that can (`stream`: the local events store, PostgreSQL), else its whole `run`
+    result as one batch (the PostHog API, a cached answer)."""
+    stream = getattr(source, "stream", None)
+    if stream is not None:
+        with stream(query, params) as rows:
+            yield rows
+        return
+    result = source.run(query, params)
+    yield RowStream(result.columns, [result.rows] if result.rows else [], result.meta)
 
 
 @runtime_checkable

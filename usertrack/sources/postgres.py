@@ -20,12 +20,20 @@ import datetime as dt
 import random
 import re
 import threading
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import Cancelled, ConfigError, QueryError, SourceConnectionError, redact
-from usertrack.sources.base import Result, check_cancelled, current_token, on_cancel, pause
+from usertrack.sources.base import (
+    STREAM_BATCH,
+    Result,
+    RowStream,
+    check_cancelled,
+    current_token,
+    on_cancel,
+    pause,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -242,25 +250,36 @@ class PostgresSource:
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
         """The rows of `query`; queries run from several threads at once run side by side."""
+        with self.stream(query, params) as rows:
+            return Result(columns=rows.columns, rows=[r for batch in rows.batches for r in batch])
+
+    @contextmanager
+    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
+        """The rows of `query` as the server sends them (a server-side stream, STREAM_CHUNK
+        rows a round trip), in batches of STREAM_BATCH, while the block runs."""
         if self._first_in_use.acquire(blocking=False):
             try:
-                return self._run_on(self.connect(), query, params)
+                with self._stream_on(self.connect(), query, params) as rows:
+                    yield rows
             finally:
                 self._first_in_use.release()
+            return
         with self._spares_lock:
             conn = self._spares.pop() if self._spares else None
         if conn is None:
             conn = self._open()
         try:
-            return self._run_on(conn, query, params)
+            with self._stream_on(conn, query, params) as rows:
+                yield rows
         finally:
             if not conn.closed:
                 with self._spares_lock:
                     self._spares.append(conn)
 
-    def _run_on(
+    @contextmanager
+    def _stream_on(
         self, conn: psycopg.Connection[Any], query: Query, params: Mapping[str, Any]
-    ) -> Result:
+    ) -> Iterator[RowStream]:
         import psycopg
 
         values = {k: _bindable(v) for k, v in params.items()}
@@ -287,13 +306,34 @@ class PostgresSource:
                 # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
                 sql = query.sql.rstrip().rstrip(";").encode()
                 check_cancelled()
-                rows = list(cur.stream(sql, values, size=STREAM_CHUNK))
+                stream = cur.stream(sql, values, size=STREAM_CHUNK)
+                first = next(stream, None)
                 if cur.description is None:
                     # A stream that yields no row gives no row description: ask for it alone.
                     cur.execute(b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0", values)
                 if cur.description is None:
                     raise QueryError(f"query {query.id} ({query.path}) returned no rows to read")
                 columns = [c.name for c in cur.description]
+
+                def batches() -> Iterator[list[tuple[Any, ...]]]:
+                    if first is None:
+                        return
+                    batch = [first]
+                    for row in stream:
+                        batch.append(row)
+                        if len(batch) >= STREAM_BATCH:
+                            yield batch
+                            batch = []
+                    if batch:
+                        yield batch
+
+                try:
+                    yield RowStream(columns, batches())
+                finally:
+                    # Left early (a closed pipe, an error writing): psycopg's stream cancels
+                    # the query and drains it when closed, so the transaction can end.
+                    if isinstance(stream, Generator):
+                        stream.close()
         except psycopg.errors.ReadOnlySqlTransaction:
             raise QueryError(
                 f"query {query.id} ({query.path}) tried to write; usertrack opens every"
@@ -317,7 +357,6 @@ class PostgresSource:
             raise QueryError(f"query {query.id} ({query.path}) failed: {_first_line(e)}") from None
         finally:
             finished.set()
-        return Result(columns=columns, rows=rows)
 
     def close(self) -> None:
         with self._spares_lock:

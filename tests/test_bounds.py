@@ -1,0 +1,255 @@
+"""Bounds on the work a file's text can make DuckDB do (issue 18, item 3): a memory limit on
+every connection and a time limit on every query of a query file or a rule, both settable.
+
+Real parts: the demo's events store and embedded PostgreSQL, the CLI as a user runs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.cli_runner import run
+from usertrack.errors import EXIT_CONFIG, EXIT_QUERY
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _error(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("usertrack: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def _queries(tmp_path: Path) -> Path:
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    return queries
+
+
+def test_a_hogql_file_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) -> None:
+    queries = _queries(tmp_path)
+    path = queries / "posthog" / "slow.sql"
+    path.write_text(
+        "-- name: slow\n-- description: a cross join of the events with themselves, thrice\n"
+        "-- returns: table\n"
+        "SELECT count() AS n FROM events AS a, events AS b, events AS c\n"
+    )
+    started = time.monotonic()
+    result = run(
+        ["query", "posthog/slow", "--queries", str(queries), "-f", "json"],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert time.monotonic() - started < 20
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr) == (
+        f"usertrack: error: posthog/slow ({path}): stopped after 1 s, the time limit of one"
+        " DuckDB query (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the"
+        " config file)"
+    )
+    assert result.stdout == ""
+
+
+def test_profile_sql_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) -> None:
+    queries = _queries(tmp_path)
+    path = queries / "join" / "profile.sql"
+    text = path.read_text()
+    slow = "(SELECT count(*) FROM joined a, joined b, joined c, joined d) AS n"
+    path.write_text(text.replace("    in_neon\nFROM joined", f"    in_neon,\n{slow}\nFROM joined"))
+    started = time.monotonic()
+    result = run(
+        ["segments", "--queries", str(queries), "-f", "json"],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1.5",
+    )
+    assert time.monotonic() - started < 30
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr).startswith(f"usertrack: error: {path}: stopped after 1.5 s")
+    assert result.stdout == ""
+
+
+def test_a_rule_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(
+        (REPO / "segments.yaml").read_text()
+        + "\n  - id: probe\n    name: Probe\n    action: Nothing\n"
+        '    rule: "len(list_filter(range(200000000), lambda x: x % 7 = 1)) > 0"\n'
+    )
+    result = run(
+        ["segments", "--segments", str(rules), "-f", "json"],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr).startswith(
+        f"usertrack: error: {rules}: the rules: stopped after 1 s"
+    )
+
+
+def test_the_time_limit_leaves_a_finished_query_and_the_connection_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from usertrack import sandbox
+    from usertrack.errors import QueryError
+
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.3")
+    con = sandbox.connect()
+    try:
+        with sandbox.time_limit(con, "fast"):
+            assert con.execute("SELECT 42").fetchone() == (42,)
+        time.sleep(0.5)  # the timer would have fired by now: it was cancelled
+        assert con.execute("SELECT 43").fetchone() == (43,)
+        with (
+            pytest.raises(QueryError, match=r"^slow: stopped after 0\.3 s"),
+            sandbox.time_limit(con, "slow"),
+        ):
+            con.execute("SELECT count(*) FROM range(100000000000)").fetchone()
+        assert con.execute("SELECT 44").fetchone() == (44,)  # usable afterwards
+        with pytest.raises(duckdb.Error), sandbox.time_limit(con, "bad"):
+            con.execute("SELECT no_such_column")  # other errors pass through as they are
+    finally:
+        con.close()
+
+
+def test_every_connection_has_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from usertrack import sandbox
+
+    def limit() -> str:
+        con = sandbox.connect()
+        try:
+            row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+            return str(row[0]) if row else ""
+        finally:
+            con.close()
+
+    monkeypatch.delenv("USERTRACK_DUCKDB_MEMORY", raising=False)
+    assert limit() == "1.8 GiB"  # 2GB; DuckDB's own default was 80% of the machine's memory
+    monkeypatch.setenv("USERTRACK_DUCKDB_MEMORY", "300MB")
+    assert limit() == "286.1 MiB"
+    con = sandbox.connect()
+    try:
+        # a list of 100 M numbers (800 MB) cannot spill: refused at the limit
+        with pytest.raises(duckdb.Error, match=r"Out of Memory Error: .* MiB/286\.1 MiB used"):
+            con.execute("SELECT len(list(i)) FROM range(100000000) t(i)").fetchone()
+    finally:
+        con.close()
+
+
+def test_the_limits_come_from_the_config_file_and_bad_ones_are_named(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[limits]\nduckdb_memory = "lots"\n')
+    result = run(["segments"], demo_home, USERTRACK_CONFIG=str(config))
+    assert result.exit_code == EXIT_CONFIG, result.stdout + result.stderr
+    assert _error(result.stderr) == (
+        f"usertrack: error: {config}:2 [limits] duckdb_memory = 'lots' is not an amount of"
+        " memory DuckDB takes (such as 2GB or 512MB)"
+    )
+    result = run(["segments"], demo_home, USERTRACK_DUCKDB_TIMEOUT="0")
+    assert result.exit_code == EXIT_CONFIG
+    assert "USERTRACK_DUCKDB_TIMEOUT = '0' is not a number of seconds above 0" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# `usertrack query -f json|csv|md` streams: memory for one batch, whatever the number of rows
+
+
+def _big_query(tmp_path: Path, body: str, folder: str = "posthog") -> Path:
+    queries = _queries(tmp_path)
+    (queries / folder / "big.sql").write_text(
+        "-- name: big\n-- description: many rows\n-- returns: table\n" + body + "\n"
+    )
+    return queries
+
+
+BIG = {
+    "posthog": "SELECT a.uuid AS a, b.event AS b FROM events AS a, events AS b LIMIT 100000",
+    "neon": "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, 100000) AS g",
+}
+
+
+@pytest.mark.parametrize(
+    ("folder", "fmt"),
+    [("posthog", "json"), ("posthog", "csv"), ("posthog", "md"), ("neon", "json")],
+)
+def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, folder: str, fmt: str) -> None:
+    """100,000 rows written with a few MB of Python memory: the rows were all fetched, then
+    the whole document built in memory (10 M rows as JSON: 7.2 GB)."""
+    import gc
+    import tracemalloc
+
+    from usertrack.config import load_settings
+    from usertrack.rendering.export import render_result
+    from usertrack.workspace import open_workspace
+
+    queries = _big_query(tmp_path, BIG[folder], folder)
+    out = tmp_path / f"big.{fmt}"
+    gc.collect()
+    gc.disable()  # as cli.main runs every command: cyclic garbage made per row would stay
+    tracemalloc.start()
+    try:
+        args = ["query", f"{folder}/big", "--queries", str(queries), "-o", str(out)]
+        result = run(args, demo_home)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert result.exit_code == 0, result.stderr
+    assert peak < 15_000_000, f"peak {peak / 1e6:.1f} MB"
+    # the same text as the whole result rendered at once
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(demo_home))
+    try:
+        ws = open_workspace(
+            load_settings(), queries_dir=queries, segments_path=REPO / "segments.yaml"
+        )
+        with ws:
+            whole = ws.run_query(f"{folder}/big", ws.default_as_of())
+    finally:
+        mp.undo()
+    assert len(whole.rows) == 100_000
+    expected = render_result(whole, fmt, query=f"{folder}/big", title=f"{folder}/big")
+    assert len(expected) > 1_000_000
+    assert out.read_text(encoding="utf-8") == expected
+
+
+def test_a_query_failing_midway_leaves_no_out_file(demo_home: Path, tmp_path: Path) -> None:
+    """Rows had been written when the time limit stopped the query: --out is still whole or
+    nothing (the old file kept, no temp file left)."""
+    queries = _big_query(tmp_path, "SELECT a.uuid AS a, b.uuid AS b FROM events AS a, events AS b")
+    out = tmp_path / "out" / "big.csv"
+    out.parent.mkdir()
+    out.write_text("the old file\n")
+    result = run(
+        ["query", "posthog/big", "--queries", str(queries), "-o", str(out)],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert "stopped after 1 s" in _error(result.stderr)
+    assert out.read_text() == "the old file\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["big.csv"]
+
+
+def test_a_failures_when_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        (REPO / "failures.yaml").read_text()
+        + "\n  - name: 'Probe: slow'\n    category: Infrastructure\n    match: x\n"
+        '    when: "len(list_filter(range(200000000), lambda x: x % 7 = 1)) > 0"\n'
+    )
+    result = run(
+        ["failures", "--failures", str(path), "-f", "json"],
+        demo_home,
+        USERTRACK_DUCKDB_TIMEOUT="1",
+    )
+    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert _error(result.stderr).startswith(
+        f"usertrack: error: {path}: the rules: stopped after 1 s"
+    )
