@@ -643,3 +643,18 @@ def test_error_hints_show_data_as_text(handmade_db: str, tmp_path: Path) -> None
     assert result.exit_code == 3, result.stderr  # not found
     assert "\x1b" not in result.stderr
     assert "usertrack: hint: did you mean eve\\x1b]8;;https://evil.example" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [" " * 200_000 + "x", "a." * 100_000, "www." * 50_000, "ab+" * 70_000, " \n" * 100_000],
+)
+def test_escaping_a_strangers_value_is_linear(value: str) -> None:
+    """A value of 16,000 spaces took 3 s in md_text (and 8,000 "a." pairs 8 s): a regex rescanned
+    the run from each position. Values come from anyone with the project's public token."""
+    import time
+
+    started = time.process_time()
+    for formatter in (style.md_text, style.terminal_text, style.csv_cell):
+        formatter(value)
+    assert time.process_time() - started < 2.0
