@@ -197,23 +197,12 @@ class LocalPostHogSource:
         Arrow table (`Result.arrow`) when its column types allow, so that DuckDB, which loads
         it, gets it without a pass over every value in Python (half a second at 100,000 users,
         and the GIL the other source's thread needs meanwhile)."""
-        import duckdb
-
-        from usertrack.sandbox import time_limit
-
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
         started = time.monotonic()
-        token = current_token()
         cur = self._connection().cursor()  # one cursor per run: safe across threads
         try:
-            # When the other source fails (or Ctrl-C), interrupt DuckDB mid-query rather than
-            # let a long scan run on after the command has given up.
-            # And stop a query file that runs past the time limit (usertrack.sandbox).
-            with (
-                token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
-                time_limit(cur, where),
-            ):
+            with _guarded(cur, where):
                 cur.execute(tr.sql, values)
                 description = cur.description or []
                 columns = [d[0] for d in description]
@@ -226,10 +215,6 @@ class LocalPostHogSource:
                         rows = []
                 else:
                     rows = cur.fetchall()
-        except duckdb.Error as e:
-            if token is not None:
-                token.check()  # interrupted because the command was cancelled: say so
-            raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
         finally:
             cur.close()
         return Result(
@@ -249,19 +234,11 @@ class LocalPostHogSource:
         DuckDB's streaming result: 10 M rows go through 96 MiB, not the 3 GiB of fetchall),
         values as `run` gives them. Stopped, as `run` is, by a cancelled command or the time
         limit, which here covers the rows' delivery too."""
-        import duckdb
-
-        from usertrack.sandbox import time_limit
-
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
-        token = current_token()
         cur = self._connection().cursor()
         try:
-            with (
-                token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
-                time_limit(cur, where),
-            ):
+            with _guarded(cur, where):
                 cur.execute(tr.sql, values)
                 description = cur.description or []
                 types = [str(d[1]) for d in description]
@@ -271,10 +248,6 @@ class LocalPostHogSource:
                         yield _plain_rows(rows, types)
 
                 yield RowStream([d[0] for d in description], batches(), {"engine": "duckdb"})
-        except duckdb.Error as e:
-            if token is not None:
-                token.check()
-            raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
         finally:
             cur.close()
 
@@ -295,25 +268,12 @@ class LocalPostHogSource:
         (the caller closes it). An analysis then works on them in the store's own DuckDB:
         millions of rows never cross into Python and back, which at 100,000 users cost more
         than the analysis itself. Temporary tables belong to their cursor alone."""
-        import duckdb
-
-        from usertrack.sandbox import time_limit
-
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
-        token = current_token()
         cur = self._connection().cursor()
         try:
-            with (
-                token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
-                time_limit(cur, where),
-            ):
+            with _guarded(cur, where):
                 cur.execute(f'CREATE TEMP TABLE "{table}" AS {tr.sql}', values)
-        except duckdb.Error as e:
-            cur.close()
-            if token is not None:
-                token.check()
-            raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
         except BaseException:
             cur.close()
             raise
@@ -335,3 +295,26 @@ class LocalPostHogSource:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+@contextlib.contextmanager
+def _guarded(cur: duckdb.DuckDBPyConnection, where: str) -> Iterator[None]:
+    """Run a query file's statement on `cur`: interrupted when the other source fails or on
+    Ctrl-C (rather than let a long scan run on after the command has given up) and past the
+    time limit (usertrack.sandbox); a DuckDB error is a QueryError naming `where`, or the
+    cancellation when that is why it stopped."""
+    import duckdb
+
+    from usertrack.sandbox import time_limit
+
+    token = current_token()
+    try:
+        with (
+            token.on_cancel(cur.interrupt) if token else contextlib.nullcontext(),
+            time_limit(cur, where),
+        ):
+            yield
+    except duckdb.Error as e:
+        if token is not None:
+            token.check()  # interrupted because the command was cancelled: say so
+        raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
