@@ -687,6 +687,44 @@ def test_two_notify_runs_at_once_post_each_alert_once(tmp_path: Path, env: dict[
     assert slack.attempts == len(EXPECTED)
 
 
+@pytest.mark.parametrize("taken", [0, 1, 3])
+def test_kill_9_while_sending_loses_nothing_and_repeats_only_the_post_in_flight(
+    tmp_path: Path, env: dict[str, str], taken: int
+) -> None:
+    """`alerts --notify` killed (SIGKILL) while Slack holds its post number taken+1: the next
+    run sends every alert not yet taken, and the only one Slack may see twice is the one in
+    flight at the kill (taken by Slack, its answer never read): nothing lost, nothing else
+    repeated."""
+    import collections
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exe = Path(sys.executable).parent / "usertrack"
+    home = tmp_path / "home"
+    with serve() as slack:
+        slack.script = [200] * taken + [("slow", 1.5)]
+        child_env = {**os.environ, **env, "USERTRACK_HOME": str(home),
+                     "SLACK_WEBHOOK_URL": slack.url}  # fmt: skip
+        argv = [str(exe), "-q", "alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"]
+        first = subprocess.Popen(argv, env=child_env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while slack.attempts < taken + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert slack.attempts == taken + 1
+        time.sleep(2)  # Slack takes the post in flight after its delay
+        again = subprocess.run(argv, env=child_env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        seen = collections.Counter(json.dumps(m, sort_keys=True) for m in slack.received)
+    assert len(seen) == len(EXPECTED)  # every alert, once at least
+    twice = [m for m, n in seen.items() if n > 1]
+    assert len(twice) <= 1 and all(n <= 2 for n in seen.values())
+
+
 @pytest.fixture()
 def demo(fixed_demo_home: Path) -> Iterator[Path]:
     """The fixed demo (300 users, anchor 2026-11-16) with no history and no outbox."""
