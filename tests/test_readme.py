@@ -7,11 +7,14 @@ it is. A line is skipped only by name, with the reason: ones that need live cred
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -115,6 +118,76 @@ def _prepare(args: tuple[str, ...], cwd: Path) -> list[str]:
     if out and out[0] == "demo" and "--users" in out:
         out[out.index("--users") + 1] = DEMO_USERS
     return out
+
+
+# The README's JSON examples are the default demo's (2,000 users) as of its day, run by these
+# commands; the block is told by a key only its command writes. The `segments` example (its
+# users are made up: ana@acme.io) shows the shape only.
+EXAMPLES_AS_OF = "2026-11-22"
+EXAMPLE_COMMANDS = {
+    '"coverage"': ["tracking-plan"],
+    '"window_seconds"': ["funnel", "--by", "$browser"],
+    '"cohorts"': ["retention"],
+    '"buckets"': ["sessions"],
+    '"total_sequences"': ["paths"],
+    '"stickiness"': ["activity"],
+    '"by": "feature"': ["features"],
+}
+
+
+@pytest.fixture(scope="module")
+def readme_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from datetime import date
+
+    from usertrack.demo.generator import ensure_demo, stop_demo
+
+    home = tmp_path_factory.mktemp("readme-demo")
+    ensure_demo(home, users=2000, anchor=date.fromisoformat(EXAMPLES_AS_OF))
+    yield home
+    stop_demo(home)
+
+
+def _numbers(doc: Any, out: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Every (key, number or null) of a JSON document, at any depth."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if isinstance(value, (dict, list)):
+                _numbers(value, out)
+            elif value is None or isinstance(value, (int, float)):
+                out.add((key, json.dumps(value)))
+    elif isinstance(doc, list):
+        for value in doc:
+            _numbers(value, out)
+    return out
+
+
+def test_the_readme_json_examples_are_the_demos_numbers(readme_demo: Path) -> None:
+    """Issue 19 item 11: README numbers went stale (exit /dashboard 1797 where the demo gives
+    1795, 30m+ 686 for 690, total_sequences 8590 for 8592). Every number of every example
+    (`"key": 123`, elisions aside) is one the command's JSON has today."""
+    blocks = re.findall(r"```json\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    checked = 0
+    for block in blocks:
+        command = next((c for key, c in EXAMPLE_COMMANDS.items() if key in block), None)
+        if command is None:
+            assert '"ana@acme.io"' in block, f"a README JSON example of no known command:\n{block}"
+            continue
+        mp = pytest.MonkeyPatch()
+        mp.setenv("USERTRACK_HOME", str(readme_demo))
+        mp.chdir(REPO)
+        try:
+            result = CliRunner().invoke(
+                app, ["-q", *command, "--as-of", EXAMPLES_AS_OF, "-f", "json"]
+            )
+        finally:
+            mp.undo()
+        assert result.exit_code == 0, result.stderr
+        real = _numbers(json.loads(result.stdout), set())
+        shown = set(re.findall(r'"(\w+)": (-?\d+(?:\.\d+)?|null)\b', block))
+        stale = sorted(shown - real)
+        assert not stale, f"usertrack {' '.join(command)}: README numbers not in its JSON: {stale}"
+        checked += 1
+    assert checked == len(EXAMPLE_COMMANDS)
 
 
 def test_the_readme_lists_every_config_file_key() -> None:
