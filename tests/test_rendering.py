@@ -658,3 +658,20 @@ def test_escaping_a_strangers_value_is_linear(value: str) -> None:
     for formatter in (style.md_text, style.terminal_text, style.csv_cell):
         formatter(value)
     assert time.process_time() - started < 2.0
+
+
+def test_80_columns_wrap_under_their_own_text(demo_home: Path) -> None:
+    """Issue 19 item 10: at 80 columns the sessions caption wrapped at its narrow table's width
+    (a line of "UTC" alone) and tracking-plan's bullets wrapped to the margin."""
+    sessions = run(["sessions", "--as-of", "2026-11-16"], demo_home, COLUMNS="80")
+    assert sessions.exit_code == 0, sessions.stderr
+    first = sessions.stdout.splitlines()[0]
+    assert first.startswith("Sessions from ") and first.rstrip().endswith("UTC")
+    plan = run(["tracking-plan", "--as-of", "2026-11-16"], demo_home, COLUMNS="80")
+    assert plan.exit_code == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    start = lines.index("To fix") + 1
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("Planned events"))
+    bullets = lines[start:end]
+    assert len(bullets) > sum(ln.startswith("  • ") for ln in bullets) > 0  # some wrapped
+    assert all(ln.startswith(("  • ", "    ")) and len(ln) <= 80 for ln in bullets), bullets

@@ -34,8 +34,10 @@ def _shares(console: Console, title: str, header: str, values: list[Any], total:
 def render_sessions(console: Console, s: Sessions) -> None:
     cols = [Col("Metric"), Col("Value", right=True)]
     rows = [[plain(k), plain(v)] for k, v in sessions_summary(s)]
-    caption = f"As of {style.moment(s.as_of)}: {about(s.range)}"
-    console.print(fitted_table(console.width, cols, rows, title="Sessions", caption=caption))
+    # Said above the narrow table, not as its caption: a caption wraps at the table's width.
+    moment = "" if s.as_of == s.range.end else f" (as of {style.moment(s.as_of)})"
+    console.print(plain(f"Sessions from {about(s.range)}{moment}"))
+    console.print(fitted_table(console.width, cols, rows, title="Sessions"))
     _shares(console, "Length", "Length", list(s.buckets), s.sessions)
     _shares(console, "Entry pages", "Page", list(s.entry_pages), s.sessions)
     _shares(console, "Exit pages", "Page", list(s.exit_pages), s.sessions)

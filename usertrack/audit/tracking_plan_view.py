@@ -67,8 +67,16 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
 
     if audit.problems:
         console.print(Text("To fix", style="bold"))
+        from rich.padding import Padding
+        from rich.table import Table
+
         for line in audit.problems[:limit]:
-            console.print(Text("  • ") + plain(line))
+            # A hanging indent: a long line wraps under its own text, not at the margin.
+            bullet = Table.grid(padding=0)
+            bullet.add_column(no_wrap=True)
+            bullet.add_column(overflow="fold")
+            bullet.add_row(Text("• "), plain(line))
+            console.print(Padding(bullet, (0, 0, 0, 2), expand=False))
         if len(audit.problems) > limit:
             console.print(Text(f"  … and {len(audit.problems) - limit} more (--format md)"))
 
