@@ -576,6 +576,7 @@ def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> N
         (style.md_text, "a\x1b]8;;u\x1b\\b\x07", r"a\\x1b\]8;;u\\x1b\\b\\x07"),
         (style.md_code, "a\x1b[2Jb", "`a\\x1b[2Jb`"),
         (style.terminal_text, "a\x1b[31mb\nc", "a\\x1b[31mb ⏎ c"),
+        (style.terminal_text, "a\u2028b \u2029 c", "a ⏎ b ⏎ c"),  # Unicode's line breaks too
     ],
 )
 def test_house_style(formatter: Callable[..., str], value: Any, expected: str) -> None:
@@ -654,8 +655,10 @@ def test_escaping_a_strangers_value_is_linear(value: str) -> None:
     the run from each position. Values come from anyone with the project's public token."""
     import time
 
+    from usertrack.act.slack import value as slack_value
+
     started = time.process_time()
-    for formatter in (style.md_text, style.terminal_text, style.csv_cell):
+    for formatter in (style.md_text, style.terminal_text, style.csv_cell, slack_value):
         formatter(value)
     assert time.process_time() - started < 2.0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,19 +62,13 @@ FALLBACK_CHARS = 3000  # the top-level `text` (Slack cuts it at 40,000; a notifi
 VALUE_CHARS = 300  # one value from PostHog (a name, an email, a page) within a message
 ELLIPSIS = "…"
 
-# C0 and C1 controls (tab and newline included: a value keeps to its line), and the characters
-# that reorder or hide text (bidi embeddings, overrides, isolates and marks; zero-width ones).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_NEWLINES = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
-
 
 def visible(value: Any) -> str:
     """A value on one line with its control characters shown (`\\x1b`), and its bidi and
-    zero-width ones too (`\\u202e`), as the terminal shows them."""
-    text = _NEWLINES.sub(" ⏎ ", str(value)).replace("\t", " ")
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    zero-width ones too (`\\u202e`): what the terminal shows (usertrack.rendering.style)."""
+    from usertrack.rendering.style import terminal_text
+
+    return terminal_text(str(value))
 
 
 def length(text: str) -> int:

@@ -201,14 +201,16 @@ class Markdown(str):
 # Everything that can start a link, an image, HTML, emphasis, code, a table cell or an entity.
 # "_" only where it can open or close emphasis: inside a word (an email's "ann_lee") it cannot.
 _MD_SPECIAL = re.compile(r"([\\`*{}\[\]()<>#!|~&]|(?<![^\W_])_|_(?![^\W_]))")
-_LINE_BREAKS = re.compile(r"[\r\n]+")
+# Line feeds, carriage returns, and Unicode's line and paragraph separators (some terminals and
+# Slack break lines at those too).
+_LINE_BREAKS = re.compile("[\r\n\u2028\u2029]+")
 
 
 def _joined_lines(text: str, sep: str) -> str:
     """Each run of line breaks, with the whitespace around it, as `sep`. Linear in the text: a
     regex `\\s*[\\r\\n]+\\s*` rescans a run of spaces from each of its positions (a stranger's
     16,000 spaces took 3 s)."""
-    if "\n" not in text and "\r" not in text:
+    if not _LINE_BREAKS.search(text):
         return text
     parts = _LINE_BREAKS.split(text)
     last = len(parts) - 1
