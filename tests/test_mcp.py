@@ -324,3 +324,24 @@ def test_help_does_not_import_mcp() -> None:
     assert "usertrack.cli" in modules  # the probe sees the imports
     assert not {m for m in modules if m == "mcp" or m.startswith(("mcp.", "mcp_types"))}
     assert "usertrack.mcp_server" not in modules
+
+
+def test_kept_answers_follow_the_files_they_read(demo_home: Path, tmp_path: Path) -> None:
+    """A repeated call on the demo is answered from memory, until a file it reads changes."""
+    rules = tmp_path / "segments.yaml"
+    rules.write_text((REPO / "segments.yaml").read_text())
+
+    async def body(client: Any) -> Any:
+        args = {"segments_file": str(rules), "max_items": 0}
+        first = await client.call_tool("segments", args)
+        again = await client.call_tool("segments", args)
+        renamed = rules.read_text().replace("name: Failing users", "name: Users in trouble")
+        rules.write_text(renamed)
+        edited = await client.call_tool("segments", args)
+        return first, again, edited
+
+    first, again, edited = with_client(demo_home, body)
+    assert text(first) == text(again)
+    cli = ["segments", "--segments", str(rules), "-f", "json", "--no-save"]
+    assert text(edited) == [cli_json(demo_home, *cli)]
+    assert "Users in trouble" in text(edited)[0] and "Users in trouble" not in text(first)[0]

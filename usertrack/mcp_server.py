@@ -363,12 +363,81 @@ def limited(value: Any, max_items: int, path: str = "") -> tuple[Any, list[str]]
     return value, notes
 
 
+# --- answers kept: the demo's data does not change under a running server -------------------
+
+# Tools whose answer depends only on their arguments, the data and the files they read (not on
+# a state they keep: alerts' cooldowns and outbox, the report's history, segments' changes).
+_MEMO_TOOLS = frozenset(
+    {"segments", "user", "failures", "funnel", "retention", "activity", "sessions", "paths"}
+    | {"features", "trends", "tracking_plan", "query"}
+)
+_MEMO_SIZE = 64
+_memo: dict[tuple[Any, ...], tuple[int, str, str]] = {}
+
+
+def _stamp(path: Path) -> tuple[Any, ...]:
+    """What changes when a file, or any file of a folder, changes."""
+    try:
+        if path.is_dir():
+            return tuple(
+                (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+            )
+        st = path.stat()
+    except OSError:
+        return (str(path), None)
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def memo_key(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The key an answer is kept under, or None when it must be computed each time: only on the
+    demo (whose data is fixed until `demo --reset`), keyed by the arguments and the size and
+    time of every file the answer may read (the rule files and queries in use, the demo's
+    data, the state files of USERTRACK_HOME), so an edit to any of them is seen at once."""
+    from usertrack import config
+    from usertrack.errors import UsertrackError
+
+    if tool.spec.name not in _MEMO_TOOLS or arguments.get("changes") or arguments.get("refresh"):
+        return None
+    try:
+        settings = config.load_settings()
+    except UsertrackError:
+        return None
+    if not settings.demo:
+        return None
+    home = settings.home
+    files = [
+        home / "demo" / "manifest.json",
+        home / "demo" / "events.duckdb",
+        *(p for p in sorted(home.glob("*")) if p.is_file()),
+        config.resolve_segments_file(None),
+        config.resolve_queries_dir(None),
+        config.resolve_failures_file(None),
+        config.resolve_tracking_plan_file(None),
+        *(Path(str(v)) for k, v in arguments.items() if k.endswith(("_file", "_dir"))),
+    ]
+    return (tuple(argv), Path.cwd(), tuple(_stamp(f) for f in files))
+
+
+def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[int, str, str]:
+    key = memo_key(tool, argv, arguments)
+    if key is not None and key in _memo:
+        return _memo[key]
+    answer = run_command(argv, quiet=not tool.spec.act)
+    if key is not None and answer[0] == 0:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.pop(next(iter(_memo)))
+        _memo[key] = answer
+    return answer
+
+
 def call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     """A tool call's answer: the command's JSON (or text), then a note if lists were cut."""
     max_items = arguments.get("max_items", DEFAULT_MAX_ITEMS)
     if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0:
         raise ToolError(f"{tool.spec.name}: argument 'max_items' must be an integer >= 0")
-    code, out, err = run_command(cli_args(tool, arguments), quiet=not tool.spec.act)
+    code, out, err = _run_kept(tool, cli_args(tool, arguments), arguments)
     if code != 0:
         raise ToolError(error_text(code, err))
     # What a write tool sent, or that it was a dry run, is said on stderr.
