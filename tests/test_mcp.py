@@ -3,6 +3,7 @@ server process on the demo, each answer compared with the CLI's own `--format js
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -345,3 +346,56 @@ def test_kept_answers_follow_the_files_they_read(demo_home: Path, tmp_path: Path
     cli = ["segments", "--segments", str(rules), "-f", "json", "--no-save"]
     assert text(edited) == [cli_json(demo_home, *cli)]
     assert "Users in trouble" in text(edited)[0] and "Users in trouble" not in text(first)[0]
+
+
+def test_alerts_notify_sends_once_and_says_what_it_sent(fixed_demo_home: Path) -> None:
+    """With --allow-act: alerts_notify without notify is the dry run (nothing posted, nothing
+    kept); with notify=slack it posts each alert once to Slack (here a stand-in on 127.0.0.1)
+    and says so; the same call again sends nothing (cooldown)."""
+    from tests.slack_server import serve
+    from usertrack.segments.history import history_path
+
+    def clean() -> None:
+        history_path(fixed_demo_home).unlink(missing_ok=True)
+        for name in ("alerts-outbox.json", "alerts-segments.json"):
+            (fixed_demo_home / name).unlink(missing_ok=True)
+
+    def snapshots() -> int:
+        import sqlite3
+
+        path = history_path(fixed_demo_home)
+        if not path.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return int(db.execute("SELECT count(*) FROM snapshots").fetchone()[0])
+
+    clean()
+    try:
+        with serve() as slack:
+            args = {"as_of": "2026-11-16", "max_items": 0}
+
+            async def body(client: Any) -> Any:
+                dry = await client.call_tool("alerts_notify", args)
+                posted_after_dry = slack.attempts
+                assert not (fixed_demo_home / "alerts-outbox.json").exists()
+                assert snapshots() == 0  # a dry run keeps nothing
+                sent = await client.call_tool("alerts_notify", {**args, "notify": "slack"})
+                # As the CLI: a pass that sends keeps its segments (what "entered" compares with).
+                assert snapshots() > 0
+                again = await client.call_tool("alerts_notify", {**args, "notify": "slack"})
+                return dry, posted_after_dry, sent, again
+
+            dry, posted_after_dry, sent, again = with_client(
+                fixed_demo_home, body, "--allow-act", SLACK_WEBHOOK_URL=slack.url
+            )
+            assert posted_after_dry == 0
+            alerts = json.loads(text(dry)[0])["alerts"]
+            assert alerts
+            assert not sent.is_error, text(sent)
+            assert len(slack.received) == len(alerts)
+            assert f"sent {len(alerts)} Slack message(s)" in text(sent)[-1]
+            assert "sent 0 Slack message(s)" in text(again)[-1]
+            assert len(slack.received) == len(alerts)
+            assert "SecretHookToken123" not in json.dumps([text(dry), text(sent), text(again)])
+    finally:
+        clean()

@@ -81,10 +81,10 @@ TOOLS: tuple[ToolSpec, ...] = (
         summary="The weekly report's Markdown text (not written to a file).",
     ),
     ToolSpec("query", ("query",), hide=frozenset({"list_queries"})),
-    ToolSpec(
+    ToolSpec(  # the command's own default for --save: only when sending
         "alerts_notify",
         ("alerts",),
-        ("--format", "json", "--no-save"),
+        ("--format", "json"),
         frozenset({"reset_outbox", "watch", "every", "passes", "pending"}),
         act=True,
         summary="Send the alerts with notify=slack; without notify, a dry run.",
@@ -373,6 +373,7 @@ _MEMO_TOOLS = frozenset(
 )
 _MEMO_SIZE = 64
 _memo: dict[tuple[Any, ...], tuple[int, str, str]] = {}
+_memo_lock = threading.Lock()
 
 
 def _stamp(path: Path) -> tuple[Any, ...]:
@@ -417,18 +418,22 @@ def memo_key(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[An
         config.resolve_tracking_plan_file(None),
         *(Path(str(v)) for k, v in arguments.items() if k.endswith(("_file", "_dir"))),
     ]
-    return (tuple(argv), Path.cwd(), tuple(_stamp(f) for f in files))
+    return (tuple(argv), settings, Path.cwd(), tuple(_stamp(f) for f in files))
 
 
 def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[int, str, str]:
     key = memo_key(tool, argv, arguments)
-    if key is not None and key in _memo:
-        return _memo[key]
+    if key is not None:
+        with _memo_lock:
+            kept = _memo.get(key)
+        if kept is not None:
+            return kept
     answer = run_command(argv, quiet=not tool.spec.act)
     if key is not None and answer[0] == 0:
-        if len(_memo) >= _MEMO_SIZE:
-            _memo.pop(next(iter(_memo)))
-        _memo[key] = answer
+        with _memo_lock:
+            if len(_memo) >= _MEMO_SIZE:
+                _memo.pop(next(iter(_memo)))
+            _memo[key] = answer
     return answer
 
 
