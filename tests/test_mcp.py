@@ -399,3 +399,41 @@ def test_alerts_notify_sends_once_and_says_what_it_sent(fixed_demo_home: Path) -
             assert "SecretHookToken123" not in json.dumps([text(dry), text(sent), text(again)])
     finally:
         clean()
+
+
+def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
+    tmp_path: Path, handmade_db: str
+) -> None:
+    """With --allow-act, sync_posthog against the capture stand-in on 127.0.0.1: the dry run
+    posts nothing, apply=true sends and says how many, the same call again sends nothing."""
+    from tests import handmade
+    from tests.capture_server import serve
+
+    key = "phc_TestProjectKey0123456789SECRET"
+    events = handmade.write_events_jsonl(tmp_path / "events.jsonl")
+    with serve() as capture:
+        env = {
+            "DATABASE_URL": handmade_db,
+            "USERTRACK_EVENTS": str(events),
+            "POSTHOG_CAPTURE_HOST": capture.url,
+            "POSTHOG_PROJECT_API_KEY": key,
+        }
+
+        async def body(client: Any) -> Any:
+            dry = await client.call_tool("sync_posthog", {"as_of": "2026-11-16"})
+            posts_after_dry = len(capture.posts)
+            applied = await client.call_tool("sync_posthog", {"as_of": "2026-11-16", "apply": True})
+            sent = len(capture.events)
+            again = await client.call_tool("sync_posthog", {"as_of": "2026-11-16", "apply": True})
+            return dry, posts_after_dry, applied, sent, again
+
+        dry, posts_after_dry, applied, sent, again = with_client(
+            tmp_path / "home", body, "--allow-act", **env
+        )
+        assert posts_after_dry == 0
+        assert "dry run: nothing sent" in text(dry)[-1]
+        assert not applied.is_error, text(applied)
+        assert sent > 0 and f"sent person properties of {sent} user(s)" in text(applied)[-1]
+        assert "0 user(s) to send" in text(again)[0]
+        assert len(capture.events) == sent
+    assert key not in json.dumps([text(dry), text(applied), text(again)])
