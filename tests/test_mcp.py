@@ -437,3 +437,22 @@ def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
         assert "0 user(s) to send" in text(again)[0]
         assert len(capture.events) == sent
     assert key not in json.dumps([text(dry), text(applied), text(again)])
+
+
+def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        return (
+            listed["query"].input_schema,
+            await client.call_tool("query", {}),
+            await client.call_tool("query", {"query_id": "posthog/event_names"}),
+            await client.call_tool("query", {"query_id": "neon/nope"}),
+        )
+
+    schema, missing, no_param, unknown = with_client(demo_home, body)
+    assert schema["required"] == ["query_id"]
+    assert schema["properties"]["param"]["type"] == "array"
+    assert text(missing) == ["query: missing argument 'query_id'"]
+    assert "needs -p since=VALUE" in text(no_param)[0]
+    assert text(unknown)[0].startswith("usertrack: error: no query named 'neon/nope'")
+    assert text(unknown)[0].endswith("(exit code 3)")

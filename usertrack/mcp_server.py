@@ -45,6 +45,7 @@ class ToolSpec:
     text: bool = False  # the command prints text (Markdown), not JSON
     act: bool = False  # only with --allow-act
     summary: str = ""  # said before the command's own help
+    required: frozenset[str] = frozenset()  # optional in the CLI (another mode), not here
 
 
 # `limit` of segments, user and failures shapes only the table and Markdown, never the JSON:
@@ -80,7 +81,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         text=True,
         summary="The weekly report's Markdown text (not written to a file).",
     ),
-    ToolSpec("query", ("query",), hide=frozenset({"list_queries"})),
+    ToolSpec(  # the list is list_queries
+        "query", ("query",), hide=frozenset({"list_queries"}), required=frozenset({"query_id"})
+    ),
     ToolSpec(  # the command's own default for --save: only when sending
         "alerts_notify",
         ("alerts",),
@@ -184,7 +187,7 @@ def input_schema(spec: ToolSpec, command: Any) -> dict[str, Any]:
         if default is not None and not callable(default):
             schema["default"] = str(default) if isinstance(default, Path) else default
         properties[param.name] = schema
-        if param.required:
+        if param.required or param.name in spec.required:
             required.append(param.name)
     if not spec.text:
         properties["max_items"] = dict(MAX_ITEMS_SCHEMA)
