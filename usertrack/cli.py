@@ -2072,6 +2072,24 @@ def sync_posthog(
             )
 
 
+@app.command()
+def mcp(
+    allow_act: Annotated[
+        bool,
+        typer.Option(
+            "--allow-act",
+            help="Also serve alerts_notify and sync_posthog (each a dry run unless told to send).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the read-only commands as Model Context Protocol tools over stdio (for an AI
+    assistant: README, "usertrack as an MCP server")."""
+    with handle_errors():
+        from usertrack.mcp_server import serve
+
+        serve(allow_act=allow_act)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     import gc

@@ -55,6 +55,7 @@ class Workspace:
     # "usertrack: warning: " prefix: shown even when progress notices are not (--quiet).
     warn: Callable[[str], None] | None = None
     _warned: bool = field(default=False, repr=False)
+    _kept: bool = field(default=False, repr=False)  # sources of keep_open's: close leaves them
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -185,6 +186,9 @@ class Workspace:
         )
 
     def close(self) -> None:
+        if self._kept:  # keep_open's: the next workspace of the process uses them again
+            self.sources.clear()
+            return
         for source in self.sources.values():
             # A source that a failed command cancelled may still be winding down a query and
             # refuse to close (DuckDB: "connection is busy"); that must not hide the real error.
@@ -264,6 +268,36 @@ def _tighten(path: Path, strip: int) -> None:
             os.chmod(path, mode & ~strip)
 
 
+# Set by keep_open: the demo and sources each opened workspace left open, by what opened them.
+_kept: dict[tuple[Any, ...], tuple[DemoWorkspace | None, dict[str, Source]]] | None = None
+
+
+@contextmanager
+def keep_open() -> Iterator[None]:
+    """Within: `open_workspace` hands out again the sources it opened before with the same
+    settings, and `Workspace.close` leaves them open (a process that answers many commands, the
+    MCP server: the demo's PostgreSQL connection and event store stay warm). All are closed on
+    leaving, or by `drop_kept`."""
+    global _kept
+    _kept = {}
+    try:
+        yield
+    finally:
+        drop_kept()
+        _kept = None
+
+
+def drop_kept() -> None:
+    """Close the sources keep_open holds (one failed: the next command opens them afresh)."""
+    if not _kept:
+        return
+    for _demo, sources in _kept.values():
+        for source in sources.values():
+            with suppress(Exception):
+                source.close()
+    _kept.clear()
+
+
 def open_workspace(
     settings: Settings,
     *,
@@ -290,6 +324,12 @@ def open_workspace(
             hint="set USERTRACK_HOME to a folder of yours",
         ) from None
     ws = Workspace(settings=settings, library=library, rules=rules, notice=notice, warn=warn)
+    key = (settings, refresh, database)
+    if _kept is not None and key in _kept:
+        ws.demo, sources = _kept[key]
+        ws.sources.update(sources)
+        ws._kept = True
+        return ws
     try:
         if settings.demo:
             if notice:
@@ -302,6 +342,9 @@ def open_workspace(
     except BaseException:
         ws.close()
         raise
+    if _kept is not None:
+        _kept[key] = (ws.demo, dict(ws.sources))
+        ws._kept = True
     return ws
 
 

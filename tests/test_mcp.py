@@ -1,0 +1,458 @@
+"""`usertrack mcp` through the MCP SDK's own stdio client: a real client process talking to a real
+server process on the demo, each answer compared with the CLI's own `--format json`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from tests.cli_runner import REPO, run
+
+READ_ONLY = {
+    "segments",
+    "user",
+    "failures",
+    "funnel",
+    "retention",
+    "activity",
+    "sessions",
+    "paths",
+    "features",
+    "alerts",
+    "tracking_plan",
+    "report_weekly",
+    "query",
+    "list_queries",
+}
+
+
+@asynccontextmanager
+async def connected(home: Path, *args: str, **env: str) -> AsyncIterator[Any]:
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "usertrack", "mcp", *args],
+        env={
+            "USERTRACK_HOME": str(home),
+            "USERTRACK_CONFIG": os.environ["USERTRACK_CONFIG"],
+            **env,
+        },
+        cwd=str(REPO),
+    )
+    async with Client(server) as client:
+        yield client
+
+
+def with_client(home: Path, body: Callable[[Any], Any], *args: str, **env: str) -> Any:
+    async def main() -> Any:
+        async with connected(home, *args, **env) as client:
+            return await body(client)
+
+    return anyio.run(main)
+
+
+def text(result: Any) -> list[str]:
+    return [c.text for c in result.content]
+
+
+def cli_json(home: Path, *args: str) -> str:
+    result = run([*args], home=home)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
+    """Every read-only tool, listed with the command's options as its schema, answers with
+    exactly the command's --format json (max_items=0: nothing cut)."""
+    segments = json.loads(cli_json(demo_home, "segments", "-f", "json", "--no-save"))
+    email = segments["users"][0]["email"]
+    cases: list[tuple[str, dict[str, Any], list[str]]] = [
+        ("segments", {}, ["segments", "-f", "json", "--no-save"]),
+        (
+            "segments",
+            {"segment": "at_risk"},
+            ["segments", "-s", "at_risk", "-f", "json", "--no-save"],
+        ),
+        ("user", {"email": email, "days": 7}, ["user", email, "-d", "7", "-f", "json"]),
+        ("failures", {}, ["failures", "-f", "json"]),
+        ("funnel", {"days": 60}, ["funnel", "-d", "60", "-f", "json"]),
+        ("retention", {"period": "day"}, ["retention", "-p", "day", "-f", "json"]),
+        ("activity", {}, ["activity", "-f", "json"]),
+        ("sessions", {}, ["sessions", "-f", "json"]),
+        ("paths", {"steps": 3}, ["paths", "--steps", "3", "-f", "json"]),
+        ("features", {}, ["features", "-f", "json"]),
+        ("alerts", {}, ["alerts", "-f", "json", "--no-save"]),
+        ("tracking_plan", {}, ["tracking-plan", "-f", "json"]),
+        ("report_weekly", {}, ["report", "weekly", "--out", "-", "--no-save"]),
+        (
+            "query",
+            {"query_id": "posthog/event_names", "param": ["since=2026-10-01"]},
+            ["query", "posthog/event_names", "-p", "since=2026-10-01", "-f", "json"],
+        ),
+    ]
+
+    async def body(client: Any) -> Any:
+        listed = await client.list_tools()
+        answers = []
+        for name, arguments, _cli in cases:
+            max_items = {} if name == "report_weekly" else {"max_items": 0}
+            answers.append(await client.call_tool(name, {**arguments, **max_items}))
+        queries = await client.call_tool("list_queries", {})
+        return listed, answers, queries
+
+    listed, answers, queries = with_client(demo_home, body)
+    tools = {t.name: t for t in listed.tools}
+    assert set(tools) == READ_ONLY  # no write tool without --allow-act
+    user = tools["user"].input_schema
+    assert user["required"] == ["email"]
+    assert user["properties"]["days"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 3660,
+        "default": 30,
+        "description": "How many days back from --as-of to look. (CLI: --days)",
+    }
+    assert "fmt" not in user["properties"] and "out" not in user["properties"]
+    assert "notify" not in tools["alerts"].input_schema["properties"]
+    for (name, _arguments, cli), answer in zip(cases, answers, strict=True):
+        assert not answer.is_error, (name, text(answer))
+        assert text(answer) == [cli_json(demo_home, *cli)], name
+    listing = run(["query", "--list"], home=demo_home).stdout
+    ids = [line.split()[0] for line in listing.splitlines() if not line.startswith(" ")]
+    assert [q["id"] for q in json.loads(text(queries)[0])] == ids
+
+
+def test_schemas_follow_the_commands(demo_home: Path) -> None:
+    """Each tool's properties are its command's options, minus the ones no tool takes."""
+    from usertrack import mcp_server
+
+    for tool in mcp_server.tools(allow_act=True).values():
+        names = {p.name for p in tool.command.params}
+        exposed = set(tool.schema["properties"]) - {"max_items"}
+        assert exposed <= names
+        assert names - exposed <= mcp_server._NEVER | tool.spec.hide
+
+
+def test_large_answers_are_cut_with_their_totals(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        return await client.call_tool("segments", {}), await client.call_tool(
+            "segments", {"max_items": 2}
+        )
+
+    default, two = with_client(demo_home, body)
+    everyone = json.loads(cli_json(demo_home, "segments", "-f", "json", "--no-save"))
+    total = len(everyone["users"])
+    assert total > 50
+    answer, note = text(default)
+    assert len(json.loads(answer)["users"]) == 50
+    assert f"users: 50 of {total}" in note and "max_items=0" in note
+    cut = json.loads(text(two)[0])
+    assert cut["users"] == everyone["users"][:2]
+    assert cut["segments"] == everyone["segments"][:2]
+
+
+def test_bad_arguments_are_tool_errors_with_the_cli_message(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        return [
+            await client.call_tool("user", {"email": "nobody@nowhere.test"}),
+            await client.call_tool("user", {"email": "a@b.c", "days": "seven"}),
+            await client.call_tool("user", {"email": "a@b.c", "days": 0}),
+            await client.call_tool("user", {"days": 3}),
+            await client.call_tool("segments", {"format": "csv"}),
+            await client.call_tool("segments", {"as_of": "yesterday-ish"}),
+            # A value that looks like an option stays a value.
+            await client.call_tool("user", {"email": "--help"}),
+            await client.call_tool("alerts_notify", {}),
+            await client.call_tool("segments", {"segment": "at_risk", "max_items": 1}),
+        ]
+
+    results = with_client(demo_home, body)
+    assert all(r.is_error for r in results[:-1])
+    messages = [text(r)[0] for r in results[:-1]]
+    assert messages[0].startswith("usertrack: error: no user 'nobody@nowhere.test'")
+    assert messages[0].endswith("(exit code 3)")
+    assert messages[1] == "user: argument 'days' must be an integer, not 'seven'"
+    assert "usertrack: error: user: Invalid value for '--days'" in messages[2]
+    assert "(exit code 2)" in messages[2]
+    assert messages[3] == "user: missing argument 'email'"
+    assert messages[4].startswith("segments: unknown argument 'format'")
+    assert "--as-of" in messages[5] and "(exit code 2)" in messages[5]
+    assert messages[6].startswith("usertrack: error: no user '--help'")
+    assert messages[7] == "no tool named 'alerts_notify' (start the server with --allow-act)"
+    assert not results[-1].is_error  # the server still answers after all of these
+
+
+def test_write_tools_only_with_allow_act_and_dry_by_default(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        listed = await client.list_tools()
+        return (
+            {t.name: t for t in listed.tools},
+            await client.call_tool("alerts_notify", {"max_items": 0}),
+            await client.call_tool("sync_posthog", {}),
+        )
+
+    tools, alerts, sync = with_client(demo_home, body, "--allow-act")
+    assert set(tools) == READ_ONLY | {"alerts_notify", "sync_posthog"}
+    assert "notify" in tools["alerts_notify"].input_schema["properties"]
+    assert tools["sync_posthog"].input_schema["properties"]["apply"]["default"] is False
+    assert not alerts.is_error and not sync.is_error
+    assert text(alerts)[0] == cli_json(demo_home, "alerts", "-f", "json", "--no-save")
+    assert "dry run: nothing sent" in text(sync)[-1]
+    assert not (demo_home / "posthog-sync.json").exists()
+
+
+def test_two_calls_at_once(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        answers: dict[str, Any] = {}
+
+        async def one(name: str) -> None:
+            answers[name] = await client.call_tool(name, {"max_items": 0})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, "failures")
+            tg.start_soon(one, "activity")
+        return answers
+
+    answers = with_client(demo_home, body)
+    assert text(answers["failures"]) == [cli_json(demo_home, "failures", "-f", "json")]
+    assert text(answers["activity"]) == [cli_json(demo_home, "activity", "-f", "json")]
+
+
+def test_survives_a_failed_source(demo_home: Path) -> None:
+    """The demo PostgreSQL stopped under a warm server: the call that meets the dead connection
+    fails as the CLI would, and the next call opens the sources afresh."""
+
+    async def body(client: Any) -> Any:
+        first = await client.call_tool("failures", {"max_items": 0})
+        stopped = await anyio.to_thread.run_sync(lambda: run(["demo", "stop"], home=demo_home))
+        assert stopped.exit_code == 0
+        after = [await client.call_tool("failures", {"max_items": 0}) for _ in range(2)]
+        return first, after
+
+    first, after = with_client(demo_home, body)
+    expected = cli_json(demo_home, "failures", "-f", "json")
+    assert text(first) == [expected]
+    assert not after[-1].is_error, text(after[-1])
+    assert text(after[-1]) == [expected]
+    if after[0].is_error:  # the dead connection: the CLI's one line, no traceback
+        assert text(after[0])[0].startswith("usertrack: error:")
+
+
+def test_secrets_never_appear(tmp_path: Path) -> None:
+    secret = "hunter2-not-a-real-password"
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    env = {
+        "DATABASE_URL": f"postgresql://app:{secret}@127.0.0.1:9/app",
+        "USERTRACK_EVENTS": str(events),
+    }
+
+    async def body(client: Any) -> Any:
+        return await client.call_tool("user", {"email": "a@b.c"})
+
+    result = with_client(tmp_path, body, **env)
+    assert result.is_error
+    assert secret not in json.dumps(text(result))
+    assert text(result)[0].startswith("usertrack: error:")
+
+
+def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write((json.dumps(message) + "\n").encode())
+    proc.stdin.flush()
+
+
+def test_client_that_disconnects_mid_call(demo_home: Path) -> None:
+    """A client that goes away during a call: the server ends quietly, and a new one answers."""
+    env = {**os.environ, "USERTRACK_HOME": str(demo_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "usertrack", "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+    )
+    init = {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"},
+    }
+    _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+    assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    call = {"name": "segments", "arguments": {}}
+    _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+    time.sleep(0.2)
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+    async def body(client: Any) -> Any:
+        return await client.call_tool("failures", {"max_items": 0})
+
+    assert text(with_client(demo_home, body)) == [cli_json(demo_home, "failures", "-f", "json")]
+
+
+def test_help_does_not_import_mcp() -> None:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "usertrack", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    modules = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert "usertrack.cli" in modules  # the probe sees the imports
+    assert not {m for m in modules if m == "mcp" or m.startswith(("mcp.", "mcp_types"))}
+    assert "usertrack.mcp_server" not in modules
+
+
+def test_kept_answers_follow_the_files_they_read(demo_home: Path, tmp_path: Path) -> None:
+    """A repeated call on the demo is answered from memory, until a file it reads changes."""
+    rules = tmp_path / "segments.yaml"
+    rules.write_text((REPO / "segments.yaml").read_text())
+
+    async def body(client: Any) -> Any:
+        args = {"segments_file": str(rules), "max_items": 0}
+        first = await client.call_tool("segments", args)
+        again = await client.call_tool("segments", args)
+        renamed = rules.read_text().replace("name: Failing users", "name: Users in trouble")
+        rules.write_text(renamed)
+        edited = await client.call_tool("segments", args)
+        return first, again, edited
+
+    first, again, edited = with_client(demo_home, body)
+    assert text(first) == text(again)
+    cli = ["segments", "--segments", str(rules), "-f", "json", "--no-save"]
+    assert text(edited) == [cli_json(demo_home, *cli)]
+    assert "Users in trouble" in text(edited)[0] and "Users in trouble" not in text(first)[0]
+
+
+def test_alerts_notify_sends_once_and_says_what_it_sent(fixed_demo_home: Path) -> None:
+    """With --allow-act: alerts_notify without notify is the dry run (nothing posted, nothing
+    kept); with notify=slack it posts each alert once to Slack (here a stand-in on 127.0.0.1)
+    and says so; the same call again sends nothing (cooldown)."""
+    from tests.slack_server import serve
+    from usertrack.segments.history import history_path
+
+    def clean() -> None:
+        history_path(fixed_demo_home).unlink(missing_ok=True)
+        for name in ("alerts-outbox.json", "alerts-segments.json"):
+            (fixed_demo_home / name).unlink(missing_ok=True)
+
+    def snapshots() -> int:
+        import sqlite3
+
+        path = history_path(fixed_demo_home)
+        if not path.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return int(db.execute("SELECT count(*) FROM snapshots").fetchone()[0])
+
+    clean()
+    try:
+        with serve() as slack:
+            args = {"as_of": "2026-11-16", "max_items": 0}
+
+            async def body(client: Any) -> Any:
+                dry = await client.call_tool("alerts_notify", args)
+                posted_after_dry = slack.attempts
+                assert not (fixed_demo_home / "alerts-outbox.json").exists()
+                assert snapshots() == 0  # a dry run keeps nothing
+                sent = await client.call_tool("alerts_notify", {**args, "notify": "slack"})
+                # As the CLI: a pass that sends keeps its segments (what "entered" compares with).
+                assert snapshots() > 0
+                again = await client.call_tool("alerts_notify", {**args, "notify": "slack"})
+                return dry, posted_after_dry, sent, again
+
+            dry, posted_after_dry, sent, again = with_client(
+                fixed_demo_home, body, "--allow-act", SLACK_WEBHOOK_URL=slack.url
+            )
+            assert posted_after_dry == 0
+            alerts = json.loads(text(dry)[0])["alerts"]
+            assert alerts
+            assert not sent.is_error, text(sent)
+            assert len(slack.received) == len(alerts)
+            assert f"sent {len(alerts)} Slack message(s)" in text(sent)[-1]
+            assert "sent 0 Slack message(s)" in text(again)[-1]
+            assert len(slack.received) == len(alerts)
+            assert "SecretHookToken123" not in json.dumps([text(dry), text(sent), text(again)])
+    finally:
+        clean()
+
+
+def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
+    tmp_path: Path, handmade_db: str
+) -> None:
+    """With --allow-act, sync_posthog against the capture stand-in on 127.0.0.1: the dry run
+    posts nothing, apply=true sends and says how many, the same call again sends nothing."""
+    from tests import handmade
+    from tests.capture_server import serve
+
+    key = "phc_TestProjectKey0123456789SECRET"
+    events = handmade.write_events_jsonl(tmp_path / "events.jsonl")
+    with serve() as capture:
+        env = {
+            "DATABASE_URL": handmade_db,
+            "USERTRACK_EVENTS": str(events),
+            "POSTHOG_CAPTURE_HOST": capture.url,
+            "POSTHOG_PROJECT_API_KEY": key,
+        }
+
+        async def body(client: Any) -> Any:
+            dry = await client.call_tool("sync_posthog", {"as_of": "2026-11-16"})
+            posts_after_dry = len(capture.posts)
+            applied = await client.call_tool("sync_posthog", {"as_of": "2026-11-16", "apply": True})
+            sent = len(capture.events)
+            again = await client.call_tool("sync_posthog", {"as_of": "2026-11-16", "apply": True})
+            return dry, posts_after_dry, applied, sent, again
+
+        dry, posts_after_dry, applied, sent, again = with_client(
+            tmp_path / "home", body, "--allow-act", **env
+        )
+        assert posts_after_dry == 0
+        assert "dry run: nothing sent" in text(dry)[-1]
+        assert not applied.is_error, text(applied)
+        assert sent > 0 and f"sent person properties of {sent} user(s)" in text(applied)[-1]
+        assert "0 user(s) to send" in text(again)[0]
+        assert len(capture.events) == sent
+    assert key not in json.dumps([text(dry), text(applied), text(again)])
+
+
+def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> None:
+    async def body(client: Any) -> Any:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        return (
+            listed["query"].input_schema,
+            await client.call_tool("query", {}),
+            await client.call_tool("query", {"query_id": "posthog/event_names"}),
+            await client.call_tool("query", {"query_id": "neon/nope"}),
+        )
+
+    schema, missing, no_param, unknown = with_client(demo_home, body)
+    assert schema["required"] == ["query_id"]
+    assert schema["properties"]["param"]["type"] == "array"
+    assert text(missing) == ["query: missing argument 'query_id'"]
+    assert "needs -p since=VALUE" in text(no_param)[0]
+    assert text(unknown)[0].startswith("usertrack: error: no query named 'neon/nope'")
+    assert text(unknown)[0].endswith("(exit code 3)")
