@@ -520,16 +520,13 @@ def _render(tmp_path: Path, body: str) -> str:
     ],
 )  # fmt: skip
 def test_a_template_is_bounded_in_size(tmp_path: Path, body: str, fragment: str) -> None:
-    import time
-
     from usertrack.errors import UsageError
-    from usertrack.reports import templating
 
-    started = time.monotonic()
     with pytest.raises(UsageError) as info:
         _render(tmp_path, "# report\n" + body + "\n")
-    assert time.monotonic() - started < templating.RENDER_SECONDS
-    # the line where it happened; the report's length has none
+    # The size meter stopped it (its own message below), not the time limit: no wall-clock
+    # assertion, which a loaded machine fails. The line where it happened; the report's
+    # length has none.
     line = "" if "report is longer" in fragment else ":2"
     assert str(info.value).startswith(f"{tmp_path / 't.md.j2'}{line}: template ")
     assert fragment in str(info.value)
@@ -556,7 +553,7 @@ def test_a_template_is_bounded_in_time(
     started = time.monotonic()
     with pytest.raises(UsageError, match="rendering took longer than 1 s") as info:
         _render(tmp_path, "# report\n" + body + "\n")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # stopped, not run on (a loaded machine is slow)
     assert str(info.value).startswith(f"{tmp_path / 't.md.j2'}:2: template stopped")
 
 
@@ -592,7 +589,7 @@ def test_a_c_loop_past_the_time_limit_is_stopped(
     started = time.monotonic()
     with pytest.raises(UsageError, match="template stopped: rendering took longer than 1 s"):
         _render(tmp_path, '# report\n{{ ([["x"]] * 1000000)|sum(start=[])|length }}\n')
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 30  # stopped, not run on (a loaded machine is slow)
 
 
 def test_the_rendering_process_gets_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
