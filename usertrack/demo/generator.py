@@ -831,7 +831,7 @@ def _generate_workspace(
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, manifest_path)
     (root / GENERATING).unlink(missing_ok=True)
-    from usertrack.workspace import secure_home
+    from usertrack.files import secure_home
 
     secure_home(home)  # the events store and the manifest: the owner's only, from the start
     return ws
@@ -1033,7 +1033,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
             f"could not start the demo PostgreSQL in {ws.pg_dir}: {reason}",
             hint=f"its log is {ws.pg_dir / 'log'}; `usertrack demo --reset` rebuilds the demo",
         ) from exc
-    from usertrack.workspace import secure_home
+    from usertrack.files import secure_home
 
     # pgserver opened the folders above the data directory to everyone (go+rx) on its way: the
     # server outlives us, so close them again now (its own user keeps traversal only).
@@ -2281,7 +2281,7 @@ def _spike_runs(
     """
     import numpy as np
 
-    from usertrack.reports.failures import standout_days
+    from usertrack.standout import standout_days
 
     rng = np.random.default_rng([seed, 5])  # never the main generator: nothing else moves
     want = len(failing) // ALERT_STORY["users_per_erroring_person"]
