@@ -355,7 +355,7 @@ def floor(home: Path, repeat: int = 3) -> float:
     import psycopg
 
     from usertrack.sources.eventstore import open_store
-    from usertrack.sources.postgres import _bindable
+    from usertrack.sources.postgres import bindable
     from usertrack.sources.posthog_local import wire_value
     from usertrack.sources.queries import resolve_params
 
@@ -370,7 +370,7 @@ def floor(home: Path, repeat: int = 3) -> float:
         for query in ws.library.in_folder("neon", per_user=True):
             values = resolve_params(query, params, now_value=as_of)
             sql = query.sql.rstrip().rstrip(";").encode()
-            postgres.append((sql, {k: _bindable(v) for k, v in values.items()}))
+            postgres.append((sql, {k: bindable(v) for k, v in values.items()}))
         store = open_store(posthog.store_path)  # type: ignore[attr-defined]
         conn = psycopg.connect(neon._dsn, prepare_threshold=None)  # type: ignore[attr-defined]
         conn.read_only = True

@@ -3,7 +3,7 @@
     uv run python bench/demo_hashes.py --users 2000 --anchor 2026-11-22
     uv run python bench/demo_hashes.py --home /tmp/some-home     # an existing demo, as it is
 
-Run it before and after changing usertrack/demo/generator.py: the same seed must give the same rows
+Run it before and after changing usertrack/demo/ (any story): the same seed must give the same rows
 (issue 11: a generator that streams per chunk of users must not change the data). Prints one line
 per table, then the manifest's story sizes.
 

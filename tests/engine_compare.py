@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from usertrack.sources.queries import Query, _coerce_default
+from usertrack.sources.queries import Query, coerce_default
 
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
@@ -88,7 +88,7 @@ def facts_params(
     event_keys, event_enum_keys, keys) and the analytics' range, steps (the plan's first two
     events) and period."""
     params: dict[str, Any] = {
-        p.name: _coerce_default(p.default) if p.default else p.default for p in query.params
+        p.name: coerce_default(p.default) if p.default else p.default for p in query.params
     }
     params["as_of"] = as_of
     if "email" in params:

@@ -114,9 +114,9 @@ def test_weekly_report_of_a_past_week_says_so(home: Path, tmp_path: Path) -> Non
 
 
 def test_the_query_files_and_readme_mark_current_only_columns() -> None:
-    from usertrack.workspace import _current_only_header
+    from usertrack.workspace import current_only_header
 
-    assert _current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
+    assert current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
     readme = (REPO / "README.md").read_text()
     assert "current-only" in readme.split("### Profile columns", 1)[1].split("## ", 1)[0]
 

@@ -642,7 +642,7 @@ def demo(
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
-        from usertrack.workspace import secure_home
+        from usertrack.files import secure_home
 
         secure_home(settings.home)  # the demo server outlives this command: keep its home private
         verb = "generated" if fresh else "already there:"

@@ -6,11 +6,8 @@ local PostHog-compatible event store, generated on first use under USERTRACK_HOM
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -20,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.config import Settings
 from usertrack.errors import ConfigError, NotFoundError
+from usertrack.files import private_dir, secure_home
 from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
 from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
@@ -147,7 +145,7 @@ class Workspace:
         found: list[str] = []
         for folder in ("neon", "posthog", "join"):
             for query in self.library.in_folder(folder, per_user=True):
-                for name in _current_only_header(query.path):
+                for name in current_only_header(query.path):
                     if name not in found:
                         found.append(name)
         return tuple(found)
@@ -203,7 +201,7 @@ class Workspace:
         self.close()
 
 
-def _current_only_header(path: Path) -> list[str]:
+def current_only_header(path: Path) -> list[str]:
     """The column names of `-- current-only: a, b` lines in a query file's header."""
     names: list[str] = []
     try:
@@ -218,54 +216,6 @@ def _current_only_header(path: Path) -> list[str]:
     except OSError:
         return []
     return names
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable by the owner only (0700). An existing folder
-    is left as it is: the modes of USERTRACK_HOME's folders are `secure_home`'s alone, so no
-    command undoes what the demo server needs (run as root, its own user must traverse them)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def private_file(path: Path) -> Path:
-    """Create `path` if missing, owner-only (0600); make an existing file 0600."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
-    if stat.S_IMODE(path.stat().st_mode) != 0o600:
-        os.chmod(path, 0o600)
-    return path
-
-
-def secure_home(home: Path) -> None:
-    """The one function that sets the modes of USERTRACK_HOME: its folders owner-only (0700), and
-    its files, and the demo's, readable by the owner only (0600; the history, its SQLite journals,
-    the demo's events store). Run as root with a demo, the home and `demo/` keep 0711: the demo's
-    PostgreSQL runs as pgserver's own system user, which must traverse them to its data directory
-    (never read or list them). Folders and files of another owner (that data directory) are left
-    as they are."""
-    pg_user = hasattr(os, "geteuid") and os.geteuid() == 0 and (home / "demo").is_dir()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _tighten(home, 0o066 if pg_user else 0o077)
-    for child in home.iterdir():
-        if child.is_symlink():
-            continue
-        if child.is_dir():
-            _tighten(child, 0o066 if pg_user and child.name == "demo" else 0o077)
-            if child.name == "demo":
-                for item in child.iterdir():
-                    if item.is_file() and not item.is_symlink():
-                        _tighten(item, 0o077)
-        elif child.is_file():
-            _tighten(child, 0o077)
-
-
-def _tighten(path: Path, strip: int) -> None:
-    """Take the `strip` bits off `path`'s mode; a path of another owner stays as it is."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & strip and path.stat().st_uid == os.geteuid():
-        with contextlib.suppress(PermissionError):
-            os.chmod(path, mode & ~strip)
 
 
 # Set by keep_open: the demo and sources each opened workspace left open, by what opened them.

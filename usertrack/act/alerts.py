@@ -466,7 +466,7 @@ def _failure_alerts(
     as_of: datetime,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    from usertrack.reports.failures import standout_days
+    from usertrack.standout import standout_days
 
     if progress:
         progress("running neon/failure_trend")

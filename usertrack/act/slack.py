@@ -332,7 +332,7 @@ class Outbox:
 
     @classmethod
     def open(cls, home: Path) -> Outbox:
-        from usertrack.workspace import private_dir
+        from usertrack.files import private_dir
 
         private_dir(home)
         path = home / OUTBOX_FILE

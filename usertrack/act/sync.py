@@ -762,7 +762,7 @@ def apply_sync(
     leaves, save the new generation as pending, send it batch by batch, fold it when done.
     `timeout` bounds each post (POST_TIMEOUT_SECONDS), `deadline_seconds` the whole send
     (DEADLINE_SECONDS): what is left then stays pending."""
-    from usertrack.workspace import private_dir
+    from usertrack.files import private_dir
 
     private_dir(home)
     timeout = POST_TIMEOUT_SECONDS if timeout is None else timeout

@@ -16,7 +16,6 @@ are kept apart everywhere (seed 000: "tool success is not workflow success").
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
+from usertrack.standout import standout_days
 
 if TYPE_CHECKING:
     import duckdb
@@ -183,7 +183,7 @@ def _check_expressions(spec: FailureRules) -> None:
     import duckdb
 
     from usertrack.sandbox import UnsafeSQLError, check_expression, scratch
-    from usertrack.segments.rules import _binder_message, _first_line
+    from usertrack.segments.rules import binder_message, first_line
 
     con = scratch()  # its TEMP table `failure` goes with it
     try:
@@ -215,12 +215,10 @@ def _check_expressions(spec: FailureRules) -> None:
             try:
                 desc = con.execute(f"SELECT (\n{rule.when}\n) FROM failure LIMIT 0").description
             except duckdb.BinderException as e:
-                raise RulesFileError(
-                    _binder_message(where, "when", e, columns, available)
-                ) from None
+                raise RulesFileError(binder_message(where, "when", e, columns, available)) from None
             except duckdb.Error as e:
                 raise RulesFileError(
-                    f"{where}: 'when' is not a single SQL boolean expression: {_first_line(e)}"
+                    f"{where}: 'when' is not a single SQL boolean expression: {first_line(e)}"
                 ) from None
             if len(desc) != 1 or str(desc[0][1]) != "BOOLEAN":
                 kind = desc[0][1] if len(desc) == 1 else "multi-column"
@@ -486,48 +484,6 @@ def failing_tools(
             [limit],
         )
     )
-
-
-def standout_days(
-    trend: list[dict[str, Any]],
-    keys: Sequence[tuple[str, str]] = (
-        ("runs_failed", "runs"),
-        ("tool_failures", "tool_calls"),
-    ),
-    baseline: list[dict[str, Any]] | None = None,
-) -> None:
-    """Mark the days whose failures stand out, in place (`stands_out`, `why`).
-
-    A day stands out at a level when its failures are at least twice the median day's and at
-    least 5 more, and its failure rate is at least 1.5 times the median day's rate (so a day that
-    is merely busier does not stand out). The median day is of `baseline` (default: the trend
-    itself, the window's typical day; the failure-spike alert passes the previous days, without
-    the day judged).
-    """
-    for row in trend:
-        row["stands_out"] = False
-        row["why"] = ""
-    typical = trend if baseline is None else baseline
-    for failed_key, total_key in keys:
-        counts = [int(r[failed_key] or 0) for r in trend]
-        base_counts = [int(r[failed_key] or 0) for r in typical]
-        rates = [(r[failed_key] or 0) / r[total_key] for r in typical if r[total_key]]
-        if not counts or not base_counts:
-            continue
-        med = statistics.median(base_counts)
-        med_rate = statistics.median(rates) if rates else 0.0
-        label = "workflow" if failed_key == "runs_failed" else "tool"
-        for row, count in zip(trend, counts, strict=True):
-            total = row[total_key] or 0
-            rate = count / total if total else 0.0
-            if count >= 2 * med and count >= med + 5 and rate >= 1.5 * med_rate and count > 0:
-                row["stands_out"] = True
-                what = total_key.replace("_", " ")
-                note = (
-                    f"{label} failures {count} vs a median of {med:g}"
-                    f" ({100 * rate:.1f}% vs {100 * med_rate:.1f}% of {what})"
-                )
-                row["why"] = f"{row['why']}; {note}" if row["why"] else note
 
 
 @dataclass

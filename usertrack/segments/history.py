@@ -361,7 +361,7 @@ class History:
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
-            from usertrack.workspace import private_file
+            from usertrack.files import private_file
 
             try:
                 # A new home is made owner-only here; an existing one is secure_home's to tighten.

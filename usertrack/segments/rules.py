@@ -334,10 +334,10 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
         try:
             desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
         except duckdb.BinderException as e:
-            raise SegmentsFileError(_binder_message(where, "rule", e, columns, available)) from None
+            raise SegmentsFileError(binder_message(where, "rule", e, columns, available)) from None
         except duckdb.Error as e:
             raise SegmentsFileError(
-                f"{where}: rule is not a single SQL boolean expression: {_first_line(e)}"
+                f"{where}: rule is not a single SQL boolean expression: {first_line(e)}"
             ) from None
         if len(desc) != 1:
             raise SegmentsFileError(f"{where}: rule is not a single SQL boolean expression")
@@ -349,19 +349,17 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
         try:
             con.execute(f"SELECT * FROM {relation} ORDER BY {seg.order}\n LIMIT 0")
         except duckdb.BinderException as e:
-            raise SegmentsFileError(
-                _binder_message(where, "order", e, columns, available)
-            ) from None
+            raise SegmentsFileError(binder_message(where, "order", e, columns, available)) from None
         except duckdb.Error as e:
-            raise SegmentsFileError(f"{where}: order is not valid: {_first_line(e)}") from None
+            raise SegmentsFileError(f"{where}: order is not valid: {first_line(e)}") from None
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     lines = [line for line in str(e).splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__
 
 
-def _binder_message(
+def binder_message(
     where: str, what: str, e: BaseException, columns: list[str], available: str
 ) -> str:
     m = re.search(r'column "?([^"\s]+)"? not found', str(e))
@@ -371,7 +369,7 @@ def _binder_message(
             f"{where}: unknown column {column!r} in {what}{did_you_mean(column, columns)}"
             f" (available: {available})"
         )
-    return f"{where}: {what} is not valid: {_first_line(e)}"
+    return f"{where}: {what} is not valid: {first_line(e)}"
 
 
 def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime) -> Classification:
@@ -406,7 +404,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         # mistake, named with its segment and line, not an internal error.
         _raise_for_failing_rule(spec, con, relation)
         raise SegmentsFileError(
-            f"{spec.path}: the rules failed on the data: {_first_line(e)}"
+            f"{spec.path}: the rules failed on the data: {first_line(e)}"
         ) from None
     counted = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE len(__segments) > 0) FROM classified"
@@ -425,7 +423,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         except duckdb.Error as e:
             raise SegmentsFileError(
                 f"{spec.path}:{seg.line}: segment {seg.id!r}: order fails on the data:"
-                f" {_first_line(e)}"
+                f" {first_line(e)}"
             ) from None
         order[seg.id] = [r for (r,) in ranked]
         counts[seg.id] = len(ranked)
@@ -454,7 +452,7 @@ def _raise_for_failing_rule(
         except duckdb.Error as e:
             raise SegmentsFileError(
                 f"{spec.path}:{seg.line}: segment {seg.id!r}: rule fails on the data:"
-                f" {_first_line(e)}"
+                f" {first_line(e)}"
             ) from None
 
 

@@ -186,7 +186,7 @@ class CachedSource:
         return Result(result.columns, result.rows, {**result.meta, "cache": "hit"})
 
     def _write(self, path: Path, result: Result) -> None:
-        from usertrack.workspace import private_dir
+        from usertrack.files import private_dir
 
         tmp: str | None = None
         try:

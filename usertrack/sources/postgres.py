@@ -282,7 +282,7 @@ class PostgresSource:
     ) -> Iterator[RowStream]:
         import psycopg
 
-        values = {k: _bindable(v) for k, v in params.items()}
+        values = {k: bindable(v) for k, v in params.items()}
         finished = threading.Event()
 
         def cancel_query() -> None:
@@ -376,7 +376,7 @@ def _first_line(e: BaseException) -> str:
     return redact(text[0]) if text else type(e).__name__
 
 
-def _bindable(value: Any) -> Any:
+def bindable(value: Any) -> Any:
     """Datetimes are bound as timezone-aware UTC; the session TimeZone is UTC as well."""
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)

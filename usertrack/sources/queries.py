@@ -311,11 +311,11 @@ def resolve_params(query: Query, given: Mapping[str, Any], *, now_value: Any) ->
         elif p.default == "now":
             values[p.name] = now_value
         else:
-            values[p.name] = _coerce_default(p.default)
+            values[p.name] = coerce_default(p.default)
     return values
 
 
-def _coerce_default(text: str) -> Any:
+def coerce_default(text: str) -> Any:
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     if re.fullmatch(r"-?\d+\.\d*", text):

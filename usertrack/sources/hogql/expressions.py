@@ -1,0 +1,264 @@
+"""Expressions over the token tree: operators, placeholders, intervals, method-style calls,
+`LIMIT a, b`, each token translated in its context.
+"""
+
+from __future__ import annotations
+
+from usertrack.errors import HogQLTranslationError
+from usertrack.sources.hogql.calls import Scope
+from usertrack.sources.hogql.function_calls import Calls
+from usertrack.sources.hogql.tokens import (
+    CLAUSES_AFTER_ON,
+    KEYWORDS,
+    UNITS,
+    Group,
+    Node,
+    Tok,
+    is_id,
+    is_operand,
+    quote_ident,
+    significant,
+    sql_string,
+    starts_query,
+)
+
+
+class Expressions(Calls):
+    """Every token of an expression in its context."""
+
+    def _items(self, items: list[Node], scope: Scope, *, select_level: bool) -> str:
+        out: list[str] = []
+        idx = [
+            k
+            for k, x in enumerate(items)
+            if not (isinstance(x, Tok) and x.kind in ("ws", "comment"))
+        ]
+        pos_in_sig = {k: n for n, k in enumerate(idx)}
+        sig = [items[k] for k in idx]
+        consumed: set[int] = set()  # indices into `items`
+
+        def nxt(k: int, step: int = 1) -> Node | None:
+            n = pos_in_sig[k] + step
+            return sig[n] if 0 <= n < len(sig) else None
+
+        def item_index(node_sig_pos: int) -> int:
+            return idx[node_sig_pos]
+
+        k = 0
+        while k < len(items):
+            if k in consumed:
+                k += 1
+                continue
+            node = items[k]
+            if isinstance(node, Group):
+                on_before = self._in_join_on
+                if starts_query(node):
+                    self._in_join_on = False
+                inner = self._seq(node.items, scope)
+                self._in_join_on = on_before
+                out.append(f"({inner})" if node.open == "(" else f"[{inner}]")
+                k += 1
+                continue
+            if select_level and isinstance(node, Tok) and node.kind == "id":
+                word = node.value.upper()
+                if word == "ON":
+                    self._in_join_on = True
+                elif word in CLAUSES_AFTER_ON:
+                    self._in_join_on = False
+            kind = node.kind
+            if kind == "ws":
+                out.append(node.text)
+            elif kind == "comment":
+                out.append(" ")
+            elif kind in ("str", "ph") and self._before_interval(sig, pos_in_sig[k]):
+                # '2024-01-01 00:00:00' - INTERVAL 7 DAY: ClickHouse (since 23.10) reads the string
+                # as a date and time; DuckDB needs the cast spelled out.
+                text = sql_string(node.value) if kind == "str" else self._placeholder(node.value)
+                out.append(f"CAST(CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)")
+            elif kind == "str":
+                out.append(sql_string(node.value))
+                prev = nxt(k, -1)
+                if is_id(prev, "LIKE", "ILIKE") and "\\" in node.value:
+                    out.append(" ESCAPE '\\'")
+            elif kind == "num":
+                out.append(node.text)
+            elif kind == "ph":
+                out.append(self._placeholder(node.value))
+            elif kind == "op" and node.text == "::":
+                after = nxt(k)
+                if not is_id(after):
+                    raise self.error("'::' must be followed by a type name", node)
+                n = pos_in_sig[k] + 1
+                type_items: list[Node] = [sig[n]]
+                consumed.add(item_index(n))
+                if (
+                    n + 1 < len(sig)
+                    and isinstance(sig[n + 1], Group)
+                    and item_index(n + 1) == item_index(n) + 1
+                ):
+                    type_items.append(sig[n + 1])
+                    consumed.add(item_index(n + 1))
+                out.append("::" + self._cast_type(type_items, node))
+            elif kind == "op":
+                out.append(self._op(node))
+            elif kind in (",", "."):
+                out.append(node.text)
+            elif kind == "qid" or kind == "id":
+                word = node.value.upper() if kind == "id" else ""
+                after = nxt(k)
+                if word == "INTERVAL":
+                    text, used = self._interval(sig, pos_in_sig[k], scope)
+                    out.append(text)
+                    k = item_index(pos_in_sig[k] + used) + 1
+                    continue
+                elif word == "LIMIT" and self._limit_comma(sig, pos_in_sig[k]):
+                    off, cnt = sig[pos_in_sig[k] + 1], sig[pos_in_sig[k] + 3]
+                    out.append(f"LIMIT {cnt.text} OFFSET {off.text}")  # type: ignore[union-attr]
+                    k = item_index(pos_in_sig[k] + 3) + 1
+                    continue
+                elif (
+                    select_level
+                    and word in ("FROM", "JOIN")
+                    and isinstance(after, Tok)
+                    and after.kind in ("id", "qid")
+                ):
+                    out.append(node.text)
+                    # the table name itself: emitted as written (checked in _scope_for)
+                    t_idx = item_index(pos_in_sig[k] + 1)
+                    out.extend(self._items_plain(items[k + 1 : t_idx]))
+                    out.append(quote_ident(after.value))
+                    k = t_idx + 1
+                    continue
+                elif (
+                    kind == "id"
+                    and isinstance(after, Group)
+                    and after.open == "("
+                    and (
+                        word not in KEYWORDS
+                        # like(a, b), and(a, b): told from `x LIKE (b)` by what comes before
+                        or (
+                            word in ("LIKE", "ILIKE", "AND", "OR")
+                            and len(self._split_args(after.items)) >= 2
+                            and not is_operand(nxt(k, -1))
+                        )
+                    )
+                ):
+                    param_group: Group | None = None
+                    args_group = after
+                    used = 1
+                    after2 = nxt(k, 2)
+                    if (
+                        isinstance(after2, Group)
+                        and after2.open == "("
+                        and item_index(pos_in_sig[k] + 2) == k + 2
+                    ):
+                        param_group, args_group, used = after, after2, 2
+                    before = nxt(k, -1)
+                    if isinstance(before, Tok) and before.kind == ".":
+                        raise self._method_call(node)
+                    out.append(self._call(node, args_group, param_group, scope))
+                    for n in range(pos_in_sig[k] + 1, pos_in_sig[k] + 1 + used):
+                        consumed.add(item_index(n))
+                else:
+                    text, used_items = self._chain(items, k, scope)
+                    rest = significant(items[k + used_items :])
+                    if (
+                        rest
+                        and isinstance(rest[0], Group)
+                        and rest[0].open == "("
+                        and (kind == "qid" or text.count(".") or used_items > 1)
+                        and not is_id(node, *KEYWORDS)
+                    ):
+                        raise self._method_call(node)
+                    out.append(text)
+                    k += used_items
+                    continue
+            else:  # pragma: no cover - tokenizer kinds are closed
+                raise self.error(f"unexpected token {node.text!r}", node)
+            k += 1
+        return "".join(out)
+
+    def _method_call(self, node: Tok) -> HogQLTranslationError:
+        """`x.md5()` is DuckDB's method-call form of md5(x) and "md5"(x) a quoted name: both
+        would call a function without the allow-list of SUPPORTED_FUNCTIONS seeing it."""
+        return self.error(
+            'a call written as x.f() or "f"(x) is not supported by the local engine;'
+            " write f(x) with a supported function",
+            node,
+        )
+
+    @staticmethod
+    def _items_plain(items: list[Node]) -> list[str]:
+        return [x.text if isinstance(x, Tok) and x.kind == "ws" else " " for x in items]
+
+    def _placeholder(self, name: str) -> str:
+        if name == "filters":
+            return "TRUE"
+        if name not in self.params:
+            self.params.append(name)
+        return f"${name}"
+
+    def _op(self, node: Tok) -> str:
+        op = node.text
+        if op in ("=", "==", "!=", "<>") and not self._in_join_on:
+            # PostHog's comparisons are two-valued: it wraps them in ifNull() by the operands'
+            # nullability, so `NULL != 'x'` is true and `NULL = NULL` true (printer/clickhouse.py
+            # visit_compare_operation); JOIN ON conditions are left as they are.
+            return " IS NOT DISTINCT FROM " if op in ("=", "==") else " IS DISTINCT FROM "
+        if op == "==":
+            return "="
+        if op in ("?", ":"):
+            raise self.error(
+                "the ternary operator 'cond ? a : b' is not supported by the local engine;"
+                " use if(cond, a, b)",
+                node,
+            )
+        if op == ";":
+            raise self.error("only one statement per query is supported", node)
+        if op == "->":
+            raise self.error("a lambda '->' is only supported as a function argument", node)
+        return op
+
+    @staticmethod
+    def _before_interval(sig: list[Node], n: int) -> bool:
+        """Is sig[n] followed by `+ INTERVAL` or `- INTERVAL`?"""
+        op = sig[n + 1] if n + 1 < len(sig) else None
+        return (
+            isinstance(op, Tok)
+            and op.kind == "op"
+            and op.text in ("+", "-")
+            and n + 2 < len(sig)
+            and is_id(sig[n + 2], "INTERVAL")
+        )
+
+    def _limit_comma(self, sig: list[Node], n: int) -> bool:
+        part = sig[n + 1 : n + 4]
+        return (
+            len(part) == 3
+            and isinstance(part[0], Tok)
+            and part[0].kind == "num"
+            and isinstance(part[1], Tok)
+            and part[1].kind == ","
+            and isinstance(part[2], Tok)
+            and part[2].kind == "num"
+        )
+
+    def _interval(self, sig: list[Node], n: int, scope: Scope) -> tuple[str, int]:
+        """INTERVAL <value> <unit>: returns the DuckDB text and the number of sig nodes used."""
+        value = sig[n + 1] if n + 1 < len(sig) else None
+        unit = sig[n + 2] if n + 2 < len(sig) else None
+        if isinstance(value, Tok) and value.kind == "str":
+            if is_id(unit) and unit.value.lower() in UNITS:  # type: ignore[union-attr]
+                num = value.value.strip()
+                return f"INTERVAL ({sql_string(num)}) {UNITS[unit.value.lower()]}", 2  # type: ignore[union-attr]
+            return f"INTERVAL {sql_string(value.value)}", 1
+        if value is None or not (is_id(unit) and unit.value.lower() in UNITS):  # type: ignore[union-attr]
+            raise self.error("INTERVAL must be written INTERVAL <number> <unit>", sig[n])
+        unit_sql = UNITS[unit.value.lower()]  # type: ignore[union-attr]
+        if isinstance(value, Tok) and value.kind == "num":
+            return f"INTERVAL {value.text} {unit_sql}", 2
+        if isinstance(value, Tok) and value.kind == "ph":
+            return f"INTERVAL ({self._placeholder(value.value)}) {unit_sql}", 2
+        if isinstance(value, Group) and value.open == "(":
+            return f"INTERVAL ({self._seq(value.items, scope)}) {unit_sql}", 2
+        raise self.error("INTERVAL must be written INTERVAL <number> <unit>", sig[n])
