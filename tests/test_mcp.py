@@ -137,7 +137,9 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
 def test_schemas_follow_the_commands(demo_home: Path) -> None:
     """Each tool's properties are its command's options, minus the ones no tool takes."""
     from usertrack import mcp_server
+    from usertrack.cli import app
 
+    mcp_server.use_app(app)
     for tool in mcp_server.tools(allow_act=True).values():
         names = {p.name for p in tool.command.params}
         exposed = set(tool.schema["properties"]) - {"max_items"}

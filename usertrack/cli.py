@@ -773,21 +773,20 @@ def query(
 
 # join/ queries run over the per-user tables the other sources build (inside `segments`); on
 # their own they have nothing to read, so `query` neither lists nor runs them.
-_STANDALONE_FOLDERS = ("posthog", "neon")
-
-
 def _runnable_query(library: Any, query_id: str) -> Any:
+    from usertrack.sources.queries import STANDALONE_FOLDERS
+
     if query_id not in library.queries:  # suggest and name only what `query` can run
         from usertrack.errors import NotFoundError
         from usertrack.rulefiles import did_you_mean
 
-        runnable = [q for q, v in library.queries.items() if v.folder in _STANDALONE_FOLDERS]
+        runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
         raise NotFoundError(
             f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
             hint="`usertrack query --list` shows each query with its description and parameters",
         )
     target = library.get(query_id)
-    if target.folder not in _STANDALONE_FOLDERS:
+    if target.folder not in STANDALONE_FOLDERS:
         raise UsageError(
             f"query {query_id} runs over the joined per-user tables inside `usertrack segments`;"
             " it cannot run alone (see `usertrack query --list`)"
@@ -815,12 +814,12 @@ def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
 
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.config import resolve_queries_dir
-    from usertrack.sources.queries import load_queries
+    from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
 
     library = load_queries(resolve_queries_dir(queries_dir))
     lines = []
     for q in sorted(library.queries.values(), key=lambda q: q.id):
-        if q.folder not in _STANDALONE_FOLDERS:
+        if q.folder not in STANDALONE_FOLDERS:
             continue
         params = [
             f"{p.name}={p.default if p.default is not None else '(required)'}"
@@ -2087,7 +2086,7 @@ def mcp(
     with handle_errors():
         from usertrack.mcp_server import serve
 
-        serve(allow_act=allow_act)
+        serve(app, allow_act=allow_act)
 
 
 def main(argv: list[str] | None = None) -> Any:

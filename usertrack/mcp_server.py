@@ -126,14 +126,26 @@ class ToolError(Exception):
 # --- the tools' schemas, from the commands' Click parameters ------------------------------
 
 
+# The `usertrack` Typer app whose commands become tools: handed over by the CLI's `mcp` command
+# (`use_app`), so that this module does not import the CLI back (tests/test_layering.py).
+_app: Any = None
+
+
+def use_app(app: Any) -> None:
+    """Serve the commands of `app` (usertrack.cli.app)."""
+    global _app
+    _app = app
+    _root.cache_clear()
+
+
 @functools.cache
 def _root() -> Any:
     """The `usertrack` Click group (built once: 0.14 s)."""
     from typer.main import get_command
 
-    from usertrack.cli import app
-
-    return get_command(app)
+    if _app is None:
+        raise RuntimeError("usertrack.mcp_server: call use_app(usertrack.cli.app) first")
+    return get_command(_app)
 
 
 def _command(root: Any, path: tuple[str, ...]) -> Any | None:
@@ -468,9 +480,8 @@ def call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
 
 def list_queries() -> list[dict[str, Any]]:
     """The runnable queries of the library, as `query --list` lists them."""
-    from usertrack.cli import _STANDALONE_FOLDERS
     from usertrack.config import resolve_queries_dir
-    from usertrack.sources.queries import load_queries
+    from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
 
     library = load_queries(resolve_queries_dir(None))
     return [
@@ -485,7 +496,7 @@ def list_queries() -> list[dict[str, Any]]:
             ],
         }
         for q in sorted(library.queries.values(), key=lambda q: q.id)
-        if q.folder in _STANDALONE_FOLDERS
+        if q.folder in STANDALONE_FOLDERS
     ]
 
 
@@ -704,13 +715,14 @@ def _mime(path: Path) -> str:
     )
 
 
-def serve(allow_act: bool = False) -> None:
-    """Serve over stdin and stdout until the client goes away."""
+def serve(app: Any, allow_act: bool = False) -> None:
+    """Serve the commands of `app` over stdin and stdout until the client goes away."""
     import anyio
     from mcp.server.stdio import stdio_server
 
     from usertrack.workspace import keep_open
 
+    use_app(app)
     server = build_server(allow_act)
 
     async def main() -> None:

@@ -24,6 +24,8 @@ from typing import Any
 from usertrack.errors import NotFoundError, QueryFileError, UsageError
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
+# The folders whose queries run alone (`usertrack query`); join/ runs inside `segments`.
+STANDALONE_FOLDERS = ("posthog", "neon")
 RETURNS = ("per-user", "table")
 _HEADER_KEYS = {"name", "description", "returns", "param", "insight"}
 
