@@ -160,7 +160,8 @@ def test_the_per_user_results_are_the_serial_ones(demo_home: Path) -> None:
             as_of: datetime = ws.default_as_of()
             params = {"as_of": as_of, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
             results = run_per_user_queries(ws.library, ws.sources, as_of=as_of, params=params)
-        answers.append([(key, r.columns, r.rows) for key, r in results.items()])
+        # Rows in no order (DuckDB's and PostgreSQL's without ORDER BY): the join is by email.
+        answers.append([(key, r.columns, sorted(map(repr, r.rows))) for key, r in results.items()])
     assert len([key for key, _, _ in answers[0] if key.startswith("neon/")]) >= 3
     assert answers[0] == answers[1]
 
