@@ -33,6 +33,7 @@ def _no_live_sources(
         "USERTRACK_FAILURES",
         "USERTRACK_CACHE_TTL",
         "USERTRACK_CONNECT_ATTEMPTS",
+        "USERTRACK_DB_CONNECTIONS",
         "USERTRACK_DEBUG",
         "USERTRACK_DEMO_IDLE",
     ):

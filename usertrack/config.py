@@ -13,6 +13,7 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
 
     [database]
     url = "postgresql://role:password@ep-xxx-pooler.eu-central-1.aws.neon.tech/db?sslmode=require"
+    connections = 3  # USERTRACK_DB_CONNECTIONS: queries run side by side (default: one per query)
 
     [events]
     path = "/data/posthog-export"
@@ -60,6 +61,8 @@ class Settings:
     posthog_api_key: str | None = field(repr=False)
     debug: bool = False
     connect_attempts: int = 6
+    # PostgreSQL connections one command's queries use side by side (None: one per query).
+    db_connections: int | None = None
     cache_ttl: int = 600
     config_file: Path | None = None  # the user config file that was read, if any
     insecure: bool = False  # a plain http:// PostHog host other than localhost is allowed
@@ -115,7 +118,7 @@ CONFIG_KEYS = {
         "personal_api_key": "POSTHOG_PERSONAL_API_KEY",
         "insecure": "USERTRACK_INSECURE",
     },
-    "database": {"url": "DATABASE_URL"},
+    "database": {"url": "DATABASE_URL", "connections": "USERTRACK_DB_CONNECTIONS"},
     "events": {"path": "USERTRACK_EVENTS"},
     "cache": {"ttl_seconds": "USERTRACK_CACHE_TTL"},
     "slack": {"webhook_url": "SLACK_WEBHOOK_URL"},
@@ -249,6 +252,11 @@ def load_settings(
         debug=_get(env, "USERTRACK_DEBUG") in ("1", "true", "yes"),
         connect_attempts=_positive_int(env, "USERTRACK_CONNECT_ATTEMPTS", 6, origins=origins),
         cache_ttl=_positive_int(env, "USERTRACK_CACHE_TTL", 600, minimum=0, origins=origins),
+        db_connections=(
+            _positive_int(env, "USERTRACK_DB_CONNECTIONS", 1, origins=origins)
+            if _get(env, "USERTRACK_DB_CONNECTIONS")
+            else None
+        ),
         config_file=config_file if entries else None,
         insecure=insecure,
         origins=origins,

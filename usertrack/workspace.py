@@ -311,7 +311,9 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     if progress:
         progress("starting the demo PostgreSQL")
     uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
-    ws.sources["neon"] = PostgresSource(uri, description="demo PostgreSQL")
+    ws.sources["neon"] = PostgresSource(
+        uri, description="demo PostgreSQL", max_concurrent=ws.settings.db_connections
+    )
 
 
 def _open_live(
@@ -333,7 +335,10 @@ def _open_live(
         from usertrack.sources.postgres import PostgresSource
 
         ws.sources["neon"] = PostgresSource(
-            s.database_url, connect_attempts=s.connect_attempts, progress=progress
+            s.database_url,
+            connect_attempts=s.connect_attempts,
+            progress=progress,
+            max_concurrent=s.db_connections,
         )
     if s.events_path is not None:
         ws.sources["posthog"] = _local_events_source(s, progress, notice, ws.warn)

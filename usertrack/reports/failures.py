@@ -514,14 +514,15 @@ def failure_report(
     from usertrack.sandbox import connect
     from usertrack.segments.profiles import Job, run_by_source
 
-    # Side by side, each on a thread of its own (the source gives the second its own
-    # connection): the command waits for the slower query, not for both in turn.
+    # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
+    # command waits for the slower query, not for both in turn.
     jobs: dict[str, list[Job]] = {
-        name: [(name, *ws.bind(name, as_of, days=days))]
-        for name in ("neon/failures", "neon/failure_trend")
+        "neon": [
+            (name, *ws.bind(name, as_of, days=days))
+            for name in ("neon/failures", "neon/failure_trend")
+        ]
     }
-    source = ws.sources["neon"]
-    results = run_by_source(dict.fromkeys(jobs, source), jobs, progress)
+    results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
     rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
     if progress:
         progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")

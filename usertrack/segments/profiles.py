@@ -94,13 +94,17 @@ def run_by_source(
     progress: Progress | None = None,
     arrived: Arrived | None = None,
 ) -> dict[str, Result]:
-    """Run each source's jobs in order, on a thread per source: the sources run at once, so a
-    command takes about as long as its slowest source, not the sum. `arrived` is called with
-    each result as soon as it is fetched, in its source's thread.
+    """Run every source's jobs, the sources at once, each on as many threads as it runs queries
+    side by side (`lanes`: one for PostHog, one per query for PostgreSQL up to its connection
+    bound), so a command takes about as long as its slowest query, not the sum. Each source's
+    lanes take its jobs in order; the results come back in job order, whatever order they
+    finished in. `arrived` is called with each result as soon as it is fetched, on the thread
+    that fetched it.
 
-    The first failure (or Ctrl-C) cancels the other sources: their retry, throttle and poll waits
-    end at once (see `usertrack.sources.base.CancelToken`), and the failure is raised without
-    waiting for them to wind down.
+    The first failure (or Ctrl-C) cancels the others: their queries are cancelled on the
+    database, their retry, throttle and poll waits end at once (see
+    `usertrack.sources.base.CancelToken`), and the failure is raised without waiting for them
+    to wind down.
     """
     import queue
     import threading
@@ -109,12 +113,25 @@ def run_by_source(
     from usertrack.sources.base import CancelToken, cancel_scope
 
     token = CancelToken()
+    kinds = [k for k in jobs if jobs[k]]
+    # Per source: the index of its next job, taken under `taking` by whichever lane is free.
+    taking = threading.Lock()
+    next_job = dict.fromkeys(kinds, 0)
+    done: dict[str, dict[int, Result]] = {kind: {} for kind in kinds}
 
-    def run_all(kind: str) -> list[tuple[str, Result]]:
+    def take(kind: str) -> int | None:
+        with taking:
+            index = next_job[kind]
+            if index >= len(jobs[kind]):
+                return None
+            next_job[kind] = index + 1
+            return index
+
+    def run_lane(kind: str) -> None:
         source = sources[kind]
-        out = []
         with cancel_scope(token):
-            for key, query, values in jobs[kind]:
+            while (index := take(kind)) is not None:
+                key, query, values = jobs[kind][index]
                 token.check()
                 if progress:
                     progress(f"running {query.id} on {source.description}")
@@ -124,42 +141,44 @@ def run_by_source(
                     result = source.run(query, values)
                 if arrived:
                     arrived(key, result)
-                out.append((key, result))
-        return out
+                done[kind][index] = result
 
-    results: dict[str, Result] = {}
-    kinds = [k for k in jobs if jobs[k]]
-    if len(kinds) <= 1:
+    def collect() -> dict[str, Result]:
+        return {
+            key: done[kind][index] for kind in kinds for index, (key, _, _) in enumerate(jobs[kind])
+        }
+
+    workers = [kind for kind in kinds for _ in range(lanes(sources[kind], len(jobs[kind])))]
+    if len(workers) <= 1:
         for kind in kinds:
-            results.update(run_all(kind))
-        return results
+            run_lane(kind)
+        return collect()
     # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
     # exit, so a source stuck in a connect or an HTTP read (which no signal interrupts) would
     # hold the command for its whole timeout after the error is shown.
-    finished: queue.Queue[str] = queue.Queue()
-    outcomes: dict[str, list[tuple[str, Result]] | BaseException] = {}
+    finished: queue.Queue[BaseException | None] = queue.Queue()
 
     def work(kind: str) -> None:
         try:
-            outcomes[kind] = run_all(kind)
+            run_lane(kind)
         except BaseException as e:
-            outcomes[kind] = e
-        finally:
-            finished.put(kind)
+            finished.put(e)
+        else:
+            finished.put(None)
 
-    for kind in kinds:
-        threading.Thread(target=work, args=(kind,), name=f"usertrack-{kind}", daemon=True).start()
-    waiting = len(kinds)
+    for n, kind in enumerate(workers):
+        name = f"usertrack-{kind}-{n}"
+        threading.Thread(target=work, args=(kind,), name=name, daemon=True).start()
+    waiting = len(workers)
     try:
         while waiting:
             try:
                 # A timeout keeps the main thread responsive to Ctrl-C on every platform.
-                kind = finished.get(timeout=0.25)
+                outcome = finished.get(timeout=0.25)
             except queue.Empty:
                 continue
             waiting -= 1
-            outcome = outcomes[kind]
-            if isinstance(outcome, BaseException):
+            if outcome is not None:
                 # The first to fail is the real failure: the others are only cancelled after it.
                 raise outcome
     except BaseException:
@@ -174,11 +193,15 @@ def run_by_source(
             except queue.Empty:
                 break
         raise
-    for kind in kinds:
-        outcome = outcomes[kind]
-        assert not isinstance(outcome, BaseException)
-        results.update(outcome)
-    return results
+    return collect()
+
+
+def lanes(source: Source, jobs: int) -> int:
+    """How many of a source's `jobs` run side by side: its `max_concurrent` (PostgreSQL: one
+    connection each, bounded by USERTRACK_DB_CONNECTIONS; None: all of them), else one at a
+    time."""
+    bound: int | None = getattr(source, "max_concurrent", 1)
+    return max(1, min(jobs, jobs if bound is None else bound))
 
 
 def _table_name(query_id: str) -> str:

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -85,9 +86,12 @@ class CachedSource:
         self.ttl_seconds = ttl_seconds
         self.refresh = refresh
         self.max_bytes = max_bytes
+        # Queries run side by side as the source behind allows (profiles.run_by_source).
+        self.max_concurrent: int | None = getattr(inner, "max_concurrent", 1)
         self.hits = 0
         self.misses = 0
         self._swept = False
+        self._lock = threading.Lock()  # the sweep and the counters, shared by those threads
 
     def __repr__(self) -> str:
         return f"CachedSource({self.inner!r})"
@@ -108,16 +112,19 @@ class CachedSource:
         return hashlib.sha256(material.encode()).hexdigest()
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
-        if not self._swept:  # once per command: expired entries go before anything is read
-            self.sweep()
-            self._swept = True
+        with self._lock:
+            if not self._swept:  # once per command: expired entries go before anything is read
+                self.sweep()
+                self._swept = True
         path = self.folder / f"{self.key(query, params)}.pickle"
         if not self.refresh and self.ttl_seconds > 0:
             cached = self._read(path)
             if cached is not None:
-                self.hits += 1
+                with self._lock:
+                    self.hits += 1
                 return cached
-        self.misses += 1
+        with self._lock:
+            self.misses += 1
         result = self.inner.run(query, params)
         if self.ttl_seconds > 0:
             self._write(path, result)

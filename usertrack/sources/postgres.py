@@ -168,6 +168,7 @@ class PostgresSource:
         connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
         backoff_s: float = 0.5,
         progress: Callable[[str], None] | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         problem = malformed_dsn(dsn)
         if problem:
@@ -183,6 +184,9 @@ class PostgresSource:
         self.connect_attempts = max(1, connect_attempts)
         self.backoff_s = backoff_s
         self.progress = progress
+        # How many queries of one command run side by side, each on a connection of its own
+        # (profiles.run_by_source; USERTRACK_DB_CONNECTIONS). None: every query given at once.
+        self.max_concurrent = max_concurrent
         self._conn: psycopg.Connection[Any] | None = None
         # A PostgreSQL connection runs one query at a time: a query run while another thread's
         # holds the first connection gets a spare one (opened then, kept for the next).
