@@ -102,6 +102,12 @@ COMMANDS = [
     ["funnel"],
     ["sessions"],
     ["features"],
+    ["trends", "$pageview", "feature_used", "--by", "$browser", "--top", "2"],
+    ["trends", "$pageview", "-m", "weekly_active", "--interval", "week"],
+    ["trends", "feature_used", "-m", "dau", "--cumulative", "--by", "feature"],
+    ["trends", "$pageview", "-m", "monthly_active", "--interval", "month", "--days", "90"],
+    ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "-i", "week"],
+    ["trends", "search_performed", "-m", "avg:query_length", "--interval", "hour", "--days", "3"],
 ]
 
 

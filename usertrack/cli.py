@@ -1587,6 +1587,74 @@ def features(
         _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
 
 
+@app.command()
+def trends(
+    events: Annotated[
+        list[str],
+        typer.Argument(help="Event names, side by side (up to 10).", show_default=False),
+    ],
+    interval: Annotated[
+        str,
+        typer.Option("--interval", "-i", help="hour, day, week (ISO, from Monday) or month; UTC."),
+    ] = "day",
+    math: Annotated[
+        str,
+        typer.Option(
+            "--math",
+            "-m",
+            help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
+            " days to each point), or sum, avg, min, max, median, p90 with :PROPERTY.",
+        ),
+    ] = "total",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Break down by this event property: the top values, the rest as other."
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=100, help="With --by: keep this many values.")
+    ] = 10,
+    cumulative: Annotated[
+        bool,
+        typer.Option(
+            "--cumulative", help="Running totals (dau: each person once, when first seen)."
+        ),
+    ] = False,
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Trends: an event's count, persons, WAU/MAU or property math per interval (PostHog's)."""
+    with handle_errors():
+        from usertrack.analytics import trends as trends_mod
+        from usertrack.analytics import trends_report
+        from usertrack.analytics.common import date_range
+
+        chosen = _choose_format(fmt, out)
+        chosen_interval = trends_mod.parse_interval(interval)
+        chosen_math = trends_mod.parse_math(math)
+        trends_mod.check(list(events), chosen_interval, chosen_math, top)
+        _prepare_out(out)
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            span = date_range(moment, days=days, since=since, until=until)
+            result = trends_mod.trends(
+                ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
+                by=by, top=top, cumulative=cumulative, progress=progress,
+            )  # fmt: skip
+        for note in result.notes:
+            _warn(note)
+        _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
+
+
 TopOpt = Annotated[
     int,
     typer.Option("--top", "-n", min=1, max=1000, help="Keep this many rows in each list."),
