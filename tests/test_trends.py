@@ -223,3 +223,59 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
     if args[0] == "signup":
         argv = ["trends", *args, "--as-of", AS_OF]
     assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
+
+
+# ----------------------------------------------------------------------------- --where
+
+
+def test_where_filters_the_events_on_both_engines(export: Path, tmp_path: Path) -> None:
+    chrome = ["--where", "properties.$browser = 'Chrome'"]
+    both = [*chrome, "--where", "person.properties.email = 'p1@example.com'"]
+    cases = [
+        [PV, *chrome, *ARGS],  # p1's Chrome pageviews: 06-01 twice, 06-03 once
+        [PV, "-m", "dau", "--by", "$browser", *both, *ARGS],
+        [PV, "--where", "properties.$browser IN ('Edge', 'Opera')", *ARGS],
+    ]
+    local = [cli_json(args, USERTRACK_EVENTS=str(export)) for args in cases]
+    assert data(local[0]) == {PV: [2, 0, 1]}
+    assert local[0]["where"] == ["properties.$browser = 'Chrome'"]
+    assert data(local[1]) == {f"{PV}/Chrome": [1, 0, 1]}
+    assert local[1]["where"] == [
+        "properties.$browser = 'Chrome'",
+        "person.properties.email = 'p1@example.com'",
+    ]
+    # Edge: p3 on 06-02, p1 on 06-03; Opera: p5 on 06-03
+    assert data(local[2]) == {PV: [0, 1, 2]}
+    with live_posthog(export, tmp_path) as (_, env):
+        live = [cli_json(args, **env) for args in cases]
+    assert live == local
+    env = {"USERTRACK_EVENTS": str(export)}
+    md = run(["trends", PV, *chrome, *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
+    assert "where properties.$browser = 'Chrome'" in md
+    table = run(["trends", PV, *chrome, *ARGS, "--as-of", AS_OF], **env).stdout
+    assert "where" in table and "properties.$browser = 'Chrome'" in table
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ("1) OR (1", "closes a bracket it did not open"),
+        ("event = 'x') UNION ALL SELECT (1", "closes a bracket it did not open"),
+        ("(event = 'x'", "leaves a bracket open"),
+        ("1; DROP TABLE events", "holds a ';'"),
+        ("(SELECT count() FROM events) > 0", "holds 'SELECT'"),
+        ("event = 'x' ORDER BY timestamp", "holds 'ORDER'"),
+        ("event = 'x', 1", "holds a ',' outside brackets"),
+        ("1 -- the rest of the query", "holds a comment"),
+        ("timestamp > {as_of}", "holds the placeholder {as_of}"),
+        ("password = 'x'", "names 'password'"),
+        ("arrayJoin([1, 2]) = 1", "calls 'arrayJoin'"),
+        ("nosuchfn(event)", "cannot run"),
+        ("", "is empty"),
+    ],
+)
+def test_a_where_that_would_break_out_of_the_query_is_refused(
+    export: Path, where: str, fragment: str
+) -> None:
+    argv = ["trends", PV, "--where", where, *ARGS, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))

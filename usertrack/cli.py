@@ -1587,6 +1587,16 @@ def features(
         _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
 
 
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
+        " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
+    ),
+]
+
+
 @app.command()
 def trends(
     events: Annotated[
@@ -1621,6 +1631,7 @@ def trends(
             "--cumulative", help="Running totals (dau: each person once, when first seen)."
         ),
     ] = False,
+    where: WhereOpt = None,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -1636,15 +1647,18 @@ def trends(
         from usertrack.analytics import trends as trends_mod
         from usertrack.analytics import trends_report
         from usertrack.analytics.common import date_range
+        from usertrack.analytics.where import check_all
 
         chosen = _choose_format(fmt, out)
         chosen_interval = trends_mod.parse_interval(interval)
         chosen_math = trends_mod.parse_math(math)
         trends_mod.check(list(events), chosen_interval, chosen_math, top)
+        filters = check_all(where)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             result = trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,

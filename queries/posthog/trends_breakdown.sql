@@ -15,6 +15,8 @@
 -- its events, unique persons and the numeric {property}'s sum, avg, min, max, median and p90
 -- (0 when no event has a number there, as PostHog's ifNull(..., 0)). A value's text is the
 -- property as text, never parsed. No LIMIT: usertrack pages every result.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     value,
     count() AS total,
@@ -36,5 +38,6 @@ FROM (
       AND timestamp <= toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
 )
 GROUP BY value

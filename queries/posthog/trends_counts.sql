@@ -20,6 +20,8 @@
 -- any other '$$_posthog_breakdown_other_$$'. Without {by} the breakdown is ''. Only events inside
 -- the range (both ends inclusive), never after as_of. A row per point and value, never per
 -- event. No LIMIT: usertrack pages every result.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     point,
     breakdown,
@@ -47,5 +49,6 @@ FROM (
       AND timestamp <= toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
 )
 GROUP BY point, breakdown

@@ -21,6 +21,8 @@
 -- before's window, which ends at d + 1 day inclusive). An array, which usertrack unnests:
 -- PostHog sends a row per person, not per event. Breakdown as trends_counts. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack only aggregates these rows.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     e.person_id AS person_id,
     e.breakdown AS breakdown,
@@ -45,5 +47,6 @@ FROM (
       AND timestamp <= toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
 ) AS e
 GROUP BY e.person_id, e.breakdown

@@ -137,6 +137,7 @@ class Trends:
     points: list[datetime]
     series: list[Series]
     notes: tuple[str, ...] = field(default=())
+    where: tuple[str, ...] = field(default=())
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -152,6 +153,7 @@ class Trends:
             doc["breakdown_property"] = self.by
             doc["top"] = self.top
         doc["cumulative"] = self.cumulative
+        doc["where"] = list(self.where)
         doc["points"] = self.points
         doc["series"] = [s.document() for s in self.series]
         if self.notes:
@@ -218,7 +220,7 @@ def trends(
             series.append(Series(event, None if by is None else key, data))
     result = Trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
-        top=top, cumulative=cumulative, points=ticks, series=series,
+        top=top, cumulative=cumulative, points=ticks, series=series, where=ws.where,
     )  # fmt: skip
     result.notes = _unknown_names(ws, span, result)
     return result

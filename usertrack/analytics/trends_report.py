@@ -43,6 +43,8 @@ def about(t: Trends) -> str:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")
     if t.cumulative:
         parts.append("cumulative")
+    if t.where:
+        parts.append("where " + " and ".join(t.where))
     return "; ".join(parts)
 
 
