@@ -61,6 +61,7 @@ def _props(browser: str | None, load: Any) -> dict[str, Any]:
     props: dict[str, Any] = {}
     if browser:
         props["$browser"] = browser
+        props["$pathname"] = f"/{browser.lower()}"  # pages for tests/test_where.py's paths
     if load is not None:
         props["load_ms"] = load
     return props

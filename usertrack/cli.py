@@ -1352,20 +1352,51 @@ RangeDaysOpt = Annotated[
 ]
 
 
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
+        " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
+    ),
+]
+
+
+def _where(texts: list[str] | None) -> tuple[str, ...]:
+    """The --where expressions, each checked (usertrack.analytics.where): exit 2 otherwise."""
+    from usertrack.analytics.where import check_all
+
+    return check_all(texts)
+
+
 def _analytics_output(
-    chosen: str, out: Path | None, result: Any, name: str, texts: Any, view: str
+    chosen: str,
+    out: Path | None,
+    result: Any,
+    name: str,
+    texts: Any,
+    view: str,
+    where: tuple[str, ...] = (),
 ) -> None:
     """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
     imported only when a table is drawn: json, csv and md answers do without rich's import),
-    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`."""
+    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`. The --where
+    expressions, if any, head the table and the Markdown and are the JSON's "where"."""
+    from usertrack.analytics.where import with_where
+
     if chosen == "table":
         import importlib
 
+        console = _stdout_console()
+        if where:
+            from usertrack.rendering.terminal import plain
+
+            console.print(plain(with_where("", where, "table")))
         table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
-        table(_stdout_console(), result)
+        table(console, result)
     else:
         suffix = "markdown" if chosen == "md" else chosen
-        _emit(getattr(texts, f"{name}_{suffix}")(result), out)
+        _emit(with_where(getattr(texts, f"{name}_{suffix}")(result), where, chosen), out)
 
 
 @app.command()
@@ -1399,6 +1430,7 @@ def funnel(
             " never this one.",
         ),
     ] = None,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1413,6 +1445,7 @@ def funnel(
         from usertrack.analytics.common import date_range, parse_window
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         span_window = parse_window(window)
         chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
         if dropped is not None:
@@ -1423,6 +1456,7 @@ def funnel(
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             if dropped is not None:
                 gone = funnels.dropped(
@@ -1435,11 +1469,11 @@ def funnel(
                     progress=progress,
                 )  # fmt: skip
         if dropped is not None:
-            _analytics_output(chosen, out, gone, "dropped", render, "view")
+            _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
             return
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "funnel", render, "view")
+        _analytics_output(chosen, out, result, "funnel", render, "view", where=filters)
 
 
 @app.command()
@@ -1466,6 +1500,7 @@ def retention(
             " with one).",
         ),
     ] = "first-time",
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1480,6 +1515,7 @@ def retention(
         from usertrack.analytics.common import parse_period
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         chosen_period = parse_period(period)
         chosen_mode = retentions.parse_mode(mode)
         if not 1 <= periods <= retentions.MAX_PERIODS:
@@ -1488,6 +1524,7 @@ def retention(
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             result = retentions.retention(
                 ws,
                 moment,
@@ -1500,7 +1537,7 @@ def retention(
             )
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "retention", render, "view")
+        _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
 
 
 @app.command()
@@ -1519,6 +1556,7 @@ def activity(
         int,
         typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1532,13 +1570,17 @@ def activity(
         from usertrack.analytics import usage_report
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         activities.check_periods(periods)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
-        _analytics_output(chosen, out, result, "activity", usage_report, "usage_view")
+        _analytics_output(
+            chosen, out, result, "activity", usage_report, "usage_view", where=filters
+        )
 
 
 @app.command()
@@ -1563,6 +1605,7 @@ def features(
             "--threshold", help="Trend: up or down at this percent change of uses, else flat."
         ),
     ] = 10.0,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1576,25 +1619,19 @@ def features(
         from usertrack.analytics import usage_report
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         feature_usage.check_threshold(threshold)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             result = feature_usage.features(
                 ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
             )
-        _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
-
-
-WhereOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--where",
-        help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
-        " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
-    ),
-]
+        _analytics_output(
+            chosen, out, result, "features", usage_report, "usage_view", where=filters
+        )
 
 
 @app.command()
@@ -1681,6 +1718,7 @@ def sessions(
     since: SinceOpt = None,
     until: UntilOpt = None,
     top: TopOpt = 10,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1695,13 +1733,15 @@ def sessions(
         from usertrack.analytics.common import date_range
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
-        _analytics_output(chosen, out, result, "sessions", render, "journey_view")
+        _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
 
 
 @app.command()
@@ -1725,6 +1765,7 @@ def paths(
     since: SinceOpt = None,
     until: UntilOpt = None,
     top: TopOpt = 20,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1739,18 +1780,20 @@ def paths(
         from usertrack.analytics.common import date_range
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         start, end = paths_mod.check_options(steps, start, end)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "paths", render, "journey_view")
+        _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -122,3 +122,33 @@ def spliced(sql: str, where: Sequence[str]) -> str:
     if not where:
         return sql
     return sql.replace("{filters}", "(" + " AND ".join(f"({w})" for w in where) + ")")
+
+
+def header(where: Sequence[str]) -> str:
+    """'Where: A and B' (the expressions as typed; escaped by whoever prints it)."""
+    return "Where: " + " and ".join(where)
+
+
+def with_where(text: str, where: Sequence[str], fmt: str) -> str:
+    """An analysis's output with its --where shown: the JSON document with `"where": [...]`, the
+    Markdown with a line under its title, the table's line (`text` is ''); csv as it is."""
+    if not where:
+        return text
+    if fmt == "table":
+        return header(where)
+    if fmt == "json":
+        import json
+
+        from usertrack.rendering.export import json_text
+
+        doc = json.loads(text)
+        if isinstance(doc, dict):
+            doc["where"] = list(where)
+            return json_text(doc)
+        return text
+    if fmt == "md":
+        from usertrack.rendering.style import md_text
+
+        title, _, rest = text.partition("\n")
+        return f"{title}\n\n{md_text(header(where))}\n{rest}"
+    return text
