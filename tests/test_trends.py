@@ -192,9 +192,9 @@ def test_table_md_and_csv(export: Path) -> None:
     assert "xychart-beta" in md and "    line [2, 0, 1]" in md
     assert "| 2026-06-02 | 0 | 1 | 3 |" in md
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
-    assert lines[0] == "point,event,breakdown,other,value"
-    assert lines[1] == "2026-06-01T00:00:00Z,$pageview,Chrome,false,2"
-    assert lines[-1] == "2026-06-03T00:00:00Z,$pageview,,true,1"
+    assert lines[0] == "period,point,event,breakdown,other,value"
+    assert lines[1] == "current,2026-06-01T00:00:00Z,$pageview,Chrome,false,2"
+    assert lines[-1] == "current,2026-06-03T00:00:00Z,$pageview,,true,1"
 
 
 def test_typos_in_event_or_by_give_a_warning_with_the_closest_name(export: Path) -> None:
@@ -280,3 +280,48 @@ def test_a_where_that_would_break_out_of_the_query_is_refused(
 ) -> None:
     argv = ["trends", PV, "--where", where, *ARGS, "--as-of", AS_OF]
     assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
+
+
+# ----------------------------------------------------------------------------- --compare
+
+COMPARE = [PV, "--by", "$browser", "--top", "2", "--since", "2026-06-02", "--until", "2026-06-03",
+           "--compare"]  # fmt: skip
+
+
+def test_compare_with_the_previous_period_of_the_same_length(export: Path, tmp_path: Path) -> None:
+    # The range is 06-02 and 06-03; the previous period 05-31 and 06-01. Top 2 now: Edge and
+    # Safari (2 events each; Chrome, Firefox and Opera 1): the previous period keeps the same
+    # values, so its 06-01 (Chrome twice, Firefox) is all other.
+    doc = cli_json(COMPARE, USERTRACK_EVENTS=str(export))
+    assert data(doc) == {f"{PV}/Edge": [1, 1], f"{PV}/Safari": [2, 0], f"{PV}/other": [1, 2]}
+    previous = doc["previous"]
+    assert previous["from"] == "2026-05-31T00:00:00Z" and previous["to"] == "2026-06-01T23:59:59Z"
+    assert previous["points"] == ["2026-05-31T00:00:00Z", "2026-06-01T00:00:00Z"]
+    assert data(previous) == {f"{PV}/Edge": [0, 0], f"{PV}/Safari": [0, 0], f"{PV}/other": [0, 3]}
+    assert [(s["previous_total"], s["change"]) for s in doc["series"]] == [
+        (0, None), (0, None), (3, 0.0)
+    ]  # fmt: skip
+    plain = cli_json([PV, "--since", "2026-06-02", "--until", "2026-06-03", "--compare"],
+                     USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert plain["series"][0]["total"] == 7 and plain["series"][0]["previous_total"] == 3
+    assert plain["series"][0]["change"] == 133.3
+    with live_posthog(export, tmp_path) as (_, env):
+        assert cli_json(COMPARE, **env) == doc
+
+
+def test_compare_in_every_format(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    argv = ["trends", PV, "--since", "2026-06-02", "--until", "2026-06-03", "--compare",
+            "--as-of", AS_OF]  # fmt: skip
+    table = run(argv, **env).stdout
+    assert "Previous" in table and "+133.3%" in table
+    md = run([*argv, "-f", "md"], **env).stdout
+    assert "1. $pageview: total 7, previous period 3 (+133.3%)" in md
+    assert "against 2026-05-31 00:00 UTC to 2026-06-01 23:59 UTC" in md
+    lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
+    assert lines[1:] == [
+        "current,2026-06-02T00:00:00Z,$pageview,,false,4",
+        "current,2026-06-03T00:00:00Z,$pageview,,false,3",
+        "previous,2026-05-31T00:00:00Z,$pageview,,false,0",
+        "previous,2026-06-01T00:00:00Z,$pageview,,false,3",
+    ]

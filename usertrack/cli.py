@@ -1669,6 +1669,12 @@ def trends(
         ),
     ] = False,
     where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period of the same length, and the change."
+        ),
+    ] = False,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -1699,7 +1705,7 @@ def trends(
             span = date_range(moment, days=days, since=since, until=until)
             result = trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
-                by=by, top=top, cumulative=cumulative, progress=progress,
+                by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
             )  # fmt: skip
         for note in result.notes:
             _warn(note)

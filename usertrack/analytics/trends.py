@@ -138,6 +138,14 @@ class Trends:
     series: list[Series]
     notes: tuple[str, ...] = field(default=())
     where: tuple[str, ...] = field(default=())
+    previous: Trends | None = None  # --compare: the period of the same length before
+
+    def previous_series(self, s: Series) -> Series | None:
+        """The previous period's series of the same event and breakdown value."""
+        if self.previous is None:
+            return None
+        key = (s.event, s.breakdown)
+        return next((p for p in self.previous.series if (p.event, p.breakdown) == key), None)
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -156,6 +164,16 @@ class Trends:
         doc["where"] = list(self.where)
         doc["points"] = self.points
         doc["series"] = [s.document() for s in self.series]
+        if self.previous is not None:
+            for s, out in zip(self.series, doc["series"], strict=True):
+                before = self.previous_series(s)
+                out["previous_total"] = aggregate(before.data) if before else 0
+                out["change"] = change(sum(s.data), sum(before.data) if before else 0)
+            doc["previous"] = {
+                **self.previous.span.document(),
+                "points": self.previous.points,
+                "series": [s.document() for s in self.previous.series],
+            }
         if self.notes:
             doc["notes"] = list(self.notes)
         return doc
@@ -189,8 +207,12 @@ def trends(
     by: str | None = None,
     top: int = 10,
     cumulative: bool = False,
+    compare: bool = False,
     progress: Any = None,
+    _values: dict[str, list[str]] | None = None,
 ) -> Trends:
+    """The trends of `events` over `span`; with `compare`, also over the previous period of the
+    same length (`previous_span`), with the current period's breakdown values."""
     math = math or Math("total")
     check(events, interval, math, top)
     if span.end > span.start and interval_start(span.end, interval) == _naive(span.end):
@@ -199,12 +221,16 @@ def trends(
         span = DateRange(span.start, span.end - timedelta(microseconds=1))
     ticks = points(span, interval)
     series: list[Series] = []
+    chosen: dict[str, list[str]] = {}
     for event in events:
         values: list[str] = []
-        if by is not None:
+        if by is not None and _values is not None:
+            values = _values.get(event, [])
+        elif by is not None:
             if progress:
                 progress(f"ranking {event}'s {by} values")
             values = _top_values(ws, as_of, span, event, by, math, top)
+        chosen[event] = values
         if progress:
             progress(f"fetching {event} per {interval}")
         if math.name in PERSON_MATHS:
@@ -222,8 +248,31 @@ def trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
         top=top, cumulative=cumulative, points=ticks, series=series, where=ws.where,
     )  # fmt: skip
-    result.notes = _unknown_names(ws, span, result)
+    if _values is None:
+        result.notes = _unknown_names(ws, span, result)
+    if compare:
+        if progress:
+            progress("fetching the previous period")
+        result.previous = trends(
+            ws, as_of, previous_span(span), events, interval=interval, math=math, by=by,
+            top=top, cumulative=cumulative, progress=progress, _values=chosen,
+        )  # fmt: skip
     return result
+
+
+def previous_span(span: DateRange) -> DateRange:
+    """The period of the same length just before `span` (PostHog's compare to the previous
+    period): it ends the instant before `span` starts."""
+    length = span.end - span.start
+    end = span.start - timedelta(microseconds=1)
+    return DateRange(end - length, end)
+
+
+def change(current: float, previous: float) -> float | None:
+    """The percent change from `previous` to `current`, one decimal; None from 0."""
+    if not previous:
+        return None
+    return round(100.0 * (current - previous) / previous, 1)
 
 
 def _running(data: list[float]) -> list[float]:

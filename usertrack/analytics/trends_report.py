@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, json_document, md_section
-from usertrack.analytics.trends import OTHER, Trends
+from usertrack.analytics.trends import OTHER, Trends, change
 from usertrack.rendering import style
 from usertrack.rendering.export import md_table
 
@@ -45,6 +45,11 @@ def about(t: Trends) -> str:
         parts.append("cumulative")
     if t.where:
         parts.append("where " + " and ".join(t.where))
+    if t.previous is not None:
+        span = t.previous.span
+        parts.append(
+            f"against {style.moment(span.start)} to {style.moment(span.end)} (the period before)"
+        )
     return "; ".join(parts)
 
 
@@ -53,20 +58,33 @@ def trends_json(t: Trends) -> str:
 
 
 def trends_csv(t: Trends) -> str:
-    """One row per series and point; `other` marks the breakdown's rest beyond the top values."""
-    header = ["point", "event", "breakdown", "other", "value"]
+    """One row per series and point; `other` marks the breakdown's rest beyond the top values;
+    with --compare, the previous period's rows follow (`period` previous)."""
+    header = ["period", "point", "event", "breakdown", "other", "value"]
+    periods = [("current", t)] + ([("previous", t.previous)] if t.previous else [])
     rows: list[list[Any]] = [
-        [
-            style.iso(p),
-            s.event,
-            "" if s.breakdown in (None, OTHER) else s.breakdown,
-            s.breakdown == OTHER,
-            v,
-        ]
-        for s in t.series
-        for p, v in zip(t.points, s.data, strict=True)
-    ]
+        [period, style.iso(p), s.event, "" if s.breakdown in (None, OTHER) else s.breakdown,
+         s.breakdown == OTHER, v]
+        for period, x in periods
+        for s in x.series
+        for p, v in zip(x.points, s.data, strict=True)
+    ]  # fmt: skip
     return csv_rows(header, rows)
+
+
+def change_text(t: Trends, s: Any) -> tuple[str, str]:
+    """A series' previous total and its change, for humans ('-' from nothing)."""
+    before = t.previous_series(s)
+    previous = sum(before.data) if before else 0
+    moved = change(sum(s.data), previous)
+    return value_text(previous), "-" if moved is None else f"{moved:+.1f}%"
+
+
+def _compared(t: Trends, s: Any) -> str:
+    if t.previous is None:
+        return ""
+    previous, moved = change_text(t, s)
+    return f", previous period {previous} ({moved})"
 
 
 def _mermaid(t: Trends) -> str:
@@ -90,7 +108,7 @@ def trends_markdown(t: Trends) -> str:
     if not t.series:
         lines.append("No series.")
     legend = "\n".join(
-        f"{i}. {style.md_text(s.label)}: total {value_text(sum(s.data))}"
+        f"{i}. {style.md_text(s.label)}: total {value_text(sum(s.data))}" + _compared(t, s)
         for i, s in enumerate(t.series, 1)
     )
     headers = ["Point", *(s.label for s in t.series)]

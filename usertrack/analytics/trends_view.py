@@ -10,30 +10,28 @@ from rich.console import Console
 
 from usertrack.analytics.common import sparkline
 from usertrack.analytics.trends import Trends
-from usertrack.analytics.trends_report import about, point_label, value_text
+from usertrack.analytics.trends_report import about, change_text, point_label, value_text
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
 def render_trends(console: Console, t: Trends) -> None:
-    summary = [
-        [
+    summary = []
+    for s in t.series:
+        row = [
             plain(s.label),
             plain(sparkline(s.data), style_="cyan"),
             plain(value_text(s.data[-1] if s.data else 0)),
             plain(value_text(max(s.data, default=0))),
             plain(value_text(sum(s.data))),
         ]
-        for s in t.series
-    ]
-    console.print(
-        fitted_table(
-            console.width,
-            [Col("Series", wrap=True), Col("Trend", drop=1), Col("Last", right=True),
-             Col("Max", right=True, drop=2), Col("Total", right=True)],
-            summary,
-            title=plain(f"Trends: {about(t)}"),
-        )
-    )  # fmt: skip
+        if t.previous is not None:
+            row.extend(plain(x) for x in change_text(t, s))
+        summary.append(row)
+    cols = [Col("Series", wrap=True), Col("Trend", drop=1), Col("Last", right=True),
+            Col("Max", right=True, drop=2), Col("Total", right=True)]  # fmt: skip
+    if t.previous is not None:
+        cols += [Col("Previous", right=True), Col("Change", right=True)]
+    console.print(fitted_table(console.width, cols, summary, title=plain(f"Trends: {about(t)}")))
     columns = [Col("Point"), *(Col(s.label, right=True, drop=1) for s in t.series)]
     rows = [
         [plain(point_label(p, t.interval)), *(plain(value_text(s.data[i])) for s in t.series)]
