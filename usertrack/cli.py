@@ -1431,6 +1431,12 @@ def funnel(
         ),
     ] = None,
     where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period of the same length, and the change."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1452,6 +1458,8 @@ def funnel(
             funnels.step_index(chosen_steps, dropped)
             if by is not None:
                 raise UsageError("--by and --dropped do not go together")
+            if compare:
+                raise UsageError("--compare and --dropped do not go together")
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
@@ -1466,7 +1474,7 @@ def funnel(
             else:
                 result = funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
-                    progress=progress,
+                    compare=compare, progress=progress,
                 )  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)

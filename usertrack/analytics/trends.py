@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.common import DateRange, _naive, next_period, period_start
+from usertrack.analytics.common import (
+    DateRange,
+    _naive,
+    change,
+    next_period,
+    period_start,
+    previous_span,
+)
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -258,21 +265,6 @@ def trends(
             top=top, cumulative=cumulative, progress=progress, _values=chosen,
         )  # fmt: skip
     return result
-
-
-def previous_span(span: DateRange) -> DateRange:
-    """The period of the same length just before `span` (PostHog's compare to the previous
-    period): it ends the instant before `span` starts."""
-    length = span.end - span.start
-    end = span.start - timedelta(microseconds=1)
-    return DateRange(end - length, end)
-
-
-def change(current: float, previous: float) -> float | None:
-    """The percent change from `previous` to `current`, one decimal; None from 0."""
-    if not previous:
-        return None
-    return round(100.0 * (current - previous) / previous, 1)
 
 
 def _running(data: list[float]) -> list[float]:

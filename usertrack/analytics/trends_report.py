@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, json_document, md_section
-from usertrack.analytics.trends import OTHER, Trends, change
+from usertrack.analytics.common import change, csv_rows, json_document, md_section
+from usertrack.analytics.trends import OTHER, Trends
 from usertrack.rendering import style
 from usertrack.rendering.export import md_table
 

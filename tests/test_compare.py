@@ -1,0 +1,57 @@
+"""`--compare` on funnel (trends': tests/test_trends.py): the previous period of the same length,
+by hand, locally and over the live HTTP path, in every format.
+
+The events: tests/test_trends.py's hand-made export. The range is 06-02 and 06-03 (UTC); the
+previous period 05-31 and 06-01, which ends the instant before the range starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.analytics_helpers import assert_usage_error, live_posthog, run_json, write_export
+from tests.cli_runner import run
+from tests.test_trends import AS_OF, PV, RECORDS
+
+ARGS = [PV, "signup", "--since", "2026-06-02", "--until", "2026-06-03", "--compare"]
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    return write_export(tmp_path / "events.jsonl", RECORDS)
+
+
+def test_funnel_compare_by_hand(export: Path, tmp_path: Path) -> None:
+    # Now: pageviews by p1, p2, p3, p5 (4); p3 signed up (25%). Before (06-01 only): p1, p2 (2),
+    # no signup (0%).
+    doc = run_json("funnel", ARGS, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert [(s["persons"], s["previous_persons"], s["persons_change"], s["conversion_change"])
+            for s in doc["steps"]] == [(4, 2, 100.0, 0.0), (1, 0, None, 25.0)]  # fmt: skip
+    assert doc["previous"]["from"] == "2026-05-31T00:00:00Z"
+    assert doc["previous"]["to"] == "2026-06-01T23:59:59Z"
+    assert [s["persons"] for s in doc["previous"]["steps"]] == [2, 0]
+    with live_posthog(export, tmp_path) as (_, env):
+        assert run_json("funnel", ARGS, as_of=AS_OF, **env) == doc
+
+
+def test_funnel_compare_in_every_format(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    argv = ["funnel", *ARGS, "--as-of", AS_OF]
+    table = run(argv, **env)
+    assert table.exit_code == 0, table.stderr
+    assert "Against the period before" in table.stdout and "+100.0%" in table.stdout
+    md = run([*argv, "-f", "md"], **env).stdout
+    assert "| 1 | $pageview | 4 | 2 | +100.0% | 100.0% | 100.0% | +0.0 |" in md
+    lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
+    assert lines[0].startswith("period,step,event,persons,")
+    assert [line.split(",")[:4] for line in lines[1:]] == [
+        ["current", "1", PV, "4"], ["current", "2", "signup", "1"],
+        ["previous", "1", PV, "2"], ["previous", "2", "signup", "0"],
+    ]  # fmt: skip
+
+
+def test_compare_and_dropped_do_not_go_together(export: Path) -> None:
+    argv = ["funnel", *ARGS, "--dropped", "signup", "--as-of", AS_OF]
+    assert_usage_error(argv, "--compare and --dropped", USERTRACK_EVENTS=str(export))
