@@ -55,3 +55,33 @@ def test_funnel_compare_in_every_format(export: Path) -> None:
 def test_compare_and_dropped_do_not_go_together(export: Path) -> None:
     argv = ["funnel", *ARGS, "--dropped", "signup", "--as-of", AS_OF]
     assert_usage_error(argv, "--compare and --dropped", USERTRACK_EVENTS=str(export))
+
+
+ACTIVITY = ["--days", "3", "--compare"]
+ACTIVITY_AS_OF = "2026-06-04"  # 00:00: the last day is 06-03; the previous period ends 05-31
+
+
+def test_activity_compare_by_hand(export: Path, tmp_path: Path) -> None:
+    # Now (06-01 to 06-03): DAU 2 each day; on 06-03 WAU p1, p2, p3, p5 = 4, MAU with p4 = 5.
+    # Before (05-29 to 05-31): no one active; p4 (05-27) is in every WAU and MAU there.
+    doc = run_json("activity", ACTIVITY, as_of=ACTIVITY_AS_OF, USERTRACK_EVENTS=str(export))
+    previous = doc["previous"]
+    assert (previous["dau"], previous["wau"], previous["mau"]) == (0, 1, 1)
+    assert [d["date"] for d in previous["daily"]] == ["2026-05-29", "2026-05-30", "2026-05-31"]
+    assert doc["average_dau"] == 2.0 and previous["average_dau"] == 0.0
+    assert doc["change"] == {"dau": None, "wau": 300.0, "mau": 400.0, "average_dau": None}
+    with live_posthog(export, tmp_path) as (_, env):
+        assert run_json("activity", ACTIVITY, as_of=ACTIVITY_AS_OF, **env) == doc
+
+
+def test_activity_compare_in_every_format(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    argv = ["activity", *ACTIVITY, "--as-of", ACTIVITY_AS_OF]
+    table = run(argv, **env)
+    assert table.exit_code == 0, table.stderr
+    assert "Against the 3 days before (to 2026-05-31)" in table.stdout
+    md = run([*argv, "-f", "md"], **env).stdout
+    assert "WAU 1 \\(+300.0%\\)" in md or "WAU 1 (+300.0%)" in md
+    lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
+    assert lines[0] == "period,date,dau,wau,mau"
+    assert lines[3:5] == ["current,2026-06-03,2,4,5", "previous,2026-05-29,0,1,1"]

@@ -1565,6 +1565,10 @@ def activity(
         typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
     where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Also the --days days before, and the change."),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1585,7 +1589,9 @@ def activity(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
+            result = activities.activity(
+                ws, moment, days=days, periods=periods, compare=compare, progress=progress
+            )
         _analytics_output(
             chosen, out, result, "activity", usage_report, "usage_view", where=filters
         )

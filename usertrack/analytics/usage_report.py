@@ -17,9 +17,35 @@ def activity_json(a: Activity) -> str:
 
 
 def activity_csv(a: Activity) -> str:
-    """The daily series: one row per day."""
+    """The daily series: one row per day (with --compare, a `period` column and the previous
+    period's days after)."""
+    if a.previous is not None:
+        return csv_rows(
+            ["period", "date", "dau", "wau", "mau"],
+            [[period, style.day(d.date), d.dau, d.wau, d.mau]
+             for period, x in (("current", a), ("previous", a.previous)) for d in x.days],
+        )  # fmt: skip
     return csv_rows(
         ["date", "dau", "wau", "mau"], [[style.day(d.date), d.dau, d.wau, d.mau] for d in a.days]
+    )
+
+
+def activity_compared(a: Activity) -> str | None:
+    """--compare's line: the previous period's last day and average DAU, and the changes."""
+    if a.previous is None:
+        return None
+    p, moved = a.previous, a.changes()
+
+    def ch(key: str) -> str:
+        value = moved[key]
+        return "-" if value is None else f"{value:+.1f}%"
+
+    return (
+        f"Against the {len(p.days)} days before (to {style.day(p.today.date)}):"
+        f" DAU {style.count(p.today.dau)} ({ch('dau')}), WAU {style.count(p.today.wau)}"
+        f" ({ch('wau')}), MAU {style.count(p.today.mau)} ({ch('mau')}), average DAU"
+        f" {style.number(a.average_dau)} against {style.number(p.average_dau)}"
+        f" ({ch('average_dau')})"
     )
 
 
@@ -72,6 +98,9 @@ def _hour_rows(a: Activity) -> list[list[Any]]:
 
 def activity_markdown(a: Activity) -> str:
     lines = [style.md_text(f"Activity as of {style.moment(a.as_of)}. {activity_headline(a)}.")]
+    compared = activity_compared(a)
+    if compared:
+        lines.append(style.md_text(compared + "."))
     daily = md_table(
         ["Date", "DAU", "WAU", "MAU"],
         [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau)]

@@ -14,6 +14,7 @@ from usertrack.analytics.common import sparkline
 from usertrack.analytics.features import Features
 from usertrack.analytics.usage_report import (
     LIFECYCLE_HEADERS,
+    activity_compared,
     activity_headline,
     feature_cells,
     features_about,
@@ -67,6 +68,9 @@ def _heatmap(a: Activity) -> Text:
 def render_activity(console: Console, a: Activity) -> None:
     console.print(plain(f"Activity as of {style.moment(a.as_of)}"), style="bold")
     console.print(plain(activity_headline(a)))
+    compared = activity_compared(a)
+    if compared:
+        console.print(plain(compared))
     console.print(_series_lines(a))
     cols = [Col(LIFECYCLE_HEADERS[0]), *(Col(h, right=True) for h in LIFECYCLE_HEADERS[1:])]
     console.print(
