@@ -85,3 +85,29 @@ def test_activity_compare_in_every_format(export: Path) -> None:
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
     assert lines[0] == "period,date,dau,wau,mau"
     assert lines[3:5] == ["current,2026-06-03,2,4,5", "previous,2026-05-29,0,1,1"]
+
+
+FEATURES = ["--event", "--days", "2", "--compare"]
+
+
+def test_features_compare_by_hand(export: Path, tmp_path: Path) -> None:
+    # Now (06-02 00:00, 06-04 00:00]: 7 pageviews by p1, p2, p3, p5, p3's signup; before
+    # (05-31, 06-02]: 06-01's 3 pageviews by p1 and p2, who are its 2 active persons.
+    doc = run_json("features", FEATURES, as_of="2026-06-04", USERTRACK_EVENTS=str(export))
+    assert [(f["feature"], f["uses"], f["previous_uses"], f["previous_persons"],
+             f["previous_adoption"], f["change"]) for f in doc["features"]] == [
+        (PV, 7, 3, 2, 100.0, 133.3), ("signup", 1, 0, 0, 0.0, None)
+    ]  # fmt: skip
+    assert doc["previous"] == {
+        "from": "2026-05-31T00:00:00Z", "to": "2026-06-02T00:00:00Z", "active_persons": 2
+    }  # fmt: skip
+    with live_posthog(export, tmp_path) as (_, env):
+        assert run_json("features", FEATURES, as_of="2026-06-04", **env) == doc
+    env = {"USERTRACK_EVENTS": str(export)}
+    argv = ["features", *FEATURES, "--as-of", "2026-06-04"]
+    md = run([*argv, "-f", "md"], **env).stdout
+    assert "| $pageview | 7 | 4 | 100.0% | 3 | up | 2 | 100.0% | +133.3% |" in md
+    lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
+    assert lines[0].endswith(",previous_persons,previous_adoption")
+    assert lines[1] == "$pageview,7,4,100.0,3,up,2,100.0"
+    assert "Previous persons" in run(argv, **env).stdout

@@ -1620,6 +1620,12 @@ def features(
         ),
     ] = 10.0,
     where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period's persons and adoption, and the change."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1641,7 +1647,13 @@ def features(
         ) as (ws, moment, progress):
             ws.where = filters
             result = feature_usage.features(
-                ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
+                ws,
+                moment,
+                days=days,
+                by_event=event,
+                threshold=threshold,
+                compare=compare,
+                progress=progress,
             )
         _analytics_output(
             chosen, out, result, "features", usage_report, "usage_view", where=filters

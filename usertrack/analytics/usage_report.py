@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.activity import WEEKDAYS, Activity
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
 from usertrack.rendering import style
 from usertrack.rendering.export import md_table
@@ -128,8 +128,25 @@ def features_json(f: Features) -> str:
     return json_document(f.document())
 
 
+COMPARED_FIELDS = ("previous_persons", "previous_adoption")
+
+
 def features_csv(f: Features) -> str:
-    return csv_rows(FEATURE_FIELDS, [[getattr(x, k) for k in FEATURE_FIELDS] for x in f.features])
+    fields = FEATURE_FIELDS + (COMPARED_FIELDS if f.compared else ())
+    return csv_rows(fields, [[getattr(x, k) for k in fields] for x in f.features])
+
+
+def compared_cells(x: Any) -> list[Any]:
+    """--compare's cells: previous persons, previous adoption, the change of uses."""
+    moved = change(x.uses, x.previous_uses)
+    return [
+        style.count(x.previous_persons),
+        style.pct(x.previous_adoption) if x.previous_adoption is not None else "-",
+        "-" if moved is None else f"{moved:+.1f}%",
+    ]
+
+
+COMPARED_HEADERS = ["Previous persons", "Previous adoption", "Change"]
 
 
 def features_about(f: Features) -> str:
@@ -138,6 +155,11 @@ def features_about(f: Features) -> str:
         f"by {what}, {style.moment(f.start)} to {style.moment(f.as_of)} ({f.days} days) against"
         f" the {f.days} days before; trend up or down at ±{f.threshold:g}%;"
         f" {style.count(f.active_persons)} active persons"
+        + (
+            f" ({style.count(f.previous_active_persons)} the period before)"
+            if f.previous_active_persons is not None
+            else ""
+        )
     )
 
 
@@ -161,5 +183,7 @@ def features_markdown(f: Features) -> str:
     lines = [style.md_text(f"Features as of {style.moment(f.as_of)}: {features_about(f)}.")]
     if not f.features:
         lines.append("No feature was used in either period.")
-    table = md_table(feature_headers(f), [feature_cells(x) for x in f.features])
+    headers = feature_headers(f) + (COMPARED_HEADERS if f.compared else [])
+    rows = [feature_cells(x) + (compared_cells(x) if f.compared else []) for x in f.features]
+    table = md_table(headers, rows)
     return md_section("Features", lines, [table])
