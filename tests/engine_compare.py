@@ -43,6 +43,7 @@ PACKED = {
     "posthog/funnel_events",
     "posthog/path_events",
     "posthog/session_facts",
+    "posthog/trends_persons",
     "posthog/person_distinct_ids",  # pairs (person_id, distinct_id) per email
 }
 
@@ -105,6 +106,9 @@ def facts_params(
         "start_event": "$pageview",
         "return_event": "",
         "split": as_of - timedelta(days=30),
+        "event": plan["events"][0],
+        "values": ["/settings"],
+        "property": "template_id",
     }
     params.update({k: v for k, v in given.items() if k in params and params[k] is None})
     return params

@@ -102,6 +102,21 @@ COMMANDS = [
     ["funnel"],
     ["sessions"],
     ["features"],
+    ["funnel", "--where", "properties.$browser = 'Chrome'"],
+    [
+        "sessions",
+        "--where",
+        "person.properties.email LIKE '%a%'",
+        "--where",
+        "event != '$autocapture'",
+    ],
+    ["trends", "$pageview", "feature_used", "--by", "$browser", "--top", "2"],
+    ["trends", "$pageview", "-m", "weekly_active", "--interval", "week"],
+    ["trends", "$pageview", "-m", "dau", "--compare", "--days", "14"],
+    ["trends", "feature_used", "-m", "dau", "--cumulative", "--by", "feature"],
+    ["trends", "$pageview", "-m", "monthly_active", "--interval", "month", "--days", "90"],
+    ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "-i", "week"],
+    ["trends", "search_performed", "-m", "avg:query_length", "--interval", "hour", "--days", "3"],
 ]
 
 

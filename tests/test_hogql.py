@@ -650,6 +650,7 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
                   "by": "$pathname", "period": "week", "start_event": "$pageview",
                   "return_event": ""}  # fmt: skip
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
+        given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
         result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id

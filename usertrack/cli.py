@@ -1351,20 +1351,51 @@ RangeDaysOpt = Annotated[
 ]
 
 
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
+        " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
+    ),
+]
+
+
+def _where(texts: list[str] | None) -> tuple[str, ...]:
+    """The --where expressions, each checked (usertrack.analytics.where): exit 2 otherwise."""
+    from usertrack.analytics.where import check_all
+
+    return check_all(texts)
+
+
 def _analytics_output(
-    chosen: str, out: Path | None, result: Any, name: str, texts: Any, view: str
+    chosen: str,
+    out: Path | None,
+    result: Any,
+    name: str,
+    texts: Any,
+    view: str,
+    where: tuple[str, ...] = (),
 ) -> None:
     """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
     imported only when a table is drawn: json, csv and md answers do without rich's import),
-    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`."""
+    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`. The --where
+    expressions, if any, head the table and the Markdown and are the JSON's "where"."""
+    from usertrack.analytics.where import with_where
+
     if chosen == "table":
         import importlib
 
+        console = _stdout_console()
+        if where:
+            from usertrack.rendering.terminal import plain
+
+            console.print(plain(with_where("", where, "table")))
         table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
-        table(_stdout_console(), result)
+        table(console, result)
     else:
         suffix = "markdown" if chosen == "md" else chosen
-        _emit(getattr(texts, f"{name}_{suffix}")(result), out)
+        _emit(with_where(getattr(texts, f"{name}_{suffix}")(result), where, chosen), out)
 
 
 @app.command()
@@ -1398,6 +1429,13 @@ def funnel(
             " never this one.",
         ),
     ] = None,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period of the same length, and the change."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1412,16 +1450,20 @@ def funnel(
         from usertrack.analytics.common import date_range, parse_window
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         span_window = parse_window(window)
         chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
         if dropped is not None:
             funnels.step_index(chosen_steps, dropped)
             if by is not None:
                 raise UsageError("--by and --dropped do not go together")
+            if compare:
+                raise UsageError("--compare and --dropped do not go together")
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             if dropped is not None:
                 gone = funnels.dropped(
@@ -1431,14 +1473,14 @@ def funnel(
             else:
                 result = funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
-                    progress=progress,
+                    compare=compare, progress=progress,
                 )  # fmt: skip
         if dropped is not None:
-            _analytics_output(chosen, out, gone, "dropped", render, "view")
+            _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
             return
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "funnel", render, "view")
+        _analytics_output(chosen, out, result, "funnel", render, "view", where=filters)
 
 
 @app.command()
@@ -1465,6 +1507,7 @@ def retention(
             " with one).",
         ),
     ] = "first-time",
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1479,6 +1522,7 @@ def retention(
         from usertrack.analytics.common import parse_period
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         chosen_period = parse_period(period)
         chosen_mode = retentions.parse_mode(mode)
         if not 1 <= periods <= retentions.MAX_PERIODS:
@@ -1487,6 +1531,7 @@ def retention(
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             result = retentions.retention(
                 ws,
                 moment,
@@ -1499,7 +1544,7 @@ def retention(
             )
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "retention", render, "view")
+        _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
 
 
 @app.command()
@@ -1518,6 +1563,11 @@ def activity(
         int,
         typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Also the --days days before, and the change."),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1531,13 +1581,19 @@ def activity(
         from usertrack.analytics import usage_report
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         activities.check_periods(periods)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
-            result = activities.activity(ws, moment, days=days, periods=periods, progress=progress)
-        _analytics_output(chosen, out, result, "activity", usage_report, "usage_view")
+            ws.where = filters
+            result = activities.activity(
+                ws, moment, days=days, periods=periods, compare=compare, progress=progress
+            )
+        _analytics_output(
+            chosen, out, result, "activity", usage_report, "usage_view", where=filters
+        )
 
 
 @app.command()
@@ -1562,6 +1618,13 @@ def features(
             "--threshold", help="Trend: up or down at this percent change of uses, else flat."
         ),
     ] = 10.0,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period's persons and adoption, and the change."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1575,15 +1638,103 @@ def features(
         from usertrack.analytics import usage_report
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         feature_usage.check_threshold(threshold)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             result = feature_usage.features(
-                ws, moment, days=days, by_event=event, threshold=threshold, progress=progress
+                ws,
+                moment,
+                days=days,
+                by_event=event,
+                threshold=threshold,
+                compare=compare,
+                progress=progress,
             )
-        _analytics_output(chosen, out, result, "features", usage_report, "usage_view")
+        _analytics_output(
+            chosen, out, result, "features", usage_report, "usage_view", where=filters
+        )
+
+
+@app.command()
+def trends(
+    events: Annotated[
+        list[str],
+        typer.Argument(help="Event names, side by side (up to 10).", show_default=False),
+    ],
+    interval: Annotated[
+        str,
+        typer.Option("--interval", "-i", help="hour, day, week (ISO, from Monday) or month; UTC."),
+    ] = "day",
+    math: Annotated[
+        str,
+        typer.Option(
+            "--math",
+            "-m",
+            help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
+            " days to each point), or sum, avg, min, max, median, p90 with :PROPERTY.",
+        ),
+    ] = "total",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Break down by this event property: the top values, the rest as other."
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=100, help="With --by: keep this many values.")
+    ] = 10,
+    cumulative: Annotated[
+        bool,
+        typer.Option(
+            "--cumulative", help="Running totals (dau: each person once, when first seen)."
+        ),
+    ] = False,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period of the same length, and the change."
+        ),
+    ] = False,
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Trends: an event's count, persons, WAU/MAU or property math per interval (PostHog's)."""
+    with handle_errors():
+        from usertrack.analytics import trends as trends_mod
+        from usertrack.analytics import trends_report
+        from usertrack.analytics.common import date_range
+        from usertrack.analytics.where import check_all
+
+        chosen = _choose_format(fmt, out)
+        chosen_interval = trends_mod.parse_interval(interval)
+        chosen_math = trends_mod.parse_math(math)
+        trends_mod.check(list(events), chosen_interval, chosen_math, top)
+        filters = check_all(where)
+        _prepare_out(out)
+        with _events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            span = date_range(moment, days=days, since=since, until=until)
+            result = trends_mod.trends(
+                ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
+                by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
+            )  # fmt: skip
+        for note in result.notes:
+            _warn(note)
+        _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
 
 
 TopOpt = Annotated[
@@ -1598,6 +1749,7 @@ def sessions(
     since: SinceOpt = None,
     until: UntilOpt = None,
     top: TopOpt = 10,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1612,13 +1764,15 @@ def sessions(
         from usertrack.analytics.common import date_range
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
-        _analytics_output(chosen, out, result, "sessions", render, "journey_view")
+        _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
 
 
 @app.command()
@@ -1642,6 +1796,7 @@ def paths(
     since: SinceOpt = None,
     until: UntilOpt = None,
     top: TopOpt = 20,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1656,18 +1811,20 @@ def paths(
         from usertrack.analytics.common import date_range
 
         chosen = _choose_format(fmt, out)
+        filters = _where(where)
         start, end = paths_mod.check_options(steps, start, end)
         _prepare_out(out)
         with _events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
+            ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             result = paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             )
         for note in result.notes:
             _warn(note)
-        _analytics_output(chosen, out, result, "paths", render, "journey_view")
+        _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class Workspace:
     warn: Callable[[str], None] | None = None
     _warned: bool = field(default=False, repr=False)
     _kept: bool = field(default=False, repr=False)  # sources of keep_open's: close leaves them
+    # --where expressions (usertrack.analytics.where, checked): the queries' {filters} slot.
+    where: tuple[str, ...] = ()
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -101,6 +103,12 @@ class Workspace:
                 f"query {query_id} needs a {query.folder} source, which is not open"
             )
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
+        if self.where and "{filters}" in query.sql:
+            import dataclasses
+
+            from usertrack.analytics.where import spliced
+
+            query = dataclasses.replace(query, sql=spliced(query.sql, self.where))
         return query, resolve_params(query, given, now_value=as_of)
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:

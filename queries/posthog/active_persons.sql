@@ -6,8 +6,11 @@
 -- param since:
 --
 -- person_id is the actor: a person's several distinct_ids count once.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT uniqExact(person_id) AS persons
 FROM events
 WHERE timestamp > toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}

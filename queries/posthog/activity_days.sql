@@ -13,6 +13,8 @@
 -- lifecycle are worked out by usertrack (docs/metrics.md, "Active users"). person_id is the
 -- actor (a person's several distinct_ids are one person). No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack only aggregates these rows.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     d.person_id AS person_id,
     groupArray(d.day) AS day,
@@ -26,6 +28,7 @@ FROM (
     WHERE timestamp >= toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
     GROUP BY person_id, day
 ) AS d
 GROUP BY d.person_id

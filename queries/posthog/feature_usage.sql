@@ -14,6 +14,8 @@
 -- The inner query counts each person's uses, so the feature is read from the properties JSON once
 -- per event (reading that column is most of this query's time) and the distinct persons are
 -- counted over those few rows, not over every event.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     feature,
     current,
@@ -30,6 +32,7 @@ FROM (
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND ({by} = 'event' OR event = 'feature_used')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
     GROUP BY feature, current, person_id
 )
 GROUP BY feature, current

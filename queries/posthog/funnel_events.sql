@@ -19,6 +19,8 @@
 -- person's email on that event. Without {by}, no event's properties are parsed. No LIMIT:
 -- usertrack pages every result (PostHog returns 100 rows without a LIMIT and caps any LIMIT at
 -- 50,000), so no person is lost. No ORDER BY: usertrack orders the facts itself.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     e.person_id AS person_id,
     groupArray(e.at) AS timestamp,
@@ -38,5 +40,6 @@ FROM (
       AND timestamp <= toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
 ) AS e
 GROUP BY e.person_id

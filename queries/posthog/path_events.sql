@@ -14,6 +14,8 @@
 -- event. Sequences, duplicates and steps are worked out by usertrack (docs/metrics.md,
 -- "Paths"). person_id is the actor (a person can have many distinct_ids). No LIMIT: usertrack
 -- pages every result past PostHog's row caps. No ORDER BY: usertrack orders the facts itself.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     e.person_id AS person_id,
     groupArray(e.at) AS timestamp,
@@ -30,5 +32,6 @@ FROM (
       AND timestamp <= toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
 ) AS e
 GROUP BY e.person_id

@@ -18,6 +18,8 @@
 -- did_return are 0/1 (a comparison is ClickHouse's UInt8). person_id is the actor (a person can
 -- have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps. No
 -- ORDER BY: usertrack orders the facts itself where it needs an order.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     a.person_id AS person_id,
     groupArray(a.period_start) AS period_start,
@@ -35,6 +37,7 @@ FROM (
     WHERE timestamp >= toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
       AND person_id IN (
           SELECT person_id FROM events
           WHERE event = {start_event}

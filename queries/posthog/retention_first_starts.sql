@@ -11,6 +11,8 @@
 -- whose first one falls in it. person_id is the actor. No LIMIT: usertrack pages every result.
 -- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
 -- answer in an order of its own), so a sort here would only be done twice.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     person_id,
     min(timestamp) AS first_start
@@ -18,5 +20,6 @@ FROM events
 WHERE event = {start_event}
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}
 GROUP BY person_id
 HAVING min(timestamp) >= toDateTime({since}, 'UTC')

@@ -20,6 +20,8 @@
 -- groupArray would drop a NULL and shift the arrays). Only events inside the range (both ends
 -- inclusive) and never after as_of. No LIMIT: usertrack pages every result past PostHog's row
 -- caps. No ORDER BY: usertrack orders the facts itself.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
 SELECT
     [properties.$session_id] AS session_key,
     properties.$session_id AS session_id,
@@ -39,6 +41,7 @@ WHERE coalesce(properties.$session_id, '') != ''
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}
 GROUP BY properties.$session_id
 UNION ALL
 SELECT
@@ -60,4 +63,5 @@ WHERE coalesce(properties.$session_id, '') = ''
   AND timestamp <= toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}
 GROUP BY person_id

@@ -44,6 +44,27 @@ class Activity:
     active_days: list[tuple[int, int]]  # (n, persons active on exactly n of the days)
     hours: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     # (weekday 1 = Monday, hour) -> (events, persons)
+    previous: Activity | None = None  # --compare: the same days count before
+
+    @property
+    def average_dau(self) -> float:
+        """The mean DAU over the days, one decimal."""
+        return round(sum(d.dau for d in self.days) / len(self.days), 1) if self.days else 0.0
+
+    def changes(self) -> dict[str, float | None]:
+        """--compare: the percent change of the last day's DAU, WAU, MAU and of the average DAU
+        from the previous period's (None from 0)."""
+        from usertrack.analytics.common import change
+
+        if self.previous is None:
+            return {}
+        now, before = self.today, self.previous.today
+        return {
+            "dau": change(now.dau, before.dau),
+            "wau": change(now.wau, before.wau),
+            "mau": change(now.mau, before.mau),
+            "average_dau": change(self.average_dau, self.previous.average_dau),
+        }
 
     @property
     def today(self) -> Day:
@@ -81,7 +102,27 @@ class Activity:
                 {"weekday": wd, "hour": h, "events": e, "persons": p}
                 for (wd, h), (e, p) in sorted(self.hours.items())
             ],
+            **self._compared(),
         }
+
+    def _compared(self) -> dict[str, Any]:
+        if self.previous is None:
+            return {}
+        p = self.previous
+        return {
+            "average_dau": self.average_dau,
+            "previous": {
+                "as_of": p.as_of,
+                "dau": p.today.dau,
+                "wau": p.today.wau,
+                "mau": p.today.mau,
+                "stickiness": p.stickiness,
+                "average_dau": p.average_dau,
+                "daily": [{"date": x.date, "dau": x.dau, "wau": x.wau, "mau": x.mau}
+                          for x in p.days],
+            },
+            "change": self.changes(),
+        }  # fmt: skip
 
 
 def check_periods(periods: int) -> None:
@@ -95,6 +136,7 @@ def activity(
     *,
     days: int = 30,
     periods: int = 8,
+    compare: bool = False,
     progress: Any = None,
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
@@ -145,9 +187,17 @@ def activity(
         }
     finally:
         con.close()
-    return Activity(
+    result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )
+    if compare:
+        # The previous period: the same number of days just before, as of `days` days earlier.
+        if progress:
+            progress("the previous period")
+        result.previous = activity(
+            ws, as_of - timedelta(days=days), days=days, periods=periods, progress=progress
+        )
+    return result
 
 
 def _series(con: Any, first: date, last: date) -> list[Day]:

@@ -149,6 +149,21 @@ def date_range(
     return DateRange(start=start, end=end)
 
 
+def previous_span(span: DateRange) -> DateRange:
+    """`--compare`: the period of the same length just before `span` (PostHog's compare to the
+    previous period), ending the instant before `span` starts."""
+    length = span.end - span.start
+    end = span.start - timedelta(microseconds=1)
+    return DateRange(end - length, end)
+
+
+def change(current: float, previous: float) -> float | None:
+    """The percent change from `previous` to `current`, one decimal; None from 0."""
+    if not previous:
+        return None
+    return round(100.0 * (current - previous) / previous, 1)
+
+
 # --------------------------------------------------------------------------------------------
 # Facts: a HogQL query's rows in a sandboxed DuckDB connection
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from usertrack.analytics.common import change
 from usertrack.errors import UsageError
 
 TRENDS = ("up", "flat", "down")
@@ -23,6 +24,8 @@ class Feature:
     adoption: float | None  # percent of the period's active persons, one decimal
     previous_uses: int
     trend: str  # up, flat or down
+    previous_persons: int = 0  # --compare
+    previous_adoption: float | None = None  # --compare: of the previous period's active persons
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Features:
     threshold: float  # percent change that counts as up or down
     active_persons: int
     features: list[Feature]
+    previous_active_persons: int | None = None  # --compare
 
     def document(self) -> dict[str, Any]:
         return {
@@ -51,10 +55,34 @@ class Features:
                     "adoption": f.adoption,
                     "previous_uses": f.previous_uses,
                     "trend": f.trend,
+                    **(
+                        {
+                            "previous_persons": f.previous_persons,
+                            "previous_adoption": f.previous_adoption,
+                            "change": change(f.uses, f.previous_uses),
+                        }
+                        if self.compared
+                        else {}
+                    ),
                 }
                 for f in self.features
             ],
+            **(
+                {
+                    "previous": {
+                        "from": self.start - timedelta(days=self.days),
+                        "to": self.start,
+                        "active_persons": self.previous_active_persons,
+                    }
+                }
+                if self.compared
+                else {}
+            ),
         }
+
+    @property
+    def compared(self) -> bool:
+        return self.previous_active_persons is not None
 
 
 def check_threshold(threshold: float) -> float:
@@ -83,6 +111,7 @@ def features(
     days: int = 30,
     by_event: bool = False,
     threshold: float = 10.0,
+    compare: bool = False,
     progress: Any = None,
 ) -> Features:
     check_threshold(threshold)
@@ -98,6 +127,7 @@ def features(
     col = {c: i for i, c in enumerate(usage.columns)}
     now: dict[str, tuple[int, int]] = {}
     before: dict[str, int] = {}
+    before_persons: dict[str, int] = {}
     for row in usage.rows:
         name = "" if row[col["feature"]] is None else str(row[col["feature"]])
         uses, persons = int(row[col["uses"]]), int(row[col["persons"]])
@@ -105,6 +135,7 @@ def features(
             now[name] = (uses, persons)
         else:
             before[name] = uses
+            before_persons[name] = persons
     total = int(active.rows[0][0]) if active.rows and active.rows[0][0] is not None else 0
     out = []
     for name in set(now) | set(before):
@@ -112,6 +143,19 @@ def features(
         prev = before.get(name, 0)
         adoption = round(100.0 * persons / total, 1) if total else None
         out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold)))
+    previous_total = None
+    if compare:
+        if progress:
+            progress("fetching the previous period's active persons")
+        # The previous period (since, split]: active_persons as of its end.
+        earlier = ws.run_query("posthog/active_persons", split, since=since)
+        first = earlier.rows[0][0] if earlier.rows else None
+        previous_total = int(first) if first is not None else 0
+        for f in out:
+            f.previous_persons = before_persons.get(f.feature, 0)
+            f.previous_adoption = (
+                round(100.0 * f.previous_persons / previous_total, 1) if previous_total else None
+            )
     out.sort(key=lambda f: (-f.uses, -f.previous_uses, f.feature))
     return Features(
         as_of=as_of,
@@ -121,4 +165,5 @@ def features(
         threshold=threshold,
         active_persons=total,
         features=out,
+        previous_active_persons=previous_total,
     )

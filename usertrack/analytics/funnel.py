@@ -15,7 +15,13 @@ from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.common import DateRange, facts_connection, load_facts
+from usertrack.analytics.common import (
+    DateRange,
+    change,
+    facts_connection,
+    load_facts,
+    previous_span,
+)
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,6 +64,20 @@ class Funnel:
     by: str | None = None
     breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
+    previous: Funnel | None = None  # --compare: the period of the same length before
+
+    def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
+        """Each step with the previous period's, the change of its persons (percent) and of
+        its conversion from the start (percentage points)."""
+        if self.previous is None:
+            return []
+        out = []
+        for now, before in zip(self.steps, self.previous.steps, strict=True):
+            points = None
+            if now.conversion_from_start is not None and before.conversion_from_start is not None:
+                points = round(now.conversion_from_start - before.conversion_from_start, 1)
+            out.append((now, before, change(now.persons, before.persons), points))
+        return out
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -67,6 +87,18 @@ class Funnel:
             "window_seconds": int(self.window.total_seconds()),
             "steps": [s.document() for s in self.steps],
         }
+        if self.previous is not None:
+            for out, (_, before, persons, points) in zip(
+                doc["steps"], self.compared(), strict=True
+            ):
+                out["previous_persons"] = before.persons
+                out["persons_change"] = persons
+                out["conversion_change"] = points
+            doc["previous"] = {
+                "from": self.previous.range.start,
+                "to": self.previous.range.end,
+                "steps": [s.document() for s in self.previous.steps],
+            }
         if self.by is not None:
             doc["breakdown_property"] = self.by
             doc["breakdown"] = [
@@ -307,9 +339,11 @@ def funnel(
     steps: list[str] | None = None,
     window: timedelta = DEFAULT_WINDOW,
     by: str | None = None,
+    compare: bool = False,
     progress: Any = None,
 ) -> Funnel:
-    """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`."""
+    """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
+    `compare`, also the funnel of the previous period of the same length (no breakdown)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     con = _load(ws, chosen, as_of, span, window, by, progress)
     try:
@@ -339,6 +373,13 @@ def funnel(
     finally:
         con.close()
     result.notes = _unknown_names(ws, span, result)
+    if compare:
+        if progress:
+            progress("the previous period")
+        result.previous = funnel(
+            ws, as_of, previous_span(span), steps=chosen, window=window, progress=progress
+        )
+        result.previous.notes = ()
     return result
 
 

@@ -47,14 +47,40 @@ STEP_HEADERS = ["#", "Step", "Persons", "From previous", "From start", "Drop-off
                 "Average time", "Median time"]  # fmt: skip
 
 
+COMPARE_HEADERS = ["#", "Step", "Persons", "Previous", "Change", "From start", "Previous",
+                   "Change (points)"]  # fmt: skip
+
+
+def compare_cells(f: Funnel) -> list[list[Any]]:
+    """--compare: each step's persons and conversion from the start, now and before."""
+    return [
+        [i, now.event, style.count(now.persons), style.count(before.persons),
+         "-" if persons is None else f"{persons:+.1f}%", style.pct(now.conversion_from_start),
+         style.pct(before.conversion_from_start), "-" if points is None else f"{points:+.1f}"]
+        for i, (now, before, persons, points) in enumerate(f.compared(), 1)
+    ]  # fmt: skip
+
+
+def compare_about(f: Funnel) -> str:
+    assert f.previous is not None
+    span = f.previous.range
+    return f"Against the period before, {style.moment(span.start)} to {style.moment(span.end)}"
+
+
 def funnel_json(f: Funnel) -> str:
     return json_document(f.document())
 
 
 def funnel_csv(f: Funnel) -> str:
-    """One row per step (and per breakdown value and step with --by)."""
+    """One row per step (and per breakdown value and step with --by); with --compare, a
+    `period` column and the previous period's steps after the current ones."""
     header = ["breakdown", "step", *STEP_FIELDS] if f.by is not None else ["step", *STEP_FIELDS]
     rows: list[list[Any]] = []
+    if f.previous is not None and f.by is None:
+        for period, x in (("current", f), ("previous", f.previous)):
+            for i, s in enumerate(x.steps, 1):
+                rows.append([period, i, *(getattr(s, k) for k in STEP_FIELDS)])
+        return csv_rows(["period", *header], rows)
     if f.by is None:
         for i, s in enumerate(f.steps, 1):
             rows.append([i, *(getattr(s, k) for k in STEP_FIELDS)])
@@ -74,6 +100,9 @@ def funnel_markdown(f: Funnel) -> str:
         unreached = [s.event for s in f.steps[1:] if not s.persons]
         if unreached:
             lines.append(style.md_text(f"No one reached: {', '.join(unreached)}."))
+    if f.previous is not None:
+        tables.append(f"\n## {style.md_text(compare_about(f))}\n")
+        tables.append(md_table(COMPARE_HEADERS, compare_cells(f)))
     for value, steps in f.breakdown:
         label = value if value else "(none)"
         tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")

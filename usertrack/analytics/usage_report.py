@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.activity import WEEKDAYS, Activity
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
 from usertrack.rendering import style
 from usertrack.rendering.export import md_table
@@ -17,9 +17,35 @@ def activity_json(a: Activity) -> str:
 
 
 def activity_csv(a: Activity) -> str:
-    """The daily series: one row per day."""
+    """The daily series: one row per day (with --compare, a `period` column and the previous
+    period's days after)."""
+    if a.previous is not None:
+        return csv_rows(
+            ["period", "date", "dau", "wau", "mau"],
+            [[period, style.day(d.date), d.dau, d.wau, d.mau]
+             for period, x in (("current", a), ("previous", a.previous)) for d in x.days],
+        )  # fmt: skip
     return csv_rows(
         ["date", "dau", "wau", "mau"], [[style.day(d.date), d.dau, d.wau, d.mau] for d in a.days]
+    )
+
+
+def activity_compared(a: Activity) -> str | None:
+    """--compare's line: the previous period's last day and average DAU, and the changes."""
+    if a.previous is None:
+        return None
+    p, moved = a.previous, a.changes()
+
+    def ch(key: str) -> str:
+        value = moved[key]
+        return "-" if value is None else f"{value:+.1f}%"
+
+    return (
+        f"Against the {len(p.days)} days before (to {style.day(p.today.date)}):"
+        f" DAU {style.count(p.today.dau)} ({ch('dau')}), WAU {style.count(p.today.wau)}"
+        f" ({ch('wau')}), MAU {style.count(p.today.mau)} ({ch('mau')}), average DAU"
+        f" {style.number(a.average_dau)} against {style.number(p.average_dau)}"
+        f" ({ch('average_dau')})"
     )
 
 
@@ -72,6 +98,9 @@ def _hour_rows(a: Activity) -> list[list[Any]]:
 
 def activity_markdown(a: Activity) -> str:
     lines = [style.md_text(f"Activity as of {style.moment(a.as_of)}. {activity_headline(a)}.")]
+    compared = activity_compared(a)
+    if compared:
+        lines.append(style.md_text(compared + "."))
     daily = md_table(
         ["Date", "DAU", "WAU", "MAU"],
         [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau)]
@@ -99,8 +128,25 @@ def features_json(f: Features) -> str:
     return json_document(f.document())
 
 
+COMPARED_FIELDS = ("previous_persons", "previous_adoption")
+
+
 def features_csv(f: Features) -> str:
-    return csv_rows(FEATURE_FIELDS, [[getattr(x, k) for k in FEATURE_FIELDS] for x in f.features])
+    fields = FEATURE_FIELDS + (COMPARED_FIELDS if f.compared else ())
+    return csv_rows(fields, [[getattr(x, k) for k in fields] for x in f.features])
+
+
+def compared_cells(x: Any) -> list[Any]:
+    """--compare's cells: previous persons, previous adoption, the change of uses."""
+    moved = change(x.uses, x.previous_uses)
+    return [
+        style.count(x.previous_persons),
+        style.pct(x.previous_adoption) if x.previous_adoption is not None else "-",
+        "-" if moved is None else f"{moved:+.1f}%",
+    ]
+
+
+COMPARED_HEADERS = ["Previous persons", "Previous adoption", "Change"]
 
 
 def features_about(f: Features) -> str:
@@ -109,6 +155,11 @@ def features_about(f: Features) -> str:
         f"by {what}, {style.moment(f.start)} to {style.moment(f.as_of)} ({f.days} days) against"
         f" the {f.days} days before; trend up or down at ±{f.threshold:g}%;"
         f" {style.count(f.active_persons)} active persons"
+        + (
+            f" ({style.count(f.previous_active_persons)} the period before)"
+            if f.previous_active_persons is not None
+            else ""
+        )
     )
 
 
@@ -132,5 +183,7 @@ def features_markdown(f: Features) -> str:
     lines = [style.md_text(f"Features as of {style.moment(f.as_of)}: {features_about(f)}.")]
     if not f.features:
         lines.append("No feature was used in either period.")
-    table = md_table(feature_headers(f), [feature_cells(x) for x in f.features])
+    headers = feature_headers(f) + (COMPARED_HEADERS if f.compared else [])
+    rows = [feature_cells(x) + (compared_cells(x) if f.compared else []) for x in f.features]
+    table = md_table(headers, rows)
     return md_section("Features", lines, [table])

@@ -13,8 +13,11 @@ from usertrack.analytics.activity import WEEKDAYS, Activity
 from usertrack.analytics.common import sparkline
 from usertrack.analytics.features import Features
 from usertrack.analytics.usage_report import (
+    COMPARED_HEADERS,
     LIFECYCLE_HEADERS,
+    activity_compared,
     activity_headline,
+    compared_cells,
     feature_cells,
     features_about,
     lifecycle_cells,
@@ -67,6 +70,9 @@ def _heatmap(a: Activity) -> Text:
 def render_activity(console: Console, a: Activity) -> None:
     console.print(plain(f"Activity as of {style.moment(a.as_of)}"), style="bold")
     console.print(plain(activity_headline(a)))
+    compared = activity_compared(a)
+    if compared:
+        console.print(plain(compared))
     console.print(_series_lines(a))
     cols = [Col(LIFECYCLE_HEADERS[0]), *(Col(h, right=True) for h in LIFECYCLE_HEADERS[1:])]
     console.print(
@@ -97,6 +103,8 @@ def render_features(console: Console, f: Features) -> None:
     for x in f.features:
         cells = [plain(c) for c in feature_cells(x)]
         cells[-1] = plain(x.trend, style_=TRENDS.get(x.trend, ""))
+        if f.compared:
+            cells += [plain(c) for c in compared_cells(x)]
         rows.append(cells)
     cols = [
         Col(f.by.capitalize()),
@@ -106,6 +114,8 @@ def render_features(console: Console, f: Features) -> None:
         Col("Previous uses", right=True, drop=1),
         Col("Trend"),
     ]
+    if f.compared:
+        cols += [Col(h, right=True, drop=2) for h in COMPARED_HEADERS]
     caption = None if f.features else "No feature was used in either period."
     console.print(
         fitted_table(

@@ -11,7 +11,14 @@ from rich.text import Text
 
 from usertrack.analytics.common import duration
 from usertrack.analytics.funnel import Dropped, Funnel, Step
-from usertrack.analytics.render import funnel_about, retention_about, step_cells
+from usertrack.analytics.render import (
+    COMPARE_HEADERS,
+    compare_about,
+    compare_cells,
+    funnel_about,
+    retention_about,
+    step_cells,
+)
 from usertrack.analytics.retention import Retention
 from usertrack.rendering import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
@@ -58,6 +65,10 @@ def render_funnel(console: Console, f: Funnel) -> None:
             caption=caption,
         )
     )
+    if f.previous is not None:
+        cols = [Col(h, right=h != "Step") for h in COMPARE_HEADERS]
+        rows = [[plain(c) for c in row] for row in compare_cells(f)]
+        console.print(fitted_table(width, cols, rows, title=plain(compare_about(f))))
     for value, steps in f.breakdown:
         label = value if value else "(none)"
         console.print(

@@ -262,7 +262,9 @@ def _check_params(query: Query) -> None:
     used = placeholders(query.sql, query.dialect)
     declared = {p.name: p for p in query.params}
     for name, line in used:
-        if name not in declared:
+        # {filters} is PostHog's own filter slot (TRUE, or the --where expressions spliced in by
+        # usertrack.analytics.where): never a parameter.
+        if name not in declared and not (query.dialect == "hogql" and name == "filters"):
             raise QueryFileError(
                 f"{query.path}:{query.sql_line + line - 1}: parameter {name!r} is used but not"
                 f" declared (add '-- param {name}: DEFAULT' to the header)"

@@ -1,0 +1,54 @@
+-- name: trends_counts
+-- description: One event's count and numeric-property aggregates per interval (and breakdown value) in a date range (trends' total, sum, avg, min, max, median and p90).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param until:
+-- param event:
+-- param interval: day
+-- param by:
+-- param values:
+-- param property:
+--
+-- PostHog's trends insight (posthog/hogql_queries/insights/trends/aggregation_operations.py,
+-- `select_aggregation`): per interval start (`point`: toStartOfHour, toStartOfDay, the ISO
+-- week's Monday or the month's first day, UTC) the events (count()) and the numeric {property}'s
+-- sum, avg, min, max, quantile(0.5) and quantile(0.9) over toFloat of the value (a value that is
+-- not a JSON number is skipped; 0 when none is a number, PostHog's ifNull(..., 0)). With {by},
+-- one row per point and breakdown value: a value in {values} (the top values, a list) as it is,
+-- any other '$$_posthog_breakdown_other_$$'. Without {by} the breakdown is ''. Only events inside
+-- the range (both ends inclusive), never after as_of. A row per point and value, never per
+-- event. No LIMIT: usertrack pages every result.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
+SELECT
+    point,
+    breakdown,
+    count() AS total,
+    ifNull(sum(number), 0) AS sum,
+    ifNull(avg(number), 0) AS avg,
+    ifNull(min(number), 0) AS min,
+    ifNull(max(number), 0) AS max,
+    ifNull(quantile(0.5)(number), 0) AS median,
+    ifNull(quantile(0.9)(number), 0) AS p90
+FROM (
+    SELECT
+        if({interval} = 'hour', toStartOfHour(timestamp),
+            if({interval} = 'day', toStartOfDay(timestamp),
+                if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
+                    toStartOfDay(toStartOfMonth(timestamp))))) AS point,
+        if({by} = '', '',
+            if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
+                coalesce(JSONExtractString(properties, {by}), ''),
+                '$$_posthog_breakdown_other_$$')) AS breakdown,
+        if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL) AS number
+    FROM events
+    WHERE event = {event}
+      AND timestamp >= toDateTime({since}, 'UTC')
+      AND timestamp <= toDateTime({until}, 'UTC')
+      AND timestamp <= toDateTime({as_of}, 'UTC')
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
+)
+GROUP BY point, breakdown

@@ -1,0 +1,52 @@
+-- name: trends_persons
+-- description: Per person (and breakdown value), the interval starts and UTC days of one event in a date range (trends' dau, weekly_active and monthly_active).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param until:
+-- param event:
+-- param interval: day
+-- param by:
+-- param values:
+-- param active: 0
+--
+-- Unique persons per interval (PostHog's dau: count(DISTINCT person_id)) and the persons of the
+-- 7 or 30 days to each point (weekly_active, monthly_active: PostHog counts an event at
+-- timestamp t for the points d with t > d - 6 (29) days and t <= d + 1 day,
+-- aggregation_operations.py `_actors_inner_select_query`) are worked out by usertrack from
+-- these rows (docs/metrics.md, "Trends"). One row per person and breakdown value: `point`, the
+-- interval starts with the event; with {active} = 1 instead the first day each event counts
+-- for, its UTC day or the day before for an event at exactly 00:00:00 (still inside the day
+-- before's window, which ends at d + 1 day inclusive). An array, which usertrack unnests:
+-- PostHog sends a row per person, not per event. Breakdown as trends_counts. No LIMIT: usertrack pages every
+-- result. No ORDER BY: usertrack only aggregates these rows.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
+SELECT
+    e.person_id AS person_id,
+    e.breakdown AS breakdown,
+    groupUniqArray(e.point) AS point
+FROM (
+    SELECT
+        toString(person_id) AS person_id,
+        if({active} = 1,
+            if(timestamp = toStartOfDay(timestamp), toStartOfDay(timestamp) - toIntervalDay(1),
+                toStartOfDay(timestamp)),
+            if({interval} = 'hour', toStartOfHour(timestamp),
+                if({interval} = 'day', toStartOfDay(timestamp),
+                    if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
+                        toStartOfDay(toStartOfMonth(timestamp)))))) AS point,
+        if({by} = '', '',
+            if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
+                coalesce(JSONExtractString(properties, {by}), ''),
+                '$$_posthog_breakdown_other_$$')) AS breakdown
+    FROM events
+    WHERE event = {event}
+      AND timestamp >= toDateTime({since}, 'UTC')
+      AND timestamp <= toDateTime({until}, 'UTC')
+      AND timestamp <= toDateTime({as_of}, 'UTC')
+      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+      AND {filters}
+) AS e
+GROUP BY e.person_id, e.breakdown

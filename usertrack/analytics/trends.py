@@ -1,0 +1,410 @@
+"""Trends: an event's count, unique persons, weekly/monthly active persons or a numeric property's
+sum, avg, min, max, median or p90 per interval (docs/metrics.md, "Trends").
+
+PostHog's trends insight (posthog/hogql_queries/insights/trends/): aggregation_operations.py for
+each math, trends_query_builder.py for the cumulative unique persons, breakdown_values.py for the
+top breakdown values. Facts queries: queries/posthog/trends_breakdown.sql (the values to keep),
+trends_counts.sql (counts and property math per interval) and trends_persons.sql (per person,
+for dau, weekly_active and monthly_active).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.analytics.common import (
+    DateRange,
+    _naive,
+    change,
+    next_period,
+    period_start,
+    previous_span,
+)
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+INTERVALS = ("hour", "day", "week", "month")
+PERSON_MATHS = ("dau", "weekly_active", "monthly_active")
+PROPERTY_MATHS = ("sum", "avg", "min", "max", "median", "p90")
+MATHS = ("total", *PERSON_MATHS, *PROPERTY_MATHS)
+# weekly_active and monthly_active: the days each point looks back over (PostHog's
+# inclusive_lookback, aggregation_operations.py `_interval_placeholders`).
+LOOKBACK = {"weekly_active": 7, "monthly_active": 30}
+OTHER = "$$_posthog_breakdown_other_$$"  # PostHog's BREAKDOWN_OTHER_STRING_LABEL
+MAX_POINTS = 2000
+MAX_EVENTS = 10
+
+
+@dataclass(frozen=True)
+class Math:
+    name: str  # one of MATHS
+    property: str | None = None  # for PROPERTY_MATHS
+
+    def label(self) -> str:
+        return f"{self.name}:{self.property}" if self.property else self.name
+
+
+def parse_math(text: str) -> Math:
+    """`total`, `dau`, `weekly_active`, `monthly_active`, or `sum|avg|min|max|median|p90:PROP`."""
+    name, sep, prop = text.strip().partition(":")
+    name = name.strip().lower()
+    if name in PROPERTY_MATHS:
+        if not prop.strip():
+            raise UsageError(
+                f"--math {text!r} needs a property: {name}:PROPERTY (e.g. {name}:price)"
+            )
+        return Math(name, prop.strip())
+    if name in MATHS and not sep:
+        return Math(name)
+    raise UsageError(
+        f"--math {text!r} is not one of total, dau, weekly_active, monthly_active,"
+        " or sum, avg, min, max, median, p90 with :PROPERTY"
+    )
+
+
+def parse_interval(text: str) -> str:
+    value = text.strip().lower()
+    if value not in INTERVALS:
+        raise UsageError(f"--interval {text!r} is not one of {', '.join(INTERVALS)}")
+    return value
+
+
+def interval_start(moment: datetime, interval: str) -> datetime:
+    """The start of the UTC hour, day, ISO week (Monday) or month holding `moment`."""
+    if interval == "hour":
+        return _naive(moment).replace(minute=0, second=0, microsecond=0)
+    return datetime.combine(period_start(moment, interval), datetime.min.time())
+
+
+def next_point(point: datetime, interval: str) -> datetime:
+    if interval == "hour":
+        return point + timedelta(hours=1)
+    return datetime.combine(next_period(point.date(), interval), datetime.min.time())
+
+
+def points(span: DateRange, interval: str) -> list[datetime]:
+    """Every interval start from the one holding the range's start to the one holding its end
+    (PostHog's date_from_start_of_interval to date_to)."""
+    out = []
+    point, last = interval_start(span.start, interval), interval_start(span.end, interval)
+    while point <= last:
+        out.append(point)
+        if len(out) > MAX_POINTS:
+            raise UsageError(
+                f"--interval {interval} gives more than {MAX_POINTS} points over the range:"
+                " give a longer interval or a shorter range"
+            )
+        point = next_point(point, interval)
+    return out
+
+
+@dataclass
+class Series:
+    event: str
+    breakdown: str | None  # None without --by; '' for events without the property; OTHER
+    data: list[float]
+
+    @property
+    def label(self) -> str:
+        if self.breakdown is None:
+            return self.event
+        shown = "other" if self.breakdown == OTHER else (self.breakdown or "(none)")
+        return f"{self.event} / {shown}"
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"event": self.event}
+        if self.breakdown is not None:
+            doc["breakdown"] = self.breakdown
+            doc["other"] = self.breakdown == OTHER
+        doc["data"] = self.data
+        doc["total"] = aggregate(self.data)
+        return doc
+
+
+def aggregate(data: list[float]) -> float:
+    """A series' sum over its points (0 for none), as a number for JSON."""
+    total = sum(data)
+    return int(total) if float(total).is_integer() else round(total, 4)
+
+
+@dataclass
+class Trends:
+    as_of: datetime
+    span: DateRange
+    events: list[str]
+    interval: str
+    math: Math
+    by: str | None
+    top: int
+    cumulative: bool
+    points: list[datetime]
+    series: list[Series]
+    notes: tuple[str, ...] = field(default=())
+    where: tuple[str, ...] = field(default=())
+    previous: Trends | None = None  # --compare: the period of the same length before
+
+    def previous_series(self, s: Series) -> Series | None:
+        """The previous period's series of the same event and breakdown value."""
+        if self.previous is None:
+            return None
+        key = (s.event, s.breakdown)
+        return next((p for p in self.previous.series if (p.event, p.breakdown) == key), None)
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "as_of": self.as_of,
+            **self.span.document(),
+            "events": self.events,
+            "interval": self.interval,
+            "math": self.math.name,
+        }
+        if self.math.property:
+            doc["math_property"] = self.math.property
+        if self.by is not None:
+            doc["breakdown_property"] = self.by
+            doc["top"] = self.top
+        doc["cumulative"] = self.cumulative
+        doc["where"] = list(self.where)
+        doc["points"] = self.points
+        doc["series"] = [s.document() for s in self.series]
+        if self.previous is not None:
+            for s, out in zip(self.series, doc["series"], strict=True):
+                before = self.previous_series(s)
+                out["previous_total"] = aggregate(before.data) if before else 0
+                out["change"] = change(sum(s.data), sum(before.data) if before else 0)
+            doc["previous"] = {
+                **self.previous.span.document(),
+                "points": self.previous.points,
+                "series": [s.document() for s in self.previous.series],
+            }
+        if self.notes:
+            doc["notes"] = list(self.notes)
+        return doc
+
+
+def check(events: list[str], interval: str, math: Math, top: int) -> None:
+    """Refuse what no run could answer, before any query."""
+    if not events:
+        raise UsageError("trends needs at least one EVENT")
+    if len(events) > MAX_EVENTS:
+        raise UsageError(f"trends takes at most {MAX_EVENTS} events side by side")
+    if len(set(events)) != len(events):
+        raise UsageError("an EVENT is given twice")
+    if math.name in LOOKBACK and interval == "hour":
+        raise UsageError(
+            f"--math {math.name} counts the {LOOKBACK[math.name]} days to each point:"
+            " give --interval day, week or month"
+        )
+    if not 1 <= top <= 100:
+        raise UsageError(f"--top {top} must be from 1 to 100")
+
+
+def trends(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    events: list[str],
+    *,
+    interval: str = "day",
+    math: Math | None = None,
+    by: str | None = None,
+    top: int = 10,
+    cumulative: bool = False,
+    compare: bool = False,
+    progress: Any = None,
+    _values: dict[str, list[str]] | None = None,
+) -> Trends:
+    """The trends of `events` over `span`; with `compare`, also over the previous period of the
+    same length (`previous_span`), with the current period's breakdown values."""
+    math = math or Math("total")
+    check(events, interval, math, top)
+    if span.end > span.start and interval_start(span.end, interval) == _naive(span.end):
+        # A range ending at an interval's first instant (`--as-of DATE` is 00:00 UTC) ends with
+        # the interval before, as activity's last day: no point of a single instant.
+        span = DateRange(span.start, span.end - timedelta(microseconds=1))
+    ticks = points(span, interval)
+    series: list[Series] = []
+    chosen: dict[str, list[str]] = {}
+    for event in events:
+        values: list[str] = []
+        if by is not None and _values is not None:
+            values = _values.get(event, [])
+        elif by is not None:
+            if progress:
+                progress(f"ranking {event}'s {by} values")
+            values = _top_values(ws, as_of, span, event, by, math, top)
+        chosen[event] = values
+        if progress:
+            progress(f"fetching {event} per {interval}")
+        if math.name in PERSON_MATHS:
+            found = _persons(ws, as_of, span, event, interval, math, by, values, ticks, cumulative)
+        else:
+            found = _counts(ws, as_of, span, event, interval, math, by, values)
+        keys = [""] if by is None else [*values, *([OTHER] if OTHER in found else [])]
+        for key in keys:
+            per_point = found.get(key, {})
+            data = [per_point.get(p, 0) for p in ticks]
+            if cumulative:
+                data = _running(data)
+            series.append(Series(event, None if by is None else key, data))
+    result = Trends(
+        as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
+        top=top, cumulative=cumulative, points=ticks, series=series, where=ws.where,
+    )  # fmt: skip
+    if _values is None:
+        result.notes = _unknown_names(ws, span, result)
+    if compare:
+        if progress:
+            progress("fetching the previous period")
+        result.previous = trends(
+            ws, as_of, previous_span(span), events, interval=interval, math=math, by=by,
+            top=top, cumulative=cumulative, progress=progress, _values=chosen,
+        )  # fmt: skip
+    return result
+
+
+def _running(data: list[float]) -> list[float]:
+    out, total = [], 0.0
+    for value in data:
+        total += value
+        out.append(int(total) if float(total).is_integer() else total)
+    return out
+
+
+def _number(value: Any) -> float:
+    number = float(value or 0)
+    return int(number) if number.is_integer() else round(number, 4)
+
+
+def _bounds(span: DateRange, event: str, by: str | None, **more: Any) -> dict[str, Any]:
+    return {"since": span.start, "until": span.end, "event": event, "by": by or "", **more}
+
+
+def _top_values(
+    ws: Workspace, as_of: datetime, span: DateRange, event: str, by: str, math: Math, top: int
+) -> list[str]:
+    """The `top` values of `by` on `event`, ranked by the series' aggregate over the whole range
+    (persons for the person maths), then by value."""
+    rows = ws.run_query(
+        "posthog/trends_breakdown", as_of, **_bounds(span, event, by, property=math.property or "")
+    ).as_dicts()
+    column = "persons" if math.name in PERSON_MATHS else math.name
+    ranked = sorted(rows, key=lambda r: (-float(r[column] or 0), str(r["value"])))
+    return [str(r["value"]) for r in ranked[:top]]
+
+
+def _counts(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    values: list[str],
+) -> dict[str, dict[datetime, float]]:
+    result = ws.run_query(
+        "posthog/trends_counts", as_of,
+        **_bounds(span, event, by, interval=interval, values=values,
+                  property=math.property or ""),
+    )  # fmt: skip
+    column = math.name
+    found: dict[str, dict[datetime, float]] = {}
+    for row in result.as_dicts():
+        point = _as_datetime(row["point"])
+        found.setdefault(str(row["breakdown"]), {})[point] = _number(row[column])
+    return found
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A point as a naive UTC datetime, whichever way the source typed it."""
+    from datetime import UTC
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    raise TypeError(f"not a point in time: {value!r}")
+
+
+def _persons(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    values: list[str],
+    ticks: list[datetime],
+    cumulative: bool,
+) -> dict[str, dict[datetime, float]]:
+    from usertrack.analytics.common import FACTS, open_facts_query
+
+    lookback = LOOKBACK.get(math.name, 0)
+    since = span.start - timedelta(days=lookback)
+    schema = {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"}
+    params = _bounds(span, event, by, interval=interval, values=values, active=int(bool(lookback)))
+    params["since"] = since
+    first, last = ticks[0], ticks[-1]
+    with open_facts_query(ws, "posthog/trends_persons", as_of, schema, **params) as facts:
+        if lookback:
+            # A day d counts the persons with an event counting for one of d - lookback + 1 .. d.
+            sql = f"""
+                WITH ticks AS (SELECT unnest($ticks::TIMESTAMP[]) AS tick)
+                SELECT f.breakdown, ticks.tick, count(DISTINCT f.person_id)
+                FROM {FACTS} AS f JOIN ticks
+                  ON f.point <= ticks.tick
+                 AND f.point > ticks.tick - INTERVAL {lookback} DAY
+                GROUP BY 1, 2
+            """
+            rows = facts.execute(sql.replace("$ticks", _list_literal(ticks))).fetchall()
+        elif cumulative:
+            # PostHog counts each person once, at their first point (trends_query_builder.py).
+            rows = facts.execute(
+                f"""SELECT breakdown, first, count(*) FROM (
+                        SELECT breakdown, person_id, min(point) AS first FROM {FACTS}
+                        GROUP BY 1, 2) GROUP BY 1, 2"""
+            ).fetchall()
+        else:
+            rows = facts.execute(
+                f"SELECT breakdown, point, count(DISTINCT person_id) FROM {FACTS} GROUP BY 1, 2"
+            ).fetchall()
+    found: dict[str, dict[datetime, float]] = {}
+    for key, point, persons in rows:
+        moment = _as_datetime(point)
+        if first <= moment <= last:
+            found.setdefault(str(key), {})[moment] = int(persons)
+    return found
+
+
+def _list_literal(ticks: list[datetime]) -> str:
+    """The points as a DuckDB list literal (our own datetimes: no data text in it)."""
+    return "[" + ", ".join(f"TIMESTAMP '{t:%Y-%m-%d %H:%M:%S}'" for t in ticks) + "]"
+
+
+def _unknown_names(ws: Workspace, span: DateRange, result: Trends) -> tuple[str, ...]:
+    """Notes for an EVENT with no event at all in the range, and for a --by none of the events
+    carried (names.py: looked up only then)."""
+    from usertrack.analytics.names import event_names, property_keys, unknown
+
+    notes: tuple[str, ...] = ()
+    empty = {
+        e: e for e in result.events if not any(any(s.data) for s in result.series if s.event == e)
+    }
+    known: dict[str, int] = {}
+    if empty:
+        known = event_names(ws, span.end, span.start)
+        for name in empty:
+            notes += unknown({"EVENT": name}, known, "event")
+    present = [e for e in result.events if e not in empty]
+    if result.by is not None and present and {s.breakdown for s in result.series} <= {""}:
+        keys = property_keys(ws, span.end, span.start, present)
+        notes += unknown({"--by": result.by}, keys, "property of these events")
+    return notes

@@ -1,0 +1,120 @@
+"""Trends as JSON, csv and Markdown (the terminal's rich rendering is in
+usertrack.analytics.trends_view, which only the CLI imports).
+
+Event names and breakdown values come from whoever sends events: Markdown cells go through
+`md_table`, csv cells through `csv_rows`, and the mermaid chart holds only dates and numbers (the
+lines are named in an escaped list under it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from usertrack.analytics.common import change, csv_rows, json_document, md_section
+from usertrack.analytics.trends import OTHER, Trends
+from usertrack.rendering import style
+from usertrack.rendering.export import md_table
+
+
+def point_label(point: datetime, interval: str) -> str:
+    if interval == "hour":
+        return f"{point:%Y-%m-%d %H:00}"
+    if interval == "month":
+        return f"{point:%Y-%m}"
+    return f"{point:%Y-%m-%d}"
+
+
+def value_text(value: float) -> str:
+    return style.number(value)
+
+
+def about(t: Trends) -> str:
+    """One line: what is counted, over what range, per what."""
+    math = {
+        "total": "events",
+        "dau": "unique persons",
+        "weekly_active": "persons active in the 7 days to each point",
+        "monthly_active": "persons active in the 30 days to each point",
+    }.get(t.math.name, f"{t.math.name} of {t.math.property}")
+    parts = [
+        f"{math} per {t.interval} (UTC), {style.moment(t.span.start)} to {style.moment(t.span.end)}"
+    ]
+    if t.by is not None:
+        parts.append(f"by {t.by} (top {t.top}, the rest as other)")
+    if t.cumulative:
+        parts.append("cumulative")
+    if t.where:
+        parts.append("where " + " and ".join(t.where))
+    if t.previous is not None:
+        span = t.previous.span
+        parts.append(
+            f"against {style.moment(span.start)} to {style.moment(span.end)} (the period before)"
+        )
+    return "; ".join(parts)
+
+
+def trends_json(t: Trends) -> str:
+    return json_document(t.document())
+
+
+def trends_csv(t: Trends) -> str:
+    """One row per series and point; `other` marks the breakdown's rest beyond the top values;
+    with --compare, the previous period's rows follow (`period` previous)."""
+    header = ["period", "point", "event", "breakdown", "other", "value"]
+    periods = [("current", t)] + ([("previous", t.previous)] if t.previous else [])
+    rows: list[list[Any]] = [
+        [period, style.iso(p), s.event, "" if s.breakdown in (None, OTHER) else s.breakdown,
+         s.breakdown == OTHER, v]
+        for period, x in periods
+        for s in x.series
+        for p, v in zip(x.points, s.data, strict=True)
+    ]  # fmt: skip
+    return csv_rows(header, rows)
+
+
+def change_text(t: Trends, s: Any) -> tuple[str, str]:
+    """A series' previous total and its change, for humans ('-' from nothing)."""
+    before = t.previous_series(s)
+    previous = sum(before.data) if before else 0
+    moved = change(sum(s.data), previous)
+    return value_text(previous), "-" if moved is None else f"{moved:+.1f}%"
+
+
+def _compared(t: Trends, s: Any) -> str:
+    if t.previous is None:
+        return ""
+    previous, moved = change_text(t, s)
+    return f", previous period {previous} ({moved})"
+
+
+def _mermaid(t: Trends) -> str:
+    labels = ", ".join(f'"{point_label(p, t.interval)}"' for p in t.points)
+    top = max((max(s.data, default=0) for s in t.series), default=0)
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{t.math.name} per {t.interval} (UTC)"',  # ours: the property is left out
+        f"    x-axis [{labels}]",
+        f"    y-axis 0 --> {max(top, 1):g}",
+        *(f"    line [{', '.join(f'{v:g}' for v in s.data)}]" for s in t.series),
+        "```",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def trends_markdown(t: Trends) -> str:
+    lines = [style.md_text(f"Trends as of {style.moment(t.as_of)}: {about(t)}.")]
+    if not t.series:
+        lines.append("No series.")
+    legend = "\n".join(
+        f"{i}. {style.md_text(s.label)}: total {value_text(sum(s.data))}" + _compared(t, s)
+        for i, s in enumerate(t.series, 1)
+    )
+    headers = ["Point", *(s.label for s in t.series)]
+    rows = [
+        [point_label(p, t.interval), *(value_text(s.data[i]) for s in t.series)]
+        for i, p in enumerate(t.points)
+    ]
+    tables = [_mermaid(t), "Lines, in order:\n", legend + "\n", md_table(headers, rows)]
+    return md_section("Trends", lines, tables)
