@@ -39,12 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Private names of usertrack.analytics that tests still import: that package is being changed by
 # another branch right now; its names are to be made public there, then removed from this list.
-PENDING_PRIVATE = {
-    ("tests/test_paths.py", "usertrack.analytics.paths", "_positional_top"),
-    ("tests/test_paths.py", "usertrack.analytics.paths", "_reachable"),
-    ("tests/test_paths_grouping.py", "usertrack.analytics.paths", "_grouped"),
-    ("tests/test_paths_grouping.py", "usertrack.analytics.paths", "_in_time_order"),
-}
+PENDING_PRIVATE: set[tuple[str, str, str]] = set()  # none left
 
 
 def _modules() -> dict[str, Path]:

@@ -24,7 +24,7 @@ from tests.analytics_helpers import (
     write_export,
 )
 from usertrack.analytics.journey_render import mermaid_text
-from usertrack.analytics.paths import EDGE_LIMIT, _positional_top, _reachable
+from usertrack.analytics.paths import EDGE_LIMIT, positional_top, reachable
 
 AS_OF = "2026-06-01"
 RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]
@@ -276,7 +276,7 @@ def test_positional_edges_order_cap_and_pruning() -> None:
 
     def top(rows: list[tuple[int, int, int, int]], limit: int) -> list[tuple[int, Any, Any, int]]:
         step, source, target, count = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
-        return _positional_top(step, source, target, count, names, limit)
+        return positional_top(step, source, target, count, names, limit)
 
     # ties go by the source key as text, as PostHog's ORDER BY: "10_x" before "2_a"
     rows = [(2, 0, 1, 4), (10, 4, 5, 4), (1, 0, 1, 9), (2, 0, 2, 4)]
@@ -290,11 +290,11 @@ def test_positional_edges_order_cap_and_pruning() -> None:
     # (PostHog's validate_results): 3_c has no kept edge into it once 2_b -> 3_c is cut
     capped = top([(1, 0, 1, 3), (2, 1, 2, 1), (3, 2, 3, 2)], 2)
     assert capped == [(1, "a", "b", 3), (3, "c", "d", 2)]
-    assert _reachable(capped) == [(1, "a", "b", 3)]
-    assert _reachable(top([(1, 0, 1, 3), (2, 1, 2, 1), (3, 2, 3, 2)], 3)) == [
+    assert reachable(capped) == [(1, "a", "b", 3)]
+    assert reachable(top([(1, 0, 1, 3), (2, 1, 2, 1), (3, 2, 3, 2)], 3)) == [
         (1, "a", "b", 3),
         (3, "c", "d", 2),
         (2, "b", "c", 1),
     ]
-    assert _reachable([(2, "b", "c", 5)]) == [] and top(rows, 0) == []
+    assert reachable([(2, "b", "c", 5)]) == [] and top(rows, 0) == []
     assert EDGE_LIMIT == 50  # PostHog's EDGE_LIMIT_DEFAULT

@@ -12,14 +12,14 @@ import numpy as np
 
 from tests.analytics_helpers import run_json, write_export
 from tests.test_paths import AS_OF, D_, RANGE, RECORDS, A, B, C, E
-from usertrack.analytics.paths import _grouped, _in_time_order
+from usertrack.analytics.paths import grouped, in_time_order
 
 
 def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
     big = 2**40  # three columns spanning 2**41, 2**41 and 8 values: 85 bits, two stages
     rows = [(5, big, 1), (-1, 0, 7), (5, big, 1), (5, 0, 1), (-big, big, 0), (5, big, 0)]
     keys = [np.array(column, dtype=np.int64) for column in zip(*rows, strict=True)]
-    columns, counts = _grouped(keys)
+    columns, counts = grouped(keys)
     found = list(zip(*(c.tolist() for c in columns), counts.tolist(), strict=True))
     # in order of the first column, then the second, then the third; (5, big, 1) twice
     assert found == [
@@ -33,7 +33,7 @@ def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:
 
 def ordered_rows(person: list[int], t: list[int], code: list[int]) -> list[tuple[int, ...]]:
     arrays = (np.array(person, np.int32), np.array(t, np.int64), np.array(code, np.int32))
-    return list(zip(*(a.tolist() for a in _in_time_order(*arrays)), strict=True))
+    return list(zip(*(a.tolist() for a in in_time_order(*arrays)), strict=True))
 
 
 def test_events_in_person_then_time_then_node_order() -> None:
@@ -68,7 +68,7 @@ def test_keys_wider_than_63_bits_are_ordered_on_three_columns() -> None:
 
 
 def test_an_empty_grouping() -> None:
-    columns, counts = _grouped([np.zeros(0, dtype=np.int32)] * 3)
+    columns, counts = grouped([np.zeros(0, dtype=np.int32)] * 3)
     assert [len(c) for c in columns] == [0, 0, 0] and len(counts) == 0
 
 

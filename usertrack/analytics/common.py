@@ -63,14 +63,14 @@ def parse_window(text: str, option: str = "--window") -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _naive(moment: datetime) -> datetime:
+def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def period_start(moment: datetime | date, period: str) -> date:
     """The first UTC day of the period holding `moment`: the day, its ISO week's Monday, or the
     first of its month."""
-    day = _naive(moment).date() if isinstance(moment, datetime) else moment
+    day = naive_utc(moment).date() if isinstance(moment, datetime) else moment
     if period == "day":
         return day
     if period == "week":

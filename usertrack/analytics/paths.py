@@ -94,7 +94,7 @@ CREATE TEMP TABLE path_persons AS
 """
 # Each kept event as integers: its person (-1 for a NULL person: each of its events is a
 # sequence of its own, nothing says two of them are one person's), its time and its node.
-# In no order: numpy sorts them (_in_time_order) in about half the time of DuckDB's ORDER BY.
+# In no order: numpy sorts them (in_time_order) in about half the time of DuckDB's ORDER BY.
 EVENTS_SQL = """
 SELECT coalesce(p.person, -1) AS person, epoch_us(f.timestamp) AS t, n.code
 FROM {facts} f
@@ -103,7 +103,7 @@ LEFT JOIN path_persons p ON f.person_id = p.person_id
 """
 
 
-def _in_time_order(person: Any, t: Any, code: Any) -> tuple[Any, Any, Any]:
+def in_time_order(person: Any, t: Any, code: Any) -> tuple[Any, Any, Any]:
     """The rows (person, time, node code) sorted by person, then time, then node code.
 
     Sorted as one int64 key when the three fit in it, each time replaced by its rank among
@@ -166,7 +166,7 @@ def _sequences(facts: FactsQuery) -> tuple[Any, Any]:
     facts.execute(PERSONS_SQL)
     null_node = facts.execute("SELECT code FROM path_nodes WHERE node IS NULL").fetchone()
     rows = facts.execute(EVENTS_SQL).fetchnumpy()
-    person, t, code = _in_time_order(*(np.asarray(rows.pop(c)) for c in ("person", "t", "code")))
+    person, t, code = in_time_order(*(np.asarray(rows.pop(c)) for c in ("person", "t", "code")))
     n = len(t)
     same_person = np.zeros(n, dtype=bool)
     same_person[1:] = (person[1:] == person[:-1]) & (person[1:] >= 0)
@@ -216,7 +216,7 @@ def _trim(
     return lo, np.minimum(lo + steps, stop), stop - 1
 
 
-def _grouped(keys: list[Any]) -> tuple[list[Any], Any]:
+def grouped(keys: list[Any]) -> tuple[list[Any], Any]:
     """The distinct rows of the integer columns `keys`, in order of the columns, then of
     values (as columns), and how many times each occurs.
 
@@ -279,7 +279,7 @@ def _edge_key(step: int, node: str | None) -> str:
     return f"{step}_{'' if node is None else node}"
 
 
-def _positional_top(
+def positional_top(
     step: Any, source: Any, target: Any, counts: Any, name: Mapping[int, Any], limit: int
 ) -> list[tuple[int, Any, Any, int]]:
     """The first `limit` positional edges (step of the source from 1, source and target codes,
@@ -300,7 +300,7 @@ def _positional_top(
     return rows[:limit]
 
 
-def _reachable(edges: list[tuple[int, Any, Any, int]]) -> list[tuple[int, Any, Any, int]]:
+def reachable(edges: list[tuple[int, Any, Any, int]]) -> list[tuple[int, Any, Any, int]]:
     """PostHog's validate_results: the edges (step, source, target, count) whose source is a
     step-1 node or the target of a kept edge that is reached so, in their order. (Every edge
     goes one step on, so one pass in order of steps finds them all.)"""
@@ -344,7 +344,7 @@ def summarize(
     for j in range(steps):
         column = np.minimum(lo + j, last_kept)
         columns.append(np.where(lo + j < hi, kept[column], -1))
-    distinct, counts = _grouped(columns)
+    distinct, counts = grouped(columns)
     common = [
         ([name[int(column[i])] for column in distinct if column[i] >= 0], int(counts[i]))
         for i in _top(counts, limit)
@@ -375,7 +375,7 @@ def summarize(
     edge_keys, counts = _counted(keys, (steps - 1) * pair)
     step, rest = np.divmod(edge_keys, pair)
     source, target = np.divmod(rest, width)
-    edges = _reachable(_positional_top(step + 1, source, target, counts, name, int(edge_limit)))
+    edges = reachable(positional_top(step + 1, source, target, counts, name, int(edge_limit)))
     # The flat list: each pair of nodes with its positional counts summed over the steps (every
     # time a sequence takes it), the first --top by count, ties by source, then target.
     flat_keys, totals = _counted(keys % pair if len(keys) else keys, pair)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import (
     DateRange,
-    _naive,
     change,
+    naive_utc,
     next_period,
     period_start,
     previous_span,
@@ -76,7 +76,7 @@ def parse_interval(text: str) -> str:
 def interval_start(moment: datetime, interval: str) -> datetime:
     """The start of the UTC hour, day, ISO week (Monday) or month holding `moment`."""
     if interval == "hour":
-        return _naive(moment).replace(minute=0, second=0, microsecond=0)
+        return naive_utc(moment).replace(minute=0, second=0, microsecond=0)
     return datetime.combine(period_start(moment, interval), datetime.min.time())
 
 
@@ -222,7 +222,7 @@ def trends(
     same length (`previous_span`), with the current period's breakdown values."""
     math = math or Math("total")
     check(events, interval, math, top)
-    if span.end > span.start and interval_start(span.end, interval) == _naive(span.end):
+    if span.end > span.start and interval_start(span.end, interval) == naive_utc(span.end):
         # A range ending at an interval's first instant (`--as-of DATE` is 00:00 UTC) ends with
         # the interval before, as activity's last day: no point of a single instant.
         span = DateRange(span.start, span.end - timedelta(microseconds=1))
