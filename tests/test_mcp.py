@@ -108,7 +108,7 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
                 "-f",
                 "json",
             ],
-        ),  # fmt: skip
+        ),
         ("alerts", {}, ["alerts", "-f", "json", "--no-save"]),
         ("tracking_plan", {}, ["tracking-plan", "-f", "json"]),
         ("report_weekly", {}, ["report", "weekly", "--out", "-", "--no-save"]),
