@@ -1351,6 +1351,10 @@ RangeDaysOpt = Annotated[
 ]
 
 
+CompareOpt = Annotated[
+    bool,
+    typer.Option("--compare", help="Also the previous period of the same length, and the change."),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -1430,12 +1434,7 @@ def funnel(
         ),
     ] = None,
     where: WhereOpt = None,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare", help="Also the previous period of the same length, and the change."
-        ),
-    ] = False,
+    compare: CompareOpt = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1694,12 +1693,7 @@ def trends(
         ),
     ] = False,
     where: WhereOpt = None,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare", help="Also the previous period of the same length, and the change."
-        ),
-    ] = False,
+    compare: CompareOpt = False,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
