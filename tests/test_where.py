@@ -70,9 +70,15 @@ def test_where_the_same_over_the_live_http_path(export: Path, tmp_path: Path) ->
         c: run_json(c, [*ARGS[c], "--where", CHROME], as_of=AS_OF, USERTRACK_EVENTS=str(export))
         for c in COMMANDS
     }
-    with live_posthog(export, tmp_path) as (_, env):
+    with live_posthog(export, tmp_path) as (fake, env):
         live = {c: run_json(c, [*ARGS[c], "--where", CHROME], as_of=AS_OF, **env) for c in COMMANDS}
+        plain = {c: run_json(c, ARGS[c], as_of=AS_OF, **env) for c in COMMANDS}
+        sent = fake.query_texts()
     assert live == local
+    assert all(plain[c] != live[c] for c in ("activity", "funnel"))
+    # PostHog's HogQLQuery evaluates every placeholder against the query's values: `{filters}`
+    # is never sent, usertrack fills it (true, or the --where expressions).
+    assert sent and not [t for t in sent if "{filters}" in t]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

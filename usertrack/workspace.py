@@ -103,7 +103,7 @@ class Workspace:
                 f"query {query_id} needs a {query.folder} source, which is not open"
             )
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
-        if self.where and "{filters}" in query.sql:
+        if "{filters}" in query.sql:  # filled here, with true or the --where expressions
             import dataclasses
 
             from usertrack.analytics.where import spliced

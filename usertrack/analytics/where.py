@@ -118,9 +118,12 @@ def check_all(texts: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def spliced(sql: str, where: Sequence[str]) -> str:
-    """A query's HogQL with its `{filters}` slot holding the --where expressions, ANDed."""
+    """A query's HogQL with its `{filters}` slot holding the --where expressions, ANDed, or
+    `true` without one. Always filled here, never sent as a placeholder: PostHog's HogQLQuery
+    evaluates every placeholder against the query's `values` when it has any (every usertrack
+    query has), and `filters` is not one of them."""
     if not where:
-        return sql
+        return sql.replace("{filters}", "true")
     return sql.replace("{filters}", "(" + " AND ".join(f"({w})" for w in where) + ")")
 
 
