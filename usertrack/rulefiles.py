@@ -14,9 +14,11 @@ from typing import Any
 from usertrack.errors import UsertrackError
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def did_you_mean(word: str, choices: Iterable[str], n: int = 1) -> str:
+    """' (did you mean 'a'?)', or with `n` up to n close names, the closest first
+    (' (did you mean 'a' or 'b'?)'); '' when none is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=n)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def reject_unknown_keys(

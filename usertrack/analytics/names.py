@@ -36,18 +36,10 @@ def property_keys(
 def unknown(typed: Mapping[str, str], known: Mapping[str, int], what: str) -> tuple[str, ...]:
     """A note for each typed name (option or step label -> name) that `known` lacks:
     "--start 'signed_up' is no event in the range (did you mean 'user_signed_up'?)"."""
+    from usertrack.rulefiles import did_you_mean
+
     return tuple(
-        f"{label} {name!r} is no {what} in the range{_closest(name, known)}"
+        f"{label} {name!r} is no {what} in the range{did_you_mean(name, known, n=3)}"
         for label, name in typed.items()
         if name not in known
     )
-
-
-def _closest(name: str, known: Mapping[str, int]) -> str:
-    """' (did you mean 'a' or 'b'?)': up to three close names, the closest first."""
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
