@@ -22,6 +22,15 @@ EXIT_COVERAGE = 9  # tracking-plan coverage below --fail-under (a CI gate, not a
 EXIT_BUSY = 10  # another run holds the home's lock (alerts --notify, sync --apply)
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an error's message (a server's error text can run to a
+    stack of lines), stripped and redacted; the error's type when it has no message."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return redact(line.strip())
+    return type(error).__name__
+
+
 class UsertrackError(Exception):
     """Base class: `str(err)` is the one-line message shown to the user."""
 

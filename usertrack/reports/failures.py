@@ -182,8 +182,9 @@ def _check_expressions(spec: FailureRules) -> None:
     """Compile every pattern and bind every `when` in DuckDB; name the rule of the first failure."""
     import duckdb
 
+    from usertrack.errors import first_line
     from usertrack.sandbox import UnsafeSQLError, check_expression, scratch
-    from usertrack.segments.rules import binder_message, first_line
+    from usertrack.segments.rules import binder_message
 
     con = scratch()  # its TEMP table `failure` goes with it
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
-from usertrack.errors import SegmentsFileError
+from usertrack.errors import SegmentsFileError, first_line
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
@@ -352,11 +352,6 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
             raise SegmentsFileError(binder_message(where, "order", e, columns, available)) from None
         except duckdb.Error as e:
             raise SegmentsFileError(f"{where}: order is not valid: {first_line(e)}") from None
-
-
-def first_line(e: BaseException) -> str:
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    return lines[0] if lines else type(e).__name__
 
 
 def binder_message(

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.emails import email_key_sql
-from usertrack.errors import DataError
+from usertrack.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -99,11 +99,6 @@ STORE_TABLES = ("events", "persons", "sessions", "person_distinct_ids", META_TAB
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _sql_str(value: str) -> str:
@@ -202,7 +197,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
     except duckdb.Error as e:
-        raise DataError(f"cannot read the events to store: {_first_line(e)}") from None
+        raise DataError(f"cannot read the events to store: {first_line(e)}") from None
     types = {str(row[0]).lower(): str(row[1]) for row in described}
     missing = [c for c in RAW_COLUMNS if c not in types]
     if missing:
@@ -261,7 +256,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
     except duckdb.Error as e:
-        raise DataError(f"cannot build the events store: {_first_line(e)}") from None
+        raise DataError(f"cannot build the events store: {first_line(e)}") from None
     # Drop whatever `load` created, so the store holds only its own tables.
     for name, kind in con.execute(
         "SELECT table_name, table_type FROM information_schema.tables"
@@ -346,7 +341,7 @@ def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return connect(path, read_only=True)
     except duckdb.Error as e:
-        raise DataError(f"cannot open events store {path}: {_first_line(e)}") from None
+        raise DataError(f"cannot open events store {path}: {first_line(e)}") from None
 
 
 def store_info(path: Path) -> dict[str, str]:
@@ -611,7 +606,7 @@ def _read_error(f: Path, kind: str | None, err: BaseException) -> str:
         line = _first_bad_json_line(f)
         if line is not None:
             return f"{f}:{line[0]}: malformed JSON ({line[1]})"
-    return f"{f}: cannot read {kind or 'file'}: {_first_line(err)}"
+    return f"{f}: cannot read {kind or 'file'}: {first_line(err)}"
 
 
 def _first_bad_json_line(f: Path) -> tuple[int, str] | None:

@@ -24,7 +24,13 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import Cancelled, ConfigError, QueryError, SourceConnectionError, redact
+from usertrack.errors import (
+    Cancelled,
+    ConfigError,
+    QueryError,
+    SourceConnectionError,
+    first_line,
+)
 from usertrack.sources.base import (
     STREAM_BATCH,
     Result,
@@ -233,7 +239,7 @@ class PostgresSource:
                     " %2F, space as %20",
                 ) from None
             except psycopg.OperationalError as e:
-                message = _first_line(e)
+                message = first_line(e)
                 transient = is_transient(message)
                 if not transient or attempt >= self.connect_attempts:
                     tried = f" (after {attempt} attempts)" if attempt > 1 else ""
@@ -355,10 +361,10 @@ class PostgresSource:
             conn.close()  # lost: the next query opens a new one
             raise SourceConnectionError(
                 f"lost the connection to {self.description} while running {query.id}:"
-                f" {_first_line(e)}"
+                f" {first_line(e)}"
             ) from None
         except psycopg.Error as e:
-            raise QueryError(f"query {query.id} ({query.path}) failed: {_first_line(e)}") from None
+            raise QueryError(f"query {query.id} ({query.path}) failed: {first_line(e)}") from None
         finally:
             finished.set()
 
@@ -373,11 +379,6 @@ class PostgresSource:
                 self._conn.close()
             finally:
                 self._conn = None
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return redact(text[0]) if text else type(e).__name__
 
 
 def bindable(value: Any) -> Any:

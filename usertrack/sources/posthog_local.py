@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from usertrack.errors import HogQLTranslationError, QueryError
+from usertrack.errors import HogQLTranslationError, QueryError, first_line
 from usertrack.sources.base import STREAM_BATCH, Result, RowStream, current_token
 
 if TYPE_CHECKING:
@@ -130,11 +130,6 @@ def _arrow_rows(
         schema=schema,
     )
     return pa.concat_tables([first, rest])
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 class LocalPostHogSource:
@@ -317,4 +312,4 @@ def _guarded(cur: duckdb.DuckDBPyConnection, where: str) -> Iterator[None]:
     except duckdb.Error as e:
         if token is not None:
             token.check()  # interrupted because the command was cancelled: say so
-        raise QueryError(f"{where}: DuckDB: {_first_line(e)}") from None
+        raise QueryError(f"{where}: DuckDB: {first_line(e)}") from None
