@@ -191,7 +191,7 @@ def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, folder: str, 
     queries = _big_query(tmp_path, BIG[folder], folder)
     out = tmp_path / f"big.{fmt}"
     gc.collect()
-    gc.disable()  # as cli.main runs every command: cyclic garbage made per row would stay
+    gc.disable()  # as cli.program.main runs every command: cyclic garbage made per row would stay
     tracemalloc.start()
     try:
         args = ["query", f"{folder}/big", "--queries", str(queries), "-o", str(out)]

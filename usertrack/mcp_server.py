@@ -1,7 +1,7 @@
 """usertrack as a Model Context Protocol server (`usertrack mcp`), over stdio.
 
 Each tool is one of usertrack's read-only commands. Its input schema is generated from the
-command's own Click parameters (usertrack/cli.py), so the CLI and the tools cannot drift: a new
+command's own Click parameters (usertrack/cli/), so the CLI and the tools cannot drift: a new
 option is a new tool argument, with the same type, default and help. A call runs the command in
 this process with `--format json` and answers with exactly what the command printed; the sources
 (the demo's PostgreSQL and event store, a live API's cache) stay open between calls

@@ -1,0 +1,521 @@
+"""The product analytics commands: funnel, retention, activity, features, trends, sessions, paths.
+Each parses its options and calls `usertrack.analytics`; the definitions are in docs/metrics.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from usertrack.cli.context import events_workspace
+from usertrack.cli.options import (
+    MAX_DAYS,
+    AsOfOpt,
+    FormatOpt,
+    OutOpt,
+    QueriesOpt,
+    RefreshOpt,
+    SegmentsOpt,
+)
+from usertrack.cli.output import answer_console, choose_format, emit, probe_out, warn
+from usertrack.cli.program import app, handle_errors
+from usertrack.errors import UsageError
+
+# ---------------------------------------------------------------------------------- analytics
+# Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
+# command parses its own options, opens the events workspace with `events_workspace`, runs
+# its analysis from usertrack.analytics and renders with `_analytics_output`.
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Start of the range: DATE (00:00 UTC) or DATETIME. Instead of --days."
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until", help="End of the range: DATE (its whole day) or DATETIME. Default: --as-of."
+    ),
+]
+RangeDaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--days",
+        "-d",
+        min=1,
+        max=MAX_DAYS,
+        help="The range is this many days up to --until (default 30 days).",
+    ),
+]
+
+
+CompareOpt = Annotated[
+    bool,
+    typer.Option("--compare", help="Also the previous period of the same length, and the change."),
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
+        " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
+    ),
+]
+
+
+def _where(texts: list[str] | None) -> tuple[str, ...]:
+    """The --where expressions, each checked (usertrack.analytics.where): exit 2 otherwise."""
+    from usertrack.analytics.where import check_all
+
+    return check_all(texts)
+
+
+def _analytics_output(
+    chosen: str,
+    out: Path | None,
+    result: Any,
+    name: str,
+    texts: Any,
+    view: str,
+    where: tuple[str, ...] = (),
+) -> None:
+    """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
+    imported only when a table is drawn: json, csv and md answers do without rich's import),
+    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`. The --where
+    expressions, if any, head the table and the Markdown and are the JSON's "where"."""
+    from usertrack.analytics.where import with_where
+
+    if chosen == "table":
+        import importlib
+
+        console = answer_console()
+        if where:
+            from usertrack.rendering.terminal import plain
+
+            console.print(plain(with_where("", where, "table")))
+        table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
+        table(console, result)
+    else:
+        suffix = "markdown" if chosen == "md" else chosen
+        emit(with_where(getattr(texts, f"{name}_{suffix}")(result), where, chosen), out)
+
+
+@app.command()
+def funnel(
+    steps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Event names in order. Default: the activation funnel (user_signed_up,"
+            " onboarding_started, workspace_created, first_item_created, onboarding_completed).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window", "-w", help="Conversion window from step 1: 14d, 1h, 30m, 2w, 1mo (31 days)."
+        ),
+    ] = "14d",
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Break down by this event property (first touch)."),
+    ] = None,
+    dropped: Annotated[
+        str | None,
+        typer.Option(
+            "--dropped",
+            help="List who dropped at this step (event name or number): reached the one before,"
+            " never this one.",
+        ),
+    ] = None,
+    where: WhereOpt = None,
+    compare: CompareOpt = False,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
+    with handle_errors():
+        from usertrack.analytics import funnel as funnels
+        from usertrack.analytics import render
+        from usertrack.analytics.common import date_range, parse_window
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        span_window = parse_window(window)
+        chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
+        if dropped is not None:
+            funnels.step_index(chosen_steps, dropped)
+            if by is not None:
+                raise UsageError("--by and --dropped do not go together")
+            if compare:
+                raise UsageError("--compare and --dropped do not go together")
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            span = date_range(moment, days=days, since=since, until=until)
+            if dropped is not None:
+                gone = funnels.dropped(
+                    ws, moment, span, dropped, steps=chosen_steps, window=span_window,
+                    progress=progress,
+                )  # fmt: skip
+            else:
+                result = funnels.funnel(
+                    ws, moment, span, steps=chosen_steps, window=span_window, by=by,
+                    compare=compare, progress=progress,
+                )  # fmt: skip
+        if dropped is not None:
+            _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
+            return
+        for note in result.notes:
+            warn(note)
+        _analytics_output(chosen, out, result, "funnel", render, "view", where=filters)
+
+
+@app.command()
+def retention(
+    period: Annotated[
+        str, typer.Option("--period", "-p", help="day (UTC), week (ISO, Monday) or month.")
+    ] = "week",
+    periods: Annotated[
+        int,
+        typer.Option("--periods", "-n", help="Cohorts: this many periods up to --as-of's."),
+    ] = 8,
+    start: Annotated[
+        str, typer.Option("--start", help="The event that puts a person in a cohort.")
+    ] = "user_signed_up",
+    return_event: Annotated[
+        str | None,
+        typer.Option("--return", help="The event that counts as coming back. Default: any."),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="first-time (cohort of the first start event ever) or recurring (every period"
+            " with one).",
+        ),
+    ] = "first-time",
+    where: WhereOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Cohort retention: of those who started in a period, how many came back in each after."""
+    with handle_errors():
+        from usertrack.analytics import render
+        from usertrack.analytics import retention as retentions
+        from usertrack.analytics.common import parse_period
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        chosen_period = parse_period(period)
+        chosen_mode = retentions.parse_mode(mode)
+        if not 1 <= periods <= retentions.MAX_PERIODS:
+            raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            result = retentions.retention(
+                ws,
+                moment,
+                period=chosen_period,
+                periods=periods,
+                start_event=start,
+                return_event=return_event,
+                mode=chosen_mode,
+                progress=progress,
+            )
+        for note in result.notes:
+            warn(note)
+        _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
+
+
+@app.command()
+def activity(
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            "-d",
+            min=1,
+            max=MAX_DAYS,
+            help="The daily series, stickiness and heatmap cover this many UTC days up to --as-of.",
+        ),
+    ] = 30,
+    periods: Annotated[
+        int,
+        typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
+    ] = 8,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Also the --days days before, and the change."),
+    ] = False,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Active users: DAU, WAU, MAU, stickiness, weekly lifecycle and when people are active."""
+    with handle_errors():
+        from usertrack.analytics import activity as activities
+        from usertrack.analytics import usage_report
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        activities.check_periods(periods)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            result = activities.activity(
+                ws, moment, days=days, periods=periods, compare=compare, progress=progress
+            )
+        _analytics_output(
+            chosen, out, result, "activity", usage_report, "usage_view", where=filters
+        )
+
+
+@app.command()
+def features(
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            "-d",
+            min=1,
+            max=MAX_DAYS,
+            help="The period: this many days up to --as-of, compared with as many before.",
+        ),
+    ] = 30,
+    event: Annotated[
+        bool,
+        typer.Option("--event", help="Count event names instead of feature_used's feature."),
+    ] = False,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold", help="Trend: up or down at this percent change of uses, else flat."
+        ),
+    ] = 10.0,
+    where: WhereOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Also the previous period's persons and adoption, and the change."
+        ),
+    ] = False,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Feature usage: uses, persons, adoption and trend against the period before."""
+    with handle_errors():
+        from usertrack.analytics import features as feature_usage
+        from usertrack.analytics import usage_report
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        feature_usage.check_threshold(threshold)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            result = feature_usage.features(
+                ws,
+                moment,
+                days=days,
+                by_event=event,
+                threshold=threshold,
+                compare=compare,
+                progress=progress,
+            )
+        _analytics_output(
+            chosen, out, result, "features", usage_report, "usage_view", where=filters
+        )
+
+
+@app.command()
+def trends(
+    events: Annotated[
+        list[str],
+        typer.Argument(help="Event names, side by side (up to 10).", show_default=False),
+    ],
+    interval: Annotated[
+        str,
+        typer.Option("--interval", "-i", help="hour, day, week (ISO, from Monday) or month; UTC."),
+    ] = "day",
+    math: Annotated[
+        str,
+        typer.Option(
+            "--math",
+            "-m",
+            help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
+            " days to each point), or sum, avg, min, max, median, p90 with :PROPERTY.",
+        ),
+    ] = "total",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Break down by this event property: the top values, the rest as other."
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=100, help="With --by: keep this many values.")
+    ] = 10,
+    cumulative: Annotated[
+        bool,
+        typer.Option(
+            "--cumulative", help="Running totals (dau: each person once, when first seen)."
+        ),
+    ] = False,
+    where: WhereOpt = None,
+    compare: CompareOpt = False,
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Trends: an event's count, persons, WAU/MAU or property math per interval (PostHog's)."""
+    with handle_errors():
+        from usertrack.analytics import trends as trends_mod
+        from usertrack.analytics import trends_report
+        from usertrack.analytics.common import date_range
+        from usertrack.analytics.where import check_all
+
+        chosen = choose_format(fmt, out)
+        chosen_interval = trends_mod.parse_interval(interval)
+        chosen_math = trends_mod.parse_math(math)
+        trends_mod.check(list(events), chosen_interval, chosen_math, top)
+        filters = check_all(where)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            span = date_range(moment, days=days, since=since, until=until)
+            result = trends_mod.trends(
+                ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
+                by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
+            )  # fmt: skip
+        for note in result.notes:
+            warn(note)
+        _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
+
+
+TopOpt = Annotated[
+    int,
+    typer.Option("--top", "-n", min=1, max=1000, help="Keep this many rows in each list."),
+]
+
+
+@app.command()
+def sessions(
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    top: TopOpt = 10,
+    where: WhereOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Sessions: count, durations, length buckets, bounce rate, entry/exit pages, devices."""
+    with handle_errors():
+        from usertrack.analytics import journey_render as render
+        from usertrack.analytics import sessions as sessions_mod
+        from usertrack.analytics.common import date_range
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            span = date_range(moment, days=days, since=since, until=until)
+            result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
+        _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
+
+
+@app.command()
+def paths(
+    steps: Annotated[
+        int, typer.Option("--steps", "-s", help="Nodes per path (2-20), as PostHog's default 5.")
+    ] = 5,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Only paths through this event or page, starting there.", metavar="NODE"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Only paths that reach this event or page, ending there.", metavar="NODE"
+        ),
+    ] = None,
+    days: RangeDaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    top: TopOpt = 20,
+    where: WhereOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """User paths: the most common sequences of pages and events, entry/exit nodes and edges."""
+    with handle_errors():
+        from usertrack.analytics import journey_render as render
+        from usertrack.analytics import paths as paths_mod
+        from usertrack.analytics.common import date_range
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        start, end = paths_mod.check_options(steps, start, end)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            span = date_range(moment, days=days, since=since, until=until)
+            result = paths_mod.paths(
+                ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
+            )
+        for note in result.notes:
+            warn(note)
+        _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)

@@ -1,0 +1,104 @@
+"""What a command runs in: the workspace its flags name (settings, queries, rules, sources), the
+as-of moment checked against the data, a --segment checked against the rules."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from usertrack.cli.output import info, spinner, warn
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from usertrack.config import Settings
+    from usertrack.workspace import Workspace
+
+
+def check_as_of(ws: Workspace, moment: datetime | None) -> None:
+    """--as-of after the data: an error on the demo (its data ends at its anchor), else a
+    warning (the newest rows may not have arrived; a future moment sees nothing new)."""
+    from usertrack.clock import now_utc
+    from usertrack.rendering.style import moment as shown
+
+    if moment is None:
+        return
+    if ws.demo is not None:
+        end = ws.default_as_of()
+        if moment > end:
+            raise UsageError(
+                f"--as-of {shown(moment)} is after the end of the demo's data"
+                f" ({shown(end)}); give an earlier moment, or regenerate the demo"
+                " with `usertrack demo --reset`"
+            )
+    elif moment > now_utc():
+        warn(f"--as-of {shown(moment)} is in the future: the data stops at now")
+
+
+def open_command_workspace(
+    progress: Callable[[str], None],
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool = False,
+    settings: Settings | None = None,
+    database: bool = True,
+) -> Workspace:
+    """The workspace a command's flags name: settings, query library, rules, sources
+    (`database=False`: PostHog only, for the commands that read nothing else)."""
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    return open_workspace(
+        settings or load_settings(),
+        queries_dir=resolve_queries_dir(queries_dir),
+        segments_path=resolve_segments_file(segments_file),
+        progress=progress,
+        notice=info,
+        warn=warn,
+        refresh=refresh,
+        database=database,
+    )
+
+
+@contextlib.contextmanager
+def events_workspace(
+    as_of: str | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+    status: str = "loading queries",
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
+    and the progress callback, for a command that reads events only (the analytics, the
+    tracking plan's audit and draft)."""
+    from usertrack.clock import parse_as_of
+
+    moment = parse_as_of(as_of) if as_of else None
+    with spinner(status) as progress:
+        ws = open_command_workspace(
+            progress,
+            queries_dir=queries_dir,
+            segments_file=segments_file,
+            refresh=refresh,
+            database=False,
+        )
+        with ws:
+            check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
+def check_segment(ws: Workspace, segment: str) -> None:
+    from usertrack.errors import SegmentsFileError
+    from usertrack.rulefiles import did_you_mean
+
+    ids = [s.id for s in ws.rules.segments]
+    if segment not in ids:
+        raise SegmentsFileError(
+            f"--segment {segment!r}: no such segment in {ws.rules.path}"
+            f"{did_you_mean(segment, ids)} (known: {', '.join(ids)})"
+        )

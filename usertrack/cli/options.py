@@ -1,0 +1,62 @@
+"""Options shared by several commands, declared once (the MCP server's tools are generated from the
+same Click parameters, so the CLI and the tools cannot drift)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# `--days` beyond ten years is a typo, not a question (and overflows interval arithmetic).
+MAX_DAYS = 3660
+
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (terminal), json, csv or md. Default: table, or the --out file's extension.",
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Write to this file (atomically; folders are created) instead of stdout; - is stdout.",
+    ),
+]
+UserFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (terminal), json or md. Default: table, or the --out file's extension.",
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Look from this moment: DATE (00:00 UTC) or DATETIME (UTC)."
+        " Default: now (on the demo: the end of its data).",
+    ),
+]
+SegmentsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--segments", help="Segment rules file. Default: ./segments.yaml, else the shipped one."
+    ),
+]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option("--refresh", help="Ask the live sources again instead of using cached results."),
+]
+QueriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queries", help="Query library folder. Default: ./queries, else the shipped one."
+    ),
+]

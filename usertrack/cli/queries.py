@@ -1,0 +1,217 @@
+"""`usertrack query`, `insight` and `cache`: the query library run as it is, PostHog's saved
+insights, the cache of live results."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from usertrack.cli.context import check_as_of, open_command_workspace
+from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
+from usertrack.cli.output import (
+    answer_console,
+    choose_format,
+    emit,
+    emit_rows,
+    info,
+    probe_out,
+    spinner,
+)
+from usertrack.cli.program import app, handle_errors
+from usertrack.errors import UsageError
+
+
+@app.command()
+def query(
+    query_id: Annotated[
+        str | None, typer.Argument(help="A query of the library, e.g. neon/runs.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE for a parameter of the query (repeatable)."),
+    ] = None,
+    list_queries: Annotated[
+        bool,
+        typer.Option("--list", help="List the runnable queries: id, description, parameters."),
+    ] = False,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    queries_dir: QueriesOpt = None,
+    segments_file: SegmentsOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Run one query file of the library on its source and print its rows (--list: which)."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.rendering.terminal import render_result_table
+
+        if list_queries:
+            if query_id is not None:
+                raise UsageError("--list takes no QUERY_ID")
+            _list_queries(queries_dir)
+            return
+        if query_id is None:
+            raise UsageError("missing QUERY_ID (see `usertrack query --list`)")
+        chosen = choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        given: dict[str, str] = {}
+        for item in param or []:
+            name, sep, value = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise UsageError(f"--param {item!r} is not NAME=VALUE")
+            if name in ("as_of", "exclude_pattern"):
+                raise UsageError(
+                    f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
+                )
+            if name == "email":  # the one normalisation, as `usertrack user` matches it
+                from usertrack.emails import normalize_email
+
+                value = normalize_email(value) or ""
+            given[name] = value
+        probe_out(out)
+        with contextlib.ExitStack() as open_until_written:
+            with spinner(f"running {query_id}") as progress:
+                ws = open_until_written.enter_context(
+                    open_command_workspace(
+                        progress,
+                        queries_dir=queries_dir,
+                        segments_file=segments_file,
+                        refresh=refresh,
+                    )
+                )
+                target = _runnable_query(ws.library, query_id)
+                values = _typed_params(target, given)
+                check_as_of(ws, moment)
+                when = moment or ws.default_as_of()
+                if chosen == "table":  # fitted to the terminal: every row first
+                    result = ws.run_query(query_id, when, **values)
+                else:  # json, csv, md: written as the rows arrive, whatever their number
+                    rows = open_until_written.enter_context(
+                        ws.stream_query(query_id, when, **values)
+                    )
+            if chosen == "table":
+                render_result_table(
+                    answer_console(), result, title=f"{query_id} — {target.description}"
+                )
+            else:
+                emit_rows(rows, chosen, out, query=query_id, title=query_id)
+
+
+# join/ queries run over the per-user tables the other sources build (inside `segments`); on
+# their own they have nothing to read, so `query` neither lists nor runs them.
+def _runnable_query(library: Any, query_id: str) -> Any:
+    from usertrack.sources.queries import STANDALONE_FOLDERS
+
+    if query_id not in library.queries:  # suggest and name only what `query` can run
+        from usertrack.errors import NotFoundError
+        from usertrack.rulefiles import did_you_mean
+
+        runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
+        raise NotFoundError(
+            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
+            hint="`usertrack query --list` shows each query with its description and parameters",
+        )
+    target = library.get(query_id)
+    if target.folder not in STANDALONE_FOLDERS:
+        raise UsageError(
+            f"query {query_id} runs over the joined per-user tables inside `usertrack segments`;"
+            " it cannot run alone (see `usertrack query --list`)"
+        )
+    return target
+
+
+def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
+    from usertrack.sources.queries import convert_param
+
+    unknown = sorted(set(given) - target.param_names)
+    if unknown:
+        raise UsageError(
+            f"query {target.id} has no parameter {unknown[0]!r}"
+            f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+        )
+    missing = [p.name for p in target.params if p.default is None and p.name not in given]
+    if missing:  # the user's to give, not a fault of the query file
+        raise UsageError(
+            f"query {target.id} needs {' '.join(f'-p {m}=VALUE' for m in missing)}"
+            " (it has no default; see `usertrack query --list`)"
+        )
+    return {name: convert_param(target, name, value) for name, value in given.items()}
+
+
+def _list_queries(queries_dir: Path | None) -> None:
+    from usertrack.config import resolve_queries_dir
+    from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
+
+    library = load_queries(resolve_queries_dir(queries_dir))
+    lines = []
+    for q in sorted(library.queries.values(), key=lambda q: q.id):
+        if q.folder not in STANDALONE_FOLDERS:
+            continue
+        params = [
+            f"{p.name}={p.default if p.default is not None else '(required)'}"
+            for p in q.params
+            if p.name not in ("as_of", "exclude_pattern")  # set by usertrack, not by -p
+        ]
+        lines.append(f"{q.id}  {q.description}")
+        lines.append(f"  parameters (-p NAME=VALUE): {', '.join(params) or 'none'}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def insight(
+    insight_id: Annotated[str, typer.Argument(help="A saved insight's numeric id or short_id.")],
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Fetch a saved PostHog insight (refreshed) and print its result."""
+    with handle_errors():
+        from usertrack.config import load_settings
+        from usertrack.errors import ConfigError
+        from usertrack.rendering.export import render_result
+        from usertrack.rendering.terminal import render_result_table
+        from usertrack.sources.posthog_http import PostHogHTTPSource
+
+        chosen = choose_format(fmt, out)
+        settings = load_settings()
+        if not (settings.posthog_project_id and settings.posthog_api_key):
+            raise ConfigError(
+                "saved insights live in PostHog: set POSTHOG_PROJECT_ID and"
+                " POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST for EU or self-hosted)"
+            )
+        probe_out(out)
+        with spinner(f"fetching insight {insight_id}") as progress:
+            source = PostHogHTTPSource(
+                settings.posthog_api_key,
+                settings.posthog_project_id,
+                settings.posthog_host,
+                progress=progress,
+            )
+            with source:
+                result = source.fetch_insight(insight_id)
+        name = str(result.meta.get("name") or f"insight {insight_id}")
+        if chosen == "table":
+            render_result_table(answer_console(), result, title=name)
+        else:
+            emit(render_result(result, chosen, insight=insight_id, title=name), out)
+
+
+cache_app = typer.Typer(help="The on-disk cache of live query results.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached query result."""
+    with handle_errors():
+        from usertrack.config import load_settings
+        from usertrack.sources.cache import clear
+
+        removed = clear(load_settings().home)
+        info(f"usertrack: removed {removed} cached result(s)")

@@ -1,0 +1,185 @@
+"""`usertrack segments`: every user classified, the table or an export, the history
+saved, --changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from usertrack.cli.context import check_as_of, check_segment, open_command_workspace
+from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
+from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
+from usertrack.cli.program import app, handle_errors, leave_to_exit
+from usertrack.errors import UsageError
+
+
+@app.command()
+def segments(
+    segment: Annotated[
+        str | None, typer.Option("--segment", "-s", help="List the users of one segment (by id).")
+    ] = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="Users shown per segment in the table and md. Default: 5, all with --segment.",
+        ),
+    ] = None,
+    refresh: RefreshOpt = False,
+    save: Annotated[
+        bool | None,
+        typer.Option(
+            "--save/--no-save",
+            help="Save this run's segments to the history under USERTRACK_HOME (for --changes)."
+            " Default: save, unless --segments names another file than the default rules.",
+        ),
+    ] = None,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes", help="Show who entered and left each segment since --since instead."
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="With --changes: compare with this moment (DATE or DATETIME, UTC)."
+            " Default: 7 days before --as-of.",
+        ),
+    ] = None,
+) -> None:
+    """Classify every user into the segments of segments.yaml and show who to act on."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.config import load_settings
+
+        chosen = choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        if since is not None and not changes:
+            raise UsageError("--since goes with --changes")
+        probe_out(out)
+        if limit is None:
+            limit = None if segment is not None else 5
+        settings = load_settings()
+        with spinner("loading rules and queries") as progress:
+            ws = open_command_workspace(
+                progress,
+                queries_dir=queries_dir,
+                segments_file=segments_file,
+                refresh=refresh,
+                settings=settings,
+            )
+            try:
+                if segment is not None:
+                    check_segment(ws, segment)
+                check_as_of(ws, moment)
+                result = ws.classify(moment or ws.default_as_of(), progress)
+                if changes:
+                    moves = _segments_history(ws, result, save, since, progress)
+                else:
+                    history = _history_to_save(ws, save)
+            except BaseException:
+                ws.close()
+                raise
+        if changes:
+            ws.close()
+            _show_changes(moves, chosen, out, segment, limit or 5)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The snapshot is written, and the sources closed (the events store frees its cache),
+        # while the output is: SQLite and DuckDB do most of that work outside the interpreter's
+        # lock, so it costs the wall time little.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usertrack-after") as after:
+            after.submit(ws.close)
+            saved = after.submit(_save_and_close, history, result) if history else None
+            if chosen == "table":
+                from usertrack.rendering.terminal import render_segments  # rich: imported now
+
+                render_segments(answer_console(), result, segment, limit)
+            else:
+                from usertrack.rendering.export import render
+
+                emit(render(result, chosen, segment, limit), out)
+            if saved:
+                saved.result()
+        leave_to_exit(result)
+
+
+def _history_to_save(ws: Any, save: bool | None) -> Any:
+    """The history this run's snapshot goes to, or None. `save` None (neither --save nor
+    --no-save) saves only under the default rules file."""
+    from usertrack.segments.history import open_history, saves_by_default
+
+    if save is None:
+        save = saves_by_default(ws)
+        if not save:
+            say(
+                f"usertrack: not saved to the history: {ws.rules.path} is not the default"
+                " rules file (add --save to save it)"
+            )
+    history = open_history(ws)  # checks USERTRACK_HISTORY_DAYS, saving or not
+    return history if save else None
+
+
+def _save_snapshot(history: Any, result: Any) -> None:
+    """Save the snapshot of `result` in `history` (open), saying on stderr when it was not."""
+    from usertrack.errors import DataError
+
+    try:
+        if history.save(result) is None:
+            say("usertrack: not saved: the history holds a later snapshot of that day")
+    except DataError as e:
+        say(f"usertrack: warning: snapshot not saved: {e}")
+
+
+def _save_and_close(history: Any, result: Any) -> None:
+    with history:
+        _save_snapshot(history, result)
+
+
+def _segments_history(
+    ws: Any, result: Any, save: bool | None, since: str | None, progress: Any
+) -> Any:
+    """`segments --changes`: save the snapshot (see `_history_to_save`), compare with the
+    baseline."""
+    from datetime import timedelta
+
+    from usertrack.clock import parse_as_of
+    from usertrack.segments.history import (
+        Snapshot,
+        baseline_for,
+        check_since,
+        compare,
+        open_history,
+    )
+
+    moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
+    check_since(moment, result.as_of)
+    saving = _history_to_save(ws, save)
+    with saving or open_history(ws) as history:
+        if saving:
+            _save_snapshot(history, result)
+        baseline = baseline_for(ws, history, moment, progress, notice=say)
+    return compare(baseline, Snapshot.of(result), result.segments)
+
+
+def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, limit: int) -> None:
+    if fmt == "table":
+        from usertrack.rendering.terminal import render_changes
+
+        render_changes(answer_console(), moves, segment, limit)
+    else:
+        from usertrack.segments.history import render_changes as render_changes_text
+
+        emit(render_changes_text(moves, fmt, segment, limit), out)

@@ -1,0 +1,100 @@
+"""`usertrack demo` and `usertrack doctor`: the demo workspace, and the checks of a real one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from usertrack.cli.options import QueriesOpt, SegmentsOpt
+from usertrack.cli.output import info, spinner
+from usertrack.cli.program import app, handle_errors
+from usertrack.errors import UsageError
+
+
+@app.command()
+def demo(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            help="`stop`: stop the demo PostgreSQL now (it otherwise stops itself after"
+            " USERTRACK_DEMO_IDLE seconds unused, default 600).",
+            show_default=False,
+        ),
+    ] = None,
+    users: Annotated[
+        int, typer.Option("--users", min=10, help="How many users to generate.")
+    ] = 2000,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Regenerate even if the demo exists.")
+    ] = False,
+) -> None:
+    """Generate the built-in demo workspace (PostgreSQL + PostHog events) under USERTRACK_HOME."""
+    with handle_errors():
+        from usertrack.config import load_settings
+        from usertrack.demo.generator import ensure_demo, read_manifest
+
+        settings = load_settings()
+        if action is not None:
+            _demo_action(action, settings.home)
+            return
+        existed = read_manifest(settings.home) is not None
+        with spinner("preparing the demo workspace") as progress:
+            # A size asked for: an interrupted generation of another is not resumed.
+            ws = ensure_demo(
+                settings.home, users=users, reset=reset or not existed, progress=progress
+            )
+            fresh = reset or not existed
+            if ws.users != users:  # an existing demo of another size: regenerate at this one
+                ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
+                fresh = True
+        from usertrack.files import secure_home
+
+        secure_home(settings.home)  # the demo server outlives this command: keep its home private
+        verb = "generated" if fresh else "already there:"
+        info(
+            f"usertrack: demo {verb} {ws.users:,} users, data up to {ws.anchor.isoformat()},"
+            f" in {ws.root}"
+        )
+
+
+def _demo_action(action: str, home: Path) -> None:
+    from usertrack.demo.generator import stop_demo
+
+    if action != "stop":
+        raise UsageError(f"demo {action!r}: unknown action (known: stop)")
+    stopped = stop_demo(home)
+    info(
+        "usertrack: demo PostgreSQL stopped"
+        if stopped
+        else "usertrack: the demo PostgreSQL was not running"
+    )
+
+
+@app.command()
+def doctor(
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+) -> None:
+    """Check the configuration and reach every source; print the fix for anything wrong."""
+    with handle_errors():
+        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.doctor import exit_code, run_checks
+
+        settings = load_settings()
+        with spinner("checking") as progress:
+            checks = run_checks(
+                settings,
+                queries_dir=resolve_queries_dir(queries_dir),
+                segments_path=resolve_segments_file(segments_file),
+                progress=progress,
+            )
+        for check in checks:
+            mark = "✓" if check.ok else "✗"
+            typer.echo(f"{mark} {check.name}: {check.detail}")
+            if not check.ok and check.fix:
+                typer.echo(f"  fix: {check.fix}")
+        code = exit_code(checks)
+        if code:
+            raise typer.Exit(code)
