@@ -276,10 +276,15 @@ def test_version_and_h_everywhere() -> None:
         assert result.stdout.startswith("Usage: ") and "-h, --help" in result.stdout
 
 
-def test_shell_completion_is_offered() -> None:
+def test_shell_completion_is_offered(monkeypatch: pytest.MonkeyPatch) -> None:
     help_text = run(["--help"]).stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text
-    script = run(["--show-completion", "bash"])
+    # Typer finds the shell among the process's ancestors (shellingham): a run detached from
+    # any shell (nohup, a service) has none, so the shell is given here.
+    import shellingham
+
+    monkeypatch.setattr(shellingham, "detect_shell", lambda *a, **k: ("bash", "/bin/bash"))
+    script = run(["--show-completion"])
     assert script.exit_code == 0 and "_usertrack_completion" in script.stdout
 
 
