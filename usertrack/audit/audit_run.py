@@ -211,10 +211,42 @@ def run_audit(
 
     step("running posthog/plan_events")
     seen = event_periods(ws, as_of, days)
-    planned = [e.name for e in plan.events]
-
     prop_rows, values = property_figures(ws, plan, as_of, days, step)
+    events_out, missing, stopped = planned_events(plan, seen, prop_rows, values)
+    unplanned = unplanned_events(plan, seen)
+    naming = {
+        "pattern": plan.naming_pattern,
+        "exempt_prefixes": list(plan.exempt_prefixes),
+        "violations": [u["event"] for u in unplanned if u["breaks_naming"]],
+    }
+    person = person_fill(ws, plan, as_of, days, step)
+    ident = identity(ws, as_of, days, step)
+    audit = Audit(
+        as_of=as_of,
+        days=days,
+        since=as_of - timedelta(days=days),
+        plan_path=str(plan.path),
+        coverage=coverage(plan, events_out),
+        events=events_out,
+        missing=missing,
+        stopped=stopped,
+        unplanned=unplanned,
+        naming=naming,
+        person_properties=person,
+        identity=ident,
+    )
+    audit.problems = problems(audit)
+    return audit
 
+
+def planned_events(
+    plan: TrackingPlan,
+    seen: dict[str, dict[str, Any]],
+    prop_rows: dict[tuple[str, str], dict[str, Any]],
+    values: dict[tuple[str, str], list[tuple[str, int]]],
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Each planned event with its figures and properties' (status seen, stopped or missing),
+    the names of the missing ones, and the stopped ones with their previous period's figures."""
     events_out: list[dict[str, Any]] = []
     missing: list[str] = []
     stopped: list[dict[str, Any]] = []
@@ -260,7 +292,11 @@ def run_audit(
                 ],
             }
         )  # fmt: skip
+    return events_out, missing, stopped
 
+
+def coverage(plan: TrackingPlan, events_out: list[dict[str, Any]]) -> dict[str, Any]:
+    """The share of planned events seen, overall and per tier."""
     tiers = []
     for tier, description in plan.tiers.items():
         mine = [e for e in events_out if e["tier"] == tier]
@@ -275,9 +311,13 @@ def run_audit(
             }
         )
     hit = sum(1 for e in events_out if e["status"] == "seen")
-    coverage = {"planned": len(events_out), "seen": hit, "percent": _pct(hit, len(events_out)),
-                "tiers": tiers}  # fmt: skip
+    return {"planned": len(events_out), "seen": hit, "percent": _pct(hit, len(events_out)),
+            "tiers": tiers}  # fmt: skip
 
+
+def unplanned_events(plan: TrackingPlan, seen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events seen that the plan does not name, by volume, each with its closest planned name."""
+    planned = [e.name for e in plan.events]
     unplanned: list[dict[str, Any]] = []
     for name, row in seen.items():
         if name in planned or not int(row["events"] or 0):
@@ -294,12 +334,13 @@ def run_audit(
             }
         )
     unplanned.sort(key=lambda u: (-u["events"], u["event"]))
-    naming = {
-        "pattern": plan.naming_pattern,
-        "exempt_prefixes": list(plan.exempt_prefixes),
-        "violations": [u["event"] for u in unplanned if u["breaks_naming"]],
-    }
+    return unplanned
 
+
+def person_fill(
+    ws: Workspace, plan: TrackingPlan, as_of: datetime, days: int, step: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """posthog/plan_persons: each planned person property's fill rate among identified persons."""
     person: list[dict[str, Any]] = []
     if plan.person_properties:
         step("running posthog/plan_persons")
@@ -320,12 +361,19 @@ def run_audit(
                     "fill_percent": _pct(filled, persons),
                 }
             )
+    return person
 
+
+def identity(
+    ws: Workspace, as_of: datetime, days: int, step: Callable[[str], None]
+) -> dict[str, Any]:
+    """posthog/plan_identity: events and persons identified (by email), persons with several
+    distinct_ids, events from internal accounts."""
     step("running posthog/plan_identity")
     ident_rows = ws.run_query("posthog/plan_identity", as_of, days=days).as_dicts()
     ident = ident_rows[0] if ident_rows else {}
     total = int(ident.get("events") or 0)
-    identity = {
+    return {
         "definition": "an event is identified when its person has an email"
         " (person.properties.email)",
         "events": total,
@@ -338,22 +386,6 @@ def run_audit(
         "internal_events": int(ident.get("internal_events") or 0),
         "internal_percent": _pct(int(ident.get("internal_events") or 0), total),
     }
-    audit = Audit(
-        as_of=as_of,
-        days=days,
-        since=as_of - timedelta(days=days),
-        plan_path=str(plan.path),
-        coverage=coverage,
-        events=events_out,
-        missing=missing,
-        stopped=stopped,
-        unplanned=unplanned,
-        naming=naming,
-        person_properties=person,
-        identity=identity,
-    )
-    audit.problems = problems(audit)
-    return audit
 
 
 def problems(audit: Audit) -> list[str]:
