@@ -11,9 +11,6 @@ from usertrack.sources.base import Result
 from usertrack.sources.posthog_http.transport import RunStats, Transport
 from usertrack.sources.posthog_http.values import convert_rows, to_date
 
-# --------------------------------------------------------------------------------------------
-# Saved insights as tables
-
 
 def insight_table(result: Any, columns: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """A saved insight's `result` as columns and rows.

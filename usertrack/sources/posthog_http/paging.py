@@ -31,8 +31,6 @@ _PART = "usertrack_partition"
 class Paging(QueryRequests):
     """Pages, keyset pages and partitions, each page one `_query_page`."""
 
-    # ---------------------------------------------------------------- paging
-
     def _fetch_all(
         self, query: Query, sql: str, values: dict[str, Any], stats: RunStats
     ) -> tuple[list[str], list[list[Any]], Any]:
