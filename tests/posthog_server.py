@@ -1,7 +1,7 @@
 """A local PostHog-compatible HTTP server for the tests: real HTTP on 127.0.0.1, real ClickHouse.
 
 It answers the endpoints usertrack's live PostHog source uses, the way PostHog does (see the facts
-in usertrack/sources/posthog_http.py and ../shared/DESIGN.md). By default the engine is real
+in usertrack/sources/posthog_http/ and ../shared/DESIGN.md). By default the engine is real
 ClickHouse (chdb) running the HogQL printed as PostHog prints it (tests/clickhouse_engine.py,
 tests/hogql_printer.py), in the project timezone `timezone` unless a request's modifiers say
 `convertToProjectTimezone: false`; `engine="duckdb"` uses usertrack's own local engine instead

@@ -360,7 +360,7 @@ def test_a_partition_at_the_cap_is_split_not_trusted(
 ) -> None:
     # Partitions aimed at the full page: 1,000 rows in 10 partitions against a cap of 100, so
     # at least one is at the cap (they cannot all be under it), and is asked again in halves.
-    monkeypatch.setattr("usertrack.sources.posthog_http.PARTITION_SHARE", 1.0)
+    monkeypatch.setattr("usertrack.sources.posthog_http.paging.PARTITION_SHARE", 1.0)
     with source(big, page_size=100) as src:
         result = src.run(per_user(), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()

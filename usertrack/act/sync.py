@@ -39,10 +39,8 @@ never treated as empty nor overwritten; `reset_state` moves the files aside.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -53,15 +51,26 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from usertrack import locks
-from usertrack.errors import ConfigError, StateFileError, register_secret
+from usertrack.act.sync_state import (
+    ACKS_FILE,
+    LOCK_NAME,
+    LOCK_WHAT,
+    Pending,
+    State,
+    cannot_write,
+    finish_generation,
+    keep_acks,
+    load_state,
+    pending_generations,
+    save_state,
+    trim_torn_tail,
+)
+from usertrack.act.sync_state import reset_state as reset_state  # for the command
+from usertrack.errors import ConfigError, register_secret
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
-STATE_FILE = "posthog-sync.json"
-ACKS_FILE = "posthog-sync.acks"
-LOCK_NAME = "sync"
-LOCK_WHAT = "usertrack sync posthog --apply"
 DISTINCT_IDS_QUERY = "posthog/person_distinct_ids"
 ACCOUNT_IDS_QUERY = "neon/account_ids"
 # PostHog Cloud: the app and API at us/eu.posthog.com, ingestion at us/eu.i.posthog.com.
@@ -76,10 +85,6 @@ POST_TIMEOUT_SECONDS = 15.0  # one post, connect and each read
 DEADLINE_SECONDS = 600.0  # the whole send; what is left stays pending for the next run
 RETRIES = 3  # per batch, on a timeout, a network error, 408, 429 or 5xx (as the SDK's consumer)
 
-RESET_HINT = (
-    "usertrack sync posthog --reset-state moves it aside; the next --apply then sends every"
-    " segmented user again"
-)
 # A uuid5 namespace of usertrack's sync events (uuid5 of the URL namespace and this name).
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://usertrack.invalid/sync/posthog")
 
@@ -243,259 +248,6 @@ def gather(ws: Workspace, as_of: datetime, progress: Callable[[str], None] | Non
                 app_ids.setdefault(str(r["email"]), set()).add(str(r["user_id"]))
     facts.targets, facts.ambiguous = resolve_targets(rows, app_ids)
     return facts
-
-
-# --------------------------------------------------------------------------------------------
-# The state: posthog-sync.json (synced + pending) and posthog-sync.acks
-
-
-@dataclass
-class Pending:
-    """A generation being sent: its items are (email, distinct_id, segments, primary)."""
-
-    generation: str
-    synced_at: datetime
-    items: list[tuple[str, str, tuple[str, ...], str | None]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "generation": self.generation,
-            "synced_at": self.synced_at.isoformat(),
-            "items": [[e, d, list(s), p] for e, d, s, p in self.items],
-        }
-
-
-@dataclass
-class State:
-    path: Path
-    doc: dict[str, Any]  # the file's whole document, other workspaces' entries included
-    acked: dict[str, set[int]] = field(default_factory=dict)  # generation -> item indexes
-
-    def synced(self, workspace: str) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.doc["workspaces"].get(workspace, {}).items()}
-
-    def pending(self, workspace: str) -> Pending | None:
-        raw = self.doc.get("pending", {}).get(workspace)
-        if raw is None:
-            return None
-        return Pending(
-            generation=raw["generation"],
-            synced_at=datetime.fromisoformat(raw["synced_at"]),
-            items=[(e, d, tuple(s), p) for e, d, s, p in raw["items"]],
-        )
-
-    def after_pending(self, workspace: str) -> tuple[dict[str, list[str]], list[int]]:
-        """The synced state once the pending generation (if any) is done, and the indexes of its
-        items not acknowledged yet."""
-        synced = self.synced(workspace)
-        pending = self.pending(workspace)
-        if pending is None:
-            return synced, []
-        _fold(synced, pending.items)
-        done = self.acked.get(pending.generation, set())
-        return synced, [i for i in range(len(pending.items)) if i not in done]
-
-
-def _fold(synced: dict[str, list[str]], items: Sequence[tuple[str, str, Any, Any]]) -> None:
-    for email, _did, segments, _primary in items:
-        if segments:
-            synced[email] = list(segments)
-        else:
-            synced.pop(email, None)
-
-
-def _damaged(path: Path, what: str) -> StateFileError:
-    return StateFileError(f"{path}: {what}", hint=RESET_HINT)
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _check_doc(path: Path, doc: Any) -> dict[str, Any]:
-    """The document, or a StateFileError naming the first thing wrong with it."""
-    if not isinstance(doc, dict):
-        raise _damaged(path, f"the sync state is a JSON {_json_type(doc)}, not an object")
-    workspaces = doc.get("workspaces")
-    if not isinstance(workspaces, dict):
-        raise _damaged(path, '"workspaces" is missing or not an object')
-    for ws, synced in workspaces.items():
-        if not isinstance(synced, dict):
-            raise _damaged(path, f'"workspaces" > {json.dumps(ws)} is not an object')
-        for email, segments in synced.items():
-            if not _is_str_list(segments):
-                raise _damaged(
-                    path,
-                    f'"workspaces" > {json.dumps(ws)} > {json.dumps(email)}: the segments are'
-                    f" {json.dumps(segments)[:40]}, not a list of segment ids",
-                )
-    pending = doc.get("pending", {})
-    if not isinstance(pending, dict):
-        raise _damaged(path, '"pending" is not an object')
-    for ws, gen in pending.items():
-        where = f'"pending" > {json.dumps(ws)}'
-        if not isinstance(gen, dict) or not isinstance(gen.get("generation"), str):
-            raise _damaged(path, f"{where} has no generation")
-        try:
-            datetime.fromisoformat(str(gen.get("synced_at")))
-        except ValueError:
-            raise _damaged(path, f"{where}: synced_at is not a moment") from None
-        items = gen.get("items")
-        if not isinstance(items, list):
-            raise _damaged(path, f'{where}: "items" is not a list')
-        for n, item in enumerate(items):
-            if not (
-                isinstance(item, list)
-                and len(item) == 4
-                and isinstance(item[0], str)
-                and isinstance(item[1], str)
-                and _is_str_list(item[2])
-                and (item[3] is None or isinstance(item[3], str))
-            ):
-                raise _damaged(
-                    path, f"{where}: item {n} is not [email, distinct_id, [segments], primary]"
-                )
-    return doc
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number" if isinstance(value, int | float) else "null"
-
-
-def _read_acks(path: Path) -> dict[str, set[int]]:
-    """generation -> acknowledged item indexes. A last line cut short (the process was killed
-    while appending it) was never recorded: its batch is sent again, as the same events."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise _damaged(path, f"cannot read the sync acknowledgements: {e.strerror or e}") from None
-    acked: dict[str, set[int]] = {}
-    lines = data.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]
-    for n, line in enumerate(complete, 1):
-        try:
-            entry = json.loads(line)
-            generation, spans = entry["generation"], entry["done"]
-            if not isinstance(generation, str) or not isinstance(spans, list):
-                raise ValueError
-            indexes = acked.setdefault(generation, set())
-            for start, stop in spans:
-                if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
-                    raise ValueError
-                indexes.update(range(start, stop))
-        except (ValueError, KeyError, TypeError):
-            raise _damaged(
-                path, f"line {n} is not an acknowledgement ({{'generation', 'done'}})"
-            ) from None
-    del tail  # an unfinished last line: not acknowledged
-    return acked
-
-
-def load_state(home: Path) -> State:
-    """The sync state of `home`, checked: a StateFileError names the file and what is wrong."""
-    path = home / STATE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        doc: Any = {"workspaces": {}}
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise _damaged(path, f"cannot read the sync state: {reason}") from None
-    else:
-        try:
-            doc = json.loads(text)
-        except ValueError as e:
-            raise _damaged(path, f"not valid JSON ({e})") from None
-    return State(path, _check_doc(path, doc), _read_acks(home / ACKS_FILE))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Whole or nothing, 0600 from the start: a temp file beside it (mkstemp makes it 0600),
-    fsynced, renamed over `path`, the folder fsynced."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise _cannot_write(path, e) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise _cannot_write(path, e) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _cannot_write(path: Path, error: OSError) -> Exception:
-    from usertrack.rendering.output import OutputError
-
-    return OutputError(f"cannot write {path}: {error.strerror or error}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-def _save(state: State) -> None:
-    _write_private(state.path, json.dumps(state.doc, indent=0, sort_keys=True) + "\n")
-
-
-def _keep_acks(home: Path, generations: Collection[str]) -> None:
-    """Keep only the acknowledgements of `generations` (the pending ones): a folded
-    generation's are dropped, also those a crash between the fold and this left behind."""
-    path = home / ACKS_FILE
-    try:
-        lines = path.read_bytes().split(b"\n")[:-1]
-    except FileNotFoundError:
-        return
-    keep = [ln for ln in lines if json.loads(ln).get("generation") in generations]
-    if len(keep) == len(lines):
-        return
-    if keep:
-        _write_private(path, b"\n".join(keep).decode() + "\n")
-    else:
-        path.unlink()
-        _fsync_dir(home)
-
-
-def reset_state(home: Path, now: datetime) -> list[tuple[Path, Path]]:
-    """Move the sync state files aside as `<name>.damaged-<time>`, under the sync lock.
-    Returns (from, to) of each file moved."""
-    moved: list[tuple[Path, Path]] = []
-    if not home.is_dir():
-        return moved
-    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    with locks.exclusive(home, LOCK_NAME, what=LOCK_WHAT, wait=locks.DEFAULT_WAIT_SECONDS):
-        for name in (STATE_FILE, ACKS_FILE):
-            path = home / name
-            if path.exists():
-                target = path.with_name(f"{name}.damaged-{stamp}")
-                n = 1
-                while target.exists():
-                    n += 1
-                    target = path.with_name(f"{name}.damaged-{stamp}-{n}")
-                os.replace(path, target)
-                moved.append((path, target))
-        _fsync_dir(home)
-    return moved
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,11 +430,11 @@ class _Sender:
         messages = _Messages(self.key, self.host)
         path = self.home / ACKS_FILE
         try:
-            _trim_torn_tail(path)
+            trim_torn_tail(path)
             acks = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as e:
             messages.close()
-            raise _cannot_write(path, e) from None
+            raise cannot_write(path, e) from None
         try:
             for n, batch_indexes in enumerate(_batches(todo, self.batch_size)):
                 batch = []
@@ -702,7 +454,7 @@ class _Sender:
                     os.write(acks, (json.dumps(line) + "\n").encode())
                     os.fsync(acks)
                 except OSError as e:
-                    raise _cannot_write(path, e) from None
+                    raise cannot_write(path, e) from None
                 self.outcome.sent += len(batch_indexes)
             return True
         finally:
@@ -710,39 +462,9 @@ class _Sender:
             messages.close()
 
 
-def _trim_torn_tail(path: Path) -> None:
-    """Cut an acks file's unfinished last line (a kill while appending it), so that the next
-    line appended is a line of its own."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 def _describe(error: Exception) -> str:
     text = str(error).splitlines()[0][:200] if str(error) else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _pending_generations(state: State) -> set[str]:
-    return {g["generation"] for g in state.doc.get("pending", {}).values()}
-
-
-def _finish(home: Path, state: State, workspace: str, pending: Pending) -> None:
-    """Fold a fully acknowledged generation into the synced state, then drop its acks."""
-    synced = state.synced(workspace)
-    _fold(synced, pending.items)
-    state.doc["workspaces"][workspace] = dict(sorted(synced.items()))
-    state.doc.get("pending", {}).pop(workspace, None)
-    if not state.doc.get("pending"):
-        state.doc.pop("pending", None)
-    _save(state)
-    _keep_acks(home, _pending_generations(state))
 
 
 def apply_sync(
@@ -773,7 +495,7 @@ def apply_sync(
     workspace = facts.workspace
     with locks.exclusive(home, LOCK_NAME, what=LOCK_WHAT, wait=locks.DEFAULT_WAIT_SECONDS):
         state = load_state(home)
-        _keep_acks(home, _pending_generations(state))
+        keep_acks(home, pending_generations(state))
         plan = plan_from(facts, state, everyone=everyone)
         sender = _Sender(home, workspace, key, host, batch_size, deadline, timeout, outcome)
         pending = state.pending(workspace)
@@ -786,7 +508,7 @@ def apply_sync(
             if not done:
                 outcome.failed += len(plan.changes)
                 return plan, outcome
-            _finish(home, state, workspace, pending)
+            finish_generation(home, state, workspace, pending)
         if not plan.changes:
             return plan, outcome
         pending = Pending(
@@ -795,10 +517,10 @@ def apply_sync(
             items=[(c.email, str(c.distinct_id), c.after, c.primary) for c in plan.changes],
         )
         state.doc.setdefault("pending", {})[workspace] = pending.to_json()
-        _save(state)  # before the first post: a crash from here on re-sends the same events
+        save_state(state)  # before the first post: a crash from here on re-sends the same events
         if progress:
             progress(f"sending {len(plan.changes)} users to PostHog")
         todo = list(range(len(pending.items)))
         if sender.send(pending, todo):
-            _finish(home, state, workspace, pending)
+            finish_generation(home, state, workspace, pending)
     return plan, outcome

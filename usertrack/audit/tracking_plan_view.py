@@ -1,7 +1,7 @@
 """The tracking-plan audit in the terminal (rich). Only the CLI imports this module.
 
 Every data cell is a rich `Text` (event names and values come from whoever sends events: never
-markup); the figures use the formatting functions of usertrack.audit.tracking_plan.
+markup); the figures use the formatting functions of usertrack.audit.audit_run.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from usertrack.audit.tracking_plan import BLANK, Audit, fmt_count, fmt_pct, fmt_time, fmt_trend
+from usertrack.audit.audit_run import BLANK, Audit, fmt_count, fmt_pct, fmt_time, fmt_trend
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 STATUS_STYLE = {"seen": "green", "stopped": "red", "missing": "yellow"}

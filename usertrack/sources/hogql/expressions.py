@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from usertrack.errors import HogQLTranslationError
 from usertrack.sources.hogql.calls import Scope
 from usertrack.sources.hogql.function_calls import Calls
@@ -23,30 +25,44 @@ from usertrack.sources.hogql.tokens import (
 )
 
 
-class Expressions(Calls):
-    """Every token of an expression in its context."""
+@dataclass
+class _Cursor:
+    """A list of items seen through its significant ones (not whitespace or comments), and the
+    items already written by the item before them (a cast's type, a call's argument groups)."""
 
-    def _items(self, items: list[Node], scope: Scope, *, select_level: bool) -> str:
-        out: list[str] = []
+    items: list[Node]
+    idx: list[int]  # the significant items' indices into `items`
+    pos_in_sig: dict[int, int]  # index into `items` -> position among the significant ones
+    sig: list[Node]
+    consumed: set[int] = field(default_factory=set)  # indices into `items`
+
+    @classmethod
+    def over(cls, items: list[Node]) -> _Cursor:
         idx = [
             k
             for k, x in enumerate(items)
             if not (isinstance(x, Tok) and x.kind in ("ws", "comment"))
         ]
-        pos_in_sig = {k: n for n, k in enumerate(idx)}
-        sig = [items[k] for k in idx]
-        consumed: set[int] = set()  # indices into `items`
+        return cls(items, idx, {k: n for n, k in enumerate(idx)}, [items[k] for k in idx])
 
-        def nxt(k: int, step: int = 1) -> Node | None:
-            n = pos_in_sig[k] + step
-            return sig[n] if 0 <= n < len(sig) else None
+    def nxt(self, k: int, step: int = 1) -> Node | None:
+        """The significant item `step` places from the item at `k`, if any."""
+        n = self.pos_in_sig[k] + step
+        return self.sig[n] if 0 <= n < len(self.sig) else None
 
-        def item_index(node_sig_pos: int) -> int:
-            return idx[node_sig_pos]
+    def item_index(self, node_sig_pos: int) -> int:
+        return self.idx[node_sig_pos]
 
+
+class Expressions(Calls):
+    """Every token of an expression in its context."""
+
+    def _items(self, items: list[Node], scope: Scope, *, select_level: bool) -> str:
+        out: list[str] = []
+        cur = _Cursor.over(items)
         k = 0
         while k < len(items):
-            if k in consumed:
+            if k in cur.consumed:
                 k += 1
                 continue
             node = items[k]
@@ -59,124 +75,138 @@ class Expressions(Calls):
                 out.append(f"({inner})" if node.open == "(" else f"[{inner}]")
                 k += 1
                 continue
-            if select_level and isinstance(node, Tok) and node.kind == "id":
+            if select_level and node.kind == "id":
                 word = node.value.upper()
                 if word == "ON":
                     self._in_join_on = True
                 elif word in CLAUSES_AFTER_ON:
                     self._in_join_on = False
-            kind = node.kind
-            if kind == "ws":
-                out.append(node.text)
-            elif kind == "comment":
-                out.append(" ")
-            elif kind in ("str", "ph") and self._before_interval(sig, pos_in_sig[k]):
-                # '2024-01-01 00:00:00' - INTERVAL 7 DAY: ClickHouse (since 23.10) reads the string
-                # as a date and time; DuckDB needs the cast spelled out.
-                text = sql_string(node.value) if kind == "str" else self._placeholder(node.value)
-                out.append(f"CAST(CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)")
-            elif kind == "str":
-                out.append(sql_string(node.value))
-                prev = nxt(k, -1)
-                if is_id(prev, "LIKE", "ILIKE") and "\\" in node.value:
-                    out.append(" ESCAPE '\\'")
-            elif kind == "num":
-                out.append(node.text)
-            elif kind == "ph":
-                out.append(self._placeholder(node.value))
-            elif kind == "op" and node.text == "::":
-                after = nxt(k)
-                if not is_id(after):
-                    raise self.error("'::' must be followed by a type name", node)
-                n = pos_in_sig[k] + 1
-                type_items: list[Node] = [sig[n]]
-                consumed.add(item_index(n))
-                if (
-                    n + 1 < len(sig)
-                    and isinstance(sig[n + 1], Group)
-                    and item_index(n + 1) == item_index(n) + 1
-                ):
-                    type_items.append(sig[n + 1])
-                    consumed.add(item_index(n + 1))
-                out.append("::" + self._cast_type(type_items, node))
-            elif kind == "op":
-                out.append(self._op(node))
-            elif kind in (",", "."):
-                out.append(node.text)
-            elif kind == "qid" or kind == "id":
-                word = node.value.upper() if kind == "id" else ""
-                after = nxt(k)
-                if word == "INTERVAL":
-                    text, used = self._interval(sig, pos_in_sig[k], scope)
-                    out.append(text)
-                    k = item_index(pos_in_sig[k] + used) + 1
-                    continue
-                elif word == "LIMIT" and self._limit_comma(sig, pos_in_sig[k]):
-                    off, cnt = sig[pos_in_sig[k] + 1], sig[pos_in_sig[k] + 3]
-                    out.append(f"LIMIT {cnt.text} OFFSET {off.text}")  # type: ignore[union-attr]
-                    k = item_index(pos_in_sig[k] + 3) + 1
-                    continue
-                elif (
-                    select_level
-                    and word in ("FROM", "JOIN")
-                    and isinstance(after, Tok)
-                    and after.kind in ("id", "qid")
-                ):
-                    out.append(node.text)
-                    # the table name itself: emitted as written (checked in _scope_for)
-                    t_idx = item_index(pos_in_sig[k] + 1)
-                    out.extend(self._items_plain(items[k + 1 : t_idx]))
-                    out.append(quote_ident(after.value))
-                    k = t_idx + 1
-                    continue
-                elif (
-                    kind == "id"
-                    and isinstance(after, Group)
-                    and after.open == "("
-                    and (
-                        word not in KEYWORDS
-                        # like(a, b), and(a, b): told from `x LIKE (b)` by what comes before
-                        or (
-                            word in ("LIKE", "ILIKE", "AND", "OR")
-                            and len(self._split_args(after.items)) >= 2
-                            and not is_operand(nxt(k, -1))
-                        )
-                    )
-                ):
-                    param_group: Group | None = None
-                    args_group = after
-                    used = 1
-                    after2 = nxt(k, 2)
-                    if (
-                        isinstance(after2, Group)
-                        and after2.open == "("
-                        and item_index(pos_in_sig[k] + 2) == k + 2
-                    ):
-                        param_group, args_group, used = after, after2, 2
-                    before = nxt(k, -1)
-                    if isinstance(before, Tok) and before.kind == ".":
-                        raise self._method_call(node)
-                    out.append(self._call(node, args_group, param_group, scope))
-                    for n in range(pos_in_sig[k] + 1, pos_in_sig[k] + 1 + used):
-                        consumed.add(item_index(n))
-                else:
-                    text, used_items = self._chain(items, k, scope)
-                    rest = significant(items[k + used_items :])
-                    if (
-                        rest
-                        and isinstance(rest[0], Group)
-                        and rest[0].open == "("
-                        and (kind == "qid" or text.count(".") or used_items > 1)
-                        and not is_id(node, *KEYWORDS)
-                    ):
-                        raise self._method_call(node)
-                    out.append(text)
-                    k += used_items
-                    continue
-            else:  # pragma: no cover - tokenizer kinds are closed
-                raise self.error(f"unexpected token {node.text!r}", node)
+            if node.kind in ("qid", "id"):
+                k = self._word(cur, k, node, scope, out, select_level=select_level)
+                continue
+            out.append(self._token(cur, k, node))
             k += 1
         return "".join(out)
+
+    def _token(self, cur: _Cursor, k: int, node: Tok) -> str:
+        """A token that is not a name: text, numbers, placeholders, operators, punctuation."""
+        kind = node.kind
+        if kind == "ws":
+            return node.text
+        if kind == "comment":
+            return " "
+        if kind in ("str", "ph") and self._before_interval(cur.sig, cur.pos_in_sig[k]):
+            # '2024-01-01 00:00:00' - INTERVAL 7 DAY: ClickHouse (since 23.10) reads the string
+            # as a date and time; DuckDB needs the cast spelled out.
+            text = sql_string(node.value) if kind == "str" else self._placeholder(node.value)
+            return f"CAST(CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        if kind == "str":
+            prev = cur.nxt(k, -1)
+            if is_id(prev, "LIKE", "ILIKE") and "\\" in node.value:
+                return sql_string(node.value) + " ESCAPE '\\'"
+            return sql_string(node.value)
+        if kind == "num":
+            return node.text
+        if kind == "ph":
+            return self._placeholder(node.value)
+        if kind == "op" and node.text == "::":
+            return "::" + self._cast_type(self._cast_items(cur, k, node), node)
+        if kind == "op":
+            return self._op(node)
+        if kind in (",", "."):
+            return node.text
+        raise self.error(f"unexpected token {node.text!r}", node)  # pragma: no cover
+
+    def _cast_items(self, cur: _Cursor, k: int, node: Tok) -> list[Node]:
+        """The type after `::` (a name, and its parenthesised arguments when they touch it),
+        consumed."""
+        if not is_id(cur.nxt(k)):
+            raise self.error("'::' must be followed by a type name", node)
+        sig = cur.sig
+        n = cur.pos_in_sig[k] + 1
+        type_items: list[Node] = [sig[n]]
+        cur.consumed.add(cur.item_index(n))
+        if (
+            n + 1 < len(sig)
+            and isinstance(sig[n + 1], Group)
+            and cur.item_index(n + 1) == cur.item_index(n) + 1
+        ):
+            type_items.append(sig[n + 1])
+            cur.consumed.add(cur.item_index(n + 1))
+        return type_items
+
+    def _word(
+        self, cur: _Cursor, k: int, node: Tok, scope: Scope, out: list[str], *, select_level: bool
+    ) -> int:
+        """A name or keyword at `k`, written to `out`: INTERVAL, `LIMIT a, b`, the table after
+        FROM/JOIN, a function call, or a chain of names. Returns the index of the next item."""
+        items, sig, pos = cur.items, cur.sig, cur.pos_in_sig[k]
+        kind = node.kind
+        word = node.value.upper() if kind == "id" else ""
+        after = cur.nxt(k)
+        if word == "INTERVAL":
+            text, used = self._interval(sig, pos, scope)
+            out.append(text)
+            return cur.item_index(pos + used) + 1
+        if word == "LIMIT" and self._limit_comma(sig, pos):
+            off, cnt = sig[pos + 1], sig[pos + 3]
+            out.append(f"LIMIT {cnt.text} OFFSET {off.text}")  # type: ignore[union-attr]
+            return cur.item_index(pos + 3) + 1
+        if (
+            select_level
+            and word in ("FROM", "JOIN")
+            and isinstance(after, Tok)
+            and after.kind in ("id", "qid")
+        ):
+            out.append(node.text)
+            # the table name itself: emitted as written (checked in _scope_for)
+            t_idx = cur.item_index(pos + 1)
+            out.extend(self._items_plain(items[k + 1 : t_idx]))
+            out.append(quote_ident(after.value))
+            return t_idx + 1
+        if (
+            kind == "id"
+            and isinstance(after, Group)
+            and after.open == "("
+            and (
+                word not in KEYWORDS
+                # like(a, b), and(a, b): told from `x LIKE (b)` by what comes before
+                or (
+                    word in ("LIKE", "ILIKE", "AND", "OR")
+                    and len(self._split_args(after.items)) >= 2
+                    and not is_operand(cur.nxt(k, -1))
+                )
+            )
+        ):
+            param_group: Group | None = None
+            args_group = after
+            used = 1
+            after2 = cur.nxt(k, 2)
+            if (
+                isinstance(after2, Group)
+                and after2.open == "("
+                and cur.item_index(pos + 2) == k + 2
+            ):
+                param_group, args_group, used = after, after2, 2
+            before = cur.nxt(k, -1)
+            if isinstance(before, Tok) and before.kind == ".":
+                raise self._method_call(node)
+            out.append(self._call(node, args_group, param_group, scope))
+            for n in range(pos + 1, pos + 1 + used):
+                cur.consumed.add(cur.item_index(n))
+            return k + 1
+        text, used_items = self._chain(items, k, scope)
+        rest = significant(items[k + used_items :])
+        if (
+            rest
+            and isinstance(rest[0], Group)
+            and rest[0].open == "("
+            and (kind == "qid" or text.count(".") or used_items > 1)
+            and not is_id(node, *KEYWORDS)
+        ):
+            raise self._method_call(node)
+        out.append(text)
+        return k + used_items
 
     def _method_call(self, node: Tok) -> HogQLTranslationError:
         """`x.md5()` is DuckDB's method-call form of md5(x) and "md5"(x) a quoted name: both

@@ -1,0 +1,163 @@
+"""The live PostHog source: HogQL query files run through PostHog's query API (httpx).
+
+Facts this module relies on (PostHog's docs and source; see also ../shared/DESIGN.md):
+
+- `POST {host}/api/projects/{id}/query/` with `{"query": {"kind": "HogQLQuery", "query", "values"}}`
+  and `Authorization: Bearer <personal API key>` (scope `query:read`). `{name}` placeholders are
+  replaced by the constants in `values` (posthog/hogql_queries/hogql_query_runner.py, `to_query`),
+  so a value is never spliced into the text.
+- A SELECT without LIMIT returns DEFAULT_RETURNED_ROWS = 100 rows and `hasMore`; any LIMIT is capped
+  at MAX_SELECT_RETURNED_ROWS = 50,000 without a word (posthog/hogql/constants.py). So every request
+  this module sends carries its own LIMIT <= the cap, and results are paged explicitly.
+- Pages are `SELECT * FROM (<query>) ORDER BY <every column> LIMIT n OFFSET k`: ClickHouse returns
+  GROUP BY rows in no particular order, so OFFSET pages of an unordered query could overlap or miss
+  rows. Ordering by every column makes the order total (rows equal in every column are
+  interchangeable).
+- Newer PostHog refuses OFFSET in queries made with a personal API key unless the organization is
+  allow-listed (posthog/hogql/user_query_validator.py: 400 "OFFSET is not supported on queries made
+  with a personal API key ... use keyset pagination"). On that answer this module pages by keyset
+  on the first column instead (`WHERE c >= {after} ORDER BY c, ... LIMIT n`, holding back the rows
+  that tie with a page's last key until the next page, which brings them all again).
+- Per-user queries (`returns: per-user`) are not paged: each OFFSET or keyset page re-runs the
+  whole aggregation in PostHog (twenty pages, twenty executions near the 10 s limit at a million
+  persons). After a probe comes back full, one `count()` sizes them and they are pulled as
+  independent partitions `WHERE cityHash64(coalesce(email, '')) % {n} = {k}` (n and k bound as
+  values), each aimed well under the cap; a partition that comes back at the cap is split in two
+  (k of 2n and k + n of 2n), never trusted. At most 3 run at once.
+- Limits: 240 queries/minute, 2,400/hour per project (120/hour for some older teams), 3 queries at
+  once; query requests are spaced in advance to stay within the per-minute and per-hour limits
+  (`RequestPace`), rather than sent until PostHog answers 429
+  `{"type": "throttled_error", "code": "throttled", "detail"}` with `Retry-After`.
+  Queries over the concurrency limit are refused with 429 too (posthog/api/query.py turns
+  ConcurrencyLimitExceeded into Throttled). A process-wide semaphore keeps at most 3 of our own
+  queries running per host and project.
+- A query running longer than about 10 s fails with 504; resubmitted with `"refresh": "async"` it
+  answers a `query_status` (`id`, `complete`, `error`, `error_message`, `results`) to poll at
+  `GET .../query/{id}/` (202 running, 200 complete, 400 error with a message, 500 internal error;
+  the record expires after 10 minutes: 404). In PostHog's code `query_status.results` holds the
+  whole query response (`{"results", "columns", "types", ...}`,
+  posthog/clickhouse/client/execute_async.py); a bare row list with `query_status.columns` is
+  accepted too.
+- Errors are `{"type", "code", "detail", "attr"}`; bad HogQL is 400 `validation_error`.
+- Saved insights: `GET .../insights/{id}/?refresh=force_blocking` (or
+  `.../insights/?short_id=X&...`); the rows are in `result` (singular) and, for SQL insights, the
+  names in `columns`.
+- `refresh` (PostHog's ExecutionMode, schema.py RefreshType): "blocking" (the default) may answer
+  from PostHog's own cache; "force_blocking" always recalculates, "force_async" likewise in the
+  background. usertrack has its own cache, so `--refresh` sends force_blocking, a saved insight is
+  always fetched with force_blocking (the command promises a refreshed result), and the async
+  path (only taken after a synchronous attempt found nothing cached) sends force_async.
+
+Result values: columns whose ClickHouse type (the response's `types`) is DateTime become naive UTC
+`datetime`s and Date columns `date`s, the same values the local engine
+(usertrack.sources.posthog_local) gives, so the segment rules see timestamps either way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import QueryError
+from usertrack.sources.base import Result
+from usertrack.sources.posthog_http.insights import Insights, insight_table
+from usertrack.sources.posthog_http.paging import Paging
+from usertrack.sources.posthog_http.transport import (
+    DEFAULT_HOST,
+    MAX_CONCURRENT_QUERIES,
+    MAX_SELECT_RETURNED_ROWS,
+    RequestPace,
+    RunStats,
+)
+from usertrack.sources.posthog_http.values import (
+    convert_rows,
+    strip_sql,
+    top_level_limit,
+    wire_values,
+)
+
+if TYPE_CHECKING:
+    from usertrack.sources.queries import Query
+
+__all__ = [
+    "DEFAULT_HOST",
+    "MAX_CONCURRENT_QUERIES",
+    "MAX_SELECT_RETURNED_ROWS",
+    "PostHogHTTPSource",
+    "RequestPace",
+    "insight_table",
+    "top_level_limit",
+    "wire_values",
+]
+
+
+class PostHogHTTPSource(Paging, Insights):
+    """Runs HogQL query files (and saved insights) through the PostHog query API.
+
+    Thread-safe: the CLI runs sources from threads; one httpx.Client is shared (it is thread-safe)
+    and at most 3 queries per host+project run at once across every instance in the process.
+
+    Built in layers, each a class the next extends: `Transport` (the client, its settings,
+    requests with retries and pacing, PostHog's errors), `QueryRequests` (one query request,
+    synchronous then async with polling), `Paging` (pages and partitions), `Insights` (saved
+    insights); this class adds the Source interface on top.
+    """
+
+    kind = "posthog"
+    dialect = "hogql"
+
+    def __repr__(self) -> str:
+        return f"PostHogHTTPSource({self.description!r})"
+
+    __str__ = __repr__
+
+    # ---------------------------------------------------------------- public API
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> Result:
+        """Every row of `query` (or of the saved insight it names), as one Result."""
+        if query.insight and not query.sql.strip():
+            return self.fetch_insight(query.insight, where=self._where(query))
+        started = time.monotonic()
+        stats = RunStats()
+        sql = strip_sql(query.sql)
+        values = self._values(query, sql, params)
+        if query.per_user and top_level_limit(sql) is None:
+            columns, rows, types = self._fetch_per_user(query, sql, values, stats)
+        else:
+            columns, rows, types = self._fetch_all(query, sql, values, stats)
+        return Result(
+            columns=columns,
+            rows=convert_rows(rows, types, len(columns)),
+            meta=self._meta(stats, started, len(rows)),
+        )
+
+    def project(self) -> dict[str, str]:
+        """The project's `name` and `timezone` (`GET /api/projects/{id}/`): checks host, key and
+        project at once. The timezone is the one PostHog reads dates in unless told otherwise;
+        usertrack tells it to stay in UTC (`convertToProjectTimezone: false`)."""
+        stats = RunStats()
+        label = f"project {self.project_id}"
+        resp = self._send("GET", f"/api/projects/{self.project_id}/", stats, label)
+        body = self._json(resp, label)
+        if resp.status_code != 200:
+            self._raise_for(resp, body, label)
+        body = body if isinstance(body, dict) else {}
+        return {k: str(body[k]) for k in ("name", "timezone") if body.get(k) is not None}
+
+    def __enter__(self) -> PostHogHTTPSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _values(self, query: Query, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        from usertrack.sources.queries import placeholders
+
+        used = {name for name, _ in placeholders(sql, "hogql")}
+        missing = sorted(n for n in used if n not in params and n != "filters")
+        if missing:
+            raise QueryError(
+                f"{self._where(query)}: no value given for parameter(s) {', '.join(missing)}"
+            )
+        return wire_values({k: v for k, v in params.items() if k in used})

@@ -1,0 +1,251 @@
+"""Every row of a query past PostHog's 50,000-row cap: a probe, then OFFSET pages ordered by
+every column, keyset pages when OFFSET is refused, and per-user queries as partitions by a hash
+of the email, at most 3 at once, a full one split in two."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import QueryError
+from usertrack.sources.base import CancelToken, cancel_scope, current_token
+from usertrack.sources.posthog_http.polling import OffsetRefused, QueryRequests
+from usertrack.sources.posthog_http.transport import MAX_CONCURRENT_QUERIES, RunStats
+from usertrack.sources.posthog_http.values import quote_ident, top_level_limit, type_name
+
+if TYPE_CHECKING:
+    from usertrack.sources.queries import Query
+
+_AFTER = "usertrack_keyset_after"  # the keyset placeholder; cannot clash with a file's params
+# A per-user partition aims at this share of the page (the cap), so that hash skew rarely brings
+# one to the cap (which costs splitting it and asking again).
+PARTITION_SHARE = 0.4
+# Splitting stops here: rows still at the cap with this many partitions share one email.
+MAX_PARTITIONS = 1 << 16
+_PARTS = "usertrack_partitions"  # the partition placeholders
+_PART = "usertrack_partition"
+
+
+class Paging(QueryRequests):
+    """Pages, keyset pages and partitions, each page one `_query_page`."""
+
+    def _fetch_all(
+        self, query: Query, sql: str, values: dict[str, Any], stats: RunStats
+    ) -> tuple[list[str], list[list[Any]], Any]:
+        where = self._where(query)
+        page = self.page_size
+        own_limit = top_level_limit(sql)
+        if own_limit is not None and own_limit <= page:
+            # The query's own LIMIT fits one request under the cap: send it as written.
+            cols, rows, types = self._query_page(query, sql, values, stats, expect=own_limit)
+            stats.pages = 1
+            return cols, rows, types
+
+        # A probe: most per-user results fit one page, and then no ordering or OFFSET is needed.
+        probe = f"SELECT * FROM (\n{sql}\n) LIMIT {page}"
+        cols, rows, types = self._query_page(query, probe, values, stats, expect=page)
+        stats.pages = 1
+        if len(rows) < page:
+            return cols, rows, types
+        if not cols:
+            raise QueryError(f"{where}: PostHog returned a full page without column names")
+        try:
+            stats.paging = "offset"
+            return self._offset_pages(query, sql, values, cols, stats)
+        except OffsetRefused:
+            stats.paging = "keyset"
+            stats.notes.append("OFFSET refused for this API key: paged by keyset")
+            return self._keyset_pages(query, sql, values, cols, stats)
+
+    def _fetch_per_user(
+        self, query: Query, sql: str, values: dict[str, Any], stats: RunStats
+    ) -> tuple[list[str], list[list[Any]], Any]:
+        """Every row of a per-user query: one request when it fits a page, else partitions by a
+        hash of the email, each one execution of the query over a share of the people."""
+        where = self._where(query)
+        page = self.page_size
+        probe = f"SELECT * FROM (\n{sql}\n) LIMIT {page}"
+        cols, rows, types = self._query_page(query, probe, values, stats, expect=page)
+        stats.pages = 1
+        if len(rows) < page:
+            return cols, rows, types
+        if "email" not in cols:
+            raise QueryError(
+                f"{where}: a per-user query must return an 'email' column"
+                f" (it returned: {', '.join(cols) or 'nothing'})"
+            )
+        count = f"SELECT count() AS usertrack_rows FROM (\n{sql}\n)"
+        _c, counted, _t = self._query_page(query, count, values, stats, expect=1)
+        stats.pages += 1
+        total = int(counted[0][0]) if counted and counted[0] else page
+        n = max(2, math.ceil(total / max(1, int(page * PARTITION_SHARE))))
+        stats.paging = "partitions"
+        # The probe's types: a partition may come back empty, with nothing to tell a type by.
+        return cols, self._partitions(query, sql, values, cols, n, stats), types
+
+    def _partitions(
+        self,
+        query: Query,
+        sql: str,
+        values: dict[str, Any],
+        cols: list[str],
+        n: int,
+        stats: RunStats,
+    ) -> list[list[Any]]:
+        """The rows of partitions 0..n-1, at most MAX_CONCURRENT_QUERIES at a time."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        where = self._where(query)
+        page = self.page_size
+        text = (
+            f"SELECT * FROM (\n{sql}\n) WHERE cityHash64(coalesce({quote_ident('email')}, ''))"
+            f" % {{{_PARTS}}} = {{{_PART}}} LIMIT {page}"
+        )
+        # The partitions' own token: a failing partition stops the others' waits, and so does
+        # the command's token (another source failed, or Ctrl-C).
+        token = CancelToken()
+        outer = current_token()
+
+        def fetch(k: int, of: int) -> tuple[int, int, list[str], list[list[Any]], RunStats]:
+            own = RunStats()
+            with cancel_scope(token):
+                part_values = {**values, _PARTS: of, _PART: k}
+                pcols, prows, _t = self._query_page(query, text, part_values, own, expect=page)
+            return k, of, pcols, prows, own
+
+        todo = deque((k, n) for k in range(n))
+        out: list[list[Any]] = []
+        running: set[Future[tuple[int, int, list[str], list[list[Any]], RunStats]]] = set()
+        pool = ThreadPoolExecutor(MAX_CONCURRENT_QUERIES, thread_name_prefix="usertrack-part")
+        try:
+            with outer.on_cancel(token.cancel) if outer else nullcontext():
+                while todo or running:
+                    while todo and len(running) < MAX_CONCURRENT_QUERIES:
+                        running.add(pool.submit(fetch, *todo.popleft()))
+                    finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        k, of, pcols, prows, own = future.result()
+                        stats.add(own)
+                        stats.pages += 1
+                        stats.partitions += 1
+                        if len(prows) >= page:
+                            # At the cap: rows may have been cut. Ask for its two halves instead.
+                            if of * 2 > MAX_PARTITIONS:
+                                raise QueryError(
+                                    f"{where}: cannot split this result: {page:,} rows still"
+                                    f" share one of {of:,} partitions by email; a per-user"
+                                    " query must return one row per email"
+                                )
+                            stats.splits += 1
+                            todo.extend([(k, of * 2), (k + of, of * 2)])
+                            continue
+                        self._check_columns(query, cols, pcols)
+                        out.extend(prows)
+                        self._note(
+                            f"{query.id}: {len(out):,} rows so far"
+                            f" ({stats.partitions} of {n + stats.splits} partitions)"
+                        )
+        except BaseException:
+            token.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return out
+
+    def _order_by(self, cols: list[str]) -> str:
+        return ", ".join(quote_ident(c) for c in cols)
+
+    def _offset_pages(
+        self, query: Query, sql: str, values: dict[str, Any], cols: list[str], stats: RunStats
+    ) -> tuple[list[str], list[list[Any]], Any]:
+        page = self.page_size
+        order = self._order_by(cols)
+        out: list[list[Any]] = []
+        types: Any = None
+        offset = 0
+        while True:
+            text = f"SELECT * FROM (\n{sql}\n) ORDER BY {order} LIMIT {page} OFFSET {offset}"
+            pcols, rows, ptypes = self._query_page(
+                query, text, values, stats, expect=page, offset_page=True
+            )
+            stats.pages += 1
+            self._check_columns(query, cols, pcols)
+            types = ptypes if types is None else types
+            out.extend(rows)
+            self._note(f"{query.id}: {len(out):,} rows so far ({stats.pages} pages)")
+            if len(rows) < page:
+                return cols, out, types
+            offset += page
+
+    def _keyset_pages(
+        self, query: Query, sql: str, values: dict[str, Any], cols: list[str], stats: RunStats
+    ) -> tuple[list[str], list[list[Any]], Any]:
+        where = self._where(query)
+        page = self.page_size
+        key = quote_ident(cols[0])
+        order = self._order_by(cols)
+        out: list[list[Any]] = []
+        types: Any = None
+        after: Any = None
+        held: list[list[Any]] = []
+        while True:
+            cond = f"{key} IS NOT NULL" + (f" AND {key} >= {{{_AFTER}}}" if held else "")
+            text = f"SELECT * FROM (\n{sql}\n) WHERE {cond} ORDER BY {order} LIMIT {page}"
+            page_values = {**values, _AFTER: after} if held else values
+            pcols, rows, ptypes = self._query_page(query, text, page_values, stats, expect=page)
+            stats.pages += 1
+            self._check_columns(query, cols, pcols)
+            types = ptypes if types is None else types
+            if types is not None and "DateTime" in type_name(_index(types, 0)):
+                raise QueryError(
+                    f"{where}: cannot page this result: PostHog refuses OFFSET for this API key"
+                    f" and the first column ({cols[0]}) is a timestamp; make the first column a"
+                    " text or number key (email for per-user queries)"
+                )
+            if len(rows) < page:
+                out.extend(rows)  # this page re-brings every held-back row
+                break
+            last = rows[-1][0]
+            if not isinstance(last, str | int | float) or isinstance(last, bool):
+                raise QueryError(
+                    f"{where}: cannot page this result: PostHog refuses OFFSET for this API key"
+                    f" and the first column ({cols[0]}) is not text or a number"
+                )
+            keep = [r for r in rows if r[0] != last]
+            if not keep:
+                raise QueryError(
+                    f"{where}: cannot page this result: more than {page:,} rows share the value"
+                    f" {last!r} of its first column ({cols[0]}), and PostHog refuses OFFSET for"
+                    " this API key; make the first column unique (one row per email)"
+                )
+            out.extend(keep)
+            held = [r for r in rows if r[0] == last]
+            after = last
+            self._note(f"{query.id}: {len(out):,} rows so far ({stats.pages} pages)")
+        # Rows whose key is NULL were left out by `IS NOT NULL` (keyset cannot reach them).
+        text = f"SELECT * FROM (\n{sql}\n) WHERE {key} IS NULL ORDER BY {order} LIMIT {page}"
+        _c, nulls, _t = self._query_page(query, text, values, stats, expect=page)
+        stats.pages += 1
+        if len(nulls) >= page:
+            raise QueryError(
+                f"{where}: cannot page this result: {page:,} or more rows have no value in its"
+                f" first column ({cols[0]}), and PostHog refuses OFFSET for this API key"
+            )
+        out.extend(nulls)
+        return cols, out, types
+
+    def _check_columns(self, query: Query, expected: list[str], got: list[str]) -> None:
+        if got and got != expected:
+            raise QueryError(
+                f"{self._where(query)}: the columns changed between pages"
+                f" ({', '.join(expected)} then {', '.join(got)})"
+            )
+
+
+def _index(seq: Any, i: int) -> Any:
+    try:
+        return seq[i]
+    except (IndexError, TypeError, KeyError):
+        return None

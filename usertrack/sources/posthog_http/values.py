@@ -1,0 +1,153 @@
+"""What the PostHog source sends and reads: parameters as a HogQLQuery's JSON `values`, the
+query text's own LIMIT and identifiers, and result values as the local engine gives them
+(DateTime columns as naive UTC datetimes, Date columns as dates)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from usertrack.clock import hogql_timestamp
+
+_PLAIN_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+# --------------------------------------------------------------------------------------------
+# Values and query text
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # naive datetimes are UTC throughout usertrack
+        return hogql_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, UUID | Path):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_wire(v) for v in value]
+    return value
+
+
+def wire_values(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as the JSON `values` of a HogQLQuery (datetime -> 'YYYY-MM-DD HH:MM:SS' UTC)."""
+    return {name: _wire(v) for name, v in params.items()}
+
+
+def top_level_limit(sql: str) -> int | None:
+    """The row count of the query's own top-level LIMIT, or None (none, or not sure).
+
+    `LIMIT n BY ...` is not a row limit; `LIMIT k, n` and `LIMIT n OFFSET k` are. A UNION (or
+    INTERSECT/EXCEPT) at top level answers None: its LIMIT may bind one branch only. None is always
+    safe: the caller then pages the query, which respects whatever LIMIT is inside it.
+    """
+    from usertrack.errors import HogQLTranslationError
+    from usertrack.sources.hogql import tokenize
+
+    try:
+        toks = [t for t in tokenize(sql) if t.kind not in ("ws", "comment")]
+    except HogQLTranslationError:
+        return None
+    depth = 0
+    found: int | None = None
+    for i, t in enumerate(toks):
+        if t.kind in ("(", "["):
+            depth += 1
+        elif t.kind in (")", "]"):
+            depth -= 1
+        elif depth == 0 and t.kind == "id":
+            word = t.text.upper()
+            if word in ("UNION", "INTERSECT", "EXCEPT"):
+                return None
+            if word != "LIMIT":
+                continue
+            nxt = toks[i + 1 : i + 4]
+            if not nxt or nxt[0].kind != "num" or not nxt[0].text.isdigit():
+                return None  # LIMIT {param} or an expression: cannot know
+            count = int(nxt[0].text)
+            if len(nxt) >= 3 and nxt[1].kind == "," and nxt[2].kind == "num":
+                if not nxt[2].text.isdigit():
+                    return None
+                count = int(nxt[2].text)  # LIMIT offset, count
+            elif len(nxt) >= 2 and nxt[1].kind == "id" and nxt[1].text.upper() == "BY":
+                continue  # LIMIT n BY: per-group, not a row limit
+            found = count
+    return found
+
+
+def strip_sql(sql: str) -> str:
+    text = sql.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def quote_ident(name: str) -> str:
+    if _PLAIN_IDENT.fullmatch(name):
+        return name
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+# --------------------------------------------------------------------------------------------
+# Result values
+
+
+def type_name(t: Any) -> str:
+    if isinstance(t, list | tuple) and len(t) >= 2:
+        return str(t[1])
+    return str(t) if t is not None else ""
+
+
+def _to_datetime(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def to_date(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+
+
+def _converters(types: Any, width: int) -> list[Callable[[Any], Any] | None]:
+    convs: list[Callable[[Any], Any] | None] = [None] * width
+    if not isinstance(types, list) or len(types) != width:
+        return convs
+    for i, t in enumerate(types):
+        name = type_name(t)
+        if "Array(" in name or "Tuple(" in name or "Map(" in name:
+            continue
+        if "DateTime" in name:
+            convs[i] = _to_datetime
+        elif re.search(r"\bDate(32)?\b", name):
+            convs[i] = to_date
+    return convs
+
+
+def convert_rows(rows: list[Any], types: Any, width: int) -> list[tuple[Any, ...]]:
+    convs = _converters(types, width)
+    out: list[tuple[Any, ...]] = []
+    if any(convs):
+        for row in rows:
+            out.append(tuple(c(v) if c else v for c, v in zip(convs, row, strict=False)))
+    else:
+        out = [tuple(row) for row in rows]
+    return out
