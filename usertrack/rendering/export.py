@@ -334,7 +334,8 @@ def _indented(value: Any, level: int) -> str:
     """`value` (already jsonable) as json.dumps(indent=2) writes it `level` levels down.
 
     Not json.dumps itself: with an indent it builds its encoder from closures that refer to
-    each other, garbage only the cyclic collector frees, which the CLI turns off (cli.program.main): a
+    each other, garbage only the cyclic collector frees, which the CLI turns off
+    (cli.program.main): a
     call per row kept 3 GB of them alive for a million rows."""
     if isinstance(value, list):
         if not value:
