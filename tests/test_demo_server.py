@@ -144,8 +144,8 @@ def test_idle_zero_leaves_nothing_running(home: Path) -> None:
 
 def test_a_command_ends_with_its_status_its_whole_answer_and_no_in_use_mark(home: Path) -> None:
     # A command ends without Python's teardown (cli.program._exit_without_teardown): what an
-    # exit owes
-    # is still done, the exit handlers (here the in-use mark's removal) and the flushed output.
+    # exit owes is still done, the exit handlers (here the in-use mark's removal) and the flushed
+    # output.
     in_use = home / "demo" / "in-use"
     found = usertrack(home, "user", "jane.doe@acme.io", "--format", "json")
     assert found.returncode == 0, found.stderr

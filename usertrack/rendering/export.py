@@ -335,8 +335,7 @@ def _indented(value: Any, level: int) -> str:
 
     Not json.dumps itself: with an indent it builds its encoder from closures that refer to
     each other, garbage only the cyclic collector frees, which the CLI turns off
-    (cli.program.main): a
-    call per row kept 3 GB of them alive for a million rows."""
+    (cli.program.main): a call per row kept 3 GB of them alive for a million rows."""
     if isinstance(value, list):
         if not value:
             return "[]"
