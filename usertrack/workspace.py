@@ -361,7 +361,8 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
             cache_dir(s.home),
             identity=f"postgres {pg.identity}",
             ttl_seconds=s.cache_ttl,
-            refresh=False,
+            # --refresh: as the PostHog source of the same command was opened
+            refresh=bool(getattr(ws.sources.get("posthog"), "refresh", False)),
         )
     ws.sources["neon"] = source
     ws._late.append(source)
