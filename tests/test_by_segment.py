@@ -138,6 +138,15 @@ def test_segment_keeps_only_that_segments_people(group: str, env: dict[str, str]
     assert funnel(steps) == FUNNEL[group]
 
 
+def test_segment_and_where_both_hold(env: dict[str, str]) -> None:
+    """--where ANDed with the segment: pa's anonymous pageview (distinct_id pa-1, no email on
+    it) is the spender's without the --where, and left out by it."""
+    args = ["$pageview", *RANGE, "--segment", "spender", "--where", "distinct_id = 'pa'"]
+    doc = run_json("trends", args, as_of=AS_OF, **env)
+    assert trends(doc) == [1, 1, 0]
+    assert doc["segment"] == "spender" and doc["where"] == ["distinct_id = 'pa'"]
+
+
 def test_segment_accepts_the_no_groups_written_with_underscores(env: dict[str, str]) -> None:
     doc = run_json("trends", ["$pageview", *RANGE, "--segment", "no_account"], as_of=AS_OF, **env)
     assert doc["segment"] == "no account" and trends(doc) == PAGEVIEWS["no account"]
