@@ -117,6 +117,9 @@ COMMANDS = [
     ["trends", "$pageview", "-m", "monthly_active", "--interval", "month", "--days", "90"],
     ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "-i", "week"],
     ["trends", "search_performed", "-m", "avg:query_length", "--interval", "hour", "--days", "3"],
+    ["funnel", "--by-segment"],
+    ["activity", "--segment", "no account", "--days", "7"],
+    ["paths", "--segment", "power_user"],
 ]
 
 

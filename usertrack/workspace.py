@@ -56,6 +56,11 @@ class Workspace:
     _kept: bool = field(default=False, repr=False)  # sources of keep_open's: close leaves them
     # --where expressions (usertrack.analytics.where, checked): the queries' {filters} slot.
     where: tuple[str, ...] = ()
+    # A filter of usertrack's own (--segment, --by-segment: usertrack.analytics.by_segment): one
+    # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
+    # --where expressions in the {filters} slot. Never user text: the persons are bound values.
+    person_filter: tuple[str, dict[str, Any]] | None = None
+    _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -103,13 +108,18 @@ class Workspace:
                 f"query {query_id} needs a {query.folder} source, which is not open"
             )
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
+        extra: dict[str, Any] = {}
         if "{filters}" in query.sql:  # filled here, with true or the --where expressions
             import dataclasses
 
             from usertrack.analytics.where import spliced
 
-            query = dataclasses.replace(query, sql=spliced(query.sql, self.where))
-        return query, resolve_params(query, given, now_value=as_of)
+            where = self.where
+            if self.person_filter is not None:
+                where = (*where, self.person_filter[0])
+                extra = dict(self.person_filter[1])
+            query = dataclasses.replace(query, sql=spliced(query.sql, where))
+        return query, {**resolve_params(query, given, now_value=as_of), **extra}
 
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
         from usertrack.segments.profiles import build_profiles
@@ -192,6 +202,11 @@ class Workspace:
         )
 
     def close(self) -> None:
+        for late in self._late:  # opened for this command alone, kept or not
+            self.sources = {k: v for k, v in self.sources.items() if v is not late}
+            with suppress(Exception):
+                late.close()
+        self._late.clear()
         if self._kept:  # keep_open's: the next workspace of the process uses them again
             self.sources.clear()
             return
@@ -304,6 +319,53 @@ def open_workspace(
         _kept[key] = (ws.demo, dict(ws.sources))
         ws._kept = True
     return ws
+
+
+def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) -> None:
+    """Open the app's database on a workspace opened without it (`database=False`, as the
+    analytics are), for a command that needs it only with some options (`needed_by` names them
+    in the error): the demo's PostgreSQL, or DATABASE_URL's (a ConfigError, exit 4, when it is
+    not set). Closed with the workspace."""
+    if "neon" in ws.sources:
+        return
+    from usertrack.sources.postgres import PostgresSource
+
+    source: Source
+    if ws.demo is not None:
+        from usertrack.demo.generator import demo_reader_uri
+
+        if progress:
+            progress("starting the demo PostgreSQL")
+        source = PostgresSource(
+            demo_reader_uri(ws.demo),
+            description="demo PostgreSQL",
+            max_concurrent=ws.settings.db_connections,
+        )
+    else:
+        s = ws.settings
+        if not s.database_url:
+            raise ConfigError(
+                f"{needed_by} needs your app's Postgres (Neon): DATABASE_URL is not set",
+                hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
+            )
+        pg = PostgresSource(
+            s.database_url,
+            connect_attempts=s.connect_attempts,
+            progress=progress,
+            max_concurrent=s.db_connections,
+        )
+        from usertrack.sources.cache import CachedSource, cache_dir
+
+        source = CachedSource(
+            pg,
+            cache_dir(s.home),
+            identity=f"postgres {pg.identity}",
+            ttl_seconds=s.cache_ttl,
+            # --refresh: as the PostHog source of the same command was opened
+            refresh=bool(getattr(ws.sources.get("posthog"), "refresh", False)),
+        )
+    ws.sources["neon"] = source
+    ws._late.append(source)
 
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:

@@ -1,0 +1,267 @@
+"""`--by-segment` and `--segment ID` (issue 20, item 2) on a hand-made workspace whose every
+person's segment is known, locally and over the live HTTP path (the tests' PostHog server is
+ClickHouse), and on the demo.
+
+The app's database has three accounts; the rules (SEGMENTS) are `spender` (credits < 50) before
+`trial` (credits < 100). As of 2026-06-04 12:00, over 2026-06-01 to 2026-06-03:
+- pa, a@x.io: credits 10 -> spender (primary; trial too). A signup 06-01 10:00 and pageviews
+  06-01 09:00 (anonymous: no email on that event), 06-01 11:00 and 06-02 10:00.
+- pb, b@x.io: credits 80 -> trial. A signup 06-01 12:00, a pageview 06-03 10:00.
+- pc, c@x.io: credits 100, an account in no segment -> "no segment". A pageview 06-02 09:00.
+- pd, d@x.io: PostHog only (no account) -> "no account". A signup 06-02 08:00, a pageview
+  06-02 08:30.
+- px: anonymous, no email -> "no account". A pageview 06-03 11:00.
+- z@datagen.dev: internal, never counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
+from tests.cli_runner import run
+from tests.engine_compare import strip_live_only
+
+AS_OF = "2026-06-04T12:00:00"
+RANGE = ["--since", "2026-06-01", "--until", "2026-06-03"]
+GROUPS = ["spender", "trial", "no segment", "no account"]
+
+SEGMENTS = """\
+segments:
+  - id: spender
+    name: Spenders
+    action: Upsell
+    rule: credits < 50
+  - id: trial
+    name: Trial users
+    action: Convert
+    rule: credits < 100
+"""
+
+ACCOUNTS = """
+INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
+INSERT INTO wasp_user VALUES (2, 'B@x.io ', 80, 'trialing', NULL, '2026-05-02');
+INSERT INTO wasp_user VALUES (3, 'c@x.io', 100, NULL, NULL, '2026-05-03');
+"""
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 6, day, hour, minute, tzinfo=UTC)
+
+
+# (event, when, person, email on the event)
+EVENTS = [
+    ("$pageview", at(1, 9), "pa", ""),
+    ("signup", at(1, 10), "pa", "a@x.io"),
+    ("$pageview", at(1, 11), "pa", "a@x.io"),
+    ("$pageview", at(2, 10), "pa", "a@x.io"),
+    ("signup", at(1, 12), "pb", "b@x.io"),
+    ("$pageview", at(3, 10), "pb", "b@x.io"),
+    ("$pageview", at(2, 9), "pc", "c@x.io"),
+    ("signup", at(2, 8), "pd", "d@x.io"),
+    ("$pageview", at(2, 8, 30), "pd", "d@x.io"),
+    ("$pageview", at(3, 11), "px", ""),
+    ("$pageview", at(2, 12), "pz", "z@datagen.dev"),
+]
+RECORDS = [
+    record(n, e, when, f"{pid}-{n}" if not email else pid, pid, email,
+           {"$pathname": "/home"} if e == "$pageview" else {})
+    for n, (e, when, pid, email) in enumerate(EVENTS, 1)
+]  # fmt: skip
+
+# Worked out from the events above: $pageview per day (06-01, 06-02, 06-03) and the funnel
+# signup -> $pageview per step.
+PAGEVIEWS = {
+    "spender": [2, 1, 0],
+    "trial": [0, 0, 1],
+    "no segment": [0, 1, 0],
+    "no account": [0, 1, 1],
+}
+FUNNEL = {"spender": [1, 1], "trial": [1, 1], "no segment": [0, 0], "no account": [1, 1]}
+
+
+@pytest.fixture()
+def db(make_database: Callable[[str], str]) -> str:
+    from tests.handmade import SCHEMA
+
+    return make_database(SCHEMA + ACCOUNTS)
+
+
+@pytest.fixture()
+def env(tmp_path: Path, db: str) -> dict[str, str]:
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(SEGMENTS)
+    export = write_export(tmp_path / "events.jsonl", RECORDS)
+    return {"USERTRACK_EVENTS": str(export), "DATABASE_URL": db, "USERTRACK_SEGMENTS": str(rules)}
+
+
+def trends(doc: dict[str, Any]) -> list[int]:
+    return [int(v) for v in doc["series"][0]["data"]]
+
+
+def funnel(doc: dict[str, Any]) -> list[int]:
+    return [int(s["persons"]) for s in doc["steps"]]
+
+
+def by_group(doc: dict[str, Any], of: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    return {part["segment"]: of(part) for part in doc["by_segment"]}
+
+
+def test_by_segment_breaks_trends_and_funnel_down_by_each_persons_segment(
+    env: dict[str, str],
+) -> None:
+    doc = run_json("trends", ["$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env)
+    assert trends(doc) == [2, 3, 2]
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert by_group(doc, trends) == PAGEVIEWS
+    # the parts leave out what only repeats the whole answer's settings
+    assert "as_of" not in doc["by_segment"][0] and "series" in doc["by_segment"][0]
+    steps = run_json("funnel", ["signup", "$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env)
+    assert funnel(steps) == [3, 3]
+    assert by_group(steps, funnel) == FUNNEL
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_segment_keeps_only_that_segments_people(group: str, env: dict[str, str]) -> None:
+    doc = run_json("trends", ["$pageview", *RANGE, "--segment", group], as_of=AS_OF, **env)
+    assert trends(doc) == PAGEVIEWS[group]
+    assert doc["segment"] == group and "by_segment" not in doc
+    steps = run_json("funnel", ["signup", "$pageview", *RANGE, "--segment", group],
+                     as_of=AS_OF, **env)  # fmt: skip
+    assert funnel(steps) == FUNNEL[group]
+
+
+def test_segment_and_where_both_hold(env: dict[str, str]) -> None:
+    """--where ANDed with the segment: pa's anonymous pageview (distinct_id pa-1, no email on
+    it) is the spender's without the --where, and left out by it."""
+    args = ["$pageview", *RANGE, "--segment", "spender", "--where", "distinct_id = 'pa'"]
+    doc = run_json("trends", args, as_of=AS_OF, **env)
+    assert trends(doc) == [1, 1, 0]
+    assert doc["segment"] == "spender" and doc["where"] == ["distinct_id = 'pa'"]
+
+
+def test_segment_accepts_the_no_groups_written_with_underscores(env: dict[str, str]) -> None:
+    doc = run_json("trends", ["$pageview", *RANGE, "--segment", "no_account"], as_of=AS_OF, **env)
+    assert doc["segment"] == "no account" and trends(doc) == PAGEVIEWS["no account"]
+
+
+ADDITIVE: dict[str, tuple[list[str], Callable[[dict[str, Any]], int]]] = {
+    "retention": (
+        ["--start", "$pageview", "--period", "day", "--periods", "4"],
+        lambda d: sum(int(c["size"]) for c in d["cohorts"]),
+    ),
+    "activity": (["--days", "7"], lambda d: sum(int(x["dau"]) for x in d["daily"])),
+    "paths": ([*RANGE], lambda d: int(d["total_sequences"])),
+}
+
+
+@pytest.mark.parametrize("command", sorted(ADDITIVE))
+def test_by_segment_on_retention_activity_and_paths(command: str, env: dict[str, str]) -> None:
+    """Every person is in exactly one group, so what counts persons (a cohort's size, a day's
+    DAU) or their sequences adds up over the groups; each group's is its --segment answer."""
+    args, counted = ADDITIVE[command]
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    parts = by_group(doc, counted)
+    assert list(parts) == GROUPS
+    assert sum(parts.values()) == counted(doc) > 0
+    assert parts["spender"] > 0 and parts["no account"] > 0
+    alone = run_json(command, [*args, "--segment", "spender"], as_of=AS_OF, **env)
+    assert counted(alone) == parts["spender"]
+
+
+def test_every_format_shows_the_segments(env: dict[str, str]) -> None:
+    args = ["trends", "$pageview", *RANGE, "--as-of", AS_OF]
+    csv = run([*args, "--by-segment", "-f", "csv"], **env)
+    assert csv.exit_code == 0, csv.stderr
+    lines = csv.stdout.splitlines()
+    assert lines[0].startswith("segment,")
+    assert {line.split(",")[0] for line in lines[1:]} == set(GROUPS)
+    md = run([*args, "--by-segment", "-f", "md"], **env)
+    assert md.exit_code == 0, md.stderr
+    assert "By segment: spender, trial, no segment, no account" in md.stdout
+    assert all(f"\n## Segment: {g}\n" in md.stdout for g in GROUPS)
+    table = run([*args, "--segment", "trial"], **env)
+    assert table.exit_code == 0 and table.stdout.startswith("Segment: trial")
+    one_md = run([*args, "--segment", "trial", "-f", "md"], **env)
+    assert one_md.stdout.split("\n")[2] == "Segment: trial"
+    # --segment's csv is the analysis's own (like --where: no header for it)
+    one_csv = run([*args, "--segment", "trial", "-f", "csv"], **env)
+    assert one_csv.stdout.splitlines()[0] == run([*args, "-f", "csv"], **env).stdout.splitlines()[0]
+
+
+def test_a_snapshot_of_the_moment_decides_the_segments(env: dict[str, str], db: str) -> None:
+    """The history's snapshot of exactly --as-of is what the segments were then, whatever the
+    database says now."""
+    saved = run(["segments", "--as-of", AS_OF, "--save"], **env)
+    assert saved.exit_code == 0, saved.stderr
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE wasp_user SET credits = 5 WHERE id = 3")  # c would be a spender now
+    doc = run_json("trends", ["$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env)
+    assert by_group(doc, trends) == PAGEVIEWS
+    later = run_json("trends", ["$pageview", *RANGE, "--by-segment"],
+                     as_of="2026-06-04T13:00:00", **env)  # fmt: skip
+    assert by_group(later, trends)["spender"] == [2, 2, 0]  # no snapshot then: classified now
+
+
+def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_path: Path) -> None:
+    """On PostHog (ClickHouse) as on the local engine; the persons travel as a bound list, never
+    in the query's text, and no query answers a row per event."""
+    local = {
+        "trends": run_json("trends", ["$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env),
+        "funnel": run_json("funnel", ["signup", "$pageview", *RANGE, "--by-segment"],
+                           as_of=AS_OF, **env),
+        "paths": run_json("paths", [*RANGE, "--segment", "spender"], as_of=AS_OF, **env),
+    }  # fmt: skip
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        live = {
+            "trends": run_json("trends", ["$pageview", *RANGE, "--by-segment"],
+                               as_of=AS_OF, **live_env),
+            "funnel": run_json("funnel", ["signup", "$pageview", *RANGE, "--by-segment"],
+                               as_of=AS_OF, **live_env),
+            "paths": run_json("paths", [*RANGE, "--segment", "spender"], as_of=AS_OF, **live_env),
+        }  # fmt: skip
+        posts = [r["body"]["query"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+    assert strip_live_only(live) == strip_live_only(local)
+    bound = [q for q in posts if "usertrack_segment_persons" in q["query"]]
+    assert bound and all(q["values"]["usertrack_segment_persons"] for q in bound)
+    assert not [q for q in posts if "'pa'" in q["query"] or "'pb'" in q["query"]]
+
+
+def test_bad_input(env: dict[str, str], tmp_path: Path) -> None:
+    args = ["trends", "$pageview", "--as-of", AS_OF]
+    assert_usage_error([*args, "--segment", "trail"], "did you mean 'trial'", **env)
+    assert_usage_error([*args, "--segment", "x", "--by-segment"], "do not go together", **env)
+    assert_usage_error(
+        ["funnel", "--dropped", "2", "--by-segment", "--as-of", AS_OF], "do not go together", **env
+    )
+    # without the app's database: one line, the configuration's exit code
+    no_db = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+    result = run([*args, "--by-segment"], **no_db)
+    assert result.exit_code == 4, result.stderr
+    errors = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(errors) == 1 and "--by-segment and --segment needs your app's Postgres" in errors[0]
+    assert result.stdout == ""
+    # without the options the database is not needed
+    assert run(args, **no_db).exit_code == 0
+
+
+def test_on_the_demo_the_groups_add_up(demo_home: Path) -> None:
+    """The demo: every person who signed up in the range is in exactly one group."""
+    result = run(["funnel", "--by-segment", "-f", "json"], home=demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    parts = by_group(doc, funnel)
+    assert list(parts)[-2:] == ["no segment", "no account"] and len(parts) >= 4
+    for step in range(len(doc["steps"])):
+        assert sum(p[step] for p in parts.values()) == funnel(doc)[step]
+    assert sum(1 for p in parts.values() if p[0] > 0) >= 3

@@ -1,0 +1,280 @@
+"""`--by-segment` and `--segment ID`: an analysis broken down by, or kept to, usertrack's segments.
+
+The one breakdown PostHog cannot make: the segments join the app's database (credits, runs,
+failures) to PostHog's events. Each PostHog person gets the primary segment of the user their
+email names (`usertrack segments --format json`'s `primary`), classified as of the analysis's
+`--as-of`: the history's snapshot of exactly that moment when there is one under the current
+rules (usertrack/segments/history.py `baseline_for`), else computed now. A person whose email is
+an app account in no segment is "no segment"; a person without an app account (no email, or an
+email the app does not know, and in no segment) is "no account".
+
+The analysis itself does not change: a group's people are kept by their person_id, a list bound
+as a value of the facts query (`has({usertrack_segment_persons}, toString(person_id))`, ANDed
+with any --where in the query's `{filters}` slot; "no account" is `NOT has(...)` of everyone
+else), so it runs on PostHog and on the local engine alike, every person's events are read
+where they are and nothing travels per event: the persons' emails come as one row per person
+(queries/posthog/segment_persons.sql). `--by-segment` runs the analysis once over everyone and
+once per group; `--segment ID` once, for that group.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from usertrack.workspace import Progress, Workspace
+
+NO_SEGMENT = "no segment"
+NO_ACCOUNT = "no account"
+PLACEHOLDER = "usertrack_segment_persons"  # cannot clash with a query file's parameters
+_KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
+OPTIONS = "--by-segment and --segment"
+
+T = TypeVar("T")
+
+
+def groups_of(ws: Workspace) -> tuple[str, ...]:
+    """The groups a person can be in: the segments in rule order, then no segment, no account."""
+    return (*(s.id for s in ws.rules.segments), NO_SEGMENT, NO_ACCOUNT)
+
+
+def check_segment(ws: Workspace, text: str) -> str:
+    """The group `--segment` names: a segment id of the rules, or `no segment` / `no account`
+    (also written with `_` or `-`); else a UsageError (exit 2) with the closest ids."""
+    from usertrack.rulefiles import did_you_mean
+
+    groups = groups_of(ws)
+    if text in groups:
+        return text
+    spaced = text.strip().lower().replace("_", " ").replace("-", " ")
+    if spaced in (NO_SEGMENT, NO_ACCOUNT):
+        return spaced
+    close = did_you_mean(text, groups, n=2)
+    known = "" if close else f" (known: {', '.join(groups)})"
+    raise UsageError(f"--segment {text!r} is no segment of {ws.rules.path}{close}{known}")
+
+
+@dataclass(frozen=True)
+class PersonSegments:
+    """Which PostHog persons are in which group, as of `as_of`."""
+
+    as_of: datetime
+    groups: tuple[str, ...]
+    persons: dict[str, list[str]]  # group -> person ids (no account: everyone not listed)
+    source: str  # "snapshot" (the history's) or "computed"
+
+    def person_filter(self, group: str) -> tuple[str, dict[str, Any]]:
+        """The HogQL expression keeping `group`'s persons, and its bound values."""
+        if group == NO_ACCOUNT:
+            known = sorted({p for ids in self.persons.values() for p in ids})
+            return (f"NOT {_KEEP}", {PLACEHOLDER: known}) if known else ("true", {})
+        ids = sorted(set(self.persons.get(group, ())))
+        return (_KEEP, {PLACEHOLDER: ids}) if ids else ("false", {})
+
+
+def person_segments(
+    ws: Workspace, as_of: datetime, progress: Progress | None = None
+) -> PersonSegments:
+    """Each identified PostHog person's group as of `as_of` (see the module's docstring).
+
+    Opens the app's database on the workspace (a ConfigError, exit 4, without one)."""
+    from usertrack.segments.history import baseline_for, open_history
+    from usertrack.workspace import add_database
+
+    add_database(ws, progress, needed_by=OPTIONS)
+    if progress:
+        progress("classifying your users")
+    with open_history(ws) as history:
+        snapshot = baseline_for(ws, history, as_of, progress)
+    accounts = {row[0] for row in ws.run_query("neon/accounts", as_of).rows}
+    if progress:
+        progress("finding their PostHog persons")
+    persons: dict[str, list[str]] = {}
+    for person_id, email in ws.run_query("posthog/segment_persons", as_of).rows:
+        group = snapshot.primary.get(email) or (NO_SEGMENT if email in accounts else None)
+        if group is not None and person_id:
+            persons.setdefault(group, []).append(str(person_id))
+    return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
+
+
+@dataclass
+class Segmented:
+    """An analysis kept to one group (`segment`), or over everyone (`overall`) and per group
+    (`parts`, in the groups' order)."""
+
+    overall: Any
+    segment: str | None = None
+    parts: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """The warnings of every run, each once."""
+        seen: dict[str, None] = {}
+        for result in (self.overall, *(r for _, r in self.parts)):
+            seen.update(dict.fromkeys(getattr(result, "notes", ()) or ()))
+        return list(seen)
+
+
+def run(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[], T],
+    *,
+    segment: str | None = None,
+    by_segment: bool = False,
+    progress: Progress | None = None,
+) -> T | Segmented:
+    """`analyse()` as it is without `segment` and `by_segment`; else a Segmented: kept to
+    `segment`'s persons, or over everyone then each group's."""
+    if not segment and not by_segment:
+        return analyse()
+    if segment and by_segment:
+        raise UsageError("--segment and --by-segment do not go together")
+    group = check_segment(ws, segment) if segment else None
+    mapping = person_segments(ws, as_of, progress)
+    try:
+        if group is not None:
+            ws.person_filter = mapping.person_filter(group)
+            return Segmented(analyse(), segment=group)
+        overall = analyse()
+        parts = []
+        for each in mapping.groups:
+            if progress:
+                progress(f"segment {each}")
+            ws.person_filter = mapping.person_filter(each)
+            parts.append((each, analyse()))
+        return Segmented(overall, parts=parts)
+    finally:
+        ws.person_filter = None
+
+
+# --------------------------------------------------------------------------------------------
+# Output: each format of the analysis, segmented
+
+# Keys of a part's JSON that repeat the whole answer's (left out when equal to it).
+_SHARED = {
+    "as_of", "from", "to", "window_seconds", "period", "mode", "start_event", "return_event",
+    "start_point", "end_point", "interval", "math", "cumulative", "where", "days", "periods",
+    "breakdown_property", "by", "top", "events", "steps",
+}  # fmt: skip
+
+
+def _repeated(key: str, value: Any, whole: dict[str, Any]) -> bool:
+    """Whether a part's `key` only repeats the whole answer's setting (never a list of rows)."""
+    rows = isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict) for v in value)
+    )
+    return key in _SHARED and not rows and whole.get(key) == value
+
+
+def header(result: Segmented) -> str:
+    """'Segment: ID' or 'By segment: A, B, ...' (escaped by whoever prints it)."""
+    if result.segment is not None:
+        return f"Segment: {result.segment}"
+    return "By segment: " + ", ".join(g for g, _ in result.parts)
+
+
+def text_of(render: Callable[[Any], str], fmt: str) -> Callable[[Any], str]:
+    """`render` (an analysis's json, csv or md text) made to take a Segmented result too."""
+
+    def segmented(result: Any) -> str:
+        if not isinstance(result, Segmented):
+            return render(result)
+        if fmt == "json":
+            return _json(result, render)
+        if fmt == "csv":
+            return _csv(result, render)
+        return _markdown(result, render)
+
+    return segmented
+
+
+def _json(result: Segmented, render: Callable[[Any], str]) -> str:
+    from usertrack.rendering.export import json_text
+
+    doc = json.loads(render(result.overall))
+    if result.segment is not None:
+        doc["segment"] = result.segment
+    else:
+        parts = []
+        for group, part in result.parts:
+            each = json.loads(render(part))
+            kept = {k: v for k, v in each.items() if not _repeated(k, v, doc)}
+            parts.append({"segment": group, **kept})
+        doc["by_segment"] = parts
+    return json_text(doc)
+
+
+def _csv(result: Segmented, render: Callable[[Any], str]) -> str:
+    """--segment: the analysis's csv as it is; --by-segment: each group's rows after a `segment`
+    column (the whole answer's rows are not repeated)."""
+    from usertrack.rendering.style import csv_cell
+
+    if result.segment is not None:
+        return render(result.overall)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    wrote_header = False
+    for group, part in result.parts:
+        rows = list(csv.reader(io.StringIO(render(part), newline="")))
+        if not rows:
+            continue
+        if not wrote_header:
+            writer.writerow(["segment", *rows[0]])
+            wrote_header = True
+        for row in rows[1:]:
+            writer.writerow([csv_cell(group), *row])
+    return buf.getvalue()
+
+
+def _demoted(markdown: str) -> str:
+    """A Markdown document without its title, every heading one level down."""
+    _title, _, rest = markdown.partition("\n")
+    lines = []
+    fenced = False
+    for line in rest.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append("#" + line if line.startswith("#") and not fenced else line)
+    return "\n".join(lines)
+
+
+def _markdown(result: Segmented, render: Callable[[Any], str]) -> str:
+    from usertrack.rendering.style import md_text
+
+    title, _, rest = render(result.overall).partition("\n")
+    text = f"{title}\n\n{md_text(header(result))}\n{rest}"
+    for group, part in result.parts:
+        body = _demoted(render(part)).strip("\n")
+        text = text.rstrip("\n") + f"\n\n## Segment: {md_text(group)}\n\n{body}\n"
+    return text
+
+
+def table_of(draw: Callable[[Console, Any], None]) -> Callable[[Console, Any], None]:
+    """`draw` (an analysis's terminal view) made to take a Segmented result too: the whole
+    answer, then each group's under a 'Segment: ID' line."""
+
+    def segmented(console: Console, result: Any) -> None:
+        if not isinstance(result, Segmented):
+            draw(console, result)
+            return
+        from usertrack.rendering.terminal import plain
+
+        console.print(plain(header(result)))
+        draw(console, result.overall)
+        for group, part in result.parts:
+            console.print()
+            console.print(plain(f"Segment: {group}", style_="bold"))
+            draw(console, part)
+
+    return segmented
