@@ -258,6 +258,24 @@ def test_the_sandboxed_connection_refuses_files_extensions_and_settings(
     assert not target.exists()
 
 
+def test_no_progress_bar_can_reach_stdout(tmp_path: Path) -> None:
+    """DuckDB draws its progress bar on stdout, piped or not, past 2 s: a slow statement put it
+    in front of `failures -f json`'s answer at 100,000 users. Off on every connection, its
+    cursors and a file database alike, and locked."""
+    from usertrack import sandbox
+
+    for path in (None, tmp_path / "db.duckdb"):
+        con = sandbox.connect(path)
+        try:
+            for client in (con, con.cursor()):
+                shown = client.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+                assert shown == (False,)
+            with pytest.raises(duckdb.Error):
+                con.execute("SET enable_progress_bar = true")
+        finally:
+            con.close()
+
+
 def test_the_sandboxed_connection_still_takes_arrow_and_numpy(tmp_path: Path) -> None:
     import numpy as np
     import pyarrow as pa

@@ -196,6 +196,10 @@ def connect(
         # database, which cannot change it once locked, see UTC too.
         with contextlib.suppress(duckdb.CatalogException):
             con.execute("SET GLOBAL TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout, terminal or not, for any statement past 2 s:
+        # it would land inside a json or csv answer. A connection setting (cursors inherit it),
+        # not accepted in the connect config.
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()

@@ -55,6 +55,23 @@ CompareOpt = Annotated[
     bool,
     typer.Option("--compare", help="Also the previous period of the same length, and the change."),
 ]
+OneSegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help="Only the people of this segment of the segments file (as of --as-of), or 'no"
+        " segment' / 'no account'. Needs the app database.",
+        metavar="ID",
+    ),
+]
+BySegmentOpt = Annotated[
+    bool,
+    typer.Option(
+        "--by-segment",
+        help="Also the answer per primary segment (as of --as-of), 'no segment' and 'no"
+        " account'. Needs the app database.",
+    ),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -85,6 +102,7 @@ def _analytics_output(
     imported only when a table is drawn: json, csv and md answers do without rich's import),
     else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`. The --where
     expressions, if any, head the table and the Markdown and are the JSON's "where"."""
+    from usertrack.analytics.by_segment import table_of, text_of
     from usertrack.analytics.where import with_where
 
     if chosen == "table":
@@ -96,10 +114,11 @@ def _analytics_output(
 
             console.print(plain(with_where("", where, "table")))
         table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
-        table(console, result)
+        table_of(table)(console, result)
     else:
         suffix = "markdown" if chosen == "md" else chosen
-        emit(with_where(getattr(texts, f"{name}_{suffix}")(result), where, chosen), out)
+        text = text_of(getattr(texts, f"{name}_{suffix}"), chosen)(result)
+        emit(with_where(text, where, chosen), out)
 
 
 @app.command()
@@ -135,6 +154,8 @@ def funnel(
     ] = None,
     where: WhereOpt = None,
     compare: CompareOpt = False,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -144,6 +165,7 @@ def funnel(
 ) -> None:
     """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import funnel as funnels
         from usertrack.analytics import render
         from usertrack.analytics.common import date_range, parse_window
@@ -158,6 +180,8 @@ def funnel(
                 raise UsageError("--by and --dropped do not go together")
             if compare:
                 raise UsageError("--compare and --dropped do not go together")
+            if by_segment:
+                raise UsageError("--by-segment and --dropped do not go together")
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
@@ -165,15 +189,15 @@ def funnel(
             ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
             if dropped is not None:
-                gone = funnels.dropped(
+                gone = segmented.run(ws, moment, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=chosen_steps, window=span_window,
                     progress=progress,
-                )  # fmt: skip
+                ), segment=segment, progress=progress)  # fmt: skip
             else:
-                result = funnels.funnel(
+                result = segmented.run(ws, moment, lambda: funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
                     compare=compare, progress=progress,
-                )  # fmt: skip
+                ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
             return
@@ -207,6 +231,8 @@ def retention(
         ),
     ] = "first-time",
     where: WhereOpt = None,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -216,6 +242,7 @@ def retention(
 ) -> None:
     """Cohort retention: of those who started in a period, how many came back in each after."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import render
         from usertrack.analytics import retention as retentions
         from usertrack.analytics.common import parse_period
@@ -231,16 +258,10 @@ def retention(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            result = retentions.retention(
-                ws,
-                moment,
-                period=chosen_period,
-                periods=periods,
-                start_event=start,
-                return_event=return_event,
-                mode=chosen_mode,
-                progress=progress,
-            )
+            result = segmented.run(ws, moment, lambda: retentions.retention(
+                ws, moment, period=chosen_period, periods=periods, start_event=start,
+                return_event=return_event, mode=chosen_mode, progress=progress,
+            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
@@ -267,6 +288,8 @@ def activity(
         bool,
         typer.Option("--compare", help="Also the --days days before, and the change."),
     ] = False,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -277,6 +300,7 @@ def activity(
     """Active users: DAU, WAU, MAU, stickiness, weekly lifecycle and when people are active."""
     with handle_errors():
         from usertrack.analytics import activity as activities
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import usage_report
 
         chosen = choose_format(fmt, out)
@@ -287,9 +311,9 @@ def activity(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            result = activities.activity(
+            result = segmented.run(ws, moment, lambda: activities.activity(
                 ws, moment, days=days, periods=periods, compare=compare, progress=progress
-            )
+            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         _analytics_output(
             chosen, out, result, "activity", usage_report, "usage_view", where=filters
         )
@@ -394,6 +418,8 @@ def trends(
     ] = False,
     where: WhereOpt = None,
     compare: CompareOpt = False,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -406,6 +432,7 @@ def trends(
 ) -> None:
     """Trends: an event's count, persons, WAU/MAU or property math per interval (PostHog's)."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import trends as trends_mod
         from usertrack.analytics import trends_report
         from usertrack.analytics.common import date_range
@@ -422,10 +449,10 @@ def trends(
         ) as (ws, moment, progress):
             ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
-            result = trends_mod.trends(
+            result = segmented.run(ws, moment, lambda: trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
                 by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
-            )  # fmt: skip
+            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
@@ -491,6 +518,8 @@ def paths(
     until: UntilOpt = None,
     top: TopOpt = 20,
     where: WhereOpt = None,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -500,6 +529,7 @@ def paths(
 ) -> None:
     """User paths: the most common sequences of pages and events, entry/exit nodes and edges."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import journey_render as render
         from usertrack.analytics import paths as paths_mod
         from usertrack.analytics.common import date_range
@@ -513,9 +543,9 @@ def paths(
         ) as (ws, moment, progress):
             ws.where = filters
             span = date_range(moment, days=days, since=since, until=until)
-            result = paths_mod.paths(
+            result = segmented.run(ws, moment, lambda: paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
-            )
+            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)
