@@ -208,6 +208,7 @@ def test_expressions_the_same_on_both_engines(edge_store: Path, text: str) -> No
         "posthog/activity_days",
         "posthog/retention_activity",
         "posthog/funnel_events",
+        "posthog/correlation_events",
         "posthog/path_events",
     ],
 )
