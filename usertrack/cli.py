@@ -1435,6 +1435,21 @@ def funnel(
     ] = None,
     where: WhereOpt = None,
     compare: CompareOpt = False,
+    correlation: Annotated[
+        bool,
+        typer.Option(
+            "--correlation",
+            help="Also the events that go with converting or dropping (PostHog's odds ratio).",
+        ),
+    ] = False,
+    correlation_properties: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--correlation-properties",
+            help="... and the values of these person properties: PROP[,PROP] (implies"
+            " --correlation).",
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -1444,6 +1459,7 @@ def funnel(
 ) -> None:
     """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
     with handle_errors():
+        from usertrack.analytics import correlation as correlations
         from usertrack.analytics import funnel as funnels
         from usertrack.analytics import render
         from usertrack.analytics.common import date_range, parse_window
@@ -1452,6 +1468,9 @@ def funnel(
         filters = _where(where)
         span_window = parse_window(window)
         chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
+        correlated = correlations.parse_properties(correlation_properties)
+        if correlation or correlated:
+            correlations.check_options(by=by, compare=compare, dropped=dropped)
         if dropped is not None:
             funnels.step_index(chosen_steps, dropped)
             if by is not None:
@@ -1472,7 +1491,8 @@ def funnel(
             else:
                 result = funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
-                    compare=compare, progress=progress,
+                    compare=compare, correlation=correlation,
+                    correlation_properties=correlated, progress=progress,
                 )  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
