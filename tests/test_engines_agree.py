@@ -103,6 +103,7 @@ COMMANDS = [
     ["sessions"],
     ["features"],
     ["funnel", "--where", "properties.$browser = 'Chrome'"],
+    ["funnel", "--correlation-properties", "$geoip_country_code,$initial_referring_domain"],
     [
         "sessions",
         "--where",
