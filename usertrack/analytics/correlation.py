@@ -233,7 +233,8 @@ def correlate(
         progress("fetching the events to correlate")
     schema = {"person_id": pa.string(), "event": pa.string(), "timestamp": pa.timestamp("us")}
     load_facts(con, ws, EVENTS_QUERY, as_of, "later", schema, since=span.start,
-               until=span.end, steps=sorted(set(steps)), event=steps[0])  # fmt: skip
+               until=span.end, steps=sorted(set(steps)), event=steps[0],
+               window_seconds=int(window.total_seconds()))  # fmt: skip
     # PostHog's bounds: strictly after the step-1 time of the person's counted attempt, strictly
     # before their last step's time, or the step-1 time + the window when they dropped.
     rows = con.execute(
