@@ -131,6 +131,19 @@ def test_person_property_values(export: Path) -> None:
     assert c["property_values"] == PLAN_ROWS
 
 
+def test_where_filters_the_funnel_not_the_events_correlated(export: Path) -> None:
+    # Without ann (p1): converted p2 p3 p8 (3), dropped p4 p5 p6 p7 (4). docs: 3 and 0, odds
+    # ratio (3+1)(4-0+1) / ((3-3+1)(0+1)) = 20; video: 0 and 2, (0+1)(4-2+1) / ((3+1)(2+1)) =
+    # 0.25; help: p4 alone, (0+1)(4-1+1) / ((3-0+1)(1+1)) = 0.5. ann's own help no longer
+    # counts, and no one else's event is filtered away.
+    where = "person.properties.email != 'ann@example.com'"
+    doc = cli_json([*ARGS, "--correlation", "--where", where], USERTRACK_EVENTS=str(export))
+    c = doc["correlation"]
+    assert (c["converted_persons"], c["dropped_persons"]) == (3, 4)
+    got = {r["event"]: (r["converted"], r["dropped"], r["odds_ratio"]) for r in c["events"]}
+    assert got == {"docs": (3, 0, 20.0), "video": (0, 2, 0.25), "help": (0, 1, 0.5)}
+
+
 def test_the_same_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
     args = [*ARGS, "--correlation-properties", "plan"]
     local = cli_json(args, USERTRACK_EVENTS=str(export))
