@@ -34,6 +34,7 @@ from tests.posthog_server import live_env, serve  # noqa: E402
 
 COMMANDS = [
     ["funnel"],
+    ["funnel", "--correlation"],
     ["retention"],
     ["activity"],
     ["paths"],
