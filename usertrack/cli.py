@@ -1446,8 +1446,8 @@ def funnel(
         list[str] | None,
         typer.Option(
             "--correlation-properties",
-            help="... and the values of these person properties: PROP[,PROP] (implies"
-            " --correlation).",
+            help="... and the values of these person properties (implies --correlation).",
+            metavar="PROP[,PROP]",
         ),
     ] = None,
     fmt: FormatOpt = None,
