@@ -229,6 +229,43 @@ def correlate(
         excluded=sorted(set(steps)),
         properties=list(properties),
     )
+    if converted_total and dropped_total:  # else nothing to compare (PostHog answers [])
+        result.events = ranked(
+            _event_counts(con, ws, steps, as_of, span, window, progress),
+            converted_total,
+            dropped_total,
+        )
+    if properties:
+        if progress:
+            progress("fetching the person properties to correlate")
+        schema = {"person_id": pa.string(), "key": pa.string(), "value": pa.string(),
+                  "present": pa.int64()}  # fmt: skip
+        load_facts(con, ws, PROPERTIES_QUERY, as_of, "props", schema, since=span.start,
+                   until=span.end, event=steps[0], keys=list(properties))  # fmt: skip
+        _check_known(con, ws, steps[0], as_of, span, properties)
+        rows = con.execute(
+            f"""
+            SELECT k.key, coalesce(k.value, ''),
+                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest = {n}),
+                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest < {n})
+            FROM progress p JOIN props k USING (person_id)
+            GROUP BY k.key, coalesce(k.value, '')
+            """
+        ).fetchall()
+        result.property_rows = ranked(rows, converted_total, dropped_total)
+    return result
+
+
+def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str],
+                  as_of: datetime, span: DateRange, window: timedelta,
+                  progress: Any) -> list[tuple[str, None, int, int]]:  # fmt: skip
+    """Each event done inside the bounds of the funnel whose progress is the table `progress`
+    of `con`, with the converted and the dropped persons who did it."""
+    import pyarrow as pa
+
+    from usertrack.analytics.common import load_facts
+
+    n = len(steps)
     if progress:
         progress("fetching the events to correlate")
     schema = {"person_id": pa.string(), "event": pa.string(), "timestamp": pa.timestamp("us")}
@@ -249,26 +286,7 @@ def correlate(
         """,
         {"window": window // timedelta(microseconds=1)},
     ).fetchall()
-    result.events = ranked(rows, converted_total, dropped_total)
-    if properties:
-        if progress:
-            progress("fetching the person properties to correlate")
-        schema = {"person_id": pa.string(), "key": pa.string(), "value": pa.string(),
-                  "present": pa.int64()}  # fmt: skip
-        load_facts(con, ws, PROPERTIES_QUERY, as_of, "props", schema, since=span.start,
-                   until=span.end, event=steps[0], keys=list(properties))  # fmt: skip
-        _check_known(con, ws, steps[0], as_of, span, properties)
-        rows = con.execute(
-            f"""
-            SELECT k.key, coalesce(k.value, ''),
-                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest = {n}),
-                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest < {n})
-            FROM progress p JOIN props k USING (person_id)
-            GROUP BY k.key, coalesce(k.value, '')
-            """
-        ).fetchall()
-        result.property_rows = ranked(rows, converted_total, dropped_total)
-    return result
+    return [(str(name), None, int(c), int(d)) for name, _, c, d in rows]
 
 
 def _skewed(converted: int, dropped: int) -> bool:
