@@ -584,6 +584,7 @@ def environment(home: Path) -> dict[str, str]:
 # The analytics commands: what each measures, and its target warm at 100,000 users.
 ANALYTICS = (
     ("funnel", "the 5-step activation funnel, 30 days", "1 s"),
+    ("funnel --correlation", "its events that go with converting or dropping", "1 s"),
     ("retention", "8 weekly first-time cohorts, any event", "1 s"),
     ("sessions", "30 days of sessions", "1 s"),
     ("paths", "30 days of 5-step paths", "1 s"),  # issue 8 (seed 002 asked journeys < 2 s)
@@ -599,7 +600,7 @@ def analytics(
     (`users` of a large demo, None for the default one), with the load average of the minute
     (the machine may be shared, and times follow its load)."""
     for label, note, target in ANALYTICS:
-        took, mb = median_of(repeat, [str(BIN), label, "--format", "json"], env)
+        took, mb = median_of(repeat, [str(BIN), *label.split(), "--format", "json"], env)
         load = os.getloadavg()[0]
         if users is None:
             name, goal = f"warm `{label} --format json` (2,000 users)", "1 s"

@@ -35,6 +35,7 @@ from tests.posthog_server import live_env, serve  # noqa: E402
 COMMANDS = [
     ["funnel"],
     ["funnel", "--by-segment"],  # the persons' segments: a row per person, a bound list each run
+    ["funnel", "--correlation"],
     ["retention"],
     ["activity"],
     ["paths"],

@@ -41,6 +41,7 @@ PACKED = {
     "posthog/activity_days",
     "posthog/retention_activity",
     "posthog/funnel_events",
+    "posthog/correlation_events",
     "posthog/path_events",
     "posthog/session_facts",
     "posthog/trends_persons",

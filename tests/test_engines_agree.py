@@ -103,6 +103,7 @@ COMMANDS = [
     ["sessions"],
     ["features"],
     ["funnel", "--where", "properties.$browser = 'Chrome'"],
+    ["funnel", "--correlation-properties", "$geoip_country_code,$initial_referring_domain"],
     [
         "sessions",
         "--where",
@@ -211,6 +212,7 @@ def test_expressions_the_same_on_both_engines(edge_store: Path, text: str) -> No
         "posthog/activity_days",
         "posthog/retention_activity",
         "posthog/funnel_events",
+        "posthog/correlation_events",
         "posthog/path_events",
     ],
 )

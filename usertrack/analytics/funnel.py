@@ -27,6 +27,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.analytics.correlation import Correlation
     from usertrack.workspace import Workspace
 
 # Seed 001's activation funnel ("the aha moment"), as the demo sends it.
@@ -65,6 +66,7 @@ class Funnel:
     breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
     previous: Funnel | None = None  # --compare: the period of the same length before
+    correlation: Correlation | None = None  # --correlation (usertrack.analytics.correlation)
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
         """Each step with the previous period's, the change of its persons (percent) and of
@@ -105,6 +107,8 @@ class Funnel:
                 {"value": value, "steps": [s.document() for s in steps]}
                 for value, steps in self.breakdown
             ]
+        if self.correlation is not None:
+            doc["correlation"] = self.correlation.document()
         return doc
 
 
@@ -340,14 +344,29 @@ def funnel(
     window: timedelta = DEFAULT_WINDOW,
     by: str | None = None,
     compare: bool = False,
+    correlation: bool = False,
+    correlation_properties: Sequence[str] = (),
     progress: Any = None,
 ) -> Funnel:
     """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
-    `compare`, also the funnel of the previous period of the same length (no breakdown)."""
+    `compare`, also the funnel of the previous period of the same length (no breakdown); with
+    `correlation` (or `correlation_properties`), the events (and those person properties'
+    values) that go with converting or dropping (usertrack.analytics.correlation)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
+    correlation = correlation or bool(correlation_properties)
+    if correlation:
+        from usertrack.analytics.correlation import check_options
+
+        check_options(by=by, compare=compare, dropped=None)
     con = _load(ws, chosen, as_of, span, window, by, progress)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
+        if correlation:
+            from usertrack.analytics.correlation import correlate
+
+            result.correlation = correlate(
+                con, ws, chosen, as_of, span, window, correlation_properties, progress
+            )
         if by is not None:
             result.by = by
             # First touch: the value on the person's earliest in-range step event that has one.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
+from usertrack.analytics.correlation import Correlation, Row
 from usertrack.analytics.funnel import Dropped, Funnel, Step
 from usertrack.analytics.retention import Retention
 from usertrack.rendering import style
@@ -71,9 +72,98 @@ def funnel_json(f: Funnel) -> str:
     return json_document(f.document())
 
 
+# --correlation (usertrack.analytics.correlation)
+
+CORRELATION_HEADERS = ["Event", "Converted", "Dropped", "Odds ratio", "Likelihood", "Phi",
+                       "Strength"]  # fmt: skip
+CORRELATION_FIELDS = ["type", "name", "value", "correlation", "converted", "dropped",
+                      "odds_ratio", "phi", "strength"]  # fmt: skip
+
+
+def correlation_label(r: Row) -> str:
+    """An event's name, or `property = value` (`(none)` for a person without it)."""
+    if r.value is None:
+        return r.name
+    return f"{r.name} = {r.value if r.value else '(none)'}"
+
+
+def likelihood(r: Row) -> str:
+    """As PostHog words it: the odds ratio, or its inverse for a failure, 'x more/less likely'
+    to convert."""
+    if r.correlation == "success":
+        return f"{r.odds_ratio:.1f}x more likely"
+    return f"{1 / r.odds_ratio:.1f}x less likely" if r.odds_ratio else "-"
+
+
+def ratio_text(value: float) -> str:
+    """An odds ratio for humans: 2,473 / 2.49 / 0.017."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def correlation_cells(rows: list[Row]) -> list[list[Any]]:
+    return [
+        [correlation_label(r), style.count(r.converted), style.count(r.dropped),
+         ratio_text(r.odds_ratio), likelihood(r), "-" if r.phi is None else f"{r.phi:+.2f}",
+         r.strength]
+        for r in rows
+    ]  # fmt: skip
+
+
+def correlation_sections(c: Correlation) -> list[tuple[str, list[str], list[Row]]]:
+    """The tables of a correlation, titled, with their headers: events, then property values,
+    each with the rows that go with converting, then those that go with dropping. Empty tables
+    are left out."""
+    out = []
+    tables = [("Events", "Event", c.events),
+              ("Person properties", "Property = value", c.property_rows)]  # fmt: skip
+    for what, first, rows in tables:
+        for kind, title in (("success", "converting"), ("failure", "dropping")):
+            chosen = [r for r in rows if r.correlation == kind]
+            if chosen:
+                headers = [first, *CORRELATION_HEADERS[1:]]
+                out.append((f"{what} that go with {title}", headers, chosen))
+    return out
+
+
+def correlation_about(c: Correlation) -> list[str]:
+    """What a correlation stands on: its persons, its significance rule and what it left out."""
+    lines = [
+        f"Correlation: {style.count(c.converted)} persons converted and"
+        f" {style.count(c.dropped)} dropped. Left out: the funnel's steps, and events and"
+        f" values with fewer persons behind them than min(25, 2% of"
+        f" {style.count(c.converted + c.dropped)}) = {c.min_persons:g}. PostHog's odds ratio"
+        " (+1 on each cell of the table)."
+    ]
+    if not c.converted or not c.dropped:
+        lines.append("No one converted or no one dropped: there is nothing to correlate.")
+    elif c.skewed:
+        lines.append(
+            "Skewed: more than 10 times as many persons on one side as on the other;"
+            " the odds ratios are less reliable."
+        )
+    elif not c.events and not c.property_rows:
+        lines.append("No event or value had enough persons behind it.")
+    return lines
+
+
+def correlation_csv(c: Correlation) -> str:
+    """One row per correlated event and property value: the --correlation answer in csv."""
+    rows = [
+        ["event" if r.value is None else "property", r.name, r.value, r.correlation,
+         r.converted, r.dropped, r.odds_ratio, r.phi, r.strength]
+        for r in [*c.events, *c.property_rows]
+    ]  # fmt: skip
+    return csv_rows(CORRELATION_FIELDS, rows)
+
+
 def funnel_csv(f: Funnel) -> str:
     """One row per step (and per breakdown value and step with --by); with --compare, a
-    `period` column and the previous period's steps after the current ones."""
+    `period` column and the previous period's steps after the current ones; with
+    --correlation, the correlated events and property values instead of the steps."""
+    if f.correlation is not None:
+        return correlation_csv(f.correlation)
     header = ["breakdown", "step", *STEP_FIELDS] if f.by is not None else ["step", *STEP_FIELDS]
     rows: list[list[Any]] = []
     if f.previous is not None and f.by is None:
@@ -107,6 +197,12 @@ def funnel_markdown(f: Funnel) -> str:
         label = value if value else "(none)"
         tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
         tables.append(md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(steps, 1)]))
+    if f.correlation is not None:
+        tables.append("\n## Correlation\n")
+        tables.extend(style.md_text(line) + "\n" for line in correlation_about(f.correlation))
+        for title, headers, rows in correlation_sections(f.correlation):
+            tables.append(f"\n### {style.md_text(title)}\n")
+            tables.append(md_table(headers, correlation_cells(rows)))
     return md_section("Funnel", lines, tables)
 
 

@@ -15,6 +15,9 @@ from usertrack.analytics.render import (
     COMPARE_HEADERS,
     compare_about,
     compare_cells,
+    correlation_about,
+    correlation_cells,
+    correlation_sections,
     funnel_about,
     retention_about,
     step_cells,
@@ -74,6 +77,15 @@ def render_funnel(console: Console, f: Funnel) -> None:
         console.print(
             fitted_table(width, _step_cols(), _step_rows(steps), title=plain(f"{f.by} = {label}"))
         )
+    if f.correlation is not None:
+        for line in correlation_about(f.correlation):
+            console.print(plain(line))
+        drops = {"Odds ratio": 2, "Likelihood": 4, "Phi": 1, "Strength": 3}
+        for title, headers, correlated in correlation_sections(f.correlation):
+            cols = [Col(h, right=0 < i < len(headers) - 1, drop=drops.get(h, 0))
+                    for i, h in enumerate(headers)]  # fmt: skip
+            cells = [[plain(c) for c in row] for row in correlation_cells(correlated)]
+            console.print(fitted_table(width, cols, cells, title=plain(title)))
 
 
 def render_dropped(console: Console, d: Dropped) -> None:

@@ -156,6 +156,21 @@ def funnel(
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    correlation: Annotated[
+        bool,
+        typer.Option(
+            "--correlation",
+            help="Also the events that go with converting or dropping (PostHog's odds ratio).",
+        ),
+    ] = False,
+    correlation_properties: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--correlation-properties",
+            help="... and the values of these person properties (implies --correlation).",
+            metavar="PROP[,PROP]",
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -166,6 +181,7 @@ def funnel(
     """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
     with handle_errors():
         from usertrack.analytics import by_segment as segmented
+        from usertrack.analytics import correlation as correlations
         from usertrack.analytics import funnel as funnels
         from usertrack.analytics import render
         from usertrack.analytics.common import date_range, parse_window
@@ -174,6 +190,11 @@ def funnel(
         filters = _where(where)
         span_window = parse_window(window)
         chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
+        correlated = correlations.parse_properties(correlation_properties)
+        if correlation or correlated:
+            correlations.check_options(by=by, compare=compare, dropped=dropped)
+            if by_segment:
+                raise UsageError("--correlation and --by-segment do not go together")
         if dropped is not None:
             funnels.step_index(chosen_steps, dropped)
             if by is not None:
@@ -196,7 +217,8 @@ def funnel(
             else:
                 result = segmented.run(ws, moment, lambda: funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
-                    compare=compare, progress=progress,
+                    compare=compare, correlation=correlation,
+                    correlation_properties=correlated, progress=progress,
                 ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)

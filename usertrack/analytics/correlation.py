@@ -1,0 +1,324 @@
+"""Funnel correlation as PostHog computes it (docs/metrics.md, "Funnel correlation").
+
+For the persons who entered the funnel (did step 1 in the range), which events, and with
+`--correlation-properties`, which person-property values, go with converting (reaching the last
+step) or with dropping: PostHog's odds ratio with its +1 prior, its significance rule (a row
+needs min(25, 2% of the persons) persons behind it) and its top 10 each way
+(posthog/hogql_queries/insights/funnels/funnel_correlation_query_runner.py), with the phi
+coefficient and its strength that PostHog's correlation details show
+(frontend/src/scenes/funnels/funnelCorrelationDetailsLogic.ts).
+
+The funnel's attempts are usertrack's (usertrack.analytics.funnel); the events come from
+queries/posthog/correlation_events.sql, which sends per person only each event's first time
+after each step-1 event, never every event. Counts are of persons, never of events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.analytics.common import DateRange
+    from usertrack.workspace import Workspace
+
+EVENTS_QUERY = "posthog/correlation_events"
+PROPERTIES_QUERY = "posthog/correlation_properties"
+KEYS_QUERY = "posthog/person_property_keys"
+
+# funnel_correlation_query_runner.py: PRIOR_COUNT, MIN_PERSON_COUNT, MIN_PERSON_PERCENTAGE, the
+# top 10 each way, and "skewed" past 1:10 converters to droppers.
+PRIOR_COUNT = 1
+MIN_PERSON_COUNT = 25
+MIN_PERSON_PERCENTAGE = 0.02
+TOP = 10
+SKEW = 10
+MAX_PROPERTIES = 20
+
+
+@dataclass
+class Row:
+    """An event (or a person property's value) and the persons behind it."""
+
+    name: str  # the event name, or the property's name
+    value: str | None  # the property's value ('' when a person lacks it); None for an event
+    converted: int  # persons who did it (have it) and converted
+    dropped: int  # ... and dropped
+    odds_ratio: float
+    correlation: str  # "success" (odds ratio > 1) or "failure"
+    phi: float | None  # the phi coefficient of the 2x2 table, -1 to 1
+    strength: str  # of |phi|: "strong" over 0.5, "moderate" over 0.3, else "weak"
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"event": self.name} if self.value is None else {
+            "property": self.name, "value": self.value}  # fmt: skip
+        doc.update(
+            converted=self.converted,
+            dropped=self.dropped,
+            odds_ratio=self.odds_ratio,
+            correlation=self.correlation,
+            phi=self.phi,
+            strength=self.strength,
+        )
+        return doc
+
+
+@dataclass
+class Correlation:
+    converted: int  # persons who entered the funnel and reached its last step
+    dropped: int  # ... and did not
+    min_persons: float  # the significance threshold: min(25, 2% of the persons)
+    skewed: bool  # over 10 converters per dropper or the reverse, or none of either
+    excluded: list[str]  # the events left out: the funnel's steps
+    events: list[Row] = field(default_factory=list)  # top positive, then top negative
+    properties: list[str] = field(default_factory=list)
+    property_rows: list[Row] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "converted_persons": self.converted,
+            "dropped_persons": self.dropped,
+            "min_persons": self.min_persons,
+            "skewed": self.skewed,
+            "excluded_events": self.excluded,
+            "events": [r.document() for r in self.events],
+        }
+        if self.properties:
+            doc["properties"] = self.properties
+            doc["property_values"] = [r.document() for r in self.property_rows]
+        return doc
+
+
+# --------------------------------------------------------------------------------------------
+# The arithmetic (funnel_correlation_query_runner.py)
+
+
+def odds_ratio(converted: int, dropped: int, converted_total: int, dropped_total: int,
+               prior: int = PRIOR_COUNT) -> float:  # fmt: skip
+    """`get_entity_odds_ratio`: the odds of converting with the event over the odds without it,
+    each of the four cells of the 2x2 table plus `prior`."""
+    return ((converted + prior) * (dropped_total - dropped + prior)) / (
+        (converted_total - converted + prior) * (dropped + prior)
+    )
+
+
+def min_persons(total: int) -> float:
+    """`are_results_insignificant`: a row with fewer persons behind it than this is left out."""
+    return min(MIN_PERSON_COUNT, MIN_PERSON_PERCENTAGE * total)
+
+
+def phi(converted: int, dropped: int, converted_total: int, dropped_total: int) -> float | None:
+    """The phi coefficient of the 2x2 table (funnelCorrelationDetailsLogic.ts); None when a
+    margin is empty."""
+    tp, fn = converted, dropped
+    tn, fp = dropped_total - dropped, converted_total - converted
+    denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    if denominator <= 0:
+        return None
+    return (tp * tn - fp * fn) / math.sqrt(denominator)
+
+
+def strength(value: float | None) -> str:
+    if value is None:
+        return "-"
+    size = abs(value)
+    return "strong" if size > 0.5 else "moderate" if size > 0.3 else "weak"
+
+
+def ranked(counts: Sequence[tuple[str, str | None, int, int]], converted_total: int,
+           dropped_total: int) -> list[Row]:  # fmt: skip
+    """The significant rows of `counts` (name, value, converted, dropped): the top 10 with an
+    odds ratio over 1, highest first, then the top 10 of the others, lowest first. Ties go to
+    the row with more persons, then by name and value (PostHog leaves them in query order)."""
+    if not converted_total or not dropped_total:
+        return []
+    floor = min_persons(converted_total + dropped_total)
+    rows = []
+    for name, value, converted, dropped in counts:
+        if converted + dropped < floor:
+            continue
+        ratio = odds_ratio(converted, dropped, converted_total, dropped_total)
+        score = phi(converted, dropped, converted_total, dropped_total)
+        rows.append(
+            Row(
+                name=name,
+                value=value,
+                converted=converted,
+                dropped=dropped,
+                odds_ratio=round(ratio, 4),
+                correlation="success" if ratio > 1 else "failure",
+                phi=None if score is None else round(score, 4),
+                strength=strength(score),
+            )
+        )
+
+    def key(r: Row, sign: int) -> tuple[float, int, str, str]:
+        return (sign * r.odds_ratio, -(r.converted + r.dropped), r.name, r.value or "")
+
+    positive = sorted((r for r in rows if r.correlation == "success"), key=lambda r: key(r, -1))
+    negative = sorted((r for r in rows if r.correlation == "failure"), key=lambda r: key(r, 1))
+    return positive[:TOP] + negative[:TOP]
+
+
+# --------------------------------------------------------------------------------------------
+# Options and facts
+
+
+def parse_properties(texts: Sequence[str] | None) -> list[str]:
+    """`--correlation-properties PROP[,PROP]` (repeatable): the person property names, in the
+    order given, each once."""
+    names: list[str] = []
+    for text in texts or ():
+        for part in text.split(","):
+            name = part.strip()
+            if not name:
+                raise UsageError(
+                    f"--correlation-properties {text!r} holds an empty property name"
+                    " (give PROP[,PROP], e.g. plan,$browser)"
+                )
+            if name not in names:
+                names.append(name)
+    if len(names) > MAX_PROPERTIES:
+        raise UsageError(f"--correlation-properties: at most {MAX_PROPERTIES} properties")
+    return names
+
+
+def check_options(*, by: str | None, compare: bool, dropped: str | None) -> None:
+    """--correlation is of the whole funnel over the range: not per breakdown value, not of the
+    previous period, not of a drop-off list."""
+    for given, option in ((by is not None, "--by"), (compare, "--compare"),
+                          (dropped is not None, "--dropped")):  # fmt: skip
+        if given:
+            raise UsageError(f"{option} and --correlation do not go together")
+
+
+def correlate(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    steps: list[str],
+    as_of: datetime,
+    span: DateRange,
+    window: timedelta,
+    properties: Sequence[str] = (),
+    progress: Any = None,
+) -> Correlation:
+    """The correlation of the funnel whose per-person progress is the table `progress` of `con`
+    (usertrack.analytics.funnel: person_id, furthest, t1 ... tN)."""
+    import pyarrow as pa
+
+    from usertrack.analytics.common import load_facts
+
+    n = len(steps)
+    totals = con.execute(
+        f"SELECT count(*) FILTER (WHERE furthest = {n}), count(*) FILTER (WHERE furthest < {n})"
+        " FROM progress"
+    ).fetchall()[0]  # fetched to the end: the connection takes the facts next
+    converted_total, dropped_total = int(totals[0]), int(totals[1])
+    result = Correlation(
+        converted=converted_total,
+        dropped=dropped_total,
+        min_persons=round(min_persons(converted_total + dropped_total), 2),
+        skewed=_skewed(converted_total, dropped_total),
+        excluded=sorted(set(steps)),
+        properties=list(properties),
+    )
+    if converted_total and dropped_total:  # else nothing to compare (PostHog answers [])
+        result.events = ranked(
+            _event_counts(con, ws, steps, as_of, span, window, progress),
+            converted_total,
+            dropped_total,
+        )
+    if properties:
+        if progress:
+            progress("fetching the person properties to correlate")
+        schema = {"person_id": pa.string(), "key": pa.string(), "value": pa.string(),
+                  "present": pa.int64()}  # fmt: skip
+        load_facts(con, ws, PROPERTIES_QUERY, as_of, "props", schema, since=span.start,
+                   until=span.end, event=steps[0], keys=list(properties))  # fmt: skip
+        _check_known(con, ws, steps[0], as_of, span, properties)
+        rows = con.execute(
+            f"""
+            SELECT k.key, coalesce(k.value, ''),
+                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest = {n}),
+                   count(DISTINCT p.person_id) FILTER (WHERE p.furthest < {n})
+            FROM progress p JOIN props k USING (person_id)
+            GROUP BY k.key, coalesce(k.value, '')
+            """
+        ).fetchall()
+        result.property_rows = ranked(rows, converted_total, dropped_total)
+    return result
+
+
+def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str],
+                  as_of: datetime, span: DateRange, window: timedelta,
+                  progress: Any) -> list[tuple[str, None, int, int]]:  # fmt: skip
+    """Each event done inside the bounds of the funnel whose progress is the table `progress`
+    of `con`, with the converted and the dropped persons who did it."""
+    import pyarrow as pa
+
+    from usertrack.analytics.common import load_facts
+
+    n = len(steps)
+    if progress:
+        progress("fetching the events to correlate")
+    schema = {"person_id": pa.string(), "event": pa.string(), "timestamp": pa.timestamp("us")}
+    load_facts(con, ws, EVENTS_QUERY, as_of, "later", schema, since=span.start,
+               until=span.end, steps=sorted(set(steps)), event=steps[0],
+               window_seconds=int(window.total_seconds()))  # fmt: skip
+    # PostHog's bounds: strictly after the step-1 time of the person's counted attempt, strictly
+    # before their last step's time, or the step-1 time + the window when they dropped.
+    rows = con.execute(
+        f"""
+        SELECT l.event, NULL,
+               count(DISTINCT p.person_id) FILTER (WHERE p.furthest = {n}),
+               count(DISTINCT p.person_id) FILTER (WHERE p.furthest < {n})
+        FROM progress p JOIN later l USING (person_id)
+        WHERE l.timestamp > p.t1
+          AND l.timestamp < coalesce(p.t{n}, p.t1 + to_microseconds($window))
+        GROUP BY l.event
+        """,
+        {"window": window // timedelta(microseconds=1)},
+    ).fetchall()
+    return [(str(name), None, int(c), int(d)) for name, _, c, d in rows]
+
+
+def _skewed(converted: int, dropped: int) -> bool:
+    if not converted or not dropped:
+        return True
+    return converted / dropped > SKEW or dropped / converted > SKEW
+
+
+def _check_known(con: duckdb.DuckDBPyConnection, ws: Workspace, event: str, as_of: datetime,
+                 span: DateRange, properties: Sequence[str]) -> None:  # fmt: skip
+    """A typed property none of the funnel's persons has is a usage error (exit 2) naming the
+    closest key they have: an answer of one '' value would read as data."""
+    had = {
+        r[0]
+        for r in con.execute(
+            "SELECT key FROM props JOIN progress USING (person_id) GROUP BY key"
+            " HAVING max(present) > 0"
+        ).fetchall()
+    }
+    missing = [p for p in properties if p not in had]
+    if not missing or not con.execute("SELECT count(*) FROM progress").fetchall()[0][0]:
+        return
+    from usertrack.rulefiles import did_you_mean
+
+    result = ws.run_query(KEYS_QUERY, as_of, since=span.start, until=span.end, event=event)
+    known = {str(r["key"]): int(r["persons"]) for r in result.as_dicts() if r["key"] is not None}
+    name = missing[0]
+    hint = did_you_mean(name, known, n=3)
+    if not hint and known:
+        shown = sorted(known, key=lambda k: (-known[k], k))[:8]
+        more = ", ..." if len(known) > len(shown) else ""
+        hint = f" (they have: {', '.join(shown)}{more})"
+    raise UsageError(
+        f"--correlation-properties {name!r} is no property of the funnel's persons{hint}"
+    )
