@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from usertrack.analytics.common import facts_connection, load_facts, next_period, period_start
+from usertrack.analytics.common import (
+    FactsTable,
+    next_period,
+    open_facts_tables,
+    period_start,
+)
 from usertrack.errors import UsageError
 
 MAX_PERIODS = 400
@@ -141,8 +146,6 @@ def activity(
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
     over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days."""
-    import pyarrow as pa
-
     check_periods(periods)
     # An as_of at 00:00 UTC (what `--as-of DATE` gives) ends the day before: that day is the
     # last one with data, not the new day's first instant.
@@ -154,30 +157,26 @@ def activity(
     # MAU of the first day looks back 29 days; the first week's lifecycle looks at the week before.
     since_day = min(first_day - timedelta(days=29), weeks[0] - timedelta(days=7))
     since = datetime.combine(since_day, datetime.min.time())
-    con = facts_connection()
-    try:
-        if progress:
-            progress("fetching active days per person")
-        load_facts(
-            con, ws, "posthog/activity_days", as_of, "active",
-            {"person_id": pa.string(), "day": pa.date32(), "events": pa.int64()},
-            since=since,
-        )  # fmt: skip
-        if progress:
-            progress("fetching when people were created")
-        load_facts(
-            con, ws, "posthog/activity_created", as_of, "created",
-            {"person_id": pa.string(), "created_at": pa.timestamp("us")},
-            since=datetime.combine(weeks[0], datetime.min.time()),
-        )  # fmt: skip
-        if progress:
-            progress("fetching events by hour")
-        load_facts(
-            con, ws, "posthog/activity_hours", as_of, "hours",
-            {"weekday": pa.int64(), "hour": pa.int64(), "events": pa.int64(),
-             "persons": pa.int64()},
-            since=datetime.combine(first_day, datetime.min.time()),
-        )  # fmt: skip
+    facts = [
+        FactsTable(
+            "posthog/activity_days", "active",
+            {"person_id": "VARCHAR", "day": "DATE", "events": "BIGINT"},
+            {"since": since}, "fetching active days per person",
+        ),
+        FactsTable(
+            "posthog/activity_created", "created",
+            {"person_id": "VARCHAR", "created_at": "TIMESTAMP"},
+            {"since": datetime.combine(weeks[0], datetime.min.time())},
+            "fetching when people were created",
+        ),
+        FactsTable(
+            "posthog/activity_hours", "hours",
+            {"weekday": "BIGINT", "hour": "BIGINT", "events": "BIGINT", "persons": "BIGINT"},
+            {"since": datetime.combine(first_day, datetime.min.time())},
+            "fetching events by hour",
+        ),
+    ]  # fmt: skip
+    with open_facts_tables(ws, as_of, facts, progress) as con:
         series = _series(con, first_day, last_day)
         lifecycle = _lifecycle(con, weeks)
         active_days = _active_days(con, first_day, last_day)
@@ -185,8 +184,6 @@ def activity(
             (int(wd), int(h)): (int(e), int(p))
             for wd, h, e, p in con.execute("SELECT * FROM hours").fetchall()
         }
-    finally:
-        con.close()
     result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )
