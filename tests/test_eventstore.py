@@ -300,6 +300,7 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
             "sessions",
             "person_distinct_ids",
             "person_hours",
+            "person_days",
             "usertrack_meta",
         }
         ts = [r[0] for r in con.execute("SELECT timestamp FROM events").fetchall()]

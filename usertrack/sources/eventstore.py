@@ -15,8 +15,9 @@ Tables of the store:
   `$autocapture_count`, `$entry_pathname`, `$end_pathname`/`$exit_pathname`, `$entry_current_url`,
   `$end_current_url`/`$exit_current_url`, `$entry_referring_domain`, `$is_bounce`.
 - `person_distinct_ids` (view): `distinct_id`, `person_id` (the latest person of each distinct id).
-- `person_hours`: the events per person, normalized email and UTC hour (the local engine's own
-  materialisation, usertrack.sources.rollups: `activity` reads it instead of the events).
+- `person_hours`, `person_days`: the events per person, normalized email and UTC hour, and per
+  day (the local engine's own materialisation, usertrack.sources.rollups: `activity` reads them
+  instead of the events).
 - `usertrack_meta`: key/value facts about the build (version, fingerprint of imported files,
   counts).
 
@@ -61,7 +62,7 @@ __all__ = [
     "write_events",
 ]
 
-# 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours
+# 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days
 STORE_VERSION = "4"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
@@ -97,7 +98,15 @@ RAW_COLUMNS = (
     "person_properties",
 )
 META_TABLE = "usertrack_meta"
-STORE_TABLES = ("events", "persons", "sessions", "person_distinct_ids", "person_hours", META_TABLE)
+STORE_TABLES = (
+    "events",
+    "persons",
+    "sessions",
+    "person_distinct_ids",
+    "person_hours",
+    "person_days",
+    META_TABLE,
+)
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)

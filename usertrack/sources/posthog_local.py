@@ -202,18 +202,19 @@ class LocalPostHogSource:
         """Whether the store has the table of usertrack.sources.rollups (a store built before
         it has not: its queries run on the events)."""
         if self._has_rollups is None:
-            from usertrack.sources.rollups import TABLE
+            from usertrack.sources.rollups import TABLES
 
             cur = self._connection().cursor()
             try:
                 found = cur.execute(
-                    "SELECT count(*) FROM duckdb_tables()"
-                    " WHERE schema_name = 'main' AND NOT temporary AND table_name = $name",
-                    {"name": TABLE},
+                    "SELECT count(DISTINCT table_name) FROM duckdb_tables()"
+                    " WHERE schema_name = 'main' AND NOT temporary"
+                    " AND list_contains($names, table_name)",
+                    {"names": list(TABLES)},
                 ).fetchone()
             finally:
                 cur.close()
-            self._has_rollups = bool(found and found[0])
+            self._has_rollups = bool(found and found[0] == len(TABLES))
         return self._has_rollups
 
     def run(

@@ -24,41 +24,64 @@ from __future__ import annotations
 import re
 
 TABLE = "person_hours"
+DAYS_TABLE = "person_days"
+TABLES = (TABLE, DAYS_TABLE)
 
 # Built by eventstore._build, after `events` (which is in timestamp order already, so the
-# ORDER BY costs little and gives `hour_start` zone maps).
+# ORDER BY costs little and gives `hour_start` zone maps); person_days from person_hours.
 BUILD_SQL = f"""
 CREATE TABLE {TABLE} AS
 SELECT person_id, person_email_norm, date_trunc('hour', timestamp) AS hour_start,
        count(*) AS events
 FROM events
 GROUP BY ALL
-ORDER BY hour_start, person_id
+ORDER BY hour_start, person_id;
+CREATE TABLE {DAYS_TABLE} AS
+SELECT person_id, person_email_norm, day, events,
+       count(*) OVER (PARTITION BY person_id, day) = 1 AS single
+FROM (
+    SELECT person_id, person_email_norm, CAST(hour_start AS DATE) AS day,
+           CAST(sum(events) AS BIGINT) AS events
+    FROM {TABLE}
+    GROUP BY ALL
+)
+ORDER BY day, person_id;
 """
 
-# The bounds, as the translation binds them, and the whole hours between them: from the first
-# hour starting at or after `since` up to (not with) the hour holding `as_of`.
+# The bounds, as the translation binds them.
 _LO = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
 _HI = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
-_FIRST_HOUR = f"(date_trunc('hour', {_LO} - INTERVAL 1 MICROSECOND) + INTERVAL 1 HOUR)"
-_LAST_HOUR = f"date_trunc('hour', {_HI})"
+# The whole UTC days between them: from the first starting at or after `since` up to (not
+# with) the day holding `as_of`.
+_FIRST_DAY = f"(date_trunc('day', {_LO} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
+_LAST_DAY = f"date_trunc('day', {_HI})"
 _KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 
 
-def _parts(rolled: str, raw: str) -> str:
-    """`rolled` over the table's whole hours, then `raw` over the events before the first of
-    them and from the last hour on; the three never overlap (see the module's doc)."""
+def _first_hour(lo: str) -> str:
+    return f"(date_trunc('hour', {lo} - INTERVAL 1 MICROSECOND) + INTERVAL 1 HOUR)"
+
+
+def _parts(rolled: str, raw: str, lo: str = _LO, before: str | None = None) -> str:
+    """The events from `lo` to as_of (and before `before`, when given): `rolled` over the
+    person_hours rows of the whole hours in between, `raw` over the events before the first
+    of them and from the last one's end on. The three never overlap, and together they are
+    every event of the span (see the module's doc)."""
+    first = _first_hour(lo)
+    last = f"date_trunc('hour', {_HI})"
+    span = f"timestamp >= {lo} AND timestamp <= {_HI}"
+    if before is not None:
+        last = f"least({last}, date_trunc('hour', {before}))"
+        span += f" AND timestamp < {before}"
     return f"""
         SELECT {rolled} FROM {TABLE}
-        WHERE hour_start >= {_FIRST_HOUR} AND hour_start < {_LAST_HOUR} AND {_KEPT}
+        WHERE hour_start >= {first} AND hour_start < {last} AND {_KEPT}
         UNION ALL
         SELECT {raw} FROM events
-        WHERE timestamp >= {_LO} AND timestamp <= {_HI} AND timestamp < {_FIRST_HOUR}
-          AND {_KEPT}
+        WHERE {span} AND timestamp < {first} AND {_KEPT}
         UNION ALL
         SELECT {raw} FROM events
-        WHERE timestamp >= {_LO} AND timestamp <= {_HI}
-          AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR}) AND {_KEPT}
+        WHERE {span} AND timestamp >= greatest({first}, {last}) AND {_KEPT}
     """
 
 
@@ -79,14 +102,22 @@ FROM (
     GROUP BY person_id, day
 ) AS d
 """
+# The whole days from person_days: a person's day of one email as it is, the others' summed;
+# the part-days at either end (at most a day each) by hours (_parts).
+_HOUR_ROWS = ("person_id, CAST(hour_start AS DATE) AS day, events AS n",
+              "person_id, CAST(timestamp AS DATE) AS day, 1 AS n")  # fmt: skip
+_WHOLE_DAYS = f"day >= CAST({_FIRST_DAY} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}"
 _ACTIVITY_DAYS_ROLLED = f"""
+SELECT person_id, day, events FROM {DAYS_TABLE} WHERE {_WHOLE_DAYS} AND single
+UNION ALL
 SELECT person_id, day, CAST(sum(n) AS BIGINT) AS events
-FROM ({
-    _parts(
-        "person_id, CAST(hour_start AS DATE) AS day, events AS n",
-        "person_id, CAST(timestamp AS DATE) AS day, 1 AS n",
-    )
-}) AS d
+FROM (
+    SELECT person_id, day, events AS n FROM {DAYS_TABLE} WHERE {_WHOLE_DAYS} AND NOT single
+    UNION ALL
+    {_parts(*_HOUR_ROWS, before=_FIRST_DAY)}
+    UNION ALL
+    {_parts(*_HOUR_ROWS, lo=f"greatest({_FIRST_DAY}, {_LAST_DAY})")}
+) AS d
 GROUP BY person_id, day
 """
 
