@@ -31,10 +31,18 @@ TABLES = (TABLE, DAYS_TABLE)
 # ORDER BY costs little and gives `hour_start` zone maps); person_days from person_hours.
 BUILD_SQL = f"""
 CREATE TABLE {TABLE} AS
-SELECT person_id, person_email_norm, date_trunc('hour', timestamp) AS hour_start,
-       count(*) AS events
-FROM events
-GROUP BY ALL
+SELECT person_id, person_email_norm, hour_start, events,
+       min(coalesce(person_email_norm, '')) OVER person
+           = max(coalesce(person_email_norm, '')) OVER person AS one_email,
+       lag(hour_start) OVER (PARTITION BY person_id, isodow(hour_start), hour(hour_start)
+                             ORDER BY hour_start) AS prev_same
+FROM (
+    SELECT person_id, person_email_norm, date_trunc('hour', timestamp) AS hour_start,
+           count(*) AS events
+    FROM events
+    GROUP BY ALL
+)
+WINDOW person AS (PARTITION BY person_id)
 ORDER BY hour_start, person_id;
 CREATE TABLE {DAYS_TABLE} AS
 SELECT person_id, person_email_norm, day, events,
@@ -136,16 +144,57 @@ WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
 GROUP BY weekday, hour
 ORDER BY weekday, hour
 """
+# The persons of a weekday and hour without a distinct count over every person-hour: a person of
+# one email (all or none of whose events an exclusion pattern leaves out) counts on the first of
+# their rows in the span for that weekday and hour, the one whose previous row for it
+# (prev_same) is before the span; persons of several emails (a few) by a distinct count; those
+# of the part-hours at either end when no row of the span has them already.
+_FIRST_HOUR = _first_hour(_LO)
+_LAST_HOUR = f"date_trunc('hour', {_HI})"
+_RAW_SPAN = f"timestamp >= {_LO} AND timestamp <= {_HI} AND {_KEPT}"
+_ROLLED_SPAN = f"hour_start >= {_FIRST_HOUR} AND hour_start < {_LAST_HOUR} AND {_KEPT}"
 _ACTIVITY_HOURS_ROLLED = f"""
-SELECT weekday, hour, CAST(sum(n) AS BIGINT) AS events,
-       count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS persons
-FROM ({
-    _parts(
-        "isodow(hour_start) AS weekday, hour(hour_start) AS hour, person_id, events AS n",
-        "isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id, 1 AS n",
+WITH raw AS (
+    SELECT isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id FROM events
+    WHERE {_RAW_SPAN} AND timestamp < {_FIRST_HOUR}
+    UNION ALL
+    SELECT isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id FROM events
+    WHERE {_RAW_SPAN} AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR})
+),
+rolled AS (
+    SELECT isodow(hour_start) AS weekday, hour(hour_start) AS hour, CAST(sum(events) AS BIGINT)
+               AS n,
+           count(*) FILTER (WHERE person_id IS NOT NULL AND one_email
+                            AND (prev_same IS NULL OR prev_same < {_FIRST_HOUR})) AS persons
+    FROM {TABLE} WHERE {_ROLLED_SPAN}
+    GROUP BY ALL
+),
+-- apart: a distinct count's FILTER in the same grouping would still group every person-hour
+several AS (
+    SELECT isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+           count(DISTINCT person_id) AS persons
+    FROM {TABLE} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
+    GROUP BY ALL
+),
+raw_only AS (
+    SELECT weekday, hour, count(*) AS persons
+    FROM (SELECT DISTINCT weekday, hour, person_id FROM raw WHERE person_id IS NOT NULL) AS r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {TABLE} AS t
+        WHERE {_ROLLED_SPAN} AND t.person_id = r.person_id
+          AND isodow(t.hour_start) = r.weekday AND hour(t.hour_start) = r.hour
     )
-}) AS h
-GROUP BY weekday, hour
+    GROUP BY ALL
+),
+raw_counts AS (SELECT weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
+SELECT weekday, hour,
+       CAST(coalesce(rolled.n, 0) + coalesce(raw_counts.n, 0) AS BIGINT) AS events,
+       CAST(coalesce(rolled.persons, 0) + coalesce(several.persons, 0)
+            + coalesce(raw_only.persons, 0) AS BIGINT) AS persons
+FROM rolled
+FULL JOIN raw_counts USING (weekday, hour)
+LEFT JOIN several USING (weekday, hour)
+LEFT JOIN raw_only USING (weekday, hour)
 ORDER BY weekday, hour
 """
 
