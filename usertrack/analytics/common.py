@@ -473,7 +473,7 @@ def open_facts_tables(
         raise ValueError("open_facts_tables: no facts query")
     bound = [(t, *ws.bind(t.query_id, as_of, **t.params)) for t in tables]
     sources = {id(ws.sources[query.folder]) for _, query, _ in bound}
-    source = ws.sources[bound[0][1].folder] if bound else None
+    source = ws.sources[bound[0][1].folder]
     into = getattr(source, "facts_cursor", None)
     if into is None or len(sources) != 1:
         memory = facts_connection()
@@ -498,7 +498,7 @@ def open_facts_tables(
             if cur is None:
                 cur = into(facts, values, t.table)
             else:
-                source.facts_into(cur, facts, values, t.table)  # type: ignore[union-attr]
+                source.facts_into(cur, facts, values, t.table)  # type: ignore[attr-defined]
             _typed(cur, t.table, t.schema, t.query_id)
         if cur is not None:
             yield cur

@@ -187,8 +187,9 @@ class LocalPostHogSource:
         return self._rolled(tr), values
 
     def _rolled(self, tr: Translation) -> Translation:
-        """`tr`, or what answers it from the store's per-person-per-hour table, where the
-        store has one and `tr` is a query it answers (usertrack.sources.rollups)."""
+        """`tr`, or what answers it from the store's per-person tables (person_hours,
+        person_days), where the store has them and `tr` is a query they answer
+        (usertrack.sources.rollups)."""
         from usertrack.sources.rollups import rewritten
 
         sql = rewritten(tr.sql)
@@ -199,8 +200,8 @@ class LocalPostHogSource:
         return replace(tr, sql=sql)
 
     def has_rollups(self) -> bool:
-        """Whether the store has the table of usertrack.sources.rollups (a store built before
-        it has not: its queries run on the events)."""
+        """Whether the store has the tables of usertrack.sources.rollups (a store built before
+        them has not: its queries run on the events)."""
         if self._has_rollups is None:
             from usertrack.sources.rollups import TABLES
 

@@ -1,22 +1,25 @@
-"""The local engine's own materialisation: the events store's per-person-per-hour table, and the
-facts queries it answers instead of the events.
+"""The local engine's own materialisation: the events store's per-person tables, and the facts
+queries they answer instead of the events.
 
 `person_hours` holds, for every person, normalized email and UTC hour with events, how many
-(`person_id, person_email_norm, hour_start, events`), in `hour_start` order. It is built with
-the store, in the same atomic write (usertrack.sources.eventstore), so it is never older or
-newer than the events: at 5.35 M events it is 1.05 M rows, and the 30 days of `activity`'s
-heatmap 0.55 M of them.
+(`person_id, person_email_norm, hour_start, events`), in `hour_start` order, with the person's
+previous hour of the same weekday and hour (`prev_same`) and whether the person has one email
+in the whole store (`one_email`, NULL taken as empty, as the exclusion pattern takes it).
+`person_days` holds the same per UTC day, each row flagged `single` when it is the person's only
+one that day (one email). Both are built with the store, in the same atomic write
+(usertrack.sources.eventstore), so they are never older or newer than the events: at 5.35 M
+events 1.05 M and 0.59 M rows.
 
 A query file whose DuckDB translation is, word for word, one of `REWRITES`' (activity's
 per-person-per-day facts and its hour-of-week heatmap, shipped as written, with no `--where`)
-runs as the rewrite instead: the whole hours between its two bounds from the table, the
-events of the part-hours at either end (at most an hour each, read through the store's
-timestamp order) from `events`. The answer is the same, row for row: an hour's events are in
-the window all or none when the hour lies between the bounds, and every other event is read
-itself. Any other text (a `--where`, an edited file, a new version of the shipped one) runs
-as translated, on the events; so does every query on a store built before the table (it is
-not there: `has_rollups`). On PostHog the query files run as written: this module is the
-local engine's alone.
+runs as the rewrite instead: the whole days (person_days) and whole hours (person_hours)
+between its two bounds from the tables, the events of the part-hours at either end (at most an
+hour each, read through the store's timestamp order) from `events`. The answer is the same,
+row for row: an hour's (a day's) events are in the span all or none when it lies between the
+bounds, and every other event is read itself; tests/test_rollups.py checks it. Any other text
+(a `--where`, an edited file, a new version of the shipped one) runs as translated, on the
+events; so does every query on a store built before the tables (`has_rollups`). On PostHog the
+query files run as written: this module is the local engine's alone.
 """
 
 from __future__ import annotations
