@@ -172,3 +172,72 @@ def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
         "usertrack.analytics.features",
         "usertrack.analytics.usage_report",
     )
+
+
+# ------------------------------------------------------------------- one row per person, bits
+
+
+def _random_facts(seed: int) -> Any:
+    """An in-memory DuckDB with `active` (person and day, unique) and `created` as the facts
+    queries give them: persons active on random days, some created within the weeks, and
+    events without a person (person_id NULL)."""
+    import random
+    from datetime import date, timedelta
+
+    import duckdb
+
+    rng = random.Random(seed)
+    start = date(2026, 3, 2)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE active (person_id VARCHAR, day DATE, events BIGINT)")
+    con.execute("CREATE TABLE created (person_id VARCHAR, created_at TIMESTAMP)")
+    people: list[str | None] = [f"p{i}" for i in range(120)] + [None]
+    rows, made = set(), []
+    for person in people:
+        for _ in range(rng.randrange(0, 25)):
+            rows.add((person, start + timedelta(days=rng.randrange(0, 130))))
+        if person is not None and rng.random() < 0.4:
+            made.append((person, datetime(2026, 3, 2) + timedelta(hours=rng.randrange(0, 3000))))
+    con.executemany("INSERT INTO active VALUES (?, ?, 1)", sorted(rows, key=repr))
+    con.executemany("INSERT INTO created VALUES (?, ?)", made)
+    return con
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("days", "periods", "as_of"),
+    [(30, 8, "2026-06-20"), (7, 3, "2026-05-13"), (35, 63, "2026-07-01"), (1, 1, "2026-04-09")],
+)
+def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
+    seed: int, days: int, periods: int, as_of: str
+) -> None:
+    from datetime import timedelta
+
+    from usertrack.analytics import activity as activities
+    from usertrack.analytics.common import next_period, period_start
+
+    con = _random_facts(seed)
+    last_moment = datetime.fromisoformat(as_of) - timedelta(microseconds=1)
+    last = period_start(last_moment, "day")
+    first = last - timedelta(days=days - 1)
+    this_week = period_start(last_moment, "week")
+    weeks = [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
+    assert activities._masks(con, first, last, weeks)
+    want_series = activities._series(con, first, last)
+    assert activities._series_of_masks(con, first, last) == want_series
+    assert activities._lifecycle_of_masks(con, weeks) == activities._lifecycle(con, weeks)
+    want_days = activities._active_days(con, first, last)
+    assert activities._active_days_of_masks(con, first, last) == want_days
+    assert any(d.dau for d in want_series) and any(n for _, n in want_days)
+
+
+def test_the_bits_are_left_to_the_sql_past_64_days_or_63_weeks() -> None:
+    from datetime import date, timedelta
+
+    from usertrack.analytics import activity as activities
+
+    con = _random_facts(4)
+    last, monday = date(2026, 6, 30), date(2026, 6, 29)
+    week = timedelta(weeks=1)
+    assert not activities._masks(con, last - timedelta(days=35), last, [monday])
+    assert not activities._masks(con, last, last, [monday - k * week for k in range(64)][::-1])

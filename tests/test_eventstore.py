@@ -294,7 +294,15 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
         tables = {
             r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
-        assert tables == {"events", "persons", "sessions", "person_distinct_ids", "usertrack_meta"}
+        assert tables == {
+            "events",
+            "persons",
+            "sessions",
+            "person_distinct_ids",
+            "person_hours",
+            "person_days",
+            "usertrack_meta",
+        }
         ts = [r[0] for r in con.execute("SELECT timestamp FROM events").fetchall()]
         assert ts == sorted(ts)
     finally:

@@ -393,9 +393,6 @@ def open_facts(
     tables as TEMP tables (named apart from the store's). The local path needs no pyarrow, whose
     import alone is a tenth of a second.
     """
-    import duckdb
-
-    from usertrack.errors import QueryError
 
     query, values = ws.bind(query_id, as_of, **params)
     source = ws.sources[query.folder]
@@ -410,25 +407,104 @@ def open_facts(
         return
     con = into(local_facts(source, query), values, table)
     try:
-        found = {row[0]: row[1] for row in con.execute(f'DESCRIBE "{table}"').fetchall()}
-        missing = [c for c in schema if c not in found]
-        if missing:
-            raise QueryError(
-                f"query {query_id} returns no column {', '.join(missing)}"
-                f" (it returned: {', '.join(found) or 'nothing'})"
-            )
-        listed = {c for c in schema if found[c].endswith("[]") and not schema[c].endswith("[]")}
-        if list(found.items()) != list(schema.items()):  # only the schema's columns, typed
-            casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
-            relation = unnested(f'"{table}"', list(found), listed)
-            try:
-                con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM {relation}')
-            except duckdb.Error as e:
-                raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
-            con.execute(f'DROP TABLE "{table}"; ALTER TABLE "_typed" RENAME TO "{table}"')
+        _typed(con, table, schema, query_id)
         yield con
     finally:
         con.close()
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection, table: str, schema: Mapping[str, str], query_id: str
+) -> None:
+    """The temporary table `table` made of the `schema` columns only, typed (its arrays
+    unnested), as open_facts gives them."""
+    import duckdb
+
+    from usertrack.errors import QueryError
+
+    found = {row[0]: row[1] for row in con.execute(f'DESCRIBE "{table}"').fetchall()}
+    missing = [c for c in schema if c not in found]
+    if missing:
+        raise QueryError(
+            f"query {query_id} returns no column {', '.join(missing)}"
+            f" (it returned: {', '.join(found) or 'nothing'})"
+        )
+    listed = {c for c in schema if found[c].endswith("[]") and not schema[c].endswith("[]")}
+    if list(found.items()) != list(schema.items()):  # only the schema's columns, typed
+        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema.items())
+        relation = unnested(f'"{table}"', list(found), listed)
+        try:
+            con.execute(f'CREATE TEMP TABLE "_typed" AS SELECT {casts} FROM {relation}')
+        except duckdb.Error as e:
+            raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
+        con.execute(f'DROP TABLE "{table}"; ALTER TABLE "_typed" RENAME TO "{table}"')
+
+
+@dataclass(frozen=True)
+class FactsTable:
+    """One facts query of open_facts_tables: its rows become the table `table`, with the
+    `schema` columns and types (column -> DuckDB type, as open_facts), bound with `params`;
+    `progress` is said before it runs."""
+
+    query_id: str
+    table: str
+    schema: Mapping[str, str]
+    params: Mapping[str, Any]
+    progress: str = ""
+
+
+@contextmanager
+def open_facts_tables(
+    ws: Workspace,
+    as_of: datetime,
+    tables: Sequence[FactsTable],
+    progress: Any = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One DuckDB connection holding the rows of several facts queries, each as its table (as
+    open_facts does for one).
+
+    On the local engine (every query on the same local source) the connection is a cursor of
+    the events store's own DuckDB and the tables are temporary tables filled there: no row
+    crosses into Python, and neither pyarrow (with pandas, which it imports when installed)
+    nor a second DuckDB is needed. On any other source the rows are loaded into an in-memory
+    connection, one query after another (load_facts).
+    """
+    if not tables:
+        raise ValueError("open_facts_tables: no facts query")
+    bound = [(t, *ws.bind(t.query_id, as_of, **t.params)) for t in tables]
+    sources = {id(ws.sources[query.folder]) for _, query, _ in bound}
+    source = ws.sources[bound[0][1].folder]
+    into = getattr(source, "facts_cursor", None)
+    if into is None or len(sources) != 1:
+        memory = facts_connection()
+        try:
+            for t, query, values in bound:
+                if progress and t.progress:
+                    progress(t.progress)
+                schema = _arrow_schema(t.schema)
+                _load_bound(
+                    memory, ws.sources[query.folder], query, values, t.table, schema, t.query_id
+                )
+            yield memory
+        finally:
+            memory.close()
+        return
+    cur: duckdb.DuckDBPyConnection | None = None
+    try:
+        for t, query, values in bound:
+            if progress and t.progress:
+                progress(t.progress)
+            facts = local_facts(source, query)  # type: ignore[arg-type]
+            if cur is None:
+                cur = into(facts, values, t.table)
+            else:
+                source.facts_into(cur, facts, values, t.table)  # type: ignore[attr-defined]
+            _typed(cur, t.table, t.schema, t.query_id)
+        if cur is not None:
+            yield cur
+    finally:
+        if cur is not None:
+            cur.close()
 
 
 FACTS = "{facts}"  # where a FactsQuery statement names its facts

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from usertrack.analytics.common import facts_connection, load_facts, next_period, period_start
+from usertrack.analytics.common import (
+    FactsTable,
+    next_period,
+    open_facts_tables,
+    period_start,
+)
 from usertrack.errors import UsageError
 
 MODES = ("first-time", "recurring")
@@ -78,54 +83,51 @@ def retention(
     mode: str = "first-time",
     progress: Any = None,
 ) -> Retention:
-    import pyarrow as pa
-
     if not start_event.strip():
         raise UsageError("--start is empty")
     if return_event is not None and not return_event.strip():
         return_event = None
     starts = cohort_starts(as_of, period, periods)
     since = datetime.combine(starts[0], datetime.min.time())
-    con = facts_connection()
-    try:
-        if progress:
-            progress("fetching activity per period")
-        load_facts(
-            con,
-            ws,
+    facts = [
+        FactsTable(
             "posthog/retention_activity",
-            as_of,
             "activity",
             {
-                "person_id": pa.string(),
-                "period_start": pa.date32(),
+                "person_id": "VARCHAR",
+                "period_start": "DATE",
                 # 0/1: a HogQL comparison is ClickHouse's UInt8, not a boolean
-                "did_start": pa.int64(),
-                "did_return": pa.int64(),
+                "did_start": "BIGINT",
+                "did_return": "BIGINT",
             },
-            since=since,
-            period=period,
-            start_event=start_event,
-            return_event=return_event or "",
+            {
+                "since": since,
+                "period": period,
+                "start_event": start_event,
+                "return_event": return_event or "",
+            },
+            "fetching activity per period",
         )
+    ]
+    if mode == "first-time":
+        facts.append(
+            FactsTable(
+                "posthog/retention_first_starts",
+                "firsts",
+                {"person_id": "VARCHAR", "first_start": "TIMESTAMP"},
+                {"since": since, "start_event": start_event},
+                "fetching first start events",
+            )
+        )
+    # On the local engine the facts are temporary tables of a cursor on the events store
+    # (open_facts_tables): the analysis's own tables are temporary too.
+    with open_facts_tables(ws, as_of, facts, progress) as con:
         con.execute(
-            "CREATE TABLE periods AS SELECT unnest($starts) AS start,"
+            "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
             " generate_subscripts($starts, 1) - 1 AS idx",
             {"starts": starts},
         )
         if mode == "first-time":
-            if progress:
-                progress("fetching first start events")
-            load_facts(
-                con,
-                ws,
-                "posthog/retention_first_starts",
-                as_of,
-                "firsts",
-                {"person_id": pa.string(), "first_start": pa.timestamp("us")},
-                since=since,
-                start_event=start_event,
-            )
             cohort_sql = f"""
                 SELECT f.person_id, p.idx FROM firsts f
                 JOIN periods p ON p.start = CAST(date_trunc('{period}', f.first_start) AS DATE)
@@ -135,7 +137,7 @@ def retention(
                 SELECT a.person_id, p.idx FROM activity a
                 JOIN periods p ON p.start = a.period_start WHERE a.did_start > 0
             """
-        con.execute(f"CREATE TABLE cohort AS {cohort_sql}")
+        con.execute(f"CREATE TEMP TABLE cohort AS {cohort_sql}")
         sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
         kept = con.execute(
             """
@@ -147,8 +149,6 @@ def retention(
             GROUP BY ALL
             """
         ).fetchall()
-    finally:
-        con.close()
     back = {(i, k): n for i, k, n in kept}
     cohorts = []
     for i, start in enumerate(starts):

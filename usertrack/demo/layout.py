@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 3  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature
+SCHEMA_VERSION = 4  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
+# 4: the store's person_hours
 
 Progress = Callable[[str], None]
 

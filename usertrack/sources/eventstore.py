@@ -15,6 +15,9 @@ Tables of the store:
   `$autocapture_count`, `$entry_pathname`, `$end_pathname`/`$exit_pathname`, `$entry_current_url`,
   `$end_current_url`/`$exit_current_url`, `$entry_referring_domain`, `$is_bounce`.
 - `person_distinct_ids` (view): `distinct_id`, `person_id` (the latest person of each distinct id).
+- `person_hours`, `person_days`: the events per person, normalized email and UTC hour, and per
+  day (the local engine's own materialisation, usertrack.sources.rollups: `activity` reads them
+  instead of the events).
 - `usertrack_meta`: key/value facts about the build (version, fingerprint of imported files,
   counts).
 
@@ -59,7 +62,8 @@ __all__ = [
     "write_events",
 ]
 
-STORE_VERSION = "3"  # 2: the email key trims tabs, CR and LF too; 3: prop_feature
+# 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days
+STORE_VERSION = "4"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
@@ -94,7 +98,15 @@ RAW_COLUMNS = (
     "person_properties",
 )
 META_TABLE = "usertrack_meta"
-STORE_TABLES = ("events", "persons", "sessions", "person_distinct_ids", META_TABLE)
+STORE_TABLES = (
+    "events",
+    "persons",
+    "sessions",
+    "person_distinct_ids",
+    "person_hours",
+    "person_days",
+    META_TABLE,
+)
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -194,6 +206,8 @@ def _timestamp_expr(col: str, type_: str) -> str:
 def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = False) -> int:
     import duckdb
 
+    from usertrack.sources import rollups
+
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
     except duckdb.Error as e:
@@ -255,6 +269,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_PERSONS_SQL)
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
+        con.execute(rollups.BUILD_SQL)
     except duckdb.Error as e:
         raise DataError(f"cannot build the events store: {first_line(e)}") from None
     # Drop whatever `load` created, so the store holds only its own tables.

@@ -145,6 +145,7 @@ class LocalPostHogSource:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self._translations: dict[str, Translation] = {}
+        self._has_rollups: bool | None = None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -183,7 +184,39 @@ class LocalPostHogSource:
             if name not in params:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
-        return tr, values
+        return self._rolled(tr), values
+
+    def _rolled(self, tr: Translation) -> Translation:
+        """`tr`, or what answers it from the store's per-person tables (person_hours,
+        person_days), where the store has them and `tr` is a query they answer
+        (usertrack.sources.rollups)."""
+        from usertrack.sources.rollups import rewritten
+
+        sql = rewritten(tr.sql)
+        if sql is None or not self.has_rollups():
+            return tr
+        from dataclasses import replace
+
+        return replace(tr, sql=sql)
+
+    def has_rollups(self) -> bool:
+        """Whether the store has the tables of usertrack.sources.rollups (a store built before
+        them has not: its queries run on the events)."""
+        if self._has_rollups is None:
+            from usertrack.sources.rollups import TABLES
+
+            cur = self._connection().cursor()
+            try:
+                found = cur.execute(
+                    "SELECT count(DISTINCT table_name) FROM duckdb_tables()"
+                    " WHERE schema_name = 'main' AND NOT temporary"
+                    " AND list_contains($names, table_name)",
+                    {"names": list(TABLES)},
+                ).fetchone()
+            finally:
+                cur.close()
+            self._has_rollups = bool(found and found[0] == len(TABLES))
+        return self._has_rollups
 
     def run(
         self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
@@ -263,16 +296,27 @@ class LocalPostHogSource:
         (the caller closes it). An analysis then works on them in the store's own DuckDB:
         millions of rows never cross into Python and back, which at 100,000 users cost more
         than the analysis itself. Temporary tables belong to their cursor alone."""
-        where = f"{query.id} ({query.path})"
-        tr, values = self._bound(query, params, where)
         cur = self._connection().cursor()
         try:
-            with _guarded(cur, where):
-                cur.execute(f'CREATE TEMP TABLE "{table}" AS {tr.sql}', values)
+            self.facts_into(cur, query, params, table)
         except BaseException:
             cur.close()
             raise
         return cur
+
+    def facts_into(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        query: Query,
+        params: Mapping[str, Any],
+        table: str,
+    ) -> None:
+        """The rows of `query` as the temporary table `table` of `cur`, a cursor of
+        facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
+        where = f"{query.id} ({query.path})"
+        tr, values = self._bound(query, params, where)
+        with _guarded(cur, where):
+            cur.execute(f'CREATE TEMP TABLE "{table}" AS {tr.sql}', values)
 
     def facts_sql(
         self, query: Query, params: Mapping[str, Any]

@@ -1,0 +1,169 @@
+"""The events store's per-person-per-hour table (usertrack/sources/rollups.py): activity's facts
+answered from it are the ones the events give, row for row, whatever the bounds; anything else
+(a --where, an edited file, a store built before the table) runs on the events."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.edge_events import write_raw_events
+from usertrack.analytics.where import spliced
+from usertrack.sources import rollups
+from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.sources.queries import Query, load_queries
+
+REPO = Path(__file__).resolve().parent.parent
+START = datetime(2026, 3, 1)
+EXCLUDE = r"@datagen\.dev$"
+FILES = ("posthog/activity_days", "posthog/activity_hours")
+
+
+def _events() -> list[tuple[Any, ...]]:
+    """Events on the hours' edges (xx:00:00.000000, xx:59:59.999999), in between, of persons
+    with no email, an internal one, one written with odd case and spaces, one whose email
+    changes, and events with no person."""
+    rng = random.Random(23)
+    people = [
+        ("p1", '{"email": "ann@example.com"}'),
+        ("p2", '{"email": " Bob@Example.com\\t"}'),
+        ("p3", '{"email": "ops@datagen.dev"}'),
+        ("p4", None),
+        ("p5", '{"email": "cy@example.com"}'),
+        ("p5", '{"email": "cy@datagen.dev"}'),  # the same person, another email on some events
+        (None, None),
+    ]
+    out = []
+    for _ in range(1500):
+        hour = START + timedelta(hours=rng.randrange(0, 24 * 12))
+        offset = rng.choice(
+            [
+                timedelta(0),
+                timedelta(hours=1, microseconds=-1),
+                timedelta(minutes=30),
+                timedelta(seconds=rng.randrange(3600)),
+            ]
+        )
+        person, props = rng.choice(people)
+        out.append(
+            (str(uuid.UUID(int=rng.getrandbits(128))), "$pageview", f"d-{person}", person,
+             hour + offset, json.dumps({"$browser": rng.choice(["Chrome", "Firefox"])}), props)
+        )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rollups") / "events.duckdb"
+    write_raw_events(path, _events())
+    return path
+
+
+@pytest.fixture()
+def source(store: Path) -> Iterator[LocalPostHogSource]:
+    local = LocalPostHogSource(store)
+    yield local
+    local.close()
+
+
+def _facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
+    """The query file as activity runs it on the local engine: `{filters}` filled, per event."""
+    from dataclasses import replace
+
+    query = load_queries(REPO / "queries").get(query_id)
+    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+
+
+BOUNDS = [
+    # (since, as_of): whole days, part-hours at either end, bounds on an hour's first and last
+    # microsecond, both in one hour, as_of before since, beyond the data.
+    (datetime(2026, 3, 2), datetime(2026, 3, 9)),
+    (datetime(2026, 3, 2, 5, 30), datetime(2026, 3, 9, 17, 45, 10)),
+    (datetime(2026, 3, 3, 7), datetime(2026, 3, 3, 8)),
+    (datetime(2026, 3, 3, 7, 0, 0, 1), datetime(2026, 3, 3, 7, 59, 59, 999999)),
+    (datetime(2026, 3, 3, 7, 10), datetime(2026, 3, 3, 7, 50)),
+    (datetime(2026, 3, 3, 6, 59, 59, 999999), datetime(2026, 3, 3, 9, 0, 0, 1)),
+    (datetime(2026, 3, 5), datetime(2026, 3, 4, 12)),
+    (datetime(2026, 2, 1), datetime(2026, 4, 1)),
+    (datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 0, 0, 1)),
+]
+
+
+def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    cur = local._connection().cursor()
+    try:
+        return sorted(cur.execute(sql, values).fetchall(), key=repr)
+    finally:
+        cur.close()
+
+
+@pytest.mark.parametrize("query_id", FILES)
+@pytest.mark.parametrize(("since", "as_of"), BOUNDS)
+def test_the_table_gives_the_rows_the_events_give(
+    source: LocalPostHogSource, query_id: str, since: datetime, as_of: datetime
+) -> None:
+    query = _facts(source, query_id)
+    events_sql = source.translation(query.sql).sql
+    rolled_sql = rollups.rewritten(events_sql)
+    assert rolled_sql is not None, f"{query_id} is no longer answered from {rollups.TABLE}"
+    values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE}
+    want = _rows(source, events_sql, values)
+    got = _rows(source, rolled_sql, values)
+    assert got == want
+    # and through the source, which picks the table, with the types the events give (it sends
+    # a datetime to the second, as the live path does)
+    params = {"since": since, "as_of": as_of, "exclude_pattern": EXCLUDE}
+    run = source.run(query, params)
+    wired = {k: wire_value(v) for k, v in params.items()}
+    assert sorted(run.rows, key=repr) == _rows(source, events_sql, wired)
+    if since < as_of and (since, as_of) != BOUNDS[-1]:
+        assert want, "bounds that hold events"
+
+
+def test_the_source_runs_activity_from_the_table_and_the_rest_on_the_events(
+    source: LocalPostHogSource,
+) -> None:
+    assert source.has_rollups()
+    for query_id in FILES:
+        query = _facts(source, query_id)
+        tr, _ = source._bound(query, {"since": START, "as_of": START, "exclude_pattern": ""}, "q")
+        assert rollups.TABLE in tr.sql, query_id
+        # a --where filters events: the table cannot answer it
+        filtered = _facts(source, query_id, ["properties.$browser = 'Chrome'"])
+        tr, _ = source._bound(
+            filtered, {"since": START, "as_of": START, "exclude_pattern": ""}, "q"
+        )
+        assert rollups.TABLE not in tr.sql, query_id
+    other = load_queries(REPO / "queries").get("posthog/activity_created")
+    tr, _ = source._bound(other, {"since": START, "as_of": START}, "q")
+    assert rollups.TABLE not in tr.sql
+
+
+def test_a_store_built_before_the_table_answers_on_the_events(store: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(store.read_bytes())
+    con = duckdb.connect(str(old))
+    con.execute(f"DROP TABLE {rollups.TABLE}")
+    con.close()
+    values = {"since": BOUNDS[1][0], "as_of": BOUNDS[1][1], "exclude_pattern": EXCLUDE}
+    with_table, without = LocalPostHogSource(store), LocalPostHogSource(old)
+    try:
+        assert with_table.has_rollups() and not without.has_rollups()
+        for query_id in FILES:
+            query = _facts(with_table, query_id)
+            tr, _ = without._bound(query, values, "q")
+            assert rollups.TABLE not in tr.sql
+            got = sorted(without.run(query, values).rows, key=repr)
+            assert got == sorted(with_table.run(query, values).rows, key=repr)
+            assert got
+    finally:
+        with_table.close()
+        without.close()
