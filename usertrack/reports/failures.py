@@ -174,12 +174,12 @@ def load_failure_rules(path: Path) -> FailureRules:
             )
         )
     spec = FailureRules(path=path, categories=categories, rules=tuple(rules))
-    key = (path, spec.rules)
-    if key not in _rules_checked:  # what the check reads: the rules (the path names them)
+    version = (path, spec.rules)
+    if version not in _rules_checked:  # what the check reads: the rules (the path names them)
         _check_expressions(spec)
         if len(_rules_checked) >= 64:
             _rules_checked.clear()
-        _rules_checked.add(key)
+        _rules_checked.add(version)
     return spec
 
 
