@@ -542,3 +542,35 @@ def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | 
         sandbox.check_query(sql, ["joined"], first_line=7)
     assert str(info.value).startswith("7: ")
     assert fragment in str(info.value)
+
+
+def test_connect_while_opens_the_connection_beside_the_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command waiting for its database queries (user, failures) opens its DuckDB in that
+    wait, on another thread; a failing wait closes it and raises."""
+    import threading
+
+    from usertrack import sandbox
+
+    opened: list[tuple[str, duckdb.DuckDBPyConnection]] = []
+    real = sandbox.connect
+
+    def spy(**options: Any) -> duckdb.DuckDBPyConnection:
+        con = real(**options)
+        opened.append((threading.current_thread().name, con))
+        return con
+
+    monkeypatch.setattr(sandbox, "connect", spy)
+    con, value = sandbox.connect_while(lambda: threading.current_thread().name)
+    assert value == threading.current_thread().name
+    assert opened[0][0] != value and opened[0][1] is con
+    assert con.execute("SELECT current_setting('lock_configuration')").fetchone() == (True,)
+
+    def fails() -> None:
+        raise ValueError("the queries failed")
+
+    with pytest.raises(ValueError, match="the queries failed"):
+        sandbox.connect_while(fails)
+    with pytest.raises(duckdb.ConnectionException):
+        opened[1][1].execute("SELECT 1")  # closed

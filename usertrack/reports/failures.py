@@ -523,7 +523,7 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
-    from usertrack.sandbox import connect
+    from usertrack.sandbox import connect_while
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
@@ -534,12 +534,14 @@ def failure_report(
             for name in ("neon/failures", "neon/failure_trend")
         ]
     }
-    results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
-    rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
-    if progress:
-        progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
-    con = connect()
+    # The DuckDB that categorizes them opened while the queries run.
+    con, results = connect_while(
+        lambda: run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
+    )
     try:
+        rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
+        if progress:
+            progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
         load_failures(con, rows)
         categorize(spec, con)
         categories = category_summary(con, spec)
