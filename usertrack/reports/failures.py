@@ -449,6 +449,10 @@ def cause_summary(
     return rows
 
 
+def _without_level(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "level"}
+
+
 def category_summary(
     con: duckdb.DuckDBPyConnection, spec: FailureRules, table: str = "categorized"
 ) -> list[dict[str, Any]]:
@@ -545,8 +549,10 @@ def failure_report(
         load_failures(con, rows)
         categorize(spec, con)
         categories = category_summary(con, spec)
-        workflow = cause_summary(con, "workflow")
-        tool = cause_summary(con, "tool")
+        # Both levels in one query, each in its order (level, then failures and cause).
+        causes = cause_summary(con)
+        workflow = [_without_level(r) for r in causes if r["level"] == "workflow"]
+        tool = [_without_level(r) for r in causes if r["level"] == "tool"]
         tools = failing_tools(con)
         (users_with_failures,) = con.execute(
             "SELECT count(DISTINCT email) FROM categorized"
