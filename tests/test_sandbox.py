@@ -574,3 +574,29 @@ def test_connect_while_opens_the_connection_beside_the_work(
         sandbox.connect_while(fails)
     with pytest.raises(duckdb.ConnectionException):
         opened[1][1].execute("SELECT 1")  # closed
+
+
+def test_a_query_text_is_checked_once_and_a_refused_one_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """join/profile.sql is checked by every classification: a process that classifies again
+    (the MCP server) parses a text that passed once; a refused text is refused every time."""
+    from usertrack import sandbox
+
+    parsed: list[str] = []
+    real = sandbox._serialize
+    monkeypatch.setattr(
+        sandbox, "_serialize", lambda sql, con: (parsed.append(sql), real(sql, con))[1]
+    )
+    con = sandbox.scratch()  # (without one, _serialize opens one and calls itself again)
+    good = "SELECT email, count(*) AS n FROM joined GROUP BY email -- a profile"
+    assert sandbox.check_query(good, ["joined"], con) == good
+    assert sandbox.check_query(good, ["joined"], con) == good
+    assert parsed == [good]
+    with pytest.raises(sandbox.UnsafeSQLError, match="reads 'joined'"):
+        sandbox.check_query(good, ["other"], con)  # other tables: checked afresh
+    bad = "SELECT * FROM read_text('/etc/passwd')"
+    for _ in range(2):
+        with pytest.raises(sandbox.UnsafeSQLError):
+            sandbox.check_query(bad, ["joined"], con)
+    assert parsed == [good, good, bad, bad]

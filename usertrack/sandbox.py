@@ -480,6 +480,23 @@ def check_query(
     no second statement, no table function (read_text, read_csv, query, ...), no file named in
     table position. Returned without a trailing `;`, ready to be embedded in a statement.
     Otherwise UnsafeSQLError, its message starting with the file's line (`12: ...`)."""
+    key = (sql, tuple(tables), first_line)
+    found = _queries_checked.get(key)
+    if found is None:  # what the check reads is the text: a query passes once per process
+        found = _check_query(sql, key[1], con, first_line)
+        if len(_queries_checked) >= 64:
+            _queries_checked.clear()
+        _queries_checked[key] = found
+    return found
+
+
+# Query texts that passed check_query, by (text, tables, first line): the body it returned.
+_queries_checked: dict[tuple[str, tuple[str, ...], int], str] = {}
+
+
+def _check_query(
+    sql: str, tables: tuple[str, ...], con: duckdb.DuckDBPyConnection | None, first_line: int
+) -> str:
     import duckdb
 
     body = sql
