@@ -65,3 +65,42 @@ def test_every_listing_is_in_email_order_and_each_segment_in_its_own(tmp_path: P
             assert members == sorted(members)
     assert to_json(lazy) == to_json(fetched)
     assert to_csv(lazy) == to_csv(fetched)
+
+
+def test_json_written_by_duckdb_is_json_dumps_for_every_character(tmp_path: Path) -> None:
+    """The JSON lines DuckDB writes (texts quoted by its to_json, lists, NULLs) are byte for
+    byte what Python's json writes from the fetched rows, for every character a text can hold:
+    each control character (DuckDB writes some of their escapes in upper case), quotes,
+    backslashes, a text that spells an escape, and non-ASCII ones."""
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(RULES)
+    texts = [chr(i) for i in range(0x80)] + [
+        'a"b\\c',
+        "\\u000B is not an escape",
+        "\\\x0b\\\\\x1f\\u001F",
+        "\u2028\u2029\x7f\u00e9\u20ac\U0001f600",
+        "</script>",
+    ]
+    emails = [f"{i:03d}{t}@x.io" for i, t in enumerate(texts)]
+
+    def classified() -> Classification:
+        con = connect()
+        con.execute(
+            "CREATE TABLE profile AS SELECT unnest($emails) AS email, unnest($texts) AS note,"
+            " unnest($lists) AS tags, unnest($runs) AS runs",
+            {
+                "emails": emails,
+                "texts": [None if i == 3 else t for i, t in enumerate(texts)],
+                "lists": [[t, None, "x"] if i % 2 else [] for i, t in enumerate(texts)],
+                "runs": list(range(len(texts))),
+            },
+        )
+        return classify(load_segments(rules), con, AS_OF)
+
+    lazy, fetched = classified(), classified()
+    fetched.rows  # noqa: B018  (written by Python's json from here)
+    written = to_json(lazy)
+    assert written == to_json(fetched)
+    users = json.loads(written)["users"]
+    assert [u["note"] for u in users] == [None if i == 3 else t for i, t in enumerate(texts)]
+    assert '"011\\u000b@x.io"' in written and '"031\\u001f@x.io"' in written

@@ -388,3 +388,25 @@ def test_a_when_that_fails_on_a_value_names_its_rule(demo_home: Path, tmp_path: 
     assert result.exit_code == EXIT_USAGE, result.stderr
     assert result.stdout == ""
     assert f"{bad}:4: rule 'Infra: x' fails on the data: Conversion Error" in result.stderr
+
+
+def test_rules_are_checked_once_per_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that loads failures.yaml for every command (the MCP server) checks each version
+    of its rules once in DuckDB; an edit is checked, and a broken one reported, at once."""
+    from usertrack.reports import failures
+
+    checked: list[int] = []
+    real = failures._check_expressions
+    monkeypatch.setattr(
+        failures, "_check_expressions", lambda spec: (checked.append(1), real(spec))[1]
+    )
+    path = tmp_path / "failures.yaml"
+    path.write_text(HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: x\n")
+    assert load_failure_rules(path) == load_failure_rules(path)
+    assert len(checked) == 1
+    path.write_text(HEAD + "  - name: 'Infra: x'\n    category: Infrastructure\n    match: '('\n")
+    with pytest.raises(RulesFileError, match=r":4: rule 'Infra: x': bad regular expression"):
+        load_failure_rules(path)
+    assert len(checked) == 2

@@ -186,3 +186,25 @@ def test_the_join_keeps_everyone_once_with_their_sources() -> None:
         ("d@x.io", None, 40, 9, 0, False, True),
         ("e@x.io", None, None, 2, 2, False, True),
     ]
+
+
+def test_a_few_rows_load_in_one_statement_and_leave_nothing_behind() -> None:
+    """One user's rows (`user` loads six such results per call): the table is made from bound
+    VALUES in one statement, then checked for duplicate emails; no helper table is left."""
+    con = duckdb.connect()
+    statements: list[str] = []
+
+    class Counting:
+        def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+            statements.append(sql)
+            return con.execute(sql, *args)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(con, name)
+
+    table = profiles.load_result(Counting(), QUERY, sample(3))  # type: ignore[arg-type]
+    assert len(statements) == 2, statements
+    rows = con.execute(f'SELECT email, runs FROM "{table}" ORDER BY email').fetchall()
+    assert rows == [("user0@acme.io", None), ("user1@acme.io", 1), ("user2@acme.io", 2)]
+    tables = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert tables == [(table,)]

@@ -76,3 +76,22 @@ def test_params_defaults_and_now(tmp_path: Path) -> None:
     assert values == {"as_of": "NOW", "days": 30, "who": "x"}
     with pytest.raises(QueryFileError, match="'who' has no default"):
         resolve_params(query, {}, now_value="NOW")
+
+
+def test_a_library_loaded_again_parses_only_what_changed(tmp_path: Path) -> None:
+    """A process that loads the library for every command (the MCP server) parses a file once
+    per text: an unchanged file is the same Query, an edit is seen at once, a broken edit is
+    reported as on a first load."""
+    write(tmp_path, "neon", GOOD_HEADER + "SELECT 1 AS email")
+    write(tmp_path, "neon", GOOD_HEADER.replace("name: q", "name: r") + "SELECT 2 AS email", "r")
+    first = load_queries(tmp_path)
+    again = load_queries(tmp_path)
+    assert again.get("neon/q") is first.get("neon/q")
+    write(tmp_path, "neon", GOOD_HEADER + "SELECT 3 AS email")
+    edited = load_queries(tmp_path)
+    assert edited.get("neon/q").sql == "SELECT 3 AS email"
+    assert edited.get("neon/r") is first.get("neon/r")
+    path = write(tmp_path, "neon", GOOD_HEADER + "SELECT %(x)s AS email")
+    with pytest.raises(QueryFileError) as err:
+        load_queries(tmp_path)
+    assert str(err.value).startswith(f"{path}:4: parameter 'x' is used but not declared")

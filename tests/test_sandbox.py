@@ -560,3 +560,61 @@ def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | 
         sandbox.check_query(sql, ["joined"], first_line=7)
     assert str(info.value).startswith("7: ")
     assert fragment in str(info.value)
+
+
+def test_connect_while_opens_the_connection_beside_the_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command waiting for its database queries (user, failures) opens its DuckDB in that
+    wait, on another thread; a failing wait closes it and raises."""
+    import threading
+
+    from usertrack import sandbox
+
+    opened: list[tuple[str, duckdb.DuckDBPyConnection]] = []
+    real = sandbox.connect
+
+    def spy(**options: Any) -> duckdb.DuckDBPyConnection:
+        con = real(**options)
+        opened.append((threading.current_thread().name, con))
+        return con
+
+    monkeypatch.setattr(sandbox, "connect", spy)
+    con, value = sandbox.connect_while(lambda: threading.current_thread().name)
+    assert value == threading.current_thread().name
+    assert opened[0][0] != value and opened[0][1] is con
+    assert con.execute("SELECT current_setting('lock_configuration')").fetchone() == (True,)
+
+    def fails() -> None:
+        raise ValueError("the queries failed")
+
+    with pytest.raises(ValueError, match="the queries failed"):
+        sandbox.connect_while(fails)
+    with pytest.raises(duckdb.ConnectionException):
+        opened[1][1].execute("SELECT 1")  # closed
+
+
+def test_a_query_text_is_checked_once_and_a_refused_one_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """join/profile.sql is checked by every classification: a process that classifies again
+    (the MCP server) parses a text that passed once; a refused text is refused every time."""
+    from usertrack import sandbox
+
+    parsed: list[str] = []
+    real = sandbox._serialize
+    monkeypatch.setattr(
+        sandbox, "_serialize", lambda sql, con: (parsed.append(sql), real(sql, con))[1]
+    )
+    con = sandbox.scratch()  # (without one, _serialize opens one and calls itself again)
+    good = "SELECT email, count(*) AS n FROM joined GROUP BY email -- a profile"
+    assert sandbox.check_query(good, ["joined"], con) == good
+    assert sandbox.check_query(good, ["joined"], con) == good
+    assert parsed == [good]
+    with pytest.raises(sandbox.UnsafeSQLError, match="reads 'joined'"):
+        sandbox.check_query(good, ["other"], con)  # other tables: checked afresh
+    bad = "SELECT * FROM read_text('/etc/passwd')"
+    for _ in range(2):
+        with pytest.raises(sandbox.UnsafeSQLError):
+            sandbox.check_query(bad, ["joined"], con)
+    assert parsed == [good, good, bad, bad]

@@ -167,3 +167,37 @@ def test_a_rule_or_order_that_fails_on_a_value_names_its_segment(
         classify(spec, profile_con(), datetime(2026, 11, 16))
     assert str(err.value).startswith(f"{spec.path}:3: {fragment}"), err.value
     assert err.value.exit_code == EXIT_USAGE
+
+
+class _Counting:
+    """A DuckDB connection that counts the statements run on it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.statements = con, 0
+
+    def execute(self, *args: object) -> duckdb.DuckDBPyConnection:
+        self.statements += 1
+        return self.con.execute(*args)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_rules_are_checked_once_per_version_and_profile_shape(tmp_path: Path) -> None:
+    """The checks read the rules and the profile's columns, never its rows or the moment: a
+    process that classifies again (the MCP server) binds them once; other rules, or a profile
+    with other columns, are checked afresh."""
+    from datetime import datetime
+
+    spec = load_segments(seg_file(tmp_path, ONE.format(rule="run_count > 1")))
+    first, again = _Counting(profile_con()), _Counting(profile_con())
+    check_rules(spec, first, datetime(2026, 11, 16))  # type: ignore[arg-type]
+    check_rules(spec, again, datetime(2026, 10, 1))  # type: ignore[arg-type]
+    assert first.statements > 2 and again.statements == 1  # the profile's columns only
+    other = load_segments(seg_file(tmp_path, ONE.format(rule="run_cnt > 1")))
+    with pytest.raises(SegmentsFileError, match="unknown column 'run_cnt'"):
+        check_rules(other, profile_con(), datetime(2026, 11, 16))
+    narrower = duckdb.connect()
+    narrower.execute("CREATE TABLE profile AS SELECT 'a@x.io' AS email, 'x' AS run_count")
+    with pytest.raises(SegmentsFileError, match="rule is not valid: Binder Error"):
+        check_rules(spec, narrower, datetime(2026, 11, 16))

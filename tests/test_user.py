@@ -303,3 +303,29 @@ def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
         )
         assert proc.returncode == 0, proc.stderr
         assert "pw" not in proc.stdout
+
+
+def test_a_user_without_failures_is_not_categorized(
+    demo_home: Path, segments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most people have no failures in the window: their deep dive runs no categorization (its
+    regular expressions cost DuckDB a fixed planning time) and says they have no causes; one
+    with failures is categorized as before."""
+    from usertrack.reports import failures
+
+    categorized: list[int] = []
+    real = failures.categorize
+    monkeypatch.setattr(
+        failures, "categorize", lambda *a, **k: (categorized.append(1), real(*a, **k))[1]
+    )
+    people = (
+        _members(segments, "failing")[:20] + [u for u in segments["users"] if u["in_neon"]][:20]
+    )
+    seen = set()
+    for user in people:
+        categorized.clear()
+        doc = deep(user["email"], demo_home)
+        has = bool(doc["failures"]["workflow"] or doc["failures"]["tool"])
+        assert categorized == ([1] if has else []), user["email"]
+        seen.add(has)
+    assert seen == {True, False}  # both kinds were asked about

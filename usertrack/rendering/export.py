@@ -13,6 +13,7 @@ import decimal
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -147,8 +148,12 @@ def _user_lines(result: Classification, segment: str | None) -> list[str]:
             opening = ", " if parts else "    {"
             parts += [_sql_text(opening + json.dumps(key, ensure_ascii=False) + ": "), value]
         else:
-            line = " || ".join([*parts, "'}'"])
-            return [text for (text,) in result.select([line], segment)]
+            # One flat concat, not a chain of ||: DuckDB plans a deep expression tree slowly
+            # (a fixed 0.02 s a query here, whatever the number of users).
+            line = f"concat({', '.join([*parts, _sql_text('}')])})"
+            # A check per line in C, a call only for the few with an escape in DuckDB's case.
+            rows = result.select([line], segment)
+            return [t if "\\u" not in t else _json_escapes(t) for (t,) in rows]
     users = column_records(result.json_columns(segment), result.columns)
     return ["    " + _compact(u) for u in users]
 
@@ -162,7 +167,9 @@ _INTEGER_TYPES = {
 def _json_value_sql(column: str, kind: str) -> str | None:
     """DuckDB SQL writing the JSON text of a column of type `kind` as json.dumps writes the
     value Python gets for it (usertrack's JSON style: timestamps ISO 8601 with Z, NaN and
-    infinities null); None for a type it does not cover (then Python writes it)."""
+    infinities null); None for a type it does not cover (then Python writes it). Texts are
+    quoted by DuckDB's to_json, whose escapes differ from json.dumps's only in the case of
+    some `\\u00XX` hex digits: `_json_escapes` puts them in json's case."""
     name = '"' + column.replace('"', '""') + '"'
     if kind == "VARCHAR":
         text = _json_string_sql(name)
@@ -186,15 +193,22 @@ def _json_value_sql(column: str, kind: str) -> str | None:
 
 
 def _json_string_sql(text: str) -> str:
-    """DuckDB SQL quoting a text as json.dumps(ensure_ascii=False) does, with json's own table
-    of escapes (the backslash first, so that no escape is escaped again)."""
-    from json.encoder import ESCAPE_DCT
+    """DuckDB SQL quoting a text as JSON: `"`, `\\` and the control characters escaped,
+    everything else (UTF-8 included) as is, which is json.dumps(ensure_ascii=False) but for
+    the case of the hex digits (see `_json_escapes`). One function call: the 34 nested
+    replace() this was cost DuckDB 3 ms of planning per text column and query."""
+    return f"CAST(to_json({text}) AS VARCHAR)"
 
-    escaped = text
-    for char in sorted(ESCAPE_DCT, key=lambda c: c != "\\"):
-        escaped = f"replace({escaped}, chr({ord(char)}), {_sql_text(ESCAPE_DCT[char])})"
-    needs = "regexp_matches(" + text + r""", '[\x00-\x1f"\\]')"""
-    return f"""'"' || CASE WHEN {needs} THEN {escaped} ELSE {text} END || '"'"""
+
+# A JSON escape: `\uXXXX` or a backslash and one character, matched from the left, so that an
+# escaped backslash followed by `u000B` (a text that says so) is never read as an escape.
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|.)")
+
+
+def _json_escapes(line: str) -> str:
+    """A line of JSON made by DuckDB with its `\\uXXXX` escapes in json.dumps's case (DuckDB
+    writes `\\u001F` where json writes `\\u001f`)."""
+    return _ESCAPE.sub(lambda m: m.group(0).lower() if m.group(0)[1] == "u" else m.group(0), line)
 
 
 def _sql_text(text: str) -> str:

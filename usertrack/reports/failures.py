@@ -174,8 +174,19 @@ def load_failure_rules(path: Path) -> FailureRules:
             )
         )
     spec = FailureRules(path=path, categories=categories, rules=tuple(rules))
-    _check_expressions(spec)
+    version = (path, spec.rules)
+    if version not in _rules_checked:  # what the check reads: the rules (the path names them)
+        _check_expressions(spec)
+        if len(_rules_checked) >= 64:
+            _rules_checked.clear()
+        _rules_checked.add(version)
     return spec
+
+
+# Rules whose patterns and `when` clauses passed _check_expressions (a DuckDB of its own, about
+# 0.02 s): a process that loads failures.yaml for every command (the MCP server) checks each
+# version of the rules once.
+_rules_checked: set[tuple[Path, tuple[FailureRule, ...]]] = set()
 
 
 def _check_expressions(spec: FailureRules) -> None:
@@ -438,6 +449,10 @@ def cause_summary(
     return rows
 
 
+def _without_level(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "level"}
+
+
 def category_summary(
     con: duckdb.DuckDBPyConnection, spec: FailureRules, table: str = "categorized"
 ) -> list[dict[str, Any]]:
@@ -512,7 +527,7 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
-    from usertrack.sandbox import connect
+    from usertrack.sandbox import connect_while
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
@@ -523,17 +538,21 @@ def failure_report(
             for name in ("neon/failures", "neon/failure_trend")
         ]
     }
-    results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
-    rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
-    if progress:
-        progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
-    con = connect()
+    # The DuckDB that categorizes them opened while the queries run.
+    con, results = connect_while(
+        lambda: run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
+    )
     try:
+        rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
+        if progress:
+            progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
         load_failures(con, rows)
         categorize(spec, con)
         categories = category_summary(con, spec)
-        workflow = cause_summary(con, "workflow")
-        tool = cause_summary(con, "tool")
+        # Both levels in one query, each in its order (level, then failures and cause).
+        causes = cause_summary(con)
+        workflow = [_without_level(r) for r in causes if r["level"] == "workflow"]
+        tool = [_without_level(r) for r in causes if r["level"] == "tool"]
         tools = failing_tools(con)
         (users_with_failures,) = con.execute(
             "SELECT count(DISTINCT email) FROM categorized"

@@ -234,11 +234,22 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     if len(set(result.columns)) != len(result.columns):
         raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
     name = _table_name(query.id)
+    # The join key, exactly as normalize_email (usertrack.emails) makes it.
+    key = f"nullif({email_key_sql('duckdb', 'CAST(email AS VARCHAR)')}, '')"
+    if result.arrow is None and len(result.rows) <= SMALL_RESULT:
+        # A few rows (one user's, in `user`): one statement from bound VALUES, the key
+        # computed twice (nothing at this size), instead of a table made, filled and dropped.
+        values, bound = _small_values(result)
+        con.execute(
+            f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email)'
+            f" FROM {values} WHERE {key} IS NOT NULL",
+            bound,
+        )
+        _check_one_row_per_email(con, query, name)
+        return name
     if result.arrow is not None:
         con.register("_incoming", result.arrow)
         incoming = "_incoming"
-    elif len(result.rows) <= SMALL_RESULT:
-        incoming = _small_relation(con, result)
     elif len(result.rows) <= LARGE_RESULT:
         # Typed from every row: the connection was opened with pandas_analyze_sample =
         # LARGE_RESULT (PROFILE_SETTINGS), as its configuration is locked afterwards.
@@ -247,18 +258,19 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     else:
         con.register("_incoming", _arrow_table(query, result))
         incoming = "_incoming"
-    # The join key, exactly as normalize_email (usertrack.emails) makes it. Rows without one
-    # are deleted afterwards: filtering on the key in the same statement computed it twice,
-    # which more than doubled the load (0.37 -> 0.16 s for 100,000 users' five tables).
-    key = f"nullif({email_key_sql('duckdb', 'CAST(email AS VARCHAR)')}, '')"
+    # Rows without a key are deleted afterwards: filtering on the key in the same statement
+    # computed it twice, which more than doubled the load (0.37 -> 0.16 s for 100,000 users'
+    # five tables).
     con.execute(
         f'CREATE OR REPLACE TABLE "{name}" AS SELECT * REPLACE ({key} AS email) FROM {incoming}'
     )
     con.execute(f'DELETE FROM "{name}" WHERE email IS NULL')
-    if incoming == "_incoming":
-        con.unregister("_incoming")
-    else:
-        con.execute(f"DROP TABLE {incoming}")
+    con.unregister("_incoming")
+    _check_one_row_per_email(con, query, name)
+    return name
+
+
+def _check_one_row_per_email(con: duckdb.DuckDBPyConnection, query: Query, name: str) -> None:
     dupes = con.execute(
         f'SELECT email, count(*) FROM "{name}" GROUP BY email HAVING count(*) > 1 LIMIT 1'
     ).fetchone()
@@ -268,7 +280,6 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
             f"per-user query {query.id} ({query.path}) returned {dupes[1]} rows for"
             f" {dupes[0]!r}; it must return one row per email (GROUP BY {group_by})"
         )
-    return name
 
 
 def _object_arrays(result: Result) -> dict[str, Any]:
@@ -304,28 +315,19 @@ def _arrow_table(query: Query, result: Result) -> Any:
     return pa.table(data)
 
 
-def _small_relation(con: duckdb.DuckDBPyConnection, result: Result) -> str:
-    """A few rows as a temporary table of bound VALUES; DuckDB types them as Arrow would (a
-    datetime TIMESTAMP, a list of text VARCHAR[], None the NULL type)."""
+def _small_values(result: Result) -> tuple[str, list[Any]]:
+    """A few rows as a relation of bound VALUES and the values it binds; DuckDB types them as
+    Arrow would (a datetime TIMESTAMP, a list of text VARCHAR[], None the NULL type)."""
     names = ", ".join('"' + c.replace('"', '""') + '"' for c in result.columns)
     width = len(result.columns)
     if not result.rows:
         nulls = ", ".join("NULL" for _ in result.columns)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _incoming_small AS"
-            f" SELECT * FROM (VALUES ({nulls})) AS v({names}) WHERE false"
-        )
-        return "_incoming_small"
+        return f"(SELECT * FROM (VALUES ({nulls})) AS v({names}) WHERE false)", []
     values = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
         for i in range(len(result.rows))
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _incoming_small AS"
-        f" SELECT * FROM (VALUES {values}) AS v({names})",
-        [v for row in result.rows for v in row],
-    )
-    return "_incoming_small"
+    return f"(VALUES {values}) AS v({names})", [v for row in result.rows for v in row]
 
 
 def join_per_user(

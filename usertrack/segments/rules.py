@@ -313,7 +313,11 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
     """Bind each rule and order against the profile; name the segment of the first failure."""
     import duckdb
 
-    columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description] + ["as_of"]
+    described = con.execute("SELECT * FROM profile LIMIT 0").description
+    key = (spec, tuple((d[0], str(d[1])) for d in described))
+    if key in _rules_checked:  # the same rules against the same columns passed before
+        return
+    columns = [d[0] for d in described] + ["as_of"]
     available = ", ".join(columns)
     relation = _rules_relation(as_of)
     for seg in spec.segments:
@@ -352,6 +356,15 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
             raise SegmentsFileError(binder_message(where, "order", e, columns, available)) from None
         except duckdb.Error as e:
             raise SegmentsFileError(f"{where}: order is not valid: {first_line(e)}") from None
+    if len(_rules_checked) >= 64:
+        _rules_checked.clear()
+    _rules_checked.add(key)
+
+
+# Rules that passed check_rules, with the profile's columns and types they were checked
+# against: what the checks read (the rules' text and the profile's shape, never its rows or the
+# moment), so a process that classifies again (the MCP server) checks each version once.
+_rules_checked: set[tuple[Any, ...]] = set()
 
 
 def binder_message(

@@ -15,6 +15,7 @@ DuckDB SQL run over the joined per-user tables. Placeholders are always bound as
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -176,6 +177,13 @@ def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise QueryFileError(f"{path}: cannot read query file: {e}") from None
+    return _parsed(path, folder, text)
+
+
+# Keyed by the file's text, not its time: a process that loads the library for every command
+# (the MCP server) parses each file once, and sees an edit at once. A Query is immutable.
+@functools.lru_cache(maxsize=1024)
+def _parsed(path: Path, folder: str, text: str) -> Query:
     lines = text.splitlines()
     header: dict[str, tuple[str, int]] = {}
     params: list[Param] = []
