@@ -95,3 +95,28 @@ def test_a_library_loaded_again_parses_only_what_changed(tmp_path: Path) -> None
     with pytest.raises(QueryFileError) as err:
         load_queries(tmp_path)
     assert str(err.value).startswith(f"{path}:4: parameter 'x' is used but not declared")
+
+
+def test_a_library_copied_from_an_older_usertrack_names_the_file_it_lacks(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """./queries or --queries copied before a query file was added: the command stops with the
+    query it needs, and the hint says where usertrack's own copy is."""
+    import shutil
+
+    from tests.cli_runner import run
+    from usertrack.config import shipped_path
+    from usertrack.errors import EXIT_NOT_FOUND
+
+    mine = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    (mine / "posthog" / "segment_persons.sql").unlink()
+    result = run(["funnel", "--segment", "failing", "--queries", str(mine)], demo_home)
+    assert result.exit_code == EXIT_NOT_FOUND, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "no query named 'posthog/segment_persons'" in lines[-2]
+    shipped = shipped_path("queries") / "posthog" / "segment_persons.sql"
+    assert lines[-1] == (
+        f"usertrack: hint: usertrack ships {shipped}: copy it into"
+        f" {mine / 'posthog' / 'segment_persons'}.sql"
+    )

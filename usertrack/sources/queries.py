@@ -95,8 +95,20 @@ class QueryLibrary:
             known = ", ".join(sorted(self.queries)) or "none"
             raise NotFoundError(
                 f"no query named {query_id!r} in {self.root}{did_you_mean(query_id, self.queries)}"
-                f" (known: {known})"
+                f" (known: {known})",
+                hint=self._shipped_hint(query_id),
             ) from None
+
+    def _shipped_hint(self, query_id: str) -> str | None:
+        """A library of your own (./queries, --queries) copied from an older usertrack lacks
+        the files a newer one added: say where the shipped one is."""
+        from usertrack.config import shipped_path
+
+        shipped = shipped_path("queries")
+        candidate = shipped / f"{query_id}.sql"
+        if self.root.resolve() == shipped.resolve() or not candidate.is_file():
+            return None
+        return f"usertrack ships {candidate}: copy it into {self.root / query_id}.sql"
 
     def in_folder(self, folder: str, *, per_user: bool | None = None) -> list[Query]:
         out = [q for q in self.queries.values() if q.folder == folder]
