@@ -57,8 +57,8 @@ FROM (
             if(x.kind = 0, x.has_to, 0) AS has_to
         FROM (
             SELECT
-                multiIf(p.i < 4, p.i, p.i < 23, 4, 5) AS kind,
-                multiIf(p.i < 4, 0, p.i < 23, p.i - 3, p.i - 22) AS j,
+                multiIf(p.i < 4, p.i, p.i < {path_steps} + 3, 4, 5) AS kind,
+                multiIf(p.i < 4, 0, p.i < {path_steps} + 3, p.i - 3, p.i - {path_steps} - 2) AS j,
                 p.held AS held,
                 p.has_from AS has_from,
                 p.has_to AS has_to,
@@ -67,9 +67,7 @@ FROM (
                 p.path AS path
             FROM (
                 SELECT
-                    arrayJoin([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                               21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,
-                               40, 41]) AS i,
+                    arrayJoin(range(0, 2 * {path_steps} + 2)) AS i,
                     c.held AS held,
                     c.has_from AS has_from,
                     c.has_to AS has_to,
@@ -78,32 +76,40 @@ FROM (
                     [c.n1, c.n2, c.n3, c.n4, c.n5, c.n6, c.n7, c.n8, c.n9, c.n10, c.n11, c.n12, c.n13, c.n14, c.n15, c.n16, c.n17, c.n18, c.n19, c.n20] AS path
                 FROM (
                     SELECT
-                        if(countIf(h.pos = h.first AND h.pos <= h.last_in) > 0, 1, 0) AS held,
+                        if(countIf(h.rel = 0) > 0, 1, 0) AS held,
                         if(countIf(h.node = {path_from}) > 0, 1, 0) AS has_from,
                         if(countIf(h.node = {path_to}) > 0, 1, 0) AS has_to,
-                        coalesce(maxIf(h.node, h.pos = h.first), '') AS entry,
+                        coalesce(maxIf(h.node, h.rel = 0), '') AS entry,
                         coalesce(maxIf(h.node, h.pos = h.exit_pos), '') AS exit,
-                        coalesce(maxIf(h.node, h.pos = h.first + 0 AND h.pos <= h.last_in), '') AS n1,
-                        coalesce(maxIf(h.node, h.pos = h.first + 1 AND h.pos <= h.last_in), '') AS n2,
-                        coalesce(maxIf(h.node, h.pos = h.first + 2 AND h.pos <= h.last_in), '') AS n3,
-                        coalesce(maxIf(h.node, h.pos = h.first + 3 AND h.pos <= h.last_in), '') AS n4,
-                        coalesce(maxIf(h.node, h.pos = h.first + 4 AND h.pos <= h.last_in), '') AS n5,
-                        coalesce(maxIf(h.node, h.pos = h.first + 5 AND h.pos <= h.last_in), '') AS n6,
-                        coalesce(maxIf(h.node, h.pos = h.first + 6 AND h.pos <= h.last_in), '') AS n7,
-                        coalesce(maxIf(h.node, h.pos = h.first + 7 AND h.pos <= h.last_in), '') AS n8,
-                        coalesce(maxIf(h.node, h.pos = h.first + 8 AND h.pos <= h.last_in), '') AS n9,
-                        coalesce(maxIf(h.node, h.pos = h.first + 9 AND h.pos <= h.last_in), '') AS n10,
-                        coalesce(maxIf(h.node, h.pos = h.first + 10 AND h.pos <= h.last_in), '') AS n11,
-                        coalesce(maxIf(h.node, h.pos = h.first + 11 AND h.pos <= h.last_in), '') AS n12,
-                        coalesce(maxIf(h.node, h.pos = h.first + 12 AND h.pos <= h.last_in), '') AS n13,
-                        coalesce(maxIf(h.node, h.pos = h.first + 13 AND h.pos <= h.last_in), '') AS n14,
-                        coalesce(maxIf(h.node, h.pos = h.first + 14 AND h.pos <= h.last_in), '') AS n15,
-                        coalesce(maxIf(h.node, h.pos = h.first + 15 AND h.pos <= h.last_in), '') AS n16,
-                        coalesce(maxIf(h.node, h.pos = h.first + 16 AND h.pos <= h.last_in), '') AS n17,
-                        coalesce(maxIf(h.node, h.pos = h.first + 17 AND h.pos <= h.last_in), '') AS n18,
-                        coalesce(maxIf(h.node, h.pos = h.first + 18 AND h.pos <= h.last_in), '') AS n19,
-                        coalesce(maxIf(h.node, h.pos = h.first + 19 AND h.pos <= h.last_in), '') AS n20
+                        coalesce(maxIf(h.node, h.rel = 0), '') AS n1,
+                        coalesce(maxIf(h.node, h.rel = 1), '') AS n2,
+                        coalesce(maxIf(h.node, h.rel = 2), '') AS n3,
+                        coalesce(maxIf(h.node, h.rel = 3), '') AS n4,
+                        coalesce(maxIf(h.node, h.rel = 4), '') AS n5,
+                        coalesce(maxIf(h.node, h.rel = 5), '') AS n6,
+                        coalesce(maxIf(h.node, h.rel = 6), '') AS n7,
+                        coalesce(maxIf(h.node, h.rel = 7), '') AS n8,
+                        coalesce(maxIf(h.node, h.rel = 8), '') AS n9,
+                        coalesce(maxIf(h.node, h.rel = 9), '') AS n10,
+                        coalesce(maxIf(h.node, h.rel = 10), '') AS n11,
+                        coalesce(maxIf(h.node, h.rel = 11), '') AS n12,
+                        coalesce(maxIf(h.node, h.rel = 12), '') AS n13,
+                        coalesce(maxIf(h.node, h.rel = 13), '') AS n14,
+                        coalesce(maxIf(h.node, h.rel = 14), '') AS n15,
+                        coalesce(maxIf(h.node, h.rel = 15), '') AS n16,
+                        coalesce(maxIf(h.node, h.rel = 16), '') AS n17,
+                        coalesce(maxIf(h.node, h.rel = 17), '') AS n18,
+                        coalesce(maxIf(h.node, h.rel = 18), '') AS n19,
+                        coalesce(maxIf(h.node, h.rel = 19), '') AS n20
                     FROM (
+                        SELECT
+                            f.node AS node,
+                            f.pos AS pos,
+                            f.exit_pos AS exit_pos,
+                            f.person AS person,
+                            f.seq AS seq,
+                            if(f.pos >= f.first AND f.pos <= f.last_in, f.pos - f.first, -1) AS rel
+                        FROM (
                         SELECT
                             q.person AS person,
                             q.seq AS seq,
@@ -133,32 +139,29 @@ FROM (
                                         OVER (PARTITION BY o.person, o.seq) AS lo,
                                     max(o.pos) OVER (PARTITION BY o.person, o.seq) AS stop
                                 FROM (
-                                    SELECT
-                                        s.person AS person,
-                                        s.seq AS seq,
-                                        s.node AS node,
-                                        toInt64(row_number() OVER (PARTITION BY s.person, s.seq ORDER BY s.at, s.node)) AS pos
-                                    FROM (
                                         SELECT
                                             w.person AS person,
                                             w.at AS at,
                                             w.node AS node,
                                             sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
                                                 OVER (PARTITION BY w.person ORDER BY w.at, w.node
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq
+                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
+                                            toInt64(row_number() OVER (PARTITION BY w.person ORDER BY w.at, w.node
+                                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
                                         FROM (
                                             SELECT
                                                 e.person AS person,
                                                 e.at AS at,
                                                 e.node AS node,
-                                                row_number() OVER (PARTITION BY e.person ORDER BY e.at, e.node) AS place,
+                                                row_number() OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
                                                 lagInFrame(e.at) OVER (PARTITION BY e.person ORDER BY e.at, e.node
                                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
                                                 lagInFrame(e.node) OVER (PARTITION BY e.person ORDER BY e.at, e.node
                                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
                                             FROM (
                                                 SELECT
-                                                    toString(person_id) AS person,
+                                                    person_id AS person,
                                                     timestamp AS at,
                                                     if(event = '$pageview', properties.$pathname, event) AS node
                                                 FROM events
@@ -173,10 +176,10 @@ FROM (
                                         ) AS w
                                         WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
                                            OR w.node != w.previous_node
-                                    ) AS s
                                 ) AS o
                             ) AS r
                         ) AS q
+                    ) AS f
                     ) AS h
                     GROUP BY h.person, h.seq
                 ) AS c
