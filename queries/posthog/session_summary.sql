@@ -13,7 +13,8 @@
 -- all events of one $session_id (the first part of `s`); events without one are grouped per
 -- person into sessions by a gap of 30 minutes or more since the previous such event (the
 -- second part: lagInFrame and a running sum over the person's events in time order, ties by
--- uuid). Durations are whole microseconds. Each session then counts once for each of seven
+-- uuid). `$session_id` is the events table's own column, as PostHog's sessions runners read
+-- it (no JSON to parse for the split). Durations are whole microseconds. Each session then counts once for each of seven
 -- kinds (`k`): 0 all sessions (with the duration total, the exact median of PostHog's
 -- quantileExactInclusive, the bounces and the sessions with a pageview), 1 its length bucket
 -- (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its entry page, 3 its exit page (no
@@ -78,13 +79,13 @@ FROM (
                     coalesce(argMin(properties.$browser, timestamp), '') AS browser,
                     coalesce(argMin(properties.$geoip_country_code, timestamp), '') AS country
                 FROM events
-                WHERE coalesce(properties.$session_id, '') != ''
+                WHERE coalesce($session_id, '') != ''
                   AND timestamp >= toDateTime({since}, 'UTC')
                   AND timestamp <= toDateTime({until}, 'UTC')
                   AND timestamp <= toDateTime({as_of}, 'UTC')
                   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                   AND {filters}
-                GROUP BY properties.$session_id
+                GROUP BY $session_id
                 UNION ALL
                 SELECT
                     min(g.at) AS first_at,
@@ -124,7 +125,7 @@ FROM (
                                                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous,
                             row_number() OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)) AS place
                         FROM events
-                        WHERE coalesce(properties.$session_id, '') = ''
+                        WHERE coalesce($session_id, '') = ''
                           AND timestamp >= toDateTime({since}, 'UTC')
                           AND timestamp <= toDateTime({until}, 'UTC')
                           AND timestamp <= toDateTime({as_of}, 'UTC')
