@@ -106,6 +106,8 @@ def facts_params(
         "period": "week",
         "start_event": "$pageview",
         "return_event": "",
+        "path_from": "",
+        "path_to": "",
         "split": as_of - timedelta(days=30),
         "event": plan["events"][0],
         "values": ["/settings"],

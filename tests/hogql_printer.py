@@ -245,9 +245,22 @@ FUNCTIONS: dict[str, Fn] = {
     **_fns(
         "count countIf sum sumIf avg avgIf min max minIf maxIf any anyIf anyLast uniq uniqIf"
         " uniqExact uniqExactIf argMax argMin argMaxIf argMinIf groupArray groupArrayIf"
-        " groupUniqArray median quantile quantiles stddevPop varPop",
+        " groupUniqArray median quantile quantiles quantileExactInclusive stddevPop varPop",
         aggregate=True,
     ),
+}
+
+# ClickHouse's window functions HogQL passes on (posthog/hogql/functions/mapping.py,
+# HOGQL_WINDOW_FUNCTIONS); aggregates take an OVER clause too.
+WINDOW_FUNCTIONS = {
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lagInFrame",
+    "leadInFrame",
+    "first_value",
+    "last_value",
+    "nth_value",
 }
 
 # functions PostHog finds whatever their case (HogQLFunctionMeta(case_sensitive=False))
@@ -580,6 +593,47 @@ class Printer:
 
     def _SelectQuery(self, node: dict[str, Any], scope: Scope) -> Printed:
         return Printed("(" + self.print_query(node, scope) + ")", True)
+
+    def _WindowFunction(self, node: dict[str, Any], scope: Scope) -> Printed:
+        """`name(exprs) OVER (...)`, as PostHog's printer prints it (visit_window_function): a
+        window function of ClickHouse's (lagInFrame, row_number, ...) or an aggregate."""
+        name = node["name"]
+        if name not in WINDOW_FUNCTIONS and not (name in FUNCTIONS and FUNCTIONS[name].aggregate):
+            raise HogQLError(f"Unsupported function call '{name}(...)'")
+        fn = FUNCTIONS[name].ch if name in FUNCTIONS else name
+        exprs = [self.expr(e, scope) for e in node.get("exprs") or []]
+        args = node.get("args") or []
+        head = fn + (f"({', '.join(self.expr(a, scope).sql for a in args)})" if args else "")
+        over = node.get("over_expr")
+        if over is None:
+            return Printed(
+                f"{head}({', '.join(e.sql for e in exprs)}) OVER {node['over_identifier']}"
+            )
+        parts = []
+        if over.get("partition_by"):
+            parts.append(
+                "PARTITION BY " + ", ".join(self.expr(e, scope).sql for e in over["partition_by"])
+            )
+        if over.get("order_by"):
+            parts.append("ORDER BY " + ", ".join(self.expr(e, scope).sql for e in over["order_by"]))
+        if over.get("frame_method"):
+            ends = [self._frame(over["frame_start"], scope)]
+            if over.get("frame_end"):
+                ends.append(self._frame(over["frame_end"], scope))
+            frame = ends[0] if len(ends) == 1 else f"BETWEEN {ends[0]} AND {ends[1]}"
+            parts.append(f"{over['frame_method']} {frame}")
+        nullable = name not in ("row_number", "rank", "dense_rank", "count", "sum")
+        dt = bool(exprs) and exprs[0].datetime and name in ("lagInFrame", "leadInFrame")
+        return Printed(
+            f"{head}({', '.join(e.sql for e in exprs)}) OVER ({' '.join(parts)})", nullable, dt
+        )
+
+    def _frame(self, node: dict[str, Any], scope: Scope) -> str:
+        kind = node["frame_type"]
+        if kind == "CURRENT ROW":
+            return kind
+        value = node.get("frame_value")
+        return f"{'UNBOUNDED' if value is None else self.expr(value, scope).sql} {kind}"
 
     _SelectSetQuery = _SelectQuery
 

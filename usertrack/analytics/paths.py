@@ -8,6 +8,9 @@ time order, splits each person's events into sequences at gaps of 30 minutes or 
 collapses consecutive duplicates, trims the sequences to --from/--to and the first --steps
 nodes and counts paths, entry/exit nodes and edges, all over arrays of codes (no list per
 sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their names back.
+
+Live, PostHog works the same figures out itself (queries/posthog/paths_summary.sql, as its own
+paths runner does) and answers them, a few dozen rows, rather than every event (`from_summary`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 QUERY = "posthog/path_events"
+SUMMARY_QUERY = "posthog/paths_summary"
 GAP_SECONDS = 30 * 60  # a gap this long or longer between kept events ends a sequence
 DEFAULT_STEPS = 5  # PostHog's default
 MAX_STEPS = 20  # PostHog's largest
@@ -408,6 +412,80 @@ def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) 
     )
 
 
+# paths_summary.sql's kinds of rows (its column kind).
+_ALL, _PATH, _ENTRY, _EXIT, _EDGE, _EDGE_TOTAL = 0, 1, 2, 3, 4, 5
+
+
+def from_summary(
+    columns: list[str], rows: list[tuple[Any, ...]], start: str | None, end: str | None
+) -> tuple[dict[str, Any], bool]:
+    """`summarize`'s fields from the rows of paths_summary.sql (nodes as texts, '' for none), and
+    whether a --from/--to node is in no sequence (then `notes` still needs the nodes there are)."""
+    at = {c: i for i, c in enumerate(columns)}
+    found: dict[str, Any] = {
+        "notes": (),
+        "total_sequences": 0,
+        "paths": [],
+        "entry_nodes": [],
+        "exit_nodes": [],
+        "edges": [],
+        "edge_totals": [],
+    }
+    missing = start is not None or end is not None
+    for row in rows:
+        kind, n = int(row[at["kind"]]), int(row[at["sequences"]])
+        a, b = row[at["a"]], row[at["b"]]
+        if kind == _ALL:
+            found["total_sequences"] = n
+            missing = (start is not None and not int(row[at["from_found"]])) or (
+                end is not None and not int(row[at["to_found"]])
+            )
+        elif kind == _PATH:
+            found["paths"].append(([node for node in row[at["path"]] if node != ""], n))
+        elif kind == _ENTRY:
+            found["entry_nodes"].append((a, n))
+        elif kind == _EXIT:
+            found["exit_nodes"].append((a, n))
+        elif kind == _EDGE:
+            found["edges"].append((int(row[at["step"]]), a, b, n))
+        elif kind == _EDGE_TOTAL:
+            found["edge_totals"].append((a, b, n))
+    found["edges"] = reachable(found["edges"])
+    return found, missing
+
+
+def _summarized(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    steps: int,
+    start: str | None,
+    end: str | None,
+    top: int,
+    edge_limit: int,
+) -> dict[str, Any]:
+    """The paths as PostHog works them out (paths_summary.sql); the nodes of the range are asked
+    for (path_events.sql's, one row per person) only for the note on a --from/--to no event has."""
+    result = ws.run_query(
+        SUMMARY_QUERY,
+        as_of,
+        since=span.start,
+        until=span.end,
+        path_steps=int(steps),
+        path_from=start or "",
+        path_to=end or "",
+        top=int(top),
+        edge_limit=int(edge_limit),
+    )
+    found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
+    if missing:
+        schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
+        with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
+            nodes = facts.execute("SELECT DISTINCT node FROM {facts}").fetchall()
+        found["notes"] = unknown_nodes(start, end, {node: 0 for (node,) in nodes})
+    return found
+
+
 def paths(
     ws: Workspace,
     as_of: datetime,
@@ -425,6 +503,10 @@ def paths(
     start, end = check_options(steps, start, end)
     if progress:
         progress("fetching path events")
+    source = ws.sources[ws.library.get(QUERY).folder]
+    if getattr(source, "facts_sql", None) is None:  # PostHog: it answers the figures
+        found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
+        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
         if progress:

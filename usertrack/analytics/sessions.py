@@ -1,8 +1,10 @@
 """Sessions as PostHog's sessions table defines them (docs/metrics.md, "Sessions").
 
-The facts query (queries/posthog/session_facts.sql) returns one row per `$session_id` and one
-row per event without one. DuckDB groups those lone events per person by a 30-minute gap, then
-works out the counts, durations, length buckets, bounce rate, entry/exit pages and breakdowns.
+On the local engine, the facts query (queries/posthog/session_facts.sql) returns one row per
+`$session_id` and one row per event without one. DuckDB groups those lone events per person by a
+30-minute gap, then works out the counts, durations, length buckets, bounce rate, entry/exit pages
+and breakdowns. Live, PostHog works all that out itself (queries/posthog/session_summary.sql) and
+answers the figures, a few dozen rows, rather than a row per session (`from_summary`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 QUERY = "posthog/session_facts"
+SUMMARY_QUERY = "posthog/session_summary"
 # Events without a $session_id: a gap this long (or longer) starts a new session, as the
 # JS SDK starts one after 30 idle minutes.
 GAP_SECONDS = 30 * 60
@@ -167,6 +170,43 @@ def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[st
     }
 
 
+# session_summary.sql's kinds of rows (its column k).
+_ALL, _BUCKET, _ENTRY, _EXIT = 0, 1, 2, 3
+_BY_KIND = {4: "device_type", 5: "browser", 6: "country"}
+
+
+def from_summary(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Sessions' fields from the rows of session_summary.sql: what `summarize` works out from
+    the facts, worked out by the query (durations in microseconds, '' for none)."""
+    index = {c: i for i, c in enumerate(columns)}
+    by_kind: dict[int, list[tuple[str, Any]]] = {}
+    total = bounces = with_pageview = 0
+    total_us: Any = 0
+    median_us: Any = 0
+    for row in rows:
+        kind, value, n = int(row[index["k"]]), row[index["value"]], int(row[index["sessions"]])
+        if kind == _ALL:
+            total, total_us, median_us = n, row[index["total_us"]], row[index["median_us"]]
+            bounces, with_pageview = int(row[index["bounces"]]), int(row[index["with_pageview"]])
+        else:
+            by_kind.setdefault(kind, []).append((value, n))
+    buckets = {int(value): n for value, n in by_kind.get(_BUCKET, [])}
+    named = {
+        key: [(value or None, n) for value, n in by_kind.get(kind, [])]
+        for kind, key in _BY_KIND.items()
+    }
+    return {
+        "sessions": total,
+        "mean_seconds": seconds_or_none(int(total_us) / total / 1e6) if total else None,
+        "median_seconds": seconds_or_none(float(median_us) / 1e6) if total else None,
+        "bounce_rate": round(100.0 * bounces / with_pageview, 1) if with_pageview else None,
+        "buckets": [(label, buckets.get(i, 0)) for i, (label, _, _) in enumerate(BUCKETS)],
+        "entry_pages": by_kind.get(_ENTRY, []),
+        "exit_pages": by_kind.get(_EXIT, []),
+        "by": {key: named[key] for key, _ in BREAKDOWNS},
+    }
+
+
 def sessions(
     ws: Workspace,
     as_of: datetime,
@@ -178,6 +218,11 @@ def sessions(
     """Sessions of the events in `span` (nothing after `as_of`); lists keep the `top` values."""
     if progress:
         progress("fetching sessions")
+    source = ws.sources[ws.library.get(QUERY).folder]
+    if getattr(source, "facts_cursor", None) is None:  # PostHog: it answers the figures
+        result = ws.run_query(SUMMARY_QUERY, as_of, since=span.start, until=span.end, top=int(top))
+        found = from_summary(list(result.columns), [tuple(r) for r in result.rows])
+        return Sessions(as_of=as_of, range=span, **found)
     with open_facts(ws, QUERY, as_of, SCHEMA, since=span.start, until=span.end) as con:
         if progress:
             progress("working out sessions")

@@ -104,6 +104,9 @@ AGGREGATES: dict[str, Callable[[Call, bool, list[str]], Agg]] = {
     "medianexact": _agg_quantile("quantile_disc", "0.5"),
     "quantile": _agg_quantile("quantile_cont"),
     "quantileexact": _agg_quantile("quantile_disc"),
+    # ClickHouse's exact quantile with linear interpolation between the two nearest values
+    # (Excel's PERCENTILE.INC), which is DuckDB's quantile_cont.
+    "quantileexactinclusive": _agg_quantile("quantile_cont"),
     "stddevpop": _simple_agg("stddev_pop"),
     "stddevsamp": _simple_agg("stddev_samp"),
     "varpop": _simple_agg("var_pop"),

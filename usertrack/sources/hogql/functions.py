@@ -431,6 +431,8 @@ FUNCTIONS: dict[str, Callable[[Call], str]] = {
     "arraystringconcat": _fn_array_string_concat,
     "arrayelement": binary_call("{a}[{b}]"),
     "array": _rename("list_value", 0),
+    # range(end) / range(start, end): the integers from start (0) up to end, exclusive, in both
+    "range": _rename("range", 1, 2),
     "tuple": _rename("row", 1),
     # JSON
     "jsonextractstring": _fn_json_extract_string,

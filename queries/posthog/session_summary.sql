@@ -1,0 +1,144 @@
+-- name: session_summary
+-- description: The figures of the sessions in a date range, worked out in the query: counts, duration total and median, bounces, length buckets and the top entry/exit pages, devices, browsers and countries (sessions, live).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param until:
+-- param top: 10
+--
+-- The same sessions as session_facts.sql (docs/metrics.md, "Sessions"), aggregated where the
+-- events are, as PostHog's own web analytics runners do, so that PostHog answers a few dozen
+-- rows rather than one per session (usertrack/analytics/sessions.py reads them). A session is
+-- all events of one $session_id (the first part of `s`); events without one are grouped per
+-- person into sessions by a gap of 30 minutes or more since the previous such event (the
+-- second part: lagInFrame and a running sum over the person's events in time order, ties by
+-- uuid). `$session_id` is the events table's own column, as PostHog's sessions runners read
+-- it (no JSON to parse for the split). Durations are whole microseconds. Each session then counts once for each of seven
+-- kinds (`k`): 0 all sessions (with the duration total, the exact median of PostHog's
+-- quantileExactInclusive, the bounces and the sessions with a pageview), 1 its length bucket
+-- (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its entry page, 3 its exit page (no
+-- row for none), 4 its device type, 5 browser, 6 country ('' for none). Per kind, the first
+-- {top} values by sessions, ties by value with '' last. A missing text is '' throughout.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
+SELECT k, value, sessions, total_us, median_us, bounces, with_pageview
+FROM (
+    SELECT
+        k,
+        value,
+        count() AS sessions,
+        sum(us) AS total_us,
+        quantileExactInclusive(0.5)(us) AS median_us,
+        sum(bounce) AS bounces,
+        sum(viewed) AS with_pageview,
+        row_number() OVER (PARTITION BY k ORDER BY count() DESC, value = '', value) AS place
+    FROM (
+        SELECT
+            j.k AS k,
+            multiIf(
+                j.k = 1, toString(j.bucket),
+                j.k = 2, j.entry_page,
+                j.k = 3, j.exit_page,
+                j.k = 4, j.device_type,
+                j.k = 5, j.browser,
+                j.k = 6, j.country,
+                ''
+            ) AS value,
+            j.us AS us,
+            j.bounce AS bounce,
+            j.viewed AS viewed
+        FROM (
+            SELECT
+                arrayJoin([0, 1, 2, 3, 4, 5, 6]) AS k,
+                dateDiff('microsecond', s.first_at, s.last_at) AS us,
+                multiIf(
+                    us < 30000000, 0,
+                    us < 120000000, 1,
+                    us < 300000000, 2,
+                    us < 900000000, 3,
+                    us < 1800000000, 4,
+                    5
+                ) AS bucket,
+                if(s.pageviews = 1 AND s.autocaptures = 0 AND us < 10000000, 1, 0) AS bounce,
+                if(s.pageviews > 0, 1, 0) AS viewed,
+                s.entry_page AS entry_page,
+                s.exit_page AS exit_page,
+                s.device_type AS device_type,
+                s.browser AS browser,
+                s.country AS country
+            FROM (
+                SELECT
+                    min(timestamp) AS first_at,
+                    max(timestamp) AS last_at,
+                    countIf(event = '$pageview') AS pageviews,
+                    countIf(event = '$autocapture') AS autocaptures,
+                    coalesce(argMinIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '') AS entry_page,
+                    coalesce(argMaxIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '') AS exit_page,
+                    coalesce(argMin(properties.$device_type, timestamp), '') AS device_type,
+                    coalesce(argMin(properties.$browser, timestamp), '') AS browser,
+                    coalesce(argMin(properties.$geoip_country_code, timestamp), '') AS country
+                FROM events
+                WHERE coalesce($session_id, '') != ''
+                  AND timestamp >= toDateTime({since}, 'UTC')
+                  AND timestamp <= toDateTime({until}, 'UTC')
+                  AND timestamp <= toDateTime({as_of}, 'UTC')
+                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                  AND {filters}
+                GROUP BY $session_id
+                UNION ALL
+                SELECT
+                    min(g.at) AS first_at,
+                    max(g.at) AS last_at,
+                    sum(g.pageview) AS pageviews,
+                    sum(g.autocapture) AS autocaptures,
+                    coalesce(argMinIf(g.page, g.at, g.page != ''), '') AS entry_page,
+                    coalesce(argMaxIf(g.page, g.at, g.page != ''), '') AS exit_page,
+                    coalesce(argMinIf(g.device_type, g.at, g.device_type != ''), '') AS device_type,
+                    coalesce(argMinIf(g.browser, g.at, g.browser != ''), '') AS browser,
+                    coalesce(argMinIf(g.country, g.at, g.country != ''), '') AS country
+                FROM (
+                    SELECT
+                        l.person AS person,
+                        l.at AS at,
+                        l.pageview AS pageview,
+                        l.autocapture AS autocapture,
+                        l.page AS page,
+                        l.device_type AS device_type,
+                        l.browser AS browser,
+                        l.country AS country,
+                        sum(if(l.place = 1 OR l.at >= l.previous + toIntervalMinute(30), 1, 0))
+                            OVER (PARTITION BY l.person ORDER BY l.at, l.key
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
+                    FROM (
+                        SELECT
+                            toString(person_id) AS person,
+                            timestamp AS at,
+                            toString(uuid) AS key,
+                            if(event = '$pageview', 1, 0) AS pageview,
+                            if(event = '$autocapture', 1, 0) AS autocapture,
+                            if(coalesce(properties.$current_url, '') != '', coalesce(properties.$pathname, ''), '') AS page,
+                            coalesce(properties.$device_type, '') AS device_type,
+                            coalesce(properties.$browser, '') AS browser,
+                            coalesce(properties.$geoip_country_code, '') AS country,
+                            lagInFrame(timestamp) OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)
+                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous,
+                            row_number() OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)) AS place
+                        FROM events
+                        WHERE coalesce($session_id, '') = ''
+                          AND timestamp >= toDateTime({since}, 'UTC')
+                          AND timestamp <= toDateTime({until}, 'UTC')
+                          AND timestamp <= toDateTime({as_of}, 'UTC')
+                          AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                          AND {filters}
+                    ) AS l
+                ) AS g
+                GROUP BY g.person, g.n
+            ) AS s
+        ) AS j
+    ) AS v
+    WHERE NOT ((v.k = 2 OR v.k = 3) AND v.value = '')
+    GROUP BY k, value
+) AS t
+WHERE k <= 1 OR place <= {top}
+ORDER BY k, place
