@@ -35,11 +35,7 @@ from pathlib import Path
 
 from usertrack.errors import ConfigError, redact, register_secret, register_url_secrets
 from usertrack.rulefiles import did_you_mean
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-# In a checkout (or an editable install) queries/ and segments.yaml sit beside the package;
-# a built wheel carries copies under usertrack/_data (see pyproject's force-include).
-_SHIPPED_DIRS = (PACKAGE_DIR.parent, PACKAGE_DIR / "_data")
+from usertrack.shipped import shipped_path
 
 LIVE_VARIABLES = (
     "DATABASE_URL",
@@ -352,15 +348,6 @@ def _check_database_url(dsn: str, name: str) -> None:
             hint="percent-encode special characters of the password: @ as %40, / as %2F,"
             " : as %3A, ? as %3F, # as %23, space as %20",
         )
-
-
-def shipped_path(name: str) -> Path:
-    """The copy of `queries` or `segments.yaml` that ships with usertrack."""
-    for base in _SHIPPED_DIRS:
-        candidate = base / name
-        if candidate.exists():
-            return candidate
-    return _SHIPPED_DIRS[0] / name
 
 
 def resolve_queries_dir(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:

@@ -102,7 +102,7 @@ class QueryLibrary:
     def _shipped_hint(self, query_id: str) -> str | None:
         """A library of your own (./queries, --queries) copied from an older usertrack lacks
         the files a newer one added: say where the shipped one is."""
-        from usertrack.config import shipped_path
+        from usertrack.shipped import shipped_path
 
         shipped = shipped_path("queries")
         candidate = shipped / f"{query_id}.sql"
