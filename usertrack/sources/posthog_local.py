@@ -329,6 +329,23 @@ class LocalPostHogSource:
         tr, values = self._bound(query, params, f"{query.id} ({query.path})")
         return self._connection().cursor(), tr.sql, values
 
+    def analysis_rows(
+        self, sql: str, values: Mapping[str, Any], tables: Mapping[str, Any], where: str
+    ) -> list[tuple[Any, ...]]:
+        """The rows of usertrack's own analysis statement `sql` (never a user's text) on a new
+        cursor of the store, with `tables` (name -> Arrow table: an analysis's per-person facts
+        worked out in Python) registered beside the store's tables, guarded as a query file
+        is (cancellation, time limit; `where` names it in errors). The store's events then
+        meet those facts in one scan, and only the answer crosses into Python."""
+        cur = self._connection().cursor()
+        try:
+            for name, table in tables.items():
+                cur.register(name, table)
+            with _guarded(cur, where):
+                return cur.execute(sql, dict(values)).fetchall()
+        finally:
+            cur.close()
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
