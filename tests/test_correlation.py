@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +155,66 @@ def test_the_same_through_the_live_http_path(export: Path, tmp_path: Path) -> No
     # the steps and the properties travel as bound values, never in the query text
     assert any("groupArray" in t and "min(" in t for t in sent)
     assert all("signup" not in t and "'plan'" not in t for t in sent)
+
+
+# The bounds at the microsecond's edge: q1 converts at D + 2h, and its `a` at that very time is
+# not before the last step (strictly before it); q2 drops, and its `a` at D + 1 day exactly is
+# not inside the window (strictly before step 1 + the window), while its `b` a second earlier
+# is. `c` is after the range (May 31 included, June 1 not).
+EDGE_EVENTS = [
+    ("signup", D, "q1"), ("b", D + H, "q1"), ("a", D + 2 * H, "q1"), ("create", D + 2 * H, "q1"),
+    ("signup", D, "q2"), ("b", D + DAY - timedelta(seconds=1), "q2"), ("a", D + DAY, "q2"),
+    ("signup", datetime(2026, 5, 31, 23, tzinfo=UTC), "q3"),
+    ("c", datetime(2026, 6, 1, 0, 0, 30, tzinfo=UTC), "q3"),
+]  # fmt: skip
+
+
+def test_the_local_engine_counts_in_its_store_and_runs_an_edited_file_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine the funnel's persons meet the store's events there: the shipped
+    correlation_events.sql's rows (every event after every step-1 event, per person) never
+    cross into Python. A library whose file says something else gets its own answer."""
+    import shutil
+
+    from tests.cli_runner import REPO
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    ran: list[str] = []
+    for method in ("run", "facts_into", "facts_sql", "facts_cursor"):
+        real = getattr(LocalPostHogSource, method)
+
+        def spy(self: LocalPostHogSource, query: Any, *a: Any, _real: Any = real,
+                **k: Any) -> Any:  # fmt: skip
+            ran.append(query.id)
+            return _real(self, query, *a, **k)
+
+        monkeypatch.setattr(LocalPostHogSource, method, spy)
+    records = [record(n, event, when, f"d-{pid}", pid, f"{pid}@example.com")
+               for n, (event, when, pid) in enumerate(EDGE_EVENTS, 1)]  # fmt: skip
+    edges = write_export(tmp_path / "edges.jsonl", records)
+    doc = cli_json([*ARGS, "--correlation"], USERTRACK_EVENTS=str(edges))
+    c = doc["correlation"]
+    assert (c["converted_persons"], c["dropped_persons"]) == (1, 2)
+    # b: q1 and q2; a: no one; c: no one. (1+1)(2-1+1) / ((1-1+1)(1+1)) = 2
+    assert [(r["event"], r["converted"], r["dropped"], r["odds_ratio"]) for r in c["events"]] == [
+        ("b", 1, 1, 2.0)
+    ]
+    assert "posthog/funnel_events" in ran and "posthog/correlation_events" not in ran
+    with live_posthog(edges, tmp_path) as (_, env):  # the query file, on ClickHouse's stand-in
+        assert cli_json([*ARGS, "--correlation"], **env) == doc
+
+    # An edited copy of the library (no `b` after a signup, say) is run as written.
+    library = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", library)
+    edited = library / "posthog" / "correlation_events.sql"
+    text = edited.read_text()
+    edited.write_text(text.replace("WHERE NOT has({steps}, event)",
+                                   "WHERE NOT has({steps}, event) AND event != 'b'"))  # fmt: skip
+    assert edited.read_text() != text
+    ran.clear()
+    doc = cli_json([*ARGS, "--correlation", "--queries", str(library)], USERTRACK_EVENTS=str(edges))
+    assert doc["correlation"]["events"] == [] and "posthog/correlation_events" in ran
 
 
 def test_every_format(export: Path) -> None:
