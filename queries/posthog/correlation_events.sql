@@ -24,7 +24,9 @@
 -- (TRUE, or the --where expressions, ANDed: usertrack/analytics/where.py) applies to the
 -- step-1 events as in the funnel; the events correlated are not filtered, as PostHog's are
 -- not. Internal accounts are left out. No LIMIT: usertrack pages every result. No
--- ORDER BY: usertrack counts the facts itself.
+-- ORDER BY: usertrack counts the facts itself. On the local engine, while this file is the
+-- shipped one, usertrack counts the same in the store with the funnel's persons instead
+-- (usertrack/analytics/correlation.py `_local_counts`); an edited file runs as written.
 SELECT
     c.person_id AS person_id,
     groupArray(c.name) AS event,

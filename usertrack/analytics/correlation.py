@@ -10,7 +10,9 @@ coefficient and its strength that PostHog's correlation details show
 
 The funnel's attempts are usertrack's (usertrack.analytics.funnel); the events come from
 queries/posthog/correlation_events.sql, which sends per person only each event's first time
-after each step-1 event, never every event. Counts are of persons, never of events.
+after each step-1 event, never every event; on the local engine, with the shipped file, the
+funnel's persons meet the store's events in one statement instead (`_local_counts`). Counts are
+of persons, never of events.
 """
 
 from __future__ import annotations
