@@ -32,6 +32,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.analytics.common import PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
@@ -80,6 +81,15 @@ class PersonSegments:
             return (f"NOT {_KEEP}", {PLACEHOLDER: known}) if known else ("true", {})
         ids = sorted(set(self.persons.get(group, ())))
         return (_KEEP, {PLACEHOLDER: ids}) if ids else ("false", {})
+
+    def person_rows(self, group: str) -> PersonRows:
+        """The rows `person_filter(group)` keeps, for facts fetched over everyone."""
+        from usertrack.analytics.common import PersonRows
+
+        if group == NO_ACCOUNT:
+            known = frozenset(p for ids in self.persons.values() for p in ids)
+            return PersonRows(known, negate=True) if known else PersonRows(everyone=True)
+        return PersonRows(frozenset(self.persons.get(group, ())))
 
 
 def person_segments(
@@ -146,16 +156,26 @@ def run(
         if group is not None:
             ws.person_filter = mapping.person_filter(group)
             return Segmented(analyse(), segment=group)
+        # The per-person facts queries run once, in the whole answer's run; each group's run
+        # keeps its persons' rows of them (common.PersonRows). Queries whose rows are already
+        # aggregated run again per group, with the group's filter in HogQL.
+        from usertrack.analytics.common import PersonRows
+
+        ws.facts_cache = {}
+        ws.person_rows = PersonRows(everyone=True)
         overall = analyse()
         parts = []
         for each in mapping.groups:
             if progress:
                 progress(f"segment {each}")
             ws.person_filter = mapping.person_filter(each)
+            ws.person_rows = mapping.person_rows(each)
             parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
+        ws.person_rows = None
+        ws.facts_cache = None
 
 
 # --------------------------------------------------------------------------------------------
