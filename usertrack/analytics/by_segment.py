@@ -13,8 +13,12 @@ as a value of the facts query (`has({usertrack_segment_persons}, toString(person
 with any --where in the query's `{filters}` slot; "no account" is `NOT has(...)` of everyone
 else), so it runs on PostHog and on the local engine alike, every person's events are read
 where they are and nothing travels per event: the persons' emails come as one row per person
-(queries/posthog/segment_persons.sql). `--by-segment` runs the analysis once over everyone and
-once per group; `--segment ID` once, for that group.
+(queries/posthog/segment_persons.sql). `--segment ID` runs the analysis once, for that group.
+`--by-segment` runs it over everyone, then for each group; the per-person facts queries (a
+`person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
+and each group keeps its persons' rows of their answer (common.PersonRows, `ws.facts_cache`):
+PostHog sends them once, and the local engine reads its events once. Only the queries whose
+rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group.
 """
 
 from __future__ import annotations
