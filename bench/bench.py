@@ -594,6 +594,11 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     # issue 20: the analyst's tools, every command under 1 s at 5 M events
     (["funnel", "--correlation"], "its events that go with converting or dropping", "1 s"),
     (["funnel", "--by-segment"], "per primary segment (the database's segments)", "1 s"),
+    # the other --by-segment commands: one run of the per-person facts, split by person
+    (["retention", "--by-segment"], "its cohorts per primary segment", "1 s"),
+    (["activity", "--by-segment"], "per primary segment (hours: a query per group)", "1 s"),
+    (["trends", "$pageview", "--by-segment"], "per primary segment (a query per group)", "1 s"),
+    (["paths", "--by-segment"], "per primary segment", "1 s"),
 )
 
 

@@ -265,3 +265,127 @@ def test_on_the_demo_the_groups_add_up(demo_home: Path) -> None:
     for step in range(len(doc["steps"])):
         assert sum(p[step] for p in parts.values()) == funnel(doc)[step]
     assert sum(1 for p in parts.values() if p[0] > 0) >= 3
+
+
+# Each command's per-person facts queries (by id) and what picks each out of a live request.
+FACTS_ONCE: dict[str, tuple[list[str], dict[str, str]]] = {
+    "funnel": (["signup", "$pageview", *RANGE], {"posthog/funnel_events": "groupArray(e.step)"}),
+    "retention": (
+        ["--start", "$pageview", "--period", "day", "--periods", "4"],
+        {
+            "posthog/retention_activity": "groupArray(a.started)",
+            "posthog/retention_first_starts": "min(timestamp) AS first_start",
+        },
+    ),
+    "activity": (["--days", "7"], {"posthog/activity_days": "groupArray(d.day)"}),
+    "paths": ([*RANGE], {"posthog/path_events": "groupArray(e.step) AS node"}),
+}
+
+
+@pytest.mark.parametrize("command", sorted(FACTS_ONCE))
+def test_by_segment_runs_the_per_person_facts_once_locally(
+    command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facts of every group are the whole answer's, fetched once and split by person; and
+    no statement on the local engine looks a person up in the bound list (list_contains: a scan
+    of the list for every event, minutes for 'no account' at 5 M events)."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    ran: list[str] = []
+    statements: list[str] = []
+    bound = LocalPostHogSource._bound
+
+    def counted(self: Any, query: Any, params: Any, where: str) -> Any:
+        ran.append(query.id)
+        tr, values = bound(self, query, params, where)
+        statements.append(tr.sql)
+        return tr, values
+
+    monkeypatch.setattr(LocalPostHogSource, "_bound", counted)
+    args, facts = FACTS_ONCE[command]
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert {q: ran.count(q) for q in facts} == dict.fromkeys(facts, 1)
+    assert not [s for s in statements if "list_contains($usertrack_segment_persons" in s]
+    # each group's answer is still its --segment answer
+    for group in ("spender", "no account"):
+        alone = run_json(command, [*args, "--segment", group], as_of=AS_OF, **env)
+        part = next(p for p in doc["by_segment"] if p["segment"] == group)
+        assert {k: v for k, v in part.items() if k != "segment"}.items() <= alone.items()
+
+
+def test_by_segment_asks_posthog_for_the_per_person_facts_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Live, funnel, retention and activity --by-segment send each per-person facts query once
+    (not once more per group), its answer a row per person, and answer as the local engine."""
+    commands = {c: FACTS_ONCE[c] for c in ("funnel", "retention", "activity")}
+    local = {
+        c: run_json(c, [*a, "--by-segment"], as_of=AS_OF, **env) for c, (a, _) in commands.items()
+    }
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        live = {}
+        for command, (args, facts) in commands.items():
+            fake.requests.clear()
+            live[command] = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **live_env)
+            posts = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
+            for text in facts.values():
+                sent = [r for r in posts if text in r["body"]["query"]["query"]]
+                assert len(sent) == 1, (command, text, len(sent))
+                persons = {"pa", "pb", "pc", "pd", "px"}
+                assert sent[0]["rows"] <= len(persons)
+                assert "usertrack_segment_persons" not in sent[0]["body"]["query"]["query"]
+    assert strip_live_only(live) == strip_live_only(local)
+
+
+def test_a_group_on_the_local_engine_is_a_join_not_a_scan_of_the_list(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An aggregated query (trends) still runs per group with the group's filter in HogQL; on
+    the local engine as IN of the list's rows (a hash join), not has() (list_contains, which
+    reads the whole list for every event), with the same answer."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    statements: list[str] = []
+    bound = LocalPostHogSource._bound
+
+    def seen(self: Any, query: Any, params: Any, where: str) -> Any:
+        tr, values = bound(self, query, params, where)
+        statements.append(tr.sql)
+        return tr, values
+
+    monkeypatch.setattr(LocalPostHogSource, "_bound", seen)
+    doc = run_json("trends", ["$pageview", *RANGE, "--segment", "no account"], as_of=AS_OF, **env)
+    assert trends(doc) == PAGEVIEWS["no account"]
+    filtered = [s for s in statements if "$usertrack_segment_persons" in s]
+    assert filtered and all("IN (SELECT unnest($usertrack_segment_persons)" in s for s in filtered)
+    assert not [s for s in filtered if "list_contains($usertrack_segment_persons" in s]
+
+
+def test_person_rows_keep_what_the_hogql_filter_keeps() -> None:
+    """A group's rows of facts fetched over everyone: its persons' (or, negated, everyone
+    else's); a row without a person in no group, as has() of NULL is NULL; the same from
+    Python rows and from an Arrow table."""
+    import pyarrow as pa
+
+    from usertrack.analytics.common import PersonRows
+    from usertrack.sources.base import Result
+
+    rows = [("a", 1), ("b", 2), (None, 3), ("c", 4), ("a", 5)]
+    plain = Result(columns=["person_id", "n"], rows=rows)
+    arrow = Result(
+        columns=["person_id", "n"],
+        rows=[],
+        arrow=pa.table({"person_id": [r[0] for r in rows], "n": [r[1] for r in rows]}),
+    )
+
+    def ns(keep: PersonRows) -> tuple[list[int], list[int]]:
+        return [r[1] for r in keep.kept(plain).rows], keep.kept(arrow).arrow["n"].to_pylist()
+
+    assert ns(PersonRows(frozenset({"a", "c"}))) == ([1, 4, 5], [1, 4, 5])
+    assert ns(PersonRows(frozenset({"a", "c"}), negate=True)) == ([2], [2])
+    assert ns(PersonRows(frozenset())) == ([], [])
+    assert ns(PersonRows(everyone=True)) == ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])

@@ -23,6 +23,7 @@ from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
+    from usertrack.analytics.common import PersonRows
     from usertrack.demo.generator import DemoWorkspace
     from usertrack.segments.profiles import ProfileRun
     from usertrack.sources.eventstore import ImportStats
@@ -60,6 +61,11 @@ class Workspace:
     # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
     # --where expressions in the {filters} slot. Never user text: the persons are bound values.
     person_filter: tuple[str, dict[str, Any]] | None = None
+    # The same group kept by the rows of the per-person facts queries (PersonRows of
+    # usertrack.analytics.common), which then run once over everyone for every group: their
+    # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
+    person_rows: PersonRows | None = None
+    facts_cache: dict[Any, Any] | None = None
     _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
 
     def default_as_of(self) -> datetime:

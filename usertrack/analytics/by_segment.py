@@ -13,8 +13,12 @@ as a value of the facts query (`has({usertrack_segment_persons}, toString(person
 with any --where in the query's `{filters}` slot; "no account" is `NOT has(...)` of everyone
 else), so it runs on PostHog and on the local engine alike, every person's events are read
 where they are and nothing travels per event: the persons' emails come as one row per person
-(queries/posthog/segment_persons.sql). `--by-segment` runs the analysis once over everyone and
-once per group; `--segment ID` once, for that group.
+(queries/posthog/segment_persons.sql). `--segment ID` runs the analysis once, for that group.
+`--by-segment` runs it over everyone, then for each group; the per-person facts queries (a
+`person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
+and each group keeps its persons' rows of their answer (common.PersonRows, `ws.facts_cache`):
+PostHog sends them once, and the local engine reads its events once. Only the queries whose
+rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group.
 """
 
 from __future__ import annotations
@@ -32,12 +36,17 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.analytics.common import PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
 NO_ACCOUNT = "no account"
 PLACEHOLDER = "usertrack_segment_persons"  # cannot clash with a query file's parameters
 _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
+# The same on the local engine: DuckDB's list_contains (has) scans the list for every event,
+# which for "no account" (everyone else: 100,000 persons) is minutes at 5 M events; IN of the
+# list's rows is one hash join. Same answer: NULL for an event without a person, as has()'s.
+_KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
 OPTIONS = "--by-segment and --segment"
 
 T = TypeVar("T")
@@ -73,13 +82,24 @@ class PersonSegments:
     persons: dict[str, list[str]]  # group -> person ids (no account: everyone not listed)
     source: str  # "snapshot" (the history's) or "computed"
 
-    def person_filter(self, group: str) -> tuple[str, dict[str, Any]]:
-        """The HogQL expression keeping `group`'s persons, and its bound values."""
+    def person_filter(self, group: str, local: bool = False) -> tuple[str, dict[str, Any]]:
+        """The HogQL expression keeping `group`'s persons, and its bound values (`local`: in
+        the form the local engine runs fastest)."""
+        keep = _KEEP_LOCAL if local else _KEEP
         if group == NO_ACCOUNT:
             known = sorted({p for ids in self.persons.values() for p in ids})
-            return (f"NOT {_KEEP}", {PLACEHOLDER: known}) if known else ("true", {})
+            return (f"NOT {keep}", {PLACEHOLDER: known}) if known else ("true", {})
         ids = sorted(set(self.persons.get(group, ())))
-        return (_KEEP, {PLACEHOLDER: ids}) if ids else ("false", {})
+        return (keep, {PLACEHOLDER: ids}) if ids else ("false", {})
+
+    def person_rows(self, group: str) -> PersonRows:
+        """The rows `person_filter(group)` keeps, for facts fetched over everyone."""
+        from usertrack.analytics.common import PersonRows
+
+        if group == NO_ACCOUNT:
+            known = frozenset(p for ids in self.persons.values() for p in ids)
+            return PersonRows(known, negate=True) if known else PersonRows(everyone=True)
+        return PersonRows(frozenset(self.persons.get(group, ())))
 
 
 def person_segments(
@@ -105,6 +125,13 @@ def person_segments(
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
     return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
+
+
+def _local(ws: Workspace) -> bool:
+    """Whether the workspace's events are the local engine's (the store, read by DuckDB)."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    return isinstance(ws.sources.get("posthog"), LocalPostHogSource)
 
 
 @dataclass
@@ -142,20 +169,31 @@ def run(
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
     mapping = person_segments(ws, as_of, progress)
+    local = _local(ws)
     try:
         if group is not None:
-            ws.person_filter = mapping.person_filter(group)
+            ws.person_filter = mapping.person_filter(group, local)
             return Segmented(analyse(), segment=group)
+        # The per-person facts queries run once, in the whole answer's run; each group's run
+        # keeps its persons' rows of them (common.PersonRows). Queries whose rows are already
+        # aggregated run again per group, with the group's filter in HogQL.
+        from usertrack.analytics.common import PersonRows
+
+        ws.facts_cache = {}
+        ws.person_rows = PersonRows(everyone=True)
         overall = analyse()
         parts = []
         for each in mapping.groups:
             if progress:
                 progress(f"segment {each}")
-            ws.person_filter = mapping.person_filter(each)
+            ws.person_filter = mapping.person_filter(each, local)
+            ws.person_rows = mapping.person_rows(each)
             parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
+        ws.person_rows = None
+        ws.facts_cache = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -181,6 +181,64 @@ def facts_connection() -> duckdb.DuckDBPyConnection:
 ARROW_OVER = 10_000
 
 
+@dataclass(frozen=True)
+class PersonRows:
+    """A group of persons kept by the rows of a person-keyed facts query, after it ran over
+    everyone (usertrack.analytics.by_segment): the same rows a HogQL filter of the group's
+    persons in the query's `{filters}` slot would give, `has(ids, toString(person_id))`, or
+    `NOT has(...)` with `negate`. A row without a person is in no group (has() of NULL is NULL,
+    and so is its NOT), unless `everyone`: every row (the whole answer, or "no account" when no
+    person has an account: the slot's `true`)."""
+
+    ids: frozenset[str] = frozenset()
+    negate: bool = False
+    everyone: bool = False
+
+    def kept(self, result: Result) -> Result:
+        """`result` with only this group's rows (its `person_id` column)."""
+        if self.everyone:
+            return result
+        from dataclasses import replace
+
+        if result.arrow is not None:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            column = result.arrow["person_id"]
+            if not pa.types.is_string(column.type):
+                column = column.cast(pa.string())
+            inside = pc.is_in(column, value_set=pa.array(sorted(self.ids), pa.string()))
+            mask = pc.and_(pc.invert(inside) if self.negate else inside, pc.is_valid(column))
+            return replace(result, arrow=result.arrow.filter(mask))
+        at = result.columns.index("person_id")
+        ids, negate = self.ids, self.negate
+        rows = [
+            row for row in result.rows if row[at] is not None and (str(row[at]) in ids) != negate
+        ]
+        return replace(result, rows=rows)
+
+
+def _facts_bound(
+    ws: Workspace, query_id: str, as_of: datetime, schema: Mapping[str, Any], **params: Any
+) -> tuple[Query, dict[str, Any], PersonRows | None]:
+    """The facts query bound to its values, and the group its rows are to be kept to.
+
+    While an analysis runs for a group of persons (`ws.person_rows`, by_segment.run), a facts
+    query that answers per person (a `person_id` column) and takes the `{filters}` slot is
+    bound without the group's HogQL filter (`ws.person_filter`): it runs once over everyone
+    (`ws.facts_cache`) and each group keeps its persons' rows. Any other query is bound as it
+    is, the group's filter in its slot (an aggregate, whose rows have no person)."""
+    keep = ws.person_rows
+    if keep is None or "person_id" not in schema or "{filters}" not in ws.library.get(query_id).sql:
+        return (*ws.bind(query_id, as_of, **params), None)
+    saved, ws.person_filter = ws.person_filter, None
+    try:
+        query, values = ws.bind(query_id, as_of, **params)
+    finally:
+        ws.person_filter = saved
+    return query, values, keep
+
+
 def load_facts(
     con: duckdb.DuckDBPyConnection,
     ws: Workspace,
@@ -194,8 +252,10 @@ def load_facts(
     the DuckDB table `table`, typed by `schema` (column -> pyarrow type), so an empty answer
     still has its columns. The HTTP source pages past PostHog's row caps. Returns the row count.
     """
-    query, values = ws.bind(query_id, as_of, **params)
-    return _load_bound(con, ws.sources[query.folder], query, values, table, schema, query_id)
+    query, values, keep = _facts_bound(ws, query_id, as_of, schema, **params)
+    return _load_bound(
+        con, ws.sources[query.folder], query, values, table, schema, query_id, keep, ws
+    )
 
 
 def _load_bound(
@@ -206,13 +266,24 @@ def _load_bound(
     table: str,
     schema: Mapping[str, Any],
     query_id: str,
+    keep: PersonRows | None = None,
+    ws: Workspace | None = None,
 ) -> int:
-    """load_facts for a query already bound (Workspace.bind) to its values."""
+    """load_facts for a query already bound (Workspace.bind) to its values; with `keep`, the
+    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`)."""
     query = local_facts(source, query)
-    if getattr(source, "arrow_results", False):
-        result = source.run(query, values, arrow_over=ARROW_OVER)  # type: ignore[call-arg]
-    else:
-        result = source.run(query, values)
+    cache = ws.facts_cache if ws is not None and keep is not None else None
+    key = (query.id, query.sql, repr(sorted(values.items())))
+    result = cache.get(key) if cache is not None else None
+    if result is None:
+        if getattr(source, "arrow_results", False):
+            result = source.run(query, values, arrow_over=ARROW_OVER)  # type: ignore[call-arg]
+        else:
+            result = source.run(query, values)
+        if cache is not None:
+            cache[key] = result
+    if keep is not None:
+        result = keep.kept(result)
     store_rows(con, result, table, schema, query_id)
     return result.arrow.num_rows if result.arrow is not None else len(result.rows)
 
@@ -394,13 +465,14 @@ def open_facts(
     import alone is a tenth of a second.
     """
 
-    query, values = ws.bind(query_id, as_of, **params)
+    query, values, keep = _facts_bound(ws, query_id, as_of, schema, **params)
     source = ws.sources[query.folder]
     into = getattr(source, "facts_cursor", None)
-    if into is None:
+    if into is None or ws.person_rows is not None:
         con = facts_connection()
         try:
-            _load_bound(con, source, query, values, table, _arrow_schema(schema), query_id)
+            arrow = _arrow_schema(schema)
+            _load_bound(con, source, query, values, table, arrow, query_id, keep, ws)
             yield con
         finally:
             con.close()
@@ -471,19 +543,28 @@ def open_facts_tables(
     """
     if not tables:
         raise ValueError("open_facts_tables: no facts query")
-    bound = [(t, *ws.bind(t.query_id, as_of, **t.params)) for t in tables]
-    sources = {id(ws.sources[query.folder]) for _, query, _ in bound}
+    bound = [(t, *_facts_bound(ws, t.query_id, as_of, t.schema, **t.params)) for t in tables]
+    sources = {id(ws.sources[query.folder]) for _, query, _, _ in bound}
     source = ws.sources[bound[0][1].folder]
     into = getattr(source, "facts_cursor", None)
-    if into is None or len(sources) != 1:
+    # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group.
+    if into is None or len(sources) != 1 or ws.person_rows is not None:
         memory = facts_connection()
         try:
-            for t, query, values in bound:
+            for t, query, values, keep in bound:
                 if progress and t.progress:
                     progress(t.progress)
                 schema = _arrow_schema(t.schema)
                 _load_bound(
-                    memory, ws.sources[query.folder], query, values, t.table, schema, t.query_id
+                    memory,
+                    ws.sources[query.folder],
+                    query,
+                    values,
+                    t.table,
+                    schema,
+                    t.query_id,
+                    keep,
+                    ws,
                 )
             yield memory
         finally:
@@ -491,7 +572,7 @@ def open_facts_tables(
         return
     cur: duckdb.DuckDBPyConnection | None = None
     try:
-        for t, query, values in bound:
+        for t, query, values, _ in bound:
             if progress and t.progress:
                 progress(t.progress)
             facts = local_facts(source, query)  # type: ignore[arg-type]
@@ -560,7 +641,7 @@ def open_facts_query(
     query, values = ws.bind(query_id, as_of, **params)
     source = ws.sources[query.folder]
     lazy = getattr(source, "facts_sql", None)
-    if lazy is None:
+    if lazy is None or ws.person_rows is not None:  # a group's: its rows of facts fetched once
         with open_facts(ws, query_id, as_of, schema, table="facts", **params) as con:
             yield FactsQuery(con, '"facts"', {}, query_id)
         return
