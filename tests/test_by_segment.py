@@ -371,8 +371,8 @@ def test_person_rows_keep_what_the_hogql_filter_keeps() -> None:
     Python rows and from an Arrow table."""
     import pyarrow as pa
 
-    from usertrack.analytics.common import PersonRows
     from usertrack.sources.base import Result
+    from usertrack.sources.person_rows import PersonRows
 
     rows = [("a", 1), ("b", 2), (None, 3), ("c", 4), ("a", 5)]
     plain = Result(columns=["person_id", "n"], rows=rows)

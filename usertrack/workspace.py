@@ -23,10 +23,10 @@ from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
-    from usertrack.analytics.common import PersonRows
     from usertrack.demo.generator import DemoWorkspace
     from usertrack.segments.profiles import ProfileRun
     from usertrack.sources.eventstore import ImportStats
+    from usertrack.sources.person_rows import PersonRows
 
 Progress = Callable[[str], None]
 
@@ -62,7 +62,7 @@ class Workspace:
     # --where expressions in the {filters} slot. Never user text: the persons are bound values.
     person_filter: tuple[str, dict[str, Any]] | None = None
     # The same group kept by the rows of the per-person facts queries (PersonRows of
-    # usertrack.analytics.common), which then run once over everyone for every group: their
+    # usertrack.sources.person_rows), which then run once over everyone for every group: their
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
     person_rows: PersonRows | None = None
     facts_cache: dict[Any, Any] | None = None

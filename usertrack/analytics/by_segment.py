@@ -16,7 +16,7 @@ where they are and nothing travels per event: the persons' emails come as one ro
 (queries/posthog/segment_persons.sql). `--segment ID` runs the analysis once, for that group.
 `--by-segment` runs it over everyone, then for each group; the per-person facts queries (a
 `person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
-and each group keeps its persons' rows of their answer (common.PersonRows, `ws.facts_cache`):
+and each group keeps its persons' rows of their answer (PersonRows, `ws.facts_cache`):
 PostHog sends them once, and the local engine reads its events once. Only the queries whose
 rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group.
 """
@@ -36,7 +36,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from usertrack.analytics.common import PersonRows
+    from usertrack.sources.person_rows import PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
@@ -94,7 +94,7 @@ class PersonSegments:
 
     def person_rows(self, group: str) -> PersonRows:
         """The rows `person_filter(group)` keeps, for facts fetched over everyone."""
-        from usertrack.analytics.common import PersonRows
+        from usertrack.sources.person_rows import PersonRows
 
         if group == NO_ACCOUNT:
             known = frozenset(p for ids in self.persons.values() for p in ids)
@@ -175,9 +175,9 @@ def run(
             ws.person_filter = mapping.person_filter(group, local)
             return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
-        # keeps its persons' rows of them (common.PersonRows). Queries whose rows are already
+        # keeps its persons' rows of them (PersonRows). Queries whose rows are already
         # aggregated run again per group, with the group's filter in HogQL.
-        from usertrack.analytics.common import PersonRows
+        from usertrack.sources.person_rows import PersonRows
 
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
