@@ -93,7 +93,8 @@ def main() -> None:
             argv = [*command, "--format", "json", "--as-of", str(as_of)]
             local_s, local_out = _run(argv, home, {})
             before = len(fake.requests)
-            live_s, live_out = _run(argv, home, live_env(fake, uri))
+            # --refresh: what PostHog answers now, never the home's cache of an earlier run.
+            live_s, live_out = _run([*argv, "--refresh"], home, live_env(fake, uri))
             sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
             rows = sum(int(r.get("rows", 0)) for r in sent)
             unpacked = sum(int(r.get("elements", 0)) for r in sent)
