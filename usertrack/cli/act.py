@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 
-# ---------------------------------------------------------------------------------------------
-# usertrack alerts (issue 9): who needs help now, to the terminal or to Slack.
-
 AlertsOpt = Annotated[
     Path | None,
     typer.Option(

@@ -22,7 +22,6 @@ from usertrack.cli.output import answer_console, choose_format, emit, probe_out,
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import UsageError
 
-# ---------------------------------------------------------------------------------- analytics
 # Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
 # command parses its own options, opens the events workspace with `events_workspace`, runs
 # its analysis from usertrack.analytics and renders with `_analytics_output`.

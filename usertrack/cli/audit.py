@@ -21,8 +21,6 @@ from usertrack.cli.options import (
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out
 from usertrack.cli.program import app, handle_errors
 
-# ---------------------------------------------------------------------------------- tracking plan
-
 PlanOpt = Annotated[
     Path | None,
     typer.Option(
