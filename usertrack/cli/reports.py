@@ -166,9 +166,7 @@ def failures(
     """Why runs and tool calls fail across all users: causes, owners, tools, standout days."""
     with handle_errors():
         from usertrack.clock import parse_as_of
-        from usertrack.config import (
-            resolve_failures_file,
-        )
+        from usertrack.config import resolve_failures_file
         from usertrack.reports.failures import (
             failure_report,
             load_failure_rules,
