@@ -2,6 +2,7 @@
 
     uv run python bench/live_analytics.py --home DIR --users 200000   # the 10.7 M-event demo
     uv run python bench/live_analytics.py --home DIR --users 2000 --timezone America/Los_Angeles
+    uv run python bench/live_analytics.py --home DIR --only retention --only activity
 
 The demo of `--users` people is generated in DIR (a USERTRACK_HOME) unless it is there already.
 The tests' PostHog stand-in (tests/posthog_server.py) serves its events over real HTTP on
@@ -69,7 +70,18 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="USERTRACK_HOME of the demo")
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--timezone", default="UTC", help="the PostHog project's timezone")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="run only this row (as the table names it, e.g. 'funnel --by-segment'); repeatable",
+    )
     args = parser.parse_args()
+    chosen = [c for c in COMMANDS if not args.only or " ".join(c) in args.only]
+    if not chosen:
+        known = ", ".join(repr(" ".join(c)) for c in COMMANDS)
+        raise SystemExit(f"--only: none of {args.only} is a row of this bench ({known})")
 
     from usertrack.demo.generator import ensure_demo, start_demo_postgres
 
@@ -89,7 +101,7 @@ def main() -> None:
             " | bytes answered |",
             "|---|---|---|---|---|---|---|",
         ]
-        for command in COMMANDS:
+        for command in chosen:
             argv = [*command, "--format", "json", "--as-of", str(as_of)]
             local_s, local_out = _run(argv, home, {})
             before = len(fake.requests)
