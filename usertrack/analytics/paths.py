@@ -326,10 +326,44 @@ def summarize(
 ) -> dict[str, Any]:
     """Paths, entry/exit nodes and edges from the facts, as Paths' fields: lists of the `top`
     first, but the positional edges PostHog's `edge_limit` first (before its pruning)."""
-    import numpy as np
-
     kept, first = _sequences(facts)
     codes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
+    return summarize_sequences(kept, first, codes, steps, start, end, top, edge_limit)
+
+
+def rolled_sequences(
+    rows: Mapping[str, Any], nodes: list[tuple[int, Any]]
+) -> tuple[Any, Any, list[tuple[int, Any]]]:
+    """`_sequences`' kept codes and sequence starts, and the range's nodes (code, name), from the
+    events store's path table (LocalPostHogSource.path_codes): its `code` (the store's node
+    codes) and `starts` in sequence order, `nodes` every code of the store. The codes are
+    renumbered to the range's nodes, in the order of their names, as `_sequences` numbers them."""
+    import numpy as np
+
+    code = np.asarray(rows["code"], dtype=np.int64)
+    starts = np.asarray(rows["starts"], dtype=bool)
+    width = max((c for c, _ in nodes), default=-1) + 1
+    present = np.bincount(code, minlength=width) > 0 if len(code) else np.zeros(width, bool)
+    renumbered = np.cumsum(present) - 1
+    kept = renumbered[code].astype(np.int32) if len(code) else code.astype(np.int32)
+    names = [(int(renumbered[c]), node) for c, node in nodes if present[c]]
+    return kept, np.flatnonzero(starts), names
+
+
+def summarize_sequences(
+    kept: Any,
+    first: Any,
+    codes: list[tuple[int, Any]],
+    steps: int = DEFAULT_STEPS,
+    start: str | None = None,
+    end: str | None = None,
+    top: int = DEFAULT_TOP,
+    edge_limit: int = EDGE_LIMIT,
+) -> dict[str, Any]:
+    """`summarize` from the sequences (`_sequences`' kept codes and starts) and the range's
+    nodes (code, name; codes 0 .. n - 1 in the order of the names)."""
+    import numpy as np
+
     name = dict(codes)
     code = {node: c for c, node in codes}
     # A --from/--to node no event has is code -1, which no sequence holds.
@@ -486,6 +520,21 @@ def _summarized(
     return found
 
 
+def _rolled(
+    ws: Workspace, source: Any, as_of: datetime, span: DateRange
+) -> tuple[Any, Any, list[tuple[int, Any]]] | None:
+    """The sequences and nodes from the events store's path table, when it answers the facts
+    (the local engine, path_events.sql as shipped, no --where, not a segment's run), else None."""
+    codes = getattr(source, "path_codes", None)
+    if codes is None or ws.person_rows is not None:
+        return None
+    from usertrack.analytics.common import local_facts
+
+    query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
+    found = codes(local_facts(source, query), values)
+    return None if found is None else rolled_sequences(*found)
+
+
 def paths(
     ws: Workspace,
     as_of: datetime,
@@ -506,6 +555,12 @@ def paths(
     source = ws.sources[ws.library.get(QUERY).folder]
     if getattr(source, "facts_sql", None) is None:  # PostHog: it answers the figures
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
+        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
+    rolled = _rolled(ws, source, as_of, span)
+    if rolled is not None:  # the events store's path table (usertrack.sources.rollups)
+        if progress:
+            progress("working out paths")
+        found = summarize_sequences(*rolled, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 4  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
-# 4: the store's person_hours
+SCHEMA_VERSION = 5  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
+# 4: the store's person_hours; 5: the store's session_spans, path_steps
 
 Progress = Callable[[str], None]
 

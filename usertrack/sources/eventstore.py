@@ -18,6 +18,9 @@ Tables of the store:
 - `person_hours`, `person_days`: the events per person, normalized email and UTC hour, and per
   day (the local engine's own materialisation, usertrack.sources.rollups: `activity` reads them
   instead of the events).
+- `session_spans`, `path_steps`, `path_node_names`: each $session_id's facts, and the events paths
+  keeps as node codes in each person's time order with where a sequence opens (usertrack.sources.
+  rollups: `sessions` and `paths` read them instead of the events).
 - `usertrack_meta`: key/value facts about the build (version, fingerprint of imported files,
   counts).
 
@@ -62,8 +65,9 @@ __all__ = [
     "write_events",
 ]
 
-# 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days
-STORE_VERSION = "4"
+# 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days;
+# 5: session_spans, path_steps, path_node_names
+STORE_VERSION = "5"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
@@ -105,6 +109,9 @@ STORE_TABLES = (
     "person_distinct_ids",
     "person_hours",
     "person_days",
+    "session_spans",
+    "path_steps",
+    "path_node_names",
     META_TABLE,
 )
 
@@ -270,6 +277,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
         con.execute(rollups.BUILD_SQL)
+        con.execute(rollups.JOURNEY_BUILD_SQL)
     except duckdb.Error as e:
         raise DataError(f"cannot build the events store: {first_line(e)}") from None
     # Drop whatever `load` created, so the store holds only its own tables.

@@ -146,6 +146,7 @@ class LocalPostHogSource:
         self._lock = threading.Lock()
         self._translations: dict[str, Translation] = {}
         self._has_rollups: bool | None = None
+        self._tables: dict[tuple[str, ...], bool] = {}
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -205,18 +206,24 @@ class LocalPostHogSource:
         if self._has_rollups is None:
             from usertrack.sources.rollups import TABLES
 
+            self._has_rollups = self.has_tables(TABLES)
+        return self._has_rollups
+
+    def has_tables(self, names: tuple[str, ...]) -> bool:
+        """Whether the store has every table of `names` (a store built before them has not)."""
+        if names not in self._tables:
             cur = self._connection().cursor()
             try:
                 found = cur.execute(
                     "SELECT count(DISTINCT table_name) FROM duckdb_tables()"
                     " WHERE schema_name = 'main' AND NOT temporary"
                     " AND list_contains($names, table_name)",
-                    {"names": list(TABLES)},
+                    {"names": list(names)},
                 ).fetchone()
             finally:
                 cur.close()
-            self._has_rollups = bool(found and found[0] == len(TABLES))
-        return self._has_rollups
+            self._tables[names] = bool(found and found[0] == len(names))
+        return self._tables[names]
 
     def run(
         self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
@@ -313,10 +320,22 @@ class LocalPostHogSource:
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
+        from usertrack.sources.rollups import facts_rewritten
+
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
+        sql = tr.sql
+        rolled = facts_rewritten(sql)
         with _guarded(cur, where):
-            cur.execute(f'CREATE TEMP TABLE "{table}" AS {tr.sql}', values)
+            if rolled is not None and self.has_tables(rolled.tables):
+                # the store's own table answers the shipped file (usertrack.sources.rollups)
+                if rolled.prepare is not None:
+                    cur.execute(rolled.prepare, _used(rolled.prepare, values))
+                    names = [d[0] for d in cur.description or []]
+                    row = cur.fetchone() or (None,) * len(names)
+                    values = {**values, **dict(zip(names, row, strict=True))}
+                sql = rolled.sql
+            cur.execute(f'CREATE TEMP TABLE "{table}" AS {sql}', values)
 
     def facts_sql(
         self, query: Query, params: Mapping[str, Any]
@@ -328,6 +347,35 @@ class LocalPostHogSource:
         temporary table cost as much as the analysis after it)."""
         tr, values = self._bound(query, params, f"{query.id} ({query.path})")
         return self._connection().cursor(), tr.sql, values
+
+    def path_codes(
+        self, query: Query, params: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
+        """For path_events.sql as shipped (its translation word for word: no --where, no
+        --segment) on a store with the path tables, the range's kept nodes in sequence order
+        and whether each starts a sequence (numpy arrays `code`, `starts`), with every node's
+        code and name (usertrack.sources.rollups); None otherwise, or when the range holds
+        events of a person of several emails (the facts then run on the events)."""
+        from usertrack.sources import rollups
+
+        where = f"{query.id} ({query.path})"
+        tr, values = self._bound(query, params, where)
+        sql = rollups.path_codes(tr.sql)
+        if sql is None or not self.has_tables(rollups.PATH_TABLES):
+            return None
+        cur = self._connection().cursor()
+        try:
+            with _guarded(cur, where):
+                mixed = cur.execute(
+                    rollups.PATHS_MIXED_SQL, _used(rollups.PATHS_MIXED_SQL, values)
+                ).fetchone()
+                if mixed is None or mixed[0]:
+                    return None
+                rows = cur.execute(sql, values).fetchnumpy()
+                names = cur.execute(rollups.PATH_NAMES_SQL).fetchall()
+        finally:
+            cur.close()
+        return rows, names
 
     def analysis_rows(
         self, sql: str, values: Mapping[str, Any], tables: Mapping[str, Any], where: str
@@ -351,6 +399,14 @@ class LocalPostHogSource:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def _used(sql: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The `values` that `sql` names ($name): DuckDB refuses a value no parameter takes."""
+    import re
+
+    named = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in values.items() if k in named}
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ query files run as written: this module is the local engine's alone.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 TABLE = "person_hours"
 DAYS_TABLE = "person_days"
@@ -216,3 +217,279 @@ REWRITES: dict[str, str] = {
 def rewritten(sql: str) -> str | None:
     """What runs instead of the translation `sql` on a store with the table, or None."""
     return REWRITES.get(_words(sql))
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions and paths: tables an analysis reads instead of the events (never a query's rows).
+#
+# session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions, .paths)
+# its facts; on the local engine, when their translation is word for word the shipped one (no
+# --where, no --segment, the file as shipped), the analysis reads these tables instead:
+#
+# `session_spans`: one row per $session_id of the whole store with the facts session_facts.sql
+# works out for it (span, pageviews, autocaptures, entry/exit page, device, browser, country,
+# by the same expressions), whether its events have one normalized email (`one_email`) and that
+# email. A session inside the range's bounds whose events have one email is the row as it is
+# (an exclusion pattern keeps all of its events or none); a session the bounds cut, or of
+# several emails, is worked out from its events in the range, as the file does. Those events lie
+# in two windows of the range (`SESSION_WINDOWS_SQL`: up to the last end of the sessions that
+# began before it, from the first start of those that end after it), read through the events'
+# timestamp order; the events without a $session_id come from the events as ever.
+#
+# `path_steps`: every event path_events.sql keeps, in the order paths reads them (per person in
+# time order, ties by node: its `person_id`, `timestamp`, node code), the node as a code of
+# `path_node_names` (codes in the order of the names, as paths numbers the nodes of a range), the
+# time of the person's previous kept event (`prev_t`), whether the event opens a sequence on
+# the whole store (no person, no previous event, or a gap of 30 minutes or more: `opens`) and
+# whether it is kept in its sequence (`keep`: it opens one or its node differs from the one
+# before). In a range, an event whose previous one is before the range opens a sequence too
+# (it is its person's first there) and is kept; nothing else changes, as the range has all of a
+# person's events between its bounds. That holds for a person of one email (`one_email`: an
+# exclusion pattern keeps all of its events or none); when the range holds events of a person
+# of several, paths works on the events (`PATHS_MIXED_SQL`).
+
+SESSIONS_TABLE = "session_spans"
+PATH_TABLE = "path_steps"
+PATH_NODES_TABLE = "path_node_names"
+SESSION_TABLES = (SESSIONS_TABLE,)
+PATH_TABLES = (PATH_TABLE, PATH_NODES_TABLE)
+
+# The session facts' expressions (session_facts.sql's first part, as translated).
+_SESSION_COLUMNS = """
+    min(timestamp) AS first_at,
+    max(timestamp) AS last_at,
+    count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$pageview') AS pageviews,
+    count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$autocapture') AS autocaptures,
+    coalesce(arg_min(prop_pathname, timestamp)
+             FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS entry_page,
+    coalesce(arg_max(prop_pathname, timestamp)
+             FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS exit_page,
+    coalesce(arg_min(prop_device_type, timestamp), '') AS device_type,
+    coalesce(arg_min(prop_browser, timestamp), '') AS browser,
+    coalesce(arg_min(prop_geoip_country_code, timestamp), '') AS country
+"""
+# path_events.sql's kept events and their node.
+_PATH_NODE = "CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN prop_pathname ELSE event END"
+_PATH_KEPT = """(event IS NOT DISTINCT FROM '$pageview' OR NOT starts_with(event, '$'))
+    AND (CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN coalesce(prop_pathname, '')
+         ELSE event END) IS DISTINCT FROM ''"""
+_GAP_US = 30 * 60 * 1_000_000  # usertrack.analytics.paths.GAP_SECONDS
+
+JOURNEY_BUILD_SQL = f"""
+CREATE TABLE {SESSIONS_TABLE} AS
+SELECT prop_session_id AS session_id,
+       {_SESSION_COLUMNS},
+       min(coalesce(person_email_norm, '')) = max(coalesce(person_email_norm, '')) AS one_email,
+       min(person_email_norm) AS person_email_norm
+FROM events
+WHERE coalesce(prop_session_id, '') IS DISTINCT FROM ''
+GROUP BY prop_session_id
+ORDER BY first_at, session_id;
+CREATE TABLE {PATH_NODES_TABLE} AS
+SELECT node, (row_number() OVER (ORDER BY node) - 1)::INTEGER AS code
+FROM (SELECT DISTINCT {_PATH_NODE} AS node FROM events WHERE {_PATH_KEPT});
+CREATE TABLE {PATH_TABLE} AS
+SELECT person_id, timestamp, code, prev_t,
+       person_id IS NULL OR prev_t IS NULL OR epoch_us(timestamp) - epoch_us(prev_t) >= {_GAP_US}
+           AS opens,
+       person_id IS NULL OR prev_t IS NULL OR epoch_us(timestamp) - epoch_us(prev_t) >= {_GAP_US}
+           OR code IS DISTINCT FROM prev_code OR node IS NULL AS keep,
+       person_email_norm,
+       person_id IS NULL OR min(coalesce(person_email_norm, '')) OVER person
+           = max(coalesce(person_email_norm, '')) OVER person AS one_email
+FROM (
+    SELECT e.person_id, e.timestamp, n.code, e.node, e.person_email_norm,
+           lag(e.timestamp) OVER steps AS prev_t, lag(n.code) OVER steps AS prev_code
+    FROM (SELECT person_id, timestamp, person_email_norm, {_PATH_NODE} AS node
+          FROM events WHERE {_PATH_KEPT}) AS e
+    JOIN {PATH_NODES_TABLE} AS n ON e.node IS NOT DISTINCT FROM n.node
+    WINDOW steps AS (PARTITION BY e.person_id ORDER BY e.timestamp, n.code)
+)
+WINDOW person AS (PARTITION BY person_id)
+ORDER BY person_id NULLS LAST, timestamp, code;
+"""
+
+_UNTIL = "CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)"
+# A session row within the bounds: all its events are in the range.
+_SESSION_INSIDE = f"first_at >= {_LO} AND last_at <= {_UNTIL} AND last_at <= {_HI}"
+_SESSION_IN_RANGE = f"first_at <= {_UNTIL} AND first_at <= {_HI} AND last_at >= {_LO}"
+_SESSION_CUT = f"{_SESSION_IN_RANGE} AND NOT ({_SESSION_INSIDE} AND one_email)"
+_RANGE = f"timestamp >= {_LO} AND timestamp <= {_UNTIL} AND timestamp <= {_HI}"
+_EVENT_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
+
+# The windows of the range that hold the events of the sessions worked out from their events:
+# from the range's start to `cut_early` (the last end of those that began before the range or
+# have several emails), and from `cut_late` (the first start of those that end after it) on,
+# the second starting after the first ends (NULL: no such window).
+SESSION_WINDOWS_SQL = f"""
+SELECT early AS cut_early,
+       CASE WHEN late IS NOT NULL THEN greatest(late, early + INTERVAL 1 MICROSECOND) END
+           AS cut_late
+FROM (
+    SELECT max(last_at) FILTER (WHERE first_at < {_LO} OR NOT one_email) AS early,
+           min(first_at) FILTER (WHERE last_at > {_UNTIL} OR last_at > {_HI}) AS late
+    FROM {SESSIONS_TABLE}
+    WHERE {_SESSION_CUT}
+) AS cut
+"""
+
+# queries/posthog/session_facts.sql as translated, `{filters}` TRUE.
+_SESSION_FACTS = """
+SELECT
+    [prop_session_id] AS session_key,
+    prop_session_id AS session_id,
+    '' AS person_id,
+    [min(timestamp)] AS first_at,
+    [max(timestamp)] AS last_at,
+    [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$pageview')] AS pageviews,
+    [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$autocapture')] AS autocaptures,
+    [coalesce(arg_min(prop_pathname, timestamp) FILTER (WHERE coalesce(prop_current_url, '')  IS
+        DISTINCT FROM  ''), '')] AS entry_page,
+    [coalesce(arg_max(prop_pathname, timestamp) FILTER (WHERE coalesce(prop_current_url, '')  IS
+        DISTINCT FROM  ''), '')] AS exit_page,
+    [coalesce(arg_min(prop_device_type, timestamp), '')] AS device_type,
+    [coalesce(arg_min(prop_browser, timestamp), '')] AS browser,
+    [coalesce(arg_min(prop_geoip_country_code, timestamp), '')] AS country
+FROM events
+WHERE coalesce(prop_session_id, '')  IS DISTINCT FROM  ''
+  AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+  AND true
+GROUP BY prop_session_id
+UNION ALL
+SELECT
+    coalesce(list(CAST(uuid AS VARCHAR)) FILTER (WHERE (CAST(uuid AS VARCHAR)) IS NOT NULL), [])
+        AS session_key,
+    '' AS session_id,
+    CAST(person_id AS VARCHAR) AS person_id,
+    coalesce(list(timestamp) FILTER (WHERE (timestamp) IS NOT NULL), []) AS first_at,
+    coalesce(list(timestamp) FILTER (WHERE (timestamp) IS NOT NULL), []) AS last_at,
+    coalesce(list((CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN 1 ELSE 0 END)) FILTER
+        (WHERE ((CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN 1 ELSE 0 END)) IS NOT
+            NULL), []) AS pageviews,
+    coalesce(list((CASE WHEN event  IS NOT DISTINCT FROM  '$autocapture' THEN 1 ELSE 0 END))
+        FILTER (WHERE ((CASE WHEN event  IS NOT DISTINCT FROM  '$autocapture' THEN 1 ELSE 0
+            END)) IS NOT NULL), []) AS autocaptures,
+    coalesce(list((CASE WHEN coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN
+        coalesce(prop_pathname, '') ELSE '' END)) FILTER (WHERE ((CASE WHEN
+            coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN coalesce(prop_pathname,
+                '') ELSE '' END)) IS NOT NULL), []) AS entry_page,
+    coalesce(list((CASE WHEN coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN
+        coalesce(prop_pathname, '') ELSE '' END)) FILTER (WHERE ((CASE WHEN
+            coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN coalesce(prop_pathname,
+                '') ELSE '' END)) IS NOT NULL), []) AS exit_page,
+    coalesce(list(coalesce(prop_device_type, '')) FILTER (WHERE (coalesce(prop_device_type, ''))
+        IS NOT NULL), []) AS device_type,
+    coalesce(list(coalesce(prop_browser, '')) FILTER (WHERE (coalesce(prop_browser, '')) IS NOT
+        NULL), []) AS browser,
+    coalesce(list(coalesce(prop_geoip_country_code, '')) FILTER (WHERE
+        (coalesce(prop_geoip_country_code, '')) IS NOT NULL), []) AS country
+FROM events
+WHERE coalesce(prop_session_id, '')  IS NOT DISTINCT FROM  ''
+  AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+  AND true
+GROUP BY person_id
+"""
+# The same facts a row per session or lone event (the rows the arrays unnest into), typed as
+# usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds from the table, the
+# others from their events in the two windows, the events without a $session_id as ever.
+_SESSION_FACTS_ROLLED = f"""
+SELECT session_id AS session_key, session_id, '' AS person_id, first_at, last_at, pageviews,
+       autocaptures, entry_page, exit_page, device_type, browser, country
+FROM {SESSIONS_TABLE}
+WHERE {_SESSION_INSIDE} AND one_email AND {_EVENT_KEPT}
+UNION ALL
+SELECT prop_session_id AS session_key, prop_session_id AS session_id, '' AS person_id,
+       {_SESSION_COLUMNS}
+FROM (
+    SELECT * FROM events
+    WHERE timestamp >= {_LO} AND timestamp <= CAST($cut_early AS TIMESTAMP)
+    UNION ALL
+    SELECT * FROM events WHERE timestamp >= CAST($cut_late AS TIMESTAMP) AND timestamp <= {_HI}
+) AS e
+WHERE coalesce(prop_session_id, '') IS DISTINCT FROM '' AND {_RANGE} AND {_EVENT_KEPT}
+  AND prop_session_id IN (SELECT session_id FROM {SESSIONS_TABLE} WHERE {_SESSION_CUT})
+GROUP BY prop_session_id
+UNION ALL
+SELECT CAST(uuid AS VARCHAR) AS session_key, '' AS session_id,
+       CAST(person_id AS VARCHAR) AS person_id, timestamp AS first_at, timestamp AS last_at,
+       CAST(CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN 1 ELSE 0 END AS BIGINT)
+           AS pageviews,
+       CAST(CASE WHEN event IS NOT DISTINCT FROM '$autocapture' THEN 1 ELSE 0 END AS BIGINT)
+           AS autocaptures,
+       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
+            THEN coalesce(prop_pathname, '') ELSE '' END AS entry_page,
+       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
+            THEN coalesce(prop_pathname, '') ELSE '' END AS exit_page,
+       coalesce(prop_device_type, '') AS device_type, coalesce(prop_browser, '') AS browser,
+       coalesce(prop_geoip_country_code, '') AS country
+FROM events
+WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_RANGE} AND {_EVENT_KEPT}
+  AND CAST(uuid AS VARCHAR) IS NOT NULL
+"""
+
+# queries/posthog/path_events.sql in its per-event form (usertrack.sources.packed), `{filters}`
+# TRUE.
+_PATH_EVENTS = """
+SELECT e.person_id AS person_id, e.at AS timestamp, e.step AS node
+FROM (
+    SELECT
+        person_id,
+        timestamp AS at,
+        (CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN prop_pathname ELSE event END)
+            AS step
+    FROM events
+    WHERE (event  IS NOT DISTINCT FROM  '$pageview' OR NOT starts_with(event, '$'))
+      AND (CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN coalesce(prop_pathname, '')
+          ELSE event END)  IS DISTINCT FROM  ''
+      AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+      AND true
+) AS e
+"""
+# Whether the range holds events of a person of several emails (then paths reads the events).
+PATHS_MIXED_SQL = f"SELECT count(*) FROM {PATH_TABLE} WHERE {_RANGE} AND NOT one_email"
+# The kept nodes of the range's sequences, in sequence order (the table's), as codes of
+# path_node_names, and whether each starts a sequence (see above).
+PATH_CODES_SQL = f"""
+SELECT code, opens OR prev_t < {_LO} AS starts
+FROM {PATH_TABLE}
+WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
+"""
+PATH_NAMES_SQL = f"SELECT code, node FROM {PATH_NODES_TABLE} ORDER BY code"
+
+
+@dataclass(frozen=True)
+class Rolled:
+    """What an analysis reads instead of a facts query's translation: `sql` over `tables`
+    (the same columns, a row per element of the file's arrays), after `prepare` (one row, its
+    columns more parameters of `sql`) when there is one."""
+
+    sql: str
+    tables: tuple[str, ...]
+    prepare: str | None = None
+
+
+# A facts query's translation, whitespace folded -> what an analysis reads instead.
+FACTS_REWRITES: dict[str, Rolled] = {
+    _words(_SESSION_FACTS): Rolled(_SESSION_FACTS_ROLLED, SESSION_TABLES, SESSION_WINDOWS_SQL),
+}
+# path_events.sql's translation, whitespace folded: paths reads `PATH_CODES_SQL` instead.
+_PATH_EVENTS_WORDS = _words(_PATH_EVENTS)
+
+
+def facts_rewritten(sql: str) -> Rolled | None:
+    """What an analysis reads instead of the facts translation `sql`, or None."""
+    return FACTS_REWRITES.get(_words(sql))
+
+
+def path_codes(sql: str) -> str | None:
+    """PATH_CODES_SQL when `sql` is path_events.sql's translation as shipped, else None."""
+    return PATH_CODES_SQL if _words(sql) == _PATH_EVENTS_WORDS else None
