@@ -301,6 +301,9 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
             "person_distinct_ids",
             "person_hours",
             "person_days",
+            "session_spans",
+            "path_steps",
+            "path_node_names",
             "usertrack_meta",
         }
         ts = [r[0] for r in con.execute("SELECT timestamp FROM events").fetchall()]

@@ -91,11 +91,14 @@ SCHEMA = {
 
 
 # One row per session (`session_rows`: the store has a `sessions` table of its own, which the
-# facts may sit beside). Rows of lone events (session_id '') are one event each: per person, a
-# new session starts at the first one and wherever the gap since the previous one is >= 30 min.
-# '' and NULL are the same "none" (ClickHouse's argMinIf of no row is '', DuckDB's is NULL).
+# facts may sit beside), with what the figures read of it: its length in seconds, whether it
+# bounced (NULL without a pageview), its entry/exit page, device, browser and country. A view:
+# the two statements of `summarize` read the facts through it, nothing is copied. Rows of lone
+# events (session_id '') are one event each: per person, a new session starts at the first one
+# and wherever the gap since the previous one is >= 30 min. '' and NULL are the same "none"
+# (ClickHouse's argMinIf of no row is '', DuckDB's is NULL).
 SESSIONS_SQL = f"""
-CREATE TEMP TABLE session_rows AS
+CREATE TEMP VIEW session_rows AS
 WITH lone AS (
     SELECT *, sum(CASE WHEN prev IS NULL OR epoch(first_at) - epoch(prev) >= {GAP_SECONDS}
                        THEN 1 ELSE 0 END)
@@ -106,13 +109,13 @@ WITH lone AS (
           FROM facts WHERE coalesce(session_id, '') = '')
 ),
 merged AS (
-    SELECT session_id AS session, first_at, last_at, pageviews, autocaptures,
+    SELECT first_at, last_at, pageviews, autocaptures,
            nullif(entry_page, '') AS entry_page, nullif(exit_page, '') AS exit_page,
            nullif(device_type, '') AS device_type, nullif(browser, '') AS browser,
            nullif(country, '') AS country
     FROM facts WHERE coalesce(session_id, '') <> ''
     UNION ALL
-    SELECT person_id || '#' || k, min(first_at), max(last_at), sum(pageviews), sum(autocaptures),
+    SELECT min(first_at), max(last_at), sum(pageviews), sum(autocaptures),
            arg_min(nullif(entry_page, ''), first_at) FILTER (WHERE nullif(entry_page, '') <> ''),
            arg_max(nullif(exit_page, ''), last_at) FILTER (WHERE nullif(exit_page, '') <> ''),
            arg_min(nullif(device_type, ''), first_at),
@@ -120,10 +123,11 @@ merged AS (
            arg_min(nullif(country, ''), first_at)
     FROM lone GROUP BY person_id, k
 )
-SELECT *, epoch(last_at) - epoch(first_at) AS seconds,
+SELECT epoch(last_at) - epoch(first_at) AS seconds,
        CASE WHEN pageviews = 0 THEN NULL
             ELSE pageviews = 1 AND autocaptures = 0
-                 AND epoch(last_at) - epoch(first_at) < {BOUNCE_SECONDS} END AS bounce
+                 AND epoch(last_at) - epoch(first_at) < {BOUNCE_SECONDS} END AS bounce,
+       entry_page, exit_page, device_type, browser, country
 FROM merged
 """
 
@@ -136,15 +140,31 @@ def _bucket_sql() -> str:
     return f"CASE {' '.join(whens)} END"
 
 
-def _top(
-    con: duckdb.DuckDBPyConnection, column: str, top: int, *, skip_none: bool
-) -> list[tuple[Any, int]]:
-    where = f"WHERE {column} IS NOT NULL" if skip_none else ""
-    rows = con.execute(
-        f"SELECT {column}, count(*) AS n FROM session_rows {where} GROUP BY 1"
-        f" ORDER BY n DESC, {column} NULLS LAST LIMIT {int(top)}"
-    ).fetchall()
-    return [(value, int(n)) for value, n in rows]
+# The lists in one pass over the sessions (a grouping set each): the sessions per length bucket,
+# and the first $top values of each list by sessions, most first, ties by value (none last);
+# the entry and exit pages without none. `grouping()` tells the sets apart: bit 1 for each of
+# its columns the row is not grouped by (5 of the 6).
+_LISTS = ("bucket", "entry_page", "exit_page", "device_type", "browser", "country")
+_KINDS = " ".join(f"WHEN {63 - (1 << (5 - i))} THEN '{c}'" for i, c in enumerate(_LISTS))
+_LISTS_SQL = f"""
+SELECT kind, value, n FROM (
+    SELECT kind, value, n,
+           row_number() OVER (PARTITION BY kind ORDER BY n DESC, value NULLS LAST) AS place
+    FROM (
+        SELECT CASE grouping({", ".join(_LISTS)})
+                   {_KINDS}
+               END AS kind,
+               coalesce(CAST(bucket AS VARCHAR), entry_page, exit_page, device_type, browser,
+                        country) AS value,
+               count(*) AS n
+        FROM (SELECT {_bucket_sql()} AS bucket, * EXCLUDE (seconds, bounce) FROM session_rows)
+        GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in _LISTS)})
+    ) AS g
+    WHERE NOT (kind IN ('entry_page', 'exit_page') AND value IS NULL)
+) AS ranked
+WHERE kind = 'bucket' OR place <= $top
+ORDER BY kind, place
+"""
 
 
 def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[str, Any]:
@@ -156,17 +176,19 @@ def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[st
     ).fetchone()
     assert row is not None
     total, mean, median, bounces, with_pageview = row
-    buckets = f"SELECT {_bucket_sql()} AS b, count(*) FROM session_rows GROUP BY b"
-    counts = dict(con.execute(buckets).fetchall())
+    lists: dict[str, list[tuple[Any, int]]] = {kind: [] for kind in _LISTS}
+    for kind, value, n in con.execute(_LISTS_SQL, {"top": int(top)}).fetchall():
+        lists[kind].append((value, int(n)))
+    counts = {int(b): n for b, n in lists["bucket"] if b is not None}
     return {
         "sessions": int(total),
         "mean_seconds": seconds_or_none(mean),
         "median_seconds": seconds_or_none(median),
         "bounce_rate": round(100.0 * bounces / with_pageview, 1) if with_pageview else None,
         "buckets": [(label, int(counts.get(i, 0))) for i, (label, _, _) in enumerate(BUCKETS)],
-        "entry_pages": _top(con, "entry_page", top, skip_none=True),
-        "exit_pages": _top(con, "exit_page", top, skip_none=True),
-        "by": {key: _top(con, column, top, skip_none=False) for key, column in BREAKDOWNS},
+        "entry_pages": lists["entry_page"],
+        "exit_pages": lists["exit_page"],
+        "by": {key: lists[column] for key, column in BREAKDOWNS},
     }
 
 
