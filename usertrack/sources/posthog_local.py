@@ -355,7 +355,8 @@ class LocalPostHogSource:
         --segment) on a store with the path tables, the range's kept nodes in sequence order
         and whether each starts a sequence (numpy arrays `code`, `starts`), with every node's
         code and name (usertrack.sources.rollups); None otherwise, or when the range holds
-        events of a person of several emails (the facts then run on the events)."""
+        events of a person of several emails, or DuckDB may reorder a scan's rows (the facts
+        then run on the events)."""
         from usertrack.sources import rollups
 
         where = f"{query.id} ({query.path})"
@@ -366,6 +367,10 @@ class LocalPostHogSource:
         cur = self._connection().cursor()
         try:
             with _guarded(cur, where):
+                # the rows come in the table's order only while DuckDB keeps a scan's order
+                kept = cur.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+                if not (kept and kept[0]):
+                    return None
                 mixed = cur.execute(
                     rollups.PATHS_MIXED_SQL, _used(rollups.PATHS_MIXED_SQL, values)
                 ).fetchone()
