@@ -14,9 +14,10 @@
 -- PostHog answers a row per cohort and period rather than one per person
 -- (usertrack/analytics/retention.py reads them). Periods are a UTC day, an ISO week from its
 -- Monday or a calendar month ({period}: day, week or month), each named by its first day. Per
--- person, one pass over their events up to as_of: the first start event ever, and the periods
--- from {since} (the first cohort period's start) in which they did the start event and the
--- return event ({return_event} '' means any event). A person's cohorts ({mode}): first-time,
+-- person, one pass over their events from {since} (the first cohort period's start) to as_of,
+-- and in first-time mode their start events before it too: the first start event ever, and
+-- the periods from {since} in which they did the start event and the return event
+-- ({return_event} '' means any event). A person's cohorts ({mode}): first-time,
 -- the period of their first start event ever when it is from {since} on; recurring, every
 -- period from {since} with a start event. Each (cohort, period) row counts the persons of
 -- the cohort: `period` = `cohort` is the cohort's size, a later period the persons of the
@@ -60,7 +61,8 @@ FROM (
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS returns
             FROM events
             WHERE timestamp <= toDateTime({as_of}, 'UTC')
-              AND ({mode} = 'first-time' OR timestamp >= toDateTime({since}, 'UTC'))
+              AND (timestamp >= toDateTime({since}, 'UTC')
+                   OR ({mode} = 'first-time' AND event = {start_event}))
               AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
               AND {filters}
             GROUP BY person_id
