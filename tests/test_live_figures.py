@@ -101,3 +101,111 @@ def test_paths_live_note_a_node_no_event_has(
     assert note and "did you mean '/dashboard'" in note[0]
     assert note == [line for line in answered.stderr.splitlines() if "--from" in line]
     assert strip_live_only(json.loads(answered.stdout)) == strip_live_only(json.loads(local.stdout))
+
+
+# ---------------------------------------------------------------------- retention and activity
+# PostHog counts the cohorts (retention_summary.sql) and the daily series, lifecycle and active
+# days (activity_summary.sql; the heatmap is activity_hours.sql's 168 rows at most): a row per
+# cohort and period, per day and week, never one per person.
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["retention"],
+        ["retention", "--mode", "recurring"],
+        ["retention", "--period", "day", "--periods", "10"],
+        ["retention", "--period", "month", "--periods", "3", "--mode", "recurring"],
+        ["retention", "--start", "$pageview", "--return", "feature_used", "--periods", "5"],
+        ["retention", "--where", "properties.$browser = 'Chrome'", "--mode", "recurring"],
+    ],
+)
+def test_retention_live_is_counted_in_one_request(
+    live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
+) -> None:
+    doc, sent = _both(live, args)
+    sizes = sum(c["size"] for c in doc["cohorts"])
+    assert sizes > 0
+    assert len(sent) == 1
+    cohorts = len(doc["cohorts"])
+    assert sent[0]["rows"] <= cohorts * (cohorts + 1) // 2 + 1  # a row per cohort and period
+    assert sent[0]["rows"] < sizes  # fewer rows than persons
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["activity"],
+        ["activity", "--days", "7", "--periods", "3"],
+        ["activity", "--days", "40", "--periods", "70"],  # past the local engine's bit masks
+        ["activity", "--compare", "--days", "14"],
+        ["activity", "--where", "event = '$pageview'", "--where", "properties.$browser = 'Chrome'"],
+    ],
+)
+def test_activity_live_is_counted_in_two_requests_a_period(
+    live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
+) -> None:
+    doc, sent = _both(live, args)
+    assert doc["mau"] > 0
+    runs = 2 if "--compare" in args else 1
+    assert len(sent) == 2 * runs  # the figures and the heatmap, per period
+    days = len(doc["daily"])
+    for figures, heatmap in zip(sent[::2], sent[1::2], strict=True):
+        assert figures["rows"] <= 2 * days + len(doc["lifecycle"])
+        assert heatmap["rows"] <= 7 * 24
+    assert max(r["rows"] for r in sent) < doc["mau"]  # fewer rows than persons
+
+
+HOURS = "usertrack posthog/activity_hours"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["retention", "--segment", "power_user"],
+        ["retention", "--by-segment", "--mode", "recurring"],
+        ["activity", "--by-segment", "--days", "7"],
+        ["activity", "--segment", "no account", "--compare"],
+    ],
+)
+def test_retention_and_activity_by_segment_live(
+    live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
+) -> None:
+    """Each group's figures counted by PostHog with the group's persons bound as a list."""
+    doc, sent = _both(live, args)
+    assert "segment" in doc or doc["by_segment"]
+    names = [r["body"]["name"] for r in sent]
+    summary = "posthog/retention_summary" if args[0] == "retention" else "posthog/activity_summary"
+    runs = (1 + len(doc.get("by_segment", []))) * (2 if "--compare" in args else 1)
+    assert names.count(f"usertrack {summary}") == runs  # one per group (and period)
+    # a row per cohort and period, per day and week: never one per person (the segments'
+    # own queries, run once to know each person's segment, are per person)
+    analysis = [r for r in sent if r["body"]["name"] in (f"usertrack {summary}", HOURS)]
+    assert analysis and all(r["rows"] <= 7 * 24 for r in analysis), [
+        (r["body"]["name"], r["rows"]) for r in sent
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["retention", "--period", "day", "--periods", "14"],
+        ["retention", "--mode", "recurring"],
+        ["activity", "--compare", "--days", "10"],
+    ],
+)
+def test_retention_and_activity_live_in_a_project_timezone_other_than_utc(
+    demo_home: Path, args: list[str]
+) -> None:
+    """PostHog reads a project's timestamps in its timezone unless told not to: the figures
+    counted live are still the UTC days and weeks of docs/metrics.md, as the local engine's."""
+    from usertrack.demo.generator import ensure_demo, start_demo_postgres
+
+    demo = ensure_demo(demo_home)
+    uri = start_demo_postgres(demo)
+    result = run(["segments", "-f", "json", "-n", "1"], demo_home)
+    as_of = str(json.loads(result.stdout)["as_of"])
+    with serve(demo.events_path, project_id=PROJECT, timezone="America/Los_Angeles") as fake:
+        doc, sent = _both((demo_home, fake, live_env(fake, uri), as_of), args)
+    assert doc and sent
+    assert all(r["body"]["name"].endswith(("_summary", "_hours")) for r in sent)

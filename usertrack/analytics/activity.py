@@ -1,9 +1,12 @@
 """Active users, stickiness, lifecycle and the hour-of-week heatmap, as PostHog counts them
 (docs/metrics.md, "Active users", "Stickiness", "Lifecycle").
 
-Facts queries: queries/posthog/activity_days.sql (per person and UTC day, the events),
-activity_created.sql (each active person's creation, for "new") and activity_hours.sql (events
-by weekday and hour). Everything else is worked out in DuckDB over those rows.
+On the local engine, facts queries: queries/posthog/activity_days.sql (per person and UTC day,
+the events), activity_created.sql (each active person's creation, for "new") and
+activity_hours.sql (events by weekday and hour); everything else is worked out in DuckDB over
+those rows. Live, PostHog counts the daily series, the lifecycle and the active days itself
+(queries/posthog/activity_summary.sql) and answers a row per day and week rather than one per
+person (`from_summary`); the heatmap is activity_hours.sql's rows on both.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from usertrack.analytics.common import (
 from usertrack.errors import UsageError
 
 MAX_PERIODS = 400
+SUMMARY_QUERY = "posthog/activity_summary"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -157,6 +161,101 @@ def activity(
     # MAU of the first day looks back 29 days; the first week's lifecycle looks at the week before.
     since_day = min(first_day - timedelta(days=29), weeks[0] - timedelta(days=7))
     since = datetime.combine(since_day, datetime.min.time())
+    source = ws.sources[ws.library.get("posthog/activity_days").folder]
+    if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the figures
+        series, lifecycle, active_days, hours = _summarized(
+            ws, as_of, since, first_day, last_day, weeks, progress
+        )
+    else:
+        series, lifecycle, active_days, hours = _counted(
+            ws, as_of, since, first_day, last_day, weeks, progress
+        )
+    result = Activity(
+        as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
+    )
+    if compare:
+        # The previous period: the same number of days just before, as of `days` days earlier.
+        if progress:
+            progress("the previous period")
+        result.previous = activity(
+            ws, as_of - timedelta(days=days), days=days, periods=periods, progress=progress
+        )
+    return result
+
+
+def _summarized(
+    ws: Any,
+    as_of: datetime,
+    since: datetime,
+    first_day: date,
+    last_day: date,
+    weeks: list[date],
+    progress: Any,
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any]]:
+    """The figures as PostHog counts them (activity_summary.sql) and the heatmap's rows."""
+    if progress:
+        progress("fetching active users")
+    days = (last_day - first_day).days + 1
+    result = ws.run_query(
+        SUMMARY_QUERY,
+        as_of,
+        since=since,
+        first_day=datetime.combine(first_day, datetime.min.time()),
+        days=days,
+        first_week=datetime.combine(weeks[0], datetime.min.time()),
+        periods=len(weeks),
+    )
+    series, lifecycle, active_days = from_summary(
+        list(result.columns), [tuple(r) for r in result.rows], first_day, days, weeks
+    )
+    if progress:
+        progress("fetching events by hour")
+    heat = ws.run_query(
+        "posthog/activity_hours", as_of, since=datetime.combine(first_day, datetime.min.time())
+    )
+    hours = {(int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in heat.rows}
+    return series, lifecycle, active_days, hours
+
+
+# activity_summary.sql's kinds of rows (its column kind).
+_DAY, _WEEK, _ACTIVE_DAYS = 0, 1, 2
+
+
+def from_summary(
+    columns: list[str], rows: list[tuple[Any, ...]], first_day: date, days: int, weeks: list[date]
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]]]:
+    """The daily series, the lifecycle and the active days from the rows of
+    activity_summary.sql: what the facts path works out, counted by the query."""
+    at = {c: i for i, c in enumerate(columns)}
+    by: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for row in rows:
+        key = (int(row[at["kind"]]), int(row[at["i"]]))
+        by[key] = (int(row[at["a"]]), int(row[at["b"]]), int(row[at["c"]]), int(row[at["d"]]))
+    none = (0, 0, 0, 0)
+    series = [
+        Day(date=first_day + timedelta(days=i), dau=dau, wau=wau, mau=mau)
+        for i in range(days)
+        for dau, wau, mau, _ in [by.get((_DAY, i), none)]
+    ]
+    lifecycle = [
+        LifecyclePeriod(start=week, new=n, returning=r, resurrecting=s, dormant=-d)
+        for i, week in enumerate(weeks)
+        for n, r, s, d in [by.get((_WEEK, i), none)]
+    ]
+    active_days = [(n, by.get((_ACTIVE_DAYS, n), none)[0]) for n in range(1, days + 1)]
+    return series, lifecycle, active_days
+
+
+def _counted(
+    ws: Any,
+    as_of: datetime,
+    since: datetime,
+    first_day: date,
+    last_day: date,
+    weeks: list[date],
+    progress: Any,
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any]]:
+    """The figures worked out in DuckDB from the facts queries (the local engine)."""
     facts = [
         FactsTable(
             "posthog/activity_days", "active",
@@ -189,17 +288,7 @@ def activity(
             (int(wd), int(h)): (int(e), int(p))
             for wd, h, e, p in con.execute("SELECT * FROM hours").fetchall()
         }
-    result = Activity(
-        as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
-    )
-    if compare:
-        # The previous period: the same number of days just before, as of `days` days earlier.
-        if progress:
-            progress("the previous period")
-        result.previous = activity(
-            ws, as_of - timedelta(days=days), days=days, periods=periods, progress=progress
-        )
-    return result
+    return series, lifecycle, active_days, hours
 
 
 def _series(con: Any, first: date, last: date) -> list[Day]:

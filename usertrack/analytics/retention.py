@@ -1,8 +1,11 @@
 """Retention by cohort as PostHog computes it (docs/metrics.md, "Retention").
 
-Two facts queries: queries/posthog/retention_activity.sql (per person and period: a start event,
-a return event) and, for first-time cohorts, queries/posthog/retention_first_starts.sql (each
-person's first start event ever). Cohorts and retained counts are worked out in DuckDB.
+On the local engine, two facts queries: queries/posthog/retention_activity.sql (per person and
+period: a start event, a return event) and, for first-time cohorts,
+queries/posthog/retention_first_starts.sql (each person's first start event ever); cohorts and
+retained counts are worked out in DuckDB. Live, PostHog counts them itself
+(queries/posthog/retention_summary.sql) and answers a row per cohort and period rather than one
+per person (`from_summary`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from usertrack.analytics.common import (
 from usertrack.errors import UsageError
 
 MODES = ("first-time", "recurring")
+SUMMARY_QUERY = "posthog/retention_summary"
 DEFAULT_START = "user_signed_up"
 MAX_PERIODS = 400
 
@@ -89,6 +93,95 @@ def retention(
         return_event = None
     starts = cohort_starts(as_of, period, periods)
     since = datetime.combine(starts[0], datetime.min.time())
+    source = ws.sources[ws.library.get("posthog/retention_activity").folder]
+    if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the cohorts
+        if progress:
+            progress("fetching cohorts")
+        result = ws.run_query(
+            SUMMARY_QUERY,
+            as_of,
+            since=since,
+            period=period,
+            mode=mode,
+            start_event=start_event,
+            return_event=return_event or "",
+        )
+        sizes, back = from_summary(starts, list(result.columns), [tuple(r) for r in result.rows])
+    else:
+        sizes, back = _counted(
+            ws, as_of, since, period, starts, start_event, return_event, mode, progress
+        )
+    cohorts = []
+    for i, start in enumerate(starts):
+        size = int(sizes.get(i, 0))
+        later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
+        cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
+    typed: dict[str, str] = {}
+    if not any(c.size for c in cohorts):
+        typed["--start"] = start_event
+    if return_event is not None and not any(n for c in cohorts for n in c.retained[1:]):
+        typed["--return"] = return_event
+    notes: tuple[str, ...] = ()
+    if typed:
+        from usertrack.analytics.names import event_names, unknown
+
+        notes = unknown(typed, event_names(ws, as_of, since.replace(tzinfo=as_of.tzinfo)), "event")
+    return Retention(
+        as_of=as_of,
+        period=period,
+        mode=mode,
+        start_event=start_event,
+        return_event=return_event,
+        cohorts=cohorts,
+        notes=notes,
+    )
+
+
+def from_summary(
+    starts: list[date], columns: list[str], rows: list[tuple[Any, ...]]
+) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    """The cohorts' sizes (by index of `starts`) and retained persons (by cohort index and
+    periods later) from the rows of retention_summary.sql: a row per cohort and period, named
+    by their first days; periods not among `starts` (one not begun by as_of) are left out, as
+    the facts path's join leaves them out."""
+    at = {c: i for i, c in enumerate(columns)}
+    index = {start: i for i, start in enumerate(starts)}
+    sizes: dict[int, int] = {}
+    back: dict[tuple[int, int], int] = {}
+    for row in rows:
+        cohort, later = index.get(_day(row[at["cohort"]])), index.get(_day(row[at["period"]]))
+        if cohort is None or later is None or later < cohort:
+            continue
+        n = int(row[at["persons"]])
+        if later == cohort:
+            sizes[cohort] = n
+        else:
+            back[(cohort, later - cohort)] = n
+    return sizes, back
+
+
+def _day(value: Any) -> date:
+    """A period's first day as PostHog's JSON gives it (ISO text) or DuckDB does (a date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _counted(
+    ws: Any,
+    as_of: datetime,
+    since: datetime,
+    period: str,
+    starts: list[date],
+    start_event: str,
+    return_event: str | None,
+    mode: str,
+    progress: Any,
+) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    """The cohorts' sizes and retained persons (as `from_summary`'s) from the facts queries,
+    counted in DuckDB (the local engine)."""
     facts = [
         FactsTable(
             "posthog/retention_activity",
@@ -149,28 +242,6 @@ def retention(
             GROUP BY ALL
             """
         ).fetchall()
-    back = {(i, k): n for i, k, n in kept}
-    cohorts = []
-    for i, start in enumerate(starts):
-        size = int(sizes.get(i, 0))
-        later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
-        cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
-    typed: dict[str, str] = {}
-    if not any(c.size for c in cohorts):
-        typed["--start"] = start_event
-    if return_event is not None and not any(n for c in cohorts for n in c.retained[1:]):
-        typed["--return"] = return_event
-    notes: tuple[str, ...] = ()
-    if typed:
-        from usertrack.analytics.names import event_names, unknown
-
-        notes = unknown(typed, event_names(ws, as_of, since.replace(tzinfo=as_of.tzinfo)), "event")
-    return Retention(
-        as_of=as_of,
-        period=period,
-        mode=mode,
-        start_event=start_event,
-        return_event=return_event,
-        cohorts=cohorts,
-        notes=notes,
-    )
+    return {int(i): int(n) for i, n in sizes.items()}, {
+        (int(i), int(k)): int(n) for i, k, n in kept
+    }

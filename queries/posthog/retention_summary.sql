@@ -1,0 +1,73 @@
+-- name: retention_summary
+-- description: Retention's cohorts and retained persons, counted in the query: per cohort period and later period, the persons (retention, live).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since:
+-- param period:
+-- param mode:
+-- param start_event:
+-- param return_event:
+--
+-- The same cohorts as retention_activity.sql and retention_first_starts.sql (docs/metrics.md,
+-- "Retention"), counted where the events are, as PostHog's own retention runner does, so that
+-- PostHog answers a row per cohort and period rather than one per person
+-- (usertrack/analytics/retention.py reads them). Periods are a UTC day, an ISO week from its
+-- Monday or a calendar month ({period}: day, week or month), each named by its first day. Per
+-- person, one pass over their events from {since} (the first cohort period's start) to as_of,
+-- and in first-time mode their start events before it too: the first start event ever, and
+-- the periods from {since} in which they did the start event and the return event
+-- ({return_event} '' means any event). A person's cohorts ({mode}): first-time,
+-- the period of their first start event ever when it is from {since} on; recurring, every
+-- period from {since} with a start event. Each (cohort, period) row counts the persons of
+-- the cohort: `period` = `cohort` is the cohort's size, a later period the persons of the
+-- cohort who did the return event in it. A person counts once per row (their periods are distinct);
+-- in recurring mode a person is in each of their cohorts. Periods past as_of's last begun
+-- one are left to usertrack, which keeps the cohorts it shows. person_id is the actor (a person
+-- can have many distinct_ids). No LIMIT: at most (periods x periods + periods) / 2 rows, paged
+-- by usertrack past PostHog's 100-row default. {filters} is PostHog's filter slot: TRUE, or
+-- the --where expressions, ANDed (usertrack/analytics/where.py).
+SELECT
+    r.cohort AS cohort,
+    r.later AS period,
+    count() AS persons
+FROM (
+    SELECT
+        c.cohort AS cohort,
+        arrayJoin(arrayConcat([c.cohort], arrayFilter(x -> x > c.cohort, c.returns))) AS later
+    FROM (
+        SELECT
+            arrayJoin(if({mode} = 'first-time',
+                         arrayFilter(x -> x >= toDate(toDateTime({since}, 'UTC')),
+                                     [multiIf({period} = 'day', toDate(p.first_start),
+                                              {period} = 'week', toMonday(p.first_start),
+                                              toStartOfMonth(p.first_start))]),
+                         p.starts)) AS cohort,
+            p.returns AS returns
+        FROM (
+            SELECT
+                person_id,
+                minIf(timestamp, event = {start_event}) AS first_start,
+                arrayDistinct(groupArrayIf(
+                    multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week', toMonday(timestamp),
+                            toStartOfMonth(timestamp)),
+                    event = {start_event} AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
+                arrayDistinct(groupArrayIf(
+                    multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week', toMonday(timestamp),
+                            toStartOfMonth(timestamp)),
+                    ({return_event} = '' OR event = {return_event})
+                    AND timestamp >= toDateTime({since}, 'UTC'))) AS returns
+            FROM events
+            WHERE timestamp <= toDateTime({as_of}, 'UTC')
+              AND (timestamp >= toDateTime({since}, 'UTC')
+                   OR ({mode} = 'first-time' AND event = {start_event}))
+              AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+              AND {filters}
+            GROUP BY person_id
+        ) AS p
+    ) AS c
+) AS r
+GROUP BY r.cohort, r.later
+ORDER BY cohort, period
