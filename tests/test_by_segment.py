@@ -389,3 +389,38 @@ def test_person_rows_keep_what_the_hogql_filter_keeps() -> None:
     assert ns(PersonRows(frozenset({"a", "c"}), negate=True)) == ([2], [2])
     assert ns(PersonRows(frozenset())) == ([], [])
     assert ns(PersonRows(everyone=True)) == ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+
+
+def test_group_numbers_keep_the_rows_the_ids_keep() -> None:
+    """An Arrow table's rows kept by group numbers looked up once (GroupNumbers) are the rows
+    the ids keep: a group's persons', "no account" everyone else's but a row without a
+    person; the table is looked up once for all the groups."""
+    import pyarrow as pa
+
+    from usertrack.sources.base import Result
+    from usertrack.sources.person_rows import GroupNumbers, PersonRows
+
+    people = ["a", "b", None, "c", "a", "d", "b"]
+    table = pa.table({"person_id": people, "n": list(range(1, len(people) + 1))})
+    result = Result(columns=["person_id", "n"], rows=[], arrow=table)
+    numbers = GroupNumbers({"a": 0, "c": 0, "b": 1})
+    looked: list[Any] = []
+    original = numbers.of
+
+    def counted(t: Any) -> Any:
+        looked.append(t)
+        return original(t)
+
+    numbers.of = counted  # type: ignore[method-assign]
+    groups = {
+        "first": (PersonRows(frozenset({"a", "c"}), numbers=numbers, number=0), [1, 4, 5]),
+        "second": (PersonRows(frozenset({"b"}), numbers=numbers, number=1), [2, 7]),
+        "empty": (PersonRows(frozenset(), numbers=numbers, number=2), []),
+        "rest": (PersonRows(frozenset("abc"), negate=True, numbers=numbers), [6]),
+    }
+    for keep, want in groups.values():
+        assert keep.kept(result).arrow["n"].to_pylist() == want
+        plain = PersonRows(keep.ids, negate=keep.negate)
+        assert plain.kept(result).arrow["n"].to_pylist() == want
+    assert len(looked) == len(groups) and all(t is table for t in looked)
+    assert len(numbers._seen) == 1

@@ -29,6 +29,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from usertrack.errors import UsageError
@@ -36,7 +37,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from usertrack.sources.person_rows import PersonRows
+    from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
@@ -93,13 +94,26 @@ class PersonSegments:
         return (keep, {PLACEHOLDER: ids}) if ids else ("false", {})
 
     def person_rows(self, group: str) -> PersonRows:
-        """The rows `person_filter(group)` keeps, for facts fetched over everyone."""
+        """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
+        table's looked up once for every group: `numbers`)."""
         from usertrack.sources.person_rows import PersonRows
 
         if group == NO_ACCOUNT:
             known = frozenset(p for ids in self.persons.values() for p in ids)
-            return PersonRows(known, negate=True) if known else PersonRows(everyone=True)
-        return PersonRows(frozenset(self.persons.get(group, ())))
+            if not known:
+                return PersonRows(everyone=True)
+            return PersonRows(known, negate=True, numbers=self.numbers)
+        number = self.groups.index(group) if group in self.groups else -1
+        ids = frozenset(self.persons.get(group, ()))
+        return PersonRows(ids, numbers=self.numbers, number=number)
+
+    @cached_property
+    def numbers(self) -> GroupNumbers:
+        """Each listed person's group, numbered by `groups`' order (see GroupNumbers)."""
+        from usertrack.sources.person_rows import GroupNumbers
+
+        order = {g: i for i, g in enumerate(self.groups)}
+        return GroupNumbers({p: order.get(g, -1) for g, ids in self.persons.items() for p in ids})
 
 
 def person_segments(
