@@ -179,9 +179,12 @@ def test_a_segments_group_is_answered_from_the_table_too(
     IN the bound list) keeps the same persons' rows of the table as of the events: the shipped
     files so filtered run on the table, with the rows the events give (a row without a person
     in no group)."""
-    from usertrack.analytics.by_segment import _KEEP_LOCAL, PLACEHOLDER
+    from usertrack.analytics.by_segment import NO_ACCOUNT, PLACEHOLDER, PersonSegments
 
-    keep = f"NOT {_KEEP_LOCAL}" if negate else _KEEP_LOCAL
+    # the filter as a --by-segment run writes it on the local engine: a segment's, no account's
+    mapping = PersonSegments(START, ("s", NO_ACCOUNT), {"s": ["p2"]}, "computed")
+    keep, _ = mapping.person_filter(NO_ACCOUNT if negate else "s", local=True)
+    assert keep.startswith("NOT ") == negate
     query = _facts(source, query_id, [keep])
     events_sql = source.translation(query.sql).sql
     rolled_sql = rollups.rewritten(events_sql)
