@@ -424,3 +424,32 @@ def test_group_numbers_keep_the_rows_the_ids_keep() -> None:
         assert plain.kept(result).arrow["n"].to_pylist() == want
     assert len(looked) == len(groups) and all(t is table for t in looked)
     assert len(numbers._seen) == 1
+
+
+def test_funnel_by_segment_works_out_each_persons_progress_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's progress comes from their own events alone: --by-segment works it out once,
+    over everyone, and each group keeps its persons' rows of it (the answers those of
+    --segment, which works out its own)."""
+    from usertrack.analytics import funnel as funnels
+
+    calls: list[int] = []
+    progress_table = funnels._progress_table
+
+    def counted(con: Any, steps: list[str], window: Any) -> None:
+        progress_table(con, steps, window)
+        calls.append(len(con.execute("SELECT person_id FROM progress").fetchall()))
+
+    monkeypatch.setattr(funnels, "_progress_table", counted)
+    args = ["signup", "$pageview", *RANGE]
+    doc = run_json("funnel", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and calls[0] >= 3  # once, over everyone: pa, pb, pd did step 1
+    assert by_group(doc, funnel) == FUNNEL
+    calls.clear()
+    alone = run_json("funnel", [*args, "--segment", "spender"], as_of=AS_OF, **env)
+    assert funnel(alone) == FUNNEL["spender"] and len(calls) == 1
+    # with --by, the facts are still split per group for the first touches
+    calls.clear()
+    by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and by_group(by, funnel) == FUNNEL
