@@ -396,3 +396,67 @@ def test_person_rows_keep_what_the_hogql_filter_keeps() -> None:
     assert ns(PersonRows(frozenset({"a", "c"}), negate=True)) == ([2], [2])
     assert ns(PersonRows(frozenset())) == ([], [])
     assert ns(PersonRows(everyone=True)) == ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+
+
+def test_group_numbers_keep_the_rows_the_ids_keep() -> None:
+    """An Arrow table's rows kept by group numbers looked up once (GroupNumbers) are the rows
+    the ids keep: a group's persons', "no account" everyone else's but a row without a
+    person; the table is looked up once for all the groups."""
+    import pyarrow as pa
+
+    from usertrack.sources.base import Result
+    from usertrack.sources.person_rows import GroupNumbers, PersonRows
+
+    people = ["a", "b", None, "c", "a", "d", "b"]
+    table = pa.table({"person_id": people, "n": list(range(1, len(people) + 1))})
+    result = Result(columns=["person_id", "n"], rows=[], arrow=table)
+    numbers = GroupNumbers({"a": 0, "c": 0, "b": 1})
+    looked: list[Any] = []
+    original = numbers.of
+
+    def counted(t: Any) -> Any:
+        looked.append(t)
+        return original(t)
+
+    numbers.of = counted  # type: ignore[method-assign]
+    groups = {
+        "first": (PersonRows(frozenset({"a", "c"}), numbers=numbers, number=0), [1, 4, 5]),
+        "second": (PersonRows(frozenset({"b"}), numbers=numbers, number=1), [2, 7]),
+        "empty": (PersonRows(frozenset(), numbers=numbers, number=2), []),
+        "rest": (PersonRows(frozenset("abc"), negate=True, numbers=numbers), [6]),
+    }
+    for keep, want in groups.values():
+        assert keep.kept(result).arrow["n"].to_pylist() == want
+        plain = PersonRows(keep.ids, negate=keep.negate)
+        assert plain.kept(result).arrow["n"].to_pylist() == want
+    assert len(looked) == len(groups) and all(t is table for t in looked)
+    assert len(numbers._seen) == 1
+
+
+def test_funnel_by_segment_works_out_each_persons_progress_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's progress comes from their own events alone: --by-segment works it out once,
+    over everyone, and each group keeps its persons' rows of it (the answers those of
+    --segment, which works out its own)."""
+    from usertrack.analytics import funnel as funnels
+
+    calls: list[int] = []
+    progress_table = funnels._progress_table
+
+    def counted(con: Any, steps: list[str], window: Any) -> None:
+        progress_table(con, steps, window)
+        calls.append(len(con.execute("SELECT person_id FROM progress").fetchall()))
+
+    monkeypatch.setattr(funnels, "_progress_table", counted)
+    args = ["signup", "$pageview", *RANGE]
+    doc = run_json("funnel", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and calls[0] >= 3  # once, over everyone: pa, pb, pd did step 1
+    assert by_group(doc, funnel) == FUNNEL
+    calls.clear()
+    alone = run_json("funnel", [*args, "--segment", "spender"], as_of=AS_OF, **env)
+    assert funnel(alone) == FUNNEL["spender"] and len(calls) == 1
+    # with --by, the facts are still split per group for the first touches
+    calls.clear()
+    by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and by_group(by, funnel) == FUNNEL

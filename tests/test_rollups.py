@@ -167,3 +167,36 @@ def test_a_store_built_before_the_table_answers_on_the_events(store: Path, tmp_p
     finally:
         with_table.close()
         without.close()
+
+
+@pytest.mark.parametrize("query_id", FILES)
+@pytest.mark.parametrize("negate", [False, True])
+@pytest.mark.parametrize(("since", "as_of"), [BOUNDS[1], BOUNDS[5], BOUNDS[7]])
+def test_a_segments_group_is_answered_from_the_table_too(
+    source: LocalPostHogSource, query_id: str, negate: bool, since: datetime, as_of: datetime
+) -> None:
+    """A --by-segment group's filter on the local engine (a test of person_id alone, IN or NOT
+    IN the bound list) keeps the same persons' rows of the table as of the events: the shipped
+    files so filtered run on the table, with the rows the events give (a row without a person
+    in no group)."""
+    from usertrack.analytics.by_segment import NO_ACCOUNT, PLACEHOLDER, PersonSegments
+
+    # the filter as a --by-segment run writes it on the local engine: a segment's, no account's
+    mapping = PersonSegments(START, ("s", NO_ACCOUNT), {"s": ["p2"]}, "computed")
+    keep, _ = mapping.person_filter(NO_ACCOUNT if negate else "s", local=True)
+    assert keep.startswith("NOT ") == negate
+    query = _facts(source, query_id, [keep])
+    events_sql = source.translation(query.sql).sql
+    rolled_sql = rollups.rewritten(events_sql)
+    assert rolled_sql is not None and rollups.TABLE in rolled_sql
+    # p5's two emails, one internal: a person whose rows are not all kept by the exclusion
+    values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE,
+              PLACEHOLDER: ["p2", "p5"]}  # fmt: skip
+    want = _rows(source, events_sql, values)
+    assert want
+    assert _rows(source, rolled_sql, values) == want
+    tr, _ = source._bound(query, {**values, "since": since, "as_of": as_of}, "q")
+    assert rollups.TABLE in tr.sql
+    # with a --where too, the events
+    both = _facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
+    assert rollups.rewritten(source.translation(both.sql).sql) is None

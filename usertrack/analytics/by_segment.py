@@ -29,14 +29,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from usertrack.sources.person_rows import PersonRows
+    from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
@@ -93,13 +94,26 @@ class PersonSegments:
         return (keep, {PLACEHOLDER: ids}) if ids else ("false", {})
 
     def person_rows(self, group: str) -> PersonRows:
-        """The rows `person_filter(group)` keeps, for facts fetched over everyone."""
+        """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
+        table's looked up once for every group: `numbers`)."""
         from usertrack.sources.person_rows import PersonRows
 
         if group == NO_ACCOUNT:
             known = frozenset(p for ids in self.persons.values() for p in ids)
-            return PersonRows(known, negate=True) if known else PersonRows(everyone=True)
-        return PersonRows(frozenset(self.persons.get(group, ())))
+            if not known:
+                return PersonRows(everyone=True)
+            return PersonRows(known, negate=True, numbers=self.numbers)
+        number = self.groups.index(group) if group in self.groups else -1
+        ids = frozenset(self.persons.get(group, ()))
+        return PersonRows(ids, numbers=self.numbers, number=number)
+
+    @cached_property
+    def numbers(self) -> GroupNumbers:
+        """Each listed person's group, numbered by `groups`' order (see GroupNumbers)."""
+        from usertrack.sources.person_rows import GroupNumbers
+
+        order = {g: i for i, g in enumerate(self.groups)}
+        return GroupNumbers({p: order.get(g, -1) for g, ids in self.persons.items() for p in ids})
 
 
 def person_segments(
@@ -107,24 +121,73 @@ def person_segments(
 ) -> PersonSegments:
     """Each identified PostHog person's group as of `as_of` (see the module's docstring).
 
-    Opens the app's database on the workspace (a ConfigError, exit 4, without one)."""
+    Opens the app's database on the workspace (a ConfigError, exit 4, without one). The app's
+    accounts are read on a thread of their own while the segments are found and the persons
+    fetched (a query each on the app's database and on the events, side by side)."""
     from usertrack.segments.history import baseline_for, open_history
     from usertrack.workspace import add_database
 
     add_database(ws, progress, needed_by=OPTIONS)
     if progress:
         progress("classifying your users")
+    accounts = Background(lambda: account_emails(ws, as_of))
     with open_history(ws) as history:
         snapshot = baseline_for(ws, history, as_of, progress)
-    accounts = {row[0] for row in ws.run_query("neon/accounts", as_of).rows}
     if progress:
         progress("finding their PostHog persons")
+    rows = ws.run_query("posthog/segment_persons", as_of).rows
+    known = accounts.result()
     persons: dict[str, list[str]] = {}
-    for person_id, email in ws.run_query("posthog/segment_persons", as_of).rows:
-        group = snapshot.primary.get(email) or (NO_SEGMENT if email in accounts else None)
+    for person_id, email in rows:
+        group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
     return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
+
+
+def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
+    """The emails of the app's accounts as of `as_of`: the `email` column of the accounts query
+    (queries/neon/accounts.sql, or a --queries folder's), its other columns left in the
+    database (at 100,000 accounts a third of the time is theirs)."""
+    from dataclasses import replace
+
+    query, values = ws.bind("neon/accounts", as_of)
+    text = query.sql.rstrip().rstrip(";")
+    emails = replace(query, sql=f"SELECT email FROM (\n{text}\n) AS accounts")
+    return {row[0] for row in ws.sources[query.folder].run(emails, values).rows}
+
+
+class Background(Generic[T]):
+    """`work()` run on a daemon thread (in the caller's context: its cancel token), its answer
+    or its exception given by `result()`. Daemon, as usertrack.segments.profiles' lanes: a
+    command that fails meanwhile exits without waiting for it."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        import contextvars
+        import threading
+
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._run, work), name="usertrack-segments", daemon=True
+        ).start()
+
+    def _run(self, work: Callable[[], T]) -> None:
+        try:
+            self._value = work()
+        except BaseException as e:
+            self._error = e
+        finally:
+            self._done.set()
+
+    def result(self) -> T:
+        while not self._done.wait(0.25):  # a timeout keeps Ctrl-C working on every platform
+            pass
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 def _local(ws: Workspace) -> bool:
@@ -168,20 +231,32 @@ def run(
     if segment and by_segment:
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
-    mapping = person_segments(ws, as_of, progress)
     local = _local(ws)
     try:
         if group is not None:
+            mapping = person_segments(ws, as_of, progress)
             ws.person_filter = mapping.person_filter(group, local)
             return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
         # keeps its persons' rows of them (PersonRows). Queries whose rows are already
-        # aggregated run again per group, with the group's filter in HogQL.
+        # aggregated run again per group, with the group's filter in HogQL. On the local engine
+        # who is in which group is found on a thread of its own meanwhile (the whole answer
+        # needs none of it); live, first, so PostHog gets one request at a time as before.
         from usertrack.sources.person_rows import PersonRows
+        from usertrack.workspace import add_database
 
+        add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
+        found: Background[PersonSegments] | None = None
+        if local:
+            if progress:
+                progress("classifying your users")
+            found = Background(lambda: person_segments(ws, as_of))
+        else:
+            found_first = person_segments(ws, as_of, progress)
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
         overall = analyse()
+        mapping = found.result() if found is not None else found_first
         parts = []
         for each in mapping.groups:
             if progress:

@@ -182,7 +182,7 @@ def facts_connection() -> duckdb.DuckDBPyConnection:
 ARROW_OVER = 10_000
 
 
-def _facts_bound(
+def facts_bound(
     ws: Workspace, query_id: str, as_of: datetime, schema: Mapping[str, Any], **params: Any
 ) -> tuple[Query, dict[str, Any], PersonRows | None]:
     """The facts query bound to its values, and the group its rows are to be kept to.
@@ -216,7 +216,7 @@ def load_facts(
     the DuckDB table `table`, typed by `schema` (column -> pyarrow type), so an empty answer
     still has its columns. The HTTP source pages past PostHog's row caps. Returns the row count.
     """
-    query, values, keep = _facts_bound(ws, query_id, as_of, schema, **params)
+    query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
     return _load_bound(
         con, ws.sources[query.folder], query, values, table, schema, query_id, keep, ws
     )
@@ -429,7 +429,7 @@ def open_facts(
     import alone is a tenth of a second.
     """
 
-    query, values, keep = _facts_bound(ws, query_id, as_of, schema, **params)
+    query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
     source = ws.sources[query.folder]
     into = getattr(source, "facts_cursor", None)
     if into is None or ws.person_rows is not None:
@@ -507,7 +507,7 @@ def open_facts_tables(
     """
     if not tables:
         raise ValueError("open_facts_tables: no facts query")
-    bound = [(t, *_facts_bound(ws, t.query_id, as_of, t.schema, **t.params)) for t in tables]
+    bound = [(t, *facts_bound(ws, t.query_id, as_of, t.schema, **t.params)) for t in tables]
     sources = {id(ws.sources[query.folder]) for _, query, _, _ in bound}
     source = ws.sources[bound[0][1].folder]
     into = getattr(source, "facts_cursor", None)

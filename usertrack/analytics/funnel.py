@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.analytics.common import (
     DateRange,
     change,
+    facts_bound,
     facts_connection,
     load_facts,
     previous_span,
@@ -315,24 +316,62 @@ def _load(
         "breakdown": pa.string(),
         "email": pa.string(),
     }
+    params: dict[str, Any] = {
+        "since": span.start,
+        "until": span.end,
+        "steps": sorted(set(steps)),
+        "by": by or "",
+    }
+    key = _progress_key(ws, steps, as_of, window, schema, params)
+    whole = ws.facts_cache.get(key) if key is not None and ws.facts_cache is not None else None
+    if whole is not None and by is None:
+        # A group's run of --by-segment: its persons' rows of everyone's progress, which is
+        # all _steps_from reads (the facts only make the --by breakdown's first touches).
+        _kept_progress(con, ws, whole)
+        return con
     if progress:
         progress("fetching funnel events")
-    load_facts(
-        con,
-        ws,
-        QUERY,
-        as_of,
-        "facts",
-        schema,
-        since=span.start,
-        until=span.end,
-        steps=sorted(set(steps)),
-        by=by or "",
-    )
+    load_facts(con, ws, QUERY, as_of, "facts", schema, **params)
+    if whole is not None:
+        _kept_progress(con, ws, whole)
+        return con
     if progress:
         progress("working out the funnel")
     _progress_table(con, steps, window)
+    if key is not None and ws.facts_cache is not None:
+        ws.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
     return con
+
+
+def _progress_key(
+    ws: Workspace,
+    steps: list[str],
+    as_of: datetime,
+    window: timedelta,
+    schema: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[Any, ...] | None:
+    """Where a --by-segment run keeps everyone's `progress` table (`ws.facts_cache`), when the
+    funnel's facts run once over everyone and each group keeps its persons' rows of them
+    (usertrack.analytics.by_segment): a person's progress is worked out from their own events
+    alone, so a group's is its persons' rows of everyone's, worked out once. None otherwise."""
+    if ws.person_rows is None or ws.facts_cache is None:
+        return None
+    query, values, keep = facts_bound(ws, QUERY, as_of, schema, **params)
+    if keep is None:  # a facts query without the {filters} slot: it runs per group
+        return None
+    return ("funnel progress", query.sql, repr(sorted(values.items())), tuple(steps), window)
+
+
+def _kept_progress(con: duckdb.DuckDBPyConnection, ws: Workspace, whole: Any) -> None:
+    """`progress`: the rows of the group's persons (`ws.person_rows`) of everyone's."""
+    from usertrack.sources.base import Result
+
+    assert ws.person_rows is not None
+    kept = ws.person_rows.kept(Result(columns=list(whole.column_names), rows=[], arrow=whole))
+    con.register("_progress_in", kept.arrow)
+    con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
+    con.unregister("_progress_in")
 
 
 def funnel(

@@ -6,9 +6,43 @@ command runs for (usertrack.analytics.by_segment sets it), the analytics keep it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 from usertrack.sources.base import Result
+
+
+class GroupNumbers:
+    """Every row's group, worked out once per Arrow table for all the groups of one
+    --by-segment run: the groups are numbered, each known person id has its group's number,
+    and a table's `person_id` column is looked up once (a hash lookup of every row), not once
+    per group; a group then keeps the rows of its number (a comparison of small integers)."""
+
+    def __init__(self, persons: dict[str, int]) -> None:
+        import pyarrow as pa
+
+        self.ids = pa.array(list(persons), pa.string())
+        self.numbers = pa.array(list(persons.values()), pa.int32())
+        self._lock = threading.Lock()
+        self._seen: dict[int, tuple[Any, Any]] = {}  # id(table) -> (table, numbers)
+
+    def of(self, table: Any) -> Any:
+        """The group number of each row of `table` (null: no known person, or none)."""
+        with self._lock:
+            seen = self._seen.get(id(table))
+            if seen is not None and seen[0] is table:
+                return seen[1]
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table["person_id"]
+        if not pa.types.is_string(column.type):
+            column = column.cast(pa.string())
+        numbers = pc.take(self.numbers, pc.index_in(column, value_set=self.ids))
+        with self._lock:
+            self._seen[id(table)] = (table, numbers)  # the table held: its id is not reused
+        return numbers
 
 
 @dataclass(frozen=True)
@@ -18,11 +52,17 @@ class PersonRows:
     persons in the query's `{filters}` slot would give, `has(ids, toString(person_id))`, or
     `NOT has(...)` with `negate`. A row without a person is in no group (has() of NULL is NULL,
     and so is its NOT), unless `everyone`: every row (the whole answer, or "no account" when no
-    person has an account: the slot's `true`)."""
+    person has an account: the slot's `true`).
+
+    With `numbers` (and the group's `number` in it), an Arrow table's rows are kept by the
+    numbers it gives (the same rows: the ids are the persons of that number; negated, the rows
+    of a person none is given)."""
 
     ids: frozenset[str] = frozenset()
     negate: bool = False
     everyone: bool = False
+    numbers: GroupNumbers | None = field(default=None, compare=False)
+    number: int = -1
 
     def kept(self, result: Result) -> Result:
         """`result` with only this group's rows (its `person_id` column)."""
@@ -35,6 +75,13 @@ class PersonRows:
             import pyarrow.compute as pc
 
             column = result.arrow["person_id"]
+            if self.numbers is not None:
+                numbers = self.numbers.of(result.arrow)
+                if self.negate:
+                    mask = pc.and_(pc.is_null(numbers), pc.is_valid(column))
+                else:
+                    mask = pc.fill_null(pc.equal(numbers, self.number), False)
+                return replace(result, arrow=result.arrow.filter(mask))
             if not pa.types.is_string(column.type):
                 column = column.cast(pa.string())
             inside = pc.is_in(column, value_set=pa.array(sorted(self.ids), pa.string()))

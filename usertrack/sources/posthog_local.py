@@ -39,6 +39,8 @@ def wire_value(value: Any) -> Any:
     if isinstance(value, UUID | Path):
         return str(value)
     if isinstance(value, list | tuple):
+        if all(type(v) is str for v in value):  # --by-segment's person ids: 100,000 at once
+            return list(value)
         return [wire_value(v) for v in value]
     return value
 

@@ -214,9 +214,31 @@ REWRITES: dict[str, str] = {
 }
 
 
+# A --by-segment group's filter in the `{filters}` slot (usertrack.analytics.by_segment, as the
+# local engine writes it), translated: a test of person_id alone, which keeps the same persons'
+# rows of person_hours and person_days as of the events (a row without a person in neither, as
+# IN of NULL is NULL). A shipped file with it runs as its rewrite with the test ANDed to every
+# part: activity's heatmap per group reads the table, not every event once more per group.
+_PERSONS_IN = (
+    "CAST(person_id AS VARCHAR) IN (SELECT unnest($usertrack_segment_persons)"
+    ' AS "arrayJoin({usertrack_segment_persons})")'
+)
+PERSON_FILTERS = (f"(({_PERSONS_IN}))", f"((NOT {_PERSONS_IN}))")
+
+
 def rewritten(sql: str) -> str | None:
     """What runs instead of the translation `sql` on a store with the table, or None."""
-    return REWRITES.get(_words(sql))
+    words = _words(sql)
+    found = REWRITES.get(words)
+    if found is not None:
+        return found
+    for persons in PERSON_FILTERS:
+        slot = f" AND {persons} "
+        if slot in words:
+            whole = REWRITES.get(words.replace(slot, " AND true ", 1))
+            if whole is not None:
+                return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
+    return None
 
 
 # --------------------------------------------------------------------------------------------
