@@ -10,7 +10,15 @@ import typer
 
 from usertrack.cli.context import check_as_of, check_segment, open_command_workspace
 from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
-from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
+from usertrack.cli.output import (
+    answer_console,
+    choose_format,
+    emit,
+    import_ahead,
+    probe_out,
+    say,
+    spinner,
+)
 from usertrack.cli.program import app, handle_errors, leave_to_exit
 from usertrack.errors import UsageError
 
@@ -64,6 +72,8 @@ def segments(
         from usertrack.config import load_settings
 
         chosen = choose_format(fmt, out)
+        if chosen == "table":
+            import_ahead("usertrack.rendering.terminal")  # rich, while the queries run
         moment = parse_as_of(as_of) if as_of else None
         if since is not None and not changes:
             raise UsageError("--since goes with --changes")
