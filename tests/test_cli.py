@@ -41,8 +41,8 @@ def test_segments_table_on_the_demo(demo_home: Path) -> None:
 def test_segments_table_imports_rich_while_the_queries_run(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The table's rendering module (rich: about 0.1 s) is imported on a side thread as soon
-    as the format is known, not after the queries; json, csv and md never ask for it."""
+    """The table's rendering module (rich: about 0.1 s) is imported on a side thread while the
+    queries run, not after them; json, csv and md never ask for it."""
     import importlib
     import threading
 

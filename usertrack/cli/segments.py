@@ -72,8 +72,6 @@ def segments(
         from usertrack.config import load_settings
 
         chosen = choose_format(fmt, out)
-        if chosen == "table":
-            import_ahead("usertrack.rendering.terminal")  # rich, while the queries run
         moment = parse_as_of(as_of) if as_of else None
         if since is not None and not changes:
             raise UsageError("--since goes with --changes")
@@ -89,6 +87,10 @@ def segments(
                 refresh=refresh,
                 settings=settings,
             )
+            if chosen == "table":
+                # rich, on a side thread while the queries run (not before: opening the
+                # workspace is this thread's own Python work, which it would only slow down)
+                import_ahead("usertrack.rendering.terminal")
             try:
                 if segment is not None:
                     check_segment(ws, segment)
