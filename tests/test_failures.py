@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -485,3 +485,22 @@ def test_a_window_after_another_answers_as_a_fresh_process(
     assert counts[0] > 100, counts  # the demo's 20 days: hundreds of distinct texts
     assert 0 < counts[1] < counts[0] / 5  # one more day's texts only
     assert counts[2] > counts[0]  # nothing kept: every text of 21 days
+
+
+def test_a_few_rows_mixing_naive_and_aware_datetimes_still_load() -> None:
+    """Once numpy is imported (the MCP server after `segments`), a few rows go to DuckDB as
+    numpy arrays, which refuse a column mixing naive and zone-aware datetimes: they go again as
+    bound lists, as they always did, with the same values."""
+    import numpy  # noqa: F401  (in the process, as in the server)
+
+    from usertrack.reports.failures import load_failures
+
+    aware = datetime(2026, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=5)))
+    rows = [tool("X", "x", occurred_at=aware), tool("Y", "y", occurred_at=datetime(2026, 1, 2))]
+    con = connect()
+    try:
+        assert load_failures(con, rows) == 2
+        found = con.execute("SELECT occurred_at FROM failure").fetchall()
+    finally:
+        con.close()
+    assert found == [(datetime(2025, 12, 31, 22, 0),), (datetime(2026, 1, 2),)]
