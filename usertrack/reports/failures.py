@@ -584,7 +584,7 @@ def _remember(con: duckdb.DuckDBPyConnection, version: Any, new: list[Text], sta
     """Keep the verdicts of the texts matched now (ids from `start`) for the next call."""
     chars = sum(len(v) for t in new for v in t if type(v) is str)
     if not new or len(new) > _KNOWN_TEXTS or chars > _KNOWN_CHARS:
-        return  # more than is kept: a one-off (a command line's run), nothing to gain
+        return  # more than is ever kept (90 days at 100,000 users): matched, not kept
     found = con.execute(
         "SELECT * EXCLUDE (__t) FROM __verdicts WHERE __t >= ? ORDER BY __t", [start]
     ).fetchall()
