@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +410,97 @@ def test_rules_are_checked_once_per_version(
     with pytest.raises(RulesFileError, match=r":4: rule 'Infra: x': bad regular expression"):
         load_failure_rules(path)
     assert len(checked) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Each distinct text matched once, its verdict kept for the next call
+
+
+def _count_new_texts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many texts each categorize call matched against the patterns (not known before)."""
+    from usertrack.reports import failures
+
+    counts: list[int] = []
+    real = failures._remember
+
+    def spy(con: Any, version: Any, new: list[Any], start: int) -> None:
+        counts.append(len(new))
+        real(con, version, new, start)
+
+    monkeypatch.setattr(failures, "_remember", spy)
+    return counts
+
+
+def test_texts_are_matched_once_and_remembered_and_when_is_per_row(
+    rules: FailureRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The patterns read only a failure's texts: each distinct text is matched once, and its
+    verdict kept for the next call while the rules stay the same. A `when` reads the whole row:
+    the same text with and without credits left has two causes, remembered or not."""
+    counts = _count_new_texts(monkeypatch)
+    credits = tool("InsufficientCreditsError", "Insufficient credits for this run")
+    timeout = tool("TimeoutError", "Request timed out after 30s")
+    rows = [{**credits, "credits": 5}, {**credits, "credits": 0}, timeout, timeout, timeout]
+    platform, user = "Platform bug: false credit check", "User: out of credits"
+    api = "Infrastructure: API timeout"
+
+    assert [r["cause"] for r in categorize_rows(rules, rows)] == [platform, user, api, api, api]
+    assert counts == [2]  # five rows, two texts
+
+    oom = tool("SandboxOOM", "Modal sandbox exited rc=137")
+    again = [{**credits, "credits": 0}, timeout, oom, {**credits, "credits": 7}]
+    oom_cause = "Infrastructure: out of memory (rc=137)"
+    assert [r["cause"] for r in categorize_rows(rules, again)] == [user, api, oom_cause, platform]
+    assert counts == [2, 1]  # only the new text
+
+    # Another version of the rules: every text matched afresh, and the new rules' answer.
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        SHIPPED.read_text().replace("'TimeoutError', ", "").replace("\\btimed out\\b", "xyz")
+    )
+    other = load_failure_rules(path)
+    assert other.rules != rules.rules
+    assert categorize_rows(other, again)[1]["cause"] == "Uncategorized: TimeoutError"
+    assert counts == [2, 1, 3]
+    assert [r["cause"] for r in categorize_rows(rules, again)] == [user, api, oom_cause, platform]
+    assert counts == [2, 1, 3, 3]
+
+
+def test_a_window_after_another_answers_as_a_fresh_process(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MCP server's warm calls: a second window overlapping the first matches only the
+    texts the first did not have, and answers byte for byte as without any kept verdict."""
+    from usertrack.reports import failures
+
+    counts = _count_new_texts(monkeypatch)
+    first = run(["failures", "--days", "20", "--format", "json"], demo_home)
+    assert first.exit_code == 0, first.stderr
+    warm = run(["failures", "--days", "21", "--format", "json"], demo_home)
+    assert warm.exit_code == 0, warm.stderr
+    failures._known.clear()
+    fresh = run(["failures", "--days", "21", "--format", "json"], demo_home)
+    assert fresh.exit_code == 0, fresh.stderr
+    assert warm.stdout == fresh.stdout
+    assert counts[0] > 100, counts  # the demo's 20 days: hundreds of distinct texts
+    assert 0 < counts[1] < counts[0] / 5  # one more day's texts only
+    assert counts[2] > counts[0]  # nothing kept: every text of 21 days
+
+
+def test_a_few_rows_mixing_naive_and_aware_datetimes_still_load() -> None:
+    """Once numpy is imported (the MCP server after `segments`), a few rows go to DuckDB as
+    numpy arrays, which refuse a column mixing naive and zone-aware datetimes: they go again as
+    bound lists, as they always did, with the same values."""
+    import numpy  # noqa: F401  (in the process, as in the server)
+
+    from usertrack.reports.failures import load_failures
+
+    aware = datetime(2026, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=5)))
+    rows = [tool("X", "x", occurred_at=aware), tool("Y", "y", occurred_at=datetime(2026, 1, 2))]
+    con = connect()
+    try:
+        assert load_failures(con, rows) == 2
+        found = con.execute("SELECT occurred_at FROM failure").fetchall()
+    finally:
+        con.close()
+    assert found == [(datetime(2025, 12, 31, 22, 0),), (datetime(2026, 1, 2),)]

@@ -167,13 +167,8 @@ def failures(
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.config import resolve_failures_file
-        from usertrack.reports.failures import (
-            failure_report,
-            load_failure_rules,
-            report_csv,
-            report_json,
-            report_markdown,
-        )
+        from usertrack.reports.failures import failure_report, load_failure_rules
+        from usertrack.reports.failures_output import report_csv, report_json, report_markdown
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None

@@ -254,7 +254,7 @@ def deep_dive(
 ) -> DeepDive:
     """Everything about one user; NotFoundError (with close emails) when nobody has that email."""
 
-    from usertrack.reports.failures import categorize, cause_summary, load_failures
+    from usertrack.reports.failures import categorize, cause_summary
     from usertrack.segments.profiles import Job, exclude_pattern, normalize_email, run_by_source
     from usertrack.segments.rules import classify, why_columns
 
@@ -328,8 +328,8 @@ def deep_dive(
         groups: dict[str, list[FailureGroup]] = {"workflow": [], "tool": []}
         # Most people have no failures: nothing to categorize (DuckDB would still plan the
         # rules' regular expressions, about 0.015 s) and no causes.
-        if load_failures(con, failures if failures is not None else []):
-            categorize(rules, con)
+        if failures is not None and failures.rows:
+            categorize(rules, con, failures)
             for row in _renamed(cause_summary(con)):
                 groups[row.pop("level")].append(FailureGroup(**row))
     finally:
