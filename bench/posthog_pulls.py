@@ -1,4 +1,4 @@
-"""Per-user pulls from live PostHog at a million persons: OFFSET pages against hash partitions.
+"""Per-user pulls from live PostHog at a million persons: packed, OFFSET pages, hash partitions.
 
     uv run python bench/posthog_pulls.py                    # 1,000,000 persons, 8 s per full scan
     uv run python bench/posthog_pulls.py --persons 200000 --full-scan 2
@@ -10,9 +10,11 @@ event per person. On top of that, each query is held for a simulated ClickHouse 
 proportional to the people it aggregates: `--full-scan` seconds for all of them (PostHog's
 synchronous limit is about 10 s). An OFFSET page, the probe and the count aggregate everyone; a
 partition `cityHash64(email) % n = k` aggregates 1/n of them, as ClickHouse pushes a WHERE on a
-GROUP BY key below the aggregation. The same per-user query file is pulled both ways by
-usertrack's PostHog HTTP source: as a plain table (OFFSET pages, as every result was pulled
-before) and as a per-user query (partitions).
+GROUP BY key below the aggregation. The same per-user query file is pulled three ways by
+usertrack's PostHog HTTP source: as it pulls any result past the cap now (a probe, then the whole
+result packed into one request: rows as tuples in arrays, a full scan each), and as it pulls one
+when PostHog refuses the packed request: as a plain table (OFFSET pages, as every result was
+pulled before) and as a per-user query (partitions).
 """
 
 from __future__ import annotations
@@ -95,9 +97,15 @@ def main() -> None:
         print()
         print("| pull | queries | wall time | simulated PostHog execution | rows |")
         print("|---|---|---|---|---|")
-        for label, returns in (("OFFSET pages", "table"), ("hash partitions", "per-user")):
+        ways = (
+            ("packed", "per-user", False),
+            ("OFFSET pages", "table", True),
+            ("hash partitions", "per-user", True),
+        )
+        for label, returns, refuse_packed in ways:
             with serve(store, project_id=PROJECT, engine="duckdb") as fake:
                 fake.latency = latency
+                fake.refuse_packed = refuse_packed
                 simulated.update(seconds=0.0, queries=0)
                 rows, wall, meta = pull(fake.url, returns)
                 how = meta["paging"]

@@ -59,6 +59,34 @@ class ClickHouseError(Exception):
     pass
 
 
+def _top_level_split(text: str) -> list[str]:
+    """`text` split at its commas outside parentheses and quotes."""
+    parts: list[str] = []
+    depth, start, quoted = 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _element_type(text: str) -> str:
+    """A tuple element's type without its name ("a DateTime64(6)" -> "DateTime64(6)")."""
+    head = text.split("(", 1)[0]
+    if " " in head.strip():
+        return text.strip().split(" ", 1)[1].strip()
+    return text.strip()
+
+
 def _py(value: Any, ch_type: str) -> Any:
     """A value of ClickHouse's JSONCompact output as PostHog's JSON answer carries it."""
     t = ch_type
@@ -75,7 +103,13 @@ def _py(value: Any, ch_type: str) -> Any:
         inner = t[len("Array(") : -1]
         return [_py(v, inner) for v in value]
     if t.startswith("Tuple("):
-        return list(value)
+        # Each element as its own type (PostHog's JSON renders a datetime in a tuple as any
+        # other): "Tuple(T1, T2)" or, named, "Tuple(a T1, b T2)".
+        inner = _top_level_split(t[len("Tuple(") : -1])
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        if len(inner) != len(items):
+            return items
+        return [_py(v, _element_type(e)) for v, e in zip(items, inner, strict=True)]
     if t.startswith("DateTime"):
         m = t.split("'")
         tz = m[1] if len(m) > 1 else "UTC"

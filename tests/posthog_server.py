@@ -14,7 +14,9 @@ only cost time.
   More than `max_concurrent` queries at once are refused with 429 (PostHog's concurrency limit);
   `query_delay` holds every query that long, to provoke it; `latency(text, values)`, when set,
   holds each query the seconds it answers (bench/posthog_pulls.py: a simulated scan cost).
-  With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries.
+  With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries;
+  with `refuse_packed`, a packed request (usertrack's whole result as tuples in arrays,
+  posthog_http/paging.py) is refused as ClickHouse refuses one over its memory limit.
   `"refresh": "async"` (or "force_async") answers 202 with a `query_status`; the query runs at
   once and `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
   `async_error`). `expire_async` makes every status record unknown (404).
@@ -55,6 +57,7 @@ from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
 
 DEFAULT_KEY = "phx_TestKey0123456789abcdefSECRET"
+PACKED_REFUSED = "Memory limit (for query) exceeded: would use 10.00 GiB"
 OFFSET_NOT_ALLOWED = (
     "OFFSET is not supported on queries made with a personal API key. For pagination, use keyset"
     " pagination on the `timestamp` column, e.g. `WHERE timestamp > :last_seen_timestamp ORDER BY"
@@ -193,6 +196,7 @@ class FakePostHog:
         self.query_delay = 0.0
         self.latency: Callable[[str, dict[str, Any]], float] | None = None
         self.reject_offset = False
+        self.refuse_packed = False
         self.force_has_more = False
         self.missing_scope = False
         self.async_polls = 1
@@ -279,6 +283,8 @@ class FakePostHog:
         """Run HogQL as PostHog's query endpoint would; raise _Answer for errors."""
         if self.reject_offset and re.search(r"\bOFFSET\b", text, re.IGNORECASE):
             raise _error(400, "validation_error", "query_error", OFFSET_NOT_ALLOWED)
+        if self.refuse_packed and "usertrack_packed" in text:
+            raise _error(400, "validation_error", "query_error", PACKED_REFUSED)
         if self.clickhouse is not None:
             return self._execute_clickhouse(text, values, modifiers)
         assert self.engine is not None

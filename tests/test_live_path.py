@@ -51,3 +51,54 @@ def test_demo_over_http_and_database_url_matches_the_local_path(demo_home: Path)
     assert live == local
     assert len(sent) >= 3  # every per-user PostHog query went over HTTP
     assert all(DEFAULT_KEY not in text for text in sent)
+
+
+def command_json(home: Path, argv: list[str], **env: str) -> dict[str, object]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    for key, value in env.items():
+        mp.setenv(key, value)
+    mp.chdir(REPO)
+    try:
+        result = CliRunner().invoke(app, [*argv, "--format", "json"])
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("refuse_packed", [False, True])
+def test_results_past_the_row_cap_answer_as_the_local_path(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch, refuse_packed: bool
+) -> None:
+    """`funnel --by-segment` with PostHog's row cap at 150: the segments' per-user queries, the
+    persons' emails and the funnel's facts all come past the cap, packed in one request each
+    (or, where PostHog refuses that, by pages and partitions), and the JSON is the local one."""
+    from tests.engine_compare import strip_live_only
+    from usertrack.sources.posthog_http.transport import Transport
+
+    argv = ["funnel", "--by-segment"]
+    local = command_json(demo_home, argv)
+    argv += ["--as-of", str(local["as_of"])]
+    defaults = dict(Transport.__init__.__kwdefaults__ or {})
+    monkeypatch.setattr(Transport.__init__, "__kwdefaults__", {**defaults, "page_size": 150})
+    demo = ensure_demo(demo_home)
+    uri = start_demo_postgres(demo)
+    with serve(demo.events_path, project_id=4242, max_rows=150) as fake:
+        fake.refuse_packed = refuse_packed
+        live = command_json(
+            demo_home,
+            [*argv, "--refresh"],
+            DATABASE_URL=uri,
+            POSTHOG_HOST=fake.url,
+            POSTHOG_PROJECT_ID="4242",
+            POSTHOG_PERSONAL_API_KEY=DEFAULT_KEY,
+        )
+        sent = fake.query_texts()
+    assert strip_live_only(live) == strip_live_only(local)
+    packed = [t for t in sent if "usertrack_packed" in t]
+    paged = [t for t in sent if "OFFSET" in t or "usertrack_partition" in t]
+    # two of the segments' per-user queries (activity, MCP clicks), segment_persons and
+    # funnel_events come past 150 rows
+    assert len(packed) == 4
+    assert bool(paged) == refuse_packed

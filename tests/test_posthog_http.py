@@ -211,22 +211,57 @@ def test_datetimes_come_back_as_naive_utc(fake: FakePostHog) -> None:
 # ----------------------------------------------------------------------------- paging
 
 
-def test_pages_return_every_row_exactly_once(big: FakePostHog) -> None:
+def test_a_result_past_the_cap_comes_packed_in_one_request(big: FakePostHog) -> None:
+    with source(big, page_size=250) as src:
+        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+    emails = [row[0] for row in result.rows]
+    assert len(emails) == N_USERS
+    assert sorted(emails) == expected_emails()  # every row exactly once
+    counts = dict((row[0], row[1]) for row in result.rows)
+    assert counts["user0000@example.com"] == 2 and counts["user0001@example.com"] == 1
+    assert all(isinstance(row[2], datetime) for row in result.rows)  # typed as unpacked rows
+    # A probe page, then the whole result as tuples in at most 250 buckets: the query runs
+    # twice, not once per page, and never with OFFSET or a sort of every column.
+    assert result.meta["paging"] == "packed"
+    assert result.meta["pages"] == 2
+    texts = big.query_texts()
+    assert len(texts) == 2
+    assert texts[0].endswith("LIMIT 250")
+    assert "groupArray(tuple(email, events, last_seen_at)) AS usertrack_packed" in texts[1]
+    assert texts[1].endswith("GROUP BY usertrack_bucket LIMIT 250")
+    assert all("OFFSET" not in t and "ORDER BY" not in t for t in texts)
+
+
+def test_packed_rows_keep_nulls_and_rows_sharing_a_first_column(big: FakePostHog) -> None:
+    """1,000 rows with one first-column value (one bucket) and NULLs in a column: every row
+    comes back once, NULLs as None (a tuple keeps what groupArray of the column would drop)."""
+    sql = (
+        "SELECT 'same' AS k, person.properties.email AS email,"
+        " if(person.properties.email LIKE '%0@example.com', NULL, 1) AS maybe"
+        " FROM events GROUP BY k, email, maybe"
+    )
+    with source(big, page_size=100) as src:
+        result = src.run(q(sql), {})
+    assert sorted(r[1] for r in result.rows) == expected_emails()
+    assert sum(r[2] is None for r in result.rows) == N_USERS // 10
+    assert result.meta["paging"] == "packed" and len(big.query_texts()) == 2
+
+
+def test_pages_when_the_packed_request_is_refused(big: FakePostHog) -> None:
+    big.refuse_packed = True
     with source(big, page_size=250) as src:
         result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
     emails = [row[0] for row in result.rows]
     assert len(emails) == N_USERS
     assert sorted(emails) == expected_emails()
-    counts = dict((row[0], row[1]) for row in result.rows)
-    assert counts["user0000@example.com"] == 2 and counts["user0001@example.com"] == 1
     assert isinstance(result.rows[0][2], datetime)
-    # A probe page, then ordered pages of 250 until a short one.
+    # A probe page, the refused packed request, then ordered pages of 250 until a short one.
     assert result.meta["paging"] == "offset"
     assert result.meta["pages"] == 1 + 5
     texts = big.query_texts()
-    assert len(texts) == 6
-    assert texts[0].endswith("LIMIT 250")
-    assert all("ORDER BY email, events, last_seen_at LIMIT 250 OFFSET" in t for t in texts[1:])
+    assert len(texts) == 7
+    assert texts[0].endswith("LIMIT 250") and "usertrack_packed" in texts[1]
+    assert all("ORDER BY email, events, last_seen_at LIMIT 250 OFFSET" in t for t in texts[2:])
     assert big.max_in_flight <= 3
 
 
@@ -258,7 +293,7 @@ def test_own_limit_above_the_cap_is_paged_and_respected(big: FakePostHog) -> Non
     with source(big, page_size=250) as src:
         result = src.run(q(sql), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()[-600:]
-    assert result.meta["pages"] == 1 + 3
+    assert result.meta["pages"] == 1 + 1  # the probe, then the 600 rows packed
 
 
 def test_a_result_that_cannot_be_completed_raises(big: FakePostHog) -> None:
@@ -269,6 +304,7 @@ def test_a_result_that_cannot_be_completed_raises(big: FakePostHog) -> None:
 
 
 def test_offset_refused_pages_by_keyset(big: FakePostHog) -> None:
+    big.refuse_packed = True
     big.reject_offset = True
     with source(big, page_size=250) as src:
         result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
@@ -281,6 +317,7 @@ def test_offset_refused_pages_by_keyset(big: FakePostHog) -> None:
 
 def test_keyset_with_ties_keeps_every_row(big: FakePostHog) -> None:
     """Rows that share the first column across a page boundary are neither lost nor doubled."""
+    big.refuse_packed = True
     big.reject_offset = True
     sql = (
         "SELECT toString(intDiv(toInt(substring(person.properties.email, 5, 4)), 7)) AS bucket,"
@@ -293,6 +330,7 @@ def test_keyset_with_ties_keeps_every_row(big: FakePostHog) -> None:
 
 
 def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
+    big.refuse_packed = True
     big.reject_offset = True
     sql = "SELECT 'same' AS k, person.properties.email AS email FROM events GROUP BY k, email"
     with source(big, page_size=100) as src, pytest.raises(QueryError) as err:
@@ -320,7 +358,21 @@ def partition_requests(server: FakePostHog) -> list[tuple[int, int]]:
     ]
 
 
-def test_per_user_results_come_by_hash_partitions_never_offset(big: FakePostHog) -> None:
+def test_per_user_results_come_packed_without_a_count(big: FakePostHog) -> None:
+    with source(big, page_size=250) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()  # every row exactly once
+    # The full probe, then one packed request: no count(), no partitions.
+    texts = big.query_texts()
+    assert len(texts) == 2 and "usertrack_packed" in texts[1]
+    assert partition_requests(big) == [] and all("usertrack_partition" not in t for t in texts)
+    assert result.meta["paging"] == "packed" and not result.meta.get("partitions")
+
+
+def test_per_user_results_come_by_hash_partitions_when_packing_is_refused(
+    big: FakePostHog,
+) -> None:
+    big.refuse_packed = True
     big.reject_offset = True  # not needed either way: partitions never use OFFSET
     with source(big, page_size=250) as src:
         result = src.run(per_user(), {"as_of": AS_OF})
@@ -328,7 +380,7 @@ def test_per_user_results_come_by_hash_partitions_never_offset(big: FakePostHog)
     assert isinstance(result.rows[0][2], datetime)
     # A full probe (250 rows), a count (1,000), then 1,000 / (40% of 250) = 10 partitions,
     # with no partition at the cap of 250.
-    texts = big.query_texts()
+    texts = [t for t in big.query_texts() if "usertrack_packed" not in t]  # the refused one
     assert texts[0].endswith("LIMIT 250") and "count()" in texts[1]
     assert sorted(partition_requests(big)) == [(k, 10) for k in range(10)]
     assert len(texts) == 2 + 10
@@ -360,6 +412,7 @@ def test_a_partition_at_the_cap_is_split_not_trusted(
 ) -> None:
     # Partitions aimed at the full page: 1,000 rows in 10 partitions against a cap of 100, so
     # at least one is at the cap (they cannot all be under it), and is asked again in halves.
+    big.refuse_packed = True
     monkeypatch.setattr("usertrack.sources.posthog_http.paging.PARTITION_SHARE", 1.0)
     with source(big, page_size=100) as src:
         result = src.run(per_user(), {"as_of": AS_OF})

@@ -9,6 +9,13 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
 - A SELECT without LIMIT returns DEFAULT_RETURNED_ROWS = 100 rows and `hasMore`; any LIMIT is capped
   at MAX_SELECT_RETURNED_ROWS = 50,000 without a word (posthog/hogql/constants.py). So every request
   this module sends carries its own LIMIT <= the cap, and results are paged explicitly.
+- A result longer than a page (the first request came back full) is asked for once more, packed:
+  `SELECT ifNull(cityHash64(c1), 0) % <page> AS usertrack_bucket, groupArray(tuple(c1, ...)) AS
+  usertrack_packed FROM (<query>) GROUP BY usertrack_bucket LIMIT <page>`: at most a page of rows
+  whatever the result's length, so the query runs twice rather than once per page (paging.py
+  `_packed`); a tuple keeps the NULLs groupArray of a column would drop, and its elements are
+  typed as the first request's columns. Only where PostHog refuses the packed request is the
+  result paged as follows.
 - Pages are `SELECT * FROM (<query>) ORDER BY <every column> LIMIT n OFFSET k`: ClickHouse returns
   GROUP BY rows in no particular order, so OFFSET pages of an unordered query could overlap or miss
   rows. Ordering by every column makes the order total (rows equal in every column are
@@ -20,10 +27,10 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
   that tie with a page's last key until the next page, which brings them all again).
 - Per-user queries (`returns: per-user`) are not paged: each OFFSET or keyset page re-runs the
   whole aggregation in PostHog (twenty pages, twenty executions near the 10 s limit at a million
-  persons). After a probe comes back full, one `count()` sizes them and they are pulled as
-  independent partitions `WHERE cityHash64(coalesce(email, '')) % {n} = {k}` (n and k bound as
-  values), each aimed well under the cap; a partition that comes back at the cap is split in two
-  (k of 2n and k + n of 2n), never trusted. At most 3 run at once.
+  persons). After a probe comes back full (and the packed request is refused), one `count()`
+  sizes them and they are pulled as independent partitions `WHERE cityHash64(coalesce(email, ''))
+  % {n} = {k}` (n and k bound as values), each aimed well under the cap; a partition that comes
+  back at the cap is split in two (k of 2n and k + n of 2n), never trusted. At most 3 run at once.
 - Limits: 240 queries/minute, 2,400/hour per project (120/hour for some older teams), 3 queries at
   once; query requests are spaced in advance to stay within the per-minute and per-hour limits
   (`RequestPace`), rather than sent until PostHog answers 429

@@ -1,6 +1,7 @@
-"""Every row of a query past PostHog's 50,000-row cap: a probe, then OFFSET pages ordered by
-every column, keyset pages when OFFSET is refused, and per-user queries as partitions by a hash
-of the email, at most 3 at once, a full one split in two."""
+"""Every row of a query past PostHog's 50,000-row cap: a probe, then the whole result packed into
+at most a page of rows (one request); should PostHog refuse the packed request, OFFSET pages
+ordered by every column, keyset pages when OFFSET is refused, and per-user queries as partitions
+by a hash of the email, at most 3 at once, a full one split in two."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ PARTITION_SHARE = 0.4
 MAX_PARTITIONS = 1 << 16
 _PARTS = "usertrack_partitions"  # the partition placeholders
 _PART = "usertrack_partition"
+_BUCKET = "usertrack_bucket"  # the packed request's columns
+_ROWS = "usertrack_packed"
 
 
 class Paging(QueryRequests):
@@ -51,6 +54,9 @@ class Paging(QueryRequests):
             return cols, rows, types
         if not cols:
             raise QueryError(f"{where}: PostHog returned a full page without column names")
+        packed = self._packed(query, sql, values, cols, stats)
+        if packed is not None:
+            return cols, packed, types
         try:
             stats.paging = "offset"
             return self._offset_pages(query, sql, values, cols, stats)
@@ -76,6 +82,9 @@ class Paging(QueryRequests):
                 f"{where}: a per-user query must return an 'email' column"
                 f" (it returned: {', '.join(cols) or 'nothing'})"
             )
+        packed = self._packed(query, sql, values, cols, stats)
+        if packed is not None:
+            return cols, packed, types
         count = f"SELECT count() AS usertrack_rows FROM (\n{sql}\n)"
         _c, counted, _t = self._query_page(query, count, values, stats, expect=1)
         stats.pages += 1
@@ -84,6 +93,45 @@ class Paging(QueryRequests):
         stats.paging = "partitions"
         # The probe's types: a partition may come back empty, with nothing to tell a type by.
         return cols, self._partitions(query, sql, values, cols, n, stats), types
+
+    def _packed(
+        self, query: Query, sql: str, values: dict[str, Any], cols: list[str], stats: RunStats
+    ) -> list[list[Any]] | None:
+        """Every row of a result longer than a page, in one request: the rows go as tuples in
+        arrays, grouped into at most a page of buckets by a hash of their first column, so the
+        answer fits PostHog's row cap whatever its length and the query runs once. (Pages and
+        partitions each run the whole query again: 12 executions for a per-user query at
+        200,000 persons.) None when PostHog refuses the request (a memory or time limit of the
+        packed answer): the caller pages instead."""
+        where = self._where(query)
+        page = self.page_size
+        fields = ", ".join(quote_ident(c) for c in cols)
+        text = (
+            f"SELECT ifNull(cityHash64({quote_ident(cols[0])}), 0) % {page} AS {_BUCKET},"
+            f" groupArray(tuple({fields})) AS {_ROWS}\nFROM (\n{sql}\n)\nGROUP BY {_BUCKET}"
+            f" LIMIT {page}"
+        )
+        try:
+            _c, buckets, _t = self._query_page(query, text, values, stats, expect=page)
+        except QueryError as e:
+            stats.notes.append(f"the packed request was refused ({e}): paged instead")
+            return None
+        stats.pages += 1
+        stats.paging = "packed"
+        out: list[list[Any]] = []
+        for bucket in buckets:
+            items = bucket[1] if len(bucket) == 2 else None
+            if not isinstance(items, list):
+                raise QueryError(f"{where}: PostHog answered a packed page without its rows")
+            for item in items:
+                row = list(item.values()) if isinstance(item, dict) else item
+                if not isinstance(row, list | tuple) or len(row) != len(cols):
+                    raise QueryError(
+                        f"{where}: PostHog answered a packed row that is not {len(cols)} values"
+                    )
+                out.append(list(row))
+        self._note(f"{query.id}: {len(out):,} rows in one packed request")
+        return out
 
     def _partitions(
         self,
