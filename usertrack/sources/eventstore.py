@@ -277,7 +277,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
         con.execute(rollups.BUILD_SQL)
-        con.execute(rollups.JOURNEY_BUILD_SQL)
+        rollups.build_journeys(con)
     except duckdb.Error as e:
         raise DataError(f"cannot build the events store: {first_line(e)}") from None
     # Drop whatever `load` created, so the store holds only its own tables.
