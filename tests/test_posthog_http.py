@@ -265,6 +265,43 @@ def test_pages_when_the_packed_request_is_refused(big: FakePostHog) -> None:
     assert big.max_in_flight <= 3
 
 
+ORDERED_SQL = (
+    "SELECT person.properties.email AS email, count() AS events FROM events"
+    " GROUP BY email ORDER BY events DESC"
+)
+
+
+def test_an_ordered_result_past_the_cap_comes_in_the_pages_order_when_packed(
+    big: FakePostHog,
+) -> None:
+    """Packed buckets come in no order: a query with its own ORDER BY gets its rows past the
+    cap as the OFFSET pages give them (sorted by every column), packed or paged alike."""
+    with source(big, page_size=250) as src:
+        packed = src.run(q(ORDERED_SQL), {})
+    assert packed.meta["paging"] == "packed"
+    big.refuse_packed = True
+    with source(big, page_size=250) as src:
+        paged = src.run(q(ORDERED_SQL), {})
+    assert paged.meta["paging"] == "offset"
+    assert len(packed.rows) == N_USERS
+    assert [list(r) for r in packed.rows] == [list(r) for r in paged.rows]
+    assert [r[0] for r in packed.rows] == expected_emails()
+
+
+def test_top_level_order_is_the_querys_own_not_a_windows_or_a_subquerys() -> None:
+    from usertrack.sources.posthog_http.values import sorted_rows, top_level_order
+
+    assert top_level_order("SELECT a FROM t ORDER BY a")
+    assert top_level_order("SELECT a FROM t order\n by a DESC LIMIT 5")
+    assert not top_level_order("SELECT a, row_number() OVER (ORDER BY a) FROM t")
+    assert not top_level_order("SELECT a FROM (SELECT a FROM t ORDER BY a) -- ORDER BY a")
+    assert not top_level_order("SELECT 'ORDER BY' AS a FROM t")
+    assert sorted_rows([[2, None], [None, 1], [1, "b"], [1, None], [1, "a"]]) == [
+        [1, "a"], [1, "b"], [1, None], [2, None], [None, 1]
+    ]  # fmt: skip
+    assert sorted_rows([[{"a": 1}], [{"b": 2}]]) == [[{"a": 1}], [{"b": 2}]]  # not comparable
+
+
 def test_without_paging_posthog_would_truncate(big: FakePostHog) -> None:
     """The fake behaves as PostHog: 100 rows and hasMore without LIMIT, LIMIT capped at 250."""
     import httpx

@@ -14,7 +14,13 @@ from usertrack.errors import QueryError
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
 from usertrack.sources.posthog_http.polling import OffsetRefused, QueryRequests
 from usertrack.sources.posthog_http.transport import MAX_CONCURRENT_QUERIES, RunStats
-from usertrack.sources.posthog_http.values import quote_ident, top_level_limit, type_name
+from usertrack.sources.posthog_http.values import (
+    quote_ident,
+    sorted_rows,
+    top_level_limit,
+    top_level_order,
+    type_name,
+)
 
 if TYPE_CHECKING:
     from usertrack.sources.queries import Query
@@ -131,7 +137,9 @@ class Paging(QueryRequests):
                     )
                 out.append(list(row))
         self._note(f"{query.id}: {len(out):,} rows in one packed request")
-        return out
+        # The buckets come in no order. A query that orders its rows gets them as OFFSET pages
+        # give them past the cap, sorted by every column; facts queries (no ORDER BY) as they are.
+        return sorted_rows(out) if top_level_order(sql) else out
 
     def _partitions(
         self,

@@ -42,6 +42,44 @@ def wire_values(params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _wire(v) for name, v in params.items()}
 
 
+def top_level_order(sql: str) -> bool:
+    """Whether the query orders its rows at top level (an ORDER BY outside every bracket; a
+    window's or a subquery's is inside one). True when the text cannot be read: the caller then
+    keeps an order, which is always safe."""
+    from usertrack.errors import HogQLTranslationError
+    from usertrack.sources.hogql import tokenize
+
+    try:
+        toks = [t for t in tokenize(sql) if t.kind not in ("ws", "comment")]
+    except HogQLTranslationError:
+        return True
+    depth = 0
+    for i, t in enumerate(toks[:-1]):
+        if t.kind in ("(", "["):
+            depth += 1
+        elif t.kind in (")", "]"):
+            depth -= 1
+        elif depth == 0 and t.kind == "id" and t.text.upper() == "ORDER":
+            after = toks[i + 1]
+            if after.kind == "id" and after.text.upper() == "BY":
+                return True
+    return False
+
+
+def sorted_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows sorted by every column, first to last, NULLs last: the order ClickHouse gives
+    `ORDER BY c1, c2, ...` (ascending, NULLS LAST), which usertrack's OFFSET pages use. Rows it
+    cannot compare (a map, mixed types) are left as they came."""
+
+    def key(row: list[Any]) -> tuple[tuple[bool, Any], ...]:
+        return tuple((v is None, v) for v in row)
+
+    try:
+        return sorted(rows, key=key)
+    except TypeError:
+        return rows
+
+
 def top_level_limit(sql: str) -> int | None:
     """The row count of the query's own top-level LIMIT, or None (none, or not sure).
 
