@@ -651,6 +651,9 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
                   "return_event": "", "path_from": "", "path_to": ""}  # fmt: skip
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
         given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
+        # retention's and activity's live summaries: the mode, the first day and week counted
+        given |= {"mode": "first-time", "first_day": NOW - timedelta(days=30),
+                  "first_week": NOW - timedelta(days=56)}  # fmt: skip
         result = source.run(query, resolve_params(query, given, now_value=NOW))
         if query.per_user:
             assert "email" in result.columns, query.id
