@@ -486,6 +486,87 @@ def test_a_connection_spills_into_its_private_temp_folder_and_removes_it() -> No
     assert not Path(temp).exists()
 
 
+def _catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "SELECT 'table', table_name FROM duckdb_tables()"
+        " UNION ALL SELECT 'view', view_name FROM duckdb_views() WHERE NOT internal"
+        " UNION ALL SELECT 'macro', function_name FROM duckdb_functions() WHERE NOT internal"
+    ).fetchall()
+
+
+def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() -> None:
+    """The MCP server's warm calls: an in-memory database costs 10-15 ms to open, so a
+    connection a command gives back (`release`) serves the next one, with nothing of the first
+    command left in it: no table, view, registered object or macro, the same sandbox."""
+    import pyarrow as pa
+
+    from usertrack import sandbox
+
+    settings = {"pandas_analyze_sample": 7}
+    with sandbox.keep_connections():
+        first = sandbox.connect(settings=settings, reuse=True)
+        assert _catalog(first) == []
+        first.register("_incoming", pa.table({"email": ["a@x.io"]}))
+        first.execute("CREATE TABLE profile AS SELECT * FROM _incoming")
+        first.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS n")
+        first.execute("CREATE VIEW joined AS SELECT * FROM profile")
+        first.execute("CREATE MACRO twice(x) AS x * 2")
+        sandbox.release(first)
+        other = sandbox.connect(settings={"pandas_analyze_sample": 8}, reuse=True)
+        again = sandbox.connect(settings=settings, reuse=True)
+        assert again is first and other is not first
+        assert _catalog(again) == []
+        with pytest.raises(duckdb.CatalogException):
+            again.execute("SELECT * FROM _incoming")
+        assert again.execute("SELECT current_setting('pandas_analyze_sample')").fetchone() == (7,)
+        assert again.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+        with pytest.raises(duckdb.Error, match="configuration"):
+            again.execute("SET enable_external_access = true")
+        sandbox.release(again)
+        sandbox.release(other)
+        # Without reuse=True, or a database file: never from the spares.
+        plain = sandbox.connect(settings=settings)
+        assert plain is not first
+        plain.close()
+    # Leaving closes the spares.
+    with pytest.raises(duckdb.ConnectionException):
+        first.execute("SELECT 1")
+
+
+def test_a_connection_not_back_to_new_is_closed_not_kept() -> None:
+    """A schema created or another one in use is nothing `release` drops: such a connection is
+    closed, and the next command gets a new one."""
+    from usertrack import sandbox
+
+    with sandbox.keep_connections():
+        for statement in ("CREATE SCHEMA elsewhere", "CREATE SEQUENCE ids"):
+            con = sandbox.connect(reuse=True)
+            con.execute(statement)
+            sandbox.release(con)
+            with pytest.raises(duckdb.ConnectionException):
+                con.execute("SELECT 1")
+            fresh = sandbox.connect(reuse=True)
+            assert fresh is not con
+            fresh.close()
+        con = sandbox.connect(reuse=True)
+        con.execute("ATTACH ':memory:' AS other")
+        con.execute("USE other")
+        sandbox.release(con)
+        with pytest.raises(duckdb.ConnectionException):
+            con.execute("SELECT 1")
+
+
+def test_outside_keep_connections_release_closes() -> None:
+    from usertrack import sandbox
+
+    con = sandbox.connect(reuse=True)
+    sandbox.release(con)
+    with pytest.raises(duckdb.ConnectionException):
+        con.execute("SELECT 1")
+    with sandbox.keep_connections():
+        assert sandbox.connect(reuse=True) is not con
+
+
 # --------------------------------------------------------------------------------------------
 # Reading a rule with DuckDB's parser
 

@@ -151,8 +151,12 @@ def connect(
     settings: Mapping[str, Any] | None = None,
     read_paths: Iterable[Path | str] = (),
     write_dirs: Iterable[Path | str] = (),
+    reuse: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A sandboxed DuckDB connection: in memory, or on the database file `path`.
+
+    `reuse`: an in-memory connection the caller gives back with `release` (not `close`), which
+    within `keep_connections` is emptied and handed out again by the next such `connect`.
 
     `settings` are applied before the configuration is locked (memory_limit,
     pandas_analyze_sample, ...): a later SET fails. `read_paths` (files) and `write_dirs`
@@ -176,6 +180,14 @@ def connect(
         # while external access is on: open, allow, then switch access off before any other SQL.
         config["enable_external_access"] = True
     database = str(path) if path is not None else ":memory:"
+    # An in-memory database reached by no file: one a command of this process gave back
+    # (`release`), emptied, when keep_connections is on.
+    spare_key = None
+    if reuse and path is None and not read_only and not allowed_paths and not allowed_dirs:
+        spare_key = tuple(sorted((k, str(v)) for k, v in config.items() if k != "temp_directory"))
+        spare = _take_spare(spare_key)
+        if spare is not None:
+            return spare
     con = duckdb.connect(database, read_only=read_only, config=config)
     try:
         row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
@@ -201,10 +213,123 @@ def connect(
         # not accepted in the connect config.
         con.execute("SET enable_progress_bar = false")
         con.execute("SET lock_configuration = true")
+        if spare_key is not None and _spares is not None:
+            _fresh[id(con)] = (spare_key, _state(con), con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+# --------------------------------------------------------------------------------------------
+# Connections kept for the next command of a long-running process (the MCP server): opening an
+# in-memory database costs 10-15 ms of CPU (40-50 ms on a loaded machine, on the critical path
+# of a warm `segments` call); emptying one a command is done with, about 1 ms.
+
+_spares: dict[tuple[Any, ...], list[duckdb.DuckDBPyConnection]] | None = None
+# id of each connection `connect` opened while keeping: its key and its state when new.
+_fresh: dict[int, tuple[tuple[Any, ...], tuple[Any, ...], duckdb.DuckDBPyConnection]] = {}
+_spares_lock = threading.Lock()
+_MAX_SPARES = 2  # per kind of connection: a command holds one at a time
+
+# Everything SQL on a connection can create or change without a setting (the configuration is
+# locked): what a connection given back must show exactly as it did when new.
+_STATE_SQL = """
+SELECT list(row(kind, db, sch, name) ORDER BY kind, db, sch, name) FROM (
+    SELECT 'table' AS kind, database_name AS db, schema_name AS sch, table_name AS name
+        FROM duckdb_tables()
+    UNION ALL SELECT 'view', database_name, schema_name, view_name
+        FROM duckdb_views() WHERE NOT internal
+    UNION ALL SELECT 'function', database_name, schema_name, function_name
+        FROM duckdb_functions() WHERE NOT internal
+    UNION ALL SELECT 'sequence', database_name, schema_name, sequence_name FROM duckdb_sequences()
+    UNION ALL SELECT 'index', database_name, schema_name, index_name FROM duckdb_indexes()
+    UNION ALL SELECT 'type', database_name, schema_name, type_name
+        FROM duckdb_types() WHERE NOT internal
+    UNION ALL SELECT 'schema', database_name, schema_name, '' FROM duckdb_schemas()
+    UNION ALL SELECT 'database', database_name, '', '' FROM duckdb_databases()
+    UNION ALL SELECT 'now', current_database(), current_schema(), current_setting('search_path')
+)
+"""
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    rows = con.execute(_STATE_SQL).fetchall()
+    return tuple(map(str, rows[0][0] or [])) if rows else ()
+
+
+@contextlib.contextmanager
+def keep_connections() -> Iterator[None]:
+    """Within: an in-memory connection given back with `release` is emptied and handed out again
+    by the next `connect` with the same configuration, instead of opening a new database. One
+    that cannot be brought back to exactly its new state (anything left in its catalog, another
+    schema in use) is closed instead. All are closed on leaving."""
+    global _spares
+    with _spares_lock:
+        _spares = {}
+    try:
+        yield
+    finally:
+        with _spares_lock:
+            kept, _spares = _spares, None
+            _fresh.clear()
+        for cons in (kept or {}).values():
+            for con in cons:
+                with contextlib.suppress(Exception):
+                    con.close()
+
+
+def _take_spare(key: tuple[Any, ...]) -> duckdb.DuckDBPyConnection | None:
+    with _spares_lock:
+        if _spares is None or not _spares.get(key):
+            return None
+        con = _spares[key].pop()
+        return con
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Done with `con` (from `connect`): closed, or kept for the next command (keep_connections),
+    every table, view and macro it holds dropped first."""
+    with _spares_lock:
+        known = _fresh.get(id(con)) if _spares is not None else None
+    if known is None or known[2] is not con or not _emptied(con, known[1]):
+        with _spares_lock:
+            _fresh.pop(id(con), None)
+        con.close()
+        return
+    with _spares_lock:
+        if _spares is not None and len(_spares.setdefault(known[0], [])) < _MAX_SPARES:
+            _spares[known[0]].append(con)
+            return
+        _fresh.pop(id(con), None)
+    con.close()
+
+
+def _emptied(con: duckdb.DuckDBPyConnection, new: tuple[Any, ...]) -> bool:
+    """Drop what commands create (tables, views, registered objects, macros) and tell whether
+    `con` is now exactly as it was when new."""
+    try:
+        listed = con.execute(
+            "SELECT 'TABLE', database_name, schema_name, table_name, temporary FROM duckdb_tables()"
+            " UNION ALL SELECT 'VIEW', database_name, schema_name, view_name, temporary"
+            " FROM duckdb_views() WHERE NOT internal"
+            " UNION ALL SELECT 'MACRO', database_name, schema_name, function_name, false"
+            " FROM duckdb_functions() WHERE NOT internal AND function_type = 'macro'"
+            " UNION ALL SELECT 'MACRO TABLE', database_name, schema_name, function_name, false"
+            " FROM duckdb_functions() WHERE NOT internal AND function_type = 'table_macro'"
+        ).fetchall()
+        for kind, db, schema, name, temporary in listed:
+            if kind == "VIEW" and temporary:
+                with contextlib.suppress(Exception):
+                    con.unregister(name)  # con.register's (an Arrow table)
+            con.execute(f"DROP {kind} IF EXISTS {_ident(db)}.{_ident(schema)}.{_ident(name)}")
+        return _state(con) == new
+    except Exception:
+        return False
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 _T = TypeVar("_T")
@@ -225,7 +350,7 @@ def connect_while(work: Callable[[], _T], **options: Any) -> tuple[duckdb.DuckDB
             value = work()
         except BaseException:
             with contextlib.suppress(Exception):
-                opened.result().close()
+                release(opened.result())
             raise
         return opened.result(), value
 

@@ -255,12 +255,16 @@ _kept: dict[tuple[Any, ...], tuple[DemoWorkspace | None, dict[str, Source]]] | N
 def keep_open() -> Iterator[None]:
     """Within: `open_workspace` hands out again the sources it opened before with the same
     settings, and `Workspace.close` leaves them open (a process that answers many commands, the
-    MCP server: the demo's PostgreSQL connection and event store stay warm). All are closed on
-    leaving, or by `drop_kept`."""
+    MCP server: the demo's PostgreSQL connection and event store stay warm), and the in-memory
+    DuckDB connections commands give back are emptied and used again (`sandbox.keep_connections`).
+    All are closed on leaving; the sources also by `drop_kept`."""
+    from usertrack.sandbox import keep_connections
+
     global _kept
     _kept = {}
     try:
-        yield
+        with keep_connections():
+            yield
     finally:
         drop_kept()
         _kept = None

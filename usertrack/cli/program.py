@@ -228,13 +228,16 @@ def _internal_error(e: BaseException) -> NoReturn:
 
 # Set by `main`: what a command leaves behind only to be freed (the classification's in-memory
 # DuckDB database: 0.02 s at 100,000 users). The process then ends without freeing it
-# (`_exit_without_teardown`); a command run in-process (the tests) frees it as usual.
+# (`_exit_without_teardown`); a command run in-process (the MCP server, the tests) gives it
+# back now (`release`: the MCP server empties it for its next command).
 _left_to_exit: list[Any] | None = None
 
 
 def leave_to_exit(resource: Any) -> None:
     if _left_to_exit is not None:
         _left_to_exit.append(resource)
+    else:
+        resource.close()
 
 
 def main(argv: list[str] | None = None) -> Any:

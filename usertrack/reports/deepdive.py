@@ -299,12 +299,12 @@ def deep_dive(
         kind: [(key, q, resolve_params(q, given, now_value=as_of)) for key, q, given in items]
         for kind, items in work.items()
     }
-    from usertrack.sandbox import connect_while
+    from usertrack.sandbox import connect_while, release
     from usertrack.segments.profiles import PROFILE_SETTINGS
 
     # This deep dive's own DuckDB (closed below), opened while the queries run.
     con, results = connect_while(
-        lambda: run_by_source(ws.sources, jobs, progress), settings=PROFILE_SETTINGS
+        lambda: run_by_source(ws.sources, jobs, progress), settings=PROFILE_SETTINGS, reuse=True
     )
     try:
         _profile(ws, con, results, as_of, norm, excluded)
@@ -333,7 +333,7 @@ def deep_dive(
             for row in _renamed(cause_summary(con)):
                 groups[row.pop("level")].append(FailureGroup(**row))
     finally:
-        con.close()
+        release(con)
 
     neon_items = _neon_timeline(results.get("neon/user_timeline"))
     events = results.get("posthog/user_events")

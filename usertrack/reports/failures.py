@@ -731,7 +731,7 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
-    from usertrack.sandbox import connect_while
+    from usertrack.sandbox import connect_while, release
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
@@ -744,7 +744,7 @@ def failure_report(
     }
     # The DuckDB that categorizes them opened while the queries run.
     con, results = connect_while(
-        lambda: run_by_source({"neon": ws.sources["neon"]}, jobs, progress)
+        lambda: run_by_source({"neon": ws.sources["neon"]}, jobs, progress), reuse=True
     )
     try:
         rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
@@ -761,7 +761,7 @@ def failure_report(
             "SELECT count(DISTINCT email) FROM categorized"
         ).fetchone() or (0,)
     finally:
-        con.close()
+        release(con)
     trend = trend_result.as_dicts()
     standout_days(trend)
     totals = {

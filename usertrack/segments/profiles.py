@@ -43,7 +43,9 @@ class ProfileRun:
     columns: list[str] = field(default_factory=list)
 
     def close(self) -> None:
-        self.con.close()
+        from usertrack.sandbox import release
+
+        release(self.con)
 
 
 def exclude_pattern(domains: Iterable[str]) -> str:
@@ -393,11 +395,11 @@ def _run_and_load(
     opening it would otherwise hold back the first query)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.sandbox import connect
+    from usertrack.sandbox import connect, release
 
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
-        opened = loader.submit(connect, settings=PROFILE_SETTINGS)
+        opened = loader.submit(connect, settings=PROFILE_SETTINGS, reuse=True)
 
         def load(key: str, result: Result) -> str:
             return load_result(opened.result(), library.get(key), result)
@@ -413,14 +415,14 @@ def _run_and_load(
         except BaseException:
             loader.shutdown(cancel_futures=True)  # and wait for the load under way, if any
             if not opened.cancelled() and opened.exception() is None:
-                opened.result().close()
+                release(opened.result())
             raise
         try:
             # The first failure in query order, as when the results were loaded one after
             # another.
             return con, results, {key: loads[key].result() for key in results}
         except BaseException:
-            con.close()
+            release(con)
             raise
 
 
@@ -449,7 +451,9 @@ def build_profiles(
         if "email" not in columns:
             raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
     except BaseException:
-        con.close()
+        from usertrack.sandbox import release
+
+        release(con)
         raise
     return ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
 

@@ -238,10 +238,13 @@ class Classification:
         return self.con
 
     def close(self) -> None:
-        """Let go of the DuckDB connection; rows already fetched stay."""
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        """Let go of the DuckDB connection (`sandbox.release`: the MCP server empties it and uses
+        it again); rows already fetched stay."""
+        from usertrack.sandbox import release
+
+        con, self.con = self.con, None
+        if con is not None:
+            release(con)
 
 
 def load_segments(path: Path) -> SegmentsFile:
