@@ -490,14 +490,13 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return con.execute(
         "SELECT 'table', table_name FROM duckdb_tables()"
         " UNION ALL SELECT 'view', view_name FROM duckdb_views() WHERE NOT internal"
-        " UNION ALL SELECT 'macro', function_name FROM duckdb_functions() WHERE NOT internal"
     ).fetchall()
 
 
 def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() -> None:
     """The MCP server's warm calls: an in-memory database costs 10-15 ms to open, so a
     connection a command gives back (`release`) serves the next one, with nothing of the first
-    command left in it: no table, view, registered object or macro, the same sandbox."""
+    command left in it: no table, view or registered object, the same sandbox."""
     import pyarrow as pa
 
     from usertrack import sandbox
@@ -510,7 +509,6 @@ def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() ->
         first.execute("CREATE TABLE profile AS SELECT * FROM _incoming")
         first.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS n")
         first.execute("CREATE VIEW joined AS SELECT * FROM profile")
-        first.execute("CREATE MACRO twice(x) AS x * 2")
         sandbox.release(first)
         other = sandbox.connect(settings={"pandas_analyze_sample": 8}, reuse=True)
         again = sandbox.connect(settings=settings, reuse=True)
@@ -534,26 +532,28 @@ def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() ->
 
 
 def test_a_connection_not_back_to_new_is_closed_not_kept() -> None:
-    """A schema created or another one in use is nothing `release` drops: such a connection is
-    closed, and the next command gets a new one."""
+    """A schema created or another database in use is nothing emptying drops: the next
+    `connect` closes such a connection and opens a new one."""
     from usertrack import sandbox
 
     with sandbox.keep_connections():
-        for statement in ("CREATE SCHEMA elsewhere", "CREATE SEQUENCE ids"):
+        for statements in (
+            ["CREATE SCHEMA elsewhere"],
+            ["CREATE SEQUENCE ids"],
+            ["ATTACH ':memory:' AS other", "USE other"],
+        ):
             con = sandbox.connect(reuse=True)
-            con.execute(statement)
+            for statement in statements:
+                con.execute(statement)
             sandbox.release(con)
-            with pytest.raises(duckdb.ConnectionException):
-                con.execute("SELECT 1")
             fresh = sandbox.connect(reuse=True)
             assert fresh is not con
-            fresh.close()
-        con = sandbox.connect(reuse=True)
-        con.execute("ATTACH ':memory:' AS other")
-        con.execute("USE other")
-        sandbox.release(con)
-        with pytest.raises(duckdb.ConnectionException):
-            con.execute("SELECT 1")
+            with pytest.raises(duckdb.ConnectionException):
+                con.execute("SELECT 1")
+            assert fresh.execute("SELECT current_database(), current_schema()").fetchall() == [
+                ("memory", "main")
+            ]
+            sandbox.release(fresh)
 
 
 def test_outside_keep_connections_release_closes() -> None:
