@@ -556,6 +556,24 @@ def test_a_connection_not_back_to_new_is_closed_not_kept() -> None:
             sandbox.release(fresh)
 
 
+def test_a_connection_never_given_back_is_not_held_by_the_keeping() -> None:
+    """`segments --changes` never gives its classification's connection back: it must go with
+    its last reference (with its tables), not live on in the server for its whole run."""
+    import gc
+    import weakref
+
+    from usertrack import sandbox
+
+    with sandbox.keep_connections():
+        con = sandbox.connect(reuse=True)
+        con.execute("CREATE TABLE big AS SELECT range AS n FROM range(1000)")
+        gone = weakref.ref(con)
+        del con
+        gc.collect()
+        assert gone() is None
+        assert sandbox._fresh == {}
+
+
 def test_outside_keep_connections_release_closes() -> None:
     from usertrack import sandbox
 

@@ -36,6 +36,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -214,7 +215,7 @@ def connect(
         con.execute("SET enable_progress_bar = false")
         con.execute("SET lock_configuration = true")
         if spare_key is not None and _spares is not None:
-            _fresh[id(con)] = (spare_key, _state(con)[0], con)
+            _fresh[id(con)] = (spare_key, _state(con)[0], _forgotten_with(con))
     except BaseException:
         con.close()
         raise
@@ -235,8 +236,9 @@ def connect(
 
 _spares: dict[tuple[Any, ...], list[duckdb.DuckDBPyConnection]] | None = None
 # id of each connection `connect(reuse=True)` opened while keeping: its key, its state when new
-# and itself (an id is unique only while its object lives).
-_fresh: dict[int, tuple[tuple[Any, ...], tuple[Any, ...], duckdb.DuckDBPyConnection]] = {}
+# and a weak reference to it (an id is unique only while its object lives; one never given back,
+# `segments --changes`'s, goes with its last reference, as it did before).
+_fresh: dict[int, tuple[tuple[Any, ...], tuple[Any, ...], weakref.ref[Any]]] = {}
 _spares_lock = threading.Lock()
 _MAX_SPARES = 2  # per kind of connection: a command holds one at a time
 
@@ -264,6 +266,11 @@ SELECT (
     )
 )
 """
+
+
+def _forgotten_with(con: duckdb.DuckDBPyConnection) -> weakref.ref[Any]:
+    key = id(con)
+    return weakref.ref(con, lambda _ref: _fresh.pop(key, None))
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -319,12 +326,12 @@ def release(con: duckdb.DuckDBPyConnection) -> None:
         if (
             _spares is not None
             and known is not None
-            and known[2] is con
+            and known[2]() is con
             and len(_spares.setdefault(known[0], [])) < _MAX_SPARES
         ):
             _spares[known[0]].append(con)
             return
-        if known is not None and known[2] is con:
+        if known is not None and known[2]() is con:
             _fresh.pop(id(con), None)
     con.close()
 
