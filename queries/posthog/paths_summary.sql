@@ -17,7 +17,8 @@
 -- them; locally the same figures come from the events in numpy). Kept events as path_events.sql
 -- keeps them; per person in time order (ties by node), a sequence starts at the first event and
 -- after a gap of 30 minutes or more, and a node equal to the one before it in its sequence
--- collapses into it (`w`, `s`: lagInFrame and a running sum). Each sequence is cut from its
+-- collapses into it (`w`, `o`: lagInFrame and a running sum). Each sequence is then one row
+-- (`g`: its nodes and their places, gathered once, rather than windows per event) and is cut from its
 -- first {path_from} node ('' for none: its first node) and, with a {path_to}, up to the first
 -- such node after that (sequences without them are left out), to its first (or, with an end,
 -- last) {path_steps} nodes: n1..n20 ('' past the end). Each sequence then counts once per kind
@@ -76,112 +77,103 @@ FROM (
                     [c.n1, c.n2, c.n3, c.n4, c.n5, c.n6, c.n7, c.n8, c.n9, c.n10, c.n11, c.n12, c.n13, c.n14, c.n15, c.n16, c.n17, c.n18, c.n19, c.n20] AS path
                 FROM (
                     SELECT
-                        if(countIf(h.rel = 0) > 0, 1, 0) AS held,
-                        if(countIf(h.node = {path_from}) > 0, 1, 0) AS has_from,
-                        if(countIf(h.node = {path_to}) > 0, 1, 0) AS has_to,
-                        coalesce(maxIf(h.node, h.rel = 0), '') AS entry,
-                        coalesce(maxIf(h.node, h.pos = h.exit_pos), '') AS exit,
-                        coalesce(maxIf(h.node, h.rel = 0), '') AS n1,
-                        coalesce(maxIf(h.node, h.rel = 1), '') AS n2,
-                        coalesce(maxIf(h.node, h.rel = 2), '') AS n3,
-                        coalesce(maxIf(h.node, h.rel = 3), '') AS n4,
-                        coalesce(maxIf(h.node, h.rel = 4), '') AS n5,
-                        coalesce(maxIf(h.node, h.rel = 5), '') AS n6,
-                        coalesce(maxIf(h.node, h.rel = 6), '') AS n7,
-                        coalesce(maxIf(h.node, h.rel = 7), '') AS n8,
-                        coalesce(maxIf(h.node, h.rel = 8), '') AS n9,
-                        coalesce(maxIf(h.node, h.rel = 9), '') AS n10,
-                        coalesce(maxIf(h.node, h.rel = 10), '') AS n11,
-                        coalesce(maxIf(h.node, h.rel = 11), '') AS n12,
-                        coalesce(maxIf(h.node, h.rel = 12), '') AS n13,
-                        coalesce(maxIf(h.node, h.rel = 13), '') AS n14,
-                        coalesce(maxIf(h.node, h.rel = 14), '') AS n15,
-                        coalesce(maxIf(h.node, h.rel = 15), '') AS n16,
-                        coalesce(maxIf(h.node, h.rel = 16), '') AS n17,
-                        coalesce(maxIf(h.node, h.rel = 17), '') AS n18,
-                        coalesce(maxIf(h.node, h.rel = 18), '') AS n19,
-                        coalesce(maxIf(h.node, h.rel = 19), '') AS n20
+                        k.held AS held,
+                        k.has_from AS has_from,
+                        k.has_to AS has_to,
+                        if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.first)), '') AS entry,
+                        if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.exit_pos)), '') AS exit,
+                        if(k.held = 1 AND k.first + 0 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 0)), '') AS n1,
+                        if(k.held = 1 AND k.first + 1 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 1)), '') AS n2,
+                        if(k.held = 1 AND k.first + 2 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 2)), '') AS n3,
+                        if(k.held = 1 AND k.first + 3 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 3)), '') AS n4,
+                        if(k.held = 1 AND k.first + 4 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 4)), '') AS n5,
+                        if(k.held = 1 AND k.first + 5 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 5)), '') AS n6,
+                        if(k.held = 1 AND k.first + 6 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 6)), '') AS n7,
+                        if(k.held = 1 AND k.first + 7 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 7)), '') AS n8,
+                        if(k.held = 1 AND k.first + 8 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 8)), '') AS n9,
+                        if(k.held = 1 AND k.first + 9 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 9)), '') AS n10,
+                        if(k.held = 1 AND k.first + 10 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 10)), '') AS n11,
+                        if(k.held = 1 AND k.first + 11 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 11)), '') AS n12,
+                        if(k.held = 1 AND k.first + 12 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 12)), '') AS n13,
+                        if(k.held = 1 AND k.first + 13 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 13)), '') AS n14,
+                        if(k.held = 1 AND k.first + 14 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 14)), '') AS n15,
+                        if(k.held = 1 AND k.first + 15 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 15)), '') AS n16,
+                        if(k.held = 1 AND k.first + 16 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 16)), '') AS n17,
+                        if(k.held = 1 AND k.first + 17 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 17)), '') AS n18,
+                        if(k.held = 1 AND k.first + 18 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 18)), '') AS n19,
+                        if(k.held = 1 AND k.first + 19 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 19)), '') AS n20
                     FROM (
                         SELECT
-                            f.node AS node,
-                            f.pos AS pos,
-                            f.exit_pos AS exit_pos,
-                            f.person AS person,
-                            f.seq AS seq,
-                            if(f.pos >= f.first AND f.pos <= f.last_in, f.pos - f.first, -1) AS rel
-                        FROM (
-                        SELECT
-                            q.person AS person,
-                            q.seq AS seq,
-                            q.node AS node,
-                            q.pos AS pos,
-                            q.lo AS lo,
-                            if({path_to} = '', q.lo, greatest(q.lo, q.hit + 1 - {path_steps})) AS first,
-                            if({path_to} = '', least(q.lo + {path_steps} - 1, q.stop), q.hit) AS last_in,
-                            if({path_to} = '', q.stop, q.hit) AS exit_pos
+                            s.nodes AS nodes,
+                            s.places AS places,
+                            s.has_from AS has_from,
+                            s.has_to AS has_to,
+                            if(s.lo > 0 AND ({path_to} = '' OR s.hit > 0), 1, 0) AS held,
+                            if({path_to} = '', s.lo, greatest(s.lo, s.hit + 1 - {path_steps})) AS first,
+                            if({path_to} = '', least(s.lo + {path_steps} - 1, s.stop), s.hit) AS last_in,
+                            if({path_to} = '', s.stop, s.hit) AS exit_pos
                         FROM (
                             SELECT
-                                r.person AS person,
-                                r.seq AS seq,
-                                r.node AS node,
-                                r.pos AS pos,
-                                r.lo AS lo,
-                                r.stop AS stop,
-                                min(if(r.node = {path_to} AND r.pos >= r.lo, r.pos, NULL))
-                                    OVER (PARTITION BY r.person, r.seq) AS hit
+                                g.nodes AS nodes,
+                                g.places AS places,
+                                g.has_from AS has_from,
+                                g.has_to AS has_to,
+                                g.lo AS lo,
+                                g.stop AS stop,
+                                coalesce(arrayElement(arraySort(arrayFilter(t -> t >= g.lo, g.to_places)), 1), 0) AS hit
                             FROM (
                                 SELECT
-                                    o.person AS person,
-                                    o.seq AS seq,
-                                    o.node AS node,
-                                    o.pos AS pos,
-                                    min(if({path_from} = '' OR o.node = {path_from}, o.pos, NULL))
-                                        OVER (PARTITION BY o.person, o.seq) AS lo,
-                                    max(o.pos) OVER (PARTITION BY o.person, o.seq) AS stop
-                                FROM (
-                                        SELECT
-                                            w.person AS person,
-                                            w.at AS at,
-                                            w.node AS node,
-                                            sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
-                                                OVER (PARTITION BY w.person ORDER BY w.at, w.node
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
-                                            toInt64(row_number() OVER (PARTITION BY w.person ORDER BY w.at, w.node
-                                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
-                                        FROM (
-                                            SELECT
-                                                e.person AS person,
-                                                e.at AS at,
-                                                e.node AS node,
-                                                row_number() OVER (PARTITION BY e.person ORDER BY e.at, e.node
-                                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
-                                                lagInFrame(e.at) OVER (PARTITION BY e.person ORDER BY e.at, e.node
-                                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
-                                                lagInFrame(e.node) OVER (PARTITION BY e.person ORDER BY e.at, e.node
-                                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
-                                            FROM (
-                                                SELECT
-                                                    person_id AS person,
-                                                    timestamp AS at,
-                                                    if(event = '$pageview', properties.$pathname, event) AS node
-                                                FROM events
-                                                WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-                                                  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
-                                                  AND timestamp >= toDateTime({since}, 'UTC')
-                                                  AND timestamp <= toDateTime({until}, 'UTC')
-                                                  AND timestamp <= toDateTime({as_of}, 'UTC')
-                                                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                                                  AND {filters}
-                                            ) AS e
-                                        ) AS w
-                                        WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
-                                           OR w.node != w.previous_node
-                                ) AS o
-                            ) AS r
-                        ) AS q
-                    ) AS f
-                    ) AS h
-                    GROUP BY h.person, h.seq
+                                    groupArray(o.node) AS nodes,
+                                    groupArray(o.pos) AS places,
+                                    if(countIf(o.node = {path_from}) > 0, 1, 0) AS has_from,
+                                    if(countIf(o.node = {path_to}) > 0, 1, 0) AS has_to,
+                                    if({path_from} = '', min(o.pos),
+                                       if(countIf(o.node = {path_from}) > 0, minIf(o.pos, o.node = {path_from}), 0)) AS lo,
+                                    max(o.pos) AS stop,
+                                    groupArrayIf(o.pos, o.node = {path_to}) AS to_places
+                FROM (
+                        SELECT
+                            w.person AS person,
+                            w.at AS at,
+                            w.node AS node,
+                            sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
+                                OVER (PARTITION BY w.person ORDER BY w.at, w.node
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
+                            toInt64(row_number() OVER (PARTITION BY w.person ORDER BY w.at, w.node
+                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
+                        FROM (
+                            SELECT
+                                e.person AS person,
+                                e.at AS at,
+                                e.node AS node,
+                                row_number() OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
+                                lagInFrame(e.at) OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
+                                lagInFrame(e.node) OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
+                            FROM (
+                                SELECT
+                                    person_id AS person,
+                                    timestamp AS at,
+                                    if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
+                                FROM events
+                                WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
+                                  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+                                  AND timestamp >= toDateTime({since}, 'UTC')
+                                  AND timestamp <= toDateTime({until}, 'UTC')
+                                  AND timestamp <= toDateTime({as_of}, 'UTC')
+                                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                                  AND {filters}
+                            ) AS e
+                        ) AS w
+                        WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
+                           OR w.node != w.previous_node
+                ) AS o
+                                GROUP BY o.person, o.seq
+                            ) AS g
+                        ) AS s
+                    ) AS k
                 ) AS c
             ) AS p
         ) AS x
