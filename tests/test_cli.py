@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -36,31 +35,6 @@ def test_segments_table_on_the_demo(demo_home: Path) -> None:
         assert name in result.stdout and action in result.stdout
     notice = [line for line in result.stderr.splitlines() if "demo" in line]
     assert len(notice) == 1 and "DATABASE_URL" in notice[0]
-
-
-def test_segments_table_imports_rich_while_the_queries_run(
-    demo_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The table's rendering module (rich: about 0.1 s) is imported on a side thread while the
-    queries run, not after them; json, csv and md never ask for it."""
-    import importlib
-    import threading
-
-    asked: list[tuple[str, str]] = []
-    real = importlib.import_module
-
-    def spy(name: str, package: str | None = None) -> Any:
-        asked.append((threading.current_thread().name, name))
-        return real(name, package)
-
-    monkeypatch.setattr(importlib, "import_module", spy)
-    table = run(["segments"], demo_home)
-    assert table.exit_code == 0, table.stderr
-    assert ("usertrack-import", "usertrack.rendering.terminal") in asked
-    asked.clear()
-    for fmt in ("json", "csv", "md"):
-        assert run(["segments", "--format", fmt], demo_home).exit_code == 0
-    assert not [name for _, name in asked if name == "usertrack.rendering.terminal"]
 
 
 def test_segments_json_shape_on_the_demo(demo_home: Path) -> None:

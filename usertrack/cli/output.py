@@ -58,20 +58,6 @@ def spinner(first: str) -> Iterator[Callable[[str], None]]:
         yield progress
 
 
-def import_ahead(module: str) -> None:
-    """Import `module` on a thread of its own, while the command waits for its queries: the
-    answer's rendering then finds it imported (rich's tables: about 0.1 s, otherwise paid after
-    the queries). A failure is left to the command's own import, which raises it."""
-    import importlib
-    import threading
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
-
-    threading.Thread(target=load, name="usertrack-import", daemon=True).start()
-
-
 def safe(message: str) -> str:
     from usertrack.rendering.style import terminal_text
 

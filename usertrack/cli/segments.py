@@ -10,15 +10,7 @@ import typer
 
 from usertrack.cli.context import check_as_of, check_segment, open_command_workspace
 from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
-from usertrack.cli.output import (
-    answer_console,
-    choose_format,
-    emit,
-    import_ahead,
-    probe_out,
-    say,
-    spinner,
-)
+from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
 from usertrack.cli.program import app, handle_errors, leave_to_exit
 from usertrack.errors import UsageError
 
@@ -87,10 +79,6 @@ def segments(
                 refresh=refresh,
                 settings=settings,
             )
-            if chosen == "table":
-                # rich, on a side thread while the queries run (not before: opening the
-                # workspace is this thread's own Python work, which it would only slow down)
-                import_ahead("usertrack.rendering.terminal")
             try:
                 if segment is not None:
                     check_segment(ws, segment)
