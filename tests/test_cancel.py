@@ -255,8 +255,16 @@ def test_ctrl_c_stops_both_sources_at_once(
     stuck: FakePostHog, handmade_db: str, tmp_path: Path
 ) -> None:
     env = cli_env(tmp_path, stuck, handmade_db)
+    # Ctrl-C as from a shell: SIGINT at its default. A process that ignores SIGINT passes that on
+    # to its children, and Python then never installs KeyboardInterrupt; the test process has
+    # been seen ignoring it (SigIgn 0x6: SIGINT and SIGQUIT) after earlier tests in the same
+    # run, so the child resets it and execs usertrack (same pid).
+    shell_like = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+        " os.execv(sys.executable, [sys.executable, '-m', 'usertrack', 'segments', '--refresh'])"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "usertrack", "segments", "--refresh"],
+        [sys.executable, "-c", shell_like],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
