@@ -256,9 +256,10 @@ def test_ctrl_c_stops_both_sources_at_once(
 ) -> None:
     env = cli_env(tmp_path, stuck, handmade_db)
     # Ctrl-C as from a shell: SIGINT at its default. A process that ignores SIGINT passes that on
-    # to its children, and Python then never installs KeyboardInterrupt; the test process has
-    # been seen ignoring it (SigIgn 0x6: SIGINT and SIGQUIT) after earlier tests in the same
-    # run, so the child resets it and execs usertrack (same pid).
+    # to its children, and Python then never installs KeyboardInterrupt. A non-interactive shell
+    # starts a background command (`cmd &`) with SIGINT and SIGQUIT ignored (POSIX; SigIgn 0x6 in
+    # /proc), which is how the test run itself may be started, so the child resets SIGINT and
+    # execs usertrack (same pid).
     shell_like = (
         "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
         " os.execv(sys.executable, [sys.executable, '-m', 'usertrack', 'segments', '--refresh'])"
