@@ -179,3 +179,27 @@ def test_failures_are_categorized_while_the_trend_query_runs(
     answer = call(server, "failures", days=21)
     assert seen == [True]
     assert answer == cli_json(demo_home, "failures", "--days", "21", "-f", "json")
+
+
+def test_a_long_list_is_cut_without_parsing_what_is_left_out(
+    server: dict[str, Any], demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`segments` cut to max_items: the answer and the note are those of cutting the CLI's
+    whole JSON, and no text as long as the whole answer is parsed to make them."""
+    from usertrack import mcp_server
+
+    whole = cli_json(demo_home, "segments", "-f", "json", "--no-save")
+    expected, notes = mcp_server.limited(json.loads(whole), 7)
+    assert notes[0].startswith("users: 7 of ")
+    parsed: list[int] = []
+    real = json.loads
+
+    def loads(text: Any, *args: Any, **kw: Any) -> Any:
+        parsed.append(len(text))
+        return real(text, *args, **kw)
+
+    monkeypatch.setattr(json, "loads", loads)
+    answer, note = mcp_server.call(server["tools"]["segments"], {"max_items": 7})
+    assert answer == json.dumps(expected, indent=2, ensure_ascii=False)
+    assert note.startswith(f"Lists cut to max_items=7: {'; '.join(notes[:10])}")
+    assert parsed and max(parsed) < len(whole) / 10
