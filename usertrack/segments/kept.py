@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 Workspace = Any
 
 MAX_KEPT = 4
-MAX_KEPT_USERS = 400_000
+MAX_KEPT_USERS = 200_000  # the newest is kept whatever its size
 
 _kept: OrderedDict[tuple[Any, ...], Classification] | None = None
 _lock = threading.Lock()
