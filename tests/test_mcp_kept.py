@@ -89,6 +89,19 @@ def test_user_reads_everyones_classification_kept_by_segments(
     assert set(server["ran"]) >= PROFILE_QUERIES
     assert past == cli_json(demo_home, "user", emails[0], "--as-of", "2026-11-01", "-f", "json")
 
+    # The demo's data written again (its event store's time changed): nothing kept is used.
+    import os
+
+    store = demo_home / "demo" / "events.duckdb"
+    st = store.stat()
+    try:
+        os.utime(store, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        again = call(server, "user", email=emails[1])
+        assert set(server["ran"]) >= PROFILE_QUERIES
+        assert again == cli_json(demo_home, "user", emails[1], "-f", "json")
+    finally:
+        os.utime(store, ns=(st.st_atime_ns, st.st_mtime_ns))
+
     # Rules edited after `segments`: the kept classification is not theirs.
     rules = tmp_path / "segments.yaml"
     rules.write_text((REPO / "segments.yaml").read_text())
