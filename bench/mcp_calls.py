@@ -7,7 +7,9 @@ Markdown table.
 The server runs in its own process, as an assistant starts it. Each row is a tool call's wall
 time at the client (request sent to answer read): the first call (the server opens its sources,
 cold), then warm calls (the sources open) with arguments not asked before, then the same calls
-again (answered from memory while no file they read changes).
+again (answered from memory while no file they read changes). On Linux, each call's CPU time in
+the server's process (all its threads: user + system, from /proc) is given beside: what a call
+costs the machine, steadier than wall time on a shared one.
 """
 
 from __future__ import annotations
@@ -26,12 +28,36 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _server_cpu() -> float | None:
+    """CPU seconds (user + system) of this process's children so far: the server's (Linux)."""
+    try:
+        children = [
+            pid
+            for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+        total = 0.0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+CPU: dict[str, list[float]] = {}
+
+
 async def _timed(client: Any, name: str, arguments: dict[str, Any]) -> tuple[float, Any]:
+    before = _server_cpu()
     start = time.perf_counter()
     result = await client.call_tool(name, arguments)
     elapsed = time.perf_counter() - start
+    after = _server_cpu()
     if result.is_error:
         raise SystemExit(f"{name} {arguments}: {result.content[0].text}")
+    if before is not None and after is not None:
+        CPU.setdefault(name, []).append(after - before)
     return elapsed, result
 
 
@@ -68,12 +94,22 @@ async def measure(home: Path, rounds: int) -> list[tuple[str, str]]:
             calls.append(("segments", {"as_of": str(end - timedelta(days=i + 1))}))
             calls.append(("user", {"email": email}))
             calls.append(("failures", {"days": 20 + i}))
+        CPU.clear()
         for name, arguments in calls:
             warm[name].append((await _timed(client, name, arguments))[0])
+        fresh = {name: CPU.get(name, []) for name in warm}
         for name, arguments in calls:
             again[name].append((await _timed(client, name, arguments))[0])
     for name in warm:
         rows.append((f"warm `{name}`, new arguments ({len(warm[name])} calls)", _range(warm[name])))
+    for name, spent in fresh.items():
+        if spent:
+            rows.append(
+                (
+                    f"server CPU of a warm `{name}`, new arguments",
+                    f"median {_s(statistics.median(spent))}",
+                )
+            )
     for name in again:
         rows.append(
             (f"warm `{name}`, asked before ({len(again[name])} calls)", _range(again[name]))

@@ -717,3 +717,29 @@ def test_a_query_text_is_checked_once_and_a_refused_one_every_time(
         with pytest.raises(sandbox.UnsafeSQLError):
             sandbox.check_query(bad, ["joined"], con)
     assert parsed == [good, good, bad, bad]
+
+
+def test_a_held_connection_is_given_back_only_when_let_go() -> None:
+    """The MCP server keeps a classification's DuckDB for `user` (usertrack.segments.kept): its
+    command's `release` leaves it open and untouched, not emptied for the next command, until
+    the keeper lets go of it; then it goes back to the spares as any other."""
+    from usertrack import sandbox
+
+    with sandbox.keep_connections():
+        held = sandbox.connect(reuse=True)
+        held.execute("CREATE TABLE classified AS SELECT 'a@x.io' AS email")
+        sandbox.hold(held)
+        sandbox.release(held)  # the command is done with it
+        other = sandbox.connect(reuse=True)
+        assert other is not held
+        assert held.execute("SELECT email FROM classified").fetchone() == ("a@x.io",)
+        sandbox.release(other)
+        sandbox.let_go(held)
+        first, second = sandbox.connect(reuse=True), sandbox.connect(reuse=True)
+        assert held in (first, second)  # given back, and emptied
+        assert _catalog(held) == []
+        # Let go before its command released it: its command's release gives it back.
+        sandbox.hold(first)
+        sandbox.let_go(first)
+        sandbox.release(first)
+        assert sandbox.connect(reuse=True) is first

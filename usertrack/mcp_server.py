@@ -312,9 +312,25 @@ _run_lock = threading.Lock()
 _KEEP_SOURCES = frozenset({0, EXIT_USAGE, 3, 6, 9})
 
 
+class _Capture(io.StringIO):
+    """A command's stdout, and the last text written to it that knows its own pieces
+    (`export.ListedJson`)."""
+
+    listed: str | None = None
+
+    def write(self, s: str) -> int:
+        self.listed = s if hasattr(s, "items") and hasattr(s, "head") else None
+        return super().write(s)
+
+    def answer(self) -> str:
+        """What was written; the ListedJson itself when it was all that was written."""
+        text = self.getvalue()
+        return self.listed if self.listed is not None and self.listed == text else text
+
+
 @contextlib.contextmanager
-def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
-    out, err = io.StringIO(), io.StringIO()
+def _captured() -> Iterator[tuple[_Capture, io.StringIO]]:
+    out, err = _Capture(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield out, err
 
@@ -340,7 +356,7 @@ def run_command(argv: list[str], quiet: bool = True) -> tuple[int, str, str]:
         status = code if isinstance(code, int) else (0 if code is None else 1)
         if status not in _KEEP_SOURCES:
             drop_kept()  # a source that failed is opened afresh by the next call
-    return status, out.getvalue(), err.getvalue()
+    return status, out.answer(), err.getvalue()
 
 
 def error_text(code: int, stderr: str) -> str:
@@ -352,6 +368,28 @@ def error_text(code: int, stderr: str) -> str:
     ]
     text = "\n".join(lines) or f"usertrack: error: the command failed (exit {code})"
     return redact(f"{text}\n(exit code {code})")
+
+
+def cut_answer(out: str, max_items: int) -> tuple[Any, list[str]]:
+    """`limited(json.loads(out), max_items)`. When `out` is a ListedJson whose listed items are
+    more than `max_items` (segments' users), only its head and the items kept are parsed: the
+    same document and notes, without parsing thousands of users to keep 50."""
+    items: list[str] | None = getattr(out, "items", None)
+    key = getattr(out, "key", None)
+    if items is None or not max_items or len(items) <= max_items:
+        return limited(json.loads(out), max_items)
+    head = json.loads(getattr(out, "head"))  # noqa: B009  (a ListedJson's)
+    if not isinstance(head, dict) or not head or list(head)[-1] != key or head[key] != []:
+        return limited(json.loads(out), max_items)
+    document, notes = limited(head, max_items)
+    notes.append(f"{key}: {max_items} of {len(items)}")
+    kept = []
+    for i, item in enumerate(items[:max_items]):
+        value, inner = limited(json.loads(item), max_items, f"{key}[{i}]")
+        kept.append(value)
+        notes.extend(inner)
+    document[key] = kept
+    return document, notes
 
 
 def limited(value: Any, max_items: int, path: str = "") -> tuple[Any, list[str]]:
@@ -466,8 +504,7 @@ def call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     extra = [redact("\n".join(said))] if tool.spec.act and said else []
     if tool.spec.text or not out.strip():
         return [out, *extra]
-    document = json.loads(out)
-    cut, notes = limited(document, max_items)
+    cut, notes = cut_answer(out, max_items)
     if not notes:
         return [out, *extra]
     note = (

@@ -302,6 +302,11 @@ def keep_connections() -> Iterator[None]:
                     con.close()
 
 
+def keeping() -> bool:
+    """Whether this process keeps connections (within keep_connections: the MCP server)."""
+    return _spares is not None
+
+
 def _take_spare(key: tuple[Any, ...]) -> duckdb.DuckDBPyConnection | None:
     """A connection given back with this configuration, emptied; None when there is none."""
     while True:
@@ -320,8 +325,13 @@ def _take_spare(key: tuple[Any, ...]) -> duckdb.DuckDBPyConnection | None:
 
 def release(con: duckdb.DuckDBPyConnection) -> None:
     """Done with `con` (from `connect`): kept for the next command within keep_connections (when
-    opened with reuse=True), closed otherwise."""
+    opened with reuse=True), closed otherwise. A connection `hold` holds is released only when
+    `let_go` lets go of it."""
     with _spares_lock:
+        held = _held.get(id(con))
+        if held is not None and held[0] is con:
+            held[1] = True  # its command is done with it; its holder is not
+            return
         known = _fresh.get(id(con)) if _spares is not None else None
         if (
             _spares is not None
@@ -334,6 +344,26 @@ def release(con: duckdb.DuckDBPyConnection) -> None:
         if known is not None and known[2]() is con:
             _fresh.pop(id(con), None)
     con.close()
+
+
+# Connections held beyond the command that opened them (the MCP server's kept classifications,
+# usertrack.segments.kept): id -> [the connection, whether its command released it].
+_held: dict[int, list[Any]] = {}
+
+
+def hold(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep `con` open and untouched after its command releases it, until `let_go`."""
+    with _spares_lock:
+        _held[id(con)] = [con, False]
+
+
+def let_go(con: duckdb.DuckDBPyConnection) -> None:
+    """No longer hold `con`: released now if its command released it already (given back to
+    keep_connections, or closed), else by its command as usual."""
+    with _spares_lock:
+        held = _held.pop(id(con), None)
+    if held is not None and held[0] is con and held[1]:
+        release(con)
 
 
 def _emptied(con: duckdb.DuckDBPyConnection, new: tuple[Any, ...]) -> bool:
@@ -737,3 +767,8 @@ def _check_relations(tree: Any, sql: str, first_line: int, allowed: set[str]) ->
 def _location(node: dict[str, Any]) -> int:
     loc = node.get("query_location")
     return loc if isinstance(loc, int) and 0 <= loc < 2**62 else 0  # 2**64 - 1: no location
+
+
+def parse_tree(sql: str) -> dict[str, Any]:
+    """DuckDB's parse tree of `sql` (json_serialize_sql: parsed, never run)."""
+    return _serialize(sql, None)

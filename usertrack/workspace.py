@@ -150,6 +150,9 @@ class Workspace:
         warning = self.warn_if_past(as_of, result.current_only)
         if warning:
             result.warnings = (*result.warnings, warning)
+        from usertrack.segments.kept import keep
+
+        keep(self, as_of, result)  # for `user` in a process that keeps them (the MCP server)
         return result
 
     def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
@@ -255,15 +258,17 @@ _kept: dict[tuple[Any, ...], tuple[DemoWorkspace | None, dict[str, Source]]] | N
 def keep_open() -> Iterator[None]:
     """Within: `open_workspace` hands out again the sources it opened before with the same
     settings, and `Workspace.close` leaves them open (a process that answers many commands, the
-    MCP server: the demo's PostgreSQL connection and event store stay warm), and the in-memory
-    DuckDB connections commands give back are emptied and used again (`sandbox.keep_connections`).
-    All are closed on leaving; the sources also by `drop_kept`."""
+    MCP server: the demo's PostgreSQL connection and event store stay warm), the in-memory
+    DuckDB connections commands give back are emptied and used again (`sandbox.keep_connections`),
+    and on the demo the classifications of everyone are kept for `user`
+    (`usertrack.segments.kept`). All are closed on leaving; the sources also by `drop_kept`."""
     from usertrack.sandbox import keep_connections
+    from usertrack.segments.kept import keeping
 
     global _kept
     _kept = {}
     try:
-        with keep_connections():
+        with keep_connections(), keeping():
             yield
     finally:
         drop_kept()

@@ -106,6 +106,17 @@ def selected_users(result: Classification, segment: str | None) -> list[dict[str
     return result.members(segment) if segment else result.users
 
 
+class ListedJson(str):
+    """JSON text of an object whose last key holds a list written one item per line, with the
+    pieces it was joined from: `head`, the same text with that list empty (`"key": []`), and
+    `items`, the text of each item. Equal to the text; what the MCP server reads to cut a
+    long list to its first items without parsing the others (`mcp_server.cut_answer`)."""
+
+    head: str
+    key: str
+    items: list[str]
+
+
 def to_json(result: Classification, segment: str | None = None) -> str:
     segments = [s for s in result.segments if segment is None or s.id == segment]
     summary = [
@@ -119,14 +130,13 @@ def to_json(result: Classification, segment: str | None = None) -> str:
     lines.append(",\n".join("    " + _compact(s) for s in summary))
     lines.append("  ],")
     users = _user_lines(result, segment)
-    if users:
-        lines.append('  "users": [')
-        lines.append(",\n".join(users))
-        lines.append("  ]")
-    else:
-        lines.append('  "users": []')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    head = "\n".join([*lines, '  "users": []', "}"]) + "\n"
+    if not users:
+        return head
+    lines += ['  "users": [', ",\n".join(users), "  ]", "}"]
+    text = ListedJson("\n".join(lines) + "\n")
+    text.head, text.key, text.items = head, "users", users
+    return text
 
 
 def _compact(value: Any) -> str:

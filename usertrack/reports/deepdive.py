@@ -267,12 +267,17 @@ def deep_dive(
     if re.search(excluded, norm):
         raise not_found(ws, norm, as_of, progress)
 
+    from usertrack.segments.kept import kept, user_rows
+
+    # Everyone's classification at this moment, kept by an earlier command of this process
+    # (the MCP server's `segments`): the person's row is read there, not computed again.
+    everyone = kept(ws, as_of)
     base = {"as_of": as_of, "exclude_pattern": excluded}
     deep = {**base, "email": norm, "days": days}
     work: dict[str, list[tuple[str, Query, dict[str, Any]]]] = {k: [] for k in ws.sources}
     for kind in ws.sources:
         for query in ws.library.in_folder(kind, per_user=True):
-            if query.insight is None:
+            if query.insight is None and everyone is None:
                 work[kind].append(
                     (f"profile:{query.id}", one_user_query(query), {**base, FILTER_PARAM: norm})
                 )
@@ -307,12 +312,19 @@ def deep_dive(
         lambda: run_by_source(ws.sources, jobs, progress), settings=PROFILE_SETTINGS, reuse=True
     )
     try:
-        _profile(ws, con, results, as_of, norm, excluded)
-        if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
-            raise not_found(ws, norm, as_of, progress)
-        classification = classify(ws.rules, con, as_of)
+        if everyone is None:
+            _profile(ws, con, results, as_of, norm, excluded)
+            if con.execute("SELECT count(*) FROM profile").fetchone() != (1,):
+                raise not_found(ws, norm, as_of, progress)
+            classification = classify(ws.rules, con, as_of)
+            users = classification.users
+        else:
+            classification = everyone
+            users = user_rows(everyone, norm)
+            if len(users) != 1:
+                raise not_found(ws, norm, as_of, progress)
         ws.warn_if_past(as_of, tuple(c for c in ws.current_only() if c in classification.columns))
-        user = classification.users[0]
+        user = users[0]
         profile = {c: user[c] for c in classification.columns}
         segments = []
         for seg in classification.segments:

@@ -731,7 +731,9 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
-    from usertrack.sandbox import connect_while, release
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from usertrack.sandbox import connect, release
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
@@ -742,27 +744,39 @@ def failure_report(
             for name in ("neon/failures", "neon/failure_trend")
         ]
     }
-    # The DuckDB that categorizes them opened while the queries run.
-    con, results = connect_while(
-        lambda: run_by_source({"neon": ws.sources["neon"]}, jobs, progress), reuse=True
-    )
-    try:
-        rows, trend_result = results["neon/failures"], results["neon/failure_trend"]
+
+    def summarize(rows: Result) -> tuple[Any, ...]:
+        con = opened.result()
         if progress:
             progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
         categorize(spec, con, rows)
-        categories = category_summary(con, spec)
-        # Both levels in one query, each in its order (level, then failures and cause).
-        causes = cause_summary(con)
-        workflow = [_without_level(r) for r in causes if r["level"] == "workflow"]
-        tool = [_without_level(r) for r in causes if r["level"] == "tool"]
-        tools = failing_tools(con)
-        (users_with_failures,) = con.execute(
-            "SELECT count(DISTINCT email) FROM categorized"
-        ).fetchone() or (0,)
-    finally:
-        release(con)
-    trend = trend_result.as_dicts()
+        # Both levels of causes in one query, each in its order (level, failures, cause).
+        found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
+        return (*found, con.execute("SELECT count(DISTINCT email) FROM categorized").fetchone())
+
+    summarized: list[Future[tuple[Any, ...]]] = []
+
+    def arrived(key: str, got: Result) -> None:
+        if key == "neon/failures":
+            summarized.append(worker.submit(summarize, got))
+
+    # One worker opens the DuckDB while the queries run, then categorizes and summarizes the
+    # failures as soon as they arrive, while the trend's query still runs.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-categorize") as worker:
+        import duckdb  # noqa: F401  (imported on this thread: never on two at once)
+
+        opened = worker.submit(connect, reuse=True)
+        try:
+            results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress, arrived)
+            categories, causes, tools, (users_with_failures,) = summarized[0].result()
+        finally:
+            # A query that failed: the summary under way, if any, ends before its DuckDB goes.
+            worker.shutdown(cancel_futures=True)
+            if not opened.cancelled() and opened.exception() is None:
+                release(opened.result())
+    workflow = [_without_level(r) for r in causes if r["level"] == "workflow"]
+    tool = [_without_level(r) for r in causes if r["level"] == "tool"]
+    trend = results["neon/failure_trend"].as_dicts()
     standout_days(trend)
     totals = {
         "runs": sum(int(r["runs"] or 0) for r in trend),

@@ -78,6 +78,7 @@ def run_per_user_queries(
     params: Mapping[str, Any],
     progress: Progress | None = None,
     arrived: Arrived | None = None,
+    arrow_over: int | None = None,
 ) -> dict[str, Result]:
     """Run every per-user query of each source folder; the sources run concurrently."""
     jobs: dict[str, list[Job]] = {
@@ -87,7 +88,7 @@ def run_per_user_queries(
         ]
         for kind in sources
     }
-    return run_by_source(sources, jobs, progress, arrived)
+    return run_by_source(sources, jobs, progress, arrived, arrow_over)
 
 
 def run_by_source(
@@ -95,13 +96,15 @@ def run_by_source(
     jobs: Mapping[str, list[Job]],
     progress: Progress | None = None,
     arrived: Arrived | None = None,
+    arrow_over: int | None = None,
 ) -> dict[str, Result]:
     """Run every source's jobs, the sources at once, each on as many threads as it runs queries
     side by side (`lanes`: one for PostHog, one per query for PostgreSQL up to its connection
     bound), so a command takes about as long as its slowest query, not the sum. Each source's
     lanes take its jobs in order; the results come back in job order, whatever order they
     finished in. `arrived` is called with each result as soon as it is fetched, on the thread
-    that fetched it.
+    that fetched it. A per-user result of more than `arrow_over` rows (default LARGE_RESULT)
+    comes as Arrow from a source that can give it.
 
     The first failure (or Ctrl-C) cancels the others: their queries are cancelled on the
     database, their retry, throttle and poll waits end at once (see
@@ -115,6 +118,7 @@ def run_by_source(
     from usertrack.sources.base import CancelToken, cancel_scope
 
     token = CancelToken()
+    over = LARGE_RESULT if arrow_over is None else arrow_over
     kinds = [k for k in jobs if jobs[k]]
     # Per source: the index of its next job, taken under `taking` by whichever lane is free.
     taking = threading.Lock()
@@ -138,7 +142,7 @@ def run_by_source(
                 if progress:
                     progress(f"running {query.id} on {source.description}")
                 if query.per_user and getattr(source, "arrow_results", False):
-                    result = source.run(query, values, arrow_over=LARGE_RESULT)  # type: ignore[call-arg]
+                    result = source.run(query, values, arrow_over=over)  # type: ignore[call-arg]
                 else:
                     result = source.run(query, values)
                 if arrived:
@@ -220,8 +224,13 @@ LARGE_RESULT = 20_000
 PROFILE_SETTINGS = {"pandas_analyze_sample": LARGE_RESULT}
 
 
-def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) -> str:
-    """Store one per-user result as a DuckDB table keyed by normalized email; return its name."""
+def load_result(
+    con: duckdb.DuckDBPyConnection, query: Query, result: Result, *, typed: bool = False
+) -> str:
+    """Store one per-user result as a DuckDB table keyed by normalized email; return its name.
+
+    `typed`: a result of more than SMALL_RESULT rows goes as Arrow columns whatever its size
+    (pyarrow imported already: the MCP server, see `_run_and_load`)."""
     if "email" not in result.columns:
         raise QueryError(
             f"per-user query {query.id} ({query.path}) returns no 'email' column"
@@ -252,7 +261,7 @@ def load_result(con: duckdb.DuckDBPyConnection, query: Query, result: Result) ->
     if result.arrow is not None:
         con.register("_incoming", result.arrow)
         incoming = "_incoming"
-    elif len(result.rows) <= LARGE_RESULT:
+    elif len(result.rows) <= LARGE_RESULT and not typed:
         # Typed from every row: the connection was opened with pandas_analyze_sample =
         # LARGE_RESULT (PROFILE_SETTINGS), as its configuration is locked afterwards.
         con.register("_incoming", _object_arrays(result))
@@ -395,21 +404,34 @@ def _run_and_load(
     opening it would otherwise hold back the first query)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.sandbox import connect, release
+    from usertrack.sandbox import connect, keeping, release
 
+    # In a process that answers many commands (the MCP server), every result of more than a
+    # few rows travels as Arrow: pyarrow's import (0.2 s) is paid once, then the events store
+    # hands over its columns typed, and rows from PostgreSQL are typed in C++ instead of DuckDB
+    # looking at each Python value (the same tables: see posthog_local._ARROW_TYPES).
+    typed = keeping()
+    if typed:
+        import pyarrow  # noqa: F401  (on this thread: never on two at once)
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=PROFILE_SETTINGS, reuse=True)
 
         def load(key: str, result: Result) -> str:
-            return load_result(opened.result(), library.get(key), result)
+            return load_result(opened.result(), library.get(key), result, typed=typed)
 
         def arrived(key: str, result: Result) -> None:
             loads[key] = loader.submit(load, key, result)
 
         try:
             results = run_per_user_queries(
-                library, sources, as_of=as_of, params=params, progress=progress, arrived=arrived
+                library,
+                sources,
+                as_of=as_of,
+                params=params,
+                progress=progress,
+                arrived=arrived,
+                arrow_over=SMALL_RESULT if typed else None,
             )
             con = opened.result()
         except BaseException:
