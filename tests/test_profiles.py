@@ -82,12 +82,19 @@ def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert con.execute(f'SELECT n FROM "{table}" ORDER BY email').fetchall() == [(1.0,), (2.5,)]
 
 
-def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> None:
-    """Past `arrow_over` rows the local PostHog engine answers an Arrow table (the first rows
-    fetched in Python, the rest by DuckDB), typed as the row path types them; loaded, it is the
-    same table as the rows would make."""
+@pytest.mark.parametrize("pyarrow_loaded", [False, True])
+def test_the_local_engine_hands_large_results_over_as_arrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pyarrow_loaded: bool
+) -> None:
+    """Past `arrow_over` rows the local PostHog engine answers an Arrow table (without pyarrow
+    loaded, the first rows fetched in Python and the rest by DuckDB; with it, all of it by
+    DuckDB), typed as the row path types them; loaded, it is the same table as the rows would
+    make."""
+    from usertrack.sources import posthog_local
     from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
+
+    monkeypatch.setattr(posthog_local, "_pyarrow_loaded", lambda: pyarrow_loaded)
 
     store = tmp_path / "events.duckdb"
     write_events(

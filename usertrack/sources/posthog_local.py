@@ -153,6 +153,11 @@ def _arrow_rows(
     return pa.concat_tables([first, rest])
 
 
+def _pyarrow_loaded() -> bool:
+    """Whether pyarrow is imported already (then Arrow costs a result no import)."""
+    return "pyarrow" in sys.modules
+
+
 def _rows_of(table: Any) -> list[tuple[Any, ...]]:
     """An Arrow table of _ARROW_TYPES back as rows: the Python values DuckDB's fetch gives for
     those types (int, float, str, list of str, date, naive datetime, None), with booleans
@@ -274,7 +279,7 @@ class LocalPostHogSource:
                 types = [str(d[1]) for d in description]
                 table = None
                 if arrow_over is not None and all(t in _ARROW_TYPES for t in types):
-                    if "pyarrow" in sys.modules:
+                    if _pyarrow_loaded():
                         # Loaded already (another result needed it): the whole result as
                         # Arrow, made by DuckDB in C++, and a small one back into rows, rather
                         # than arrow_over + 1 rows as Python values first, which a large
