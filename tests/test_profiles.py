@@ -82,12 +82,19 @@ def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert con.execute(f'SELECT n FROM "{table}" ORDER BY email').fetchall() == [(1.0,), (2.5,)]
 
 
-def test_the_local_engine_hands_large_results_over_as_arrow(tmp_path: Path) -> None:
-    """Past `arrow_over` rows the local PostHog engine answers an Arrow table (the first rows
-    fetched in Python, the rest by DuckDB), typed as the row path types them; loaded, it is the
-    same table as the rows would make."""
+@pytest.mark.parametrize("pyarrow_loaded", [False, True])
+def test_the_local_engine_hands_large_results_over_as_arrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pyarrow_loaded: bool
+) -> None:
+    """Past `arrow_over` rows the local PostHog engine answers an Arrow table (without pyarrow
+    loaded, the first rows fetched in Python and the rest by DuckDB; with it, all of it by
+    DuckDB), typed as the row path types them; loaded, it is the same table as the rows would
+    make."""
+    from usertrack.sources import posthog_local
     from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
+
+    monkeypatch.setattr(posthog_local, "_pyarrow_loaded", lambda: pyarrow_loaded)
 
     store = tmp_path / "events.duckdb"
     write_events(
@@ -208,3 +215,69 @@ def test_a_few_rows_load_in_one_statement_and_leave_nothing_behind() -> None:
     assert rows == [("user0@acme.io", None), ("user1@acme.io", 1), ("user2@acme.io", 2)]
     tables = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
     assert tables == [(table,)]
+
+
+def test_with_pyarrow_loaded_the_local_engine_makes_no_python_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once pyarrow is imported (another result needed it), a result comes from DuckDB as
+    Arrow whole: none of it is made into Python values first (the head of arrow_over + 1 rows
+    that a large result then made into Arrow again). A small one comes back as the rows the
+    row path gives, value for value, every type the Arrow path takes included."""
+    import pyarrow  # noqa: F401  (loaded, as after a large PostgreSQL result)
+
+    from usertrack.sources import posthog_local
+    from usertrack.sources.eventstore import write_events
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    store = tmp_path / "events.duckdb"
+    write_events(
+        store,
+        lambda con: (
+            """
+            SELECT 'e' || i AS uuid, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS event,
+                   'd' || (i % 30) AS distinct_id, 'p' || (i % 30) AS person_id,
+                   TIMESTAMP '2026-11-01' + INTERVAL (i * 61) SECOND AS timestamp,
+                   json_object('template_name', 'T' || (i % 3)) AS properties,
+                   json_object('email', 'User' || (i % 30) || '@Acme.io') AS person_properties
+            FROM range(90) AS t(i)"""
+        ),
+    )
+    query = Query(
+        name="per_person",
+        folder="posthog",
+        path=Path("per_person.sql"),
+        sql="SELECT person.properties.email AS email, count() AS events,"
+        " toInt32(countIf(event = 'a')) AS a_events, max(timestamp) AS last_at,"
+        " toDate(min(timestamp)) AS first_day, countIf(event = 'a') > 1 AS many_a,"
+        " if(count() > 2, NULL, 'few') AS note,"
+        " groupUniqArray(properties.template_name) AS templates, avg(1.5) AS score"
+        " FROM events GROUP BY email ORDER BY email",
+        description="d",
+        returns="per-user",
+    )
+
+    def no_head(*args: object) -> None:
+        raise AssertionError("a Python head was made")
+
+    source = LocalPostHogSource(store)
+    try:
+        as_rows = source.run(query, {})
+        monkeypatch.setattr(posthog_local, "_arrow_rows", no_head)
+        small = source.run(query, {}, arrow_over=30)
+        large = source.run(query, {}, arrow_over=7)
+    finally:
+        source.close()
+    assert small.arrow is None and large.rows == [] and large.arrow.num_rows == 30
+    assert small.columns == as_rows.columns and large.arrow.column_names == as_rows.columns
+    assert len(as_rows.rows) == 30
+
+    def canonical(rows: list[tuple]) -> list[tuple]:  # the lists' order is the engine's
+        return [tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows]
+
+    assert canonical(small.rows) == canonical(as_rows.rows)
+    assert [tuple(map(type, row)) for row in small.rows] == [
+        tuple(map(type, row)) for row in as_rows.rows
+    ]
+    assert canonical(posthog_local._rows_of(large.arrow)) == canonical(as_rows.rows)
+    assert {row[5] for row in small.rows} == {0, 1}  # booleans as 0/1, as on PostHog

@@ -201,3 +201,47 @@ def test_rules_are_checked_once_per_version_and_profile_shape(tmp_path: Path) ->
     narrower.execute("CREATE TABLE profile AS SELECT 'a@x.io' AS email, 'x' AS run_count")
     with pytest.raises(SegmentsFileError, match="rule is not valid: Binder Error"):
         check_rules(spec, narrower, datetime(2026, 11, 16))
+
+
+def test_a_large_segment_is_ordered_as_far_as_asked(tmp_path: Path) -> None:
+    """`classify` orders each segment's first ORDERED_AHEAD members (what a table shows) and
+    counts every member; the rest of the order is made when something asks for it, and is the
+    full sort's, ties broken by email as always."""
+    from datetime import datetime
+
+    from usertrack.segments.rules import ORDERED_AHEAD
+
+    n = ORDERED_AHEAD * 3 + 7
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE profile AS SELECT printf('u%05d@x.io', (i * 7919) % $n) AS email,"
+        " (i % 13)::INTEGER AS run_count FROM range($n) r(i)",
+        {"n": n},
+    )
+    body = (
+        "segments:\n"
+        "  - {id: busy, name: Busy, action: A, rule: run_count > 2, order: run_count DESC}\n"
+        "  - {id: few, name: Few, action: A, rule: run_count = 12}\n"
+    )
+    spec = load_segments(seg_file(tmp_path, body))
+    result = classify(spec, con, datetime(2026, 11, 16))
+    expected = [
+        email
+        for (email,) in con.execute(
+            "SELECT email FROM profile WHERE run_count > 2 ORDER BY run_count DESC, email"
+        ).fetchall()
+    ]
+    few = sorted(
+        e for (e,) in con.execute("SELECT email FROM profile WHERE run_count = 12").fetchall()
+    )
+    assert result.counts == {"busy": len(expected), "few": len(few)}
+    assert len(expected) > ORDERED_AHEAD >= len(few)
+    assert len(result._order["busy"]) == ORDERED_AHEAD  # not every member yet
+    shown = result.members_of(["busy", "few"], 5)
+    assert [u["email"] for u in shown["busy"]] == expected[:5]
+    assert [u["email"] for u in shown["few"]] == few[:5]
+    assert [u["email"] for u in result.members("busy")] == expected
+    assert [u["email"] for u in result.members("busy", ORDERED_AHEAD + 1)] == expected[
+        : ORDERED_AHEAD + 1
+    ]
+    assert [u["email"] for u in result.members("few")] == few
