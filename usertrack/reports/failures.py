@@ -92,7 +92,15 @@ class FailureRules:
 
 
 def load_failure_rules(path: Path) -> FailureRules:
-    """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses."""
+    """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses.
+
+    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    from usertrack.filecache import parsed
+
+    return parsed("failure rules", path, _load_failure_rules)
+
+
+def _load_failure_rules(path: Path) -> FailureRules:
     doc, top_line = read_rule_mapping(
         path,
         RulesFileError,

@@ -248,7 +248,15 @@ class Classification:
 
 
 def load_segments(path: Path) -> SegmentsFile:
-    """Read and check segments.yaml's shape; `check_rules` checks rules against the profile."""
+    """Read and check segments.yaml's shape; `check_rules` checks rules against the profile.
+
+    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    from usertrack.filecache import parsed
+
+    return parsed("segments", path, _load_segments)
+
+
+def _load_segments(path: Path) -> SegmentsFile:
     doc, top_line = read_rule_mapping(
         path, SegmentsFileError, "segments file", "a mapping with a 'segments' list", _TOP_KEYS
     )
