@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
+from usertrack.filecache import parsed
 from usertrack.reports.failure_rows import (
     FAILURE_COLUMNS,
     columns_and_tuples,
@@ -83,8 +84,6 @@ def load_failure_rules(path: Path) -> FailureRules:
     """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses.
 
     Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
-    from usertrack.filecache import parsed
-
     return parsed("failure rules", path, _load_failure_rules)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError, first_line
+from usertrack.filecache import parsed
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
@@ -251,8 +252,6 @@ def load_segments(path: Path) -> SegmentsFile:
     """Read and check segments.yaml's shape; `check_rules` checks rules against the profile.
 
     Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
-    from usertrack.filecache import parsed
-
     return parsed("segments", path, _load_segments)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.errors import NotFoundError, QueryFileError, UsageError
+from usertrack.filecache import parsed
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
 # The folders whose queries run alone (`usertrack query`); join/ runs inside `segments`.
@@ -188,8 +189,6 @@ def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
     A file read from disk is read once while it is unchanged (`usertrack.filecache`: the MCP
     server loads the library for every call)."""
     if text is None:
-        from usertrack.filecache import parsed
-
         return parsed(f"query {folder}", path, lambda p: _read_and_parse(p, folder))
     return _parsed(path, folder, text)
 
