@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -504,3 +504,61 @@ def test_a_few_rows_mixing_naive_and_aware_datetimes_still_load() -> None:
     finally:
         con.close()
     assert found == [(datetime(2025, 12, 31, 22, 0),), (datetime(2026, 1, 2),)]
+
+
+def test_failure_rows_as_arrow_load_the_same_table_as_arrays_and_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With pyarrow in the process (the MCP server), failure rows go to DuckDB as Arrow
+    columns: the table is the one numpy arrays and bound lists give (values and types), and
+    a column Arrow cannot type (naive and zone-aware times mixed) goes the old way."""
+    import duckdb
+    import numpy  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    from usertrack.reports import failure_rows
+
+    zone = timezone(timedelta(hours=-3))
+    rows = [
+        tool("Timeout", "read timed out", occurred_at=datetime(2026, 1, 1, 23, 30, tzinfo=zone)),
+        workflow("Traceback\nValueError: bad", occurred_at=datetime(2026, 1, 2, tzinfo=UTC)),
+        tool(None, None, occurred_at=None, duration_ms=None, credits=None),
+        tool("E", "é ✓ text", occurred_at=datetime(2026, 1, 3, tzinfo=UTC), credits=2**40),
+    ]
+    real_arrow, real_arrays = failure_rows._insert_arrow, failure_rows._insert_arrays
+    used: list[str] = []
+
+    def refuse(*args: Any, **kw: Any) -> None:
+        raise duckdb.ConversionException("refused")
+
+    def table(arrow: bool, arrays: bool) -> list[Any]:
+        def spy_arrow(*args: Any, **kw: Any) -> None:
+            used.append("arrow")
+            real_arrow(*args, **kw)
+
+        monkeypatch.setattr(failure_rows, "_insert_arrow", spy_arrow if arrow else refuse)
+        monkeypatch.setattr(failure_rows, "_insert_arrays", real_arrays if arrays else refuse)
+        con = connect()
+        try:
+            assert failure_rows.load_failures(con, rows) == len(rows)
+            found = con.execute("SELECT * FROM failure")
+            kinds = [str(d[1]) for d in found.description]
+            return [kinds, *(tuple(map(repr, r)) for r in found.fetchall())]
+        finally:
+            con.close()
+
+    as_arrow = table(arrow=True, arrays=True)
+    assert used == ["arrow"]
+    assert as_arrow == table(arrow=False, arrays=True) == table(arrow=False, arrays=False)
+    assert "datetime.datetime(2026, 1, 2, 2, 30)" in as_arrow[1]  # 23:30 at -3 is 02:30 UTC
+
+    used.clear()
+    mixed = [rows[0], tool("Y", "y", occurred_at=datetime(2026, 1, 2))]
+    monkeypatch.setattr(failure_rows, "_insert_arrow", real_arrow)
+    con = connect()
+    try:
+        assert failure_rows.load_failures(con, mixed) == 2
+        got = con.execute("SELECT occurred_at FROM failure").fetchall()
+    finally:
+        con.close()
+    assert got == [(datetime(2026, 1, 2, 2, 30),), (datetime(2026, 1, 2),)]

@@ -216,3 +216,43 @@ def test_a_long_list_is_cut_without_parsing_what_is_left_out(
     assert answer == json.dumps(expected, indent=2, ensure_ascii=False)
     assert note.startswith(f"Lists cut to max_items=7: {'; '.join(notes[:10])}")
     assert parsed and max(parsed) < len(whole) / 10
+
+
+def test_a_rules_file_edited_between_calls_is_read_again(
+    server: dict[str, Any], demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server keeps failures.yaml parsed while it is unchanged (usertrack.filecache): kept
+    across calls, and an edit that keeps the file's size and modification time is seen at the
+    next call, whose answer is the CLI's with the edited file."""
+    import os
+    import shutil
+    import time
+
+    from usertrack import filecache
+    from usertrack.reports import failures
+
+    monkeypatch.setattr(filecache, "_SETTLE_NS", 50_000_000)
+    rules = tmp_path / "failures.yaml"
+    shutil.copy(REPO / "failures.yaml", rules)
+    os.utime(rules, ns=(10**18, 10**18))
+    time.sleep(0.08)
+    parsed: list[Path] = []
+    real = failures._load_failure_rules
+
+    def load(path: Path) -> Any:
+        parsed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(failures, "_load_failure_rules", load)
+    first = call(server, "failures", days=9, failures_file=str(rules))
+    call(server, "failures", days=10, failures_file=str(rules))
+    assert len(parsed) == 1  # the second call read the kept rules
+    size = rules.stat().st_size
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace('"Infrastructure: ', '"Infrastructurx: '), encoding="utf-8")
+    os.utime(rules, ns=(10**18, 10**18))
+    assert rules.stat().st_size == size
+    answer = call(server, "failures", days=9, failures_file=str(rules))
+    assert len(parsed) == 2 and answer != first and "Infrastructurx: " in answer
+    cli = ["failures", "--days", "9", "--failures", str(rules), "-f", "json"]
+    assert answer == cli_json(demo_home, *cli)

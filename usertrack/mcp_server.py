@@ -18,6 +18,8 @@ import contextlib
 import functools
 import io
 import json
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -430,18 +432,25 @@ _memo_lock = threading.Lock()
 
 
 def _stamp(path: Path) -> tuple[Any, ...]:
-    """What changes when a file, or any file of a folder, changes."""
-    try:
-        if path.is_dir():
-            return tuple(
-                (str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-            )
-        st = path.stat()
-    except OSError:
-        return (str(path), None)
-    return (str(path), st.st_mtime_ns, st.st_size)
+    """What changes when a file, or any file of a folder, changes: one stat a file, its inode,
+    size and change time with its modification time (an edit that puts the size and the
+    modification time back still changes the change time)."""
+    from usertrack.filecache import stamp
+
+    if not path.is_dir():
+        return (str(path), stamp(path))
+    found: list[tuple[Any, ...]] = []
+    for top, dirs, names in os.walk(path):
+        dirs.sort()
+        for name in sorted(names):
+            file = os.path.join(top, name)
+            try:
+                st = os.stat(file)
+            except OSError:  # a broken link, a file gone since the listing
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found.append((file, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(found)
 
 
 def memo_key(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[Any, ...] | None:

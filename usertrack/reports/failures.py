@@ -19,13 +19,21 @@ everywhere (seed 000: "tool success is not workflow success").
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import EXIT_USAGE, UsertrackError
+from usertrack.filecache import parsed
+from usertrack.reports.failure_rows import (
+    FAILURE_COLUMNS,
+    columns_and_tuples,
+    create_failure_table,
+    load_failures,  # noqa: F401  (its public home is here too)
+    load_rows,
+)
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.standout import standout_days
 
@@ -41,26 +49,7 @@ LEVELS = ("workflow", "tool")
 UNCATEGORIZED = "Uncategorized"
 UNKNOWN_OWNER = "Unknown"
 
-# The columns of a failure row (neon/failures) and their DuckDB types;
-# `when` expressions can use any of them.
-FAILURE_COLUMNS: dict[str, str] = {
-    "level": "VARCHAR",
-    "occurred_at": "TIMESTAMP",
-    "email": "VARCHAR",
-    "tool_name": "VARCHAR",
-    "tool_provider": "VARCHAR",
-    "tool_type": "VARCHAR",
-    "error_type": "VARCHAR",
-    "error_message": "VARCHAR",
-    "run_error_log": "VARCHAR",
-    "duration_ms": "BIGINT",
-    "credits": "BIGINT",
-}
 _TEXT_FIELDS = ("error_type", "error_message", "run_error_log")
-# Up to this many failure rows go to DuckDB as bound lists, one per column; beyond, as numpy
-# object arrays. Measured on 2 cores: 5,000 rows (the 2,000-user demo's 30 days) 0.02 s as lists
-# against 0.01 s plus numpy's import (0.07 s); 200,000 rows 0.8 s against 0.25 s.
-_SMALL = 20_000
 
 
 class RulesFileError(UsertrackError):
@@ -92,7 +81,13 @@ class FailureRules:
 
 
 def load_failure_rules(path: Path) -> FailureRules:
-    """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses."""
+    """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses.
+
+    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    return parsed("failure rules", path, _load_failure_rules)
+
+
+def _load_failure_rules(path: Path) -> FailureRules:
     doc, top_line = read_rule_mapping(
         path,
         RulesFileError,
@@ -211,7 +206,7 @@ def _check_expressions(spec: FailureRules) -> None:
                 except UnsafeSQLError as e:
                     where = f"{spec.path}:{rule.line}: rule {rule.name!r}"
                     raise RulesFileError(f"{where}: {e}") from None
-        _create_failure_table(con, "failure", temp=True)
+        create_failure_table(con, "failure", temp=True)
         if _all_valid(con, spec):
             return
         columns = list(FAILURE_COLUMNS)
@@ -270,111 +265,6 @@ def _regex_problem(e: BaseException) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Categorizing
-
-
-def _create_failure_table(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    *,
-    temp: bool = False,
-    extra: Mapping[str, tuple[str, list[int]]] | None = None,
-) -> None:
-    types = {**FAILURE_COLUMNS, **{name: kind for name, (kind, _) in (extra or {}).items()}}
-    cols = ", ".join(f'"{c}" {t}' for c, t in types.items())
-    kind = "TEMP TABLE" if temp else "TABLE"
-    con.execute(f'CREATE OR REPLACE {kind} "{table}" ({cols})')
-
-
-def _columns_and_tuples(
-    rows: Result | Sequence[dict[str, Any]],
-) -> tuple[list[str], Sequence[Sequence[Any]]]:
-    if isinstance(rows, Sequence):
-        columns = list(FAILURE_COLUMNS)
-        return columns, [tuple(r.get(c) for c in columns) for r in rows]
-    return list(rows.columns), rows.rows
-
-
-def load_failures(
-    con: duckdb.DuckDBPyConnection,
-    rows: Result | Sequence[dict[str, Any]],
-    table: str = "failure",
-) -> int:
-    """Store failure rows (a query's Result, or dicts) as a DuckDB table of FAILURE_COLUMNS.
-
-    Columns a row lacks are NULL; values are cast to the table's types. Returns the row count.
-    """
-    columns, tuples = _columns_and_tuples(rows)
-    return _load(con, columns, tuples, table, {})
-
-
-def _load(
-    con: duckdb.DuckDBPyConnection,
-    columns: list[str],
-    tuples: Sequence[Sequence[Any]],
-    table: str,
-    extra: Mapping[str, tuple[str, list[int]]],
-) -> int:
-    """load_failures, and `extra` columns of usertrack's own (name: DuckDB type, values)."""
-    import sys
-
-    _create_failure_table(con, table, extra=extra)
-    n = len(tuples)
-    if n == 0:
-        return 0
-    keep = [j for j, c in enumerate(columns) if c in FAILURE_COLUMNS]
-    names = [columns[j] for j in keep] + list(extra)
-    select = ", ".join(
-        [
-            f'CAST("{c}" AS {t})' if c in columns else f"CAST(NULL AS {t})"
-            for c, t in FAILURE_COLUMNS.items()
-        ]
-        + [f'CAST("{name}" AS {kind})' for name, (kind, _) in extra.items()]
-    )
-    values = [[row[j] for row in tuples] for j in keep] + [v for _, v in extra.values()]
-    # Once numpy is in the process (the MCP server after `segments`), object arrays are the
-    # faster way at any size (5,000 rows: 0.011 s against 0.020 s as bound lists); without it
-    # and with few rows, not worth its import. Object arrays refuse a column mixing naive and
-    # zone-aware datetimes, which bound lists take: those few rows go again as lists.
-    if n <= _SMALL and "numpy" in sys.modules:
-        import duckdb
-
-        try:
-            _insert_arrays(con, table, select, names, values, extra, n)
-            return n
-        except duckdb.ConversionException:
-            pass
-    if n <= _SMALL:  # each column one bound list, unnested side by side
-        unnested = ", ".join(f'unnest(${k + 1}) AS "{name}"' for k, name in enumerate(names))
-        con.execute(f'INSERT INTO "{table}" SELECT {select} FROM (SELECT {unnested})', values)
-        return n
-    _insert_arrays(con, table, select, names, values, extra, n)
-    return n
-
-
-def _insert_arrays(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    select: str,
-    names: list[str],
-    values: list[list[Any]],
-    extra: Mapping[str, Any],
-    n: int,
-) -> None:
-    import numpy as np
-
-    data: dict[str, Any] = {}
-    for name, column in zip(names, values, strict=True):
-        if name in extra:  # numbers: a typed array, no object to look at
-            data[name] = np.asarray(column, dtype=np.int64)
-            continue
-        arr = np.empty(n, dtype=object)
-        arr[:] = column
-        data[name] = arr
-    con.register("_failures_in", data)
-    try:
-        con.execute(f'INSERT INTO "{table}" SELECT {select} FROM _failures_in')
-    finally:
-        con.unregister("_failures_in")
 
 
 def _sql_text(value: str) -> str:
@@ -461,7 +351,7 @@ def categorize(
 
     from usertrack.sandbox import time_limit
 
-    columns, tuples = _columns_and_tuples(rows)
+    columns, tuples = columns_and_tuples(rows)
     keys, distinct = _distinct_texts(columns, tuples)
     version = (spec.path, spec.rules)
     with _known_lock:
@@ -473,7 +363,9 @@ def categorize(
     seen = {t for t, _ in known}
     order = [t for t, _ in known] + [t for t in distinct if t not in seen]
     number = {t: i for i, t in enumerate(order)}
-    _load(con, columns, tuples, table, {"__t": ("INTEGER", list(map(number.__getitem__, keys)))})
+    load_rows(
+        con, columns, tuples, table, {"__t": ("INTEGER", list(map(number.__getitem__, keys)))}
+    )
 
     n = len(spec.rules)
     conditional = [(i, r) for i, r in enumerate(spec.rules) if r.when]
@@ -733,7 +625,7 @@ def failure_report(
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.sandbox import connect, release
+    from usertrack.sandbox import connect, keeping, release
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the
@@ -764,6 +656,11 @@ def failure_report(
     # failures as soon as they arrive, while the trend's query still runs.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-categorize") as worker:
         import duckdb  # noqa: F401  (imported on this thread: never on two at once)
+
+        if (
+            keeping()
+        ):  # the MCP server: the failure rows go to DuckDB as Arrow (`failure_rows.load_rows`)
+            import pyarrow  # noqa: F401
 
         opened = worker.submit(connect, reuse=True)
         try:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError, first_line
+from usertrack.filecache import parsed
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
 
@@ -273,7 +274,13 @@ class Classification:
 
 
 def load_segments(path: Path) -> SegmentsFile:
-    """Read and check segments.yaml's shape; `check_rules` checks rules against the profile."""
+    """Read and check segments.yaml's shape; `check_rules` checks rules against the profile.
+
+    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    return parsed("segments", path, _load_segments)
+
+
+def _load_segments(path: Path) -> SegmentsFile:
     doc, top_line = read_rule_mapping(
         path, SegmentsFileError, "segments file", "a mapping with a 'segments' list", _TOP_KEYS
     )

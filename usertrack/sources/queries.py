@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.errors import NotFoundError, QueryFileError, UsageError
+from usertrack.filecache import parsed
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
 # The folders whose queries run alone (`usertrack query`); join/ runs inside `segments`.
@@ -183,12 +184,20 @@ def _blank_strings_and_comments(sql: str, dialect: str) -> str:
 
 
 def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
-    """Parse one query file; raise QueryFileError with `path:line:` on any problem."""
+    """Parse one query file; raise QueryFileError with `path:line:` on any problem.
+
+    A file read from disk is read once while it is unchanged (`usertrack.filecache`: the MCP
+    server loads the library for every call)."""
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise QueryFileError(f"{path}: cannot read query file: {e}") from None
+        return parsed(f"query {folder}", path, lambda p: _read_and_parse(p, folder))
+    return _parsed(path, folder, text)
+
+
+def _read_and_parse(path: Path, folder: str) -> Query:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise QueryFileError(f"{path}: cannot read query file: {e}") from None
     return _parsed(path, folder, text)
 
 
