@@ -157,6 +157,15 @@ def _ch_type(values: list[Any]) -> str:
     if isinstance(v, date):
         return "Date"
     if isinstance(v, list | tuple):
+        # A packed column (groupArray of tuples: lists or, from DuckDB, dicts) is typed as
+        # ClickHouse types it, Array(Tuple(T1, ...)), each element by its values.
+        items = [x for xs in values if isinstance(xs, list | tuple) for x in xs]
+        rows = [list(x.values()) if isinstance(x, dict) else x for x in items]
+        if rows and all(isinstance(r, list | tuple) for r in rows):
+            width = len(rows[0])
+            if all(len(r) == width for r in rows):
+                inner = ", ".join(_ch_type([r[i] for r in rows]) for i in range(width))
+                return f"Array(Tuple({inner}))"
         return "Array(String)"
     if v is None:
         return "Nullable(Nothing)"
