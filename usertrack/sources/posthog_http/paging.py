@@ -1,7 +1,10 @@
-"""Every row of a query past PostHog's 50,000-row cap: a probe, then the whole result packed into
-at most a page of rows (one request); should PostHog refuse the packed request, OFFSET pages
-ordered by every column, keyset pages when OFFSET is refused, and per-user queries as partitions
-by a hash of the email, at most 3 at once, a full one split in two."""
+"""Every row of a query past PostHog's 50,000-row cap. A query whose rows are one per person
+(grouped by person_id or email, values.py `per_person_columns`) is sent packed at once: the whole
+result in at most a page of rows, one request, one execution. Any other query is probed first (a
+page of its rows) and packed only when that comes back full. Should PostHog refuse the packed
+request: the probe, then OFFSET pages ordered by every column, keyset pages when OFFSET is
+refused, and per-user queries as partitions by a hash of the email, at most 3 at once, a full
+one split in two."""
 
 from __future__ import annotations
 
