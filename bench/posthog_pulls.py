@@ -11,10 +11,11 @@ proportional to the people it aggregates: `--full-scan` seconds for all of them 
 synchronous limit is about 10 s). An OFFSET page, the probe and the count aggregate everyone; a
 partition `cityHash64(email) % n = k` aggregates 1/n of them, as ClickHouse pushes a WHERE on a
 GROUP BY key below the aggregation. The same per-user query file is pulled three ways by
-usertrack's PostHog HTTP source: as it pulls any result past the cap now (a probe, then the whole
-result packed into one request: rows as tuples in arrays, a full scan each), and as it pulls one
-when PostHog refuses the packed request: as a plain table (OFFSET pages, as every result was
-pulled before) and as a per-user query (partitions).
+usertrack's PostHog HTTP source: as it pulls a result of a row per person now (grouped by
+email: the whole result packed into one request at once, rows as tuples in arrays, one full
+scan), and as it pulls one when PostHog refuses the packed request: as a plain table (a probe,
+then OFFSET pages, as every result was pulled before) and as a per-user query (a probe, a count,
+then partitions).
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ only cost time.
   With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries;
   with `refuse_packed`, a packed request (usertrack's whole result as tuples in arrays,
   posthog_http/paging.py) is refused as ClickHouse refuses one over its memory limit.
-  `"refresh": "async"` (or "force_async") answers 202 with a `query_status`; the query runs at
-  once and `GET .../query/{qid}/` answers "running" `async_polls` times, then the result (or
-  `async_error`). `expire_async` makes every status record unknown (404).
+  `"refresh": "async"` (or "force_async") answers 202 with a `query_status` at once; the query
+  runs on a thread and `GET .../query/{qid}/` answers "running" `async_polls` times, then the
+  result (or `async_error`), waiting up to 10 s for the query to end (else "running" again).
+  `expire_async` makes every status record unknown (404).
 - `GET /api/projects/{id}/`: the project's name and `timezone`. `GET .../insights/{id}/` and
   `GET .../insights/?short_id=`: two canned insights (a trends one, a HogQL table one); `result`
   is null unless `refresh=blocking` (or force_blocking) is asked.
@@ -157,6 +158,15 @@ def _ch_type(values: list[Any]) -> str:
     if isinstance(v, date):
         return "Date"
     if isinstance(v, list | tuple):
+        # A packed column (groupArray of tuples: lists or, from DuckDB, dicts) is typed as
+        # ClickHouse types it, Array(Tuple(T1, ...)), each element by its values.
+        items = [x for xs in values if isinstance(xs, list | tuple) for x in xs]
+        rows = [list(x.values()) if isinstance(x, dict) else x for x in items]
+        if rows and all(isinstance(r, list | tuple) for r in rows):
+            width = len(rows[0])
+            if all(len(r) == width for r in rows):
+                inner = ", ".join(_ch_type([r[i] for r in rows]) for i in range(width))
+                return f"Array(Tuple({inner}))"
         return "Array(String)"
     if v is None:
         return "Nullable(Nothing)"
@@ -422,15 +432,25 @@ class FakePostHog:
         modifiers = q.get("modifiers") or {}
         if body.get("refresh") in ("async", "force_async"):
             qid = uuid.uuid4().hex
-            job: dict[str, Any] = {"polls_left": self.async_polls}
-            try:
-                if self.async_error:
-                    raise _error(400, "validation_error", "query_error", self.async_error)
-                job["results"] = self.execute(text, values, modifiers)
-            except _Answer as a:
-                job["error_message"] = a.body.get("detail")
+            job: dict[str, Any] = {"polls_left": self.async_polls, "done": threading.Event()}
+
+            def work() -> None:
+                # In the background, as PostHog's async queries run (a Celery task): the POST
+                # answers at once however long the query takes.
+                try:
+                    if self.async_error:
+                        raise _error(400, "validation_error", "query_error", self.async_error)
+                    job["results"] = self.execute(text, values, modifiers)
+                except _Answer as a:
+                    job["error_message"] = a.body.get("detail")
+                except Exception as e:  # a bug in the fake: PostHog's internal error
+                    job["error_message"] = repr(e)
+                finally:
+                    job["done"].set()
+
             with self.lock:
                 self.jobs[qid] = job
+            threading.Thread(target=work, name=f"fake-posthog-async-{qid}", daemon=True).start()
             status = {"id": qid, "team_id": self.project_id, "complete": False, "error": False}
             return 202, {"cache_key": f"cache_{qid}", "query_status": status}, {}
         with self.lock:
@@ -475,9 +495,14 @@ class FakePostHog:
                     f"Query {qid} not found for team {self.project_id}",
                 )
             status: dict[str, Any] = {"id": qid, "team_id": self.project_id}
+            running = {"query_status": {**status, "complete": False, "error": False}}
             if job["polls_left"] > 0:
                 job["polls_left"] -= 1
-                return 202, {"query_status": {**status, "complete": False, "error": False}}, {}
+                return 202, running, {}
+        # Past `async_polls`, the answer waits a while for the query (so a quick one is complete
+        # at the poll the tests count on), then says it is still running.
+        if not job["done"].wait(timeout=10):
+            return 202, running, {}
         if "error_message" in job:
             status.update(complete=True, error=True, error_message=job["error_message"])
             return 400, {"query_status": status}, {}

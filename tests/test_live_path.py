@@ -76,6 +76,7 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
     (or, where PostHog refuses that, by pages and partitions), and the JSON is the local one."""
     from tests.engine_compare import strip_live_only
     from usertrack.sources.posthog_http.transport import Transport
+    from usertrack.sources.posthog_http.values import per_person_columns
 
     argv = ["funnel", "--by-segment"]
     local = command_json(demo_home, argv)
@@ -98,7 +99,16 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
     assert strip_live_only(live) == strip_live_only(local)
     packed = [t for t in sent if "usertrack_packed" in t]
     paged = [t for t in sent if "OFFSET" in t or "usertrack_partition" in t]
-    # two of the segments' per-user queries (activity, MCP clicks), segment_persons and
-    # funnel_events come past 150 rows
-    assert len(packed) == 4
+    head, tail = "SELECT * FROM (\n", "\n) LIMIT 150"
+    probes = [
+        t
+        for t in sent
+        if t.startswith(head) and t.endswith(tail) and per_person_columns(t[len(head) : -len(tail)])
+    ]
+    # The queries whose rows are one per person go packed first, one request each: the
+    # segments' three per-user queries (activity, MCP clicks, UX issues), segment_persons and
+    # funnel_events (two of the per-user ones, and the other two, come past 150 rows).
+    assert len(packed) == 5
     assert bool(paged) == refuse_packed
+    # Refused, each is probed (and the four past the cap paged); else no probe at all.
+    assert len(probes) == (5 if refuse_packed else 0)

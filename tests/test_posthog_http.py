@@ -220,15 +220,15 @@ def test_a_result_past_the_cap_comes_packed_in_one_request(big: FakePostHog) -> 
     counts = dict((row[0], row[1]) for row in result.rows)
     assert counts["user0000@example.com"] == 2 and counts["user0001@example.com"] == 1
     assert all(isinstance(row[2], datetime) for row in result.rows)  # typed as unpacked rows
-    # A probe page, then the whole result as tuples in at most 250 buckets: the query runs
-    # twice, not once per page, and never with OFFSET or a sort of every column.
+    # Grouped by email (a row per person): the whole result as tuples in at most 250 buckets,
+    # sent first, so the query runs once (no probe that comes back full first), and never
+    # with OFFSET or a sort of every column.
     assert result.meta["paging"] == "packed"
-    assert result.meta["pages"] == 2
+    assert result.meta["pages"] == 1 and result.meta["requests"] == 1
     texts = big.query_texts()
-    assert len(texts) == 2
-    assert texts[0].endswith("LIMIT 250")
-    assert "groupArray(tuple(email, events, last_seen_at)) AS usertrack_packed" in texts[1]
-    assert texts[1].endswith("GROUP BY usertrack_bucket LIMIT 250")
+    assert len(texts) == 1
+    assert "groupArray(tuple(email, events, last_seen_at)) AS usertrack_packed" in texts[0]
+    assert texts[0].endswith("GROUP BY usertrack_bucket LIMIT 250")
     assert all("OFFSET" not in t and "ORDER BY" not in t for t in texts)
 
 
@@ -244,7 +244,7 @@ def test_packed_rows_keep_nulls_and_rows_sharing_a_first_column(big: FakePostHog
         result = src.run(q(sql), {})
     assert sorted(r[1] for r in result.rows) == expected_emails()
     assert sum(r[2] is None for r in result.rows) == N_USERS // 10
-    assert result.meta["paging"] == "packed" and len(big.query_texts()) == 2
+    assert result.meta["paging"] == "packed" and len(big.query_texts()) == 1
 
 
 def test_pages_when_the_packed_request_is_refused(big: FakePostHog) -> None:
@@ -255,12 +255,14 @@ def test_pages_when_the_packed_request_is_refused(big: FakePostHog) -> None:
     assert len(emails) == N_USERS
     assert sorted(emails) == expected_emails()
     assert isinstance(result.rows[0][2], datetime)
-    # A probe page, the refused packed request, then ordered pages of 250 until a short one.
+    # The refused packed request, a probe page, then ordered pages of 250 until a short one
+    # (the packed request is not asked again).
     assert result.meta["paging"] == "offset"
     assert result.meta["pages"] == 1 + 5
     texts = big.query_texts()
     assert len(texts) == 7
-    assert texts[0].endswith("LIMIT 250") and "usertrack_packed" in texts[1]
+    assert "usertrack_packed" in texts[0] and texts[1].endswith("LIMIT 250")
+    assert sum("usertrack_packed" in t for t in texts) == 1
     assert all("ORDER BY email, events, last_seen_at LIMIT 250 OFFSET" in t for t in texts[2:])
     assert big.max_in_flight <= 3
 
@@ -286,6 +288,82 @@ def test_an_ordered_result_past_the_cap_comes_in_the_pages_order_when_packed(
     assert len(packed.rows) == N_USERS
     assert [list(r) for r in packed.rows] == [list(r) for r in paged.rows]
     assert [r[0] for r in packed.rows] == expected_emails()
+
+
+def test_a_query_is_sent_packed_first_when_its_rows_are_one_per_person() -> None:
+    """The rule: one top-level SELECT grouped by person_id or email (bare or qualified), no
+    top-level ORDER BY, LIMIT or UNION, every column named; the names are the SELECT's."""
+    from usertrack.sources.posthog_http.values import per_person_columns as cols
+
+    assert cols(PER_USER_SQL) == ["email", "events", "last_seen_at"]
+    assert cols(
+        "SELECT e.person_id AS person_id, groupArray(e.at) AS `at time`, person_id\n"
+        "FROM (SELECT person_id, timestamp AS at FROM events ORDER BY at LIMIT 5) AS e\n"
+        "GROUP BY e.person_id -- ORDER BY person_id LIMIT 5"
+    ) == ["person_id", "at time", "person_id"]
+    assert cols("SELECT DISTINCT person_id FROM events GROUP BY person_id, event HAVING 1") == [
+        "person_id"
+    ]
+    assert cols(PER_USER_SQL + " ORDER BY email") is None  # its own order
+    assert cols(PER_USER_SQL + " LIMIT 10") is None  # its own bound
+    assert cols("SELECT event AS e, count() AS n FROM events GROUP BY event") is None
+    assert cols("SELECT person_id, count() FROM events GROUP BY person_id") is None  # unnamed
+    assert cols("SELECT * FROM events GROUP BY person_id") is None
+    assert cols("SELECT e.person_id FROM events AS e GROUP BY e.person_id") is None
+    assert cols("SELECT person_id AS p FROM events") is None  # not grouped
+    assert cols("SELECT person_id FROM events GROUP BY properties.email") is None
+    assert (
+        cols(
+            "SELECT person_id FROM events GROUP BY person_id UNION ALL"
+            " SELECT person_id FROM events GROUP BY person_id"
+        )
+        is None
+    )
+    assert cols("SELECT person_id FROM events GROUP BY person_id WITH TOTALS") is None
+    assert cols("SELECT 'unterminated") is None
+
+
+def test_the_packed_columns_types_are_read_from_the_packed_column() -> None:
+    from usertrack.sources.posthog_http.values import convert_rows, packed_types
+
+    named = "Array(Tuple(email Nullable(String), n UInt64, at DateTime64(6, 'UTC')))"
+    bare = "Array(Tuple(Nullable(String), UInt64, DateTime64(6, 'UTC')))"
+    want = [["email", "Nullable(String)"], ["n", "UInt64"], ["at", "DateTime64(6, 'UTC')"]]
+    for t in (named, bare):
+        assert packed_types([["usertrack_bucket", "UInt64"], ["usertrack_packed", t]], [
+            "email", "n", "at"
+        ]) == want  # fmt: skip
+    nested = "Array(Tuple(`a,b` Array(Tuple(String, Date)), c Map(String, Int64)))"
+    assert packed_types([["b", "UInt64"], ["p", nested]], ["x", "y"]) == [
+        ["x", "Array(Tuple(String, Date))"], ["y", "Map(String, Int64)"]
+    ]  # fmt: skip
+    assert packed_types([["b", "UInt64"], ["p", bare]], ["email", "n"]) is None  # 3 for 2
+    assert packed_types([["b", "UInt64"], ["p", "Array(String)"]], ["email"]) is None
+    assert packed_types(None, ["email"]) is None
+    rows = convert_rows([[None, 2, "2026-11-01T00:01:00Z"]], want, 3)
+    assert rows == [(None, 2, datetime(2026, 11, 1, 0, 1))]
+
+
+def test_a_packed_first_request_that_times_out_goes_async(big: FakePostHog) -> None:
+    big.time_out_next(1)
+    big.async_polls = 2
+    with source(big, page_size=250) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()
+    assert all(isinstance(r[2], datetime) for r in result.rows)  # types from query_status
+    assert result.meta["paging"] == "packed" and result.meta["async"] is True
+    posts = [r for r in big.requests if r["method"] == "POST"]
+    assert [p["body"].get("refresh") for p in posts] == [None, "force_async"]
+    assert all("usertrack_packed" in p["body"]["query"]["query"] for p in posts)
+
+
+def test_a_throttled_packed_first_request_is_retried_once(big: FakePostHog) -> None:
+    big.throttle(1, retry_after=0.01)
+    with source(big, page_size=250) as src:
+        result = src.run(per_user(), {"as_of": AS_OF})
+    assert sorted(r[0] for r in result.rows) == expected_emails()
+    assert result.meta["paging"] == "packed" and result.meta["retries"] == 1
+    assert len(big.query_texts()) == 2 and all("usertrack_packed" in t for t in big.query_texts())
 
 
 def test_top_level_order_is_the_querys_own_not_a_windows_or_a_subquerys() -> None:
@@ -399,9 +477,9 @@ def test_per_user_results_come_packed_without_a_count(big: FakePostHog) -> None:
     with source(big, page_size=250) as src:
         result = src.run(per_user(), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()  # every row exactly once
-    # The full probe, then one packed request: no count(), no partitions.
+    # One packed request: no probe, no count(), no partitions.
     texts = big.query_texts()
-    assert len(texts) == 2 and "usertrack_packed" in texts[1]
+    assert len(texts) == 1 and "usertrack_packed" in texts[0]
     assert partition_requests(big) == [] and all("usertrack_partition" not in t for t in texts)
     assert result.meta["paging"] == "packed" and not result.meta.get("partitions")
 
@@ -462,10 +540,18 @@ def test_a_partition_at_the_cap_is_split_not_trusted(
         assert (k % 10, 10) in asked and ((k + 10) % 20, 20) in asked
 
 
-def test_small_per_user_results_take_one_request(fake: FakePostHog) -> None:
+def test_small_per_user_results_take_one_request(fake: FakePostHog, handmade_store: Path) -> None:
+    """Packed too: the buckets bound the answer's rows, so a short result comes back whole."""
     with source(fake) as src:
         result = src.run(per_user(), {"as_of": AS_OF})
-    assert result.rows and result.meta["paging"] == "single"
+    local = LocalPostHogSource(handmade_store)
+    try:
+        want = local.run(per_user(), {"as_of": AS_OF})
+    finally:
+        local.close()
+    assert sorted(map(repr, result.rows)) == sorted(map(repr, want.rows))
+    assert result.columns == want.columns
+    assert result.meta["paging"] == "packed"
     assert len(fake.query_texts()) == 1
 
 
@@ -774,7 +860,8 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
                 )
                 assert want.rows, query.id
                 if page_size == 2 and len(want.rows) >= 2:
-                    assert got.meta["pages"] > 1, query.id
+                    # paged, or packed: every row in at most 2 buckets
+                    assert got.meta["pages"] > 1 or got.meta["paging"] == "packed", query.id
         finally:
             remote.close()
             local.close()

@@ -9,13 +9,17 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
 - A SELECT without LIMIT returns DEFAULT_RETURNED_ROWS = 100 rows and `hasMore`; any LIMIT is capped
   at MAX_SELECT_RETURNED_ROWS = 50,000 without a word (posthog/hogql/constants.py). So every request
   this module sends carries its own LIMIT <= the cap, and results are paged explicitly.
-- A result longer than a page (the first request came back full) is asked for once more, packed:
-  `SELECT ifNull(cityHash64(c1), 0) % <page> AS usertrack_bucket, groupArray(tuple(c1, ...)) AS
-  usertrack_packed FROM (<query>) GROUP BY usertrack_bucket LIMIT <page>`: at most a page of rows
-  whatever the result's length, so the query runs twice rather than once per page (paging.py
-  `_packed`); a tuple keeps the NULLs groupArray of a column would drop, and its elements are
-  typed as the first request's columns. Only where PostHog refuses the packed request is the
-  result paged as follows.
+- A result longer than a page comes packed: `SELECT ifNull(cityHash64(c1), 0) % <page> AS
+  usertrack_bucket, groupArray(tuple(c1, ...)) AS usertrack_packed FROM (<query>) GROUP BY
+  usertrack_bucket LIMIT <page>`: at most a page of rows whatever the result's length (paging.py
+  `_packed`); a tuple keeps the NULLs groupArray of a column would drop. A query whose rows are
+  one per person (top-level GROUP BY of person_id or email, no ORDER BY, LIMIT or UNION of its
+  own, every column named: values.py `per_person_columns`) is sent packed first, so it runs once;
+  its columns are the SELECT's names and their types are read from the packed column's ClickHouse
+  type (`Array(Tuple(T1, ...))`, elements named or not). Any other query is sent with a LIMIT
+  of a page first and asked for packed only when that comes back full (two executions); its
+  packed elements are typed as that first request's columns. Only where PostHog refuses the
+  packed request is the result paged as follows.
 - Pages are `SELECT * FROM (<query>) ORDER BY <every column> LIMIT n OFFSET k`: ClickHouse returns
   GROUP BY rows in no particular order, so OFFSET pages of an unordered query could overlap or miss
   rows. Ordering by every column makes the order total (rows equal in every column are
@@ -27,7 +31,7 @@ Facts this module relies on (PostHog's docs and source; see also ../shared/DESIG
   that tie with a page's last key until the next page, which brings them all again).
 - Per-user queries (`returns: per-user`) are not paged: each OFFSET or keyset page re-runs the
   whole aggregation in PostHog (twenty pages, twenty executions near the 10 s limit at a million
-  persons). After a probe comes back full (and the packed request is refused), one `count()`
+  persons). After the packed request is refused and a probe comes back full, one `count()`
   sizes them and they are pulled as independent partitions `WHERE cityHash64(coalesce(email, ''))
   % {n} = {k}` (n and k bound as values), each aimed well under the cap; a partition that comes
   back at the cap is split in two (k of 2n and k + n of 2n), never trusted. At most 3 run at once.

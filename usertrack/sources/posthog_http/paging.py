@@ -1,7 +1,10 @@
-"""Every row of a query past PostHog's 50,000-row cap: a probe, then the whole result packed into
-at most a page of rows (one request); should PostHog refuse the packed request, OFFSET pages
-ordered by every column, keyset pages when OFFSET is refused, and per-user queries as partitions
-by a hash of the email, at most 3 at once, a full one split in two."""
+"""Every row of a query past PostHog's 50,000-row cap. A query whose rows are one per person
+(grouped by person_id or email, values.py `per_person_columns`) is sent packed at once: the whole
+result in at most a page of rows, one request, one execution. Any other query is probed first (a
+page of its rows) and packed only when that comes back full. Should PostHog refuse the packed
+request: the probe, then OFFSET pages ordered by every column, keyset pages when OFFSET is
+refused, and per-user queries as partitions by a hash of the email, at most 3 at once, a full
+one split in two."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from usertrack.sources.base import CancelToken, cancel_scope, current_token
 from usertrack.sources.posthog_http.polling import OffsetRefused, QueryRequests
 from usertrack.sources.posthog_http.transport import MAX_CONCURRENT_QUERIES, RunStats
 from usertrack.sources.posthog_http.values import (
+    packed_types,
+    per_person_columns,
     quote_ident,
     sorted_rows,
     top_level_limit,
@@ -52,17 +57,21 @@ class Paging(QueryRequests):
             stats.pages = 1
             return cols, rows, types
 
-        # A probe: most per-user results fit one page, and then no ordering or OFFSET is needed.
+        first = self._packed_first(query, sql, values, stats)
+        if first is not None:
+            return first
+        # A probe: most results fit one page, and then no ordering or OFFSET is needed.
         probe = f"SELECT * FROM (\n{sql}\n) LIMIT {page}"
         cols, rows, types = self._query_page(query, probe, values, stats, expect=page)
-        stats.pages = 1
+        stats.pages += 1
         if len(rows) < page:
             return cols, rows, types
         if not cols:
             raise QueryError(f"{where}: PostHog returned a full page without column names")
-        packed = self._packed(query, sql, values, cols, stats)
-        if packed is not None:
-            return cols, packed, types
+        if not stats.packed_failed:
+            packed = self._packed(query, sql, values, cols, stats)
+            if packed is not None:
+                return cols, packed[0], types
         try:
             stats.paging = "offset"
             return self._offset_pages(query, sql, values, cols, stats)
@@ -78,9 +87,12 @@ class Paging(QueryRequests):
         hash of the email, each one execution of the query over a share of the people."""
         where = self._where(query)
         page = self.page_size
+        first = self._packed_first(query, sql, values, stats)
+        if first is not None:
+            return first
         probe = f"SELECT * FROM (\n{sql}\n) LIMIT {page}"
         cols, rows, types = self._query_page(query, probe, values, stats, expect=page)
-        stats.pages = 1
+        stats.pages += 1
         if len(rows) < page:
             return cols, rows, types
         if "email" not in cols:
@@ -88,9 +100,10 @@ class Paging(QueryRequests):
                 f"{where}: a per-user query must return an 'email' column"
                 f" (it returned: {', '.join(cols) or 'nothing'})"
             )
-        packed = self._packed(query, sql, values, cols, stats)
-        if packed is not None:
-            return cols, packed, types
+        if not stats.packed_failed:
+            packed = self._packed(query, sql, values, cols, stats)
+            if packed is not None:
+                return cols, packed[0], types
         count = f"SELECT count() AS usertrack_rows FROM (\n{sql}\n)"
         _c, counted, _t = self._query_page(query, count, values, stats, expect=1)
         stats.pages += 1
@@ -100,15 +113,41 @@ class Paging(QueryRequests):
         # The probe's types: a partition may come back empty, with nothing to tell a type by.
         return cols, self._partitions(query, sql, values, cols, n, stats), types
 
+    def _packed_first(
+        self, query: Query, sql: str, values: dict[str, Any], stats: RunStats
+    ) -> tuple[list[str], list[list[Any]], Any] | None:
+        """The whole result in one packed request, sent first, for a query whose rows are one
+        per person (values.py `per_person_columns`: grouped by person_id or email, no ORDER BY
+        or LIMIT of its own, every column named): such a result is expected past the row cap,
+        and a probe that came back full would run the query once more for nothing. A short
+        result comes back whole too (the buckets bound the answer's rows, not the result's).
+        The columns are the query's own names, their types read from the packed column's.
+        None when the query is not of that kind, or PostHog refused the packed request or
+        answered it with types that cannot be read: the caller probes and pages as before."""
+        cols = per_person_columns(sql)
+        if not cols:
+            return None
+        packed = self._packed(query, sql, values, cols, stats)
+        if packed is None:
+            return None
+        rows, types = packed
+        if types is None:
+            stats.notes.append("the packed answer's types could not be read: probed instead")
+            stats.paging = "single"
+            stats.packed_failed = True
+            return None
+        return cols, rows, types
+
     def _packed(
         self, query: Query, sql: str, values: dict[str, Any], cols: list[str], stats: RunStats
-    ) -> list[list[Any]] | None:
+    ) -> tuple[list[list[Any]], list[list[str]] | None] | None:
         """Every row of a result longer than a page, in one request: the rows go as tuples in
         arrays, grouped into at most a page of buckets by a hash of their first column, so the
         answer fits PostHog's row cap whatever its length and the query runs once. (Pages and
         partitions each run the whole query again: 12 executions for a per-user query at
-        200,000 persons.) None when PostHog refuses the request (a memory or time limit of the
-        packed answer): the caller pages instead."""
+        200,000 persons.) The rows, and their columns' types read from the packed column's
+        (None when they cannot be read). None when PostHog refuses the request (a memory or time
+        limit of the packed answer): the caller pages instead."""
         where = self._where(query)
         page = self.page_size
         fields = ", ".join(quote_ident(c) for c in cols)
@@ -118,8 +157,9 @@ class Paging(QueryRequests):
             f" LIMIT {page}"
         )
         try:
-            _c, buckets, _t = self._query_page(query, text, values, stats, expect=page)
+            _c, buckets, ptypes = self._query_page(query, text, values, stats, expect=page)
         except QueryError as e:
+            stats.packed_failed = True
             stats.notes.append(f"the packed request was refused ({e}): paged instead")
             return None
         stats.pages += 1
@@ -139,7 +179,7 @@ class Paging(QueryRequests):
         self._note(f"{query.id}: {len(out):,} rows in one packed request")
         # The buckets come in no order. A query that orders its rows gets them as OFFSET pages
         # give them past the cap, sorted by every column; facts queries (no ORDER BY) as they are.
-        return sorted_rows(out) if top_level_order(sql) else out
+        return (sorted_rows(out) if top_level_order(sql) else out), packed_types(ptypes, cols)
 
     def _partitions(
         self,

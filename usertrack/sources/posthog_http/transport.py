@@ -118,6 +118,7 @@ class RunStats:
     partitions: int = 0  # per-user partitions fetched (a split one counts once, as do its halves)
     splits: int = 0
     paced: float = 0.0  # seconds waited to stay within the per-minute and per-hour limits
+    packed_failed: bool = False  # refused, or its types unreadable: not asked again
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: RunStats) -> None:

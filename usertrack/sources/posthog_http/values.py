@@ -4,6 +4,7 @@ query text's own LIMIT and identifiers, and result values as the local engine gi
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -64,6 +65,80 @@ def top_level_order(sql: str) -> bool:
             if after.kind == "id" and after.text.upper() == "BY":
                 return True
     return False
+
+
+# A column that names a person: a query grouped by one at top level answers a row per person.
+PERSON_KEYS = ("person_id", "email")
+_CLAUSE_END = ("HAVING", "ORDER", "LIMIT", "SETTINGS", "WINDOW", "QUALIFY", "WITH", "OFFSET")
+
+
+def per_person_columns(sql: str) -> list[str] | None:
+    """The column names of a query whose rows are one per person, or None.
+
+    The rule (paging.py sends such a query packed at once: it is expected past the row cap):
+    one top-level SELECT (no UNION, INTERSECT or EXCEPT) grouped at top level by a person key
+    (`person_id` or `email`, bare or qualified by a table's alias as `e.person_id`; no WITH
+    TOTALS/ROLLUP), without a top-level ORDER BY or LIMIT (their rows would need the query's
+    own order or bound), and every column of its SELECT named: `... AS name` or a bare
+    column. None when the text cannot be read so."""
+    from usertrack.errors import HogQLTranslationError
+    from usertrack.sources.hogql.tokens import Group, Tok, bracket_tree, significant, tokenize
+
+    try:
+        nodes = significant(bracket_tree(tokenize(sql), sql))
+    except HogQLTranslationError:
+        return None
+    words = [n.value.upper() if isinstance(n, Tok) and n.kind == "id" else "" for n in nodes]
+    if (
+        any(w in ("UNION", "INTERSECT", "EXCEPT", "LIMIT") for w in words)
+        or words.count("SELECT") != 1
+    ):
+        return None
+    pairs = list(itertools.pairwise(words))
+    if ("ORDER", "BY") in pairs or ("GROUP", "BY") not in pairs:
+        return None
+    start = words.index("SELECT") + 1
+    if start < len(words) and words[start] == "DISTINCT":
+        start += 1
+    end = words.index("FROM", start) if "FROM" in words[start:] else -1
+    group_at = pairs.index(("GROUP", "BY")) + 2
+    stop = next((i for i in range(group_at, len(words)) if words[i] in _CLAUSE_END), len(words))
+    if end < 0 or group_at < end or "WITH" in words[group_at:]:
+        return None  # no FROM, or WITH TOTALS/ROLLUP/CUBE: rows that are not a person's
+
+    def items(part: list[Tok | Group]) -> list[list[Tok | Group]]:
+        out: list[list[Tok | Group]] = [[]]
+        for n in part:
+            if isinstance(n, Tok) and n.kind == ",":
+                out.append([])
+            else:
+                out[-1].append(n)
+        return out
+
+    def person_key(item: list[Tok | Group]) -> bool:
+        names = [n for n in item if isinstance(n, Tok)]
+        if len(names) != len(item) or not names or names[-1].kind != "id":
+            return False
+        bare = len(names) == 1
+        dotted = len(names) == 3 and names[0].kind == "id" and names[1].kind == "."
+        dotted = dotted and names[0].value != "properties"  # an event property, not a table's
+        return (bare or dotted) and names[-1].value in PERSON_KEYS
+
+    if not any(person_key(i) for i in items(nodes[group_at:stop])):
+        return None
+    columns: list[str] = []
+    for item in items(nodes[start:end]):
+        last = item[-1] if item else None
+        if len(item) >= 3 and isinstance(last, Tok) and last.kind in ("id", "qid"):
+            before = item[-2]
+            if isinstance(before, Tok) and before.kind == "id" and before.value.upper() == "AS":
+                columns.append(last.value)
+                continue
+        if len(item) == 1 and isinstance(last, Tok) and last.kind == "id":
+            columns.append(last.value)
+            continue
+        return None
+    return columns
 
 
 def sorted_rows(rows: list[list[Any]]) -> list[list[Any]]:
@@ -142,6 +217,58 @@ def type_name(t: Any) -> str:
     if isinstance(t, list | tuple) and len(t) >= 2:
         return str(t[1])
     return str(t) if t is not None else ""
+
+
+def _split_top(text: str) -> list[str]:
+    """`text` split at its commas outside brackets and quotes."""
+    parts: list[str] = []
+    depth, quote, start = 0, "", 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'`\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+_NAMED_ELEMENT = re.compile(
+    r"(?:[A-Za-z_][A-Za-z0-9_]*|`(?:[^`\\]|\\.)*`)\s+(?P<type>\S.*)", re.DOTALL
+)
+
+
+def packed_types(types: Any, columns: list[str]) -> list[list[str]] | None:
+    """The types of the packed rows' columns, as `types` pairs of an unpacked answer, read from
+    the packed column's ClickHouse type (`Array(Tuple(T1, T2, ...))`, its elements named or not:
+    `Tuple(a T1, b T2)`); None when it cannot be read."""
+    if not isinstance(types, list) or len(types) != 2:
+        return None
+    name = type_name(types[1])
+    for wrap in ("Array(", "Tuple("):
+        if not (name.startswith(wrap) and name.endswith(")")):
+            return None
+        name = name[len(wrap) : -1]
+    elements = _split_top(name)
+    if len(elements) != len(columns):
+        return None
+    out: list[list[str]] = []
+    for column, element in zip(columns, elements, strict=True):
+        m = _NAMED_ELEMENT.fullmatch(element)
+        out.append([column, m.group("type") if m else element])
+    return out
 
 
 def _to_datetime(value: Any) -> Any:
