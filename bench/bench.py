@@ -218,7 +218,7 @@ def fixed_costs(home: Path, rounds: int) -> list[tuple[str, str, str, str]]:
         },
         "python startup": [py, "-c", "pass"],
         "import duckdb, psycopg": [py, "-c", "import duckdb, psycopg"],
-        "import typer._adapters (pydantic)": [py, "-c", "import typer._adapters"],
+        "import typer": [py, "-c", "import typer"],
     }  # fmt: skip
     seconds: dict[str, list[float]] = {name: [] for name in [*cmds, *extra]}
     cpu: dict[str, list[float]] = {name: [] for name in seconds}
@@ -273,7 +273,7 @@ def fixed_costs(home: Path, rounds: int) -> list[tuple[str, str, str, str]]:
                 f"min / median; {load}",
             )
         )
-    for name in ("python startup", "import duckdb, psycopg", "import typer._adapters (pydantic)"):
+    for name in ("python startup", "import duckdb, psycopg", "import typer"):
         rows.append(
             (
                 f"floor: `{name}`",

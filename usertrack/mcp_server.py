@@ -161,21 +161,24 @@ def _command(root: Any, path: tuple[str, ...]) -> Any | None:
 
 
 def _json_type(param: Any) -> dict[str, Any]:
-    descriptor = getattr(param, "type_descriptor", None)
-    annotation = getattr(descriptor, "annotation", str)
-    origin = getattr(annotation, "__origin__", None)
-    if origin is list or param.multiple or (param.nargs == -1):
+    """A parameter's JSON Schema type, read from the Click type typer built for it (an
+    IntRange keeps the option's bounds)."""
+    from typer._click import types
+
+    kind = getattr(param, "type", None)
+    if param.multiple or param.nargs == -1:
         return {"type": "array", "items": {"type": "string"}}
-    if annotation is bool:
+    if isinstance(kind, types.BoolParamType):
         return {"type": "boolean"}
-    if annotation is int:
+    if isinstance(kind, types.IntParamType):
         schema: dict[str, Any] = {"type": "integer"}
-        if getattr(param, "min", None) is not None:
-            schema["minimum"] = param.min
-        if getattr(param, "max", None) is not None:
-            schema["maximum"] = param.max
+        low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+        if low is not None:
+            schema["minimum"] = low
+        if high is not None:
+            schema["maximum"] = high
         return schema
-    if annotation is float:
+    if isinstance(kind, types.FloatParamType):
         return {"type": "number"}
     return {"type": "string"}
 
