@@ -294,14 +294,25 @@ def test_by_segment_runs_the_per_person_facts_once_locally(
     ran: list[str] = []
     statements: list[str] = []
     bound = LocalPostHogSource._bound
+    path_codes = LocalPostHogSource.path_codes
+    asking: list[bool] = []
 
     def counted(self: Any, query: Any, params: Any, where: str) -> Any:
-        ran.append(query.id)
+        if not asking:  # (whether the path table answers: not the facts, which it then are)
+            ran.append(query.id)
         tr, values = bound(self, query, params, where)
         statements.append(tr.sql)
         return tr, values
 
+    def codes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asking.append(True)
+        try:
+            return path_codes(self, *args, **kwargs)
+        finally:
+            asking.pop()
+
     monkeypatch.setattr(LocalPostHogSource, "_bound", counted)
+    monkeypatch.setattr(LocalPostHogSource, "path_codes", codes)
     args, facts = FACTS_ONCE[command]
     doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
@@ -460,3 +471,48 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     calls.clear()
     by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
     assert len(calls) == 1 and by_group(by, funnel) == FUNNEL
+
+
+def test_paths_by_segment_splits_the_path_tables_rows_by_person(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine `paths --by-segment` reads the store's path table once, with whose
+    each row is, and each group keeps its persons' rows (whole sequences): no group works its
+    sequences out of the events again, and each group's answer is its --segment answer (which
+    does, from its own facts). (The demo: no person of several emails in the range.)"""
+    from usertrack.analytics import paths as paths_mod
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    from_events: list[int] = []
+    sequences = paths_mod._sequences
+
+    def counted(facts: Any) -> Any:
+        found = sequences(facts)
+        from_events.append(len(found[1]))
+        return found
+
+    read: list[bool] = []
+    path_codes = LocalPostHogSource.path_codes
+
+    def codes(self: Any, query: Any, params: Any, *, persons: bool = False) -> Any:
+        read.append(persons)
+        return path_codes(self, query, params, persons=persons)
+
+    monkeypatch.setattr(paths_mod, "_sequences", counted)
+    monkeypatch.setattr(LocalPostHogSource, "path_codes", codes)
+
+    def paths_json(*args: str) -> dict[str, Any]:
+        result = run(["paths", *args, "-f", "json"], home=demo_home)
+        assert result.exit_code == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    doc = paths_json("--by-segment")
+    assert read == [True] and from_events == []
+    parts = {part["segment"]: part for part in doc["by_segment"]}
+    assert list(parts)[-2:] == ["no segment", "no account"]
+    assert sum(p["total_sequences"] for p in parts.values()) == doc["total_sequences"] > 0
+    for group in (next(iter(parts)), "no account"):
+        alone = paths_json("--segment", group)
+        assert {k: v for k, v in parts[group].items() if k != "segment"}.items() <= alone.items()
+        assert parts[group]["total_sequences"] == alone["total_sequences"] > 0
+    assert len(from_events) == 2  # --segment: from its own facts, as before

@@ -351,14 +351,16 @@ class LocalPostHogSource:
         return self._connection().cursor(), tr.sql, values
 
     def path_codes(
-        self, query: Query, params: Mapping[str, Any]
+        self, query: Query, params: Mapping[str, Any], *, persons: bool = False
     ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
         """For path_events.sql as shipped (its translation word for word: no --where, no
         --segment) on a store with the path tables, the range's kept nodes in sequence order
         and whether each starts a sequence (numpy arrays `code`, `starts`), with every node's
         code and name (usertrack.sources.rollups); None otherwise, or when the range holds
         events of a person of several emails, or DuckDB may reorder a scan's rows (the facts
-        then run on the events)."""
+        then run on the events). With `persons`, also whose rows they are: `person_id` (an
+        Arrow table of the persons in the rows' order, NULL last) and `person_rows` (how many
+        rows each has, a numpy array), for a --by-segment run to keep a group's rows."""
         from usertrack.sources import rollups
 
         where = f"{query.id} ({query.path})"
@@ -380,6 +382,14 @@ class LocalPostHogSource:
                     return None
                 rows = cur.execute(sql, values).fetchnumpy()
                 names = cur.execute(rollups.PATH_NAMES_SQL).fetchall()
+                if persons:
+                    whose = cur.sql(
+                        rollups.PATH_PERSONS_SQL, params=_used(rollups.PATH_PERSONS_SQL, values)
+                    ).to_arrow_table()
+                    counts = whose["n"].to_numpy()
+                    if int(counts.sum()) != len(rows["code"]):  # not the same rows: no split
+                        return None
+                    rows = {**rows, "person_id": whose.select(["person_id"]), "person_rows": counts}
         finally:
             cur.close()
         return rows, names

@@ -533,6 +533,15 @@ FROM {PATH_TABLE}
 WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
 """
 PATH_NAMES_SQL = f"SELECT code, node FROM {PATH_NODES_TABLE} ORDER BY code"
+# The persons of those rows in the table's order (person_id, NULL last) and how many rows each
+# has: a --by-segment run keeps a group's rows, whole persons, so whole sequences, from them.
+PATH_PERSONS_SQL = f"""
+SELECT person_id, count(*) AS n
+FROM {PATH_TABLE}
+WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
+GROUP BY person_id
+ORDER BY person_id NULLS LAST
+"""
 
 
 @dataclass(frozen=True)
