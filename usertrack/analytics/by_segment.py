@@ -24,6 +24,7 @@ rows are aggregated (trends' counts, activity's hours, paths' summary live) run 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.sources.base import Result
     from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
 
@@ -106,6 +108,19 @@ class PersonSegments:
         number = self.groups.index(group) if group in self.groups else -1
         ids = frozenset(self.persons.get(group, ()))
         return PersonRows(ids, numbers=self.numbers, number=number)
+
+    @property
+    def rest(self) -> int:
+        """The number of "no account", the group of every person not listed."""
+        return self.groups.index(NO_ACCOUNT)
+
+    @cached_property
+    def table(self) -> Any:
+        """Each listed person's group number (see GroupNumbers) as an Arrow table of `person_id`
+        and `usertrack_group`, for a query to join."""
+        import pyarrow as pa
+
+        return pa.table({"person_id": self.numbers.ids, "usertrack_group": self.numbers.numbers})
 
     @cached_property
     def numbers(self) -> GroupNumbers:
@@ -257,18 +272,60 @@ def run(
         ws.person_rows = PersonRows(everyone=True)
         overall = analyse()
         mapping = found.result() if found is not None else found_first
+        answers: dict[Any, Result | None] = {}
         parts = []
         for each in mapping.groups:
             if progress:
                 progress(f"segment {each}")
             ws.person_filter = mapping.person_filter(each, local)
             ws.person_rows = mapping.person_rows(each)
+            if local and mapping.persons:
+                ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
             parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
         ws.person_rows = None
         ws.facts_cache = None
+        ws.grouped_run = None
+
+
+def _grouped(
+    ws: Workspace,
+    mapping: PersonSegments,
+    answers: dict[Any, Result | None],
+    group: str,
+    query_id: str,
+    as_of: datetime,
+    params: dict[str, Any],
+) -> Result | None:
+    """`group`'s rows of an aggregated query run once for every group on the local engine
+    (LocalPostHogSource.run_grouped; kept in `answers` for the next groups), or None when it
+    does not answer that query (it then runs for the group, its filter in the query)."""
+    query = ws.library.get(query_id)
+    source = ws.sources.get(query.folder)
+    run_grouped = getattr(source, "run_grouped", None)
+    if run_grouped is None or ws.person_filter is None or query.sql.count("{filters}") != 1:
+        return None
+    saved, where = ws.person_filter, ws.where
+    try:
+        ws.person_filter = None
+        whole, values = ws.bind(query_id, as_of, **params)
+        ws.where = ()
+        bare, _ = ws.bind(query_id, as_of, **params)
+    finally:
+        ws.person_filter, ws.where = saved, where
+    key = (whole.id, whole.sql, repr(sorted(values.items())))
+    if key not in answers:
+        answers[key] = run_grouped(whole, bare, values, mapping.table, mapping.rest)
+    answer = answers[key]
+    if answer is None:
+        return None
+    from dataclasses import replace
+
+    number = mapping.groups.index(group)
+    rows = [row[1:] for row in answer.rows if row[0] == number]
+    return replace(answer, columns=answer.columns[1:], rows=rows)
 
 
 # --------------------------------------------------------------------------------------------

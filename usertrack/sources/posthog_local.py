@@ -265,6 +265,42 @@ class LocalPostHogSource:
             },
         )
 
+    def run_grouped(
+        self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
+    ) -> Result | None:
+        """`query` (no group's filter in it) run once for every --by-segment group, its rows
+        after a first column `usertrack_group` (each event's group: `groups`, an Arrow table
+        of person_id and usertrack_group, else `rest` for an event's person not in it); None
+        when its translation is not of the shape usertrack.sources.grouped answers (`bare`:
+        the same file with `true` in its `{filters}` slot)."""
+        from usertrack.sources.grouped import TABLE, grouped_sql
+
+        where = f"{query.id} ({query.path})"
+        tr, values = self._bound(query, params, where)
+        sql = grouped_sql(tr.sql, self._bound(bare, params, where)[0].sql, rest)
+        if sql is None:
+            return None
+        started = time.monotonic()
+        cur = self._connection().cursor()
+        try:
+            cur.register(TABLE, groups)
+            with _guarded(cur, where):
+                cur.execute(sql, values)
+                description = cur.description or []
+                types = [str(d[1]) for d in description]
+                rows = cur.fetchall()
+        finally:
+            cur.close()
+        return Result(
+            columns=[d[0] for d in description],
+            rows=_plain_rows(rows, types),
+            meta={
+                "engine": "duckdb",
+                "store": str(self.store_path),
+                "seconds": round(time.monotonic() - started, 4),
+            },
+        )
+
     @contextlib.contextmanager
     def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
         """The rows of `query` as DuckDB produces them, STREAM_BATCH at a time (fetchmany on
