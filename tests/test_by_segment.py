@@ -550,6 +550,8 @@ def test_trends_by_segment_counts_every_group_in_one_query(
     doc = run_json("trends", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert ran.count("posthog/trends_counts") == 1
     assert grouped.count("posthog/trends_counts") == 1
+    # who is whose person: from the store's per-person tables, not every event
+    assert "posthog/segment_persons" not in ran
     if "--by" in extra:
         assert ran.count("posthog/trends_breakdown") == 1
         assert grouped.count("posthog/trends_breakdown") == 1

@@ -200,3 +200,46 @@ def test_a_segments_group_is_answered_from_the_table_too(
     # with a --where too, the events
     both = _facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
     assert rollups.rewritten(source.translation(both.sql).sql) is None
+
+
+def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
+    tmp_path: Path,
+) -> None:
+    """--by-segment's person -> email mapping from person_days, person_hours and the events of
+    as_of's hour: segment_persons.sql's rows, whatever as_of, but for a person whose only emails
+    are blanks (a row with '' from the events, none from the tables, which keep the normalized
+    email alone); a person with a blank and a real email has the real one either way."""
+    extra = [
+        (str(uuid.UUID(int=n)), "$pageview", f"d-{person}", person, START + timedelta(hours=n),
+         "{}", props)
+        for n, (person, props) in enumerate(
+            [("p6", '{"email": "  "}'), ("p7", '{"email": " \\t"}'),
+             ("p7", '{"email": "dee@example.com"}'), ("p6", '{"email": ""}')] * 30
+        )
+    ]  # fmt: skip
+    path = tmp_path / "events.duckdb"
+    write_raw_events(path, _events() + extra)
+    local = LocalPostHogSource(path)
+    try:
+        from dataclasses import replace
+
+        query = load_queries(REPO / "queries").get("posthog/segment_persons")
+        query = replace(query, sql=spliced(query.sql, None))
+        events_sql = local.translation(query.sql).sql
+        assert rollups.segment_persons(events_sql) is not None
+        edited = replace(query, sql=query.sql.replace("max(", "min("))
+        assert local.segment_persons(edited, {"as_of": START}) is None
+        for _, as_of in BOUNDS:
+            params = {"as_of": as_of, "exclude_pattern": EXCLUDE}
+            want = sorted(local.run(query, params).rows, key=repr)
+            found = local.segment_persons(query, params)
+            assert found is not None
+            got = sorted(found.rows, key=repr)
+            blank = [row for row in want if row[1] == ""]
+            # every row of a real email; of the blanks' persons those of as_of's hour at most
+            assert [row for row in got if row[1] != ""] == [row for row in want if row[1] != ""]
+            assert set(got) <= set(want) and {row[0] for row in blank} <= {"p6"}
+            if as_of > START + timedelta(hours=3):
+                assert blank == [("p6", "")] and ("p7", "dee@example.com") in got
+    finally:
+        local.close()

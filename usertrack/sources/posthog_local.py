@@ -265,6 +265,39 @@ class LocalPostHogSource:
             },
         )
 
+    def segment_persons(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+        """segment_persons.sql's rows from the store's per-person tables, but for the persons
+        whose only emails are blanks (no row here, a row with '' from the events: see
+        usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
+        and the store has the tables; else None."""
+        from usertrack.sources.rollups import segment_persons
+
+        where = f"{query.id} ({query.path})"
+        if not query.sql.strip():
+            return None
+        sql = segment_persons(self.translation(query.sql, query.sql_line).sql)
+        if sql is None or not self.has_rollups():
+            return None
+        _, values = self._bound(query, params, where)
+        started = time.monotonic()
+        cur = self._connection().cursor()
+        try:
+            with _guarded(cur, where):
+                cur.execute(sql, _used(sql, values))
+                description = cur.description or []
+                rows = cur.fetchall()
+        finally:
+            cur.close()
+        return Result(
+            columns=[d[0] for d in description],
+            rows=rows,
+            meta={
+                "engine": "duckdb",
+                "store": str(self.store_path),
+                "seconds": round(time.monotonic() - started, 4),
+            },
+        )
+
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
     ) -> Result | None:

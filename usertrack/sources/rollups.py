@@ -212,6 +212,48 @@ def _words(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip()
 
 
+# queries/posthog/segment_persons.sql as translated: each person with an email on an event up to
+# as_of, and the greatest of their normalized emails (--by-segment's person -> email mapping).
+_SEGMENT_PERSONS = """
+SELECT
+    CAST(person_id AS VARCHAR) AS person_id,
+    max(coalesce(person_email_norm, '')) AS email
+FROM events
+WHERE timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
+  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+GROUP BY person_id
+"""
+# The same from person_days (the whole days before as_of's), person_hours (that day's whole hours
+# before as_of's) and the events of as_of's own hour, but for one kind of person: the tables
+# keep the normalized email alone, so a person whose only emails are blanks (normalized to '')
+# has a row with '' from the events and none from the tables. Not a rewrite of the file, then:
+# the caller (usertrack.analytics.by_segment) takes it only where no row of '' changes its
+# answer (no account and no segment of the email '').
+_NORMALIZED = f"coalesce(person_email_norm, '') <> '' AND {_KEPT}"
+SEGMENT_PERSONS_ROLLED = f"""
+SELECT CAST(person_id AS VARCHAR) AS person_id, max(email) AS email
+FROM (
+    SELECT person_id, person_email_norm AS email FROM {DAYS_TABLE}
+    WHERE day < CAST(date_trunc('day', {_HI}) AS DATE) AND {_NORMALIZED}
+    UNION ALL
+    SELECT person_id, person_email_norm AS email FROM {TABLE}
+    WHERE hour_start >= date_trunc('day', {_HI}) AND hour_start < date_trunc('hour', {_HI})
+      AND {_NORMALIZED}
+    UNION ALL
+    SELECT person_id, coalesce(person_email_norm, '') AS email FROM events
+    WHERE timestamp >= date_trunc('hour', {_HI}) AND timestamp <= {_HI}
+      AND (coalesce(length(coalesce(person_email, '')), 0) > 0) AND {_KEPT}
+) AS e
+GROUP BY person_id
+"""
+
+
+def segment_persons(sql: str) -> str | None:
+    """SEGMENT_PERSONS_ROLLED when `sql` is segment_persons.sql's translation as shipped."""
+    return SEGMENT_PERSONS_ROLLED if _words(sql) == _words(_SEGMENT_PERSONS) else None
+
+
 # A translation, whitespace folded -> what runs instead on a store with the table.
 REWRITES: dict[str, str] = {
     _words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
