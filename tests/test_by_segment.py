@@ -629,3 +629,25 @@ def test_a_grouped_query_gives_each_group_the_rows_its_filter_gives(tmp_path: Pa
         alone = con.execute(GROUPED_SQL.replace("AND true", f"AND ({test})")).fetchall()
         assert sorted(r[1:] for r in rows if r[0] == number) == sorted(alone), number
     assert sum(r[2] for r in rows if r[0] is not None) == 4  # each event of x with a person
+
+
+def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """activity_created.sql takes no filter (when each person was created): its answer is the
+    same in every group's run, fetched once; the heatmap, which takes the group's filter, still
+    runs per group."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    ran: list[str] = []
+    run_query = LocalPostHogSource.run
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append(query.id)
+        return run_query(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(LocalPostHogSource, "run", counted)
+    doc = run_json("activity", ["--days", "7", "--by-segment"], as_of=AS_OF, **env)
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert ran.count("posthog/activity_created") == 1
+    assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)

@@ -234,9 +234,15 @@ def _load_bound(
     ws: Workspace | None = None,
 ) -> int:
     """load_facts for a query already bound (Workspace.bind) to its values; with `keep`, the
-    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`)."""
+    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`). A
+    query without a group's filter in it (no `{filters}` slot: activity's creation times) has
+    the same answer in every group's run: fetched once too."""
     query = local_facts(source, query)
-    cache = ws.facts_cache if ws is not None and keep is not None else None
+    cache = ws.facts_cache if ws is not None else None
+    if cache is not None and keep is None:
+        from usertrack.analytics.by_segment import PLACEHOLDER
+
+        cache = None if PLACEHOLDER in values else cache
     key = (query.id, query.sql, repr(sorted(values.items())))
     result = cache.get(key) if cache is not None else None
     if result is None:
