@@ -635,19 +635,37 @@ def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """activity_created.sql takes no filter (when each person was created): its answer is the
-    same in every group's run, fetched once; the heatmap, which takes the group's filter, still
-    runs per group."""
+    same in every group's run, fetched once; the heatmap, which takes the group's filter, runs
+    once for the whole answer and once for every group at once (from the store's tables), each
+    group's answer its --segment answer; with a --where, once per group, as before."""
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     ran: list[str] = []
+    grouped: list[str] = []
     run_query = LocalPostHogSource.run
+    run_grouped = LocalPostHogSource.run_grouped
 
     def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         ran.append(query.id)
         return run_query(self, query, *args, **kwargs)
 
+    def counted_grouped(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        found = run_grouped(self, query, *args, **kwargs)
+        grouped.append(query.id if found is not None else "")
+        return found
+
     monkeypatch.setattr(LocalPostHogSource, "run", counted)
-    doc = run_json("activity", ["--days", "7", "--by-segment"], as_of=AS_OF, **env)
+    monkeypatch.setattr(LocalPostHogSource, "run_grouped", counted_grouped)
+    args = ["--days", "7"]
+    doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
     assert ran.count("posthog/activity_created") == 1
+    assert ran.count("posthog/activity_hours") == 1
+    assert grouped == ["posthog/activity_hours"]
+    for part in doc["by_segment"]:
+        alone = run_json("activity", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert part["hours"] == alone["hours"] and part["daily"] == alone["daily"]
+    ran.clear()
+    where = ["--where", "properties.$pathname = '/home'"]
+    run_json("activity", [*args, *where, "--by-segment"], as_of=AS_OF, **env)
     assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)

@@ -243,3 +243,46 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
                 assert blank == [("p6", "")] and ("p7", "dee@example.com") in got
     finally:
         local.close()
+
+
+@pytest.mark.parametrize(("since", "as_of"), BOUNDS)
+def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
+    source: LocalPostHogSource, since: datetime, as_of: datetime
+) -> None:
+    """activity's heatmap from the tables for every --by-segment group in one statement
+    (rollups.grouped): each group's rows are those of the heatmap with the group's filter
+    (rewritten, as a group's run reads it), the rest ("no account") everyone not listed, an
+    event without a person in no group."""
+    import pyarrow as pa
+
+    query = _facts(source, "posthog/activity_hours")
+    whole = rollups.rewritten(source.translation(query.sql).sql)
+    assert whole is not None
+    sql = rollups.grouped(whole, 2)
+    assert sql is not None and rollups.grouped(sql, 2) is None
+    listed = {"p1": 0, "p5": 0, "p2": 1}
+    values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE}
+    cur = source._connection().cursor()
+    try:
+        cur.register(
+            "usertrack_person_groups",
+            pa.table({"person_id": list(listed), "usertrack_group": list(listed.values())}),
+        )
+        rows = cur.execute(sql, values).fetchall()
+    finally:
+        cur.close()
+    groups = {0: (["p1", "p5"], False), 1: (["p2"], False), 2: (list(listed), True)}
+    for number, (ids, negate) in groups.items():
+        filtered = _facts(
+            source,
+            "posthog/activity_hours",
+            [("NOT " if negate else "") + "toString(person_id) IN"
+             " (SELECT arrayJoin({usertrack_segment_persons}))"],
+        )  # fmt: skip
+        rolled = rollups.rewritten(source.translation(filtered.sql).sql)
+        assert rolled is not None
+        want = _rows(source, rolled, {**values, "usertrack_segment_persons": ids})
+        assert sorted((r[1:] for r in rows if r[0] == number), key=repr) == want, number
+    assert {r[0] for r in rows} <= {0, 1, 2}
+    if since < as_of and (since, as_of) != BOUNDS[-1]:
+        assert rows, "bounds that hold events"

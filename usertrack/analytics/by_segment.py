@@ -318,7 +318,7 @@ def _grouped(
     query = ws.library.get(query_id)
     source = ws.sources.get(query.folder)
     run_grouped = getattr(source, "run_grouped", None)
-    if run_grouped is None or ws.person_filter is None or query.sql.count("{filters}") != 1:
+    if run_grouped is None or ws.person_filter is None or "{filters}" not in query.sql:
         return None
     saved, where = ws.person_filter, ws.where
     try:

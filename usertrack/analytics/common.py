@@ -222,6 +222,20 @@ def load_facts(
     )
 
 
+def _grouped(
+    ws: Workspace,
+    keep: PersonRows | None,
+    query_id: str,
+    as_of: datetime,
+    params: Mapping[str, Any],
+) -> Result | None:
+    """A group's answer to a query that takes its filter, from one run for every group
+    (`ws.grouped_run`, by_segment on the local engine), or None (it runs for the group)."""
+    if keep is not None or ws.grouped_run is None:
+        return None
+    return ws.grouped_run(query_id, as_of, dict(params))
+
+
 def _load_bound(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -525,6 +539,10 @@ def open_facts_tables(
                 if progress and t.progress:
                     progress(t.progress)
                 schema = _arrow_schema(t.schema)
+                found = _grouped(ws, keep, t.query_id, as_of, t.params)
+                if found is not None:  # the group's rows of one run for every group
+                    store_rows(memory, found, t.table, schema, t.query_id)
+                    continue
                 _load_bound(
                     memory,
                     ws.sources[query.folder],

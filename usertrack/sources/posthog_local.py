@@ -306,13 +306,17 @@ class LocalPostHogSource:
         of person_id and usertrack_group, else `rest` for an event's person not in it); None
         when its translation is not of the shape usertrack.sources.grouped answers (`bare`:
         the same file with `true` in its `{filters}` slot)."""
+        from usertrack.sources import rollups
         from usertrack.sources.grouped import TABLE, grouped_sql
 
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
-        sql = grouped_sql(tr.sql, self._bound(bare, params, where)[0].sql, rest)
+        sql = rollups.grouped(tr.sql, rest)  # the store's tables answer it (rollups' rewrite)
+        if sql is None:
+            sql = grouped_sql(tr.sql, self._bound(bare, params, where)[0].sql, rest)
         if sql is None:
             return None
+        values = _used(sql, values)
         started = time.monotonic()
         cur = self._connection().cursor()
         try:

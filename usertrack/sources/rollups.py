@@ -208,6 +208,80 @@ ORDER BY weekday, hour
 """
 
 
+# The same heatmap for every --by-segment group at once (usertrack.sources.grouped): each row
+# of events and person_hours with its person's group (`usertrack_person_groups`, any other
+# person's `{rest}`, "no account"), rows without a person left out (in no group, as the
+# group's filter leaves them out), every part grouped by it as well. A group's rows are the
+# ones _ACTIVITY_HOURS_ROLLED with that group's filter gives (rewritten, PERSON_FILTERS): a
+# person is in one group, so each part keeps the same persons' rows.
+def _with_groups(table: str) -> str:
+    return (
+        f"(SELECT usertrack_t.*, coalesce(usertrack_g.usertrack_group, {{rest}})"
+        f" AS usertrack_group FROM {table} AS usertrack_t"
+        " LEFT JOIN usertrack_person_groups AS usertrack_g"
+        " ON usertrack_g.person_id = CAST(usertrack_t.person_id AS VARCHAR)"
+        f" WHERE usertrack_t.person_id IS NOT NULL) AS {table}"
+    )
+
+
+_GROUPED_EVENTS = _with_groups("events")
+_GROUPED_HOURS = _with_groups(TABLE)
+_ACTIVITY_HOURS_GROUPED = f"""
+WITH raw AS (
+    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {_GROUPED_EVENTS}
+    WHERE {_RAW_SPAN} AND timestamp < {_FIRST_HOUR}
+    UNION ALL
+    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {_GROUPED_EVENTS}
+    WHERE {_RAW_SPAN} AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR})
+),
+rolled AS (
+    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+           CAST(sum(events) AS BIGINT) AS n,
+           count(*) FILTER (WHERE person_id IS NOT NULL AND one_email
+                            AND (prev_same IS NULL OR prev_same < {_FIRST_HOUR})) AS persons
+    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN}
+    GROUP BY ALL
+),
+several AS (
+    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+           count(DISTINCT person_id) AS persons
+    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
+    GROUP BY ALL
+),
+raw_only AS (
+    SELECT usertrack_group, weekday, hour, count(*) AS persons
+    FROM (SELECT DISTINCT usertrack_group, weekday, hour, person_id FROM raw
+          WHERE person_id IS NOT NULL) AS r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {TABLE} AS t
+        WHERE {_ROLLED_SPAN} AND t.person_id = r.person_id
+          AND isodow(t.hour_start) = r.weekday AND hour(t.hour_start) = r.hour
+    )
+    GROUP BY ALL
+),
+raw_counts AS (SELECT usertrack_group, weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
+SELECT usertrack_group, weekday, hour,
+       CAST(coalesce(rolled.n, 0) + coalesce(raw_counts.n, 0) AS BIGINT) AS events,
+       CAST(coalesce(rolled.persons, 0) + coalesce(several.persons, 0)
+            + coalesce(raw_only.persons, 0) AS BIGINT) AS persons
+FROM rolled
+FULL JOIN raw_counts USING (usertrack_group, weekday, hour)
+LEFT JOIN several USING (usertrack_group, weekday, hour)
+LEFT JOIN raw_only USING (usertrack_group, weekday, hour)
+ORDER BY usertrack_group, weekday, hour
+"""
+
+
+def grouped(sql: str, rest: int) -> str | None:
+    """What answers the rewrite `sql` (rewritten's, with no group's filter) for every
+    --by-segment group at once, a first column `usertrack_group`; None for any other."""
+    if sql == _ACTIVITY_HOURS_ROLLED:
+        return _ACTIVITY_HOURS_GROUPED.replace("{rest}", str(int(rest)))
+    return None
+
+
 def _words(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip()
 
