@@ -18,7 +18,10 @@ where they are and nothing travels per event: the persons' emails come as one ro
 `person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
 and each group keeps its persons' rows of their answer (PersonRows, `ws.facts_cache`):
 PostHog sends them once, and the local engine reads its events once. Only the queries whose
-rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group.
+rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group; on
+the local engine those of a shape it can group (usertrack.sources.grouped, and activity's
+heatmap from the store's tables) run once for every group instead, each event's group one more
+grouping column (`_grouped`), and paths splits the store's path table by person.
 """
 
 from __future__ import annotations
