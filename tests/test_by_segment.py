@@ -669,3 +669,28 @@ def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
     where = ["--where", "properties.$pathname = '/home'"]
     run_json("activity", [*args, *where, "--by-segment"], as_of=AS_OF, **env)
     assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)
+
+
+@pytest.mark.parametrize("command", ["activity", "retention"])
+def test_by_segment_groups_reuse_one_in_memory_database(
+    command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each group's run of an analysis works in the in-memory DuckDB the run before it gave
+    back, emptied (sandbox.keep_connections), not a new one per group; the answers as ever."""
+    import duckdb
+
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counted(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    args, _ = ADDITIVE[command]
+    want = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    monkeypatch.setattr(duckdb, "connect", counted)
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert doc == want
+    # the analysis's and its groups' one, and the classification's on the mapping's thread
+    # (which the analysis may take over when given back first): not one more per group
+    assert opened.count(":memory:") <= 2, opened

@@ -302,6 +302,11 @@ def keep_connections() -> Iterator[None]:
                     con.close()
 
 
+def keeping() -> bool:
+    """Whether connections given back are kept now (within keep_connections)."""
+    return _spares is not None
+
+
 def _take_spare(key: tuple[Any, ...]) -> duckdb.DuckDBPyConnection | None:
     """A connection given back with this configuration, emptied; None when there is none."""
     while True:

@@ -26,6 +26,7 @@ grouping column (`_grouped`), and paths splits the store's path table by person.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -263,6 +264,7 @@ def run(
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
     local = _local(ws)
+    kept = contextlib.ExitStack()
     try:
         if group is not None:
             mapping = person_segments(ws, as_of, progress)
@@ -286,6 +288,11 @@ def run(
             found_first = person_segments(ws, as_of, progress)
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
+        if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
+            from usertrack import sandbox
+
+            if not sandbox.keeping():
+                kept.enter_context(sandbox.keep_connections())
         overall = analyse()
         mapping = found.result() if found is not None else found_first
         answers: dict[Any, Result | None] = {}
@@ -304,6 +311,7 @@ def run(
         ws.person_rows = None
         ws.facts_cache = None
         ws.grouped_run = None
+        kept.close()
 
 
 def _grouped(

@@ -170,10 +170,11 @@ def change(current: float, previous: float) -> float | None:
 
 
 def facts_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory sandboxed DuckDB connection for one analysis."""
+    """An in-memory sandboxed DuckDB connection for one analysis: one given back (`release`),
+    emptied, within `sandbox.keep_connections` (a --by-segment run's groups, the MCP server)."""
     from usertrack.sandbox import connect
 
-    return connect()
+    return connect(reuse=True)
 
 
 # A facts result longer than this comes from the local engine as an Arrow table (Result.arrow):
@@ -453,13 +454,15 @@ def open_facts(
     source = ws.sources[query.folder]
     into = getattr(source, "facts_cursor", None)
     if into is None or ws.person_rows is not None:
+        from usertrack.sandbox import release
+
         con = facts_connection()
         try:
             arrow = _arrow_schema(schema)
             _load_bound(con, source, query, values, table, arrow, query_id, keep, ws)
             yield con
         finally:
-            con.close()
+            release(con)
         return
     con = into(local_facts(source, query), values, table)
     try:
@@ -533,6 +536,8 @@ def open_facts_tables(
     into = getattr(source, "facts_cursor", None)
     # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group.
     if into is None or len(sources) != 1 or ws.person_rows is not None:
+        from usertrack.sandbox import release
+
         memory = facts_connection()
         try:
             for t, query, values, keep in bound:
@@ -556,7 +561,7 @@ def open_facts_tables(
                 )
             yield memory
         finally:
-            memory.close()
+            release(memory)
         return
     cur: duckdb.DuckDBPyConnection | None = None
     try:
