@@ -294,14 +294,25 @@ def test_by_segment_runs_the_per_person_facts_once_locally(
     ran: list[str] = []
     statements: list[str] = []
     bound = LocalPostHogSource._bound
+    path_codes = LocalPostHogSource.path_codes
+    asking: list[bool] = []
 
     def counted(self: Any, query: Any, params: Any, where: str) -> Any:
-        ran.append(query.id)
+        if not asking:  # (whether the path table answers: not the facts, which it then are)
+            ran.append(query.id)
         tr, values = bound(self, query, params, where)
         statements.append(tr.sql)
         return tr, values
 
+    def codes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asking.append(True)
+        try:
+            return path_codes(self, *args, **kwargs)
+        finally:
+            asking.pop()
+
     monkeypatch.setattr(LocalPostHogSource, "_bound", counted)
+    monkeypatch.setattr(LocalPostHogSource, "path_codes", codes)
     args, facts = FACTS_ONCE[command]
     doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
@@ -460,3 +471,226 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     calls.clear()
     by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
     assert len(calls) == 1 and by_group(by, funnel) == FUNNEL
+
+
+def test_paths_by_segment_splits_the_path_tables_rows_by_person(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine `paths --by-segment` reads the store's path table once, with whose
+    each row is, and each group keeps its persons' rows (whole sequences): no group works its
+    sequences out of the events again, and each group's answer is its --segment answer (which
+    does, from its own facts). (The demo: no person of several emails in the range.)"""
+    from usertrack.analytics import paths as paths_mod
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    from_events: list[int] = []
+    sequences = paths_mod._sequences
+
+    def counted(facts: Any) -> Any:
+        found = sequences(facts)
+        from_events.append(len(found[1]))
+        return found
+
+    read: list[bool] = []
+    path_codes = LocalPostHogSource.path_codes
+
+    def codes(self: Any, query: Any, params: Any, *, persons: bool = False) -> Any:
+        read.append(persons)
+        return path_codes(self, query, params, persons=persons)
+
+    monkeypatch.setattr(paths_mod, "_sequences", counted)
+    monkeypatch.setattr(LocalPostHogSource, "path_codes", codes)
+
+    def paths_json(*args: str) -> dict[str, Any]:
+        result = run(["paths", *args, "-f", "json"], home=demo_home)
+        assert result.exit_code == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    doc = paths_json("--by-segment")
+    assert read == [True] and from_events == []
+    parts = {part["segment"]: part for part in doc["by_segment"]}
+    assert list(parts)[-2:] == ["no segment", "no account"]
+    assert sum(p["total_sequences"] for p in parts.values()) == doc["total_sequences"] > 0
+    for group in (next(iter(parts)), "no account"):
+        alone = paths_json("--segment", group)
+        assert {k: v for k, v in parts[group].items() if k != "segment"}.items() <= alone.items()
+        assert parts[group]["total_sequences"] == alone["total_sequences"] > 0
+    assert len(from_events) == 2  # --segment: from its own facts, as before
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--where", "properties.$pathname = '/home'"], ["--by", "$pathname", "--math", "max:n"]],
+)
+def test_trends_by_segment_counts_every_group_in_one_query(
+    extra: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine an aggregated query of a --by-segment run (trends' counts, its
+    breakdown's top values) runs once for the whole answer and once for every group at once
+    (each event's group a grouping column), not once per group; each group's answer is its
+    --segment answer (which runs the query with the group's filter)."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    ran: list[str] = []
+    grouped: list[str] = []
+    run_query = LocalPostHogSource.run
+    run_grouped = LocalPostHogSource.run_grouped
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append(query.id)
+        return run_query(self, query, *args, **kwargs)
+
+    def counted_grouped(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        grouped.append(query.id)
+        return run_grouped(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(LocalPostHogSource, "run", counted)
+    monkeypatch.setattr(LocalPostHogSource, "run_grouped", counted_grouped)
+    args = ["$pageview", *RANGE, *extra]
+    doc = run_json("trends", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/trends_counts") == 1
+    assert grouped.count("posthog/trends_counts") == 1
+    # who is whose person: from the store's per-person tables, not every event
+    assert "posthog/segment_persons" not in ran
+    if "--by" in extra:
+        assert ran.count("posthog/trends_breakdown") == 1
+        assert grouped.count("posthog/trends_breakdown") == 1
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    if not extra:
+        assert by_group(doc, trends) == PAGEVIEWS
+    for part in doc["by_segment"]:
+        alone = run_json("trends", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert part["series"] == alone["series"], part["segment"]
+
+
+GROUPED_SQL = """
+SELECT point, count(*) AS n
+FROM (SELECT date_trunc('day', timestamp) AS point FROM events
+      WHERE event = 'x' AND true)
+GROUP BY point
+"""
+
+
+def test_only_a_query_whose_slot_holds_a_condition_on_every_event_is_grouped() -> None:
+    """The shape usertrack.sources.grouped answers, and what it leaves to the per-group runs:
+    a slot that an OR could take out of the conditions, a limit or an order over every group,
+    a window, a join, a second subquery, no GROUP BY."""
+    from usertrack.sources.grouped import grouped_sql
+
+    with_where = GROUPED_SQL.replace("AND true", "AND ((prop_x  =  'a  b'))")
+    sql = grouped_sql(with_where, GROUPED_SQL, 7)
+    assert sql is not None
+    assert sql.startswith("SELECT usertrack_group, point") and "'a  b'" in sql
+    assert sql.rstrip().endswith("GROUP BY usertrack_group, point")
+    assert "coalesce(usertrack_g.usertrack_group, 7)" in sql
+    refused = [
+        GROUPED_SQL.replace("event = 'x' AND", "event = 'x' OR"),
+        GROUPED_SQL.replace("GROUP BY point", "GROUP BY point ORDER BY point"),
+        GROUPED_SQL.replace("GROUP BY point", "GROUP BY point LIMIT 3"),
+        GROUPED_SQL.replace("AS point FROM", "AS point, row_number() OVER () AS r FROM"),
+        GROUPED_SQL.replace("FROM events", "FROM events JOIN persons USING (person_id)"),
+        GROUPED_SQL.replace("GROUP BY point", ""),
+        GROUPED_SQL.replace("SELECT date_trunc", "SELECT DISTINCT date_trunc"),
+        GROUPED_SQL.replace("event = 'x'", "event IN (SELECT 'x')"),
+    ]
+    for bare in refused:
+        assert grouped_sql(bare, bare, 7) is None, bare
+    # the slot's text must be where the file's `true` is
+    assert grouped_sql(GROUPED_SQL.replace("event = 'x'", "event = 'y'"), GROUPED_SQL, 7) is None
+
+
+def test_a_grouped_query_gives_each_group_the_rows_its_filter_gives(tmp_path: Path) -> None:
+    """Run on DuckDB: the grouped rows of a group are the rows of the query with the group's
+    filter in its slot; a person in no listed group is the rest ("no account"), an event
+    without a person in no group."""
+    import duckdb
+    import pyarrow as pa
+
+    from usertrack.sources.grouped import TABLE, grouped_sql
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events AS SELECT * FROM (VALUES"
+        " ('x', 'a', TIMESTAMP '2026-01-01 10:00'), ('x', 'a', TIMESTAMP '2026-01-02 10:00'),"
+        " ('x', 'b', TIMESTAMP '2026-01-01 11:00'), ('y', 'b', TIMESTAMP '2026-01-01 12:00'),"
+        " ('x', 'c', TIMESTAMP '2026-01-02 09:00'), ('x', NULL, TIMESTAMP '2026-01-02 09:30'))"
+        " AS t(event, person_id, timestamp)"
+    )
+    con.register(TABLE, pa.table({"person_id": ["a", "b"], "usertrack_group": [0, 1]}))
+    sql = grouped_sql(GROUPED_SQL, GROUPED_SQL, 2)
+    assert sql is not None
+    rows = con.execute(sql).fetchall()
+    filters = {
+        0: "person_id IN ('a')",
+        1: "person_id IN ('b')",
+        2: "NOT (person_id IN ('a', 'b'))",
+    }
+    for number, test in filters.items():
+        alone = con.execute(GROUPED_SQL.replace("AND true", f"AND ({test})")).fetchall()
+        assert sorted(r[1:] for r in rows if r[0] == number) == sorted(alone), number
+    assert sum(r[2] for r in rows if r[0] is not None) == 4  # each event of x with a person
+
+
+def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """activity_created.sql takes no filter (when each person was created): its answer is the
+    same in every group's run, fetched once; the heatmap, which takes the group's filter, runs
+    once for the whole answer and once for every group at once (from the store's tables), each
+    group's answer its --segment answer; with a --where, once per group, as before."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    ran: list[str] = []
+    grouped: list[str] = []
+    run_query = LocalPostHogSource.run
+    run_grouped = LocalPostHogSource.run_grouped
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append(query.id)
+        return run_query(self, query, *args, **kwargs)
+
+    def counted_grouped(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        found = run_grouped(self, query, *args, **kwargs)
+        grouped.append(query.id if found is not None else "")
+        return found
+
+    monkeypatch.setattr(LocalPostHogSource, "run", counted)
+    monkeypatch.setattr(LocalPostHogSource, "run_grouped", counted_grouped)
+    args = ["--days", "7"]
+    doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert ran.count("posthog/activity_created") == 1
+    assert ran.count("posthog/activity_hours") == 1
+    assert grouped == ["posthog/activity_hours"]
+    for part in doc["by_segment"]:
+        alone = run_json("activity", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert part["hours"] == alone["hours"] and part["daily"] == alone["daily"]
+    ran.clear()
+    where = ["--where", "properties.$pathname = '/home'"]
+    run_json("activity", [*args, *where, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)
+
+
+@pytest.mark.parametrize("command", ["activity", "retention"])
+def test_by_segment_groups_reuse_one_in_memory_database(
+    command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each group's run of an analysis works in the in-memory DuckDB the run before it gave
+    back, emptied (sandbox.keep_connections), not a new one per group; the answers as ever."""
+    import duckdb
+
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counted(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    args, _ = ADDITIVE[command]
+    want = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    monkeypatch.setattr(duckdb, "connect", counted)
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert doc == want
+    # the analysis's and its groups' one, and the classification's on the mapping's thread
+    # (which the analysis may take over when given back first): not one more per group
+    assert opened.count(":memory:") <= 2, opened

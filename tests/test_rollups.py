@@ -200,3 +200,89 @@ def test_a_segments_group_is_answered_from_the_table_too(
     # with a --where too, the events
     both = _facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
     assert rollups.rewritten(source.translation(both.sql).sql) is None
+
+
+def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
+    tmp_path: Path,
+) -> None:
+    """--by-segment's person -> email mapping from person_days, person_hours and the events of
+    as_of's hour: segment_persons.sql's rows, whatever as_of, but for a person whose only emails
+    are blanks (a row with '' from the events, none from the tables, which keep the normalized
+    email alone); a person with a blank and a real email has the real one either way."""
+    extra = [
+        (str(uuid.UUID(int=n)), "$pageview", f"d-{person}", person, START + timedelta(hours=n),
+         "{}", props)
+        for n, (person, props) in enumerate(
+            [("p6", '{"email": "  "}'), ("p7", '{"email": " \\t"}'),
+             ("p7", '{"email": "dee@example.com"}'), ("p6", '{"email": ""}')] * 30
+        )
+    ]  # fmt: skip
+    path = tmp_path / "events.duckdb"
+    write_raw_events(path, _events() + extra)
+    local = LocalPostHogSource(path)
+    try:
+        from dataclasses import replace
+
+        query = load_queries(REPO / "queries").get("posthog/segment_persons")
+        query = replace(query, sql=spliced(query.sql, None))
+        events_sql = local.translation(query.sql).sql
+        assert rollups.segment_persons(events_sql) is not None
+        edited = replace(query, sql=query.sql.replace("max(", "min("))
+        assert local.segment_persons(edited, {"as_of": START}) is None
+        for _, as_of in BOUNDS:
+            params = {"as_of": as_of, "exclude_pattern": EXCLUDE}
+            want = sorted(local.run(query, params).rows, key=repr)
+            found = local.segment_persons(query, params)
+            assert found is not None
+            got = sorted(found.rows, key=repr)
+            blank = [row for row in want if row[1] == ""]
+            # every row of a real email; of the blanks' persons those of as_of's hour at most
+            assert [row for row in got if row[1] != ""] == [row for row in want if row[1] != ""]
+            assert set(got) <= set(want) and {row[0] for row in blank} <= {"p6"}
+            if as_of > START + timedelta(hours=3):
+                assert blank == [("p6", "")] and ("p7", "dee@example.com") in got
+    finally:
+        local.close()
+
+
+@pytest.mark.parametrize(("since", "as_of"), BOUNDS)
+def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
+    source: LocalPostHogSource, since: datetime, as_of: datetime
+) -> None:
+    """activity's heatmap from the tables for every --by-segment group in one statement
+    (rollups.grouped): each group's rows are those of the heatmap with the group's filter
+    (rewritten, as a group's run reads it), the rest ("no account") everyone not listed, an
+    event without a person in no group."""
+    import pyarrow as pa
+
+    query = _facts(source, "posthog/activity_hours")
+    whole = rollups.rewritten(source.translation(query.sql).sql)
+    assert whole is not None
+    sql = rollups.grouped(whole, 2)
+    assert sql is not None and rollups.grouped(sql, 2) is None
+    listed = {"p1": 0, "p5": 0, "p2": 1}
+    values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE}
+    cur = source._connection().cursor()
+    try:
+        cur.register(
+            "usertrack_person_groups",
+            pa.table({"person_id": list(listed), "usertrack_group": list(listed.values())}),
+        )
+        rows = cur.execute(sql, values).fetchall()
+    finally:
+        cur.close()
+    groups = {0: (["p1", "p5"], False), 1: (["p2"], False), 2: (list(listed), True)}
+    for number, (ids, negate) in groups.items():
+        filtered = _facts(
+            source,
+            "posthog/activity_hours",
+            [("NOT " if negate else "") + "toString(person_id) IN"
+             " (SELECT arrayJoin({usertrack_segment_persons}))"],
+        )  # fmt: skip
+        rolled = rollups.rewritten(source.translation(filtered.sql).sql)
+        assert rolled is not None
+        want = _rows(source, rolled, {**values, "usertrack_segment_persons": ids})
+        assert sorted((r[1:] for r in rows if r[0] == number), key=repr) == want, number
+    assert {r[0] for r in rows} <= {0, 1, 2}
+    if since < as_of and (since, as_of) != BOUNDS[-1]:
+        assert rows, "bounds that hold events"

@@ -303,7 +303,8 @@ def keep_connections() -> Iterator[None]:
 
 
 def keeping() -> bool:
-    """Whether this process keeps connections (within keep_connections: the MCP server)."""
+    """Whether connections given back are kept now (within keep_connections: the MCP server,
+    a --by-segment run's groups)."""
     return _spares is not None
 
 

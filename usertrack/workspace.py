@@ -66,6 +66,9 @@ class Workspace:
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
     person_rows: PersonRows | None = None
     facts_cache: dict[Any, Any] | None = None
+    # While a --by-segment group's run runs on the local engine (by_segment.run): a group's
+    # answer to an aggregated query from one run of it for every group, or None (it runs here).
+    grouped_run: Callable[[str, datetime, dict[str, Any]], Result | None] | None = None
     _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
 
     def default_as_of(self) -> datetime:
@@ -91,6 +94,10 @@ class Workspace:
 
         Values are bound by the source, never pasted into the query text.
         """
+        if self.grouped_run is not None:
+            found = self.grouped_run(query_id, as_of, params)
+            if found is not None:
+                return found
         query, values = self.bind(query_id, as_of, **params)
         return self.sources[query.folder].run(query, values)
 

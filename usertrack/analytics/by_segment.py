@@ -18,12 +18,17 @@ where they are and nothing travels per event: the persons' emails come as one ro
 `person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
 and each group keeps its persons' rows of their answer (PersonRows, `ws.facts_cache`):
 PostHog sends them once, and the local engine reads its events once. Only the queries whose
-rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group.
+rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group; on
+the local engine those of a shape it can group (usertrack.sources.grouped, and activity's
+heatmap from the store's tables) run once for every group instead, each event's group one more
+grouping column (`_grouped`), and paths splits the store's path table by person.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -37,6 +42,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.sources.base import Result
     from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
 
@@ -107,6 +113,19 @@ class PersonSegments:
         ids = frozenset(self.persons.get(group, ()))
         return PersonRows(ids, numbers=self.numbers, number=number)
 
+    @property
+    def rest(self) -> int:
+        """The number of "no account", the group of every person not listed."""
+        return self.groups.index(NO_ACCOUNT)
+
+    @cached_property
+    def table(self) -> Any:
+        """Each listed person's group number (see GroupNumbers) as an Arrow table of `person_id`
+        and `usertrack_group`, for a query to join."""
+        import pyarrow as pa
+
+        return pa.table({"person_id": self.numbers.ids, "usertrack_group": self.numbers.numbers})
+
     @cached_property
     def numbers(self) -> GroupNumbers:
         """Each listed person's group, numbered by `groups`' order (see GroupNumbers)."""
@@ -135,14 +154,27 @@ def person_segments(
         snapshot = baseline_for(ws, history, as_of, progress)
     if progress:
         progress("finding their PostHog persons")
-    rows = ws.run_query("posthog/segment_persons", as_of).rows
+    rows = _persons_rows(ws, as_of)
     known = accounts.result()
+    if rows is None or "" in known or "" in snapshot.primary:  # a row of '' can count
+        rows = ws.run_query("posthog/segment_persons", as_of).rows
     persons: dict[str, list[str]] = {}
     for person_id, email in rows:
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
     return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
+
+
+def _persons_rows(ws: Workspace, as_of: datetime) -> list[Any] | None:
+    """segment_persons.sql's rows from the events store's per-person tables (a tenth of the
+    events' rows), but for the persons whose only emails are blanks, whose row with the
+    email '' they leave out; None where they do not answer it (PostHog, an edited file, a
+    store without them)."""
+    query, values = ws.bind("posthog/segment_persons", as_of)
+    rolled = getattr(ws.sources[query.folder], "segment_persons", None)
+    found = rolled(query, values) if rolled is not None else None
+    return None if found is None else found.rows
 
 
 def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
@@ -232,6 +264,7 @@ def run(
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
     local = _local(ws)
+    kept = contextlib.ExitStack()
     try:
         if group is not None:
             mapping = person_segments(ws, as_of, progress)
@@ -255,20 +288,68 @@ def run(
             found_first = person_segments(ws, as_of, progress)
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
+        if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
+            from usertrack import sandbox
+
+            if not sandbox.keeping():
+                kept.enter_context(sandbox.keep_connections())
         overall = analyse()
         mapping = found.result() if found is not None else found_first
+        answers: dict[Any, Result | None] = {}
         parts = []
         for each in mapping.groups:
             if progress:
                 progress(f"segment {each}")
             ws.person_filter = mapping.person_filter(each, local)
             ws.person_rows = mapping.person_rows(each)
+            if local and mapping.persons:
+                ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
             parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
         ws.person_rows = None
         ws.facts_cache = None
+        ws.grouped_run = None
+        kept.close()
+
+
+def _grouped(
+    ws: Workspace,
+    mapping: PersonSegments,
+    answers: dict[Any, Result | None],
+    group: str,
+    query_id: str,
+    as_of: datetime,
+    params: dict[str, Any],
+) -> Result | None:
+    """`group`'s rows of an aggregated query run once for every group on the local engine
+    (LocalPostHogSource.run_grouped; kept in `answers` for the next groups), or None when it
+    does not answer that query (it then runs for the group, its filter in the query)."""
+    query = ws.library.get(query_id)
+    source = ws.sources.get(query.folder)
+    run_grouped = getattr(source, "run_grouped", None)
+    if run_grouped is None or ws.person_filter is None or "{filters}" not in query.sql:
+        return None
+    saved, where = ws.person_filter, ws.where
+    try:
+        ws.person_filter = None
+        whole, values = ws.bind(query_id, as_of, **params)
+        ws.where = ()
+        bare, _ = ws.bind(query_id, as_of, **params)
+    finally:
+        ws.person_filter, ws.where = saved, where
+    key = (whole.id, whole.sql, repr(sorted(values.items())))
+    if key not in answers:
+        answers[key] = run_grouped(whole, bare, values, mapping.table, mapping.rest)
+    answer = answers[key]
+    if answer is None:
+        return None
+    from dataclasses import replace
+
+    number = mapping.groups.index(group)
+    rows = [row[1:] for row in answer.rows if row[0] == number]
+    return replace(answer, columns=answer.columns[1:], rows=rows)
 
 
 # --------------------------------------------------------------------------------------------

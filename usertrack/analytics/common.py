@@ -170,10 +170,11 @@ def change(current: float, previous: float) -> float | None:
 
 
 def facts_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory sandboxed DuckDB connection for one analysis."""
+    """An in-memory sandboxed DuckDB connection for one analysis: one given back (`release`),
+    emptied, within `sandbox.keep_connections` (a --by-segment run's groups, the MCP server)."""
     from usertrack.sandbox import connect
 
-    return connect()
+    return connect(reuse=True)
 
 
 # A facts result longer than this comes from the local engine as an Arrow table (Result.arrow):
@@ -222,6 +223,20 @@ def load_facts(
     )
 
 
+def _grouped(
+    ws: Workspace,
+    keep: PersonRows | None,
+    query_id: str,
+    as_of: datetime,
+    params: Mapping[str, Any],
+) -> Result | None:
+    """A group's answer to a query that takes its filter, from one run for every group
+    (`ws.grouped_run`, by_segment on the local engine), or None (it runs for the group)."""
+    if keep is not None or ws.grouped_run is None:
+        return None
+    return ws.grouped_run(query_id, as_of, dict(params))
+
+
 def _load_bound(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -234,9 +249,15 @@ def _load_bound(
     ws: Workspace | None = None,
 ) -> int:
     """load_facts for a query already bound (Workspace.bind) to its values; with `keep`, the
-    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`)."""
+    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`). A
+    query without a group's filter in it (no `{filters}` slot: activity's creation times) has
+    the same answer in every group's run: fetched once too."""
     query = local_facts(source, query)
-    cache = ws.facts_cache if ws is not None and keep is not None else None
+    cache = ws.facts_cache if ws is not None else None
+    if cache is not None and keep is None:
+        from usertrack.analytics.by_segment import PLACEHOLDER
+
+        cache = None if PLACEHOLDER in values else cache
     key = (query.id, query.sql, repr(sorted(values.items())))
     result = cache.get(key) if cache is not None else None
     if result is None:
@@ -433,13 +454,15 @@ def open_facts(
     source = ws.sources[query.folder]
     into = getattr(source, "facts_cursor", None)
     if into is None or ws.person_rows is not None:
+        from usertrack.sandbox import release
+
         con = facts_connection()
         try:
             arrow = _arrow_schema(schema)
             _load_bound(con, source, query, values, table, arrow, query_id, keep, ws)
             yield con
         finally:
-            con.close()
+            release(con)
         return
     con = into(local_facts(source, query), values, table)
     try:
@@ -513,12 +536,18 @@ def open_facts_tables(
     into = getattr(source, "facts_cursor", None)
     # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group.
     if into is None or len(sources) != 1 or ws.person_rows is not None:
+        from usertrack.sandbox import release
+
         memory = facts_connection()
         try:
             for t, query, values, keep in bound:
                 if progress and t.progress:
                     progress(t.progress)
                 schema = _arrow_schema(t.schema)
+                found = _grouped(ws, keep, t.query_id, as_of, t.params)
+                if found is not None:  # the group's rows of one run for every group
+                    store_rows(memory, found, t.table, schema, t.query_id)
+                    continue
                 _load_bound(
                     memory,
                     ws.sources[query.folder],
@@ -532,7 +561,7 @@ def open_facts_tables(
                 )
             yield memory
         finally:
-            memory.close()
+            release(memory)
         return
     cur: duckdb.DuckDBPyConnection | None = None
     try:

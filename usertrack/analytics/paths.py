@@ -524,15 +524,42 @@ def _rolled(
     ws: Workspace, source: Any, as_of: datetime, span: DateRange
 ) -> tuple[Any, Any, list[tuple[int, Any]]] | None:
     """The sequences and nodes from the events store's path table, when it answers the facts
-    (the local engine, path_events.sql as shipped, no --where, not a segment's run), else None."""
+    (the local engine, path_events.sql as shipped, no --where, not --segment's run), else None.
+
+    In a --by-segment run (`ws.person_rows`), the table's rows of everyone are read once, with
+    whose they are (`ws.facts_cache`), and each group keeps its persons' rows: a person's
+    rows are whole sequences of their own, so the group's sequences are the ones its facts
+    would give, as the whole answer's are everyone's."""
     codes = getattr(source, "path_codes", None)
-    if codes is None or ws.person_rows is not None:
+    keep = ws.person_rows
+    if codes is None:
         return None
     from usertrack.analytics.common import local_facts
 
-    query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
-    found = codes(local_facts(source, query), values)
-    return None if found is None else rolled_sequences(*found)
+    if keep is None:
+        query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
+        found = codes(local_facts(source, query), values)
+        return None if found is None else rolled_sequences(*found)
+    saved, ws.person_filter = ws.person_filter, None  # the group's rows are kept below
+    try:
+        query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
+    finally:
+        ws.person_filter = saved
+    query = local_facts(source, query)
+    cache = ws.facts_cache if ws.facts_cache is not None else {}
+    key = ("path_codes", query.sql, repr(sorted(values.items())))
+    if key not in cache:
+        cache[key] = codes(query, values, persons=True)
+    found = cache[key]
+    if found is None:
+        return None
+    rows, names = found
+    if not keep.everyone:
+        import numpy as np
+
+        mask = np.repeat(np.asarray(keep.mask(rows["person_id"]), dtype=bool), rows["person_rows"])
+        rows = {"code": rows["code"][mask], "starts": rows["starts"][mask]}
+    return rolled_sequences(rows, names)
 
 
 def paths(

@@ -71,25 +71,31 @@ class PersonRows:
         from dataclasses import replace
 
         if result.arrow is not None:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            column = result.arrow["person_id"]
-            if self.numbers is not None:
-                numbers = self.numbers.of(result.arrow)
-                if self.negate:
-                    mask = pc.and_(pc.is_null(numbers), pc.is_valid(column))
-                else:
-                    mask = pc.fill_null(pc.equal(numbers, self.number), False)
-                return replace(result, arrow=result.arrow.filter(mask))
-            if not pa.types.is_string(column.type):
-                column = column.cast(pa.string())
-            inside = pc.is_in(column, value_set=pa.array(sorted(self.ids), pa.string()))
-            mask = pc.and_(pc.invert(inside) if self.negate else inside, pc.is_valid(column))
-            return replace(result, arrow=result.arrow.filter(mask))
+            return replace(result, arrow=result.arrow.filter(self.mask(result.arrow)))
         at = result.columns.index("person_id")
         ids, negate = self.ids, self.negate
         rows = [
             row for row in result.rows if row[at] is not None and (str(row[at]) in ids) != negate
         ]
         return replace(result, rows=rows)
+
+    def mask(self, table: Any) -> Any:
+        """Which rows of the Arrow table `table` (its `person_id` column) are this group's: a
+        boolean array, never null."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table["person_id"]
+        if self.everyone:
+            return pa.array([True] * table.num_rows, pa.bool_())
+        if self.numbers is not None:
+            numbers = self.numbers.of(table)
+            if self.negate:
+                return pc.and_(pc.is_null(numbers), pc.is_valid(column))
+            return pc.fill_null(pc.equal(numbers, self.number), False)
+        if not pa.types.is_string(column.type):
+            column = column.cast(pa.string())
+        inside = pc.is_in(column, value_set=pa.array(sorted(self.ids), pa.string()))
+        return pc.fill_null(
+            pc.and_(pc.invert(inside) if self.negate else inside, pc.is_valid(column)), False
+        )

@@ -310,6 +310,79 @@ class LocalPostHogSource:
             },
         )
 
+    def segment_persons(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+        """segment_persons.sql's rows from the store's per-person tables, but for the persons
+        whose only emails are blanks (no row here, a row with '' from the events: see
+        usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
+        and the store has the tables; else None."""
+        from usertrack.sources.rollups import segment_persons
+
+        where = f"{query.id} ({query.path})"
+        if not query.sql.strip():
+            return None
+        sql = segment_persons(self.translation(query.sql, query.sql_line).sql)
+        if sql is None or not self.has_rollups():
+            return None
+        _, values = self._bound(query, params, where)
+        started = time.monotonic()
+        cur = self._connection().cursor()
+        try:
+            with _guarded(cur, where):
+                cur.execute(sql, _used(sql, values))
+                description = cur.description or []
+                rows = cur.fetchall()
+        finally:
+            cur.close()
+        return Result(
+            columns=[d[0] for d in description],
+            rows=rows,
+            meta={
+                "engine": "duckdb",
+                "store": str(self.store_path),
+                "seconds": round(time.monotonic() - started, 4),
+            },
+        )
+
+    def run_grouped(
+        self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
+    ) -> Result | None:
+        """`query` (no group's filter in it) run once for every --by-segment group, its rows
+        after a first column `usertrack_group` (each event's group: `groups`, an Arrow table
+        of person_id and usertrack_group, else `rest` for an event's person not in it); None
+        when its translation is not of the shape usertrack.sources.grouped answers (`bare`:
+        the same file with `true` in its `{filters}` slot)."""
+        from usertrack.sources import rollups
+        from usertrack.sources.grouped import TABLE, grouped_sql
+
+        where = f"{query.id} ({query.path})"
+        tr, values = self._bound(query, params, where)
+        sql = rollups.grouped(tr.sql, rest)  # the store's tables answer it (rollups' rewrite)
+        if sql is None:
+            sql = grouped_sql(tr.sql, self._bound(bare, params, where)[0].sql, rest)
+        if sql is None:
+            return None
+        values = _used(sql, values)
+        started = time.monotonic()
+        cur = self._connection().cursor()
+        try:
+            cur.register(TABLE, groups)
+            with _guarded(cur, where):
+                cur.execute(sql, values)
+                description = cur.description or []
+                types = [str(d[1]) for d in description]
+                rows = cur.fetchall()
+        finally:
+            cur.close()
+        return Result(
+            columns=[d[0] for d in description],
+            rows=_plain_rows(rows, types),
+            meta={
+                "engine": "duckdb",
+                "store": str(self.store_path),
+                "seconds": round(time.monotonic() - started, 4),
+            },
+        )
+
     @contextlib.contextmanager
     def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
         """The rows of `query` as DuckDB produces them, STREAM_BATCH at a time (fetchmany on
@@ -396,14 +469,16 @@ class LocalPostHogSource:
         return self._connection().cursor(), tr.sql, values
 
     def path_codes(
-        self, query: Query, params: Mapping[str, Any]
+        self, query: Query, params: Mapping[str, Any], *, persons: bool = False
     ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
         """For path_events.sql as shipped (its translation word for word: no --where, no
         --segment) on a store with the path tables, the range's kept nodes in sequence order
         and whether each starts a sequence (numpy arrays `code`, `starts`), with every node's
         code and name (usertrack.sources.rollups); None otherwise, or when the range holds
         events of a person of several emails, or DuckDB may reorder a scan's rows (the facts
-        then run on the events)."""
+        then run on the events). With `persons`, also whose rows they are: `person_id` (an
+        Arrow table of the persons in the rows' order, NULL last) and `person_rows` (how many
+        rows each has, a numpy array), for a --by-segment run to keep a group's rows."""
         from usertrack.sources import rollups
 
         where = f"{query.id} ({query.path})"
@@ -425,6 +500,14 @@ class LocalPostHogSource:
                     return None
                 rows = cur.execute(sql, values).fetchnumpy()
                 names = cur.execute(rollups.PATH_NAMES_SQL).fetchall()
+                if persons:
+                    whose = cur.sql(
+                        rollups.PATH_PERSONS_SQL, params=_used(rollups.PATH_PERSONS_SQL, values)
+                    ).to_arrow_table()
+                    counts = whose["n"].to_numpy()
+                    if int(counts.sum()) != len(rows["code"]):  # not the same rows: no split
+                        return None
+                    rows = {**rows, "person_id": whose.select(["person_id"]), "person_rows": counts}
         finally:
             cur.close()
         return rows, names

@@ -208,8 +208,124 @@ ORDER BY weekday, hour
 """
 
 
+# The same heatmap for every --by-segment group at once (usertrack.sources.grouped): each row
+# of events and person_hours with its person's group (`usertrack_person_groups`, any other
+# person's `{rest}`, "no account"), rows without a person left out (in no group, as the
+# group's filter leaves them out), every part grouped by it as well. A group's rows are the
+# ones _ACTIVITY_HOURS_ROLLED with that group's filter gives (rewritten, PERSON_FILTERS): a
+# person is in one group, so each part keeps the same persons' rows.
+def _with_groups(table: str) -> str:
+    return (
+        f"(SELECT usertrack_t.*, coalesce(usertrack_g.usertrack_group, {{rest}})"
+        f" AS usertrack_group FROM {table} AS usertrack_t"
+        " LEFT JOIN usertrack_person_groups AS usertrack_g"
+        " ON usertrack_g.person_id = CAST(usertrack_t.person_id AS VARCHAR)"
+        f" WHERE usertrack_t.person_id IS NOT NULL) AS {table}"
+    )
+
+
+_GROUPED_EVENTS = _with_groups("events")
+_GROUPED_HOURS = _with_groups(TABLE)
+_ACTIVITY_HOURS_GROUPED = f"""
+WITH raw AS (
+    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {_GROUPED_EVENTS}
+    WHERE {_RAW_SPAN} AND timestamp < {_FIRST_HOUR}
+    UNION ALL
+    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {_GROUPED_EVENTS}
+    WHERE {_RAW_SPAN} AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR})
+),
+rolled AS (
+    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+           CAST(sum(events) AS BIGINT) AS n,
+           count(*) FILTER (WHERE person_id IS NOT NULL AND one_email
+                            AND (prev_same IS NULL OR prev_same < {_FIRST_HOUR})) AS persons
+    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN}
+    GROUP BY ALL
+),
+several AS (
+    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+           count(DISTINCT person_id) AS persons
+    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
+    GROUP BY ALL
+),
+raw_only AS (
+    SELECT usertrack_group, weekday, hour, count(*) AS persons
+    FROM (SELECT DISTINCT usertrack_group, weekday, hour, person_id FROM raw
+          WHERE person_id IS NOT NULL) AS r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {TABLE} AS t
+        WHERE {_ROLLED_SPAN} AND t.person_id = r.person_id
+          AND isodow(t.hour_start) = r.weekday AND hour(t.hour_start) = r.hour
+    )
+    GROUP BY ALL
+),
+raw_counts AS (SELECT usertrack_group, weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
+SELECT usertrack_group, weekday, hour,
+       CAST(coalesce(rolled.n, 0) + coalesce(raw_counts.n, 0) AS BIGINT) AS events,
+       CAST(coalesce(rolled.persons, 0) + coalesce(several.persons, 0)
+            + coalesce(raw_only.persons, 0) AS BIGINT) AS persons
+FROM rolled
+FULL JOIN raw_counts USING (usertrack_group, weekday, hour)
+LEFT JOIN several USING (usertrack_group, weekday, hour)
+LEFT JOIN raw_only USING (usertrack_group, weekday, hour)
+ORDER BY usertrack_group, weekday, hour
+"""
+
+
+def grouped(sql: str, rest: int) -> str | None:
+    """What answers the rewrite `sql` (rewritten's, with no group's filter) for every
+    --by-segment group at once, a first column `usertrack_group`; None for any other."""
+    if sql == _ACTIVITY_HOURS_ROLLED:
+        return _ACTIVITY_HOURS_GROUPED.replace("{rest}", str(int(rest)))
+    return None
+
+
 def _words(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip()
+
+
+# queries/posthog/segment_persons.sql as translated: each person with an email on an event up to
+# as_of, and the greatest of their normalized emails (--by-segment's person -> email mapping).
+_SEGMENT_PERSONS = """
+SELECT
+    CAST(person_id AS VARCHAR) AS person_id,
+    max(coalesce(person_email_norm, '')) AS email
+FROM events
+WHERE timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
+  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+GROUP BY person_id
+"""
+# The same from person_days (the whole days before as_of's), person_hours (that day's whole hours
+# before as_of's) and the events of as_of's own hour, but for one kind of person: the tables
+# keep the normalized email alone, so a person whose only emails are blanks (normalized to '')
+# has a row with '' from the events and none from the tables. Not a rewrite of the file, then:
+# the caller (usertrack.analytics.by_segment) takes it only where no row of '' changes its
+# answer (no account and no segment of the email '').
+_NORMALIZED = f"coalesce(person_email_norm, '') <> '' AND {_KEPT}"
+SEGMENT_PERSONS_ROLLED = f"""
+SELECT CAST(person_id AS VARCHAR) AS person_id, max(email) AS email
+FROM (
+    SELECT person_id, person_email_norm AS email FROM {DAYS_TABLE}
+    WHERE day < CAST(date_trunc('day', {_HI}) AS DATE) AND {_NORMALIZED}
+    UNION ALL
+    SELECT person_id, person_email_norm AS email FROM {TABLE}
+    WHERE hour_start >= date_trunc('day', {_HI}) AND hour_start < date_trunc('hour', {_HI})
+      AND {_NORMALIZED}
+    UNION ALL
+    SELECT person_id, coalesce(person_email_norm, '') AS email FROM events
+    WHERE timestamp >= date_trunc('hour', {_HI}) AND timestamp <= {_HI}
+      AND (coalesce(length(coalesce(person_email, '')), 0) > 0) AND {_KEPT}
+) AS e
+GROUP BY person_id
+"""
+
+
+def segment_persons(sql: str) -> str | None:
+    """SEGMENT_PERSONS_ROLLED when `sql` is segment_persons.sql's translation as shipped."""
+    return SEGMENT_PERSONS_ROLLED if _words(sql) == _words(_SEGMENT_PERSONS) else None
 
 
 # A translation, whitespace folded -> what runs instead on a store with the table.
@@ -533,6 +649,15 @@ FROM {PATH_TABLE}
 WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
 """
 PATH_NAMES_SQL = f"SELECT code, node FROM {PATH_NODES_TABLE} ORDER BY code"
+# The persons of those rows in the table's order (person_id, NULL last) and how many rows each
+# has: a --by-segment run keeps a group's rows, whole persons, so whole sequences, from them.
+PATH_PERSONS_SQL = f"""
+SELECT person_id, count(*) AS n
+FROM {PATH_TABLE}
+WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
+GROUP BY person_id
+ORDER BY person_id NULLS LAST
+"""
 
 
 @dataclass(frozen=True)
