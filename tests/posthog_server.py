@@ -563,17 +563,16 @@ class _Handler(BaseHTTPRequestHandler):
         refresh = body.get("refresh") if isinstance(body, dict) else None
         refresh = refresh or (qs.get("refresh") or [None])[0]
         with self.fake.lock:
-            self.fake.requests.append(
-                {
-                    "method": method,
-                    "path": parts.path,
-                    "query": {k: v[0] for k, v in qs.items()},
-                    "body": body,
-                    "headers": recorded,
-                    "refresh": refresh,
-                    "at": time.monotonic(),
-                }
-            )
+            record: dict[str, Any] = {
+                "method": method,
+                "path": parts.path,
+                "query": {k: v[0] for k, v in qs.items()},
+                "body": body,
+                "headers": recorded,
+                "refresh": refresh,
+                "at": time.monotonic(),
+            }
+            self.fake.requests.append(record)
         extra: dict[str, str] = {}
         try:
             status, payload, extra = self.fake.handle(method, parts.path, qs, headers, body)
@@ -599,7 +598,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if isinstance(results, list)
                 else 0
             )
-            self.fake.requests[-1 if self.fake.requests else 0].update(
+            # this request's own record: with queries side by side, the last one may be another's
+            record.update(
                 elements=elements,
                 status=status,
                 bytes=len(data),

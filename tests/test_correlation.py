@@ -157,6 +157,21 @@ def test_the_same_through_the_live_http_path(export: Path, tmp_path: Path) -> No
     assert all("signup" not in t and "'plan'" not in t for t in sent)
 
 
+def test_live_the_events_to_correlate_are_asked_for_beside_the_funnels(
+    export: Path, tmp_path: Path
+) -> None:
+    """The events query does not depend on the funnel's answer: live, both are in flight at
+    once (PostHog runs 3 queries of a project at a time), and the answer is the same."""
+    args = [*ARGS, "--correlation"]
+    local = cli_json(args, USERTRACK_EVENTS=str(export))
+    with live_posthog(export, tmp_path) as (fake, env):
+        fake.query_delay = 0.5  # each query held long enough for the other to arrive
+        live = cli_json(args, **env)
+        in_flight, refused = fake.max_in_flight, fake.concurrency_refusals
+    assert live == local
+    assert in_flight == 2 and refused == 0
+
+
 # The bounds at the microsecond's edge: q1 converts at D + 2h, and its `a` at that very time is
 # not before the last step (strictly before it); q2 drops, and its `a` at D + 1 day exactly is
 # not inside the window (strictly before step 1 + the window), while its `b` a second earlier

@@ -252,6 +252,27 @@ def _load_bound(
     rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`). A
     query without a group's filter in it (no `{filters}` slot: activity's creation times) has
     the same answer in every group's run: fetched once too."""
+    result = _fetched(source, query, values, keep, ws)
+    store_rows(con, result, table, schema, query_id)
+    return result.arrow.num_rows if result.arrow is not None else len(result.rows)
+
+
+def fetch_facts(
+    ws: Workspace, query_id: str, as_of: datetime, schema: Mapping[str, Any], **params: Any
+) -> Result:
+    """load_facts' answer, not stored (`store_rows` stores it): for a facts query fetched on a
+    thread while another runs (funnel --correlation's events, live)."""
+    query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
+    return _fetched(ws.sources[query.folder], query, values, keep, ws)
+
+
+def _fetched(
+    source: Source,
+    query: Query,
+    values: Mapping[str, Any],
+    keep: PersonRows | None,
+    ws: Workspace | None,
+) -> Result:
     query = local_facts(source, query)
     cache = ws.facts_cache if ws is not None else None
     if cache is not None and keep is None:
@@ -267,10 +288,7 @@ def _load_bound(
             result = source.run(query, values)
         if cache is not None:
             cache[key] = result
-    if keep is not None:
-        result = keep.kept(result)
-    store_rows(con, result, table, schema, query_id)
-    return result.arrow.num_rows if result.arrow is not None else len(result.rows)
+    return keep.kept(result) if keep is not None else result
 
 
 def store_rows(

@@ -28,7 +28,9 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.analytics.by_segment import Background
     from usertrack.analytics.common import DateRange
+    from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
 EVENTS_QUERY = "posthog/correlation_events"
@@ -210,9 +212,11 @@ def correlate(
     window: timedelta,
     properties: Sequence[str] = (),
     progress: Any = None,
+    fetched: Background[Result] | None = None,
 ) -> Correlation:
     """The correlation of the funnel whose per-person progress is the table `progress` of `con`
-    (usertrack.analytics.funnel: person_id, furthest, t1 ... tN)."""
+    (usertrack.analytics.funnel: person_id, furthest, t1 ... tN); `fetched`, the events to
+    correlate already asked for (`prefetch`)."""
     import pyarrow as pa
 
     from usertrack.analytics.common import load_facts
@@ -233,7 +237,7 @@ def correlate(
     )
     if converted_total and dropped_total:  # else nothing to compare (PostHog answers [])
         result.events = ranked(
-            _event_counts(con, ws, steps, as_of, span, window, progress),
+            _event_counts(con, ws, steps, as_of, span, window, progress, fetched),
             converted_total,
             dropped_total,
         )
@@ -258,9 +262,41 @@ def correlate(
     return result
 
 
+def _events_params(steps: list[str], span: DateRange, window: timedelta) -> dict[str, Any]:
+    return {"since": span.start, "until": span.end, "steps": sorted(set(steps)),
+            "event": steps[0], "window_seconds": int(window.total_seconds())}  # fmt: skip
+
+
+def _events_schema() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {"person_id": pa.string(), "event": pa.string(), "timestamp": pa.timestamp("us")}
+
+
+def prefetch(ws: Workspace, steps: list[str], as_of: datetime, span: DateRange,
+             window: timedelta) -> Background[Result] | None:  # fmt: skip
+    """The events to correlate asked for on a thread, while the funnel's own facts are fetched:
+    their query does not depend on the funnel's answer, and PostHog runs up to 3 queries of a
+    project at once (the source keeps to that), so live the two run side by side instead of
+    one after the other. None where the local engine counts in its store (`_local_counts`)
+    or within a --by-segment group's run (the answer over everyone is cut per group there)."""
+    from usertrack.analytics.by_segment import Background
+    from usertrack.analytics.common import fetch_facts
+
+    source = ws.sources.get("posthog")
+    if ws.person_rows is not None or source is None:
+        return None
+    if getattr(source, "analysis_rows", None) is not None and _shipped(ws, EVENTS_QUERY):
+        return None
+    params = _events_params(steps, span, window)
+    schema = _events_schema()
+    return Background(lambda: fetch_facts(ws, EVENTS_QUERY, as_of, schema, **params))
+
+
 def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str],
                   as_of: datetime, span: DateRange, window: timedelta,
-                  progress: Any) -> list[tuple[str, None, int, int]]:  # fmt: skip
+                  progress: Any, fetched: Background[Result] | None = None,
+                  ) -> list[tuple[str, None, int, int]]:  # fmt: skip
     """Each event done inside the bounds of the funnel whose progress is the table `progress`
     of `con`, with the converted and the dropped persons who did it."""
     n = len(steps)
@@ -270,17 +306,18 @@ def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
     # before their last step's time, or the step-1 time + the window when they dropped.
     bound = f"coalesce(p.t{n}, p.t1 + to_microseconds($window))"
     window_us = window // timedelta(microseconds=1)
-    local = _local_counts(con, ws, steps, as_of, span, bound, window_us)
-    if local is not None:
-        return local
-    import pyarrow as pa
+    if fetched is None:
+        local = _local_counts(con, ws, steps, as_of, span, bound, window_us)
+        if local is not None:
+            return local
+    from usertrack.analytics.common import load_facts, store_rows
 
-    from usertrack.analytics.common import load_facts
-
-    schema = {"person_id": pa.string(), "event": pa.string(), "timestamp": pa.timestamp("us")}
-    load_facts(con, ws, EVENTS_QUERY, as_of, "later", schema, since=span.start,
-               until=span.end, steps=sorted(set(steps)), event=steps[0],
-               window_seconds=int(window.total_seconds()))  # fmt: skip
+    schema = _events_schema()
+    if fetched is not None:
+        store_rows(con, fetched.result(), "later", schema, EVENTS_QUERY)
+    else:
+        load_facts(con, ws, EVENTS_QUERY, as_of, "later", schema,
+                   **_events_params(steps, span, window))  # fmt: skip
     rows = con.execute(
         f"""
         SELECT l.event, NULL,

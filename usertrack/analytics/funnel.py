@@ -393,10 +393,12 @@ def funnel(
     values) that go with converting or dropping (usertrack.analytics.correlation)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     correlation = correlation or bool(correlation_properties)
+    fetched = None
     if correlation:
-        from usertrack.analytics.correlation import check_options
+        from usertrack.analytics.correlation import check_options, prefetch
 
         check_options(by=by, compare=compare, dropped=None)
+        fetched = prefetch(ws, chosen, as_of, span, window)
     con = _load(ws, chosen, as_of, span, window, by, progress)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
@@ -404,7 +406,7 @@ def funnel(
             from usertrack.analytics.correlation import correlate
 
             result.correlation = correlate(
-                con, ws, chosen, as_of, span, window, correlation_properties, progress
+                con, ws, chosen, as_of, span, window, correlation_properties, progress, fetched
             )
         if by is not None:
             result.by = by
