@@ -518,17 +518,9 @@ def test_paths_by_segment_splits_the_path_tables_rows_by_person(
     assert len(from_events) == 2  # --segment: from its own facts, as before
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [[], ["--where", "properties.$pathname = '/home'"], ["--by", "$pathname", "--math", "max:n"]],
-)
-def test_trends_by_segment_counts_every_group_in_one_query(
-    extra: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On the local engine an aggregated query of a --by-segment run (trends' counts, its
-    breakdown's top values) runs once for the whole answer and once for every group at once
-    (each event's group a grouping column), not once per group; each group's answer is its
-    --segment answer (which runs the query with the group's filter)."""
+def _spy_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """The ids of the queries the local engine runs, and of those it answers for every group
+    at once ('' where run_grouped declined and the groups ran one by one)."""
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     ran: list[str] = []
@@ -541,11 +533,27 @@ def test_trends_by_segment_counts_every_group_in_one_query(
         return run_query(self, query, *args, **kwargs)
 
     def counted_grouped(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        grouped.append(query.id)
-        return run_grouped(self, query, *args, **kwargs)
+        found = run_grouped(self, query, *args, **kwargs)
+        grouped.append(query.id if found is not None else "")
+        return found
 
     monkeypatch.setattr(LocalPostHogSource, "run", counted)
     monkeypatch.setattr(LocalPostHogSource, "run_grouped", counted_grouped)
+    return ran, grouped
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--where", "properties.$pathname = '/home'"], ["--by", "$pathname", "--math", "max:n"]],
+)
+def test_trends_by_segment_counts_every_group_in_one_query(
+    extra: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine an aggregated query of a --by-segment run (trends' counts, its
+    breakdown's top values) runs once for the whole answer and once for every group at once
+    (each event's group a grouping column), not once per group; each group's answer is its
+    --segment answer (which runs the query with the group's filter)."""
+    ran, grouped = _spy_runs(monkeypatch)
     args = ["$pageview", *RANGE, *extra]
     doc = run_json("trends", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert ran.count("posthog/trends_counts") == 1
@@ -638,24 +646,7 @@ def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
     same in every group's run, fetched once; the heatmap, which takes the group's filter, runs
     once for the whole answer and once for every group at once (from the store's tables), each
     group's answer its --segment answer; with a --where, once per group, as before."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
-
-    ran: list[str] = []
-    grouped: list[str] = []
-    run_query = LocalPostHogSource.run
-    run_grouped = LocalPostHogSource.run_grouped
-
-    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        ran.append(query.id)
-        return run_query(self, query, *args, **kwargs)
-
-    def counted_grouped(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        found = run_grouped(self, query, *args, **kwargs)
-        grouped.append(query.id if found is not None else "")
-        return found
-
-    monkeypatch.setattr(LocalPostHogSource, "run", counted)
-    monkeypatch.setattr(LocalPostHogSource, "run_grouped", counted_grouped)
+    ran, grouped = _spy_runs(monkeypatch)
     args = ["--days", "7"]
     doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
