@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from usertrack.filecache import stamp
 
 if TYPE_CHECKING:
     from usertrack.segments.rules import Classification
@@ -66,14 +67,6 @@ def _let_go(classification: Classification) -> None:
         let_go(classification.con)
 
 
-def _stamp(path: Path) -> tuple[Any, ...]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (str(path), None)
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
 def key(ws: Workspace, as_of: datetime) -> tuple[Any, ...] | None:
     """What a classification of `ws` at `as_of` is kept under; None when it is not kept."""
     from usertrack.sandbox import check_query
@@ -96,7 +89,7 @@ def key(ws: Workspace, as_of: datetime) -> tuple[Any, ...] | None:
     queries = tuple(
         (q.id, q.folder, str(q.path), q.sql, repr(q.params)) for q in (*per_user, profile)
     )
-    data = (_stamp(ws.demo.root / "manifest.json"), _stamp(ws.demo.events_path))
+    data = (stamp(ws.demo.root / "manifest.json"), stamp(ws.demo.events_path))
     return (ws.settings, tuple(sorted(ws.sources)), as_of, ws.rules, queries, data)
 
 
