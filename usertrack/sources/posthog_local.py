@@ -324,24 +324,7 @@ class LocalPostHogSource:
         if sql is None or not self.has_rollups():
             return None
         _, values = self._bound(query, params, where)
-        started = time.monotonic()
-        cur = self._connection().cursor()
-        try:
-            with _guarded(cur, where):
-                cur.execute(sql, _used(sql, values))
-                description = cur.description or []
-                rows = cur.fetchall()
-        finally:
-            cur.close()
-        return Result(
-            columns=[d[0] for d in description],
-            rows=rows,
-            meta={
-                "engine": "duckdb",
-                "store": str(self.store_path),
-                "seconds": round(time.monotonic() - started, 4),
-            },
-        )
+        return self._answer(sql, values, where)
 
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
@@ -361,13 +344,25 @@ class LocalPostHogSource:
             sql = grouped_sql(tr.sql, self._bound(bare, params, where)[0].sql, rest)
         if sql is None:
             return None
-        values = _used(sql, values)
+        return self._answer(sql, values, where, {TABLE: groups})
+
+    def _answer(
+        self,
+        sql: str,
+        values: Mapping[str, Any],
+        where: str,
+        tables: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """The rows of usertrack's own statement `sql` (a rewrite of a query file's), as `run`
+        gives a query file's: guarded, `tables` (name -> Arrow table) registered beside the
+        store's, values made plain."""
         started = time.monotonic()
         cur = self._connection().cursor()
         try:
-            cur.register(TABLE, groups)
+            for name, table in (tables or {}).items():
+                cur.register(name, table)
             with _guarded(cur, where):
-                cur.execute(sql, values)
+                cur.execute(sql, _used(sql, values))
                 description = cur.description or []
                 types = [str(d[1]) for d in description]
                 rows = cur.fetchall()
