@@ -272,20 +272,17 @@ def run(
             return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
         # keeps its persons' rows of them (PersonRows). Queries whose rows are already
-        # aggregated run again per group, with the group's filter in HogQL. On the local engine
-        # who is in which group is found on a thread of its own meanwhile (the whole answer
-        # needs none of it); live, first, so PostHog gets one request at a time as before.
+        # aggregated run again per group, with the group's filter in HogQL. Who is in which
+        # group is found on a thread of its own meanwhile (the whole answer needs none of it):
+        # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
+        # project's queries at once; usertrack.sources.posthog_http.transport holds the rest).
         from usertrack.sources.person_rows import PersonRows
         from usertrack.workspace import add_database
 
         add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
-        found: Background[PersonSegments] | None = None
-        if local:
-            if progress:
-                progress("classifying your users")
-            found = Background(lambda: person_segments(ws, as_of))
-        else:
-            found_first = person_segments(ws, as_of, progress)
+        if progress:
+            progress("classifying your users")
+        found = Background(lambda: person_segments(ws, as_of))
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
@@ -294,7 +291,7 @@ def run(
             if not sandbox.keeping():
                 kept.enter_context(sandbox.keep_connections())
         overall = analyse()
-        mapping = found.result() if found is not None else found_first
+        mapping = found.result()
         answers: dict[Any, Result | None] = {}
         parts = []
         for each in mapping.groups:
