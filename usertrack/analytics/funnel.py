@@ -449,7 +449,17 @@ def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str,
     from usertrack.analytics.names import event_names, property_keys, unknown
 
     notes: tuple[str, ...] = ()
-    empty = {f"step {i}": s.event for i, s in enumerate(result.steps, 1) if not s.persons}
+    # In a --by-segment run, a step the whole answer's run saw reached (it runs first) is an
+    # event of the range: a group that did not reach it asks PostHog nothing.
+    reached: set[str] = set()
+    if ws.facts_cache is not None:
+        reached = ws.facts_cache.setdefault(("funnel steps reached", span), set())
+        reached.update(s.event for s in result.steps if s.persons)
+    empty = {
+        f"step {i}": s.event
+        for i, s in enumerate(result.steps, 1)
+        if not s.persons and s.event not in reached
+    }
     if empty:
         notes += unknown(empty, event_names(ws, span.end, span.start), "event")
     if (

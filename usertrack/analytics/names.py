@@ -8,7 +8,7 @@ the lookup is one more query, and an answer with people in it needs none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,17 +20,42 @@ PROPERTY_KEYS = "posthog/property_keys"
 
 
 def event_names(ws: Workspace, as_of: datetime, since: datetime) -> dict[str, int]:
-    """Every event name from `since` to `as_of`, with its count."""
-    result = ws.run_query(EVENT_NAMES, as_of, since=since)
-    return {str(r["event"]): int(r["events"]) for r in result.as_dicts() if r["event"] is not None}
+    """Every event name from `since` to `as_of`, with its count (asked once per --by-segment
+    run: `_once`)."""
+
+    def ask() -> dict[str, int]:
+        result = ws.run_query(EVENT_NAMES, as_of, since=since)
+        rows = result.as_dicts()
+        return {str(r["event"]): int(r["events"]) for r in rows if r["event"] is not None}
+
+    return _once(ws, (EVENT_NAMES, as_of, since), ask)
 
 
 def property_keys(
     ws: Workspace, as_of: datetime, since: datetime, events: Iterable[str]
 ) -> dict[str, int]:
-    """Every property key the `events` carried from `since` to `as_of`, with its count."""
-    result = ws.run_query(PROPERTY_KEYS, as_of, since=since, events=list(events))
-    return {str(r["key"]): int(r["events"]) for r in result.as_dicts() if r["key"] is not None}
+    """Every property key the `events` carried from `since` to `as_of`, with its count (asked
+    once per --by-segment run: `_once`)."""
+    chosen = list(events)
+
+    def ask() -> dict[str, int]:
+        result = ws.run_query(PROPERTY_KEYS, as_of, since=since, events=chosen)
+        return {str(r["key"]): int(r["events"]) for r in result.as_dicts() if r["key"] is not None}
+
+    return _once(ws, (PROPERTY_KEYS, as_of, since, tuple(chosen)), ask)
+
+
+def _once(
+    ws: Workspace, key: tuple[object, ...], ask: Callable[[], dict[str, int]]
+) -> dict[str, int]:
+    """`ask()`'s answer, kept for the rest of a --by-segment run (`ws.facts_cache`): these
+    queries have no {filters} slot, so every group's run would ask PostHog the same again."""
+    memo = getattr(ws, "facts_cache", None)
+    if memo is None:
+        return ask()
+    if key not in memo:
+        memo[key] = ask()
+    return dict(memo[key])
 
 
 def unknown(typed: Mapping[str, str], known: Mapping[str, int], what: str) -> tuple[str, ...]:
