@@ -274,6 +274,13 @@ def packed_types(types: Any, columns: list[str]) -> list[list[str]] | None:
 def _to_datetime(value: Any) -> Any:
     if not isinstance(value, str):
         return value
+    if value.endswith("Z"):  # PostHog's UTC text: the naive UTC time, no offset to apply
+        try:
+            moment = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is None:
+            return moment
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
