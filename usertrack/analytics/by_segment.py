@@ -150,13 +150,14 @@ def person_segments(
     if progress:
         progress("classifying your users")
     accounts = Background(lambda: account_emails(ws, as_of))
+    found = Background(lambda: _persons_rows(ws, as_of))
     with open_history(ws) as history:
         snapshot = baseline_for(ws, history, as_of, progress)
     if progress:
         progress("finding their PostHog persons")
-    rows = _persons_rows(ws, as_of)
+    rows, whole = found.result()
     known = accounts.result()
-    if rows is None or "" in known or "" in snapshot.primary:  # a row of '' can count
+    if not whole and ("" in known or "" in snapshot.primary):  # a row of '' can count
         rows = ws.run_query("posthog/segment_persons", as_of).rows
     persons: dict[str, list[str]] = {}
     for person_id, email in rows:
@@ -166,15 +167,18 @@ def person_segments(
     return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
 
 
-def _persons_rows(ws: Workspace, as_of: datetime) -> list[Any] | None:
-    """segment_persons.sql's rows from the events store's per-person tables (a tenth of the
-    events' rows), but for the persons whose only emails are blanks, whose row with the
-    email '' they leave out; None where they do not answer it (PostHog, an edited file, a
-    store without them)."""
+def _persons_rows(ws: Workspace, as_of: datetime) -> tuple[list[Any], bool]:
+    """segment_persons.sql's rows, and whether they are all of them: from the events store's
+    per-person tables (a tenth of the events' rows) where they answer it, but for the persons
+    whose only emails are blanks, whose row with the email '' they leave out (False); else
+    from the query (PostHog, an edited file, a store without them). Run on a thread of its
+    own while the segments are found: live, PostHog reads its events meanwhile."""
     query, values = ws.bind("posthog/segment_persons", as_of)
     rolled = getattr(ws.sources[query.folder], "segment_persons", None)
     found = rolled(query, values) if rolled is not None else None
-    return None if found is None else found.rows
+    if found is not None:
+        return found.rows, False
+    return ws.run_query("posthog/segment_persons", as_of).rows, True
 
 
 def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
