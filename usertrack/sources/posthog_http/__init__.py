@@ -117,6 +117,11 @@ class PostHogHTTPSource(Paging, Insights):
 
     kind = "posthog"
     dialect = "hogql"
+    # How many of this source's queries a command runs side by side (segments' per-user queries:
+    # usertrack.segments.profiles `lanes`): as many as PostHog runs of a project at once, which
+    # the transport's slots hold to across every source of the process anyway. One query's
+    # answer is then read, converted and loaded while PostHog runs the next.
+    max_concurrent: int | None = MAX_CONCURRENT_QUERIES
 
     def __repr__(self) -> str:
         return f"PostHogHTTPSource({self.description!r})"
