@@ -14,7 +14,11 @@ two is checked to be the same. For the live run: the query requests sent, the ro
 PostHog answered, the rows those stand for once unpacked (a facts query answers a row per person
 with arrays: the per-event rows it sent before), and the wall time; ClickHouse's own time is in
 the live figure, the network's is not. The ClickHouse load (once, before the commands) is timed
-apart.
+apart. Where a live run's time goes: "ClickHouse s" is its queries' own time in ClickHouse;
+"stand-in s" the stand-in's Python around them (PostHog's own parser and the printing, reading
+ClickHouse's JSON, writing the answer's), which PostHog's servers do too but on their own
+machines; "usertrack CPU s" the usertrack process's CPU time (user and system). All three share
+this machine's cores: the live figure is not their sum.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -44,12 +49,15 @@ COMMANDS = [
     ["features"],
     ["segments"],
 ]
+_cpu = 0.0  # the last command's CPU seconds (user + system): usertrack's own work
 SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
 
 
 def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
     full = {k: v for k, v in os.environ.items() if k not in SOURCE_VARS}
     full.update(USERTRACK_HOME=str(home), **env)
+    global _cpu
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "usertrack", "-q", *args],
@@ -60,6 +68,8 @@ def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
         check=False,
     )
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
     return took, done.stdout
@@ -98,8 +108,8 @@ def main() -> None:
         print(f"ClickHouse load: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         rows_out = [
             "| command | local s | live s | live requests | rows answered | rows unpacked"
-            " | bytes answered |",
-            "|---|---|---|---|---|---|---|",
+            " | bytes answered | ClickHouse s | stand-in s | usertrack CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for command in chosen:
             argv = [*command, "--format", "json", "--as-of", str(as_of)]
@@ -107,7 +117,14 @@ def main() -> None:
             before = len(fake.requests)
             # --refresh: what PostHog answers now, never the home's cache of an earlier run.
             live_s, live_out = _run([*argv, "--refresh"], home, live_env(fake, uri))
+            live_cpu = _cpu
             sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
+            # ClickHouse's own time, and the stand-in's Python around it (PostHog's parser and
+            # the printing, reading ClickHouse's JSON, writing the answer's; not the wait for
+            # the one chdb session, which is another query's ClickHouse time)
+            clickhouse = sum(r.get("timings", {}).get("clickhouse", 0.0) for r in sent)
+            waited = sum(r.get("timings", {}).get("wait", 0.0) for r in sent)
+            standin = sum(float(r.get("took", 0.0)) for r in sent) - clickhouse - waited
             rows = sum(int(r.get("rows", 0)) for r in sent)
             unpacked = sum(int(r.get("elements", 0)) for r in sent)
             size = sum(int(r.get("bytes", 0)) for r in sent)
@@ -115,7 +132,7 @@ def main() -> None:
             name = " ".join(command) + ("" if same else " (JSON DIFFERS)")
             rows_out.append(
                 f"| {name} | {local_s:.2f} | {live_s:.2f} | {len(sent)} | {rows:,}"
-                f" | {unpacked:,} | {size:,} |"
+                f" | {unpacked:,} | {size:,} | {clickhouse:.2f} | {standin:.2f} | {live_cpu:.2f} |"
             )
             print(rows_out[-1], file=sys.stderr)
     print("\n".join(rows_out))

@@ -19,8 +19,9 @@ import json
 import math
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,10 @@ class CHResult:
     types: list[str]
     rows: list[list[Any]]
     sql: str
+    # Seconds spent by phase (for the bench's live figures): "print" (PostHog's parser and
+    # this printer), "wait" (for the one chdb session), "clickhouse" (the query), "convert"
+    # (ClickHouse's JSON read into PostHog's values).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class ClickHouseError(Exception):
@@ -283,16 +288,20 @@ class ClickHouseEngine:
         modifiers: Mapping[str, Any] | None = None,
         **limits: int,
     ) -> CHResult:
+        started = time.perf_counter()
         sql = self.print(text, values, modifiers, **limits)
         full = (
             f"{sql} SETTINGS session_timezone = 'UTC', output_format_json_quote_64bit_integers"
             " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1"
         )
+        printed = time.perf_counter()
         with _LOCK:
+            locked = time.perf_counter()
             try:
                 out = _session().query(full, "JSONCompact")
             except Exception as e:  # chdb raises its own error type with ClickHouse's message
                 raise ClickHouseError(str(e).strip().splitlines()[0]) from None
+        ran = time.perf_counter()
         data = json.loads(out.bytes() if hasattr(out, "bytes") else str(out))
         meta = data["meta"]
         columns = [m["name"] for m in meta]
@@ -303,7 +312,13 @@ class ClickHouseEngine:
             for i, convert in converters:
                 if row[i] is not None:
                     row[i] = convert(row[i])
-        return CHResult(columns, types, rows, sql)
+        timings = {
+            "print": printed - started,
+            "wait": locked - printed,
+            "clickhouse": ran - locked,
+            "convert": time.perf_counter() - ran,
+        }
+        return CHResult(columns, types, rows, sql, timings)
 
     def close(self) -> None:
         with _LOCK, contextlib.suppress(Exception):

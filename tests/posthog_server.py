@@ -58,6 +58,7 @@ from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
 
 DEFAULT_KEY = "phx_TestKey0123456789abcdefSECRET"
+TIMINGS = "_usertrack_timings"  # a key of the engine's answer, never sent
 PACKED_REFUSED = "Memory limit (for query) exceeded: would use 10.00 GiB"
 OFFSET_NOT_ALLOWED = (
     "OFFSET is not supported on queries made with a personal API key. For pagination, use keyset"
@@ -365,6 +366,7 @@ class FakePostHog:
                 "clickhouse": result.sql,
                 "is_cached": False,
                 "query_status": None,
+                TIMINGS: result.timings,  # taken off the answer before it is sent
             }
         )
         return response
@@ -441,6 +443,7 @@ class FakePostHog:
                     if self.async_error:
                         raise _error(400, "validation_error", "query_error", self.async_error)
                     job["results"] = self.execute(text, values, modifiers)
+                    job["results"].pop(TIMINGS, None)
                 except _Answer as a:
                     job["error_message"] = a.body.get("detail")
                 except Exception as e:  # a bug in the fake: PostHog's internal error
@@ -574,13 +577,16 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self.fake.requests.append(record)
         extra: dict[str, str] = {}
+        started = time.perf_counter()
         try:
             status, payload, extra = self.fake.handle(method, parts.path, qs, headers, body)
         except _Answer as a:
             status, payload, extra = a.status, a.body, a.headers
         except Exception as e:  # a bug in the fake: answer 500 like a server would
             status, payload = 500, {"type": "server_error", "code": "error", "detail": repr(e)}
+        timings = payload.pop(TIMINGS, None) if isinstance(payload, dict) else None
         data = json.dumps(payload).encode()
+        took = time.perf_counter() - started
         with self.fake.lock:  # what was sent back: for the bench's transfer figures
             results = payload.get("results") if isinstance(payload, dict) else None
             status_body = payload.get("query_status") if isinstance(payload, dict) else None
@@ -604,6 +610,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status=status,
                 bytes=len(data),
                 rows=len(results) if isinstance(results, list) else 0,
+                took=took,  # the answer's making, JSON included, not its sending
+                timings=timings or {},  # a ClickHouse query's phases (CHResult.timings)
             )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
