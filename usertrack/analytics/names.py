@@ -48,10 +48,11 @@ def property_keys(
 def _once(
     ws: Workspace, key: tuple[object, ...], ask: Callable[[], dict[str, int]]
 ) -> dict[str, int]:
-    """`ask()`'s answer, kept for the rest of a --by-segment run (`ws.facts_cache`): these
-    queries have no {filters} slot, so every group's run would ask PostHog the same again."""
+    """`ask()`'s answer, kept for the rest of a --by-segment run (`ws.facts_cache`): the
+    shipped files of these queries (`key[0]`) have no {filters} slot, so every group's run
+    would ask PostHog the same again. A file edited to have one is asked in each run."""
     memo = getattr(ws, "facts_cache", None)
-    if memo is None:
+    if memo is None or "{filters}" in ws.library.get(str(key[0])).sql:
         return ask()
     if key not in memo:
         memo[key] = ask()
