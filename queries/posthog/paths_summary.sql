@@ -74,7 +74,7 @@ FROM (
                     c.has_to AS has_to,
                     c.entry AS entry,
                     c.exit AS exit,
-                    c.path AS path
+                    [c.n1, c.n2, c.n3, c.n4, c.n5, c.n6, c.n7, c.n8, c.n9, c.n10, c.n11, c.n12, c.n13, c.n14, c.n15, c.n16, c.n17, c.n18, c.n19, c.n20] AS path
                 FROM (
                     SELECT
                         k.held AS held,
@@ -82,7 +82,26 @@ FROM (
                         k.has_to AS has_to,
                         if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.first)), '') AS entry,
                         if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.exit_pos)), '') AS exit,
-                        arrayMap(o -> if(k.held = 1 AND k.first + o <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + o)), ''), range(0, 20)) AS path
+                        if(k.held = 1 AND k.first + 0 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 0)), '') AS n1,
+                        if(k.held = 1 AND k.first + 1 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 1)), '') AS n2,
+                        if(k.held = 1 AND k.first + 2 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 2)), '') AS n3,
+                        if(k.held = 1 AND k.first + 3 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 3)), '') AS n4,
+                        if(k.held = 1 AND k.first + 4 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 4)), '') AS n5,
+                        if(k.held = 1 AND k.first + 5 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 5)), '') AS n6,
+                        if(k.held = 1 AND k.first + 6 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 6)), '') AS n7,
+                        if(k.held = 1 AND k.first + 7 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 7)), '') AS n8,
+                        if(k.held = 1 AND k.first + 8 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 8)), '') AS n9,
+                        if(k.held = 1 AND k.first + 9 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 9)), '') AS n10,
+                        if(k.held = 1 AND k.first + 10 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 10)), '') AS n11,
+                        if(k.held = 1 AND k.first + 11 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 11)), '') AS n12,
+                        if(k.held = 1 AND k.first + 12 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 12)), '') AS n13,
+                        if(k.held = 1 AND k.first + 13 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 13)), '') AS n14,
+                        if(k.held = 1 AND k.first + 14 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 14)), '') AS n15,
+                        if(k.held = 1 AND k.first + 15 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 15)), '') AS n16,
+                        if(k.held = 1 AND k.first + 16 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 16)), '') AS n17,
+                        if(k.held = 1 AND k.first + 17 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 17)), '') AS n18,
+                        if(k.held = 1 AND k.first + 18 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 18)), '') AS n19,
+                        if(k.held = 1 AND k.first + 19 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 19)), '') AS n20
                     FROM (
                         SELECT
                             s.nodes AS nodes,
