@@ -56,8 +56,9 @@ class CHResult:
     rows: list[list[Any]]
     sql: str
     # Seconds spent by phase (for the bench's live figures): "print" (PostHog's parser and
-    # this printer), "wait" (for the one chdb session), "clickhouse" (the query), "convert"
-    # (ClickHouse's JSON read into PostHog's values).
+    # this printer), "wait" (for the one chdb session), "clickhouse" (the query; and
+    # "clickhouse_cpu", the process's CPU seconds meanwhile), "convert" (ClickHouse's JSON read
+    # into PostHog's values).
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -296,12 +297,12 @@ class ClickHouseEngine:
         )
         printed = time.perf_counter()
         with _LOCK:
-            locked = time.perf_counter()
+            locked, cpu = time.perf_counter(), time.process_time()
             try:
                 out = _session().query(full, "JSONCompact")
             except Exception as e:  # chdb raises its own error type with ClickHouse's message
                 raise ClickHouseError(str(e).strip().splitlines()[0]) from None
-        ran = time.perf_counter()
+            ran, cpu = time.perf_counter(), time.process_time() - cpu
         data = json.loads(out.bytes() if hasattr(out, "bytes") else str(out))
         meta = data["meta"]
         columns = [m["name"] for m in meta]
@@ -316,6 +317,8 @@ class ClickHouseEngine:
             "print": printed - started,
             "wait": locked - printed,
             "clickhouse": ran - locked,
+            # the process's CPU meanwhile: ClickHouse's threads, and any other request's Python
+            "clickhouse_cpu": cpu,
             "convert": time.perf_counter() - ran,
         }
         return CHResult(columns, types, rows, sql, timings)
