@@ -662,7 +662,7 @@ def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
     assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)
 
 
-@pytest.mark.parametrize("command", ["activity", "retention"])
+@pytest.mark.parametrize("command", ["activity", "retention", "funnel"])
 def test_by_segment_groups_reuse_one_in_memory_database(
     command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -677,7 +677,7 @@ def test_by_segment_groups_reuse_one_in_memory_database(
         opened.append(str(database))
         return connect(database, *args, **kwargs)
 
-    args, _ = ADDITIVE[command]
+    args = ["signup", "$pageview", *RANGE] if command == "funnel" else ADDITIVE[command][0]
     want = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
     monkeypatch.setattr(duckdb, "connect", counted)
     doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
