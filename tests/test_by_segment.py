@@ -685,3 +685,84 @@ def test_by_segment_groups_reuse_one_in_memory_database(
     # the analysis's and its groups' one, and the classification's on the mapping's thread
     # (which the analysis may take over when given back first): not one more per group
     assert opened.count(":memory:") <= 2, opened
+
+
+@pytest.mark.parametrize("command", ["funnel", "retention", "activity", "trends", "paths"])
+def test_local_by_segment_makes_no_list_of_a_groups_persons(
+    command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine every query of a --by-segment run is answered from everyone's rows
+    split by group number (the facts, the grouped queries, the path table): no group's list of
+    person ids is made for a filter no query reads. --segment binds its group's list, sorted,
+    as before."""
+    from usertrack.sources.person_rows import GroupNumbers
+
+    made: list[int | None] = []
+    ids_of = GroupNumbers.ids_of
+
+    def counted(self: GroupNumbers, number: int | None = None) -> list[str]:
+        made.append(number)
+        return ids_of(self, number)
+
+    monkeypatch.setattr(GroupNumbers, "ids_of", counted)
+    args = {
+        "funnel": ["signup", "$pageview", *RANGE],
+        "trends": ["$pageview", *RANGE],
+    }.get(command) or ADDITIVE[command][0]
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert made == []
+    if command == "trends":
+        assert by_group(doc, trends) == PAGEVIEWS
+    if command == "funnel":
+        assert by_group(doc, funnel) == FUNNEL
+    # --segment: the filter's list is the group's persons (pa), then everyone listed (pa-pc)
+    from usertrack.analytics import by_segment
+
+    bound: list[Any] = []
+    person_filter = by_segment.PersonSegments.person_filter
+
+    def spied(self: Any, group: str, local: bool = False) -> Any:
+        text, values = person_filter(self, group, local)
+        bound.append(dict(values))
+        return text, values
+
+    monkeypatch.setattr(by_segment.PersonSegments, "person_filter", spied)
+    for group, ids in (("spender", ["pa"]), ("no account", ["pa", "pb", "pc"])):
+        run_json(command, [*args, "--segment", group], as_of=AS_OF, **env)
+        assert bound.pop() == {by_segment.PLACEHOLDER: ids}
+
+
+def test_the_groups_numbered_in_arrow_as_row_by_row() -> None:
+    """The persons of the store's per-person tables numbered by group in Arrow (`_numbered`)
+    as person_segments numbers the rows of the events' query one by one: the primary segment
+    of their email, "no segment" for an account's email in no segment, none (not listed: "no
+    account") for any other email or none; a row without a person id not listed; a primary
+    the rules do not have numbered -1 (in no group), a blank primary as none."""
+    import pyarrow as pa
+
+    from usertrack.analytics.by_segment import NO_ACCOUNT, NO_SEGMENT, PersonSegments, _numbered
+
+    groups = ("spender", "trial", NO_SEGMENT, NO_ACCOUNT)
+    rows = [
+        ("pa", "a@x.io"), ("pb", "b@x.io"), ("pc", "c@x.io"), ("pd", "d@x.io"),
+        ("pe", None), ("", "a@x.io"), (None, "b@x.io"), ("pf", "old@x.io"),
+        ("pg", "blank@x.io"), ("ph", "A@x.io"),
+    ]  # fmt: skip
+    primary = {"a@x.io": "spender", "b@x.io": "trial", "old@x.io": "gone", "blank@x.io": ""}
+    known = {"a@x.io", "b@x.io", "c@x.io", "old@x.io", "blank@x.io"}
+    persons: dict[str, list[str]] = {}
+    for person_id, email in rows:  # person_segments' loop over the events' rows
+        group = primary.get(email) or (NO_SEGMENT if email in known else None)  # type: ignore[arg-type]
+        if group is not None and person_id:
+            persons.setdefault(group, []).append(str(person_id))
+    want = PersonSegments.listed(AS_OF_DT, groups, persons, "snapshot").numbers
+    table = pa.table({"person_id": [r[0] for r in rows], "email": [r[1] for r in rows]})
+    got = _numbered(table, primary, known, groups)
+    pairs = dict(zip(got.ids.to_pylist(), got.numbers.to_pylist(), strict=True))
+    assert pairs == dict(zip(want.ids.to_pylist(), want.numbers.to_pylist(), strict=True))
+    assert pairs == {"pa": 0, "pb": 1, "pc": 2, "pf": -1, "pg": 2}
+    assert got.ids_of(0) == ["pa"] and got.ids_of(None) == ["pa", "pb", "pc", "pf", "pg"]
+
+
+AS_OF_DT = datetime(2026, 6, 4, 12, tzinfo=UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,7 +60,7 @@ class Workspace:
     # A filter of usertrack's own (--segment, --by-segment: usertrack.analytics.by_segment): one
     # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
     # --where expressions in the {filters} slot. Never user text: the persons are bound values.
-    person_filter: tuple[str, dict[str, Any]] | None = None
+    person_filter: tuple[str, Mapping[str, Any]] | None = None
     # The same group kept by the rows of the per-person facts queries (PersonRows of
     # usertrack.sources.person_rows), which then run once over everyone for every group: their
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
