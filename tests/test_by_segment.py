@@ -766,3 +766,21 @@ def test_the_groups_numbered_in_arrow_as_row_by_row() -> None:
 
 
 AS_OF_DT = datetime(2026, 6, 4, 12, tzinfo=UTC)
+
+
+def test_a_name_lookup_runs_once_for_all_the_groups(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step no one in a group reached makes the funnel look its name up among the range's
+    events (a typo?): the same lookup in every group's run (its query takes no filter), run
+    once for the whole --by-segment command; each group's note as its --segment run's."""
+    from tests.analytics_helpers import run_ok
+
+    ran, _ = _spy_runs(monkeypatch)
+    args = ["signup", "$pageview", "signed_up", *RANGE, "-f", "json"]
+    whole = run_ok("funnel", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/event_names") == 1
+    assert "'signed_up' is no event in the range" in whole.stderr
+    alone = run_ok("funnel", [*args, "--segment", "trial"], as_of=AS_OF, **env)
+    assert alone.stderr.strip() in whole.stderr
+    assert json.loads(whole.stdout)["by_segment"][1]["steps"] == json.loads(alone.stdout)["steps"]
