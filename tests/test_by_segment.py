@@ -784,3 +784,29 @@ def test_a_name_lookup_runs_once_for_all_the_groups(
     alone = run_ok("funnel", [*args, "--segment", "trial"], as_of=AS_OF, **env)
     assert alone.stderr.strip() in whole.stderr
     assert json.loads(whole.stdout)["by_segment"][1]["steps"] == json.loads(alone.stdout)["steps"]
+
+
+def test_the_demo_database_opens_on_the_mappings_thread(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine the app's database (the demo's PostgreSQL: its driver's import, the
+    server's check) is opened on the thread that finds who is in which group, while the whole
+    answer runs, not before it; the answer is the same."""
+    import threading
+
+    from usertrack import workspace
+
+    opened: list[str] = []
+    add_database = workspace.add_database
+
+    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
+        if "neon" not in ws.sources:
+            opened.append(threading.current_thread().name)
+        add_database(ws, *args, **kwargs)
+
+    want = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    monkeypatch.setattr(workspace, "add_database", spied)
+    result = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == want.stdout
+    assert opened == ["usertrack-segments"]

@@ -286,9 +286,14 @@ class Background(Generic[T]):
         finally:
             self._done.set()
 
-    def result(self) -> T:
+    def settle(self) -> None:
+        """Wait until `work()` has ended, whatever its answer (the workspace it adds to is then
+        left alone when closed)."""
         while not self._done.wait(0.25):  # a timeout keeps Ctrl-C working on every platform
             pass
+
+    def result(self) -> T:
+        self.settle()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
@@ -337,6 +342,7 @@ def run(
     group = check_segment(ws, segment) if segment else None
     local = _local(ws)
     kept = contextlib.ExitStack()
+    found: Background[PersonSegments] | None = None
     try:
         if group is not None:
             mapping = person_segments(ws, as_of, progress)
@@ -348,10 +354,12 @@ def run(
         # who is in which group is found on a thread of its own meanwhile (the whole answer
         # needs none of it); live, first, so PostHog gets one request at a time as before.
         from usertrack.sources.person_rows import PersonRows
-        from usertrack.workspace import add_database
+        from usertrack.workspace import add_database, check_database
 
-        add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
-        found: Background[PersonSegments] | None = None
+        if local:  # no database: said first, as ever; the demo's started on the thread
+            check_database(ws, needed_by=OPTIONS)
+        else:
+            add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
         if local:
             if progress:
                 progress("classifying your users")
@@ -384,6 +392,8 @@ def run(
         ws.facts_cache = None
         ws.grouped_run = None
         kept.close()
+        if found is not None:  # (the whole answer failed) it may be adding the database
+            found.settle()
 
 
 def _grouped(
