@@ -810,3 +810,40 @@ def test_the_demo_database_opens_on_the_mappings_thread(
     assert result.exit_code == 0, result.stderr
     assert result.stdout == want.stdout
     assert opened == ["usertrack-segments"]
+
+
+def test_activity_by_segment_works_out_each_persons_masks_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's active-day masks come from their own active days alone: --by-segment works
+    them out once, over everyone, and each group keeps its persons' rows of them (no group
+    loads the active days again); each group's answer its --segment answer."""
+    from usertrack.analytics import activity as activities
+
+    calls: list[int] = []
+    masks = activities._masks
+
+    def counted(con: Any, *args: Any) -> bool:
+        fits = masks(con, *args)
+        calls.append(len(con.execute("SELECT * FROM masks").fetchall()))
+        return fits
+
+    monkeypatch.setattr(activities, "_masks", counted)
+    args = ["--days", "7"]
+    doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and calls[0] >= 4  # once, over everyone
+    for part in doc["by_segment"]:
+        calls.clear()
+        alone = run_json("activity", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert len(calls) == 1
+        for key in (
+            "dau",
+            "wau",
+            "mau",
+            "stickiness",
+            "daily",
+            "lifecycle",
+            "active_days",
+            "hours",
+        ):
+            assert part.get(key, doc.get(key)) == alone.get(key), (part["segment"], key)
