@@ -183,6 +183,9 @@ def person_segments(
     from usertrack.segments.history import baseline_for, open_history
     from usertrack.workspace import add_database
 
+    # The events store's persons need no database: fetched while it opens (its driver's
+    # import, the demo server's check) and the segments are found.
+    fetching = Background(lambda: _persons_table(ws, as_of)) if _local(ws) else None
     add_database(ws, progress, needed_by=OPTIONS)
     if progress:
         progress("classifying your users")
@@ -191,7 +194,7 @@ def person_segments(
         snapshot = baseline_for(ws, history, as_of, progress)
     if progress:
         progress("finding their PostHog persons")
-    table = _persons_table(ws, as_of)
+    table = fetching.result() if fetching is not None else _persons_table(ws, as_of)
     known = accounts.result()
     groups = groups_of(ws)
     if table is not None and "" not in known and "" not in snapshot.primary:
