@@ -847,3 +847,32 @@ def test_activity_by_segment_works_out_each_persons_masks_once(
             "hours",
         ):
             assert part.get(key, doc.get(key)) == alone.get(key), (part["segment"], key)
+
+
+@pytest.mark.parametrize("mode", ["first-time", "recurring"])
+def test_retention_by_segment_works_out_each_persons_cohorts_once(
+    mode: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's cohorts and returns come from their own rows alone: --by-segment works them
+    out once, over everyone, and each group counts its persons' rows of them (no group loads
+    the facts again); each group's answer its --segment answer."""
+    from usertrack.analytics import retention as retentions
+
+    opened: list[int] = []
+    open_facts_tables = retentions.open_facts_tables
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return open_facts_tables(*args, **kwargs)
+
+    monkeypatch.setattr(retentions, "open_facts_tables", counted)
+    args = [*ADDITIVE["retention"][0], "--mode", mode]
+    doc = run_json("retention", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(opened) == 1
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    for part in doc["by_segment"]:
+        alone = run_json("retention", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert part["cohorts"] == alone["cohorts"], part["segment"]
+    assert sum(int(c["size"]) for p in doc["by_segment"] for c in p["cohorts"]) == sum(
+        int(c["size"]) for c in doc["cohorts"]
+    )
