@@ -829,9 +829,22 @@ def test_activity_by_segment_works_out_each_persons_masks_once(
         return fits
 
     monkeypatch.setattr(activities, "_masks", counted)
+    from usertrack.analytics import common
+
+    created: list[int] = []
+    store_rows = common.store_rows
+
+    def stored(con: Any, result: Any, table: str, *args: Any) -> None:
+        store_rows(con, result, table, *args)
+        if table == "created":
+            created.append(len(result.rows) if result.arrow is None else result.arrow.num_rows)
+
+    monkeypatch.setattr(common, "store_rows", stored)
     args = ["--days", "7"]
     doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert len(calls) == 1 and calls[0] >= 4  # once, over everyone
+    # and each group's creation times only its persons': the groups' add up to everyone's
+    assert len(created) == 1 + len(GROUPS) and sum(created[1:]) <= created[0]
     for part in doc["by_segment"]:
         calls.clear()
         alone = run_json("activity", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)

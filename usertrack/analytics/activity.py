@@ -278,11 +278,12 @@ def _counted(
     ]  # fmt: skip
     key = _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
     whole = ws.facts_cache.get(key) if key is not None else None
-    if whole is not None:
-        facts = facts[1:]  # a group's run: its persons' rows of everyone's masks, no active days
+    if whole is not None:  # a group's run: its persons' rows of everyone's masks and creation
+        facts = facts[2:]  # times (the lifecycle reads no one else's), no active days
     with open_facts_tables(ws, as_of, facts, progress) as con:
         if whole is not None:
             _kept_masks(con, ws, whole)
+            _kept_created(con, ws, as_of, weeks)
         fits = whole is not None or _masks(con, first_day, last_day, weeks)
         if fits and whole is None and key is not None:
             types = [(r[0], r[1]) for r in con.execute("DESCRIBE masks").fetchall()]
@@ -468,6 +469,17 @@ def _kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> 
     con.register("_masks_in", kept.arrow)
     con.execute(f"CREATE TEMP TABLE masks AS SELECT {columns} FROM _masks_in")
     con.unregister("_masks_in")
+
+
+def _kept_created(con: Any, ws: Any, as_of: datetime, weeks: list[date]) -> None:
+    """`created`: the group's persons' rows of activity_created's answer (fetched once for the
+    run: it takes no filter), all the lifecycle joins its masks with."""
+    from usertrack.analytics.common import _arrow_schema, fetch_facts, store_rows
+
+    schema = _arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
+    since = datetime.combine(weeks[0], datetime.min.time())
+    found = fetch_facts(ws, "posthog/activity_created", as_of, schema, since=since)
+    store_rows(con, ws.person_rows.kept(found), "created", schema, "posthog/activity_created")
 
 
 def _series_of_masks(con: Any, first: date, last: date) -> list[Day]:
