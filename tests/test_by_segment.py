@@ -882,6 +882,8 @@ def test_retention_by_segment_works_out_each_persons_cohorts_once(
     args = [*ADDITIVE["retention"][0], "--mode", mode]
     doc = run_json("retention", [*args, "--by-segment"], as_of=AS_OF, **env)
     assert len(opened) == 1
+    # the whole answer counted from the rows it keeps for the groups: the plain command's
+    assert doc["cohorts"] == run_json("retention", args, as_of=AS_OF, **env)["cohorts"]
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
     for part in doc["by_segment"]:
         alone = run_json("retention", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)

@@ -237,29 +237,27 @@ def _counted(
             """
         con.execute(f"CREATE TEMP TABLE cohort AS {cohort_sql}")
         sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
-        kept = con.execute(
-            """
-            SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id)
+        returns = """
             FROM cohort c
             JOIN (SELECT a.person_id, p.idx FROM activity a
                   JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
               ON r.person_id = c.person_id AND r.idx > c.idx
-            GROUP BY ALL
-            """
-        ).fetchall()
-        if key is not None:
+        """
+        if key is None:
+            kept = con.execute(
+                f"SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id) {returns}"
+                " GROUP BY ALL"
+            ).fetchall()
+        else:  # each person's returns kept for the groups, and counted from them
+            returned = con.sql(
+                f"SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k {returns}"
+            ).to_arrow_table()
             ws.facts_cache[key] = (
                 con.sql("SELECT person_id, idx FROM cohort").to_arrow_table(),
-                con.sql(
-                    """
-                    SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k
-                    FROM cohort c
-                    JOIN (SELECT a.person_id, p.idx FROM activity a
-                          JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
-                      ON r.person_id = c.person_id AND r.idx > c.idx
-                    """
-                ).to_arrow_table(),
+                returned,
             )
+            back = returned.group_by(["idx", "k"]).aggregate([("idx", "count")]).to_pydict()
+            kept = list(zip(back["idx"], back["k"], back["idx_count"], strict=True))
     return {int(i): int(n) for i, n in sizes.items()}, {
         (int(i), int(k)): int(n) for i, k, n in kept
     }
