@@ -186,12 +186,17 @@ def person_segments(
     # The events store's persons need no database: fetched while it opens (its driver's
     # import, the demo server's check) and the segments are found.
     fetching = Background(lambda: _persons_table(ws, as_of)) if _local(ws) else None
-    add_database(ws, progress, needed_by=OPTIONS)
-    if progress:
-        progress("classifying your users")
-    accounts = Background(lambda: account_emails(ws, as_of))
-    with open_history(ws) as history:
-        snapshot = baseline_for(ws, history, as_of, progress)
+    try:
+        add_database(ws, progress, needed_by=OPTIONS)
+        if progress:
+            progress("classifying your users")
+        accounts = Background(lambda: account_emails(ws, as_of))
+        with open_history(ws) as history:
+            snapshot = baseline_for(ws, history, as_of, progress)
+    except BaseException:
+        if fetching is not None:  # done with the store before the workspace closes it
+            fetching.settle()
+        raise
     if progress:
         progress("finding their PostHog persons")
     table = fetching.result() if fetching is not None else _persons_table(ws, as_of)
