@@ -666,7 +666,7 @@ def test_activity_by_segment_fetches_a_query_without_the_groups_filter_once(
     assert ran.count("posthog/activity_hours") == 1 + len(GROUPS)
 
 
-@pytest.mark.parametrize("command", ["activity", "retention"])
+@pytest.mark.parametrize("command", ["activity", "retention", "funnel"])
 def test_by_segment_groups_reuse_one_in_memory_database(
     command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -681,7 +681,7 @@ def test_by_segment_groups_reuse_one_in_memory_database(
         opened.append(str(database))
         return connect(database, *args, **kwargs)
 
-    args, _ = ADDITIVE[command]
+    args = ["signup", "$pageview", *RANGE] if command == "funnel" else ADDITIVE[command][0]
     want = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
     monkeypatch.setattr(duckdb, "connect", counted)
     doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
@@ -689,3 +689,209 @@ def test_by_segment_groups_reuse_one_in_memory_database(
     # the analysis's and its groups' one, and the classification's on the mapping's thread
     # (which the analysis may take over when given back first): not one more per group
     assert opened.count(":memory:") <= 2, opened
+
+
+@pytest.mark.parametrize("command", ["funnel", "retention", "activity", "trends", "paths"])
+def test_local_by_segment_makes_no_list_of_a_groups_persons(
+    command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine every query of a --by-segment run is answered from everyone's rows
+    split by group number (the facts, the grouped queries, the path table): no group's list of
+    person ids is made for a filter no query reads. --segment binds its group's list, sorted,
+    as before."""
+    from usertrack.sources.person_rows import GroupNumbers
+
+    made: list[int | None] = []
+    ids_of = GroupNumbers.ids_of
+
+    def counted(self: GroupNumbers, number: int | None = None) -> list[str]:
+        made.append(number)
+        return ids_of(self, number)
+
+    monkeypatch.setattr(GroupNumbers, "ids_of", counted)
+    args = {
+        "funnel": ["signup", "$pageview", *RANGE],
+        "trends": ["$pageview", *RANGE],
+    }.get(command) or ADDITIVE[command][0]
+    doc = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    assert made == []
+    if command == "trends":
+        assert by_group(doc, trends) == PAGEVIEWS
+    if command == "funnel":
+        assert by_group(doc, funnel) == FUNNEL
+    # --segment: the filter's list is the group's persons (pa), then everyone listed (pa-pc)
+    from usertrack.analytics import by_segment
+
+    bound: list[Any] = []
+    person_filter = by_segment.PersonSegments.person_filter
+
+    def spied(self: Any, group: str, local: bool = False) -> Any:
+        text, values = person_filter(self, group, local)
+        bound.append(dict(values))
+        return text, values
+
+    monkeypatch.setattr(by_segment.PersonSegments, "person_filter", spied)
+    for group, ids in (("spender", ["pa"]), ("no account", ["pa", "pb", "pc"])):
+        run_json(command, [*args, "--segment", group], as_of=AS_OF, **env)
+        assert bound.pop() == {by_segment.PLACEHOLDER: ids}
+
+
+def test_the_groups_numbered_in_arrow_as_row_by_row() -> None:
+    """The persons of the store's per-person tables numbered by group in Arrow (`_numbered`)
+    as person_segments numbers the rows of the events' query one by one: the primary segment
+    of their email, "no segment" for an account's email in no segment, none (not listed: "no
+    account") for any other email or none; a row without a person id not listed; a primary
+    the rules do not have numbered -1 (in no group), a blank primary as none."""
+    import pyarrow as pa
+
+    from usertrack.analytics.by_segment import NO_ACCOUNT, NO_SEGMENT, PersonSegments, _numbered
+
+    groups = ("spender", "trial", NO_SEGMENT, NO_ACCOUNT)
+    rows = [
+        ("pa", "a@x.io"), ("pb", "b@x.io"), ("pc", "c@x.io"), ("pd", "d@x.io"),
+        ("pe", None), ("", "a@x.io"), (None, "b@x.io"), ("pf", "old@x.io"),
+        ("pg", "blank@x.io"), ("ph", "A@x.io"),
+    ]  # fmt: skip
+    primary = {"a@x.io": "spender", "b@x.io": "trial", "old@x.io": "gone", "blank@x.io": ""}
+    known = {"a@x.io", "b@x.io", "c@x.io", "old@x.io", "blank@x.io"}
+    persons: dict[str, list[str]] = {}
+    for person_id, email in rows:  # person_segments' loop over the events' rows
+        group = primary.get(email) or (NO_SEGMENT if email in known else None)  # type: ignore[arg-type]
+        if group is not None and person_id:
+            persons.setdefault(group, []).append(str(person_id))
+    want = PersonSegments.listed(AS_OF_DT, groups, persons, "snapshot").numbers
+    table = pa.table({"person_id": [r[0] for r in rows], "email": [r[1] for r in rows]})
+    got = _numbered(table, primary, known, groups)
+    pairs = dict(zip(got.ids.to_pylist(), got.numbers.to_pylist(), strict=True))
+    assert pairs == dict(zip(want.ids.to_pylist(), want.numbers.to_pylist(), strict=True))
+    assert pairs == {"pa": 0, "pb": 1, "pc": 2, "pf": -1, "pg": 2}
+    assert got.ids_of(0) == ["pa"] and got.ids_of(None) == ["pa", "pb", "pc", "pf", "pg"]
+
+
+AS_OF_DT = datetime(2026, 6, 4, 12, tzinfo=UTC)
+
+
+def test_a_name_lookup_runs_once_for_all_the_groups(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step no one in a group reached makes the funnel look its name up among the range's
+    events (a typo?): the same lookup in every group's run (its query takes no filter), run
+    once for the whole --by-segment command; each group's note as its --segment run's."""
+    from tests.analytics_helpers import run_ok
+
+    ran, _ = _spy_runs(monkeypatch)
+    args = ["signup", "$pageview", "signed_up", *RANGE, "-f", "json"]
+    whole = run_ok("funnel", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/event_names") == 1
+    assert "'signed_up' is no event in the range" in whole.stderr
+    alone = run_ok("funnel", [*args, "--segment", "trial"], as_of=AS_OF, **env)
+    assert alone.stderr.strip() in whole.stderr
+    assert json.loads(whole.stdout)["by_segment"][1]["steps"] == json.loads(alone.stdout)["steps"]
+
+
+def test_the_demo_database_opens_on_the_mappings_thread(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local engine the app's database (the demo's PostgreSQL: its driver's import, the
+    server's check) is opened on the thread that finds who is in which group, while the whole
+    answer runs, not before it; the answer is the same."""
+    import threading
+
+    from usertrack import workspace
+
+    opened: list[str] = []
+    add_database = workspace.add_database
+
+    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
+        if "neon" not in ws.sources:
+            opened.append(threading.current_thread().name)
+        add_database(ws, *args, **kwargs)
+
+    want = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    monkeypatch.setattr(workspace, "add_database", spied)
+    result = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == want.stdout
+    assert opened == ["usertrack-segments"]
+
+
+def test_activity_by_segment_works_out_each_persons_masks_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's active-day masks come from their own active days alone: --by-segment works
+    them out once, over everyone, and each group keeps its persons' rows of them (no group
+    loads the active days again); each group's answer its --segment answer."""
+    from usertrack.analytics import activity as activities
+
+    calls: list[int] = []
+    masks = activities._masks
+
+    def counted(con: Any, *args: Any) -> bool:
+        fits = masks(con, *args)
+        calls.append(len(con.execute("SELECT * FROM masks").fetchall()))
+        return fits
+
+    monkeypatch.setattr(activities, "_masks", counted)
+    from usertrack.analytics import common
+
+    created: list[int] = []
+    store_rows = common.store_rows
+
+    def stored(con: Any, result: Any, table: str, *args: Any) -> None:
+        store_rows(con, result, table, *args)
+        if table == "created":
+            created.append(len(result.rows) if result.arrow is None else result.arrow.num_rows)
+
+    monkeypatch.setattr(common, "store_rows", stored)
+    args = ["--days", "7"]
+    doc = run_json("activity", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(calls) == 1 and calls[0] >= 4  # once, over everyone
+    # and each group's creation times only its persons': the groups' add up to everyone's
+    assert len(created) == 1 + len(GROUPS) and sum(created[1:]) <= created[0]
+    for part in doc["by_segment"]:
+        calls.clear()
+        alone = run_json("activity", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert len(calls) == 1
+        for key in (
+            "dau",
+            "wau",
+            "mau",
+            "stickiness",
+            "daily",
+            "lifecycle",
+            "active_days",
+            "hours",
+        ):
+            assert part.get(key, doc.get(key)) == alone.get(key), (part["segment"], key)
+
+
+@pytest.mark.parametrize("mode", ["first-time", "recurring"])
+def test_retention_by_segment_works_out_each_persons_cohorts_once(
+    mode: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's cohorts and returns come from their own rows alone: --by-segment works them
+    out once, over everyone, and each group counts its persons' rows of them (no group loads
+    the facts again); each group's answer its --segment answer."""
+    from usertrack.analytics import retention as retentions
+
+    opened: list[int] = []
+    open_facts_tables = retentions.open_facts_tables
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return open_facts_tables(*args, **kwargs)
+
+    monkeypatch.setattr(retentions, "open_facts_tables", counted)
+    args = [*ADDITIVE["retention"][0], "--mode", mode]
+    doc = run_json("retention", [*args, "--by-segment"], as_of=AS_OF, **env)
+    assert len(opened) == 1
+    # the whole answer counted from the rows it keeps for the groups: the plain command's
+    assert doc["cohorts"] == run_json("retention", args, as_of=AS_OF, **env)["cohorts"]
+    assert [part["segment"] for part in doc["by_segment"]] == GROUPS
+    for part in doc["by_segment"]:
+        alone = run_json("retention", [*args, "--segment", part["segment"]], as_of=AS_OF, **env)
+        assert part["cohorts"] == alone["cohorts"], part["segment"]
+    assert sum(int(c["size"]) for p in doc["by_segment"] for c in p["cohorts"]) == sum(
+        int(c["size"]) for c in doc["cohorts"]
+    )

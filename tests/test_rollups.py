@@ -182,7 +182,7 @@ def test_a_segments_group_is_answered_from_the_table_too(
     from usertrack.analytics.by_segment import NO_ACCOUNT, PLACEHOLDER, PersonSegments
 
     # the filter as a --by-segment run writes it on the local engine: a segment's, no account's
-    mapping = PersonSegments(START, ("s", NO_ACCOUNT), {"s": ["p2"]}, "computed")
+    mapping = PersonSegments.listed(START, ("s", NO_ACCOUNT), {"s": ["p2"]}, "computed")
     keep, _ = mapping.person_filter(NO_ACCOUNT if negate else "s", local=True)
     assert keep.startswith("NOT ") == negate
     query = _facts(source, query_id, [keep])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,7 +60,7 @@ class Workspace:
     # A filter of usertrack's own (--segment, --by-segment: usertrack.analytics.by_segment): one
     # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
     # --where expressions in the {filters} slot. Never user text: the persons are bound values.
-    person_filter: tuple[str, dict[str, Any]] | None = None
+    person_filter: tuple[str, Mapping[str, Any]] | None = None
     # The same group kept by the rows of the per-person facts queries (PersonRows of
     # usertrack.sources.person_rows), which then run once over everyone for every group: their
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
@@ -343,6 +343,20 @@ def open_workspace(
     return ws
 
 
+def check_database(ws: Workspace, *, needed_by: str) -> None:
+    """What add_database says when it cannot open the app's database (a ConfigError, exit 4:
+    DATABASE_URL not set), said without opening it."""
+    if "neon" not in ws.sources and ws.demo is None and not ws.settings.database_url:
+        raise _no_database(needed_by)
+
+
+def _no_database(needed_by: str) -> ConfigError:
+    return ConfigError(
+        f"{needed_by} needs your app's Postgres (Neon): DATABASE_URL is not set",
+        hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
+    )
+
+
 def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) -> None:
     """Open the app's database on a workspace opened without it (`database=False`, as the
     analytics are), for a command that needs it only with some options (`needed_by` names them
@@ -366,10 +380,7 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
     else:
         s = ws.settings
         if not s.database_url:
-            raise ConfigError(
-                f"{needed_by} needs your app's Postgres (Neon): DATABASE_URL is not set",
-                hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
-            )
+            raise _no_database(needed_by)
         pg = PostgresSource(
             s.database_url,
             connect_attempts=s.connect_attempts,

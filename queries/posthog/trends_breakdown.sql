@@ -14,7 +14,8 @@
 -- "other"; docs/metrics.md, "Trends"). One row per value of {by} ('' when the event has none):
 -- its events, unique persons and the numeric {property}'s sum, avg, min, max, median and p90
 -- (0 when no event has a number there, as PostHog's ifNull(..., 0)). A value's text is the
--- property as text, never parsed. No LIMIT: usertrack pages every result.
+-- property as text, never parsed. Without a {property} ('') no JSON is read for it: the
+-- property aggregates are then 0. No LIMIT: usertrack pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
@@ -31,7 +32,8 @@ FROM (
     SELECT
         coalesce(JSONExtractString(properties, {by}), '') AS value,
         person_id,
-        if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL) AS number
+        if({property} = '', NULL,
+            if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

@@ -19,7 +19,9 @@
 -- one row per point and breakdown value: a value in {values} (the top values, a list) as it is,
 -- any other '$$_posthog_breakdown_other_$$'. Without {by} the breakdown is ''. Only events inside
 -- the range (both ends inclusive), never after as_of. A row per point and value, never per
--- event. No LIMIT: usertrack pages every result.
+-- event. Without a {property} ('': total, for usertrack's count) no JSON is read for it: the
+-- property aggregates are then 0 (reading every event's properties was nine tenths of the
+-- scan). No LIMIT: usertrack pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
@@ -42,7 +44,8 @@ FROM (
             if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
                 coalesce(JSONExtractString(properties, {by}), ''),
                 '$$_posthog_breakdown_other_$$')) AS breakdown,
-        if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL) AS number
+        if({property} = '', NULL,
+            if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

@@ -17,6 +17,7 @@ from typing import Any
 
 from usertrack.analytics.common import (
     FactsTable,
+    facts_bound,
     next_period,
     open_facts_tables,
     period_start,
@@ -275,8 +276,19 @@ def _counted(
             "fetching events by hour",
         ),
     ]  # fmt: skip
+    key = _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
+    whole = ws.facts_cache.get(key) if key is not None else None
+    if whole is not None:  # a group's run: its persons' rows of everyone's masks and creation
+        facts = facts[2:]  # times (the lifecycle reads no one else's), no active days
     with open_facts_tables(ws, as_of, facts, progress) as con:
-        if _masks(con, first_day, last_day, weeks):
+        if whole is not None:
+            _kept_masks(con, ws, whole)
+            _kept_created(con, ws, as_of, weeks)
+        fits = whole is not None or _masks(con, first_day, last_day, weeks)
+        if fits and whole is None and key is not None:
+            types = [(r[0], r[1]) for r in con.execute("DESCRIBE masks").fetchall()]
+            ws.facts_cache[key] = (con.sql("SELECT * FROM masks").to_arrow_table(), types)
+        if fits:
             series = _series_of_masks(con, first_day, last_day)
             lifecycle = _lifecycle_of_masks(con, weeks)
             active_days = _active_days_of_masks(con, first_day, last_day)
@@ -428,6 +440,46 @@ def _masks(con: Any, first: date, last: date, weeks: list[date]) -> bool:
         },
     )
     return True
+
+
+def _masks_key(
+    ws: Any, as_of: datetime, active: FactsTable, first: date, last: date, weeks: list[date]
+) -> tuple[Any, ...] | None:
+    """Where a --by-segment run keeps everyone's `masks` (`ws.facts_cache`), when the active
+    days are per-person facts fetched once over everyone and each group keeps its persons'
+    rows of them (usertrack.analytics.by_segment): a person's masks come from their own active
+    days alone (the rows without a person, one row of masks, are in no group but everyone's),
+    so a group's masks are its persons' rows of everyone's, worked out once. None otherwise."""
+    if ws.person_rows is None or ws.facts_cache is None:
+        return None
+    query, values, keep = facts_bound(ws, active.query_id, as_of, active.schema, **active.params)
+    if keep is None:  # a facts query without the {filters} slot: it runs per group
+        return None
+    return ("activity masks", query.sql, repr(sorted(values.items())), first, last, tuple(weeks))
+
+
+def _kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> None:
+    """`masks`: the rows of the group's persons (`ws.person_rows`) of everyone's (an Arrow
+    table and its columns' DuckDB types: a HUGEINT comes back from Arrow as a DECIMAL)."""
+    from usertrack.sources.base import Result
+
+    table, types = whole
+    kept = ws.person_rows.kept(Result(columns=list(table.column_names), rows=[], arrow=table))
+    columns = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in types)
+    con.register("_masks_in", kept.arrow)
+    con.execute(f"CREATE TEMP TABLE masks AS SELECT {columns} FROM _masks_in")
+    con.unregister("_masks_in")
+
+
+def _kept_created(con: Any, ws: Any, as_of: datetime, weeks: list[date]) -> None:
+    """`created`: the group's persons' rows of activity_created's answer (fetched once for the
+    run: it takes no filter), all the lifecycle joins its masks with."""
+    from usertrack.analytics.common import _arrow_schema, fetch_facts, store_rows
+
+    schema = _arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
+    since = datetime.combine(weeks[0], datetime.min.time())
+    found = fetch_facts(ws, "posthog/activity_created", as_of, schema, since=since)
+    store_rows(con, ws.person_rows.kept(found), "created", schema, "posthog/activity_created")
 
 
 def _series_of_masks(con: Any, first: date, last: date) -> list[Day]:

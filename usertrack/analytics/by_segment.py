@@ -31,7 +31,7 @@ import csv
 import functools
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -82,22 +82,38 @@ def check_segment(ws: Workspace, text: str) -> str:
 
 @dataclass(frozen=True)
 class PersonSegments:
-    """Which PostHog persons are in which group, as of `as_of`."""
+    """Which PostHog persons are in which group, as of `as_of`: each listed person's group
+    number (`numbers`, the groups' order; "no account": everyone not listed)."""
 
     as_of: datetime
     groups: tuple[str, ...]
-    persons: dict[str, list[str]]  # group -> person ids (no account: everyone not listed)
+    numbers: GroupNumbers
     source: str  # "snapshot" (the history's) or "computed"
 
-    def person_filter(self, group: str, local: bool = False) -> tuple[str, dict[str, Any]]:
+    @classmethod
+    def listed(
+        cls, as_of: datetime, groups: tuple[str, ...], persons: dict[str, list[str]], source: str
+    ) -> PersonSegments:
+        """From each group's person ids (group -> ids)."""
+        from usertrack.sources.person_rows import GroupNumbers
+
+        order = {g: i for i, g in enumerate(groups)}
+        numbers = {p: order.get(g, -1) for g, ids in persons.items() for p in ids}
+        return cls(as_of, groups, GroupNumbers(numbers), source)
+
+    def person_filter(self, group: str, local: bool = False) -> tuple[str, Mapping[str, Any]]:
         """The HogQL expression keeping `group`'s persons, and its bound values (`local`: in
-        the form the local engine runs fastest)."""
+        the form the local engine runs fastest). The values' list of ids is made when first
+        read: a query the group's filter runs in, not one answered from everyone's rows."""
         keep = _KEEP_LOCAL if local else _KEEP
         if group == NO_ACCOUNT:
-            known = sorted({p for ids in self.persons.values() for p in ids})
-            return (f"NOT {keep}", {PLACEHOLDER: known}) if known else ("true", {})
-        ids = sorted(set(self.persons.get(group, ())))
-        return (keep, {PLACEHOLDER: ids}) if ids else ("false", {})
+            if not len(self.numbers):
+                return ("true", {})
+            return (f"NOT {keep}", _Persons(self.numbers, None))
+        number = self.groups.index(group) if group in self.groups else None
+        if number is None or not self._sizes.get(number, 0):
+            return ("false", {})
+        return (keep, _Persons(self.numbers, number))
 
     def person_rows(self, group: str) -> PersonRows:
         """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
@@ -105,13 +121,18 @@ class PersonSegments:
         from usertrack.sources.person_rows import PersonRows
 
         if group == NO_ACCOUNT:
-            known = frozenset(p for ids in self.persons.values() for p in ids)
-            if not known:
+            if not len(self.numbers):
                 return PersonRows(everyone=True)
-            return PersonRows(known, negate=True, numbers=self.numbers)
-        number = self.groups.index(group) if group in self.groups else -1
-        ids = frozenset(self.persons.get(group, ()))
-        return PersonRows(ids, numbers=self.numbers, number=number)
+            return PersonRows(negate=True, numbers=self.numbers)
+        if group not in self.groups:
+            return PersonRows()
+        return PersonRows(numbers=self.numbers, number=self.groups.index(group))
+
+    @cached_property
+    def _sizes(self) -> dict[int, int]:
+        """How many persons each group number has."""
+        counts = self.numbers.numbers.value_counts().to_pylist()
+        return {c["values"]: c["counts"] for c in counts}
 
     @property
     def rest(self) -> int:
@@ -126,13 +147,27 @@ class PersonSegments:
 
         return pa.table({"person_id": self.numbers.ids, "usertrack_group": self.numbers.numbers})
 
-    @cached_property
-    def numbers(self) -> GroupNumbers:
-        """Each listed person's group, numbered by `groups`' order (see GroupNumbers)."""
-        from usertrack.sources.person_rows import GroupNumbers
 
-        order = {g: i for i, g in enumerate(self.groups)}
-        return GroupNumbers({p: order.get(g, -1) for g, ids in self.persons.items() for p in ids})
+class _Persons(Mapping[str, Any]):
+    """A person filter's bound values, {PLACEHOLDER: the sorted ids of one group number, or of
+    every listed person}, the list made when first read (bind) and kept."""
+
+    def __init__(self, numbers: GroupNumbers, number: int | None) -> None:
+        self._numbers, self._number = numbers, number
+        self._ids: list[str] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key != PLACEHOLDER:
+            raise KeyError(key)
+        if self._ids is None:
+            self._ids = self._numbers.ids_of(self._number)
+        return self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((PLACEHOLDER,))
+
+    def __len__(self) -> int:
+        return 1
 
 
 def person_segments(
@@ -142,43 +177,93 @@ def person_segments(
 
     Opens the app's database on the workspace (a ConfigError, exit 4, without one). The app's
     accounts are read on a thread of their own while the segments are found and the persons
-    fetched (a query each on the app's database and on the events, side by side)."""
+    fetched (a query each on the app's database and on the events, side by side). From the
+    store's per-person tables (the local engine) the persons come as Arrow and are matched to
+    their groups there (`_numbered`); else a row at a time."""
     from usertrack.segments.history import baseline_for, open_history
     from usertrack.workspace import add_database
 
-    add_database(ws, progress, needed_by=OPTIONS)
-    if progress:
-        progress("classifying your users")
-    accounts = Background(lambda: account_emails(ws, as_of))
-    found = Background(lambda: _persons_rows(ws, as_of))
-    with open_history(ws) as history:
-        snapshot = baseline_for(ws, history, as_of, progress)
+    # The events store's persons need no database: fetched while it opens (its driver's
+    # import, the demo server's check) and the segments are found.
+    local = _local(ws)
+    fetching = Background(lambda: _persons_table(ws, as_of)) if local else None
+    # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
+    asking = None if local else Background(lambda: _persons_query(ws, as_of))
+    try:
+        add_database(ws, progress, needed_by=OPTIONS)
+        if progress:
+            progress("classifying your users")
+        accounts = Background(lambda: account_emails(ws, as_of))
+        with open_history(ws) as history:
+            snapshot = baseline_for(ws, history, as_of, progress)
+    except BaseException:
+        if fetching is not None:  # done with the store before the workspace closes it
+            fetching.settle()
+        raise
     if progress:
         progress("finding their PostHog persons")
-    rows, whole = found.result()
+    table = fetching.result() if fetching is not None else _persons_table(ws, as_of)
     known = accounts.result()
-    if not whole and ("" in known or "" in snapshot.primary):  # a row of '' can count
-        rows = ws.run_query("posthog/segment_persons", as_of).rows
+    groups = groups_of(ws)
+    if table is not None and "" not in known and "" not in snapshot.primary:
+        numbers = _numbered(table, snapshot.primary, known, groups)
+        return PersonSegments(as_of, groups, numbers, snapshot.source)
+    # a row of '' can count: the events' rows, which have it
+    rows = asking.result() if asking is not None else _persons_query(ws, as_of)
     persons: dict[str, list[str]] = {}
     for person_id, email in rows:
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
-    return PersonSegments(as_of, groups_of(ws), persons, snapshot.source)
+    return PersonSegments.listed(as_of, groups, persons, snapshot.source)
 
 
-def _persons_rows(ws: Workspace, as_of: datetime) -> tuple[list[Any], bool]:
-    """segment_persons.sql's rows, and whether they are all of them: from the events store's
-    per-person tables (a tenth of the events' rows) where they answer it, but for the persons
-    whose only emails are blanks, whose row with the email '' they leave out (False); else
-    from the query (PostHog, an edited file, a store without them). Run on a thread of its
-    own while the segments are found: live, PostHog reads its events meanwhile."""
+def _numbered(
+    table: Any, primary: Mapping[str, str | None], known: set[str], groups: tuple[str, ...]
+) -> GroupNumbers:
+    """The persons of `table` (person_id, email: one row per person) numbered by group, as the
+    row-at-a-time loop of person_segments numbers them, in Arrow: the primary segment of their
+    email, else "no segment" for an account's email, else none (not listed: "no account");
+    a row without a person id is not listed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from usertrack.sources.person_rows import GroupNumbers
+
+    order = {g: i for i, g in enumerate(groups)}
+    firsts = [(e, order.get(g, -1)) for e, g in primary.items() if g]  # a blank primary: none
+    emails = pa.array([e for e, _ in firsts], pa.string())
+    numbers = pa.array([n for _, n in firsts], pa.int32())
+    ids = table["person_id"].cast(pa.string())
+    email = table["email"].cast(pa.string())
+    group = pc.take(numbers, pc.index_in(email, value_set=emails))
+    in_app = pc.is_in(email, value_set=pa.array(list(known), pa.string()))
+    account = pc.if_else(
+        in_app, pa.scalar(order[NO_SEGMENT], pa.int32()), pa.scalar(None, pa.int32())
+    )
+    group = pc.coalesce(group, account)
+    listed = pc.and_(pc.is_valid(group), pc.and_(pc.is_valid(ids), pc.not_equal(ids, "")))
+    listed = pc.fill_null(listed, False)
+    return GroupNumbers.of_arrays(
+        ids.filter(listed).combine_chunks(), group.filter(listed).combine_chunks()
+    )
+
+
+def _persons_table(ws: Workspace, as_of: datetime) -> Any | None:
+    """segment_persons.sql's rows from the events store's per-person tables (a tenth of the
+    events' rows) as an Arrow table of person_id and email, but for the persons whose only
+    emails are blanks, whose row with the email '' they leave out; None where they do not
+    answer it (PostHog, an edited file, a store without them)."""
     query, values = ws.bind("posthog/segment_persons", as_of)
     rolled = getattr(ws.sources[query.folder], "segment_persons", None)
-    found = rolled(query, values) if rolled is not None else None
-    if found is not None:
-        return found.rows, False
-    return ws.run_query("posthog/segment_persons", as_of).rows, True
+    found = rolled(query, values, arrow=True) if rolled is not None else None
+    return None if found is None else found.arrow
+
+
+def _persons_query(ws: Workspace, as_of: datetime) -> list[Any]:
+    """segment_persons.sql's rows from the events (PostHog, an edited file, a store without
+    per-person tables, or a row of '' that can count)."""
+    return list(ws.run_query("posthog/segment_persons", as_of).rows)
 
 
 def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
@@ -218,9 +303,14 @@ class Background(Generic[T]):
         finally:
             self._done.set()
 
-    def result(self) -> T:
+    def settle(self) -> None:
+        """Wait until `work()` has ended, whatever its answer (the workspace it adds to is then
+        left alone when closed)."""
         while not self._done.wait(0.25):  # a timeout keeps Ctrl-C working on every platform
             pass
+
+    def result(self) -> T:
+        self.settle()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
@@ -269,6 +359,7 @@ def run(
     group = check_segment(ws, segment) if segment else None
     local = _local(ws)
     kept = contextlib.ExitStack()
+    found: Background[PersonSegments] | None = None
     try:
         if group is not None:
             mapping = person_segments(ws, as_of, progress)
@@ -281,9 +372,12 @@ def run(
         # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
         # project's queries at once; usertrack.sources.posthog_http.transport holds the rest).
         from usertrack.sources.person_rows import PersonRows
-        from usertrack.workspace import add_database
+        from usertrack.workspace import add_database, check_database
 
-        add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
+        if local:  # no database: said first, as ever; the demo's started on the thread
+            check_database(ws, needed_by=OPTIONS)
+        else:
+            add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
         if progress:
             progress("classifying your users")
         found = Background(lambda: person_segments(ws, as_of))
@@ -303,7 +397,7 @@ def run(
                 progress(f"segment {each}")
             ws.person_filter = mapping.person_filter(each, local)
             ws.person_rows = mapping.person_rows(each)
-            if local and mapping.persons:
+            if local and len(mapping.numbers):
                 ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
             parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
@@ -313,6 +407,8 @@ def run(
         ws.facts_cache = None
         ws.grouped_run = None
         kept.close()
+        if found is not None and local:  # (the answer failed) it may be adding the database
+            found.settle()  # live, its queries are left to end with the process
 
 
 def _grouped(

@@ -193,8 +193,8 @@ def facts_bound(
     bound without the group's HogQL filter (`ws.person_filter`): it runs once over everyone
     (`ws.facts_cache`) and each group keeps its persons' rows. Any other query is bound as it
     is, the group's filter in its slot (an aggregate, whose rows have no person)."""
-    keep = ws.person_rows
-    if keep is None or "person_id" not in schema or "{filters}" not in ws.library.get(query_id).sql:
+    keep = kept_group(ws, query_id, schema)
+    if keep is None:
         return (*ws.bind(query_id, as_of, **params), None)
     saved, ws.person_filter = ws.person_filter, None
     try:
@@ -202,6 +202,14 @@ def facts_bound(
     finally:
         ws.person_filter = saved
     return query, values, keep
+
+
+def kept_group(ws: Workspace, query_id: str, schema: Mapping[str, Any]) -> PersonRows | None:
+    """The group whose rows of the facts query `query_id` are kept (facts_bound), or None."""
+    keep = ws.person_rows
+    if keep is None or "person_id" not in schema or "{filters}" not in ws.library.get(query_id).sql:
+        return None
+    return keep
 
 
 def load_facts(
@@ -548,24 +556,33 @@ def open_facts_tables(
     """
     if not tables:
         raise ValueError("open_facts_tables: no facts query")
-    bound = [(t, *facts_bound(ws, t.query_id, as_of, t.schema, **t.params)) for t in tables]
-    sources = {id(ws.sources[query.folder]) for _, query, _, _ in bound}
-    source = ws.sources[bound[0][1].folder]
+
+    def bind(t: FactsTable) -> tuple[Query, dict[str, Any], PersonRows | None]:
+        return facts_bound(ws, t.query_id, as_of, t.schema, **t.params)
+
+    # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group,
+    # or takes its rows of a query run once for every group: each bound only when it runs (a
+    # group's filter is a list of its persons, made when bound).
+    grouping = ws.person_rows is not None
+    bound = [] if grouping else [bind(t) for t in tables]
+    sources = {id(ws.sources[query.folder]) for query, _, _ in bound}
+    source = ws.sources[bound[0][0].folder] if bound else None
     into = getattr(source, "facts_cursor", None)
-    # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group.
-    if into is None or len(sources) != 1 or ws.person_rows is not None:
+    if into is None or len(sources) != 1 or grouping:
         from usertrack.sandbox import release
 
         memory = facts_connection()
         try:
-            for t, query, values, keep in bound:
+            for n, t in enumerate(tables):
                 if progress and t.progress:
                     progress(t.progress)
                 schema = _arrow_schema(t.schema)
+                keep = kept_group(ws, t.query_id, t.schema)
                 found = _grouped(ws, keep, t.query_id, as_of, t.params)
                 if found is not None:  # the group's rows of one run for every group
                     store_rows(memory, found, t.table, schema, t.query_id)
                     continue
+                query, values, keep = bound[n] if bound else bind(t)
                 _load_bound(
                     memory,
                     ws.sources[query.folder],
@@ -583,14 +600,14 @@ def open_facts_tables(
         return
     cur: duckdb.DuckDBPyConnection | None = None
     try:
-        for t, query, values, _ in bound:
+        for t, (query, values, _) in zip(tables, bound, strict=True):
             if progress and t.progress:
                 progress(t.progress)
             facts = local_facts(source, query)  # type: ignore[arg-type]
             if cur is None:
                 cur = into(facts, values, t.table)
             else:
-                source.facts_into(cur, facts, values, t.table)  # type: ignore[attr-defined]
+                source.facts_into(cur, facts, values, t.table)  # type: ignore[union-attr]
             _typed(cur, t.table, t.schema, t.query_id)
         if cur is not None:
             yield cur
@@ -649,14 +666,14 @@ def open_facts_query(
     table (paths at 100,000 users: 0.06 s a scan against 0.25 s for the table). On any other
     source the rows are loaded into an in-memory table once (open_facts).
     """
-    query, values = ws.bind(query_id, as_of, **params)
-    source = ws.sources[query.folder]
+    source = ws.sources.get(ws.library.get(query_id).folder)  # (none: open_facts says so)
     lazy = getattr(source, "facts_sql", None)
     if lazy is None or ws.person_rows is not None:  # a group's: its rows of facts fetched once
         with open_facts(ws, query_id, as_of, schema, table="facts", **params) as con:
             yield FactsQuery(con, '"facts"', {}, query_id)
         return
-    con, sql, bound = lazy(local_facts(source, query), values)
+    query, values = ws.bind(query_id, as_of, **params)
+    con, sql, bound = lazy(local_facts(ws.sources[query.folder], query), values)
     try:
         facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
         described = facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description

@@ -24,6 +24,7 @@ from usertrack.analytics.common import (
     previous_span,
 )
 from usertrack.errors import UsageError
+from usertrack.sandbox import release
 
 if TYPE_CHECKING:
     import duckdb
@@ -431,7 +432,7 @@ def funnel(
                 where = "person_id IN (SELECT person_id FROM touch WHERE value = ?)"
                 result.breakdown.append((value, _steps_from(con, chosen, where, [value])))
     finally:
-        con.close()
+        release(con)  # emptied and handed out again within sandbox.keep_connections
     result.notes = _unknown_names(ws, span, result)
     if compare:
         if progress:
@@ -501,7 +502,7 @@ def dropped(
             [index - 1],
         ).fetchall()
     finally:
-        con.close()
+        release(con)
     return Dropped(
         as_of=as_of,
         range=span,

@@ -20,43 +20,43 @@ PROPERTY_KEYS = "posthog/property_keys"
 
 
 def event_names(ws: Workspace, as_of: datetime, since: datetime) -> dict[str, int]:
-    """Every event name from `since` to `as_of`, with its count (asked once per --by-segment
-    run: `_once`)."""
+    """Every event name from `since` to `as_of`, with its count."""
 
-    def ask() -> dict[str, int]:
+    def names() -> dict[str, int]:
         result = ws.run_query(EVENT_NAMES, as_of, since=since)
-        rows = result.as_dicts()
-        return {str(r["event"]): int(r["events"]) for r in rows if r["event"] is not None}
+        return {
+            str(r["event"]): int(r["events"]) for r in result.as_dicts() if r["event"] is not None
+        }
 
-    return _once(ws, (EVENT_NAMES, as_of, since), ask)
+    return _once(ws, EVENT_NAMES, (as_of, since), names)
 
 
 def property_keys(
     ws: Workspace, as_of: datetime, since: datetime, events: Iterable[str]
 ) -> dict[str, int]:
-    """Every property key the `events` carried from `since` to `as_of`, with its count (asked
-    once per --by-segment run: `_once`)."""
+    """Every property key the `events` carried from `since` to `as_of`, with its count."""
     chosen = list(events)
 
-    def ask() -> dict[str, int]:
+    def keys() -> dict[str, int]:
         result = ws.run_query(PROPERTY_KEYS, as_of, since=since, events=chosen)
         return {str(r["key"]): int(r["events"]) for r in result.as_dicts() if r["key"] is not None}
 
-    return _once(ws, (PROPERTY_KEYS, as_of, since, tuple(chosen)), ask)
+    return _once(ws, PROPERTY_KEYS, (as_of, since, tuple(chosen)), keys)
 
 
 def _once(
-    ws: Workspace, key: tuple[object, ...], ask: Callable[[], dict[str, int]]
+    ws: Workspace, query_id: str, args: tuple[object, ...], lookup: Callable[[], dict[str, int]]
 ) -> dict[str, int]:
-    """`ask()`'s answer, kept for the rest of a --by-segment run (`ws.facts_cache`): the
-    shipped files of these queries (`key[0]`) have no {filters} slot, so every group's run
-    would ask PostHog the same again. A file edited to have one is asked in each run."""
-    memo = getattr(ws, "facts_cache", None)
-    if memo is None or "{filters}" in ws.library.get(str(key[0])).sql:
-        return ask()
-    if key not in memo:
-        memo[key] = ask()
-    return dict(memo[key])
+    """`lookup()`; within a --by-segment run (`ws.facts_cache`) once for all the groups when the
+    query takes no filter (no `{filters}` slot: no group's, no --where), as its answer is then
+    the same in every group's run (each group's note names what the whole answer's does)."""
+    cache = ws.facts_cache
+    if cache is None or "{filters}" in ws.library.get(query_id).sql:
+        return lookup()
+    key = ("names", query_id, args)
+    if key not in cache:
+        cache[key] = lookup()
+    return dict(cache[key])
 
 
 def unknown(typed: Mapping[str, str], known: Mapping[str, int], what: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from usertrack.analytics.common import (
     FactsTable,
+    facts_bound,
     next_period,
     open_facts_tables,
     period_start,
@@ -212,6 +213,10 @@ def _counted(
                 "fetching first start events",
             )
         )
+    key = _cohorts_key(ws, as_of, facts, period, starts, mode)
+    whole = ws.facts_cache.get(key) if key is not None else None
+    if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
+        return _kept_counts(ws, *whole)
     # On the local engine the facts are temporary tables of a cursor on the events store
     # (open_facts_tables): the analysis's own tables are temporary too.
     with open_facts_tables(ws, as_of, facts, progress) as con:
@@ -232,16 +237,70 @@ def _counted(
             """
         con.execute(f"CREATE TEMP TABLE cohort AS {cohort_sql}")
         sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
-        kept = con.execute(
-            """
-            SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id)
+        returns = """
             FROM cohort c
             JOIN (SELECT a.person_id, p.idx FROM activity a
                   JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
               ON r.person_id = c.person_id AND r.idx > c.idx
-            GROUP BY ALL
-            """
-        ).fetchall()
+        """
+        if key is None:
+            kept = con.execute(
+                f"SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id) {returns}"
+                " GROUP BY ALL"
+            ).fetchall()
+        else:  # each person's returns kept for the groups, and counted from them
+            returned = con.sql(
+                f"SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k {returns}"
+            ).to_arrow_table()
+            ws.facts_cache[key] = (
+                con.sql("SELECT person_id, idx FROM cohort").to_arrow_table(),
+                returned,
+            )
+            back = returned.group_by(["idx", "k"]).aggregate([("idx", "count")]).to_pydict()
+            kept = list(zip(back["idx"], back["k"], back["idx_count"], strict=True))
     return {int(i): int(n) for i, n in sizes.items()}, {
         (int(i), int(k)): int(n) for i, k, n in kept
+    }
+
+
+def _cohorts_key(
+    ws: Any,
+    as_of: datetime,
+    facts: list[FactsTable],
+    period: str,
+    starts: list[date],
+    mode: str,
+) -> tuple[Any, ...] | None:
+    """Where a --by-segment run keeps everyone's cohorts, each row a person's (`ws.facts_cache`),
+    when the facts are per-person facts fetched once over everyone and each group keeps its
+    persons' rows of them (usertrack.analytics.by_segment): a person's cohorts and returns come
+    from their own rows alone, so a group's sizes and retained persons are counted from its
+    persons' rows of everyone's, worked out once. None otherwise."""
+    if ws.person_rows is None or ws.facts_cache is None:
+        return None
+    key: list[Any] = ["retention cohorts", period, tuple(starts), mode]
+    for t in facts:
+        query, values, keep = facts_bound(ws, t.query_id, as_of, t.schema, **t.params)
+        if keep is None:  # a facts query without the {filters} slot: it runs per group
+            return None
+        key += [query.sql, repr(sorted(values.items()))]
+    return tuple(key)
+
+
+def _kept_counts(
+    ws: Any, cohort: Any, returned: Any
+) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    """_counted's answer for the group's persons (`ws.person_rows`), from everyone's cohort rows
+    (person_id, idx) and distinct returns (person_id, idx, k): the rows kept by person, then
+    counted (a person returns once per cohort and k, as count(DISTINCT person_id) counts)."""
+    from usertrack.sources.base import Result
+
+    def kept(table: Any) -> Any:
+        return ws.person_rows.kept(Result(columns=table.column_names, rows=[], arrow=table)).arrow
+
+    sizes = kept(cohort).group_by("idx").aggregate([("idx", "count")]).to_pydict()
+    back = kept(returned).group_by(["idx", "k"]).aggregate([("idx", "count")]).to_pydict()
+    return {int(i): int(n) for i, n in zip(sizes["idx"], sizes["idx_count"], strict=True)}, {
+        (int(i), int(k)): int(n)
+        for i, k, n in zip(back["idx"], back["k"], back["idx_count"], strict=True)
     }

@@ -22,10 +22,43 @@ class GroupNumbers:
     def __init__(self, persons: dict[str, int]) -> None:
         import pyarrow as pa
 
-        self.ids = pa.array(list(persons), pa.string())
-        self.numbers = pa.array(list(persons.values()), pa.int32())
+        self._init(
+            pa.array(list(persons), pa.string()), pa.array(list(persons.values()), pa.int32())
+        )
+
+    @classmethod
+    def of_arrays(cls, ids: Any, numbers: Any) -> GroupNumbers:
+        """From two Arrow arrays of the same length: person ids (text, each once, none null)
+        and their group numbers (int32)."""
+        made = cls.__new__(cls)
+        made._init(ids, numbers)
+        return made
+
+    def _init(self, ids: Any, numbers: Any) -> None:
+        self.ids = ids
+        self.numbers = numbers
         self._lock = threading.Lock()
         self._seen: dict[int, tuple[Any, Any]] = {}  # id(table) -> (table, numbers)
+        self._lookup: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def ids_of(self, number: int | None = None) -> list[str]:
+        """The ids numbered `number` (None: every id), sorted."""
+        import pyarrow.compute as pc
+
+        ids = self.ids if number is None else self.ids.filter(pc.equal(self.numbers, number))
+        return sorted(set(ids.to_pylist()))
+
+    def lookup(self) -> dict[str, int]:
+        """id -> number, as a dict (for rows that are Python tuples), made once."""
+        with self._lock:
+            if self._lookup is None:
+                self._lookup = dict(
+                    zip(self.ids.to_pylist(), self.numbers.to_pylist(), strict=True)
+                )
+            return self._lookup
 
     def of(self, table: Any) -> Any:
         """The group number of each row of `table` (null: no known person, or none)."""
@@ -54,9 +87,9 @@ class PersonRows:
     and so is its NOT), unless `everyone`: every row (the whole answer, or "no account" when no
     person has an account: the slot's `true`).
 
-    With `numbers` (and the group's `number` in it), an Arrow table's rows are kept by the
-    numbers it gives (the same rows: the ids are the persons of that number; negated, the rows
-    of a person none is given)."""
+    With `numbers` (and the group's `number` in it), the rows are kept by the numbers their
+    persons have, `ids` unused: the group's persons are those of that number (negated: every
+    person numbered); an Arrow table's `person_id` column is looked up once for all groups."""
 
     ids: frozenset[str] = frozenset()
     negate: bool = False
@@ -73,7 +106,17 @@ class PersonRows:
         if result.arrow is not None:
             return replace(result, arrow=result.arrow.filter(self.mask(result.arrow)))
         at = result.columns.index("person_id")
-        ids, negate = self.ids, self.negate
+        negate = self.negate
+        if self.numbers is not None:
+            lookup, number = self.numbers.lookup(), self.number
+            rows = [
+                row
+                for row in result.rows
+                if row[at] is not None
+                and ((str(row[at]) not in lookup) if negate else lookup.get(str(row[at])) == number)
+            ]
+            return replace(result, rows=rows)
+        ids = self.ids
         rows = [
             row for row in result.rows if row[at] is not None and (str(row[at]) in ids) != negate
         ]

@@ -310,11 +310,14 @@ class LocalPostHogSource:
             },
         )
 
-    def segment_persons(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+    def segment_persons(
+        self, query: Query, params: Mapping[str, Any], *, arrow: bool = False
+    ) -> Result | None:
         """segment_persons.sql's rows from the store's per-person tables, but for the persons
         whose only emails are blanks (no row here, a row with '' from the events: see
         usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
-        and the store has the tables; else None."""
+        and the store has the tables; else None. `arrow`: as an Arrow table (Result.arrow) of
+        two text columns, person_id and email, not a Python tuple per person."""
         from usertrack.sources.rollups import segment_persons
 
         where = f"{query.id} ({query.path})"
@@ -324,7 +327,7 @@ class LocalPostHogSource:
         if sql is None or not self.has_rollups():
             return None
         _, values = self._bound(query, params, where)
-        return self._answer(sql, values, where)
+        return self._answer(sql, values, where, arrow=arrow)
 
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
@@ -352,12 +355,16 @@ class LocalPostHogSource:
         values: Mapping[str, Any],
         where: str,
         tables: Mapping[str, Any] | None = None,
+        *,
+        arrow: bool = False,
     ) -> Result:
         """The rows of usertrack's own statement `sql` (a rewrite of a query file's), as `run`
         gives a query file's: guarded, `tables` (name -> Arrow table) registered beside the
-        store's, values made plain."""
+        store's, values made plain; `arrow`: as DuckDB's Arrow table (Result.arrow), values as
+        DuckDB gives them (for a statement of plain columns: text, numbers)."""
         started = time.monotonic()
         cur = self._connection().cursor()
+        answer: Any = None
         try:
             for name, table in (tables or {}).items():
                 cur.register(name, table)
@@ -365,12 +372,21 @@ class LocalPostHogSource:
                 cur.execute(sql, _used(sql, values))
                 description = cur.description or []
                 types = [str(d[1]) for d in description]
-                rows = cur.fetchall()
+                if arrow:
+                    import warnings
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # "an extra copy": a C++ copy, cheap
+                        answer = cur.to_arrow_table()
+                    rows = []
+                else:
+                    rows = cur.fetchall()
         finally:
             cur.close()
         return Result(
             columns=[d[0] for d in description],
             rows=_plain_rows(rows, types),
+            arrow=answer,
             meta={
                 "engine": "duckdb",
                 "store": str(self.store_path),
