@@ -738,14 +738,19 @@ def test_local_by_segment_makes_no_list_of_a_groups_persons(
 
 
 def test_the_groups_numbered_in_arrow_as_row_by_row() -> None:
-    """The persons of the store's per-person tables numbered by group in Arrow (`_numbered`)
+    """The persons of the store's per-person tables numbered by group in Arrow (`numbered_persons`)
     as person_segments numbers the rows of the events' query one by one: the primary segment
     of their email, "no segment" for an account's email in no segment, none (not listed: "no
     account") for any other email or none; a row without a person id not listed; a primary
     the rules do not have numbered -1 (in no group), a blank primary as none."""
     import pyarrow as pa
 
-    from usertrack.analytics.by_segment import NO_ACCOUNT, NO_SEGMENT, PersonSegments, _numbered
+    from usertrack.analytics.by_segment import (
+        NO_ACCOUNT,
+        NO_SEGMENT,
+        PersonSegments,
+        numbered_persons,
+    )
 
     groups = ("spender", "trial", NO_SEGMENT, NO_ACCOUNT)
     rows = [
@@ -762,7 +767,7 @@ def test_the_groups_numbered_in_arrow_as_row_by_row() -> None:
             persons.setdefault(group, []).append(str(person_id))
     want = PersonSegments.listed(AS_OF_DT, groups, persons, "snapshot").numbers
     table = pa.table({"person_id": [r[0] for r in rows], "email": [r[1] for r in rows]})
-    got = _numbered(table, primary, known, groups)
+    got = numbered_persons(table, primary, known, groups)
     pairs = dict(zip(got.ids.to_pylist(), got.numbers.to_pylist(), strict=True))
     assert pairs == dict(zip(want.ids.to_pylist(), want.numbers.to_pylist(), strict=True))
     assert pairs == {"pa": 0, "pb": 1, "pc": 2, "pf": -1, "pg": 2}

@@ -474,9 +474,9 @@ def _kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> 
 def _kept_created(con: Any, ws: Any, as_of: datetime, weeks: list[date]) -> None:
     """`created`: the group's persons' rows of activity_created's answer (fetched once for the
     run: it takes no filter), all the lifecycle joins its masks with."""
-    from usertrack.analytics.common import _arrow_schema, fetch_facts, store_rows
+    from usertrack.analytics.common import arrow_schema, fetch_facts, store_rows
 
-    schema = _arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
+    schema = arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
     since = datetime.combine(weeks[0], datetime.min.time())
     found = fetch_facts(ws, "posthog/activity_created", as_of, schema, since=since)
     store_rows(con, ws.person_rows.kept(found), "created", schema, "posthog/activity_created")

@@ -179,7 +179,7 @@ def person_segments(
     accounts are read on a thread of their own while the segments are found and the persons
     fetched (a query each on the app's database and on the events, side by side). From the
     store's per-person tables (the local engine) the persons come as Arrow and are matched to
-    their groups there (`_numbered`); else a row at a time."""
+    their groups there (`numbered_persons`); else a row at a time."""
     from usertrack.segments.history import baseline_for, open_history
     from usertrack.workspace import add_database
 
@@ -206,7 +206,7 @@ def person_segments(
     known = accounts.result()
     groups = groups_of(ws)
     if table is not None and "" not in known and "" not in snapshot.primary:
-        numbers = _numbered(table, snapshot.primary, known, groups)
+        numbers = numbered_persons(table, snapshot.primary, known, groups)
         return PersonSegments(as_of, groups, numbers, snapshot.source)
     # a row of '' can count: the events' rows, which have it
     rows = asking.result() if asking is not None else _persons_query(ws, as_of)
@@ -218,7 +218,7 @@ def person_segments(
     return PersonSegments.listed(as_of, groups, persons, snapshot.source)
 
 
-def _numbered(
+def numbered_persons(
     table: Any, primary: Mapping[str, str | None], known: set[str], groups: tuple[str, ...]
 ) -> GroupNumbers:
     """The persons of `table` (person_id, email: one row per person) numbered by group, as the

@@ -407,7 +407,7 @@ def _duckdb_type(kind: Any) -> str:
 
     if pa.types.is_timestamp(kind):
         return "TIMESTAMP"
-    by_name = _arrow_schema({name: name for name in _ARROW_TYPES})
+    by_name = arrow_schema({name: name for name in _ARROW_TYPES})
     return next(name for name, arrow in by_name.items() if arrow == kind)
 
 
@@ -447,7 +447,7 @@ _ARROW_TYPES = {
 }
 
 
-def _arrow_schema(schema: Mapping[str, str]) -> dict[str, Any]:
+def arrow_schema(schema: Mapping[str, str]) -> dict[str, Any]:
     import pyarrow as pa
 
     def kind(name: str) -> Any:
@@ -484,7 +484,7 @@ def open_facts(
 
         con = facts_connection()
         try:
-            arrow = _arrow_schema(schema)
+            arrow = arrow_schema(schema)
             _load_bound(con, source, query, values, table, arrow, query_id, keep, ws)
             yield con
         finally:
@@ -576,7 +576,7 @@ def open_facts_tables(
             for n, t in enumerate(tables):
                 if progress and t.progress:
                     progress(t.progress)
-                schema = _arrow_schema(t.schema)
+                schema = arrow_schema(t.schema)
                 keep = kept_group(ws, t.query_id, t.schema)
                 found = _grouped(ws, keep, t.query_id, as_of, t.params)
                 if found is not None:  # the group's rows of one run for every group
