@@ -101,9 +101,10 @@ def _zone(name: str) -> ZoneInfo:
 
 @functools.lru_cache(maxsize=256)
 def _converter(ch_type: str) -> Callable[[Any], Any] | None:
-    """The conversion of `_py` for values of `ch_type`, worked out once per type (None: the
-    value as ClickHouse gave it). A million array elements are converted in a fraction of a
-    second, so the stand-in's own Python is not what a live figure of the bench measures."""
+    """How a value of type `ch_type` in ClickHouse's JSONCompact output is carried in PostHog's
+    JSON answer, worked out once per type (None: as ClickHouse gave it). Per element it is
+    string work, not a datetime and a timezone built for each: the stand-in's own Python was
+    most of a large answer's time (bench/live_analytics.py's "stand-in" column)."""
     t = ch_type
     while True:
         for wrap in ("Nullable(", "LowCardinality("):
