@@ -49,14 +49,14 @@ COMMANDS = [
     ["features"],
     ["segments"],
 ]
-_cpu = 0.0  # the last command's CPU seconds (user + system): usertrack's own work
 SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
 
 
-def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
+def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """`usertrack -q ARGS` in a subprocess: its wall time, its CPU seconds (user and system:
+    usertrack's own work) and its stdout."""
     full = {k: v for k, v in os.environ.items() if k not in SOURCE_VARS}
     full.update(USERTRACK_HOME=str(home), **env)
-    global _cpu
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
@@ -69,10 +69,10 @@ def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, str]:
     )
     took = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
-    return took, done.stdout
+    return took, cpu, done.stdout
 
 
 def main() -> None:
@@ -99,7 +99,7 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     demo = ensure_demo(home, users=args.users)
     uri = start_demo_postgres(demo)
-    as_of = json.loads(_run(["segments", "-f", "json", "-n", "1"], home, {})[1])["as_of"]
+    as_of = json.loads(_run(["segments", "-f", "json", "-n", "1"], home, {})[2])["as_of"]
     events = _events(demo.events_path)
     print(f"demo: {args.users:,} users, {events:,} events, as of {as_of}", file=sys.stderr)
 
@@ -113,11 +113,10 @@ def main() -> None:
         ]
         for command in chosen:
             argv = [*command, "--format", "json", "--as-of", str(as_of)]
-            local_s, local_out = _run(argv, home, {})
+            local_s, _, local_out = _run(argv, home, {})
             before = len(fake.requests)
             # --refresh: what PostHog answers now, never the home's cache of an earlier run.
-            live_s, live_out = _run([*argv, "--refresh"], home, live_env(fake, uri))
-            live_cpu = _cpu
+            live_s, live_cpu, live_out = _run([*argv, "--refresh"], home, live_env(fake, uri))
             sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
             # ClickHouse's own time, and the stand-in's Python around it (PostHog's parser and
             # the printing, reading ClickHouse's JSON, writing the answer's; not the wait for
