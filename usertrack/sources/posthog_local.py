@@ -299,16 +299,7 @@ class LocalPostHogSource:
                     rows = cur.fetchall()
         finally:
             cur.close()
-        return Result(
-            columns=columns,
-            rows=_plain_rows(rows, types),
-            arrow=table,
-            meta={
-                "engine": "duckdb",
-                "store": str(self.store_path),
-                "seconds": round(time.monotonic() - started, 4),
-            },
-        )
+        return self._result(columns, rows, types, table, started)
 
     def segment_persons(
         self, query: Query, params: Mapping[str, Any], *, arrow: bool = False
@@ -383,10 +374,17 @@ class LocalPostHogSource:
                     rows = cur.fetchall()
         finally:
             cur.close()
+        return self._result([d[0] for d in description], rows, types, answer, started)
+
+    def _result(
+        self, columns: list[str], rows: list[Any], types: list[str], table: Any, started: float
+    ) -> Result:
+        """A statement's answer as a Result: its rows' values made plain (or its Arrow
+        table), and where and how long it ran."""
         return Result(
-            columns=[d[0] for d in description],
+            columns=columns,
             rows=_plain_rows(rows, types),
-            arrow=answer,
+            arrow=table,
             meta={
                 "engine": "duckdb",
                 "store": str(self.store_path),
