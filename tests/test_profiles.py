@@ -82,6 +82,25 @@ def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert con.execute(f'SELECT n FROM "{table}" ORDER BY email').fetchall() == [(1.0,), (2.5,)]
 
 
+def _thirty_persons(store: Path, step: str) -> None:
+    """90 events of 30 persons (p0..p29, emails User0@Acme.io..., three events each), event i
+    at 2026-11-01 + `step` (SQL over i), named 'a' when i is even, 'b' when odd."""
+    from usertrack.sources.eventstore import write_events
+
+    write_events(
+        store,
+        lambda con: (
+            f"""
+            SELECT 'e' || i AS uuid, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS event,
+                   'd' || (i % 30) AS distinct_id, 'p' || (i % 30) AS person_id,
+                   TIMESTAMP '2026-11-01' + {step} AS timestamp,
+                   json_object('template_name', 'T' || (i % 3)) AS properties,
+                   json_object('email', 'User' || (i % 30) || '@Acme.io') AS person_properties
+            FROM range(90) AS t(i)"""
+        ),
+    )
+
+
 @pytest.mark.parametrize("pyarrow_loaded", [False, True])
 def test_the_local_engine_hands_large_results_over_as_arrow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pyarrow_loaded: bool
@@ -91,24 +110,12 @@ def test_the_local_engine_hands_large_results_over_as_arrow(
     DuckDB), typed as the row path types them; loaded, it is the same table as the rows would
     make."""
     from usertrack.sources import posthog_local
-    from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     monkeypatch.setattr(posthog_local, "_pyarrow_loaded", lambda: pyarrow_loaded)
 
     store = tmp_path / "events.duckdb"
-    write_events(
-        store,
-        lambda con: (
-            """
-            SELECT 'e' || i AS uuid, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS event,
-                   'd' || (i % 30) AS distinct_id, 'p' || (i % 30) AS person_id,
-                   TIMESTAMP '2026-11-01' + INTERVAL (i) MINUTE AS timestamp,
-                   json_object('template_name', 'T' || (i % 3)) AS properties,
-                   json_object('email', 'User' || (i % 30) || '@Acme.io') AS person_properties
-            FROM range(90) AS t(i)"""
-        ),
-    )
+    _thirty_persons(store, "INTERVAL (i) MINUTE")
     query = Query(
         name="per_person",
         folder="posthog",
@@ -227,22 +234,10 @@ def test_with_pyarrow_loaded_the_local_engine_makes_no_python_head(
     import pyarrow  # noqa: F401  (loaded, as after a large PostgreSQL result)
 
     from usertrack.sources import posthog_local
-    from usertrack.sources.eventstore import write_events
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     store = tmp_path / "events.duckdb"
-    write_events(
-        store,
-        lambda con: (
-            """
-            SELECT 'e' || i AS uuid, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS event,
-                   'd' || (i % 30) AS distinct_id, 'p' || (i % 30) AS person_id,
-                   TIMESTAMP '2026-11-01' + INTERVAL (i * 61) SECOND AS timestamp,
-                   json_object('template_name', 'T' || (i % 3)) AS properties,
-                   json_object('email', 'User' || (i % 30) || '@Acme.io') AS person_properties
-            FROM range(90) AS t(i)"""
-        ),
-    )
+    _thirty_persons(store, "INTERVAL (i * 61) SECOND")
     query = Query(
         name="per_person",
         folder="posthog",
