@@ -599,18 +599,40 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["activity", "--by-segment"], "per primary segment (hours: a query per group)", "1 s"),
     (["trends", "$pageview", "--by-segment"], "per primary segment (a query per group)", "1 s"),
     (["paths", "--by-segment"], "per primary segment", "1 s"),
+    # the rest of issue 20's tools: --compare, trends' maths and breakdown, --where
+    (["funnel", "--compare"], "and the 30 days before", "1 s"),
+    (["activity", "--compare"], "and the 30 days before", "1 s"),
+    (["features", "--compare"], "and the period before", "1 s"),
+    (["trends", "$pageview", "--compare"], "total, and the 30 days before", "1 s"),
+    (["trends", "$pageview", "-m", "weekly_active"], "the 7 days to each day", "1 s"),
+    (["trends", "$pageview", "-m", "monthly_active"], "the 30 days to each day", "1 s"),
+    (["trends", "$pageview", "--by", "$browser"], "the top 10 browsers and other", "1 s"),
+    (["trends", "search_performed", "-m", "p90:result_count"], "a property's p90", "1 s"),
+    (["funnel", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
+    (["retention", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
+    (["activity", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
+    (["sessions", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
+    (["paths", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
+    (["features", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
 )
 
 
 def analytics(
-    rows: list[tuple[str, str, str, str]], env: dict[str, str], users: int | None, repeat: int
+    rows: list[tuple[str, str, str, str]],
+    env: dict[str, str],
+    users: int | None,
+    repeat: int,
+    only: list[str] | None = None,
 ) -> None:
     """Rows for each analytics command (`--format json`) on the demo of `env`
     (`users` of a large demo, None for the default one): median and min of `repeat` runs
     after one unmeasured run (warm: the demo built, the files in the page cache), the CPU time
     beside them, and the load average of the minute (the machine may be shared, and wall
-    times follow its load; the CPU time much less)."""
+    times follow its load; the CPU time much less). `only`: the commands whose arguments
+    contain one of these texts."""
     for args, note, target in ANALYTICS:
+        if only and not any(text in " ".join(args) for text in only):
+            continue
         cmd = [str(BIN), *args, "--format", "json"]
         measure(cmd, env)
         runs = [measure_cpu(cmd, env) for _ in range(repeat)]
@@ -658,6 +680,13 @@ def main() -> None:
         " 10-million-event one: demo --users 200000)",
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="with --analytics-only: only the commands whose arguments contain TEXT (repeatable)",
+    )
+    parser.add_argument(
         "--segments-only",
         action="store_true",
         help="only the floor and the segments figures (quicker, for working on segments)",
@@ -672,7 +701,7 @@ def main() -> None:
     if args.analytics_only:
         if args.large_home is None:
             parser.error("--analytics-only needs --large-home DIR (a demo generated there)")
-        analytics(rows, environment(args.large_home), args.users, args.repeat)
+        analytics(rows, environment(args.large_home), args.users, args.repeat, args.only)
         print_rows(rows)
         return
     work = Path(tempfile.mkdtemp(prefix="usertrack-bench-"))
