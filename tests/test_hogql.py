@@ -473,6 +473,39 @@ def test_property_forms(source: LocalPostHogSource) -> None:
     ) == [{"v": "https://app.example.com/home"}]
 
 
+def test_json_extract_string_reads_the_materialized_columns(tmp_path: Path) -> None:
+    """JSONExtractString(properties, KEY) of a key the store materializes reads its column, a
+    literal key directly and a bound one ({by}: trends' and the funnel's breakdowns) by its
+    value, with the text the JSON gives: on the edge-case events (escapes, numbers, nulls,
+    missing keys, hostile text), for every materialized key and one that is not."""
+    from tests import edge_events
+    from usertrack.sources.eventstore import HOT_PROPERTIES
+
+    bound = translate("SELECT JSONExtractString(properties, {by}) AS v FROM events").sql
+    literal = translate("SELECT JSONExtractString(e.properties, '$browser') AS v FROM events e")
+    assert "prop_browser" in bound and "WHEN '$pathname' THEN prop_pathname" in bound
+    assert "json_extract_string(properties" in bound  # a key not materialized: the JSON
+    assert "e.prop_browser" in literal.sql and "json" not in literal.sql
+    # not the events' own column: the JSON as ever
+    cast = "SELECT JSONExtractString(toString(properties), {by}) AS v FROM events"
+    assert "prop_" not in translate(cast).sql
+
+    store = edge_events.write(tmp_path / "events.duckdb")
+    src = LocalPostHogSource(store, "edge events")
+    try:
+        for key in [*HOT_PROPERTIES, "field", "missing key"]:
+            sql = (
+                "SELECT uuid, JSONExtractString(properties, {key}) AS hot,"
+                " JSONExtractString(toString(properties), {key}) AS json FROM events ORDER BY uuid"
+            )
+            rows = src.run(q(sql), {"key": key}).as_dicts()
+            assert rows and all(r["hot"] == r["json"] for r in rows), key
+            if key in ("$pathname", "$session_id", "template_id", "field"):
+                assert any(r["hot"] for r in rows), key  # the fixture has values there
+    finally:
+        src.close()
+
+
 def test_strings_arrays_and_numbers(source: LocalPostHogSource) -> None:
     assert scalar(source, "lower('AbC') || upper('x') || toString(length('abc'))") == "abcX3"
     assert scalar(source, "concat('a', 'b', 'c')") == "abc"

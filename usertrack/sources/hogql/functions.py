@@ -10,6 +10,7 @@ from collections.abc import Callable
 from usertrack.emails import TRIM_CHARS as EMAIL_TRIM_CHARS
 from usertrack.sources.eventstore import (
     HOT_PERSON_PROPERTIES,
+    HOT_PROPERTIES,
     NORMALIZED_EMAIL_COLUMN,
 )
 from usertrack.sources.hogql.aggregates import AGGREGATES
@@ -185,14 +186,44 @@ _json_extract_text = _fn_json_extract(None)
 
 def _fn_json_extract_string(c: Call) -> str:
     """ClickHouse's JSONExtractString: the decoded string, '' when the key is missing or null.
-    A person's email from `person.properties` reads the store's materialized column (decoded
-    from the same JSON at build time), which the email key's fast path knows."""
+    A person's email from `person.properties`, and an event property the store materializes
+    (eventstore.HOT_PROPERTIES), read the store's column: decoded from the same JSON by the same
+    function (json_extract_string) when the store was built, so the same text without a parse
+    per event. A key that is not a literal ({by}, a bound value) picks the column by its value
+    (a CASE over the materialized keys: DuckDB evaluates only the branch a row takes), else
+    reads the JSON."""
     args = c.need(1, 8)
     m = _PERSON_JSON.fullmatch(args[0])
     key = c.literal(1) if len(args) == 2 else None
     if m and key in HOT_PERSON_PROPERTIES:
         return f"coalesce({m.group(1)}{HOT_PERSON_PROPERTIES[key]}, '')"
+    qual = _events_properties(c, args[0]) if len(args) == 2 else None
+    if qual is not None:
+        dynamic = _json_key_path(c, args)
+        if dynamic is None and key in HOT_PROPERTIES:
+            return f"coalesce({qual}{HOT_PROPERTIES[key]}, '')"
+        if dynamic is not None:
+            columns = " ".join(
+                f"WHEN {sql_string(name)} THEN {qual}{column}"
+                for name, column in HOT_PROPERTIES.items()
+            )
+            json = f"json_extract_string({args[0]}, {dynamic})"
+            return f"coalesce(CASE CAST({args[1]} AS VARCHAR) {columns} ELSE {json} END, '')"
     return f"coalesce({_json_extract_text(c)}, '')"
+
+
+_PROPERTIES = re.compile(r"(\w+\.|)properties")
+
+
+def _events_properties(c: Call, arg: str) -> str | None:
+    """The qualifier ('' or 'alias.') when `arg` is the events table's own `properties` column
+    (where the store's materialized columns are), else None."""
+    m = _PROPERTIES.fullmatch(arg)
+    if m is None:
+        return None
+    qual = m.group(1)
+    table = c.scope.aliases.get(qual[:-1]) if qual else c.scope.table
+    return qual if table == "events" else None
 
 
 # ClickHouse's JSONType names for DuckDB's json_type(); a missing key is 'Null' there too.
