@@ -124,6 +124,22 @@ def test_weekly_active_point_by_hand(export: Path) -> None:
     # monthly_active: everyone seen in the 30 days, p4 included throughout
     doc = cli_json([PV, "-m", "monthly_active", *ARGS], USERTRACK_EVENTS=str(export))
     assert data(doc) == {PV: [3, 5, 5]}
+    # Per browser, each person once a point however many of their days the window holds:
+    # Chrome p1 (06-01, 06-03) and p4 (its day 05-26), Edge p3 (06-02) and p1 (06-03),
+    # Firefox p2 (06-01) and p3 (06-02), Safari p2 and p3 (06-02), Opera p5 (its day 06-02).
+    doc = cli_json(
+        [PV, "-m", "weekly_active", "--by", "$browser", *ARGS], USERTRACK_EVENTS=str(export)
+    )
+    assert data(doc) == {
+        f"{PV}/Chrome": [2, 1, 1],
+        f"{PV}/Edge": [0, 1, 2],
+        f"{PV}/Firefox": [1, 2, 2],
+        f"{PV}/Safari": [0, 2, 2],
+        f"{PV}/Opera": [0, 1, 1],
+    }
+    # A week's points: the plain join, the same persons
+    doc = cli_json([PV, "-m", "weekly_active", "-i", "week", *ARGS], USERTRACK_EVENTS=str(export))
+    assert data(doc) == {PV: [3]}
 
 
 def test_breakdown_keeps_the_top_values_and_the_rest_as_other(export: Path) -> None:

@@ -354,8 +354,31 @@ def _persons(
     params["since"] = since
     first, last = ticks[0], ticks[-1]
     with open_facts_query(ws, "posthog/trends_persons", as_of, schema, **params) as facts:
-        if lookback:
-            # A day d counts the persons with an event counting for one of d - lookback + 1 .. d.
+        if lookback and interval == "day":
+            # A point d counts the persons with an event counting for one of d - lookback + 1
+            # .. d: a person's day p covers the points in [p, p + lookback). Each day keeps
+            # only the points the person's next day does not cover too ([p, min(p + lookback,
+            # next))), so that every covered point is counted once per person: count(*) of a
+            # join that matches each person at most once a point, rather than count(DISTINCT)
+            # over every (day, point) pair of the window (lookback times the rows: with a
+            # point a day, not with a week's or a month's, which the plain join below serves).
+            sql = f"""
+                WITH ticks AS (SELECT unnest($ticks::TIMESTAMP[]) AS tick),
+                spans AS (
+                    SELECT breakdown, point AS lo,
+                           least(point + INTERVAL {lookback} DAY,
+                                 coalesce(lead(point) OVER (
+                                     PARTITION BY breakdown, person_id ORDER BY point),
+                                     point + INTERVAL {lookback} DAY)) AS hi
+                    FROM {FACTS} WHERE person_id IS NOT NULL
+                )
+                SELECT s.breakdown, ticks.tick, count(*)
+                FROM spans AS s JOIN ticks ON ticks.tick >= s.lo AND ticks.tick < s.hi
+                GROUP BY 1, 2
+            """
+            rows = facts.execute(sql.replace("$ticks", _list_literal(ticks))).fetchall()
+        elif lookback:
+            # The same count: each day of a person once for every point of its window.
             sql = f"""
                 WITH ticks AS (SELECT unnest($ticks::TIMESTAMP[]) AS tick)
                 SELECT f.breakdown, ticks.tick, count(DISTINCT f.person_id)
