@@ -400,6 +400,43 @@ def funnel(
 
         check_options(by=by, compare=compare, dropped=None)
         fetched = prefetch(ws, chosen, as_of, span, window)
+    previous = None
+    if compare:
+        # The previous period's funnel depends on nothing of this one's: worked out on a thread
+        # meanwhile (its queries and DuckDB's work side by side with these; live, PostHog runs
+        # up to 3 of a project's queries at once).
+        from usertrack.analytics.by_segment import Background
+
+        before = previous_span(span)
+        previous = Background(lambda: funnel(ws, as_of, before, steps=chosen, window=window))
+    try:
+        result = _funnel(ws, chosen, as_of, span, window, by, correlation,
+                         correlation_properties, progress, fetched)  # fmt: skip
+    except BaseException:
+        if previous is not None:  # done with the sources before the workspace closes them
+            previous.settle()
+        raise
+    if previous is not None:
+        if progress:
+            progress("the previous period")
+        result.previous = previous.result()
+        result.previous.notes = ()
+    return result
+
+
+def _funnel(
+    ws: Workspace,
+    chosen: list[str],
+    as_of: datetime,
+    span: DateRange,
+    window: timedelta,
+    by: str | None,
+    correlation: bool,
+    correlation_properties: Sequence[str],
+    progress: Any,
+    fetched: Any,
+) -> Funnel:
+    """`funnel` over `span` alone (its previous period aside)."""
     con = _load(ws, chosen, as_of, span, window, by, progress)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
@@ -434,13 +471,6 @@ def funnel(
     finally:
         release(con)  # emptied and handed out again within sandbox.keep_connections
     result.notes = _unknown_names(ws, span, result)
-    if compare:
-        if progress:
-            progress("the previous period")
-        result.previous = funnel(
-            ws, as_of, previous_span(span), steps=chosen, window=window, progress=progress
-        )
-        result.previous.notes = ()
     return result
 
 
