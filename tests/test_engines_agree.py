@@ -174,6 +174,18 @@ def test_every_command_gives_the_same_json_live_and_locally(
 
 # ----------------------------------------------------------------------------- expressions
 
+
+def _hogql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+JSON_TEXTS = [
+    '{"k": 1.0}', '{"k": 1e3}', '{"k": -0.0}', '{"k": 53}', '{"k": 7.5}', '{"k": 1.5e-7}',
+    '{"k": 18446744073709551616}', '{"k": true}', '{"k": null}', '{"k": ""}',
+    '{"k": "a\\tb\\u00e9\\"c\\\\"}', '{"k": [1, "x"]}', '{"k": {"a": 1}}', '{"j": 1}',
+    '{"$x": "y"}', "", "not json", "[1]", '"k"',
+]  # fmt: skip
+
 EXPRESSIONS = [
     # ClickHouse refuses spaces around a number and digit separators; DuckDB's cast reads them
     "SELECT x, toFloatOrNull(x) AS f FROM (SELECT arrayJoin([' 5', '5 ', '5', '1_000', '',"
@@ -184,6 +196,20 @@ EXPRESSIONS = [
     # emails decoded and normalized the same
     "SELECT DISTINCT lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \\t\\r\\n'))"
     " AS email FROM events ORDER BY email",
+    # JSONExtract(json, [key,] 'Nullable(String)' / 'String' / a named Tuple of them): strings
+    # decoded, numbers as ClickHouse writes them (1.0 is 1, 1e3 1000), a missing key, null and a
+    # text that is not JSON NULL or '', an array's tuple elements by position; the events' own
+    # properties (null $pathname, the numbers 53 and 7.5, a numeric string) read the same way
+    "SELECT d, JSONExtract(d, 'k', 'Nullable(String)') AS v, JSONExtract(d, 'k', 'String') AS s,"
+    " tupleElement(t, 'k') AS tk, tupleElement(t, '$x') AS tx, tupleElement(t, 2) AS t2"
+    " FROM (SELECT d, JSONExtract(d, 'Tuple(k Nullable(String), `$x` String)') AS t FROM"
+    " (SELECT arrayJoin([" + ", ".join(_hogql_string(d) for d in JSON_TEXTS) + "]) AS d))"
+    " ORDER BY d",
+    "SELECT event, tupleElement(p, '$pathname') AS path, tupleElement(p, 'template_id') AS tid,"
+    " tupleElement(p, 'count') AS n, tupleElement(p, 'nope') AS nope, who FROM (SELECT event,"
+    " JSONExtract(person.properties, 'email', 'String') AS who, JSONExtract(properties,"
+    " 'Tuple(`$pathname` Nullable(String), template_id Nullable(String), count String,"
+    " nope String)') AS p FROM events) ORDER BY event, path, tid, who",
 ]
 
 
