@@ -263,3 +263,38 @@ def test_the_local_engine_reads_packed_facts_unpacked_with_the_same_rows(
     assert flat.columns == packed.columns
     assert rows_of(flat.rows, False) == rows_of(packed.rows, False, packed=True)
     assert flat.rows
+
+
+def test_session_summary_reads_escaped_properties_decoded_on_both_engines(tmp_path: Path) -> None:
+    """session_summary.sql reads an event's five properties in one JSONExtract: a browser, device,
+    country or page written with JSON escapes is the decoded text on ClickHouse as locally (and in
+    the local `sessions` command's session table), not PostHog's raw `properties.X` text."""
+    props = (
+        '{"$session_id": "s-esc", "$current_url": "https://x.io/a", "$pathname": "/a\\\\b",'
+        ' "$browser": "Fire\\"fox\\t", "$device_type": "T\\u00e9l\\u00e9phone",'
+        ' "$geoip_country_code": "U\\\\S"}'
+    )
+    person = '{"email": "esc@edge.io"}'
+    p = "00000000-0000-4000-8000-000000000009"
+    base = AS_OF.replace(tzinfo=None)
+    store = tmp_path / "events.duckdb"
+    edge_events.write_raw_events(
+        store,
+        [
+            ("00000000-0000-4000-8000-0000000000a1", "$pageview", "esc", p, base, props, person),
+            ("00000000-0000-4000-8000-0000000000a2", "x", "esc", p, base, props, person),
+        ],
+    )
+    query = load_queries(REPO / "queries").get("posthog/session_summary")
+    params = _params(query, "esc@edge.io", base)
+    local = LocalPostHogSource(store)
+    with serve(store, project_id=PROJECT) as fake:
+        remote = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host=fake.url, backoff_base=0.01)
+        try:
+            want, got = local.run(query, params), remote.run(query, params)
+        finally:
+            remote.close()
+            local.close()
+    assert rows_of(got.rows, True) == rows_of(want.rows, True)
+    values = {(row[0], row[1]) for row in got.rows}
+    assert {(2, "/a\\b"), (4, "T\u00e9l\u00e9phone"), (5, 'Fire"fox\t'), (6, "U\\S")} <= values
