@@ -282,10 +282,10 @@ def _fn_tuple_element(c: Call) -> str:
     """tupleElement(t, 'name') of a named tuple, tupleElement(t, n) (from 1) of any."""
     t, _ = c.need(2)
     which = c.literal(1)
-    if which is None:
-        raise c.err(f"{c.name} needs a literal element name or index")
-    if c.text_value(1):
+    if which is not None and c.text_value(1):
         return f"struct_extract({t}, {sql_string(which)})"
+    if which is None or not which.isdigit() or int(which) < 1:
+        raise c.err(f"{c.name} needs a literal element name or index")
     return f"struct_extract_at({t}, {int(which)})"
 
 
