@@ -215,6 +215,7 @@ FUNCTIONS: dict[str, Fn] = {
     "nullif": Fn("nullIf", 2, 2),
     "nullIf": Fn("nullIf", 2, 2),
     "match": Fn("match", 2, 2),
+    "JSONExtract": Fn("JSONExtract", 2, 7),  # json, up to 5 keys, the type as a string
     "toFloat": Fn("accurateCastOrNull", 1, 1),  # second argument added
     "toInt": Fn("accurateCastOrNull", 1, 1),
     "toFloatOrNull": Fn("accurateCastOrNull", 1, 1),

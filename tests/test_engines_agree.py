@@ -174,6 +174,18 @@ def test_every_command_gives_the_same_json_live_and_locally(
 
 # ----------------------------------------------------------------------------- expressions
 
+
+def _hogql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+JSON_TEXTS = [
+    '{"k": 1.0}', '{"k": 1e3}', '{"k": -0.0}', '{"k": 53}', '{"k": 7.5}', '{"k": 1.5e-7}',
+    '{"k": 18446744073709551616}', '{"k": true}', '{"k": null}', '{"k": ""}',
+    '{"k": "a\\tb\\u00e9\\"c\\\\"}', '{"k": [1, "x"]}', '{"k": {"a": 1}}', '{"j": 1}',
+    '{"$x": "y"}', "", "not json", "[1]", '"k"',
+]  # fmt: skip
+
 EXPRESSIONS = [
     # ClickHouse refuses spaces around a number and digit separators; DuckDB's cast reads them
     "SELECT x, toFloatOrNull(x) AS f FROM (SELECT arrayJoin([' 5', '5 ', '5', '1_000', '',"
@@ -184,6 +196,20 @@ EXPRESSIONS = [
     # emails decoded and normalized the same
     "SELECT DISTINCT lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \\t\\r\\n'))"
     " AS email FROM events ORDER BY email",
+    # JSONExtract(json, [key,] 'Nullable(String)' / 'String' / a named Tuple of them): strings
+    # decoded, numbers as ClickHouse writes them (1.0 is 1, 1e3 1000), a missing key, null and a
+    # text that is not JSON NULL or '', an array's tuple elements by position; the events' own
+    # properties (null $pathname, the numbers 53 and 7.5, a numeric string) read the same way
+    "SELECT d, JSONExtract(d, 'k', 'Nullable(String)') AS v, JSONExtract(d, 'k', 'String') AS s,"
+    " tupleElement(t, 'k') AS tk, tupleElement(t, '$x') AS tx, tupleElement(t, 2) AS t2"
+    " FROM (SELECT d, JSONExtract(d, 'Tuple(k Nullable(String), `$x` String)') AS t FROM"
+    " (SELECT arrayJoin([" + ", ".join(_hogql_string(d) for d in JSON_TEXTS) + "]) AS d))"
+    " ORDER BY d",
+    "SELECT event, tupleElement(p, '$pathname') AS path, tupleElement(p, 'template_id') AS tid,"
+    " tupleElement(p, 'count') AS n, tupleElement(p, 'nope') AS nope, who FROM (SELECT event,"
+    " JSONExtract(person.properties, 'email', 'String') AS who, JSONExtract(properties,"
+    " 'Tuple(`$pathname` Nullable(String), template_id Nullable(String), count String,"
+    " nope String)') AS p FROM events) ORDER BY event, path, tid, who",
 ]
 
 
@@ -237,3 +263,38 @@ def test_the_local_engine_reads_packed_facts_unpacked_with_the_same_rows(
     assert flat.columns == packed.columns
     assert rows_of(flat.rows, False) == rows_of(packed.rows, False, packed=True)
     assert flat.rows
+
+
+def test_session_summary_reads_escaped_properties_decoded_on_both_engines(tmp_path: Path) -> None:
+    """session_summary.sql reads an event's five properties in one JSONExtract: a browser, device,
+    country or page written with JSON escapes is the decoded text on ClickHouse as locally (and in
+    the local `sessions` command's session table), not PostHog's raw `properties.X` text."""
+    props = (
+        '{"$session_id": "s-esc", "$current_url": "https://x.io/a", "$pathname": "/a\\\\b",'
+        ' "$browser": "Fire\\"fox\\t", "$device_type": "T\\u00e9l\\u00e9phone",'
+        ' "$geoip_country_code": "U\\\\S"}'
+    )
+    person = '{"email": "esc@edge.io"}'
+    p = "00000000-0000-4000-8000-000000000009"
+    base = AS_OF.replace(tzinfo=None)
+    store = tmp_path / "events.duckdb"
+    edge_events.write_raw_events(
+        store,
+        [
+            ("00000000-0000-4000-8000-0000000000a1", "$pageview", "esc", p, base, props, person),
+            ("00000000-0000-4000-8000-0000000000a2", "x", "esc", p, base, props, person),
+        ],
+    )
+    query = load_queries(REPO / "queries").get("posthog/session_summary")
+    params = _params(query, "esc@edge.io", base)
+    local = LocalPostHogSource(store)
+    with serve(store, project_id=PROJECT) as fake:
+        remote = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host=fake.url, backoff_base=0.01)
+        try:
+            want, got = local.run(query, params), remote.run(query, params)
+        finally:
+            remote.close()
+            local.close()
+    assert rows_of(got.rows, True) == rows_of(want.rows, True)
+    values = {(row[0], row[1]) for row in got.rows}
+    assert {(2, "/a\\b"), (4, "T\u00e9l\u00e9phone"), (5, 'Fire"fox\t'), (6, "U\\S")} <= values

@@ -631,6 +631,18 @@ def test_untranslatable_constructs() -> None:
         translate("SELECT session.$session_duration FROM events")
 
 
+def test_json_extract_types_the_local_engine_does_not_read_are_refused() -> None:
+    """JSONExtract reads String, Nullable(String) and named Tuples of them; any other type, or a
+    type that is not a literal, is an error naming it (never a wrong value)."""
+    for kind in ("Int64", "Tuple(a Int64)", "Tuple(String, String)", "Array(String)"):
+        with pytest.raises(HogQLTranslationError, match=re.escape(f"type '{kind}' is not")):
+            translate(f"SELECT JSONExtract(properties, '{kind}') FROM events")
+    with pytest.raises(HogQLTranslationError, match="its type as a string literal"):
+        translate("SELECT JSONExtract(properties, event) FROM events")
+    with pytest.raises(HogQLTranslationError, match="literal element name or index"):
+        translate("SELECT tupleElement(tuple(1, 2), event) FROM events")
+
+
 def test_translation_error_names_the_query(source: LocalPostHogSource) -> None:
     with pytest.raises(HogQLTranslationError) as err:
         source.run(q("SELECT retention() FROM events", name="ret"), {})

@@ -14,11 +14,17 @@
 -- person into sessions by a gap of 30 minutes or more since the previous such event (the
 -- second part: lagInFrame and a running sum over the person's events in time order, ties by
 -- uuid). `$session_id` is the events table's own column, as PostHog's sessions runners read
--- it (no JSON to parse for the split). Durations are whole microseconds. Each session then counts once for each of seven
--- kinds (`k`): 0 all sessions (with the duration total, the exact median of PostHog's
--- quantileExactInclusive, the bounces and the sessions with a pageview), 1 its length bucket
--- (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its entry page, 3 its exit page (no
--- row for none), 4 its device type, 5 browser, 6 country ('' for none). Per kind, the first
+-- it (no JSON to parse for the split). The five properties an event gives are read in one
+-- parse of its JSON, `JSONExtract(properties, 'Tuple(...)')`, rather than five
+-- `properties.X` (each its own parse and quote-stripping regex: most of the query's time at
+-- 10.7 M events, docs/performance.md). They read as JSONExtractString does: a string decoded
+-- (`a\"b` is `a"b`, as the local engine and the store's session table have it), another value
+-- its JSON text, a missing key or null NULL. Durations are whole microseconds. Each session
+-- then counts once for each of seven kinds (`k`): 0 all sessions (with the duration total, the
+-- exact median of PostHog's quantileExactInclusive, the bounces and the sessions with a
+-- pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
+-- entry page, 3 its exit page (no row for none), 4 its device type, 5 browser, 6 country (''
+-- for none). Per kind, the first
 -- {top} values by sessions, ties by value with '' last. A missing text is '' throughout.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
@@ -69,23 +75,35 @@ FROM (
                 s.country AS country
             FROM (
                 SELECT
-                    min(timestamp) AS first_at,
-                    max(timestamp) AS last_at,
-                    countIf(event = '$pageview') AS pageviews,
-                    countIf(event = '$autocapture') AS autocaptures,
-                    coalesce(argMinIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '') AS entry_page,
-                    coalesce(argMaxIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '') AS exit_page,
-                    coalesce(argMin(properties.$device_type, timestamp), '') AS device_type,
-                    coalesce(argMin(properties.$browser, timestamp), '') AS browser,
-                    coalesce(argMin(properties.$geoip_country_code, timestamp), '') AS country
-                FROM events
-                WHERE coalesce($session_id, '') != ''
-                  AND timestamp >= toDateTime({since}, 'UTC')
-                  AND timestamp <= toDateTime({until}, 'UTC')
-                  AND timestamp <= toDateTime({as_of}, 'UTC')
-                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                  AND {filters}
-                GROUP BY $session_id
+                    min(e.at) AS first_at,
+                    max(e.at) AS last_at,
+                    countIf(e.event = '$pageview') AS pageviews,
+                    countIf(e.event = '$autocapture') AS autocaptures,
+                    coalesce(argMinIf(e.pathname, e.at, coalesce(e.current_url, '') != ''), '') AS entry_page,
+                    coalesce(argMaxIf(e.pathname, e.at, coalesce(e.current_url, '') != ''), '') AS exit_page,
+                    coalesce(argMin(e.device_type, e.at), '') AS device_type,
+                    coalesce(argMin(e.browser, e.at), '') AS browser,
+                    coalesce(argMin(e.country, e.at), '') AS country
+                FROM (
+                    SELECT
+                        $session_id AS sid,
+                        timestamp AS at,
+                        event AS event,
+                        JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
+                        tupleElement(p, '$pathname') AS pathname,
+                        tupleElement(p, '$current_url') AS current_url,
+                        tupleElement(p, '$device_type') AS device_type,
+                        tupleElement(p, '$browser') AS browser,
+                        tupleElement(p, '$geoip_country_code') AS country
+                    FROM events
+                    WHERE coalesce($session_id, '') != ''
+                      AND timestamp >= toDateTime({since}, 'UTC')
+                      AND timestamp <= toDateTime({until}, 'UTC')
+                      AND timestamp <= toDateTime({as_of}, 'UTC')
+                      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                      AND {filters}
+                ) AS e
+                GROUP BY e.sid
                 UNION ALL
                 SELECT
                     min(g.at) AS first_at,
@@ -117,10 +135,11 @@ FROM (
                             toString(uuid) AS key,
                             if(event = '$pageview', 1, 0) AS pageview,
                             if(event = '$autocapture', 1, 0) AS autocapture,
-                            if(coalesce(properties.$current_url, '') != '', coalesce(properties.$pathname, ''), '') AS page,
-                            coalesce(properties.$device_type, '') AS device_type,
-                            coalesce(properties.$browser, '') AS browser,
-                            coalesce(properties.$geoip_country_code, '') AS country,
+                            JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
+                            if(coalesce(tupleElement(p, '$current_url'), '') != '', coalesce(tupleElement(p, '$pathname'), ''), '') AS page,
+                            coalesce(tupleElement(p, '$device_type'), '') AS device_type,
+                            coalesce(tupleElement(p, '$browser'), '') AS browser,
+                            coalesce(tupleElement(p, '$geoip_country_code'), '') AS country,
                             lagInFrame(timestamp) OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)
                                                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous,
                             row_number() OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)) AS place

@@ -40,7 +40,7 @@ from usertrack.sources.hogql.dates import (
     truncate_to,
     unary,
 )
-from usertrack.sources.hogql.tokens import is_id, json_path, significant, sql_string
+from usertrack.sources.hogql.tokens import is_id, json_path, quote_ident, significant, sql_string
 
 _EMAIL = re.escape(HOT_PERSON_PROPERTIES["email"])
 # usertrack's email key, lowerUTF8(trim(person.properties.email, ' \t\r\n')) (usertrack.emails),
@@ -224,6 +224,100 @@ def _events_properties(c: Call, arg: str) -> str | None:
     qual = m.group(1)
     table = c.scope.aliases.get(qual[:-1]) if qual else c.scope.table
     return qual if table == "events" else None
+
+
+# ClickHouse's JSONExtract(json[, key...], 'T'): the types the local engine reads, `String` and
+# `Nullable(String)`, alone or as the elements of a named `Tuple(name T, ...)` (several keys of
+# one event read at once on ClickHouse); a name may be quoted with backticks.
+_JSON_TEXT_TYPES = {"String": False, "Nullable(String)": True}
+_TUPLE_TYPE = re.compile(r"\s*Tuple\s*\((.*)\)\s*", re.S)
+_TUPLE_ELEMENT = re.compile(r"\s*(?:`((?:[^`\\]|\\.)+)`|([A-Za-z_$][\w$]*))\s+(\S.*?)\s*", re.S)
+
+
+def _split_top(text: str) -> list[str]:
+    """`text` split at its commas outside parentheses and backticks."""
+    parts: list[str] = []
+    depth, quoted, start = 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == "`":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == ",":
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _json_text(doc: str, path: str, nullable: bool) -> str:
+    """ClickHouse's JSONExtract(doc, path..., '[Nullable(]String[)]'): a string decoded, any other
+    value its JSON text, a number as ClickHouse writes it (`1.0` and `1e3` are `1` and `1000`,
+    DuckDB's text without its `.0`); a missing key, a JSON null and a text that is not JSON are
+    NULL (Nullable) or ''. Not followed: a whole float inside an array or object (`[2.0]`: DuckDB
+    keeps `2.0`, ClickHouse writes `[2]`)."""
+    text = f"json_extract_string({doc}, {path})"
+    value = (
+        f"CASE WHEN json_valid({doc}) THEN CASE json_type({doc}, {path}) WHEN 'DOUBLE'"
+        f" THEN regexp_replace({text}, '\\.0$', '') ELSE {text} END END"
+    )
+    return value if nullable else f"coalesce({value}, '')"
+
+
+def _fn_json_extract_typed(c: Call) -> str:
+    """JSONExtract(json[, key...], 'T') for the types of `_JSON_TEXT_TYPES`, or a named Tuple of
+    them (a DuckDB struct, its fields read with tupleElement(t, 'name'))."""
+    args = c.need(2, 8)
+    kind = c.literal(len(args) - 1)
+    if kind is None or not c.text_value(len(args) - 1):
+        raise c.err(f"{c.name} needs its type as a string literal, last")
+    keys = []
+    for n in range(1, len(args) - 1):
+        key = c.literal(n)
+        if key is None or (c.raw[n] and is_id(significant(c.raw[n])[0])):
+            raise c.err(f"{c.name} needs literal keys")
+        keys.append(key)
+    doc = args[0]
+    if kind.strip() in _JSON_TEXT_TYPES:
+        return _json_text(doc, json_path(keys) if keys else "'$'", _JSON_TEXT_TYPES[kind.strip()])
+    m = _TUPLE_TYPE.fullmatch(kind)
+    fields: list[str] = []
+    base = "$" + "".join(f'."{k}"' for k in keys)  # keys checked by json_path below
+    for i, part in enumerate(_split_top(m.group(1)) if m else []):
+        e = _TUPLE_ELEMENT.fullmatch(part)
+        if e is None or e.group(3) not in _JSON_TEXT_TYPES:
+            fields = []
+            break
+        name = e.group(1).replace("\\`", "`") if e.group(1) is not None else e.group(2)
+        nullable = _JSON_TEXT_TYPES[e.group(3)]
+        # an object's element by name, an array's by position (ClickHouse's rule)
+        by_name = _json_text(doc, json_path([*keys, name]), nullable)
+        by_place = _json_text(doc, sql_string(f"{base}[{i}]"), nullable)
+        kind_at = f"json_type({doc}, {sql_string(base)})"
+        value = (
+            f"CASE WHEN json_valid({doc}) THEN CASE {kind_at} WHEN 'ARRAY' THEN {by_place}"
+            f" ELSE {by_name} END ELSE {by_name} END"
+        )
+        fields.append(f"{quote_ident(name)} := {value}")
+    if not fields:
+        raise c.err(
+            f"{c.name} type {kind!r} is not supported by the local engine (String,"
+            " Nullable(String), or a named Tuple of them, are)"
+        )
+    return f"struct_pack({', '.join(fields)})"
+
+
+def _fn_tuple_element(c: Call) -> str:
+    """tupleElement(t, 'name') of a named tuple, tupleElement(t, n) (from 1) of any."""
+    t, _ = c.need(2)
+    which = c.literal(1)
+    if which is not None and c.text_value(1):
+        return f"struct_extract({t}, {sql_string(which)})"
+    if which is None or not which.isdigit() or int(which) < 1:
+        raise c.err(f"{c.name} needs a literal element name or index")
+    return f"struct_extract_at({t}, {int(which)})"
 
 
 # ClickHouse's JSONType names for DuckDB's json_type(); a missing key is 'Null' there too.
@@ -465,7 +559,9 @@ FUNCTIONS: dict[str, Callable[[Call], str]] = {
     # range(end) / range(start, end): the integers from start (0) up to end, exclusive, in both
     "range": _rename("range", 1, 2),
     "tuple": _rename("row", 1),
+    "tupleelement": _fn_tuple_element,
     # JSON
+    "jsonextract": _fn_json_extract_typed,
     "jsonextractstring": _fn_json_extract_string,
     "jsonextractraw": _fn_json_extract(None, "json_extract"),
     "jsonextractint": _fn_json_extract("BIGINT"),
