@@ -162,25 +162,35 @@ def activity(
     # MAU of the first day looks back 29 days; the first week's lifecycle looks at the week before.
     since_day = min(first_day - timedelta(days=29), weeks[0] - timedelta(days=7))
     since = datetime.combine(since_day, datetime.min.time())
+    previous = None
+    if compare:
+        # The previous period: the same number of days just before, as of `days` days earlier,
+        # worked out on a thread meanwhile (it depends on nothing of this one's).
+        from usertrack.analytics.by_segment import Background
+
+        before = as_of - timedelta(days=days)
+        previous = Background(lambda: activity(ws, before, days=days, periods=periods))
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
-    if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the figures
-        series, lifecycle, active_days, hours = _summarized(
-            ws, as_of, since, first_day, last_day, weeks, progress
-        )
-    else:
-        series, lifecycle, active_days, hours = _counted(
-            ws, as_of, since, first_day, last_day, weeks, progress
-        )
+    try:
+        if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the figures
+            series, lifecycle, active_days, hours = _summarized(
+                ws, as_of, since, first_day, last_day, weeks, progress
+            )
+        else:
+            series, lifecycle, active_days, hours = _counted(
+                ws, as_of, since, first_day, last_day, weeks, progress
+            )
+    except BaseException:
+        if previous is not None:  # done with the sources before the workspace closes them
+            previous.settle()
+        raise
     result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )
-    if compare:
-        # The previous period: the same number of days just before, as of `days` days earlier.
+    if previous is not None:
         if progress:
             progress("the previous period")
-        result.previous = activity(
-            ws, as_of - timedelta(days=days), days=days, periods=periods, progress=progress
-        )
+        result.previous = previous.result()
     return result
 
 
