@@ -17,6 +17,8 @@ The app's database has three accounts; the rules (SEGMENTS) are `spender` (credi
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -900,3 +902,43 @@ def test_retention_by_segment_works_out_each_persons_cohorts_once(
     assert sum(int(c["size"]) for p in doc["by_segment"] for c in p["cohorts"]) == sum(
         int(c["size"]) for c in doc["cohorts"]
     )
+
+
+def test_the_stores_persons_are_kept_until_the_store_changes(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who the store's persons are (segment_persons from its per-person tables) is read from
+    the store once and kept on disk under the store's stamp: the next --by-segment command
+    reads the kept file, with the same answer; a store imported again (another export) is
+    read again, and its new persons count."""
+    from usertrack.sources import storecache
+    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.rollups import SEGMENT_PERSONS_ROLLED
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
+    read: list[str] = []
+    answer = LocalPostHogSource._answer
+
+    def counted(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        read.extend(["persons"] if sql == SEGMENT_PERSONS_ROLLED else [])
+        return answer(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(LocalPostHogSource, "_answer", counted)
+    args = ["$pageview", *RANGE, "--by-segment"]
+    first = run_json("trends", args, as_of=AS_OF, **env)
+    assert read == ["persons"] and by_group(first, trends) == PAGEVIEWS
+    kept = list(storecache.folder_of(Path(os.environ["USERTRACK_HOME"])).glob("*.arrow"))
+    assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert read == ["persons"]  # the kept answer: the store not asked again
+    # px's pageview (06-03 11:00) now carries a@x.io: a spender's, no longer no account's
+    changed = [
+        {**r, "person_properties": {"email": "a@x.io"}} if r["person_id"] == "px" else r
+        for r in RECORDS
+    ]
+    write_export(Path(env["USERTRACK_EVENTS"]), changed)
+    again = run_json("trends", args, as_of=AS_OF, **env)
+    assert read == ["persons", "persons"]
+    assert by_group(again, trends) == {
+        **PAGEVIEWS, "spender": [2, 1, 1], "no account": [0, 1, 0]
+    }  # fmt: skip
