@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ import psycopg
 import pytest
 
 from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
-from tests.cli_runner import run
+from tests.cli_runner import REPO, run
 from tests.engine_compare import strip_live_only
 
 AS_OF = "2026-06-04T12:00:00"
@@ -942,3 +943,60 @@ def test_the_stores_persons_are_kept_until_the_store_changes(
     assert by_group(again, trends) == {
         **PAGEVIEWS, "spender": [2, 1, 1], "no account": [0, 1, 0]
     }  # fmt: skip
+
+
+def test_the_shipped_accounts_emails_are_asked_for_in_a_leaner_statement_with_the_same_set(
+    make_database: Callable[[str], str], env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """by_segment.ACCOUNT_EMAILS gives the set of emails of queries/neon/accounts.sql as
+    shipped (blanks, duplicates after normalizing, excluded and later accounts, a NULL email);
+    a --by-segment run asks it, and a --queries folder's edited accounts.sql is asked as it is."""
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.by_segment import ACCOUNT_EMAILS
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import parse_query
+
+    url = make_database(
+        SCHEMA
+        + """
+INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
+INSERT INTO wasp_user VALUES (2, E' A@X.io\\t', 90, NULL, NULL, '2026-05-02');
+INSERT INTO wasp_user VALUES (3, E' \\r\\n', 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (4, NULL, 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (5, 'z@datagen.dev', 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (6, 'Late@x.io', 100, NULL, NULL, '2026-07-01');
+INSERT INTO wasp_user VALUES (7, 'Ünï@x.io ', 100, NULL, NULL, '2026-05-04');
+"""
+    )
+    shipped = REPO / "queries" / "neon" / "accounts.sql"
+    accounts = parse_query(shipped, "neon").sql
+    values = {"exclude_pattern": r"@datagen\.dev$"}
+    with psycopg.connect(url) as con:
+        for as_of in ("2026-05-01 00:00:00", "2026-06-04 12:00:00", "2026-07-02 00:00:00"):
+            bound = {**values, "as_of": as_of}
+            whole = {row[0] for row in con.execute(accounts, bound)}  # type: ignore[arg-type]
+            lean = [row[0] for row in con.execute(ACCOUNT_EMAILS, bound)]  # type: ignore[arg-type]
+            assert set(lean) == whole and len(lean) >= len(whole)
+    assert {"a@x.io", "late@x.io"} < whole and len(whole) == 3  # and Ünï's
+    assert "z@datagen.dev" not in whole and "" not in whole
+
+    asked: list[str] = []
+    run_query = PostgresSource.run
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(query.sql)
+        return run_query(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(PostgresSource, "run", counted)
+    args = ["$pageview", *RANGE, "--by-segment"]
+    doc = run_json("trends", args, as_of=AS_OF, **env)
+    assert ACCOUNT_EMAILS in asked and by_group(doc, trends) == PAGEVIEWS
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    edited = queries / "neon" / "accounts.sql"
+    edited.write_text(edited.read_text().replace("AS last_active_at", "AS last_active_at "))
+    asked.clear()
+    assert run_json("trends", args, as_of=AS_OF, USERTRACK_QUERIES=str(queries), **env) == doc
+    assert ACCOUNT_EMAILS not in asked
+    assert any(q.startswith("SELECT email FROM (\n") for q in asked)
