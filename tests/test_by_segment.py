@@ -1000,3 +1000,27 @@ INSERT INTO wasp_user VALUES (7, 'Ünï@x.io ', 100, NULL, NULL, '2026-05-04');
     assert run_json("trends", args, as_of=AS_OF, USERTRACK_QUERIES=str(queries), **env) == doc
     assert ACCOUNT_EMAILS not in asked
     assert any(q.startswith("SELECT email FROM (\n") for q in asked)
+
+
+def test_retention_looks_no_name_up_for_a_group_when_the_whole_answer_counted_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'no segment' (pc) never signed up: its cohorts are empty, but the whole answer's run
+    (first) counted signups, so `signup` is an event of the range and no group's run looks the
+    range's event names up; a name no one has is still looked up (once) and said."""
+    from tests.analytics_helpers import run_ok
+
+    ran, _ = _spy_runs(monkeypatch)
+    args = ["--start", "signup", "--period", "day", "--periods", "4", "-f", "json"]
+    whole = run_ok("retention", [*args, "--by-segment"], as_of=AS_OF, **env)
+    parts = {p["segment"]: p for p in json.loads(whole.stdout)["by_segment"]}
+    assert not any(c["size"] for c in parts["no segment"]["cohorts"])
+    assert any(c["size"] for c in json.loads(whole.stdout)["cohorts"])
+    assert "posthog/event_names" not in ran and "is no event" not in whole.stderr
+    alone = run_ok("retention", [*args, "--segment", "no segment"], as_of=AS_OF, **env)
+    assert json.loads(alone.stdout)["cohorts"] == parts["no segment"]["cohorts"]
+    ran.clear()
+    typo = ["--start", "signed_up", *args[2:]]
+    missing = run_ok("retention", [*typo, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/event_names") == 1
+    assert "'signed_up' is no event in the range" in missing.stderr
