@@ -912,6 +912,8 @@ def test_the_stores_persons_are_kept_until_the_store_changes(
     the store once and kept on disk under the store's stamp: the next --by-segment command
     reads the kept file, with the same answer; a store imported again (another export) is
     read again, and its new persons count."""
+    import pyarrow as pa
+
     from usertrack.sources import storecache
     from usertrack.sources.posthog_local import LocalPostHogSource
     from usertrack.sources.rollups import SEGMENT_PERSONS_ROLLED
@@ -932,6 +934,11 @@ def test_the_stores_persons_are_kept_until_the_store_changes(
     assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
     assert run_json("trends", args, as_of=AS_OF, **env) == first
     assert read == ["persons"]  # the kept answer: the store not asked again
+    other = pa.schema([("x", pa.int8())])  # a kept file of another shape (or damaged):
+    with pa.OSFile(str(kept[0]), "wb") as sink, pa.ipc.new_file(sink, other):
+        pass  # not used, the store asked again
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert read == ["persons", "persons"]
     # px's pageview (06-03 11:00) now carries a@x.io: a spender's, no longer no account's
     changed = [
         {**r, "person_properties": {"email": "a@x.io"}} if r["person_id"] == "px" else r
@@ -939,7 +946,7 @@ def test_the_stores_persons_are_kept_until_the_store_changes(
     ]
     write_export(Path(env["USERTRACK_EVENTS"]), changed)
     again = run_json("trends", args, as_of=AS_OF, **env)
-    assert read == ["persons", "persons"]
+    assert read == ["persons", "persons", "persons"]
     assert by_group(again, trends) == {
         **PAGEVIEWS, "spender": [2, 1, 1], "no account": [0, 1, 0]
     }  # fmt: skip

@@ -312,7 +312,9 @@ class LocalPostHogSource:
         whose only emails are blanks (no row here, a row with '' from the events: see
         usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
         and the store has the tables; else None. `arrow`: as an Arrow table (Result.arrow) of
-        two text columns, person_id and email, not a Python tuple per person."""
+        two text columns, person_id and email, not a Python tuple per person, kept under the
+        store's stamp where this source keeps answers (`kept_in`, usertrack.sources.storecache)
+        and read from there while the store is unchanged."""
         from usertrack.sources.rollups import segment_persons
 
         where = f"{query.id} ({query.path})"
@@ -328,7 +330,8 @@ class LocalPostHogSource:
         if kept is not None:
             started = time.monotonic()
             table = storecache.load(self.kept_in, kept)  # type: ignore[arg-type]
-            if table is not None:  # kept for this very store: it has the tables
+            # kept for this very store (it has the tables); another shape: not ours, a miss
+            if table is not None and table.column_names == ["person_id", "email"]:
                 answer = self._result(list(table.column_names), [], [], table, started)
                 answer.meta["kept"] = True
                 return answer

@@ -64,7 +64,7 @@ def load(folder: Path, name: str) -> Any | None:
 
         # not closed here: the table's buffers are the map's, which they keep open
         return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    except (OSError, ValueError, ImportError):  # pyarrow's ArrowInvalid is a ValueError
+    except Exception:  # missing, damaged or unreadable: not kept (pyarrow's errors are many)
         return None
 
 
