@@ -17,6 +17,9 @@ The app's database has three accounts; the rules (SEGMENTS) are `spender` (credi
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +29,7 @@ import psycopg
 import pytest
 
 from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
-from tests.cli_runner import run
+from tests.cli_runner import REPO, run
 from tests.engine_compare import strip_live_only
 
 AS_OF = "2026-06-04T12:00:00"
@@ -900,3 +903,131 @@ def test_retention_by_segment_works_out_each_persons_cohorts_once(
     assert sum(int(c["size"]) for p in doc["by_segment"] for c in p["cohorts"]) == sum(
         int(c["size"]) for c in doc["cohorts"]
     )
+
+
+def test_the_stores_persons_are_kept_until_the_store_changes(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who the store's persons are (segment_persons from its per-person tables) is read from
+    the store once and kept on disk under the store's stamp: the next --by-segment command
+    reads the kept file, with the same answer; a store imported again (another export) is
+    read again, and its new persons count."""
+    import pyarrow as pa
+
+    from usertrack.sources import storecache
+    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.rollups import SEGMENT_PERSONS_ROLLED
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
+    read: list[str] = []
+    answer = LocalPostHogSource._answer
+
+    def counted(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        read.extend(["persons"] if sql == SEGMENT_PERSONS_ROLLED else [])
+        return answer(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(LocalPostHogSource, "_answer", counted)
+    args = ["$pageview", *RANGE, "--by-segment"]
+    first = run_json("trends", args, as_of=AS_OF, **env)
+    assert read == ["persons"] and by_group(first, trends) == PAGEVIEWS
+    kept = list(storecache.folder_of(Path(os.environ["USERTRACK_HOME"])).glob("*.arrow"))
+    assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert read == ["persons"]  # the kept answer: the store not asked again
+    other = pa.schema([("x", pa.int8())])  # a kept file of another shape (or damaged):
+    with pa.OSFile(str(kept[0]), "wb") as sink, pa.ipc.new_file(sink, other):
+        pass  # not used, the store asked again
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert read == ["persons", "persons"]
+    # px's pageview (06-03 11:00) now carries a@x.io: a spender's, no longer no account's
+    changed = [
+        {**r, "person_properties": {"email": "a@x.io"}} if r["person_id"] == "px" else r
+        for r in RECORDS
+    ]
+    write_export(Path(env["USERTRACK_EVENTS"]), changed)
+    again = run_json("trends", args, as_of=AS_OF, **env)
+    assert read == ["persons", "persons", "persons"]
+    assert by_group(again, trends) == {
+        **PAGEVIEWS, "spender": [2, 1, 1], "no account": [0, 1, 0]
+    }  # fmt: skip
+
+
+def test_the_shipped_accounts_emails_are_asked_for_in_a_leaner_statement_with_the_same_set(
+    make_database: Callable[[str], str], env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """by_segment.ACCOUNT_EMAILS gives the set of emails of queries/neon/accounts.sql as
+    shipped (blanks, duplicates after normalizing, excluded and later accounts, a NULL email);
+    a --by-segment run asks it, and a --queries folder's edited accounts.sql is asked as it is."""
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.by_segment import ACCOUNT_EMAILS
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import parse_query
+
+    url = make_database(
+        SCHEMA
+        + """
+INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
+INSERT INTO wasp_user VALUES (2, E' A@X.io\\t', 90, NULL, NULL, '2026-05-02');
+INSERT INTO wasp_user VALUES (3, E' \\r\\n', 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (4, NULL, 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (5, 'z@datagen.dev', 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (6, 'Late@x.io', 100, NULL, NULL, '2026-07-01');
+INSERT INTO wasp_user VALUES (7, 'Ünï@x.io ', 100, NULL, NULL, '2026-05-04');
+"""
+    )
+    shipped = REPO / "queries" / "neon" / "accounts.sql"
+    accounts = parse_query(shipped, "neon").sql
+    values = {"exclude_pattern": r"@datagen\.dev$"}
+    with psycopg.connect(url) as con:
+        for as_of in ("2026-05-01 00:00:00", "2026-06-04 12:00:00", "2026-07-02 00:00:00"):
+            bound = {**values, "as_of": as_of}
+            whole = {row[0] for row in con.execute(accounts, bound)}  # type: ignore[arg-type]
+            lean = [row[0] for row in con.execute(ACCOUNT_EMAILS, bound)]  # type: ignore[arg-type]
+            assert set(lean) == whole and len(lean) >= len(whole)
+    assert {"a@x.io", "late@x.io"} < whole and len(whole) == 3  # and Ünï's
+    assert "z@datagen.dev" not in whole and "" not in whole
+
+    asked: list[str] = []
+    run_query = PostgresSource.run
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(query.sql)
+        return run_query(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(PostgresSource, "run", counted)
+    args = ["$pageview", *RANGE, "--by-segment"]
+    doc = run_json("trends", args, as_of=AS_OF, **env)
+    assert ACCOUNT_EMAILS in asked and by_group(doc, trends) == PAGEVIEWS
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    edited = queries / "neon" / "accounts.sql"
+    edited.write_text(edited.read_text().replace("AS last_active_at", "AS last_active_at "))
+    asked.clear()
+    assert run_json("trends", args, as_of=AS_OF, USERTRACK_QUERIES=str(queries), **env) == doc
+    assert ACCOUNT_EMAILS not in asked
+    assert any(q.startswith("SELECT email FROM (\n") for q in asked)
+
+
+def test_retention_looks_no_name_up_for_a_group_when_the_whole_answer_counted_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'no segment' (pc) never signed up: its cohorts are empty, but the whole answer's run
+    (first) counted signups, so `signup` is an event of the range and no group's run looks the
+    range's event names up; a name no one has is still looked up (once) and said."""
+    from tests.analytics_helpers import run_ok
+
+    ran, _ = _spy_runs(monkeypatch)
+    args = ["--start", "signup", "--period", "day", "--periods", "4", "-f", "json"]
+    whole = run_ok("retention", [*args, "--by-segment"], as_of=AS_OF, **env)
+    parts = {p["segment"]: p for p in json.loads(whole.stdout)["by_segment"]}
+    assert not any(c["size"] for c in parts["no segment"]["cohorts"])
+    assert any(c["size"] for c in json.loads(whole.stdout)["cohorts"])
+    assert "posthog/event_names" not in ran and "is no event" not in whole.stderr
+    alone = run_ok("retention", [*args, "--segment", "no segment"], as_of=AS_OF, **env)
+    assert json.loads(alone.stdout)["cohorts"] == parts["no segment"]["cohorts"]
+    ran.clear()
+    typo = ["--start", "signed_up", *args[2:]]
+    missing = run_ok("retention", [*typo, "--by-segment"], as_of=AS_OF, **env)
+    assert ran.count("posthog/event_names") == 1
+    assert "'signed_up' is no event in the range" in missing.stderr

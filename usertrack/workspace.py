@@ -405,10 +405,13 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     from usertrack.demo.generator import demo_reader_uri, ensure_demo
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.storecache import folder_of
 
     demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
     ws.demo = demo
-    ws.sources["posthog"] = LocalPostHogSource(demo.events_path, description="demo events")
+    ws.sources["posthog"] = LocalPostHogSource(
+        demo.events_path, description="demo events", kept_in=folder_of(ws.settings.home)
+    )
     if not database:
         return
     if progress:
@@ -513,6 +516,7 @@ def _local_events_source(
     warn: Callable[[str], None] | None = None,
 ) -> Source:
     from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.storecache import folder_of
 
     assert settings.events_path is not None
     source_path = settings.events_path.resolve()
@@ -523,4 +527,6 @@ def _local_events_source(
         warn(stats.summary())
     elif notice and (not stats.unchanged or stats.skipped):
         notice(f"usertrack: {stats.summary()}")
-    return LocalPostHogSource(store, description=f"events export {source_path.name}")
+    return LocalPostHogSource(
+        store, description=f"events export {source_path.name}", kept_in=folder_of(settings.home)
+    )

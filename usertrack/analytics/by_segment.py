@@ -266,15 +266,37 @@ def _persons_query(ws: Workspace, as_of: datetime) -> list[Any]:
     return list(ws.run_query("posthog/segment_persons", as_of).rows)
 
 
+# The emails of queries/neon/accounts.sql as shipped, without its aggregates and GROUP BY (a
+# set is made of them) and each normalized once (OFFSET 0 keeps PostgreSQL from writing the
+# expression out again in every condition): the same set, in half the server's time (0.09 s
+# against 0.2 s at 100,000 accounts). Checked against the file in tests/test_by_segment.py.
+ACCOUNT_EMAILS = """
+SELECT email FROM (
+    SELECT lower(btrim(w.email, E' \\t\\r\\n')) AS email
+    FROM wasp_user AS w
+    WHERE w.email IS NOT NULL AND w.created_at <= %(as_of)s
+    OFFSET 0
+) AS accounts
+WHERE email <> '' AND email !~ %(exclude_pattern)s
+"""
+
+
 def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
     """The emails of the app's accounts as of `as_of`: the `email` column of the accounts query
     (queries/neon/accounts.sql, or a --queries folder's), its other columns left in the
-    database (at 100,000 accounts a third of the time is theirs)."""
+    database (at 100,000 accounts a third of the time is theirs); for the file as shipped,
+    ACCOUNT_EMAILS, which gives the same set."""
     from dataclasses import replace
+
+    from usertrack.sources.queries import shipped
 
     query, values = ws.bind("neon/accounts", as_of)
     text = query.sql.rstrip().rstrip(";")
-    emails = replace(query, sql=f"SELECT email FROM (\n{text}\n) AS accounts")
+    sql = f"SELECT email FROM (\n{text}\n) AS accounts"
+    listed = ws.library.get("neon/accounts")
+    if query.sql == listed.sql and shipped(listed):
+        sql = ACCOUNT_EMAILS
+    emails = replace(query, sql=sql)
     return {row[0] for row in ws.sources[query.folder].run(emails, values).rows}
 
 

@@ -386,19 +386,9 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
 
 def _shipped(ws: Workspace, query_id: str) -> bool:
     """Whether the workspace's query `query_id` is the one usertrack ships, word for word."""
-    from usertrack.errors import QueryFileError
-    from usertrack.shipped import shipped_path
-    from usertrack.sources.queries import parse_query
+    from usertrack.sources.queries import shipped
 
-    query = ws.library.get(query_id)
-    folder, name = query_id.split("/", 1)
-    path = shipped_path("queries") / folder / f"{name}.sql"
-    if query.path.resolve() == path.resolve():
-        return True
-    try:
-        return parse_query(path, folder).sql == query.sql
-    except QueryFileError:
-        return False
+    return shipped(ws.library.get(query_id))
 
 
 def _skewed(converted: int, dropped: int) -> bool:

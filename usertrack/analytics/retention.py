@@ -117,11 +117,21 @@ def retention(
         size = int(sizes.get(i, 0))
         later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
         cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
+    # In a --by-segment run, an event the whole answer's run counted (it runs first) is an
+    # event of the range: a group that has none of it looks no name up.
+    seen: set[str] = set()
+    if ws.facts_cache is not None:
+        seen = ws.facts_cache.setdefault(("retention events counted", as_of, since), set())
     typed: dict[str, str] = {}
-    if not any(c.size for c in cohorts):
+    if any(c.size for c in cohorts):
+        seen.add(start_event)
+    elif start_event not in seen:
         typed["--start"] = start_event
-    if return_event is not None and not any(n for c in cohorts for n in c.retained[1:]):
-        typed["--return"] = return_event
+    if return_event is not None:
+        if any(n for c in cohorts for n in c.retained[1:]):
+            seen.add(return_event)
+        elif return_event not in seen:
+            typed["--return"] = return_event
     notes: tuple[str, ...] = ()
     if typed:
         from usertrack.analytics.names import event_names, unknown

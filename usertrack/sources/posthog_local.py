@@ -174,8 +174,12 @@ class LocalPostHogSource:
     dialect = "hogql"
     arrow_results = True  # run(..., arrow_over=N) may answer an Arrow table (Result.arrow)
 
-    def __init__(self, store_path: Path, description: str | None = None) -> None:
+    def __init__(
+        self, store_path: Path, description: str | None = None, kept_in: Path | None = None
+    ) -> None:
         self.store_path = Path(store_path)
+        # where answers that depend on the store alone are kept (usertrack.sources.storecache)
+        self.kept_in = kept_in
         self.description = description or f"local PostHog events ({self.store_path.name})"
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
@@ -308,17 +312,44 @@ class LocalPostHogSource:
         whose only emails are blanks (no row here, a row with '' from the events: see
         usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
         and the store has the tables; else None. `arrow`: as an Arrow table (Result.arrow) of
-        two text columns, person_id and email, not a Python tuple per person."""
+        two text columns, person_id and email, not a Python tuple per person, kept under the
+        store's stamp where this source keeps answers (`kept_in`, usertrack.sources.storecache)
+        and read from there while the store is unchanged."""
         from usertrack.sources.rollups import segment_persons
 
         where = f"{query.id} ({query.path})"
         if not query.sql.strip():
             return None
         sql = segment_persons(self.translation(query.sql, query.sql_line).sql)
-        if sql is None or not self.has_rollups():
+        if sql is None:
             return None
+        from usertrack.sources import storecache
+
         _, values = self._bound(query, params, where)
-        return self._answer(sql, values, where, arrow=arrow)
+        kept = self._kept_key(sql, values) if arrow else None
+        if kept is not None:
+            started = time.monotonic()
+            table = storecache.load(self.kept_in, kept)  # type: ignore[arg-type]
+            # kept for this very store (it has the tables); another shape: not ours, a miss
+            if table is not None and table.column_names == ["person_id", "email"]:
+                answer = self._result(list(table.column_names), [], [], table, started)
+                answer.meta["kept"] = True
+                return answer
+        if not self.has_rollups():
+            return None
+        answer = self._answer(sql, values, where, arrow=arrow)
+        if kept is not None:
+            storecache.save(self.kept_in, kept, answer.arrow)  # type: ignore[arg-type]
+        return answer
+
+    def _kept_key(self, sql: str, values: Mapping[str, Any]) -> str | None:
+        """The name the answer of usertrack's own statement `sql` on this store is kept under
+        (usertrack.sources.storecache), or None when this source keeps none."""
+        if self.kept_in is None:
+            return None
+        from usertrack.sources.storecache import key
+
+        return key(self.store_path, sql, _used(sql, values))
 
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int

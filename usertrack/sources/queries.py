@@ -183,6 +183,20 @@ def _blank_strings_and_comments(sql: str, dialect: str) -> str:
     return "".join(out)
 
 
+def shipped(query: Query) -> bool:
+    """Whether `query` is the file usertrack ships under its id, word for word (that file, or
+    a copy of its text): usertrack may then run a statement of its own that answers the same."""
+    from usertrack.shipped import shipped_path
+
+    path = shipped_path("queries") / query.folder / f"{query.name}.sql"
+    if query.path.resolve() == path.resolve():
+        return True
+    try:
+        return parse_query(path, query.folder).sql == query.sql
+    except QueryFileError:
+        return False
+
+
 def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
     """Parse one query file; raise QueryFileError with `path:line:` on any problem.
 

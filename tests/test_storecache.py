@@ -1,0 +1,61 @@
+"""usertrack.sources.storecache: an answer kept under the stamp of the store it came from."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from usertrack.sources import storecache
+
+VALUES = {"as_of": "2026-06-04 12:00:00"}
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "events.duckdb"
+    path.write_bytes(b"a store")
+    old = 1_700_000_000_000_000_000
+    os.utime(path, ns=(old, old))  # its ctime is now: settled only with the rule switched off
+    return path
+
+
+def test_a_store_changed_within_the_settling_time_is_not_kept(store: Path) -> None:
+    assert storecache.key(store, "SELECT 1", VALUES) is None
+
+
+def test_the_key_changes_with_the_store_its_log_the_statement_and_the_values(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)
+    first = storecache.key(store, "SELECT 1", VALUES)
+    assert first is not None and first == storecache.key(store, "SELECT 1", VALUES)
+    assert storecache.key(store, "SELECT 2", VALUES) != first
+    assert storecache.key(store, "SELECT 1", {"as_of": "2026-06-05 12:00:00"}) != first
+    Path(f"{store}.wal").write_bytes(b"")
+    assert storecache.key(store, "SELECT 1", VALUES) != first
+    Path(f"{store}.wal").unlink()
+    # the same bytes written again and renamed into place, as usertrack writes a store
+    copy = store.with_name("new.duckdb")
+    shutil.copy2(store, copy)
+    os.replace(copy, store)
+    assert storecache.key(store, "SELECT 1", VALUES) != first
+    assert storecache.key(store.with_name("missing.duckdb"), "SELECT 1", VALUES) is None
+
+
+def test_kept_tables_read_back_the_newest_kept_and_damage_is_a_miss(tmp_path: Path) -> None:
+    folder = storecache.folder_of(tmp_path)
+    table = pa.table({"person_id": ["p1", "p2"], "email": ["a@x.io", None]})
+    for n in range(storecache.KEEP + 2):
+        storecache.save(folder, f"k{n}", table)
+        os.utime(folder / f"k{n}.arrow", ns=(n * 10**9, n * 10**9))
+    storecache.save(folder, "last", table)
+    assert storecache.load(folder, "last") == table
+    assert len(list(folder.glob("*.arrow"))) == storecache.KEEP
+    assert storecache.load(folder, "k0") is None  # the oldest removed
+    assert not list(folder.glob("*.tmp"))
+    (folder / "last.arrow").write_bytes(b"not arrow")
+    assert storecache.load(folder, "last") is None
