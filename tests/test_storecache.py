@@ -59,3 +59,13 @@ def test_kept_tables_read_back_the_newest_kept_and_damage_is_a_miss(tmp_path: Pa
     assert not list(folder.glob("*.tmp"))
     (folder / "last.arrow").write_bytes(b"not arrow")
     assert storecache.load(folder, "last") is None
+
+
+def test_cache_clear_removes_the_kept_answers_too(tmp_path: Path) -> None:
+    from usertrack.sources import cache
+
+    storecache.save(storecache.folder_of(tmp_path), "kept", pa.table({"email": ["a@x.io"]}))
+    (cache.cache_dir(tmp_path) / "live.pickle").write_bytes(b"a live result")
+    assert cache.clear(tmp_path) == 2
+    assert not list(storecache.folder_of(tmp_path).iterdir())
+    assert not list(cache.cache_dir(tmp_path).glob("*.pickle"))

@@ -54,13 +54,16 @@ def cache_dir(home: Path) -> Path:
 
 
 def clear(home: Path) -> int:
-    """Remove every cached result; return how many there were."""
-    folder = cache_dir(home)
+    """Remove every cached result, and the answers kept for the events stores
+    (usertrack.sources.storecache); return how many there were."""
+    from usertrack.sources.storecache import SUFFIX, folder_of
+
     count = 0
-    if folder.is_dir():
-        for entry in [*folder.glob("*.pickle"), *folder.glob("*.tmp")]:
-            entry.unlink(missing_ok=True)
-            count += entry.suffix == ".pickle"
+    for folder, suffix in ((cache_dir(home), ".pickle"), (folder_of(home), SUFFIX)):
+        if folder.is_dir():
+            for entry in [*folder.glob(f"*{suffix}"), *folder.glob("*.tmp")]:
+                entry.unlink(missing_ok=True)
+                count += entry.suffix == suffix
     return count
 
 
