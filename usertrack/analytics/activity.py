@@ -169,7 +169,9 @@ def activity(
         from usertrack.analytics.by_segment import Background
 
         before = as_of - timedelta(days=days)
-        previous = Background(lambda: activity(ws, before, days=days, periods=periods))
+        previous = Background(
+            lambda: activity(ws, before, days=days, periods=periods), "usertrack-previous"
+        )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
     try:
         if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the figures

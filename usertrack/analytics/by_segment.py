@@ -305,7 +305,7 @@ class Background(Generic[T]):
     or its exception given by `result()`. Daemon, as usertrack.segments.profiles' lanes: a
     command that fails meanwhile exits without waiting for it."""
 
-    def __init__(self, work: Callable[[], T]) -> None:
+    def __init__(self, work: Callable[[], T], name: str = "usertrack-segments") -> None:
         import contextvars
         import threading
 
@@ -313,9 +313,7 @@ class Background(Generic[T]):
         self._value: T | None = None
         self._error: BaseException | None = None
         context = contextvars.copy_context()
-        threading.Thread(
-            target=context.run, args=(self._run, work), name="usertrack-segments", daemon=True
-        ).start()
+        threading.Thread(target=context.run, args=(self._run, work), name=name, daemon=True).start()
 
     def _run(self, work: Callable[[], T]) -> None:
         try:

@@ -408,7 +408,9 @@ def funnel(
         from usertrack.analytics.by_segment import Background
 
         before = previous_span(span)
-        previous = Background(lambda: funnel(ws, as_of, before, steps=chosen, window=window))
+        previous = Background(
+            lambda: funnel(ws, as_of, before, steps=chosen, window=window), "usertrack-previous"
+        )
     try:
         result = _funnel(ws, chosen, as_of, span, window, by, correlation,
                          correlation_properties, progress, fetched)  # fmt: skip

@@ -347,9 +347,9 @@ class LocalPostHogSource:
         (usertrack.sources.storecache), or None when this source keeps none."""
         if self.kept_in is None:
             return None
-        from usertrack.sources.storecache import key
+        from usertrack.sources import storecache
 
-        return key(self.store_path, sql, _used(sql, values))
+        return storecache.key(self.store_path, sql, _used(sql, values))
 
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
