@@ -290,20 +290,29 @@ def _counted(
     ]  # fmt: skip
     key = _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
     whole = ws.facts_cache.get(key) if key is not None else None
-    if whole is not None:  # a group's run: its persons' rows of everyone's masks and creation
-        facts = facts[2:]  # times (the lifecycle reads no one else's), no active days
+    part = None
+    if whole is not None and key is not None:  # a group's run: its part of every group's
+        part = _group_part(ws, key, whole, as_of, first_day, last_day, weeks)
+    if part is not None or whole is not None:  # its persons' rows of everyone's masks and
+        facts = facts[2:]  # creation times (the lifecycle reads no one else's), no active days
     with open_facts_tables(ws, as_of, facts, progress) as con:
-        if whole is not None:
+        if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)
         fits = whole is not None or _masks(con, first_day, last_day, weeks)
         if fits and whole is None and key is not None:
             types = [(r[0], r[1]) for r in con.execute("DESCRIBE masks").fetchall()]
             ws.facts_cache[key] = (con.sql("SELECT * FROM masks").to_arrow_table(), types)
-        if fits:
-            series = _series_of_masks(con, first_day, last_day)
-            lifecycle = _lifecycle_of_masks(con, weeks)
-            active_days = _active_days_of_masks(con, first_day, last_day)
+        if part is not None:
+            series, lifecycle, active_days = part
+        elif fits:
+            series, lifecycle, active_days = _part_of(
+                _WHOLE,
+                _series_of_masks(con, first_day, last_day),
+                _lifecycle_of_masks(con, weeks),
+                _active_days_of_masks(con, first_day, last_day),
+                first_day, last_day, weeks,
+            )  # fmt: skip
         else:
             series = _series(con, first_day, last_day)
             lifecycle = _lifecycle(con, weeks)
@@ -418,6 +427,9 @@ def _active_days(con: Any, first: date, last: date) -> list[tuple[int, int]]:
 # lifecycle's weeks and the one before (--periods up to 63); the SQL above otherwise.
 
 MASK_BITS = 64
+# The key of the whole table's answer in the mask functions' dicts, and its grouping expression.
+_WHOLE = 0
+_WHOLE_SQL = "0"
 
 
 def _bit(index: str) -> str:
@@ -494,93 +506,207 @@ def _kept_created(con: Any, ws: Any, as_of: datetime, weeks: list[date]) -> None
     store_rows(con, ws.person_rows.kept(found), "created", schema, "posthog/activity_created")
 
 
-def _series_of_masks(con: Any, first: date, last: date) -> list[Day]:
-    """_series from `masks`: on day i (bit i + 29), DAU has that bit, WAU one of the 7 ending
-    there, MAU one of the 30."""
+def _series_of_masks(
+    con: Any, first: date, last: date, group: str = _WHOLE_SQL
+) -> dict[Any, list[Day]]:
+    """_series from `masks`, per value of `group` (an expression over masks' columns; the
+    whole table's: _WHOLE): on day i (bit i + 29), DAU has that bit, WAU one of the 7 ending
+    there, MAU one of the 30. A group without a row of masks has no key (_part_of)."""
     n = (last - first).days + 1
     rows = con.execute(
-        """
+        f"""
         WITH d AS (
             SELECT i, CAST(1 AS UBIGINT) << CAST(i + 29 AS INTEGER) AS dau,
                    ((CAST(1 AS UBIGINT) << 7) - 1) << CAST(i + 23 AS INTEGER) AS wau,
                    ((CAST(1 AS UBIGINT) << 30) - 1) << CAST(i AS INTEGER) AS mau
             FROM range(0, $n) t(i)
         )
-        SELECT i,
+        SELECT {group} AS g, i,
                count(*) FILTER (WHERE days & d.dau <> 0),
                count(*) FILTER (WHERE days & d.wau <> 0),
                count(*) FILTER (WHERE days & d.mau <> 0)
         FROM d LEFT JOIN masks ON true
-        GROUP BY i ORDER BY i
+        GROUP BY ALL ORDER BY g, i
         """,
         {"n": n},
     ).fetchall()
-    return [
-        Day(date=first + timedelta(days=int(i)), dau=int(x), wau=int(w), mau=int(m))
-        for i, x, w, m in rows
-    ]
+    by: dict[Any, list[Day]] = {}
+    for g, i, x, w, m in rows:
+        day = Day(date=first + timedelta(days=int(i)), dau=int(x), wau=int(w), mau=int(m))
+        by.setdefault(g, []).append(day)
+    return by
 
 
-def _lifecycle_of_masks(con: Any, weeks: list[date]) -> list[LifecyclePeriod]:
-    """_lifecycle from `masks`: in week i (bit i + 1), an active person is new in the week of
-    their creation, else returning when active the week before (bit i), else resurrecting;
-    one active the week before and not in week i is dormant. As the self-joins of _lifecycle
-    find no match for a NULL person_id, events without a person are never returning and are
-    dormant after every week they were active."""
+def _lifecycle_of_masks(
+    con: Any, weeks: list[date], group: str = _WHOLE_SQL
+) -> dict[Any, list[LifecyclePeriod]]:
+    """_lifecycle from `masks`, per value of `group` (as _series_of_masks): in week i (bit
+    i + 1), an active person is new in the week of their creation, else returning when active
+    the week before (bit i), else resurrecting; one active the week before and not in week i
+    is dormant. As the self-joins of _lifecycle find no match for a NULL person_id, events
+    without a person are never returning and are dormant after every week they were active."""
     rows = con.execute(
-        """
+        f"""
         WITH k AS (SELECT i, CAST(i * 7 AS INTEGER) AS offset FROM range(0, $n) t(i)),
         p AS (
-            SELECT m.person_id IS NOT NULL AS known, m.weeks,
+            SELECT {group} AS g, m.person_id IS NOT NULL AS known, m.weeks,
                    CAST(date_trunc('week', c.created_at) AS DATE) AS created_week
             FROM masks m LEFT JOIN created c ON c.person_id = m.person_id
             WHERE m.weeks IS NOT NULL
         ),
         bits AS (
-            SELECT k.i, $week0 + k.offset AS week, p.known, p.created_week,
+            SELECT p.g, k.i, $week0 + k.offset AS week, p.known, p.created_week,
                    (p.weeks >> CAST(k.i + 1 AS INTEGER)) & 1 = 1 AS active,
                    (p.weeks >> CAST(k.i AS INTEGER)) & 1 = 1 AS before
             FROM p, k
         )
-        SELECT i,
+        SELECT g, i,
                count(*) FILTER (WHERE active AND created_week = week),
                count(*) FILTER (WHERE active AND created_week IS DISTINCT FROM week
                                 AND known AND before),
                count(*) FILTER (WHERE active AND created_week IS DISTINCT FROM week
                                 AND NOT (known AND before))
-        FROM bits GROUP BY i
+        FROM bits GROUP BY g, i
         """,
         {"n": len(weeks), "week0": weeks[0]},
     ).fetchall()
     dormant = con.execute(
-        """
-        SELECT k.i, count(*)
+        f"""
+        SELECT {group} AS g, k.i, count(*)
         FROM masks m, range(0, $n) k(i)
         WHERE (m.weeks >> CAST(k.i AS INTEGER)) & 1 = 1
           AND NOT (m.person_id IS NOT NULL AND (m.weeks >> CAST(k.i + 1 AS INTEGER)) & 1 = 1)
-        GROUP BY k.i
+        GROUP BY ALL
         """,
         {"n": len(weeks)},
     ).fetchall()
-    by = {int(i): (int(new), int(ret), int(res)) for i, new, ret, res in rows}
-    gone = {int(i): int(n) for i, n in dormant}
-    return [
-        LifecyclePeriod(
-            start=week,
-            new=by.get(i, (0, 0, 0))[0],
-            returning=by.get(i, (0, 0, 0))[1],
-            resurrecting=by.get(i, (0, 0, 0))[2],
-            dormant=-gone.get(i, 0),
-        )
-        for i, week in enumerate(weeks)
-    ]
+    counted = {(g, int(i)): (int(new), int(ret), int(res)) for g, i, new, ret, res in rows}
+    gone = {(g, int(i)): int(n) for g, i, n in dormant}
+    keys = {g for g, _ in counted} | {g for g, _ in gone}
+    none = (0, 0, 0)
+    return {
+        g: [
+            LifecyclePeriod(
+                start=week,
+                new=counted.get((g, i), none)[0],
+                returning=counted.get((g, i), none)[1],
+                resurrecting=counted.get((g, i), none)[2],
+                dormant=-gone.get((g, i), 0),
+            )
+            for i, week in enumerate(weeks)
+        ]
+        for g in keys
+    }
 
 
-def _active_days_of_masks(con: Any, first: date, last: date) -> list[tuple[int, int]]:
-    """_active_days from `masks`: the bits from 29 on are the days first ... last."""
+def _active_days_of_masks(
+    con: Any, first: date, last: date, group: str = _WHOLE_SQL
+) -> dict[Any, list[tuple[int, int]]]:
+    """_active_days from `masks`, per value of `group` (as _lifecycle_of_masks): the bits from
+    29 on are the days first ... last."""
     rows = con.execute(
-        "SELECT bit_count(days >> 29) AS n, count(*) FROM masks WHERE days >> 29 <> 0 GROUP BY n"
+        f"SELECT {group} AS g, bit_count(days >> 29) AS n, count(*) FROM masks"
+        " WHERE days >> 29 <> 0 GROUP BY ALL"
     ).fetchall()
-    by = {int(n): int(k) for n, k in rows}
+    by: dict[Any, dict[int, int]] = {}
+    for g, n, k in rows:
+        by.setdefault(g, {})[int(n)] = int(k)
     total = (last - first).days + 1
-    return [(n, by.get(n, 0)) for n in range(1, total + 1)]
+    return {g: [(n, each.get(n, 0)) for n in range(1, total + 1)] for g, each in by.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# A --by-segment run's groups: each group's series, lifecycle and active days are its persons'
+# rows of everyone's masks (_kept_masks), so all the groups' are worked out at once, the
+# group one more grouping column, in the first group's run; each group's run takes its part.
+
+_REST = -2  # the group of persons with no number: "no account" (PersonRows' negate)
+
+
+def _group_part(
+    ws: Any,
+    key: tuple[Any, ...],
+    whole: tuple[Any, list[tuple[str, str]]],
+    as_of: datetime,
+    first: date,
+    last: date,
+    weeks: list[date],
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]]] | None:
+    """The series, lifecycle and active days of the run's group (`ws.person_rows`) from every
+    group's, worked out once per run (`ws.facts_cache`); None for a group not kept by numbers
+    (everyone: the answer as it is)."""
+    rows = ws.person_rows
+    if rows.numbers is None or rows.everyone:
+        return None
+    every = ("activity groups", *key)
+    answers = ws.facts_cache.get(every)
+    if answers is None:
+        answers = ws.facts_cache[every] = _every_group(ws, whole, rows.numbers, as_of, weeks,
+                                                       first, last)  # fmt: skip
+    series, lifecycle, active_days = answers
+    group = _REST if rows.negate else rows.number
+    return _part_of(group, series, lifecycle, active_days, first, last, weeks)
+
+
+def _part_of(
+    key: Any,
+    series: dict[Any, list[Day]],
+    lifecycle: dict[Any, list[LifecyclePeriod]],
+    active_days: dict[Any, list[tuple[int, int]]],
+    first: date,
+    last: date,
+    weeks: list[date],
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]]]:
+    """`key`'s series, lifecycle and active days of the mask functions' answers; all zero for
+    a key they do not have (no row of masks)."""
+    days = (last - first).days + 1
+    return (
+        series.get(key)
+        or [Day(date=first + timedelta(days=i), dau=0, wau=0, mau=0) for i in range(days)],
+        lifecycle.get(key) or [LifecyclePeriod(week, 0, 0, 0, 0) for week in weeks],
+        active_days.get(key) or [(n, 0) for n in range(1, days + 1)],
+    )
+
+
+def _every_group(
+    ws: Any,
+    whole: tuple[Any, list[tuple[str, str]]],
+    numbers: Any,
+    as_of: datetime,
+    weeks: list[date],
+    first: date,
+    last: date,
+) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
+    """Every group's series, lifecycle and active days (keyed by group number; _REST: the
+    persons with none), from everyone's masks and creation times."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from usertrack.analytics.common import arrow_schema, facts_connection, fetch_facts, store_rows
+    from usertrack.sandbox import release
+
+    table, types = whole
+    number = numbers.of(table)  # a row without a person is in no group
+    none = pa.scalar(None, pa.int32())
+    group = pc.if_else(pc.is_valid(table["person_id"]), pc.fill_null(number, _REST), none)
+    schema = arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
+    since = datetime.combine(weeks[0], datetime.min.time())
+    created = fetch_facts(ws, "posthog/activity_created", as_of, schema, since=since)
+    con = facts_connection()
+    try:
+        columns = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in types)
+        con.register("_masks_in", table.append_column("usertrack_group", group.cast(pa.int32())))
+        con.execute(
+            f"CREATE TEMP TABLE masks AS SELECT {columns}, usertrack_group FROM _masks_in"
+            " WHERE usertrack_group IS NOT NULL"
+        )
+        con.unregister("_masks_in")
+        store_rows(con, created, "created", schema, "posthog/activity_created")
+        by = "usertrack_group"
+        return (
+            _series_of_masks(con, first, last, by),
+            _lifecycle_of_masks(con, weeks, by),
+            _active_days_of_masks(con, first, last, by),
+        )
+    finally:
+        release(con)
