@@ -998,13 +998,33 @@ INSERT INTO wasp_user VALUES (7, 'Ünï@x.io ', 100, NULL, NULL, '2026-05-04');
 
     monkeypatch.setattr(PostgresSource, "run", counted)
     args = ["$pageview", *RANGE, "--by-segment"]
-    doc = run_json("trends", args, as_of=AS_OF, **env)
-    assert ACCOUNT_EMAILS in asked and by_group(doc, trends) == PAGEVIEWS
+    doc = run_json("trends", args, as_of=AS_OF, **env)  # classified now: its accounts serve
+    assert by_group(doc, trends) == PAGEVIEWS
+    assert ACCOUNT_EMAILS not in asked and not any(
+        q.startswith("SELECT email FROM (") for q in asked
+    )
+
+    def saved_without_accounts(**more: str) -> None:
+        """A snapshot of AS_OF as saved before history version 4 (no accounts)."""
+        import sqlite3
+
+        from usertrack.segments.history import history_path
+
+        assert run(["segments", "--as-of", AS_OF, "--save"], **env, **more).exit_code == 0
+        con = sqlite3.connect(history_path(Path(os.environ["USERTRACK_HOME"])))
+        con.execute("UPDATE snapshots SET accounts = NULL")
+        con.commit()
+        con.close()
+        asked.clear()
+
+    saved_without_accounts()
+    assert run_json("trends", args, as_of=AS_OF, **env) == doc
+    assert ACCOUNT_EMAILS in asked
     queries = tmp_path / "queries"
     shutil.copytree(REPO / "queries", queries)
     edited = queries / "neon" / "accounts.sql"
     edited.write_text(edited.read_text().replace("AS last_active_at", "AS last_active_at "))
-    asked.clear()
+    saved_without_accounts(USERTRACK_QUERIES=str(queries))
     assert run_json("trends", args, as_of=AS_OF, USERTRACK_QUERIES=str(queries), **env) == doc
     assert ACCOUNT_EMAILS not in asked
     assert any(q.startswith("SELECT email FROM (\n") for q in asked)
@@ -1032,3 +1052,94 @@ def test_retention_looks_no_name_up_for_a_group_when_the_whole_answer_counted_it
     missing = run_ok("retention", [*typo, "--by-segment"], as_of=AS_OF, **env)
     assert ran.count("posthog/event_names") == 1
     assert "'signed_up' is no event in the range" in missing.stderr
+
+
+def test_a_snapshot_keeps_its_accounts_and_then_needs_no_database(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved snapshot keeps the app's accounts in no segment (c@x.io: a and b are in
+    segments, d has no account, z is internal): with it, --by-segment on that moment tells "no
+    segment" from "no account" without opening the database. A moment without a snapshot
+    still classifies its users there."""
+    import sqlite3
+
+    from usertrack import workspace
+    from usertrack.segments.history import History, history_path
+
+    saved = run(["segments", "--as-of", AS_OF, "--save"], **env)
+    assert saved.exit_code == 0, saved.stderr
+    path = history_path(Path(os.environ["USERTRACK_HOME"]))
+    con = sqlite3.connect(path)
+    (key,) = con.execute("SELECT workspace FROM snapshots").fetchone()
+    con.close()
+    with History(path, key) as history:
+        snapshot = history.load(datetime.fromisoformat(AS_OF).replace(tzinfo=UTC))
+    assert snapshot is not None and snapshot.accounts == frozenset({"c@x.io"})
+    args = ["$pageview", *RANGE, "--by-segment"]
+    want = run_json("trends", args, as_of=AS_OF, **env)
+    assert by_group(want, trends) == PAGEVIEWS
+    opened: list[str] = []
+    add_database = workspace.add_database
+
+    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append("database")
+        add_database(ws, *args, **kwargs)
+
+    monkeypatch.setattr(workspace, "add_database", spied)
+    assert run_json("trends", args, as_of=AS_OF, **env) == want
+    assert opened == []
+    later = run_json("trends", args, as_of="2026-06-04T13:00:00", **env)
+    assert opened == ["database"] and by_group(later, trends)["no segment"] == [0, 1, 0]
+
+
+def test_a_snapshot_saved_before_it_kept_accounts_asks_the_database(
+    env: dict[str, str], db: str
+) -> None:
+    """A snapshot from before history version 4 has no accounts: the database tells who in no
+    segment has an account, as before, with the same groups."""
+    import sqlite3
+
+    from usertrack.segments.history import history_path
+
+    assert run(["segments", "--as-of", AS_OF, "--save"], **env).exit_code == 0
+    path = history_path(Path(os.environ["USERTRACK_HOME"]))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE snapshots SET accounts = NULL")
+    con.commit()
+    con.close()
+    doc = run_json("trends", ["$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env)
+    assert by_group(doc, trends) == PAGEVIEWS
+
+
+def test_the_groups_of_the_stores_persons_are_kept_for_a_snapshot(
+    env: dict[str, str], db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a snapshot that keeps its accounts, who is in which group depends on the store and
+    that snapshot alone: worked out once and kept (the next command numbers no person), and
+    worked out again once the snapshot of that moment is saved anew."""
+    from usertrack.analytics import by_segment
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
+    numbered: list[int] = []
+    numbering = by_segment.numbered_persons
+
+    def counted(*args: Any) -> Any:
+        numbered.append(1)
+        return numbering(*args)
+
+    monkeypatch.setattr(by_segment, "numbered_persons", counted)
+    assert run(["segments", "--as-of", AS_OF, "--save"], **env).exit_code == 0
+    args = ["$pageview", *RANGE, "--by-segment"]
+    first = run_json("trends", args, as_of=AS_OF, **env)
+    assert numbered == [1] and by_group(first, trends) == PAGEVIEWS
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert numbered == [1]  # the kept numbering
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE wasp_user SET credits = 5 WHERE id = 3")  # c: a spender now
+    assert run(["segments", "--as-of", AS_OF, "--save", "--refresh"], **env).exit_code == 0
+    again = run_json("trends", args, as_of=AS_OF, **env)
+    assert numbered == [1, 1]
+    assert by_group(again, trends) == {
+        **PAGEVIEWS, "spender": [2, 2, 0], "no segment": [0, 0, 0]
+    }  # fmt: skip

@@ -245,13 +245,14 @@ def stored(path: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
-def test_a_version_2_file_is_read_as_it_is_and_saved_to_as_version_3(tmp_path: Path) -> None:
+def test_a_version_2_file_is_read_as_it_is_and_saved_to_as_version_4(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     version_2_file(path, {WEEK_BEFORE: BEFORE, AS_OF - timedelta(days=1): AFTER})
     with History(path, "test", fingerprint="fp") as history:
         old = history.load(WEEK_BEFORE)
-        assert stored(path, "PRAGMA user_version") == [(3,)]  # upgraded on opening
+        assert stored(path, "PRAGMA user_version") == [(4,)]  # upgraded on opening
         assert old is not None and old.fingerprint == "fp" and old.users == 5
+        assert old.accounts is None  # not recorded then: --by-segment asks the database
         assert dict(old.members) == {
             "ana@acme.io": ("failing", "frustrated"),
             "bo@acme.io": ("failing",),
@@ -309,14 +310,14 @@ def test_pruning_deletes_old_and_new_snapshots(tmp_path: Path) -> None:
 def test_a_newer_history_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     con = sqlite3.connect(path)
-    con.execute("PRAGMA user_version = 4")
+    con.execute("PRAGMA user_version = 5")
     con.close()
     with (
         History(path, "test") as history,
-        pytest.raises(DataError, match="history schema version 4 is newer than this usertrack"),
+        pytest.raises(DataError, match="history schema version 5 is newer than this usertrack"),
     ):
         history.moments()
-    assert stored(path, "PRAGMA user_version") == [(4,)]  # left as it was
+    assert stored(path, "PRAGMA user_version") == [(5,)]  # left as it was
 
 
 def test_only_a_snapshot_of_exactly_the_moment_stands_for_it(tmp_path: Path) -> None:
@@ -570,10 +571,12 @@ def test_segments_changes_against_a_version_2_file(home: Path) -> None:
     then = run(args, home)  # and saves this run's snapshot
     assert then.exit_code == 0, then.stderr
     assert then.stdout == now.stdout
-    assert stored(path, "PRAGMA user_version") == [(3,)]
-    assert stored(path, "SELECT as_of, memberships IS NULL FROM snapshots ORDER BY as_of") == [
-        ("2026-11-09T00:00:00Z", 1),
-        ("2026-11-16T00:00:00Z", 0),
+    assert stored(path, "PRAGMA user_version") == [(4,)]
+    assert stored(
+        path, "SELECT as_of, memberships IS NULL, accounts IS NULL FROM snapshots ORDER BY as_of"
+    ) == [
+        ("2026-11-09T00:00:00Z", 1, 1),
+        ("2026-11-16T00:00:00Z", 0, 0),  # this run's keeps its accounts in no segment
     ]
     assert stored(path, "SELECT count(*) FROM members") == [(len(members),)]
 

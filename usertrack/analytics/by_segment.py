@@ -175,27 +175,43 @@ def person_segments(
 ) -> PersonSegments:
     """Each identified PostHog person's group as of `as_of` (see the module's docstring).
 
-    Opens the app's database on the workspace (a ConfigError, exit 4, without one). The app's
-    accounts are read on a thread of their own while the segments are found and the persons
-    fetched (a query each on the app's database and on the events, side by side). From the
-    store's per-person tables (the local engine) the persons come as Arrow and are matched to
-    their groups there (`numbered_persons`); else a row at a time."""
-    from usertrack.segments.history import baseline_for, open_history
-    from usertrack.workspace import add_database
+    Who is in which segment, and which persons in none have an app account, come from the
+    history's snapshot of exactly that moment when it keeps its accounts (saved since history
+    version 4): the app's database is then not opened. Else it is opened (a ConfigError, exit
+    4, without one), the segments are classified now, and, for an older snapshot, the app's
+    accounts are read on a thread of their own. The persons come from the events meanwhile:
+    from the store's per-person tables (the local engine) as Arrow, matched to their groups
+    there (`numbered_persons`, kept for the store and that snapshot: `_kept_numbers`); else a
+    row at a time."""
+    from usertrack.segments.history import computed_baseline, open_history, saved_baseline
+    from usertrack.workspace import add_database, check_database
 
+    check_database(ws, needed_by=OPTIONS)  # no database: said first, as ever
+    local = _local(ws)
+    groups = groups_of(ws)
+    with open_history(ws) as history:
+        kept = _kept_numbers(ws, history, as_of, groups) if local else None
+    if kept is not None and kept[1] is not None:
+        return PersonSegments(as_of, groups, kept[1], "snapshot")
     # The events store's persons need no database: fetched while it opens (its driver's
     # import, the demo server's check) and the segments are found.
-    local = _local(ws)
     fetching = Background(lambda: _persons_table(ws, as_of)) if local else None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
     asking = None if local else Background(lambda: _persons_query(ws, as_of))
     try:
-        add_database(ws, progress, needed_by=OPTIONS)
-        if progress:
-            progress("classifying your users")
-        accounts = Background(lambda: account_emails(ws, as_of))
         with open_history(ws) as history:
-            snapshot = baseline_for(ws, history, as_of, progress)
+            # A snapshot of that moment with its accounts says all the database would; a
+            # classification made now has them too (its accounts query's rows).
+            snapshot = saved_baseline(ws, history, as_of)
+            if snapshot is None or snapshot.accounts is None:
+                add_database(ws, progress, needed_by=OPTIONS)
+            if snapshot is None:
+                if progress:
+                    progress("classifying your users")
+                snapshot = computed_baseline(ws, history, as_of, progress)
+            accounts = None
+            if snapshot.accounts is None:  # a snapshot saved before they were kept
+                accounts = Background(lambda: account_emails(ws, as_of))
     except BaseException:
         if fetching is not None:  # done with the store before the workspace closes it
             fetching.settle()
@@ -203,10 +219,12 @@ def person_segments(
     if progress:
         progress("finding their PostHog persons")
     table = fetching.result() if fetching is not None else _persons_table(ws, as_of)
-    known = accounts.result()
-    groups = groups_of(ws)
+    # The snapshot's accounts are those in no segment: an email of `primary` never needs them.
+    known = accounts.result() if accounts is not None else set(snapshot.accounts or ())
     if table is not None and "" not in known and "" not in snapshot.primary:
         numbers = numbered_persons(table, snapshot.primary, known, groups)
+        if kept is not None and snapshot.source == "snapshot" and accounts is None:
+            _keep_numbers(ws, kept[0], numbers)
         return PersonSegments(as_of, groups, numbers, snapshot.source)
     # a row of '' can count: the events' rows, which have it
     rows = asking.result() if asking is not None else _persons_query(ws, as_of)
@@ -216,6 +234,48 @@ def person_segments(
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
     return PersonSegments.listed(as_of, groups, persons, snapshot.source)
+
+
+# What a kept numbering of the store's persons is of (usertrack.sources.storecache's `what`).
+_NUMBERS = "usertrack --by-segment: the store's persons numbered by the groups of a snapshot"
+
+
+def _kept_numbers(
+    ws: Workspace, history: Any, as_of: datetime, groups: tuple[str, ...]
+) -> tuple[str, GroupNumbers | None] | None:
+    """Where the store's persons numbered by their groups are kept for the history's snapshot
+    of exactly `as_of`, and the numbering kept there (None: not yet); None when it is not to be
+    kept: no snapshot of that moment under the current rules with its accounts (the numbering
+    then depends on the app's database), or a store that keeps no answers. They depend on
+    nothing else: the store (its stamp), that snapshot (its moment, when it was saved, its
+    fingerprint), the groups, and segment_persons.sql with its values."""
+    from usertrack.sources.person_rows import GroupNumbers
+
+    stamp = history.stamp(as_of)
+    if stamp is None or stamp[1] is None or stamp[1] != history.fingerprint or not stamp[2]:
+        return None
+    query, values = ws.bind("posthog/segment_persons", as_of)
+    keeps = getattr(ws.sources[query.folder], "kept", None)
+    if keeps is None:
+        return None
+    what = repr((_NUMBERS, history.workspace, stamp[0], stamp[1], groups, query.sql))
+    found = keeps(f"{what} as of {as_of.isoformat()}", values)
+    if found is None:
+        return None
+    name, table = found
+    if table is None or table.column_names != ["person_id", "usertrack_group"]:
+        return name, None  # another shape: not ours, a miss
+    return name, GroupNumbers.of_arrays(
+        table["person_id"].combine_chunks(), table["usertrack_group"].combine_chunks()
+    )
+
+
+def _keep_numbers(ws: Workspace, name: str, numbers: GroupNumbers) -> None:
+    import pyarrow as pa
+
+    keep = getattr(ws.sources.get("posthog"), "keep", None)
+    if keep is not None:
+        keep(name, pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers}))
 
 
 def numbered_persons(

@@ -31,7 +31,9 @@ USERTRACK_HOME: it holds your users' emails.
 A snapshot's members are one value of its `snapshots` row (schema version 3): zlib-compressed JSON
 grouping the emails by their segment list, a handful of lists among 100,000 users. Writing them as
 one SQLite row per member cost 0.2 s a save at 100,000 users, most of it SQLite's B-tree work.
-Snapshots saved before version 3 keep their rows in `members` and are read from there.
+Snapshots saved before version 3 keep their rows in `members` and are read from there. Since
+version 4 a snapshot also keeps the app's accounts in no segment (`accounts`, the same encoding),
+so that `--by-segment` on a saved moment tells "no segment" from "no account" without the database.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 HISTORY_FILE = "history.sqlite3"
-SCHEMA_VERSION = 3  # 2: snapshots.fingerprint; 3: snapshots.memberships
+SCHEMA_VERSION = 4  # 2: snapshots.fingerprint; 3: snapshots.memberships; 4: snapshots.accounts
 DEFAULT_HISTORY_DAYS = 400
 DEFAULT_SINCE = timedelta(days=7)
 # zlib level of a snapshot's memberships. At 100,000 users (1.9 MB of JSON), level 1 takes 10 ms
@@ -71,6 +73,7 @@ _SCHEMA = (
     segments TEXT NOT NULL,         -- JSON list of the segment ids, in rule order
     fingerprint TEXT,               -- rules_fingerprint of the run (NULL: saved before version 2)
     memberships BLOB,               -- see _encode_memberships (NULL: saved before version 3)
+    accounts BLOB,                  -- see _encode_accounts (NULL: not recorded)
     PRIMARY KEY (workspace, as_of)
 )""",
     # The members of snapshots saved before version 3 (none are written since).
@@ -89,8 +92,13 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
     1: (  # snapshots saved before fingerprints: never compared as they are
         "ALTER TABLE snapshots ADD COLUMN fingerprint TEXT",
         "ALTER TABLE snapshots ADD COLUMN memberships BLOB",
+        "ALTER TABLE snapshots ADD COLUMN accounts BLOB",
     ),
-    2: ("ALTER TABLE snapshots ADD COLUMN memberships BLOB",),
+    2: (
+        "ALTER TABLE snapshots ADD COLUMN memberships BLOB",
+        "ALTER TABLE snapshots ADD COLUMN accounts BLOB",
+    ),
+    3: ("ALTER TABLE snapshots ADD COLUMN accounts BLOB",),
 }
 
 
@@ -115,6 +123,11 @@ class Snapshot:
     users: int = 0
     source: str = "snapshot"  # "snapshot" (saved) or "computed" (classified for this comparison)
     fingerprint: str | None = None  # rules_fingerprint of the run that classified it
+    # The emails of the app's accounts in no segment (queries/neon/accounts.sql's rows as the
+    # run loaded them): with `primary`, who had an account, so that `--by-segment` tells "no
+    # segment" from "no account" without asking the database again. None: not recorded (a
+    # snapshot saved before version 4, or a run without the accounts query).
+    accounts: frozenset[str] | None = None
 
     @classmethod
     def of(
@@ -141,6 +154,7 @@ class Snapshot:
             users=_user_count(result),
             source=source,
             fingerprint=fingerprint,
+            accounts=_accounts_of(result),
         )
 
     def in_segment(self, segment_id: str) -> set[str]:
@@ -171,6 +185,37 @@ def _encode_memberships(result: Classified) -> bytes:
     entries = [[list(segs), first, emails] for (segs, first), emails in groups.items()]
     # ASCII: a str that is not valid UTF-8 (a lone surrogate) is still written exactly.
     return zlib.compress(json.dumps(entries).encode(), MEMBERSHIPS_LEVEL)
+
+
+def _accounts_json(result: Classified) -> str | None:
+    """The JSON list of the app's accounts in no segment, made by DuckDB, when the
+    classification still has its connection and the accounts query's rows; else None."""
+    in_duckdb = getattr(result, "unsegmented_accounts_json", None)
+    if in_duckdb is None or getattr(result, "con", None) is None:
+        return None
+    text: str | None = in_duckdb()
+    return text
+
+
+def _accounts_of(result: Classified) -> frozenset[str] | None:
+    text = _accounts_json(result)
+    return None if text is None else frozenset(json.loads(text))
+
+
+def _encode_accounts(result: Classified) -> bytes | None:
+    """A snapshot's accounts in no segment as one value: zlib of their JSON list (sorted), or
+    None when the classification cannot tell them."""
+    text = _accounts_json(result)
+    return None if text is None else zlib.compress(text.encode(), MEMBERSHIPS_LEVEL)
+
+
+def _decode_accounts(blob: bytes | None) -> frozenset[str] | None:
+    if blob is None:
+        return None
+    found = json.loads(zlib.decompress(blob))
+    if not isinstance(found, list) or not all(isinstance(e, str) for e in found):
+        raise ValueError("accounts is not a list of emails")
+    return frozenset(found)
 
 
 def _decode_memberships(
@@ -392,6 +437,7 @@ class History:
         day_end = _key(datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time(), UTC))
         stamp = _key(saved_at or datetime.now(UTC))
         memberships = _encode_memberships(result)
+        accounts = _encode_accounts(result)
         con = self._connection()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -410,7 +456,7 @@ class History:
                         day,
                     )
                 con.execute(
-                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         self.workspace,
                         key,
@@ -419,6 +465,7 @@ class History:
                         json.dumps(list(_segment_ids(result))),
                         self.fingerprint,
                         memberships,
+                        accounts,
                     ),
                 )
                 self._prune(con)
@@ -455,13 +502,31 @@ class History:
         )
         return [_parse_key(r[0]) for r in rows]
 
+    def stamp(self, as_of: datetime) -> tuple[str, str | None, bool] | None:
+        """What tells the snapshot of exactly `as_of` from any other, without decoding its
+        members: a digest of all it holds (two saves within a second differ), its
+        fingerprint, and whether it keeps its accounts; None when there is none."""
+        found = (
+            self._connection()
+            .execute(
+                "SELECT saved_at, users, segments, fingerprint, memberships, accounts"
+                " FROM snapshots WHERE workspace = ? AND as_of = ?",
+                (self.workspace, _key(as_of)),
+            )
+            .fetchone()
+        )
+        if found is None:
+            return None
+        digest = hashlib.sha256(repr(found).encode()).hexdigest()
+        return digest, found[3], found[5] is not None
+
     def load(self, as_of: datetime) -> Snapshot | None:
         """The snapshot of exactly `as_of`, if one was saved; DamagedSnapshotError when it
         cannot be read back."""
         con = self._connection()
         key = _key(as_of)
         head = con.execute(
-            "SELECT users, segments, fingerprint, memberships FROM snapshots"
+            "SELECT users, segments, fingerprint, memberships, accounts FROM snapshots"
             " WHERE workspace = ? AND as_of = ?",
             (self.workspace, key),
         ).fetchone()
@@ -490,6 +555,7 @@ class History:
                 users=int(head[0]),
                 source="snapshot",
                 fingerprint=head[2],
+                accounts=_decode_accounts(head[4]),
             )
         except (zlib.error, ValueError, TypeError) as e:
             raise DamagedSnapshotError(
@@ -610,18 +676,41 @@ def baseline_for(
     `notice` (default: the workspace's) is told. A damaged snapshot is skipped with a warning
     (`History.latest`), as `alerts` does: the one before it in the window is taken, or the
     segments are recomputed."""
+    return saved_baseline(ws, history, since, notice) or computed_baseline(
+        ws, history, since, progress
+    )
+
+
+def saved_baseline(
+    ws: Workspace,
+    history: History | None,
+    since: datetime,
+    notice: Callable[[str], None] | None = None,
+) -> Snapshot | None:
+    """baseline_for's snapshot saved at exactly `since` under the current rules, or None (the
+    segments are then to be computed: `computed_baseline`); `notice` told of one saved under
+    other rules, a damaged one skipped with a warning, as baseline_for says."""
     notice = notice or getattr(ws, "notice", None)
-    if history is not None:
-        found = history.latest(since, since=since, warn=warning_to(ws, notice))
-        if found is not None:
-            if found.fingerprint is not None and found.fingerprint == history.fingerprint:
-                return found
-            if notice:
-                notice(
-                    f"usertrack: the snapshot of {_key(found.as_of)} was saved under other"
-                    " segment rules, exclusions or query files; recomputing the segments as of"
-                    f" {_key(since)} with the current ones instead of comparing with it"
-                )
+    if history is None:
+        return None
+    found = history.latest(since, since=since, warn=warning_to(ws, notice))
+    if found is None:
+        return None
+    if found.fingerprint is not None and found.fingerprint == history.fingerprint:
+        return found
+    if notice:
+        notice(
+            f"usertrack: the snapshot of {_key(found.as_of)} was saved under other"
+            " segment rules, exclusions or query files; recomputing the segments as of"
+            f" {_key(since)} with the current ones instead of comparing with it"
+        )
+    return None
+
+
+def computed_baseline(
+    ws: Workspace, history: History | None, since: datetime, progress: Any = None
+) -> Snapshot:
+    """The segments computed as of `since` (baseline_for when no snapshot stands for it)."""
     fingerprint = history.fingerprint if history is not None else None
     return Snapshot.of(ws.classify(since, progress), source="computed", fingerprint=fingerprint)
 

@@ -214,6 +214,10 @@ def _table_name(query_id: str) -> str:
     return "q_" + re.sub(r"\W", "_", query_id)
 
 
+# Where the accounts query's rows are loaded (a history snapshot reads them: Classification).
+ACCOUNTS_TABLE = _table_name("neon/accounts")
+
+
 # How per-user rows reach DuckDB, by size (measured on 2 cores): up to SMALL_RESULT rows (one
 # user's deep dive) as bound VALUES; up to LARGE_RESULT as numpy object arrays, which DuckDB
 # inspects cell by cell (cheap at a few thousand rows, and numpy imports in a third of pyarrow's

@@ -146,6 +146,28 @@ class Classification:
             ).fetchone()
         return found[0] if found and found[0] is not None else "[]"
 
+    def unsegmented_accounts_json(self) -> str | None:
+        """The emails of the app's accounts in no segment as a JSON list made by DuckDB,
+        sorted: the rows of the accounts query (queries/neon/accounts.sql) as this run loaded
+        them, keyed by normalized email, the excluded domains already left out; None when the
+        run loaded no such rows (no accounts query). What a history snapshot keeps so that
+        `--by-segment` tells an account in no segment from a person without one."""
+        from usertrack.segments.profiles import ACCOUNTS_TABLE
+
+        with self._connection().cursor() as cur:
+            known = cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name",
+                {"name": ACCOUNTS_TABLE},
+            ).fetchone()
+            if not known or not known[0]:
+                return None
+            found = cur.execute(
+                f'SELECT to_json(list(DISTINCT a.email ORDER BY a.email)) FROM "{ACCOUNTS_TABLE}" a'
+                " WHERE a.email IS NOT NULL AND a.email <> '' AND NOT EXISTS ("
+                " SELECT 1 FROM classified c WHERE c.email = a.email AND len(c.__segments) > 0)"
+            ).fetchone()
+        return found[0] if found and found[0] is not None else "[]"
+
     def members(self, segment_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The users of one segment, in the segment's order (the first `limit` of them)."""
         return self.members_of([segment_id], limit)[segment_id]

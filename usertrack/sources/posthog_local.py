@@ -342,6 +342,26 @@ class LocalPostHogSource:
             storecache.save(self.kept_in, kept, answer.arrow)  # type: ignore[arg-type]
         return answer
 
+    def kept(self, what: str, values: Mapping[str, Any]) -> tuple[str, Any | None] | None:
+        """Where usertrack's own answer `what` (a text naming the work and all it depends on
+        but this store and `values`) is kept for this store, and the Arrow table kept there
+        (None: not yet); None when this source keeps none (usertrack.sources.storecache)."""
+        if self.kept_in is None:
+            return None
+        from usertrack.sources import storecache
+
+        name = storecache.key(self.store_path, what, values)
+        if name is None:
+            return None
+        return name, storecache.load(self.kept_in, name)
+
+    def keep(self, name: str, table: Any) -> None:
+        """Keep the Arrow table `table` under `name` (from `kept`)."""
+        if self.kept_in is not None:
+            from usertrack.sources import storecache
+
+            storecache.save(self.kept_in, name, table)
+
     def _kept_key(self, sql: str, values: Mapping[str, Any]) -> str | None:
         """The name the answer of usertrack's own statement `sql` on this store is kept under
         (usertrack.sources.storecache), or None when this source keeps none."""

@@ -33,7 +33,7 @@ from typing import Any
 from usertrack.filecache import stamp
 
 SETTLE_NS = 2_000_000_000  # a store changed less than 2 s ago: its answers are not kept
-KEEP = 8  # answers kept in all (an --as-of each; 6 MB each at 100,000 persons)
+KEEP = 16  # answers kept in all (two an --as-of: the persons, 6 MB at 100,000, and their groups)
 SUFFIX = ".arrow"
 
 
