@@ -295,7 +295,8 @@ def _counted(
         part = _group_part(ws, key, whole, as_of, first_day, last_day, weeks)
     if part is not None or whole is not None:  # its persons' rows of everyone's masks and
         facts = facts[2:]  # creation times (the lifecycle reads no one else's), no active days
-    with open_facts_tables(ws, as_of, facts, progress) as con:
+    # The whole answer's facts are read in place: the groups read its masks, not its rows.
+    with open_facts_tables(ws, as_of, facts, progress, whole_in_place=whole is None) as con:
         if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)

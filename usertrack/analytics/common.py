@@ -544,9 +544,15 @@ def open_facts_tables(
     as_of: datetime,
     tables: Sequence[FactsTable],
     progress: Any = None,
+    *,
+    whole_in_place: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """One DuckDB connection holding the rows of several facts queries, each as its table (as
     open_facts does for one).
+
+    `whole_in_place`: in a --by-segment run's whole answer, whose groups read none of these
+    rows again (they keep a summary of their own, as activity's masks), the facts are read as
+    outside --by-segment (in place on the local engine), not fetched to be kept for the groups.
 
     On the local engine (every query on the same local source) the connection is a cursor of
     the events store's own DuckDB and the tables are temporary tables filled there: no row
@@ -563,7 +569,10 @@ def open_facts_tables(
     # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group,
     # or takes its rows of a query run once for every group: each bound only when it runs (a
     # group's filter is a list of its persons, made when bound).
-    grouping = ws.person_rows is not None
+    rows = ws.person_rows
+    grouping = rows is not None
+    if whole_in_place and rows is not None and rows.everyone and ws.person_filter is None:
+        grouping = False
     bound = [] if grouping else [bind(t) for t in tables]
     sources = {id(ws.sources[query.folder]) for query, _, _ in bound}
     source = ws.sources[bound[0][0].folder] if bound else None
