@@ -224,11 +224,33 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
     weeks = [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
     assert activities._masks(con, first, last, weeks)
     want_series = activities._series(con, first, last)
-    assert activities._series_of_masks(con, first, last) == want_series
-    assert activities._lifecycle_of_masks(con, weeks) == activities._lifecycle(con, weeks)
+    want_lifecycle = activities._lifecycle(con, weeks)
     want_days = activities._active_days(con, first, last)
-    assert activities._active_days_of_masks(con, first, last) == want_days
+    whole = activities._WHOLE
+    assert activities._series_of_masks(con, first, last)[whole] == want_series
+    assert activities._lifecycle_of_masks(con, weeks)[whole] == want_lifecycle
+    assert activities._active_days_of_masks(con, first, last)[whole] == want_days
     assert any(d.dau for d in want_series) and any(n for _, n in want_days)
+    # --by-segment's groups in one pass (a grouping column over the masks) give what each
+    # group's own masks and SQL give: here groups by a person's number mod 3, none for NULL
+    group = "CAST(substr(person_id, 2) AS INTEGER) % 3"
+    con.execute("ALTER TABLE masks ADD COLUMN g INTEGER DEFAULT NULL")
+    con.execute(f"UPDATE masks SET g = {group}")
+    con.execute("DELETE FROM masks WHERE g IS NULL")
+    parts = (
+        activities._series_of_masks(con, first, last, "g"),
+        activities._lifecycle_of_masks(con, weeks, "g"),
+        activities._active_days_of_masks(con, first, last, "g"),
+    )
+    everyone = con.execute("SELECT * FROM active").fetchall()
+    for g in range(3):
+        con.execute("DELETE FROM active")
+        con.executemany("INSERT INTO active VALUES (?, ?, ?)", everyone)
+        con.execute(f"DELETE FROM active WHERE person_id IS NULL OR {group} <> {g}")
+        own = activities._part_of(g, *parts, first, last, weeks)
+        assert own[0] == activities._series(con, first, last)
+        assert own[1] == activities._lifecycle(con, weeks)
+        assert own[2] == activities._active_days(con, first, last)
 
 
 def test_the_bits_are_left_to_the_sql_past_64_days_or_63_weeks() -> None:

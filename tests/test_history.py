@@ -15,13 +15,13 @@ import pytest
 from tests.cli_runner import run
 from usertrack.config import load_settings
 from usertrack.errors import EXIT_USAGE, DataError
+from usertrack.segments.changes_view import render_changes
 from usertrack.segments.history import (
     History,
     Snapshot,
     compare,
     history_path,
     live_identity,
-    render_changes,
 )
 from usertrack.segments.rules import Segment
 

@@ -40,7 +40,8 @@ from usertrack.reports.deepdive import to_markdown as deep_md
 from usertrack.reports.failures import failure_report, load_failure_rules
 from usertrack.reports.failures_output import report_csv, report_json, report_markdown
 from usertrack.reports.weekly import build_context, collect_weekly, render_weekly
-from usertrack.segments.history import Snapshot, compare, render_changes
+from usertrack.segments.changes_view import render_changes
+from usertrack.segments.history import Snapshot, compare
 from usertrack.segments.rules import load_segments
 from usertrack.sources.base import Result
 from usertrack.sources.postgres import PostgresSource

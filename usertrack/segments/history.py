@@ -43,7 +43,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -376,7 +376,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _key(moment: datetime) -> str:
+def moment_key(moment: datetime) -> str:
+    """A moment as the history keys and shows it: UTC to the second, 'YYYY-MM-DDTHH:MM:SSZ'."""
     return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -432,10 +433,12 @@ class History:
         snapshot. Snapshots more than `keep_days` older than the newest are deleted in the same
         transaction."""
         as_of = _utc(result.as_of)
-        key = _key(as_of)
-        day_start = _key(datetime.combine(as_of.date(), datetime.min.time(), tzinfo=UTC))
-        day_end = _key(datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time(), UTC))
-        stamp = _key(saved_at or datetime.now(UTC))
+        key = moment_key(as_of)
+        day_start = moment_key(datetime.combine(as_of.date(), datetime.min.time(), tzinfo=UTC))
+        day_end = moment_key(
+            datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time(), UTC)
+        )
+        stamp = moment_key(saved_at or datetime.now(UTC))
         memberships = _encode_memberships(result)
         accounts = _encode_accounts(result)
         con = self._connection()
@@ -485,7 +488,7 @@ class History:
         ).fetchone()[0]
         if newest is None:
             return
-        cutoff = _key(_parse_key(newest) - timedelta(days=self.keep_days))
+        cutoff = moment_key(_parse_key(newest) - timedelta(days=self.keep_days))
         for table in ("members", "snapshots"):
             con.execute(
                 f"DELETE FROM {table} WHERE workspace = ? AND as_of < ?", (self.workspace, cutoff)
@@ -511,7 +514,7 @@ class History:
             .execute(
                 "SELECT saved_at, users, segments, fingerprint, memberships, accounts"
                 " FROM snapshots WHERE workspace = ? AND as_of = ?",
-                (self.workspace, _key(as_of)),
+                (self.workspace, moment_key(as_of)),
             )
             .fetchone()
         )
@@ -524,7 +527,7 @@ class History:
         """The snapshot of exactly `as_of`, if one was saved; DamagedSnapshotError when it
         cannot be read back."""
         con = self._connection()
-        key = _key(as_of)
+        key = moment_key(as_of)
         head = con.execute(
             "SELECT users, segments, fingerprint, memberships, accounts FROM snapshots"
             " WHERE workspace = ? AND as_of = ?",
@@ -581,7 +584,7 @@ class History:
             .execute(
                 f"SELECT as_of FROM snapshots WHERE workspace = ? AND as_of {op} ?"
                 " AND as_of >= ? ORDER BY as_of DESC",
-                (self.workspace, _key(upto), _key(since) if since else ""),
+                (self.workspace, moment_key(upto), moment_key(since) if since else ""),
             )
             .fetchall()
         )
@@ -700,9 +703,9 @@ def saved_baseline(
         return found
     if notice:
         notice(
-            f"usertrack: the snapshot of {_key(found.as_of)} was saved under other"
+            f"usertrack: the snapshot of {moment_key(found.as_of)} was saved under other"
             " segment rules, exclusions or query files; recomputing the segments as of"
-            f" {_key(since)} with the current ones instead of comparing with it"
+            f" {moment_key(since)} with the current ones instead of comparing with it"
         )
     return None
 
@@ -732,109 +735,6 @@ def warning_to(
 def check_since(since: datetime, as_of: datetime) -> None:
     if since >= as_of:
         raise UsageError(
-            f"--since {_key(since)} is not before the run's as-of {_key(as_of)}"
+            f"--since {moment_key(since)} is not before the run's as-of {moment_key(as_of)}"
             " (it names the earlier moment to compare with)"
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Output: JSON, CSV and Markdown (the terminal table is usertrack.rendering.terminal's)
-
-
-def changes_document(changes: Changes, segment: str | None = None) -> dict[str, Any]:
-    return {
-        "as_of": _key(changes.current.as_of),
-        "since": _key(changes.baseline.as_of),
-        "baseline": changes.baseline.source,
-        "segments": [
-            {
-                "id": m.segment,
-                "name": m.name,
-                "action": m.action,
-                "before": m.before,
-                "after": m.after,
-                "change": m.change,
-                "entered": list(m.entered),
-                "left": list(m.left),
-            }
-            for m in _selected(changes, segment)
-        ],
-    }
-
-
-def _selected(changes: Changes, segment: str | None) -> Iterable[SegmentMovement]:
-    return [m for m in changes.segments if segment is None or m.segment == segment]
-
-
-def changes_json(changes: Changes, segment: str | None = None) -> str:
-    from usertrack.rendering.export import json_text
-
-    return json_text(changes_document(changes, segment))
-
-
-def changes_csv(changes: Changes, segment: str | None = None) -> str:
-    """One row per move: segment, change (entered/left), email."""
-    from usertrack.rendering.export import csv_text
-
-    return csv_text(
-        ["segment", "change", "email"],
-        (
-            [m.segment, change, email]
-            for m in _selected(changes, segment)
-            for change, emails in (("entered", m.entered), ("left", m.left))
-            for email in emails
-        ),
-    )
-
-
-def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
-    from usertrack.rendering import style
-    from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import md_text
-
-    moves = list(_selected(changes, segment))
-    since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)
-    how = "saved snapshot" if changes.baseline.source == "snapshot" else "computed"
-    out = [f"# Segment changes from {since} to {as_of}\n"]
-    out.append(f"Baseline: {how} as of {since}.\n")
-    out.append(
-        md_table(
-            ["Segment", "Before", "After", "Change", "Entered", "Left"],
-            [
-                [
-                    m.name or m.segment,
-                    m.before,
-                    m.after,
-                    style.signed(m.change),
-                    len(m.entered),
-                    len(m.left),
-                ]
-                for m in moves
-            ],
-        )
-    )
-    for m in moves:
-        action = f" — {md_text(m.action)}" if m.action else ""
-        out.append(f"\n## {md_text(m.name or m.segment)}{action}\n")
-        for label, emails in (("Entered", m.entered), ("Left", m.left)):
-            if not emails:
-                out.append(f"{label}: nobody.\n")
-                continue
-            shown = list(emails) if segment or limit is None else list(emails)[:limit]
-            hidden = len(emails) - len(shown)
-            more = f" … and {style.count(hidden)} more" if hidden else ""
-            listed = style.LIST_SEP.join(md_text(e) for e in shown)
-            out.append(f"{label} ({style.count(len(emails))}): {listed}{more}\n")
-    return "\n".join(out)
-
-
-def render_changes(
-    changes: Changes, fmt: str, segment: str | None = None, limit: int | None = 10
-) -> str:
-    if fmt == "json":
-        return changes_json(changes, segment)
-    if fmt == "csv":
-        return changes_csv(changes, segment)
-    if fmt == "md":
-        return changes_markdown(changes, segment, limit)
-    raise UsageError(f"unknown format {fmt!r} for --changes (choose from table, json, csv, md)")
