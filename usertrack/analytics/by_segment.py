@@ -208,7 +208,7 @@ def person_segments(
             if snapshot is None:
                 if progress:
                     progress("classifying your users")
-                snapshot = computed_baseline(ws, history, as_of, progress)
+                snapshot = computed_baseline(ws, history, as_of, progress, accounts=True)
             accounts = None
             if snapshot.accounts is None:  # a snapshot saved before they were kept
                 accounts = Background(lambda: account_emails(ws, as_of))

@@ -131,8 +131,15 @@ class Snapshot:
 
     @classmethod
     def of(
-        cls, result: Classified, *, source: str = "computed", fingerprint: str | None = None
+        cls,
+        result: Classified,
+        *,
+        source: str = "computed",
+        fingerprint: str | None = None,
+        accounts: bool = False,
     ) -> Snapshot:
+        """The snapshot of a classification; with `accounts`, its accounts in no segment too
+        (a query of the classification's DuckDB: only `--by-segment` reads them)."""
         members: dict[str, tuple[str, ...]] = {}
         primary: dict[str, str | None] = {}
         memberships = getattr(result, "memberships", None)  # without building every user dict
@@ -154,7 +161,7 @@ class Snapshot:
             users=_user_count(result),
             source=source,
             fingerprint=fingerprint,
-            accounts=_accounts_of(result),
+            accounts=_accounts_of(result) if accounts else None,
         )
 
     def in_segment(self, segment_id: str) -> set[str]:
@@ -711,11 +718,18 @@ def saved_baseline(
 
 
 def computed_baseline(
-    ws: Workspace, history: History | None, since: datetime, progress: Any = None
+    ws: Workspace,
+    history: History | None,
+    since: datetime,
+    progress: Any = None,
+    *,
+    accounts: bool = False,
 ) -> Snapshot:
-    """The segments computed as of `since` (baseline_for when no snapshot stands for it)."""
+    """The segments computed as of `since` (baseline_for when no snapshot stands for it); with
+    `accounts`, the accounts in no segment too (Snapshot.of)."""
     fingerprint = history.fingerprint if history is not None else None
-    return Snapshot.of(ws.classify(since, progress), source="computed", fingerprint=fingerprint)
+    result = ws.classify(since, progress)
+    return Snapshot.of(result, source="computed", fingerprint=fingerprint, accounts=accounts)
 
 
 def warning_to(
