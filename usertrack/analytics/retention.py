@@ -228,8 +228,9 @@ def _counted(
     if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
         return _kept_counts(ws, *whole)
     # On the local engine the facts are temporary tables of a cursor on the events store
-    # (open_facts_tables): the analysis's own tables are temporary too.
-    with open_facts_tables(ws, as_of, facts, progress) as con:
+    # (open_facts_tables): the analysis's own tables are temporary too. In a --by-segment run
+    # too: its groups read the cohorts kept below, never the facts' rows.
+    with open_facts_tables(ws, as_of, facts, progress, whole_in_place=True) as con:
         con.execute(
             "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
             " generate_subscripts($starts, 1) - 1 AS idx",
@@ -266,8 +267,7 @@ def _counted(
                 con.sql("SELECT person_id, idx FROM cohort").to_arrow_table(),
                 returned,
             )
-            back = returned.group_by(["idx", "k"]).aggregate([("idx", "count")]).to_pydict()
-            kept = list(zip(back["idx"], back["k"], back["idx_count"], strict=True))
+            kept = _count_by(returned, "idx", "k")
     return {int(i): int(n) for i, n in sizes.items()}, {
         (int(i), int(k)): int(n) for i, k, n in kept
     }
@@ -308,9 +308,26 @@ def _kept_counts(
     def kept(table: Any) -> Any:
         return ws.person_rows.kept(Result(columns=table.column_names, rows=[], arrow=table)).arrow
 
-    sizes = kept(cohort).group_by("idx").aggregate([("idx", "count")]).to_pydict()
-    back = kept(returned).group_by(["idx", "k"]).aggregate([("idx", "count")]).to_pydict()
-    return {int(i): int(n) for i, n in zip(sizes["idx"], sizes["idx_count"], strict=True)}, {
-        (int(i), int(k)): int(n)
-        for i, k, n in zip(back["idx"], back["k"], back["idx_count"], strict=True)
-    }
+    sizes = _count_by(kept(cohort), "idx")
+    back = _count_by(kept(returned), "idx", "k")
+    return {int(i): int(n) for i, n in sizes}, {(int(i), int(k)): int(n) for i, k, n in back}
+
+
+def _count_by(table: Any, first: str, second: str | None = None) -> list[tuple[int, ...]]:
+    """`count(*) GROUP BY first[, second]` of an Arrow table's integer columns (each >= 0, as
+    cohort indexes and their distances are): pyarrow.compute's value_counts of one key, the
+    pair as first * width + second (Table.group_by would import pyarrow's acero engine, a third
+    of a second, for a handful of groups)."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    if second is None:
+        counted = pc.value_counts(table[first]).to_pylist()
+        return [(int(c["values"]), int(c["counts"])) for c in counted]
+    width = int(pc.max(table[second]).as_py()) + 1
+    key = pc.add(pc.multiply(table[first].cast("int64"), width), table[second].cast("int64"))
+    return [
+        (int(c["values"]) // width, int(c["values"]) % width, int(c["counts"]))
+        for c in pc.value_counts(key).to_pylist()
+    ]
