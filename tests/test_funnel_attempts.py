@@ -6,6 +6,8 @@ step lookup of `later_steps` for a funnel that repeats an event, and the window'
 
 from __future__ import annotations
 
+import pytest
+
 from usertrack.analytics.funnel import later_steps, person_progress
 
 # a -> b -> a: "a" is steps 1 and 3; an event is known by its first step's index (its rank).
@@ -36,3 +38,59 @@ def test_the_window_counts_from_the_attempts_first_step_inclusive() -> None:
 
 def test_no_step_one_event_reaches_nothing() -> None:
     assert person_progress([(3, B)], later_steps(STEPS), 100) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("steps", [["a", "b", "c", "d"], ["a", "b"], ["a", "b", "a"]])
+def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[str]) -> None:
+    """_progress_table works most persons out in DuckDB (events that are the steps in order,
+    once each, one attempt) and the rest through person_progress: every person's row is what
+    person_progress gives from their events, over random events with ties, repeats, steps out
+    of order, the window's edge, a person without step 1 and events without a person."""
+    import random
+    from datetime import datetime, timedelta
+    from itertools import groupby
+
+    from usertrack.analytics.funnel import _progress_table
+    from usertrack.sandbox import connect
+
+    rng = random.Random(seed)
+    names = [*sorted(set(steps)), "other"]
+    window = timedelta(minutes=50)
+    start = datetime(2026, 6, 1)
+    events = []
+    for p in [*(f"p{i:03d}" for i in range(300)), None]:
+        if rng.random() < 0.6:  # the common shape: the steps in order, once each
+            count = rng.randrange(1, len(steps) + 1)
+            when = start + timedelta(minutes=rng.randrange(0, 600))
+            for name in steps[:count]:
+                when += timedelta(minutes=rng.choice([0, 0, 5, 20, 40]))
+                events.append((p, when, name))
+        else:
+            for _ in range(rng.randrange(1, 8)):
+                when = start + timedelta(minutes=rng.choice([0, 10, 25, 50, 51, 90]))
+                events.append((p, when, rng.choice(names)))
+    con = connect()
+    con.execute("CREATE TABLE facts (person_id VARCHAR, timestamp TIMESTAMP, event VARCHAR)")
+    con.executemany("INSERT INTO facts VALUES (?, ?, ?)", events)
+    _progress_table(con, steps, window)
+    got = con.execute("SELECT * FROM progress").fetchall()
+
+    rank = {}
+    for i, name in enumerate(steps):
+        rank.setdefault(name, i)
+    later = later_steps(steps)
+    limit = window // timedelta(microseconds=1)
+    epoch = datetime(1970, 1, 1)
+    stepped = sorted(
+        ((p, (w - epoch) // timedelta(microseconds=1), rank[e]) for p, w, e in events if e in rank),
+        key=lambda r: (r[0] is None, r[0] or "", r[1], r[2]),
+    )
+    want = []
+    for person, rows in groupby(stepped, key=lambda r: r[0]):
+        reached = person_progress([(t, k) for _, t, k in rows], later, limit)
+        if reached:
+            at = [epoch + timedelta(microseconds=t) for t in reached]
+            want.append((person, len(reached), *at, *[None] * (len(steps) - len(reached))))
+    assert got == want
+    assert len(want) > 100

@@ -213,27 +213,40 @@ def person_progress(
 
 
 def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta) -> None:
-    """`progress`: one row per person who did step 1, with their furthest step and step times."""
+    """`progress`: one row per person who did step 1, with their furthest step and step times.
+
+    When every step is its own event, a person whose events are the steps in order, each once
+    (0, 1, ..., m-1 by time: nearly everyone), has one attempt, which person_progress advances
+    by every event while within the window of the first: the steps within that window, worked
+    out in DuckDB (`_one_pass_progress`). Everyone else's events go through person_progress."""
     import pyarrow as pa
 
     ranks: dict[str, int] = {}
     for i, name in enumerate(steps):
         ranks.setdefault(name, i)
-    # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
-    # one timestamp lower step first, so a step may share the previous one's time.
-    rows = con.execute(
-        "SELECT f.person_id, epoch_us(f.timestamp) AS t, s.rank FROM facts f"
-        " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)"
-        " ORDER BY f.person_id, t, s.rank",
-        {"names": list(ranks), "ranks": list(ranks.values())},
-    ).fetchall()
     later = later_steps(steps)
     limit = window // timedelta(microseconds=1)
     n = len(steps)
+    # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
+    # one timestamp lower step first, so a step may share the previous one's time.
+    con.execute(
+        "CREATE TEMP TABLE _step_events AS"
+        " SELECT f.person_id, epoch_us(f.timestamp) AS t, s.rank FROM facts f"
+        " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)",
+        {"names": list(ranks), "ranks": list(ranks.values())},
+    )
+    rest = "_step_events"
+    if len(ranks) == n:
+        _one_pass_progress(con, n, limit)
+        rest = (
+            "(SELECT * FROM _step_events WHERE person_id IS NULL"
+            " OR person_id NOT IN (SELECT person_id FROM _fast))"
+        )
+    rows = con.execute(f"SELECT person_id, t, rank FROM {rest} ORDER BY person_id, t, rank")
     persons: list[str] = []
     furthest: list[int] = []
     times: list[list[int | None]] = [[] for _ in range(n)]
-    for person, events in groupby(rows, key=itemgetter(0)):
+    for person, events in groupby(rows.fetchall(), key=itemgetter(0)):
         reached = person_progress([(t, rank) for _, t, rank in events], later, limit)
         if not reached:
             continue
@@ -248,8 +261,37 @@ def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: ti
     for i in range(n):
         data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
     con.register("_progress_in", pa.table(data))
-    con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
+    if rest == "_step_events":
+        con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
+    else:  # the one-pass persons and the others, in person order as the loop makes them
+        con.execute(
+            "CREATE TABLE progress AS SELECT * FROM (SELECT * FROM _fast_progress"
+            " UNION ALL SELECT * FROM _progress_in) ORDER BY person_id"
+        )
+        con.execute("DROP TABLE _fast_progress")
+        con.execute("DROP TABLE _fast")
     con.unregister("_progress_in")
+    con.execute("DROP TABLE _step_events")
+
+
+def _one_pass_progress(con: duckdb.DuckDBPyConnection, n: int, limit: int) -> None:
+    """`_fast` (person_id) and `_fast_progress` (progress's columns): the persons whose step
+    events, by time then step, are the steps 0, 1, ..., m-1 once each (every step its own
+    event), and their progress: the step times within `limit` microseconds of the first."""
+    times = ", ".join(f"make_timestamp(reached[{i}]) AS t{i}" for i in range(1, n + 1))
+    con.execute(
+        "CREATE TEMP TABLE _fast AS SELECT person_id, ts FROM ("
+        " SELECT person_id, list(rank ORDER BY t, rank) AS rk, list(t ORDER BY t, rank) AS ts"
+        " FROM _step_events WHERE person_id IS NOT NULL GROUP BY person_id"
+        ") WHERE rk = range(0, len(rk))"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE _fast_progress AS SELECT person_id,"
+        f" CAST(len(reached) AS INTEGER) AS furthest, {times} FROM ("
+        f" SELECT person_id, list_filter(ts, lambda x: x - ts[1] <= $limit) AS reached"
+        f" FROM _fast)",
+        {"limit": limit},
+    )
 
 
 def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
