@@ -247,7 +247,7 @@ def _kept_numbers(
     of exactly `as_of`, and the numbering kept there (None: not yet); None when it is not to be
     kept: no snapshot of that moment under the current rules with its accounts (the numbering
     then depends on the app's database), or a store that keeps no answers. They depend on
-    nothing else: the store (its stamp), that snapshot (its moment, when it was saved, its
+    nothing else: the store (its stamp), that snapshot (a digest of all its row holds, its
     fingerprint), the groups, and segment_persons.sql with its values."""
     from usertrack.sources.person_rows import GroupNumbers
 

@@ -527,8 +527,11 @@ class History:
         )
         if found is None:
             return None
-        digest = hashlib.sha256(repr(found).encode()).hexdigest()
-        return digest, found[3], found[5] is not None
+        digest = hashlib.sha256()
+        for part in found:  # each part's length, then the part: no two rows read the same
+            data = part if isinstance(part, bytes) else repr(part).encode()
+            digest.update(len(data).to_bytes(8, "big") + data)
+        return digest.hexdigest(), found[3], found[5] is not None
 
     def load(self, as_of: datetime) -> Snapshot | None:
         """The snapshot of exactly `as_of`, if one was saved; DamagedSnapshotError when it
