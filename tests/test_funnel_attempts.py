@@ -51,7 +51,7 @@ def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[
     from datetime import datetime, timedelta
     from itertools import groupby
 
-    from usertrack.analytics.funnel import _progress_table
+    from usertrack.analytics import funnel as funnels
     from usertrack.sandbox import connect
 
     rng = random.Random(seed)
@@ -73,7 +73,7 @@ def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[
     con = connect()
     con.execute("CREATE TABLE facts (person_id VARCHAR, timestamp TIMESTAMP, event VARCHAR)")
     con.executemany("INSERT INTO facts VALUES (?, ?, ?)", events)
-    _progress_table(con, steps, window)
+    funnels._progress_table(con, steps, window)
     got = con.execute("SELECT * FROM progress").fetchall()
 
     rank = {}
