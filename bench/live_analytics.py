@@ -3,6 +3,12 @@
     uv run python bench/live_analytics.py --home DIR --users 200000   # the 10.7 M-event demo
     uv run python bench/live_analytics.py --home DIR --users 2000 --timezone America/Los_Angeles
     uv run python bench/live_analytics.py --home DIR --only retention --only activity
+    uv run python bench/live_analytics.py --home DIR --python NODEV/.venv/bin/python
+
+`--python`: the interpreter usertrack runs under, as a user's install has it (a clone of this
+repository after `uv sync --no-dev`: no chdb, so no pandas for pyarrow to import, about 0.3 s of
+every command); the code run is this checkout's (the command runs from it). Bytecode is cached
+as after a normal install (PYTHONDONTWRITEBYTECODE is dropped for usertrack's runs).
 
 The demo of `--users` people is generated in DIR (a USERTRACK_HOME) unless it is there already.
 The tests' PostHog stand-in (tests/posthog_server.py) serves its events over real HTTP on
@@ -62,15 +68,19 @@ ROW_ONLY = ("--after-segments",)
 SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
 
 
-def _run(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """`usertrack -q ARGS` in a subprocess: its wall time, its CPU seconds (user and system:
-    usertrack's own work) and its stdout."""
+def _run(
+    args: list[str], home: Path, env: dict[str, str], python: str = sys.executable
+) -> tuple[float, float, str]:
+    """`usertrack -q ARGS` in a subprocess of `python`: its wall time, its CPU seconds (user
+    and system: usertrack's own work) and its stdout. As after a normal install, its bytecode
+    is cached (PYTHONDONTWRITEBYTECODE dropped: else every run compiles its imports again)."""
     full = {k: v for k, v in os.environ.items() if k not in SOURCE_VARS}
+    full.pop("PYTHONDONTWRITEBYTECODE", None)
     full.update(USERTRACK_HOME=str(home), **env)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "usertrack", "-q", *args],
+        [python, "-m", "usertrack", "-q", *args],
         capture_output=True,
         text=True,
         env=full,
@@ -97,6 +107,13 @@ def main() -> None:
         metavar="COMMAND",
         help="run only this row (as the table names it, e.g. 'funnel --by-segment'); repeatable",
     )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter usertrack runs under, as a user's install: a clone's"
+        " .venv/bin/python after `uv sync --no-dev` (the code run is this checkout's);"
+        " default: this one (the stand-in needs the development dependencies)",
+    )
     args = parser.parse_args()
     chosen = [c for c in COMMANDS if not args.only or " ".join(c) in args.only]
     if not chosen:
@@ -109,7 +126,9 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     demo = ensure_demo(home, users=args.users)
     uri = start_demo_postgres(demo)
-    as_of = json.loads(_run(["segments", "-f", "json", "-n", "1"], home, {})[2])["as_of"]
+    as_of = json.loads(_run(["segments", "-f", "json", "-n", "1"], home, {}, args.python)[2])[
+        "as_of"
+    ]
     events = _events(demo.events_path)
     print(f"demo: {args.users:,} users, {events:,} events, as of {as_of}", file=sys.stderr)
 
@@ -124,10 +143,12 @@ def main() -> None:
         for command in chosen:
             argv = [a for a in command if a not in ROW_ONLY]
             argv += ["--format", "json", "--as-of", str(as_of)]
-            local_s, _, local_out = _run(argv, home, {})
+            local_s, _, local_out = _run(argv, home, {}, args.python)
             before = len(fake.requests)
             # --refresh: what PostHog answers now, never the home's cache of an earlier run.
-            live_s, live_cpu, live_out = _run([*argv, "--refresh"], home, live_env(fake, uri))
+            live_s, live_cpu, live_out = _run(
+                [*argv, "--refresh"], home, live_env(fake, uri), args.python
+            )
             sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
             # ClickHouse's own time, and the stand-in's Python around it (PostHog's parser and
             # the printing, reading ClickHouse's JSON, writing the answer's; not the wait for
