@@ -817,9 +817,11 @@ def test_the_demo_database_opens_on_the_mappings_thread(
             opened.append(threading.current_thread().name)
         add_database(ws, *args, **kwargs)
 
-    want = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    # a moment of its own, saved by no run (--no-save): every run classifies its users
+    args = ["trends", "$pageview", "--by-segment", "--as-of", "2026-11-20T03:04:05", "--no-save"]
+    want = run([*args, "-f", "json"], home=demo_home)
     monkeypatch.setattr(workspace, "add_database", spied)
-    result = run(["trends", "$pageview", "--by-segment", "-f", "json"], home=demo_home)
+    result = run([*args, "-f", "json"], home=demo_home)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == want.stdout
     assert opened == ["usertrack-segments"]
@@ -1145,3 +1147,81 @@ def test_the_groups_of_the_stores_persons_are_kept_for_a_snapshot(
     assert by_group(again, trends) == {
         **PAGEVIEWS, "spender": [2, 2, 0], "no segment": [0, 0, 0]
     }  # fmt: skip
+
+
+def _snapshot_at(moment: str) -> Any:
+    """The history's snapshot of exactly `moment` (UTC) under the test's USERTRACK_HOME, or
+    None (no history, or none of that moment)."""
+    import sqlite3
+
+    from usertrack.segments.history import History, history_path
+
+    path = history_path(Path(os.environ["USERTRACK_HOME"]))
+    if not path.exists():
+        return None
+    con = sqlite3.connect(path)
+    keys = con.execute("SELECT DISTINCT workspace FROM snapshots").fetchall()
+    con.close()
+    when = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    for (key,) in keys:
+        with History(path, key) as history:
+            found = history.load(when)
+        if found is not None:
+            return found
+    return None
+
+
+def test_a_run_that_classifies_saves_the_segments_for_the_next_run(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--by-segment (and --segment) on a moment without a snapshot classifies the users and
+    saves that classification as the moment's snapshot, as `segments` does by default (here
+    USERTRACK_SEGMENTS names the rules: the default file): the next run of that moment reads it,
+    opening no database, with the same answer. --no-save saves nothing, and neither does a run
+    under another rules file than the default (as `segments`)."""
+    from usertrack import workspace
+    from usertrack.analytics import by_segment
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
+    numbered: list[int] = []
+    numbering = by_segment.numbered_persons
+
+    def counted(*args: Any) -> Any:
+        numbered.append(1)
+        return numbering(*args)
+
+    monkeypatch.setattr(by_segment, "numbered_persons", counted)
+    args = ["$pageview", *RANGE, "--by-segment"]
+    assert _snapshot_at(AS_OF) is None
+    first = run_json("trends", args, as_of=AS_OF, **env)
+    assert by_group(first, trends) == PAGEVIEWS
+    saved = _snapshot_at(AS_OF)
+    assert saved is not None
+    assert saved.primary == {"a@x.io": "spender", "b@x.io": "trial"}
+    assert saved.accounts == frozenset({"c@x.io"})
+    opened: list[str] = []
+    add_database = workspace.add_database
+
+    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append("database")
+        add_database(ws, *args, **kwargs)
+
+    monkeypatch.setattr(workspace, "add_database", spied)
+    assert run_json("trends", args, as_of=AS_OF, **env) == first
+    assert opened == []
+    assert numbered == [1]  # the persons' groups kept with the snapshot, by the first run
+    # --segment saves too (the day's snapshot is the later moment's now: History.save)
+    one = ["$pageview", *RANGE, "--segment", "trial"]
+    kept = run_json("trends", one, as_of="2026-06-04T13:00:00", **env)
+    assert trends(kept) == PAGEVIEWS["trial"] and opened == ["database"]
+    assert _snapshot_at("2026-06-04T13:00:00") is not None
+    # --no-save, and another rules file than the default: nothing saved, every run classifies
+    later = "2026-06-04T14:00:00"
+    unsaved = run_json("trends", [*args, "--no-save"], as_of=later, **env)
+    assert by_group(unsaved, trends) == PAGEVIEWS and _snapshot_at(later) is None
+    other = tmp_path / "other.yaml"
+    other.write_text(SEGMENTS)
+    elsewhere = run_json("trends", [*args, "--segments", str(other)], as_of=later, **env)
+    assert by_group(elsewhere, trends) == PAGEVIEWS and _snapshot_at(later) is None
+    assert opened == ["database"] * 3

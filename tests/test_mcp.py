@@ -366,6 +366,38 @@ def test_kept_answers_follow_the_files_they_read(demo_home: Path, tmp_path: Path
     assert "Users in trouble" in text(edited)[0] and "Users in trouble" not in text(first)[0]
 
 
+def test_by_segment_tools_keep_nothing_in_the_history(demo_home: Path) -> None:
+    """The analytics tools run with --no-save: by_segment and segment classify the users of a
+    moment without a snapshot and leave the history as it was (the CLI would save them)."""
+    import sqlite3
+
+    from usertrack.segments.history import history_path
+
+    moment = "2026-11-19T01:02:03"
+
+    def saved() -> int:
+        path = history_path(demo_home)
+        if not path.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            query = "SELECT count(*) FROM snapshots WHERE as_of = ?"
+            return int(db.execute(query, (moment + "Z",)).fetchone()[0])
+
+    async def body(client: Any) -> Any:
+        by = await client.call_tool("funnel", {"as_of": moment, "by_segment": True})
+        one = await client.call_tool("trends", {"events": ["$pageview"], "as_of": moment,
+                                                "segment": "failing"})  # fmt: skip
+        return by, one
+
+    by, one = with_client(demo_home, body)
+    assert not by.is_error and not one.is_error, (text(by), text(one))
+    assert json.loads(text(by)[0])["by_segment"]
+    assert saved() == 0
+    cli = run(["funnel", "--by-segment", "--as-of", moment, "-f", "json"], home=demo_home)
+    assert cli.exit_code == 0, cli.stderr
+    assert saved() == 1  # the CLI's run, by default
+
+
 def test_alerts_notify_sends_once_and_says_what_it_sent(fixed_demo_home: Path) -> None:
     """With --allow-act: alerts_notify without notify is the dry run (nothing posted, nothing
     kept); with notify=slack it posts each alert once to Slack (here a stand-in on 127.0.0.1)

@@ -56,13 +56,14 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("segments", ("segments",), ("--format", "json", "--no-save"), frozenset({"limit"})),
     ToolSpec("user", ("user",), hide=frozenset({"limit"})),
     ToolSpec("failures", ("failures",), hide=frozenset({"limit"})),
-    ToolSpec("funnel", ("funnel",)),
-    ToolSpec("retention", ("retention",)),
-    ToolSpec("activity", ("activity",)),
+    # --no-save: segments classified for by_segment or segment stay out of the history
+    ToolSpec("funnel", ("funnel",), ("--format", "json", "--no-save")),
+    ToolSpec("retention", ("retention",), ("--format", "json", "--no-save")),
+    ToolSpec("activity", ("activity",), ("--format", "json", "--no-save")),
     ToolSpec("sessions", ("sessions",)),
-    ToolSpec("paths", ("paths",)),
+    ToolSpec("paths", ("paths",), ("--format", "json", "--no-save")),
     ToolSpec("features", ("features",)),
-    ToolSpec("trends", ("trends",)),  # served when the command exists
+    ToolSpec("trends", ("trends",), ("--format", "json", "--no-save")),  # when the command exists
     ToolSpec(
         "alerts",
         ("alerts",),

@@ -171,24 +171,36 @@ class _Persons(Mapping[str, Any]):
 
 
 def person_segments(
-    ws: Workspace, as_of: datetime, progress: Progress | None = None
+    ws: Workspace,
+    as_of: datetime,
+    progress: Progress | None = None,
+    save: bool | None = False,
 ) -> PersonSegments:
     """Each identified PostHog person's group as of `as_of` (see the module's docstring).
 
     Who is in which segment, and which persons in none have an app account, come from the
     history's snapshot of exactly that moment when it keeps its accounts (saved since history
     version 4): the app's database is then not opened. Else it is opened (a ConfigError, exit
-    4, without one), the segments are classified now, and, for an older snapshot, the app's
-    accounts are read on a thread of their own. The persons come from the events meanwhile:
-    from the store's per-person tables (the local engine) as Arrow, matched to their groups
-    there (`numbered_persons`, kept for the store and that snapshot: `_kept_numbers`); else a
-    row at a time."""
-    from usertrack.segments.history import computed_baseline, open_history, saved_baseline
+    4, without one), the segments are classified now (with `save`, that classification is
+    saved to the history as `segments` saves it, so the next run of that moment reads it;
+    None: as `segments` does by default, under the default rules file only), and, for an
+    older snapshot, the app's accounts are read on a thread of their own. The persons come
+    from the events meanwhile: from the store's per-person tables (the local engine) as
+    Arrow, matched to their groups there (`numbered_persons`, kept for the store and that
+    snapshot: `_kept_numbers`); else a row at a time."""
+    from usertrack.segments.history import (
+        Snapshot,
+        open_history,
+        save_quietly,
+        saved_baseline,
+        saves_by_default,
+    )
     from usertrack.workspace import add_database, check_database
 
     check_database(ws, needed_by=OPTIONS)  # no database: said first, as ever
     local = _local(ws)
     groups = groups_of(ws)
+    fresh = False  # the classification made now was saved as that moment's snapshot
     with open_history(ws) as history:
         kept = _kept_numbers(ws, history, as_of, groups) if local else None
     if kept is not None and kept[1] is not None:
@@ -208,7 +220,15 @@ def person_segments(
             if snapshot is None:
                 if progress:
                     progress("classifying your users")
-                snapshot = computed_baseline(ws, history, as_of, progress, accounts=True)
+                result = ws.classify(as_of, progress)
+                snapshot = Snapshot.of(
+                    result, source="computed", fingerprint=history.fingerprint, accounts=True
+                )
+                if save is None:
+                    save = saves_by_default(ws)
+                if save and save_quietly(ws, history, result) and local:
+                    kept = _kept_numbers(ws, history, as_of, groups)  # the snapshot just saved
+                    fresh = kept is not None
             accounts = None
             if snapshot.accounts is None:  # a snapshot saved before they were kept
                 accounts = Background(lambda: account_emails(ws, as_of))
@@ -223,7 +243,7 @@ def person_segments(
     known = accounts.result() if accounts is not None else set(snapshot.accounts or ())
     if table is not None and "" not in known and "" not in snapshot.primary:
         numbers = numbered_persons(table, snapshot.primary, known, groups)
-        if kept is not None and snapshot.source == "snapshot" and accounts is None:
+        if kept is not None and accounts is None and (snapshot.source == "snapshot" or fresh):
             _keep_numbers(ws, kept[0], numbers)
         return PersonSegments(as_of, groups, numbers, snapshot.source)
     # a row of '' can count: the events' rows, which have it
@@ -429,9 +449,11 @@ def run(
     segment: str | None = None,
     by_segment: bool = False,
     progress: Progress | None = None,
+    save: bool | None = False,
 ) -> T | Segmented:
     """`analyse()` as it is without `segment` and `by_segment`; else a Segmented: kept to
-    `segment`'s persons, or over everyone then each group's."""
+    `segment`'s persons, or over everyone then each group's. `save`: whether segments
+    classified for it are saved to the history (person_segments)."""
     if not segment and not by_segment:
         return analyse()
     if segment and by_segment:
@@ -442,7 +464,7 @@ def run(
     found: Background[PersonSegments] | None = None
     try:
         if group is not None:
-            mapping = person_segments(ws, as_of, progress)
+            mapping = person_segments(ws, as_of, progress, save)
             ws.person_filter = mapping.person_filter(group, local)
             return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
@@ -460,7 +482,7 @@ def run(
             add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
         if progress:
             progress("classifying your users")
-        found = Background(lambda: person_segments(ws, as_of))
+        found = Background(lambda: person_segments(ws, as_of, save=save))
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)

@@ -71,6 +71,15 @@ BySegmentOpt = Annotated[
         " account'. Needs the app database.",
     ),
 ]
+SaveSegmentsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--save/--no-save",
+        help="With --by-segment or --segment: save the segments they classify to the history,"
+        " as `segments` does, so the next run of that moment reads them. Default: save, unless"
+        " --segments names another file than the default rules.",
+    ),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -155,6 +164,7 @@ def funnel(
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     correlation: Annotated[
         bool,
         typer.Option(
@@ -212,13 +222,14 @@ def funnel(
                 gone = segmented.run(ws, moment, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=chosen_steps, window=span_window,
                     progress=progress,
-                ), segment=segment, progress=progress)  # fmt: skip
+                ), segment=segment, progress=progress, save=save)  # fmt: skip
             else:
                 result = segmented.run(ws, moment, lambda: funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
                     compare=compare, correlation=correlation,
                     correlation_properties=correlated, progress=progress,
-                ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
+                ), segment=segment, by_segment=by_segment, save=save,
+                progress=progress)  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
             return
@@ -254,6 +265,7 @@ def retention(
     where: WhereOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -282,7 +294,8 @@ def retention(
             result = segmented.run(ws, moment, lambda: retentions.retention(
                 ws, moment, period=chosen_period, periods=periods, start_event=start,
                 return_event=return_event, mode=chosen_mode, progress=progress,
-            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
+            ), segment=segment, by_segment=by_segment, save=save,
+                progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
@@ -311,6 +324,7 @@ def activity(
     ] = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -334,7 +348,8 @@ def activity(
             ws.where = filters
             result = segmented.run(ws, moment, lambda: activities.activity(
                 ws, moment, days=days, periods=periods, compare=compare, progress=progress
-            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
+            ), segment=segment, by_segment=by_segment, save=save,
+                progress=progress)  # fmt: skip
         _analytics_output(
             chosen, out, result, "activity", usage_report, "usage_view", where=filters
         )
@@ -441,6 +456,7 @@ def trends(
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -473,7 +489,8 @@ def trends(
             result = segmented.run(ws, moment, lambda: trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
                 by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
-            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
+            ), segment=segment, by_segment=by_segment, save=save,
+                progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
@@ -541,6 +558,7 @@ def paths(
     where: WhereOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -566,7 +584,8 @@ def paths(
             span = date_range(moment, days=days, since=since, until=until)
             result = segmented.run(ws, moment, lambda: paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
-            ), segment=segment, by_segment=by_segment, progress=progress)  # fmt: skip
+            ), segment=segment, by_segment=by_segment, save=save,
+                progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)

@@ -735,6 +735,19 @@ def computed_baseline(
     return Snapshot.of(result, source="computed", fingerprint=fingerprint, accounts=accounts)
 
 
+def save_quietly(ws: Workspace, history: History, result: Classified) -> bool:
+    """Save `result` to `history` for a command whose answer is something else (`--by-segment`
+    keeping the classification it made): True when saved; False when that day holds a later
+    snapshot (History.save) or the history cannot be written (a warning: the answer stands)."""
+    try:
+        return history.save(result) is not None
+    except DataError as e:
+        warn = warning_to(ws)
+        if warn is not None:
+            warn(f"segments not saved to the history: {e}")
+        return False
+
+
 def warning_to(
     ws: Workspace, notice: Callable[[str], None] | None = None
 ) -> Callable[[str], None] | None:
