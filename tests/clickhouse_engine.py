@@ -177,6 +177,9 @@ class ClickHouseEngine:
         self.database = f"posthog_{next(_COUNTER)}"
         self.timezone = timezone
         self.property_types: dict[str, str] = {}
+        # The longest query ClickHouse parses: its default, said explicitly as PostHog's servers
+        # set theirs (MAX_QUERY_SIZE_BYTES, value not public); a bound list is printed into it.
+        self.max_query_size = 262_144
         self._load(Path(store_path))
 
     # ----------------------------------------------------------------- loading
@@ -294,7 +297,8 @@ class ClickHouseEngine:
         sql = self.print(text, values, modifiers, **limits)
         full = (
             f"{sql} SETTINGS session_timezone = 'UTC', output_format_json_quote_64bit_integers"
-            " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1"
+            " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1,"
+            f" max_query_size = {int(self.max_query_size)}"
         )
         printed = time.perf_counter()
         with _LOCK:

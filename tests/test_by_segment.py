@@ -240,6 +240,37 @@ def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_pa
     assert not [q for q in posts if "'pa'" in q["query"] or "'pb'" in q["query"]]
 
 
+def test_a_group_too_long_for_a_query_is_said_with_what_works_instead() -> None:
+    """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
+    group's persons are printed into it as a list, which at 200,000 users is megabytes) is said
+    as what it is: the group, how many ids its list holds, and what works instead; any other
+    error passes as it is."""
+    from usertrack.analytics.by_segment import PersonSegments, list_too_long
+    from usertrack.errors import QueryError
+
+    groups = ("spender", "trial", "no segment", "no account")
+    when = datetime(2026, 6, 4, 12, tzinfo=UTC)
+    ids = {"spender": [f"p{n}" for n in range(7_000)], "trial": ["t1"]}
+    mapping = PersonSegments.listed(when, groups, ids, "computed")
+    refused = (
+        "posthog/trends_counts (queries/posthog/trends_counts.sql): PostHog rejected the query:"
+        " Code: 62. DB::Exception: Max query size exceeded (can be increased with the"
+        " `max_query_size` setting): Syntax error: failed at position 262137 [query_error]"
+    )
+    for group, count in (("spender", "7,000"), ("no account", "7,001")):
+        with pytest.raises(QueryError) as raised, list_too_long(mapping, group):
+            raise QueryError(refused)
+        assert str(raised.value).startswith(refused)
+        assert f"the persons of {group!r}, {count} ids, are sent in the query as a list" in str(
+            raised.value
+        )
+        assert raised.value.hint and "USERTRACK_EVENTS" in raised.value.hint
+    other = QueryError("posthog/trends_counts: PostHog rejected the query: Unknown function")
+    with pytest.raises(QueryError) as raised, list_too_long(mapping, "trial"):
+        raise other
+    assert raised.value is other
+
+
 def test_bad_input(env: dict[str, str], tmp_path: Path) -> None:
     args = ["trends", "$pageview", "--as-of", AS_OF]
     assert_usage_error([*args, "--segment", "trail"], "did you mean 'trial'", **env)

@@ -115,6 +115,13 @@ class PersonSegments:
             return ("false", {})
         return (keep, _Persons(self.numbers, number))
 
+    def listed_count(self, group: str) -> int:
+        """How many person ids `person_filter(group)` binds (for "no account": everyone else's)."""
+        if group == NO_ACCOUNT:
+            return len(self.numbers)
+        number = self.groups.index(group) if group in self.groups else None
+        return 0 if number is None else self._sizes.get(number, 0)
+
     def person_rows(self, group: str) -> PersonRows:
         """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
         table's looked up once for every group: `numbers`)."""
@@ -466,7 +473,8 @@ def run(
         if group is not None:
             mapping = person_segments(ws, as_of, progress, save)
             ws.person_filter = mapping.person_filter(group, local)
-            return Segmented(analyse(), segment=group)
+            with list_too_long(mapping, group):
+                return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
         # keeps its persons' rows of them (PersonRows). Queries whose rows are already
         # aggregated run again per group, with the group's filter in HogQL. Who is in which
@@ -501,7 +509,8 @@ def run(
             ws.person_rows = mapping.person_rows(each)
             if local and len(mapping.numbers):
                 ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
-            parts.append((each, analyse()))
+            with list_too_long(mapping, each):
+                parts.append((each, analyse()))
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
@@ -511,6 +520,27 @@ def run(
         kept.close()
         if found is not None and local:  # (the answer failed) it may be adding the database
             found.settle()  # live, its queries are left to end with the process
+
+
+@contextlib.contextmanager
+def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
+    """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
+    group's persons are printed into the query as a list) said as what it is, with what works
+    instead."""
+    from usertrack.errors import QueryError
+
+    try:
+        yield
+    except QueryError as e:
+        if "max query size" not in str(e).lower() or e.hint:
+            raise
+        raise QueryError(
+            f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
+            " the query as a list)",
+            hint="funnel and retention --by-segment send PostHog no list of persons; for the"
+            " others run on an export of the events (USERTRACK_EVENTS), where any group size"
+            " works",
+        ) from None
 
 
 def _grouped(
