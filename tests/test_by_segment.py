@@ -240,6 +240,32 @@ def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_pa
     assert not [q for q in posts if "'pa'" in q["query"] or "'pb'" in q["query"]]
 
 
+def test_segment_live_sends_funnel_and_retention_no_list(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Live, --segment ID runs as a --by-segment group's run: the per-person facts of funnel and
+    retention come once over everyone and the group keeps its persons' rows, so PostHog is sent
+    no list of the group's persons (which past a few thousand is more than ClickHouse parses in
+    a query); the answers are the local engine's."""
+    runs = {
+        "funnel": ["signup", "$pageview", *RANGE, "--segment", "spender"],
+        "retention": [*FACTS_ONCE["retention"][0], "--segment", "trial"],
+    }
+    local = {c: run_json(c, a, as_of=AS_OF, **env) for c, a in runs.items()}
+    assert funnel(local["funnel"]) == FUNNEL["spender"]
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        live = {}
+        for command, args in runs.items():
+            fake.requests.clear()
+            live[command] = run_json(command, args, as_of=AS_OF, **live_env)
+            posts = [r["body"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+            assert posts and not [b for b in posts if "usertrack_segment_persons" in json.dumps(b)]
+    assert strip_live_only(live) == strip_live_only(local)
+
+
 def test_a_group_too_long_for_a_query_is_said_with_what_works_instead() -> None:
     """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
     group's persons are printed into it as a list, which at 200,000 users is megabytes) is said

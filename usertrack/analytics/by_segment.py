@@ -473,6 +473,11 @@ def run(
         if group is not None:
             mapping = person_segments(ws, as_of, progress, save)
             ws.person_filter = mapping.person_filter(group, local)
+            if not local:  # live, as a --by-segment group's run: per-person facts come over
+                # everyone and the group keeps its persons' rows, so no list of them is sent
+                # (past a few thousand persons more than ClickHouse parses in one query)
+                ws.facts_cache = {}
+                ws.person_rows = mapping.person_rows(group)
             with list_too_long(mapping, group):
                 return Segmented(analyse(), segment=group)
         # The per-person facts queries run once, in the whole answer's run; each group's run
@@ -537,9 +542,9 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
         raise QueryError(
             f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
             " the query as a list)",
-            hint="funnel --by-segment and retention --by-segment send PostHog no list of persons"
-            " (each group's answer is among theirs); for the others run on an export of the"
-            " events (USERTRACK_EVENTS), where any group size works",
+            hint="funnel and retention send PostHog no list of persons, with --by-segment or"
+            " --segment; for the others run on an export of the events (USERTRACK_EVENTS), where"
+            " any group size works",
         ) from None
 
 
