@@ -39,6 +39,7 @@ def ordered(query: Query) -> bool:
 # ClickHouse, so they are compared as the rows they unnest into.
 PACKED = {
     "posthog/activity_days",
+    "posthog/activity_person_hours",
     "posthog/retention_activity",
     "posthog/funnel_events",
     "posthog/correlation_events",

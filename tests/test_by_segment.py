@@ -240,16 +240,17 @@ def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_pa
     assert not [q for q in posts if "'pa'" in q["query"] or "'pb'" in q["query"]]
 
 
-def test_segment_live_sends_funnel_and_retention_no_list(
+def test_segment_live_sends_funnel_retention_and_activity_no_list(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Live, --segment ID runs as a --by-segment group's run: the per-person facts of funnel and
-    retention come once over everyone and the group keeps its persons' rows, so PostHog is sent
-    no list of the group's persons (which past a few thousand is more than ClickHouse parses in
-    a query); the answers are the local engine's."""
+    """Live, --segment ID runs as a --by-segment group's run: the per-person facts of funnel,
+    retention and activity come once over everyone and the group keeps its persons' rows, so
+    PostHog is sent no list of the group's persons (which past a few thousand is more than
+    ClickHouse parses in a query); the answers are the local engine's."""
     runs = {
         "funnel": ["signup", "$pageview", *RANGE, "--segment", "spender"],
         "retention": [*FACTS_ONCE["retention"][0], "--segment", "trial"],
+        "activity": ["--days", "7", "--segment", "no account"],
     }
     local = {c: run_json(c, a, as_of=AS_OF, **env) for c, a in runs.items()}
     assert funnel(local["funnel"]) == FUNNEL["spender"]
@@ -388,13 +389,14 @@ def test_by_segment_runs_the_per_person_facts_once_locally(
 def test_by_segment_asks_posthog_for_the_per_person_facts_once(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Live, funnel and retention --by-segment send each per-person facts query once (not once
-    more per group; retention's summary not at all: a group's would bind its persons as a list,
-    more than ClickHouse parses in a query past a few thousand persons), its answer a row per
-    person, and no lookup of the range's event names for a group that reached no step;
-    activity sends no per-person facts at all, PostHog counts them (its summary once for the
-    whole answer and once per group); all answer as the local engine."""
+    """Live, funnel, retention and activity --by-segment send each per-person facts query once
+    (not once more per group), its answer a row per person, and no query binds a group's
+    persons as a list (past a few thousand persons more than ClickHouse parses in a query):
+    retention's and activity's summaries, which PostHog counts outside --by-segment, are not
+    sent at all, and activity's heatmap comes as each person's cells; no lookup of the range's
+    event names for a group that reached no step; all answer as the local engine."""
     commands = {c: FACTS_ONCE[c] for c in ("funnel", "retention", "activity")}
+    hours = {"posthog/activity_person_hours": "groupArray(h.cell)"}
     local = {
         c: run_json(c, [*a, "--by-segment"], as_of=AS_OF, **env) for c, (a, _) in commands.items()
     }
@@ -407,26 +409,18 @@ def test_by_segment_asks_posthog_for_the_per_person_facts_once(
             fake.requests.clear()
             live[command] = run_json(command, [*args, "--by-segment"], as_of=AS_OF, **live_env)
             posts = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
-            if command == "activity":
-                names = [r["body"]["name"] for r in posts]
-                assert names.count(f"usertrack posthog/{command}_summary") == 1 + len(GROUPS)
-                assert not [q for q in facts if f"usertrack {q}" in names], command
-                continue
             names = [r["body"]["name"] for r in posts]
-            assert "usertrack posthog/retention_summary" not in names
-            if command == "retention":  # no query of it binds a group's persons
-                assert not [
-                    r for r in posts if "usertrack_segment_persons" in json.dumps(r["body"])
-                ]
+            assert f"usertrack posthog/{command}_summary" not in names
+            assert not [r for r in posts if "usertrack_segment_persons" in json.dumps(r["body"])]
             # "no segment" reached no step, but the whole answer's run reached both: their
             # names are events of the range, and no group's run asks PostHog for the names.
             assert "usertrack posthog/event_names" not in names
-            for text in facts.values():
+            sending = {**facts, **(hours if command == "activity" else {})}
+            for text in sending.values():
                 sent = [r for r in posts if text in r["body"]["query"]["query"]]
                 assert len(sent) == 1, (command, text, len(sent))
                 persons = {"pa", "pb", "pc", "pd", "px"}
                 assert sent[0]["rows"] <= len(persons)
-                assert "usertrack_segment_persons" not in sent[0]["body"]["query"]["query"]
     assert strip_live_only(live) == strip_live_only(local)
 
 

@@ -6,7 +6,11 @@ the events), activity_created.sql (each active person's creation, for "new") and
 activity_hours.sql (events by weekday and hour); everything else is worked out in DuckDB over
 those rows. Live, PostHog counts the daily series, the lifecycle and the active days itself
 (queries/posthog/activity_summary.sql) and answers a row per day and week rather than one per
-person (`from_summary`); the heatmap is activity_hours.sql's rows on both.
+person (`from_summary`); the heatmap is activity_hours.sql's rows on both. In a live
+--by-segment or --segment run, whose groups' counts would bind their persons as a list (past a
+few thousand persons more than ClickHouse parses in a query), the facts come instead, a row per
+person, once over everyone, and each group counts its persons' rows of them: activity_days.sql,
+activity_created.sql and, for the heatmap, activity_person_hours.sql.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ from usertrack.errors import UsageError
 
 MAX_PERIODS = 400
 SUMMARY_QUERY = "posthog/activity_summary"
+PERSON_HOURS = "posthog/activity_person_hours"
+# activity_hours.sql's rows from activity_person_hours.sql's: the events of each weekday-hour,
+# and the persons with any (a row without a person counts its events, as uniqExact skips NULL)
+PERSON_HOURS_HEAT = """
+    SELECT cell // 24 + 1 AS weekday, cell % 24 AS hour, sum(events) AS events,
+           count(DISTINCT person_id) AS persons
+    FROM person_hours GROUP BY cell ORDER BY cell"""
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -174,7 +185,8 @@ def activity(
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
     try:
-        if getattr(source, "facts_cursor", None) is None:  # PostHog: it counts the figures
+        # PostHog counts the figures, but not a --by-segment or --segment run's (the module's doc)
+        if getattr(source, "facts_cursor", None) is None and ws.person_rows is None:
             series, lifecycle, active_days, hours = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )
@@ -268,7 +280,12 @@ def _counted(
     weeks: list[date],
     progress: Any,
 ) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any]]:
-    """The figures worked out in DuckDB from the facts queries (the local engine)."""
+    """The figures worked out in DuckDB from the facts queries (the local engine, and a live
+    --by-segment or --segment run: the heatmap then from each person's own cells)."""
+    local = getattr(
+        ws.sources[ws.library.get("posthog/activity_days").folder], "facts_cursor", None
+    )
+    by_person = None if local is not None else PERSON_HOURS
     facts = [
         FactsTable(
             "posthog/activity_days", "active",
@@ -286,6 +303,13 @@ def _counted(
             {"weekday": "BIGINT", "hour": "BIGINT", "events": "BIGINT", "persons": "BIGINT"},
             {"since": datetime.combine(first_day, datetime.min.time())},
             "fetching events by hour",
+        )
+        if by_person is None else
+        FactsTable(
+            by_person, "person_hours",
+            {"person_id": "VARCHAR", "cell": "BIGINT", "events": "BIGINT"},
+            {"since": datetime.combine(first_day, datetime.min.time())},
+            "fetching events by hour per person",
         ),
     ]  # fmt: skip
     key = _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
@@ -318,9 +342,9 @@ def _counted(
             series = _series(con, first_day, last_day)
             lifecycle = _lifecycle(con, weeks)
             active_days = _active_days(con, first_day, last_day)
+        heat = "SELECT * FROM hours" if by_person is None else PERSON_HOURS_HEAT
         hours = {
-            (int(wd), int(h)): (int(e), int(p))
-            for wd, h, e, p in con.execute("SELECT * FROM hours").fetchall()
+            (int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in con.execute(heat).fetchall()
         }
     return series, lifecycle, active_days, hours
 

@@ -542,9 +542,9 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
         raise QueryError(
             f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
             " the query as a list)",
-            hint="funnel and retention send PostHog no list of persons, with --by-segment or"
-            " --segment; for the others run on an export of the events (USERTRACK_EVENTS), where"
-            " any group size works",
+            hint="funnel, retention and activity send PostHog no list of persons, with"
+            " --by-segment or --segment; for the others run on an export of the events"
+            " (USERTRACK_EVENTS), where any group size works",
         ) from None
 
 
