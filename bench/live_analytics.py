@@ -29,9 +29,9 @@ this machine's cores: the live figure is not their sum.
 `funnel --by-segment` runs twice: first as a user's first command of the day (every user
 classified live, as of the run's moment, and saved as that moment's snapshot), then after
 `segments` has saved that moment's classification to the history (read instead). Between them
-`retention --by-segment` reads the snapshot the first one saved. The first is that cold only on
-a home whose history holds no live snapshot of the moment (a fresh home, or its `live:`
-snapshots deleted).
+`retention --by-segment` and `activity --by-segment` read the snapshot the first one saved. The
+first is that cold only on a home whose history holds no live snapshot of the moment (a fresh
+home, or its `live:` snapshots deleted).
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ from tests.posthog_server import live_env, serve  # noqa: E402
 COMMANDS = [
     ["funnel"],
     ["funnel", "--by-segment"],  # the persons' segments: a row per person, a bound list each run
-    # the next analysis of that moment: the classification the run before saved is read
+    # the next analyses of that moment: the classification the run before saved is read
     ["retention", "--by-segment"],
+    ["activity", "--by-segment"],
     ["funnel", "--correlation"],
     ["retention"],
     ["activity"],
