@@ -267,6 +267,36 @@ def test_segment_live_sends_funnel_retention_and_activity_no_list(
     assert strip_live_only(live) == strip_live_only(local)
 
 
+def test_paths_of_a_group_too_long_for_a_list_come_from_everyones_sequences(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live, paths counts a group in PostHog with its persons bound as a list while the list is
+    short (by_segment.MAX_LISTED); past it (here lowered to 1 id), every person's sequences come
+    once, a row per person, and the group keeps its persons' rows: no list is sent, and the
+    answers are the local engine's either way."""
+    from usertrack.analytics import by_segment
+
+    args = [*RANGE, "--by-segment"]
+    local = run_json("paths", args, as_of=AS_OF, **env)
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        short = run_json("paths", args, as_of=AS_OF, **live_env)
+        listed = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
+        fake.requests.clear()
+        monkeypatch.setattr(by_segment, "MAX_LISTED", 1)
+        long = run_json("paths", args, as_of=AS_OF, **live_env)
+        posts = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
+    assert [r for r in listed if "usertrack_segment_persons" in json.dumps(r["body"])]
+    names = [r["body"]["name"] for r in posts]
+    assert names.count("usertrack posthog/path_events") == 1
+    bound = [r for r in posts if "usertrack_segment_persons" in json.dumps(r["body"])]
+    # "no account" binds everyone else (4 ids), spender and trial 1 each: only those fit
+    assert all(len(r["body"]["query"]["values"]["usertrack_segment_persons"]) <= 1 for r in bound)
+    assert strip_live_only(short) == strip_live_only(local) == strip_live_only(long)
+
+
 def test_a_group_too_long_for_a_query_is_said_with_what_works_instead() -> None:
     """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
     group's persons are printed into it as a list, which at 200,000 users is megabytes) is said

@@ -61,6 +61,10 @@ class Workspace:
     # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
     # --where expressions in the {filters} slot. Never user text: the persons are bound values.
     person_filter: tuple[str, Mapping[str, Any]] | None = None
+    # How many person ids `person_filter` binds as a list (0: none): live, an analysis may take
+    # another way past by_segment.MAX_LISTED (ClickHouse parses a query of at most
+    # max_query_size bytes, and PostHog prints a list into the query).
+    person_listed: int = 0
     # The same group kept by the rows of the per-person facts queries (PersonRows of
     # usertrack.sources.person_rows), which then run once over everyone for every group: their
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.

@@ -55,6 +55,11 @@ _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
 # list's rows is one hash join. Same answer: NULL for an event without a person, as has()'s.
 _KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
 OPTIONS = "--by-segment and --segment"
+# The most person ids a group's query binds as a list live where an analysis can do without one
+# (paths: its summary, else every person's sequences): ClickHouse parses at most
+# max_query_size bytes (262,144 by default), and PostHog prints a list into the query at 39
+# bytes an id.
+MAX_LISTED = 5_000
 
 T = TypeVar("T")
 
@@ -473,6 +478,7 @@ def run(
         if group is not None:
             mapping = person_segments(ws, as_of, progress, save)
             ws.person_filter = mapping.person_filter(group, local)
+            ws.person_listed = mapping.listed_count(group)
             if not local:  # live, as a --by-segment group's run: per-person facts come over
                 # everyone and the group keeps its persons' rows, so no list of them is sent
                 # (past a few thousand persons more than ClickHouse parses in one query)
@@ -511,6 +517,7 @@ def run(
             if progress:
                 progress(f"segment {each}")
             ws.person_filter = mapping.person_filter(each, local)
+            ws.person_listed = mapping.listed_count(each)
             ws.person_rows = mapping.person_rows(each)
             if local and len(mapping.numbers):
                 ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
@@ -519,12 +526,19 @@ def run(
         return Segmented(overall, parts=parts)
     finally:
         ws.person_filter = None
+        ws.person_listed = 0
         ws.person_rows = None
         ws.facts_cache = None
         ws.grouped_run = None
         kept.close()
         if found is not None and local:  # (the answer failed) it may be adding the database
             found.settle()  # live, its queries are left to end with the process
+
+
+def list_fits(ws: Workspace) -> bool:
+    """Whether the group of this run binds no list of persons, or one short enough for a query
+    (MAX_LISTED)."""
+    return ws.person_listed <= MAX_LISTED
 
 
 @contextlib.contextmanager
@@ -542,8 +556,8 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
         raise QueryError(
             f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
             " the query as a list)",
-            hint="funnel, retention and activity send PostHog no list of persons, with"
-            " --by-segment or --segment; for the others run on an export of the events"
+            hint="funnel, retention, activity and paths send PostHog no list this long, with"
+            " --by-segment or --segment; for trends run on an export of the events"
             " (USERTRACK_EVENTS), where any group size works",
         ) from None
 
