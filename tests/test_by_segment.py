@@ -1156,7 +1156,6 @@ def test_a_snapshot_keeps_its_accounts_and_then_needs_no_database(
     still classifies its users there."""
     import sqlite3
 
-    from usertrack import workspace
     from usertrack.segments.history import History, history_path
 
     saved = run(["segments", "--as-of", AS_OF, "--save"], **env)
@@ -1171,14 +1170,7 @@ def test_a_snapshot_keeps_its_accounts_and_then_needs_no_database(
     args = ["$pageview", *RANGE, "--by-segment"]
     want = run_json("trends", args, as_of=AS_OF, **env)
     assert by_group(want, trends) == PAGEVIEWS
-    opened: list[str] = []
-    add_database = workspace.add_database
-
-    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
-        opened.append("database")
-        add_database(ws, *args, **kwargs)
-
-    monkeypatch.setattr(workspace, "add_database", spied)
+    opened = _databases_opened(monkeypatch)
     assert run_json("trends", args, as_of=AS_OF, **env) == want
     assert opened == []
     later = run_json("trends", args, as_of="2026-06-04T13:00:00", **env)
@@ -1210,18 +1202,7 @@ def test_the_groups_of_the_stores_persons_are_kept_for_a_snapshot(
     """With a snapshot that keeps its accounts, who is in which group depends on the store and
     that snapshot alone: worked out once and kept (the next command numbers no person), and
     worked out again once the snapshot of that moment is saved anew."""
-    from usertrack.analytics import by_segment
-    from usertrack.sources import storecache
-
-    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
-    numbered: list[int] = []
-    numbering = by_segment.numbered_persons
-
-    def counted(*args: Any) -> Any:
-        numbered.append(1)
-        return numbering(*args)
-
-    monkeypatch.setattr(by_segment, "numbered_persons", counted)
+    numbered = _numberings(monkeypatch)
     assert run(["segments", "--as-of", AS_OF, "--save"], **env).exit_code == 0
     args = ["$pageview", *RANGE, "--by-segment"]
     first = run_json("trends", args, as_of=AS_OF, **env)
@@ -1236,6 +1217,39 @@ def test_the_groups_of_the_stores_persons_are_kept_for_a_snapshot(
     assert by_group(again, trends) == {
         **PAGEVIEWS, "spender": [2, 2, 0], "no segment": [0, 0, 0]
     }  # fmt: skip
+
+
+def _numberings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets 1 each time a command numbers the store's persons by group from now on
+    (kept numberings allowed from stores seconds old, as the tests' are)."""
+    from usertrack.analytics import by_segment
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)
+    numbered: list[int] = []
+    numbering = by_segment.numbered_persons
+
+    def counted(*args: Any) -> Any:
+        numbered.append(1)
+        return numbering(*args)
+
+    monkeypatch.setattr(by_segment, "numbered_persons", counted)
+    return numbered
+
+
+def _databases_opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets "database" each time a command opens the app's database from now on."""
+    from usertrack import workspace
+
+    opened: list[str] = []
+    add_database = workspace.add_database
+
+    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append("database")
+        add_database(ws, *args, **kwargs)
+
+    monkeypatch.setattr(workspace, "add_database", spied)
+    return opened
 
 
 def _snapshot_at(moment: str) -> Any:
@@ -1268,19 +1282,7 @@ def test_a_run_that_classifies_saves_the_segments_for_the_next_run(
     USERTRACK_SEGMENTS names the rules: the default file): the next run of that moment reads it,
     opening no database, with the same answer. --no-save saves nothing, and neither does a run
     under another rules file than the default (as `segments`)."""
-    from usertrack import workspace
-    from usertrack.analytics import by_segment
-    from usertrack.sources import storecache
-
-    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
-    numbered: list[int] = []
-    numbering = by_segment.numbered_persons
-
-    def counted(*args: Any) -> Any:
-        numbered.append(1)
-        return numbering(*args)
-
-    monkeypatch.setattr(by_segment, "numbered_persons", counted)
+    numbered = _numberings(monkeypatch)
     args = ["$pageview", *RANGE, "--by-segment"]
     assert _snapshot_at(AS_OF) is None
     first = run_json("trends", args, as_of=AS_OF, **env)
@@ -1289,14 +1291,7 @@ def test_a_run_that_classifies_saves_the_segments_for_the_next_run(
     assert saved is not None
     assert saved.primary == {"a@x.io": "spender", "b@x.io": "trial"}
     assert saved.accounts == frozenset({"c@x.io"})
-    opened: list[str] = []
-    add_database = workspace.add_database
-
-    def spied(ws: Any, *args: Any, **kwargs: Any) -> None:
-        opened.append("database")
-        add_database(ws, *args, **kwargs)
-
-    monkeypatch.setattr(workspace, "add_database", spied)
+    opened = _databases_opened(monkeypatch)
     assert run_json("trends", args, as_of=AS_OF, **env) == first
     assert opened == []
     assert numbered == [1]  # the persons' groups kept with the snapshot, by the first run
