@@ -583,7 +583,7 @@ def paths(
     # PostHog answers the figures, but not for a --by-segment or --segment group whose list of
     # persons is longer than a query holds (by_segment.MAX_LISTED: ClickHouse's max_query_size):
     # every person's sequences come instead, a row per person, once over everyone, and the
-    # group keeps its persons' rows (at 200,000 users, 10.7 M events: 269 MB, 2.8 GB of memory)
+    # group keeps its persons' rows (at 200,000 users, 10.7 M events: 269 MB, 2.5 GB of memory)
     from usertrack.analytics.by_segment import list_fits
 
     if getattr(source, "facts_sql", None) is None and (ws.person_rows is None or list_fits(ws)):

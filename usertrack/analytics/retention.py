@@ -5,8 +5,8 @@ period: a start event, a return event) and, for first-time cohorts,
 queries/posthog/retention_first_starts.sql (each person's first start event ever); cohorts and
 retained counts are worked out in DuckDB. Live, PostHog counts them itself
 (queries/posthog/retention_summary.sql) and answers a row per cohort and period rather than one
-per person (`from_summary`); in a live --by-segment run it answers the facts (a row per
-person), once, and each group counts its persons' rows of them, as on the local engine.
+per person (`from_summary`); in a live --by-segment or --segment run it answers the facts (a
+row per person), once, and each group counts its persons' rows of them, as on the local engine.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def retention(
     starts = cohort_starts(as_of, period, periods)
     since = datetime.combine(starts[0], datetime.min.time())
     source = ws.sources[ws.library.get("posthog/retention_activity").folder]
-    # PostHog counts the cohorts, but not for the groups of a --by-segment run: a group's
+    # PostHog counts the cohorts, but not for a --by-segment or --segment group: a group's
     # count would need its persons bound as a list, which past a few thousand persons is
     # more than ClickHouse parses in a query (max_query_size). Its facts (a row per person)
     # are fetched once instead, and each group counts its persons' rows of them.
