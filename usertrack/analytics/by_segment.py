@@ -556,9 +556,10 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
         raise QueryError(
             f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
             " the query as a list)",
-            hint="funnel, retention, activity and paths send PostHog no list this long, with"
-            " --by-segment or --segment; for trends run on an export of the events"
-            " (USERTRACK_EVENTS), where any group size works",
+            hint="funnel, retention, activity, paths and trends -m dau, weekly_active or"
+            " monthly_active send PostHog no list this long, with --by-segment or --segment;"
+            " for trends' other maths run on an export of the events (USERTRACK_EVENTS), where"
+            " any group size works",
         ) from None
 
 
