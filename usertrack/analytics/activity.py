@@ -185,8 +185,10 @@ def activity(
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
     try:
-        # PostHog counts the figures, but not a --by-segment or --segment run's (the module's doc)
-        if getattr(source, "facts_cursor", None) is None and ws.person_rows is None:
+        # PostHog counts the figures, but not a --by-segment or --segment group's (summary_fits)
+        from usertrack.analytics.by_segment import summary_fits
+
+        if getattr(source, "facts_cursor", None) is None and summary_fits(ws):
             series, lifecycle, active_days, hours = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )

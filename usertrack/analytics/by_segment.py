@@ -56,7 +56,7 @@ _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
 _KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
 OPTIONS = "--by-segment and --segment"
 # The most person ids a group's query binds as a list live where an analysis can do without one
-# (paths: its summary, else every person's sequences): ClickHouse parses at most
+# (paths: its summary, else every person's sequences; summary_fits): ClickHouse parses at most
 # max_query_size bytes (262,144 by default), and PostHog prints a list into the query at 39
 # bytes an id.
 MAX_LISTED = 5_000
@@ -535,10 +535,14 @@ def run(
             found.settle()  # live, its queries are left to end with the process
 
 
-def list_fits(ws: Workspace) -> bool:
-    """Whether the group of this run binds no list of persons, or one short enough for a query
-    (MAX_LISTED)."""
-    return ws.person_listed <= MAX_LISTED
+def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:
+    """Whether a live analysis may have PostHog count its answer in one aggregated query for
+    this run: always outside --by-segment and --segment; in a group's run (`ws.person_rows`),
+    where that query would bind the group's persons as a list, which PostHog prints into the
+    ClickHouse query (parsed up to max_query_size bytes), only with `short_list` and a list of
+    at most MAX_LISTED ids. Else the analysis reads per-person facts, fetched once over
+    everyone, and the group keeps its persons' rows of them."""
+    return ws.person_rows is None or (short_list and ws.person_listed <= MAX_LISTED)
 
 
 @contextlib.contextmanager

@@ -580,13 +580,12 @@ def paths(
     if progress:
         progress("fetching path events")
     source = ws.sources[ws.library.get(QUERY).folder]
-    # PostHog answers the figures, but not for a --by-segment or --segment group whose list of
-    # persons is longer than a query holds (by_segment.MAX_LISTED: ClickHouse's max_query_size):
-    # every person's sequences come instead, a row per person, once over everyone, and the
-    # group keeps its persons' rows (at 200,000 users, 10.7 M events: 269 MB, 2.5 GB of memory)
-    from usertrack.analytics.by_segment import list_fits
+    # PostHog answers the figures, a group's with its persons' list while that is short; past it
+    # every person's sequences come instead (by_segment.summary_fits; at 200,000 users, 10.7 M
+    # events: 269 MB, 2.5 GB of memory)
+    from usertrack.analytics.by_segment import summary_fits
 
-    if getattr(source, "facts_sql", None) is None and (ws.person_rows is None or list_fits(ws)):
+    if getattr(source, "facts_sql", None) is None and summary_fits(ws, short_list=True):
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     rolled = _rolled(ws, source, as_of, span)

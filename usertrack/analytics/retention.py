@@ -96,11 +96,10 @@ def retention(
     starts = cohort_starts(as_of, period, periods)
     since = datetime.combine(starts[0], datetime.min.time())
     source = ws.sources[ws.library.get("posthog/retention_activity").folder]
-    # PostHog counts the cohorts, but not for a --by-segment or --segment group: a group's
-    # count would need its persons bound as a list, which past a few thousand persons is
-    # more than ClickHouse parses in a query (max_query_size). Its facts (a row per person)
-    # are fetched once instead, and each group counts its persons' rows of them.
-    if getattr(source, "facts_cursor", None) is None and ws.person_rows is None:
+    # PostHog counts the cohorts, but not a --by-segment or --segment group's (summary_fits)
+    from usertrack.analytics.by_segment import summary_fits
+
+    if getattr(source, "facts_cursor", None) is None and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
         result = ws.run_query(

@@ -725,14 +725,11 @@ def computed_baseline(
     history: History | None,
     since: datetime,
     progress: Any = None,
-    *,
-    accounts: bool = False,
 ) -> Snapshot:
-    """The segments computed as of `since` (baseline_for when no snapshot stands for it); with
-    `accounts`, the accounts in no segment too (Snapshot.of)."""
+    """The segments computed as of `since` (baseline_for when no snapshot stands for it)."""
     fingerprint = history.fingerprint if history is not None else None
     result = ws.classify(since, progress)
-    return Snapshot.of(result, source="computed", fingerprint=fingerprint, accounts=accounts)
+    return Snapshot.of(result, source="computed", fingerprint=fingerprint)
 
 
 def save_quietly(ws: Workspace, history: History, result: Classified) -> bool:
