@@ -124,6 +124,9 @@ COMMANDS = [
     ["activity", "--by-segment", "--days", "7"],  # locally: the heatmap for every group at once
     ["activity", "--segment", "no account", "--days", "7"],
     ["paths", "--segment", "power_user"],
+    # live, per-person facts once over everyone, each group counting its persons' rows
+    ["retention", "--by-segment", "--mode", "recurring"],
+    ["funnel", "--segment", "failing"],
 ]
 
 
