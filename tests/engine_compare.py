@@ -46,7 +46,22 @@ PACKED = {
     "posthog/path_events",
     "posthog/session_facts",
     "posthog/trends_persons",
+    "posthog/trends_person_points",
     "posthog/person_distinct_ids",  # pairs (person_id, distinct_id) per email
+}
+
+
+# More values some files are compared with, each after the defaults (facts_params): the trends
+# files on an event with a numeric property (the edge store's run_started: template_id 53 and
+# 7.5), and the per-person trends rows split by that value (median, p90).
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "posthog/trends_counts": [{"event": "run_started"}],
+    "posthog/trends_breakdown": [{"event": "run_started", "by": "template_name"}],
+    "posthog/trends_person_points": [
+        {"event": "run_started"},
+        {"event": "run_started", "quantiles": 1},
+        {"event": "run_started", "by": "template_name", "quantiles": 1},
+    ],
 }
 
 

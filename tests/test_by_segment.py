@@ -297,6 +297,47 @@ def test_paths_of_a_group_too_long_for_a_list_come_from_everyones_sequences(
     assert strip_live_only(short) == strip_live_only(local) == strip_live_only(long)
 
 
+def test_trends_of_a_group_too_long_for_a_list_come_from_everyones_rows(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live, trends counts a group in PostHog with its persons bound as a list while the list is
+    short (by_segment.MAX_LISTED); past it (here lowered to 1 id), every person's counts per
+    value and point come once (trends_person_points.sql), and each group sums its persons'
+    rows, its --by values ranked from them too: no list is sent, and the answers are the local
+    engine's (worked out by hand: PAGEVIEWS)."""
+    from usertrack.analytics import by_segment
+
+    runs = {
+        "total": ["$pageview", *RANGE, "--by-segment"],
+        "by": ["$pageview", "signup", *RANGE, "--by", "$pathname", "--by-segment"],
+        "segment": ["$pageview", *RANGE, "--segment", "no account", "--compare"],
+    }
+    local = {k: run_json("trends", a, as_of=AS_OF, **env) for k, a in runs.items()}
+    assert by_group(local["total"], trends) == PAGEVIEWS
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        monkeypatch.setattr(by_segment, "MAX_LISTED", 1)
+        live = {}
+        for name, args in runs.items():
+            fake.requests.clear()
+            live[name] = run_json("trends", args, as_of=AS_OF, **live_env)
+            posts = [r["body"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+            names = [b["name"] for b in posts]
+            # once over everyone per event and period, however many groups
+            periods = 2 if name == "segment" else 1
+            assert names.count("usertrack posthog/trends_person_points") == periods * (
+                2 if name == "by" else 1
+            ), (name, names)
+            bound = [b for b in posts if "usertrack_segment_persons" in json.dumps(b)]
+            # spender and trial bind their 1 id each (short enough); "no account" never its 4
+            assert all(len(b["query"]["values"]["usertrack_segment_persons"]) <= 1 for b in bound)
+            if name == "segment":
+                assert not bound
+    assert strip_live_only(live) == strip_live_only(local)
+
+
 def test_a_group_too_long_for_a_query_is_said_with_what_works_instead() -> None:
     """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
     group's persons are printed into it as a list, which at 200,000 users is megabytes) is said

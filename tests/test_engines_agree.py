@@ -18,7 +18,7 @@ import pytest
 
 from tests import edge_events
 from tests.cli_runner import run
-from tests.engine_compare import PACKED, facts_params, ordered, rows_of, strip_live_only
+from tests.engine_compare import PACKED, VARIANTS, facts_params, ordered, rows_of, strip_live_only
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
@@ -54,16 +54,17 @@ def _compare_every_query(store: Path, email: str, as_of: datetime, timezone: str
         remote = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host=fake.url, backoff_base=0.01)
         try:
             for query in library.in_folder("posthog"):
-                params = _params(query, email, as_of)
-                want = local.run(query, params)
-                got = remote.run(query, params)
-                assert got.columns == want.columns, query.id
-                in_order, packed = ordered(query), query.id in PACKED
-                got_rows, want_rows = (
-                    rows_of(got.rows, in_order, packed),
-                    rows_of(want.rows, in_order, packed),
-                )
-                assert got_rows == want_rows, query.id
+                for more in [{}, *VARIANTS.get(query.id, [])]:
+                    params = {**_params(query, email, as_of), **more}
+                    want = local.run(query, params)
+                    got = remote.run(query, params)
+                    assert got.columns == want.columns, (query.id, more)
+                    in_order, packed = ordered(query), query.id in PACKED
+                    got_rows, want_rows = (
+                        rows_of(got.rows, in_order, packed),
+                        rows_of(want.rows, in_order, packed),
+                    )
+                    assert got_rows == want_rows, (query.id, more)
                 compared += 1
         finally:
             remote.close()
@@ -142,6 +143,53 @@ def demo_live(demo_home: Path) -> Iterator[tuple[Path, str, str]]:
 
     demo = ensure_demo(demo_home)
     yield demo_home, start_demo_postgres(demo), _demo_as_of(demo_home)
+
+
+# trends of --by-segment groups too long for a list (by_segment.MAX_LISTED, lowered to 0 ids):
+# live, every person's counts per value and point once (trends_person_points.sql), each group
+# summing its persons' rows; every math that reads them, --by ranking included.
+TRENDS_BY_PERSON = [
+    ["trends", "$pageview", "feature_used", "--by-segment"],
+    ["trends", "search_performed", "-m", "median:result_count", "--by", "source", "--by-segment"],
+    ["trends", "search_performed", "-m", "p90:query_length", "-i", "week", "--segment", "at_risk"],
+    ["trends", "search_performed", "-m", "avg:query_length", "--by-segment", "--compare"],
+    ["trends", "search_performed", "-m", "sum:result_count", "--by", "source", "--top", "2",
+     "--segment", "power_user", "--cumulative"],
+    ["trends", "search_performed", "-m", "max:result_count", "-i", "hour", "--days", "3",
+     "--segment", "failing"],
+    ["trends", "search_performed", "-m", "min:result_count", "-i", "month", "--days", "90",
+     "--by-segment"],
+    ["trends", "feature_used", "-m", "dau", "--by", "feature", "--top", "3", "--by-segment"],
+]  # fmt: skip
+
+
+def test_trends_of_groups_too_long_for_a_list_the_same_live_and_locally(
+    demo_live: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.analytics import by_segment
+
+    home, uri, as_of = demo_live
+    from usertrack.demo.generator import ensure_demo
+
+    demo = ensure_demo(home)
+    monkeypatch.setattr(by_segment, "MAX_LISTED", 0)
+    with serve(demo.events_path, project_id=PROJECT) as fake:
+        env = live_env(fake, uri)
+        for command in TRENDS_BY_PERSON:
+            args = [*command, "--format", "json", "--as-of", as_of, "--no-save"]
+            local = run(args, home)
+            fake.requests.clear()
+            live = run(args, home, **env)
+            assert local.exit_code == 0, (command, local.stderr)
+            assert live.exit_code == 0, (command, live.stderr)
+            doc = json.loads(live.stdout)
+            assert strip_live_only(doc) == strip_live_only(json.loads(local.stdout)), command
+            parts = doc.get("by_segment", [doc])  # a group's answer, not only everyone's
+            assert any(any(s["data"]) for p in parts for s in p["series"]), command
+            sent = json.dumps(fake.query_texts())
+            assert "usertrack_segment_persons" not in sent, command
+            if "dau" not in command:
+                assert "trends_person_points" in json.dumps(fake.requests), command
 
 
 @pytest.mark.parametrize("timezone", TIMEZONES)

@@ -18,10 +18,12 @@ where they are and nothing travels per event: the persons' emails come as one ro
 `person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
 and each group keeps its persons' rows of their answer (PersonRows, `ws.facts_cache`):
 PostHog sends them once, and the local engine reads its events once. Only the queries whose
-rows are aggregated (trends' counts, activity's hours, paths' summary live) run per group; on
-the local engine those of a shape it can group (usertrack.sources.grouped, and activity's
-heatmap from the store's tables) run once for every group instead, each event's group one more
-grouping column (`_grouped`), and paths splits the store's path table by person.
+rows are aggregated (trends' counts and ranking, paths' summary) run per group: live, for a
+group of at most MAX_LISTED persons (summary_fits; a larger one reads per-person rows fetched
+once over everyone, trends_person_points.sql and path_events.sql); on the local engine those
+of a shape it can group (usertrack.sources.grouped, and activity's heatmap from the store's
+tables) run once for every group instead, each event's group one more grouping column
+(`_grouped`), and paths splits the store's path table by person.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
 _KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
 OPTIONS = "--by-segment and --segment"
 # The most person ids a group's query binds as a list live where an analysis can do without one
-# (paths: its summary, else every person's sequences; summary_fits): ClickHouse parses at most
-# max_query_size bytes (262,144 by default), and PostHog prints a list into the query at 39
-# bytes an id.
+# (paths: its summary, else every person's sequences; trends: its counts, else every person's
+# counts; summary_fits): ClickHouse parses at most max_query_size bytes (262,144 by default),
+# and PostHog prints a list into the query at 39 bytes an id.
 MAX_LISTED = 5_000
 
 T = TypeVar("T")
@@ -560,10 +562,9 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
         raise QueryError(
             f"{e} (the persons of {group!r}, {mapping.listed_count(group):,} ids, are sent in"
             " the query as a list)",
-            hint="funnel, retention, activity, paths and trends -m dau, weekly_active or"
-            " monthly_active send PostHog no list this long, with --by-segment or --segment;"
-            " for trends' other maths run on an export of the events (USERTRACK_EVENTS), where"
-            " any group size works",
+            hint=f"the shipped queries send PostHog at most {MAX_LISTED:,} ids of a group, an"
+            " edited facts query without its person_id column all of them; on an export of"
+            " the events (USERTRACK_EVENTS) any group size works",
         ) from None
 
 

@@ -639,7 +639,11 @@ class FactsQuery:
     values: dict[str, Any]
     query_id: str
 
-    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """Run `sql` ({facts} naming the facts), its `$name` placeholders bound to `params`
+        (the analysis's own values, never written into its text)."""
         import duckdb
 
         from usertrack.errors import QueryError
@@ -649,7 +653,8 @@ class FactsQuery:
         statement = sql.replace(FACTS, self.relation)
         try:
             with on_cancel(self.con.interrupt), time_limit(self.con, f"query {self.query_id}"):
-                return self.con.execute(statement, (self.values or None) if FACTS in sql else None)
+                bound = {**(self.values if FACTS in sql else {}), **(params or {})}
+                return self.con.execute(statement, bound or None)
         except duckdb.Error as e:
             token = current_token()
             if token is not None:

@@ -4,8 +4,10 @@ sum, avg, min, max, median or p90 per interval (docs/metrics.md, "Trends").
 PostHog's trends insight (posthog/hogql_queries/insights/trends/): aggregation_operations.py for
 each math, trends_query_builder.py for the cumulative unique persons, breakdown_values.py for the
 top breakdown values. Facts queries: queries/posthog/trends_breakdown.sql (the values to keep),
-trends_counts.sql (counts and property math per interval) and trends_persons.sql (per person,
-for dau, weekly_active and monthly_active).
+trends_counts.sql (counts and property math per interval), trends_persons.sql (per person,
+for dau, weekly_active and monthly_active) and, for a live --by-segment or --segment group too
+large to send PostHog as a list, trends_person_points.sql (both of the first two's figures,
+per person).
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ def trends(
         elif by is not None:
             if progress:
                 progress(f"ranking {event}'s {by} values")
-            values = _top_values(ws, as_of, span, event, by, math, top)
+            values = _top_values(ws, as_of, span, event, by, math, top, interval)
         chosen[event] = values
         if progress:
             progress(f"fetching {event} per {interval}")
@@ -285,13 +287,25 @@ def _bounds(span: DateRange, event: str, by: str | None, **more: Any) -> dict[st
 
 
 def _top_values(
-    ws: Workspace, as_of: datetime, span: DateRange, event: str, by: str, math: Math, top: int
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    by: str,
+    math: Math,
+    top: int,
+    interval: str,
 ) -> list[str]:
     """The `top` values of `by` on `event`, ranked by the series' aggregate over the whole range
     (persons for the person maths), then by value."""
-    rows = ws.run_query(
-        "posthog/trends_breakdown", as_of, **_bounds(span, event, by, property=math.property or "")
-    ).as_dicts()
+    if _by_person(ws):  # the rows the counts read after, summed over the points
+        keys = {"value": "value"}
+        rows = _aggregated(ws, as_of, span, event, interval, math, by, keys)
+    else:
+        rows = ws.run_query(
+            "posthog/trends_breakdown", as_of,
+            **_bounds(span, event, by, property=math.property or ""),
+        ).as_dicts()  # fmt: skip
     column = "persons" if math.name in PERSON_MATHS else math.name
     ranked = sorted(rows, key=lambda r: (-float(r[column] or 0), str(r["value"])))
     return [str(r["value"]) for r in ranked[:top]]
@@ -307,17 +321,131 @@ def _counts(
     by: str | None,
     values: list[str],
 ) -> dict[str, dict[datetime, float]]:
-    result = ws.run_query(
-        "posthog/trends_counts", as_of,
-        **_bounds(span, event, by, interval=interval, values=values,
-                  property=math.property or ""),
-    )  # fmt: skip
+    if _by_person(ws):
+        rows = _counted_by_person(ws, as_of, span, event, interval, math, by, values)
+    else:
+        rows = ws.run_query(
+            "posthog/trends_counts", as_of,
+            **_bounds(span, event, by, interval=interval, values=values,
+                      property=math.property or ""),
+        ).as_dicts()  # fmt: skip
     column = math.name
     found: dict[str, dict[datetime, float]] = {}
-    for row in result.as_dicts():
+    for row in rows:
         point = _as_datetime(row["point"])
         found.setdefault(str(row["breakdown"]), {})[point] = _number(row[column])
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# A live --by-segment or --segment group too large to send PostHog as a list: the counts and
+# the ranking from every person's rows (trends_person_points.sql), fetched once over everyone
+# in the run, each group aggregating its persons' rows as trends_counts.sql and
+# trends_breakdown.sql aggregate the events.
+
+PERSON_POINTS = "posthog/trends_person_points"
+_POINTS_SCHEMA = {
+    "person_id": "VARCHAR", "value": "VARCHAR", "point": "TIMESTAMP", "events": "BIGINT",
+    "sum": "DOUBLE", "min": "DOUBLE", "max": "DOUBLE", "numbers": "BIGINT", "number": "DOUBLE",
+}  # fmt: skip
+# The aggregates of a set of trends_person_points rows, as trends_counts.sql's of their events
+# (0 when no event has a number: PostHog's ifNull(..., 0)); median and p90 interpolate between
+# the values, each `numbers` times (ClickHouse's quantile, DuckDB's quantile_cont).
+_AGGREGATES = """
+    sum(events) AS total,
+    sum(sum) AS sum,
+    CASE WHEN sum(numbers) > 0 THEN sum(sum) / sum(numbers) ELSE 0 END AS avg,
+    coalesce(min(min) FILTER (WHERE numbers > 0), 0) AS min,
+    coalesce(max(max) FILTER (WHERE numbers > 0), 0) AS max,
+    count(DISTINCT person_id) AS persons"""
+_QUANTILES = """
+    coalesce(quantile_cont(number, 0.5), 0) AS median,
+    coalesce(quantile_cont(number, 0.9), 0) AS p90"""
+
+
+def _by_person(ws: Workspace) -> bool:
+    """Whether this run's counts come from per-person rows: a live group's run whose persons
+    are too many to bind as a list (by_segment.summary_fits)."""
+    from usertrack.analytics.by_segment import summary_fits
+
+    source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
+    return getattr(source, "facts_sql", None) is None and not summary_fits(ws, short_list=True)
+
+
+def _person_points(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+) -> Any:
+    """trends_person_points.sql's rows of the run's group (open_facts_query)."""
+    from usertrack.analytics.common import open_facts_query
+
+    quantiles = int(math.name in ("median", "p90"))
+    params = _bounds(span, event, by, interval=interval, property=math.property or "")
+    return open_facts_query(ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params)
+
+
+def _aggregated(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    keys: dict[str, str],
+    params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The group's per-person rows aggregated per `keys` (alias -> expression over the rows):
+    the sums over every row; the quantiles over the values, each row's `number` repeated
+    `numbers` times (a row per value with {quantiles} = 1)."""
+    from usertrack.analytics.common import FACTS
+
+    names = ", ".join(keys)
+    rows = (
+        f"rows AS (SELECT {', '.join(f'{e} AS {a}' for a, e in keys.items())},"
+        f" person_id, events, sum, min, max, numbers, number FROM {FACTS})"
+    )
+    sql = f"WITH {rows} SELECT {names}, {_AGGREGATES} FROM rows GROUP BY {names}"
+    if math.name in ("median", "p90"):
+        sql = f"""WITH {rows},
+            sums AS (SELECT {names}, {_AGGREGATES} FROM rows GROUP BY {names}),
+            quantiles AS (
+                SELECT {names}, {_QUANTILES}
+                FROM (SELECT {names}, number, unnest(range(numbers)) FROM rows WHERE numbers > 0)
+                GROUP BY {names})
+            SELECT sums.*, coalesce(quantiles.median, 0) AS median,
+                   coalesce(quantiles.p90, 0) AS p90
+            FROM sums LEFT JOIN quantiles USING ({names})"""
+    with _person_points(ws, as_of, span, event, interval, math, by) as facts:
+        cur = facts.execute(sql, params)
+        columns = [d[0] for d in cur.description]
+        return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def _counted_by_person(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    values: list[str],
+) -> list[dict[str, Any]]:
+    """trends_counts.sql's rows, from the group's per-person rows: a value among `values` as it
+    is, any other OTHER ('' for all without `by`)."""
+    if by is None:
+        keys = {"breakdown": "''", "point": "point"}
+        return _aggregated(ws, as_of, span, event, interval, math, by, keys)
+    kept = "CASE WHEN list_contains($values::VARCHAR[], value) THEN value ELSE $other END"
+    keys = {"breakdown": kept, "point": "point"}
+    params = {"values": list(values), "other": OTHER}
+    return _aggregated(ws, as_of, span, event, interval, math, by, keys, params)
 
 
 def _as_datetime(value: Any) -> datetime:
