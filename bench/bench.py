@@ -598,6 +598,13 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["retention", "--by-segment"], "its cohorts per primary segment", "1 s"),
     (["activity", "--by-segment"], "per primary segment (hours: a query per group)", "1 s"),
     (["trends", "$pageview", "--by-segment"], "per primary segment (a query per group)", "1 s"),
+    # a property math and a --by of a property read from each event's JSON: every person's
+    # counts per value and point once, each group summing its persons' rows
+    (
+        ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "--by-segment"],
+        "a property's p90 by a property, per primary segment",
+        "1 s",
+    ),
     (["paths", "--by-segment"], "per primary segment", "1 s"),
     # the rest of issue 20's tools: --compare, trends' maths and breakdown, --where
     (["funnel", "--compare"], "and the 30 days before", "1 s"),
@@ -608,6 +615,11 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["trends", "$pageview", "-m", "monthly_active"], "the 30 days to each day", "1 s"),
     (["trends", "$pageview", "--by", "$browser"], "the top 10 browsers and other", "1 s"),
     (["trends", "search_performed", "-m", "p90:result_count"], "a property's p90", "1 s"),
+    (
+        ["trends", "search_performed", "-m", "p90:result_count", "--by", "source"],
+        "a property's p90 by a property",
+        "1 s",
+    ),
     (["funnel", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["retention", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["activity", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),

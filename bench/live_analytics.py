@@ -58,8 +58,9 @@ COMMANDS = [
     ["retention", "--by-segment"],
     ["activity", "--by-segment"],
     ["paths", "--by-segment"],  # a group past MAX_LISTED ids: every person's sequences
-    ["trends", "$pageview", "--by-segment"],  # its counts bind each group's list: past
-    # ClickHouse's max_query_size PostHog refuses them, the row says so (exit 7)
+    # a group past MAX_LISTED ids: every person's counts per point (trends_person_points.sql)
+    ["trends", "$pageview", "--by-segment"],
+    ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "--by-segment"],
     ["funnel", "--correlation"],
     ["retention"],
     ["activity"],

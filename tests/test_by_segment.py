@@ -685,20 +685,24 @@ def _spy_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
 def test_trends_by_segment_counts_every_group_in_one_query(
     extra: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the local engine an aggregated query of a --by-segment run (trends' counts, its
-    breakdown's top values) runs once for the whole answer and once for every group at once
-    (each event's group a grouping column), not once per group; each group's answer is its
-    --segment answer (which runs the query with the group's filter)."""
+    """On the local engine an aggregated query of a --by-segment run (trends' counts) runs once
+    for the whole answer and once for every group at once (each event's group a grouping
+    column), not once per group; a run that reads the events' properties (a property math,
+    --by) reads every person's counts per value and point once instead (trends_person_points),
+    and the whole answer and each group sum their persons' rows, ranking included. Each
+    group's answer is its --segment answer (which runs trends_counts and trends_breakdown with
+    the group's filter)."""
     ran, grouped = _spy_runs(monkeypatch)
     args = ["$pageview", *RANGE, *extra]
     doc = run_json("trends", [*args, "--by-segment"], as_of=AS_OF, **env)
-    assert ran.count("posthog/trends_counts") == 1
-    assert grouped.count("posthog/trends_counts") == 1
+    if "--by" in extra:
+        assert ran.count("posthog/trends_person_points") == 1
+        assert not {"posthog/trends_counts", "posthog/trends_breakdown"} & {*ran, *grouped}
+    else:
+        assert ran.count("posthog/trends_counts") == 1
+        assert grouped.count("posthog/trends_counts") == 1
     # who is whose person: from the store's per-person tables, not every event
     assert "posthog/segment_persons" not in ran
-    if "--by" in extra:
-        assert ran.count("posthog/trends_breakdown") == 1
-        assert grouped.count("posthog/trends_breakdown") == 1
     assert [part["segment"] for part in doc["by_segment"]] == GROUPS
     if not extra:
         assert by_group(doc, trends) == PAGEVIEWS

@@ -12,6 +12,7 @@ per person).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from usertrack.analytics.common import (
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
+    from usertrack.analytics.common import FactsQuery
     from usertrack.workspace import Workspace
 
 INTERVALS = ("hour", "day", "week", "month")
@@ -232,20 +234,26 @@ def trends(
     series: list[Series] = []
     chosen: dict[str, list[str]] = {}
     for event in events:
-        values: list[str] = []
-        if by is not None and _values is not None:
-            values = _values.get(event, [])
-        elif by is not None:
+        # the ranking (a --by's values, unless given) and the counts (not the person maths')
+        read = (by is not None and _values is None) or math.name not in PERSON_MATHS
+        rows = _person_points(ws, as_of, span, event, interval, math, by) if read else None
+        with rows or contextlib.nullcontext() as facts:
+            values: list[str] = []
+            if by is not None and _values is not None:
+                values = _values.get(event, [])
+            elif by is not None:
+                if progress:
+                    progress(f"ranking {event}'s {by} values")
+                values = _top_values(ws, as_of, span, event, by, math, top, facts)
+            chosen[event] = values
             if progress:
-                progress(f"ranking {event}'s {by} values")
-            values = _top_values(ws, as_of, span, event, by, math, top, interval)
-        chosen[event] = values
-        if progress:
-            progress(f"fetching {event} per {interval}")
-        if math.name in PERSON_MATHS:
-            found = _persons(ws, as_of, span, event, interval, math, by, values, ticks, cumulative)
-        else:
-            found = _counts(ws, as_of, span, event, interval, math, by, values)
+                progress(f"fetching {event} per {interval}")
+            if math.name in PERSON_MATHS:
+                found = _persons(
+                    ws, as_of, span, event, interval, math, by, values, ticks, cumulative
+                )
+            else:
+                found = _counts(ws, as_of, span, event, interval, math, by, values, facts)
         keys = [""] if by is None else [*values, *([OTHER] if OTHER in found else [])]
         for key in keys:
             per_point = found.get(key, {})
@@ -294,13 +302,13 @@ def _top_values(
     by: str,
     math: Math,
     top: int,
-    interval: str,
+    facts: FactsQuery | None = None,
 ) -> list[str]:
     """The `top` values of `by` on `event`, ranked by the series' aggregate over the whole range
-    (persons for the person maths), then by value."""
-    if _by_person(ws):  # the rows the counts read after, summed over the points
-        keys = {"value": "value"}
-        rows = _aggregated(ws, as_of, span, event, interval, math, by, keys)
+    (persons for the person maths), then by value; from the per-person rows `facts` when given
+    (summed over their points)."""
+    if facts is not None:
+        rows = _aggregated(facts, math, {"value": "value"})
     else:
         rows = ws.run_query(
             "posthog/trends_breakdown", as_of,
@@ -320,9 +328,18 @@ def _counts(
     math: Math,
     by: str | None,
     values: list[str],
+    facts: FactsQuery | None = None,
 ) -> dict[str, dict[datetime, float]]:
-    if _by_person(ws):
-        rows = _counted_by_person(ws, as_of, span, event, interval, math, by, values)
+    """Each breakdown value's figure per point: trends_counts.sql's, or from the per-person
+    rows `facts` when given (a value among `values` as it is, any other OTHER)."""
+    if facts is not None:
+        keys = {"breakdown": "''", "point": "point"}
+        params: dict[str, Any] = {}
+        if by is not None:
+            kept = "CASE WHEN list_contains($values::VARCHAR[], value) THEN value ELSE $other END"
+            keys["breakdown"] = kept
+            params = {"values": list(values), "other": OTHER}
+        rows = _aggregated(facts, math, keys, params)
     else:
         rows = ws.run_query(
             "posthog/trends_counts", as_of,
@@ -363,13 +380,18 @@ _QUANTILES = """
     coalesce(quantile_cont(number, 0.9), 0) AS p90"""
 
 
-def _by_person(ws: Workspace) -> bool:
-    """Whether this run's counts come from per-person rows: a live group's run whose persons
-    are too many to bind as a list (by_segment.summary_fits)."""
+def _by_person(ws: Workspace, math: Math, by: str | None) -> bool:
+    """Whether this run's counts come from per-person rows: live, a group's run whose persons
+    are too many to bind as a list (by_segment.summary_fits); on the local engine, a
+    --by-segment run reading the events' properties (a property math, --by), which then reads
+    them once for every group, not twice (ranking, counts) for everyone and again for the
+    groups."""
     from usertrack.analytics.by_segment import summary_fits
 
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
-    return getattr(source, "facts_sql", None) is None and not summary_fits(ws, short_list=True)
+    if getattr(source, "facts_sql", None) is None:
+        return not summary_fits(ws, short_list=True)
+    return ws.person_rows is not None and (math.property is not None or by is not None)
 
 
 def _person_points(
@@ -380,25 +402,20 @@ def _person_points(
     interval: str,
     math: Math,
     by: str | None,
-) -> Any:
-    """trends_person_points.sql's rows of the run's group (open_facts_query)."""
+) -> contextlib.AbstractContextManager[FactsQuery | None]:
+    """trends_person_points.sql's rows of the run's group (open_facts_query), for the ranking
+    and the counts of `event` when they come from per-person rows (_by_person); else None."""
     from usertrack.analytics.common import open_facts_query
 
+    if not _by_person(ws, math, by):
+        return contextlib.nullcontext()
     quantiles = int(math.name in ("median", "p90"))
     params = _bounds(span, event, by, interval=interval, property=math.property or "")
     return open_facts_query(ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params)
 
 
 def _aggregated(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    keys: dict[str, str],
-    params: dict[str, Any] | None = None,
+    facts: FactsQuery, math: Math, keys: dict[str, str], params: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """The group's per-person rows aggregated per `keys` (alias -> expression over the rows):
     the sums over every row; the quantiles over the values, each row's `number` repeated
@@ -421,31 +438,9 @@ def _aggregated(
             SELECT sums.*, coalesce(quantiles.median, 0) AS median,
                    coalesce(quantiles.p90, 0) AS p90
             FROM sums LEFT JOIN quantiles USING ({names})"""
-    with _person_points(ws, as_of, span, event, interval, math, by) as facts:
-        cur = facts.execute(sql, params)
-        columns = [d[0] for d in cur.description]
-        return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-
-
-def _counted_by_person(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    values: list[str],
-) -> list[dict[str, Any]]:
-    """trends_counts.sql's rows, from the group's per-person rows: a value among `values` as it
-    is, any other OTHER ('' for all without `by`)."""
-    if by is None:
-        keys = {"breakdown": "''", "point": "point"}
-        return _aggregated(ws, as_of, span, event, interval, math, by, keys)
-    kept = "CASE WHEN list_contains($values::VARCHAR[], value) THEN value ELSE $other END"
-    keys = {"breakdown": kept, "point": "point"}
-    params = {"values": list(values), "other": OTHER}
-    return _aggregated(ws, as_of, span, event, interval, math, by, keys, params)
+    cur = facts.execute(sql, params)
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
 def _as_datetime(value: Any) -> datetime:
