@@ -234,26 +234,11 @@ def trends(
     series: list[Series] = []
     chosen: dict[str, list[str]] = {}
     for event in events:
-        # the ranking (a --by's values, unless given) and the counts (not the person maths')
-        read = (by is not None and _values is None) or math.name not in PERSON_MATHS
-        rows = _person_points(ws, as_of, span, event, interval, math, by) if read else None
-        with rows or contextlib.nullcontext() as facts:
-            values: list[str] = []
-            if by is not None and _values is not None:
-                values = _values.get(event, [])
-            elif by is not None:
-                if progress:
-                    progress(f"ranking {event}'s {by} values")
-                values = _top_values(ws, as_of, span, event, by, math, top, facts)
-            chosen[event] = values
-            if progress:
-                progress(f"fetching {event} per {interval}")
-            if math.name in PERSON_MATHS:
-                found = _persons(
-                    ws, as_of, span, event, interval, math, by, values, ticks, cumulative
-                )
-            else:
-                found = _counts(ws, as_of, span, event, interval, math, by, values, facts)
+        given = None if _values is None else _values.get(event, [])
+        values, found = _event(
+            ws, as_of, span, event, interval, math, by, top, given, ticks, cumulative, progress
+        )
+        chosen[event] = values
         keys = [""] if by is None else [*values, *([OTHER] if OTHER in found else [])]
         for key in keys:
             per_point = found.get(key, {})
@@ -275,6 +260,46 @@ def trends(
             top=top, cumulative=cumulative, progress=progress, _values=chosen,
         )  # fmt: skip
     return result
+
+
+def _event(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    top: int,
+    given: list[str] | None,
+    ticks: list[datetime],
+    cumulative: bool,
+    progress: Any,
+) -> tuple[list[str], dict[str, dict[datetime, float]]]:
+    """One event's breakdown values (`given`, else its top `top` values of `by`; none without
+    `by`) and each value's figure per point."""
+    if given is None:
+        answer = _group_answer(ws, as_of, span, event, interval, math, by, top)
+        if answer is not None:  # a group's part of every group's, worked out once
+            return answer
+    # the ranking (a --by's values, unless given) and the counts (not the person maths')
+    read = (by is not None and given is None) or math.name not in PERSON_MATHS
+    rows = _person_points(ws, as_of, span, event, interval, math, by) if read else None
+    with rows or contextlib.nullcontext() as facts:
+        values: list[str] = []
+        if by is not None and given is not None:
+            values = given
+        elif by is not None:
+            if progress:
+                progress(f"ranking {event}'s {by} values")
+            values = _top_values(ws, as_of, span, event, by, math, top, facts)
+        if progress:
+            progress(f"fetching {event} per {interval}")
+        if math.name in PERSON_MATHS:
+            found = _persons(ws, as_of, span, event, interval, math, by, values, ticks, cumulative)
+        else:
+            found = _counts(ws, as_of, span, event, interval, math, by, values, facts)
+    return values, found
 
 
 def _running(data: list[float]) -> list[float]:
@@ -314,6 +339,12 @@ def _top_values(
             "posthog/trends_breakdown", as_of,
             **_bounds(span, event, by, property=math.property or ""),
         ).as_dicts()  # fmt: skip
+    return _ranked(rows, math, top)
+
+
+def _ranked(rows: list[dict[str, Any]], math: Math, top: int) -> list[str]:
+    """The `top` values of trends_breakdown.sql's `rows` by the series' aggregate (persons for
+    the person maths), then by value."""
     column = "persons" if math.name in PERSON_MATHS else math.name
     ranked = sorted(rows, key=lambda r: (-float(r[column] or 0), str(r["value"])))
     return [str(r["value"]) for r in ranked[:top]]
@@ -346,11 +377,15 @@ def _counts(
             **_bounds(span, event, by, interval=interval, values=values,
                       property=math.property or ""),
         ).as_dicts()  # fmt: skip
-    column = math.name
+    return _found(rows, math)
+
+
+def _found(rows: list[dict[str, Any]], math: Math) -> dict[str, dict[datetime, float]]:
+    """trends_counts.sql's `rows` as each breakdown value's figure per point."""
     found: dict[str, dict[datetime, float]] = {}
     for row in rows:
         point = _as_datetime(row["point"])
-        found.setdefault(str(row["breakdown"]), {})[point] = _number(row[column])
+        found.setdefault(str(row["breakdown"]), {})[point] = _number(row[math.name])
     return found
 
 
@@ -441,6 +476,112 @@ def _aggregated(
     cur = facts.execute(sql, params)
     columns = [d[0] for d in cur.description]
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+_REST = -1  # the persons numbered in no group ("no account")
+
+
+def _group_answer(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    top: int,
+) -> tuple[list[str], dict[str, dict[datetime, float]]] | None:
+    """The run's group's top values and counts (`_event`'s answer) from every group's, worked
+    out once per run from everyone's per-person rows (`ws.facts_cache`), rather than the
+    group's rows loaded and aggregated for each group; None outside a group's run of the
+    per-person rows (_by_person) or for the person maths."""
+    rows = ws.person_rows
+    cache = ws.facts_cache
+    if rows is None or rows.numbers is None or rows.everyone or cache is None:
+        return None
+    if math.name in PERSON_MATHS or not _by_person(ws, math, by):
+        return None
+    key = ("trends groups", event, span, interval, math, by, top)
+    answers = cache.get(key)
+    if answers is None:
+        answers = cache[key] = _every_group(ws, as_of, span, event, interval, math, by, top)
+    return answers.get(_REST if rows.negate else rows.number, ([], {}))
+
+
+def _every_group(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    event: str,
+    interval: str,
+    math: Math,
+    by: str | None,
+    top: int,
+) -> dict[int, tuple[list[str], dict[str, dict[datetime, float]]]]:
+    """Every group's top values and counts (keyed by group number; _REST: the persons with
+    none), from everyone's rows of trends_person_points.sql, each row's group its person's:
+    the same answers as each group's own rows give (PersonRows keeps a row without a person in
+    no group)."""
+    import pyarrow as pa
+
+    from usertrack.analytics.common import (
+        FactsQuery,
+        _fetched,
+        arrow_schema,
+        facts_bound,
+        facts_connection,
+        store_rows,
+    )
+    from usertrack.sandbox import release
+
+    assert ws.person_rows is not None and ws.person_rows.numbers is not None
+    numbers = ws.person_rows.numbers
+    quantiles = int(math.name in ("median", "p90"))
+    params = _bounds(span, event, by, interval=interval, property=math.property or "")
+    query, values, _ = facts_bound(
+        ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params
+    )
+    everyone = _fetched(ws.sources[query.folder], query, values, None, ws)
+    con = facts_connection()
+    try:
+        store_rows(con, everyone, "facts", arrow_schema(_POINTS_SCHEMA), PERSON_POINTS)
+        con.register("_groups", pa.table({"person_id": numbers.ids, "g": numbers.numbers}))
+        con.execute(
+            f"""CREATE TEMP TABLE grouped AS
+                SELECT f.*, coalesce(m.g, {_REST}) AS usertrack_group
+                FROM facts AS f LEFT JOIN _groups AS m ON m.person_id = f.person_id
+                WHERE f.person_id IS NOT NULL"""
+        )
+        con.unregister("_groups")
+        facts = FactsQuery(con, '"grouped"', {}, PERSON_POINTS)
+        group = {"usertrack_group": "usertrack_group"}
+        chosen: dict[int, list[str]] = {}
+        if by is not None:
+            ranks: dict[int, list[dict[str, Any]]] = {}
+            for row in _aggregated(facts, math, {**group, "value": "value"}):
+                ranks.setdefault(int(row.pop("usertrack_group")), []).append(row)
+            chosen = {g: _ranked(r, math, top) for g, r in ranks.items()}
+            pairs = [(g, v) for g, vs in chosen.items() for v in vs]
+            con.register(
+                "_chosen",
+                pa.table({"g": [p[0] for p in pairs], "v": [p[1] for p in pairs]},
+                         schema=pa.schema([("g", pa.int32()), ("v", pa.string())])),
+            )  # fmt: skip
+            facts.relation = """(SELECT f.*, c.v IS NOT NULL AS chosen FROM "grouped" AS f
+                LEFT JOIN _chosen AS c ON c.g = f.usertrack_group AND c.v = f.value)"""
+            keys = {**group, "breakdown": "CASE WHEN chosen THEN value ELSE $other END"}
+            counts = _aggregated(facts, math, {**keys, "point": "point"}, {"other": OTHER})
+        else:
+            counts = _aggregated(facts, math, {**group, "breakdown": "''", "point": "point"})
+        per_group: dict[int, list[dict[str, Any]]] = {}
+        for row in counts:
+            per_group.setdefault(int(row.pop("usertrack_group")), []).append(row)
+        return {
+            g: (chosen.get(g, []), _found(per_group.get(g, []), math))
+            for g in {*chosen, *per_group}
+        }
+    finally:
+        release(con)
 
 
 def _as_datetime(value: Any) -> datetime:
