@@ -390,10 +390,10 @@ def _found(rows: list[dict[str, Any]], math: Math) -> dict[str, dict[datetime, f
 
 
 # --------------------------------------------------------------------------------------------
-# A live --by-segment or --segment group too large to send PostHog as a list: the counts and
-# the ranking from every person's rows (trends_person_points.sql), fetched once over everyone
-# in the run, each group aggregating its persons' rows as trends_counts.sql and
-# trends_breakdown.sql aggregate the events.
+# A --by-segment or --segment group whose counts and ranking come from every person's rows
+# (trends_person_points.sql, fetched once over everyone in the run; _by_person): live, a group
+# too large to send PostHog as a list; locally, a --by-segment run reading the events' JSON.
+# The rows are aggregated as trends_counts.sql and trends_breakdown.sql aggregate the events.
 
 PERSON_POINTS = "posthog/trends_person_points"
 _POINTS_SCHEMA = {
@@ -478,7 +478,10 @@ def _aggregated(
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
-_REST = -1  # the persons numbered in no group ("no account")
+# The group of the persons numbered in none ("no account"), as PersonRows(negate=True) keeps
+# them; not -1, which numbered_persons gives a person of a group the rules no longer have (in
+# no group's rows, as PersonRows keeps them).
+_REST = -2
 
 
 def _group_answer(
