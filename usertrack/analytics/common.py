@@ -274,6 +274,16 @@ def fetch_facts(
     return _fetched(ws.sources[query.folder], query, values, keep, ws)
 
 
+def fetch_everyones_facts(
+    ws: Workspace, query_id: str, as_of: datetime, schema: Mapping[str, Any], **params: Any
+) -> Result:
+    """fetch_facts' answer over everyone, in a group's run too (by_segment): the rows every
+    group keeps its persons' of, fetched once (`ws.facts_cache`), for an analysis that works
+    out every group's answer at once."""
+    query, values, _ = facts_bound(ws, query_id, as_of, schema, **params)
+    return _fetched(ws.sources[query.folder], query, values, None, ws)
+
+
 def _fetched(
     source: Source,
     query: Query,

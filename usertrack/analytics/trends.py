@@ -529,10 +529,9 @@ def _every_group(
 
     from usertrack.analytics.common import (
         FactsQuery,
-        _fetched,
         arrow_schema,
-        facts_bound,
         facts_connection,
+        fetch_everyones_facts,
         store_rows,
     )
     from usertrack.sandbox import release
@@ -541,10 +540,9 @@ def _every_group(
     numbers = ws.person_rows.numbers
     quantiles = int(math.name in ("median", "p90"))
     params = _bounds(span, event, by, interval=interval, property=math.property or "")
-    query, values, _ = facts_bound(
+    everyone = fetch_everyones_facts(
         ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params
     )
-    everyone = _fetched(ws.sources[query.folder], query, values, None, ws)
     con = facts_connection()
     try:
         store_rows(con, everyone, "facts", arrow_schema(_POINTS_SCHEMA), PERSON_POINTS)
