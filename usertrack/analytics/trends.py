@@ -29,6 +29,7 @@ from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
+    from usertrack.sources.person_rows import GroupNumbers
     from usertrack.workspace import Workspace
 
 INTERVALS = ("hour", "day", "week", "month")
@@ -234,10 +235,9 @@ def trends(
     series: list[Series] = []
     chosen: dict[str, list[str]] = {}
     for event in events:
+        ask = _Ask(ws, as_of, span, event, interval, math, by)
         given = None if _values is None else _values.get(event, [])
-        values, found = _event(
-            ws, as_of, span, event, interval, math, by, top, given, ticks, cumulative, progress
-        )
+        values, found = _event(ask, top, given, ticks, cumulative, progress)
         chosen[event] = values
         keys = [""] if by is None else [*values, *([OTHER] if OTHER in found else [])]
         for key in keys:
@@ -262,14 +262,28 @@ def trends(
     return result
 
 
+@dataclass(frozen=True, eq=False)
+class _Ask:
+    """One event's series as the run asks it: the workspace, the moment and the range, the
+    event, the interval, the math and the --by property (None without)."""
+
+    ws: Workspace
+    as_of: datetime
+    span: DateRange
+    event: str
+    interval: str
+    math: Math
+    by: str | None
+
+    def bounds(self, **more: Any) -> dict[str, Any]:
+        """The facts queries' range, event and breakdown values, and `more`."""
+        span = self.span
+        return {"since": span.start, "until": span.end, "event": self.event, "by": self.by or "",
+                **more}  # fmt: skip
+
+
 def _event(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
+    ask: _Ask,
     top: int,
     given: list[str] | None,
     ticks: list[datetime],
@@ -278,27 +292,27 @@ def _event(
 ) -> tuple[list[str], dict[str, dict[datetime, float]]]:
     """One event's breakdown values (`given`, else its top `top` values of `by`; none without
     `by`) and each value's figure per point."""
+    by, math = ask.by, ask.math
     if given is None:
-        answer = _group_answer(ws, as_of, span, event, interval, math, by, top)
+        answer = _group_answer(ask, top)
         if answer is not None:  # a group's part of every group's, worked out once
             return answer
     # the ranking (a --by's values, unless given) and the counts (not the person maths')
     read = (by is not None and given is None) or math.name not in PERSON_MATHS
-    rows = _person_points(ws, as_of, span, event, interval, math, by) if read else None
-    with rows or contextlib.nullcontext() as facts:
+    with _person_points(ask) if read else contextlib.nullcontext() as facts:
         values: list[str] = []
         if by is not None and given is not None:
             values = given
         elif by is not None:
             if progress:
-                progress(f"ranking {event}'s {by} values")
-            values = _top_values(ws, as_of, span, event, by, math, top, facts)
+                progress(f"ranking {ask.event}'s {by} values")
+            values = _top_values(ask, top, facts)
         if progress:
-            progress(f"fetching {event} per {interval}")
+            progress(f"fetching {ask.event} per {ask.interval}")
         if math.name in PERSON_MATHS:
-            found = _persons(ws, as_of, span, event, interval, math, by, values, ticks, cumulative)
+            found = _persons(ask, values, ticks, cumulative)
         else:
-            found = _counts(ws, as_of, span, event, interval, math, by, values, facts)
+            found = _counts(ask, values, facts)
     return values, found
 
 
@@ -315,30 +329,17 @@ def _number(value: Any) -> float:
     return int(number) if number.is_integer() else round(number, 4)
 
 
-def _bounds(span: DateRange, event: str, by: str | None, **more: Any) -> dict[str, Any]:
-    return {"since": span.start, "until": span.end, "event": event, "by": by or "", **more}
-
-
-def _top_values(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    by: str,
-    math: Math,
-    top: int,
-    facts: FactsQuery | None = None,
-) -> list[str]:
+def _top_values(ask: _Ask, top: int, facts: FactsQuery | None = None) -> list[str]:
     """The `top` values of `by` on `event`, ranked by the series' aggregate over the whole range
     (persons for the person maths), then by value; from the per-person rows `facts` when given
     (summed over their points)."""
+    math = ask.math
     if facts is not None:
         rows = _aggregated(facts, math, {"value": "value"})
     else:
-        rows = ws.run_query(
-            "posthog/trends_breakdown", as_of,
-            **_bounds(span, event, by, property=math.property or ""),
-        ).as_dicts()  # fmt: skip
+        rows = ask.ws.run_query(
+            "posthog/trends_breakdown", ask.as_of, **ask.bounds(property=math.property or "")
+        ).as_dicts()
     return _ranked(rows, math, top)
 
 
@@ -351,31 +352,23 @@ def _ranked(rows: list[dict[str, Any]], math: Math, top: int) -> list[str]:
 
 
 def _counts(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    values: list[str],
-    facts: FactsQuery | None = None,
+    ask: _Ask, values: list[str], facts: FactsQuery | None = None
 ) -> dict[str, dict[datetime, float]]:
     """Each breakdown value's figure per point: trends_counts.sql's, or from the per-person
     rows `facts` when given (a value among `values` as it is, any other OTHER)."""
+    math = ask.math
     if facts is not None:
         keys = {"breakdown": "''", "point": "point"}
         params: dict[str, Any] = {}
-        if by is not None:
+        if ask.by is not None:
             kept = "CASE WHEN list_contains($values::VARCHAR[], value) THEN value ELSE $other END"
             keys["breakdown"] = kept
             params = {"values": list(values), "other": OTHER}
         rows = _aggregated(facts, math, keys, params)
     else:
-        rows = ws.run_query(
-            "posthog/trends_counts", as_of,
-            **_bounds(span, event, by, interval=interval, values=values,
-                      property=math.property or ""),
+        rows = ask.ws.run_query(
+            "posthog/trends_counts", ask.as_of,
+            **ask.bounds(interval=ask.interval, values=values, property=math.property or ""),
         ).as_dicts()  # fmt: skip
     return _found(rows, math)
 
@@ -415,7 +408,7 @@ _QUANTILES = """
     coalesce(quantile_cont(number, 0.9), 0) AS p90"""
 
 
-def _by_person(ws: Workspace, math: Math, by: str | None) -> bool:
+def _by_person(ask: _Ask) -> bool:
     """Whether this run's counts come from per-person rows: live, a group's run whose persons
     are too many to bind as a list (by_segment.summary_fits); on the local engine, a
     --by-segment run reading the events' properties (a property math, --by), which then reads
@@ -423,30 +416,28 @@ def _by_person(ws: Workspace, math: Math, by: str | None) -> bool:
     groups."""
     from usertrack.analytics.by_segment import summary_fits
 
+    ws = ask.ws
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
     if getattr(source, "facts_sql", None) is None:
         return not summary_fits(ws, short_list=True)
-    return ws.person_rows is not None and (math.property is not None or by is not None)
+    return ws.person_rows is not None and (ask.math.property is not None or ask.by is not None)
 
 
-def _person_points(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-) -> contextlib.AbstractContextManager[FactsQuery | None]:
+def _person_points(ask: _Ask) -> contextlib.AbstractContextManager[FactsQuery | None]:
     """trends_person_points.sql's rows of the run's group (open_facts_query), for the ranking
     and the counts of `event` when they come from per-person rows (_by_person); else None."""
     from usertrack.analytics.common import open_facts_query
 
-    if not _by_person(ws, math, by):
+    if not _by_person(ask):
         return contextlib.nullcontext()
+    return open_facts_query(ask.ws, PERSON_POINTS, ask.as_of, _POINTS_SCHEMA, **_points_params(ask))
+
+
+def _points_params(ask: _Ask) -> dict[str, Any]:
+    """trends_person_points.sql's values for `ask`."""
+    math = ask.math
     quantiles = int(math.name in ("median", "p90"))
-    params = _bounds(span, event, by, interval=interval, property=math.property or "")
-    return open_facts_query(ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params)
+    return ask.bounds(interval=ask.interval, property=math.property or "", quantiles=quantiles)
 
 
 def _aggregated(
@@ -484,42 +475,26 @@ def _aggregated(
 _REST = -2
 
 
-def _group_answer(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    top: int,
-) -> tuple[list[str], dict[str, dict[datetime, float]]] | None:
+def _group_answer(ask: _Ask, top: int) -> tuple[list[str], dict[str, dict[datetime, float]]] | None:
     """The run's group's top values and counts (`_event`'s answer) from every group's, worked
     out once per run from everyone's per-person rows (`ws.facts_cache`), rather than the
     group's rows loaded and aggregated for each group; None outside a group's run of the
     per-person rows (_by_person) or for the person maths."""
-    rows = ws.person_rows
-    cache = ws.facts_cache
+    rows = ask.ws.person_rows
+    cache = ask.ws.facts_cache
     if rows is None or rows.numbers is None or rows.everyone or cache is None:
         return None
-    if math.name in PERSON_MATHS or not _by_person(ws, math, by):
+    if ask.math.name in PERSON_MATHS or not _by_person(ask):
         return None
-    key = ("trends groups", event, span, interval, math, by, top)
+    key = ("trends groups", ask.event, ask.span, ask.interval, ask.math, ask.by, top)
     answers = cache.get(key)
     if answers is None:
-        answers = cache[key] = _every_group(ws, as_of, span, event, interval, math, by, top)
+        answers = cache[key] = _every_group(ask, rows.numbers, top)
     return answers.get(_REST if rows.negate else rows.number, ([], {}))
 
 
 def _every_group(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    top: int,
+    ask: _Ask, numbers: GroupNumbers, top: int
 ) -> dict[int, tuple[list[str], dict[str, dict[datetime, float]]]]:
     """Every group's top values and counts (keyed by group number; _REST: the persons with
     none), from everyone's rows of trends_person_points.sql, each row's group its person's:
@@ -536,12 +511,9 @@ def _every_group(
     )
     from usertrack.sandbox import release
 
-    assert ws.person_rows is not None and ws.person_rows.numbers is not None
-    numbers = ws.person_rows.numbers
-    quantiles = int(math.name in ("median", "p90"))
-    params = _bounds(span, event, by, interval=interval, property=math.property or "")
+    math, by = ask.math, ask.by
     everyone = fetch_everyones_facts(
-        ws, PERSON_POINTS, as_of, _POINTS_SCHEMA, quantiles=quantiles, **params
+        ask.ws, PERSON_POINTS, ask.as_of, _POINTS_SCHEMA, **_points_params(ask)
     )
     con = facts_connection()
     try:
@@ -599,26 +571,17 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def _persons(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    event: str,
-    interval: str,
-    math: Math,
-    by: str | None,
-    values: list[str],
-    ticks: list[datetime],
-    cumulative: bool,
+    ask: _Ask, values: list[str], ticks: list[datetime], cumulative: bool
 ) -> dict[str, dict[datetime, float]]:
     from usertrack.analytics.common import FACTS, open_facts_query
 
-    lookback = LOOKBACK.get(math.name, 0)
-    since = span.start - timedelta(days=lookback)
+    interval = ask.interval
+    lookback = LOOKBACK.get(ask.math.name, 0)
     schema = {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"}
-    params = _bounds(span, event, by, interval=interval, values=values, active=int(bool(lookback)))
-    params["since"] = since
+    params = ask.bounds(interval=interval, values=values, active=int(bool(lookback)))
+    params["since"] = ask.span.start - timedelta(days=lookback)
     first, last = ticks[0], ticks[-1]
-    with open_facts_query(ws, "posthog/trends_persons", as_of, schema, **params) as facts:
+    with open_facts_query(ask.ws, "posthog/trends_persons", ask.as_of, schema, **params) as facts:
         if lookback and interval == "day":
             # A point d counts the persons with an event counting for one of d - lookback + 1
             # .. d: a person's day p covers the points in [p, p + lookback). Each day keeps
