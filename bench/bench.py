@@ -144,7 +144,7 @@ def median_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
-# The commands whose fixed cost issue 11 bounds (under 0.5 s warm, in every format).
+# The commands whose fixed cost is bounded: under 0.5 s warm, in every format.
 FIXED_COST_COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "user EMAIL": (["user", DEEP_DIVE_EMAIL], ("table", "json", "md")),
     "failures": (["failures"], ("table", "json", "csv", "md")),
@@ -354,7 +354,7 @@ def floors(home: Path, repeat: int = 3) -> tuple[float, float]:
 
     - the machine's floor: every file on a connection of its own (three on PostgreSQL, three
       cursors of the events store), all at once;
-    - the serial floor (the floor before issue 23): the two sources at once, each running its
+    - the serial floor (how usertrack once queried): the two sources at once, each running its
       files one after another on one connection, as usertrack did.
 
     The demo's PostgreSQL (psycopg, as the Postgres source connects: read-only, UTC) and the
@@ -503,7 +503,7 @@ def large_segments(
             f"serial floor at {users:,} users (each source's files one after another)",
             f"{serial:.2f} s",
             "-",
-            f"the floor before issue 23: the two sources at once, each on one connection; best"
+            f"the serial floor: the two sources at once, each on one connection; best"
             f" of 3 before ({serial_before:.2f} s) and after ({serial_after:.2f} s)",
         )
     )
@@ -582,16 +582,16 @@ def environment(home: Path) -> dict[str, str]:
 
 
 # The analytics commands: the arguments, what each measures, and its target warm at 100,000
-# users (5.35 M events; issue 23: activity under 0.5 s, every other under 0.8 s).
+# users (5.35 M events: activity under 0.5 s, every other under 0.8 s).
 ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["funnel"], "the 5-step activation funnel, 30 days", "0.8 s"),
     (["retention"], "8 weekly first-time cohorts, any event", "0.8 s"),
     (["sessions"], "30 days of sessions", "0.8 s"),
-    (["paths"], "30 days of 5-step paths", "0.8 s"),  # issue 8 (seed 002 asked journeys < 2 s)
-    (["activity"], "30 days, 8 lifecycle weeks, heatmap", "0.5 s"),  # seed 002's activity
+    (["paths"], "30 days of 5-step paths", "0.8 s"),  # the specification asks < 2 s
+    (["activity"], "30 days, 8 lifecycle weeks, heatmap", "0.5 s"),  # DAU, WAU and MAU
     (["features"], "30 days against the 30 before", "0.8 s"),
     (["trends", "$pageview", "-m", "dau"], "daily DAU of $pageview, 30 days", "0.8 s"),
-    # issue 20: the analyst's tools, every command under 1 s at 5 M events
+    # the analyst's tools, every command under 1 s at 5 M events
     (["funnel", "--correlation"], "its events that go with converting or dropping", "1 s"),
     (["funnel", "--by-segment"], "per primary segment (the database's segments)", "1 s"),
     # the other --by-segment commands: one run of the per-person facts, split by person
@@ -606,7 +606,7 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
         "1 s",
     ),
     (["paths", "--by-segment"], "per primary segment", "1 s"),
-    # the rest of issue 20's tools: --compare, trends' maths and breakdown, --where
+    # the rest of the analyst's tools: --compare, trends' maths and breakdown, --where
     (["funnel", "--compare"], "and the 30 days before", "1 s"),
     (["activity", "--compare"], "and the 30 days before", "1 s"),
     (["features", "--compare"], "and the period before", "1 s"),

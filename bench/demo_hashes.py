@@ -4,7 +4,7 @@
     uv run python bench/demo_hashes.py --home /tmp/some-home     # an existing demo, as it is
 
 Run it before and after changing usertrack/demo/ (any story): the same seed must give the same rows
-(issue 11: a generator that streams per chunk of users must not change the data). Prints one line
+(a generator that streams per chunk of users must not change the data). Prints one line
 per table, then the manifest's story sizes.
 
 Each table's digest is the row count and the sums, over its rows, of the two 64-bit halves of

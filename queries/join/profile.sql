@@ -30,7 +30,7 @@ SELECT
     CASE WHEN in_posthog THEN coalesce(exceptions, 0) END AS exceptions,
     CASE WHEN in_posthog THEN coalesce(pageviews, 0) END AS pageviews,
     CASE WHEN in_posthog THEN coalesce(events, 0) END AS events_total,
-    -- whole days since the last event, as seed 001's Math.floor(ms / 86400000)
+    -- whole days since the last event, as the product-growth guide's Math.floor(ms / 86400000)
     -- (the casts type a NULL last_seen_at when PostHog returned no one)
     CAST(floor((epoch(CAST($as_of AS TIMESTAMP)) - epoch(CAST(last_seen_at AS TIMESTAMP)))
                / 86400) AS INTEGER) AS days_since_active,

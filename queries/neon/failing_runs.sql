@@ -6,7 +6,7 @@
 -- param days: 7
 -- param limit: 10
 --
--- Workflow level (fastapi_run), as seed 000 insists: a run can fail from infrastructure while every
+-- Workflow level (fastapi_run), as the analyst workflow insists: a run can fail from infrastructure while every
 -- tool call in it succeeded, so this is not the tool-level table. The error is the first line of
 -- run_error_log with its numbers replaced by N (so "run 17341" and "run 3304" group together) and a
 -- leading "Workflow run N failed at step N of N: " dropped. Numbers that carry meaning stay: a

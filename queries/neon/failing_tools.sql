@@ -6,7 +6,7 @@
 -- param days: 7
 -- param limit: 10
 --
--- Seed 000's "Tool Failure Analysis" at tool level (fastapi_tool_executions): user code, tool bugs
+-- The analyst workflow's "Tool Failure Analysis" at tool level (fastapi_tool_executions): user code, tool bugs
 -- and third parties. fastapi_tool_executions.user_id is text holding fastapi_user.id.
 -- Window: (as_of - N days, as_of]. Ties are broken by tool and provider in byte order (COLLATE "C",
 -- whatever the database's locale), so the order is stable.

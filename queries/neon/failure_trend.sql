@@ -1,5 +1,5 @@
 -- name: failure_trend
--- description: Day by day over the window: workflow runs and tool calls, how many failed, and how many users were active and hit a failure (seed 000's daily trend, both levels apart).
+-- description: Day by day over the window: workflow runs and tool calls, how many failed, and how many users were active and hit a failure (the analyst workflow's daily trend, both levels apart).
 -- returns: table
 -- param as_of: now
 -- param days: 30

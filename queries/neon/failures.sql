@@ -5,7 +5,7 @@
 -- param days: 30
 -- param exclude_pattern: @datagen\.dev$
 --
--- Seed 000's failure investigation: tool level and workflow level tell different stories (a run
+-- The analyst workflow's failure investigation: tool level and workflow level tell different stories (a run
 -- can fail from infrastructure while every tool call in it succeeded), so each row says its
 -- `level` and the two are never added up. Window: (as_of - days, as_of]. `credits` is the
 -- account's balance (a credits error while credits are left is a platform bug, not the user's).

@@ -4,7 +4,7 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 --
--- Workflow level, as seed 000 insists: a run can fail from infrastructure even when every tool
+-- Workflow level, as the analyst workflow insists: a run can fail from infrastructure even when every tool
 -- call in it succeeded. Users with no runs are absent here and count as 0 in the profile.
 -- Runs are aggregated per fastapi_user first (see tool_calls.sql for why MATERIALIZED).
 WITH per_user AS MATERIALIZED (

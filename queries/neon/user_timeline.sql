@@ -7,7 +7,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- The Neon half of the deep dive's timeline (PostHog's half is posthog/user_events). `level` is
--- 'workflow' for runs and 'tool' for tool calls (seed 000 keeps them apart), empty otherwise.
+-- 'workflow' for runs and 'tool' for tool calls (the analyst workflow keeps them apart), empty otherwise.
 -- The email is a bound value, compared normalized (usertrack/emails.py). Window: (as_of - days, as_of].
 WITH u AS (
     SELECT w.id AS wasp_id, f.id AS fastapi_id

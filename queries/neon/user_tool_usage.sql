@@ -1,12 +1,12 @@
 -- name: user_tool_usage
--- description: The tools one user called in the window, with uses, successes, failures and success rate (seed 000's per-user tool breakdown).
+-- description: The tools one user called in the window, with uses, successes, failures and success rate (the analyst workflow's per-user tool breakdown).
 -- returns: table
 -- param as_of: now
 -- param days: 30
 -- param email:
 -- param exclude_pattern: @datagen\.dev$
 --
--- Seed 000's "Per-User Tool Breakdown", as of a moment and over (as_of - days, as_of]; the email
+-- The analyst workflow's "Per-User Tool Breakdown", as of a moment and over (as_of - days, as_of]; the email
 -- is a bound value, compared normalized as everywhere (usertrack/emails.py).
 SELECT
     t.tool_name,

@@ -1,5 +1,5 @@
 -- name: weekly_metrics
--- description: Seed 000's Neon key metrics over the last N days: runs and completions, first runs and the median days from signup to first run, accounts using credits.
+-- description: The analyst workflow's Neon key metrics over the last N days: runs and completions, first runs and the median days from signup to first run, accounts using credits.
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$

@@ -4,7 +4,7 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 --
--- Seed 000's "MCP Connect Clicks" query, as of a moment instead of now(). Window: (as_of - 30 days, as_of].
+-- The analyst workflow's "MCP Connect Clicks" query, as of a moment instead of now(). Window: (as_of - 30 days, as_of].
 SELECT
     lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
     count() AS mcp_connect_clicks,

@@ -5,7 +5,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 7
 --
--- Seed 000's "Traffic Sources" query, as of a moment. No referring domain is PostHog's "$direct".
+-- The analyst workflow's "Traffic Sources" query, as of a moment. No referring domain is PostHog's "$direct".
 -- Window: (as_of - N days, as_of]. Ties are broken by the domain, so the order is stable.
 SELECT
     coalesce(nullif(properties.$referring_domain, ''), '$direct') AS referring_domain,

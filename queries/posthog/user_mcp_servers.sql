@@ -1,12 +1,12 @@
 -- name: user_mcp_servers
--- description: The MCP servers one person clicked to connect, up to as_of: clicks, first and last click (seed 000's deep-dive query).
+-- description: The MCP servers one person clicked to connect, up to as_of: clicks, first and last click (the analyst workflow's deep-dive query).
 -- returns: table
 -- param as_of: now
 -- param email:
 -- param exclude_pattern: @datagen\.dev$
 --
--- Seed 000's "MCP Servers User Clicked" with the email as a bound value (the caller passes it
--- normalized as in usertrack/emails.py), over all time up to as_of as in the seed.
+-- The analyst workflow's "MCP Servers User Clicked" with the email as a bound value (the caller passes it
+-- normalized as in usertrack/emails.py), over all time up to as_of, as the workflow asks.
 SELECT
     properties.template_name AS mcp_server,
     -- text: PostHog reads a property it has typed Numeric as Float64 (53.0); as text it is '53'

@@ -4,7 +4,7 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 --
--- Seed 000's "UX Issues" query aggregated per person. Window: (as_of - 7 days, as_of].
+-- The analyst workflow's "UX Issues" query aggregated per person. Window: (as_of - 7 days, as_of].
 SELECT
     lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
     countIf(event = '$rageclick') AS rage_clicks,

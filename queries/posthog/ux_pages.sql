@@ -5,7 +5,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 7
 --
--- Seed 000's "UX Issues" query by page instead of by event. Anonymous visitors count; internal
+-- The analyst workflow's "UX Issues" query by page instead of by event. Anonymous visitors count; internal
 -- accounts do not. Window: (as_of - N days, as_of]. Ties are broken by page, so the order is stable.
 SELECT
     coalesce(properties.$pathname, '(unknown)') AS page,

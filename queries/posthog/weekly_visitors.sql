@@ -5,7 +5,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 7
 --
--- Seed 000's "MCP connect rate": the share of the window's visitors who fired mcp_connect_clicked.
+-- The analyst workflow's "MCP connect rate": the share of the window's visitors who fired mcp_connect_clicked.
 -- Anonymous visitors count (they have a person_id); internal accounts do not. Window: (as_of - N days, as_of].
 SELECT
     countIf(visited) AS visitors,

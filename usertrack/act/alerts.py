@@ -109,7 +109,7 @@ class AlertRun:
     rules_path: str
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # The classifications the segment triggers compared (this pass's, and the day-earlier one
+    # The classifications the segment triggers compared (this run's, and the day-earlier one
     # computed when no snapshot came before), by moment: what `record_segments` saves.
     classified: dict[datetime, Any] = field(default_factory=dict)
 

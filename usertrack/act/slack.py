@@ -138,12 +138,12 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
 def message(
     alert: Mapping[str, Any], as_of: datetime, app_url: str | None = None
 ) -> dict[str, Any]:
-    """Seed 004's notification as Block Kit, with a plain-text fallback, in the shape of the
-    alert's kind of trigger: a person's activity (page, time on it, the session's events and
-    errors), a person who entered a segment (no page: the segment says why), or the failure spike
-    (no person: the day's figures). Every piece of PostHog data is plain_text (or escaped in the
-    fallback), cut to VALUE_CHARS: strangers write it, and Slack refuses a message past its
-    limits."""
+    """The in-app tracking plan's notification as Block Kit, with a plain-text fallback, in the
+    shape of the alert's kind of trigger: a person's activity (page, time on it, the session's
+    events and errors), a person who entered a segment (no page: the segment says why), or the
+    failure spike (no person: the day's figures). Every piece of PostHog data is plain_text (or
+    escaped in the fallback), cut to VALUE_CHARS: strangers write it, and Slack refuses a message
+    past its limits."""
     kind = alert.get("kind") or "activity"
     trigger = value(alert["trigger_name"]) + (
         f" ({value(alert['detail'])})" if alert.get("detail") else ""

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from usertrack.analytics.correlation import Correlation
     from usertrack.workspace import Workspace
 
-# Seed 001's activation funnel ("the aha moment"), as the demo sends it.
+# The product-growth guide's activation funnel ("the aha moment"), as the demo sends it.
 DEFAULT_STEPS = (
     "user_signed_up",
     "onboarding_started",

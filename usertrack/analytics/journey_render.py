@@ -1,5 +1,5 @@
-"""Sessions and paths (seed 002's "sessions and journeys") as JSON, csv and Markdown, with a
-mermaid flowchart of the paths. The terminal's rich tables are in
+"""Sessions and paths (the user-activity specification's "sessions and journeys") as JSON, csv
+and Markdown, with a mermaid flowchart of the paths. The terminal's rich tables are in
 usertrack.analytics.journey_view, which only the CLI imports.
 
 Pages, event names and property values are written by whoever sends events: in Markdown they

@@ -27,7 +27,8 @@ SUMMARY_QUERY = "posthog/session_summary"
 GAP_SECONDS = 30 * 60
 # A bounce: exactly one pageview, no autocapture, shorter than this (sessions_v2.py).
 BOUNCE_SECONDS = 10
-# Seed 002's session length buckets: (label, from seconds inclusive, to seconds exclusive).
+# The user-activity specification's session length buckets: (label, from seconds inclusive,
+# to seconds exclusive).
 BUCKETS = (
     ("0-30s", 0, 30),
     ("30s-2m", 30, 120),

@@ -1,6 +1,6 @@
 """tracking-plan.yaml, and the audit: is the data the segments stand on actually being sent?
 
-Seed 003 is a PostHog tracking plan: a tiered event taxonomy, the properties each event must
+A PostHog tracking plan is a tiered event taxonomy, the properties each event must
 carry, the person properties to enrich, naming conventions and a coverage figure ("about 60 % of
 critical flows today, 95 % as the target"). `usertrack tracking-plan` measures such a plan
 against the events of the last N days:

@@ -13,8 +13,8 @@ as_of = anchor sees all of it (queries use windows (as_of - N days, as_of]). Sig
 90 days before the anchor, denser lately. Timestamps are naive UTC (Prisma's habit).
 
 Stories the data tells (tests and demos rely on them). Counts are for the default 2,000 users and
-seed at as_of = anchor, computed with seed 000's SQL, datagen.dev excluded; `DemoData.stories` and
-the manifest hold the sizes of any generation.
+seed at as_of = anchor, computed with the analyst workflow's SQL, datagen.dev excluded;
+`DemoData.stories` and the manifest hold the sizes of any generation.
 
 The five segments
 - failing (run_count > 5 AND success rate < 50): 131. A "failing" persona (7 % of users, 6-25
@@ -33,14 +33,15 @@ The five segments
 Overlaps: 376 users are in two segments or more; every failing user is a power user, 85 are also
 frustrated; 157 high-intent users are also at risk.
 
-Failures (seed 000's failure investigation)
+Failures (the analyst workflow's failure investigation)
 - Platform incident on anchor - 9 days, 10:00-22:00 UTC: 45 % of the runners active then run 1-3
   extra workflows in the window and 85 % of the runs there fail with infrastructure errors ("Modal
   sandbox exited rc=137 (OOM)", "API timeout after 60s", sandbox rate limit), the last tool call
   failing too. 2,000 users: 499 of 766 runs fail that day, by 231 users; neighbouring days see
   60-70 failures of 420-490 runs, by about 50 users.
-- Elsewhere, infrastructure failures are workflow-level only (every tool call succeeded): seed 000's
-  "tool success is not workflow success". About 3 % of tool calls fail inside runs that complete.
+- Elsewhere, infrastructure failures are workflow-level only (every tool call succeeded):
+  the analyst workflow's "tool success is not workflow success". About 3 % of tool calls fail
+  inside runs that complete.
 - error_type / error_message by category (`ERRORS`): Infrastructure (SandboxOOM, TimeoutError,
   SandboxRateLimit); Platform bug ("Insufficient credits" only for users whose credits are > 0,
   "Missing environment variable MODAL_TOKEN in sandbox"); Missing feature (LinkedIn 429 not
@@ -65,16 +66,16 @@ Identity and data quality
 - fastapi_user.id = 1,000,000 + wasp_user.id, so a join on the wrong key finds nothing.
   fastapi_tool_executions.user_id is that id as TEXT; wasp_agentexecution.user_id is wasp_user.id.
 
-Analytics (seeds 001/002): each account holder with events fires user_signed_up and walks the
-activation funnel with drop-off (2,000 users: 1,841 signed up, 1,638 onboarding_started, 1,344
-workspace_created, 1,003 first_item_created, 659 first_integration_connected, 520
-onboarding_completed), deeper for users who went on to run workflows. Engagement events
-(feature_used with `feature`, report_generated, api_call_made, export_downloaded,
-team_member_invited) follow personas; active subscribers fired upgrade_page_viewed + plan_upgraded,
-some trials trial_extended, canceled ones cancellation_started. Activity stops after an exponential
-lifetime per persona, so weekly retention decays by signup cohort. Sessions last 5-40 minutes and
-every event carries $session_id, $pathname, $current_url, $referrer, $referring_domain, $browser,
-$device_type and $geoip_country_code.
+Analytics (the product-growth guide and the user-activity specification): each account holder
+with events fires user_signed_up and walks the activation funnel with drop-off (2,000 users:
+1,841 signed up, 1,638 onboarding_started, 1,344 workspace_created, 1,003 first_item_created, 659
+first_integration_connected, 520 onboarding_completed), deeper for users who went on to run
+workflows. Engagement events (feature_used with `feature`, report_generated, api_call_made,
+export_downloaded, team_member_invited) follow personas; active subscribers fired
+upgrade_page_viewed + plan_upgraded, some trials trial_extended, canceled ones
+cancellation_started. Activity stops after an exponential lifetime per persona, so weekly retention
+decays by signup cohort. Sessions last 5-40 minutes and every event carries $session_id, $pathname,
+$current_url, $referrer, $referring_domain, $browser, $device_type and $geoip_country_code.
 
 Tracking-plan audit (tracking-plan.yaml describes this demo; see audit.AUDIT_EVENTS): a camelCase
 `signedUp` beside 4 % of user_signed_up, `search_performed` with a required property sometimes
@@ -393,8 +394,8 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
 
 
 def _segment_sizes(acc: Accounts, runs: Runs, t_end: int, stories: dict[str, int]) -> np.ndarray:
-    """Count the segments' users as seed 000's SQL would at the anchor (for the docs and the
-    tests); return who is failing (the failure spike picks its accounts among them)."""
+    """Count the segments' users as the analyst workflow's SQL would at the anchor (for the docs
+    and the tests); return who is failing (the failure spike picks its accounts among them)."""
     import numpy as np
 
     n, n_runs, created = acc.n, runs.n_runs, acc.created

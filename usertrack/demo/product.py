@@ -49,7 +49,7 @@ DEPLOYMENT_DESCRIPTIONS = {
     "generate_outreach": "Draft personalised outreach emails from account notes",
 }
 
-# Failure categories (seed 000's table) and the errors of each.
+# Failure categories (the analyst workflow's table) and the errors of each.
 CATEGORIES = ("infrastructure", "platform_bug", "missing_feature", "user_code", "third_party")
 C_INFRA, C_PLATFORM, C_MISSING, C_USER, C_THIRD = range(5)
 # (category, error_type, error_message, tools it can hit, extra traceback line for run logs)

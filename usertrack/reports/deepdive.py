@@ -1,4 +1,4 @@
-"""`usertrack user EMAIL`: seed 000's per-user deep dive, from both sources, in one answer.
+"""`usertrack user EMAIL`: the analyst workflow's per-user deep dive, both sources, one answer.
 
 What it gathers, as of a moment and over the last N days:
 - the profile (the same columns `segments` computes, from the same per-user queries) and each
@@ -9,7 +9,7 @@ What it gathers, as of a moment and over the last N days:
   (neon/user_tool_usage);
 - failures (neon/failures, restricted to the email) categorized with failures.yaml, tool level
   and workflow level apart;
-- the timeline check of seed 000 (see `timeline_check`).
+- the timeline check of the analyst workflow (see `timeline_check`).
 
 The email is normalised as the join's key is (usertrack.emails), and it is always a bound value
 (never text in SQL or HogQL). Only this user's rows are read: every per-user query of the library
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 # The parameter that carries the email into the wrapped per-user queries.
 FILTER_PARAM = "usertrack_email"
 EVENTS_CAP = 1000  # posthog/user_events' LIMIT
-# The timeline check (seed 000: "if a user has days with 100 % success, likely platform").
+# The timeline check (the analyst workflow: "if a user has days with 100 % success, likely
+# platform").
 CLUSTER_SHARE = 0.6  # the failures on the worst days...
 CLUSTER_DAYS = 2  # ...at most this many dates...
 MIN_FAILURES = 3  # ...out of at least this many failures
@@ -91,7 +92,7 @@ class TimelineCheck:
 
     The rule: with at least 3 failures (failed runs and failed tool calls), if the worst 2 dates
     hold at least 60 % of them and at least one other day with runs or tool calls had no failure
-    at all, the failures are "likely platform, not the user's code" (seed 000).
+    at all, the failures are "likely platform, not the user's code" (the analyst workflow).
     """
 
     verdict: str
@@ -427,7 +428,7 @@ def _posthog_timeline(result: Result | None) -> list[TimelineItem]:
 
 
 def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
-    """Seed 000's timeline check over the user's runs and tool calls (see TimelineCheck)."""
+    """The analyst workflow's timeline check over the user's runs and tool calls (TimelineCheck)."""
     per_day: dict[date, dict[str, Any]] = {}
     for item in items:
         if item.level not in ("workflow", "tool"):

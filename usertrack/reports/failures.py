@@ -1,19 +1,19 @@
 """failures.yaml: why runs and tool calls fail, and whose job it is to fix it.
 
-Seed 000's failure investigation as rules in a file. A failure is one row of `neon/failures` (the
-deep dive runs it for one email): a failed workflow run (level 'workflow', its run_error_log) or a
-failed tool call (level 'tool', its error_type and error_message). The first rule that matches
-names its cause (a specific name such as "Infrastructure: API timeout"), its category and its
-owner. A rule matches when one of its `match` patterns (case-insensitive regular expressions, RE2
-as DuckDB runs them) is found in error_type, error_message or run_error_log, and its optional
-`when` (one SQL boolean expression over the failure's columns) is true. A failure no rule matches
-gets "Uncategorized: <error_type>", never a vague "other".
+The analyst workflow's failure investigation as rules in a file. A failure is one row of
+`neon/failures` (the deep dive runs it for one email): a failed workflow run (level 'workflow',
+its run_error_log) or a failed tool call (level 'tool', its error_type and error_message). The
+first rule that matches names its cause (a specific name such as "Infrastructure: API timeout"),
+its category and its owner. A rule matches when one of its `match` patterns (case-insensitive
+regular expressions, RE2 as DuckDB runs them) is found in error_type, error_message or
+run_error_log, and its optional `when` (one SQL boolean expression over the failure's columns) is
+true. A failure no rule matches gets "Uncategorized: <error_type>", never a vague "other".
 
 Categorizing stays vectorised in DuckDB when the window holds hundreds of thousands of failures:
 the patterns are matched once per distinct text (a CASE over the rules, one statement), the texts'
 verdicts remembered for the next call of a process that categorizes again (the MCP server), and
 each row's `when` evaluated in one more statement. Tool level and workflow level are kept apart
-everywhere (seed 000: "tool success is not workflow success").
+everywhere (the analyst workflow: "tool success is not workflow success").
 """
 
 from __future__ import annotations
@@ -575,8 +575,8 @@ def category_summary(
 def failing_tools(
     con: duckdb.DuckDBPyConnection, limit: int = 15, table: str = "categorized"
 ) -> list[dict[str, Any]]:
-    """Seed 000's "Tool Failure Analysis" over the categorized tool-level failures, with the
-    commonest cause of each tool."""
+    """The analyst workflow's "Tool Failure Analysis" over the categorized tool-level failures,
+    with the commonest cause of each tool."""
     return _dicts(
         con.execute(
             f"""SELECT tool_name, tool_provider, count(*) AS failures,

@@ -1,4 +1,5 @@
-"""The weekly report: seed 000's key metrics, segment movement, failures, UX, traffic (Markdown).
+"""The weekly report (Markdown): the analyst workflow's key metrics, segment movement, failures,
+UX, traffic.
 
 The week. A report covers one ISO week, Monday 00:00 UTC to the next Monday 00:00 UTC, as
 (start, end] like every query window, and compares with the week before it. By default it is the
@@ -149,7 +150,7 @@ def report_week(ws: Workspace, given: datetime | None) -> ReportWeek:
 
 
 # --------------------------------------------------------------------------------------------
-# Key metrics (seed 000's table, with its Good and Excellent thresholds)
+# Key metrics (the analyst workflow's table, with its Good and Excellent thresholds)
 
 
 @dataclass(frozen=True)
