@@ -246,7 +246,8 @@ FUNCTIONS: dict[str, Fn] = {
     **_fns(
         "count countIf sum sumIf avg avgIf min max minIf maxIf any anyIf anyLast uniq uniqIf"
         " uniqExact uniqExactIf argMax argMin argMaxIf argMinIf groupArray groupArrayIf"
-        " groupUniqArray median quantile quantiles quantileExactInclusive stddevPop varPop",
+        " groupUniqArray median medianExactLow medianExactHigh quantile quantiles"
+        " stddevPop varPop",
         aggregate=True,
     ),
 }

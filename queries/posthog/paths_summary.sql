@@ -133,28 +133,28 @@ FROM (
                                     groupArrayIf(o.pos, o.node = {path_to}) AS to_places
                 FROM (
                         SELECT
-                            w.person AS person,
+                            w.actor AS actor,
                             w.at AS at,
                             w.node AS node,
                             sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
-                                OVER (PARTITION BY w.person ORDER BY w.at, w.node
+                                OVER (PARTITION BY w.actor ORDER BY w.at, w.node
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
-                            toInt64(row_number() OVER (PARTITION BY w.person ORDER BY w.at, w.node
+                            toInt64(row_number() OVER (PARTITION BY w.actor ORDER BY w.at, w.node
                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
                         FROM (
                             SELECT
-                                e.person AS person,
+                                e.actor AS actor,
                                 e.at AS at,
                                 e.node AS node,
-                                row_number() OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                row_number() OVER (PARTITION BY e.actor ORDER BY e.at, e.node
                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
-                                lagInFrame(e.at) OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                lagInFrame(e.at) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
-                                lagInFrame(e.node) OVER (PARTITION BY e.person ORDER BY e.at, e.node
+                                lagInFrame(e.node) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
                             FROM (
                                 SELECT
-                                    person_id AS person,
+                                    person_id AS actor,
                                     timestamp AS at,
                                     if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
                                 FROM events
@@ -170,7 +170,7 @@ FROM (
                         WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
                            OR w.node != w.previous_node
                 ) AS o
-                                GROUP BY o.person, o.seq
+                                GROUP BY o.actor, o.seq
                             ) AS g
                         ) AS s
                     ) AS k

@@ -38,16 +38,16 @@ FROM (
     FROM (
         SELECT
             arrayJoin(if({mode} = 'first-time',
-                         arrayFilter(x -> x >= toDate(toDateTime({since}, 'UTC')),
-                                     [multiIf({period} = 'day', toDate(p.first_start),
-                                              {period} = 'week', toMonday(p.first_start),
-                                              toStartOfMonth(p.first_start))]),
+                         arrayFilter(x -> x >= toDate({since}), [p.first_start]),
                          p.starts)) AS cohort,
             p.returns AS returns
         FROM (
             SELECT
                 person_id,
-                minIf(timestamp, event = {start_event}) AS first_start,
+                minIf(multiIf({period} = 'day', toDate(timestamp),
+                              {period} = 'week', toMonday(timestamp),
+                              toStartOfMonth(timestamp)),
+                      event = {start_event}) AS first_start,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),

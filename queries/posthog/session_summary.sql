@@ -21,7 +21,8 @@
 -- (`a\"b` is `a"b`, as the local engine and the store's session table have it), another value
 -- its JSON text, a missing key or null NULL. Durations are whole microseconds. Each session
 -- then counts once for each of seven kinds (`k`): 0 all sessions (with the duration total, the
--- exact median of PostHog's quantileExactInclusive, the bounces and the sessions with a
+-- exact median: the mean of the lower and upper middle durations, medianExactLow and
+-- medianExactHigh, as ClickHouse's quantileExactInclusive(0.5) gives it, which HogQL lacks; the bounces and the sessions with a
 -- pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
 -- entry page, 3 its exit page (no row for none), 4 its device type, 5 browser, 6 country (''
 -- for none). Per kind, the first
@@ -35,7 +36,7 @@ FROM (
         value,
         count() AS sessions,
         sum(us) AS total_us,
-        quantileExactInclusive(0.5)(us) AS median_us,
+        (medianExactLow(us) + medianExactHigh(us)) / 2 AS median_us,
         sum(bounce) AS bounces,
         sum(viewed) AS with_pageview,
         row_number() OVER (PARTITION BY k ORDER BY count() DESC, value = '', value) AS place
@@ -117,7 +118,7 @@ FROM (
                     coalesce(argMinIf(g.country, g.at, g.country != ''), '') AS country
                 FROM (
                     SELECT
-                        l.person AS person,
+                        l.actor AS actor,
                         l.at AS at,
                         l.pageview AS pageview,
                         l.autocapture AS autocapture,
@@ -126,11 +127,11 @@ FROM (
                         l.browser AS browser,
                         l.country AS country,
                         sum(if(l.place = 1 OR l.at >= l.previous + toIntervalMinute(30), 1, 0))
-                            OVER (PARTITION BY l.person ORDER BY l.at, l.key
+                            OVER (PARTITION BY l.actor ORDER BY l.at, l.key
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
                     FROM (
                         SELECT
-                            toString(person_id) AS person,
+                            toString(person_id) AS actor,
                             timestamp AS at,
                             toString(uuid) AS key,
                             if(event = '$pageview', 1, 0) AS pageview,
@@ -152,7 +153,7 @@ FROM (
                           AND {filters}
                     ) AS l
                 ) AS g
-                GROUP BY g.person, g.n
+                GROUP BY g.actor, g.n
             ) AS s
         ) AS j
     ) AS v

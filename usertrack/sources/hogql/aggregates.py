@@ -88,6 +88,13 @@ def _agg_quantile(fn: str, default: str | None = None) -> Callable[[Call, bool, 
     return build
 
 
+def _agg_median_high(c: Call, distinct: bool, params: list[str]) -> Agg:
+    """ClickHouse's medianExactHigh: DuckDB's quantile_disc takes the lower middle value, so the
+    upper is the lower of the values negated, negated back."""
+    c.need(1)
+    return Agg(f"-quantile_disc(-({c.args[0]}), 0.5)", [])
+
+
 AGGREGATES: dict[str, Callable[[Call, bool, list[str]], Agg]] = {
     "count": _agg_count,
     "uniq": _agg_uniq,
@@ -102,6 +109,9 @@ AGGREGATES: dict[str, Callable[[Call, bool, list[str]], Agg]] = {
     "max": _simple_agg("max"),
     "median": _agg_quantile("quantile_cont", "0.5"),
     "medianexact": _agg_quantile("quantile_disc", "0.5"),
+    # the lower and the upper of the two middle values (one value for an odd count)
+    "medianexactlow": _agg_quantile("quantile_disc", "0.5"),
+    "medianexacthigh": _agg_median_high,
     "quantile": _agg_quantile("quantile_cont"),
     "quantileexact": _agg_quantile("quantile_disc"),
     # ClickHouse's exact quantile with linear interpolation between the two nearest values
