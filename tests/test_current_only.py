@@ -113,12 +113,12 @@ def test_weekly_report_of_a_past_week_says_so(home: Path, tmp_path: Path) -> Non
     assert "Warning" not in Path(now.stdout.strip()).read_text()
 
 
-def test_the_query_files_and_readme_mark_current_only_columns() -> None:
+def test_the_query_files_and_docs_mark_current_only_columns() -> None:
     from usertrack.workspace import current_only_header
 
     assert current_only_header(REPO / "queries" / "neon" / "accounts.sql") == CURRENT_ONLY
-    readme = (REPO / "README.md").read_text()
-    assert "current-only" in readme.split("### Profile columns", 1)[1].split("## ", 1)[0]
+    page = (REPO / "docs" / "query-files.md").read_text()
+    assert "current-only" in page.split("## Profile columns", 1)[1].split("## ", 1)[0]
 
 
 @pytest.mark.parametrize("command", [["segments", "--no-save"], ["tracking-plan"]])

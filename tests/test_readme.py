@@ -1,8 +1,9 @@
-"""The README works as written: every `usertrack ...` line of its ```console blocks runs on the
-small demo, in a fresh folder, and exits 0 (or the code its comment documents: "exits 9").
+"""The README and the documentation pages work as written: every `usertrack ...` line of their
+```console blocks runs on the small demo, in a fresh folder, and exits 0 (or the code its comment
+documents: "exits 9"); every number of their JSON examples is one the command gives on the demo.
 
-The commands are parsed from README.md, not copied here, so an edit to the README is tested as
-it is. A line is skipped only by name, with the reason: ones that need live credentials.
+The commands are parsed from the pages, not copied here, so an edit to a page is tested as it is.
+A line is skipped only by name, with the reason: ones that need live credentials.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from usertrack.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
+# Every page a user reads: the README and the documentation site's pages (the generated command
+# reference holds help text, no examples).
+PAGES = [README, *sorted(p for p in (REPO / "docs").glob("*.md") if p.name != "commands.md")]
 
 # Commands that cannot run without a live service, by name.
 SKIP_COMMANDS = {
@@ -46,6 +50,7 @@ DEMO_USERS = "60"  # `demo --users 100000` takes minutes; the same command at a 
 
 @dataclass(frozen=True)
 class ReadmeCommand:
+    page: str
     line: int
     text: str
     args: tuple[str, ...]
@@ -54,13 +59,18 @@ class ReadmeCommand:
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line} {' '.join(self.args)}"
+        return f"{self.page}:{self.line} {' '.join(self.args)}"
 
 
 def readme_commands() -> list[ReadmeCommand]:
+    return [c for page in PAGES for c in page_commands(page)]
+
+
+def page_commands(page: Path) -> list[ReadmeCommand]:
+    name = str(page.relative_to(REPO))
     commands: list[ReadmeCommand] = []
     block: list[tuple[int, str]] | None = None
-    for number, raw in enumerate(README.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
         if block is None:
             if line.startswith("```console"):
@@ -83,7 +93,7 @@ def readme_commands() -> list[ReadmeCommand]:
                     skip = f"after `{live.split('=')[0]}=...` in its block: needs live credentials"
                 said = _EXITS.search(text)
                 code = int(said.group(1)) if said else 0
-                commands.append(ReadmeCommand(n, text, args, skip, code))
+                commands.append(ReadmeCommand(name, n, text, args, skip, code))
             block = None
             continue
         block.append((number, line))
@@ -94,13 +104,16 @@ COMMANDS = readme_commands()
 
 
 def test_the_readme_documents_every_command() -> None:
-    """The parser found the commands, and every command of the CLI is shown at least once."""
+    """The parser found the commands, and every command of the CLI is shown at least once, in
+    the README itself for the five questions' commands."""
     import typer.main
 
     group = typer.main.get_command(app)
     shown = {c.args[0] for c in COMMANDS if c.args}
     assert len(COMMANDS) >= 10
     assert set(group.commands) - shown == set()  # type: ignore[attr-defined]
+    in_readme = {c.args[0] for c in COMMANDS if c.args and c.page == "README.md"}
+    assert {"segments", "user", "funnel", "retention", "failures", "tracking-plan"} <= in_readme
 
 
 def _prepare(args: tuple[str, ...], cwd: Path) -> list[str]:
@@ -120,7 +133,7 @@ def _prepare(args: tuple[str, ...], cwd: Path) -> list[str]:
     return out
 
 
-# The README's JSON examples are the default demo's (2,000 users) as of its day, run by these
+# The pages' JSON examples are the default demo's (2,000 users) as of its day, run by these
 # commands; the block is told by a key only its command writes. The `segments` example (its
 # users are made up: ana@acme.io) shows the shape only.
 EXAMPLES_AS_OF = "2026-11-22"
@@ -161,11 +174,15 @@ def _numbers(doc: Any, out: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return out
 
 
-def test_the_readme_json_examples_are_the_demos_numbers(readme_demo: Path) -> None:
-    """Issue 19 item 11: README numbers went stale (exit /dashboard 1797 where the demo gives
-    1795, 30m+ 686 for 690, total_sequences 8590 for 8592). Every number of every example
-    (`"key": 123`, elisions aside) is one the command's JSON has today."""
-    blocks = re.findall(r"```json\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+def test_the_json_examples_are_the_demos_numbers(readme_demo: Path) -> None:
+    """Numbers in the documentation went stale (exit /dashboard 1797 where the demo gives 1795,
+    30m+ 686 for 690, total_sequences 8590 for 8592). Every number of every example of every
+    page (`"key": 123`, elisions aside) is one the command's JSON has today."""
+    blocks = [
+        block
+        for page in PAGES
+        for block in re.findall(r"```json\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    ]
     checked = 0
     for block in blocks:
         command = next((c for key, c in EXAMPLE_COMMANDS.items() if key in block), None)
@@ -173,7 +190,7 @@ def test_the_readme_json_examples_are_the_demos_numbers(readme_demo: Path) -> No
             json.loads(block)  # as pasted: valid JSON
             continue
         if command is None:
-            assert '"ana@acme.io"' in block, f"a README JSON example of no known command:\n{block}"
+            assert '"ana@acme.io"' in block, f"a JSON example of no known command:\n{block}"
             continue
         mp = pytest.MonkeyPatch()
         mp.setenv("USERTRACK_HOME", str(readme_demo))
@@ -188,18 +205,17 @@ def test_the_readme_json_examples_are_the_demos_numbers(readme_demo: Path) -> No
         real = _numbers(json.loads(result.stdout), set())
         shown = set(re.findall(r'"(\w+)": (-?\d+(?:\.\d+)?|null)\b', block))
         stale = sorted(shown - real)
-        assert not stale, f"usertrack {' '.join(command)}: README numbers not in its JSON: {stale}"
+        assert not stale, f"usertrack {' '.join(command)}: numbers not in its JSON: {stale}"
         checked += 1
     assert checked == len(EXAMPLE_COMMANDS)
 
 
-def test_the_readme_lists_every_config_file_key() -> None:
-    """Issue 19 item 11: the `[slack]` and `[capture]` sections were missing from the README."""
+def test_the_docs_list_every_config_file_key() -> None:
+    """The `[slack]` and `[capture]` sections were once missing from the documentation."""
     from usertrack.config import CONFIG_KEYS
 
-    row = next(
-        ln for ln in README.read_text().splitlines() if ln.startswith("| `USERTRACK_CONFIG`")
-    )
+    page = REPO / "docs" / "connecting.md"
+    row = next(ln for ln in page.read_text().splitlines() if ln.startswith("| `USERTRACK_CONFIG`"))
     for section, keys in CONFIG_KEYS.items():
         listed = re.search(rf"`\[{section}\]` \(([^)]*)\)", row)
         assert listed is not None, section

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-# Exit codes, documented in the README ("Exit codes").
+# Exit codes, documented in docs/output.md ("Exit codes").
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: unexpected exception
 EXIT_USAGE = 2  # bad option, bad --as-of, bad segments file (Typer also uses 2 for usage errors)

@@ -262,7 +262,7 @@ def _show_run(run: Any, chosen: str, out: Path | None) -> None:
 @dataclass
 class _Sending:
     """How a pass sends: the cooldown, the View user button's base URL, the pass's deadline and
-    a queued message's maximum age (README "Act on it"; the last two from the environment)."""
+    a queued message's maximum age (docs/alerts-and-sync.md; the last two from the environment)."""
 
     pause_for: timedelta
     app_url: str | None

@@ -1,6 +1,6 @@
 """The `usertrack` program: the Typer app, its global options, how errors end a command (one
-line on stderr, a distinct exit code, README "Exit codes"; USERTRACK_DEBUG=1 shows the traceback,
-secrets redacted, locals never shown) and `main`, the console script's entry point."""
+line on stderr, a distinct exit code: docs/output.md, "Exit codes"; USERTRACK_DEBUG=1 shows the
+traceback, secrets redacted, locals never shown) and `main`, the console script's entry point."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def mcp(
     ] = False,
 ) -> None:
     """Serve the read-only commands as Model Context Protocol tools over stdio (for an AI
-    assistant: README, "usertrack as an MCP server")."""
+    assistant: docs/mcp.md)."""
     with handle_errors():
         from usertrack.mcp_server import serve
 
