@@ -717,7 +717,7 @@ def main() -> None:
     parser.add_argument(
         "--act-only",
         action="store_true",
-        help="only the alerts, sync and (with --large-home) tracking-plan figures (issues 9, 10)",
+        help="only the alerts, sync and (with --large-home) tracking-plan figures",
     )
     parser.add_argument(
         "--analytics-only",
@@ -931,7 +931,7 @@ def main() -> None:
 def act_figures(
     rows: list[tuple[str, str, str, str]], env: dict[str, str], args: Any, large: bool = True
 ) -> None:
-    """Issues 9 and 10: a warm `alerts` process and one `--watch` pass on the default demo, the
+    """A warm `alerts` process and one `--watch` pass on the default demo, the
     sync's hand-off of 100,000 changes, and (with --large-home) the tracking-plan audit there."""
     load = os.getloadavg()[0]
     # The first alerts run computes the day-earlier segments and keeps both moments (--save, as

@@ -1,4 +1,4 @@
-"""The support triggers at and just past every threshold, on both engines (issue 24).
+"""The support triggers at and just past every threshold, on both engines.
 
 People are placed by hand on both sides of each edge of alerts.yaml's default params (see
 docs/metrics.md,

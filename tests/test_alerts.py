@@ -202,7 +202,7 @@ def test_a_bad_alerts_file_names_the_line(tmp_path: Path, env: dict[str, str]) -
 def test_an_alerts_error_names_the_line_of_the_value(
     tmp_path: Path, env: dict[str, str], old: str, new: str, message: str
 ) -> None:
-    """Issue 19 item 8: `stuck_minutes: five` on line 13 was reported at line 10 (the params
+    """`stuck_minutes: five` on line 13 was reported at line 10 (the params
     mapping's), and a bad `when` at its trigger's first line."""
     shipped = (REPO / "alerts.yaml").read_text()
     assert old in shipped
@@ -364,7 +364,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
         a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "failure_spike"
     ]
     assert spike_today["detail"].startswith("2026-11-15: workflow failures ")
-    # Issue 19 item 3: "a median of" is the previous 7 days' (11-08 to 11-14), the day itself
+    # "a median of" is the previous 7 days' (11-08 to 11-14), the day itself
     # left out, as `failures` counts each of those days.
     week = run(["failures", "--as-of", "2026-11-15", "--days", "7", "-f", "json"], home)
     assert week.exit_code == 0, week.stderr
@@ -440,7 +440,7 @@ def test_a_slow_webhook_times_out_and_is_retried_within_the_pass(tmp_path: Path)
         assert slack.attempts == 2
     assert done.sent == ["stuck_on_page:a@x.io"] and outbox.queue == []
     # The slow answer may still have been taken: a webhook has no idempotency key, which is
-    # why a message leaves the queue only after a 2xx was seen (README "Act on it").
+    # why a message leaves the queue only after a 2xx was seen (docs/alerts-and-sync.md).
     assert 1 <= len(slack.received) <= 2
     buttons = slack.received[-1]["blocks"][-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Open in PostHog"]
@@ -471,7 +471,7 @@ def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> Non
 
 
 # ------------------------------------------------------------------------------------------------
-# Issue 18: Slack messages within Block Kit, dead letters, one sender, dry runs, damaged state
+# Slack messages within Block Kit, dead letters, one sender, dry runs, damaged state
 
 
 def _stranger(now: datetime, **values: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Bounds on the work a file's text can make DuckDB do (issue 18, item 3): a memory limit on
+"""Bounds on the work a file's text can make DuckDB do: a memory limit on
 every connection and a time limit on every query of a query file or a rule, both settable.
 
 Real parts: the demo's events store and embedded PostgreSQL, the CLI as a user runs it.

@@ -1,4 +1,4 @@
-"""`--by-segment` and `--segment ID` (issue 20, item 2) on a hand-made workspace whose every
+"""`--by-segment` and `--segment ID` on a hand-made workspace whose every
 person's segment is known, locally and over the live HTTP path (the tests' PostHog server is
 ClickHouse), and on the demo.
 

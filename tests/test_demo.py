@@ -292,7 +292,7 @@ def test_nothing_after_anchor(pg: psycopg.Connection[Any], ev: duckdb.DuckDBPyCo
 
 
 def _profiles(pg: psycopg.Connection[Any], ev: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """Seed 000's five segments at as_of = anchor, with plain SQL."""
+    """The analyst workflow's five segments at as_of = anchor, with plain SQL."""
     neon = q(
         pg,
         """
@@ -652,7 +652,7 @@ def test_reset_regenerates_identically(ws: DemoWorkspace) -> None:
 
 
 def test_an_interrupted_generation_is_redone_at_its_size(tmp_path: Path) -> None:
-    """Issue 19 item 11: a `demo --users N --reset` killed halfway was silently replaced by the
+    """A `demo --users N --reset` killed halfway was silently replaced by the
     default 2,000-user demo on the next command. It is generated again at N, with a word."""
     import signal
     import subprocess

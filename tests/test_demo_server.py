@@ -245,7 +245,7 @@ def _environ(pid: int) -> str:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_the_server_and_watchdog_inherit_no_secret(home: Path) -> None:
-    """Issue 18 item 11: the demo's PostgreSQL (as root: pgserver's own user) and the watchdog
+    """The demo's PostgreSQL (as root: pgserver's own user) and the watchdog
     inherited SLACK_WEBHOOK_URL and POSTHOG_PROJECT_API_KEY from the command that started them."""
     proc = usertrack(home, "segments", "--no-save", idle="600", extra=SECRETS)
     assert proc.returncode == 0, proc.stderr
@@ -280,7 +280,7 @@ def test_pgserver_starts_with_path_and_locale_but_no_secret(
 
 
 def test_a_server_that_fails_to_start_is_one_line_and_the_logs_path(home: Path) -> None:
-    """Issue 18 item 12: a server failure printed ~40 lines of server log (pgserver's own log
+    """A server failure printed ~40 lines of server log (pgserver's own log
     record and the whole message); it is one line, with the log's path as the hint."""
     conf = pg_dir(home) / "postgresql.conf"
     before = conf.read_bytes()
@@ -301,7 +301,7 @@ def test_a_server_that_fails_to_start_is_one_line_and_the_logs_path(home: Path) 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="runs as root")
 def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
-    """Issue 18 item 12: as root, `alerts --notify` (its outbox) made USERTRACK_HOME 0700 from
+    """As root, `alerts --notify` (its outbox) made USERTRACK_HOME 0700 from
     0711; pgserver's user could no longer reach its data, and `demo stop` dumped pg_ctl's
     "Permission denied" and the next command ~40 lines of server log. The modes are
     secure_home's alone; the demo's own files are 0600."""

@@ -1,8 +1,9 @@
-"""Seed 001's engagement segments (segments/engagement.yaml) on hand-made events.
+"""The product-growth guide's engagement segments (segments/engagement.yaml) on hand-made events.
 
 Every person's total events and days since their last event are worked out here from the events
-below; the segment each lands in follows seed 001's thresholds (>= 100 events and <= 7 days:
-champion; >= 30 and <= 14: power user; <= 14: active; <= 30: at risk; else dormant).
+below; the segment each lands in follows the product-growth guide's thresholds (>= 100 events
+and <= 7 days: champion; >= 30 and <= 14: power user; <= 14: active; <= 30: at risk; else
+dormant).
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ def test_failures_keeps_levels_apart_and_categorizes_every_demo_error(
         assert categories[name]["owner"] == owner
     assert sum(c["workflow_failures"] for c in categories.values()) == totals["runs_failed"]
     assert sum(c["tool_failures"] for c in categories.values()) == totals["tool_failures"]
-    # Seed 000: infrastructure fails whole runs while their tool calls succeed.
+    # The analyst workflow: infrastructure fails whole runs while their tool calls succeed.
     infra = categories["Infrastructure"]
     assert infra["workflow_failures"] > infra["tool_failures"]
     top = report["failing_tools"][0]

@@ -1,4 +1,4 @@
-"""A newcomer's first hour (issue 12): output files, early errors, what users expect.
+"""A newcomer's first hour: output files, early errors, what users expect.
 
 Everything runs on the real demo (embedded PostgreSQL, local PostHog engine) through the CLI
 runner, or in a real subprocess where pipes and process exit codes are the point.
@@ -132,7 +132,7 @@ def _immutable(folder: Path) -> bool:
 
 @pytest.mark.parametrize("command", [["segments"], ["doctor"], ["funnel", "a", "b"]])
 def test_an_unwritable_home_is_a_configuration_error(command: list[str], tmp_path: Path) -> None:
-    """Issue 19 item 7: an existing USERTRACK_HOME this user cannot write was an internal error
+    """An existing USERTRACK_HOME this user cannot write was an internal error
     (PermissionError, exit 1); it is named, with exit 4, as a missing one is."""
     home = tmp_path / "home"
     home.mkdir()

@@ -209,7 +209,7 @@ def test_analytics_core_does_not_import_rich_or_typer() -> None:
 
 
 def test_a_typo_is_named_not_answered_with_zeros(export: Path, tmp_path: Path) -> None:
-    """Issue 19 item 5: `funnel signup creat` said "no one reached it", and `--by plna` gave one
+    """`funnel signup creat` said "no one reached it", and `--by plna` gave one
     breakdown value ''. The answer is unchanged (it is what the data says), with a warning on
     stderr naming the closest name, on the local engine and over the live path alike."""
     args = ["signup", "creat", *RANGE, "--by", "plna", "-f", "json"]

@@ -321,7 +321,7 @@ def test_a_newer_history_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_only_a_snapshot_of_exactly_the_moment_stands_for_it(tmp_path: Path) -> None:
-    """Issue 19 item 2: `--changes` took a snapshot up to a day older than its window's start,
+    """`--changes` took a snapshot up to a day older than its window's start,
     so the same command widened its window once an older snapshot existed."""
     with History(tmp_path / "history.sqlite3", "test") as history:
         history.save(fake(WEEK_BEFORE - timedelta(hours=30), BEFORE))  # the day before
@@ -448,7 +448,7 @@ def test_segments_changes_computes_a_missing_baseline(home: Path, tmp_path: Path
 
 
 def test_segments_changes_never_widens_its_window(home: Path) -> None:
-    """Issue 19 item 2: the same `--changes` said "from 2026-11-15" and, once an older snapshot
+    """The same `--changes` said "from 2026-11-15" and, once an older snapshot
     existed, "from 2026-11-14", with other numbers: what is in the history chose the window."""
     args = ["segments", "--changes", "--since", "2026-11-15", "--no-save", "-f", "json"]
     first = run(args, home)

@@ -19,7 +19,7 @@ from usertrack.sources.queries import Query
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
 
-# "Now" for the event set: the queries of seed 000 use now(), so events sit at whole-second
+# "Now" for the event set: the analyst workflow's queries use now(), so events sit at whole-second
 # offsets before the real current time, far from every window edge (1, 7, 30 days).
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 DAY = timedelta(days=1)
@@ -136,7 +136,7 @@ def run(source: LocalPostHogSource, sql: str, **params: Any) -> list[dict[str, A
 
 
 def seed_queries() -> dict[str, str]:
-    text = (DATA / "seed000_hogql.sql").read_text()
+    text = (DATA / "analyst_hogql.sql").read_text()
     out = {}
     for block in re.split(r"(?m)^-- ---$", text):
         lines = [ln for ln in block.strip().splitlines() if ln.strip()]
@@ -150,7 +150,7 @@ SEED = seed_queries()
 
 
 # ------------------------------------------------------------------------------------------
-# Seed 000, every query, with numbers worked out by hand from EVENTS
+# The analyst workflow, every query, with numbers worked out by hand from EVENTS
 
 
 def test_seed_has_all_queries() -> None:

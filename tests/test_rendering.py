@@ -660,7 +660,7 @@ def test_escaping_a_strangers_value_is_linear(value: str) -> None:
 
 
 def test_80_columns_wrap_under_their_own_text(demo_home: Path) -> None:
-    """Issue 19 item 10: at 80 columns the sessions caption wrapped at its narrow table's width
+    """At 80 columns the sessions caption wrapped at its narrow table's width
     (a line of "UTC" alone) and tracking-plan's bullets wrapped to the margin."""
     sessions = run(["sessions", "--as-of", "2026-11-16"], demo_home, COLUMNS="80")
     assert sessions.exit_code == 0, sessions.stderr

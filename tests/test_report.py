@@ -164,7 +164,7 @@ def test_a_broken_template_names_its_line(home: Path, tmp_path: Path) -> None:
 
 
 def test_a_missing_out_folder_is_created(home: Path, tmp_path: Path) -> None:
-    """The README's `usertrack report weekly --out reports/` in a fresh clone."""
+    """The recipes' `usertrack report weekly --out reports/` in a fresh clone."""
     missing = tmp_path / "reports" / "weekly"
     result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(missing)], home)
     assert result.exit_code == 0, result.stderr
@@ -379,7 +379,7 @@ def test_metric_status_follows_seed_000s_thresholds() -> None:
         "Below target",
         "n/a",
     ]
-    # Rated as shown: 0.958 days shows "1.0 d", which is not "< 1 day" (issue 19 item 10).
+    # Rated as shown: 0.958 days shows "1.0 d", which is not "< 1 day".
     assert [metric_status(days, v) for v in (0.94, 0.958, 6.96)] == [
         "Excellent",
         "Good",
@@ -390,7 +390,7 @@ def test_metric_status_follows_seed_000s_thresholds() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# A week that is not over (issue 19 items 1 and 6)
+# A week that is not over
 
 
 @pytest.fixture(scope="module")
@@ -438,7 +438,7 @@ def test_a_week_not_over_is_reported_to_date(friday_home: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# A template is one file, bounded in time and size (issue 18, items 2 and 3)
+# A template is one file, bounded in time and size
 
 
 @pytest.fixture

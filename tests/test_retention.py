@@ -150,7 +150,7 @@ def test_period_starts() -> None:
 
 
 def test_a_period_not_begun_is_absent(export: Path) -> None:
-    """Issue 19 item 4: `--as-of` at a period's first instant (a date is 00:00 UTC) gave every
+    """`--as-of` at a period's first instant (a date is 00:00 UTC) gave every
     cohort a last cell of 0 and a last cohort "size 0" for the period that had not begun."""
     days = run_json(
         "retention",
@@ -167,7 +167,7 @@ def test_a_period_not_begun_is_absent(export: Path) -> None:
 
 
 def test_a_typo_in_start_or_return_is_named(export: Path) -> None:
-    """Issue 19 item 5: `retention --start signed_up` gave every cohort 0 and said nothing."""
+    """`retention --start signed_up` gave every cohort 0 and said nothing."""
     args = ["--period", "week", "--periods", "3", "--start", "sigup", "--return", "pnig"]
     result = run_ok("retention", [*args, "-f", "json"], as_of=AS_OF, USERTRACK_EVENTS=str(export))
     warnings = [line for line in result.stderr.splitlines() if "warning:" in line]

@@ -1,4 +1,4 @@
-"""DuckDB is a sandbox: rule files and query files cannot read or write files (issue 7, item 1).
+"""DuckDB is a sandbox: rule files and query files cannot read or write files.
 
 Each reproduction runs the CLI on the demo with the hostile file and checks three things: a clear
 one-line error naming the file (and line) and the rule, the documented exit code, and no file
@@ -365,7 +365,7 @@ def test_the_profile_connection_is_sandboxed_and_utc(
 
 # --------------------------------------------------------------------------------------------
 # A cloned folder with `.tmp -> /` (DuckDB always allows its temp directory, `.tmp` by default)
-# and a hostile queries/join/profile.sql (issue 18, item 1)
+# and a hostile queries/join/profile.sql
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def _with_events(
 def test_a_stranger_with_the_same_email_does_not_take_over_the_sync(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
-    """Issue 18 item 4. bob (account id 2) is identified by the app as distinct_id "2"; a
+    """Bob (account id 2) is identified by the app as distinct_id "2"; a
     stranger's person sends ' BOB@acme.io' an hour after bob's last event: bob's own person gets
     his segments. carol's person was never identified with her user id (3): with a stranger's
     person carrying her email too (even one whose distinct_id is her email), neither is tied to
@@ -350,7 +350,7 @@ def _assert_each_user_once(events: list[dict[str, Any]], home: Path) -> None:
 
 
 def test_two_concurrent_applies_send_each_user_once(tmp_path: Path, env: dict[str, str]) -> None:
-    """Issue 18 item 7: the second run waits for the first's lock, then plans against what the
+    """The second run waits for the first's lock, then plans against what the
     first sent: nothing left. (Without the lock both would send everyone.)"""
     home = tmp_path / "home"
     with serve() as capture:
@@ -393,7 +393,7 @@ def test_a_second_apply_gives_up_with_exit_10_while_one_runs(
 def test_kill_9_during_apply_then_rerun_sends_only_the_unacknowledged(
     tmp_path: Path, env: dict[str, str], acknowledged: int, taken: bool
 ) -> None:
-    """Issue 18 item 9: the capture host takes `acknowledged` batches of one user, then receives
+    """The capture host takes `acknowledged` batches of one user, then receives
     the next post (keeping its events when `taken`: PostHog got them but the answer never came
     back) and never answers; the process is killed with SIGKILL there. The rerun sends the rest,
     as the same events, and every user is acknowledged once."""
@@ -534,7 +534,7 @@ DAMAGED = {
 def test_a_damaged_state_file_is_named_never_overwritten_and_reset_recovers(
     tmp_path: Path, env: dict[str, str], case: str
 ) -> None:
-    """Issue 18 item 10: exit 8 naming the file, what is wrong and the recovery; the file is
+    """Exit 8 naming the file, what is wrong and the recovery; the file is
     left as it was and nothing is sent; --reset-state moves it aside and the next run re-sends."""
     name, text, what = DAMAGED[case]
     home = tmp_path / "home"

@@ -315,7 +315,7 @@ def test_audit_through_the_library(
     with ws:
         audit = run_audit(ws, load_tracking_plan(plan_path), AS_OF, DAYS)
     check_audit(json.loads(audit_json(audit)))
-    assert audit.coverage["percent"] == 60.0  # seed 003's "about 60 %", by construction
+    assert audit.coverage["percent"] == 60.0  # the plan's "about 60 %", by construction
 
 
 def _cli_json(plan_path: Path, **env: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
--- The HogQL queries of seed 000 (the analyst workflow), one per block; blocks are separated by a dashes line.
+-- The HogQL queries of the analyst workflow, one per block; blocks are separated by a dashes line.
 -- The deep-dive queries used a '{EMAIL}' text substitution; here they take an {email} placeholder.
 -- event_overview
 SELECT event, count() as count FROM events WHERE timestamp > now() - INTERVAL 7 DAY AND person.properties.email NOT LIKE '%@datagen.dev' GROUP BY event ORDER BY count DESC
