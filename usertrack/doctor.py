@@ -228,7 +228,7 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
                 "schema",
                 False,
                 "; ".join(missing),
-                "the query library expects the analyst workflow's tables (wasp_user, fastapi_user,"
+                "the shipped query library reads these tables (wasp_user, fastapi_user,"
                 " fastapi_run, fastapi_tool_executions, ...); adapt the named query files",
                 EXIT_QUERY,
             )
