@@ -115,7 +115,8 @@ def test_a_full_disk_is_cannot_write_and_leaves_nothing(tmp_path: Path) -> None:
     _name, exit_code, message = proc.stdout.strip().split("|")
     assert exit_code == str(EXIT_USAGE), proc.stdout + proc.stderr  # an error of ours, exit 2
     assert message.startswith(f"cannot write {target}: ")
-    assert list(target.parent.iterdir()) == []  # no temp file, no partial file
+    # No temp file, no partial file, and no folder made for a file never written.
+    assert not target.parent.exists()
 
 
 def _immutable(folder: Path) -> bool:

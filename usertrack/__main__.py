@@ -1,3 +1,3 @@
-from usertrack.cli import main
+from usertrack.launch import main
 
 main()

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from usertrack import interrupts
 from usertrack.cli.output import safe, set_quiet
 from usertrack.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, UsertrackError, redact
 
@@ -166,6 +167,19 @@ def handle_errors() -> Iterator[None]:
     """Turn library errors into one line on stderr and the error's exit code."""
     try:
         yield
+    except BaseException as e:
+        if interrupts.happened() and not isinstance(e, typer.Exit):
+            # Whatever the interrupt surfaced as (DuckDB's "Query interrupted", a cancelled
+            # source's error, an error of a half-done step): the outcome is the interrupt's.
+            interrupts.announce()
+            raise typer.Exit(interrupts.EXIT_INTERRUPTED) from None
+        _as_line(e)
+
+
+def _as_line(error: BaseException) -> NoReturn:
+    """`error` as one line on stderr and its exit code (typer.Exit), or raised on."""
+    try:
+        raise error
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(0) from None
@@ -179,8 +193,8 @@ def handle_errors() -> Iterator[None]:
             typer.echo(f"usertrack: hint: {safe(e.hint)}", err=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
-        typer.echo("usertrack: interrupted", err=True)
-        raise typer.Exit(130) from None
+        interrupts.announce()
+        raise typer.Exit(interrupts.EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise
     except OSError as e:
@@ -254,19 +268,28 @@ def main(argv: list[str] | None = None) -> Any:
     global _left_to_exit
     _left_to_exit = []
     code: Any = 0
+    interrupts.command_starts()
     try:
-        app(args=argv, prog_name="usertrack")
-    except SystemExit as e:
-        code = e.code
-    try:
-        sys.stdout.flush()  # what is still buffered, now, so a closed pipe is handled here
-    except BrokenPipeError:
-        _silence_stdout()
-        code = 0
+        try:
+            app(args=argv, prog_name="usertrack")
+        except SystemExit as e:
+            code = e.code
+        try:
+            sys.stdout.flush()  # what is still buffered, now, so a closed pipe is handled here
+        except BrokenPipeError:
+            _silence_stdout()
+            code = 0
+    except BaseException:  # Ctrl-C outside a command's handle_errors (parsing, the flush)
+        if not interrupts.happened():
+            raise
+    if interrupts.happened():
+        # The interrupt decides the outcome, and no thread it cut short is waited for.
+        interrupts.announce()
+        _exit_without_teardown(interrupts.EXIT_INTERRUPTED, wait_for_threads=False)
     _exit_without_teardown(code)
 
 
-def _exit_without_teardown(code: Any) -> None:
+def _exit_without_teardown(code: Any, wait_for_threads: bool = True) -> None:
     """Exit as `sys.exit(code)` would, minus the interpreter's teardown, which frees every
     imported module one by one: with duckdb, psycopg and pydantic loaded, about 0.05 s of each
     command's fixed cost spent on a process that is ending anyway.
@@ -279,7 +302,9 @@ def _exit_without_teardown(code: Any) -> None:
     import threading
 
     main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+    if wait_for_threads and any(
+        t is not main_thread and not t.daemon for t in threading.enumerate()
+    ):
         sys.exit(code)
     if code is None:
         status = 0

@@ -1,10 +1,11 @@
 """Writing output files: whole or not at all, checked before any query runs.
 
 `--out PATH` is probed first (`prepare_out`): its folders are created and a temp file is made
-beside it, so a read-only folder, a path under a regular file or a folder given as a file fails
-in a second with `cannot write PATH: reason` instead of after minutes of queries. `--out -` is
-stdout. The file is then written to a temp file, fsynced and renamed over the target
-(`write_atomic`); through a symlink the link's target is replaced, so the link survives.
+beside it, then both removed again (an output never written leaves no empty folder), so a
+read-only folder, a path under a regular file or a folder given as a file fails in a second
+with `cannot write PATH: reason` instead of after minutes of queries. `--out -` is stdout. The
+file is then written to a temp file, fsynced and renamed over the target (`write_atomic`), its
+folders created then; through a symlink the link's target is replaced, so the link survives.
 """
 
 from __future__ import annotations
@@ -43,44 +44,71 @@ def _target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _probe_folder(folder: Path, shown: Path) -> None:
-    """Create `folder` (and its parents) and prove a file can be created in it."""
+def _probe_folder(folder: Path, shown: Path) -> list[Path]:
+    """Create `folder` (and its parents) and prove a file can be created in it; return the
+    folders it created, deepest first."""
+    missing: list[Path] = []
     for above in (folder, *folder.parents):  # a file where a folder should be: say which
         if above.exists():
             if not above.is_dir():
                 raise OutputError(f"cannot write {shown}: {above} is a file, not a folder")
             break
+        missing.append(above)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_folders(missing)
         raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {shown}: {folder} is not a folder")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".usertrack-probe.", dir=folder)
-    except OSError as e:
-        raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
-    os.close(fd)
-    Path(probe).unlink(missing_ok=True)
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {shown}: {folder} is not a folder")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".usertrack-probe.", dir=folder)
+        except OSError as e:
+            raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
+        os.close(fd)
+        Path(probe).unlink(missing_ok=True)
+    except BaseException:
+        _remove_folders(missing)
+        raise
+    return missing
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders a probe or a write created (deepest first), as long as they are
+    empty: an output that is not written leaves no empty folder behind."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def prepare_out(path: Path) -> Path:
-    """Check that `path` can be written (creating its folders); return the path to write."""
-    target = _target(path)
-    if target.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
-    _probe_folder(target.parent if str(target.parent) else Path("."), path)
+    """Check that `path` can be written; return the path to write. The folders it needs are
+    created for the check and removed again: they are made when the file is written."""
+    target, created = _prepare(path)
+    _remove_folders(created)
     return target
 
 
+def _prepare(path: Path) -> tuple[Path, list[Path]]:
+    target = _target(path)
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
+    created = _probe_folder(target.parent if str(target.parent) else Path("."), path)
+    return target, created
+
+
 def prepare_out_dir(folder: Path) -> Path:
-    """Check that files can be written into `folder` (creating it); return it."""
+    """Check that files can be written into `folder`; return it. A missing folder is created
+    for the check and removed again: it is made when a file is written into it."""
     folder = folder.expanduser()
     if folder.exists() and not folder.is_dir():
         raise OutputError(
             f"cannot write {folder}: not a folder (--out takes the folder to write into)"
         )
-    _probe_folder(folder, folder)
+    _remove_folders(_probe_folder(folder, folder))
     return folder
 
 
@@ -109,7 +137,7 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
     """write_atomic for a file written piece by piece: the block writes into a temp file
     beside `path`, which takes `path`'s place only when the block ends without an error (a
     failure halfway leaves `path` as it was, and no temp file)."""
-    target = prepare_out(path)
+    target, created = _prepare(path)
     if mode is None:
         try:
             mode = target.stat().st_mode & 0o7777
@@ -118,6 +146,7 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:
+        _remove_folders(created)
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -134,10 +163,13 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
                 os.unlink(tmp)
     except FileExistsError:
         Path(tmp).unlink(missing_ok=True)
+        _remove_folders(created)
         raise
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
+        _remove_folders(created)
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        _remove_folders(created)
         raise

@@ -1,0 +1,121 @@
+"""Ctrl-C at any moment of a long command: exit 130, the one line "usertrack: interrupted" on
+stderr, no traceback, no hang, nothing half-written.
+
+A real SIGINT to a real `usertrack` process on the demo, at several moments of each long command:
+while Python imports the program, while the sources run, while the answer is worked out and
+written. Each moment is a share of the command's own uninterrupted run, so the test holds on a
+fast or a loaded machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Ctrl-C as from a shell: SIGINT at its default (a non-interactive shell starts a background
+# command with SIGINT ignored, which is how the test run itself may be started), then the
+# program itself (same pid), as the console script runs it.
+SHELL_LIKE = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execv(sys.executable, [sys.executable, '-m', 'usertrack', *sys.argv[1:]])"
+)
+# Seconds an interrupted command may take to end: the program's own grace is 3 s.
+ENDS_WITHIN = 12
+# Moments: one while the program is still importing (this long after the interpreter has begun
+# running it: before that, Python's own start is not the program's to handle), then shares of
+# the full run.
+EARLY = 0.1
+SHARES = (0.25, 0.5, 0.8)
+
+COMMANDS = {
+    "funnel": ["funnel", "--by-segment", "-f", "json", "-o", "{out}/funnel.json"],
+    "segments": ["segments", "--refresh", "-o", "{out}/segments.csv"],
+    "trends": ["trends", "$pageview", "--by-segment", "-f", "json", "-o", "{out}/trends.json"],
+    "report": ["report", "weekly", "--out", "{out}/weekly"],
+}
+
+
+def start(home: Path, args: list[str]) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USERTRACK_")}
+    env["USERTRACK_HOME"] = str(home)
+    env["USERTRACK_CONFIG"] = str(home / "config.toml")
+    return subprocess.Popen(
+        [sys.executable, "-c", SHELL_LIKE, "-q", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def program_runs(proc: subprocess.Popen[str]) -> None:
+    """Wait until the shell-like start has become the program (its exec done)."""
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if b"\0-m\0usertrack\0" in cmdline.read_bytes():
+            return
+        time.sleep(0.005)
+
+
+def listing(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_ctrl_c_at_any_moment(command: str, demo_home: Path, tmp_path: Path) -> None:
+    (demo_home / "config.toml").touch()
+    full = tmp_path / "full"
+    full.mkdir()
+    began = time.monotonic()
+    proc = start(demo_home, [a.format(out=full) for a in COMMANDS[command]])
+    _, stderr = proc.communicate(timeout=120)
+    took = time.monotonic() - began
+    assert proc.returncode == 0, stderr
+    said = set(stderr.splitlines())
+    whole = listing(full)
+    assert whole, "the command wrote nothing"
+
+    for n, moment in enumerate([EARLY, *(share * took for share in SHARES)]):
+        out = tmp_path / f"cut{n}"
+        out.mkdir()
+        proc = start(demo_home, [a.format(out=out) for a in COMMANDS[command]])
+        try:
+            if n == 0:
+                program_runs(proc)
+            time.sleep(moment)
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            _, stderr = proc.communicate(timeout=ENDS_WITHIN)
+        finally:
+            if proc.poll() is None:  # a hang: fail, but leave nothing running
+                proc.kill()
+                proc.communicate()
+        where = f"{command} interrupted at {moment:.2f}s of {took:.2f}s"
+        assert time.monotonic() - sent < ENDS_WITHIN, where
+        written = listing(out)
+        if proc.returncode == 0:  # it had finished: then all of it is there
+            assert written.keys() == whole.keys(), where
+            continue
+        if proc.returncode == -signal.SIGINT:
+            # Still in the interpreter's own start, before any of usertrack ran: Python dies of
+            # the signal, which a shell reports as 130 too, and says nothing.
+            assert stderr == "" and written == {}, where
+            continue
+        assert proc.returncode == 130, f"{where}: exit {proc.returncode}: {stderr}"
+        # The one line, last; before it only what the full run says too (a warning about the
+        # data): never a traceback, an "Exception ignored", an error the interrupt caused.
+        lines = stderr.splitlines()
+        assert lines[-1:] == ["usertrack: interrupted"], f"{where}: {stderr}"
+        assert set(lines[:-1]) <= said, f"{where}: {stderr}"
+        # Nothing half-written: the output as a whole, or nothing of it (no empty folder).
+        assert written == {} or written.keys() == whole.keys(), f"{where}: {written}"

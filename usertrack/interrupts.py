@@ -1,0 +1,139 @@
+"""Ctrl-C for the `usertrack` program: exit 130, one line on stderr, never a traceback, never a
+hang, whenever it comes.
+
+Python's own KeyboardInterrupt can land anywhere: inside an import (a traceback, or a module
+lock left held that the source threads then wait on for good), inside DuckDB (which turns it
+into `RuntimeError: Query interrupted`), in a cleanup that only prints "Exception ignored".
+So the program takes SIGINT over (`install`, before it imports anything heavy):
+
+- while it starts (importing, parsing options) nothing has been written: it leaves at once;
+- while a command runs, the first Ctrl-C is remembered (`happened`) and raised as
+  KeyboardInterrupt, so the command stops its sources, removes what it had begun to write and
+  ends; whatever error the interrupt then surfaces as, the outcome is the interrupt's;
+- if the command has not ended `GRACE_SECONDS` later (a thread stuck on a lock, a cleanup that
+  waits), or on a second Ctrl-C, the process leaves at once.
+
+Only the program installs this; the library, the MCP server and tests that run commands in
+process keep Python's usual KeyboardInterrupt. This module imports nothing of usertrack and only
+the standard library's lightest modules: it runs before anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+EXIT_INTERRUPTED = 130
+# How long a command has, after Ctrl-C, to stop its sources and remove what it had begun.
+GRACE_SECONDS = 3.0
+MESSAGE = b"usertrack: interrupted\n"
+
+_installed = False
+_running = False
+_interrupted = False
+_announce = [True]  # popped by the one that says it (pop is atomic under the GIL)
+_wake: tuple[int, int] | None = None  # the watchdog's pipe
+
+
+def install() -> None:
+    """Take SIGINT over for this process. Left alone when SIGINT is ignored (a background job
+    of a non-interactive shell) or already someone else's (but the launcher's)."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is not signal.default_int_handler and getattr(handler, "__module__", "") != (
+        "usertrack.launch"
+    ):
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    _installed = True
+
+
+def command_starts() -> None:
+    """From here an interrupt is raised in the command, which then has GRACE_SECONDS to end."""
+    global _running, _wake
+    if not _installed or _running:
+        return
+    _wake = os.pipe()
+    watchdog = threading.Thread(
+        target=_watch, args=(_wake[0],), name="usertrack-interrupt", daemon=True
+    )
+    watchdog.start()
+    # An error a thread or a finalizer meets because the command is being interrupted is part
+    # of the interrupt, not something to print.
+    previous_unraisable = sys.unraisablehook
+    previous_thread_hook = threading.excepthook
+
+    def unraisable(args: object) -> None:
+        if not _interrupted:
+            previous_unraisable(args)  # type: ignore[arg-type]
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if not _interrupted:
+            previous_thread_hook(args)
+
+    sys.unraisablehook = unraisable
+    threading.excepthook = thread_hook
+    _running = True
+
+
+def happened() -> bool:
+    """Whether Ctrl-C was pressed during this process's command."""
+    return _interrupted
+
+
+def announce() -> None:
+    """Say "usertrack: interrupted" on stderr: once per process in the program, whoever calls
+    it (the command, or the watchdog that ends it)."""
+    if _installed:
+        try:
+            _announce.pop()
+        except IndexError:
+            return
+    try:
+        sys.stderr.write(MESSAGE.decode())
+        sys.stderr.flush()
+    except Exception:  # a closed stderr: nowhere to say it
+        pass
+
+
+def leave() -> None:
+    """End the process now: the one line, status 130, no cleanup that could wait. Written on
+    the descriptor itself: sys.stderr's lock may be held by the thread this one cuts short."""
+    try:
+        _announce.pop()
+        os.write(2, MESSAGE)
+    except (IndexError, OSError):
+        pass
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    if not _running or _interrupted:
+        # Starting up (nothing written yet), or a second Ctrl-C: now.
+        leave()
+    _interrupted = True
+    if _wake is not None:
+        try:
+            os.write(_wake[1], b"!")
+        except OSError:
+            leave()
+    raise KeyboardInterrupt
+
+
+def _watch(fd: int) -> None:
+    """The watchdog thread: started before any interrupt (a signal handler must not start a
+    thread: the one it interrupted may hold threading's own locks), it waits for one, then gives
+    the command its grace and ends the process if it still runs."""
+    try:
+        os.read(fd, 1)
+    except OSError:
+        return
+    time.sleep(GRACE_SECONDS)
+    leave()
