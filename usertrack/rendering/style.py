@@ -1,6 +1,6 @@
 """The house style of every output: how numbers, dates, names and lists are written, and how a
 value from the data is made safe for the format it lands in. One place, so the terminal tables,
-the json / csv / md files and the weekly report agree (README: "Output style").
+the json / csv / md files and the weekly report agree (docs/output.md, "Output style").
 
 Two audiences:
 - humans (terminal tables, Markdown, the weekly report): `1,234`, `42.5%`, `2026-11-21 04:59 UTC`,
