@@ -49,6 +49,16 @@ def clickhouse_version() -> str:
     return str(out).strip()
 
 
+def run_sql(sql: str) -> list[list[Any]]:
+    """Rows of a ClickHouse SQL text without tables (the conformance tests' printed cases)."""
+    with _LOCK:
+        try:
+            out = _session().query(f"{sql} SETTINGS session_timezone = 'UTC'", "JSONCompact")
+        except Exception as e:
+            raise ClickHouseError(str(e).strip().splitlines()[0]) from None
+    return list(json.loads(out.bytes() if hasattr(out, "bytes") else str(out))["data"])
+
+
 @dataclass
 class CHResult:
     columns: list[str]

@@ -18,7 +18,21 @@ PostHog/posthog in November 2026. What it reproduces, because it changes answers
   bare, so a ClickHouse alias of the same name in the outer SELECT captures them, as on PostHog.
 - DateTime columns are `toTimeZone(col, project_tz)` and timezone-aware functions get the project's
   timezone, unless the request's modifiers say `convertToProjectTimezone: false` (then UTC).
+- Fields resolve as PostHog's resolver resolves them (posthog/hogql/resolver.py visit_field,
+  resolver_utils.py lookup_field_by_name): a table by name or alias, then the SELECT's aliases
+  before any table's columns, so an alias shadows a column in every clause and in a chain
+  (`person.properties` with an alias `person` is refused with PostHog's message); the select
+  list before WHERE, GROUP BY, HAVING and ORDER BY; a lambda sees its arguments, then the
+  enclosing SELECT's aliases and tables; a subquery never sees an outer SELECT's fields.
+- The function table of PostHog's master (functions/mapping.py, aggregations.py,
+  clickhouse/*.py): names, argument counts with PostHog's messages, case rules, what is absent
+  (quantileExact*), the bit-width casts as accurateCastOrNull(x, 'Int64'), and the types
+  (signatures) that pick an overload: toDate of a DateTime or Date is toDate, of anything else
+  toDateOrNull; toDateTime of a DateTime, Date or Integer is toDateTime, else a parse.
+- Window functions as printer/base.py prints them: lag/lead are lagInFrame/leadInFrame.
 - Unknown functions are refused with PostHog's message.
+
+tests/test_hogql_conformance.py holds each of these rules to PostHog's, case by case.
 
 It is a test-only stand-in: the subset of HogQL that usertrack's query files and its HTTP client
 send, checked against the real ClickHouse that runs it (`chdb`).
@@ -173,6 +187,24 @@ TABLES: dict[str, Table] = {
 }
 
 
+_SAME_TYPED = (
+    "string",
+    "boolean",
+    "date",
+    "datetime",
+    "uuid",
+    "array",
+    "integer",
+    "float",
+    "interval",
+)
+
+_BIT_WIDTHS = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64")
+_BIT_WIDTHS += ("Float32", "Float64")
+
+# the non-string columns' types (database/schema/events.py, persons.py)
+_COLUMN_TYPES = {"uuid": "uuid", "person_id": "uuid", "id": "uuid", "is_identified": "boolean"}
+
 # --------------------------------------------------------------------------------------------
 # Functions (posthog/hogql/functions/mapping.py and clickhouse/*.py), the subset usertrack uses
 
@@ -199,9 +231,9 @@ FUNCTIONS: dict[str, Fn] = {
         " replaceRegexpAll replaceOne position positionCaseInsensitive splitByChar splitByString"
         " arrayStringConcat arrayMap arrayFilter arrayExists arraySort arrayDistinct arrayCount"
         " arraySlice arrayConcat arrayZip arrayEnumerate arrayReverse arrayCompact range"
-        " greatest least abs round floor ceil intDiv least toString toUInt64 toInt64 toFloat64"
-        " toInt8 toInt16 toInt32 toUInt8 toUInt16 toUInt32"
-        " toFloat64OrNull toInt64OrNull JSONExtractString JSONExtractRaw JSONHas JSONType"
+        " greatest least abs round floor ceil intDiv least toString"
+        " toFloat64OrNull toInt64OrNull toFloat64OrZero toInt64OrZero"
+        " JSONExtractString JSONExtractRaw JSONHas JSONType"
         " JSONExtractKeys JSONExtractInt JSONExtractFloat JSONExtractBool JSONLength"
         " cityHash64 sipHash64 tuple tupleElement ifNull assumeNotNull toTypeName"
         " toIntervalSecond toIntervalMinute toIntervalHour toIntervalDay toIntervalWeek"
@@ -217,6 +249,9 @@ FUNCTIONS: dict[str, Fn] = {
     "match": Fn("match", 2, 2),
     "JSONExtract": Fn("JSONExtract", 2, 7),  # json, up to 5 keys, the type as a string
     "toFloat": Fn("accurateCastOrNull", 1, 1),  # second argument added
+    # the bit-width casts: accurateCastOrNull to the type (functions/clickhouse/conversions.py,
+    # TYPE_CONVERSION_FUNCTIONS), Nullable, NULL where the value does not fit
+    **{name: Fn("accurateCastOrNull", 1, 1) for name in [f"to{t}" for t in _BIT_WIDTHS]},
     "toInt": Fn("accurateCastOrNull", 1, 1),
     "toFloatOrNull": Fn("accurateCastOrNull", 1, 1),
     "toIntOrNull": Fn("accurateCastOrNull", 1, 1),
@@ -232,9 +267,9 @@ FUNCTIONS: dict[str, Fn] = {
     "toDayOfWeek": Fn("toDayOfWeek", 1, 3),
     "toUnixTimestamp": Fn("toUnixTimestamp", 1, 2),
     "toStartOfWeek": Fn("toStartOfWeek", 1, 3),
-    "toDateTime": Fn("toDateTime", 1, 2, tz_aware=True),
+    "toDateTime": Fn("parseDateTime64BestEffortOrNull", 1, 2, tz_aware=True),
     "toDateTime64": Fn("toDateTime64", 1, 3, tz_aware=True),
-    "toTimeZone": Fn("toTimeZone", 2, 2),
+    "toTimeZone": Fn("toTimeZone", 1, 2, tz_aware=True),
     "now": Fn("now64", 0, 1, tz_aware=True),
     "today": Fn("today", 0, 0),
     "dateDiff": Fn("dateDiff", 3, 3),
@@ -255,6 +290,8 @@ FUNCTIONS: dict[str, Fn] = {
 # ClickHouse's window functions HogQL passes on (posthog/hogql/functions/mapping.py,
 # HOGQL_WINDOW_FUNCTIONS); aggregates take an OVER clause too.
 WINDOW_FUNCTIONS = {
+    "lag",
+    "lead",
     "row_number",
     "rank",
     "dense_rank",
@@ -266,7 +303,123 @@ WINDOW_FUNCTIONS = {
 }
 
 # functions PostHog finds whatever their case (HogQLFunctionMeta(case_sensitive=False))
-CASE_INSENSITIVE = {"not", "if", "coalesce", "count", "min", "max", "sum", "avg", "nullif"}
+CASE_INSENSITIVE = {
+    "not",
+    "if",
+    "coalesce",
+    "count",
+    "min",
+    "max",
+    "sum",
+    "avg",
+    "nullif",
+    "least",
+    "greatest",
+}
+
+# Types, as PostHog's resolver gives them (posthog/hogql/ast.py ConstantType classes): a call's
+# type is the return type of the first of its function's `signatures` its arguments' types match
+# (resolver.py visit_call; "any" is UnknownType, matching every type), else "unknown"; the
+# printer picks an `overloads` ClickHouse name by the first argument's type (printer/base.py
+# visit_call). Only the functions usertrack's files can reach are listed; the rest are "unknown".
+UNKNOWN = "unknown"
+_SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
+    "toDate": [(("string",), "date"), (("datetime",), "date")],
+    "toDateTime": [
+        (("string",), "datetime"),
+        (("string", "integer"), "datetime"),
+        (("string", "integer", "string"), "datetime"),
+    ],
+    "toDateTime64": [
+        (("datetime",), "datetime"),
+        (("datetime", "integer"), "datetime"),
+        (("datetime", "integer", "string"), "datetime"),
+    ],
+    "toStartOfMonth": [(("any",), "date")],
+    "toStartOfWeek": [(("any",), "date"), (("any", "any"), "date")],
+    "toStartOfDay": [(("any",), "datetime"), (("any", "any"), "datetime")],
+    "toStartOfHour": [(("any",), "datetime")],
+    "toStartOfMinute": [(("any",), "datetime")],
+    "now": [((), "datetime"), (("any",), "datetime")],
+    "today": [((), "date")],
+    "toTimeZone": [(("datetime", "string"), "datetime")],
+    "dateDiff": [(("string", "datetime", "datetime"), "integer")],
+    "date_diff": [(("string", "datetime", "datetime"), "integer")],
+    "dateAdd": [(("date", "any"), "date"), (("string", "any", "date"), "date")],
+    "dateSub": [(("date", "any"), "date"), (("string", "any", "date"), "date")],
+    **{
+        f"toInterval{unit}": [(("integer",), "interval")]
+        for unit in ("Second", "Minute", "Hour", "Day", "Week", "Month", "Year")
+    },
+    "toString": [((t,), "string") for t in ("integer", "string", "float", "date", "datetime")]
+    + [(("date", "string"), "string"), (("datetime", "string"), "string")],
+    "toIntOrZero": [(("string",), "integer")],
+    "toFloatOrZero": [(("string",), "float")],
+    **{name: [((t, t), t) for t in _SAME_TYPED] for name in ("ifNull", "nullIf", "nullif")},
+    "assumeNotNull": [((t,), t) for t in _SAME_TYPED],
+}
+# the casts printed accurateCastOrNull(x, 'Type') (conversions.py suffix_args)
+_CAST_TARGETS = {
+    "toFloat": "Float64",
+    "toInt": "Int64",
+    "toFloatOrNull": "Float64",
+    "toIntOrNull": "Int64",
+    **{f"to{t}": t for t in _BIT_WIDTHS},
+}
+# overloads: HogQL name -> (first argument types, ClickHouse name)
+_OVERLOADS: dict[str, tuple[tuple[str, ...], str]] = {
+    "toDate": (("datetime", "date"), "toDate"),
+    "toDateTime": (("datetime", "date", "integer"), "toDateTime"),
+}
+
+
+def validate_function_args(name: str, n: int, low: int, high: int | None) -> None:
+    """functions/core.py validate_function_args, with its messages."""
+
+    def plural(k: int) -> str:
+        return f"{k} argument{'s' if k != 1 else ''}"
+
+    too_few, too_many = n < low, high is not None and n > high
+    if low == high and (too_few or too_many):
+        raise HogQLError(f"Function '{name}' expects {plural(low)}, found {n}")
+    if too_few:
+        raise HogQLError(f"Function '{name}' expects at least {plural(low)}, found {n}")
+    if too_many:
+        raise HogQLError(f"Function '{name}' expects at most {plural(high or 0)}, found {n}")
+
+
+def call_type(name: str, arg_types: list[str]) -> str:
+    """The return type of the first signature the arguments match (resolver.py visit_call,
+    functions/core.py compare_types), else "unknown"."""
+    for sig, ret in _SIGNATURES.get(name, []):
+        if len(sig) == len(arg_types) and all(
+            s == "any" or s == a for s, a in zip(sig, arg_types, strict=True)
+        ):
+            return ret
+    return UNKNOWN
+
+
+def constant_type(value: Any) -> str:
+    """resolver.py resolve_constant_data_type."""
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, date):
+        return "date"
+    return UNKNOWN
+
+
 _TZ_DEFAULT_ARG_POS = {"toStartOfWeek": 2, "now": 0}
 _DATETIME_FUNCS = {
     "toDateTime",
@@ -308,15 +461,18 @@ _ARITH = {"+": "plus", "-": "minus", "*": "multiply", "/": "divide", "%": "modul
 class Source:
     alias: str | None  # the alias as printed, None for an unaliased subquery
     table: Table | None  # a database table
-    columns: dict[str, bool] = field(default_factory=dict)  # subquery column -> nullable
+    columns: dict[str, Printed] = field(default_factory=dict)  # subquery column -> its type
 
 
 @dataclass
 class Scope:
     sources: list[Source]
-    aliases: dict[str, bool]  # select aliases -> nullable
+    aliases: dict[str, Printed]  # select aliases (or a lambda's arguments) -> what they name
     ctes: dict[str, dict[str, Any]]
     parent: Scope | None = None
+    # a lambda's scope: its arguments, then the enclosing SELECT's aliases and fields (resolver.py
+    # visit_lambda, scope.parent); a SELECT's fields never come from an outer SELECT (visit_field)
+    is_lambda: bool = False
 
 
 @dataclass
@@ -324,6 +480,8 @@ class Printed:
     sql: str
     nullable: bool = True
     datetime: bool = False
+    type: str = UNKNOWN
+    column: str | None = None  # the table column a bare field names (for FieldType.get_child)
 
 
 class Printer:
@@ -339,6 +497,7 @@ class Printer:
         max_limit: int = 50_000,
     ) -> None:
         self.in_join_constraint = False
+        self.columns_of: dict[int, dict[str, Printed]] = {}  # a SELECT's columns, by id(node)
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.values = dict(values)
@@ -393,6 +552,7 @@ class Printer:
         # PostHog's resolver visits the SELECT list in order: an alias is visible to the items
         # after it (not inside its own expression) and to WHERE, GROUP BY, HAVING and ORDER BY.
         select = []
+        columns: dict[str, Printed] = {}
         for item in node["select"]:
             p = self.expr(item, scope)
             text = p.sql
@@ -401,9 +561,12 @@ class Printer:
                 name = escape_identifier(str(item["chain"][-1]))
                 if text != name and not text.endswith("." + name):
                     text += f" AS {name}"
+                columns[str(item["chain"][-1])] = p
             select.append(text)
             if item["node"] == "Alias":
-                scope.aliases[item["alias"]] = p.nullable
+                scope.aliases[item["alias"]] = p
+                columns[item["alias"]] = p
+        self.columns_of[id(node)] = columns
         sql = ""
         if with_parts:
             sql += "WITH " + ", ".join(with_parts) + " "
@@ -440,16 +603,11 @@ class Printer:
             sql += f" OFFSET {self.expr(node['offset'], scope).sql}"
         return sql
 
-    def _subquery_columns(self, node: dict[str, Any]) -> dict[str, bool]:
+    def _subquery_columns(self, node: dict[str, Any]) -> dict[str, Printed]:
+        """A printed subquery's columns with their types (a set query's: its first SELECT's)."""
         if node["node"] == "SelectSetQuery":
             return self._subquery_columns(node["initial_select_query"])
-        cols: dict[str, bool] = {}
-        for item in node.get("select") or []:
-            if item["node"] == "Alias":
-                cols[item["alias"]] = True
-            elif item["node"] == "Field":
-                cols[str(item["chain"][-1])] = True
-        return cols
+        return self.columns_of.get(id(node), {})
 
     def join(self, node: dict[str, Any], scope: Scope) -> str:
         parts: list[str] = []
@@ -514,12 +672,16 @@ class Printer:
     def _Alias(self, node: dict[str, Any], scope: Scope) -> Printed:
         inner = self.expr(node["expr"], scope)
         return Printed(
-            f"{inner.sql} AS {escape_identifier(node['alias'])}", inner.nullable, inner.datetime
+            f"{inner.sql} AS {escape_identifier(node['alias'])}",
+            inner.nullable,
+            inner.datetime,
+            inner.type,
+            inner.column,
         )
 
     def _Constant(self, node: dict[str, Any], scope: Scope) -> Printed:
         v = node["value"]
-        return Printed(constant(v, self.tz), v is None)
+        return Printed(constant(v, self.tz), v is None, type=constant_type(v))
 
     def _Placeholder(self, node: dict[str, Any], scope: Scope) -> Printed:
         inner = node["expr"]
@@ -531,7 +693,8 @@ class Printer:
         if name not in self.values:
             raise HogQLError(f"Placeholder {{{name}}} is not available in this context.")
         v = self.values[name]
-        return Printed(constant(v, self.tz), v is None)
+        # PostHog replaces placeholders by constants before it resolves (placeholders.py)
+        return Printed(constant(v, self.tz), v is None, type=constant_type(v))
 
     def _Tuple(self, node: dict[str, Any], scope: Scope) -> Printed:
         items = [self.expr(e, scope).sql for e in node["exprs"]]
@@ -556,7 +719,7 @@ class Printer:
 
     def _Lambda(self, node: dict[str, Any], scope: Scope) -> Printed:
         args = node["args"]
-        inner = Scope([], {a: True for a in args}, scope.ctes, scope)
+        inner = Scope([], {a: Printed(a) for a in args}, scope.ctes, scope, is_lambda=True)
         body = self.expr(node["expr"], inner).sql
         head = args[0] if len(args) == 1 else "(" + ", ".join(args) + ")"
         return Printed(f"{head} -> {body}", True)
@@ -577,10 +740,21 @@ class Printer:
         left = self.expr(node["left"], scope)
         right = self.expr(node["right"], scope)
         fn = _ARITH[node["op"]]
+        # resolver.py visit_arithmetic_operation
+        types = {left.type, right.type}
+        if types <= {"integer"}:
+            kind = "integer"
+        elif types <= {"integer", "float"}:
+            kind = "float"
+        elif "datetime" in types:
+            kind = "datetime"
+        else:
+            kind = UNKNOWN
         return Printed(
             f"{fn}({left.sql}, {right.sql})",
             left.nullable or right.nullable,
             left.datetime or right.datetime,
+            kind,
         )
 
     def _BetweenExpr(self, node: dict[str, Any], scope: Scope) -> Printed:
@@ -605,8 +779,31 @@ class Printer:
         fn = FUNCTIONS[name].ch if name in FUNCTIONS else name
         exprs = [self.expr(e, scope) for e in node.get("exprs") or []]
         args = node.get("args") or []
-        head = fn + (f"({', '.join(self.expr(a, scope).sql for a in args)})" if args else "")
         over = node.get("over_expr")
+        if name in ("lag", "lead"):
+            # printer/base.py _transform_window_function: lagInFrame/leadInFrame of toNullable(x),
+            # with the whole partition as the frame when the window gives an ORDER BY but no frame
+            # (or no window at all)
+            fn = f"{name}InFrame"
+            if exprs:
+                first = exprs[0]
+                exprs[0] = Printed(f"toNullable({first.sql})", True, first.datetime, first.type)
+            if over is None or (over.get("order_by") and not over.get("frame_method")):
+                exprs_nodes = node.get("exprs") or []
+                default_order = (
+                    [{"node": "OrderExpr", "expr": exprs_nodes[0], "order": "ASC"}]
+                    if exprs_nodes
+                    else None
+                )
+                over = {
+                    **(over or {}),
+                    "order_by": (over or {}).get("order_by") or default_order,
+                    "frame_method": "ROWS",
+                    "frame_start": {"frame_type": "PRECEDING", "frame_value": None},
+                    "frame_end": {"frame_type": "FOLLOWING", "frame_value": None},
+                }
+            name = fn
+        head = fn + (f"({', '.join(self.expr(a, scope).sql for a in args)})" if args else "")
         if over is None:
             return Printed(
                 f"{head}({', '.join(e.sql for e in exprs)}) OVER {node['over_identifier']}"
@@ -704,17 +901,25 @@ class Printer:
         return resolved
 
     def _resolve(self, chain: list[str], scope: Scope, node: dict[str, Any]) -> Printed:
+        """A field, found as PostHog's resolver finds it (resolver.py visit_field): first a table
+        of this SELECT by its name or alias when the chain has more parts
+        (lookup_table_by_name), then the SELECT's aliases BEFORE any table's columns
+        (resolver_utils.py lookup_field_by_name: `scope.aliases[name]` first), so an alias shadows
+        a column in every clause; a lambda's scope goes on to the enclosing SELECT."""
+        head = chain[0]
         s: Scope | None = scope
         while s is not None:
-            head = chain[0]
-            # alias.column
             if len(chain) > 1:
                 for src in s.sources:
                     if src.alias is not None and src.alias == head:
                         return self._from_source(src, chain[1:], node)
-            # a SELECT alias of this query
-            if head in s.aliases and len(chain) == 1:
-                return Printed(escape_identifier(head), s.aliases[head])
+            if head in s.aliases:
+                named = s.aliases[head]
+                if len(chain) == 1:
+                    return Printed(
+                        escape_identifier(head), named.nullable, named.datetime, named.type
+                    )
+                return self._alias_child(head, named, chain[1:])
             for src in s.sources:
                 if src.table is not None and (
                     head in src.table.columns or (head == "person" and src.table.name == "events")
@@ -722,10 +927,22 @@ class Printer:
                     return self._from_source(src, chain, node)
                 if src.table is None and head in src.columns:
                     return self._from_source(src, chain, node)
-            if head in s.aliases:
-                return Printed(escape_identifier(head), s.aliases[head])
-            s = s.parent
-        raise HogQLError(f"Unable to resolve field: {chain[0]}")
+            s = s.parent if s.is_lambda else None
+        raise HogQLError(f"Unable to resolve field: {head}")
+
+    def _alias_child(self, alias: str, named: Printed, rest: list[str]) -> Printed:
+        """`alias.x`: the child of what the alias names (resolver.py visit_field's chain loop).
+        A JSON column's alias reads a property; a plain column's refuses as FieldType.get_child
+        (ast.py) does; anything else, person_id included (an expression field on events), as
+        the resolver turns get_child's NotImplementedError into."""
+        if named.type == "json":
+            return self._property(escape_identifier(alias), rest, person=False)
+        if named.column is not None and named.column != "person_id":
+            raise HogQLError(f'Can not access property "{rest[0]}" on field "{named.column}"')
+        raise HogQLError(
+            f"Cannot access property '{rest[0]}' on '{alias}'. This can happen when a column"
+            " alias shadows a table field. Try renaming the alias."
+        )
 
     def _from_source(self, src: Source, chain: list[str], node: dict[str, Any]) -> Printed:
         qual = src.alias
@@ -736,9 +953,15 @@ class Printer:
                 if qual is None
                 else f"{escape_identifier(qual)}.{escape_identifier(col)}"
             )
+            named = src.columns.get(col)
+            if named is None:
+                return Printed(text, True)
             if len(chain) > 1:
-                raise HogQLError(f"Can not access property {chain[1]} on field {col}")
-            return Printed(text, src.columns.get(col, True))
+                if named.type == "json":
+                    return self._property(text, chain[1:], person=False)
+                raise HogQLError(f'Can not access property "{chain[1]}" on field "{col}"')
+            # nullable as before: a subquery's column is wrapped as a Nullable one would be
+            return Printed(text, True, named.datetime, named.type)
         table = src.table
         q = escape_identifier(qual or table.name)
         head = chain[0]
@@ -746,9 +969,9 @@ class Printer:
             if len(chain) >= 3 and chain[1] == "properties":
                 return self._property(f"{q}.person_properties", chain[2:], person=True)
             if chain[1:] == ["properties"]:
-                return Printed(f"{q}.person_properties", False)
+                return Printed(f"{q}.person_properties", False, type="json")
             if chain[1:] == ["id"]:
-                return Printed(f"{q}.person_id", False)
+                return Printed(f"{q}.person_id", False, type="uuid", column="person_id")
             raise HogQLError(f"Unsupported field person.{'.'.join(chain[1:])}")
         kind = table.columns.get(head)
         if kind is None:
@@ -756,15 +979,17 @@ class Printer:
         col = f"{q}.{escape_identifier(head)}"
         if kind == JSON_COL:
             if len(chain) == 1:
-                return Printed(col, False)
+                return Printed(col, False, type="json", column=head)
             return self._property(col, chain[1:], person=table.name == "persons")
         if len(chain) > 1:
-            raise HogQLError(f"Can not access property {chain[1]} on field {head}")
+            # ast.py FieldType.get_child
+            raise HogQLError(f'Can not access property "{chain[1]}" on field "{head}"')
         if kind == DATETIME:
             if self.convert:
-                return Printed(f"toTimeZone({col}, {escape_string(self.project_tz)})", False, True)
-            return Printed(col, False, True)
-        return Printed(col, False)
+                text = f"toTimeZone({col}, {escape_string(self.project_tz)})"
+                return Printed(text, False, True, "datetime", head)
+            return Printed(col, False, True, "datetime", head)
+        return Printed(col, False, type=_COLUMN_TYPES.get(head, "string"), column=head)
 
     def _property(self, column: str, keys: list[str], *, person: bool) -> Printed:
         args = ", ".join(escape_string(k) for k in keys)
@@ -774,14 +999,15 @@ class Printer:
         )
         kind = self.property_types.get(("person:" if person else "event:") + keys[0])
         if len(keys) == 1 and kind == "Numeric":
-            return Printed(f"accurateCastOrNull({raw}, 'Float64')", True)
+            return Printed(f"accurateCastOrNull({raw}, 'Float64')", True, type="float")
         if len(keys) == 1 and kind == "Boolean":
             return Printed(
                 f"accurateCastOrNull(transform(toString({raw}), ['true', 'false'], [1, 0], NULL),"
                 " 'Bool')",
                 True,
+                type="boolean",
             )
-        return Printed(raw, True)
+        return Printed(raw, True, type="string")
 
     # --------------------------------------------------------------- calls
 
@@ -795,14 +1021,10 @@ class Printer:
             raise HogQLError(f"Unsupported function call '{name}(...)'")
         args_nodes = node.get("args") or []
         n = len(args_nodes)
-        if n < fn.low or (fn.high is not None and n > fn.high):
-            raise HogQLError(
-                f"Function '{name}' expects {fn.low}"
-                + ("" if fn.high == fn.low else f" to {fn.high}")
-                + f" arguments, got {n}"
-            )
+        validate_function_args(name, n, fn.low, fn.high)
         args = [self.expr(a, scope) for a in args_nodes]
         texts = [a.sql for a in args]
+        ret = call_type(name, [a.type for a in args])
         params = node.get("params")
         distinct = "DISTINCT " if node.get("distinct") else ""
         if fn.aggregate:
@@ -838,28 +1060,32 @@ class Printer:
                 and name in ("min", "max", "minIf", "maxIf", "any", "argMax", "argMin")
             )
             return Printed(f"{head}({distinct}{', '.join(texts)})", nullable, dt)
-        if name in ("toFloat", "toInt", "toFloatOrNull", "toIntOrNull"):
-            target = "Float64" if name.startswith("toFloat") else "Int64"
+        if fn.ch == "accurateCastOrNull":
+            # suffix_args (conversions.py): toInt64(x) is accurateCastOrNull(x, 'Int64')
+            target = _CAST_TARGETS[name]
             return Printed(f"accurateCastOrNull({texts[0]}, {escape_string(target)})", True)
         if name == "trim" and n == 2:
             return Printed(f"trim(BOTH {texts[1]} FROM {texts[0]})", args[0].nullable)
         if name == "toDateTime":
-            tz = texts[1] if n == 2 else escape_string(self.tz)
-            if self._is_string(args_nodes[0], args[0]):
-                return Printed(f"parseDateTime64BestEffortOrNull({texts[0]}, 6, {tz})", True, True)
-            return Printed(f"toDateTime({texts[0]}, {tz})", args[0].nullable, True)
+            return self._to_date_time(args_nodes, args, ret)
         if name == "now":
             return Printed(f"now64(6, {escape_string(self.tz)})", False, True)
         if name == "today":
             return Printed("today()", False)
         if name == "toTimeZone":
-            return Printed(f"toTimeZone({texts[0]}, {texts[1]})", args[0].nullable, True)
+            tz = texts[1] if n == 2 else escape_string(self.tz)
+            return Printed(f"toTimeZone({texts[0]}, {tz})", args[0].nullable, True, ret)
         if name == "toDateTime64" and n < 3:
             texts = [texts[0], texts[1] if n == 2 else "6", escape_string(self.tz)]
         if name == "toStartOfWeek" and n == 1:
             texts.append("0")  # the project's week start: Sunday unless it says Monday
-        if name == "toDate" and not args[0].datetime and self._is_string(args_nodes[0], args[0]):
-            return Printed(f"toDateOrNull({texts[0]})", True)
+        if name == "toDate":
+            # overloads (conversions.py DATE_CONVERSION_FUNCTIONS): toDate of a DateTime or a Date
+            # is toDate, of anything else (a String, or a type the resolver could not tell)
+            # toDateOrNull, which ClickHouse refuses for a DateTime
+            if args[0].type in _OVERLOADS["toDate"][0]:
+                return Printed(f"toDate({texts[0]})", args[0].nullable, False, ret)
+            return Printed(f"toDateOrNull({texts[0]})", True, False, ret)
         nullable = any(a.nullable for a in args)
         if name in ("coalesce",):
             nullable = all(a.nullable for a in args)
@@ -902,7 +1128,35 @@ class Printer:
             name in ("if", "multiIf", "coalesce", "greatest", "least", "plus", "minus")
             and any(a.datetime for a in args)
         )
-        return Printed(f"{fn.ch}({', '.join(texts)})", nullable, dt)
+        return Printed(f"{fn.ch}({', '.join(texts)})", nullable, dt, ret)
+
+    def _to_date_time(self, nodes: list[dict[str, Any]], args: list[Printed], ret: str) -> Printed:
+        """toDateTime as printer/base.py visit_call prints it: the overload `toDateTime` for a
+        DateTime, Date or Integer first argument, else parseDateTime64BestEffortOrNull; a second
+        argument is the timezone (has_tz_override), else the project's (UTC when the modifiers
+        say convertToProjectTimezone: false); a lone constant string in a plain format is read
+        by toDateTime64/toDateTime; the parse functions get the precision 6 before the zone."""
+        tz = args[1].sql if len(args) == 2 else escape_string(self.tz)
+        first = nodes[0]
+        if args[0].type in _OVERLOADS["toDateTime"][0]:
+            return Printed(f"toDateTime({args[0].sql}, {tz})", args[0].nullable, True, ret)
+        name = "parseDateTime64BestEffortOrNull"
+        value = (
+            first["value"]
+            if first["node"] == "Constant"
+            else self.values.get(first["expr"]["chain"][0])
+            if first["node"] == "Placeholder"
+            else None
+        )
+        if len(args) == 1 and isinstance(value, str):
+            name = "parseDateTime64BestEffort"
+            if re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,6}$", value):
+                name = "toDateTime64"
+            elif re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", value) or re.match(
+                r"^\d{4}-\d{2}-\d{2}$", value
+            ):
+                return Printed(f"toDateTime({args[0].sql}, {tz})", False, True, ret)
+        return Printed(f"{name}({args[0].sql}, 6, {tz})", name.endswith("OrNull"), True, ret)
 
     def _is_string(self, node: dict[str, Any], printed: Printed) -> bool:
         if node["node"] == "Constant":
