@@ -906,7 +906,8 @@ def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -
     assert stat.S_IMODE((demo / "alerts-segments.json").stat().st_mode) == 0o600
 
     def entered() -> set[str]:
-        dry = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+        # At the data's own moment: a chosen one (--as-of) compares with the data, not a pass.
+        dry = run(["alerts", "-f", "json"], demo)
         assert dry.exit_code == 0, dry.stderr
         return _entered(json.loads(dry.stdout)["alerts"])
 
@@ -916,7 +917,7 @@ def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -
     assert len(before) >= 3 and entered() == before
     # A damaged baseline file is named, and the history is the baseline again.
     (demo / "alerts-segments.json").write_text("{oops")
-    damaged = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+    damaged = run(["alerts", "-f", "json"], demo)
     assert damaged.exit_code == 0 and "alerts-segments.json: damaged" in damaged.stderr
 
 
@@ -927,7 +928,7 @@ def test_a_history_damaged_as_a_whole_does_not_stop_alerting(demo: Path) -> None
 
     path = history_path(demo)
     path.write_text("not a database\n")
-    found = run(["alerts", "-f", "json", "--as-of", "2026-11-15 23:00"], demo)
+    found = run(["alerts", "-f", "json"], demo)  # the data's moment: the history is read
     assert found.exit_code == 0, found.stderr
     assert f"{path}: cannot open the segment history" in found.stderr
     assert f"mv {path} {path}.damaged" in found.stderr
@@ -936,3 +937,32 @@ def test_a_history_damaged_as_a_whole_does_not_stop_alerting(demo: Path) -> None
     assert changes.exit_code == 8
     assert changes.stderr.splitlines()[-1] == f"usertrack: hint: move it aside to start a new" \
         f" one: mv {path} {path}.damaged"  # fmt: skip
+
+
+def test_an_as_of_run_gives_the_same_answer_whatever_the_history_holds(demo: Path) -> None:
+    """`alerts --as-of T` gave 42, 125 or 66 alerts on the same data, by which snapshots
+    earlier `segments --as-of` runs (and alerts passes) had saved. A chosen moment compares with
+    the segments one day earlier worked out from the data, and the JSON says so."""
+    moment = "2026-11-15 12:00"
+
+    def at_moment() -> dict[str, Any]:
+        result = run(["alerts", "--as-of", moment, "-f", "json"], demo)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    bare = at_moment()
+    assert bare["baseline"]["from"] == "data"
+    assert bare["baseline"]["as_of"] == "2026-11-14T12:00:00Z"
+    assert len(_entered(bare["alerts"])) >= 1
+    # Snapshots a few hours and a few days before, and a pass that kept its segments.
+    for earlier in ("2026-11-15 06:00", "2026-11-13", "2026-11-10"):
+        saved = run(["segments", "--as-of", earlier, "--save", "-f", "json"], demo)
+        assert saved.exit_code == 0, saved.stderr
+    kept = run(["alerts", "--as-of", "2026-11-15 09:00", "--save", "-f", "json"], demo)
+    assert kept.exit_code == 0, kept.stderr
+    assert (demo / "alerts-segments.json").exists()
+    assert at_moment() == bare
+    # A pass at the data's own moment (no --as-of) still compares with what the last one kept.
+    now = run(["alerts", "-f", "json"], demo)
+    assert now.exit_code == 0, now.stderr
+    assert json.loads(now.stdout)["baseline"]["from"] == "last_pass"

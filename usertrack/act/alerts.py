@@ -8,7 +8,9 @@ Three kinds of trigger:
 - "segment": users who entered one of `segments` since the last pass that recorded its
   segments (ALERTED_SEGMENTS_FILE), else since the previous saved snapshot
   (usertrack/segments/history.py); with neither before as_of, since the segments of one day
-  earlier. Finding alerts writes nothing: `record_segments` keeps the pass's segments in the
+  earlier. A pass at a moment the user chose (`--as-of`) always compares with the segments
+  of one day earlier, worked out from the data: its answer is the same whatever the history
+  holds. Finding alerts writes nothing: `record_segments` keeps the pass's segments in the
   history and in that file, and only a run that sends (or `--save`) calls it, after its alerts
   are queued, so a dry run never consumes what the real run would send.
 - "failures": today's run failures stand out against the previous `days` days, by the
@@ -112,6 +114,9 @@ class AlertRun:
     # The classifications the segment triggers compared (this run's, and the day-earlier one
     # computed when no snapshot came before), by moment: what `record_segments` saves.
     classified: dict[datetime, Any] = field(default_factory=dict)
+    # What entered_segment compared with: {"as_of": moment, "from": how it was obtained}, one
+    # of BASELINE_FROM; None when no segment trigger ran.
+    baseline: dict[str, Any] | None = None
 
     @property
     def key_count(self) -> int:
@@ -258,14 +263,28 @@ def person_url(host: str | None, project_id: str | None, distinct_id: str | None
     return f"{host.rstrip('/')}/project/{project_id}/person/{quote(str(distinct_id), safe='')}"
 
 
+# How a pass's entered_segment baseline was obtained (the JSON's `baseline.from`).
+BASELINE_FROM = {
+    "data": "the segments one day earlier, worked out from the data",
+    "last_pass": "the segments the last alerts pass that sent (or --save) kept",
+    "history": "the latest snapshot of the segments history before as_of",
+}
+
+
 def find_alerts(
     ws: Workspace,
     rules: AlertRules,
     as_of: datetime,
     progress: Callable[[str], None] | None = None,
     skip_kinds: frozenset[str] = frozenset(),
+    *,
+    reproducible: bool = False,
 ) -> AlertRun:
-    """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`)."""
+    """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`).
+
+    `reproducible` (a moment the user chose): entered_segment compares with the segments one
+    day before `as_of` worked out from the data, never with what earlier runs saved, so the
+    answer depends on the data and `as_of` alone."""
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
     kinds = {t.kind for t in rules.triggers} - skip_kinds
@@ -290,7 +309,9 @@ def find_alerts(
         if trigger.kind in skip_kinds:
             continue
         if trigger.kind == "segment":
-            run.alerts.extend(_segment_alerts(ws, trigger, as_of, people, plans, run, progress))
+            run.alerts.extend(
+                _segment_alerts(ws, trigger, as_of, people, plans, run, progress, reproducible)
+            )
         elif trigger.kind == "failures":
             if "neon" not in ws.sources:
                 run.notes.append(f"no Neon source: trigger {trigger.id} was skipped")
@@ -408,30 +429,24 @@ def _segment_alerts(
     plans: Mapping[str, str | None],
     run: AlertRun,
     progress: Callable[[str], None] | None,
+    reproducible: bool = False,
 ) -> list[dict[str, Any]]:
-    from usertrack.segments.history import Snapshot, open_history, warning_to
+    from usertrack.segments.history import Snapshot
 
     current = ws.classify(as_of, progress)
     now = Snapshot.of(current)
     baseline: Snapshot | None = None
-    with open_history(ws) as history:
-        # What the last pass that sent (or --save) recorded; else the latest sound snapshot
-        # before as_of (a damaged one is skipped with a warning). The history keeps one
-        # snapshot a day, which a `segments` run later that day replaces: compared with that,
-        # whoever entered between the alerts pass and it would never be alerted.
-        baseline = alerted_segments(ws, as_of, history.fingerprint)
-        if baseline is None:
-            try:
-                found = history.latest(as_of, before=True, warn=warning_to(ws))
-            except DataError as e:  # a damaged history must not stop every alert
-                found = None
-                warn = warning_to(ws)
-                if warn:
-                    warn(f"{e}; entered_segment does not compare with it (hint: {e.hint})")
-            if found is not None and found.fingerprint == history.fingerprint:
-                baseline = found
+    since = as_of - timedelta(days=1)
+    if run.baseline is not None:  # a second segment trigger: the same baseline
+        baseline = run.baseline["snapshot"]
+    elif reproducible:
+        computed = ws.classify(since, progress)
+        baseline = Snapshot.of(computed)
+        run.classified.setdefault(_aware(since), computed)
+        run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
+    else:
+        baseline = _saved_baseline(ws, as_of, run)
     if baseline is None:
-        since = as_of - timedelta(days=1)
         run.notes.append(
             f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
             " entered_segment compares with the segments of one day earlier"
@@ -439,6 +454,7 @@ def _segment_alerts(
         computed = ws.classify(since, progress)
         baseline = Snapshot.of(computed)
         run.classified.setdefault(_aware(since), computed)
+        run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
     run.classified[_aware(as_of)] = current
     names = {s.id: s.name for s in ws.rules.segments}
     alerts = []
@@ -458,6 +474,34 @@ def _segment_alerts(
                 )
             )
     return alerts
+
+
+def _saved_baseline(ws: Workspace, as_of: datetime, run: AlertRun) -> Snapshot | None:
+    """What the last pass that sent (or --save) kept, else the latest sound snapshot of the
+    history before `as_of`; None when neither is there (recorded in `run.baseline`)."""
+    from usertrack.segments.history import open_history, warning_to
+
+    baseline: Snapshot | None = None
+    with open_history(ws) as history:
+        # What the last pass that sent (or --save) recorded; else the latest sound snapshot
+        # before as_of (a damaged one is skipped with a warning). The history keeps one
+        # snapshot a day, which a `segments` run later that day replaces: compared with that,
+        # whoever entered between the alerts pass and it would never be alerted.
+        baseline = alerted_segments(ws, as_of, history.fingerprint)
+        if baseline is None:
+            try:
+                found = history.latest(as_of, before=True, warn=warning_to(ws))
+            except DataError as e:  # a damaged history must not stop every alert
+                found = None
+                warn = warning_to(ws)
+                if warn:
+                    warn(f"{e}; entered_segment does not compare with it (hint: {e.hint})")
+            if found is not None and found.fingerprint == history.fingerprint:
+                baseline = found
+                run.baseline = {"as_of": found.as_of, "from": "history", "snapshot": found}
+        elif baseline is not None:
+            run.baseline = {"as_of": baseline.as_of, "from": "last_pass", "snapshot": baseline}
+    return baseline
 
 
 def _failure_alerts(
@@ -552,8 +596,14 @@ def _keep_alerted(ws: Workspace, classified: Any, fingerprint: str | None) -> No
 
 
 def alerts_document(run: AlertRun) -> dict[str, Any]:
+    baseline = None
+    if run.baseline is not None:
+        how = run.baseline["from"]
+        baseline = {"as_of": run.baseline["as_of"], "from": how, "what": BASELINE_FROM[how]}
     return {
         "as_of": run.as_of,
         "rules": run.rules_path,
+        # What entered_segment compared with (null when no segment trigger ran).
+        "baseline": baseline,
         "alerts": [{k: a.get(k) for k in ALERT_FIELDS} for a in run.alerts],
     }

@@ -180,7 +180,14 @@ def alerts(
                     skip = frozenset({"segment"})
                 if "segment" not in skip:
                     last_segments = started
-                run = find_alerts(ws, rules, moment or ws.default_as_of(), skip_kinds=skip)
+                # A moment the user chose: the same answer whatever earlier runs saved.
+                run = find_alerts(
+                    ws,
+                    rules,
+                    moment or ws.default_as_of(),
+                    skip_kinds=skip,
+                    reproducible=moment is not None,
+                )
                 for note in run.notes:
                     info(f"usertrack: {note}")
                 _show_run(run, chosen, out)
