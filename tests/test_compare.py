@@ -111,3 +111,20 @@ def test_features_compare_by_hand(export: Path, tmp_path: Path) -> None:
     assert lines[0].endswith(",previous_persons,previous_adoption")
     assert lines[1] == "$pageview,7,4,100.0,3,up,2,100.0"
     assert "Previous persons" in run(argv, **env).stdout
+
+
+def test_the_previous_period_starts_as_a_plain_run_of_it_would(export: Path) -> None:
+    """`funnel --days 14 --compare` started its previous period one second early
+    (2026-10-25T23:59:59Z): the range ends at the as-of midnight, and the previous period took
+    that instant too. It starts at 00:00, as a plain run of that period and trends do."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    midnight = "2026-06-04"
+    doc = run_json("funnel", [PV, "signup", "--days", "2", "--compare"], as_of=midnight, **env)
+    assert doc["previous"]["from"] == "2026-05-31T00:00:00Z"
+    assert doc["previous"]["to"] == "2026-06-01T23:59:59Z"
+    plain = run_json("funnel", [PV, "signup", "--since", "2026-05-31", "--until", "2026-06-01"],
+                     as_of=midnight, **env)  # fmt: skip
+    assert plain["from"] == doc["previous"]["from"]
+    assert [s["persons"] for s in plain["steps"]] == [
+        s["persons"] for s in doc["previous"]["steps"]
+    ]

@@ -152,10 +152,15 @@ def date_range(
 
 def previous_span(span: DateRange) -> DateRange:
     """`--compare`: the period of the same length just before `span` (PostHog's compare to the
-    previous period), ending the instant before `span` starts."""
+    previous period), ending the instant before `span` starts and starting as long before: at
+    00:00 when `span` starts at 00:00, as a plain run of that period would. The length is
+    counted in whole minutes when it is within a second of them, so that an end at 23:59:59
+    (`--until DATE`) and one at the next 00:00 (the default, as of midnight) give one start."""
     length = span.end - span.start
-    end = span.start - timedelta(microseconds=1)
-    return DateRange(end - length, end)
+    minutes = timedelta(minutes=round(length.total_seconds() / 60))
+    if abs(length - minutes) <= timedelta(seconds=1):
+        length = minutes
+    return DateRange(span.start - length, span.start - timedelta(microseconds=1))
 
 
 def change(current: float, previous: float) -> float | None:
