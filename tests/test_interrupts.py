@@ -29,10 +29,9 @@ SHELL_LIKE = (
 )
 # Seconds an interrupted command may take to end: the program's own grace is 3 s.
 ENDS_WITHIN = 12
-# Moments: one while the program is still importing (this long after the interpreter has begun
-# running it: before that, Python's own start is not the program's to handle), then shares of
-# the full run.
-EARLY = 0.1
+# Moments: one while the program is still importing (this long after it has begun importing
+# its commands), then shares of the full run.
+EARLY = 0.02
 SHARES = (0.25, 0.5, 0.8)
 
 COMMANDS = {
@@ -58,13 +57,19 @@ def start(home: Path, args: list[str]) -> subprocess.Popen[str]:
 
 
 def program_runs(proc: subprocess.Popen[str]) -> None:
-    """Wait until the shell-like start has become the program (its exec done)."""
-    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    """Wait until the program has begun importing its commands (the standard library's `typing`
+    extension mapped: the interpreter's own start never loads it, the command line does, after
+    usertrack.launch has taken Ctrl-C over). Before that, Python is still starting (its `site`
+    module, the console script's first import), which is Python's to handle, not the program's."""
+    maps = Path(f"/proc/{proc.pid}/maps")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
-        if b"\0-m\0usertrack\0" in cmdline.read_bytes():
+        try:
+            if b"/_typing." in maps.read_bytes():
+                return
+        except OSError:
             return
-        time.sleep(0.005)
+        time.sleep(0.002)
 
 
 def listing(folder: Path) -> dict[str, int]:
