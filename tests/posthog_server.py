@@ -53,6 +53,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
+from tests.hogql_printer import print_hogql
 from usertrack.errors import QueryError
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
@@ -224,6 +225,7 @@ class FakePostHog:
         self._throttle_detail = ""
         self._timeouts_left = 0
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.metadata_texts: list[str] = []  # the HogQLMetadata requests' texts
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -426,8 +428,40 @@ class FakePostHog:
             raise _error(404, "invalid_request", "not_found", "Not found.")
         raise _error(404, "invalid_request", "not_found", "Not found.")
 
+    def metadata(self, q: dict[str, Any]) -> dict[str, Any]:
+        """A HogQLMetadata answer (posthog/hogql/metadata.py get_hogql_metadata; the response's
+        fields from posthog/schema.py HogQLMetadataResponse): the text resolved and printed by the
+        same printer as every query, placeholders from `globals`; PostHog's message in `errors`
+        when it refuses. Nothing runs (PostHog's EXPLAIN for index use is left out)."""
+        text = q.get("query")
+        if q.get("language") != "hogQL" or not isinstance(text, str):
+            raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLMetadata")
+        self.metadata_texts.append(text)
+        modifiers = q.get("modifiers") or {}
+        errors = []
+        try:
+            print_hogql(
+                text,
+                q.get("globals") or {},
+                timezone=self.timezone,
+                convert_to_project_timezone=bool(modifiers.get("convertToProjectTimezone", True)),
+            )
+        except HogQLError as e:
+            errors.append({"message": str(e), "start": None, "end": None, "fix": None})
+        return {
+            "isValid": not errors,
+            "query": text,
+            "errors": errors,
+            "warnings": [],
+            "notices": [],
+            "table_names": [],
+            "view_metadata": {},
+        }
+
     def _post_query(self, body: Any) -> tuple[int, Any, dict[str, str]]:
         q = body.get("query") if isinstance(body, dict) else None
+        if isinstance(q, dict) and q.get("kind") == "HogQLMetadata":
+            return 200, self.metadata(q), {}
         if not isinstance(q, dict) or q.get("kind") != "HogQLQuery" or "query" not in q:
             raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLQuery")
         text, values = q["query"], q.get("values") or {}

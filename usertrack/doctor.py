@@ -1,7 +1,8 @@
 """`usertrack doctor`: check the configuration and reach every source, with a fix for each failure.
 
 Checks run in order and keep going after a failure, so one run shows everything that is wrong.
-PostHog is asked a trivial HogQL query and its project's name; PostgreSQL is connected to, shown to
+PostHog is asked a trivial HogQL query and its project's name, and validates every HogQL file of
+the library without running it (usertrack.querycheck); PostgreSQL is connected to, shown to
 be read-only, and every query of queries/neon/ is EXPLAINed (bound parameters, nothing executed),
 which proves that the tables and columns the query library needs exist.
 """
@@ -71,7 +72,7 @@ def run_checks(
         checks.extend(_demo_checks(settings, library, progress))
         return checks
     checks.extend(_postgres_checks(settings, library, progress))
-    checks.extend(_posthog_checks(settings, progress))
+    checks.extend(_posthog_checks(settings, library, progress))
     return checks
 
 
@@ -136,7 +137,8 @@ def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]
             "demo workspace",
             True,
             f"{demo.users:,} users, data up to {demo.anchor.isoformat()}, in {demo.root}",
-        )
+        ),
+        Check("HogQL files", True, NEEDS_LIVE_POSTHOG),
     ]
     source = PostgresSource(uri, description="demo PostgreSQL")
     try:
@@ -236,7 +238,35 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     return [Check("schema", True, f"all {len(queries)} neon queries plan against the database")]
 
 
-def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
+NEEDS_LIVE_POSTHOG = (
+    "not checked: checking the query files against PostHog needs a live PostHog"
+    " (POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY)"
+)
+
+
+def hogql_files_check(source: Any, library: Any, progress: Any = None) -> Check:
+    """Every HogQL file of the library validated by PostHog (usertrack.querycheck)."""
+    from usertrack.querycheck import check_query_files, checked_files
+
+    files = checked_files(library)
+    try:
+        refusals = check_query_files(source, files, progress=progress)
+    except UsertrackError as e:
+        return _fail("HogQL files", e, "run `usertrack query --check` once PostHog answers")
+    if not refusals:
+        return Check("HogQL files", True, f"PostHog accepts all {len(files)} HogQL query files")
+    return Check(
+        "HogQL files",
+        False,
+        f"PostHog refuses {len(refusals)} of {len(files)} HogQL query files: "
+        + "; ".join(r.line() for r in refusals),
+        "rewrite each named file as PostHog's message says (docs/query-files.md, 'Checking"
+        " query files against PostHog'); `usertrack query --check ID` checks one again",
+        EXIT_QUERY,
+    )
+
+
+def _posthog_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
     if settings.events_path is not None:
         from usertrack.sources.eventstore import open_store
         from usertrack.workspace import import_events_export
@@ -254,7 +284,8 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
                     True,
                     f"{settings.events_path}: {count[0] if count else 0} events"
                     f" ({stats.summary()})",
-                )
+                ),
+                Check("HogQL files", True, NEEDS_LIVE_POSTHOG),
             ]
         except UsertrackError as e:
             return [_fail("PostHog events export", e, "point USERTRACK_EVENTS at a PostHog export")]
@@ -312,6 +343,8 @@ def _posthog_checks(settings: Settings, progress: Any) -> list[Check]:
             )
         except UsertrackError as e:
             out.append(_fail("HogQL query", e, "give the personal API key the query:read scope"))
+            return out
+        out.append(hogql_files_check(source, library, progress))
         return out
     finally:
         source.close()

@@ -38,6 +38,14 @@ def query(
         bool,
         typer.Option("--list", help="List the runnable queries: id, description, parameters."),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Have PostHog validate the HogQL file QUERY_ID (or every one) without running"
+            " it; name each it refuses, with PostHog's message.",
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -54,6 +62,11 @@ def query(
             if query_id is not None:
                 raise UsageError("--list takes no QUERY_ID")
             _list_queries(queries_dir)
+            return
+        if check:
+            if param or fmt or out or as_of or refresh:
+                raise UsageError("--check takes only QUERY_ID and --queries")
+            _check_queries(query_id, queries_dir)
             return
         if query_id is None:
             raise UsageError("missing QUERY_ID (see `usertrack query --list`)")
@@ -142,6 +155,38 @@ def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
             " (it has no default; see `usertrack query --list`)"
         )
     return {name: convert_param(target, name, value) for name, value in given.items()}
+
+
+def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
+    """`query --check`: PostHog's verdict on each HogQL file (usertrack.querycheck)."""
+    from usertrack.config import load_settings, resolve_queries_dir
+    from usertrack.doctor import NEEDS_LIVE_POSTHOG
+    from usertrack.errors import EXIT_QUERY, ConfigError
+    from usertrack.querycheck import check_query_files, checked_files
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.sources.queries import load_queries
+
+    library = load_queries(resolve_queries_dir(queries_dir))
+    files = checked_files(library, query_id)
+    settings = load_settings()
+    if not (settings.posthog_project_id and settings.posthog_api_key):
+        raise ConfigError(NEEDS_LIVE_POSTHOG.removeprefix("not checked: "))
+    with spinner("checking the HogQL files with PostHog") as progress:
+        source = PostHogHTTPSource(
+            settings.posthog_api_key,
+            settings.posthog_project_id,
+            settings.posthog_host,
+            progress=progress,
+        )
+        with source:
+            refusals = check_query_files(source, files, progress=progress)
+    for refusal in refusals:
+        sys.stdout.write(f"✗ {refusal.line()}\n")
+    accepted = len(files) - len(refusals)
+    sys.stdout.write(f"PostHog accepts {accepted} of {len(files)} HogQL query files\n")
+    sys.stdout.flush()
+    if refusals:
+        raise typer.Exit(EXIT_QUERY)
 
 
 def _list_queries(queries_dir: Path | None) -> None:

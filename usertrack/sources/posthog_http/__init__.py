@@ -161,6 +161,38 @@ class PostHogHTTPSource(Paging, Insights):
         body = body if isinstance(body, dict) else {}
         return {k: str(body[k]) for k in ("name", "timezone") if body.get(k) is not None}
 
+    def check_hogql(self, query: Query, params: Mapping[str, Any]) -> list[str]:
+        """PostHog's errors for a query file, from validating it without running it: the query
+        kind `HogQLMetadata` its SQL editor uses (posthog/hogql/metadata.py get_hogql_metadata:
+        the text parsed, `{name}` placeholders replaced from `globals`, resolved and printed for
+        ClickHouse; the answer's `isValid` and `errors`). [] when PostHog accepts it."""
+        stats = RunStats()
+        where = self._where(query)
+        sql = strip_sql(query.sql)
+        body = {
+            "query": {
+                "kind": "HogQLMetadata",
+                "language": "hogQL",
+                "query": sql,
+                "globals": self._values(query, sql, params),
+                "modifiers": {"convertToProjectTimezone": False},
+            }
+        }
+        path = f"/api/projects/{self.project_id}/query/"
+        resp = self._send("POST", path, stats, where, json=body, slot=True)
+        answer = self._json(resp, where)
+        if resp.status_code != 200:
+            self._raise_for(resp, answer, where)
+        if not isinstance(answer, dict) or answer.get("isValid", True):
+            return []
+        errors = answer.get("errors") or []
+        messages = [
+            " ".join(str(e.get("message", "")).split())
+            for e in errors
+            if isinstance(e, dict) and e.get("message")
+        ]
+        return messages or ["PostHog says the query is not valid"]
+
     def __enter__(self) -> PostHogHTTPSource:
         return self
 
