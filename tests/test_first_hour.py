@@ -320,6 +320,8 @@ def test_query_list_names_every_runnable_query_with_its_parameters() -> None:
             if p.name in ("as_of", "exclude_pattern"):
                 continue
             default = p.default if p.default is not None else "(required)"
+            if p.kind:
+                default = f"<{p.kind}> (required)"
             assert f"{p.name}={default}" in block, (q.id, block)
 
 
@@ -431,3 +433,43 @@ def test_convert_param_follows_the_declared_default(tmp_path: Path) -> None:
             convert_param(query, name, bad)
         assert f"--param {name}=" in str(info.value)
         assert getattr(info.value, "exit_code", None) == EXIT_USAGE
+
+
+def test_a_required_param_of_a_declared_kind_is_checked_before_it_runs(demo_home: Path) -> None:
+    """`-p since=yesterday` reached DuckDB (exit 7, "Conversion Error"), and a list parameter
+    took only a JSON list. A header declares the kind of a parameter without a default
+    (`-- param since: <moment>`): the value is checked as -p days=abc is, and a list is
+    given as names separated by commas, or as a JSON list."""
+    bad = run(["query", "posthog/event_names", "-p", "since=yesterday"], demo_home)
+    assert bad.exit_code == EXIT_USAGE, bad.stderr
+    line = one_error_line(bad.stderr)
+    assert "since='yesterday'" in line and "a date or datetime" in line
+    keys = ["query", "posthog/property_keys", "-p", "since=2026-01-01", "-f", "json"]
+    plain = run([*keys, "-p", "events=$pageview,signup"], demo_home)
+    listed = run([*keys, "-p", 'events=["$pageview", "signup"]'], demo_home)
+    assert plain.exit_code == 0 and listed.exit_code == 0, plain.stderr + listed.stderr
+    assert json.loads(plain.stdout)["rows"] and plain.stdout == listed.stdout
+    query = parse_query(
+        demo_home / "q.sql",
+        "neon",
+        "-- name: q\n-- description: d\n-- returns: table\n-- param n: <integer>\nSELECT %(n)s",
+    )
+    assert query.params[0].default is None and convert_param(query, "n", "3") == 3
+    with pytest.raises(Exception, match="is declared <weird>"):
+        parse_query(demo_home / "q.sql", "neon", "-- name: q\n-- description: d\n"
+                    "-- returns: table\n-- param n: <weird>\nSELECT %(n)s")  # fmt: skip
+
+
+def test_a_missing_queries_folder_is_a_usage_error_like_a_missing_file(demo_home: Path) -> None:
+    missing = run(["segments", "--queries", str(demo_home / "nope")], demo_home)
+    assert missing.exit_code == EXIT_USAGE, missing.stderr  # as --segments, --plan, --template
+    assert "query folder" in one_error_line(missing.stderr)
+
+
+def test_every_missing_credential_is_named_at_once(tmp_path: Path) -> None:
+    """`POSTHOG_PROJECT_ID=123 usertrack segments` named only DATABASE_URL; the PostHog key
+    came up on the next try."""
+    result = run(["segments"], tmp_path, POSTHOG_PROJECT_ID="123")
+    assert result.exit_code == 4, result.stderr
+    line = one_error_line(result.stderr)
+    assert "DATABASE_URL" in line and "POSTHOG_PERSONAL_API_KEY" in line

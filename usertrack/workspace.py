@@ -435,13 +435,17 @@ def _open_live(
     database: bool = True,
 ) -> None:
     s = ws.settings
+    partly = bool(s.posthog_project_id or s.posthog_api_key or s.posthog_host)
+    if database and not s.database_url:
+        # Everything missing at once: PostHog's half-set variables too, not one per try.
+        also = s.missing_posthog if partly and s.events_path is None else []
+        names = " and ".join(["DATABASE_URL", *also])
+        raise ConfigError(
+            f"{names} not set: usertrack needs your app's Postgres (Neon) besides PostHog",
+            hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'"
+            + (" and set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY" if also else ""),
+        )
     if database:
-        if not s.database_url:
-            raise ConfigError(
-                "DATABASE_URL is not set: usertrack needs your app's Postgres (Neon) besides"
-                " PostHog",
-                hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'",
-            )
         from usertrack.sources.postgres import PostgresSource
 
         ws.sources["neon"] = PostgresSource(
@@ -453,7 +457,6 @@ def _open_live(
     if s.events_path is not None:
         ws.sources["posthog"] = _local_events_source(s, progress, notice, ws.warn)
         return
-    partly = bool(s.posthog_project_id or s.posthog_api_key or s.posthog_host)
     if partly or not database:
         missing = s.missing_posthog
         if missing:

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 --
 -- person_id is the actor: a person's several distinct_ids count once.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed

@@ -2,7 +2,7 @@
 -- description: The persons created from since on, and when (lifecycle's "new").
 -- returns: table
 -- param as_of: now
--- param since:
+-- param since: <moment>
 --
 -- PostHog's lifecycle calls a person "new" in the period of their `created_at` (the persons
 -- table; on an events export, the person's first event). {since} is the first lifecycle

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 --
 -- One row per person: the UTC days with at least one event, from {since} (00:00 UTC of the
 -- earliest day any window needs) to as_of, and the events of each, as two arrays of the same

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 --
 -- At most 168 rows (7 weekdays x 24 hours); hours without events have none. No LIMIT:
 -- usertrack pages past PostHog's 100-row default.

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 --
 -- activity_hours.sql's heatmap as a person's own rows: one row per person, the cells of the
 -- week they had events in (`cell`: (weekday - 1) * 24 + hour, weekday 1 = Monday, UTC) and the

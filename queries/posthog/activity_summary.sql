@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 -- param first_day:
 -- param days: 30
 -- param first_week:

@@ -3,10 +3,10 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 -- param event:
--- param keys:
+-- param keys: <list>
 --
 -- PostHog's property correlation (posthog/hogql_queries/insights/funnels/
 -- funnel_correlation_query_runner.py, `get_properties_query`) reads each funnel person's current

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 --
 -- Run only when an analysis finds no one for a name the user typed (a funnel step, a retention
 -- --start or --return): a typo would otherwise read as "no one did it". One row per name, so the

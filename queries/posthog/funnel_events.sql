@@ -3,9 +3,9 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
--- param steps:
+-- param since: <moment>
+-- param until: <moment>
+-- param steps: <list>
 -- param by:
 --
 -- The funnel itself (attempts, window, furthest step) is worked out by usertrack from these

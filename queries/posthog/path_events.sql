@@ -3,8 +3,8 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 --
 -- PostHog's paths (posthog/hogql_queries/insights/paths/paths_query_runner.py) keep $pageview
 -- (the node is its $pathname) and custom events (the node is the event name); other $-events

@@ -4,7 +4,7 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
--- param events:
+-- param events: <list>
 --
 -- `events` is a list of event names, bound as one array value. One row per event x key: JSONType
 -- counts say what was sent. Reads every key of every event: slower than plan_properties, which

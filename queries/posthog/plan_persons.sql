@@ -4,7 +4,7 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
--- param keys:
+-- param keys: <list>
 --
 -- Identified: the person has an email (PostHog sets it on identify in most apps; it is also the
 -- join key of usertrack). Filled: present, not null and not an empty string. `keys` is a list

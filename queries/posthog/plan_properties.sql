@@ -4,9 +4,9 @@
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param days: 30
--- param events:
--- param event_keys:
--- param event_enum_keys:
+-- param events: <list>
+-- param event_keys: <list>
+-- param event_enum_keys: <list>
 --
 -- The plan's events and, for each (same position), the list of its planned properties and the
 -- list of those with allowed values are bound as array values; each event row looks up its own

@@ -3,8 +3,8 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param events:
+-- param since: <moment>
+-- param events: <list>
 --
 -- `events` is a list of event names, bound as one array value. Run only when a breakdown found no
 -- value at all (a typo in --by gives one empty value otherwise). No LIMIT: usertrack pages every

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 -- param period:
 -- param start_event:
 -- param return_event:

@@ -3,7 +3,7 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
+-- param since: <moment>
 -- param start_event:
 --
 -- PostHog's first-time retention puts a person in the cohort of their first start event ever,

@@ -3,8 +3,8 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 --
 -- A session is all events of one $session_id (PostHog's sessions table,
 -- posthog/hogql/database/schema/sessions_v2.py): the first part, one row per session. Events

@@ -3,8 +3,8 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 -- param top: 10
 --
 -- The same sessions as session_facts.sql (docs/metrics.md, "Sessions"), aggregated where the

@@ -3,12 +3,12 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 -- param event:
 -- param interval: day
 -- param by:
--- param values:
+-- param values: <list>
 -- param property:
 --
 -- PostHog's trends insight (posthog/hogql_queries/insights/trends/aggregation_operations.py,

@@ -3,8 +3,8 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 -- param event:
 -- param interval: day
 -- param by:

@@ -3,12 +3,12 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
--- param since:
--- param until:
+-- param since: <moment>
+-- param until: <moment>
 -- param event:
 -- param interval: day
 -- param by:
--- param values:
+-- param values: <list>
 -- param active: 0
 --
 -- Unique persons per interval (PostHog's dau: count(DISTINCT person_id)) and the persons of the

@@ -199,7 +199,7 @@ def _list_queries(queries_dir: Path | None) -> None:
         if q.folder not in STANDALONE_FOLDERS:
             continue
         params = [
-            f"{p.name}={p.default if p.default is not None else '(required)'}"
+            f"{p.name}={_param_shown(p)}"
             for p in q.params
             if p.name not in ("as_of", "exclude_pattern")  # set by usertrack, not by -p
         ]
@@ -260,3 +260,10 @@ def cache_clear() -> None:
 
         removed = clear(load_settings().home)
         info(f"usertrack: removed {removed} cached result(s)")
+
+
+def _param_shown(param: Any) -> str:
+    """A parameter in `query --list`: its default, else its kind (`<moment>`), required."""
+    if param.default is not None:
+        return str(param.default)
+    return f"<{param.kind}> (required)" if param.kind else "(required)"

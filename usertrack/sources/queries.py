@@ -44,6 +44,9 @@ class Param:
     name: str
     default: str | None  # None: required; "now": the run's as-of moment
     line: int
+    # What its values are, when the header says so without a default (`-- param since:
+    # <moment>`: required, a date or datetime): one of PARAM_KINDS; else the default tells.
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,17 @@ def _parsed(path: Path, folder: str, text: str) -> Query:
                 )
             if any(p.name == m["pname"] for p in params):
                 raise QueryFileError(f"{path}:{lineno}: parameter {m['pname']!r} declared twice")
-            params.append(Param(m["pname"], value if value != "" else None, lineno))
+            declared = re.fullmatch(r"<(\w+)>", value)
+            if declared:
+                if declared[1] not in PARAM_KINDS:
+                    raise QueryFileError(
+                        f"{path}:{lineno}: parameter {m['pname']!r} is declared"
+                        f" <{declared[1]}>; the kinds are"
+                        f" {', '.join(f'<{k}>' for k in PARAM_KINDS)}"
+                    )
+                params.append(Param(m["pname"], None, lineno, declared[1]))
+            else:
+                params.append(Param(m["pname"], value if value != "" else None, lineno))
             continue
         if m["pname"]:
             raise QueryFileError(f"{path}:{lineno}: unexpected word after {key!r}")
@@ -331,7 +344,8 @@ def _check_params(query: Query) -> None:
 def load_queries(root: Path) -> QueryLibrary:
     """Load every `*.sql` below `root/<folder>/` for the known folders."""
     if not root.is_dir():
-        raise NotFoundError(f"query folder {root} does not exist")
+        # A folder given as an option, as a missing --segments or --plan file: a usage error.
+        raise UsageError(f"query folder {root} does not exist")
     library = QueryLibrary(root=root)
     for folder in DIALECTS:
         sub = root / folder
@@ -370,6 +384,10 @@ def coerce_default(text: str) -> Any:
     return text
 
 
+# The kinds a header may declare for a parameter without a default (`-- param NAME: <kind>`).
+PARAM_KINDS = ("moment", "date", "integer", "number", "boolean", "list", "text")
+
+
 def _param_kind(default: str | None) -> str:
     """What a parameter's header default says its values are."""
     if default is None:
@@ -398,9 +416,19 @@ def convert_param(query: Query, name: str, text: str) -> Any:
     from datetime import date
 
     param = next((p for p in query.params if p.name == name), None)
-    kind = _param_kind(param.default if param else None)
+    kind = (param.kind if param else None) or _param_kind(param.default if param else None)
     value = text.strip()
     try:
+        if kind == "list":
+            # A JSON list, or names separated by commas (`-p events=signup,$pageview`).
+            if value.startswith("["):
+                import json
+
+                items = json.loads(value)
+                if not isinstance(items, list):
+                    raise ValueError(value)
+                return [str(item) for item in items]
+            return [item.strip() for item in value.split(",") if item.strip()]
         if kind == "integer":
             return int(value)
         if kind == "number":
@@ -416,16 +444,18 @@ def convert_param(query: Query, name: str, text: str) -> Any:
             from usertrack.clock import parse_as_of
 
             return parse_as_of(value)
-    except (ValueError, UsageError):
+    except (ValueError, UsageError):  # json's JSONDecodeError is a ValueError
         assert param is not None
+        default = f" (its default is {param.default})" if param.default is not None else ""
         raise UsageError(
-            f"--param {name}={text!r}: query {query.id} takes {_ARTICLE[kind]} here"
-            f" (its default is {param.default})"
+            f"--param {name}={text!r}: query {query.id} takes {_ARTICLE[kind]} here{default}"
         ) from None
     return text
 
 
 _ARTICLE = {
+    "list": "a list (a,b or a JSON list)",
+    "text": "text",
     "integer": "an integer",
     "number": "a number",
     "boolean": "true or false",
