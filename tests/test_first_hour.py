@@ -473,3 +473,21 @@ def test_every_missing_credential_is_named_at_once(tmp_path: Path) -> None:
     assert result.exit_code == 4, result.stderr
     line = one_error_line(result.stderr)
     assert "DATABASE_URL" in line and "POSTHOG_PERSONAL_API_KEY" in line
+
+
+def test_a_wrong_question_is_warned_not_answered_silently(demo_home: Path) -> None:
+    """Three answers to a question the user did not mean, given without a word: an average of
+    a property no event carries (zeros), an --until past the data (the default range), an
+    --as-of before the data starts (0 users)."""
+    avg = run(["trends", "$pageview", "-m", "avg:nosuchprop", "-f", "json"], demo_home)
+    assert avg.exit_code == 0, avg.stderr
+    assert "-m 'nosuchprop' is no property of these events" in avg.stderr
+    real = run(["trends", "search_performed", "-m", "avg:query_length", "-f", "json"], demo_home)
+    assert real.exit_code == 0 and "is no property" not in real.stderr, real.stderr
+    until = run(["funnel", "--until", "2099-01-01", "-f", "json"], demo_home)
+    assert until.exit_code == 0, until.stderr
+    assert "--until 2099-01-01 is past the data" in until.stderr
+    early = run(["segments", "--as-of", "1900-01-01", "-f", "json"], demo_home)
+    assert early.exit_code == 0, early.stderr
+    assert "--as-of 1900-01-01 00:00 UTC is before the data starts" in early.stderr
+    assert "before the data starts" not in run(["segments", "-f", "json"], demo_home).stderr

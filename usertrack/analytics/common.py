@@ -9,7 +9,7 @@ days (posthog/hogql_queries/insights/funnels/base.py, `funnel_window_interval_un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -124,6 +124,7 @@ def date_range(
     since: str | None = None,
     until: str | None = None,
     default_days: int = 30,
+    warn: Callable[[str], None] | None = None,
 ) -> DateRange:
     """The range of `--days N` / `--since` / `--until`, never past `as_of`.
 
@@ -140,6 +141,13 @@ def date_range(
         if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", until):
             end += timedelta(days=1, seconds=-1)
         if end > as_of:
+            if warn:
+                from usertrack.rendering.style import moment as shown
+
+                warn(
+                    f"--until {until.strip()} is past the data (up to {shown(as_of)}):"
+                    " the range ends there"
+                )
             end = as_of
     if since is not None:
         start = _moment(since, "--since")

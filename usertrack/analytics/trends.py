@@ -654,6 +654,11 @@ def _unknown_names(ws: Workspace, span: DateRange, result: Trends) -> tuple[str,
         known = event_names(ws, span.end, span.start)
         for name in empty:
             notes += unknown({"EVENT": name}, known, "event")
+        # Events that happened but count nothing under `-m avg:PROP`: PROP a typo, say so.
+        happened = [e for e in empty if e in known]
+        if result.math.property and happened:
+            keys = property_keys(ws, span.end, span.start, happened)
+            notes += unknown({"-m": result.math.property}, keys, "property of these events")
     present = [e for e in result.events if e not in empty]
     if result.by is not None and present and {s.breakdown for s in result.series} <= {""}:
         keys = property_keys(ws, span.end, span.start, present)

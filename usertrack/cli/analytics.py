@@ -217,7 +217,7 @@ def funnel(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until)
+            span = date_range(moment, days=days, since=since, until=until, warn=warn)
             if dropped is not None:
                 gone = segmented.run(ws, moment, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=chosen_steps, window=span_window,
@@ -485,7 +485,7 @@ def trends(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until)
+            span = date_range(moment, days=days, since=since, until=until, warn=warn)
             result = segmented.run(ws, moment, lambda: trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
                 by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
@@ -529,7 +529,7 @@ def sessions(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until)
+            span = date_range(moment, days=days, since=since, until=until, warn=warn)
             result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
         _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
 
@@ -581,7 +581,7 @@ def paths(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until)
+            span = date_range(moment, days=days, since=since, until=until, warn=warn)
             result = segmented.run(ws, moment, lambda: paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
             ), segment=segment, by_segment=by_segment, save=save,

@@ -36,6 +36,17 @@ def check_as_of(ws: Workspace, moment: datetime | None) -> None:
             )
     elif moment > now_utc():
         warn(f"--as-of {shown(moment)} is in the future: the data stops at now")
+    # Before the data starts: every answer is empty; say why rather than show 0 users. Known
+    # at no cost on a local events store (the demo, an export); PostHog is not asked.
+    source = ws.sources.get("posthog")
+    first_event = getattr(source, "first_event", None)
+    if first_event is not None:
+        first = first_event()
+        if first is not None and moment < first:
+            warn(
+                f"--as-of {shown(moment)} is before the data starts (its first event:"
+                f" {shown(first)}): nothing had happened yet"
+            )
 
 
 def open_command_workspace(

@@ -589,6 +589,20 @@ class LocalPostHogSource:
         finally:
             cur.close()
 
+    def first_event(self) -> datetime | None:
+        """When the store's data starts (its earliest event), UTC; None when it is empty. Read
+        from the column's block statistics: no scan."""
+        from datetime import UTC
+
+        cur = self._connection().cursor()
+        try:
+            (first,) = cur.execute("SELECT min(timestamp) FROM events").fetchone() or (None,)
+        finally:
+            cur.close()
+        if first is None:
+            return None
+        return first if first.tzinfo else first.replace(tzinfo=UTC)
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
