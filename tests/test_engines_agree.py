@@ -128,6 +128,14 @@ COMMANDS = [
     # live, per-person facts once over everyone, each group counting its persons' rows
     ["retention", "--by-segment", "--mode", "recurring"],
     ["funnel", "--segment", "failing"],
+    # retention, sessions and paths in the project's timezone too: every period, both modes,
+    # --from/--to (PostHog's resolver and function table, tests/test_hogql_conformance.py)
+    ["retention", "--period", "month", "--periods", "3"],
+    ["retention", "--period", "day", "--mode", "recurring", "--periods", "10"],
+    ["retention", "--by-segment"],
+    ["sessions", "--days", "7", "--top", "3"],
+    ["paths", "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--top", "4"],
+    ["paths", "--to", "/settings", "--by-segment"],
 ]
 
 
