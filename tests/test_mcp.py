@@ -32,8 +32,10 @@ READ_ONLY = {
     "alerts",
     "tracking_plan",
     "report_weekly",
+    "report",
     "query",
     "list_queries",
+    "list_dashboards",
 }
 
 

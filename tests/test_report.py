@@ -171,13 +171,14 @@ def test_a_missing_out_folder_is_created(home: Path, tmp_path: Path) -> None:
     assert (missing / NAME).read_text(encoding="utf-8").startswith("# usertrack weekly report")
 
 
-def test_out_naming_a_file_is_refused_not_made_a_folder(home: Path, tmp_path: Path) -> None:
-    """`--out report.md` made a folder named report.md and wrote the report inside it."""
+def test_out_naming_a_md_file_writes_that_file_not_a_folder(home: Path, tmp_path: Path) -> None:
+    """`--out report.md` made a folder named report.md and wrote the report inside it; it is the
+    Markdown file now (a dashboard's --out names a file by its extension), its charts beside."""
     out = tmp_path / "report.md"
     result = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(out)], home)
-    assert result.exit_code == EXIT_USAGE
-    assert f"usertrack: error: cannot write {out}: --out takes the folder" in result.stderr
-    assert not out.exists() and result.stdout == ""
+    assert result.exit_code == 0, result.stderr
+    assert out.is_file() and result.stdout.strip() == str(out)
+    assert out.read_text(encoding="utf-8").startswith("# usertrack weekly report 2026-W46\n")
     folder = tmp_path / "weekly.md"  # an existing folder of that name is still a folder
     folder.mkdir()
     ok = run(["report", "weekly", "--as-of", "2026-11-16", "--out", str(folder)], home)
@@ -243,7 +244,8 @@ def test_as_of_values_in_one_week_write_that_weeks_file(home: Path, tmp_path: Pa
     assert (out / NAME).read_bytes() == first
     earlier = run(["report", "weekly", "--as-of", "2026-11-03", "--out", str(out)], home)
     assert earlier.exit_code == 0, earlier.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["usertrack-2026-W45.md", NAME]
+    reports = sorted(p.name for p in out.iterdir() if p.suffix == ".md")  # charts are .svg
+    assert reports == ["usertrack-2026-W45.md", NAME]
     w45 = (out / "usertrack-2026-W45.md").read_text(encoding="utf-8")
     assert w45.startswith("# usertrack weekly report 2026-W45\n")
     assert "from Mon 2026-11-02 to Sun 2026-11-08 (UTC)" in w45
@@ -278,7 +280,8 @@ def test_a_different_report_is_replaced_only_with_force(home: Path, tmp_path: Pa
     assert kept.exit_code == EXIT_USAGE
     assert f"{mine} already exists" in kept.stderr and "--force" in kept.stderr
     assert kept.stdout == "" and mine.read_text(encoding="utf-8") == "my edited copy\n"
-    assert [p.name for p in out.iterdir()] == [NAME]  # no temp file left either
+    left = [p.name for p in out.iterdir() if not p.name.endswith(".svg")]  # charts are .svg
+    assert left == [NAME]  # no temp file left either
     forced = run([*args, "--force"], home)
     assert forced.exit_code == 0, forced.stderr
     assert f"usertrack: replaced {mine}" in forced.stderr

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from usertrack.dashboards.spec import NAME, summaries
 from usertrack.errors import EXIT_USAGE, redact
 
 # An assistant's context is small: lists longer than this are cut, with their totals given.
@@ -48,6 +49,7 @@ class ToolSpec:
     act: bool = False  # only with --allow-act
     summary: str = ""  # said before the command's own help
     required: frozenset[str] = frozenset()  # optional in the CLI (another mode), not here
+    names: frozenset[str] = frozenset()  # arguments that are a plain name, never a path
 
 
 # `limit` of segments, user and failures shapes only the table and Markdown, never the JSON:
@@ -78,11 +80,19 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "report_weekly",
-        ("report", "weekly"),
-        ("--out", "-", "--no-save"),
-        frozenset({"force", "print_template"}),
+        ("report",),
+        ("weekly", "--out", "-", "--no-save"),
+        frozenset({"dashboard", "list_dashboards", "force", "print_template", "compare"}),
         text=True,
         summary="The weekly report's Markdown text (not written to a file).",
+    ),
+    ToolSpec(  # a dashboard by its name only (list_dashboards): never a path
+        "report",
+        ("report",),
+        ("--format", "json", "--out", "-", "--no-save"),
+        frozenset({"list_dashboards", "force", "print_template", "template"}),
+        required=(DASHBOARD := frozenset({"dashboard"})),
+        names=DASHBOARD,
     ),
     ToolSpec(  # the list is list_queries
         "query", ("query",), hide=frozenset({"list_queries"}), required=frozenset({"query_id"})
@@ -259,6 +269,8 @@ def cli_args(tool: Tool, arguments: dict[str, Any]) -> list[str]:
         param = by_name[name]
         expected = tool.schema["properties"][name]["type"]
         values = _checked(tool.spec.name, name, value, expected)
+        if name in tool.spec.names and not all(NAME.match(v) for v in values):
+            raise ToolError(f"{tool.spec.name}: argument {name!r} must be a name, not {value!r}")
         if param.param_type_name == "argument":
             positional.extend(values)
         elif expected == "boolean":
@@ -550,6 +562,12 @@ def list_queries() -> list[dict[str, Any]]:
     ]
 
 
+_LISTS: dict[str, tuple[str, Any]] = {  # the tools that list what another tool takes
+    "list_dashboards": ("The dashboards `report` answers by name, with their panels.", summaries),
+    "list_queries": (LIST_QUERIES_DESCRIPTION, list_queries),
+}
+
+
 # --- resources and prompts ------------------------------------------------------------------
 
 
@@ -664,20 +682,16 @@ def build_server(allow_act: bool = False) -> Any:
             types.Tool(name=t.spec.name, description=t.description, input_schema=t.schema)
             for t in served.values()
         ]
-        listed.append(
-            types.Tool(
-                name="list_queries",
-                description=LIST_QUERIES_DESCRIPTION,
-                input_schema={"type": "object", "properties": {}, "additionalProperties": False},
-            )
-        )
+        for name, (description, _list) in _LISTS.items():
+            empty = {"type": "object", "properties": {}, "additionalProperties": False}
+            listed.append(types.Tool(name=name, description=description, input_schema=empty))
         return types.ListToolsResult(tools=listed)
 
     def answer(name: str, arguments: dict[str, Any]) -> list[str]:
-        if name == "list_queries":
+        if name in _LISTS:
             if arguments:
-                raise ToolError(f"list_queries: takes no arguments, got {sorted(arguments)[0]!r}")
-            return [json.dumps(list_queries(), indent=2, ensure_ascii=False) + "\n"]
+                raise ToolError(f"{name}: takes no arguments, got {sorted(arguments)[0]!r}")
+            return [json.dumps(_LISTS[name][1](), indent=2, ensure_ascii=False) + "\n"]
         if name not in served:
             hint = " (start the server with --allow-act)" if name in _ACT_TOOLS else ""
             raise ToolError(f"no tool named {name!r}{hint}")

@@ -23,6 +23,10 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def is_quiet() -> bool:
+    return _quiet
+
+
 def info(message: str) -> None:
     """A progress-like line on stderr that --quiet hides."""
     if not _quiet:

@@ -23,18 +23,33 @@ from usertrack.cli.output import answer_console, choose_format, emit, info, prob
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import UsageError
 
-report_app = typer.Typer(help="Reports written as Markdown files.", no_args_is_help=True)
-app.add_typer(report_app, name="report")
 
-
-@report_app.command("weekly")
-def report_weekly(
+@app.command("report")
+def report(
+    dashboard: Annotated[
+        str | None,
+        typer.Argument(
+            help="A dashboard: a .yaml file, or a name of `report --list` (weekly: the shipped"
+            " weekly report).",
+            show_default=False,
+        ),
+    ] = None,
+    list_dashboards: Annotated[
+        bool, typer.Option("--list", help="List the dashboards by name, and exit.")
+    ] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="md (charts as SVG files beside it), html or json. Default: md."
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
-            help="Report the ISO week (Monday to Monday, UTC) containing this moment: DATE or"
-            " DATETIME (UTC). Default: the last complete week (on the demo: of its data).",
+            help="Report the ISO week (Monday to Monday, UTC) containing this moment, or the"
+            " dashboard's days up to it: DATE or DATETIME (UTC). Default: the last complete week"
+            " (on the demo: of its data).",
         ),
     ] = None,
     out: Annotated[
@@ -42,17 +57,26 @@ def report_weekly(
         typer.Option(
             "--out",
             "-o",
-            help="Folder to write usertrack-YYYY-Www.md into (created if missing); - is stdout."
-            " Default: here.",
+            help="Folder to write into (created if missing; the file is named by the dashboard"
+            " and its period, usertrack-YYYY-Www.md for weekly), or a file named .md, .html or"
+            " .json; - is stdout. Default: here.",
         ),
     ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Panels that can also give the previous period and change."),
+    ] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Replace an existing report of that week that differs."),
+        typer.Option("--force", help="Replace an existing report of that period that differs."),
     ] = False,
     template: Annotated[
         Path | None,
-        typer.Option("--template", help="A jinja2 template instead of the shipped weekly.md.j2."),
+        typer.Option(
+            "--template",
+            help="A jinja2 template instead of the shipped weekly.md.j2 (it gets every panel's"
+            " data as `panels`).",
+        ),
     ] = None,
     print_template: Annotated[
         bool,
@@ -71,23 +95,15 @@ def report_weekly(
         ),
     ] = None,
 ) -> None:
-    """Write the weekly Markdown report: key metrics, segment movement, failures, UX, traffic."""
+    """Write a dashboard (the weekly report by default: key metrics, activation funnel,
+    retention, lifecycle, features, paths, segments, failures, alerts) as md, html or json."""
     with handle_errors():
-        from usertrack.clock import now_utc, parse_as_of
-        from usertrack.config import load_settings
-        from usertrack.rendering.output import is_stdout
-        from usertrack.rendering.style import moment as moment_text
-        from usertrack.reports.weekly import (
-            WEEKLY_TEMPLATE,
-            check_out_dir,
-            check_template,
-            render_report,
-            report_week,
-            write_report,
-        )
-        from usertrack.segments.history import open_history, saves_by_default
+        from usertrack.cli.dashboard_run import run_report
+        from usertrack.reports.weekly import WEEKLY_TEMPLATE
 
         if print_template:
+            from usertrack.rendering.output import is_stdout
+
             if out is not None and not is_stdout(out):
                 raise UsageError(
                     "--print-template prints to stdout, not into --out"
@@ -96,42 +112,30 @@ def report_weekly(
             sys.stdout.write(WEEKLY_TEMPLATE.read_text(encoding="utf-8"))
             sys.stdout.flush()
             return
-        moment = parse_as_of(as_of) if as_of else None
-        check_template(template)  # a template that does not parse fails before any work
-        to_stdout = is_stdout(out)
-        folder = None if to_stdout else check_out_dir(out)  # and so does an unwritable --out
-        settings = load_settings()
-        with spinner("loading rules and queries") as progress:
-            ws = open_command_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, settings=settings
-            )
-            with ws, open_history(ws) as history:
-                check_as_of(ws, moment)
-                week = report_week(ws, moment)
-                data_end = ws.default_as_of() if ws.demo is not None else now_utc()
-                if week.end > data_end:
-                    warn(
-                        f"week {week.label} is not over (data up to {moment_text(data_end)}):"
-                        " the report covers it so far"
-                    )
-                data, text = render_report(
-                    ws, week, template=template, history=history, progress=progress
-                )
-                if to_stdout:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
-                else:
-                    assert folder is not None
-                    path = folder / week.file_name
-                    status = write_report(path, text, force=force)
-                if save is None:
-                    save = saves_by_default(ws)
-                if save:
-                    history.save(data.current)
-        if to_stdout:
+        if list_dashboards:
+            from usertrack.config import load_settings
+            from usertrack.dashboards.spec import listed
+
+            for name, where, path in listed(load_settings().home):
+                typer.echo(f"{name}\t{where}\t{path}")
             return
-        info(f"usertrack: {status} {path}")
-        typer.echo(str(path))
+        if dashboard is None:
+            raise UsageError("name a dashboard (usertrack report weekly), or --list")
+        written = run_report(
+            dashboard,
+            fmt=fmt,
+            as_of=as_of,
+            out=out,
+            compare=compare,
+            force=force,
+            template=template,
+            segments_file=segments_file,
+            queries_dir=queries_dir,
+            save=save,
+        )
+        if written is not None:
+            info(f"usertrack: {written[0]} {written[1]}")
+            typer.echo(str(written[1]))
 
 
 FailuresOpt = Annotated[

@@ -1,0 +1,189 @@
+"""`usertrack report DASHBOARD`: dashboard files checked with the commands' own options, computed
+on the fixed demo (real embedded PostgreSQL and event store), written as JSON, Markdown with SVG
+charts and one HTML page; stranger values stay text."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import run
+from usertrack.dashboards import render
+from usertrack.segments.history import history_path
+
+MINE = """\
+title: My three panels
+period:
+  days: 14
+panels:
+  - analysis: funnel
+    title: Sign-up to workspace
+    note: two steps only
+    steps: [user_signed_up, workspace_created]
+    window: 7d
+  - analysis: retention
+    title: Weekly retention
+    periods: 4
+  - analysis: features
+    title: Features
+    threshold: 5
+"""
+
+
+@pytest.fixture
+def home(fixed_demo_home: Path) -> Path:
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return fixed_demo_home
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_typo_in_a_panel_option_is_one_line_naming_file_line(home: Path, tmp_path: Path) -> None:
+    path = _write(tmp_path, MINE.replace("    window: 7d", "    windwo: 7d"))
+    out = tmp_path / "out"
+    result = run(["report", str(path), "-f", "json", "--out", str(out / "r.json")], home)
+    assert result.exit_code == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors[0] == (
+        f"usertrack: error: {path}:9: panel 'Sign-up to workspace': option 'windwo' is not an"
+        " option of `usertrack funnel` (it takes: by, by_segment, compare, correlation,"
+        " correlation_properties, days, dropped, queries_dir, segment, segments_file, since,"
+        " steps, until, where, window)"
+    )
+    assert not out.exists()
+
+
+def test_a_bad_value_is_checked_by_the_options_own_type(home: Path, tmp_path: Path) -> None:
+    path = _write(tmp_path, MINE.replace("    periods: 4", "    periods: many"))
+    result = run(["report", str(path), "-f", "json", "--out", "-"], home)
+    assert result.exit_code == 2
+    assert f"{path}:12: panel 'Weekly retention': option 'periods' is invalid" in result.stderr
+    flag = _write(tmp_path, MINE.replace("    threshold: 5", "    compare: yes please"))
+    result = run(["report", str(flag), "-f", "json", "--out", "-"], home)
+    assert result.exit_code == 2
+    assert "option 'compare' must be true or false" in result.stderr
+
+
+def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
+    path = _write(tmp_path, MINE)
+    out = tmp_path / "out"
+    as_of = ["--as-of", "2026-11-16"]
+    result = run(["report", str(path), *as_of, "-f", "json", "--out", str(out / "r.json")], home)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((out / "r.json").read_text(encoding="utf-8"))
+    assert [p["analysis"] for p in data["panels"]] == ["funnel", "retention", "features"]
+    funnel = data["panels"][0]["data"]
+    assert [s["event"] for s in funnel["steps"]] == ["user_signed_up", "workspace_created"]
+    assert funnel["from"] == "2026-11-02T00:00:00Z" and funnel["to"] == "2026-11-16T00:00:00Z"
+    assert data["panels"][0]["note"] == "two steps only"
+
+    # Markdown: SVG files beside it, referenced relatively, whose alt text states the JSON's numbers
+    result = run(["report", str(path), *as_of, "--out", str(out)], home)
+    assert result.exit_code == 0, result.stderr
+    md_path = Path(result.stdout.strip())
+    text = md_path.read_text(encoding="utf-8")
+    images = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)
+    assert len(images) == 3
+    for _alt, name in images:
+        assert "/" not in name and (out / name).read_text(encoding="utf-8").startswith("<svg")
+    funnel_alt = images[0][0]
+    for i, step in enumerate(funnel["steps"], 1):
+        assert f"{i}. {step['event']} {step['persons']}" in funnel_alt
+
+    result = run(["report", str(path), *as_of, "--out", str(out / "r.html")], home)
+    assert result.exit_code == 0, result.stderr
+    page = (out / "r.html").read_text(encoding="utf-8")
+    assert page.count('class="chart"') == 3
+    before_bundle = page.split("<script>")[0]
+    assert "http://" not in before_bundle and "https://" not in before_bundle  # nothing fetched
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", before_bundle)
+    assert "vegaEmbed" in page
+
+
+def test_report_list_and_unknown_name(home: Path) -> None:
+    result = run(["report", "--list"], home)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"^weekly\tshipped\t.*weekly\.yaml$", result.stdout, re.M)
+    result = run(["report", "nope"], home)
+    assert result.exit_code == 2
+    assert "no dashboard named 'nope' (there are: " in result.stderr
+
+
+HOSTILE = [
+    "</script><script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    "javascript:window.__pwned=3",
+    "evil\u202egnp.exe\u0007",
+]
+
+
+def hostile_panels() -> list[dict[str, object]]:
+    steps = [
+        {
+            "event": name,
+            "persons": 10 - i,
+            "conversion_from_previous": 100.0,
+            "conversion_from_start": 100.0,
+            "drop_off": 0,
+            "median_seconds_to_convert": None,
+        }
+        for i, name in enumerate(HOSTILE)
+    ]
+    segments = [{"id": "x", "name": name, "count": 3} for name in HOSTILE]
+    return [
+        {"analysis": "funnel", "title": HOSTILE[0], "note": HOSTILE[1], "data": {"steps": steps}},
+        {"analysis": "segments", "title": "s", "note": "", "data": {"segments": segments}},
+    ]
+
+
+def hostile_page() -> str:
+    meta = {"title": HOSTILE[1], "period_text": "p", "period_label": "p"}
+    return render.to_html(meta, hostile_panels())
+
+
+def test_stranger_values_in_the_html_are_text() -> None:
+    page = hostile_page()
+    head, _, rest = page.partition('<script type="application/json" id="charts">')
+    island = rest.split("</script>", 1)[0]
+    # outside the JSON island, only our own tags: every value is escaped
+    assert "<img" not in head and "<script>window" not in head
+    assert "&lt;img src=x onerror=" in head
+    # inside it, no value can close the element or open a tag
+    assert "<" not in island and ">" not in island
+    specs = json.loads(island)
+    text = json.dumps(specs, ensure_ascii=False)
+    assert "\u202e" not in text and "\u0007" not in text and "\u202e" not in head
+    assert "</script><script>window.__pwned=1</script>" in text  # kept as text, not dropped
+    assert page.count("<script") == 3  # the island, the bundle, the drawing: no other
+
+
+def test_mcp_report_takes_a_name_never_a_path(home: Path) -> None:
+    from usertrack.cli import app
+    from usertrack.dashboards.spec import summaries
+    from usertrack.mcp_server import ToolError, call, tools, use_app
+
+    use_app(app)
+    tool = tools()["report"]
+    assert tool.schema["required"] == ["dashboard"]
+    assert "out" not in tool.schema["properties"] and "template" not in tool.schema["properties"]
+    for bad in ("/etc/passwd", "../x.yaml", "weekly.yaml"):
+        with pytest.raises(ToolError, match="must be a name"):
+            call(tool, {"dashboard": bad})
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    try:
+        names = [d["name"] for d in summaries(home)]
+        answer = call(tool, {"dashboard": "weekly", "as_of": "2026-11-16", "max_items": 0})
+    finally:
+        mp.undo()
+    assert "weekly" in names
+    data = json.loads(answer[0])
+    assert data["dashboard"] == "weekly" and data["period_label"] == "2026-W46"
+    assert [p["analysis"] for p in data["panels"]][:3] == ["metrics", "activity", "funnel"]

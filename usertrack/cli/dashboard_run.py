@@ -1,0 +1,185 @@
+"""`usertrack report DASHBOARD`: read and check the dashboard, compute its panels in this process
+(usertrack.dashboards.compute), write JSON, Markdown with SVG charts, or one HTML page."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from usertrack.cli.context import check_as_of, open_command_workspace
+from usertrack.cli.output import info, is_quiet, set_quiet, spinner, warn
+from usertrack.errors import UsageError
+
+FORMATS = ("md", "html", "json")
+
+
+def _format(fmt: str | None, out: Path | None) -> tuple[str, bool]:
+    """(format, whether --out names a file rather than a folder)."""
+    from usertrack.rendering.output import is_stdout
+
+    named = None
+    if out is not None and not is_stdout(out):
+        named = {".md": "md", ".html": "html", ".htm": "html", ".json": "json"}.get(
+            out.suffix.lower()
+        )
+    if named is not None and out is not None and out.is_dir():
+        named = None
+    if fmt is None:
+        return named or "md", named is not None
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if named is not None and out is not None and out.is_dir():
+        named = None  # an existing folder of that name stays a folder
+    if named is not None and named != fmt:
+        raise UsageError(f"--out {out} names a {named} file, but --format is {fmt}")
+    return fmt, named is not None
+
+
+def run_report(
+    given: str,
+    *,
+    fmt: str | None,
+    as_of: str | None,
+    out: Path | None,
+    compare: bool,
+    force: bool,
+    template: Path | None,
+    segments_file: Path | None,
+    queries_dir: Path | None,
+    save: bool | None,
+) -> tuple[str, Path] | None:
+    """Compute and write; (status, path) of the file written, None when written to stdout."""
+    from typer.main import get_command
+
+    from usertrack.cli.program import app
+    from usertrack.clock import now_utc, parse_as_of
+    from usertrack.config import load_settings
+    from usertrack.dashboards.compute import Period, command_lines, compute
+    from usertrack.dashboards.spec import load, resolve
+    from usertrack.rendering.output import is_stdout, prepare_out, prepare_out_dir, write_atomic
+    from usertrack.rendering.style import moment as moment_text
+    from usertrack.reports.weekly import (
+        build_context,
+        check_template,
+        collect_weekly,
+        report_week,
+        write_report,
+    )
+    from usertrack.reports.weekly_template import render_weekly
+    from usertrack.segments.history import open_history, saves_by_default
+    from usertrack.workspace import keep_open
+
+    settings = load_settings()
+    dashboard = load(resolve(given, settings.home))
+    root = get_command(app)
+    lines = command_lines(dashboard, root)  # a bad panel: one line, before any work
+    chosen, to_file = _format(fmt, out)
+    moment = parse_as_of(as_of) if as_of else None
+    check_template(template)
+    to_stdout = is_stdout(out)
+    if not to_stdout and not to_file:
+        prepare_out_dir(out or Path("."))
+    elif to_file:
+        assert out is not None
+        prepare_out(out)
+    kept: dict[str, Any] = {}
+    quiet = is_quiet()
+    with keep_open(), spinner("loading rules and queries") as progress:
+        ws = open_command_workspace(
+            progress, queries_dir=queries_dir, segments_file=segments_file, settings=settings
+        )
+        with ws, open_history(ws) as history:
+            check_as_of(ws, moment)
+            week = report_week(ws, moment)
+            data_end = ws.default_as_of() if ws.demo is not None else now_utc()
+            if dashboard.days is None:
+                start, end, label = week.start, week.end, week.label
+                days = 7
+                if week.end > data_end:
+                    warn(
+                        f"week {week.label} is not over (data up to {moment_text(data_end)}):"
+                        " the report covers it so far"
+                    )
+            else:
+                end = moment or data_end
+                days = dashboard.days
+                start = end - timedelta(days=days)
+                label = f"{start.date().isoformat()}..{(end - timedelta(seconds=1)).date()}"
+            until = min(end, data_end)  # a week not over: so far
+            period = Period(
+                label,
+                start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                days,
+            )
+
+            def metrics() -> dict[str, Any]:
+                data = collect_weekly(ws, week.end, history=history, progress=progress)
+                kept["data"] = data
+                kept["context"] = build_context(data)
+                return kept["context"]
+
+            try:
+                panels = compute(
+                    dashboard,
+                    root,
+                    lines,
+                    period,
+                    compare=compare,
+                    metrics=metrics,
+                    progress=progress,
+                )
+            finally:
+                set_quiet(quiet)  # each panel's command ran with --quiet
+            if save is None:
+                save = saves_by_default(ws)
+            if save and "data" in kept:
+                history.save(kept["data"].current)
+    meta = {
+        "dashboard": dashboard.name,
+        "title": dashboard.title,
+        "period_label": label,
+        "period_text": f"{label}: {start.date()} to {(end - timedelta(seconds=1)).date()} (UTC)",
+        "from": period.start,
+        "to": period.end,
+        "compare": compare,
+    }
+    stem = (
+        week.file_name.removesuffix(".md")
+        if dashboard.name == "weekly" and dashboard.days is None
+        else f"{dashboard.name}-{label.replace('..', '-to-')}"
+    )
+    from usertrack.dashboards import render
+
+    files: dict[str, str] = {}
+    if chosen == "json":
+        text = render.to_json(meta, panels)
+    elif chosen == "html":
+        text = render.to_html(meta, panels)
+    else:
+        head = None
+        if "context" in kept and dashboard.panels[0].analysis == "metrics":
+            head = render_weekly({**kept["context"], "panels": panels}, template)
+            if template is not None:  # the user's template shows what it wants of the panels
+                panels = [p for p in panels if p["analysis"] == "metrics"]
+        if to_file:
+            assert out is not None
+            stem = out.stem
+        text, files = render.to_markdown(meta, panels, stem, head)
+        if to_stdout:
+            files = {}  # one text on stdout: the charts need a folder
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    path = out if to_file else (out or Path(".")) / f"{stem}.{chosen}"
+    assert path is not None
+    for name, svg in files.items():
+        write_atomic(path.parent / name, svg)
+    status = write_report(path, text, force=force)
+    if files:
+        info(f"usertrack: {len(files)} charts beside it ({stem}-NN-*.svg)")
+    return status, path

@@ -1,0 +1,305 @@
+"""Each panel's chart: a Vega-Lite specification built with altair from the panel's JSON, and its
+alt text stating the numbers drawn. vl-convert renders the specification to SVG (Markdown) without
+a browser, and its bundle of Vega, Vega-Lite and vega-embed makes the HTML page draw offline.
+
+Values from PostHog (event names, pages, emails) are written by strangers: `clean` makes every
+string plain visible text (no control or bidi character) before it reaches a chart; in a chart
+it is SVG text that vl-convert escapes, and Vega-Lite specs carry no links (no `href` channel)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+# C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def clean(value: Any) -> Any:
+    """`value` with every string's hidden characters shown as U+FFFD, recursively."""
+    if isinstance(value, str):
+        return _HIDDEN.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    return value
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _bars(
+    rows: list[dict[str, Any]], x: str, y: str, title: str, *, horizontal: bool = True
+) -> Any:
+    import altair as alt
+
+    tips = [
+        alt.Tooltip(f"{k}:{'Q' if isinstance(v, int | float) and not isinstance(v, bool) else 'N'}")
+        for k, v in (rows[0].items() if rows else ())
+    ]
+    base = alt.Chart(alt.Data(values=rows)).mark_bar()
+    if horizontal:
+        chart = base.encode(
+            y=alt.Y(f"{x}:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{y}:Q", title=y.replace("_", " ")),
+            tooltip=tips,
+        )
+    else:
+        chart = base.encode(
+            x=alt.X(f"{x}:N", sort=None, title=None),
+            y=alt.Y(f"{y}:Q", title=y.replace("_", " ")),
+            tooltip=tips,
+        )
+    return chart.properties(title=title, width=460)
+
+
+def _alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
+    return f"{kind}: " + "; ".join(f"{r[x]} {_num(r[y])}" for r in rows) + "."
+
+
+Chart = tuple[dict[str, Any], str]  # (Vega-Lite spec, alt text)
+
+
+def _funnel(d: dict[str, Any]) -> Chart | None:
+    rows = [
+        {
+            "step": f"{i}. {s['event']}",
+            "persons": s["persons"],
+            "conversion_from_start": s["conversion_from_start"],
+            "drop_off": s["drop_off"],
+            "median_seconds_to_convert": s.get("median_seconds_to_convert"),
+        }
+        for i, s in enumerate(d.get("steps") or [], 1)
+    ]
+    if not rows:
+        return None
+    spec = _bars(rows, "step", "persons", "Persons per step").to_dict()
+    return spec, _alt_pairs("Funnel, persons per step", rows, "step", "persons")
+
+
+def _retention(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    cells, curve = [], []
+    cohorts = d.get("cohorts") or []
+    longest = max((len(c["retained"]) for c in cohorts), default=0)
+    for c in cohorts:
+        for k, n in enumerate(c["retained"]):
+            pct = round(100 * n / c["size"], 1) if c["size"] else 0.0
+            cells.append({"cohort": c["start"], "period": k, "retained_pct": pct, "persons": n})
+    for k in range(longest):
+        sizes = [c["size"] for c in cohorts if len(c["retained"]) > k and c["size"]]
+        kept = [c["retained"][k] for c in cohorts if len(c["retained"]) > k and c["size"]]
+        if sizes:
+            curve.append({"period": k, "retained_pct": round(100 * sum(kept) / sum(sizes), 1)})
+    if not cells:
+        return None
+    line = (
+        alt.Chart(alt.Data(values=curve))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
+            y=alt.Y("retained_pct:Q", title="retained %", scale=alt.Scale(domain=[0, 100])),
+            tooltip=["period:O", "retained_pct:Q"],
+        )
+        .properties(title="Average retention curve", width=460)
+    )
+    heat = (
+        alt.Chart(alt.Data(values=cells))
+        .mark_rect()
+        .encode(
+            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
+            y=alt.Y("cohort:O", title="cohort"),
+            color=alt.Color("retained_pct:Q", title="%", scale=alt.Scale(scheme="blues")),
+            tooltip=["cohort:O", "period:O", "persons:Q", "retained_pct:Q"],
+        )
+        .properties(title="Cohorts", width=460)
+    )
+    spec = alt.vconcat(line, heat).to_dict()
+    return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+
+
+def _activity(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    life = []
+    for row in d.get("lifecycle") or []:
+        for kind in ("new", "returning", "resurrecting", "dormant"):
+            life.append({"week": row["period_start"], "kind": kind, "persons": row[kind]})
+    daily = [
+        {"date": r["date"], "measure": m, "persons": r[m]}
+        for r in d.get("daily") or []
+        for m in ("dau", "wau", "mau")
+    ]
+    if not life and not daily:
+        return None
+    parts = []
+    if daily:
+        parts.append(
+            alt.Chart(alt.Data(values=daily))
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("date:T", title=None),
+                y=alt.Y("persons:Q"),
+                color=alt.Color("measure:N", title=None),
+                tooltip=["date:T", "measure:N", "persons:Q"],
+            )
+            .properties(title="DAU, WAU, MAU", width=460)
+        )
+    if life:
+        parts.append(
+            alt.Chart(alt.Data(values=life))
+            .mark_bar()
+            .encode(
+                x=alt.X("week:O", title="week"),
+                y=alt.Y("persons:Q", stack="zero"),
+                color=alt.Color(
+                    "kind:N",
+                    sort=["new", "returning", "resurrecting", "dormant"],
+                    title=None,
+                ),
+                tooltip=["week:O", "kind:N", "persons:Q"],
+            )
+            .properties(title="Lifecycle", width=460)
+        )
+    alt_text = (
+        f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
+        + "; ".join(
+            f"{r['period_start']} new {r['new']} returning {r['returning']}"
+            f" resurrecting {r['resurrecting']} dormant {r['dormant']}"
+            for r in d.get("lifecycle") or []
+        )
+        + "."
+    )
+    return alt.vconcat(*parts).resolve_scale(color="independent").to_dict(), alt_text
+
+
+def _features(d: dict[str, Any]) -> Chart | None:
+    key = d.get("by", "feature")
+    rows = [{key: f.get(key, f.get("feature")), **f} for f in d.get("features") or []]
+    rows = [
+        {"name": r[key], "adoption": r["adoption"], "persons": r["persons"], "uses": r["uses"]}
+        | ({"trend": r["trend"]} if "trend" in r else {})
+        for r in rows
+    ]
+    if not rows:
+        return None
+    spec = _bars(rows, "name", "adoption", "Adoption, % of active persons").to_dict()
+    return spec, _alt_pairs("Adoption, % of active persons", rows, "name", "adoption")
+
+
+def _paths(d: dict[str, Any]) -> Chart | None:
+    rows = [{"path": " → ".join(p["nodes"]), "count": p["count"]} for p in d.get("paths") or []]
+    if not rows:
+        return None
+    spec = _bars(rows, "path", "count", "Top paths (persons' sequences)").to_dict()
+    return spec, _alt_pairs("Top paths", rows, "path", "count")
+
+
+def _segments(d: dict[str, Any]) -> Chart | None:
+    rows = [
+        {"segment": s["name"], "count": s.get("count", s.get("after", 0))}
+        | ({"before": s["before"], "change": s["change"]} if "before" in s else {})
+        | ({"entered": len(s["entered"]), "left": len(s["left"])} if "entered" in s else {})
+        for s in d.get("segments") or []
+    ]
+    if not rows:
+        return None
+    return _bars(rows, "segment", "count", "Persons per segment").to_dict(), _alt_pairs(
+        "Persons per segment", rows, "segment", "count"
+    )
+
+
+def _failures(d: dict[str, Any]) -> Chart | None:
+    rows = [
+        {"cause": c["cause"], "failures": c["failures"], "users": c["users"]}
+        for c in (d.get("workflow_causes") or []) + (d.get("tool_causes") or [])
+    ]
+    rows.sort(key=lambda r: (-r["failures"], r["cause"]))
+    rows = rows[:12]
+    if not rows:
+        return None
+    spec = _bars(rows, "cause", "failures", "Failures by cause").to_dict()
+    return spec, _alt_pairs("Failures by cause", rows, "cause", "failures")
+
+
+def _sessions(d: dict[str, Any]) -> Chart | None:
+    rows = [{"length": b["bucket"], "sessions": b["sessions"]} for b in d.get("buckets") or []]
+    if not rows:
+        return None
+    spec = _bars(rows, "length", "sessions", "Sessions by length", horizontal=False).to_dict()
+    return spec, _alt_pairs("Sessions by length", rows, "length", "sessions")
+
+
+def _alerts(d: dict[str, Any]) -> Chart | None:
+    counts: dict[str, int] = {}
+    for a in d.get("alerts") or []:
+        name = a.get("trigger_name") or a.get("trigger") or "?"
+        counts[name] = counts.get(name, 0) + 1
+    rows = [{"trigger": k, "alerts": v} for k, v in sorted(counts.items(), key=lambda x: -x[1])]
+    if not rows:
+        return None
+    return _bars(rows, "trigger", "alerts", "Alerts by trigger").to_dict(), _alt_pairs(
+        "Alerts by trigger", rows, "trigger", "alerts"
+    )
+
+
+def _metrics(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    rows = [
+        {"day": r["label"], "active_users": r["active_users"]} for r in d.get("daily_active") or []
+    ]
+    if not rows:
+        return None
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:O", sort=None, title=None),
+            y=alt.Y("active_users:Q", title="active users"),
+            tooltip=["day:O", "active_users:Q"],
+        )
+        .properties(title="Daily active users", width=460)
+    ).to_dict()
+    return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
+
+
+CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
+    "funnel": _funnel,
+    "retention": _retention,
+    "activity": _activity,
+    "features": _features,
+    "paths": _paths,
+    "segments": _segments,
+    "failures": _failures,
+    "sessions": _sessions,
+    "alerts": _alerts,
+    "metrics": _metrics,
+}
+
+
+def chart(analysis: str, data: dict[str, Any]) -> Chart | None:
+    """The panel's (spec, alt text), or None when it has no shape to draw."""
+    make = CHARTS.get(analysis)
+    if make is None:
+        return None
+    made = make(clean(data))
+    if made is None:
+        return None
+    spec, text = made
+    spec["background"] = "white"  # readable on a light and a dark page alike
+    return spec, text
+
+
+def svg(spec: dict[str, Any]) -> str:
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(spec)

@@ -1,0 +1,202 @@
+"""A computed dashboard as JSON, Markdown (charts as SVG files beside it) or one HTML page.
+
+The HTML page is self-contained: Vega, Vega-Lite and vega-embed are inlined (vl-convert's
+bundle), each chart's specification is a JSON island (`<script type="application/json">`) whose
+`<`, `>`, `&` and line separators are \\u-escaped, so no value can close the script or open a tag;
+every other text is HTML-escaped, and stranger values lose their control and bidi characters
+(`charts.clean`). It draws offline, has tooltips, follows the system's light or dark theme and
+prints one panel per block."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from usertrack.dashboards.charts import chart, clean, svg
+from usertrack.rendering import style
+
+
+def headline(analysis: str, d: dict[str, Any]) -> str:
+    """One line: the panel's main numbers, and its change against the previous period when the
+    command gave one."""
+    try:
+        if analysis == "funnel":
+            steps = d["steps"]
+            if not steps:
+                return "No one entered the funnel."
+            return (
+                f"{steps[0]['persons']:,} entered, {steps[-1]['persons']:,} converted"
+                f" ({steps[-1]['conversion_from_start']}%)."
+            )
+        if analysis == "retention":
+            cohorts = [c for c in d["cohorts"] if c["size"]]
+            size = sum(c["size"] for c in cohorts)
+            back = sum(c["retained"][1] for c in cohorts if len(c["retained"]) > 1)
+            rate = round(100 * back / size, 1) if size else 0
+            return (
+                f"{len(cohorts)} cohorts, {size:,} persons;"
+                f" {rate}% came back the next {d['period']}."
+            )
+        if analysis == "activity":
+            return (
+                f"DAU {d['dau']:,}, WAU {d['wau']:,}, MAU {d['mau']:,},"
+                f" stickiness {d['stickiness']}%."
+            )
+        if analysis == "features":
+            up = [f.get("feature", "") for f in d["features"] if f.get("trend") == "up"]
+            down = [f.get("feature", "") for f in d["features"] if f.get("trend") == "down"]
+            return (
+                f"{len(d['features'])} features; up against the previous period:"
+                f" {', '.join(up) or 'none'}; down: {', '.join(down) or 'none'}."
+            )
+        if analysis == "paths":
+            return f"{d['total_sequences']:,} sequences."
+        if analysis == "segments":
+            if d["segments"] and "after" in d["segments"][0]:
+                return (
+                    "; ".join(
+                        f"{s['name']} {s['after']:,} ({s['change']:+,}: {len(s['entered'])}"
+                        f" entered, {len(s['left'])} left)"
+                        for s in d["segments"]
+                    )
+                    + "."
+                )
+            return "; ".join(f"{s['name']} {s['count']:,}" for s in d["segments"]) + "."
+        if analysis == "failures":
+            t = d["totals"]
+            return (
+                f"{t['runs_failed']:,} of {t['runs']:,} runs and {t['tool_failures']:,} of"
+                f" {t['tool_calls']:,} tool calls failed, for {t['users_with_failures']:,} users."
+            )
+        if analysis == "sessions":
+            return (
+                f"{d['sessions']:,} sessions, median {d['median_seconds']} s,"
+                f" bounce rate {d['bounce_rate']}%."
+            )
+        if analysis == "alerts":
+            return f"{len(d['alerts']):,} alerts."
+        if analysis == "metrics":
+            return (
+                "; ".join(f"{m['name']} {m['display']} ({m['change']})" for m in d["metrics"]) + "."
+            )
+    except (KeyError, TypeError, IndexError, ZeroDivisionError):
+        return ""
+    return ""
+
+
+def to_json(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:
+    out = dict(meta)
+    out["panels"] = [
+        {**p, "summary": headline(p["analysis"], p["data"]), "chart_alt": _alt(p)} for p in panels
+    ]
+    return json.dumps(out, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _alt(panel: dict[str, Any]) -> str | None:
+    made = chart(panel["analysis"], panel["data"])
+    return made[1] if made else None
+
+
+def to_markdown(
+    meta: dict[str, Any], panels: list[dict[str, Any]], stem: str, head: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """The Markdown text and its SVG files {file name: svg}, referenced relatively. `head`: the
+    text the panels follow (the weekly report's own), else a title line."""
+    files: dict[str, str] = {}
+    lines = (
+        [head.rstrip("\n") + "\n"]
+        if head
+        else [
+            f"# {style.md_text(clean(meta['title']))}\n",
+            f"{style.md_text(meta['period_text'])}\n",
+        ]
+    )
+    for i, p in enumerate(panels, 1):
+        if head and p["analysis"] == "metrics":
+            continue  # the weekly report's text is these metrics already
+        lines.append(f"## {style.md_text(clean(p['title']))}\n")
+        if p["note"]:
+            lines.append(f"{style.md_text(clean(p['note']))}\n")
+        summary = headline(p["analysis"], clean(p["data"]))
+        if summary:
+            lines.append(f"{style.md_text(summary)}\n")
+        made = chart(p["analysis"], p["data"])
+        if made:
+            name = f"{stem}-{i:02d}-{p['analysis']}.svg"
+            files[name] = svg(made[0])
+            alt = made[1].replace("[", "(").replace("]", ")").replace("\n", " ")
+            lines.append(f"![{style.md_text(alt)}]({name})\n")
+    return "\n".join(lines), files
+
+
+PAGE_STYLE = """
+:root { color-scheme: light dark; --bg: #fff; --fg: #1b1f24; --card: #f6f8fa; --line: #d0d7de; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #0d1117; --fg: #e6edf3; --card: #161b22; --line: #30363d; }
+}
+body { background: var(--bg); color: var(--fg); font: 15px/1.5 system-ui, sans-serif;
+  margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+  padding: 1rem 1.25rem; margin: 1rem 0; break-inside: avoid; }
+h2 { margin: 0 0 .25rem; font-size: 1.15rem; }
+.note, .period { opacity: .8; margin: .25rem 0; }
+.summary { font-weight: 600; margin: .25rem 0 .75rem; }
+.chart { overflow-x: auto; }
+@media print { body { max-width: none; } section { border-color: #999; } }
+"""
+
+
+def _island(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(raw, esc)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def to_html(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:
+    import vl_convert
+
+    e = html.escape
+    body = [
+        f"<h1>{e(clean(meta['title']))}</h1>",
+        f'<p class="period">{e(meta["period_text"])}</p>',
+    ]
+    specs = []
+    for i, p in enumerate(panels, 1):
+        parts = [f'<section id="panel-{i}"><h2>{e(clean(p["title"]))}</h2>']
+        if p["note"]:
+            parts.append(f'<p class="note">{e(clean(p["note"]))}</p>')
+        summary = headline(p["analysis"], clean(p["data"]))
+        if summary:
+            parts.append(f'<p class="summary">{e(summary)}</p>')
+        made = chart(p["analysis"], p["data"])
+        if made:
+            parts.append(
+                f'<div class="chart" id="chart-{i}" role="img" aria-label="{e(made[1])}"></div>'
+            )
+            spec = {k: v for k, v in made[0].items() if k != "$schema"}  # no address at all
+            specs.append({"id": f"chart-{i}", "spec": spec})
+        parts.append("</section>")
+        body.append("".join(parts))
+    bundle = vl_convert.javascript_bundle()
+    # The bundle is code of ours, not data: still, a `</script` in it would end the element.
+    bundle = bundle.replace("</script", "<\\/script")
+    draw = (
+        "const charts = JSON.parse(document.getElementById('charts').textContent);\n"
+        "for (const c of charts) {\n"
+        "  vegaEmbed('#' + c.id, c.spec, {actions: false, renderer: 'svg'})\n"
+        "    .catch(err => { console.error(err); });\n"
+        "}\n"
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';'
+        " script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:\">\n"
+        f"<title>{e(clean(meta['title']))} {e(meta['period_label'])}</title>\n"
+        f"<style>{PAGE_STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + f'\n<script type="application/json" id="charts">{_island(specs)}</script>\n'
+        + f"<script>{bundle}</script>\n<script>{draw}</script>\n</body></html>\n"
+    )

@@ -1,0 +1,277 @@
+"""A dashboard file: its title, period and panels, read with each value's line, and each panel's
+options checked against its command's own Click parameters (the same declarations the CLI parses
+and the MCP tools are generated from), so a typo is one line naming file:line, panel and option.
+
+    title: usertrack weekly
+    period: week            # the ISO week (default), or `days: 30`
+    panels:
+      - analysis: funnel    # one of ANALYSES
+        title: Activation funnel
+        note: optional one line
+        window: 14d         # any option of `usertrack funnel`, by its name
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from usertrack.errors import UsageError
+
+SHIPPED = Path(__file__).resolve().parent
+
+# The analyses a panel may be: usertrack's command of that name, and `metrics`, the weekly
+# report's key metrics (computed by usertrack.reports.weekly).
+ANALYSES = (
+    "metrics",
+    "funnel",
+    "retention",
+    "trends",
+    "activity",
+    "sessions",
+    "paths",
+    "features",
+    "segments",
+    "failures",
+    "alerts",
+    "query",
+)
+
+# Options a panel never takes: the dashboard decides the format, the output and the moment, and a
+# dashboard reads, it never writes or sends.
+NOT_IN_PANELS = frozenset(
+    {
+        "fmt",
+        "out",
+        "as_of",
+        "save",
+        "help",
+        "notify",
+        "watch",
+        "every",
+        "passes",
+        "cooldown",
+        "pending",
+        "reset_outbox",
+        "list_queries",
+        "limit",
+        "refresh",
+    }
+)
+
+PANEL_KEYS = frozenset({"analysis", "title", "note"})
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Panel:
+    analysis: str
+    title: str
+    note: str
+    line: int
+    options: dict[str, tuple[Any, int]] = field(default_factory=dict)  # name -> (value, line)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    name: str
+    path: Path
+    title: str
+    days: int | None  # None: the ISO week
+    panels: tuple[Panel, ...]
+
+
+def user_folder(home: Path) -> Path:
+    return home / "dashboards"
+
+
+def listed(home: Path) -> list[tuple[str, str, Path]]:
+    """(name, where, file) of every dashboard by name: ./dashboards, USERTRACK_HOME/dashboards,
+    then the shipped ones; a name found earlier hides a later one."""
+    found: dict[str, tuple[str, str, Path]] = {}
+    for where, folder in (
+        ("here", Path("dashboards")),
+        ("home", user_folder(home)),
+        ("shipped", SHIPPED),
+    ):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yaml")):
+            if NAME.match(path.stem) and path.stem not in found:
+                found[path.stem] = (path.stem, where, path)
+    return sorted(found.values())
+
+
+def summaries(home: Path | None = None) -> list[dict[str, Any]]:
+    """The dashboards by name with their title and panels (the MCP tool list_dashboards)."""
+    if home is None:
+        from usertrack.config import load_settings
+
+        home = load_settings().home
+    found: list[dict[str, Any]] = []
+    for name, where, path in listed(home):
+        try:
+            board = load(path)
+        except UsageError as e:
+            found.append({"name": name, "where": where, "error": str(e)})
+            continue
+        titles = [p.title for p in board.panels]
+        found.append({"name": name, "where": where, "title": board.title, "panels": titles})
+    return found
+
+
+def resolve(given: str, home: Path) -> Path:
+    """A dashboard's file: `given` as a path when it looks like one, else a name of `listed`."""
+    if "/" in given or given.endswith((".yaml", ".yml")):
+        path = Path(given)
+        if not path.is_file():
+            raise UsageError(f"no dashboard file {given}")
+        return path
+    if not NAME.match(given):
+        raise UsageError(f"{given!r} is not a dashboard name or a .yaml file")
+    for name, _where, path in listed(home):
+        if name == given:
+            return path
+    names = ", ".join(n for n, _w, _p in listed(home))
+    raise UsageError(f"no dashboard named {given!r} (there are: {names})")
+
+
+def _bad(path: Path, line: int, text: str) -> UsageError:
+    return UsageError(f"{path}:{line}: {text}")
+
+
+def _plain(node: Any) -> Any:
+    import yaml
+
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load(path: Path) -> Dashboard:
+    """Read and check the file's shape (not yet the panels' options: `check_panel`)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise _bad(path, line, f"not YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise _bad(path, 1, "a dashboard is a mapping with title, period and panels")
+    top = {k.value: v for k, v in root.value}
+    for key, _value in root.value:
+        if key.value not in ("title", "period", "panels"):
+            raise _bad(
+                path,
+                key.start_mark.line + 1,
+                f"unknown key {key.value!r} (a dashboard has title, period and panels)",
+            )
+    title = _plain(top["title"]) if "title" in top else path.stem
+    if not isinstance(title, str) or not title.strip():
+        raise _bad(path, top["title"].start_mark.line + 1, "title must be text")
+    days = None
+    if "period" in top:
+        node = top["period"]
+        value = _plain(node)
+        if isinstance(value, Mapping) and set(value) == {"days"}:
+            days = value["days"]
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
+                raise _bad(path, node.start_mark.line + 1, "period days must be 1 to 3660")
+        elif value != "week":
+            raise _bad(path, node.start_mark.line + 1, "period is `week` or `days: N`")
+    panels_node = top.get("panels")
+    if not isinstance(panels_node, yaml.SequenceNode) or not panels_node.value:
+        line = panels_node.start_mark.line + 1 if panels_node is not None else 1
+        raise _bad(path, line, "panels must be a list of at least one panel")
+    panels = []
+    for i, node in enumerate(panels_node.value, 1):
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            raise _bad(path, line, f"panel {i} must be a mapping with analysis and title")
+        keys = {k.value: (v, k.start_mark.line + 1) for k, v in node.value}
+        analysis = _plain(keys["analysis"][0]) if "analysis" in keys else None
+        ptitle = _plain(keys["title"][0]) if "title" in keys else f"panel {i}"
+        if not isinstance(ptitle, str):
+            raise _bad(path, keys["title"][1], f"panel {i}: title must be text")
+        if analysis not in ANALYSES:
+            raise _bad(
+                path,
+                keys.get("analysis", (None, line))[1],
+                f"panel {ptitle!r}: analysis must be one of {', '.join(ANALYSES)},"
+                f" not {analysis!r}",
+            )
+        note = _plain(keys["note"][0]) if "note" in keys else ""
+        if not isinstance(note, str):
+            raise _bad(path, keys["note"][1], f"panel {ptitle!r}: note must be text")
+        options = {k: (_plain(v), at) for k, (v, at) in keys.items() if k not in PANEL_KEYS}
+        panels.append(Panel(analysis, ptitle, note, line, options))
+    return Dashboard(path.stem, path, title, days, tuple(panels))
+
+
+def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
+    """The panel's options as the command line of its command (`--name=value`, flags, then the
+    positional values after `--`), each checked with the option's own Click type."""
+    params = {
+        p.name: p
+        for p in (command.params if command is not None else [])
+        if p.expose_value and p.name not in NOT_IN_PANELS
+    }
+    options: list[str] = []
+    positional: list[str] = []
+    for key, (value, line) in panel.options.items():
+        name = str(key).replace("-", "_")
+
+        def bad(text: str, key: Any = key, line: int = line) -> UsageError:
+            return _bad(path, line, f"panel {panel.title!r}: option {key!r} {text}")
+
+        param = params.get(name)
+        if param is None:
+            takes = ", ".join(sorted(params)) or "none"
+            raise bad(f"is not an option of `usertrack {panel.analysis}` (it takes: {takes})")
+        many = param.multiple or param.nargs == -1
+        values = value if many and isinstance(value, list) else [value]
+        if getattr(param, "is_flag", False) or type(param.type).__name__ == "BoolParamType":
+            if not isinstance(value, bool):
+                raise bad(f"must be true or false, not {value!r}")
+            if value:
+                options.append(param.opts[0])
+            elif param.secondary_opts:
+                options.append(param.secondary_opts[0])
+            continue
+        texts = []
+        for v in values:
+            if v is None or isinstance(v, dict | list | bool):
+                raise bad(f"must be {'a list of values' if many else 'one value'}, not {v!r}")
+            try:
+                param.type.convert(str(v), param, None)
+            except Exception as e:  # click.BadParameter: its own words
+                message = getattr(e, "format_message", lambda e=e: str(e))()
+                raise bad(f"is invalid: {' '.join(message.split())}") from None
+            texts.append(str(v))
+        if param.param_type_name == "argument":
+            positional.extend(texts)
+        else:
+            flag = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            options.extend(f"{flag}={t}" for t in texts)
+    return [*options, "--", *positional] if positional else options
+
+
+def period_options(command: Any, panel: Panel, days: int, as_of: str, compare: bool) -> list[str]:
+    """What the dashboard's period adds to a panel's command line: the moment, and the days when
+    the command takes them and the panel named no range of its own."""
+    names = {p.name for p in command.params}
+    extra = [f"--as-of={as_of}", "--format=json"]
+    own = {str(k).replace("-", "_") for k in panel.options}
+    if "days" in names and not own & {"days", "since", "until"}:
+        extra.append(f"--days={days}")
+    if compare and "compare" in names and "compare" not in own:
+        extra.append("--compare")
+    if "save" in names:
+        extra.append("--no-save")
+    return extra
