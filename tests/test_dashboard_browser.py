@@ -1,0 +1,103 @@
+"""The weekly dashboard's HTML in a real browser: headless Chromium (Debian's `chromium`; .ci/run
+installs it) opens the file offline, runs its scripts, and the DOM it leaves is checked: every
+chart drew marks, nothing was logged to the console, and a page of hostile values ran none of
+them. A screenshot is saved beside the page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import run
+from tests.test_dashboards import HOSTILE, hostile_panels
+from usertrack.dashboards import render
+from usertrack.segments.history import history_path
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",  # tests run as root in CI's container
+    "--disable-gpu",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--virtual-time-budget=20000",  # run the page's scripts to the end
+]
+
+
+def chromium(page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, "--enable-logging=stderr", "--v=0", *extra, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=page.parent,
+    )
+
+
+def console_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_the_weekly_dashboard_draws_every_chart(fixed_demo_home: Path, tmp_path: Path) -> None:
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    page = tmp_path / "weekly.html"
+    result = run(
+        ["report", "weekly", "--as-of", "2026-11-16", "-f", "html", "--out", str(page)],
+        fixed_demo_home,
+    )
+    assert result.exit_code == 0, result.stderr
+    charts = page.read_text(encoding="utf-8").count('class="chart"')
+    assert charts >= 9
+
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert console_lines(shown.stderr) == []
+    dom = shown.stdout
+    pieces = re.split(r'<div class="chart[^"]*" id="chart-\d+"', dom)[1:]
+    assert len(pieces) == charts
+    for piece in pieces:
+        chart = piece.split("</section>", 1)[0]
+        assert "<svg" in chart
+        marks = re.findall(r'class="mark-(?:rect|line|symbol|area)', chart)
+        assert marks, chart[:500]
+        assert re.search(r'<path[^>]+d="M', chart)  # a mark with a drawn shape
+
+    shot = tmp_path / "weekly.png"
+    taken = chromium(page, "--window-size=1200,3000", f"--screenshot={shot}")
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_a_page_of_hostile_values_runs_none_of_them(tmp_path: Path) -> None:
+    panels = hostile_panels()
+    # payloads that leave a mark in the DOM if they ever run
+    marks = [
+        "</script><script>document.body.setAttribute('data-pwned','1')</script>",
+        "<img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">",
+        "javascript:document.body.setAttribute('data-pwned','3')",
+        *HOSTILE,
+    ]
+    for panel in panels:
+        for row in panel["data"].get("steps") or panel["data"].get("segments"):  # type: ignore[union-attr]
+            row["event" if "event" in row else "name"] = marks.pop(0) if marks else "x"
+    panels[0]["title"] = "<img src=x onerror=\"document.body.setAttribute('data-pwned','4')\">"
+    meta = {"title": "<script>document.body.setAttribute('data-pwned','5')</script>"}
+    page = tmp_path / "hostile.html"
+    page.write_text(
+        render.to_html({**meta, "period_text": "p", "period_label": "p"}, panels),
+        encoding="utf-8",
+    )
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    dom = shown.stdout
+    assert "data-pwned=" not in dom  # no payload ran
+    assert "setAttribute('data-pwned','1')" in dom  # ...they are there, as text in the charts
+    assert console_lines(shown.stderr) == []
+    assert dom.count("<svg") >= 2  # the charts still drew
