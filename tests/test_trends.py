@@ -382,3 +382,26 @@ def test_without_a_property_the_counts_read_no_property(tmp_path: Path) -> None:
         assert sums("posthog/trends_counts", "load_ms", **counts) == [100.0, 210.0, 460.0]
     finally:
         source.close()
+
+
+def test_a_total_only_where_it_is_a_number_of_something(export: Path) -> None:
+    """ "Total" added up running totals (--cumulative), daily uniques (-m dau: 1,785 for a week
+    whose WAU is 734) and percentiles ("total 299.6"). A count, or a property's sum, has a
+    total; a cumulative run's total is its last point; anything else has an average."""
+    env = {"USERTRACK_EVENTS": str(export)}
+
+    def headline(*args: str) -> dict[str, Any]:
+        (s,) = cli_json([PV, *args, *ARGS], **env)["series"]
+        return {k: s[k] for k in ("total", "average") if k in s}
+
+    assert headline() == {"total": 10}
+    assert headline("--cumulative") == {"total": 10}  # the last point, not 3 + 7 + 10
+    assert headline("-m", "dau") == {"average": 2}  # not 6: the same persons on several days
+    assert headline("-m", "dau", "--cumulative") == {"total": 4}  # the persons seen so far
+    compared = cli_json([PV, "-m", "dau", "--compare", *ARGS], **env)["series"][0]
+    assert "previous_average" in compared and "previous_total" not in compared
+    table = run(["trends", PV, "-m", "dau", *ARGS, "--as-of", AS_OF], **env)
+    assert table.exit_code == 0, table.stderr
+    assert "Average" in table.stdout and "Total" not in table.stdout
+    md = run(["trends", PV, "-m", "dau", *ARGS, "--as-of", AS_OF, "-f", "md"], **env)
+    assert f"{PV}: average 2" in md.stdout and "total" not in md.stdout

@@ -126,14 +126,20 @@ class Series:
             doc["breakdown"] = self.breakdown
             doc["other"] = self.breakdown == OTHER
         doc["data"] = self.data
-        doc["total"] = aggregate(self.data)
         return doc
 
 
-def aggregate(data: list[float]) -> float:
-    """A series' sum over its points (0 for none), as a number for JSON."""
-    total = sum(data)
-    return int(total) if float(total).is_integer() else round(total, 4)
+# The maths whose points add up to a number of something (events, a property's sum). Daily
+# uniques do not (a week's WAU is not the sum of its DAUs), nor do averages or percentiles, nor
+# the running totals of --cumulative (their total is the last point).
+SUMMABLE = ("total", "sum")
+# With --cumulative these end on a number of something: the running total, or the persons seen
+# so far (dau counts each person once over the run).
+RUNNING = (*SUMMABLE, "dau")
+
+
+def _number(value: float) -> float:
+    return int(value) if float(value).is_integer() else round(value, 4)
 
 
 @dataclass
@@ -151,6 +157,37 @@ class Trends:
     notes: tuple[str, ...] = field(default=())
     where: tuple[str, ...] = field(default=())
     previous: Trends | None = None  # --compare: the period of the same length before
+
+    @property
+    def headline(self) -> str:
+        """What one number sums a series up as: "total" where its points add up to a number of
+        something, else "average" (of its points: a daily-unique count, a percentile)."""
+        kinds = RUNNING if self.cumulative else SUMMABLE
+        return "total" if self.math.name in kinds else "average"
+
+    def summed(self, s: Series) -> float:
+        """The series' `headline` number: its total (the last point of a --cumulative run:
+        the running total, or the persons seen so far), or the average of its points."""
+        if not s.data:
+            return 0
+        if self.headline == "total":
+            return _number(s.data[-1] if self.cumulative else sum(s.data))
+        return _number(sum(s.data) / len(s.data))
+
+    def previous_summed(self, s: Series) -> float:
+        """The previous period's `headline` number of the same series (0 when it had none)."""
+        before = self.previous_series(s)
+        if before is None or self.previous is None:
+            return 0
+        return self.previous.summed(before)
+
+    def _series_documents(self) -> list[dict[str, Any]]:
+        docs = []
+        for s in self.series:
+            doc = s.document()
+            doc[self.headline] = self.summed(s)
+            docs.append(doc)
+        return docs
 
     def previous_series(self, s: Series) -> Series | None:
         """The previous period's series of the same event and breakdown value."""
@@ -175,16 +212,15 @@ class Trends:
         doc["cumulative"] = self.cumulative
         doc["where"] = list(self.where)
         doc["points"] = self.points
-        doc["series"] = [s.document() for s in self.series]
+        doc["series"] = self._series_documents()
         if self.previous is not None:
             for s, out in zip(self.series, doc["series"], strict=True):
-                before = self.previous_series(s)
-                out["previous_total"] = aggregate(before.data) if before else 0
-                out["change"] = change(sum(s.data), sum(before.data) if before else 0)
+                out[f"previous_{self.headline}"] = self.previous_summed(s)
+                out["change"] = change(self.summed(s), self.previous_summed(s))
             doc["previous"] = {
                 **self.previous.span.document(),
                 "points": self.previous.points,
-                "series": [s.document() for s in self.previous.series],
+                "series": self.previous._series_documents(),
             }
         if self.notes:
             doc["notes"] = list(self.notes)

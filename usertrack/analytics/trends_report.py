@@ -74,9 +74,8 @@ def trends_csv(t: Trends) -> str:
 
 def change_text(t: Trends, s: Any) -> tuple[str, str]:
     """A series' previous total and its change, for humans ('-' from nothing)."""
-    before = t.previous_series(s)
-    previous = sum(before.data) if before else 0
-    moved = change(sum(s.data), previous)
+    previous = t.previous_summed(s)
+    moved = change(t.summed(s), previous)
     return value_text(previous), "-" if moved is None else f"{moved:+.1f}%"
 
 
@@ -108,7 +107,7 @@ def trends_markdown(t: Trends) -> str:
     if not t.series:
         lines.append("No series.")
     legend = "\n".join(
-        f"{i}. {style.md_text(s.label)}: total {value_text(sum(s.data))}" + _compared(t, s)
+        f"{i}. {style.md_text(s.label)}: {t.headline} {value_text(t.summed(s))}" + _compared(t, s)
         for i, s in enumerate(t.series, 1)
     )
     headers = ["Point", *(s.label for s in t.series)]

@@ -22,13 +22,13 @@ def render_trends(console: Console, t: Trends) -> None:
             plain(sparkline(s.data), style_="cyan"),
             plain(value_text(s.data[-1] if s.data else 0)),
             plain(value_text(max(s.data, default=0))),
-            plain(value_text(sum(s.data))),
+            plain(value_text(t.summed(s))),
         ]
         if t.previous is not None:
             row.extend(plain(x) for x in change_text(t, s))
         summary.append(row)
     cols = [Col("Series", wrap=True), Col("Trend", drop=1), Col("Last", right=True),
-            Col("Max", right=True, drop=2), Col("Total", right=True)]  # fmt: skip
+            Col("Max", right=True, drop=2), Col(t.headline.capitalize(), right=True)]  # fmt: skip
     if t.previous is not None:
         cols += [Col("Previous", right=True), Col("Change", right=True)]
     console.print(fitted_table(console.width, cols, summary, title=plain(f"Trends: {about(t)}")))
