@@ -187,3 +187,23 @@ def test_mcp_report_takes_a_name_never_a_path(home: Path) -> None:
     data = json.loads(answer[0])
     assert data["dashboard"] == "weekly" and data["period_label"] == "2026-W46"
     assert [p["analysis"] for p in data["panels"]][:3] == ["metrics", "activity", "funnel"]
+
+
+def test_every_compared_panel_says_what_changed() -> None:
+    step = {"event": "a", "persons": 10, "conversion_from_start": 100.0}
+    now = {**step, "event": "b", "persons": 4, "conversion_from_start": 40.0}
+    before = {**step, "event": "b", "persons": 5, "conversion_from_start": 50.0}
+    funnel = {"steps": [step, now], "previous": {"steps": [{**step, "persons": 10}, before]}}
+    assert render.headline("funnel", funnel) == (
+        "10 entered, 4 converted (40.0%). Previous period: 10 entered, 5 converted (50.0%),"
+        " -10.0 pp now."
+    )
+    cohorts = [
+        {"start": "2026-11-02", "size": 10, "retained": [10, 5, 2]},
+        {"start": "2026-11-09", "size": 20, "retained": [20, 12]},
+        {"start": "2026-11-16", "size": 7, "retained": [7]},
+    ]
+    assert render.headline("retention", {"period": "week", "cohorts": cohorts}).endswith(
+        "Latest cohort (2026-11-09): 60.0% back after one week, against 50.0% for the one"
+        " before (+10.0 pp)."
+    )

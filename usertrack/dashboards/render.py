@@ -19,7 +19,52 @@ from usertrack.rendering import style
 
 def headline(analysis: str, d: dict[str, Any]) -> str:
     """One line: the panel's main numbers, and its change against the previous period when the
-    command gave one."""
+    command gave one (a panel with `compare: true`, or `report --compare`)."""
+    text = _numbers(analysis, d)
+    try:
+        change = _change(analysis, d)
+    except (KeyError, TypeError, IndexError, ZeroDivisionError):
+        change = ""
+    return f"{text} {change}".strip()
+
+
+def _change(analysis: str, d: dict[str, Any]) -> str:
+    previous = d.get("previous")
+    if analysis == "funnel" and isinstance(previous, dict) and previous.get("steps"):
+        now, before = d["steps"][-1], previous["steps"][-1]
+        points = round(now["conversion_from_start"] - before["conversion_from_start"], 1)
+        return (
+            f"Previous period: {previous['steps'][0]['persons']:,} entered,"
+            f" {before['persons']:,} converted ({before['conversion_from_start']}%),"
+            f" {points:+} pp now."
+        )
+    if analysis == "activity" and isinstance(d.get("change"), dict):
+        c = d["change"]
+        return (
+            "Against the previous period: "
+            + ", ".join(
+                f"{k.replace('_', ' ').upper() if k != 'average_dau' else 'average DAU'} {v:+}%"
+                for k, v in c.items()
+                if v is not None
+            )
+            + "."
+        )
+    if analysis == "retention":
+        full = [c for c in d["cohorts"] if c["size"] and len(c["retained"]) > 1]
+        if len(full) >= 2:
+            (a, b) = full[-2:]
+            now = round(100 * b["retained"][1] / b["size"], 1)
+            before = round(100 * a["retained"][1] / a["size"], 1)
+            return (
+                f"Latest cohort ({b['start']}): {now}% back after one {d['period']},"
+                f" against {before}% for the one before ({round(now - before, 1):+} pp)."
+            )
+    if analysis == "features" and isinstance(previous, dict) and "active_persons" in previous:
+        return f"Active persons {d['active_persons']:,}, previously {previous['active_persons']:,}."
+    return ""
+
+
+def _numbers(analysis: str, d: dict[str, Any]) -> str:
     try:
         if analysis == "funnel":
             steps = d["steps"]
