@@ -58,3 +58,27 @@ def test_debug_keeps_the_exit_code_of_our_errors(
     assert info.value.exit_code == EXIT_NOT_FOUND
     err = capsys.readouterr().err
     assert "Traceback" in err and err.rstrip().endswith("usertrack: error: no user 'x@y.z'")
+
+
+def test_redact_is_linear_on_a_mebibyte() -> None:
+    """Shapes that made the old patterns backtrack over a whole line (a long email, a URL's
+    `user:` without its `@`, an unclosed quoted key, a chain of `(a:b`): each 1 MiB in < 1 s,
+    and a password after them still found."""
+    import time
+
+    n = 1 << 20
+    shapes = [
+        "a" * n + "@example.com",
+        "a://b:" * (n // 6),
+        "(a:b" * (n // 4),
+        "password='" * (n // 10),
+        "'token':'" * (n // 9),
+        "@" * n,
+        "x1" * (n // 2) + "://",
+    ]
+    for text in shapes:
+        started = time.perf_counter()
+        redact(text)
+        assert time.perf_counter() - started < 1.0, text[:20]
+    tail = "a" * n + " postgresql://bob:s3cret-pw@db.example.com/x"
+    assert "s3cret-pw" not in redact(tail)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import REPO, run
+from tests.test_mcp import unwrapped
 from usertrack.sources.base import Result
 
 PROFILE_QUERIES = {
@@ -57,9 +58,15 @@ def server(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
 def call(server: dict[str, Any], name: str, **arguments: Any) -> str:
     from usertrack import mcp_server
 
+    # A file argument is one the server was started with (no tool takes one).
+    files = {k: str(arguments.pop(k)) for k in list(arguments) if k.endswith(("_file", "_dir"))}
     server["ran"].clear()
-    (answer,) = mcp_server.call(server["tools"][name], {**arguments, "max_items": 0})
-    return answer
+    mcp_server.started_with.update(files)
+    try:
+        (answer,) = mcp_server.call(server["tools"][name], {**arguments, "max_items": 0})
+    finally:
+        mcp_server.started_with.clear()
+    return unwrapped(answer)
 
 
 def cli_json(home: Path, *args: str) -> str:
@@ -199,10 +206,10 @@ def test_a_long_list_is_cut_without_parsing_what_is_left_out(
 ) -> None:
     """`segments` cut to max_items: the answer and the note are those of cutting the CLI's
     whole JSON, and no text as long as the whole answer is parsed to make them."""
-    from usertrack import mcp_server
+    from usertrack import mcp_answers, mcp_server
 
     whole = cli_json(demo_home, "segments", "-f", "json", "--no-save")
-    expected, notes = mcp_server.limited(json.loads(whole), 7)
+    expected, notes = mcp_answers.limited(json.loads(whole), 7)
     assert notes[0].startswith("users: 7 of ")
     parsed: list[int] = []
     real = json.loads
@@ -213,7 +220,7 @@ def test_a_long_list_is_cut_without_parsing_what_is_left_out(
 
     monkeypatch.setattr(json, "loads", loads)
     answer, note = mcp_server.call(server["tools"]["segments"], {"max_items": 7})
-    assert answer == json.dumps(expected, indent=2, ensure_ascii=False)
+    assert unwrapped(answer) == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
     assert note.startswith(f"Lists cut to max_items=7: {'; '.join(notes[:10])}")
     assert parsed and max(parsed) < len(whole) / 10
 

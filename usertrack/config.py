@@ -425,6 +425,42 @@ def resolve_alerts_file(flag: Path | None, env: Mapping[str, str] | None = None)
     return shipped_path("alerts.yaml")
 
 
+def register_known_secrets(env: Mapping[str, str] | None = None) -> None:
+    """Have `redact` remove every secret usertrack may be given, from the environment or the
+    config file, before anything is shown: the database password, the PostHog keys, the Slack
+    webhook (its whole URL and its path, which is the secret part: an endpoint may echo it)."""
+    for name in ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_CAPTURE_HOST"):
+        value, _ = setting(name, env)
+        register_url_secrets(value)
+    for name in ("POSTHOG_PERSONAL_API_KEY", "POSTHOG_PROJECT_API_KEY"):
+        value, _ = setting(name, env)
+        register_secret(value)
+    webhook, _ = setting("SLACK_WEBHOOK_URL", env)
+    register_webhook_secret(webhook)
+
+
+def register_webhook_secret(url: str | None) -> None:
+    """A webhook URL's secret parts: the URL, its path (with and without its first slash, as an
+    endpoint or a log may echo it) and each long piece of the path."""
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    register_secret(url.strip())
+    try:
+        path = urlsplit(url.strip()).path
+    except ValueError:
+        return
+    if len(path.strip("/")) >= 8:
+        register_secret(path)
+        register_secret(path.lstrip("/"))
+        # `services` of hooks.slack.com/services/T…/B…/… is a word, not a secret: a piece
+        # counts when it is long and not only letters.
+        for piece in path.split("/"):
+            if len(piece) >= 8 and not piece.isalpha():
+                register_secret(piece)
+
+
 def setting(name: str, env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
     """A value read beside load_settings (SLACK_WEBHOOK_URL, POSTHOG_PROJECT_API_KEY, ...): the
     environment, else the user config file; with where it came from, for messages."""

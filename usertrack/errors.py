@@ -121,27 +121,33 @@ class CoverageError(UsertrackError):
 # A URL's password runs from `user:` to the LAST `@` on the line that is followed by a host: an
 # unencoded `@`, space or `/` in a password is common, and libpq then splits it somewhere else.
 # Over-redacting (an email later on the same line) is the price of never showing a fragment.
-_URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s'\"\[]*):"
-    r"(?!\d{1,5}(?:[/?#\s'\"]|$))(?P<pw>[^\n]*)@(?=[\w\[])",
+# Found without a regex that could backtrack over the line (`_url_passwords_hidden`): a line of
+# a million characters is redacted in linear time.
+_URL_START = re.compile(
+    r"(?<![a-zA-Z0-9+.-])[0-9+.-]*+(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*+://)"
+    r"(?P<user>[^:/@\s'\"\[]*+):(?!\d{1,5}(?:[/?#\s'\"]|$))",
     re.MULTILINE,
 )
+_HOST_AFTER_AT = re.compile(r"[\w\[]")
 # A scheme-less userinfo (`user:pass@host`, as a host label shows it) right after a quote or a
 # space; only when a dotted or bracketed host follows, so `a:b@c` prose is left alone.
-_BARE_USERINFO = re.compile(
-    r"(?P<pre>^|[\s'\"(=])(?P<user>[\w.+-]+):(?!//)(?P<pw>[^\s'\"]+)@(?=[\w-]+\.[\w.-]|\[)",
-    re.MULTILINE,
-)
+_BARE_USER = re.compile(r"(?:^|(?<=[\s'\"(=]))(?P<user>[\w.+-]+):(?!//)", re.MULTILINE)
+_DOTTED_HOST = re.compile(r"[\w-]+\.[\w.-]|\[")
+_CHUNK_END = re.compile(r"[\s'\"]")
 _SECRET_KEYS = (
     r"password|passwd|pwd|secret|token|api_key|apikey|personal_api_key|access_token"
     r"|client_secret|sslpassword"
 )
 # key=value (libpq DSNs, query strings, repr of kwargs) and "key": "value" (JSON, dict repr).
+# A quoted value is read up to 1,000 characters (a longer one is redacted to its first blank):
+# an unclosed quote must not make every later key scan to the end of the line again.
 _KV_PASSWORD = re.compile(
-    rf"(?i)\b(?P<key>{_SECRET_KEYS})\s*=\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s&,;)]+)"
+    rf"(?i)\b(?P<key>{_SECRET_KEYS})\s*=\s*"
+    r"(?:'[^'\n]{0,1000}'|\"[^\"\n]{0,1000}\"|[^\s&,;)]+)"
 )
 _QUOTED_KV = re.compile(
-    rf"(?i)(?P<q>['\"])(?P<key>{_SECRET_KEYS})(?P=q)\s*:\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s,}}]+)"
+    rf"(?i)(?P<q>['\"])(?P<key>{_SECRET_KEYS})(?P=q)\s*:\s*"
+    r"(?:'[^'\n]{0,1000}'|\"[^\"\n]{0,1000}\"|[^\s,}]+)"
 )
 # Basic only after "Authorization": "basic" alone is an ordinary word.
 _BEARER = re.compile(
@@ -214,10 +220,70 @@ def redact(text: str) -> str:
         return text
     for secret in sorted(_extra_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
-    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    text = _BARE_USERINFO.sub(lambda m: f"{m['pre']}{m['user']}:***@", text)
+    text = _url_passwords_hidden(text)
+    text = _bare_userinfo_hidden(text)
     text = _KV_PASSWORD.sub(lambda m: f"{m['key']}=***", text)
     text = _QUOTED_KV.sub(lambda m: f"{m['q']}{m['key']}{m['q']}: ***", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SLACK_HOOK.sub(lambda m: f"{m.group(1)}***", text)
     return _POSTHOG_KEY.sub("ph*_***", text)
+
+
+def _url_passwords_hidden(text: str) -> str:
+    """Every `scheme://user:PASSWORD@host` with its password, up to the last `@` of its line
+    that a host follows, as `***`. Linear: the scheme is read from the start of its run only,
+    each line's last `@` is found once, and a line with no `@` after a URL is left at once."""
+    if "://" not in text:
+        return text
+    out: list[str] = []
+    done = pos = 0  # text[:done] is in `out`; the next URL is looked for from `pos`
+    end = -1  # the end of the line being read
+    at = -1  # its last `@` before a host
+    while (m := _URL_START.search(text, pos)) is not None:
+        if end < m.end():
+            end = text.find("\n", m.end())
+            end = len(text) if end == -1 else end
+            at = _last_host_at(text, m.end(), end)
+        if at < m.end():  # no later URL of this line has an `@` after it either
+            pos = end
+            continue
+        out.append(text[done : m.start("scheme")])
+        out.append(f"{m['scheme']}{m['user']}:***@")
+        done = pos = at + 1
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _last_host_at(text: str, low: int, high: int) -> int:
+    """The last `@` in text[low:high] followed by a host's first character, or -1."""
+    at = text.rfind("@", low, high)
+    while at != -1 and not _HOST_AFTER_AT.match(text, at + 1):
+        at = text.rfind("@", low, at)
+    return at
+
+
+def _bare_userinfo_hidden(text: str) -> str:
+    """Every scheme-less `user:PASSWORD@dotted.host` after a blank, a quote, `(` or `=`, its
+    password up to the last such `@` before the next blank or quote, as `***`. Linear, as
+    `_url_passwords_hidden`."""
+    if "@" not in text:
+        return text
+    out: list[str] = []
+    done = pos = 0
+    end = -1  # the end of the chunk (up to a blank or a quote) being read
+    at = -1  # its last `@` before a dotted host
+    while (m := _BARE_USER.search(text, pos)) is not None:
+        if end < m.end():
+            chunk = _CHUNK_END.search(text, m.end())
+            end = chunk.start() if chunk else len(text)
+            at = text.rfind("@", m.end(), end)
+            while at != -1 and not _DOTTED_HOST.match(text, at + 1):
+                at = text.rfind("@", m.end(), at)
+        if at <= m.end():  # a password has one character at least
+            pos = max(end, m.end())
+            continue
+        out.append(text[done : m.start()])
+        out.append(f"{m['user']}:***@")
+        done = pos = at + 1
+    out.append(text[done:])
+    return "".join(out)

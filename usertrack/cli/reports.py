@@ -23,6 +23,15 @@ from usertrack.cli.output import answer_console, choose_format, emit, info, prob
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import UsageError
 
+TemplateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--template",
+        help="A jinja2 template instead of the shipped weekly.md.j2 (it gets every panel's"
+        " data as `panels`).",
+    ),
+]
+
 
 @app.command("report")
 def report(
@@ -70,14 +79,7 @@ def report(
         bool,
         typer.Option("--force", help="Replace an existing report of that period that differs."),
     ] = False,
-    template: Annotated[
-        Path | None,
-        typer.Option(
-            "--template",
-            help="A jinja2 template instead of the shipped weekly.md.j2 (it gets every panel's"
-            " data as `panels`).",
-        ),
-    ] = None,
+    template: TemplateOpt = None,
     print_template: Annotated[
         bool,
         typer.Option(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from usertrack.cli.act import AlertsOpt
+from usertrack.cli.audit import PlanOpt
+from usertrack.cli.options import QueriesOpt, SegmentsOpt
 from usertrack.cli.program import app, handle_errors
+from usertrack.cli.reports import FailuresOpt, TemplateOpt
 
 
 @app.command()
@@ -18,10 +23,26 @@ def mcp(
             help="Also serve alerts_notify and sync_posthog (each a dry run unless told to send).",
         ),
     ] = False,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    failures_file: FailuresOpt = None,
+    alerts_file: AlertsOpt = None,
+    plan_file: PlanOpt = None,
+    template: TemplateOpt = None,
 ) -> None:
     """Serve the read-only commands as Model Context Protocol tools over stdio (for an AI
-    assistant: docs/mcp.md)."""
+    assistant: docs/mcp.md). The files given here (or the environment's, or the defaults) are
+    the ones every tool uses: no tool argument names a file or a folder (docs/trust.md)."""
     with handle_errors():
         from usertrack.mcp_server import serve
 
-        serve(app, allow_act=allow_act)
+        files: dict[str, Path | None] = {
+            "segments_file": segments_file,
+            "queries_dir": queries_dir,
+            "failures_file": failures_file,
+            "alerts_file": alerts_file,
+            "plan_file": plan_file,
+            "template": template,
+        }
+        chosen = {name: str(path.resolve()) for name, path in files.items() if path is not None}
+        serve(app, allow_act=allow_act, files=chosen)
