@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -491,3 +492,44 @@ def test_a_wrong_question_is_warned_not_answered_silently(demo_home: Path) -> No
     assert early.exit_code == 0, early.stderr
     assert "--as-of 1900-01-01 00:00 UTC is before the data starts" in early.stderr
     assert "before the data starts" not in run(["segments", "-f", "json"], demo_home).stderr
+
+
+def _commands() -> list[Any]:
+    from typer.main import get_command
+
+    from usertrack.cli import app
+    from usertrack.cli.program import uniform_metavars
+
+    group = get_command(app)
+    uniform_metavars(group)
+    found, todo = [], [group]
+    while todo:
+        command = todo.pop()
+        found.append(command)
+        todo.extend(getattr(command, "commands", {}).values())
+    return found
+
+
+def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
+    """`-n` meant --limit, --top or --periods by command, `-s` --segment or --steps, `-p`
+    --param or --period; value names were `<int range>`, `{email}` or `ID`."""
+    import re
+
+    from typer._click import Context
+
+    meaning: dict[str, set[str]] = {}
+    for command in _commands():
+        ctx = Context(command)
+        for param in command.params:
+            opts = getattr(param, "opts", [])
+            long = next((o for o in opts if o.startswith("--")), None)
+            for short in (o for o in opts if re.fullmatch(r"-\w", o)):
+                meaning.setdefault(short, set()).add(str(long))
+            if getattr(param, "is_flag", False) or hasattr(param.type, "choices"):
+                continue
+            if param.param_type_name == "option" and getattr(param, "count", False):
+                continue
+            shown = param.make_metavar(ctx)
+            # Upper case, as EMAIL or PROP[,PROP]: never <int range>, <str> or {email}.
+            assert re.fullmatch(r"[A-Z0-9_=\[\],.|:]+", shown), (command.name, shown)
+    assert {s: m for s, m in meaning.items() if len(m) > 1} == {}

@@ -241,11 +241,11 @@ def funnel(
 @app.command()
 def retention(
     period: Annotated[
-        str, typer.Option("--period", "-p", help="day (UTC), week (ISO, Monday) or month.")
+        str, typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.")
     ] = "week",
     periods: Annotated[
         int,
-        typer.Option("--periods", "-n", help="Cohorts: this many periods up to --as-of's."),
+        typer.Option("--periods", help="Cohorts: this many periods up to --as-of's."),
     ] = 8,
     start: Annotated[
         str, typer.Option("--start", help="The event that puts a person in a cohort.")
@@ -315,7 +315,7 @@ def activity(
     ] = 30,
     periods: Annotated[
         int,
-        typer.Option("--periods", "-n", help="Lifecycle: this many ISO weeks up to --as-of's."),
+        typer.Option("--periods", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
     where: WhereOpt = None,
     compare: Annotated[
@@ -444,7 +444,7 @@ def trends(
         ),
     ] = None,
     top: Annotated[
-        int, typer.Option("--top", "-n", min=1, max=100, help="With --by: keep this many values.")
+        int, typer.Option("--top", min=1, max=100, help="With --by: keep this many values.")
     ] = 10,
     cumulative: Annotated[
         bool,
@@ -498,7 +498,7 @@ def trends(
 
 TopOpt = Annotated[
     int,
-    typer.Option("--top", "-n", min=1, max=1000, help="Keep this many rows in each list."),
+    typer.Option("--top", min=1, max=1000, help="Keep this many rows in each list."),
 ]
 
 
@@ -537,7 +537,7 @@ def sessions(
 @app.command()
 def paths(
     steps: Annotated[
-        int, typer.Option("--steps", "-s", help="Nodes per path (2-20), as PostHog's default 5.")
+        int, typer.Option("--steps", help="Nodes per path (2-20), as PostHog's default 5.")
     ] = 5,
     start: Annotated[
         str | None,

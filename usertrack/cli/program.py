@@ -23,6 +23,10 @@ class OneLineErrors(TyperGroup):
     """Click's own usage errors (a missing argument, an unknown option, a value out of range)
     as the same one line as every other error, instead of Click's usage block."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        uniform_metavars(self)  # its commands are built by now (Typer builds them first)
+
     def main(  # type: ignore[override]
         self,
         args: Any = None,
@@ -90,6 +94,41 @@ class OneLineErrors(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+
+
+def uniform_metavars(group: Any) -> None:
+    """One style of value names in every command's help and usage line: upper case. An option
+    without its own takes its type's (N for a whole number, NUMBER, PATH, TEXT) where Typer
+    would print `<int range>` or `<str>`; an argument is its name (EMAIL, not `{email}`)."""
+    from typer._click import types
+
+    for command in getattr(group, "commands", {}).values():
+        uniform_metavars(command)
+        for param in command.params:
+            if getattr(param, "is_flag", False) or hasattr(param.type, "choices"):
+                continue
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name or "").upper()
+                param.make_metavar = _argument_metavar(param, name)
+                continue
+            if param.metavar is not None:
+                continue
+            if isinstance(param.type, types.IntParamType):
+                param.metavar = "N"
+            elif isinstance(param.type, types.FloatParamType):
+                param.metavar = "NUMBER"
+            elif "path" in type(param.type).__name__.lower():
+                param.metavar = "PATH"
+            else:
+                param.metavar = "TEXT"
+
+
+def _argument_metavar(param: Any, name: str) -> Any:
+    def make_metavar(ctx: Any, *, usage: bool = False) -> str:
+        shown = name + ("..." if param.nargs != 1 else "")
+        return f"[{shown}]" if usage and not param.required else shown
+
+    return make_metavar
 
 
 app = typer.Typer(
