@@ -128,3 +128,13 @@ def test_the_previous_period_starts_as_a_plain_run_of_it_would(export: Path) -> 
     assert [s["persons"] for s in plain["steps"]] == [
         s["persons"] for s in doc["previous"]["steps"]
     ]
+
+
+def test_features_compare_keeps_the_change_in_80_columns(export: Path) -> None:
+    """At 80 columns the table dropped Change, the point of --compare, and kept the previous
+    figures it comes from."""
+    args = ["features", *FEATURES, "--as-of", "2026-06-04"]
+    table = run(args, USERTRACK_EVENTS=str(export), COLUMNS="80")
+    assert table.exit_code == 0, table.stderr
+    assert "Change" in table.stdout and "+133.3%" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80

@@ -115,7 +115,14 @@ def render_features(console: Console, f: Features) -> None:
         Col("Trend"),
     ]
     if f.compared:
-        cols += [Col(h, right=True, drop=2) for h in COMPARED_HEADERS]
+        # The change is the point of --compare: never dropped; the previous figures it comes
+        # from go before it when the terminal is narrow.
+        previous_persons, previous_adoption, moved = COMPARED_HEADERS
+        cols += [
+            Col(previous_persons, right=True, drop=3),
+            Col(previous_adoption, right=True, drop=2),
+            Col(moved, right=True),
+        ]
     caption = None if f.features else "No feature was used in either period."
     console.print(
         fitted_table(
