@@ -84,4 +84,93 @@ def test_where_the_same_over_the_live_http_path(export: Path, tmp_path: Path) ->
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_where_that_breaks_out_is_refused_by_every_analysis(command: str, export: Path) -> None:
     argv = [command, *ARGS[command], "--where", "1) OR (1", "--as-of", AS_OF]
-    assert_usage_error(argv, "closes a bracket it did not open", USERTRACK_EVENTS=str(export))
+    assert_usage_error(argv, "is not one HogQL expression", USERTRACK_EVENTS=str(export))
+
+
+# Texts that read as one thing to a second tokenizer and as another to PostHog's parser: a
+# `//` or `--` comment, `/* */`, a backquoted name, escapes in strings and names.
+BREAKOUTS = [
+    "1 // '\n) ) UNION ALL SELECT email, 1, 1 FROM persons // '",
+    "1 -- '\n) UNION ALL SELECT email FROM persons",
+    "1 /* ) UNION ALL SELECT email FROM persons */ = 1",
+    "event = 'a\\' ) UNION ALL SELECT email FROM persons -- '",
+    "event = 'a'' ) UNION ALL SELECT email FROM persons -- '",
+    "properties.`a` ) UNION ALL SELECT email FROM persons -- ` = 1",
+    "`elements_chain` = 'x'",
+    "properties.`x\\` = 1) OR (1` = 1",
+    "event = 'x\\x27) OR (1'",
+]
+
+
+@pytest.mark.parametrize("text", BREAKOUTS)
+def test_what_is_sent_is_printed_from_the_checked_tree(text: str) -> None:
+    """Each text is refused or becomes one expression: the query it is put in, parsed by
+    PostHog's own parser, is still one SELECT over events (no UNION, no subquery, no other
+    table), and its WHERE names no field the filter may not read."""
+    from tests.hogql_printer import parse_select
+    from usertrack.analytics.where import check_where, spliced
+    from usertrack.errors import UsageError
+
+    try:
+        sent = check_where(text)
+    except UsageError as e:
+        assert str(e).startswith("--where ") and "\n" not in str(e)
+        return
+    query = spliced("SELECT count() FROM events WHERE {filters}", [sent])
+    tree = parse_select(query)
+    assert tree["node"] == "SelectQuery"
+    assert tree["select_from"]["table"]["chain"] == ["events"]
+    nodes, fields = _walk(tree["where"])
+    assert not nodes & {"SelectQuery", "SelectSetQuery", "JoinExpr", "Placeholder"}, nodes
+    assert all(f[0] in ("event", "timestamp", "properties", "person") for f in fields), fields
+
+
+def _walk(node: Any) -> tuple[set[str], list[list[str]]]:
+    """The node kinds of a parsed tree and the chains of its fields."""
+    kinds: set[str] = set()
+    fields: list[list[str]] = []
+    if isinstance(node, list):
+        for item in node:
+            k, f = _walk(item)
+            kinds |= k
+            fields += f
+    elif isinstance(node, dict):
+        if "node" in node:
+            kinds.add(node["node"])
+            if node["node"] == "Field":
+                fields.append(node["chain"])
+        for value in node.values():
+            k, f = _walk(value)
+            kinds |= k
+            fields += f
+    return kinds, fields
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ("é = 1", "Unexpected character U+00E9"),
+        ("² = 1", "Unexpected character U+00B2"),
+        ("(" * 990 + "1" + ")" * 990, "nests brackets 990 deep"),
+        ("not " * 100 + "1", "NOTs"),
+        ("length(range(1000000000)) > 0", "calls 'range'"),
+        ("length(repeat('a', 1000000000)) > 0", "calls 'repeat'"),
+        ("`elements_chain` = 'x'", "names 'elements_chain'"),
+    ],
+)
+def test_a_bad_where_is_one_line_and_exit_2(export: Path, where: str, fragment: str) -> None:
+    argv = ["activity", "--days", "7", "--where", where, "--as-of", AS_OF]
+    assert_usage_error(argv, fragment, USERTRACK_EVENTS=str(export))
+
+
+def test_the_review_s_breakout_is_refused_live(export: Path, tmp_path: Path) -> None:
+    """The text that made `paths` return the persons table through PostHog: refused before
+    anything is sent, and what PostHog was sent never held it."""
+    attack = "1 // '\n) ) UNION ALL SELECT email, 1, 1 FROM persons // '"
+    with live_posthog(export, tmp_path) as (fake, env):
+        result = run(["paths", *ARGS["paths"], "--where", attack, "--as-of", AS_OF], **env)
+        sent = fake.query_texts()
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "@" not in result.stdout
+    assert not [t for t in sent if "UNION ALL SELECT email" in t]

@@ -1,43 +1,55 @@
 """`--where EXPR`: one HogQL boolean expression over an event, checked before it joins a query.
 
-The expression is typed by the user and spliced into the analysis's HogQL, on PostHog and on the
-local engine alike, where the query files hold PostHog's filter slot `{filters}` (which is TRUE
-without a --where). So it must be exactly one expression that cannot reach outside its
-parentheses: checked on the HogQL tokenizer of usertrack/sources/hogql.py, brackets balanced, no
-statement separator, comment, placeholder, subquery or clause keyword, no top-level comma (a
-second argument or column), and names only the event's fields (`event`, `timestamp`,
-`distinct_id`, `person_id`, `properties.X`, `person.properties.X`) or functions the local engine
-translates. Then it is translated on its own, so an unknown function fails here, not mid-run.
+The expression is typed by the user (or an assistant) and goes into the analysis's HogQL, on
+PostHog and on the local engine alike, where the query files hold PostHog's filter slot
+`{filters}` (which is TRUE without a --where). A check must read the text exactly as PostHog
+will, so it is parsed by PostHog's own parser (usertrack.sources.hogql.parser: comments,
+strings, escapes and backquoted names read as PostHog reads them); the tree is checked (names
+only the event's fields, `event`, `timestamp`, `distinct_id`, `person_id`, `properties.X`,
+`person.properties.X`, however quoted; calls only of functions that make no rows and no huge
+value; no subquery, placeholder, lambda, alias or window); and the text used is printed from the
+checked tree, never the text as typed. Then it is translated on its own, so a function the local
+engine lacks fails here, not mid-run. docs/trust.md.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from usertrack.errors import UsageError
 
-if TYPE_CHECKING:
-    from usertrack.sources.hogql.tokens import Tok
-
-# Words that open or close a clause or a query: never inside one filter expression.
-_CLAUSES = {
-    "SELECT", "FROM", "WHERE", "PREWHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "OFFSET",
-    "UNION", "EXCEPT", "INTERSECT", "WITH", "JOIN", "ARRAY", "SETTINGS", "FORMAT", "INTO",
-    "WINDOW", "QUALIFY", "SAMPLE", "FINAL", "OVER", "INSERT", "DROP", "ALTER", "CREATE",
-    "ATTACH", "DETACH", "SYSTEM", "KILL", "TRUNCATE", "GRANT", "LATERAL", "USING",
-}  # fmt: skip
-# Words an expression may use that are neither fields nor functions.
-_WORDS = {
-    "AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "TRUE", "FALSE", "BETWEEN",
-    "CASE", "WHEN", "THEN", "ELSE", "END", "INTERVAL", "SECOND", "MINUTE", "HOUR", "DAY",
-    "WEEK", "MONTH", "QUARTER", "YEAR", "AS", "GLOBAL",
-}  # fmt: skip
 # The event's fields an expression may start a name with.
-_ROW_MAKERS = {"ARRAYJOIN"}
 FIELDS = {"event", "timestamp", "distinct_id", "person_id", "properties", "person"}
 MAX_LENGTH = 2000
+# PostHog's parser takes time exponential in some nestings (16 levels of calls: seconds;
+# 100 `not`s: minutes): the text is refused before it is parsed past these, counted on the
+# text as typed (a bracket inside a string counts too: never fewer than the parser sees).
+MAX_NESTING = 8
+MAX_NOTS = 8
+MAX_TREE_DEPTH = 64
+
+_COMPARE = {
+    "==": "=", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=",
+    "like": "LIKE", "ilike": "ILIKE", "not like": "NOT LIKE", "not ilike": "NOT ILIKE",
+    "in": "IN", "not in": "NOT IN",
+}  # fmt: skip
+_ARITHMETIC = {"+", "-", "*", "/", "%"}
+# Functions that make rows, or values as big as an argument says (an array of a billion
+# items, a string of a billion characters): refused, whatever the engine (docs/trust.md).
+REFUSED_CALLS = {
+    "arrayjoin", "range", "repeat", "replicate", "arrayresize", "arraywithconstant", "space",
+    "leftpad", "rightpad", "leftpadutf8", "rightpadutf8", "generate_series", "numbers",
+    "randomstring", "randomfixedstring", "randomprintableascii", "randomstringutf8",
+    "arrayfill", "arrayreversefill", "emptyarraytosingle", "tuplerepeat", "ngrams",
+}  # fmt: skip
+_PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# How PostHog escapes a string or a quoted name (posthog/hogql/escape_sql.py).
+_ESCAPES = {
+    "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0",
+    "\a": "\\a", "\v": "\\v", "\\": "\\\\",
+}  # fmt: skip
 
 
 def _refuse(text: str, why: str) -> UsageError:
@@ -46,70 +58,165 @@ def _refuse(text: str, why: str) -> UsageError:
 
 
 def check_where(text: str) -> str:
-    """`text` stripped, when it is one filter expression over an event; else a UsageError
-    (exit 2) saying what is wrong."""
+    """The expression printed from its checked tree, when `text` is one filter expression over
+    an event; else a UsageError (exit 2) saying what is wrong, in one line."""
     from usertrack.errors import HogQLTranslationError
-    from usertrack.sources.hogql import tokenize, translate
+    from usertrack.sources.hogql import translate
+    from usertrack.sources.hogql.parser import ParseError, parse_expr
 
     expr = text.strip()
     if not expr:
         raise _refuse(text, "is empty: give an expression, e.g. \"properties.$browser = 'Chrome'\"")
     if len(expr) > MAX_LENGTH:
         raise _refuse(text, f"is longer than {MAX_LENGTH} characters")
-    try:
-        toks = tokenize(expr)
-    except HogQLTranslationError as e:
-        raise _refuse(text, f"is not HogQL: {e}") from None
-    depth = 0
-    previous = None
-    for i, tok in enumerate(toks):
-        if tok.kind == "ws":
-            continue
-        if tok.kind == "comment":
-            raise _refuse(text, "holds a comment: give one expression only")
-        if tok.kind == "ph":
-            raise _refuse(text, f"holds the placeholder {tok.text}: give values as literals")
-        if tok.kind == "op" and tok.value == ";":
-            raise _refuse(text, "holds a ';': give one expression only")
-        if tok.kind in ("(", "["):
+    depth = deepest = 0
+    for c in expr:
+        if c in "([{":
             depth += 1
-        elif tok.kind in (")", "]"):
+            deepest = max(deepest, depth)
+        elif c in ")]}":
             depth -= 1
-            if depth < 0:
-                raise _refuse(text, "closes a bracket it did not open: give one expression only")
-        elif tok.kind == "," and depth == 0:
-            raise _refuse(text, "holds a ',' outside brackets: give one expression only")
-        elif tok.kind == "id":
-            word = tok.value.upper()
-            if word in _CLAUSES:
-                raise _refuse(text, f"holds {tok.value!r}: a filter is one expression, no query")
-            after_dot = previous is not None and previous.kind == "."
-            if word in _ROW_MAKERS:
-                raise _refuse(text, f"calls {tok.value!r}, which makes rows: filter them instead")
-            bare = not after_dot and word not in _WORDS and not _is_call(toks, i)
-            if bare and tok.value not in FIELDS:
-                raise _refuse(
-                    text,
-                    f"names {tok.value!r}: a filter reads event, timestamp, distinct_id,"
-                    " person_id, properties.X or person.properties.X",
-                )
-        previous = tok
-    if depth != 0:
-        raise _refuse(text, "leaves a bracket open: give one expression only")
+    if deepest > MAX_NESTING:
+        raise _refuse(text, f"nests brackets {deepest} deep: at most {MAX_NESTING}")
+    if len(re.findall(r"(?i)\bnot\b", expr)) > MAX_NOTS:
+        raise _refuse(text, f"holds more than {MAX_NOTS} NOTs")
     try:
-        translate(f"SELECT count() FROM events WHERE ({expr})")
+        tree = parse_expr(expr)
+    except ParseError as e:
+        raise _refuse(text, f"is not one HogQL expression: {e}") from None
+    printed = _printed(tree, text, 0, top=True)
+    try:
+        translate(f"SELECT count() FROM events WHERE ({printed})")
     except HogQLTranslationError as e:
         why = re.sub(r" \(line \d+, column \d+\)", "", str(e))  # of the wrapping query
         raise _refuse(text, f"cannot run: {why}") from None
-    return expr
+    except RecursionError:
+        raise _refuse(text, "nests too deep") from None
+    return printed
 
 
-def _is_call(toks: Sequence[Tok], at: int) -> bool:
-    """Whether the name at `toks[at]` is followed by '(' (a function)."""
-    i = at + 1
-    while i < len(toks) and toks[i].kind == "ws":
-        i += 1
-    return i < len(toks) and toks[i].kind == "("
+def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
+    """HogQL text of a checked node of PostHog's tree: every compound part in brackets, every
+    string and name escaped as PostHog escapes them."""
+    if depth > MAX_TREE_DEPTH:
+        raise _refuse(text, f"nests deeper than {MAX_TREE_DEPTH}")
+    if not isinstance(node, dict):
+        raise _refuse(text, "is not one expression")
+    kind = node.get("node")
+
+    def sub(child: Any) -> str:
+        return _printed(child, text, depth + 1)
+
+    if kind == "Constant":
+        return _constant(node.get("value"), node.get("value_type"), text)
+    if kind == "Field":
+        return _field(node.get("chain") or [], text)
+    if kind == "Call":
+        name = str(node.get("name"))
+        if not _PLAIN.fullmatch(name):
+            raise _refuse(text, f"calls {name!r}, which is not a function name")
+        if name.lower() in REFUSED_CALLS:
+            raise _refuse(
+                text, f"calls {name!r}, which makes rows or values as large as it is told"
+            )
+        if node.get("distinct") or node.get("params") or node.get("filter_expr"):
+            raise _refuse(text, f"calls {name!r} as an aggregate: a filter reads one event")
+        if node.get("order_by") or node.get("over_expr") or node.get("over_identifier"):
+            raise _refuse(text, f"calls {name!r} over a window: a filter reads one event")
+        return f"{name}({', '.join(sub(a) for a in node.get('args') or [])})"
+    if kind == "Tuple":
+        items = [sub(a) for a in node.get("exprs") or []]
+        return f"({', '.join(items)})" if len(items) > 1 else f"tuple({', '.join(items)})"
+    if kind == "Array":
+        return f"[{', '.join(sub(a) for a in node.get('exprs') or [])}]"
+    if kind == "CompareOperation":
+        op = node.get("op")
+        if op not in _COMPARE:
+            raise _refuse(text, f"compares with {op!r}, which a filter does not use here")
+        left, right = sub(node.get("left")), node.get("right")
+        if (
+            isinstance(right, dict)
+            and right.get("node") == "Constant"
+            and right.get("value") is None
+        ) and op in ("==", "!="):
+            body = f"{left} IS {'NOT ' if op == '!=' else ''}NULL"
+            return body if top else f"({body})"
+        body = f"{left} {_COMPARE[op]} {sub(right)}"
+    elif kind == "ArithmeticOperation":
+        op = node.get("op")
+        if op not in _ARITHMETIC:
+            raise _refuse(text, f"uses the operator {op!r}")
+        body = f"{sub(node.get('left'))} {op} {sub(node.get('right'))}"
+    elif kind in ("And", "Or"):
+        parts = [sub(e) for e in node.get("exprs") or []]
+        if len(parts) < 2:
+            raise _refuse(text, "is not one expression")
+        body = f" {kind.upper()} ".join(parts)
+    elif kind == "Not":
+        body = f"NOT {sub(node.get('expr'))}"
+    elif kind == "BetweenExpr":
+        negated = "NOT " if node.get("negated") else ""
+        body = (
+            f"{sub(node.get('expr'))} {negated}BETWEEN {sub(node.get('low'))}"
+            f" AND {sub(node.get('high'))}"
+        )
+    else:
+        what = {
+            "SelectQuery": "a subquery",
+            "SelectSetQuery": "a subquery",
+            "Placeholder": "a placeholder: give values as literals",
+            "Lambda": "a lambda",
+            "Alias": "an alias",
+            "WindowFunction": "a window function",
+        }.get(str(kind), str(kind))
+        raise _refuse(text, f"holds {what}: a filter is one expression over an event")
+    return body if top else f"({body})"
+
+
+def _constant(value: Any, value_type: Any, text: str) -> str:
+    if value is None:
+        return "NULL"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _refuse(text, "holds a number out of range")
+        return repr(value)
+    if isinstance(value, str):
+        if value_type == "number":  # Infinity, NaN: the parser's words for them
+            raise _refuse(text, f"holds the number {value}, which is out of range")
+        return "'" + "".join(_ESCAPES.get(c, c) for c in value).replace("'", "\\'") + "'"
+    raise _refuse(text, f"holds a value of a kind a filter does not take ({type(value).__name__})")
+
+
+def _field(chain: Sequence[Any], text: str) -> str:
+    parts = [str(p) for p in chain]
+    if not parts or any(not isinstance(p, str) for p in chain) or "*" in parts:
+        raise _refuse(text, "names no field of the event")
+    head = parts[0]
+    fits = (
+        (head in ("event", "timestamp", "distinct_id", "person_id") and len(parts) == 1)
+        or (head == "properties" and len(parts) >= 2)
+        or (head == "person" and len(parts) >= 3 and parts[1] == "properties")
+    )
+    if not fits:
+        raise _refuse(
+            text,
+            f"names {'.'.join(parts)!r}: a filter reads event, timestamp, distinct_id,"
+            " person_id, properties.X or person.properties.X",
+        )
+    return ".".join(_name(p) for p in parts)
+
+
+def _name(part: str) -> str:
+    if _PLAIN.fullmatch(part):
+        return part
+    escaped = "".join(_ESCAPES.get(c, c) for c in part).replace("`", "\\`")
+    return f"`{escaped}`"
 
 
 def check_all(texts: Sequence[str] | None) -> tuple[str, ...]:

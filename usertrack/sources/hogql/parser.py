@@ -1,0 +1,65 @@
+"""PostHog's own HogQL parser (`hogql-parser`, the C++ parser PostHog runs) for one expression.
+
+A check of text that PostHog will parse must read it as PostHog does: comments (`--`, `//`,
+`/* */`), strings, escapes and backquoted names included. So `--where` is parsed here, its tree
+checked, and the text sent is printed from that tree (usertrack.analytics.where).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from typing import Any
+
+
+class ParseError(Exception):
+    """Text the parser refused, with its message."""
+
+
+def _install_errors_module() -> None:
+    """hogql_parser raises the exceptions of `posthog.hogql.errors` (PostHog's own package, not
+    the posthog SDK): give it that one module, with the classes it names."""
+    if "posthog.hogql.errors" in sys.modules:
+        return
+
+    class BaseHogQLError(Exception):
+        def __init__(self, message: str, *, start: Any = None, end: Any = None, node: Any = None):
+            super().__init__(message)
+            self.start, self.end = start, end
+
+    errors = types.ModuleType("posthog.hogql.errors")
+    errors.BaseHogQLError = BaseHogQLError  # type: ignore[attr-defined]
+    for name in (
+        "ExposedHogQLError",
+        "InternalHogQLError",
+        "SyntaxError",
+        "QueryError",
+        "NotImplementedError",
+        "ParsingError",
+        "ResolutionError",
+        "ImpossibleASTError",
+    ):
+        setattr(errors, name, type(name, (BaseHogQLError,), {}))
+    package = sys.modules.get("posthog.hogql") or types.ModuleType("posthog.hogql")
+    package.errors = errors  # type: ignore[attr-defined]
+    sys.modules.setdefault("posthog.hogql", package)
+    sys.modules["posthog.hogql.errors"] = errors
+
+
+def parse_expr(text: str) -> dict[str, Any]:
+    """The tree of one HogQL expression (PostHog's JSON form: `node`, its fields), or a
+    ParseError with the parser's message."""
+    _install_errors_module()
+    import hogql_parser
+
+    try:
+        tree = json.loads(hogql_parser.parse_expr_json(text))
+    except RecursionError:
+        raise ParseError("nests too deep") from None
+    except Exception as e:  # the parser's own exceptions (posthog.hogql.errors)
+        raise ParseError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    if not isinstance(tree, dict) or tree.get("error"):
+        message = tree.get("message") if isinstance(tree, dict) else None
+        raise ParseError(str(message or "syntax error"))
+    return tree
