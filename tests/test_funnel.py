@@ -233,3 +233,17 @@ def test_a_typo_is_named_not_answered_with_zeros(export: Path, tmp_path: Path) -
 
 def _warnings(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("usertrack: warning:")]
+
+
+def test_a_funnel_of_too_many_steps_is_refused_at_once(export: Path) -> None:
+    """1,200 steps took 17 GB and two minutes: past 20, one line and exit 2, nothing run."""
+    import time
+
+    from tests.analytics_helpers import assert_usage_error
+
+    started = time.monotonic()
+    steps = [f"e{i}" for i in range(1200)]
+    assert_usage_error(
+        ["funnel", *steps], "at most 20 steps, not 1200", USERTRACK_EVENTS=str(export)
+    )
+    assert time.monotonic() - started < 30
