@@ -966,3 +966,44 @@ def test_an_as_of_run_gives_the_same_answer_whatever_the_history_holds(demo: Pat
     now = run(["alerts", "-f", "json"], demo)
     assert now.exit_code == 0, now.stderr
     assert json.loads(now.stdout)["baseline"]["from"] == "last_pass"
+
+
+def test_a_webhook_that_echoes_its_path_leaks_it_nowhere(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """An endpoint that answers 404 with the path it was posted to: the path (the webhook's
+    secret) is in no output, no outbox, no `alerts --pending` (run without the URL set)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    path = "/services/T0ECHO1234/B0ECHO5678/EchoedSecretToken42xyz"
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = f"no_service: nothing at {self.path} ({self.path.lstrip('/')})".encode()
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        home = tmp_path / "home"
+        notify = ["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"]
+        sent = run(notify, home, **env, SLACK_WEBHOOK_URL=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sent.exit_code == 5, sent.stderr
+    assert "Slack refused the webhook (HTTP 404 no_service" in sent.stderr
+    pending = run(["alerts", "--pending"], home, **env)
+    outbox = (home / "alerts-outbox.json").read_text()
+    everything = sent.stdout + sent.stderr + pending.stdout + pending.stderr + outbox
+    for piece in ("EchoedSecretToken42xyz", "T0ECHO1234", "B0ECHO5678", "EchoedSecret"):
+        assert piece not in everything, piece

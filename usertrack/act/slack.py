@@ -428,6 +428,9 @@ def deliver(
     outlast the deadline: what is left stays queued for the next pass (`left`)."""
     import httpx
 
+    from usertrack.config import register_webhook_secret
+
+    register_webhook_secret(url)  # its path is the secret: an endpoint may echo it back
     done = Delivery()
     timeout = min(timeout, deadline)  # a short deadline still lets one post start
     for key in outbox.expire(now, max_age):
@@ -521,7 +524,10 @@ def _post(
                     return f"{why} (Retry-After too long; kept for the next pass)", TRANSIENT
                 wait = retry
             elif response.status_code < 500:
-                why = redact(f"{why} {fit(visible(response.text), ANSWER_CHARS)}".rstrip())
+                # Redacted before it is cut too: an endpoint that echoes the webhook's path
+                # must not leave a cut piece of it that no longer matches the secret.
+                answer = fit(visible(redact(response.text)), ANSWER_CHARS)
+                why = redact(f"{why} {answer}".rstrip())
                 return why, MESSAGE if response.status_code in _MESSAGE_REFUSED else WEBHOOK
         if attempt + 1 >= ATTEMPTS:
             break
