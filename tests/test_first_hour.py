@@ -533,3 +533,19 @@ def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
             # Upper case, as EMAIL or PROP[,PROP]: never <int range>, <str> or {email}.
             assert re.fullmatch(r"[A-Z0-9_=\[\],.|:]+", shown), (command.name, shown)
     assert {s: m for s, m in meaning.items() if len(m) > 1} == {}
+
+
+def test_words_say_what_happened(demo_home: Path) -> None:
+    """--every 0s "is not a duration" (it is one: it must be above zero); "1265 user(s)";
+    paths --to X --steps 4 said "first 4 steps" and showed the last 4."""
+    from usertrack.rendering.style import counted
+
+    zero = run(["alerts", "--every", "0s", "--watch"], demo_home)
+    assert zero.exit_code == EXIT_USAGE
+    assert "--every '0s' must be above zero" in one_error_line(zero.stderr)
+    bad = run(["alerts", "--every", "soon", "--watch"], demo_home)
+    assert "is not a duration" in one_error_line(bad.stderr)
+    assert (counted(1265, "user"), counted(1, "user")) == ("1,265 users", "1 user")
+    to = run(["paths", "--to", "$pageview", "--steps", "4", "-f", "md"], demo_home)
+    assert to.exit_code == 0, to.stderr
+    assert "last 4 steps" in to.stdout and "first 4 steps" not in to.stdout

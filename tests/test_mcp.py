@@ -465,8 +465,8 @@ def test_alerts_notify_sends_once_and_says_what_it_sent(fixed_demo_home: Path) -
             assert alerts
             assert not sent.is_error, text(sent)
             assert len(slack.received) == len(alerts)
-            assert f"sent {len(alerts)} Slack message(s)" in text(sent)[-1]
-            assert "sent 0 Slack message(s)" in text(again)[-1]
+            assert f"sent {len(alerts)} Slack messages" in text(sent)[-1]
+            assert "sent 0 Slack messages" in text(again)[-1]
             assert len(slack.received) == len(alerts)
             assert "SecretHookToken123" not in json.dumps([text(dry), text(sent), text(again)])
     finally:

@@ -19,6 +19,7 @@ import pytest
 from tests import handmade
 from tests.capture_server import serve
 from tests.cli_runner import REPO, run
+from usertrack.rendering.style import counted
 
 KEY = "phc_TestProjectKey0123456789SECRET"
 AS_OF = "2026-11-16"
@@ -57,7 +58,7 @@ def test_dry_run_then_apply_sends_exactly_the_segmented_users(
     with serve() as capture:
         dry = _sync(home, env, POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY)
         assert dry.exit_code == 0, dry.stderr
-        assert f"{len(known)} user(s) to send: {len(known)} gaining" in dry.stdout
+        assert f"{counted(len(known), 'user')} to send: {len(known)} gaining" in dry.stdout
         assert f"{len(segmented) - len(known)} skipped" in dry.stdout
         assert capture.posts == []  # a dry run sends nothing
         applied = _sync(
@@ -76,7 +77,7 @@ def test_dry_run_then_apply_sends_exactly_the_segmented_users(
         again = _sync(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
-        assert again.exit_code == 0 and "0 user(s) to send" in again.stdout
+        assert again.exit_code == 0 and "0 users to send" in again.stdout
         assert len(capture.events) == len(known)
         # --all sends everyone again, as unchanged.
         every = _sync(
@@ -118,8 +119,8 @@ def test_a_failing_capture_host_leaves_the_users_pending_and_the_rerun_sends_the
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert retried.exit_code == 0, retried.stderr
-        assert "3 user(s) of an interrupted sync to send first" in retried.stdout
-        assert "0 user(s) to send" in retried.stdout
+        assert "3 users of an interrupted sync to send first" in retried.stdout
+        assert "0 users to send" in retried.stdout
         assert len(capture.events) == 3
     doc = json.loads((home / "posthog-sync.json").read_text())
     assert "pending" not in doc and len(next(iter(doc["workspaces"].values()))) == 3
@@ -181,7 +182,7 @@ def test_changed_and_emptied_users_are_sent_and_the_rest_not(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert second.exit_code == 0, second.stderr
-        assert "2 user(s) to send: 0 gaining segments, 1 changing, 1 losing" in second.stdout
+        assert "2 users to send: 0 gaining segments, 1 changing, 1 losing" in second.stdout
         sets = capture.sets()
         assert set(sets) == {ids["carol@beta.com"], ids["dave@gamma.dev"]}
         assert sets[ids["carol@beta.com"]]["usertrack_segments"] == ["frustrated", "power_user"]
@@ -361,8 +362,8 @@ def test_two_concurrent_applies_send_each_user_once(tmp_path: Path, env: dict[st
             assert run.returncode == 0, err
             assert KEY not in out + err
         assert sorted(out.split(";")[0] for out, _ in outs) == [
-            "0 user(s) to send: 0 gaining segments, 0 changing, 0 losing every segment",
-            "3 user(s) to send: 3 gaining segments, 0 changing, 0 losing every segment",
+            "0 users to send: 0 gaining segments, 0 changing, 0 losing every segment",
+            "3 users to send: 3 gaining segments, 0 changing, 0 losing every segment",
         ]
         assert len(capture.events) == 3
         _assert_each_user_once(capture.events, home)
@@ -417,8 +418,9 @@ def test_kill_9_during_apply_then_rerun_sends_only_the_unacknowledged(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert rerun.exit_code == 0, rerun.stderr
-        assert f"{3 - acknowledged} user(s) of an interrupted sync to send first" in rerun.stdout
-        assert "0 user(s) to send" in rerun.stdout
+        first = f"{counted(3 - acknowledged, 'user')} of an interrupted sync to send first"
+        assert first in rerun.stdout
+        assert "0 users to send" in rerun.stdout
         assert len(capture.events) == 3 + taken
         _assert_each_user_once(capture.events, home)
         # and nothing more on the next run
@@ -494,7 +496,7 @@ def test_an_acknowledgement_cut_short_by_the_kill_is_sent_again(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert rerun.exit_code == 0, rerun.stderr
-        assert "2 user(s) of an interrupted sync to send first" in rerun.stdout
+        assert "2 users of an interrupted sync to send first" in rerun.stdout
         ids = _latest_distinct_ids()
         assert sorted(e["distinct_id"] for e in capture.events) == sorted(
             [ids["bob@acme.io"], ids["carol@beta.com"]]
@@ -561,7 +563,7 @@ def test_a_damaged_state_file_is_named_never_overwritten_and_reset_recovers(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert again.exit_code == 0, again.stderr
-        assert "3 user(s) to send: 3 gaining" in again.stdout and len(capture.events) == 3
+        assert "3 users to send: 3 gaining" in again.stdout and len(capture.events) == 3
 
 
 def test_a_capture_host_that_never_answers_is_given_up_at_the_deadline(

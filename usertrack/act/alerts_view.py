@@ -48,7 +48,7 @@ def render_alerts(console: Any, run: AlertRun) -> None:
     from usertrack.rendering.terminal import Col, fitted_table
 
     title = (
-        f"{style.count(len(run.alerts))} alert(s) as of {style.moment(run.as_of)}"
+        f"{style.counted(len(run.alerts), 'alert')} as of {style.moment(run.as_of)}"
         f"  (rules: {run.rules_path})"
     )
     if not run.alerts:
@@ -96,7 +96,7 @@ def pending_lines(queue: list[dict[str, Any]], dead: list[dict[str, Any]]) -> li
         lines.append("No Slack message is queued.")
     if dead:
         lines.append(
-            f"{style.count(len(dead))} dead letter(s): Slack refused them for good or they"
+            f"{style.counted(len(dead), 'dead letter')}: Slack refused them for good or they"
             " expired; they are not sent again:"
         )
         lines += [

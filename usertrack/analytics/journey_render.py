@@ -82,7 +82,9 @@ def sessions_markdown(s: Sessions) -> str:
 
 
 def paths_about(p: Paths) -> str:
-    parts = [about(p.range), f"first {p.steps} steps"]
+    # A path kept to where it ends (--to alone) shows its last steps, up to that end.
+    which = "last" if p.end is not None and p.start is None else "first"
+    parts = [about(p.range), f"{which} {p.steps} steps"]
     if p.start is not None:
         parts.append(f"from {p.start}")
     if p.end is not None:

@@ -16,6 +16,7 @@ from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, Refres
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import ConfigError, UsageError
+from usertrack.rendering.style import counted
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -38,9 +39,9 @@ def _seconds(text: str, option: str) -> float:
     try:
         value = float(body) * units[unit]
     except ValueError:
-        value = -1
-    if value <= 0:
-        raise UsageError(f"{option} {text!r} is not a duration like 60s, 10m or 1h")
+        raise UsageError(f"{option} {text!r} is not a duration like 60s, 10m or 1h") from None
+    if not value > 0:  # 0s, -5m (and nan)
+        raise UsageError(f"{option} {text!r} must be above zero (a duration like 60s, 10m or 1h)")
     return value
 
 
@@ -208,7 +209,8 @@ def alerts(
                 pause(wait)
             if url and not watch and delivery.failed:
                 raise DeliveryError(
-                    f"Slack did not take {len(delivery.failed)} message(s); {delivery.queued}"
+                    f"Slack did not take {counted(len(delivery.failed), 'message')};"
+                    f" {delivery.queued}"
                     " stay queued (usertrack alerts --pending) and go out on the next --notify run"
                 )
 
@@ -356,13 +358,13 @@ def _say_pass(
 
     if watch:
         typer.echo(
-            f"{shown(now_utc())} pass {pass_no}: {len(run.alerts)} alert(s),"
+            f"{shown(now_utc())} pass {pass_no}: {counted(len(run.alerts), 'alert')},"
             f" {delivery.sent} sent, {delivery.queued} queued"
             f" ({time.perf_counter() - started:.2f} s)",
             err=True,
         )
     elif url:
-        info(f"usertrack: sent {delivery.sent} Slack message(s); {delivery.queued} queued")
+        info(f"usertrack: sent {counted(delivery.sent, 'Slack message')}; {delivery.queued} queued")
         shown_failures = list(delivery.failed.items())
         for key, why in shown_failures[:5]:
             warn(f"{key}: not delivered ({why}); queued for the next run")
@@ -378,14 +380,14 @@ def _say_pass(
         )
     if delivery.left:
         warn(
-            f"{delivery.left} Slack message(s) not tried: the pass reached its"
+            f"{counted(delivery.left, 'Slack message')} not tried: the pass reached its"
             f" {sending.deadline:g} s deadline (USERTRACK_SLACK_DEADLINE); they stay queued for"
             " the next run"
         )
     if delivery.dead:
         warn(
-            f"{len(delivery.dead)} Slack message(s) dead-lettered (Slack refused them for good"
-            " or they expired); usertrack alerts --pending lists them"
+            f"{counted(len(delivery.dead), 'Slack message')} dead-lettered (Slack refused them"
+            " for good or they expired); usertrack alerts --pending lists them"
         )
 
 
@@ -464,7 +466,8 @@ def sync_posthog(
                 else:
                     plan = sync.plan_sync(ws, as_of_moment, everyone=everyone, progress=progress)
         summary = (
-            f"{len(plan.changes)} user(s) to send: {plan.count('gaining')} gaining segments,"
+            f"{counted(len(plan.changes), 'user')} to send:"
+            f" {plan.count('gaining')} gaining segments,"
             f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"
             + (f", {plan.count('unchanged')} unchanged (--all)" if everyone else "")
             + f"; {len(plan.unknown)} skipped (PostHog has never seen them)"
@@ -474,7 +477,7 @@ def sync_posthog(
         typer.echo(summary)
         if plan.resend:
             typer.echo(
-                f"{len(plan.resend)} user(s) of an interrupted sync to send first"
+                f"{counted(len(plan.resend), 'user')} of an interrupted sync to send first"
                 " (the same events again)"
             )
         listed = [*plan.resend, *plan.changes]
@@ -498,10 +501,11 @@ def sync_posthog(
             info("usertrack: nothing to send")
             return
         again = f" ({result.resent} of them from an interrupted sync)" if result.resent else ""
-        info(f"usertrack: sent person properties of {result.sent} user(s) to PostHog{again}")
+        sent = counted(result.sent, "user")
+        info(f"usertrack: sent person properties of {sent} to PostHog{again}")
         if result.failed:
             raise DeliveryError(
-                f"PostHog did not take {result.failed} user(s)"
+                f"PostHog did not take {counted(result.failed, 'user')}"
                 f" ({result.errors[0] if result.errors else 'no answer'}); they stay pending"
                 " and go first on the next --apply, as the same events"
             )

@@ -23,6 +23,7 @@ from usertrack.cli.output import (
 )
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import UsageError
+from usertrack.rendering.style import counted
 
 
 @app.command()
@@ -259,7 +260,7 @@ def cache_clear() -> None:
         from usertrack.sources.cache import clear
 
         removed = clear(load_settings().home)
-        info(f"usertrack: removed {removed} cached result(s)")
+        info(f"usertrack: removed {counted(removed, 'cached result')}")
 
 
 def _param_shown(param: Any) -> str:

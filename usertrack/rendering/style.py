@@ -56,6 +56,11 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """(1265, 'user') -> '1,265 users', (1, 'user') -> '1 user': never 'user(s)'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def number(value: int | float | decimal.Decimal) -> str:
     """Counts with thousands separators, other numbers to one decimal: '1,234', '5.9'."""
     if isinstance(value, bool):
