@@ -231,10 +231,12 @@ def _reset_outbox() -> None:
     if (home / OUTBOX_FILE).exists():  # (no home yet: nothing to reset, nothing to lock)
         with exclusive(home, "alerts", what=_LOCKED):
             aside = move_outbox_aside(home, now_utc())
-    typer.echo(
-        f"moved the Slack outbox to {aside}; the next --notify run starts an empty one"
+    # On stderr, as `sync posthog --reset-state` says what it moved: a note, not an answer.
+    info(
+        f"usertrack: moved the Slack outbox aside as {aside}; the next --notify run starts an"
+        " empty one"
         if aside
-        else "No Slack outbox to reset."
+        else "usertrack: no Slack outbox to reset"
     )
 
 
