@@ -188,12 +188,14 @@ def test_every_format_shows_the_segments(env: dict[str, str]) -> None:
     assert {line.split(",")[0] for line in lines[1:]} == set(GROUPS)
     md = run([*args, "--by-segment", "-f", "md"], **env)
     assert md.exit_code == 0, md.stderr
-    assert "By segment: spender, trial, no segment, no account" in md.stdout
-    assert all(f"\n## Segment: {g}\n" in md.stdout for g in GROUPS)
+    # People read the segments' names (the machine formats keep the ids).
+    names = {"spender": "Spenders", "trial": "Trial users"}
+    assert "By segment: Spenders, Trial users, no segment, no account" in md.stdout
+    assert all(f"\n## Segment: {names.get(g, g)}\n" in md.stdout for g in GROUPS)
     table = run([*args, "--segment", "trial"], **env)
-    assert table.exit_code == 0 and table.stdout.startswith("Segment: trial")
+    assert table.exit_code == 0 and table.stdout.startswith("Segment: Trial users")
     one_md = run([*args, "--segment", "trial", "-f", "md"], **env)
-    assert one_md.stdout.split("\n")[2] == "Segment: trial"
+    assert one_md.stdout.split("\n")[2] == "Segment: Trial users"
     # --segment's csv is the analysis's own (like --where: no header for it)
     one_csv = run([*args, "--segment", "trial", "-f", "csv"], **env)
     assert one_csv.stdout.splitlines()[0] == run([*args, "-f", "csv"], **env).stdout.splitlines()[0]

@@ -445,6 +445,12 @@ class Segmented:
     overall: Any
     segment: str | None = None
     parts: list[tuple[str, Any]] = field(default_factory=list)
+    # Each segment's name by its id, for people (JSON and CSV keep the ids).
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name(self, group: str) -> str:
+        """The group as people read it: the segment's name ('no segment' as it is)."""
+        return self.names.get(group, group)
 
     @property
     def notes(self) -> list[str]:
@@ -487,7 +493,7 @@ def run(
                 ws.facts_cache = {}
                 ws.person_rows = mapping.person_rows(group)
             with list_too_long(mapping, group):
-                return Segmented(analyse(), segment=group)
+                return Segmented(analyse(), segment=group, names=_names(ws))
         # The per-person facts queries run once, in the whole answer's run; each group's run
         # keeps its persons' rows of them (PersonRows). Queries whose rows are already
         # aggregated run again per group, with the group's filter in HogQL. Who is in which
@@ -525,7 +531,7 @@ def run(
                 ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
             with list_too_long(mapping, each):
                 parts.append((each, analyse()))
-        return Segmented(overall, parts=parts)
+        return Segmented(overall, parts=parts, names=_names(ws))
     finally:
         ws.person_filter = None
         ws.person_listed = 0
@@ -625,11 +631,15 @@ def _repeated(key: str, value: Any, whole: dict[str, Any]) -> bool:
     return key in _SHARED and not rows and whole.get(key) == value
 
 
+def _names(ws: Workspace) -> dict[str, str]:
+    return {s.id: s.name for s in ws.rules.segments}
+
+
 def header(result: Segmented) -> str:
-    """'Segment: ID' or 'By segment: A, B, ...' (escaped by whoever prints it)."""
+    """'Segment: NAME' or 'By segment: A, B, ...' (escaped by whoever prints it)."""
     if result.segment is not None:
-        return f"Segment: {result.segment}"
-    return "By segment: " + ", ".join(g for g, _ in result.parts)
+        return f"Segment: {result.name(result.segment)}"
+    return "By segment: " + ", ".join(result.name(g) for g, _ in result.parts)
 
 
 def text_of(render: Callable[[Any], str], fmt: str) -> Callable[[Any], str]:
@@ -704,13 +714,14 @@ def _markdown(result: Segmented, render: Callable[[Any], str]) -> str:
     text = f"{title}\n\n{md_text(header(result))}\n{rest}"
     for group, part in result.parts:
         body = _demoted(render(part)).strip("\n")
-        text = text.rstrip("\n") + f"\n\n## Segment: {md_text(group)}\n\n{body}\n"
+        shown = md_text(result.name(group))
+        text = text.rstrip("\n") + f"\n\n## Segment: {shown}\n\n{body}\n"
     return text
 
 
 def table_of(draw: Callable[[Console, Any], None]) -> Callable[[Console, Any], None]:
     """`draw` (an analysis's terminal view) made to take a Segmented result too: the whole
-    answer, then each group's under a 'Segment: ID' line."""
+    answer, then each group's under a 'Segment: NAME' line."""
 
     def segmented(console: Console, result: Any) -> None:
         if not isinstance(result, Segmented):
@@ -722,7 +733,7 @@ def table_of(draw: Callable[[Console, Any], None]) -> Callable[[Console, Any], N
         draw(console, result.overall)
         for group, part in result.parts:
             console.print()
-            console.print(plain(f"Segment: {group}", style_="bold"))
+            console.print(plain(f"Segment: {result.name(group)}", style_="bold"))
             draw(console, part)
 
     return segmented
