@@ -836,6 +836,20 @@ def main() -> None:
                     f"median of {args.repeat}; two classifications + 9 queries; target < 5 s",
                 )
             )
+            page = reports / "weekly.html"
+            html_s, html_mb = median_of(
+                args.repeat,
+                [str(BIN), "report", "weekly", "-f", "html", "--force", "--out", str(page)],
+                env,
+            )
+            rows.append(
+                (
+                    "warm `report weekly -f html` (2,000 users)",
+                    f"{html_s:.2f} s",
+                    f"{html_mb:.0f} MiB",
+                    f"median of {args.repeat}; every panel in one process, charts inlined",
+                )
+            )
             changes_s, _ = median_of(
                 args.repeat, [str(BIN), "segments", "--changes", "--format", "json"], env
             )

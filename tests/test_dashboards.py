@@ -30,6 +30,11 @@ panels:
   - analysis: features
     title: Features
     threshold: 5
+  - analysis: trends
+    title: Page views by browser
+    events: [$pageview]
+    by: $browser
+    interval: day
 """
 
 
@@ -78,7 +83,12 @@ def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     result = run(["report", str(path), *as_of, "-f", "json", "--out", str(out / "r.json")], home)
     assert result.exit_code == 0, result.stderr
     data = json.loads((out / "r.json").read_text(encoding="utf-8"))
-    assert [p["analysis"] for p in data["panels"]] == ["funnel", "retention", "features"]
+    analyses = [p["analysis"] for p in data["panels"]]
+    assert analyses == ["funnel", "retention", "features", "trends"]
+    trends = data["panels"][3]
+    assert trends["chart_alt"].startswith("Trends per day, totals: $pageview / ")
+    for series in trends["data"]["series"]:
+        assert f"$pageview / {series['breakdown']} {series['total']}" in trends["chart_alt"]
     funnel = data["panels"][0]["data"]
     assert [s["event"] for s in funnel["steps"]] == ["user_signed_up", "workspace_created"]
     assert funnel["from"] == "2026-11-02T00:00:00Z" and funnel["to"] == "2026-11-16T00:00:00Z"
@@ -90,7 +100,7 @@ def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     md_path = Path(result.stdout.strip())
     text = md_path.read_text(encoding="utf-8")
     images = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)
-    assert len(images) == 3
+    assert len(images) == 4
     for _alt, name in images:
         assert "/" not in name and (out / name).read_text(encoding="utf-8").startswith("<svg")
     funnel_alt = images[0][0]
@@ -100,7 +110,7 @@ def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     result = run(["report", str(path), *as_of, "--out", str(out / "r.html")], home)
     assert result.exit_code == 0, result.stderr
     page = (out / "r.html").read_text(encoding="utf-8")
-    assert page.count('class="chart"') == 3
+    assert page.count('class="chart"') == 4
     before_bundle = page.split("<script>")[0]
     assert "http://" not in before_bundle and "https://" not in before_bundle  # nothing fetched
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", before_bundle)
@@ -114,6 +124,18 @@ def test_report_list_and_unknown_name(home: Path) -> None:
     result = run(["report", "nope"], home)
     assert result.exit_code == 2
     assert "no dashboard named 'nope' (there are: " in result.stderr
+    mine = home / "dashboards" / "mine.yaml"
+    mine.parent.mkdir()
+    try:
+        mine.write_text(MINE.split("  - analysis: retention")[0], encoding="utf-8")
+        result = run(["report", "--list"], home)
+        assert f"mine\thome\t{mine}\n" in result.stdout
+        result = run(["report", "mine", "--as-of", "2026-11-16", "-f", "json", "--out", "-"], home)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["title"] == "My three panels"
+    finally:
+        mine.unlink()
+        mine.parent.rmdir()
 
 
 HOSTILE = [

@@ -108,7 +108,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         "report",
         ("report",),
         ("--format", "json", "--out", "-", "--no-save"),
-        frozenset({"list_dashboards", "force", "print_template", "template"}),
+        frozenset({"list_dashboards", "force", "print_template", "template"})
+        | frozenset({"segments_file", "queries_dir"}),  # no argument names a path
         required=(DASHBOARD := frozenset({"dashboard"})),
         names=DASHBOARD,
     ),

@@ -158,7 +158,9 @@ def run_report(
     if chosen == "json":
         text = render.to_json(meta, panels)
     elif chosen == "html":
-        text = render.to_html(meta, panels)
+        from usertrack.sources.cache import cache_dir
+
+        text = render.to_html(meta, panels, cache_dir(settings.home))
     else:
         head = None
         if "context" in kept and dashboard.panels[0].analysis == "metrics":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 # C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.
@@ -272,7 +273,44 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
     return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
 
 
+def _trends(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    points = d.get("points") or []
+    rows = []
+    for series in d.get("series") or []:
+        name = series["event"]
+        if series.get("breakdown") is not None:
+            name = f"{name} / {series['breakdown']}"
+        for point, value in zip(points, series.get("data") or [], strict=False):
+            rows.append({"series": name, "time": point, "value": value})
+    if not rows:
+        return None
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y("value:Q", title=str(d.get("math") or "value")),
+            color=alt.Color("series:N", title=None),
+            tooltip=["series:N", "time:T", "value:Q"],
+        )
+        .properties(title="Trends", width=460)
+    ).to_dict()
+    totals = [
+        {
+            "series": r["series"],
+            "total": sum(x["value"] or 0 for x in rows if x["series"] == r["series"]),
+        }
+        for r in {r["series"]: r for r in rows}.values()
+    ]
+    return spec, _alt_pairs(
+        f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
+    )
+
+
 CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
+    "trends": _trends,
     "funnel": _funnel,
     "retention": _retention,
     "activity": _activity,
@@ -297,6 +335,30 @@ def chart(analysis: str, data: dict[str, Any]) -> Chart | None:
     spec, text = made
     spec["background"] = "white"  # readable on a light and a dark page alike
     return spec, text
+
+
+def bundle(cache: Path | None = None) -> str:
+    """Vega, Vega-Lite and vega-embed as one script (vl-convert's bundle, which takes seconds to
+    build: kept in `cache`, named by the libraries' versions, and written atomically)."""
+    import vl_convert
+
+    name = f"vega-bundle-{vl_convert.get_vega_version()}-{vl_convert.get_vega_embed_version()}.js"
+    kept = cache / name if cache is not None else None
+    if kept is not None:
+        try:
+            return kept.read_text(encoding="utf-8")
+        except OSError:
+            pass
+    text: str = vl_convert.javascript_bundle()
+    if kept is not None:
+        from usertrack.rendering.output import write_atomic
+
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(kept, text)
+        except OSError:  # a cache that cannot be written: built again next time
+            pass
+    return text
 
 
 def svg(spec: dict[str, Any]) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
+from usertrack.dashboards import charts
 from usertrack.dashboards.charts import chart, clean, svg
 from usertrack.rendering import style
 
@@ -62,6 +64,11 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
     if analysis == "features" and isinstance(previous, dict) and "active_persons" in previous:
         return f"Active persons {d['active_persons']:,}, previously {previous['active_persons']:,}."
     return ""
+
+
+def _by(series: dict[str, Any]) -> str:
+    value = series.get("breakdown")
+    return "" if value is None else f" / {value}"
 
 
 def _numbers(analysis: str, d: dict[str, Any]) -> str:
@@ -118,6 +125,15 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             return (
                 f"{d['sessions']:,} sessions, median {d['median_seconds']} s,"
                 f" bounce rate {d['bounce_rate']}%."
+            )
+        if analysis == "trends":
+            return (
+                "; ".join(
+                    f"{x['event']}{_by(x)} {x['total']:,}"
+                    for x in d["series"]
+                    if isinstance(x.get("total"), int | float)
+                )
+                + "."
             )
         if analysis == "alerts":
             return f"{len(d['alerts']):,} alerts."
@@ -199,9 +215,7 @@ def _island(value: Any) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def to_html(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:
-    import vl_convert
-
+def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | None = None) -> str:
     e = html.escape
     body = [
         f"<h1>{e(clean(meta['title']))}</h1>",
@@ -224,7 +238,7 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:
             specs.append({"id": f"chart-{i}", "spec": spec})
         parts.append("</section>")
         body.append("".join(parts))
-    bundle = vl_convert.javascript_bundle()
+    bundle = charts.bundle(cache)
     # The bundle is code of ours, not data: still, a `</script` in it would end the element.
     bundle = bundle.replace("</script", "<\\/script")
     draw = (
