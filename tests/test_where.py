@@ -156,6 +156,9 @@ def _walk(node: Any) -> tuple[set[str], list[list[str]]]:
         ("length(range(1000000000)) > 0", "calls 'range'"),
         ("length(repeat('a', 1000000000)) > 0", "calls 'repeat'"),
         ("`elements_chain` = 'x'", "names 'elements_chain'"),
+        ("1" + "+1" * 990, "nests"),
+        ("-" * 1990 + "1 = 1", "is not one HogQL expression"),
+        ("length(arrayResize([1], 1000000)) > 0", "calls 'arrayResize'"),
     ],
 )
 def test_a_bad_where_is_one_line_and_exit_2(export: Path, where: str, fragment: str) -> None:

@@ -83,7 +83,8 @@ def check_where(text: str) -> str:
     try:
         tree = parse_expr(expr)
     except ParseError as e:
-        raise _refuse(text, f"is not one HogQL expression: {e}") from None
+        why = str(e) if len(str(e)) <= 160 else str(e)[:157] + "..."
+        raise _refuse(text, f"is not one HogQL expression: {why}") from None
     printed = _printed(tree, text, 0, top=True)
     try:
         translate(f"SELECT count() FROM events WHERE ({printed})")
