@@ -333,7 +333,7 @@ def test_compare_in_every_format(export: Path) -> None:
     assert "Previous" in table and "+133.3%" in table
     md = run([*argv, "-f", "md"], **env).stdout
     assert "1. $pageview: total 7, previous period 3 (+133.3%)" in md
-    assert "against 2026-05-31 00:00 UTC to 2026-06-01 23:59 UTC" in md
+    assert "against 2026-05-31 00:00 UTC to 2026-06-02 00:00 UTC" in md
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
     assert lines[1:] == [
         "current,2026-06-02T00:00:00Z,$pageview,,false,4",
@@ -404,3 +404,16 @@ def test_a_total_only_where_it_is_a_number_of_something(export: Path) -> None:
     assert "Average" in table.stdout and "Total" not in table.stdout
     md = run(["trends", PV, "-m", "dau", *ARGS, "--as-of", AS_OF, "-f", "md"], **env)
     assert f"{PV}: average 2" in md.stdout and "total" not in md.stdout
+
+
+def test_every_analysis_shows_a_range_ending_at_the_same_minute(export: Path) -> None:
+    """trends showed the range ending "23:59" where the other analyses said "00:00" of the next
+    day, for the same range."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    args = ["--days", "2", "--as-of", "2026-06-04", "-f", "md"]
+    trends = run(["trends", PV, *args], **env)
+    funnel = run(["funnel", PV, "signup", *args], **env)
+    assert trends.exit_code == 0 and funnel.exit_code == 0, trends.stderr + funnel.stderr
+    shown = "2026-06-02 00:00 UTC to 2026-06-04 00:00 UTC"
+    assert shown in trends.stdout and shown in funnel.stdout
+    assert "23:59" not in trends.stdout

@@ -24,7 +24,7 @@ BY_TITLES = {"device_type": "Device type", "browser": "Browser", "country": "Cou
 
 
 def about(span: Any) -> str:
-    return f"{style.moment(span.start)} to {style.moment(span.end)}"
+    return style.span(span.start, span.end)
 
 
 def label(value: str | None) -> str:

@@ -25,7 +25,7 @@ STEP_FIELDS = (
 
 def funnel_about(f: Funnel) -> str:
     return (
-        f"{style.moment(f.range.start)} to {style.moment(f.range.end)},"
+        f"{style.span(f.range.start, f.range.end)},"
         f" conversion window {duration(f.window.total_seconds())}"
     )
 
@@ -65,7 +65,7 @@ def compare_cells(f: Funnel) -> list[list[Any]]:
 def compare_about(f: Funnel) -> str:
     assert f.previous is not None
     span = f.previous.range
-    return f"Against the period before, {style.moment(span.start)} to {style.moment(span.end)}"
+    return f"Against the period before, {style.span(span.start, span.end)}"
 
 
 def funnel_json(f: Funnel) -> str:

@@ -36,9 +36,7 @@ def about(t: Trends) -> str:
         "weekly_active": "persons active in the 7 days to each point",
         "monthly_active": "persons active in the 30 days to each point",
     }.get(t.math.name, f"{t.math.name} of {t.math.property}")
-    parts = [
-        f"{math} per {t.interval} (UTC), {style.moment(t.span.start)} to {style.moment(t.span.end)}"
-    ]
+    parts = [f"{math} per {t.interval} (UTC), {style.span(t.span.start, t.span.end)}"]
     if t.by is not None:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")
     if t.cumulative:
@@ -47,9 +45,7 @@ def about(t: Trends) -> str:
         parts.append("where " + " and ".join(t.where))
     if t.previous is not None:
         span = t.previous.span
-        parts.append(
-            f"against {style.moment(span.start)} to {style.moment(span.end)} (the period before)"
-        )
+        parts.append(f"against {style.span(span.start, span.end)} (the period before)")
     return "; ".join(parts)
 
 

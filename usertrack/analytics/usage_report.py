@@ -152,7 +152,7 @@ COMPARED_HEADERS = ["Previous persons", "Previous adoption", "Change"]
 def features_about(f: Features) -> str:
     what = "event" if f.by == "event" else "feature_used's feature"
     return (
-        f"by {what}, {style.moment(f.start)} to {style.moment(f.as_of)} ({f.days} days) against"
+        f"by {what}, {style.span(f.start, f.as_of)} ({f.days} days) against"
         f" the {f.days} days before; trend up or down at ±{f.threshold:g}%;"
         f" {style.count(f.active_persons)} active persons"
         + (

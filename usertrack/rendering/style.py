@@ -98,6 +98,16 @@ def moment(value: dt.datetime) -> str:
     return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def span(start: dt.datetime, end: dt.datetime) -> str:
+    """A range for humans, '2026-10-26 00:00 UTC to 2026-11-25 00:00 UTC', the same whichever
+    way its end is held: an inclusive end at a minute's last second (23:59:59, as --until DATE
+    or a range cut before its last instant) is shown as the minute it runs up to (00:00)."""
+    shown_end = end
+    if end.second == 59:
+        shown_end = end.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return f"{moment(start)} to {moment(shown_end)}"
+
+
 def day(value: dt.date | dt.datetime) -> str:
     """A date alone: '2026-11-21' (a timestamp's UTC date)."""
     if isinstance(value, dt.datetime):
