@@ -417,3 +417,16 @@ def test_every_analysis_shows_a_range_ending_at_the_same_minute(export: Path) ->
     shown = "2026-06-02 00:00 UTC to 2026-06-04 00:00 UTC"
     assert shown in trends.stdout and shown in funnel.stdout
     assert "23:59" not in trends.stdout
+
+
+def test_a_partial_first_period_is_not_labelled_as_whole(export: Path) -> None:
+    """`trends -i month` labelled "2026-10" a point that holds only Oct 24-31 (the range's
+    start): the first period cut by the range says where it starts."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    args = [PV, "-i", "week", "--since", "2026-06-02", "--until", "2026-06-03"]
+    md = run(["trends", *args, "--as-of", AS_OF, "-f", "md"], **env)
+    assert md.exit_code == 0, md.stderr
+    assert "| from 2026-06-02 |" in md.stdout and "| 2026-06-01 |" not in md.stdout
+    whole = run(["trends", PV, "-i", "week", "--since", "2026-06-01", "--until", "2026-06-03",
+                 "--as-of", AS_OF, "-f", "md"], **env)  # fmt: skip
+    assert "| 2026-06-01 |" in whole.stdout  # a Monday: the week is whole from its start

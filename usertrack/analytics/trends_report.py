@@ -24,6 +24,16 @@ def point_label(point: datetime, interval: str) -> str:
     return f"{point:%Y-%m-%d}"
 
 
+def point_labels(t: Trends) -> list[str]:
+    """Each point's label; a first period that begins before the range (a week or a month cut
+    by --days or --since) is labelled from the range's start, not as the whole period."""
+    labels = [point_label(p, t.interval) for p in t.points]
+    start = t.span.start
+    if labels and t.points[0] < start.replace(tzinfo=t.points[0].tzinfo):
+        labels[0] = f"from {start:%Y-%m-%d}" if t.interval != "hour" else f"from {start:%H:%M}"
+    return labels
+
+
 def value_text(value: float) -> str:
     return style.number(value)
 
@@ -83,7 +93,7 @@ def _compared(t: Trends, s: Any) -> str:
 
 
 def _mermaid(t: Trends) -> str:
-    labels = ", ".join(f'"{point_label(p, t.interval)}"' for p in t.points)
+    labels = ", ".join(f'"{label}"' for label in point_labels(t))
     top = max((max(s.data, default=0) for s in t.series), default=0)
     lines = [
         "```mermaid",
@@ -108,8 +118,8 @@ def trends_markdown(t: Trends) -> str:
     )
     headers = ["Point", *(s.label for s in t.series)]
     rows = [
-        [point_label(p, t.interval), *(value_text(s.data[i]) for s in t.series)]
-        for i, p in enumerate(t.points)
+        [label, *(value_text(s.data[i]) for s in t.series)]
+        for i, label in enumerate(point_labels(t))
     ]
     tables = [_mermaid(t), "Lines, in order:\n", legend + "\n", md_table(headers, rows)]
     return md_section("Trends", lines, tables)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from usertrack.analytics.common import sparkline
 from usertrack.analytics.trends import Trends
-from usertrack.analytics.trends_report import about, change_text, point_label, value_text
+from usertrack.analytics.trends_report import about, change_text, point_labels, value_text
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
@@ -34,7 +34,7 @@ def render_trends(console: Console, t: Trends) -> None:
     console.print(fitted_table(console.width, cols, summary, title=plain(f"Trends: {about(t)}")))
     columns = [Col("Point"), *(Col(s.label, right=True, drop=1) for s in t.series)]
     rows = [
-        [plain(point_label(p, t.interval)), *(plain(value_text(s.data[i])) for s in t.series)]
-        for i, p in enumerate(t.points)
+        [plain(label), *(plain(value_text(s.data[i])) for s in t.series)]
+        for i, label in enumerate(point_labels(t))
     ]
     console.print(fitted_table(console.width, columns, rows))
