@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from tests.cli_runner import REPO, run
+from usertrack.rendering.style import counted
 
 READ_ONLY = {
     "segments",
@@ -110,7 +111,7 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
         ("user", {"email": email, "days": 7}, ["user", email, "-d", "7", "-f", "json"]),
         ("failures", {}, ["failures", "-f", "json"]),
         ("funnel", {"days": 60}, ["funnel", "-d", "60", "-f", "json"]),
-        ("retention", {"period": "day"}, ["retention", "-p", "day", "-f", "json"]),
+        ("retention", {"period": "day"}, ["retention", "--period", "day", "-f", "json"]),
         ("activity", {}, ["activity", "-f", "json"]),
         ("sessions", {}, ["sessions", "-f", "json"]),
         ("paths", {"steps": 3}, ["paths", "--steps", "3", "-f", "json"]),
@@ -505,8 +506,10 @@ def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
         assert posts_after_dry == 0
         assert "dry run: nothing sent" in text(dry)[-1]
         assert not applied.is_error, text(applied)
-        assert sent > 0 and f"sent person properties of {sent} user(s)" in text(applied)[-1]
-        assert "0 user(s) to send" in text(again)[0]
+        assert (
+            sent > 0 and f"sent person properties of {counted(sent, 'user')}" in text(applied)[-1]
+        )
+        assert "0 users to send" in text(again)[0]
         assert len(capture.events) == sent
     assert key not in json.dumps([text(dry), text(applied), text(again)])
 
