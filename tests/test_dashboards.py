@@ -229,3 +229,42 @@ def test_every_compared_panel_says_what_changed() -> None:
         "Latest cohort (2026-11-09): 60.0% back after one week, against 50.0% for the one"
         " before (+10.0 pp)."
     )
+
+
+def test_daily_retention_says_d1_d7_d30() -> None:
+    retained = [10, 5, *[4] * 5, *[3] * 23, 1, 1]  # day 7: 3, day 30: 1
+    cohorts = [{"start": "2026-10-01", "size": 10, "retained": retained}]
+    cohorts += [{"start": "2026-11-20", "size": 30, "retained": [30, 3]}]
+    text = render.headline("retention", {"period": "day", "cohorts": cohorts})
+    # D1 over both cohorts (5 + 3 of 40), D7 and D30 over the one old enough (3 and 1 of 10)
+    assert text == (
+        "2 cohorts, 40 persons; 20.0% came back the next day."
+        " Average retention: D1 20.0%, D7 30.0%, D30 10.0%."
+    )
+
+
+def test_open_hands_the_html_file_to_the_browser(home: Path, tmp_path: Path) -> None:
+    import webbrowser
+
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
+    browser.chmod(0o755)
+    mine = _write(tmp_path, MINE.split("  - analysis: retention")[0])
+    page = tmp_path / "r.html"
+    refused = run(["report", str(mine), "--open", "-f", "json", "--out", "-"], home)
+    assert refused.exit_code == 2 and "--open opens the HTML page" in refused.stderr
+    webbrowser._tryorder = None  # type: ignore[attr-defined]  # read $BROWSER afresh
+    try:
+        args = ["report", str(mine), "--as-of", "2026-11-16", "--open", "--out", str(page)]
+        result = run(args, home, BROWSER=f"{browser} %s")
+        assert result.exit_code == 0, result.stderr
+    finally:
+        webbrowser._tryorder = None  # type: ignore[attr-defined]
+    for _ in range(50):  # the browser command may run in the background
+        if opened.exists():
+            break
+        import time
+
+        time.sleep(0.1)
+    assert opened.read_text(encoding="utf-8").strip() == page.resolve().as_uri()

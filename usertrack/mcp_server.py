@@ -100,7 +100,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         "report_weekly",
         ("report",),
         ("weekly", "--out", "-", "--no-save"),
-        frozenset({"dashboard", "list_dashboards", "force", "print_template", "compare"}),
+        frozenset(
+            {"dashboard", "list_dashboards", "force", "print_template", "compare", "open_it"}
+        ),
         text=True,
         summary="The weekly report's Markdown text (not written to a file).",
     ),
@@ -108,7 +110,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "report",
         ("report",),
         ("--format", "json", "--out", "-", "--no-save"),
-        frozenset({"list_dashboards", "force", "print_template", "template"})
+        frozenset({"list_dashboards", "force", "print_template", "template", "open_it"})
         | frozenset({"segments_file", "queries_dir"}),  # no argument names a path
         required=(DASHBOARD := frozenset({"dashboard"})),
         names=DASHBOARD,

@@ -79,6 +79,10 @@ def report(
         bool,
         typer.Option("--force", help="Replace an existing report of that period that differs."),
     ] = False,
+    open_it: Annotated[
+        bool,
+        typer.Option("--open", help="Open the HTML file written in the default browser."),
+    ] = False,
     template: TemplateOpt = None,
     print_template: Annotated[
         bool,
@@ -123,6 +127,10 @@ def report(
             return
         if dashboard is None:
             raise UsageError("name a dashboard (usertrack report weekly), or --list")
+        if open_it and (fmt or "").lower() != "html" and (out is None or out.suffix != ".html"):
+            raise UsageError("--open opens the HTML page: add -f html (or --out NAME.html)")
+        if open_it and out is not None and str(out) == "-":
+            raise UsageError("--open needs a file: --out - writes to stdout")
         written = run_report(
             dashboard,
             fmt=fmt,
@@ -138,6 +146,10 @@ def report(
         if written is not None:
             info(f"usertrack: {written[0]} {written[1]}")
             typer.echo(str(written[1]))
+            if open_it:
+                import webbrowser
+
+                webbrowser.open(written[1].resolve().as_uri())
 
 
 FailuresOpt = Annotated[

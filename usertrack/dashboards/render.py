@@ -30,6 +30,17 @@ def headline(analysis: str, d: dict[str, Any]) -> str:
     return f"{text} {change}".strip()
 
 
+def day_retention(d: dict[str, Any], days: tuple[int, ...] = (1, 7, 30)) -> dict[int, float | None]:
+    """D1 / D7 / D30 of daily cohorts: of the persons of every cohort old enough to have that
+    day, the share who came back on it (None: no cohort is that old)."""
+    found: dict[int, float | None] = {}
+    for k in days:
+        old = [c for c in d["cohorts"] if c["size"] and len(c["retained"]) > k]
+        size = sum(c["size"] for c in old)
+        found[k] = round(100 * sum(c["retained"][k] for c in old) / size, 1) if size else None
+    return found
+
+
 def _change(analysis: str, d: dict[str, Any]) -> str:
     previous = d.get("previous")
     if analysis == "funnel" and isinstance(previous, dict) and previous.get("steps"):
@@ -51,6 +62,9 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
             )
             + "."
         )
+    if analysis == "retention" and d.get("period") == "day":
+        days = [f"D{k} {v}%" for k, v in day_retention(d).items() if v is not None]
+        return ("Average retention: " + ", ".join(days) + ".") if days else ""
     if analysis == "retention":
         full = [c for c in d["cohorts"] if c["size"] and len(c["retained"]) > 1]
         if len(full) >= 2:
@@ -84,8 +98,9 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
         if analysis == "retention":
             cohorts = [c for c in d["cohorts"] if c["size"]]
             size = sum(c["size"] for c in cohorts)
-            back = sum(c["retained"][1] for c in cohorts if len(c["retained"]) > 1)
-            rate = round(100 * back / size, 1) if size else 0
+            old = [c for c in cohorts if len(c["retained"]) > 1]  # old enough to come back
+            back, whole = sum(c["retained"][1] for c in old), sum(c["size"] for c in old)
+            rate = round(100 * back / whole, 1) if whole else 0
             return (
                 f"{len(cohorts)} cohorts, {size:,} persons;"
                 f" {rate}% came back the next {d['period']}."
