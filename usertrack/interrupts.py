@@ -90,14 +90,18 @@ def happened() -> bool:
 def announce() -> None:
     """Say "usertrack: interrupted" on stderr: once per process in the program, whoever calls
     it (the command, or the watchdog that ends it)."""
+    stream = sys.stderr
     if _installed:
         try:
             _announce.pop()
         except IndexError:
             return
+        # The process's own stderr: a command run inside another (a dashboard's panels) has
+        # its stderr captured, and the one line must not be lost in there.
+        stream = sys.__stderr__ or sys.stderr
     try:
-        sys.stderr.write(MESSAGE.decode())
-        sys.stderr.flush()
+        stream.write(MESSAGE.decode())
+        stream.flush()
     except Exception:  # a closed stderr: nowhere to say it
         pass
 
