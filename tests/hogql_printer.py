@@ -42,50 +42,20 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+from usertrack.sources.hogql.parser import install_errors_module
 
 
 class HogQLError(Exception):
     """A query PostHog would refuse (400 validation_error), with PostHog's message."""
 
 
-def _install_error_stub() -> None:
-    """hogql_parser imports `posthog.hogql.errors` (PostHog's own package, not the posthog SDK that
-    usertrack uses): give it that one module without touching the SDK."""
-    if "posthog.hogql.errors" in sys.modules:
-        return
-
-    class BaseHogQLError(Exception):
-        def __init__(self, message: str, *, start: Any = None, end: Any = None, node: Any = None):
-            super().__init__(message)
-            self.start, self.end = start, end
-
-    errors = types.ModuleType("posthog.hogql.errors")
-    errors.BaseHogQLError = BaseHogQLError  # type: ignore[attr-defined]
-    for name in (
-        "ExposedHogQLError",
-        "InternalHogQLError",
-        "SyntaxError",
-        "QueryError",
-        "NotImplementedError",
-        "ParsingError",
-        "ResolutionError",
-        "ImpossibleASTError",
-    ):
-        setattr(errors, name, type(name, (BaseHogQLError,), {}))
-    package = types.ModuleType("posthog.hogql")
-    package.errors = errors  # type: ignore[attr-defined]
-    sys.modules["posthog.hogql"] = package
-    sys.modules["posthog.hogql.errors"] = errors
-
-
 def parse_select(text: str) -> dict[str, Any]:
-    _install_error_stub()
+    install_errors_module()
     import hogql_parser
 
     tree = json.loads(hogql_parser.parse_select_json(text))

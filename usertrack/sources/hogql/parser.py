@@ -17,7 +17,7 @@ class ParseError(Exception):
     """Text the parser refused, with its message."""
 
 
-def _install_errors_module() -> None:
+def install_errors_module() -> None:
     """hogql_parser raises the exceptions of `posthog.hogql.errors` (PostHog's own package, not
     the posthog SDK): give it that one module, with the classes it names."""
     if "posthog.hogql.errors" in sys.modules:
@@ -50,7 +50,7 @@ def _install_errors_module() -> None:
 def parse_expr(text: str) -> dict[str, Any]:
     """The tree of one HogQL expression (PostHog's JSON form: `node`, its fields), or a
     ParseError with the parser's message."""
-    _install_errors_module()
+    install_errors_module()
     import hogql_parser
 
     try:
