@@ -68,6 +68,22 @@ def _alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
 Chart = tuple[dict[str, Any], str]  # (Vega-Lite spec, alt text)
 
 
+def _bar_chart(
+    rows: list[dict[str, Any]],
+    x: str,
+    y: str,
+    title: str,
+    *,
+    alt_title: str | None = None,
+    horizontal: bool = True,
+) -> Chart | None:
+    """A bar chart of rows and its alt text, or None when there is nothing to draw."""
+    if not rows:
+        return None
+    spec = _bars(rows, x, y, title, horizontal=horizontal).to_dict()
+    return spec, _alt_pairs(alt_title or title, rows, x, y)
+
+
 def _funnel(d: dict[str, Any]) -> Chart | None:
     rows = [
         {
@@ -79,10 +95,9 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
         }
         for i, s in enumerate(d.get("steps") or [], 1)
     ]
-    if not rows:
-        return None
-    spec = _bars(rows, "step", "persons", "Persons per step").to_dict()
-    return spec, _alt_pairs("Funnel, persons per step", rows, "step", "persons")
+    return _bar_chart(
+        rows, "step", "persons", "Persons per step", alt_title="Funnel, persons per step"
+    )
 
 
 def _retention(d: dict[str, Any]) -> Chart | None:
@@ -190,18 +205,14 @@ def _features(d: dict[str, Any]) -> Chart | None:
         | ({"trend": r["trend"]} if "trend" in r else {})
         for r in rows
     ]
-    if not rows:
-        return None
-    spec = _bars(rows, "name", "adoption", "Adoption, % of active persons").to_dict()
-    return spec, _alt_pairs("Adoption, % of active persons", rows, "name", "adoption")
+    return _bar_chart(rows, "name", "adoption", "Adoption, % of active persons")
 
 
 def _paths(d: dict[str, Any]) -> Chart | None:
     rows = [{"path": " → ".join(p["nodes"]), "count": p["count"]} for p in d.get("paths") or []]
-    if not rows:
-        return None
-    spec = _bars(rows, "path", "count", "Top paths (persons' sequences)").to_dict()
-    return spec, _alt_pairs("Top paths", rows, "path", "count")
+    return _bar_chart(
+        rows, "path", "count", "Top paths (persons' sequences)", alt_title="Top paths"
+    )
 
 
 def _segments(d: dict[str, Any]) -> Chart | None:
@@ -211,11 +222,7 @@ def _segments(d: dict[str, Any]) -> Chart | None:
         | ({"entered": len(s["entered"]), "left": len(s["left"])} if "entered" in s else {})
         for s in d.get("segments") or []
     ]
-    if not rows:
-        return None
-    return _bars(rows, "segment", "count", "Persons per segment").to_dict(), _alt_pairs(
-        "Persons per segment", rows, "segment", "count"
-    )
+    return _bar_chart(rows, "segment", "count", "Persons per segment")
 
 
 def _failures(d: dict[str, Any]) -> Chart | None:
@@ -224,19 +231,12 @@ def _failures(d: dict[str, Any]) -> Chart | None:
         for c in (d.get("workflow_causes") or []) + (d.get("tool_causes") or [])
     ]
     rows.sort(key=lambda r: (-r["failures"], r["cause"]))
-    rows = rows[:12]
-    if not rows:
-        return None
-    spec = _bars(rows, "cause", "failures", "Failures by cause").to_dict()
-    return spec, _alt_pairs("Failures by cause", rows, "cause", "failures")
+    return _bar_chart(rows[:12], "cause", "failures", "Failures by cause")
 
 
 def _sessions(d: dict[str, Any]) -> Chart | None:
     rows = [{"length": b["bucket"], "sessions": b["sessions"]} for b in d.get("buckets") or []]
-    if not rows:
-        return None
-    spec = _bars(rows, "length", "sessions", "Sessions by length", horizontal=False).to_dict()
-    return spec, _alt_pairs("Sessions by length", rows, "length", "sessions")
+    return _bar_chart(rows, "length", "sessions", "Sessions by length", horizontal=False)
 
 
 def _alerts(d: dict[str, Any]) -> Chart | None:
@@ -245,11 +245,7 @@ def _alerts(d: dict[str, Any]) -> Chart | None:
         name = a.get("trigger_name") or a.get("trigger") or "?"
         counts[name] = counts.get(name, 0) + 1
     rows = [{"trigger": k, "alerts": v} for k, v in sorted(counts.items(), key=lambda x: -x[1])]
-    if not rows:
-        return None
-    return _bars(rows, "trigger", "alerts", "Alerts by trigger").to_dict(), _alt_pairs(
-        "Alerts by trigger", rows, "trigger", "alerts"
-    )
+    return _bar_chart(rows, "trigger", "alerts", "Alerts by trigger")
 
 
 def _metrics(d: dict[str, Any]) -> Chart | None:
