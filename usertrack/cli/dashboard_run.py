@@ -25,14 +25,12 @@ def _format(fmt: str | None, out: Path | None) -> tuple[str, bool]:
             out.suffix.lower()
         )
     if named is not None and out is not None and out.is_dir():
-        named = None
+        named = None  # an existing folder of that name stays a folder
     if fmt is None:
         return named or "md", named is not None
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if named is not None and out is not None and out.is_dir():
-        named = None  # an existing folder of that name stays a folder
     if named is not None and named != fmt:
         raise UsageError(f"--out {out} names a {named} file, but --format is {fmt}")
     return fmt, named is not None
