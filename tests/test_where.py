@@ -159,6 +159,10 @@ def _walk(node: Any) -> tuple[set[str], list[list[str]]]:
         ("1" + "+1" * 990, "nests"),
         ("-" * 1990 + "1 = 1", "is not one HogQL expression"),
         ("length(arrayResize([1], 1000000)) > 0", "calls 'arrayResize'"),
+        ("count() > 1", "calls 'count', which reads many rows"),
+        ("countIf(event = 'x') > 0", "calls 'countIf', which reads many rows"),
+        ("sumArray([1]) > 0", "calls 'sumArray', which reads many rows"),
+        ("row_number() > 1", "calls 'row_number', which reads many rows"),
     ],
 )
 def test_a_bad_where_is_one_line_and_exit_2(export: Path, where: str, fragment: str) -> None:

@@ -44,6 +44,14 @@ REFUSED_CALLS = {
     "randomstring", "randomfixedstring", "randomprintableascii", "randomstringutf8",
     "arrayfill", "arrayreversefill", "emptyarraytosingle", "tuplerepeat", "ngrams",
 }  # fmt: skip
+# Functions that read many rows (aggregates, with ClickHouse's combinators: countIf, sumArray,
+# uniqState, ...) or a window of rows: a WHERE reads one event, and every engine refuses them
+# there, so they are refused before any query runs.
+_WINDOW_CALLS = {
+    "row_number", "rank", "dense_rank", "lag", "lead", "laginframe", "leadinframe",
+    "first_value", "last_value", "nth_value", "ntile", "percent_rank", "cume_dist",
+}  # fmt: skip
+_COMBINATORS = ("if", "array", "state", "merge", "ornull", "orzero", "distinct", "foreach")
 _PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 # How PostHog escapes a string or a quoted name (posthog/hogql/escape_sql.py).
 _ESCAPES = {
@@ -120,6 +128,8 @@ def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
             raise _refuse(
                 text, f"calls {name!r}, which makes rows or values as large as it is told"
             )
+        if _reads_many_rows(name):
+            raise _refuse(text, f"calls {name!r}, which reads many rows: a filter reads one event")
         if node.get("distinct") or node.get("params") or node.get("filter_expr"):
             raise _refuse(text, f"calls {name!r} as an aggregate: a filter reads one event")
         if node.get("order_by") or node.get("over_expr") or node.get("over_identifier"):
@@ -172,6 +182,22 @@ def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
         }.get(str(kind), str(kind))
         raise _refuse(text, f"holds {what}: a filter is one expression over an event")
     return body if top else f"({body})"
+
+
+def _reads_many_rows(name: str) -> bool:
+    """Whether `name` is an aggregate (its combinators stripped) or a window function."""
+    from usertrack.sources.hogql.aggregates import AGGREGATES
+
+    low = name.lower()
+    if low in _WINDOW_CALLS:
+        return True
+    while True:
+        if low in AGGREGATES or low in ("windowfunnel", "retention"):
+            return True
+        cut = next((c for c in _COMBINATORS if low.endswith(c) and len(low) > len(c)), None)
+        if cut is None:
+            return False
+        low = low[: -len(cut)]
 
 
 def _constant(value: Any, value_type: Any, text: str) -> str:
