@@ -88,8 +88,20 @@ def test_deep_dive_of_one_user_per_segment(
     assert sum(g["failures"] for g in doc["failures"]["tool"]) == failed["tool"]
     assert all(g["tools"] == [] for g in doc["failures"]["workflow"])
     assert all(g["tools"] for g in doc["failures"]["tool"])
-    assert doc["timeline_check"]["failures"] == failed["workflow"] + failed["tool"]
-    assert doc["timeline_check"]["verdict"]
+    # The timeline check counts each failure once: a failed tool call inside a failed run is
+    # that run's failure.
+    failed_runs = {
+        i["run_id"] for i in timeline if i["level"] == "workflow" and i["status"] == "failed"
+    }
+    outside = sum(
+        1
+        for i in timeline
+        if i["level"] == "tool" and i["status"] == "failed" and i["run_id"] not in failed_runs
+    )
+    check = doc["timeline_check"]
+    assert check["failures"] == failed["workflow"] + outside
+    assert check["platform_failures"] <= check["failures"]
+    assert check["verdict"]
 
     tool_uses = sum(t["uses"] for t in doc["tools"])
     assert tool_uses == sum(1 for i in timeline if i["level"] == "tool")
@@ -216,30 +228,109 @@ def test_the_email_travels_as_a_bound_value() -> None:
         assert wrapped.sql.startswith("SELECT * FROM (\n" + query.sql.rstrip().rstrip(";"))
 
 
-def _item(day: int, level: str, status: str) -> TimelineItem:
+def _item(day: int, level: str, status: str, run: int | None = None) -> TimelineItem:
     return TimelineItem(
-        at=datetime(2026, 11, day, 12), source="neon", kind="run", level=level, status=status
+        at=datetime(2026, 11, day, 12),
+        source="neon",
+        kind="run" if level == "workflow" else "tool call",
+        level=level,
+        status=status,
+        run_id=None if run is None else str(run),
     )
 
 
+def _failures(items: list[TimelineItem], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The failed items as neon/failures' rows, categorized by the shipped failures.yaml:
+    `errors` gives each failed run's (and its tool calls') error message."""
+    from usertrack.reports.failures import categorize_rows, load_failure_rules
+
+    rows = [
+        {"level": i.level, "occurred_at": i.at, "run_id": i.run_id, "credits": 50,
+         "error_message": errors[i.run_id or ""], "email": "a@b.c"}
+        for i in items
+        if i.status == "failed"
+    ]  # fmt: skip
+    return categorize_rows(load_failure_rules(REPO / "failures.yaml"), rows)
+
+
+OOM = "Modal sandbox exited rc=137 (OOM)"
+HUBSPOT_401 = "HubSpot API returned 401 Unauthorized"
+HUBSPOT_503 = "HubSpot API returned 503 Service Unavailable"
+BAD_PARAMS = "Invalid parameters: expected int"
+
+
+def test_timeline_check_counts_each_failure_once() -> None:
+    """Worked by hand. Nov 3 and 5: a completed run each (clean days). Nov 12: runs 10-12 fail
+    out of memory, each with its last tool call failing too. Nov 8: run 20 fails the same way.
+    Nov 9: run 30 completes while 4 of its tool calls meet HubSpot 401s.
+
+    Each failure once: 3 (Nov 12) + 1 (Nov 8) + 4 (Nov 9) = 8, not 12. The platform could own
+    the 4 OOMs; the 4 HubSpot 401s are Third-party by failures.yaml. The worst 2 dates (Nov 12,
+    Nov 8) hold 4 of those 4 (100 %), and Nov 3 and 5 had no failure: likely platform."""
+    items = [_item(3, "workflow", "completed", 1), _item(3, "tool", "success", 1)]
+    items += [_item(5, "workflow", "completed", 2)]
+    for run_id in (10, 11, 12):
+        items += [_item(12, "workflow", "failed", run_id), _item(12, "tool", "failed", run_id)]
+    items += [_item(8, "workflow", "failed", 20), _item(8, "tool", "failed", 20)]
+    items += [_item(9, "workflow", "completed", 30)] + [_item(9, "tool", "failed", 30)] * 4
+    errors = {"10": OOM, "11": OOM, "12": OOM, "20": OOM, "30": HUBSPOT_401}
+    check = timeline_check(items, _failures(items, errors))
+    assert (check.failures, check.platform_failures) == (8, 4)
+    assert check.platform_likely and check.verdict.startswith(PLATFORM_VERDICT)
+    assert check.worst_dates == [date(2026, 11, 8), date(2026, 11, 12)]
+    assert check.worst_share == 1.0
+    assert check.clean_dates == [date(2026, 11, 3), date(2026, 11, 5)]
+    assert "100.0% of 4 failures the platform could own" in check.verdict
+    assert "4 Third-party" in check.verdict and "(s)" not in check.verdict
+    by_day = {d["day"].day: (d["failures"], d["platform_failures"]) for d in check.days}
+    assert by_day == {3: (0, 0), 5: (0, 0), 8: (1, 1), 9: (4, 0), 12: (3, 3)}
+
+
+def test_a_day_of_third_party_errors_is_not_a_platform_day() -> None:
+    """Nov 9: runs 40-44 fail on HubSpot (401s and 503s), each with its tool call; Nov 2 and 4
+    were clean; Nov 6 one OOM. Counted as before (10 failures, 90 % on Nov 9 and 6, two clean
+    days) this was "likely platform". By failures.yaml the HubSpot errors are Third-party: one
+    failure is left that the platform could own, too few for a pattern."""
+    items = [_item(2, "workflow", "completed", 1), _item(4, "workflow", "completed", 2)]
+    for run_id in range(40, 45):
+        items += [_item(9, "workflow", "failed", run_id), _item(9, "tool", "failed", run_id)]
+    items += [_item(6, "workflow", "failed", 50)]
+    errors = {str(r): HUBSPOT_401 if r % 2 else HUBSPOT_503 for r in range(40, 45)}
+    check = timeline_check(items, _failures(items, {**errors, "50": OOM}))
+    assert (check.failures, check.platform_failures) == (6, 1)
+    assert not check.platform_likely
+    assert "too few" in check.verdict and "5 Third-party" in check.verdict
+
+    only_hubspot = [i for i in items if i.run_id != "50"]
+    check = timeline_check(only_hubspot, _failures(only_hubspot, errors))
+    assert (check.failures, check.platform_failures) == (5, 0) and not check.platform_likely
+    assert check.verdict.startswith("none of the 5 failures is the platform's")
+
+
 def test_timeline_check_rule() -> None:
+    """The pattern itself, over failures the platform owns (out of memory)."""
+
+    def check_of(items: list[TimelineItem]) -> Any:
+        return timeline_check(items, _failures(items, {"": OOM}))
+
     clustered = [_item(12, "workflow", "failed")] * 5 + [_item(12, "tool", "failed")] * 2
     clustered += [_item(3, "workflow", "completed"), _item(5, "tool", "success")]
     clustered += [_item(8, "workflow", "failed")]
-    check = timeline_check(clustered)
+    check = check_of(clustered)
     assert check.platform_likely and check.verdict.startswith(PLATFORM_VERDICT)
+    assert check.failures == 8  # tool calls in no known run count on their own
     assert check.worst_dates == [date(2026, 11, 8), date(2026, 11, 12)]
     assert check.clean_dates == [date(2026, 11, 3), date(2026, 11, 5)]
 
     spread = [_item(d, "workflow", "failed") for d in range(1, 11)]
     spread += [_item(d, "workflow", "completed") for d in range(11, 14)]
-    check = timeline_check(spread)
+    check = check_of(spread)
     assert not check.platform_likely and "spread over 10" in check.verdict
 
     no_clean_day = [_item(12, "workflow", "failed")] * 4 + [_item(12, "workflow", "completed")]
-    assert not timeline_check(no_clean_day).platform_likely
-    assert "too few" in timeline_check([_item(1, "tool", "failed")]).verdict
-    assert timeline_check([]).failures == 0
+    assert not check_of(no_clean_day).platform_likely
+    assert "too few" in check_of([_item(1, "tool", "failed")]).verdict
+    assert timeline_check([], []).failures == 0
 
 
 def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:

@@ -9,7 +9,9 @@
 -- can fail from infrastructure while every tool call in it succeeded), so each row says its
 -- `level` and the two are never added up. Window: (as_of - days, as_of]. `credits` is the
 -- account's balance (a credits error while credits are left is a platform bug, not the user's).
--- A workflow row's error_message is the first line of its run_error_log.
+-- A workflow row's error_message is the first line of its run_error_log. `run_id` is the run a
+-- row belongs to: the run itself, or the run a tool call was made in where the table has a
+-- run_id column (read through to_jsonb, so a table without one gives NULL instead of an error).
 SELECT
     'workflow' AS level,
     r.created_at AS occurred_at,
@@ -21,7 +23,8 @@ SELECT
     left(split_part(r.run_error_log, chr(10), 1), 500) AS error_message,
     left(r.run_error_log, 2000) AS run_error_log,
     NULL::integer AS duration_ms,
-    w.credits AS credits
+    w.credits AS credits,
+    r.id::text AS run_id
 FROM fastapi_run AS r
 JOIN fastapi_user AS f ON f.id = r.user_id
 JOIN wasp_user AS w ON w.id = f.wasp_user_id
@@ -41,7 +44,8 @@ SELECT
     left(t.error_message, 500) AS error_message,
     NULL::text AS run_error_log,
     t.execution_duration_ms AS duration_ms,
-    w.credits AS credits
+    w.credits AS credits,
+    to_jsonb(t) ->> 'run_id' AS run_id
 FROM fastapi_tool_executions AS t
 JOIN fastapi_user AS f ON t.user_id = f.id::text
 JOIN wasp_user AS w ON w.id = f.wasp_user_id

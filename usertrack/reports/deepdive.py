@@ -51,6 +51,7 @@ CLUSTER_SHARE = 0.6  # the failures on the worst days...
 CLUSTER_DAYS = 2  # ...at most this many dates...
 MIN_FAILURES = 3  # ...out of at least this many failures
 PLATFORM_VERDICT = "likely platform, not the user's code"
+PLATFORM_OWNER = "Platform"  # failures.yaml's owner of the platform's failures
 
 
 @dataclass
@@ -71,6 +72,7 @@ class TimelineItem:
     name: str | None = None
     status: str | None = None
     detail: str | None = None
+    run_id: str | None = None  # the run of a run or (where the table says) of a tool call
 
 
 @dataclass
@@ -90,15 +92,20 @@ class FailureGroup:
 class TimelineCheck:
     """Do the failures cluster on a few dates while other days succeed?
 
-    The rule: with at least 3 failures (failed runs and failed tool calls), if the worst 2 dates
-    hold at least 60 % of them and at least one other day with runs or tool calls had no failure
-    at all, the failures are "likely platform, not the user's code" (the analyst workflow).
+    Each failure counts once: a failed run, or a failed tool call outside any failed run (the
+    tool call that made a run fail is that run's failure). Only the failures the platform could
+    own count toward the pattern: those failures.yaml gives to the Platform owner, or to nobody
+    (uncategorized); the user's code or a third party's 401s and 5xx say nothing about the
+    platform. The rule: with at least 3 such failures, if the worst 2 dates hold at least 60 %
+    of them and at least one other day with runs or tool calls had no failure at all, the
+    failures are "likely platform, not the user's code" (the analyst workflow).
     """
 
     verdict: str
     platform_likely: bool
-    failures: int
-    failure_dates: int
+    failures: int  # each once: a failed run and the failed tool calls inside it are one
+    platform_failures: int  # of them, those failures.yaml gives to the platform or to nobody
+    failure_dates: int  # dates with a failure the platform could own
     worst_dates: list[date]
     worst_share: float | None
     clean_dates: list[date]
@@ -339,10 +346,14 @@ def deep_dive(
 
         failures = results.get("neon/failures")
         groups: dict[str, list[FailureGroup]] = {"workflow": [], "tool": []}
+        categorized: list[dict[str, Any]] = []
         # Most people have no failures: nothing to categorize (DuckDB would still plan the
         # rules' regular expressions, about 0.015 s) and no causes.
         if failures is not None and failures.rows:
             categorize(rules, con, failures)
+            cur = con.execute("SELECT level, occurred_at, run_id, category, owner FROM categorized")
+            names = [d[0] for d in cur.description]
+            categorized = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
             for row in _renamed(cause_summary(con)):
                 groups[row.pop("level")].append(FailureGroup(**row))
     finally:
@@ -367,7 +378,7 @@ def deep_dive(
         tools=_dicts(results.get("neon/user_tool_usage")),
         workflow_failures=groups["workflow"],
         tool_failures=groups["tool"],
-        timeline_check=timeline_check(neon_items),
+        timeline_check=timeline_check(neon_items, categorized),
         rules_path=str(rules.path),
     )
 
@@ -406,6 +417,7 @@ def _neon_timeline(result: Result | None) -> list[TimelineItem]:
                 name=row.get("name"),
                 status=row.get("status"),
                 detail=row.get("detail"),
+                run_id=row.get("run_id"),
             )
         )
     return items
@@ -427,17 +439,43 @@ def _posthog_timeline(result: Result | None) -> list[TimelineItem]:
     return items
 
 
-def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
-    """The analyst workflow's timeline check over the user's runs and tool calls (TimelineCheck)."""
+def counted_once(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each failure once: a failed tool call inside a failed run of the list (the same
+    `run_id`) is part of that run's failure, not another one. Rows are neon/failures' (level,
+    occurred_at, run_id, and the category and owner failures.yaml gave them)."""
+
+    def run_of(f: dict[str, Any]) -> str | None:
+        return None if f.get("run_id") is None else str(f["run_id"])
+
+    failed_runs = {run_of(f) for f in failures if f["level"] == "workflow"} - {None}
+    return [f for f in failures if f["level"] == "workflow" or run_of(f) not in failed_runs]
+
+
+def could_be_platform(failure: dict[str, Any]) -> bool:
+    """A failure failures.yaml gives to the platform, or to nobody yet (uncategorized)."""
+    from usertrack.reports.failures import UNKNOWN_OWNER
+
+    owner = str(failure.get("owner") or UNKNOWN_OWNER).casefold()
+    return owner in (PLATFORM_OWNER.casefold(), UNKNOWN_OWNER.casefold())
+
+
+def timeline_check(items: list[TimelineItem], failures: list[dict[str, Any]]) -> TimelineCheck:
+    """The analyst workflow's timeline check (TimelineCheck): `items` (the user's runs and tool
+    calls) say which days were active, `failures` (neon/failures' rows, categorized) what
+    failed and whose it is."""
     per_day: dict[date, dict[str, Any]] = {}
+
+    def day_of(moment: datetime) -> dict[str, Any]:
+        return per_day.setdefault(
+            moment.date(),
+            {"day": moment.date(), "runs": 0, "runs_failed": 0, "tool_calls": 0,
+             "tool_failures": 0, "failures": 0, "platform_failures": 0},
+        )  # fmt: skip
+
     for item in items:
         if item.level not in ("workflow", "tool"):
             continue
-        day = per_day.setdefault(
-            item.at.date(),
-            {"day": item.at.date(), "runs": 0, "runs_failed": 0, "tool_calls": 0,
-             "tool_failures": 0},
-        )  # fmt: skip
+        day = day_of(item.at)
         failed = item.status == "failed"
         if item.level == "workflow":
             day["runs"] += 1
@@ -445,45 +483,67 @@ def timeline_check(items: list[TimelineItem]) -> TimelineCheck:
         else:
             day["tool_calls"] += 1
             day["tool_failures"] += failed
+    once = counted_once(failures)
+    left_out: dict[str, int] = {}
+    for failure in once:
+        day = day_of(_naive_utc(failure["occurred_at"]))
+        day["failures"] += 1
+        if could_be_platform(failure):
+            day["platform_failures"] += 1
+        else:
+            category = str(failure.get("category"))
+            left_out[category] = left_out.get(category, 0) + 1
     days = [per_day[d] for d in sorted(per_day)]
-    for d in days:
-        d["failures"] = d["runs_failed"] + d["tool_failures"]
-    total = sum(d["failures"] for d in days)
-    failing = [d for d in days if d["failures"]]
-    worst = sorted(failing, key=lambda d: (-d["failures"], d["day"]))[:CLUSTER_DAYS]
+    total = len(once)
+    platform_total = sum(d["platform_failures"] for d in days)
+    failing = [d for d in days if d["platform_failures"]]
+    worst = sorted(failing, key=lambda d: (-d["platform_failures"], d["day"]))[:CLUSTER_DAYS]
     worst_dates = sorted(d["day"] for d in worst)
-    share = sum(d["failures"] for d in worst) / total if total else None
+    share = sum(d["platform_failures"] for d in worst) / platform_total if platform_total else None
     clean = [d["day"] for d in days if not d["failures"]]
     dates = ", ".join(d.isoformat() for d in worst_dates)
+    others = total - platform_total
+    # What failures.yaml puts on someone else (the user's code, a third party), by category.
+    by_count = sorted(left_out.items(), key=lambda kv: (-kv[1], kv[0]))
+    elsewhere = ", ".join(f"{n:,} {category}" for category, n in by_count)
+    counted = style.counted(platform_total, "failure")
+    of_them = f"{counted} the platform could own" if others else counted
+    also = f" (not the platform's by failures.yaml, left out: {elsewhere})" if others else ""
 
     platform = False
     if total == 0:
         verdict = "no failures in the window" if days else "no runs or tool calls in the window"
-    elif total < MIN_FAILURES:
-        verdict = f"{total} failure(s): too few to see a pattern"
+    elif platform_total == 0:
+        verdict = (
+            f"none of the {style.counted(total, 'failure')} is the platform's by failures.yaml"
+            f" ({elsewhere}): not a platform pattern; read the causes"
+        )
+    elif platform_total < MIN_FAILURES:
+        verdict = f"{of_them}: too few to see a pattern{also}"
     elif share is not None and share >= CLUSTER_SHARE and clean:
         platform = True
         verdict = (
-            f"{PLATFORM_VERDICT}: {100 * share:.1f}% of {total} failures fell on {dates},"
-            f" while {len(clean)} other active day(s) had no failure"
+            f"{PLATFORM_VERDICT}: {100 * share:.1f}% of {of_them} fell on {dates},"
+            f" while {style.counted(len(clean), 'other active day')} had no failure{also}"
         )
     elif share is not None and share >= CLUSTER_SHARE:
         verdict = (
-            f"failures cluster on {dates} ({100 * share:.1f}% of {total}), but no active day"
-            " went without failures to compare with: read the causes"
+            f"failures cluster on {dates} ({100 * share:.1f}% of {of_them}), but no active day"
+            f" went without failures to compare with{also}: read the causes"
         )
     else:
         verdict = (
-            f"failures spread over {len(failing)} of {len(days)} active days"
+            f"{of_them} spread over {len(failing)} of {len(days)} active days"
             f" (the worst {len(worst)} hold {100 * (share or 0):.1f}%): a recurring cause,"
-            " not one bad day; read the causes"
+            f" not one bad day{also}; read the causes"
         )
     return TimelineCheck(
         verdict=verdict,
         platform_likely=platform,
         failures=total,
+        platform_failures=platform_total,
         failure_dates=len(failing),
-        worst_dates=worst_dates if total else [],
+        worst_dates=worst_dates if platform_total else [],
         worst_share=round(share, 3) if share is not None else None,
         clean_dates=clean,
         days=days,
