@@ -36,6 +36,32 @@ def _format(fmt: str | None, out: Path | None) -> tuple[str, bool]:
     return fmt, named is not None
 
 
+def _period(ws: Any, days: int | None, week: Any, moment: Any) -> tuple[Any, Any, Any]:
+    """The dashboard's period (its ISO week, or `days: N` up to --as-of), its start and end."""
+    from usertrack.clock import now_utc
+    from usertrack.dashboards.compute import Period
+    from usertrack.rendering.style import moment as moment_text
+
+    data_end = ws.default_as_of() if ws.demo is not None else now_utc()
+    if days is None:
+        start, end, label = week.start, week.end, week.label
+        days = 7
+        if week.end > data_end:
+            warn(
+                f"week {week.label} is not over (data up to {moment_text(data_end)}):"
+                " the report covers it so far"
+            )
+    else:
+        end = moment or data_end
+        start = end - timedelta(days=days)
+        label = f"{start.date().isoformat()}..{(end - timedelta(seconds=1)).date()}"
+    until = min(end, data_end)  # a week not over: so far
+    period = Period(
+        label, start.strftime("%Y-%m-%dT%H:%M:%SZ"), until.strftime("%Y-%m-%dT%H:%M:%SZ"), days
+    )
+    return period, start, end
+
+
 def run_report(
     given: str,
     *,
@@ -53,12 +79,11 @@ def run_report(
     from typer.main import get_command
 
     from usertrack.cli.program import app
-    from usertrack.clock import now_utc, parse_as_of
+    from usertrack.clock import parse_as_of
     from usertrack.config import load_settings
-    from usertrack.dashboards.compute import Period, command_lines, compute
+    from usertrack.dashboards.compute import command_lines, compute
     from usertrack.dashboards.spec import load, resolve
     from usertrack.rendering.output import is_stdout, prepare_out, prepare_out_dir, write_atomic
-    from usertrack.rendering.style import moment as moment_text
     from usertrack.reports.weekly import (
         build_context,
         check_template,
@@ -68,6 +93,7 @@ def run_report(
     )
     from usertrack.reports.weekly_template import render_weekly
     from usertrack.segments.history import open_history, saves_by_default
+    from usertrack.sources import query_counts
     from usertrack.workspace import keep_open
 
     settings = load_settings()
@@ -85,34 +111,19 @@ def run_report(
         prepare_out(out)
     kept: dict[str, Any] = {}
     quiet = is_quiet()
-    with keep_open(), spinner("loading rules and queries") as progress:
+    with (
+        query_counts.counted() as sent,
+        keep_open(),
+        spinner("loading rules and queries") as progress,
+    ):
         ws = open_command_workspace(
             progress, queries_dir=queries_dir, segments_file=segments_file, settings=settings
         )
         with ws, open_history(ws) as history:
             check_as_of(ws, moment)
             week = report_week(ws, moment)
-            data_end = ws.default_as_of() if ws.demo is not None else now_utc()
-            if dashboard.days is None:
-                start, end, label = week.start, week.end, week.label
-                days = 7
-                if week.end > data_end:
-                    warn(
-                        f"week {week.label} is not over (data up to {moment_text(data_end)}):"
-                        " the report covers it so far"
-                    )
-            else:
-                end = moment or data_end
-                days = dashboard.days
-                start = end - timedelta(days=days)
-                label = f"{start.date().isoformat()}..{(end - timedelta(seconds=1)).date()}"
-            until = min(end, data_end)  # a week not over: so far
-            period = Period(
-                label,
-                start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                until.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                days,
-            )
+            period, start, end = _period(ws, dashboard.days, week, moment)
+            label = period.label
 
             def metrics() -> dict[str, Any]:
                 data = collect_weekly(ws, week.end, history=history, progress=progress)
@@ -144,7 +155,9 @@ def run_report(
         "from": period.start,
         "to": period.end,
         "compare": compare,
+        "queries": sent,  # what the panels sent to PostHog and the database
     }
+    info(f"usertrack: the panels sent {query_counts.text(sent)}")
     stem = (
         week.file_name.removesuffix(".md")
         if dashboard.name == "weekly" and dashboard.days is None

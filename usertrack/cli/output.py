@@ -27,6 +27,36 @@ def is_quiet() -> bool:
     return _quiet
 
 
+_verbose = False  # --verbose: the queries sent, on stderr and in a JSON answer
+
+
+def set_verbose(verbose: bool) -> None:
+    global _verbose
+    _verbose = verbose
+
+
+def is_verbose() -> bool:
+    return _verbose
+
+
+def with_query_counts(text: str) -> str:
+    """With --verbose, a JSON object answer gains its last key `"queries"`: the queries the
+    command sent to each source (usertrack.sources.query_counts). Any other text is as is."""
+    if not _verbose or not text.startswith("{") or not text.rstrip().endswith("}"):
+        return text
+    import json
+
+    from usertrack.sources import query_counts
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    body = text.rstrip()[:-1].rstrip()
+    sent = json.dumps(query_counts.counts())
+    return f'{body}{"," if body != "{" else ""}\n  "queries": {sent}\n}}\n'
+
+
 def info(message: str) -> None:
     """A progress-like line on stderr that --quiet hides."""
     if not _quiet:
@@ -115,6 +145,7 @@ def probe_out(out: Path | None) -> None:
 def emit(text: str, out: Path | None) -> None:
     from usertrack.rendering.output import is_stdout, write_atomic
 
+    text = with_query_counts(text)
     if out is None or is_stdout(out):
         sys.stdout.write(text)
         sys.stdout.flush()

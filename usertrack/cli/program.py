@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from usertrack import interrupts
-from usertrack.cli.output import safe, set_quiet
+from usertrack.cli.output import safe, set_quiet, set_verbose
 from usertrack.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, UsertrackError, redact
 
 
@@ -154,6 +154,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No demo notice, progress or 'wrote' lines on stderr."),
@@ -165,6 +166,15 @@ def _global_options(
             help="Allow a plain-http POSTHOG_HOST (a self-hosted PostHog on a trusted network).",
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also say how many queries the command sent to PostHog and to the database"
+            ' (on stderr, and as "queries" in a JSON answer).',
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -173,10 +183,23 @@ def _global_options(
     ] = False,
 ) -> None:
     """Join PostHog behaviour with your app's Postgres per user, segment users, act on it."""
+    from usertrack.sources import query_counts
+
     set_quiet(quiet)
+    set_verbose(verbose)
+    query_counts.reset()  # a command run in-process (the MCP server, the tests) counts its own
+    if verbose:
+        ctx.call_on_close(_say_queries)
     if insecure:
         # config.py reads it, so the library honours it without the CLI (and so do subprocesses).
         os.environ["USERTRACK_INSECURE"] = "1"
+
+
+def _say_queries() -> None:
+    """--verbose: the queries the command sent, when it ends (an error too)."""
+    from usertrack.sources import query_counts
+
+    typer.echo(f"usertrack: sent {query_counts.text(query_counts.counts())}", err=True)
 
 
 def _debug() -> bool:

@@ -253,6 +253,11 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
             specs.append({"id": f"chart-{i}", "spec": spec})
         parts.append("</section>")
         body.append("".join(parts))
+    sent = meta.get("queries")
+    if sent is not None:
+        from usertrack.sources.query_counts import text
+
+        body.append(f'<p class="period">Computed with {e(text(sent))}.</p>')
     bundle = charts.bundle(cache)
     # The bundle is code of ours, not data: still, a `</script` in it would end the element.
     bundle = bundle.replace("</script", "<\\/script")

@@ -31,6 +31,7 @@ from usertrack.errors import (
     SourceConnectionError,
     first_line,
 )
+from usertrack.sources import query_counts
 from usertrack.sources.base import (
     STREAM_BATCH,
     Result,
@@ -294,6 +295,7 @@ class PostgresSource:
 
         values = {k: bindable(v) for k, v in params.items()}
         finished = threading.Event()
+        query_counts.count("database")
 
         def cancel_query() -> None:
             # A cancel request that lands just before the query is sent does nothing: keep

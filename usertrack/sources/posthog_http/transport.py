@@ -24,6 +24,7 @@ from usertrack.errors import (
     redact,
     register_secret,
 )
+from usertrack.sources import query_counts
 from usertrack.sources.base import check_cancelled, pause
 
 if TYPE_CHECKING:
@@ -249,6 +250,8 @@ class Transport:
                 check_cancelled()
             attempt += 1
             stats.requests += 1
+            if method == "POST" and path.endswith("/query/"):
+                query_counts.count("posthog")  # each counts against PostHog's query limits
             retry_after: float | None = None
             if slot:
                 self._pace_wait(where, stats)

@@ -1,0 +1,82 @@
+"""How many queries a command sends (`--verbose`, usertrack.sources.query_counts), counted on the
+live path: the demo's PostgreSQL through DATABASE_URL and its events served by the tests'
+PostHog (tests/posthog_server.py) over real HTTP. The count is checked against the query
+requests that server received."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import run
+from tests.posthog_server import FakePostHog, live_env, serve
+from usertrack.demo.generator import ensure_demo, start_demo_postgres
+
+
+@pytest.fixture(scope="module")
+def live(demo_home: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
+    demo = ensure_demo(demo_home)
+    uri = start_demo_postgres(demo)
+    with serve(demo.events_path, project_id=4242) as fake:
+        yield fake, live_env(fake, uri)
+
+
+def query_posts(fake: FakePostHog) -> int:
+    return sum(1 for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/query/"))
+
+
+def said(stderr: str) -> tuple[int, int]:
+    found = re.search(r"usertrack: sent (\d+) PostHog quer\w+, (\d+) database quer\w+", stderr)
+    assert found, stderr
+    return int(found[1]), int(found[2])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["segments", "--as-of", "2026-11-10"],
+        ["funnel", "--days", "20", "--by-segment", "--refresh"],
+    ],
+)
+def test_verbose_counts_every_query_the_server_received(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, argv: list[str]
+) -> None:
+    fake, env = live
+    before = query_posts(fake)
+    result = run(["--verbose", *argv, "-f", "json"], home=tmp_path, **env)
+    assert result.exit_code == 0, result.stderr
+    received = query_posts(fake) - before
+    assert received > 0
+    answer = json.loads(result.stdout)
+    assert answer["queries"]["posthog"] == received
+    assert answer["queries"]["database"] > 0  # the segments read the app's database
+    assert said(result.stderr) == (received, answer["queries"]["database"])
+
+
+def test_without_verbose_the_answer_has_no_count(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path
+) -> None:
+    _fake, env = live
+    result = run(["sessions", "-f", "json", "--days", "7"], home=tmp_path, **env)
+    assert result.exit_code == 0, result.stderr
+    assert "queries" not in json.loads(result.stdout)
+    assert "usertrack: sent" not in result.stderr
+
+
+def test_an_answer_from_the_cache_sends_nothing(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path
+) -> None:
+    fake, env = live
+    argv = ["--verbose", "trends", "user_signed_up", "--days", "14", "-f", "json"]
+    first = run(argv, home=tmp_path, **env)
+    assert first.exit_code == 0, first.stderr
+    before = query_posts(fake)
+    again = run(argv, home=tmp_path, **env)
+    assert again.exit_code == 0, again.stderr
+    assert query_posts(fake) == before
+    assert json.loads(again.stdout)["queries"] == {"posthog": 0, "database": 0}
+    assert said(again.stderr) == (0, 0)
