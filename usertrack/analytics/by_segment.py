@@ -44,6 +44,7 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.segments.rules import SegmentsFile
     from usertrack.sources.base import Result
     from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
@@ -447,6 +448,8 @@ class Segmented:
     parts: list[tuple[str, Any]] = field(default_factory=list)
     # Each segment's name by its id, for people (JSON and CSV keep the ids).
     names: dict[str, str] = field(default_factory=dict)
+    # `--who EXPR`: kept to the people of the profile for whom EXPR holds (`segment` is WHO).
+    who: str | None = None
 
     def name(self, group: str) -> str:
         """The group as people read it: the segment's name ('no segment' as it is)."""
@@ -468,12 +471,22 @@ def run(
     *,
     segment: str | None = None,
     by_segment: bool = False,
+    who: str | None = None,
     progress: Progress | None = None,
     save: bool | None = False,
+    lists: bool = True,
 ) -> T | Segmented:
-    """`analyse()` as it is without `segment` and `by_segment`; else a Segmented: kept to
-    `segment`'s persons, or over everyone then each group's. `save`: whether segments
-    classified for it are saved to the history (person_segments)."""
+    """`analyse()` as it is without `segment`, `by_segment` and `who`; else a Segmented: kept
+    to `segment`'s persons (or those `who` selects: run_who), or over everyone then each
+    group's. `save`: whether segments classified for it are saved to the history
+    (person_segments). `lists`: whether the analysis reads per-person facts where a live
+    group's list of persons would be too long (False: a live group past MAX_LISTED persons is
+    refused, exit 2, rather than sent)."""
+    if who is not None:
+        if segment or by_segment:
+            raise UsageError(f"--who and {'--segment' if segment else '--by-segment'} do not go"
+                             " together")  # fmt: skip
+        return run_who(ws, as_of, analyse, who, progress=progress, lists=lists)
     if not segment and not by_segment:
         return analyse()
     if segment and by_segment:
@@ -541,6 +554,79 @@ def run(
         kept.close()
         if found is not None and local:  # (the answer failed) it may be adding the database
             found.settle()  # live, its queries are left to end with the process
+
+
+WHO = "who"  # the one segment of a --who run's rules
+
+
+def check_who(text: str) -> str:
+    """A `--who` expression checked to be one SQL expression and nothing else (as a rule of
+    segments.yaml is: usertrack.sandbox), without a database; else a UsageError (exit 2).
+    Its columns are checked against the profile when it is built (run_who)."""
+    from usertrack.sandbox import UnsafeSQLError, check_expression
+
+    expr = text.strip()
+    if not expr:
+        raise UsageError("--who needs an expression over the profile, e.g. credits < 50")
+    try:
+        check_expression(expr, what="--who")
+    except UnsafeSQLError as e:
+        raise UsageError(str(e)) from None
+    return expr
+
+
+def who_rules(ws: Workspace, who: str) -> SegmentsFile:
+    """The rules of a --who run: one segment whose rule is the expression, with the rules
+    file's exclusions (so the same people are users as in `segments`)."""
+    from pathlib import Path
+
+    from usertrack.segments.rules import Segment, SegmentsFile
+
+    rule = Segment(id=WHO, name=who, action="", rule=who, label="--who")
+    return SegmentsFile(path=Path("--who"), segments=(rule,), exclude=ws.rules.exclude)
+
+
+def run_who(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[], T],
+    who: str,
+    *,
+    progress: Progress | None = None,
+    lists: bool = True,
+) -> Segmented:
+    """`analyse()` kept to the PostHog persons whose email names a user of the joined profile
+    (app and PostHog columns, as `segments` builds it as of `as_of`) for whom `who` holds: a
+    `--segment` run whose rules are that one expression (who_rules). Nothing is saved to the
+    history. An unknown column is a UsageError naming the closest ones (exit 2)."""
+    from usertrack.errors import SegmentsFileError
+
+    rules, ws.rules = ws.rules, who_rules(ws, who)
+    try:
+        try:
+            mapping = person_segments(ws, as_of, progress, save=False)
+        except SegmentsFileError as e:
+            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
+        local = _local(ws)
+        if not lists and not local and mapping.listed_count(WHO) > MAX_LISTED:
+            raise UsageError(
+                f"--who {who!r} selects {mapping.listed_count(WHO):,} persons: live, this"
+                f" analysis sends them to PostHog as a list, at most {MAX_LISTED:,}",
+                hint="narrow the expression, or read an export of the events (USERTRACK_EVENTS)",
+            )
+        ws.person_filter = mapping.person_filter(WHO, local)
+        ws.person_listed = mapping.listed_count(WHO)
+        if not local and lists:  # as --segment live: per-person facts over everyone, kept
+            ws.facts_cache = {}
+            ws.person_rows = mapping.person_rows(WHO)
+        with list_too_long(mapping, WHO):
+            return Segmented(analyse(), segment=WHO, who=who)
+    finally:
+        ws.rules = rules
+        ws.person_filter = None
+        ws.person_listed = 0
+        ws.person_rows = None
+        ws.facts_cache = None
 
 
 def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:
@@ -636,7 +722,10 @@ def _names(ws: Workspace) -> dict[str, str]:
 
 
 def header(result: Segmented) -> str:
-    """'Segment: NAME' or 'By segment: A, B, ...' (escaped by whoever prints it)."""
+    """'Who: EXPR', 'Segment: NAME' or 'By segment: A, B, ...' (escaped by whoever prints
+    it)."""
+    if result.who is not None:
+        return f"Who: {result.who}"
     if result.segment is not None:
         return f"Segment: {result.name(result.segment)}"
     return "By segment: " + ", ".join(result.name(g) for g, _ in result.parts)
@@ -661,7 +750,9 @@ def _json(result: Segmented, render: Callable[[Any], str]) -> str:
     from usertrack.rendering.export import json_text
 
     doc = json.loads(render(result.overall))
-    if result.segment is not None:
+    if result.who is not None:
+        doc["who"] = result.who
+    elif result.segment is not None:
         doc["segment"] = result.segment
     else:
         parts = []

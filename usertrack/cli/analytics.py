@@ -17,6 +17,7 @@ from usertrack.cli.options import (
     QueriesOpt,
     RefreshOpt,
     SegmentsOpt,
+    WhoOpt,
 )
 from usertrack.cli.output import answer_console, choose_format, emit, probe_out, warn
 from usertrack.cli.program import app, handle_errors
@@ -97,6 +98,15 @@ def _where(texts: list[str] | None) -> tuple[str, ...]:
     return check_all(texts)
 
 
+def _who(text: str | None) -> str | None:
+    """The --who expression, checked to be one expression (by_segment.check_who): exit 2."""
+    if text is None:
+        return None
+    from usertrack.analytics.by_segment import check_who
+
+    return check_who(text)
+
+
 def _analytics_output(
     chosen: str,
     out: Path | None,
@@ -161,6 +171,7 @@ def funnel(
         ),
     ] = None,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
@@ -197,6 +208,7 @@ def funnel(
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         span_window = parse_window(window)
         chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
         correlated = correlations.parse_properties(correlation_properties)
@@ -222,13 +234,13 @@ def funnel(
                 gone = segmented.run(ws, moment, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=chosen_steps, window=span_window,
                     progress=progress,
-                ), segment=segment, progress=progress, save=save)  # fmt: skip
+                ), segment=segment, who=chosen_who, progress=progress, save=save)  # fmt: skip
             else:
                 result = segmented.run(ws, moment, lambda: funnels.funnel(
                     ws, moment, span, steps=chosen_steps, window=span_window, by=by,
                     compare=compare, correlation=correlation,
                     correlation_properties=correlated, progress=progress,
-                ), segment=segment, by_segment=by_segment, save=save,
+                ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         if dropped is not None:
             _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
@@ -263,6 +275,7 @@ def retention(
         ),
     ] = "first-time",
     where: WhereOpt = None,
+    who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
@@ -282,6 +295,7 @@ def retention(
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         chosen_period = parse_period(period)
         chosen_mode = retentions.parse_mode(mode)
         if not 1 <= periods <= retentions.MAX_PERIODS:
@@ -294,7 +308,7 @@ def retention(
             result = segmented.run(ws, moment, lambda: retentions.retention(
                 ws, moment, period=chosen_period, periods=periods, start_event=start,
                 return_event=return_event, mode=chosen_mode, progress=progress,
-            ), segment=segment, by_segment=by_segment, save=save,
+            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
@@ -318,6 +332,7 @@ def activity(
         typer.Option("--periods", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     compare: Annotated[
         bool,
         typer.Option("--compare", help="Also the --days days before, and the change."),
@@ -340,6 +355,7 @@ def activity(
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         activities.check_periods(periods)
         probe_out(out)
         with events_workspace(
@@ -348,7 +364,7 @@ def activity(
             ws.where = filters
             result = segmented.run(ws, moment, lambda: activities.activity(
                 ws, moment, days=days, periods=periods, compare=compare, progress=progress
-            ), segment=segment, by_segment=by_segment, save=save,
+            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         _analytics_output(
             chosen, out, result, "activity", usage_report, "usage_view", where=filters
@@ -378,6 +394,7 @@ def features(
         ),
     ] = 10.0,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     compare: Annotated[
         bool,
         typer.Option(
@@ -393,26 +410,23 @@ def features(
 ) -> None:
     """Feature usage: uses, persons, adoption and trend against the period before."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import features as feature_usage
         from usertrack.analytics import usage_report
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         feature_usage.check_threshold(threshold)
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
-            result = feature_usage.features(
-                ws,
-                moment,
-                days=days,
-                by_event=event,
-                threshold=threshold,
-                compare=compare,
+            result = segmented.run(ws, moment, lambda: feature_usage.features(
+                ws, moment, days=days, by_event=event, threshold=threshold, compare=compare,
                 progress=progress,
-            )
+            ), who=chosen_who, progress=progress, lists=False)  # fmt: skip
         _analytics_output(
             chosen, out, result, "features", usage_report, "usage_view", where=filters
         )
@@ -453,6 +467,7 @@ def trends(
         ),
     ] = False,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
@@ -480,6 +495,7 @@ def trends(
         chosen_math = trends_mod.parse_math(math)
         trends_mod.check(list(events), chosen_interval, chosen_math, top)
         filters = check_all(where)
+        chosen_who = _who(who)
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
@@ -489,7 +505,7 @@ def trends(
             result = segmented.run(ws, moment, lambda: trends_mod.trends(
                 ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
                 by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
-            ), segment=segment, by_segment=by_segment, save=save,
+            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)
@@ -509,6 +525,7 @@ def sessions(
     until: UntilOpt = None,
     top: TopOpt = 10,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -518,19 +535,23 @@ def sessions(
 ) -> None:
     """Sessions: count, durations, length buckets, bounce rate, entry/exit pages, devices."""
     with handle_errors():
+        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import journey_render as render
         from usertrack.analytics import sessions as sessions_mod
         from usertrack.analytics.common import date_range
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
             span = date_range(moment, days=days, since=since, until=until, warn=warn)
-            result = sessions_mod.sessions(ws, moment, span, top=top, progress=progress)
+            result = segmented.run(ws, moment, lambda: sessions_mod.sessions(
+                ws, moment, span, top=top, progress=progress
+            ), who=chosen_who, progress=progress, lists=False)  # fmt: skip
         _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
 
 
@@ -556,6 +577,7 @@ def paths(
     until: UntilOpt = None,
     top: TopOpt = 20,
     where: WhereOpt = None,
+    who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
@@ -575,6 +597,7 @@ def paths(
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
+        chosen_who = _who(who)
         start, end = paths_mod.check_options(steps, start, end)
         probe_out(out)
         with events_workspace(
@@ -584,7 +607,7 @@ def paths(
             span = date_range(moment, days=days, since=since, until=until, warn=warn)
             result = segmented.run(ws, moment, lambda: paths_mod.paths(
                 ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
-            ), segment=segment, by_segment=by_segment, save=save,
+            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         for note in result.notes:
             warn(note)

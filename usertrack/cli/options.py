@@ -60,3 +60,13 @@ QueriesOpt = Annotated[
         "--queries", help="Query library folder. Default: ./queries, else the shipped one."
     ),
 ]
+WhoOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--who",
+        help="Only the people for whom this expression over their profile holds, in the rules"
+        ' language of segments.yaml: "subscription_status = \'trialing\'", "credits < 50" (the'
+        " columns of `segments -f json`). Needs the app database.",
+        metavar="EXPR",
+    ),
+]

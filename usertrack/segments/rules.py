@@ -41,6 +41,12 @@ class Segment:
     description: str = ""
     show: tuple[str, ...] = ()
     line: int = 0
+    # Where its messages say it is (default: the file, line and id): a rule given on the
+    # command line (`--who`) names its option instead.
+    label: str = ""
+
+    def place(self, path: Path) -> str:
+        return self.label or f"{path}:{self.line}: segment {self.id!r}"
 
 
 @dataclass(frozen=True)
@@ -378,7 +384,7 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
     available = ", ".join(columns)
     relation = _rules_relation(as_of)
     for seg in spec.segments:
-        where = f"{spec.path}:{seg.line}: segment {seg.id!r}"
+        where = seg.place(spec.path)
         for column in seg.show:
             if column not in columns:
                 raise SegmentsFileError(
@@ -395,7 +401,10 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
         try:
             desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
         except duckdb.BinderException as e:
-            raise SegmentsFileError(binder_message(where, "rule", e, columns, available)) from None
+            close = 3 if seg.label else 1
+            raise SegmentsFileError(
+                binder_message(where, "rule", e, columns, available, close)
+            ) from None
         except duckdb.Error as e:
             raise SegmentsFileError(
                 f"{where}: rule is not a single SQL boolean expression: {first_line(e)}"
@@ -425,13 +434,14 @@ _rules_checked: set[tuple[Any, ...]] = set()
 
 
 def binder_message(
-    where: str, what: str, e: BaseException, columns: list[str], available: str
+    where: str, what: str, e: BaseException, columns: list[str], available: str, close: int = 1
 ) -> str:
+    """An unknown column named with up to `close` of the closest known ones, and all of them."""
     m = re.search(r'column "?([^"\s]+)"? not found', str(e))
     if m:
         column = m.group(1)
         return (
-            f"{where}: unknown column {column!r} in {what}{did_you_mean(column, columns)}"
+            f"{where}: unknown column {column!r} in {what}{did_you_mean(column, columns, close)}"
             f" (available: {available})"
         )
     return f"{where}: {what} is not valid: {first_line(e)}"
@@ -488,7 +498,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         query = (
             f'SELECT rowid FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, {EMAIL_ORDER}'
         )
-        where = f"{spec.path}:{seg.line}: segment {seg.id!r}"
+        where = seg.place(spec.path)
         counts[seg.id] = counted[2 + i]
         try:
             # The first ORDERED_AHEAD: a top-N, which evaluates the order on every member.
@@ -525,8 +535,7 @@ def _raise_for_failing_rule(
             con.execute(f"SELECT count(*) FROM {relation} WHERE coalesce((\n{seg.rule}\n), false)")
         except duckdb.Error as e:
             raise SegmentsFileError(
-                f"{spec.path}:{seg.line}: segment {seg.id!r}: rule fails on the data:"
-                f" {first_line(e)}"
+                f"{seg.place(spec.path)}: rule fails on the data: {first_line(e)}"
             ) from None
 
 

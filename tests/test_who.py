@@ -1,0 +1,117 @@
+"""`--who EXPR` on every analysis, on the hand-made workspace of tests/test_by_segment.py
+(whose every person's profile is known), locally and over the live HTTP path.
+
+There b@x.io (pb) is the one account with subscription_status 'trialing' (credits 80, so in
+the rules' `trial` segment and no other); a@x.io (pa) has credits 10, the only one under 50.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import test_by_segment as handmade
+from tests.analytics_helpers import assert_usage_error, live_posthog, run_json
+from tests.engine_compare import strip_live_only
+from tests.test_by_segment import AS_OF, FUNNEL, PAGEVIEWS, RANGE, funnel, trends
+
+db, env = handmade.db, handmade.env  # its fixtures: the accounts, the rules, the events
+
+TRIAL = "subscription_status = 'trialing'"
+
+# Each analysis with the arguments it is run with; pb alone is the trial user.
+SEGMENTED = {
+    "funnel": ["signup", "$pageview", *RANGE],
+    "retention": ["--start", "$pageview", "--period", "day", "--periods", "4"],
+    "activity": ["--days", "7"],
+    "trends": ["$pageview", *RANGE],
+    "paths": [*RANGE],
+}
+# The analyses without --segment, against --where keeping pb's events (pb has no anonymous
+# events: every one of theirs has the distinct_id pb).
+UNSEGMENTED = {
+    "features": ["--days", "7", "--event"],
+    "sessions": [*RANGE],
+}
+
+
+def _without(doc: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in keys}
+
+
+def test_who_keeps_only_the_people_the_expression_selects(env: dict[str, str]) -> None:
+    """Worked by hand: the trial user's pageviews per day and funnel, and credits < 50's."""
+    doc = run_json("trends", [*SEGMENTED["trends"], "--who", TRIAL], as_of=AS_OF, **env)
+    assert trends(doc) == PAGEVIEWS["trial"] == [0, 0, 1]
+    assert doc["who"] == TRIAL and "segment" not in doc
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--who", "credits < 50"], as_of=AS_OF, **env)
+    assert funnel(doc) == FUNNEL["spender"] == [1, 1]
+    # a PostHog column of the profile too, with an app one: pa and pb have pageviews, pc one
+    both = "pageviews >= 1 AND credits < 100"
+    doc = run_json("trends", [*SEGMENTED["trends"], "--who", both], as_of=AS_OF, **env)
+    assert trends(doc) == [2, 1, 1]
+
+
+@pytest.mark.parametrize("command", sorted(SEGMENTED))
+def test_who_is_the_segment_of_the_same_people(command: str, env: dict[str, str]) -> None:
+    """--who selecting exactly the `trial` segment's people gives its --segment answer."""
+    args = SEGMENTED[command]
+    who = run_json(command, [*args, "--who", TRIAL], as_of=AS_OF, **env)
+    segment = run_json(command, [*args, "--segment", "trial"], as_of=AS_OF, **env)
+    assert _without(who, "who") == _without(segment, "segment")
+    everyone = run_json(command, args, as_of=AS_OF, **env)
+    assert _without(who, "who") != everyone
+
+
+@pytest.mark.parametrize("command", sorted(UNSEGMENTED))
+def test_who_on_features_and_sessions(command: str, env: dict[str, str]) -> None:
+    args = UNSEGMENTED[command]
+    who = run_json(command, [*args, "--who", TRIAL], as_of=AS_OF, **env)
+    where = run_json(command, [*args, "--where", "distinct_id = 'pb'"], as_of=AS_OF, **env)
+    assert _without(who, "who") == _without(where, "where")
+    assert _without(who, "who") != run_json(command, args, as_of=AS_OF, **env)
+
+
+def test_who_the_same_over_the_live_http_path(env: dict[str, str], tmp_path: Path) -> None:
+    """Live as locally; per-person facts come over everyone (no list of persons sent), and the
+    analyses that need a list send one of at most MAX_LISTED ids, else are refused."""
+    from usertrack.analytics import by_segment
+
+    runs = {**SEGMENTED, **UNSEGMENTED}
+    local = {c: run_json(c, [*a, "--who", TRIAL], as_of=AS_OF, **env) for c, a in runs.items()}
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        live = {}
+        for command, args in runs.items():
+            fake.requests.clear()
+            live[command] = run_json(command, [*args, "--who", TRIAL], as_of=AS_OF, **live_env)
+            posts = [r["body"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+            listed = [b for b in posts if "usertrack_segment_persons" in json.dumps(b)]
+            if command in ("funnel", "retention", "activity"):
+                assert not listed, command
+            for body in listed:
+                assert body["query"]["values"]["usertrack_segment_persons"] == ["pb"], command
+        by_segment.MAX_LISTED, kept = 0, by_segment.MAX_LISTED
+        try:
+            assert_usage_error(
+                ["sessions", *UNSEGMENTED["sessions"], "--who", TRIAL, "--as-of", AS_OF],
+                "at most 0",
+                **live_env,
+            )
+        finally:
+            by_segment.MAX_LISTED = kept
+    assert strip_live_only(live) == strip_live_only(local)
+
+
+def test_bad_who(env: dict[str, str]) -> None:
+    base = ["trends", "$pageview", *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*base, "--who", "credit < 50"], "--who: unknown column 'credit'", **env)
+    assert_usage_error([*base, "--who", "credit < 50"], "did you mean 'credits'", **env)
+    assert_usage_error([*base, "--who", "1; SELECT 2"], "--who is not", **env)
+    assert_usage_error([*base, "--who", " "], "--who needs an expression", **env)
+    assert_usage_error([*base, "--who", TRIAL, "--segment", "trial"], "do not go together", **env)
