@@ -510,14 +510,25 @@ def _commands() -> list[Any]:
     return found
 
 
+# Options that take the same kind of value, and the one name it has in help.
+KINDS = {
+    "--as-of": "MOMENT", "--since": "MOMENT", "--until": "MOMENT",
+    "--window": "DURATION", "--every": "DURATION", "--cooldown": "DURATION",
+    "--format": "FORMAT", "--segment": "ID", "--by": "PROP", "--where": "EXPR",
+}  # fmt: skip
+
+
 def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
     """`-n` meant --limit, --top or --periods by command, `-s` --segment or --steps, `-p`
-    --param or --period; value names were `<int range>`, `{email}` or `ID`."""
+    --param or --period; value names were `<int range>`, `{email}` or `ID`, and a moment, a
+    format or a duration was TEXT. One style: upper case, saying what the value is, the same
+    name for the same kind of value (every moment MOMENT, every duration DURATION)."""
     import re
 
     from typer._click import Context
 
     meaning: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
     for command in _commands():
         ctx = Context(command)
         for param in command.params:
@@ -530,9 +541,15 @@ def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
             if param.param_type_name == "option" and getattr(param, "count", False):
                 continue
             shown = param.make_metavar(ctx)
-            # Upper case, as EMAIL or PROP[,PROP]: never <int range>, <str> or {email}.
+            # Upper case, as EMAIL or PROP[,PROP]: never <int range>, <str> or {email}, and
+            # never TEXT, which says nothing of what to give.
             assert re.fullmatch(r"[A-Z0-9_=\[\],.|:]+", shown), (command.name, shown)
+            assert shown != "TEXT", (command.name, param.name)
+            kind = KINDS.get(str(long))
+            if kind:
+                names.setdefault(kind, set()).add(shown)
     assert {s: m for s, m in meaning.items() if len(m) > 1} == {}
+    assert names == {kind: {kind} for kind in set(KINDS.values())}
 
 
 def test_words_say_what_happened(demo_home: Path) -> None:

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from usertrack.cli.context import check_as_of, open_command_workspace
-from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
+from usertrack.cli.options import (
+    DURATION,
+    AsOfOpt,
+    FormatOpt,
+    OutOpt,
+    QueriesOpt,
+    RefreshOpt,
+    SegmentsOpt,
+)
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import ConfigError, UsageError
@@ -84,10 +92,19 @@ def alerts(
     refresh: RefreshOpt = False,
     notify: Annotated[
         str | None,
-        typer.Option("--notify", help="Send the alerts: slack (SLACK_WEBHOOK_URL). Default: none."),
+        typer.Option(
+            "--notify",
+            help="Send the alerts: slack (SLACK_WEBHOOK_URL). Default: none.",
+            metavar="CHANNEL",
+        ),
     ] = None,
     cooldown: Annotated[
-        str, typer.Option("--cooldown", help="At most one message per person and trigger per this.")
+        str,
+        typer.Option(
+            "--cooldown",
+            help="At most one message per person and trigger per this.",
+            metavar=DURATION,
+        ),
     ] = "10m",
     pending: Annotated[
         bool,
@@ -113,7 +130,9 @@ def alerts(
     watch: Annotated[
         bool, typer.Option("--watch", help="A pass every --every until Ctrl-C (exit 130).")
     ] = False,
-    every: Annotated[str, typer.Option("--every", help="Time between --watch passes.")] = "60s",
+    every: Annotated[
+        str, typer.Option("--every", help="Time between --watch passes.", metavar=DURATION)
+    ] = "60s",
     passes: Annotated[
         int | None, typer.Option("--passes", min=1, help="With --watch: stop after N passes.")
     ] = None,
@@ -123,6 +142,7 @@ def alerts(
             "--app-url",
             envvar="USERTRACK_APP_URL",
             help="Your admin app's base URL, for the View user button ({url}/users/{email}).",
+            metavar="URL",
         ),
     ] = None,
 ) -> None:

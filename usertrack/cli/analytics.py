@@ -10,7 +10,12 @@ import typer
 
 from usertrack.cli.context import events_workspace
 from usertrack.cli.options import (
+    DURATION,
+    EVENT,
+    EXPRESSION,
     MAX_DAYS,
+    MOMENT,
+    PROPERTY,
     AsOfOpt,
     FormatOpt,
     OutOpt,
@@ -30,13 +35,17 @@ from usertrack.errors import UsageError
 SinceOpt = Annotated[
     str | None,
     typer.Option(
-        "--since", help="Start of the range: DATE (00:00 UTC) or DATETIME. Instead of --days."
+        "--since",
+        help="Start of the range: DATE (00:00 UTC) or DATETIME. Instead of --days.",
+        metavar=MOMENT,
     ),
 ]
 UntilOpt = Annotated[
     str | None,
     typer.Option(
-        "--until", help="End of the range: DATE (its whole day) or DATETIME. Default: --as-of."
+        "--until",
+        help="End of the range: DATE (its whole day) or DATETIME. Default: --as-of.",
+        metavar=MOMENT,
     ),
 ]
 RangeDaysOpt = Annotated[
@@ -87,6 +96,7 @@ WhereOpt = Annotated[
         "--where",
         help='Only events where this HogQL expression holds, e.g. "properties.$browser ='
         " 'Chrome'\" (event, timestamp, properties.X, person.properties.X). Repeatable: ANDed.",
+        metavar=EXPRESSION,
     ),
 ]
 
@@ -152,7 +162,10 @@ def funnel(
     window: Annotated[
         str,
         typer.Option(
-            "--window", "-w", help="Conversion window from step 1: 14d, 1h, 30m, 2w, 1mo (31 days)."
+            "--window",
+            "-w",
+            help="Conversion window from step 1: 14d, 1h, 30m, 2w, 1mo (31 days).",
+            metavar=DURATION,
         ),
     ] = "14d",
     days: RangeDaysOpt = None,
@@ -160,7 +173,9 @@ def funnel(
     until: UntilOpt = None,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="Break down by this event property (first touch)."),
+        typer.Option(
+            "--by", help="Break down by this event property (first touch).", metavar=PROPERTY
+        ),
     ] = None,
     dropped: Annotated[
         str | None,
@@ -168,6 +183,7 @@ def funnel(
             "--dropped",
             help="List who dropped at this step (event name or number): reached the one before,"
             " never this one.",
+            metavar="STEP",
         ),
     ] = None,
     where: WhereOpt = None,
@@ -188,7 +204,7 @@ def funnel(
         typer.Option(
             "--correlation-properties",
             help="... and the values of these person properties (implies --correlation).",
-            metavar="PROP[,PROP]",
+            metavar=f"{PROPERTY}[,{PROPERTY}]",
         ),
     ] = None,
     fmt: FormatOpt = None,
@@ -253,18 +269,22 @@ def funnel(
 @app.command()
 def retention(
     period: Annotated[
-        str, typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.")
+        str,
+        typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"),
     ] = "week",
     periods: Annotated[
         int,
         typer.Option("--periods", help="Cohorts: this many periods up to --as-of's."),
     ] = 8,
     start: Annotated[
-        str, typer.Option("--start", help="The event that puts a person in a cohort.")
+        str,
+        typer.Option("--start", help="The event that puts a person in a cohort.", metavar=EVENT),
     ] = "user_signed_up",
     return_event: Annotated[
         str | None,
-        typer.Option("--return", help="The event that counts as coming back. Default: any."),
+        typer.Option(
+            "--return", help="The event that counts as coming back. Default: any.", metavar=EVENT
+        ),
     ] = None,
     mode: Annotated[
         str,
@@ -272,6 +292,7 @@ def retention(
             "--mode",
             help="first-time (cohort of the first start event ever) or recurring (every period"
             " with one).",
+            metavar="MODE",
         ),
     ] = "first-time",
     where: WhereOpt = None,
@@ -440,7 +461,12 @@ def trends(
     ],
     interval: Annotated[
         str,
-        typer.Option("--interval", "-i", help="hour, day, week (ISO, from Monday) or month; UTC."),
+        typer.Option(
+            "--interval",
+            "-i",
+            help="hour, day, week (ISO, from Monday) or month; UTC.",
+            metavar="PERIOD",
+        ),
     ] = "day",
     math: Annotated[
         str,
@@ -449,12 +475,15 @@ def trends(
             "-m",
             help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
             " days to each point), or sum, avg, min, max, median, p90 with :PROPERTY.",
+            metavar="MATH",
         ),
     ] = "total",
     by: Annotated[
         str | None,
         typer.Option(
-            "--by", help="Break down by this event property: the top values, the rest as other."
+            "--by",
+            help="Break down by this event property: the top values, the rest as other.",
+            metavar=PROPERTY,
         ),
     ] = None,
     top: Annotated[

@@ -11,6 +11,15 @@ import typer
 # `--days` beyond ten years is a typo, not a question (and overflows interval arithmetic).
 MAX_DAYS = 3660
 
+# Value names in help: one style, upper case, saying what the value is (N, NUMBER, PATH for the
+# types; these for text). Never TEXT: tests/test_first_hour.py reads every command's help.
+MOMENT = "MOMENT"  # DATE (00:00 UTC) or DATETIME (UTC)
+DURATION = "DURATION"  # 14d, 1h, 30m, 2w, 1mo
+FORMAT = "FORMAT"  # table, json, csv, md, html
+EVENT = "EVENT"  # an event name
+PROPERTY = "PROP"  # an event or person property
+EXPRESSION = "EXPR"  # a HogQL expression
+
 
 FormatOpt = Annotated[
     str | None,
@@ -18,6 +27,7 @@ FormatOpt = Annotated[
         "--format",
         "-f",
         help="table (terminal), json, csv or md. Default: table, or the --out file's extension.",
+        metavar=FORMAT,
     ),
 ]
 OutOpt = Annotated[
@@ -34,6 +44,7 @@ UserFormatOpt = Annotated[
         "--format",
         "-f",
         help="table (terminal), json or md. Default: table, or the --out file's extension.",
+        metavar=FORMAT,
     ),
 ]
 AsOfOpt = Annotated[
@@ -42,6 +53,7 @@ AsOfOpt = Annotated[
         "--as-of",
         help="Look from this moment: DATE (00:00 UTC) or DATETIME (UTC)."
         " Default: now (on the demo: the end of its data).",
+        metavar=MOMENT,
     ),
 ]
 SegmentsOpt = Annotated[

@@ -33,7 +33,12 @@ def query(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="NAME=VALUE for a parameter of the query (repeatable)."),
+        typer.Option(
+            "--param",
+            "-p",
+            help="NAME=VALUE for a parameter of the query (repeatable).",
+            metavar="NAME=VALUE",
+        ),
     ] = None,
     list_queries: Annotated[
         bool,

@@ -10,7 +10,9 @@ import typer
 
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.options import (
+    FORMAT,
     MAX_DAYS,
+    MOMENT,
     AsOfOpt,
     FormatOpt,
     OutOpt,
@@ -49,7 +51,10 @@ def report(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help="md (charts as SVG files beside it), html or json. Default: md."
+            "--format",
+            "-f",
+            help="md (charts as SVG files beside it), html or json. Default: md.",
+            metavar=FORMAT,
         ),
     ] = None,
     as_of: Annotated[
@@ -59,6 +64,7 @@ def report(
             help="Report the ISO week (Monday to Monday, UTC) containing this moment, or the"
             " dashboard's days up to it: DATE or DATETIME (UTC). Default: the last complete week"
             " (on the demo: of its data).",
+            metavar=MOMENT,
         ),
     ] = None,
     out: Annotated[

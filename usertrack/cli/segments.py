@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from usertrack.cli.context import check_as_of, check_segment, open_command_workspace
-from usertrack.cli.options import AsOfOpt, FormatOpt, OutOpt, QueriesOpt, RefreshOpt, SegmentsOpt
+from usertrack.cli.options import (
+    MOMENT,
+    AsOfOpt,
+    FormatOpt,
+    OutOpt,
+    QueriesOpt,
+    RefreshOpt,
+    SegmentsOpt,
+)
 from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
 from usertrack.cli.program import app, handle_errors, leave_to_exit
 from usertrack.errors import UsageError
@@ -18,7 +26,10 @@ from usertrack.errors import UsageError
 @app.command()
 def segments(
     segment: Annotated[
-        str | None, typer.Option("--segment", "-s", help="List the users of one segment (by id).")
+        str | None,
+        typer.Option(
+            "--segment", "-s", help="List the users of one segment (by id).", metavar="ID"
+        ),
     ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
@@ -55,6 +66,7 @@ def segments(
             "--since",
             help="With --changes: compare with this moment (DATE or DATETIME, UTC)."
             " Default: 7 days before --as-of.",
+            metavar=MOMENT,
         ),
     ] = None,
 ) -> None:
