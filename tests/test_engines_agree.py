@@ -133,6 +133,7 @@ COMMANDS = [
     ["retention", "--period", "month", "--periods", "3"],
     ["retention", "--period", "day", "--mode", "recurring", "--periods", "10"],
     ["retention", "--by-segment"],
+    ["retention", "--period", "day", "--periods", "14", "--compare"],
     ["sessions", "--days", "7", "--top", "3"],
     ["paths", "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--top", "4"],
     ["paths", "--to", "/settings", "--by-segment"],

@@ -132,6 +132,10 @@ def test_table_and_md(export: Path) -> None:
         (["--period", "year"], "--period 'year' is not one of day, week, month"),
         (["--mode", "sometimes"], "--mode 'sometimes'"),
         (["--periods", "0"], "--periods 0"),
+        (["--periods", "3", "--since", "2026-05-01"], "--periods and --since both"),
+        (["--since", "2026-13-01"], "--since '2026-13-01' is not a date"),
+        (["--since", "2026-07-01"], "--since 2026-07-01 is after"),
+        (["--period", "day", "--since", "2024-01-01"], "more than 400 days of cohorts"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
@@ -178,3 +182,107 @@ def test_a_typo_in_start_or_return_is_named(export: Path) -> None:
     assert all(c["size"] == 0 for c in json.loads(result.stdout)["cohorts"])
     fine = run_ok("retention", ARGS, as_of=AS_OF, USERTRACK_EVENTS=str(export))
     assert "warning:" not in fine.stderr
+
+
+# ----------------------------------------------------------------- average, points, --compare
+
+
+def points(doc: dict[str, Any]) -> list[tuple[int, int, int, float | None]]:
+    return [(p["period"], p["size"], p["persons"], p["percent"]) for p in doc["average"]]
+
+
+def test_average_curve_weighs_cohorts_and_leaves_out_the_partial_period(export: Path) -> None:
+    # By hand, as of Wednesday June 3: the June 1 week is partial, so every cell in it is left
+    # out. first-time period 0: May 18 (2) and May 25 (1), not June 1's: 3 of 3. Period 1: May
+    # 18's (May 25 week) only: 1 of 2 (May 25's period 1 is the June 1 week). Period 2: May 18's
+    # is the June 1 week: no cohort, so the curve ends at period 1.
+    first = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    assert points(first) == [(0, 3, 3, 100.0), (1, 2, 1, 50.0)]
+    assert [p["cohorts"] for p in first["average"]] == [2, 1]
+    # Wilson's 95% interval of 1 of 2: 9.5% to 90.5%
+    assert (first["average"][1]["low"], first["average"][1]["high"]) == (9.5, 90.5)
+    # recurring: period 0 May 18 (3) + May 25 (2); period 1 May 18's 2 of 3
+    recurring = cli_json([*ARGS, "--mode", "recurring"], USERTRACK_EVENTS=str(export))
+    assert points(recurring) == [(0, 5, 5, 100.0), (1, 3, 2, 66.7)]
+    assert "day_points" not in first  # weekly cohorts: no day points
+
+
+def test_day_points_of_daily_cohorts(export: Path) -> None:
+    # first-time daily cohorts from May 18, as of June 3 12:00 (June 3 is partial): May 18 {r2}
+    # (back June 2: day 15), May 24 {r3} (back May 25: day 1, and June 1), May 26 {r4} (back
+    # June 2: day 7), June 2 {r6} (its day 1 is June 3: left out).
+    # Day 1: May 18 no, May 24 yes, May 26 no: 1 of 3. Day 7: May 18 (May 25) no, May 24
+    # (May 31) no, May 26 (June 2) yes: 1 of 3. Day 14: May 18's (June 1) alone: 0 of 1.
+    # Day 30 on: not reached.
+    doc = cli_json(
+        ["--period", "day", "--since", "2026-05-18", "--start", "signup"],
+        USERTRACK_EVENTS=str(export),
+    )
+    starts = [c["start"] for c in doc["cohorts"]]
+    assert (starts[0], starts[-1]) == ("2026-05-18", "2026-06-03")
+    got = [(p["day"], p["percent"], p.get("size")) for p in doc["day_points"]]
+    assert got == [(1, 33.3, 3), (7, 33.3, 3), (14, 0.0, 1), (30, None, None), (60, None, None),
+                   (90, None, None)]  # fmt: skip
+    table = run(["retention", "--period", "day", "--since", "2026-05-18", "--start", "signup",
+                 "--as-of", AS_OF], USERTRACK_EVENTS=str(export))  # fmt: skip
+    shown = " ".join(table.stdout.split())
+    assert "day 1 33.3% · day 7 33.3% · day 14 0.0% · day 30 not reached" in shown
+
+
+COMPARE_ARGS = ["--period", "week", "--periods", "2", "--start", "signup", "--mode", "recurring",
+                "--compare"]  # fmt: skip
+
+
+def test_compare_judges_the_change_per_period(export: Path) -> None:
+    # As of Monday June 8 (every week up to June 1's has ended), recurring: this range is May 25
+    # {r3, r4} (both back in the June 1 week) and June 1 {r6}; the previous range is May 11
+    # (no one) and May 18 {r1, r2, r3} (r1, r3 back the week after; r2, r3 two weeks after).
+    # Period 1: 2 of 2 (100%) against 2 of 3 (66.7%): +33.3 points. Pooled 4 of 5 = 0.8;
+    # z = (1 - 2/3) / sqrt(0.8 * 0.2 * (1/2 + 1/3)) = 0.9129, p = erfc(0.9129 / sqrt 2) = 0.3613;
+    # a range expects 2 * 0.2 = 0.4 persons not retained, under 5: too few to tell.
+    doc = run_json("retention", COMPARE_ARGS, as_of="2026-06-08", USERTRACK_EVENTS=str(export))
+    assert [c["start"] for c in doc["cohorts"]] == ["2026-05-25", "2026-06-01"]
+    compare = doc["compare"]
+    assert cohorts({"cohorts": compare["previous_cohorts"]}) == [
+        ("2026-05-11", 0, [0, 0, 0, 0]),
+        ("2026-05-18", 3, [3, 2, 2]),
+    ]
+    assert points({"average": compare["previous_average"]}) == [
+        (0, 3, 3, 100.0), (1, 3, 2, 66.7), (2, 3, 2, 66.7)]  # fmt: skip
+    change = {"period": 1, "percent": 100.0, "previous_percent": 66.7, "change": 33.3,
+              "p_value": 0.3613, "verdict": "too few to tell"}  # fmt: skip
+    assert compare["changes"] == [change]
+    md = run(["retention", *COMPARE_ARGS, "--as-of", "2026-06-08", "-f", "md"],
+             USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert "| 1 | 100.0% of 2 | 66.7% of 3 | +33.3 pts | 0.361 | too few to tell |" in md.stdout
+    csv = run(["retention", *COMPARE_ARGS, "--as-of", "2026-06-08", "-f", "csv"],
+              USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert "previous,average,3,1,2,66.7" in csv.stdout.replace("\r", "")
+
+
+def test_the_z_test_and_its_verdicts() -> None:
+    from usertrack.analytics.proportions import judged, two_proportion_p, wilson
+
+    # 40 of 100 against 25 of 100: pooled 0.325, z = 0.15 / sqrt(0.325 * 0.675 * 0.02) = 2.2646
+    assert two_proportion_p(40, 100, 25, 100) == pytest.approx(0.02354, abs=1e-4)
+    assert judged(40, 100, 25, 100)[1] == "changed"
+    assert judged(30, 100, 25, 100)[1] == "within noise"
+    assert judged(1, 3, 0, 3)[1] == "too few to tell"
+    assert two_proportion_p(0, 10, 0, 10) == 1.0
+    assert wilson(0, 0) is None
+    low, high = wilson(0, 10) or (None, None)
+    assert low == 0.0 and high == pytest.approx(27.75, abs=0.01)  # z² / (n + z²)
+
+
+def test_since_until_and_compare_the_same_live(export: Path, tmp_path: Path) -> None:
+    args = [*COMPARE_ARGS, "--mode", "first-time"]
+    local = run_json("retention", args, as_of="2026-06-08", USERTRACK_EVENTS=str(export))
+    with live_posthog(export, tmp_path) as (_, env):
+        live = run_json("retention", args, as_of="2026-06-08", **env)
+        days = ["--period", "day", "--since", "2026-05-18", "--until", "2026-05-27", "--start",
+                "signup", "--compare"]  # fmt: skip
+        live_days = run_json("retention", days, as_of=AS_OF, **env)
+    assert live == local
+    assert live_days == run_json("retention", days, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert [c["start"] for c in live_days["cohorts"]][::9] == ["2026-05-18", "2026-05-27"]
+    assert live_days["compare"]["previous_cohorts"][0]["start"] == "2026-05-08"

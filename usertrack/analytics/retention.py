@@ -11,23 +11,26 @@ row per person), once, and each group counts its persons' rows of them, as on th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from usertrack.analytics.common import (
     FactsTable,
     facts_bound,
+    naive_utc,
     next_period,
     open_facts_tables,
     period_start,
 )
+from usertrack.analytics.proportions import judged, wilson
 from usertrack.errors import UsageError
 
 MODES = ("first-time", "recurring")
 SUMMARY_QUERY = "posthog/retention_summary"
 DEFAULT_START = "user_signed_up"
 MAX_PERIODS = 400
+DAY_POINTS = (1, 7, 14, 30, 60, 90)
 
 
 @dataclass
@@ -35,6 +38,55 @@ class Cohort:
     start: date
     size: int
     retained: list[int]  # persons in period 0 (the cohort), 1, 2, ... (periods begun by as_of)
+
+
+@dataclass
+class Point:
+    """The average curve's period k: the cohorts whose period k is complete by as_of, their
+    sizes' sum and retained persons' sum; rate = persons / size (PostHog's weighted mean)."""
+
+    period: int
+    cohorts: int
+    size: int
+    persons: int
+
+    @property
+    def rate(self) -> float | None:
+        return 100.0 * self.persons / self.size if self.size else None
+
+    def document(self) -> dict[str, Any]:
+        interval = wilson(self.persons, self.size)
+        return {
+            "period": self.period,
+            "cohorts": self.cohorts,
+            "size": self.size,
+            "persons": self.persons,
+            "percent": _rounded(self.rate),
+            "low": _rounded(interval[0]) if interval else None,
+            "high": _rounded(interval[1]) if interval else None,
+        }
+
+
+@dataclass
+class Change:
+    """--compare at period k: this range's average against the previous range's."""
+
+    period: int
+    now: Point
+    before: Point
+    p_value: float | None
+    verdict: str
+
+    def document(self) -> dict[str, Any]:
+        now, before = self.now.rate, self.before.rate
+        return {
+            "period": self.period,
+            "percent": _rounded(now),
+            "previous_percent": _rounded(before),
+            "change": _rounded(now - before) if now is not None and before is not None else None,
+            "p_value": None if self.p_value is None else round(self.p_value, 4),
+            "verdict": self.verdict,
+        }
 
 
 @dataclass
@@ -46,19 +98,85 @@ class Retention:
     return_event: str | None  # None: any event
     cohorts: list[Cohort]
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
+    average: list[Point] = field(default_factory=list)
+    previous: list[Cohort] | None = None  # --compare: the range before's cohorts
+    previous_average: list[Point] = field(default_factory=list)
+
+    @property
+    def day_points(self) -> list[tuple[int, Point | None]]:
+        """Days 1, 7, 14, 30, 60 and 90 of the average curve (daily cohorts only)."""
+        if self.period != "day":
+            return []
+        return [(d, self.average[d] if d < len(self.average) else None) for d in DAY_POINTS]
+
+    @property
+    def changes(self) -> list[Change]:
+        if self.previous is None:
+            return []
+        out = []
+        # period 0 is every cohort whole (100%): nothing to compare
+        pairs = zip(self.average[1:], self.previous_average[1:], strict=False)
+        for now, before in pairs:
+            p_value, verdict = judged(now.persons, now.size, before.persons, before.size)
+            out.append(Change(now.period, now, before, p_value, verdict))
+        return out
 
     def document(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "as_of": self.as_of,
             "period": self.period,
             "mode": self.mode,
             "start_event": self.start_event,
             "return_event": self.return_event,
-            "cohorts": [
-                {"start": c.start, "size": c.size, "retained": list(c.retained)}
-                for c in self.cohorts
-            ],
+            "cohorts": _cohort_documents(self.cohorts),
+            "average": [p.document() for p in self.average],
         }
+        if self.period == "day":
+            doc["day_points"] = [
+                {"day": d, **(p.document() if p else {"percent": None})} for d, p in self.day_points
+            ]
+        if self.previous is not None:
+            doc["compare"] = {
+                "previous_cohorts": _cohort_documents(self.previous),
+                "previous_average": [p.document() for p in self.previous_average],
+                "changes": [c.document() for c in self.changes],
+            }
+        return doc
+
+
+def _cohort_documents(cohorts: list[Cohort]) -> list[dict[str, Any]]:
+    return [{"start": c.start, "size": c.size, "retained": list(c.retained)} for c in cohorts]
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def average_curve(
+    cohorts: list[Cohort], all_starts: list[date], period: str, as_of: datetime
+) -> list[Point]:
+    """PostHog's weighted mean retention: per period k, over the cohorts with a size whose
+    period k has ended by as_of (the period holding as_of is partial and left out, as
+    PostHog's `isCurrentPeriod`), the retained persons' sum over the sizes' sum."""
+    index = {s: i for i, s in enumerate(all_starts)}
+    moment = naive_utc(as_of)
+    ended = [
+        datetime.combine(next_period(s, period), datetime.min.time()) <= moment for s in all_starts
+    ]
+    n = max((len(c.retained) for c in cohorts), default=0)
+    points = []
+    for k in range(n):
+        counted = [
+            c for c in cohorts if c.size and k < len(c.retained) and ended[index[c.start] + k]
+        ]
+        points.append(
+            Point(
+                k, len(counted), sum(c.size for c in counted), sum(c.retained[k] for c in counted)
+            )
+        )
+    while points and not points[-1].cohorts:
+        points.pop()
+    return points
 
 
 def parse_mode(text: str) -> str:
@@ -68,13 +186,38 @@ def parse_mode(text: str) -> str:
     return value
 
 
-def cohort_starts(as_of: datetime, period: str, periods: int) -> list[date]:
-    """The `periods` periods ending with the last one begun by as_of, oldest first. An as_of at
-    a period's first instant (`--as-of DATE` is 00:00 UTC) ends the period before, as in
-    `activity`: the new one has not begun, so it is absent, not a cohort of 0."""
+def cohort_starts(
+    as_of: datetime,
+    period: str,
+    periods: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[date]:
+    """The cohorts' periods, oldest first: from `since`'s period to `until`'s (each within the
+    last one begun by as_of), or the `periods` periods (default 8) ending with `until`'s, else
+    with the last one begun by as_of. An as_of at a period's first instant (`--as-of DATE` is
+    00:00 UTC) ends the period before, as in `activity`: the new one has not begun, so it is
+    absent, not a cohort of 0."""
+    last = period_start(as_of - timedelta(microseconds=1), period)
+    if until is not None:
+        last = min(last, period_start(until, period))
+    if since is not None:
+        if periods is not None:
+            raise UsageError("--periods and --since both set the first cohort; give one of them")
+        first = period_start(since, period)
+        if first > last:
+            raise UsageError(f"--since {since:%Y-%m-%d} is after the last cohort ({last})")
+        starts = [first]
+        while starts[-1] < last:
+            if len(starts) >= MAX_PERIODS:
+                raise UsageError(
+                    f"--since {since:%Y-%m-%d} gives more than {MAX_PERIODS} {period}s of cohorts"
+                )
+            starts.append(next_period(starts[-1], period))
+        return starts
+    periods = 8 if periods is None else periods
     if not 1 <= periods <= MAX_PERIODS:
         raise UsageError(f"--periods {periods} must be from 1 to {MAX_PERIODS}")
-    last = period_start(as_of - timedelta(microseconds=1), period)
     return [next_period(last, period, -k) for k in range(periods - 1, -1, -1)]
 
 
@@ -83,17 +226,27 @@ def retention(
     as_of: datetime,
     *,
     period: str = "week",
-    periods: int = 8,
+    periods: int | None = None,
     start_event: str = DEFAULT_START,
     return_event: str | None = None,
     mode: str = "first-time",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    compare: bool = False,
     progress: Any = None,
 ) -> Retention:
+    """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
+    of as many periods just before them (docs/metrics.md, "Retention")."""
     if not start_event.strip():
         raise UsageError("--start is empty")
     if return_event is not None and not return_event.strip():
         return_event = None
-    starts = cohort_starts(as_of, period, periods)
+    chosen = cohort_starts(as_of, period, periods, since, until)
+    first = next_period(chosen[0], period, -len(chosen)) if compare else chosen[0]
+    starts = [first]  # every period from the first cohort's to the last begun by as_of
+    last = period_start(as_of - timedelta(microseconds=1), period)
+    while starts[-1] < last:
+        starts.append(next_period(starts[-1], period))
     since = datetime.combine(starts[0], datetime.min.time())
     source = ws.sources[ws.library.get("posthog/retention_activity").folder]
     # PostHog counts the cohorts, but not a --by-segment or --segment group's (summary_fits)
@@ -116,23 +269,25 @@ def retention(
         sizes, back = _counted(
             ws, as_of, since, period, starts, start_event, return_event, mode, progress
         )
-    cohorts = []
+    every = []
     for i, start in enumerate(starts):
         size = int(sizes.get(i, 0))
         later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
-        cohorts.append(Cohort(start=start, size=size, retained=[size, *later]))
+        every.append(Cohort(start=start, size=size, retained=[size, *later]))
+    cohorts = [c for c in every if chosen[0] <= c.start <= chosen[-1]]
+    previous = [c for c in every if c.start < chosen[0]] if compare else None
     # In a --by-segment run, an event the whole answer's run counted (it runs first) is an
     # event of the range: a group that has none of it looks no name up.
     seen: set[str] = set()
     if ws.facts_cache is not None:
         seen = ws.facts_cache.setdefault(("retention events counted", as_of, since), set())
     typed: dict[str, str] = {}
-    if any(c.size for c in cohorts):
+    if any(c.size for c in every):
         seen.add(start_event)
     elif start_event not in seen:
         typed["--start"] = start_event
     if return_event is not None:
-        if any(n for c in cohorts for n in c.retained[1:]):
+        if any(n for c in every for n in c.retained[1:]):
             seen.add(return_event)
         elif return_event not in seen:
             typed["--return"] = return_event
@@ -149,6 +304,9 @@ def retention(
         return_event=return_event,
         cohorts=cohorts,
         notes=notes,
+        average=average_curve(cohorts, starts, period, as_of),
+        previous=previous,
+        previous_average=average_curve(previous, starts, period, as_of) if previous else [],
     )
 
 

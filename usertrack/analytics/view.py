@@ -13,6 +13,7 @@ from usertrack.analytics.common import duration
 from usertrack.analytics.funnel import Dropped, Funnel, Step
 from usertrack.analytics.render import (
     COMPARE_HEADERS,
+    COMPARE_RETENTION_HEADERS,
     compare_about,
     compare_cells,
     correlation_about,
@@ -20,6 +21,10 @@ from usertrack.analytics.render import (
     correlation_sections,
     funnel_about,
     retention_about,
+    retention_average_cells,
+    retention_change_cells,
+    retention_compare_about,
+    retention_day_points,
     step_cells,
 )
 from usertrack.analytics.retention import Retention
@@ -126,12 +131,26 @@ def render_retention(console: Console, r: Retention) -> None:
                 share = 100.0 * c.retained[k] / c.size
                 cells.append(plain(style.pct(share), style_=_heat(share)))
         rows.append(cells)
+    average = retention_average_cells(r)
+    rows.append(
+        [plain("Average", style_="bold"), *(plain(c, style_="bold") for c in average)]
+        + [plain("")] * (n + 1 - len(average))
+    )
     console.print(
         fitted_table(
             console.width,
             cols,
             rows,
             title=f"Retention: {retention_about(r)}",
-            caption=f"Columns are {r.period}s after the cohort's; cells are the cohort's share.",
+            caption=f"Columns are {r.period}s after the cohort's; cells are the cohort's share;"
+            " Average weighs each cohort by its size, over the periods ended by as of.",
         )
     )
+    if r.day_points:
+        console.print(plain(retention_day_points(r)))
+    if r.previous is not None:
+        cols = [Col(h, right=h not in ("Verdict",)) for h in COMPARE_RETENTION_HEADERS]
+        cells = [[plain(c) for c in row] for row in retention_change_cells(r)]
+        console.print(
+            fitted_table(console.width, cols, cells, title=plain(retention_compare_about(r)))
+        )

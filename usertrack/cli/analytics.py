@@ -273,9 +273,33 @@ def retention(
         typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"),
     ] = "week",
     periods: Annotated[
-        int,
-        typer.Option("--periods", help="Cohorts: this many periods up to --as-of's."),
-    ] = 8,
+        int | None,
+        typer.Option(
+            "--periods", help="Cohorts: this many periods up to --until's or --as-of's (8)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="The first cohort is the period holding this DATE or DATETIME. Instead of"
+            " --periods.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="The last cohort is the period holding this DATE or DATETIME."
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Also the cohorts of as many periods just before, and the change of the"
+            " average curve per period, judged against chance.",
+        ),
+    ] = False,
     start: Annotated[
         str,
         typer.Option("--start", help="The event that puts a person in a cohort.", metavar=EVENT),
@@ -312,23 +336,29 @@ def retention(
         from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import render
         from usertrack.analytics import retention as retentions
-        from usertrack.analytics.common import parse_period
+        from usertrack.analytics.common import date_range, parse_period
 
         chosen = choose_format(fmt, out)
         filters = _where(where)
         chosen_who = _who(who)
         chosen_period = parse_period(period)
         chosen_mode = retentions.parse_mode(mode)
-        if not 1 <= periods <= retentions.MAX_PERIODS:
+        if periods is not None and not 1 <= periods <= retentions.MAX_PERIODS:
             raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
+        if periods is not None and since is not None:
+            raise UsageError("--periods and --since both set the first cohort; give one of them")
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
+            span = date_range(moment, since=since, until=until, warn=warn)
+            first = span.start if since is not None else None
+            last = span.end if until is not None else None
             result = segmented.run(ws, moment, lambda: retentions.retention(
                 ws, moment, period=chosen_period, periods=periods, start_event=start,
-                return_event=return_event, mode=chosen_mode, progress=progress,
+                return_event=return_event, mode=chosen_mode, since=first, until=last,
+                compare=compare, progress=progress,
             ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         for note in result.notes:
