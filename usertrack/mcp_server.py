@@ -76,6 +76,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("segments", ("segments",), ("--format", "json", "--no-save"), frozenset({"limit"})),
     ToolSpec("user", ("user",), hide=frozenset({"limit"})),
     ToolSpec("failures", ("failures",), hide=frozenset({"limit"})),
+    # --no-save: segments classified for --segment stay out of the history
+    ToolSpec("tools", ("tools",), ("--format", "json", "--no-save")),
     # --no-save: segments classified for by_segment or segment stay out of the history
     ToolSpec("funnel", ("funnel",), ("--format", "json", "--no-save")),
     ToolSpec("retention", ("retention",), ("--format", "json", "--no-save")),

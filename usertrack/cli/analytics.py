@@ -18,9 +18,11 @@ from usertrack.cli.options import (
     PROPERTY,
     AsOfOpt,
     FormatOpt,
+    OneSegmentOpt,
     OutOpt,
     QueriesOpt,
     RefreshOpt,
+    SaveSegmentsOpt,
     SegmentsOpt,
     WhoOpt,
 )
@@ -64,30 +66,12 @@ CompareOpt = Annotated[
     bool,
     typer.Option("--compare", help="Also the previous period of the same length, and the change."),
 ]
-OneSegmentOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--segment",
-        help="Only the people of this segment of the segments file (as of --as-of), or 'no"
-        " segment' / 'no account'. Needs the app database.",
-        metavar="ID",
-    ),
-]
 BySegmentOpt = Annotated[
     bool,
     typer.Option(
         "--by-segment",
         help="Also the answer per primary segment (as of --as-of), 'no segment' and 'no"
         " account'. Needs the app database.",
-    ),
-]
-SaveSegmentsOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--save/--no-save",
-        help="With --by-segment or --segment: save the segments they classify to the history,"
-        " as `segments` does, so the next run of that moment reads them. Default: save, unless"
-        " --segments names another file than the default rules.",
     ),
 ]
 WhereOpt = Annotated[

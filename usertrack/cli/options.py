@@ -82,3 +82,21 @@ WhoOpt = Annotated[
         metavar="EXPR",
     ),
 ]
+OneSegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help="Only the people of this segment of the segments file (as of --as-of), or 'no"
+        " segment' / 'no account'. Needs the app database.",
+        metavar="ID",
+    ),
+]
+SaveSegmentsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--save/--no-save",
+        help="With --by-segment or --segment: save the segments they classify to the history,"
+        " as `segments` does, so the next run of that moment reads them. Default: save, unless"
+        " --segments names another file than the default rules.",
+    ),
+]

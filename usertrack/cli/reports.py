@@ -1,4 +1,4 @@
-"""`usertrack report weekly`, `failures` and `user`: the reports a person reads."""
+"""`usertrack report weekly`, `failures`, `tools` and `user`: the reports a person reads."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from usertrack.cli.options import (
     MOMENT,
     AsOfOpt,
     FormatOpt,
+    OneSegmentOpt,
     OutOpt,
     QueriesOpt,
     RefreshOpt,
+    SaveSegmentsOpt,
     SegmentsOpt,
     UserFormatOpt,
 )
@@ -217,6 +219,68 @@ def failures(
             emit(report_csv(report), out)
         else:
             emit(report_markdown(report, limit), out)
+
+
+@app.command()
+def tools(
+    tool: Annotated[
+        str | None,
+        typer.Option(
+            "--tool",
+            help="One tool by name: its errors by type with previews, users affected, first and"
+            " last failure, day by day.",
+            metavar="NAME",
+        ),
+    ] = None,
+    days: DaysOpt = 30,
+    segment: OneSegmentOpt = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, max=1000, help="Rows of the top tools, scripts and errors."
+        ),
+    ] = 25,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    save: SaveSegmentsOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Tool calls, agent runs, code executions and custom tools across users (csv: top tools)."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.reports import tool_usage
+
+        chosen = choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        probe_out(out)
+        with spinner("loading rules and queries") as progress:
+            ws = open_command_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+            )
+            with ws:
+                check_as_of(ws, moment)
+                when = moment or ws.default_as_of()
+                emails = None
+                if segment is not None:
+                    from usertrack.analytics.by_segment import check_segment
+
+                    segment = check_segment(ws, segment)
+                    emails = tool_usage.segment_emails(ws, when, segment, progress, save)
+                report = tool_usage.tool_report(
+                    ws, when, days=days, tool=tool, limit=limit, segment=segment,
+                    segment_emails=emails, progress=progress,
+                )  # fmt: skip
+        if chosen == "table":
+            tool_usage.render(answer_console(), report)
+        elif chosen == "json":
+            emit(tool_usage.to_json(report), out)
+        elif chosen == "csv":
+            emit(tool_usage.to_csv(report), out)
+        else:
+            emit(tool_usage.to_markdown(report), out)
 
 
 @app.command()

@@ -1,0 +1,50 @@
+-- name: tool_trend
+-- description: Tool calls day by day over the window (all tools, or one): calls, successes, failures and users (the analyst workflow's daily tool execution trend).
+-- returns: table
+-- param as_of: now
+-- param days: 30
+-- param exclude_pattern: @datagen\.dev$
+-- param segment_only: false
+-- param segment_emails: {}
+-- param tool: *
+--
+-- One row per UTC day of (as_of - days, as_of], oldest first, days without a call included (0).
+-- The tool parameter: * for every tool, else only that one. Users and segment_only as in tool_overview.sql.
+WITH users AS MATERIALIZED (
+    SELECT f.id::text AS fid_text, lower(btrim(w.email, E' \t\r\n')) AS email
+    FROM fastapi_user AS f
+    JOIN wasp_user AS w ON w.id = f.wasp_user_id
+    WHERE lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+      AND (NOT %(segment_only)s
+           OR lower(btrim(w.email, E' \t\r\n')) = ANY(%(segment_emails)s::text[]))
+),
+days AS (
+    SELECT d::date AS day
+    FROM generate_series(
+        date_trunc('day', %(as_of)s::timestamp - %(days)s * INTERVAL '1 day'),
+        %(as_of)s::timestamp - INTERVAL '1 microsecond',
+        INTERVAL '1 day'
+    ) AS d
+),
+calls AS (
+    SELECT t.created_at::date AS day,
+           count(*) AS calls,
+           count(*) FILTER (WHERE t.status = 'success') AS successes,
+           count(*) FILTER (WHERE t.status = 'failed') AS failures,
+           count(DISTINCT u.email) AS users
+    FROM fastapi_tool_executions AS t
+    JOIN users AS u ON u.fid_text = t.user_id
+    WHERE t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+      AND t.created_at <= %(as_of)s
+      AND (%(tool)s = '*' OR t.tool_name = %(tool)s)
+    GROUP BY 1
+)
+SELECT
+    d.day,
+    coalesce(c.calls, 0) AS calls,
+    coalesce(c.successes, 0) AS successes,
+    coalesce(c.failures, 0) AS failures,
+    coalesce(c.users, 0) AS users
+FROM days AS d
+LEFT JOIN calls AS c ON c.day = d.day
+ORDER BY d.day
