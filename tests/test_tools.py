@@ -229,6 +229,14 @@ def test_segment_keeps_its_users_only(env: Any) -> None:
     assert tools(env, "--segment", "no account", "--no-save")["overview"]["calls"] == 0
 
 
+def test_who_keeps_the_users_its_expression_selects(env: Any) -> None:
+    doc = tools(env, "--who", "credits < 50")
+    assert doc["who"] == "credits < 50"
+    assert (doc["overview"]["calls"], doc["overview"]["users"]) == (4, 1)
+    assert [r["tool_name"] for r in doc["top_tools"]] == ["gmail_send", "web_search"]
+    assert tools(env, "--who", "credits > 1000")["overview"]["calls"] == 0
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -236,6 +244,9 @@ def test_segment_keeps_its_users_only(env: Any) -> None:
         (["--tool", " "], "--tool is empty"),
         (["--segment", "spendr"], "did you mean 'spender'"),
         (["--limit", "0"], "--limit"),
+        (["--who", "credts < 50"], "did you mean 'credits'"),
+        (["--who", "1; select 1"], "--who"),
+        (["--who", "credits < 50", "--segment", "spender"], "do not go together"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(env: Any, args: list[str], says: str) -> None:

@@ -22,6 +22,7 @@ from usertrack.cli.options import (
     SaveSegmentsOpt,
     SegmentsOpt,
     UserFormatOpt,
+    WhoOpt,
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
@@ -234,6 +235,7 @@ def tools(
     ] = None,
     days: DaysOpt = 30,
     segment: OneSegmentOpt = None,
+    who: WhoOpt = None,
     limit: Annotated[
         int,
         typer.Option(
@@ -255,6 +257,12 @@ def tools(
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
+        if who is not None:
+            from usertrack.analytics.by_segment import check_who
+
+            if segment is not None:
+                raise UsageError("--who and --segment do not go together")
+            who = check_who(who)
         probe_out(out)
         with spinner("loading rules and queries") as progress:
             ws = open_command_workspace(
@@ -264,13 +272,15 @@ def tools(
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
                 emails = None
+                if who is not None:
+                    emails = tool_usage.who_emails(ws, when, who, progress)
                 if segment is not None:
                     from usertrack.analytics.by_segment import check_segment
 
                     segment = check_segment(ws, segment)
                     emails = tool_usage.segment_emails(ws, when, segment, progress, save)
                 report = tool_usage.tool_report(
-                    ws, when, days=days, tool=tool, limit=limit, segment=segment,
+                    ws, when, days=days, tool=tool, limit=limit, segment=segment, who=who,
                     segment_emails=emails, progress=progress,
                 )  # fmt: skip
         if chosen == "table":

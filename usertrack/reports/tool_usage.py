@@ -11,7 +11,8 @@ file of queries/neon/ (definitions: docs/metrics.md, "Tools and agents"):
 
 Every query runs over the same window (as_of - days, as_of], side by side on connections of
 their own. `--segment` keeps the users whose email is in one segment (primary, as everywhere),
-a list bound as a value of each query (`segment_only`, `segment_emails`).
+and `--who EXPR` those for whom a profile expression holds: a list bound as a value of each
+query (`segment_only`, `segment_emails`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ToolReport:
     days: int
     segment: str | None
     tool: str | None
+    who: str | None = None
     sections: dict[str, Result] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
 
@@ -87,6 +89,7 @@ def tool_report(
     tool: str | None = None,
     limit: int = 25,
     segment: str | None = None,
+    who: str | None = None,
     segment_emails: list[str] | None = None,
     progress: Progress | None = None,
 ) -> ToolReport:
@@ -112,7 +115,7 @@ def tool_report(
     if progress:
         progress(f"running {len(jobs)} queries on the app database")
     results = run_by_source({"neon": ws.sources["neon"]}, {"neon": jobs}, progress)
-    report = ToolReport(as_of=as_of, days=days, segment=segment, tool=tool)
+    report = ToolReport(as_of=as_of, days=days, segment=segment, tool=tool, who=who)
     for key, _, title in sections:
         report.sections[key] = results[key]
         report.titles[key] = title
@@ -175,6 +178,28 @@ def segment_emails(
     return sorted(email for email, first in snapshot.primary.items() if first == group)
 
 
+def who_emails(ws: Workspace, as_of: datetime, who: str, progress: Progress | None) -> list[str]:
+    """The emails of the users for whom the `--who` expression holds as of `as_of`: the profile
+    classified under rules of that one expression (by_segment.who_rules), nothing saved. An
+    unknown column is a UsageError naming the closest ones (exit 2)."""
+    from usertrack.analytics.by_segment import WHO, who_rules
+    from usertrack.errors import SegmentsFileError
+    from usertrack.segments.history import Snapshot
+
+    rules, ws.rules = ws.rules, who_rules(ws, who)
+    try:
+        if progress:
+            progress("finding the users --who selects")
+        try:
+            result = ws.classify(as_of, progress)
+        except SegmentsFileError as e:
+            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
+        snapshot = Snapshot.of(result)
+    finally:
+        ws.rules = rules
+    return sorted(email for email, first in snapshot.primary.items() if first == WHO)
+
+
 # ------------------------------------------------------------------------------- the answers
 
 
@@ -187,6 +212,8 @@ def to_json(report: ToolReport) -> str:
         "since": report.since,
         "segment": report.segment,
     }
+    if report.who is not None:
+        doc["who"] = report.who
     if report.tool is not None:
         doc["tool"] = report.tool
     for key, result in report.sections.items():
@@ -214,6 +241,8 @@ def heading(report: ToolReport) -> str:
 
     what = f"Tool {report.tool}" if report.tool is not None else "Tool calls"
     kept = f", segment {report.segment}" if report.segment else ""
+    if report.who is not None:
+        kept = f", who {report.who}"
     return f"{what} as of {style.moment(report.as_of)}, last {report.days} days{kept}"
 
 
