@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_CONFIG, EXIT_QUERY
+from usertrack.errors import EXIT_CONFIG, EXIT_LIMIT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def test_a_hogql_file_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: 
         USERTRACK_DUCKDB_TIMEOUT="1",
     )
     assert time.monotonic() - started < 20
-    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert result.exit_code == EXIT_LIMIT, result.stdout + result.stderr
     assert _error(result.stderr) == (
         f"usertrack: error: posthog/slow ({path}): stopped after 1 s, the time limit of one"
         " DuckDB query (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the"
@@ -68,7 +68,7 @@ def test_profile_sql_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: P
         USERTRACK_DUCKDB_TIMEOUT="1.5",
     )
     assert time.monotonic() - started < 30
-    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert result.exit_code == EXIT_LIMIT, result.stdout + result.stderr
     assert _error(result.stderr).startswith(f"usertrack: error: {path}: stopped after 1.5 s")
     assert result.stdout == ""
 
@@ -85,7 +85,7 @@ def test_a_rule_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) 
         demo_home,
         USERTRACK_DUCKDB_TIMEOUT="1",
     )
-    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert result.exit_code == EXIT_LIMIT, result.stdout + result.stderr
     assert _error(result.stderr).startswith(
         f"usertrack: error: {rules}: the rules: stopped after 1 s"
     )
@@ -231,7 +231,7 @@ def test_a_query_failing_midway_leaves_no_out_file(demo_home: Path, tmp_path: Pa
         demo_home,
         USERTRACK_DUCKDB_TIMEOUT="1",
     )
-    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert result.exit_code == EXIT_LIMIT, result.stdout + result.stderr
     assert "stopped after 1 s" in _error(result.stderr)
     assert out.read_text() == "the old file\n"
     assert sorted(p.name for p in out.parent.iterdir()) == ["big.csv"]
@@ -249,7 +249,79 @@ def test_a_failures_when_past_the_time_limit_is_stopped(demo_home: Path, tmp_pat
         demo_home,
         USERTRACK_DUCKDB_TIMEOUT="1",
     )
-    assert result.exit_code == EXIT_QUERY, result.stdout + result.stderr
+    assert result.exit_code == EXIT_LIMIT, result.stdout + result.stderr
     assert _error(result.stderr).startswith(
         f"usertrack: error: {path}: the rules: stopped after 1 s"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The process's own bounds (usertrack.bounds): what DuckDB's limits do not stop
+
+
+def _run_measured(args: list[str], env: dict[str, str]) -> tuple[int, str, float, int]:
+    """`args` in a child process: its exit code, stderr, seconds and peak RSS in bytes."""
+    import os
+    import subprocess
+    import sys
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, **env},
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, stderr, time.monotonic() - started, usage.ru_maxrss * 1024
+
+
+A60 = "a" * 60
+# Each replaceAll makes the text 60 times longer: 60**5 characters an event, computed per row
+# (no literal says how big), which DuckDB's memory limit does not bound (it reached 19 GB).
+HUGE_VALUE = (
+    f"length(replaceAll(replaceAll(replaceAll(replaceAll(concat(event, '{A60}'), 'a', '{A60}'),"
+    f" 'a', '{A60}'), 'a', '{A60}'), 'a', '{A60}')) > 0"
+)
+
+
+def test_a_where_making_a_huge_value_stops_at_the_memory_bound(demo_home: Path) -> None:
+    code, stderr, seconds, peak = _run_measured(
+        ["-m", "usertrack", "-q", "activity", "-f", "json", "--where", HUGE_VALUE],
+        {"USERTRACK_HOME": str(demo_home), "USERTRACK_DUCKDB_MEMORY": "300MB"},
+    )
+    assert code == EXIT_LIMIT, stderr
+    assert _error(stderr).endswith(
+        "stopped at the memory limit of 300MB (USERTRACK_DUCKDB_MEMORY, or [limits]"
+        " duckdb_memory in the config file)"
+    )
+    # DuckDB's 300 MB, the bound's 1 GiB for the rest, and the interpreter: its data before
+    # the first connection (about 300 MB) and its libraries
+    assert peak < 300e6 + (1 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
+    assert seconds < 60
+
+
+def test_a_query_that_outlives_its_interrupt_ends_the_process(tmp_path: Path) -> None:
+    """DuckDB looks at an interrupt only between chunks of rows: a query still running as long
+    again after its time limit ends the process in one line (a sleep stands for the chunk)."""
+    script = (
+        "import time\n"
+        "from usertrack import bounds, sandbox\n"
+        "bounds.arm()\n"
+        "con = sandbox.connect()\n"
+        "with sandbox.time_limit(con, 'probe'):\n"
+        "    time.sleep(60)\n"
+    )
+    code, stderr, seconds, _peak = _run_measured(
+        ["-c", script], {"USERTRACK_DUCKDB_TIMEOUT": "0.5", "USERTRACK_HOME": str(tmp_path)}
+    )
+    assert code == EXIT_LIMIT, stderr
+    assert stderr == (
+        "usertrack: error: probe: stopped after 0.5 s, the time limit of one DuckDB query"
+        " (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the config file)\n"
+    )
+    assert seconds < 10

@@ -102,39 +102,61 @@ def timeout_seconds() -> float:
 @contextlib.contextmanager
 def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
     """Interrupt what runs on `con` (a connection or cursor) in the block once it has run
-    timeout_seconds(), and raise QueryError naming `what` and the limit: DuckDB has no
+    timeout_seconds(), and raise LimitError naming `what` and the limit: DuckDB has no
     statement timeout, so a timer thread calls con.interrupt(), as a cancelled command does
-    (usertrack.sources.base.CancelToken)."""
+    (usertrack.sources.base.CancelToken). DuckDB looks at an interrupt only between chunks of
+    rows: in a process bounded by usertrack.bounds, a query still running GRACE_SECONDS after
+    it ends the process with the same line (bounds.stop_now). DuckDB out of memory in the
+    block (its limit, or the process's bound) is a LimitError naming `what` too."""
     import duckdb
 
-    from usertrack.errors import QueryError
+    from usertrack import bounds
+    from usertrack.errors import LimitError
 
     seconds = timeout_seconds()
     lock = threading.Lock()
     state = {"done": False, "fired": False}
+    stopped = (
+        f"{what}: stopped after {seconds:g} s, the time limit of one DuckDB query"
+        f" ({TIMEOUT_VARIABLE}, or [limits] duckdb_timeout_seconds in the config file)"
+    )
+
+    def stop_now() -> None:
+        with lock:
+            if state["done"]:
+                return
+        bounds.stop_now(stopped)
+
+    # As long again as the limit, at most GRACE_SECONDS.
+    grace = threading.Timer(min(bounds.GRACE_SECONDS, seconds), stop_now)
+    grace.daemon = True
 
     def stop() -> None:
         with lock:
             if not state["done"]:
                 state["fired"] = True
                 con.interrupt()
+                grace.start()
 
     timer = threading.Timer(seconds, stop)
     timer.daemon = True
     timer.start()
     try:
         yield
+    except duckdb.OutOfMemoryException:
+        raise LimitError(
+            f"{what}: stopped at the memory limit of {memory_limit()} ({MEMORY_VARIABLE}, or"
+            " [limits] duckdb_memory in the config file)"
+        ) from None
     except duckdb.Error:
         if state["fired"]:
-            raise QueryError(
-                f"{what}: stopped after {seconds:g} s, the time limit of one DuckDB query"
-                f" ({TIMEOUT_VARIABLE}, or [limits] duckdb_timeout_seconds in the config file)"
-            ) from None
+            raise LimitError(stopped) from None
         raise
     finally:
         with lock:
             state["done"] = True
         timer.cancel()
+        grace.cancel()
 
 
 # Settings every connection starts with (connect-time config: they hold from the first statement).
@@ -167,6 +189,9 @@ def connect(
     """
     import duckdb
 
+    from usertrack import bounds
+
+    bounds.limit_memory(memory_limit())  # the process's bound, where it is armed
     temp = _private_temp(path)
     config = {
         **_LOCKED_DOWN,

@@ -259,6 +259,17 @@ def _as_line(error: BaseException) -> NoReturn:
         raise typer.Exit(interrupts.EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise
+    except MemoryError:
+        from usertrack.errors import EXIT_LIMIT
+        from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
+
+        typer.echo(
+            f"usertrack: error: stopped at the memory bound: DuckDB's {memory_limit()}"
+            f" ({MEMORY_VARIABLE}, or [limits] duckdb_memory in the config file) and 1 GiB for"
+            " the rest",
+            err=True,
+        )
+        raise typer.Exit(EXIT_LIMIT) from None
     except OSError as e:
         home_error = _home_write_error(e)
         if home_error is None:
@@ -327,6 +338,9 @@ def main(argv: list[str] | None = None) -> Any:
     # on. It is not turned back on at the end: the first allocation after would run a full
     # collection (0.03 s) in a process that ends right away.
     gc.disable()
+    from usertrack import bounds
+
+    bounds.arm()  # this process runs one command: bound what its queries can take
     global _left_to_exit
     _left_to_exit = []
     code: Any = 0

@@ -345,7 +345,10 @@ def bundle(cache: Path | None = None) -> str:
             return kept.read_text(encoding="utf-8")
         except OSError:
             pass
-    text: str = vl_convert.javascript_bundle()
+    from usertrack.bounds import unbounded
+
+    with unbounded():  # V8 reserves far more than it uses
+        text: str = vl_convert.javascript_bundle()
     if kept is not None:
         from usertrack.rendering.output import write_atomic
 
@@ -360,4 +363,7 @@ def bundle(cache: Path | None = None) -> str:
 def svg(spec: dict[str, Any]) -> str:
     import vl_convert
 
-    return vl_convert.vegalite_to_svg(spec)
+    from usertrack.bounds import unbounded
+
+    with unbounded():  # V8 reserves far more than it uses
+        return str(vl_convert.vegalite_to_svg(spec))

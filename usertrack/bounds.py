@@ -1,0 +1,147 @@
+"""Hard bounds on the process that runs one command (the CLI, each call of the MCP server):
+what DuckDB's own limits do not stop, the operating system and a watchdog do.
+
+DuckDB's memory limit bounds its buffer manager, not every allocation: a function that makes
+one huge value (a list of a billion numbers, a string replaced into gigabytes) allocates it
+outside, and its interrupt is only looked at between chunks of rows, so the time limit's
+interrupt (usertrack.sandbox.time_limit) can wait minutes for a chunk to end. Two bounds that
+hold whatever a query computes:
+
+- Memory: once the process opens its first DuckDB connection, its data size (Linux's
+  RLIMIT_DATA: every private writable mapping, the heap and DuckDB's allocations included) is
+  limited to what it holds then plus DuckDB's memory limit plus HEADROOM for the interpreter's
+  own work. Past it an allocation fails: DuckDB says "Out of Memory" (a LimitError naming the
+  limit) and Python raises MemoryError, each one line and EXIT_LIMIT. Drawing charts (V8, which
+  reserves address space it hardly touches) runs outside the bound (`unbounded`), and the bound
+  is measured afresh after.
+- Time: a query still running GRACE_SECONDS after its time limit interrupted it is not waited
+  for: the process says so in one line and ends with EXIT_LIMIT (`stop_now`).
+
+Both hold only where `arm` was called: the console script (one command, then the process ends)
+and each worker process of the MCP server. A library user's process (and a test runner's) is
+never limited or ended by usertrack. docs/trust.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+HEADROOM = 1 << 30  # the interpreter's own work beside DuckDB's: 1 GiB
+GRACE_SECONDS = 5.0  # after the interrupt, before the process ends
+
+_state: dict[str, object] = {"armed": False, "allowance": None}
+_lock = threading.Lock()
+_on_stop: Callable[[str], None] | None = None
+
+
+def arm(on_stop: Callable[[str], None] | None = None) -> None:
+    """Bound this process from its first DuckDB connection on (`limit_memory`); `on_stop(line)`
+    (default: the line on stderr and exit EXIT_LIMIT) ends it when a query outlives its
+    interrupt. Cheap: nothing is read or imported until a connection opens."""
+    global _on_stop
+    _state["armed"] = True
+    _on_stop = on_stop
+
+
+def armed() -> bool:
+    return bool(_state["armed"])
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a DuckDB amount of memory ('2GB' is 2 * 1000**3, '2GiB' 2 * 1024**3)."""
+    import re
+
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*$", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not an amount of memory: {text!r}")
+    unit = m.group(2).upper()
+    power = "BKMGT".index(unit[0]) if unit != "B" else 0
+    base = 1024 if "I" in unit else 1000
+    return int(float(m.group(1)) * base**power)
+
+
+def _data_size() -> int | None:
+    """This process's data size now (VmData), or None where the system does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _set_soft(limit: int | None) -> None:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if limit is None or (hard != resource.RLIM_INFINITY and limit > hard):
+        limit = hard
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def limit_memory(duckdb_memory: str) -> None:
+    """Armed, and not yet bounded: limit the data size to now + `duckdb_memory` + HEADROOM."""
+    if not _state["armed"] or _state["allowance"] is not None:
+        return
+    with _lock:
+        if _state["allowance"] is not None:
+            return
+        try:
+            allowance = memory_bytes(duckdb_memory) + HEADROOM
+        except ValueError:
+            return
+        _state["allowance"] = allowance
+        _rebase()
+
+
+def _rebase() -> None:
+    allowance = _state["allowance"]
+    now = _data_size()
+    if isinstance(allowance, int) and now is not None:
+        _set_soft(now + allowance)
+
+
+def ceiling() -> int | None:
+    """The data size the process is limited to now, or None when it is not."""
+    import resource
+
+    if _state["allowance"] is None:
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+@contextlib.contextmanager
+def unbounded() -> Iterator[None]:
+    """usertrack's own work that reserves much more than it uses (V8 drawing a chart): the
+    memory bound lifted within, then measured afresh from what the process holds after."""
+    if _state["allowance"] is None:
+        yield
+        return
+    with _lock:
+        _set_soft(None)
+    try:
+        yield
+    finally:
+        with _lock:
+            _rebase()
+
+
+def stop_now(line: str) -> None:
+    """A query outlived its interrupt: armed, end the process with `line` (the error, one line)
+    and EXIT_LIMIT; else nothing (the caller waits for the query as before)."""
+    if not _state["armed"]:
+        return
+    if _on_stop is not None:
+        _on_stop(line)
+    from usertrack.errors import EXIT_LIMIT
+
+    with contextlib.suppress(OSError):
+        os.write(2, f"usertrack: error: {line}\n".encode("utf-8", "replace"))
+    os._exit(EXIT_LIMIT)
