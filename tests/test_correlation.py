@@ -51,9 +51,10 @@ EVENTS = [
     # converted, read the docs on the way
     ("signup", D, "p1"), ("docs", D + H, "p1"), ("help", D + H, "p1"), ("create", D + 2 * H, "p1"),
     ("signup", D, "p2"), ("docs", D + H, "p2"), ("create", D + 3 * H, "p2"),
-    # converted; the video after converting does not count (strictly before the last step)
+    # converted; the upgrade after converting does not count (strictly before the last step),
+    # and no converter upgraded before: an outcome of converting, left out and said
     ("signup", D, "p3"), ("docs", D + H / 2, "p3"), ("create", D + H, "p3"),
-    ("video", D + 2 * H, "p3"),
+    ("upgrade", D + 2 * H, "p3"),
     # dropped: the video inside the window counts
     ("signup", D, "p4"), ("video", D + H, "p4"), ("help", D + 2 * H, "p4"),
     # dropped: the video counts, the docs two days later are past the window
@@ -81,7 +82,7 @@ RECORDS = [
 # the significance floor is min(25, 2% of 8) = 0.16, so every row with a person stays.
 #   docs:  converted p1 p2 p3 p8 (4), dropped none (0)
 #          odds ratio (4+1)(4-0+1) / ((4-4+1)(0+1)) = 25; phi (4*4 - 0*0) / sqrt(4*4*4*4) = 1
-#   video: converted none (p3's is after converting, p8's in the attempt not counted),
+#   video: converted none (p8's is in the attempt not counted),
 #          dropped p4 p5 (2): (0+1)(4-2+1) / ((4-0+1)(2+1)) = 3/15 = 0.2;
 #          phi (0*2 - 4*2) / sqrt(4*2*6*4) = -8 / sqrt(192)
 #   help:  converted p1, dropped p4: (1+1)(4-1+1) / ((4-1+1)(1+1)) = 1, which PostHog calls
@@ -121,6 +122,9 @@ def test_hand_computed_odds_ratios(export: Path) -> None:
     assert c["min_persons"] == 0.16
     assert c["excluded_events"] == ["create", "signup"]
     assert c["events"] == EVENT_ROWS
+    assert c["after_conversion_events"] == [
+        {"event": "upgrade", "converted_after": 1, "dropped": 0}
+    ]
     assert "properties" not in c
 
 

@@ -629,6 +629,30 @@ def run_who(
         ws.facts_cache = None
 
 
+PERSONS = "persons"  # the one group of run_persons
+
+
+def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callable[[], T]) -> T:
+    """`analyse()` kept to the PostHog persons `ids` (the people behind another answer: a
+    funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
+    per-person facts come over everyone and the persons' rows are kept, and a list of them is
+    sent only up to MAX_LISTED (summary_fits). The run's own group, if any, is restored after."""
+    mapping = PersonSegments.listed(
+        as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"
+    )
+    local = _local(ws)
+    saved = (ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache)
+    try:
+        ws.person_filter = mapping.person_filter(PERSONS, local)
+        ws.person_listed = mapping.listed_count(PERSONS)
+        ws.person_rows = None if local else mapping.person_rows(PERSONS)
+        ws.facts_cache = None if local else {}
+        with list_too_long(mapping, PERSONS):
+            return analyse()
+    finally:
+        ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache = saved
+
+
 def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:
     """Whether a live analysis may have PostHog count its answer in one aggregated query for
     this run: always outside --by-segment and --segment; in a group's run (`ws.person_rows`),

@@ -82,6 +82,9 @@ class Correlation:
     skewed: bool  # over 10 converters per dropper or the reverse, or none of either
     excluded: list[str]  # the events left out: the funnel's steps
     events: list[Row] = field(default_factory=list)  # top positive, then top negative
+    # Events left out as outcomes of converting: no converter did them before converting,
+    # some did after (within the window): (event, those converters, droppers who did them)
+    after_conversion: list[tuple[str, int, int]] = field(default_factory=list)
     properties: list[str] = field(default_factory=list)
     property_rows: list[Row] = field(default_factory=list)
 
@@ -92,6 +95,10 @@ class Correlation:
             "min_persons": self.min_persons,
             "skewed": self.skewed,
             "excluded_events": self.excluded,
+            "after_conversion_events": [
+                {"event": name, "converted_after": after, "dropped": dropped}
+                for name, after, dropped in self.after_conversion
+            ],
             "events": [r.document() for r in self.events],
         }
         if self.properties:
@@ -236,8 +243,17 @@ def correlate(
         properties=list(properties),
     )
     if converted_total and dropped_total:  # else nothing to compare (PostHog answers [])
+        counted = _event_counts(con, ws, steps, as_of, span, window, progress, fetched)
+        # An event no converter did before converting but some did after is an outcome of
+        # converting (an upgrade after onboarding): counted only until conversion, it would
+        # read as going with dropping. Left out, and said.
+        outcomes = {name for name, _, c, _, after in counted if not c and after}
+        result.after_conversion = sorted(
+            ((name, after, d) for name, _, _, d, after in counted if name in outcomes),
+            key=lambda r: (-r[1], r[0]),
+        )
         result.events = ranked(
-            _event_counts(con, ws, steps, as_of, span, window, progress, fetched),
+            [(name, v, c, d) for name, v, c, d, _ in counted if name not in outcomes],
             converted_total,
             dropped_total,
         )
@@ -296,9 +312,10 @@ def prefetch(ws: Workspace, steps: list[str], as_of: datetime, span: DateRange,
 def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str],
                   as_of: datetime, span: DateRange, window: timedelta,
                   progress: Any, fetched: Background[Result] | None = None,
-                  ) -> list[tuple[str, None, int, int]]:  # fmt: skip
+                  ) -> list[tuple[str, None, int, int, int]]:  # fmt: skip
     """Each event done inside the bounds of the funnel whose progress is the table `progress`
-    of `con`, with the converted and the dropped persons who did it."""
+    of `con`, with the converted and the dropped persons who did it there, and the converters
+    who did it only after converting (from their last step to step 1 + the window)."""
     n = len(steps)
     if progress:
         progress("fetching the events to correlate")
@@ -320,16 +337,21 @@ def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
                    **_events_params(steps, span, window))  # fmt: skip
     rows = con.execute(
         f"""
-        SELECT l.event, NULL,
-               count(DISTINCT p.person_id) FILTER (WHERE p.furthest = {n}),
-               count(DISTINCT p.person_id) FILTER (WHERE p.furthest < {n})
-        FROM progress p JOIN later l USING (person_id)
-        WHERE l.timestamp > p.t1 AND l.timestamp < {bound}
-        GROUP BY l.event
+        SELECT event, count(*) FILTER (WHERE converted AND inside),
+               count(*) FILTER (WHERE NOT converted AND inside),
+               count(*) FILTER (WHERE converted AND NOT inside)
+        FROM (
+            SELECT l.event, p.person_id, any_value(p.furthest = {n}) AS converted,
+                   bool_or(l.timestamp < {bound}) AS inside
+            FROM progress p JOIN later l USING (person_id)
+            WHERE l.timestamp > p.t1 AND l.timestamp < p.t1 + to_microseconds($window)
+            GROUP BY l.event, p.person_id
+        ) AS d
+        GROUP BY event
         """,
         {"window": window_us},
     ).fetchall()
-    return [(str(name), None, int(c), int(d)) for name, _, c, d in rows]
+    return [(str(name), None, int(c), int(d), int(a)) for name, c, d, a in rows]
 
 
 # On the local engine the funnel's persons meet the store's events in one scan of the store
@@ -340,16 +362,20 @@ def _event_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
 # every event after every step-1 event per person and name and handing the groups over: at 5.35 M
 # events 1.8 M joined rows grouped into 250,000, then moved into this connection.
 _LOCAL_COUNTS = """
-SELECT event, count(*) FILTER (WHERE converted), count(*) FILTER (WHERE NOT converted)
+SELECT event, count(*) FILTER (WHERE converted AND inside),
+       count(*) FILTER (WHERE NOT converted AND inside),
+       count(*) FILTER (WHERE converted AND NOT inside)
 FROM (
-    SELECT DISTINCT e.event, p.person_id, p.converted
+    SELECT e.event, p.person_id, any_value(p.converted) AS converted,
+           bool_or(e.timestamp < p.bound) AS inside
     FROM events AS e
     JOIN _funnel_persons AS p
-      ON e.person_id = p.person_id AND e.timestamp > p.t1 AND e.timestamp < p.bound
+      ON e.person_id = p.person_id AND e.timestamp > p.t1 AND e.timestamp < p.reach
     WHERE NOT list_contains($steps, e.event)
       AND e.timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
       AND e.timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
       AND e.timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+    GROUP BY e.event, p.person_id
 ) AS d
 GROUP BY event
 """
@@ -357,7 +383,7 @@ GROUP BY event
 
 def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str],
                   as_of: datetime, span: DateRange, bound: str,
-                  window_us: int) -> list[tuple[str, None, int, int]] | None:  # fmt: skip
+                  window_us: int) -> list[tuple[str, None, int, int, int]] | None:  # fmt: skip
     """The event counts from the local engine's store itself, or None where they come from the
     query file: another source (PostHog sends a row per person), or a library whose
     correlation_events.sql is not the shipped one (an edited file runs as written)."""
@@ -369,7 +395,8 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
 
     n = len(steps)
     persons = con.sql(
-        f"SELECT person_id, furthest = {n} AS converted, t1, {bound} AS bound"
+        f"SELECT person_id, furthest = {n} AS converted, t1, {bound} AS bound,"
+        " p.t1 + to_microseconds($window) AS reach"
         " FROM progress AS p WHERE person_id IS NOT NULL",
         params={"window": window_us},
     ).to_arrow_table()
@@ -381,7 +408,7 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
     }
     where = f"{EVENTS_QUERY} (the funnel's persons on the local store)"
     rows = run(_LOCAL_COUNTS, values, {"_funnel_persons": persons}, where)
-    return [(str(name), None, int(c), int(d)) for name, c, d in rows]
+    return [(str(name), None, int(c), int(d), int(a)) for name, c, d, a in rows]
 
 
 def _shipped(ws: Workspace, query_id: str) -> bool:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.analytics.correlation import Correlation
+    from usertrack.analytics.paths import Paths
     from usertrack.workspace import Workspace
 
 # The product-growth guide's activation funnel ("the aha moment"), as the demo sends it.
@@ -123,9 +124,11 @@ class Dropped:
     event: str
     previous_event: str
     persons: list[dict[str, Any]]  # person_id, email, reached_previous_at
+    # --paths: what they did from the last step they reached on (usertrack.analytics.paths)
+    paths: Paths | None = None
 
     def document(self) -> dict[str, Any]:
-        return {
+        doc = {
             "as_of": self.as_of,
             "from": self.range.start,
             "to": self.range.end,
@@ -135,6 +138,10 @@ class Dropped:
             "previous_event": self.previous_event,
             "persons": self.persons,
         }
+        if self.paths is not None:
+            found = self.paths.document()
+            doc["paths"] = {k: v for k, v in found.items() if k not in ("as_of", "from", "to")}
+        return doc
 
 
 def step_index(steps: list[str], text: str) -> int:
@@ -562,10 +569,15 @@ def dropped(
     *,
     steps: list[str] | None = None,
     window: timedelta = DEFAULT_WINDOW,
+    paths: bool = False,
+    path_steps: int | None = None,
+    top: int | None = None,
     progress: Any = None,
 ) -> Dropped:
     """The people who reached the step before `step` and not `step` (their furthest step is
-    the one before it), newest first, with their latest email in range."""
+    the one before it), newest first, with their latest email in range; with `paths`, the
+    paths of those people (and no one else) from the last step they reached, over the same
+    range (`path_steps` nodes, the `top` first: the paths command's defaults)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     index = step_index(chosen, step)
     con = _load(ws, chosen, as_of, span, window, None, progress)
@@ -584,7 +596,7 @@ def dropped(
         ).fetchall()
     finally:
         release(con)
-    return Dropped(
+    result = Dropped(
         as_of=as_of,
         range=span,
         window=window,
@@ -596,3 +608,17 @@ def dropped(
             for pid, email, reached in rows
         ],
     )
+    if paths:
+        from usertrack.analytics import paths as paths_mod
+        from usertrack.analytics.by_segment import run_persons
+
+        ids = [str(pid) for pid, _, _ in rows if pid]
+        steps_n = path_steps or paths_mod.DEFAULT_STEPS
+        kept = top or paths_mod.DEFAULT_TOP
+        if progress:
+            progress("the droppers' paths")
+        result.paths = run_persons(ws, as_of, ids, lambda: paths_mod.paths(
+            ws, as_of, span, steps=steps_n, start=result.previous_event, top=kept,
+        ))  # fmt: skip
+        result.paths.notes = ()  # the step is an event of the range: it was reached
+    return result

@@ -131,11 +131,19 @@ def correlation_about(c: Correlation) -> list[str]:
     """What a correlation stands on: its persons, its significance rule and what it left out."""
     lines = [
         f"Correlation: {style.count(c.converted)} persons converted and"
-        f" {style.count(c.dropped)} dropped. Left out: the funnel's steps, and events and"
-        f" values with fewer persons behind them than min(25, 2% of"
-        f" {style.count(c.converted + c.dropped)}) = {c.min_persons:g}. PostHog's odds ratio"
-        " (+1 on each cell of the table)."
+        f" {style.count(c.dropped)} dropped. An event counts for a person done after their"
+        " step 1 and before their last step (dropped: within the window). Left out: the"
+        " funnel's steps, and events and values with fewer persons behind them than min(25,"
+        f" 2% of {style.count(c.converted + c.dropped)}) = {c.min_persons:g}. PostHog's odds"
+        " ratio (+1 on each cell of the table)."
     ]
+    if c.after_conversion:
+        names = ", ".join(
+            f"{name} ({style.count(after)} converted)" for name, after, _ in c.after_conversion
+        )
+        lines.append(
+            f"Left out as outcomes of converting (no one did them before converting): {names}."
+        )
     if not c.converted or not c.dropped:
         lines.append("No one converted or no one dropped: there is nothing to correlate.")
     elif c.skewed:
@@ -211,6 +219,11 @@ def dropped_json(d: Dropped) -> str:
 
 
 def dropped_csv(d: Dropped) -> str:
+    """The droppers, one row each; with --paths, their paths (paths' csv: one row per path)."""
+    if d.paths is not None:
+        from usertrack.analytics.journey_render import paths_csv
+
+        return paths_csv(d.paths)
     return csv_rows(
         ["email", "person_id", "reached_previous_at"],
         [[p["email"], p["person_id"], style.iso(p["reached_previous_at"])] for p in d.persons],
@@ -229,8 +242,17 @@ def dropped_markdown(d: Dropped) -> str:
         [p["email"] or "", p["person_id"], style.moment(p["reached_previous_at"])]
         for p in d.persons
     ]
-    table = md_table(["Email", "Person", f"Reached {d.previous_event}"], rows)
-    return md_section(f"Dropped before {d.event}", lines, [table])
+    tables = [md_table(["Email", "Person", f"Reached {d.previous_event}"], rows)]
+    if d.paths is not None:
+        from usertrack.analytics.journey_render import paths_markdown
+
+        _title, _, body = paths_markdown(d.paths).partition("\n")
+        demoted = []
+        for line in body.split("\n"):
+            demoted.append("#" + line if line.startswith("## ") else line)
+        tables.append(f"\n## What they did after {style.md_text(d.previous_event)}\n")
+        tables.append("\n".join(demoted))
+    return md_section(f"Dropped before {d.event}", lines, tables)
 
 
 def retention_json(r: Retention) -> str:

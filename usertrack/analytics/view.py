@@ -108,6 +108,11 @@ def render_dropped(console: Console, d: Dropped) -> None:
     )
     cols = [Col("Email"), Col("Person", drop=1), Col(f"Reached {d.previous_event}", right=True)]
     console.print(fitted_table(console.width, cols, rows, title=plain(title)))
+    if d.paths is not None:
+        from usertrack.analytics.journey_view import render_paths
+
+        console.print(plain(f"What they did after {d.previous_event}", style_="bold"))
+        render_paths(console, d.paths)
 
 
 def _heat(share: float) -> str:

@@ -170,6 +170,14 @@ def funnel(
             metavar="STEP",
         ),
     ] = None,
+    paths: Annotated[
+        bool,
+        typer.Option(
+            "--paths",
+            help="With --dropped: also what those people did from the last step they reached"
+            " (their paths, as `paths --from` that step).",
+        ),
+    ] = False,
     where: WhereOpt = None,
     who: WhoOpt = None,
     compare: CompareOpt = False,
@@ -216,6 +224,8 @@ def funnel(
             correlations.check_options(by=by, compare=compare, dropped=dropped)
             if by_segment:
                 raise UsageError("--correlation and --by-segment do not go together")
+        if paths and dropped is None:
+            raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
         if dropped is not None:
             funnels.step_index(chosen_steps, dropped)
             if by is not None:
@@ -233,7 +243,7 @@ def funnel(
             if dropped is not None:
                 gone = segmented.run(ws, moment, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=chosen_steps, window=span_window,
-                    progress=progress,
+                    paths=paths, progress=progress,
                 ), segment=segment, who=chosen_who, progress=progress, save=save)  # fmt: skip
             else:
                 result = segmented.run(ws, moment, lambda: funnels.funnel(

@@ -1,0 +1,127 @@
+"""Funnels beyond the counts: what droppers did next (`--dropped STEP --paths`), on hand-made
+events whose every figure is worked out below, locally and over the live HTTP path.
+
+Funnel signup -> start -> create, as of 2026-06-10, over 2026-06-01 to 2026-06-09:
+- p1 (a@x.io): signup 06-01 10:00, start 10:05, then /pricing 10:10 and /docs 10:12: dropped
+  before create; from start: start -> /pricing -> /docs.
+- p2 (b@x.io): signup 06-02 10:00, start 10:01, invite 10:10, create 10:30, upgrade 11:00:
+  converted; invite before converting, upgrade only after.
+- p3 (c@x.io): signup 06-03 11:00, start 11:00:30, /pricing 11:01, then /pricing again 13:00
+  (a new sequence: 30 minutes idle end one): dropped; from start: start -> /pricing.
+- p4 (d@x.io): signup 06-04 09:00 only: dropped before start, not before create.
+- p5 (e@x.io): /pricing 06-05, no funnel event: in no answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
+from tests.cli_runner import run
+from tests.engine_compare import strip_live_only
+
+AS_OF = "2026-06-10T00:00:00"
+RANGE = ["--since", "2026-06-01", "--until", "2026-06-09"]
+STEPS = ["signup", "start", "create"]
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 6, day, hour, minute, second, tzinfo=UTC)
+
+
+EVENTS: list[tuple[str, datetime, str, str, dict[str, Any]]] = [
+    ("signup", at(1, 10), "p1", "a@x.io", {}),
+    ("start", at(1, 10, 5), "p1", "a@x.io", {}),
+    ("$pageview", at(1, 10, 10), "p1", "a@x.io", {"$pathname": "/pricing"}),
+    ("$pageview", at(1, 10, 12), "p1", "a@x.io", {"$pathname": "/docs"}),
+    ("signup", at(2, 10), "p2", "b@x.io", {}),
+    ("start", at(2, 10, 1), "p2", "b@x.io", {}),
+    ("invite", at(2, 10, 10), "p2", "b@x.io", {}),
+    ("create", at(2, 10, 30), "p2", "b@x.io", {}),
+    ("upgrade", at(2, 11), "p2", "b@x.io", {}),
+    ("signup", at(3, 11), "p3", "c@x.io", {}),
+    ("start", at(3, 11, 0, 30), "p3", "c@x.io", {}),
+    ("$pageview", at(3, 11, 1), "p3", "c@x.io", {"$pathname": "/pricing"}),
+    ("$pageview", at(3, 13), "p3", "c@x.io", {"$pathname": "/pricing"}),
+    ("signup", at(4, 9), "p4", "d@x.io", {}),
+    ("$pageview", at(5, 9), "p5", "e@x.io", {"$pathname": "/pricing"}),
+]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    records = [
+        record(n, event, when, pid, pid, email, props)
+        for n, (event, when, pid, email, props) in enumerate(EVENTS, 1)
+    ]
+    return write_export(tmp_path_factory.mktemp("funnel") / "events.jsonl", records)
+
+
+def funnel_json(export: Path, *args: str, **env: str) -> dict[str, Any]:
+    return run_json("funnel", [*STEPS, *RANGE, *args], as_of=AS_OF,
+                    USERTRACK_EVENTS=str(export), **env)  # fmt: skip
+
+
+def test_dropped_paths_are_what_the_droppers_did_after_the_last_step(export: Path) -> None:
+    doc = funnel_json(export, "--dropped", "create", "--paths")
+    assert [p["person_id"] for p in doc["persons"]] == ["p3", "p1"]  # newest first
+    paths = doc["paths"]
+    assert paths["start_point"] == "start"
+    assert paths["total_sequences"] == 2  # p3's second /pricing is a sequence without start
+    counted = {tuple(p["nodes"]): p["count"] for p in paths["paths"]}
+    assert counted == {("start", "/pricing", "/docs"): 1, ("start", "/pricing"): 1}
+    edges = {(e["source"], e["target"]): e["count"] for e in paths["edges"]}
+    assert edges == {("start", "/pricing"): 2, ("/pricing", "/docs"): 1}
+    # the people of another step: p4 dropped before start, and did nothing after signup
+    doc = funnel_json(export, "--dropped", "start", "--paths")
+    assert [p["person_id"] for p in doc["persons"]] == ["p4"]
+    assert {tuple(p["nodes"]): p["count"] for p in doc["paths"]["paths"]} == {("signup",): 1}
+
+
+def test_dropped_paths_in_every_format(export: Path) -> None:
+    args = ["funnel", *STEPS, *RANGE, "--dropped", "create", "--paths", "--as-of", AS_OF]
+    env = {"USERTRACK_EVENTS": str(export)}
+    csv = run([*args, "-f", "csv"], **env)
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines()[0] == "count,step_1,step_2,step_3"
+    md = run([*args, "-f", "md"], **env)
+    assert "## What they did after start" in md.stdout and "### Most common paths" in md.stdout
+    assert "a@x.io" in md.stdout
+    table = run(args, **env)
+    assert "What they did after start" in table.stdout and "c@x.io" in table.stdout
+
+
+def test_correlation_leaves_out_what_converters_do_only_after_converting(export: Path) -> None:
+    """upgrade: no converter before converting, p2 after: an outcome, left out and said.
+    invite: p2 before converting. $pageview: the droppers p1 and p3 within the window."""
+    doc = funnel_json(export, "--correlation")["correlation"]
+    assert doc["after_conversion_events"] == [
+        {"event": "upgrade", "converted_after": 1, "dropped": 0}
+    ]
+    counted = {r["event"]: (r["converted"], r["dropped"]) for r in doc["events"]}
+    assert counted == {"invite": (1, 0), "$pageview": (0, 2)}
+    table = run(["funnel", *STEPS, *RANGE, "--correlation", "--as-of", AS_OF],
+                USERTRACK_EVENTS=str(export))  # fmt: skip
+    said = " ".join(table.stdout.split())  # the terminal's lines wrap
+    assert "outcomes of converting" in said and "upgrade (1 converted)" in said
+
+
+def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -> None:
+    runs = [["--dropped", "create", "--paths"], ["--correlation"]]
+    local = [funnel_json(export, *args) for args in runs]
+    with live_posthog(export, tmp_path) as (_fake, live_env):
+        live_env.pop("USERTRACK_EVENTS", None)
+        live = [
+            run_json("funnel", [*STEPS, *RANGE, *args], as_of=AS_OF, **live_env) for args in runs
+        ]
+    assert strip_live_only(live) == strip_live_only(local)
+
+
+def test_bad_funnel_options(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*base, "--paths"], "--paths needs --dropped", **env)
