@@ -517,6 +517,8 @@ def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
 
 
 def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> None:
+    sql = "SELECT count(*) AS n FROM fastapi_run WHERE run_state = %(state)s"
+
     async def body(client: Any) -> Any:
         listed = {t.name: t for t in (await client.list_tools()).tools}
         return (
@@ -524,12 +526,25 @@ def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> Non
             await client.call_tool("query", {}),
             await client.call_tool("query", {"query_id": "posthog/event_names"}),
             await client.call_tool("query", {"query_id": "neon/nope"}),
+            await client.call_tool("query", {"sql": sql, "param": ["state=failed"]}),
+            await client.call_tool("query", {"hogql": "SELECT count() AS n FROM events"}),
+            await client.call_tool("query", {"sql": "DELETE FROM wasp_user"}),
+            await client.call_tool("query", {"sql": "SELECT 1 " + "x" * 3000}),
         )
 
-    schema, missing, no_param, unknown = with_client(demo_home, body)
-    assert schema["required"] == ["query_id"]
+    schema, missing, no_param, unknown, sql_rows, hogql_rows, write, long = with_client(
+        demo_home, body
+    )
+    assert "required" not in schema  # a query_id, or an inline hogql or sql SELECT
+    assert schema["properties"]["sql"]["maxLength"] == schema["properties"]["hogql"]["maxLength"]
     assert schema["properties"]["param"]["type"] == "array"
-    assert text(missing) == ["query: missing argument 'query_id'"]
+    assert "missing QUERY_ID" in text(missing)[0] and text(missing)[0].endswith("(exit code 2)")
+    assert text(sql_rows) == [cli_json(demo_home, "query", "--sql", sql, "-p", "state=failed",
+                                       "-f", "json")]  # fmt: skip
+    assert json.loads(text(hogql_rows)[0])["rows"][0][0] > 0
+    assert "--sql is a DELETE statement" in text(write)[0]
+    assert text(write)[0].endswith("(exit code 2)")
+    assert "sql" in text(long)[0] and "2048" in text(long)[0]
     assert "needs -p since=VALUE" in text(no_param)[0]
     assert text(unknown)[0].startswith("usertrack: error: no query named 'neon/nope'")
     assert text(unknown)[0].endswith("(exit code 3)")

@@ -117,8 +117,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         required=(DASHBOARD := frozenset({"dashboard"})),
         names=DASHBOARD,
     ),
-    ToolSpec(  # the list is list_queries
-        "query", ("query",), hide=frozenset({"list_queries"}), required=frozenset({"query_id"})
+    ToolSpec(  # the list is list_queries; a query_id, or one inline `hogql` or `sql` SELECT
+        "query", ("query",), hide=frozenset({"list_queries"})
     ),
     ToolSpec(  # the command's own default for --save: only when sending
         "alerts_notify",

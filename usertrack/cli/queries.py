@@ -52,6 +52,24 @@ def query(
             " it; name each it refuses, with PostHog's message.",
         ),
     ] = False,
+    hogql: Annotated[
+        str | None,
+        typer.Option(
+            "--hogql",
+            help="Run this one HogQL SELECT on PostHog (or the demo's events) instead of a file:"
+            " {name} placeholders take -p values.",
+            metavar="SELECT",
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option(
+            "--sql",
+            help="Run this one SQL SELECT on the app's database, read-only, instead of a file:"
+            " %(name)s placeholders take -p values.",
+            metavar="SELECT",
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -59,11 +77,19 @@ def query(
     segments_file: SegmentsOpt = None,
     refresh: RefreshOpt = False,
 ) -> None:
-    """Run one query file of the library on its source and print its rows (--list: which)."""
+    """Run one query file of the library, or one inline SELECT, and print its rows (--list:
+    which files)."""
     with handle_errors():
         from usertrack.clock import parse_as_of
         from usertrack.rendering.terminal import render_result_table
 
+        inline = [
+            (lang, text) for lang, text in (("hogql", hogql), ("sql", sql)) if text is not None
+        ]
+        if inline and (query_id is not None or list_queries or check or len(inline) > 1):
+            raise UsageError(
+                "--hogql and --sql each replace QUERY_ID, --list and --check: give one"
+            )
         if list_queries:
             if query_id is not None:
                 raise UsageError("--list takes no QUERY_ID")
@@ -74,10 +100,17 @@ def query(
                 raise UsageError("--check takes only QUERY_ID and --queries")
             _check_queries(query_id, queries_dir)
             return
-        if query_id is None:
-            raise UsageError("missing QUERY_ID (see `usertrack query --list`)")
+        if query_id is None and not inline:
+            raise UsageError(
+                "missing QUERY_ID (see `usertrack query --list`), or --hogql / --sql SELECT"
+            )
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
+        adhoc = None
+        if inline:
+            from usertrack.sources.inline import inline_query
+
+            adhoc = inline_query(inline[0][1], inline[0][0])
         given: dict[str, str] = {}
         for item in param or []:
             name, sep, value = item.partition("=")
@@ -93,6 +126,10 @@ def query(
 
                 value = normalize_email(value) or ""
             given[name] = value
+        if adhoc is not None:
+            _run_inline(adhoc, given, chosen, out, moment, queries_dir, segments_file, refresh)
+            return
+        assert query_id is not None
         probe_out(out)
         with contextlib.ExitStack() as open_until_written:
             with spinner(f"running {query_id}") as progress:
@@ -120,6 +157,78 @@ def query(
                 )
             else:
                 emit_rows(rows, chosen, out, query=query_id, title=query_id)
+
+
+def _run_inline(
+    adhoc: Any,
+    given: dict[str, str],
+    chosen: str,
+    out: Path | None,
+    moment: Any,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool,
+) -> None:
+    """`query --hogql/--sql`: the checked inline query (usertrack.sources.inline) run on the
+    source of its folder, as a query file of that folder would be."""
+    from usertrack.rendering.terminal import render_result_table
+    from usertrack.segments.profiles import exclude_pattern
+    from usertrack.sources.inline import SET_BY_USERTRACK, typed_values
+    from usertrack.sources.queries import resolve_params
+
+    values = typed_values(adhoc, given)
+    title = adhoc.description
+    probe_out(out)
+    with contextlib.ExitStack() as open_until_written:
+        with spinner(f"running the {title}") as progress:
+            ws = open_until_written.enter_context(
+                open_command_workspace(
+                    progress,
+                    queries_dir=queries_dir,
+                    segments_file=segments_file,
+                    refresh=refresh,
+                    database=adhoc.folder == "neon",
+                )
+            )
+            check_as_of(ws, moment)
+            when = moment or ws.default_as_of()
+            set_here = {"as_of": when, "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+            used = {p.name for p in adhoc.params}
+            bound = resolve_params(
+                adhoc,
+                {**{k: v for k, v in set_here.items() if k in used}, **values},
+                now_value=when,
+            )
+            assert set(SET_BY_USERTRACK) >= set(bound) - set(values)
+            source = ws.sources[adhoc.folder]
+            if chosen == "table":
+                result = _inline_refusal(lambda: source.run(adhoc, bound))
+            else:
+                from usertrack.sources.base import stream_rows
+
+                rows = _inline_refusal(
+                    lambda: open_until_written.enter_context(stream_rows(source, adhoc, bound))
+                )
+        if chosen == "table":
+            render_result_table(answer_console(), result, title=title)
+        else:
+            emit_rows(rows, chosen, out, query=adhoc.path.name, title=title)
+
+
+def _inline_refusal(run: Any) -> Any:
+    """An inline query that PostgreSQL refused to run because it writes: a usage error (exit
+    2), as the checks before it would have said."""
+    from usertrack.errors import QueryError
+
+    try:
+        return run()
+    except QueryError as e:
+        if "tried to write" in str(e):
+            raise UsageError(
+                "--sql writes: usertrack opens every transaction read-only and never changes"
+                " your database"
+            ) from None
+        raise
 
 
 # join/ queries run over the per-user tables the other sources build (inside `segments`); on

@@ -1,0 +1,225 @@
+"""Inline queries: `usertrack query --hogql TEXT` and `--sql TEXT`, a query file without the file.
+
+An inline query becomes a Query of the library's own kind (usertrack.sources.queries), so it
+runs where a file of its folder runs and with every safety a file has: on PostHog with its row
+caps and paging (usertrack.sources.posthog_http), on the local engine inside the DuckDB sandbox
+with the translator's checks, on PostgreSQL in a read-only transaction with the statement
+timeout (usertrack.sources.postgres). Before any of that, the text is checked here:
+
+- HogQL: PostHog's own parser (`hogql-parser`, `parse_select_json`) must read one SELECT (a
+  `UNION` of SELECTs, a `WITH ... SELECT`): HogQL has no statement that writes, and a second
+  statement is a syntax error there.
+- SQL: one statement (no `;` but one at the end, outside strings, quoted names and comments, as
+  PostgreSQL's lexer reads them: `E'...'` escapes, `$tag$...$tag$` bodies, nested `/* */`),
+  starting with SELECT, WITH, VALUES or TABLE, and no write inside it (a data-modifying WITH,
+  SELECT INTO). The read-only transaction refuses whatever a write this misses; psycopg's
+  extended protocol refuses a second statement too.
+
+Parameters are the text's placeholders (`{name}` in HogQL, `%(name)s` in SQL), bound as values
+from `-p NAME=VALUE`, typed by their look (`7` an integer, `2026-01-01` a date, else text);
+`as_of` and `exclude_pattern` are bound by usertrack as for a file. SQL without placeholders is
+sent with its `%` doubled, so `LIKE '%@acme.io'` works as written; with placeholders a literal
+`%` is `%%`, as in a query file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from usertrack.errors import UsageError
+from usertrack.sources.queries import Param, Query, placeholders
+
+# The longest inline query accepted (a query file has no such bound: its author is local).
+MAX_INLINE = 20_000
+LANGUAGES = {"hogql": ("posthog", "--hogql"), "sql": ("neon", "--sql")}
+SET_BY_USERTRACK = ("as_of", "exclude_pattern")
+_SELECT_NODES = ("SelectQuery", "SelectSetQuery")
+_SQL_STARTS = ("select", "with", "values", "table")
+# A write inside one statement: a data-modifying WITH (`AS (DELETE ...`), SELECT INTO.
+_SQL_WRITE = re.compile(
+    r"(?i)\(\s*(insert|update|delete|merge)\b|\binto\b|\bfor\s+(update|no\s+key\s+update|share|key\s+share)\b"
+)
+
+
+def inline_query(text: str, language: str) -> Query:
+    """The checked query of an inline text (see the module), or a UsageError (exit 2) in one
+    line saying what is wrong."""
+    folder, option = LANGUAGES[language]
+    body = text.strip()
+    if not body:
+        raise UsageError(f"{option} is empty: give one SELECT")
+    if len(body) > MAX_INLINE:
+        raise UsageError(f"{option} is {len(body):,} characters long: at most {MAX_INLINE:,}")
+    if language == "hogql":
+        body = _checked_hogql(body, option)
+        dialect = "hogql"
+    else:
+        body = _checked_sql(body, option)
+        dialect = "postgres"
+    names = list(dict.fromkeys(name for name, _ in placeholders(body, dialect)))
+    if language == "sql" and not names:
+        body = body.replace("%", "%%")  # no placeholder: every % is a literal one
+    params = tuple(
+        Param(name, "now" if name == "as_of" else None, 1, None if name == "as_of" else "text")
+        for name in names
+        if name != "exclude_pattern"
+    )
+    if "exclude_pattern" in names:
+        params += (Param("exclude_pattern", None, 1, "text"),)
+    return Query(
+        name="inline",
+        folder=folder,
+        path=Path(option),
+        sql=body,
+        description=f"inline {'HogQL' if language == 'hogql' else 'SQL'} query",
+        returns="table",
+        params=params,
+    )
+
+
+def typed_values(query: Query, given: dict[str, str]) -> dict[str, Any]:
+    """`-p NAME=VALUE` values for an inline query: each must be a placeholder of its text
+    (usertrack sets as_of and exclude_pattern), typed by its look."""
+    from usertrack.sources.queries import _param_kind, convert_param
+
+    wanted = {p.name for p in query.params} - set(SET_BY_USERTRACK)
+    unknown = sorted(set(given) - wanted)
+    if unknown:
+        shown = ", ".join(sorted(wanted)) or "none"
+        raise UsageError(
+            f"--param {unknown[0]}: the inline query has no placeholder {unknown[0]!r}"
+            f" (its placeholders: {shown})"
+        )
+    missing = sorted(wanted - set(given))
+    if missing:
+        raise UsageError(
+            f"the inline query's placeholder {missing[0]!r} needs a value: -p {missing[0]}=VALUE"
+        )
+    values: dict[str, Any] = {}
+    for name, value in given.items():
+        kind = _param_kind(value) if value.strip() != "now" else "text"
+        typed = Query(**{**query.__dict__, "params": (Param(name, None, 1, kind),)})
+        values[name] = convert_param(typed, name, value)
+    return values
+
+
+def _checked_hogql(body: str, option: str) -> str:
+    import json
+
+    from usertrack.sources.hogql.parser import install_errors_module
+
+    install_errors_module()
+    import hogql_parser
+
+    try:
+        tree = json.loads(hogql_parser.parse_select_json(body))
+    except RecursionError:
+        raise UsageError(f"{option} nests too deep") from None
+    except Exception as e:  # the parser's own exceptions (posthog.hogql.errors)
+        raise UsageError(f"{option} is not one HogQL SELECT: {_line(str(e))}") from None
+    if not isinstance(tree, dict) or tree.get("error"):
+        message = tree.get("message") if isinstance(tree, dict) else "syntax error"
+        raise UsageError(f"{option} is not one HogQL SELECT: {_line(str(message))}")
+    if tree.get("node") not in _SELECT_NODES:
+        raise UsageError(f"{option} is not one HogQL SELECT (PostHog reads a {tree.get('node')})")
+    return body.rstrip().removesuffix(";").rstrip()
+
+
+def _checked_sql(body: str, option: str) -> str:
+    code = sql_code(body)
+    trimmed = code.rstrip()
+    if trimmed.endswith(";"):
+        body = body[: len(trimmed) - 1].rstrip()
+        code = code[: len(trimmed) - 1].rstrip()
+    if ";" in code:
+        at = code.index(";")
+        raise UsageError(
+            f"{option} holds more than one statement (a ';' at character {at + 1}): give one SELECT"
+        )
+    first = re.match(r"\s*\(*\s*([A-Za-z]+)", code)
+    word = first[1].lower() if first else ""
+    if word not in _SQL_STARTS:
+        shown = f"a {word.upper()} statement" if word else "no statement"
+        raise UsageError(
+            f"{option} is {shown}, not a SELECT: usertrack never writes to your database"
+        )
+    write = _SQL_WRITE.search(code)
+    if write:
+        what = " ".join(write[0].strip("( \t\n").upper().split())
+        raise UsageError(
+            f"{option} writes ({what} at character {write.start() + 1}): usertrack never writes"
+            " to your database"
+        )
+    return body
+
+
+def sql_code(sql: str) -> str:
+    """`sql` with the contents of its strings, quoted names and comments blanked (same length),
+    as PostgreSQL's lexer delimits them: '' inside a string, backslash escapes in E'...', a
+    dollar-quoted body up to its own tag, nested /* */ comments. An unterminated one runs to the
+    end (PostgreSQL refuses it anyway)."""
+    out = list(sql)
+    i, n = 0, len(sql)
+
+    def blank(start: int, end: int) -> None:
+        for k in range(start, min(end, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        c = sql[i]
+        if sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j == -1 else j
+            blank(i, j)
+            i = j
+        elif sql.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if sql.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif sql.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            blank(i, j)
+            i = j
+        elif c in "'\"":
+            escapes = c == "'" and i > 0 and sql[i - 1] in "eE" and not _word_before(sql, i - 1)
+            j = i + 1
+            while j < n:
+                if escapes and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            blank(i + 1, j)
+            i = j + 1
+        elif c == "$" and not _word_before(sql, i):
+            tag = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", sql[i:])
+            if tag is None:
+                i += 1
+                continue
+            end = sql.find(tag[0], i + len(tag[0]))
+            end = n if end == -1 else end
+            blank(i + len(tag[0]), end)
+            i = end + len(tag[0])
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _word_before(sql: str, i: int) -> bool:
+    """Whether a letter, digit or _ is just before position `i` (a name goes on there)."""
+    return i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_")
+
+
+def _line(message: str) -> str:
+    first = message.splitlines()[0] if message else "syntax error"
+    return first if len(first) <= 160 else first[:157] + "..."
