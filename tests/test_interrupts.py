@@ -10,6 +10,7 @@ fast or a loaded machine.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -27,6 +28,12 @@ SHELL_LIKE = (
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
     " os.execv(sys.executable, [sys.executable, '-m', 'usertrack', *sys.argv[1:]])"
 )
+# The same, through the installed console script itself where there is one (what a user runs).
+SCRIPT = Path(sys.executable).with_name("usertrack")
+SCRIPT_LIKE = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execv(sys.argv[1], sys.argv[1:])"
+)
 # Seconds an interrupted command may take to end: the program's own grace is 3 s.
 ENDS_WITHIN = 12
 # Moments: one while the program is still importing (this long after it has begun importing
@@ -42,12 +49,13 @@ COMMANDS = {
 }
 
 
-def start(home: Path, args: list[str]) -> subprocess.Popen[str]:
+def start(home: Path, args: list[str], *, script: bool = False) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("USERTRACK_")}
     env["USERTRACK_HOME"] = str(home)
     env["USERTRACK_CONFIG"] = str(home / "config.toml")
+    how = [SCRIPT_LIKE, str(SCRIPT)] if script and SCRIPT.exists() else [SHELL_LIKE, "-q"]
     return subprocess.Popen(
-        [sys.executable, "-c", SHELL_LIKE, "-q", *args],
+        [sys.executable, "-c", *how, *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -124,3 +132,124 @@ def test_ctrl_c_at_any_moment(command: str, demo_home: Path, tmp_path: Path) -> 
         assert set(lines[:-1]) <= said, f"{where}: {stderr}"
         # Nothing half-written: the output as a whole, or nothing of it (no empty folder).
         assert written == {} or written.keys() == whole.keys(), f"{where}: {written}"
+
+
+# The fast loop: a cheap command interrupted many times, at the earliest moment the program can
+# be seen running and at random moments of its run (a seeded draw, printed on failure).
+LOOP_RUNS = 80
+LOOP_SEED = int(os.environ.get("USERTRACK_TEST_SEED", "0")) or random.randrange(1, 10**6)
+
+
+def test_ctrl_c_in_a_fast_loop(demo_home: Path, tmp_path: Path) -> None:
+    """`query neon/accounts -o FILE` through the console script, LOOP_RUNS times: a third
+    interrupted as soon as the program runs (within its first milliseconds), the others at a
+    random moment up to a little past its full run. Every run: no hang, exit 130 with the one
+    line (or 0 if it had finished), the file whole or absent."""
+    (demo_home / "config.toml").touch()
+    args = ["query", "neon/accounts", "-o", "{out}/accounts.csv"]
+    full = tmp_path / "full"
+    full.mkdir()
+    began = time.monotonic()
+    proc = start(demo_home, [a.format(out=full) for a in args], script=True)
+    _, stderr = proc.communicate(timeout=60)
+    took = time.monotonic() - began
+    assert proc.returncode == 0, stderr
+    whole = (full / "accounts.csv").read_bytes()
+    said = set(stderr.splitlines())
+    draw = random.Random(LOOP_SEED)
+    outcomes: dict[str, int] = {}
+    for n in range(LOOP_RUNS):
+        early = n % 3 == 0
+        moment = draw.uniform(0, 0.005) if early else draw.uniform(0, 1.1 * took)
+        out = tmp_path / f"cut{n}"
+        out.mkdir()
+        proc = start(demo_home, [a.format(out=out) for a in args], script=True)
+        try:
+            program_runs(proc)
+            time.sleep(moment)
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            _, stderr = proc.communicate(timeout=ENDS_WITHIN)
+        finally:
+            if proc.poll() is None:  # a hang: fail, but leave nothing running
+                proc.kill()
+                proc.communicate()
+        where = (
+            f"run {n} (seed {LOOP_SEED}): Ctrl-C {moment:.3f}s after the program began"
+            f" (a full run: {took:.2f}s)"
+        )
+        assert time.monotonic() - sent < ENDS_WITHIN, where
+        written = list(out.iterdir())
+        outcomes[str(proc.returncode)] = outcomes.get(str(proc.returncode), 0) + 1
+        if proc.returncode == 0:
+            assert (out / "accounts.csv").read_bytes() == whole, where
+            continue
+        assert proc.returncode == 130, f"{where}: exit {proc.returncode}: {stderr}"
+        lines = stderr.splitlines()
+        assert lines[-1:] == ["usertrack: interrupted"], f"{where}: {stderr}"
+        assert set(lines[:-1]) <= said, f"{where}: {stderr}"
+        assert written == [] or (out / "accounts.csv").read_bytes() == whole, f"{where}"
+    # The loop did interrupt the program, not only let it finish.
+    assert outcomes.get("130", 0) >= LOOP_RUNS // 3, outcomes
+
+
+STUCK_IN_C = """
+import ctypes, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from usertrack import interrupts
+interrupts.install()
+interrupts.command_starts()
+libc = ctypes.CDLL(None)
+mutex = ctypes.create_string_buffer(64)  # zeroed: a default glibc mutex
+libc.pthread_mutex_lock(mutex)
+print("stuck", flush=True)
+libc.pthread_mutex_lock(mutex)  # waits for good, in C, and never runs a Python-level handler
+"""
+
+
+def in_c_wait(pid: int) -> None:
+    """Until the process's main thread waits in the kernel (the futex of the lock)."""
+    wchan = Path(f"/proc/{pid}/task/{pid}/wchan")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if "futex" in wchan.read_text():
+                return
+        except OSError:
+            break
+        time.sleep(0.01)
+    time.sleep(0.5)  # no wchan to read here: let it get there
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
+    """The main thread held in C code that never returns (a lock a native library waits on):
+    Python's handler cannot run there, but the watchdog hears the Ctrl-C itself, so the process
+    ends with the one line and 130, after the grace or at once on a second Ctrl-C."""
+    from usertrack.interrupts import GRACE_SECONDS
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUCK_IN_C],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "stuck\n"
+        in_c_wait(proc.pid)
+        sent = time.monotonic()
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        _, stderr = proc.communicate(timeout=ENDS_WITHIN)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and stderr == "usertrack: interrupted\n", stderr
+    if presses == 2:
+        assert took < GRACE_SECONDS, took
+    else:
+        assert took >= GRACE_SECONDS - 0.1, took

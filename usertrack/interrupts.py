@@ -11,7 +11,15 @@ So the program takes SIGINT over (`install`, before it imports anything heavy):
   KeyboardInterrupt, so the command stops its sources, removes what it had begun to write and
   ends; whatever error the interrupt then surfaces as, the outcome is the interrupt's;
 - if the command has not ended `GRACE_SECONDS` later (a thread stuck on a lock, a cleanup that
-  waits), or on a second Ctrl-C, the process leaves at once.
+  waits), or on a second Ctrl-C, the process leaves at once. A watchdog thread sees each
+  Ctrl-C the moment it arrives (the signal's wakeup descriptor, written by Python's C-level
+  handler), so this holds even while the main thread is held in C code that never returns to
+  run a Python-level handler;
+- once the command has ended (its output written, the process on its way out), a Ctrl-C leaves
+  at once too: nothing is left to stop.
+
+Before the program's first line runs, Python itself is starting (about 10-20 ms): a Ctrl-C
+then is Python's to handle.
 
 Only the program installs this; the library, the MCP server and tests that run commands in
 process keep Python's usual KeyboardInterrupt. This module imports nothing of usertrack and only
@@ -37,6 +45,7 @@ _running = False
 _interrupted = False
 _announce = [True]  # popped by the one that says it (pop is atomic under the GIL)
 _wake: tuple[int, int] | None = None  # the watchdog's pipe
+_wakeup_set = False  # whether the pipe is the signals' wakeup descriptor (written in C)
 
 
 def install() -> None:
@@ -56,10 +65,18 @@ def install() -> None:
 
 def command_starts() -> None:
     """From here an interrupt is raised in the command, which then has GRACE_SECONDS to end."""
-    global _running, _wake
+    global _running, _wake, _wakeup_set
     if not _installed or _running:
         return
     _wake = os.pipe()
+    os.set_blocking(_wake[1], False)  # a signal handler must never wait on a full pipe
+    try:
+        # Python's C-level handler writes each caught signal's number here at once, whatever
+        # the main thread is doing.
+        signal.set_wakeup_fd(_wake[1], warn_on_full_buffer=False)
+        _wakeup_set = True
+    except ValueError:  # not the main thread after all: _on_sigint writes it
+        _wakeup_set = False
     watchdog = threading.Thread(
         target=_watch, args=(_wake[0],), name="usertrack-interrupt", daemon=True
     )
@@ -80,6 +97,13 @@ def command_starts() -> None:
     sys.unraisablehook = unraisable
     threading.excepthook = thread_hook
     _running = True
+
+
+def command_ends() -> None:
+    """The command has ended (its output written): from here a Ctrl-C leaves at once, instead
+    of surfacing as KeyboardInterrupt in the exit's own steps."""
+    global _running
+    _running = False
 
 
 def happened() -> bool:
@@ -123,21 +147,41 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         # Starting up (nothing written yet), or a second Ctrl-C: now.
         leave()
     _interrupted = True
-    if _wake is not None:
+    if _wake is not None and not _wakeup_is_ours(_wake[1]):
+        # The C-level handler did not write it (the descriptor is not, or no longer, ours).
         try:
-            os.write(_wake[1], b"!")
+            os.write(_wake[1], bytes([signal.SIGINT]))
         except OSError:
             leave()
     raise KeyboardInterrupt
 
 
+def _wakeup_is_ours(fd: int) -> bool:
+    """Whether the signals' wakeup descriptor was `fd` (and is again: someone else's, such as
+    an event loop's, is replaced, the process being on its way out)."""
+    return _wakeup_set and signal.set_wakeup_fd(fd, warn_on_full_buffer=False) == fd
+
+
 def _watch(fd: int) -> None:
     """The watchdog thread: started before any interrupt (a signal handler must not start a
-    thread: the one it interrupted may hold threading's own locks), it waits for one, then gives
-    the command its grace and ends the process if it still runs."""
-    try:
-        os.read(fd, 1)
-    except OSError:
-        return
-    time.sleep(GRACE_SECONDS)
-    leave()
+    thread: the one it interrupted may hold threading's own locks), it waits for a Ctrl-C, then
+    gives the command its grace and ends the process if it still runs, or at once on a second
+    Ctrl-C. It reads the signals' numbers as they arrive (other caught signals are skipped)."""
+    import select
+
+    deadline: float | None = None
+    seen = 0
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            ready, _, _ = select.select([fd], [], [], wait)
+            data = os.read(fd, 64) if ready else b""
+        except OSError:
+            return
+        if not ready:  # the grace is over
+            leave()
+        seen += data.count(signal.SIGINT)
+        if seen >= 2:
+            leave()
+        if seen and deadline is None:
+            deadline = time.monotonic() + GRACE_SECONDS

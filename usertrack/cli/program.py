@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> Any:
     except BaseException:  # Ctrl-C outside a command's handle_errors (parsing, the flush)
         if not interrupts.happened():
             raise
+    interrupts.command_ends()  # a Ctrl-C from here on leaves at once: the exit cannot be cut
     if interrupts.happened():
         # The interrupt decides the outcome, and no thread it cut short is waited for.
         interrupts.announce()
