@@ -712,3 +712,54 @@ def test_stranger_data_is_marked_in_every_answer(demo_home: Path) -> None:
     assert injection in _strings(doc["untrusted_data"])
     assert injection not in answer  # only escaped: its quotes cannot end a JSON string
     assert '"untrusted_data"' in mcp_server.INSTRUCTIONS
+
+
+def test_a_slow_or_huge_call_blocks_no_other(demo_home: Path, tmp_path: Path) -> None:
+    """Each call runs in a worker process under a command's bounds: a slow query does not hold
+    up another call, and a --where that makes a huge value stops at the memory bound in one
+    line; the next call is answered as before."""
+    import shutil
+
+    from tests.test_bounds import HUGE_VALUE
+    from usertrack.errors import EXIT_LIMIT
+
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries)
+    (queries / "neon" / "slow.sql").write_text(
+        "-- name: slow\n-- description: three seconds\n-- returns: table\n"
+        "SELECT 1 AS n FROM pg_sleep(3)\n"
+    )
+    ended: dict[str, float] = {}
+
+    async def body(client: Any) -> Any:
+        await client.call_tool("failures", {"max_items": 1})  # a warm worker
+        answers: dict[str, Any] = {}
+
+        async def one(name: str, tool: str, arguments: dict[str, Any]) -> None:
+            answers[name] = await client.call_tool(tool, arguments)
+            ended[name] = time.monotonic()
+
+        ended["started"] = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, "slow", "query", {"query_id": "neon/slow"})
+            await anyio.sleep(0.3)
+            tg.start_soon(one, "other", "failures", {"max_items": 0})
+        answers["huge"] = await client.call_tool("activity", {"where": [HUGE_VALUE]})
+        answers["after"] = await client.call_tool("failures", {"max_items": 0})
+        return answers
+
+    answers = with_client(
+        demo_home, body, "--queries", str(queries), USERTRACK_DUCKDB_MEMORY="300MB"
+    )
+    assert not answers["slow"].is_error, raw_text(answers["slow"])
+    assert not answers["other"].is_error, raw_text(answers["other"])
+    assert ended["other"] < ended["slow"]  # answered while the slow call ran
+    assert ended["slow"] - ended["started"] >= 3
+    assert answers["huge"].is_error
+    assert raw_text(answers["huge"])[0].endswith(
+        "stopped at the memory limit of 300MB (USERTRACK_DUCKDB_MEMORY, or [limits]"
+        f" duckdb_memory in the config file)\n(exit code {EXIT_LIMIT})"
+    )
+    expected = cli_json(demo_home, "failures", "-f", "json")
+    assert text(answers["other"]) == [expected]
+    assert text(answers["after"]) == [expected]

@@ -2,9 +2,10 @@
 
 Each tool is one of usertrack's read-only commands. Its input schema is generated from the
 command's own Click parameters (usertrack/cli/), so the CLI and the tools cannot drift: a new
-option is a new tool argument, with the same type, default and help. A call runs the command in
-this process with `--format json` and answers with exactly what the command printed; the sources
-(the demo's PostgreSQL and event store, a live API's cache) stay open between calls
+option is a new tool argument, with the same type, default and help. A call runs the command
+with `--format json` in a worker process (usertrack.mcp_workers: bounded as a command's process
+is, so a slow or huge call blocks no other) and answers with exactly what the command printed;
+the sources (the demo's PostgreSQL and event store, a live API's cache) stay open between calls
 (`usertrack.workspace.keep_open`).
 
 Nothing is written by default: the commands run with `--no-save`, `alerts` without `--notify`.
@@ -319,6 +320,10 @@ def cli_args(tool: Tool, arguments: dict[str, Any]) -> list[str]:
 
 # --- running a command in this process ------------------------------------------------------
 
+# The server's worker processes (usertrack.mcp_workers): None when calls run in this process
+# (a library user's, the tests').
+_workers: Any = None
+
 # One command at a time: a command's output is this process's stdout, caught for its answer.
 _run_lock = threading.Lock()
 
@@ -456,7 +461,11 @@ def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[i
             kept = _memo.get(key)
         if kept is not None:
             return kept
-    answer = run_command(argv, quiet=not tool.spec.act)
+    workers = _workers
+    if workers is not None:  # the server: in a worker process, under its bounds
+        answer = workers.run(argv, quiet=not tool.spec.act)
+    else:
+        answer = run_command(argv, quiet=not tool.spec.act)
     if key is not None and answer[0] == 0:
         with _memo_lock:
             if len(_memo) >= _MEMO_SIZE:
@@ -741,16 +750,24 @@ def _mime(path: Path) -> str:
     )
 
 
-def serve(app: Any, allow_act: bool = False, files: dict[str, str] | None = None) -> None:
+def serve(
+    app: Any,
+    allow_act: bool = False,
+    files: dict[str, str] | None = None,
+    worker: Any = None,
+) -> None:
     """Serve the commands of `app` over stdin and stdout until the client goes away. `files`
     (parameter name -> path: segments_file, queries_dir, template, ...) are passed to every
-    command that takes them; no tool argument can name another."""
+    command that takes them; no tool argument can name another. `worker(conn, files)`: the
+    main of the worker processes that run the calls (usertrack.mcp_workers.work with `app`);
+    without it, calls run in this process."""
     import anyio
     from mcp.server.stdio import stdio_server
 
     from usertrack.config import register_known_secrets
     from usertrack.workspace import keep_open
 
+    global _workers
     register_known_secrets()  # before any answer: every answer is redacted with them
     started_with.clear()
     started_with.update(files or {})
@@ -761,5 +778,15 @@ def serve(app: Any, allow_act: bool = False, files: dict[str, str] | None = None
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
-    with keep_open():
-        anyio.run(main)
+    if worker is not None:
+        from usertrack.mcp_workers import Workers
+
+        _workers = Workers(worker, dict(started_with))
+        threading.Thread(target=_workers.warm, daemon=True).start()
+    try:
+        with keep_open():
+            anyio.run(main)
+    finally:
+        if _workers is not None:
+            _workers.close()
+            _workers = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,4 +45,18 @@ def mcp(
             "template": template,
         }
         chosen = {name: str(path.resolve()) for name, path in files.items() if path is not None}
-        serve(app, allow_act=allow_act, files=chosen)
+        serve(app, allow_act=allow_act, files=chosen, worker=mcp_worker)
+
+
+def mcp_worker(conn: Any, files: dict[str, str]) -> None:
+    """The main of the MCP server's worker processes: the commands of this CLI's `app`, with
+    the files the server was started with."""
+    from usertrack import mcp_server
+    from usertrack.mcp_workers import serve_calls
+
+    def setup() -> None:
+        mcp_server.started_with.clear()
+        mcp_server.started_with.update(files)
+        mcp_server.use_app(app)
+
+    serve_calls(conn, setup, lambda argv, quiet: mcp_server.run_command(argv, quiet=quiet))
