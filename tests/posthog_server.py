@@ -73,6 +73,18 @@ TRENDS_SHORT_ID = "Tr3nds11"
 TABLE_INSIGHT_ID = 12
 TABLE_SHORT_ID = "T4ble012"
 TABLE_INSIGHT_SQL = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event"
+CREATED_IDS_FROM = 100  # ids of the insights a test creates (POST insights/)
+INSIGHT_SEARCHED = ("name", "derived_name", "description")  # and tags
+# The project's dashboards (posthog/api/dashboards/dashboard.py DashboardBasicSerializer's
+# fields that usertrack reads).
+DASHBOARDS = (
+    {"id": 7, "name": "Growth weekly", "description": "Signups, activation and MCP clicks",
+     "pinned": True, "tags": [], "created_at": "2026-10-01T09:00:00Z",
+     "last_accessed_at": "2026-11-15T08:00:00Z"},
+    {"id": 8, "name": "Tool reliability", "description": "<b>Failures</b> by provider",
+     "pinned": False, "tags": ["ops"], "created_at": "2026-10-02T09:00:00Z",
+     "last_accessed_at": None},
+)  # fmt: skip
 TRENDS_RESULT: list[dict[str, Any]] = [
     {
         "action": {"id": "$pageview", "type": "events", "name": "$pageview", "custom_name": None},
@@ -226,6 +238,8 @@ class FakePostHog:
         self._timeouts_left = 0
         self.jobs: dict[str, dict[str, Any]] = {}
         self.metadata_texts: list[str] = []  # the HogQLMetadata requests' texts
+        self.created: list[dict[str, Any]] = []  # insights POSTed to insights/, in order
+        self.dashboards: list[dict[str, Any]] = [dict(d) for d in DASHBOARDS]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -416,10 +430,19 @@ class FakePostHog:
             with self.lock:
                 self.jobs.pop(qm.group(1), None)
             return 200, {"message": True}, {}
-        if rest == "insights/" and method == "GET":
+        if rest == "insights/" and method == "GET" and "short_id" in qs:
             short = (qs.get("short_id") or [""])[0]
             found = [i for i in self._insights(qs) if i["short_id"] == short]
             return 200, {"count": len(found), "next": None, "previous": None, "results": found}, {}
+        if rest == "insights/" and method == "GET":
+            # posthog/api/insight.py `_filter_request`: `search` is icontains of the name, the
+            # derived name, a tag or the description; listed newest first, paged by limit and
+            # offset with `next` the absolute URL of the next page.
+            return 200, self._listed("insights", self._insights(qs), qs), {}
+        if rest == "insights/" and method == "POST":
+            return 201, self._create_insight(body), {}
+        if rest == "dashboards/" and method == "GET":
+            return 200, self._listed("dashboards", self.dashboards, qs), {}
         im = re.fullmatch(r"insights/(\d+)/", rest)
         if im and method == "GET":
             for insight in self._insights(qs):
@@ -546,14 +569,83 @@ class FakePostHog:
         status.update(complete=True, error=False, results=job["results"])
         return 200, {"query_status": status}, {}
 
+    def _listed(
+        self, what: str, items: list[dict[str, Any]], qs: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """A list endpoint's page: DRF's limit/offset pagination (`count`, `next`, `previous`,
+        `results`); `search` filters insights only (dashboards/ has no such filter)."""
+        search = (qs.get("search") or [""])[0].lower()
+        if search and what == "insights":
+            items = [
+                i
+                for i in items
+                if any(search in str(i.get(k) or "").lower() for k in INSIGHT_SEARCHED)
+                or any(search in str(t).lower() for t in i.get("tags") or [])
+            ]
+        limit = int((qs.get("limit") or ["100"])[0])
+        offset = int((qs.get("offset") or ["0"])[0])
+        page = items[offset : offset + limit]
+        base = f"{self.url}/api/projects/{self.project_id}/{what}/"
+        kept = {k: v[0] for k, v in qs.items() if k not in ("limit", "offset")}
+
+        def link(at: int) -> str:
+            from urllib.parse import urlencode
+
+            return base + "?" + urlencode({**kept, "limit": limit, "offset": at})
+
+        return {
+            "count": len(items),
+            "next": link(offset + limit) if offset + limit < len(items) else None,
+            "previous": link(max(0, offset - limit)) if offset else None,
+            "results": page,
+        }
+
+    def _create_insight(self, body: Any) -> dict[str, Any]:
+        """POST insights/: PostHog's InsightSerializer.create; a HogQL insight is a
+        DataVisualizationNode around a HogQLQuery. Answers the new insight (201)."""
+        if not isinstance(body, dict) or not isinstance(body.get("query"), dict):
+            raise _error(400, "validation_error", "invalid_input", "query is required", "query")
+        source = body["query"].get("source") or {}
+        if body["query"].get("kind") != "DataVisualizationNode" or source.get("kind") != (
+            "HogQLQuery"
+        ):
+            raise _error(400, "validation_error", "invalid_input", "unknown query kind", "query")
+        with self.lock:
+            number = CREATED_IDS_FROM + len(self.created)
+            insight = {
+                "id": number,
+                "short_id": f"new{number:05d}",
+                "name": body.get("name"),
+                "derived_name": None,
+                "description": body.get("description") or "",
+                "tags": [],
+                "saved": bool(body.get("saved")),
+                "query": body["query"],
+                "result": None,
+                "last_modified_at": "2026-11-16T00:00:00Z",
+            }
+            self.created.append(insight)
+        return insight
+
     def _insights(self, qs: dict[str, list[str]]) -> list[dict[str, Any]]:
         refresh = (qs.get("refresh") or [""])[0] in ("blocking", "force_blocking")
         table = self.execute(TABLE_INSIGHT_SQL, {}) if refresh else None
+        created = []
+        for insight in reversed(self.created):  # newest first, as PostHog lists them
+            if refresh:
+                ran = self.execute(insight["query"]["source"]["query"], {})
+                insight = {**insight, "result": ran["results"], "columns": ran["columns"],
+                           "types": ran.get("types"), "hasMore": False}  # fmt: skip
+            created.append(insight)
         return [
+            *created,
             {
                 "id": TRENDS_INSIGHT_ID,
                 "short_id": TRENDS_SHORT_ID,
                 "name": "Daily pageviews and MCP clicks",
+                "description": "Pageviews and MCP connect clicks per day",
+                "tags": ["growth"],
+                "last_modified_at": "2026-11-10T00:00:00Z",
                 "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery"}},
                 "result": TRENDS_RESULT if refresh else None,
                 "hasMore": None,
@@ -564,6 +656,9 @@ class FakePostHog:
                 "id": TABLE_INSIGHT_ID,
                 "short_id": TABLE_SHORT_ID,
                 "name": "Events by name",
+                "description": "",
+                "tags": [],
+                "last_modified_at": "2026-11-12T00:00:00Z",
                 "query": {
                     "kind": "DataVisualizationNode",
                     "source": {"kind": "HogQLQuery", "query": TABLE_INSIGHT_SQL},

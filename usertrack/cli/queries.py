@@ -326,40 +326,232 @@ def _list_queries(queries_dir: Path | None) -> None:
 
 @app.command()
 def insight(
-    insight_id: Annotated[str, typer.Argument(help="A saved insight's numeric id or short_id.")],
+    insight_id: Annotated[
+        str | None,
+        typer.Argument(help="A saved insight's numeric id or short_id: its result, refreshed."),
+    ] = None,
+    list_saved: Annotated[
+        bool, typer.Option("--list", help="List the project's saved insights and dashboards.")
+    ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            help="List the saved insights and dashboards whose name, description or a tag"
+            " contains this text (any case).",
+            metavar="PHRASE",
+        ),
+    ] = None,
+    create: Annotated[
+        str | None,
+        typer.Option(
+            "--create",
+            help="Save a HogQL query as a new insight of this name (--from-query or --hogql):"
+            " a dry run unless --apply.",
+            metavar="NAME",
+        ),
+    ] = None,
+    from_query: Annotated[
+        str | None,
+        typer.Option(
+            "--from-query",
+            help="With --create: a HogQL query file (a path, or a library id such as"
+            " posthog/event_names); {as_of} becomes now().",
+            metavar="FILE",
+        ),
+    ] = None,
+    hogql: Annotated[
+        str | None,
+        typer.Option("--hogql", help="With --create: this HogQL SELECT.", metavar="SELECT"),
+    ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="With --create: create the insight (else a dry run)."),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
+    queries_dir: QueriesOpt = None,
+    segments_file: SegmentsOpt = None,
 ) -> None:
-    """Fetch a saved PostHog insight (refreshed) and print its result."""
+    """PostHog's saved insights: one refreshed (ID), listed (--list, --search), or a HogQL
+    query saved as a new one (--create)."""
     with handle_errors():
-        from usertrack.config import load_settings
-        from usertrack.errors import ConfigError
-        from usertrack.rendering.export import render_result
-        from usertrack.rendering.terminal import render_result_table
-        from usertrack.sources.posthog_http import PostHogHTTPSource
-
         chosen = choose_format(fmt, out)
-        settings = load_settings()
-        if not (settings.posthog_project_id and settings.posthog_api_key):
-            raise ConfigError(
-                "saved insights live in PostHog: set POSTHOG_PROJECT_ID and"
-                " POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST for EU or self-hosted)"
+        modes = [m for m, on in (("ID", insight_id is not None), ("--list", list_saved),
+                                 ("--search", search is not None), ("--create", create is not None))
+                 if on]  # fmt: skip
+        if len(modes) > 1 and set(modes) != {"--list", "--search"}:
+            raise UsageError(f"{' and '.join(modes)} do not go together: give one")
+        if create is None and (from_query is not None or hogql is not None or apply):
+            raise UsageError("--from-query, --hogql and --apply go with --create NAME")
+        if not modes:
+            raise UsageError("name an insight ID, or --list, --search TEXT or --create NAME")
+        if create is not None:
+            text = _insight_query(create, from_query, hogql, queries_dir, segments_file)
+            _create_insight(create, text, apply, chosen, out)
+            return
+        if insight_id is None:
+            if search is not None and not search.strip():
+                raise UsageError("--search is empty: give some text of a name")
+            _list_saved(search.strip() if search else None, chosen, out)
+            return
+        _refreshed_insight(insight_id, chosen, out)
+
+
+def _posthog_api(progress: Any) -> Any:
+    """The live PostHog source: saved insights and dashboards live there (else exit 4)."""
+    from usertrack.config import load_settings
+    from usertrack.errors import ConfigError
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+
+    settings = load_settings()
+    if not (settings.posthog_project_id and settings.posthog_api_key):
+        raise ConfigError(
+            "saved insights live in PostHog: set POSTHOG_PROJECT_ID and"
+            " POSTHOG_PERSONAL_API_KEY (and POSTHOG_HOST for EU or self-hosted)"
+        )
+    return PostHogHTTPSource(
+        settings.posthog_api_key,
+        settings.posthog_project_id,
+        settings.posthog_host,
+        progress=progress,
+    )
+
+
+def _refreshed_insight(insight_id: str, chosen: str, out: Path | None) -> None:
+    from usertrack.rendering.export import render_result
+    from usertrack.rendering.terminal import render_result_table
+
+    probe_out(out)
+    with spinner(f"fetching insight {insight_id}") as progress:
+        source = _posthog_api(progress)
+        with source:
+            result = source.fetch_insight(insight_id)
+    name = str(result.meta.get("name") or f"insight {insight_id}")
+    if chosen == "table":
+        render_result_table(answer_console(), result, title=name)
+    else:
+        emit(render_result(result, chosen, insight=insight_id, title=name), out)
+
+
+LISTED_COLUMNS = ["type", "id", "short_id", "name", "description", "tags", "updated_at"]
+
+
+def _list_saved(search: str | None, chosen: str, out: Path | None) -> None:
+    """`insight --list` / `--search TEXT`: the saved insights, then the dashboards, one table."""
+    from usertrack.rendering.export import render_result
+    from usertrack.rendering.terminal import render_result_table
+    from usertrack.sources.base import Result
+
+    probe_out(out)
+    with spinner("listing PostHog's saved insights and dashboards") as progress:
+        source = _posthog_api(progress)
+        with source:
+            insights, insight_count = source.list_saved("insights", search)
+            dashboards, dashboard_count = source.list_saved("dashboards", search)
+    rows: list[tuple[Any, ...]] = []
+    for kind, items in (("insight", insights), ("dashboard", dashboards)):
+        for i in items:
+            rows.append((
+                kind, i.get("id"), i.get("short_id") or "", i.get("name") or i.get("derived_name")
+                or "", i.get("description") or "", [str(t) for t in i.get("tags") or []],
+                i.get("last_modified_at") or i.get("updated_at") or i.get("created_at"),
+            ))  # fmt: skip
+    result = Result(columns=LISTED_COLUMNS, rows=rows)
+    what = f" matching {search!r}" if search else ""
+    title = (
+        f"{counted(insight_count, 'saved insight')} and {counted(dashboard_count, 'dashboard')}"
+        f"{what}"
+    )
+    if len(insights) < insight_count or len(dashboards) < dashboard_count:
+        title += f" (the first {len(insights)} and {len(dashboards)} shown)"
+    if chosen == "table":
+        render_result_table(answer_console(), result, title=title)
+    else:
+        about = {"search": search, "insights": insight_count, "dashboards": dashboard_count}
+        emit(render_result(result, chosen, **about, title=title), out)
+
+
+def _insight_query(
+    name: str,
+    from_query: str | None,
+    hogql: str | None,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+) -> str:
+    """The HogQL an insight is created from: --hogql as given, or a query file's text (a path,
+    or a library id), its {as_of} and {exclude_pattern} filled in (inline.insight_hogql)."""
+    from usertrack.sources.inline import inline_query, insight_hogql
+
+    if not name.strip():
+        raise UsageError("--create needs a name for the insight")
+    if (from_query is None) == (hogql is None):
+        raise UsageError("--create takes one of --from-query FILE or --hogql SELECT")
+    if hogql is not None:
+        return inline_query(hogql, "hogql").sql
+    assert from_query is not None
+    from usertrack.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.segments.profiles import exclude_pattern
+    from usertrack.segments.rules import load_segments
+    from usertrack.sources.queries import load_queries, parse_query
+
+    path = Path(from_query)
+    defaults: dict[str, str | None] = {}
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        if text.lstrip().startswith("-- name:"):
+            query = parse_query(path, "posthog", text)
+            if query.insight is not None:
+                raise UsageError(f"--from-query {from_query}: it names a saved insight already")
+            text, defaults = query.sql, query.defaults()
+    else:
+        library = load_queries(resolve_queries_dir(queries_dir))
+        if from_query not in library.queries:
+            from usertrack.errors import NotFoundError
+            from usertrack.rulefiles import did_you_mean
+
+            hogql_ids = [q for q, v in library.queries.items() if v.folder == "posthog"]
+            raise NotFoundError(
+                f"--from-query {from_query!r} is neither a file nor a query of"
+                f" {library.root}{did_you_mean(from_query, hogql_ids)}"
             )
-        probe_out(out)
-        with spinner(f"fetching insight {insight_id}") as progress:
-            source = PostHogHTTPSource(
-                settings.posthog_api_key,
-                settings.posthog_project_id,
-                settings.posthog_host,
-                progress=progress,
-            )
+        query = library.get(from_query)
+        if query.folder != "posthog":
+            raise UsageError(f"--from-query {from_query}: an insight runs HogQL, a posthog/ query")
+        text, defaults = query.sql, query.defaults()
+    rules = load_segments(resolve_segments_file(segments_file))
+    return insight_hogql(
+        text, exclude_pattern(rules.exclude), source=f"--from-query {from_query}", defaults=defaults
+    )
+
+
+def _create_insight(name: str, text: str, apply: bool, chosen: str, out: Path | None) -> None:
+    """`insight --create NAME`: the dry run says what would be saved; --apply saves it and
+    prints the new insight's id (its short_id and URL path on stderr)."""
+    from usertrack.rendering.export import json_text
+
+    if chosen == "csv":
+        raise UsageError("--create answers text or json, not csv")
+    probe_out(out)
+    with spinner(f"creating insight {name!r}" if apply else "checking the query") as progress:
+        source = _posthog_api(progress)  # a dry run checks the settings too
+        created = None
+        if apply:
             with source:
-                result = source.fetch_insight(insight_id)
-        name = str(result.meta.get("name") or f"insight {insight_id}")
-        if chosen == "table":
-            render_result_table(answer_console(), result, title=name)
-        else:
-            emit(render_result(result, chosen, insight=insight_id, title=name), out)
+                created = source.create_insight(name, text)
+    doc: dict[str, Any] = {"name": name, "query": text, "created": created is not None}
+    if created is not None:
+        doc.update(id=created.get("id"), short_id=created.get("short_id"))
+    if chosen == "json":
+        emit(json_text(doc), out)
+        return
+    if created is None:
+        info(f"usertrack: dry run: would create insight {name!r}; --apply creates it")
+        emit(f"{text}\n", out)
+        return
+    info(f"usertrack: created insight {name!r}: id {created.get('id')}, short_id"
+         f" {created.get('short_id')}")  # fmt: skip
+    emit(f"{created.get('id')}\n", out)
 
 
 cache_app = typer.Typer(help="The on-disk cache of live query results.", no_args_is_help=True)

@@ -223,3 +223,54 @@ def _word_before(sql: str, i: int) -> bool:
 def _line(message: str) -> str:
     first = message.splitlines()[0] if message else "syntax error"
     return first if len(first) <= 160 else first[:157] + "..."
+
+
+def insight_hogql(
+    sql: str,
+    exclude_pattern: str,
+    *,
+    source: str,
+    defaults: dict[str, str | None] | None = None,
+) -> str:
+    """A HogQL query file's text as a saved insight's query, which PostHog runs with no values:
+    `{as_of}` becomes `toString(now())` (an insight is always as of now; a file reads {as_of}
+    as the text of a moment, as usertrack binds it), `{exclude_pattern}` the pattern as a HogQL
+    string, a parameter with a header default (`defaults`) that default as a HogQL number or
+    string; any other placeholder is a UsageError naming it (`source`: the file or
+    option). The result is checked as --hogql is (one SELECT, PostHog's parser)."""
+    from usertrack.sources.queries import (
+        _HOGQL_PLACEHOLDER,
+        _blank_strings_and_comments,
+        coerce_default,
+    )
+
+    defaults = defaults or {}
+
+    code = _blank_strings_and_comments(sql, "hogql")
+    parts: list[str] = []
+    last = 0
+    for m in _HOGQL_PLACEHOLDER.finditer(code):
+        name = m.group(1)
+        if name == "as_of":
+            value = "toString(now())"
+        elif name == "exclude_pattern":
+            value = hogql_string(exclude_pattern)
+        elif defaults.get(name) is not None:
+            default = coerce_default(str(defaults[name]))
+            value = hogql_string(default) if isinstance(default, str) else str(default)
+        else:
+            raise UsageError(
+                f"{source} takes {{{name}}} without a default: a saved insight runs with no"
+                " values ({as_of}, {exclude_pattern} and defaults are filled in); write the"
+                " value into the query"
+            )
+        parts += [sql[last : m.start()], value]
+        last = m.end()
+    parts.append(sql[last:])
+    text = "".join(parts)
+    return inline_query(text, "hogql").sql
+
+
+def hogql_string(value: str) -> str:
+    """`value` as a HogQL string literal (ClickHouse escaping: backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

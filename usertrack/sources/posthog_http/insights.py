@@ -11,6 +11,11 @@ from usertrack.sources.base import Result
 from usertrack.sources.posthog_http.transport import RunStats, Transport
 from usertrack.sources.posthog_http.values import convert_rows, to_date
 
+# Rows a list request asks for, and the most a list gathers (PostHog's insights endpoints are
+# throttled at 240 a minute and 1,200 an hour: posthog/rate_limit.py).
+PAGE = 100
+MAX_LISTED = 1_000
+
 
 def insight_table(result: Any, columns: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """A saved insight's `result` as columns and rows.
@@ -123,3 +128,86 @@ class Insights(Transport):
             "last_refresh": body.get("last_refresh"),
         }
         return Result(columns=columns, rows=rows, meta=meta)
+
+    # ------------------------------------------------------------------ listing and creating
+
+    def list_saved(
+        self, kind: str, search: str | None = None, most: int = MAX_LISTED
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The project's saved insights or dashboards (`kind`: "insights" or "dashboards"), at
+        most `most` of them, and how many there are. PostHog pages a list (limit and offset,
+        `count`, `next`: posthog/api's DRF pagination); each `next` is followed on this host
+        only (the key never goes elsewhere). `search`: for insights PostHog's own filter
+        (`search`: the name, derived name, a tag or the description contains it, any case:
+        posthog/api/insight.py `_filter_request`); dashboards/ has no such filter, so their
+        name, description and tags are matched here the same way."""
+        from urllib.parse import urlsplit
+
+        stats = RunStats()
+        where = f"PostHog {kind}"
+        path: str | None = f"/api/projects/{self.project_id}/{kind}/"
+        params: dict[str, str] | None = {"limit": str(PAGE)}
+        if kind == "insights":
+            params["basic"] = "true"  # InsightBasicSerializer: no results computed
+            params["saved"] = "true"
+            if search:
+                params["search"] = search
+        found: list[dict[str, Any]] = []
+        total = 0
+        own = urlsplit(self.host)
+        while path is not None and len(found) < most:
+            resp = self._send("GET", path, stats, where, params=params)
+            body = self._json(resp, where)
+            if resp.status_code != 200:
+                self._raise_for(resp, body, where)
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise QueryError(f"{where}: PostHog answered a list that is not one")
+            items = [i for i in body["results"] if isinstance(i, dict)]
+            if kind == "dashboards" and search:
+                items = [i for i in items if _matches(i, search)]
+            found.extend(items)
+            total = int(body.get("count") or 0)
+            following = body.get("next")
+            path, params = None, None
+            if isinstance(following, str) and following:
+                parts = urlsplit(following)
+                if (parts.scheme, parts.netloc) != (own.scheme, own.netloc):
+                    raise QueryError(
+                        f"{where}: PostHog's next page is on another host ({parts.netloc});"
+                        " not followed"
+                    )
+                path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if kind == "dashboards" and search:
+            total = len(found) if path is None else max(total, len(found))
+        return found[:most], max(total, len(found[:most]))
+
+    def create_insight(self, name: str, hogql: str) -> dict[str, Any]:
+        """Save a HogQL query as an insight named `name` (POST insights/, the SQL insight's
+        shape: a DataVisualizationNode around a HogQLQuery) and answer PostHog's insight (its
+        `id`, `short_id`). Sent once: never retried after it may have reached PostHog."""
+        where = f"creating insight {name!r}"
+        body = {
+            "name": name,
+            "query": {
+                "kind": "DataVisualizationNode",
+                "source": {"kind": "HogQLQuery", "query": hogql},
+            },
+            "saved": True,
+        }
+        stats = RunStats()
+        resp = self._send(
+            "POST", f"/api/projects/{self.project_id}/insights/", stats, where, json=body, once=True
+        )
+        answer = self._json(resp, where)
+        if resp.status_code not in (200, 201):
+            self._raise_for(resp, answer, where)
+        if not isinstance(answer, dict) or answer.get("id") is None:
+            raise QueryError(f"{where}: PostHog answered no insight id")
+        return answer
+
+
+def _matches(item: dict[str, Any], search: str) -> bool:
+    text = search.lower()
+    fields = [item.get("name"), item.get("derived_name"), item.get("description")]
+    fields += list(item.get("tags") or [])
+    return any(text in str(f or "").lower() for f in fields)

@@ -232,11 +232,15 @@ class Transport:
         timeout_ok: bool = False,
         server_errors_ok: bool = False,
         cancellable: bool = True,
+        once: bool = False,
     ) -> httpx.Response:
         """One request, retried on 429, 5xx (but 504 when `timeout_ok`) and network errors.
 
         `timeout_ok`: a read timeout re-raises httpx.TimeoutException and 504 is returned, for the
         caller to go async. `server_errors_ok`: 400/500 answers are returned (async polling).
+        `once`: a request that creates something is retried only when it surely did not reach
+        PostHog (429, a connection never made); after a 5xx or a lost answer it may have been
+        done, and a second one would do it twice.
         """
         import httpx
 
@@ -253,6 +257,7 @@ class Transport:
             if method == "POST" and path.endswith("/query/"):
                 query_counts.count("posthog")  # each counts against PostHog's query limits
             retry_after: float | None = None
+            unsent = False  # this attempt never connected: nothing reached PostHog
             if slot:
                 self._pace_wait(where, stats)
             try:
@@ -268,11 +273,13 @@ class Transport:
                 kind = "network"
                 if isinstance(e, httpx.ConnectTimeout):
                     connect_failures += 1
+                    unsent = True
             except httpx.TransportError as e:
                 problem = f"cannot reach PostHog at {self.host_label}: {_exc_text(e)}"
                 kind = "network"
                 if isinstance(e, httpx.ConnectError):
                     connect_failures += 1
+                    unsent = True
             else:
                 code = resp.status_code
                 if code == 429:
@@ -290,6 +297,11 @@ class Transport:
                     )
                 else:
                     return resp
+            if once and not (kind == "throttled" or unsent):
+                raise SourceConnectionError(
+                    f"{where}: {problem}; not sent again, since PostHog may have done it: check"
+                    " before trying again"
+                )
             if kind == "network" and connect_failures >= self.connect_attempts:
                 raise SourceConnectionError(
                     f"{where}: {problem} (tried {attempt} times; check {HOST_ENV} and the network)"

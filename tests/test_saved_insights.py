@@ -1,0 +1,145 @@
+"""`usertrack insight --list`, `--search` and `--create` against the tests' PostHog (its
+insights/ and dashboards/ endpoints as PostHog's REST API has them: DRF limit/offset pages with
+`next`, `search` on insights, POST insights/ answering the new insight)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import REPO, run
+from tests.posthog_server import CREATED_IDS_FROM, FakePostHog, live_env, serve
+from usertrack.errors import EXIT_CONFIG, EXIT_USAGE
+
+# The fake's project: 2 saved insights (11 "Daily pageviews and MCP clicks", tag growth; 12
+# "Events by name") and 2 dashboards (7 "Growth weekly", 8 "Tool reliability", tag ops).
+
+
+@pytest.fixture()
+def fake(handmade_store: Path) -> Iterator[FakePostHog]:
+    with serve(handmade_store) as server:
+        yield server
+
+
+def insight(fake: FakePostHog, tmp_path: Path, *args: str) -> Any:
+    return run(["insight", *args], tmp_path / "home", **live_env(fake))
+
+
+def listed(fake: FakePostHog, tmp_path: Path, *args: str) -> dict[str, Any]:
+    result = insight(fake, tmp_path, *args, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def names(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(row[0], row[3]) for row in doc["rows"]]
+
+
+def test_list_gives_every_insight_then_every_dashboard_following_next(
+    fake: FakePostHog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.sources.posthog_http import insights
+
+    monkeypatch.setattr(insights, "PAGE", 1)  # one a page: `next` followed each time
+    doc = listed(fake, tmp_path, "--list")
+    assert names(doc) == [
+        ("insight", "Daily pageviews and MCP clicks"), ("insight", "Events by name"),
+        ("dashboard", "Growth weekly"), ("dashboard", "Tool reliability"),
+    ]  # fmt: skip
+    assert (doc["insights"], doc["dashboards"]) == (2, 2)
+    pages = [r for r in fake.requests if r["path"].endswith(("/insights/", "/dashboards/"))]
+    assert len(pages) == 4 and pages[1]["query"]["offset"] == "1"
+
+
+def test_search_finds_names_descriptions_and_tags_in_any_case(
+    fake: FakePostHog, tmp_path: Path
+) -> None:
+    assert names(listed(fake, tmp_path, "--search", "GROWTH")) == [
+        ("insight", "Daily pageviews and MCP clicks"), ("dashboard", "Growth weekly"),
+    ]  # fmt: skip
+    assert names(listed(fake, tmp_path, "--search", "by provider")) == [
+        ("dashboard", "Tool reliability")
+    ]
+    assert listed(fake, tmp_path, "--search", "nothing like it")["rows"] == []
+    sent = [r for r in fake.requests if r["path"].endswith("/insights/")]
+    assert sent[-1]["query"]["search"] == "nothing like it"  # PostHog filters its insights
+
+
+def test_a_dashboards_markup_is_text_in_every_format(fake: FakePostHog, tmp_path: Path) -> None:
+    md = insight(fake, tmp_path, "--list", "-f", "md").stdout
+    assert "<b>" not in md and r"\<b\>Failures\</b\>" in md
+    table = insight(fake, tmp_path, "--list").stdout
+    assert "reliability" in table and "<b>Failures</b>" in table  # text, not markup
+
+
+def test_create_is_a_dry_run_until_apply_then_prints_the_new_id(
+    fake: FakePostHog, tmp_path: Path
+) -> None:
+    text = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event"
+    dry = insight(fake, tmp_path, "--create", "Events", "--hogql", text)
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.stdout == text + "\n" and "dry run" in dry.stderr
+    assert fake.created == []
+    done = insight(fake, tmp_path, "--create", "Events", "--hogql", text, "--apply")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout == f"{CREATED_IDS_FROM}\n"
+    (made,) = fake.created
+    assert made["name"] == "Events" and made["query"]["source"] == {
+        "kind": "HogQLQuery", "query": text
+    }  # fmt: skip
+    # Its results, through the existing refresh, are the query's.
+    fetched = listed(fake, tmp_path, str(CREATED_IDS_FROM))
+    assert ["$pageview", 10] in fetched["rows"]
+    assert names(listed(fake, tmp_path, "--search", "events"))[0] == ("insight", "Events")
+
+
+def test_create_from_a_query_file_fills_as_of_and_the_exclusions(
+    fake: FakePostHog, tmp_path: Path
+) -> None:
+    doc = listed(fake, tmp_path, "--create", "Refs", "--from-query", "posthog/referrers")
+    assert doc["created"] is False
+    assert "{" not in doc["query"] and "toString(now())" in doc["query"]
+    assert "'@datagen\\\\.dev$'" in doc["query"]  # the pattern as a HogQL string
+    assert "{days}" not in (REPO / "queries/posthog/referrers.sql").read_text() or " 7 " in (
+        doc["query"].replace("(", " ").replace(")", " ").replace(",", " ")
+    )  # its default
+    made = insight(fake, tmp_path, "--create", "Refs", "--from-query", "posthog/referrers",
+                   "--apply")  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    fetched = listed(fake, tmp_path, made.stdout.strip())  # PostHog runs it as saved
+    assert fetched["columns"][0] and isinstance(fetched["rows"], list)
+    needs = insight(fake, tmp_path, "--create", "X", "--from-query", "posthog/event_names")
+    assert needs.exit_code == EXIT_USAGE and "takes {since} without a default" in needs.stderr
+    own = tmp_path / "mine.sql"
+    own.write_text("SELECT count() AS n FROM events WHERE event = {name}")
+    refused = insight(fake, tmp_path, "--create", "X", "--from-query", str(own))
+    assert refused.exit_code == EXIT_USAGE and "takes {name}" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--create", "X", "--hogql", "DELETE FROM events"], "--hogql is not one HogQL SELECT"),
+        (["--create", "X"], "one of --from-query FILE or --hogql"),
+        (["--apply"], "go with --create"),
+        (["12", "--list"], "do not go together"),
+        (["--search", " "], "--search is empty"),
+        (["--create", "X", "--from-query", "neon/runs"], "a posthog/ query"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    fake: FakePostHog, tmp_path: Path, args: list[str], says: str
+) -> None:
+    result = insight(fake, tmp_path, *args)
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    assert result.stderr.count("usertrack: error:") == 1 and says in result.stderr
+    assert fake.created == []
+
+
+def test_without_posthog_settings_it_says_what_to_set(tmp_path: Path) -> None:
+    result = run(["insight", "--list"], tmp_path / "home")
+    assert result.exit_code == EXIT_CONFIG and "POSTHOG_PROJECT_ID" in result.stderr
