@@ -102,6 +102,27 @@ def test_a_second_command_reuses_the_running_server(home: Path) -> None:
     assert watchdog_pid(home / "demo") == watcher  # one watchdog, not one per command
 
 
+def test_the_first_command_of_a_new_home_leaves_the_server_running(tmp_path: Path) -> None:
+    """The very first command, the one that generates the demo in an empty USERTRACK_HOME,
+    leaves the server and its watchdog running too, so the next command starts nothing."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()  # empty but for the test's empty config.toml
+    try:
+        proc = usertrack(fresh, "demo", "--users", "50")
+        assert proc.returncode == 0, proc.stderr
+        server = postmaster_pid(pg_dir(fresh))
+        watcher = watchdog_pid(fresh / "demo")
+        assert server is not None, "the first command left no server"
+        assert watcher is not None, "no watchdog watches the server"
+        assert live_users(fresh / "demo") == []
+        proc = usertrack(fresh, "query", "neon/runs", "-f", "csv")
+        assert proc.returncode == 0, proc.stderr
+        assert postmaster_pid(pg_dir(fresh)) == server
+        assert watchdog_pid(fresh / "demo") == watcher
+    finally:
+        stop_demo(fresh)
+
+
 def test_demo_stop_stops_it_now(home: Path) -> None:
     assert usertrack(home, "doctor").returncode == 0
     server = postmaster_pid(pg_dir(home))
