@@ -465,6 +465,22 @@ def test_a_missing_queries_folder_is_a_usage_error_like_a_missing_file(demo_home
     missing = run(["segments", "--queries", str(demo_home / "nope")], demo_home)
     assert missing.exit_code == EXIT_USAGE, missing.stderr  # as --segments, --plan, --template
     assert "query folder" in one_error_line(missing.stderr)
+    # A folder that holds no query files is the same mistake (it exited 3, "not found").
+    (demo_home / "empty").mkdir(exist_ok=True)
+    empty = run(["segments", "--queries", str(demo_home / "empty")], demo_home)
+    assert empty.exit_code == EXIT_USAGE, empty.stderr
+    assert "holds no query files" in one_error_line(empty.stderr)
+
+
+@pytest.mark.parametrize(
+    "extra", [["-o", "list.csv"], ["-f", "json"], ["-p", "days=3"], ["--as-of", "2026-01-01"]]
+)
+def test_query_list_refuses_what_it_would_ignore(demo_home: Path, extra: list[str]) -> None:
+    """`query --list -o FILE` printed the list on stdout and wrote no file, exit 0."""
+    result = run(["query", "--list", *extra], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    assert one_error_line(result.stderr) == "usertrack: error: --list takes only --queries"
+    assert result.stdout == ""
 
 
 def test_every_missing_credential_is_named_at_once(tmp_path: Path) -> None:

@@ -93,6 +93,9 @@ def query(
         if list_queries:
             if query_id is not None:
                 raise UsageError("--list takes no QUERY_ID")
+            if param or fmt or out or as_of or refresh:
+                # The list is text for people; it would silently ignore them.
+                raise UsageError("--list takes only --queries")
             _list_queries(queries_dir)
             return
         if check:

@@ -355,7 +355,10 @@ def load_queries(root: Path) -> QueryLibrary:
             query = parse_query(path, folder)
             library.queries[query.id] = query
     if not library.queries:
-        raise NotFoundError(f"no query files found under {root} (expected posthog/ and neon/)")
+        # The folder named is not a query library: the same mistake as a missing one.
+        raise UsageError(
+            f"query folder {root} holds no query files (expected posthog/*.sql and neon/*.sql)"
+        )
     return library
 
 
