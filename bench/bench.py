@@ -608,6 +608,13 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["paths", "--by-segment"], "per primary segment", "1 s"),
     # the rest of the analyst's tools: --compare, trends' maths and breakdown, --where
     (["funnel", "--compare"], "and the 30 days before", "1 s"),
+    (
+        ["retention", "--period", "day", "--periods", "90", "--compare"],
+        "90 daily cohorts, their average against the 90 before",
+        "1 s",
+    ),
+    (["churn", "--no-backtest"], "8 weeks of churn, lifetime, scores, at-risk traits", "1 s"),
+    (["churn", "--backtest"], "... and everyone scored 28 days back, checked", "5 s"),
     (["activity", "--compare"], "and the 30 days before", "1 s"),
     (["features", "--compare"], "and the period before", "1 s"),
     (["trends", "$pageview", "--compare"], "total, and the 30 days before", "1 s"),

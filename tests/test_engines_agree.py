@@ -134,6 +134,8 @@ COMMANDS = [
     ["retention", "--period", "day", "--mode", "recurring", "--periods", "10"],
     ["retention", "--by-segment"],
     ["retention", "--period", "day", "--periods", "14", "--compare"],
+    ["churn"],
+    ["churn", "--period", "day", "--periods", "14", "--who", "credits < 90"],
     ["sessions", "--days", "7", "--top", "3"],
     ["paths", "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--top", "4"],
     ["paths", "--to", "/settings", "--by-segment"],

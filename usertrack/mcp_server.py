@@ -83,6 +83,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("funnel", ("funnel",), ("--format", "json", "--no-save")),
     ToolSpec("retention", ("retention",), ("--format", "json", "--no-save")),
     ToolSpec("activity", ("activity",), ("--format", "json", "--no-save")),
+    ToolSpec("churn", ("churn",)),
     ToolSpec("sessions", ("sessions",)),
     ToolSpec("paths", ("paths",), ("--format", "json", "--no-save")),
     ToolSpec("features", ("features",)),
@@ -395,7 +396,7 @@ def error_text(code: int, stderr: str) -> str:
 # a state they keep: alerts' cooldowns and outbox, the report's history, segments' changes).
 _MEMO_TOOLS = frozenset(
     {"segments", "user", "failures", "funnel", "retention", "activity", "sessions", "paths"}
-    | {"features", "trends", "tracking_plan", "query"}
+    | {"features", "trends", "tracking_plan", "query", "churn"}
 )
 _MEMO_SIZE = 64
 _memo: dict[tuple[Any, ...], tuple[int, str, str]] = {}

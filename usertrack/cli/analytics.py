@@ -665,3 +665,73 @@ def paths(
         for note in result.notes:
             warn(note)
         _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)
+
+
+@app.command()
+def churn(
+    period: Annotated[
+        str, typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.")
+    ] = "week",
+    periods: Annotated[
+        int,
+        typer.Option(
+            "--periods", help="Churn per period: this many periods ended by --as-of (2-104)."
+        ),
+    ] = 8,
+    window: Annotated[
+        int,
+        typer.Option(
+            "--window",
+            help="The engagement score's window in days: recency's horizon, the days its"
+            " frequency and breadth count; no event in it is 'left'.",
+            metavar="DAYS",
+        ),
+    ] = 30,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest/--no-backtest",
+            help="Score everyone as of --horizon days ago and report how many of the high-risk"
+            " went dormant since (precision and recall against the base rate).",
+        ),
+    ] = True,
+    horizon: Annotated[
+        int,
+        typer.Option(
+            "--horizon", help="The backtest scores as of this many days ago.", metavar="DAYS"
+        ),
+    ] = 28,
+    top: Annotated[
+        int, typer.Option("--top", help="List this many at-risk users (lowest scores first).")
+    ] = 10,
+    where: WhereOpt = None,
+    who: WhoOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Churn per period, lifetime, an engagement score 0-100 and a churn risk checked on history."""
+    with handle_errors():
+        from usertrack.analytics import by_segment as segmented
+        from usertrack.analytics import churn as churns
+        from usertrack.analytics import churn_report
+        from usertrack.analytics.common import parse_period
+
+        chosen = choose_format(fmt, out)
+        filters = _where(where)
+        chosen_who = _who(who)
+        chosen_period = parse_period(period)
+        churns.check(periods, window, horizon, top)
+        probe_out(out)
+        with events_workspace(
+            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        ) as (ws, moment, progress):
+            ws.where = filters
+            result = segmented.run(ws, moment, lambda: churns.churn(
+                ws, moment, period=chosen_period, periods=periods, window=window,
+                horizon=horizon, top=top, backtest=backtest, progress=progress,
+            ), who=chosen_who, progress=progress)  # fmt: skip
+        _analytics_output(chosen, out, result, "churn", churn_report, "churn_view", where=filters)

@@ -1,0 +1,187 @@
+"""Churn, lifetime, the engagement score and its backtest on a hand-made events export.
+
+Every expected figure is worked out here from the events below (docs/metrics.md, "Churn and
+engagement"). As of Monday 2026-06-01 00:00 UTC: the shown weeks are those of May 18 and May 25
+(both ended), the week of May 11 is the one the first compares with. No app database: the score
+is out of its three event parts (recency, frequency, breadth), scaled to 100.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
+from tests.cli_runner import run
+
+AS_OF = "2026-06-01"
+ARGS = ["--periods", "2", "--horizon", "14"]
+
+EVENTS = [
+    # a: every week from May 11's; three product events; last May 31 12:00 (0.5 days ago)
+    ("a", "ping", "2026-05-12T12:00:00"),
+    ("a", "ping", "2026-05-19T12:00:00"),
+    ("a", "open", "2026-05-26T12:00:00"),
+    ("a", "ping", "2026-05-26T12:30:00"),
+    ("a", "save", "2026-05-31T12:00:00"),
+    # b: weeks of May 11 and 18, then gone (churned in May 25's week); $pageview is no breadth
+    ("b", "ping", "2026-05-13T12:00:00"),
+    ("b", "$pageview", "2026-05-20T12:00:00"),
+    # c: first seen May 5, away in May 11's week, back May 19 (resurrected), then gone
+    ("c", "ping", "2026-05-05T12:00:00"),
+    ("c", "ping", "2026-05-19T12:00:00"),
+    # d: new in May 25's week
+    ("d", "ping", "2026-05-27T12:00:00"),
+    # e: May 14 only: churned in May 18's week
+    ("e", "ping", "2026-05-14T12:00:00"),
+    # f and g left before the window (no event from May 2): lifetimes 10 and 0 days
+    ("f", "ping", "2026-04-01T00:00:00"),
+    ("f", "ping", "2026-04-11T00:00:00"),
+    ("g", "ping", "2026-04-20T12:00:00"),
+    # an anonymous visitor counts in the weeks, never in the score
+    ("anon", "ping", "2026-05-26T08:00:00"),
+    # after as_of: does not exist yet
+    ("e", "ping", "2026-06-01T00:00:01"),
+]
+RECORDS = [
+    record(n, event, datetime.fromisoformat(when).replace(tzinfo=UTC), pid, pid,
+           "" if pid == "anon" else f"{pid}@example.com")
+    for n, (pid, event, when) in enumerate(EVENTS, 1)
+]  # fmt: skip
+
+
+@pytest.fixture()
+def export(tmp_path: Path) -> Path:
+    return write_export(tmp_path / "events.jsonl", RECORDS)
+
+
+def churn_json(export: Path, args: list[str] = ARGS) -> dict[str, Any]:
+    return run_json("churn", args, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+
+
+def test_periods_churn_rate_and_lifetime(export: Path) -> None:
+    doc = churn_json(export)
+    # May 11's week: a, b, e. May 18's: a, b (retained), c (resurrected: first seen May 5);
+    # e churned: 1 of the 3 active before. May 25's: a (retained), d and anon (new); b and c
+    # churned: 2 of 3.
+    assert doc["periods"] == [
+        {"start": "2026-05-18", "active": 3, "new": 0, "retained": 2, "resurrected": 1,
+         "churned": 1, "churn_rate": 33.3},
+        {"start": "2026-05-25", "active": 3, "new": 2, "retained": 1, "resurrected": 0,
+         "churned": 2, "churn_rate": 66.7},
+    ]  # fmt: skip
+    assert doc["churn_rate"] == 50.0  # (1 + 2) of (3 + 3)
+    # left: f (April 1 to 11: 10 days) and g (one event: 0 days)
+    assert doc["lifetime"] == {"left": 2, "average_days": 5.0, "median_days": 5.0}
+    assert doc["app_database"] is False
+
+
+def test_engagement_scores_by_hand(export: Path) -> None:
+    doc = churn_json(export)
+    # (recency + frequency + breadth) * 100 / 75, as of June 1 00:00, window May 2 - June 1:
+    # a: 25 * (1 - 0.5/30) + 25 * 4/12 + 25 * 3/5 = 47.917 -> 63.9
+    # b: 25 * (1 - 11.5/30) + 25 * 2/12 + 25 * 1/5 = 24.583 -> 32.8
+    # c: 25 * (1 - 12.5/30) + 25 * 2/12 + 5 = 23.750 -> 31.7 (May 5 is in the window)
+    # d: 25 * (1 - 4.5/30) + 25 * 1/12 + 5 = 28.333 -> 37.8
+    # e: 25 * (1 - 17.5/30) + 25 * 1/12 + 5 = 17.500 -> 23.3
+    engagement = doc["engagement"]
+    assert engagement["scored"] == 5
+    assert engagement["average"] == 37.9  # (63.9 + 32.8 + 31.7 + 37.8 + 23.3) / 5
+    assert engagement["median"] == 32.8
+    assert engagement["distribution"] == [
+        {"band": "0-19", "persons": 0}, {"band": "20-39", "persons": 4},
+        {"band": "40-59", "persons": 0}, {"band": "60-79", "persons": 1},
+        {"band": "80-100", "persons": 0},
+    ]  # fmt: skip
+    # as of May 18 (14 days before), window April 18 - May 18, one active day and one product
+    # event each: a 5.5 days -> 36.7, b 4.5 -> 37.8, c 12.5 -> 28.9, e 3.5 -> 38.9, g 27.5 ->
+    # 12.2; average 30.9, so +7.0 since
+    assert (engagement["previous_average"], engagement["change"]) == (30.9, 7.0)
+    risk = doc["at_risk"]
+    assert (risk["below_score"], risk["persons"]) == (30.0, 1)
+    assert risk["users"] == [
+        {"person_id": "e", "email": "e@example.com", "score": 23.3, "days_since_active": 17.5,
+         "active_days": 1, "breadth": 1, "score_change": -15.6, "churn_probability": 25.0}
+    ]  # fmt: skip
+
+
+def test_backtest_precision_and_recall(export: Path) -> None:
+    backtest = churn_json(export)["backtest"]
+    # scored as of May 18: a, b, c, e, g. Dormant since (no event after May 18 00:00): e, g;
+    # base rate 2 of 5. High risk (under 30): c (28.9) and g (12.2); g went dormant: precision
+    # 1 of 2, recall 1 of 2, lift 50 / 40.
+    assert backtest["moment"] == "2026-05-18T00:00:00Z"
+    assert (backtest["scored"], backtest["went_dormant"], backtest["base_rate"]) == (5, 2, 40.0)
+    assert (backtest["high_risk"], backtest["high_risk_went_dormant"]) == (2, 1)
+    assert (backtest["precision"], backtest["recall"], backtest["lift"]) == (50.0, 50.0, 1.25)
+    assert backtest["bands"][:2] == [
+        {"band": "0-19", "persons": 1, "went_dormant": 1, "rate": 100.0},
+        {"band": "20-39", "persons": 4, "went_dormant": 1, "rate": 25.0},
+    ]
+    none = churn_json(export, [*ARGS, "--no-backtest"])
+    assert none["backtest"] is None and none["engagement"]["previous_average"] is None
+
+
+def test_characteristics_of_the_at_risk(export: Path) -> None:
+    traits = churn_json(export)["characteristics"]
+    # at risk: e (ping); the others a (ping, open, save), b (ping, $pageview), c, d (ping)
+    assert [(t["name"], t["at_risk"], t["others"], t["difference"]) for t in traits] == [
+        ("$pageview", 0.0, 25.0, -25.0), ("open", 0.0, 25.0, -25.0),
+        ("save", 0.0, 25.0, -25.0), ("ping", 100.0, 100.0, 0.0),
+    ]  # fmt: skip
+
+
+def test_score_is_monotone_in_each_part() -> None:
+    from usertrack.analytics.churn import engagement_score
+
+    days = [0, 0.5, 3, 10, 29.9, 30, 45]
+    actives = [0, 1, 5, 12, 20]
+    breadths = [0, 1, 3, 5, 9]
+    successes = [None, 0.0, 0.5, 1.0]
+    for d, a, b, s in itertools.product(days, actives, breadths, successes):
+        score = engagement_score(d, a, b, s)
+        assert 0 <= score <= 100
+        later = engagement_score(d + 1, a, b, s)
+        assert later <= score  # less recent: never higher
+        assert engagement_score(d, a + 1, b, s) >= score
+        assert engagement_score(d, a, b + 1, s) >= score
+        if s is not None:
+            assert engagement_score(d, a, b, min(1.0, s + 0.25)) >= score
+    assert engagement_score(0, 12, 5, 1.0) == 100.0
+    assert engagement_score(0, 12, 5, None) == 100.0
+    assert engagement_score(30, 0, 0, 0.0) == 0.0
+
+
+def test_every_format_and_the_live_path(export: Path, tmp_path: Path) -> None:
+    local = churn_json(export)
+    with live_posthog(export, tmp_path) as (_, env):
+        live = run_json("churn", ARGS, as_of=AS_OF, **env)
+    assert live == local
+    env = {"USERTRACK_EVENTS": str(export)}
+    table = run(["churn", *ARGS, "--as-of", AS_OF], **env)
+    assert table.exit_code == 0, table.stderr
+    shown = " ".join(table.stdout.split())
+    assert "Churn rate: 50.0%" in shown and "precision 50.0%, recall 50.0%" in shown
+    md = run(["churn", *ARGS, "--as-of", AS_OF, "-f", "md"], **env)
+    assert "| 2026-05-25 | 3 | 2 | 1 | 0 | 2 | 66.7% |" in md.stdout
+    assert "| e@example.com | 23.3 | -15.6 | 17.5 | 25.0% |" in md.stdout
+    csv = run(["churn", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.replace("\r", "")
+    assert "backtest,2026-05-18,precision,50.0" in csv
+    assert "period,2026-05-18,churned,1" in csv
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--periods", "1"], "--periods 1 must be from 2 to 104"),
+        (["--window", "0"], "--window 0"),
+        (["--horizon", "0"], "--horizon 0"),
+        (["--period", "year"], "--period 'year' is not one of day, week, month"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
+    assert_usage_error(["churn", *args, "--as-of", AS_OF], fragment, USERTRACK_EVENTS=str(export))

@@ -1,0 +1,589 @@
+"""Churn, lifetime, the engagement score and a churn risk checked against history
+(docs/metrics.md, "Churn and engagement").
+
+Facts: queries/posthog/churn_periods.sql (per person, the periods they were active in),
+churn_persons.sql twice (per person as of as_of, and as of the backtest's moment: first and last
+event, active days, events and breadth in the window before) and churn_events.sql (per person and
+event name in the window), each a facts table counted in DuckDB (the local engine in place, any
+other source's rows loaded), as retention's are. The app's runs (queries/neon/runs.sql) and
+accounts (queries/neon/accounts.sql) come from its database when one is open (the demo's, or
+DATABASE_URL's): without one the score is out of its three event parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from usertrack.analytics.common import (
+    FactsTable,
+    naive_utc,
+    next_period,
+    open_facts_tables,
+    period_start,
+)
+from usertrack.errors import UsageError
+
+WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count
+HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of
+FULL_DAYS = 12  # active days in the window that give frequency its full 25 points
+FULL_BREADTH = 5  # distinct product events in the window that give breadth its full 25 points
+HIGH_RISK_BELOW = 30.0  # a score under this is high risk
+BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
+MAX_PERIODS = 104
+MAX_DAYS = 3660
+PART = 25.0  # each part's points
+
+
+@dataclass
+class Period:
+    start: Any
+    active: int
+    new: int
+    retained: int  # active this period and the one before (PostHog's "returning")
+    resurrected: int  # active, not the period before, first seen before this period
+    churned: int  # active the period before, not this one (PostHog's "dormant")
+
+    @property
+    def churn_rate(self) -> float | None:
+        before = self.retained + self.churned  # active the period before
+        return round(100.0 * self.churned / before, 1) if before else None
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "active": self.active,
+            "new": self.new,
+            "retained": self.retained,
+            "resurrected": self.resurrected,
+            "churned": self.churned,
+            "churn_rate": self.churn_rate,
+        }
+
+
+@dataclass
+class Lifetime:
+    left: int  # persons with no event in the window up to as_of
+    average_days: float | None
+    median_days: float | None
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "left": self.left,
+            "average_days": self.average_days,
+            "median_days": self.median_days,
+        }
+
+
+@dataclass
+class Backtest:
+    moment: datetime
+    horizon_days: int
+    scored: int  # active in the window before `moment`
+    dormant: int  # of them, no event after `moment` up to as_of
+    high_risk: int
+    high_risk_dormant: int
+    bands: list[tuple[str, int, int]]  # (band, persons scored in it, of them dormant)
+
+    @property
+    def base_rate(self) -> float | None:
+        return _share(self.dormant, self.scored)
+
+    @property
+    def precision(self) -> float | None:
+        return _share(self.high_risk_dormant, self.high_risk)
+
+    @property
+    def recall(self) -> float | None:
+        return _share(self.high_risk_dormant, self.dormant)
+
+    @property
+    def lift(self) -> float | None:
+        p, b = self.precision, self.base_rate
+        return round(p / b, 2) if p is not None and b else None
+
+    def band_rate(self, band: str) -> float | None:
+        return next((_share(d, n) for b, n, d in self.bands if b == band), None)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "moment": self.moment,
+            "horizon_days": self.horizon_days,
+            "scored": self.scored,
+            "went_dormant": self.dormant,
+            "base_rate": self.base_rate,
+            "high_risk": self.high_risk,
+            "high_risk_went_dormant": self.high_risk_dormant,
+            "precision": self.precision,
+            "recall": self.recall,
+            "lift": self.lift,
+            "bands": [
+                {"band": b, "persons": n, "went_dormant": d, "rate": _share(d, n)}
+                for b, n, d in self.bands
+            ],
+        }
+
+
+@dataclass
+class Characteristic:
+    kind: str  # event, or app (a column of the app's database)
+    name: str
+    at_risk: float | None  # a share of persons (%), or a column's average
+    others: float | None
+    unit: str  # "%" of persons, or "average"
+
+    @property
+    def difference(self) -> float | None:
+        if self.at_risk is None or self.others is None:
+            return None
+        return round(self.at_risk - self.others, 1)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "unit": self.unit,
+            "at_risk": self.at_risk,
+            "others": self.others,
+            "difference": self.difference,
+        }
+
+
+@dataclass
+class Churn:
+    as_of: datetime
+    period: str
+    window_days: int
+    app_database: bool
+    periods: list[Period]
+    lifetime: Lifetime
+    scored: int
+    average_score: float | None
+    median_score: float | None
+    previous_average_score: float | None  # everyone's average as of the backtest's moment
+    distribution: list[tuple[str, int]]
+    backtest: Backtest | None
+    at_risk: list[dict[str, Any]]
+    at_risk_count: int
+    characteristics: list[Characteristic] = field(default_factory=list)
+
+    @property
+    def churn_rate(self) -> float | None:
+        """Every shown period's churned over the persons active the period before each."""
+        before = sum(p.retained + p.churned for p in self.periods)
+        return _share(sum(p.churned for p in self.periods), before)
+
+    def document(self) -> dict[str, Any]:
+        change = None
+        if self.average_score is not None and self.previous_average_score is not None:
+            change = round(self.average_score - self.previous_average_score, 1)
+        return {
+            "as_of": self.as_of,
+            "period": self.period,
+            "window_days": self.window_days,
+            "app_database": self.app_database,
+            "churn_rate": self.churn_rate,
+            "periods": [p.document() for p in self.periods],
+            "lifetime": self.lifetime.document(),
+            "engagement": {
+                "scored": self.scored,
+                "average": self.average_score,
+                "median": self.median_score,
+                "previous_average": self.previous_average_score,
+                "change": change,
+                "distribution": [{"band": b, "persons": n} for b, n in self.distribution],
+            },
+            "backtest": self.backtest.document() if self.backtest else None,
+            "at_risk": {
+                "below_score": HIGH_RISK_BELOW,
+                "persons": self.at_risk_count,
+                "users": self.at_risk,
+            },
+            "characteristics": [c.document() for c in self.characteristics],
+        }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def band_of(score: float) -> str:
+    for low, high in BANDS:
+        if score < high:
+            return f"{low}-{high - 1}" if high < 100 else f"{low}-100"
+    return f"{BANDS[-1][0]}-100"
+
+
+def band_labels() -> list[str]:
+    return [band_of(low) for low, _ in BANDS]
+
+
+def engagement_score(
+    days_since: float,
+    active_days: int,
+    breadth: int,
+    success: float | None,
+    *,
+    window: int = WINDOW_DAYS,
+) -> float:
+    """The score of docs/metrics.md: recency, frequency, breadth and run success, 25 points
+    each; `success` None (no app database) scores the three event parts out of 100."""
+    recency = PART * max(0.0, 1.0 - days_since / window)
+    frequency = PART * min(1.0, active_days / FULL_DAYS)
+    wide = PART * min(1.0, breadth / FULL_BREADTH)
+    if success is None:
+        return round((recency + frequency + wide) * 100.0 / (3 * PART), 1)
+    return round(recency + frequency + wide + PART * success, 1)
+
+
+def check(periods: int, window: int, horizon: int, top: int) -> None:
+    if not 2 <= periods <= MAX_PERIODS:
+        raise UsageError(f"--periods {periods} must be from 2 to {MAX_PERIODS}")
+    if not 1 <= window <= MAX_DAYS:
+        raise UsageError(f"--window {window} must be from 1 to {MAX_DAYS} days")
+    if not 1 <= horizon <= MAX_DAYS:
+        raise UsageError(f"--horizon {horizon} must be from 1 to {MAX_DAYS} days")
+    if not 0 <= top <= 1000:
+        raise UsageError(f"--top {top} must be from 0 to 1000")
+
+
+def _score_sql(table: str, runs: str | None, moment: datetime, window: int) -> str:
+    """SELECT of each person of `table` (churn_persons' rows) active in the window before
+    `moment`, with their score's parts: the SQL of `engagement_score`."""
+    m = f"TIMESTAMP '{naive_utc(moment):%Y-%m-%d %H:%M:%S}'"
+    days = f"(epoch({m}) - epoch(CAST(p.last_seen AS TIMESTAMP))) / 86400.0"
+    parts = [
+        f"{PART} * greatest(0.0, 1.0 - {days} / {window})",
+        f"{PART} * least(1.0, p.active_days / {float(FULL_DAYS)})",
+        f"{PART} * least(1.0, p.breadth / {float(FULL_BREADTH)})",
+    ]
+    if runs is None:
+        score = f"round(({' + '.join(parts)}) * 100.0 / {3 * PART}, 1)"
+        join = ""
+    else:
+        parts.append(
+            f"{PART} * coalesce(r.runs_completed / nullif(CAST(r.run_count AS DOUBLE), 0), 0)"
+        )
+        score = f"round({' + '.join(parts)}, 1)"
+        join = f"LEFT JOIN {runs} r ON r.email = p.email AND p.email <> ''"
+    return f"""
+        SELECT p.person_id, p.email, {days} AS days_since, p.active_days, p.breadth,
+               {score} AS score
+        FROM {table} p {join}
+        WHERE p.active_days > 0 AND p.email <> ''
+    """
+
+
+def churn(
+    ws: Any,
+    as_of: datetime,
+    *,
+    period: str = "week",
+    periods: int = 8,
+    window: int = WINDOW_DAYS,
+    horizon: int = HORIZON_DAYS,
+    top: int = 10,
+    backtest: bool = True,
+    progress: Any = None,
+) -> Churn:
+    check(periods, window, horizon, top)
+    last = period_start(as_of - timedelta(microseconds=1), period)
+    if datetime.combine(next_period(last, period), datetime.min.time()) > naive_utc(as_of):
+        last = next_period(last, period, -1)  # the period holding as_of is partial: left out
+    starts = [next_period(last, period, -k) for k in range(periods, -1, -1)]  # and the one before
+    then = as_of - timedelta(days=horizon)
+    since_now = as_of - timedelta(days=window)
+    since_then = then - timedelta(days=window)
+    persons = {"person_id": "VARCHAR", "email": "VARCHAR", "first_seen": "TIMESTAMP",
+               "last_seen": "TIMESTAMP", "active_days": "BIGINT", "events": "BIGINT",
+               "breadth": "BIGINT"}  # fmt: skip
+    facts = [
+        FactsTable(
+            "posthog/churn_periods",
+            "active",
+            {"person_id": "VARCHAR", "period_start": "DATE"},
+            {"since": datetime.combine(starts[0], datetime.min.time()), "period": period},
+            "fetching activity per period",
+        ),
+        FactsTable(
+            "posthog/churn_persons",
+            "persons_now",
+            persons,
+            {"moment": as_of, "since": since_now},
+            "fetching each person's engagement",
+        ),
+        FactsTable(
+            "posthog/churn_events",
+            "person_events",
+            {"person_id": "VARCHAR", "event": "VARCHAR", "events": "BIGINT"},
+            {"since": since_now},
+            "fetching each person's events",
+        ),
+    ]
+    if backtest:
+        facts.append(
+            FactsTable(
+                "posthog/churn_persons",
+                "persons_then",
+                persons,
+                {"moment": then, "since": since_then},
+                "fetching each person's engagement as of the backtest",
+            )
+        )
+    app = _app_facts(ws, as_of, then, progress)
+    with open_facts_tables(ws, as_of, facts, progress) as con:
+        runs_now = runs_then = None
+        if app is not None:
+            for name, table in app.items():
+                con.register(name, table)
+            runs_now, runs_then = "runs_now", "runs_then"
+        result = _counted(con, as_of, period, starts, window, then if backtest else None,
+                          horizon, top, runs_now, runs_then)  # fmt: skip
+        result.app_database = app is not None
+        for name in app or {}:
+            con.unregister(name)
+    return result
+
+
+def _app_facts(ws: Any, as_of: datetime, then: datetime, progress: Any) -> dict[str, Any] | None:
+    """The app's runs per email as of as_of and as of the backtest's moment, and its accounts,
+    as Arrow tables; None without an app database."""
+    import pyarrow as pa
+
+    from usertrack.workspace import add_database
+
+    if "neon" not in ws.sources and ws.demo is None and not ws.settings.database_url:
+        return None
+    add_database(ws, progress, needed_by="churn")
+    if progress:
+        progress("fetching runs and accounts from the app's database")
+
+    def table(query_id: str, moment: datetime, columns: dict[str, Any]) -> Any:
+        result = ws.run_query(query_id, moment)
+        at = {c: i for i, c in enumerate(result.columns)}
+        return pa.table(
+            {c: pa.array([r[at[c]] for r in result.rows], type=t) for c, t in columns.items()}
+        )
+
+    runs = {"email": pa.string(), "run_count": pa.int64(), "runs_completed": pa.int64()}
+    accounts = {"email": pa.string(), "credits": pa.float64(), "subscription_status": pa.string()}
+    return {
+        "runs_now": table("neon/runs", as_of, runs),
+        "runs_then": table("neon/runs", then, runs),
+        "accounts": table("neon/accounts", as_of, accounts),
+    }
+
+
+def _counted(
+    con: Any,
+    as_of: datetime,
+    period: str,
+    starts: list[Any],
+    window: int,
+    then: datetime | None,
+    horizon: int,
+    top: int,
+    runs_now: str | None,
+    runs_then: str | None,
+) -> Churn:
+    con.execute(
+        "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
+        " generate_subscripts($starts, 1) - 1 AS idx",
+        {"starts": starts},
+    )
+    # each person's periods by index, and the index of the period of their first event ever
+    con.execute(
+        """CREATE TEMP TABLE pa AS SELECT DISTINCT a.person_id, p.idx
+           FROM active a JOIN periods p ON p.start = a.period_start"""
+    )
+    rows = con.execute(
+        f"""
+        WITH firsts AS (
+            SELECT person_id, CAST(date_trunc('{period}', first_seen) AS DATE) AS first_period
+            FROM persons_now)
+        SELECT p.idx, count(*) AS active,
+               count(*) FILTER (WHERE b.person_id IS NOT NULL) AS retained,
+               count(*) FILTER (WHERE f.first_period = s.start) AS new
+        FROM pa p
+        JOIN periods s ON s.idx = p.idx
+        LEFT JOIN pa b ON b.person_id = p.person_id AND b.idx = p.idx - 1
+        LEFT JOIN firsts f ON f.person_id = p.person_id
+        GROUP BY p.idx
+        """
+    ).fetchall()
+    by = {int(i): (int(a), int(r), int(n)) for i, a, r, n in rows}
+    shown = []
+    for i, start in enumerate(starts):
+        if i == 0:
+            continue  # the period before the first shown: its churn compares with it
+        active, retained, new = by.get(i, (0, 0, 0))
+        before = by.get(i - 1, (0, 0, 0))[0]
+        shown.append(Period(start, active, new, retained, active - retained - new,
+                            before - retained))  # fmt: skip
+
+    # lifetime of those who left: no event in the window up to as_of
+    since = naive_utc(as_of - timedelta(days=window))
+    left = con.execute(
+        """SELECT count(*),
+                  round(avg(epoch(last_seen - first_seen)) / 86400.0, 1),
+                  round(median(epoch(last_seen - first_seen)) / 86400.0, 1)
+           FROM persons_now WHERE last_seen < $since AND email <> ''""",
+        {"since": since},
+    ).fetchone()
+    lifetime = Lifetime(int(left[0]), _float(left[1]), _float(left[2]))
+
+    scored_now = _score_sql("persons_now", runs_now, as_of, window)
+    con.execute(f"CREATE TEMP TABLE scored_now AS {scored_now}")
+    if then is not None:
+        scored_then = _score_sql("persons_then", runs_then, then, window)
+    else:  # no backtest: no one scored then
+        scored_then = "SELECT * FROM scored_now WHERE false"
+    con.execute(f"CREATE TEMP TABLE scored_then AS {scored_then}")
+    summary = con.execute(
+        """SELECT count(*), round(avg(score), 1), round(median(score), 1) FROM scored_now"""
+    ).fetchone()
+    previous = con.execute("SELECT round(avg(score), 1) FROM scored_then").fetchone()
+    edges = [high for _, high in BANDS[:-1]]
+    band_sql = (
+        "CASE "
+        + " ".join(f"WHEN score < {high} THEN {i}" for i, high in enumerate(edges))
+        + f" ELSE {len(edges)} END"
+    )
+    counts = dict(
+        con.execute(f"SELECT {band_sql} AS b, count(*) FROM scored_now GROUP BY b").fetchall()
+    )
+    labels = band_labels()
+    distribution = [(label, int(counts.get(i, 0))) for i, label in enumerate(labels)]
+
+    # the backtest: everyone scored as of `then`; dormant = no event after it up to as_of
+    backtest = None
+    if then is not None:
+        tested = con.execute(
+            f"""SELECT {band_sql} AS b, count(*),
+                       count(*) FILTER (WHERE n.last_seen IS NULL OR n.last_seen <= $m),
+                       count(*) FILTER (WHERE score < {HIGH_RISK_BELOW}),
+                       count(*) FILTER (WHERE score < {HIGH_RISK_BELOW}
+                                        AND (n.last_seen IS NULL OR n.last_seen <= $m))
+                FROM scored_then t LEFT JOIN persons_now n ON n.person_id = t.person_id
+                GROUP BY b""",
+            {"m": naive_utc(then)},
+        ).fetchall()
+        per_band = {int(b): (int(n), int(d)) for b, n, d, _, _ in tested}
+        backtest = Backtest(
+            moment=then,
+            horizon_days=horizon,
+            scored=sum(int(r[1]) for r in tested),
+            dormant=sum(int(r[2]) for r in tested),
+            high_risk=sum(int(r[3]) for r in tested),
+            high_risk_dormant=sum(int(r[4]) for r in tested),
+            bands=[(label, *per_band.get(i, (0, 0))) for i, label in enumerate(labels)],
+        )
+
+    at_risk_count = int(
+        con.execute(f"SELECT count(*) FROM scored_now WHERE score < {HIGH_RISK_BELOW}").fetchone()[
+            0
+        ]
+    )
+    listed = con.execute(
+        f"""SELECT s.person_id, s.email, s.score, round(s.days_since, 1), s.active_days,
+                   s.breadth, t.score, {band_sql.replace("score", "s.score")}
+            FROM scored_now s LEFT JOIN scored_then t ON t.person_id = s.person_id
+            WHERE s.score < {HIGH_RISK_BELOW}
+            ORDER BY s.score, s.days_since DESC, s.person_id
+            LIMIT {int(top)}"""
+    ).fetchall()
+    users = [
+        {
+            "person_id": pid,
+            "email": email or None,
+            "score": float(score),
+            "days_since_active": float(days),
+            "active_days": int(active),
+            "breadth": int(breadth),
+            "score_change": None if before is None else round(float(score) - float(before), 1),
+            "churn_probability": backtest.band_rate(labels[int(b)]) if backtest else None,
+        }
+        for pid, email, score, days, active, breadth, before, b in listed
+    ]
+    result = Churn(
+        as_of=as_of,
+        period=period,
+        window_days=window,
+        app_database=runs_now is not None,
+        periods=shown,
+        lifetime=lifetime,
+        scored=int(summary[0]),
+        average_score=_float(summary[1]),
+        median_score=_float(summary[2]),
+        previous_average_score=_float(previous[0]),
+        distribution=distribution,
+        backtest=backtest,
+        at_risk=users,
+        at_risk_count=at_risk_count,
+    )
+    result.characteristics = _characteristics(con, runs_now is not None)
+    return result
+
+
+def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Characteristic]:
+    """What sets the at-risk persons (score under HIGH_RISK_BELOW) apart from the other scored
+    persons: the event names whose share of persons differs most (the window's events), then
+    the app's facts (subscription status shares, credits, runs and run success averages)."""
+    g = f"(s.score < {HIGH_RISK_BELOW})"
+    sizes = dict(con.execute(f"SELECT {g}, count(*) FROM scored_now s GROUP BY ALL").fetchall())
+    risky, others = int(sizes.get(True, 0)), int(sizes.get(False, 0))
+    if not risky or not others:
+        return []
+    rows = con.execute(
+        f"""SELECT e.event,
+                   count(DISTINCT e.person_id) FILTER (WHERE {g}),
+                   count(DISTINCT e.person_id) FILTER (WHERE NOT {g})
+            FROM person_events e JOIN scored_now s ON s.person_id = e.person_id
+            GROUP BY e.event"""
+    ).fetchall()
+    events = [
+        Characteristic("event", str(name), _share(int(a), risky), _share(int(b), others), "%")
+        for name, a, b in rows
+    ]
+    events.sort(key=lambda c: (-abs(c.difference or 0), c.name))
+    found = events[:top_events]
+    if not app:
+        return found
+    statuses = con.execute(
+        f"""SELECT coalesce(a.subscription_status, '(none)'),
+                   count(*) FILTER (WHERE {g}),
+                   count(*) FILTER (WHERE NOT {g})
+            FROM scored_now s LEFT JOIN accounts a ON a.email = s.email AND s.email <> ''
+            GROUP BY ALL ORDER BY 1"""
+    ).fetchall()
+    for status, a, b in statuses:
+        found.append(
+            Characteristic(
+                "app", f"subscription_status = {status}", _share(int(a), risky),
+                _share(int(b), others), "%",
+            )
+        )  # fmt: skip
+    averages = con.execute(
+        f"""SELECT {g} AS g,
+                   round(avg(a.credits), 1),
+                   round(avg(coalesce(r.run_count, 0)), 1),
+                   round(avg(100.0 * r.runs_completed / nullif(r.run_count, 0)), 1)
+            FROM scored_now s
+            LEFT JOIN accounts a ON a.email = s.email AND s.email <> ''
+            LEFT JOIN runs_now r ON r.email = s.email AND s.email <> ''
+            GROUP BY g"""
+    ).fetchall()
+    by = {bool(g): rest for g, *rest in averages}
+    for i, name in enumerate(("credits", "run_count", "run_success_rate")):
+        found.append(
+            Characteristic(
+                "app", name, _float(by.get(True, [None] * 3)[i]),
+                _float(by.get(False, [None] * 3)[i]), "average",
+            )
+        )  # fmt: skip
+    return found
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
