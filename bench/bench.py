@@ -613,6 +613,7 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
         "90 daily cohorts, their average against the 90 before",
         "1 s",
     ),
+    (["retention", "--by", "$browser"], "8 weekly cohorts, a curve per browser", "1 s"),
     (["churn", "--no-backtest"], "8 weeks of churn, lifetime, scores, at-risk traits", "1 s"),
     (["churn", "--backtest"], "... and everyone scored 28 days back, checked", "5 s"),
     (["activity", "--compare"], "and the 30 days before", "1 s"),

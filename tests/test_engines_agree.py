@@ -135,6 +135,7 @@ COMMANDS = [
     ["retention", "--by-segment"],
     ["retention", "--period", "day", "--periods", "14", "--compare"],
     ["churn"],
+    ["retention", "--by", "$browser", "--top", "3", "--mode", "recurring"],
     ["churn", "--period", "day", "--periods", "14", "--who", "credits < 90"],
     ["sessions", "--days", "7", "--top", "3"],
     ["paths", "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--top", "4"],

@@ -136,6 +136,8 @@ def test_table_and_md(export: Path) -> None:
         (["--since", "2026-13-01"], "--since '2026-13-01' is not a date"),
         (["--since", "2026-07-01"], "--since 2026-07-01 is after"),
         (["--period", "day", "--since", "2024-01-01"], "more than 400 days of cohorts"),
+        (["--by", "src", "--compare"], "--by and --compare do not go together"),
+        (["--by", " "], "--by is empty"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
@@ -286,3 +288,35 @@ def test_since_until_and_compare_the_same_live(export: Path, tmp_path: Path) -> 
     assert live_days == run_json("retention", days, as_of=AS_OF, USERTRACK_EVENTS=str(export))
     assert [c["start"] for c in live_days["cohorts"]][::9] == ["2026-05-18", "2026-05-27"]
     assert live_days["compare"]["previous_cohorts"][0]["start"] == "2026-05-08"
+
+
+def test_by_a_property_of_the_start_event(tmp_path: Path) -> None:
+    # The signups carry src: r2 ad, r3 mail (its May 27 signup says ad: first touch is May 24's),
+    # r4 ad, r6 none. first-time weekly as of June 3 12:00 (June 1's week partial):
+    # ad: May 18 {r2} [1, 0, 1] and May 25 {r4} [1, 1]; average 2 of 2, then May 18's week 1
+    # alone: 0 of 1. mail: May 18 {r3} [1, 1, 1]: 1 of 1, 1 of 1. none: June 1 {r6}: no ended
+    # period, no point. By size: ad (2), then '' and mail (1 each, by value); --top 2 puts mail
+    # in (other).
+    src = {4: "ad", 6: "mail", 8: "ad", 11: "ad"}  # record numbers of the signups
+    records = [dict(r, properties={"src": src[n]} if n in src else {})
+               for n, r in enumerate(RECORDS, 1)]  # fmt: skip
+    path = write_export(tmp_path / "events.jsonl", records)
+    doc = cli_json([*ARGS, "--by", "src", "--top", "2"], USERTRACK_EVENTS=str(path))
+    assert doc["by"] == "src"
+    got = [(b["value"], b["size"], points(b)) for b in doc["breakdown"]]
+    assert got == [
+        ("ad", 2, [(0, 2, 2, 100.0), (1, 1, 0, 0.0)]),
+        ("", 1, []),
+        ("(other)", 1, [(0, 1, 1, 100.0), (1, 1, 1, 100.0)]),
+    ]
+    assert cohorts(doc["breakdown"][0]) == [("2026-05-18", 1, [1, 0, 1]), ("2026-05-25", 1, [1, 1]),
+                                            ("2026-06-01", 0, [0])]  # fmt: skip
+    assert cohorts(doc) == FIRST_TIME  # the whole answer as without --by
+    with live_posthog(path, tmp_path) as (_, env):
+        assert (
+            run_json("retention", [*ARGS, "--by", "src", "--top", "2"], as_of=AS_OF, **env) == doc
+        )
+    md = run(["retention", *ARGS, "--by", "src", "--as-of", AS_OF, "-f", "md"],
+             USERTRACK_EVENTS=str(path))  # fmt: skip
+    assert "| ad | 2 | 100.0% | 0.0% |" in md.stdout
+    assert "| \\(none\\) | 1 |  |  |" in md.stdout  # Markdown-escaped parentheses

@@ -274,6 +274,11 @@ def retention_csv(r: Retention) -> str:
         for p in average:
             doc = p.document()
             rows.append([name, "average", p.size, p.period, p.persons, doc["percent"]])
+    for b in r.breakdown:
+        for p in b.average:
+            doc = p.document()
+            rows.append([f"{r.by} = {b.value}", "average", p.size, p.period, p.persons,
+                         doc["percent"]])  # fmt: skip
     return csv_rows(["range", "cohort", "size", "period", "persons", "percent"], rows)
 
 
@@ -282,6 +287,21 @@ def retention_average_cells(r: Retention) -> list[str]:
     cells = [style.count(sum(c.size for c in r.cohorts))]
     cells += [_rate(p) for p in r.average]
     return cells
+
+
+BREAKDOWN_NONE = "(none)"
+
+
+def retention_breakdown_cells(r: Retention) -> tuple[list[str], list[list[str]]]:
+    """--by: a row per value, its size and its average curve's rates."""
+    n = max((len(b.average) for b in r.breakdown), default=0)
+    headers = [str(r.by), "Size", *(f"{r.period.capitalize()} {k}" for k in range(n))]
+    rows = []
+    for b in r.breakdown:
+        cells = [b.value or BREAKDOWN_NONE, style.count(sum(c.size for c in b.cohorts))]
+        cells += [_rate(p) for p in b.average]
+        rows.append(cells + [""] * (len(headers) - len(cells)))
+    return headers, rows
 
 
 def _rate(p: Any) -> str:
@@ -352,6 +372,10 @@ def retention_markdown(r: Retention) -> str:
     tables = [md_table(headers, rows)]
     if r.day_points:
         lines.append(style.md_text(retention_day_points(r) + "."))
+    if r.by is not None:
+        headers, cells = retention_breakdown_cells(r)
+        tables.append(style.md_text(f"Average curve by {r.by} (first touch).") + "\n")
+        tables.append(md_table(headers, cells))
     if r.previous is not None:
         tables.append(style.md_text(retention_compare_about(r) + ".") + "\n")
         tables.append(md_table(COMPARE_RETENTION_HEADERS, retention_change_cells(r)))

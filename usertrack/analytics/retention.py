@@ -90,6 +90,23 @@ class Change:
 
 
 @dataclass
+class Breakdown:
+    """--by: one value's cohorts ('' when the start event had no such property) and curve."""
+
+    value: str
+    cohorts: list[Cohort]
+    average: list[Point]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "size": sum(c.size for c in self.cohorts),
+            "cohorts": _cohort_documents(self.cohorts),
+            "average": [p.document() for p in self.average],
+        }
+
+
+@dataclass
 class Retention:
     as_of: datetime
     period: str
@@ -101,6 +118,8 @@ class Retention:
     average: list[Point] = field(default_factory=list)
     previous: list[Cohort] | None = None  # --compare: the range before's cohorts
     previous_average: list[Point] = field(default_factory=list)
+    by: str | None = None  # --by: an event property of the start event (first touch)
+    breakdown: list[Breakdown] = field(default_factory=list)
 
     @property
     def day_points(self) -> list[tuple[int, Point | None]]:
@@ -135,6 +154,9 @@ class Retention:
             doc["day_points"] = [
                 {"day": d, **(p.document() if p else {"percent": None})} for d, p in self.day_points
             ]
+        if self.by is not None:
+            doc["by"] = self.by
+            doc["breakdown"] = [b.document() for b in self.breakdown]
         if self.previous is not None:
             doc["compare"] = {
                 "previous_cohorts": _cohort_documents(self.previous),
@@ -142,6 +164,43 @@ class Retention:
                 "changes": [c.document() for c in self.changes],
             }
         return doc
+
+
+def _cohorts_of(
+    starts: list[date], sizes: dict[int, int], back: dict[tuple[int, int], int]
+) -> list[Cohort]:
+    """A cohort per period of `starts`, each followed to the last (as `from_summary` counts)."""
+    out = []
+    for i, start in enumerate(starts):
+        size = int(sizes.get(i, 0))
+        later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
+        out.append(Cohort(start=start, size=size, retained=[size, *later]))
+    return out
+
+
+OTHER = "(other)"
+
+
+def _top_values(
+    per_value: dict[str, Any], starts: list[date], chosen: list[date], top: int
+) -> list[tuple[str, Any]]:
+    """The --by values with the most persons in the shown cohorts (ties by value), then the
+    rest summed as OTHER, as PostHog's retention breakdown limit does."""
+    shown = {i for i, s in enumerate(starts) if chosen[0] <= s <= chosen[-1]}
+    totals = {v: sum(n for i, n in sz.items() if i in shown) for v, (sz, _) in per_value.items()}
+    ranked = sorted((v for v in totals if totals[v]), key=lambda v: (-totals[v], v))
+    out = [(v, per_value[v]) for v in ranked[:top]]
+    rest = ranked[top:]
+    if rest:
+        sizes: dict[int, int] = {}
+        back: dict[tuple[int, int], int] = {}
+        for v in rest:
+            for i, n in per_value[v][0].items():
+                sizes[i] = sizes.get(i, 0) + n
+            for ik, n in per_value[v][1].items():
+                back[ik] = back.get(ik, 0) + n
+        out.append((OTHER, (sizes, back)))
+    return out
 
 
 def _cohort_documents(cohorts: list[Cohort]) -> list[dict[str, Any]]:
@@ -233,6 +292,8 @@ def retention(
     since: datetime | None = None,
     until: datetime | None = None,
     compare: bool = False,
+    by: str | None = None,
+    top: int = 10,
     progress: Any = None,
 ) -> Retention:
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
@@ -252,7 +313,11 @@ def retention(
     # PostHog counts the cohorts, but not a --by-segment or --segment group's (summary_fits)
     from usertrack.analytics.by_segment import summary_fits
 
-    if getattr(source, "facts_cursor", None) is None and summary_fits(ws):
+    per_value: dict[str, Any] = {}
+    if by is not None:  # PostHog counts no --by: the facts, counted here, on both engines
+        sizes, back = _counted(ws, as_of, since, period, starts, start_event, return_event,
+                               mode, progress, by=by, per_value=per_value)  # fmt: skip
+    elif getattr(source, "facts_cursor", None) is None and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
         result = ws.run_query(
@@ -269,12 +334,13 @@ def retention(
         sizes, back = _counted(
             ws, as_of, since, period, starts, start_event, return_event, mode, progress
         )
-    every = []
-    for i, start in enumerate(starts):
-        size = int(sizes.get(i, 0))
-        later = [int(back.get((i, k), 0)) for k in range(1, len(starts) - i)]
-        every.append(Cohort(start=start, size=size, retained=[size, *later]))
+    every = _cohorts_of(starts, sizes, back)
     cohorts = [c for c in every if chosen[0] <= c.start <= chosen[-1]]
+    breakdown = []
+    for value, (v_sizes, v_back) in _top_values(per_value, starts, chosen, top):
+        kept = [c for c in _cohorts_of(starts, v_sizes, v_back) if chosen[0] <= c.start]
+        kept = [c for c in kept if c.start <= chosen[-1]]
+        breakdown.append(Breakdown(value, kept, average_curve(kept, starts, period, as_of)))
     previous = [c for c in every if c.start < chosen[0]] if compare else None
     # In a --by-segment run, an event the whole answer's run counted (it runs first) is an
     # event of the range: a group that has none of it looks no name up.
@@ -307,6 +373,8 @@ def retention(
         average=average_curve(cohorts, starts, period, as_of),
         previous=previous,
         previous_average=average_curve(previous, starts, period, as_of) if previous else [],
+        by=by,
+        breakdown=breakdown,
     )
 
 
@@ -352,9 +420,12 @@ def _counted(
     return_event: str | None,
     mode: str,
     progress: Any,
+    by: str | None = None,
+    per_value: dict[str, Any] | None = None,
 ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes and retained persons (as `from_summary`'s) from the facts queries,
-    counted in DuckDB (the local engine)."""
+    counted in DuckDB (the local engine). With `by`, also each --by value's (into
+    `per_value`: value -> (sizes, retained))."""
     facts = [
         FactsTable(
             "posthog/retention_activity",
@@ -385,7 +456,17 @@ def _counted(
                 "fetching first start events",
             )
         )
-    key = _cohorts_key(ws, as_of, facts, period, starts, mode)
+    if by is not None:
+        facts.append(
+            FactsTable(
+                "posthog/retention_breakdown",
+                "breakdown",
+                {"person_id": "VARCHAR", "value": "VARCHAR"},
+                {"since": since, "start_event": start_event, "by": by},
+                f"fetching each person's {by}",
+            )
+        )
+    key = None if by is not None else _cohorts_key(ws, as_of, facts, period, starts, mode)
     whole = ws.facts_cache.get(key) if key is not None else None
     if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
         return _kept_counts(ws, *whole)
@@ -430,6 +511,17 @@ def _counted(
                 returned,
             )
             kept = _count_by(returned, "idx", "k")
+        if by is not None and per_value is not None:
+            valued = "LEFT JOIN breakdown b ON b.person_id = c.person_id"
+            for value, i, n in con.execute(
+                f"SELECT coalesce(b.value, ''), c.idx, count(*) FROM cohort c {valued} GROUP BY ALL"
+            ).fetchall():
+                per_value.setdefault(str(value), ({}, {}))[0][int(i)] = int(n)
+            for value, i, k, n in con.execute(
+                f"SELECT coalesce(b.value, ''), c.idx, r.idx - c.idx AS k,"
+                f" count(DISTINCT c.person_id) {returns} {valued} GROUP BY ALL"
+            ).fetchall():
+                per_value.setdefault(str(value), ({}, {}))[1][(int(i), int(k))] = int(n)
     return {int(i): int(n) for i, n in sizes.items()}, {
         (int(i), int(k)): int(n) for i, k, n in kept
     }

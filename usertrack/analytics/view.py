@@ -22,6 +22,7 @@ from usertrack.analytics.render import (
     funnel_about,
     retention_about,
     retention_average_cells,
+    retention_breakdown_cells,
     retention_change_cells,
     retention_compare_about,
     retention_day_points,
@@ -153,6 +154,12 @@ def render_retention(console: Console, r: Retention) -> None:
     )
     if r.day_points:
         console.print(plain(retention_day_points(r)))
+    if r.by is not None:
+        headers, cells = retention_breakdown_cells(r)
+        cols = [Col(h, right=i > 0) for i, h in enumerate(headers)]
+        rows = [[plain(c) for c in row] for row in cells]
+        title = plain(f"Average curve by {r.by} (first touch of {r.start_event})")
+        console.print(fitted_table(console.width, cols, rows, title=title))
     if r.previous is not None:
         cols = [Col(h, right=h not in ("Verdict",)) for h in COMPARE_RETENTION_HEADERS]
         cells = [[plain(c) for c in row] for row in retention_change_cells(r)]

@@ -294,6 +294,18 @@ def retention(
             " average curve per period, judged against chance.",
         ),
     ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Also an average curve per value of this event property of the start event"
+            " (first touch): the --top values, the rest as (other).",
+            metavar="PROPERTY",
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=100, help="With --by: keep this many values.")
+    ] = 10,
     start: Annotated[
         str,
         typer.Option("--start", help="The event that puts a person in a cohort.", metavar=EVENT),
@@ -341,6 +353,12 @@ def retention(
             raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
         if periods is not None and since is not None:
             raise UsageError("--periods and --since both set the first cohort; give one of them")
+        if by is not None:
+            if not by.strip():
+                raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
+            for other, given in (("--compare", compare), ("--by-segment", by_segment)):
+                if given:
+                    raise UsageError(f"--by and {other} do not go together")
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
@@ -352,7 +370,7 @@ def retention(
             result = segmented.run(ws, moment, lambda: retentions.retention(
                 ws, moment, period=chosen_period, periods=periods, start_event=start,
                 return_event=return_event, mode=chosen_mode, since=first, until=last,
-                compare=compare, progress=progress,
+                compare=compare, by=by, top=top, progress=progress,
             ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
                 progress=progress)  # fmt: skip
         for note in result.notes:

@@ -1,0 +1,26 @@
+-- name: retention_breakdown
+-- description: Per person, the value of an event property on their first start event from since to as_of (retention --by).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since: <moment>
+-- param start_event:
+-- param by:
+--
+-- One row per person who did the start event from {since} (the first cohort period's start) up
+-- to as_of, with the {by} property of the first of those events, as text ('' when absent): first
+-- touch, as funnel --by takes it. usertrack puts each cohort's people under their value
+-- (docs/metrics.md, "Retention"). person_id is the actor. No LIMIT: usertrack pages every
+-- result. No ORDER BY: usertrack orders the facts itself.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
+SELECT
+    person_id,
+    argMin(coalesce(JSONExtractString(properties, {by}), ''), timestamp) AS value
+FROM events
+WHERE event = {start_event}
+  AND timestamp >= toDateTime({since}, 'UTC')
+  AND timestamp <= toDateTime({as_of}, 'UTC')
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}
+GROUP BY person_id
