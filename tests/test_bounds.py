@@ -332,3 +332,19 @@ def test_a_query_that_outlives_its_interrupt_ends_the_process(tmp_path: Path) ->
         " (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the config file)\n"
     )
     assert seconds < 10
+
+
+def test_a_postgresql_row_past_the_memory_bound_stops_in_one_line(demo_home: Path) -> None:
+    """The bound holds from the command's start, not only from its first DuckDB connection: an
+    inline SELECT of a 900 MB text (PostgreSQL makes it; usertrack would hold it several times
+    over) stops in one line (it ran to 4.4 GB)."""
+    code, stderr, _seconds, peak = _run_measured(
+        ["-m", "usertrack", "-q", "query", "--sql", "SELECT repeat('x', 900000000) AS s"],
+        {"USERTRACK_HOME": str(demo_home), "USERTRACK_DUCKDB_MEMORY": "300MB"},
+    )
+    assert code == EXIT_LIMIT, stderr
+    assert _error(stderr) == (
+        "usertrack: error: query neon/inline (--sql): stopped at the memory bound: its rows"
+        " outgrew DuckDB's 300MB (USERTRACK_DUCKDB_MEMORY) and 1 GiB for the rest"
+    )
+    assert peak < 300e6 + (1 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"

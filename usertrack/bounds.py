@@ -7,13 +7,14 @@ outside, and its interrupt is only looked at between chunks of rows, so the time
 interrupt (usertrack.sandbox.time_limit) can wait minutes for a chunk to end. Two bounds that
 hold whatever a query computes:
 
-- Memory: once the process opens its first DuckDB connection, its data size (Linux's
-  RLIMIT_DATA: every private writable mapping, the heap and DuckDB's allocations included) is
-  limited to what it holds then plus DuckDB's memory limit plus HEADROOM for the interpreter's
-  own work. Past it an allocation fails: DuckDB says "Out of Memory" (a LimitError naming the
-  limit) and Python raises MemoryError, each one line and EXIT_LIMIT. Drawing charts (V8, which
-  reserves address space it hardly touches) runs outside the bound (`unbounded`), and the bound
-  is measured afresh after.
+- Memory: once the command starts (usertrack.cli.program.handle_errors; else at the first
+  DuckDB connection), the process's data size (Linux's RLIMIT_DATA: every private writable
+  mapping, the heap and DuckDB's allocations included) is limited to what it holds then plus
+  DuckDB's memory limit plus HEADROOM for the interpreter's own work. Past it an allocation
+  fails: DuckDB says "Out of Memory" (a LimitError naming the limit), libpq "out of memory for
+  query result" and Python raises MemoryError, each one line and EXIT_LIMIT. Drawing charts
+  (V8, which reserves address space it hardly touches) runs outside the bound (`unbounded`), and
+  the bound is measured afresh after.
 - Time: a query still running GRACE_SECONDS after its time limit interrupted it is not waited
   for: the process says so in one line and ends with EXIT_LIMIT (`stop_now`).
 
@@ -86,7 +87,8 @@ def _set_soft(limit: int | None) -> None:
 
 
 def limit_memory(duckdb_memory: str) -> None:
-    """Armed, and not yet bounded: limit the data size to now + `duckdb_memory` + HEADROOM."""
+    """Armed, and not yet bounded: limit the data size to now + `duckdb_memory` + HEADROOM
+    (once per process: an MCP worker's bound holds across the calls it answers)."""
     if not _state["armed"] or _state["allowance"] is not None:
         return
     with _lock:

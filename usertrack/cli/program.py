@@ -226,7 +226,10 @@ def _silence_stdout() -> None:
 
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
-    """Turn library errors into one line on stderr and the error's exit code."""
+    """Turn library errors into one line on stderr and the error's exit code. In the process
+    of one command (usertrack.bounds.arm), its memory bound holds from here: a query of any
+    source (a PostgreSQL row of a gigabyte too), not only DuckDB's."""
+    _bound_memory()
     try:
         yield
     except BaseException as e:
@@ -236,6 +239,18 @@ def handle_errors() -> Iterator[None]:
             interrupts.announce()
             raise typer.Exit(interrupts.EXIT_INTERRUPTED) from None
         _as_line(e)
+
+
+def _bound_memory() -> None:
+    from usertrack import bounds
+
+    if not bounds.armed():
+        return
+    from usertrack.sandbox import memory_limit
+
+    # A bad setting is said by the first DuckDB connection, where it matters.
+    with contextlib.suppress(UsertrackError):
+        bounds.limit_memory(memory_limit())
 
 
 def _as_line(error: BaseException) -> NoReturn:
@@ -265,8 +280,7 @@ def _as_line(error: BaseException) -> NoReturn:
 
         typer.echo(
             f"usertrack: error: stopped at the memory bound: DuckDB's {memory_limit()}"
-            f" ({MEMORY_VARIABLE}, or [limits] duckdb_memory in the config file) and 1 GiB for"
-            " the rest",
+            f" ({MEMORY_VARIABLE}) and 1 GiB for the rest",
             err=True,
         )
         raise typer.Exit(EXIT_LIMIT) from None

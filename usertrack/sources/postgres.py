@@ -366,6 +366,15 @@ class PostgresSource:
                 f" {first_line(e)}"
             ) from None
         except psycopg.Error as e:
+            if first_line(e) == "out of memory for query result":  # libpq, at the bound
+                from usertrack.errors import LimitError
+                from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
+
+                raise LimitError(
+                    f"query {query.id} ({query.path}): stopped at the memory bound: its rows"
+                    f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 1 GiB for the"
+                    " rest"
+                ) from None
             raise QueryError(f"query {query.id} ({query.path}) failed: {first_line(e)}") from None
         finally:
             finished.set()
