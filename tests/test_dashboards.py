@@ -59,8 +59,7 @@ def test_a_typo_in_a_panel_option_is_one_line_naming_file_line(home: Path, tmp_p
     assert errors[0] == (
         f"usertrack: error: {path}:9: panel 'Sign-up to workspace': option 'windwo' is not an"
         " option of `usertrack funnel` (it takes: by, by_segment, compare, correlation,"
-        " correlation_properties, days, dropped, queries_dir, segment, segments_file, since,"
-        " steps, until, where, window)"
+        " correlation_properties, days, dropped, segment, since, steps, until, where, window)"
     )
     assert not out.exists()
 

@@ -80,3 +80,49 @@ def test_an_answer_from_the_cache_sends_nothing(
     assert query_posts(fake) == before
     assert json.loads(again.stdout)["queries"] == {"posthog": 0, "database": 0}
     assert said(again.stderr) == (0, 0)
+
+
+THREE = """title: Three live panels
+period:
+  days: 7
+panels:
+  - analysis: funnel
+    title: Activation
+  - analysis: retention
+    title: Retention
+    periods: 4
+  - analysis: segments
+    title: Segments
+"""
+ALONE = [  # the panels' commands, each as a user would type it for the same period
+    ["funnel", "--days", "7"],
+    ["retention", "--periods", "4"],
+    ["segments", "--no-save"],
+]
+
+
+def test_a_dashboard_sends_no_more_than_its_panels_commands(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path
+) -> None:
+    fake, env = live
+    board = tmp_path / "three.yaml"
+    board.write_text(THREE, encoding="utf-8")
+    as_of = "2026-11-12"
+    before = query_posts(fake)
+    result = run(
+        ["report", str(board), "--as-of", as_of, "-f", "json", "--out", "-"],
+        home=tmp_path / "board",
+        **env,
+    )
+    assert result.exit_code == 0, result.stderr
+    received = query_posts(fake) - before
+    sent = json.loads(result.stdout)["queries"]
+    assert sent["posthog"] == received > 0
+    assert f"the panels sent {received} PostHog quer" in result.stderr
+    alone = 0
+    for i, argv in enumerate(ALONE):
+        before = query_posts(fake)
+        one = run([*argv, "--as-of", as_of, "-f", "json"], home=tmp_path / f"alone{i}", **env)
+        assert one.exit_code == 0, one.stderr
+        alone += query_posts(fake) - before
+    assert received <= alone

@@ -74,6 +74,8 @@ class Workspace:
     # answer to an aggregated query from one run of it for every group, or None (it runs here).
     grouped_run: Callable[[str, datetime, dict[str, Any]], Result | None] | None = None
     _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
+    # A dashboard's panels share their classifications: by moment, while it is a dict.
+    classified: dict[datetime, Classification] | None = None
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -150,6 +152,8 @@ class Workspace:
         )
 
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
+        if self.classified is not None and as_of in self.classified:
+            return self.classified[as_of]
         run = self.profiles(as_of, progress)
         try:
             # The classification keeps the connection: its rows are fetched when asked for.
@@ -164,6 +168,8 @@ class Workspace:
         from usertrack.segments.kept import keep
 
         keep(self, as_of, result)  # for `user` in a process that keeps them (the MCP server)
+        if self.classified is not None:
+            self.classified[as_of] = result
         return result
 
     def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:

@@ -28,11 +28,11 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, probe_out, warn
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import UsageError
 
-# Product analytics (funnel, retention, ...): the options and steps every analysis shares. Each
-# command parses its own options, opens the events workspace with `events_workspace`, runs
-# its analysis from usertrack.analytics and renders with `_analytics_output`.
+# Product analytics (funnel, retention, ...): the options every analysis shares. Funnel,
+# retention, activity, features, trends, sessions and paths hand their options to `_answer`:
+# checked and computed by usertrack.analytics.answers (as a dashboard's panel is), on the
+# events workspace. Churn runs its analysis here and renders with `_analytics_output`.
 
 SinceOpt = Annotated[
     str | None,
@@ -133,6 +133,30 @@ def _analytics_output(
         emit(with_where(text, where, chosen), out)
 
 
+def _answer(name: str, options: dict[str, Any]) -> None:
+    """Run the analysis `name` (usertrack.analytics.answers) with the command's options and
+    write its answer: checked first, then computed on the events workspace, then rendered."""
+    from usertrack.analytics.answers import PREPARE
+
+    chosen = choose_format(options["fmt"], options["out"])
+    run = PREPARE[name](options, warn)
+    out = options["out"]
+    probe_out(out)
+    with events_workspace(
+        options["as_of"],
+        queries_dir=options["queries_dir"],
+        segments_file=options["segments_file"],
+        refresh=options["refresh"],
+    ) as (ws, moment, progress):
+        answer = run(ws, moment, progress)
+    for note in answer.notes:
+        warn(note)
+    if chosen == "table":
+        answer.draw(answer_console())
+    else:
+        emit(answer.text(chosen), out)
+
+
 @app.command()
 def funnel(
     steps: Annotated[
@@ -207,57 +231,9 @@ def funnel(
     refresh: RefreshOpt = False,
 ) -> None:
     """Ordered funnel: persons per step, conversion, drop-off and time to convert (PostHog's)."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import correlation as correlations
-        from usertrack.analytics import funnel as funnels
-        from usertrack.analytics import render
-        from usertrack.analytics.common import date_range, parse_window
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        span_window = parse_window(window)
-        chosen_steps = funnels.check_steps(list(steps or funnels.DEFAULT_STEPS))
-        correlated = correlations.parse_properties(correlation_properties)
-        if correlation or correlated:
-            correlations.check_options(by=by, compare=compare, dropped=dropped)
-            if by_segment:
-                raise UsageError("--correlation and --by-segment do not go together")
-        if paths and dropped is None:
-            raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
-        if dropped is not None:
-            funnels.step_index(chosen_steps, dropped)
-            if by is not None:
-                raise UsageError("--by and --dropped do not go together")
-            if compare:
-                raise UsageError("--compare and --dropped do not go together")
-            if by_segment:
-                raise UsageError("--by-segment and --dropped do not go together")
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until, warn=warn)
-            if dropped is not None:
-                gone = segmented.run(ws, moment, lambda: funnels.dropped(
-                    ws, moment, span, dropped, steps=chosen_steps, window=span_window,
-                    paths=paths, progress=progress,
-                ), segment=segment, who=chosen_who, progress=progress, save=save)  # fmt: skip
-            else:
-                result = segmented.run(ws, moment, lambda: funnels.funnel(
-                    ws, moment, span, steps=chosen_steps, window=span_window, by=by,
-                    compare=compare, correlation=correlation,
-                    correlation_properties=correlated, progress=progress,
-                ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
-                progress=progress)  # fmt: skip
-        if dropped is not None:
-            _analytics_output(chosen, out, gone, "dropped", render, "view", where=filters)
-            return
-        for note in result.notes:
-            warn(note)
-        _analytics_output(chosen, out, result, "funnel", render, "view", where=filters)
+        _answer("funnel", options)
 
 
 @app.command()
@@ -338,44 +314,9 @@ def retention(
     refresh: RefreshOpt = False,
 ) -> None:
     """Cohort retention: of those who started in a period, how many came back in each after."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import render
-        from usertrack.analytics import retention as retentions
-        from usertrack.analytics.common import date_range, parse_period
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        chosen_period = parse_period(period)
-        chosen_mode = retentions.parse_mode(mode)
-        if periods is not None and not 1 <= periods <= retentions.MAX_PERIODS:
-            raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
-        if periods is not None and since is not None:
-            raise UsageError("--periods and --since both set the first cohort; give one of them")
-        if by is not None:
-            if not by.strip():
-                raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
-            for other, given in (("--compare", compare), ("--by-segment", by_segment)):
-                if given:
-                    raise UsageError(f"--by and {other} do not go together")
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            span = date_range(moment, since=since, until=until, warn=warn)
-            first = span.start if since is not None else None
-            last = span.end if until is not None else None
-            result = segmented.run(ws, moment, lambda: retentions.retention(
-                ws, moment, period=chosen_period, periods=periods, start_event=start,
-                return_event=return_event, mode=chosen_mode, since=first, until=last,
-                compare=compare, by=by, top=top, progress=progress,
-            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
-                progress=progress)  # fmt: skip
-        for note in result.notes:
-            warn(note)
-        _analytics_output(chosen, out, result, "retention", render, "view", where=filters)
+        _answer("retention", options)
 
 
 @app.command()
@@ -411,27 +352,9 @@ def activity(
     refresh: RefreshOpt = False,
 ) -> None:
     """Active users: DAU, WAU, MAU, stickiness, weekly lifecycle and when people are active."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import activity as activities
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import usage_report
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        activities.check_periods(periods)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            result = segmented.run(ws, moment, lambda: activities.activity(
-                ws, moment, days=days, periods=periods, compare=compare, progress=progress
-            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
-                progress=progress)  # fmt: skip
-        _analytics_output(
-            chosen, out, result, "activity", usage_report, "usage_view", where=filters
-        )
+        _answer("activity", options)
 
 
 @app.command()
@@ -472,27 +395,9 @@ def features(
     refresh: RefreshOpt = False,
 ) -> None:
     """Feature usage: uses, persons, adoption and trend against the period before."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import features as feature_usage
-        from usertrack.analytics import usage_report
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        feature_usage.check_threshold(threshold)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            result = segmented.run(ws, moment, lambda: feature_usage.features(
-                ws, moment, days=days, by_event=event, threshold=threshold, compare=compare,
-                progress=progress,
-            ), who=chosen_who, progress=progress, lists=False)  # fmt: skip
-        _analytics_output(
-            chosen, out, result, "features", usage_report, "usage_view", where=filters
-        )
+        _answer("features", options)
 
 
 @app.command()
@@ -554,33 +459,9 @@ def trends(
     refresh: RefreshOpt = False,
 ) -> None:
     """Trends: an event's count, persons, WAU/MAU or property math per interval (PostHog's)."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import trends as trends_mod
-        from usertrack.analytics import trends_report
-        from usertrack.analytics.common import date_range
-        from usertrack.analytics.where import check_all
-
-        chosen = choose_format(fmt, out)
-        chosen_interval = trends_mod.parse_interval(interval)
-        chosen_math = trends_mod.parse_math(math)
-        trends_mod.check(list(events), chosen_interval, chosen_math, top)
-        filters = check_all(where)
-        chosen_who = _who(who)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until, warn=warn)
-            result = segmented.run(ws, moment, lambda: trends_mod.trends(
-                ws, moment, span, list(events), interval=chosen_interval, math=chosen_math,
-                by=by, top=top, cumulative=cumulative, compare=compare, progress=progress,
-            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
-                progress=progress)  # fmt: skip
-        for note in result.notes:
-            warn(note)
-        _analytics_output(chosen, out, result, "trends", trends_report, "trends_view")
+        _answer("trends", options)
 
 
 TopOpt = Annotated[
@@ -605,25 +486,9 @@ def sessions(
     refresh: RefreshOpt = False,
 ) -> None:
     """Sessions: count, durations, length buckets, bounce rate, entry/exit pages, devices."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import journey_render as render
-        from usertrack.analytics import sessions as sessions_mod
-        from usertrack.analytics.common import date_range
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until, warn=warn)
-            result = segmented.run(ws, moment, lambda: sessions_mod.sessions(
-                ws, moment, span, top=top, progress=progress
-            ), who=chosen_who, progress=progress, lists=False)  # fmt: skip
-        _analytics_output(chosen, out, result, "sessions", render, "journey_view", where=filters)
+        _answer("sessions", options)
 
 
 @app.command()
@@ -660,29 +525,9 @@ def paths(
     refresh: RefreshOpt = False,
 ) -> None:
     """User paths: the most common sequences of pages and events, entry/exit nodes and edges."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
-        from usertrack.analytics import journey_render as render
-        from usertrack.analytics import paths as paths_mod
-        from usertrack.analytics.common import date_range
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        start, end = paths_mod.check_options(steps, start, end)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            ws.where = filters
-            span = date_range(moment, days=days, since=since, until=until, warn=warn)
-            result = segmented.run(ws, moment, lambda: paths_mod.paths(
-                ws, moment, span, steps=steps, start=start, end=end, top=top, progress=progress
-            ), segment=segment, by_segment=by_segment, who=chosen_who, save=save,
-                progress=progress)  # fmt: skip
-        for note in result.notes:
-            warn(note)
-        _analytics_output(chosen, out, result, "paths", render, "journey_view", where=filters)
+        _answer("paths", options)
 
 
 @app.command()

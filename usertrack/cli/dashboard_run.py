@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
-from usertrack.cli.output import info, is_quiet, set_quiet, spinner, warn
+from usertrack.cli.output import info, spinner, warn
 from usertrack.errors import UsageError
 
 FORMATS = ("md", "html", "json")
@@ -110,7 +110,6 @@ def run_report(
         assert out is not None
         prepare_out(out)
     kept: dict[str, Any] = {}
-    quiet = is_quiet()
     with (
         query_counts.counted() as sent,
         keep_open(),
@@ -131,18 +130,11 @@ def run_report(
                 kept["context"] = build_context(data)
                 return kept["context"]
 
-            try:
-                panels = compute(
-                    dashboard,
-                    root,
-                    lines,
-                    period,
-                    compare=compare,
-                    metrics=metrics,
-                    progress=progress,
-                )
-            finally:
-                set_quiet(quiet)  # each panel's command ran with --quiet
+            ws.classified = {}  # the panels share each moment's classification
+            panels = compute(
+                dashboard, root, lines, period, ws, compare=compare, metrics=metrics,
+                progress=progress,
+            )  # fmt: skip
             if save is None:
                 save = saves_by_default(ws)
             if save and "data" in kept:

@@ -114,21 +114,9 @@ def query(
             from usertrack.sources.inline import inline_query
 
             adhoc = inline_query(inline[0][1], inline[0][0])
-        given: dict[str, str] = {}
-        for item in param or []:
-            name, sep, value = item.partition("=")
-            name = name.strip()
-            if not sep or not name:
-                raise UsageError(f"--param {item!r} is not NAME=VALUE")
-            if name in ("as_of", "exclude_pattern"):
-                raise UsageError(
-                    f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
-                )
-            if name == "email":  # the one normalisation, as `usertrack user` matches it
-                from usertrack.emails import normalize_email
+        from usertrack.sources.queries import parse_params, runnable_query, typed_params
 
-                value = normalize_email(value) or ""
-            given[name] = value
+        given = parse_params(param)
         if adhoc is not None:
             _run_inline(adhoc, given, chosen, out, moment, queries_dir, segments_file, refresh)
             return
@@ -144,8 +132,8 @@ def query(
                         refresh=refresh,
                     )
                 )
-                target = _runnable_query(ws.library, query_id)
-                values = _typed_params(target, given)
+                target = runnable_query(ws.library, query_id)
+                values = typed_params(target, given)
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
                 if chosen == "table":  # fitted to the terminal: every row first
@@ -236,45 +224,6 @@ def _inline_refusal(run: Any) -> Any:
 
 # join/ queries run over the per-user tables the other sources build (inside `segments`); on
 # their own they have nothing to read, so `query` neither lists nor runs them.
-def _runnable_query(library: Any, query_id: str) -> Any:
-    from usertrack.sources.queries import STANDALONE_FOLDERS
-
-    if query_id not in library.queries:  # suggest and name only what `query` can run
-        from usertrack.errors import NotFoundError
-        from usertrack.rulefiles import did_you_mean
-
-        runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
-        raise NotFoundError(
-            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
-            hint="`usertrack query --list` shows each query with its description and parameters",
-        )
-    target = library.get(query_id)
-    if target.folder not in STANDALONE_FOLDERS:
-        raise UsageError(
-            f"query {query_id} runs over the joined per-user tables inside `usertrack segments`;"
-            " it cannot run alone (see `usertrack query --list`)"
-        )
-    return target
-
-
-def _typed_params(target: Any, given: dict[str, str]) -> dict[str, Any]:
-    from usertrack.sources.queries import convert_param
-
-    unknown = sorted(set(given) - target.param_names)
-    if unknown:
-        raise UsageError(
-            f"query {target.id} has no parameter {unknown[0]!r}"
-            f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
-        )
-    missing = [p.name for p in target.params if p.default is None and p.name not in given]
-    if missing:  # the user's to give, not a fault of the query file
-        raise UsageError(
-            f"query {target.id} needs {' '.join(f'-p {m}=VALUE' for m in missing)}"
-            " (it has no default; see `usertrack query --list`)"
-        )
-    return {name: convert_param(target, name, value) for name, value in given.items()}
-
-
 def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
     """`query --check`: PostHog's verdict on each HogQL file (usertrack.querycheck)."""
     from usertrack.config import load_settings, resolve_queries_dir

@@ -1,23 +1,31 @@
-"""Computing a dashboard's panels in this process: each analysis panel runs its command's own code
-with `--format json` (the command line built from the panel's checked options), the sources kept
-open between panels (`usertrack.workspace.keep_open`), so the event store and the database are
-opened once and the facts the analyses share are read once. Nothing runs in a subprocess."""
+"""Computing a dashboard's panels in one process, on one open workspace: each panel's options are
+its command's (parsed by the command's own Click parameters, the command's defaults filled in),
+and each panel calls the library function its command calls (usertrack.analytics.answers for
+the analyses; the classification, the failure report, the alert pass and the query library for
+the others). The sources are opened once and the facts the panels share are read once: the
+events store's tables, the per-person facts (`ws.facts_cache`), the classification of the
+period's end (`ws.classify` keeps it). Nothing runs in a subprocess, no command is re-entered."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from usertrack.dashboards.spec import Dashboard, Panel, check_panel, period_options
 from usertrack.errors import UsageError, UsertrackError
 
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+Progress = Callable[[str], None]
+Compute = Callable[["Workspace", datetime, Progress], dict[str, Any]]
+
 
 class PanelError(UsertrackError):
-    """A panel's command failed: its own message, prefixed with the panel's file:line."""
+    """A panel failed: its own message, prefixed with the panel's file:line."""
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
@@ -56,35 +64,131 @@ def command_lines(dashboard: Dashboard, root: Any) -> list[list[str] | None]:
     return lines
 
 
-def run_command(root: Any, argv: list[str]) -> tuple[int, str, str]:
-    """`usertrack --quiet ARGV` in this process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    code: Any = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            root.main(args=["--quiet", *argv], prog_name="usertrack", standalone_mode=True)
-        except SystemExit as e:
-            code = e.code
-    status = code if isinstance(code, int) else (0 if code is None else 1)
-    return status, out.getvalue(), err.getvalue()
-
-
-def run_panel(
-    dashboard: Dashboard, panel: Panel, root: Any, line: list[str], period: Period, compare: bool
+def panel_options(
+    panel: Panel, root: Any, line: list[str], period: Period, compare: bool
 ) -> dict[str, Any]:
+    """The panel's options by parameter name, as its command would have them: its command line
+    and the period's options parsed by the command's Click parameters."""
     command = root.commands[panel.analysis]
     extra = period_options(command, panel, period.days, period.end, compare)
     if "--" in line:
         cut = line.index("--")
-        argv = [panel.analysis, *line[:cut], *extra, *line[cut:]]
+        argv = [*line[:cut], *extra, *line[cut:]]
     else:
-        argv = [panel.analysis, *line, *extra]
-    code, out, err = run_command(root, argv)
-    if code != 0:
-        said = [x for x in err.splitlines() if x.startswith("usertrack: error:")]
-        text = said[0].removeprefix("usertrack: error: ") if said else f"exit {code}"
-        raise PanelError(f"{dashboard.path}:{panel.line}: panel {panel.title!r}: {text}", code)
-    return json.loads(out)
+        argv = [*line, *extra]
+    with command.make_context(panel.analysis, argv, parent=None) as ctx:
+        return dict(ctx.params)
+
+
+def _segments(o: dict[str, Any]) -> Compute:
+    from usertrack.clock import parse_as_of
+    from usertrack.segments.history import check_since
+
+    segment, changes = o["segment"], o["changes"]
+    if o["since"] is not None and not changes:
+        raise UsageError("--since goes with --changes")
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        from usertrack.cli.context import check_segment
+
+        if segment is not None:
+            check_segment(ws, segment)
+        result = ws.classify(moment, progress)
+        if not changes:
+            return {
+                "as_of": result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "segments": [
+                    {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
+                    for s in result.segments
+                    if segment is None or s.id == segment
+                ],
+            }
+        from usertrack.segments.changes_view import changes_json
+        from usertrack.segments.history import Snapshot, baseline_for, compare, open_history
+
+        since = parse_as_of(o["since"]) if o["since"] else result.as_of - timedelta(days=7)
+        check_since(since, result.as_of)
+        with open_history(ws) as history:
+            baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
+        moves = compare(baseline, Snapshot.of(result), result.segments)
+        return json.loads(changes_json(moves, segment))  # type: ignore[no-any-return]
+
+    return run
+
+
+def _failures(o: dict[str, Any]) -> Compute:
+    from usertrack.config import resolve_failures_file
+    from usertrack.reports.failures import failure_report, load_failure_rules
+    from usertrack.reports.failures_output import report_json
+
+    rules = load_failure_rules(resolve_failures_file(o["failures_file"]))
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        report = failure_report(ws, rules, moment, o["days"], progress=progress)
+        return json.loads(report_json(report))  # type: ignore[no-any-return]
+
+    return run
+
+
+def _alerts(o: dict[str, Any]) -> Compute:
+    from usertrack.act.alerts import find_alerts, load_alert_rules
+    from usertrack.act.alerts_view import alerts_json
+    from usertrack.config import resolve_alerts_file
+
+    rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        found = find_alerts(ws, rules, moment, progress, reproducible=True)
+        return json.loads(alerts_json(found))  # type: ignore[no-any-return]
+
+    return run
+
+
+def _query(o: dict[str, Any]) -> Compute:
+    from usertrack.sources.queries import parse_params, runnable_query, typed_params
+
+    query_id = o["query_id"]
+    if query_id is None or o["check"]:
+        raise UsageError("a query panel names one query file: query_id, and its param")
+    given = parse_params(o["param"])
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        from usertrack.rendering.export import result_document
+
+        target = runnable_query(ws.library, query_id)
+        result = ws.run_query(query_id, moment, **typed_params(target, given))
+        return result_document(result, query=query_id, title=query_id)
+
+    return run
+
+
+OTHERS: dict[str, Callable[[dict[str, Any]], Compute]] = {
+    "segments": _segments,
+    "failures": _failures,
+    "alerts": _alerts,
+    "query": _query,
+}
+
+
+def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any]) -> Compute:
+    """The panel's computation, its options checked as its command checks them."""
+    from usertrack.analytics.answers import PREPARE
+
+    try:
+        if panel.analysis in PREPARE:
+            answer = PREPARE[panel.analysis](options, lambda _t: None)
+
+            def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+                return answer(ws, moment, progress).document()
+
+            return run
+        return OTHERS[panel.analysis](options)
+    except UsertrackError as e:
+        raise _panel_error(dashboard, panel, e) from None
+
+
+def _panel_error(dashboard: Dashboard, panel: Panel, e: UsertrackError) -> PanelError:
+    return PanelError(f"{dashboard.path}:{panel.line}: panel {panel.title!r}: {e}", e.exit_code)
 
 
 def compute(
@@ -92,18 +196,33 @@ def compute(
     root: Any,
     lines: list[list[str] | None],
     period: Period,
+    ws: Workspace,
     *,
     compare: bool,
     metrics: Callable[[], dict[str, Any]],
-    progress: Callable[[str], None] = lambda _t: None,
+    progress: Progress = lambda _t: None,
 ) -> list[dict[str, Any]]:
-    """Every panel's data: {analysis, title, note, data}, in the file's order."""
+    """Every panel's data: {analysis, title, note, data}, in the file's order. Every panel is
+    checked before the first is computed."""
+    from usertrack.clock import parse_as_of
+
+    moment = parse_as_of(period.end)
+    runs: list[Compute | None] = [
+        None
+        if line is None
+        else prepare(dashboard, panel, panel_options(panel, root, line, period, compare))
+        for panel, line in zip(dashboard.panels, lines, strict=True)
+    ]
     panels = []
-    for panel, line in zip(dashboard.panels, lines, strict=True):
+    for panel, run in zip(dashboard.panels, runs, strict=True):
         progress(f"panel {panel.title}")
-        data = (
-            metrics() if line is None else run_panel(dashboard, panel, root, line, period, compare)
-        )
+        if run is None:
+            data = metrics()
+        else:
+            try:
+                data = run(ws, moment, progress)
+            except UsertrackError as e:
+                raise _panel_error(dashboard, panel, e) from None
         panels.append(
             {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
         )

@@ -59,6 +59,9 @@ NOT_IN_PANELS = frozenset(
         "list_queries",
         "limit",
         "refresh",
+        # One workspace for every panel: the dashboard's --segments and --queries name them.
+        "segments_file",
+        "queries_dir",
     }
 )
 

@@ -465,3 +465,60 @@ _ARTICLE = {
     "date": "a date (YYYY-MM-DD)",
     "moment": "a date or datetime",
 }
+
+
+def parse_params(items: Iterable[str] | None) -> dict[str, str]:
+    """`query`'s `--param NAME=VALUE` values by name (as_of and exclude_pattern are usertrack's
+    to set; an email is normalised as `usertrack user` matches it)."""
+    given: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--param {item!r} is not NAME=VALUE")
+        if name in ("as_of", "exclude_pattern"):
+            raise UsageError(
+                f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
+            )
+        if name == "email":
+            from usertrack.emails import normalize_email
+
+            value = normalize_email(value) or ""
+        given[name] = value
+    return given
+
+
+def runnable_query(library: Any, query_id: str) -> Query:
+    """The query `query_id` of the library, one `usertrack query` can run alone."""
+    if query_id not in library.queries:  # suggest and name only what `query` can run
+        from usertrack.rulefiles import did_you_mean
+
+        runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
+        raise NotFoundError(
+            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
+            hint="`usertrack query --list` shows each query with its description and parameters",
+        )
+    target = library.get(query_id)
+    if target.folder not in STANDALONE_FOLDERS:
+        raise UsageError(
+            f"query {query_id} runs over the joined per-user tables inside `usertrack segments`;"
+            " it cannot run alone (see `usertrack query --list`)"
+        )
+    return target
+
+
+def typed_params(target: Query, given: dict[str, str]) -> dict[str, Any]:
+    """`given` values converted to the query's parameter types; unknown and missing ones fail."""
+    unknown = sorted(set(given) - target.param_names)
+    if unknown:
+        raise UsageError(
+            f"query {target.id} has no parameter {unknown[0]!r}"
+            f" (it takes: {', '.join(sorted(target.param_names)) or 'none'})"
+        )
+    missing = [p.name for p in target.params if p.default is None and p.name not in given]
+    if missing:  # the user's to give, not a fault of the query file
+        raise UsageError(
+            f"query {target.id} needs {' '.join(f'-p {m}=VALUE' for m in missing)}"
+            " (it has no default; see `usertrack query --list`)"
+        )
+    return {name: convert_param(target, name, value) for name, value in given.items()}

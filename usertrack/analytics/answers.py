@@ -1,0 +1,310 @@
+"""Each product analysis from its command's options: what `usertrack funnel`, `retention`,
+`activity`, `features`, `trends`, `sessions` and `paths` compute, and what a dashboard's panel of
+that analysis computes, by the same functions.
+
+`PREPARE[name](options)` checks the options (a mapping of the command's Click parameter names
+to their values, the command's own defaults filled in) before any source is opened: a bad one
+is a UsageError. It returns the analysis to run on an open workspace, `run(ws, moment,
+progress)`, which gives an `Answer`: the result, its notes, and how it is written (JSON
+document, json / csv / md text, the terminal's table). A dashboard runs every panel on one
+workspace, so the sources are opened once and the facts the analyses share (the events store's
+tables, the per-person facts of `ws.facts_cache`, the classification of a moment) are read once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+Options = Mapping[str, Any]
+Run = Callable[["Workspace", datetime, Callable[[str], None]], "Answer"]
+
+
+@dataclass
+class Answer:
+    """An analysis's result and how it is written: `<name>_json|csv|markdown` of the module
+    `texts`, `render_<name>` of the terminal view module `view` (usertrack.analytics.*)."""
+
+    result: Any
+    name: str
+    texts: str
+    view: str
+    where: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    def text(self, chosen: str) -> str:
+        """The json, csv or md text, --where expressions heading it."""
+        from usertrack.analytics.by_segment import text_of
+        from usertrack.analytics.where import with_where
+
+        module = importlib.import_module(f"usertrack.analytics.{self.texts}")
+        suffix = "markdown" if chosen == "md" else chosen
+        text = text_of(getattr(module, f"{self.name}_{suffix}"), chosen)(self.result)
+        return with_where(text, self.where, chosen)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON answer as data (what `-f json` writes)."""
+        return json.loads(self.text("json"))  # type: ignore[no-any-return]
+
+    def draw(self, console: Any) -> None:
+        """The terminal's table (rich, imported only now)."""
+        from usertrack.analytics.by_segment import table_of
+        from usertrack.analytics.where import with_where
+
+        if self.where:
+            from usertrack.rendering.terminal import plain
+
+            console.print(plain(with_where("", self.where, "table")))
+        module = importlib.import_module(f"usertrack.analytics.{self.view}")
+        table_of(getattr(module, f"render_{self.name}"))(console, self.result)
+
+
+def _where(o: Options) -> tuple[str, ...]:
+    from usertrack.analytics.where import check_all
+
+    return check_all(o.get("where"))
+
+
+def _span(o: Options, moment: datetime, warn: Callable[[str], None]) -> Any:
+    from usertrack.analytics.common import date_range
+
+    return date_range(moment, days=o["days"], since=o["since"], until=o["until"], warn=warn)
+
+
+def _who(o: Options) -> str | None:
+    """The --who expression, checked to be one expression (by_segment.check_who)."""
+    from usertrack.analytics.by_segment import check_who
+
+    return None if o.get("who") is None else check_who(o["who"])
+
+
+def _segmented(
+    ws: Workspace,
+    moment: datetime,
+    o: Options,
+    who: str | None,
+    progress: Any,
+    analyse: Callable[[], Any],
+    **more: Any,
+) -> Any:
+    from usertrack.analytics import by_segment
+
+    if "segment" in o:
+        more["segment"] = o["segment"]
+    if "by_segment" in o:
+        more["by_segment"] = bool(o["by_segment"])
+    if "save" in o:
+        more["save"] = o["save"]
+    return by_segment.run(ws, moment, analyse, who=who, progress=progress, **more)
+
+
+class _Filtered:
+    """ws.where set to the --where expressions while an analysis runs (a dashboard's next panel
+    runs on the same workspace with its own)."""
+
+    def __init__(self, ws: Workspace, where: tuple[str, ...]) -> None:
+        self.ws, self.where = ws, where
+
+    def __enter__(self) -> None:
+        self.ws.where = self.where
+
+    def __exit__(self, *_exc: object) -> None:
+        self.ws.where = ()
+
+
+def funnel(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import correlation as correlations
+    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.common import parse_window
+
+    where = _where(o)
+    who = _who(o)
+    window = parse_window(o["window"])
+    steps = funnels.check_steps(list(o["steps"] or funnels.DEFAULT_STEPS))
+    correlated = correlations.parse_properties(o["correlation_properties"])
+    correlation, dropped = o["correlation"], o["dropped"]
+    if correlation or correlated:
+        correlations.check_options(by=o["by"], compare=o["compare"], dropped=dropped)
+        if o["by_segment"]:
+            raise UsageError("--correlation and --by-segment do not go together")
+    if o["paths"] and dropped is None:
+        raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
+    if dropped is not None:
+        funnels.step_index(steps, dropped)
+        for option, given in (("--by", o["by"]), ("--compare", o["compare"])):
+            if given:
+                raise UsageError(f"{option} and --dropped do not go together")
+        if o["by_segment"]:
+            raise UsageError("--by-segment and --dropped do not go together")
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            span = _span(o, moment, warn)
+            if dropped is not None:
+                kept = {"segment": o["segment"], "save": o["save"]}
+                gone = _segmented(ws, moment, kept, who, progress, lambda: funnels.dropped(
+                    ws, moment, span, dropped, steps=steps, window=window, paths=o["paths"],
+                    progress=progress,
+                ))  # fmt: skip
+                return Answer(gone, "dropped", "render", "view", where)
+            result = _segmented(ws, moment, o, who, progress, lambda: funnels.funnel(
+                ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
+                correlation=correlation, correlation_properties=correlated, progress=progress,
+            ))  # fmt: skip
+        return Answer(result, "funnel", "render", "view", where, list(result.notes))
+
+    return run
+
+
+def retention(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import retention as retentions
+    from usertrack.analytics.common import parse_period
+
+    where = _where(o)
+    who = _who(o)
+    period = parse_period(o["period"])
+    mode = retentions.parse_mode(o["mode"])
+    periods, since, until = o["periods"], o["since"], o["until"]
+    if periods is not None and not 1 <= periods <= retentions.MAX_PERIODS:
+        raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
+    if periods is not None and since is not None:
+        raise UsageError("--periods and --since both set the first cohort; give one of them")
+    by = o.get("by")
+    if by is not None:
+        if not by.strip():
+            raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
+        for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
+            if given:
+                raise UsageError(f"--by and {other} do not go together")
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        from usertrack.analytics.common import date_range
+
+        with _Filtered(ws, where):
+            span = date_range(moment, since=since, until=until, warn=warn)
+            first = span.start if since is not None else None
+            last = span.end if until is not None else None
+            result = _segmented(ws, moment, o, who, progress, lambda: retentions.retention(
+                ws, moment, period=period, periods=periods, start_event=o["start"],
+                return_event=o["return_event"], mode=mode, since=first, until=last,
+                compare=o["compare"], by=by, top=o.get("top", 10), progress=progress,
+            ))  # fmt: skip
+        return Answer(result, "retention", "render", "view", where, list(result.notes))
+
+    return run
+
+
+def activity(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import activity as activities
+
+    where = _where(o)
+    who = _who(o)
+    activities.check_periods(o["periods"])
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            result = _segmented(ws, moment, o, who, progress, lambda: activities.activity(
+                ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
+                progress=progress,
+            ))  # fmt: skip
+        return Answer(result, "activity", "usage_report", "usage_view", where)
+
+    return run
+
+
+def features(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import features as feature_usage
+
+    where = _where(o)
+    who = _who(o)
+    feature_usage.check_threshold(o["threshold"])
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            result = _segmented(ws, moment, {}, who, progress, lambda: feature_usage.features(
+                ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
+                compare=o["compare"], progress=progress,
+            ), lists=False)  # fmt: skip
+        return Answer(result, "features", "usage_report", "usage_view", where)
+
+    return run
+
+
+def trends(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import trends as trends_mod
+
+    interval = trends_mod.parse_interval(o["interval"])
+    math = trends_mod.parse_math(o["math"])
+    events = list(o["events"])
+    trends_mod.check(events, interval, math, o["top"])
+    where = _where(o)
+    who = _who(o)
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            span = _span(o, moment, warn)
+            result = _segmented(ws, moment, o, who, progress, lambda: trends_mod.trends(
+                ws, moment, span, events, interval=interval, math=math, by=o["by"],
+                top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
+                progress=progress,
+            ))  # fmt: skip
+        # trends' own texts show the --where expressions already
+        return Answer(result, "trends", "trends_report", "trends_view", (), list(result.notes))
+
+    return run
+
+
+def sessions(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import sessions as sessions_mod
+
+    where = _where(o)
+    who = _who(o)
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            span = _span(o, moment, warn)
+            result = _segmented(ws, moment, {}, who, progress, lambda: sessions_mod.sessions(
+                ws, moment, span, top=o["top"], progress=progress
+            ), lists=False)  # fmt: skip
+        return Answer(result, "sessions", "journey_render", "journey_view", where)
+
+    return run
+
+
+def paths(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import paths as paths_mod
+
+    where = _where(o)
+    who = _who(o)
+    start, end = paths_mod.check_options(o["steps"], o["start"], o["end"])
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        with _Filtered(ws, where):
+            span = _span(o, moment, warn)
+            result = _segmented(ws, moment, o, who, progress, lambda: paths_mod.paths(
+                ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
+                progress=progress,
+            ))  # fmt: skip
+        return Answer(result, "paths", "journey_render", "journey_view", where, list(result.notes))
+
+    return run
+
+
+PREPARE: dict[str, Callable[[Options, Callable[[str], None]], Run]] = {
+    "funnel": funnel,
+    "retention": retention,
+    "activity": activity,
+    "features": features,
+    "trends": trends,
+    "sessions": sessions,
+    "paths": paths,
+}
