@@ -85,8 +85,12 @@ def test_a_page_of_hostile_values_runs_none_of_them(tmp_path: Path) -> None:
         *HOSTILE,
     ]
     for panel in panels:
-        for row in panel["data"].get("steps") or panel["data"].get("segments"):  # type: ignore[union-attr]
+        data: dict[str, list[dict[str, object]]] = panel["data"]  # type: ignore[assignment]
+        for row in data.get("steps") or data.get("segments") or []:
             row["event" if "event" in row else "name"] = marks.pop(0) if marks else "x"
+    flow = panels[2]["data"]["edges"]  # type: ignore[index]
+    for edge, mark in zip(flow, marks_of_the_flow(), strict=False):  # the paths' flow: its nodes
+        edge["target"] = mark
     panels[0]["title"] = "<img src=x onerror=\"document.body.setAttribute('data-pwned','4')\">"
     meta = {"title": "<script>document.body.setAttribute('data-pwned','5')</script>"}
     page = tmp_path / "hostile.html"
@@ -100,4 +104,12 @@ def test_a_page_of_hostile_values_runs_none_of_them(tmp_path: Path) -> None:
     assert "data-pwned=" not in dom  # no payload ran
     assert "setAttribute('data-pwned','1')" in dom  # ...they are there, as text in the charts
     assert console_lines(shown.stderr) == []
-    assert dom.count("<svg") >= 2  # the charts still drew
+    assert dom.count("<svg") >= 3  # the charts still drew, the flow among them
+
+
+def marks_of_the_flow() -> list[str]:
+    return [
+        "<img src=x onerror=\"document.body.setAttribute('data-pwned','6')\">",
+        "</script><script>document.body.setAttribute('data-pwned','7')</script>",
+        "javascript:document.body.setAttribute('data-pwned','8')",
+    ]

@@ -4,6 +4,7 @@ charts and one HTML page; stranger values stay text."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -115,6 +116,17 @@ def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", before_bundle)
     assert "vegaEmbed" in page
 
+    # --charts mermaid: one Markdown file, its charts as mermaid blocks
+    mermaid = out / "mermaid"
+    result = run(["report", str(path), *as_of, "--charts", "mermaid", "--out", str(mermaid)], home)
+    assert result.exit_code == 0, result.stderr
+    assert [p.suffix for p in mermaid.iterdir()] == [".md"]
+    text = next(mermaid.iterdir()).read_text(encoding="utf-8")
+    assert text.count("```mermaid\nxychart-beta") >= 4 and "![" not in text
+    assert "bar [" + ", ".join(str(s["persons"]) for s in funnel["steps"]) + "]" in text
+    result = run(["report", str(path), "--charts", "mermaid", "-f", "html", "--out", "-"], home)
+    assert result.exit_code == 2 and "--charts mermaid goes with -f md" in result.stderr
+
 
 def test_report_list_and_unknown_name(home: Path) -> None:
     result = run(["report", "--list"], home)
@@ -158,9 +170,14 @@ def hostile_panels() -> list[dict[str, object]]:
         for i, name in enumerate(HOSTILE)
     ]
     segments = [{"id": "x", "name": name, "count": 3} for name in HOSTILE]
+    edges = [
+        {"source": a, "target": b, "step": i + 1, "count": 5 - i}
+        for i, (a, b) in enumerate(itertools.pairwise(HOSTILE))
+    ]
     return [
         {"analysis": "funnel", "title": HOSTILE[0], "note": HOSTILE[1], "data": {"steps": steps}},
         {"analysis": "segments", "title": "s", "note": "", "data": {"segments": segments}},
+        {"analysis": "paths", "title": "p", "note": "", "data": {"edges": edges}},
     ]
 
 
@@ -183,6 +200,46 @@ def test_stranger_values_in_the_html_are_text() -> None:
     assert "\u202e" not in text and "\u0007" not in text and "\u202e" not in head
     assert "</script><script>window.__pwned=1</script>" in text  # kept as text, not dropped
     assert page.count("<script") == 3  # the island, the bundle, the drawing: no other
+
+
+def test_stranger_values_in_mermaid_are_text() -> None:
+    meta = {"title": "t", "period_text": "p", "period_label": "p"}
+    text, files = render.to_markdown(meta, hostile_panels(), "x", charts_as="mermaid")
+    assert files == {}  # one file: the charts are in it
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", text, re.S)
+    assert [b.split("\n", 1)[0] for b in blocks] == ["xychart-beta", "xychart-beta", "flowchart LR"]
+    for block in blocks:
+        assert not re.search(r"[<>`&\u202e\u0007]", block.replace("-->", "")), block
+        for line in block.splitlines()[1:]:  # each label one string: no quote inside it
+            for label in re.findall(r'"([^"]*)"', line):
+                assert "\n" not in label and "'" not in label.replace("'", "")
+    assert "window.__pwned=3" in blocks[0]  # kept as text
+    assert "-->|5|" in blocks[2] and "-->|3|" in blocks[2]  # the edges' counts
+
+
+def test_the_analyses_draw_their_charts(home: Path, tmp_path: Path) -> None:
+    as_of = ["--as-of", "2026-11-16"]
+    result = run(["retention", *as_of, "-f", "html", "--out", str(tmp_path / "r.html")], home)
+    assert result.exit_code == 0, result.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count('class="chart"') == 1 and "vegaEmbed" in page
+    assert "Average retention by period" in page  # the chart's alt text
+    result = run(["funnel", *as_of, "-f", "svg", "--out", str(tmp_path / "f.svg")], home)
+    assert result.exit_code == 0, result.stderr
+    funnel = json.loads(run(["funnel", *as_of, "-f", "json"], home).stdout)
+    svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "Persons per step" in svg
+    assert all(s["event"] in svg for s in funnel["steps"])
+    result = run(["paths", *as_of, "--out", str(tmp_path / "p.png")], home)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    result = run(["trends", "$pageview", *as_of, "-f", "svg"], home)
+    assert result.exit_code == 0 and result.stdout.startswith("<svg")
+    result = run(["funnel", "--dropped", "2", "-f", "svg", "--out", str(tmp_path / "d.svg")], home)
+    assert result.exit_code == 2 and "no chart" in result.stderr
+    result = run(["activity", "-f", "png"], home)
+    assert result.exit_code == 2 and "--out NAME.png" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.svg", "p.png", "r.html"]
 
 
 def test_mcp_report_takes_a_name_never_a_path(home: Path) -> None:

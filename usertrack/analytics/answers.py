@@ -196,7 +196,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             result = _segmented(ws, moment, o, who, progress, lambda: retentions.retention(
                 ws, moment, period=period, periods=periods, start_event=o["start"],
                 return_event=o["return_event"], mode=mode, since=first, until=last,
-                compare=o["compare"], by=by, top=o.get("top", 10), progress=progress,
+                compare=o["compare"], by=by, top=o["top"], progress=progress,
             ))  # fmt: skip
         return Answer(result, "retention", "render", "view", where, list(result.notes))
 

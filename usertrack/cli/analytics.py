@@ -17,6 +17,7 @@ from usertrack.cli.options import (
     MOMENT,
     PROPERTY,
     AsOfOpt,
+    ChartFormatOpt,
     FormatOpt,
     OneSegmentOpt,
     OutOpt,
@@ -26,8 +27,9 @@ from usertrack.cli.options import (
     SegmentsOpt,
     WhoOpt,
 )
-from usertrack.cli.output import answer_console, choose_format, emit, probe_out, warn
+from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
 from usertrack.cli.program import app, handle_errors
+from usertrack.errors import UsageError
 
 # Product analytics (funnel, retention, ...): the options every analysis shares. Funnel,
 # retention, activity, features, trends, sessions and paths hand their options to `_answer`:
@@ -137,10 +139,15 @@ def _answer(name: str, options: dict[str, Any]) -> None:
     """Run the analysis `name` (usertrack.analytics.answers) with the command's options and
     write its answer: checked first, then computed on the events workspace, then rendered."""
     from usertrack.analytics.answers import PREPARE
+    from usertrack.rendering.output import is_stdout
 
-    chosen = choose_format(options["fmt"], options["out"])
-    run = PREPARE[name](options, warn)
     out = options["out"]
+    chosen = choose_format(options["fmt"], out, FORMATS)
+    if chosen in CHARTS and options.get("dropped") is not None:
+        raise UsageError("--dropped lists persons: it has no chart (use json, csv or md)")
+    if chosen == "png" and (out is None or is_stdout(out)):
+        raise UsageError("-f png writes a file: add --out NAME.png")
+    run = PREPARE[name](options, warn)
     probe_out(out)
     with events_workspace(
         options["as_of"],
@@ -153,8 +160,45 @@ def _answer(name: str, options: dict[str, Any]) -> None:
         warn(note)
     if chosen == "table":
         answer.draw(answer_console())
+    elif chosen in CHARTS:
+        _chart(name, answer, chosen, out)
     else:
         emit(answer.text(chosen), out)
+
+
+FORMATS = ("table", "json", "csv", "md", "html", "svg", "png")
+CHARTS = ("html", "svg", "png")
+
+
+def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
+    """The answer's chart (usertrack.dashboards.charts, as a dashboard's panel draws it): one
+    HTML page that draws offline, an SVG or a PNG."""
+    from usertrack.config import load_settings
+    from usertrack.dashboards import charts, render
+    from usertrack.rendering.output import atomic_file, is_stdout
+    from usertrack.sources.cache import cache_dir
+
+    doc = answer.document()
+    made = charts.chart(name, doc)
+    if made is None:
+        raise UsageError(f"this {name} answer has nothing to draw; use json, csv or md")
+    if chosen == "html":
+        span = " to ".join(str(doc[k])[:10] for k in ("from", "to") if doc.get(k))
+        meta = {
+            "title": f"usertrack {name}",
+            "period_label": span or str(doc.get("as_of", "")),
+            "period_text": f"{span} (UTC)" if span else f"as of {doc.get('as_of', '')}",
+        }
+        panel = {"analysis": name, "title": name, "note": "", "data": doc}
+        emit(render.to_html(meta, [panel], cache_dir(load_settings().home)), out)
+    elif chosen == "svg":
+        emit(charts.svg(made[0]), out)
+    else:
+        assert out is not None and not is_stdout(out)
+        with atomic_file(out) as fh:
+            fh.flush()
+            fh.buffer.write(charts.png(made[0]))
+        info(f"usertrack: wrote {out}")
 
 
 @app.command()
@@ -223,7 +267,7 @@ def funnel(
             metavar=f"{PROPERTY}[,{PROPERTY}]",
         ),
     ] = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -306,7 +350,7 @@ def retention(
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -344,7 +388,7 @@ def activity(
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -387,7 +431,7 @@ def features(
             "--compare", help="Also the previous period's persons and adoption, and the change."
         ),
     ] = False,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -451,7 +495,7 @@ def trends(
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -478,7 +522,7 @@ def sessions(
     top: TopOpt = 10,
     where: WhereOpt = None,
     who: WhoOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -517,7 +561,7 @@ def paths(
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,

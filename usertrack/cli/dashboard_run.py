@@ -66,6 +66,7 @@ def run_report(
     given: str,
     *,
     fmt: str | None,
+    charts: str = "svg",
     as_of: str | None,
     out: Path | None,
     compare: bool,
@@ -101,6 +102,8 @@ def run_report(
     root = get_command(app)
     lines = command_lines(dashboard, root)  # a bad panel: one line, before any work
     chosen, to_file = _format(fmt, out)
+    if charts != "svg" and chosen != "md":
+        raise UsageError(f"--charts {charts} goes with -f md")
     moment = parse_as_of(as_of) if as_of else None
     check_template(template)
     to_stdout = is_stdout(out)
@@ -173,7 +176,7 @@ def run_report(
         if to_file:
             assert out is not None
             stem = out.stem
-        text, files = render.to_markdown(meta, panels, stem, head)
+        text, files = render.to_markdown(meta, panels, stem, head, charts_as=charts)
         if to_stdout:
             files = {}  # one text on stdout: the charts need a folder
     if to_stdout:

@@ -38,6 +38,15 @@ OutOpt = Annotated[
         help="Write to this file (atomically; folders are created) instead of stdout; - is stdout.",
     ),
 ]
+ChartFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (terminal), json, csv or md; or its chart: html (one page that draws offline),"
+        " svg or png (with --out). Default: table, or the --out file's extension.",
+    ),
+]
 UserFormatOpt = Annotated[
     str | None,
     typer.Option(

@@ -60,6 +60,14 @@ def report(
             metavar=FORMAT,
         ),
     ] = None,
+    charts: Annotated[
+        str,
+        typer.Option(
+            "--charts",
+            help="With md: svg (each chart an SVG file beside it, as GitHub shows them) or"
+            " mermaid (mermaid blocks in the one file).",
+        ),
+    ] = "svg",
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -140,9 +148,12 @@ def report(
             raise UsageError("--open opens the HTML page: add -f html (or --out NAME.html)")
         if open_it and out is not None and str(out) == "-":
             raise UsageError("--open needs a file: --out - writes to stdout")
+        if charts not in ("svg", "mermaid"):
+            raise UsageError(f"--charts {charts!r} is not one of svg, mermaid")
         written = run_report(
             dashboard,
             fmt=fmt,
+            charts=charts,
             as_of=as_of,
             out=out,
             compare=compare,

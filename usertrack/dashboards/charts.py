@@ -208,11 +208,105 @@ def _features(d: dict[str, Any]) -> Chart | None:
     return _bar_chart(rows, "name", "adoption", "Adoption, % of active persons")
 
 
+FLOW_EDGES = 40  # the widest edges a flow draws: more is a tangle nobody reads
+
+
+def _flow_layout(
+    edges: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A Sankey's layout of PostHog's positional edges (`step`: from node `step` to `step + 1`):
+    one column per position, each column's nodes ranked by the sequences through them (the
+    widest on top); the nodes and the edges as rows to draw."""
+    through: dict[tuple[int, str], int] = {}
+    for e in edges:
+        for key in ((e["step"], e["source"]), (e["step"] + 1, e["target"])):
+            through[key] = through.get(key, 0)
+        through[(e["step"], e["source"])] += e["count"]
+    for e in edges:  # a last node's flow is what came in
+        key = (e["step"] + 1, e["target"])
+        if not any(x["step"] == e["step"] + 1 and x["source"] == e["target"] for x in edges):
+            through[key] += e["count"]
+    rank: dict[tuple[int, str], int] = {}
+    for column in sorted({c for c, _ in through}):
+        names = sorted(
+            (n for c, n in through if c == column), key=lambda n: (-through[(column, n)], n)
+        )
+        rank.update({(column, n): i for i, n in enumerate(names)})
+    nodes = [
+        {"step": c, "rank": rank[(c, n)], "node": n, "sequences": through[(c, n)]}
+        for (c, n) in sorted(through, key=lambda k: (k[0], rank[k]))
+    ]
+    lines = [
+        {
+            "step": e["step"],
+            "rank": rank[(e["step"], e["source"])],
+            "next_step": e["step"] + 1,
+            "next_rank": rank[(e["step"] + 1, e["target"])],
+            "source": e["source"],
+            "target": e["target"],
+            "count": e["count"],
+        }
+        for e in edges
+    ]
+    return nodes, lines
+
+
 def _paths(d: dict[str, Any]) -> Chart | None:
-    rows = [{"path": " → ".join(p["nodes"]), "count": p["count"]} for p in d.get("paths") or []]
-    return _bar_chart(
-        rows, "path", "count", "Top paths (persons' sequences)", alt_title="Top paths"
+    """A flow of the paths: PostHog's edges between positions, each as wide as its count,
+    between the nodes of each step (a Sankey drawn with Vega-Lite's rules and points)."""
+    import altair as alt
+
+    edges = sorted(d.get("edges") or [], key=lambda e: (-e["count"], e["step"]))[:FLOW_EDGES]
+    if not edges:
+        return None
+    nodes, lines = _flow_layout(edges)
+    y = alt.Y("rank:Q", axis=None, scale=alt.Scale(reverse=True, padding=12))
+    last = max(n["step"] for n in nodes)
+    x = alt.X(
+        "step:Q",
+        title="step",
+        axis=alt.Axis(tickMinStep=1, format="d"),
+        scale=alt.Scale(domain=[0.9, last + 1], nice=False),
     )
+    widest = max(e["count"] for e in edges)
+    flow = (
+        alt.Chart(alt.Data(values=lines))
+        .mark_rule(opacity=0.45, strokeCap="round")
+        .encode(
+            x=x,
+            y=y,
+            x2="next_step:Q",
+            y2="next_rank:Q",
+            strokeWidth=alt.StrokeWidth(
+                "count:Q", scale=alt.Scale(domain=[0, widest], range=[1, 24]), legend=None
+            ),
+            color=alt.Color("source:N", legend=None),
+            tooltip=["source:N", "target:N", "step:Q", "count:Q"],
+        )
+    )
+    dots = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_point(filled=True, color="#444", size=60)
+        .encode(x=x, y=y, tooltip=["node:N", "step:Q", "sequences:Q"])
+    )
+    labels = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170)
+        .encode(x=x, y=y, text="node:N")
+    )
+    spec = (
+        alt.layer(flow, dots, labels)
+        .properties(
+            title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
+        )
+        .to_dict()
+    )
+    text = (
+        "Flow of paths, sequences per edge: "
+        + "; ".join(f"step {e['step']} {e['source']} → {e['target']} {e['count']}" for e in edges)
+        + "."
+    )
+    return spec, text
 
 
 def _segments(d: dict[str, Any]) -> Chart | None:
@@ -333,6 +427,76 @@ def chart(analysis: str, data: dict[str, Any]) -> Chart | None:
     return spec, text
 
 
+_XY_UNSAFE = re.compile(r"[^\w .,/:%()+$@!?='-]")
+
+
+def _mermaid_label(value: Any) -> str:
+    """A mermaid string literal of an xychart: a quote becomes an apostrophe, and every other
+    character that could end the string, the block or open markup (backtick, `<`, `&`,
+    brackets, a line break) is U+FFFD."""
+    return '"' + _XY_UNSAFE.sub("\ufffd", str(value).replace('"', "'")) + '"'
+
+
+def _xychart(part: dict[str, Any]) -> str | None:
+    """One bar or line chart of a Vega-Lite spec as mermaid's xychart-beta (its first numbers
+    per label: one line per colour series), or None for a shape it has no form for."""
+    mark = part.get("mark")
+    kind = mark.get("type") if isinstance(mark, dict) else mark
+    enc = part.get("encoding") or {}
+    rows = (part.get("data") or {}).get("values") or []
+    if kind not in ("bar", "line") or not rows or "x" not in enc or "y" not in enc:
+        return None
+    x, y = enc["x"], enc["y"]
+    label, value = (y, x) if x.get("type") == "quantitative" else (x, y)
+    if value.get("type") != "quantitative" or label.get("type") == "quantitative":
+        return None
+    by = (enc.get("color") or {}).get("field")
+    labels = list(dict.fromkeys(str(r[label["field"]]) for r in rows))
+    series = list(dict.fromkeys(str(r[by]) for r in rows)) if by else [""]
+    lines = ["xychart-beta"]
+    title = part.get("title")
+    if isinstance(title, str):
+        lines.append(f"    title {_mermaid_label(title)}")
+    lines.append("    x-axis [" + ", ".join(_mermaid_label(v) for v in labels) + "]")
+    lines.append(f"    y-axis {_mermaid_label(value.get('title') or value['field'])}")
+    for name in series:
+        found = {
+            str(r[label["field"]]): r[value["field"]] for r in rows if not by or str(r[by]) == name
+        }
+        numbers = [found.get(v) for v in labels]
+        shown = ", ".join(_num(n if isinstance(n, int | float) else 0) for n in numbers)
+        lines.append(f"    {kind} [{shown}]")
+    return "\n".join(lines)
+
+
+def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
+    """The panel's chart as mermaid blocks (`report -f md --charts mermaid`: one file): bars and
+    lines as xychart-beta, the paths' flow as a flowchart; none for a heatmap or a shape mermaid
+    cannot draw. Labels are mermaid strings, every unsafe character an entity code."""
+    data = clean(data)
+    if analysis == "paths":
+        from usertrack.analytics.journey_render import mermaid_text
+
+        edges = sorted(data.get("edges") or [], key=lambda e: (-e["count"], e["step"]))
+        ids: dict[tuple[int, str], str] = {}
+        lines = ["flowchart LR"]
+        for e in edges[:FLOW_EDGES]:
+            for key in ((e["step"], e["source"]), (e["step"] + 1, e["target"])):
+                if key not in ids:
+                    ids[key] = f"n{len(ids)}"
+                    lines.append(f'    {ids[key]}["{mermaid_text(key[1])}"]')
+        for e in edges[:FLOW_EDGES]:
+            source, target = ids[(e["step"], e["source"])], ids[(e["step"] + 1, e["target"])]
+            lines.append(f"    {source} -->|{e['count']}| {target}")
+        return ["\n".join(lines)] if edges else []
+    made = chart(analysis, data)
+    if made is None:
+        return []
+    spec = made[0]
+    parts = spec.get("vconcat") or [spec]
+    return [text for text in (_xychart(p) for p in parts) if text]
+
+
 def bundle(cache: Path | None = None) -> str:
     """Vega, Vega-Lite and vega-embed as one script (vl-convert's bundle, which takes seconds to
     build: kept in `cache`, named by the libraries' versions, and written atomically)."""
@@ -367,3 +531,12 @@ def svg(spec: dict[str, Any]) -> str:
 
     with unbounded():  # V8 reserves far more than it uses
         return str(vl_convert.vegalite_to_svg(spec))
+
+
+def png(spec: dict[str, Any]) -> bytes:
+    import vl_convert
+
+    from usertrack.bounds import unbounded
+
+    with unbounded():
+        return bytes(vl_convert.vegalite_to_png(spec, scale=2))

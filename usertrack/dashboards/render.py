@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.dashboards import charts
-from usertrack.dashboards.charts import chart, clean, svg
+from usertrack.dashboards.charts import chart, clean, mermaid, svg
 from usertrack.rendering import style
 
 
@@ -175,10 +175,16 @@ def _alt(panel: dict[str, Any]) -> str | None:
 
 
 def to_markdown(
-    meta: dict[str, Any], panels: list[dict[str, Any]], stem: str, head: str | None = None
+    meta: dict[str, Any],
+    panels: list[dict[str, Any]],
+    stem: str,
+    head: str | None = None,
+    *,
+    charts_as: str = "svg",
 ) -> tuple[str, dict[str, str]]:
     """The Markdown text and its SVG files {file name: svg}, referenced relatively. `head`: the
-    text the panels follow (the weekly report's own), else a title line."""
+    text the panels follow (the weekly report's own), else a title line. `charts_as`
+    "mermaid": the charts as mermaid blocks in the text, no file beside it."""
     files: dict[str, str] = {}
     lines = (
         [head.rstrip("\n") + "\n"]
@@ -197,6 +203,11 @@ def to_markdown(
         summary = headline(p["analysis"], clean(p["data"]))
         if summary:
             lines.append(f"{style.md_text(summary)}\n")
+        if charts_as == "mermaid":
+            lines.extend(
+                f"```mermaid\n{block}\n```\n" for block in mermaid(p["analysis"], p["data"])
+            )
+            continue
         made = chart(p["analysis"], p["data"])
         if made:
             name = f"{stem}-{i:02d}-{p['analysis']}.svg"

@@ -31,7 +31,16 @@ def is_stdout(path: Path | str | None) -> bool:
 
 
 def format_for_path(path: Path) -> str | None:
-    return {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md"}.get(path.suffix.lower())
+    return {
+        ".json": "json",
+        ".csv": "csv",
+        ".md": "md",
+        ".markdown": "md",
+        ".html": "html",
+        ".htm": "html",
+        ".svg": "svg",
+        ".png": "png",
+    }.get(path.suffix.lower())
 
 
 def _reason(error: OSError) -> str:
