@@ -60,7 +60,8 @@ def test_a_typo_in_a_panel_option_is_one_line_naming_file_line(home: Path, tmp_p
     assert errors[0] == (
         f"usertrack: error: {path}:9: panel 'Sign-up to workspace': option 'windwo' is not an"
         " option of `usertrack funnel` (it takes: by, by_segment, compare, correlation,"
-        " correlation_properties, days, dropped, segment, since, steps, until, where, window)"
+        " correlation_properties, days, dropped, paths, segment, since, steps, until, where,"
+        " who, window)"
     )
     assert not out.exists()
 

@@ -74,8 +74,9 @@ class Workspace:
     # answer to an aggregated query from one run of it for every group, or None (it runs here).
     grouped_run: Callable[[str, datetime, dict[str, Any]], Result | None] | None = None
     _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
-    # A dashboard's panels share their classifications: by moment, while it is a dict.
-    classified: dict[datetime, Classification] | None = None
+    # What a dashboard's panels share while it is a dict: each moment's classification, each
+    # failure report (by rules, moment and days), computed once for every panel that asks.
+    shared: dict[Any, Any] | None = None
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -152,8 +153,8 @@ class Workspace:
         )
 
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
-        if self.classified is not None and as_of in self.classified:
-            return self.classified[as_of]
+        if self.shared is not None and ("classify", as_of) in self.shared:
+            return self.shared[("classify", as_of)]  # type: ignore[no-any-return]
         run = self.profiles(as_of, progress)
         try:
             # The classification keeps the connection: its rows are fetched when asked for.
@@ -168,8 +169,8 @@ class Workspace:
         from usertrack.segments.kept import keep
 
         keep(self, as_of, result)  # for `user` in a process that keeps them (the MCP server)
-        if self.classified is not None:
-            self.classified[as_of] = result
+        if self.shared is not None:
+            self.shared[("classify", as_of)] = result
         return result
 
     def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:

@@ -133,7 +133,7 @@ def run_report(
                 kept["context"] = build_context(data)
                 return kept["context"]
 
-            ws.classified = {}  # the panels share each moment's classification
+            ws.shared = {}  # the panels share classifications and failure reports
             panels = compute(
                 dashboard, root, lines, period, ws, compare=compare, metrics=metrics,
                 progress=progress,

@@ -2,9 +2,10 @@
 its command's (parsed by the command's own Click parameters, the command's defaults filled in),
 and each panel calls the library function its command calls (usertrack.analytics.answers for
 the analyses; the classification, the failure report, the alert pass and the query library for
-the others). The sources are opened once and the facts the panels share are read once: the
-events store's tables, the per-person facts (`ws.facts_cache`), the classification of the
-period's end (`ws.classify` keeps it). Nothing runs in a subprocess, no command is re-entered."""
+the others). The sources are opened once and what the panels share is computed once: each
+moment's classification (the key metrics, the segments and the alerts all read the period's
+end) and each failure report (`ws.shared`); live results come from the result cache. Nothing
+runs in a subprocess, no command is re-entered."""
 
 from __future__ import annotations
 

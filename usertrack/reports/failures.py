@@ -622,7 +622,24 @@ def failure_report(
     days: int = 30,
     progress: Progress | None = None,
 ) -> FailureReport:
-    """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize."""
+    """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize (once per
+    rules, moment and days among a dashboard's panels: `ws.shared`)."""
+    key = ("failure_report", spec.path, as_of, days)
+    if ws.shared is not None and key in ws.shared:
+        return ws.shared[key]  # type: ignore[no-any-return]
+    report = _failure_report(ws, spec, as_of, days, progress)
+    if ws.shared is not None:
+        ws.shared[key] = report
+    return report
+
+
+def _failure_report(
+    ws: Workspace,
+    spec: FailureRules,
+    as_of: datetime,
+    days: int,
+    progress: Progress | None,
+) -> FailureReport:
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect, keeping, release
