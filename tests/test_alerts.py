@@ -194,6 +194,11 @@ def test_a_bad_alerts_file_names_the_line(tmp_path: Path, env: dict[str, str]) -
     ("old", "new", "message"),
     [
         ("  stuck_minutes: 5 ", "  stuck_minutes: five ", "params.stuck_minutes must be a whole"),
+        (
+            "  lookback_minutes: 60 ",
+            "  lookback_minutes: 99999999999999999999 ",
+            "params.lookback_minutes must be a whole number from 0 to 10000000",
+        ),
         ("  error_count: 3\n", "  error_count: 3\n  bogus_param: 4\n", "params.bogus_param is"),
         ("    when: multiple_errors\n", "    when: multiple_errorz\n", "unknown column"),
         ("    segments: [failing, high_intent]", "    segments: failing", "needs a 'segments'"),

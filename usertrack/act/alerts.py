@@ -43,6 +43,9 @@ ACTIVITY_QUERY = "posthog/alert_activity"
 SEGMENT_EVERY_SECONDS = 600
 KINDS = ("activity", "segment", "failures")
 _TOP_KEYS = {"params", "triggers"}
+# A threshold past this (minutes: 19 years) failed only when the query ran (DuckDB: out of range
+# for INT64), exit 7: it is the file's mistake, said with its line.
+MAX_PARAM = 10_000_000
 _TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"}
 # The columns a `when` expression may read: alert_activity's, plus the Neon plan.
 ACTIVITY_COLUMNS = (
@@ -136,10 +139,10 @@ def load_alert_rules(path: Path) -> AlertRules:
     param_lines: dict[str, int] = {}
     for name, value in raw_params.items():
         param_lines[str(name)] = key_line(raw_params, name, params_line)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PARAM:
             raise AlertsFileError(
-                f"{path}:{param_lines[str(name)]}: params.{name} must be a whole number of at"
-                f" least 0, not {value!r}"
+                f"{path}:{param_lines[str(name)]}: params.{name} must be a whole number from 0"
+                f" to {MAX_PARAM}, not {value!r}"
             )
         params[str(name)] = value
     raw = doc.get("triggers")
