@@ -72,7 +72,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_engagement_segments_match_seed_001(handmade_db: str, export: Path, tmp_path: Path) -> None:
+def test_engagement_segments_match_the_activity_specification(
+    handmade_db: str, export: Path, tmp_path: Path
+) -> None:
     from usertrack.sources.eventstore import import_events
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
@@ -137,7 +139,7 @@ def test_engagement_through_the_cli_on_the_demo(demo_home: Path) -> None:
             want = "at_risk"
         else:
             want = "dormant"
-        # one segment each, as the seed's if/else chain: the counts add up to the users
+        # one segment each, as the specification's if/else chain: the counts add up to the users
         assert u["segments"] == [want], u
         assert u["primary"] == want, u
     short = run(["segments", "--segments", "engagement", "-f", "json"], demo_home)

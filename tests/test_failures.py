@@ -28,7 +28,7 @@ from usertrack.sandbox import connect
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "failures.yaml"
-SEED_CATEGORIES = {
+WORKFLOW_CATEGORIES = {
     "Infrastructure": "Platform",
     "Platform bug": "Platform",
     "Missing feature": "Platform",
@@ -60,10 +60,10 @@ def one(rules: FailureRules, row: dict[str, Any]) -> tuple[str, str, str]:
 # Rules on hand-made errors
 
 
-def test_shipped_file_has_seed_000s_categories_and_owners(rules: FailureRules) -> None:
-    for category, owner in SEED_CATEGORIES.items():
+def test_shipped_file_has_the_analyst_workflows_categories_and_owners(rules: FailureRules) -> None:
+    for category, owner in WORKFLOW_CATEGORIES.items():
         assert rules.categories[category] == owner
-    assert {r.category for r in rules.rules} >= set(SEED_CATEGORIES)
+    assert {r.category for r in rules.rules} >= set(WORKFLOW_CATEGORIES)
     assert all(":" in r.name for r in rules.rules)  # "Category: something specific"
 
 
@@ -310,8 +310,8 @@ def test_failures_keeps_levels_apart_and_categorizes_every_demo_error(
     assert all(c["tools"] == [] for c in report["workflow_causes"])
     assert all(c["tools"] for c in report["tool_causes"])
     categories = {c["category"]: c for c in report["categories"]}
-    assert set(categories) == set(SEED_CATEGORIES)  # nothing uncategorized on the demo
-    for name, owner in SEED_CATEGORIES.items():
+    assert set(categories) == set(WORKFLOW_CATEGORIES)  # nothing uncategorized on the demo
+    for name, owner in WORKFLOW_CATEGORIES.items():
         assert categories[name]["owner"] == owner
     assert sum(c["workflow_failures"] for c in categories.values()) == totals["runs_failed"]
     assert sum(c["tool_failures"] for c in categories.values()) == totals["tool_failures"]

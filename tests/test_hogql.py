@@ -135,7 +135,7 @@ def run(source: LocalPostHogSource, sql: str, **params: Any) -> list[dict[str, A
     return source.run(q(sql), params).as_dicts()
 
 
-def seed_queries() -> dict[str, str]:
+def analyst_queries() -> dict[str, str]:
     text = (DATA / "analyst_hogql.sql").read_text()
     out = {}
     for block in re.split(r"(?m)^-- ---$", text):
@@ -146,15 +146,15 @@ def seed_queries() -> dict[str, str]:
     return out
 
 
-SEED = seed_queries()
+ANALYST = analyst_queries()
 
 
 # ------------------------------------------------------------------------------------------
 # The analyst workflow, every query, with numbers worked out by hand from EVENTS
 
 
-def test_seed_has_all_queries() -> None:
-    assert sorted(SEED) == sorted(
+def test_analyst_has_all_queries() -> None:
+    assert sorted(ANALYST) == sorted(
         [
             "event_overview",
             "mcp_connect_clicks",
@@ -168,11 +168,11 @@ def test_seed_has_all_queries() -> None:
     )
 
 
-def test_seed_event_overview(source: LocalPostHogSource) -> None:
+def test_analyst_event_overview(source: LocalPostHogSource) -> None:
     # Last 7 days, people with an email not at datagen.dev (anon has no email: NULL NOT LIKE
     # drops it, as in ClickHouse). Alice: A1 A3 pageviews, A2 A5 A6 clicks, A4 rageclick;
     # Bob: B1 B4 pageviews, B3 click, B2 exception.
-    rows = run(source, SEED["event_overview"])
+    rows = run(source, ANALYST["event_overview"])
     assert {r["event"]: r["count"] for r in rows} == {
         "$pageview": 4,
         "mcp_connect_clicked": 4,
@@ -182,8 +182,8 @@ def test_seed_event_overview(source: LocalPostHogSource) -> None:
     assert [r["count"] for r in rows] == [4, 4, 1, 1]
 
 
-def test_seed_mcp_connect_clicks(source: LocalPostHogSource) -> None:
-    result = source.run(q(SEED["mcp_connect_clicks"]), {})
+def test_analyst_mcp_connect_clicks(source: LocalPostHogSource) -> None:
+    result = source.run(q(ANALYST["mcp_connect_clicks"]), {})
     assert result.columns == [
         "email",
         "click_count",
@@ -211,9 +211,9 @@ def test_seed_mcp_connect_clicks(source: LocalPostHogSource) -> None:
     }
 
 
-def test_seed_traffic_sources(source: LocalPostHogSource) -> None:
+def test_analyst_traffic_sources(source: LocalPostHogSource) -> None:
     # Pageviews in 30 days: A1 A3 C2 D1 from google.com (3 people), B1 B4 twitter, A7 $direct.
-    rows = run(source, SEED["traffic_sources"])
+    rows = run(source, ANALYST["traffic_sources"])
     assert [(r["referrer"], r["visits"], r["unique_visitors"]) for r in rows] == [
         ("google.com", 4, 3),
         ("twitter.com", 2, 1),
@@ -221,8 +221,8 @@ def test_seed_traffic_sources(source: LocalPostHogSource) -> None:
     ]
 
 
-def test_seed_traffic_by_country(source: LocalPostHogSource) -> None:
-    rows = run(source, SEED["traffic_by_country"])
+def test_analyst_traffic_by_country(source: LocalPostHogSource) -> None:
+    rows = run(source, ANALYST["traffic_by_country"])
     assert [(r["country"], r["visits"], r["unique_visitors"]) for r in rows] == [
         ("US", 4, 2),
         ("GB", 2, 1),
@@ -230,9 +230,9 @@ def test_seed_traffic_by_country(source: LocalPostHogSource) -> None:
     ]
 
 
-def test_seed_ux_issues(source: LocalPostHogSource) -> None:
+def test_analyst_ux_issues(source: LocalPostHogSource) -> None:
     # 7 days: B2 (25 h ago) then A4 (2 days); A8 is 9 days old, C3 is internal.
-    rows = run(source, SEED["ux_issues"])
+    rows = run(source, ANALYST["ux_issues"])
     assert rows == [
         {"email": "bob@beta.io", "event": "$exception", "page": "/docs", "timestamp": TS["B2"]},
         {
@@ -244,8 +244,8 @@ def test_seed_ux_issues(source: LocalPostHogSource) -> None:
     ]
 
 
-def test_seed_page_breakdown(source: LocalPostHogSource) -> None:
-    rows = run(source, SEED["page_breakdown"])
+def test_analyst_page_breakdown(source: LocalPostHogSource) -> None:
+    rows = run(source, ANALYST["page_breakdown"])
     assert [(r["page"], r["views"], r["unique_visitors"]) for r in rows] == [
         ("/home", 4, 3),
         ("/pricing", 2, 2),
@@ -253,17 +253,17 @@ def test_seed_page_breakdown(source: LocalPostHogSource) -> None:
     ]
 
 
-def test_seed_user_journey(source: LocalPostHogSource) -> None:
-    rows = run(source, SEED["user_journey"], email="Alice@Acme.com")
+def test_analyst_user_journey(source: LocalPostHogSource) -> None:
+    rows = run(source, ANALYST["user_journey"], email="Alice@Acme.com")
     order = ["A3", "A2", "A1", "A4", "A5", "A6", "A7", "A8", "A9", "A10"]
     assert [r["timestamp"] for r in rows] == [TS[n] for n in order]
     assert [r["page"] for r in rows[:3]] == ["/pricing", "/mcp", "/home"]
     # the email is matched as written: PostHog does not lower-case it either
-    assert run(source, SEED["user_journey"], email="alice@acme.com") == []
+    assert run(source, ANALYST["user_journey"], email="alice@acme.com") == []
 
 
-def test_seed_user_mcp_servers(source: LocalPostHogSource) -> None:
-    result = source.run(q(SEED["user_mcp_servers"]), {"email": "Alice@Acme.com"})
+def test_analyst_user_mcp_servers(source: LocalPostHogSource) -> None:
+    result = source.run(q(ANALYST["user_mcp_servers"]), {"email": "Alice@Acme.com"})
     rows = [tuple(r) for r in result.rows]
     assert rows[0] == ("gmail", "t-gmail", 2, TS["A10"])
     assert sorted(rows[1:], key=str) == sorted(

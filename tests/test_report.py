@@ -358,7 +358,7 @@ def test_as_of_after_the_demos_data_is_an_error(home: Path) -> None:
     assert not history_path(home).exists()
 
 
-def test_metric_status_follows_seed_000s_thresholds() -> None:
+def test_metric_status_follows_the_analyst_workflows_thresholds() -> None:
     by_id = {m.id: m for m in METRICS}
     assert [metric_status(by_id["dau"], v) for v in (5, 10, 10.1, 50, 51)] == [
         "Below target",

@@ -31,7 +31,7 @@ def seg_file(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_shipped_file_has_seed_000s_five_segments_in_order() -> None:
+def test_shipped_file_has_the_analyst_workflows_five_segments_in_order() -> None:
     spec = load_segments(REPO / "segments.yaml")
     assert [s.id for s in spec.segments] == [
         "failing",
