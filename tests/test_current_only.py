@@ -144,4 +144,4 @@ def test_quiet_still_says_rows_were_skipped(
     assert result.exit_code == 0, result.stderr
     skipped = [w for w in warnings(result.stderr) if "skipped" in w]
     assert len(skipped) == 1, result.stderr
-    assert "skipped 2 row(s) without event or timestamp (events.jsonl: 2)" in skipped[0]
+    assert "skipped 2 rows without event or timestamp (events.jsonl: 2)" in skipped[0]

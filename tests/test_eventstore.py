@@ -214,7 +214,7 @@ def test_rows_without_event_or_timestamp_are_skipped_and_reported(tmp_path: Path
     stats = import_events(src, tmp_path / "store.duckdb")
     assert (stats.events, stats.skipped) == (3, 2)
     assert stats.skipped_by_file == {"export.jsonl": 2}
-    assert "skipped 2 row(s) without event or timestamp (export.jsonl: 2)" in stats.summary()
+    assert "skipped 2 rows without event or timestamp (export.jsonl: 2)" in stats.summary()
     again = import_events(src, tmp_path / "store.duckdb")
     assert again.unchanged and again.skipped == 2
 
@@ -282,7 +282,7 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
     def broken(con: duckdb.DuckDBPyConnection) -> str:
         return "SELECT 1 AS uuid"
 
-    with pytest.raises(DataError, match="lack column"):
+    with pytest.raises(DataError, match="lack the column"):
         write_events(store, broken)
     assert reader.execute("SELECT count(*) FROM events").fetchone() == (1000,)
     reader.close()

@@ -582,3 +582,32 @@ def test_words_say_what_happened(demo_home: Path) -> None:
     to = run(["paths", "--to", "$pageview", "--steps", "4", "-f", "md"], demo_home)
     assert to.exit_code == 0, to.stderr
     assert "last 4 steps" in to.stdout and "first 4 steps" not in to.stdout
+
+
+def test_no_message_counts_with_parenthesized_plurals() -> None:
+    """`sync posthog` printed "1265 user(s)"; `import` "file(s)" and "row(s)": a count says its
+    noun once, singular or plural (usertrack.rendering.style.counted). Every text in the
+    package's code but docstrings is read."""
+    import ast
+    import re
+
+    found = []
+    for path in sorted((REPO / "usertrack").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        found += [
+            f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and re.search(r"[a-z]\(s\)", node.value.replace("http(s)", ""))
+        ]
+    assert found == []

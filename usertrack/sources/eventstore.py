@@ -222,7 +222,8 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
     types = {str(row[0]).lower(): str(row[1]) for row in described}
     missing = [c for c in RAW_COLUMNS if c not in types]
     if missing:
-        raise DataError(f"the events to store lack column(s): {', '.join(missing)}")
+        which = "column" if len(missing) == 1 else "columns"
+        raise DataError(f"the events to store lack the {which} {', '.join(missing)}")
 
     # A materialized column the SELECT gives itself (read from the same data as its JSON) is
     # taken as given; the others are read out of the JSON here, which costs a parse per event.
@@ -407,18 +408,20 @@ class ImportStats:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        from usertrack.rendering.style import counted
+
+        events, files = counted(self.events, "event"), counted(self.files, "file")
         if self.unchanged:
             return (
                 f"events store {self.store} is up to date with {self.source}"
-                f" ({self.events} events from {self.files} file(s)); nothing imported"
+                f" ({events} from {files}); nothing imported"
             )
-        text = (
-            f"imported {self.events} events from {self.files} file(s) of {self.source}"
-            f" into {self.store} in {self.seconds:.1f}s"
-        )
+        text = f"imported {events} from {files} of {self.source} into {self.store}"
+        text += f" in {self.seconds:.1f}s"
         if self.skipped:
             detail = ", ".join(f"{name}: {n}" for name, n in sorted(self.skipped_by_file.items()))
-            text += f"; skipped {self.skipped} row(s) without event or timestamp ({detail})"
+            rows = counted(self.skipped, "row")
+            text += f"; skipped {rows} without event or timestamp ({detail})"
         return text
 
 

@@ -56,8 +56,9 @@ class Call:
         high = low if high is None else high
         if not low <= len(self.args) <= high:
             want = str(low) if low == high else f"{low} to {high}"
+            noun = "argument" if low == high == 1 else "arguments"
             raise self.tr.error(
-                f"HogQL function {self.name!r} takes {want} argument(s), got {len(self.args)}",
+                f"HogQL function {self.name!r} takes {want} {noun}, got {len(self.args)}",
                 self.node,
             )
         return self.args

@@ -206,6 +206,7 @@ class PostHogHTTPSource(Paging, Insights):
         missing = sorted(n for n in used if n not in params and n != "filters")
         if missing:
             raise QueryError(
-                f"{self._where(query)}: no value given for parameter(s) {', '.join(missing)}"
+                f"{self._where(query)}: no value given for"
+                f" {'parameter' if len(missing) == 1 else 'parameters'} {', '.join(missing)}"
             )
         return wire_values({k: v for k, v in params.items() if k in used})
