@@ -151,6 +151,13 @@ def test_the_limits_come_from_the_config_file_and_bad_ones_are_named(
         f"usertrack: error: {config}:2 [limits] duckdb_memory = 'lots' is not an amount of"
         " memory DuckDB takes (such as 2GB or 512MB)"
     )
+    for amount in ("99999999999TB", "0MB"):  # each was DuckDB's refusal at the store (exit 8)
+        result = run(["segments"], demo_home, USERTRACK_DUCKDB_MEMORY=amount)
+        assert result.exit_code == EXIT_CONFIG, result.stdout + result.stderr
+        assert _error(result.stderr) == (
+            f"usertrack: error: USERTRACK_DUCKDB_MEMORY = {amount!r} is not an amount of"
+            " memory DuckDB takes (such as 2GB or 512MB)"
+        )
     result = run(["segments"], demo_home, USERTRACK_DUCKDB_TIMEOUT="0")
     assert result.exit_code == EXIT_CONFIG
     assert "USERTRACK_DUCKDB_TIMEOUT = '0' is not a number of seconds above 0" in result.stderr

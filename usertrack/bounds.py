@@ -80,8 +80,8 @@ def _set_soft(limit: int | None) -> None:
     import resource
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if limit is None or (hard != resource.RLIM_INFINITY and limit > hard):
-        limit = hard
+    if limit is None or limit >= 1 << 62 or (hard != resource.RLIM_INFINITY and limit > hard):
+        limit = hard  # no bound, or one past what the system can be told: the hard limit
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 

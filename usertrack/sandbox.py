@@ -74,7 +74,9 @@ def memory_limit() -> str:
     value, origin = setting(MEMORY_VARIABLE)
     if value is None:
         return DEFAULT_MEMORY_LIMIT
-    if not _MEMORY_TEXT.match(value):
+    from usertrack.bounds import memory_bytes
+
+    if not _MEMORY_TEXT.match(value) or not 0 < memory_bytes(value) <= 1 << 50:  # 1 PiB
         raise ConfigError(
             f"{origin} = {value!r} is not an amount of memory DuckDB takes (such as 2GB or 512MB)"
         )
