@@ -622,6 +622,9 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["trends", "$pageview", "-m", "weekly_active"], "the 7 days to each day", "1 s"),
     (["trends", "$pageview", "-m", "monthly_active"], "the 30 days to each day", "1 s"),
     (["trends", "$pageview", "--by", "$browser"], "the top 10 browsers and other", "1 s"),
+    # the app database's tool analytics: 30 days of tool calls (1.7 M at 100,000 users), agent
+    # runs, code executions and custom tools, nine queries side by side
+    (["tools"], "30 days of tool calls, agents, code, custom tools", "1 s"),
     (["trends", "search_performed", "-m", "p90:result_count"], "a property's p90", "1 s"),
     (
         ["trends", "search_performed", "-m", "p90:result_count", "--by", "source"],
