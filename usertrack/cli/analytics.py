@@ -64,6 +64,10 @@ RangeDaysOpt = Annotated[
 ]
 
 
+PeriodOpt = Annotated[
+    str,
+    typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"),
+]
 CompareOpt = Annotated[
     bool,
     typer.Option("--compare", help="Also the previous period of the same length, and the change."),
@@ -282,10 +286,7 @@ def funnel(
 
 @app.command()
 def retention(
-    period: Annotated[
-        str,
-        typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"),
-    ] = "week",
+    period: PeriodOpt = "week",
     periods: Annotated[
         int | None,
         typer.Option(
@@ -298,12 +299,15 @@ def retention(
             "--since",
             help="The first cohort is the period holding this DATE or DATETIME. Instead of"
             " --periods.",
+            metavar=MOMENT,
         ),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", help="The last cohort is the period holding this DATE or DATETIME."
+            "--until",
+            help="The last cohort is the period holding this DATE or DATETIME.",
+            metavar=MOMENT,
         ),
     ] = None,
     compare: Annotated[
@@ -320,7 +324,7 @@ def retention(
             "--by",
             help="Also an average curve per value of this event property of the start event"
             " (first touch): the --top values, the rest as (other).",
-            metavar="PROPERTY",
+            metavar=PROPERTY,
         ),
     ] = None,
     top: Annotated[
@@ -576,9 +580,7 @@ def paths(
 
 @app.command()
 def churn(
-    period: Annotated[
-        str, typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.")
-    ] = "week",
+    period: PeriodOpt = "week",
     periods: Annotated[
         int,
         typer.Option(

@@ -45,6 +45,7 @@ ChartFormatOpt = Annotated[
         "-f",
         help="table (terminal), json, csv or md; or its chart: html (one page that draws offline),"
         " svg or png (with --out). Default: table, or the --out file's extension.",
+        metavar=FORMAT,
     ),
 ]
 UserFormatOpt = Annotated[

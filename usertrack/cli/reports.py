@@ -66,6 +66,7 @@ def report(
             "--charts",
             help="With md: svg (each chart an SVG file beside it, as GitHub shows them) or"
             " mermaid (mermaid blocks in the one file).",
+            metavar=FORMAT,
         ),
     ] = "svg",
     as_of: Annotated[
