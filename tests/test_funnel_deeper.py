@@ -111,13 +111,16 @@ def test_correlation_leaves_out_what_converters_do_only_after_converting(export:
 
 
 def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -> None:
-    runs = [["--dropped", "create", "--paths"], ["--correlation"]]
+    runs = [["--dropped", "create", "--paths"], ["--correlation"], ["--persons", "2:dropped"]]
     local = [funnel_json(export, *args) for args in runs]
     with live_posthog(export, tmp_path) as (_fake, live_env):
         live_env.pop("USERTRACK_EVENTS", None)
         live = [
             run_json("funnel", [*STEPS, *RANGE, *args], as_of=AS_OF, **live_env) for args in runs
         ]
+        edge = [*RANGE, "--persons", "start:/pricing"]
+        live.append(run_json("paths", edge, as_of=AS_OF, **live_env))
+    local.append(run_json("paths", edge, as_of=AS_OF, USERTRACK_EVENTS=str(export)))
     assert strip_live_only(live) == strip_live_only(local)
 
 
@@ -125,3 +128,24 @@ def test_bad_funnel_options(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]
     assert_usage_error([*base, "--paths"], "--paths needs --dropped", **env)
+
+
+def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    doc = funnel_json(export, "--persons", "3:dropped")
+    assert sorted(p["person_id"] for p in doc["persons"]) == ["p1", "p3"]
+    assert doc["columns"] == ["person_id", "email"]  # no app database: emails only
+    assert doc["persons"][0]["email"] == "a@x.io"
+    edge = run_json("paths", [*RANGE, "--persons", "start:/pricing"], as_of=AS_OF, **env)
+    assert sorted(p["person_id"] for p in edge["persons"]) == ["p1", "p3"]
+    edge = run_json("paths", [*RANGE, "--persons", "/pricing:/docs"], as_of=AS_OF, **env)
+    assert [p["person_id"] for p in edge["persons"]] == ["p1"]
+    # from start on, within 2 nodes: start -> /pricing only
+    args = [*RANGE, "--from", "start", "--steps", "2", "--persons", "start:/pricing"]
+    assert len(run_json("paths", args, as_of=AS_OF, **env)["persons"]) == 2
+    assert_usage_error(["paths", *RANGE, "--from", "start", "--steps", "2", "--as-of", AS_OF,
+                        "--persons", "/pricing:/docs"], "no cell of this paths", **env)  # fmt: skip
+    for fmt, seen in (("csv", "person_id,email"), ("md", "| a@x.io |"), ("table", "a@x.io")):
+        out = run(["funnel", *STEPS, *RANGE, "--persons", "3:dropped", "--as-of", AS_OF,
+                   "-f", fmt], **env)  # fmt: skip
+        assert out.exit_code == 0 and seen in out.stdout, (fmt, out.stdout)

@@ -115,3 +115,83 @@ def test_bad_who(env: dict[str, str]) -> None:
     assert_usage_error([*base, "--who", "1; SELECT 2"], "--who is not", **env)
     assert_usage_error([*base, "--who", " "], "--who needs an expression", **env)
     assert_usage_error([*base, "--who", TRIAL, "--segment", "trial"], "do not go together", **env)
+
+
+# --persons on the same workspace: the people of a cell with their app profile, worked by hand.
+
+
+def test_persons_of_a_cell_with_their_profiles(env: dict[str, str]) -> None:
+    # step 1 of signup -> $pageview: pa, pb, pd signed up; pd has no account (no profile row
+    # from the app, but PostHog's columns), listed by email
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--persons", "1"], as_of=AS_OF, **env)
+    assert [(p["person_id"], p["email"]) for p in doc["persons"]] == [
+        ("pa", "a@x.io"), ("pb", "b@x.io"), ("pd", "d@x.io")]  # fmt: skip
+    assert [p["credits"] for p in doc["persons"]] == [10, 80, None]
+    assert doc["count"] == 3 and "subscription_status" in doc["columns"]
+    # no one dropped at step 2: a cell of the answer, empty
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--persons", "2:dropped"], as_of=AS_OF, **env)
+    assert doc["persons"] == []
+    # --who keeps the cell to its people: pb alone, trialing
+    args = [*SEGMENTED["funnel"], "--persons", "1", "--who", TRIAL]
+    doc = run_json("funnel", args, as_of=AS_OF, **env)
+    assert [(p["email"], p["subscription_status"]) for p in doc["persons"]] == [
+        ("b@x.io", "trialing")]  # fmt: skip
+    assert doc["who"] == TRIAL
+
+
+# first $pageview per day: pa 06-01 (back 06-02), pc and pd 06-02, pb and px 06-03
+RETENTION_CELLS = {
+    "2026-06-01:day1": ["pa"],
+    "2026-06-02": ["pc", "pd"],
+    "2026-06-03": ["pb", "px"],
+}
+
+
+@pytest.mark.parametrize("cell", sorted(RETENTION_CELLS))
+def test_persons_of_a_retention_cell(cell: str, env: dict[str, str]) -> None:
+    args = [*SEGMENTED["retention"], "--persons", cell]
+    doc = run_json("retention", args, as_of=AS_OF, **env)
+    assert sorted(p["person_id"] for p in doc["persons"]) == RETENTION_CELLS[cell]
+    # the count is the retention's own figure for that cell
+    whole = run_json("retention", SEGMENTED["retention"], as_of=AS_OF, **env)
+    day, _, later = cell.partition(":")
+    cohort = next(c for c in whole["cohorts"] if c["start"] == day)
+    assert doc["count"] == cohort["retained"][int(later[3:]) if later else 0]
+
+
+def test_persons_of_trends_and_activity(env: dict[str, str]) -> None:
+    # $pageviews of 06-02: pa 10:00, pc 09:00, pd 08:30
+    doc = run_json("trends", [*SEGMENTED["trends"], "--persons", "2026-06-02"], as_of=AS_OF, **env)
+    assert sorted(p["person_id"] for p in doc["persons"]) == ["pa", "pc", "pd"]
+    # everyone's first event is in the week of 06-01: all new, as the lifecycle counts them
+    doc = run_json("activity", ["--days", "7", "--persons", "new"], as_of=AS_OF, **env)
+    whole = run_json("activity", ["--days", "7"], as_of=AS_OF, **env)
+    assert doc["count"] == whole["lifecycle"][-1]["new"] == 5
+    assert doc["cell"] == "2026-06-01:new"
+
+
+def test_persons_the_same_live(env: dict[str, str], tmp_path: Path) -> None:
+    runs = {
+        "funnel": [*SEGMENTED["funnel"], "--persons", "1"],
+        "retention": [*SEGMENTED["retention"], "--persons", "2026-06-01:day1", "--who", TRIAL],
+        "trends": [*SEGMENTED["trends"], "--persons", "2026-06-02"],
+        "activity": ["--days", "7", "--persons", "new", "--who", "credits < 100"],
+    }
+    local = {c: run_json(c, a, as_of=AS_OF, **env) for c, a in runs.items()}
+    export = Path(env["USERTRACK_EVENTS"])
+    with live_posthog(export, tmp_path) as (_fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        live = {c: run_json(c, a, as_of=AS_OF, **live_env) for c, a in runs.items()}
+    assert strip_live_only(live) == strip_live_only(local)
+    assert local["retention"]["persons"] == []  # pa is no trial user
+
+
+def test_a_cell_outside_the_answer_names_those_that_are(env: dict[str, str]) -> None:
+    base = ["retention", *SEGMENTED["retention"], "--as-of", AS_OF]
+    assert_usage_error([*base, "--persons", "2026-06-09"], "2026-06-01[:day1-3]", **env)
+    assert_usage_error([*base, "--persons", "2026-06-04:day1"], "no cell of this retention", **env)
+    funnel_args = ["funnel", *SEGMENTED["funnel"], "--as-of", AS_OF]
+    assert_usage_error([*funnel_args, "--persons", "1:dropped"], "cells: 1, 2, 2:dropped", **env)
+    assert_usage_error([*funnel_args, "--persons", "1", "--by-segment"], "do not go", **env)
+    assert_usage_error(["activity", "--persons", "gone", "--as-of", AS_OF], "new, returning", **env)

@@ -96,7 +96,7 @@ def _segmented(
     analyse: Callable[[], Any],
     **more: Any,
 ) -> Any:
-    from usertrack.analytics import by_segment
+    from usertrack.analytics import kept_people
 
     if "segment" in o:
         more["segment"] = o["segment"]
@@ -104,7 +104,31 @@ def _segmented(
         more["by_segment"] = bool(o["by_segment"])
     if "save" in o:
         more["save"] = o["save"]
-    return by_segment.run(ws, moment, analyse, who=who, progress=progress, **more)
+    return kept_people.run(ws, moment, analyse, who=who, progress=progress, **more)
+
+
+def _check_persons(o: Options, *others: str) -> str | None:
+    """The --persons cell, or None: one cell of one answer, so not with the options `others`
+    (parameter names) that make several answers or change what a cell is (exit 2)."""
+    cell = o.get("persons")
+    if cell is None:
+        return None
+    for name in others:
+        if o.get(name):
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"--persons and {option} do not go together")
+    return str(cell)
+
+
+def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
+            progress: Any) -> Answer:  # fmt: skip
+    """--persons' answer: the cell's people (usertrack.analytics.actors), with their profiles."""
+    from usertrack.analytics import actors
+    from usertrack.analytics.by_segment import Segmented
+
+    people = found.overall if isinstance(found, Segmented) else found
+    actors.with_profiles(ws, moment, people, progress)
+    return Answer(found, "actors", "actors", "actors_view", where, list(people.notes))
 
 
 class _Filtered:
@@ -138,6 +162,12 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             raise UsageError("--correlation and --by-segment do not go together")
     if o["paths"] and dropped is None:
         raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
+    cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
+                          "correlation_properties")  # fmt: skip
+    if cell is not None:
+        from usertrack.analytics import actors
+
+        actors.funnel_cell(steps, cell)
     if dropped is not None:
         funnels.step_index(steps, dropped)
         for option, given in (("--by", o["by"]), ("--compare", o["compare"])):
@@ -149,6 +179,14 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         with _Filtered(ws, where):
             span = _span(o, moment, warn)
+            if cell is not None:
+                from usertrack.analytics import actors
+
+                kept = {"segment": o["segment"], "save": o["save"]}
+                found = _segmented(ws, moment, kept, who, progress, lambda: actors.funnel_actors(
+                    ws, moment, span, steps, window, cell,
+                ))  # fmt: skip
+                return _actors(ws, moment, found, where, progress)
             if dropped is not None:
                 kept = {"segment": o["segment"], "save": o["save"]}
                 gone = _segmented(ws, moment, kept, who, progress, lambda: funnels.dropped(
@@ -185,6 +223,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
             if given:
                 raise UsageError(f"--by and {other} do not go together")
+    cell = _check_persons(o, "by_segment", "by")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
@@ -193,11 +232,22 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             span = date_range(moment, since=since, until=until, warn=warn)
             first = span.start if since is not None else None
             last = span.end if until is not None else None
-            result = _segmented(ws, moment, o, who, progress, lambda: retentions.retention(
-                ws, moment, period=period, periods=periods, start_event=o["start"],
-                return_event=o["return_event"], mode=mode, since=first, until=last,
-                compare=o["compare"], by=by, top=o["top"], progress=progress,
-            ))  # fmt: skip
+
+            def analysed() -> Any:
+                answer = retentions.retention(
+                    ws, moment, period=period, periods=periods, start_event=o["start"],
+                    return_event=o["return_event"], mode=mode, since=first, until=last,
+                    compare=o["compare"], by=by, top=o["top"], progress=progress,
+                )  # fmt: skip
+                if cell is None:
+                    return answer
+                from usertrack.analytics import actors
+
+                return actors.retention_actors(ws, moment, answer, cell)
+
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress)
         return Answer(result, "retention", "render", "view", where, list(result.notes))
 
     return run
@@ -209,13 +259,25 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     activities.check_periods(o["periods"])
+    cell = _check_persons(o, "by_segment", "compare")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         with _Filtered(ws, where):
-            result = _segmented(ws, moment, o, who, progress, lambda: activities.activity(
-                ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
-                progress=progress,
-            ))  # fmt: skip
+
+            def analysed() -> Any:
+                answer = activities.activity(
+                    ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
+                    progress=progress,
+                )  # fmt: skip
+                if cell is None:
+                    return answer
+                from usertrack.analytics import actors
+
+                return actors.activity_actors(ws, moment, answer, cell)
+
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress)
         return Answer(result, "activity", "usage_report", "usage_view", where)
 
     return run
@@ -248,15 +310,27 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     trends_mod.check(events, interval, math, o["top"])
     where = _where(o)
     who = _who(o)
+    cell = _check_persons(o, "by_segment", "compare", "by", "cumulative")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         with _Filtered(ws, where):
             span = _span(o, moment, warn)
-            result = _segmented(ws, moment, o, who, progress, lambda: trends_mod.trends(
-                ws, moment, span, events, interval=interval, math=math, by=o["by"],
-                top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
-                progress=progress,
-            ))  # fmt: skip
+
+            def analysed() -> Any:
+                answer = trends_mod.trends(
+                    ws, moment, span, events, interval=interval, math=math, by=o["by"],
+                    top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
+                    progress=progress,
+                )  # fmt: skip
+                if cell is None:
+                    return answer
+                from usertrack.analytics import actors
+
+                return actors.trends_actors(ws, moment, answer, cell)
+
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress)
         # trends' own texts show the --where expressions already
         return Answer(result, "trends", "trends_report", "trends_view", (), list(result.notes))
 
@@ -286,14 +360,26 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     start, end = paths_mod.check_options(o["steps"], o["start"], o["end"])
+    cell = _check_persons(o, "by_segment")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         with _Filtered(ws, where):
             span = _span(o, moment, warn)
-            result = _segmented(ws, moment, o, who, progress, lambda: paths_mod.paths(
-                ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
-                progress=progress,
-            ))  # fmt: skip
+
+            def analysed() -> Any:
+                answer = paths_mod.paths(
+                    ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
+                    progress=progress,
+                )  # fmt: skip
+                if cell is None:
+                    return answer
+                from usertrack.analytics import actors
+
+                return actors.paths_actors(ws, moment, span, answer, cell)
+
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress)
         return Answer(result, "paths", "journey_render", "journey_view", where, list(result.notes))
 
     return run

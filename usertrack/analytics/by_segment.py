@@ -213,7 +213,7 @@ def person_segments(
     from usertrack.workspace import add_database, check_database
 
     check_database(ws, needed_by=OPTIONS)  # no database: said first, as ever
-    local = _local(ws)
+    local = local_engine(ws)
     groups = groups_of(ws)
     fresh = False  # the classification made now was saved as that moment's snapshot
     with open_history(ws) as history:
@@ -222,9 +222,9 @@ def person_segments(
         return PersonSegments(as_of, groups, kept[1], "snapshot")
     # The events store's persons need no database: fetched while it opens (its driver's
     # import, the demo server's check) and the segments are found.
-    fetching = Background(lambda: _persons_table(ws, as_of)) if local else None
+    fetching = Background(lambda: persons_table(ws, as_of)) if local else None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
-    asking = None if local else Background(lambda: _persons_query(ws, as_of))
+    asking = None if local else Background(lambda: persons_query(ws, as_of))
     try:
         with open_history(ws) as history:
             # A snapshot of that moment with its accounts says all the database would; a
@@ -253,7 +253,7 @@ def person_segments(
         raise
     if progress:
         progress("finding their PostHog persons")
-    table = fetching.result() if fetching is not None else _persons_table(ws, as_of)
+    table = fetching.result() if fetching is not None else persons_table(ws, as_of)
     # The snapshot's accounts are those in no segment: an email of `primary` never needs them.
     known = accounts.result() if accounts is not None else set(snapshot.accounts or ())
     if table is not None and "" not in known and "" not in snapshot.primary:
@@ -262,7 +262,7 @@ def person_segments(
             _keep_numbers(ws, kept[0], numbers)
         return PersonSegments(as_of, groups, numbers, snapshot.source)
     # a row of '' can count: the events' rows, which have it
-    rows = asking.result() if asking is not None else _persons_query(ws, as_of)
+    rows = asking.result() if asking is not None else persons_query(ws, as_of)
     persons: dict[str, list[str]] = {}
     for person_id, email in rows:
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
@@ -344,7 +344,7 @@ def numbered_persons(
     )
 
 
-def _persons_table(ws: Workspace, as_of: datetime) -> Any | None:
+def persons_table(ws: Workspace, as_of: datetime) -> Any | None:
     """segment_persons.sql's rows from the events store's per-person tables (a tenth of the
     events' rows) as an Arrow table of person_id and email, but for the persons whose only
     emails are blanks, whose row with the email '' they leave out; None where they do not
@@ -355,7 +355,7 @@ def _persons_table(ws: Workspace, as_of: datetime) -> Any | None:
     return None if found is None else found.arrow
 
 
-def _persons_query(ws: Workspace, as_of: datetime) -> list[Any]:
+def persons_query(ws: Workspace, as_of: datetime) -> list[Any]:
     """segment_persons.sql's rows from the events (PostHog, an edited file, a store without
     per-person tables, or a row of '' that can count)."""
     return list(ws.run_query("posthog/segment_persons", as_of).rows)
@@ -431,7 +431,7 @@ class Background(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-def _local(ws: Workspace) -> bool:
+def local_engine(ws: Workspace) -> bool:
     """Whether the workspace's events are the local engine's (the store, read by DuckDB)."""
     from usertrack.sources.posthog_local import LocalPostHogSource
 
@@ -471,28 +471,19 @@ def run(
     *,
     segment: str | None = None,
     by_segment: bool = False,
-    who: str | None = None,
     progress: Progress | None = None,
     save: bool | None = False,
-    lists: bool = True,
 ) -> T | Segmented:
-    """`analyse()` as it is without `segment`, `by_segment` and `who`; else a Segmented: kept
-    to `segment`'s persons (or those `who` selects: run_who), or over everyone then each
-    group's. `save`: whether segments classified for it are saved to the history
-    (person_segments). `lists`: whether the analysis reads per-person facts where a live
-    group's list of persons would be too long (False: a live group past MAX_LISTED persons is
-    refused, exit 2, rather than sent)."""
-    if who is not None:
-        if segment or by_segment:
-            raise UsageError(f"--who and {'--segment' if segment else '--by-segment'} do not go"
-                             " together")  # fmt: skip
-        return run_who(ws, as_of, analyse, who, progress=progress, lists=lists)
+    """`analyse()` as it is without `segment` and `by_segment`; else a Segmented: kept to
+    `segment`'s persons, or over everyone then each group's. `save`: whether segments
+    classified for it are saved to the history (person_segments). (`--who`:
+    usertrack.analytics.kept_people.run.)"""
     if not segment and not by_segment:
         return analyse()
     if segment and by_segment:
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
-    local = _local(ws)
+    local = local_engine(ws)
     kept = contextlib.ExitStack()
     found: Background[PersonSegments] | None = None
     try:
@@ -584,73 +575,6 @@ def who_rules(ws: Workspace, who: str) -> SegmentsFile:
 
     rule = Segment(id=WHO, name=who, action="", rule=who, label="--who")
     return SegmentsFile(path=Path("--who"), segments=(rule,), exclude=ws.rules.exclude)
-
-
-def run_who(
-    ws: Workspace,
-    as_of: datetime,
-    analyse: Callable[[], T],
-    who: str,
-    *,
-    progress: Progress | None = None,
-    lists: bool = True,
-) -> Segmented:
-    """`analyse()` kept to the PostHog persons whose email names a user of the joined profile
-    (app and PostHog columns, as `segments` builds it as of `as_of`) for whom `who` holds: a
-    `--segment` run whose rules are that one expression (who_rules). Nothing is saved to the
-    history. An unknown column is a UsageError naming the closest ones (exit 2)."""
-    from usertrack.errors import SegmentsFileError
-
-    rules, ws.rules = ws.rules, who_rules(ws, who)
-    try:
-        try:
-            mapping = person_segments(ws, as_of, progress, save=False)
-        except SegmentsFileError as e:
-            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
-        local = _local(ws)
-        if not lists and not local and mapping.listed_count(WHO) > MAX_LISTED:
-            raise UsageError(
-                f"--who {who!r} selects {mapping.listed_count(WHO):,} persons: live, this"
-                f" analysis sends them to PostHog as a list, at most {MAX_LISTED:,}",
-                hint="narrow the expression, or read an export of the events (USERTRACK_EVENTS)",
-            )
-        ws.person_filter = mapping.person_filter(WHO, local)
-        ws.person_listed = mapping.listed_count(WHO)
-        if not local and lists:  # as --segment live: per-person facts over everyone, kept
-            ws.facts_cache = {}
-            ws.person_rows = mapping.person_rows(WHO)
-        with list_too_long(mapping, WHO):
-            return Segmented(analyse(), segment=WHO, who=who)
-    finally:
-        ws.rules = rules
-        ws.person_filter = None
-        ws.person_listed = 0
-        ws.person_rows = None
-        ws.facts_cache = None
-
-
-PERSONS = "persons"  # the one group of run_persons
-
-
-def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callable[[], T]) -> T:
-    """`analyse()` kept to the PostHog persons `ids` (the people behind another answer: a
-    funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
-    per-person facts come over everyone and the persons' rows are kept, and a list of them is
-    sent only up to MAX_LISTED (summary_fits). The run's own group, if any, is restored after."""
-    mapping = PersonSegments.listed(
-        as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"
-    )
-    local = _local(ws)
-    saved = (ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache)
-    try:
-        ws.person_filter = mapping.person_filter(PERSONS, local)
-        ws.person_listed = mapping.listed_count(PERSONS)
-        ws.person_rows = None if local else mapping.person_rows(PERSONS)
-        ws.facts_cache = None if local else {}
-        with list_too_long(mapping, PERSONS):
-            return analyse()
-    finally:
-        ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache = saved
 
 
 def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:

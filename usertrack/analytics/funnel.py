@@ -354,7 +354,7 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _load(
+def load_progress(
     ws: Workspace,
     steps: list[str],
     as_of: datetime,
@@ -495,7 +495,7 @@ def _funnel(
     fetched: Any,
 ) -> Funnel:
     """`funnel` over `span` alone (its previous period aside)."""
-    con = _load(ws, chosen, as_of, span, window, by, progress)
+    con = load_progress(ws, chosen, as_of, span, window, by, progress)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
         if correlation:
@@ -580,7 +580,7 @@ def dropped(
     range (`path_steps` nodes, the `top` first: the paths command's defaults)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     index = step_index(chosen, step)
-    con = _load(ws, chosen, as_of, span, window, None, progress)
+    con = load_progress(ws, chosen, as_of, span, window, None, progress)
     try:
         rows = con.execute(
             f"""
@@ -610,7 +610,7 @@ def dropped(
     )
     if paths:
         from usertrack.analytics import paths as paths_mod
-        from usertrack.analytics.by_segment import run_persons
+        from usertrack.analytics.kept_people import run_persons
 
         ids = [str(pid) for pid, _, _ in rows if pid]
         steps_n = path_steps or paths_mod.DEFAULT_STEPS

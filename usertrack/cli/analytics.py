@@ -21,6 +21,7 @@ from usertrack.cli.options import (
     FormatOpt,
     OneSegmentOpt,
     OutOpt,
+    PersonsOpt,
     QueriesOpt,
     RefreshOpt,
     SaveSegmentsOpt,
@@ -149,6 +150,8 @@ def _answer(name: str, options: dict[str, Any]) -> None:
     chosen = choose_format(options["fmt"], out, FORMATS)
     if chosen in CHARTS and options.get("dropped") is not None:
         raise UsageError("--dropped lists persons: it has no chart (use json, csv or md)")
+    if chosen in CHARTS and options.get("persons") is not None:
+        raise UsageError("--persons lists persons: it has no chart (use json, csv or md)")
     if chosen == "png" and (out is None or is_stdout(out)):
         raise UsageError("-f png writes a file: add --out NAME.png")
     run = PREPARE[name](options, warn)
@@ -251,6 +254,7 @@ def funnel(
         ),
     ] = False,
     where: WhereOpt = None,
+    persons: PersonsOpt = None,
     who: WhoOpt = None,
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
@@ -350,6 +354,7 @@ def retention(
         ),
     ] = "first-time",
     where: WhereOpt = None,
+    persons: PersonsOpt = None,
     who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
@@ -384,6 +389,7 @@ def activity(
         typer.Option("--periods", help="Lifecycle: this many ISO weeks up to --as-of's."),
     ] = 8,
     where: WhereOpt = None,
+    persons: PersonsOpt = None,
     who: WhoOpt = None,
     compare: Annotated[
         bool,
@@ -491,6 +497,7 @@ def trends(
         ),
     ] = False,
     where: WhereOpt = None,
+    persons: PersonsOpt = None,
     who: WhoOpt = None,
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
@@ -561,6 +568,7 @@ def paths(
     until: UntilOpt = None,
     top: TopOpt = 20,
     where: WhereOpt = None,
+    persons: PersonsOpt = None,
     who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
@@ -624,9 +632,9 @@ def churn(
 ) -> None:
     """Churn per period, lifetime, an engagement score 0-100 and a churn risk checked on history."""
     with handle_errors():
-        from usertrack.analytics import by_segment as segmented
         from usertrack.analytics import churn as churns
         from usertrack.analytics import churn_report
+        from usertrack.analytics import kept_people as segmented
         from usertrack.analytics.common import parse_period
 
         chosen = choose_format(fmt, out)

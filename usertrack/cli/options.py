@@ -110,3 +110,13 @@ SaveSegmentsOpt = Annotated[
         " --segments names another file than the default rules.",
     ),
 ]
+PersonsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--persons",
+        help="List the people of one cell of the answer, with their email and profile: funnel"
+        " STEP[:dropped], retention COHORT[:PERIODk], trends POINT[:EVENT], activity"
+        " [WEEK:]STATUS, paths FROM:TO. A cell not in the answer lists those that are.",
+        metavar="CELL",
+    ),
+]

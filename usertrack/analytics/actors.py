@@ -1,0 +1,486 @@
+"""`--persons CELL`: the people behind one number of an analysis (PostHog's "actors").
+
+Each analysis names its cells its own way: a funnel step's converters or droppers (`3`,
+`3:dropped`), a retention cohort's period (`2026-11-09:week2`), a trends point (`2026-11-20`),
+a lifecycle status of a week (`dormant`, `2026-11-16:new`), a paths edge (`/pricing:/signup`).
+The analysis is worked out first, so a cell outside its answer is refused (exit 2) with the
+cells that exist; then the cell's persons come from the same facts queries, kept to the same
+people (`--where`, `--who`, `--segment`: usertrack.analytics.by_segment), worked out as the
+analysis works out its figure (docs/metrics.md, "The people behind a number"). Each person is
+listed with their email (as `--segment` knows them: queries/posthog/segment_persons.sql) and,
+when the app's database is there, their profile columns (queries/join/profile.sql), so that
+`usertrack user EMAIL` opens any of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from usertrack.analytics.activity import Activity
+    from usertrack.analytics.common import DateRange
+    from usertrack.analytics.paths import Paths
+    from usertrack.analytics.retention import Retention
+    from usertrack.analytics.trends import Trends
+    from usertrack.workspace import Progress, Workspace
+
+# The profile columns the table and Markdown show beside each person (JSON and csv: all).
+SHOWN = ("subscription_status", "credits", "run_count", "run_success_rate", "days_since_active")
+STATUSES = ("new", "returning", "resurrecting", "dormant")
+MAX_LISTED_CELLS = 12  # how many existing cells an error names
+
+
+@dataclass
+class Actors:
+    """The people of one cell: `persons` (person_id, email, then `columns`), by email."""
+
+    as_of: datetime
+    command: str
+    cell: str
+    about: str  # what the cell is, for people
+    persons: list[dict[str, Any]]
+    columns: list[str] = field(default_factory=list)  # profile columns of each person
+    notes: tuple[str, ...] = ()
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "command": self.command,
+            "cell": self.cell,
+            "about": self.about,
+            "count": len(self.persons),
+            "columns": ["person_id", "email", *self.columns],
+            "persons": self.persons,
+        }
+
+
+def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
+    shown = cells[:MAX_LISTED_CELLS]
+    more = f", ... ({len(cells)} in all)" if len(cells) > len(shown) else ""
+    listed = ", ".join(shown) + more if cells else "none: the answer is empty"
+    return UsageError(f"--persons {text!r} is no cell of this {option} (cells: {listed})")
+
+
+def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
+    """The persons `ids` with their emails (segment_persons.sql's: '' without one), by email."""
+    from usertrack.analytics.by_segment import persons_query, persons_table
+
+    emails: dict[str, str] = {}
+    table = persons_table(ws, as_of)
+    rows = (
+        zip(table["person_id"].to_pylist(), table["email"].to_pylist(), strict=True)
+        if table is not None
+        else persons_query(ws, as_of)
+    )
+    for person_id, email in rows:
+        if person_id is not None and str(person_id) in ids:
+            emails[str(person_id)] = email or ""
+    people = [{"person_id": p, "email": emails.get(p, "")} for p in ids]
+    return sorted(people, key=lambda p: (p["email"] == "", p["email"], p["person_id"]))
+
+
+def with_profiles(ws: Workspace, as_of: datetime, found: Actors, progress: Progress | None) -> None:
+    """Each person's profile columns from the app's database (as `segments` builds them as of
+    `as_of`), in place; without a database, only their emails (and a note)."""
+    from usertrack.errors import ConfigError
+    from usertrack.workspace import add_database, check_database
+
+    try:
+        check_database(ws, needed_by="--persons")
+    except ConfigError:
+        found.notes = (*found.notes, "no app database (DATABASE_URL): emails only")
+        return
+    emails = sorted({p["email"] for p in found.persons if p["email"]})
+    if not emails:
+        return
+    add_database(ws, progress, needed_by="--persons")
+    if progress:
+        progress("reading their profiles")
+    run = ws.profiles(as_of, progress)
+    try:
+        cursor = run.con.execute(
+            "SELECT * FROM profile WHERE list_contains($emails, email)", {"emails": emails}
+        )
+        names = [d[0] for d in cursor.description]
+        rows = {row[names.index("email")]: row for row in cursor.fetchall()}
+    finally:
+        run.close()
+    found.columns = [n for n in names if n != "email"]
+    for person in found.persons:
+        row = rows.get(person["email"])
+        for name in found.columns:
+            person[name] = None if row is None else row[names.index(name)]
+
+
+# --------------------------------------------------------------------------------------------
+# funnel: `N` or `N:converted` (reached step N), `N:dropped` (reached N-1, not N)
+
+
+def funnel_cell(steps: list[str], text: str) -> tuple[int, str]:
+    cells = [str(i) for i in range(1, len(steps) + 1)]
+    cells += [f"{i}:dropped" for i in range(2, len(steps) + 1)]
+    number, _, kind = text.strip().partition(":")
+    kind = kind.strip().lower() or "converted"
+    if number.strip().isdigit() and kind in ("converted", "dropped"):
+        index = int(number)
+        if 1 <= index <= len(steps) and not (kind == "dropped" and index == 1):
+            return index, kind
+    raise _refuse("funnel", text, cells)
+
+
+def funnel_actors(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    steps: list[str],
+    window: timedelta,
+    text: str,
+) -> Actors:
+    """A step's people: reached it (`N`: its persons), or dropped there (`N:dropped`: reached
+    the step before as their furthest, its drop-off), as the funnel counts them."""
+    from usertrack.analytics import funnel as funnels
+    from usertrack.sandbox import release
+
+    index, kind = funnel_cell(steps, text)
+    con = funnels.load_progress(ws, steps, as_of, span, window, None)
+    try:
+        where = "furthest >= ?" if kind == "converted" else "furthest = ?"
+        number = index if kind == "converted" else index - 1
+        ids = {
+            str(r[0])
+            for r in con.execute(
+                f"SELECT person_id FROM progress WHERE {where} AND person_id IS NOT NULL", [number]
+            ).fetchall()
+        }
+    finally:
+        release(con)
+    about = (
+        f"step {index} {steps[index - 1]}: reached it"
+        if kind == "converted"
+        else f"step {index} {steps[index - 1]}: dropped there (reached {steps[index - 2]})"
+    )
+    return Actors(as_of, "funnel", f"{index}:{kind}", about, _listed(ws, as_of, ids))
+
+
+# --------------------------------------------------------------------------------------------
+# retention: `COHORT` (its people) or `COHORT:PERIODk` (came back in its k-th period after)
+
+_PERIOD = re.compile(r"^(?:(day|week|month)s?\s*)?(\d+)$")
+
+
+def retention_cell(result: Retention, text: str) -> tuple[date, int]:
+    cells = []  # each cohort with the range of its periods begun
+    for c in result.cohorts:
+        last = len(c.retained) - 1
+        later = f"[:{result.period}1-{last}]" if last > 1 else f"[:{result.period}1]"
+        cells.append(c.start.isoformat() + (later if last else ""))
+    first, _, later = text.strip().partition(":")
+    try:
+        start = date.fromisoformat(first.strip())
+    except ValueError:
+        raise _refuse("retention", text, cells) from None
+    k = 0
+    if later.strip():
+        m = _PERIOD.match(later.strip().lower())
+        if m is None or (m.group(1) and m.group(1) != result.period):
+            raise _refuse("retention", text, cells)
+        k = int(m.group(2))
+    cohort = next((c for c in result.cohorts if c.start == start), None)
+    if cohort is None or k >= len(cohort.retained):
+        raise _refuse("retention", text, cells)
+    return start, k
+
+
+def retention_actors(ws: Workspace, as_of: datetime, result: Retention, text: str) -> Actors:
+    """A cohort's people (period 0), or those of it who came back in its k-th period after,
+    as retention counts them (docs/metrics.md, "Retention")."""
+    from usertrack.analytics.common import FactsTable, next_period, open_facts_tables
+
+    start, k = retention_cell(result, text)
+    period, mode = result.period, result.mode
+    since = datetime.combine(start, datetime.min.time())
+    facts = [
+        FactsTable(
+            "posthog/retention_activity",
+            "activity",
+            {"person_id": "VARCHAR", "period_start": "DATE", "did_start": "BIGINT",
+             "did_return": "BIGINT"},
+            {"since": since, "period": period, "start_event": result.start_event,
+             "return_event": result.return_event or ""},
+        )
+    ]  # fmt: skip
+    if mode == "first-time":
+        facts.append(
+            FactsTable(
+                "posthog/retention_first_starts",
+                "firsts",
+                {"person_id": "VARCHAR", "first_start": "TIMESTAMP"},
+                {"since": since, "start_event": result.start_event},
+            )
+        )
+    back = next_period(start, period, k)
+    with open_facts_tables(ws, as_of, facts) as con:
+        if mode == "first-time":
+            cohort = (
+                f"SELECT DISTINCT person_id FROM firsts"
+                f" WHERE CAST(date_trunc('{period}', first_start) AS DATE) = $start"
+            )
+        else:
+            cohort = (
+                "SELECT DISTINCT person_id FROM activity"
+                " WHERE period_start = $start AND did_start > 0"
+            )
+        sql = f"SELECT person_id FROM ({cohort}) c WHERE person_id IS NOT NULL"
+        if k:
+            sql += (
+                " AND person_id IN (SELECT person_id FROM activity"
+                " WHERE period_start = $back AND did_return > 0)"
+            )
+        values: dict[str, Any] = {"start": start}
+        if k:
+            values["back"] = back
+        ids = {str(r[0]) for r in con.execute(sql, values).fetchall()}
+    about = f"cohort {start.isoformat()} ({result.start_event})"
+    about += f", came back in {period} {k} ({back.isoformat()})" if k else ": its people"
+    cell = start.isoformat() + (f":{period}{k}" if k else "")
+    return Actors(as_of, "retention", cell, about, _listed(ws, as_of, ids))
+
+
+# --------------------------------------------------------------------------------------------
+# trends: `POINT` (the first event's) or `POINT:EVENT`: who did the event in that interval
+
+
+def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> Actors:
+    """The persons with the event in the interval starting at the point (PostHog's trends
+    actors; the persons its dau counts)."""
+    from usertrack.analytics.common import FactsTable, naive_utc, open_facts_tables
+
+    points = [naive_utc(p) for p in result.points]
+    fmt = "%Y-%m-%dT%H:%M" if result.interval == "hour" else "%Y-%m-%d"
+    cells = [p.strftime(fmt) for p in points]
+    stamp, event = _point_and_event(text, result.events)
+    chosen = next((p for p, c in zip(points, cells, strict=True) if c == stamp), None)
+    if chosen is None or event is None:
+        listed = cells if len(result.events) == 1 else [f"{c}:{e}" for e in result.events
+                                                         for c in cells]  # fmt: skip
+        raise _refuse("trends", text, listed)
+    facts = [
+        FactsTable(
+            "posthog/trends_persons",
+            "persons",
+            {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"},
+            {"since": result.span.start, "until": result.span.end, "event": event,
+             "interval": result.interval, "by": "", "values": [], "active": 0},
+        )
+    ]  # fmt: skip
+    with open_facts_tables(ws, as_of, facts) as con:
+        ids = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT DISTINCT person_id FROM persons WHERE point = $point"
+                " AND person_id IS NOT NULL",
+                {"point": chosen},
+            ).fetchall()
+        }
+    about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
+    return Actors(as_of, "trends", f"{stamp}:{event}", about, _listed(ws, as_of, ids))
+
+
+def _point_and_event(text: str, events: list[str]) -> tuple[str, str | None]:
+    """`POINT` (the only or first event) or `POINT:EVENT` (an event of the answer)."""
+    cleaned = text.strip()
+    for event in sorted(events, key=len, reverse=True):
+        if cleaned.endswith(f":{event}"):
+            return cleaned[: -len(event) - 1].strip(), event
+    return cleaned, events[0] if events else None
+
+
+# --------------------------------------------------------------------------------------------
+# activity: `STATUS` (the last week's) or `WEEK:STATUS` of the weekly lifecycle
+
+
+def activity_cell(result: Activity, text: str) -> tuple[date, str]:
+    weeks = [p.start for p in result.lifecycle]
+    cells = [*STATUSES, *(f"{w.isoformat()}:{s}" for w in weeks for s in STATUSES)]
+    first, _, status = text.strip().rpartition(":")
+    status = status.strip().lower().replace("resurrected", "resurrecting")
+    if status in STATUSES and weeks:
+        if not first.strip():
+            return weeks[-1], status
+        try:
+            week = date.fromisoformat(first.strip())
+        except ValueError:
+            week = None
+        if week in weeks:
+            return week, status
+    raise _refuse("activity", text, cells)
+
+
+def activity_actors(ws: Workspace, as_of: datetime, result: Activity, text: str) -> Actors:
+    """The persons of a lifecycle status in an ISO week, as activity counts them (PostHog's
+    lifecycle: new, returning, resurrecting, dormant)."""
+    from usertrack.analytics.common import FactsTable, open_facts_tables
+
+    week, status = activity_cell(result, text)
+    since = datetime.combine(week - timedelta(days=7), datetime.min.time())
+    facts = [
+        FactsTable("posthog/activity_days", "active",
+                   {"person_id": "VARCHAR", "day": "DATE", "events": "BIGINT"}, {"since": since}),
+        FactsTable("posthog/activity_created", "created",
+                   {"person_id": "VARCHAR", "created_at": "TIMESTAMP"}, {"since": since}),
+    ]  # fmt: skip
+    with open_facts_tables(ws, as_of, facts) as con:
+        rows = con.execute(
+            """
+            WITH w AS (
+                SELECT DISTINCT person_id, CAST(date_trunc('week', day) AS DATE) AS week
+                FROM active WHERE person_id IS NOT NULL
+            ),
+            this AS (SELECT person_id FROM w WHERE week = $week),
+            before AS (SELECT person_id FROM w WHERE week = $week - 7),
+            made AS (SELECT person_id FROM created
+                     WHERE CAST(date_trunc('week', created_at) AS DATE) = $week)
+            SELECT person_id,
+                   CASE WHEN person_id IN (SELECT person_id FROM made) THEN 'new'
+                        WHEN person_id IN (SELECT person_id FROM before) THEN 'returning'
+                        ELSE 'resurrecting' END
+            FROM this
+            UNION ALL
+            SELECT person_id, 'dormant' FROM before
+            WHERE person_id NOT IN (SELECT person_id FROM this)
+            """,
+            {"week": week},
+        ).fetchall()
+    ids = {str(p) for p, s in rows if s == status}
+    about = f"{status} in the week of {week.isoformat()}"
+    return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about,
+                  _listed(ws, as_of, ids))  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# paths: `FROM:TO`, an edge: who went straight from one node to the next in a path
+
+_PATH_PERSONS = """
+WITH o AS (
+    SELECT person_id, node, timestamp AS t,
+           row_number() OVER w AS rn,
+           lag(person_id) OVER w AS pp, lag(timestamp) OVER w AS pt, lag(node) OVER w AS pn
+    FROM {facts}
+    WINDOW w AS (ORDER BY person_id NULLS LAST, timestamp, node NULLS LAST)
+),
+s AS (
+    SELECT *, (person_id IS NULL OR pp IS DISTINCT FROM person_id
+               OR t - pt >= INTERVAL 30 MINUTE) AS fresh
+    FROM o
+),
+q AS (
+    SELECT *, sum(CAST(fresh AS INTEGER)) OVER (ORDER BY rn) AS seq FROM s
+),
+k AS (
+    SELECT person_id, node, seq, row_number() OVER (PARTITION BY seq ORDER BY rn) AS pos
+    FROM q WHERE fresh OR NOT coalesce(node = pn, false)
+),
+b AS (
+    SELECT seq,
+           CASE WHEN $start = '' THEN 1 ELSE min(pos) FILTER (WHERE node = $start) END AS lo,
+           max(pos) AS stop
+    FROM k GROUP BY seq
+),
+e AS (
+    SELECT b.seq, b.lo, b.stop,
+           CASE WHEN $end = '' THEN NULL
+                ELSE (SELECT min(pos) FROM k WHERE k.seq = b.seq AND k.node = $end
+                      AND k.pos >= b.lo) END AS hit
+    FROM b WHERE b.lo IS NOT NULL
+),
+w AS (
+    SELECT seq,
+           CASE WHEN $end = '' THEN lo ELSE greatest(lo, hit + 1 - $steps) END AS first,
+           CASE WHEN $end = '' THEN least(lo + $steps - 1, stop) ELSE hit END AS last
+    FROM e WHERE $end = '' OR hit IS NOT NULL
+),
+kept AS (
+    SELECT k.* FROM k JOIN w USING (seq) WHERE k.pos BETWEEN w.first AND w.last
+)
+SELECT DISTINCT a.person_id
+FROM kept a JOIN kept z ON z.seq = a.seq AND z.pos = a.pos + 1
+WHERE a.node = $source AND z.node = $target AND a.person_id IS NOT NULL
+"""
+
+
+def paths_actors(
+    ws: Workspace, as_of: datetime, span: DateRange, result: Paths, text: str
+) -> Actors:
+    """The persons with a path in which TO comes straight after FROM, the paths as the
+    command makes them (sequences, --from/--to, the first --steps nodes). An edge no one took
+    is refused with the answer's edges (a node may hold ':': each split is tried)."""
+    from usertrack.analytics.common import open_facts_query
+
+    cleaned = text.strip()
+    splits = [(cleaned[:i], cleaned[i + 1 :]) for i, ch in enumerate(cleaned) if ch == ":"]
+    splits = [(a, b) for a, b in splits if a and b]
+    if not splits:
+        raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
+    schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
+    ids: set[str] = set()
+    with open_facts_query(
+        ws, "posthog/path_events", as_of, schema, since=span.start, until=span.end
+    ) as facts:
+        for source, target in splits:
+            values = {"start": result.start or "", "end": result.end or "",
+                      "steps": result.steps, "source": source, "target": target}  # fmt: skip
+            ids = {str(r[0]) for r in facts.execute(_PATH_PERSONS, values).fetchall()}
+            if ids:
+                break
+    if not ids:
+        raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
+    about = f"went from {source} straight to {target} in a path"
+    return Actors(as_of, "paths", f"{source}:{target}", about, _listed(ws, as_of, ids))
+
+
+# --------------------------------------------------------------------------------------------
+# Output (the terminal's table: usertrack.analytics.actors_view)
+
+
+def shown_columns(found: Actors) -> list[str]:
+    """The profile columns a table or Markdown shows: the usual few that the profile has."""
+    return [c for c in SHOWN if c in found.columns]
+
+
+def actors_title(found: Actors) -> str:
+    from usertrack.rendering import style
+
+    return f"{style.count(len(found.persons))} people: {found.command} {found.about}"
+
+
+def actors_json(found: Actors) -> str:
+    from usertrack.analytics.common import json_document
+
+    return json_document(found.document())
+
+
+def actors_csv(found: Actors) -> str:
+    from usertrack.analytics.common import csv_rows
+
+    header = ["person_id", "email", *found.columns]
+    return csv_rows(header, [[p.get(c) for c in header] for p in found.persons])
+
+
+def actors_markdown(found: Actors) -> str:
+    from usertrack.analytics.common import md_section
+    from usertrack.rendering import style
+    from usertrack.rendering.export import cell_text, md_table
+
+    shown = shown_columns(found)
+    lines = [style.md_text(f"{actors_title(found)}, as of {style.moment(found.as_of)}.")]
+    lines += [style.md_text(note) for note in found.notes]
+    rows = [
+        [p["email"], p["person_id"], *(cell_text(p.get(c)) for c in shown)] for p in found.persons
+    ]
+    table = md_table(["Email", "Person", *shown], rows)
+    return md_section(f"People of {found.command} {found.cell}", lines, [table])

@@ -1,0 +1,27 @@
+"""The terminal's view of `--persons` (usertrack.analytics.actors): one table of the people."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from usertrack.analytics.actors import Actors, actors_title, shown_columns
+from usertrack.rendering import style
+from usertrack.rendering.export import cell_text
+from usertrack.rendering.terminal import Col, fitted_table, plain
+
+
+def render_actors(console: Console, found: Actors) -> None:
+    shown = shown_columns(found)
+    cols = [Col("Email"), Col("Person", drop=1)]
+    cols += [Col(c, right=True, drop=2) for c in shown]
+    rows = [
+        [plain(p["email"]), plain(p["person_id"]), *(plain(cell_text(p.get(c))) for c in shown)]
+        for p in found.persons
+    ]
+    caption = f"As of {style.moment(found.as_of)}. `usertrack user EMAIL` opens one of them."
+    for note in found.notes:
+        caption += f" {note}."
+    console.print(
+        fitted_table(console.width, cols, rows, title=plain(actors_title(found)),
+                     caption=plain(caption))
+    )  # fmt: skip

@@ -1,0 +1,123 @@
+"""Analyses kept to people that are no segment of the rules file: those a `--who` expression
+selects over the profile (run_who), and those behind another answer (run_persons: a funnel's
+droppers), each run as a `--segment` group's run is (usertrack.analytics.by_segment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from usertrack.analytics.by_segment import (
+    NO_ACCOUNT,
+    NO_SEGMENT,
+    WHO,
+    PersonSegments,
+    Segmented,
+    list_too_long,
+    local_engine,
+    person_segments,
+    who_rules,
+)
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Progress, Workspace
+
+T = TypeVar("T")
+
+
+def run(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[], T],
+    *,
+    segment: str | None = None,
+    by_segment: bool = False,
+    who: str | None = None,
+    progress: Progress | None = None,
+    save: bool | None = False,
+    lists: bool = True,
+) -> T | Segmented:
+    """by_segment.run, or with `who` run_who. `lists`: whether the analysis reads per-person
+    facts where a live list of persons would be too long (False: a live selection past
+    MAX_LISTED persons is refused, exit 2, rather than sent)."""
+    from usertrack.analytics import by_segment as groups
+
+    if who is None:
+        return groups.run(ws, as_of, analyse, segment=segment, by_segment=by_segment,
+                          progress=progress, save=save)  # fmt: skip
+    if segment or by_segment:
+        option = "--segment" if segment else "--by-segment"
+        raise UsageError(f"--who and {option} do not go together")
+    return run_who(ws, as_of, analyse, who, progress=progress, lists=lists)
+
+
+def run_who(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[], T],
+    who: str,
+    *,
+    progress: Progress | None = None,
+    lists: bool = True,
+) -> Segmented:
+    """`analyse()` kept to the PostHog persons whose email names a user of the joined profile
+    (app and PostHog columns, as `segments` builds it as of `as_of`) for whom `who` holds: a
+    `--segment` run whose rules are that one expression (who_rules). Nothing is saved to the
+    history. An unknown column is a UsageError naming the closest ones (exit 2)."""
+    from usertrack.errors import SegmentsFileError
+
+    rules, ws.rules = ws.rules, who_rules(ws, who)
+    try:
+        try:
+            mapping = person_segments(ws, as_of, progress, save=False)
+        except SegmentsFileError as e:
+            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
+        local = local_engine(ws)
+        from usertrack.analytics import by_segment as groups
+
+        limit = groups.MAX_LISTED  # read when run (a test lowers it)
+        if not lists and not local and mapping.listed_count(WHO) > limit:
+            raise UsageError(
+                f"--who {who!r} selects {mapping.listed_count(WHO):,} persons: live, this"
+                f" analysis sends them to PostHog as a list, at most {limit:,}",
+                hint="narrow the expression, or read an export of the events (USERTRACK_EVENTS)",
+            )
+        ws.person_filter = mapping.person_filter(WHO, local)
+        ws.person_listed = mapping.listed_count(WHO)
+        if not local and lists:  # as --segment live: per-person facts over everyone, kept
+            ws.facts_cache = {}
+            ws.person_rows = mapping.person_rows(WHO)
+        with list_too_long(mapping, WHO):
+            return Segmented(analyse(), segment=WHO, who=who)
+    finally:
+        ws.rules = rules
+        ws.person_filter = None
+        ws.person_listed = 0
+        ws.person_rows = None
+        ws.facts_cache = None
+
+
+PERSONS = "persons"  # the one group of run_persons
+
+
+def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callable[[], T]) -> T:
+    """`analyse()` kept to the PostHog persons `ids` (the people behind another answer: a
+    funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
+    per-person facts come over everyone and the persons' rows are kept, and a list of them is
+    sent only up to MAX_LISTED (summary_fits). The run's own group, if any, is restored after."""
+    mapping = PersonSegments.listed(
+        as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"
+    )
+    local = local_engine(ws)
+    saved = (ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache)
+    try:
+        ws.person_filter = mapping.person_filter(PERSONS, local)
+        ws.person_listed = mapping.listed_count(PERSONS)
+        ws.person_rows = None if local else mapping.person_rows(PERSONS)
+        ws.facts_cache = None if local else {}
+        with list_too_long(mapping, PERSONS):
+            return analyse()
+    finally:
+        ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache = saved
