@@ -145,6 +145,12 @@ def _checked_sql(body: str, option: str) -> str:
         raise UsageError(
             f"{option} is {shown}, not a SELECT: usertrack never writes to your database"
         )
+    server = _server_call(body, code)
+    if server:
+        raise UsageError(
+            f"{option} calls {server}, which reaches past the database's tables (the server's"
+            " files, sessions or settings): an inline query reads tables only"
+        )
     write = _SQL_WRITE.search(code)
     if write:
         what = " ".join(write[0].strip("( \t\n").upper().split())
@@ -153,6 +159,37 @@ def _checked_sql(body: str, option: str) -> str:
             " to your database"
         )
     return body
+
+
+# Functions that reach past the database's tables, to the server's files, other sessions or
+# its settings (PostgreSQL's "admin" and large-object functions, dblink), or that run a query
+# given as text past this check (query_to_xml and kin): a superuser or pg_read_server_files role
+# would read /proc/self/environ or the user's config with pg_read_file. Refused by name, quoted
+# or not, schema-qualified or not; a Unicode-escaped name (U&"...") is refused outright.
+_SERVER_CALLS = re.compile(
+    r"\b(pg_read_file|pg_read_binary_file|pg_stat_file|pg_ls_\w+|pg_logdir_ls|pg_file_\w+"
+    r"|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend"
+    r"|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|set_config"
+    r"|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*"
+    r"|database_to_xml\w*)\s*\(",
+    re.IGNORECASE,
+)
+
+
+def _server_call(body: str, code: str) -> str | None:
+    """The first function of _SERVER_CALLS that `body` calls, its quoted names read unquoted
+    (`code`: body with strings, names and comments blanked, sql_code); else None."""
+    if re.search(r"(?i)\bu&[\"']", code):
+        return 'U&"..."'
+    names = []
+    quoted = False
+    for b, c in zip(body, code, strict=True):
+        if c == '"':
+            quoted = not quoted
+            continue
+        names.append(b if quoted else c)
+    found = _SERVER_CALLS.search("".join(names))
+    return found[1] if found else None
 
 
 def sql_code(sql: str) -> str:
