@@ -1,0 +1,75 @@
+"""The MCP server's worker processes (usertrack.mcp_workers), each a real process forked as the
+server forks them: a query that outlives its interrupt ends its worker with the limit's one
+line, a call past the call's time limit has its worker killed, and the next call is answered by
+a fresh worker. (Through the SDK's stdio client, with real commands: tests/test_mcp.py.)"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+
+from usertrack.errors import EXIT_LIMIT
+
+
+def _worker(conn: Any, files: dict[str, str]) -> None:
+    """A worker whose command is `sleep SECONDS` inside a DuckDB query's time limit (a query
+    that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
+    from usertrack import mcp_workers, sandbox
+
+    def run(argv: list[str], quiet: bool) -> tuple[int, str, str]:
+        if argv[0] == "pid":
+            return 0, str(os.getpid()), ""
+        if argv[0] == "nap":
+            time.sleep(float(argv[1]))
+            return 0, "napped", ""
+        con = sandbox.connect()
+        with sandbox.time_limit(con, "probe"):
+            time.sleep(float(argv[1]))
+        return 0, "slept", ""
+
+    mcp_workers.serve_calls(conn, lambda: None, run)
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from usertrack.mcp_workers import Workers
+
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
+    pool = Workers(_worker, {})
+    yield pool
+    pool.close()
+
+
+def test_a_query_outliving_its_interrupt_ends_its_worker_only(workers: Any) -> None:
+    first = workers.run(["pid"], True)
+    assert workers.run(["pid"], True) == first  # an idle worker answers the next call
+    started = time.monotonic()
+    code, out, err = workers.run(["sleep", "60"], True)
+    assert time.monotonic() - started < 10
+    assert (code, out) == (EXIT_LIMIT, "")
+    assert err == (
+        "usertrack: error: probe: stopped after 0.5 s, the time limit of one DuckDB query"
+        " (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the config file)\n"
+    )
+    code, pid, _err = workers.run(["pid"], True)
+    assert code == 0 and pid != first[1]  # a fresh worker
+
+
+def test_a_call_past_its_time_limit_has_its_worker_killed(
+    workers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack import mcp_workers
+
+    monkeypatch.setattr(mcp_workers, "call_seconds", lambda: 1.0)
+    started = time.monotonic()
+    code, out, err = workers.run(["nap", "60"], True)
+    assert time.monotonic() - started < 10
+    assert (code, out) == (EXIT_LIMIT, "")
+    assert err == (
+        "usertrack: error: the call stopped after 1 s, the time limit of one tool call (twice"
+        " USERTRACK_DUCKDB_TIMEOUT, and 30 s)\n"
+    )
+    assert workers.run(["pid"], True)[0] == 0
