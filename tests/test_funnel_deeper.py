@@ -110,8 +110,50 @@ def test_correlation_leaves_out_what_converters_do_only_after_converting(export:
     assert "outcomes of converting" in said and "upgrade (1 converted)" in said
 
 
+def test_time_to_convert_in_posthogs_bins(export: Path) -> None:
+    """signup -> start: p1 300 s, p2 60 s, p3 30 s. Three samples: ceil(cbrt(3)) = 2 bins (3
+    edges); from floor(30), to ceil(300), width ceil(270 / 2) = 135: 30 and 60 in the bin from
+    30, 300 in the bin from 300 (the last); average 390 / 3 = 130."""
+    doc = run_json("funnel", ["signup", "start", *RANGE, "--time-to-convert"], as_of=AS_OF,
+                   USERTRACK_EVENTS=str(export))["time_to_convert"]  # fmt: skip
+    assert doc == {
+        "average_seconds": 130.0,
+        "bin_width_seconds": 135,
+        "bins": [
+            {"from_seconds": 30, "persons": 2},
+            {"from_seconds": 165, "persons": 0},
+            {"from_seconds": 300, "persons": 1},
+        ],
+    }
+    # one sample (p2, 1,800 s to create): one bin, no spread, PostHog's 60 s width
+    doc = funnel_json(export, "--time-to-convert")["time_to_convert"]
+    assert doc["bins"] == [{"from_seconds": 1800, "persons": 1},
+                           {"from_seconds": 1860, "persons": 0}]  # fmt: skip
+    assert (doc["average_seconds"], doc["bin_width_seconds"]) == (1800.0, 60)
+
+
+def test_trend_is_each_periods_entrants_conversion(export: Path) -> None:
+    """Step 1 on 06-01 (p1), 06-02 (p2, converted), 06-03 (p3), 06-04 (p4); every day of the
+    range is a point, 0s included; by week: 06-01 and 06-08."""
+    doc = funnel_json(export, "--trend", "day")["trend"]
+    assert doc["interval"] == "day" and len(doc["points"]) == 9
+    got = [(p["start"], p["entered"], p["converted"], p["conversion_rate"]) for p in doc["points"]]
+    assert got[:5] == [("2026-06-01", 1, 0, 0.0), ("2026-06-02", 1, 1, 100.0),
+                       ("2026-06-03", 1, 0, 0.0), ("2026-06-04", 1, 0, 0.0),
+                       ("2026-06-05", 0, 0, 0.0)]  # fmt: skip
+    weeks = funnel_json(export, "--trend", "week")["trend"]["points"]
+    assert [(p["start"], p["entered"], p["conversion_rate"]) for p in weeks] == [
+        ("2026-06-01", 4, 25.0), ("2026-06-08", 0, 0.0)]  # fmt: skip
+    md = run(["funnel", *STEPS, *RANGE, "--trend", "week", "--time-to-convert", "--as-of",
+              AS_OF, "-f", "md"], USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert (
+        "## Conversion by week of entry" in md.stdout and "| 0:30:00 | 0:31:00 | 1 |" in md.stdout
+    )
+
+
 def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -> None:
-    runs = [["--dropped", "create", "--paths"], ["--correlation"], ["--persons", "2:dropped"]]
+    runs = [["--dropped", "create", "--paths"], ["--correlation"], ["--persons", "2:dropped"],
+            ["--time-to-convert", "--trend", "day"]]  # fmt: skip
     local = [funnel_json(export, *args) for args in runs]
     with live_posthog(export, tmp_path) as (_fake, live_env):
         live_env.pop("USERTRACK_EVENTS", None)
@@ -128,6 +170,8 @@ def test_bad_funnel_options(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]
     assert_usage_error([*base, "--paths"], "--paths needs --dropped", **env)
+    assert_usage_error([*base, "--trend", "year"], "--trend 'year' is not one of", **env)
+    assert_usage_error([*base, "--trend", "day", "--dropped", "2"], "do not go with", **env)
 
 
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:

@@ -148,7 +148,7 @@ class _Filtered:
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics import correlation as correlations
     from usertrack.analytics import funnel as funnels
-    from usertrack.analytics.common import parse_window
+    from usertrack.analytics.common import parse_period, parse_window
 
     where = _where(o)
     who = _who(o)
@@ -160,6 +160,11 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         correlations.check_options(by=o["by"], compare=o["compare"], dropped=dropped)
         if o["by_segment"]:
             raise UsageError("--correlation and --by-segment do not go together")
+    trend = None if o.get("trend") is None else parse_period(o["trend"], "--trend")
+    if o.get("time_to_convert") or trend is not None:
+        for option, given in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
+            if given:
+                raise UsageError(f"--time-to-convert and --trend do not go with {option}")
     if o["paths"] and dropped is None:
         raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
     cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
@@ -196,7 +201,8 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                 return Answer(gone, "dropped", "render", "view", where)
             result = _segmented(ws, moment, o, who, progress, lambda: funnels.funnel(
                 ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
-                correlation=correlation, correlation_properties=correlated, progress=progress,
+                correlation=correlation, correlation_properties=correlated,
+                time_to_convert=bool(o.get("time_to_convert")), trend=trend, progress=progress,
             ))  # fmt: skip
         return Answer(result, "funnel", "render", "view", where, list(result.notes))
 

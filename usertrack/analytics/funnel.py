@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,42 @@ class Step:
 
 
 @dataclass
+class TimeToConvert:
+    """PostHog's time-to-convert histogram of the persons who reached the last step: each
+    one's seconds from step 1 to the last step, in `bins` of `bin_width` seconds from
+    `from_seconds` (posthog/hogql_queries/insights/funnels/funnel_time_to_convert.py)."""
+
+    average_seconds: float | None
+    bin_width_seconds: int
+    bins: list[tuple[int, int]]  # (bin's first second, persons)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "average_seconds": self.average_seconds,
+            "bin_width_seconds": self.bin_width_seconds,
+            "bins": [{"from_seconds": b, "persons": n} for b, n in self.bins],
+        }
+
+
+@dataclass
+class TrendPoint:
+    """--trend: the persons whose counted attempt's step 1 fell in the period, and those of
+    them who reached the last step (PostHog's funnel trends: reached_from / reached_to)."""
+
+    start: date
+    entered: int
+    converted: int
+
+    @property
+    def conversion_rate(self) -> float:
+        return round(100.0 * self.converted / self.entered, 2) if self.entered else 0.0
+
+    def document(self) -> dict[str, Any]:
+        return {"start": self.start, "entered": self.entered, "converted": self.converted,
+                "conversion_rate": self.conversion_rate}  # fmt: skip
+
+
+@dataclass
 class Funnel:
     as_of: datetime
     range: DateRange
@@ -70,6 +106,9 @@ class Funnel:
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
     previous: Funnel | None = None  # --compare: the period of the same length before
     correlation: Correlation | None = None  # --correlation (usertrack.analytics.correlation)
+    time_to_convert: TimeToConvert | None = None  # --time-to-convert
+    trend_interval: str | None = None  # --trend: day, week or month
+    trend: list[TrendPoint] = field(default_factory=list)
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
         """Each step with the previous period's, the change of its persons (percent) and of
@@ -112,6 +151,13 @@ class Funnel:
             ]
         if self.correlation is not None:
             doc["correlation"] = self.correlation.document()
+        if self.time_to_convert is not None:
+            doc["time_to_convert"] = self.time_to_convert.document()
+        if self.trend_interval is not None:
+            doc["trend"] = {
+                "interval": self.trend_interval,
+                "points": [p.document() for p in self.trend],
+            }
         return doc
 
 
@@ -442,9 +488,13 @@ def funnel(
     compare: bool = False,
     correlation: bool = False,
     correlation_properties: Sequence[str] = (),
+    time_to_convert: bool = False,
+    trend: str | None = None,
     progress: Any = None,
 ) -> Funnel:
     """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
+    `time_to_convert`, PostHog's histogram of the converters' times; with `trend` (day, week
+    or month), the conversion of each period's entrants; with
     `compare`, also the funnel of the previous period of the same length (no breakdown); with
     `correlation` (or `correlation_properties`), the events (and those person properties'
     values) that go with converting or dropping (usertrack.analytics.correlation)."""
@@ -469,7 +519,8 @@ def funnel(
         )
     try:
         result = _funnel(ws, chosen, as_of, span, window, by, correlation,
-                         correlation_properties, progress, fetched)  # fmt: skip
+                         correlation_properties, progress, fetched,
+                         (time_to_convert, trend))  # fmt: skip
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
             previous.settle()
@@ -493,11 +544,18 @@ def _funnel(
     correlation_properties: Sequence[str],
     progress: Any,
     fetched: Any,
+    more: tuple[bool, str | None] = (False, None),
 ) -> Funnel:
-    """`funnel` over `span` alone (its previous period aside)."""
+    """`funnel` over `span` alone (its previous period aside); `more`: whether the time to
+    convert, and the --trend interval."""
     con = load_progress(ws, chosen, as_of, span, window, by, progress)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
+        if more[0]:
+            result.time_to_convert = time_to_convert(con, len(chosen))
+        if more[1] is not None:
+            result.trend_interval = more[1]
+            result.trend = trend_points(con, len(chosen), span, more[1])
         if correlation:
             from usertrack.analytics.correlation import correlate
 
@@ -530,6 +588,56 @@ def _funnel(
         release(con)  # emptied and handed out again within sandbox.keep_connections
     result.notes = _unknown_names(ws, span, result)
     return result
+
+
+def time_to_convert(con: duckdb.DuckDBPyConnection, n: int) -> TimeToConvert:
+    """PostHog's histogram (funnel_time_to_convert.py) over `progress`: a sample per person who
+    reached step `n`, their seconds from step 1 to step n; bin_count = min(60, max(1,
+    ceil(cbrt(samples)))); from = floor(min), to = ceil(max) (0 and 1 without samples); width
+    = ceil((to - from) / bin_count), else 60; bin_count + 1 bins from `from`, each person in
+    bin floor((t - from) / width); the average rounded to 2 places."""
+    import math
+
+    rows = con.execute(
+        f"SELECT epoch(t{n}) - epoch(t1) FROM progress WHERE furthest >= {n}"
+    ).fetchall()
+    times = [float(t) for (t,) in rows]
+    count = min(60, max(1, math.ceil(round(len(times) ** (1 / 3), 9)))) if times else 1
+    low = math.floor(min(times)) if times else 0
+    high = math.ceil(max(times)) if times else 1
+    width = math.ceil((high - low) / count)
+    width = width if width > 0 else 60
+    bins = [0] * (count + 1)
+    for t in times:
+        k = math.floor((t - low) / width)
+        if 0 <= k <= count:
+            bins[k] += 1
+    average = round(sum(times) / len(times), 2) if times else None
+    return TimeToConvert(average, width, [(low + k * width, c) for k, c in enumerate(bins)])
+
+
+def trend_points(
+    con: duckdb.DuckDBPyConnection, n: int, span: DateRange, interval: str
+) -> list[TrendPoint]:
+    """Each period of the range (UTC days, ISO weeks or months): the persons whose counted
+    attempt's step 1 falls in it and those of them who reached step `n`; every period, 0s
+    included (PostHog's fill)."""
+    from usertrack.analytics.common import next_period, period_start
+
+    found = {
+        d: (int(e), int(c))
+        for d, e, c in con.execute(
+            f"SELECT CAST(date_trunc('{interval}', t1) AS DATE), count(*),"
+            f" count(*) FILTER (WHERE furthest >= {n}) FROM progress GROUP BY 1"
+        ).fetchall()
+    }
+    points: list[TrendPoint] = []
+    at, last = period_start(span.start, interval), period_start(span.end, interval)
+    while at <= last:
+        entered, converted = found.get(at, (0, 0))
+        points.append(TrendPoint(at, entered, converted))
+        at = next_period(at, interval)
+    return points
 
 
 def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str, ...]:

@@ -189,6 +189,44 @@ def funnel_csv(f: Funnel) -> str:
     return csv_rows(header, rows)
 
 
+def time_to_convert_rows(f: Funnel) -> list[list[str]]:
+    """The time-to-convert bins: from, to, persons, share of the converters."""
+    t = f.time_to_convert
+    assert t is not None
+    total = sum(n for _, n in t.bins)
+    return [
+        [_clock(b), _clock(b + t.bin_width_seconds), style.count(n), style.share(n, total)]
+        for b, n in t.bins
+    ]
+
+
+def _clock(seconds: int) -> str:
+    """Whole seconds as h:mm:ss (a bin's edge: exact, where `duration` rounds)."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def time_to_convert_about(f: Funnel) -> str:
+    t = f.time_to_convert
+    assert t is not None
+    return (
+        f"Time to convert, step 1 to {f.steps[-1].event}: average {duration(t.average_seconds)},"
+        f" bins of {duration(t.bin_width_seconds)} (PostHog's)."
+    )
+
+
+def trend_rows(f: Funnel) -> list[list[str]]:
+    return [
+        [p.start.isoformat(), style.count(p.entered), style.count(p.converted),
+         f"{p.conversion_rate:.2f}%" if p.entered else "-"]
+        for p in f.trend
+    ]  # fmt: skip
+
+
+TIME_HEADERS = ["From", "To", "Persons", "Share"]
+TREND_HEADERS = ["Period", "Entered", "Converted", "Conversion"]
+
+
 def funnel_markdown(f: Funnel) -> str:
     lines = [style.md_text(f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}.")]
     tables = [md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
@@ -205,6 +243,13 @@ def funnel_markdown(f: Funnel) -> str:
         label = value if value else "(none)"
         tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
         tables.append(md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(steps, 1)]))
+    if f.time_to_convert is not None:
+        tables.append("\n## Time to convert\n")
+        tables.append(style.md_text(time_to_convert_about(f)) + "\n\n")
+        tables.append(md_table(TIME_HEADERS, time_to_convert_rows(f)))
+    if f.trend_interval is not None:
+        tables.append(f"\n## Conversion by {f.trend_interval} of entry\n")
+        tables.append(md_table(TREND_HEADERS, trend_rows(f)))
     if f.correlation is not None:
         tables.append("\n## Correlation\n")
         tables.extend(style.md_text(line) + "\n" for line in correlation_about(f.correlation))

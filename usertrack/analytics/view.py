@@ -83,6 +83,21 @@ def render_funnel(console: Console, f: Funnel) -> None:
         console.print(
             fitted_table(width, _step_cols(), _step_rows(steps), title=plain(f"{f.by} = {label}"))
         )
+    if f.time_to_convert is not None:
+        from usertrack.analytics.render import TIME_HEADERS, time_to_convert_about
+        from usertrack.analytics.render import time_to_convert_rows as rows_of
+
+        cols = [Col(h, right=h != "From") for h in TIME_HEADERS]
+        cells = [[plain(c) for c in row] for row in rows_of(f)]
+        title = plain(time_to_convert_about(f))
+        console.print(fitted_table(width, cols, cells, title=title))
+    if f.trend_interval is not None:
+        from usertrack.analytics.render import TREND_HEADERS, trend_rows
+
+        cols = [Col(h, right=h != "Period") for h in TREND_HEADERS]
+        cells = [[plain(c) for c in row] for row in trend_rows(f)]
+        title = plain(f"Conversion by {f.trend_interval} of entry")
+        console.print(fitted_table(width, cols, cells, title=title))
     if f.correlation is not None:
         for line in correlation_about(f.correlation):
             console.print(plain(line))

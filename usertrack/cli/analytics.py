@@ -254,6 +254,21 @@ def funnel(
         ),
     ] = False,
     where: WhereOpt = None,
+    time_to_convert: Annotated[
+        bool,
+        typer.Option(
+            "--time-to-convert",
+            help="Also how long converters took from step 1 to the last step, in PostHog's bins.",
+        ),
+    ] = False,
+    trend: Annotated[
+        str | None,
+        typer.Option(
+            "--trend",
+            help="Also the conversion of the people who entered in each day, week or month.",
+            metavar="PERIOD",
+        ),
+    ] = None,
     persons: PersonsOpt = None,
     who: WhoOpt = None,
     compare: CompareOpt = False,
