@@ -218,6 +218,30 @@ def test_stranger_values_in_mermaid_are_text() -> None:
     assert "-->|5|" in blocks[2] and "-->|3|" in blocks[2]  # the edges' counts
 
 
+def test_the_paths_flow_states_every_edge_it_draws() -> None:
+    from usertrack.dashboards.charts import chart
+
+    edges = [
+        {"source": "a", "target": "b", "step": 1, "count": 7},
+        {"source": "b", "target": "c", "step": 2, "count": 5},
+        {"source": "x", "target": "c", "step": 2, "count": 2},
+    ]
+    made = chart("paths", {"edges": edges})
+    assert made is not None
+    spec, alt = made
+    for e in edges:  # the alt text's numbers are the panel's JSON's
+        assert f"step {e['step']} {e['source']} → {e['target']} {e['count']}" in alt
+    layers = spec["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["rule", "point", "text"]
+    drawn = layers[0]["data"]["values"]
+    # b is where a's 7 arrive at step 2 and where 5 leave it: one node, the widest of its column
+    assert {(d["source"], d["next_step"], d["next_rank"]) for d in drawn} == {
+        ("a", 2, 0),
+        ("b", 3, 0),
+        ("x", 3, 0),
+    }
+
+
 def test_the_analyses_draw_their_charts(home: Path, tmp_path: Path) -> None:
     as_of = ["--as-of", "2026-11-16"]
     result = run(["retention", *as_of, "-f", "html", "--out", str(tmp_path / "r.html")], home)
