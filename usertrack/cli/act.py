@@ -38,6 +38,31 @@ AlertsOpt = Annotated[
         "--alerts", help="Alert triggers file. Default: ./alerts.yaml, else the shipped one."
     ),
 ]
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        help="Send the alerts: slack (SLACK_WEBHOOK_URL). Default: none.",
+        metavar="CHANNEL",
+    ),
+]
+CooldownOpt = Annotated[
+    str,
+    typer.Option(
+        "--cooldown",
+        help="At most one message per person and trigger per this.",
+        metavar=DURATION,
+    ),
+]
+AppUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--app-url",
+        envvar="USERTRACK_APP_URL",
+        help="Your admin app's base URL, for the View user button ({url}/users/{email}).",
+        metavar="URL",
+    ),
+]
 
 
 def _seconds(text: str, option: str) -> float:
@@ -90,22 +115,8 @@ def alerts(
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     refresh: RefreshOpt = False,
-    notify: Annotated[
-        str | None,
-        typer.Option(
-            "--notify",
-            help="Send the alerts: slack (SLACK_WEBHOOK_URL). Default: none.",
-            metavar="CHANNEL",
-        ),
-    ] = None,
-    cooldown: Annotated[
-        str,
-        typer.Option(
-            "--cooldown",
-            help="At most one message per person and trigger per this.",
-            metavar=DURATION,
-        ),
-    ] = "10m",
+    notify: NotifyOpt = None,
+    cooldown: CooldownOpt = "10m",
     pending: Annotated[
         bool,
         typer.Option(
@@ -136,15 +147,7 @@ def alerts(
     passes: Annotated[
         int | None, typer.Option("--passes", min=1, help="With --watch: stop after N passes.")
     ] = None,
-    app_url: Annotated[
-        str | None,
-        typer.Option(
-            "--app-url",
-            envvar="USERTRACK_APP_URL",
-            help="Your admin app's base URL, for the View user button ({url}/users/{email}).",
-            metavar="URL",
-        ),
-    ] = None,
+    app_url: AppUrlOpt = None,
 ) -> None:
     """Who needs help now: stuck, idle, erroring, new in a segment; --notify slack sends."""
     with handle_errors():
