@@ -261,3 +261,27 @@ def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
         assert took < GRACE_SECONDS, took
     else:
         assert took >= GRACE_SECONDS - 0.1, took
+
+
+@pytest.mark.parametrize("as_program", [True, False])
+def test_the_packages_first_line_takes_ctrl_c_only_in_the_program(
+    as_program: bool, tmp_path: Path
+) -> None:
+    """The console script imports the package before usertrack.launch: from the package's first
+    line a Ctrl-C ends the start with the one line and 130 (not Python's traceback of an
+    import). Any other program that imports the package keeps Python's KeyboardInterrupt."""
+    script = tmp_path / ("usertrack" if as_program else "my_tool")
+    script.write_text(
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "import usertrack\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(5)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    if as_program:
+        assert (proc.returncode, proc.stderr) == (130, "usertrack: interrupted\n")
+    else:
+        assert proc.returncode != 130 and "KeyboardInterrupt" in proc.stderr

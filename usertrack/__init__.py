@@ -10,7 +10,27 @@ The names below are imported when first used, so that importing the package cost
 program (`usertrack.launch`) takes Ctrl-C over before anything heavy is loaded.
 """
 
-from __future__ import annotations
+import os as _os
+import sys as _sys
+
+# The first line of usertrack that runs in the `usertrack` console script (it imports
+# usertrack.launch, and so this package, first): from here, until usertrack.launch and then
+# usertrack.interrupts take over, Ctrl-C ends the start at once in one line, never with
+# Python's traceback of an import. Anything else that imports the package is left alone.
+if (
+    _sys.argv
+    and _os.path.basename(_sys.argv[0]) == "usertrack"
+    and _os.path.basename(getattr(_sys.modules.get("__main__"), "__file__", None) or "")
+    == "usertrack"
+):
+    import _signal
+
+    def _starting(signum: int, frame: object) -> None:
+        _os.write(2, b"usertrack: interrupted\n")
+        _os._exit(130)
+
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+        _signal.signal(_signal.SIGINT, _starting)
 
 TYPE_CHECKING = False  # not typing's: importing the package imports nothing
 if TYPE_CHECKING:
@@ -63,7 +83,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     from importlib import import_module
 
     module = _WHERE.get(name)

@@ -50,13 +50,15 @@ _wakeup_set = False  # whether the pipe is the signals' wakeup descriptor (writt
 
 def install() -> None:
     """Take SIGINT over for this process. Left alone when SIGINT is ignored (a background job
-    of a non-interactive shell) or already someone else's (but the launcher's)."""
+    of a non-interactive shell) or already someone else's (but the start's own, set by the
+    package's first line or the launcher)."""
     global _installed
     if _installed or threading.current_thread() is not threading.main_thread():
         return
     handler = signal.getsignal(signal.SIGINT)
-    if handler is not signal.default_int_handler and getattr(handler, "__module__", "") != (
-        "usertrack.launch"
+    if handler is not signal.default_int_handler and getattr(handler, "__module__", "") not in (
+        "usertrack",
+        "usertrack.launch",
     ):
         return
     signal.signal(signal.SIGINT, _on_sigint)

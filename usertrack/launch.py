@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def main() -> Any:
-    # Until usertrack.interrupts is in place: Ctrl-C ends the start at once, in one line.
+    # Until usertrack.interrupts is in place: Ctrl-C ends the start at once, in one line (the
+    # package's first line did so already where the console script imported it).
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _starting)
     from usertrack import interrupts
