@@ -109,16 +109,6 @@ def _rebase() -> None:
         _set_soft(now + allowance)
 
 
-def ceiling() -> int | None:
-    """The data size the process is limited to now, or None when it is not."""
-    import resource
-
-    if _state["allowance"] is None:
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
-    return None if soft == resource.RLIM_INFINITY else int(soft)
-
-
 @contextlib.contextmanager
 def unbounded() -> Iterator[None]:
     """usertrack's own work that reserves much more than it uses (V8 drawing a chart): the
