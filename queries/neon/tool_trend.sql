@@ -10,7 +10,7 @@
 --
 -- One row per UTC day of (as_of - days, as_of], oldest first, days without a call included (0).
 -- The tool parameter: * for every tool, else only that one. Users and segment_only as in tool_overview.sql.
-WITH users AS MATERIALIZED (
+WITH users AS (
     SELECT f.id::text AS fid_text, lower(btrim(w.email, E' \t\r\n')) AS email
     FROM fastapi_user AS f
     JOIN wasp_user AS w ON w.id = f.wasp_user_id
@@ -26,24 +26,30 @@ days AS (
         INTERVAL '1 day'
     ) AS d
 ),
-calls AS (
-    SELECT t.created_at::date AS day,
+per_user AS (
+    -- Counted per day and account first, then kept or left out by its account.
+    SELECT t.created_at::date AS day, t.user_id,
            count(*) AS calls,
            count(*) FILTER (WHERE t.status = 'success') AS successes,
-           count(*) FILTER (WHERE t.status = 'failed') AS failures,
-           count(DISTINCT u.email) AS users
+           count(*) FILTER (WHERE t.status = 'failed') AS failures
     FROM fastapi_tool_executions AS t
-    JOIN users AS u ON u.fid_text = t.user_id
     WHERE t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
       AND t.created_at <= %(as_of)s
       AND (%(tool)s = '*' OR t.tool_name = %(tool)s)
-    GROUP BY 1
+    GROUP BY 1, 2
+),
+calls AS (
+    SELECT p.day, sum(p.calls) AS calls, sum(p.successes) AS successes,
+           sum(p.failures) AS failures, count(DISTINCT u.email) AS users
+    FROM per_user AS p
+    JOIN users AS u ON u.fid_text = p.user_id
+    GROUP BY p.day
 )
 SELECT
     d.day,
-    coalesce(c.calls, 0) AS calls,
-    coalesce(c.successes, 0) AS successes,
-    coalesce(c.failures, 0) AS failures,
+    coalesce(c.calls, 0)::bigint AS calls,
+    coalesce(c.successes, 0)::bigint AS successes,
+    coalesce(c.failures, 0)::bigint AS failures,
     coalesce(c.users, 0) AS users
 FROM days AS d
 LEFT JOIN calls AS c ON c.day = d.day
