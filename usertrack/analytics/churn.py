@@ -248,15 +248,16 @@ def check(periods: int, window: int, horizon: int, top: int) -> None:
         raise UsageError(f"--top {top} must be from 0 to 1000")
 
 
-def _score_sql(table: str, runs: str | None, moment: datetime, window: int) -> str:
-    """SELECT of each person of `table` (churn_persons' rows) active in the window before
-    `moment`, with their score's parts: the SQL of `engagement_score`."""
+def _score_sql(runs: str | None, moment: datetime, window: int, suffix: str = "") -> str:
+    """SELECT of each identified person of churn_persons' rows active in the window before
+    `moment` (the columns of `suffix`: '' as of as_of, '_then' as of the backtest's moment),
+    with their score: the SQL of `engagement_score`."""
     m = f"TIMESTAMP '{naive_utc(moment):%Y-%m-%d %H:%M:%S}'"
-    days = f"(epoch({m}) - epoch(CAST(p.last_seen AS TIMESTAMP))) / 86400.0"
+    days = f"(epoch({m}) - epoch(CAST(p.last_seen{suffix} AS TIMESTAMP))) / 86400.0"
     parts = [
         f"{PART} * greatest(0.0, 1.0 - {days} / {window})",
-        f"{PART} * least(1.0, p.active_days / {float(FULL_DAYS)})",
-        f"{PART} * least(1.0, p.breadth / {float(FULL_BREADTH)})",
+        f"{PART} * least(1.0, p.active_days{suffix} / {float(FULL_DAYS)})",
+        f"{PART} * least(1.0, p.breadth{suffix} / {float(FULL_BREADTH)})",
     ]
     if runs is None:
         score = f"round(({' + '.join(parts)}) * 100.0 / {3 * PART}, 1)"
@@ -268,10 +269,10 @@ def _score_sql(table: str, runs: str | None, moment: datetime, window: int) -> s
         score = f"round({' + '.join(parts)}, 1)"
         join = f"LEFT JOIN {runs} r ON r.email = p.email AND p.email <> ''"
     return f"""
-        SELECT p.person_id, p.email, {days} AS days_since, p.active_days, p.breadth,
-               {score} AS score
-        FROM {table} p {join}
-        WHERE p.active_days > 0 AND p.email <> ''
+        SELECT p.person_id, p.email, {days} AS days_since, p.active_days{suffix} AS active_days,
+               p.breadth{suffix} AS breadth, {score} AS score
+        FROM persons p {join}
+        WHERE p.active_days{suffix} > 0 AND p.email <> ''
     """
 
 
@@ -296,8 +297,9 @@ def churn(
     since_now = as_of - timedelta(days=window)
     since_then = then - timedelta(days=window)
     persons = {"person_id": "VARCHAR", "email": "VARCHAR", "first_seen": "TIMESTAMP",
-               "last_seen": "TIMESTAMP", "active_days": "BIGINT", "events": "BIGINT",
-               "breadth": "BIGINT"}  # fmt: skip
+               "last_seen": "TIMESTAMP", "active_days": "BIGINT", "breadth": "BIGINT",
+               "last_seen_then": "TIMESTAMP", "active_days_then": "BIGINT",
+               "breadth_then": "BIGINT"}  # fmt: skip
     facts = [
         FactsTable(
             "posthog/churn_periods",
@@ -308,9 +310,9 @@ def churn(
         ),
         FactsTable(
             "posthog/churn_persons",
-            "persons_now",
+            "persons",
             persons,
-            {"moment": as_of, "since": since_now},
+            {"since": since_now, "then": then, "then_since": since_then},
             "fetching each person's engagement",
         ),
         FactsTable(
@@ -321,34 +323,48 @@ def churn(
             "fetching each person's events",
         ),
     ]
-    if backtest:
-        facts.append(
-            FactsTable(
-                "posthog/churn_persons",
-                "persons_then",
-                persons,
-                {"moment": then, "since": since_then},
-                "fetching each person's engagement as of the backtest",
-            )
-        )
-    app = _app_facts(ws, as_of, then, progress)
-    with open_facts_tables(ws, as_of, facts, progress) as con:
-        runs_now = runs_then = None
-        if app is not None:
-            for name, table in app.items():
-                con.register(name, table)
-            runs_now, runs_then = "runs_now", "runs_then"
+    # the app's database answers on a thread of its own while the events' facts are counted
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        asked = _app_facts(ws, as_of, then if backtest else None, progress, pool)
+        with open_facts_tables(ws, as_of, facts, progress) as con:
+            app = {name: job.result() for name, job in asked.items()} if asked else None
+            return _with_app(con, app, as_of, period, starts, window, then, backtest, horizon, top)
+
+
+def _with_app(
+    con: Any,
+    app: dict[str, Any] | None,
+    as_of: datetime,
+    period: str,
+    starts: list[Any],
+    window: int,
+    then: datetime,
+    backtest: bool,
+    horizon: int,
+    top: int,
+) -> Churn:
+    """_counted over the facts tables of `con`, with the app's tables registered there."""
+    runs_now = runs_then = None
+    for name, table in (app or {}).items():
+        con.register(name, table)
+        runs_now, runs_then = "runs_now", "runs_then"
+    try:
         result = _counted(con, as_of, period, starts, window, then if backtest else None,
                           horizon, top, runs_now, runs_then)  # fmt: skip
-        result.app_database = app is not None
+    finally:
         for name in app or {}:
             con.unregister(name)
+    result.app_database = app is not None
     return result
 
 
-def _app_facts(ws: Any, as_of: datetime, then: datetime, progress: Any) -> dict[str, Any] | None:
-    """The app's runs per email as of as_of and as of the backtest's moment, and its accounts,
-    as Arrow tables; None without an app database."""
+def _app_facts(
+    ws: Any, as_of: datetime, then: datetime | None, progress: Any, pool: Any
+) -> dict[str, Any] | None:
+    """The app's runs per email as of as_of and as of the backtest's moment (`then`, if any),
+    and its accounts, each an Arrow table to come from `pool`; None without an app database."""
     import pyarrow as pa
 
     from usertrack.workspace import add_database
@@ -368,11 +384,13 @@ def _app_facts(ws: Any, as_of: datetime, then: datetime, progress: Any) -> dict[
 
     runs = {"email": pa.string(), "run_count": pa.int64(), "runs_completed": pa.int64()}
     accounts = {"email": pa.string(), "credits": pa.float64(), "subscription_status": pa.string()}
-    return {
-        "runs_now": table("neon/runs", as_of, runs),
-        "runs_then": table("neon/runs", then, runs),
-        "accounts": table("neon/accounts", as_of, accounts),
+    jobs = {
+        "runs_now": pool.submit(table, "neon/runs", as_of, runs),
+        "accounts": pool.submit(table, "neon/accounts", as_of, accounts),
     }
+    if then is not None:
+        jobs["runs_then"] = pool.submit(table, "neon/runs", then, runs)
+    return jobs
 
 
 def _counted(
@@ -401,7 +419,7 @@ def _counted(
         f"""
         WITH firsts AS (
             SELECT person_id, CAST(date_trunc('{period}', first_seen) AS DATE) AS first_period
-            FROM persons_now)
+            FROM persons)
         SELECT p.idx, count(*) AS active,
                count(*) FILTER (WHERE b.person_id IS NOT NULL) AS retained,
                count(*) FILTER (WHERE f.first_period = s.start) AS new
@@ -428,15 +446,15 @@ def _counted(
         """SELECT count(*),
                   round(avg(epoch(last_seen - first_seen)) / 86400.0, 1),
                   round(median(epoch(last_seen - first_seen)) / 86400.0, 1)
-           FROM persons_now WHERE last_seen < $since AND email <> ''""",
+           FROM persons WHERE last_seen < $since AND email <> ''""",
         {"since": since},
     ).fetchone()
     lifetime = Lifetime(int(left[0]), _float(left[1]), _float(left[2]))
 
-    scored_now = _score_sql("persons_now", runs_now, as_of, window)
+    scored_now = _score_sql(runs_now, as_of, window)
     con.execute(f"CREATE TEMP TABLE scored_now AS {scored_now}")
     if then is not None:
-        scored_then = _score_sql("persons_then", runs_then, then, window)
+        scored_then = _score_sql(runs_then, then, window, "_then")
     else:  # no backtest: no one scored then
         scored_then = "SELECT * FROM scored_now WHERE false"
     con.execute(f"CREATE TEMP TABLE scored_then AS {scored_then}")
@@ -465,7 +483,7 @@ def _counted(
                        count(*) FILTER (WHERE score < {HIGH_RISK_BELOW}),
                        count(*) FILTER (WHERE score < {HIGH_RISK_BELOW}
                                         AND (n.last_seen IS NULL OR n.last_seen <= $m))
-                FROM scored_then t LEFT JOIN persons_now n ON n.person_id = t.person_id
+                FROM scored_then t LEFT JOIN persons n ON n.person_id = t.person_id
                 GROUP BY b""",
             {"m": naive_utc(then)},
         ).fetchall()
