@@ -151,9 +151,45 @@ def test_trend_is_each_periods_entrants_conversion(export: Path) -> None:
     )
 
 
+def persons(doc: dict[str, Any]) -> list[int]:
+    return [int(s["persons"]) for s in doc["steps"]]
+
+
+# Worked out from the events above, funnel signup -> start -> create unless said.
+SHAPES = [
+    # strict: nothing may come between two steps. p1's /pricing, p2's invite and p3's
+    # /pricing come after start, before any create: no one reaches create
+    (["--order", "strict"], [4, 3, 0]),
+    # exclusion between step 1 and the last: p2's invite after start, before create, leaves
+    # p2 out of the funnel (every step)
+    (["--exclude", "invite"], [3, 2, 0]),
+    # between steps 1 and 2 only: p2 had reached start when inviting, so p2 stays
+    (["--exclude", "invite:1-2"], [4, 3, 1]),
+    # a pageview after start and before create: p1 and p3 are left out
+    (["--exclude", "$pageview:2-3"], [2, 1, 1]),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), SHAPES)
+def test_strict_funnels_and_exclusion_steps(
+    export: Path, args: list[str], expected: list[int]
+) -> None:
+    assert persons(funnel_json(export, *args)) == expected
+
+
+def test_a_funnel_in_any_order(export: Path) -> None:
+    """create -> start -> signup in any order: p2 did all three within the window; p1 and p3
+    two of them, p4 one. In order, only p2 starts (with create) and no one goes on."""
+    backwards = ["create", "start", "signup", *RANGE]
+    env = {"USERTRACK_EVENTS": str(export)}
+    doc = run_json("funnel", [*backwards, "--order", "any"], as_of=AS_OF, **env)
+    assert persons(doc) == [4, 3, 1]
+    assert persons(run_json("funnel", backwards, as_of=AS_OF, **env)) == [1, 0, 0]
+
+
 def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -> None:
     runs = [["--dropped", "create", "--paths"], ["--correlation"], ["--persons", "2:dropped"],
-            ["--time-to-convert", "--trend", "day"]]  # fmt: skip
+            ["--time-to-convert", "--trend", "day"], *(args for args, _ in SHAPES)]  # fmt: skip
     local = [funnel_json(export, *args) for args in runs]
     with live_posthog(export, tmp_path) as (_fake, live_env):
         live_env.pop("USERTRACK_EVENTS", None)
@@ -172,6 +208,9 @@ def test_bad_funnel_options(export: Path) -> None:
     assert_usage_error([*base, "--paths"], "--paths needs --dropped", **env)
     assert_usage_error([*base, "--trend", "year"], "--trend 'year' is not one of", **env)
     assert_usage_error([*base, "--trend", "day", "--dropped", "2"], "do not go with", **env)
+    assert_usage_error([*base, "--order", "sideways"], "--order 'sideways' is not one of", **env)
+    assert_usage_error([*base, "--exclude", "start"], "is a step of this funnel", **env)
+    assert_usage_error([*base, "--exclude", "x:3-1"], "FROM-TO must be step numbers", **env)
 
 
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:

@@ -140,6 +140,7 @@ def funnel_actors(
     steps: list[str],
     window: timedelta,
     text: str,
+    shape: Any = None,
 ) -> Actors:
     """A step's people: reached it (`N`: its persons), or dropped there (`N:dropped`: reached
     the step before as their furthest, its drop-off), as the funnel counts them."""
@@ -147,7 +148,7 @@ def funnel_actors(
     from usertrack.sandbox import release
 
     index, kind = funnel_cell(steps, text)
-    con = funnels.load_progress(ws, steps, as_of, span, window, None)
+    con = funnels.load_progress(ws, steps, as_of, span, window, None, None, shape or funnels.PLAIN)
     try:
         where = "furthest >= ?" if kind == "converted" else "furthest = ?"
         number = index if kind == "converted" else index - 1

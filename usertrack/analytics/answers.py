@@ -161,6 +161,12 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         if o["by_segment"]:
             raise UsageError("--correlation and --by-segment do not go together")
     trend = None if o.get("trend") is None else parse_period(o["trend"], "--trend")
+    from usertrack.analytics import funnel_order
+
+    order = funnel_order.parse_order(o.get("order") or "ordered")
+    if order == "any" and len(set(steps)) < len(steps):
+        raise UsageError("--order any needs each step's event once (a step named twice)")
+    shape = funnel_order.Shape(order, funnel_order.parse_exclusions(o.get("exclude"), steps))
     if o.get("time_to_convert") or trend is not None:
         for option, given in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
             if given:
@@ -189,20 +195,21 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
 
                 kept = {"segment": o["segment"], "save": o["save"]}
                 found = _segmented(ws, moment, kept, who, progress, lambda: actors.funnel_actors(
-                    ws, moment, span, steps, window, cell,
+                    ws, moment, span, steps, window, cell, shape,
                 ))  # fmt: skip
                 return _actors(ws, moment, found, where, progress)
             if dropped is not None:
                 kept = {"segment": o["segment"], "save": o["save"]}
                 gone = _segmented(ws, moment, kept, who, progress, lambda: funnels.dropped(
                     ws, moment, span, dropped, steps=steps, window=window, paths=o["paths"],
-                    progress=progress,
+                    shape=shape, progress=progress,
                 ))  # fmt: skip
                 return Answer(gone, "dropped", "render", "view", where)
             result = _segmented(ws, moment, o, who, progress, lambda: funnels.funnel(
                 ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
                 correlation=correlation, correlation_properties=correlated,
-                time_to_convert=bool(o.get("time_to_convert")), trend=trend, progress=progress,
+                time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
+                progress=progress,
             ))  # fmt: skip
         return Answer(result, "funnel", "render", "view", where, list(result.notes))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,20 @@ from usertrack.analytics.common import (
     facts_connection,
     load_facts,
     previous_span,
+)
+from usertrack.analytics.funnel_order import (
+    EXCLUDED,
+    OTHER,
+    PLAIN,
+    Shape,
+    shaped_progress,
+    unordered_progress,
+)
+from usertrack.analytics.funnel_time import (
+    TimeToConvert,
+    TrendPoint,
+    time_to_convert,
+    trend_points,
 )
 from usertrack.errors import UsageError
 from usertrack.sandbox import release
@@ -57,42 +71,6 @@ class Step:
 
     def document(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-@dataclass
-class TimeToConvert:
-    """PostHog's time-to-convert histogram of the persons who reached the last step: each
-    one's seconds from step 1 to the last step, in `bins` of `bin_width` seconds from
-    `from_seconds` (posthog/hogql_queries/insights/funnels/funnel_time_to_convert.py)."""
-
-    average_seconds: float | None
-    bin_width_seconds: int
-    bins: list[tuple[int, int]]  # (bin's first second, persons)
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "average_seconds": self.average_seconds,
-            "bin_width_seconds": self.bin_width_seconds,
-            "bins": [{"from_seconds": b, "persons": n} for b, n in self.bins],
-        }
-
-
-@dataclass
-class TrendPoint:
-    """--trend: the persons whose counted attempt's step 1 fell in the period, and those of
-    them who reached the last step (PostHog's funnel trends: reached_from / reached_to)."""
-
-    start: date
-    entered: int
-    converted: int
-
-    @property
-    def conversion_rate(self) -> float:
-        return round(100.0 * self.converted / self.entered, 2) if self.entered else 0.0
-
-    def document(self) -> dict[str, Any]:
-        return {"start": self.start, "entered": self.entered, "converted": self.converted,
-                "conversion_rate": self.conversion_rate}  # fmt: skip
 
 
 @dataclass
@@ -272,7 +250,9 @@ def person_progress(
     return max(attempts, key=len, default=[])
 
 
-def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta) -> None:
+def _progress_table(
+    con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta, shape: Shape = PLAIN
+) -> None:
     """`progress`: one row per person who did step 1, with their furthest step and step times.
 
     When every step is its own event, a person whose events are the steps in order, each once
@@ -289,14 +269,20 @@ def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: ti
     n = len(steps)
     # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
     # one timestamp lower step first, so a step may share the previous one's time.
+    named = dict(ranks)
+    for name, _, _ in shape.exclusions:
+        named.setdefault(name, EXCLUDED)
+    # a strict funnel reads every event: any other is rank OTHER
+    join = "LEFT JOIN" if shape.order == "strict" else "JOIN"
     con.execute(
         "CREATE TEMP TABLE _step_events AS"
-        " SELECT f.person_id, epoch_us(f.timestamp) AS t, s.rank FROM facts f"
-        " JOIN (SELECT unnest($names) AS event, unnest($ranks) AS rank) s USING (event)",
-        {"names": list(ranks), "ranks": list(ranks.values())},
+        f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
+        f" FROM facts f {join} (SELECT unnest($names) AS event, unnest($ranks) AS rank) s"
+        " USING (event)",
+        {"names": list(named), "ranks": list(named.values())},
     )
     rest = "_step_events"
-    if len(ranks) == n:
+    if len(ranks) == n and shape == PLAIN:
         _one_pass_progress(con, n, limit)
         rest = (
             "(SELECT * FROM _step_events WHERE person_id IS NULL"
@@ -306,8 +292,15 @@ def _progress_table(con: duckdb.DuckDBPyConnection, steps: list[str], window: ti
     persons: list[str] = []
     furthest: list[int] = []
     times: list[list[int | None]] = [[] for _ in range(n)]
+    spans = [(first, last) for _, first, last in shape.exclusions]
     for person, events in groupby(rows.fetchall(), key=itemgetter(0)):
-        reached = person_progress([(t, rank) for _, t, rank in events], later, limit)
+        timeline = [(t, rank) for _, t, rank in events]
+        if shape.order == "any":
+            reached: list[int] | None = unordered_progress(timeline, limit)
+        elif shape != PLAIN:
+            reached = shaped_progress(timeline, later, limit, shape, spans)
+        else:
+            reached = person_progress(timeline, later, limit)
         if not reached:
             continue
         persons.append(person)
@@ -408,7 +401,10 @@ def load_progress(
     window: timedelta,
     by: str | None,
     progress: Any = None,
+    shape: Shape = PLAIN,
 ) -> duckdb.DuckDBPyConnection:
+    """`progress` (each person's furthest step and step times) and `facts` (their events) of
+    the funnel in a DuckDB connection."""
     import pyarrow as pa
 
     con = facts_connection()
@@ -422,10 +418,11 @@ def load_progress(
     params: dict[str, Any] = {
         "since": span.start,
         "until": span.end,
-        "steps": sorted(set(steps)),
+        "steps": sorted(set(steps) | {name for name, _, _ in shape.exclusions}),
         "by": by or "",
+        "every": 1 if shape.order == "strict" else 0,
     }
-    key = _progress_key(ws, steps, as_of, window, schema, params)
+    key = _progress_key(ws, steps, as_of, window, schema, params, shape)
     whole = ws.facts_cache.get(key) if key is not None and ws.facts_cache is not None else None
     if whole is not None and by is None:
         # A group's run of --by-segment: its persons' rows of everyone's progress, which is
@@ -440,7 +437,7 @@ def load_progress(
         return con
     if progress:
         progress("working out the funnel")
-    _progress_table(con, steps, window)
+    _progress_table(con, steps, window, shape)
     if key is not None and ws.facts_cache is not None:
         ws.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
     return con
@@ -453,6 +450,7 @@ def _progress_key(
     window: timedelta,
     schema: dict[str, Any],
     params: dict[str, Any],
+    shape: Shape = PLAIN,
 ) -> tuple[Any, ...] | None:
     """Where a --by-segment run keeps everyone's `progress` table (`ws.facts_cache`), when the
     funnel's facts run once over everyone and each group keeps its persons' rows of them
@@ -463,7 +461,8 @@ def _progress_key(
     query, values, keep = facts_bound(ws, QUERY, as_of, schema, **params)
     if keep is None:  # a facts query without the {filters} slot: it runs per group
         return None
-    return ("funnel progress", query.sql, repr(sorted(values.items())), tuple(steps), window)
+    values_key = repr(sorted(values.items()))
+    return ("funnel progress", query.sql, values_key, tuple(steps), window, shape)
 
 
 def _kept_progress(con: duckdb.DuckDBPyConnection, ws: Workspace, whole: Any) -> None:
@@ -490,6 +489,7 @@ def funnel(
     correlation_properties: Sequence[str] = (),
     time_to_convert: bool = False,
     trend: str | None = None,
+    shape: Shape = PLAIN,
     progress: Any = None,
 ) -> Funnel:
     """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
@@ -515,12 +515,13 @@ def funnel(
 
         before = previous_span(span)
         previous = Background(
-            lambda: funnel(ws, as_of, before, steps=chosen, window=window), "usertrack-previous"
+            lambda: funnel(ws, as_of, before, steps=chosen, window=window, shape=shape),
+            "usertrack-previous",
         )
     try:
         result = _funnel(ws, chosen, as_of, span, window, by, correlation,
                          correlation_properties, progress, fetched,
-                         (time_to_convert, trend))  # fmt: skip
+                         (time_to_convert, trend), shape)  # fmt: skip
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
             previous.settle()
@@ -545,10 +546,11 @@ def _funnel(
     progress: Any,
     fetched: Any,
     more: tuple[bool, str | None] = (False, None),
+    shape: Shape = PLAIN,
 ) -> Funnel:
     """`funnel` over `span` alone (its previous period aside); `more`: whether the time to
     convert, and the --trend interval."""
-    con = load_progress(ws, chosen, as_of, span, window, by, progress)
+    con = load_progress(ws, chosen, as_of, span, window, by, progress, shape)
     try:
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
         if more[0]:
@@ -588,56 +590,6 @@ def _funnel(
         release(con)  # emptied and handed out again within sandbox.keep_connections
     result.notes = _unknown_names(ws, span, result)
     return result
-
-
-def time_to_convert(con: duckdb.DuckDBPyConnection, n: int) -> TimeToConvert:
-    """PostHog's histogram (funnel_time_to_convert.py) over `progress`: a sample per person who
-    reached step `n`, their seconds from step 1 to step n; bin_count = min(60, max(1,
-    ceil(cbrt(samples)))); from = floor(min), to = ceil(max) (0 and 1 without samples); width
-    = ceil((to - from) / bin_count), else 60; bin_count + 1 bins from `from`, each person in
-    bin floor((t - from) / width); the average rounded to 2 places."""
-    import math
-
-    rows = con.execute(
-        f"SELECT epoch(t{n}) - epoch(t1) FROM progress WHERE furthest >= {n}"
-    ).fetchall()
-    times = [float(t) for (t,) in rows]
-    count = min(60, max(1, math.ceil(round(len(times) ** (1 / 3), 9)))) if times else 1
-    low = math.floor(min(times)) if times else 0
-    high = math.ceil(max(times)) if times else 1
-    width = math.ceil((high - low) / count)
-    width = width if width > 0 else 60
-    bins = [0] * (count + 1)
-    for t in times:
-        k = math.floor((t - low) / width)
-        if 0 <= k <= count:
-            bins[k] += 1
-    average = round(sum(times) / len(times), 2) if times else None
-    return TimeToConvert(average, width, [(low + k * width, c) for k, c in enumerate(bins)])
-
-
-def trend_points(
-    con: duckdb.DuckDBPyConnection, n: int, span: DateRange, interval: str
-) -> list[TrendPoint]:
-    """Each period of the range (UTC days, ISO weeks or months): the persons whose counted
-    attempt's step 1 falls in it and those of them who reached step `n`; every period, 0s
-    included (PostHog's fill)."""
-    from usertrack.analytics.common import next_period, period_start
-
-    found = {
-        d: (int(e), int(c))
-        for d, e, c in con.execute(
-            f"SELECT CAST(date_trunc('{interval}', t1) AS DATE), count(*),"
-            f" count(*) FILTER (WHERE furthest >= {n}) FROM progress GROUP BY 1"
-        ).fetchall()
-    }
-    points: list[TrendPoint] = []
-    at, last = period_start(span.start, interval), period_start(span.end, interval)
-    while at <= last:
-        entered, converted = found.get(at, (0, 0))
-        points.append(TrendPoint(at, entered, converted))
-        at = next_period(at, interval)
-    return points
 
 
 def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str, ...]:
@@ -680,6 +632,7 @@ def dropped(
     paths: bool = False,
     path_steps: int | None = None,
     top: int | None = None,
+    shape: Shape = PLAIN,
     progress: Any = None,
 ) -> Dropped:
     """The people who reached the step before `step` and not `step` (their furthest step is
@@ -688,7 +641,7 @@ def dropped(
     range (`path_steps` nodes, the `top` first: the paths command's defaults)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     index = step_index(chosen, step)
-    con = load_progress(ws, chosen, as_of, span, window, None, progress)
+    con = load_progress(ws, chosen, as_of, span, window, None, progress, shape)
     try:
         rows = con.execute(
             f"""

@@ -254,6 +254,25 @@ def funnel(
         ),
     ] = False,
     where: WhereOpt = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            "--order",
+            help="ordered (other events may come between the steps), strict (none may) or any"
+            " (the steps in any order): PostHog's funnel order types.",
+            metavar="ORDER",
+        ),
+    ] = "ordered",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leave out the people who did EVENT between two steps (EVENT:FROM-TO, step"
+            " numbers; default between the first and the last): PostHog's exclusion steps."
+            " Repeatable.",
+            metavar="EVENT[:FROM-TO]",
+        ),
+    ] = None,
     time_to_convert: Annotated[
         bool,
         typer.Option(

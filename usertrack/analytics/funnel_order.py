@@ -1,0 +1,135 @@
+"""How a funnel's steps are matched beyond the ordered funnel of usertrack.analytics.funnel:
+PostHog's funnelOrderType (strict, any order: its "unordered") and exclusion steps, per person
+(docs/metrics.md, "Funnel")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from usertrack.errors import UsageError
+
+ORDERS = ("ordered", "strict", "any")
+EXCLUDED = -1  # the rank of an exclusion event (person_progress)
+OTHER = -2  # the rank of any other event (strict funnels read every event)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How the steps are matched (PostHog's funnelOrderType: ordered, strict, or any order,
+    its "unordered") and the exclusion steps: (event, from step, to step), 1-based."""
+
+    order: str = "ordered"
+    exclusions: tuple[tuple[str, int, int], ...] = ()
+
+
+PLAIN = Shape()
+
+
+def parse_order(text: str) -> str:
+    value = text.strip().lower()
+    value = "any" if value == "unordered" else value
+    if value not in ORDERS:
+        raise UsageError(f"--order {text!r} is not one of {', '.join(ORDERS)}")
+    return value
+
+
+def parse_exclusions(
+    texts: Sequence[str] | None, steps: list[str]
+) -> tuple[tuple[str, int, int], ...]:
+    """`--exclude EVENT` (between step 1 and the last) or `EVENT:FROM-TO` (step numbers)."""
+    found = []
+    for text in texts or ():
+        name, _, between = text.strip().rpartition(":")
+        if not name or not re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", between):
+            name, first, last = text.strip(), 1, len(steps)
+        else:
+            first, last = (int(x) for x in between.split("-"))
+        if not name:
+            raise UsageError("--exclude: an empty event name")
+        if name in steps:
+            raise UsageError(f"--exclude {name!r} is a step of this funnel, not an exclusion")
+        if not 1 <= first < last <= len(steps):
+            raise UsageError(
+                f"--exclude {text!r}: FROM-TO must be step numbers with 1 <= FROM < TO <="
+                f" {len(steps)}"
+            )
+        found.append((name, first, last))
+    return tuple(found)
+
+
+def shaped_progress(
+    events: Sequence[tuple[int, int]],
+    later: Sequence[tuple[int, ...]],
+    window: int,
+    shape: Shape,
+    spans: Sequence[tuple[int, int]],
+) -> list[int] | None:
+    """person_progress for a strict funnel or one with exclusion steps (PostHog's
+    funnel-udf/src/steps.rs); None for a person excluded from the funnel.
+
+    An exclusion event (rank EXCLUDED) within the window of an attempt's step 1, once the
+    attempt has reached step FROM and not yet step TO (`spans`: (FROM, TO) pairs), excludes
+    that attempt: it advances no further. Strict: any event that advances no attempt (another
+    event, rank OTHER, included) ends every attempt in progress, and one that does ends all
+    the others, so the steps must follow each other with nothing between. The person counts
+    at the furthest step reached, by the oldest attempt that is not excluded; when every
+    attempt that got that far is excluded, the person is left out of the funnel."""
+    attempts: list[list[int]] = []
+    out: set[int] = set()  # excluded attempts
+    open_: set[int] = set()  # attempts that may still advance
+    for when, rank in events:
+        if rank == EXCLUDED:
+            for i, attempt in enumerate(attempts):
+                if (
+                    i not in out
+                    and when - attempt[0] <= window
+                    and any(first <= len(attempt) < last for first, last in spans)
+                ):
+                    out.add(i)
+                    open_.discard(i)
+            continue
+        moved = None
+        if rank >= 0:
+            for k in later[rank]:
+                for i in range(len(attempts) - 1, -1, -1):
+                    attempt = attempts[i]
+                    if len(attempt) == k and i in open_:
+                        if when - attempt[0] <= window:
+                            attempt.append(when)
+                            moved = i
+                        break
+                if moved is not None:
+                    break
+            if moved is None and rank == 0:
+                attempts.append([when])
+                moved = len(attempts) - 1
+                open_.add(moved)
+        if shape.order == "strict":
+            open_ = {moved} if moved is not None else set()
+    if not attempts:
+        return []
+    furthest = max(len(a) for a in attempts)
+    kept = [a for i, a in enumerate(attempts) if len(a) == furthest and i not in out]
+    return kept[0] if kept else None
+
+
+def unordered_progress(events: Sequence[tuple[int, int]], window: int) -> list[int]:
+    """A funnel in any order (PostHog's unordered funnel, funnel-udf/src/unordered_steps.rs):
+    from each step event, the distinct steps done within the window after it; the person
+    reaches as many steps as the most any such start gives (the earliest start of those), at
+    the sorted times of the first event of each."""
+    best: list[int] = []
+    for i, (start, rank) in enumerate(events):
+        if rank < 0:
+            continue
+        firsts: dict[int, int] = {}
+        for when, other in events[i:]:
+            if when - start > window:
+                break
+            if other >= 0:
+                firsts.setdefault(other, when)
+        if len(firsts) > len(best):
+            best = sorted(firsts.values())
+    return best
