@@ -82,7 +82,9 @@ def inline_query(text: str, language: str) -> Query:
 def typed_values(query: Query, given: dict[str, str]) -> dict[str, Any]:
     """`-p NAME=VALUE` values for an inline query: each must be a placeholder of its text
     (usertrack sets as_of and exclude_pattern), typed by its look."""
-    from usertrack.sources.queries import _param_kind, convert_param
+    import dataclasses
+
+    from usertrack.sources.queries import convert_param, param_kind
 
     wanted = {p.name for p in query.params} - set(SET_BY_USERTRACK)
     unknown = sorted(set(given) - wanted)
@@ -99,8 +101,8 @@ def typed_values(query: Query, given: dict[str, str]) -> dict[str, Any]:
         )
     values: dict[str, Any] = {}
     for name, value in given.items():
-        kind = _param_kind(value) if value.strip() != "now" else "text"
-        typed = Query(**{**query.__dict__, "params": (Param(name, None, 1, kind),)})
+        kind = param_kind(value) if value.strip() != "now" else "text"
+        typed = dataclasses.replace(query, params=(Param(name, None, 1, kind),))
         values[name] = convert_param(typed, name, value)
     return values
 
@@ -276,17 +278,17 @@ def insight_hogql(
     string; any other placeholder is a UsageError naming it (`source`: the file or
     option). The result is checked as --hogql is (one SELECT, PostHog's parser)."""
     from usertrack.sources.queries import (
-        _HOGQL_PLACEHOLDER,
-        _blank_strings_and_comments,
+        HOGQL_PLACEHOLDER,
+        blank_strings_and_comments,
         coerce_default,
     )
 
     defaults = defaults or {}
 
-    code = _blank_strings_and_comments(sql, "hogql")
+    code = blank_strings_and_comments(sql, "hogql")
     parts: list[str] = []
     last = 0
-    for m in _HOGQL_PLACEHOLDER.finditer(code):
+    for m in HOGQL_PLACEHOLDER.finditer(code):
         name = m.group(1)
         if name == "as_of":
             value = "toString(now())"

@@ -34,7 +34,7 @@ _HEADER_KEYS = {"name", "description", "returns", "param", "insight"}
 _HEADER_LINE = re.compile(
     r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<pname>[A-Za-z_]\w*))?\s*:\s?(?P<value>.*)$"
 )
-_HOGQL_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*)\s*\}")
+HOGQL_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*)\s*\}")
 _PG_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _DUCKDB_PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
 
@@ -129,9 +129,9 @@ class QueryLibrary:
 
 def placeholders(sql: str, dialect: str) -> list[tuple[str, int]]:
     """Parameter names used in `sql`, with their 1-based line, ignoring strings and comments."""
-    code = _blank_strings_and_comments(sql, dialect)
+    code = blank_strings_and_comments(sql, dialect)
     pattern = {
-        "hogql": _HOGQL_PLACEHOLDER,
+        "hogql": HOGQL_PLACEHOLDER,
         "postgres": _PG_PLACEHOLDER,
         "duckdb": _DUCKDB_PLACEHOLDER,
     }[dialect]
@@ -141,7 +141,7 @@ def placeholders(sql: str, dialect: str) -> list[tuple[str, int]]:
     return found
 
 
-def _blank_strings_and_comments(sql: str, dialect: str) -> str:
+def blank_strings_and_comments(sql: str, dialect: str) -> str:
     """Replace the contents of string literals and comments with spaces, keeping offsets and lines.
 
     Postgres placeholders live outside strings too, so blanking strings never hides one; a `%(x)s`
@@ -391,7 +391,7 @@ def coerce_default(text: str) -> Any:
 PARAM_KINDS = ("moment", "date", "integer", "number", "boolean", "list", "text")
 
 
-def _param_kind(default: str | None) -> str:
+def param_kind(default: str | None) -> str:
     """What a parameter's header default says its values are."""
     if default is None:
         return "text"
@@ -419,7 +419,7 @@ def convert_param(query: Query, name: str, text: str) -> Any:
     from datetime import date
 
     param = next((p for p in query.params if p.name == name), None)
-    kind = (param.kind if param else None) or _param_kind(param.default if param else None)
+    kind = (param.kind if param else None) or param_kind(param.default if param else None)
     value = text.strip()
     try:
         if kind == "list":
