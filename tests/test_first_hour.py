@@ -436,6 +436,39 @@ def test_convert_param_follows_the_declared_default(tmp_path: Path) -> None:
         assert getattr(info.value, "exit_code", None) == EXIT_USAGE
 
 
+@pytest.mark.parametrize(
+    ("query", "param", "said"),
+    [
+        # PostgreSQL's own "LIMIT must not be negative", exit 7
+        ("neon/failing_runs", "limit=-1", "from 0 to 2,147,483,647"),
+        # DuckDB's "out of range for the destination type INT32", exit 7
+        ("posthog/referrers", "days=99999999999", "from 1 to 3,660"),
+        # DuckDB's "Date and time not in timestamp range", exit 7
+        ("posthog/referrers", "days=2000000000", "from 1 to 3,660"),
+        # silently nothing: a window that ends before it starts
+        ("posthog/referrers", "days=-5", "from 1 to 3,660"),
+        ("posthog/alert_activity", "lookback_minutes=0", "from 1 to 5,270,400"),
+    ],
+)
+def test_an_integer_param_out_of_its_range_is_refused(
+    demo_home: Path, query: str, param: str, said: str
+) -> None:
+    """A count is never below zero, a span (days, *_minutes, *_seconds) from one unit to ten
+    years, as --days: past them the engines answered with their own errors, or nothing."""
+    result = run(["query", query, "-p", param, "-f", "csv"], demo_home)
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    line = one_error_line(result.stderr)
+    assert f"--param {param.split('=')[0]}=" in line and said in line, line
+    assert result.stdout == ""
+
+
+def test_the_query_files_day_bound_is_the_options() -> None:
+    from usertrack.cli.options import MAX_DAYS
+    from usertrack.sources import queries
+
+    assert queries.MAX_DAYS == MAX_DAYS
+
+
 def test_a_required_param_of_a_declared_kind_is_checked_before_it_runs(demo_home: Path) -> None:
     """`-p since=yesterday` reached DuckDB (exit 7, "Conversion Error"), and a list parameter
     took only a JSON list. A header declares the kind of a parameter without a default

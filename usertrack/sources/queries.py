@@ -433,7 +433,7 @@ def convert_param(query: Query, name: str, text: str) -> Any:
                 return [str(item) for item in items]
             return [item.strip() for item in value.split(",") if item.strip()]
         if kind == "integer":
-            return int(value)
+            number = int(value)
         if kind == "number":
             return float(value)
         if kind == "boolean":
@@ -453,7 +453,41 @@ def convert_param(query: Query, name: str, text: str) -> Any:
         raise UsageError(
             f"--param {name}={text!r}: query {query.id} takes {_ARTICLE[kind]} here{default}"
         ) from None
+    bounds = integer_bounds(name, param.default if param else None)
+    if kind == "integer" and bounds is not None:
+        low, high = bounds
+        if not low <= number <= high:
+            raise UsageError(
+                f"--param {name}={text!r}: query {query.id} takes an integer from {low:,}"
+                f" to {high:,} here"
+                + (f" (its default is {param.default})" if param and param.default else "")
+            )
+    if kind == "integer":
+        return number
     return text
+
+
+# Every integer parameter of the library is a count (limit, top, ...) or a span whose name says
+# its unit (days, *_minutes, *_seconds): a count is never below zero, a span is at least one unit
+# and at most ten years, as --days (usertrack.cli.options.MAX_DAYS): what the engines' date
+# arithmetic holds. Past these, PostgreSQL and DuckDB answer with their own errors ("LIMIT must
+# not be negative", "out of range for INT32") or, for a negative span, silently nothing.
+MAX_DAYS = 3660
+_SPAN_UNITS = {"days": 1, "minutes": 24 * 60, "seconds": 24 * 60 * 60}
+INT32_MAX = 2**31 - 1
+
+
+def integer_bounds(name: str, default: str | None) -> tuple[int, int] | None:
+    """The values an integer parameter of a query file may take; None for any (a parameter
+    without a default, as an inline query's)."""
+    if default is None:
+        return None
+    if default.strip().startswith("-"):
+        return (-INT32_MAX, INT32_MAX)
+    unit = _SPAN_UNITS.get(name.rsplit("_", 1)[-1])
+    if unit is not None:
+        return (1, MAX_DAYS * unit)
+    return (0, INT32_MAX)
 
 
 _ARTICLE = {
