@@ -285,3 +285,34 @@ def test_the_packages_first_line_takes_ctrl_c_only_in_the_program(
         assert (proc.returncode, proc.stderr) == (130, "usertrack: interrupted\n")
     else:
         assert proc.returncode != 130 and "KeyboardInterrupt" in proc.stderr
+
+
+@pytest.mark.parametrize("cut", ["probe", "temp file", "writing"])
+def test_ctrl_c_inside_an_atomic_write_leaves_nothing(
+    cut: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C as mkstemp has just made its file (the probe's, or the output's temp file), before
+    it could return the name, or while rows are written: no file and no folder is left, in a
+    folder that existed and in one the write created. (The fast loop met a probe file left.)"""
+    import tempfile
+
+    from usertrack.rendering.output import atomic_file
+
+    real = tempfile.mkstemp
+
+    def interrupted(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real(*args, **kwargs)  # type: ignore[call-overload]
+        probe = "probe" in str(kwargs.get("prefix"))
+        if cut != "writing" and probe == (cut == "probe"):
+            raise KeyboardInterrupt  # the file exists; its name never came back
+        return made  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", interrupted)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for target in (existing / "out.csv", tmp_path / "new" / "deeper" / "out.csv"):
+        with pytest.raises(KeyboardInterrupt), atomic_file(target) as fh:
+            fh.write("a,b\n")
+            if cut == "writing":
+                raise KeyboardInterrupt
+    assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")] == ["existing"]

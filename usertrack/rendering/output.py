@@ -53,9 +53,8 @@ def _target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _probe_folder(folder: Path, shown: Path) -> list[Path]:
-    """Create `folder` (and its parents) and prove a file can be created in it; return the
-    folders it created, deepest first."""
+def _missing_folders(folder: Path, shown: Path) -> list[Path]:
+    """The folders up to `folder` that do not exist yet, deepest first."""
     missing: list[Path] = []
     for above in (folder, *folder.parents):  # a file where a folder should be: say which
         if above.exists():
@@ -63,21 +62,45 @@ def _probe_folder(folder: Path, shown: Path) -> list[Path]:
                 raise OutputError(f"cannot write {shown}: {above} is a file, not a folder")
             break
         missing.append(above)
+    return missing
+
+
+def _ours(pid_prefix: str) -> str:
+    """The start of the name of a temp file of this process (see `_remove_ours`)."""
+    return f"{pid_prefix}{os.getpid()}."
+
+
+def _remove_ours(folder: Path, prefix: str) -> None:
+    """Remove this process's temp files named `prefix...` in `folder`: also one that mkstemp
+    created just as Ctrl-C cut it short, before it could say its name."""
+    import glob
+
+    for leftover in folder.glob(glob.escape(prefix) + "*"):
+        leftover.unlink(missing_ok=True)
+
+
+def _probe_folder(folder: Path, shown: Path, missing: list[Path] | None = None) -> list[Path]:
+    """Create `folder` (and its parents) and prove a file can be created in it; return the
+    folders it created, deepest first. Interrupted anywhere, it leaves neither."""
+    if missing is None:
+        missing = _missing_folders(folder, shown)
+    prefix = _ours(".usertrack-probe.")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _remove_folders(missing)
-        raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
-    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
         if not folder.is_dir():
             raise OutputError(f"cannot write {shown}: {folder} is not a folder")
         try:
-            fd, probe = tempfile.mkstemp(prefix=".usertrack-probe.", dir=folder)
+            fd, probe = tempfile.mkstemp(prefix=prefix, dir=folder)
         except OSError as e:
             raise OutputError(f"cannot write {shown}: {_reason(e)}") from None
         os.close(fd)
         Path(probe).unlink(missing_ok=True)
     except BaseException:
+        if folder.is_dir():
+            _remove_ours(folder, prefix)
         _remove_folders(missing)
         raise
     return missing
@@ -146,18 +169,25 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
     """write_atomic for a file written piece by piece: the block writes into a temp file
     beside `path`, which takes `path`'s place only when the block ends without an error (a
     failure halfway leaves `path` as it was, and no temp file)."""
-    target, created = _prepare(path)
-    if mode is None:
+    target = _target(path)
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
+    folder = target.parent if str(target.parent) else Path(".")
+    created = _missing_folders(folder, path)
+    # Every side effect from here is undone on any way out, Ctrl-C included, wherever it lands:
+    # the temp file is found by its name (this process's), even before mkstemp returned it.
+    prefix = _ours(f".{target.name}.")
+    try:
+        _probe_folder(folder, path, created)
+        if mode is None:
+            try:
+                mode = target.stat().st_mode & 0o7777
+            except OSError:
+                mode = 0o666 & ~_umask()
         try:
-            mode = target.stat().st_mode & 0o7777
-        except OSError:
-            mode = 0o666 & ~_umask()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as e:
-        _remove_folders(created)
-        raise OutputError(f"cannot write {path}: {_reason(e)}") from None
-    try:
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        except OSError as e:
+            raise OutputError(f"cannot write {path}: {_reason(e)}") from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
             fh.flush()
@@ -170,15 +200,18 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
                 os.link(tmp, target)
             finally:
                 os.unlink(tmp)
-    except FileExistsError:
-        Path(tmp).unlink(missing_ok=True)
-        _remove_folders(created)
+    except (FileExistsError, OutputError):
+        _undo(folder, prefix, created)
         raise
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        _remove_folders(created)
+        _undo(folder, prefix, created)
         raise OutputError(f"cannot write {path}: {_reason(e)}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        _remove_folders(created)
+        _undo(folder, prefix, created)
         raise
+
+
+def _undo(folder: Path, prefix: str, created: list[Path]) -> None:
+    if folder.is_dir():
+        _remove_ours(folder, prefix)
+    _remove_folders(created)
