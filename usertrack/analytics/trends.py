@@ -233,6 +233,8 @@ def check(events: list[str], interval: str, math: Math, top: int) -> None:
         raise UsageError("trends needs at least one EVENT")
     if len(events) > MAX_EVENTS:
         raise UsageError(f"trends takes at most {MAX_EVENTS} events side by side")
+    if any(not e.strip() for e in events):  # as funnel's STEP: never "no event in the range"
+        raise UsageError("EVENT: an empty event name")
     if len(set(events)) != len(events):
         raise UsageError("an EVENT is given twice")
     if math.name in LOOKBACK and interval == "hour":
