@@ -644,3 +644,19 @@ def test_no_message_counts_with_parenthesized_plurals() -> None:
             and re.search(r"[a-z]\(s\)", node.value.replace("http(s)", ""))
         ]
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["segments", "--limit", "abc"], "'abc' is not a whole number."),
+        (["tracking-plan", "--fail-under", "x"], "'x' is not a number."),
+        (["alerts", "--passes", "1.5"], "'1.5' is not a whole number."),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_in_words(args: list[str], said: str) -> None:
+    """Click's own message said "'abc' is not a valid int range": the type's name in code."""
+    result = run(args)
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.endswith(said) and "a valid" not in line, line

@@ -65,7 +65,7 @@ class OneLineErrors(TyperGroup):
             where = ""
             if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
                 where = ctx.command_path.split(" ", 1)[-1] + ": "
-            message = " ".join(e.format_message().split())
+            message = _plain_type_names(" ".join(e.format_message().split()))
             typer.echo(f"usertrack: error: {where}{message}", err=True)
             if ctx is not None:
                 typer.echo(f"usertrack: hint: see '{ctx.command_path} --help'", err=True)
@@ -94,6 +94,21 @@ class OneLineErrors(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+
+
+# Click names its value types as code does ("is not a valid int range"): the words of the help.
+_TYPE_NAMES = {
+    "a valid int range": "a whole number",
+    "a valid integer": "a whole number",
+    "a valid float range": "a number",
+    "a valid float": "a number",
+}
+
+
+def _plain_type_names(message: str) -> str:
+    for code, words in _TYPE_NAMES.items():
+        message = message.replace(code, words)
+    return message
 
 
 def uniform_metavars(group: Any) -> None:
