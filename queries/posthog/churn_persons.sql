@@ -12,41 +12,29 @@
 -- distinct event names they did that are not PostHog's own ($pageview, $autocapture, ...: names
 -- that start with $), the score's frequency and breadth (docs/metrics.md, "Churn and
 -- engagement"). The _then columns are the same as of {then} (the backtest's moment), over its
--- window from {then_since}: one pass over the events for both, first counted per person, day and
--- event name (a few rows a person) and then per person. last_seen_then is the latest event up to
--- {then}, NULL with none (the inner maxIf is read only where it found one: ClickHouse's gives its
--- type's default, not NULL). email is the greatest normalized email on their events, '' for anonymous persons (the
--- app's runs and accounts join on it). person_id is the actor (a person can have many
--- distinct_ids). No LIMIT: usertrack pages every result. No ORDER BY: usertrack orders the
--- facts itself. {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
--- (usertrack/analytics/where.py).
+-- window from {then_since}: one pass over the events for both. last_seen_then is the latest event
+-- up to {then}, NULL with none (maxIf is read only where it found one: ClickHouse's gives its
+-- type's default, not NULL). email is the greatest normalized email on their events, '' for
+-- anonymous persons (the app's runs and accounts join on it). person_id is the actor (a person
+-- can have many distinct_ids). No LIMIT: usertrack pages every result. No ORDER BY: usertrack
+-- orders the facts itself. {filters} is PostHog's filter slot: TRUE, or the --where
+-- expressions, ANDed (usertrack/analytics/where.py).
 SELECT
-    toString(d.person_id) AS person_id,
-    max(d.email) AS email,
-    min(d.first_at) AS first_seen,
-    max(d.last_at) AS last_seen,
-    uniqExactIf(d.day, d.now > 0) AS active_days,
-    uniqExactIf(d.event, d.now > 0 AND NOT startsWith(d.event, '$')) AS breadth,
-    max(if(d.before_then > 0, d.last_then, NULL)) AS last_seen_then,
-    uniqExactIf(d.day, d.then > 0) AS active_days_then,
-    uniqExactIf(d.event, d.then > 0 AND NOT startsWith(d.event, '$')) AS breadth_then
-FROM (
-    SELECT
-        person_id,
-        toDate(timestamp) AS day,
-        event,
-        max(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n'))) AS email,
-        min(timestamp) AS first_at,
-        max(timestamp) AS last_at,
-        countIf(timestamp >= toDateTime({since}, 'UTC')) AS now,
-        countIf(timestamp <= toDateTime({then}, 'UTC')) AS before_then,
-        maxIf(timestamp, timestamp <= toDateTime({then}, 'UTC')) AS last_then,
-        countIf(timestamp >= toDateTime({then_since}, 'UTC')
-                AND timestamp <= toDateTime({then}, 'UTC')) AS then
-    FROM events
-    WHERE timestamp <= toDateTime({as_of}, 'UTC')
-      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-      AND {filters}
-    GROUP BY person_id, day, event
-) AS d
-GROUP BY d.person_id
+    toString(person_id) AS person_id,
+    max(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n'))) AS email,
+    min(timestamp) AS first_seen,
+    max(timestamp) AS last_seen,
+    uniqExactIf(toDate(timestamp), timestamp >= toDateTime({since}, 'UTC')) AS active_days,
+    uniqExactIf(event, timestamp >= toDateTime({since}, 'UTC') AND NOT startsWith(event, '$')) AS breadth,
+    if(countIf(timestamp <= toDateTime({then}, 'UTC')) > 0,
+       maxIf(timestamp, timestamp <= toDateTime({then}, 'UTC')), NULL) AS last_seen_then,
+    uniqExactIf(toDate(timestamp), timestamp >= toDateTime({then_since}, 'UTC')
+                                   AND timestamp <= toDateTime({then}, 'UTC')) AS active_days_then,
+    uniqExactIf(event, timestamp >= toDateTime({then_since}, 'UTC')
+                       AND timestamp <= toDateTime({then}, 'UTC')
+                       AND NOT startsWith(event, '$')) AS breadth_then
+FROM events
+WHERE timestamp <= toDateTime({as_of}, 'UTC')
+  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+  AND {filters}
+GROUP BY person_id
