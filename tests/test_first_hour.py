@@ -660,3 +660,22 @@ def test_a_value_of_the_wrong_type_is_named_in_words(args: list[str], said: str)
     assert result.exit_code == EXIT_USAGE, result.stderr
     line = one_error_line(result.stderr)
     assert line.endswith(said) and "a valid" not in line, line
+
+
+def test_sync_posthogs_dry_run_counts_as_every_count_is_written(demo_home: Path) -> None:
+    """`sync posthog` said "1,265 users to send: 1265 gaining segments" and "... and 1245
+    more": every count with its thousands separator, and the one ellipsis of the other lists."""
+    import re
+
+    result = run(["sync", "posthog", "-n", "1"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    summary = next(line for line in lines if "to send:" in line)
+    assert re.fullmatch(
+        r"[\d,]+ users to send: [\d,]+ gaining segments, [\d,]+ changing, [\d,]+ losing every"
+        r" segment; [\d,]+ skipped \(PostHog has never seen them\); [\d,]+ skipped as ambiguous"
+        r" \(several PostHog persons with the email, not one identified by the app\)",
+        summary,
+    ), summary
+    more = [line for line in lines if "more" in line]
+    assert more and all(re.fullmatch(r"  … and [\d,]+ more( ambiguous)?", m) for m in more), more

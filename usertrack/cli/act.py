@@ -24,7 +24,7 @@ from usertrack.cli.options import (
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import ConfigError, UsageError
-from usertrack.rendering.style import counted
+from usertrack.rendering.style import count, counted
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -492,12 +492,13 @@ def sync_posthog(
                     plan = sync.plan_sync(ws, as_of_moment, everyone=everyone, progress=progress)
         summary = (
             f"{counted(len(plan.changes), 'user')} to send:"
-            f" {plan.count('gaining')} gaining segments,"
-            f" {plan.count('changing')} changing, {plan.count('losing')} losing every segment"
-            + (f", {plan.count('unchanged')} unchanged (--all)" if everyone else "")
-            + f"; {len(plan.unknown)} skipped (PostHog has never seen them)"
-            + f"; {len(plan.ambiguous)} skipped as ambiguous (several PostHog persons with the"
-            " email, not one identified by the app)"
+            f" {count(plan.count('gaining'))} gaining segments,"
+            f" {count(plan.count('changing'))} changing,"
+            f" {count(plan.count('losing'))} losing every segment"
+            + (f", {count(plan.count('unchanged'))} unchanged (--all)" if everyone else "")
+            + f"; {count(len(plan.unknown))} skipped (PostHog has never seen them)"
+            + f"; {count(len(plan.ambiguous))} skipped as ambiguous (several PostHog persons"
+            " with the email, not one identified by the app)"
         )
         typer.echo(summary)
         if plan.resend:
@@ -514,11 +515,11 @@ def sync_posthog(
                 f"  {change.kind:9} {email}  {terminal_text(before)} -> {terminal_text(after)}"
             )
         if len(listed) > limit:
-            typer.echo(f"  ... and {len(listed) - limit} more")
+            typer.echo(f"  … and {count(len(listed) - limit)} more")
         for email in plan.ambiguous[:limit]:
             typer.echo(f"  ambiguous {terminal_text(email)}  (skipped)")
         if len(plan.ambiguous) > limit:
-            typer.echo(f"  ... and {len(plan.ambiguous) - limit} more ambiguous")
+            typer.echo(f"  … and {count(len(plan.ambiguous) - limit)} more ambiguous")
         if not apply:
             info("usertrack: dry run: nothing sent (add --apply to send)")
             return
