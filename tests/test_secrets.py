@@ -32,7 +32,8 @@ from usertrack.errors import (
     register_secret,
     register_url_secrets,
 )
-from usertrack.sources.postgres import PostgresSource, malformed_dsn
+from usertrack.sources.dsn import malformed_dsn
+from usertrack.sources.postgres import PostgresSource
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -381,11 +381,11 @@ def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
 
     code = (
         "import threading, time\n"
-        "from usertrack.sources import postgres\n"
+        "from usertrack.sources import dsn\n"
         "side = threading.Thread(target=lambda: __import__('psycopg'))\n"
         "side.start()\n"
         "time.sleep(0.02)  # inside psycopg's __init__ (about 0.2 s)\n"
-        f"print(postgres.{entry}('postgresql://u:pw@db.example/app'))\n"
+        f"print(dsn.{entry}('postgresql://u:pw@db.example/app'))\n"
         "side.join()\n"
     )
     for _ in range(3):

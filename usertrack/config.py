@@ -339,7 +339,7 @@ def _register_host_userinfo(host: str | None) -> None:
 
 
 def _check_database_url(dsn: str, name: str) -> None:
-    from usertrack.sources.postgres import malformed_dsn
+    from usertrack.sources.dsn import malformed_dsn
 
     problem = malformed_dsn(dsn)
     if problem:

@@ -321,7 +321,7 @@ def workspace_identity(ws: Workspace) -> str:
 
 
 def live_identity(settings: Settings) -> str:
-    from usertrack.sources.postgres import dsn_without_password
+    from usertrack.sources.dsn import dsn_without_password
 
     parts = {
         "database": dsn_without_password(settings.database_url) if settings.database_url else "",
