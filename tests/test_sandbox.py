@@ -590,14 +590,14 @@ def test_outside_keep_connections_release_closes() -> None:
 
 
 def test_expression_columns_in_order_of_appearance() -> None:
-    from usertrack import sandbox
+    from usertrack import sql_checks
 
     rule = "in_neon AND created_at < as_of - INTERVAL 7 DAY AND run_count = 0 AND in_neon"
-    assert sandbox.expression_columns(rule) == ["in_neon", "created_at", "as_of", "run_count"]
+    assert sql_checks.expression_columns(rule) == ["in_neon", "created_at", "as_of", "run_count"]
     # words in strings, function names and lambda parameters are not columns
     rule = "lower(plan) = 'run_count' AND len(list_filter(mcp_servers, lambda s: s <> plan)) > 0"
-    assert sandbox.expression_columns(rule) == ["plan", "mcp_servers"]
-    assert sandbox.expression_columns("p.credits < 50") == ["credits"]
+    assert sql_checks.expression_columns(rule) == ["plan", "mcp_servers"]
+    assert sql_checks.expression_columns("p.credits < 50") == ["credits"]
 
 
 @pytest.mark.parametrize(
@@ -616,21 +616,21 @@ def test_expression_columns_in_order_of_appearance() -> None:
     ],
 )
 def test_check_expression_refuses_anything_but_one_expression(expr: str, fragment: str) -> None:
-    from usertrack import sandbox
+    from usertrack import sql_checks
 
-    with pytest.raises(sandbox.UnsafeSQLError, match="rule") as info:
-        sandbox.check_expression(expr)
+    with pytest.raises(sql_checks.UnsafeSQLError, match="rule") as info:
+        sql_checks.check_expression(expr)
     assert fragment in str(info.value)
 
 
 def test_check_order_takes_directions_and_null_order() -> None:
-    from usertrack import sandbox
+    from usertrack import sql_checks
 
-    terms = sandbox.check_order("rage_clicks + exceptions DESC, created_at ASC NULLS LAST")
+    terms = sql_checks.check_order("rage_clicks + exceptions DESC, created_at ASC NULLS LAST")
     assert [t["type"] for t in terms] == ["DESCENDING", "ASCENDING"]
     for bad in ("ALL", "a LIMIT 1", "(SELECT 1)", "a; SELECT 1"):
-        with pytest.raises(sandbox.UnsafeSQLError, match="order"):
-            sandbox.check_order(bad)
+        with pytest.raises(sql_checks.UnsafeSQLError, match="order"):
+            sql_checks.check_order(bad)
 
 
 @pytest.mark.parametrize(
@@ -650,13 +650,13 @@ def test_check_order_takes_directions_and_null_order() -> None:
     ],
 )
 def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | None) -> None:
-    from usertrack import sandbox
+    from usertrack import sql_checks
 
     if fragment is None:
-        assert sandbox.check_query(sql, ["joined"]).startswith(sql.split(";")[0])
+        assert sql_checks.check_query(sql, ["joined"]).startswith(sql.split(";")[0])
         return
-    with pytest.raises(sandbox.UnsafeSQLError) as info:
-        sandbox.check_query(sql, ["joined"], first_line=7)
+    with pytest.raises(sql_checks.UnsafeSQLError) as info:
+        sql_checks.check_query(sql, ["joined"], first_line=7)
     assert str(info.value).startswith("7: ")
     assert fragment in str(info.value)
 
@@ -698,24 +698,24 @@ def test_a_query_text_is_checked_once_and_a_refused_one_every_time(
 ) -> None:
     """join/profile.sql is checked by every classification: a process that classifies again
     (the MCP server) parses a text that passed once; a refused text is refused every time."""
-    from usertrack import sandbox
+    from usertrack import sandbox, sql_checks
 
     parsed: list[str] = []
-    real = sandbox._serialize
+    real = sql_checks._serialize
     monkeypatch.setattr(
-        sandbox, "_serialize", lambda sql, con: (parsed.append(sql), real(sql, con))[1]
+        sql_checks, "_serialize", lambda sql, con: (parsed.append(sql), real(sql, con))[1]
     )
     con = sandbox.scratch()  # (without one, _serialize opens one and calls itself again)
     good = "SELECT email, count(*) AS n FROM joined GROUP BY email -- a profile"
-    assert sandbox.check_query(good, ["joined"], con) == good
-    assert sandbox.check_query(good, ["joined"], con) == good
+    assert sql_checks.check_query(good, ["joined"], con) == good
+    assert sql_checks.check_query(good, ["joined"], con) == good
     assert parsed == [good]
-    with pytest.raises(sandbox.UnsafeSQLError, match="reads 'joined'"):
-        sandbox.check_query(good, ["other"], con)  # other tables: checked afresh
+    with pytest.raises(sql_checks.UnsafeSQLError, match="reads 'joined'"):
+        sql_checks.check_query(good, ["other"], con)  # other tables: checked afresh
     bad = "SELECT * FROM read_text('/etc/passwd')"
     for _ in range(2):
-        with pytest.raises(sandbox.UnsafeSQLError):
-            sandbox.check_query(bad, ["joined"], con)
+        with pytest.raises(sql_checks.UnsafeSQLError):
+            sql_checks.check_query(bad, ["joined"], con)
     assert parsed == [good, good, bad, bad]
 
 

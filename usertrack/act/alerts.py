@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from usertrack.errors import AlertsFileError, DataError, QueryError
 from usertrack.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
-from usertrack.sandbox import UnsafeSQLError, check_expression, expression_columns
+from usertrack.sql_checks import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
     import duckdb

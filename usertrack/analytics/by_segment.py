@@ -554,7 +554,7 @@ def check_who(text: str) -> str:
     """A `--who` expression checked to be one SQL expression and nothing else (as a rule of
     segments.yaml is: usertrack.sandbox), without a database; else a UsageError (exit 2).
     Its columns are checked against the profile when it is built (run_who)."""
-    from usertrack.sandbox import UnsafeSQLError, check_expression
+    from usertrack.sql_checks import UnsafeSQLError, check_expression
 
     expr = text.strip()
     if not expr:

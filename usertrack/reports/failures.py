@@ -192,8 +192,9 @@ def _check_expressions(spec: FailureRules) -> None:
     import duckdb
 
     from usertrack.errors import first_line
-    from usertrack.sandbox import UnsafeSQLError, check_expression, scratch
+    from usertrack.sandbox import scratch
     from usertrack.segments.rules import binder_message
+    from usertrack.sql_checks import UnsafeSQLError, check_expression
 
     con = scratch()  # its TEMP table `failure` goes with it
     try:

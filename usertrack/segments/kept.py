@@ -69,8 +69,8 @@ def _let_go(classification: Classification) -> None:
 
 def key(ws: Workspace, as_of: datetime) -> tuple[Any, ...] | None:
     """What a classification of `ws` at `as_of` is kept under; None when it is not kept."""
-    from usertrack.sandbox import check_query
     from usertrack.segments.profiles import JOIN_TABLES
+    from usertrack.sql_checks import check_query
 
     if _kept is None or ws.demo is None:
         return None
@@ -182,7 +182,7 @@ def row_by_row(sql: str, table: str | None = None) -> bool:
     (`table` None), with no window, aggregate, subquery, GROUP BY, DISTINCT, LIMIT, join or
     WITH. False when in doubt (or when `sql` does not parse)."""
     try:
-        from usertrack.sandbox import parse_tree
+        from usertrack.sql_checks import parse_tree
 
         doc = parse_tree(sql if table else f"SELECT {sql}")
     except Exception:

@@ -492,12 +492,13 @@ def create_profile(con: duckdb.DuckDBPyConnection, profile_query: Query, as_of: 
     """Create the table `profile` from `queries/join/profile.sql` over the view `joined`.
 
     The file is text from the working folder: it is checked with DuckDB's parser first
-    (usertrack.sandbox.check_query: one SELECT over `joined`, no second statement, no table
+    (usertrack.sql_checks.check_query: one SELECT over `joined`, no second statement, no table
     function), then run under the statement timeout. QueryFileError (exit 6) names the file
     and line of what is refused."""
     import duckdb
 
-    from usertrack.sandbox import UnsafeSQLError, check_query, time_limit
+    from usertrack.sandbox import time_limit
+    from usertrack.sql_checks import UnsafeSQLError, check_query
 
     try:
         body = check_query(profile_query.sql, JOIN_TABLES, con, first_line=profile_query.sql_line)

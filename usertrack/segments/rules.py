@@ -20,7 +20,7 @@ from usertrack.clock import naive_utc
 from usertrack.errors import SegmentsFileError, first_line
 from usertrack.filecache import parsed
 from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
-from usertrack.sandbox import UnsafeSQLError, check_expression, check_order, expression_columns
+from usertrack.sql_checks import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
     import duckdb
