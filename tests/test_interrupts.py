@@ -316,3 +316,37 @@ def test_ctrl_c_inside_an_atomic_write_leaves_nothing(
             if cut == "writing":
                 raise KeyboardInterrupt
     assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")] == ["existing"]
+
+
+HOLDING = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from usertrack import interrupts
+from usertrack.act.slack import _ctrl_c_after
+interrupts.install()
+interrupts.command_starts()
+try:
+    with _ctrl_c_after():
+        print("holding", flush=True)
+        time.sleep(interrupts.GRACE_SECONDS + 1.5)
+        print("done", flush=True)
+except KeyboardInterrupt:
+    print("raised after", flush=True)
+"""
+
+
+def test_a_block_that_holds_ctrl_c_is_not_cut_by_the_watchdog() -> None:
+    """A Slack post and its record hold Ctrl-C until they are over (then raise it): the
+    watchdog, which hears every Ctrl-C at once, leaves such a block alone past its grace."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDING], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "holding\n"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=ENDS_WITHIN)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert out == "done\nraised after\n" and proc.returncode == 0, (out, proc.returncode)
