@@ -631,6 +631,29 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
         "a property's p90 by a property",
         "1 s",
     ),
+    # the profile's people (--who: the app's and PostHog's per-user columns, classified)
+    (["funnel", "--who", "subscription_status = 'trialing'"], "trial users only", "1 s"),
+    (
+        [
+            "funnel",
+            "--who",
+            "subscription_status = 'trialing'",
+            "--dropped",
+            "workspace_created",
+            "--paths",
+        ],
+        "trial users who dropped, and their paths from the step before",
+        "1 s",
+    ),
+    # funnels beyond the ordered counts
+    (["funnel", "--time-to-convert", "--trend", "week"], "the histogram and weekly cohorts", "1 s"),
+    (["funnel", "--order", "strict"], "nothing between two steps: every event read", "1 s"),
+    (["funnel", "--order", "any"], "the steps in any order", "1 s"),
+    (["funnel", "--exclude", "plan_upgraded"], "an exclusion step", "1 s"),
+    # the people behind one number, with their profiles
+    (["funnel", "--persons", "3:dropped"], "a step's drop-off", "1 s"),
+    (["activity", "--persons", "dormant"], "this week's dormant persons", "1 s"),
+    (["paths", "--from", "/pricing", "--persons", "/pricing:/signup"], "a path edge's", "1 s"),
     (["funnel", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["retention", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["activity", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
