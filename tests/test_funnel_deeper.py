@@ -187,6 +187,24 @@ def test_a_funnel_in_any_order(export: Path) -> None:
     assert persons(run_json("funnel", backwards, as_of=AS_OF, **env)) == [1, 0, 0]
 
 
+NARROWED = [
+    # /pricing after start: p1 and p3 (p5's /pricing has no signup before it)
+    (["signup", "start", "$pageview:$pathname=/pricing"], [4, 3, 2]),
+    (["signup", "start", "$pageview:$pathname=/docs"], [4, 3, 1]),
+    # two steps of one event, each its own page: /pricing (p1, p3, p5), then /docs (p1)
+    (["$pageview:$pathname=/pricing", "$pageview:$pathname=/docs"], [3, 1]),
+    # any pageview, then /docs: p1's /docs is step 2 after its /pricing
+    (["$pageview", "$pageview:$pathname=/docs"], [3, 1]),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), NARROWED)
+def test_a_step_narrowed_by_a_property(export: Path, steps: list[str], expected: list[int]) -> None:
+    doc = run_json("funnel", [*steps, *RANGE], as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert persons(doc) == expected
+    assert [s["event"] for s in doc["steps"]] == steps
+
+
 def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -> None:
     runs = [["--dropped", "create", "--paths"], ["--correlation"], ["--persons", "2:dropped"],
             ["--time-to-convert", "--trend", "day"], *(args for args, _ in SHAPES)]  # fmt: skip
@@ -196,8 +214,13 @@ def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -
         live = [
             run_json("funnel", [*STEPS, *RANGE, *args], as_of=AS_OF, **live_env) for args in runs
         ]
+        for steps, _ in NARROWED:
+            live.append(run_json("funnel", [*steps, *RANGE], as_of=AS_OF, **live_env))
         edge = [*RANGE, "--persons", "start:/pricing"]
         live.append(run_json("paths", edge, as_of=AS_OF, **live_env))
+    for steps, _ in NARROWED:
+        local.append(run_json("funnel", [*steps, *RANGE], as_of=AS_OF,
+                              USERTRACK_EVENTS=str(export)))  # fmt: skip
     local.append(run_json("paths", edge, as_of=AS_OF, USERTRACK_EVENTS=str(export)))
     assert strip_live_only(live) == strip_live_only(local)
 
@@ -211,6 +234,10 @@ def test_bad_funnel_options(export: Path) -> None:
     assert_usage_error([*base, "--order", "sideways"], "--order 'sideways' is not one of", **env)
     assert_usage_error([*base, "--exclude", "start"], "is a step of this funnel", **env)
     assert_usage_error([*base, "--exclude", "x:3-1"], "FROM-TO must be step numbers", **env)
+    two = ["funnel", "a:p=1", "b:q=2", *RANGE, "--as-of", AS_OF]
+    assert_usage_error(two, "one property per funnel", **env)
+    narrowed = ["funnel", "signup", "$pageview:$pathname=/x", *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*narrowed, "--by", "$browser"], "narrowed by a property", **env)
 
 
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:

@@ -167,6 +167,12 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     if order == "any" and len(set(steps)) < len(steps):
         raise UsageError("--order any needs each step's event once (a step named twice)")
     shape = funnel_order.Shape(order, funnel_order.parse_exclusions(o.get("exclude"), steps))
+    if funnels.narrowing_property(steps) is not None:
+        others = (("--by", o["by"]), ("--order any", order == "any"),
+                  ("--correlation", correlation or correlated))  # fmt: skip
+        for option, given in others:
+            if given:
+                raise UsageError(f"{option} and a step narrowed by a property do not go together")
     if o.get("time_to_convert") or trend is not None:
         for option, given in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
             if given:

@@ -8,7 +8,7 @@ interpolated medians per step and per breakdown value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -203,7 +203,20 @@ def check_steps(steps: list[str]) -> list[str]:
         raise UsageError("a funnel needs at least two steps (STEP ...)")
     if len(cleaned) > MAX_STEPS:
         raise UsageError(f"a funnel takes at most {MAX_STEPS} steps, not {len(cleaned)} (STEP ...)")
+    narrowing_property(cleaned)
     return cleaned
+
+
+def narrowing_property(steps: list[str]) -> str | None:
+    """The property the steps narrowed by a value name (one for the whole funnel: the facts
+    carry one property's value per event), or None; two different ones are a UsageError."""
+    props = {p for _, p, _ in (split_step(s) for s in steps) if p is not None}
+    if len(props) > 1:
+        raise UsageError(
+            f"steps narrowed by {', '.join(sorted(props))}: one property per funnel"
+            " (EVENT:PROPERTY=VALUE)"
+        )
+    return next(iter(props), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +234,10 @@ def later_steps(steps: list[str]) -> list[tuple[int, ...]]:
 
 
 def person_progress(
-    events: Sequence[tuple[int, int]], later: Sequence[tuple[int, ...]], window: int
+    events: Sequence[tuple[int, int]],
+    later: Sequence[tuple[int, ...]],
+    window: int,
+    starts: Collection[int] = (0,),
 ) -> list[int]:
     """One person's step times: the furthest any attempt reached, with the times of the first
     attempt that reached it. An empty list when no step-1 event.
@@ -244,7 +260,7 @@ def person_progress(
                     break
             if filled:
                 break
-        if not filled and rank == 0:
+        if not filled and rank in starts:
             attempts.append([when])
     # max() keeps the first of equals: the oldest attempt to reach the furthest step wins.
     return max(attempts, key=len, default=[])
@@ -267,6 +283,8 @@ def _progress_table(
     later = later_steps(steps)
     limit = window // timedelta(microseconds=1)
     n = len(steps)
+    narrowed = [split_step(step) for step in steps]
+    starts: Collection[int] = (0,)
     # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
     # one timestamp lower step first, so a step may share the previous one's time.
     named = dict(ranks)
@@ -274,15 +292,23 @@ def _progress_table(
         named.setdefault(name, EXCLUDED)
     # a strict funnel reads every event: any other is rank OTHER
     join = "LEFT JOIN" if shape.order == "strict" else "JOIN"
-    con.execute(
-        "CREATE TEMP TABLE _step_events AS"
-        f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
-        f" FROM facts f {join} (SELECT unnest($names) AS event, unnest($ranks) AS rank) s"
-        " USING (event)",
-        {"names": list(named), "ranks": list(named.values())},
-    )
+    if any(value is not None for _, _, value in narrowed):
+        later, starts = _narrowed_ranks(con, narrowed, named)
+        con.execute(
+            "CREATE TEMP TABLE _step_events AS"
+            f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
+            f" FROM facts f {join} _step_ranks s USING (event, breakdown)"
+        )
+    else:
+        con.execute(
+            "CREATE TEMP TABLE _step_events AS"
+            f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
+            f" FROM facts f {join} (SELECT unnest($names) AS event, unnest($ranks) AS rank) s"
+            " USING (event)",
+            {"names": list(named), "ranks": list(named.values())},
+        )
     rest = "_step_events"
-    if len(ranks) == n and shape == PLAIN:
+    if len(ranks) == n and shape == PLAIN and starts == (0,):
         _one_pass_progress(con, n, limit)
         rest = (
             "(SELECT * FROM _step_events WHERE person_id IS NULL"
@@ -298,9 +324,9 @@ def _progress_table(
         if shape.order == "any":
             reached: list[int] | None = unordered_progress(timeline, limit)
         elif shape != PLAIN:
-            reached = shaped_progress(timeline, later, limit, shape, spans)
+            reached = shaped_progress(timeline, later, limit, shape, spans, starts)
         else:
-            reached = person_progress(timeline, later, limit)
+            reached = person_progress(timeline, later, limit, starts)
         if not reached:
             continue
         persons.append(person)
@@ -325,6 +351,46 @@ def _progress_table(
         con.execute("DROP TABLE _fast")
     con.unregister("_progress_in")
     con.execute("DROP TABLE _step_events")
+
+
+def _narrowed_ranks(
+    con: duckdb.DuckDBPyConnection,
+    narrowed: list[tuple[str, str | None, str | None]],
+    named: dict[str, int],
+) -> tuple[list[tuple[int, ...]], set[int]]:
+    """The table `_step_ranks` (event, breakdown, rank) for a funnel with steps narrowed by a
+    property (`EVENT:PROPERTY=VALUE`, the facts' `breakdown` that property's value): each
+    distinct (event, value) of the facts gets the rank of the set of steps it can be (its
+    event, and the value where the step names one), and `later` and the starting ranks for
+    those sets; the exclusion events keep EXCLUDED."""
+    pairs = con.execute("SELECT DISTINCT event, breakdown FROM facts").fetchall()
+    matches: dict[tuple[str, str], tuple[int, ...]] = {}
+    for event, value in pairs:
+        found = tuple(
+            i for i, (name, _, wanted) in enumerate(narrowed)
+            if name == event and (wanted is None or wanted == (value or ""))
+        )  # fmt: skip
+        if found:
+            matches[(event, value)] = found
+    sets = sorted(set(matches.values()), key=lambda m: (m[0], m))
+    rank = {m: i for i, m in enumerate(sets)}
+    rows = [(e, v, rank[m]) for (e, v), m in matches.items()]
+    rows += [(e, v, EXCLUDED) for e, v in pairs if named.get(e) == EXCLUDED]
+    con.execute("CREATE TEMP TABLE _step_ranks (event VARCHAR, breakdown VARCHAR, rank INTEGER)")
+    if rows:
+        con.executemany("INSERT INTO _step_ranks VALUES (?, ?, ?)", rows)
+    later = [tuple(sorted((k for k in m if k > 0), reverse=True)) for m in sets]
+    return later, {rank[m] for m in sets if 0 in m}
+
+
+def split_step(text: str) -> tuple[str, str | None, str | None]:
+    """A step as (event, property, value): `EVENT`, or `EVENT:PROPERTY=VALUE` (a step narrowed
+    to the events whose PROPERTY is VALUE, e.g. `$pageview:$pathname=/pricing`)."""
+    head, eq, value = text.partition("=")
+    event, colon, prop = head.rpartition(":")
+    if not eq or not colon or not event.strip() or not prop.strip():
+        return text, None, None
+    return event.strip(), prop.strip(), value.strip()
 
 
 def _one_pass_progress(con: duckdb.DuckDBPyConnection, n: int, limit: int) -> None:
@@ -418,8 +484,10 @@ def load_progress(
     params: dict[str, Any] = {
         "since": span.start,
         "until": span.end,
-        "steps": sorted(set(steps) | {name for name, _, _ in shape.exclusions}),
-        "by": by or "",
+        "steps": sorted(
+            {split_step(step)[0] for step in steps} | {name for name, _, _ in shape.exclusions}
+        ),
+        "by": by or narrowing_property(steps) or "",
         "every": 1 if shape.order == "strict" else 0,
     }
     key = _progress_key(ws, steps, as_of, window, schema, params, shape)

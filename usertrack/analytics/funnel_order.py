@@ -5,7 +5,7 @@ PostHog's funnelOrderType (strict, any order: its "unordered") and exclusion ste
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from usertrack.errors import UsageError
@@ -65,6 +65,7 @@ def shaped_progress(
     window: int,
     shape: Shape,
     spans: Sequence[tuple[int, int]],
+    starts: Collection[int] = (0,),
 ) -> list[int] | None:
     """person_progress for a strict funnel or one with exclusion steps (PostHog's
     funnel-udf/src/steps.rs); None for a person excluded from the funnel.
@@ -102,7 +103,7 @@ def shaped_progress(
                         break
                 if moved is not None:
                     break
-            if moved is None and rank == 0:
+            if moved is None and rank in starts:
                 attempts.append([when])
                 moved = len(attempts) - 1
                 open_.add(moved)

@@ -213,8 +213,10 @@ def funnel(
     steps: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Event names in order. Default: the activation funnel (user_signed_up,"
-            " onboarding_started, workspace_created, first_item_created, onboarding_completed).",
+            help="Event names in order; EVENT:PROPERTY=VALUE keeps a step to the events with that"
+            " value ('$pageview:$pathname=/pricing'). Default: the activation funnel"
+            " (user_signed_up, onboarding_started, workspace_created, first_item_created,"
+            " onboarding_completed).",
             show_default=False,
         ),
     ] = None,
