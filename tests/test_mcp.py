@@ -116,6 +116,21 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
         ("funnel", {"days": 60}, ["funnel", "-d", "60", "-f", "json"]),
         ("retention", {"period": "day"}, ["retention", "--period", "day", "-f", "json"]),
         ("activity", {}, ["activity", "-f", "json"]),
+        # the people behind a number, kept to a profile expression: the CLI's selections
+        (
+            "funnel",
+            {"persons": "3:dropped", "who": "subscription_status = 'trialing'"},
+            [
+                "funnel",
+                "--persons",
+                "3:dropped",
+                "--who",
+                "subscription_status = 'trialing'",
+                "-f",
+                "json",
+            ],
+        ),
+        ("activity", {"persons": "dormant"}, ["activity", "--persons", "dormant", "-f", "json"]),
         ("churn", {"horizon": 14}, ["churn", "--horizon", "14", "-f", "json"]),
         ("sessions", {}, ["sessions", "-f", "json"]),
         ("paths", {"steps": 3}, ["paths", "--steps", "3", "-f", "json"]),
