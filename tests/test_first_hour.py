@@ -592,7 +592,7 @@ def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
             shown = param.make_metavar(ctx)
             # Upper case, as EMAIL or PROP[,PROP]: never <int range>, <str> or {email}, and
             # never TEXT, which says nothing of what to give.
-            assert re.fullmatch(r"[A-Z0-9_=\[\],.|:]+", shown), (command.name, shown)
+            assert re.fullmatch(r"[A-Z0-9_=\[\],.|:-]+", shown), (command.name, shown)
             assert shown != "TEXT", (command.name, param.name)
             kind = KINDS.get(str(long))
             if kind and getattr(param.type, "name", "") == "str":  # a number says its unit
