@@ -186,7 +186,23 @@ EXPECTED_COLUMNS = {
         "started_at": "timestamp without time zone",
         "completed_at": "timestamp without time zone",
     },
+    "organization_member": {"user_id": "integer", "organization_id": "integer"},
 }
+
+
+def test_teams(pg: psycopg.Connection[Any]) -> None:
+    """Every user is in one account of 1 to 20 people; the team is one account of its own."""
+    sizes = [
+        n for (n,) in q(pg, "SELECT count(*) FROM organization_member GROUP BY organization_id")
+    ]
+    assert min(sizes) >= 1 and max(sizes) <= 20 and sum(sizes) == USERS
+    assert len(sizes) > USERS // 10 and max(sizes) > 5  # teams, not one account a user
+    internal = q(
+        pg,
+        "SELECT DISTINCT m.organization_id FROM organization_member m"
+        " JOIN wasp_user w ON w.id = m.user_id WHERE w.email LIKE '%@datagen.dev'",
+    )
+    assert internal == [(1,)]
 
 
 def test_schema(pg: psycopg.Connection[Any]) -> None:
@@ -476,7 +492,7 @@ def test_internal_accounts_in_both_sources(
         pg,
         """
         SELECT w.email, count(r.id) FROM wasp_user w JOIN fastapi_user f ON f.wasp_user_id = w.id
-        JOIN fastapi_run r ON r.user_id = f.id WHERE w.email LIKE '%%@datagen.dev' GROUP BY 1
+        JOIN fastapi_run r ON r.user_id = f.id WHERE w.email LIKE '%@datagen.dev' GROUP BY 1
         """,
     )
     assert len(neon) >= 5 and all(runs > 5 for _, runs in neon)

@@ -248,6 +248,7 @@ TABLE_FRAMES = {
     "fastapi_code_execution": "code",
     "fastapi_deployment": "dep",
     "wasp_agentexecution": "agent",
+    "organization_member": "org_member",
 }
 
 

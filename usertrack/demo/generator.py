@@ -65,6 +65,10 @@ Identity and data quality
   last_active_timestamp follows the last run (or the last session, without runs).
 - fastapi_user.id = 1,000,000 + wasp_user.id, so a join on the wrong key finds nothing.
   fastapi_tool_executions.user_id is that id as TEXT; wasp_agentexecution.user_id is wasp_user.id.
+- Accounts (demo/teams.py): organization_member ties every wasp_user to one organization, teams of
+  1 to 20 people (the team at launch is organization 1), drawn from a generator of their own so
+  that no other table or event moves. The events carry no `$groups`: an account is read from the
+  app's table, not from PostHog's groups.
 
 Analytics (the product-growth guide and the user-activity specification): each account holder
 with events fires user_signed_up and walks the activation funnel with drop-off (2,000 users:
@@ -149,6 +153,7 @@ from usertrack.demo.runs import Runs, run_workflows
 from usertrack.demo.schema import table_sql
 from usertrack.demo.sessions import visit
 from usertrack.demo.store import EVENT_MEMORY_LIMIT, events_select
+from usertrack.demo.teams import form_teams
 from usertrack.demo.timeline import (
     DAY,
     INCIDENT_DAYS_BEFORE_ANCHOR,
@@ -388,6 +393,7 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     np.maximum.at(last_active, spike["user"], np.minimum(spike["ts"] + 3 * MIN, t_end - SEC))
     frames = assemble(rng, acc, runs, ids, visits, work, persons, events)
     frames["run"] = with_spike_runs(frames["run"], spike, work.fastapi_id)
+    frames["org_member"] = form_teams(seed, acc)
     return DemoData(
         users=users, anchor=anchor, seed=seed, frames=frames, sql=table_sql(), stories=stories
     )

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 5  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
-# 4: the store's person_hours; 5: the store's session_spans, path_steps
+SCHEMA_VERSION = 6  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
+# 4: the store's person_hours; 5: the store's session_spans, path_steps; 6: organization_member
 
 Progress = Callable[[str], None]
 
@@ -53,6 +53,7 @@ class DemoData:
             "fastapi_code_execution": sizes["code"],
             "fastapi_deployment": sizes["dep"],
             "wasp_agentexecution": sizes["agent"],
+            "organization_member": sizes["org_member"],
             "events": sizes["ev"],
         }
 

@@ -15,11 +15,12 @@ POSTGRES_TABLES = (
     "fastapi_code_execution",
     "fastapi_deployment",
     "wasp_agentexecution",
+    "organization_member",
 )
 
 SCHEMA_SQL = """
-DROP TABLE IF EXISTS wasp_agentexecution, fastapi_deployment, fastapi_code_execution,
-    fastapi_tool_executions, fastapi_run, fastapi_user, wasp_user CASCADE;
+DROP TABLE IF EXISTS organization_member, wasp_agentexecution, fastapi_deployment,
+    fastapi_code_execution, fastapi_tool_executions, fastapi_run, fastapi_user, wasp_user CASCADE;
 CREATE TABLE wasp_user (
     id integer PRIMARY KEY,
     email text NOT NULL,
@@ -81,6 +82,10 @@ CREATE TABLE wasp_agentexecution (
     started_at timestamp without time zone NOT NULL,
     completed_at timestamp without time zone
 );
+CREATE TABLE organization_member (
+    user_id integer PRIMARY KEY,
+    organization_id integer NOT NULL
+);
 """
 
 INDEX_SQL = """
@@ -93,6 +98,7 @@ CREATE INDEX fastapi_tool_executions_created_at_idx ON fastapi_tool_executions (
 CREATE INDEX fastapi_code_execution_user_id_idx ON fastapi_code_execution (user_id);
 CREATE INDEX fastapi_deployment_user_id_idx ON fastapi_deployment (user_id);
 CREATE INDEX wasp_agentexecution_user_id_idx ON wasp_agentexecution (user_id);
+CREATE INDEX organization_member_organization_id_idx ON organization_member (organization_id);
 ANALYZE;
 """
 
@@ -166,6 +172,8 @@ def _postgres_sql() -> dict[str, str]:
             FROM demo_agent a JOIN demo_v_prompt p ON p.code = a.prompt
             JOIN demo_v_result res ON res.code = a.prompt
             LEFT JOIN demo_v_err e ON e.code = a.err ORDER BY a.id""",
+        "organization_member": """
+            SELECT user_id, org_id AS organization_id FROM demo_org_member ORDER BY user_id""",
     }
 
 
