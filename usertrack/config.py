@@ -21,6 +21,11 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
     [cache]
     ttl_seconds = 600
 
+    [accounts]  # where the app ties a user to an account (usertrack accounts)
+    table = "organization_member"
+    column = "organization_id"
+    user_column = "user_id"
+
     [limits]
     duckdb_memory = "2GB"          # USERTRACK_DUCKDB_MEMORY: each DuckDB connection's memory limit
     duckdb_timeout_seconds = 300   # USERTRACK_DUCKDB_TIMEOUT: one DuckDB query of a file's text
@@ -119,6 +124,11 @@ CONFIG_KEYS = {
     "cache": {"ttl_seconds": "USERTRACK_CACHE_TTL"},
     "slack": {"webhook_url": "SLACK_WEBHOOK_URL"},
     "capture": {"project_api_key": "POSTHOG_PROJECT_API_KEY", "host": "POSTHOG_CAPTURE_HOST"},
+    "accounts": {
+        "table": "USERTRACK_ACCOUNT_TABLE",
+        "column": "USERTRACK_ACCOUNT_COLUMN",
+        "user_column": "USERTRACK_ACCOUNT_USER_COLUMN",
+    },
     "limits": {
         "duckdb_memory": "USERTRACK_DUCKDB_MEMORY",
         "duckdb_timeout_seconds": "USERTRACK_DUCKDB_TIMEOUT",

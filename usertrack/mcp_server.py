@@ -79,6 +79,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("failures", ("failures",), hide=frozenset({"limit"})),
     # --no-save: segments classified for --segment stay out of the history
     ToolSpec("tools", ("tools",), ("--format", "json", "--no-save")),
+    ToolSpec("accounts", ("accounts",), hide=frozenset({"limit"})),
     # --no-save: segments classified for by_segment or segment stay out of the history
     ToolSpec("funnel", ("funnel",), ("--format", "json", "--no-save")),
     ToolSpec("retention", ("retention",), ("--format", "json", "--no-save")),

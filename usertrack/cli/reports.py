@@ -235,6 +235,50 @@ def failures(
 
 
 @app.command()
+def accounts(
+    days: DaysOpt = 30,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, max=100_000, help="Accounts shown in the table and md."
+        ),
+    ] = 25,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    segments_file: SegmentsOpt = None,
+    queries_dir: QueriesOpt = None,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Accounts (teams of users): members active, plan, runs and failures, credits, health."""
+    with handle_errors():
+        from usertrack.clock import parse_as_of
+        from usertrack.reports import accounts as account_report
+
+        chosen = choose_format(fmt, out)
+        moment = parse_as_of(as_of) if as_of else None
+        key = account_report.AccountKey.configured()
+        probe_out(out)
+        with spinner("loading queries") as progress:
+            ws = open_command_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+            )
+            with ws:
+                check_as_of(ws, moment)
+                report = account_report.account_report(
+                    ws, moment or ws.default_as_of(), days=days, key=key, progress=progress
+                )
+        if chosen == "table":
+            account_report.render(answer_console(), report, limit)
+        elif chosen == "json":
+            emit(account_report.to_json(report), out)
+        elif chosen == "csv":
+            emit(account_report.to_csv(report), out)
+        else:
+            emit(account_report.to_markdown(report, limit), out)
+
+
+@app.command()
 def tools(
     tool: Annotated[
         str | None,

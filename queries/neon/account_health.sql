@@ -1,0 +1,84 @@
+-- name: account_health
+-- description: One row per account (a team, workspace or organization of several users): members, members active in the last N days, plan, runs and failed runs, credits and health.
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param days: 30
+-- current-only: plan, credits
+--
+-- The account key is configured once (docs/connecting.md, "Accounts"): {account_table} is the app
+-- table that ties a user to an account, {account_column} its column holding the account's key and
+-- {account_user_column} its column holding the user's id (wasp_user.id). usertrack checks the three
+-- names against the database and quotes them before the query runs; values are bound as everywhere.
+-- Definitions (docs/metrics.md, "Accounts"): window (as_of - N days, as_of]; a member is active when
+-- they started a run in the window or their last activity (wasp_user.last_active_timestamp) is in
+-- it; plan is the best subscription status among the members (active, past_due, trialing,
+-- canceled, any other, in that order); credits the members' credits summed; health: dormant when
+-- no member is active, at risk when fewer than half the members are active or at least 25 % of
+-- the window's runs failed, healthy otherwise. Accounts with no member left after the exclusions
+-- are not shown. Ties: most active members, then most members, then the key in byte order.
+WITH members AS (
+    SELECT
+        m.{account_column}::text AS account,
+        w.id AS user_id,
+        w.credits,
+        w.subscription_status,
+        CASE w.subscription_status
+            WHEN 'active' THEN 5 WHEN 'past_due' THEN 4 WHEN 'trialing' THEN 3
+            WHEN 'canceled' THEN 2 ELSE 1
+        END AS plan_rank,
+        w.last_active_timestamp
+    FROM {account_table} AS m
+    JOIN wasp_user AS w ON w.id::text = m.{account_user_column}::text
+    WHERE m.{account_column} IS NOT NULL
+      AND w.email IS NOT NULL
+      AND lower(btrim(w.email, E' \t\r\n')) <> ''
+      AND w.created_at <= %(as_of)s
+      AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+),
+member_runs AS (
+    SELECT
+        f.wasp_user_id AS user_id,
+        count(*) AS runs,
+        count(*) FILTER (WHERE r.run_state = 'failed') AS failed_runs
+    FROM fastapi_run AS r
+    JOIN fastapi_user AS f ON f.id = r.user_id
+    WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
+      AND r.created_at <= %(as_of)s
+    GROUP BY f.wasp_user_id
+),
+per_account AS (
+    SELECT
+        mb.account,
+        count(*) AS members,
+        count(*) FILTER (
+            WHERE coalesce(mr.runs, 0) > 0
+               OR (mb.last_active_timestamp > %(as_of)s - make_interval(days => %(days)s)
+                   AND mb.last_active_timestamp <= %(as_of)s)
+        ) AS active_members,
+        (array_agg(mb.subscription_status ORDER BY mb.plan_rank DESC,
+                   mb.subscription_status COLLATE "C")
+            FILTER (WHERE mb.subscription_status IS NOT NULL))[1] AS plan,
+        coalesce(sum(mr.runs), 0)::bigint AS runs,
+        coalesce(sum(mr.failed_runs), 0)::bigint AS failed_runs,
+        sum(mb.credits)::bigint AS credits
+    FROM members AS mb
+    LEFT JOIN member_runs AS mr ON mr.user_id = mb.user_id
+    GROUP BY mb.account
+)
+SELECT
+    account,
+    members,
+    active_members,
+    plan,
+    runs,
+    failed_runs,
+    round(100.0 * failed_runs / nullif(runs, 0), 1) AS failure_rate,
+    credits,
+    CASE
+        WHEN active_members = 0 THEN 'dormant'
+        WHEN 2 * active_members < members OR 4 * failed_runs >= runs AND runs > 0 THEN 'at risk'
+        ELSE 'healthy'
+    END AS health
+FROM per_account
+ORDER BY active_members DESC, members DESC, account COLLATE "C"

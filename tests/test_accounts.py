@@ -1,0 +1,146 @@
+"""`usertrack accounts` on a hand-made database whose every figure is worked out below.
+
+As of 2026-06-10 00:00, window 7 days: (2026-06-03 00:00, 2026-06-10 00:00]. The account key is
+configured (team_member.team, its user column member_id), not the defaults.
+
+- acme: ann (credits 10, active, last active 06-09: active), bob (100, no plan, last active 06-01,
+  no run: not active), cy (50, trialing, last active 06-01 but a run on 06-05: active), and
+  z@datagen.dev (internal: never counted). 3 members, 2 active; plan active (best of active,
+  trialing); credits 160. Runs in the window: ann 06-09 completed, 06-08 completed, 06-07 failed,
+  cy 06-05 completed; ann's failed run at exactly 06-03 00:00 is out (the window's open end).
+  4 runs, 1 failed: 25.0 %, at least a quarter -> at risk (2 of 3 members active is enough).
+- beta: dee (80, canceled, last active 06-09, a completed run 06-09: active), eve (100, past_due,
+  last active 05-20: not active). 2 members, 1 active (half: enough), plan past_due (beats
+  canceled), 1 run, none failed: healthy; credits 180.
+- gamma: fay (100, no plan, last active 05-01): dormant, no plan, no run, failure rate null;
+  hal joined it after as_of (created 06-20): not counted. Credits 100.
+- gus has no team row: in no account.
+
+Summary: 3 accounts, 2 active, 6 members, 3 active members; 1 healthy, 1 at risk, 1 dormant.
+Order: most active members first: acme, beta, gamma.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.analytics_helpers import record, write_export
+from tests.cli_runner import run
+from tests.handmade import SCHEMA
+from usertrack.errors import EXIT_USAGE
+
+AS_OF = "2026-06-10"
+
+ROWS = """
+CREATE TABLE team_member (member_id int, team text);
+INSERT INTO wasp_user VALUES (1, 'ann@x.io', 10, 'active', '2026-06-09', '2026-05-01');
+INSERT INTO wasp_user VALUES (2, 'bob@x.io', 100, NULL, '2026-06-01', '2026-05-01');
+INSERT INTO wasp_user VALUES (3, 'cy@x.io', 50, 'trialing', '2026-06-01', '2026-05-01');
+INSERT INTO wasp_user VALUES (4, 'dee@x.io', 80, 'canceled', '2026-06-09', '2026-05-01');
+INSERT INTO wasp_user VALUES (5, 'eve@x.io', 100, 'past_due', '2026-05-20', '2026-05-01');
+INSERT INTO wasp_user VALUES (6, 'fay@x.io', 100, NULL, '2026-05-01', '2026-04-01');
+INSERT INTO wasp_user VALUES (7, 'z@datagen.dev', 0, 'active', '2026-06-09', '2026-04-01');
+INSERT INTO wasp_user VALUES (8, 'gus@x.io', 100, 'active', '2026-06-09', '2026-04-01');
+INSERT INTO wasp_user VALUES (9, 'hal@x.io', 100, 'active', '2026-06-21', '2026-06-20');
+INSERT INTO team_member VALUES (1, 'acme'), (2, 'acme'), (3, 'acme'), (7, 'acme'),
+ (4, 'beta'), (5, 'beta'), (6, 'gamma'), (9, 'gamma');
+INSERT INTO fastapi_user VALUES (101, 1), (103, 3), (104, 4), (107, 7), (108, 8);
+INSERT INTO fastapi_run VALUES
+ (1, 101, 'completed', '2026-06-09 10:00', NULL),
+ (2, 101, 'completed', '2026-06-08 10:00', NULL),
+ (3, 101, 'failed', '2026-06-07 10:00', 'boom'),
+ (4, 101, 'failed', '2026-06-03 00:00', 'boom'),
+ (5, 103, 'completed', '2026-06-05 10:00', NULL),
+ (6, 104, 'completed', '2026-06-09 10:00', NULL),
+ (7, 107, 'failed', '2026-06-09 10:00', 'boom'),
+ (8, 108, 'failed', '2026-06-09 10:00', 'boom')
+"""
+
+
+@pytest.fixture(scope="module")
+def env(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    uri = make_database(SCHEMA)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for statement in ROWS.split(";\n"):
+            if statement.strip():
+                conn.execute(statement.encode())
+    folder = tmp_path_factory.mktemp("accounts")
+    export = write_export(
+        folder / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 6, 8, 10, tzinfo=UTC), "pa", "pa", "ann@x.io", {})],
+    )
+    return folder, {
+        "USERTRACK_EVENTS": str(export),
+        "DATABASE_URL": uri,
+        "USERTRACK_ACCOUNT_TABLE": "team_member",
+        "USERTRACK_ACCOUNT_COLUMN": "team",
+        "USERTRACK_ACCOUNT_USER_COLUMN": "member_id",
+    }
+
+
+def accounts(env: Any, *args: str, fmt: str = "json", **variables: str) -> Any:
+    folder, base = env
+    result = run(
+        ["accounts", "--as-of", AS_OF, "--days", "7", "-f", fmt, *args],
+        folder / "home",
+        **{**base, **variables},
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout) if fmt == "json" else result.stdout
+
+
+def test_accounts_health_and_summary_are_the_worked_out_ones(env: Any) -> None:
+    doc = accounts(env)
+    assert doc["account_key"] == {
+        "table": "team_member",
+        "column": "team",
+        "user_column": "member_id",
+    }
+    assert doc["summary"] == {
+        "accounts": 3, "active_accounts": 2, "members": 6, "active_members": 3,
+        "healthy": 1, "at_risk": 1, "dormant": 1,
+    }  # fmt: skip
+    assert doc["accounts"] == [
+        {"account": "acme", "members": 3, "active_members": 2, "plan": "active", "runs": 4,
+         "failed_runs": 1, "failure_rate": 25.0, "credits": 160, "health": "at risk"},
+        {"account": "beta", "members": 2, "active_members": 1, "plan": "past_due", "runs": 1,
+         "failed_runs": 0, "failure_rate": 0.0, "credits": 180, "health": "healthy"},
+        {"account": "gamma", "members": 1, "active_members": 0, "plan": None, "runs": 0,
+         "failed_runs": 0, "failure_rate": None, "credits": 100, "health": "dormant"},
+    ]  # fmt: skip
+
+
+def test_accounts_every_format(env: Any) -> None:
+    csv_text = accounts(env, fmt="csv")
+    assert csv_text.splitlines()[0].startswith("account,members,active_members,plan")
+    assert len(csv_text.strip().splitlines()) == 4
+    md = accounts(env, "-n", "2", fmt="md")
+    assert "2 of 3 accounts active" in md and "acme" in md and "gamma" not in md
+    table = accounts(env, fmt="table")
+    assert "1 healthy, 1 at risk, 1 dormant" in table
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("USERTRACK_ACCOUNT_COLUMN", "teem", "columns: member_id, team"),
+        ("USERTRACK_ACCOUNT_TABLE", "team_members", "team_member"),
+    ],
+)
+def test_an_unknown_account_key_names_what_exists(
+    env: Any, variable: str, value: str, named: str
+) -> None:
+    folder, base = env
+    result = run(
+        ["accounts", "--as-of", AS_OF, "-f", "json"], folder / "home", **{**base, variable: value}
+    )
+    assert result.exit_code == EXIT_USAGE
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and value in lines[0] and named in lines[0] and variable in lines[0]

@@ -1,0 +1,239 @@
+"""`usertrack accounts`: the customers of a B2B product, an account being a team of users.
+
+The account key is configured once (docs/connecting.md, "Accounts"): the app table that ties a user
+to an account (USERTRACK_ACCOUNT_TABLE, default organization_member), its column holding the
+account's key (USERTRACK_ACCOUNT_COLUMN, default organization_id) and its column holding the user's
+id, wasp_user.id (USERTRACK_ACCOUNT_USER_COLUMN, default user_id); or `[accounts]` `table`,
+`column`, `user_column` in the user config file. The names are checked against the database
+(an unknown one names what exists, exit 2) and quoted into queries/neon/account_health.sql, whose
+rows are one per account; the summary (accounts, active accounts, by health) is counted here from
+them. Definitions: docs/metrics.md, "Accounts".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from usertrack.sources.base import Result
+    from usertrack.workspace import Progress, Workspace
+
+QUERY = "neon/account_health"
+HEALTH = ("healthy", "at risk", "dormant")
+# (placeholder in the query text, setting, default)
+KEY_PARTS = (
+    ("account_table", "USERTRACK_ACCOUNT_TABLE", "organization_member"),
+    ("account_column", "USERTRACK_ACCOUNT_COLUMN", "organization_id"),
+    ("account_user_column", "USERTRACK_ACCOUNT_USER_COLUMN", "user_id"),
+)
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """Where the app keeps each user's account: a table, its key column and its user column."""
+
+    table: str
+    column: str
+    user_column: str
+    origins: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def configured(cls) -> AccountKey:
+        """From the environment, else the user config file, else the defaults."""
+        from usertrack.config import setting
+
+        values: dict[str, str] = {}
+        origins: dict[str, str] = {}
+        for part, name, default in KEY_PARTS:
+            value, where = setting(name)
+            values[part], origins[part] = (value, where) if value else (default, name)
+        return cls(
+            values["account_table"],
+            values["account_column"],
+            values["account_user_column"],
+            origins,
+        )
+
+    def names(self) -> dict[str, str]:
+        return {
+            "account_table": self.table,
+            "account_column": self.column,
+            "account_user_column": self.user_column,
+        }
+
+
+def check_key(conn: Any, key: AccountKey) -> None:
+    """The table and its two columns exist (the values bound); else a UsageError naming what
+    exists: the closest tables of the database, or the table's columns."""
+    from usertrack.rulefiles import did_you_mean
+
+    tables = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = ANY(current_schemas(false)) ORDER BY table_name"
+        ).fetchall()
+    ]
+    if key.table not in tables:
+        close = did_you_mean(key.table, tables, n=3)
+        shown = close or f" (tables: {', '.join(tables[:12])}{', ...' if len(tables) > 12 else ''})"
+        raise UsageError(
+            f"account table {key.table!r} ({key.origins.get('account_table', 'table')})"
+            f" is not in the database{shown}"
+        )
+    columns = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = ANY(current_schemas(false)) AND table_name = %s"
+            " ORDER BY ordinal_position",
+            (key.table,),
+        ).fetchall()
+    ]
+    for part, value in (("account_column", key.column), ("account_user_column", key.user_column)):
+        if value not in columns:
+            raise UsageError(
+                f"account column {value!r} ({key.origins.get(part, part)}) is not a column of"
+                f" {key.table} (columns: {', '.join(columns)})"
+            )
+
+
+@dataclass
+class AccountReport:
+    """What `usertrack accounts` answers: one row per account, and its summary."""
+
+    as_of: datetime
+    days: int
+    key: AccountKey
+    result: Result
+
+    @property
+    def since(self) -> datetime:
+        return self.as_of - timedelta(days=self.days)
+
+    def summary(self) -> dict[str, int]:
+        """Accounts, active accounts (an active member in the window), members, active members
+        and the accounts of each health."""
+        rows = self.result.as_dicts()
+        out = {
+            "accounts": len(rows),
+            "active_accounts": sum(1 for r in rows if r["active_members"] > 0),
+            "members": sum(int(r["members"]) for r in rows),
+            "active_members": sum(int(r["active_members"]) for r in rows),
+        }
+        for health in HEALTH:
+            out[health.replace(" ", "_")] = sum(1 for r in rows if r["health"] == health)
+        return out
+
+
+def account_report(
+    ws: Workspace,
+    as_of: datetime,
+    *,
+    days: int = 30,
+    key: AccountKey | None = None,
+    progress: Progress | None = None,
+) -> AccountReport:
+    """Check the account key, then run queries/neon/account_health.sql with it quoted in."""
+    from psycopg import sql
+
+    key = key or AccountKey.configured()
+    source = ws.sources["neon"]
+    conn = getattr(source, "inner", source).connect()  # the database under any result cache
+    if progress:
+        progress("checking the account key")
+    check_key(conn, key)
+    query, params = ws.bind(QUERY, as_of, days=days)
+    text = query.sql
+    for placeholder, name in key.names().items():
+        text = text.replace("{" + placeholder + "}", sql.Identifier(name).as_string(conn))
+    query = dataclasses.replace(query, sql=text)
+    if progress:
+        progress("counting the accounts")
+    result = source.run(query, params)
+    return AccountReport(as_of=as_of, days=days, key=key, result=result)
+
+
+# ------------------------------------------------------------------------------- the answers
+
+
+def to_json(report: AccountReport) -> str:
+    from usertrack.rendering.export import json_text
+
+    doc: dict[str, Any] = {
+        "as_of": report.as_of,
+        "days": report.days,
+        "since": report.since,
+        "account_key": {
+            "table": report.key.table,
+            "column": report.key.column,
+            "user_column": report.key.user_column,
+        },
+        "summary": report.summary(),
+        "accounts": report.result.as_dicts(),
+    }
+    return json_text(doc)
+
+
+def to_csv(report: AccountReport) -> str:
+    from usertrack.rendering.export import csv_text
+
+    return csv_text(report.result.columns, report.result.rows)
+
+
+def heading(report: AccountReport) -> str:
+    from usertrack.rendering import style
+
+    return (
+        f"Accounts ({report.key.table}.{report.key.column}) as of"
+        f" {style.moment(report.as_of)}, last {report.days} days"
+    )
+
+
+def summary_line(report: AccountReport) -> str:
+    s = report.summary()
+    return (
+        f"{s['active_accounts']:,} of {s['accounts']:,} accounts active"
+        f" ({s['active_members']:,} of {s['members']:,} members): {s['healthy']:,} healthy,"
+        f" {s['at_risk']:,} at risk, {s['dormant']:,} dormant."
+    )
+
+
+def _shown(report: AccountReport, limit: int) -> Result:
+    return dataclasses.replace(report.result, rows=report.result.rows[:limit])
+
+
+def to_markdown(report: AccountReport, limit: int) -> str:
+    from usertrack.rendering import style
+    from usertrack.rendering.export import md_table
+    from usertrack.rendering.style import md_text
+
+    shown = _shown(report, limit)
+    out = [f"# {md_text(heading(report))}\n", md_text(summary_line(report)) + "\n"]
+    if not shown.rows:
+        out.append("No account.\n")
+    else:
+        headers = [style.human_header(c) for c in shown.columns]
+        out.append(md_table(headers, [list(r) for r in shown.rows], list(shown.columns)))
+        if len(report.result.rows) > limit:
+            out.append(f"The first {limit:,} of {len(report.result.rows):,} accounts.\n")
+    return "\n".join(out)
+
+
+def render(console: Console, report: AccountReport, limit: int) -> None:
+    """The report as a rich table (values as plain text: never markup)."""
+    from usertrack.rendering.terminal import plain, render_result_table
+
+    console.print(plain(heading(report)))
+    console.print(plain(summary_line(report)))
+    console.print()
+    render_result_table(console, _shown(report, limit), title="Accounts, most active first")
+    if len(report.result.rows) > limit:
+        console.print(plain(f"The first {limit:,} of {len(report.result.rows):,} accounts."))
