@@ -185,6 +185,9 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
     }
     assert "fmt" not in user["properties"] and "out" not in user["properties"]
     assert "notify" not in tools["alerts"].input_schema["properties"]
+    # inline queries are off unless the server is started with --allow-inline-queries
+    assert {"hogql", "sql"}.isdisjoint(tools["query"].input_schema["properties"])
+    assert "query_id" in tools["query"].input_schema["properties"]
     for (name, _arguments, cli), answer in zip(cases, answers, strict=True):
         assert not answer.is_error, (name, text(answer))
         assert text(answer) == [cli_json(demo_home, *cli)], name
@@ -237,6 +240,8 @@ def test_bad_arguments_are_tool_errors_with_the_cli_message(demo_home: Path) -> 
             # A value that looks like an option stays a value.
             await client.call_tool("user", {"email": "--help"}),
             await client.call_tool("alerts_notify", {}),
+            await client.call_tool("query", {"sql": "SELECT 1 AS n"}),
+            await client.call_tool("query", {"hogql": "SELECT count() FROM events"}),
             await client.call_tool("segments", {"segment": "at_risk", "max_items": 1}),
         ]
 
@@ -253,6 +258,12 @@ def test_bad_arguments_are_tool_errors_with_the_cli_message(demo_home: Path) -> 
     assert "--as-of" in messages[5] and "(exit code 2)" in messages[5]
     assert messages[6].startswith("usertrack: error: no user '--help'")
     assert messages[7] == "no tool named 'alerts_notify' (start the server with --allow-act)"
+    for message, name in zip(messages[8:10], ("sql", "hogql"), strict=True):
+        assert message == (
+            f"query: argument {name!r} (an inline query) is off on this server: pass a query_id"
+            " from list_queries; the person running the server can allow read-only inline"
+            " SELECTs with `usertrack mcp --allow-inline-queries`"
+        )
     assert not results[-1].is_error  # the server still answers after all of these
 
 
@@ -536,6 +547,9 @@ def test_sync_posthog_is_dry_unless_applied_and_sends_nothing_twice(
 
 
 def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> None:
+    """Started with --allow-inline-queries, `query` also runs one inline SELECT, under the
+    checks and bounds of the CLI's --hogql and --sql (off by default: see
+    test_bad_arguments_are_tool_errors_with_the_cli_message)."""
     sql = "SELECT count(*) AS n FROM fastapi_run WHERE run_state = %(state)s"
 
     async def body(client: Any) -> Any:
@@ -552,7 +566,7 @@ def test_query_needs_a_query_id_and_names_its_parameters(demo_home: Path) -> Non
         )
 
     schema, missing, no_param, unknown, sql_rows, hogql_rows, write, long = with_client(
-        demo_home, body
+        demo_home, body, "--allow-inline-queries"
     )
     assert "required" not in schema  # a query_id, or an inline hogql or sql SELECT
     assert schema["properties"]["sql"]["maxLength"] == schema["properties"]["hogql"]["maxLength"]

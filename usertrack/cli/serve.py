@@ -23,6 +23,14 @@ def mcp(
             help="Also serve alerts_notify and sync_posthog (each a dry run unless told to send).",
         ),
     ] = False,
+    allow_inline_queries: Annotated[
+        bool,
+        typer.Option(
+            "--allow-inline-queries",
+            help="Let the query tool run an inline SELECT (hogql, sql), read-only under the"
+            " bounds; without it, only the queries of the library, by id.",
+        ),
+    ] = False,
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     failures_file: FailuresOpt = None,
@@ -45,7 +53,13 @@ def mcp(
             "template": template,
         }
         chosen = {name: str(path.resolve()) for name, path in files.items() if path is not None}
-        serve(app, allow_act=allow_act, files=chosen, worker=mcp_worker)
+        serve(
+            app,
+            allow_act=allow_act,
+            files=chosen,
+            worker=mcp_worker,
+            allow_inline=allow_inline_queries,
+        )
 
 
 def mcp_worker(conn: Any, files: dict[str, str]) -> None:
