@@ -371,7 +371,12 @@ WITH o AS (
     SELECT person_id, node, timestamp AS t,
            row_number() OVER w AS rn,
            lag(person_id) OVER w AS pp, lag(timestamp) OVER w AS pt, lag(node) OVER w AS pn
-    FROM {facts}
+    FROM (
+        -- only the persons with both nodes can have the edge: their rows alone, whole
+        SELECT * FROM {facts}
+        WHERE person_id IN (SELECT person_id FROM {facts} WHERE node = $source)
+          AND person_id IN (SELECT person_id FROM {facts} WHERE node = $target)
+    ) AS f
     WINDOW w AS (ORDER BY person_id NULLS LAST, timestamp, node NULLS LAST)
 ),
 s AS (
