@@ -144,6 +144,7 @@ def _import_drivers() -> None:
     import psycopg  # noqa: F401
     import yaml  # noqa: F401
 
+    import usertrack.bounds
     import usertrack.reports.failures
     import usertrack.sandbox
     import usertrack.segments.rules  # noqa: F401
