@@ -320,15 +320,50 @@ def test_every_compared_panel_says_what_changed() -> None:
 
 
 def test_daily_retention_says_d1_d7_d30() -> None:
-    retained = [10, 5, *[4] * 5, *[3] * 23, 1, 1]  # day 7: 3, day 30: 1
-    cohorts = [{"start": "2026-10-01", "size": 10, "retained": retained}]
-    cohorts += [{"start": "2026-11-20", "size": 30, "retained": [30, 3]}]
-    text = render.headline("retention", {"period": "day", "cohorts": cohorts})
-    # D1 over both cohorts (5 + 3 of 40), D7 and D30 over the one old enough (3 and 1 of 10)
-    assert text == (
-        "2 cohorts, 40 persons; 20.0% came back the next day."
-        " Average retention: D1 20.0%, D7 30.0%, D30 10.0%."
+    def point(day: int, percent: float | None) -> dict[str, object]:
+        return {"day": day, "period": day, "percent": percent}
+
+    cohorts = [
+        {"start": "2026-10-01", "size": 10, "retained": [10, 5, 4, 4]},
+        {"start": "2026-11-20", "size": 30, "retained": [30, 3]},
+    ]
+    # the analysis's own figures: its average curve and day points, never the cohorts re-added
+    average = [{"period": 0, "percent": 100.0}, {"period": 1, "percent": 50.0}]
+    days = [point(1, 50.0), point(7, 30.0), point(14, None), point(30, 10.0)]
+    d = {"period": "day", "cohorts": cohorts, "average": average, "day_points": days}
+    assert render.headline("retention", d) == (
+        "2 cohorts, 40 persons; 50.0% came back the next day."
+        " Average retention: D1 50.0%, D7 30.0%, D30 10.0%."
     )
+
+
+def test_the_dashboards_d1_d7_are_the_retention_commands(home: Path, tmp_path: Path) -> None:
+    """One definition: the weekly dashboard's daily retention panel, at a moment inside a day
+    (whose day has not ended, so it counts for no cohort), says `usertrack retention`'s day
+    points."""
+    import yaml
+
+    shipped = Path(render.__file__).parent / "weekly.yaml"
+    weekly = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    (panel,) = [p for p in weekly["panels"] if p.get("period") == "day"]
+    mine = {"title": "Daily", "period": {"days": 7}, "panels": [panel]}
+    path = tmp_path / "daily.yaml"
+    path.write_text(yaml.safe_dump(mine), encoding="utf-8")
+    moment = "2026-11-12T15:00:00Z"
+    page = run(["report", str(path), "--as-of", moment, "-f", "md", "--out", "-"], home)
+    assert page.exit_code == 0, page.stderr
+    said = re.search(r"Average retention: D1 ([\d.]+)%, D7 ([\d.]+)%", page.stdout)
+    assert said is not None, page.stdout
+    argv = ["retention", "--period", "day", "--periods", str(panel["periods"]), "--as-of", moment]
+    answer = run([*argv, "-f", "json"], home)
+    assert answer.exit_code == 0, answer.stderr
+    points = {p["day"]: p["percent"] for p in json.loads(answer.stdout)["day_points"]}
+    assert (float(said[1]), float(said[2])) == (points[1], points[7])
+    # and the cohorts re-added, the partial day in, would say otherwise here
+    cohorts = json.loads(answer.stdout)["cohorts"]
+    old = [c for c in cohorts if c["size"] and len(c["retained"]) > 1]
+    naive = round(100 * sum(c["retained"][1] for c in old) / sum(c["size"] for c in old), 1)
+    assert naive != points[1]
 
 
 def test_open_hands_the_html_file_to_the_browser(home: Path, tmp_path: Path) -> None:

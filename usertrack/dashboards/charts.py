@@ -105,16 +105,14 @@ def _retention(d: dict[str, Any]) -> Chart | None:
 
     cells, curve = [], []
     cohorts = d.get("cohorts") or []
-    longest = max((len(c["retained"]) for c in cohorts), default=0)
     for c in cohorts:
         for k, n in enumerate(c["retained"]):
             pct = round(100 * n / c["size"], 1) if c["size"] else 0.0
             cells.append({"cohort": c["start"], "period": k, "retained_pct": pct, "persons": n})
-    for k in range(longest):
-        sizes = [c["size"] for c in cohorts if len(c["retained"]) > k and c["size"]]
-        kept = [c["retained"][k] for c in cohorts if len(c["retained"]) > k and c["size"]]
-        if sizes:
-            curve.append({"period": k, "retained_pct": round(100 * sum(kept) / sum(sizes), 1)})
+    # the analysis's own average curve (periods not yet ended left out, as PostHog's mean)
+    for p in d.get("average") or []:
+        if p.get("percent") is not None:
+            curve.append({"period": p["period"], "retained_pct": p["percent"]})
     if not cells:
         return None
     line = (

@@ -31,14 +31,17 @@ def headline(analysis: str, d: dict[str, Any]) -> str:
 
 
 def day_retention(d: dict[str, Any], days: tuple[int, ...] = (1, 7, 30)) -> dict[int, float | None]:
-    """D1 / D7 / D30 of daily cohorts: of the persons of every cohort old enough to have that
-    day, the share who came back on it (None: no cohort is that old)."""
-    found: dict[int, float | None] = {}
-    for k in days:
-        old = [c for c in d["cohorts"] if c["size"] and len(c["retained"]) > k]
-        size = sum(c["size"] for c in old)
-        found[k] = round(100 * sum(c["retained"][k] for c in old) / size, 1) if size else None
-    return found
+    """D1 / D7 / D30 of daily cohorts, as `usertrack retention` states them (its `day_points`:
+    the average curve's day k over the cohorts whose day k has ended; None: no cohort has)."""
+    points = {p["day"]: p.get("percent") for p in d.get("day_points") or []}
+    return {k: points.get(k) for k in days}
+
+
+def _next_period(d: dict[str, Any]) -> float | None:
+    """The average curve's period 1: the share back one period later, over the cohorts whose
+    next period has ended (the retention analysis's own figure)."""
+    average = d.get("average") or []
+    return average[1].get("percent") if len(average) > 1 else None
 
 
 def _change(analysis: str, d: dict[str, Any]) -> str:
@@ -98,13 +101,13 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
         if analysis == "retention":
             cohorts = [c for c in d["cohorts"] if c["size"]]
             size = sum(c["size"] for c in cohorts)
-            old = [c for c in cohorts if len(c["retained"]) > 1]  # old enough to come back
-            back, whole = sum(c["retained"][1] for c in old), sum(c["size"] for c in old)
-            rate = round(100 * back / whole, 1) if whole else 0
-            return (
-                f"{len(cohorts)} cohorts, {size:,} persons;"
+            rate = _next_period(d)
+            back = (
                 f" {rate}% came back the next {d['period']}."
+                if rate is not None
+                else f" no cohort's next {d['period']} has ended."
             )
+            return f"{len(cohorts)} cohorts, {size:,} persons;{back}"
         if analysis == "activity":
             return (
                 f"DAU {d['dau']:,}, WAU {d['wau']:,}, MAU {d['mau']:,},"
