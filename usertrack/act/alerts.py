@@ -15,6 +15,8 @@ Three kinds of trigger:
   are queued, so a dry run never consumes what the real run would send.
 - "failures": today's run failures stand out against the previous `days` days, by the
   standout-day rule of `usertrack failures` (usertrack/reports/failures.py).
+- "metric": a figure (a trend with its math, the run success rate...) of the last complete
+  window past a threshold or outside its usual range (usertrack/act/metric_alerts.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from usertrack.sql_checks import UnsafeSQLError, check_expression, expression_co
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
     from usertrack.workspace import Workspace
 
@@ -41,12 +44,13 @@ ACTIVITY_QUERY = "posthog/alert_activity"
 # so a watch runs them on its first pass and then at most this often; the activity triggers,
 # one HogQL query, run every pass. PostHog allows 120 queries an hour (DESIGN.md).
 SEGMENT_EVERY_SECONDS = 600
-KINDS = ("activity", "segment", "failures")
+KINDS = ("activity", "segment", "failures", "metric")
 _TOP_KEYS = {"params", "triggers"}
 # A threshold past this (minutes: 19 years) failed only when the query ran (DuckDB: out of range
 # for INT64), exit 7: it is the file's mistake, said with its line.
 MAX_PARAM = 10_000_000
 _TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"}
+_METRIC_KEYS = {"metric", "event", "math", "window", "below", "above", "outside"}
 # The columns a `when` expression may read: alert_activity's, plus the Neon plan.
 ACTIVITY_COLUMNS = (
     "email",
@@ -95,6 +99,7 @@ class Trigger:
     days: int = 7
     description: str = ""
     line: int = 0
+    metric: MetricRule | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,9 @@ def _trigger(
 ) -> Trigger:
     line = int(item.pop("__line__", 0))
     where = f"{path}:{line}"
-    reject_unknown_keys(item, _TRIGGER_KEYS, where, AlertsFileError, path=path)
+    kind_given = item.get("kind")
+    known = _TRIGGER_KEYS | (_METRIC_KEYS if kind_given == "metric" else set())
+    reject_unknown_keys(item, known, where, AlertsFileError, path=path)
 
     def at(key: str) -> str:
         """Where the trigger's `key` is written (its own line), for an error about its value."""
@@ -198,7 +205,12 @@ def _trigger(
     when = str(item.get("when") or "").strip()
     segments: tuple[str, ...] = ()
     days = 7
-    if kind == "activity":
+    metric = None
+    if kind == "metric":
+        from usertrack.act.metric_alerts import parse_rule
+
+        metric = parse_rule(path, item, tid, line)
+    elif kind == "activity":
         if not when:
             raise AlertsFileError(f"{where}: trigger {tid!r} (activity) needs a 'when' rule")
         try:
@@ -234,6 +246,7 @@ def _trigger(
         days=days,
         description=str(item.get("description") or ""),
         line=line,
+        metric=metric,
     )
 
 
@@ -320,6 +333,8 @@ def find_alerts(
                 run.notes.append(f"no Neon source: trigger {trigger.id} was skipped")
                 continue
             run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress))
+        elif trigger.kind == "metric":
+            run.alerts.extend(_metric_alerts(ws, trigger, as_of, run, progress))
     return run
 
 
@@ -529,6 +544,37 @@ def _failure_alerts(
     return [_alert(ws, trigger, as_of, None, detail=f"{today['day']}: {today['why']}")]
 
 
+def _metric_alerts(
+    ws: Workspace,
+    trigger: Trigger,
+    as_of: datetime,
+    run: AlertRun,
+    progress: Callable[[str], None] | None,
+) -> list[dict[str, Any]]:
+    """A metric trigger's figure of the last complete window, judged (metric_alerts.judge)."""
+    from usertrack.act.metric_alerts import describe, evaluate
+
+    rule = trigger.metric
+    assert rule is not None
+    source = "posthog" if rule.metric == "trend" else "neon"
+    if source not in ws.sources:
+        name = "PostHog" if source == "posthog" else "Neon"
+        run.notes.append(f"no {name} source: trigger {trigger.id} was skipped")
+        return []
+    figures, verdict, notes = evaluate(ws, rule, as_of, progress)
+    run.notes.extend(f"trigger {trigger.id}: {note}" for note in notes)
+    if verdict.note:
+        run.notes.append(f"trigger {trigger.id} ({figures['window']}): {verdict.note}")
+    if not verdict.fires:
+        return []
+    alert = _alert(ws, trigger, as_of, None, detail=describe(rule, figures))
+    # One message per trigger and window: a later pass on the same window sends nothing again.
+    alert["window"] = figures["window"]
+    alert["cooldown_seconds"] = 86_400 if rule.window == "1d" else 7 * 86_400
+    alert["metric"] = figures
+    return [alert]
+
+
 def record_segments(ws: Workspace, run: AlertRun) -> list[datetime]:
     """Keep the segments the pass classified in the history (the day-earlier ones too when it
     had to compute them), as a `segments` run keeps its own: the next pass compares with them
@@ -608,5 +654,8 @@ def alerts_document(run: AlertRun) -> dict[str, Any]:
         "rules": run.rules_path,
         # What entered_segment compared with (null when no segment trigger ran).
         "baseline": baseline,
-        "alerts": [{k: a.get(k) for k in ALERT_FIELDS} for a in run.alerts],
+        "alerts": [
+            {k: a.get(k) for k in ALERT_FIELDS} | ({"metric": a["metric"]} if "metric" in a else {})
+            for a in run.alerts
+        ],
     }

@@ -127,7 +127,9 @@ def _ago(moment: Any, now: datetime) -> str:
 
 
 def alert_key(alert: Mapping[str, Any]) -> str:
-    return f"{alert['trigger']}:{alert.get('email') or alert.get('distinct_id') or '*'}"
+    """`trigger:person`; a metric alert's is `trigger:window`: one message per window."""
+    who = alert.get("email") or alert.get("distinct_id") or alert.get("window") or "*"
+    return f"{alert['trigger']}:{who}"
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -148,10 +150,13 @@ def message(
     trigger = value(alert["trigger_name"]) + (
         f" ({value(alert['detail'])})" if alert.get("detail") else ""
     )
+    summary: list[str] = []
     if kind == "failures":
         header, title = "📉 Run failures stand out", "📉 Run failures stand out: "
         lines = [f"⚠️ Trigger: {trigger}"]
-        summary: list[str] = []
+    elif kind == "metric":
+        header, title = "📈 Metric alert", "📈 Metric alert: "
+        lines = [f"⚠️ Trigger: {value(alert['trigger_name'])}", *_metric_lines(alert)]
     else:
         email = value(alert["email"]) if alert.get("email") else ""
         person = f"{value(alert['name'])} ({email})" if alert.get("name") else email
@@ -214,6 +219,29 @@ def message(
         )
         blocks.append({"type": "context", "elements": [_plain(note, CONTEXT_CHARS)]})
     return {"text": text, "mrkdwn": False, "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _metric_lines(alert: Mapping[str, Any]) -> list[str]:
+    """A metric alert's figures: the value, the threshold or range, the recent values (the
+    chart's numbers, the judged window last). The event name is PostHog data: plain text."""
+    from usertrack.act.metric_alerts import shown
+
+    figures = alert.get("metric") or {}
+    if not figures:
+        return [value(alert.get("detail") or "")]
+    lines = [f"📊 {value(figures['metric'])}, {figures['window']}: {shown(figures['value'])}"]
+    if figures["condition"] == "below":
+        lines.append(f"📏 Threshold: below {shown(figures['low'])}")
+    elif figures["condition"] == "above":
+        lines.append(f"📏 Threshold: above {shown(figures['high'])}")
+    else:
+        lines.append(
+            f"📏 Usual range: {shown(figures['low'])} to {shown(figures['high'])}"
+            f" ({figures.get('range') or 'the previous windows'})"
+        )
+    recent = ", ".join(f"{r['window']}: {shown(r['value'])}" for r in figures["recent"])
+    lines.append(f"📈 Recent: {recent}")
+    return lines
 
 
 def _count(raw: Any) -> str:
@@ -368,7 +396,9 @@ class Outbox:
         added = 0
         for alert in alerts:
             key = alert_key(alert)
-            if key in queued or self.cooling(key, now, cooldown):
+            # A metric alert cools for its window at least: once per trigger and window.
+            cools = max(cooldown, timedelta(seconds=alert.get("cooldown_seconds") or 0))
+            if key in queued or self.cooling(key, now, cools):
                 continue
             payload = message(alert, as_of, app_url)
             self.queue.append({"key": key, "queued_at": now.isoformat(), "payload": payload})

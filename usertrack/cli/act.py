@@ -149,7 +149,7 @@ def alerts(
     ] = None,
     app_url: AppUrlOpt = None,
 ) -> None:
-    """Who needs help now: stuck, idle, erroring, new in a segment; --notify slack sends."""
+    """Who needs help now, and metrics past a threshold or out of range; --notify slack sends."""
     with handle_errors():
         import time
         from datetime import timedelta

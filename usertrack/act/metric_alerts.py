@@ -1,0 +1,319 @@
+"""Metric alerts (alerts.yaml, kind "metric"): a figure per window, checked against a threshold
+or against its usual range (docs/metrics.md, "Metric alerts").
+
+A window is a complete UTC period before `as_of`: `1d` the last complete UTC day, `7d` the last
+complete ISO week (Monday to Sunday). The period `as_of` falls in is never judged: it is not
+over, and a half-day against whole days would read as a drop every morning. The history is the
+`history` windows just before, worked out from the data at `as_of`, so an `--as-of` pass gives
+the same answer whatever earlier passes saved.
+
+Figures:
+- `trend`: an event's trend (usertrack/analytics/trends.py) with its math (total, dau, ...),
+  one point per window.
+- `run_success_rate`, `runs`, `runs_failed`: the workflow runs of queries/neon/failure_trend,
+  summed per window; the success rate is completed-or-not-failed runs over runs, in %, and has
+  no value for a window without runs.
+
+Conditions: `below: X` fires when the value is under X, `above: X` when over X (a value equal
+to X does not fire); `outside: {history: N, k: K}` fires when the value is outside
+mean ± K · standard deviation (population) of the previous N windows that have a value. With
+fewer than MIN_HISTORY of them, the pass says so and does not judge. With a standard deviation
+of 0, the range is the mean alone: any other value is outside.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from usertrack.errors import AlertsFileError
+from usertrack.rulefiles import did_you_mean, key_line
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+METRICS = ("trend", "run_success_rate", "runs", "runs_failed")
+WINDOWS = {"1d": "day", "7d": "week"}
+CONDITIONS = ("below", "above", "outside")
+MIN_HISTORY = 3  # windows with a value the usual range needs at least
+MAX_HISTORY = 60
+DEFAULT_HISTORY = 8
+DEFAULT_K = 3.0
+MAX_K = 10.0
+RECENT_SHOWN = 8  # of the chart's numbers in a message: the latest windows, the judged one last
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    metric: str
+    window: str  # "1d" or "7d"
+    condition: str  # one of CONDITIONS
+    threshold: float = 0.0  # below / above
+    history: int = DEFAULT_HISTORY  # outside
+    k: float = DEFAULT_K  # outside
+    event: str = ""  # trend
+    math: str = "total"  # trend
+
+    @property
+    def interval(self) -> str:
+        return WINDOWS[self.window]
+
+    def label(self) -> str:
+        """What the figure is, for a message: `dau of signed_up`, `run success rate (%)`."""
+        if self.metric == "trend":
+            return f"{self.math} of {self.event}"
+        return {"run_success_rate": "run success rate (%)", "runs": "runs",
+                "runs_failed": "failed runs"}[self.metric]  # fmt: skip
+
+
+def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricRule:
+    """A metric trigger's keys, checked; AlertsFileError naming file:line and the key."""
+
+    def at(key: str) -> str:
+        return f"{path}:{key_line(item, key, line)}: trigger {tid!r}"
+
+    metric = item.get("metric")
+    if not isinstance(metric, str) or metric.strip() not in METRICS:
+        shown = metric if isinstance(metric, str) else ""
+        raise AlertsFileError(
+            f"{at('metric')}: metric must be one of {', '.join(METRICS)}, not {metric!r}"
+            f"{did_you_mean(shown, METRICS)}"
+        )
+    metric = metric.strip()
+    window = item.get("window", "1d")
+    if window not in WINDOWS:
+        raise AlertsFileError(
+            f"{at('window')}: window must be one of {', '.join(WINDOWS)}, not {window!r}"
+        )
+    event, math_name = "", "total"
+    if metric == "trend":
+        event = item.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise AlertsFileError(f"{at('event')}: a trend metric needs an 'event' (its name)")
+        math_name = item.get("math", "total")
+        from usertrack.analytics.trends import parse_math
+        from usertrack.errors import UsageError
+
+        try:
+            if not isinstance(math_name, str):
+                raise UsageError(f"math {math_name!r} is not text")
+            parse_math(math_name)
+        except UsageError as e:
+            raise AlertsFileError(f"{at('math')}: {str(e).removeprefix('--')}") from None
+    else:
+        for key in ("event", "math"):
+            if key in item:
+                raise AlertsFileError(f"{at(key)}: {key!r} is for metric trend only")
+    given = [c for c in CONDITIONS if c in item]
+    if len(given) != 1:
+        raise AlertsFileError(
+            f"{at(given[1] if len(given) > 1 else 'metric')}: a metric trigger needs exactly one"
+            f" of {', '.join(CONDITIONS)}"
+        )
+    condition = given[0]
+    rule = {"metric": metric, "window": window, "condition": condition, "event": event,
+            "math": math_name}  # fmt: skip
+    raw = item[condition]
+    if condition in ("below", "above"):
+        if not _number(raw):
+            raise AlertsFileError(f"{at(condition)}: {condition} must be a number, not {raw!r}")
+        return MetricRule(**rule, threshold=float(raw))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AlertsFileError(f"{at(condition)}: outside must be a mapping of history and k")
+    raw = {k: v for k, v in raw.items() if k != "__line__"}
+    unknown = sorted(set(raw) - {"history", "k"})
+    if unknown:
+        raise AlertsFileError(
+            f"{at(condition)}: outside takes history and k, not {unknown[0]!r}"
+            f"{did_you_mean(str(unknown[0]), ('history', 'k'))}"
+        )
+    history = raw.get("history", DEFAULT_HISTORY)
+    if (
+        not isinstance(history, int)
+        or isinstance(history, bool)
+        or not MIN_HISTORY <= history <= MAX_HISTORY
+    ):
+        raise AlertsFileError(
+            f"{at(condition)}: outside.history must be a whole number from {MIN_HISTORY} to"
+            f" {MAX_HISTORY}, not {history!r}"
+        )
+    k = raw.get("k", DEFAULT_K)
+    if not _number(k) or not 0 < float(k) <= MAX_K:
+        raise AlertsFileError(
+            f"{at(condition)}: outside.k must be a number above 0 and at most {MAX_K:g}, not {k!r}"
+        )
+    return MetricRule(**rule, history=history, k=float(k))
+
+
+def _number(raw: Any) -> bool:
+    return (
+        isinstance(raw, int | float)
+        and not isinstance(raw, bool)
+        and math.isfinite(raw)
+        and abs(raw) < 1e15
+    )
+
+
+# ----------------------------------------------------------------------------- the judgement
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fires: bool
+    low: float | None = None  # the range (outside), or the threshold's side
+    high: float | None = None
+    note: str = ""  # why nothing was judged (too little history, no value)
+
+
+def usual_range(history: Sequence[float], k: float) -> tuple[float, float] | None:
+    """mean ± k · population standard deviation of `history`; None with fewer than
+    MIN_HISTORY values."""
+    if len(history) < MIN_HISTORY:
+        return None
+    mean = statistics.fmean(history)
+    spread = statistics.pstdev(history) if len(history) > 1 else 0.0
+    return mean - k * spread, mean + k * spread
+
+
+def judge(rule: MetricRule, value: float | None, history: Sequence[float | None]) -> Verdict:
+    """Whether `value` fires `rule`, given the previous windows' values (oldest first; None
+    for a window without a value, left out of the range)."""
+    if value is None:
+        return Verdict(False, note="no value for the window")
+    if rule.condition == "below":
+        return Verdict(value < rule.threshold, low=rule.threshold)
+    if rule.condition == "above":
+        return Verdict(value > rule.threshold, high=rule.threshold)
+    known = [v for v in history[-rule.history :] if v is not None]
+    bounds = usual_range(known, rule.k)
+    if bounds is None:
+        return Verdict(
+            False,
+            note=f"{len(known)} of the previous {rule.history} windows have a value;"
+            f" the usual range needs at least {MIN_HISTORY}",
+        )
+    low, high = bounds
+    return Verdict(not low <= value <= high, low=low, high=high)
+
+
+# ----------------------------------------------------------------------------- the figures
+
+
+def windows(as_of: datetime, rule: MetricRule, count: int) -> list[date]:
+    """The first days of the `count` complete windows before `as_of`, oldest first."""
+    from usertrack.analytics.common import period_start
+
+    current = period_start(as_of, rule.interval)
+    step = timedelta(days=1 if rule.interval == "day" else 7)
+    return [current - step * n for n in range(count, 0, -1)]
+
+
+def series(
+    ws: Workspace,
+    rule: MetricRule,
+    as_of: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[date], list[float | None], tuple[str, ...]]:
+    """The window starts, the figure of each (the judged window last), and notes (an event
+    name PostHog has never seen...)."""
+    count = (rule.history if rule.condition == "outside" else RECENT_SHOWN - 1) + 1
+    starts = windows(as_of, rule, count)
+    step = timedelta(days=1 if rule.interval == "day" else 7)
+    end = datetime.combine(starts[-1] + step, datetime.min.time(), tzinfo=UTC)
+    if rule.metric == "trend":
+        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.trends import parse_math, trends
+
+        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
+        found = trends(ws, end, span, [rule.event], interval=rule.interval,
+                       math=parse_math(rule.math), progress=progress)  # fmt: skip
+        by_point = dict(zip(found.points, found.series[0].data, strict=True))
+        values = [_plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts]
+        return starts, values, tuple(found.notes)
+    if progress:
+        progress("running neon/failure_trend")
+    days = (end.date() - starts[0]).days + 1
+    rows = ws.run_query("neon/failure_trend", end, days=days).as_dicts()
+    runs = dict.fromkeys(starts, 0)
+    failed = dict.fromkeys(starts, 0)
+    from usertrack.analytics.common import period_start
+
+    for row in rows:
+        start = period_start(row["day"], rule.interval)
+        if start in runs:
+            runs[start] += int(row["runs"])
+            failed[start] += int(row["runs_failed"])
+    out: list[float | None] = []
+    for s in starts:
+        if rule.metric == "runs":
+            out.append(float(runs[s]))
+        elif rule.metric == "runs_failed":
+            out.append(float(failed[s]))
+        else:
+            out.append(round(100 * (runs[s] - failed[s]) / runs[s], 2) if runs[s] else None)
+    return starts, out, ()
+
+
+def _plain(value: Any) -> float:
+    return round(float(value), 4)
+
+
+def shown(value: float | None) -> str:
+    """A figure as a message shows it: whole numbers without decimals, others with two."""
+    if value is None:
+        return "none"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def evaluate(
+    ws: Workspace,
+    rule: MetricRule,
+    as_of: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], Verdict, tuple[str, ...]]:
+    """The rule's figures at `as_of` and its verdict: ({window, value, low, high, recent...},
+    verdict, notes)."""
+    starts, values, notes = series(ws, rule, as_of, progress)
+    value, history = values[-1], values[:-1]
+    verdict = judge(rule, value, history)
+    label = starts[-1].isoformat() if rule.window == "1d" else f"week of {starts[-1]}"
+    recent = [
+        {"window": s.isoformat(), "value": v}
+        for s, v in zip(starts[-RECENT_SHOWN:], values[-RECENT_SHOWN:], strict=True)
+    ]
+    figures = {
+        "metric": rule.label(),
+        "window": label,
+        "value": value,
+        "condition": rule.condition,
+        "low": verdict.low,
+        "high": verdict.high,
+        # How the range is worked out (outside only)
+        "range": f"mean ± {rule.k:g} sd of the previous {rule.history} windows"
+        if rule.condition == "outside"
+        else None,
+        "recent": recent,
+    }
+    return figures, verdict, notes
+
+
+def describe(rule: MetricRule, figures: dict[str, Any]) -> str:
+    """One line: the value, the threshold or range it broke, and the recent values."""
+    value = shown(figures["value"])
+    if rule.condition == "below":
+        bound = f"below {shown(rule.threshold)}"
+    elif rule.condition == "above":
+        bound = f"above {shown(rule.threshold)}"
+    else:
+        bound = f"outside {shown(figures['low'])} to {shown(figures['high'])} ({figures['range']})"
+    recent = ", ".join(shown(r["value"]) for r in figures["recent"])
+    return f"{figures['metric']} {figures['window']}: {value}, {bound}; recent: {recent}"
