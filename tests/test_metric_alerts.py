@@ -64,6 +64,14 @@ triggers:
     metric: run_success_rate
     window: 1d
     below: 60
+  - id: join_share
+    name: Sharing after joining below 60 %
+    kind: metric
+    metric: funnel_conversion
+    steps: [joined, shared]
+    window: 1d
+    within: 1d
+    below: 60
   - id: runs_ok_at_40
     name: Run success rate below 40 % (exactly 40 does not fire)
     kind: metric
@@ -73,23 +81,37 @@ triggers:
 """
 
 
+# The funnel joined → shared within 1 day. At 11-16 12:00 the last day whose entrants all had
+# a whole day is 11-14: p, q, r and s joined at 10:00; p and q shared at 11:00, r 26 hours
+# later (too late): 2 of 4, 50 %. On 11-13 one joined and shared: 100 %.
+FUNNEL = [
+    *[("joined", who, datetime(2026, 11, 14, 10, tzinfo=UTC)) for who in "pqrs"],
+    *[("shared", who, datetime(2026, 11, 14, 11, tzinfo=UTC)) for who in "pq"],
+    ("shared", "r", datetime(2026, 11, 15, 12, tzinfo=UTC)),
+    ("joined", "t", datetime(2026, 11, 13, 10, tzinfo=UTC)),
+    ("shared", "t", datetime(2026, 11, 13, 11, tzinfo=UTC)),
+]
+
+
 def _events() -> list[dict[str, Any]]:
-    out = []
-    for day, people in EVENTS.items():
-        for n, who in enumerate(people):
-            when = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=n)
-            out.append(
-                {
-                    "uuid": f"00000000-0000-0000-{day.day:04d}-{n:012d}",
-                    "event": EVENT,
-                    "distinct_id": f"d-{who}",
-                    "person_id": f"p-{who}",
-                    "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "properties": {},
-                    "person_properties": {"email": f"{who}@x.io"},
-                }
-            )
-    return out
+    rows = [
+        (datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=n), EVENT, who)
+        for day, people in EVENTS.items()
+        for n, who in enumerate(people)
+    ]
+    rows += [(at, event, who) for event, who, at in FUNNEL]
+    return [
+        {
+            "uuid": f"00000000-0000-0000-0000-{n:012d}",
+            "event": event,
+            "distinct_id": f"d-{who}",
+            "person_id": f"p-{who}",
+            "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "properties": {},
+            "person_properties": {"email": f"{who}@x.io"},
+        }
+        for n, (when, event, who) in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +198,7 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
         assert dry.exit_code == 0, dry.stderr
         assert slack.attempts == 0 and "dry run: nothing sent" in dry.stderr
         alerts = {a["trigger"]: a for a in json.loads(dry.stdout)["alerts"]}
-        assert set(alerts) == {"report_spike", "report_people", "runs_ok"}
+        assert set(alerts) == {"report_spike", "report_people", "runs_ok", "join_share"}
         spike = alerts["report_spike"]["metric"]
         # 11-11..11-14: 1, 3, 1, 3 events (mean 2, sd 1): 0 to 4; 11-15: 9 events
         assert spike["window"] == "2026-11-15" and spike["value"] == 9
@@ -190,12 +212,16 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
         assert runs["value"] == 40 and runs["low"] == 60
         assert [r["value"] for r in runs["recent"]][-4:] == [80, 100, 75, 40]
         assert "40, below 60; recent:" in alerts["runs_ok"]["detail"]
+        joins = alerts["join_share"]["metric"]
+        assert joins["window"] == "2026-11-14" and joins["value"] == 50
+        assert [r["value"] for r in joins["recent"]][-2:] == [100, 50]
+        assert joins["recent"][0]["value"] is None  # nobody joined that day: no value
 
         first = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"], home, **env,
                     SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         assert first.exit_code == 0, first.stderr
-        assert "sent 3 Slack messages; 0 queued" in first.stderr
-        assert len(slack.received) == 3
+        assert "sent 4 Slack messages; 0 queued" in first.stderr
+        assert len(slack.received) == 4
         again = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack", "--cooldown", "1s"],
                     home, **env, SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         time.sleep(1.1)  # past --cooldown 1s, not past the window's day
@@ -203,7 +229,7 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
                     home, **env, SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         assert again.exit_code == 0 and later.exit_code == 0, later.stderr
         assert "sent 0 Slack messages" in again.stderr and "sent 0 Slack" in later.stderr
-        assert len(slack.received) == 3
+        assert len(slack.received) == 4
     message = next(m for m in slack.received if "usual range" in m["text"].lower())
     body = message["blocks"][1]["text"]
     assert body["type"] == "plain_text" and body["emoji"] is False
@@ -251,6 +277,9 @@ def test_the_same_answer_at_a_moment_whatever_the_history_holds(
         ("    metric: trend\n    event: x\n    math: daus\n    below: 1", "math 'daus' is not", 7),
         ("    metric: runs\n    event: x\n    below: 1", "'event' is for metric trend only", 6),
         ("    metric: runs\n    below: 1\n    threshold: 2", "'threshold'", 7),
+        ("    metric: funnel_conversion\n    steps: [a]\n    below: 1", "at least two steps", 6),
+        ("    metric: funnel_conversion\n    within: soon\n    below: 1", "'soon' is not a", 6),
+        ("    metric: runs\n    steps: [a, b]\n    below: 1", "for metric funnel_conversion", 6),
     ],
 )
 def test_a_bad_metric_alert_is_one_line_naming_file_line_and_key(

@@ -50,7 +50,8 @@ _TOP_KEYS = {"params", "triggers"}
 # for INT64), exit 7: it is the file's mistake, said with its line.
 MAX_PARAM = 10_000_000
 _TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"}
-_METRIC_KEYS = {"metric", "event", "math", "window", "below", "above", "outside"}
+_METRIC_KEYS = {"metric", "event", "math", "steps", "within", "window", "below", "above",
+                "outside"}  # fmt: skip
 # The columns a `when` expression may read: alert_activity's, plus the Neon plan.
 ACTIVITY_COLUMNS = (
     "email",
@@ -556,7 +557,7 @@ def _metric_alerts(
 
     rule = trigger.metric
     assert rule is not None
-    source = "posthog" if rule.metric == "trend" else "neon"
+    source = "posthog" if rule.metric in ("trend", "funnel_conversion") else "neon"
     if source not in ws.sources:
         name = "PostHog" if source == "posthog" else "Neon"
         run.notes.append(f"no {name} source: trigger {trigger.id} was skipped")

@@ -11,8 +11,13 @@ Figures:
 - `trend`: an event's trend (usertrack/analytics/trends.py) with its math (total, dau, ...),
   one point per window.
 - `run_success_rate`, `runs`, `runs_failed`: the workflow runs of queries/neon/failure_trend,
-  summed per window; the success rate is completed-or-not-failed runs over runs, in %, and has
-  no value for a window without runs.
+  summed per window; the success rate is not-failed runs over runs, in %, and has no value for
+  a window without runs.
+- `funnel_conversion`: of the persons whose funnel (usertrack/analytics/funnel.py, `steps`)
+  starts in the window, the % who reach its last step within `within` (default: the window's
+  length). A window is judged once its last entrant has had all of `within`: the last complete
+  window before `as_of - within`, and every window of the history the same, so none has had
+  less time to convert than the others.
 
 Conditions: `below: X` fires when the value is under X, `above: X` when over X (a value equal
 to X does not fire); `outside: {history: N, k: K}` fires when the value is outside
@@ -37,7 +42,7 @@ from usertrack.rulefiles import did_you_mean, key_line
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
-METRICS = ("trend", "run_success_rate", "runs", "runs_failed")
+METRICS = ("trend", "run_success_rate", "runs", "runs_failed", "funnel_conversion")
 WINDOWS = {"1d": "day", "7d": "week"}
 CONDITIONS = ("below", "above", "outside")
 MIN_HISTORY = 3  # windows with a value the usual range needs at least
@@ -58,6 +63,8 @@ class MetricRule:
     k: float = DEFAULT_K  # outside
     event: str = ""  # trend
     math: str = "total"  # trend
+    steps: tuple[str, ...] = ()  # funnel_conversion
+    within: timedelta | None = None  # funnel_conversion: the conversion window
 
     @property
     def interval(self) -> str:
@@ -67,6 +74,10 @@ class MetricRule:
         """What the figure is, for a message: `dau of signed_up`, `run success rate (%)`."""
         if self.metric == "trend":
             return f"{self.math} of {self.event}"
+        if self.metric == "funnel_conversion":
+            first, last = self.steps[0], self.steps[-1]
+            more = f", {len(self.steps)} steps" if len(self.steps) > 2 else ""
+            return f"conversion {first} → {last} (%{more})"
         return {"run_success_rate": "run success rate (%)", "runs": "runs",
                 "runs_failed": "failed runs"}[self.metric]  # fmt: skip
 
@@ -109,6 +120,29 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
         for key in ("event", "math"):
             if key in item:
                 raise AlertsFileError(f"{at(key)}: {key!r} is for metric trend only")
+    steps: tuple[str, ...] = ()
+    within = None
+    if metric == "funnel_conversion":
+        from usertrack.analytics.common import parse_window
+        from usertrack.analytics.funnel import DEFAULT_STEPS, check_steps
+        from usertrack.errors import UsageError
+
+        raw_steps = item.get("steps", list(DEFAULT_STEPS))
+        if not isinstance(raw_steps, list) or not all(isinstance(x, str) for x in raw_steps):
+            raise AlertsFileError(f"{at('steps')}: steps must be a list of event names")
+        raw_within = item.get("within", window)
+        try:
+            steps = tuple(check_steps(raw_steps))
+            if not isinstance(raw_within, str):
+                raise UsageError(f"within {raw_within!r} is not a duration such as 1d or 7d")
+            within = parse_window(raw_within, "within")
+        except UsageError as e:
+            key = "within" if "within" in str(e) else "steps"
+            raise AlertsFileError(f"{at(key)}: {e}") from None
+    else:
+        for key in ("steps", "within"):
+            if key in item:
+                raise AlertsFileError(f"{at(key)}: {key!r} is for metric funnel_conversion only")
     given = [c for c in CONDITIONS if c in item]
     if len(given) != 1:
         raise AlertsFileError(
@@ -117,7 +151,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
         )
     condition = given[0]
     rule = {"metric": metric, "window": window, "condition": condition, "event": event,
-            "math": math_name}  # fmt: skip
+            "math": math_name, "steps": steps, "within": within}  # fmt: skip
     raw = item[condition]
     if condition in ("below", "above"):
         if not _number(raw):
@@ -224,9 +258,25 @@ def series(
     """The window starts, the figure of each (the judged window last), and notes (an event
     name PostHog has never seen...)."""
     count = (rule.history if rule.condition == "outside" else RECENT_SHOWN - 1) + 1
-    starts = windows(as_of, rule, count)
+    # A funnel's window is judged once its last entrant has had the whole conversion window.
+    starts = windows(as_of - (rule.within or timedelta(0)), rule, count)
     step = timedelta(days=1 if rule.interval == "day" else 7)
     end = datetime.combine(starts[-1] + step, datetime.min.time(), tzinfo=UTC)
+    if rule.metric == "funnel_conversion":
+        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.funnel import funnel
+
+        assert rule.within is not None
+        until = end + rule.within  # at or before as_of
+        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(until))
+        found = funnel(ws, until, span, steps=list(rule.steps), window=rule.within,
+                       trend=rule.interval, progress=progress)  # fmt: skip
+        points = {p.start: p for p in found.trend}
+        values: list[float | None] = []
+        for s in starts:
+            point = points.get(s)
+            values.append(point.conversion_rate if point is not None and point.entered else None)
+        return starts, values, tuple(found.notes)
     if rule.metric == "trend":
         from usertrack.analytics.common import DateRange, naive_utc
         from usertrack.analytics.trends import parse_math, trends
@@ -235,8 +285,10 @@ def series(
         found = trends(ws, end, span, [rule.event], interval=rule.interval,
                        math=parse_math(rule.math), progress=progress)  # fmt: skip
         by_point = dict(zip(found.points, found.series[0].data, strict=True))
-        values = [_plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts]
-        return starts, values, tuple(found.notes)
+        counts: list[float | None] = [
+            _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
+        ]
+        return starts, counts, tuple(found.notes)
     if progress:
         progress("running neon/failure_trend")
     days = (end.date() - starts[0]).days + 1
