@@ -347,8 +347,9 @@ def evaluate(
         "window": label,
         "value": value,
         "condition": rule.condition,
-        "low": verdict.low,
-        "high": verdict.high,
+        # shown to 4 decimals; the judgement compared the exact figures
+        "low": None if verdict.low is None else round(verdict.low, 4),
+        "high": None if verdict.high is None else round(verdict.high, 4),
         # How the range is worked out (outside only)
         "range": f"mean ± {rule.k:g} sd of the previous {rule.history} windows"
         if rule.condition == "outside"
