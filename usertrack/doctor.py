@@ -204,6 +204,7 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     """EXPLAIN every neon query: fails, naming the table or column, if the schema lacks it."""
     import psycopg
 
+    from usertrack.reports.accounts import AccountKey, check_key, uses_account_key, with_account_key
     from usertrack.segments.profiles import exclude_pattern
     from usertrack.sources.queries import resolve_params
 
@@ -211,7 +212,14 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     missing = []
     queries = library.in_folder("neon")
     as_of = now_utc()
+    key = AccountKey.configured()
     for query in queries:
+        if uses_account_key(query):
+            try:
+                check_key(conn, key)
+            except UsertrackError:
+                continue  # no accounts in this database: `usertrack accounts` names what exists
+            query = with_account_key(query, key, conn)
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern([]), "email": "x@example.com"}
         try:
             values = resolve_params(query, given, now_value=as_of)

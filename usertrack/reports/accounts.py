@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from usertrack.sources.base import Result
+    from usertrack.sources.queries import Query
     from usertrack.workspace import Progress, Workspace
 
 QUERY = "neon/account_health"
@@ -105,6 +106,20 @@ def check_key(conn: Any, key: AccountKey) -> None:
             )
 
 
+def uses_account_key(query: Query) -> bool:
+    return any("{" + part + "}" in query.sql for part, _, _ in KEY_PARTS)
+
+
+def with_account_key(query: Query, key: AccountKey, conn: Any) -> Query:
+    """The query with the account key's table and columns quoted in (checked by check_key)."""
+    from psycopg import sql
+
+    text = query.sql
+    for placeholder, name in key.names().items():
+        text = text.replace("{" + placeholder + "}", sql.Identifier(name).as_string(conn))
+    return dataclasses.replace(query, sql=text)
+
+
 @dataclass
 class AccountReport:
     """What `usertrack accounts` answers: one row per account, and its summary."""
@@ -142,8 +157,6 @@ def account_report(
     progress: Progress | None = None,
 ) -> AccountReport:
     """Check the account key, then run queries/neon/account_health.sql with it quoted in."""
-    from psycopg import sql
-
     key = key or AccountKey.configured()
     source = ws.sources["neon"]
     conn = getattr(source, "inner", source).connect()  # the database under any result cache
@@ -151,10 +164,7 @@ def account_report(
         progress("checking the account key")
     check_key(conn, key)
     query, params = ws.bind(QUERY, as_of, days=days)
-    text = query.sql
-    for placeholder, name in key.names().items():
-        text = text.replace("{" + placeholder + "}", sql.Identifier(name).as_string(conn))
-    query = dataclasses.replace(query, sql=text)
+    query = with_account_key(query, key, conn)
     if progress:
         progress("counting the accounts")
     result = source.run(query, params)
