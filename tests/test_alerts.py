@@ -465,7 +465,16 @@ def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> Non
     outbox.save()
     with serve() as slack:
         slack.script = [("slow", 0.5)]
-        timer = threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT))
+
+        def ctrl_c_once_posted() -> None:
+            # While Slack holds the post: not a fixed delay, which on a loaded machine could
+            # land in deliver's first import of httpx, before any post.
+            deadline = time.monotonic() + 20
+            while slack.attempts == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        timer = threading.Thread(target=ctrl_c_once_posted)
         timer.start()
         with pytest.raises(KeyboardInterrupt):
             deliver(outbox, slack.url, now, timeout=5)
