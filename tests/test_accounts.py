@@ -18,6 +18,12 @@ configured (team_member.team, its user column member_id), not the defaults.
 
 Summary: 3 accounts, 2 active, 6 members, 3 active members; 1 healthy, 1 at risk, 1 dormant.
 Order: most active members first: acme, beta, gamma.
+
+`funnel a b c --by-account` (events of 2026-06-08): ann a, b (10:00, 10:05); bob a, b, c (11:00,
+11:10, 11:20); dee a (12:00); eve a, b (13:00, 13:30); a stranger of no account a, b. Persons: 5,
+4, 1. Accounts: acme reaches c through bob (its times are bob's: 600 s to b), beta reaches b
+through eve (1,800 s to b), gamma never enters: 2, 2, 1 accounts; conversion 100.0 then 50.0; the
+average and median time to b (600 + 1,800) / 2 = 1,200 s. The stranger is left out, and said so.
 """
 
 from __future__ import annotations
@@ -71,10 +77,19 @@ def env(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFa
             if statement.strip():
                 conn.execute(statement.encode())
     folder = tmp_path_factory.mktemp("accounts")
-    export = write_export(
-        folder / "events.jsonl",
-        [record(1, "$pageview", datetime(2026, 6, 8, 10, tzinfo=UTC), "pa", "pa", "ann@x.io", {})],
-    )
+    steps = [
+        ("ann@x.io", [("a", 10, 0), ("b", 10, 5)]),
+        ("Bob@x.io ", [("a", 11, 0), ("b", 11, 10), ("c", 11, 20)]),
+        ("dee@x.io", [("a", 12, 0)]),
+        ("eve@x.io", [("a", 13, 0), ("b", 13, 30)]),
+        ("stranger@y.io", [("a", 14, 0), ("b", 14, 1)]),
+    ]
+    records = [record(1, "$pageview", datetime(2026, 6, 8, 9, tzinfo=UTC), "pa", "pa", "ann@x.io")]
+    for email, events in steps:
+        for event, hour, minute in events:
+            when = datetime(2026, 6, 8, hour, minute, tzinfo=UTC)
+            records.append(record(len(records) + 1, event, when, email, email, email))
+    export = write_export(folder / "events.jsonl", records)
     return folder, {
         "USERTRACK_EVENTS": str(export),
         "DATABASE_URL": uri,
@@ -144,3 +159,31 @@ def test_an_unknown_account_key_names_what_exists(
     assert result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and value in lines[0] and named in lines[0] and variable in lines[0]
+
+
+def test_funnel_by_account_counts_an_account_when_any_member_converts(env: Any) -> None:
+    folder, variables = env
+    base = ["funnel", "a", "b", "c", "--as-of", AS_OF, "-f", "json"]
+    people = run(base, folder / "home", **variables)
+    assert [s["persons"] for s in json.loads(people.stdout)["steps"]] == [5, 4, 1]
+    result = run([*base, "--by-account"], folder / "home", **variables)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["counted"] == "accounts"
+    steps = doc["steps"]
+    assert [s["persons"] for s in steps] == [2, 2, 1]
+    assert [s["conversion_from_previous"] for s in steps] == [100.0, 100.0, 50.0]
+    assert steps[1]["average_seconds_to_convert"] == 1200
+    assert steps[1]["median_seconds_to_convert"] == 1200
+    assert "1 person who entered the funnel in no account, left out" in result.stderr
+
+
+def test_funnel_by_account_refuses_what_it_does_not_go_with(env: Any) -> None:
+    folder, variables = env
+    result = run(
+        ["funnel", "a", "b", "--by-account", "--by-segment", "--as-of", AS_OF],
+        folder / "home",
+        **variables,
+    )
+    assert result.exit_code == EXIT_USAGE
+    assert "--by-account and --by-segment do not go together" in result.stderr

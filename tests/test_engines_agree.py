@@ -120,6 +120,7 @@ COMMANDS = [
     ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "-i", "week"],
     ["trends", "search_performed", "-m", "avg:query_length", "--interval", "hour", "--days", "3"],
     ["funnel", "--by-segment"],
+    ["funnel", "--by-account"],  # the persons' funnel, then one row per account
     ["trends", "$pageview", "--by", "$browser", "--by-segment"],  # locally: one grouped query
     ["paths", "--by-segment"],  # locally: the path table split by person
     ["activity", "--by-segment", "--days", "7"],  # locally: the heatmap for every group at once

@@ -179,6 +179,14 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                 raise UsageError(f"--time-to-convert and --trend do not go with {option}")
     if o["paths"] and dropped is None:
         raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
+    if o.get("by_account"):
+        others = (("--by", o["by"]), ("--by-segment", o["by_segment"]),
+                  ("--segment", o["segment"]), ("--who", who), ("--compare", o["compare"]),
+                  ("--correlation", correlation or correlated), ("--dropped", dropped),
+                  ("--persons", o.get("persons")))  # fmt: skip
+        for option, given in others:
+            if given:
+                raise UsageError(f"--by-account and {option} do not go together")
     cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
                           "correlation_properties")  # fmt: skip
     if cell is not None:
@@ -215,7 +223,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                 ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
                 correlation=correlation, correlation_properties=correlated,
                 time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
-                progress=progress,
+                progress=progress, by_account=bool(o.get("by_account")),
             ))  # fmt: skip
         return Answer(result, "funnel", "render", "view", where, list(result.notes))
 

@@ -87,6 +87,7 @@ class Funnel:
     time_to_convert: TimeToConvert | None = None  # --time-to-convert
     trend_interval: str | None = None  # --trend: day, week or month
     trend: list[TrendPoint] = field(default_factory=list)
+    by_account: bool = False  # --by-account: each step counts accounts, not persons
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
         """Each step with the previous period's, the change of its persons (percent) and of
@@ -109,6 +110,8 @@ class Funnel:
             "window_seconds": int(self.window.total_seconds()),
             "steps": [s.document() for s in self.steps],
         }
+        if self.by_account:
+            doc["counted"] = "accounts"  # each step's `persons` are accounts
         if self.previous is not None:
             for out, (_, before, persons, points) in zip(
                 doc["steps"], self.compared(), strict=True
@@ -559,6 +562,7 @@ def funnel(
     trend: str | None = None,
     shape: Shape = PLAIN,
     progress: Any = None,
+    by_account: bool = False,
 ) -> Funnel:
     """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
     `time_to_convert`, PostHog's histogram of the converters' times; with `trend` (day, week
@@ -589,7 +593,7 @@ def funnel(
     try:
         result = _funnel(ws, chosen, as_of, span, window, by, correlation,
                          correlation_properties, progress, fetched,
-                         (time_to_convert, trend), shape)  # fmt: skip
+                         (time_to_convert, trend), shape, by_account)  # fmt: skip
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
             previous.settle()
@@ -615,12 +619,19 @@ def _funnel(
     fetched: Any,
     more: tuple[bool, str | None] = (False, None),
     shape: Shape = PLAIN,
+    by_account: bool = False,
 ) -> Funnel:
     """`funnel` over `span` alone (its previous period aside); `more`: whether the time to
     convert, and the --trend interval."""
     con = load_progress(ws, chosen, as_of, span, window, by, progress, shape)
     try:
+        notes: tuple[str, ...] = ()
+        if by_account:
+            from usertrack.analytics.by_account import account_progress
+
+            notes = account_progress(con, ws, as_of, progress)
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
+        result.by_account = by_account
         if more[0]:
             result.time_to_convert = time_to_convert(con, len(chosen))
         if more[1] is not None:
@@ -656,7 +667,7 @@ def _funnel(
                 result.breakdown.append((value, _steps_from(con, chosen, where, [value])))
     finally:
         release(con)  # emptied and handed out again within sandbox.keep_connections
-    result.notes = _unknown_names(ws, span, result)
+    result.notes = (*_unknown_names(ws, span, result), *notes)
     return result
 
 

@@ -81,6 +81,14 @@ BySegmentOpt = Annotated[
         " account'. Needs the app database.",
     ),
 ]
+ByAccountOpt = Annotated[
+    bool,
+    typer.Option(
+        "--by-account",
+        help="Count accounts instead of persons: an account reaches a step when any member"
+        " does. Needs the app database and its account key (docs/connecting.md).",
+    ),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -295,6 +303,7 @@ def funnel(
     compare: CompareOpt = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    by_account: ByAccountOpt = False,
     save: SaveSegmentsOpt = None,
     correlation: Annotated[
         bool,

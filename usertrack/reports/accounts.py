@@ -171,6 +171,22 @@ def account_report(
     return AccountReport(as_of=as_of, days=days, key=key, result=result)
 
 
+def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = None) -> Result:
+    """Each user's account (queries/neon/account_members.sql: email, account), for the
+    analyses counted per account; opens the app's database on an events workspace."""
+    from usertrack.workspace import add_database
+
+    add_database(ws, progress, needed_by="--by-account")
+    key = AccountKey.configured()
+    source = ws.sources["neon"]
+    conn = getattr(source, "inner", source).connect()
+    check_key(conn, key)
+    if progress:
+        progress("fetching the accounts' members")
+    query, params = ws.bind("neon/account_members", as_of)
+    return source.run(with_account_key(query, key, conn), params)
+
+
 # ------------------------------------------------------------------------------- the answers
 
 
