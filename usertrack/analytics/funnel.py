@@ -508,7 +508,10 @@ def load_progress(
         return con
     if progress:
         progress("working out the funnel")
-    _progress_table(con, steps, window, shape)
+    if shape == PLAIN:
+        _progress_table(con, steps, window)
+    else:
+        _progress_table(con, steps, window, shape)
     if key is not None and ws.facts_cache is not None:
         ws.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
     return con
