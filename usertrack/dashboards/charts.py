@@ -80,7 +80,7 @@ def _bar_chart(
     """A bar chart of rows and its alt text, or None when there is nothing to draw."""
     if not rows:
         return None
-    spec = _bars(rows, x, y, title, horizontal=horizontal).to_dict()
+    spec = _bars(rows, x, y, title, horizontal=horizontal).to_dict(validate=False)
     return spec, _alt_pairs(alt_title or title, rows, x, y)
 
 
@@ -136,7 +136,7 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         )
         .properties(title="Cohorts", width=460)
     )
-    spec = alt.vconcat(line, heat).to_dict()
+    spec = alt.vconcat(line, heat).to_dict(validate=False)
     return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
 
@@ -192,7 +192,7 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         )
         + "."
     )
-    return alt.vconcat(*parts).resolve_scale(color="independent").to_dict(), alt_text
+    return alt.vconcat(*parts).resolve_scale(color="independent").to_dict(validate=False), alt_text
 
 
 def _features(d: dict[str, Any]) -> Chart | None:
@@ -297,7 +297,7 @@ def _paths(d: dict[str, Any]) -> Chart | None:
         .properties(
             title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
         )
-        .to_dict()
+        .to_dict(validate=False)
     )
     text = (
         "Flow of paths, sequences per edge: "
@@ -357,7 +357,7 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
             tooltip=["day:O", "active_users:Q"],
         )
         .properties(title="Daily active users", width=460)
-    ).to_dict()
+    ).to_dict(validate=False)
     return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
 
 
@@ -384,7 +384,7 @@ def _trends(d: dict[str, Any]) -> Chart | None:
             tooltip=["series:N", "time:T", "value:Q"],
         )
         .properties(title="Trends", width=460)
-    ).to_dict()
+    ).to_dict(validate=False)
     totals = [
         {
             "series": r["series"],

@@ -132,15 +132,17 @@ def _failures(o: dict[str, Any]) -> Compute:
 
 
 def _alerts(o: dict[str, Any]) -> Compute:
-    from usertrack.act.alerts import find_alerts, load_alert_rules
-    from usertrack.act.alerts_view import alerts_json
+    from usertrack.act.alerts import alerts_document, find_alerts, load_alert_rules
     from usertrack.config import resolve_alerts_file
 
     rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        from usertrack.rendering.export import jsonable
+
         found = find_alerts(ws, rules, moment, progress, reproducible=True)
-        return json.loads(alerts_json(found))  # type: ignore[no-any-return]
+        # `alerts -f json`'s document, made JSON-safe without writing and re-reading its text
+        return jsonable(alerts_document(found))  # type: ignore[no-any-return]
 
     return run
 

@@ -536,11 +536,13 @@ def _movers(label: str, nobody: str, emails: Sequence[str]) -> str:
 def _segments(data: WeeklyData) -> list[dict[str, Any]]:
     cur = data.current
     names = {s.id: s.name for s in cur.segments}  # humans read segment names, not ids
+    # each segment's first TOP_USERS members, in one query (not every member's row)
+    firsts = cur.members_of([s.id for s in cur.segments], TOP_USERS)
     out = []
     for seg in cur.segments:
         move = data.changes.get(seg.id)
         cols = rule_columns(seg, cur.columns)
-        members = cur.members(seg.id)
+        members = firsts[seg.id]
         top = [
             {
                 "email": u["email"],
@@ -586,7 +588,6 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
     daily = _daily_series(data.tables["daily_active"], CHART_DAYS)[: CHART_DAYS - (7 - begun)]
     labels = _chart_labels(week.end, CHART_DAYS)[: len(daily)]
     segments = _segments(data)
-    users = data.current.users
     categories = None
     if data.failure_categories is not None:
         categories = _table(*data.failure_categories)
@@ -598,8 +599,9 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
         "days_begun": begun,
         "workspace": data.workspace,
         "demo": data.workspace.startswith("demo:"),
-        "users_total": len(users),
-        "users_segmented": sum(1 for u in users if u["segments"]),
+        # counts the classification keeps: no user's row is fetched for them
+        "users_total": data.current.user_count,
+        "users_segmented": data.current.segmented_count,
         "metrics": _metrics(data),
         "daily_active": [{"label": label, **row} for label, row in zip(labels, daily, strict=True)],
         "baseline": {

@@ -140,19 +140,7 @@ class Snapshot:
     ) -> Snapshot:
         """The snapshot of a classification; with `accounts`, its accounts in no segment too
         (a query of the classification's DuckDB: only `--by-segment` reads them)."""
-        members: dict[str, tuple[str, ...]] = {}
-        primary: dict[str, str | None] = {}
-        memberships = getattr(result, "memberships", None)  # without building every user dict
-        triples = (
-            memberships()
-            if memberships
-            else ((u["email"], u.get("segments"), u.get("primary")) for u in result.users)
-        )
-        for email, segments, first in triples:
-            segs = tuple(segments or ())
-            if segs:
-                members[email] = segs
-                primary[email] = first or segs[0]
+        members, primary = _members_of(result)
         return cls(
             as_of=_utc(result.as_of),
             members=members,
@@ -166,6 +154,33 @@ class Snapshot:
 
     def in_segment(self, segment_id: str) -> set[str]:
         return {email for email, segs in self.members.items() if segment_id in segs}
+
+
+def _members_of(
+    result: Classified,
+) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str | None]]:
+    """Who is in which segments, and their primary one: read once per classification (the
+    panels of a dashboard take several snapshots of the same one; 0.3 s each at 100,000
+    users), kept on the classification; nothing changes the mappings once made."""
+    kept = getattr(result, "__dict__", {}).get("_snapshot_members")
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
+    members: dict[str, tuple[str, ...]] = {}
+    primary: dict[str, str | None] = {}
+    memberships = getattr(result, "memberships", None)  # without building every user dict
+    triples = (
+        memberships()
+        if memberships
+        else ((u["email"], u.get("segments"), u.get("primary")) for u in result.users)
+    )
+    for email, segments, first in triples:
+        segs = tuple(segments or ())
+        if segs:
+            members[email] = segs
+            primary[email] = first or segs[0]
+    if hasattr(result, "__dict__"):
+        result.__dict__["_snapshot_members"] = (members, primary)
+    return members, primary
 
 
 def _user_count(result: Classified) -> int:
