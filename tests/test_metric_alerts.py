@@ -72,6 +72,12 @@ triggers:
     window: 1d
     within: 1d
     below: 60
+  - id: first_week
+    name: Someone's first run in a week
+    kind: metric
+    metric: first_runs
+    window: 7d
+    above: 0
   - id: runs_ok_at_40
     name: Run success rate below 40 % (exactly 40 does not fire)
     kind: metric
@@ -198,7 +204,13 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
         assert dry.exit_code == 0, dry.stderr
         assert slack.attempts == 0 and "dry run: nothing sent" in dry.stderr
         alerts = {a["trigger"]: a for a in json.loads(dry.stdout)["alerts"]}
-        assert set(alerts) == {"report_spike", "report_people", "runs_ok", "join_share"}
+        assert set(alerts) == {
+            "report_spike",
+            "report_people",
+            "runs_ok",
+            "join_share",
+            "first_week",
+        }
         spike = alerts["report_spike"]["metric"]
         # 11-11..11-14: 1, 3, 1, 3 events (mean 2, sd 1): 0 to 4; 11-15: 9 events
         assert spike["window"] == "2026-11-15" and spike["value"] == 9
@@ -216,12 +228,17 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
         assert joins["window"] == "2026-11-14" and joins["value"] == 50
         assert [r["value"] for r in joins["recent"]][-2:] == [100, 50]
         assert joins["recent"][0]["value"] is None  # nobody joined that day: no value
+        # the account's first run ever, 11-12: in the ISO week 11-09 to 11-15, none before
+        week = alerts["first_week"]["metric"]
+        assert week["window"] == "week of 2026-11-09" and week["value"] == 1
+        assert [r["window"] for r in week["recent"]][-2:] == ["2026-11-02", "2026-11-09"]
+        assert [r["value"] for r in week["recent"]] == [0] * 7 + [1]
 
         first = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"], home, **env,
                     SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         assert first.exit_code == 0, first.stderr
-        assert "sent 4 Slack messages; 0 queued" in first.stderr
-        assert len(slack.received) == 4
+        assert "sent 5 Slack messages; 0 queued" in first.stderr
+        assert len(slack.received) == 5
         again = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack", "--cooldown", "1s"],
                     home, **env, SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         time.sleep(1.1)  # past --cooldown 1s, not past the window's day
@@ -229,7 +246,7 @@ def test_metric_alerts_fire_once_dry_then_for_real_and_not_again(
                     home, **env, SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
         assert again.exit_code == 0 and later.exit_code == 0, later.stderr
         assert "sent 0 Slack messages" in again.stderr and "sent 0 Slack" in later.stderr
-        assert len(slack.received) == 4
+        assert len(slack.received) == 5
     message = next(m for m in slack.received if "usual range" in m["text"].lower())
     body = message["blocks"][1]["text"]
     assert body["type"] == "plain_text" and body["emoji"] is False
@@ -261,7 +278,7 @@ def test_the_same_answer_at_a_moment_whatever_the_history_holds(
 @pytest.mark.parametrize(
     ("line", "expect", "at"),
     [
-        ("    metric: trends", "metric must be one of trend, run_success_rate", 5),
+        ("    metric: trends", "metric must be one of trend, funnel_conversion", 5),
         ("    metric: runs\n    window: 2d", "window must be one of 1d, 7d", 6),
         ("    metric: runs\n    below: ten", "below must be a number", 6),
         ("    metric: runs\n    below: 1\n    above: 2", "exactly one of below, above, outside", 7),

@@ -10,9 +10,10 @@ the same answer whatever earlier passes saved.
 Figures:
 - `trend`: an event's trend (usertrack/analytics/trends.py) with its math (total, dau, ...),
   one point per window.
-- `run_success_rate`, `runs`, `runs_failed`: the workflow runs of queries/neon/failure_trend,
-  summed per window; the success rate is not-failed runs over runs, in %, and has no value for
-  a window without runs.
+- `run_success_rate`, `runs`, `first_runs`, `signup_to_first_run`: the weekly report's Neon key
+  metrics (queries/neon/weekly_metrics.sql, one query a window): completed runs over runs in %
+  (no value without runs), the runs created, the accounts whose first run ever falls in the
+  window, and the median days from signup to it (no value without first runs).
 - `funnel_conversion`: of the persons whose funnel (usertrack/analytics/funnel.py, `steps`)
   starts in the window, the % who reach its last step within `within` (default: the window's
   length). A window is judged once its last entrant has had all of `within`: the last complete
@@ -42,9 +43,16 @@ from usertrack.rulefiles import did_you_mean, key_line
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
-METRICS = ("trend", "run_success_rate", "runs", "runs_failed", "funnel_conversion")
+METRICS = ("trend", "funnel_conversion", "run_success_rate", "runs", "first_runs",
+           "signup_to_first_run")  # fmt: skip
 WINDOWS = {"1d": "day", "7d": "week"}
 CONDITIONS = ("below", "above", "outside")
+LABELS = {
+    "run_success_rate": "run success rate (%)",
+    "runs": "runs",
+    "first_runs": "first runs",
+    "signup_to_first_run": "median days from signup to first run",
+}
 MIN_HISTORY = 3  # windows with a value the usual range needs at least
 MAX_HISTORY = 60
 DEFAULT_HISTORY = 8
@@ -78,8 +86,7 @@ class MetricRule:
             first, last = self.steps[0], self.steps[-1]
             more = f", {len(self.steps)} steps" if len(self.steps) > 2 else ""
             return f"conversion {first} → {last} (%{more})"
-        return {"run_success_rate": "run success rate (%)", "runs": "runs",
-                "runs_failed": "failed runs"}[self.metric]  # fmt: skip
+        return LABELS[self.metric]
 
 
 def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricRule:
@@ -289,27 +296,25 @@ def series(
             _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
         ]
         return starts, counts, tuple(found.notes)
+    # The weekly report's Neon figures (queries/neon/weekly_metrics.sql), one window a query.
     if progress:
-        progress("running neon/failure_trend")
-    days = (end.date() - starts[0]).days + 1
-    rows = ws.run_query("neon/failure_trend", end, days=days).as_dicts()
-    runs = dict.fromkeys(starts, 0)
-    failed = dict.fromkeys(starts, 0)
-    from usertrack.analytics.common import period_start
-
-    for row in rows:
-        start = period_start(row["day"], rule.interval)
-        if start in runs:
-            runs[start] += int(row["runs"])
-            failed[start] += int(row["runs_failed"])
+        progress("running neon/weekly_metrics")
     out: list[float | None] = []
     for s in starts:
+        until = datetime.combine(s + step, datetime.min.time(), tzinfo=UTC)
+        rows = ws.run_query("neon/weekly_metrics", until, days=step.days).as_dicts()
+        row = rows[0] if rows else {}
+        runs = int(row.get("runs") or 0)
         if rule.metric == "runs":
-            out.append(float(runs[s]))
-        elif rule.metric == "runs_failed":
-            out.append(float(failed[s]))
+            out.append(float(runs))
+        elif rule.metric == "first_runs":
+            out.append(float(row.get("first_runs") or 0))
+        elif rule.metric == "signup_to_first_run":
+            days = row.get("median_days_to_first_run")
+            out.append(None if days is None else round(float(days), 2))
         else:
-            out.append(round(100 * (runs[s] - failed[s]) / runs[s], 2) if runs[s] else None)
+            completed = int(row.get("runs_completed") or 0)
+            out.append(round(100 * completed / runs, 2) if runs else None)
     return starts, out, ()
 
 
