@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 
 ACTIVITY_QUERY = "posthog/alert_activity"
 # `--watch`: the segment triggers classify every user (every per-user query, PostHog's included),
-# so a watch runs them on its first pass and then at most this often; the activity triggers,
-# one HogQL query, run every pass. PostHog allows 120 queries an hour (DESIGN.md).
+# so a watch runs them on its first pass and then at most this often, and the metric triggers
+# with them (their windows are whole days); the activity triggers, one HogQL query, run every
+# pass. PostHog allows 120 queries an hour (DESIGN.md).
 SEGMENT_EVERY_SECONDS = 600
 KINDS = ("activity", "segment", "failures", "metric")
 _TOP_KEYS = {"params", "triggers"}

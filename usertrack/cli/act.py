@@ -201,7 +201,7 @@ def alerts(
                     last_segments is not None and started - last_segments < SEGMENT_EVERY_SECONDS
                 )
                 if watch and recent:
-                    skip = frozenset({"segment"})
+                    skip = frozenset({"segment", "metric"})
                 if "segment" not in skip:
                     last_segments = started
                 # A moment the user chose: the same answer whatever earlier runs saved.
