@@ -223,12 +223,22 @@ def test_every_command_gives_the_same_json_live_and_locally(
     from usertrack.demo.generator import ensure_demo
 
     demo = ensure_demo(home)
-    # the activity triggers only: entering a segment is against the history the runs before
-    # saved (the local run's, for the live one), the failure spike is PostgreSQL's alone
+    # the activity and metric triggers (a trend's dau, a funnel's conversion): entering a
+    # segment is against the history the runs before saved (the local run's, for the live
+    # one), the failure spike is PostgreSQL's alone
     import yaml
 
     shipped = yaml.safe_load((REPO / "alerts.yaml").read_text())
-    shipped["triggers"] = [t for t in shipped["triggers"] if t["kind"] == "activity"]
+    shipped["triggers"] = [t for t in shipped["triggers"] if t["kind"] in ("activity", "metric")]
+    # metric triggers that always fire, so their figures are compared: a trend's dau per day
+    # and the activation funnel's conversion per week
+    always = {"kind": "metric", "above": -1}
+    shipped["triggers"] += [
+        {**always, "id": "m_dau", "name": "dau", "metric": "trend", "event": "$pageview",
+         "math": "dau", "window": "1d"},
+        {**always, "id": "m_funnel", "name": "funnel", "metric": "funnel_conversion",
+         "window": "7d"},
+    ]  # fmt: skip
     rules = tmp_path / "alerts.yaml"
     rules.write_text(yaml.safe_dump(shipped))
     fake: FakePostHog
@@ -243,6 +253,8 @@ def test_every_command_gives_the_same_json_live_and_locally(
             assert strip_live_only(json.loads(live.stdout)) == strip_live_only(
                 json.loads(local.stdout)
             ), command
+        fired = {a["trigger"] for a in json.loads(local.stdout)["alerts"]}
+        assert {"m_dau", "m_funnel"} <= fired  # the metric figures were compared
         assert fake.query_texts(), "the live runs went through the PostHog stand-in"
 
 
