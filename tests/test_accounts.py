@@ -176,6 +176,8 @@ def test_funnel_by_account_counts_an_account_when_any_member_converts(env: Any) 
     assert steps[1]["average_seconds_to_convert"] == 1200
     assert steps[1]["median_seconds_to_convert"] == 1200
     assert "1 person who entered the funnel in no account, left out" in result.stderr
+    md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
+    assert "conversion window 14d, accounts counted" in md
 
 
 def test_funnel_by_account_refuses_what_it_does_not_go_with(env: Any) -> None:

@@ -24,9 +24,12 @@ STEP_FIELDS = (
 
 
 def funnel_about(f: Funnel) -> str:
+    counted = (
+        ", accounts counted (an account converts when any member does)" if f.by_account else ""
+    )
     return (
         f"{style.span(f.range.start, f.range.end)},"
-        f" conversion window {duration(f.window.total_seconds())}"
+        f" conversion window {duration(f.window.total_seconds())}{counted}"
     )
 
 
