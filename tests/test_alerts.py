@@ -279,6 +279,79 @@ def test_slack_cooldown_across_runs_and_no_secret_anywhere(
             assert "SecretHookToken123" not in path.read_text(errors="replace")
 
 
+def test_slack_sends_one_message_per_person_per_cooldown_whatever_the_trigger(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The support notifications are rate limited to one per person per 10 minutes (the
+    in-app tracking plan: "rate limited: 1 per 10min per user"), not one per person and
+    trigger. stuck@x.io has been on /billing since 8 minutes before AS_OF; 4 exceptions follow
+    1 to 4 minutes after it. At AS_OF only "stuck" fires (nothing after as_of exists); 5
+    minutes later both "stuck" and "multiple errors" fire for them, inside the cooldown of the
+    first message: nothing is sent. Past the cooldown the two triggers are one message naming
+    both. moved@x.io, stuck too, gets their own message: the limit is per person."""
+    rows = [("stuck@x.io", "$pageview", -8), ("moved@x.io", "$pageview", -9)]
+    rows += [("stuck@x.io", "$exception", m) for m in (1, 2, 3, 4)]
+    events = [
+        {
+            "uuid": f"00000000-0000-0000-0001-{n:012d}",
+            "event": event,
+            "distinct_id": f"d/{email}",
+            "person_id": f"p-{email}",
+            "timestamp": (AS_OF + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "properties": {"$pathname": "/billing"},
+            "person_properties": {"email": email},
+        }
+        for n, (email, event, m) in enumerate(rows, start=1)
+    ]
+    Path(env["USERTRACK_EVENTS"]).write_text("".join(json.dumps(e) + "\n" for e in events))
+    home = tmp_path / "home"
+    later = "2026-11-16 12:05"
+    first_pass = _alerts(home, env)
+    assert {(a["trigger"], a["email"]) for a in first_pass["alerts"]} == {
+        ("stuck_on_page", "stuck@x.io"),
+        ("stuck_on_page", "moved@x.io"),
+    }
+    second_pass = run(["alerts", "--as-of", later, "-f", "json"], home, **env)
+    assert {(a["trigger"], a["email"]) for a in json.loads(second_pass.stdout)["alerts"]} >= {
+        ("stuck_on_page", "stuck@x.io"),
+        ("multiple_errors", "stuck@x.io"),
+    }
+    with serve() as slack:
+        first = run(
+            ["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"],
+            home,
+            **env,
+            SLACK_WEBHOOK_URL=slack.url,
+        )
+        assert first.exit_code == 0, first.stderr
+        assert len(slack.received) == 2, [m["text"] for m in slack.received]
+        again = run(
+            ["alerts", "--as-of", later, "--notify", "slack"],
+            home,
+            **env,
+            SLACK_WEBHOOK_URL=slack.url,
+        )
+        assert again.exit_code == 0, again.stderr
+        assert len(slack.received) == 2  # a new trigger of the same person, inside 10 minutes
+        assert "sent 0 Slack messages" in again.stderr
+        time.sleep(1.1)  # past a 1 s cooldown
+        after = run(
+            ["alerts", "--as-of", later, "--notify", "slack", "--cooldown", "1s"],
+            home,
+            **env,
+            SLACK_WEBHOOK_URL=slack.url,
+        )
+        assert after.exit_code == 0, after.stderr
+    assert len(slack.received) == 4, [m["text"] for m in slack.received]
+    last = [m for m in slack.received[2:] if "stuck@x.io" in m["text"]]
+    assert len(last) == 1  # both triggers of the pass: one message
+    person = last[0]["blocks"][1]["text"]["text"]
+    assert "Trigger: Stuck on page" in person and "Multiple errors" in person
+    assert "User Needs Support" in last[0]["blocks"][0]["text"]["text"]
+    sent = json.loads((home / "alerts-outbox.json").read_text())["sent"]
+    assert set(sent) == {"person:stuck@x.io", "person:moved@x.io"}
+
+
 def test_a_failed_send_is_queued_and_delivered_next_run_exactly_once(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -444,13 +517,13 @@ def test_a_slow_webhook_times_out_and_is_retried_within_the_pass(tmp_path: Path)
         slack.script = [("slow", 0.6)]
         done = deliver(outbox, slack.url, now, timeout=0.2, backoff=0.01)
         assert slack.attempts == 2
-    assert done.sent == ["stuck_on_page:a@x.io"] and outbox.queue == []
+    assert done.sent == ["person:a@x.io"] and outbox.queue == []
     # The slow answer may still have been taken: a webhook has no idempotency key, which is
     # why a message leaves the queue only after a 2xx was seen (docs/alerts-and-sync.md).
     assert 1 <= len(slack.received) <= 2
     buttons = slack.received[-1]["blocks"][-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Open in PostHog"]
-    assert Outbox.open(tmp_path / "home").sent.keys() == {"stuck_on_page:a@x.io"}
+    assert Outbox.open(tmp_path / "home").sent.keys() == {"person:a@x.io"}
 
 
 def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> None:
@@ -482,7 +555,7 @@ def test_ctrl_c_during_a_post_waits_for_it_and_its_record(tmp_path: Path) -> Non
         timer.join()
         assert len(slack.received) == 1
     saved = Outbox.open(tmp_path / "home")
-    assert saved.queue == [] and list(saved.sent) == ["multiple_errors:a@x.io"]
+    assert saved.queue == [] and list(saved.sent) == ["person:a@x.io"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -626,10 +699,10 @@ def test_a_message_queued_too_long_expires_into_the_dead_letters(tmp_path: Path)
     outbox = Outbox.open(home)
     with serve() as slack:
         done = deliver(outbox, slack.url, now)
-    assert done.sent == ["stuck_on_page:fresh@x.io"]
-    assert done.dead == {"stuck_on_page:a@x.io": "expired"} and slack.attempts == 1
+    assert done.sent == ["person:fresh@x.io"]
+    assert done.dead == {"person:a@x.io": "expired"} and slack.attempts == 1
     saved = Outbox.open(home)
-    assert saved.queue == [] and [d["key"] for d in saved.dead] == ["stuck_on_page:a@x.io"]
+    assert saved.queue == [] and [d["key"] for d in saved.dead] == ["person:a@x.io"]
     assert saved.dead[0]["why"] == "expired: queued more than 24 h ago"
 
 
@@ -772,10 +845,15 @@ def test_a_dry_run_consumes_nothing_the_real_run_sends(demo: Path) -> None:
     entered = {
         key.split(":", 1)[1]
         for key in json.loads((demo / "alerts-outbox.json").read_text())["sent"]
-        if key.startswith("entered_segment:")
+        if key.startswith("person:")
     }
-    assert entered == listed
-    assert sum("User entered a segment" in m["text"] for m in slack.received) == len(listed)
+    assert entered >= listed  # one message a person, whatever triggered it
+    assert {
+        email
+        for email in listed
+        for m in slack.received
+        if email in m["text"] and "Entered a segment" in m["blocks"][1]["text"]["text"]
+    } == listed
     assert "nothing recorded" in dry.stderr
     # The run that sent kept its segments (and the day-earlier ones it computed).
     import sqlite3
@@ -899,7 +977,7 @@ def test_the_outbox_is_private_from_its_first_byte_and_forgets_old_sends(tmp_pat
         now = datetime.now(UTC)
         outbox = Outbox.open(home)
         days_ago = {"old": 8, "recent": 6}
-        outbox.sent = {f"stuck_on_page:{who}@x.io": (now - timedelta(days=n)).isoformat()
+        outbox.sent = {f"person:{who}@x.io": (now - timedelta(days=n)).isoformat()
                        for who, n in days_ago.items()}  # fmt: skip
         outbox.enqueue([_stranger(now, email="new@x.io")], now, now, timedelta(minutes=10))
         outbox.save()
@@ -907,7 +985,7 @@ def test_the_outbox_is_private_from_its_first_byte_and_forgets_old_sends(tmp_pat
         os.umask(old_umask)
     path = home / "alerts-outbox.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert set(Outbox.open(home).sent) == {"stuck_on_page:recent@x.io"}
+    assert set(Outbox.open(home).sent) == {"person:recent@x.io"}
 
 
 def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -> None:

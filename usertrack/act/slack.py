@@ -1,14 +1,15 @@
 """Alerts to a Slack incoming webhook: Block Kit messages, a cooldown, and a queue that loses none.
 
-State lives in `<USERTRACK_HOME>/alerts-outbox.json` (0600): `sent` maps "trigger:person" to when
-it was last delivered (the cooldown), `queue` holds messages not yet delivered, `dead` the
-messages Slack refused for good (a 400: see MESSAGE) or that waited longer than the maximum age,
-with Slack's answer. A pass first queues its new alerts (written atomically), then posts the
-queue; a message leaves the queue, and its key is stamped, only after Slack answered 2xx (or
-refused it for good: then it moves to `dead`), so a crash or an outage loses nothing and a
-message is never posted twice on purpose. The webhook URL is a secret: it is never written there.
-A damaged outbox is named (StateFileError, exit 8), never read as empty nor overwritten:
-`usertrack alerts --reset-outbox` moves it aside.
+State lives in `<USERTRACK_HOME>/alerts-outbox.json` (0600): `sent` maps "person:EMAIL" (a metric
+alert's "trigger:window") to when it was last delivered (the cooldown: one message per person per
+cooldown, a person's several triggers of a pass in one message), `queue` holds messages not yet
+delivered, `dead` the messages Slack refused for good (a 400: see MESSAGE) or that waited longer
+than the maximum age, with Slack's answer. A pass first queues its new alerts (written atomically),
+then posts the queue; a message leaves the queue, and its key is stamped, only after Slack answered
+2xx (or refused it for good: then it moves to `dead`), so a crash or an outage loses nothing and a
+message is never posted twice on purpose. The webhook URL is a secret: it is never written there. A
+damaged outbox is named (StateFileError, exit 8), never read as empty nor overwritten: `usertrack
+alerts --reset-outbox` moves it aside.
 
 Every message fits Block Kit's limits (DESIGN.md "Slack Block Kit limits"), however long the
 values strangers wrote into PostHog: each value is cut to VALUE_CHARS, each text to its field's
@@ -126,10 +127,61 @@ def _ago(moment: Any, now: datetime) -> str:
     return "just now" if minutes == 0 else f"{minutes} minutes ago"
 
 
+# Alerts about no person: a metric's figure, the day's run failures.
+_NO_PERSON_KINDS = frozenset({"metric", "failures"})
+
+
+def alert_person(alert: Mapping[str, Any]) -> str | None:
+    """Who an alert is about (its email, else its distinct_id); None for a metric or failure
+    alert."""
+    if alert.get("kind") in _NO_PERSON_KINDS:
+        return None
+    who = alert.get("email") or alert.get("distinct_id")
+    return str(who) if who else None
+
+
 def alert_key(alert: Mapping[str, Any]) -> str:
-    """`trigger:person`; a metric alert's is `trigger:window`: one message per window."""
-    who = alert.get("email") or alert.get("distinct_id") or alert.get("window") or "*"
-    return f"{alert['trigger']}:{who}"
+    """`person:EMAIL`: the support notifications are rate limited per person (one per person
+    per cooldown, whatever triggered it); a metric alert's is `trigger:window` (one message per
+    window), the failure spike's `trigger:*`."""
+    person = alert_person(alert)
+    if person is not None:
+        return f"person:{person}"
+    return f"{alert['trigger']}:{alert.get('window') or '*'}"
+
+
+def one_per_person(alerts: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The pass's alerts with each person's several triggers made one alert: the first of them
+    about their activity (else the first), naming every trigger in `triggers` (name, detail),
+    in the pass's order. Alerts about no person are kept as they are."""
+    out: list[Mapping[str, Any]] = []
+    mine: dict[str, list[Mapping[str, Any]]] = {}
+    for alert in alerts:
+        person = alert_person(alert)
+        if person is None:
+            out.append(alert)
+        elif person not in mine:
+            mine[person] = [alert]
+            out.append(alert)
+        else:
+            mine[person].append(alert)
+    for n, alert in enumerate(out):
+        person = alert_person(alert)
+        several = mine.get(person) if person is not None else None
+        if several is None or len(several) == 1:
+            continue
+        base = next((a for a in several if (a.get("kind") or "activity") == "activity"), alert)
+        triggers = [[a["trigger_name"], a.get("detail") or ""] for a in several]
+        out[n] = {**base, "triggers": triggers}
+    return out
+
+
+def _triggers(alert: Mapping[str, Any]) -> str:
+    """ "Name (detail)" of the alert's trigger, or of each of a person's triggers, with "; "."""
+    named = alert.get("triggers") or [[alert["trigger_name"], alert.get("detail") or ""]]
+    return "; ".join(
+        value(name) + (f" ({value(detail)})" if detail else "") for name, detail in named
+    )
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -147,9 +199,7 @@ def message(
     escaped in the fallback), cut to VALUE_CHARS: strangers write it, and Slack refuses a message
     past its limits."""
     kind = alert.get("kind") or "activity"
-    trigger = value(alert["trigger_name"]) + (
-        f" ({value(alert['detail'])})" if alert.get("detail") else ""
-    )
+    trigger = _triggers(alert)
     summary: list[str] = []
     if kind == "failures":
         header, title = "📉 Run failures stand out", "📉 Run failures stand out: "
@@ -394,7 +444,7 @@ class Outbox:
         self.sent = {k: v for k, v in self.sent.items() if (_moment(v) or now) > horizon}
         queued = {item["key"] for item in self.queue}
         added = 0
-        for alert in alerts:
+        for alert in one_per_person(alerts):
             key = alert_key(alert)
             # A metric alert cools for its window at least: once per trigger and window.
             cools = max(cooldown, timedelta(seconds=alert.get("cooldown_seconds") or 0))

@@ -50,7 +50,7 @@ CooldownOpt = Annotated[
     str,
     typer.Option(
         "--cooldown",
-        help="At most one message per person and trigger per this.",
+        help="At most one Slack message per person per this, whatever triggered it.",
         metavar=DURATION,
     ),
 ]
