@@ -104,3 +104,34 @@ def test_json_written_by_duckdb_is_json_dumps_for_every_character(tmp_path: Path
     users = json.loads(written)["users"]
     assert [u["note"] for u in users] == [None if i == 3 else t for i, t in enumerate(texts)]
     assert '"011\\u000b@x.io"' in written and '"031\\u001f@x.io"' in written
+
+
+def test_a_snapshot_saved_while_the_answer_is_written_shares_no_call(tmp_path: Path) -> None:
+    """`segments` saves its snapshot on a thread while the main one writes the answer, both
+    reading the same classification: each read runs on a cursor of its own, so neither meets
+    DuckDB's "connection is busy with another call" (a read held open by a function that waits
+    stands for a slow one)."""
+    import threading
+
+    result = _classified(tmp_path)
+    inside, go_on = threading.Event(), threading.Event()
+
+    def held(email: str) -> str:
+        inside.set()
+        go_on.wait(10)
+        return email
+
+    assert result.con is not None
+    result.con.create_function("held", held, ["VARCHAR"], "VARCHAR")
+    slow: list[object] = []
+    reader = threading.Thread(target=lambda: slow.extend(result.select(["held(email)"])))
+    reader.start()
+    try:
+        assert inside.wait(10)
+        # While that read is under way: what `segments` writes and saves.
+        assert [m[0] for m in result.memberships()][:1] == ["b@x.io"]
+        assert len(json.loads(to_json(result))["users"]) == len(PEOPLE)
+    finally:
+        go_on.set()
+        reader.join(10)
+    assert sorted(r[0] for r in slow) == sorted(e for e, _ in PEOPLE)

@@ -184,7 +184,8 @@ def _members_of(
 
 
 def _user_count(result: Classified) -> int:
-    return getattr(result, "user_count", None) or len(result.users)
+    count = getattr(result, "user_count", None)
+    return len(result.users) if count is None else int(count)
 
 
 def _segment_ids(result: Classified) -> tuple[str, ...]:

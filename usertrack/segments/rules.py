@@ -224,10 +224,14 @@ class Classification:
             ).fetchall()
         else:
             picked = self._ordered(segment_id)
-            found = self.con.execute(
-                f"SELECT {select} FROM classified WHERE list_contains($picked, rowid)",
-                {"picked": picked},
-            ).fetchall()
+            found = (
+                self._connection()
+                .execute(
+                    f"SELECT {select} FROM classified WHERE list_contains($picked, rowid)",
+                    {"picked": picked},
+                )
+                .fetchall()
+            )
             by_row = {row[-1]: row for row in found}
             rows = [by_row[i] for i in picked]
         if not rows:
@@ -287,9 +291,13 @@ class Classification:
         return self._connection().execute(query, values or {}).fetchall()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self.con is None:
+        """A cursor of its own for one read: `segments` saves the snapshot on one thread while
+        it writes the answer on another, and DuckDB refuses a second call on a connection
+        that is running one ("connection is busy") instead of waiting."""
+        con = self.con
+        if con is None:
             raise RuntimeError("this classification's rows were not kept")
-        return self.con
+        return con.cursor()
 
     def close(self) -> None:
         """Let go of the DuckDB connection (`sandbox.release`: the MCP server empties it and uses
