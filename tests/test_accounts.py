@@ -189,3 +189,92 @@ def test_funnel_by_account_refuses_what_it_does_not_go_with(env: Any) -> None:
     )
     assert result.exit_code == EXIT_USAGE
     assert "--by-account and --by-segment do not go together" in result.stderr
+
+
+# `activity --by-account` and `retention --by-account` on the events below (all of June 2026,
+# UTC; the same database): ann a 06-05 10:00, x 06-07; bob a 06-06, x 06-08; dee a 06-06; eve a
+# 06-07, x 06-09; a stranger of no account a 06-06, x 06-07.
+# - activity as of 06-10, 7 days: acme (ann, bob) is active on 05, 06, 07, 08; beta (dee, eve)
+#   on 06, 07, 09. DAU of 06-09: 1 (beta); WAU 2; on 06-06: 2 (both; 3 persons). Active days:
+#   acme 4, beta 3. Each account is created with its first member (06-05 and 06-06, the week of
+#   06-01): new in that week, 2 accounts. The hours: 06-05 is a Friday: at 10:00 1 account, 1
+#   event. The stranger: 1 person in no account, left out.
+# - retention by day, first-time, start a, --since 06-05 --until 06-09: acme's first start is
+#   ann's (06-05), beta's dee's (06-06); bob's and eve's starts are returns of their accounts.
+#   acme: cohort 06-05, back on days 1 (bob), 2 (ann), 3 (bob); beta: cohort 06-06, back on
+#   days 1 (eve) and 3 (eve). Persons: 4 cohorts (ann, bob + dee + stranger, eve).
+KEPT_EVENTS = [
+    ("ann@x.io", "a", 5), ("ann@x.io", "x", 7), ("bob@x.io", "a", 6), ("bob@x.io", "x", 8),
+    ("dee@x.io", "a", 6), ("eve@x.io", "a", 7), ("eve@x.io", "x", 9),
+    ("stranger@y.io", "a", 6), ("stranger@y.io", "x", 7),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kept(env: Any) -> Any:
+    folder, variables = env
+    records = [
+        record(n + 1, event, datetime(2026, 6, day, 10, tzinfo=UTC), email, email, email)
+        for n, (email, event, day) in enumerate(KEPT_EVENTS)
+    ]
+    export = write_export(folder / "kept.jsonl", records)
+    return folder, {**variables, "USERTRACK_EVENTS": str(export)}
+
+
+def test_activity_by_account_counts_an_account_active_when_any_member_is(kept: Any) -> None:
+    folder, variables = kept
+    base = ["activity", "--as-of", AS_OF, "--days", "7", "--periods", "2", "-f", "json"]
+    result = run([*base, "--by-account"], folder / "home", **variables)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["counted"] == "accounts"
+    daily = {d["date"]: d["dau"] for d in doc["daily"]}
+    assert daily == {"2026-06-03": 0, "2026-06-04": 0, "2026-06-05": 1, "2026-06-06": 2,
+                     "2026-06-07": 2, "2026-06-08": 1, "2026-06-09": 1}  # fmt: skip
+    assert (doc["dau"], doc["wau"], doc["mau"]) == (1, 2, 2)
+    assert [(d["days"], d["persons"]) for d in doc["active_days"] if d["persons"]] == [
+        (3, 1),
+        (4, 1),
+    ]
+    weeks = {w["period_start"]: w for w in doc["lifecycle"]}
+    assert weeks["2026-06-01"]["new"] == 2 and weeks["2026-06-08"]["returning"] == 2
+    friday = [h for h in doc["hours"] if h["weekday"] == 5 and h["hour"] == 10]
+    assert friday == [{"weekday": 5, "hour": 10, "events": 1, "persons": 1}]
+    assert "1 person in no account, left out" in result.stderr
+    people = json.loads(run(base, folder / "home", **variables).stdout)
+    assert {d["date"]: d["dau"] for d in people["daily"]}["2026-06-06"] == 3
+    md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
+    assert "accounts counted" in md
+
+
+def test_retention_by_account_an_account_returns_when_any_member_does(kept: Any) -> None:
+    folder, variables = kept
+    base = ["retention", "--as-of", AS_OF, "--period", "day", "--start", "a",
+            "--since", "2026-06-05", "--until", "2026-06-09", "-f", "json"]  # fmt: skip
+    result = run([*base, "--by-account"], folder / "home", **variables)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["counted"] == "accounts"
+    cohorts = {c["start"]: c for c in doc["cohorts"]}
+    assert {k: c["size"] for k, c in cohorts.items()} == {
+        "2026-06-05": 1, "2026-06-06": 1, "2026-06-07": 0, "2026-06-08": 0, "2026-06-09": 0,
+    }  # fmt: skip
+    assert cohorts["2026-06-05"]["retained"] == [1, 1, 1, 1, 0]
+    assert cohorts["2026-06-06"]["retained"] == [1, 1, 0, 1]
+    people = json.loads(run(base, folder / "home", **variables).stdout)
+    assert [c["size"] for c in people["cohorts"]] == [1, 3, 1, 0, 0]
+    md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
+    assert "accounts counted" in md
+
+
+@pytest.mark.parametrize(
+    ("command", "other"),
+    [(["activity"], ["--segment", "no account"]), (["retention"], ["--by", "$browser"])],
+)
+def test_by_account_refuses_what_it_does_not_go_with(
+    env: Any, command: list[str], other: list[str]
+) -> None:
+    folder, variables = env
+    result = run([*command, "--by-account", *other, "--as-of", AS_OF], folder / "home", **variables)
+    assert result.exit_code == EXIT_USAGE
+    assert f"--by-account and {other[0]} do not go together" in result.stderr

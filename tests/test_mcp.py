@@ -118,6 +118,8 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
         ("funnel", {"days": 60}, ["funnel", "-d", "60", "-f", "json"]),
         ("retention", {"period": "day"}, ["retention", "--period", "day", "-f", "json"]),
         ("activity", {}, ["activity", "-f", "json"]),
+        ("activity", {"by_account": True}, ["activity", "--by-account", "-f", "json"]),
+        ("retention", {"by_account": True}, ["retention", "--by-account", "-f", "json"]),
         # the people behind a number, kept to a profile expression: the CLI's selections
         (
             "funnel",

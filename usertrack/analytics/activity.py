@@ -66,6 +66,8 @@ class Activity:
     hours: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     # (weekday 1 = Monday, hour) -> (events, persons)
     previous: Activity | None = None  # --compare: the same days count before
+    by_account: bool = False  # --by-account: accounts counted, not persons
+    notes: tuple[str, ...] = ()  # for stderr
 
     @property
     def average_dau(self) -> float:
@@ -124,6 +126,7 @@ class Activity:
                 for (wd, h), (e, p) in sorted(self.hours.items())
             ],
             **self._compared(),
+            **({"counted": "accounts"} if self.by_account else {}),
         }
 
     def _compared(self) -> dict[str, Any]:
@@ -159,6 +162,7 @@ def activity(
     periods: int = 8,
     compare: bool = False,
     progress: Any = None,
+    by_account: bool = False,
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
     over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days."""
@@ -181,20 +185,22 @@ def activity(
 
         before = as_of - timedelta(days=days)
         previous = Background(
-            lambda: activity(ws, before, days=days, periods=periods), "usertrack-previous"
+            lambda: activity(ws, before, days=days, periods=periods, by_account=by_account),
+            "usertrack-previous",
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
     try:
         # PostHog counts the figures, but not a --by-segment or --segment group's (summary_fits)
         from usertrack.analytics.by_segment import summary_fits
 
-        if getattr(source, "facts_cursor", None) is None and summary_fits(ws):
+        notes: tuple[str, ...] = ()
+        if not by_account and getattr(source, "facts_cursor", None) is None and summary_fits(ws):
             series, lifecycle, active_days, hours = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )
         else:
-            series, lifecycle, active_days, hours = _counted(
-                ws, as_of, since, first_day, last_day, weeks, progress
+            series, lifecycle, active_days, hours, notes = _counted(
+                ws, as_of, since, first_day, last_day, weeks, progress, by_account
             )
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
@@ -203,6 +209,7 @@ def activity(
     result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )
+    result.by_account, result.notes = by_account, notes
     if previous is not None:
         if progress:
             progress("the previous period")
@@ -281,13 +288,17 @@ def _counted(
     last_day: date,
     weeks: list[date],
     progress: Any,
-) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any]]:
+    by_account: bool = False,
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any], Any]:
     """The figures worked out in DuckDB from the facts queries (the local engine, and a live
-    --by-segment or --segment run: the heatmap then from each person's own cells)."""
+    --by-segment or --segment run: the heatmap then from each person's own cells), and notes
+    for stderr. With `by_account`, accounts' (usertrack.analytics.by_account.as_accounts): an
+    account is created with its first member, so every person's creation is fetched."""
     local = getattr(
         ws.sources[ws.library.get("posthog/activity_days").folder], "facts_cursor", None
     )
-    by_person = None if local is not None else PERSON_HOURS
+    by_person = None if local is not None and not by_account else PERSON_HOURS
+    created_since = date(1970, 1, 1) if by_account else weeks[0]
     facts = [
         FactsTable(
             "posthog/activity_days", "active",
@@ -297,7 +308,7 @@ def _counted(
         FactsTable(
             "posthog/activity_created", "created",
             {"person_id": "VARCHAR", "created_at": "TIMESTAMP"},
-            {"since": datetime.combine(weeks[0], datetime.min.time())},
+            {"since": datetime.combine(created_since, datetime.min.time())},
             "fetching when people were created",
         ),
         FactsTable(
@@ -314,7 +325,8 @@ def _counted(
             "fetching events by hour per person",
         ),
     ]  # fmt: skip
-    key = _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
+    key = None if by_account else _masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
+    notes: tuple[str, ...] = ()
     whole = ws.facts_cache.get(key) if key is not None else None
     part = None
     if whole is not None and key is not None:  # a group's run: its part of every group's
@@ -323,6 +335,12 @@ def _counted(
         facts = facts[2:]  # creation times (the lifecycle reads no one else's), no active days
     # The whole answer's facts are read in place: the groups read its masks, not its rows.
     with open_facts_tables(ws, as_of, facts, progress, whole_in_place=whole is None) as con:
+        if by_account:
+            from usertrack.analytics.by_account import as_accounts
+
+            notes = as_accounts(con, ws, as_of, progress, {"active": "day, sum(events) AS events",
+                                "created": "min(created_at) AS created_at",
+                                "person_hours": "cell, sum(events) AS events"})  # fmt: skip
         if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)
@@ -348,7 +366,7 @@ def _counted(
         hours = {
             (int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in con.execute(heat).fetchall()
         }
-    return series, lifecycle, active_days, hours
+    return series, lifecycle, active_days, hours, notes
 
 
 def _series(con: Any, first: date, last: date) -> list[Day]:

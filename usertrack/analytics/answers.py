@@ -251,6 +251,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             if given:
                 raise UsageError(f"--by and {other} do not go together")
     cell = _check_persons(o, "by_segment", "by")
+    _by_account_alone(o, who, ("--by", by))
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
@@ -265,6 +266,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                     ws, moment, period=period, periods=periods, start_event=o["start"],
                     return_event=o["return_event"], mode=mode, since=first, until=last,
                     compare=o["compare"], by=by, top=o["top"], progress=progress,
+                    by_account=bool(o.get("by_account")),
                 )  # fmt: skip
                 if cell is None:
                     return answer
@@ -280,6 +282,17 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     return run
 
 
+def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
+    """--by-account counts accounts where the options below pick or split persons."""
+    if not o.get("by_account"):
+        return
+    others = (("--by-segment", o["by_segment"]), ("--segment", o["segment"]), ("--who", who),
+              ("--persons", o.get("persons")), *more)  # fmt: skip
+    for option, given in others:
+        if given:
+            raise UsageError(f"--by-account and {option} do not go together")
+
+
 def activity(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics import activity as activities
 
@@ -287,6 +300,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     who = _who(o)
     activities.check_periods(o["periods"])
     cell = _check_persons(o, "by_segment", "compare")
+    _by_account_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         with _Filtered(ws, where):
@@ -294,7 +308,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
             def analysed() -> Any:
                 answer = activities.activity(
                     ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
-                    progress=progress,
+                    progress=progress, by_account=bool(o.get("by_account")),
                 )  # fmt: skip
                 if cell is None:
                     return answer
@@ -305,7 +319,8 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:
                 return _actors(ws, moment, result, where, progress)
-        return Answer(result, "activity", "usage_report", "usage_view", where)
+        notes = list(getattr(result, "notes", ()))
+        return Answer(result, "activity", "usage_report", "usage_view", where, notes)
 
     return run
 

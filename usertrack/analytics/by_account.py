@@ -63,3 +63,92 @@ def account_progress(
 
     who = counted(outside, "person")
     return (f"--by-account: {who} who entered the funnel in no account, left out",)
+
+
+def _person_accounts(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: datetime, progress: Any
+) -> None:
+    """The temporary table `_person_account` (person_id, account): each PostHog person with an
+    email (queries/posthog/segment_persons.sql, the email normalized as everywhere) in the
+    account whose member has that email (queries/neon/account_members.sql)."""
+    import pyarrow as pa
+
+    from usertrack.reports.accounts import member_accounts
+
+    members = member_accounts(ws, as_of, progress)
+    if progress:
+        progress("fetching the persons' emails")
+    persons = ws.run_query("posthog/segment_persons", as_of)
+    con.register(
+        "_accounts_in",
+        pa.table(
+            {
+                "email": pa.array([str(r[0]) for r in members.rows], pa.string()),
+                "account": pa.array([str(r[1]) for r in members.rows], pa.string()),
+            }
+        ),
+    )
+    con.register(
+        "_emails_in",
+        pa.table(
+            {
+                "person_id": pa.array([str(r[0]) for r in persons.rows], pa.string()),
+                "email": pa.array([str(r[1]) for r in persons.rows], pa.string()),
+            }
+        ),
+    )
+    con.execute(
+        "CREATE TEMP TABLE _person_account AS SELECT e.person_id, a.account"
+        " FROM _emails_in e JOIN _accounts_in a USING (email)"
+    )
+    con.unregister("_accounts_in")
+    con.unregister("_emails_in")
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
+    """`table` (a facts table: temporary on the events store's cursor, else the connection's
+    own) replaced by `select` over it; the store has tables of the same names (person_hours),
+    so the facts table is named by its catalog."""
+    where = con.execute(
+        "SELECT database_name, schema_name FROM duckdb_tables() WHERE table_name = $t"
+        " ORDER BY temporary DESC LIMIT 1",
+        {"t": table},
+    ).fetchone()
+    assert where is not None, table
+    name = f'"{where[0]}"."{where[1]}"."{table}"'
+    con.execute(f'CREATE TEMP TABLE "_account_{table}" AS {select.replace("{t}", name)}')
+    con.execute(f"DROP TABLE {name}")
+    con.execute(f'ALTER TABLE "_account_{table}" RENAME TO "{table}"')
+
+
+def as_accounts(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    as_of: datetime,
+    progress: Any,
+    tables: dict[str, str],
+) -> tuple[str, ...]:
+    """Per-person facts tables made per-account facts (--by-account on activity and retention):
+    each of `tables` (name -> its other columns, grouped or aggregated, as `day, sum(events) AS
+    events`) gets one row per account where it had one per person, the account standing in the
+    person_id column; an account is active, starts or returns when any member does. Persons of
+    no account are left out, and counted in the note returned (by the first table's persons)."""
+    _person_accounts(con, ws, as_of, progress)
+    first = next(iter(tables))
+    row = con.execute(
+        f'SELECT count(DISTINCT person_id) FROM "{first}" f WHERE NOT EXISTS'
+        " (SELECT 1 FROM _person_account m WHERE m.person_id = f.person_id)"
+    ).fetchone()
+    for table, columns in tables.items():
+        _replace(
+            con,
+            table,
+            f"SELECT m.account AS person_id, {columns} FROM {{t}} f"
+            " JOIN _person_account m ON m.person_id = f.person_id GROUP BY ALL",
+        )
+    outside = int(row[0]) if row else 0
+    if not outside:
+        return ()
+    from usertrack.rendering.style import counted
+
+    return (f"--by-account: {counted(outside, 'person')} in no account, left out",)

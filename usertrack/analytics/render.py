@@ -395,9 +395,10 @@ def retention_compare_about(r: Retention) -> str:
 
 def retention_about(r: Retention) -> str:
     back = r.return_event or "any event"
+    counted = ", accounts counted (an account starts and returns when any member does)"
     return (
         f"{r.mode} cohorts of {r.start_event} by {r.period}, returning with {back},"
-        f" as of {style.moment(r.as_of)}"
+        f" as of {style.moment(r.as_of)}{counted if r.by_account else ''}"
     )
 
 

@@ -28,6 +28,7 @@ from usertrack.errors import UsageError
 
 MODES = ("first-time", "recurring")
 SUMMARY_QUERY = "posthog/retention_summary"
+EVER = datetime(1970, 1, 1)  # --by-account: every first start event, an account's earliest
 DEFAULT_START = "user_signed_up"
 MAX_PERIODS = 400
 DAY_POINTS = (1, 7, 14, 30, 60, 90)
@@ -120,6 +121,7 @@ class Retention:
     previous_average: list[Point] = field(default_factory=list)
     by: str | None = None  # --by: an event property of the start event (first touch)
     breakdown: list[Breakdown] = field(default_factory=list)
+    by_account: bool = False  # --by-account: cohorts of accounts, not persons
 
     @property
     def day_points(self) -> list[tuple[int, Point | None]]:
@@ -150,6 +152,8 @@ class Retention:
             "cohorts": _cohort_documents(self.cohorts),
             "average": [p.document() for p in self.average],
         }
+        if self.by_account:
+            doc["counted"] = "accounts"  # each cohort's and period's `persons` are accounts
         if self.period == "day":
             doc["day_points"] = [
                 {"day": d, **(p.document() if p else {"percent": None})} for d, p in self.day_points
@@ -295,6 +299,7 @@ def retention(
     by: str | None = None,
     top: int = 10,
     progress: Any = None,
+    by_account: bool = False,
 ) -> Retention:
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
     of as many periods just before them (docs/metrics.md, "Retention")."""
@@ -314,9 +319,11 @@ def retention(
     from usertrack.analytics.by_segment import summary_fits
 
     per_value: dict[str, Any] = {}
-    if by is not None:  # PostHog counts no --by: the facts, counted here, on both engines
-        sizes, back = _counted(ws, as_of, since, period, starts, start_event, return_event,
-                               mode, progress, by=by, per_value=per_value)  # fmt: skip
+    notes: tuple[str, ...] = ()
+    if by is not None or by_account:  # PostHog counts neither: the facts, counted here
+        notes, sizes, back = _counted(ws, as_of, since, period, starts, start_event,
+                                      return_event, mode, progress, by=by, per_value=per_value,
+                                      by_account=by_account)  # fmt: skip
     elif getattr(source, "facts_cursor", None) is None and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
@@ -331,7 +338,7 @@ def retention(
         )
         sizes, back = from_summary(starts, list(result.columns), [tuple(r) for r in result.rows])
     else:
-        sizes, back = _counted(
+        _, sizes, back = _counted(
             ws, as_of, since, period, starts, start_event, return_event, mode, progress
         )
     every = _cohorts_of(starts, sizes, back)
@@ -357,11 +364,10 @@ def retention(
             seen.add(return_event)
         elif return_event not in seen:
             typed["--return"] = return_event
-    notes: tuple[str, ...] = ()
     if typed:
         from usertrack.analytics.names import event_names, unknown
 
-        notes = unknown(typed, event_names(ws, as_of, since.replace(tzinfo=as_of.tzinfo)), "event")
+        notes += unknown(typed, event_names(ws, as_of, since.replace(tzinfo=as_of.tzinfo)), "event")
     return Retention(
         as_of=as_of,
         period=period,
@@ -375,6 +381,7 @@ def retention(
         previous_average=average_curve(previous, starts, period, as_of) if previous else [],
         by=by,
         breakdown=breakdown,
+        by_account=by_account,
     )
 
 
@@ -422,10 +429,13 @@ def _counted(
     progress: Any,
     by: str | None = None,
     per_value: dict[str, Any] | None = None,
-) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    by_account: bool = False,
+) -> tuple[tuple[str, ...], dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes and retained persons (as `from_summary`'s) from the facts queries,
-    counted in DuckDB (the local engine). With `by`, also each --by value's (into
-    `per_value`: value -> (sizes, retained))."""
+    counted in DuckDB (the local engine), with notes for stderr. With `by`, also each --by
+    value's (into `per_value`: value -> (sizes, retained)); with `by_account`, accounts'
+    (usertrack.analytics.by_account.as_accounts): an account's first start is its members'
+    earliest ever, so every member's first start is fetched, not only those from `since`."""
     facts = [
         FactsTable(
             "posthog/retention_activity",
@@ -452,7 +462,7 @@ def _counted(
                 "posthog/retention_first_starts",
                 "firsts",
                 {"person_id": "VARCHAR", "first_start": "TIMESTAMP"},
-                {"since": since, "start_event": start_event},
+                {"since": EVER if by_account else since, "start_event": start_event},
                 "fetching first start events",
             )
         )
@@ -466,14 +476,25 @@ def _counted(
                 f"fetching each person's {by}",
             )
         )
-    key = None if by is not None else _cohorts_key(ws, as_of, facts, period, starts, mode)
+    key = None
+    if by is None and not by_account:
+        key = _cohorts_key(ws, as_of, facts, period, starts, mode)
     whole = ws.facts_cache.get(key) if key is not None else None
     if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
-        return _kept_counts(ws, *whole)
+        return ((), *_kept_counts(ws, *whole))
+    notes: tuple[str, ...] = ()
     # On the local engine the facts are temporary tables of a cursor on the events store
     # (open_facts_tables): the analysis's own tables are temporary too. In a --by-segment run
     # too: its groups read the cohorts kept below, never the facts' rows.
     with open_facts_tables(ws, as_of, facts, progress, whole_in_place=True) as con:
+        if by_account:
+            from usertrack.analytics.by_account import as_accounts
+
+            shapes = {"activity": "period_start, max(did_start) AS did_start,"
+                                  " max(did_return) AS did_return"}  # fmt: skip
+            if mode == "first-time":
+                shapes["firsts"] = "min(first_start) AS first_start"
+            notes = as_accounts(con, ws, as_of, progress, shapes)
         con.execute(
             "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
             " generate_subscripts($starts, 1) - 1 AS idx",
@@ -522,9 +543,11 @@ def _counted(
                 f" count(DISTINCT c.person_id) {returns} {valued} GROUP BY ALL"
             ).fetchall():
                 per_value.setdefault(str(value), ({}, {}))[1][(int(i), int(k))] = int(n)
-    return {int(i): int(n) for i, n in sizes.items()}, {
-        (int(i), int(k)): int(n) for i, k, n in kept
-    }
+    return (
+        notes,
+        {int(i): int(n) for i, n in sizes.items()},
+        {(int(i), int(k)): int(n) for i, k, n in kept},
+    )
 
 
 def _cohorts_key(

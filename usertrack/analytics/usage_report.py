@@ -55,6 +55,7 @@ def activity_headline(a: Activity) -> str:
     return (
         f"{style.day(d.date)}: DAU {style.count(d.dau)}, WAU {style.count(d.wau)},"
         f" MAU {style.count(d.mau)}, stickiness (DAU/MAU) {sticky}"
+        + (", accounts counted (an account is active when any member is)" if a.by_account else "")
     )
 
 

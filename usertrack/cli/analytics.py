@@ -17,6 +17,7 @@ from usertrack.cli.options import (
     MOMENT,
     PROPERTY,
     AsOfOpt,
+    ByAccountOpt,
     ChartFormatOpt,
     FormatOpt,
     OneSegmentOpt,
@@ -79,14 +80,6 @@ BySegmentOpt = Annotated[
         "--by-segment",
         help="Also the answer per primary segment (as of --as-of), 'no segment' and 'no"
         " account'. Needs the app database.",
-    ),
-]
-ByAccountOpt = Annotated[
-    bool,
-    typer.Option(
-        "--by-account",
-        help="Count accounts instead of persons: an account reaches a step when any member"
-        " does. Needs the app database and its account key (docs/connecting.md).",
     ),
 ]
 WhereOpt = Annotated[
@@ -403,6 +396,7 @@ def retention(
     who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    by_account: ByAccountOpt = False,
     save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
@@ -442,6 +436,7 @@ def activity(
     ] = False,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    by_account: ByAccountOpt = False,
     save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,

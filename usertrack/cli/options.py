@@ -120,3 +120,12 @@ PersonsOpt = Annotated[
         metavar="CELL",
     ),
 ]
+ByAccountOpt = Annotated[
+    bool,
+    typer.Option(
+        "--by-account",
+        help="Count accounts instead of persons: an account reaches a funnel step, is active or"
+        " returns when any member does. Needs the app database and its account key"
+        " (docs/connecting.md).",
+    ),
+]
