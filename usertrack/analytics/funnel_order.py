@@ -68,38 +68,55 @@ def shaped_progress(
     starts: Collection[int] = (0,),
 ) -> list[int] | None:
     """person_progress for a strict funnel or one with exclusion steps (PostHog's
-    funnel-udf/src/steps.rs); None for a person excluded from the funnel.
+    funnel-udf/src/steps.rs, `process_event` and `loop_prop_val`); None for a person excluded
+    from the funnel.
 
     An exclusion event (rank EXCLUDED) within the window of an attempt's step 1, once the
     attempt has reached step FROM and not yet step TO (`spans`: (FROM, TO) pairs), excludes
-    that attempt: it advances no further. Strict: any event that advances no attempt (another
-    event, rank OTHER, included) ends every attempt in progress, and one that does ends all
-    the others, so the steps must follow each other with nothing between. The person counts
-    at the furthest step reached, by the oldest attempt that is not excluded; when every
-    attempt that got that far is excluded, the person is left out of the funnel."""
+    that attempt. An excluded attempt may still take one more step (within its window), as
+    PostHog's UDF carries the excluded state into the furthest step reached without storing
+    it for the step after; then it advances no further. An exclusion event sharing its
+    timestamp with an event of another rank is not read (PostHog's UDF leaves exclusions out
+    of a timestamp's events of different steps). Strict: any event that advances no attempt
+    (another event, rank OTHER, and an exclusion event included) ends every attempt in
+    progress, and one that does ends all the others, so the steps must follow each other
+    with nothing between. The person counts at the furthest step reached, by the oldest
+    attempt that is not excluded; when every attempt that got that far is excluded, the
+    person is left out of the funnel."""
     attempts: list[list[int]] = []
     out: set[int] = set()  # excluded attempts
     open_: set[int] = set()  # attempts that may still advance
+    last: set[int] = set()  # excluded attempts that may take one more step
+    mixed = {
+        when for (when, rank), (before, other) in zip(events[1:], events, strict=False)
+        if when == before and rank != other
+    }  # fmt: skip
     for when, rank in events:
         if rank == EXCLUDED:
-            for i, attempt in enumerate(attempts):
-                if (
-                    i not in out
-                    and when - attempt[0] <= window
-                    and any(first <= len(attempt) < last for first, last in spans)
-                ):
-                    out.add(i)
-                    open_.discard(i)
+            if when not in mixed:
+                for i, attempt in enumerate(attempts):
+                    if (
+                        i not in out
+                        and when - attempt[0] <= window
+                        and any(first <= len(attempt) < end for first, end in spans)
+                    ):
+                        out.add(i)
+                        if i in open_:
+                            open_.discard(i)
+                            last.add(i)
+            if shape.order == "strict":
+                open_, last = set(), set()
             continue
         moved = None
         if rank >= 0:
             for k in later[rank]:
                 for i in range(len(attempts) - 1, -1, -1):
                     attempt = attempts[i]
-                    if len(attempt) == k and i in open_:
+                    if len(attempt) == k and (i in open_ or i in last):
                         if when - attempt[0] <= window:
                             attempt.append(when)
                             moved = i
+                            last.discard(i)
                         break
                 if moved is not None:
                     break
@@ -108,7 +125,8 @@ def shaped_progress(
                 moved = len(attempts) - 1
                 open_.add(moved)
         if shape.order == "strict":
-            open_ = {moved} if moved is not None else set()
+            open_ = {moved} if moved is not None and moved not in out else set()
+            last = set()
     if not attempts:
         return []
     furthest = max(len(a) for a in attempts)
