@@ -93,6 +93,10 @@ EXPECTED = {
     "from": "2026-05-01T00:00:00Z",
     "to": "2026-05-31T23:59:59Z",
     "sessions": 7,
+    # a session's person is its first event's: ann (s1 on two distinct_ids, her two lone
+    # sessions), bob (s2, s3, s4), cat (s6): 7 sessions of 3 users
+    "users": 3,
+    "sessions_per_user": 2.33,
     "mean_seconds": round(sum(DURATIONS) / 7, 1),
     "median_seconds": 10.0,
     # with a pageview: s1, ann's 12:00, s2, s3, s4; bounces s2, s3
@@ -105,24 +109,43 @@ EXPECTED = {
         {"bucket": "15m-30m", "sessions": 0},
         {"bucket": "30m+", "sessions": 1},  # ann's 12:00 (2999 s)
     ],
-    # entries: s1 /, 12:00 /docs, s2 /pricing, s3 /, s4 /blog, s6 /app (13:19:59 has no URL)
-    "entry_pages": [{"page": "/", "sessions": 2}, {"page": "/app", "sessions": 1},
-                    {"page": "/blog", "sessions": 1}, {"page": "/docs", "sessions": 1},
-                    {"page": "/pricing", "sessions": 1}],
+    # entries: s1 /, 12:00 /docs, s2 /pricing, s3 /, s4 /blog, s6 /app (13:19:59 has no URL).
+    # Bounce rate per entry page, PostHog's web analytics "entry page" table
+    # (posthog/hogql_queries/web_analytics/stats_table.py, to_entry_bounce_query: avg of the
+    # session's $is_bounce by $entry_pathname): / is s1 (no bounce) and s3 (a bounce): 50 %;
+    # /app is s6, no pageview: none
+    "entry_pages": [
+        {"page": "/", "sessions": 2, "users": 2, "bounce_rate": 50.0},
+        {"page": "/app", "sessions": 1, "users": 1, "bounce_rate": None},
+        {"page": "/blog", "sessions": 1, "users": 1, "bounce_rate": 0.0},
+        {"page": "/docs", "sessions": 1, "users": 1, "bounce_rate": 0.0},
+        {"page": "/pricing", "sessions": 1, "users": 1, "bounce_rate": 100.0},
+    ],
     # exits: s1 /pricing, 12:00 /docs/api, s2 /pricing, s3 / (its last event has no URL), s4
-    # /blog, s6 /app
-    "exit_pages": [{"page": "/pricing", "sessions": 2}, {"page": "/", "sessions": 1},
-                   {"page": "/app", "sessions": 1}, {"page": "/blog", "sessions": 1},
-                   {"page": "/docs/api", "sessions": 1}],
+    # /blog, s6 /app. Time before exit: the mean duration of the sessions that left there,
+    # /pricing (120 + 0) / 2 = 60
+    "exit_pages": [
+        {"page": "/pricing", "sessions": 2, "users": 2, "seconds_before_exit": 60.0},
+        {"page": "/", "sessions": 1, "users": 1, "seconds_before_exit": 9.0},
+        {"page": "/app", "sessions": 1, "users": 1, "seconds_before_exit": 300.0},
+        {"page": "/blog", "sessions": 1, "users": 1, "seconds_before_exit": 10.0},
+        {"page": "/docs/api", "sessions": 1, "users": 1, "seconds_before_exit": 2999.0},
+    ],
     # each session's first event: s1 US Desktop Chrome, 12:00 FR Mobile Safari, 13:19:59 none,
-    # s2 and s3 DE Desktop Firefox, s4 DE Mobile Chrome, s6 US Desktop Chrome
+    # s2 and s3 DE Desktop Firefox, s4 DE Mobile Chrome, s6 US Desktop Chrome. Users: DE's 3
+    # sessions are all bob's; US is ann (s1) and cat (s6)
     "by": {
-        "device_type": [{"value": "Desktop", "sessions": 4}, {"value": "Mobile", "sessions": 2},
-                        {"value": None, "sessions": 1}],
-        "browser": [{"value": "Chrome", "sessions": 3}, {"value": "Firefox", "sessions": 2},
-                    {"value": "Safari", "sessions": 1}, {"value": None, "sessions": 1}],
-        "country": [{"value": "DE", "sessions": 3}, {"value": "US", "sessions": 2},
-                    {"value": "FR", "sessions": 1}, {"value": None, "sessions": 1}],
+        "device_type": [{"value": "Desktop", "sessions": 4, "users": 3},
+                        {"value": "Mobile", "sessions": 2, "users": 2},
+                        {"value": None, "sessions": 1, "users": 1}],
+        "browser": [{"value": "Chrome", "sessions": 3, "users": 3},
+                    {"value": "Firefox", "sessions": 2, "users": 1},
+                    {"value": "Safari", "sessions": 1, "users": 1},
+                    {"value": None, "sessions": 1, "users": 1}],
+        "country": [{"value": "DE", "sessions": 3, "users": 1},
+                    {"value": "US", "sessions": 2, "users": 2},
+                    {"value": "FR", "sessions": 1, "users": 1},
+                    {"value": None, "sessions": 1, "users": 1}],
     },
 }  # fmt: skip
 
@@ -142,8 +165,8 @@ def test_sessions_through_the_cli(export: Path) -> None:
 
 def test_top_keeps_the_first_values(export: Path) -> None:
     doc = cli_json([*RANGE, "--top", "1"], USERTRACK_EVENTS=str(export))
-    assert doc["entry_pages"] == [{"page": "/", "sessions": 2}]
-    assert doc["by"]["country"] == [{"value": "DE", "sessions": 3}]
+    assert doc["entry_pages"] == [EXPECTED["entry_pages"][0]]
+    assert doc["by"]["country"] == [{"value": "DE", "sessions": 3, "users": 1}]
     assert doc["sessions"] == 7  # the totals are not cut
 
 
@@ -172,11 +195,14 @@ def test_table_csv_and_md(export: Path) -> None:
     table = cli(RANGE, **env).stdout
     assert "Bounce rate" in table and "40.0%" in table and "/docs/api" in table
     csv_lines = cli([*RANGE, "-f", "csv"], **env).stdout.splitlines()
-    assert csv_lines[0] == "dimension,value,sessions"
-    assert "all,,7" in csv_lines and "bucket,0-30s,4" in csv_lines
-    assert "device_type,,1" in csv_lines  # the session without a device
+    assert csv_lines[0] == "dimension,value,sessions,users,bounce_rate,seconds_before_exit"
+    assert "all,,7,3,," in csv_lines and "bucket,0-30s,4,,," in csv_lines
+    assert "device_type,,1,1,," in csv_lines  # the session without a device
+    assert "entry_page,/,2,2,50.0," in csv_lines and "exit_page,/pricing,2,2,,60.0" in csv_lines
     md = cli([*RANGE, "-f", "md"], **env).stdout
-    assert "| Bounce rate | 40.0% |" in md
+    assert "| Bounce rate | 40.0% |" in md and "| Sessions per user | 2.33 |" in md
+    assert "| / | 2 | 28.6% | 2 | 50.0% |" in md  # entry /: 2 users, half bounced
+    assert "| /pricing | 2 | 28.6% | 2 | 1m |" in md  # exit /pricing: 60 s before exit
     assert "| 0-30s | 4 | 57.1% |" in md  # 4 of 7
     assert "| \\(none\\) | 1 | 14.3% |" in md  # escaped: "(none)" is ours, not data
 

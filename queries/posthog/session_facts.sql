@@ -14,7 +14,8 @@
 -- session_id and person_id is an array, of one element in the first part and of the person's
 -- lone events in the second, which usertrack unnests into a row per session or event
 -- (usertrack/analytics/common.py `unnested`): PostHog sends a row per session or person, never
--- one per event. Only the lone events need their person_id (a session's is ''). The entry
+-- one per event. A session's person is its first event's (what the sessions per user and the
+-- users of a page or country count). The entry
 -- and exit pages are the $pathname of the first and last event that has a $current_url; the
 -- device, browser and country are the session's first event's. A missing text is '' (usertrack reads '' as none; a
 -- groupArray would drop a NULL and shift the arrays). Only events inside the range (both ends
@@ -25,7 +26,7 @@
 SELECT
     [properties.$session_id] AS session_key,
     properties.$session_id AS session_id,
-    '' AS person_id,
+    toString(argMin(person_id, timestamp)) AS person_id,
     [min(timestamp)] AS first_at,
     [max(timestamp)] AS last_at,
     [countIf(event = '$pageview')] AS pageviews,

@@ -20,7 +20,8 @@
 -- 10.7 M events, docs/performance.md). They read as JSONExtractString does: a string decoded
 -- (`a\"b` is `a"b`, as the local engine and the store's session table have it), another value
 -- its JSON text, a missing key or null NULL. Durations are whole microseconds. Each session
--- then counts once for each of seven kinds (`k`): 0 all sessions (with the duration total, the
+-- then counts once for each of seven kinds (`k`), with its person (its first event's: `users`
+-- counts distinct ones): 0 all sessions (with the duration total, the
 -- exact median: the mean of the lower and upper middle durations, medianExactLow and
 -- medianExactHigh, as ClickHouse's quantileExactInclusive(0.5) gives it, which HogQL lacks; the bounces and the sessions with a
 -- pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
@@ -29,12 +30,13 @@
 -- {top} values by sessions, ties by value with '' last. A missing text is '' throughout.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
-SELECT k, value, sessions, total_us, median_us, bounces, with_pageview
+SELECT k, value, sessions, users, total_us, median_us, bounces, with_pageview
 FROM (
     SELECT
         k,
         value,
         count() AS sessions,
+        uniqExact(person) AS users,
         sum(us) AS total_us,
         (medianExactLow(us) + medianExactHigh(us)) / 2 AS median_us,
         sum(bounce) AS bounces,
@@ -52,12 +54,14 @@ FROM (
                 j.k = 6, j.country,
                 ''
             ) AS value,
+            j.person AS person,
             j.us AS us,
             j.bounce AS bounce,
             j.viewed AS viewed
         FROM (
             SELECT
                 arrayJoin([0, 1, 2, 3, 4, 5, 6]) AS k,
+                s.person AS person,
                 dateDiff('microsecond', s.first_at, s.last_at) AS us,
                 multiIf(
                     us < 30000000, 0,
@@ -76,6 +80,7 @@ FROM (
                 s.country AS country
             FROM (
                 SELECT
+                    argMin(e.actor, e.at) AS person,
                     min(e.at) AS first_at,
                     max(e.at) AS last_at,
                     countIf(e.event = '$pageview') AS pageviews,
@@ -88,6 +93,7 @@ FROM (
                 FROM (
                     SELECT
                         $session_id AS sid,
+                        toString(person_id) AS actor,
                         timestamp AS at,
                         event AS event,
                         JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
@@ -107,6 +113,7 @@ FROM (
                 GROUP BY e.sid
                 UNION ALL
                 SELECT
+                    g.actor AS person,
                     min(g.at) AS first_at,
                     max(g.at) AS last_at,
                     sum(g.pageview) AS pageviews,

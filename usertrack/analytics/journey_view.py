@@ -12,10 +12,12 @@ from rich.console import Console
 
 from usertrack.analytics.journey_render import (
     ARROW,
-    BY_TITLES,
     EDGE_TOTALS_CAPTION,
+    LIST_EXTRAS,
     about,
+    listed_rows,
     paths_about,
+    session_lists,
     sessions_summary,
     share_rows,
 )
@@ -39,10 +41,15 @@ def render_sessions(console: Console, s: Sessions) -> None:
     console.print(plain(f"Sessions from {about(s.range)}{moment}"))
     console.print(fitted_table(console.width, cols, rows, title="Sessions"))
     _shares(console, "Length", "Length", list(s.buckets), s.sessions)
-    _shares(console, "Entry pages", "Page", list(s.entry_pages), s.sessions)
-    _shares(console, "Exit pages", "Page", list(s.exit_pages), s.sessions)
-    for key, values in s.by.items():
-        _shares(console, BY_TITLES[key], BY_TITLES[key], list(values), s.sessions)
+    for title, header, kind, values in session_lists(s):
+        cols = [
+            Col(header, wrap=True),
+            Col("Sessions", right=True),
+            Col("Share", right=True, drop=1),
+        ]
+        cols += [Col(h, right=True, drop=2) for h, _ in LIST_EXTRAS[kind]]
+        rows = [[plain(c) for c in row] for row in listed_rows(values, s.sessions, kind)]
+        console.print(fitted_table(console.width, cols, rows, title=title))
 
 
 def render_paths(console: Console, p: Paths) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from usertrack.analytics.common import DateRange, open_facts, seconds_or_none
 
@@ -42,18 +42,39 @@ BREAKDOWNS = (("device_type", "device_type"), ("browser", "browser"), ("country"
 DEFAULT_TOP = 10
 
 
+class Listed(NamedTuple):
+    """One value of a list (a page, a device, a country): its sessions, their distinct persons,
+    the bounce rate of its sessions with a pageview (percent, None without one) and their mean
+    duration in seconds."""
+
+    value: str | None
+    sessions: int
+    users: int
+    bounce_rate: float | None
+    mean_seconds: float | None
+
+
+def _rate(bounces: int, with_pageview: int) -> float | None:
+    return round(100.0 * bounces / with_pageview, 1) if with_pageview else None
+
+
 @dataclass
 class Sessions:
     as_of: datetime
     range: DateRange
     sessions: int
+    users: int  # distinct persons with a session (a session's person: its first event's)
     mean_seconds: float | None
     median_seconds: float | None
     bounce_rate: float | None  # percent of the sessions with a pageview; None when none has one
     buckets: list[tuple[str, int]]
-    entry_pages: list[tuple[str, int]]
-    exit_pages: list[tuple[str, int]]
-    by: dict[str, list[tuple[str | None, int]]]
+    entry_pages: list[Listed]
+    exit_pages: list[Listed]
+    by: dict[str, list[Listed]]
+
+    @property
+    def sessions_per_user(self) -> float | None:
+        return round(self.sessions / self.users, 2) if self.users else None
 
     def document(self) -> dict[str, Any]:
         return {
@@ -61,17 +82,28 @@ class Sessions:
             "from": self.range.start,
             "to": self.range.end,
             "sessions": self.sessions,
+            "users": self.users,
+            "sessions_per_user": self.sessions_per_user,
             "mean_seconds": self.mean_seconds,
             "median_seconds": self.median_seconds,
             "bounce_rate": self.bounce_rate,
             "buckets": [{"bucket": b, "sessions": n} for b, n in self.buckets],
-            "entry_pages": [{"page": p, "sessions": n} for p, n in self.entry_pages],
-            "exit_pages": [{"page": p, "sessions": n} for p, n in self.exit_pages],
+            "entry_pages": [
+                {"page": r.value, "sessions": r.sessions, "users": r.users,
+                 "bounce_rate": r.bounce_rate}
+                for r in self.entry_pages
+            ],
+            "exit_pages": [
+                {"page": r.value, "sessions": r.sessions, "users": r.users,
+                 "seconds_before_exit": r.mean_seconds}
+                for r in self.exit_pages
+            ],
             "by": {
-                key: [{"value": v, "sessions": n} for v, n in values]
+                key: [{"value": r.value, "sessions": r.sessions, "users": r.users}
+                      for r in values]
                 for key, values in self.by.items()
             },
-        }
+        }  # fmt: skip
 
 
 # The columns of the facts (queries/posthog/session_facts.sql) and their DuckDB types.
@@ -110,13 +142,13 @@ WITH lone AS (
           FROM facts WHERE coalesce(session_id, '') = '')
 ),
 merged AS (
-    SELECT first_at, last_at, pageviews, autocaptures,
+    SELECT nullif(person_id, '') AS person_id, first_at, last_at, pageviews, autocaptures,
            nullif(entry_page, '') AS entry_page, nullif(exit_page, '') AS exit_page,
            nullif(device_type, '') AS device_type, nullif(browser, '') AS browser,
            nullif(country, '') AS country
     FROM facts WHERE coalesce(session_id, '') <> ''
     UNION ALL
-    SELECT min(first_at), max(last_at), sum(pageviews), sum(autocaptures),
+    SELECT nullif(person_id, ''), min(first_at), max(last_at), sum(pageviews), sum(autocaptures),
            arg_min(nullif(entry_page, ''), first_at) FILTER (WHERE nullif(entry_page, '') <> ''),
            arg_max(nullif(exit_page, ''), last_at) FILTER (WHERE nullif(exit_page, '') <> ''),
            arg_min(nullif(device_type, ''), first_at),
@@ -128,7 +160,7 @@ SELECT epoch(last_at) - epoch(first_at) AS seconds,
        CASE WHEN pageviews = 0 THEN NULL
             ELSE pageviews = 1 AND autocaptures = 0
                  AND epoch(last_at) - epoch(first_at) < {BOUNCE_SECONDS} END AS bounce,
-       entry_page, exit_page, device_type, browser, country
+       person_id, entry_page, exit_page, device_type, browser, country
 FROM merged
 """
 
@@ -148,8 +180,8 @@ def _bucket_sql() -> str:
 _LISTS = ("bucket", "entry_page", "exit_page", "device_type", "browser", "country")
 _KINDS = " ".join(f"WHEN {63 - (1 << (5 - i))} THEN '{c}'" for i, c in enumerate(_LISTS))
 _LISTS_SQL = f"""
-SELECT kind, value, n FROM (
-    SELECT kind, value, n,
+SELECT kind, value, n, users, bounces, with_pageview, total FROM (
+    SELECT kind, value, n, users, bounces, with_pageview, total,
            row_number() OVER (PARTITION BY kind ORDER BY n DESC, value NULLS LAST) AS place
     FROM (
         SELECT CASE grouping({", ".join(_LISTS)})
@@ -157,8 +189,10 @@ SELECT kind, value, n FROM (
                END AS kind,
                coalesce(CAST(bucket AS VARCHAR), entry_page, exit_page, device_type, browser,
                         country) AS value,
-               count(*) AS n
-        FROM (SELECT {_bucket_sql()} AS bucket, * EXCLUDE (seconds, bounce) FROM session_rows)
+               count(*) AS n, count(DISTINCT person_id) AS users,
+               count(*) FILTER (WHERE bounce) AS bounces, count(bounce) AS with_pageview,
+               sum(seconds) AS total
+        FROM (SELECT {_bucket_sql()} AS bucket, * FROM session_rows)
         GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in _LISTS)})
     ) AS g
     WHERE NOT (kind IN ('entry_page', 'exit_page') AND value IS NULL)
@@ -172,20 +206,27 @@ def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[st
     """The figures of the sessions (SESSIONS_SQL over the `facts` table) as Sessions' fields."""
     con.execute(SESSIONS_SQL)
     row = con.execute(
-        "SELECT count(*), avg(seconds), quantile_cont(seconds, 0.5),"
+        "SELECT count(*), count(DISTINCT person_id), avg(seconds), quantile_cont(seconds, 0.5),"
         " count(*) FILTER (WHERE bounce), count(bounce) FROM session_rows"
     ).fetchone()
     assert row is not None
-    total, mean, median, bounces, with_pageview = row
-    lists: dict[str, list[tuple[Any, int]]] = {kind: [] for kind in _LISTS}
-    for kind, value, n in con.execute(_LISTS_SQL, {"top": int(top)}).fetchall():
-        lists[kind].append((value, int(n)))
-    counts = {int(b): n for b, n in lists["bucket"] if b is not None}
+    total, users, mean, median, bounces, with_pageview = row
+    lists: dict[str, list[Listed]] = {kind: [] for kind in _LISTS}
+    for kind, value, n, people, bounced, viewed, seconds in con.execute(
+        _LISTS_SQL, {"top": int(top)}
+    ).fetchall():
+        n = int(n)
+        lists[kind].append(
+            Listed(value, n, int(people), _rate(int(bounced), int(viewed)),
+                   seconds_or_none(float(seconds) / n) if n else None)
+        )  # fmt: skip
+    counts = {int(r.value): r.sessions for r in lists["bucket"] if r.value is not None}
     return {
         "sessions": int(total),
+        "users": int(users),
         "mean_seconds": seconds_or_none(mean),
         "median_seconds": seconds_or_none(median),
-        "bounce_rate": round(100.0 * bounces / with_pageview, 1) if with_pageview else None,
+        "bounce_rate": _rate(bounces, with_pageview),
         "buckets": [(label, int(counts.get(i, 0))) for i, (label, _, _) in enumerate(BUCKETS)],
         "entry_pages": lists["entry_page"],
         "exit_pages": lists["exit_page"],
@@ -202,27 +243,31 @@ def from_summary(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, A
     """Sessions' fields from the rows of session_summary.sql: what `summarize` works out from
     the facts, worked out by the query (durations in microseconds, '' for none)."""
     index = {c: i for i, c in enumerate(columns)}
-    by_kind: dict[int, list[tuple[str, Any]]] = {}
-    total = bounces = with_pageview = 0
+    by_kind: dict[int, list[Listed]] = {}
+    total = users = bounces = with_pageview = 0
     total_us: Any = 0
     median_us: Any = 0
     for row in rows:
         kind, value, n = int(row[index["k"]]), row[index["value"]], int(row[index["sessions"]])
+        bounced, viewed = int(row[index["bounces"]]), int(row[index["with_pageview"]])
         if kind == _ALL:
             total, total_us, median_us = n, row[index["total_us"]], row[index["median_us"]]
-            bounces, with_pageview = int(row[index["bounces"]]), int(row[index["with_pageview"]])
+            users, bounces, with_pageview = int(row[index["users"]]), bounced, viewed
         else:
-            by_kind.setdefault(kind, []).append((value, n))
-    buckets = {int(value): n for value, n in by_kind.get(_BUCKET, [])}
+            mean = seconds_or_none(int(row[index["total_us"]]) / n / 1e6) if n else None
+            listed = Listed(value, n, int(row[index["users"]]), _rate(bounced, viewed), mean)
+            by_kind.setdefault(kind, []).append(listed)
+    buckets = {int(r.value): r.sessions for r in by_kind.get(_BUCKET, []) if r.value is not None}
     named = {
-        key: [(value or None, n) for value, n in by_kind.get(kind, [])]
+        key: [r._replace(value=r.value or None) for r in by_kind.get(kind, [])]
         for kind, key in _BY_KIND.items()
     }
     return {
         "sessions": total,
+        "users": users,
         "mean_seconds": seconds_or_none(int(total_us) / total / 1e6) if total else None,
         "median_seconds": seconds_or_none(float(median_us) / 1e6) if total else None,
-        "bounce_rate": round(100.0 * bounces / with_pageview, 1) if with_pageview else None,
+        "bounce_rate": _rate(bounces, with_pageview),
         "buckets": [(label, buckets.get(i, 0)) for i, (label, _, _) in enumerate(BUCKETS)],
         "entry_pages": by_kind.get(_ENTRY, []),
         "exit_pages": by_kind.get(_EXIT, []),

@@ -580,7 +580,7 @@ def sessions(
     queries_dir: QueriesOpt = None,
     refresh: RefreshOpt = False,
 ) -> None:
-    """Sessions: count, durations, length buckets, bounce rate, entry/exit pages, devices."""
+    """Sessions: count and per user, durations, bounce rate by entry page, exit pages, countries."""
     options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
         _answer("sessions", options)

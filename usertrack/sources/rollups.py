@@ -523,7 +523,7 @@ _SESSION_FACTS = """
 SELECT
     [prop_session_id] AS session_key,
     prop_session_id AS session_id,
-    '' AS person_id,
+    CAST(arg_min(person_id, timestamp) AS VARCHAR) AS person_id,
     [min(timestamp)] AS first_at,
     [max(timestamp)] AS last_at,
     [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$pageview')] AS pageviews,
@@ -581,16 +581,20 @@ WHERE coalesce(prop_session_id, '')  IS NOT DISTINCT FROM  ''
 GROUP BY person_id
 """
 # The same facts a row per session or lone event (the rows the arrays unnest into), typed as
-# usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds from the table, the
-# others from their events in the two windows, the events without a $session_id as ever.
+# usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds from the table (their
+# person, their first event's, from the store's `sessions` table: every event of such a session
+# is in the range), the others from their events in the two windows, the events without a
+# $session_id as ever.
 _SESSION_FACTS_ROLLED = f"""
-SELECT session_id AS session_key, session_id, '' AS person_id, first_at, last_at, pageviews,
-       autocaptures, entry_page, exit_page, device_type, browser, country
-FROM {SESSIONS_TABLE}
-WHERE {_SESSION_INSIDE} AND one_email AND {_EVENT_KEPT}
+SELECT sp.session_id AS session_key, sp.session_id, CAST(ss.person_id AS VARCHAR) AS person_id,
+       sp.first_at, sp.last_at, sp.pageviews, sp.autocaptures, sp.entry_page, sp.exit_page,
+       sp.device_type, sp.browser, sp.country
+FROM (SELECT * FROM {SESSIONS_TABLE} WHERE {_SESSION_INSIDE} AND one_email AND {_EVENT_KEPT})
+    AS sp
+LEFT JOIN sessions AS ss ON ss.session_id = sp.session_id
 UNION ALL
-SELECT prop_session_id AS session_key, prop_session_id AS session_id, '' AS person_id,
-       {_SESSION_COLUMNS}
+SELECT prop_session_id AS session_key, prop_session_id AS session_id,
+       CAST(arg_min(person_id, timestamp) AS VARCHAR) AS person_id, {_SESSION_COLUMNS}
 FROM (
     SELECT * FROM events
     WHERE timestamp >= {_LO} AND timestamp <= CAST($cut_early AS TIMESTAMP)
@@ -673,7 +677,9 @@ class Rolled:
 
 # A facts query's translation, whitespace folded -> what an analysis reads instead.
 FACTS_REWRITES: dict[str, Rolled] = {
-    _words(_SESSION_FACTS): Rolled(_SESSION_FACTS_ROLLED, SESSION_TABLES, SESSION_WINDOWS_SQL),
+    _words(_SESSION_FACTS): Rolled(
+        _SESSION_FACTS_ROLLED, (*SESSION_TABLES, "sessions"), SESSION_WINDOWS_SQL
+    ),
 }
 # path_events.sql's translation, whitespace folded: paths reads `PATH_CODES_SQL` instead.
 _PATH_EVENTS_WORDS = _words(_PATH_EVENTS)
