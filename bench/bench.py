@@ -628,6 +628,8 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     # accounts: one query over every member's runs of 30 days, one row per account
     (["accounts"], "every account's members, runs and health", "1 s"),
     (["funnel", "--by-account"], "the activation funnel counted per account", "1 s"),
+    (["activity", "--by-account"], "active accounts: the per-person facts per account", "1 s"),
+    (["retention", "--by-account"], "8 weekly cohorts of accounts", "1 s"),
     (["trends", "search_performed", "-m", "p90:result_count"], "a property's p90", "1 s"),
     (
         ["trends", "search_performed", "-m", "p90:result_count", "--by", "source"],

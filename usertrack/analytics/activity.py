@@ -36,7 +36,7 @@ PERSON_HOURS = "posthog/activity_person_hours"
 PERSON_HOURS_HEAT = """
     SELECT cell // 24 + 1 AS weekday, cell % 24 AS hour, sum(events) AS events,
            count(DISTINCT person_id) AS persons
-    FROM person_hours GROUP BY cell ORDER BY cell"""
+    FROM person_cells GROUP BY cell ORDER BY cell"""
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -319,7 +319,7 @@ def _counted(
         )
         if by_person is None else
         FactsTable(
-            by_person, "person_hours",
+            by_person, "person_cells",
             {"person_id": "VARCHAR", "cell": "BIGINT", "events": "BIGINT"},
             {"since": datetime.combine(first_day, datetime.min.time())},
             "fetching events by hour per person",
@@ -340,7 +340,7 @@ def _counted(
 
             notes = as_accounts(con, ws, as_of, progress, {"active": "day, sum(events) AS events",
                                 "created": "min(created_at) AS created_at",
-                                "person_hours": "cell, sum(events) AS events"})  # fmt: skip
+                                "person_cells": "cell, sum(events) AS events"})  # fmt: skip
         if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)

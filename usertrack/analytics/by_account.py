@@ -70,39 +70,43 @@ def _person_accounts(
 ) -> None:
     """The temporary table `_person_account` (person_id, account): each PostHog person with an
     email (queries/posthog/segment_persons.sql, the email normalized as everywhere) in the
-    account whose member has that email (queries/neon/account_members.sql)."""
-    import pyarrow as pa
-
+    account whose member has that email (queries/neon/account_members.sql, from the database
+    meanwhile). On the local engine `con` is a cursor of the events store and the persons'
+    emails are its temporary table, never rows in Python."""
+    from usertrack.analytics.by_segment import Background, persons_query
     from usertrack.reports.accounts import member_accounts
 
-    members = member_accounts(ws, as_of, progress)
-    if progress:
-        progress("fetching the persons' emails")
-    persons = ws.run_query("posthog/segment_persons", as_of)
-    con.register(
-        "_accounts_in",
-        pa.table(
-            {
-                "email": pa.array([str(r[0]) for r in members.rows], pa.string()),
-                "account": pa.array([str(r[1]) for r in members.rows], pa.string()),
-            }
-        ),
-    )
-    con.register(
-        "_emails_in",
-        pa.table(
-            {
-                "person_id": pa.array([str(r[0]) for r in persons.rows], pa.string()),
-                "email": pa.array([str(r[1]) for r in persons.rows], pa.string()),
-            }
-        ),
+    members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")
+    try:
+        if progress:
+            progress("fetching the persons' emails")
+        query, values = ws.bind("posthog/segment_persons", as_of)
+        source = ws.sources[query.folder]
+        into = getattr(source, "segment_persons_into", None)
+        in_store = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events' AND NOT temporary"
+        ).fetchone()
+        if into is not None and in_store and in_store[0]:
+            into(con, query, values, "_emails_in")
+        else:
+            rows = persons_query(ws, as_of)
+            con.execute(
+                "CREATE TEMP TABLE _emails_in AS SELECT unnest($p) AS person_id,"
+                " unnest($e) AS email",
+                {"p": [str(r[0]) for r in rows], "e": [str(r[1]) for r in rows]},
+            )
+    except BaseException:
+        members.settle()  # done with the database before the workspace closes it
+        raise
+    found = members.result()
+    con.execute(
+        "CREATE TEMP TABLE _accounts_in AS SELECT unnest($e) AS email, unnest($a) AS account",
+        {"e": [str(r[0]) for r in found.rows], "a": [str(r[1]) for r in found.rows]},
     )
     con.execute(
-        "CREATE TEMP TABLE _person_account AS SELECT e.person_id, a.account"
-        " FROM _emails_in e JOIN _accounts_in a USING (email)"
+        "CREATE TEMP TABLE _person_account AS SELECT CAST(e.person_id AS VARCHAR) AS person_id,"
+        " a.account FROM _emails_in e JOIN _accounts_in a ON a.email = e.email"
     )
-    con.unregister("_accounts_in")
-    con.unregister("_emails_in")
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:

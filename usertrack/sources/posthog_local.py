@@ -342,6 +342,23 @@ class LocalPostHogSource:
             storecache.save(self.kept_in, kept, answer.arrow)  # type: ignore[arg-type]
         return answer
 
+    def segment_persons_into(
+        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
+    ) -> None:
+        """segment_persons.sql's rows as the temporary table `table` of `cur` (a cursor of
+        facts_cursor), from the per-person tables as `segment_persons` reads them where they
+        answer it, else from the events as translated."""
+        from usertrack.sources.rollups import segment_persons
+
+        rolled = segment_persons(self.translation(query.sql, query.sql_line).sql)
+        if rolled is None or not self.has_rollups():
+            self.facts_into(cur, query, params, table)
+            return
+        where = f"{query.id} ({query.path})"
+        _, values = self._bound(query, params, where)
+        with _guarded(cur, where):
+            cur.execute(f'CREATE TEMP TABLE "{table}" AS {rolled}', _used(rolled, values))
+
     def kept(self, what: str, values: Mapping[str, Any]) -> tuple[str, Any | None] | None:
         """Where usertrack's own answer `what` (a text naming the work and all it depends on
         but this store and `values`) is kept for this store, and the Arrow table kept there
