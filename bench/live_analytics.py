@@ -23,8 +23,9 @@ the live figure, the network's is not. The ClickHouse load (once, before the com
 apart. Where a live run's time goes: "ClickHouse s" is its queries' own time in ClickHouse;
 "stand-in s" the stand-in's Python around them (PostHog's own parser and the printing, reading
 ClickHouse's JSON, writing the answer's), which PostHog's servers do too but on their own
-machines; "usertrack CPU s" the usertrack process's CPU time (user and system). All three share
-this machine's cores: the live figure is not their sum.
+machines; "usertrack CPU s" the usertrack process's CPU time (user and system), "usertrack peak
+MB" its peak resident memory. All three share this machine's cores: the live figure is not their
+sum. "live requests" is how many queries the command sent to PostHog (docs/connecting.md).
 
 `funnel --by-segment` runs twice: first as a user's first command of the day (every user
 classified live, as of the run's moment, and saved as that moment's snapshot), then after
@@ -39,10 +40,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,6 +73,8 @@ COMMANDS = [
     # read instead of classifying every user live (a user's `segments` then `--by-segment`)
     ["funnel", "--by-segment", "--after-segments"],
 ]
+# The peak memory (MB, resident) of the last run of usertrack (_run)
+PEAK_MB = [0.0]
 # Arguments of a row that name it in the table but are not usertrack's
 ROW_ONLY = ("--after-segments",)
 SOURCE_VARS = ("DATABASE_URL", "POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY")
@@ -91,24 +94,29 @@ def _run(
     full = {k: v for k, v in os.environ.items() if k not in SOURCE_VARS}
     full.pop("PYTHONDONTWRITEBYTECODE", None)
     full.update(USERTRACK_HOME=str(home), **env)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [python, "-m", "usertrack", "-q", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=full,
         cwd=REPO,
-        check=False,
     )
+    # Read on threads, then reaped with wait4: this run's own CPU time and peak memory.
+    with ThreadPoolExecutor(2) as pool:
+        reading = [pool.submit(pipe.read) for pipe in (proc.stdout, proc.stderr) if pipe]
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        stdout, stderr = (r.result() for r in reading)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     took = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode != 0 and failed is not None:
-        failed.append(f"exit {done.returncode}")
-    elif done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
-    return took, cpu, done.stdout
+    cpu = usage.ru_utime + usage.ru_stime
+    PEAK_MB[0] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    if proc.returncode != 0 and failed is not None:
+        failed.append(f"exit {proc.returncode}")
+    elif proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: exit {proc.returncode}: {stderr.strip()}")
+    return took, cpu, stdout
 
 
 def main() -> None:
@@ -153,8 +161,8 @@ def main() -> None:
         print(f"ClickHouse load: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         rows_out = [
             "| command | local s | live s | live requests | rows answered | rows unpacked"
-            " | bytes answered | ClickHouse s | stand-in s | usertrack CPU s |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            " | bytes answered | ClickHouse s | stand-in s | usertrack CPU s | usertrack peak MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for command in chosen:
             argv = [a for a in command if a not in ROW_ONLY]
@@ -183,7 +191,8 @@ def main() -> None:
             live_text = f"{live_s:.2f}" + (f" (failed, {failed[0]})" if failed else "")
             rows_out.append(
                 f"| {name} | {local_s:.2f} | {live_text} | {len(sent)} | {rows:,}"
-                f" | {unpacked:,} | {size:,} | {clickhouse:.2f} | {standin:.2f} | {live_cpu:.2f} |"
+                f" | {unpacked:,} | {size:,} | {clickhouse:.2f} | {standin:.2f} | {live_cpu:.2f}"
+                f" | {PEAK_MB[0]:,.0f} |"
             )
             print(rows_out[-1], file=sys.stderr)
     print("\n".join(rows_out))

@@ -269,34 +269,51 @@ def test_segment_live_sends_funnel_retention_and_activity_no_list(
     assert strip_live_only(live) == strip_live_only(local)
 
 
-def test_paths_of_a_group_too_long_for_a_list_come_from_everyones_sequences(
+def test_paths_by_segment_live_come_from_everyones_cut_sequences_in_one_query(
     env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Live, paths counts a group in PostHog with its persons bound as a list while the list is
-    short (by_segment.MAX_LISTED); past it (here lowered to 1 id), every person's sequences come
-    once, a row per person, and the group keeps its persons' rows: no list is sent, and the
-    answers are the local engine's either way."""
+    """Live, paths --by-segment asks PostHog once for every person's sequences, cut as paths
+    counts them (path_sequences.sql: a few nodes a sequence, not every event), and each group
+    (the whole answer too) counts its persons' rows: no list of persons is sent, whatever a
+    group's size, and no query runs per group. --segment counts a group in PostHog with its
+    persons bound as a list while that is short (by_segment.MAX_LISTED); past it (here lowered
+    to 0 ids), from everyone's cut sequences too. The answers are the local engine's every way,
+    --from/--to included."""
     from usertrack.analytics import by_segment
 
     args = [*RANGE, "--by-segment"]
+    cut = [*RANGE, "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--by-segment"]
     local = run_json("paths", args, as_of=AS_OF, **env)
+    local_cut = run_json("paths", cut, as_of=AS_OF, **env)
+    one = [*RANGE, "--segment", "spender"]
+    local_one = run_json("paths", one, as_of=AS_OF, **env)
     export = Path(env["USERTRACK_EVENTS"])
     with live_posthog(export, tmp_path) as (fake, live_env):
         live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
                     "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
-        short = run_json("paths", args, as_of=AS_OF, **live_env)
+        by = run_json("paths", args, as_of=AS_OF, **live_env)
+        by_posts = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
+        fake.requests.clear()
+        by_cut = run_json("paths", cut, as_of=AS_OF, **live_env)
+        fake.requests.clear()
+        short = run_json("paths", one, as_of=AS_OF, **live_env)
         listed = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
         fake.requests.clear()
-        monkeypatch.setattr(by_segment, "MAX_LISTED", 1)
-        long = run_json("paths", args, as_of=AS_OF, **live_env)
+        monkeypatch.setattr(by_segment, "MAX_LISTED", 0)
+        long = run_json("paths", one, as_of=AS_OF, **live_env)
         posts = [r for r in fake.requests if r["method"] == "POST" and r["body"]]
+    names = [r["body"]["name"] for r in by_posts]
+    assert names.count("usertrack posthog/path_sequences") == 1
+    assert "usertrack posthog/path_events" not in names
+    assert "usertrack posthog/paths_summary" not in names
+    assert not [r for r in by_posts if "usertrack_segment_persons" in json.dumps(r["body"])]
     assert [r for r in listed if "usertrack_segment_persons" in json.dumps(r["body"])]
-    names = [r["body"]["name"] for r in posts]
-    assert names.count("usertrack posthog/path_events") == 1
-    bound = [r for r in posts if "usertrack_segment_persons" in json.dumps(r["body"])]
-    # "no account" binds everyone else (4 ids), spender and trial 1 each: only those fit
-    assert all(len(r["body"]["query"]["values"]["usertrack_segment_persons"]) <= 1 for r in bound)
-    assert strip_live_only(short) == strip_live_only(local) == strip_live_only(long)
+    assert [r["body"]["name"] for r in posts].count("usertrack posthog/path_sequences") == 1
+    assert not [r for r in posts if "usertrack_segment_persons" in json.dumps(r["body"])]
+    assert any(p["total_sequences"] for p in by["by_segment"])
+    assert strip_live_only(by) == strip_live_only(local)
+    assert strip_live_only(by_cut) == strip_live_only(local_cut)
+    assert strip_live_only(short) == strip_live_only(local_one) == strip_live_only(long)
 
 
 def test_trends_of_a_group_too_long_for_a_list_come_from_everyones_rows(

@@ -70,6 +70,10 @@ class Workspace:
     # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
     person_rows: PersonRows | None = None
     facts_cache: dict[Any, Any] | None = None
+    # While a --by-segment run runs (by_segment.run), the whole answer's and every group's: live,
+    # a group's figures come from the rows fetched once over everyone, never from a query of
+    # its own (each query counts against PostHog's hourly budget: a handful a command).
+    person_parts: bool = False
     # While a --by-segment group's run runs on the local engine (by_segment.run): a group's
     # answer to an aggregated query from one run of it for every group, or None (it runs here).
     grouped_run: Callable[[str, datetime, dict[str, Any]], Result | None] | None = None

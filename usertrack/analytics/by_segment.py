@@ -516,6 +516,7 @@ def run(
         found = Background(lambda: person_segments(ws, as_of, save=save))
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
+        ws.person_parts = True
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
             from usertrack import sandbox
 
@@ -541,6 +542,7 @@ def run(
         ws.person_listed = 0
         ws.person_rows = None
         ws.facts_cache = None
+        ws.person_parts = False
         ws.grouped_run = None
         kept.close()
         if found is not None and local:  # (the answer failed) it may be adding the database
@@ -582,9 +584,14 @@ def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:
     this run: always outside --by-segment and --segment; in a group's run (`ws.person_rows`),
     where that query would bind the group's persons as a list, which PostHog prints into the
     ClickHouse query (parsed up to max_query_size bytes), only with `short_list` and a list of
-    at most MAX_LISTED ids. Else the analysis reads per-person facts, fetched once over
-    everyone, and the group keeps its persons' rows of them."""
-    return ws.person_rows is None or (short_list and ws.person_listed <= MAX_LISTED)
+    at most MAX_LISTED ids, and not in a --by-segment run's group (`ws.person_parts`: a query
+    per group would spend PostHog's hourly budget on each). Else the analysis reads per-person
+    facts, fetched once over everyone, and the group keeps its persons' rows of them."""
+    if ws.person_rows is None:
+        return True
+    if ws.person_parts and not ws.person_rows.everyone:
+        return False
+    return short_list and ws.person_listed <= MAX_LISTED
 
 
 @contextlib.contextmanager

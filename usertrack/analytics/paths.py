@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 QUERY = "posthog/path_events"
 SUMMARY_QUERY = "posthog/paths_summary"
+SEQUENCES_QUERY = "posthog/path_sequences"
 GAP_SECONDS = 30 * 60  # a gap this long or longer between kept events ends a sequence
 DEFAULT_STEPS = 5  # PostHog's default
 MAX_STEPS = 20  # PostHog's largest
@@ -562,6 +563,114 @@ def _rolled(
     return rolled_sequences(rows, names)
 
 
+@dataclass(frozen=True)
+class CutSequences:
+    """path_sequences.sql's answer over everyone, read once for every group of a --by-segment
+    run: each person's row (`persons`: person_id, has_from, has_to), how many sequences each
+    has (`per_person`), each sequence's length (`lengths`) and every node of them in order as
+    codes (`codes`) of `names` (sorted: a code's order is its name's)."""
+
+    persons: Any  # an Arrow table
+    per_person: Any
+    lengths: Any
+    codes: Any
+    names: list[str]
+
+    @classmethod
+    def of(cls, rows: list[tuple[Any, ...]], columns: list[str]) -> CutSequences:
+        import numpy as np
+        import pyarrow as pa
+
+        at = {c: i for i, c in enumerate(columns)}
+        person, paths, has_from, has_to = (
+            at["person_id"],
+            at["paths"],
+            at["has_from"],
+            at["has_to"],
+        )
+        code: dict[str, int] = {}
+        flat: list[int] = []
+        lengths: list[int] = []
+        per_person = np.zeros(len(rows), dtype=np.int64)
+        for i, row in enumerate(rows):
+            sequences = row[paths] or ()
+            per_person[i] = len(sequences)
+            for nodes in sequences:
+                lengths.append(len(nodes))
+                flat.extend(code.setdefault(node, len(code)) for node in nodes)
+        names = sorted(code)
+        order = np.empty(len(names), dtype=np.int32)  # first-seen code -> its name's place
+        for place, name in enumerate(names):
+            order[code[name]] = place
+        persons = pa.table(
+            {
+                "person_id": pa.array([str(r[person]) for r in rows], pa.string()),
+                "has_from": pa.array([bool(r[has_from]) for r in rows], pa.bool_()),
+                "has_to": pa.array([bool(r[has_to]) for r in rows], pa.bool_()),
+            }
+        )
+        codes = order[np.asarray(flat, dtype=np.int64)] if flat else np.zeros(0, np.int32)
+        return cls(persons, per_person, np.asarray(lengths, dtype=np.int64), codes, names)
+
+    def group(self, keep: Any) -> tuple[Any, Any, list[tuple[int, Any]], bool, bool]:
+        """The sequences of the persons `keep` (a PersonRows) keeps, as `rolled_sequences`
+        gives them (kept codes, sequence starts, the nodes there), and whether any of those
+        persons has the --from node, the --to node."""
+        import numpy as np
+
+        mine = np.asarray(keep.mask(self.persons), dtype=bool)
+        sequence = np.repeat(mine, self.per_person)
+        element = np.repeat(sequence, self.lengths)
+        lengths = self.lengths[sequence]
+        starts = np.zeros(int(lengths.sum()), dtype=bool)
+        starts[np.cumsum(lengths) - lengths] = True
+        rows = {"code": self.codes[element], "starts": starts}
+        found = (
+            bool(self.persons["has_from"].to_numpy()[mine].any()),
+            bool(self.persons["has_to"].to_numpy()[mine].any()),
+        )
+        return (*rolled_sequences(rows, list(enumerate(self.names))), *found)
+
+
+def _from_sequences(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    steps: int,
+    start: str | None,
+    end: str | None,
+    top: int,
+    edge_limit: int,
+) -> dict[str, Any] | None:
+    """Live, a --by-segment run's answer (or a group's past a list's length): its persons' cut
+    sequences of path_sequences.sql, run once over everyone (`ws.facts_cache`), counted here.
+    None when a --from/--to node is in none of them (the note on it names the closest node
+    there is: the events are read then)."""
+    keep = ws.person_rows
+    saved, ws.person_filter = ws.person_filter, None  # everyone's rows: the group's kept below
+    try:
+        query, values = ws.bind(
+            SEQUENCES_QUERY,
+            as_of,
+            since=span.start,
+            until=span.end,
+            path_steps=int(steps),
+            path_from=start or "",
+            path_to=end or "",
+        )
+    finally:
+        ws.person_filter = saved
+    cache = ws.facts_cache if ws.facts_cache is not None else {}
+    key = ("path_sequences", query.sql, repr(sorted(values.items())))
+    if key not in cache:
+        result = ws.sources[query.folder].run(query, values)
+        cache[key] = CutSequences.of([tuple(r) for r in result.rows], list(result.columns))
+    kept, first, codes, has_from, has_to = cache[key].group(keep)
+    if (start is not None and not has_from) or (end is not None and not has_to):
+        return None
+    return summarize_sequences(kept, first, codes, steps, None, None, top, edge_limit)
+
+
 def paths(
     ws: Workspace,
     as_of: datetime,
@@ -585,7 +694,16 @@ def paths(
     # events: 269 MB, 2.5 GB of memory)
     from usertrack.analytics.by_segment import summary_fits
 
-    if getattr(source, "facts_sql", None) is None and summary_fits(ws, short_list=True):
+    live = getattr(source, "facts_sql", None) is None
+    if (
+        live
+        and ws.person_rows is not None
+        and (ws.person_parts or not summary_fits(ws, short_list=True))
+    ):
+        found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit)
+        if found is not None:
+            return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
+    elif live and summary_fits(ws, short_list=True):
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     rolled = _rolled(ws, source, as_of, span)
