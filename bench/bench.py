@@ -892,26 +892,27 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
-    if args.dashboard_only:
-        if args.large_home is None:
-            parser.error("--dashboard-only needs --large-home DIR (a demo generated there)")
-        weekly_dashboard(rows, environment(args.large_home), args.users)
-        print_rows(rows)
-        return
-    if args.analytics_only:
-        if args.large_home is None:
-            parser.error("--analytics-only needs --large-home DIR (a demo generated there)")
-        env = environment(args.large_home)
-        analytics(rows, env, args.users, args.repeat, args.only)
-        if not args.only or any(text in "funnel --by-segment first" for text in args.only):
-            first_of_moment(rows, env, args.users, args.repeat)
-        print_rows(rows)
-        return
+    if (args.dashboard_only or args.analytics_only) and args.large_home is None:
+        only = "--dashboard-only" if args.dashboard_only else "--analytics-only"
+        parser.error(f"{only} needs --large-home DIR (a demo generated there)")
     work = Path(tempfile.mkdtemp(prefix="usertrack-bench-"))
     os.chdir(REPO)
     if not args.dev_install:
         global BIN
         BIN = user_install(work)
+    if args.dashboard_only or args.analytics_only:
+        try:
+            env = environment(args.large_home)
+            if args.dashboard_only:
+                weekly_dashboard(rows, env, args.users)
+            else:
+                analytics(rows, env, args.users, args.repeat, args.only)
+                if not args.only or any(text in "funnel --by-segment first" for text in args.only):
+                    first_of_moment(rows, env, args.users, args.repeat)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print_rows(rows)
+        return
     if args.fixed_costs:
         try:
             rows = fixed_costs(work / "default", args.repeat)
