@@ -117,7 +117,9 @@ def facts_params(
     given = {
         **plan,
         "since": as_of - timedelta(days=60),
-        "until": as_of,
+        # A range ends before `until`; the queries stop at as_of too (inclusive): an event at
+        # as_of itself is in.
+        "until": as_of + timedelta(days=1),
         "steps": list(plan["events"][:2]),
         "by": "$pathname",
         "period": "week",

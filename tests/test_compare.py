@@ -30,7 +30,7 @@ def test_funnel_compare_by_hand(export: Path, tmp_path: Path) -> None:
     assert [(s["persons"], s["previous_persons"], s["persons_change"], s["conversion_change"])
             for s in doc["steps"]] == [(4, 2, 100.0, 0.0), (1, 0, None, 25.0)]  # fmt: skip
     assert doc["previous"]["from"] == "2026-05-31T00:00:00Z"
-    assert doc["previous"]["to"] == "2026-06-01T23:59:59Z"
+    assert doc["previous"]["to"] == "2026-06-02T00:00:00Z"
     assert [s["persons"] for s in doc["previous"]["steps"]] == [2, 0]
     with live_posthog(export, tmp_path) as (_, env):
         assert run_json("funnel", ARGS, as_of=AS_OF, **env) == doc
@@ -121,10 +121,10 @@ def test_the_previous_period_starts_as_a_plain_run_of_it_would(export: Path) -> 
     midnight = "2026-06-04"
     doc = run_json("funnel", [PV, "signup", "--days", "2", "--compare"], as_of=midnight, **env)
     assert doc["previous"]["from"] == "2026-05-31T00:00:00Z"
-    assert doc["previous"]["to"] == "2026-06-01T23:59:59Z"
+    assert doc["previous"]["to"] == doc["from"] == "2026-06-02T00:00:00Z"
     plain = run_json("funnel", [PV, "signup", "--since", "2026-05-31", "--until", "2026-06-01"],
                      as_of=midnight, **env)  # fmt: skip
-    assert plain["from"] == doc["previous"]["from"]
+    assert (plain["from"], plain["to"]) == (doc["previous"]["from"], doc["previous"]["to"])
     assert [s["persons"] for s in plain["steps"]] == [
         s["persons"] for s in doc["previous"]["steps"]
     ]

@@ -197,7 +197,7 @@ def test_windows_periods_and_ranges() -> None:
     as_of = datetime(2026, 6, 1, 12, tzinfo=UTC)
     span = date_range(as_of, until="2026-05-31", since="2026-05-01")
     assert span.start == datetime(2026, 5, 1, tzinfo=UTC)
-    assert span.end == datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC)
+    assert span.end == datetime(2026, 6, 1, tzinfo=UTC)  # that whole day: up to the next
     assert date_range(as_of, days=7).start == as_of - timedelta(days=7)
     assert date_range(as_of, until="2026-06-05").end == as_of  # never past as_of
 

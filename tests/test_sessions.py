@@ -91,7 +91,7 @@ DURATIONS = [120, 2999, 0, 0, 9, 10, 300]
 EXPECTED = {
     "as_of": "2026-06-01T00:00:00Z",
     "from": "2026-05-01T00:00:00Z",
-    "to": "2026-05-31T23:59:59Z",
+    "to": "2026-06-01T00:00:00Z",
     "sessions": 7,
     # a session's person is its first event's: ann (s1 on two distinct_ids, her two lone
     # sessions), bob (s2, s3, s4), cat (s6): 7 sessions of 3 users

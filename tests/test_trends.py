@@ -1,7 +1,7 @@
 """Trends on a hand-made events export: the maths, breakdown, cumulative, CLI and live HTTP path.
 
 Every expected figure is worked out here from the events below (docs/metrics.md, "Trends").
-The range is --since 2026-06-01 --until 2026-06-03: [06-01 00:00, 06-03 23:59:59], UTC days
+The range is --since 2026-06-01 --until 2026-06-03: [06-01 00:00, 06-04 00:00), UTC days
 06-01 (a Monday), 06-02 and 06-03.
 """
 
@@ -101,7 +101,7 @@ def test_total_and_several_events(export: Path) -> None:
     # A range ending at a day's first instant ends with the day before (no point of an instant).
     doc = run_json("trends", [PV, "--since", "2026-06-01"], as_of="2026-06-04",
                    USERTRACK_EVENTS=str(export))  # fmt: skip
-    assert doc["to"] == "2026-06-03T23:59:59Z" and data(doc) == {PV: [3, 4, 3]}
+    assert doc["to"] == "2026-06-04T00:00:00Z" and data(doc) == {PV: [3, 4, 3]}
 
 
 def test_dau_and_cumulative_dau_counts_each_person_once(export: Path) -> None:
@@ -312,7 +312,7 @@ def test_compare_with_the_previous_period_of_the_same_length(export: Path, tmp_p
     doc = cli_json(COMPARE, USERTRACK_EVENTS=str(export))
     assert data(doc) == {f"{PV}/Edge": [1, 1], f"{PV}/Safari": [2, 0], f"{PV}/other": [1, 2]}
     previous = doc["previous"]
-    assert previous["from"] == "2026-05-31T00:00:00Z" and previous["to"] == "2026-06-01T23:59:59Z"
+    assert previous["from"] == "2026-05-31T00:00:00Z" and previous["to"] == "2026-06-02T00:00:00Z"
     assert previous["points"] == ["2026-05-31T00:00:00Z", "2026-06-01T00:00:00Z"]
     assert data(previous) == {f"{PV}/Edge": [0, 0], f"{PV}/Safari": [0, 0], f"{PV}/other": [0, 3]}
     assert [(s["previous_total"], s["change"]) for s in doc["series"]] == [

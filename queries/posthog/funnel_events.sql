@@ -40,7 +40,7 @@ FROM (
     FROM events
     WHERE (has({steps}, event) OR {every} = 1)
       AND timestamp >= toDateTime({since}, 'UTC')
-      AND timestamp <= toDateTime({until}, 'UTC')
+      AND timestamp < toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
       AND {filters}

@@ -161,7 +161,7 @@ FROM (
                                 WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
                                   AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
                                   AND timestamp >= toDateTime({since}, 'UTC')
-                                  AND timestamp <= toDateTime({until}, 'UTC')
+                                  AND timestamp < toDateTime({until}, 'UTC')
                                   AND timestamp <= toDateTime({as_of}, 'UTC')
                                   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                                   AND {filters}

@@ -19,7 +19,7 @@ FROM (
         SELECT person_id FROM events
         WHERE event = {event}
           AND timestamp >= toDateTime({since}, 'UTC')
-          AND timestamp <= toDateTime({until}, 'UTC')
+          AND timestamp < toDateTime({until}, 'UTC')
           AND timestamp <= toDateTime({as_of}, 'UTC')
           AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
     )

@@ -39,7 +39,7 @@ SELECT
 FROM events
 WHERE coalesce(properties.$session_id, '') != ''
   AND timestamp >= toDateTime({since}, 'UTC')
-  AND timestamp <= toDateTime({until}, 'UTC')
+  AND timestamp < toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND {filters}
@@ -61,7 +61,7 @@ SELECT
 FROM events
 WHERE coalesce(properties.$session_id, '') = ''
   AND timestamp >= toDateTime({since}, 'UTC')
-  AND timestamp <= toDateTime({until}, 'UTC')
+  AND timestamp < toDateTime({until}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND {filters}

@@ -93,6 +93,12 @@ class Activity:
     def today(self) -> Day:
         return self.days[-1]
 
+    def span(self) -> dict[str, datetime]:
+        """The range of the daily series as every analysis shows one: from 00:00 of its first
+        day up to as_of (at 00:00, the day after the last)."""
+        start = datetime.combine(self.days[0].date, datetime.min.time()) if self.days else None
+        return {"from": start or self.as_of, "to": self.as_of}
+
     @property
     def stickiness(self) -> float | None:
         """DAU / MAU of as_of's day, percent to one decimal."""
@@ -103,6 +109,7 @@ class Activity:
         d = self.today
         return {
             "as_of": self.as_of,
+            **self.span(),
             "dau": d.dau,
             "wau": d.wau,
             "mau": d.mau,
@@ -137,6 +144,7 @@ class Activity:
             "average_dau": self.average_dau,
             "previous": {
                 "as_of": p.as_of,
+                **p.span(),
                 "dau": p.today.dau,
                 "wau": p.today.wau,
                 "mau": p.today.mau,

@@ -259,7 +259,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         with _Filtered(ws, where):
             span = date_range(moment, since=since, until=until, warn=warn)
             first = span.start if since is not None else None
-            last = span.end if until is not None else None
+            last = span.last if until is not None else None
 
             def analysed() -> Any:
                 answer = retentions.retention(

@@ -95,10 +95,18 @@ def next_period(start: date, period: str, steps: int = 1) -> date:
 
 @dataclass(frozen=True)
 class DateRange:
-    """Events from `start` to `end`, both inclusive, UTC (naive datetimes are UTC)."""
+    """Events from `start` (inclusive) up to `end` (exclusive), UTC (naive datetimes are UTC):
+    every analysis holds and shows a range this one way, so `--days 14` ends at 00:00 of the
+    day after its last whole day, and the period before it ends where it starts."""
 
     start: datetime
     end: datetime
+
+    @property
+    def last(self) -> datetime:
+        """The range's last instant (a microsecond before `end`): what its last day, week or
+        month is counted from."""
+        return self.end - timedelta(microseconds=1) if self.end > self.start else self.end
 
     def document(self) -> dict[str, str]:
         from usertrack.rendering.export import jsonable
@@ -128,10 +136,10 @@ def date_range(
 ) -> DateRange:
     """The range of `--days N` / `--since` / `--until`, never past `as_of`.
 
-    `--until DATE` ends with that whole day (23:59:59), a DATETIME at that moment; `--since
-    DATE` starts at 00:00 UTC of that day. Without `--since`, the range is the `--days` (or
-    `default_days`) days up to its end, from end - N days; both ends are inclusive, as
-    PostHog's insight date ranges are.
+    `--until DATE` takes in that whole day (the range ends at 00:00 UTC of the next one), a
+    DATETIME ends at that moment; `--since DATE` starts at 00:00 UTC of that day. Without
+    `--since`, the range is the `--days` (or `default_days`) days up to its end. The start is
+    in the range, the end is not (`DateRange`).
     """
     if days is not None and since is not None:
         raise UsageError("--days and --since both set the range's start; give one of them")
@@ -139,7 +147,7 @@ def date_range(
     if until is not None:
         end = _moment(until, "--until")
         if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", until):
-            end += timedelta(days=1, seconds=-1)
+            end += timedelta(days=1)
         if end > as_of:
             if warn:
                 from usertrack.rendering.style import moment as shown
@@ -160,15 +168,9 @@ def date_range(
 
 def previous_span(span: DateRange) -> DateRange:
     """`--compare`: the period of the same length just before `span` (PostHog's compare to the
-    previous period), ending the instant before `span` starts and starting as long before: at
-    00:00 when `span` starts at 00:00, as a plain run of that period would. The length is
-    counted in whole minutes when it is within a second of them, so that an end at 23:59:59
-    (`--until DATE`) and one at the next 00:00 (the default, as of midnight) give one start."""
-    length = span.end - span.start
-    minutes = timedelta(minutes=round(length.total_seconds() / 60))
-    if abs(length - minutes) <= timedelta(seconds=1):
-        length = minutes
-    return DateRange(span.start - length, span.start - timedelta(microseconds=1))
+    previous period): it ends where `span` starts, so the two meet without a gap or an overlap,
+    and starts at 00:00 when `span` does, as a plain run of that period would."""
+    return DateRange(span.start - (span.end - span.start), span.start)
 
 
 def change(current: float, previous: float) -> float | None:

@@ -373,7 +373,7 @@ FROM (
       ON e.person_id = p.person_id AND e.timestamp > p.t1 AND e.timestamp < p.reach
     WHERE NOT list_contains($steps, e.event)
       AND e.timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND e.timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND e.timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
       AND e.timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
     GROUP BY e.event, p.person_id
 ) AS d

@@ -43,6 +43,7 @@ class Features:
         return {
             "as_of": self.as_of,
             "from": self.start,
+            "to": self.as_of,
             "days": self.days,
             "by": self.by,
             "threshold": self.threshold,

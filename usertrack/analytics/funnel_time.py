@@ -91,7 +91,7 @@ def trend_points(
         ).fetchall()
     }
     points: list[TrendPoint] = []
-    at, last = period_start(span.start, interval), period_start(span.end, interval)
+    at, last = period_start(span.start, interval), period_start(span.last, interval)
     while at <= last:
         entered, converted = found.get(at, (0, 0))
         points.append(TrendPoint(at, entered, converted))

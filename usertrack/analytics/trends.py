@@ -92,10 +92,11 @@ def next_point(point: datetime, interval: str) -> datetime:
 
 
 def points(span: DateRange, interval: str) -> list[datetime]:
-    """Every interval start from the one holding the range's start to the one holding its end
-    (PostHog's date_from_start_of_interval to date_to)."""
+    """Every interval start from the one holding the range's start to the one holding its last
+    instant (PostHog's date_from_start_of_interval to date_to; a range ending at 00:00 has no
+    point of that day)."""
     out = []
-    point, last = interval_start(span.start, interval), interval_start(span.end, interval)
+    point, last = interval_start(span.start, interval), interval_start(span.last, interval)
     while point <= last:
         out.append(point)
         if len(out) > MAX_POINTS:
@@ -265,10 +266,6 @@ def trends(
     same length (`previous_span`), with the current period's breakdown values."""
     math = math or Math("total")
     check(events, interval, math, top)
-    if span.end > span.start and interval_start(span.end, interval) == naive_utc(span.end):
-        # A range ending at an interval's first instant (`--as-of DATE` is 00:00 UTC) ends with
-        # the interval before, as activity's last day: no point of a single instant.
-        span = DateRange(span.start, span.end - timedelta(microseconds=1))
     ticks = points(span, interval)
     series: list[Series] = []
     chosen: dict[str, list[str]] = {}

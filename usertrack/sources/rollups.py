@@ -496,10 +496,10 @@ def build_journeys(con: duckdb.DuckDBPyConnection) -> None:
 
 _UNTIL = "CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)"
 # A session row within the bounds: all its events are in the range.
-_SESSION_INSIDE = f"first_at >= {_LO} AND last_at <= {_UNTIL} AND last_at <= {_HI}"
-_SESSION_IN_RANGE = f"first_at <= {_UNTIL} AND first_at <= {_HI} AND last_at >= {_LO}"
+_SESSION_INSIDE = f"first_at >= {_LO} AND last_at < {_UNTIL} AND last_at <= {_HI}"
+_SESSION_IN_RANGE = f"first_at < {_UNTIL} AND first_at <= {_HI} AND last_at >= {_LO}"
 _SESSION_CUT = f"{_SESSION_IN_RANGE} AND NOT ({_SESSION_INSIDE} AND one_email)"
-_RANGE = f"timestamp >= {_LO} AND timestamp <= {_UNTIL} AND timestamp <= {_HI}"
+_RANGE = f"timestamp >= {_LO} AND timestamp < {_UNTIL} AND timestamp <= {_HI}"
 _EVENT_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 
 # The windows of the range that hold the events of the sessions worked out from their events:
@@ -512,7 +512,7 @@ SELECT early AS cut_early,
            AS cut_late
 FROM (
     SELECT max(last_at) FILTER (WHERE first_at < {_LO} OR NOT one_email) AS early,
-           min(first_at) FILTER (WHERE last_at > {_UNTIL} OR last_at > {_HI}) AS late
+           min(first_at) FILTER (WHERE last_at >= {_UNTIL} OR last_at > {_HI}) AS late
     FROM {SESSIONS_TABLE}
     WHERE {_SESSION_CUT}
 ) AS cut
@@ -538,7 +538,7 @@ SELECT
 FROM events
 WHERE coalesce(prop_session_id, '')  IS DISTINCT FROM  ''
   AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
   AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
   AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
   AND true
@@ -574,7 +574,7 @@ SELECT
 FROM events
 WHERE coalesce(prop_session_id, '')  IS NOT DISTINCT FROM  ''
   AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
   AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
   AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
   AND true
@@ -637,7 +637,7 @@ FROM (
       AND (CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN coalesce(prop_pathname, '')
           ELSE event END)  IS DISTINCT FROM  ''
       AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp <= CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
       AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
       AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
       AND true
