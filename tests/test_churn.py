@@ -178,7 +178,9 @@ def test_every_format_and_the_live_path(export: Path, tmp_path: Path) -> None:
     ("args", "fragment"),
     [
         (["--periods", "1"], "--periods 1 must be from 2 to 104"),
-        (["--window", "0"], "--window 0"),
+        (["--window", "0d"], "--window '0d' must be longer than zero"),
+        (["--window", "30"], "--window '30' has no unit: 30d is 30 days"),
+        (["--window", "36h"], "--window '36h' must be whole days"),
         (["--horizon", "0"], "--horizon 0"),
         (["--period", "year"], "--period 'year' is not one of day, week, month"),
     ],

@@ -237,6 +237,16 @@ def engagement_score(
     return round(recency + frequency + wide + PART * success, 1)
 
 
+def window_days(text: str) -> int:
+    """`--window` (a DURATION, as every command's) as the whole days the score counts."""
+    from usertrack.analytics.common import parse_window
+
+    window = parse_window(text)
+    if window % timedelta(days=1):
+        raise UsageError(f"--window {text!r} must be whole days (the score counts days): 30d, 4w")
+    return window.days
+
+
 def check(periods: int, window: int, horizon: int, top: int) -> None:
     if not 2 <= periods <= MAX_PERIODS:
         raise UsageError(f"--periods {periods} must be from 2 to {MAX_PERIODS}")

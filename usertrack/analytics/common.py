@@ -51,6 +51,11 @@ def parse_period(text: str, option: str = "--period") -> str:
 def parse_window(text: str, option: str = "--window") -> timedelta:
     """A conversion window: `14d`, `1h`, `30m`, `2w`, `1mo` (31 days), `90s`."""
     match = _WINDOW.fullmatch(text.strip().lower())
+    if text.strip().isdigit():
+        raise UsageError(
+            f"{option} {text!r} has no unit: {text.strip()}d is {text.strip()} days (or s, m, h,"
+            " w, mo: 1h, 2w; mo is 31 days)"
+        )
     if not match or match.group(2) not in _WINDOW_UNITS:
         raise UsageError(
             f"{option} {text!r} is not a window: a number and a unit, s, m, h, d, w or mo"

@@ -10,7 +10,6 @@ import typer
 
 from usertrack.cli.context import events_workspace
 from usertrack.cli.options import (
-    DURATION,
     EVENT,
     EXPRESSION,
     MAX_DAYS,
@@ -28,6 +27,7 @@ from usertrack.cli.options import (
     SaveSegmentsOpt,
     SegmentsOpt,
     WhoOpt,
+    window_option,
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
 from usertrack.cli.program import app, handle_errors
@@ -221,15 +221,7 @@ def funnel(
             show_default=False,
         ),
     ] = None,
-    window: Annotated[
-        str,
-        typer.Option(
-            "--window",
-            "-w",
-            help="Conversion window from step 1: 14d, 1h, 30m, 2w, 1mo (31 days).",
-            metavar=DURATION,
-        ),
-    ] = "14d",
+    window: Annotated[str, window_option("Conversion window from step 1.")] = "14d",
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -636,14 +628,12 @@ def churn(
         ),
     ] = 8,
     window: Annotated[
-        int,
-        typer.Option(
-            "--window",
-            help="The engagement score's window in days: recency's horizon, the days its"
-            " frequency and breadth count; no event in it is 'left'.",
-            metavar="DAYS",
+        str,
+        window_option(
+            "The engagement score's window, whole days: recency's horizon, the days its"
+            " frequency and breadth count; no event in it is 'left'."
         ),
-    ] = 30,
+    ] = "30d",
     backtest: Annotated[
         bool,
         typer.Option(
@@ -681,14 +671,15 @@ def churn(
         filters = _where(where)
         chosen_who = _who(who)
         chosen_period = parse_period(period)
-        churns.check(periods, window, horizon, top)
+        days = churns.window_days(window)
+        churns.check(periods, days, horizon, top)
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
             ws.where = filters
             result = segmented.run(ws, moment, lambda: churns.churn(
-                ws, moment, period=chosen_period, periods=periods, window=window,
+                ws, moment, period=chosen_period, periods=periods, window=days,
                 horizon=horizon, top=top, backtest=backtest, progress=progress,
             ), who=chosen_who, progress=progress)  # fmt: skip
         _analytics_output(chosen, out, result, "churn", churn_report, "churn_view", where=filters)

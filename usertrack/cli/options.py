@@ -4,7 +4,7 @@ same Click parameters, so the CLI and the tools cannot drift)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +19,17 @@ FORMAT = "FORMAT"  # table, json, csv, md, html
 EVENT = "EVENT"  # an event name
 PROPERTY = "PROP"  # an event or person property
 EXPRESSION = "EXPR"  # a HogQL expression
+
+
+def window_option(what: str) -> Any:
+    """`--window`/`-w`, one meaning for every command: a DURATION (a number and a unit; a bare
+    number is refused, the unit is never guessed). `what` says what the window is for."""
+    return typer.Option(
+        "--window",
+        "-w",
+        help=f"{what} A DURATION: 14d, 1h, 30m, 2w, 1mo (31 days).",
+        metavar=DURATION,
+    )
 
 
 FormatOpt = Annotated[
