@@ -187,6 +187,7 @@ class ClickHouseEngine:
         self.database = f"posthog_{next(_COUNTER)}"
         self.timezone = timezone
         self.property_types: dict[str, str] = {}
+        self.group_types: list[tuple[str, int]] = []  # (group_type, group_type_index)
         # The longest query ClickHouse parses: its default, said explicitly as PostHog's servers
         # set theirs (MAX_QUERY_SIZE_BYTES, value not public); a bound list is printed into it.
         self.max_query_size = 262_144
@@ -200,8 +201,11 @@ class ClickHouseEngine:
         db = self.database
         with tempfile.TemporaryDirectory(prefix="ch-load-") as tmp:
             events = Path(tmp) / "events.parquet"
+            groups = Path(tmp) / "groups.parquet"
             con = duckdb.connect(str(store_path), read_only=True)
             try:
+                columns = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
+                group_0 = '"$group_0"' if "$group_0" in columns else "''"
                 con.execute(
                     f"""COPY (
                         SELECT CAST(uuid AS VARCHAR) AS uuid, event, distinct_id,
@@ -209,10 +213,23 @@ class ClickHouseEngine:
                                CAST(timestamp AS TIMESTAMP) AS timestamp,
                                coalesce(CAST(properties AS VARCHAR), '') AS properties,
                                coalesce(CAST(person_properties AS VARCHAR), '')
-                                   AS person_properties
+                                   AS person_properties,
+                               {group_0} AS group_0
                         FROM events ORDER BY timestamp
                     ) TO '{events}' (FORMAT parquet)"""
                 )
+                has_groups = self._has_table(con, "groups")
+                if has_groups:
+                    con.execute(
+                        f"""COPY (SELECT index, key, CAST(created_at AS TIMESTAMP) AS created_at,
+                                         CAST(updated_at AS TIMESTAMP) AS updated_at,
+                                         properties FROM groups
+                        ) TO '{groups}' (FORMAT parquet)"""
+                    )
+                    self.group_types = con.execute(
+                        "SELECT group_type, group_type_index FROM group_type_mapping"
+                        " ORDER BY group_type_index"
+                    ).fetchall()
                 self.property_types = self._property_types(con)
             finally:
                 con.close()
@@ -223,7 +240,7 @@ class ClickHouseEngine:
                         timestamp DateTime64(6, 'UTC'), distinct_id String, person_id String,
                         person_properties String, elements_chain String,
                         created_at DateTime64(6, 'UTC'),
-                        `$session_id` String, `$window_id` String
+                        `$session_id` String, `$window_id` String, `$group_0` String
                     ) ENGINE = MergeTree ORDER BY timestamp""",
                 f"""INSERT INTO {db}.events
                     SELECT uuid, event, properties, timestamp, distinct_id, person_id,
@@ -231,7 +248,8 @@ class ClickHouseEngine:
                            replaceRegexpAll(JSONExtractRaw(properties, '$session_id'),
                                             '^"|"$', ''),
                            replaceRegexpAll(JSONExtractRaw(properties, '$window_id'),
-                                            '^"|"$', '')
+                                            '^"|"$', ''),
+                           group_0
                     FROM file('{events}', Parquet)
                     SETTINGS session_timezone = 'UTC'""",
                 # persons: the latest non-empty person properties, created at the first event
@@ -246,23 +264,43 @@ class ClickHouseEngine:
                     ORDER BY distinct_id AS
                     SELECT distinct_id, argMax(person_id, timestamp) AS person_id
                     FROM {db}.events GROUP BY distinct_id""",
+                # groups: HogQL's fields (posthog/hogql/database/schema/groups.py) as columns
+                f"""CREATE TABLE {db}.groups (
+                        `index` Int64, key String, created_at DateTime64(6, 'UTC'),
+                        updated_at DateTime64(6, 'UTC'), properties String
+                    ) ENGINE = MergeTree ORDER BY (index, key)""",
             ]
+            if has_groups:
+                statements.append(
+                    f"""INSERT INTO {db}.groups SELECT * FROM file('{groups}', Parquet)
+                        SETTINGS session_timezone = 'UTC'"""
+                )
             with _LOCK:
                 sess = _session()
                 for sql in statements:
                     sess.query(sql)
 
     @staticmethod
+    def _has_table(con: Any, name: str) -> bool:
+        row = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": name}
+        ).fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
     def _property_types(con: Any) -> dict[str, str]:
         """PostHog types a property by the values it has seen (property definitions): numbers are
         Numeric, booleans Boolean, anything else String. Keys as 'event:NAME' / 'person:NAME'."""
         types: dict[str, str] = {}
-        for prefix, column in (("event", "properties"), ("person", "person_properties")):
+        kinds_of = [("event", "properties", "events"), ("person", "person_properties", "events")]
+        if ClickHouseEngine._has_table(con, "groups"):
+            kinds_of.append(("group", "properties", "groups"))
+        for prefix, column, table in kinds_of:
             rows = con.execute(
                 f"""SELECT k,
                            list_distinct(list(json_type(CAST({column} AS JSON), '$."' || k || '"')))
                     FROM (SELECT {column}, unnest(json_keys(CAST({column} AS JSON))) AS k
-                          FROM events WHERE {column} IS NOT NULL
+                          FROM {table} WHERE {column} IS NOT NULL
                             AND json_type(CAST({column} AS JSON)) = 'OBJECT')
                     GROUP BY k"""
             ).fetchall()

@@ -144,7 +144,19 @@ TABLES: dict[str, Table] = {
             "created_at": DATETIME,
             "$session_id": STRING,
             "$window_id": STRING,
+            "$group_0": STRING,
             "person_properties": JSON_COL,
+        },
+    ),
+    # posthog/hogql/database/schema/groups.py (the stand-in stores HogQL's field names)
+    "groups": Table(
+        "groups",
+        {
+            "index": OTHER,
+            "key": STRING,
+            "created_at": DATETIME,
+            "updated_at": DATETIME,
+            "properties": JSON_COL,
         },
     ),
     "persons": Table(
@@ -173,7 +185,13 @@ _BIT_WIDTHS = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "
 _BIT_WIDTHS += ("Float32", "Float64")
 
 # the non-string columns' types (database/schema/events.py, persons.py)
-_COLUMN_TYPES = {"uuid": "uuid", "person_id": "uuid", "id": "uuid", "is_identified": "boolean"}
+_COLUMN_TYPES = {
+    "uuid": "uuid",
+    "person_id": "uuid",
+    "id": "uuid",
+    "is_identified": "boolean",
+    "index": "integer",
+}
 
 # --------------------------------------------------------------------------------------------
 # Functions (posthog/hogql/functions/mapping.py and clickhouse/*.py), the subset usertrack uses
@@ -950,7 +968,9 @@ class Printer:
         if kind == JSON_COL:
             if len(chain) == 1:
                 return Printed(col, False, type="json", column=head)
-            return self._property(col, chain[1:], person=table.name == "persons")
+            return self._property(
+                col, chain[1:], person=table.name == "persons", group=table.name == "groups"
+            )
         if len(chain) > 1:
             # ast.py FieldType.get_child
             raise HogQLError(f'Can not access property "{chain[1]}" on field "{head}"')
@@ -961,13 +981,16 @@ class Printer:
             return Printed(col, False, True, "datetime", head)
         return Printed(col, False, type=_COLUMN_TYPES.get(head, "string"), column=head)
 
-    def _property(self, column: str, keys: list[str], *, person: bool) -> Printed:
+    def _property(
+        self, column: str, keys: list[str], *, person: bool, group: bool = False
+    ) -> Printed:
         args = ", ".join(escape_string(k) for k in keys)
         raw = (
             f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {args}), ''), 'null'),"
             " '^\"|\"$', '')"
         )
-        kind = self.property_types.get(("person:" if person else "event:") + keys[0])
+        prefix = "group:" if group else "person:" if person else "event:"
+        kind = self.property_types.get(prefix + keys[0])
         if len(keys) == 1 and kind == "Numeric":
             return Printed(f"accurateCastOrNull({raw}, 'Float64')", True, type="float")
         if len(keys) == 1 and kind == "Boolean":

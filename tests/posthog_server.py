@@ -441,6 +441,10 @@ class FakePostHog:
             return 200, self._listed("insights", self._insights(qs), qs), {}
         if rest == "insights/" and method == "POST":
             return 201, self._create_insight(body), {}
+        if rest == "groups_types/" and method == "GET":  # posthog/api/group.py: a list, unpaged
+            kinds = self.clickhouse.group_types if self.clickhouse is not None else []
+            listed = [{"group_type": t, "group_type_index": i} for t, i in kinds]
+            return 200, listed, {}
         if rest == "dashboards/" and method == "GET":
             return 200, self._listed("dashboards", self.dashboards, qs), {}
         im = re.fullmatch(r"insights/(\d+)/", rest)

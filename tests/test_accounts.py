@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -116,24 +117,28 @@ def test_accounts_health_and_summary_are_the_worked_out_ones(env: Any) -> None:
         "table": "team_member",
         "column": "team",
         "user_column": "member_id",
+        "group_type": "organization",
     }
     assert doc["summary"] == {
         "accounts": 3, "active_accounts": 2, "members": 6, "active_members": 3,
         "healthy": 1, "at_risk": 1, "dormant": 1,
     }  # fmt: skip
     assert doc["accounts"] == [
-        {"account": "acme", "members": 3, "active_members": 2, "plan": "active", "runs": 4,
-         "failed_runs": 1, "failure_rate": 25.0, "credits": 160, "health": "at risk"},
-        {"account": "beta", "members": 2, "active_members": 1, "plan": "past_due", "runs": 1,
-         "failed_runs": 0, "failure_rate": 0.0, "credits": 180, "health": "healthy"},
-        {"account": "gamma", "members": 1, "active_members": 0, "plan": None, "runs": 0,
-         "failed_runs": 0, "failure_rate": None, "credits": 100, "health": "dormant"},
+        {"account": "acme", "name": None, "members": 3, "active_members": 2, "plan": "active",
+         "seats": None, "runs": 4, "failed_runs": 1, "failure_rate": 25.0, "credits": 160,
+         "health": "at risk"},
+        {"account": "beta", "name": None, "members": 2, "active_members": 1, "plan": "past_due",
+         "seats": None, "runs": 1, "failed_runs": 0, "failure_rate": 0.0, "credits": 180,
+         "health": "healthy"},
+        {"account": "gamma", "name": None, "members": 1, "active_members": 0, "plan": None,
+         "seats": None, "runs": 0, "failed_runs": 0, "failure_rate": None, "credits": 100,
+         "health": "dormant"},
     ]  # fmt: skip
 
 
 def test_accounts_every_format(env: Any) -> None:
     csv_text = accounts(env, fmt="csv")
-    assert csv_text.splitlines()[0].startswith("account,members,active_members,plan")
+    assert csv_text.splitlines()[0].startswith("account,name,members,active_members,plan,seats")
     assert len(csv_text.strip().splitlines()) == 4
     md = accounts(env, "-n", "2", fmt="md")
     assert "2 of 3 accounts active" in md and "acme" in md and "gamma" not in md
@@ -278,3 +283,49 @@ def test_by_account_refuses_what_it_does_not_go_with(
     result = run([*command, "--by-account", *other, "--as-of", AS_OF], folder / "home", **variables)
     assert result.exit_code == EXIT_USAGE
     assert f"--by-account and {other[0]} do not go together" in result.stderr
+
+
+def test_the_demo_accounts_are_its_posthog_groups(demo_home: Path) -> None:
+    """The demo's organizations are PostHog groups of the type `organization`: each account's
+    name and seats are its group's (the store's groups table read here directly), seats at least
+    its members, and every event of a person carries one key in `$group_0`: their account's."""
+    import duckdb
+
+    from usertrack.demo.generator import ensure_demo
+
+    result = run(["accounts", "-f", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["account_key"]["group_type"] == "organization"
+    con = duckdb.connect(str(ensure_demo(demo_home).events_path), read_only=True)
+    try:
+        groups = {
+            key: json.loads(props)
+            for key, props in con.execute(
+                "SELECT key, properties FROM groups WHERE index = 0"
+            ).fetchall()
+        }
+        assert con.execute("SELECT * FROM group_type_mapping").fetchall() == [("organization", 0)]
+        keys = con.execute(
+            'SELECT person_id, count(DISTINCT "$group_0"), any_value("$group_0") FROM events'
+            " WHERE person_email_norm <> '' GROUP BY person_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert doc["accounts"] and all(
+        a["name"] == groups[a["account"]]["name"] for a in doc["accounts"]
+    )
+    assert all(a["seats"] == groups[a["account"]]["seats"] >= a["members"] for a in doc["accounts"])
+    # one key per person: their account's, '' for the visitors of no account (PostHog-only)
+    assert all(n == 1 and (key == "" or key in groups) for _, n, key in keys)
+    assert {key for _, _, key in keys} - {""}
+
+
+def test_an_unknown_group_type_names_those_the_project_has(demo_home: Path) -> None:
+    result = run(["accounts", "-f", "json"], demo_home, USERTRACK_ACCOUNT_GROUP_TYPE="company")
+    assert result.exit_code == EXIT_USAGE
+    assert result.stdout == ""
+    # the demo's own notice aside, one line
+    lines = [line for line in result.stderr.splitlines() if "no data source" not in line]
+    assert len(lines) == 1
+    assert "'company'" in lines[0] and "group types: organization" in lines[0]

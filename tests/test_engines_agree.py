@@ -264,6 +264,7 @@ BY_ACCOUNT = [
     ["activity", "--by-account", "--days", "14", "--compare"],
     ["retention", "--by-account"],
     ["retention", "--by-account", "--period", "day", "--mode", "recurring", "--periods", "10"],
+    ["accounts"],  # the groups of PostHog's group type (groups_types/, then HogQL's groups)
 ]
 
 
@@ -284,7 +285,7 @@ def test_by_account_the_same_live_and_locally(
             assert local.exit_code == 0, (command, local.stderr)
             assert live.exit_code == 0, (command, live.stderr)
             doc = json.loads(live.stdout)
-            assert doc["counted"] == "accounts", command
+            assert command == ["accounts"] or doc["counted"] == "accounts", command
             assert strip_live_only(doc) == strip_live_only(json.loads(local.stdout)), command
             if command[0] == "activity":  # visitors who never signed up have no email
                 assert "in no account, left out" in live.stderr, command

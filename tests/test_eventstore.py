@@ -304,8 +304,12 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
             "session_spans",
             "path_steps",
             "path_node_names",
+            "groups",  # empty: these events came without PostHog groups
+            "group_type_mapping",
             "usertrack_meta",
         }
+        assert con.execute("SELECT count(*) FROM groups").fetchone() == (0,)
+        assert con.execute('SELECT DISTINCT "$group_0" FROM events').fetchall() == [("",)]
         ts = [r[0] for r in con.execute("SELECT timestamp FROM events").fetchall()]
         assert ts == sorted(ts)
     finally:

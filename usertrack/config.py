@@ -25,6 +25,7 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
     table = "organization_member"
     column = "organization_id"
     user_column = "user_id"
+    group_type = "organization"  # the accounts' PostHog group type (group analytics)
 
     [limits]
     duckdb_memory = "2GB"          # USERTRACK_DUCKDB_MEMORY: each DuckDB connection's memory limit
@@ -128,6 +129,7 @@ CONFIG_KEYS = {
         "table": "USERTRACK_ACCOUNT_TABLE",
         "column": "USERTRACK_ACCOUNT_COLUMN",
         "user_column": "USERTRACK_ACCOUNT_USER_COLUMN",
+        "group_type": "USERTRACK_ACCOUNT_GROUP_TYPE",
     },
     "limits": {
         "duckdb_memory": "USERTRACK_DUCKDB_MEMORY",

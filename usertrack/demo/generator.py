@@ -67,8 +67,11 @@ Identity and data quality
   fastapi_tool_executions.user_id is that id as TEXT; wasp_agentexecution.user_id is wasp_user.id.
 - Accounts (demo/teams.py): organization_member ties every wasp_user to one organization, teams of
   1 to 20 people (the team at launch is organization 1), drawn from a generator of their own so
-  that no other table or event moves. The events carry no `$groups`: an account is read from the
-  app's table, not from PostHog's groups.
+  that no other table or event moves. Each organization is also a PostHog group of the type
+  `organization` (index 0): every event of a member carries `$group_0`, its id (a column of the
+  events added beside the others, derived from organization_member), and the store's `groups` table
+  holds each one's name, plan, seats (at least its members) and created_at (its first member's
+  signup), drawn from a generator of their own.
 
 Analytics (the product-growth guide and the user-activity specification): each account holder
 with events fires user_signed_up and walks the activation funnel with drop-off (2,000 users:
@@ -153,7 +156,7 @@ from usertrack.demo.runs import Runs, run_workflows
 from usertrack.demo.schema import table_sql
 from usertrack.demo.sessions import visit
 from usertrack.demo.store import EVENT_MEMORY_LIMIT, events_select
-from usertrack.demo.teams import form_teams
+from usertrack.demo.teams import form_teams, group_frame, person_groups
 from usertrack.demo.timeline import (
     DAY,
     INCIDENT_DAYS_BEFORE_ANCHOR,
@@ -394,6 +397,8 @@ def generate(users: int, anchor: date, seed: int = DEFAULT_SEED) -> DemoData:
     frames = assemble(rng, acc, runs, ids, visits, work, persons, events)
     frames["run"] = with_spike_runs(frames["run"], spike, work.fastapi_id)
     frames["org_member"] = form_teams(seed, acc)
+    frames["groups"] = group_frame(seed, acc, frames["org_member"])
+    frames["pers_group"] = {"key": person_groups(acc, frames["org_member"], len(persons["pid"]))}
     return DemoData(
         users=users, anchor=anchor, seed=seed, frames=frames, sql=table_sql(), stories=stories
     )

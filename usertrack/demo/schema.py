@@ -241,6 +241,6 @@ def _events_sql() -> dict[str, str]:
         SELECT {uuid_sql("hi", "lo")} AS uuid, event, distinct_id, person_id, ts AS timestamp,
                '{{' || path || extra || ',"$session_id":"' || session_id || '",' || referrer
                    || ',' || device || '}}' AS properties,
-               person_properties, {hot}
+               person_properties, {hot}, "$group_0"
         FROM demo_events"""
     return sql

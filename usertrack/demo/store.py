@@ -51,6 +51,8 @@ def events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:
     events, sessions = frames.pop("ev"), frames.pop("sess")
     in_time_order(events)
     n_persons = len(frames.pop("pers")["pid"])
+    groups_table(con, frames.pop("groups"))
+    group_of_person = frames.pop("pers_group")["key"]
     persons = con.sql(data.sql["events_persons"]).to_arrow_table()
 
     def strings(sql: str) -> pa.Array:
@@ -101,6 +103,40 @@ def events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:
     slot *= n_persons
     slot += pid
     columns["distinct_id"] = coded(slot, joined("did0", "did1", "did2"))
+    columns["$group_0"] = coded(pid, group_of_person)
     con.register("demo_events", pa.table(columns))
     return_freed_memory()  # the frame's columns before their time order, among others
     return data.sql["events"]
+
+
+def groups_table(con: duckdb.DuckDBPyConnection, frame: dict[str, np.ndarray]) -> None:
+    """The store's `groups` (PostHog's HogQL `groups`: index, key, created_at, updated_at,
+    properties) and `group_type_mapping` (group_type, group_type_index) from the demo's
+    organizations (usertrack.demo.teams.group_frame): every organization a group of type 0."""
+    import pyarrow as pa
+
+    from usertrack.demo.teams import GROUP_TYPE, PLANS
+
+    con.register(
+        "demo_groups",
+        pa.table(
+            {
+                "key": pa.array(frame["key"]),
+                "name": pa.array(frame["name"].tolist(), pa.string()),
+                "plan": pa.array([PLANS[p] for p in frame["plan"]], pa.string()),
+                "seats": pa.array(frame["seats"]),
+                "created": pa.array(frame["created"]),
+            }
+        ),
+    )
+    con.execute(
+        "CREATE TABLE groups AS SELECT 0 AS index, CAST(key AS VARCHAR) AS key,"
+        " make_timestamp(created) AS created_at, make_timestamp(created) AS updated_at,"
+        " CAST(json_object('name', name, 'plan', plan, 'seats', seats) AS VARCHAR) AS properties"
+        " FROM demo_groups ORDER BY key"
+    )
+    con.unregister("demo_groups")
+    con.execute(
+        "CREATE TABLE group_type_mapping AS SELECT $t AS group_type, 0 AS group_type_index",
+        {"t": GROUP_TYPE},
+    )

@@ -36,3 +36,59 @@ def form_teams(seed: int, acc: Accounts) -> dict[str, np.ndarray]:
     org[outside] = team + 1 + first
     order = np.argsort(acc.wasp_id, kind="stable")
     return {"user_id": acc.wasp_id[order].astype(np.int32), "org_id": org[order]}
+
+
+# PostHog group analytics: each organization is a group of the type `organization` (index 0),
+# its key the organization's id, with the properties a tracking plan asks of a group.
+GROUP_TYPE = "organization"
+PLANS = ("free", "team", "business")
+WORDS = (
+    "Acme", "Blue", "North", "Bright", "Cedar", "Delta", "Echo", "Field", "Granite", "Harbor",
+    "Iron", "Juniper", "Kite", "Lumen", "Maple", "Nova", "Orbit", "Pine", "Quartz", "River",
+)  # fmt: skip
+KINDS = ("Labs", "Systems", "Works", "Analytics", "Studio", "Data", "Cloud", "Partners")
+
+
+def group_frame(seed: int, acc: Accounts, members: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The `groups` frame: one row per organization of `members` (form_teams' frame) with its
+    key, name, plan, seats and created_at (its first member's signup), drawn from a generator
+    of its own: nothing else moves. A team's plan grows with its size; seats are at least its
+    members."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 7])
+    org = members["org_id"]
+    keys, size = np.unique(org, return_counts=True)
+    at = np.searchsorted(acc.wasp_id, members["user_id"])  # wasp ids are ascending per row
+    created = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(created, np.searchsorted(keys, org), acc.created[at])
+    paid = rng.random(len(keys)) < np.minimum(0.15 + 0.08 * size, 0.9)
+    plan = np.where(paid, np.where(size >= 8, 2, 1), 0)
+    seats = size + np.where(paid, rng.integers(0, 5, size=len(keys)), 0)
+    names = [
+        f"{WORDS[a]} {KINDS[b]}"
+        for a, b in zip(
+            rng.integers(0, len(WORDS), size=len(keys)),
+            rng.integers(0, len(KINDS), size=len(keys)),
+            strict=True,
+        )
+    ]
+    return {
+        "key": keys.astype(np.int32),
+        "name": np.array(names, dtype=object),
+        "plan": plan.astype(np.int8),
+        "seats": seats.astype(np.int32),
+        "created": created,
+    }
+
+
+def person_groups(acc: Accounts, members: dict[str, np.ndarray], n_person: int) -> np.ndarray:
+    """Each PostHog person's organization key as text (`$group_0` on their events), '' for the
+    persons of no account (PostHog-only visitors, anonymous ones). Persons are accounts first,
+    in the accounts' row order (identity.person_frame)."""
+    import numpy as np
+
+    out = np.full(n_person, "", dtype=object)
+    at = np.searchsorted(members["user_id"], acc.wasp_id)
+    out[: acc.n] = members["org_id"][at].astype(str)
+    return out

@@ -34,6 +34,9 @@ KEY_PARTS = (
     ("account_column", "USERTRACK_ACCOUNT_COLUMN", "organization_id"),
     ("account_user_column", "USERTRACK_ACCOUNT_USER_COLUMN", "user_id"),
 )
+# PostHog's group type of the accounts (group analytics), by name: (setting, default)
+GROUP_TYPE = ("USERTRACK_ACCOUNT_GROUP_TYPE", "organization")
+GROUPS_QUERY = "posthog/account_groups"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class AccountKey:
     column: str
     user_column: str
     origins: dict[str, str] = field(default_factory=dict, compare=False)
+    group_type: str = GROUP_TYPE[1]
 
     @classmethod
     def configured(cls) -> AccountKey:
@@ -55,11 +59,14 @@ class AccountKey:
         for part, name, default in KEY_PARTS:
             value, where = setting(name)
             values[part], origins[part] = (value, where) if value else (default, name)
+        value, where = setting(GROUP_TYPE[0])
+        origins["group_type"] = where if value else ""  # "": the default, not asked for
         return cls(
             values["account_table"],
             values["account_column"],
             values["account_user_column"],
             origins,
+            value or GROUP_TYPE[1],
         )
 
     def names(self) -> dict[str, str]:
@@ -168,7 +175,63 @@ def account_report(
     if progress:
         progress("counting the accounts")
     result = source.run(query, params)
-    return AccountReport(as_of=as_of, days=days, key=key, result=result)
+    groups = account_groups(ws, as_of, key, progress)
+    return AccountReport(as_of=as_of, days=days, key=key, result=with_groups(result, groups))
+
+
+def group_type_index(ws: Workspace, key: AccountKey) -> int | None:
+    """The index of the account key's PostHog group type, from the project's group types (the
+    events store's, or PostHog's API); None when the project has none and the type is the
+    default one (no group analytics: the accounts are the app's alone). A group type the project
+    does not have is a UsageError naming those it has."""
+    source = ws.sources.get(ws.library.get(GROUPS_QUERY).folder)
+    listed = getattr(getattr(source, "inner", source), "group_types", None)  # under any cache
+    if listed is None:
+        return None
+    types = listed()
+    if key.group_type in types:
+        return types[key.group_type]
+    origin = key.origins.get("group_type") or ""
+    if not types and not origin:
+        return None
+    known = ", ".join(sorted(types)) if types else "none"
+    said = f" ({origin})" if origin else " (the default; set USERTRACK_ACCOUNT_GROUP_TYPE)"
+    raise UsageError(
+        f"account group type {key.group_type!r}{said} is not a group type of the PostHog"
+        f" project (group types: {known})"
+    )
+
+
+def account_groups(
+    ws: Workspace, as_of: datetime, key: AccountKey, progress: Progress | None = None
+) -> dict[str, tuple[Any, Any, Any]] | None:
+    """Each PostHog group of the account key's group type by its key: (name, plan, seats), from
+    queries/posthog/account_groups.sql; None without group analytics."""
+    index = group_type_index(ws, key)
+    if index is None:
+        return None
+    if progress:
+        progress("fetching the accounts' groups")
+    result = ws.run_query(GROUPS_QUERY, as_of, group_type_index=index)
+    return {str(r[0]): (r[1], r[2], r[3]) for r in result.rows}
+
+
+def with_groups(result: Result, groups: dict[str, tuple[Any, Any, Any]] | None) -> Result:
+    """The accounts' rows with their group's name after the key and its seats after the plan
+    (None where the account has no group, or without group analytics)."""
+    columns = list(result.columns)
+    at = columns.index("account")
+    plan = columns.index("plan")
+    rows = []
+    for row in result.rows:
+        name, _, seats = (groups or {}).get(str(row[at]), (None, None, None))
+        cells = list(row)
+        cells.insert(plan + 1, seats)
+        cells.insert(at + 1, name)
+        rows.append(tuple(cells))
+    columns.insert(plan + 1, "seats")
+    columns.insert(at + 1, "name")
+    return dataclasses.replace(result, columns=columns, rows=rows)
 
 
 def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = None) -> Result:
@@ -201,6 +264,7 @@ def to_json(report: AccountReport) -> str:
             "table": report.key.table,
             "column": report.key.column,
             "user_column": report.key.user_column,
+            "group_type": report.key.group_type,
         },
         "summary": report.summary(),
         "accounts": report.result.as_dicts(),

@@ -102,6 +102,12 @@ RAW_COLUMNS = (
     "person_properties",
 )
 META_TABLE = "usertrack_meta"
+# PostHog's group analytics (HogQL's `groups` table, and the project's group types as its API
+# lists them): a store has them when its events came with them (the demo's do); an events
+# export has `$group_0` as a column of each event, '' when the event has no group of type 0.
+GROUPS_TABLE = "groups"
+GROUP_TYPES_TABLE = "group_type_mapping"
+GROUP_0 = "$group_0"
 STORE_TABLES = (
     "events",
     "persons",
@@ -112,8 +118,17 @@ STORE_TABLES = (
     "session_spans",
     "path_steps",
     "path_node_names",
+    GROUPS_TABLE,
+    GROUP_TYPES_TABLE,
     META_TABLE,
 )
+
+# Empty where the events came without groups (an export): HogQL's groups table has these fields.
+_GROUPS_SQL = f"""
+CREATE TABLE IF NOT EXISTS {GROUPS_TABLE} (index INTEGER, key VARCHAR, created_at TIMESTAMP,
+    updated_at TIMESTAMP, properties VARCHAR);
+CREATE TABLE IF NOT EXISTS {GROUP_TYPES_TABLE} (group_type VARCHAR, group_type_index INTEGER);
+"""
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -245,6 +260,8 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         for key, col in HOT_PERSON_PROPERTIES.items()
     )
     given_cols = "".join(f",\n CAST(src.{col} AS VARCHAR) AS {col}" for col in given)
+    group_0 = f"coalesce(CAST(src.\"{GROUP_0}\" AS VARCHAR), '')" if GROUP_0 in types else "''"
+    given_cols += f',\n {group_0} AS "{GROUP_0}"'
     email_col = HOT_PERSON_PROPERTIES["email"]
 
     # Stored in timestamp order so that time windows skip whole row groups (zone maps).
@@ -254,7 +271,8 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         SELECT uuid, event, distinct_id, person_id, timestamp, properties, person_properties,
                {person_cols},
                {email_key_sql("duckdb", email_col)} AS {NORMALIZED_EMAIL_COLUMN},
-               {hot_cols}
+               {hot_cols},
+               "{GROUP_0}"
         FROM (
             SELECT *{extract}
             FROM (
@@ -279,6 +297,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_PDI_SQL)
         con.execute(rollups.BUILD_SQL)
         rollups.build_journeys(con)
+        con.execute(_GROUPS_SQL)
     except duckdb.Error as e:
         raise DataError(f"cannot build the events store: {first_line(e)}") from None
     # Drop whatever `load` created, so the store holds only its own tables.

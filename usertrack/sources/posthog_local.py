@@ -342,6 +342,22 @@ class LocalPostHogSource:
             storecache.save(self.kept_in, kept, answer.arrow)  # type: ignore[arg-type]
         return answer
 
+    def group_types(self) -> dict[str, int]:
+        """The store's group types, name -> group_type_index (its group_type_mapping table, as
+        PostHog's API lists a project's; none in a store without groups)."""
+        from usertrack.sources.eventstore import GROUP_TYPES_TABLE
+
+        if not self.has_tables((GROUP_TYPES_TABLE,)):
+            return {}
+        cur = self._connection().cursor()
+        try:
+            rows = cur.execute(
+                f"SELECT group_type, group_type_index FROM {GROUP_TYPES_TABLE}"
+            ).fetchall()
+        finally:
+            cur.close()
+        return {str(t): int(i) for t, i in rows}
+
     def segment_persons_into(
         self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
     ) -> None:

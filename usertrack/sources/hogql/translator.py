@@ -26,7 +26,7 @@ from usertrack.sources.hogql.tokens import (
     tokenize,
 )
 
-TABLES = ("events", "persons", "sessions", "person_distinct_ids")
+TABLES = ("events", "persons", "sessions", "person_distinct_ids", "groups")
 
 
 class Translator(Expressions):

@@ -161,6 +161,23 @@ class PostHogHTTPSource(Paging, Insights):
         body = body if isinstance(body, dict) else {}
         return {k: str(body[k]) for k in ("name", "timezone") if body.get(k) is not None}
 
+    def group_types(self) -> dict[str, int]:
+        """The project's group types, name -> group_type_index (`GET /api/projects/{id}/
+        groups_types/`, scope group:read: a list of group_type, group_type_index, ...)."""
+        stats = RunStats()
+        label = f"project {self.project_id}'s group types"
+        path = f"/api/projects/{self.project_id}/groups_types/"
+        resp = self._send("GET", path, stats, label)
+        body = self._json(resp, label)
+        if resp.status_code != 200:
+            self._raise_for(resp, body, label)
+        listed = body if isinstance(body, list) else []
+        return {
+            str(t["group_type"]): int(t["group_type_index"])
+            for t in listed
+            if isinstance(t, dict) and "group_type" in t and "group_type_index" in t
+        }
+
     def check_hogql(self, query: Query, params: Mapping[str, Any]) -> list[str]:
         """PostHog's errors for a query file, from validating it without running it: the query
         kind `HogQLMetadata` its SQL editor uses (posthog/hogql/metadata.py get_hogql_metadata:
