@@ -391,3 +391,35 @@ def test_open_hands_the_html_file_to_the_browser(home: Path, tmp_path: Path) -> 
 
         time.sleep(0.1)
     assert opened.read_text(encoding="utf-8").strip() == page.resolve().as_uri()
+
+
+def test_the_weekly_panels_say_what_their_commands_say(home: Path, tmp_path: Path) -> None:
+    """The weekly dashboard computes its panels from facts it shares (each moment's
+    classification, each query's result): its alerts and segments panels equal `usertrack
+    alerts` and `segments --changes` run alone at the period's end, and its key metrics equal
+    those of a run whose panels share nothing."""
+    from usertrack.workspace import Workspace
+
+    moment = "2026-11-12"
+    page = run(["report", "weekly", "--as-of", moment, "-f", "json", "--out", "-", "--no-save"],
+               home)  # fmt: skip
+    assert page.exit_code == 0, page.stderr
+    doc = json.loads(page.stdout)
+    panels = {p["analysis"]: p["data"] for p in doc["panels"]}
+    end = doc["to"]
+    alone = run(["alerts", "--as-of", end, "-f", "json"], home)
+    assert alone.exit_code == 0, alone.stderr
+    assert panels["alerts"] == json.loads(alone.stdout)
+    assert panels["alerts"]["alerts"]  # the demo's week has alerts to compare
+    moved = run(["segments", "--changes", "--as-of", end, "-f", "json", "--no-save"], home)
+    assert moved.exit_code == 0, moved.stderr
+    assert panels["segments"] == json.loads(moved.stdout)
+    # The same run with no query result shared between panels: every query run again.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Workspace, "_shared_key", lambda self, query, values: None)
+        again = run(["report", "weekly", "--as-of", moment, "-f", "json", "--out", "-",
+                     "--no-save"], home)  # fmt: skip
+    assert again.exit_code == 0, again.stderr
+    plain = json.loads(again.stdout)
+    assert plain["panels"] == doc["panels"]
+    assert plain["queries"]["database"] > doc["queries"]["database"]  # sharing saved queries

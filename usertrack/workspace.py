@@ -110,7 +110,50 @@ class Workspace:
             if found is not None:
                 return found
         query, values = self.bind(query_id, as_of, **params)
-        return self.sources[query.folder].run(query, values)
+        key = self._shared_key(query, values)
+        if key is not None and key in self.shared:  # type: ignore[operator]
+            return self.shared[key]  # type: ignore[index,no-any-return]
+        result = self.sources[query.folder].run(query, values)
+        if key is not None:
+            self.shared[key] = result  # type: ignore[index]
+        return result
+
+    def run_queries(
+        self, wanted: Mapping[str, tuple[str, datetime, Mapping[str, Any]]], progress: Any = None
+    ) -> dict[str, Result]:
+        """Several queries of the library by key: {key: (query_id, as_of, params)}, the sources
+        at once and each on its lanes (profiles.run_by_source). While a dashboard's panels share
+        (`shared`), a query already run with the same text and values is not run again."""
+        from usertrack.segments.profiles import Job, run_by_source
+
+        found: dict[str, Result] = {}
+        jobs: dict[str, list[Job]] = {}
+        keys: dict[str, Any] = {}
+        for name, (query_id, as_of, params) in wanted.items():
+            query, values = self.bind(query_id, as_of, **params)
+            key = self._shared_key(query, values)
+            if key is not None and key in self.shared:  # type: ignore[operator]
+                found[name] = self.shared[key]  # type: ignore[index]
+                continue
+            keys[name] = key
+            jobs.setdefault(query.folder, []).append((name, query, values))
+        for name, result in run_by_source(self.sources, jobs, progress).items():
+            found[name] = result
+            if keys[name] is not None:
+                self.shared[keys[name]] = result  # type: ignore[index]
+        return {name: found[name] for name in wanted}
+
+    def _shared_key(self, query: Query, values: Mapping[str, Any]) -> Any:
+        """The key a query's result is shared under between a dashboard's panels, or None when
+        nothing is shared (outside a dashboard, or a --by-segment group's filtered run)."""
+        if self.shared is None or self.person_filter is not None or self.person_rows is not None:
+            return None
+        return (
+            "result",
+            query.folder,
+            query.sql,
+            tuple(sorted((k, repr(v)) for k, v in values.items())),
+        )
 
     @contextmanager
     def stream_query(self, query_id: str, as_of: datetime, **params: Any) -> Iterator[RowStream]:

@@ -319,15 +319,14 @@ _TABLE_QUERIES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 def run_report_queries(
     ws: Workspace, week: ReportWeek, progress: Progress | None
 ) -> dict[str, Result]:
-    """The report's table queries; the sources run at once (profiles.run_by_source)."""
-    from usertrack.segments.profiles import Job, run_by_source
-
-    jobs: dict[str, list[Job]] = {}
-    for key, query_id, params, which in _TABLE_QUERIES:
-        moment = week.end if which == "this" else week.start
-        query, values = ws.bind(query_id, moment, **params)
-        jobs.setdefault(query.folder, []).append((key, query, values))
-    return run_by_source(ws.sources, jobs, progress)
+    """The report's table queries; the sources run at once (Workspace.run_queries)."""
+    return ws.run_queries(
+        {
+            key: (query_id, week.end if which == "this" else week.start, params)
+            for key, query_id, params, which in _TABLE_QUERIES
+        },
+        progress,
+    )
 
 
 def failure_categories(
