@@ -153,11 +153,18 @@ def test_ctrl_c_in_a_fast_loop(demo_home: Path, tmp_path: Path) -> None:
     args = ["query", "neon/accounts", "-o", "{out}/accounts.csv"]
     full = tmp_path / "full"
     full.mkdir()
-    began = time.monotonic()
-    proc = start(demo_home, [a.format(out=full) for a in args], script=True)
-    _, stderr = proc.communicate(timeout=60)
-    took = time.monotonic() - began
-    assert proc.returncode == 0, stderr
+    # The run's length from the moment the program runs, as the cuts below count theirs (from
+    # the process's start, Python's own start would count too), the shorter of two (the first
+    # is the slower, its files not yet cached): else a third of the cuts came after the end,
+    # runs that only finished, with no Ctrl-C at all.
+    took = float("inf")
+    for _ in range(2):
+        proc = start(demo_home, [a.format(out=full) for a in args], script=True)
+        program_runs(proc)
+        began = time.monotonic()
+        _, stderr = proc.communicate(timeout=60)
+        took = min(took, time.monotonic() - began)
+        assert proc.returncode == 0, stderr
     whole = (full / "accounts.csv").read_bytes()
     said = set(stderr.splitlines())
     draw = random.Random(LOOP_SEED)
@@ -197,8 +204,8 @@ def test_ctrl_c_in_a_fast_loop(demo_home: Path, tmp_path: Path) -> None:
         assert lines[-1:] == ["usertrack: interrupted"], f"{where}: {stderr}"
         assert set(lines[:-1]) <= said, f"{where}: {stderr}"
         assert written == [] or (out / "accounts.csv").read_bytes() == whole, f"{where}"
-    # The loop did interrupt the program, not only let it finish.
-    assert outcomes.get("130", 0) >= n // 3, outcomes
+    # The loop did interrupt the program, not only let it finish: most runs are cut.
+    assert outcomes.get("130", 0) >= n // 2, outcomes
 
 
 STUCK_IN_C = """
