@@ -126,13 +126,13 @@ def test_accounts_health_and_summary_are_the_worked_out_ones(env: Any) -> None:
     assert doc["accounts"] == [
         {"account": "acme", "name": None, "members": 3, "active_members": 2, "plan": "active",
          "seats": None, "runs": 4, "failed_runs": 1, "failure_rate": 25.0, "credits": 160,
-         "health": "at risk"},
+         "health": "at risk", "segment": None},
         {"account": "beta", "name": None, "members": 2, "active_members": 1, "plan": "past_due",
          "seats": None, "runs": 1, "failed_runs": 0, "failure_rate": 0.0, "credits": 180,
-         "health": "healthy"},
+         "health": "healthy", "segment": None},
         {"account": "gamma", "name": None, "members": 1, "active_members": 0, "plan": None,
          "seats": None, "runs": 0, "failed_runs": 0, "failure_rate": None, "credits": 100,
-         "health": "dormant"},
+         "health": "dormant", "segment": None},
     ]  # fmt: skip
 
 
@@ -329,3 +329,54 @@ def test_an_unknown_group_type_names_those_the_project_has(demo_home: Path) -> N
     lines = [line for line in result.stderr.splitlines() if "no data source" not in line]
     assert len(lines) == 1
     assert "'company'" in lines[0] and "group types: organization" in lines[0]
+
+
+# Account segments in a rules file, over the accounts above (no PostHog groups: seats is NULL):
+# acme is at risk -> `risky`; beta healthy with 2 members, `full` needs seats (NULL: no match)
+# -> none; gamma dormant -> `asleep` (its plan NULL: `risky`'s rule is false first).
+ACCOUNT_RULES = """
+segments:
+  - {id: everyone, name: Everyone, action: Nothing, rule: 'true'}
+account_segments:
+  - {id: risky, name: Risky, action: Call, rule: "health = 'at risk' OR plan IS NULL AND runs > 0"}
+  - {id: full, name: Full, action: Upsell, rule: active_members >= seats}
+  - {id: asleep, name: Asleep, action: Wake, rule: "health = 'dormant'"}
+"""
+
+
+def test_account_segments_from_the_rules_file(env: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(ACCOUNT_RULES)
+    doc = accounts(env, "--segments", str(rules))
+    assert {a["account"]: a["segment"] for a in doc["accounts"]} == {
+        "acme": "risky",
+        "beta": None,
+        "gamma": "asleep",
+    }
+    assert [(s["id"], s["action"], s["accounts"]) for s in doc["account_segments"]] == [
+        ("risky", "Call", 1),
+        ("full", "Upsell", 0),
+        ("asleep", "Wake", 1),
+    ]
+    md = accounts(env, "--segments", str(rules), fmt="md")
+    assert "Risky \\(Call\\): 1; Full \\(Upsell\\): 0; Asleep \\(Wake\\): 1; in none: 1." in md
+    assert accounts(env, "--segments", str(rules), fmt="csv").splitlines()[0].endswith(",segment")
+
+
+def test_an_account_segment_with_an_unknown_column_names_those_there_are(
+    env: Any, tmp_path: Path
+) -> None:
+    folder, base = env
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(ACCOUNT_RULES.replace("active_members >= seats", "active_members >= seat"))
+    result = run(
+        ["accounts", "--as-of", AS_OF, "--segments", str(rules), "-f", "json"],
+        folder / "home",
+        **base,
+    )
+    assert result.exit_code == EXIT_USAGE
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert f"{rules}:6: account segment 'full'" in lines[0]
+    assert "unknown column 'seat'" in lines[0] and "seats" in lines[0]

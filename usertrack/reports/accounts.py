@@ -135,6 +135,8 @@ class AccountReport:
     days: int
     key: AccountKey
     result: Result
+    # the account segments of the rules file, in its order: id, name, action, accounts
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def since(self) -> datetime:
@@ -176,7 +178,18 @@ def account_report(
         progress("counting the accounts")
     result = source.run(query, params)
     groups = account_groups(ws, as_of, key, progress)
-    return AccountReport(as_of=as_of, days=days, key=key, result=with_groups(result, groups))
+    result = with_groups(result, groups)
+    from usertrack.segments.account_rules import account_segment_of, segment_counts
+
+    chosen = account_segment_of(ws.rules, list(result.columns), list(result.rows))
+    result = dataclasses.replace(
+        result,
+        columns=[*result.columns, "segment"],
+        rows=[(*row, seg) for row, seg in zip(result.rows, chosen, strict=True)],
+    )
+    report = AccountReport(as_of=as_of, days=days, key=key, result=result)
+    report.segments = segment_counts(ws.rules, chosen)
+    return report
 
 
 def group_type_index(ws: Workspace, key: AccountKey) -> int | None:
@@ -267,6 +280,7 @@ def to_json(report: AccountReport) -> str:
             "group_type": report.key.group_type,
         },
         "summary": report.summary(),
+        "account_segments": report.segments,
         "accounts": report.result.as_dicts(),
     }
     return json_text(doc)
@@ -296,6 +310,15 @@ def summary_line(report: AccountReport) -> str:
     )
 
 
+def segments_line(report: AccountReport) -> str | None:
+    """The account segments with their actions and accounts, and those in none."""
+    if not report.segments:
+        return None
+    listed = "; ".join(f"{s['name']} ({s['action']}): {s['accounts']:,}" for s in report.segments)
+    none = len(report.result.rows) - sum(s["accounts"] for s in report.segments)
+    return f"Account segments: {listed}; in none: {none:,}."
+
+
 def _shown(report: AccountReport, limit: int) -> Result:
     return dataclasses.replace(report.result, rows=report.result.rows[:limit])
 
@@ -307,6 +330,8 @@ def to_markdown(report: AccountReport, limit: int) -> str:
 
     shown = _shown(report, limit)
     out = [f"# {md_text(heading(report))}\n", md_text(summary_line(report)) + "\n"]
+    if segments_line(report):
+        out.append(md_text(segments_line(report) or "") + "\n")
     if not shown.rows:
         out.append("No account.\n")
     else:
@@ -323,6 +348,8 @@ def render(console: Console, report: AccountReport, limit: int) -> None:
 
     console.print(plain(heading(report)))
     console.print(plain(summary_line(report)))
+    if segments_line(report):
+        console.print(plain(segments_line(report) or ""))
     console.print()
     render_result_table(console, _shown(report, limit), title="Accounts, most active first")
     if len(report.result.rows) > limit:

@@ -25,8 +25,10 @@ from usertrack.sql_checks import UnsafeSQLError, check_expression, check_order, 
 if TYPE_CHECKING:
     import duckdb
 
-_TOP_KEYS = {"exclude", "segments"}
+_TOP_KEYS = {"exclude", "segments", "account_segments"}
 _SEGMENT_KEYS = {"id", "name", "action", "rule", "order", "description", "show"}
+# An account segment: a rule over `usertrack accounts`' columns (usertrack.segments.account_rules)
+_ACCOUNT_SEGMENT_KEYS = {"id", "name", "action", "rule", "description"}
 _REQUIRED = ("id", "name", "action", "rule")
 DEFAULT_EXCLUDE = ("datagen.dev",)
 
@@ -54,6 +56,7 @@ class SegmentsFile:
     path: Path
     segments: tuple[Segment, ...]
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    account_segments: tuple[Segment, ...] = ()
 
     def get(self, segment_id: str) -> Segment:
         for seg in self.segments:
@@ -328,18 +331,32 @@ def _load_segments(path: Path) -> SegmentsFile:
     raw_segments = doc.get("segments")
     if not isinstance(raw_segments, list) or not raw_segments:
         raise SegmentsFileError(f"{path}:{top_line}: 'segments' must be a non-empty list")
+    raw_accounts = doc.get("account_segments") or []
+    if not isinstance(raw_accounts, list):
+        raise SegmentsFileError(f"{path}: 'account_segments' must be a list")
+    return SegmentsFile(
+        path=path,
+        segments=_segments_of(path, raw_segments, _SEGMENT_KEYS, "segment"),
+        exclude=tuple(exclude),
+        account_segments=_segments_of(path, raw_accounts, _ACCOUNT_SEGMENT_KEYS, "account segment"),
+    )
 
+
+def _segments_of(
+    path: Path, raw_segments: list[Any], keys: set[str], kind: str
+) -> tuple[Segment, ...]:
+    """The segments of one list of the file (`segments` or `account_segments`), checked."""
     segments: list[Segment] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_segments, start=1):
         if not isinstance(raw, dict):
             raise SegmentsFileError(
-                f"{path}: segment #{i} must be a mapping with id, name, action, rule"
+                f"{path}: {kind} #{i} must be a mapping with id, name, action, rule"
             )
         line = raw.pop("__line__", 0)
-        label = f"segment {raw.get('id')!r}" if raw.get("id") else f"segment #{i}"
+        label = f"{kind} {raw.get('id')!r}" if raw.get("id") else f"{kind} #{i}"
         where = f"{path}:{line}: {label}"
-        reject_unknown_keys(raw, _SEGMENT_KEYS, where, SegmentsFileError)
+        reject_unknown_keys(raw, keys, where, SegmentsFileError)
         for key in _REQUIRED:
             value = raw.get(key)
             if not isinstance(value, str) or not value.strip():
@@ -368,9 +385,10 @@ def _load_segments(path: Path) -> SegmentsFile:
                 description=str(raw.get("description") or "").strip(),
                 show=tuple(show),
                 line=line,
+                label=where if kind != "segment" else "",
             )
         )
-    return SegmentsFile(path=path, segments=tuple(segments), exclude=tuple(exclude))
+    return tuple(segments)
 
 
 def _rules_relation(as_of: datetime) -> str:
