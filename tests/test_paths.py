@@ -175,6 +175,10 @@ def test_a_node_no_event_has_is_named_on_stderr(export: Path) -> None:
     assert "warning" not in fine.stderr
     late = cli(["--since", "2026-05-20", "--until", "2026-05-31", "--from", "/app"], **env)
     assert "--from '/app' is no page or event in the range" in late.stderr
+    # PostHog's own word for a pageview is no node: its page is, which the warning says
+    event = cli([*RANGE, "--to", "$pageview", "-f", "json"], **env)
+    said = "--to '$pageview' is no page or event in the range: a pageview is its page here ("
+    assert said + "/, /app, /billing, ...)" in event.stderr
 
 
 def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -> None:
@@ -237,8 +241,11 @@ def test_a_range_without_events(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     empty = cli_json(["--since", "2026-05-20", "--until", "2026-05-31"], **env)
     assert (empty["total_sequences"], empty["paths"], empty["edges"]) == (0, [], [])
-    one = cli_json(["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:00"], **env)
+    one = cli_json(["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:01"], **env)
     assert counted(one) == {("/billing",): 1} and one["edges"] == []
+    # The end is not in a range: one that ends where it starts holds nothing, and is refused.
+    instant = ["--since", "2026-05-10T09:06:00", "--until", "2026-05-10T09:06:00"]
+    assert_usage_error(["paths", *instant], "is not before the range's end", **env)
 
 
 def test_an_edge_taken_twice_is_two_positional_edges_and_counts_twice_flat(

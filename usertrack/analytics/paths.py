@@ -440,8 +440,15 @@ def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) 
     from usertrack.rulefiles import did_you_mean
 
     nodes = [n for n in known if n is not None]
+
+    def hint(value: str) -> str:
+        if value == "$pageview":  # a pageview is a node by its page, not by its event's name
+            pages = ", ".join(sorted(n for n in nodes if n.startswith("/"))[:3]) or "/pricing"
+            return f": a pageview is its page here ({pages}, ...)"
+        return did_you_mean(value, nodes)
+
     return tuple(
-        f"{option} {value!r} is no page or event in the range{did_you_mean(value, nodes)}"
+        f"{option} {value!r} is no page or event in the range{hint(value)}"
         for option, value in (("--from", start), ("--to", end))
         if value is not None and value not in known
     )
