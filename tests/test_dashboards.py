@@ -313,7 +313,8 @@ def test_every_compared_panel_says_what_changed() -> None:
         {"start": "2026-11-09", "size": 20, "retained": [20, 12]},
         {"start": "2026-11-16", "size": 7, "retained": [7]},
     ]
-    assert render.headline("retention", {"period": "week", "cohorts": cohorts}).endswith(
+    weekly = {"period": "week", "cohorts": cohorts, "as_of": "2026-11-23T00:00:00Z"}
+    assert render.headline("retention", weekly).endswith(
         "Latest cohort (2026-11-09): 60.0% back after one week, against 50.0% for the one"
         " before (+10.0 pp)."
     )
@@ -423,3 +424,41 @@ def test_the_weekly_panels_say_what_their_commands_say(home: Path, tmp_path: Pat
     plain = json.loads(again.stdout)
     assert plain["panels"] == doc["panels"]
     assert plain["queries"]["database"] > doc["queries"]["database"]  # sharing saved queries
+
+
+def test_the_weekly_retention_headline_counts_only_ended_weeks(home: Path, tmp_path: Path) -> None:
+    """The weekly retention panel's headline compares the two latest cohorts whose week after
+    has ended by the moment, as `usertrack retention` counts a period: at a moment inside a week,
+    the cohort whose next week is still running is not the latest."""
+    from datetime import date, datetime, timedelta
+
+    import yaml
+
+    shipped = Path(render.__file__).parent / "weekly.yaml"
+    weekly = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    (panel,) = [p for p in weekly["panels"] if p.get("analysis") == "retention"
+                and p.get("period") == "week"]  # fmt: skip
+    path = tmp_path / "weekly-retention.yaml"
+    mine = {"title": "Weekly", "period": {"days": 7}, "panels": [panel]}
+    path.write_text(yaml.safe_dump(mine), encoding="utf-8")
+    moment = "2026-11-12T15:00:00Z"
+    page = run(["report", str(path), "--as-of", moment, "-f", "md", "--out", "-"], home)
+    assert page.exit_code == 0, page.stderr
+    said = re.search(r"Latest cohort \\?\(([\d-]+)\\?\): ([\d.]+)% back after one week, against"
+                     r" ([\d.]+)%", page.stdout)  # fmt: skip
+    assert said is not None, page.stdout
+    argv = ["retention", "--period", "week", "--periods", str(panel["periods"]), "--as-of", moment]
+    answer = run([*argv, "-f", "json"], home)
+    assert answer.exit_code == 0, answer.stderr
+    cohorts = [c for c in json.loads(answer.stdout)["cohorts"] if c["size"]]
+    at = datetime(2026, 11, 12, 15)
+    ended = [c for c in cohorts
+             if datetime.combine(date.fromisoformat(c["start"]) + timedelta(weeks=2),
+                                 datetime.min.time()) <= at]  # fmt: skip
+    before, latest = ended[-2:]
+    assert said[1] == latest["start"]
+    assert float(said[2]) == round(100 * latest["retained"][1] / latest["size"], 1)
+    assert float(said[3]) == round(100 * before["retained"][1] / before["size"], 1)
+    # the cohort after it has a second week begun but not ended: counting it would say otherwise
+    running = cohorts[cohorts.index(latest) + 1]
+    assert len(running["retained"]) > 1

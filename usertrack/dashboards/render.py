@@ -44,6 +44,18 @@ def _next_period(d: dict[str, Any]) -> float | None:
     return average[1].get("percent") if len(average) > 1 else None
 
 
+def _next_ended(start: str, d: dict[str, Any]) -> bool:
+    """Whether the cohort of `start` has had its whole next period by the answer's as_of: the
+    cohorts the retention analysis counts for its period 1 (a period holding as_of is partial)."""
+    from datetime import date, datetime
+
+    from usertrack.analytics.common import next_period
+
+    after = next_period(date.fromisoformat(start), d["period"], 2)
+    moment = datetime.fromisoformat(d["as_of"].replace("Z", "+00:00")).replace(tzinfo=None)
+    return datetime.combine(after, datetime.min.time()) <= moment
+
+
 def _change(analysis: str, d: dict[str, Any]) -> str:
     previous = d.get("previous")
     if analysis == "funnel" and isinstance(previous, dict) and previous.get("steps"):
@@ -69,7 +81,7 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
         days = [f"D{k} {v}%" for k, v in day_retention(d).items() if v is not None]
         return ("Average retention: " + ", ".join(days) + ".") if days else ""
     if analysis == "retention":
-        full = [c for c in d["cohorts"] if c["size"] and len(c["retained"]) > 1]
+        full = [c for c in d["cohorts"] if c["size"] and _next_ended(c["start"], d)]
         if len(full) >= 2:
             (a, b) = full[-2:]
             now = round(100 * b["retained"][1] / b["size"], 1)
