@@ -195,3 +195,31 @@ def test_a_cell_outside_the_answer_names_those_that_are(env: dict[str, str]) -> 
     assert_usage_error([*funnel_args, "--persons", "1:dropped"], "cells: 1, 2, 2:dropped", **env)
     assert_usage_error([*funnel_args, "--persons", "1", "--by-segment"], "do not go", **env)
     assert_usage_error(["activity", "--persons", "gone", "--as-of", AS_OF], "new, returning", **env)
+
+
+def test_who_builds_only_the_profile_columns_it_names() -> None:
+    """profile.sql kept to the columns an expression names, the joined columns they read, and
+    the sources whose every query they need (a column reading in_neon needs every app query)."""
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from usertrack.segments.narrow import holds_for_unknown, narrowed
+    from usertrack.sources.queries import load_queries
+
+    profile = load_queries(Path(__file__).resolve().parent.parent / "queries").get("join/profile")
+    trial = narrowed(profile.sql, ["subscription_status"])
+    assert trial is not None and trial.sql == "SELECT email, subscription_status FROM joined"
+    assert trial.reads == {"subscription_status"} and not trial.whole_sources
+    rate = narrowed(profile.sql, ["run_success_rate"])
+    assert rate is not None and rate.reads == {"runs_completed", "run_count"}
+    runs = narrowed(profile.sql, ["run_count"])
+    assert runs is not None and runs.whole_sources == {"neon"}
+    # a person no kept query knows: NULL columns, the flags false; the whole profile is built
+    # only when the expression holds for them
+    con = duckdb.connect()
+    when = datetime(2026, 6, 10, tzinfo=UTC)
+    assert not holds_for_unknown(con, trial, TRIAL, when, {})
+    assert holds_for_unknown(con, trial, "subscription_status IS NULL", when, {})
+    assert holds_for_unknown(con, runs, "run_count IS NULL", when, {})
+    assert not holds_for_unknown(con, runs, "run_count < 5", when, {})

@@ -201,6 +201,11 @@ def _tree_columns(tree: dict[str, Any]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def node_columns(node: dict[str, Any]) -> tuple[str, ...]:
+    """The columns a node of DuckDB's parse tree (parse_tree) refers to, in order, each once."""
+    return _tree_columns(node)
+
+
 def expression_columns(expr: str, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
     """The columns `expr` refers to, in order of appearance, each once (from DuckDB's parse
     tree, so words inside strings, function names and lambda parameters are not columns).

@@ -81,6 +81,9 @@ class Workspace:
     # What a dashboard's panels share while it is a dict: each moment's classification, each
     # failure report (by rules, moment and days), computed once for every panel that asks.
     shared: dict[Any, Any] | None = None
+    # `--who EXPR`: (the profile columns EXPR names, EXPR): the profile is built of those
+    # columns alone where it can be (usertrack.segments.narrow), never kept or shared.
+    narrow_to: tuple[tuple[str, ...], str] | None = None
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -191,6 +194,22 @@ class Workspace:
     def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
         from usertrack.segments.profiles import build_profiles
 
+        if self.narrow_to is not None:
+            from usertrack.segments.narrow import build_narrowed
+
+            wanted, expression = self.narrow_to
+            run = build_narrowed(
+                self.library,
+                self.sources,
+                as_of=as_of,
+                exclude_domains=self.rules.exclude,
+                wanted=wanted,
+                expression=expression,
+                progress=progress,
+            )
+            if run is not None:
+                return run  # type: ignore[no-any-return]
+
         return build_profiles(
             self.library,
             self.sources,
@@ -200,7 +219,11 @@ class Workspace:
         )
 
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
-        if self.shared is not None and ("classify", as_of) in self.shared:
+        if (
+            self.narrow_to is None
+            and self.shared is not None
+            and ("classify", as_of) in self.shared
+        ):
             return self.shared[("classify", as_of)]  # type: ignore[no-any-return]
         run = self.profiles(as_of, progress)
         try:
@@ -215,6 +238,8 @@ class Workspace:
             result.warnings = (*result.warnings, warning)
         from usertrack.segments.kept import keep
 
+        if self.narrow_to is not None:  # a profile of some columns: for this run alone
+            return result
         keep(self, as_of, result)  # for `user` in a process that keeps them (the MCP server)
         if self.shared is not None:
             self.shared[("classify", as_of)] = result

@@ -69,6 +69,7 @@ def run_who(
     from usertrack.errors import SegmentsFileError
 
     rules, ws.rules = ws.rules, who_rules(ws, who)
+    ws.narrow_to = (who_columns(ws, who), who)
     try:
         try:
             mapping = person_segments(ws, as_of, progress, save=False)
@@ -93,10 +94,32 @@ def run_who(
             return Segmented(analyse(), segment=WHO, who=who)
     finally:
         ws.rules = rules
+        ws.narrow_to = None
         ws.person_filter = None
         ws.person_listed = 0
         ws.person_rows = None
         ws.facts_cache = None
+
+
+def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
+    """The profile columns `who` names. When profile.sql is one plain SELECT (its columns known
+    without running it), a name that is none of them (nor `as_of`) is a UsageError naming the
+    closest ones, before any query runs."""
+    from usertrack.rulefiles import did_you_mean
+    from usertrack.segments.narrow import profile_items
+    from usertrack.sql_checks import expression_columns
+
+    names = expression_columns(who)
+    items = profile_items(ws.library.get("join/profile").sql)
+    if items is not None:
+        columns = [name for name, _ in items] + ["as_of"]
+        for name in names:
+            if name not in columns:
+                raise UsageError(
+                    f"--who: unknown column {name!r}{did_you_mean(name, columns, 3)}"
+                    f" (available: {', '.join(columns)})"
+                )
+    return tuple(n for n in names if n != "as_of")
 
 
 PERSONS = "persons"  # the one group of run_persons
