@@ -462,8 +462,11 @@ def floors(
         backends = [conn.info.backend_pid for conn in conns]
 
         def used() -> float:
+            # The backends live on (their connections stay open); the parallel workers they
+            # start end and are reaped by the server, as a command's backends are.
             own = resource.getrusage(resource.RUSAGE_SELF)
-            return own.ru_utime + own.ru_stime + sum(_proc_cpu(pid) for pid in backends)
+            live = sum(_proc_cpu(pid) for pid in backends)
+            return own.ru_utime + own.ru_stime + live + pg_cpu(home)
 
         def once(runs: list[Callable[[], None]]) -> float:
             t = time.perf_counter()
@@ -482,6 +485,7 @@ def floors(
                 before = used()
                 best_machine = min(best_machine, once(machine))
                 if cpu is not None:
+                    time.sleep(0.3)  # the parallel workers ended with the queries: reaped by now
                     cpu.append(used() - before)
                 if serial:
                     best_serial = min(best_serial, once(one_by_one))
