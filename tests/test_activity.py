@@ -57,18 +57,28 @@ EVENTS = [
     ("2026-06-03T13:00:00", "h", "h"),
     ("2026-06-03T09:00:00", "z", "z"),
 ]
+# $session_id of some events: a's session runs from June 2 into June 3 (it counts on both
+# days, as PostHog's unique_session math counts distinct session ids per interval); i's June 2
+# and c's May 27 events have one each; b's June 1 event has none (in no session).
+SESSION_IDS = {("2026-06-02T10:00:00", "a"): "a-long", ("2026-06-03T10:00:00", "a"): "a-long",
+               ("2026-06-02T15:00:00", "i"): "i1", ("2026-05-27T23:59:59", "c"): "c1"}  # fmt: skip
 RECORDS = [
-    record(n, "ping", datetime.fromisoformat(when).replace(tzinfo=UTC), did, pid, EMAILS[pid])
+    record(n, "ping", datetime.fromisoformat(when).replace(tzinfo=UTC), did, pid, EMAILS[pid],
+           {"$session_id": SESSION_IDS[(when, pid)]} if (when, pid) in SESSION_IDS else None)
     for n, (when, did, pid) in enumerate(EVENTS, 1)
-]
+]  # fmt: skip
 
 # By hand, June 3 (D): DAU {a}; WAU (May 28 ... June 3) {a, b, d, i}; MAU (May 5 ... June 3)
 # {a, b, c, d, f, i}. Stickiness 1 / 6.
 TODAY = {"dau": 1, "wau": 4, "mau": 6, "stickiness": round(100 / 6, 1)}
-# May 27: DAU {c}; WAU (May 21-27) {a, c}; MAU (Apr 28 ... May 27) {a, b, c, f, g}.
-MAY_27 = {"date": "2026-05-27", "dau": 1, "wau": 2, "mau": 5}
-# May 25: DAU none; WAU (May 19-25) {a, b}; MAU (Apr 26 ... May 25) {a, b, f, g}.
-MAY_25 = {"date": "2026-05-25", "dau": 0, "wau": 2, "mau": 4}
+# May 27: DAU {c}; WAU (May 21-27) {a, c}; MAU (Apr 28 ... May 27) {a, b, c, f, g}. Its one
+# event (c's) is in session c1.
+MAY_27 = {"date": "2026-05-27", "dau": 1, "wau": 2, "mau": 5, "sessions": 1, "events": 1}
+# May 25: DAU none; WAU (May 19-25) {a, b}; MAU (Apr 26 ... May 25) {a, b, f, g}. No event.
+MAY_25 = {"date": "2026-05-25", "dau": 0, "wau": 2, "mau": 4, "sessions": 0, "events": 0}
+# Sessions and events: June 3 a's 10:00 (h's is after as_of, z is internal): 1 event in
+# a-long; June 2 a and i: 2 events in a-long and i1; June 1 b's event, in no session.
+VOLUME = {"2026-06-03": (1, 1), "2026-06-02": (2, 2), "2026-06-01": (0, 1)}
 # Weeks active: a May 11, 18, 25, Jun 1; b Apr 27, May 18, Jun 1; c, d May 25 (created there);
 # i Jun 1 (created Apr 1). May 18: a returning, b resurrecting (away May 11). May 25: c, d new,
 # a returning, b dormant. June 1: a returning, b and i resurrecting, c and d dormant.
@@ -101,7 +111,11 @@ def check(doc: dict[str, Any]) -> None:
     assert daily["2026-06-03"] == {
         "date": "2026-06-03",
         **{k: TODAY[k] for k in ("dau", "wau", "mau")},
+        "sessions": 1,
+        "events": 1,
     }
+    for day, (sessions, events) in VOLUME.items():
+        assert (daily[day]["sessions"], daily[day]["events"]) == (sessions, events), day
     assert daily["2026-05-27"] == MAY_27
     assert daily["2026-05-25"] == MAY_25
     assert doc["lifecycle"] == LIFECYCLE
@@ -142,8 +156,9 @@ def test_table_md_and_csv(export: Path) -> None:
     assert "xychart-beta" in md
     assert "| 2026-05-25 | 2 | 1 | 0 | -1 |" in md
     csv_out = run(["activity", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
-    assert csv_out[0] == "date,dau,wau,mau"
-    assert csv_out[-1] == "2026-06-03,1,4,6" and len(csv_out) == 11
+    assert csv_out[0] == "date,dau,wau,mau,sessions,events"
+    assert csv_out[-1] == "2026-06-03,1,4,6,1,1" and len(csv_out) == 11
+    assert "| 2026-06-02 | 2 | 5 | 7 | 2 | 2 |" in md  # DAU {a, i}: 2 sessions, 2 events
 
 
 @pytest.mark.parametrize(

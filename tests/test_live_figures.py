@@ -134,6 +134,7 @@ def test_retention_live_is_counted_in_one_request(
 
 
 HOURS = "usertrack posthog/activity_hours"
+VOLUME = "usertrack posthog/activity_volume"
 
 
 @pytest.mark.parametrize(
@@ -146,18 +147,20 @@ HOURS = "usertrack posthog/activity_hours"
         ["activity", "--where", "event = '$pageview'", "--where", "properties.$browser = 'Chrome'"],
     ],
 )
-def test_activity_live_is_counted_in_two_requests_a_period(
+def test_activity_live_is_counted_in_three_requests_a_period(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
     doc, sent = _both(live, args)
     assert doc["mau"] > 0
     runs = 2 if "--compare" in args else 1
-    assert len(sent) == 2 * runs  # the figures and the heatmap, per period
+    assert len(sent) == 3 * runs  # the figures, the heatmap, sessions and events per day
     # (with --compare the two periods' requests go side by side, in any order)
     heatmaps = [r for r in sent if r["body"]["name"] == HOURS]
-    figures = [r for r in sent if r["body"]["name"] != HOURS]
-    assert len(heatmaps) == len(figures) == runs
+    volumes = [r for r in sent if r["body"]["name"] == VOLUME]
+    figures = [r for r in sent if r["body"]["name"] not in (HOURS, VOLUME)]
+    assert len(heatmaps) == len(figures) == len(volumes) == runs
     days = len(doc["daily"])
+    assert all(r["rows"] <= days for r in volumes)
     assert all(r["rows"] <= 2 * days + len(doc["lifecycle"]) for r in figures)
     assert all(r["rows"] <= 7 * 24 for r in heatmaps)
     assert max(r["rows"] for r in sent) < doc["mau"]  # fewer rows than persons
@@ -226,4 +229,4 @@ def test_retention_and_activity_live_in_a_project_timezone_other_than_utc(
     with serve(demo.events_path, project_id=PROJECT, timezone="America/Los_Angeles") as fake:
         doc, sent = _both((demo_home, fake, live_env(fake, uri), as_of), args)
     assert doc and sent
-    assert all(r["body"]["name"].endswith(("_summary", "_hours")) for r in sent)
+    assert all(r["body"]["name"].endswith(("_summary", "_hours", "_volume")) for r in sent)

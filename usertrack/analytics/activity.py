@@ -46,6 +46,8 @@ class Day:
     dau: int
     wau: int  # persons active on D-6 ... D
     mau: int  # persons active on D-29 ... D
+    sessions: int | None = None  # distinct $session_ids with an event on D (None: not counted)
+    events: int | None = None
 
 
 @dataclass
@@ -115,7 +117,15 @@ class Activity:
             "mau": d.mau,
             "stickiness": self.stickiness,
             "daily": [
-                {"date": x.date, "dau": x.dau, "wau": x.wau, "mau": x.mau} for x in self.days
+                {
+                    "date": x.date,
+                    "dau": x.dau,
+                    "wau": x.wau,
+                    "mau": x.mau,
+                    "sessions": x.sessions,
+                    "events": x.events,
+                }
+                for x in self.days
             ],
             "lifecycle": [
                 {
@@ -210,10 +220,15 @@ def activity(
             series, lifecycle, active_days, hours, notes = _counted(
                 ws, as_of, since, first_day, last_day, weeks, progress, by_account
             )
+        from usertrack.analytics.activity_volume import daily_volume
+
+        volume = daily_volume(ws, as_of, first_day, len(series), progress)
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
             previous.settle()
         raise
+    for day in series:  # beside each day's active users, its sessions and events
+        day.sessions, day.events = (None, None) if volume is None else volume.get(day.date, (0, 0))
     result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )

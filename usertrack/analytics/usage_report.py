@@ -19,15 +19,25 @@ def activity_json(a: Activity) -> str:
 def activity_csv(a: Activity) -> str:
     """The daily series: one row per day (with --compare, a `period` column and the previous
     period's days after)."""
+    head = ["date", "dau", "wau", "mau", "sessions", "events"]
     if a.previous is not None:
         return csv_rows(
-            ["period", "date", "dau", "wau", "mau"],
-            [[period, style.day(d.date), d.dau, d.wau, d.mau]
+            ["period", *head],
+            [[period, style.day(d.date), d.dau, d.wau, d.mau, _n(d.sessions), _n(d.events)]
              for period, x in (("current", a), ("previous", a.previous)) for d in x.days],
         )  # fmt: skip
     return csv_rows(
-        ["date", "dau", "wau", "mau"], [[style.day(d.date), d.dau, d.wau, d.mau] for d in a.days]
+        head,
+        [[style.day(d.date), d.dau, d.wau, d.mau, _n(d.sessions), _n(d.events)] for d in a.days],
     )
+
+
+def _n(value: int | None) -> Any:
+    return "" if value is None else value
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else style.count(value)
 
 
 def activity_compared(a: Activity) -> str | None:
@@ -103,8 +113,9 @@ def activity_markdown(a: Activity) -> str:
     if compared:
         lines.append(style.md_text(compared + "."))
     daily = md_table(
-        ["Date", "DAU", "WAU", "MAU"],
-        [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau)]
+        ["Date", "DAU", "WAU", "MAU", "Sessions", "Events"],
+        [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau),
+          _count(d.sessions), _count(d.events)]
          for d in a.days],
     )  # fmt: skip
     tables = [

@@ -38,7 +38,11 @@ def _series_lines(a: Activity) -> Text:
         ("DAU", [d.dau for d in a.days]),
         ("WAU", [d.wau for d in a.days]),
         ("MAU", [d.mau for d in a.days]),
+        ("Sessions", [d.sessions for d in a.days]),
+        ("Events", [d.events for d in a.days]),
     ):
+        if None in values:  # not counted (a note on stderr says why)
+            continue
         text.append(f"{name} ")
         text.append(sparkline(values), style="cyan")
         text.append(f" {style.count(values[-1])} (max {style.count(max(values))})\n")
