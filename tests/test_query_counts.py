@@ -126,3 +126,31 @@ def test_a_dashboard_sends_no_more_than_its_panels_commands(
         assert one.exit_code == 0, one.stderr
         alone += query_posts(fake) - before
     assert received <= alone
+
+
+# PostHog throttles HogQL queries sent with a personal API key at 120 an hour by default
+# (PostHog/posthog posthog/rate_limit.py HogQLQueryThrottle, posthog/api/query.py get_throttles):
+# a command sends a handful, whatever its groups' sizes. Each run classifies the users afresh
+# (--no-save: no snapshot of the moment), the costliest way.
+AT_MOST_SIX = [
+    ["segments"],
+    ["funnel", "--by-segment", "--no-save"],
+    ["retention", "--by-segment", "--no-save"],
+    ["paths", "--by-segment", "--no-save"],
+    ["trends", "$pageview", "--by-segment", "--no-save"],
+    ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "--by-segment",
+     "--no-save"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", AT_MOST_SIX, ids=" ".join)
+def test_a_by_segment_command_sends_at_most_six_queries(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, argv: list[str]
+) -> None:
+    fake, env = live
+    before = query_posts(fake)
+    result = run(["--verbose", *argv, "-f", "json", "--refresh"], home=tmp_path, **env)
+    assert result.exit_code == 0, result.stderr
+    received = query_posts(fake) - before
+    assert json.loads(result.stdout)["queries"]["posthog"] == received
+    assert 0 < received <= 6, received

@@ -285,7 +285,10 @@ def trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
         top=top, cumulative=cumulative, points=ticks, series=series, where=ws.where,
     )  # fmt: skip
-    if _values is None:
+    # A name no event has is said of the whole answer: a group's empty series is no typo (and
+    # looking the names up again for each group would cost PostHog queries).
+    group = ws.person_parts and ws.person_rows is not None and not ws.person_rows.everyone
+    if _values is None and not group:
         result.notes = _unknown_names(ws, span, result)
     if compare:
         if progress:
@@ -445,7 +448,8 @@ _QUANTILES = """
 
 def _by_person(ask: _Ask) -> bool:
     """Whether this run's counts come from per-person rows: live, a group's run whose persons
-    are too many to bind as a list (by_segment.summary_fits); on the local engine, a
+    are too many to bind as a list (by_segment.summary_fits), and every run of --by-segment
+    (its whole answer's too: one query for all); on the local engine, a
     --by-segment run reading the events' properties (a property math, --by), which then reads
     them once for every group, not twice (ranking, counts) for everyone and again for the
     groups."""
@@ -453,8 +457,9 @@ def _by_person(ask: _Ask) -> bool:
 
     ws = ask.ws
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
-    if getattr(source, "facts_sql", None) is None:
-        return not summary_fits(ws, short_list=True)
+    if getattr(source, "facts_sql", None) is None:  # live: the whole answer of a --by-segment
+        # run too (`person_parts`), so PostHog reads the events once for it and every group
+        return ws.person_parts or not summary_fits(ws, short_list=True)
     return ws.person_rows is not None and (ask.math.property is not None or ask.by is not None)
 
 
