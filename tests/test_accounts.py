@@ -321,8 +321,11 @@ def test_the_demo_accounts_are_its_posthog_groups(demo_home: Path) -> None:
     assert {key for _, _, key in keys} - {""}
 
 
-def test_an_unknown_group_type_names_those_the_project_has(demo_home: Path) -> None:
-    result = run(["accounts", "-f", "json"], demo_home, USERTRACK_ACCOUNT_GROUP_TYPE="company")
+@pytest.mark.parametrize("command", [["accounts"], ["funnel", "--by-account"]])
+def test_an_unknown_group_type_names_those_the_project_has(
+    demo_home: Path, command: list[str]
+) -> None:
+    result = run([*command, "-f", "json"], demo_home, USERTRACK_ACCOUNT_GROUP_TYPE="company")
     assert result.exit_code == EXIT_USAGE
     assert result.stdout == ""
     # the demo's own notice aside, one line

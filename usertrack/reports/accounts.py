@@ -257,6 +257,7 @@ def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = 
     source = ws.sources["neon"]
     conn = getattr(source, "inner", source).connect()
     check_key(conn, key)
+    group_type_index(ws, key)  # the whole key is checked, its group type too
     if progress:
         progress("fetching the accounts' members")
     query, params = ws.bind("neon/account_members", as_of)
