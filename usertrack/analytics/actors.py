@@ -14,7 +14,9 @@ when the app's database is there, their profile columns (queries/join/profile.sq
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -84,9 +86,77 @@ def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any
     return sorted(people, key=lambda p: (p["email"] == "", p["email"], p["person_id"]))
 
 
-def with_profiles(ws: Workspace, as_of: datetime, found: Actors, progress: Progress | None) -> None:
+class ProfilesAhead:
+    """The profile (as `segments` builds it as of `as_of`) built on a thread of its own once
+    `start()` is called (the cell known to be in the answer), while the analysis finds the
+    cell's people: the app's database and the events then work side by side, so the answer
+    waits for the slower, not the sum. Nothing without a database."""
+
+    def __init__(self, ws: Workspace, as_of: datetime, progress: Progress | None) -> None:
+        self.ws, self.as_of, self.progress = ws, as_of, progress
+        self.building: Any = None
+        self.taken = False
+
+    def start(self) -> None:
+        from usertrack.analytics.by_segment import Background
+        from usertrack.errors import ConfigError
+        from usertrack.segments.profiles import build_profiles
+        from usertrack.workspace import add_database, check_database
+
+        if self.building is not None:
+            return
+        try:
+            check_database(self.ws, needed_by="--persons")
+        except ConfigError:
+            return
+        add_database(self.ws, self.progress, needed_by="--persons")  # on this thread alone
+        library, sources = self.ws.library, dict(self.ws.sources)
+        exclude, as_of = self.ws.rules.exclude, self.as_of
+        self.building = Background(
+            lambda: build_profiles(library, sources, as_of=as_of, exclude_domains=exclude),
+            name="usertrack-profiles",
+        )
+
+    def take(self) -> Any:
+        """The profile run (the caller closes it); started now if it was not."""
+        self.start()
+        self.taken = True
+        return self.building.result()
+
+    def close(self) -> None:
+        """Wait for a build nobody took, and close it."""
+        if self.building is None or self.taken:
+            return
+        self.building.settle()
+        with contextlib.suppress(BaseException):
+            self.building.result().close()
+
+
+@contextlib.contextmanager
+def profiles_ahead(
+    ws: Workspace, as_of: datetime, progress: Progress | None
+) -> Iterator[ProfilesAhead]:
+    """A ProfilesAhead for with_profiles; what it does not take is closed. On a failure (a
+    cell outside the answer: said at once) a process that runs one command ends without
+    waiting for the build; one that answers many (the MCP server) waits and closes it."""
+    from usertrack.sandbox import keeping
+
+    ahead = ProfilesAhead(ws, as_of, progress)
+    try:
+        yield ahead
+    except BaseException:
+        if keeping():
+            ahead.close()
+        raise
+    ahead.close()
+
+
+def with_profiles(
+    ws: Workspace, as_of: datetime, found: Actors, progress: Progress | None, ahead: Any = None
+) -> None:
     """Each person's profile columns from the app's database (as `segments` builds them as of
-    `as_of`), in place; without a database, only their emails (and a note)."""
+    `as_of`; `ahead`: a ProfilesAhead building it), in place; without a database,
+    only their emails (and a note)."""
     from usertrack.errors import ConfigError
     from usertrack.workspace import add_database, check_database
 
@@ -98,10 +168,13 @@ def with_profiles(ws: Workspace, as_of: datetime, found: Actors, progress: Progr
     emails = sorted({p["email"] for p in found.persons if p["email"]})
     if not emails:
         return
-    add_database(ws, progress, needed_by="--persons")
     if progress:
         progress("reading their profiles")
-    run = ws.profiles(as_of, progress)
+    if ahead is not None:
+        run = ahead.take()
+    else:
+        add_database(ws, progress, needed_by="--persons")
+        run = ws.profiles(as_of, progress)
     try:
         cursor = run.con.execute(
             "SELECT * FROM profile WHERE list_contains($emails, email)", {"emails": emails}

@@ -13,6 +13,7 @@ tables, the per-person facts of `ws.facts_cache`, the classification of a moment
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from collections.abc import Callable, Mapping
@@ -120,14 +121,24 @@ def _check_persons(o: Options, *others: str) -> str | None:
     return str(cell)
 
 
+def _ahead(ws: Workspace, moment: datetime, cell: str | None, progress: Any) -> Any:
+    """With --persons, the profiles built while the analysis runs (actors.profiles_ahead)."""
+    if cell is None:
+        return contextlib.nullcontext(None)
+    from usertrack.analytics import actors
+
+    return actors.profiles_ahead(ws, moment, progress)
+
+
 def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
-            progress: Any) -> Answer:  # fmt: skip
-    """--persons' answer: the cell's people (usertrack.analytics.actors), with their profiles."""
+            progress: Any, ahead: Any = None) -> Answer:  # fmt: skip
+    """--persons' answer: the cell's people (usertrack.analytics.actors), with their profiles
+    (`ahead`: built meanwhile, _ahead)."""
     from usertrack.analytics import actors
     from usertrack.analytics.by_segment import Segmented
 
     people = found.overall if isinstance(found, Segmented) else found
-    actors.with_profiles(ws, moment, people, progress)
+    actors.with_profiles(ws, moment, people, progress, ahead)
     return Answer(found, "actors", "actors", "actors_view", where, list(people.notes))
 
 
@@ -208,10 +219,12 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                 from usertrack.analytics import actors
 
                 kept = {"segment": o["segment"], "save": o["save"]}
-                found = _segmented(ws, moment, kept, who, progress, lambda: actors.funnel_actors(
-                    ws, moment, span, steps, window, cell, shape,
-                ))  # fmt: skip
-                return _actors(ws, moment, found, where, progress)
+                with _ahead(ws, moment, cell, progress) as ahead:
+                    ahead.start()  # the cell is checked already
+                    found = _segmented(ws, moment, kept, who, progress, lambda: (
+                        actors.funnel_actors(ws, moment, span, steps, window, cell, shape)
+                    ))  # fmt: skip
+                    return _actors(ws, moment, found, where, progress, ahead)
             if dropped is not None:
                 kept = {"segment": o["segment"], "save": o["save"]}
                 gone = _segmented(ws, moment, kept, who, progress, lambda: funnels.dropped(
@@ -272,11 +285,14 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                     return answer
                 from usertrack.analytics import actors
 
+                actors.retention_cell(answer, cell)  # in the answer: profiles meanwhile
+                ahead.start()
                 return actors.retention_actors(ws, moment, answer, cell)
 
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress)
+            with _ahead(ws, moment, cell, progress) as ahead:
+                result = _segmented(ws, moment, o, who, progress, analysed)
+                if cell is not None:
+                    return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "retention", "render", "view", where, list(result.notes))
 
     return run
@@ -314,11 +330,14 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
                     return answer
                 from usertrack.analytics import actors
 
+                actors.activity_cell(answer, cell)  # in the answer: profiles meanwhile
+                ahead.start()
                 return actors.activity_actors(ws, moment, answer, cell)
 
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress)
+            with _ahead(ws, moment, cell, progress) as ahead:
+                result = _segmented(ws, moment, o, who, progress, analysed)
+                if cell is not None:
+                    return _actors(ws, moment, result, where, progress, ahead)
         notes = list(getattr(result, "notes", ()))
         return Answer(result, "activity", "usage_report", "usage_view", where, notes)
 
@@ -370,9 +389,10 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
 
                 return actors.trends_actors(ws, moment, answer, cell)
 
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress)
+            with _ahead(ws, moment, cell, progress) as ahead:
+                result = _segmented(ws, moment, o, who, progress, analysed)
+                if cell is not None:
+                    return _actors(ws, moment, result, where, progress, ahead)
         # trends' own texts show the --where expressions already
         return Answer(result, "trends", "trends_report", "trends_view", (), list(result.notes))
 
@@ -419,9 +439,10 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
 
                 return actors.paths_actors(ws, moment, span, answer, cell)
 
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress)
+            with _ahead(ws, moment, cell, progress) as ahead:
+                result = _segmented(ws, moment, o, who, progress, analysed)
+                if cell is not None:
+                    return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "paths", "journey_render", "journey_view", where, list(result.notes))
 
     return run
