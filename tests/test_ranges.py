@@ -58,7 +58,7 @@ def test_every_analysis_holds_the_same_range_for_the_same_flags(
         c: _span(run_json(c, [*a, *flags], as_of=MIDNIGHT, **env)) for c, a in commands.items()
     }
     assert set(spans.values()) == {("2026-06-02T00:00:00Z", "2026-06-04T00:00:00Z")}, spans
-    for command, args in RANGED.items():
+    for command, args in commands.items():
         text = run([command, *args, *flags, "--as-of", MIDNIGHT, "-f", "md"], **env)
         assert text.exit_code == 0, text.stderr
         assert "2026-06-02 00:00 UTC to 2026-06-04 00:00 UTC" in text.stdout, command

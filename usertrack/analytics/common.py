@@ -166,8 +166,9 @@ def date_range(
         start = _moment(since, "--since")
     else:
         start = end - timedelta(days=days or default_days)
-    if start >= end:
-        # The end is not in the range: a start at it leaves nothing.
+    if start > end:
+        raise UsageError(f"--since {since} is after the range's end ({end:%Y-%m-%d %H:%M:%S})")
+    if start == end:  # the end is not in the range: a start at it leaves nothing
         raise UsageError(
             f"--since {since} is not before the range's end ({end:%Y-%m-%d %H:%M:%S}),"
             " which the range stops short of"

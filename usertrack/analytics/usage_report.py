@@ -59,6 +59,13 @@ def activity_compared(a: Activity) -> str | None:
     )
 
 
+def days_shown(a: Activity) -> str:
+    """The daily series' range, as every analysis shows a range: 'days 2026-11-11 00:00 UTC to
+    2026-11-25 00:00 UTC'."""
+    span = a.span()
+    return f"days {style.span(span['from'], span['to'])}"
+
+
 def activity_headline(a: Activity) -> str:
     d = a.today
     sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
@@ -108,7 +115,8 @@ def _hour_rows(a: Activity) -> list[list[Any]]:
 
 
 def activity_markdown(a: Activity) -> str:
-    lines = [style.md_text(f"Activity as of {style.moment(a.as_of)}. {activity_headline(a)}.")]
+    head = f"Activity as of {style.moment(a.as_of)}, {days_shown(a)}. {activity_headline(a)}."
+    lines = [style.md_text(head)]
     compared = activity_compared(a)
     if compared:
         lines.append(style.md_text(compared + "."))

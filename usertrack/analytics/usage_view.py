@@ -18,6 +18,7 @@ from usertrack.analytics.usage_report import (
     activity_compared,
     activity_headline,
     compared_cells,
+    days_shown,
     feature_cells,
     features_about,
     lifecycle_cells,
@@ -72,7 +73,7 @@ def _heatmap(a: Activity) -> Text:
 
 
 def render_activity(console: Console, a: Activity) -> None:
-    console.print(plain(f"Activity as of {style.moment(a.as_of)}"), style="bold")
+    console.print(plain(f"Activity as of {style.moment(a.as_of)}, {days_shown(a)}"), style="bold")
     console.print(plain(activity_headline(a)))
     compared = activity_compared(a)
     if compared:
