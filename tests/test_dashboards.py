@@ -462,3 +462,25 @@ def test_the_weekly_retention_headline_counts_only_ended_weeks(home: Path, tmp_p
     # the cohort after it has a second week begun but not ended: counting it would say otherwise
     running = cohorts[cohorts.index(latest) + 1]
     assert len(running["retained"]) > 1
+
+
+def test_a_funnel_panels_steps_may_be_mappings(home: Path, tmp_path: Path) -> None:
+    """A panel's step `{event: E, where: {P: V}}` is the step E:P=V; a bad one names the line."""
+    mapped = MINE.replace(
+        "    steps: [user_signed_up, workspace_created]",
+        "    steps:\n      - user_signed_up\n"
+        "      - {event: $pageview, where: {$pathname: /pricing}}",
+    )
+    result = run(["report", str(_write(tmp_path, mapped)), "-f", "json", "--out", "-"], home)
+    assert result.exit_code == 0, result.stderr
+    funnel = json.loads(result.stdout)["panels"][0]["data"]
+    assert [s["event"] for s in funnel["steps"]] == [
+        "user_signed_up",
+        "$pageview:$pathname=/pricing",
+    ]
+    bad = _write(tmp_path, mapped.replace("{event: $pageview,", "{evnt: $pageview,"))
+    result = run(["report", str(bad), "-f", "json", "--out", "-"], home)
+    assert result.exit_code == 2
+    assert f"{bad}:8: panel 'Sign-up to workspace': unknown key 'evnt'" in result.stderr, (
+        result.stderr
+    )

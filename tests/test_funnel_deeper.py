@@ -259,3 +259,24 @@ def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:
         out = run(["funnel", *STEPS, *RANGE, "--persons", "3:dropped", "--as-of", AS_OF,
                    "-f", fmt], **env)  # fmt: skip
         assert out.exit_code == 0 and seen in out.stdout, (fmt, out.stdout)
+
+
+def test_steps_from_a_yaml_list(export: Path, tmp_path: Path) -> None:
+    """--steps-file: the same funnel as the steps on the command line, a mapping step being
+    EVENT:PROPERTY=VALUE; a bad step is one line naming the file and its line, exit 2."""
+    steps = tmp_path / "steps.yaml"
+    steps.write_text("- signup\n- start\n- event: $pageview\n  where: {$pathname: /pricing}\n")
+    env = {"USERTRACK_EVENTS": str(export)}
+    doc = run_json("funnel", [*RANGE, "--steps-file", str(steps)], as_of=AS_OF, **env)
+    written = run_json("funnel", [*NARROWED[0][0], *RANGE], as_of=AS_OF, **env)
+    assert doc == written and persons(doc) == NARROWED[0][1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- signup\n- event: start\n  name: Started\n")
+    base = ["funnel", *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: unknown key 'name'", **env)
+    bad.write_text("- signup\n- event: $pageview\n  where: {$pathname: /a, $host: b}\n")
+    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: `where` is one", **env)
+    bad.write_text("signup: start\n")
+    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:1: a steps file is a list", **env)
+    both = [*base, "signup", "--steps-file", str(steps)]
+    assert_usage_error(both, "as arguments or in --steps-file, not both", **env)

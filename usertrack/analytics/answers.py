@@ -164,7 +164,16 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     window = parse_window(o["window"])
-    steps = funnels.check_steps(list(o["steps"] or funnels.DEFAULT_STEPS))
+    given = list(o["steps"] or ())
+    if o.get("steps_file"):
+        from pathlib import Path
+
+        from usertrack.analytics.funnel_steps import load_steps_file
+
+        if given:
+            raise UsageError("give the steps as arguments or in --steps-file, not both")
+        given = load_steps_file(Path(o["steps_file"]))
+    steps = funnels.check_steps(given or list(funnels.DEFAULT_STEPS))
     correlated = correlations.parse_properties(o["correlation_properties"])
     correlation, dropped = o["correlation"], o["dropped"]
     if correlation or correlated:

@@ -221,6 +221,15 @@ def funnel(
             show_default=False,
         ),
     ] = None,
+    steps_file: Annotated[
+        str | None,
+        typer.Option(
+            "--steps-file",
+            help="Read the steps from a YAML list instead: each an event name, EVENT:PROP=VALUE"
+            " or {event: EVENT, where: {PROP: VALUE}}.",
+            metavar="FILE",
+        ),
+    ] = None,
     window: Annotated[str, window_option("Conversion window from step 1.")] = "14d",
     days: RangeDaysOpt = None,
     since: SinceOpt = None,

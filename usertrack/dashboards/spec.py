@@ -45,6 +45,7 @@ ANALYSES = (
 NOT_IN_PANELS = frozenset(
     {
         "fmt",
+        "steps_file",
         "out",
         "as_of",
         "save",
@@ -247,6 +248,11 @@ def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
             elif param.secondary_opts:
                 options.append(param.secondary_opts[0])
             continue
+        if panel.analysis == "funnel" and name == "steps":  # a step may be a mapping
+            from usertrack.analytics.funnel_steps import step_of
+
+            where = f"{path}:{line}: panel {panel.title!r}"
+            values = [step_of(v, where) for v in values]
         texts = []
         for v in values:
             if v is None or isinstance(v, dict | list | bool):
