@@ -166,6 +166,8 @@ def test_every_format_and_the_live_path(export: Path, tmp_path: Path) -> None:
     assert table.exit_code == 0, table.stderr
     shown = " ".join(table.stdout.split())
     assert "Churn rate: 50.0%" in shown and "precision 50.0%, recall 50.0%" in shown
+    # 1 of the 2 high-risk went dormant, 1 of the 3 others: the pooled z-test's p is 0.709
+    assert "no more often than the others beyond noise (p = 0.709)" in shown
     md = run(["churn", *ARGS, "--as-of", AS_OF, "-f", "md"], **env)
     assert "| 2026-05-25 | 3 | 2 | 1 | 0 | 2 | 66.7% |" in md.stdout
     assert "| e@example.com | 23.3 | -15.6 | 17.5 | 25.0% |" in md.stdout

@@ -85,8 +85,31 @@ def backtest_lines(c: Churn) -> list[str]:
         f" rate {_pct(b.base_rate)}). High risk (score under {HIGH_RISK_BELOW:g}):"
         f" {style.count(b.high_risk)}, of whom {style.count(b.high_risk_dormant)} went dormant:"
         f" precision {_pct(b.precision)}, recall {_pct(b.recall)}, lift"
-        f" {'-' if b.lift is None else f'{b.lift:g}x'} over the base rate."
+        f" {'-' if b.lift is None else f'{b.lift:g}x'} over the base rate.",
+        *_verdict(c),
     ]
+
+
+def _verdict(c: Churn) -> list[str]:
+    """Whether the high-risk group went dormant more often than the other scored persons
+    (the two-proportion z-test of retention --compare, p < 0.05): told in words, so that no
+    one acts on a score its own history does not bear out."""
+    from usertrack.analytics.proportions import ALPHA, two_proportion_p
+
+    b = c.backtest
+    if b is None or not b.high_risk or b.high_risk >= b.scored:
+        return []
+    others, others_dormant = b.scored - b.high_risk, b.dormant - b.high_risk_dormant
+    p = two_proportion_p(b.high_risk_dormant, b.high_risk, others_dormant, others)
+    if p is None:
+        return []
+    more = b.high_risk_dormant / b.high_risk > others_dormant / others
+    if more and p < ALPHA:
+        return [f"The high-risk went dormant more often than the others (p = {p:.3g}):"
+                " the score tells leavers apart here."]  # fmt: skip
+    return [f"The high-risk went dormant no more often than the others beyond noise"
+            f" (p = {p:.3g}): the score does not tell leavers apart here; read the at-risk"
+            " list as a lead, not a forecast."]  # fmt: skip
 
 
 def band_cells(c: Churn) -> list[list[str]]:
