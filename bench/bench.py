@@ -722,6 +722,12 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["funnel", "--persons", "3:dropped"], "a step's drop-off", "1 s"),
     (["activity", "--persons", "dormant"], "this week's dormant persons", "1 s"),
     (["paths", "--from", "/pricing", "--persons", "/pricing:/signup"], "a path edge's", "1 s"),
+    (
+        ["retention", "--persons", "2026-11-09:week2"],
+        "a cohort's people back in its week 2, with their profiles",
+        "1 s",
+    ),
+    (["retention", "--who", "credits < 50"], "people with under 50 credits only", "1 s"),
     (["funnel", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["retention", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
     (["activity", "--where", "properties.$browser = 'Chrome'"], "Chrome's events only", "1 s"),
