@@ -57,19 +57,51 @@ RECORDS = [
     for n, (e, when, did, pid, f) in enumerate(EVENTS, 1)
 ]
 
+# The tracking plan's features (feature_used's `allowed` values) and their categories:
+# webhooks is planned and never used, and has no category.
+PLAN = """
+tiers: {engagement: what active users do}
+events:
+  feature_used:
+    tier: engagement
+    description: A product feature was used.
+    source: frontend
+    required:
+      feature:
+        type: string
+        allowed: [export, search, share, old, webhooks]
+        categories: {export: Share, share: Share, search: Find, old: Find}
+"""
+
 # Active now: p1, p2, p3 (share at split + 1 s), p4, p5 = 5 persons.
-# Sorted by uses, then previous uses, then name.
+# Sorted by uses, then previous uses, then name. The category is the plan's (none for the
+# feature_used without a feature).
 EXPECTED = [
-    {"feature": "search", "uses": 9, "persons": 1, "adoption": 20.0, "previous_uses": 10,
-     "trend": "down"},
-    {"feature": "export", "uses": 4, "persons": 2, "adoption": 40.0, "previous_uses": 1,
-     "trend": "up"},
-    {"feature": "share", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 1,
-     "trend": "flat"},
-    {"feature": "", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 0, "trend": "up"},
-    {"feature": "old", "uses": 0, "persons": 0, "adoption": 0.0, "previous_uses": 2,
-     "trend": "down"},
+    {"feature": "search", "category": "Find", "uses": 9, "persons": 1, "adoption": 20.0,
+     "previous_uses": 10, "trend": "down"},
+    {"feature": "export", "category": "Share", "uses": 4, "persons": 2, "adoption": 40.0,
+     "previous_uses": 1, "trend": "up"},
+    {"feature": "share", "category": "Share", "uses": 1, "persons": 1, "adoption": 20.0,
+     "previous_uses": 1, "trend": "flat"},
+    {"feature": "", "category": None, "uses": 1, "persons": 1, "adoption": 20.0,
+     "previous_uses": 0, "trend": "up"},
+    {"feature": "old", "category": "Find", "uses": 0, "persons": 0, "adoption": 0.0,
+     "previous_uses": 2, "trend": "down"},
 ]  # fmt: skip
+# The planned features not used in the period, in the plan's order: old (used twice in the
+# previous period only) and webhooks (never).
+UNUSED = [
+    {"feature": "old", "category": "Find", "previous_uses": 2},
+    {"feature": "webhooks", "category": None, "previous_uses": 0},
+]
+
+
+@pytest.fixture(autouse=True)
+def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    monkeypatch.setenv("USERTRACK_TRACKING_PLAN", str(path))
+    return path
 
 
 @pytest.fixture()
@@ -85,6 +117,7 @@ def test_features_through_the_cli(export: Path) -> None:
     assert doc["as_of"] == "2026-06-03T12:00:00Z"
     assert doc["active_persons"] == 5
     assert doc["features"] == EXPECTED
+    assert doc["unused"] == UNUSED
 
 
 def test_threshold_moves_the_trend(export: Path) -> None:
@@ -112,7 +145,7 @@ def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -
         live = cli_json(ARGS, **env)
         by_event = cli_json([*ARGS, "--event"], **env)
     assert live == local
-    assert live["features"] == EXPECTED
+    assert live["features"] == EXPECTED and live["unused"] == UNUSED
     assert [f["uses"] for f in by_event["features"]] == [15, 1]
 
 
@@ -122,12 +155,15 @@ def test_table_md_and_csv(export: Path) -> None:
     assert table.exit_code == 0, table.stderr
     assert "search" in table.stdout and "(none)" in table.stdout and "down" in table.stdout
     md = run(["features", *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
-    assert "| export | 4 | 2 | 40.0% | 1 | up |" in md
+    assert "| export | Share | 4 | 2 | 40.0% | 1 | up |" in md
+    assert "Not used in the period: old \\(Find\\), webhooks." in md
+    assert "webhooks" in table.stdout  # the table's caption names it too
     lines = run(["features", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
-    assert lines[0] == "feature,uses,persons,adoption,previous_uses,trend"
-    assert lines[1] == "search,9,1,20.0,10,down"
+    assert lines[0] == "feature,uses,persons,adoption,previous_uses,trend,category"
+    assert lines[1] == "search,9,1,20.0,10,down,Find"
+    assert lines[-1] == "webhooks,0,0,,0,flat,"  # planned, never used
     # The first column names what is counted: "Event" with --event (it said "Feature").
-    assert "| Feature | Uses |" in md
+    assert "| Feature | Category | Uses |" in md
     by_event = run(["features", *ARGS, "--event", "--as-of", AS_OF, "-f", "md"], **env).stdout
     assert "| Event | Uses |" in by_event and "| Feature |" not in by_event
     table = run(["features", *ARGS, "--event", "--as-of", AS_OF], **env)
@@ -153,3 +189,11 @@ def test_trend_rule() -> None:
     assert trend(109, 100, 10) == "flat"
     assert trend(1, 0, 10) == "up"  # from none
     assert trend(0, 0, 10) == "flat"
+
+
+def test_a_category_of_a_feature_the_plan_does_not_list_is_one_line(
+    export: Path, plan: Path
+) -> None:
+    plan.write_text(PLAN.replace("search: Find", "serach: Find"))
+    assert_usage_error(["features", *ARGS], "'categories' names 'serach', not an allowed value",
+                       USERTRACK_EVENTS=str(export))  # fmt: skip

@@ -6,7 +6,7 @@ active_persons.sql (the period's active persons, adoption's denominator).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ class Feature:
     trend: str  # up, flat or down
     previous_persons: int = 0  # --compare
     previous_adoption: float | None = None  # --compare: of the previous period's active persons
+    category: str | None = None  # the tracking plan's category of the feature
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Features:
     active_persons: int
     features: list[Feature]
     previous_active_persons: int | None = None  # --compare
+    # the tracking plan's features of feature_used (its `allowed` values) not used in the
+    # period: (feature, category, uses in the previous period)
+    unused: list[tuple[str, str | None, int]] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -51,6 +55,7 @@ class Features:
             "features": [
                 {
                     "feature": f.feature,
+                    **({"category": f.category} if self.by == "feature" else {}),
                     "uses": f.uses,
                     "persons": f.persons,
                     "adoption": f.adoption,
@@ -68,6 +73,16 @@ class Features:
                 }
                 for f in self.features
             ],
+            **(
+                {
+                    "unused": [
+                        {"feature": name, "category": category, "previous_uses": before}
+                        for name, category, before in self.unused
+                    ]
+                }
+                if self.by == "feature"
+                else {}
+            ),
             **(
                 {
                     "previous": {
@@ -158,6 +173,13 @@ def features(
                 round(100.0 * f.previous_persons / previous_total, 1) if previous_total else None
             )
     out.sort(key=lambda f: (-f.uses, -f.previous_uses, f.feature))
+    unused: list[tuple[str, str | None, int]] = []
+    if by == "feature":
+        planned, categories = planned_features()
+        for f in out:
+            f.category = categories.get(f.feature)
+        unused = [(name, categories.get(name), before.get(name, 0))
+                  for name in planned if now.get(name, (0, 0))[0] == 0]  # fmt: skip
     return Features(
         as_of=as_of,
         start=split,
@@ -167,4 +189,24 @@ def features(
         active_persons=total,
         features=out,
         previous_active_persons=previous_total,
+        unused=unused,
     )
+
+
+def planned_features() -> tuple[list[str], dict[str, str]]:
+    """The features the tracking plan lists (feature_used's `feature`: its `allowed` values, in
+    the plan's order) and their `categories`; none when the plan has no such list. The plan is
+    the one `usertrack tracking-plan` reads (--plan aside: USERTRACK_TRACKING_PLAN,
+    ./tracking-plan.yaml, else the shipped one)."""
+    from usertrack.audit.plan_file import load_tracking_plan
+    from usertrack.config import resolve_tracking_plan_file
+
+    plan = load_tracking_plan(resolve_tracking_plan_file(None))
+    for event in plan.events:
+        if event.name != "feature_used":
+            continue
+        for prop in event.properties:
+            if prop.name == "feature" and prop.allowed:
+                names = [str(v) for v in prop.allowed]
+                return names, dict(prop.categories or {})
+    return [], {}

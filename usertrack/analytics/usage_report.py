@@ -152,8 +152,25 @@ COMPARED_FIELDS = ("previous_persons", "previous_adoption")
 
 
 def features_csv(f: Features) -> str:
+    """A row per feature; by feature, its category last, then a row per unused feature of the
+    tracking plan (0 uses, its previous uses)."""
     fields = FEATURE_FIELDS + (COMPARED_FIELDS if f.compared else ())
-    return csv_rows(fields, [[getattr(x, k) for k in fields] for x in f.features])
+    fields += ("category",) if f.by == "feature" else ()
+    rows = [[getattr(x, k) for k in fields] for x in f.features]
+    for name, category, before in f.unused:
+        unused = {"feature": name, "uses": 0, "persons": 0, "previous_uses": before,
+                  "trend": "down" if before else "flat", "category": category}  # fmt: skip
+        rows.append([unused.get(k, "") for k in fields])
+    return csv_rows(fields, rows)
+
+
+def unused_line(f: Features) -> str | None:
+    """The tracking plan's features not used in the period, with their category."""
+    if not f.unused:
+        return None
+    named = ", ".join(name + (f" ({category})" if category else "")
+                      for name, category, _ in f.unused)  # fmt: skip
+    return f"Not used in the period: {named}"
 
 
 def compared_cells(x: Any) -> list[Any]:
@@ -183,9 +200,10 @@ def features_about(f: Features) -> str:
     )
 
 
-def feature_cells(x: Any) -> list[Any]:
+def feature_cells(x: Any, by: str = "event") -> list[Any]:
     return [
         x.feature if x.feature else "(none)",
+        *([x.category or "-"] if by == "feature" else []),
         style.count(x.uses),
         style.count(x.persons),
         style.pct(x.adoption) if x.adoption is not None else "-",
@@ -196,7 +214,8 @@ def feature_cells(x: Any) -> list[Any]:
 
 def feature_headers(f: Features) -> list[str]:
     """The human headers; the first names what is counted (a feature, or an event with --event)."""
-    return [f.by.capitalize(), "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
+    category = ["Category"] if f.by == "feature" else []
+    return [f.by.capitalize(), *category, "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
 
 
 def features_markdown(f: Features) -> str:
@@ -204,6 +223,9 @@ def features_markdown(f: Features) -> str:
     if not f.features:
         lines.append("No feature was used in either period.")
     headers = feature_headers(f) + (COMPARED_HEADERS if f.compared else [])
-    rows = [feature_cells(x) + (compared_cells(x) if f.compared else []) for x in f.features]
+    rows = [feature_cells(x, f.by) + (compared_cells(x) if f.compared else []) for x in f.features]
     table = md_table(headers, rows)
+    unused = unused_line(f)
+    if unused:
+        lines.append(style.md_text(unused + "."))
     return md_section("Features", lines, [table])

@@ -22,6 +22,7 @@ from usertrack.analytics.usage_report import (
     feature_cells,
     features_about,
     lifecycle_cells,
+    unused_line,
 )
 from usertrack.rendering import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
@@ -106,13 +107,14 @@ def render_activity(console: Console, a: Activity) -> None:
 def render_features(console: Console, f: Features) -> None:
     rows = []
     for x in f.features:
-        cells = [plain(c) for c in feature_cells(x)]
+        cells = [plain(c) for c in feature_cells(x, f.by)]
         cells[-1] = plain(x.trend, style_=TRENDS.get(x.trend, ""))
         if f.compared:
             cells += [plain(c) for c in compared_cells(x)]
         rows.append(cells)
     cols = [
         Col(f.by.capitalize()),
+        *([Col("Category", drop=2)] if f.by == "feature" else []),
         Col("Uses", right=True),
         Col("Persons", right=True),
         Col("Adoption", right=True),
@@ -129,6 +131,9 @@ def render_features(console: Console, f: Features) -> None:
             Col(moved, right=True),
         ]
     caption = None if f.features else "No feature was used in either period."
+    unused = unused_line(f)
+    if unused:
+        caption = unused if caption is None else f"{caption} {unused}"
     console.print(
         fitted_table(
             console.width, cols, rows, title=plain(f"Features: {features_about(f)}"),

@@ -20,7 +20,7 @@ SIMILAR = 0.75  # difflib ratio of normalised names above which an unplanned nam
 
 _TOP_KEYS = {"tiers", "events", "person_properties", "naming"}
 _EVENT_KEYS = {"tier", "description", "source", "required", "optional"}
-_PROPERTY_KEYS = {"type", "allowed", "description"}
+_PROPERTY_KEYS = {"type", "allowed", "description", "categories"}
 _NAMING_KEYS = {"pattern", "exempt_prefixes", "description"}
 _PERSON_KEYS = {"required", "optional"}
 
@@ -38,6 +38,9 @@ class PropertySpec:
     required: bool
     allowed: tuple[Any, ...] | None = None
     description: str = ""
+    # value -> its category (`categories:`, of allowed values: feature_used's feature, for
+    # `usertrack features`)
+    categories: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def _properties(
         at = f"{path}:{spec.get('__line__', line) if isinstance(spec, dict) else line}"
         label = f"{where}, property {name!r}"
         allowed: tuple[Any, ...] | None = None
+        categories: dict[str, str] | None = None
         description = ""
         kind: Any
         if isinstance(spec, str):
@@ -125,6 +129,7 @@ def _properties(
                         f"{at}: {label}: 'allowed' must be a non-empty list of values"
                     )
                 allowed = tuple(values)
+            categories = _categories(spec.get("categories"), allowed, f"{at}: {label}")
         else:
             raise TrackingPlanError(
                 f"{at}: {label}: give its type ({', '.join(TYPES)}) or a mapping with 'type'"
@@ -134,7 +139,31 @@ def _properties(
                 f"{at}: {label}: unknown type {kind!r}{did_you_mean(str(kind), TYPES)}"
                 f" (types: {', '.join(TYPES)})"
             )
-        out.append(PropertySpec(name.strip(), kind, required, allowed, description))
+        out.append(PropertySpec(name.strip(), kind, required, allowed, description, categories))
+    return out
+
+
+def _categories(raw: Any, allowed: tuple[Any, ...] | None, where: str) -> dict[str, str] | None:
+    """`categories: {VALUE: CATEGORY}`: each key one of the property's `allowed` values."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not allowed:
+        raise TrackingPlanError(
+            f"{where}: 'categories' must map allowed values to a category (agent_builder: Build)"
+        )
+    out: dict[str, str] = {}
+    for value, category in raw.items():
+        if value == "__line__":
+            continue
+        if value not in allowed:
+            known = [str(v) for v in allowed]
+            raise TrackingPlanError(
+                f"{where}: 'categories' names {value!r}, not an allowed value"
+                f"{did_you_mean(str(value), known)}"
+            )
+        if not isinstance(category, str) or not category.strip():
+            raise TrackingPlanError(f"{where}: the category of {value!r} must be text")
+        out[str(value)] = category.strip()
     return out
 
 
