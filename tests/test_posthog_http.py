@@ -858,7 +858,9 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
                 assert rows_of(got.rows, False, packed) == rows_of(want.rows, False, packed), (
                     query.id
                 )
-                assert want.rows, query.id
+                # an events export brings no PostHog groups (the demo's store has them:
+                # tests/test_engines_agree.py compares account_groups' rows there)
+                assert want.rows or query.id == "posthog/account_groups", query.id
                 if page_size == 2 and len(want.rows) >= 2:
                     # paged, or packed: every row in at most 2 buckets
                     assert got.meta["pages"] > 1 or got.meta["paging"] == "packed", query.id
