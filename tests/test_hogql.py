@@ -621,8 +621,8 @@ def test_untranslatable_constructs() -> None:
         HogQLTranslationError, match=r"HogQL function 'someNewFunc' is not supported"
     ):
         translate("SELECT someNewFunc(event) FROM events")
-    with pytest.raises(HogQLTranslationError, match=r"HogQL table 'cohort_people' is not supported"):
-        translate("SELECT count() FROM cohort_people")
+    with pytest.raises(HogQLTranslationError, match=r"HogQL table 'cohorts' is not supported"):
+        translate("SELECT count() FROM cohorts")
     with pytest.raises(HogQLTranslationError, match=r"'windowFunnel' is not supported"):
         translate("SELECT windowFunnel(3600)(timestamp, event = 'a', event = 'b') FROM events")
     with pytest.raises(HogQLTranslationError, match=r"timezone 'Europe/Paris'"):
