@@ -5,8 +5,11 @@ The whole profile runs every per-user query (the app's database and PostHog) and
 everyone; an expression over one or two columns needs one or two of them. Which profile columns
 read which joined columns comes from DuckDB's parse of profile.sql (one plain SELECT over
 `joined`; anything else builds the whole profile). Which query returns a joined column comes
-from each query's columns, asked with `LIMIT 0` (no rows: the database plans and stops). A
-column that reads `in_posthog` or `in_neon` needs every query of that source, which make them.
+from each query's columns, asked with `LIMIT 0` (no rows: the database plans and stops) of
+the app's database and the events store; live PostHog, whose every query counts against the
+project's hourly limit, is not asked: its queries all run when the others do not return every
+column read. A column that reads `in_posthog` or `in_neon` needs every query of that source,
+which make them.
 
 The answer is the whole profile's, person for person: a person the kept queries do not know is
 one whose kept columns would all be NULL there (the flags false), and the narrowed profile is
@@ -119,6 +122,16 @@ def columns_of(source: Source, query: Query, values: Mapping[str, Any]) -> list[
         return None
 
 
+def _asks_cheaply(source: Source) -> bool:
+    """Whether a LIMIT 0 question costs the source next to nothing: a database usertrack opens
+    itself (PostgreSQL, the events store). Live PostHog counts every query against the
+    project's hourly limit, so it is not asked."""
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    return isinstance(source, PostgresSource | LocalPostHogSource)
+
+
 def needed_jobs(
     library: QueryLibrary,
     sources: Mapping[str, Source],
@@ -127,11 +140,19 @@ def needed_jobs(
     params: Mapping[str, Any],
 ) -> dict[str, list[tuple[str, Query, Mapping[str, Any]]]] | None:
     """Per source, the per-user queries the narrowed profile reads (as profiles.run_by_source
-    takes them); None when a query's columns cannot be told (the whole profile then)."""
+    takes them); None when a query's columns cannot be told (the whole profile then). A
+    source that is not asked (_asks_cheaply) runs all its queries when the others do not
+    return every column read, else none."""
     jobs: dict[str, list[tuple[str, Query, Mapping[str, Any]]]] = {}
+    covered: set[str] = set()
+    unasked = []
     for kind, source in sources.items():
         jobs[kind] = []
-        for query in library.in_folder(kind, per_user=True):
+        queries = library.in_folder(kind, per_user=True)
+        if kind not in narrow.whole_sources and not _asks_cheaply(source):
+            unasked.append(kind)
+            continue
+        for query in queries:
             values = resolve_params(query, params, now_value=as_of)
             if kind in narrow.whole_sources:
                 jobs[kind].append((query.id, query, values))
@@ -140,7 +161,14 @@ def needed_jobs(
             if columns is None:
                 return None
             if narrow.reads & set(columns):
+                covered.update(columns)
                 jobs[kind].append((query.id, query, values))
+    for kind in unasked:
+        if narrow.reads - covered:
+            jobs[kind] = [
+                (q.id, q, resolve_params(q, params, now_value=as_of))
+                for q in library.in_folder(kind, per_user=True)
+            ]
     return jobs
 
 
