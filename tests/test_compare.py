@@ -83,8 +83,10 @@ def test_activity_compare_in_every_format(export: Path) -> None:
     md = run([*argv, "-f", "md"], **env).stdout
     assert "WAU 1 \\(+300.0%\\)" in md or "WAU 1 (+300.0%)" in md
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
-    assert lines[0] == "period,date,dau,wau,mau"
-    assert lines[3:5] == ["current,2026-06-03,2,4,5", "previous,2026-05-29,0,1,1"]
+    assert lines[0] == "period,date,dau,wau,mau,sessions,events"
+    # 06-03: p1's 09:00 and 10:00 and p5's 00:00 (3 events, none with a $session_id); 05-29:
+    # no event
+    assert lines[3:5] == ["current,2026-06-03,2,4,5,0,3", "previous,2026-05-29,0,1,1,0,0"]
 
 
 FEATURES = ["--event", "--days", "2", "--compare"]
