@@ -187,19 +187,58 @@ class PostgresSource:
         _load_plain_values(conn)
         return conn
 
-    def run(self, query: Query, params: Mapping[str, Any]) -> Result:
-        """The rows of `query`; queries run from several threads at once run side by side."""
+    # run(..., arrow_over=N) may answer an Arrow table (Result.arrow): see `_copied`.
+    arrow_results = True
+
+    def run(
+        self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
+    ) -> Result:
+        """The rows of `query`; queries run from several threads at once run side by side.
+        With `arrow_over`: read through COPY (usertrack.sources.pg_copy) where the query's
+        column types allow, a result of more rows than that as an Arrow table."""
+        if arrow_over is not None:
+            copied = self._copied(query, params, arrow_over)
+            if copied is not None:
+                return copied
         with self.stream(query, params) as rows:
             return Result(columns=rows.columns, rows=[r for batch in rows.batches for r in batch])
+
+    def _copied(self, query: Query, params: Mapping[str, Any], arrow_over: int) -> Result | None:
+        import psycopg
+
+        from usertrack.sources.pg_copy import NotCopyable, as_rows, copy_table
+
+        values = {k: bindable(v) for k, v in params.items()}
+        sql = query.sql.rstrip().rstrip(";").encode()
+        try:
+            with (
+                self._connection() as conn,
+                self._guarded(conn, query),
+                conn.transaction(),
+                psycopg.ClientCursor(conn) as cur,
+            ):
+                self._settings(cur)
+                check_cancelled()
+                table = copy_table(cur, sql, values)
+        except NotCopyable:
+            return None
+        if table.num_rows > arrow_over:
+            return Result(columns=list(table.column_names), rows=[], arrow=table)
+        return Result(columns=list(table.column_names), rows=as_rows(table))
 
     @contextmanager
     def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
         """The rows of `query` as the server sends them (a server-side stream, STREAM_CHUNK
         rows a round trip), in batches of STREAM_BATCH, while the block runs."""
+        with self._connection() as conn, self._stream_on(conn, query, params) as rows:
+            yield rows
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection no other thread is using: the first, else a spare."""
         if self._first_in_use.acquire(blocking=False):
             try:
-                with self._stream_on(self.connect(), query, params) as rows:
-                    yield rows
+                yield self.connect()
             finally:
                 self._first_in_use.release()
             return
@@ -208,20 +247,63 @@ class PostgresSource:
         if conn is None:
             conn = self._open()
         try:
-            with self._stream_on(conn, query, params) as rows:
-                yield rows
+            yield conn
         finally:
             if not conn.closed:
                 with self._spares_lock:
                     self._spares.append(conn)
 
+    def _settings(self, cur: Any) -> None:
+        cur.execute(
+            "SELECT set_config('statement_timeout', %s, true), set_config('TimeZone', 'UTC', true)",
+            (str(self.statement_timeout_ms),),
+        )
+
     @contextmanager
     def _stream_on(
         self, conn: psycopg.Connection[Any], query: Query, params: Mapping[str, Any]
     ) -> Iterator[RowStream]:
+        values = {k: bindable(v) for k, v in params.items()}
+        with self._guarded(conn, query), conn.transaction(), conn.cursor() as cur:
+            self._settings(cur)
+            # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
+            sql = query.sql.rstrip().rstrip(";").encode()
+            check_cancelled()
+            stream = cur.stream(sql, values, size=STREAM_CHUNK)
+            first = next(stream, None)
+            if cur.description is None:
+                # A stream that yields no row gives no row description: ask for it alone.
+                cur.execute(b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0", values)
+            if cur.description is None:
+                raise QueryError(f"query {query.id} ({query.path}) returned no rows to read")
+            columns = [c.name for c in cur.description]
+
+            def batches() -> Iterator[list[tuple[Any, ...]]]:
+                if first is None:
+                    return
+                batch = [first]
+                for row in stream:
+                    batch.append(row)
+                    if len(batch) >= STREAM_BATCH:
+                        yield batch
+                        batch = []
+                if batch:
+                    yield batch
+
+            try:
+                yield RowStream(columns, batches())
+            finally:
+                # Left early (a closed pipe, an error writing): psycopg's stream cancels
+                # the query and drains it when closed, so the transaction can end.
+                if isinstance(stream, Generator):
+                    stream.close()
+
+    @contextmanager
+    def _guarded(self, conn: psycopg.Connection[Any], query: Query) -> Iterator[None]:
+        """One query on `conn`: counted, cancelled on the database with the command, its
+        failures said as usertrack's errors."""
         import psycopg
 
-        values = {k: bindable(v) for k, v in params.items()}
         finished = threading.Event()
         query_counts.count("database")
 
@@ -237,43 +319,8 @@ class PostgresSource:
                     return
 
         try:
-            with on_cancel(cancel_query), conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    "SELECT set_config('statement_timeout', %s, true),"
-                    " set_config('TimeZone', 'UTC', true)",
-                    (str(self.statement_timeout_ms),),
-                )
-                # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
-                sql = query.sql.rstrip().rstrip(";").encode()
-                check_cancelled()
-                stream = cur.stream(sql, values, size=STREAM_CHUNK)
-                first = next(stream, None)
-                if cur.description is None:
-                    # A stream that yields no row gives no row description: ask for it alone.
-                    cur.execute(b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0", values)
-                if cur.description is None:
-                    raise QueryError(f"query {query.id} ({query.path}) returned no rows to read")
-                columns = [c.name for c in cur.description]
-
-                def batches() -> Iterator[list[tuple[Any, ...]]]:
-                    if first is None:
-                        return
-                    batch = [first]
-                    for row in stream:
-                        batch.append(row)
-                        if len(batch) >= STREAM_BATCH:
-                            yield batch
-                            batch = []
-                    if batch:
-                        yield batch
-
-                try:
-                    yield RowStream(columns, batches())
-                finally:
-                    # Left early (a closed pipe, an error writing): psycopg's stream cancels
-                    # the query and drains it when closed, so the transaction can end.
-                    if isinstance(stream, Generator):
-                        stream.close()
+            with on_cancel(cancel_query):
+                yield
         except psycopg.errors.ReadOnlySqlTransaction:
             raise QueryError(
                 f"query {query.id} ({query.path}) tried to write; usertrack opens every"
