@@ -36,14 +36,16 @@ def _series_lines(a: Activity) -> Text:
     text = Text()
     first, last = style.day(a.days[0].date), style.day(a.days[-1].date)
     text.append(f"Daily, {first} to {last}\n", style="bold")
-    for name, values in (
+    rows: list[tuple[str, list[int | None]]] = [
         ("DAU", [d.dau for d in a.days]),
         ("WAU", [d.wau for d in a.days]),
         ("MAU", [d.mau for d in a.days]),
         ("Sessions", [d.sessions for d in a.days]),
         ("Events", [d.events for d in a.days]),
-    ):
-        if None in values:  # not counted (a note on stderr says why)
+    ]
+    for name, counted in rows:
+        values = [v for v in counted if v is not None]
+        if len(values) < len(counted):  # not counted (a segment group's days)
             continue
         text.append(f"{name} ")
         text.append(sparkline(values), style="cyan")
