@@ -210,6 +210,11 @@ def main() -> None:
                 f" | {PEAK_MB[0]:,.0f} |"
             )
             print(rows_out[-1], file=sys.stderr)
+            names = [str((r.get("body") or {}).get("name", "?")) for r in sent]
+            codes = [str(r.get("status", "?")) for r in sent]
+            print(
+                f"  sent: {', '.join(f'{n} ({c})' for n, c in zip(names, codes))}", file=sys.stderr
+            )
     print("\n".join(rows_out))
 
 

@@ -15,22 +15,23 @@
 -- collapses into it. Each sequence holding the {path_from} node ('' for none) and, with a
 -- {path_to}, such a node after it, is cut as paths_summary.sql cuts it: its first (or, with an
 -- end, last) {path_steps} nodes, then its exit node when that is past them (the last of the
--- whole cut sequence). One row per person: their cut sequences (`paths`, sorted: sequences
+-- whole cut sequence). One row per person (a top-level GROUP BY of person_id: PostHog sends
+-- it packed in one request, docs/connecting.md): their cut sequences (`paths`, sorted: sequences
 -- have no order) and whether any of their sequences holds the --from/--to node at all
 -- (`has_from`, `has_to`, for the note on a node no event has). usertrack counts a group's
 -- paths, entry and exit nodes and edges from its persons' rows (usertrack/analytics/paths.py
--- `cut_summary`): a few nodes per sequence travel instead of every event.
+-- `CutSequences`): a few nodes per sequence travel instead of every event.
 -- No LIMIT: usertrack pages every result past PostHog's row caps.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
-    c.actor AS person_id,
+    c.person_id AS person_id,
     arraySort(groupArrayIf(c.path, c.held = 1)) AS paths,
     max(c.has_from) AS has_from,
     max(c.has_to) AS has_to
 FROM (
     SELECT
-        k.actor AS actor,
+        k.actor AS person_id,
         k.held AS held,
         k.has_from AS has_from,
         k.has_to AS has_to,
@@ -112,4 +113,4 @@ FROM (
         ) AS s
     ) AS k
 ) AS c
-GROUP BY c.actor
+GROUP BY c.person_id
