@@ -210,11 +210,11 @@ def main() -> None:
                 f" | {PEAK_MB[0]:,.0f} |"
             )
             print(rows_out[-1], file=sys.stderr)
-            names = [str((r.get("body") or {}).get("name", "?")) for r in sent]
-            codes = [str(r.get("status", "?")) for r in sent]
-            print(
-                f"  sent: {', '.join(f'{n} ({c})' for n, c in zip(names, codes))}", file=sys.stderr
-            )
+            # which queries, and PostHog's answer to each (200, or a status that was retried)
+            said = [
+                f"{(r.get('body') or {}).get('name', '?')} ({r.get('status', '?')})" for r in sent
+            ]
+            print(f"  sent: {', '.join(said)}", file=sys.stderr)
     print("\n".join(rows_out))
 
 
