@@ -15,7 +15,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.analytics.rendered import (  # re-exported: every analysis renders through these
+    csv_rows,
+    duration,
+    json_document,
+    md_section,
+    seconds_or_none,
+    sparkline,
+)
 from usertrack.errors import UsageError
+
+__all__ = [
+    "csv_rows",
+    "duration",
+    "json_document",
+    "md_section",
+    "seconds_or_none",
+    "sparkline",
+]
 
 if TYPE_CHECKING:
     import duckdb
@@ -743,62 +760,3 @@ def open_facts_query(
         yield facts
     finally:
         con.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Rendering a result: JSON documents, csv rows, Markdown tables
-
-
-def json_document(doc: Mapping[str, Any]) -> str:
-    """An analysis's JSON document (datetimes as ISO `Z`, indented, UTF-8 kept)."""
-    from usertrack.rendering.export import json_text
-
-    return json_text(dict(doc))
-
-
-def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """CSV with a header line; every cell through `style.csv_cell` (no spreadsheet formulas)."""
-    from usertrack.rendering.export import csv_text
-
-    return csv_text(header, rows)
-
-
-def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:
-    """A Markdown document: `# title`, paragraphs (already escaped), then tables."""
-    from usertrack.rendering.style import md_text
-
-    parts = [f"# {md_text(title)}\n"]
-    parts.extend(f"{line}\n" for line in lines)
-    parts.extend(tables)
-    return "\n".join(parts)
-
-
-def seconds_or_none(value: float | None) -> float | None:
-    """A duration for JSON: seconds to one decimal, None when there is none."""
-    return None if value is None else round(float(value), 1)
-
-
-def duration(seconds: float | None) -> str:
-    """A duration for humans: '45s', '12m', '3.5h', '14d'; '-' for none."""
-    if seconds is None:
-        return "-"
-    s = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            value = s / size
-            if unit == "m" or value == int(value):
-                return f"{value:.0f}{unit}"
-            return f"{value:.1f}{unit}"
-    return f"{s:.0f}s"
-
-
-_SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: Sequence[float]) -> str:
-    """One block character per value, scaled from 0 to the largest (all ▁ when all are 0)."""
-    top = max(values, default=0)
-    if top <= 0:
-        return _SPARKS[0] * len(values)
-    last = len(_SPARKS) - 1
-    return "".join(_SPARKS[round(last * max(v, 0) / top)] for v in values)
