@@ -920,6 +920,12 @@ def main() -> None:
                 if not args.only or any(text in "funnel --by-segment first" for text in args.only):
                     first_of_moment(rows, env, args.users, args.repeat)
         finally:
+            if not args.dev_install:
+                # the home's demo server was started from the install about to be removed: left
+                # running, it would answer the next command without its time zone files
+                from usertrack.demo.server import stop_server
+
+                stop_server(args.large_home / "demo" / "pg")
             shutil.rmtree(work, ignore_errors=True)
         print_rows(rows)
         return
