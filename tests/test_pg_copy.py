@@ -94,3 +94,13 @@ def test_a_write_fails_and_changes_nothing_with_copy(db: str, tmp_path: Path) ->
     source.close()
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+
+
+def test_a_connection_in_another_encoding_reads_row_by_row(db: str, tmp_path: Path) -> None:
+    query = neon_query(tmp_path, "SELECT 'é' || email AS email FROM t ORDER BY email")
+    source = PostgresSource(db + ("&" if "?" in db else "?") + "client_encoding=LATIN1")
+    result = source.run(query, {}, arrow_over=0)  # type: ignore[arg-type]
+    plain = source.run(query, {})  # type: ignore[arg-type]
+    source.close()
+    assert result.arrow is None
+    assert result.rows == plain.rows and len(plain.rows) == 3

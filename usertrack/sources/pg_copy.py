@@ -55,6 +55,8 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
     import psycopg
     from psycopg import sql as pgsql
 
+    if cur.connection.info.encoding != "utf-8":  # Arrow reads UTF-8: else row by row
+        raise NotCopyable
     try:
         text = cur.mogrify(sql, values)
     except psycopg.ProgrammingError:  # a placeholder without a value: the row path says so
