@@ -400,3 +400,32 @@ def test_a_postgresql_row_past_the_memory_bound_stops_in_one_line(demo_home: Pat
         " outgrew DuckDB's 300MB (USERTRACK_DUCKDB_MEMORY) and 1 GiB for the rest"
     )
     assert peak < 300e6 + (1 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_the_demo_build_is_not_held_to_a_questions_memory_bound(tmp_path: Path) -> None:
+    """The memory bound is for questions; building the demo is usertrack's own work sized by
+    --users. With a bound far below what a build takes (16 MB beside 50 MB of headroom), the
+    build still finishes, and the bound holds again afterwards."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from usertrack import bounds\n"
+        "from usertrack.demo.generator import ensure_demo, stop_demo\n"
+        "bounds.HEADROOM = 50 << 20\n"
+        "bounds.arm()\n"
+        "bounds.limit_memory('16MB')\n"
+        "home = Path(sys.argv[1])\n"
+        "try:\n"
+        "    ensure_demo(home, users=200)\n"
+        "finally:\n"
+        "    stop_demo(home)\n"
+        "try:\n"
+        "    bytearray(200 << 20)\n"
+        "except MemoryError:\n"
+        "    print('bounded again', file=sys.stderr)\n"
+    )
+    home = tmp_path / "home"
+    code, stderr, _seconds, _peak = _run_measured(["-c", script, str(home)], {})
+    assert code == 0, stderr
+    assert (home / "demo" / "manifest.json").exists()
+    assert "bounded again" in stderr
