@@ -19,7 +19,10 @@
 -- `properties.X` (each its own parse and quote-stripping regex: most of the query's time at
 -- 10.7 M events, docs/performance.md). They read as JSONExtractString does: a string decoded
 -- (`a\"b` is `a"b`, as the local engine and the store's session table have it), another value
--- its JSON text, a missing key or null NULL. Durations are whole microseconds. Each session
+-- its JSON text, a missing key or null NULL. Durations are whole microseconds; a bounce
+-- (PostHog's `$is_bounce`, posthog/hogql/database/schema/sessions_v2.py) is exactly one
+-- $pageview, no $autocapture and under 10 whole seconds as dateDiff('second') counts them
+-- (the second boundaries crossed), as its `$session_duration` does. Each session
 -- then counts once for each of seven kinds (`k`), with its person (its first event's: `users`
 -- counts distinct ones): 0 all sessions (with the duration total, the
 -- exact median: the mean of the lower and upper middle durations, medianExactLow and
@@ -71,7 +74,8 @@ FROM (
                     us < 1800000000, 4,
                     5
                 ) AS bucket,
-                if(s.pageviews = 1 AND s.autocaptures = 0 AND us < 10000000, 1, 0) AS bounce,
+                if(s.pageviews = 1 AND s.autocaptures = 0
+                   AND dateDiff('second', s.first_at, s.last_at) < 10, 1, 0) AS bounce,
                 if(s.pageviews > 0, 1, 0) AS viewed,
                 s.entry_page AS entry_page,
                 s.exit_page AS exit_page,

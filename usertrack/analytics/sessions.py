@@ -25,7 +25,9 @@ SUMMARY_QUERY = "posthog/session_summary"
 # Events without a $session_id: a gap this long (or longer) starts a new session, as the
 # JS SDK starts one after 30 idle minutes.
 GAP_SECONDS = 30 * 60
-# A bounce: exactly one pageview, no autocapture, shorter than this (sessions_v2.py).
+# A bounce: exactly one pageview, no autocapture, and fewer whole seconds than this between the
+# first and last event (second boundaries crossed, PostHog's `$session_duration`): `$is_bounce`
+# of posthog/hogql/database/schema/sessions_v2.py.
 BOUNCE_SECONDS = 10
 # The user-activity specification's session length buckets: (label, from seconds inclusive,
 # to seconds exclusive).
@@ -159,7 +161,7 @@ merged AS (
 SELECT epoch(last_at) - epoch(first_at) AS seconds,
        CASE WHEN pageviews = 0 THEN NULL
             ELSE pageviews = 1 AND autocaptures = 0
-                 AND epoch(last_at) - epoch(first_at) < {BOUNCE_SECONDS} END AS bounce,
+                 AND date_diff('second', first_at, last_at) < {BOUNCE_SECONDS} END AS bounce,
        person_id, entry_page, exit_page, device_type, browser, country
 FROM merged
 """

@@ -13,7 +13,9 @@ Tables of the store:
   `person_id`, `$start_timestamp`, `$end_timestamp`, `$session_duration` (seconds, boundaries as
   ClickHouse's dateDiff counts them), `duration`, `event_count`, `$pageview_count`,
   `$autocapture_count`, `$entry_pathname`, `$end_pathname`/`$exit_pathname`, `$entry_current_url`,
-  `$end_current_url`/`$exit_current_url`, `$entry_referring_domain`, `$is_bounce`.
+  `$end_current_url`/`$exit_current_url`, `$entry_referring_domain`, `$is_bounce` (PostHog's,
+  posthog/hogql/database/schema/sessions_v2.py: NULL without a `$pageview`, else exactly one
+  `$pageview`, no `$autocapture` and a `$session_duration` under 10; docs/metrics.md).
 - `person_distinct_ids` (view): `distinct_id`, `person_id` (the latest person of each distinct id).
 - `person_hours`, `person_days`: the events per person, normalized email and UTC hour, and per
   day (the local engine's own materialisation, usertrack.sources.rollups: `activity` reads them
@@ -350,8 +352,11 @@ SELECT prop_session_id AS session_id,
            AS "$exit_current_url",
        arg_min(prop_referring_domain, timestamp) FILTER (WHERE prop_referring_domain IS NOT NULL)
            AS "$entry_referring_domain",
-       (count(*) FILTER (WHERE event = '$pageview') <= 1
-        AND date_diff('second', min(timestamp), max(timestamp)) < 10) AS "$is_bounce"
+       CASE WHEN count(*) FILTER (WHERE event = '$pageview') = 0 THEN NULL
+            ELSE count(*) FILTER (WHERE event = '$pageview') = 1
+                 AND count(*) FILTER (WHERE event = '$autocapture') = 0
+                 AND date_diff('second', min(timestamp), max(timestamp)) < 10
+       END AS "$is_bounce"
 FROM events
 WHERE prop_session_id IS NOT NULL AND prop_session_id <> ''
 GROUP BY prop_session_id
