@@ -53,6 +53,26 @@ def key_line(mapping: Any, key: Any, default: int) -> int:
     return int(lines.get(key, default))
 
 
+def compose_with_marks(path: Path, unreadable: str = "") -> Any:
+    """The YAML node tree of `path` (its nodes keep their lines), or one UsageError line:
+    `{unreadable}cannot read PATH: why` or `PATH:LINE: not YAML: why`."""
+    import yaml
+
+    from usertrack.errors import UsageError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except OSError as e:
+        raise UsageError(f"{unreadable}cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{unreadable}cannot read {path}: it is not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise UsageError(f"{path}:{line}: not YAML: {getattr(e, 'problem', None) or e}") from None
+
+
 def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> Any:
     """The YAML document of `path`; every problem raises `error` with `path[:line]: ...`."""
     import yaml

@@ -54,15 +54,9 @@ def load_steps_file(path: Path) -> list[str]:
     """The steps of a YAML file holding a list of them (see the module)."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as e:
-        raise UsageError(f"--steps-file: cannot read {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise UsageError(f"{path}:{line}: not YAML: {getattr(e, 'problem', None) or e}") from None
+    from usertrack.rulefiles import compose_with_marks
+
+    root = compose_with_marks(path, "--steps-file: ")
     if not isinstance(root, yaml.SequenceNode) or not root.value:
         line = root.start_mark.line + 1 if root is not None else 1
         raise UsageError(f"{path}:{line}: a steps file is a list of at least one step")

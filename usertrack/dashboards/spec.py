@@ -157,15 +157,9 @@ def load(path: Path) -> Dashboard:
     """Read and check the file's shape (not yet the panels' options: `check_panel`)."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise _bad(path, line, f"not YAML: {getattr(e, 'problem', None) or e}") from None
+    from usertrack.rulefiles import compose_with_marks
+
+    root = compose_with_marks(path)
     if not isinstance(root, yaml.MappingNode):
         raise _bad(path, 1, "a dashboard is a mapping with title, period and panels")
     top = {k.value: v for k, v in root.value}
