@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from usertrack.analytics.common import day_of
+
 QUERY = "posthog/activity_volume"
 
 
@@ -32,15 +34,7 @@ def daily_volume(
     last = first_day + timedelta(days=days - 1)
     out: dict[date, tuple[int, int]] = {}
     for row in result.rows:
-        day = _day(row[at["day"]])
+        day = day_of(row[at["day"]])
         if first_day <= day <= last:
             out[day] = (int(row[at["sessions"]] or 0), int(row[at["events"]] or 0))
     return out
-
-
-def _day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

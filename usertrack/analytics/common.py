@@ -90,6 +90,15 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def day_of(value: Any) -> date:
+    """A day as PostHog's JSON gives it (ISO text) or DuckDB does (a date or a timestamp)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
 def period_start(moment: datetime | date, period: str) -> date:
     """The first UTC day of the period holding `moment`: the day, its ISO week's Monday, or the
     first of its month."""

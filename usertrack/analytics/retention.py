@@ -17,6 +17,7 @@ from typing import Any
 
 from usertrack.analytics.common import (
     FactsTable,
+    day_of,
     facts_bound,
     naive_utc,
     next_period,
@@ -397,7 +398,7 @@ def from_summary(
     sizes: dict[int, int] = {}
     back: dict[tuple[int, int], int] = {}
     for row in rows:
-        cohort, later = index.get(_day(row[at["cohort"]])), index.get(_day(row[at["period"]]))
+        cohort, later = index.get(day_of(row[at["cohort"]])), index.get(day_of(row[at["period"]]))
         if cohort is None or later is None or later < cohort:
             continue
         n = int(row[at["persons"]])
@@ -406,15 +407,6 @@ def from_summary(
         else:
             back[(cohort, later - cohort)] = n
     return sizes, back
-
-
-def _day(value: Any) -> date:
-    """A period's first day as PostHog's JSON gives it (ISO text) or DuckDB does (a date)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _counted(
