@@ -139,6 +139,37 @@ def test_persons_of_a_cell_with_their_profiles(env: dict[str, str]) -> None:
     assert doc["who"] == TRIAL
 
 
+def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_path: Path) -> None:
+    """The cell's profile is built from per-user queries kept to its people's emails: the
+    whole profile's rows of them. A profile.sql reading other rows (a rank over everyone)
+    builds the whole profile instead, so each person's rank is still among everyone."""
+    import shutil
+
+    from usertrack.segments.some import exact, some_users_query
+    from usertrack.sources.queries import load_queries
+
+    repo = Path(__file__).resolve().parent.parent
+    shipped = load_queries(repo / "queries")
+    assert exact(shipped)
+    kept = some_users_query(shipped.get("neon/accounts"), "array")
+    assert "usertrack_emails" in kept.sql and "usertrack_emails" in [p.name for p in kept.params]
+    queries = tmp_path / "queries"
+    shutil.copytree(repo / "queries", queries)
+    profile = queries / "join" / "profile.sql"
+    ranked = "rank() OVER (ORDER BY credits DESC NULLS LAST) AS credits_rank,\n    in_posthog,"
+    profile.write_text(profile.read_text().replace("in_posthog,", ranked, 1))
+    assert not exact(load_queries(queries))
+    args = [*SEGMENTED["funnel"], "--persons", "1"]
+    doc = run_json("funnel", args, as_of=AS_OF, USERTRACK_QUERIES=str(queries), **env)
+    # credits: c 100, b 80, a 10, d none (no account): ranks 1 to 4 among everyone
+    assert [(p["email"], p["credits"], p["credits_rank"]) for p in doc["persons"]] == [
+        ("a@x.io", 10, 3), ("b@x.io", 80, 2), ("d@x.io", None, 4)]  # fmt: skip
+    shipped_doc = run_json("funnel", args, as_of=AS_OF, **env)
+    assert [{k: v for k, v in p.items() if k != "credits_rank"} for p in doc["persons"]] == (
+        shipped_doc["persons"]
+    )
+
+
 # first $pageview per day: pa 06-01 (back 06-02), pc and pd 06-02, pb and px 06-03
 RETENTION_CELLS = {
     "2026-06-01:day1": ["pa"],

@@ -87,29 +87,36 @@ def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any
 
 
 class ProfilesAhead:
-    """The profile (as `segments` builds it as of `as_of`) built on a thread of its own once
+    """The profile of the cell's people (usertrack.segments.some: each per-user query kept to
+    their emails), built when they are known. Where that is not the whole profile's (an edited
+    profile.sql reading other rows), the whole profile, built on a thread of its own once
     `start()` is called (the cell known to be in the answer), while the analysis finds the
-    cell's people: the app's database and the events then work side by side, so the answer
-    waits for the slower, not the sum. Nothing without a database."""
+    cell's people, so the answer waits for the slower, not the sum. Nothing without a
+    database."""
 
     def __init__(self, ws: Workspace, as_of: datetime, progress: Progress | None) -> None:
         self.ws, self.as_of, self.progress = ws, as_of, progress
         self.building: Any = None
+        self.some = False  # the cell's people's profile, built by take()
         self.taken = False
 
     def start(self) -> None:
         from usertrack.analytics.by_segment import Background
         from usertrack.errors import ConfigError
         from usertrack.segments.profiles import build_profiles
+        from usertrack.segments.some import exact
         from usertrack.workspace import add_database, check_database
 
-        if self.building is not None:
+        if self.building is not None or self.some:
             return
         try:
             check_database(self.ws, needed_by="--persons")
         except ConfigError:
             return
         add_database(self.ws, self.progress, needed_by="--persons")  # on this thread alone
+        if exact(self.ws.library):
+            self.some = True
+            return
         library, sources = self.ws.library, dict(self.ws.sources)
         exclude, as_of = self.ws.rules.exclude, self.as_of
         self.building = Background(
@@ -117,10 +124,13 @@ class ProfilesAhead:
             name="usertrack-profiles",
         )
 
-    def take(self) -> Any:
-        """The profile run (the caller closes it); started now if it was not."""
+    def take(self, emails: list[str]) -> Any:
+        """The profile run holding the rows of `emails` (the caller closes it); started now
+        if it was not."""
         self.start()
         self.taken = True
+        if self.some:
+            return _some_profiles(self.ws, self.as_of, emails, self.progress)
         return self.building.result()
 
     def close(self) -> None:
@@ -130,6 +140,15 @@ class ProfilesAhead:
         self.building.settle()
         with contextlib.suppress(BaseException):
             self.building.result().close()
+
+
+def _some_profiles(
+    ws: Workspace, as_of: datetime, emails: list[str], progress: Progress | None
+) -> Any:
+    from usertrack.segments.some import build_some
+
+    return build_some(ws.library, ws.sources, as_of=as_of, exclude_domains=ws.rules.exclude,
+                      emails=emails, progress=progress)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -171,10 +190,15 @@ def with_profiles(
     if progress:
         progress("reading their profiles")
     if ahead is not None:
-        run = ahead.take()
+        run = ahead.take(emails)
     else:
+        from usertrack.segments.some import exact
+
         add_database(ws, progress, needed_by="--persons")
-        run = ws.profiles(as_of, progress)
+        if exact(ws.library):
+            run = _some_profiles(ws, as_of, emails, progress)
+        else:
+            run = ws.profiles(as_of, progress)
     try:
         cursor = run.con.execute(
             "SELECT * FROM profile WHERE list_contains($emails, email)", {"emails": emails}

@@ -1,0 +1,121 @@
+"""The profile of some people only (`--persons`: the few thousand behind one number): every
+per-user query kept to their emails where it runs, joined, and `queries/join/profile.sql` over
+that join.
+
+It is the whole profile's, person for person, when profile.sql computes each row from its own
+row of `joined` alone (usertrack.segments.kept.row_by_row: no aggregate, window or subquery),
+as the shipped file does: the full outer join on email keeps a person's row whatever the
+other emails, so keeping each query's rows to the emails keeps exactly their joined rows.
+Otherwise (an edited profile.sql reading other rows) the whole profile is built.
+
+Each query is kept to the emails by the join's own key (usertrack.emails) over its rows: as the
+rows of a bound array on PostgreSQL; in a bound list on the events store; on PostHog only up to
+by_segment's MAX_LISTED emails (PostHog prints a list into the ClickHouse query, parsed up to
+max_query_size bytes): past that, its queries run over everyone, as in the whole build, and
+only their rows of these emails are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from usertrack.sources.base import Source
+from usertrack.sources.queries import Param, Query, QueryLibrary, resolve_params
+
+EMAILS_PARAM = "usertrack_emails"
+# The most emails bound into a live PostHog query (by_segment.MAX_LISTED's reason, the same
+# bound: ClickHouse's max_query_size).
+MAX_LIVE_EMAILS = 5_000
+
+
+def exact(library: QueryLibrary) -> bool:
+    """Whether a profile of some people is the whole profile's rows of them (see the module)."""
+    from usertrack.segments.kept import row_by_row
+
+    return row_by_row(library.get("join/profile").sql, "joined")
+
+
+def some_users_query(query: Query, listed: str) -> Query:
+    """`query` (a per-user query) kept to the emails bound as EMAILS_PARAM, compared as the
+    join compares them (usertrack.emails). `listed`: 'array' (PostgreSQL), 'rows' (the events
+    store: one hash join) or 'has' (PostHog)."""
+    from usertrack.emails import email_key_sql
+
+    body = query.sql.rstrip().rstrip(";")
+    key = email_key_sql(query.dialect, "usertrack_some.email")
+    if listed == "array":
+        # a hash join of the array's rows: `= ANY(array)` compares every row with each email
+        test = f"{key} IN (SELECT unnest(CAST(%({EMAILS_PARAM})s AS text[])))"
+    elif listed == "rows":
+        test = f"{key} IN (SELECT arrayJoin({{{EMAILS_PARAM}}}))"
+    else:
+        test = f"has({{{EMAILS_PARAM}}}, {key})"
+    sql = f"SELECT * FROM (\n{body}\n) AS usertrack_some\nWHERE {test}"
+    return dataclasses.replace(
+        query,
+        sql=sql,
+        params=(*query.params, Param(EMAILS_PARAM, None, 0)),
+        sql_line=query.sql_line - 1,  # the body moved one line down: errors keep the file's line
+    )
+
+
+def _listed(source: Source, query: Query, count: int) -> str | None:
+    """How `query` on `source` is sent a list of `count` emails; None: it runs over everyone."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    if query.dialect == "postgres":
+        return "array"
+    if isinstance(source, LocalPostHogSource):
+        return "rows"
+    return "has" if count <= MAX_LIVE_EMAILS else None
+
+
+def build_some(
+    library: QueryLibrary,
+    sources: Mapping[str, Source],
+    *,
+    as_of: datetime,
+    exclude_domains: Collection[str],
+    emails: Collection[str],
+    progress: Any = None,
+) -> Any:
+    """A ProfileRun whose `profile` holds (at least) the whole profile's rows of `emails`;
+    call only when `exact(library)`."""
+    from usertrack.errors import QueryFileError
+    from usertrack.sandbox import connect, release
+    from usertrack.segments import profiles
+
+    excluded = profiles.exclude_pattern(exclude_domains)
+    params = {"as_of": as_of, "exclude_pattern": excluded}
+    wanted = sorted(emails)
+    jobs: dict[str, list[profiles.Job]] = {}
+    for kind, source in sources.items():
+        jobs[kind] = []
+        for query in library.in_folder(kind, per_user=True):
+            listed = _listed(source, query, len(wanted))
+            values = resolve_params(query, params, now_value=as_of)
+            if listed is not None:
+                query = some_users_query(query, listed)
+                values = {**values, EMAILS_PARAM: wanted}
+            jobs[kind].append((query.id, query, values))
+    results = profiles.run_by_source(sources, jobs, progress)
+    con = connect(settings=profiles.PROFILE_SETTINGS, reuse=True)
+    try:
+        loaded = []
+        for key, result in results.items():
+            query = library.get(key)
+            table = profiles.load_result(con, query, result)
+            loaded.append((query, table, list(result.columns)))
+        profiles.join_per_user(con, loaded, excluded=excluded)
+        profile_query = library.get("join/profile")
+        profiles.create_profile(con, profile_query, as_of)
+        columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
+        if "email" not in columns:
+            raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
+    except BaseException:
+        release(con)
+        raise
+    return profiles.ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
