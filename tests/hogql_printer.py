@@ -226,7 +226,7 @@ FUNCTIONS: dict[str, Fn] = {
         " cityHash64 sipHash64 tuple tupleElement ifNull assumeNotNull toTypeName"
         " toIntervalSecond toIntervalMinute toIntervalHour toIntervalDay toIntervalWeek"
         " toIntervalMonth toIntervalYear extract domain path protocol cutQueryString"
-        " toUUID emptyArrayString"
+        " toUUID emptyArrayString lengthUTF8"
     ),
     "and": Fn("and", 2, None),
     "or": Fn("or", 2, None),

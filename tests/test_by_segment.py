@@ -316,6 +316,29 @@ def test_paths_by_segment_live_come_from_everyones_cut_sequences_in_one_query(
     assert strip_live_only(short) == strip_live_only(local_one) == strip_live_only(long)
 
 
+def test_cut_sequences_read_nodes_holding_any_character() -> None:
+    """path_sequences.sql sends a person's cut sequences as one string (a sequence's node count
+    and `;`, each node's length in characters and `:`): a node holding `;`, `:`, digits or
+    characters past ASCII is read whole, and every sequence keeps its own nodes."""
+    from usertrack.analytics.paths import CutSequences
+
+    def encode(sequences: list[list[str]]) -> str:
+        return "".join(f"{len(q)};" + "".join(f"{len(n)}:{n}" for n in q) for q in sequences)
+
+    people = {
+        "a": [["/x;1:2", "é😀"], ["/x;1:2"]],
+        "b": [],
+        "c": [["12:", "/y", "é😀"]],
+    }
+    rows = [(p, encode(q), 0, 0) for p, q in people.items()]
+    cut = CutSequences.of(rows, ["person_id", "paths", "has_from", "has_to"])
+    assert cut.names == sorted({n for q in people.values() for s in q for n in s})
+    assert list(cut.per_person) == [2, 0, 1]
+    assert list(cut.lengths) == [2, 1, 3]
+    read = [cut.names[c] for c in cut.codes]
+    assert read == [n for q in people.values() for s in q for n in s]
+
+
 def test_trends_of_a_group_too_long_for_a_list_come_from_everyones_rows(
     env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

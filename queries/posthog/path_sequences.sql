@@ -17,7 +17,10 @@
 -- end, last) {path_steps} nodes, then its exit node when that is past them (the last of the
 -- whole cut sequence). One row per person (a top-level GROUP BY of person_id: PostHog sends
 -- it packed in one request, docs/connecting.md): their cut sequences (`paths`, sorted: sequences
--- have no order) and whether any of their sequences holds the --from/--to node at all
+-- have no order) as one string: each sequence its number of nodes and `;`, then each node
+-- its length in characters, `:` and the node (a node may hold any character, so none is a
+-- separator). One string a person, not one a node: usertrack holds a node's text once however
+-- many sequences hold it. And whether any of their sequences holds the --from/--to node at all
 -- (`has_from`, `has_to`, for the note on a node no event has). usertrack counts a group's
 -- paths, entry and exit nodes and edges from its persons' rows (usertrack/analytics/paths.py
 -- `CutSequences`): a few nodes per sequence travel instead of every event.
@@ -26,7 +29,9 @@
 -- (usertrack/analytics/where.py).
 SELECT
     c.person_id AS person_id,
-    arraySort(groupArrayIf(c.path, c.held = 1)) AS paths,
+    arrayStringConcat(arrayMap(q -> concat(toString(length(q)), ';',
+                                           arrayStringConcat(arrayMap(n -> concat(toString(lengthUTF8(n)), ':', n), q))),
+                               arraySort(groupArrayIf(c.path, c.held = 1)))) AS paths,
     max(c.has_from) AS has_from,
     max(c.has_to) AS has_to
 FROM (

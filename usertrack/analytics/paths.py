@@ -575,7 +575,8 @@ class CutSequences:
     """path_sequences.sql's answer over everyone, read once for every group of a --by-segment
     run: each person's row (`persons`: person_id, has_from, has_to), how many sequences each
     has (`per_person`), each sequence's length (`lengths`) and every node of them in order as
-    codes (`codes`) of `names` (sorted: a code's order is its name's)."""
+    codes (`codes`) of `names` (sorted: a code's order is its name's). A person's sequences
+    come as one string (path_sequences.sql): a node is a string only while it is read."""
 
     persons: Any  # an Arrow table
     per_person: Any
@@ -600,11 +601,21 @@ class CutSequences:
         lengths: list[int] = []
         per_person = np.zeros(len(rows), dtype=np.int64)
         for i, row in enumerate(rows):
-            sequences = row[paths] or ()
-            per_person[i] = len(sequences)
-            for nodes in sequences:
-                lengths.append(len(nodes))
-                flat.extend(code.setdefault(node, len(code)) for node in nodes)
+            text = row[paths] or ""
+            count = 0
+            at_char = 0
+            while at_char < len(text):
+                mark = text.index(";", at_char)
+                size = int(text[at_char:mark])
+                at_char = mark + 1
+                for _ in range(size):
+                    mark = text.index(":", at_char)
+                    end = mark + 1 + int(text[at_char:mark])
+                    flat.append(code.setdefault(text[mark + 1 : end], len(code)))
+                    at_char = end
+                lengths.append(size)
+                count += 1
+            per_person[i] = count
         names = sorted(code)
         order = np.empty(len(names), dtype=np.int32)  # first-seen code -> its name's place
         for place, name in enumerate(names):
@@ -671,7 +682,8 @@ def _from_sequences(
     key = ("path_sequences", query.sql, repr(sorted(values.items())))
     if key not in cache:
         result = ws.sources[query.folder].run(query, values)
-        cache[key] = CutSequences.of([tuple(r) for r in result.rows], list(result.columns))
+        cache[key] = CutSequences.of(result.rows, list(result.columns))
+        del result
     kept, first, codes, has_from, has_to = cache[key].group(keep)
     if (start is not None and not has_from) or (end is not None and not has_to):
         return None
