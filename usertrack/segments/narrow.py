@@ -237,12 +237,7 @@ def build_narrowed(
             release(con)
             return None
         results = profiles.run_by_source(sources, jobs, progress)
-        loaded = []
-        for key, result in results.items():
-            query = library.get(key)
-            table = profiles.load_result(con, query, result)
-            loaded.append((query, table, list(result.columns)))
-        profiles.join_per_user(con, loaded, excluded=excluded)
+        profiles.load_and_join(con, library, results, excluded=excluded)
         try:
             con.execute(
                 f"CREATE OR REPLACE TABLE profile AS {narrow.sql}", _used(narrow.sql, values)
@@ -250,11 +245,10 @@ def build_narrowed(
         except duckdb.Error:  # a column no query returns: the whole build says which
             release(con)
             return None
-        columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
+        return profiles.profile_run(con, profile_query, as_of, results)
     except BaseException:
         release(con)
         raise
-    return profiles.ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
 
 
 def _used(sql: str, values: Mapping[str, Any]) -> dict[str, Any]:

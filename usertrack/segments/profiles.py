@@ -473,14 +473,40 @@ def build_profiles(
         join_per_user(con, loaded, excluded=excluded)
         profile_query = library.get("join/profile")
         create_profile(con, profile_query, as_of)
-        columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
-        if "email" not in columns:
-            raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
+        return profile_run(con, profile_query, as_of, results)
     except BaseException:
         from usertrack.sandbox import release
 
         release(con)
         raise
+
+
+def load_and_join(
+    con: duckdb.DuckDBPyConnection,
+    library: QueryLibrary,
+    results: Mapping[str, Result],
+    *,
+    excluded: str,
+) -> None:
+    """Load each per-user result into `con` (`load_result`), then join them (`join_per_user`):
+    the view `joined` that profile.sql reads, for a build whose results came all at once."""
+    loaded = []
+    for key, result in results.items():
+        query = library.get(key)
+        loaded.append((query, load_result(con, query, result), list(result.columns)))
+    join_per_user(con, loaded, excluded=excluded)
+
+
+def profile_run(
+    con: duckdb.DuckDBPyConnection,
+    profile_query: Query,
+    as_of: datetime,
+    results: dict[str, Result],
+) -> ProfileRun:
+    """The ProfileRun of `con`'s table `profile`, which must have an `email` column."""
+    columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
+    if "email" not in columns:
+        raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
     return ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
 
 

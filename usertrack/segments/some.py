@@ -84,7 +84,6 @@ def build_some(
 ) -> Any:
     """A ProfileRun whose `profile` holds (at least) the whole profile's rows of `emails`;
     call only when `exact(library)`."""
-    from usertrack.errors import QueryFileError
     from usertrack.sandbox import connect, release
     from usertrack.segments import profiles
 
@@ -104,18 +103,10 @@ def build_some(
     results = profiles.run_by_source(sources, jobs, progress)
     con = connect(settings=profiles.PROFILE_SETTINGS, reuse=True)
     try:
-        loaded = []
-        for key, result in results.items():
-            query = library.get(key)
-            table = profiles.load_result(con, query, result)
-            loaded.append((query, table, list(result.columns)))
-        profiles.join_per_user(con, loaded, excluded=excluded)
+        profiles.load_and_join(con, library, results, excluded=excluded)
         profile_query = library.get("join/profile")
         profiles.create_profile(con, profile_query, as_of)
-        columns = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]
-        if "email" not in columns:
-            raise QueryFileError(f"{profile_query.path}: the profile must have an 'email' column")
+        return profiles.profile_run(con, profile_query, as_of, results)
     except BaseException:
         release(con)
         raise
-    return profiles.ProfileRun(con=con, as_of=as_of, results=results, columns=columns)
