@@ -33,6 +33,10 @@ classified live, as of the run's moment, and saved as that moment's snapshot), t
 `retention --by-segment` and `activity --by-segment` read the snapshot the first one saved. The
 first is that cold only on a home whose history holds no live snapshot of the moment (a fresh
 home, or its `live:` snapshots deleted).
+
+`report weekly` (the weekly dashboard, `--no-save`) reports the last complete week (the week
+of the moment 7 days before the others'), live on an empty cache: in a home of its own, as a
+user's first report of the week; its JSON is compared as every command's is.
 """
 
 from __future__ import annotations
@@ -40,11 +44,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,6 +79,8 @@ COMMANDS = [
     # again, now that `segments` has saved the classification of that moment: the snapshot is
     # read instead of classifying every user live (a user's `segments` then `--by-segment`)
     ["funnel", "--by-segment", "--after-segments"],
+    # the weekly dashboard: every panel of the week in one process (its queries counted together)
+    ["report", "weekly"],
 ]
 # The peak memory (MB, resident) of the last run of usertrack (_run; nan without GNU time)
 PEAK_MB = [0.0]
@@ -181,14 +189,25 @@ def main() -> None:
         ]
         for command in chosen:
             argv = [a for a in command if a not in ROW_ONLY]
-            argv += ["--format", "json", "--as-of", str(as_of)]
+            moment = str(as_of)
+            if command[0] == "report":  # the last complete week (the week of as_of is not over)
+                moment = datetime.fromisoformat(moment.replace("Z", "+00:00")) - timedelta(days=7)
+                moment = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            argv += ["--format", "json", "--as-of", moment]
+            if command[0] == "report":  # the JSON on stdout; this home's history left as it is
+                argv += ["--out", "-", "--no-save"]
             local_s, _, local_out = _run(argv, home, {}, args.python)
             before = len(fake.requests)
             # --refresh: what PostHog answers now, never the home's cache of an earlier run.
             failed: list[str] = []
+            live_home, live_argv = home, [*argv, "--refresh"]
+            if command[0] == "report":  # no --refresh: an empty cache, a home of its own
+                live_home, live_argv = Path(tempfile.mkdtemp(prefix="usertrack-report-")), argv
             live_s, live_cpu, live_out = _run(
-                [*argv, "--refresh"], home, live_env(fake, uri), args.python, failed
+                live_argv, live_home, live_env(fake, uri), args.python, failed
             )
+            if live_home is not home:
+                shutil.rmtree(live_home, ignore_errors=True)
             sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
             # ClickHouse's own time, and the stand-in's Python around it (PostHog's parser and
             # the printing, reading ClickHouse's JSON, writing the answer's; not the wait for

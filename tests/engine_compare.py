@@ -85,8 +85,9 @@ def rows_of(rows: list[tuple[Any, ...]], in_order: bool, packed: bool = False) -
     return out if in_order else sorted(out)
 
 
-# Fields of a command's JSON only the live path has (links into PostHog) or that name the source.
-LIVE_ONLY = {"posthog_url", "source", "sources"}
+# Fields of a command's JSON only the live path has (links into PostHog), that name the source
+# (a report's `workspace` and `demo`) or count what was sent to it (a report's `queries`).
+LIVE_ONLY = {"posthog_url", "source", "sources", "workspace", "demo", "queries"}
 
 
 def strip_live_only(doc: Any) -> Any:
