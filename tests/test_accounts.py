@@ -383,3 +383,49 @@ def test_an_account_segment_with_an_unknown_column_names_those_there_are(
     assert len(lines) == 1
     assert f"{rules}:6: account segment 'full'" in lines[0]
     assert "unknown column 'seat'" in lines[0] and "seats" in lines[0]
+
+
+def test_records_json_is_the_indented_dump_of_the_same_records() -> None:
+    """The accounts' JSON writer (one template per record) writes what json.dumps(indent=2)
+    writes for the same document: escapes, UTF-8, NULLs, NaN and infinities, mixed numbers,
+    timestamps, a '%' in a key, no row."""
+    from usertrack.rendering.export import json_text, json_text_with_records
+
+    columns = ["account", "100%", "n", "x", "when", "ok"]
+    rows = [
+        ('a"\\\n\t\u00e9\u2028<>', None, 1, 1.5, datetime(2026, 6, 1, tzinfo=UTC), True),
+        ("b", "%s", -(2**40), float("nan"), None, False),
+        ("c", "", 0, 2, datetime(2026, 6, 2), None),
+        ("d", "\x00\x1f", None, float("inf"), None, True),
+    ]
+    doc = {"as_of": datetime(2026, 6, 10, tzinfo=UTC), "summary": {"n": 4}}
+    for shown in (rows, rows[:1], []):
+        want = json_text({**doc, "accounts": [dict(zip(columns, r, strict=True)) for r in shown]})
+        assert json_text_with_records(doc, "accounts", columns, shown) == want
+
+
+def test_account_segments_type_the_columns_as_arrow_would(tmp_path: Path) -> None:
+    """Rules over integers, numbers with a fraction, texts, booleans and a column of NULLs alone
+    bind as they did through Arrow: a sum past 32 bits stays exact, a NULL column matches no
+    rule, and a column of another type (a timestamp) still goes through Arrow."""
+    from usertrack.segments.account_rules import account_segment_of
+    from usertrack.segments.rules import load_segments
+
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(
+        "segments:\n  - {id: everyone, name: Everyone, action: Nothing, rule: 'true'}\n"
+        "account_segments:\n"
+        "  - {id: big, name: Big, action: Call, rule: credits + credits > 4000000000}\n"
+        "  - {id: seats, name: Seats, action: Sell, rule: active_members >= seats}\n"
+        "  - {id: rate, name: Rate, action: Look, rule: rate > 0.5 AND paying}\n"
+    )
+    spec = load_segments(rules)
+    columns = ["account", "credits", "active_members", "seats", "rate", "paying"]
+    rows = [
+        ("a", 2_100_000_000, 3, None, 0.9, True),
+        ("b", 1, 3, None, 1, True),
+        ("c", 1, 3, None, 0.2, False),
+    ]
+    assert account_segment_of(spec, columns, rows) == ["big", "rate", None]
+    when = [(*r, datetime(2026, 6, 1)) for r in rows]
+    assert account_segment_of(spec, [*columns, "since"], when) == ["big", "rate", None]

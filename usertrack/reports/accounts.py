@@ -145,15 +145,23 @@ class AccountReport:
     def summary(self) -> dict[str, int]:
         """Accounts, active accounts (an active member in the window), members, active members
         and the accounts of each health."""
-        rows = self.result.as_dicts()
+        columns = list(self.result.columns)
+        rows = self.result.rows
+
+        def column(name: str) -> list[Any]:
+            at = columns.index(name)
+            return [r[at] for r in rows]
+
+        active = column("active_members")
+        healths = column("health")
         out = {
             "accounts": len(rows),
-            "active_accounts": sum(1 for r in rows if r["active_members"] > 0),
-            "members": sum(int(r["members"]) for r in rows),
-            "active_members": sum(int(r["active_members"]) for r in rows),
+            "active_accounts": sum(1 for n in active if n > 0),
+            "members": sum(map(int, column("members"))),
+            "active_members": sum(map(int, active)),
         }
         for health in HEALTH:
-            out[health.replace(" ", "_")] = sum(1 for r in rows if r["health"] == health)
+            out[health.replace(" ", "_")] = healths.count(health)
         return out
 
 
@@ -268,7 +276,7 @@ def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = 
 
 
 def to_json(report: AccountReport) -> str:
-    from usertrack.rendering.export import json_text
+    from usertrack.rendering.export import json_text_with_records
 
     doc: dict[str, Any] = {
         "as_of": report.as_of,
@@ -282,9 +290,8 @@ def to_json(report: AccountReport) -> str:
         },
         "summary": report.summary(),
         "account_segments": report.segments,
-        "accounts": report.result.as_dicts(),
     }
-    return json_text(doc)
+    return json_text_with_records(doc, "accounts", report.result.columns, report.result.rows)
 
 
 def to_csv(report: AccountReport) -> str:

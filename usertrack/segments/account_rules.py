@@ -25,7 +25,6 @@ def account_segment_of(
     holds. A rule that is not one boolean expression over the columns is a SegmentsFileError
     naming its file, line and id, and the columns there are."""
     import duckdb
-    import pyarrow as pa
 
     from usertrack.sandbox import connect
 
@@ -34,11 +33,7 @@ def account_segment_of(
         return [None] * len(rows)
     con = connect()
     try:
-        table = pa.table({c: pa.array([r[i] for r in rows]) for i, c in enumerate(columns)})
-        if not rows:  # no row to type the columns by: every column is text
-            table = pa.table({c: pa.array([], pa.string()) for c in columns})
-        con.register("_rows", table)
-        con.execute("CREATE TEMP TABLE accounts AS SELECT *, row_number() OVER () AS _n FROM _rows")
+        _accounts_table(con, columns, rows)
         for seg in segments:
             _check(seg, con, columns)
         cases = " ".join(f"WHEN ({seg.rule}) THEN {i}" for i, seg in enumerate(segments))
@@ -51,6 +46,42 @@ def account_segment_of(
     finally:
         con.close()
     return [None if r[0] is None else segments[int(r[0])].id for r in found]
+
+
+# The DuckDB type of a column by the Python types of its values (None aside), as Arrow infers
+# them: integers int64, numbers with a fraction double, texts, booleans.
+_COLUMN_TYPES = {
+    frozenset({int}): "BIGINT",
+    frozenset({float}): "DOUBLE",
+    frozenset({int, float}): "DOUBLE",
+    frozenset({str}): "VARCHAR",
+    frozenset({bool}): "BOOLEAN",
+}
+
+
+def _accounts_table(con: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """The temporary table `accounts`: `rows` in their order (`_n`), each column typed by its
+    values (a column of NULLs alone has DuckDB's NULL type; no row: every column is text).
+    Bound as lists, without Arrow (its import is a fifth of a second); a column of another
+    type (a timestamp, a decimal) goes through Arrow."""
+    values = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+    kinds = {c: frozenset(map(type, v)) - {type(None)} for c, v in values.items()}
+    if rows and any(k and k not in _COLUMN_TYPES for k in kinds.values()):
+        import pyarrow as pa
+
+        con.register("_rows", pa.table({c: pa.array(v) for c, v in values.items()}))
+        con.execute("CREATE TEMP TABLE accounts AS SELECT *, row_number() OVER () AS _n FROM _rows")
+        return
+    selected = []
+    for i, c in enumerate(columns):
+        kind = _COLUMN_TYPES.get(kinds[c], "VARCHAR") if rows else "VARCHAR"
+        cast = f"CAST($c{i} AS {kind}[])" if kinds[c] or not rows else f"$c{i}"
+        selected.append(f'unnest({cast}) AS "{c.replace(chr(34), chr(34) * 2)}"')
+    con.execute(
+        "CREATE TEMP TABLE accounts AS SELECT *, row_number() OVER () AS _n"
+        f" FROM (SELECT {', '.join(selected)})",
+        {f"c{i}": values[c] for i, c in enumerate(columns)},
+    )
 
 
 def _check(seg: Segment, con: Any, columns: list[str]) -> None:
