@@ -498,6 +498,18 @@ def test_too_narrow_even_for_the_key_columns_stacks_fields() -> None:
     assert email in "".join(line.strip("│ ") for line in text.splitlines())  # folded, not cut
 
 
+def test_a_table_narrower_than_its_title_keeps_the_title_whole() -> None:
+    """One one-digit column under a three-word title: rich would fold the title to the
+    table's width ("inlin" / "e SQL"); the table is as wide as its title instead."""
+    result = Result(["x"], [(1,)])
+    _, text = _terminal(80, lambda c: render_result_table(c, result, title="inline SQL query"))
+    lines = text.splitlines()
+    assert lines[0].strip() == "inline SQL query"
+    assert lines[-1].strip() == "1 row"  # one row is not "1 rows"
+    _, two = _terminal(80, lambda c: render_result_table(c, Result(["x"], [(1,), (2,)])))
+    assert two.splitlines()[-1].strip() == "2 rows"
+
+
 def test_highlighting_never_colours_parts_of_the_data(demo: dict[str, Any]) -> None:
     raw, _ = _terminal(200, lambda c: render_failures(c, demo["failures"]))
     for d in demo["failures"].standout_days:

@@ -175,13 +175,17 @@ def fitted_table(
         names = ", ".join(columns[i].header for i in sorted(hidden))
         count = len(hidden)
         note = f"narrow terminal: {count} column{'s' * (count != 1)} hidden: {names}"
+    caption = _join(caption, note)
     table = Table(
         title=_annotation(title),
-        caption=_annotation(_join(caption, note)),
+        caption=_annotation(caption),
         title_justify="left",
         caption_justify="left",
         show_header=show_header,
         highlight=False,
+        # A table narrower than its title would fold the title (and its caption) letter by
+        # letter: as wide as the title and a short caption (a long one wraps at its words).
+        min_width=min(width, max(_plain_len(title), _caption_len(caption))),
     )
     for i in keep:
         col = columns[i]
@@ -223,6 +227,21 @@ def _stacked(
             label_text = Text(style.terminal_text(col.header), overflow="fold")
             table.add_row(label_text, value, end_section=last)
     return table
+
+
+def _plain_len(text: str | Text | None) -> int:
+    if text is None:
+        return 0
+    plain = text.plain if isinstance(text, Text) else text
+    return max((cell_len(line) for line in plain.splitlines()), default=0)
+
+
+def _caption_len(text: str | Text | None) -> int:
+    if text is None:
+        return 0
+    plain = text.plain if isinstance(text, Text) else text
+    whole = _plain_len(plain)
+    return whole if whole <= 40 else max((cell_len(word) for word in plain.split()), default=0)
 
 
 def _join(caption: str | Text | None, note: str) -> str | Text | None:
@@ -346,7 +365,7 @@ def render_result_table(console: Console, result: Result, title: str | None = No
             columns,
             rows,
             title=title,
-            caption=f"{style.count(len(result.rows))} rows",
+            caption=style.counted(len(result.rows), "row"),
         )
     )
 
