@@ -24,7 +24,7 @@ from usertrack.sources.queries import Query, load_queries
 REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 1)
 EXCLUDE = r"@datagen\.dev$"
-FILES = ("posthog/activity_days", "posthog/activity_hours")
+FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours")
 
 
 def _events() -> list[tuple[Any, ...]]:

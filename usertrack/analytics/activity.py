@@ -37,6 +37,14 @@ PERSON_HOURS_HEAT = """
     SELECT cell // 24 + 1 AS weekday, cell % 24 AS hour, sum(events) AS events,
            count(DISTINCT person_id) AS persons
     FROM person_cells GROUP BY cell ORDER BY cell"""
+# The same counting accounts (--by-account): each person's cells with their account
+# (by_account.as_accounts' `_person_account`), persons of no account left out; an account is
+# in a cell when any member is.
+ACCOUNT_HOURS_HEAT = """
+    SELECT cell // 24 + 1 AS weekday, cell % 24 AS hour, sum(events) AS events,
+           count(DISTINCT m.account) AS persons
+    FROM person_cells f JOIN _person_account m ON m.person_id = f.person_id
+    GROUP BY cell ORDER BY cell"""
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -362,8 +370,7 @@ def _counted(
             from usertrack.analytics.by_account import as_accounts
 
             notes = as_accounts(con, ws, as_of, progress, {"active": "day, sum(events) AS events",
-                                "created": "min(created_at) AS created_at",
-                                "person_cells": "cell, sum(events) AS events"})  # fmt: skip
+                                "created": "min(created_at) AS created_at"})  # fmt: skip
         if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)
@@ -386,6 +393,8 @@ def _counted(
             lifecycle = _lifecycle(con, weeks)
             active_days = _active_days(con, first_day, last_day)
         heat = "SELECT * FROM hours" if by_person is None else PERSON_HOURS_HEAT
+        if by_account:
+            heat = ACCOUNT_HOURS_HEAT
         hours = {
             (int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in con.execute(heat).fetchall()
         }

@@ -138,6 +138,34 @@ FROM (
 GROUP BY person_id, day
 """
 
+# queries/posthog/activity_person_hours.sql in its per-event form, `{filters}` TRUE: each person's
+# events by weekday-hour cell (activity --by-account's heatmap, which counts accounts), from the
+# whole hours of person_hours and the part-hours at either end from the events (_parts).
+_ACTIVITY_PERSON_HOURS = """
+SELECT h.person_id AS person_id, h.cell AS cell, h.n AS events
+FROM (
+    SELECT
+        person_id,
+        (isodow(CAST(timestamp AS TIMESTAMP)) - 1) * 24
+            + hour(CAST(timestamp AS TIMESTAMP)) AS cell,
+        count(*) AS n
+    FROM events
+    WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+      AND true
+    GROUP BY person_id, cell
+) AS h
+"""
+_CELL = "(isodow({t}) - 1) * 24 + hour({t}) AS cell"
+_CELL_ROWS = (f"person_id, {_CELL.format(t='hour_start')}, events AS n",
+              f"person_id, {_CELL.format(t='timestamp')}, 1 AS n")  # fmt: skip
+_ACTIVITY_PERSON_HOURS_ROLLED = f"""
+SELECT person_id, cell, CAST(sum(n) AS BIGINT) AS events
+FROM ({_parts(*_CELL_ROWS)}) AS h
+GROUP BY person_id, cell
+"""
+
 # queries/posthog/activity_hours.sql, `{filters}` TRUE: events and persons by weekday and hour.
 _ACTIVITY_HOURS = """
 SELECT
@@ -332,6 +360,7 @@ def segment_persons(sql: str) -> str | None:
 REWRITES: dict[str, str] = {
     _words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
     _words(_ACTIVITY_HOURS): _ACTIVITY_HOURS_ROLLED,
+    _words(_ACTIVITY_PERSON_HOURS): _ACTIVITY_PERSON_HOURS_ROLLED,
 }
 
 
