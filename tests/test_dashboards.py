@@ -396,9 +396,11 @@ def test_open_hands_the_html_file_to_the_browser(home: Path, tmp_path: Path) -> 
 
 def test_the_weekly_panels_say_what_their_commands_say(home: Path, tmp_path: Path) -> None:
     """The weekly dashboard computes its panels from facts it shares (each moment's
-    classification, each query's result): its alerts and segments panels equal `usertrack
-    alerts` and `segments --changes` run alone at the period's end, and its key metrics equal
-    those of a run whose panels share nothing."""
+    classification, each query's result): its segments panel equals `segments --changes` run
+    alone at the period's end; its alerts panel equals `usertrack alerts` there but for
+    entered_segment, which tells who entered a segment in the week (the segments panel's
+    `entered`), not since the day before; its key metrics equal those of a run whose panels
+    share nothing."""
     from usertrack.workspace import Workspace
 
     moment = "2026-11-12"
@@ -408,13 +410,24 @@ def test_the_weekly_panels_say_what_their_commands_say(home: Path, tmp_path: Pat
     doc = json.loads(page.stdout)
     panels = {p["analysis"]: p["data"] for p in doc["panels"]}
     end = doc["to"]
-    alone = run(["alerts", "--as-of", end, "-f", "json"], home)
-    assert alone.exit_code == 0, alone.stderr
-    assert panels["alerts"] == json.loads(alone.stdout)
-    assert panels["alerts"]["alerts"]  # the demo's week has alerts to compare
     moved = run(["segments", "--changes", "--as-of", end, "-f", "json", "--no-save"], home)
     assert moved.exit_code == 0, moved.stderr
     assert panels["segments"] == json.loads(moved.stdout)
+    alone = json.loads(run(["alerts", "--as-of", end, "-f", "json"], home).stdout)
+    week = panels["alerts"]
+    assert week["as_of"] == alone["as_of"] and week["rules"] == alone["rules"]
+    assert week["baseline"]["as_of"] == doc["from"] != alone["baseline"]["as_of"]
+    assert week["baseline"]["from"] == "period_start"  # --no-save: no snapshot of it
+    others = [a for a in alone["alerts"] if a["trigger"] != "entered_segment"]
+    assert [a for a in week["alerts"] if a["trigger"] != "entered_segment"] == others
+    # entered_segment: the week's entrants of each segment the trigger names, in its order
+    moves = {s["id"]: s for s in panels["segments"]["segments"]}
+    said = [(a["detail"], a["email"]) for a in week["alerts"] if a["trigger"] == "entered_segment"]
+    wanted = [(f"entered {moves[seg]['name']}", email) for seg in ("failing", "high_intent")
+              for email in moves[seg]["entered"]]  # fmt: skip
+    assert said == wanted and len(said) > len(
+        [a for a in alone["alerts"] if a["trigger"] == "entered_segment"]
+    )  # a week holds more entrants than its last day
     # The same run with no query result shared between panels: every query run again.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Workspace, "_shared_key", lambda self, query, values: None)

@@ -286,6 +286,9 @@ BASELINE_FROM = {
     "data": "the segments one day earlier, worked out from the data",
     "last_pass": "the segments the last alerts pass that sent (or --save) kept",
     "history": "the latest snapshot of the segments history before as_of",
+    # A dashboard's alerts of its period (find_alerts' `baseline`): the period's start.
+    "period_start": "the segments at the start of the period, worked out from the data",
+    "period_start_snapshot": "the segments history's snapshot of the start of the period",
 }
 
 
@@ -297,12 +300,14 @@ def find_alerts(
     skip_kinds: frozenset[str] = frozenset(),
     *,
     reproducible: bool = False,
+    baseline: Snapshot | None = None,
 ) -> AlertRun:
     """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`).
 
     `reproducible` (a moment the user chose): entered_segment compares with the segments one
     day before `as_of` worked out from the data, never with what earlier runs saved, so the
-    answer depends on the data and `as_of` alone."""
+    answer depends on the data and `as_of` alone. `baseline`: entered_segment compares with
+    these segments instead (a dashboard's alerts of its period: the segments at its start)."""
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
     kinds = {t.kind for t in rules.triggers} - skip_kinds
@@ -328,7 +333,9 @@ def find_alerts(
             continue
         if trigger.kind == "segment":
             run.alerts.extend(
-                _segment_alerts(ws, trigger, as_of, people, plans, run, progress, reproducible)
+                _segment_alerts(
+                    ws, trigger, as_of, people, plans, run, progress, reproducible, baseline
+                )
             )
         elif trigger.kind == "failures":
             if "neon" not in ws.sources:
@@ -450,6 +457,7 @@ def _segment_alerts(
     run: AlertRun,
     progress: Callable[[str], None] | None,
     reproducible: bool = False,
+    given: Snapshot | None = None,
 ) -> list[dict[str, Any]]:
     from usertrack.segments.history import Snapshot
 
@@ -459,6 +467,10 @@ def _segment_alerts(
     since = as_of - timedelta(days=1)
     if run.baseline is not None:  # a second segment trigger: the same baseline
         baseline = run.baseline["snapshot"]
+    elif given is not None:
+        baseline = given
+        how = "period_start_snapshot" if given.source == "snapshot" else "period_start"
+        run.baseline = {"as_of": _aware(given.as_of), "from": how, "snapshot": given}
     elif reproducible:
         computed = ws.classify(since, progress)
         baseline = Snapshot.of(computed)

@@ -81,7 +81,7 @@ def panel_options(
         return dict(ctx.params)
 
 
-def _segments(o: dict[str, Any]) -> Compute:
+def _segments(o: dict[str, Any], _period: Period) -> Compute:
     from usertrack.clock import parse_as_of
     from usertrack.segments.history import check_since
 
@@ -117,7 +117,7 @@ def _segments(o: dict[str, Any]) -> Compute:
     return run
 
 
-def _failures(o: dict[str, Any]) -> Compute:
+def _failures(o: dict[str, Any], _period: Period) -> Compute:
     from usertrack.config import resolve_failures_file
     from usertrack.reports.failures import failure_report, load_failure_rules
     from usertrack.reports.failures_output import report_json
@@ -131,23 +131,31 @@ def _failures(o: dict[str, Any]) -> Compute:
     return run
 
 
-def _alerts(o: dict[str, Any]) -> Compute:
+def _alerts(o: dict[str, Any], period: Period) -> Compute:
     from usertrack.act.alerts import alerts_document, find_alerts, load_alert_rules
     from usertrack.config import resolve_alerts_file
 
     rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        from usertrack.clock import parse_as_of
         from usertrack.rendering.export import jsonable
+        from usertrack.segments.history import baseline_for, open_history
 
-        found = find_alerts(ws, rules, moment, progress, reproducible=True)
+        # The alerts of the period: who entered a segment between its start and its end, the
+        # two moments the segments panel compares (a snapshot of the start is read, not
+        # classified again), not the day before its end as an `alerts` pass compares.
+        since = parse_as_of(period.start)
+        with open_history(ws) as history:
+            baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
+        found = find_alerts(ws, rules, moment, progress, reproducible=True, baseline=baseline)
         # `alerts -f json`'s document, made JSON-safe without writing and re-reading its text
         return jsonable(alerts_document(found))  # type: ignore[no-any-return]
 
     return run
 
 
-def _query(o: dict[str, Any]) -> Compute:
+def _query(o: dict[str, Any], _period: Period) -> Compute:
     from usertrack.sources.queries import parse_params, runnable_query, typed_params
 
     query_id = o["query_id"]
@@ -165,7 +173,7 @@ def _query(o: dict[str, Any]) -> Compute:
     return run
 
 
-OTHERS: dict[str, Callable[[dict[str, Any]], Compute]] = {
+OTHERS: dict[str, Callable[[dict[str, Any], Period], Compute]] = {
     "segments": _segments,
     "failures": _failures,
     "alerts": _alerts,
@@ -173,7 +181,7 @@ OTHERS: dict[str, Callable[[dict[str, Any]], Compute]] = {
 }
 
 
-def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any]) -> Compute:
+def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any], period: Period) -> Compute:
     """The panel's computation, its options checked as its command checks them."""
     from usertrack.analytics.answers import PREPARE
 
@@ -185,7 +193,7 @@ def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any]) -> Comp
                 return answer(ws, moment, progress).document()
 
             return run
-        return OTHERS[panel.analysis](options)
+        return OTHERS[panel.analysis](options, period)
     except UsertrackError as e:
         raise _panel_error(dashboard, panel, e) from None
 
@@ -213,7 +221,7 @@ def compute(
     runs: list[Compute | None] = [
         None
         if line is None
-        else prepare(dashboard, panel, panel_options(panel, root, line, period, compare))
+        else prepare(dashboard, panel, panel_options(panel, root, line, period, compare), period)
         for panel, line in zip(dashboard.panels, lines, strict=True)
     ]
     panels = []
