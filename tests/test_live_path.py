@@ -112,3 +112,38 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
     assert bool(paged) == refuse_packed
     # Refused, each is probed (and the four past the cap paged); else no probe at all.
     assert len(probes) == (5 if refuse_packed else 0)
+
+
+def test_activity_by_segment_sends_each_query_once_past_the_row_cap(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`activity --by-segment` with PostHog's row cap at 150: every query, the persons' creation
+    (activity_created.sql, a row per person) included, is one request, packed, not a probe that
+    comes back full and then the packed request; the JSON is the local one."""
+    from tests.engine_compare import strip_live_only
+    from usertrack.sources.posthog_http.transport import Transport
+
+    argv = ["activity", "--by-segment", "--days", "14"]
+    local = command_json(demo_home, argv)
+    argv += ["--as-of", str(local["as_of"])]
+    defaults = dict(Transport.__init__.__kwdefaults__ or {})
+    monkeypatch.setattr(Transport.__init__, "__kwdefaults__", {**defaults, "page_size": 150})
+    demo = ensure_demo(demo_home)
+    uri = start_demo_postgres(demo)
+    with serve(demo.events_path, project_id=4242, max_rows=150) as fake:
+        live = command_json(
+            demo_home,
+            [*argv, "--refresh"],
+            DATABASE_URL=uri,
+            POSTHOG_HOST=fake.url,
+            POSTHOG_PROJECT_ID="4242",
+            POSTHOG_PERSONAL_API_KEY=DEFAULT_KEY,
+        )
+        names = [
+            (r.get("body") or {}).get("name", "")
+            for r in fake.requests
+            if r["path"].endswith("/query/")
+        ]
+    assert strip_live_only(live) == strip_live_only(local)
+    assert "usertrack posthog/activity_created" in names
+    assert len(names) == len(set(names)), names
