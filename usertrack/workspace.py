@@ -84,6 +84,9 @@ class Workspace:
     # `--who EXPR`: (the profile columns EXPR names, EXPR): the profile is built of those
     # columns alone where it can be (usertrack.segments.narrow), never kept or shared.
     narrow_to: tuple[tuple[str, ...], str] | None = None
+    # Run on a thread of its own while a profile build waits for its queries (build_profiles):
+    # what the command needs after, such as the modules that write its answer, imported then.
+    meanwhile: Callable[[], None] | None = None
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -216,6 +219,7 @@ class Workspace:
             as_of=as_of,
             exclude_domains=self.rules.exclude,
             progress=progress,
+            meanwhile=self.meanwhile,
         )
 
     def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:

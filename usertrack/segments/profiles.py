@@ -397,6 +397,7 @@ def _run_and_load(
     as_of: datetime,
     params: Mapping[str, Any],
     progress: Progress | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, dict[str, Result], dict[str, str]]:
     """The profile connection, the per-user results, and the table each was loaded into
     (`load_result`).
@@ -405,7 +406,8 @@ def _run_and_load(
     their other queries: turning rows into DuckDB columns then costs little beyond the wait
     for the slowest source (a database computing its next query leaves the CPU free). The
     connection is opened on that thread too, as the sources start (importing DuckDB and
-    opening it would otherwise hold back the first query)."""
+    opening it would otherwise hold back the first query). `meanwhile` runs there too, before
+    the first result is loaded."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect, keeping, release
@@ -420,6 +422,13 @@ def _run_and_load(
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=PROFILE_SETTINGS, reuse=True)
+        if not typed and any(getattr(s, "parses_with_pyarrow", False) for s in sources.values()):
+            # A source that reads its rows with pyarrow whatever their number (PostgreSQL's
+            # COPY): imported here while the queries run, not by the first result to arrive,
+            # which the others would then wait on (0.1 s, in the last part of the wait).
+            loader.submit(_import_pyarrow)
+        if meanwhile is not None:
+            loader.submit(meanwhile)
 
         def load(key: str, result: Result) -> str:
             return load_result(opened.result(), library.get(key), result, typed=typed)
@@ -452,6 +461,10 @@ def _run_and_load(
             raise
 
 
+def _import_pyarrow() -> None:
+    import pyarrow.csv  # noqa: F401
+
+
 def build_profiles(
     library: QueryLibrary,
     sources: Mapping[str, Source],
@@ -459,11 +472,14 @@ def build_profiles(
     as_of: datetime,
     exclude_domains: Iterable[str],
     progress: Progress | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> ProfileRun:
-    """Run the per-user queries, join them, and create the DuckDB table `profile`."""
+    """Run the per-user queries, join them, and create the DuckDB table `profile`. `meanwhile`
+    is run on a thread of its own while the queries run (what the caller needs next, imported
+    during the wait)."""
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
-    con, results, tables = _run_and_load(library, sources, as_of, params, progress)
+    con, results, tables = _run_and_load(library, sources, as_of, params, progress, meanwhile)
     try:
         if progress:
             progress("joining per-user results on email")

@@ -189,6 +189,8 @@ class PostgresSource:
 
     # run(..., arrow_over=N) may answer an Arrow table (Result.arrow): see `_copied`.
     arrow_results = True
+    # Such a run parses COPY's rows with pyarrow, whatever their number.
+    parses_with_pyarrow = True
 
     def run(
         self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
