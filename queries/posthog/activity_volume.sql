@@ -9,6 +9,8 @@
 -- math `unique_session` (posthog/hogql_queries/insights/trends/aggregation_operations.py:
 -- count(DISTINCT $session_id) per interval): a session with events on two days counts on both;
 -- events without a $session_id are in no session (nullIf: PostHog's '' would count as one).
+-- `$session_id` is the events table's own column, as PostHog's runner reads it: no event's
+-- properties JSON is parsed for it.
 -- No LIMIT: usertrack pages every result. No ORDER BY: usertrack places each day itself. The
 -- shape, a GROUP BY over one subquery of events with {filters} last, lets the local engine
 -- count every --by-segment group in one run (usertrack/sources/grouped.py).
@@ -21,7 +23,7 @@ SELECT
 FROM (
     SELECT
         toDate(timestamp) AS day,
-        nullIf(properties.$session_id, '') AS session
+        nullIf($session_id, '') AS session
     FROM events
     WHERE timestamp >= toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
