@@ -1136,7 +1136,7 @@ def act_figures(
             f"{alerts_mb:.0f} MiB",
             f"median of {args.repeat} after a first run ({first_s:.2f} s: two classifications,"
             " both kept); eight triggers: one HogQL query, accounts, one classification, a"
-            " dau trend and a weekly_metrics query a week for 8 weeks (the metric ones); pass:"
+            " dau trend and one run_windows query for 8 weeks (the metric ones); pass:"
             " median of passes 2-4 of one --watch; target < 1 s",
         )
     )

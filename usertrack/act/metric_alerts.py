@@ -296,11 +296,14 @@ def series(
             _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
         ]
         return starts, counts, tuple(found.notes)
+    if rule.metric in ("runs", "run_success_rate"):
+        return starts, _run_windows(ws, rule, starts, step, end, progress), ()
     # The weekly report's Neon figures (queries/neon/weekly_metrics.sql), one window a query.
     if progress:
         progress("running neon/weekly_metrics")
     out: list[float | None] = []
-    # Every window at once, on the database's lanes (a dashboard's key metrics ran two already).
+    # Every window at once, on the database's lanes (a dashboard's key metrics ran two already):
+    # the first runs need every account's first run ever, so one window a query.
     wanted = {
         s.isoformat(): (
             "neon/weekly_metrics",
@@ -313,18 +316,46 @@ def series(
     for s in starts:
         rows = results[s.isoformat()].as_dicts()
         row = rows[0] if rows else {}
+        if rule.metric == "first_runs":
+            out.append(float(row.get("first_runs") or 0))
+        else:  # signup_to_first_run
+            days = row.get("median_days_to_first_run")
+            out.append(None if days is None else round(float(days), 2))
+    return starts, out, ()
+
+
+def _run_windows(
+    ws: Workspace,
+    rule: MetricRule,
+    starts: list[date],
+    step: timedelta,
+    end: datetime,
+    progress: Callable[[str], None] | None,
+) -> list[float | None]:
+    """Runs, or the run success rate, of every window in one query (queries/neon/run_windows.sql
+    counts them as weekly_metrics.sql does, window by window): the runs are read once, not
+    once a window with every account's first run besides."""
+    if progress:
+        progress("running neon/run_windows")
+    rows = ws.run_query("neon/run_windows", end, days=step.days, windows=len(starts)).as_dicts()
+    by_end = {_day_of(row["window_end"]): row for row in rows}
+    out: list[float | None] = []
+    for s in starts:
+        row = by_end.get(s + step, {})
         runs = int(row.get("runs") or 0)
         if rule.metric == "runs":
             out.append(float(runs))
-        elif rule.metric == "first_runs":
-            out.append(float(row.get("first_runs") or 0))
-        elif rule.metric == "signup_to_first_run":
-            days = row.get("median_days_to_first_run")
-            out.append(None if days is None else round(float(days), 2))
         else:
             completed = int(row.get("runs_completed") or 0)
             out.append(round(100 * completed / runs, 2) if runs else None)
-    return starts, out, ()
+    return out
+
+
+def _day_of(value: Any) -> date:
+    """A window's end as the query gives it (a moment at midnight UTC) as its day."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is None else value.astimezone(UTC)).date()
+    return date.fromisoformat(str(value)[:10])
 
 
 def _plain(value: Any) -> float:
