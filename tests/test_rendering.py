@@ -686,3 +686,44 @@ def test_80_columns_wrap_under_their_own_text(demo_home: Path) -> None:
     bullets = lines[start:end]
     assert len(bullets) > sum(ln.startswith("  • ") for ln in bullets) > 0  # some wrapped
     assert all(ln.startswith(("  • ", "    ")) and len(ln) <= 80 for ln in bullets), bullets
+
+
+def _json_tree(rng: Any, depth: int) -> Any:
+    """A random document of what analyses hand json_text: plain values, the ones jsonable
+    changes (timestamps, dates, Decimal, NaN), nested lists, tuples and objects, keys of any
+    type, and strings holding what the fast encoder splits on (newlines, brackets, NUL)."""
+    import decimal
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    leaves = [
+        None, True, False, 0, -5, 2**70, 1.5, -0.0, 1e300, float("nan"), float("inf"), 3.0,
+        "", 'a\nb\t"\\', "é漢\u2028\x00\x1f", "}{][,\n    ", "\x00usertrack-nested\x000",
+        datetime(2026, 1, 2, 3, 4, 5),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+        date(2026, 1, 1), decimal.Decimal("1.25"), Level.HIGH,
+    ]  # fmt: skip
+    kind = rng.random()
+    if depth > 4 or kind < 0.4:
+        return rng.choice(leaves)
+    if kind < 0.7:
+        items = [_json_tree(rng, depth + 1) for _ in range(rng.randrange(0, 5))]
+        return items if rng.random() < 0.8 else tuple(items)
+    keys = ["a", "b", "é", "x\ny", 1, True, None, 2.5, "\x00usertrack-nested\x000"]
+    return {rng.choice(keys): _json_tree(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
+
+
+def test_json_text_is_the_indented_dump_byte_for_byte() -> None:
+    """json_text writes with json's C encoder what json.dumps(indent=2) writes with its
+    pure-Python one: the same text for any document, a marker-like string included."""
+    import random
+
+    from usertrack.rendering.export import json_text, jsonable
+
+    rng = random.Random(20261125)
+    docs = [_json_tree(rng, 0) for _ in range(3000)]
+    docs.append({"persons": [{"email": "a@x.io", "servers": ["Slack"], "n": 1}] * 3, "e": []})
+    for doc in docs:
+        assert json_text(doc) == json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n"
