@@ -176,13 +176,44 @@ def test_funnel_by_account_counts_an_account_when_any_member_converts(env: Any) 
     doc = json.loads(result.stdout)
     assert doc["counted"] == "accounts"
     steps = doc["steps"]
-    assert [s["persons"] for s in steps] == [2, 2, 1]
+    assert [s["accounts"] for s in steps] == [2, 2, 1]
+    assert not any("persons" in s for s in steps)
     assert [s["conversion_from_previous"] for s in steps] == [100.0, 100.0, 50.0]
     assert steps[1]["average_seconds_to_convert"] == 1200
     assert steps[1]["median_seconds_to_convert"] == 1200
     assert "1 person who entered the funnel in no account, left out" in result.stderr
     md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
     assert "conversion window 14d, accounts counted" in md
+
+
+def test_funnel_by_account_names_accounts_in_every_format(env: Any) -> None:
+    """Each step's count is headed Accounts, not Persons: the terminal's and Markdown's tables
+    (the time to convert's too), the csv column and the JSON keys (steps and bins), the chart's
+    title in the HTML page and the SVG; without --by-account, Persons as before."""
+    folder, variables = env
+    base = ["funnel", "a", "b", "c", "--as-of", AS_OF, "--by-account"]
+
+    def answer(fmt: str, *more: str) -> str:
+        result = run([*base, *more, "-f", fmt], folder / "home", **variables)
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    table = answer("table", "--time-to-convert")
+    assert "Accounts" in table and "Persons" not in table
+    md = answer("md", "--time-to-convert")
+    assert "| \\# | Step | Accounts | From previous" in md
+    assert "| From | To | Accounts | Share |" in md and "Persons" not in md
+    header = answer("csv").splitlines()[0].split(",")
+    assert header[:3] == ["step", "event", "accounts"] and "persons" not in header
+    doc = json.loads(answer("json", "--time-to-convert"))
+    assert [s["accounts"] for s in doc["steps"]] == [2, 2, 1]
+    assert sum(b["accounts"] for b in doc["time_to_convert"]["bins"]) == 1
+    assert "persons" not in json.dumps(doc)
+    for fmt in ("html", "svg"):
+        drawn = answer(fmt)
+        assert "Accounts per step" in drawn and "Persons per step" not in drawn
+    people = run([*base[:-1], "-f", "md"], folder / "home", **variables).stdout
+    assert "| Persons |" in people and "Accounts" not in people
 
 
 def test_funnel_by_account_refuses_what_it_does_not_go_with(env: Any) -> None:

@@ -73,6 +73,13 @@ class Step:
         return dict(self.__dict__)
 
 
+def _counted_as(doc: dict[str, Any], unit: str) -> dict[str, Any]:
+    """A step's (or a bin's) document with its count of persons under `unit`'s name, in place."""
+    if unit == "persons":
+        return doc
+    return {unit if k == "persons" else k: v for k, v in doc.items()}
+
+
 @dataclass
 class Funnel:
     as_of: datetime
@@ -102,16 +109,21 @@ class Funnel:
             out.append((now, before, change(now.persons, before.persons), points))
         return out
 
+    @property
+    def unit(self) -> str:
+        """What each step counts: "accounts" (--by-account) or "persons"."""
+        return "accounts" if self.by_account else "persons"
+
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "as_of": self.as_of,
             "from": self.range.start,
             "to": self.range.end,
             "window_seconds": int(self.window.total_seconds()),
-            "steps": [s.document() for s in self.steps],
+            "steps": [_counted_as(s.document(), self.unit) for s in self.steps],
         }
         if self.by_account:
-            doc["counted"] = "accounts"  # each step's `persons` are accounts
+            doc["counted"] = "accounts"  # each step's count is under `accounts`
         if self.previous is not None:
             for out, (_, before, persons, points) in zip(
                 doc["steps"], self.compared(), strict=True
@@ -133,7 +145,9 @@ class Funnel:
         if self.correlation is not None:
             doc["correlation"] = self.correlation.document()
         if self.time_to_convert is not None:
-            doc["time_to_convert"] = self.time_to_convert.document()
+            ttc = self.time_to_convert.document()
+            ttc["bins"] = [_counted_as(b, self.unit) for b in ttc["bins"]]
+            doc["time_to_convert"] = ttc
         if self.trend_interval is not None:
             doc["trend"] = {
                 "interval": self.trend_interval,

@@ -51,6 +51,16 @@ STEP_HEADERS = ["#", "Step", "Persons", "From previous", "From start", "Drop-off
                 "Average time", "Median time"]  # fmt: skip
 
 
+def step_headers(f: Funnel) -> list[str]:
+    """STEP_HEADERS, the count named for what it counts (Accounts with --by-account)."""
+    return [f.unit.capitalize() if h == "Persons" else h for h in STEP_HEADERS]
+
+
+def step_fields(f: Funnel) -> list[str]:
+    """STEP_FIELDS as csv columns: `accounts` for `persons` with --by-account."""
+    return [f.unit if k == "persons" else k for k in STEP_FIELDS]
+
+
 COMPARE_HEADERS = ["#", "Step", "Persons", "Previous", "Change", "From start", "Previous",
                    "Change (points)"]  # fmt: skip
 
@@ -175,7 +185,8 @@ def funnel_csv(f: Funnel) -> str:
     --correlation, the correlated events and property values instead of the steps."""
     if f.correlation is not None:
         return correlation_csv(f.correlation)
-    header = ["breakdown", "step", *STEP_FIELDS] if f.by is not None else ["step", *STEP_FIELDS]
+    fields = step_fields(f)
+    header = ["breakdown", "step", *fields] if f.by is not None else ["step", *fields]
     rows: list[list[Any]] = []
     if f.previous is not None and f.by is None:
         for period, x in (("current", f), ("previous", f.previous)):
@@ -227,12 +238,18 @@ def trend_rows(f: Funnel) -> list[list[str]]:
 
 
 TIME_HEADERS = ["From", "To", "Persons", "Share"]
+
+
+def time_headers(f: Funnel) -> list[str]:
+    return [f.unit.capitalize() if h == "Persons" else h for h in TIME_HEADERS]
+
+
 TREND_HEADERS = ["Period", "Entered", "Converted", "Conversion"]
 
 
 def funnel_markdown(f: Funnel) -> str:
     lines = [style.md_text(f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}.")]
-    tables = [md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
+    tables = [md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
     if not f.steps[0].persons:
         lines.append(style.md_text(f"No one did {f.steps[0].event} in the range."))
     else:
@@ -245,11 +262,11 @@ def funnel_markdown(f: Funnel) -> str:
     for value, steps in f.breakdown:
         label = value if value else "(none)"
         tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
-        tables.append(md_table(STEP_HEADERS, [step_cells(i, s) for i, s in enumerate(steps, 1)]))
+        tables.append(md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(steps, 1)]))
     if f.time_to_convert is not None:
         tables.append("\n## Time to convert\n")
         tables.append(style.md_text(time_to_convert_about(f)) + "\n\n")
-        tables.append(md_table(TIME_HEADERS, time_to_convert_rows(f)))
+        tables.append(md_table(time_headers(f), time_to_convert_rows(f)))
     if f.trend_interval is not None:
         tables.append(f"\n## Conversion by {f.trend_interval} of entry\n")
         tables.append(md_table(TREND_HEADERS, trend_rows(f)))

@@ -37,11 +37,11 @@ HEAT = ((80, "bold black on green1"), (60, "black on green3"), (40, "white on gr
         (20, "white on dark_green"), (10, "white on grey30"), (0, "white on grey19"))  # fmt: skip
 
 
-def _step_cols() -> list[Col]:
+def _step_cols(f: Funnel) -> list[Col]:
     return [
         Col("#", right=True),
         Col("Step"),
-        Col("Persons", right=True),
+        Col(f.unit.capitalize(), right=True),
         Col("From previous", right=True, drop=3),
         Col("From start", right=True),
         Col("Drop-off", right=True, drop=4),
@@ -68,7 +68,7 @@ def render_funnel(console: Console, f: Funnel) -> None:
     console.print(
         fitted_table(
             width,
-            _step_cols(),
+            _step_cols(f),
             _step_rows(f.steps),
             title=f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}",
             caption=caption,
@@ -81,13 +81,13 @@ def render_funnel(console: Console, f: Funnel) -> None:
     for value, steps in f.breakdown:
         label = value if value else "(none)"
         console.print(
-            fitted_table(width, _step_cols(), _step_rows(steps), title=plain(f"{f.by} = {label}"))
+            fitted_table(width, _step_cols(f), _step_rows(steps), title=plain(f"{f.by} = {label}"))
         )
     if f.time_to_convert is not None:
-        from usertrack.analytics.render import TIME_HEADERS, time_to_convert_about
+        from usertrack.analytics.render import time_headers, time_to_convert_about
         from usertrack.analytics.render import time_to_convert_rows as rows_of
 
-        cols = [Col(h, right=h != "From") for h in TIME_HEADERS]
+        cols = [Col(h, right=h != "From") for h in time_headers(f)]
         cells = [[plain(c) for c in row] for row in rows_of(f)]
         title = plain(time_to_convert_about(f))
         console.print(fitted_table(width, cols, cells, title=title))

@@ -85,10 +85,11 @@ def _bar_chart(
 
 
 def _funnel(d: dict[str, Any]) -> Chart | None:
+    unit = "accounts" if d.get("counted") == "accounts" else "persons"  # --by-account
     rows = [
         {
             "step": f"{i}. {s['event']}",
-            "persons": s["persons"],
+            unit: s[unit],
             "conversion_from_start": s["conversion_from_start"],
             "drop_off": s["drop_off"],
             "median_seconds_to_convert": s.get("median_seconds_to_convert"),
@@ -96,7 +97,7 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
         for i, s in enumerate(d.get("steps") or [], 1)
     ]
     return _bar_chart(
-        rows, "step", "persons", "Persons per step", alt_title="Funnel, persons per step"
+        rows, "step", unit, f"{unit.capitalize()} per step", alt_title=f"Funnel, {unit} per step"
     )
 
 
