@@ -311,3 +311,75 @@ def test_a_bad_metric_alert_is_one_line_naming_file_line_and_key(
     lines = [x for x in result.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and expect in lines[0], result.stderr
     assert f"{rules}:{at}: " in lines[0], lines[0]
+
+
+# The shipped activation trigger (alerts.yaml's activation_drop: the default funnel by ISO week,
+# within 7 days, outside mean ± 3 sd of the 6 weeks before). As of Monday 11-16 12:00 the judged
+# week is 11-02's, the last complete one before as_of - 7 days (its entrants all had 7 days);
+# its history the weeks of 09-21 ... 10-26. Four new persons sign up each Monday at 10:00: in
+# the history weeks 2, then 3, then 2 ... of them go through every step that day (50 %, 75 %,
+# alternately: mean 62.5, sd 12.5, usual range 25 to 100); in the judged week none gets past
+# onboarding_started: 0 %, outside.
+ACTIVATION_WEEKS = [date(2026, 9, 21) + timedelta(weeks=n) for n in range(7)]
+
+
+def _activation_events() -> list[dict[str, Any]]:
+    from usertrack.analytics.funnel import DEFAULT_STEPS
+
+    rows = []
+    for n, monday in enumerate(ACTIVATION_WEEKS):
+        through = 0 if n == 6 else (2 if n % 2 == 0 else 3)
+        for p in range(4):
+            steps = DEFAULT_STEPS if p < through else DEFAULT_STEPS[:2]
+            for k, event in enumerate(steps):
+                at = datetime.combine(monday, datetime.min.time(), tzinfo=UTC)
+                rows.append((at + timedelta(hours=10, minutes=k), event, f"w{n}p{p}"))
+    return [
+        {
+            "uuid": f"00000000-0000-0000-0001-{n:012d}",
+            "event": event,
+            "distinct_id": f"d-{who}",
+            "person_id": f"p-{who}",
+            "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "properties": {},
+            "person_properties": {"email": f"{who}@x.io"},
+        }
+        for n, (when, event, who) in enumerate(rows)
+    ]
+
+
+def test_the_shipped_activation_alert_fires_once_dry_then_for_real(
+    tmp_path: Path, neon: str
+) -> None:
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).parent.parent / "alerts.yaml").read_text())
+    rule = next(t for t in shipped["triggers"] if t["id"] == "activation_drop")
+    assert rule["metric"] == "funnel_conversion" and "steps" not in rule  # the default funnel
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(yaml.safe_dump({"triggers": [rule]}))
+    export = tmp_path / "events.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in _activation_events()))
+    env = {"DATABASE_URL": neon, "USERTRACK_EVENTS": str(export), "USERTRACK_ALERTS": str(rules)}
+    home = tmp_path / "home"
+    with serve() as slack:
+        dry = run(["alerts", "--as-of", AS_OF_TEXT, "-f", "json"], home, **env,
+                  SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
+        assert dry.exit_code == 0, dry.stderr
+        assert slack.attempts == 0 and "dry run: nothing sent" in dry.stderr
+        (alert,) = json.loads(dry.stdout)["alerts"]
+        metric = alert["metric"]
+        assert alert["trigger"] == "activation_drop"
+        assert metric["window"] == "week of 2026-11-02" and metric["value"] == 0
+        assert (metric["low"], metric["high"]) == (25, 100)
+        assert [r["value"] for r in metric["recent"]] == [50, 75, 50, 75, 50, 75, 0]
+        first = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"], home, **env,
+                    SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
+        assert first.exit_code == 0, first.stderr
+        assert len(slack.received) == 1
+        again = run(["alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"], home, **env,
+                    SLACK_WEBHOOK_URL=slack.url)  # fmt: skip
+        assert again.exit_code == 0, again.stderr
+        assert "sent 0 Slack messages" in again.stderr and len(slack.received) == 1
+    body = slack.received[0]["blocks"][1]["text"]["text"]
+    assert "week of 2026-11-02: 0" in body and "Usual range: 25 to 100" in body
