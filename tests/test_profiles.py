@@ -276,3 +276,24 @@ def test_with_pyarrow_loaded_the_local_engine_makes_no_python_head(
     ]
     assert canonical(posthog_local._rows_of(large.arrow)) == canonical(as_rows.rows)
     assert {row[5] for row in small.rows} == {0, 1}  # booleans as 0/1, as on PostHog
+
+
+@pytest.mark.parametrize("early", [("activity",), ("accounts", "runs"), ("activity", "runs")])
+def test_a_join_begun_early_is_the_whole_join(early: tuple[str, ...]) -> None:
+    """The results that came first joined while the last query runs (join_early), then the
+    rest joined to them: the same view `joined`, columns, flags and rows, as the join of all."""
+    con = duckdb.connect()
+    loaded = _three_sources(con)
+    excluded = profiles.exclude_pattern(["corp.io"])
+    profiles.join_per_user(con, loaded, excluded=excluded)
+    whole = con.execute("SELECT * FROM joined ORDER BY email")
+    names, rows = [d[0] for d in whole.description], whole.fetchall()
+    first = [entry for entry in loaded if entry[0].name in early]
+    tables = profiles.join_early(con, first)
+    assert tables == {table for _, table, _ in first}
+    profiles.join_per_user(con, loaded, excluded=excluded, early=tables)
+    found = con.execute("SELECT * FROM joined ORDER BY email")
+    assert [d[0] for d in found.description] == names
+    assert found.fetchall() == rows and len(rows) == 5
+    view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'joined'").fetchone()
+    assert view is not None and profiles.EARLY_TABLE in view[0]

@@ -116,6 +116,50 @@ def test_a_failing_query_cancels_the_others_on_the_database(
     source.close()
 
 
+def test_the_results_that_came_first_are_joined_while_the_last_query_runs(
+    make_database: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three per-user queries, the last still running (pg_sleep) when the first two are
+    loaded: those two are joined meanwhile (profiles.join_early), and the profile is the one
+    the join of all three gives."""
+    from usertrack.segments import profiles
+    from usertrack.sources.queries import load_queries
+
+    monkeypatch.setattr(profiles, "LARGE_RESULT", 10)  # the join costs something from here
+    people = "SELECT 'p' || i || '@x.io' AS email, i AS {0} FROM generate_series({1}, {2}) AS i"
+    files = {
+        "a": people.format("a", 1, 40),
+        "b": people.format("b", 20, 60),
+        "c": people.format("c", 50, 70) + " WHERE pg_sleep(0.8) IS NOT NULL",
+    }
+    for name, sql in files.items():
+        (tmp_path / "neon").mkdir(exist_ok=True)
+        (tmp_path / "neon" / f"{name}.sql").write_text(
+            f"-- name: {name}\n-- description: test\n-- returns: per-user\n{sql}\n"
+        )
+    (tmp_path / "join").mkdir()
+    (tmp_path / "join" / "profile.sql").write_text(
+        "-- name: profile\n-- description: test\n-- returns: per-user\nSELECT * FROM joined\n"
+    )
+    library = load_queries(tmp_path)
+    source = PostgresSource(make_database(""), max_concurrent=None)
+    try:
+        run = profiles.build_profiles(
+            library, {"neon": source}, as_of=datetime(2026, 11, 1), exclude_domains=[]
+        )
+    finally:
+        source.close()
+    view = run.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'joined'").fetchone()
+    assert view is not None and profiles.EARLY_TABLE in view[0]  # a and b joined early
+    found = run.con.execute("SELECT * FROM profile ORDER BY email").fetchall()
+    tables = [(library.get(f"neon/{n}"), f"q_neon_{n}", ["email", n]) for n in "abc"]
+    profiles.join_per_user(run.con, tables, excluded=profiles.exclude_pattern([]))
+    whole = run.con.execute("SELECT * FROM joined ORDER BY email").fetchall()
+    assert found == whole and len(whole) == 70
+    assert whole[0] == ("p10@x.io", 10, None, None, False, True)
+    run.close()
+
+
 @pytest.fixture(scope="module")
 def demo_args(demo_home: Path) -> Callable[[list[str], str | None], str]:
     def segments(args: list[str], connections: str | None) -> str:
