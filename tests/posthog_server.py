@@ -16,7 +16,8 @@ only cost time.
   holds each query the seconds it answers (bench/posthog_pulls.py: a simulated scan cost).
   With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries;
   with `refuse_packed`, a packed request (usertrack's whole result as tuples in arrays,
-  posthog_http/paging.py) is refused as ClickHouse refuses one over its memory limit.
+  posthog_http/paging.py, or a bundle of query files, posthog_http/bundle.py) is refused as
+  ClickHouse refuses one over its memory limit.
   `"refresh": "async"` (or "force_async") answers 202 with a `query_status` at once; the query
   runs on a thread and `GET .../query/{qid}/` answers "running" `async_polls` times, then the
   result (or `async_error`), waiting up to 10 s for the query to end (else "running" again).
@@ -310,7 +311,7 @@ class FakePostHog:
         """Run HogQL as PostHog's query endpoint would; raise _Answer for errors."""
         if self.reject_offset and re.search(r"\bOFFSET\b", text, re.IGNORECASE):
             raise _error(400, "validation_error", "query_error", OFFSET_NOT_ALLOWED)
-        if self.refuse_packed and "usertrack_packed" in text:
+        if self.refuse_packed and ("usertrack_packed" in text or "usertrack_rows_" in text):
             raise _error(400, "validation_error", "query_error", PACKED_REFUSED)
         if self.clickhouse is not None:
             return self._execute_clickhouse(text, values, modifiers)

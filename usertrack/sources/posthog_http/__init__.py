@@ -67,7 +67,8 @@ Result values: columns whose ClickHouse type (the response's `types`) is DateTim
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import QueryError
@@ -147,6 +148,51 @@ class PostHogHTTPSource(Paging, Insights):
             rows=convert_rows(rows, types, len(columns)),
             meta=self._meta(stats, started, len(rows)),
         )
+
+    def run_bundle(self, jobs: Sequence[tuple[Query, Mapping[str, Any]]]) -> list[Result | None]:
+        """Several query files answered by one query request (bundle.py): each one's Result as
+        `run` would give it, in order; None for a file that is to be sent alone (its columns
+        not read from its text, a saved insight), and for every one when PostHog refuses the
+        bundle (they are then sent alone, each counted)."""
+        from usertrack.sources.posthog_http import bundle
+
+        parts: list[bundle.Part] = []
+        placed: list[int | None] = []
+        for query, params in jobs:
+            found = None
+            if query.sql.strip() and not query.insight:
+                sql = strip_sql(query.sql)
+                found = bundle.part(len(parts), sql, self._values(query, sql, params))
+            placed.append(None if found is None else len(parts))
+            if found is not None:
+                parts.append(found)
+        if not parts:
+            return [None] * len(jobs)
+        started = time.monotonic()
+        stats = RunStats()
+        ids = [q.id for (q, _), at in zip(jobs, placed, strict=True) if at is not None]
+        named = replace(jobs[0][0], name=f"bundle of {len(parts)}", sql="", insight=None)
+        self._note(f"{len(parts)} queries in one request: {', '.join(ids)}")
+        text = bundle.text(parts, self.page_size)
+        try:
+            _c, rows, types = self._query_page(
+                named, text, bundle.values(parts), stats, expect=self.page_size, asynchronous=True
+            )
+            answers = bundle.split(parts, rows, types)
+        except (QueryError, ValueError) as e:
+            self._note(f"the bundle was refused ({e}): its queries are sent one by one")
+            return [None] * len(jobs)
+        stats.pages = 1
+        stats.paging = "bundle"
+        out: list[Result | None] = []
+        for at in placed:
+            if at is None or answers[at][2] is None:
+                out.append(None)  # its types could not be read: sent alone
+                continue
+            columns, found, column_types = answers[at]
+            meta = {**self._meta(stats, started, len(found)), "bundled": len(parts)}
+            out.append(Result(columns, convert_rows(found, column_types, len(columns)), meta))
+        return out
 
     def project(self) -> dict[str, str]:
         """The project's `name` and `timezone` (`GET /api/projects/{id}/`): checks host, key and

@@ -34,8 +34,11 @@ class QueryRequests(Transport):
         *,
         expect: int,
         offset_page: bool = False,
+        asynchronous: bool = False,
     ) -> tuple[list[str], list[list[Any]], Any]:
-        """Run one HogQL text; return (columns, rows, types). Never more rows than `expect`."""
+        """Run one HogQL text; return (columns, rows, types). Never more rows than `expect`.
+        `asynchronous`: submitted async at once and polled (one request whatever it takes),
+        for a query expected to run past PostHog's synchronous limit."""
         import httpx
 
         where = self._where(query)
@@ -54,11 +57,15 @@ class QueryRequests(Transport):
         if self.refresh:
             body["refresh"] = "force_blocking"
         path = f"/api/projects/{self.project_id}/query/"
-        try:
-            resp = self._send("POST", path, stats, where, json=body, slot=True, timeout_ok=True)
-        except httpx.TimeoutException:
-            resp = None
-        if resp is None or resp.status_code == 504:
+        resp = None
+        if not asynchronous:
+            try:
+                resp = self._send("POST", path, stats, where, json=body, slot=True, timeout_ok=True)
+            except httpx.TimeoutException:
+                resp = None
+        if asynchronous:
+            payload = self._run_async(query, body, stats, first=True)
+        elif resp is None or resp.status_code == 504:
             payload = self._run_async(query, body, stats)
         else:
             data = self._json(resp, where)
@@ -98,14 +105,22 @@ class QueryRequests(Transport):
 
     # ---------------------------------------------------------------- async
 
-    def _run_async(self, query: Query, body: dict[str, Any], stats: RunStats) -> dict[str, Any]:
-        """Resubmit with refresh=force_async and poll until the query completes."""
+    def _run_async(
+        self, query: Query, body: dict[str, Any], stats: RunStats, *, first: bool = False
+    ) -> dict[str, Any]:
+        """Resubmit with refresh=force_async and poll until the query completes. `first`: not
+        a resubmission but the first request, "async" (PostHog may answer from its cache, as
+        a synchronous request may) unless --refresh."""
         where = self._where(query)
         stats.went_async = True
-        self._note(f"{query.id}: longer than PostHog's synchronous limit; running it async")
+        mode = "force_async"
+        if first:
+            mode = "force_async" if self.refresh else "async"
+        else:
+            self._note(f"{query.id}: longer than PostHog's synchronous limit; running it async")
         path = f"/api/projects/{self.project_id}/query/"
         with self._slot():
-            resp = self._send("POST", path, stats, where, json={**body, "refresh": "force_async"})
+            resp = self._send("POST", path, stats, where, json={**body, "refresh": mode})
             data = self._json(resp, where)
             if resp.status_code not in (200, 202):
                 self._raise_for(resp, data, where)
