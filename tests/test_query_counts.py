@@ -154,3 +154,60 @@ def test_a_by_segment_command_sends_at_most_six_queries(
     received = query_posts(fake) - before
     assert json.loads(result.stdout)["queries"]["posthog"] == received
     assert 0 < received <= 6, received
+
+
+def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(
+    live: tuple[FakePostHog, dict[str, str]], demo_home: Path, tmp_path: Path
+) -> None:
+    """The weekly dashboard on an empty cache (a home of its own): its panels' queries go as a
+    few bundles (usertrack.dashboards.prefetch), and every panel's figures are the local
+    engine's on the same events."""
+    from tests.engine_compare import strip_live_only
+
+    fake, env = live
+    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    before = query_posts(fake)
+    result = run(argv, home=tmp_path / "weekly", **env)
+    assert result.exit_code == 0, result.stderr
+    received = query_posts(fake) - before
+    live_doc = json.loads(result.stdout)
+    assert live_doc["queries"]["posthog"] == received
+    assert 0 < received <= 6, received
+    assert f"the panels sent {received} PostHog quer" in result.stderr
+    local = run(argv, home=demo_home)
+    assert local.exit_code == 0, local.stderr
+    local_doc = json.loads(local.stdout)
+    assert local_doc["queries"]["posthog"] == 0
+    assert strip_live_only(live_doc) == strip_live_only(local_doc)
+    assert len(live_doc["panels"]) == 11
+
+
+BY_SEGMENT = """title: Activation by segment
+period:
+  days: 7
+panels:
+  - analysis: funnel
+    title: Activation by segment
+    by_segment: true
+"""
+
+
+def test_a_by_segment_panel_live_answers_as_locally(
+    live: tuple[FakePostHog, dict[str, str]], demo_home: Path, tmp_path: Path
+) -> None:
+    """A dashboard's --by-segment panel (its panels never save: --no-save) classifies the users
+    from the answers its rehearsal fetched: its groups are the local engine's."""
+    from tests.engine_compare import strip_live_only
+
+    fake, env = live
+    board = tmp_path / "by.yaml"
+    board.write_text(BY_SEGMENT, encoding="utf-8")
+    argv = [str(board), "--as-of", "2026-11-12T00:00:00Z", "-f", "json", "--out", "-"]
+    before = query_posts(fake)
+    report = run(["report", *argv], home=tmp_path / "home", **env)
+    assert report.exit_code == 0, report.stderr
+    assert 0 < query_posts(fake) - before <= 3
+    local = run(["report", *argv, "--no-save"], home=demo_home)
+    assert local.exit_code == 0, local.stderr
+    assert strip_live_only(json.loads(report.stdout)) == strip_live_only(json.loads(local.stdout))
+    assert len(json.loads(report.stdout)["panels"][0]["data"]["by_segment"]) > 1

@@ -224,17 +224,28 @@ def compute(
         else prepare(dashboard, panel, panel_options(panel, root, line, period, compare), period)
         for panel, line in zip(dashboard.panels, lines, strict=True)
     ]
-    panels = []
-    for panel, run in zip(dashboard.panels, runs, strict=True):
-        progress(f"panel {panel.title}")
-        if run is None:
-            data = metrics()
-        else:
+
+    def rehearse() -> None:  # usertrack.dashboards.prefetch: every panel, its queries written down
+        for run in runs:
             try:
-                data = run(ws, moment, progress)
-            except UsertrackError as e:
-                raise _panel_error(dashboard, panel, e) from None
-        panels.append(
-            {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
-        )
+                metrics() if run is None else run(ws, moment, lambda _t: None)
+            except Exception:  # on empty answers: the real run says what fails, if anything
+                continue
+
+    from usertrack.dashboards.prefetch import rehearsed
+
+    panels = []
+    with rehearsed(ws, rehearse, progress):
+        for panel, run in zip(dashboard.panels, runs, strict=True):
+            progress(f"panel {panel.title}")
+            if run is None:
+                data = metrics()
+            else:
+                try:
+                    data = run(ws, moment, progress)
+                except UsertrackError as e:
+                    raise _panel_error(dashboard, panel, e) from None
+            panels.append(
+                {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
+            )
     return panels

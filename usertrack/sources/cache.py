@@ -114,6 +114,18 @@ class CachedSource:
         )
         return hashlib.sha256(material.encode()).hexdigest()
 
+    def peek(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+        """The fresh cached answer `run` would give without asking, or None."""
+        if self.refresh or self.ttl_seconds <= 0:
+            return None
+        return self._read(self.folder / f"{self.key(query, params)}.pickle")
+
+    def store_answer(self, query: Query, params: Mapping[str, Any], result: Result) -> None:
+        """Cache `result`, answered for `query` by other means (a bundle of queries)."""
+        if self.ttl_seconds > 0:
+            self._write(self.folder / f"{self.key(query, params)}.pickle", result)
+            self._cap()
+
     def run(self, query: Query, params: Mapping[str, Any]) -> Result:
         with self._lock:
             if not self._swept:  # once per command: expired entries go before anything is read

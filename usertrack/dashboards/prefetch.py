@@ -1,0 +1,177 @@
+"""A dashboard's PostHog queries sent together, in a few requests, before its panels compute.
+
+PostHog throttles HogQL queries at 120 an hour per personal API key by default
+(posthog/rate_limit.py HogQLQueryThrottle): the weekly dashboard's panels, each sending its own
+queries (and the classification of each moment its three), would spend a quarter of it. The
+queries a dashboard's panels send depend on their options, the period and the rules, not on
+what PostHog answers; so the panels are first rehearsed: computed with every PostHog query
+answered empty and written down (the database's queries run for real, once: their answers are
+kept for the run itself). The queries written down are then sent as at most `MAX_BUNDLES`
+bundles (usertrack.sources.posthog_http.bundle: many query files in one HogQL request, each
+answered as if sent alone), side by side as PostHog runs 3 queries of a project at once, and
+the panels compute on those answers: the same query files with the same values, so the same
+figures as each panel's command. A query the rehearsal did not foresee (one whose values depend
+on an answer), or one a bundle cannot hold, is sent alone when the panel asks for it, and is
+counted like every other. Nothing of the rehearsal is shown or kept: its notices go nowhere,
+and what the panels shared in it is dropped.
+
+Only for a live PostHog source (the demo and an events export read the events locally)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from usertrack.sources.base import Result
+
+if TYPE_CHECKING:
+    from usertrack.sources.queries import Query
+    from usertrack.workspace import Workspace
+
+# PostHog runs 3 queries of a project at once: as many bundles, each about a third of the work.
+MAX_BUNDLES = 3
+# Queries the analyses ask only about an empty answer, to say why: the event names of a range
+# (usertrack.analytics.names, for "no event named X"), a range's nodes (usertrack.analytics.paths,
+# for a --from/--to no event has). Every answer of the rehearsal is empty, so it asks them all;
+# they are left to the run, which sends them (each counted) only when an answer is empty.
+ABOUT_EMPTY = ("posthog/event_names", "posthog/path_events")
+
+
+def _key(query: Query, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        query.folder,
+        query.sql,
+        query.insight,
+        tuple(sorted((k, repr(v)) for k, v in params.items())),
+    )
+
+
+class Rehearsed:
+    """One source of the workspace while a dashboard computes: answers what was fetched ahead
+    (`answers`); while `rehearsing`, writes down each PostHog query it is asked (`wanted`) and
+    answers it empty. Everything else is the source behind it."""
+
+    def __init__(self, behind: Any, *, live: bool) -> None:
+        self._behind = behind
+        self.kind = behind.kind
+        self.dialect = behind.dialect
+        self.description = behind.description
+        self.live = live  # PostHog's API: written down while rehearsing
+        self.rehearsing = False
+        self.answers: dict[tuple[Any, ...], Result] = {}
+        self.wanted: dict[tuple[Any, ...], tuple[Query, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._behind, name)
+
+    def __repr__(self) -> str:
+        return f"Rehearsed({self._behind!r})"
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> Result:
+        key = _key(query, params)
+        with self._lock:
+            if key in self.answers:
+                return self.answers[key]
+        if self.rehearsing and self.live:
+            peek = getattr(self._behind, "peek", None)
+            cached = peek(query, params) if peek is not None else None
+            if cached is not None:
+                with self._lock:
+                    self.answers[key] = cached
+                return cached
+            with self._lock:
+                self.wanted.setdefault(key, (query, dict(params)))
+            return _empty(query)
+        result = self._behind.run(query, params)
+        with self._lock:
+            self.answers[key] = result  # the database's, answered once for rehearsal and run
+        return result
+
+    def close(self) -> None:
+        self._behind.close()
+
+
+def _empty(query: Query) -> Result:
+    from usertrack.sources.posthog_http.bundle import select_columns
+    from usertrack.sources.posthog_http.values import strip_sql
+
+    return Result(columns=select_columns(strip_sql(query.sql)) or [], rows=[])
+
+
+def _http(source: Any) -> Any:
+    """The PostHog API source under any result cache, or None (the events are local)."""
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+
+    inner = getattr(source, "inner", source)
+    return inner if isinstance(inner, PostHogHTTPSource) else None
+
+
+def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
+    """Send what the rehearsal wrote down as at most MAX_BUNDLES bundles, side by side; keep
+    each answer (and put it in the result cache)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from usertrack.sources.posthog_http.values import per_person_columns, strip_sql
+
+    api = _http(source._behind)
+    wanted = [job for job in source.wanted.values() if job[0].id not in ABOUT_EMPTY]
+    source.wanted.clear()
+    if api is None or not wanted:
+        return
+
+    # The per-person queries answer a row per person (and scan every event): weigh them more.
+    def weight(job: tuple[Query, dict[str, Any]]) -> int:
+        return 3 if job[0].per_user or per_person_columns(strip_sql(job[0].sql)) else 1
+
+    bundles: list[list[tuple[Query, dict[str, Any]]]] = [[] for _ in range(MAX_BUNDLES)]
+    loads = [0] * MAX_BUNDLES
+    for job in sorted(wanted, key=weight, reverse=True):
+        lightest = loads.index(min(loads))
+        bundles[lightest].append(job)
+        loads[lightest] += weight(job)
+    bundles = [b for b in bundles if b]
+    progress(f"sending the panels' {len(wanted)} PostHog queries in {len(bundles)} requests")
+    with ThreadPoolExecutor(len(bundles), thread_name_prefix="usertrack-bundle") as pool:
+        answered = list(pool.map(api.run_bundle, bundles))
+    store = getattr(source._behind, "store_answer", None)
+    for jobs, results in zip(bundles, answered, strict=True):
+        for (query, params), result in zip(jobs, results, strict=True):
+            if result is None:
+                continue  # sent alone when a panel asks for it
+            source.answers[_key(query, params)] = result
+            if store is not None:
+                store(query, params, result)
+
+
+@contextmanager
+def rehearsed(
+    ws: Workspace, rehearse: Callable[[], None], progress: Callable[[str], None]
+) -> Iterator[None]:
+    """Within: the workspace's sources answer what the rehearsal (`rehearse`, the panels
+    computed quietly) made them fetch ahead. Without a live PostHog source, nothing is done."""
+    posthog = ws.sources.get("posthog")
+    if posthog is None or _http(posthog) is None:
+        yield
+        return
+    before = dict(ws.sources)
+    wrapped = {kind: Rehearsed(s, live=kind == "posthog") for kind, s in before.items()}
+    ws.sources.update(wrapped)
+    notice, warn, warned = ws.notice, ws.warn, ws._warned
+    try:
+        wrapped["posthog"].rehearsing = True
+        ws.notice, ws.warn = None, lambda _t: None
+        shared, ws.shared = ws.shared, {} if ws.shared is not None else None
+        try:
+            rehearse()
+        finally:
+            wrapped["posthog"].rehearsing = False
+            ws.notice, ws.warn, ws._warned = notice, warn, warned
+            ws.shared = shared  # nothing computed on empty answers is shared with the run
+        fetch(wrapped["posthog"], progress)
+        yield
+    finally:
+        for kind, source in before.items():
+            ws.sources[kind] = source
