@@ -301,6 +301,8 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
             "person_distinct_ids",
             "person_hours",
             "person_days",
+            "person_day_spans",
+            "person_day_events",
             "session_spans",
             "path_steps",
             "path_node_names",

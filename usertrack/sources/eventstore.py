@@ -20,6 +20,9 @@ Tables of the store:
 - `person_hours`, `person_days`: the events per person, normalized email and UTC hour, and per
   day (the local engine's own materialisation, usertrack.sources.rollups: `activity` reads them
   instead of the events).
+- `person_day_spans`, `person_day_events`: per person, normalized email and UTC day, the first
+  and last event's time, and the events per name (usertrack.sources.churn_rollups: `churn` reads
+  them instead of the events).
 - `session_spans`, `path_steps`, `path_node_names`: each $session_id's facts, and the events paths
   keeps as node codes in each person's time order with where a sequence opens (usertrack.sources.
   rollups: `sessions` and `paths` read them instead of the events).
@@ -117,6 +120,8 @@ STORE_TABLES = (
     "person_distinct_ids",
     "person_hours",
     "person_days",
+    "person_day_spans",
+    "person_day_events",
     "session_spans",
     "path_steps",
     "path_node_names",
@@ -230,7 +235,7 @@ def _timestamp_expr(col: str, type_: str) -> str:
 def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = False) -> int:
     import duckdb
 
-    from usertrack.sources import rollups
+    from usertrack.sources import churn_rollups, rollups
 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
@@ -298,6 +303,7 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
         con.execute(rollups.BUILD_SQL)
+        con.execute(churn_rollups.BUILD_SQL)
         rollups.build_journeys(con)
         con.execute(_GROUPS_SQL)
     except duckdb.Error as e:

@@ -533,12 +533,12 @@ class LocalPostHogSource:
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
-        from usertrack.sources.rollups import facts_rewritten
+        from usertrack.sources import churn_rollups, rollups
 
         where = f"{query.id} ({query.path})"
         tr, values = self._bound(query, params, where)
         sql = tr.sql
-        rolled = facts_rewritten(sql)
+        rolled = rollups.facts_rewritten(sql) or churn_rollups.facts_rewritten(sql)
         with _guarded(cur, where):
             if rolled is not None and self.has_tables(rolled.tables):
                 # the store's own table answers the shipped file (usertrack.sources.rollups)

@@ -310,7 +310,8 @@ def grouped(sql: str, rest: int) -> str | None:
     return None
 
 
-def _words(sql: str) -> str:
+def words(sql: str) -> str:
+    """`sql` with its whitespace folded: how a translation is matched with a shipped one."""
     return re.sub(r"\s+", " ", sql).strip()
 
 
@@ -353,14 +354,14 @@ GROUP BY person_id
 
 def segment_persons(sql: str) -> str | None:
     """SEGMENT_PERSONS_ROLLED when `sql` is segment_persons.sql's translation as shipped."""
-    return SEGMENT_PERSONS_ROLLED if _words(sql) == _words(_SEGMENT_PERSONS) else None
+    return SEGMENT_PERSONS_ROLLED if words(sql) == words(_SEGMENT_PERSONS) else None
 
 
 # A translation, whitespace folded -> what runs instead on a store with the table.
 REWRITES: dict[str, str] = {
-    _words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
-    _words(_ACTIVITY_HOURS): _ACTIVITY_HOURS_ROLLED,
-    _words(_ACTIVITY_PERSON_HOURS): _ACTIVITY_PERSON_HOURS_ROLLED,
+    words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
+    words(_ACTIVITY_HOURS): _ACTIVITY_HOURS_ROLLED,
+    words(_ACTIVITY_PERSON_HOURS): _ACTIVITY_PERSON_HOURS_ROLLED,
 }
 
 
@@ -378,14 +379,14 @@ PERSON_FILTERS = (f"(({_PERSONS_IN}))", f"((NOT {_PERSONS_IN}))")
 
 def rewritten(sql: str) -> str | None:
     """What runs instead of the translation `sql` on a store with the table, or None."""
-    words = _words(sql)
-    found = REWRITES.get(words)
+    folded = words(sql)
+    found = REWRITES.get(folded)
     if found is not None:
         return found
     for persons in PERSON_FILTERS:
         slot = f" AND {persons} "
-        if slot in words:
-            whole = REWRITES.get(words.replace(slot, " AND true ", 1))
+        if slot in folded:
+            whole = REWRITES.get(folded.replace(slot, " AND true ", 1))
             if whole is not None:
                 return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
     return None
@@ -706,19 +707,19 @@ class Rolled:
 
 # A facts query's translation, whitespace folded -> what an analysis reads instead.
 FACTS_REWRITES: dict[str, Rolled] = {
-    _words(_SESSION_FACTS): Rolled(
+    words(_SESSION_FACTS): Rolled(
         _SESSION_FACTS_ROLLED, (*SESSION_TABLES, "sessions"), SESSION_WINDOWS_SQL
     ),
 }
 # path_events.sql's translation, whitespace folded: paths reads `PATH_CODES_SQL` instead.
-_PATH_EVENTS_WORDS = _words(_PATH_EVENTS)
+_PATH_EVENTS_WORDS = words(_PATH_EVENTS)
 
 
 def facts_rewritten(sql: str) -> Rolled | None:
     """What an analysis reads instead of the facts translation `sql`, or None."""
-    return FACTS_REWRITES.get(_words(sql))
+    return FACTS_REWRITES.get(words(sql))
 
 
 def path_codes(sql: str) -> str | None:
     """PATH_CODES_SQL when `sql` is path_events.sql's translation as shipped, else None."""
-    return PATH_CODES_SQL if _words(sql) == _PATH_EVENTS_WORDS else None
+    return PATH_CODES_SQL if words(sql) == _PATH_EVENTS_WORDS else None

@@ -1,0 +1,211 @@
+"""Churn's facts from the events store's per-person-per-day tables
+(usertrack/sources/churn_rollups.py): churn_periods, churn_persons and churn_events answered from
+them are the rows the events give, row for row, whatever the bounds; anything else (a --where,
+an edited file, a store built before the tables) runs on the events."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.edge_events import write_raw_events
+from usertrack.analytics.where import spliced
+from usertrack.sources import churn_rollups
+from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.sources.queries import Query, load_queries
+
+REPO = Path(__file__).resolve().parent.parent
+START = datetime(2026, 3, 1)
+EXCLUDE = r"@datagen\.dev$"
+FILES = ("posthog/churn_periods", "posthog/churn_persons", "posthog/churn_events")
+
+
+def _events() -> list[tuple[Any, ...]]:
+    """Events on the days' edges (00:00:00.000000, 23:59:59.999999), in between, of product and
+    PostHog's own names, of persons with no email, an internal one, one written with odd case
+    and spaces, one whose email changes (to an internal one on some events), and events with
+    no person."""
+    rng = random.Random(41)
+    people = [
+        ("p1", '{"email": "ann@example.com"}'),
+        ("p2", '{"email": " Bob@Example.com\\t"}'),
+        ("p3", '{"email": "ops@datagen.dev"}'),
+        ("p4", None),
+        ("p5", '{"email": "cy@example.com"}'),
+        ("p5", '{"email": "cy@datagen.dev"}'),
+        ("p6", '{"email": "dee@example.com"}'),
+        (None, None),
+    ]
+    names = ["$pageview", "$autocapture", "ping", "open", "save", "share"]
+    out = []
+    for _ in range(2500):
+        day = START + timedelta(days=rng.randrange(0, 40))
+        offset = rng.choice(
+            [
+                timedelta(0),
+                timedelta(days=1, microseconds=-1),
+                timedelta(hours=12),
+                timedelta(seconds=rng.randrange(86400)),
+            ]
+        )
+        person, props = rng.choice(people)
+        out.append(
+            (str(uuid.UUID(int=rng.getrandbits(128))), rng.choice(names), f"d-{person}", person,
+             day + offset, json.dumps({"$browser": "Chrome"}), props)
+        )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("churn_rollups") / "events.duckdb"
+    write_raw_events(path, _events())
+    return path
+
+
+@pytest.fixture()
+def source(store: Path) -> Iterator[LocalPostHogSource]:
+    local = LocalPostHogSource(store)
+    yield local
+    local.close()
+
+
+def _facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
+    """The query file as churn runs it on the local engine: `{filters}` filled."""
+    query = load_queries(REPO / "queries").get(query_id)
+    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+
+
+D = datetime
+# (since, as_of, then, then_since): whole days, part-days at either end, bounds on a day's first
+# and last microsecond, since and as_of in one day, then after as_of, the windows apart or
+# overlapping, then on as_of's day, as_of before since, beyond the data.
+BOUNDS = [
+    (D(2026, 3, 10), D(2026, 3, 30), D(2026, 3, 20), D(2026, 3, 5)),
+    (D(2026, 3, 10, 5, 30), D(2026, 3, 30, 17, 45, 10), D(2026, 3, 20, 8), D(2026, 3, 5, 1)),
+    (
+        D(2026, 3, 9, 23, 59, 59, 999999),
+        D(2026, 3, 30, 0, 0, 0, 1),
+        D(2026, 3, 20, 0, 0, 0, 1),
+        D(2026, 3, 19, 23, 59, 59, 999999),
+    ),
+    (D(2026, 3, 12, 7), D(2026, 3, 12, 19), D(2026, 3, 12, 9), D(2026, 3, 11, 20)),
+    (D(2026, 3, 20), D(2026, 3, 25, 6), D(2026, 3, 28), D(2026, 3, 1)),
+    (D(2026, 3, 20, 3), D(2026, 3, 25, 6), D(2026, 3, 25, 2), D(2026, 3, 24, 22)),
+    (D(2026, 3, 15), D(2026, 3, 14, 12), D(2026, 3, 10), D(2026, 3, 2)),
+    (D(2026, 2, 1), D(2026, 5, 1), D(2026, 4, 1), D(2026, 1, 1)),
+    (D(2026, 3, 1), D(2026, 3, 1, 0, 0, 0, 1), D(2026, 2, 20), D(2026, 2, 1)),
+]
+
+
+def _values(query_id: str, since: Any, as_of: Any, then: Any, then_since: Any, period: str) -> dict:
+    values = {"since": since, "as_of": as_of, "exclude_pattern": EXCLUDE}
+    if query_id.endswith("periods"):
+        values["period"] = period
+    if query_id.endswith("persons"):
+        values.update(then=then, then_since=then_since)
+    return values
+
+
+def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    cur = local._connection().cursor()
+    try:
+        rows = cur.execute(sql, values).fetchall()
+    finally:
+        cur.close()
+    # a person's periods are a set: their order is the engine's
+    return sorted(
+        (tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows), key=repr
+    )
+
+
+@pytest.mark.parametrize("query_id", FILES)
+@pytest.mark.parametrize("bounds", BOUNDS)
+def test_the_tables_give_the_rows_the_events_give(
+    source: LocalPostHogSource, query_id: str, bounds: tuple[datetime, ...]
+) -> None:
+    query = _facts(source, query_id)
+    events_sql = source.translation(query.sql).sql
+    rolled = churn_rollups.facts_rewritten(events_sql)
+    assert rolled is not None, f"{query_id} is no longer answered from the tables"
+    periods = ["week", "day", "month"] if query_id.endswith("periods") else ["week"]
+    for period in periods:
+        values = _values(query_id, *(str(b) for b in bounds), period)
+        want = _rows(source, events_sql, values)
+        assert _rows(source, rolled.sql, values) == want, period
+        if bounds[0] < bounds[1] and bounds is not BOUNDS[-1]:
+            assert want, "bounds that hold events"
+
+
+def test_churn_reads_the_tables_through_the_source_with_the_types_the_events_give(
+    source: LocalPostHogSource,
+) -> None:
+    """facts_into (what churn runs) picks the tables for the shipped files, with the types the
+    events give (it sends a datetime to the second, as the live path does)."""
+    since, as_of, then, then_since = BOUNDS[1]
+    for query_id in FILES:
+        query = _facts(source, query_id)
+        params = _values(query_id, since, as_of, then, then_since, "week")
+        cur = source._connection().cursor()
+        try:
+            source.facts_into(cur, query, params, "got")
+            got = cur.execute("SELECT * FROM got").fetchall()
+            got_types = cur.execute("DESCRIBE got").fetchall()
+            tr, values = source._bound(query, params, "q")
+            cur.execute(f"CREATE TEMP TABLE want AS {tr.sql}", values)
+            want_types = cur.execute("DESCRIBE want").fetchall()
+            want = cur.execute("SELECT * FROM want").fetchall()
+        finally:
+            cur.close()
+        assert [t[:2] for t in got_types] == [t[:2] for t in want_types], query_id
+        wired = {k: wire_value(v) for k, v in params.items()}
+        assert _rows(source, tr.sql, wired) == _rows_of(want) == _rows_of(got), query_id
+
+
+def _rows_of(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows), key=repr
+    )
+
+
+def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
+    source: LocalPostHogSource, store: Path, tmp_path: Path
+) -> None:
+    for query_id in FILES:
+        filtered = _facts(source, query_id, ["properties.$browser = 'Chrome'"])
+        assert churn_rollups.facts_rewritten(source.translation(filtered.sql).sql) is None
+        query = _facts(source, query_id)
+        edited = replace(query, sql=query.sql.replace("count()", "count() + 1"))
+        if edited.sql != query.sql:
+            assert churn_rollups.facts_rewritten(source.translation(edited.sql).sql) is None
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(store.read_bytes())
+    con = duckdb.connect(str(old))
+    for table in churn_rollups.TABLES:
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    without = LocalPostHogSource(old)
+    try:
+        assert not without.has_tables(churn_rollups.TABLES)
+        since, as_of, then, then_since = BOUNDS[1]
+        query = _facts(without, "posthog/churn_persons")
+        params = _values("posthog/churn_persons", since, as_of, then, then_since, "week")
+        cur = without._connection().cursor()
+        try:
+            without.facts_into(cur, query, params, "got")
+            got = _rows_of(cur.execute("SELECT * FROM got").fetchall())
+        finally:
+            cur.close()
+        tr, values = source._bound(query, params, "q")
+        assert got == _rows(source, tr.sql, values) and got
+    finally:
+        without.close()
