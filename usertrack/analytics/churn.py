@@ -563,11 +563,14 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
     risky, others = int(sizes.get(True, 0)), int(sizes.get(False, 0))
     if not risky or not others:
         return []
+    # each scored person as a number: a distinct count of numbers, not of the ids' texts
     rows = con.execute(
-        f"""SELECT e.event,
-                   count(DISTINCT e.person_id) FILTER (WHERE {g}),
-                   count(DISTINCT e.person_id) FILTER (WHERE NOT {g})
-            FROM person_events e JOIN scored_now s ON s.person_id = e.person_id
+        f"""WITH s AS (SELECT person_id, {g} AS risky, row_number() OVER () AS n
+                       FROM scored_now s)
+            SELECT e.event,
+                   count(DISTINCT s.n) FILTER (WHERE s.risky),
+                   count(DISTINCT s.n) FILTER (WHERE NOT s.risky)
+            FROM person_events e JOIN s ON s.person_id = e.person_id
             GROUP BY e.event"""
     ).fetchall()
     events = [
