@@ -355,17 +355,20 @@ def _with_app(
     horizon: int,
     top: int,
 ) -> Churn:
-    """_counted over the facts tables of `con`, with the app's tables registered there."""
+    """_counted over the facts tables of `con`, with the app's tables made there: each from
+    its columns bound as lists (unnested in DuckDB), not through Arrow, which would import
+    pyarrow and, where it is installed, pandas for them."""
     runs_now = runs_then = None
-    for name, table in (app or {}).items():
-        con.register(name, table)
+    for name, (types, columns) in (app or {}).items():
+        select = ", ".join(f"CAST(unnest(${c}) AS {t}) AS {c}" for c, t in types.items())
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select}", columns)
         runs_now, runs_then = "runs_now", "runs_then"
     try:
         result = _counted(con, as_of, period, starts, window, then if backtest else None,
                           horizon, top, runs_now, runs_then)  # fmt: skip
     finally:
         for name in app or {}:
-            con.unregister(name)
+            con.execute(f"DROP TABLE IF EXISTS {name}")
     result.app_database = app is not None
     return result
 
@@ -374,9 +377,8 @@ def _app_facts(
     ws: Any, as_of: datetime, then: datetime | None, progress: Any, pool: Any
 ) -> dict[str, Any] | None:
     """The app's runs per email as of as_of and as of the backtest's moment (`then`, if any),
-    and its accounts, each an Arrow table to come from `pool`; None without an app database."""
-    import pyarrow as pa
-
+    and its accounts, each its columns' SQL types and values (lists) to come from `pool`; None
+    without an app database."""
     from usertrack.workspace import add_database
 
     if "neon" not in ws.sources and ws.demo is None and not ws.settings.database_url:
@@ -385,15 +387,13 @@ def _app_facts(
     if progress:
         progress("fetching runs and accounts from the app's database")
 
-    def table(query_id: str, moment: datetime, columns: dict[str, Any]) -> Any:
+    def table(query_id: str, moment: datetime, types: dict[str, str]) -> Any:
         result = ws.run_query(query_id, moment)
         at = {c: i for i, c in enumerate(result.columns)}
-        return pa.table(
-            {c: pa.array([r[at[c]] for r in result.rows], type=t) for c, t in columns.items()}
-        )
+        return types, {c: [r[at[c]] for r in result.rows] for c in types}
 
-    runs = {"email": pa.string(), "run_count": pa.int64(), "runs_completed": pa.int64()}
-    accounts = {"email": pa.string(), "credits": pa.float64(), "subscription_status": pa.string()}
+    runs = {"email": "VARCHAR", "run_count": "BIGINT", "runs_completed": "BIGINT"}
+    accounts = {"email": "VARCHAR", "credits": "DOUBLE", "subscription_status": "VARCHAR"}
     jobs = {
         "runs_now": pool.submit(table, "neon/runs", as_of, runs),
         "accounts": pool.submit(table, "neon/accounts", as_of, accounts),
