@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,31 +32,36 @@ SPLIT = datetime(2026, 5, 27, 12, tzinfo=UTC)
 S = timedelta(seconds=1)
 
 EMAILS = {p: f"{p}@example.com" for p in ("p1", "p2", "p3", "p4", "p5")} | {"z": "z@datagen.dev"}
-EVENTS: list[tuple[str, datetime, str, str, str | None]] = [
+NOT_TIMED = object()  # a use without the duration property
+EXPORT_SECONDS = (30, 60, "90")  # p1's three exports now: "90" is a string, left out
+EVENTS: list[tuple[str, datetime, str, str, str | None, Any]] = [
     # p1, two distinct_ids: export 3 times now (one person), once before
-    *[("feature_used", NOW + k * S, f"p1-{k % 2}", "p1", "export") for k in range(3)],
-    ("feature_used", BEFORE, "p1-0", "p1", "export"),
-    # p2: export once now; search 9 times now
-    ("feature_used", NOW, "p2", "p2", "export"),
-    *[("feature_used", NOW + k * S, "p2", "p2", "search") for k in range(9)],
+    *[("feature_used", NOW + k * S, f"p1-{k % 2}", "p1", "export", EXPORT_SECONDS[k])
+      for k in range(3)],
+    ("feature_used", BEFORE, "p1-0", "p1", "export", 5000),  # the previous period: not now's
+    # p2: export once now (a duration of true: not a number, left out); search 9 times now,
+    # 0, 10, ..., 80 seconds
+    ("feature_used", NOW, "p2", "p2", "export", True),
+    *[("feature_used", NOW + k * S, "p2", "p2", "search", 10 * k) for k in range(9)],
     # p3: search 10 times before (9 vs 10: -10%, down at the default 10%); share on the last
     # second of the previous period and the first of this one; old twice before only
-    *[("feature_used", BEFORE + k * S, "p3", "p3", "search") for k in range(10)],
-    ("feature_used", SPLIT, "p3", "p3", "share"),
-    ("feature_used", SPLIT + S, "p3", "p3", "share"),
-    *[("feature_used", BEFORE, "p3", "p3", "old") for _ in range(2)],
+    *[("feature_used", BEFORE + k * S, "p3", "p3", "search", 1000) for k in range(10)],
+    ("feature_used", SPLIT, "p3", "p3", "share", 5),
+    ("feature_used", SPLIT + S, "p3", "p3", "share", 8.5),
+    *[("feature_used", BEFORE, "p3", "p3", "old", NOT_TIMED) for _ in range(2)],
     # p4: feature_used without a feature property
-    ("feature_used", NOW, "p4", "p4", None),
+    ("feature_used", NOW, "p4", "p4", None, NOT_TIMED),
     # p5: only a pageview now (active, no feature); an export after as_of does not exist yet
-    ("$pageview", NOW, "p5", "p5", None),
-    ("feature_used", datetime(2026, 6, 3, 13, tzinfo=UTC), "p5", "p5", "export"),
+    ("$pageview", NOW, "p5", "p5", None, NOT_TIMED),
+    ("feature_used", datetime(2026, 6, 3, 13, tzinfo=UTC), "p5", "p5", "export", 9000),
     # z is internal: left out of every count
-    ("feature_used", NOW, "z", "z", "export"),
-]
+    ("feature_used", NOW, "z", "z", "export", 9000),
+]  # fmt: skip
 RECORDS = [
-    record(n, e, when, did, pid, EMAILS[pid], {"feature": f} if f else {})
-    for n, (e, when, did, pid, f) in enumerate(EVENTS, 1)
-]
+    record(n, e, when, did, pid, EMAILS[pid],
+           ({"feature": f} if f else {}) | ({} if t is NOT_TIMED else {"duration": t}))
+    for n, (e, when, did, pid, f, t) in enumerate(EVENTS, 1)
+]  # fmt: skip
 
 # The tracking plan's features (feature_used's `allowed` values) and their categories:
 # webhooks is planned and never used, and has no category.
@@ -78,15 +84,15 @@ events:
 # feature_used without a feature).
 EXPECTED = [
     {"feature": "search", "category": "Find", "uses": 9, "persons": 1, "adoption": 20.0,
-     "previous_uses": 10, "trend": "down"},
+     "avg_time_spent": 40.0, "previous_uses": 10, "trend": "down"},  # (0 + 10 + ... + 80) / 9
     {"feature": "export", "category": "Share", "uses": 4, "persons": 2, "adoption": 40.0,
-     "previous_uses": 1, "trend": "up"},
+     "avg_time_spent": 45.0, "previous_uses": 1, "trend": "up"},  # (30 + 60) / 2
     {"feature": "share", "category": "Share", "uses": 1, "persons": 1, "adoption": 20.0,
-     "previous_uses": 1, "trend": "flat"},
+     "avg_time_spent": 8.5, "previous_uses": 1, "trend": "flat"},  # the use after the split
     {"feature": "", "category": None, "uses": 1, "persons": 1, "adoption": 20.0,
-     "previous_uses": 0, "trend": "up"},
+     "avg_time_spent": None, "previous_uses": 0, "trend": "up"},  # no use carries one
     {"feature": "old", "category": "Find", "uses": 0, "persons": 0, "adoption": 0.0,
-     "previous_uses": 2, "trend": "down"},
+     "avg_time_spent": None, "previous_uses": 2, "trend": "down"},
 ]  # fmt: skip
 # The planned features not used in the period, in the plan's order: old (used twice in the
 # previous period only) and webhooks (never).
@@ -129,13 +135,14 @@ def test_threshold_moves_the_trend(export: Path) -> None:
 
 def test_event_names_instead(export: Path) -> None:
     # feature_used now: p1 3 + p2 10 + p3 1 + p4 1 = 15 by 4 persons; before: p1 1 + p3 13 = 14
-    # (+7.1%: flat). $pageview now: 1 by p5, none before: up.
+    # (+7.1%: flat). $pageview now: 1 by p5, none before: up. Time spent by feature_used now:
+    # 30 + 60 + (0 + ... + 80 = 360) + 8.5 = 458.5 over 12 timed uses = 38.208 -> 38.2.
     doc = cli_json([*ARGS, "--event"], USERTRACK_EVENTS=str(export))
     assert doc["features"] == [
         {"feature": "feature_used", "uses": 15, "persons": 4, "adoption": 80.0,
-         "previous_uses": 14, "trend": "flat"},
-        {"feature": "$pageview", "uses": 1, "persons": 1, "adoption": 20.0, "previous_uses": 0,
-         "trend": "up"},
+         "avg_time_spent": 38.2, "previous_uses": 14, "trend": "flat"},
+        {"feature": "$pageview", "uses": 1, "persons": 1, "adoption": 20.0,
+         "avg_time_spent": None, "previous_uses": 0, "trend": "up"},
     ]  # fmt: skip
 
 
@@ -155,13 +162,13 @@ def test_table_md_and_csv(export: Path) -> None:
     assert table.exit_code == 0, table.stderr
     assert "search" in table.stdout and "(none)" in table.stdout and "down" in table.stdout
     md = run(["features", *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
-    assert "| export | Share | 4 | 2 | 40.0% | 1 | up |" in md
+    assert "| export | Share | 4 | 2 | 40.0% | 45s | 1 | up |" in md
     assert "Not used in the period: old \\(Find\\), webhooks." in md
     assert "webhooks" in table.stdout  # the table's caption names it too
     lines = run(["features", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
-    assert lines[0] == "feature,uses,persons,adoption,previous_uses,trend,category"
-    assert lines[1] == "search,9,1,20.0,10,down,Find"
-    assert lines[-1] == "webhooks,0,0,,0,flat,"  # planned, never used
+    assert lines[0] == "feature,uses,persons,adoption,avg_time_spent,previous_uses,trend,category"
+    assert lines[1] == "search,9,1,20.0,40.0,10,down,Find"
+    assert lines[-1] == "webhooks,0,0,,,0,flat,"  # planned, never used
     # The first column names what is counted: "Event" with --event (it said "Feature").
     assert "| Feature | Category | Uses |" in md
     by_event = run(["features", *ARGS, "--event", "--as-of", AS_OF, "-f", "md"], **env).stdout
@@ -197,3 +204,17 @@ def test_a_category_of_a_feature_the_plan_does_not_list_is_one_line(
     plan.write_text(PLAN.replace("search: Find", "serach: Find"))
     assert_usage_error(["features", *ARGS], "'categories' names 'serach', not an allowed value",
                        USERTRACK_EVENTS=str(export))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0s"), (45, "45s"), (59.4, "59s"), (59.6, "1m"), (119.5, "2m"), (3569, "59m"),
+     (3600, "1h"), (5400, "1.5h"), (86000, "23.9h"), (86400, "1d"), (None, "-")],
+)  # fmt: skip
+def test_a_time_is_shown_in_the_unit_its_rounded_figure_reads_in(
+    seconds: float | None, shown: str
+) -> None:
+    """59.6 seconds rounds to a minute: '1m', never '60s' (the Avg time column, sessions)."""
+    from usertrack.analytics.rendered import duration
+
+    assert duration(seconds) == shown

@@ -27,6 +27,9 @@ class Feature:
     previous_persons: int = 0  # --compare
     previous_adoption: float | None = None  # --compare: of the previous period's active persons
     category: str | None = None  # the tracking plan's category of the feature
+    # the mean of the uses' duration property (seconds, one decimal) over the period's uses
+    # that carry one; None when none does
+    avg_time_spent: float | None = None
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Features:
                     "uses": f.uses,
                     "persons": f.persons,
                     "adoption": f.adoption,
+                    "avg_time_spent": f.avg_time_spent,
                     "previous_uses": f.previous_uses,
                     "trend": f.trend,
                     **(
@@ -142,6 +146,7 @@ def features(
     active = ws.run_query("posthog/active_persons", as_of, since=split)
     col = {c: i for i, c in enumerate(usage.columns)}
     now: dict[str, tuple[int, int]] = {}
+    spent: dict[str, float] = {}
     before: dict[str, int] = {}
     before_persons: dict[str, int] = {}
     for row in usage.rows:
@@ -149,6 +154,9 @@ def features(
         uses, persons = int(row[col["uses"]]), int(row[col["persons"]])
         if row[col["current"]] in (True, 1, "true"):
             now[name] = (uses, persons)
+            timed = int(row[col["timed_uses"]] or 0)
+            if timed:
+                spent[name] = round(float(row[col["seconds"]]) / timed, 1)
         else:
             before[name] = uses
             before_persons[name] = persons
@@ -158,7 +166,8 @@ def features(
         uses, persons = now.get(name, (0, 0))
         prev = before.get(name, 0)
         adoption = round(100.0 * persons / total, 1) if total else None
-        out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold)))
+        out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold),
+                           avg_time_spent=spent.get(name)))  # fmt: skip
     previous_total = None
     if compare:
         if progress:

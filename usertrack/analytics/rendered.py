@@ -42,13 +42,17 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     s = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            value = s / size
-            if unit == "m" or value == int(value):
-                return f"{value:.0f}{unit}"
-            return f"{value:.1f}{unit}"
-    return f"{s:.0f}s"
+    # Each unit up to where its rounded figure would read as the next one ('60s', '60m',
+    # '24.0h'): 59.6 seconds is '1m'.
+    if s < 59.5:
+        return f"{s:.0f}s"
+    if s < 59.5 * 60:
+        return f"{s / 60:.0f}m"
+    for unit, size in (("h", 3600), ("d", 86400)):
+        value = s / size
+        if unit == "d" or value < 23.95:
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    raise AssertionError("unreachable")
 
 
 _SPARKS = "▁▂▃▄▅▆▇█"

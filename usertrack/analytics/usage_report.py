@@ -8,6 +8,7 @@ from typing import Any
 from usertrack.analytics.activity import WEEKDAYS, Activity
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
+from usertrack.analytics.rendered import duration
 from usertrack.rendering import style
 from usertrack.rendering.export import md_table
 
@@ -141,7 +142,9 @@ def activity_markdown(a: Activity) -> str:
     return md_section("Activity", lines, tables)
 
 
-FEATURE_FIELDS = ("feature", "uses", "persons", "adoption", "previous_uses", "trend")
+FEATURE_FIELDS = (
+    "feature", "uses", "persons", "adoption", "avg_time_spent", "previous_uses", "trend",
+)  # fmt: skip
 
 
 def features_json(f: Features) -> str:
@@ -207,6 +210,7 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
         style.count(x.uses),
         style.count(x.persons),
         style.pct(x.adoption) if x.adoption is not None else "-",
+        duration(x.avg_time_spent),
         style.count(x.previous_uses),
         x.trend,
     ]
@@ -215,7 +219,8 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
 def feature_headers(f: Features) -> list[str]:
     """The human headers; the first names what is counted (a feature, or an event with --event)."""
     category = ["Category"] if f.by == "feature" else []
-    return [f.by.capitalize(), *category, "Uses", "Persons", "Adoption", "Previous uses", "Trend"]
+    return [f.by.capitalize(), *category, "Uses", "Persons", "Adoption", "Avg time",
+            "Previous uses", "Trend"]  # fmt: skip
 
 
 def features_markdown(f: Features) -> str:

@@ -120,6 +120,7 @@ def render_features(console: Console, f: Features) -> None:
         Col("Uses", right=True),
         Col("Persons", right=True),
         Col("Adoption", right=True),
+        Col("Avg time", right=True, drop=1),
         Col("Previous uses", right=True, drop=1),
         Col("Trend"),
     ]

@@ -13,9 +13,11 @@ from usertrack.demo.vocabulary import (
     APP_PATHS,
     APP_WEIGHTS,
     CANCEL_REASONS,
+    DURATION_SPREAD,
     EVENTS,
     EXCEPTIONS,
     EXPORT_FORMATS,
+    FEATURE_SECONDS,
     FEATURES,
     FUNNEL,
     MARKETING_PATHS,
@@ -238,7 +240,13 @@ def event_extras() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     by_template = {"mcp_connect_clicked", "mcp_url_copied", "first_integration_connected"}
     variants: dict[str, list[dict[str, Any]]] = {
         "$pageview": [{}],
-        "feature_used": [{"feature": f} for f in FEATURES],
+        # The feature is the variant modulo len(FEATURES), as it was with one variant per
+        # feature: the time spent (seconds) rides on the same draw and moves nothing else.
+        "feature_used": [
+            {"feature": f, "duration": round(FEATURE_SECONDS[f] * m)}
+            for m in DURATION_SPREAD
+            for f in FEATURES
+        ],
         "report_generated": [{"report_type": r} for r in REPORT_TYPES],
         "api_call_made": [
             {"endpoint": ep, "status_code": code}

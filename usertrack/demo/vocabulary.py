@@ -147,6 +147,19 @@ FEATURES = (
     "templates",
     "webhooks",
 )
+# The typical time spent per use of a feature, in seconds (feature_used's `duration`), and the
+# spread around it: a use takes one of these multiples of its feature's time.
+FEATURE_SECONDS = {
+    "agent_builder": 240,
+    "mcp_gallery": 45,
+    "code_editor": 300,
+    "run_logs": 60,
+    "schedules": 40,
+    "api_keys": 25,
+    "templates": 90,
+    "webhooks": 50,
+}
+DURATION_SPREAD = (0.2, 0.5, 0.8, 1.0, 1.3, 2.0, 3.5)
 REPORT_TYPES = ("weekly_summary", "run_history", "tool_usage", "credit_usage")
 API_ENDPOINTS = ("/v1/runs", "/v1/agents", "/v1/tools/execute", "/v1/deployments")
 EXPORT_FORMATS = ("csv", "json", "xlsx")
