@@ -271,9 +271,9 @@ def test_steps_from_a_yaml_list(export: Path, tmp_path: Path) -> None:
     written = run_json("funnel", [*NARROWED[0][0], *RANGE], as_of=AS_OF, **env)
     assert doc == written and persons(doc) == NARROWED[0][1]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("- signup\n- event: start\n  name: Started\n")
+    bad.write_text("- signup\n- event: start\n  label: Started\n")
     base = ["funnel", *RANGE, "--as-of", AS_OF]
-    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: unknown key 'name'", **env)
+    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: unknown key 'label'", **env)
     bad.write_text("- signup\n- event: $pageview\n  where: {$pathname: /a, $host: b}\n")
     assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: `where` is one", **env)
     bad.write_text("signup: start\n")
@@ -284,3 +284,57 @@ def test_steps_from_a_yaml_list(export: Path, tmp_path: Path) -> None:
     assert_usage_error([*base, "--steps-file", str(bad)], "it is not UTF-8 text", **env)
     both = [*base, "signup", "--steps-file", str(steps)]
     assert_usage_error(both, "as arguments or in --steps-file, not both", **env)
+
+
+def test_step_names_from_a_steps_file(export: Path, tmp_path: Path) -> None:
+    """A step's `name:` is shown wherever the step is (table, Markdown escaped, csv, JSON
+    beside its event, the chart, the droppers, a --persons cell still named by number); the
+    counts are the unnamed funnel's. Two steps of one name, an empty name or one holding a
+    control character: one line naming file:line, exit 2."""
+    steps = tmp_path / "named.yaml"
+    steps.write_text(
+        "- event: signup\n  name: 'Signed <up>'\n- start\n"
+        "- event: create\n  name: 'Created | *it*'\n"
+    )
+    env = {"USERTRACK_EVENTS": str(export)}
+    base = ["funnel", *RANGE, "--as-of", AS_OF, "--steps-file", str(steps)]
+    doc = run_json("funnel", [*RANGE, "--steps-file", str(steps)], as_of=AS_OF, **env)
+    assert [(s["event"], s.get("name")) for s in doc["steps"]] == [
+        ("signup", "Signed <up>"), ("start", None), ("create", "Created | *it*")
+    ]  # fmt: skip
+    assert list(doc["steps"][0])[:2] == ["event", "name"]
+    for s in doc["steps"]:
+        s.pop("name", None)
+    assert doc == run_json("funnel", [*STEPS, *RANGE], as_of=AS_OF, **env)
+    assert persons(doc) == [4, 3, 1]
+    table = run([*base, "-f", "table"], **env)
+    assert table.exit_code == 0 and "Created | *it*" in table.stdout
+    assert "create " not in table.stdout
+    md = run([*base, "-f", "md"], **env).stdout
+    assert r"| 3 | Created \| \*it\* | 1 |" in md and r"Signed \<up\>" in md
+    csv = run([*base, "-f", "csv"], **env).stdout.splitlines()
+    assert csv[0].startswith("step,event,name,persons") and csv[3].startswith("3,create,Created")
+    html = tmp_path / "f.html"
+    assert run([*base, "-f", "html", "-o", str(html)], **env).exit_code == 0
+    assert "1. Signed &lt;up&gt;" in html.read_text() and "<up>" not in html.read_text()
+    dropped = run_json("funnel", [*RANGE, "--steps-file", str(steps), "--dropped", "3"],
+                       as_of=AS_OF, **env)  # fmt: skip
+    assert (dropped["event"], dropped["name"], dropped["previous_name"]) == (
+        "create",
+        "Created | *it*",
+        None,
+    )
+    assert sorted(p["email"] for p in dropped["persons"]) == ["a@x.io", "c@x.io"]
+    cell = run_json("funnel", [*RANGE, "--steps-file", str(steps), "--persons", "3:dropped"],
+                    as_of=AS_OF, **env)  # fmt: skip
+    assert cell["cell"] == "3:dropped" and "step 3 Created | *it*: dropped" in cell["about"]
+    bad = tmp_path / "bad.yaml"
+    for text, line, said in (
+        ("- event: signup\n  name: A\n- start\n- event: create\n  name: A\n", 4, "of step 1"),
+        ("- signup\n- event: start\n  name: '  '\n", 2, "name is empty"),
+        ('- signup\n- event: start\n  name: "a\\tb"\n', 2, "control character"),
+        ("- signup\n- event: start\n  name: 3\n", 2, "is a text"),
+    ):
+        bad.write_text(text)
+        assert_usage_error(["funnel", *RANGE, "--steps-file", str(bad)], f"{bad}:{line}: ", **env)
+        assert_usage_error(["funnel", *RANGE, "--steps-file", str(bad)], said, **env)

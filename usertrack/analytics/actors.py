@@ -238,9 +238,11 @@ def funnel_actors(
     window: timedelta,
     text: str,
     shape: Any = None,
+    labels: list[str | None] | None = None,
 ) -> Actors:
     """A step's people: reached it (`N`: its persons), or dropped there (`N:dropped`: reached
-    the step before as their furthest, its drop-off), as the funnel counts them."""
+    the step before as their furthest, its drop-off), as the funnel counts them. `labels`:
+    the steps' names (a steps file's), said instead of their events."""
     from usertrack.analytics import funnel as funnels
     from usertrack.sandbox import release
 
@@ -257,10 +259,13 @@ def funnel_actors(
         }
     finally:
         release(con)
+    shown = [
+        label or step for step, label in zip(steps, labels or [None] * len(steps), strict=True)
+    ]
     about = (
-        f"step {index} {steps[index - 1]}: reached it"
+        f"step {index} {shown[index - 1]}: reached it"
         if kind == "converted"
-        else f"step {index} {steps[index - 1]}: dropped there (reached {steps[index - 2]})"
+        else f"step {index} {shown[index - 1]}: dropped there (reached {shown[index - 2]})"
     )
     return Actors(as_of, "funnel", f"{index}:{kind}", about, _listed(ws, as_of, ids))
 

@@ -164,7 +164,10 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     window = parse_window(o["window"])
+    from usertrack.analytics.funnel_steps import labelled
+
     given = list(o["steps"] or ())
+    labels: list[str | None] = []
     if o.get("steps_file"):
         from pathlib import Path
 
@@ -172,8 +175,9 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
 
         if given:
             raise UsageError("give the steps as arguments or in --steps-file, not both")
-        given = load_steps_file(Path(o["steps_file"]))
+        given, labels = load_steps_file(Path(o["steps_file"]))
     steps = funnels.check_steps(given or list(funnels.DEFAULT_STEPS))
+    labels = labels or [None] * len(steps)
     correlated = correlations.parse_properties(o["correlation_properties"])
     correlation, dropped = o["correlation"], o["dropped"]
     if correlation or correlated:
@@ -231,22 +235,24 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                 with _ahead(ws, moment, cell, progress) as ahead:
                     ahead.start()  # the cell is checked already
                     found = _segmented(ws, moment, kept, who, progress, lambda: (
-                        actors.funnel_actors(ws, moment, span, steps, window, cell, shape)
+                        actors.funnel_actors(ws, moment, span, steps, window, cell, shape,
+                                             labels)
                     ))  # fmt: skip
                     return _actors(ws, moment, found, where, progress, ahead)
             if dropped is not None:
                 kept = {"segment": o["segment"], "save": o["save"]}
-                gone = _segmented(ws, moment, kept, who, progress, lambda: funnels.dropped(
-                    ws, moment, span, dropped, steps=steps, window=window, paths=o["paths"],
-                    shape=shape, progress=progress,
+                gone = _segmented(ws, moment, kept, who, progress, lambda: labelled(
+                    funnels.dropped(ws, moment, span, dropped, steps=steps, window=window,
+                                    paths=o["paths"], shape=shape, progress=progress),
+                    labels,
                 ))  # fmt: skip
                 return Answer(gone, "dropped", "render", "view", where)
-            result = _segmented(ws, moment, o, who, progress, lambda: funnels.funnel(
+            result = _segmented(ws, moment, o, who, progress, lambda: labelled(funnels.funnel(
                 ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
                 correlation=correlation, correlation_properties=correlated,
                 time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
                 progress=progress, by_account=bool(o.get("by_account")),
-            ))  # fmt: skip
+            ), labels))  # fmt: skip
         return Answer(result, "funnel", "render", "view", where, list(result.notes))
 
     return run

@@ -68,9 +68,17 @@ class Step:
     drop_off: int
     average_seconds_to_convert: float | None
     median_seconds_to_convert: float | None
+    name: str | None = None  # its label in a steps file (`name:`), shown instead of the event
+
+    @property
+    def shown(self) -> str:
+        return self.event if self.name is None else self.name
 
     def document(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        doc = dict(self.__dict__)
+        if doc.pop("name") is None:
+            return doc
+        return {"event": doc.pop("event"), "name": self.name, **doc}
 
 
 def _counted_as(doc: dict[str, Any], unit: str) -> dict[str, Any]:
@@ -167,9 +175,15 @@ class Dropped:
     persons: list[dict[str, Any]]  # person_id, email, reached_previous_at
     # --paths: what they did from the last step they reached on (usertrack.analytics.paths)
     paths: Paths | None = None
+    names: tuple[str | None, str | None] = (None, None)  # the two steps' labels (`name:`)
+
+    def shown(self, previous: bool = False) -> str:
+        """The step's label, else its event (`previous`: the step before's)."""
+        name = self.names[0 if not previous else 1]
+        return name if name is not None else self.previous_event if previous else self.event
 
     def document(self) -> dict[str, Any]:
-        doc = {
+        doc: dict[str, Any] = {
             "as_of": self.as_of,
             "from": self.range.start,
             "to": self.range.end,
@@ -177,8 +191,10 @@ class Dropped:
             "step": self.step,
             "event": self.event,
             "previous_event": self.previous_event,
-            "persons": self.persons,
         }
+        if self.names != (None, None):
+            doc["name"], doc["previous_name"] = self.names
+        doc["persons"] = self.persons
         if self.paths is not None:
             found = self.paths.document()
             doc["paths"] = {k: v for k, v in found.items() if k not in ("as_of", "from", "to")}

@@ -1,7 +1,8 @@
 """A funnel's steps written as YAML (`funnel --steps-file FILE`, a dashboard panel's `steps:`):
 each step an event name, `EVENT:PROPERTY=VALUE`, or a mapping `{event: EVENT, where: {PROPERTY:
-VALUE}}`, turned into the steps the command line takes (usertrack.analytics.funnel.split_step
-reads them back). A bad step is one line naming its file and line (exit 2)."""
+VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.
+split_step reads them back) and, in a steps file, their labels: shown wherever the step is, the
+event kept beside it in JSON. A bad step is one line naming its file and line (exit 2)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from usertrack.errors import UsageError
 
-STEP_KEYS = ("event", "where")
+STEP_KEYS = ("event", "where", "name")
 
 
 def step_of(item: Any, where: str) -> str:
@@ -26,7 +27,9 @@ def step_of(item: Any, where: str) -> str:
         )
     for key in item:
         if key not in STEP_KEYS:
-            raise UsageError(f"{where}: unknown key {key!r} in a step (a step has event and where)")
+            raise UsageError(
+                f"{where}: unknown key {key!r} in a step (a step has event, where and name)"
+            )
     event = item.get("event")
     if not isinstance(event, str) or not event.strip():
         raise UsageError(f"{where}: a step needs `event: NAME`")
@@ -50,8 +53,25 @@ def step_of(item: Any, where: str) -> str:
     return text
 
 
-def load_steps_file(path: Path) -> list[str]:
-    """The steps of a YAML file holding a list of them (see the module)."""
+def step_label(item: Any, where: str) -> str | None:
+    """A step's `name:` (None without one): text of its own line, not empty."""
+    import unicodedata
+
+    if not isinstance(item, Mapping) or "name" not in item:
+        return None
+    name = item["name"]
+    if not isinstance(name, str):
+        raise UsageError(f"{where}: a step's name is a text, not {name!r} (quote it)")
+    if not name.strip():
+        raise UsageError(f"{where}: a step's name is empty (leave `name:` out to show its event)")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        raise UsageError(f"{where}: a step's name holds a control character or a line break")
+    return name.strip()
+
+
+def load_steps_file(path: Path) -> tuple[list[str], list[str | None]]:
+    """The steps of a YAML file holding a list of them (see the module), and each one's label
+    (None: its event is shown). Two steps of one label are refused: the label names a step."""
     import yaml
 
     from usertrack.rulefiles import compose_with_marks
@@ -60,8 +80,36 @@ def load_steps_file(path: Path) -> list[str]:
     if not isinstance(root, yaml.SequenceNode) or not root.value:
         line = root.start_mark.line + 1 if root is not None else 1
         raise UsageError(f"{path}:{line}: a steps file is a list of at least one step")
-    steps = []
+    steps: list[str] = []
+    labels: list[str | None] = []
     for node in root.value:
         item = yaml.safe_load(yaml.serialize(node))
-        steps.append(step_of(item, f"{path}:{node.start_mark.line + 1}"))
-    return steps
+        where = f"{path}:{node.start_mark.line + 1}"
+        steps.append(step_of(item, where))
+        label = step_label(item, where)
+        if label is not None and label in labels:
+            raise UsageError(
+                f"{where}: step {len(steps)} has the name {label!r} of step"
+                f" {labels.index(label) + 1}: each step's name is its own"
+            )
+        labels.append(label)
+    return steps, labels
+
+
+def labelled(result: Any, labels: list[str | None]) -> Any:
+    """`result` (a funnel, or its droppers) with the steps' labels, in place; returned."""
+    from usertrack.analytics.funnel import Dropped, Funnel
+
+    if not any(label is not None for label in labels):
+        return result
+    if isinstance(result, Dropped):
+        result.names = (labels[result.step - 1], labels[result.step - 2])
+        return result
+    if isinstance(result, Funnel):
+        lists = [result.steps, *(steps for _, steps in result.breakdown)]
+        if result.previous is not None:
+            lists.append(result.previous.steps)
+        for steps in lists:
+            for step, label in zip(steps, labels, strict=True):
+                step.name = label
+    return result

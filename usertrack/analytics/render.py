@@ -37,7 +37,7 @@ def step_cells(i: int, s: Step) -> list[Any]:
     """A step as human cells: number, event, persons, conversions, drop-off, times."""
     return [
         i,
-        s.event,
+        s.shown,
         style.count(s.persons),
         style.pct(s.conversion_from_previous) if i > 1 else "",
         style.pct(s.conversion_from_start),
@@ -68,7 +68,7 @@ COMPARE_HEADERS = ["#", "Step", "Persons", "Previous", "Change", "From start", "
 def compare_cells(f: Funnel) -> list[list[Any]]:
     """--compare: each step's persons and conversion from the start, now and before."""
     return [
-        [i, now.event, style.count(now.persons), style.count(before.persons),
+        [i, now.shown, style.count(now.persons), style.count(before.persons),
          "-" if persons is None else f"{persons:+.1f}%", style.pct(now.conversion_from_start),
          style.pct(before.conversion_from_start), "-" if points is None else f"{points:+.1f}"]
         for i, (now, before, persons, points) in enumerate(f.compared(), 1)
@@ -181,25 +181,28 @@ def correlation_csv(c: Correlation) -> str:
 
 def funnel_csv(f: Funnel) -> str:
     """One row per step (and per breakdown value and step with --by); with --compare, a
-    `period` column and the previous period's steps after the current ones; with
+    `period` column and the previous period's steps after the current ones; a `name` column
+    with a steps file's labels; with
     --correlation, the correlated events and property values instead of the steps."""
     if f.correlation is not None:
         return correlation_csv(f.correlation)
     fields = step_fields(f)
+    if any(s.name is not None for s in f.steps):  # a steps file's labels: beside the events
+        fields.insert(1, "name")
     header = ["breakdown", "step", *fields] if f.by is not None else ["step", *fields]
     rows: list[list[Any]] = []
     if f.previous is not None and f.by is None:
         for period, x in (("current", f), ("previous", f.previous)):
             for i, s in enumerate(x.steps, 1):
-                rows.append([period, i, *(getattr(s, k) for k in STEP_FIELDS)])
+                rows.append([period, i, *(getattr(s, k) for k in fields)])
         return csv_rows(["period", *header], rows)
     if f.by is None:
         for i, s in enumerate(f.steps, 1):
-            rows.append([i, *(getattr(s, k) for k in STEP_FIELDS)])
+            rows.append([i, *(getattr(s, k) for k in fields)])
     else:
         for value, steps in f.breakdown:
             for i, s in enumerate(steps, 1):
-                rows.append([value, i, *(getattr(s, k) for k in STEP_FIELDS)])
+                rows.append([value, i, *(getattr(s, k) for k in fields)])
     return csv_rows(header, rows)
 
 
@@ -224,7 +227,7 @@ def time_to_convert_about(f: Funnel) -> str:
     t = f.time_to_convert
     assert t is not None
     return (
-        f"Time to convert, step 1 to {f.steps[-1].event}: average {duration(t.average_seconds)},"
+        f"Time to convert, step 1 to {f.steps[-1].shown}: average {duration(t.average_seconds)},"
         f" bins of {duration(t.bin_width_seconds)} (PostHog's)."
     )
 
@@ -251,9 +254,9 @@ def funnel_markdown(f: Funnel) -> str:
     lines = [style.md_text(f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}.")]
     tables = [md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
     if not f.steps[0].persons:
-        lines.append(style.md_text(f"No one did {f.steps[0].event} in the range."))
+        lines.append(style.md_text(f"No one did {f.steps[0].shown} in the range."))
     else:
-        unreached = [s.event for s in f.steps[1:] if not s.persons]
+        unreached = [s.shown for s in f.steps[1:] if not s.persons]
         if unreached:
             lines.append(style.md_text(f"No one reached: {', '.join(unreached)}."))
     if f.previous is not None:
@@ -298,8 +301,8 @@ def dropped_csv(d: Dropped) -> str:
 def dropped_markdown(d: Dropped) -> str:
     lines = [
         style.md_text(
-            f"{style.count(len(d.persons))} people reached {d.previous_event} and not"
-            f" {d.event} (step {d.step}), {style.moment(d.range.start)} to"
+            f"{style.count(len(d.persons))} people reached {d.shown(previous=True)} and not"
+            f" {d.shown()} (step {d.step}), {style.moment(d.range.start)} to"
             f" {style.moment(d.range.end)}, window {duration(d.window.total_seconds())}."
         )
     ]
@@ -307,7 +310,7 @@ def dropped_markdown(d: Dropped) -> str:
         [p["email"] or "", p["person_id"], style.moment(p["reached_previous_at"])]
         for p in d.persons
     ]
-    tables = [md_table(["Email", "Person", f"Reached {d.previous_event}"], rows)]
+    tables = [md_table(["Email", "Person", f"Reached {d.shown(previous=True)}"], rows)]
     if d.paths is not None:
         from usertrack.analytics.journey_render import paths_markdown
 
@@ -315,9 +318,9 @@ def dropped_markdown(d: Dropped) -> str:
         demoted = []
         for line in body.split("\n"):
             demoted.append("#" + line if line.startswith("## ") else line)
-        tables.append(f"\n## What they did after {style.md_text(d.previous_event)}\n")
+        tables.append(f"\n## What they did after {style.md_text(d.shown(previous=True))}\n")
         tables.append("\n".join(demoted))
-    return md_section(f"Dropped before {d.event}", lines, tables)
+    return md_section(f"Dropped before {d.shown()}", lines, tables)
 
 
 def retention_json(r: Retention) -> str:

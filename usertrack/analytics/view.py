@@ -64,7 +64,7 @@ def render_funnel(console: Console, f: Funnel) -> None:
     width = console.width
     caption = None
     if not f.steps[0].persons:
-        caption = f"No one did {f.steps[0].event} in the range."
+        caption = f"No one did {f.steps[0].shown} in the range."
     console.print(
         fitted_table(
             width,
@@ -119,15 +119,16 @@ def render_dropped(console: Console, d: Dropped) -> None:
         for p in d.persons
     ]
     title = (
-        f"{style.count(len(d.persons))} people reached {d.previous_event} and not {d.event}"
+        f"{style.count(len(d.persons))} people reached {d.shown(previous=True)} and not {d.shown()}"
         f" (step {d.step}); window {duration(d.window.total_seconds())}"
     )
-    cols = [Col("Email"), Col("Person", drop=1), Col(f"Reached {d.previous_event}", right=True)]
+    reached = Col(f"Reached {d.shown(previous=True)}", right=True)
+    cols = [Col("Email"), Col("Person", drop=1), reached]
     console.print(fitted_table(console.width, cols, rows, title=plain(title)))
     if d.paths is not None:
         from usertrack.analytics.journey_view import render_paths
 
-        console.print(plain(f"What they did after {d.previous_event}", style_="bold"))
+        console.print(plain(f"What they did after {d.shown(previous=True)}", style_="bold"))
         render_paths(console, d.paths)
 
 

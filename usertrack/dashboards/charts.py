@@ -88,7 +88,7 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
     unit = "accounts" if d.get("counted") == "accounts" else "persons"  # --by-account
     rows = [
         {
-            "step": f"{i}. {s['event']}",
+            "step": f"{i}. {s.get('name') or s['event']}",
             unit: s[unit],
             "conversion_from_start": s["conversion_from_start"],
             "drop_off": s["drop_off"],

@@ -246,6 +246,8 @@ def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
             from usertrack.analytics.funnel_steps import step_of
 
             where = f"{path}:{line}: panel {panel.title!r}"
+            if any(isinstance(v, dict) and "name" in v for v in values):
+                raise bad("names a step (`name:`): labels are read from `funnel --steps-file` only")
             values = [step_of(v, where) for v in values]
         texts = []
         for v in values:
