@@ -48,27 +48,29 @@ FROM (
         ) AS place
     FROM (
         SELECT
-            x.kind AS kind,
-            if(x.kind = 4, x.j, 0) AS step,
-            multiIf(x.kind = 2, x.entry, x.kind = 3, x.exit, x.kind >= 4, arrayElement(x.path, x.j), '') AS a,
-            if(x.kind >= 4, arrayElement(x.path, x.j + 1), '') AS b,
-            if(x.kind = 1, x.path, ['']) AS path,
+            tupleElement(x.r, 1) AS kind,
+            tupleElement(x.r, 2) AS step,
+            tupleElement(x.r, 3) AS a,
+            tupleElement(x.r, 4) AS b,
+            tupleElement(x.r, 5) AS path,
             x.held AS held,
-            if(x.kind = 0, x.has_from, 0) AS has_from,
-            if(x.kind = 0, x.has_to, 0) AS has_to
+            if(tupleElement(x.r, 1) = 0, x.has_from, 0) AS has_from,
+            if(tupleElement(x.r, 1) = 0, x.has_to, 0) AS has_to
         FROM (
             SELECT
-                multiIf(p.i < 4, p.i, p.i < {path_steps} + 3, 4, 5) AS kind,
-                multiIf(p.i < 4, 0, p.i < {path_steps} + 3, p.i - 3, p.i - {path_steps} - 2) AS j,
+                arrayJoin(arrayConcat(
+                    [tuple(0, 0, '', '', ['']), tuple(1, 0, '', '', p.path),
+                     tuple(2, 0, p.entry, '', ['']), tuple(3, 0, p.exit, '', [''])],
+                    arrayMap(j -> tuple(4, j, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']),
+                             arrayFilter(j -> arrayElement(p.path, j + 1) != '', range(1, {path_steps}))),
+                    arrayMap(j -> tuple(5, 0, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']),
+                             arrayFilter(j -> arrayElement(p.path, j + 1) != '', range(1, {path_steps})))
+                )) AS r,
                 p.held AS held,
                 p.has_from AS has_from,
-                p.has_to AS has_to,
-                p.entry AS entry,
-                p.exit AS exit,
-                p.path AS path
+                p.has_to AS has_to
             FROM (
                 SELECT
-                    arrayJoin(range(0, 2 * {path_steps} + 2)) AS i,
                     c.held AS held,
                     c.has_from AS has_from,
                     c.has_to AS has_to,
@@ -177,7 +179,6 @@ FROM (
                 ) AS c
             ) AS p
         ) AS x
-        WHERE x.kind <= 3 OR (x.j < {path_steps} AND arrayElement(x.path, x.j + 1) != '')
     ) AS v
     WHERE v.kind = 0 OR v.held = 1
     GROUP BY kind, step, a, b, path
