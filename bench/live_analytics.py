@@ -229,9 +229,12 @@ def main() -> None:
                 f" | {PEAK_MB[0]:,.0f} |"
             )
             print(rows_out[-1], file=sys.stderr)
-            # which queries, and PostHog's answer to each (200, or a status that was retried)
+            # which queries, PostHog's answer to each (200, or a status that was retried) and
+            # each one's own ClickHouse seconds
             said = [
-                f"{(r.get('body') or {}).get('name', '?')} ({r.get('status', '?')})" for r in sent
+                f"{(r.get('body') or {}).get('name', '?')} ({r.get('status', '?')},"
+                f" {r.get('timings', {}).get('clickhouse', 0.0):.2f} s)"
+                for r in sent
             ]
             print(f"  sent: {', '.join(said)}", file=sys.stderr)
     print("\n".join(rows_out))
