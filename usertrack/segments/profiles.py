@@ -468,17 +468,22 @@ def _run_and_load(
     # few rows travels as Arrow: pyarrow's import (0.2 s) is paid once, then the events store
     # hands over its columns typed, and rows from PostgreSQL are typed in C++ instead of DuckDB
     # looking at each Python value (the same tables: see posthog_local._ARROW_TYPES).
-    typed = keeping()
-    if typed:
+    kept = keeping()
+    if kept:
         import pyarrow  # noqa: F401  (on this thread: never on two at once)
+    # A source that reads its rows with pyarrow whatever their number (PostgreSQL's COPY):
+    # pyarrow is imported anyway, so every result travels as Arrow too, and it is imported on
+    # the loader thread while the queries run, not by the first result to arrive, which the
+    # others would then wait on (0.1 s, in the last part of the wait).
+    arrow_anyway = not kept and any(
+        getattr(s, "parses_with_pyarrow", False) for s in sources.values()
+    )
+    typed = kept or arrow_anyway
     loads: dict[str, Future[str]] = {}
     early: list[frozenset[str]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=PROFILE_SETTINGS, reuse=True)
-        if not typed and any(getattr(s, "parses_with_pyarrow", False) for s in sources.values()):
-            # A source that reads its rows with pyarrow whatever their number (PostgreSQL's
-            # COPY): imported here while the queries run, not by the first result to arrive,
-            # which the others would then wait on (0.1 s, in the last part of the wait).
+        if arrow_anyway:
             loader.submit(_import_pyarrow)
         if meanwhile is not None:
             loader.submit(meanwhile)
