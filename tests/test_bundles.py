@@ -13,7 +13,14 @@ import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_http.bundle import numbered, renamed, select_columns
+from usertrack.sources.posthog_http.bundle import (
+    checked,
+    numbered,
+    part,
+    renamed,
+    select_columns,
+    text,
+)
 from usertrack.sources.queries import Query, load_queries
 
 AS_OF = datetime(2026, 11, 12)
@@ -141,3 +148,14 @@ def test_the_queries_left_to_the_run_are_the_analyses_own() -> None:
     from usertrack.dashboards.prefetch import ABOUT_EMPTY
 
     assert set(ABOUT_EMPTY) == {names.EVENT_NAMES, paths.QUERY}
+
+
+def test_a_bundle_is_read_by_posthogs_parser_before_it_is_sent() -> None:
+    parts = [part(i, f"SELECT event AS e{i}, count() AS n FROM events GROUP BY e{i}", {})
+             for i in range(3)]  # fmt: skip
+    assert all(parts)
+    built = text([p for p in parts if p], 50_000)
+    assert checked(built, 3)
+    assert not checked(built, 2)  # a branch more than files: a text that reached past its own
+    assert not checked(built.replace("UNION ALL", "UNION DISTINCT", 1), 3)
+    assert not checked(built + " )", 3)

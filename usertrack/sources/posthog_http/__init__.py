@@ -174,6 +174,9 @@ class PostHogHTTPSource(Paging, Insights):
         named = replace(jobs[0][0], name=f"bundle of {len(parts)}", sql="", insight=None)
         self._note(f"{len(parts)} queries in one request: {', '.join(ids)}")
         text = bundle.text(parts, self.page_size)
+        if not bundle.checked(text, len(parts)):
+            self._note("the bundle did not parse as built: its queries are sent one by one")
+            return [None] * len(jobs)
         try:
             _c, rows, types = self._query_page(
                 named, text, bundle.values(parts), stats, expect=self.page_size, asynchronous=True
