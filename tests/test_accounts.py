@@ -281,6 +281,9 @@ def test_activity_by_account_counts_an_account_active_when_any_member_is(kept: A
     assert {d["date"]: d["dau"] for d in people["daily"]}["2026-06-06"] == 3
     md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
     assert "accounts counted" in md
+    assert "| Days | Accounts |" in md and 'y-axis "Accounts"' in md and "Persons" not in md
+    table = run([*base[:-2], "--by-account"], folder / "home", **variables).stdout
+    assert "Accounts" in table and "Persons" not in table
 
 
 def test_retention_by_account_an_account_returns_when_any_member_does(kept: Any) -> None:

@@ -80,6 +80,11 @@ class Activity:
     notes: tuple[str, ...] = ()  # for stderr
 
     @property
+    def unit(self) -> str:
+        """What the figures count, for headers: "Accounts" (--by-account) or "Persons"."""
+        return "Accounts" if self.by_account else "Persons"
+
+    @property
     def average_dau(self) -> float:
         """The mean DAU over the days, one decimal."""
         return round(sum(d.dau for d in self.days) / len(self.days), 1) if self.days else 0.0

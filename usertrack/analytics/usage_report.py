@@ -97,7 +97,7 @@ def _mermaid(a: Activity) -> str:
         "xychart-beta",
         '    title "DAU, WAU and MAU by day (UTC)"',
         f"    x-axis [{labels}]",
-        f'    y-axis "Persons" 0 --> {max(top, 1)}',
+        f'    y-axis "{a.unit}" 0 --> {max(top, 1)}',
         f"    line [{', '.join(str(d.dau) for d in a.days)}]",
         f"    line [{', '.join(str(d.wau) for d in a.days)}]",
         f"    line [{', '.join(str(d.mau) for d in a.days)}]",
@@ -135,7 +135,7 @@ def activity_markdown(a: Activity) -> str:
         "Dormant: active the week before, not this one (negative, as PostHog shows it).\n",
         md_table(LIFECYCLE_HEADERS, lifecycle_cells(a)),
         "\n## Active on exactly n days\n",
-        md_table(["Days", "Persons"], [[n, style.count(k)] for n, k in a.active_days if k]),
+        md_table(["Days", a.unit], [[n, style.count(k)] for n, k in a.active_days if k]),
         "\n## Events by weekday and hour (UTC)\n",
         md_table(["Weekday", *(f"{h:02d}" for h in range(24))], _hour_rows(a)),
     ]

@@ -98,7 +98,7 @@ def render_activity(console: Console, a: Activity) -> None:
     console.print(
         fitted_table(
             console.width,
-            [Col("Days", right=True), Col("Persons", right=True), Col("", drop=1)],
+            [Col("Days", right=True), Col(a.unit, right=True), Col("", drop=1)],
             rows,
             title=f"Active on exactly n of {len(a.days)} days",
         )
