@@ -497,3 +497,34 @@ def test_a_funnel_panels_steps_may_be_mappings(home: Path, tmp_path: Path) -> No
     assert f"{bad}:8: panel 'Sign-up to workspace': unknown key 'evnt'" in result.stderr, (
         result.stderr
     )
+
+
+def test_a_funnel_panel_shows_its_steps_names(home: Path, tmp_path: Path) -> None:
+    """A panel's step with `name:` is labelled as `--step-name` labels it: in the panel's data
+    beside its event and in its chart (HTML-escaped); two steps of one name: file:line, exit 2."""
+    named = MINE.replace(
+        "    steps: [user_signed_up, workspace_created]",
+        "    steps: [{event: user_signed_up, name: 'Signed <up>'}, workspace_created]",
+    )
+    path = _write(tmp_path, named)
+    out = tmp_path / "out"
+    as_of = ["--as-of", "2026-11-16"]
+    result = run(["report", str(path), *as_of, "-f", "json", "--out", str(out / "r.json")], home)
+    assert result.exit_code == 0, result.stderr
+    steps = json.loads((out / "r.json").read_text(encoding="utf-8"))["panels"][0]["data"]["steps"]
+    assert [(s["event"], s.get("name")) for s in steps] == [
+        ("user_signed_up", "Signed <up>"), ("workspace_created", None)
+    ]  # fmt: skip
+    cli = run(["funnel", "user_signed_up", "workspace_created", "-w", "7d", "-d", "14",
+               *as_of, "-f", "json"], home)  # fmt: skip
+    assert [s["persons"] for s in steps] == [s["persons"] for s in json.loads(cli.stdout)["steps"]]
+    page = run(["report", str(path), *as_of, "-f", "html", "--out", str(out / "r.html")], home)
+    assert page.exit_code == 0, page.stderr
+    text = (out / "r.html").read_text(encoding="utf-8")
+    assert "1. Signed &lt;up&gt;" in text and "Signed <up>" not in text
+    twice = _write(
+        tmp_path, named.replace("workspace_created]", "{event: x, name: 'Signed <up>'}]")
+    )
+    result = run(["report", str(twice), *as_of, "-f", "json", "--out", "-"], home)
+    assert result.exit_code == 2 and f"{twice}:8: panel 'Sign-up to workspace'" in result.stderr
+    assert "names two steps alike" in result.stderr

@@ -328,6 +328,12 @@ def test_step_names_from_a_steps_file(export: Path, tmp_path: Path) -> None:
     cell = run_json("funnel", [*RANGE, "--steps-file", str(steps), "--persons", "3:dropped"],
                     as_of=AS_OF, **env)  # fmt: skip
     assert cell["cell"] == "3:dropped" and "step 3 Created | *it*: dropped" in cell["about"]
+    flagged = run_json("funnel", [*STEPS, *RANGE, "--step-name", "2=Began"], as_of=AS_OF, **env)
+    assert [s.get("name") for s in flagged["steps"]] == [None, "Began", None]
+    for given, said in (("4=x", "N a step number 1-3"), ("2", "give N=LABEL"),
+                        ("1=Signed <up>", "step 1 is named already"), ("2=Created | *it*",
+                        "two steps are named")):  # fmt: skip
+        assert_usage_error([*base, "--step-name", given], said, **env)
     bad = tmp_path / "bad.yaml"
     for text, line, said in (
         ("- event: signup\n  name: A\n- start\n- event: create\n  name: A\n", 4, "of step 1"),

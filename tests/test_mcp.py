@@ -116,6 +116,11 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
         ("tools", {"tool": "web_search"}, ["tools", "--tool", "web_search", "-f", "json"]),
         ("accounts", {"days": 7}, ["accounts", "-d", "7", "-f", "json"]),
         ("funnel", {"days": 60}, ["funnel", "-d", "60", "-f", "json"]),
+        (
+            "funnel",
+            {"step_name": ["1=Signed <up>"]},
+            ["funnel", "--step-name", "1=Signed <up>", "-f", "json"],
+        ),
         ("retention", {"period": "day"}, ["retention", "--period", "day", "-f", "json"]),
         ("activity", {}, ["activity", "-f", "json"]),
         ("activity", {"by_account": True}, ["activity", "--by-account", "-f", "json"]),
@@ -193,6 +198,8 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
     for (name, _arguments, cli), answer in zip(cases, answers, strict=True):
         assert not answer.is_error, (name, text(answer))
         assert text(answer) == [cli_json(demo_home, *cli)], name
+    named = answers[[c[1] for c in cases].index({"step_name": ["1=Signed <up>"]})]
+    assert json.loads(text(named)[0])["steps"][0]["name"] == "Signed <up>"  # a step's label
     listing = run(["query", "--list"], home=demo_home).stdout
     ids = [line.split()[0] for line in listing.splitlines() if not line.startswith(" ")]
     assert [q["id"] for q in json.loads(text(queries)[0])] == ids

@@ -177,7 +177,9 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             raise UsageError("give the steps as arguments or in --steps-file, not both")
         given, labels = load_steps_file(Path(o["steps_file"]))
     steps = funnels.check_steps(given or list(funnels.DEFAULT_STEPS))
-    labels = labels or [None] * len(steps)
+    from usertrack.analytics.funnel_steps import named_steps
+
+    labels = named_steps(o.get("step_name"), labels or [None] * len(steps))
     correlated = correlations.parse_properties(o["correlation_properties"])
     correlation, dropped = o["correlation"], o["dropped"]
     if correlation or correlated:

@@ -55,18 +55,41 @@ def step_of(item: Any, where: str) -> str:
 
 def step_label(item: Any, where: str) -> str | None:
     """A step's `name:` (None without one): text of its own line, not empty."""
-    import unicodedata
-
     if not isinstance(item, Mapping) or "name" not in item:
         return None
     name = item["name"]
     if not isinstance(name, str):
         raise UsageError(f"{where}: a step's name is a text, not {name!r} (quote it)")
+    return checked_label(name, where)
+
+
+def checked_label(name: str, where: str) -> str:
+    import unicodedata
+
     if not name.strip():
-        raise UsageError(f"{where}: a step's name is empty (leave `name:` out to show its event)")
+        raise UsageError(f"{where}: a step's name is empty (leave it out to show its event)")
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
         raise UsageError(f"{where}: a step's name holds a control character or a line break")
     return name.strip()
+
+
+def named_steps(given: Any, labels: list[str | None]) -> list[str | None]:
+    """`labels` (a steps file's, or None each) with `--step-name N=LABEL`'s (`given`)."""
+    labels = list(labels)
+    for text in given or ():
+        number, _, name = str(text).partition("=")
+        where = f"--step-name {text!r}"
+        if not _ or not number.strip().isdigit() or not 1 <= int(number) <= len(labels):
+            raise UsageError(f"{where}: give N=LABEL, N a step number 1-{len(labels)}")
+        index = int(number) - 1
+        if labels[index] is not None:
+            raise UsageError(f"{where}: step {index + 1} is named already")
+        labels[index] = checked_label(name, where)
+    named = [label for label in labels if label is not None]
+    twice = sorted({label for label in named if named.count(label) > 1})
+    if twice:
+        raise UsageError(f"--step-name: two steps are named {twice[0]!r}: each name is its own")
+    return labels
 
 
 def load_steps_file(path: Path) -> tuple[list[str], list[str | None]]:

@@ -226,8 +226,17 @@ def funnel(
         typer.Option(
             "--steps-file",
             help="Read the steps from a YAML list instead: each an event name, EVENT:PROP=VALUE"
-            " or {event: EVENT, where: {PROP: VALUE}}.",
+            " or {event: EVENT, where: {PROP: VALUE}, name: LABEL}.",
             metavar="FILE",
+        ),
+    ] = None,
+    step_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--step-name",
+            help="Show step N as LABEL instead of its event (JSON keeps the event beside it), as"
+            " a steps file's name: does. Repeatable.",
+            metavar="N=LABEL",
         ),
     ] = None,
     window: Annotated[str, window_option("Conversion window from step 1.")] = "14d",

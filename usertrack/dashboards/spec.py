@@ -243,11 +243,14 @@ def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
                 options.append(param.secondary_opts[0])
             continue
         if panel.analysis == "funnel" and name == "steps":  # a step may be a mapping
-            from usertrack.analytics.funnel_steps import step_of
+            from usertrack.analytics.funnel_steps import step_label, step_of
 
             where = f"{path}:{line}: panel {panel.title!r}"
-            if any(isinstance(v, dict) and "name" in v for v in values):
-                raise bad("names a step (`name:`): labels are read from `funnel --steps-file` only")
+            labels = [step_label(v, where) for v in values]  # a step's name: as --step-name
+            named = [label for label in labels if label is not None]
+            if len(set(named)) < len(named):
+                raise bad("names two steps alike: each step's name is its own")
+            options += [f"--step-name={i}={n}" for i, n in enumerate(labels, 1) if n is not None]
             values = [step_of(v, where) for v in values]
         texts = []
         for v in values:
