@@ -297,3 +297,25 @@ def test_a_join_begun_early_is_the_whole_join(early: tuple[str, ...]) -> None:
     assert found.fetchall() == rows and len(rows) == 5
     view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'joined'").fetchone()
     assert view is not None and profiles.EARLY_TABLE in view[0]
+
+
+def test_an_early_join_interrupted_leaves_nothing_and_says_so() -> None:
+    """The last result came while the early join ran: its cursor is interrupted, join_early
+    answers no tables, and no half-made table is left (the view then joins every table)."""
+    import threading
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    loaded = []
+    for name, folder in (("big_a", "posthog"), ("big_b", "neon")):
+        query = _query(name, folder)
+        con.execute(
+            f"CREATE TABLE \"q_{name}\" AS SELECT 'p' || i || '@x.io' AS email, i AS {name}"
+            " FROM range(3000000) AS t(i)"
+        )
+        loaded.append((query, f"q_{name}", ["email", name]))
+    cursor = con.cursor()
+    threading.Timer(0.2, cursor.interrupt).start()
+    assert profiles.join_early(cursor, loaded) == frozenset()
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"q_big_a", "q_big_b"}

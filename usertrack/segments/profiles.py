@@ -383,9 +383,9 @@ def join_early(
     query still runs, with each source's in_<source> of them: the view `joined` then joins the
     last result to it alone, and the profile's work after the last query is a fraction of
     the whole join's (at 100,000 users 40% of its CPU time when the last result is small, 55%
-    when it is the largest; the early join costs about 15% more in all). The tables it holds,
-    or none when it could not be made (the view joins them all then, and says what is
-    wrong)."""
+    when it is the largest). `con` may be interrupted (the last result came meanwhile: the
+    view then joins every table, as without it). The tables it holds, or none when it was not
+    made (the view joins them all then, and says what is wrong if anything is)."""
     import duckdb
 
     if not loaded or _conflicting_columns(loaded):
@@ -393,7 +393,7 @@ def join_early(
     try:
         joined = _join_sql(loaded, frozenset(), "early in_")
         con.execute(f'CREATE OR REPLACE TABLE "{EARLY_TABLE}" AS {joined}')
-    except duckdb.Error:
+    except duckdb.Error:  # interrupted, or a join the view will fail on and say why
         return frozenset()
     return frozenset(table for _, table, _ in loaded)
 
@@ -460,6 +460,7 @@ def _run_and_load(
     connection is opened on that thread too, as the sources start (importing DuckDB and
     opening it would otherwise hold back the first query). `meanwhile` runs there too, before
     the first result is loaded."""
+    import threading
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect, keeping, release
@@ -488,11 +489,14 @@ def _run_and_load(
         if meanwhile is not None:
             loader.submit(meanwhile)
 
-        # The results that have arrived, and those loaded (on the loader thread), in order.
+        # The results that have arrived, and those loaded (on the loader thread), in order;
+        # the cursor of an early join while it runs (`joining`), all under `between`.
         expected = sum(len(library.in_folder(kind, per_user=True)) for kind in sources)
         came: list[str] = []
         done: list[tuple[Query, str, list[str]]] = []
         rows = [0]
+        joining: list[duckdb.DuckDBPyConnection] = []
+        between = threading.Lock()
 
         def load(key: str, result: Result) -> str:
             con = opened.result()
@@ -501,13 +505,23 @@ def _run_and_load(
             done.append((query, name, list(result.columns)))
             rows[0] += len(result.rows) if result.arrow is None else result.arrow.num_rows
             # All but the last are in, and it has not come: join them while it runs (beyond
-            # a few thousand rows, where the join costs something).
-            if len(done) == expected - 1 == len(came) and rows[0] > LARGE_RESULT:
-                early[:] = [join_early(con, done)]
+            # a few thousand rows, where the join costs something), until it comes.
+            with between:
+                if len(done) == expected - 1 == len(came) and rows[0] > LARGE_RESULT:
+                    joining.append(con.cursor())
+            if joining:
+                try:
+                    early[:] = [join_early(joining[0], done)]
+                finally:
+                    with between:
+                        joining.pop().close()
             return name
 
         def arrived(key: str, result: Result) -> None:
-            came.append(key)  # before its load is queued: the loader then knows it came
+            with between:
+                came.append(key)  # before its load is queued: the loader then knows it came
+                for cursor in joining:
+                    cursor.interrupt()  # the view joins every table then, as it would have
             loads[key] = loader.submit(load, key, result)
 
         try:
