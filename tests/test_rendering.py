@@ -725,5 +725,11 @@ def test_json_text_is_the_indented_dump_byte_for_byte() -> None:
     rng = random.Random(20261125)
     docs = [_json_tree(rng, 0) for _ in range(3000)]
     docs.append({"persons": [{"email": "a@x.io", "servers": ["Slack"], "n": 1}] * 3, "e": []})
+    for _ in range(1000):  # people: objects of the same keys, written column by column
+        keys = rng.sample(["email", "at", "é", "x\ny", "\x00usertrack-nested\x000"], 3)
+        people = [{k: _json_tree(rng, 3) for k in keys} for _ in range(rng.randrange(2, 6))]
+        if rng.random() < 0.2:  # one of other keys: written object by object
+            people.append({"email": None})
+        docs.append({"persons": people})
     for doc in docs:
         assert json_text(doc) == json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n"

@@ -90,6 +90,7 @@ def _flat_encoder(level: int) -> Any:
 
 _PLAIN_KINDS = frozenset({str, int, bool, type(None), float})
 _WITH_NESTED = _PLAIN_KINDS | {list, dict}
+_AS_IS = frozenset({str, int, bool, type(None)})  # written as they are, whatever their value
 
 
 def _plain_value(value: Any, nested: list[Any]) -> Any:
@@ -100,6 +101,8 @@ def _plain_value(value: Any, nested: list[Any]) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else None
+    if kind is dt.datetime and value.tzinfo is None:  # as jsonable writes it
+        return value.isoformat(timespec="seconds") + "Z"
     if isinstance(value, (dict, list, tuple)):
         if not value:
             return [] if isinstance(value, (list, tuple)) else {}
@@ -110,6 +113,39 @@ def _plain_value(value: Any, nested: list[Any]) -> Any:
 
 def _finite(values: Any, kinds: set[type]) -> bool:
     return float not in kinds or all(math.isfinite(v) for v in values if type(v) is float)
+
+
+def _records_at(records: Any, level: int) -> str | None:
+    """A list of objects of the same keys (people and their profile columns) `level` levels
+    down, their values converted column by column, as _json_at writes it; None when the
+    objects' keys differ."""
+    keys = tuple(records[0])
+    if set(map(type, keys)) != {str} or any(tuple(r) != keys for r in records):
+        return None
+    columns: list[Any] = list(zip(*(r.values() for r in records), strict=True))
+    nested = []  # the columns holding lists or objects
+    for j, column in enumerate(columns):
+        kinds = set(map(type, column))  # in C: no Python call per value
+        if kinds <= _AS_IS or (kinds <= _PLAIN_KINDS and _finite(column, kinds)):
+            continue
+        if kinds & {list, tuple, dict}:
+            nested.append(j)
+        columns[j] = [
+            v if type(v) in _AS_IS or isinstance(v, (list, tuple, dict)) else _plain_value(v, [])
+            for v in column
+        ]
+    encode = _flat_encoder(level + 1)
+    inner, outer = "  " * (level + 2), "  " * (level + 1)
+    pieces = []
+    for row in zip(*columns, strict=True):
+        record = dict(zip(keys, row, strict=True))
+        if nested and any(row[j] for j in nested):
+            pieces.append(_json_at(record, level + 1))
+        else:
+            text = encode(record)
+            pieces.append("{\n" + inner + text[1:-1] + "\n" + outer + "}")
+    pad = "\n" + outer
+    return "[" + pad + ("," + pad).join(pieces) + "\n" + "  " * level + "]"
 
 
 def _json_at(value: Any, level: int) -> str:
@@ -134,16 +170,21 @@ def _json_at(value: Any, level: int) -> str:
                         plain[k] = _MARKER + str(len(nested) - 1)
         else:
             plain = {
-                k if type(k) is str else str(k): _plain_value(v, nested) for k, v in value.items()
+                k if type(k) is str else str(k): v if type(v) in _AS_IS else _plain_value(v, nested)
+                for k, v in value.items()
             }
     elif isinstance(value, (list, tuple)):
         if not value:
             return "[]"
+        if len(value) > 1 and set(map(type, value)) == {dict}:
+            records = _records_at(value, level)
+            if records is not None:
+                return records
         kinds = set(map(type, value))
         if kinds <= _PLAIN_KINDS and _finite(value, kinds):
             plain = value if type(value) is list else list(value)
         else:
-            plain = [_plain_value(v, nested) for v in value]
+            plain = [v if type(v) in _AS_IS else _plain_value(v, nested) for v in value]
     else:
         return _scalar_json(jsonable(value))
     text = _flat_encoder(level)(plain)
