@@ -56,11 +56,6 @@ def step_headers(f: Funnel) -> list[str]:
     return [f.unit.capitalize() if h == "Persons" else h for h in STEP_HEADERS]
 
 
-def step_fields(f: Funnel) -> list[str]:
-    """STEP_FIELDS as csv columns: `accounts` for `persons` with --by-account."""
-    return [f.unit if k == "persons" else k for k in STEP_FIELDS]
-
-
 COMPARE_HEADERS = ["#", "Step", "Persons", "Previous", "Change", "From start", "Previous",
                    "Change (points)"]  # fmt: skip
 
@@ -186,10 +181,11 @@ def funnel_csv(f: Funnel) -> str:
     --correlation, the correlated events and property values instead of the steps."""
     if f.correlation is not None:
         return correlation_csv(f.correlation)
-    fields = step_fields(f)
+    fields = list(STEP_FIELDS)  # the steps' attributes; the header names the count's unit
     if any(s.name is not None for s in f.steps):  # a steps file's labels: beside the events
         fields.insert(1, "name")
-    header = ["breakdown", "step", *fields] if f.by is not None else ["step", *fields]
+    named = [f.unit if k == "persons" else k for k in fields]
+    header = ["breakdown", "step", *named] if f.by is not None else ["step", *named]
     rows: list[list[Any]] = []
     if f.previous is not None and f.by is None:
         for period, x in (("current", f), ("previous", f.previous)):
