@@ -698,6 +698,9 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     (["funnel", "--by-account"], "the activation funnel counted per account", "1 s"),
     (["activity", "--by-account"], "active accounts: the per-person facts per account", "1 s"),
     (["retention", "--by-account"], "8 weekly cohorts of accounts", "1 s"),
+    # the shipped alerts.yaml, a dry run: one HogQL query, every user classified, the metric
+    # triggers' windows (the activation funnel's 8 weeks among them)
+    (["alerts"], "every shipped trigger, dry run", "1 s"),
     (["trends", "search_performed", "-m", "p90:result_count"], "a property's p90", "1 s"),
     (
         ["trends", "search_performed", "-m", "p90:result_count", "--by", "source"],
