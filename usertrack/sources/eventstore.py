@@ -71,8 +71,8 @@ __all__ = [
 ]
 
 # 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days;
-# 5: session_spans, path_steps, path_node_names
-STORE_VERSION = "5"
+# 5: session_spans, path_steps, path_node_names; 6: person_day_spans, person_day_events
+STORE_VERSION = "6"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
