@@ -228,19 +228,14 @@ per_day AS (
     FROM days
     GROUP BY person_id
 ),
-names AS (
-    SELECT person_id, event, bool_or(in_now) AS in_now, bool_or(in_then) AS in_then
-    FROM (
-        SELECT person_id, event, true AS in_now, false AS in_then FROM ({_NAMES_NOW}) AS now
-        UNION ALL
-        SELECT person_id, event, false AS in_now, true AS in_then FROM ({_NAMES_THEN}) AS back
-    ) AS n
-    GROUP BY person_id, event
-),
 per_name AS (
     SELECT person_id, count(*) FILTER (WHERE in_now) AS breadth,
-           count(*) FILTER (WHERE in_then) AS breadth_then
-    FROM names
+           count(*) FILTER (WHERE NOT in_now) AS breadth_then
+    FROM (
+        SELECT DISTINCT person_id, event, true AS in_now FROM ({_NAMES_NOW}) AS now
+        UNION ALL
+        SELECT DISTINCT person_id, event, false AS in_now FROM ({_NAMES_THEN}) AS back
+    ) AS n
     GROUP BY person_id
 )
 SELECT CAST(p.person_id AS VARCHAR) AS person_id, p.email, p.first_seen, p.last_seen,
