@@ -315,7 +315,9 @@ def test_an_early_join_interrupted_leaves_nothing_and_says_so() -> None:
         )
         loaded.append((query, f"q_{name}", ["email", name]))
     cursor = con.cursor()
-    threading.Timer(0.2, cursor.interrupt).start()
+    timer = threading.Timer(0.2, cursor.interrupt)
+    timer.start()
     assert profiles.join_early(cursor, loaded) == frozenset()
+    timer.join()
     tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {"q_big_a", "q_big_b"}

@@ -10,6 +10,7 @@ that segments.yaml rules use.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -460,7 +461,6 @@ def _run_and_load(
     connection is opened on that thread too, as the sources start (importing DuckDB and
     opening it would otherwise hold back the first query). `meanwhile` runs there too, before
     the first result is loaded."""
-    import threading
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect, keeping, release
@@ -484,10 +484,11 @@ def _run_and_load(
     early: list[frozenset[str]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=PROFILE_SETTINGS, reuse=True)
-        if arrow_anyway:
-            loader.submit(_import_pyarrow)
-        if meanwhile is not None:
-            loader.submit(meanwhile)
+        # The imports wait until the sources have sent their queries (connections, COPY), which
+        # need the interpreter's lock in the meantime, or until the first result comes.
+        sent = threading.Event()
+        if arrow_anyway or meanwhile is not None:
+            loader.submit(_after_sending, sent, arrow_anyway, meanwhile)
 
         # The results that have arrived, and those loaded (on the loader thread), in order;
         # the cursor of an early join while it runs (`joining`), all under `between`.
@@ -518,6 +519,7 @@ def _run_and_load(
             return name
 
         def arrived(key: str, result: Result) -> None:
+            sent.set()
             with between:
                 came.append(key)  # before its load is queued: the loader then knows it came
                 for cursor in joining:
@@ -536,6 +538,7 @@ def _run_and_load(
             )
             con = opened.result()
         except BaseException:
+            sent.set()  # the imports' wait ends
             loader.shutdown(cancel_futures=True)  # and wait for the load under way, if any
             if not opened.cancelled() and opened.exception() is None:
                 release(opened.result())
@@ -550,8 +553,20 @@ def _run_and_load(
             raise
 
 
-def _import_pyarrow() -> None:
-    import pyarrow.csv  # noqa: F401
+# How long the sources take to send their queries, at most, before the loader's imports.
+SENDING_SECONDS = 0.25
+
+
+def _after_sending(
+    sent: threading.Event, arrow: bool, meanwhile: Callable[[], None] | None
+) -> None:
+    """pyarrow's import (when `arrow`) and `meanwhile`, once `sent` is set or SENDING_SECONDS
+    have passed."""
+    sent.wait(SENDING_SECONDS)
+    if arrow:
+        import pyarrow.csv  # noqa: F401
+    if meanwhile is not None:
+        meanwhile()
 
 
 def build_profiles(
