@@ -70,8 +70,9 @@ class Rehearsed:
     def __repr__(self) -> str:
         return f"Rehearsed({self._behind!r})"
 
-    def run(self, query: Query, params: Mapping[str, Any]) -> Result:
-        key = _key(query, params)
+    def run(self, query: Query, params: Mapping[str, Any], **more: Any) -> Result:
+        """`more`: what the source behind takes besides (`arrow_over`), passed on."""
+        key = (*_key(query, params), tuple(sorted(more.items())))
         with self._lock:
             if key in self.answers:
                 return self.answers[key]
@@ -85,7 +86,7 @@ class Rehearsed:
             with self._lock:
                 self.wanted.setdefault(key, (query, dict(params)))
             return _empty(query)
-        result = self._behind.run(query, params)
+        result = self._behind.run(query, params, **more)
         with self._lock:
             self.answers[key] = result  # the database's, answered once for rehearsal and run
         return result
@@ -141,7 +142,7 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
         for (query, params), result in zip(jobs, results, strict=True):
             if result is None:
                 continue  # sent alone when a panel asks for it
-            source.answers[_key(query, params)] = result
+            source.answers[(*_key(query, params), ())] = result
             if store is not None:
                 store(query, params, result)
 
