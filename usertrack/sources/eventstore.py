@@ -71,8 +71,9 @@ __all__ = [
 ]
 
 # 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days;
-# 5: session_spans, path_steps, path_node_names; 6: person_day_spans, person_day_events
-STORE_VERSION = "6"
+# 5: session_spans, path_steps, path_node_names; 6: person_day_spans, person_day_events;
+# 7: an export's groups and group types
+STORE_VERSION = "7"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.
@@ -130,11 +131,67 @@ STORE_TABLES = (
     META_TABLE,
 )
 
-# Empty where the events came without groups (an export): HogQL's groups table has these fields.
+# HogQL's groups table has these fields. Where `load` gives no groups of its own (an events
+# export), they are read from the events as PostHog's ingestion writes them
+# (plugin-server/src/worker/ingestion/groups.ts, group-type-manager.ts, groups/group-update.ts):
+# a group type gets the next free index (0-4, at most 5 types) when an event first names it, in
+# `$groups` (type -> key) or as a `$groupidentify`'s `$group_type`; a group exists once a
+# `$groupidentify` names its `$group_key`, and each `$group_set` property overrides the group's
+# earlier value of it (the latest wins, the others are kept). A key seen only in `$groups` has no
+# group row: no properties, as in PostHog. Empty where the events name no groups.
 _GROUPS_SQL = f"""
 CREATE TABLE IF NOT EXISTS {GROUPS_TABLE} (index INTEGER, key VARCHAR, created_at TIMESTAMP,
     updated_at TIMESTAMP, properties VARCHAR);
 CREATE TABLE IF NOT EXISTS {GROUP_TYPES_TABLE} (group_type VARCHAR, group_type_index INTEGER);
+"""
+_GROUP_TYPES_FROM_EVENTS_SQL = f"""
+CREATE TABLE {GROUP_TYPES_TABLE} AS
+WITH named AS (
+    SELECT unnest(json_keys(properties->'$."$groups"')) AS group_type, timestamp
+    FROM events
+    WHERE contains(CAST(properties AS VARCHAR), '"$groups"')
+      AND json_type(properties->'$."$groups"') = 'OBJECT'
+    UNION ALL
+    SELECT properties->>'$."$group_type"', timestamp
+    FROM events
+    WHERE event = '$groupidentify'
+), firsts AS (
+    SELECT group_type, min(timestamp) AS first_seen
+    FROM named WHERE group_type IS NOT NULL AND group_type <> ''
+    GROUP BY group_type
+)
+SELECT group_type,
+       CAST(row_number() OVER (ORDER BY first_seen, group_type) - 1 AS INTEGER)
+           AS group_type_index
+FROM firsts
+QUALIFY group_type_index < 5
+ORDER BY group_type_index
+"""
+_GROUPS_FROM_EVENTS_SQL = f"""
+CREATE TABLE {GROUPS_TABLE} AS
+WITH identified AS (
+    SELECT m.group_type_index AS index, e.properties->>'$."$group_key"' AS key, e.timestamp,
+           CASE WHEN json_type(e.properties->'$."$group_set"') = 'OBJECT'
+                THEN e.properties->'$."$group_set"' END AS group_set
+    FROM events AS e
+    JOIN {GROUP_TYPES_TABLE} AS m ON m.group_type = e.properties->>'$."$group_type"'
+    WHERE e.event = '$groupidentify'
+), kept AS (
+    SELECT * FROM identified WHERE key IS NOT NULL AND key <> ''
+), latest AS (
+    SELECT k.index, k.key, j.key AS name, arg_max(j.value, k.timestamp) AS value
+    FROM kept AS k, json_each(k.group_set) AS j
+    GROUP BY k.index, k.key, j.key
+)
+SELECT k.index, k.key, k.created_at, k.updated_at,
+       CAST(coalesce(p.properties, json_object()) AS VARCHAR) AS properties
+FROM (SELECT index, key, min(timestamp) AS created_at, max(timestamp) AS updated_at
+      FROM kept GROUP BY index, key) AS k
+LEFT JOIN (SELECT index, key,
+                  to_json(map_from_entries(list(struct_pack(k := name, v := value) ORDER BY name)))
+                      AS properties
+           FROM latest GROUP BY index, key) AS p USING (index, key)
+ORDER BY k.index, k.key
 """
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -305,6 +362,9 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
         con.execute(rollups.BUILD_SQL)
         con.execute(churn_rollups.BUILD_SQL)
         rollups.build_journeys(con)
+        if not _has_table(con, GROUPS_TABLE):  # not given by `load` (the demo's are)
+            con.execute(_GROUP_TYPES_FROM_EVENTS_SQL)
+            con.execute(_GROUPS_FROM_EVENTS_SQL)
         con.execute(_GROUPS_SQL)
     except duckdb.Error as e:
         raise DataError(f"cannot build the events store: {first_line(e)}") from None
@@ -317,6 +377,15 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
             con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{name}"')
     row = con.execute("SELECT count(*) FROM events").fetchone()
     return int(row[0]) if row else 0
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+        " AND table_catalog = current_database() AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 _PERSONS_SQL = """
