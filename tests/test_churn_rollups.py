@@ -17,15 +17,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.edge_events import write_raw_events
-from usertrack.analytics.where import spliced
+from tests.rollup_stores import EXCLUDE, events_store, facts, opened
 from usertrack.sources import churn_rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries
 
-REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 1)
-EXCLUDE = r"@datagen\.dev$"
 FILES = ("posthog/churn_periods", "posthog/churn_persons", "posthog/churn_events")
 
 
@@ -67,22 +63,12 @@ def _events() -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("churn_rollups") / "events.duckdb"
-    write_raw_events(path, _events())
-    return path
+    return events_store(tmp_path_factory, "churn_rollups", _events())
 
 
 @pytest.fixture()
 def source(store: Path) -> Iterator[LocalPostHogSource]:
-    local = LocalPostHogSource(store)
-    yield local
-    local.close()
-
-
-def _facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
-    """The query file as churn runs it on the local engine: `{filters}` filled."""
-    query = load_queries(REPO / "queries").get(query_id)
-    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+    yield from opened(store)
 
 
 D = datetime
@@ -133,7 +119,7 @@ def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[t
 def test_the_tables_give_the_rows_the_events_give(
     source: LocalPostHogSource, query_id: str, bounds: tuple[datetime, ...]
 ) -> None:
-    query = _facts(source, query_id)
+    query = facts(source, query_id)
     events_sql = source.translation(query.sql).sql
     rolled = churn_rollups.facts_rewritten(events_sql)
     assert rolled is not None, f"{query_id} is no longer answered from the tables"
@@ -153,7 +139,7 @@ def test_churn_reads_the_tables_through_the_source_with_the_types_the_events_giv
     events give (it sends a datetime to the second, as the live path does)."""
     since, as_of, then, then_since = BOUNDS[1]
     for query_id in FILES:
-        query = _facts(source, query_id)
+        query = facts(source, query_id)
         params = _values(query_id, since, as_of, then, then_since, "week")
         cur = source._connection().cursor()
         try:
@@ -181,9 +167,9 @@ def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
     source: LocalPostHogSource, store: Path, tmp_path: Path
 ) -> None:
     for query_id in FILES:
-        filtered = _facts(source, query_id, ["properties.$browser = 'Chrome'"])
+        filtered = facts(source, query_id, ["properties.$browser = 'Chrome'"])
         assert churn_rollups.facts_rewritten(source.translation(filtered.sql).sql) is None
-        query = _facts(source, query_id)
+        query = facts(source, query_id)
         edited = replace(query, sql=query.sql.replace("count()", "count() + 1"))
         if edited.sql != query.sql:
             assert churn_rollups.facts_rewritten(source.translation(edited.sql).sql) is None
@@ -197,7 +183,7 @@ def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
     try:
         assert not without.has_tables(churn_rollups.TABLES)
         since, as_of, then, then_since = BOUNDS[1]
-        query = _facts(without, "posthog/churn_persons")
+        query = facts(without, "posthog/churn_persons")
         params = _values("posthog/churn_persons", since, as_of, then, then_since, "week")
         cur = without._connection().cursor()
         try:

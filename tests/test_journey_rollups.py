@@ -11,7 +11,6 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,18 +18,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.edge_events import write_raw_events
+from tests.rollup_stores import EXCLUDE, events_store, facts, opened
 from usertrack.analytics import paths as paths_mod
 from usertrack.analytics import sessions as sessions_mod
 from usertrack.analytics.common import FactsQuery, unnested
-from usertrack.analytics.where import spliced
 from usertrack.sources import rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries
+from usertrack.sources.queries import Query
 
-REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 1)
-EXCLUDE = r"@datagen\.dev$"
 CHANGES = datetime(2026, 3, 10)
 PAGES = ["/", "/a", "/b", "/c"]
 CUSTOM = ["signed_up", "run_started", "$identify"]  # ($-events but $pageview: not a path node)
@@ -92,22 +88,12 @@ def _events() -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("journeys") / "events.duckdb"
-    write_raw_events(path, _events())
-    return path
+    return events_store(tmp_path_factory, "journeys", _events())
 
 
 @pytest.fixture()
 def source(store: Path) -> Iterator[LocalPostHogSource]:
-    local = LocalPostHogSource(store)
-    yield local
-    local.close()
-
-
-def _facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
-    """The query file as the analysis runs it on the local engine: `{filters}` filled."""
-    query = load_queries(REPO / "queries").get(query_id)
-    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+    yield from opened(store)
 
 
 BOUNDS = [
@@ -160,7 +146,7 @@ def _from_source(local: LocalPostHogSource, query: Query, values: dict[str, Any]
 def test_the_session_table_gives_the_facts_the_events_give(
     source: LocalPostHogSource, since: datetime, until: datetime
 ) -> None:
-    query = _facts(source, sessions_mod.QUERY)
+    query = facts(source, sessions_mod.QUERY)
     assert rollups.facts_rewritten(source.translation(query.sql).sql) is not None
     values = _values(since, until)
     want = _on_events(source, query, values)
@@ -190,7 +176,7 @@ def _split(kept: Any, first: Any) -> list[tuple[int, ...]]:
 def test_the_path_table_gives_the_sequences_the_events_give(
     source: LocalPostHogSource, since: datetime, until: datetime
 ) -> None:
-    query = _facts(source, paths_mod.QUERY)
+    query = facts(source, paths_mod.QUERY)
     # the range before p5 changes email: the table answers
     values = _values(since, min(until, CHANGES - timedelta(microseconds=1)))
     found = source.path_codes(query, values)
@@ -213,7 +199,7 @@ def test_the_path_table_gives_the_sequences_the_events_give(
 def test_paths_read_the_events_when_the_range_holds_a_person_of_several_emails(
     source: LocalPostHogSource,
 ) -> None:
-    query = _facts(source, paths_mod.QUERY)
+    query = facts(source, paths_mod.QUERY)
     cur = source._connection().cursor()
     try:
         (first, last), *_ = cur.execute(
@@ -232,9 +218,9 @@ def test_a_where_or_a_store_without_the_tables_reads_the_events(
 ) -> None:
     values = _values(*BOUNDS[1])
     # a --where filters events: the tables cannot answer it
-    filtered = _facts(source, paths_mod.QUERY, ["properties.$browser = 'Chrome'"])
+    filtered = facts(source, paths_mod.QUERY, ["properties.$browser = 'Chrome'"])
     assert source.path_codes(filtered, values) is None
-    filtered = _facts(source, sessions_mod.QUERY, ["properties.$browser = 'Chrome'"])
+    filtered = facts(source, sessions_mod.QUERY, ["properties.$browser = 'Chrome'"])
     assert rollups.facts_rewritten(source.translation(filtered.sql).sql) is None
     old = tmp_path / "old.duckdb"
     old.write_bytes(store.read_bytes())
@@ -245,8 +231,8 @@ def test_a_where_or_a_store_without_the_tables_reads_the_events(
     without = LocalPostHogSource(old)
     try:
         assert not without.has_tables(rollups.SESSION_TABLES)
-        assert without.path_codes(_facts(without, paths_mod.QUERY), values) is None
-        query = _facts(without, sessions_mod.QUERY)
+        assert without.path_codes(facts(without, paths_mod.QUERY), values) is None
+        query = facts(without, sessions_mod.QUERY)
         cur = without.facts_cursor(query, values, "facts")
         try:
             described = cur.execute("SELECT * FROM facts LIMIT 0").description or []
@@ -254,7 +240,7 @@ def test_a_where_or_a_store_without_the_tables_reads_the_events(
         finally:
             cur.close()
         assert _on_events(without, query, values) == _from_source(
-            source, _facts(source, sessions_mod.QUERY), values
+            source, facts(source, sessions_mod.QUERY), values
         )
     finally:
         without.close()

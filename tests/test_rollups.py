@@ -16,14 +16,13 @@ import duckdb
 import pytest
 
 from tests.edge_events import write_raw_events
+from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
 from usertrack.analytics.where import spliced
 from usertrack.sources import rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries
+from usertrack.sources.queries import load_queries
 
-REPO = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 1)
-EXCLUDE = r"@datagen\.dev$"
 FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours")
 
 
@@ -62,24 +61,12 @@ def _events() -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("rollups") / "events.duckdb"
-    write_raw_events(path, _events())
-    return path
+    return events_store(tmp_path_factory, "rollups", _events())
 
 
 @pytest.fixture()
 def source(store: Path) -> Iterator[LocalPostHogSource]:
-    local = LocalPostHogSource(store)
-    yield local
-    local.close()
-
-
-def _facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
-    """The query file as activity runs it on the local engine: `{filters}` filled, per event."""
-    from dataclasses import replace
-
-    query = load_queries(REPO / "queries").get(query_id)
-    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+    yield from opened(store)
 
 
 BOUNDS = [
@@ -110,7 +97,7 @@ def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[t
 def test_the_table_gives_the_rows_the_events_give(
     source: LocalPostHogSource, query_id: str, since: datetime, as_of: datetime
 ) -> None:
-    query = _facts(source, query_id)
+    query = facts(source, query_id)
     events_sql = source.translation(query.sql).sql
     rolled_sql = rollups.rewritten(events_sql)
     assert rolled_sql is not None, f"{query_id} is no longer answered from {rollups.TABLE}"
@@ -133,11 +120,11 @@ def test_the_source_runs_activity_from_the_table_and_the_rest_on_the_events(
 ) -> None:
     assert source.has_rollups()
     for query_id in FILES:
-        query = _facts(source, query_id)
+        query = facts(source, query_id)
         tr, _ = source._bound(query, {"since": START, "as_of": START, "exclude_pattern": ""}, "q")
         assert rollups.TABLE in tr.sql, query_id
         # a --where filters events: the table cannot answer it
-        filtered = _facts(source, query_id, ["properties.$browser = 'Chrome'"])
+        filtered = facts(source, query_id, ["properties.$browser = 'Chrome'"])
         tr, _ = source._bound(
             filtered, {"since": START, "as_of": START, "exclude_pattern": ""}, "q"
         )
@@ -158,7 +145,7 @@ def test_a_store_built_before_the_table_answers_on_the_events(store: Path, tmp_p
     try:
         assert with_table.has_rollups() and not without.has_rollups()
         for query_id in FILES:
-            query = _facts(with_table, query_id)
+            query = facts(with_table, query_id)
             tr, _ = without._bound(query, values, "q")
             assert rollups.TABLE not in tr.sql
             got = sorted(without.run(query, values).rows, key=repr)
@@ -185,7 +172,7 @@ def test_a_segments_group_is_answered_from_the_table_too(
     mapping = PersonSegments.listed(START, ("s", NO_ACCOUNT), {"s": ["p2"]}, "computed")
     keep, _ = mapping.person_filter(NO_ACCOUNT if negate else "s", local=True)
     assert keep.startswith("NOT ") == negate
-    query = _facts(source, query_id, [keep])
+    query = facts(source, query_id, [keep])
     events_sql = source.translation(query.sql).sql
     rolled_sql = rollups.rewritten(events_sql)
     assert rolled_sql is not None and rollups.TABLE in rolled_sql
@@ -198,7 +185,7 @@ def test_a_segments_group_is_answered_from_the_table_too(
     tr, _ = source._bound(query, {**values, "since": since, "as_of": as_of}, "q")
     assert rollups.TABLE in tr.sql
     # with a --where too, the events
-    both = _facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
+    both = facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
     assert rollups.rewritten(source.translation(both.sql).sql) is None
 
 
@@ -255,7 +242,7 @@ def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
     event without a person in no group."""
     import pyarrow as pa
 
-    query = _facts(source, "posthog/activity_hours")
+    query = facts(source, "posthog/activity_hours")
     whole = rollups.rewritten(source.translation(query.sql).sql)
     assert whole is not None
     sql = rollups.grouped(whole, 2)
@@ -273,7 +260,7 @@ def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
         cur.close()
     groups = {0: (["p1", "p5"], False), 1: (["p2"], False), 2: (list(listed), True)}
     for number, (ids, negate) in groups.items():
-        filtered = _facts(
+        filtered = facts(
             source,
             "posthog/activity_hours",
             [("NOT " if negate else "") + "toString(person_id) IN"
