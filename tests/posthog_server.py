@@ -777,6 +777,18 @@ def live_env(server: FakePostHog, db: str | None = None, **more: str) -> dict[st
     }
 
 
+def posthog_query(sql: str, name: str = "adhoc", returns: str = "table") -> Query:
+    """A query of the posthog folder made from its text, as a shipped file `name` would be."""
+    return Query(
+        name=name,
+        folder="posthog",
+        path=Path(f"queries/posthog/{name}.sql"),
+        sql=sql,
+        description="test",
+        returns=returns,
+    )
+
+
 @contextmanager
 def serve(store_path: Path, **options: Any) -> Iterator[FakePostHog]:
     """Run a FakePostHog on 127.0.0.1 (ephemeral port) for the duration of the block."""

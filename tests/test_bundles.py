@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from usertrack.sources.posthog_http import PostHogHTTPSource
 from usertrack.sources.posthog_http.bundle import (
     checked,
@@ -21,7 +21,7 @@ from usertrack.sources.posthog_http.bundle import (
     select_columns,
     text,
 )
-from usertrack.sources.queries import Query, load_queries
+from usertrack.sources.queries import load_queries
 
 AS_OF = datetime(2026, 11, 12)
 PATTERN = r"@datagen\.dev$"
@@ -39,17 +39,6 @@ def posts(fake: FakePostHog) -> list[dict[str, object]]:
     return [r for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/query/")]
 
 
-def adhoc(sql: str, name: str = "adhoc") -> Query:
-    return Query(
-        name=name,
-        folder="posthog",
-        path=Path(f"/queries/posthog/{name}.sql"),
-        sql=sql,
-        description="test",
-        returns="table",
-    )
-
-
 def test_each_file_answers_as_alone_in_one_async_request(fake: FakePostHog) -> None:
     library = load_queries(Path(__file__).resolve().parent.parent / "queries")
     common = {"as_of": AS_OF, "exclude_pattern": PATTERN}
@@ -60,9 +49,9 @@ def test_each_file_answers_as_alone_in_one_async_request(fake: FakePostHog) -> N
         (library.get("posthog/referrers"), {**common, "days": 7}),  # ordered by a count
         (library.get("posthog/weekly_visitors"), {**common, "days": 7}),  # one row
         # a value that looks like a placeholder, quotes and a backslash: a value all the same
-        (adhoc("SELECT {text} AS said, count() AS n FROM events WHERE event = {text}"),
+        (posthog_query("SELECT {text} AS said, count() AS n FROM events WHERE event = {text}"),
          {"text": "{as_of}') OR 1=1 --\\"}),
-        (adhoc("SELECT * FROM events LIMIT 1", "star"), {}),  # columns not in its text
+        (posthog_query("SELECT * FROM events LIMIT 1", "star"), {}),  # columns not in its text
     ]  # fmt: skip
     api = PostHogHTTPSource(DEFAULT_KEY, "4242", fake.url)
     try:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from usertrack.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
 from usertrack.segments.profiles import run_by_source
 from usertrack.sources.postgres import PostgresSource
@@ -58,15 +58,8 @@ def neon_query(tmp_path: Path, sql: str) -> Query:
     return parse_query(path, "neon")
 
 
-def posthog_query(sql: str = "SELECT event, count() AS n FROM events GROUP BY event") -> Query:
-    return Query(
-        name="slow",
-        folder="posthog",
-        path=Path("/queries/posthog/slow.sql"),
-        sql=sql,
-        description="test",
-        returns="table",
-    )
+def slow_query(sql: str = "SELECT event, count() AS n FROM events GROUP BY event") -> Query:
+    return posthog_query(sql, "slow")
 
 
 def finish(fn: Callable[[], Any], within: float) -> tuple[BaseException | None, float]:
@@ -93,7 +86,7 @@ def test_a_failing_database_stops_posthog_polls(stuck: FakePostHog, tmp_path: Pa
     postgres = PostgresSource(f"postgresql://postgres@127.0.0.1:{closed_port()}/db")
     posthog = PostHogHTTPSource(DEFAULT_KEY, PROJECT, stuck.url)
     jobs = {
-        "posthog": [("slow", posthog_query(), {})],
+        "posthog": [("slow", slow_query(), {})],
         "neon": [("q", neon_query(tmp_path, "SELECT 1 AS one"), {})],
     }
     sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
@@ -115,7 +108,7 @@ def test_an_abandoned_async_query_is_cancelled_on_posthog(
     posthog = PostHogHTTPSource(DEFAULT_KEY, PROJECT, stuck.url)
     # The database fails after 1.5 s, when PostHog is surely polling its async query.
     failing = neon_query(tmp_path, "SELECT 1 / 0 AS boom FROM pg_sleep(1.5)")
-    jobs = {"posthog": [("slow", posthog_query(), {})], "neon": [("q", failing, {})]}
+    jobs = {"posthog": [("slow", slow_query(), {})], "neon": [("q", failing, {})]}
     sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
     error, took = finish(lambda: run_by_source(sources, jobs), within=10)
     assert isinstance(error, QueryError) and "division by zero" in str(error)
@@ -139,7 +132,7 @@ def test_a_throttled_posthog_stops_waiting_when_the_database_fails(
         postgres = PostgresSource(f"postgresql://postgres@127.0.0.1:{closed_port()}/db")
         posthog = PostHogHTTPSource(DEFAULT_KEY, PROJECT, fake.url, max_total_wait=600)
         jobs = {
-            "posthog": [("slow", posthog_query(), {})],
+            "posthog": [("slow", slow_query(), {})],
             "neon": [("q", neon_query(tmp_path, "SELECT 1 AS one"), {})],
         }
         sources: dict[str, Any] = {"posthog": posthog, "neon": postgres}
@@ -156,7 +149,7 @@ def test_a_failing_posthog_cancels_a_running_database_query(
     postgres = PostgresSource(db)
     posthog = PostHogHTTPSource(DEFAULT_KEY, PROJECT, stuck.url)
     jobs = {
-        "posthog": [("bad", posthog_query("SELECT no_such_function_at_all()"), {})],
+        "posthog": [("bad", slow_query("SELECT no_such_function_at_all()"), {})],
         "neon": [("q", neon_query(tmp_path, "SELECT pg_sleep(30) AS slept"), {})],
     }
     sources: dict[str, Any] = {"neon": postgres, "posthog": posthog}
@@ -302,7 +295,7 @@ def test_a_failing_database_interrupts_a_long_local_query(
     local = LocalPostHogSource(handmade_store)
     # The 19 events crossed with themselves eight times (1.7e10 rows): hours of work.
     aliases = "abcdefgh"
-    slow = posthog_query(
+    slow = slow_query(
         "SELECT sum(length(concat("
         + ", ".join(f"{a}.event" for a in aliases)
         + "))) AS n FROM "
@@ -334,5 +327,5 @@ def test_a_failing_database_interrupts_a_long_local_query(
     assert time.monotonic() - started < 1.5
     assert isinstance(outcome[0], Cancelled)
     # The source stays usable for the next command's queries.
-    assert local.run(posthog_query("SELECT count() AS n FROM events"), {}).rows[0][0] > 0
+    assert local.run(slow_query("SELECT count() AS n FROM events"), {}).rows[0][0] > 0
     local.close()

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.edge_events import write_raw_events
+from tests.posthog_server import posthog_query
 from usertrack.errors import HogQLTranslationError, QueryError
 from usertrack.sources.hogql import translate
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -120,19 +120,8 @@ def source(store: Path) -> Any:
     src.close()
 
 
-def q(sql: str, name: str = "adhoc") -> Query:
-    return Query(
-        name=name,
-        folder="posthog",
-        path=Path(f"queries/posthog/{name}.sql"),
-        sql=sql,
-        description="test",
-        returns="table",
-    )
-
-
 def run(source: LocalPostHogSource, sql: str, **params: Any) -> list[dict[str, Any]]:
-    return source.run(q(sql), params).as_dicts()
+    return source.run(posthog_query(sql), params).as_dicts()
 
 
 def analyst_queries() -> dict[str, str]:
@@ -183,7 +172,7 @@ def test_analyst_event_overview(source: LocalPostHogSource) -> None:
 
 
 def test_analyst_mcp_connect_clicks(source: LocalPostHogSource) -> None:
-    result = source.run(q(ANALYST["mcp_connect_clicks"]), {})
+    result = source.run(posthog_query(ANALYST["mcp_connect_clicks"]), {})
     assert result.columns == [
         "email",
         "click_count",
@@ -263,7 +252,7 @@ def test_analyst_user_journey(source: LocalPostHogSource) -> None:
 
 
 def test_analyst_user_mcp_servers(source: LocalPostHogSource) -> None:
-    result = source.run(q(ANALYST["user_mcp_servers"]), {"email": "Alice@Acme.com"})
+    result = source.run(posthog_query(ANALYST["user_mcp_servers"]), {"email": "Alice@Acme.com"})
     rows = [tuple(r) for r in result.rows]
     assert rows[0] == ("gmail", "t-gmail", 2, TS["A10"])
     assert sorted(rows[1:], key=str) == sorted(
@@ -341,12 +330,12 @@ def test_placeholder_is_bound_not_spliced(source: LocalPostHogSource) -> None:
 
 def test_missing_parameter_value(source: LocalPostHogSource) -> None:
     with pytest.raises(QueryError, match=r"posthog/adhoc .*'email'"):
-        source.run(q("SELECT 1 FROM events WHERE distinct_id = {email}"), {})
+        source.run(posthog_query("SELECT 1 FROM events WHERE distinct_id = {email}"), {})
 
 
 def test_duckdb_error_names_query(source: LocalPostHogSource) -> None:
     with pytest.raises(QueryError) as err:
-        source.run(q("SELECT no_such_column FROM events", name="broken"), {})
+        source.run(posthog_query("SELECT no_such_column FROM events", name="broken"), {})
     message = str(err.value)
     assert message.startswith("posthog/broken (queries/posthog/broken.sql): DuckDB:")
     assert "\n" not in message
@@ -357,7 +346,7 @@ def test_duckdb_error_names_query(source: LocalPostHogSource) -> None:
 
 
 def scalar(source: LocalPostHogSource, expr: str) -> Any:
-    return source.run(q(f"SELECT {expr} AS v"), {}).rows[0][0]
+    return source.run(posthog_query(f"SELECT {expr} AS v"), {}).rows[0][0]
 
 
 def test_to_start_of_week_is_sunday_by_default(source: LocalPostHogSource) -> None:
@@ -498,7 +487,7 @@ def test_json_extract_string_reads_the_materialized_columns(tmp_path: Path) -> N
                 "SELECT uuid, JSONExtractString(properties, {key}) AS hot,"
                 " JSONExtractString(toString(properties), {key}) AS json FROM events ORDER BY uuid"
             )
-            rows = src.run(q(sql), {"key": key}).as_dicts()
+            rows = src.run(posthog_query(sql), {"key": key}).as_dicts()
             assert rows and all(r["hot"] == r["json"] for r in rows), key
             if key in ("$pathname", "$session_id", "template_id", "field"):
                 assert any(r["hot"] for r in rows), key  # the fixture has values there
@@ -645,7 +634,7 @@ def test_json_extract_types_the_local_engine_does_not_read_are_refused() -> None
 
 def test_translation_error_names_the_query(source: LocalPostHogSource) -> None:
     with pytest.raises(HogQLTranslationError) as err:
-        source.run(q("SELECT retention() FROM events", name="ret"), {})
+        source.run(posthog_query("SELECT retention() FROM events", name="ret"), {})
     assert str(err.value).startswith("posthog/ret (queries/posthog/ret.sql): HogQL function")
 
 
@@ -664,7 +653,7 @@ def test_filters_placeholder_and_column_names(source: LocalPostHogSource) -> Non
     tr = translate("SELECT count() FROM events WHERE {filters}")
     assert tr.params == [] and "TRUE" in tr.sql
     result = source.run(
-        q(
+        posthog_query(
             "SELECT event, count(), properties.$pathname, e.properties.has_oauth, count() AS n"
             " FROM events e WHERE uuid = 'uuid-A2' GROUP BY ALL"
         ),

@@ -27,6 +27,7 @@ from tests.posthog_server import (
     TRENDS_INSIGHT_ID,
     TRENDS_SHORT_ID,
     FakePostHog,
+    posthog_query,
     serve,
 )
 from usertrack.errors import (
@@ -60,17 +61,6 @@ PER_USER_SQL = (
     "SELECT person.properties.email AS email, count() AS events, max(timestamp) AS last_seen_at\n"
     "FROM events\nWHERE timestamp <= toDateTime({as_of}, 'UTC')\nGROUP BY email"
 )
-
-
-def q(sql: str, name: str = "adhoc", returns: str = "table") -> Query:
-    return Query(
-        name=name,
-        folder="posthog",
-        path=Path(f"/queries/posthog/{name}.sql"),
-        sql=sql,
-        description="test",
-        returns=returns,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +129,7 @@ def test_is_a_source_and_describes_itself_without_the_key(fake: FakePostHog) -> 
 def test_request_shape_and_values(fake: FakePostHog) -> None:
     sql = "SELECT count() AS n FROM events WHERE timestamp <= toDateTime({as_of}, 'UTC') LIMIT 1"
     with source(fake) as src:
-        result = src.run(q(sql, "count"), {"as_of": AS_OF, "unused": 1})
+        result = src.run(posthog_query(sql, "count"), {"as_of": AS_OF, "unused": 1})
     assert result.columns == ["n"]
     assert result.rows == [(18,)]  # grace's event is after as_of
     post = next(r for r in fake.requests if r["method"] == "POST")
@@ -192,7 +182,7 @@ def test_injection_strings_travel_as_values_only(fake: FakePostHog) -> None:
     evil = "x' OR 1=1); DROP TABLE events; --"
     sql = "SELECT count() AS n FROM events WHERE person.properties.email = {email} LIMIT 1"
     with source(fake) as src:
-        result = src.run(q(sql), {"email": evil})
+        result = src.run(posthog_query(sql), {"email": evil})
     assert result.rows == [(0,)]
     for text in fake.query_texts():
         assert evil not in text
@@ -204,7 +194,7 @@ def test_injection_strings_travel_as_values_only(fake: FakePostHog) -> None:
 def test_datetimes_come_back_as_naive_utc(fake: FakePostHog) -> None:
     sql = "SELECT max(timestamp) AS last FROM events WHERE event = '$rageclick' LIMIT 1"
     with source(fake) as src:
-        result = src.run(q(sql), {})
+        result = src.run(posthog_query(sql), {})
     assert result.rows == [(datetime(2026, 11, 15, 0, 0),)]
 
 
@@ -213,7 +203,7 @@ def test_datetimes_come_back_as_naive_utc(fake: FakePostHog) -> None:
 
 def test_a_result_past_the_cap_comes_packed_in_one_request(big: FakePostHog) -> None:
     with source(big, page_size=250) as src:
-        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+        result = src.run(posthog_query(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
     emails = [row[0] for row in result.rows]
     assert len(emails) == N_USERS
     assert sorted(emails) == expected_emails()  # every row exactly once
@@ -241,7 +231,7 @@ def test_packed_rows_keep_nulls_and_rows_sharing_a_first_column(big: FakePostHog
         " FROM events GROUP BY k, email, maybe"
     )
     with source(big, page_size=100) as src:
-        result = src.run(q(sql), {})
+        result = src.run(posthog_query(sql), {})
     assert sorted(r[1] for r in result.rows) == expected_emails()
     assert sum(r[2] is None for r in result.rows) == N_USERS // 10
     assert result.meta["paging"] == "packed" and len(big.query_texts()) == 1
@@ -250,7 +240,7 @@ def test_packed_rows_keep_nulls_and_rows_sharing_a_first_column(big: FakePostHog
 def test_pages_when_the_packed_request_is_refused(big: FakePostHog) -> None:
     big.refuse_packed = True
     with source(big, page_size=250) as src:
-        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+        result = src.run(posthog_query(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
     emails = [row[0] for row in result.rows]
     assert len(emails) == N_USERS
     assert sorted(emails) == expected_emails()
@@ -279,11 +269,11 @@ def test_an_ordered_result_past_the_cap_comes_in_the_pages_order_when_packed(
     """Packed buckets come in no order: a query with its own ORDER BY gets its rows past the
     cap as the OFFSET pages give them (sorted by every column), packed or paged alike."""
     with source(big, page_size=250) as src:
-        packed = src.run(q(ORDERED_SQL), {})
+        packed = src.run(posthog_query(ORDERED_SQL), {})
     assert packed.meta["paging"] == "packed"
     big.refuse_packed = True
     with source(big, page_size=250) as src:
-        paged = src.run(q(ORDERED_SQL), {})
+        paged = src.run(posthog_query(ORDERED_SQL), {})
     assert paged.meta["paging"] == "offset"
     assert len(packed.rows) == N_USERS
     assert [list(r) for r in packed.rows] == [list(r) for r in paged.rows]
@@ -398,7 +388,7 @@ def test_without_paging_posthog_would_truncate(big: FakePostHog) -> None:
 def test_own_small_limit_is_sent_as_written(big: FakePostHog) -> None:
     sql = PER_USER_SQL + "\nORDER BY email\nLIMIT 30"
     with source(big, page_size=250) as src:
-        result = src.run(q(sql), {"as_of": AS_OF})
+        result = src.run(posthog_query(sql), {"as_of": AS_OF})
     assert [r[0] for r in result.rows] == expected_emails()[:30]
     assert big.query_texts() == [sql]
 
@@ -406,7 +396,7 @@ def test_own_small_limit_is_sent_as_written(big: FakePostHog) -> None:
 def test_own_limit_above_the_cap_is_paged_and_respected(big: FakePostHog) -> None:
     sql = PER_USER_SQL + "\nORDER BY email DESC\nLIMIT 600"
     with source(big, page_size=250) as src:
-        result = src.run(q(sql), {"as_of": AS_OF})
+        result = src.run(posthog_query(sql), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()[-600:]
     assert result.meta["pages"] == 1 + 1  # the probe, then the 600 rows packed
 
@@ -414,7 +404,7 @@ def test_own_limit_above_the_cap_is_paged_and_respected(big: FakePostHog) -> Non
 def test_a_result_that_cannot_be_completed_raises(big: FakePostHog) -> None:
     big.force_has_more = True
     with source(big, page_size=250) as src, pytest.raises(QueryError) as err:
-        src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+        src.run(posthog_query(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
     assert "hasMore" in str(err.value) and "posthog/per_user" in str(err.value)
 
 
@@ -422,7 +412,7 @@ def test_offset_refused_pages_by_keyset(big: FakePostHog) -> None:
     big.refuse_packed = True
     big.reject_offset = True
     with source(big, page_size=250) as src:
-        result = src.run(q(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
+        result = src.run(posthog_query(PER_USER_SQL, "per_user"), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()
     assert len(result.rows) == N_USERS
     assert result.meta["paging"] == "keyset"
@@ -439,7 +429,7 @@ def test_keyset_with_ties_keeps_every_row(big: FakePostHog) -> None:
         " person.properties.email AS email FROM events GROUP BY bucket, email"
     )
     with source(big, page_size=100) as src:
-        result = src.run(q(sql), {})
+        result = src.run(posthog_query(sql), {})
     assert sorted(r[1] for r in result.rows) == expected_emails()
     assert len(result.rows) == N_USERS
 
@@ -449,7 +439,7 @@ def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
     big.reject_offset = True
     sql = "SELECT 'same' AS k, person.properties.email AS email FROM events GROUP BY k, email"
     with source(big, page_size=100) as src, pytest.raises(QueryError) as err:
-        src.run(q(sql), {})
+        src.run(posthog_query(sql), {})
     assert "refuses OFFSET" in str(err.value)
 
 
@@ -457,7 +447,7 @@ def test_keyset_impossible_when_a_key_fills_a_page(big: FakePostHog) -> None:
 
 
 def per_user(sql: str = PER_USER_SQL, name: str = "per_user") -> Query:
-    return q(sql, name, returns="per-user")
+    return posthog_query(sql, name, returns="per-user")
 
 
 def partition_requests(server: FakePostHog) -> list[tuple[int, int]]:
@@ -510,7 +500,7 @@ def test_partitions_spread_the_emails(big_store: Path) -> None:
     local = LocalPostHogSource(big_store)
     try:
         counts = local.run(
-            q(
+            posthog_query(
                 "SELECT cityHash64(coalesce(email, '')) % 10 AS k, count() AS n FROM"
                 " (SELECT person.properties.email AS email FROM events GROUP BY email) GROUP BY k"
             ),
@@ -568,7 +558,7 @@ def test_query_requests_are_paced_before_posthog_throttles(fake: FakePostHog) ->
     waits: list[float] = []
     with source(fake, queries_per_minute=2, sleep=waits.append) as src:
         for _ in range(3):
-            src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+            src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
     assert len(waits) == 1 and 59 < waits[0] <= 60  # the third waits for the first's minute
     assert len(fake.query_texts()) == 3  # each sent once: nothing was refused and retried
 
@@ -580,7 +570,7 @@ def test_retry_after_is_honoured(fake: FakePostHog) -> None:
     fake.throttle(1, retry_after=1)
     with source(fake) as src:
         started = time.monotonic()
-        result = src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        result = src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
         elapsed = time.monotonic() - started
     assert result.rows == [(19,)]
     assert elapsed >= 1.0
@@ -592,12 +582,12 @@ def test_retry_after_is_honoured(fake: FakePostHog) -> None:
 def test_gives_up_after_the_bound_naming_the_limit(fake: FakePostHog) -> None:
     fake.throttle(100, retry_after=0)
     with source(fake, max_attempts=3) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT count() AS n FROM events LIMIT 1", "count"), {})
+        src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1", "count"), {})
     text = str(err.value)
     assert "gave up after 3 attempts" in text
     assert "Request was throttled" in text
     assert "240 queries/minute" in text and "3 queries running at once" in text
-    assert "posthog/count (/queries/posthog/count.sql)" in text
+    assert "posthog/count (queries/posthog/count.sql)" in text
     assert len([r for r in fake.requests if r["method"] == "POST"]) == 3
 
 
@@ -605,7 +595,7 @@ def test_a_retry_after_over_the_wait_budget_fails_at_once(fake: FakePostHog) -> 
     fake.throttle(1, retry_after=3600)
     with source(fake, max_total_wait=5) as src, pytest.raises(QueryError) as err:
         started = time.monotonic()
-        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
     assert time.monotonic() - started < 2
     assert "hourly limit" in str(err.value) and "Retry-After 3600 s" in str(err.value)
 
@@ -613,7 +603,7 @@ def test_a_retry_after_over_the_wait_budget_fails_at_once(fake: FakePostHog) -> 
 def test_backoff_without_retry_after(fake: FakePostHog) -> None:
     fake.throttle(2, retry_after=None)
     with source(fake) as src:
-        result = src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        result = src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
     assert result.rows == [(19,)] and result.meta["retries"] == 2
 
 
@@ -624,7 +614,7 @@ def test_at_most_three_queries_in_flight(fake: FakePostHog) -> None:
 
     def work(i: int) -> None:
         try:
-            sources[i % 2].run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+            sources[i % 2].run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
         except BaseException as e:
             errors.append(e)
 
@@ -669,7 +659,7 @@ def test_timeout_goes_async_and_polls_to_completion(fake: FakePostHog) -> None:
     notes: list[str] = []
     sql = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event LIMIT 10"
     with source(fake, progress=notes.append) as src:
-        result = src.run(q(sql, "events"), {})
+        result = src.run(posthog_query(sql, "events"), {})
     assert result.rows[0] == ("$exception", 1)
     assert len(result.rows) == 4
     assert result.meta["async"] is True and result.meta["async_polls"] == 4  # 3 running, then done
@@ -686,7 +676,7 @@ def test_async_error_surfaces(fake: FakePostHog) -> None:
     fake.time_out_next(1)
     fake.async_error = "Memory limit exceeded while grouping"
     with source(fake) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT count() AS n FROM events LIMIT 1", "count"), {})
+        src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1", "count"), {})
     assert "Memory limit exceeded while grouping" in str(err.value)
     assert "posthog/count" in str(err.value)
 
@@ -695,7 +685,7 @@ def test_expired_async_status_is_a_clear_error(fake: FakePostHog) -> None:
     fake.time_out_next(1)
     fake.expire_async = True
     with source(fake) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
     assert "expired" in str(err.value)
 
 
@@ -703,7 +693,7 @@ def test_async_gives_up_after_its_time_budget(fake: FakePostHog) -> None:
     fake.time_out_next(1)
     fake.async_polls = 10_000
     with source(fake, async_timeout=0.3) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT count() AS n FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT count() AS n FROM events LIMIT 1"), {})
     assert "still running" in str(err.value)
     assert any(r["method"] == "DELETE" for r in fake.requests)
 
@@ -713,9 +703,9 @@ def test_async_gives_up_after_its_time_budget(fake: FakePostHog) -> None:
 
 def test_bad_hogql_shows_posthogs_detail_and_the_file(fake: FakePostHog) -> None:
     with source(fake) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT count() AS n FROM nonexistent_table LIMIT 1", "broken"), {})
+        src.run(posthog_query("SELECT count() AS n FROM nonexistent_table LIMIT 1", "broken"), {})
     text = str(err.value)
-    assert "posthog/broken (/queries/posthog/broken.sql)" in text
+    assert "posthog/broken (queries/posthog/broken.sql)" in text
     assert "nonexistent_table" in text
     assert "PostHog rejected the query" in text
 
@@ -731,7 +721,7 @@ def _assert_no_key(err: BaseException, fake: FakePostHog, key: str) -> None:
 def test_401_names_the_variable_never_the_key(fake: FakePostHog) -> None:
     wrong = "phx_WrongKeyWrongKeyWrongKey123456"
     with source(fake, api_key=wrong) as src, pytest.raises(SourceConnectionError) as err:
-        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT 1 AS one FROM events LIMIT 1"), {})
     assert "POSTHOG_PERSONAL_API_KEY" in str(err.value) and "401" in str(err.value)
     _assert_no_key(err.value, fake, wrong)
     assert err.value.__cause__ is None
@@ -740,7 +730,7 @@ def test_401_names_the_variable_never_the_key(fake: FakePostHog) -> None:
 def test_403_names_the_scope_and_project(fake: FakePostHog) -> None:
     fake.missing_scope = True
     with source(fake) as src, pytest.raises(SourceConnectionError) as err:
-        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT 1 AS one FROM events LIMIT 1"), {})
     text = str(err.value)
     assert "query:read" in text and str(PROJECT) in text and "POSTHOG_PERSONAL_API_KEY" in text
     _assert_no_key(err.value, fake, DEFAULT_KEY)
@@ -748,7 +738,7 @@ def test_403_names_the_scope_and_project(fake: FakePostHog) -> None:
 
 def test_unknown_project_is_a_config_error(fake: FakePostHog) -> None:
     with source(fake, project_id=999) as src, pytest.raises(ConfigError) as err:
-        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT 1 AS one FROM events LIMIT 1"), {})
     assert "POSTHOG_PROJECT_ID" in str(err.value) and "999" in str(err.value)
 
 
@@ -759,14 +749,14 @@ def test_unreachable_host_names_the_host() -> None:
     host = f"http://127.0.0.1:{port}"
     src = PostHogHTTPSource(DEFAULT_KEY, PROJECT, host, connect_attempts=2, **FAST)
     with src, pytest.raises(SourceConnectionError) as err:
-        src.run(q("SELECT 1 AS one FROM events LIMIT 1"), {})
+        src.run(posthog_query("SELECT 1 AS one FROM events LIMIT 1"), {})
     assert f"127.0.0.1:{port}" in str(err.value)
     assert DEFAULT_KEY not in str(err.value) + repr(err.value)
 
 
 def test_missing_parameter_is_caught_before_sending(fake: FakePostHog) -> None:
     with source(fake) as src, pytest.raises(QueryError) as err:
-        src.run(q("SELECT 1 AS one FROM events WHERE event = {name} LIMIT 1"), {})
+        src.run(posthog_query("SELECT 1 AS one FROM events WHERE event = {name} LIMIT 1"), {})
     assert "name" in str(err.value)
     assert fake.requests == []
 
@@ -873,21 +863,21 @@ def test_errors_are_usertrack_errors(fake: FakePostHog) -> None:
     with source(fake) as src:
         for sql in ("SELECT FROM WHERE", "SELECT nope( FROM events"):
             with pytest.raises(UsertrackError):
-                src.run(q(sql), {})
+                src.run(posthog_query(sql), {})
 
 
 def test_refresh_modes_keep_posthog_from_answering_from_its_cache(fake: FakePostHog) -> None:
     sql = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY event LIMIT 10"
     with source(fake) as src:
-        plain = src.run(q(sql, "events"), {})
+        plain = src.run(posthog_query(sql, "events"), {})
     with source(fake, refresh=True) as src:
-        fresh = src.run(q(sql, "events"), {})
+        fresh = src.run(posthog_query(sql, "events"), {})
     assert fresh.rows == plain.rows
     # Without --refresh PostHog's default ("blocking") may use its cache; with it, never.
     assert fake.refreshes() == [None, "force_blocking"]
     fake.time_out_next(1)
     with source(fake) as src:
-        src.run(q(sql, "events"), {})
+        src.run(posthog_query(sql, "events"), {})
     assert fake.refreshes()[2:] == [None, "force_async"]  # the async path always recalculates
     with source(fake) as src:
         src.fetch_insight(str(TABLE_INSIGHT_ID))
