@@ -370,12 +370,15 @@ def _counted(
     if part is not None or whole is not None:  # its persons' rows of everyone's masks and
         facts = facts[2:]  # creation times (the lifecycle reads no one else's), no active days
     # The whole answer's facts are read in place: the groups read its masks, not its rows.
-    with open_facts_tables(ws, as_of, facts, progress, whole_in_place=whole is None) as con:
-        if by_account:
-            from usertrack.analytics.by_account import as_accounts
+    from usertrack.analytics.by_account import as_accounts, members_meanwhile
 
+    with (
+        members_meanwhile(ws, as_of, progress, by_account) as members,  # while events count
+        open_facts_tables(ws, as_of, facts, progress, whole_in_place=whole is None) as con,
+    ):
+        if members is not None:
             notes = as_accounts(con, ws, as_of, progress, {"active": "day, sum(events) AS events",
-                                "created": "min(created_at) AS created_at"})  # fmt: skip
+                                "created": "min(created_at) AS created_at"}, members)  # fmt: skip
         if whole is not None and part is None:
             _kept_masks(con, ws, whole)
             _kept_created(con, ws, as_of, weeks)

@@ -6,27 +6,62 @@ reaches a step when any of its members does. A person is a member by their email
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.analytics.by_segment import Background
+    from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
 
+@contextmanager
+def members_meanwhile(
+    ws: Workspace, as_of: datetime, progress: Any, wanted: bool = True
+) -> Iterator[Background[Result] | None]:
+    """The accounts' members (usertrack.reports.accounts.member_accounts) fetched on a thread
+    of their own while the block runs (None when not `wanted`): the caller starts it before
+    reading its facts, so the database answers while the events are counted and the analysis
+    waits for the slower of the two, not their sum. The block's end waits for the fetch to end
+    (a failure included), so the workspace is never closed under its query."""
+    if not wanted:
+        yield None
+        return
+    from usertrack.analytics.by_segment import Background
+    from usertrack.reports.accounts import member_accounts
+
+    members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")
+    try:
+        yield members
+    finally:
+        members.settle()
+
+
 def account_progress(
-    con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: datetime, progress: Any
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    as_of: datetime,
+    progress: Any,
+    members_fetch: Background[Result] | None = None,
 ) -> tuple[str, ...]:
     """`progress` made one row per account (--by-account): an account reaches a step when any
     member does; its step times are those of the member who got furthest (the earliest first
     step among them, then the person id). A person is a member by their email (the last one on
     their funnel events, normalized) in queries/neon/account_members.sql; persons of no account
-    are left out, and counted in the note returned."""
+    are left out, and counted in the note returned. `members_fetch`: members_meanwhile's,
+    started by the caller (else fetched here)."""
     from usertrack.emails import email_key_sql
-    from usertrack.reports.accounts import member_accounts
 
-    members = member_accounts(ws, as_of, progress)
+    if members_fetch is None:
+        with members_meanwhile(ws, as_of, progress) as fetching:
+            assert fetching is not None
+            members = fetching.result()
+    else:
+        members = members_fetch.result()
     import pyarrow as pa
 
     table = pa.table(
@@ -66,17 +101,24 @@ def account_progress(
 
 
 def _person_accounts(
-    con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: datetime, progress: Any
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    as_of: datetime,
+    progress: Any,
+    members: Background[Result] | None = None,
 ) -> None:
     """The temporary table `_person_account` (person_id, account): each PostHog person with an
     email (queries/posthog/segment_persons.sql, the email normalized as everywhere) in the
     account whose member has that email (queries/neon/account_members.sql, from the database
-    meanwhile). On the local engine `con` is a cursor of the events store and the persons'
-    emails are its temporary table, never rows in Python."""
-    from usertrack.analytics.by_segment import Background, persons_query
-    from usertrack.reports.accounts import member_accounts
+    meanwhile: `members`, members_meanwhile's, else started here). On the local engine `con` is
+    a cursor of the events store and the persons' emails are its temporary table, never rows
+    in Python."""
+    from usertrack.analytics.by_segment import persons_query
 
-    members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")
+    if members is None:
+        with members_meanwhile(ws, as_of, progress) as fetching:
+            assert fetching is not None
+            return _person_accounts(con, ws, as_of, progress, fetching)
     try:
         if progress:
             progress("fetching the persons' emails")
@@ -131,13 +173,15 @@ def as_accounts(
     as_of: datetime,
     progress: Any,
     tables: dict[str, str],
+    members: Background[Result] | None = None,
 ) -> tuple[str, ...]:
     """Per-person facts tables made per-account facts (--by-account on activity and retention):
     each of `tables` (name -> its other columns, grouped or aggregated, as `day, sum(events) AS
     events`) gets one row per account where it had one per person, the account standing in the
     person_id column; an account is active, starts or returns when any member does. Persons of
-    no account are left out, and counted in the note returned (by the first table's persons)."""
-    _person_accounts(con, ws, as_of, progress)
+    no account are left out, and counted in the note returned (by the first table's persons).
+    `members`: members_meanwhile's, started by the caller before its facts (else here)."""
+    _person_accounts(con, ws, as_of, progress, members)
     first = next(iter(tables))
     row = con.execute(
         f'SELECT count(DISTINCT person_id) FROM "{first}" f WHERE NOT EXISTS'

@@ -656,13 +656,14 @@ def _funnel(
 ) -> Funnel:
     """`funnel` over `span` alone (its previous period aside); `more`: whether the time to
     convert, and the --trend interval."""
-    con = load_progress(ws, chosen, as_of, span, window, by, progress, shape)
+    from usertrack.analytics.by_account import account_progress, members_meanwhile
+
+    with members_meanwhile(ws, as_of, progress, by_account) as members:  # while events count
+        con = load_progress(ws, chosen, as_of, span, window, by, progress, shape)
     try:
         notes: tuple[str, ...] = ()
-        if by_account:
-            from usertrack.analytics.by_account import account_progress
-
-            notes = account_progress(con, ws, as_of, progress)
+        if members is not None:
+            notes = account_progress(con, ws, as_of, progress, members)
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
         result.by_account = by_account
         if more[0]:

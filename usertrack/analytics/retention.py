@@ -478,15 +478,18 @@ def _counted(
     # On the local engine the facts are temporary tables of a cursor on the events store
     # (open_facts_tables): the analysis's own tables are temporary too. In a --by-segment run
     # too: its groups read the cohorts kept below, never the facts' rows.
-    with open_facts_tables(ws, as_of, facts, progress, whole_in_place=True) as con:
-        if by_account:
-            from usertrack.analytics.by_account import as_accounts
+    from usertrack.analytics.by_account import as_accounts, members_meanwhile
 
+    with (
+        members_meanwhile(ws, as_of, progress, by_account) as members,  # while events count
+        open_facts_tables(ws, as_of, facts, progress, whole_in_place=True) as con,
+    ):
+        if members is not None:
             shapes = {"activity": "period_start, max(did_start) AS did_start,"
                                   " max(did_return) AS did_return"}  # fmt: skip
             if mode == "first-time":
                 shapes["firsts"] = "min(first_start) AS first_start"
-            notes = as_accounts(con, ws, as_of, progress, shapes)
+            notes = as_accounts(con, ws, as_of, progress, shapes, members)
         con.execute(
             "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
             " generate_subscripts($starts, 1) - 1 AS idx",
