@@ -122,3 +122,42 @@ def test_exclusions_as_posthog_counts_them_locally_and_live(export: Path, tmp_pa
         live_env.pop("USERTRACK_EVENTS", None)
         live = run_json("funnel", args, as_of=AS_OF, **live_env)
     assert strip_live_only([live]) == strip_live_only([local])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_strict_funnel_reads_fewer_events_to_the_same_end(seed: int) -> None:
+    """strict_events keeps a fraction of a strict funnel's events (none before a person's first
+    step 1 or after their last step or exclusion event, the last of each run of other events):
+    every person's progress over them is the one over every event, on random timelines dense
+    in shared timestamps, runs of other events and exclusions."""
+    import random
+
+    import duckdb
+
+    from usertrack.analytics.funnel_order import OTHER, strict_events
+
+    rng = random.Random(seed)
+    ranks = [0, 1, 2, OTHER, OTHER, OTHER, EXCLUDED]
+    rows = [
+        (f"p{p}" if p else None, rng.randrange(40), rng.choice(ranks))
+        for p in range(60)
+        for _ in range(rng.randrange(25))
+    ]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE _step_events (person_id VARCHAR, t BIGINT, rank INTEGER)")
+    con.executemany("INSERT INTO _step_events VALUES (?, ?, ?)", rows)
+    kept = strict_events(con, (0,))
+    later = later_steps(STEPS)
+    shape = Shape("strict", (("x", 1, 3),))
+
+    def progress(table: str) -> dict[Any, Any]:
+        found: dict[Any, Any] = {}
+        rows = con.execute(f"SELECT * FROM {table} ORDER BY person_id, t, rank").fetchall()
+        for person in {r[0] for r in rows}:
+            timeline = [(t, k) for p, t, k in rows if p == person]
+            found[person] = shaped_progress(timeline, later, 10, shape, [(1, 3)])
+        return {p: r for p, r in found.items() if r != []}
+
+    fewer = con.execute(f"SELECT count(*) FROM {kept}").fetchone()
+    assert fewer is not None and fewer[0] < len(rows)
+    assert progress(kept) == progress("_step_events")

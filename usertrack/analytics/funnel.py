@@ -29,6 +29,7 @@ from usertrack.analytics.funnel_order import (
     PLAIN,
     Shape,
     shaped_progress,
+    strict_events,
     unordered_progress,
 )
 from usertrack.analytics.funnel_time import (
@@ -340,7 +341,7 @@ def _progress_table(
             " USING (event)",
             {"names": list(named), "ranks": list(named.values())},
         )
-    rest = "_step_events"
+    rest = strict_events(con, starts) if shape.order == "strict" else "_step_events"
     if len(ranks) == n and shape == PLAIN and starts == (0,):
         _one_pass_progress(con, n, limit)
         rest = (
@@ -373,7 +374,7 @@ def _progress_table(
     for i in range(n):
         data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
     con.register("_progress_in", pa.table(data))
-    if rest == "_step_events":
+    if not rest.startswith("("):  # no one-pass persons
         con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
     else:  # the one-pass persons and the others, in person order as the loop makes them
         con.execute(
@@ -383,7 +384,7 @@ def _progress_table(
         con.execute("DROP TABLE _fast_progress")
         con.execute("DROP TABLE _fast")
     con.unregister("_progress_in")
-    con.execute("DROP TABLE _step_events")
+    con.execute("DROP TABLE _step_events; DROP TABLE IF EXISTS _strict_events")
 
 
 def _narrowed_ranks(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from usertrack.errors import UsageError
 
@@ -152,3 +153,32 @@ def unordered_progress(events: Sequence[tuple[int, int]], window: int) -> list[i
         if len(firsts) > len(best):
             best = sorted(firsts.values())
     return best
+
+
+def strict_events(con: Any, starts: Collection[int]) -> str:
+    """`_strict_events`: the rows of `_step_events` that a strict funnel's shaped_progress
+    reads to the same end, far fewer (every event of the range comes for a strict funnel, most
+    of them other events). Before a person's first step-1 event (by time, then rank) no event
+    changes anything, nor does any after their last step or exclusion event, and a person with
+    no step-1 event is in no funnel. Of a run of other events (rank OTHER) the first ends every
+    attempt in progress and the rest would end them again: the run's last is kept (an other
+    event sorts first among a timestamp's events, so the last is the one that can share its
+    timestamp with the next event, as the exclusions' rule reads)."""
+    con.execute(
+        f"""CREATE TEMP TABLE _strict_events AS
+        WITH spans AS (
+            SELECT person_id, min(t) FILTER (WHERE list_contains($starts, rank)) AS lo,
+                   max(t) AS hi
+            FROM _step_events WHERE rank <> {OTHER} GROUP BY person_id),
+        inside AS (
+            SELECT e.person_id, e.t, e.rank
+            FROM _step_events e JOIN spans s ON s.person_id IS NOT DISTINCT FROM e.person_id
+            WHERE e.t >= s.lo AND e.t <= s.hi)
+        SELECT person_id, t, rank FROM (
+            SELECT person_id, t, rank,
+                   lead(rank) OVER (PARTITION BY person_id ORDER BY t, rank) AS after
+            FROM inside)
+        WHERE rank <> {OTHER} OR after IS DISTINCT FROM {OTHER}""",
+        {"starts": sorted(starts)},
+    )
+    return "_strict_events"
