@@ -3,6 +3,8 @@
 -- returns: per-user
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
+-- param segment_only: false
+-- param segment_emails: {}
 -- current-only: credits, subscription_status, last_active_at
 --
 -- Accounts created after as_of do not exist yet. The email is normalized as everywhere in
@@ -16,6 +18,8 @@
 -- Current-only columns: wasp_user keeps only today's credits, subscription_status and
 -- last_active_timestamp, so a past as_of still sees today's values for them (last_active_at is
 -- NULL when today's value is after as_of).
+-- With segment_only, only the accounts whose email is in segment_emails, kept before they are
+-- grouped (a list the command binds: the people behind one number, `--persons`).
 SELECT
     lower(btrim(w.email, E' \t\r\n')) AS email,
     min(w.created_at) AS created_at,
@@ -27,4 +31,6 @@ WHERE w.email IS NOT NULL
   AND lower(btrim(w.email, E' \t\r\n')) <> ''
   AND w.created_at <= %(as_of)s
   AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+  AND (NOT %(segment_only)s
+       OR lower(btrim(w.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[])))
 GROUP BY lower(btrim(w.email, E' \t\r\n'))

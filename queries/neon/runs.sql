@@ -3,11 +3,23 @@
 -- returns: per-user
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
+-- param segment_only: false
+-- param segment_emails: {}
 --
 -- Workflow level, as the analyst workflow insists: a run can fail from infrastructure even when every tool
 -- call in it succeeded. Users with no runs are absent here and count as 0 in the profile.
 -- Runs are aggregated per fastapi_user first (see tool_calls.sql for why MATERIALIZED).
-WITH per_user AS MATERIALIZED (
+-- With segment_only, only the users whose email is in segment_emails (a list the command binds:
+-- the people behind one number, `--persons`), their runs read as tool_calls.sql reads their
+-- calls; without it (the default) every user, and `cell` is never read.
+WITH cell AS MATERIALIZED (
+    SELECT f.id
+    FROM wasp_user AS w
+    JOIN fastapi_user AS f ON f.wasp_user_id = w.id
+    WHERE %(segment_only)s
+      AND lower(btrim(w.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[]))
+),
+per_user AS MATERIALIZED (
     SELECT
         r.user_id,
         count(*) AS runs,
@@ -17,6 +29,11 @@ WITH per_user AS MATERIALIZED (
         max(r.created_at) AS last_at
     FROM fastapi_run AS r
     WHERE r.created_at <= %(as_of)s
+      AND (NOT %(segment_only)s
+           OR (cardinality(%(segment_emails)s::text[]) <= 10000
+               AND r.user_id = ANY(ARRAY(SELECT c.id FROM cell AS c)))
+           OR (cardinality(%(segment_emails)s::text[]) > 10000
+               AND r.user_id IN (SELECT c.id FROM cell AS c)))
     GROUP BY r.user_id
 )
 SELECT

@@ -3,12 +3,27 @@
 -- returns: per-user
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
+-- param segment_only: false
+-- param segment_emails: {}
 --
 -- Tool level: individual calls (user code, tool bugs, third parties). fastapi_tool_executions.user_id
 -- is text holding fastapi_user.id; comparing as text avoids failing on a non-numeric value.
 -- The big table is aggregated per user_id first (MATERIALIZED keeps the planner from turning it
 -- into one index probe per user, which is ~7x slower on millions of rows), then joined to accounts.
-WITH per_user AS MATERIALIZED (
+-- With segment_only, only the users whose email is in segment_emails (a list the command binds:
+-- the people behind one number, `--persons`), kept before anything is counted. Up to 10,000
+-- emails their calls are read through the index on user_id (one index scan for them all; at
+-- 100,000 users 6,700 people's calls take a third of the CPU of counting everyone's); past that
+-- the index's scattered reads cost more than the table, which is then read once, each call kept
+-- by its user. Without segment_only (the default) every user, and `cell` is never read.
+WITH cell AS MATERIALIZED (
+    SELECT f.id::text AS id
+    FROM wasp_user AS w
+    JOIN fastapi_user AS f ON f.wasp_user_id = w.id
+    WHERE %(segment_only)s
+      AND lower(btrim(w.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[]))
+),
+per_user AS MATERIALIZED (
     SELECT
         t.user_id,
         count(*) AS calls,
@@ -16,6 +31,11 @@ WITH per_user AS MATERIALIZED (
         count(*) FILTER (WHERE t.tool_type = 'mcp') AS mcp_calls
     FROM fastapi_tool_executions AS t
     WHERE t.created_at <= %(as_of)s
+      AND (NOT %(segment_only)s
+           OR (cardinality(%(segment_emails)s::text[]) <= 10000
+               AND t.user_id = ANY(ARRAY(SELECT c.id FROM cell AS c)))
+           OR (cardinality(%(segment_emails)s::text[]) > 10000
+               AND t.user_id IN (SELECT c.id FROM cell AS c)))
     GROUP BY t.user_id
 )
 SELECT

@@ -8,11 +8,13 @@ as the shipped file does: the full outer join on email keeps a person's row what
 other emails, so keeping each query's rows to the emails keeps exactly their joined rows.
 Otherwise (an edited profile.sql reading other rows) the whole profile is built.
 
-Each query is kept to the emails by the join's own key (usertrack.emails) over its rows: as the
-rows of a bound array on PostgreSQL; in a bound list on the events store; on PostHog only up to
-by_segment's MAX_LISTED emails (PostHog prints a list into the ClickHouse query, parsed up to
-max_query_size bytes): past that, its queries run over everyone, as in the whole build, and
-only their rows of these emails are read.
+A query that keeps itself to a list of emails (declaring `segment_only` and `segment_emails`, as
+queries/neon/runs.sql does) is given the emails and reads only their rows before it counts
+anything. Any other is kept to the emails by the join's own key (usertrack.emails) over its
+rows: as the rows of a bound array on PostgreSQL; in a bound list on the events store. On
+PostHog either is sent the emails only up to by_segment's MAX_LISTED (PostHog prints a list
+into the ClickHouse query, parsed up to max_query_size bytes): past that, its queries run over
+everyone, as in the whole build, and only their rows of these emails are read.
 """
 
 from __future__ import annotations
@@ -26,9 +28,19 @@ from usertrack.sources.base import Source
 from usertrack.sources.queries import Param, Query, QueryLibrary, resolve_params
 
 EMAILS_PARAM = "usertrack_emails"
+# A per-user query declaring both keeps itself to the emails (keeps_itself): the names the
+# tools queries use for a segment's people.
+ONLY_PARAM, ONLY_EMAILS_PARAM = "segment_only", "segment_emails"
 # The most emails bound into a live PostHog query (by_segment.MAX_LISTED's reason, the same
 # bound: ClickHouse's max_query_size).
 MAX_LIVE_EMAILS = 5_000
+
+
+def keeps_itself(query: Query) -> bool:
+    """Whether `query` keeps itself to a list of emails: it declares ONLY_PARAM and
+    ONLY_EMAILS_PARAM (queries/neon/runs.sql: only the users whose normalized email is in the
+    list, read before anything is counted, where a wrapped query counts everyone first)."""
+    return {ONLY_PARAM, ONLY_EMAILS_PARAM} <= query.param_names
 
 
 def exact(library: QueryLibrary) -> bool:
@@ -96,7 +108,9 @@ def build_some(
         for query in library.in_folder(kind, per_user=True):
             listed = _listed(source, query, len(wanted))
             values = resolve_params(query, params, now_value=as_of)
-            if listed is not None:
+            if listed is not None and keeps_itself(query):
+                values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: wanted}
+            elif listed is not None:
                 query = some_users_query(query, listed)
                 values = {**values, EMAILS_PARAM: wanted}
             jobs[kind].append((query.id, query, values))

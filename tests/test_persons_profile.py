@@ -1,0 +1,145 @@
+"""The app's per-user queries kept to a list of emails (`segment_only`, `segment_emails`): what
+`--persons` binds so the database reads only the cell's people. Each kept answer must be the
+whole answer's rows of those emails, matched as the profile's join matches them
+(usertrack.emails: trimmed of space, tab, CR and LF, lower-cased), on both ways a query's rows
+are read (a stream with bound parameters, COPY with the values rendered), on both of the
+queries' ways to keep a list (up to 10,000 emails through the index, past that over the whole
+table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.handmade import SCHEMA
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = datetime(2026, 6, 10)
+
+# id, email as the app stores it: carol's two accounts are one person ("carol@beta.com"),
+# written with capitals, a space, a tab; bob and dan are outside the cell.
+ACCOUNTS = [
+    (1, " Carol@Beta.com"),
+    (2, "CAROL@beta.com\t"),
+    (3, "bob@acme.io"),
+    (4, "Dan@Gamma.dev "),
+    (5, "erin@datagen.dev"),
+]
+# runs (state per run) and tool calls (status per call) of each account
+RUNS = {1: ["completed", "failed"], 2: ["completed"], 3: ["failed"] * 3, 4: ["completed"] * 4,
+        5: ["failed"]}  # fmt: skip
+CALLS = {1: ["success"], 2: ["failed", "failed"], 3: ["success"] * 5, 4: ["failed"], 5: ["failed"]}
+CELL = ["carol@beta.com", "nobody@x.io"]  # the cell's emails, as PostHog's persons give them
+EXPECTED = {
+    "neon/accounts": ["carol@beta.com"],
+    "neon/runs": [("carol@beta.com", 3, 2, 1)],  # runs, completed, failed
+    "neon/tool_calls": [("carol@beta.com", 3, 2, 3)],  # calls, failures, MCP calls
+}
+
+
+@pytest.fixture(scope="module")
+def db(make_database: Callable[[str], str]) -> str:
+    uri = make_database(SCHEMA)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for wid, email in ACCOUNTS:
+            conn.execute(
+                "INSERT INTO wasp_user VALUES (%s, %s, 50, NULL, NULL, '2026-05-01')", (wid, email)
+            )
+            conn.execute("INSERT INTO fastapi_user VALUES (%s, %s)", (wid + 100, wid))
+            for n, state in enumerate(RUNS[wid]):
+                conn.execute(
+                    "INSERT INTO fastapi_run VALUES (%s, %s, %s, '2026-06-01', NULL)",
+                    (wid * 100 + n, wid + 100, state),
+                )
+            for n, status in enumerate(CALLS[wid]):
+                conn.execute(
+                    "INSERT INTO fastapi_tool_executions (id, user_id, tool_type, status,"
+                    " created_at) VALUES (%s, %s, 'mcp', %s, '2026-06-02')",
+                    (wid * 100 + n, str(wid + 100), status),
+                )
+    return uri
+
+
+def _rows(db: str, query_id: str, values: dict[str, Any], copied: bool) -> list[tuple[Any, ...]]:
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import load_queries, resolve_params
+
+    query = load_queries(REPO / "queries").get(query_id)
+    source = PostgresSource(db)
+    try:
+        bound = resolve_params(query, {"as_of": AS_OF, **values}, now_value=AS_OF)
+        result = source.run(query, bound, arrow_over=0 if copied else None)
+    finally:
+        source.close()
+    if result.arrow is not None:
+        return sorted(zip(*(result.arrow[c].to_pylist() for c in result.columns), strict=True))
+    return sorted(tuple(r) for r in result.rows)
+
+
+def _shown(query_id: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+    """The columns EXPECTED names: the email, and the counts of runs and calls."""
+    if query_id == "neon/accounts":
+        return [r[0] for r in rows]
+    return [r[:4] for r in rows]
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["stream", "copy"])
+@pytest.mark.parametrize("query_id", sorted(EXPECTED))
+def test_a_kept_query_answers_the_cells_people_only(db: str, query_id: str, copied: bool) -> None:
+    whole = _rows(db, query_id, {}, copied)
+    # everyone but the internal account, carol's two accounts as one person
+    assert [r[0] for r in whole] == ["bob@acme.io", "carol@beta.com", "dan@gamma.dev"]
+    kept = _rows(db, query_id, {"segment_only": True, "segment_emails": CELL}, copied)
+    assert _shown(query_id, kept) == EXPECTED[query_id]
+    assert kept == [r for r in whole if r[0] in CELL]
+    # past 10,000 emails the queries read the whole table once: the same answer
+    many = CELL + [f"someone{n}@x.io" for n in range(10_001)]
+    assert _rows(db, query_id, {"segment_only": True, "segment_emails": many}, copied) == kept
+    # an empty cell: no one
+    assert _rows(db, query_id, {"segment_only": True, "segment_emails": []}, copied) == []
+
+
+def test_the_cells_profile_is_built_from_the_kept_queries(db: str, tmp_path: Path) -> None:
+    """build_some binds the list to the queries that keep themselves (no wrapping query) and
+    the profile holds the same rows as the whole profile's, for carol alone."""
+    from tests.analytics_helpers import record, write_export
+    from usertrack.segments import some
+    from usertrack.segments.profiles import build_profiles
+    from usertrack.sources.eventstore import import_events
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.queries import load_queries
+
+    library = load_queries(REPO / "queries")
+    kept = [q.id for q in library.in_folder("neon", per_user=True) if some.keeps_itself(q)]
+    assert sorted(kept) == sorted(EXPECTED)
+    when = datetime(2026, 6, 3, 9, tzinfo=UTC)
+    events = [
+        record(n, "$pageview", when, p, p, e, {"$pathname": "/"})
+        for n, (p, e) in enumerate([("pc", "carol@beta.com"), ("pb", "bob@acme.io")], 1)
+    ]
+    store = tmp_path / "events.duckdb"
+    import_events(write_export(tmp_path / "events.jsonl", events), store)
+    sources = {"neon": PostgresSource(db), "posthog": LocalPostHogSource(store, description="x")}
+    try:
+        part = some.build_some(library, sources, as_of=AS_OF, exclude_domains=["datagen.dev"],
+                               emails=CELL)  # fmt: skip
+        whole = build_profiles(library, sources, as_of=AS_OF, exclude_domains=["datagen.dev"])
+        try:
+            mine = part.con.execute("SELECT * FROM profile ORDER BY email").fetchall()
+            theirs = whole.con.execute(
+                "SELECT * FROM profile WHERE email = 'carol@beta.com'"
+            ).fetchall()
+        finally:
+            part.close()
+            whole.close()
+    finally:
+        for source in sources.values():
+            source.close()
+    assert [r[0] for r in mine] == ["carol@beta.com"]
+    assert mine == theirs
