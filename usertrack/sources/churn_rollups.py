@@ -78,6 +78,17 @@ def _spans(table: str, columns: str, raw: str, lo: str, hi: str, where: str = "t
     """
 
 
+def _part_days(lo: str, hi: str, flags: str) -> str:
+    """The product events from `lo` to `hi` of the part-days at either end (as `_spans` reads
+    them from the events), each with `flags` (in_now, in_then)."""
+    first = _first_day(lo)
+    span = f"timestamp >= {lo} AND timestamp <= {hi} AND {_PRODUCT} AND {_KEPT}"
+    return f"""SELECT person_id, event, {flags} FROM events WHERE {span} AND timestamp < {first}
+    UNION ALL
+    SELECT person_id, event, {flags} FROM events
+    WHERE {span} AND timestamp >= greatest({first}, date_trunc('day', {hi}))"""
+
+
 # queries/posthog/churn_periods.sql as translated, `{filters}` TRUE.
 _PERIOD = (
     "(CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT FROM"
@@ -195,46 +206,78 @@ GROUP BY f.person_id
 _LAST_DAY = f"date_trunc('day', {_AS_OF})"
 _THEN_END = f"least({_THEN}, {_AS_OF})"
 _PRODUCT = "NOT starts_with(event, '$')"
-_NAME = "person_id, event"
-_NAMES_NOW = _spans(EVENTS_TABLE, _NAME, _NAME, _SINCE, _AS_OF, _PRODUCT)
-_NAMES_THEN = _spans(EVENTS_TABLE, _NAME, _NAME, _THEN_SINCE, _THEN_END, _PRODUCT)
+_NAME_ROWS = f"""
+    SELECT person_id, event,
+           day >= CAST({_first_day(_SINCE)} AS DATE) AS in_now,
+           day >= CAST({_first_day(_THEN_SINCE)} AS DATE)
+               AND day < CAST(date_trunc('day', {_THEN_END}) AS DATE) AS in_then
+    FROM {EVENTS_TABLE}
+    WHERE day < CAST({_LAST_DAY} AS DATE) AND {_PRODUCT} AND {_KEPT}
+      AND (day >= CAST({_first_day(_SINCE)} AS DATE)
+           OR (day >= CAST({_first_day(_THEN_SINCE)} AS DATE)
+               AND day < CAST(date_trunc('day', {_THEN_END}) AS DATE)))
+    UNION ALL
+    {_part_days(_SINCE, _AS_OF, "true, false")}
+    UNION ALL
+    {_part_days(_THEN_SINCE, _THEN_END, "false, true")}
+"""
+
 _PERSONS_ROLLED = f"""
 WITH days AS (
-    SELECT person_id, day, max(email) AS email, min(first_at) AS first_at,
-           max(last_at) AS last_at, max(last_then) AS last_then
-    FROM (
-        SELECT person_id, day, coalesce(person_email_norm, '') AS email, first_at, last_at,
-               CASE WHEN last_at <= {_THEN} THEN last_at END AS last_then
-        FROM {SPANS_TABLE}
-        WHERE day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
-        UNION ALL
-        SELECT person_id, CAST(timestamp AS DATE) AS day, coalesce(person_email_norm, ''),
-               timestamp, timestamp, CASE WHEN timestamp <= {_THEN} THEN timestamp END
-        FROM events
-        WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {_KEPT}
-        UNION ALL
-        SELECT person_id, CAST(timestamp AS DATE) AS day, NULL, NULL, NULL, timestamp
-        FROM events
-        WHERE timestamp >= date_trunc('day', {_THEN}) AND timestamp <= {_THEN}
-          AND timestamp < {_LAST_DAY} AND {_KEPT}
-    ) AS d
-    GROUP BY person_id, day
+    SELECT person_id, day, coalesce(person_email_norm, '') AS email,
+           person_email_norm IS NULL AS anonymous, true AS whole, first_at, last_at,
+           CASE WHEN day < CAST(date_trunc('day', {_THEN}) AS DATE) THEN last_at END AS last_then
+    FROM {SPANS_TABLE}
+    WHERE day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
+    UNION ALL
+    SELECT person_id, CAST({_LAST_DAY} AS DATE), max(coalesce(person_email_norm, '')), NULL,
+           false, min(timestamp), max(timestamp), max(timestamp) FILTER (WHERE timestamp <= {_THEN})
+    FROM events
+    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {_KEPT}
+    GROUP BY person_id
+    UNION ALL
+    SELECT person_id, CAST(date_trunc('day', {_THEN}) AS DATE), NULL, NULL, false, NULL, NULL,
+           max(timestamp)
+    FROM events
+    WHERE timestamp >= date_trunc('day', {_THEN}) AND timestamp <= {_THEN}
+      AND timestamp < {_LAST_DAY} AND {_KEPT}
+    GROUP BY person_id
 ),
-per_day AS (
+per_row AS (
     SELECT person_id, max(email) AS email, min(first_at) AS first_seen,
            max(last_at) AS last_seen, max(last_then) AS last_then,
            count(*) FILTER (WHERE last_at >= {_SINCE}) AS active_days,
-           count(*) FILTER (WHERE last_then >= {_THEN_SINCE}) AS active_days_then
+           count(*) FILTER (WHERE last_then >= {_THEN_SINCE}) AS active_days_then,
+           coalesce(min(email) FILTER (WHERE whole) <> max(email) FILTER (WHERE whole)
+                    OR (bool_or(anonymous) FILTER (WHERE whole)
+                        AND NOT bool_and(anonymous) FILTER (WHERE whole)), false) AS mixed
     FROM days
     GROUP BY person_id
 ),
+mixed_days AS (
+    SELECT d.person_id, max(d.last_at) AS last_at, max(d.last_then) AS last_then
+    FROM days AS d
+    JOIN per_row AS m ON m.mixed AND m.person_id IS NOT DISTINCT FROM d.person_id
+    GROUP BY d.person_id, d.day
+),
+per_day AS (
+    SELECT p.person_id, p.email, p.first_seen, p.last_seen, p.last_then,
+           coalesce(m.active_days, p.active_days) AS active_days,
+           coalesce(m.active_days_then, p.active_days_then) AS active_days_then
+    FROM per_row AS p
+    LEFT JOIN (
+        SELECT person_id, count(*) FILTER (WHERE last_at >= {_SINCE}) AS active_days,
+               count(*) FILTER (WHERE last_then >= {_THEN_SINCE}) AS active_days_then
+        FROM mixed_days GROUP BY person_id
+    ) AS m ON m.person_id IS NOT DISTINCT FROM p.person_id
+),
 per_name AS (
     SELECT person_id, count(*) FILTER (WHERE in_now) AS breadth,
-           count(*) FILTER (WHERE NOT in_now) AS breadth_then
+           count(*) FILTER (WHERE in_then) AS breadth_then
     FROM (
-        SELECT DISTINCT person_id, event, true AS in_now FROM ({_NAMES_NOW}) AS now
-        UNION ALL
-        SELECT DISTINCT person_id, event, false AS in_now FROM ({_NAMES_THEN}) AS back
+        SELECT person_id, event, bool_or(in_now) AS in_now, bool_or(in_then) AS in_then
+        FROM ({_NAME_ROWS}) AS n
+        GROUP BY person_id, event
     ) AS n
     GROUP BY person_id
 )
