@@ -586,13 +586,11 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
     risky, others = int(sizes.get(True, 0)), int(sizes.get(False, 0))
     if not risky or not others:
         return []
-    # each scored person as a number: a distinct count of numbers, not of the ids' texts
+    # person_events holds a row per person and event name (churn_events.sql groups by both),
+    # so each joined row is one person of that event: counted, not a distinct count
     rows = con.execute(
-        f"""WITH s AS (SELECT person_id, {g} AS risky, row_number() OVER () AS n
-                       FROM scored_now s)
-            SELECT e.event,
-                   count(DISTINCT s.n) FILTER (WHERE s.risky),
-                   count(DISTINCT s.n) FILTER (WHERE NOT s.risky)
+        f"""WITH s AS (SELECT person_id, {g} AS risky FROM scored_now s)
+            SELECT e.event, count(*) FILTER (WHERE s.risky), count(*) FILTER (WHERE NOT s.risky)
             FROM person_events e JOIN s ON s.person_id = e.person_id
             GROUP BY e.event"""
     ).fetchall()
