@@ -97,3 +97,90 @@ def test_failing_runs_group_as_the_plain_definition(db: str) -> None:
     assert len(rows) >= 15  # the lines above stay apart where they should
     assert "HTTP 503 Service Unavailable" in rows and rows["HTTP 503 Service Unavailable"][0] == 6
     assert "Workflow run N failed at step N of N: nested" in rows  # dropped once, not twice
+
+
+def _weekly_metrics_in_python(uri: str, as_of: datetime, days: int) -> tuple[object, ...]:
+    """weekly_metrics.sql's header, read literally, over every row."""
+    import re
+    import statistics
+
+    end = as_of.replace(tzinfo=None)
+    start = end - timedelta(days=days)
+    with psycopg.connect(uri) as conn:
+        users = conn.execute("SELECT id, email, created_at, credits FROM wasp_user").fetchall()
+        links = dict(conn.execute("SELECT id, wasp_user_id FROM fastapi_user").fetchall())
+        runs = conn.execute("SELECT user_id, run_state, created_at FROM fastapi_run").fetchall()
+    accounts = {
+        uid: (created, credits)
+        for uid, email, created, credits in users
+        if created is not None
+        and created <= end
+        and not re.search(EXCLUDE, (email or "").strip(" \t\r\n").lower())
+    }
+    mine = [
+        (links[u], state, at)
+        for u, state, at in runs
+        if links.get(u) in accounts and at is not None and at <= end
+    ]
+    window = [(a, state) for a, state, at in mine if at > start]
+    first: dict[int, datetime] = {}
+    for a, _state, at in mine:
+        first[a] = min(first.get(a, at), at)
+    firsts = [(a, at) for a, at in first.items() if at > start]
+    waits = [(at - accounts[a][0]).total_seconds() / 86400 for a, at in firsts]
+    return (
+        len(window),
+        sum(state == "completed" for _a, state in window),
+        len(firsts),
+        statistics.median(waits) if waits else None,
+        len(accounts),
+        sum(credits < 100 for _c, credits in accounts.values()),
+    )
+
+
+def test_weekly_metrics_count_as_their_header_says(db: str) -> None:
+    """First runs on the window's edge, an account with two app users (the earlier one ran
+    before the window), runs after as_of, an excluded account, an account created later."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        people = [
+            (10, "a@example.com", 5, 0),
+            (11, "b@example.com", 500, 9),
+            (12, "c@datagen.dev", 5, 0),
+            (13, "late@example.com", 5, -2),
+        ]
+        for uid, email, credits, created_days_before in people:
+            conn.execute(
+                "INSERT INTO wasp_user (id, email, credits, created_at) VALUES (%s, %s, %s, %s)",
+                (
+                    uid,
+                    email,
+                    credits,
+                    AS_OF.replace(tzinfo=None) - timedelta(days=created_days_before + 20),
+                ),
+            )
+        for fid, uid in ((10, 10), (11, 11), (21, 11), (12, 12), (13, 13)):
+            conn.execute("INSERT INTO fastapi_user (id, wasp_user_id) VALUES (%s, %s)", (fid, uid))
+        base = AS_OF.replace(tzinfo=None)
+        runs = [
+            (10, "completed", base - timedelta(days=7)),  # on the start of the week: before it
+            (10, "completed", base - timedelta(days=3)),
+            (11, "failed", base - timedelta(days=30)),  # the account's first, through fid 11
+            (21, "completed", base - timedelta(days=2)),
+            (12, "completed", base - timedelta(days=1)),
+            (13, "completed", base - timedelta(days=1)),
+            (21, "completed", base + timedelta(hours=1)),  # after as_of
+        ]
+        for n, (fid, state, at) in enumerate(runs, start=1000):
+            conn.execute(
+                "INSERT INTO fastapi_run (id, user_id, run_state, created_at)"
+                " VALUES (%s, %s, %s, %s)",
+                (n, fid, state, at),
+            )
+    query = load_queries(REPO / "queries").get("neon/weekly_metrics")
+    source = PostgresSource(db)
+    try:
+        for as_of, days in ((AS_OF, 7), (AS_OF, 8), (AS_OF - timedelta(days=7), 7), (AS_OF, 60)):
+            got = source.run(query, {"as_of": as_of, "days": days, "exclude_pattern": EXCLUDE})
+            assert got.rows == [_weekly_metrics_in_python(db, as_of, days)], (as_of, days)
+    finally:
+        source.close()

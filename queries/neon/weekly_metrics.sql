@@ -11,6 +11,8 @@
 --   the median of (first run - wasp_user.created_at) in days over them.
 -- - accounts, accounts_using_credits: accounts that exist at as_of, and those with credits < 100.
 --   Postgres keeps only the current balance, so an earlier as_of still sees today's credits.
+-- Only the window's runs are read whole: an account's first run falls in the window when it has
+-- a run there and none at or before the window's start (looked up by fastapi_run's user index).
 WITH accounts AS (
     SELECT w.id, w.created_at, w.credits
     FROM wasp_user AS w
@@ -18,29 +20,37 @@ WITH accounts AS (
       AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
 runs AS (
-    SELECT a.id AS account_id, r.run_state, r.created_at
+    SELECT a.id AS account_id, a.created_at AS account_created_at, r.run_state, r.created_at
     FROM accounts AS a
     JOIN fastapi_user AS f ON f.wasp_user_id = a.id
     JOIN fastapi_run AS r ON r.user_id = f.id
-    WHERE r.created_at <= %(as_of)s
+    WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
+      AND r.created_at <= %(as_of)s
 ),
 first_runs AS (
-    SELECT a.id, a.created_at, min(r.created_at) AS first_run_at
-    FROM accounts AS a
-    JOIN runs AS r ON r.account_id = a.id
-    GROUP BY a.id, a.created_at
+    SELECT w.account_id, w.created_at, w.first_run_at
+    FROM (
+        SELECT account_id, account_created_at AS created_at, min(created_at) AS first_run_at
+        FROM runs
+        GROUP BY account_id, account_created_at
+    ) AS w
+    -- a scalar subquery, run for each account (an index lookup that stops at the first run):
+    -- as NOT EXISTS the planner would read every earlier run
+    WHERE (
+        SELECT 1
+        FROM fastapi_user AS f
+        JOIN fastapi_run AS before ON before.user_id = f.id
+        WHERE f.wasp_user_id = w.account_id
+          AND before.created_at <= %(as_of)s - make_interval(days => %(days)s)
+        LIMIT 1
+    ) IS NULL
 )
 SELECT
-    (SELECT count(*) FROM runs
-      WHERE created_at > %(as_of)s - make_interval(days => %(days)s)) AS runs,
-    (SELECT count(*) FROM runs
-      WHERE created_at > %(as_of)s - make_interval(days => %(days)s)
-        AND run_state = 'completed') AS runs_completed,
-    (SELECT count(*) FROM first_runs
-      WHERE first_run_at > %(as_of)s - make_interval(days => %(days)s)) AS first_runs,
+    (SELECT count(*) FROM runs) AS runs,
+    (SELECT count(*) FROM runs WHERE run_state = 'completed') AS runs_completed,
+    (SELECT count(*) FROM first_runs) AS first_runs,
     (SELECT percentile_cont(0.5) WITHIN GROUP (
                 ORDER BY extract(epoch FROM first_run_at - created_at) / 86400.0)
-       FROM first_runs
-      WHERE first_run_at > %(as_of)s - make_interval(days => %(days)s)) AS median_days_to_first_run,
+       FROM first_runs) AS median_days_to_first_run,
     (SELECT count(*) FROM accounts) AS accounts,
     (SELECT count(*) FROM accounts WHERE credits < 100) AS accounts_using_credits
