@@ -200,18 +200,20 @@ def with_profiles(
         else:
             run = ws.profiles(as_of, progress)
     try:
+        # a hash join with the emails' rows (list_contains compares each row with every email)
         cursor = run.con.execute(
-            "SELECT * FROM profile WHERE list_contains($emails, email)", {"emails": emails}
+            "SELECT * FROM profile WHERE email IN (SELECT unnest($emails))", {"emails": emails}
         )
         names = [d[0] for d in cursor.description]
-        rows = {row[names.index("email")]: row for row in cursor.fetchall()}
+        at = names.index("email")
+        rows = {row[at]: row for row in cursor.fetchall()}
     finally:
         run.close()
-    found.columns = [n for n in names if n != "email"]
+    found.columns = columns = [n for n in names if n != "email"]
+    empty = dict.fromkeys(columns)
     for person in found.persons:
         row = rows.get(person["email"])
-        for name in found.columns:
-            person[name] = None if row is None else row[names.index(name)]
+        person.update(empty if row is None else zip(columns, row[:at] + row[at + 1 :], strict=True))
 
 
 # --------------------------------------------------------------------------------------------
