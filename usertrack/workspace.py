@@ -222,7 +222,11 @@ class Workspace:
             meanwhile=self.meanwhile,
         )
 
-    def classify(self, as_of: datetime, progress: Progress | None = None) -> Classification:
+    def classify(
+        self, as_of: datetime, progress: Progress | None = None, *, say: bool = True
+    ) -> Classification:
+        """Every user's segments at `as_of`. `say`: a past as_of's warning said now (else only
+        in the result's `warnings`, for a caller that classifies on a thread to say in order)."""
         if (
             self.narrow_to is None
             and self.shared is not None
@@ -237,7 +241,10 @@ class Workspace:
             run.close()
             raise
         result.current_only = tuple(c for c in self.current_only() if c in result.columns)
-        warning = self.warn_if_past(as_of, result.current_only)
+        if say:
+            warning = self.warn_if_past(as_of, result.current_only)
+        else:
+            warning = self.past_warning(as_of, result.current_only)
         if warning:
             result.warnings = (*result.warnings, warning)
         from usertrack.segments.kept import keep

@@ -35,6 +35,7 @@ from usertrack.sql_checks import UnsafeSQLError, check_expression, expression_co
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
     from usertrack.workspace import Workspace
@@ -308,16 +309,72 @@ def find_alerts(
     day before `as_of` worked out from the data, never with what earlier runs saved, so the
     answer depends on the data and `as_of` alone. `baseline`: entered_segment compares with
     these segments instead (a dashboard's alerts of its period: the segments at its start)."""
+    from usertrack.act.alerts_ahead import Ahead
+
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
     kinds = {t.kind for t in rules.triggers} - skip_kinds
+    ahead = Ahead(ws)
+    try:
+        _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
+        _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
+    finally:
+        ahead.settle()
+    return run
+
+
+def _start_ahead(
+    ws: Workspace,
+    rules: AlertRules,
+    as_of: datetime,
+    kinds: set[str],
+    ahead: Ahead,
+    run: AlertRun,
+    progress: Callable[[str], None] | None,
+    reproducible: bool,
+    baseline: Snapshot | None,
+) -> None:
+    """Start what the pass's triggers will ask for, side by side (usertrack.act.alerts_ahead):
+    the segments now and, when entered_segment compares with the data, a day earlier; the
+    failure trend; each metric's figures. Which baseline the segments compare with is decided
+    here (`_saved_baseline` records it in `run.baseline`), before the pass asks."""
+    if "segment" in kinds:
+        # Each classification's warning (a past as_of) is said when the pass takes it, in order.
+        ahead.start(("classify", as_of), lambda: ws.classify(as_of, progress, say=False))
+        if baseline is None and (reproducible or _saved_baseline(ws, as_of, run) is None):
+            since = as_of - timedelta(days=1)
+            ahead.start(("classify", since), lambda: ws.classify(since, progress, say=False))
+    for trigger in rules.triggers:
+        if trigger.kind not in kinds:
+            continue
+        if trigger.kind == "failures" and "neon" in ws.sources:
+            days = trigger.days
+            ahead.start(("failures", days), lambda d=days: _failure_days(ws, as_of, d, progress))
+        elif trigger.kind == "metric" and _metric_source(trigger) in ws.sources:
+            ahead.start(
+                ("metric", trigger.id),
+                lambda r=trigger.metric: _figures(ws, r, as_of, progress),
+            )
+
+
+def _pass(
+    ws: Workspace,
+    rules: AlertRules,
+    as_of: datetime,
+    kinds: set[str],
+    ahead: Ahead,
+    run: AlertRun,
+    progress: Callable[[str], None] | None,
+    reproducible: bool,
+    baseline: Snapshot | None,
+) -> None:
+    """find_alerts' triggers, each in the file's order, its figures from `ahead`."""
     people: dict[str, dict[str, Any]] = {}
     plans: dict[str, str | None] = {}
     if "neon" in ws.sources and kinds & {"activity", "segment"}:
         if progress:
             progress("running neon/accounts")
-        for row in ws.run_query("neon/accounts", as_of).as_dicts():
-            plans[row["email"]] = row.get("subscription_status")
+        plans = _plans(ws, as_of)
     if "activity" in kinds and "posthog" in ws.sources:
         if progress:
             progress(f"running {ACTIVITY_QUERY}")
@@ -329,22 +386,48 @@ def find_alerts(
     elif "activity" in kinds:
         run.notes.append("no PostHog source: the activity triggers were skipped")
     for trigger in rules.triggers:
-        if trigger.kind in skip_kinds:
+        if trigger.kind not in kinds:  # skipped this pass
             continue
         if trigger.kind == "segment":
             run.alerts.extend(
                 _segment_alerts(
-                    ws, trigger, as_of, people, plans, run, progress, reproducible, baseline
+                    ws, trigger, as_of, people, plans, run, progress, reproducible, baseline, ahead
                 )
             )
         elif trigger.kind == "failures":
             if "neon" not in ws.sources:
                 run.notes.append(f"no Neon source: trigger {trigger.id} was skipped")
                 continue
-            run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress))
+            run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress, ahead))
         elif trigger.kind == "metric":
-            run.alerts.extend(_metric_alerts(ws, trigger, as_of, run, progress))
-    return run
+            run.alerts.extend(_metric_alerts(ws, trigger, as_of, run, progress, ahead))
+
+
+def _plans(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
+    """Each account's subscription_status by email (queries/neon/accounts.sql; the last row of
+    an email wins). Outside a dashboard (whose panels share each query's result), read as
+    Arrow columns where the database can give them: parsed in C++, where 100,000 rows as Python
+    tuples, then dicts, cost the interpreter a third of a second that the classifications
+    running meanwhile need."""
+    query, values = ws.bind("neon/accounts", as_of)
+    source = ws.sources[query.folder]
+    if ws.shared is None and ws.grouped_run is None and getattr(source, "arrow_results", False):
+        result = source.run(query, values, arrow_over=0)  # type: ignore[call-arg]
+    else:
+        result = ws.run_query("neon/accounts", as_of)
+    if result.arrow is not None:
+        emails = result.arrow.column("email").to_pylist()
+        plans = (
+            result.arrow.column("subscription_status").to_pylist()
+            if "subscription_status" in result.columns
+            else [None] * len(emails)
+        )
+        return dict(zip(emails, plans, strict=True))
+    email = result.columns.index("email")
+    if "subscription_status" not in result.columns:
+        return dict.fromkeys((row[email] for row in result.rows), None)
+    status = result.columns.index("subscription_status")
+    return {row[email]: row[status] for row in result.rows}
 
 
 def _alert(
@@ -458,32 +541,31 @@ def _segment_alerts(
     progress: Callable[[str], None] | None,
     reproducible: bool = False,
     given: Snapshot | None = None,
+    ahead: Ahead | None = None,
 ) -> list[dict[str, Any]]:
+    """`ahead`: the classifications started ahead (find_alerts), which also decided the
+    baseline: a saved one is in `run.baseline` by now."""
+    from usertrack.act.alerts_ahead import Ahead
     from usertrack.segments.history import Snapshot
 
-    current = ws.classify(as_of, progress)
+    ahead = ahead or Ahead(ws)
+    current = _classified(ws, ahead, as_of, progress)
     now = Snapshot.of(current)
     baseline: Snapshot | None = None
     since = as_of - timedelta(days=1)
-    if run.baseline is not None:  # a second segment trigger: the same baseline
+    if run.baseline is not None:  # a saved one, or a second segment trigger: the same baseline
         baseline = run.baseline["snapshot"]
     elif given is not None:
         baseline = given
         how = "period_start_snapshot" if given.source == "snapshot" else "period_start"
         run.baseline = {"as_of": _aware(given.as_of), "from": how, "snapshot": given}
-    elif reproducible:
-        computed = ws.classify(since, progress)
-        baseline = Snapshot.of(computed)
-        run.classified.setdefault(_aware(since), computed)
-        run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
-    else:
-        baseline = _saved_baseline(ws, as_of, run)
     if baseline is None:
-        run.notes.append(
-            f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
-            " entered_segment compares with the segments of one day earlier"
-        )
-        computed = ws.classify(since, progress)
+        if not reproducible:
+            run.notes.append(
+                f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
+                " entered_segment compares with the segments of one day earlier"
+            )
+        computed = _classified(ws, ahead, since, progress)
         baseline = Snapshot.of(computed)
         run.classified.setdefault(_aware(since), computed)
         run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
@@ -506,6 +588,16 @@ def _segment_alerts(
                 )
             )
     return alerts
+
+
+def _classified(
+    ws: Workspace, ahead: Ahead, moment: datetime, progress: Callable[[str], None] | None
+) -> Any:
+    """The classification at `moment`: the one started ahead, else worked out now; its warning
+    (a past moment) said now, once per command as Workspace.classify says it."""
+    found = ahead.get(("classify", moment), lambda: ws.classify(moment, progress))
+    ws.warn_if_past(moment, found.current_only)
+    return found
 
 
 def _saved_baseline(ws: Workspace, as_of: datetime, run: AlertRun) -> Snapshot | None:
@@ -541,12 +633,12 @@ def _failure_alerts(
     trigger: Trigger,
     as_of: datetime,
     progress: Callable[[str], None] | None,
+    ahead: Ahead,
 ) -> list[dict[str, Any]]:
     from usertrack.standout import standout_days
 
-    if progress:
-        progress("running neon/failure_trend")
-    trend = ws.run_query("neon/failure_trend", as_of, days=trigger.days + 1).as_dicts()
+    days = trigger.days
+    trend = ahead.get(("failures", days), lambda: _failure_days(ws, as_of, days, progress))
     trend = trend[-(trigger.days + 1) :]
     if len(trend) < 2:
         return []
@@ -558,24 +650,51 @@ def _failure_alerts(
     return [_alert(ws, trigger, as_of, None, detail=f"{today['day']}: {today['why']}")]
 
 
+def _failure_days(
+    ws: Workspace, as_of: datetime, days: int, progress: Callable[[str], None] | None
+) -> list[dict[str, Any]]:
+    """The runs and failed runs of each of the `days` days before today, and today's
+    (queries/neon/run_failure_days.sql: failure_trend's runs, without its tool calls)."""
+    if progress:
+        progress("running neon/run_failure_days")
+    return ws.run_query("neon/run_failure_days", as_of, days=days + 1).as_dicts()
+
+
+def _metric_source(trigger: Trigger) -> str:
+    """The source a metric trigger's figures come from."""
+    assert trigger.metric is not None
+    return "posthog" if trigger.metric.metric in ("trend", "funnel_conversion") else "neon"
+
+
+def _figures(
+    ws: Workspace, rule: MetricRule | None, as_of: datetime, progress: Callable[[str], None] | None
+) -> Any:
+    from usertrack.act.metric_alerts import evaluate
+
+    assert rule is not None
+    return evaluate(ws, rule, as_of, progress)
+
+
 def _metric_alerts(
     ws: Workspace,
     trigger: Trigger,
     as_of: datetime,
     run: AlertRun,
     progress: Callable[[str], None] | None,
+    ahead: Ahead,
 ) -> list[dict[str, Any]]:
     """A metric trigger's figure of the last complete window, judged (metric_alerts.judge)."""
-    from usertrack.act.metric_alerts import describe, evaluate
+    from usertrack.act.metric_alerts import describe
 
     rule = trigger.metric
     assert rule is not None
-    source = "posthog" if rule.metric in ("trend", "funnel_conversion") else "neon"
+    source = _metric_source(trigger)
     if source not in ws.sources:
         name = "PostHog" if source == "posthog" else "Neon"
         run.notes.append(f"no {name} source: trigger {trigger.id} was skipped")
         return []
-    figures, verdict, notes = evaluate(ws, rule, as_of, progress)
+    key = ("metric", trigger.id)
+    figures, verdict, notes = ahead.get(key, lambda: _figures(ws, rule, as_of, progress))
     run.notes.extend(f"trigger {trigger.id}: {note}" for note in notes)
     if verdict.note:
         run.notes.append(f"trigger {trigger.id} ({figures['window']}): {verdict.note}")
