@@ -62,6 +62,30 @@ def test_hogql_gives_the_same_json_locally_and_on_posthog_paging_past_its_cap(
     assert len(sent) >= 2 and all(len(r["body"]["query"]["query"]) > len(EVENTS) for r in sent)
 
 
+def test_posthog_receives_the_inline_text_printed_from_its_tree(
+    export: Path, handmade_store: Path, tmp_path: Path
+) -> None:
+    """What PostHog receives is printed from PostHog's own parse tree of the text as typed
+    (usertrack.sources.hogql.printer): its comments gone, its answer the same."""
+    from usertrack.sources.hogql.parser import parse_select
+    from usertrack.sources.hogql.printer import print_select, without_positions
+
+    typed = (
+        "SELECT event, -- the name\n count() AS n /* how many */ FROM events"
+        " WHERE timestamp <= {as_of} -- as of the day\n GROUP BY event ORDER BY event"
+    )
+    local = query(["--hogql", typed, "-f", "json"], tmp_path, USERTRACK_EVENTS=str(export))
+    with serve(handmade_store) as fake:
+        live = query(["--hogql", typed, "-f", "json"], tmp_path, **live_env(fake))
+        (sent,) = fake.query_texts()
+    assert live == local and json.loads(live)["rows"] == EXPECTED_EVENTS
+    assert "--" not in sent and "/*" not in sent and "the name" not in sent
+    # the query itself or wrapped by the paging (SELECT * FROM (...) LIMIT n): printed either way
+    printed = print_select(parse_select(typed))
+    assert printed in sent
+    assert without_positions(parse_select(printed)) == without_positions(parse_select(typed))
+
+
 def test_hogql_placeholders_take_param_values_bound_not_pasted(
     export: Path, tmp_path: Path
 ) -> None:

@@ -39,6 +39,7 @@ from usertrack.errors import (
 )
 from usertrack.sources.base import Source
 from usertrack.sources.eventstore import write_events
+from usertrack.sources.hogql.printer import sent_text
 from usertrack.sources.posthog_http import (
     PostHogHTTPSource,
     RequestPace,
@@ -137,7 +138,9 @@ def test_request_shape_and_values(fake: FakePostHog) -> None:
     assert post["body"] == {
         "query": {
             "kind": "HogQLQuery",
-            "query": sql,
+            # printed from PostHog's own parse tree (usertrack.sources.hogql.printer)
+            "query": "SELECT count() AS n\nFROM events\nWHERE timestamp <= toDateTime({as_of},"
+            " 'UTC')\nLIMIT 1",
             "values": {"as_of": "2026-11-16 00:00:00"},
             "modifiers": {"convertToProjectTimezone": False},
         },
@@ -390,7 +393,7 @@ def test_own_small_limit_is_sent_as_written(big: FakePostHog) -> None:
     with source(big, page_size=250) as src:
         result = src.run(posthog_query(sql), {"as_of": AS_OF})
     assert [r[0] for r in result.rows] == expected_emails()[:30]
-    assert big.query_texts() == [sql]
+    assert big.query_texts() == [sent_text(sql)]  # its own LIMIT: not wrapped, only printed
 
 
 def test_own_limit_above_the_cap_is_paged_and_respected(big: FakePostHog) -> None:

@@ -8,8 +8,9 @@ strings, escapes and backquoted names read as PostHog reads them); the tree is c
 only the event's fields, `event`, `timestamp`, `distinct_id`, `person_id`, `properties.X`,
 `person.properties.X`, however quoted; calls only of functions that make no rows and no huge
 value; no subquery, placeholder, lambda, alias or window); and the text used is printed from the
-checked tree, never the text as typed. Then it is translated on its own, so a function the local
-engine lacks fails here, not mid-run. docs/trust.md.
+checked tree (usertrack.sources.hogql.printer, shared with whole queries), never the text as
+typed. Then it is translated on its own, so a function the local engine lacks fails here, not
+mid-run. docs/trust.md.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ MAX_NESTING = 8
 MAX_NOTS = 8
 MAX_TREE_DEPTH = 64
 
+# The comparisons a filter uses (the printer prints them as PostHog's parser reads them).
 _COMPARE = {
-    "==": "=", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=",
-    "like": "LIKE", "ilike": "ILIKE", "not like": "NOT LIKE", "not ilike": "NOT ILIKE",
-    "in": "IN", "not in": "NOT IN",
+    "==", "!=", "<", ">", "<=", ">=", "like", "ilike", "not like", "not ilike", "in", "not in",
 }  # fmt: skip
 _ARITHMETIC = {"+", "-", "*", "/", "%"}
 # Functions that make rows, or values as big as an argument says (an array of a billion
@@ -53,11 +53,6 @@ _WINDOW_CALLS = {
 }  # fmt: skip
 _COMBINATORS = ("if", "array", "state", "merge", "ornull", "orzero", "distinct", "foreach")
 _PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-# How PostHog escapes a string or a quoted name (posthog/hogql/escape_sql.py).
-_ESCAPES = {
-    "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0",
-    "\a": "\\a", "\v": "\\v", "\\": "\\\\",
-}  # fmt: skip
 
 
 def _refuse(text: str, why: str) -> UsageError:
@@ -93,7 +88,9 @@ def check_where(text: str) -> str:
     except ParseError as e:
         why = str(e) if len(str(e)) <= 160 else str(e)[:157] + "..."
         raise _refuse(text, f"is not one HogQL expression: {why}") from None
-    printed = _printed(tree, text, 0, top=True)
+    if not isinstance(tree, dict):
+        raise _refuse(text, "is not one expression")
+    printed = _printed(tree, text)
     try:
         translate(f"SELECT count() FROM events WHERE ({printed})")
     except HogQLTranslationError as e:
@@ -104,23 +101,51 @@ def check_where(text: str) -> str:
     return printed
 
 
-def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
-    """HogQL text of a checked node of PostHog's tree: every compound part in brackets, every
-    string and name escaped as PostHog escapes them."""
+def _printed(tree: Any, text: str) -> str:
+    """HogQL text of the checked tree (usertrack.sources.hogql.printer, PostHog's escaping):
+    every compound part in brackets, a comparison with NULL as IS [NOT] NULL, the parser's
+    sugar as the calls it stands for (`a ? b : c` as `if(a, b, c)`), which both engines read."""
+    from usertrack.sources.hogql.printer import Printer, PrintError
+
+    def check(node: dict[str, Any], depth: int) -> None:
+        _check(node, text, depth)
+
+    try:
+        return Printer(check, nested=True, sugar=False).expr(_null_style(tree))
+    except PrintError as e:
+        raise _refuse(text, f"holds {e}: a filter is one expression over an event") from None
+
+
+def _null_style(node: Any) -> Any:
+    """The tree with `x = NULL` read as `x IS NULL` (and `!=` as IS NOT): so PostHog prints it
+    (isNull), and so the local engine must read it."""
+    if isinstance(node, list):
+        return [_null_style(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _null_style(v) for k, v in node.items()}
+    right = out.get("right")
+    if (
+        out.get("node") == "CompareOperation"
+        and out.get("op") in ("==", "!=")
+        and isinstance(right, dict)
+        and right.get("node") == "Constant"
+        and right.get("value") is None
+    ):
+        out["is_null_comparison_style"] = True
+    return out
+
+
+def _check(node: dict[str, Any], text: str, depth: int) -> None:
+    """Refuse (UsageError) a node a filter does not hold; the printer prints what passes."""
     if depth > MAX_TREE_DEPTH:
         raise _refuse(text, f"nests deeper than {MAX_TREE_DEPTH}")
-    if not isinstance(node, dict):
-        raise _refuse(text, "is not one expression")
     kind = node.get("node")
-
-    def sub(child: Any) -> str:
-        return _printed(child, text, depth + 1)
-
     if kind == "Constant":
-        return _constant(node.get("value"), node.get("value_type"), text)
-    if kind == "Field":
-        return _field(node.get("chain") or [], text)
-    if kind == "Call":
+        _constant(node.get("value"), node.get("value_type"), text)
+    elif kind == "Field":
+        _field(node.get("chain") or [], text)
+    elif kind == "Call":
         name = str(node.get("name"))
         if not _PLAIN.fullmatch(name):
             raise _refuse(text, f"calls {name!r}, which is not a function name")
@@ -134,44 +159,17 @@ def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
             raise _refuse(text, f"calls {name!r} as an aggregate: a filter reads one event")
         if node.get("order_by") or node.get("over_expr") or node.get("over_identifier"):
             raise _refuse(text, f"calls {name!r} over a window: a filter reads one event")
-        return f"{name}({', '.join(sub(a) for a in node.get('args') or [])})"
-    if kind == "Tuple":
-        items = [sub(a) for a in node.get("exprs") or []]
-        return f"({', '.join(items)})" if len(items) > 1 else f"tuple({', '.join(items)})"
-    if kind == "Array":
-        return f"[{', '.join(sub(a) for a in node.get('exprs') or [])}]"
-    if kind == "CompareOperation":
+    elif kind == "CompareOperation":
         op = node.get("op")
         if op not in _COMPARE:
             raise _refuse(text, f"compares with {op!r}, which a filter does not use here")
-        left, right = sub(node.get("left")), node.get("right")
-        if (
-            isinstance(right, dict)
-            and right.get("node") == "Constant"
-            and right.get("value") is None
-        ) and op in ("==", "!="):
-            body = f"{left} IS {'NOT ' if op == '!=' else ''}NULL"
-            return body if top else f"({body})"
-        body = f"{left} {_COMPARE[op]} {sub(right)}"
     elif kind == "ArithmeticOperation":
-        op = node.get("op")
-        if op not in _ARITHMETIC:
-            raise _refuse(text, f"uses the operator {op!r}")
-        body = f"{sub(node.get('left'))} {op} {sub(node.get('right'))}"
+        if node.get("op") not in _ARITHMETIC:
+            raise _refuse(text, f"uses the operator {node.get('op')!r}")
     elif kind in ("And", "Or"):
-        parts = [sub(e) for e in node.get("exprs") or []]
-        if len(parts) < 2:
+        if len(node.get("exprs") or []) < 2:
             raise _refuse(text, "is not one expression")
-        body = f" {kind.upper()} ".join(parts)
-    elif kind == "Not":
-        body = f"NOT {sub(node.get('expr'))}"
-    elif kind == "BetweenExpr":
-        negated = "NOT " if node.get("negated") else ""
-        body = (
-            f"{sub(node.get('expr'))} {negated}BETWEEN {sub(node.get('low'))}"
-            f" AND {sub(node.get('high'))}"
-        )
-    else:
+    elif kind not in ("Tuple", "Array", "Not", "BetweenExpr"):
         what = {
             "SelectQuery": "a subquery",
             "SelectSetQuery": "a subquery",
@@ -181,7 +179,6 @@ def _printed(node: Any, text: str, depth: int, top: bool = False) -> str:
             "WindowFunction": "a window function",
         }.get(str(kind), str(kind))
         raise _refuse(text, f"holds {what}: a filter is one expression over an event")
-    return body if top else f"({body})"
 
 
 def _reads_many_rows(name: str) -> bool:
@@ -200,27 +197,18 @@ def _reads_many_rows(name: str) -> bool:
         low = low[: -len(cut)]
 
 
-def _constant(value: Any, value_type: Any, text: str) -> str:
-    if value is None:
-        return "NULL"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _refuse(text, "holds a number out of range")
-        return repr(value)
-    if isinstance(value, str):
-        if value_type == "number":  # Infinity, NaN: the parser's words for them
-            raise _refuse(text, f"holds the number {value}, which is out of range")
-        return "'" + "".join(_ESCAPES.get(c, c) for c in value).replace("'", "\\'") + "'"
-    raise _refuse(text, f"holds a value of a kind a filter does not take ({type(value).__name__})")
+def _constant(value: Any, value_type: Any, text: str) -> None:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise _refuse(text, "holds a number out of range")
+    if isinstance(value, str) and value_type == "number":  # Infinity, NaN: the parser's words
+        raise _refuse(text, f"holds the number {value}, which is out of range")
+    if value is not None and not isinstance(value, bool | int | float | str):
+        raise _refuse(
+            text, f"holds a value of a kind a filter does not take ({type(value).__name__})"
+        )
 
 
-def _field(chain: Sequence[Any], text: str) -> str:
+def _field(chain: Sequence[Any], text: str) -> None:
     parts = [str(p) for p in chain]
     if not parts or any(not isinstance(p, str) for p in chain) or "*" in parts:
         raise _refuse(text, "names no field of the event")
@@ -236,14 +224,6 @@ def _field(chain: Sequence[Any], text: str) -> str:
             f"names {'.'.join(parts)!r}: a filter reads event, timestamp, distinct_id,"
             " person_id, properties.X or person.properties.X",
         )
-    return ".".join(_name(p) for p in parts)
-
-
-def _name(part: str) -> str:
-    if _PLAIN.fullmatch(part):
-        return part
-    escaped = "".join(_ESCAPES.get(c, c) for c in part).replace("`", "\\`")
-    return f"`{escaped}`"
 
 
 def check_all(texts: Sequence[str] | None) -> tuple[str, ...]:

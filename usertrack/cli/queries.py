@@ -431,8 +431,10 @@ def _insight_query(
     queries_dir: Path | None,
     segments_file: Path | None,
 ) -> str:
-    """The HogQL an insight is created from: --hogql as given, or a query file's text (a path,
-    or a library id), its {as_of} and {exclude_pattern} filled in (inline.insight_hogql)."""
+    """The HogQL an insight is created from, as it is sent (printed from PostHog's own parse
+    tree: usertrack.sources.hogql.printer): --hogql, or a query file's text (a path, or a
+    library id), its {as_of} and {exclude_pattern} filled in (inline.insight_hogql)."""
+    from usertrack.sources.hogql.printer import sent_text
     from usertrack.sources.inline import inline_query, insight_hogql
 
     if not name.strip():
@@ -440,7 +442,7 @@ def _insight_query(
     if (from_query is None) == (hogql is None):
         raise UsageError("--create takes one of --from-query FILE or --hogql SELECT")
     if hogql is not None:
-        return inline_query(hogql, "hogql").sql
+        return sent_text(inline_query(hogql, "hogql").sql)
     assert from_query is not None
     from usertrack.config import resolve_queries_dir, resolve_segments_file
     from usertrack.segments.profiles import exclude_pattern
@@ -472,8 +474,13 @@ def _insight_query(
             raise UsageError(f"--from-query {from_query}: an insight runs HogQL, a posthog/ query")
         text, defaults = query.sql, query.defaults()
     rules = load_segments(resolve_segments_file(segments_file))
-    return insight_hogql(
-        text, exclude_pattern(rules.exclude), source=f"--from-query {from_query}", defaults=defaults
+    return sent_text(
+        insight_hogql(
+            text,
+            exclude_pattern(rules.exclude),
+            source=f"--from-query {from_query}",
+            defaults=defaults,
+        )
     )
 
 

@@ -6,9 +6,10 @@ caps and paging (usertrack.sources.posthog_http), on the local engine inside the
 with the translator's checks, on PostgreSQL in a read-only transaction with the statement
 timeout (usertrack.sources.postgres). Before any of that, the text is checked here:
 
-- HogQL: PostHog's own parser (`hogql-parser`, `parse_select_json`) must read one SELECT (a
-  `UNION` of SELECTs, a `WITH ... SELECT`): HogQL has no statement that writes, and a second
-  statement is a syntax error there.
+- HogQL: PostHog's own parser (`hogql-parser`, usertrack.sources.hogql.parser `parse_select`)
+  must read one SELECT (a `UNION` of SELECTs, a `WITH ... SELECT`): HogQL has no statement that
+  writes, and a second statement is a syntax error there. What PostHog receives is printed from
+  that tree (usertrack.sources.hogql.printer), never the text as typed.
 - SQL: one statement (no `;` but one at the end, outside strings, quoted names and comments, as
   PostgreSQL's lexer reads them: `E'...'` escapes, `$tag$...$tag$` bodies, nested `/* */`),
   starting with SELECT, WITH, VALUES or TABLE, and no write inside it (a data-modifying WITH,
@@ -108,24 +109,21 @@ def typed_values(query: Query, given: dict[str, str]) -> dict[str, Any]:
 
 
 def _checked_hogql(body: str, option: str) -> str:
-    import json
-
-    from usertrack.sources.hogql.parser import install_errors_module
-
-    install_errors_module()
-    import hogql_parser
+    from usertrack.sources.hogql.parser import ParseError, parse_select
+    from usertrack.sources.hogql.printer import PrintError, print_select
 
     try:
-        tree = json.loads(hogql_parser.parse_select_json(body))
-    except RecursionError:
-        raise UsageError(f"{option} nests too deep") from None
-    except Exception as e:  # the parser's own exceptions (posthog.hogql.errors)
+        tree = parse_select(body)
+    except ParseError as e:
+        if str(e) == "nests too deep":
+            raise UsageError(f"{option} nests too deep") from None
         raise UsageError(f"{option} is not one HogQL SELECT: {_line(str(e))}") from None
-    if not isinstance(tree, dict) or tree.get("error"):
-        message = tree.get("message") if isinstance(tree, dict) else "syntax error"
-        raise UsageError(f"{option} is not one HogQL SELECT: {_line(str(message))}")
     if tree.get("node") not in _SELECT_NODES:
         raise UsageError(f"{option} is not one HogQL SELECT (PostHog reads a {tree.get('node')})")
+    try:
+        print_select(tree)  # what is sent is printed from this tree (posthog_http)
+    except PrintError as e:
+        raise UsageError(f"{option} holds {e}, which usertrack does not send") from None
     return body.rstrip().removesuffix(";").rstrip()
 
 

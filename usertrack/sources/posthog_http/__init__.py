@@ -137,7 +137,7 @@ class PostHogHTTPSource(Paging, Insights):
             return self.fetch_insight(query.insight, where=self._where(query))
         started = time.monotonic()
         stats = RunStats()
-        sql = strip_sql(query.sql)
+        sql = self._printed(query, strip_sql(query.sql))
         values = self._values(query, sql, params)
         if query.per_user and top_level_limit(sql) is None:
             columns, rows, types = self._fetch_per_user(query, sql, values, stats)
@@ -153,7 +153,10 @@ class PostHogHTTPSource(Paging, Insights):
         """Several query files answered by one query request (bundle.py): each one's Result as
         `run` would give it, in order; None for a file that is to be sent alone (its columns
         not read from its text, a saved insight), and for every one when PostHog refuses the
-        bundle (they are then sent alone, each counted)."""
+        bundle (they are then sent alone, each counted). Each file's text is printed from
+        PostHog's own parse tree before it joins the bundle, and the bundle sent is printed from
+        its own checked tree."""
+        from usertrack.sources.hogql.printer import PrintError, print_select
         from usertrack.sources.posthog_http import bundle
 
         parts: list[bundle.Part] = []
@@ -161,8 +164,12 @@ class PostHogHTTPSource(Paging, Insights):
         for query, params in jobs:
             found = None
             if query.sql.strip() and not query.insight:
-                sql = strip_sql(query.sql)
-                found = bundle.part(len(parts), sql, self._values(query, sql, params))
+                try:
+                    sql = self._printed(query, strip_sql(query.sql))
+                except QueryError:
+                    sql = None  # sent alone, where its error is told
+                if sql is not None:
+                    found = bundle.part(len(parts), sql, self._values(query, sql, params))
             placed.append(None if found is None else len(parts))
             if found is not None:
                 parts.append(found)
@@ -173,8 +180,12 @@ class PostHogHTTPSource(Paging, Insights):
         ids = [q.id for (q, _), at in zip(jobs, placed, strict=True) if at is not None]
         named = replace(jobs[0][0], name=f"bundle of {len(parts)}", sql="", insight=None)
         self._note(f"{len(parts)} queries in one request: {', '.join(ids)}")
-        text = bundle.text(parts, self.page_size)
-        if not bundle.checked(text, len(parts)):
+        tree = bundle.checked(bundle.text(parts, self.page_size), len(parts))
+        try:
+            text = print_select(tree) if tree is not None else None
+        except PrintError:
+            text = None
+        if text is None:
             self._note("the bundle did not parse as built: its queries are sent one by one")
             return [None] * len(jobs)
         try:
@@ -232,9 +243,17 @@ class PostHogHTTPSource(Paging, Insights):
         kind `HogQLMetadata` its SQL editor uses (posthog/hogql/metadata.py get_hogql_metadata:
         the text parsed, `{name}` placeholders replaced from `globals`, resolved and printed for
         ClickHouse; the answer's `isValid` and `errors`). [] when PostHog accepts it."""
+        from usertrack.sources.hogql.parser import ParseError
+        from usertrack.sources.hogql.printer import PrintError, sent_text
+
         stats = RunStats()
         where = self._where(query)
-        sql = strip_sql(query.sql)
+        try:
+            sql = sent_text(strip_sql(query.sql))
+        except ParseError as e:
+            return [str(e)]  # what PostHog's parser says
+        except PrintError as e:
+            return [f"it holds {e}, which usertrack does not send"]
         body = {
             "query": {
                 "kind": "HogQLMetadata",
@@ -264,6 +283,22 @@ class PostHogHTTPSource(Paging, Insights):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _printed(self, query: Query, sql: str) -> str:
+        """The text sent for a query's HogQL: read by PostHog's own parser and printed from its
+        tree (usertrack.sources.hogql.printer), never the file's text as written; a QueryError
+        when PostHog's parser refuses it or its tree holds what usertrack does not print."""
+        from usertrack.sources.hogql.parser import ParseError
+        from usertrack.sources.hogql.printer import PrintError, sent_text
+
+        try:
+            return sent_text(sql)
+        except ParseError as e:
+            raise QueryError(f"{self._where(query)}: PostHog's parser refuses it: {e}") from None
+        except PrintError as e:
+            raise QueryError(
+                f"{self._where(query)}: it holds {e}, which usertrack does not send"
+            ) from None
 
     def _values(self, query: Query, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from usertrack.sources.queries import placeholders

@@ -25,9 +25,11 @@ is spliced. A file whose rows are ordered (a top-level ORDER BY) gets its rank w
 order as a last column, `row_number() OVER (ORDER BY <its own ORDER BY>)`, by which its rows
 are put back in order (buckets come in no order, nor does groupArray keep one). A file whose
 columns cannot be read from its text (`SELECT *`, an unnamed expression, a top-level UNION or
-DISTINCT with an ORDER BY) is not bundled: it is sent alone, as before. The bundle's text is read
-by PostHog's own parser before it is sent (`checked`): one SELECT from a UNION ALL of as many
-branches as files, or it is not sent and every file goes alone."""
+DISTINCT with an ORDER BY) is not bundled: it is sent alone, as before. Each file's text is the
+one printed from PostHog's own parse tree of it (usertrack.sources.hogql.printer), and the
+bundle's text is read by PostHog's own parser before it is sent (`checked`): one SELECT from a
+UNION ALL of as many branches as files, or it is not sent and every file goes alone. What is
+sent is printed from that checked tree."""
 
 from __future__ import annotations
 
@@ -192,33 +194,29 @@ def text(parts: list[Part], page: int) -> str:
     return f"SELECT * FROM (\n{union}\n)\nLIMIT {page}"
 
 
-def checked(query: str, n: int) -> bool:
-    """Whether PostHog's own parser (`hogql-parser`, the parser PostHog runs) reads the bundle
-    as it was built: one SELECT from a UNION ALL of exactly `n` branches, so no file's text
-    reached past its own brackets."""
-    import json
-
-    from usertrack.sources.hogql.parser import install_errors_module
-
-    install_errors_module()  # before the import: hogql_parser raises PostHog's own errors
-    import hogql_parser
+def checked(query: str, n: int) -> dict[str, Any] | None:
+    """The bundle's tree when PostHog's own parser (`hogql-parser`, the parser PostHog runs)
+    reads it as it was built: one SELECT from a UNION ALL of exactly `n` branches, so no file's
+    text reached past its own brackets; else None. What is sent is printed from this tree."""
+    from usertrack.sources.hogql.parser import ParseError, parse_select
 
     try:
-        tree = json.loads(hogql_parser.parse_select_json(query))
-    except Exception:  # PostHog's syntax errors, whatever their class
-        return False
+        tree = parse_select(query)
+    except ParseError:
+        return None
     source = tree.get("select_from") or {}
     union = source.get("table") or {}
     if tree.get("node") != "SelectQuery" or source.get("next_join") is not None:
-        return False
+        return None
     if n == 1:
-        return union.get("node") == "SelectQuery"
+        return tree if union.get("node") == "SelectQuery" else None
     rest = union.get("subsequent_select_queries") or []
-    return (
+    fits = (
         union.get("node") == "SelectSetQuery"
         and len(rest) == n - 1
         and all(r.get("set_operator") == "UNION ALL" for r in rest)
     )
+    return tree if fits else None
 
 
 def values(parts: list[Part]) -> dict[str, Any]:

@@ -185,7 +185,14 @@ class Insights(Transport):
         """Save a HogQL query as an insight named `name` (POST insights/, the SQL insight's
         shape: a DataVisualizationNode around a HogQLQuery) and answer PostHog's insight (its
         `id`, `short_id`). Sent once: never retried after it may have reached PostHog."""
+        from usertrack.sources.hogql.parser import ParseError
+        from usertrack.sources.hogql.printer import PrintError, sent_text
+
         where = f"creating insight {name!r}"
+        try:
+            hogql = sent_text(hogql)  # printed from PostHog's own parse tree, as every query
+        except (ParseError, PrintError) as e:
+            raise QueryError(f"{where}: the query cannot be sent: {e}") from None
         body = {
             "name": name,
             "query": {

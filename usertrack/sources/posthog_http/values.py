@@ -15,9 +15,6 @@ from uuid import UUID
 
 from usertrack.clock import hogql_timestamp
 
-_PLAIN_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 # --------------------------------------------------------------------------------------------
 # Values and query text
 
@@ -204,9 +201,11 @@ def strip_sql(sql: str) -> str:
 
 
 def quote_ident(name: str) -> str:
-    if _PLAIN_IDENT.fullmatch(name):
-        return name
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    """A column name in the HogQL usertrack wraps around a query: as the printer quotes names
+    (a backquote doubled, which PostHog's parser reads; it does not read `\\``)."""
+    from usertrack.sources.hogql.printer import identifier
+
+    return identifier(name)
 
 
 # --------------------------------------------------------------------------------------------
