@@ -471,15 +471,20 @@ def activity_actors(ws: Workspace, as_of: datetime, result: Activity, text: str)
 # paths: `FROM:TO`, an edge: who went straight from one node to the next in a path
 
 _PATH_PERSONS = """
-WITH o AS (
+WITH both_nodes AS (
+    -- only the persons with both nodes can have the edge (found in one pass over the facts)
+    SELECT person_id FROM {facts}
+    WHERE node = $source OR node = $target
+    GROUP BY person_id
+    HAVING bool_or(node = $source) AND bool_or(node = $target)
+),
+o AS (
     SELECT person_id, node, timestamp AS t,
            row_number() OVER w AS rn,
            lag(person_id) OVER w AS pp, lag(timestamp) OVER w AS pt, lag(node) OVER w AS pn
     FROM (
-        -- only the persons with both nodes can have the edge: their rows alone, whole
-        SELECT * FROM {facts}
-        WHERE person_id IN (SELECT person_id FROM {facts} WHERE node = $source)
-          AND person_id IN (SELECT person_id FROM {facts} WHERE node = $target)
+        -- their rows alone, whole
+        SELECT * FROM {facts} WHERE person_id IN (SELECT person_id FROM both_nodes)
     ) AS f
     WINDOW w AS (ORDER BY person_id NULLS LAST, timestamp, node NULLS LAST)
 ),
