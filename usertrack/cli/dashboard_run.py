@@ -128,7 +128,10 @@ def run_report(
             label = period.label
 
             def metrics() -> dict[str, Any]:
-                data = collect_weekly(ws, week.end, history=history, progress=progress)
+                # A history of its own: the panel may compute on another thread (SQLite's
+                # connections stay on the thread that opened them).
+                with open_history(ws) as own:
+                    data = collect_weekly(ws, week.end, history=own, progress=progress)
                 kept["data"] = data
                 kept["context"] = build_context(data)
                 return kept["context"]

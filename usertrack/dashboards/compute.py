@@ -234,18 +234,103 @@ def compute(
 
     from usertrack.dashboards.prefetch import rehearsed
 
-    panels = []
+    def outcome(index: int) -> dict[str, Any]:
+        panel, run = dashboard.panels[index], runs[index]
+        progress(f"panel {panel.title}")
+        if run is None:
+            data = metrics()
+        else:
+            try:
+                data = run(ws, moment, progress)
+            except UsertrackError as e:
+                raise _panel_error(dashboard, panel, e) from None
+        return {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
+
     with rehearsed(ws, rehearse, progress):
-        for panel, run in zip(dashboard.panels, runs, strict=True):
-            progress(f"panel {panel.title}")
-            if run is None:
-                data = metrics()
-            else:
-                try:
-                    data = run(ws, moment, progress)
-                except UsertrackError as e:
-                    raise _panel_error(dashboard, panel, e) from None
-            panels.append(
-                {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
-            )
-    return panels
+        return side_by_side(dashboard.panels, outcome)
+
+
+# The panels that wait on the app's database and share the classification of each moment: they
+# run one after another on a thread of their own, while the event analyses compute on this one.
+DATABASE_PANELS = frozenset({"metrics", "segments", "failures", "alerts"})
+
+
+def side_by_side(
+    panels: list[Panel], outcome: Callable[[int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every panel's `outcome`, in the file's order: the database's panels (DATABASE_PANELS) in
+    order on a second thread, the others in order on this one, so the database's queries run
+    while the events are counted (each lane's panels share what they compute, as before: the
+    database's panels are all in one lane). The first panel in the file's order that fails is
+    the failure; a failure or Ctrl-C on this thread cancels the other lane's queries."""
+    import contextvars
+    import queue
+    import threading
+
+    from usertrack.errors import Cancelled
+    from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
+    from usertrack.sources.base import CancelToken, cancel_scope
+
+    lane = [i for i, p in enumerate(panels) if p.analysis in DATABASE_PANELS]
+    here = [i for i in range(len(panels)) if i not in lane]
+    done: dict[int, dict[str, Any]] = {}
+    failed: dict[int, BaseException] = {}
+    if not lane or not here:
+        return [outcome(i) for i in range(len(panels))]
+
+    token = CancelToken()
+    finished: queue.Queue[None] = queue.Queue()
+
+    def run_lane() -> None:
+        try:
+            with cancel_scope(token):
+                for i in lane:
+                    try:
+                        done[i] = outcome(i)
+                    except BaseException as e:  # said in the file's order, below
+                        failed[i] = e
+                        return
+        finally:
+            finished.put(None)
+
+    # A daemon thread, as usertrack.segments.profiles.run_by_source's: nothing may hold the
+    # process's exit after an error. It runs in a copy of this context (a cancel scope).
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(run_lane,), name="usertrack-panels", daemon=True
+    ).start()
+    try:
+        for i in here:
+            try:
+                done[i] = outcome(i)
+            except UsertrackError as e:
+                failed[i] = e
+                token.cancel()  # the report is not written: the other lane stops
+                break
+            if failed and min(failed) < i:
+                break  # a panel before this one failed: that is the failure
+        _wait(finished, None if not failed else CANCEL_GRACE_SECONDS)
+    except BaseException:
+        token.cancel()
+        _wait(finished, CANCEL_GRACE_SECONDS)
+        raise
+    if failed:
+        # The first panel that failed by itself: not one the other lane's failure cancelled.
+        first = min(failed, key=lambda i: (isinstance(failed[i], Cancelled), i))
+        raise failed[first]
+    return [done[i] for i in range(len(panels))]
+
+
+def _wait(finished: Any, seconds: float | None) -> None:
+    """Until the other lane has finished, or `seconds` have passed; in short waits, so that
+    Ctrl-C is seen at once."""
+    import queue
+    import time
+
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            finished.get(timeout=0.25)
+            return
+        except queue.Empty:
+            continue
