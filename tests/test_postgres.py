@@ -95,6 +95,20 @@ def test_queries_from_two_threads_run_side_by_side_on_two_connections(
     source.close()
 
 
+def test_a_query_files_settings_hold_for_its_own_transaction_only(db: str, tmp_path: Path) -> None:
+    show = (
+        "SELECT current_setting('max_parallel_workers_per_gather') AS w,"
+        " current_setting('work_mem') AS m"
+    )
+    asks = "-- setting max_parallel_workers_per_gather: 0\n-- setting work_mem: 64MB\n"
+    source = PostgresSource(db)
+    plain = source.run(neon_query(tmp_path, show), {}).rows  # type: ignore[arg-type]
+    assert source.run(neon_query(tmp_path, show, asks), {}).rows == [("0", "64MB")]  # type: ignore[arg-type]
+    assert plain != [("0", "64MB")]
+    assert source.run(neon_query(tmp_path, show), {}).rows == plain  # type: ignore[arg-type]
+    source.close()
+
+
 def test_statement_timeout_fires(db: str, tmp_path: Path) -> None:
     source = PostgresSource(db, statement_timeout_ms=200)
     started = time.monotonic()

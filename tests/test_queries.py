@@ -45,6 +45,9 @@ def test_shipped_library_loads_and_every_query_takes_as_of() -> None:
         ("neon", "-- name: q\n-- description: d\n-- returns: many\nSELECT 1", 3, "returns must be"),
         ("neon", GOOD_HEADER + "-- parms: x\nSELECT 1", 4, "unknown header key 'parms'"),
         ("neon", GOOD_HEADER, 3, "no SQL"),
+        ("neon", GOOD_HEADER + "-- setting search_path: x\nSELECT 1", 4, "not 'search_path'"),
+        ("neon", GOOD_HEADER + "-- setting work_mem: 1GB\nSELECT 1", 4, "'1GB' is not a value"),
+        ("posthog", GOOD_HEADER + "-- setting work_mem: 8MB\nSELECT 1", 4, "only neon/"),
     ],
 )
 def test_bad_query_files_are_reported_with_file_and_line(

@@ -6,6 +6,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param segment_only: false
 -- param segment_emails: {}
+-- setting max_parallel_workers_per_gather: 0
 --
 -- Window: (as_of - days, as_of] on started_at; a completion after as_of is not yet known (NULL).
 -- wasp_agentexecution.user_id is wasp_user.id. Durations are duration_ms over the runs that
@@ -22,7 +23,7 @@ SELECT
     a.status,
     count(*) AS runs,
     round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share,
-    count(DISTINCT u.email) AS users,
+    count(DISTINCT u.email COLLATE "C") AS users,
     count(DISTINCT a.agent_id) AS agents,
     round(avg(a.duration_ms))::bigint AS avg_ms,
     round((percentile_cont(0.9) WITHIN GROUP (ORDER BY a.duration_ms))::numeric)::bigint AS p90_ms,

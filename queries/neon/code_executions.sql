@@ -7,6 +7,7 @@
 -- param segment_only: false
 -- param segment_emails: {}
 -- param limit: 15
+-- setting max_parallel_workers_per_gather: 0
 --
 -- A run succeeded when its status is 'success'; every other status (error, timeout, ...) is a
 -- failure. fastapi_code_execution.user_id is fastapi_user.id. Durations: execution_time_ms,

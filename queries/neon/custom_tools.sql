@@ -7,6 +7,7 @@
 -- param segment_only: false
 -- param segment_emails: {}
 -- param limit: 15
+-- setting max_parallel_workers_per_gather: 0
 --
 -- The analyst workflow's "Custom Tools Created", across users. code_chars is the average
 -- length(final_code) in characters. fastapi_deployment.user_id is fastapi_user.id. Window, users

@@ -8,6 +8,7 @@
 -- param segment_emails: {}
 -- param tool: <text>
 -- param limit: 10
+-- setting max_parallel_workers_per_gather: 0
 --
 -- error_preview is left(error_message, 200): messages that differ only after it are one row.
 -- The tool name is a bound value. Window, users and segment_only as in tool_overview.sql.

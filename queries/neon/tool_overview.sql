@@ -6,6 +6,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param segment_only: false
 -- param segment_emails: {}
+-- setting max_parallel_workers_per_gather: 0
 --
 -- Window: (as_of - days, as_of] on created_at. fastapi_tool_executions.user_id is text holding
 -- fastapi_user.id. A user is a normalized email (usertrack/emails.py): two accounts of one email

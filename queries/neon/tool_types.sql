@@ -6,6 +6,7 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param segment_only: false
 -- param segment_emails: {}
+-- setting max_parallel_workers_per_gather: 0
 --
 -- The analyst workflow's "MCP vs default tool ratio": `usertrack tools` divides the mcp row's
 -- calls by the default row's. Window, users and segment_only as in tool_overview.sql. share is

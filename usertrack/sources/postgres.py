@@ -219,7 +219,7 @@ class PostgresSource:
                 conn.transaction(),
                 psycopg.ClientCursor(conn) as cur,
             ):
-                self._settings(cur)
+                self._settings(cur, query)
                 check_cancelled()
                 table = copy_table(cur, sql, values)
         except NotCopyable:
@@ -255,11 +255,17 @@ class PostgresSource:
                 with self._spares_lock:
                     self._spares.append(conn)
 
-    def _settings(self, cur: Any) -> None:
-        cur.execute(
-            "SELECT set_config('statement_timeout', %s, true), set_config('TimeZone', 'UTC', true)",
-            (str(self.statement_timeout_ms),),
+    def _settings(self, cur: Any, query: Query) -> None:
+        """The transaction's settings, SET LOCAL (set_config(..., true)): the statement
+        timeout, UTC, and those the query file asks for (`-- setting NAME: VALUE`)."""
+        sql = (
+            "SELECT set_config('statement_timeout', %s, true), set_config('TimeZone', 'UTC', true)"
         )
+        values: list[str] = [str(self.statement_timeout_ms)]
+        for name, value in query.settings:
+            sql += ", set_config(%s, %s, true)"
+            values += [name, value]
+        cur.execute(sql.encode(), values)
 
     @contextmanager
     def _stream_on(
@@ -267,7 +273,7 @@ class PostgresSource:
     ) -> Iterator[RowStream]:
         values = {k: bindable(v) for k, v in params.items()}
         with self._guarded(conn, query), conn.transaction(), conn.cursor() as cur:
-            self._settings(cur)
+            self._settings(cur, query)
             # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
             sql = query.sql.rstrip().rstrip(";").encode()
             check_cancelled()

@@ -29,7 +29,15 @@ DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
 # The folders whose queries run alone (`usertrack query`); join/ runs inside `segments`.
 STANDALONE_FOLDERS = ("posthog", "neon")
 RETURNS = ("per-user", "table")
-_HEADER_KEYS = {"name", "description", "returns", "param", "insight"}
+_HEADER_KEYS = {"name", "description", "returns", "param", "insight", "setting"}
+# The PostgreSQL settings a neon/ query may ask for its own transaction (`-- setting NAME:
+# VALUE`, applied with set_config(NAME, VALUE, true): SET LOCAL, which writes nothing), each
+# with the values it takes. A query that runs beside others of the same command (`tools` runs
+# nine at once) is better without parallel workers of its own: they only add to the load.
+PG_SETTINGS = {
+    "max_parallel_workers_per_gather": re.compile(r"[0-8]"),
+    "work_mem": re.compile(r"[1-9][0-9]{0,3}MB"),
+}
 
 _HEADER_LINE = re.compile(
     r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<pname>[A-Za-z_]\w*))?\s*:\s?(?P<value>.*)$"
@@ -62,6 +70,8 @@ class Query:
     params: tuple[Param, ...] = ()
     sql_line: int = 1  # line of the file where the SQL body starts
     insight: str | None = None  # a saved PostHog insight this query names instead of HogQL
+    # PostgreSQL settings of its own transaction (`-- setting NAME: VALUE`, PG_SETTINGS).
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -225,6 +235,7 @@ def _parsed(path: Path, folder: str, text: str) -> Query:
     lines = text.splitlines()
     header: dict[str, tuple[str, int]] = {}
     params: list[Param] = []
+    settings: list[tuple[str, str]] = []
     body_start = len(lines)
     for idx, raw in enumerate(lines):
         lineno = idx + 1
@@ -262,6 +273,9 @@ def _parsed(path: Path, folder: str, text: str) -> Query:
                 params.append(Param(m["pname"], None, lineno, declared[1]))
             else:
                 params.append(Param(m["pname"], value if value != "" else None, lineno))
+            continue
+        if key == "setting":
+            settings.append(_setting(path, lineno, folder, m["pname"], value, settings))
             continue
         if m["pname"]:
             raise QueryFileError(f"{path}:{lineno}: unexpected word after {key!r}")
@@ -309,9 +323,33 @@ def _parsed(path: Path, folder: str, text: str) -> Query:
         params=tuple(params),
         sql_line=body_start + 1,
         insight=insight,
+        settings=tuple(settings),
     )
     _check_params(query)
     return query
+
+
+def _setting(
+    path: Path,
+    lineno: int,
+    folder: str,
+    name: str | None,
+    value: str,
+    earlier: list[tuple[str, str]],
+) -> tuple[str, str]:
+    """One `-- setting NAME: VALUE` line, checked against PG_SETTINGS."""
+    if DIALECTS[folder] != "postgres":
+        raise QueryFileError(f"{path}:{lineno}: only neon/ queries take a '-- setting' line")
+    if name not in PG_SETTINGS:
+        raise QueryFileError(
+            f"{path}:{lineno}: '-- setting NAME: VALUE' names one of"
+            f" {', '.join(sorted(PG_SETTINGS))}, not {name!r}"
+        )
+    if not PG_SETTINGS[name].fullmatch(value):
+        raise QueryFileError(f"{path}:{lineno}: {value!r} is not a value usertrack sets {name} to")
+    if any(n == name for n, _ in earlier):
+        raise QueryFileError(f"{path}:{lineno}: setting {name!r} given twice")
+    return name, value
 
 
 def _check_params(query: Query) -> None:
