@@ -156,20 +156,29 @@ class PostHogHTTPSource(Paging, Insights):
         bundle (they are then sent alone, each counted). Each file's text is printed from
         PostHog's own parse tree before it joins the bundle, and the bundle sent is printed from
         its own checked tree."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from usertrack.sources.hogql.printer import PrintError, print_select
         from usertrack.sources.posthog_http import bundle
 
+        def printed(job: tuple[Query, Mapping[str, Any]]) -> str | None:
+            query = job[0]
+            if not query.sql.strip() or query.insight:
+                return None
+            try:
+                return self._printed(query, strip_sql(query.sql))
+            except QueryError:
+                return None  # sent alone, where its error is told
+
+        # PostHog's parser takes up to seconds a file and lets other threads run meanwhile.
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(jobs)))) as pool:
+            texts = list(pool.map(printed, jobs))
         parts: list[bundle.Part] = []
         placed: list[int | None] = []
-        for query, params in jobs:
+        for (query, params), sql in zip(jobs, texts, strict=True):
             found = None
-            if query.sql.strip() and not query.insight:
-                try:
-                    sql = self._printed(query, strip_sql(query.sql))
-                except QueryError:
-                    sql = None  # sent alone, where its error is told
-                if sql is not None:
-                    found = bundle.part(len(parts), sql, self._values(query, sql, params))
+            if sql is not None:
+                found = bundle.part(len(parts), sql, self._values(query, sql, params))
             placed.append(None if found is None else len(parts))
             if found is not None:
                 parts.append(found)
