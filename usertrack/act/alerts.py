@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
+    from usertrack.segments.rules import Classification
     from usertrack.workspace import Workspace
 
 ACTIVITY_QUERY = "posthog/alert_activity"
@@ -546,12 +547,11 @@ def _segment_alerts(
     """`ahead`: the classifications started ahead (find_alerts), which also decided the
     baseline: a saved one is in `run.baseline` by now."""
     from usertrack.act.alerts_ahead import Ahead
-    from usertrack.segments.history import Snapshot
 
     ahead = ahead or Ahead(ws)
     current = _classified(ws, ahead, as_of, progress)
-    now = Snapshot.of(current)
-    baseline: Snapshot | None = None
+    now = current  # its members asked of its DuckDB (Classification.in_segment)
+    baseline: Snapshot | Classification | None = None
     since = as_of - timedelta(days=1)
     if run.baseline is not None:  # a saved one, or a second segment trigger: the same baseline
         baseline = run.baseline["snapshot"]
@@ -566,7 +566,7 @@ def _segment_alerts(
                 " entered_segment compares with the segments of one day earlier"
             )
         computed = _classified(ws, ahead, since, progress)
-        baseline = Snapshot.of(computed)
+        baseline = computed
         run.classified.setdefault(_aware(since), computed)
         run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
     run.classified[_aware(as_of)] = current

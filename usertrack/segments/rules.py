@@ -143,6 +143,16 @@ class Classification:
             segments = lists.get(ids) or lists.setdefault(ids, ids.split(" "))
             yield email, segments, segments[0]
 
+    def in_segment(self, segment_id: str) -> set[str]:
+        """The emails of one segment's members (as a history Snapshot's `in_segment`), asked of
+        DuckDB: no Python value for every member of every segment (0.2 s at 100,000 users)."""
+        if self.con is None or "rows" in self.__dict__:
+            return {email for email, segs, _ in self.memberships() if segment_id in segs}
+        found = self._connection().execute(
+            "SELECT email FROM classified WHERE list_contains(__segments, $id)", {"id": segment_id}
+        )
+        return {email for (email,) in found.fetchall()}
+
     def snapshot_json(self) -> str:
         """The members of a history snapshot as JSON made by DuckDB: `[[segment ids, primary,
         [emails in order]], ...]`, one entry per distinct segment list (see history.py). On a
