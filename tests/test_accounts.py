@@ -273,14 +273,15 @@ def test_activity_by_account_counts_an_account_active_when_any_member_is(kept: A
     assert daily == {"2026-06-03": 0, "2026-06-04": 0, "2026-06-05": 1, "2026-06-06": 2,
                      "2026-06-07": 2, "2026-06-08": 1, "2026-06-09": 1}  # fmt: skip
     assert (doc["dau"], doc["wau"], doc["mau"]) == (1, 2, 2)
-    assert [(d["days"], d["persons"]) for d in doc["active_days"] if d["persons"]] == [
+    assert [(d["days"], d["accounts"]) for d in doc["active_days"] if d["accounts"]] == [
         (3, 1),
         (4, 1),
     ]
     weeks = {w["period_start"]: w for w in doc["lifecycle"]}
     assert weeks["2026-06-01"]["new"] == 2 and weeks["2026-06-08"]["returning"] == 2
     friday = [h for h in doc["hours"] if h["weekday"] == 5 and h["hour"] == 10]
-    assert friday == [{"weekday": 5, "hour": 10, "events": 1, "persons": 1}]
+    assert friday == [{"weekday": 5, "hour": 10, "events": 1, "accounts": 1}]
+    assert "persons" not in json.dumps(doc)  # every count of accounts is named so
     assert "1 person in no account, left out" in result.stderr
     people = json.loads(run(base, folder / "home", **variables).stdout)
     assert {d["date"]: d["dau"] for d in people["daily"]}["2026-06-06"] == 3
@@ -305,10 +306,16 @@ def test_retention_by_account_an_account_returns_when_any_member_does(kept: Any)
     }  # fmt: skip
     assert cohorts["2026-06-05"]["retained"] == [1, 1, 1, 1, 0]
     assert cohorts["2026-06-06"]["retained"] == [1, 1, 0, 1]
+    assert "persons" not in json.dumps(doc)  # each period's count is under `accounts`
+    # the cohorts of 06-05 and 06-06 both back a day later: 2 of 2 at periods 0 and 1
+    assert [p["accounts"] for p in doc["average"][:2]] == [2, 2]
     people = json.loads(run(base, folder / "home", **variables).stdout)
     assert [c["size"] for c in people["cohorts"]] == [1, 3, 1, 0, 0]
+    assert people["average"][0]["persons"] == 5  # period 0: the whole cohorts, 1 + 3 + 1
     md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
     assert "accounts counted" in md
+    csv = run([*base[:-1], "csv", "--by-account"], folder / "home", **variables).stdout
+    assert csv.splitlines()[0] == "range,cohort,size,period,accounts,percent"
 
 
 @pytest.mark.parametrize(

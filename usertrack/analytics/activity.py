@@ -150,9 +150,9 @@ class Activity:
                 }
                 for p in self.lifecycle
             ],
-            "active_days": [{"days": n, "persons": k} for n, k in self.active_days],
+            "active_days": [{"days": n, self.unit.lower(): k} for n, k in self.active_days],
             "hours": [
-                {"weekday": wd, "hour": h, "events": e, "persons": p}
+                {"weekday": wd, "hour": h, "events": e, self.unit.lower(): p}
                 for (wd, h), (e, p) in sorted(self.hours.items())
             ],
             **self._compared(),

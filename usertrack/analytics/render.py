@@ -324,8 +324,9 @@ def retention_json(r: Retention) -> str:
 
 
 def retention_csv(r: Retention) -> str:
-    """One row per cohort and period: the persons and their share of the cohort; then the
-    average curve's rows (cohort `average`), and with --compare the previous range's."""
+    """One row per cohort and period: the persons (accounts with --by-account) and their share
+    of the cohort; then the average curve's rows (cohort `average`), and with --compare the
+    previous range's."""
     rows: list[list[Any]] = []
     ranges = [("range", r.cohorts, r.average)]
     if r.previous is not None:
@@ -343,7 +344,8 @@ def retention_csv(r: Retention) -> str:
             doc = p.document()
             rows.append([f"{r.by} = {b.value}", "average", p.size, p.period, p.persons,
                          doc["percent"]])  # fmt: skip
-    return csv_rows(["range", "cohort", "size", "period", "persons", "percent"], rows)
+    unit = "accounts" if r.by_account else "persons"
+    return csv_rows(["range", "cohort", "size", "period", unit, "percent"], rows)
 
 
 def retention_average_cells(r: Retention) -> list[str]:

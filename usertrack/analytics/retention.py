@@ -151,13 +151,14 @@ class Retention:
             "start_event": self.start_event,
             "return_event": self.return_event,
             "cohorts": _cohort_documents(self.cohorts),
-            "average": [p.document() for p in self.average],
+            "average": [self._counted(p) for p in self.average],
         }
         if self.by_account:
-            doc["counted"] = "accounts"  # each cohort's and period's `persons` are accounts
+            doc["counted"] = "accounts"  # each period's count is under `accounts`
         if self.period == "day":
             doc["day_points"] = [
-                {"day": d, **(p.document() if p else {"percent": None})} for d, p in self.day_points
+                {"day": d, **(self._counted(p) if p else {"percent": None})}
+                for d, p in self.day_points
             ]
         if self.by is not None:
             doc["by"] = self.by
@@ -165,9 +166,16 @@ class Retention:
         if self.previous is not None:
             doc["compare"] = {
                 "previous_cohorts": _cohort_documents(self.previous),
-                "previous_average": [p.document() for p in self.previous_average],
+                "previous_average": [self._counted(p) for p in self.previous_average],
                 "changes": [c.document() for c in self.changes],
             }
+        return doc
+
+    def _counted(self, point: Point) -> dict[str, Any]:
+        """A period's document, its count under `accounts` with --by-account."""
+        doc = point.document()
+        if self.by_account:
+            return {"accounts" if k == "persons" else k: v for k, v in doc.items()}
         return doc
 
 
