@@ -23,7 +23,8 @@ blocks, which GitHub renders.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -344,6 +345,49 @@ def failure_categories(
     return (columns, [[r.get(c) for c in columns] for r in rows]), ""
 
 
+@contextmanager
+def _meanwhile(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
+    """`work` started on a thread of its own (in a copy of this context); within the block,
+    the function yielded waits for its result (raising its error). Leaving the block early
+    (an error, Ctrl-C) cancels what `work` runs on its sources."""
+    import contextvars
+    import queue
+    import threading
+
+    from usertrack.sources.base import CancelToken, cancel_scope
+
+    token = CancelToken()
+    finished: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def run() -> None:
+        with cancel_scope(token):
+            try:
+                finished.put((True, work()))
+            except BaseException as e:
+                finished.put((False, e))
+
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(run,), name="usertrack-meanwhile", daemon=True
+    ).start()
+
+    def result() -> Any:
+        while True:
+            try:
+                ok, value = finished.get(timeout=0.25)  # short waits: Ctrl-C is seen at once
+            except queue.Empty:
+                continue
+            if not ok:
+                raise value
+            return value
+
+    try:
+        yield result
+    except BaseException:
+        token.cancel()
+        raise
+
+
 def collect_weekly(
     ws: Workspace,
     as_of: datetime,
@@ -356,11 +400,15 @@ def collect_weekly(
 
     week = ReportWeek.containing(as_of)
     until = week_until(ws, week)
-    current = ws.classify(until, progress)
-    baseline = baseline_for(ws, history, week.start, progress)
-    changes = compare(baseline, Snapshot.of(current), current.segments)
-    tables = run_report_queries(ws, week, progress)
-    categories, note = failure_categories(ws, week)
+    # The report's queries and the failure report do not wait for the classification: they
+    # run beside it, on the database's other connections.
+    with _meanwhile(
+        lambda: (run_report_queries(ws, week, progress), failure_categories(ws, week))
+    ) as later:
+        current = ws.classify(until, progress)
+        baseline = baseline_for(ws, history, week.start, progress)
+        changes = compare(baseline, Snapshot.of(current), current.segments)
+        tables, (categories, note) = later()
     return WeeklyData(
         week=week,
         until=until,
