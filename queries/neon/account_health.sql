@@ -17,9 +17,11 @@
 -- no member is active, at risk when fewer than half the members are active or at least 25 % of
 -- the window's runs failed, healthy otherwise. Accounts with no member left after the exclusions
 -- are not shown. Ties: most active members, then most members, then the key in byte order.
+-- Account keys and user ids are compared byte-wise (COLLATE "C": the same equality, without the
+-- locale's slower comparisons when the members are sorted and grouped).
 WITH members AS (
     SELECT
-        m.{account_column}::text AS account,
+        m.{account_column}::text COLLATE "C" AS account,
         w.id AS user_id,
         w.credits,
         w.subscription_status,
@@ -29,7 +31,7 @@ WITH members AS (
         END AS plan_rank,
         w.last_active_timestamp
     FROM {account_table} AS m
-    JOIN wasp_user AS w ON w.id::text = m.{account_user_column}::text
+    JOIN wasp_user AS w ON w.id::text = m.{account_user_column}::text COLLATE "C"
     WHERE m.{account_column} IS NOT NULL
       AND w.email IS NOT NULL
       AND lower(btrim(w.email, E' \t\r\n')) <> ''
@@ -37,14 +39,23 @@ WITH members AS (
       AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
 member_runs AS (
+    -- Counted per fastapi_user first, then summed per wasp_user: the join sees one row per
+    -- account with runs, not one per run.
     SELECT
         f.wasp_user_id AS user_id,
-        count(*) AS runs,
-        count(*) FILTER (WHERE r.run_state = 'failed') AS failed_runs
-    FROM fastapi_run AS r
-    JOIN fastapi_user AS f ON f.id = r.user_id
-    WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
-      AND r.created_at <= %(as_of)s
+        sum(c.runs) AS runs,
+        sum(c.failed_runs) AS failed_runs
+    FROM (
+        SELECT
+            r.user_id,
+            count(*) AS runs,
+            count(*) FILTER (WHERE r.run_state = 'failed') AS failed_runs
+        FROM fastapi_run AS r
+        WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
+          AND r.created_at <= %(as_of)s
+        GROUP BY r.user_id
+    ) AS c
+    JOIN fastapi_user AS f ON f.id = c.user_id
     GROUP BY f.wasp_user_id
 ),
 per_account AS (
