@@ -185,6 +185,14 @@ def check_periods(periods: int) -> None:
         raise UsageError(f"--periods {periods} must be from 1 to {MAX_PERIODS}")
 
 
+def lifecycle_weeks(as_of: datetime, periods: int) -> list[date]:
+    """The ISO weeks of the lifecycle, oldest first: the `periods` weeks ending with as_of's
+    (as_of at 00:00 UTC ends the day before). Each has a row of the lifecycle, whatever the
+    data."""
+    this_week = period_start(as_of - timedelta(microseconds=1), "week")
+    return [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
+
+
 def activity(
     ws: Any,
     as_of: datetime,
@@ -203,8 +211,7 @@ def activity(
     last_moment = as_of - timedelta(microseconds=1)
     last_day = period_start(last_moment, "day")
     first_day = last_day - timedelta(days=days - 1)
-    this_week = period_start(last_moment, "week")
-    weeks = [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
+    weeks = lifecycle_weeks(as_of, periods)
     # MAU of the first day looks back 29 days; the first week's lifecycle looks at the week before.
     since_day = min(first_day - timedelta(days=29), weeks[0] - timedelta(days=7))
     since = datetime.combine(since_day, datetime.min.time())

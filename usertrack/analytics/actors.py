@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
-    from usertrack.analytics.activity import Activity
     from usertrack.analytics.common import DateRange
     from usertrack.analytics.paths import Paths
     from usertrack.analytics.retention import Retention
@@ -409,8 +408,8 @@ def _point_and_event(text: str, events: list[str]) -> tuple[str, str | None]:
 # activity: `STATUS` (the last week's) or `WEEK:STATUS` of the weekly lifecycle
 
 
-def activity_cell(result: Activity, text: str) -> tuple[date, str]:
-    weeks = [p.start for p in result.lifecycle]
+def activity_cell(weeks: list[date], text: str) -> tuple[date, str]:
+    """The week and status of `text` among the lifecycle's `weeks` (activity.lifecycle_weeks)."""
     cells = [*STATUSES, *(f"{w.isoformat()}:{s}" for w in weeks for s in STATUSES)]
     first, _, status = text.strip().rpartition(":")
     status = status.strip().lower().replace("resurrected", "resurrecting")
@@ -426,12 +425,13 @@ def activity_cell(result: Activity, text: str) -> tuple[date, str]:
     raise _refuse("activity", text, cells)
 
 
-def activity_actors(ws: Workspace, as_of: datetime, result: Activity, text: str) -> Actors:
-    """The persons of a lifecycle status in an ISO week, as activity counts them (PostHog's
+def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str) -> Actors:
+    """The persons of a lifecycle status in an ISO week of `weeks` (the lifecycle's: every
+    week has its cells, so the analysis need not run first), as activity counts them (PostHog's
     lifecycle: new, returning, resurrecting, dormant)."""
     from usertrack.analytics.common import FactsTable, open_facts_tables
 
-    week, status = activity_cell(result, text)
+    week, status = activity_cell(weeks, text)
     since = datetime.combine(week - timedelta(days=7), datetime.min.time())
     facts = [
         FactsTable("posthog/activity_days", "active",

@@ -339,17 +339,18 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
         with _Filtered(ws, where):
 
             def analysed() -> Any:
-                answer = activities.activity(
-                    ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
-                    progress=progress, by_account=bool(o.get("by_account")),
-                )  # fmt: skip
                 if cell is None:
-                    return answer
+                    return activities.activity(
+                        ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
+                        progress=progress, by_account=bool(o.get("by_account")),
+                    )  # fmt: skip
                 from usertrack.analytics import actors
 
-                actors.activity_cell(answer, cell)  # in the answer: profiles meanwhile
+                # every week of the lifecycle has its cells: no need to count them first
+                weeks = activities.lifecycle_weeks(moment, o["periods"])
+                actors.activity_cell(weeks, cell)  # in the answer: profiles meanwhile
                 ahead.start()
-                return actors.activity_actors(ws, moment, answer, cell)
+                return actors.activity_actors(ws, moment, weeks, cell)
 
             with _ahead(ws, moment, cell, progress) as ahead:
                 result = _segmented(ws, moment, o, who, progress, analysed)
