@@ -40,6 +40,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from usertrack.errors import UsageError
+from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,12 +52,9 @@ if TYPE_CHECKING:
 
 NO_SEGMENT = "no segment"
 NO_ACCOUNT = "no account"
-PLACEHOLDER = "usertrack_segment_persons"  # cannot clash with a query file's parameters
 _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
-# The same on the local engine: DuckDB's list_contains (has) scans the list for every event,
-# which for "no account" (everyone else: 100,000 persons) is minutes at 5 M events; IN of the
-# list's rows is one hash join. Same answer: NULL for an event without a person, as has()'s.
-_KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
+# The same on the local engine (usertrack.sources.person_filter).
+_KEEP_LOCAL = KEEP_LOCAL
 OPTIONS = "--by-segment and --segment"
 # The most person ids a group's query binds as a list live where an analysis can do without one
 # (paths: its summary, else every person's sequences; trends: its counts, else every person's

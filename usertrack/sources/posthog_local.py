@@ -533,10 +533,12 @@ class LocalPostHogSource:
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
-        from usertrack.sources import churn_rollups, rollups
+        from usertrack.sources import churn_rollups, person_filter, rollups
 
         where = f"{query.id} ({query.path})"
-        tr, values = self._bound(query, params, where)
+        # a group's per-person facts: run for everyone, the group's persons' rows kept
+        everyone = person_filter.for_everyone(query, self.facts_query)
+        tr, values = self._bound(everyone or query, params, where)
         sql = tr.sql
         rolled = rollups.facts_rewritten(sql) or churn_rollups.facts_rewritten(sql)
         with _guarded(cur, where):
@@ -548,6 +550,9 @@ class LocalPostHogSource:
                     row = cur.fetchone() or (None,) * len(names)
                     values = {**values, **dict(zip(names, row, strict=True))}
                 sql = rolled.sql
+            if everyone is not None:
+                sql = person_filter.KEPT_ROWS.format(sql=sql)
+                values[person_filter.PLACEHOLDER] = wire_value(params[person_filter.PLACEHOLDER])
             cur.execute(f'CREATE TEMP TABLE "{table}" AS {sql}', values)
 
     def facts_sql(

@@ -1,0 +1,106 @@
+"""A group's filter on the local engine (usertrack/sources/person_filter.py): a per-person facts
+file as shipped runs for everyone and keeps the group's persons' rows, which are the rows the
+filter on every event gives; an edited file, or a group's filter beside a --where, runs as
+filled."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.rollup_stores import EXCLUDE, REPO, events_store, opened
+from usertrack.analytics.where import spliced
+from usertrack.sources.person_filter import KEEP_LOCAL, PER_PERSON, PLACEHOLDER, for_everyone
+from usertrack.sources.posthog_local import LocalPostHogSource
+from usertrack.sources.queries import load_queries
+
+START = datetime(2026, 3, 1)
+
+
+def _events() -> list[tuple[Any, ...]]:
+    """Sign-ups and returns of persons with emails, an internal one, none, and no person."""
+    rng = random.Random(7)
+    people = [
+        ("p1", '{"email": "ann@example.com"}'),
+        ("p2", '{"email": "bob@example.com"}'),
+        ("p3", '{"email": "ops@datagen.dev"}'),
+        ("p4", None),
+        ("p5", '{"email": "cy@example.com"}'),
+        (None, None),
+    ]
+    out = []
+    for _ in range(1500):
+        person, props = rng.choice(people)
+        when = START + timedelta(days=rng.randrange(40), seconds=rng.randrange(86400))
+        event = rng.choice(["user_signed_up", "$pageview", "save"])
+        out.append(
+            (str(uuid.UUID(int=rng.getrandbits(128))), event, f"d-{person}", person, when,
+             json.dumps({"$browser": "Chrome"}), props)
+        )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return events_store(tmp_path_factory, "person_filter", _events())
+
+
+@pytest.fixture()
+def source(store: Path) -> Iterator[LocalPostHogSource]:
+    yield from opened(store)
+
+
+PARAMS: dict[str, Any] = {
+    "as_of": datetime(2026, 4, 5),
+    "since": START,
+    "period": "week",
+    "start_event": "user_signed_up",
+    "return_event": "",
+    "exclude_pattern": EXCLUDE,
+    PLACEHOLDER: ["p1", "p3", "p5", "nobody"],
+}
+
+
+def _rows(source: LocalPostHogSource, query_id: str, where: list[str]) -> list[tuple[Any, ...]]:
+    query = load_queries(REPO / "queries").get(query_id)
+    filled = source.facts_query(replace(query, sql=spliced(query.sql, where)))
+    cur = source.facts_cursor(filled, PARAMS, "facts")
+    try:
+        return sorted(cur.execute("SELECT * FROM facts").fetchall(), key=repr)
+    finally:
+        cur.close()
+
+
+@pytest.mark.parametrize("query_id", sorted(PER_PERSON))
+def test_a_groups_per_person_facts_are_everyones_rows_kept(
+    source: LocalPostHogSource, query_id: str
+) -> None:
+    query = load_queries(REPO / "queries").get(query_id)
+    filled = source.facts_query(replace(query, sql=spliced(query.sql, [KEEP_LOCAL])))
+    assert for_everyone(filled, source.facts_query) is not None
+    # beside another filter (here `true`), the group's filter reads every event, as filled
+    beside = source.facts_query(replace(query, sql=spliced(query.sql, ["true", KEEP_LOCAL])))
+    assert for_everyone(beside, source.facts_query) is None
+    kept = _rows(source, query_id, [KEEP_LOCAL])
+    assert kept == _rows(source, query_id, ["true", KEEP_LOCAL])
+    assert kept and {r[0] for r in kept} <= {"p1", "p5"}  # p3's email is internal
+    assert kept != _rows(source, query_id, [])  # the others' rows are left out
+
+
+def test_an_edited_or_other_file_runs_as_filled(source: LocalPostHogSource) -> None:
+    library = load_queries(REPO / "queries")
+    query = library.get("posthog/retention_first_starts")
+    filled = source.facts_query(replace(query, sql=spliced(query.sql, [KEEP_LOCAL])))
+    edited = replace(filled, sql=filled.sql.replace("min(timestamp)", "max(timestamp)"))
+    assert for_everyone(edited, source.facts_query) is None
+    other = library.get("posthog/funnel_events")
+    filled = source.facts_query(replace(other, sql=spliced(other.sql, [KEEP_LOCAL])))
+    assert for_everyone(filled, source.facts_query) is None

@@ -1,0 +1,67 @@
+"""A group's filter of persons (`--who`, `--segment`) on the local engine, and where it can be
+applied to a per-person facts query's rows instead of to every event.
+
+A group's run fills a query's `{filters}` slot with KEEP_LOCAL, which DuckDB answers with a
+hash join of every event of the query's range against the group's person ids. A facts query
+whose every row is one person's (its person_id the events' person_id, grouped by person, and
+`{filters}` read by nothing but that grouping) gives the group's rows when it runs for everyone
+and only the group's persons' rows are kept: the same rows, for a hash join of one row per
+person instead of one per event (retention's facts at 100,000 users: half the CPU).
+PER_PERSON names the shipped files that are of that kind; an edited file, or one filtered by a
+--where too, runs as filled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from usertrack.sources.queries import Query
+
+PLACEHOLDER = "usertrack_segment_persons"  # cannot clash with a query file's parameters
+# On the local engine: DuckDB's list_contains (has) scans the list for every event, which for
+# "no account" (everyone else: 100,000 persons) is minutes at 5 M events; IN of the list's rows
+# is one hash join. Same answer: NULL for an event without a person, as has()'s.
+KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
+# `{filters}` holding KEEP_LOCAL alone (usertrack.analytics.where.spliced).
+_FILLED = f"(({KEEP_LOCAL}))"
+
+# Shipped facts files each of whose rows is one person's (person_id), every `{filters}` in them
+# filtering the events of a grouping by person.
+PER_PERSON = frozenset(
+    {
+        "posthog/retention_activity",
+        "posthog/retention_first_starts",
+    }
+)
+
+# The rows of a per-person query (its text as `{sql}`) kept to the group's persons.
+KEPT_ROWS = (
+    "SELECT * FROM ({sql}) AS usertrack_rows"
+    f" WHERE CAST(usertrack_rows.person_id AS VARCHAR) IN (SELECT unnest(${PLACEHOLDER}))"
+)
+
+
+def for_everyone(query: Query, facts_form: Callable[[Query], Query]) -> Query | None:
+    """`query` (as an analysis reads it: `facts_form` of the filled file) run for everyone, when
+    its `{filters}` hold the group's filter alone and it is a PER_PERSON file as shipped; its
+    rows are then kept with KEPT_ROWS. None otherwise."""
+    from usertrack.errors import QueryFileError
+    from usertrack.shipped import shipped_path
+    from usertrack.sources.queries import parse_query
+
+    if query.id not in PER_PERSON or _FILLED not in query.sql:
+        return None
+    bare = query.sql.replace(_FILLED, "true")
+    if PLACEHOLDER in bare:
+        return None
+    path = shipped_path("queries") / query.folder / f"{query.name}.sql"
+    try:
+        file = parse_query(path, query.folder)
+    except QueryFileError:
+        return None
+    shipped = facts_form(dataclasses.replace(file, sql=file.sql.replace("{filters}", "true")))
+    return dataclasses.replace(query, sql=bare) if shipped.sql == bare else None
