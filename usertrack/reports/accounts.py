@@ -15,11 +15,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from usertrack.sources.base import Result
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
 
 QUERY = "neon/account_health"
+T = TypeVar("T")
 HEALTH = ("healthy", "at risk", "dormant")
 # (placeholder in the query text, setting, default)
 KEY_PARTS = (
@@ -183,10 +186,10 @@ def account_report(
     query, params = ws.bind(QUERY, as_of, days=days)
     query = with_account_key(query, key, conn)
     if progress:
-        progress("counting the accounts")
+        progress("counting the accounts and fetching their groups")
+    groups = _beside(lambda: account_groups(ws, as_of, key))
     result = source.run(query, params)
-    groups = account_groups(ws, as_of, key, progress)
-    result = with_groups(result, groups)
+    result = with_groups(result, groups())
     from usertrack.segments.account_rules import account_segment_of, segment_counts
 
     chosen = account_segment_of(ws.rules, list(result.columns), list(result.rows))
@@ -198,6 +201,37 @@ def account_report(
     report = AccountReport(as_of=as_of, days=days, key=key, result=result)
     report.segments = segment_counts(ws.rules, chosen)
     return report
+
+
+def _beside(work: Callable[[], T]) -> Callable[[], T]:
+    """`work` started on a thread of its own (in a copy of this context: its cancel scope);
+    the function returned waits for its answer, or raises what it raised. The accounts' groups
+    come from the events store or PostHog while the app's database counts the accounts."""
+    import contextvars
+    import threading
+
+    answer: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answer.append(work())
+        except BaseException as e:  # raised on the caller's thread, by the function returned
+            failure.append(e)
+
+    # A daemon thread, as profiles.run_by_source's: nothing may hold the process's exit.
+    lane = threading.Thread(
+        target=contextvars.copy_context().run, args=(run,), name="usertrack-groups", daemon=True
+    )
+    lane.start()
+
+    def wait() -> T:
+        lane.join()
+        if failure:
+            raise failure[0]
+        return answer[0]
+
+    return wait
 
 
 def group_type_index(ws: Workspace, key: AccountKey) -> int | None:
