@@ -26,7 +26,6 @@ from usertrack.errors import UsageError
 if TYPE_CHECKING:
     from usertrack.analytics.common import DateRange
     from usertrack.analytics.paths import Paths
-    from usertrack.analytics.retention import Retention
     from usertrack.analytics.trends import Trends
     from usertrack.workspace import Progress, Workspace
 
@@ -277,12 +276,24 @@ def funnel_actors(
 _PERIOD = re.compile(r"^(?:(day|week|month)s?\s*)?(\d+)$")
 
 
-def retention_cell(result: Retention, text: str) -> tuple[date, int]:
+@dataclass
+class RetentionCells:
+    """A retention's cells: its cohorts, each with how many periods it is followed (period 0
+    included: retention.cohort_periods, whatever the data), and what its people are read with."""
+
+    period: str
+    mode: str
+    start_event: str
+    return_event: str | None
+    cohorts: list[tuple[date, int]]
+
+
+def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
     cells = []  # each cohort with the range of its periods begun
-    for c in result.cohorts:
-        last = len(c.retained) - 1
+    for start, periods in result.cohorts:
+        last = periods - 1
         later = f"[:{result.period}1-{last}]" if last > 1 else f"[:{result.period}1]"
-        cells.append(c.start.isoformat() + (later if last else ""))
+        cells.append(start.isoformat() + (later if last else ""))
     first, _, later = text.strip().partition(":")
     try:
         start = date.fromisoformat(first.strip())
@@ -294,13 +305,13 @@ def retention_cell(result: Retention, text: str) -> tuple[date, int]:
         if m is None or (m.group(1) and m.group(1) != result.period):
             raise _refuse("retention", text, cells)
         k = int(m.group(2))
-    cohort = next((c for c in result.cohorts if c.start == start), None)
-    if cohort is None or k >= len(cohort.retained):
+    periods = next((n for s, n in result.cohorts if s == start), None)
+    if periods is None or k >= periods:
         raise _refuse("retention", text, cells)
     return start, k
 
 
-def retention_actors(ws: Workspace, as_of: datetime, result: Retention, text: str) -> Actors:
+def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, text: str) -> Actors:
     """A cohort's people (period 0), or those of it who came back in its k-th period after,
     as retention counts them (docs/metrics.md, "Retention")."""
     from usertrack.analytics.common import FactsTable, next_period, open_facts_tables

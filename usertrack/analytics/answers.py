@@ -292,19 +292,24 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             last = span.last if until is not None else None
 
             def analysed() -> Any:
-                answer = retentions.retention(
-                    ws, moment, period=period, periods=periods, start_event=o["start"],
-                    return_event=o["return_event"], mode=mode, since=first, until=last,
-                    compare=o["compare"], by=by, top=o["top"], progress=progress,
-                    by_account=bool(o.get("by_account")),
-                )  # fmt: skip
                 if cell is None:
-                    return answer
+                    return retentions.retention(
+                        ws, moment, period=period, periods=periods, start_event=o["start"],
+                        return_event=o["return_event"], mode=mode, since=first, until=last,
+                        compare=o["compare"], by=by, top=o["top"], progress=progress,
+                        by_account=bool(o.get("by_account")),
+                    )  # fmt: skip
                 from usertrack.analytics import actors
 
-                actors.retention_cell(answer, cell)  # in the answer: profiles meanwhile
+                # every cohort has its cells whatever the data: no need to count them first
+                if not o["start"].strip():
+                    raise UsageError("--start is empty")
+                back = o["return_event"] if (o["return_event"] or "").strip() else None
+                cohorts = retentions.cohort_periods(moment, period, periods, first, last)
+                cells = actors.RetentionCells(period, mode, o["start"], back, cohorts)
+                actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
                 ahead.start()
-                return actors.retention_actors(ws, moment, answer, cell)
+                return actors.retention_actors(ws, moment, cells, cell)
 
             with _ahead(ws, moment, cell, progress) as ahead:
                 result = _segmented(ws, moment, o, who, progress, analysed)

@@ -293,6 +293,26 @@ def cohort_starts(
     return [next_period(last, period, -k) for k in range(periods - 1, -1, -1)]
 
 
+def cohort_periods(
+    as_of: datetime,
+    period: str,
+    periods: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[date, int]]:
+    """Each cohort of `cohort_starts` with how many periods retention follows it (period 0
+    included, to the last begun by as_of), as `retention` counts them whatever the data: the
+    cells `--persons` takes."""
+    last = period_start(as_of - timedelta(microseconds=1), period)
+    out = []
+    for start in cohort_starts(as_of, period, periods, since, until):
+        at, n = start, 1
+        while at < last:
+            at, n = next_period(at, period), n + 1
+        out.append((start, n))
+    return out
+
+
 def retention(
     ws: Any,
     as_of: datetime,
