@@ -649,6 +649,19 @@ def test_tokens_in_strings_and_comments_are_left_alone() -> None:
     assert "retention" not in tr.sql
 
 
+def test_a_double_slash_starts_a_comment_as_in_posthogs_lexer() -> None:
+    """PostHog's lexer reads `//` as `--`: a comment to the end of the line
+    (posthog/hogql/grammar/HogQLLexer.common.g4 SINGLE_LINE_COMMENT, commit 848f2092); so the
+    local engine and the query files' placeholders read it so too, outside strings."""
+    from usertrack.sources.queries import placeholders
+
+    sql = "SELECT count() AS n // {y} retention()\nFROM events WHERE event != 'a // {z}'"
+    tr = translate(sql)
+    assert tr.params == [] and "retention" not in tr.sql and "'a // {z}'" in tr.sql
+    assert placeholders(sql, "hogql") == []
+    assert placeholders("SELECT 1 // {x}\n, {w}", "hogql") == [("w", 2)]
+
+
 def test_filters_placeholder_and_column_names(source: LocalPostHogSource) -> None:
     tr = translate("SELECT count() FROM events WHERE {filters}")
     assert tr.params == [] and "TRUE" in tr.sql

@@ -162,7 +162,7 @@ def blank_strings_and_comments(sql: str, dialect: str) -> str:
     keep_strings = dialect == "postgres"
     while i < n:
         c = sql[i]
-        if c == "-" and sql.startswith("--", i):
+        if sql.startswith("--", i) or (dialect == "hogql" and sql.startswith("//", i)):
             j = sql.find("\n", i)
             j = n if j == -1 else j
             for k in range(i, j):

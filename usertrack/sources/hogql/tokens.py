@@ -86,7 +86,7 @@ def tokenize(text: str) -> list[Tok]:
             assert m
             toks.append(Tok("ws", m.group(), m.group(), i))
             i = m.end()
-        elif text.startswith("--", i):
+        elif text.startswith(("--", "//"), i):  # both PostHog's (HogQLLexer.common.g4)
             j = text.find("\n", i)
             j = n if j == -1 else j
             toks.append(Tok("comment", text[i:j], "", i))
