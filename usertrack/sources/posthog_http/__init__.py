@@ -153,31 +153,18 @@ class PostHogHTTPSource(Paging, Insights):
         """Several query files answered by one query request (bundle.py): each one's Result as
         `run` would give it, in order; None for a file that is to be sent alone (its columns
         not read from its text, a saved insight), and for every one when PostHog refuses the
-        bundle (they are then sent alone, each counted). Each file's text is printed from
-        PostHog's own parse tree before it joins the bundle, and the bundle sent is printed from
-        its own checked tree."""
-        from concurrent.futures import ThreadPoolExecutor
-
+        bundle (they are then sent alone, each counted). The bundle's text is read by PostHog's
+        own parser (bundle.checked) and what is sent is printed from that tree: one parse for
+        every file of it (PostHog's parser takes up to seconds a file), not one more per file."""
         from usertrack.sources.hogql.printer import PrintError, print_select
         from usertrack.sources.posthog_http import bundle
 
-        def printed(job: tuple[Query, Mapping[str, Any]]) -> str | None:
-            query = job[0]
-            if not query.sql.strip() or query.insight:
-                return None
-            try:
-                return self._printed(query, strip_sql(query.sql))
-            except QueryError:
-                return None  # sent alone, where its error is told
-
-        # PostHog's parser takes up to seconds a file and lets other threads run meanwhile.
-        with ThreadPoolExecutor(max_workers=max(1, min(4, len(jobs)))) as pool:
-            texts = list(pool.map(printed, jobs))
         parts: list[bundle.Part] = []
         placed: list[int | None] = []
-        for (query, params), sql in zip(jobs, texts, strict=True):
+        for query, params in jobs:
             found = None
-            if sql is not None:
+            if query.sql.strip() and not query.insight:
+                sql = strip_sql(query.sql)
                 found = bundle.part(len(parts), sql, self._values(query, sql, params))
             placed.append(None if found is None else len(parts))
             if found is not None:

@@ -25,11 +25,10 @@ is spliced. A file whose rows are ordered (a top-level ORDER BY) gets its rank w
 order as a last column, `row_number() OVER (ORDER BY <its own ORDER BY>)`, by which its rows
 are put back in order (buckets come in no order, nor does groupArray keep one). A file whose
 columns cannot be read from its text (`SELECT *`, an unnamed expression, a top-level UNION or
-DISTINCT with an ORDER BY) is not bundled: it is sent alone, as before. Each file's text is the
-one printed from PostHog's own parse tree of it (usertrack.sources.hogql.printer), and the
-bundle's text is read by PostHog's own parser before it is sent (`checked`): one SELECT from a
-UNION ALL of as many branches as files, or it is not sent and every file goes alone. What is
-sent is printed from that checked tree."""
+DISTINCT with an ORDER BY) is not bundled: it is sent alone, as before. The bundle's text is read
+by PostHog's own parser before it is sent (`checked`): one SELECT from a UNION ALL of as many
+branches as files, or it is not sent and every file goes alone. What is sent is printed from that
+checked tree (usertrack.sources.hogql.printer), never the files' texts as written."""
 
 from __future__ import annotations
 
