@@ -535,7 +535,7 @@ def _open_live(
             hint="export DATABASE_URL='postgresql://role:password@host/db?sslmode=require'"
             + (" and set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY" if also else ""),
         )
-    if database:
+    if database and s.database_url:  # (without it, refused above)
         from usertrack.sources.postgres import PostgresSource
 
         ws.sources["neon"] = PostgresSource(

@@ -305,8 +305,8 @@ def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
         if m is None or (m.group(1) and m.group(1) != result.period):
             raise _refuse("retention", text, cells)
         k = int(m.group(2))
-    periods = next((n for s, n in result.cohorts if s == start), None)
-    if periods is None or k >= periods:
+    followed = next((n for s, n in result.cohorts if s == start), None)
+    if followed is None or k >= followed:
         raise _refuse("retention", text, cells)
     return start, k
 

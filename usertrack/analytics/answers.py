@@ -194,14 +194,15 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError("--order any needs each step's event once (a step named twice)")
     shape = funnel_order.Shape(order, funnel_order.parse_exclusions(o.get("exclude"), steps))
     if funnels.narrowing_property(steps) is not None:
-        others = (("--by", o["by"]), ("--order any", order == "any"),
-                  ("--correlation", correlation or correlated))  # fmt: skip
-        for option, given in others:
-            if given:
+        others: tuple[tuple[str, Any], ...] = (
+            ("--by", o["by"]), ("--order any", order == "any"),
+            ("--correlation", correlation or correlated))  # fmt: skip
+        for option, asked in others:
+            if asked:
                 raise UsageError(f"{option} and a step narrowed by a property do not go together")
     if o.get("time_to_convert") or trend is not None:
-        for option, given in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
-            if given:
+        for option, asked in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
+            if asked:
                 raise UsageError(f"--time-to-convert and --trend do not go with {option}")
     if o["paths"] and dropped is None:
         raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
@@ -210,8 +211,8 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                   ("--segment", o["segment"]), ("--who", who), ("--compare", o["compare"]),
                   ("--correlation", correlation or correlated), ("--dropped", dropped),
                   ("--persons", o.get("persons")))  # fmt: skip
-        for option, given in others:
-            if given:
+        for option, asked in others:
+            if asked:
                 raise UsageError(f"--by-account and {option} do not go together")
     cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
                           "correlation_properties")  # fmt: skip

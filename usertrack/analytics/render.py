@@ -440,9 +440,9 @@ def retention_markdown(r: Retention) -> str:
     if r.day_points:
         lines.append(style.md_text(retention_day_points(r) + "."))
     if r.by is not None:
-        headers, cells = retention_breakdown_cells(r)
+        by_headers, by_cells = retention_breakdown_cells(r)
         tables.append(style.md_text(f"Average curve by {r.by} (first touch).") + "\n")
-        tables.append(md_table(headers, cells))
+        tables.append(md_table(by_headers, by_cells))
     if r.previous is not None:
         tables.append(style.md_text(retention_compare_about(r) + ".") + "\n")
         tables.append(md_table(COMPARE_RETENTION_HEADERS, retention_change_cells(r)))

@@ -139,10 +139,6 @@ SUMMABLE = ("total", "sum")
 RUNNING = (*SUMMABLE, "dau")
 
 
-def _number(value: float) -> float:
-    return int(value) if float(value).is_integer() else round(value, 4)
-
-
 @dataclass
 class Trends:
     as_of: datetime

@@ -102,11 +102,11 @@ def render_funnel(console: Console, f: Funnel) -> None:
         for line in correlation_about(f.correlation):
             console.print(plain(line))
         drops = {"Odds ratio": 2, "Likelihood": 4, "Phi": 1, "Strength": 3}
-        for title, headers, correlated in correlation_sections(f.correlation):
+        for section, headers, correlated in correlation_sections(f.correlation):
             cols = [Col(h, right=0 < i < len(headers) - 1, drop=drops.get(h, 0))
                     for i, h in enumerate(headers)]  # fmt: skip
             cells = [[plain(c) for c in row] for row in correlation_cells(correlated)]
-            console.print(fitted_table(width, cols, cells, title=plain(title)))
+            console.print(fitted_table(width, cols, cells, title=plain(section)))
 
 
 def render_dropped(console: Console, d: Dropped) -> None:
@@ -171,14 +171,16 @@ def render_retention(console: Console, r: Retention) -> None:
     if r.day_points:
         console.print(plain(retention_day_points(r)))
     if r.by is not None:
-        headers, cells = retention_breakdown_cells(r)
-        cols = [Col(h, right=i > 0) for i, h in enumerate(headers)]
-        rows = [[plain(c) for c in row] for row in cells]
+        by_headers, by_cells = retention_breakdown_cells(r)
+        by_cols = [Col(h, right=i > 0) for i, h in enumerate(by_headers)]
+        by_rows = [[plain(c) for c in row] for row in by_cells]
         title = plain(f"Average curve by {r.by} (first touch of {r.start_event})")
-        console.print(fitted_table(console.width, cols, rows, title=title))
+        console.print(fitted_table(console.width, by_cols, by_rows, title=title))
     if r.previous is not None:
-        cols = [Col(h, right=h not in ("Verdict",)) for h in COMPARE_RETENTION_HEADERS]
-        cells = [[plain(c) for c in row] for row in retention_change_cells(r)]
+        change_cols = [Col(h, right=h not in ("Verdict",)) for h in COMPARE_RETENTION_HEADERS]
+        changes = [[plain(c) for c in row] for row in retention_change_cells(r)]
         console.print(
-            fitted_table(console.width, cols, cells, title=plain(retention_compare_about(r)))
+            fitted_table(
+                console.width, change_cols, changes, title=plain(retention_compare_about(r))
+            )
         )

@@ -511,7 +511,8 @@ def bundle(cache: Path | None = None) -> str:
     from usertrack.bounds import unbounded
 
     with unbounded():  # V8 reserves far more than it uses
-        text: str = vl_convert.javascript_bundle()
+        # the snippet is optional (its docstring); the type stub omits its default
+        text: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     if kept is not None:
         from usertrack.rendering.output import write_atomic
 

@@ -179,7 +179,8 @@ def account_report(
     """Check the account key, then run queries/neon/account_health.sql with it quoted in."""
     key = key or AccountKey.configured()
     source = ws.sources["neon"]
-    conn = getattr(source, "inner", source).connect()  # the database under any result cache
+    database: Any = getattr(source, "inner", source)  # the database under any result cache
+    conn = database.connect()
     if progress:
         progress("checking the account key")
     check_key(conn, key)
@@ -297,7 +298,8 @@ def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = 
     add_database(ws, progress, needed_by="--by-account")
     key = AccountKey.configured()
     source = ws.sources["neon"]
-    conn = getattr(source, "inner", source).connect()
+    database: Any = getattr(source, "inner", source)
+    conn = database.connect()
     check_key(conn, key)
     group_type_index(ws, key)  # the whole key is checked, its group type too
     if progress:

@@ -199,9 +199,9 @@ class PostHogHTTPSource(Paging, Insights):
             if at is None or answers[at][2] is None:
                 out.append(None)  # its types could not be read: sent alone
                 continue
-            columns, found, column_types = answers[at]
-            meta = {**self._meta(stats, started, len(found)), "bundled": len(parts)}
-            out.append(Result(columns, convert_rows(found, column_types, len(columns)), meta))
+            columns, rows, column_types = answers[at]
+            meta = {**self._meta(stats, started, len(rows)), "bundled": len(parts)}
+            out.append(Result(columns, convert_rows(rows, column_types, len(columns)), meta))
         return out
 
     def project(self) -> dict[str, str]:

@@ -146,12 +146,13 @@ class Insights(Transport):
         stats = RunStats()
         where = f"PostHog {kind}"
         path: str | None = f"/api/projects/{self.project_id}/{kind}/"
-        params: dict[str, str] | None = {"limit": str(PAGE)}
+        first: dict[str, str] = {"limit": str(PAGE)}
         if kind == "insights":
-            params["basic"] = "true"  # InsightBasicSerializer: no results computed
-            params["saved"] = "true"
+            first["basic"] = "true"  # InsightBasicSerializer: no results computed
+            first["saved"] = "true"
             if search:
-                params["search"] = search
+                first["search"] = search
+        params: dict[str, str] | None = first
         found: list[dict[str, Any]] = []
         total = 0
         own = urlsplit(self.host)
