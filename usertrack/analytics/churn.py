@@ -392,12 +392,21 @@ def _app_facts(
 
     if "neon" not in ws.sources and ws.demo is None and not ws.settings.database_url:
         return None
-    add_database(ws, progress, needed_by="churn")
+    opening = None
+    if ws.demo is not None and "neon" not in ws.sources:
+        # the demo's database opens on a thread too (its driver's import, the server's check)
+        # while the events' facts are counted
+        opening = pool.submit(add_database, ws, None, needed_by="churn")
+    else:
+        add_database(ws, progress, needed_by="churn")
     if progress:
         progress("fetching runs and accounts from the app's database")
 
     def table(query_id: str, moment: datetime, types: dict[str, str]) -> Any:
         from dataclasses import replace
+
+        if opening is not None:
+            opening.result()
 
         from usertrack.sources.postgres import PostgresSource
 
