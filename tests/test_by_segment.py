@@ -1143,7 +1143,7 @@ def test_the_shipped_accounts_emails_are_asked_for_in_a_leaner_statement_with_th
     from tests.handmade import SCHEMA
     from usertrack.analytics.by_segment import ACCOUNT_EMAILS
     from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import parse_query
+    from usertrack.sources.queries import parse_query, resolve_params
 
     url = make_database(
         SCHEMA
@@ -1158,12 +1158,14 @@ INSERT INTO wasp_user VALUES (7, 'Ünï@x.io ', 100, NULL, NULL, '2026-05-04');
 """
     )
     shipped = REPO / "queries" / "neon" / "accounts.sql"
-    accounts = parse_query(shipped, "neon").sql
+    query = parse_query(shipped, "neon")
+    accounts = query.sql
     values = {"exclude_pattern": r"@datagen\.dev$"}
     with psycopg.connect(url) as con:
         for as_of in ("2026-05-01 00:00:00", "2026-06-04 12:00:00", "2026-07-02 00:00:00"):
             bound = {**values, "as_of": as_of}
-            whole = {row[0] for row in con.execute(accounts, bound)}  # type: ignore[arg-type]
+            defaults = resolve_params(query, bound, now_value=as_of)  # everyone
+            whole = {row[0] for row in con.execute(accounts, defaults)}  # type: ignore[arg-type]
             lean = [row[0] for row in con.execute(ACCOUNT_EMAILS, bound)]  # type: ignore[arg-type]
             assert set(lean) == whole and len(lean) >= len(whole)
     assert {"a@x.io", "late@x.io"} < whole and len(whole) == 3  # and Ünï's
