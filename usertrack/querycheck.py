@@ -12,6 +12,7 @@ PostHog would refuse is named before a command needs it. Used by `usertrack doct
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,21 @@ def check_query_files(
     progress: Callable[[str], None] | None = None,
 ) -> list[Refusal]:
     """Each file PostHog refuses, with PostHog's first message; [] when it accepts them all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from usertrack.sources.hogql.printer import sent_text
+    from usertrack.sources.posthog_http.values import strip_sql
+
+    queries = list(queries)
+
+    def read(query: Any) -> None:
+        with contextlib.suppress(Exception):  # check_hogql tells what is wrong, in order
+            sent_text(strip_sql(query.sql))
+
+    # Each text is read by PostHog's own parser and printed before it is sent (up to seconds a
+    # file; the parser lets other threads run meanwhile): read them side by side first.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(read, queries))
     as_of = now_utc()
     refusals = []
     for query in queries:

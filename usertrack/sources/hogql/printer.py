@@ -632,7 +632,7 @@ def without_positions(node: Any) -> Any:
     return node
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=512)
 def sent_text(text: str) -> str:
     """The HogQL text to send for `text`: parsed by PostHog's own parser and printed from the
     tree; ParseError when PostHog's parser refuses `text`, PrintError when the tree holds
