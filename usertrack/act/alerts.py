@@ -319,6 +319,9 @@ def find_alerts(
     try:
         _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
         _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
+    except BaseException:  # a failure or Ctrl-C: what still runs ahead stops too
+        ahead.cancel()
+        raise
     finally:
         ahead.settle()
     return run
@@ -339,6 +342,10 @@ def _start_ahead(
     the segments now and, when entered_segment compares with the data, a day earlier; the
     failure trend; each metric's figures. Which baseline the segments compare with is decided
     here (`_saved_baseline` records it in `run.baseline`), before the pass asks."""
+    if "neon" in ws.sources and kinds & {"activity", "segment"}:
+        ahead.start(("plans",), lambda: _plans(ws, as_of))
+    if "activity" in kinds and "posthog" in ws.sources:
+        ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
     if "segment" in kinds:
         # Each classification's warning (a past as_of) is said when the pass takes it, in order.
         ahead.start(("classify", as_of), lambda: ws.classify(as_of, progress, say=False))
@@ -375,11 +382,13 @@ def _pass(
     if "neon" in ws.sources and kinds & {"activity", "segment"}:
         if progress:
             progress("running neon/accounts")
-        plans = _plans(ws, as_of)
+        plans = ahead.get(("plans",), lambda: _plans(ws, as_of))
     if "activity" in kinds and "posthog" in ws.sources:
         if progress:
             progress(f"running {ACTIVITY_QUERY}")
-        result = ws.run_query(ACTIVITY_QUERY, as_of, **rules.params)
+        result = ahead.get(
+            ("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params)
+        )
         people = {row["email"]: row for row in result.as_dicts()}
         for row in people.values():
             row["plan"] = plans.get(row["email"])
@@ -406,10 +415,8 @@ def _pass(
 
 def _plans(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
     """Each account's subscription_status by email (queries/neon/accounts.sql; the last row of
-    an email wins). Outside a dashboard (whose panels share each query's result), read as
-    Arrow columns where the database can give them: parsed in C++, where 100,000 rows as Python
-    tuples, then dicts, cost the interpreter a third of a second that the classifications
-    running meanwhile need."""
+    an email wins), as Arrow columns where the database can give them (parsed in C++, not
+    100,000 tuples and dicts), but in a dashboard, whose panels share each query's result."""
     query, values = ws.bind("neon/accounts", as_of)
     source = ws.sources[query.folder]
     if ws.shared is None and ws.grouped_run is None and getattr(source, "arrow_results", False):
@@ -666,12 +673,9 @@ def _metric_source(trigger: Trigger) -> str:
     return "posthog" if trigger.metric.metric in ("trend", "funnel_conversion") else "neon"
 
 
-def _figures(
-    ws: Workspace, rule: MetricRule | None, as_of: datetime, progress: Callable[[str], None] | None
-) -> Any:
+def _figures(ws: Workspace, rule: Any, as_of: datetime, progress: Any) -> Any:
     from usertrack.act.metric_alerts import evaluate
 
-    assert rule is not None
     return evaluate(ws, rule, as_of, progress)
 
 

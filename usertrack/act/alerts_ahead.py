@@ -28,9 +28,13 @@ class Ahead:
     error) when the pass asks for it, or works it out then when it was not started ahead."""
 
     def __init__(self, ws: Workspace) -> None:
+        from usertrack.sources.base import CancelToken, current_token
+
         self.side_by_side = ws.shared is None and ws.settings.db_connections is None
         self._work: dict[Hashable, Background[Any]] = {}
         self._done: dict[Hashable, Any] = {}
+        # The work's sources stop when the pass fails or is interrupted (`cancel`).
+        self._token = CancelToken().cancelled_with(current_token())
 
     def start(self, key: Hashable, work: Callable[[], Any]) -> None:
         """`work()` on a thread of its own from now, when the pass runs side by side."""
@@ -38,7 +42,17 @@ class Ahead:
             return
         from usertrack.analytics.by_segment import Background
 
-        self._work[key] = Background(work, "usertrack-alerts")
+        self._work[key] = Background(lambda: self._scoped(work), "usertrack-alerts")
+
+    def _scoped(self, work: Callable[[], Any]) -> Any:
+        from usertrack.sources.base import cancel_scope
+
+        with cancel_scope(self._token):
+            return work()
+
+    def cancel(self) -> None:
+        """Stop what still runs: its queries are cancelled on the database, its waits end."""
+        self._token.cancel()
 
     def get(self, key: Hashable, work: Callable[[], Any]) -> Any:
         """The answer of `key`: the one started ahead, else `work()`'s; worked out once."""
@@ -50,8 +64,17 @@ class Ahead:
         return found
 
     def settle(self) -> None:
-        """Wait for whatever still runs (a pass that failed meanwhile): the workspace is then
-        closed under no query."""
+        """Wait for whatever still runs, so the workspace is then closed under no query; once
+        cancelled, a moment at most (a cancelled query ends at once), as
+        usertrack.segments.profiles.run_by_source waits for its lanes."""
+        import time
+
+        from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
+
+        deadline = time.monotonic() + CANCEL_GRACE_SECONDS
         for started in self._work.values():
-            started.settle()
+            if self._token.cancelled:
+                started.settle(max(0.0, deadline - time.monotonic()))
+            else:
+                started.settle()
         self._work.clear()

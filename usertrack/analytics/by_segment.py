@@ -416,11 +416,16 @@ class Background(Generic[T]):
         finally:
             self._done.set()
 
-    def settle(self) -> None:
+    def settle(self, seconds: float | None = None) -> None:
         """Wait until `work()` has ended, whatever its answer (the workspace it adds to is then
-        left alone when closed)."""
-        while not self._done.wait(0.25):  # a timeout keeps Ctrl-C working on every platform
-            pass
+        left alone when closed); at most `seconds` when given."""
+        import time
+
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._done.wait(0.25 if deadline is None else min(0.25, seconds or 0.0)):
+            # a timeout keeps Ctrl-C working on every platform
+            if deadline is not None and (seconds := deadline - time.monotonic()) <= 0:
+                return
 
     def result(self) -> T:
         self.settle()

@@ -116,9 +116,9 @@ def run_by_source(
     import threading
     import time
 
-    from usertrack.sources.base import CancelToken, cancel_scope
+    from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
-    token = CancelToken()
+    token = CancelToken().cancelled_with(current_token())  # and with the work it is part of
     over = LARGE_RESULT if arrow_over is None else arrow_over
     kinds = [k for k in jobs if jobs[k]]
     # Per source: the index of its next job, taken under `taking` by whichever lane is free.

@@ -110,6 +110,18 @@ class CancelToken:
             # caller (the failing command) must not.
             threading.Thread(target=_quietly, args=(callback,), daemon=True).start()
 
+    def cancelled_with(self, outer: CancelToken | None) -> CancelToken:
+        """This token, cancelled too when `outer` is (the token of the work it is part of: an
+        alerts pass's work ahead, a dashboard's lane), never the other way round."""
+        if outer is not None:
+            with outer._lock:
+                follow = not outer._event.is_set()
+                if follow:
+                    outer._callbacks.append(self.cancel)
+            if not follow:
+                self.cancel()
+        return self
+
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled("stopped: another source failed or the command was interrupted")
