@@ -269,8 +269,8 @@ class Printer:
         if kind == "Array":
             return f"[{self._list(node.get('exprs'), depth)}]"
         if kind == "Dict":
-            items = node.get("items") or []
-            pairs = (f"{at(k, depth, LOOSEST)}: {at(v, depth, LOOSEST)}" for k, v in items)
+            entries = node.get("items") or []
+            pairs = (f"{at(k, depth, LOOSEST)}: {at(v, depth, LOOSEST)}" for k, v in entries)
             return "{" + ", ".join(pairs) + "}"
         if kind == "ArrayAccess":
             mark = "?." if node.get("nullish") else ""
@@ -315,8 +315,8 @@ class Printer:
             op = "IS NOT DISTINCT FROM" if node.get("negated") else "IS DISTINCT FROM"
             return f"{at(node.get('left'), depth, ATOM)} {op} {at(node.get('right'), depth, ATOM)}"
         if kind == "Lambda":
-            args = [identifier(a) for a in node.get("args") or []]
-            head = args[0] if len(args) == 1 else f"({', '.join(args)})"
+            names = [identifier(a) for a in node.get("args") or []]
+            head = names[0] if len(names) == 1 else f"({', '.join(names)})"
             return f"{head} -> {at(node.get('expr'), depth, _TERNARY)}"
         if kind in ("TypeCast", "TryCast"):
             word = "CAST" if kind == "TypeCast" else "TRY_CAST"
@@ -543,7 +543,7 @@ class Printer:
         inner = _INDENT * (depth + 1)
         return f"\n{inner}{self.query(node, depth + 1)}\n{_INDENT * depth}"
 
-    def _joins(self, node: dict[str, Any], depth: int) -> str:
+    def _joins(self, node: dict[str, Any] | None, depth: int) -> str:
         parts = []
         first = True
         while node is not None:
@@ -573,7 +573,7 @@ class Printer:
         return ("\n" + _INDENT * depth).join(parts)
 
     def _table(self, node: dict[str, Any], depth: int) -> str:
-        table = node.get("table")
+        table: Any = node.get("table")
         kind = table.get("node") if isinstance(table, dict) else None
         if kind == "Field":
             text = ".".join(identifier(p) for p in table.get("chain") or [])
