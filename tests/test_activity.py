@@ -229,6 +229,7 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
     from datetime import timedelta
 
     from usertrack.analytics import activity as activities
+    from usertrack.analytics import activity_masks as masking
     from usertrack.analytics.common import next_period, period_start
 
     con = _random_facts(seed)
@@ -237,14 +238,14 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
     first = last - timedelta(days=days - 1)
     this_week = period_start(last_moment, "week")
     weeks = [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
-    assert activities._masks(con, first, last, weeks)
+    assert masking.masks_table(con, first, last, weeks)
     want_series = activities._series(con, first, last)
     want_lifecycle = activities._lifecycle(con, weeks)
     want_days = activities._active_days(con, first, last)
-    whole = activities._WHOLE
-    assert activities._series_of_masks(con, first, last)[whole] == want_series
-    assert activities._lifecycle_of_masks(con, weeks)[whole] == want_lifecycle
-    assert activities._active_days_of_masks(con, first, last)[whole] == want_days
+    whole = masking.WHOLE
+    assert masking.series_of_masks(con, first, last)[whole] == want_series
+    assert masking.lifecycle_of_masks(con, weeks)[whole] == want_lifecycle
+    assert masking.active_days_of_masks(con, first, last)[whole] == want_days
     assert any(d.dau for d in want_series) and any(n for _, n in want_days)
     # --by-segment's groups in one pass (a grouping column over the masks) give what each
     # group's own masks and SQL give: here groups by a person's number mod 3, none for NULL
@@ -253,16 +254,16 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
     con.execute(f"UPDATE masks SET g = {group}")
     con.execute("DELETE FROM masks WHERE g IS NULL")
     parts = (
-        activities._series_of_masks(con, first, last, "g"),
-        activities._lifecycle_of_masks(con, weeks, "g"),
-        activities._active_days_of_masks(con, first, last, "g"),
+        masking.series_of_masks(con, first, last, "g"),
+        masking.lifecycle_of_masks(con, weeks, "g"),
+        masking.active_days_of_masks(con, first, last, "g"),
     )
     everyone = con.execute("SELECT * FROM active").fetchall()
     for g in range(3):
         con.execute("DELETE FROM active")
         con.executemany("INSERT INTO active VALUES (?, ?, ?)", everyone)
         con.execute(f"DELETE FROM active WHERE person_id IS NULL OR {group} <> {g}")
-        own = activities._part_of(g, *parts, first, last, weeks)
+        own = masking.part_of(g, *parts, first, last, weeks)
         assert own[0] == activities._series(con, first, last)
         assert own[1] == activities._lifecycle(con, weeks)
         assert own[2] == activities._active_days(con, first, last)
@@ -271,10 +272,10 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
 def test_the_bits_are_left_to_the_sql_past_64_days_or_63_weeks() -> None:
     from datetime import date, timedelta
 
-    from usertrack.analytics import activity as activities
+    from usertrack.analytics import activity_masks as masking
 
     con = _random_facts(4)
     last, monday = date(2026, 6, 30), date(2026, 6, 29)
     week = timedelta(weeks=1)
-    assert not activities._masks(con, last - timedelta(days=35), last, [monday])
-    assert not activities._masks(con, last, last, [monday - k * week for k in range(64)][::-1])
+    assert not masking.masks_table(con, last - timedelta(days=35), last, [monday])
+    assert not masking.masks_table(con, last, last, [monday - k * week for k in range(64)][::-1])

@@ -1009,17 +1009,17 @@ def test_activity_by_segment_works_out_each_persons_masks_once(
     them out once, over everyone, and every group's figures come from its persons' rows of
     them, all groups in one pass (no group loads the active days again); each group's answer
     its --segment answer."""
-    from usertrack.analytics import activity as activities
+    from usertrack.analytics import activity_masks as masking
 
     calls: list[int] = []
-    masks = activities._masks
+    masks = masking.masks_table
 
     def counted(con: Any, *args: Any) -> bool:
         fits = masks(con, *args)
         calls.append(len(con.execute("SELECT * FROM masks").fetchall()))
         return fits
 
-    monkeypatch.setattr(activities, "_masks", counted)
+    monkeypatch.setattr(masking, "masks_table", counted)
     from usertrack.analytics import common
 
     created: list[int] = []
