@@ -23,22 +23,29 @@ users AS (
     WHERE lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
 activity AS (
-    SELECT r.created_at::date AS day, u.uid,
-           count(*) AS runs, count(*) FILTER (WHERE r.run_state = 'failed') AS runs_failed,
-           0 AS tool_calls, 0 AS tool_failures
-    FROM fastapi_run AS r
+    -- counted per app user and day first (the join then meets one row a user and day, not
+    -- one a run or call), then per account below
+    SELECT r.day, u.uid, r.runs, r.runs_failed, 0 AS tool_calls, 0 AS tool_failures
+    FROM (
+        SELECT created_at::date AS day, user_id,
+               count(*) AS runs, count(*) FILTER (WHERE run_state = 'failed') AS runs_failed
+        FROM fastapi_run
+        WHERE created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+          AND created_at <= %(as_of)s
+        GROUP BY 1, 2
+    ) AS r
     JOIN users AS u ON u.fid = r.user_id
-    WHERE r.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
-      AND r.created_at <= %(as_of)s
-    GROUP BY 1, 2
     UNION ALL
-    SELECT t.created_at::date AS day, u.uid,
-           0, 0, count(*), count(*) FILTER (WHERE t.status = 'failed')
-    FROM fastapi_tool_executions AS t
+    SELECT t.day, u.uid, 0, 0, t.tool_calls, t.tool_failures
+    FROM (
+        SELECT created_at::date AS day, user_id,
+               count(*) AS tool_calls, count(*) FILTER (WHERE status = 'failed') AS tool_failures
+        FROM fastapi_tool_executions
+        WHERE created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
+          AND created_at <= %(as_of)s
+        GROUP BY 1, 2
+    ) AS t
     JOIN users AS u ON u.fid_text = t.user_id
-    WHERE t.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
-      AND t.created_at <= %(as_of)s
-    GROUP BY 1, 2
 ),
 per_user AS (
     SELECT day, uid, sum(runs) AS runs, sum(runs_failed) AS runs_failed,
