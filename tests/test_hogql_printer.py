@@ -299,3 +299,60 @@ def test_a_text_the_parser_refuses_is_never_sent(fake: FakePostHog) -> None:
         assert len(fake.requests) == before
     finally:
         api.close()
+
+
+def test_a_printed_text_is_kept_until_its_text_or_the_printer_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.sources.hogql import printer
+
+    made: list[str] = []
+
+    def make(text: str) -> str | None:
+        made.append(text)
+        return None if "refused" in text else sent_text(text)
+
+    folder = tmp_path / "hogql"
+    first = printer.kept_text(WRITTEN, folder, make)
+    assert first == print_select(parse_select(WRITTEN)) and made == [WRITTEN]
+    assert printer.kept_text(WRITTEN, folder, make) == first and len(made) == 1  # kept
+    [kept] = folder.glob("*.hogql")
+    assert kept.read_text() == first and not list(folder.glob("*.tmp"))
+    edited = WRITTEN.replace("count()", "count() * 2")
+    assert printer.kept_text(edited, folder, make) != first and len(made) == 2
+    # a refusal is never kept; an emptied file is made again
+    assert printer.kept_text("SELECT 'refused'", folder, make) is None
+    assert printer.kept_text("SELECT 'refused'", folder, make) is None and len(made) == 4
+    kept.write_text("")
+    assert printer.kept_text(WRITTEN, folder, make) == first and len(made) == 5
+    # another printer (or parser) keys every text anew
+    monkeypatch.setattr(printer, "_key_prefix", lambda: b"another printer")
+    assert printer.kept_text(WRITTEN, folder, make) == first and len(made) == 6
+
+
+def test_a_query_file_is_parsed_once_across_commands(
+    fake: FakePostHog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.sources.hogql import printer
+
+    parsed: list[str] = []
+    real = parse_select
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
+    folder = tmp_path / "hogql"
+    sent: list[str] = []
+    for _ in range(2):  # two commands: each its own source, as each process builds one
+        printer.sent_text.cache_clear()
+        api = PostHogHTTPSource(DEFAULT_KEY, "4242", fake.url, printed_folder=folder)
+        try:
+            before = len(fake.query_texts())
+            api.run(written(WRITTEN), {"as_of": AS_OF})
+            sent += sent_since(fake, before)
+        finally:
+            api.close()
+    assert len(parsed) == 1
+    assert sent == [print_select(parse_select(WRITTEN.strip()))] * 2

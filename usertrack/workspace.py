@@ -555,6 +555,7 @@ def _open_live(
                 f"{what}: {' and '.join(missing)} not set",
                 hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read)",
             )
+        from usertrack.sources.cache import cache_dir
         from usertrack.sources.posthog_http import PostHogHTTPSource
 
         assert s.posthog_api_key is not None and s.posthog_project_id is not None
@@ -564,6 +565,7 @@ def _open_live(
             s.posthog_host,
             progress=progress,
             refresh=refresh,  # --refresh: PostHog recalculates instead of answering from its cache
+            printed_folder=cache_dir(s.home) / "hogql",
         )
         return
     raise ConfigError(

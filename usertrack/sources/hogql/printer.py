@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 # posthog/hogql/escape_sql.py escape_chars_map; a quote in a string is `\'`
@@ -641,3 +642,75 @@ def sent_text(text: str) -> str:
     from usertrack.sources.hogql.parser import parse_select
 
     return print_select(parse_select(text))
+
+
+def kept_text(text: str, folder: Path | None, make: Callable[[str], str | None]) -> str | None:
+    """`make(text)` (a text printed from PostHog's parse tree after its checks, or None when
+    refused), kept in `folder` so a query file is parsed once, not in every command: PostHog's
+    parser takes up to seconds for a long file. The key is a hash of the text with the parser's
+    version and this module's and the parser module's source, so an edit of the file, of the
+    printer or an upgrade of the parser parses again. Refusals and errors are never kept; a
+    file that cannot be read or written is parsed as if there were no folder."""
+    if folder is None:
+        return make(text)
+    import hashlib
+    import os
+    import tempfile
+
+    path = folder / f"{hashlib.sha256(_key_prefix() + text.encode()).hexdigest()}.hogql"
+    try:
+        found = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        found = ""
+    if found:
+        return found
+    made = make(text)
+    if made:
+        tmp = None
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(made)
+            os.replace(tmp, path)
+            tmp = None
+            _prune(folder)
+        except OSError:
+            pass
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+    return made
+
+
+KEPT_TEXTS = 1000  # past this many texts kept, the older half goes
+
+
+def _prune(folder: Path) -> None:
+    entries = list(folder.glob("*.hogql"))
+    if len(entries) <= KEPT_TEXTS:
+        return
+    dated = []
+    for entry in entries:
+        try:
+            dated.append((entry.stat().st_mtime_ns, entry))
+        except OSError:
+            continue
+    for _, entry in sorted(dated)[: len(dated) // 2]:
+        entry.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=1)
+def _key_prefix() -> bytes:
+    import contextlib
+    import hashlib
+    from importlib import metadata
+
+    from usertrack.sources.hogql import parser
+
+    digest = hashlib.sha256()
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("hogql-parser").encode())
+    for module in (__file__, parser.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.digest()

@@ -156,7 +156,7 @@ class PostHogHTTPSource(Paging, Insights):
         bundle (they are then sent alone, each counted). The bundle's text is read by PostHog's
         own parser (bundle.checked) and what is sent is printed from that tree: one parse for
         every file of it (PostHog's parser takes up to seconds a file), not one more per file."""
-        from usertrack.sources.hogql.printer import PrintError, print_select
+        from usertrack.sources.hogql.printer import PrintError, kept_text, print_select
         from usertrack.sources.posthog_http import bundle
 
         parts: list[bundle.Part] = []
@@ -176,11 +176,15 @@ class PostHogHTTPSource(Paging, Insights):
         ids = [q.id for (q, _), at in zip(jobs, placed, strict=True) if at is not None]
         named = replace(jobs[0][0], name=f"bundle of {len(parts)}", sql="", insight=None)
         self._note(f"{len(parts)} queries in one request: {', '.join(ids)}")
-        tree = bundle.checked(bundle.text(parts, self.page_size), len(parts))
-        try:
-            text = print_select(tree) if tree is not None else None
-        except PrintError:
-            text = None
+
+        def printed(built: str) -> str | None:
+            tree = bundle.checked(built, len(parts))
+            try:
+                return print_select(tree) if tree is not None else None
+            except PrintError:
+                return None
+
+        text = kept_text(bundle.text(parts, self.page_size), self.printed_folder, printed)
         if text is None:
             self._note("the bundle did not parse as built: its queries are sent one by one")
             return [None] * len(jobs)
@@ -285,10 +289,10 @@ class PostHogHTTPSource(Paging, Insights):
         tree (usertrack.sources.hogql.printer), never the file's text as written; a QueryError
         when PostHog's parser refuses it or its tree holds what usertrack does not print."""
         from usertrack.sources.hogql.parser import ParseError
-        from usertrack.sources.hogql.printer import PrintError, sent_text
+        from usertrack.sources.hogql.printer import PrintError, kept_text, sent_text
 
         try:
-            return sent_text(sql)
+            return kept_text(sql, self.printed_folder, sent_text) or sent_text(sql)
         except ParseError as e:
             raise QueryError(f"{self._where(query)}: PostHog's parser refuses it: {e}") from None
         except PrintError as e:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import (
@@ -159,6 +160,7 @@ class Transport:
         refresh: bool = False,
         queries_per_minute: int = QUERIES_PER_MINUTE,
         queries_per_hour: int = QUERIES_PER_HOUR,
+        printed_folder: Path | None = None,
     ) -> None:
         import httpx
 
@@ -178,6 +180,8 @@ class Transport:
         # Never a user:password@ in a label (config.check_posthog_host refuses them anyway).
         self.host_label = re.sub(r"^https?://(?:[^/]*@)?", "", base)
         self.refresh = refresh  # ask PostHog to recalculate rather than answer from its cache
+        # where the texts printed from PostHog's parse tree are kept (hogql.printer.kept_text)
+        self.printed_folder = printed_folder
         self.description = f"PostHog {self.host_label} project {pid}"
         self.page_size = page_size
         self.max_attempts = max(1, max_attempts)
