@@ -356,3 +356,17 @@ def test_a_query_file_is_parsed_once_across_commands(
             api.close()
     assert len(parsed) == 1
     assert sent == [print_select(parse_select(WRITTEN.strip()))] * 2
+
+
+def test_an_inline_query_is_never_written(fake: FakePostHog, tmp_path: Path) -> None:
+    from usertrack.sources.inline import inline_query
+
+    folder = tmp_path / "hogql"
+    api = PostHogHTTPSource(DEFAULT_KEY, "4242", fake.url, printed_folder=folder)
+    try:
+        api.run(inline_query("SELECT event FROM events WHERE event = 'typed' LIMIT 1", "hogql"), {})
+        assert not folder.exists() or not list(folder.iterdir())
+        api.run(written(WRITTEN), {"as_of": AS_OF})  # a file's is
+        assert len(list(folder.glob("*.hogql"))) == 1
+    finally:
+        api.close()

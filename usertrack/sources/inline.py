@@ -80,6 +80,11 @@ def inline_query(text: str, language: str) -> Query:
     )
 
 
+def is_inline(query: Query) -> bool:
+    """Whether `query` is an inline text (its path the option that gave it), not a file."""
+    return query.path.parent == Path(".") and query.path.name in {o for _, o in LANGUAGES.values()}
+
+
 def typed_values(query: Query, given: dict[str, str]) -> dict[str, Any]:
     """`-p NAME=VALUE` values for an inline query: each must be a placeholder of its text
     (usertrack sets as_of and exclude_pattern), typed by its look."""

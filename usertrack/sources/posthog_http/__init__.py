@@ -290,9 +290,11 @@ class PostHogHTTPSource(Paging, Insights):
         when PostHog's parser refuses it or its tree holds what usertrack does not print."""
         from usertrack.sources.hogql.parser import ParseError
         from usertrack.sources.hogql.printer import PrintError, kept_text, sent_text
+        from usertrack.sources.inline import is_inline
 
+        folder = None if is_inline(query) else self.printed_folder  # typed texts: not written
         try:
-            return kept_text(sql, self.printed_folder, sent_text) or sent_text(sql)
+            return kept_text(sql, folder, sent_text) or sent_text(sql)
         except ParseError as e:
             raise QueryError(f"{self._where(query)}: PostHog's parser refuses it: {e}") from None
         except PrintError as e:
