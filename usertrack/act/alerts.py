@@ -21,6 +21,7 @@ Three kinds of trigger:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -356,13 +357,11 @@ def _start_ahead(
         if trigger.kind not in kinds:
             continue
         if trigger.kind == "failures" and "neon" in ws.sources:
-            days = trigger.days
-            ahead.start(("failures", days), lambda d=days: _failure_days(ws, as_of, d, progress))
+            job = functools.partial(_failure_days, ws, as_of, trigger.days, progress)
+            ahead.start(("failures", trigger.days), job)
         elif trigger.kind == "metric" and _metric_source(trigger) in ws.sources:
-            ahead.start(
-                ("metric", trigger.id),
-                lambda r=trigger.metric: _figures(ws, r, as_of, progress),
-            )
+            job = functools.partial(_figures, ws, trigger.metric, as_of, progress)
+            ahead.start(("metric", trigger.id), job)
 
 
 def _pass(

@@ -110,9 +110,10 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
         )
     event, math_name = "", "total"
     if metric == "trend":
-        event = item.get("event")
-        if not isinstance(event, str) or not event.strip():
+        given = item.get("event")
+        if not isinstance(given, str) or not given.strip():
             raise AlertsFileError(f"{at('event')}: a trend metric needs an 'event' (its name)")
+        event = given
         math_name = item.get("math", "total")
         from usertrack.analytics.trends import parse_math
         from usertrack.errors import UsageError
@@ -289,13 +290,13 @@ def series(
         from usertrack.analytics.trends import parse_math, trends
 
         span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
-        found = trends(ws, end, span, [rule.event], interval=rule.interval,
-                       math=parse_math(rule.math), progress=progress)  # fmt: skip
-        by_point = dict(zip(found.points, found.series[0].data, strict=True))
+        counted = trends(ws, end, span, [rule.event], interval=rule.interval,
+                         math=parse_math(rule.math), progress=progress)  # fmt: skip
+        by_point = dict(zip(counted.points, counted.series[0].data, strict=True))
         counts: list[float | None] = [
             _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
         ]
-        return starts, counts, tuple(found.notes)
+        return starts, counts, tuple(counted.notes)
     if rule.metric in ("runs", "run_success_rate"):
         return starts, _run_windows(ws, rule, starts, step, end, progress), ()
     # The weekly report's Neon figures (queries/neon/weekly_metrics.sql), one window a query.

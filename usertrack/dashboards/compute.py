@@ -10,7 +10,7 @@ runs in a subprocess, no command is re-entered."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -256,7 +256,7 @@ DATABASE_PANELS = frozenset({"metrics", "segments", "failures", "alerts"})
 
 
 def side_by_side(
-    panels: list[Panel], outcome: Callable[[int], dict[str, Any]]
+    panels: Sequence[Panel], outcome: Callable[[int], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Every panel's `outcome`, in the file's order: the database's panels (DATABASE_PANELS) in
     order on a second thread, the others in order on this one, so the database's queries run
