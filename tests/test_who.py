@@ -55,6 +55,19 @@ def test_who_keeps_only_the_people_the_expression_selects(env: dict[str, str]) -
     assert trends(doc) == [2, 1, 1]
 
 
+def test_who_after_segments_says_nothing_of_their_snapshot(env: dict[str, str]) -> None:
+    """--who classifies by its one expression: the snapshot `segments` saved of the same moment
+    under the segment rules is neither used nor reported as saved under other rules."""
+    from tests.analytics_helpers import run_ok
+
+    run_ok("segments", [], as_of=AS_OF, **env)
+    result = run_ok(
+        "funnel", [*SEGMENTED["funnel"], "--who", TRIAL, "-f", "json"], as_of=AS_OF, **env
+    )
+    assert "snapshot" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["who"] == TRIAL
+
+
 @pytest.mark.parametrize("command", sorted(SEGMENTED))
 def test_who_is_the_segment_of_the_same_people(command: str, env: dict[str, str]) -> None:
     """--who selecting exactly the `trial` segment's people gives its --segment answer."""

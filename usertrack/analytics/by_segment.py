@@ -227,7 +227,9 @@ def person_segments(
         with open_history(ws) as history:
             # A snapshot of that moment with its accounts says all the database would; a
             # classification made now has them too (its accounts query's rows).
-            snapshot = saved_baseline(ws, history, as_of)
+            # --who's rules are its one expression: no snapshot was saved under them, and one
+            # saved under the segment rules is not theirs (nothing to say of it)
+            snapshot = None if ws.narrow_to else saved_baseline(ws, history, as_of)
             if snapshot is None or snapshot.accounts is None:
                 add_database(ws, progress, needed_by=OPTIONS)
             if snapshot is None:
