@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from usertrack.errors import QueryError
 from usertrack.sources.hogql.parser import ParseError, parse_select
 from usertrack.sources.hogql.printer import (
@@ -243,14 +243,7 @@ def fake(demo_home: Path) -> Iterator[FakePostHog]:
 
 
 def written(sql: str, name: str = "written") -> Query:
-    return Query(
-        name=name,
-        folder="posthog",
-        path=Path(f"/queries/posthog/{name}.sql"),
-        sql=sql,
-        description="test",
-        returns="table",
-    )
+    return posthog_query(sql, name)
 
 
 def sent_since(fake: FakePostHog, before: int) -> list[str]:

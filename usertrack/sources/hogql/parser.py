@@ -49,30 +49,22 @@ def install_errors_module() -> None:
 
 def parse_expr(text: str) -> dict[str, Any]:
     """The tree of one HogQL expression (PostHog's JSON form: `node`, its fields), or a
-    ParseError with the parser's message."""
-    install_errors_module()
-    import hogql_parser
-
-    try:
-        tree = json.loads(hogql_parser.parse_expr_json(text))
-    except RecursionError:
-        raise ParseError("nests too deep") from None
-    except Exception as e:  # the parser's own exceptions (posthog.hogql.errors)
-        raise ParseError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
-    if not isinstance(tree, dict) or tree.get("error"):
-        message = tree.get("message") if isinstance(tree, dict) else None
-        raise ParseError(str(message or "syntax error"))
-    return tree
+    ParseError with the parser's message (its first line)."""
+    return _tree("parse_expr_json", text)
 
 
 def parse_select(text: str) -> dict[str, Any]:
     """The tree of one HogQL SELECT (a set of them: UNION ALL, ...; a `WITH ... SELECT`) in
     PostHog's JSON form, or a ParseError with the parser's message (its first line)."""
+    return _tree("parse_select_json", text)
+
+
+def _tree(function: str, text: str) -> dict[str, Any]:
     install_errors_module()
     import hogql_parser
 
     try:
-        tree = json.loads(hogql_parser.parse_select_json(text))
+        tree = json.loads(getattr(hogql_parser, function)(text))
     except RecursionError:
         raise ParseError("nests too deep") from None
     except Exception as e:  # the parser's own exceptions (posthog.hogql.errors)
