@@ -186,3 +186,6 @@ def test_home_cache_and_history_are_private(fake: FakePostHog, handmade_db: str)
     entries = list(folder.glob("*.pickle"))
     assert entries and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in entries)
     assert stat.S_IMODE((home / "history.sqlite3").stat().st_mode) == 0o600
+    printed = list((folder / "hogql").glob("*.hogql"))  # the query files' printed HogQL
+    assert printed and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in printed)
+    assert stat.S_IMODE((folder / "hogql").stat().st_mode) == 0o700

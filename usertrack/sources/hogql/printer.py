@@ -668,7 +668,9 @@ def kept_text(text: str, folder: Path | None, make: Callable[[str], str | None])
     if made:
         tmp = None
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # owner-only, each folder made here (USERTRACK_HOME's cache folder included)
+            for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+                missing.mkdir(mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(made)
