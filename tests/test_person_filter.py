@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.rollup_stores import EXCLUDE, REPO, events_store, opened
+from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
 from usertrack.analytics.where import spliced
 from usertrack.sources.person_filter import KEEP_LOCAL, PER_PERSON, PLACEHOLDER, for_everyone
 from usertrack.sources.posthog_local import LocalPostHogSource
@@ -70,8 +70,7 @@ PARAMS: dict[str, Any] = {
 
 
 def _rows(source: LocalPostHogSource, query_id: str, where: list[str]) -> list[tuple[Any, ...]]:
-    query = load_queries(REPO / "queries").get(query_id)
-    filled = source.facts_query(replace(query, sql=spliced(query.sql, where)))
+    filled = facts(source, query_id, where)
     cur = source.facts_cursor(filled, PARAMS, "facts")
     try:
         return sorted(cur.execute("SELECT * FROM facts").fetchall(), key=repr)

@@ -395,7 +395,7 @@ def _pass(
     elif "activity" in kinds:
         run.notes.append("no PostHog source: the activity triggers were skipped")
     for trigger in rules.triggers:
-        if trigger.kind not in kinds:  # skipped this pass
+        if trigger.kind not in kinds:  # a kind this run does not check
             continue
         if trigger.kind == "segment":
             run.alerts.extend(
