@@ -60,6 +60,30 @@ def test_debug_keeps_the_exit_code_of_our_errors(
     assert "Traceback" in err and err.rstrip().endswith("usertrack: error: no user 'x@y.z'")
 
 
+def test_duckdb_out_of_memory_anywhere_is_one_line_naming_the_limit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB out of memory in a query outside sandbox.time_limit (which names its query) is
+    the limit's one line and EXIT_LIMIT, not an internal error."""
+    import duckdb
+    import typer
+
+    from usertrack.cli import handle_errors
+    from usertrack.errors import EXIT_LIMIT
+
+    monkeypatch.delenv("USERTRACK_DEBUG", raising=False)
+    monkeypatch.setenv("USERTRACK_DUCKDB_MEMORY", "300MB")
+    with pytest.raises(typer.Exit) as info, handle_errors():
+        con = duckdb.connect()
+        con.execute("SET memory_limit = '20MB'")
+        con.execute("SELECT list(range) FROM range(100000000)").fetchall()
+    assert info.value.exit_code == EXIT_LIMIT
+    assert capsys.readouterr().err == (
+        "usertrack: error: DuckDB stopped at the memory limit of 300MB"
+        " (USERTRACK_DUCKDB_MEMORY, or [limits] duckdb_memory in the config file)\n"
+    )
+
+
 def test_redact_is_linear_on_a_mebibyte() -> None:
     """Shapes that made the old patterns backtrack over a whole line (a long email, a URL's
     `user:` without its `@`, an unclosed quoted key, a chain of `(a:b`): each 1 MiB in < 1 s,

@@ -307,7 +307,24 @@ def _as_line(error: BaseException) -> NoReturn:
         typer.echo(f"usertrack: hint: {safe(home_error.hint or '')}", err=True)
         raise typer.Exit(home_error.exit_code) from None
     except Exception as e:
+        if _duckdb_out_of_memory(e):
+            from usertrack.errors import EXIT_LIMIT
+            from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
+
+            # A query run outside sandbox.time_limit (which names its query): the same line.
+            typer.echo(
+                f"usertrack: error: DuckDB stopped at the memory limit of {memory_limit()}"
+                f" ({MEMORY_VARIABLE}, or [limits] duckdb_memory in the config file)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_LIMIT) from None
         _internal_error(e)
+
+
+def _duckdb_out_of_memory(error: BaseException) -> bool:
+    """DuckDB's own out-of-memory error (duckdb is imported where it could be raised)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(error, duckdb.OutOfMemoryException)
 
 
 def _home_write_error(error: OSError) -> ConfigError | None:
