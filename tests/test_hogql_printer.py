@@ -363,3 +363,54 @@ def test_an_inline_query_is_never_written(fake: FakePostHog, tmp_path: Path) -> 
         assert len(list(folder.glob("*.hogql"))) == 1
     finally:
         api.close()
+
+
+def test_the_shipped_texts_are_the_files_printed_now() -> None:
+    """scripts/gen_printed.py's file is made under this printer and parser (its key), and each
+    entry is what PostHog's parser and the printer make of its file now (a file edited since
+    has no entry: it is parsed as before)."""
+    import hashlib
+    import json
+
+    from usertrack.sources.hogql import printer
+    from usertrack.sources.posthog_http.values import strip_sql
+
+    data = json.loads(printer.SHIPPED_TEXTS.read_text(encoding="utf-8"))
+    assert data["key"] == printer._key_prefix().hex(), "run scripts/gen_printed.py"
+    files = {}
+    for query_id in SHIPPED:
+        text = strip_sql(LIBRARY.get(query_id).sql)
+        files[hashlib.sha256(text.encode()).hexdigest()] = text
+    same = [d for d in data["texts"] if d in files]
+    assert len(same) >= len(SHIPPED) // 2
+    for digest in same:
+        assert data["texts"][digest] == print_select(parse_select(files[digest]))
+
+
+def test_a_shipped_file_is_sent_without_parsing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first command live sends a shipped file's text printed when the package was made:
+    PostHog's parser (seconds for the longest files) is not run; an edited file is parsed."""
+    from usertrack.sources.hogql import printer
+    from usertrack.sources.posthog_http.values import strip_sql
+
+    parsed: list[str] = []
+    real = parse_select
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
+    printer.sent_text.cache_clear()
+    api = PostHogHTTPSource(DEFAULT_KEY, "4242", "http://127.0.0.1:9", printed_folder=tmp_path)
+    try:
+        query = LIBRARY.get("posthog/paths_summary")
+        text = strip_sql(query.sql)
+        assert api._printed(query, text) == print_select(real(text)) and parsed == []
+        edited = text.replace("AS sequences", "AS sequences_kept")
+        assert api._printed(query, edited) == print_select(real(edited)) and parsed == [edited]
+    finally:
+        api.close()
+        printer.sent_text.cache_clear()

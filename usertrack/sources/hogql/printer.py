@@ -644,6 +644,37 @@ def sent_text(text: str) -> str:
     return print_select(parse_select(text))
 
 
+# The printed texts of the shipped query files, made when they are (scripts/gen_printed.py):
+# a command's first parse of a long file costs up to 2.6 s of CPU (paths_summary.sql), which a
+# first run live would spend before its first request. Read only under the printer, parser
+# module and hogql-parser version they were made with (the key), else ignored.
+SHIPPED_TEXTS = Path(__file__).with_name("shipped_texts.json")
+
+
+def shipped_text(text: str) -> str | None:
+    """The printed text of `text` when it is a shipped query file's (as strip_sql leaves it),
+    printed from PostHog's parse tree when the package was made; None for any other text."""
+    import hashlib
+
+    return _shipped().get(hashlib.sha256(text.encode()).hexdigest())
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, str]:
+    import json
+
+    try:
+        data = json.loads(SHIPPED_TEXTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != _key_prefix().hex():
+        return {}
+    texts = data.get("texts")
+    if not isinstance(texts, dict):
+        return {}
+    return {str(k): v for k, v in texts.items() if isinstance(v, str) and v}
+
+
 def kept_text(text: str, folder: Path | None, make: Callable[[str], str | None]) -> str | None:
     """`make(text)` (a text printed from PostHog's parse tree after its checks, or None when
     refused), kept in `folder` so a query file is parsed once, not in every command: PostHog's

@@ -289,9 +289,13 @@ class PostHogHTTPSource(Paging, Insights):
         tree (usertrack.sources.hogql.printer), never the file's text as written; a QueryError
         when PostHog's parser refuses it or its tree holds what usertrack does not print."""
         from usertrack.sources.hogql.parser import ParseError
-        from usertrack.sources.hogql.printer import PrintError, kept_text, sent_text
+        from usertrack.sources.hogql.printer import PrintError, kept_text, sent_text, shipped_text
         from usertrack.sources.inline import is_inline
 
+        if not is_inline(query):  # a shipped file's, printed when the package was made
+            found = shipped_text(sql)
+            if found is not None:
+                return found
         folder = None if is_inline(query) else self.printed_folder  # typed texts: not written
         try:
             return kept_text(sql, folder, sent_text) or sent_text(sql)

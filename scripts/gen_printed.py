@@ -1,0 +1,53 @@
+"""Write usertrack/sources/hogql/shipped_texts.json: each shipped PostHog query file's text as
+sent, printed from PostHog's parse tree, so that a first command live does not parse it.
+
+    uv run python scripts/gen_printed.py           # rewrite the file
+    uv run python scripts/gen_printed.py --check   # exit 1 when it differs
+
+Keyed by the SHA-256 of the file's text as strip_sql leaves it (what the live source prints),
+under the printer's key (its source, the parser module's and hogql-parser's version): a text
+or printer edited since is parsed as before. tests/test_hogql_printer.py checks every entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build() -> str:
+    from usertrack.sources.hogql.printer import _key_prefix, sent_text
+    from usertrack.sources.posthog_http.values import strip_sql
+    from usertrack.sources.queries import load_queries
+
+    library = load_queries(REPO / "queries")
+    texts = {}
+    for query in sorted(library.queries.values(), key=lambda q: q.id):
+        if query.folder != "posthog" or not query.sql.strip():
+            continue
+        text = strip_sql(query.sql)
+        texts[hashlib.sha256(text.encode()).hexdigest()] = sent_text(text)
+    data = {"key": _key_prefix().hex(), "texts": dict(sorted(texts.items()))}
+    return json.dumps(data, indent=0, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    from usertrack.sources.hogql.printer import SHIPPED_TEXTS
+
+    made = build()
+    if "--check" in sys.argv[1:]:
+        current = SHIPPED_TEXTS.read_text(encoding="utf-8") if SHIPPED_TEXTS.exists() else ""
+        if current != made:
+            print(f"{SHIPPED_TEXTS} is out of date: run scripts/gen_printed.py", file=sys.stderr)
+            return 1
+        return 0
+    SHIPPED_TEXTS.write_text(made, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
