@@ -292,13 +292,13 @@ class PostHogHTTPSource(Paging, Insights):
         from usertrack.sources.hogql.printer import PrintError, kept_text, sent_text, shipped_text
         from usertrack.sources.inline import is_inline
 
-        if not is_inline(query):  # a shipped file's, printed when the package was made
-            found = shipped_text(sql)
-            if found is not None:
-                return found
+        def make(text: str) -> str:
+            # a shipped file's text printed when the package was made, else parsed now
+            return (None if is_inline(query) else shipped_text(text)) or sent_text(text)
+
         folder = None if is_inline(query) else self.printed_folder  # typed texts: not written
         try:
-            return kept_text(sql, folder, sent_text) or sent_text(sql)
+            return kept_text(sql, folder, make) or sent_text(sql)
         except ParseError as e:
             raise QueryError(f"{self._where(query)}: PostHog's parser refuses it: {e}") from None
         except PrintError as e:
