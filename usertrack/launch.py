@@ -20,6 +20,7 @@ def main() -> Any:
     from usertrack import interrupts
 
     interrupts.install()
+    leave_pandas_out()
     from usertrack.cli import main as program
 
     return program()
@@ -28,3 +29,25 @@ def main() -> Any:
 def _starting(signum: int, frame: object) -> None:
     os.write(2, b"usertrack: interrupted\n")
     os._exit(130)
+
+
+def leave_pandas_out() -> None:
+    """NoPandas first on `sys.meta_path`, once."""
+    import sys
+
+    if NoPandas not in sys.meta_path:
+        sys.meta_path.insert(0, NoPandas)  # type: ignore[arg-type]
+
+
+class NoPandas:
+    """A finder that says pandas is not installed, first on the console script's `sys.meta_path`.
+    usertrack never uses pandas (it is no dependency of usertrack, though another package may
+    install it), but pyarrow imports it, a fifth of a second, the first time it is handed a list,
+    a scalar or a dict of columns, only to ask whether that is a pandas object; DuckDB looks for
+    it only where it is imported already."""
+
+    @classmethod
+    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None

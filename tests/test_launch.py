@@ -1,0 +1,54 @@
+"""The console script's start: pandas is never imported, though pyarrow would import it (a fifth
+of a second) the first time it is handed a list, only to ask whether that is a pandas object."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# The console script's start (launch.main calls it first), then pyarrow handed a list, a scalar
+# and a dict of columns as the commands hand them, and a table read back.
+AFTER_START = """
+import sys
+from usertrack import launch
+launch.leave_pandas_out()
+launch.leave_pandas_out()
+assert sys.meta_path.count(launch.NoPandas) == 1
+import pyarrow as pa
+import pyarrow.compute as pc
+numbers = pa.array([3, 1, 2])
+assert pc.sum(numbers).as_py() == 6
+assert pa.scalar(None, pa.int32()).as_py() is None
+table = pa.table({"email": ["a@x.io", "b@x.io"], "n": [1, 2]})
+assert table.column("n").to_pylist() == [1, 2]
+print("pandas imported:", "pandas" in sys.modules)
+"""
+
+
+def test_the_console_script_leaves_pandas_unimported() -> None:
+    pytest.importorskip("pandas")  # the test says something only where pandas is installed
+    done = subprocess.run(
+        [sys.executable, "-c", AFTER_START], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "pandas imported: False"
+
+
+def test_a_pandas_import_in_the_program_is_one_clear_error() -> None:
+    from usertrack.launch import NoPandas
+
+    with pytest.raises(ModuleNotFoundError, match="pandas"):
+        NoPandas.find_spec("pandas")
+    assert NoPandas.find_spec("pandasql") is None
+    assert NoPandas.find_spec("pyarrow") is None
+
+
+def test_the_console_script_starts_by_leaving_pandas_out() -> None:
+    import inspect
+
+    from usertrack import launch
+
+    body = inspect.getsource(launch.main)
+    assert body.index("leave_pandas_out()") < body.index("from usertrack.cli import main")
