@@ -4,7 +4,8 @@ sent, printed from PostHog's parse tree, so that a first command live does not p
     uv run python scripts/gen_printed.py           # rewrite the file
     uv run python scripts/gen_printed.py --check   # exit 1 when it differs
 
-Keyed by the SHA-256 of the file's text as strip_sql leaves it (what the live source prints),
+Keyed by the SHA-256 of the text the live source prints (sent_texts: the file's `{filters}`
+slot filled as without --where and as in a --by-segment group),
 under the printer's key (its source, the parser module's and hogql-parser's version): a text
 or printer edited since is parsed as before. tests/test_hogql_printer.py checks every entry.
 """
@@ -19,18 +20,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build() -> str:
-    from usertrack.sources.hogql.printer import _key_prefix, sent_text
+def sent_texts() -> list[str]:
+    """The texts the live source prints for the shipped PostHog files: each file's `{filters}`
+    slot filled as Workspace.bind fills it without --where (`true`), and with a --by-segment
+    group's filter (usertrack.analytics.by_segment), as strip_sql leaves it."""
+    from usertrack.analytics.by_segment import _KEEP
+    from usertrack.analytics.where import spliced
     from usertrack.sources.posthog_http.values import strip_sql
     from usertrack.sources.queries import load_queries
 
     library = load_queries(REPO / "queries")
-    texts = {}
+    texts: list[str] = []
     for query in sorted(library.queries.values(), key=lambda q: q.id):
         if query.folder != "posthog" or not query.sql.strip():
             continue
-        text = strip_sql(query.sql)
-        texts[hashlib.sha256(text.encode()).hexdigest()] = sent_text(text)
+        for where in ((), (_KEEP,), (f"NOT {_KEEP}",)):
+            text = strip_sql(spliced(query.sql, where))
+            if text not in texts:
+                texts.append(text)
+    return texts
+
+
+def build() -> str:
+    from usertrack.sources.hogql.printer import _key_prefix, sent_text
+
+    texts = {hashlib.sha256(t.encode()).hexdigest(): sent_text(t) for t in sent_texts()}
     data = {"key": _key_prefix().hex(), "texts": dict(sorted(texts.items()))}
     return json.dumps(data, indent=0, ensure_ascii=False) + "\n"
 
