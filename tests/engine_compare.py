@@ -58,6 +58,14 @@ PACKED = {
 VARIANTS: dict[str, list[dict[str, Any]]] = {
     "posthog/trends_counts": [{"event": "run_started"}],
     "posthog/trends_breakdown": [{"event": "run_started", "by": "template_name"}],
+    # the per-user files kept to a cell's people (`--persons`: usertrack.segments.some)
+    **{
+        f"posthog/{name}": [
+            {"segment_only": True, "segment_emails": ["tab@edge.io", "jane.doe@acme.io", "x@y.z"]},
+            {"segment_only": True, "segment_emails": []},
+        ]
+        for name in ("activity", "mcp_clicks", "ux_issues")
+    },
     "posthog/trends_person_points": [
         {"event": "run_started"},
         {"event": "run_started", "quantiles": 1},

@@ -42,9 +42,10 @@ def posts(fake: FakePostHog) -> list[dict[str, object]]:
 def test_each_file_answers_as_alone_in_one_async_request(fake: FakePostHog) -> None:
     library = load_queries(Path(__file__).resolve().parent.parent / "queries")
     common = {"as_of": AS_OF, "exclude_pattern": PATTERN}
+    everyone = {**common, "segment_only": 0, "segment_emails": []}  # the per-user files' own
     jobs = [
-        (library.get("posthog/activity"), common),  # per person, every event
-        (library.get("posthog/ux_issues"), common),
+        (library.get("posthog/activity"), everyone),  # per person, every event
+        (library.get("posthog/ux_issues"), everyone),
         (library.get("posthog/daily_active"), {**common, "days": 35}),  # ordered
         (library.get("posthog/referrers"), {**common, "days": 7}),  # ordered by a count
         (library.get("posthog/weekly_visitors"), {**common, "days": 7}),  # one row
@@ -79,8 +80,8 @@ def test_each_file_answers_as_alone_in_one_async_request(fake: FakePostHog) -> N
 
 def test_a_refused_bundle_leaves_every_file_to_be_sent_alone(fake: FakePostHog) -> None:
     library = load_queries(Path(__file__).resolve().parent.parent / "queries")
-    common = {"as_of": AS_OF, "exclude_pattern": PATTERN}
-    jobs = [(library.get("posthog/ux_issues"), common), (library.get("posthog/mcp_clicks"), common)]
+    everyone = {"as_of": AS_OF, "exclude_pattern": PATTERN, "segment_only": 0, "segment_emails": []}
+    jobs = [(library.get(f"posthog/{name}"), everyone) for name in ("ux_issues", "mcp_clicks")]
     api = PostHogHTTPSource(DEFAULT_KEY, "4242", fake.url)
     fake.refuse_packed = True
     try:

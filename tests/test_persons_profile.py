@@ -118,10 +118,12 @@ def test_the_cells_profile_is_built_from_the_kept_queries(db: str, tmp_path: Pat
     library = load_queries(REPO / "queries")
     kept = [q.id for q in library.in_folder("neon", per_user=True) if some.keeps_itself(q)]
     assert sorted(kept) == sorted(EXPECTED)
+    events = library.in_folder("posthog", per_user=True)
+    assert [q.id for q in events if some.keeps_itself(q)] == [q.id for q in events]
     when = datetime(2026, 6, 3, 9, tzinfo=UTC)
     events = [
         record(n, "$pageview", when, p, p, e, {"$pathname": "/"})
-        for n, (p, e) in enumerate([("pc", "carol@beta.com"), ("pb", "bob@acme.io")], 1)
+        for n, (p, e) in enumerate([("pc", "Carol@Beta.com "), ("pb", "bob@acme.io")], 1)
     ]
     store = tmp_path / "events.duckdb"
     import_events(write_export(tmp_path / "events.jsonl", events), store)

@@ -418,6 +418,8 @@ def resolve_params(query: Query, given: Mapping[str, Any], *, now_value: Any) ->
 
 
 def coerce_default(text: str) -> Any:
+    if text.strip() == "[]":  # an empty list (a list parameter no run need give)
+        return []
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     if re.fullmatch(r"-?\d+\.\d*", text):
@@ -436,6 +438,8 @@ def param_kind(default: str | None) -> str:
     text = default.strip()
     if text == "now":
         return "moment"
+    if text == "[]":
+        return "list"
     if re.fullmatch(r"-?\d+", text):
         return "integer"
     if re.fullmatch(r"-?\d+\.\d*", text):
