@@ -66,9 +66,12 @@ class SegmentsFile:
         raise SegmentsFileError(f"no segment {segment_id!r} in {self.path} (known: {known})")
 
 
-# The order of every listing of users: by email (the rowid only parts a profile query that
+# The order of every listing of users: by email (the row number only parts a profile query that
 # returns an email twice, the same way every time).
-EMAIL_ORDER = "email, rowid"
+EMAIL_ORDER = "email, __row"
+# What `classify` writes: each user's rule results and segments, one row per row of `profile`,
+# in its order; the view `classified` puts them beside the profile's columns.
+FLAGS_TABLE = "usertrack_segment_flags"
 # How many of each segment's members `classify` orders: the first ones, which a table or an md
 # summary shows (5 by default, `-n` more). Finding them still evaluates the order over every
 # member (an order that fails on the data fails in `classify`, as a full sort would), but
@@ -88,7 +91,8 @@ class Classification:
 
     The table is written in no particular order (sorting every user costs 0.04 s at 100,000,
     and a terminal summary needs no order but each segment's): a user is known by their rowid
-    there (`_order`), and whatever lists every user sorts by email then (EMAIL_ORDER).
+    there (`_order`), and whatever lists every user sorts by email then (EMAIL_ORDER). A user's
+    row number is `__row`, the rowid of their row of `profile`.
     """
 
     as_of: datetime
@@ -120,7 +124,7 @@ class Classification:
         return [dict(zip(names, row, strict=True)) for row in self.rows]
 
     def _row(self, rowid: int) -> tuple[Any, ...]:
-        """A user's row in `rows` (fetched) by their rowid in `classified`."""
+        """A user's row in `rows` (fetched) by their row number (`__row`) in `classified`."""
         return self.rows[self._place[rowid]]
 
     def memberships(self) -> Iterator[tuple[str, list[str], str | None]]:
@@ -204,7 +208,7 @@ class Classification:
         if "rows" in self.__dict__:
             found = {i: self._row(i) for i in wanted}
         elif wanted:
-            fetched = self._fetch("WHERE list_contains($picked, rowid)", {"picked": wanted}, True)
+            fetched = self._fetch("WHERE list_contains($picked, __row)", {"picked": wanted}, True)
             found = {row[-1]: row[:-1] for row in fetched}
         else:
             found = {}
@@ -230,7 +234,7 @@ class Classification:
             quoted = '"' + c.replace('"', '""') + '"'
             fmt = text.get(types[c])
             selected.append(f"strftime({quoted}, '{fmt}')" if fmt else quoted)
-        select = ", ".join(selected) + ", __segments, __segments[1], rowid"
+        select = ", ".join(selected) + ", __segments, __segments[1], __row"
         if segment_id is None:
             rows = self.con.execute(
                 f"SELECT {select} FROM classified ORDER BY {EMAIL_ORDER}"
@@ -240,7 +244,7 @@ class Classification:
             found = (
                 self._connection()
                 .execute(
-                    f"SELECT {select} FROM classified WHERE list_contains($picked, rowid)",
+                    f"SELECT {select} FROM classified WHERE list_contains($picked, __row)",
                     {"picked": picked},
                 )
                 .fetchall()
@@ -262,7 +266,7 @@ class Classification:
         """SQL `expressions` over `names` evaluated in DuckDB, one row per user: every user in
         the order of `rows`, or one segment's members in the segment's order. What a renderer
         computes there (JSON text, say) crosses into Python as one value per user."""
-        named = f"SELECT {self._named}, rowid AS __row FROM classified"
+        named = f"SELECT {self._named}, __row FROM classified"
         selected = ", ".join(expressions)
         if segment_id is None:
             query = f"SELECT {selected} FROM ({named}) ORDER BY email, __row"
@@ -299,7 +303,7 @@ class Classification:
     def _fetch(
         self, tail: str, values: dict[str, Any] | None = None, with_row: bool = False
     ) -> list[tuple[Any, ...]]:
-        extra = ", rowid" if with_row else ""
+        extra = ", __row" if with_row else ""
         query = f"SELECT {self._named}{extra} FROM classified {tail}"
         return self._connection().execute(query, values or {}).fetchall()
 
@@ -502,14 +506,23 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
 
     from usertrack.sandbox import time_limit
 
+    stamp = naive_utc(as_of).isoformat(sep=" ")
     try:
-        # In no order (see Classification): each segment's query below orders its members.
+        # Only the rules' results are written, one row per row of `profile` in its order (a
+        # table made from one table's scan keeps its order); the view puts them beside the
+        # profile's columns by position. Writing every profile column again besides them was
+        # two thirds of the classification's time (at 100,000 users 0.07 s instead of 0.02 s,
+        # one core, after the last query).
         with time_limit(con, f"{spec.path}: the rules"):
             con.execute(
-                "CREATE OR REPLACE TABLE classified AS"
+                f'CREATE OR REPLACE TABLE "{FLAGS_TABLE}" AS'
                 f" SELECT *, list_filter([{matches}], lambda x: x IS NOT NULL) AS __segments"
-                f" FROM (SELECT p.*, {flags} FROM {relation})"
+                f" FROM (SELECT {flags} FROM {relation})"
             )
+        con.execute(
+            f"CREATE OR REPLACE VIEW classified AS SELECT p.*, TIMESTAMP '{stamp}' AS as_of,"
+            f' f.*, p.rowid AS __row FROM profile AS p POSITIONAL JOIN "{FLAGS_TABLE}" AS f'
+        )
     except duckdb.Error as e:
         # A rule that binds may still fail on a value (a cast of 'abc' to INT): the rules file's
         # mistake, named with its segment and line, not an internal error.
@@ -532,7 +545,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     order_sql: dict[str, tuple[str, str]] = {}
     for i, seg in enumerate(spec.segments):
         query = (
-            f'SELECT rowid FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, {EMAIL_ORDER}'
+            f'SELECT __row FROM classified WHERE "__seg_{i}" ORDER BY {seg.order}\n, {EMAIL_ORDER}'
         )
         where = seg.place(spec.path)
         counts[seg.id] = counted[2 + i]
