@@ -84,6 +84,34 @@ def test_duckdb_out_of_memory_anywhere_is_one_line_naming_the_limit(
     )
 
 
+def test_no_thread_under_the_memory_bound_is_the_bound_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python unable to start a thread in a process under the memory bound (its stack is
+    memory the bound counts: the weekly dashboard's panels side by side at 200,000 users) is
+    the bound's one line and EXIT_LIMIT; outside the bound it stays an internal error."""
+    import typer
+
+    from usertrack import bounds
+    from usertrack.cli import handle_errors
+    from usertrack.errors import EXIT_LIMIT
+
+    monkeypatch.delenv("USERTRACK_DEBUG", raising=False)
+    monkeypatch.setenv("USERTRACK_DUCKDB_MEMORY", "300MB")
+    with pytest.raises(typer.Exit) as info, handle_errors():
+        monkeypatch.setattr(bounds, "armed", lambda: True)  # after handle_errors' own bound
+        raise RuntimeError("can't start new thread")
+    assert info.value.exit_code == EXIT_LIMIT
+    assert capsys.readouterr().err == (
+        "usertrack: error: stopped at the memory bound: DuckDB's 300MB"
+        " (USERTRACK_DUCKDB_MEMORY) and 1 GiB for the rest\n"
+    )
+    monkeypatch.setattr(bounds, "armed", lambda: False)
+    with pytest.raises(typer.Exit) as info, handle_errors():
+        raise RuntimeError("can't start new thread")
+    assert info.value.exit_code == EXIT_INTERNAL
+
+
 def test_redact_is_linear_on_a_mebibyte() -> None:
     """Shapes that made the old patterns backtrack over a whole line (a long email, a URL's
     `user:` without its `@`, an unclosed quoted key, a chain of `(a:b`): each 1 MiB in < 1 s,

@@ -290,15 +290,7 @@ def _as_line(error: BaseException) -> NoReturn:
     except (typer.Exit, typer.Abort):
         raise
     except MemoryError:
-        from usertrack.errors import EXIT_LIMIT
-        from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
-
-        typer.echo(
-            f"usertrack: error: stopped at the memory bound: DuckDB's {memory_limit()}"
-            f" ({MEMORY_VARIABLE}) and 1 GiB for the rest",
-            err=True,
-        )
-        raise typer.Exit(EXIT_LIMIT) from None
+        _stopped_at_bound()
     except OSError as e:
         home_error = _home_write_error(e)
         if home_error is None:
@@ -307,6 +299,8 @@ def _as_line(error: BaseException) -> NoReturn:
         typer.echo(f"usertrack: hint: {safe(home_error.hint or '')}", err=True)
         raise typer.Exit(home_error.exit_code) from None
     except Exception as e:
+        if _no_thread_under_bound(e):  # a thread's stack past the bound: as MemoryError
+            _stopped_at_bound()
         if _duckdb_out_of_memory(e):
             from usertrack.errors import EXIT_LIMIT
             from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
@@ -319,6 +313,30 @@ def _as_line(error: BaseException) -> NoReturn:
             )
             raise typer.Exit(EXIT_LIMIT) from None
         _internal_error(e)
+
+
+def _stopped_at_bound() -> NoReturn:
+    from usertrack.errors import EXIT_LIMIT
+    from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
+
+    typer.echo(
+        f"usertrack: error: stopped at the memory bound: DuckDB's {memory_limit()}"
+        f" ({MEMORY_VARIABLE}) and 1 GiB for the rest",
+        err=True,
+    )
+    raise typer.Exit(EXIT_LIMIT) from None
+
+
+def _no_thread_under_bound(error: BaseException) -> bool:
+    """Python could not start a thread in a process under the memory bound (usertrack.bounds):
+    its stack is memory the bound counts."""
+    from usertrack import bounds
+
+    return (
+        isinstance(error, RuntimeError)
+        and str(error) == "can't start new thread"
+        and bounds.armed()
+    )
 
 
 def _duckdb_out_of_memory(error: BaseException) -> bool:
