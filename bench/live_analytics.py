@@ -196,7 +196,10 @@ def main() -> None:
             argv += ["--format", "json", "--as-of", moment]
             if command[0] == "report":  # the JSON on stdout; this home's history left as it is
                 argv += ["--out", "-", "--no-save"]
-            local_s, _, local_out = _run(argv, home, {}, args.python)
+            # the weekly dashboard's panels run side by side, each with its own DuckDB: at
+            # 200,000 users its local side needs more than the default limit (docs/performance.md)
+            limits = {"USERTRACK_DUCKDB_MEMORY": "6GB"} if command[0] == "report" else {}
+            local_s, _, local_out = _run(argv, home, limits, args.python)
             before = len(fake.requests)
             # --refresh: what PostHog answers now, never the home's cache of an earlier run.
             failed: list[str] = []
@@ -204,7 +207,7 @@ def main() -> None:
             if command[0] == "report":  # no --refresh: an empty cache, a home of its own
                 live_home, live_argv = Path(tempfile.mkdtemp(prefix="usertrack-report-")), argv
             live_s, live_cpu, live_out = _run(
-                live_argv, live_home, live_env(fake, uri), args.python, failed
+                live_argv, live_home, {**live_env(fake, uri), **limits}, args.python, failed
             )
             if live_home is not home:
                 shutil.rmtree(live_home, ignore_errors=True)
