@@ -10,20 +10,41 @@
 -- and third parties. fastapi_tool_executions.user_id is text holding fastapi_user.id.
 -- Window: (as_of - N days, as_of]. Ties are broken by tool and provider in byte order (COLLATE "C",
 -- whatever the database's locale), so the order is stable.
+-- Each call joins its user once; the affected users are counted over the failed calls only, so
+-- only those are sorted (the calls are counted by hashing, not sorted).
+WITH people AS MATERIALIZED (
+    SELECT f.id::text AS user_id, lower(btrim(w.email, E' \t\r\n')) AS email
+    FROM fastapi_user AS f
+    JOIN wasp_user AS w ON w.id = f.wasp_user_id
+    WHERE lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
+),
+calls AS (
+    SELECT t.tool_name, coalesce(t.tool_provider, '') AS tool_provider, t.status, p.email
+    FROM fastapi_tool_executions AS t
+    JOIN people AS p ON p.user_id = t.user_id
+    WHERE t.created_at > %(as_of)s - make_interval(days => %(days)s)
+      AND t.created_at <= %(as_of)s
+),
+tools AS (
+    SELECT tool_name, tool_provider, count(*) AS calls,
+           count(*) FILTER (WHERE status = 'failed') AS failures
+    FROM calls
+    GROUP BY tool_name, tool_provider
+),
+affected AS (
+    SELECT tool_name, tool_provider, count(DISTINCT email) AS affected_users
+    FROM calls
+    WHERE status = 'failed'
+    GROUP BY tool_name, tool_provider
+)
 SELECT
     t.tool_name,
-    coalesce(t.tool_provider, '') AS tool_provider,
-    count(*) AS calls,
-    count(*) FILTER (WHERE t.status = 'failed') AS failures,
-    round(100.0 * count(*) FILTER (WHERE t.status = 'failed') / count(*), 1) AS failure_rate,
-    count(DISTINCT lower(btrim(w.email, E' \t\r\n'))) FILTER (WHERE t.status = 'failed') AS affected_users
-FROM fastapi_tool_executions AS t
-JOIN fastapi_user AS f ON t.user_id = f.id::text
-JOIN wasp_user AS w ON w.id = f.wasp_user_id
-WHERE t.created_at > %(as_of)s - make_interval(days => %(days)s)
-  AND t.created_at <= %(as_of)s
-  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
-GROUP BY t.tool_name, coalesce(t.tool_provider, '')
-HAVING count(*) FILTER (WHERE t.status = 'failed') > 0
-ORDER BY failures DESC, affected_users DESC, t.tool_name COLLATE "C", coalesce(t.tool_provider, '') COLLATE "C"
+    t.tool_provider,
+    t.calls,
+    t.failures,
+    round(100.0 * t.failures / t.calls, 1) AS failure_rate,
+    a.affected_users
+FROM tools AS t
+JOIN affected AS a USING (tool_name, tool_provider)
+ORDER BY t.failures DESC, a.affected_users DESC, t.tool_name COLLATE "C", t.tool_provider COLLATE "C"
 LIMIT %(limit)s

@@ -11,29 +11,32 @@
 --   the median of (first run - wasp_user.created_at) in days over them.
 -- - accounts, accounts_using_credits: accounts that exist at as_of, and those with credits < 100.
 --   Postgres keeps only the current balance, so an earlier as_of still sees today's credits.
--- Only the window's runs are read whole: an account's first run falls in the window when it has
--- a run there and none at or before the window's start (looked up by fastapi_run's user index).
+-- Only the window's runs are read whole, and counted per account before they meet the accounts:
+-- an account's first run falls in the window when it has a run there and none at or before the
+-- window's start (looked up by fastapi_run's user index).
 WITH accounts AS (
     SELECT w.id, w.created_at, w.credits
     FROM wasp_user AS w
     WHERE w.created_at <= %(as_of)s
       AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
-runs AS (
-    SELECT a.id AS account_id, a.created_at AS account_created_at, r.run_state, r.created_at
-    FROM accounts AS a
-    JOIN fastapi_user AS f ON f.wasp_user_id = a.id
-    JOIN fastapi_run AS r ON r.user_id = f.id
-    WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
-      AND r.created_at <= %(as_of)s
+per_account AS (
+    SELECT a.id AS account_id, a.created_at, r.runs, r.runs_completed, r.first_run_at
+    FROM (
+        SELECT f.wasp_user_id AS account_id, count(*) AS runs,
+               count(*) FILTER (WHERE r.run_state = 'completed') AS runs_completed,
+               min(r.created_at) AS first_run_at
+        FROM fastapi_run AS r
+        JOIN fastapi_user AS f ON f.id = r.user_id
+        WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
+          AND r.created_at <= %(as_of)s
+        GROUP BY f.wasp_user_id
+    ) AS r
+    JOIN accounts AS a ON a.id = r.account_id
 ),
 first_runs AS (
     SELECT w.account_id, w.created_at, w.first_run_at
-    FROM (
-        SELECT account_id, account_created_at AS created_at, min(created_at) AS first_run_at
-        FROM runs
-        GROUP BY account_id, account_created_at
-    ) AS w
+    FROM per_account AS w
     -- a scalar subquery, run for each account (an index lookup that stops at the first run):
     -- as NOT EXISTS the planner would read every earlier run
     WHERE (
@@ -46,8 +49,8 @@ first_runs AS (
     ) IS NULL
 )
 SELECT
-    (SELECT count(*) FROM runs) AS runs,
-    (SELECT count(*) FROM runs WHERE run_state = 'completed') AS runs_completed,
+    (SELECT coalesce(sum(runs), 0) FROM per_account)::bigint AS runs,
+    (SELECT coalesce(sum(runs_completed), 0) FROM per_account)::bigint AS runs_completed,
     (SELECT count(*) FROM first_runs) AS first_runs,
     (SELECT percentile_cont(0.5) WITHIN GROUP (
                 ORDER BY extract(epoch FROM first_run_at - created_at) / 86400.0)
