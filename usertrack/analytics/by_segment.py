@@ -236,8 +236,13 @@ def person_segments(
                 if progress:
                     progress("classifying your users")
                 result = ws.classify(as_of, progress)
+                # --who reads its own group alone: the accounts in no segment (a query of
+                # the classification) number only the "no segment" group, which it never reads
                 snapshot = Snapshot.of(
-                    result, source="computed", fingerprint=history.fingerprint, accounts=True
+                    result,
+                    source="computed",
+                    fingerprint=history.fingerprint,
+                    accounts=not ws.narrow_to,
                 )
                 if save is None:
                     save = saves_by_default(ws)
@@ -245,7 +250,7 @@ def person_segments(
                     kept = _kept_numbers(ws, history, as_of, groups)  # the snapshot just saved
                     fresh = kept is not None
             accounts = None
-            if snapshot.accounts is None:  # a snapshot saved before they were kept
+            if snapshot.accounts is None and not ws.narrow_to:  # one saved before they were kept
                 accounts = Background(lambda: account_emails(ws, as_of))
     except BaseException:
         if fetching is not None:  # done with the store before the workspace closes it
