@@ -8,14 +8,19 @@
 -- (docs/connecting.md, "Accounts"), checked against the database and quoted by usertrack. The email
 -- is normalized as everywhere in usertrack (usertrack/emails.py). A user in several accounts
 -- counts in the first by key (byte order); users created after as_of and internal ones are left out.
-SELECT DISTINCT ON (lower(btrim(w.email, E' \t\r\n')))
-    lower(btrim(w.email, E' \t\r\n')) AS email,
+-- Each email is normalized once (OFFSET 0 keeps PostgreSQL from writing the expression out again in
+-- every condition) and user ids are compared byte-wise (COLLATE "C": the same equality).
+SELECT DISTINCT ON (u.email)
+    u.email,
     m.{account_column}::text AS account
-FROM {account_table} AS m
-JOIN wasp_user AS w ON w.id::text = m.{account_user_column}::text
+FROM (
+    SELECT w.id::text COLLATE "C" AS id, lower(btrim(w.email, E' \t\r\n')) AS email
+    FROM wasp_user AS w
+    WHERE w.email IS NOT NULL AND w.created_at <= %(as_of)s
+    OFFSET 0
+) AS u
+JOIN {account_table} AS m ON m.{account_user_column}::text COLLATE "C" = u.id
 WHERE m.{account_column} IS NOT NULL
-  AND w.email IS NOT NULL
-  AND lower(btrim(w.email, E' \t\r\n')) <> ''
-  AND w.created_at <= %(as_of)s
-  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
-ORDER BY lower(btrim(w.email, E' \t\r\n')), m.{account_column}::text COLLATE "C"
+  AND u.email <> ''
+  AND u.email !~ %(exclude_pattern)s
+ORDER BY u.email, m.{account_column}::text COLLATE "C"
