@@ -86,58 +86,64 @@ def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any
 
 class ProfilesAhead:
     """The profile of the cell's people (usertrack.segments.some: each per-user query kept to
-    their emails), built when they are known. Where that is not the whole profile's (an edited
-    profile.sql reading other rows), the whole profile, built on a thread of its own once
-    `start()` is called (the cell known to be in the answer), while the analysis finds the
-    cell's people, so the answer waits for the slower, not the sum. Nothing without a
-    database."""
+    their emails), built when they are known. Once `start()` is called (the cell known to be in
+    the answer), a thread of its own readies the app's database (the demo's started, its client
+    imported) and reads profile.sql while the analysis finds the cell's people, so the answer
+    does not wait for them after. Where the cell's profile is not the whole profile's (an edited
+    profile.sql reading other rows), the whole profile is built once they are read. Nothing
+    without a database."""
 
     def __init__(self, ws: Workspace, as_of: datetime, progress: Progress | None) -> None:
         self.ws, self.as_of, self.progress = ws, as_of, progress
-        self.building: Any = None
-        self.some = False  # the cell's people's profile, built by take()
+        self.ready: Any = None  # the thread readying the database: whether the cell's is exact
         self.taken = False
 
     def start(self) -> None:
         from usertrack.analytics.by_segment import Background
         from usertrack.errors import ConfigError
-        from usertrack.segments.profiles import build_profiles
-        from usertrack.segments.some import exact
-        from usertrack.workspace import add_database, check_database
+        from usertrack.workspace import check_database
 
-        if self.building is not None or self.some:
+        if self.ready is not None:
             return
         try:
             check_database(self.ws, needed_by="--persons")
         except ConfigError:
             return
-        add_database(self.ws, self.progress, needed_by="--persons")  # on this thread alone
-        if exact(self.ws.library):
-            self.some = True
-            return
-        library, sources = self.ws.library, dict(self.ws.sources)
-        exclude, as_of = self.ws.rules.exclude, self.as_of
-        self.building = Background(
-            lambda: build_profiles(library, sources, as_of=as_of, exclude_domains=exclude),
-            name="usertrack-profiles",
-        )
+        library = self.ws.library
+        demo = self.ws.demo if "neon" not in self.ws.sources else None
+
+        def ready() -> bool:
+            from usertrack.segments.some import exact
+
+            if demo is not None:
+                from usertrack.demo.generator import demo_reader_uri
+
+                demo_reader_uri(demo)  # add_database's, on this thread: started, made once
+            else:
+                import usertrack.sources.postgres  # noqa: F401  (its client: the import's time)
+            return exact(library)
+
+        self.ready = Background(ready, name="usertrack-database")
 
     def take(self, emails: list[str]) -> Any:
-        """The profile run holding the rows of `emails` (the caller closes it); started now
-        if it was not."""
+        """The profile run holding the rows of `emails` (the caller closes it)."""
+        from usertrack.segments.profiles import build_profiles
+        from usertrack.workspace import add_database
+
         self.start()
         self.taken = True
-        if self.some:
+        exact = self.ready.result()
+        add_database(self.ws, self.progress, needed_by="--persons")  # on this thread alone
+        if exact:
             return _some_profiles(self.ws, self.as_of, emails, self.progress)
-        return self.building.result()
+        ws = self.ws
+        return build_profiles(ws.library, dict(ws.sources), as_of=self.as_of,
+                              exclude_domains=ws.rules.exclude)  # fmt: skip
 
     def close(self) -> None:
-        """Wait for a build nobody took, and close it."""
-        if self.building is None or self.taken:
-            return
-        self.building.settle()
-        with contextlib.suppress(BaseException):
-            self.building.result().close()
+        """Wait for a readying nobody took (the demo's server left whole)."""
+        if self.ready is not None and not self.taken:
+            self.ready.settle()
 
 
 def _some_profiles(
@@ -153,19 +159,13 @@ def _some_profiles(
 def profiles_ahead(
     ws: Workspace, as_of: datetime, progress: Progress | None
 ) -> Iterator[ProfilesAhead]:
-    """A ProfilesAhead for with_profiles; what it does not take is closed. On a failure (a
-    cell outside the answer: said at once) a process that runs one command ends without
-    waiting for the build; one that answers many (the MCP server) waits and closes it."""
-    from usertrack.sandbox import keeping
-
+    """A ProfilesAhead for with_profiles; on a failure (a cell outside the answer) its readying
+    is waited for, so that no demo server is left half started."""
     ahead = ProfilesAhead(ws, as_of, progress)
     try:
         yield ahead
-    except BaseException:
-        if keeping():
-            ahead.close()
-        raise
-    ahead.close()
+    finally:
+        ahead.close()
 
 
 def with_profiles(

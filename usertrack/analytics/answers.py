@@ -402,6 +402,8 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             span = _span(o, moment, warn)
 
             def analysed() -> Any:
+                if cell is not None:
+                    ahead.start()  # the app's database readied meanwhile
                 answer = trends_mod.trends(
                     ws, moment, span, events, interval=interval, math=math, by=o["by"],
                     top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
@@ -453,6 +455,8 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
             span = _span(o, moment, warn)
 
             def analysed() -> Any:
+                if cell is not None:
+                    ahead.start()  # the app's database readied meanwhile
                 answer = paths_mod.paths(
                     ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
                     progress=progress,
