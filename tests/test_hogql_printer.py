@@ -323,19 +323,24 @@ def test_a_printed_text_is_kept_until_its_text_or_the_printer_changes(
     assert printer.kept_text(WRITTEN, folder, make) == first and len(made) == 6
 
 
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text PostHog's parser is given from here on, in order."""
+    parsed: list[str] = []
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return parse_select(text)
+
+    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
+    return parsed
+
+
 def test_a_query_file_is_parsed_once_across_commands(
     fake: FakePostHog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from usertrack.sources.hogql import printer
 
-    parsed: list[str] = []
-    real = parse_select
-
-    def counting(text: str) -> Any:
-        parsed.append(text)
-        return real(text)
-
-    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
+    parsed = _count_parses(monkeypatch)
     folder = tmp_path / "hogql"
     sent: list[str] = []
     for _ in range(2):  # two commands: each its own source, as each process builds one
@@ -401,14 +406,8 @@ def test_a_shipped_file_is_sent_without_parsing_it(
     from usertrack.sources.hogql import printer
     from usertrack.sources.posthog_http.values import strip_sql
 
-    parsed: list[str] = []
+    parsed = _count_parses(monkeypatch)
     real = parse_select
-
-    def counting(text: str) -> Any:
-        parsed.append(text)
-        return real(text)
-
-    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
     printer.sent_text.cache_clear()
     api = PostHogHTTPSource(DEFAULT_KEY, "4242", "http://127.0.0.1:9", printed_folder=tmp_path)
     try:
