@@ -35,9 +35,9 @@ WITH members AS (
         w.last_active_timestamp
     FROM {account_table} AS m
     JOIN (
-        SELECT u.*, lower(btrim(u.email, E' \t\r\n')) AS normalized
-        FROM wasp_user AS u
-        WHERE u.email IS NOT NULL AND u.created_at <= %(as_of)s
+        SELECT w.*, lower(btrim(w.email, E' \t\r\n')) AS normalized
+        FROM wasp_user AS w
+        WHERE w.email IS NOT NULL AND w.created_at <= %(as_of)s
         OFFSET 0
     ) AS w ON w.id::text COLLATE "C" = m.{account_user_column}::text COLLATE "C"
     WHERE m.{account_column} IS NOT NULL
