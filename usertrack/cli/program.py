@@ -302,28 +302,27 @@ def _as_line(error: BaseException) -> NoReturn:
         if _no_thread_under_bound(e):  # a thread's stack past the bound: as MemoryError
             _stopped_at_bound()
         if _duckdb_out_of_memory(e):
-            from usertrack.errors import EXIT_LIMIT
-            from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
-
             # A query run outside sandbox.time_limit (which names its query): the same line.
-            typer.echo(
-                f"usertrack: error: DuckDB stopped at the memory limit of {memory_limit()}"
-                f" ({MEMORY_VARIABLE}, or [limits] duckdb_memory in the config file)",
-                err=True,
-            )
-            raise typer.Exit(EXIT_LIMIT) from None
+            _stopped_at_bound(duckdb_alone=True)
         _internal_error(e)
 
 
-def _stopped_at_bound() -> NoReturn:
+def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
+    """The memory limit's one line: DuckDB's own (`duckdb_alone`), or the process's bound."""
     from usertrack.errors import EXIT_LIMIT
     from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
 
-    typer.echo(
-        f"usertrack: error: stopped at the memory bound: DuckDB's {memory_limit()}"
-        f" ({MEMORY_VARIABLE}) and 1 GiB for the rest",
-        err=True,
-    )
+    if duckdb_alone:
+        line = (
+            f"DuckDB stopped at the memory limit of {memory_limit()}"
+            f" ({MEMORY_VARIABLE}, or [limits] duckdb_memory in the config file)"
+        )
+    else:
+        line = (
+            f"stopped at the memory bound: DuckDB's {memory_limit()} ({MEMORY_VARIABLE})"
+            " and 1 GiB for the rest"
+        )
+    typer.echo(f"usertrack: error: {line}", err=True)
     raise typer.Exit(EXIT_LIMIT) from None
 
 
