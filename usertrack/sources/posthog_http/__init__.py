@@ -294,7 +294,7 @@ class PostHogHTTPSource(Paging, Insights):
 
         def make(text: str) -> str:
             # a shipped file's text printed when the package was made, else parsed now
-            return (None if is_inline(query) else shipped_text(text)) or sent_text(text)
+            return shipped_text(text) or sent_text(text)
 
         folder = None if is_inline(query) else self.printed_folder  # typed texts: not written
         try:
