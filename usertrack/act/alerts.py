@@ -6,7 +6,7 @@ Three kinds of trigger:
   the thresholds of alerts.yaml `params` bound as values) plus `plan`, Neon's
   subscription_status. Evaluated by DuckDB in the sandbox.
 - "segment": users who entered one of `segments` since the last pass that recorded its
-  segments (ALERTED_SEGMENTS_FILE), else since the previous saved snapshot
+  segments (alerts_segments.ALERTED_SEGMENTS_FILE), else since the previous saved snapshot
   (usertrack/segments/history.py); with neither before as_of, since the segments of one day
   earlier. A pass at a moment the user chose (`--as-of`) always compares with the segments
   of one day earlier, worked out from the data: its answer is the same whatever the history
@@ -127,6 +127,10 @@ class AlertRun:
     # The classifications the segment triggers compared (this run's, and the day-earlier one
     # computed when no snapshot came before), by moment: what `record_segments` saves.
     classified: dict[datetime, Any] = field(default_factory=dict)
+    # The segments at as_of the pass compared: a classification, or the history's snapshot of
+    # that moment that stood for one (usertrack.act.alerts_segments); None without a segment
+    # trigger.
+    current: Any = None
     # What entered_segment compared with: {"as_of": moment, "from": how it was obtained}, one
     # of BASELINE_FROM; None when no segment trigger ran.
     baseline: dict[str, Any] | None = None
@@ -304,13 +308,16 @@ def find_alerts(
     *,
     reproducible: bool = False,
     baseline: Snapshot | None = None,
+    keeps: bool = True,
 ) -> AlertRun:
     """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`).
 
     `reproducible` (a moment the user chose): entered_segment compares with the segments one
     day before `as_of` worked out from the data, never with what earlier runs saved, so the
     answer depends on the data and `as_of` alone. `baseline`: entered_segment compares with
-    these segments instead (a dashboard's alerts of its period: the segments at its start)."""
+    these segments instead (a dashboard's alerts of its period: the segments at its start).
+    `keeps`: the pass's segments will be kept (record_segments), so a day-earlier baseline
+    computed from the data is every user's (a dry run classifies only those it needs)."""
     from usertrack.act.alerts_ahead import Ahead
 
     check_against(rules, ws)
@@ -318,7 +325,7 @@ def find_alerts(
     kinds = {t.kind for t in rules.triggers} - skip_kinds
     ahead = Ahead(ws)
     try:
-        _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
+        _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, keeps)
         _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
     except BaseException:  # a failure or Ctrl-C: what still runs ahead stops too
         ahead.cancel()
@@ -338,6 +345,7 @@ def _start_ahead(
     progress: Callable[[str], None] | None,
     reproducible: bool,
     baseline: Snapshot | None,
+    keeps: bool,
 ) -> None:
     """Start what the pass's triggers will ask for, side by side (usertrack.act.alerts_ahead):
     the segments now and, when entered_segment compares with the data, a day earlier; the
@@ -348,11 +356,23 @@ def _start_ahead(
     if "activity" in kinds and "posthog" in ws.sources:
         ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
     if "segment" in kinds:
+        from usertrack.act.alerts_segments import day_earlier, saved_now
+
         # Each classification's warning (a past as_of) is said when the pass takes it, in order.
-        ahead.start(("classify", as_of), lambda: ws.classify(as_of, progress, say=False))
+        now_key = ("classify", as_of)
+        saved = saved_now(ws, as_of)
+        if saved is not None:
+            ahead.give(now_key, saved)
+        else:
+            ahead.start(now_key, lambda: ws.classify(as_of, progress, say=False))
         if baseline is None and (reproducible or _saved_baseline(ws, as_of, run) is None):
             since = as_of - timedelta(days=1)
-            ahead.start(("classify", since), lambda: ws.classify(since, progress, say=False))
+            segments = list(dict.fromkeys(s for t in rules.triggers for s in t.segments))
+            # (its warning said by the pass, in order, not by this job)
+            now = functools.partial(ahead.get, now_key, lambda: ws.classify(as_of, say=False))
+            job = functools.partial(day_earlier, ws, since, segments, now, progress,
+                                    everyone=keeps)  # fmt: skip
+            ahead.start(("classify", since), job)
     for trigger in rules.triggers:
         if trigger.kind not in kinds:
             continue
@@ -553,6 +573,8 @@ def _segment_alerts(
     """`ahead`: the classifications started ahead (find_alerts), which also decided the
     baseline: a saved one is in `run.baseline` by now."""
     from usertrack.act.alerts_ahead import Ahead
+    from usertrack.act.alerts_segments import SomePeople
+    from usertrack.segments.history import Snapshot
 
     ahead = ahead or Ahead(ws)
     current = _classified(ws, ahead, as_of, progress)
@@ -573,9 +595,12 @@ def _segment_alerts(
             )
         computed = _classified(ws, ahead, since, progress)
         baseline = computed
-        run.classified.setdefault(_aware(since), computed)
+        if not isinstance(computed, SomePeople):  # some people's segments are no snapshot
+            run.classified.setdefault(_aware(since), computed)
         run.baseline = {"as_of": _aware(since), "from": "data", "snapshot": baseline}
-    run.classified[_aware(as_of)] = current
+    if not isinstance(current, Snapshot):  # (the history's own snapshot is saved already)
+        run.classified[_aware(as_of)] = current
+    run.current = current
     names = {s.id: s.name for s in ws.rules.segments}
     alerts = []
     for seg in trigger.segments:
@@ -602,13 +627,15 @@ def _classified(
     """The classification at `moment`: the one started ahead, else worked out now; its warning
     (a past moment) said now, once per command as Workspace.classify says it."""
     found = ahead.get(("classify", moment), lambda: ws.classify(moment, progress))
-    ws.warn_if_past(moment, found.current_only)
+    # (a snapshot standing for it is never of a moment with a warning: alerts_segments.saved_now)
+    ws.warn_if_past(moment, getattr(found, "current_only", ()))
     return found
 
 
 def _saved_baseline(ws: Workspace, as_of: datetime, run: AlertRun) -> Snapshot | None:
     """What the last pass that sent (or --save) kept, else the latest sound snapshot of the
     history before `as_of`; None when neither is there (recorded in `run.baseline`)."""
+    from usertrack.act.alerts_segments import alerted_segments
     from usertrack.segments.history import open_history, warning_to
 
     baseline: Snapshot | None = None
@@ -717,67 +744,18 @@ def record_segments(ws: Workspace, run: AlertRun) -> list[datetime]:
     and classifies once, not twice, and a user who entered is reported by the pass that saw
     it, not again by every pass of the next day. Only a run that sends, or `--save`, calls
     this, once its alerts are safely queued. Returns the moments saved."""
+    from usertrack.act.alerts_segments import keep_alerted
     from usertrack.segments.history import open_history
 
     saved: list[datetime] = []
-    if not run.classified:
+    if run.current is None:
         return saved
     with open_history(ws) as history:
         for moment in sorted(run.classified):
             if history.save(run.classified[moment]) is not None:
                 saved.append(moment)
-        _keep_alerted(ws, run.classified[max(run.classified)], history.fingerprint)
+        keep_alerted(ws, run.current, history.fingerprint)
     return saved
-
-
-# The segments of the last alerts pass that sent (or --save): entered_segment's baseline.
-ALERTED_SEGMENTS_FILE = "alerts-segments.json"
-
-
-def alerted_segments(ws: Workspace, before: datetime, fingerprint: str | None) -> Snapshot | None:
-    """The segments the last recording pass kept, if taken before `before` in this workspace
-    under these rules; None otherwise, or when the file is damaged (with a warning: the history
-    is then the baseline, as before the file existed)."""
-    import json
-
-    from usertrack.segments.history import Snapshot, warning_to, workspace_identity
-
-    path = ws.settings.home / ALERTED_SEGMENTS_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("workspace") != workspace_identity(ws) or doc.get("fingerprint") != fingerprint:
-            return None
-        as_of = datetime.fromisoformat(doc["as_of"])
-        members = {str(e): tuple(str(s) for s in segs) for e, segs in doc["members"].items()}
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
-        warn = warning_to(ws)
-        if warn:
-            warn(
-                f"{path}: damaged ({type(e).__name__}); entered_segment compares with the history"
-                " instead, and the next run that sends writes it anew"
-            )
-        return None
-    if as_of >= before:
-        return None
-    return Snapshot(as_of=as_of, members=members, source="snapshot", fingerprint=fingerprint)
-
-
-def _keep_alerted(ws: Workspace, classified: Any, fingerprint: str | None) -> None:
-    import json
-
-    from usertrack.rendering.output import write_atomic
-    from usertrack.segments.history import Snapshot, workspace_identity
-
-    snapshot = Snapshot.of(classified)
-    doc = {
-        "workspace": workspace_identity(ws),
-        "fingerprint": fingerprint,
-        "as_of": snapshot.as_of.isoformat(),
-        "members": {e: list(segs) for e, segs in sorted(snapshot.members.items())},
-    }
-    write_atomic(ws.settings.home / ALERTED_SEGMENTS_FILE, json.dumps(doc) + "\n", mode=0o600)
 
 
 def alerts_document(run: AlertRun) -> dict[str, Any]:

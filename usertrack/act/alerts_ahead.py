@@ -32,13 +32,18 @@ class Ahead:
 
         self.side_by_side = ws.shared is None and ws.settings.db_connections is None
         self._work: dict[Hashable, Background[Any]] = {}
+        self._later: dict[Hashable, Callable[[], Any]] = {}  # not side by side: when asked
         self._done: dict[Hashable, Any] = {}
         # The work's sources stop when the pass fails or is interrupted (`cancel`).
         self._token = CancelToken().cancelled_with(current_token())
 
     def start(self, key: Hashable, work: Callable[[], Any]) -> None:
-        """`work()` on a thread of its own from now, when the pass runs side by side."""
-        if not self.side_by_side or key in self._work or key in self._done:
+        """`work()` on a thread of its own from now, when the pass runs side by side; else
+        when `get` asks for it."""
+        if key in self._work or key in self._done:
+            return
+        if not self.side_by_side:
+            self._later.setdefault(key, work)
             return
         from usertrack.analytics.by_segment import Background
 
@@ -54,13 +59,23 @@ class Ahead:
         """Stop what still runs: its queries are cancelled on the database, its waits end."""
         self._token.cancel()
 
+    def give(self, key: Hashable, answer: Any) -> None:
+        """`answer` is the answer of `key` (known without working it out)."""
+        self._done[key] = answer
+
     def get(self, key: Hashable, work: Callable[[], Any]) -> Any:
-        """The answer of `key`: the one started ahead, else `work()`'s; worked out once."""
-        if key in self._done:
+        """The answer of `key`: the one started ahead, else `work()`'s; worked out once. Work
+        started ahead may ask for another's answer from its own thread: the answer is kept
+        before the work leaves `_work`, so that either holds it."""
+        started = self._work.get(key)
+        if started is not None:
+            found = started.result()
+        elif key in self._done:
             return self._done[key]
-        started = self._work.pop(key, None)
-        found = started.result() if started is not None else work()
+        else:
+            found = self._later.pop(key, work)()
         self._done[key] = found
+        self._work.pop(key, None)
         return found
 
     def settle(self) -> None:

@@ -192,6 +192,8 @@ def alerts(
             gc.enable()  # a pass every --every for hours: cycles must not pile up (see main)
         with ws:
             check_as_of(ws, moment)
+            # Whether the passes keep their segments (a dry run keeps nothing).
+            keep = save if save is not None else bool(url) and saves_by_default(ws)
             done = 0
             last_segments: float | None = None
             while True:
@@ -211,11 +213,11 @@ def alerts(
                     moment or ws.default_as_of(),
                     skip_kinds=skip,
                     reproducible=moment is not None,
+                    keeps=keep,
                 )
                 for note in run.notes:
                     info(f"usertrack: {note}")
                 _show_run(run, chosen, out)
-                keep = save if save is not None else bool(url) and saves_by_default(ws)
                 if url:
                     delivery = _send(ws, run, url, keep, sending)
                 else:
