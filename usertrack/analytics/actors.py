@@ -552,21 +552,59 @@ def paths_actors(
     splits = [(a, b) for a, b in splits if a and b]
     if not splits:
         raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
-    schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     ids: set[str] = set()
-    with open_facts_query(
-        ws, "posthog/path_events", as_of, schema, since=span.start, until=span.end
-    ) as facts:
+    if result.whose is not None:  # the analysis's own sequences, with their persons
         for source, target in splits:
-            values = {"start": result.start or "", "end": result.end or "",
-                      "steps": result.steps, "source": source, "target": target}  # fmt: skip
-            ids = {str(r[0]) for r in facts.execute(_PATH_PERSONS, values).fetchall()}
+            ids = _edge_persons(result, source, target)
             if ids:
                 break
+    else:
+        schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
+        with open_facts_query(
+            ws, "posthog/path_events", as_of, schema, since=span.start, until=span.end
+        ) as facts:
+            for source, target in splits:
+                values = {"start": result.start or "", "end": result.end or "",
+                          "steps": result.steps, "source": source, "target": target}  # fmt: skip
+                ids = {str(r[0]) for r in facts.execute(_PATH_PERSONS, values).fetchall()}
+                if ids:
+                    break
     if not ids:
         raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
     about = f"went from {source} straight to {target} in a path"
     return Actors(as_of, "paths", f"{source}:{target}", about, _listed(ws, as_of, ids))
+
+
+def _edge_persons(result: Paths, source: str, target: str) -> set[str]:
+    """The persons of the sequences that take the edge (`source` straight to `target`) within
+    their --from/--to/--steps window, from the sequences the analysis counted (Paths.whose):
+    the edge's places among the kept codes, each looked up in the windows (which are in
+    order and apart), as _PATH_PERSONS finds them in the facts."""
+    import numpy as np
+
+    from usertrack.analytics.paths import _trim
+
+    assert result.whose is not None
+    kept, first, names, row_person, people = result.whose
+    code = {node: c for c, node in names}
+    if source not in code or target not in code or len(kept) < 2:
+        return set()
+    lo, hi, _ = _trim(
+        kept,
+        first,
+        result.steps,
+        None if result.start is None else code.get(result.start, -1),
+        None if result.end is None else code.get(result.end, -1),
+    )
+    if not len(lo):
+        return set()
+    at = np.flatnonzero((kept[:-1] == code[source]) & (kept[1:] == code[target]))
+    window = np.searchsorted(lo, at, side="right") - 1
+    inside = window >= 0
+    window = np.maximum(window, 0)
+    inside &= (at >= lo[window]) & (at + 1 < hi[window])
+    found = np.unique(row_person[at[inside]])
+    return {str(people[i]) for i in found.tolist() if people[i] is not None}
 
 
 # --------------------------------------------------------------------------------------------

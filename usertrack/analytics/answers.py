@@ -459,7 +459,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
                     ahead.start()  # the app's database readied meanwhile
                 answer = paths_mod.paths(
                     ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
-                    progress=progress,
+                    progress=progress, whose=cell is not None,
                 )  # fmt: skip
                 if cell is None:
                     return answer

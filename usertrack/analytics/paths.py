@@ -16,7 +16,7 @@ paths runner does) and answers them, a few dozen rows, rather than every event (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,9 @@ class Paths:
     edge_totals: list[tuple[str, str, int]]
     # Said on stderr, not part of the document: a --from/--to node no kept event has.
     notes: tuple[str, ...] = ()
+    # With `whose` (--persons), from the events store's path table: the kept codes, sequence
+    # starts and nodes (rolled_sequences), each row's person (an index) and the persons' ids.
+    whose: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -529,15 +532,16 @@ def _summarized(
 
 
 def _rolled(
-    ws: Workspace, source: Any, as_of: datetime, span: DateRange
-) -> tuple[Any, Any, list[tuple[int, Any]]] | None:
+    ws: Workspace, source: Any, as_of: datetime, span: DateRange, whose: bool = False
+) -> tuple[Any, ...] | None:
     """The sequences and nodes from the events store's path table, when it answers the facts
     (the local engine, path_events.sql as shipped, no --where, not --segment's run), else None.
 
     In a --by-segment run (`ws.person_rows`), the table's rows of everyone are read once, with
     whose they are (`ws.facts_cache`), and each group keeps its persons' rows: a person's
     rows are whole sequences of their own, so the group's sequences are the ones its facts
-    would give, as the whole answer's are everyone's."""
+    would give, as the whole answer's are everyone's. With `whose` (not in a group's run),
+    also each row's person and the persons' ids (Paths.whose)."""
     codes = getattr(source, "path_codes", None)
     keep = ws.person_rows
     if codes is None:
@@ -546,8 +550,17 @@ def _rolled(
 
     if keep is None:
         query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
-        found = codes(local_facts(source, query), values)
-        return None if found is None else rolled_sequences(*found)
+        found = codes(local_facts(source, query), values, persons=whose)
+        if found is None:
+            return None
+        if not whose:
+            return rolled_sequences(*found)
+        import numpy as np
+
+        rows, names = found
+        people = rows["person_id"]["person_id"].to_pylist()
+        row_person = np.repeat(np.arange(len(people)), rows["person_rows"])
+        return (*rolled_sequences(rows, names), row_person, people)
     saved, ws.person_filter = ws.person_filter, None  # the group's rows are kept below
     try:
         query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
@@ -701,9 +714,11 @@ def paths(
     top: int = DEFAULT_TOP,
     edge_limit: int = EDGE_LIMIT,
     progress: Any = None,
+    whose: bool = False,
 ) -> Paths:
     """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first,
-    the positional edges the `edge_limit` first (PostHog's edgeLimit)."""
+    the positional edges the `edge_limit` first (PostHog's edgeLimit). `whose`: keep each
+    sequence's persons where the events store's path table answers (Paths.whose)."""
     start, end = check_options(steps, start, end)
     if progress:
         progress("fetching path events")
@@ -725,12 +740,15 @@ def paths(
     elif live and summary_fits(ws, short_list=True):
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
-    rolled = _rolled(ws, source, as_of, span)
+    rolled = _rolled(ws, source, as_of, span, whose)
     if rolled is not None:  # the events store's path table (usertrack.sources.rollups)
         if progress:
             progress("working out paths")
-        found = summarize_sequences(*rolled, steps, start, end, top, edge_limit)
-        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
+        kept_codes, first, names = rolled[0], rolled[1], rolled[2]
+        found = summarize_sequences(kept_codes, first, names, steps, start, end, top, edge_limit)
+        kept = rolled if len(rolled) > 3 else None
+        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, whose=kept,
+                     **found)  # fmt: skip
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
         if progress:
