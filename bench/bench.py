@@ -731,7 +731,7 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     ),
     # funnels beyond the ordered counts
     (["funnel", "--time-to-convert", "--trend", "week"], "the histogram and weekly cohorts", "1 s"),
-    (["funnel", "--order", "strict"], "nothing between two steps: every event read", "1 s"),
+    (["funnel", "--order", "strict"], "nothing between two steps: the store's other events", "1 s"),
     (["funnel", "--order", "any"], "the steps in any order", "1 s"),
     (["funnel", "--exclude", "plan_upgraded"], "an exclusion step", "1 s"),
     # the people behind one number, with their profiles

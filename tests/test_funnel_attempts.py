@@ -94,3 +94,56 @@ def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[
             want.append((person, len(reached), *at, *[None] * (len(steps) - len(reached))))
     assert got == want
     assert len(want) > 100
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("steps", [["a", "b", "c", "d"], ["a", "b"], ["a", "b", "a"]])
+def test_a_strict_funnel_gives_every_persons_attempts(seed: int, steps: list[str]) -> None:
+    """A strict funnel's _progress_table (the events that can change progress, then every
+    person worked out in DuckDB when each step is its own event) gives every person what
+    shaped_progress gives from all their events: other events between steps, ties with them,
+    restarts, the window's edge, a person without step 1 and events without a person."""
+    import random
+    from datetime import datetime, timedelta
+    from itertools import groupby
+
+    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel_order import OTHER, Shape, shaped_progress
+    from usertrack.sandbox import connect
+
+    rng = random.Random(seed)
+    names = [*sorted(set(steps)), "other", "more"]
+    window = timedelta(minutes=50)
+    start = datetime(2026, 6, 1)
+    events = []
+    for p in [*(f"p{i:03d}" for i in range(300)), None]:
+        when = start + timedelta(minutes=rng.randrange(0, 600))
+        for _ in range(rng.randrange(1, 12)):
+            when += timedelta(minutes=rng.choice([0, 0, 5, 25, 50]))
+            name = steps[0] if rng.random() < 0.2 else rng.choice(names)
+            events.append((p, when, name))
+    con = connect()
+    con.execute("CREATE TABLE facts (person_id VARCHAR, timestamp TIMESTAMP, event VARCHAR)")
+    con.executemany("INSERT INTO facts VALUES (?, ?, ?)", events)
+    shape = Shape("strict")
+    funnels._progress_table(con, steps, window, shape)
+    got = con.execute("SELECT * FROM progress").fetchall()
+
+    rank = {}
+    for i, name in enumerate(steps):
+        rank.setdefault(name, i)
+    later = later_steps(steps)
+    limit = window // timedelta(microseconds=1)
+    epoch = datetime(1970, 1, 1)
+    ranked = sorted(
+        ((p, (w - epoch) // timedelta(microseconds=1), rank.get(e, OTHER)) for p, w, e in events),
+        key=lambda r: (r[0] is None, r[0] or "", r[1], r[2]),
+    )
+    want = []
+    for person, rows in groupby(ranked, key=lambda r: r[0]):
+        reached = shaped_progress([(t, k) for _, t, k in rows], later, limit, shape, [])
+        if reached:
+            at = [epoch + timedelta(microseconds=t) for t in reached]
+            want.append((person, len(reached), *at, *[None] * (len(steps) - len(reached))))
+    assert got == want
+    assert sum(1 for row in want if row[1] > 1) > 50

@@ -28,8 +28,11 @@ from usertrack.analytics.funnel_order import (
     OTHER,
     PLAIN,
     Shape,
+    one_pass_progress,
     shaped_progress,
     strict_events,
+    strict_facts,
+    strict_progress,
     unordered_progress,
 )
 from usertrack.analytics.funnel_time import (
@@ -308,7 +311,8 @@ def _progress_table(
     When every step is its own event, a person whose events are the steps in order, each once
     (0, 1, ..., m-1 by time: nearly everyone), has one attempt, which person_progress advances
     by every event while within the window of the first: the steps within that window, worked
-    out in DuckDB (`_one_pass_progress`). Everyone else's events go through person_progress."""
+    out in DuckDB (`one_pass_progress`); in a strict funnel with no exclusion step, every
+    person's (`strict_progress`). Everyone else's events go through person_progress."""
     import pyarrow as pa
 
     ranks: dict[str, int] = {}
@@ -342,12 +346,10 @@ def _progress_table(
             {"names": list(named), "ranks": list(named.values())},
         )
     rest = strict_events(con, starts) if shape.order == "strict" else "_step_events"
-    if len(ranks) == n and shape == PLAIN and starts == (0,):
-        _one_pass_progress(con, n, limit)
-        rest = (
-            "(SELECT * FROM _step_events WHERE person_id IS NULL"
-            " OR person_id NOT IN (SELECT person_id FROM _fast))"
-        )
+    if len(ranks) == n and shape.order != "any" and not shape.exclusions and starts == (0,):
+        (strict_progress if shape.order == "strict" else one_pass_progress)(con, n, limit, rest)
+        kept = "person_id IS NULL OR person_id NOT IN (SELECT person_id FROM _fast)"
+        rest = f"(FROM {rest} WHERE {kept})"
     rows = con.execute(f"SELECT person_id, t, rank FROM {rest} ORDER BY person_id, t, rank")
     persons: list[str] = []
     furthest: list[int] = []
@@ -427,26 +429,6 @@ def split_step(text: str) -> tuple[str, str | None, str | None]:
     return event.strip(), prop.strip(), value.strip()
 
 
-def _one_pass_progress(con: duckdb.DuckDBPyConnection, n: int, limit: int) -> None:
-    """`_fast` (person_id) and `_fast_progress` (progress's columns): the persons whose step
-    events, by time then step, are the steps 0, 1, ..., m-1 once each (every step its own
-    event), and their progress: the step times within `limit` microseconds of the first."""
-    times = ", ".join(f"make_timestamp(reached[{i}]) AS t{i}" for i in range(1, n + 1))
-    con.execute(
-        "CREATE TEMP TABLE _fast AS SELECT person_id, ts FROM ("
-        " SELECT person_id, list(rank ORDER BY t, rank) AS rk, list(t ORDER BY t, rank) AS ts"
-        " FROM _step_events WHERE person_id IS NOT NULL GROUP BY person_id"
-        ") WHERE rk = range(0, len(rk))"
-    )
-    con.execute(
-        f"CREATE TEMP TABLE _fast_progress AS SELECT person_id,"
-        f" CAST(len(reached) AS INTEGER) AS furthest, {times} FROM ("
-        f" SELECT person_id, list_filter(ts, lambda x: x - ts[1] <= $limit) AS reached"
-        f" FROM _fast)",
-        {"limit": limit},
-    )
-
-
 def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
                 params: list[Any] | None = None) -> list[Step]:  # fmt: skip
     n = len(steps)
@@ -502,9 +484,10 @@ def load_progress(
     by: str | None,
     progress: Any = None,
     shape: Shape = PLAIN,
+    emails: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """`progress` (each person's furthest step and step times) and `facts` (their events) of
-    the funnel in a DuckDB connection."""
+    the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`."""
     import pyarrow as pa
 
     con = facts_connection()
@@ -533,7 +516,9 @@ def load_progress(
         return con
     if progress:
         progress("fetching funnel events")
-    load_facts(con, ws, QUERY, as_of, "facts", schema, **params)
+    lean = shape.order == "strict" and not params["by"] and not emails  # no other event read
+    if not (lean and strict_facts(con, ws, QUERY, as_of, schema, params)):
+        load_facts(con, ws, QUERY, as_of, "facts", schema, **params)
     if whole is not None:
         _kept_progress(con, ws, whole)
         return con
@@ -755,7 +740,7 @@ def dropped(
     range (`path_steps` nodes, the `top` first: the paths command's defaults)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     index = step_index(chosen, step)
-    con = load_progress(ws, chosen, as_of, span, window, None, progress, shape)
+    con = load_progress(ws, chosen, as_of, span, window, None, progress, shape, emails=True)
     try:
         rows = con.execute(
             f"""

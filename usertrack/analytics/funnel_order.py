@@ -182,3 +182,115 @@ def strict_events(con: Any, starts: Collection[int]) -> str:
         {"starts": sorted(starts)},
     )
     return "_strict_events"
+
+
+# Per step or exclusion event (`$named`) of a person, the latest other event since their step
+# or exclusion event before it (the person's events by time; an other event sorts first among
+# a timestamp's events, so one at a step's time is before it): the one event of each run of
+# other events that strict_events keeps, where a run ends before a step or exclusion event.
+# Only the other events from the person's first step or exclusion event to their last can be
+# kept: each other event is matched to its person's span first (one row a person), and only
+# those inside it (77,000 of 2.77 M at 100,000 users) to the person's steps.
+_BREAKS_SQL = """
+WITH s AS (
+    SELECT person_id, epoch_us(timestamp) AS t FROM ({facts}) AS f
+    WHERE coalesce(list_contains($named, event), false)),
+spans AS (SELECT person_id, min(t) AS lo, max(t) AS hi FROM s GROUP BY person_id),
+o AS (
+    SELECT o.person_id, o.t
+    FROM (SELECT person_id, epoch_us(timestamp) AS t FROM ({facts}) AS f
+          WHERE NOT coalesce(list_contains($named, event), false)) AS o
+    JOIN spans AS p ON p.person_id IS NOT DISTINCT FROM o.person_id AND o.t >= p.lo
+        AND o.t <= p.hi),
+gaps AS (
+    SELECT person_id, t,
+           lag(t, 1, -9223372036854775807) OVER (PARTITION BY person_id ORDER BY t) AS before
+    FROM s)
+SELECT g.person_id, make_timestamp(max(o.t)) AS timestamp
+FROM o JOIN gaps AS g ON g.person_id IS NOT DISTINCT FROM o.person_id AND o.t > g.before
+    AND o.t <= g.t
+GROUP BY g.person_id, g.t
+"""
+
+
+def strict_facts(
+    con: Any, ws: Any, query_id: str, as_of: Any, schema: Any, params: dict[str, Any]
+) -> bool:
+    """`facts` for a strict funnel on the local engine: the step and exclusion events of the
+    range (its query asked for those alone) and, as other events with no name, the ones of
+    the rest that strict_events keeps (_BREAKS_SQL, worked out in the events store), rather
+    than every event of the range through Arrow (2.9 M at 100,000 users: most of the
+    command's time and memory). The same progress for every person; `facts` then holds no
+    other event's breakdown or email. False, nothing loaded, where the source cannot (any
+    source but the local engine, a group's run of --by-segment)."""
+    from usertrack.analytics.common import facts_bound, load_facts, local_facts
+
+    query, values, keep = facts_bound(ws, query_id, as_of, schema, **{**params, "every": 1})
+    source = ws.sources[query.folder]
+    reduce = getattr(source, "facts_reduced", None)
+    if reduce is None or keep is not None:
+        return False
+    breaks = reduce(local_facts(source, query), values, _BREAKS_SQL, {"named": params["steps"]})
+    load_facts(con, ws, query_id, as_of, "facts", schema, **{**params, "every": 0})
+    con.register("_breaks", breaks)
+    con.execute(
+        "INSERT INTO facts (person_id, timestamp, event, breakdown, email)"
+        " SELECT person_id, timestamp, NULL, '', '' FROM _breaks"
+    )
+    con.unregister("_breaks")
+    return True
+
+
+def one_pass_progress(con: Any, n: int, limit: int, rows: str) -> None:
+    """`_fast` (person_id) and `_fast_progress` (progress's columns): the persons whose step
+    events (`rows`), by time then step, are the steps 0, 1, ..., m-1 once each (every step its
+    own event), and their progress: the step times within `limit` microseconds of the first."""
+    times = ", ".join(f"make_timestamp(reached[{i}]) AS t{i}" for i in range(1, n + 1))
+    con.execute(
+        "CREATE TEMP TABLE _fast AS SELECT person_id, ts FROM ("
+        " SELECT person_id, list(rank ORDER BY t, rank) AS rk, list(t ORDER BY t, rank) AS ts"
+        f" FROM {rows} WHERE person_id IS NOT NULL GROUP BY person_id"
+        ") WHERE rk = range(0, len(rk))"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE _fast_progress AS SELECT person_id,"
+        f" CAST(len(reached) AS INTEGER) AS furthest, {times} FROM ("
+        f" SELECT person_id, list_filter(ts, lambda x: x - ts[1] <= $limit) AS reached"
+        f" FROM _fast)",
+        {"limit": limit},
+    )
+
+
+def strict_progress(con: Any, n: int, limit: int, rows: str) -> None:
+    """`_fast` (person_id) and `_fast_progress` (progress's columns) of a strict funnel whose
+    steps are each their own event, with no exclusion step, for every person of `rows`
+    (strict_events') but NULL, worked out in DuckDB to shaped_progress's end: every step-1
+    event starts an attempt and ends the others, which then takes each next event while that
+    is its next step within `limit` microseconds of its start (any other ends it); the person
+    counts at the furthest step, by the oldest attempt that got there."""
+    times = ", ".join(
+        f"make_timestamp(CASE WHEN len >= {i} THEN ts[{i}] END) AS t{i}" for i in range(1, n + 1)
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE _fast_progress AS
+        WITH r AS (
+            SELECT person_id, t, rank, sum(CAST(rank = 0 AS INTEGER)) OVER (PARTITION BY
+                person_id ORDER BY t, rank ROWS UNBOUNDED PRECEDING) AS attempt
+            FROM {rows} WHERE person_id IS NOT NULL),
+        s AS (
+            SELECT person_id, attempt, t, rank,
+                   row_number() OVER w - 1 AS pos, first_value(t) OVER w AS start
+            FROM r WHERE attempt > 0
+            WINDOW w AS (PARTITION BY person_id, attempt ORDER BY t, rank)),
+        a AS (
+            SELECT person_id, attempt, list(t ORDER BY pos) AS ts,
+                   coalesce(min(pos) FILTER (WHERE rank <> pos OR t - start > $limit),
+                            count(*)) AS len
+            FROM s GROUP BY person_id, attempt)
+        SELECT person_id, CAST(len AS INTEGER) AS furthest, {times}
+        FROM (SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY len DESC, attempt)
+                  AS k FROM a)
+        WHERE k = 1""",
+        {"limit": limit},
+    )
+    con.execute("CREATE TEMP TABLE _fast AS SELECT person_id FROM _fast_progress")

@@ -566,6 +566,24 @@ class LocalPostHogSource:
         tr, values = self._bound(query, params, f"{query.id} ({query.path})")
         return self._connection().cursor(), tr.sql, values
 
+    def facts_reduced(
+        self, query: Query, params: Mapping[str, Any], sql: str, values: Mapping[str, Any]
+    ) -> Any:
+        """The Arrow table of usertrack's own statement `sql` (never a user's text) over the
+        rows of `query`, its translation in place of each `{facts}` of `sql` (`values` bound
+        besides), run in the store, guarded as a query file is: an analysis that reads only a
+        small reduction of a large answer gets the reduction alone (a strict funnel's other
+        events: 71,000 of 2.77 M at 100,000 users)."""
+        where = f"{query.id} ({query.path})"
+        tr, bound = self._bound(query, params, where)
+        text = sql.replace("{facts}", tr.sql)
+        cur = self._connection().cursor()
+        try:
+            with _guarded(cur, where):
+                return cur.sql(text, params=_used(text, {**bound, **values})).to_arrow_table()
+        finally:
+            cur.close()
+
     def path_codes(
         self, query: Query, params: Mapping[str, Any], *, persons: bool = False
     ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
