@@ -184,3 +184,47 @@ def test_weekly_metrics_count_as_their_header_says(db: str) -> None:
             assert got.rows == [_weekly_metrics_in_python(db, as_of, days)], (as_of, days)
     finally:
         source.close()
+
+
+def test_run_windows_count_each_window_as_weekly_metrics_does(db: str) -> None:
+    """Runs exactly on a window's end and start, at as_of itself, and an account created
+    between two windows' ends: each window is the runs weekly_metrics.sql counts with
+    as_of = its end."""
+    base = AS_OF.replace(tzinfo=None)
+    with psycopg.connect(db, autocommit=True) as conn:
+        for uid, created in ((30, base - timedelta(days=40)), (31, base - timedelta(days=10))):
+            conn.execute(
+                "INSERT INTO wasp_user (id, email, credits, created_at) VALUES (%s, %s, 5, %s)",
+                (uid, f"edge{uid}@example.com", created),
+            )
+            conn.execute("INSERT INTO fastapi_user (id, wasp_user_id) VALUES (%s, %s)", (uid, uid))
+        runs = [
+            (30, "completed", base),
+            (30, "failed", base - timedelta(days=7)),  # the end of the window before
+            (30, "completed", base - timedelta(days=14)),
+            (30, "completed", base - timedelta(days=14, microseconds=-1)),
+            (30, "completed", base - timedelta(days=28)),  # the start of the oldest: before it
+            (31, "completed", base - timedelta(days=8)),  # its account did not exist yet
+            (31, "failed", base - timedelta(days=3)),
+        ]
+        for n, (fid, state, at) in enumerate(runs, start=3000):
+            conn.execute(
+                "INSERT INTO fastapi_run (id, user_id, run_state, created_at)"
+                " VALUES (%s, %s, %s, %s)",
+                (n, fid, state, at),
+            )
+    library = load_queries(REPO / "queries")
+    source = PostgresSource(db)
+    try:
+        for as_of, days, windows in ((AS_OF, 7, 4), (AS_OF - timedelta(hours=5), 3, 6)):
+            got = source.run(
+                library.get("neon/run_windows"),
+                {"as_of": as_of, "days": days, "windows": windows, "exclude_pattern": EXCLUDE},
+            ).rows
+            ends = [as_of - timedelta(days=days * k) for k in range(windows - 1, -1, -1)]
+            assert [row[0] for row in got] == [end.replace(tzinfo=None) for end in ends]
+            for row, end in zip(got, ends, strict=True):
+                runs_in, completed = _weekly_metrics_in_python(db, end, days)[:2]
+                assert (row[1], row[2]) == (runs_in, completed), (as_of, days, end)
+    finally:
+        source.close()

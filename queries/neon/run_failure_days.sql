@@ -4,10 +4,15 @@
 -- param as_of: now
 -- param days: 8
 -- param exclude_pattern: @datagen\.dev$
+-- setting max_parallel_workers_per_gather: 0
 --
 -- Window: (as_of - days, as_of], one row per UTC day, days without any run included (0): the
 -- days, runs and runs_failed of failure_trend.sql, counted the same way, without its tool calls
 -- and active users, which the failure-spike alert does not read (two thirds of its work).
+-- Without parallel workers (beside the other queries of an alerts pass they only added to the
+-- load), the runs compared with as_of as a UTC timestamp worked out once (AT TIME ZONE is
+-- immutable; the bound timestamptz would cast every run's created_at), the session's zone
+-- being UTC.
 WITH days AS (
     SELECT d::date AS day
     FROM generate_series(
@@ -28,8 +33,8 @@ runs AS (
            count(*) FILTER (WHERE r.run_state = 'failed') AS runs_failed
     FROM fastapi_run AS r
     JOIN users AS u ON u.fid = r.user_id
-    WHERE r.created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
-      AND r.created_at <= %(as_of)s
+    WHERE r.created_at > (%(as_of)s AT TIME ZONE 'UTC') - %(days)s * INTERVAL '1 day'
+      AND r.created_at <= (%(as_of)s AT TIME ZONE 'UTC')
     GROUP BY 1
 )
 SELECT
