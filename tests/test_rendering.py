@@ -731,5 +731,17 @@ def test_json_text_is_the_indented_dump_byte_for_byte() -> None:
         if rng.random() < 0.2:  # one of other keys: written object by object
             people.append({"email": None})
         docs.append({"persons": people})
+    column_kinds = [  # columns of one kind each, with and without nulls (each kind's own path)
+        ["a", 'é"\n', None], ["b", "\x00"], [1, -2, 2**70], [3, None], [True, False, None],
+        [1.5, float("nan"), 2, None], [-0.0, 1e300],
+        [datetime(2026, 1, 2, 3, 4, 5), None, datetime(2026, 1, 2, tzinfo=UTC)],
+        [["Slack", "Gmail"], [], None], [{"k": [1]}, {}], [None, None],
+    ]  # fmt: skip
+    for _ in range(200):
+        chosen = rng.sample(column_kinds, 4)
+        rows = rng.randrange(2, 5)
+        keys = ["email", "at %s", "n", "é"]
+        docs.append({"persons": [{k: rng.choice(c) for k, c in zip(keys, chosen, strict=True)}
+                                 for _ in range(rows)]})  # fmt: skip
     for doc in docs:
         assert json_text(doc) == json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n"

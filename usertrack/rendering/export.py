@@ -117,35 +117,66 @@ def _finite(values: Any, kinds: set[type]) -> bool:
 
 def _records_at(records: Any, level: int) -> str | None:
     """A list of objects of the same keys (people and their profile columns) `level` levels
-    down, their values converted column by column, as _json_at writes it; None when the
-    objects' keys differ."""
+    down, as _json_at writes it; None when the objects' keys differ. Written column by
+    column: each column's values as JSON texts at once (the usual kinds by C functions over
+    the column, no call per value in Python), then every object from one template."""
     keys = tuple(records[0])
-    if set(map(type, keys)) != {str} or any(tuple(r) != keys for r in records):
+    if not keys or set(map(type, keys)) != {str} or any(tuple(r) != keys for r in records):
         return None
-    columns: list[Any] = list(zip(*(r.values() for r in records), strict=True))
-    nested = []  # the columns holding lists or objects
-    for j, column in enumerate(columns):
-        kinds = set(map(type, column))  # in C: no Python call per value
-        if kinds <= _AS_IS or (kinds <= _PLAIN_KINDS and _finite(column, kinds)):
-            continue
-        if kinds & {list, tuple, dict}:
-            nested.append(j)
-        columns[j] = [
-            v if type(v) in _AS_IS or isinstance(v, (list, tuple, dict)) else _plain_value(v, [])
-            for v in column
-        ]
-    encode = _flat_encoder(level + 1)
+    columns = zip(*(r.values() for r in records), strict=True)
+    texts = [_column_json(list(column), level + 2) for column in columns]
     inner, outer = "  " * (level + 2), "  " * (level + 1)
-    pieces = []
-    for row in zip(*columns, strict=True):
-        record = dict(zip(keys, row, strict=True))
-        if nested and any(row[j] for j in nested):
-            pieces.append(_json_at(record, level + 1))
-        else:
-            text = encode(record)
-            pieces.append("{\n" + inner + text[1:-1] + "\n" + outer + "}")
+    names = [json.encoder.encode_basestring(k).replace("%", "%%") for k in keys]
+    template = "{\n" + ",\n".join(f"{inner}{n}: %s" for n in names) + "\n" + outer + "}"
     pad = "\n" + outer
+    pieces = [template % row for row in zip(*texts, strict=True)]
     return "[" + pad + ("," + pad).join(pieces) + "\n" + "  " * level + "]"
+
+
+_NONE = type(None)
+
+
+def _column_json(values: list[Any], level: int) -> list[str]:
+    """Each value's text as _json_at writes it `level` levels down (a record's value)."""
+    kinds = set(map(type, values))
+    if kinds <= _AS_IS or (kinds <= _PLAIN_KINDS and _finite(values, kinds)):
+        # the whole column by the C encoder, a newline between the values (a string's own
+        # newlines are written escaped: these are the only ones)
+        return _lines_encoder(values)[1:-1].split("\n")
+    if kinds <= {float, int, _NONE}:
+        return [
+            "null"
+            if v is None or (type(v) is float and not math.isfinite(v))
+            else (float.__repr__(v) if type(v) is float else int.__repr__(v))
+            for v in values
+        ]
+    if kinds <= {dt.datetime, _NONE}:  # as jsonable writes them (naive: UTC)
+        return [
+            "null"
+            if v is None
+            else '"' + v.isoformat(timespec="seconds") + 'Z"'
+            if v.tzinfo is None
+            else _scalar_json(jsonable(v))
+            for v in values
+        ]
+    if kinds <= {list, _NONE}:  # lists of texts (a person's MCP servers) written here
+        pad = ",\n" + "  " * (level + 1)
+        opening, closing = "[\n" + "  " * (level + 1), "\n" + "  " * level + "]"
+        encode = json.encoder.encode_basestring
+        return [
+            "null"
+            if v is None
+            else "[]"
+            if not v
+            else opening + pad.join(map(encode, v)) + closing
+            if set(map(type, v)) == {str}
+            else _json_at(v, level)
+            for v in values
+        ]
+    return [_json_at(v, level) for v in values]
+
+
+_lines_encoder = json.JSONEncoder(ensure_ascii=False, separators=("\n", ": ")).encode
 
 
 def _json_at(value: Any, level: int) -> str:
