@@ -473,5 +473,39 @@ def test_account_segments_type_the_columns_as_arrow_would(tmp_path: Path) -> Non
         ("c", 1, 3, None, 0.2, False),
     ]
     assert account_segment_of(spec, columns, rows) == ["big", "rate", None]
+    rules.write_text(
+        rules.read_text().replace("rule: 'true'}", "rule: 'true'}", 1)
+        + "  - {id: new, name: New, action: Greet, rule: since > DATE '2026-05-01'}\n"
+    )
+    spec = load_segments(rules)
     when = [(*r, datetime(2026, 6, 1)) for r in rows]
-    assert account_segment_of(spec, [*columns, "since"], when) == ["big", "rate", None]
+    assert account_segment_of(spec, [*columns, "since"], when) == ["big", "rate", "new"]
+
+
+def test_account_segments_bind_only_the_columns_their_rules_read(tmp_path: Path) -> None:
+    """A column no rule reads is never bound (a value no engine takes, here a Python object,
+    changes nothing); a rule naming a column that is not there (in another case, or unknown)
+    is checked against every column, as before."""
+    from usertrack.errors import SegmentsFileError
+    from usertrack.segments.account_rules import account_segment_of, rules_connection
+    from usertrack.segments.rules import load_segments
+
+    rules = tmp_path / "segments.yaml"
+    head = "segments:\n  - {id: everyone, name: Everyone, action: Nothing, rule: 'true'}\n"
+    rules.write_text(
+        head + "account_segments:\n"
+        "  - {id: asleep, name: Asleep, action: Wake, rule: \"health = 'dormant'\"}\n"
+        "  - {id: big, name: Big, action: Call, rule: members >= 10}\n"
+    )
+    spec = load_segments(rules)
+    columns = ["account", "members", "note", "health"]
+    rows = [("a", 12, object(), "dormant"), ("b", 12, object(), "healthy"), ("c", 2, None, "")]
+    assert account_segment_of(spec, columns, rows) == ["asleep", "big", None]
+    con = rules_connection(spec)  # opened ahead, closed by the evaluation
+    assert account_segment_of(spec, columns, rows, con) == ["asleep", "big", None]
+    rules.write_text(rules.read_text().replace("members >= 10", "Members >= 10"))
+    plain = [(a, n, "", h) for a, n, _, h in rows]
+    assert account_segment_of(load_segments(rules), columns, plain) == ["asleep", "big", None]
+    rules.write_text(rules.read_text().replace("Members >= 10", "member >= 10"))
+    with pytest.raises(SegmentsFileError, match=r"unknown column 'member'.*members"):
+        account_segment_of(load_segments(rules), columns, plain)

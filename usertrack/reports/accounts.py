@@ -188,12 +188,18 @@ def account_report(
     query = with_account_key(query, key, conn)
     if progress:
         progress("counting the accounts and fetching their groups")
-    groups = _beside(lambda: account_groups(ws, as_of, key))
+    groups = _beside(lambda: _groups_and_rules(ws, as_of, key))
     result = source.run(query, params)
-    result = with_groups(result, groups())
+    found, rules_con = groups()
+    try:
+        result = with_groups(result, found)
+    except BaseException:
+        if rules_con is not None:
+            rules_con.close()
+        raise
     from usertrack.segments.account_rules import account_segment_of, segment_counts
 
-    chosen = account_segment_of(ws.rules, list(result.columns), list(result.rows))
+    chosen = account_segment_of(ws.rules, list(result.columns), list(result.rows), rules_con)
     result = dataclasses.replace(
         result,
         columns=[*result.columns, "segment"],
@@ -202,6 +208,22 @@ def account_report(
     report = AccountReport(as_of=as_of, days=days, key=key, result=result)
     report.segments = segment_counts(ws.rules, chosen)
     return report
+
+
+def _groups_and_rules(
+    ws: Workspace, as_of: datetime, key: AccountKey
+) -> tuple[dict[str, tuple[Any, Any, Any]] | None, Any]:
+    """account_groups, and the connection the account segments are evaluated on
+    (account_rules.rules_connection), both readied while the app's database counts."""
+    from usertrack.segments.account_rules import rules_connection
+
+    con = rules_connection(ws.rules)
+    try:
+        return account_groups(ws, as_of, key), con
+    except BaseException:
+        if con is not None:
+            con.close()
+        raise
 
 
 def _beside(work: Callable[[], T]) -> Callable[[], T]:

@@ -15,25 +15,32 @@ from usertrack.errors import SegmentsFileError, first_line
 from usertrack.sql_checks import UnsafeSQLError, check_expression
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from usertrack.segments.rules import Segment, SegmentsFile
 
 
 def account_segment_of(
-    spec: SegmentsFile, columns: list[str], rows: list[tuple[Any, ...]]
+    spec: SegmentsFile, columns: list[str], rows: list[tuple[Any, ...]], con: Any = None
 ) -> list[str | None]:
     """Each row's account segment (its id), or None: the first account segment whose rule
     holds. A rule that is not one boolean expression over the columns is a SegmentsFileError
-    naming its file, line and id, and the columns there are."""
+    naming its file, line and id, and the columns there are. `con`: rules_connection's, opened
+    ahead (closed here), else one is opened."""
     import duckdb
 
     from usertrack.sandbox import connect
 
     segments = spec.account_segments
     if not segments:
+        if con is not None:
+            con.close()
         return [None] * len(rows)
-    con = connect()
+    con = con if con is not None else connect()
     try:
-        _accounts_table(con, columns, rows)
+        kept = _read_columns(segments, columns, con)
+        at = [columns.index(c) for c in kept]
+        _accounts_table(con, kept, [tuple(row[i] for i in at) for row in rows])
         for seg in segments:
             _check(seg, con, columns)
         cases = " ".join(f"WHEN ({seg.rule}) THEN {i}" for i, seg in enumerate(segments))
@@ -46,6 +53,35 @@ def account_segment_of(
     finally:
         con.close()
     return [None if r[0] is None else segments[int(r[0])].id for r in found]
+
+
+def rules_connection(spec: SegmentsFile) -> Any:
+    """The sandboxed connection account_segment_of evaluates the account segments on, opened
+    (its DuckDB imported) while the caller waits for the accounts' rows; None without account
+    segments."""
+    from usertrack.sandbox import connect
+
+    return connect() if spec.account_segments else None
+
+
+def _read_columns(segments: Sequence[Segment], columns: list[str], con: Any) -> list[str]:
+    """The columns the rules read, in the rows' order: the table holds those alone (each
+    column's values bound cost as much as a rule's evaluation). All of them where a rule names
+    one that is not a column, or is not one plain expression (its check then says so)."""
+    from usertrack.sql_checks import expression_columns
+
+    read: set[str] = set()
+    parsing = con.cursor()  # its results left unread: the connection's own stay free
+    try:
+        for seg in segments:
+            read.update(expression_columns(seg.rule, parsing))
+    except UnsafeSQLError:
+        return columns
+    finally:
+        parsing.close()
+    if not read <= set(columns):
+        return columns
+    return [c for c in columns if c in read]
 
 
 # The DuckDB type of a column by the Python types of its values (None aside), as Arrow infers
