@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.act.alerts_ahead import Ahead
+    from usertrack.act.alerts_plans import Plans
     from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
     from usertrack.segments.rules import Classification
@@ -351,8 +352,6 @@ def _start_ahead(
     the segments now and, when entered_segment compares with the data, a day earlier; the
     failure trend; each metric's figures. Which baseline the segments compare with is decided
     here (`_saved_baseline` records it in `run.baseline`), before the pass asks."""
-    if "neon" in ws.sources and kinds & {"activity", "segment"}:
-        ahead.start(("plans",), lambda: _plans(ws, as_of))
     if "activity" in kinds and "posthog" in ws.sources:
         ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
     if "segment" in kinds:
@@ -396,12 +395,10 @@ def _pass(
     baseline: Snapshot | None,
 ) -> None:
     """find_alerts' triggers, each in the file's order, its figures from `ahead`."""
+    from usertrack.act.alerts_plans import Plans
+
     people: dict[str, dict[str, Any]] = {}
-    plans: dict[str, str | None] = {}
-    if "neon" in ws.sources and kinds & {"activity", "segment"}:
-        if progress:
-            progress("running neon/accounts")
-        plans = ahead.get(("plans",), lambda: _plans(ws, as_of))
+    plans = Plans(ws, as_of)  # the plans of the people the pass may alert, asked when known
     if "activity" in kinds and "posthog" in ws.sources:
         if progress:
             progress(f"running {ACTIVITY_QUERY}")
@@ -409,8 +406,11 @@ def _pass(
             ("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params)
         )
         people = {row["email"]: row for row in result.as_dicts()}
+        if progress and "neon" in ws.sources:
+            progress("running neon/accounts")
+        known = plans.of(people)
         for row in people.values():
-            row["plan"] = plans.get(row["email"])
+            row["plan"] = known.get(row["email"])
         run.alerts.extend(_activity_alerts(ws, rules, people, as_of))
     elif "activity" in kinds:
         run.notes.append("no PostHog source: the activity triggers were skipped")
@@ -430,31 +430,6 @@ def _pass(
             run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress, ahead))
         elif trigger.kind == "metric":
             run.alerts.extend(_metric_alerts(ws, trigger, as_of, run, progress, ahead))
-
-
-def _plans(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
-    """Each account's subscription_status by email (queries/neon/accounts.sql; the last row of
-    an email wins), as Arrow columns where the database can give them (parsed in C++, not
-    100,000 tuples and dicts), but in a dashboard, whose panels share each query's result."""
-    query, values = ws.bind("neon/accounts", as_of)
-    source = ws.sources[query.folder]
-    if ws.shared is None and ws.grouped_run is None and getattr(source, "arrow_results", False):
-        result = source.run(query, values, arrow_over=0)  # type: ignore[call-arg]
-    else:
-        result = ws.run_query("neon/accounts", as_of)
-    if result.arrow is not None:
-        emails = result.arrow.column("email").to_pylist()
-        plans = (
-            result.arrow.column("subscription_status").to_pylist()
-            if "subscription_status" in result.columns
-            else [None] * len(emails)
-        )
-        return dict(zip(emails, plans, strict=True))
-    email = result.columns.index("email")
-    if "subscription_status" not in result.columns:
-        return dict.fromkeys((row[email] for row in result.rows), None)
-    status = result.columns.index("subscription_status")
-    return {row[email]: row[status] for row in result.rows}
 
 
 def _alert(
@@ -563,7 +538,7 @@ def _segment_alerts(
     trigger: Trigger,
     as_of: datetime,
     people: Mapping[str, dict[str, Any]],
-    plans: Mapping[str, str | None],
+    plans: Plans,
     run: AlertRun,
     progress: Callable[[str], None] | None,
     reproducible: bool = False,
@@ -602,19 +577,21 @@ def _segment_alerts(
         run.classified[_aware(as_of)] = current
     run.current = current
     names = {s.id: s.name for s in ws.rules.segments}
+    entered = {
+        seg: sorted(now.in_segment(seg) - baseline.in_segment(seg)) for seg in trigger.segments
+    }
+    known = plans.of({email for emails in entered.values() for email in emails})
     alerts = []
-    for seg in trigger.segments:
-        entered = sorted(now.in_segment(seg) - baseline.in_segment(seg))
-        for email in entered:
-            person = people.get(email)
+    for seg, emails in entered.items():
+        for email in emails:
             alerts.append(
                 _alert(
                     ws,
                     trigger,
                     as_of,
-                    person,
+                    people.get(email),
                     email=email,
-                    plan=plans.get(email),
+                    plan=known.get(email),
                     detail=f"entered {names.get(seg, seg)}",
                 )
             )

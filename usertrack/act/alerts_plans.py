@@ -1,0 +1,79 @@
+"""Each alerted person's plan (subscription_status, queries/neon/accounts.sql): what the activity
+triggers' `when` reads and every alert shows.
+
+An alerts pass asks for the plans of the people it may alert only: those of the activity query
+(a few thousand at most) and those who entered a segment, with accounts.sql kept to their emails
+(it keeps itself to a list: `segment_only`), rather than every account's (100,000 rows read into
+Python for a few thousand looked up). In a dashboard, whose panels share each query's result,
+and where the file keeps itself to no list, every account's are read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+QUERY = "neon/accounts"
+
+
+class Plans:
+    """The plans of the pass's people by email (None: no account, or no plan)."""
+
+    def __init__(self, ws: Workspace, as_of: datetime) -> None:
+        self.ws = ws
+        self.as_of = as_of
+        self.known: dict[str, str | None] = {}
+        self.whole = False  # every account's read
+
+    def of(self, emails: Collection[str]) -> dict[str, str | None]:
+        """The plans of `emails` (and of any asked before), read once each."""
+        if "neon" not in self.ws.sources or self.whole:
+            return self.known
+        missing = sorted({e for e in emails if e not in self.known})
+        if not missing:
+            return self.known
+        from usertrack.segments.some import ONLY_EMAILS_PARAM, ONLY_PARAM, keeps_itself
+
+        query, values = self.ws.bind(QUERY, self.as_of)
+        alone = self.ws.shared is None and self.ws.grouped_run is None
+        if alone and keeps_itself(query):
+            values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: missing}
+            self.known.update(dict.fromkeys(missing))
+            self.known.update(_by_email(self.ws.sources[query.folder].run(query, values)))
+        else:
+            self.known.update(every_plan(self.ws, self.as_of))
+            self.whole = True
+        return self.known
+
+
+def every_plan(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
+    """Each account's subscription_status by email (the last row of an email wins), as Arrow
+    columns where the database can give them (parsed in C++, not 100,000 tuples and dicts), but
+    in a dashboard, whose panels share each query's result."""
+    query, values = ws.bind(QUERY, as_of)
+    source = ws.sources[query.folder]
+    if ws.shared is None and ws.grouped_run is None and getattr(source, "arrow_results", False):
+        result = source.run(query, values, arrow_over=0)  # type: ignore[call-arg]
+    else:
+        result = ws.run_query(QUERY, as_of)
+    return _by_email(result)
+
+
+def _by_email(result: Any) -> dict[str, str | None]:
+    if result.arrow is not None:
+        emails = result.arrow.column("email").to_pylist()
+        plans = (
+            result.arrow.column("subscription_status").to_pylist()
+            if "subscription_status" in result.columns
+            else [None] * len(emails)
+        )
+        return dict(zip(emails, plans, strict=True))
+    email = result.columns.index("email")
+    if "subscription_status" not in result.columns:
+        return dict.fromkeys((row[email] for row in result.rows), None)
+    status = result.columns.index("subscription_status")
+    return {row[email]: row[status] for row in result.rows}
