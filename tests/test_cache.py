@@ -21,7 +21,7 @@ import pytest
 
 from tests import handmade
 from tests.cli_runner import run
-from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
+from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from tests.posthog_server import live_env as posthog_live_env
 from usertrack.config import load_settings
 from usertrack.sources.cache import CachedSource, cache_dir, floor_to_ttl
@@ -119,6 +119,34 @@ def test_expired_entries_are_deleted_on_every_use(fake: FakePostHog, handmade_db
 def _source(fake: FakePostHog, folder: Path, **options: Any) -> CachedSource:
     inner = PostHogHTTPSource(DEFAULT_KEY, PROJECT, fake.url)
     return CachedSource(inner, folder, identity="posthog test", ttl_seconds=TTL, **options)
+
+
+def test_an_arrow_answer_is_cached_as_arrow_and_read_back_as_rows_too(
+    fake: FakePostHog, tmp_path: Path
+) -> None:
+    query = posthog_query(
+        "SELECT person.properties.email AS email, count() AS events,"
+        " min(timestamp) AS first_seen_at FROM events"
+        " WHERE timestamp <= toDateTime({as_of}, 'UTC') GROUP BY email",
+        "first_seen",
+        returns="per-user",
+    )
+    params = {"as_of": handmade.AS_OF}
+    source = _source(fake, tmp_path / "cache")
+    try:
+        assert source.arrow_results
+        asked = source.run(query, params, arrow_over=0)
+        assert asked.arrow is not None and asked.rows == []
+        sent = len(fake.query_texts())
+        again = source.run(query, params, arrow_over=0)  # the entry, as Arrow
+        assert again.meta["cache"] == "hit" and again.arrow.equals(asked.arrow)
+        plain = source.run(query, params)  # the entry, as rows for a caller asking none
+        assert plain.arrow is None and plain.meta["cache"] == "hit"
+        assert plain.rows == list(zip(*(c.to_pylist() for c in asked.arrow.columns), strict=True))
+        assert isinstance(plain.rows[0][plain.columns.index("first_seen_at")], datetime)
+        assert len(fake.query_texts()) == sent
+    finally:
+        source.close()
 
 
 def test_the_cache_is_capped_oldest_first(fake: FakePostHog, tmp_path: Path) -> None:

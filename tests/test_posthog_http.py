@@ -337,6 +337,52 @@ def test_the_packed_columns_types_are_read_from_the_packed_column() -> None:
     assert rows == [(None, 2, datetime(2026, 11, 1, 0, 1))]
 
 
+def test_a_large_answer_asked_as_arrow_has_the_rows_values() -> None:
+    """values.arrow_table types each column as pyarrow types convert_rows' values (datetimes
+    naive UTC, an offset applied; dates), or gives None where they make no one type."""
+    import pyarrow as pa
+
+    from usertrack.sources.posthog_http.values import arrow_table, convert_rows
+
+    types = [
+        ["email", "String"], ["n", "UInt64"], ["at", "Nullable(DateTime64(6, 'UTC'))"],
+        ["day", "Date"], ["servers", "Array(String)"],
+    ]  # fmt: skip
+    rows = [
+        ["a@x.io", 2, "2026-11-01T00:01:00.250000Z", "2026-11-01", ["s1", "s2"]],
+        ["b@x.io", 3, "2026-11-01T01:01:00+01:00", "2026-11-02", []],
+        [None, 4, None, "2026-11-03", ["s3"]],
+    ]
+    table = arrow_table(rows, types, [c for c, _ in types])
+    assert table is not None
+    converted = convert_rows(rows, types, len(types))
+    assert (
+        table.schema
+        == pa.table(
+            [pa.array(list(column)) for column in zip(*converted, strict=True)],
+            names=[c for c, _ in types],
+        ).schema
+    )
+    assert list(zip(*(c.to_pylist() for c in table.columns), strict=True)) == converted
+    assert table["at"].to_pylist()[1] == datetime(2026, 11, 1, 0, 1)  # +01:00 read as UTC
+    mixed = [["a@x.io", 1, None, "2026-11-01", []], ["b@x.io", "1", None, "2026-11-01", []]]
+    assert arrow_table(mixed, types, [c for c, _ in types]) is None
+    not_a_time = [["a@x.io", 1, "yesterday", "2026-11-01", []]]
+    assert arrow_table(not_a_time, types, [c for c, _ in types]) is None
+
+
+def test_a_per_user_answer_asked_as_arrow_comes_as_arrow(big: FakePostHog) -> None:
+    with source(big, page_size=250) as src:
+        rows = src.run(per_user(), {"as_of": AS_OF})
+        table = src.run(per_user(), {"as_of": AS_OF}, arrow_over=10)
+        small = src.run(per_user(), {"as_of": AS_OF}, arrow_over=len(rows.rows))
+    assert table.arrow is not None and table.rows == []
+    assert table.arrow.column_names == rows.columns
+    as_rows = list(zip(*(c.to_pylist() for c in table.arrow.columns), strict=True))
+    assert sorted(as_rows, key=str) == sorted(rows.rows, key=str)
+    assert small.arrow is None and sorted(small.rows, key=str) == sorted(rows.rows, key=str)
+
+
 def test_a_packed_first_request_that_times_out_goes_async(big: FakePostHog) -> None:
     big.time_out_next(1)
     big.async_polls = 2

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,10 @@ class CachedSource:
         self.max_bytes = max_bytes
         # Queries run side by side as the source behind allows (profiles.run_by_source).
         self.max_concurrent: int | None = getattr(inner, "max_concurrent", 1)
+        # run(..., arrow_over=N) as the source behind takes it (an Arrow answer pickles as
+        # its buffers: no Python value per cell to write or read back)
+        self.arrow_results: bool = getattr(inner, "arrow_results", False)
+        self.parses_with_pyarrow: bool = getattr(inner, "parses_with_pyarrow", False)
         self.hits = 0
         self.misses = 0
         self._swept = False
@@ -118,7 +123,8 @@ class CachedSource:
         """The fresh cached answer `run` would give without asking, or None."""
         if self.refresh or self.ttl_seconds <= 0:
             return None
-        return self._read(self.folder / f"{self.key(query, params)}.pickle")
+        cached = self._read(self.folder / f"{self.key(query, params)}.pickle")
+        return None if cached is None else _as_rows(cached)
 
     def store_answer(self, query: Query, params: Mapping[str, Any], result: Result) -> None:
         """Cache `result`, answered for `query` by other means (a bundle of queries)."""
@@ -126,7 +132,12 @@ class CachedSource:
             self._write(self.folder / f"{self.key(query, params)}.pickle", result)
             self._cap()
 
-    def run(self, query: Query, params: Mapping[str, Any]) -> Result:
+    def run(
+        self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
+    ) -> Result:
+        """The source's answer, from the cache when a fresh entry holds it. `arrow_over` as
+        the source behind takes it (only when it does): an entry kept as an Arrow table is
+        answered as rows to a caller that asked for none."""
         with self._lock:
             if not self._swept:  # once per command: expired entries go before anything is read
                 self.sweep()
@@ -137,10 +148,15 @@ class CachedSource:
             if cached is not None:
                 with self._lock:
                     self.hits += 1
+                if arrow_over is None or not self.arrow_results:
+                    return _as_rows(cached)
                 return cached
         with self._lock:
             self.misses += 1
-        result = self.inner.run(query, params)
+        if arrow_over is not None and self.arrow_results:
+            result = self.inner.run(query, params, arrow_over=arrow_over)  # type: ignore[call-arg]
+        else:
+            result = self.inner.run(query, params)
         if self.ttl_seconds > 0:
             self._write(path, result)
             self._cap()
@@ -205,7 +221,7 @@ class CachedSource:
             return None
         if not isinstance(result, Result):
             return None
-        return Result(result.columns, result.rows, {**result.meta, "cache": "hit"})
+        return Result(result.columns, result.rows, {**result.meta, "cache": "hit"}, result.arrow)
 
     def _write(self, path: Path, result: Result) -> None:
         from usertrack.files import private_dir
@@ -225,3 +241,12 @@ class CachedSource:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _as_rows(result: Result) -> Result:
+    """`result` with its rows as Python values, for a caller that asked for no Arrow table."""
+    if result.arrow is None:
+        return result
+    from usertrack.sources.pg_copy import as_rows
+
+    return replace(result, rows=as_rows(result.arrow), arrow=None)

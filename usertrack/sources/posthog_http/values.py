@@ -322,3 +322,29 @@ def convert_rows(rows: list[Any], types: Any, width: int) -> list[tuple[Any, ...
     else:
         out = [tuple(row) for row in rows]
     return out
+
+
+def arrow_table(rows: list[Any], types: Any, columns: list[str]) -> Any:
+    """The rows as a pyarrow Table, each column typed as pyarrow types the values convert_rows
+    gives (DateTime columns naive UTC timestamps, Date columns dates), made from PostHog's JSON
+    values without a Python datetime per cell: the ISO texts are parsed by pyarrow (Z or an
+    offset; the instant kept as UTC). None when a column's values do not make one pyarrow type
+    (ints mixed with texts, a text that is not a datetime): the caller keeps the rows."""
+    if not rows:
+        return None
+    import pyarrow as pa
+
+    convs = _converters(types, len(columns))
+    data: list[Any] = []
+    try:
+        for conv, values in zip(convs, zip(*rows, strict=True), strict=True):
+            if conv is _to_datetime:
+                texts = pa.array(values, pa.string())
+                data.append(texts.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us")))
+            elif conv is to_date:
+                data.append(pa.array(values, pa.string()).cast(pa.date32()))
+            else:
+                data.append(pa.array(values))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+        return None
+    return pa.table(data, names=columns)
