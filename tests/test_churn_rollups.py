@@ -41,7 +41,9 @@ def _events() -> list[tuple[Any, ...]]:
         ("p6", '{"email": "dee@example.com"}'),
         (None, None),
     ]
+    # more than 64 product names: a person's names are counted as bits of several 64-bit words
     names = ["$pageview", "$autocapture", "ping", "open", "save", "share"]
+    names += [f"tool_{i}" for i in range(66)]
     out = []
     for _ in range(2500):
         day = START + timedelta(days=rng.randrange(0, 40))
@@ -54,8 +56,9 @@ def _events() -> list[tuple[Any, ...]]:
             ]
         )
         person, props = rng.choice(people)
+        name = rng.choice(names[:6]) if rng.random() < 0.5 else rng.choice(names)
         out.append(
-            (str(uuid.UUID(int=rng.getrandbits(128))), rng.choice(names), f"d-{person}", person,
+            (str(uuid.UUID(int=rng.getrandbits(128))), name, f"d-{person}", person,
              day + offset, json.dumps({"$browser": "Chrome"}), props)
         )  # fmt: skip
     return out

@@ -202,7 +202,9 @@ GROUP BY f.person_id
 # their two counts (their events are some of kind 0's: the first and last event and the
 # latest up to {then} are kind 0's): a product event name counts in breadth when the person
 # did it from {since} to as_of, in breadth_then from {then_since} to {then} (and as_of), each
-# from person_day_events' whole days and the events of the part-days.
+# from person_day_events' whole days and the events of the part-days. A person's distinct
+# names are counted as the bits of a mask (each product event name of the store a bit of one
+# 64-bit word) rather than by grouping the rows by person and name: a third of the CPU.
 _LAST_DAY = f"date_trunc('day', {_AS_OF})"
 _THEN_END = f"least({_THEN}, {_AS_OF})"
 _PRODUCT = "NOT starts_with(event, '$')"
@@ -271,13 +273,23 @@ per_day AS (
         FROM mixed_days GROUP BY person_id
     ) AS m ON m.person_id IS NOT DISTINCT FROM p.person_id
 ),
+names AS (
+    SELECT event, CAST(row_number() OVER () - 1 AS INTEGER) AS code
+    FROM (SELECT DISTINCT event FROM {EVENTS_TABLE} WHERE {_PRODUCT})
+),
 per_name AS (
-    SELECT person_id, count(*) FILTER (WHERE in_now) AS breadth,
-           count(*) FILTER (WHERE in_then) AS breadth_then
+    SELECT person_id, CAST(sum(bit_count(now)) AS BIGINT) AS breadth,
+           CAST(sum(bit_count(then_)) AS BIGINT) AS breadth_then
     FROM (
-        SELECT person_id, event, bool_or(in_now) AS in_now, bool_or(in_then) AS in_then
-        FROM ({_NAME_ROWS}) AS n
-        GROUP BY person_id, event
+        SELECT person_id, bit_or(bit) FILTER (WHERE in_now) AS now,
+               bit_or(bit) FILTER (WHERE in_then) AS then_
+        FROM (
+            SELECT n.person_id, n.in_now, n.in_then, c.code // 64 AS word,
+                   CAST(1 AS UBIGINT) << (c.code % 64) AS bit
+            FROM ({_NAME_ROWS}) AS n
+            JOIN names AS c ON c.event = n.event
+        ) AS n
+        GROUP BY person_id, word
     ) AS n
     GROUP BY person_id
 )
