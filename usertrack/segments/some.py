@@ -95,7 +95,16 @@ def build_some(
     progress: Any = None,
 ) -> Any:
     """A ProfileRun whose `profile` holds (at least) the whole profile's rows of `emails`;
-    call only when `exact(library)`."""
+    call only when `exact(library)`.
+
+    Each result is loaded into the profile's DuckDB as it arrives, on a loader thread of its
+    own, while the sources run their other queries (as the whole build loads them). Where
+    pyarrow is imported anyway (PostgreSQL's rows are read with it), every result of more
+    than a few rows travels as Arrow: no Python value per cell on the way from the events
+    store or from COPY, and none for DuckDB to look at."""
+    import sys
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from usertrack.sandbox import connect, release
     from usertrack.segments import profiles
 
@@ -114,10 +123,40 @@ def build_some(
                 query = some_users_query(query, listed)
                 values = {**values, EMAILS_PARAM: wanted}
             jobs[kind].append((query.id, query, values))
-    results = profiles.run_by_source(sources, jobs, progress)
-    con = connect(settings=profiles.PROFILE_SETTINGS, reuse=True)
+    typed = "pyarrow" in sys.modules or any(
+        getattr(s, "parses_with_pyarrow", False) for s in sources.values()
+    )
+    loads: dict[str, Future[str]] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
+        opened = loader.submit(connect, settings=profiles.PROFILE_SETTINGS, reuse=True)
+
+        def load(key: str, result: Any) -> str:
+            return profiles.load_result(opened.result(), library.get(key), result, typed=typed)
+
+        def arrived(key: str, result: Any) -> None:
+            loads[key] = loader.submit(load, key, result)
+
+        try:
+            results = profiles.run_by_source(
+                sources, jobs, progress, arrived, profiles.SMALL_RESULT if typed else None
+            )
+            con = opened.result()
+        except BaseException:
+            loader.shutdown(cancel_futures=True)  # and wait for the load under way, if any
+            if not opened.cancelled() and opened.exception() is None:
+                release(opened.result())
+            raise
+        try:
+            # the first failure in query order, as when the results were loaded in turn
+            loaded = [
+                (library.get(key), loads[key].result(), list(result.columns))
+                for key, result in results.items()
+            ]
+        except BaseException:
+            release(con)
+            raise
     try:
-        profiles.load_and_join(con, library, results, excluded=excluded)
+        profiles.join_per_user(con, loaded, excluded=excluded)
         profile_query = library.get("join/profile")
         profiles.create_profile(con, profile_query, as_of)
         return profiles.profile_run(con, profile_query, as_of, results)
