@@ -252,7 +252,7 @@ def test_who_keeps_the_users_its_expression_selects(env: Any) -> None:
 def test_bad_input_is_one_line_and_exit_2(env: Any, args: list[str], says: str) -> None:
     folder, variables = env
     result = run(["tools", "--as-of", AS_OF, *args], folder / "home", **variables)
-    assert result.exit_code == EXIT_USAGE
+    assert result.exit_code == EXIT_USAGE, result.stderr
     assert says in result.stderr
     assert result.stderr.count("error:") == 1 and result.stdout == ""
 

@@ -112,9 +112,17 @@ def tool_report(
         if "limit" in names:
             params["limit"] = limit
         jobs.append((key, *ws.bind(name, as_of, **params)))
-    if progress:
-        progress(f"running {len(jobs)} queries on the app database")
-    results = run_by_source({"neon": ws.sources["neon"]}, {"neon": jobs}, progress)
+    from usertrack.reports.tool_sections import from_copy
+
+    since = as_of - timedelta(days=days)
+    results = from_copy(
+        ws, jobs, since=since, as_of=as_of, tool=tool, limit=limit,
+        segment_emails=segment_emails, progress=progress,
+    )  # fmt: skip
+    if results is None:
+        if progress:
+            progress(f"running {len(jobs)} queries on the app database")
+        results = run_by_source({"neon": ws.sources["neon"]}, {"neon": jobs}, progress)
     report = ToolReport(as_of=as_of, days=days, segment=segment, tool=tool, who=who)
     for key, _, title in sections:
         report.sections[key] = results[key]

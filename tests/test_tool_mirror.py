@@ -1,0 +1,158 @@
+"""`usertrack tools` from its local copy of the app's tables (usertrack/sources/app_mirror.py):
+the same JSON as the query files run on the database, after rows are inserted, updated and
+deleted in it, and an edited query file still runs as written.
+
+The database is tests/test_tools.py's hand-made one (its figures are worked out there); each
+test here compares the copy's answer with the files' (USERTRACK_APP_MIRROR=0) on that database.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.analytics_helpers import record, write_export
+from tests.cli_runner import run
+from tests.handmade import SCHEMA
+from tests.test_tools import AS_OF, ROWS, SEGMENTS, STRANGER
+from usertrack.reports.tool_sections import ratio, rounded
+from usertrack.shipped import shipped_path
+
+
+@pytest.fixture
+def env(make_database: Callable[[str], str], tmp_path: Path) -> Any:
+    uri = make_database(SCHEMA)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for statement in ROWS.split(";\n"):
+            if statement.strip():
+                conn.execute(statement.encode(), {"stranger": STRANGER})
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(SEGMENTS)
+    events = write_export(
+        tmp_path / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 6, 8, 10, tzinfo=UTC), "pa", "pa", "ann@x.io", {})],
+    )
+    return (
+        uri,
+        tmp_path,
+        {
+            "DATABASE_URL": uri,
+            "USERTRACK_SEGMENTS": str(rules),
+            "USERTRACK_EVENTS": str(events),
+            "USERTRACK_CACHE_TTL": "0",  # no answer cache: every run asks the copy or the files
+        },
+    )
+
+
+def tools(env: Any, *args: str, copy: bool = True) -> Any:
+    _, folder, variables = env
+    result = run(
+        ["tools", "--as-of", AS_OF, "--days", "7", "-f", "json", "--no-save", *args],
+        folder / "home",
+        **variables,
+        USERTRACK_APP_MIRROR="1" if copy else "0",
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def copied_calls(env: Any) -> int:
+    """How many tool calls the copy holds (0 when no copy was made)."""
+    _, folder, _ = env
+    files = list((folder / "home" / "cache" / "app-mirror").glob("*.duckdb"))
+    if not files:
+        return 0
+    with duckdb.connect(str(files[0]), read_only=True) as con:
+        return int(con.execute("SELECT count(*) FROM tool_calls").fetchall()[0][0])
+
+
+OPTIONS = [
+    [],
+    ["--tool", "gmail_send"],
+    ["--segment", "spender"],
+    ["--who", "credits < 50"],
+    ["--days", "3"],
+    ["--limit", "1"],
+]
+
+
+def test_the_copy_answers_as_the_files_do(env: Any) -> None:
+    for args in OPTIONS:
+        assert tools(env, *args) == tools(env, *args, copy=False), args
+    assert copied_calls(env) == 9  # the window's calls, the internal user's too
+
+
+CHANGES = [
+    # a new call in the window
+    "INSERT INTO fastapi_tool_executions VALUES (20, '102', 'web_search', 'default', 'datagen',"
+    " 'failed', 700, 'TimeoutError', 'slow', '2026-06-08 09:00')",
+    # an old row's status and duration changed
+    "UPDATE fastapi_tool_executions SET status = 'success', execution_duration_ms = 50,"
+    " error_type = NULL, error_message = NULL WHERE id = 4",
+    # a row deleted
+    "DELETE FROM fastapi_tool_executions WHERE id = 7",
+    # a user's email changed to an internal one: their calls leave every figure
+    "UPDATE wasp_user SET email = 'bob@datagen.dev' WHERE id = 2",
+    # an agent run completed, a code execution and a deployment added
+    "UPDATE wasp_agentexecution SET status = 'completed', duration_ms = 4000,"
+    " completed_at = '2026-06-09 23:00:04' WHERE id = 4",
+    "INSERT INTO fastapi_code_execution VALUES (9, 101, 'C', 'c.py', 'success', 10,"
+    " '2026-06-09 09:00')",
+    "INSERT INTO fastapi_deployment VALUES (9, 101, 'score', 'd', 'xyz', '2026-06-09 09:00')",
+    # a tool called under a second type (the report is then asked of the database)
+    "INSERT INTO fastapi_tool_executions VALUES (21, '101', 'web_search', 'mcp', 'other',"
+    " 'success', 5, NULL, NULL, '2026-06-08 09:00')",
+]
+
+
+def test_the_copy_notices_every_change_in_the_database(env: Any) -> None:
+    uri = env[0]
+    before = tools(env)
+    assert copied_calls(env) > 0
+    for change in CHANGES:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            conn.execute(change.encode())
+        for args in ([], ["--tool", "web_search"], ["--segment", "spender"]):
+            assert tools(env, *args) == tools(env, *args, copy=False), (change, args)
+        with psycopg.connect(uri) as conn:
+            (held,) = conn.execute(
+                "SELECT count(*) FROM fastapi_tool_executions"
+                " WHERE created_at >= '2026-06-04' AND created_at < '2026-06-10'"
+            ).fetchall()
+        assert copied_calls(env) == held[0], change  # the copy follows the table
+        after = tools(env)
+        assert after != before, change  # each change moves a figure the report shows
+        before = after
+
+
+def test_an_edited_query_file_runs_as_written(env: Any) -> None:
+    _, folder, _ = env
+    mine = folder / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    overview = mine / "neon" / "tool_overview.sql"
+    overview.write_text(
+        overview.read_text().replace("AS success_rate", "AS success_rate, 7 AS edited")
+    )
+    doc = tools(env, "--queries", str(mine))
+    assert doc["overview"]["edited"] == 7
+    assert doc["overview"]["calls"] == 8
+    assert copied_calls(env) == 0  # the files ran: no copy was made
+
+
+def test_postgresql_rounding_is_reproduced() -> None:
+    assert ratio(5, 2) == 3 and ratio(-5, 2) == -3 and ratio(7, 3) == 2  # half away from zero
+    assert ratio(100 * 2, 3, 1) == 66.7 and ratio(100 * 1, 8, 1) == 12.5
+    assert ratio(100 * 247, 2000, 1) == 12.4 and ratio(100 * 1235, 10000, 1) == 12.4
+    assert ratio(1000 * 1235, 100000, 1) == 12.4 and ratio(12_350, 1000, 1) == 12.4
+    assert ratio(12_350, 100, 1) == 123.5 and ratio(1, 0) is None and ratio(None, 3) is None
+    # float8 -> numeric keeps 15 significant digits before rounding half away from zero
+    assert rounded(2.4999999999999996) == 3 and rounded(2.49999999999) == 2
+    assert rounded(560.0) == 560 and rounded(None) is None

@@ -1,0 +1,393 @@
+"""`usertrack tools`' sections from the local copy of the app's tables (sources/app_mirror.py),
+row for row what the shipped query files give on PostgreSQL.
+
+Used only when every query file of the report is the shipped text (an edited file runs on the
+database as written) and the app's database is PostgreSQL. DuckDB counts, sums and takes the
+percentiles; the finishing is PostgreSQL's arithmetic, done here exactly:
+- `round(100.0 * a / b, 1)` and `round(avg(x))` on numeric: the exact ratio rounded half away
+  from zero (numeric is read as a float, as the database's rows are);
+- `round(percentile_cont(0.9) ...::numeric)`: DuckDB's quantile_cont interpolates as
+  PostgreSQL does (lo + (hi - lo) * (0.9 * (n - 1) - floor), in double precision); float8 to
+  numeric keeps 15 significant digits, then rounds half away from zero;
+- text is ordered and grouped byte-wise (COLLATE "C" in the files; DuckDB's own order).
+  The one aggregate that follows the database's collation, `min(tool_type)` of a tool called
+  under several types, is not reproduced: such a report is asked of the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.segments.profiles import Job
+    from usertrack.sources.base import Result
+    from usertrack.sources.queries import Query
+    from usertrack.workspace import Progress, Workspace
+
+
+class NotFromCopy(Exception):
+    """This report is asked of the database instead."""
+
+
+def ratio(num: int | None, den: int | None, places: int = 0) -> Any:
+    """PostgreSQL's round(num / den, places) on numeric, read as the database's rows are (a
+    float, or an int after ::bigint when places is 0); None when either is NULL or den is 0."""
+    if num is None or not den:
+        return None
+    scaled = abs(num) * 10**places
+    whole = (2 * scaled + den) // (2 * den)  # half away from zero, den > 0
+    if num < 0:
+        whole = -whole
+    if places == 0:
+        return int(whole)
+    return float(Decimal(whole).scaleb(-places))
+
+
+def rounded(value: float | None) -> int | None:
+    """round(value::numeric)::bigint of a float8 (15 significant digits, then half away)."""
+    if value is None:
+        return None
+    return int(Decimal(f"{value:.15g}").quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _pct(part: int, whole: int | None) -> Any:
+    return ratio(100 * part, whole, 1)
+
+
+_FUSERS = """
+fusers AS (
+    SELECT CAST(f.id AS VARCHAR) AS fid_text, f.id AS fid, w.email
+    FROM fastapi_users AS f JOIN wasp_users AS w ON w.id = f.wasp_user_id
+    WHERE w.kept AND (NOT $segment_only OR list_contains($segment_emails, w.email))
+)"""
+_CALLS = (
+    "WITH"
+    + _FUSERS
+    + """,
+calls AS (
+    SELECT t.*, u.email FROM tool_calls AS t JOIN fusers AS u ON u.fid_text = t.user_id
+    WHERE t.ts > $since AND t.ts <= $as_of AND ($tool = '*' OR t.tool_name = $tool)
+)
+"""
+)
+
+
+class Sections:
+    """The sections' rows from the copy, for one window and set of users."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        since: datetime,
+        as_of: datetime,
+        segment_emails: list[str] | None,
+    ) -> None:
+        self.con = con
+        self.since = since
+        self.as_of = as_of
+        self.values: dict[str, Any] = {
+            "since": since,
+            "as_of": as_of,
+            "segment_only": segment_emails is not None,
+            "segment_emails": segment_emails or [],
+        }
+
+    def _rows(self, sql: str, **more: Any) -> list[tuple[Any, ...]]:
+        wanted = {**self.values, **more}
+        names = {k: v for k, v in wanted.items() if f"${k}" in sql}
+        return self.con.execute(sql, names).fetchall()
+
+    def overview(self) -> Result:
+        (row,) = self._rows(
+            _CALLS
+            + """SELECT count(*), count(DISTINCT email), count(DISTINCT tool_name), sum(ms),
+                count(ms), count(*) FILTER (WHERE status = 'success'),
+                count(*) FILTER (WHERE status = 'failed') FROM calls""",
+            tool="*",
+        )
+        calls, users, tools, ms, timed, ok, failed = row
+        return _result(
+            ["calls", "users", "tools", "avg_ms", "successes", "failures", "success_rate"],
+            [(calls, users, tools, ratio(ms, timed), ok, failed, _pct(ok, calls or None))],
+        )
+
+    def tool_types(self) -> Result:
+        rows = self._rows(
+            _CALLS
+            + """SELECT tool_type, count(*) AS n, count(DISTINCT email),
+                count(*) FILTER (WHERE status = 'success'),
+                count(*) FILTER (WHERE status = 'failed')
+            FROM calls GROUP BY tool_type ORDER BY n DESC, tool_type""",
+            tool="*",
+        )
+        total = sum(r[1] for r in rows)
+        return _result(
+            ["tool_type", "calls", "share", "users", "successes", "failures", "success_rate"],
+            [(t, n, _pct(n, total), u, s, f, _pct(s, n)) for t, n, u, s, f in rows],
+        )
+
+    def tool_usage(self, tool: str, limit: int) -> Result:
+        rows = self._rows(
+            _CALLS
+            + """SELECT tool_name, min(tool_type), count(DISTINCT tool_type),
+                list_sort(list(DISTINCT coalesce(tool_provider, ''))), count(*) AS n,
+                count(DISTINCT email), count(*) FILTER (WHERE status = 'success'),
+                count(*) FILTER (WHERE status = 'failed'), sum(ms), count(ms),
+                quantile_cont(ms::DOUBLE, 0.9),
+                count(DISTINCT email) FILTER (WHERE status = 'failed'),
+                min(ts) FILTER (WHERE status = 'failed'), max(ts) FILTER (WHERE status = 'failed')
+            FROM calls GROUP BY tool_name ORDER BY n DESC, tool_name LIMIT $limit""",
+            tool=tool,
+            limit=limit,
+        )
+        if any(r[2] > 1 for r in rows):
+            raise NotFromCopy("a tool called under several types")
+        out = []
+        for name, type_, _, providers, n, users, ok, failed, ms, timed, p90, hit, lo, hi in rows:
+            out.append(
+                (
+                    name,
+                    type_,
+                    ", ".join(providers),
+                    n,
+                    users,
+                    ok,
+                    failed,
+                    _pct(ok, n),
+                    ratio(ms, timed),
+                    rounded(p90),
+                    hit,
+                    lo,
+                    hi,
+                )
+            )
+        columns = ["tool_name", "tool_type", "providers", "calls", "users", "successes"]
+        columns += ["failures", "success_rate", "avg_ms", "p90_ms", "affected_users"]
+        return _result([*columns, "first_failure", "last_failure"], out)
+
+    def tool_providers(self) -> Result:
+        rows = self._rows(
+            _CALLS
+            + """SELECT coalesce(tool_provider, '') AS provider, count(*) AS n,
+                count(DISTINCT tool_name), count(DISTINCT email),
+                count(*) FILTER (WHERE status = 'success'),
+                count(*) FILTER (WHERE status = 'failed'), sum(ms), count(ms)
+            FROM calls WHERE tool_type = 'mcp' GROUP BY provider ORDER BY n DESC, provider""",
+            tool="*",
+        )
+        return _result(
+            [
+                *("tool_provider", "calls", "tools", "users", "successes", "failures"),
+                *("success_rate", "avg_ms"),
+            ],
+            [
+                (p, n, t, u, s, f, _pct(s, n), ratio(ms, timed))
+                for p, n, t, u, s, f, ms, timed in rows
+            ],
+        )
+
+    def tool_trend(self, tool: str) -> Result:
+        rows = self._rows(
+            _CALLS
+            + """SELECT day, count(*),
+                count(*) FILTER (WHERE status = 'success'),
+                count(*) FILTER (WHERE status = 'failed'), count(DISTINCT email)
+            FROM calls GROUP BY day""",
+            tool=tool,
+        )
+        by_day = {r[0]: r[1:] for r in rows}
+        day = datetime.combine(self.since.date(), datetime.min.time())
+        last = self.as_of - timedelta(microseconds=1)
+        out = []
+        while day <= last:
+            calls, ok, failed, users = by_day.get(day.date(), (0, 0, 0, 0))
+            out.append((day.date(), calls, ok, failed, users))
+            day += timedelta(days=1)
+        return _result(["day", "calls", "successes", "failures", "users"], out)
+
+    def tool_errors(self, tool: str, limit: int) -> Result:
+        rows = self._rows(
+            _CALLS
+            + """SELECT coalesce(error_type, '') AS et, coalesce(error_preview, '') AS ep,
+                count(*) AS n, count(DISTINCT email), min(ts), max(ts)
+            FROM calls WHERE status = 'failed' GROUP BY et, ep
+            ORDER BY n DESC, et, ep LIMIT $limit""",
+            tool=tool,
+            limit=limit,
+        )
+        return _result(
+            ["error_type", "error_preview", "occurrences", "users", "first_seen", "last_seen"],
+            rows,
+        )
+
+    def agent_executions(self) -> Result:
+        rows = self._rows(
+            """WITH wusers AS (
+                SELECT id AS uid, email FROM wasp_users
+                WHERE kept AND (NOT $segment_only OR list_contains($segment_emails, email))
+            )
+            SELECT a.status, count(*) AS n, count(DISTINCT u.email), count(DISTINCT a.agent_id),
+                sum(a.ms), count(a.ms), quantile_cont(a.ms::DOUBLE, 0.9), min(a.ts),
+                max(a.completed_at) FILTER (WHERE a.completed_at <= $as_of)
+            FROM agent_runs AS a JOIN wusers AS u ON u.uid = a.user_id
+            WHERE a.ts > $since AND a.ts <= $as_of
+            GROUP BY a.status ORDER BY n DESC, a.status"""
+        )
+        total = sum(r[1] for r in rows)
+        return _result(
+            [
+                *("status", "runs", "share", "users", "agents", "avg_ms", "p90_ms"),
+                *("first_started", "last_completed"),
+            ],
+            [
+                (s, n, _pct(n, total), u, ag, ratio(ms, timed), rounded(p90), first, last)
+                for s, n, u, ag, ms, timed, p90, first, last in rows
+            ],
+        )
+
+    def code_executions(self, limit: int) -> Result:
+        rows = self._rows(
+            "WITH"
+            + _FUSERS
+            + """
+            SELECT coalesce(c.script_name, '') AS script, count(*) AS n, count(DISTINCT u.email),
+                count(*) FILTER (WHERE c.status = 'success'),
+                count(*) FILTER (WHERE c.status <> 'success'), sum(c.ms), count(c.ms),
+                quantile_cont(c.ms::DOUBLE, 0.9)
+            FROM code_runs AS c JOIN fusers AS u ON u.fid = c.user_id
+            WHERE c.ts > $since AND c.ts <= $as_of
+            GROUP BY script ORDER BY n DESC, script LIMIT $limit""",
+            limit=limit,
+        )
+        return _result(
+            [
+                *("script_name", "runs", "users", "successes", "failures", "success_rate"),
+                *("avg_ms", "p90_ms"),
+            ],
+            [
+                (s, n, u, ok, f, _pct(ok, n), ratio(ms, timed), rounded(p90))
+                for s, n, u, ok, f, ms, timed, p90 in rows
+            ],
+        )
+
+    def custom_tools(self, limit: int) -> Result:
+        rows = self._rows(
+            "WITH"
+            + _FUSERS
+            + """
+            SELECT d.name, count(*) AS n, count(DISTINCT u.email), sum(d.code_chars),
+                count(d.code_chars), max(d.ts)
+            FROM deployments AS d JOIN fusers AS u ON u.fid = d.user_id
+            WHERE d.ts > $since AND d.ts <= $as_of
+            GROUP BY d.name ORDER BY n DESC, d.name LIMIT $limit""",
+            limit=limit,
+        )
+        return _result(
+            ["name", "deployments", "users", "code_chars", "last_created"],
+            [(name, n, u, ratio(chars, timed), last) for name, n, u, chars, timed, last in rows],
+        )
+
+
+def _result(columns: list[str], rows: list[tuple[Any, ...]]) -> Result:
+    from usertrack.sources.base import Result
+
+    return Result(columns=columns, rows=[tuple(r) for r in rows], meta={"from": "app mirror"})
+
+
+def _shipped(query: Query) -> bool:
+    """Whether `query`'s file is the text usertrack ships (an edited one runs as written)."""
+    from usertrack.shipped import shipped_path
+
+    shipped = shipped_path("queries") / query.folder / f"{query.name}.sql"
+    try:
+        if query.path.resolve() == shipped.resolve():
+            return True
+        return query.path.read_bytes() == shipped.read_bytes()
+    except OSError:
+        return False
+
+
+def from_copy(
+    ws: Workspace,
+    jobs: list[Job],
+    *,
+    since: datetime,
+    as_of: datetime,
+    tool: str | None,
+    limit: int,
+    segment_emails: list[str] | None,
+    progress: Progress | None,
+) -> dict[str, Result] | None:
+    """The report's sections from the checked local copy, or None when they are asked of the
+    database instead: USERTRACK_APP_MIRROR=0, a database other than PostgreSQL, a query file
+    that is not the shipped text, answers already in the answer cache, a copy another command
+    holds, or a report the copy does not reproduce (NotFromCopy)."""
+    import os
+
+    from usertrack.sources import app_mirror
+    from usertrack.sources.cache import CachedSource
+    from usertrack.sources.postgres import PostgresSource
+
+    if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
+        return None
+    source = ws.sources.get("neon")
+    cached = source if isinstance(source, CachedSource) else None
+    if cached is not None:
+        if all(cached.peek(q, p) is not None for _, q, p in jobs):
+            return None  # the answer cache answers at once
+        source = cached.inner
+    if not isinstance(source, PostgresSource):
+        return None
+    if not all(_shipped(q) for _, q, _ in jobs):
+        return None
+    specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TIMED
+    since, as_of = _utc(since), _utc(as_of)
+    path = app_mirror.mirror_path(ws.settings.home, source.identity)
+    try:
+        with app_mirror.AppMirror(path) as mirror:
+            if progress:
+                progress("checking the local copy of the app's tool calls")
+            copied = mirror.refresh(source, since, as_of, specs, str(jobs[0][2]["exclude_pattern"]))
+            if progress and copied:
+                progress(f"copied {sum(copied.values()):,} changed rows")
+            sections = Sections(mirror.con, since, as_of, segment_emails)
+            every = tool or "*"
+            code_limit, custom_limit = _limit(jobs, "code_executions"), _limit(jobs, "custom_tools")
+            make = {
+                "overview": sections.overview,
+                "tool_types": sections.tool_types,
+                "top_tools": lambda: sections.tool_usage(every, limit),
+                "summary": lambda: sections.tool_usage(every, limit),
+                "providers": sections.tool_providers,
+                "agents": sections.agent_executions,
+                "code_executions": lambda: sections.code_executions(code_limit),
+                "custom_tools": lambda: sections.custom_tools(custom_limit),
+                "trend": lambda: sections.tool_trend(every),
+                "errors": lambda: sections.tool_errors(every, _limit(jobs, "errors")),
+            }
+            results = {key: make[key]() for key, _, _ in jobs}
+    except (app_mirror.MirrorUnavailable, NotFromCopy):
+        return None
+    if cached is not None:
+        for key, query, params in jobs:
+            cached.store_answer(query, params, results[key])
+    return results
+
+
+def _utc(moment: datetime) -> datetime:
+    """A moment as the copy holds them: UTC without a zone."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _limit(jobs: list[Job], key: str) -> int:
+    """The limit bound for section `key` (0 when the report has no such section)."""
+    for k, _, params in jobs:
+        if k == key:
+            return int(params["limit"])
+    return 0
