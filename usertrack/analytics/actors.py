@@ -121,6 +121,10 @@ class ProfilesAhead:
                 demo_reader_uri(demo)  # add_database's, on this thread: started, made once
             else:
                 import usertrack.sources.postgres  # noqa: F401  (its client: the import's time)
+            # what reads the database's rows (its COPY: usertrack.sources.pg_copy) and the
+            # events store's persons (by_segment.persons_table), imported here meanwhile
+            import pyarrow.csv  # noqa: F401
+
             return exact(library)
 
         self.ready = Background(ready, name="usertrack-database")
