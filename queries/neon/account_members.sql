@@ -3,13 +3,15 @@
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
+-- setting work_mem: 32MB
 --
 -- {account_table}, {account_column} and {account_user_column} are the configured account key
 -- (docs/connecting.md, "Accounts"), checked against the database and quoted by usertrack. The email
 -- is normalized as everywhere in usertrack (usertrack/emails.py). A user in several accounts
 -- counts in the first by key (byte order); users created after as_of and internal ones are left out.
 -- Each email is normalized once (OFFSET 0 keeps PostgreSQL from writing the expression out again in
--- every condition) and user ids are compared byte-wise (COLLATE "C": the same equality).
+-- every condition) and user ids are compared byte-wise (COLLATE "C": the same equality). The sorts
+-- are given the memory to stay off disk at 100,000 members.
 SELECT DISTINCT ON (u.email)
     u.email,
     m.{account_column}::text AS account
