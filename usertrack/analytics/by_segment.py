@@ -218,9 +218,7 @@ def person_segments(
         kept = _kept_numbers(ws, history, as_of, groups) if local else None
     if kept is not None and kept[1] is not None:
         return PersonSegments(as_of, groups, kept[1], "snapshot")
-    # The events store's persons need no database: fetched while it opens (its driver's
-    # import, the demo server's check) and the segments are found.
-    fetching = Background(lambda: persons_table(ws, as_of)) if local else None
+    fetching: Background[Any] | None = None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
     asking = None if local else Background(lambda: persons_query(ws, as_of))
     try:
@@ -232,6 +230,10 @@ def person_segments(
             snapshot = None if ws.narrow_to else saved_baseline(ws, history, as_of)
             if snapshot is None or snapshot.accounts is None:
                 add_database(ws, progress, needed_by=OPTIONS)
+            # The events store's persons need no database: fetched while the segments are
+            # found, once the database's driver is imported (its import and pyarrow's, on two
+            # threads at once, would each wait for the other: the queries would go out later).
+            fetching = Background(lambda: persons_table(ws, as_of)) if local else None
             if snapshot is None:
                 if progress:
                     progress("classifying your users")

@@ -214,7 +214,7 @@ def build_narrowed(
     per-user queries they read; None when the whole profile is needed (see the module)."""
     import duckdb
 
-    from usertrack.sandbox import connect, release
+    from usertrack.sandbox import connect_while, release, scratch
     from usertrack.segments import profiles
     from usertrack.sql_checks import check_query
 
@@ -227,16 +227,22 @@ def build_narrowed(
     excluded = profiles.exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
     values = resolve_params(profile_query, {"as_of": _naive(as_of)}, now_value=_naive(as_of))
-    con = connect(settings=profiles.PROFILE_SETTINGS, reuse=True)
+    checking = scratch()  # the expression asked of literals alone: no profile connection yet
     try:
-        if holds_for_unknown(con, narrow, expression, as_of, values):
-            release(con)
+        if holds_for_unknown(checking, narrow, expression, as_of, values):
             return None
-        jobs = needed_jobs(library, sources, narrow, as_of, params)
-        if jobs is None:
-            release(con)
-            return None
-        results = profiles.run_by_source(sources, jobs, progress)
+    finally:
+        checking.close()
+    jobs = needed_jobs(library, sources, narrow, as_of, params)
+    if jobs is None:
+        return None
+    # The profile's connection is opened while the sources answer.
+    con, results = connect_while(
+        lambda: profiles.run_by_source(sources, jobs, progress),
+        settings=profiles.PROFILE_SETTINGS,
+        reuse=True,
+    )
+    try:
         profiles.load_and_join(con, library, results, excluded=excluded)
         try:
             con.execute(
