@@ -4,8 +4,9 @@ triggers' `when` reads and every alert shows.
 An alerts pass asks for the plans of the people it may alert only: those of the activity query
 (a few thousand at most) and those who entered a segment, with accounts.sql kept to their emails
 (it keeps itself to a list: `segment_only`), rather than every account's (100,000 rows read into
-Python for a few thousand looked up). In a dashboard, whose panels share each query's result,
-and where the file keeps itself to no list, every account's are read once.
+Python for a few thousand looked up), in a dashboard too (no other panel reads accounts.sql).
+Where the file keeps itself to no list, or a live dashboard's rehearsal bundles the queries,
+every account's are read once.
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ class Plans:
         from usertrack.segments.some import ONLY_EMAILS_PARAM, ONLY_PARAM, keeps_itself
 
         query, values = self.ws.bind(QUERY, self.as_of)
-        alone = self.ws.shared is None and self.ws.grouped_run is None
-        if alone and keeps_itself(query):
+        if self.ws.grouped_run is None and keeps_itself(query):
             values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: missing}
             self.known.update(dict.fromkeys(missing))
             self.known.update(_by_email(self.ws.sources[query.folder].run(query, values)))
