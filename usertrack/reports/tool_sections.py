@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from usertrack.segments.profiles import Job
     from usertrack.sources.base import Result
+    from usertrack.sources.cache import CachedSource
     from usertrack.sources.queries import Query
     from usertrack.workspace import Progress, Workspace
 
@@ -327,6 +328,7 @@ def from_copy(
     that is not the shipped text, answers already in the answer cache, a copy another command
     holds, or a report the copy does not reproduce (NotFromCopy)."""
     import os
+    import pickle
 
     from usertrack.sources import app_mirror
     from usertrack.sources.cache import CachedSource
@@ -354,6 +356,11 @@ def from_copy(
             copied = mirror.refresh(source, since, as_of, specs, str(jobs[0][2]["exclude_pattern"]))
             if progress and copied:
                 progress(f"copied {sum(copied.values()):,} changed rows")
+            key = _answer_key(jobs, since, as_of)
+            kept = mirror.kept_answer(key)
+            if kept is not None:
+                results: dict[str, Result] = pickle.loads(kept)
+                return _stored(cached, jobs, results)
             sections = Sections(mirror.con, since, as_of, segment_emails)
             every = tool or "*"
             code_limit, custom_limit = _limit(jobs, "code_executions"), _limit(jobs, "custom_tools")
@@ -369,13 +376,37 @@ def from_copy(
                 "trend": lambda: sections.tool_trend(every),
                 "errors": lambda: sections.tool_errors(every, _limit(jobs, "errors")),
             }
-            results = {key: make[key]() for key, _, _ in jobs}
+            results = {k: make[k]() for k, _, _ in jobs}
+            mirror.keep_answer(key, pickle.dumps(results))
     except (app_mirror.MirrorUnavailable, NotFromCopy):
         return None
+    return _stored(cached, jobs, results)
+
+
+def _stored(
+    cached: CachedSource | None, jobs: list[Job], results: dict[str, Result]
+) -> dict[str, Result]:
+    """The answers, kept in the answer cache too when the database has one."""
     if cached is not None:
         for key, query, params in jobs:
             cached.store_answer(query, params, results[key])
     return results
+
+
+def _answer_key(jobs: list[Job], since: datetime, as_of: datetime) -> str:
+    """What a report's answer depends on besides the copy: the sections, their values
+    (window, users kept, tool, limits, exclusion pattern) and this code's version."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from usertrack import __version__
+    from usertrack.sources.app_mirror import FORMAT
+
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    material = [__version__, FORMAT, code, str(since), str(as_of)]
+    material += [[k, q.id, sorted((n, str(v)) for n, v in p.items())] for k, q, p in jobs]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
 def _utc(moment: datetime) -> datetime:
