@@ -419,7 +419,11 @@ def _app_facts(
             text = query.sql.rstrip().rstrip(";")
             arrays = ", ".join(f"'{c}', array_agg(q.\"{c}\")" for c in types)
             sql = f"SELECT json_build_object({arrays})::text FROM (\n{text}\n) AS q"
-            return types, source.run(replace(query, sql=sql), values).rows[0][0] or "{}"
+            # On one backend: parallel workers would only share the two cores the events'
+            # facts are counted on meanwhile, for a fifth more of the server's CPU.
+            serial = (*query.settings, ("max_parallel_workers_per_gather", "0"))
+            asked = replace(query, sql=sql, settings=serial)
+            return types, source.run(asked, values).rows[0][0] or "{}"
         result = ws.run_query(query_id, moment)
         at = {c: i for i, c in enumerate(result.columns)}
         return types, {c: [r[at[c]] for r in result.rows] for c in types}
