@@ -103,3 +103,31 @@ def test_an_edited_or_other_file_runs_as_filled(source: LocalPostHogSource) -> N
     other = library.get("posthog/funnel_events")
     filled = source.facts_query(replace(other, sql=spliced(other.sql, [KEEP_LOCAL])))
     assert for_everyone(filled, source.facts_query) is None
+
+
+@pytest.mark.parametrize("query_id", sorted(PER_PERSON))
+def test_everyones_facts_are_kept_for_the_store_and_read_back(
+    store: Path, source: LocalPostHogSource, tmp_path: Path, monkeypatch: Any, query_id: str
+) -> None:
+    """Where the source keeps answers and pyarrow is imported (a group's run), everyone's
+    facts are kept under the store's stamp once and read back by the next run: the same rows
+    as without (the kept file is what is read: emptied, the group keeps no row)."""
+    import pyarrow as pa
+
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store was written just now
+    kept_in = tmp_path / "kept"
+    want = _rows(source, query_id, [KEEP_LOCAL])
+    keeping = LocalPostHogSource(store, kept_in=kept_in)
+    try:
+        assert _rows(keeping, query_id, [KEEP_LOCAL]) == want
+        files = list(kept_in.glob(f"*{storecache.SUFFIX}"))
+        assert len(files) == 1
+        assert _rows(keeping, query_id, [KEEP_LOCAL]) == want
+        table = storecache.load(kept_in, files[0].stem)
+        assert table is not None and table.num_rows > len(want)  # everyone's rows
+        storecache.save(kept_in, files[0].stem, pa.Table.from_pylist([], schema=table.schema))
+        assert _rows(keeping, query_id, [KEEP_LOCAL]) == []
+    finally:
+        keeping.close()

@@ -551,9 +551,34 @@ class LocalPostHogSource:
                     values = {**values, **dict(zip(names, row, strict=True))}
                 sql = rolled.sql
             if everyone is not None:
+                sql, values = self._everyones_rows(cur, sql, values, table)
                 sql = person_filter.KEPT_ROWS.format(sql=sql)
                 values[person_filter.PLACEHOLDER] = wire_value(params[person_filter.PLACEHOLDER])
             cur.execute(f'CREATE TEMP TABLE "{table}" AS {sql}', values)
+
+    def _everyones_rows(
+        self, cur: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any], table: str
+    ) -> tuple[str, dict[str, Any]]:
+        """A group's per-person facts for everyone (`sql` with `values`: usertrack's own text,
+        person_filter.for_everyone's) as a statement over rows read once: kept under the
+        store's stamp where this source keeps answers (usertrack.sources.storecache) and read
+        from there while the store is unchanged, as every group of every command asks the
+        same; else `sql` and `values` themselves. Only where pyarrow is imported already (a
+        group's run has imported it to find its persons)."""
+        import sys
+
+        kept = self._kept_key(sql, values) if "pyarrow" in sys.modules else None
+        if kept is None:
+            return sql, values
+        from usertrack.sources import storecache
+
+        name = f"_everyone_{table}"
+        found = storecache.load(self.kept_in, kept)  # type: ignore[arg-type]
+        if found is None:
+            found = cur.sql(sql, params=_used(sql, values)).to_arrow_table()
+            storecache.save(self.kept_in, kept, found)  # type: ignore[arg-type]
+        cur.register(name, found)
+        return f'SELECT * FROM "{name}"', {}
 
     def facts_sql(
         self, query: Query, params: Mapping[str, Any]
