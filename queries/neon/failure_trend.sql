@@ -7,7 +7,10 @@
 --
 -- Window: (as_of - days, as_of], one row per UTC day, days without any activity included (0).
 -- Counted per user and day first, then per day: distinct users are then a plain count, not a
--- sort of every run and tool call (half the time on the demo).
+-- sort of every run and tool call (half the time on the demo). The runs, read whole (no index
+-- on their created_at), are compared with as_of as a UTC timestamp worked out once (AT TIME ZONE
+-- is immutable; the bound timestamptz would cast every run's created_at), the session's zone
+-- being UTC; the calls are found by their created_at index either way.
 WITH days AS (
     SELECT d::date AS day
     FROM generate_series(
@@ -30,8 +33,8 @@ activity AS (
         SELECT created_at::date AS day, user_id,
                count(*) AS runs, count(*) FILTER (WHERE run_state = 'failed') AS runs_failed
         FROM fastapi_run
-        WHERE created_at > %(as_of)s - %(days)s * INTERVAL '1 day'
-          AND created_at <= %(as_of)s
+        WHERE created_at > (%(as_of)s AT TIME ZONE 'UTC') - %(days)s * INTERVAL '1 day'
+          AND created_at <= (%(as_of)s AT TIME ZONE 'UTC')
         GROUP BY 1, 2
     ) AS r
     JOIN users AS u ON u.fid = r.user_id
