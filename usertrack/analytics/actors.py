@@ -586,14 +586,14 @@ def _edge_persons(result: Paths, source: str, target: str) -> set[str]:
     order and apart), as _PATH_PERSONS finds them in the facts."""
     import numpy as np
 
-    from usertrack.analytics.paths import _trim
+    from usertrack.analytics.paths import trim_sequences
 
     assert result.whose is not None
     kept, first, names, row_person, people = result.whose
     code = {node: c for c, node in names}
     if source not in code or target not in code or len(kept) < 2:
         return set()
-    lo, hi, _ = _trim(
+    lo, hi, _ = trim_sequences(
         kept,
         first,
         result.steps,

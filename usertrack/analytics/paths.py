@@ -201,7 +201,7 @@ def _first_at_or_after(kept: Any, node: int, after: Any) -> Any:
     return np.append(found, len(kept))[at]
 
 
-def _trim(
+def trim_sequences(
     kept: Any, first: Any, steps: int, start: int | None, end: int | None
 ) -> tuple[Any, Any, Any]:
     """Each sequence from its first --from node and up to the first --to node after that
@@ -371,7 +371,7 @@ def summarize_sequences(
     name = dict(codes)
     code = {node: c for c, node in codes}
     # A --from/--to node no event has is code -1, which no sequence holds.
-    lo, hi, last = _trim(
+    lo, hi, last = trim_sequences(
         kept,
         first,
         steps,
