@@ -136,6 +136,7 @@ AT_MOST_SIX = [
     ["segments"],
     ["funnel", "--by-segment", "--no-save"],
     ["retention", "--by-segment", "--no-save"],
+    ["activity", "--by-segment", "--no-save"],
     ["paths", "--by-segment", "--no-save"],
     ["trends", "$pageview", "--by-segment", "--no-save"],
     ["trends", "search_performed", "-m", "p90:result_count", "--by", "source", "--by-segment",

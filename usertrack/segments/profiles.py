@@ -137,6 +137,19 @@ def run_by_source(
     def run_lane(kind: str) -> None:
         source = sources[kind]
         with cancel_scope(token):
+            if kind in together:  # one request for them all (CachedSource.run_many)
+                indices = list(iter(lambda: take(kind), None))
+                token.check()
+                if progress:
+                    progress(f"running {len(indices)} queries on {source.description}")
+                answers = source.run_many(  # type: ignore[attr-defined]
+                    [(jobs[kind][i][1], jobs[kind][i][2]) for i in indices], arrow_over=over
+                )
+                for at, result in zip(indices, answers, strict=True):
+                    if arrived:
+                        arrived(jobs[kind][at][0], result)
+                    done[kind][at] = result
+                return
             while (index := take(kind)) is not None:
                 key, query, values = jobs[kind][index]
                 token.check()
@@ -155,7 +168,24 @@ def run_by_source(
             key: done[kind][index] for kind in kinds for index, (key, _, _) in enumerate(jobs[kind])
         }
 
-    workers = [kind for kind in kinds for _ in range(lanes(sources[kind], len(jobs[kind])))]
+    # A source asked to (`bundles`: the live PostHog source of a --by-segment run, whose own
+    # queries go beside these) answers its per-user queries as one bundle, a query of PostHog's
+    # hourly budget instead of one each (usertrack.sources.cache CachedSource.run_many; its
+    # type's, not a wrapper's passing on).
+    together = {
+        kind
+        for kind in kinds
+        if len(jobs[kind]) > 1
+        and getattr(sources[kind], "bundles", False)
+        and getattr(type(sources[kind]), "run_many", None) is not None
+        and hasattr(getattr(sources[kind], "inner", None), "run_bundle")
+        and all(query.per_user for _, query, _ in jobs[kind])
+    }
+    workers = [
+        kind
+        for kind in kinds
+        for _ in range(1 if kind in together else lanes(sources[kind], len(jobs[kind])))
+    ]
     if len(workers) <= 1:
         for kind in kinds:
             run_lane(kind)

@@ -163,13 +163,21 @@ class PostHogHTTPSource(Paging, Insights):
             meta=self._meta(stats, started, len(rows)),
         )
 
-    def run_bundle(self, jobs: Sequence[tuple[Query, Mapping[str, Any]]]) -> list[Result | None]:
+    def run_bundle(
+        self,
+        jobs: Sequence[tuple[Query, Mapping[str, Any]]],
+        *,
+        asynchronous: bool = True,
+        arrow_over: int | None = None,
+    ) -> list[Result | None]:
         """Several query files answered by one query request (bundle.py): each one's Result as
         `run` would give it, in order; None for a file that is to be sent alone (its columns
         not read from its text, a saved insight), and for every one when PostHog refuses the
         bundle (they are then sent alone, each counted). The bundle's text is read by PostHog's
         own parser (bundle.checked) and what is sent is printed from that tree: one parse for
-        every file of it (PostHog's parser takes up to seconds a file), not one more per file."""
+        every file of it (PostHog's parser takes up to seconds a file), not one more per file.
+        `asynchronous`: submitted async and polled (a dashboard's bundles); else sent as any
+        query is, resubmitted async only on a 504. `arrow_over`: as `run` takes it."""
         from usertrack.sources.hogql.printer import PrintError, kept_text, print_select
         from usertrack.sources.posthog_http import bundle
 
@@ -204,7 +212,12 @@ class PostHogHTTPSource(Paging, Insights):
             return [None] * len(jobs)
         try:
             _c, rows, types = self._query_page(
-                named, text, bundle.values(parts), stats, expect=self.page_size, asynchronous=True
+                named,
+                text,
+                bundle.values(parts),
+                stats,
+                expect=self.page_size,
+                asynchronous=asynchronous,
             )
             answers = bundle.split(parts, rows, types)
         except (QueryError, ValueError) as e:
@@ -219,7 +232,13 @@ class PostHogHTTPSource(Paging, Insights):
                 continue
             columns, rows, column_types = answers[at]
             meta = {**self._meta(stats, started, len(rows)), "bundled": len(parts)}
-            out.append(Result(columns, convert_rows(rows, column_types, len(columns)), meta))
+            table = None
+            if arrow_over is not None and len(rows) > arrow_over:
+                table = arrow_table(rows, column_types, columns)
+            if table is not None:
+                out.append(Result(columns, [], meta, arrow=table))
+            else:
+                out.append(Result(columns, convert_rows(rows, column_types, len(columns)), meta))
         return out
 
     def project(self) -> dict[str, str]:
