@@ -363,7 +363,7 @@ def _start_ahead(
         if saved is not None:
             ahead.give(now_key, saved)
         else:
-            ahead.start(now_key, lambda: ws.classify(as_of, progress, say=False))
+            ahead.start(now_key, lambda: ws.classify(as_of, progress, say=False), classifies=True)
         if baseline is None and (reproducible or _saved_baseline(ws, as_of, run) is None):
             since = as_of - timedelta(days=1)
             segments = list(dict.fromkeys(s for t in rules.triggers for s in t.segments))
@@ -371,7 +371,7 @@ def _start_ahead(
             now = functools.partial(ahead.get, now_key, lambda: ws.classify(as_of, say=False))
             job = functools.partial(day_earlier, ws, since, segments, now, progress,
                                     everyone=keeps)  # fmt: skip
-            ahead.start(("classify", since), job)
+            ahead.start(("classify", since), job, classifies=True)
     for trigger in rules.triggers:
         if trigger.kind not in kinds:
             continue

@@ -7,10 +7,12 @@ theirs. One after another, a pass took their sum; started together when the pass
 about the longest of them. The pass still takes each answer in the order of its triggers, so its
 alerts, notes and errors come in the same order as when each was worked out when asked.
 
-Side by side only where that changes nothing else: not while a dashboard's panels share what
-they compute (`Workspace.shared`: the dashboard decides what runs when), and not when
-USERTRACK_DB_CONNECTIONS bounds the database connections a command opens (each classification
-opens its own lanes).
+Side by side only where that changes nothing else: not when USERTRACK_DB_CONNECTIONS bounds
+the database connections a command opens (each classification opens its own lanes), and in a
+dashboard, whose panels share each moment's classification (`Workspace.shared`: the dashboard
+decides when it is made), the figures only: a classification is asked for when the pass needs
+it, as before. A dashboard's alerts panel thus waits for the longest of its figures (the run
+windows, the failure days, the funnel's weeks, the DAU trend), not their sum.
 """
 
 from __future__ import annotations
@@ -30,19 +32,20 @@ class Ahead:
     def __init__(self, ws: Workspace) -> None:
         from usertrack.sources.base import CancelToken, current_token
 
-        self.side_by_side = ws.shared is None and ws.settings.db_connections is None
+        self.side_by_side = ws.settings.db_connections is None
+        self.in_dashboard = ws.shared is not None
         self._work: dict[Hashable, Background[Any]] = {}
         self._later: dict[Hashable, Callable[[], Any]] = {}  # not side by side: when asked
         self._done: dict[Hashable, Any] = {}
         # The work's sources stop when the pass fails or is interrupted (`cancel`).
         self._token = CancelToken().cancelled_with(current_token())
 
-    def start(self, key: Hashable, work: Callable[[], Any]) -> None:
+    def start(self, key: Hashable, work: Callable[[], Any], *, classifies: bool = False) -> None:
         """`work()` on a thread of its own from now, when the pass runs side by side; else
-        when `get` asks for it."""
+        when `get` asks for it (`classifies`: work that classifies, in a dashboard)."""
         if key in self._work or key in self._done:
             return
-        if not self.side_by_side:
+        if not self.side_by_side or (classifies and self.in_dashboard):
             self._later.setdefault(key, work)
             return
         from usertrack.analytics.by_segment import Background
