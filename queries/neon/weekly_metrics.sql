@@ -13,11 +13,14 @@
 --   Postgres keeps only the current balance, so an earlier as_of still sees today's credits.
 -- Only the window's runs are read whole, and counted per account before they meet the accounts:
 -- an account's first run falls in the window when it has a run there and none at or before the
--- window's start (looked up by fastapi_run's user index).
+-- window's start (looked up by fastapi_run's user index). The runs, read whole, and the
+-- accounts are compared with as_of as a UTC timestamp worked out once (AT TIME ZONE is
+-- immutable; the bound timestamptz would cast every row's created_at: a quarter of the query's
+-- time), the session's zone being UTC.
 WITH accounts AS (
     SELECT w.id, w.created_at, w.credits
     FROM wasp_user AS w
-    WHERE w.created_at <= %(as_of)s
+    WHERE w.created_at <= (%(as_of)s AT TIME ZONE 'UTC')
       AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
 ),
 per_account AS (
@@ -28,8 +31,8 @@ per_account AS (
                min(r.created_at) AS first_run_at
         FROM fastapi_run AS r
         JOIN fastapi_user AS f ON f.id = r.user_id
-        WHERE r.created_at > %(as_of)s - make_interval(days => %(days)s)
-          AND r.created_at <= %(as_of)s
+        WHERE r.created_at > (%(as_of)s AT TIME ZONE 'UTC') - make_interval(days => %(days)s)
+          AND r.created_at <= (%(as_of)s AT TIME ZONE 'UTC')
         GROUP BY f.wasp_user_id
     ) AS r
     JOIN accounts AS a ON a.id = r.account_id
