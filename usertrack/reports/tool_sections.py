@@ -59,18 +59,26 @@ def _pct(part: int, whole: int | None) -> Any:
     return ratio(100 * part, whole, 1)
 
 
-_FUSERS = """
-fusers AS (
-    SELECT CAST(f.id AS VARCHAR) AS fid_text, f.id AS fid, w.email
-    FROM fastapi_users AS f JOIN wasp_users AS w ON w.id = f.wasp_user_id
-    WHERE w.kept AND (NOT $segment_only OR list_contains($segment_emails, w.email))
+# ukey: one integer per normalized email (distinct users are counted as integers)
+_WUSERS = """
+wusers AS (
+    SELECT id, min(id) OVER (PARTITION BY email) AS ukey FROM wasp_users
+    WHERE kept AND (NOT $segment_only OR list_contains($segment_emails, email))
 )"""
+_FUSERS = (
+    _WUSERS
+    + """,
+fusers AS (
+    SELECT CAST(f.id AS VARCHAR) AS fid_text, f.id AS fid, w.ukey
+    FROM fastapi_users AS f JOIN wusers AS w ON w.id = f.wasp_user_id
+)"""
+)
 _CALLS = (
     "WITH"
     + _FUSERS
     + """,
 calls AS (
-    SELECT t.*, u.email FROM tool_calls AS t JOIN fusers AS u ON u.fid_text = t.user_id
+    SELECT t.*, u.ukey FROM tool_calls AS t JOIN fusers AS u ON u.fid_text = t.user_id
     WHERE t.ts > $since AND t.ts <= $as_of AND ($tool = '*' OR t.tool_name = $tool)
 )
 """
@@ -105,7 +113,7 @@ class Sections:
     def overview(self) -> Result:
         (row,) = self._rows(
             _CALLS
-            + """SELECT count(*), count(DISTINCT email), count(DISTINCT tool_name), sum(ms),
+            + """SELECT count(*), count(DISTINCT ukey), count(DISTINCT tool_name), sum(ms),
                 count(ms), count(*) FILTER (WHERE status = 'success'),
                 count(*) FILTER (WHERE status = 'failed') FROM calls""",
             tool="*",
@@ -119,7 +127,7 @@ class Sections:
     def tool_types(self) -> Result:
         rows = self._rows(
             _CALLS
-            + """SELECT tool_type, count(*) AS n, count(DISTINCT email),
+            + """SELECT tool_type, count(*) AS n, count(DISTINCT ukey),
                 count(*) FILTER (WHERE status = 'success'),
                 count(*) FILTER (WHERE status = 'failed')
             FROM calls GROUP BY tool_type ORDER BY n DESC, tool_type""",
@@ -134,14 +142,33 @@ class Sections:
     def tool_usage(self, tool: str, limit: int) -> Result:
         rows = self._rows(
             _CALLS
-            + """SELECT tool_name, min(tool_type), count(DISTINCT tool_type),
-                list_sort(list(DISTINCT coalesce(tool_provider, ''))), count(*) AS n,
-                count(DISTINCT email), count(*) FILTER (WHERE status = 'success'),
-                count(*) FILTER (WHERE status = 'failed'), sum(ms), count(ms),
-                quantile_cont(ms::DOUBLE, 0.9),
-                count(DISTINCT email) FILTER (WHERE status = 'failed'),
-                min(ts) FILTER (WHERE status = 'failed'), max(ts) FILTER (WHERE status = 'failed')
-            FROM calls GROUP BY tool_name ORDER BY n DESC, tool_name LIMIT $limit""",
+            + """, per AS (
+                -- distinct users as groups of (tool, user): cheaper than two DISTINCT counts
+                SELECT tool_name, ukey, bool_or(status = 'failed') AS hit FROM calls GROUP BY ALL
+            ),
+            users AS (
+                SELECT tool_name, count(*) AS users, count(*) FILTER (WHERE hit) AS hit
+                FROM per GROUP BY ALL
+            ),
+            kinds AS (
+                SELECT tool_name, min(tool_type) AS tool_type, count(DISTINCT tool_type) AS types,
+                    list_sort(list(DISTINCT p)) AS providers
+                FROM (SELECT DISTINCT tool_name, tool_type, coalesce(tool_provider, '') AS p
+                      FROM calls)
+                GROUP BY ALL
+            ),
+            main AS (
+                SELECT tool_name, count(*) AS n, count(*) FILTER (WHERE status = 'success') AS ok,
+                    count(*) FILTER (WHERE status = 'failed') AS failed, sum(ms) AS ms,
+                    count(ms) AS timed, quantile_cont(ms::DOUBLE, 0.9) AS p90,
+                    min(ts) FILTER (WHERE status = 'failed') AS lo,
+                    max(ts) FILTER (WHERE status = 'failed') AS hi
+                FROM calls GROUP BY ALL
+            )
+            SELECT m.tool_name, k.tool_type, k.types, k.providers, m.n, u.users, m.ok, m.failed,
+                m.ms, m.timed, m.p90, u.hit, m.lo, m.hi
+            FROM main AS m JOIN users AS u USING (tool_name) JOIN kinds AS k USING (tool_name)
+            ORDER BY m.n DESC, m.tool_name LIMIT $limit""",
             tool=tool,
             limit=limit,
         )
@@ -174,7 +201,7 @@ class Sections:
         rows = self._rows(
             _CALLS
             + """SELECT coalesce(tool_provider, '') AS provider, count(*) AS n,
-                count(DISTINCT tool_name), count(DISTINCT email),
+                count(DISTINCT tool_name), count(DISTINCT ukey),
                 count(*) FILTER (WHERE status = 'success'),
                 count(*) FILTER (WHERE status = 'failed'), sum(ms), count(ms)
             FROM calls WHERE tool_type = 'mcp' GROUP BY provider ORDER BY n DESC, provider""",
@@ -196,7 +223,7 @@ class Sections:
             _CALLS
             + """SELECT day, count(*),
                 count(*) FILTER (WHERE status = 'success'),
-                count(*) FILTER (WHERE status = 'failed'), count(DISTINCT email)
+                count(*) FILTER (WHERE status = 'failed'), count(DISTINCT ukey)
             FROM calls GROUP BY day""",
             tool=tool,
         )
@@ -214,7 +241,7 @@ class Sections:
         rows = self._rows(
             _CALLS
             + """SELECT coalesce(error_type, '') AS et, coalesce(error_preview, '') AS ep,
-                count(*) AS n, count(DISTINCT email), min(ts), max(ts)
+                count(*) AS n, count(DISTINCT ukey), min(ts), max(ts)
             FROM calls WHERE status = 'failed' GROUP BY et, ep
             ORDER BY n DESC, et, ep LIMIT $limit""",
             tool=tool,
@@ -227,14 +254,13 @@ class Sections:
 
     def agent_executions(self) -> Result:
         rows = self._rows(
-            """WITH wusers AS (
-                SELECT id AS uid, email FROM wasp_users
-                WHERE kept AND (NOT $segment_only OR list_contains($segment_emails, email))
-            )
-            SELECT a.status, count(*) AS n, count(DISTINCT u.email), count(DISTINCT a.agent_id),
+            "WITH"
+            + _WUSERS
+            + """
+            SELECT a.status, count(*) AS n, count(DISTINCT u.ukey), count(DISTINCT a.agent_id),
                 sum(a.ms), count(a.ms), quantile_cont(a.ms::DOUBLE, 0.9), min(a.ts),
                 max(a.completed_at) FILTER (WHERE a.completed_at <= $as_of)
-            FROM agent_runs AS a JOIN wusers AS u ON u.uid = a.user_id
+            FROM agent_runs AS a JOIN wusers AS u ON u.id = a.user_id
             WHERE a.ts > $since AND a.ts <= $as_of
             GROUP BY a.status ORDER BY n DESC, a.status"""
         )
@@ -255,7 +281,7 @@ class Sections:
             "WITH"
             + _FUSERS
             + """
-            SELECT coalesce(c.script_name, '') AS script, count(*) AS n, count(DISTINCT u.email),
+            SELECT coalesce(c.script_name, '') AS script, count(*) AS n, count(DISTINCT u.ukey),
                 count(*) FILTER (WHERE c.status = 'success'),
                 count(*) FILTER (WHERE c.status <> 'success'), sum(c.ms), count(c.ms),
                 quantile_cont(c.ms::DOUBLE, 0.9)
@@ -280,7 +306,7 @@ class Sections:
             "WITH"
             + _FUSERS
             + """
-            SELECT d.name, count(*) AS n, count(DISTINCT u.email), sum(d.code_chars),
+            SELECT d.name, count(*) AS n, count(DISTINCT u.ukey), sum(d.code_chars),
                 count(d.code_chars), max(d.ts)
             FROM deployments AS d JOIN fusers AS u ON u.fid = d.user_id
             WHERE d.ts > $since AND d.ts <= $as_of
