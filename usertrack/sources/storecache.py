@@ -4,7 +4,9 @@
 identified person and their email) cost a fresh process a cold read of the store's person_days,
 a quarter of a second of CPU at 5 M events, for an answer that changes only when the store does.
 The first command keeps that answer as an Arrow IPC file under `<USERTRACK_HOME>/cache/store/`;
-the next ones read the file (a few milliseconds, memory-mapped).
+the next ones read the file (a few milliseconds, memory-mapped). A group's per-person facts
+(`--who`, `--segment`, `--by-segment` on retention: usertrack.sources.person_filter) are
+everyone's rows, then the group's kept: everyone's are kept here the same way.
 
 A kept answer is found only under a key of everything it depends on: the store's stamp (device,
 inode, size, change and modification times in nanoseconds: usertrack.filecache), that of its
