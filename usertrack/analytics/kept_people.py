@@ -138,8 +138,10 @@ def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callabl
     try:
         ws.person_filter = mapping.person_filter(PERSONS, local)
         ws.person_listed = mapping.listed_count(PERSONS)
-        ws.person_rows = None if local else mapping.person_rows(PERSONS)
-        ws.facts_cache = None if local else {}
+        # per-person facts over everyone, the persons' rows kept, on both engines: locally
+        # the store's path table answers everyone (paths' _rolled), not every event filtered
+        ws.person_rows = mapping.person_rows(PERSONS)
+        ws.facts_cache = {}
         with list_too_long(mapping, PERSONS):
             return analyse()
     finally:
