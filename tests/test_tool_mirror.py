@@ -134,6 +134,28 @@ def test_the_copy_notices_every_change_in_the_database(env: Any) -> None:
         before = after
 
 
+def test_cache_clear_removes_the_copy(env: Any) -> None:
+    _, folder, variables = env
+    tools(env)
+    assert copied_calls(env) == 9
+    result = run(["cache", "clear"], folder / "home", **variables)
+    assert result.exit_code == 0, result.stderr
+    assert not list((folder / "home" / "cache" / "app-mirror").glob("*.duckdb"))
+    assert tools(env) == tools(env, copy=False)  # copied again at the next run
+    assert copied_calls(env) == 9
+
+
+def test_days_long_before_the_window_leave_the_copy(env: Any) -> None:
+    tools(env, "--as-of", "2026-06-10")
+    assert copied_calls(env) == 9
+    # a window 90 days later: the June days are more than 60 days before it
+    doc = tools(env, "--as-of", "2026-09-10")
+    assert doc["overview"]["calls"] == 0
+    assert copied_calls(env) == 0
+    assert tools(env) == tools(env, copy=False)  # June's days copied again when asked
+    assert copied_calls(env) == 9
+
+
 def test_an_edited_query_file_runs_as_written(env: Any) -> None:
     _, folder, _ = env
     mine = folder / "queries"

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from usertrack.sources.postgres import PostgresSource
 
 FORMAT = 2  # bumped when the copy's tables change: an older file is started again
+KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
 KEPT_ANSWERS = 32  # reports kept per generation of the copy (each a few kB)
 MAX_REF_AGE = 1_000_000_000  # transactions: past this, 32-bit differences risk wrapping
 _INT_MAX = 2_147_483_647  # age() of a special transaction id (frozen before 9.4, bootstrap)
@@ -309,6 +310,15 @@ class AppMirror:
             finally:
                 self.con.unregister("usertrack_copied")
         self.set_meta("exclude_pattern", exclude_pattern)
+        # Days long before this window go: the copy of a live database does not grow a day
+        # every day (a longer window copies them again).
+        for spec in specs:
+            pruned = self.con.execute(
+                f"DELETE FROM {spec.name} WHERE day < ?",
+                [since.date() - timedelta(days=KEPT_DAYS_BEFORE)],
+            ).fetchall()
+            if pruned and pruned[0][0]:
+                copied[spec.name] = copied.get(spec.name, 0)
         if copied:
             self.set_meta("generation", str(self.generation + 1))
         return copied

@@ -55,14 +55,20 @@ def cache_dir(home: Path) -> Path:
 
 
 def clear(home: Path) -> int:
-    """Remove every cached result, and the answers kept for the events stores
-    (usertrack.sources.storecache); return how many there were."""
+    """Remove every cached result, the answers kept for the events stores
+    (usertrack.sources.storecache) and the local copies of the app's tables
+    (usertrack.sources.app_mirror); return how many there were."""
     from usertrack.sources.storecache import SUFFIX, folder_of
 
     count = 0
-    for folder, suffix in ((cache_dir(home), ".pickle"), (folder_of(home), SUFFIX)):
+    for folder, suffix in (
+        (cache_dir(home), ".pickle"),
+        (folder_of(home), SUFFIX),
+        (cache_dir(home) / "app-mirror", ".duckdb"),
+    ):
         if folder.is_dir():
-            for entry in [*folder.glob(f"*{suffix}"), *folder.glob("*.tmp")]:
+            stale = [*folder.glob(f"*{suffix}"), *folder.glob("*.tmp"), *folder.glob("*.wal")]
+            for entry in stale:
                 entry.unlink(missing_ok=True)
                 count += entry.suffix == suffix
     return count
