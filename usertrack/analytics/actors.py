@@ -451,32 +451,44 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
     facts = [
         FactsTable("posthog/activity_days", "active",
                    {"person_id": "VARCHAR", "day": "DATE", "events": "BIGINT"}, {"since": since}),
-        FactsTable("posthog/activity_created", "created",
-                   {"person_id": "VARCHAR", "created_at": "TIMESTAMP"}, {"since": since}),
     ]  # fmt: skip
-    with open_facts_tables(ws, as_of, facts) as con:
-        rows = con.execute(
-            """
-            WITH w AS (
-                SELECT DISTINCT person_id, CAST(date_trunc('week', day) AS DATE) AS week
-                FROM active WHERE person_id IS NOT NULL
-            ),
-            this AS (SELECT person_id FROM w WHERE week = $week),
-            before AS (SELECT person_id FROM w WHERE week = $week - 7),
+    if status != "dormant":  # who was created in the week tells the other three apart
+        facts.append(
+            FactsTable("posthog/activity_created", "created",
+                       {"person_id": "VARCHAR", "created_at": "TIMESTAMP"}, {"since": since})
+        )  # fmt: skip
+    weeks_sql = """
+        WITH w AS (
+            SELECT DISTINCT person_id, CAST(date_trunc('week', day) AS DATE) AS week
+            FROM active WHERE person_id IS NOT NULL
+        ),
+        this AS (SELECT person_id FROM w WHERE week = $week),
+        before AS (SELECT person_id FROM w WHERE week = $week - 7)
+    """
+    if status == "dormant":
+        sql = (
+            weeks_sql
+            + """
+            SELECT person_id FROM before WHERE person_id NOT IN (SELECT person_id FROM this)
+        """
+        )
+    else:
+        sql = (
+            weeks_sql
+            + """,
             made AS (SELECT person_id FROM created
                      WHERE CAST(date_trunc('week', created_at) AS DATE) = $week)
-            SELECT person_id,
-                   CASE WHEN person_id IN (SELECT person_id FROM made) THEN 'new'
-                        WHEN person_id IN (SELECT person_id FROM before) THEN 'returning'
-                        ELSE 'resurrecting' END
-            FROM this
-            UNION ALL
-            SELECT person_id, 'dormant' FROM before
-            WHERE person_id NOT IN (SELECT person_id FROM this)
-            """,
-            {"week": week},
-        ).fetchall()
-    ids = {str(p) for p, s in rows if s == status}
+            SELECT person_id FROM this
+            WHERE $status = CASE WHEN person_id IN (SELECT person_id FROM made) THEN 'new'
+                                 WHEN person_id IN (SELECT person_id FROM before) THEN 'returning'
+                                 ELSE 'resurrecting' END
+        """
+        )
+    values: dict[str, Any] = {"week": week}
+    if status != "dormant":
+        values["status"] = status
+    with open_facts_tables(ws, as_of, facts) as con:
+        ids = {str(r[0]) for r in con.execute(sql, values).fetchall()}
     about = f"{status} in the week of {week.isoformat()}"
     return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about,
                   _listed(ws, as_of, ids))  # fmt: skip
