@@ -72,8 +72,9 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch, refuse_packed: bool
 ) -> None:
     """`funnel --by-segment` with PostHog's row cap at 150: the segments' per-user queries, the
-    persons' emails and the funnel's facts all come past the cap, packed in one request each
-    (or, where PostHog refuses that, by pages and partitions), and the JSON is the local one."""
+    persons' emails and the funnel's facts all come past the cap, packed (the per-user queries
+    in one bundle, the others one request each; where PostHog refuses that, by pages and
+    partitions), and the JSON is the local one."""
     from tests.engine_compare import strip_live_only
     from usertrack.sources.posthog_http.transport import Transport
     from usertrack.sources.posthog_http.values import per_person_columns
@@ -105,10 +106,14 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
         for t in sent
         if t.startswith(head) and t.endswith(tail) and per_person_columns(t[len(head) : -len(tail)])
     ]
-    # The queries whose rows are one per person go packed first, one request each: the
-    # segments' three per-user queries (activity, MCP clicks, UX issues), segment_persons and
-    # funnel_events (two of the per-user ones, and the other two, come past 150 rows).
-    assert len(packed) == 5
+    # The segments' three per-user queries (activity, MCP clicks, UX issues) go as one bundle,
+    # their rows packed in it; the other queries whose rows are one per person (segment_persons
+    # and funnel_events) go packed first, one request each (two of the per-user ones, and the
+    # other two, come past 150 rows). Where PostHog refuses them, the bundle's three are sent
+    # alone, each packed first as the other two.
+    bundled = [t for t in sent if "usertrack_rows_" in t]
+    assert len(bundled) == 1
+    assert len(packed) == (5 if refuse_packed else 2)
     assert bool(paged) == refuse_packed
     # Refused, each is probed (and the four past the cap paged); else no probe at all.
     assert len(probes) == (5 if refuse_packed else 0)
