@@ -107,6 +107,9 @@ CHANGES = [
     "INSERT INTO fastapi_code_execution VALUES (9, 101, 'C', 'c.py', 'success', 10,"
     " '2026-06-09 09:00')",
     "INSERT INTO fastapi_deployment VALUES (9, 101, 'score', 'd', 'xyz', '2026-06-09 09:00')",
+    # a call without a tool name (a group of its own, as in the files' GROUP BY)
+    "INSERT INTO fastapi_tool_executions VALUES (22, '101', NULL, 'default', 'datagen',"
+    " 'success', 5, NULL, NULL, '2026-06-08 09:30')",
     # a tool called under a second type (the report is then asked of the database)
     "INSERT INTO fastapi_tool_executions VALUES (21, '101', 'web_search', 'mcp', 'other',"
     " 'success', 5, NULL, NULL, '2026-06-08 09:00')",

@@ -113,7 +113,9 @@ class Sections:
     def overview(self) -> Result:
         (row,) = self._rows(
             _CALLS
-            + """SELECT count(*), count(DISTINCT ukey), count(DISTINCT tool_name), sum(ms),
+            # tools: the file's groups of tool_name, a NULL name one of them
+            + """SELECT count(*), count(DISTINCT ukey),
+                count(DISTINCT tool_name) + CAST(count(*) > count(tool_name) AS BIGINT), sum(ms),
                 count(ms), count(*) FILTER (WHERE status = 'success'),
                 count(*) FILTER (WHERE status = 'failed') FROM calls""",
             tool="*",
@@ -167,7 +169,9 @@ class Sections:
             )
             SELECT m.tool_name, k.tool_type, k.types, k.providers, m.n, u.users, m.ok, m.failed,
                 m.ms, m.timed, m.p90, u.hit, m.lo, m.hi
-            FROM main AS m JOIN users AS u USING (tool_name) JOIN kinds AS k USING (tool_name)
+            FROM main AS m
+            JOIN users AS u ON u.tool_name IS NOT DISTINCT FROM m.tool_name
+            JOIN kinds AS k ON k.tool_name IS NOT DISTINCT FROM m.tool_name
             ORDER BY m.n DESC, m.tool_name LIMIT $limit""",
             tool=tool,
             limit=limit,
