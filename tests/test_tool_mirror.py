@@ -182,3 +182,29 @@ def test_postgresql_rounding_is_reproduced() -> None:
     # float8 -> numeric keeps 15 significant digits before rounding half away from zero
     assert rounded(2.4999999999999996) == 3 and rounded(2.49999999999) == 2
     assert rounded(560.0) == 560 and rounded(None) is None
+
+
+def test_a_copy_cut_short_keeps_no_answer_for_rows_it_wrote(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.sources.app_mirror import AppMirror
+
+    uri, folder, variables = env
+    tools(env)  # the copy made, its answer kept
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(CHANGES[0].encode())
+    set_meta = AppMirror.set_meta
+
+    def interrupted(self: AppMirror, key: str, value: str) -> None:
+        if key == "exclude_pattern":  # after the changed rows are written
+            raise KeyboardInterrupt
+        set_meta(self, key, value)
+
+    monkeypatch.setattr(AppMirror, "set_meta", interrupted)
+    args = ["tools", "--as-of", AS_OF, "--days", "7", "-f", "json", "--no-save"]
+    result = run(args, folder / "home", **variables)
+    assert result.exit_code == 130, result.stderr
+    monkeypatch.undo()
+    # Nothing of the interrupted run stays: the next copies the change and answers with it.
+    assert tools(env) == tools(env, copy=False)
+

@@ -268,14 +268,17 @@ class AppMirror:
         its own, side by side. Returns the rows copied per table."""
         ref_text = self.meta("ref")
         ref = int(ref_text) if ref_text is not None else None
-        if self.meta("exclude_pattern") != exclude_pattern:
-            _run(self.con, f"DELETE FROM {WASP_USERS.name}")
+        # Another pattern: the users' verdicts are copied again whatever the figures say.
+        new_pattern = self.meta("exclude_pattern") != exclude_pattern
         fetched: dict[str, Any] = {}
         errors: list[BaseException] = []
 
         def check(spec: Spec) -> None:
             try:
-                fetched[spec.name] = self._check(source, spec, since, as_of, ref, exclude_pattern)
+                redo = new_pattern and spec is WASP_USERS
+                fetched[spec.name] = self._check(
+                    source, spec, since, as_of, ref, exclude_pattern, redo
+                )
             except BaseException as e:  # raised on the command's thread below
                 errors.append(e)
 
@@ -287,6 +290,27 @@ class AppMirror:
             t.join()
         if errors:
             raise errors[0]
+        # The rows and the generation change together or not at all: rows written under the
+        # old generation would let an answer kept for it be served for rows it never saw.
+        self.con.begin()
+        try:
+            copied = self._write(fetched, ref, specs, since, exclude_pattern)
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return copied
+
+    def _write(
+        self,
+        fetched: dict[str, Any],
+        ref: int | None,
+        specs: Sequence[Spec],
+        since: datetime,
+        exclude_pattern: str,
+    ) -> dict[str, int]:
+        """The checked rows written into the copy (inside the caller's transaction), the
+        generation moved on when any changed: rows copied per table."""
         copied: dict[str, int] = {}
         for spec in (*specs, *WHOLE):
             new_ref, days, table = fetched[spec.name]
@@ -331,6 +355,7 @@ class AppMirror:
         as_of: datetime,
         ref: int | None,
         exclude_pattern: str,
+        redo: bool = False,
     ) -> tuple[int | None, set[date], Any]:
         """On a connection of its own, in one REPEATABLE READ snapshot: the database's figures
         for `spec`, the days (or whole table) that differ from the copy's, and those rows
@@ -382,7 +407,7 @@ class AppMirror:
                     )
                     row = cur.fetchone()
                     assert row is not None
-                    if (int(row[0]), int(row[1])) == self._whole(spec, use_ref, age):
+                    if not redo and (int(row[0]), int(row[1])) == self._whole(spec, use_ref, age):
                         return new_ref, set(), None
                     return new_ref, set(), _copy(cur, spec, "true", values)
             finally:
