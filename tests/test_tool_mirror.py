@@ -208,3 +208,13 @@ def test_a_copy_cut_short_keeps_no_answer_for_rows_it_wrote(
     # Nothing of the interrupted run stays: the next copies the change and answers with it.
     assert tools(env) == tools(env, copy=False)
 
+
+def test_a_check_the_database_refuses_leaves_the_answer_to_the_files(env: Any) -> None:
+    uri = env[0]
+    with psycopg.connect(uri, autocommit=True) as conn:
+        # a view has no xmin: the copy's check fails on it
+        conn.execute("ALTER TABLE fastapi_deployment RENAME TO deployments_kept")
+        conn.execute("CREATE VIEW fastapi_deployment AS SELECT * FROM deployments_kept")
+    doc = tools(env)
+    assert doc == tools(env, copy=False)
+    assert doc["custom_tools"]

@@ -360,6 +360,8 @@ def from_copy(
     import os
     import pickle
 
+    import duckdb
+
     from usertrack.sources import app_mirror
     from usertrack.sources.cache import CachedSource
     from usertrack.sources.postgres import PostgresSource
@@ -408,8 +410,10 @@ def from_copy(
             }
             results = {k: make[k]() for k, _, _ in jobs}
             mirror.keep_answer(key, pickle.dumps(results))
-    except (app_mirror.MirrorUnavailable, NotFromCopy):
-        return None
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except (app_mirror.MirrorUnavailable, NotFromCopy, duckdb.Error):
+        return None  # a damaged copy among them: the files answer
     return _stored(cached, jobs, results)
 
 

@@ -170,7 +170,11 @@ class AppMirror:
         except duckdb.Error as e:
             raise MirrorUnavailable(str(e)) from None
         self.path = path
-        self._ensure()
+        try:
+            self._ensure()
+        except duckdb.Error as e:
+            self.con.close()
+            raise MirrorUnavailable(str(e)) from None
 
     def close(self) -> None:
         self.con.close()
@@ -248,12 +252,24 @@ class AppMirror:
         exclude_pattern: str,
     ) -> dict[str, int]:
         """Make the copy of `specs`' rows in (since, as_of] and of the users equal to the
-        database's (see the module): rows copied per table."""
+        database's (see the module): rows copied per table. A check the database refuses (a
+        view without xmin, a server without pg_current_snapshot, a statement timeout, a lost
+        connection) or a damaged copy: MirrorUnavailable, and the query files run instead."""
+        import duckdb
+        import psycopg
+
+        from usertrack.errors import first_line
+
         try:
-            return self._refresh(source, since, as_of, specs, exclude_pattern)
-        except RefTooOld:
-            self._start_over()
-            return self._refresh(source, since, as_of, specs, exclude_pattern)
+            try:
+                return self._refresh(source, since, as_of, specs, exclude_pattern)
+            except RefTooOld:
+                self._start_over()
+                return self._refresh(source, since, as_of, specs, exclude_pattern)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
+        except (psycopg.Error, duckdb.Error) as e:
+            raise MirrorUnavailable(first_line(e)) from None
 
     def _refresh(
         self,
