@@ -246,7 +246,7 @@ class Sections:
             _CALLS
             + """SELECT coalesce(error_type, '') AS et, coalesce(error_preview, '') AS ep,
                 count(*) AS n, count(DISTINCT ukey), min(ts), max(ts)
-            FROM calls WHERE status = 'failed' GROUP BY et, ep
+            FROM calls WHERE status = 'failed' AND tool_name = $tool GROUP BY et, ep
             ORDER BY n DESC, et, ep LIMIT $limit""",
             tool=tool,
             limit=limit,
