@@ -219,3 +219,22 @@ def test_a_check_the_database_refuses_leaves_the_answer_to_the_files(env: Any) -
     doc = tools(env)
     assert doc == tools(env, copy=False)
     assert doc["custom_tools"]
+
+
+def test_a_change_of_the_copys_columns_starts_a_new_copy(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from usertrack.sources import app_mirror
+
+    _, folder, _ = env
+    tools(env)
+    users = app_mirror.FASTAPI_USERS
+    wider = replace(users, columns=(*users.columns, ("extra", "t.id + 1", "BIGINT")))
+    monkeypatch.setattr(app_mirror, "WHOLE", (wider, app_mirror.WASP_USERS))
+    assert tools(env) == tools(env, copy=False)
+    (path,) = (folder / "home" / "cache" / "app-mirror").glob("*.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = [r[0] for r in con.execute("DESCRIBE fastapi_users").fetchall()]
+    assert "extra" in columns  # the copy made again with the columns of today's code

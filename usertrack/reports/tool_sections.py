@@ -435,10 +435,10 @@ def _answer_key(jobs: list[Job], since: datetime, as_of: datetime) -> str:
     from pathlib import Path
 
     from usertrack import __version__
-    from usertrack.sources.app_mirror import FORMAT
+    from usertrack.sources.app_mirror import layout
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    material = [__version__, FORMAT, code, str(since), str(as_of)]
+    material: list[Any] = [__version__, layout(), code, str(since), str(as_of)]
     material += [[k, q.id, sorted((n, str(v)) for n, v in p.items())] for k, q, p in jobs]
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from usertrack.sources.postgres import PostgresSource
 
-FORMAT = 2  # bumped when the copy's tables change: an older file is started again
+FORMAT = 2  # bumped when the copy's tables change (beyond its Specs): started again
 KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
 KEPT_ANSWERS = 32  # reports kept per generation of the copy (each a few kB)
 MAX_REF_AGE = 1_000_000_000  # transactions: past this, 32-bit differences risk wrapping
@@ -143,6 +143,15 @@ _AGE = (
 )
 
 
+def layout() -> str:
+    """The copy's format as kept in it: FORMAT and a hash of its tables' columns, so a change
+    of either starts a new copy (and drops the answers kept for the old)."""
+    import hashlib
+
+    specs = repr((TIMED, WHOLE)).encode()
+    return f"{FORMAT}:{hashlib.sha256(specs).hexdigest()[:16]}"
+
+
 def mirror_path(home: Path, identity: str) -> Path:
     return home / "cache" / "app-mirror" / f"{identity}.duckdb"
 
@@ -189,7 +198,7 @@ class AppMirror:
         con = self.con
         _run(con, "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         rows = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchall()
-        if rows and rows[0][0] == str(FORMAT):
+        if rows and rows[0][0] == layout():
             return
         self._start_over()
 
@@ -206,7 +215,7 @@ class AppMirror:
         for spec in WHOLE:
             cols = ", ".join(f"{n} {t}" for n, _, t in spec.columns)
             _run(con, f"CREATE TABLE {spec.name} ({cols}, xmin BIGINT)")
-        _run(con, "INSERT INTO meta VALUES ('format', ?)", [str(FORMAT)])
+        _run(con, "INSERT INTO meta VALUES ('format', ?)", [layout()])
 
     def meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
