@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from usertrack.segments.profiles import Job
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource
-    from usertrack.sources.queries import Query
     from usertrack.workspace import Progress, Workspace
 
 
@@ -329,19 +328,6 @@ def _result(columns: list[str], rows: list[tuple[Any, ...]]) -> Result:
     return Result(columns=columns, rows=[tuple(r) for r in rows], meta={"from": "app mirror"})
 
 
-def _shipped(query: Query) -> bool:
-    """Whether `query`'s file is the text usertrack ships (an edited one runs as written)."""
-    from usertrack.shipped import shipped_path
-
-    shipped = shipped_path("queries") / query.folder / f"{query.name}.sql"
-    try:
-        if query.path.resolve() == shipped.resolve():
-            return True
-        return query.path.read_bytes() == shipped.read_bytes()
-    except OSError:
-        return False
-
-
 def from_copy(
     ws: Workspace,
     jobs: list[Job],
@@ -365,6 +351,7 @@ def from_copy(
     from usertrack.sources import app_mirror
     from usertrack.sources.cache import CachedSource
     from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import shipped
 
     if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
         return None
@@ -376,7 +363,7 @@ def from_copy(
         source = cached.inner
     if not isinstance(source, PostgresSource):
         return None
-    if not all(_shipped(q) for _, q, _ in jobs):
+    if not all(shipped(q) for _, q, _ in jobs):
         return None
     specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TIMED
     since, as_of = _utc(since), _utc(as_of)

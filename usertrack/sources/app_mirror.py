@@ -172,8 +172,9 @@ class AppMirror:
     def __init__(self, path: Path) -> None:
         import duckdb
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)  # the copy holds emails: its owner's alone
+        from usertrack.files import private_dir
+
+        private_dir(path.parent)  # the copy holds emails: its owner's alone
         try:
             self.con = duckdb.connect(str(path))
         except duckdb.Error as e:
