@@ -238,3 +238,47 @@ def test_a_change_of_the_copys_columns_starts_a_new_copy(
     with duckdb.connect(str(path), read_only=True) as con:
         columns = [r[0] for r in con.execute("DESCRIBE fastapi_users").fetchall()]
     assert "extra" in columns  # the copy made again with the columns of today's code
+
+
+def test_a_cancelled_command_stops_the_checks_on_the_server(env: Any) -> None:
+    import threading
+
+    from usertrack.errors import Cancelled
+    from usertrack.sources.app_mirror import TIMED, AppMirror
+    from usertrack.sources.base import CancelToken, cancel_scope
+    from usertrack.sources.postgres import PostgresSource
+
+    uri, folder, _ = env
+    source = PostgresSource(uri)
+    token = CancelToken()
+    outcome: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            with cancel_scope(token), AppMirror(folder / "copy.duckdb") as mirror:
+                window = (datetime(2026, 6, 3), datetime(2026, 6, 10))
+                mirror.refresh(source, *window, TIMED, r"@datagen\.dev$")
+        except BaseException as e:
+            outcome.append(e)
+
+    with psycopg.connect(uri) as holder:
+        # the deployments' check waits on this lock, on a thread of its own
+        holder.execute("LOCK TABLE fastapi_deployment IN ACCESS EXCLUSIVE MODE")
+        thread = threading.Thread(target=refresh, daemon=True)
+        thread.start()
+        with psycopg.connect(uri, autocommit=True) as watch:
+            for _ in range(100):  # until the check waits on the lock
+                (waiting,) = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                ).fetchall()
+                if waiting[0]:
+                    break
+                threading.Event().wait(0.1)
+        token.cancel()
+        thread.join(10)
+        stopped = not thread.is_alive()  # the lock still held: the server cancelled the wait
+    thread.join()
+    source.close()
+    assert stopped
+    assert outcome and isinstance(outcome[0], Cancelled), outcome

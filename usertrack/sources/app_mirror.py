@@ -35,6 +35,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.sources.base import CancelToken, cancel_scope, current_token
+
 if TYPE_CHECKING:
     import duckdb
     import psycopg
@@ -187,7 +189,8 @@ class AppMirror:
             raise MirrorUnavailable(str(e)) from None
 
     def close(self) -> None:
-        self.con.close()
+        with self._lock:  # not while a check left behind by a Ctrl-C still reads the copy
+            self.con.close()
 
     def __enter__(self) -> AppMirror:
         return self
@@ -298,22 +301,35 @@ class AppMirror:
         new_pattern = self.meta("exclude_pattern") != exclude_pattern
         fetched: dict[str, Any] = {}
         errors: list[BaseException] = []
+        # The checks' own token, cancelled with the command's: a Ctrl-C on this thread cancels
+        # the other checks' statements on the server, and is raised without waiting for them.
+        token = CancelToken().cancelled_with(current_token())
 
         def check(spec: Spec) -> None:
-            try:
-                redo = new_pattern and spec is WASP_USERS
+            redo = new_pattern and spec is WASP_USERS
+            with cancel_scope(token):
                 fetched[spec.name] = self._check(
                     source, spec, since, as_of, ref, exclude_pattern, redo
                 )
+
+        def on_thread(spec: Spec) -> None:
+            try:
+                check(spec)
             except BaseException as e:  # raised on the command's thread below
                 errors.append(e)
 
-        threads = [threading.Thread(target=check, args=(s,)) for s in (*specs, *WHOLE)]
-        for t in threads[1:]:
-            t.start()
-        check((*specs, *WHOLE)[0])
-        for t in threads[1:]:
-            t.join()
+        every: list[Spec] = [*specs, *WHOLE]
+        first, rest = every[0], every[1:]
+        threads = [threading.Thread(target=on_thread, args=(s,), daemon=True) for s in rest]
+        try:
+            for t in threads:
+                t.start()
+            check(first)
+            for t in threads:
+                t.join()
+        except BaseException:
+            token.cancel()
+            raise
         if errors:
             raise errors[0]
         # The rows and the generation change together or not at all: rows written under the
@@ -391,7 +407,7 @@ class AppMirror:
         from usertrack.sources.postgres import bindable
 
         new_ref: int | None = None
-        with source._connection() as conn:
+        with source.session() as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             try:
                 with conn.transaction(), psycopg.ClientCursor(conn) as cur:

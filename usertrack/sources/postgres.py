@@ -255,6 +255,31 @@ class PostgresSource:
                 with self._spares_lock:
                     self._spares.append(conn)
 
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection no other thread is using, for usertrack's own statements beside the
+        query files (the tools copy's check). While the block runs, a cancelled command (Ctrl-C,
+        another source failing) cancels its statement on the server, which then raises
+        Cancelled; a lost connection is closed (the next use opens another)."""
+        import psycopg
+
+        with self._connection() as conn:
+            finished = threading.Event()
+            try:
+                with on_cancel(_canceller(conn, finished)):
+                    check_cancelled()
+                    yield conn
+            except psycopg.errors.QueryCanceled:
+                token = current_token()
+                if token is not None and token.cancelled:
+                    raise Cancelled("stopped: the command was cancelled") from None
+                raise
+            except psycopg.OperationalError:
+                conn.close()
+                raise
+            finally:
+                finished.set()
+
     def _settings(self, cur: Any, query: Query) -> None:
         """The transaction's settings, SET LOCAL (set_config(..., true)): the statement
         timeout, UTC, and those the query file asks for (`-- setting NAME: VALUE`)."""
@@ -314,20 +339,8 @@ class PostgresSource:
 
         finished = threading.Event()
         query_counts.count("database")
-
-        def cancel_query() -> None:
-            # A cancel request that lands just before the query is sent does nothing: keep
-            # asking for a moment, until this query has ended.
-            for _ in range(10):
-                if finished.is_set():
-                    return
-                with suppress(Exception):
-                    conn.cancel_safe(timeout=2)
-                if finished.wait(0.1):
-                    return
-
         try:
-            with on_cancel(cancel_query):
+            with on_cancel(_canceller(conn, finished)):
                 yield
         except psycopg.errors.ReadOnlySqlTransaction:
             raise QueryError(
@@ -373,6 +386,23 @@ class PostgresSource:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+def _canceller(conn: psycopg.Connection[Any], finished: threading.Event) -> Callable[[], None]:
+    """What cancels the statement running on `conn` until `finished` is set."""
+
+    def cancel_query() -> None:
+        # A cancel request that lands just before the query is sent does nothing: keep
+        # asking for a moment, until this query has ended.
+        for _ in range(10):
+            if finished.is_set():
+                return
+            with suppress(Exception):
+                conn.cancel_safe(timeout=2)
+            if finished.wait(0.1):
+                return
+
+    return cancel_query
 
 
 def bindable(value: Any) -> Any:
