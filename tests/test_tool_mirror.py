@@ -282,3 +282,25 @@ def test_a_cancelled_command_stops_the_checks_on_the_server(env: Any) -> None:
     source.close()
     assert stopped
     assert outcome and isinstance(outcome[0], Cancelled), outcome
+
+
+@pytest.mark.parametrize(
+    "restored",
+    [
+        "UPDATE meta SET value = '999999999999' WHERE key = 'xid'",  # ids handed out again
+        "UPDATE meta SET value = '1' WHERE key = 'system'",  # another server at the address
+    ],
+)
+def test_a_database_restored_to_an_earlier_moment_starts_a_new_copy(
+    env: Any, restored: str
+) -> None:
+    _, folder, _ = env
+    truth = tools(env, copy=False)
+    assert tools(env) == truth
+    (path,) = (folder / "home" / "cache" / "app-mirror").glob("*.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute(restored)
+        # rows the check cannot tell from the database's (same count, same xmin)
+        con.execute("UPDATE tool_calls SET ms = ms + 1000")
+        con.execute("DELETE FROM answers")
+    assert tools(env) == truth  # copied again from the database

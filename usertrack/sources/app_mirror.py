@@ -18,8 +18,12 @@ How the copy stays exact (never written to the app's database: read-only transac
 - The check is one pass over the window's rows per table with no sort and no join, whatever
   the indexes (a database without an index on the time column scans the table).
 - age() counts from the current transaction id, so the copy compares through a reference id
-  kept with it: age(xmin) = age(ref) - (xmin - ref) in 32-bit arithmetic. A reference more
-  than a billion transactions old starts a new copy.
+  kept with it: age(xmin) = age(ref) - (xmin - ref) in 32-bit arithmetic, exact whatever the
+  reference's age.
+- A database restored to an earlier moment (a point-in-time restore, a Neon branch reset) at
+  the same address hands out transaction ids again that rows of the copy hold. The copy keeps
+  the full 64-bit transaction id of its last check and the server's system identifier: a lower
+  id or another identifier starts a new copy.
 
 The copy is the rows as PostgreSQL gives them: normalized emails (`lower(btrim(...))`), the
 exclusion pattern's verdict per user, error previews (`left(error_message, 200)`) and code
@@ -46,7 +50,6 @@ if TYPE_CHECKING:
 FORMAT = 2  # bumped when the copy's tables change (beyond its Specs): started again
 KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
 KEPT_ANSWERS = 32  # reports kept per generation of the copy (each a few kB)
-MAX_REF_AGE = 1_000_000_000  # transactions: past this, 32-bit differences risk wrapping
 _INT_MAX = 2_147_483_647  # age() of a special transaction id (frozen before 9.4, bootstrap)
 
 
@@ -163,8 +166,8 @@ class MirrorUnavailable(Exception):
     keeps): the caller asks the database the usual way."""
 
 
-class RefTooOld(Exception):
-    """The copy's reference transaction is too old to compare through: start a new copy."""
+class StartOver(Exception):
+    """The database's history is not the one the copy was made of: start a new copy."""
 
 
 class AppMirror:
@@ -276,7 +279,7 @@ class AppMirror:
         try:
             try:
                 return self._refresh(source, since, as_of, specs, exclude_pattern)
-            except RefTooOld:
+            except StartOver:
                 self._start_over()
                 return self._refresh(source, since, as_of, specs, exclude_pattern)
         except duckdb.InterruptException:
@@ -300,6 +303,7 @@ class AppMirror:
         # Another pattern: the users' verdicts are copied again whatever the figures say.
         new_pattern = self.meta("exclude_pattern") != exclude_pattern
         fetched: dict[str, Any] = {}
+        positions: list[tuple[int, str]] = []  # each check's transaction id and system
         errors: list[BaseException] = []
         # The checks' own token, cancelled with the command's: a Ctrl-C on this thread cancels
         # the other checks' statements on the server, and is raised without waiting for them.
@@ -308,9 +312,11 @@ class AppMirror:
         def check(spec: Spec) -> None:
             redo = new_pattern and spec is WASP_USERS
             with cancel_scope(token):
-                fetched[spec.name] = self._check(
+                *found, position = self._check(
                     source, spec, since, as_of, ref, exclude_pattern, redo
                 )
+            fetched[spec.name] = found
+            positions.append(position)
 
         def on_thread(spec: Spec) -> None:
             try:
@@ -332,11 +338,17 @@ class AppMirror:
             raise
         if errors:
             raise errors[0]
+        xid, system = max(positions)
+        kept_xid, kept_system = self.meta("xid"), self.meta("system")
+        if kept_system is not None and (kept_system != system or int(kept_xid or 0) > xid):
+            raise StartOver
         # The rows and the generation change together or not at all: rows written under the
         # old generation would let an answer kept for it be served for rows it never saw.
         self.con.begin()
         try:
             copied = self._write(fetched, ref, specs, since, exclude_pattern)
+            self.set_meta("xid", str(xid))
+            self.set_meta("system", system)
             self.con.commit()
         except BaseException:
             self.con.rollback()
@@ -398,10 +410,11 @@ class AppMirror:
         ref: int | None,
         exclude_pattern: str,
         redo: bool = False,
-    ) -> tuple[int | None, set[date], Any]:
+    ) -> tuple[int | None, set[date], Any, tuple[int, str]]:
         """On a connection of its own, in one REPEATABLE READ snapshot: the database's figures
-        for `spec`, the days (or whole table) that differ from the copy's, and those rows
-        (an Arrow table, None when nothing differs)."""
+        for `spec`, the days (or whole table) that differ from the copy's, those rows (an Arrow
+        table, None when nothing differs), and the snapshot's 64-bit transaction id and the
+        server's system identifier."""
         import psycopg
 
         from usertrack.sources.postgres import bindable
@@ -417,22 +430,21 @@ class AppMirror:
                         " set_config('max_parallel_workers_per_gather', '0', true)",
                         [str(source.statement_timeout_ms)],
                     )
+                    cur.execute(
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
+                        " (SELECT system_identifier FROM pg_control_system())::text"
+                    )
+                    row = cur.fetchone()
+                    assert row is not None
+                    position = (int(row[0]), str(row[1]))
                     if ref is None:
-                        cur.execute(
-                            "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric"
-                            " % 4294967296)::bigint"
-                        )
-                        row = cur.fetchone()
-                        assert row is not None
-                        new_ref = max(3, int(row[0]))
+                        new_ref = max(3, position[0] % 4294967296)
                     use_ref = ref if ref is not None else new_ref
                     assert use_ref is not None
                     cur.execute("SELECT age(%s::text::xid)", [str(use_ref)])
                     row = cur.fetchone()
                     assert row is not None
                     age = int(row[0])
-                    if age > MAX_REF_AGE and ref is not None:
-                        raise RefTooOld
                     values = {
                         "since": bindable(since),
                         "as_of": bindable(as_of),
@@ -441,8 +453,8 @@ class AppMirror:
                     if spec.ts:
                         days = self._changed_days(cur, spec, values, use_ref, age, since, as_of)
                         if not days:
-                            return new_ref, days, None
-                        return new_ref, days, _copy_days(cur, spec, days, values)
+                            return new_ref, days, None, position
+                        return new_ref, days, _copy_days(cur, spec, days, values), position
                     cur.execute(
                         "SELECT count(*), coalesce(sum(age(t.xmin)), 0)::int8"
                         f" FROM {spec.table} AS t"
@@ -450,8 +462,8 @@ class AppMirror:
                     row = cur.fetchone()
                     assert row is not None
                     if not redo and (int(row[0]), int(row[1])) == self._whole(spec, use_ref, age):
-                        return new_ref, set(), None
-                    return new_ref, set(), _copy(cur, spec, "true", values)
+                        return new_ref, set(), None, position
+                    return new_ref, set(), _copy(cur, spec, "true", values), position
             finally:
                 if not conn.closed:
                     conn.isolation_level = None
