@@ -90,3 +90,31 @@ def test_a_dry_pass_classifies_a_day_earlier_only_the_people_in_the_segments(
     record_segments(ws, again)
     assert (ws.settings.home / "alerts-segments.json").exists()
     assert _saved(ws.settings.home) == {"2026-11-16T00:00:00Z"}
+
+
+class _Nobody:
+    """A classification in which nobody is in a segment: a snapshot unlike the data's."""
+
+    def __init__(self, as_of: datetime) -> None:
+        self.as_of = as_of
+        self.users: list[dict[str, Any]] = []
+
+
+def test_a_pass_at_a_chosen_moment_ignores_the_saved_snapshot_of_it(workspace: Any) -> None:
+    from usertrack.act.alerts import find_alerts, load_alert_rules
+    from usertrack.config import resolve_alerts_file
+    from usertrack.segments.history import open_history
+
+    ws = workspace
+    rules = load_alert_rules(resolve_alerts_file(None))
+    as_of = ws.default_as_of()
+    first = find_alerts(ws, rules, as_of, reproducible=True, keeps=False)
+    assert len(_entered(first)) >= 3
+    # A snapshot of that very moment that disagrees with the data (saved before late events).
+    with open_history(ws) as history:
+        assert history.save(_Nobody(as_of)) is not None
+    assert _saved(ws.settings.home) == {"2026-11-16T00:00:00Z"}
+    ws.everyone.clear()
+    again = find_alerts(ws, rules, as_of, reproducible=True, keeps=False)
+    assert as_of in ws.everyone  # classified from the data, not taken from the history
+    assert again.alerts == first.alerts

@@ -359,7 +359,9 @@ def _start_ahead(
 
         # Each classification's warning (a past as_of) is said when the pass takes it, in order.
         now_key = ("classify", as_of)
-        saved = saved_now(ws, as_of)
+        # A moment the user chose is classified from the data: a snapshot of it saved before
+        # late events arrived must not change the answer.
+        saved = None if reproducible else saved_now(ws, as_of)
         if saved is not None:
             ahead.give(now_key, saved)
         else:

@@ -2,7 +2,8 @@
 
 The segments at the pass's moment: the history's snapshot of exactly that moment under the
 current rules when there is one (as `--by-segment` takes it: every user classified there already,
-by `segments` or a pass that sent), else every user classified now.
+by `segments` or a pass that sent), else every user classified now. A moment the user chose
+(`--as-of`) is always classified from the data, whatever the history holds.
 
 The segments one day earlier, when neither a snapshot nor the last pass that sent stands for
 them: whoever entered a segment is a member now, so a dry run classifies only the people now in
