@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,33 @@ def test_a_by_segment_command_sends_at_most_six_queries(
     received = query_posts(fake) - before
     assert json.loads(result.stdout)["queries"]["posthog"] == received
     assert 0 < received <= 6, received
+
+
+def test_the_by_segment_bundle_is_that_classifications_alone(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path
+) -> None:
+    """--by-segment's classification sends its per-user HogQL files as one bundle; the same
+    workspace (as the MCP server keeps it) then classifies another moment as `segments` does,
+    one query per file: the bundle is asked of that call, not left set on the source."""
+    from usertrack.analytics.by_segment import person_segments
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    fake, env = live
+    settings = load_settings({**env, "USERTRACK_HOME": str(tmp_path), "USERTRACK_CONFIG": ""})
+    ws = open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    )
+    files = len(ws.library.in_folder("posthog", per_user=True))
+    assert files > 1
+    with ws:
+        before = query_posts(fake)
+        person_segments(ws, datetime(2026, 11, 10, tzinfo=UTC), save=False)
+        # the classification's bundle and segment_persons.sql beside it
+        assert query_posts(fake) - before == 2
+        before = query_posts(fake)
+        ws.classify(datetime(2026, 11, 11, tzinfo=UTC))
+        assert query_posts(fake) - before == files
 
 
 def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(

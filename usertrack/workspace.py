@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,7 +194,11 @@ class Workspace:
             query = dataclasses.replace(query, sql=spliced(query.sql, where))
         return query, {**resolve_params(query, given, now_value=as_of), **extra}
 
-    def profiles(self, as_of: datetime, progress: Progress | None = None) -> ProfileRun:
+    def profiles(
+        self, as_of: datetime, progress: Progress | None = None, *, bundle: Collection[str] = ()
+    ) -> ProfileRun:
+        """Every user's profile at `as_of`. `bundle`: the sources whose per-user queries go as
+        one bundle where they can (usertrack.segments.profiles.run_by_source)."""
         from usertrack.segments.profiles import build_profiles
 
         if self.narrow_to is not None:
@@ -209,6 +213,7 @@ class Workspace:
                 wanted=wanted,
                 expression=expression,
                 progress=progress,
+                bundle=bundle,
             )
             if run is not None:
                 return run  # type: ignore[no-any-return]
@@ -220,20 +225,27 @@ class Workspace:
             exclude_domains=self.rules.exclude,
             progress=progress,
             meanwhile=self.meanwhile,
+            bundle=bundle,
         )
 
     def classify(
-        self, as_of: datetime, progress: Progress | None = None, *, say: bool = True
+        self,
+        as_of: datetime,
+        progress: Progress | None = None,
+        *,
+        say: bool = True,
+        bundle: Collection[str] = (),
     ) -> Classification:
         """Every user's segments at `as_of`. `say`: a past as_of's warning said now (else only
-        in the result's `warnings`, for a caller that classifies on a thread to say in order)."""
+        in the result's `warnings`, for a caller that classifies on a thread to say in order).
+        `bundle`: as `profiles` takes it."""
         if (
             self.narrow_to is None
             and self.shared is not None
             and ("classify", as_of) in self.shared
         ):
             return self.shared[("classify", as_of)]  # type: ignore[no-any-return]
-        run = self.profiles(as_of, progress)
+        run = self.profiles(as_of, progress, bundle=bundle)
         try:
             # The classification keeps the connection: its rows are fetched when asked for.
             result = classify(self.rules, run.con, as_of)

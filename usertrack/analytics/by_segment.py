@@ -237,9 +237,8 @@ def person_segments(
             if snapshot is None:
                 if progress:
                     progress("classifying your users")
-                if not local and "posthog" in ws.sources:  # as one bundle: at most 6 queries
-                    ws.sources["posthog"].bundles = True  # type: ignore[attr-defined]
-                result = ws.classify(as_of, progress)
+                # live, the per-user HogQL files as one bundle: at most 6 queries a command
+                result = ws.classify(as_of, progress, bundle=() if local else ("posthog",))
                 # --who reads its own group alone: the accounts in no segment (a query of
                 # the classification) number only the "no segment" group, which it never reads
                 snapshot = Snapshot.of(

@@ -209,9 +209,11 @@ def build_narrowed(
     wanted: Collection[str],
     expression: str,
     progress: Progress | None = None,
+    bundle: Collection[str] = (),
 ) -> Any | None:
     """A ProfileRun whose `profile` holds email and the `wanted` columns, from only the
-    per-user queries they read; None when the whole profile is needed (see the module)."""
+    per-user queries they read; None when the whole profile is needed (see the module).
+    `bundle`: as profiles.run_by_source takes it."""
     import duckdb
 
     from usertrack.sandbox import connect_while, release, scratch
@@ -238,7 +240,7 @@ def build_narrowed(
         return None
     # The profile's connection is opened while the sources answer.
     con, results = connect_while(
-        lambda: profiles.run_by_source(sources, jobs, progress),
+        lambda: profiles.run_by_source(sources, jobs, progress, bundle=bundle),
         settings=profiles.PROFILE_SETTINGS,
         reuse=True,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -80,8 +80,10 @@ def run_per_user_queries(
     progress: Progress | None = None,
     arrived: Arrived | None = None,
     arrow_over: int | None = None,
+    bundle: Collection[str] = (),
 ) -> dict[str, Result]:
-    """Run every per-user query of each source folder; the sources run concurrently."""
+    """Run every per-user query of each source folder; the sources run concurrently (those of
+    `bundle` as one bundle each where they can: run_by_source)."""
     jobs: dict[str, list[Job]] = {
         kind: [
             (query.id, query, resolve_params(query, params, now_value=as_of))
@@ -89,7 +91,7 @@ def run_per_user_queries(
         ]
         for kind in sources
     }
-    return run_by_source(sources, jobs, progress, arrived, arrow_over)
+    return run_by_source(sources, jobs, progress, arrived, arrow_over, bundle)
 
 
 def run_by_source(
@@ -98,6 +100,7 @@ def run_by_source(
     progress: Progress | None = None,
     arrived: Arrived | None = None,
     arrow_over: int | None = None,
+    bundle: Collection[str] = (),
 ) -> dict[str, Result]:
     """Run every source's jobs, the sources at once, each on as many threads as it runs queries
     side by side (`lanes`: one for PostHog, one per query for PostgreSQL up to its connection
@@ -105,7 +108,10 @@ def run_by_source(
     lanes take its jobs in order; the results come back in job order, whatever order they
     finished in. `arrived` is called with each result as soon as it is fetched, on the thread
     that fetched it. A per-user result of more than `arrow_over` rows (default LARGE_RESULT)
-    comes as Arrow from a source that can give it.
+    comes as Arrow from a source that can give it. The sources named in `bundle` (the live
+    PostHog source of a --by-segment run, whose own queries go beside these) answer their
+    per-user queries as one bundle where they can: a query of PostHog's hourly budget instead
+    of one each (usertrack.sources.cache CachedSource.run_many over a source with run_bundle).
 
     The first failure (or Ctrl-C) cancels the others: their queries are cancelled on the
     database, their retry, throttle and poll waits end at once (see
@@ -168,17 +174,12 @@ def run_by_source(
             key: done[kind][index] for kind in kinds for index, (key, _, _) in enumerate(jobs[kind])
         }
 
-    # A source asked to (`bundles`: the live PostHog source of a --by-segment run, whose own
-    # queries go beside these) answers its per-user queries as one bundle, a query of PostHog's
-    # hourly budget instead of one each (usertrack.sources.cache CachedSource.run_many; its
-    # type's, not a wrapper's passing on).
     together = {
         kind
         for kind in kinds
-        if len(jobs[kind]) > 1
-        and getattr(sources[kind], "bundles", False)
-        and getattr(type(sources[kind]), "run_many", None) is not None
-        and hasattr(getattr(sources[kind], "inner", None), "run_bundle")
+        if kind in bundle
+        and len(jobs[kind]) > 1
+        and _bundles(sources[kind])
         and all(query.per_user for _, query, _ in jobs[kind])
     }
     workers = [
@@ -231,6 +232,14 @@ def run_by_source(
                 break
         raise
     return collect()
+
+
+def _bundles(source: Source) -> bool:
+    """Whether `source` answers several queries as one request (CachedSource.run_many over a
+    source with run_bundle: the live PostHog source)."""
+    from usertrack.sources.cache import CachedSource
+
+    return isinstance(source, CachedSource) and hasattr(source.inner, "run_bundle")
 
 
 def lanes(source: Source, jobs: int) -> int:
@@ -488,6 +497,7 @@ def _run_and_load(
     params: Mapping[str, Any],
     progress: Progress | None,
     meanwhile: Callable[[], None] | None = None,
+    bundle: Collection[str] = (),
 ) -> tuple[duckdb.DuckDBPyConnection, dict[str, Result], dict[str, str], frozenset[str]]:
     """The profile connection, the per-user results, the table each was loaded into
     (`load_result`), and the tables joined already (`join_early`).
@@ -497,7 +507,7 @@ def _run_and_load(
     for the slowest source (a database computing its next query leaves the CPU free). The
     connection is opened on that thread too, as the sources start (importing DuckDB and
     opening it would otherwise hold back the first query). `meanwhile` runs there too, before
-    the first result is loaded."""
+    the first result is loaded. `bundle`: as run_by_source takes it."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from usertrack.sandbox import connect, keeping, release
@@ -572,6 +582,7 @@ def _run_and_load(
                 progress=progress,
                 arrived=arrived,
                 arrow_over=SMALL_RESULT if typed else None,
+                bundle=bundle,
             )
             con = opened.result()
         except BaseException:
@@ -614,14 +625,16 @@ def build_profiles(
     exclude_domains: Iterable[str],
     progress: Progress | None = None,
     meanwhile: Callable[[], None] | None = None,
+    bundle: Collection[str] = (),
 ) -> ProfileRun:
     """Run the per-user queries, join them, and create the DuckDB table `profile`. `meanwhile`
     is run on a thread of its own while the queries run (what the caller needs next, imported
-    during the wait)."""
+    during the wait). `bundle`: the sources whose per-user queries go as one bundle
+    (run_by_source)."""
     excluded = exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
     con, results, tables, early = _run_and_load(
-        library, sources, as_of, params, progress, meanwhile
+        library, sources, as_of, params, progress, meanwhile, bundle
     )
     try:
         if progress:

@@ -102,8 +102,6 @@ class CachedSource:
         # its buffers: no Python value per cell to write or read back)
         self.arrow_results: bool = getattr(inner, "arrow_results", False)
         self.parses_with_pyarrow: bool = getattr(inner, "parses_with_pyarrow", False)
-        # Per-user queries answered together (run_many) by whoever sets it: segments.profiles
-        self.bundles = False
         self.hits = 0
         self.misses = 0
         self._swept = False
