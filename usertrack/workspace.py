@@ -252,13 +252,7 @@ class Workspace:
         except BaseException:
             run.close()
             raise
-        result.current_only = tuple(c for c in self.current_only() if c in result.columns)
-        if say:
-            warning = self.warn_if_past(as_of, result.current_only)
-        else:
-            warning = self.past_warning(as_of, result.current_only)
-        if warning:
-            result.warnings = (*result.warnings, warning)
+        self.mark_current_only(as_of, result, say=say)
         from usertrack.segments.kept import keep
 
         if self.narrow_to is not None:  # a profile of some columns: for this run alone
@@ -267,6 +261,18 @@ class Workspace:
         if self.shared is not None:
             self.shared[("classify", as_of)] = result
         return result
+
+    def mark_current_only(self, as_of: datetime, result: Classification, *, say: bool) -> None:
+        """Note on `result` (classified at `as_of`) the current-only columns its profile holds,
+        and a past as_of's warning about them in its `warnings`; `say`: the warning said now
+        too (`warn_if_past`)."""
+        result.current_only = tuple(c for c in self.current_only() if c in result.columns)
+        if say:
+            warning = self.warn_if_past(as_of, result.current_only)
+        else:
+            warning = self.past_warning(as_of, result.current_only)
+        if warning:
+            result.warnings = (*result.warnings, warning)
 
     def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
         """`past_warning`, said on stderr once per command however many as_of; returned."""

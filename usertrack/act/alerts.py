@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.alerts_plans import Plans
+    from usertrack.act.alerts_segments import SomePeople
     from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
     from usertrack.segments.rules import Classification
@@ -605,9 +606,14 @@ def _classified(
 ) -> Any:
     """The classification at `moment`: the one started ahead, else worked out now; its warning
     (a past moment) said now, once per command as Workspace.classify says it."""
-    found = ahead.get(("classify", moment), lambda: ws.classify(moment, progress))
+    from usertrack.segments.history import Snapshot
+
+    found: Classification | SomePeople | Snapshot = ahead.get(
+        ("classify", moment), lambda: ws.classify(moment, progress)
+    )
     # (a snapshot standing for it is never of a moment with a warning: alerts_segments.saved_now)
-    ws.warn_if_past(moment, getattr(found, "current_only", ()))
+    if not isinstance(found, Snapshot):
+        ws.warn_if_past(moment, found.current_only)
     return found
 
 

@@ -92,10 +92,7 @@ def classify_some(
     except BaseException:
         run.close()
         raise
-    result.current_only = tuple(c for c in ws.current_only() if c in result.columns)
-    warning = ws.past_warning(moment, result.current_only)
-    if warning:
-        result.warnings = (*result.warnings, warning)
+    ws.mark_current_only(moment, result, say=False)
     return SomePeople(result)
 
 
