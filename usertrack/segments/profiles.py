@@ -235,11 +235,12 @@ def run_by_source(
 
 
 def _bundles(source: Source) -> bool:
-    """Whether `source` answers several queries as one request (CachedSource.run_many over a
-    source with run_bundle: the live PostHog source)."""
-    from usertrack.sources.cache import CachedSource
-
-    return isinstance(source, CachedSource) and hasattr(source.inner, "run_bundle")
+    """Whether `source` answers several queries as one request (usertrack.sources.cache
+    CachedSource.run_many over a source with run_bundle: the live PostHog source); its type's
+    run_many, not a wrapper's passing on."""
+    return getattr(type(source), "run_many", None) is not None and hasattr(
+        getattr(source, "inner", None), "run_bundle"
+    )
 
 
 def lanes(source: Source, jobs: int) -> int:
