@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from usertrack.errors import HogQLTranslationError
 from usertrack.sources.hogql.calls import Scope
 from usertrack.sources.hogql.function_calls import Calls
+from usertrack.sources.hogql.functions import email_column_of
 from usertrack.sources.hogql.tokens import (
     CLAUSES_AFTER_ON,
     KEYWORDS,
@@ -23,6 +24,45 @@ from usertrack.sources.hogql.tokens import (
     sql_string,
     starts_query,
 )
+
+# What stands around `a IN (...)` when the test is a whole operand (as the bracketed test that
+# may replace it is): before it, the start of a condition, clause or item; after it, a looser
+# operator or the end of one. Anything else (`x || a IN ...`, `a IN ... = 1`) keeps it as it is.
+_OPERAND_BEFORE = {"AND", "OR", "NOT", "WHERE", "PREWHERE", "HAVING", "ON", "WHEN", "THEN"}
+_OPERAND_BEFORE |= {"ELSE", "SELECT"}
+_OPERAND_AFTER = {"AND", "OR", "WHEN", "THEN", "ELSE", "END", "AS", "GROUP", "ORDER", "HAVING"}
+_OPERAND_AFTER |= {"LIMIT", "UNION", "WINDOW", "SETTINGS"}
+
+
+def _is_comma(node: Node) -> bool:
+    return isinstance(node, Tok) and node.kind == ","
+
+
+def _lists_empty(group: Group) -> bool:
+    """Is `group` `(SELECT arrayJoin(arrayConcat([''], {name})))`: the rows of a bound list
+    with '' ahead of it?"""
+    sig = significant(group.items)
+    if not (len(sig) == 3 and is_id(sig[0], "SELECT") and is_id(sig[1], "ARRAYJOIN")):
+        return False
+    call = sig[2]
+    if not (isinstance(call, Group) and call.open == "("):
+        return False
+    inner = significant(call.items)
+    if not (len(inner) == 2 and is_id(inner[0], "ARRAYCONCAT") and isinstance(inner[1], Group)):
+        return False
+    args = significant(inner[1].items)
+    if not (len(args) == 3 and isinstance(args[0], Group) and args[0].open == "["):
+        return False
+    empty = significant(args[0].items)
+    return (
+        len(empty) == 1
+        and isinstance(empty[0], Tok)
+        and empty[0].kind == "str"
+        and empty[0].value == ""
+        and _is_comma(args[1])
+        and isinstance(args[2], Tok)
+        and args[2].kind == "ph"
+    )
 
 
 @dataclass
@@ -191,9 +231,14 @@ class Expressions(Calls):
             before = cur.nxt(k, -1)
             if isinstance(before, Tok) and before.kind == ".":
                 raise self._method_call(node)
-            out.append(self._call(node, args_group, param_group, scope))
+            text = self._call(node, args_group, param_group, scope)
             for n in range(pos + 1, pos + 1 + used):
                 cur.consumed.add(cur.item_index(n))
+            tested = self._email_in_list(cur, pos, used, text, scope)
+            if tested is not None:
+                out.append(tested)
+                return cur.item_index(pos + used + 2) + 1
+            out.append(text)
             return k + 1
         text, used_items = self._chain(items, k, scope)
         rest = significant(items[k + used_items :])
@@ -207,6 +252,34 @@ class Expressions(Calls):
             raise self._method_call(node)
         out.append(text)
         return k + used_items
+
+    def _email_in_list(
+        self, cur: _Cursor, pos: int, used: int, text: str, scope: Scope
+    ) -> str | None:
+        """`lowerUTF8(<the email>) IN (SELECT arrayJoin(arrayConcat([''], {list})))`, the call
+        (`text`, its name at sig[pos], its groups after) a whole operand of IN: the test on the
+        store's email column itself, or None for anything else. The email key reads '' where
+        the event has no email (coalesce(e, '')), and '' is in the list: coalesce(e, '') IN L
+        is e IN L OR e IS NULL, and on the bare column DuckDB's join skips the events whose
+        email is not in the list (the per-user files kept to a cell's emails: activity.sql)."""
+        column = email_column_of(text)
+        sig = cur.sig
+        end = pos + used
+        listed = sig[end + 2] if end + 2 < len(sig) else None
+        before = sig[pos - 1] if pos > 0 else None
+        after = sig[end + 3] if end + 3 < len(sig) else None
+        if not (
+            column is not None
+            and is_id(sig[end + 1] if end + 1 < len(sig) else None, "IN")
+            and isinstance(listed, Group)
+            and _lists_empty(listed)
+            and (before is None or is_id(before, *_OPERAND_BEFORE) or _is_comma(before))
+            and (after is None or is_id(after, *_OPERAND_AFTER) or _is_comma(after))
+            and not any(is_id(x, "BETWEEN") for x in sig[:pos])
+        ):
+            return None
+        inner = self._seq(listed.items, scope)  # type: ignore[union-attr]
+        return f"({column} IN ({inner}) OR {column} IS NULL)"
 
     def _method_call(self, node: Tok) -> HogQLTranslationError:
         """`x.md5()` is DuckDB's method-call form of md5(x) and "md5"(x) a quoted name: both

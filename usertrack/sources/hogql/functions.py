@@ -52,7 +52,16 @@ _NORMALIZED_EMAIL = re.compile(
 _NORMALIZED_EMAIL_OR_EMPTY = re.compile(
     rf"trim\(coalesce\((\w+\.|)({_EMAIL}), ''\), {re.escape(sql_string(EMAIL_TRIM_CHARS))}\)"
 )
+# The email key or '' as _fn_lower_utf8 writes it: the column, qualified or not.
+_EMAIL_KEY_OR_EMPTY = re.compile(rf"coalesce\((\w+\.|){re.escape(NORMALIZED_EMAIL_COLUMN)}, ''\)")
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def email_column_of(text: str) -> str | None:
+    """The store's email key column (`e.person_email_norm`) when `text` is lowerUTF8's
+    translation of the normalized email or '' (the column's coalesce to ''), else None."""
+    m = _EMAIL_KEY_OR_EMPTY.fullmatch(text)
+    return m.group(1) + NORMALIZED_EMAIL_COLUMN if m else None
 
 
 def _fn_lower(c: Call) -> str:
