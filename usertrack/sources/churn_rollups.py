@@ -227,6 +227,9 @@ _NAME_ROWS = f"""
 # `days` is read where it is used (NOT MATERIALIZED): written out once for both of its readers,
 # it would be 587,000 rows of eight columns at 100,000 users; the mixed persons' reading of it
 # keeps only their rows.
+# The days are first counted per person and email (per_email: one row for most persons), so
+# the emails' minimum and maximum are taken over 138,000 rows, not over every day's: a fifth
+# of the query's CPU.
 _PERSONS_ROLLED = f"""
 WITH days AS NOT MATERIALIZED (
     SELECT person_id, day, coalesce(person_email_norm, '') AS email,
@@ -248,15 +251,23 @@ WITH days AS NOT MATERIALIZED (
       AND timestamp < {_LAST_DAY} AND {_KEPT}
     GROUP BY person_id
 ),
+per_email AS (
+    SELECT person_id, email, anonymous, whole, min(first_at) AS first_at,
+           max(last_at) AS last_at, max(last_then) AS last_then,
+           count(*) FILTER (WHERE last_at >= {_SINCE}) AS active_days,
+           count(*) FILTER (WHERE last_then >= {_THEN_SINCE}) AS active_days_then
+    FROM days
+    GROUP BY person_id, email, anonymous, whole
+),
 per_row AS (
     SELECT person_id, max(email) AS email, min(first_at) AS first_seen,
            max(last_at) AS last_seen, max(last_then) AS last_then,
-           count(*) FILTER (WHERE last_at >= {_SINCE}) AS active_days,
-           count(*) FILTER (WHERE last_then >= {_THEN_SINCE}) AS active_days_then,
+           CAST(sum(active_days) AS BIGINT) AS active_days,
+           CAST(sum(active_days_then) AS BIGINT) AS active_days_then,
            coalesce(min(email) FILTER (WHERE whole) <> max(email) FILTER (WHERE whole)
                     OR (bool_or(anonymous) FILTER (WHERE whole)
                         AND NOT bool_and(anonymous) FILTER (WHERE whole)), false) AS mixed
-    FROM days
+    FROM per_email
     GROUP BY person_id
 ),
 mixed_days AS (
