@@ -348,3 +348,35 @@ def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
     finally:
         stop_demo(own)
+
+
+def test_the_read_only_role_is_checked_once_per_demo(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command connects as the superuser to make or check the read-only role only when the
+    demo is new to it: a new generation (its manifest) is checked again."""
+    import psycopg
+
+    from usertrack.demo.database import DEMO_READER, READER_READY, demo_reader_uri
+
+    demo = ensure_demo(home)
+    (demo.root / READER_READY).unlink(missing_ok=True)
+    admin: list[str] = []
+    connect = psycopg.connect
+
+    def counted(dsn: str, *args: object, **kwargs: object) -> object:
+        if f"{DEMO_READER}@" not in dsn:
+            admin.append(dsn)
+        return connect(dsn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg, "connect", counted)
+    uri = demo_reader_uri(demo)
+    assert f"{DEMO_READER}@" in uri and len(admin) == 1
+    assert demo_reader_uri(demo) == uri and len(admin) == 1  # the mark: no connection
+    with psycopg.connect(uri) as conn:  # and the role reads
+        assert conn.execute("SELECT count(*) FROM wasp_user").fetchone()[0] > 0  # type: ignore[index]
+    manifest = demo.root / "manifest.json"
+    renewed = manifest.with_suffix(".new")
+    renewed.write_text(manifest.read_text())
+    os.replace(renewed, manifest)  # as a generation writes it
+    assert demo_reader_uri(demo) == uri and len(admin) == 2

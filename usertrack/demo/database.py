@@ -154,13 +154,28 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
 DEMO_READER = "usertrack_reader"
 
 
+# Written beside the manifest once the role is ready: the stamps of the manifest and of the
+# cluster it was checked on. A generation writes a new manifest (and a new cluster a new
+# PG_VERSION), so a stale mark never matches; while it does, a command connects only as the role.
+READER_READY = "reader-ready"
+
+
 def demo_reader_uri(ws: DemoWorkspace) -> str:
     """Start (or reuse) the demo PostgreSQL; the URI of a role that may only read its tables."""
     from urllib.parse import urlsplit, urlunsplit
 
+    admin = start_demo_postgres(ws)
+    parts = urlsplit(admin)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    reader = urlunsplit(parts._replace(netloc=f"{DEMO_READER}@{host}"))
+    mark = _reader_mark(ws)
+    if mark is not None:
+        with contextlib.suppress(OSError):
+            if (ws.root / READER_READY).read_text() == mark:
+                return reader
+
     import psycopg
 
-    admin = start_demo_postgres(ws)
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
             if not _reader_ready(conn):
@@ -174,9 +189,24 @@ def demo_reader_uri(ws: DemoWorkspace) -> str:
             f"could not prepare the demo PostgreSQL's read-only role: {exc}",
             hint="run `usertrack demo --reset` to rebuild the demo workspace",
         ) from exc
-    parts = urlsplit(admin)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{DEMO_READER}@{host}"))
+    if mark is not None:
+        with contextlib.suppress(OSError):
+            tmp = ws.root / f".{READER_READY}.{os.getpid()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(mark)
+            os.replace(tmp, ws.root / READER_READY)
+    return reader
+
+
+def _reader_mark(ws: DemoWorkspace) -> str | None:
+    """What READER_READY holds for this demo as it is, or None without a manifest (a demo being
+    generated) or a cluster."""
+    try:
+        files = [(ws.root / "manifest.json").stat(), (ws.pg_dir / "PG_VERSION").stat()]
+    except OSError:
+        return None
+    return " ".join(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}" for st in files)
 
 
 def _reader_ready(conn: Any) -> bool:
