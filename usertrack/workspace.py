@@ -23,7 +23,7 @@ from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
-    from usertrack.demo.generator import DemoWorkspace
+    from usertrack.demo.layout import DemoWorkspace
     from usertrack.segments.profiles import ProfileRun
     from usertrack.sources.eventstore import ImportStats
     from usertrack.sources.person_rows import PersonRows
@@ -480,7 +480,7 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
 
     source: Source
     if ws.demo is not None:
-        from usertrack.demo.generator import demo_reader_uri
+        from usertrack.demo.database import demo_reader_uri
 
         if progress:
             progress("starting the demo PostgreSQL")
@@ -514,12 +514,17 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
 
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:
-    from usertrack.demo.generator import demo_reader_uri, ensure_demo
+    from usertrack.demo.layout import existing_demo
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
     from usertrack.sources.storecache import folder_of
 
-    demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
+    # A demo that exists needs none of the generator's modules
+    demo = existing_demo(ws.settings.home)
+    if demo is None:
+        from usertrack.demo.generator import ensure_demo
+
+        demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
     ws.demo = demo
     ws.sources["posthog"] = LocalPostHogSource(
         demo.events_path, description="demo events", kept_in=folder_of(ws.settings.home)
@@ -528,6 +533,8 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
         return
     if progress:
         progress("starting the demo PostgreSQL")
+    from usertrack.demo.database import demo_reader_uri
+
     uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
     ws.sources["neon"] = PostgresSource(
         uri, description="demo PostgreSQL", max_concurrent=ws.settings.db_connections

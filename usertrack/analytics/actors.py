@@ -116,7 +116,7 @@ class ProfilesAhead:
             from usertrack.segments.some import exact
 
             if demo is not None:
-                from usertrack.demo.generator import demo_reader_uri
+                from usertrack.demo.database import demo_reader_uri
 
                 demo_reader_uri(demo)  # add_database's, on this thread: started, made once
             else:

@@ -125,7 +125,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from usertrack.demo.accounts import Accounts, sign_up
 from usertrack.demo.alerts import alert_events, spike_runs, with_spike_runs
@@ -147,6 +147,8 @@ from usertrack.demo.layout import (
     Progress,
     demo_root,
     demo_workspace,
+    existing_demo,
+    read_manifest,
 )
 from usertrack.demo.product import (
     ERRORS,
@@ -207,30 +209,6 @@ MIN_USERS = 50
 MAX_USERS = 2_000_000
 
 
-def read_manifest(home: Path) -> dict[str, Any] | None:
-    """The manifest of a complete demo under home, or None when there is none (or it is stale)."""
-    root = demo_root(home)
-    try:
-        manifest = json.loads((root / "manifest.json").read_text())
-        if manifest.get("schema_version") != SCHEMA_VERSION:
-            return None
-        ws = demo_workspace(root, date.fromisoformat(manifest["anchor"]), int(manifest["users"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not (ws.pg_dir / "PG_VERSION").exists() or not ws.events_path.exists():
-        return None
-    return manifest
-
-
-def _existing(home: Path) -> DemoWorkspace | None:
-    manifest = read_manifest(home)
-    if manifest is None:
-        return None
-    return demo_workspace(
-        demo_root(home), date.fromisoformat(manifest["anchor"]), manifest["users"]
-    )
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     import fcntl
@@ -261,7 +239,7 @@ def ensure_demo(
     processes.
     """
     if not reset:
-        ws = _existing(home)
+        ws = existing_demo(home)
         if ws is not None:
             return ws
         unfinished = _interrupted(home)
@@ -278,7 +256,7 @@ def ensure_demo(
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / ".lock"):
         if not reset:  # another process may have finished while we waited for the lock
-            ws = _existing(home)
+            ws = existing_demo(home)
             if ws is not None:
                 return ws
         from usertrack.bounds import unbounded

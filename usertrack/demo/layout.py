@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,4 +70,29 @@ def demo_workspace(root: Path, anchor: date, users: int) -> DemoWorkspace:
         events_path=root / "events.duckdb",
         anchor=anchor,
         users=users,
+    )
+
+
+def read_manifest(home: Path) -> dict[str, Any] | None:
+    """The manifest of a complete demo under home, or None when there is none (or it is stale)."""
+    root = demo_root(home)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            return None
+        ws = demo_workspace(root, date.fromisoformat(manifest["anchor"]), int(manifest["users"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (ws.pg_dir / "PG_VERSION").exists() or not ws.events_path.exists():
+        return None
+    return manifest
+
+
+def existing_demo(home: Path) -> DemoWorkspace | None:
+    """The complete demo under home, or None (none, or one of another schema: rebuilt)."""
+    manifest = read_manifest(home)
+    if manifest is None:
+        return None
+    return demo_workspace(
+        demo_root(home), date.fromisoformat(manifest["anchor"]), manifest["users"]
     )
