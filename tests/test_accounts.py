@@ -509,3 +509,28 @@ def test_account_segments_bind_only_the_columns_their_rules_read(tmp_path: Path)
     rules.write_text(rules.read_text().replace("Members >= 10", "member >= 10"))
     with pytest.raises(SegmentsFileError, match=r"unknown column 'member'.*members"):
         account_segment_of(load_segments(rules), columns, plain)
+
+
+def test_the_members_table_reads_every_member_as_written() -> None:
+    """--by-account's members come as two JSON arrays (email, account at the same place): the
+    table holds each pair as written (quotes, backslashes, tabs, newlines, non-ASCII, a
+    comma), in order; no member (json_agg's NULL) is an empty table."""
+    import duckdb
+
+    from usertrack.analytics.by_account import accounts_table
+    from usertrack.sources.base import Result
+
+    pairs = [
+        ('a"b@x.io', "1"),
+        ("c\\d@x.io", "tab\there"),
+        ("\u00e9l\u00e8ve@\u00e9cole.fr", "line\nbreak"),
+        ("e,f@x.io", "[1, 2]"),
+        ("g@x.io", "1"),
+    ]
+    con = duckdb.connect()
+    emails = json.dumps([p[0] for p in pairs], ensure_ascii=False)
+    accounts = json.dumps([p[1] for p in pairs], ensure_ascii=False)
+    accounts_table(con, Result(columns=["emails", "accounts"], rows=[(emails, accounts)]))
+    assert con.execute("SELECT email, account FROM _accounts_in ORDER BY rowid").fetchall() == pairs
+    accounts_table(con, Result(columns=["emails", "accounts"], rows=[(None, None)]))
+    assert con.execute("SELECT count(*) FROM _accounts_in").fetchall() == [(0,)]

@@ -62,15 +62,7 @@ def account_progress(
             members = fetching.result()
     else:
         members = members_fetch.result()
-    import pyarrow as pa
-
-    table = pa.table(
-        {
-            "email": pa.array([r[0] for r in members.rows], pa.string()),
-            "account": pa.array([r[1] for r in members.rows], pa.string()),
-        }
-    )
-    con.register("_accounts_in", table)
+    accounts_table(con, members)
     key = email_key_sql("duckdb", "email")
     con.execute(
         "CREATE TEMP TABLE _person_email AS SELECT person_id,"
@@ -90,7 +82,6 @@ def account_progress(
         " _person_email e JOIN _accounts_in a ON a.email = e.email"
         " WHERE e.person_id = p.person_id)"
     ).fetchall()
-    con.unregister("_accounts_in")
     outside = int(row[0][0]) if row else 0
     if not outside:
         return ()
@@ -98,6 +89,18 @@ def account_progress(
 
     who = counted(outside, "person")
     return (f"--by-account: {who} who entered the funnel in no account, left out",)
+
+
+def accounts_table(con: duckdb.DuckDBPyConnection, members: Result) -> None:
+    """The temporary table `_accounts_in` (email, account) of member_accounts' answer: its
+    two JSON arrays, read by DuckDB, a member at the same place in each."""
+    emails, accounts = members.rows[0] if members.rows else (None, None)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _accounts_in AS SELECT"
+        " unnest(CAST(CAST($e AS JSON) AS VARCHAR[])) AS email,"
+        " unnest(CAST(CAST($a AS JSON) AS VARCHAR[])) AS account",
+        {"e": emails, "a": accounts},
+    )
 
 
 def _person_accounts(
@@ -140,11 +143,7 @@ def _person_accounts(
     except BaseException:
         members.settle()  # done with the database before the workspace closes it
         raise
-    found = members.result()
-    con.execute(
-        "CREATE TEMP TABLE _accounts_in AS SELECT unnest($e) AS email, unnest($a) AS account",
-        {"e": [str(r[0]) for r in found.rows], "a": [str(r[1]) for r in found.rows]},
-    )
+    accounts_table(con, members.result())
     con.execute(
         "CREATE TEMP TABLE _person_account AS SELECT CAST(e.person_id AS VARCHAR) AS person_id,"
         " a.account FROM _emails_in e JOIN _accounts_in a ON a.email = e.email"
