@@ -152,8 +152,6 @@ def read_config_file(path: Path) -> dict[str, str]:
 def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:
     """The user config file as {ENV_NAME: (value, where)}, `where` naming the file, line and key
     ("~/.config/usertrack/config.toml:3 [posthog] host") for messages about a bad value."""
-    import tomllib
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -162,6 +160,8 @@ def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:
         raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+    import tomllib  # only for a file there is (6 ms)
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
