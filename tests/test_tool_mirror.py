@@ -304,3 +304,34 @@ def test_a_database_restored_to_an_earlier_moment_starts_a_new_copy(
         con.execute("UPDATE tool_calls SET ms = ms + 1000")
         con.execute("DELETE FROM answers")
     assert tools(env) == truth  # copied again from the database
+
+
+def weekly_failing_tools(env: Any, copy: bool) -> Any:
+    _, folder, variables = env
+    dashboard = folder / "metrics.yaml"  # the weekly dashboard's first panel
+    dashboard.write_text("title: t\npanels:\n  - analysis: metrics\n    title: Key metrics\n")
+    result = run(
+        ["report", str(dashboard), "--as-of", AS_OF, "-f", "json", "--out", "-", "--no-save"],
+        folder / "home",
+        **variables,
+        USERTRACK_APP_MIRROR="1" if copy else "0",
+    )
+    assert result.exit_code == 0, result.stderr
+    (metrics,) = [p for p in json.loads(result.stdout)["panels"] if p["analysis"] == "metrics"]
+    return metrics["data"]["failing_tools"]
+
+
+def test_the_weekly_reports_failing_tools_from_the_copy_as_the_file_does(env: Any) -> None:
+    uri = env[0]
+    with psycopg.connect(uri, autocommit=True) as conn:
+        # a failed call without a tool name (in no row of the file's) and one without a provider
+        conn.execute(
+            "INSERT INTO fastapi_tool_executions VALUES (23, '101', NULL, 'default', 'datagen',"
+            " 'failed', 5, 'E', 'x', '2026-06-08 09:30'), (24, '101', 'web_search', 'default',"
+            " NULL, 'failed', 5, 'E', 'x', '2026-06-08 09:40')"
+        )
+    from_files = weekly_failing_tools(env, copy=False)
+    assert copied_calls(env) == 0
+    assert weekly_failing_tools(env, copy=True) == from_files
+    assert copied_calls(env) > 0  # the copy answered
+    assert from_files["rows"]

@@ -200,6 +200,24 @@ class Sections:
         columns += ["failures", "success_rate", "avg_ms", "p90_ms", "affected_users"]
         return _result([*columns, "first_failure", "last_failure"], out)
 
+    def failing_tools(self, limit: int) -> Result:
+        """neon/failing_tools: the tools with a failed call, by tool and provider. A call
+        without a tool name is in no row (the file joins its two counts on the name)."""
+        rows = self._rows(
+            _CALLS
+            + """SELECT tool_name, coalesce(tool_provider, '') AS provider, count(*) AS n,
+                count(*) FILTER (WHERE status = 'failed') AS failed,
+                count(DISTINCT ukey) FILTER (WHERE status = 'failed') AS hit
+            FROM calls WHERE tool_name IS NOT NULL GROUP BY ALL HAVING failed > 0
+            ORDER BY failed DESC, hit DESC, tool_name, provider LIMIT $limit""",
+            tool="*",
+            limit=limit,
+        )
+        return _result(
+            ["tool_name", "tool_provider", "calls", "failures", "failure_rate", "affected_users"],
+            [(t, p, n, f, _pct(f, n), u) for t, p, n, f, u in rows],
+        )
+
     def tool_providers(self) -> Result:
         rows = self._rows(
             _CALLS
@@ -394,6 +412,7 @@ def from_copy(
                 "custom_tools": lambda: sections.custom_tools(custom_limit),
                 "trend": lambda: sections.tool_trend(every),
                 "errors": lambda: sections.tool_errors(every, _limit(jobs, "errors")),
+                "failing_tools": lambda: sections.failing_tools(_limit(jobs, "failing_tools")),
             }
             results = {k: make[k]() for k, _, _ in jobs}
             mirror.keep_answer(key, pickle.dumps(results))
