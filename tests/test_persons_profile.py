@@ -145,3 +145,56 @@ def test_the_cells_profile_is_built_from_the_kept_queries(db: str, tmp_path: Pat
             source.close()
     assert [r[0] for r in mine] == ["carol@beta.com"]
     assert mine == theirs
+
+
+def test_a_cells_events_answers_are_kept_for_the_same_cell_asked_again(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a local events store that keeps answers, the cell's per-user answers of the events
+    are kept under the store's stamp: the same cell asked again reads them (no query of the
+    events) and gets the same profile; another cell is asked of the events."""
+    import pyarrow  # noqa: F401  (imported by every --persons run before its profile)
+
+    from tests.analytics_helpers import record, write_export
+    from usertrack.segments import some
+    from usertrack.sources import storecache
+    from usertrack.sources.eventstore import import_events
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.queries import load_queries
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
+    library = load_queries(REPO / "queries")
+    when = datetime(2026, 6, 3, 9, tzinfo=UTC)
+    events = [
+        record(n, "$pageview", when, p, p, e, {"$pathname": "/"})
+        for n, (p, e) in enumerate([("pc", "Carol@Beta.com "), ("pb", "bob@acme.io")], 1)
+    ]
+    store = tmp_path / "events.duckdb"
+    import_events(write_export(tmp_path / "events.jsonl", events), store)
+    kept_in = storecache.folder_of(tmp_path)
+    local = LocalPostHogSource(store, description="x", kept_in=kept_in)
+    sources = {"neon": PostgresSource(db), "posthog": local}
+    asked: list[str] = []
+    run = local.run
+    monkeypatch.setattr(local, "run", lambda q, *a, **k: asked.append(q.id) or run(q, *a, **k))
+    profiles, kept = [], []
+    try:
+        for cell in (CELL, CELL, ["bob@acme.io"]):
+            asked.clear()
+            part = some.build_some(library, sources, as_of=AS_OF,
+                                   exclude_domains=["datagen.dev"], emails=cell)  # fmt: skip
+            try:
+                profiles.append(part.con.execute("SELECT * FROM profile ORDER BY email").fetchall())
+            finally:
+                part.close()
+            kept.append(sorted(asked))
+    finally:
+        for source in sources.values():
+            source.close()
+    events_queries = sorted(q.id for q in library.in_folder("posthog", per_user=True))
+    assert kept == [events_queries, [], events_queries]
+    assert list(kept_in.glob("*.arrow"))
+    assert profiles[1] == profiles[0]
+    assert [r[0] for r in profiles[0]] == ["carol@beta.com"]
+    assert [r[0] for r in profiles[2]] == ["bob@acme.io"]

@@ -61,6 +61,19 @@ def test_kept_tables_read_back_the_newest_kept_and_damage_is_a_miss(tmp_path: Pa
     assert storecache.load(folder, "last") is None
 
 
+def test_an_answer_read_is_kept_over_those_written_after_it(tmp_path: Path) -> None:
+    folder = storecache.folder_of(tmp_path)
+    table = pa.table({"person_id": ["p1"], "email": ["a@x.io"]})
+    storecache.save(folder, "used", table)
+    os.utime(folder / "used.arrow", ns=(10**9, 10**9))  # written long ago
+    assert storecache.load(folder, "used") == table  # and read now
+    for n in range(storecache.KEEP):
+        storecache.save(folder, f"k{n}", table)
+        os.utime(folder / f"k{n}.arrow", ns=((n + 2) * 10**9, (n + 2) * 10**9))
+    assert storecache.load(folder, "used") == table
+    assert storecache.load(folder, "k0") is None  # the least recently used removed
+
+
 def test_cache_clear_removes_the_kept_answers_too(tmp_path: Path) -> None:
     from usertrack.sources import cache
 

@@ -85,6 +85,29 @@ def _listed(source: Source, query: Query, count: int) -> str | None:
     return "has" if count <= MAX_LIVE_EMAILS else None
 
 
+class _KeptAnswers:
+    """A local events store whose answers to these per-user queries (each kept to the cell's
+    emails) are kept under the store's stamp (LocalPostHogSource.run_kept): the same cell
+    asked again, by another format or a second look, reads them instead of every event."""
+
+    arrow_results = True
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.description = source.description
+
+    def run(self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None) -> Any:
+        if arrow_over is None:
+            return self.source.run(query, params)
+        return self.source.run_kept(query, params, arrow_over=arrow_over)
+
+
+def _kept(source: Source) -> Any:
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    return _KeptAnswers(source) if isinstance(source, LocalPostHogSource) else source
+
+
 def build_some(
     library: QueryLibrary,
     sources: Mapping[str, Source],
@@ -126,6 +149,7 @@ def build_some(
     typed = "pyarrow" in sys.modules or any(
         getattr(s, "parses_with_pyarrow", False) for s in sources.values()
     )
+    running = {kind: _kept(source) for kind, source in sources.items()}
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=profiles.PROFILE_SETTINGS, reuse=True)
@@ -138,7 +162,7 @@ def build_some(
 
         try:
             results = profiles.run_by_source(
-                sources, jobs, progress, arrived, profiles.SMALL_RESULT if typed else None
+                running, jobs, progress, arrived, profiles.SMALL_RESULT if typed else None
             )
             con = opened.result()
         except BaseException:

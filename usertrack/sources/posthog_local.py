@@ -305,6 +305,35 @@ class LocalPostHogSource:
             cur.close()
         return self._result(columns, rows, types, table, started)
 
+    def run_kept(self, query: Query, params: Mapping[str, Any], *, arrow_over: int) -> Result:
+        """`run`, its answer kept as Arrow under the store's stamp where this source keeps
+        answers (`kept_in`, usertrack.sources.storecache) and read from there while the store
+        is unchanged: the per-user answers of one cell's people (`--persons`, their emails
+        among the values), asked again by the next command on the same cell. The key is the
+        DuckDB text run and its values. Only where pyarrow is imported already; an answer of
+        other types than Arrow's (_ARROW_TYPES) is not kept."""
+        if self.kept_in is None or not _pyarrow_loaded():
+            return self.run(query, params, arrow_over=arrow_over)
+        from usertrack.sources import storecache
+
+        tr, values = self._bound(query, params, f"{query.id} ({query.path})")
+        name = self._kept_key(tr.sql, values)
+        if name is None:
+            return self.run(query, params, arrow_over=arrow_over)
+        started = time.monotonic()
+        table = storecache.load(self.kept_in, name)
+        meta = {"engine": "duckdb", "store": str(self.store_path), "kept": True}
+        if table is None:
+            answer = self.run(query, params, arrow_over=-1)  # as Arrow, even with no rows
+            if answer.arrow is None:  # types Arrow does not carry here
+                return answer
+            table, meta = answer.arrow, answer.meta
+            storecache.save(self.kept_in, name, table)
+        meta["seconds"] = round(time.monotonic() - started, 4)
+        if table.num_rows <= arrow_over:  # as `run` gives a small answer: rows
+            return Result(columns=list(table.column_names), rows=_rows_of(table), meta=meta)
+        return Result(columns=list(table.column_names), rows=[], meta=meta, arrow=table)
+
     def segment_persons(
         self, query: Query, params: Mapping[str, Any], *, arrow: bool = False
     ) -> Result | None:

@@ -16,7 +16,8 @@ re-imported store is a new key; an edit in place changes its size or times. As f
 store changed within the last `SETTLE_NS` is read but its answer not kept (two writes within
 one tick of the kernel's clock could leave the same stamp). Nothing of the app's database (which
 has no stamp) is ever kept here. A file that cannot be read is treated as absent; one that
-cannot be written costs only speed. The newest `KEEP` files are kept, the older removed.
+cannot be written costs only speed. The `KEEP` files written or read last are kept, the others
+removed.
 
 The files hold your users' emails: 0600 in a 0700 folder, as the history's.
 """
@@ -65,14 +66,17 @@ def load(folder: Path, name: str) -> Any | None:
         import pyarrow as pa
 
         # not closed here: the table's buffers are the map's, which they keep open
-        return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
     except Exception:  # missing, damaged or unreadable: not kept (pyarrow's errors are many)
         return None
+    with contextlib.suppress(OSError):  # read now: the last of the kept to be removed
+        os.utime(path)
+    return table
 
 
 def save(folder: Path, name: str, table: Any) -> None:
-    """Keep `table` under `name` (written whole, then renamed into place), and only the newest
-    KEEP answers."""
+    """Keep `table` under `name` (written whole, then renamed into place), and only the
+    KEEP answers written or read last."""
     from usertrack.files import private_dir
 
     tmp: str | None = None
