@@ -6,7 +6,9 @@ a quarter of a second of CPU at 5 M events, for an answer that changes only when
 The first command keeps that answer as an Arrow IPC file under `<USERTRACK_HOME>/cache/store/`;
 the next ones read the file (a few milliseconds, memory-mapped). A group's per-person facts
 (`--who`, `--segment`, `--by-segment` on retention: usertrack.sources.person_filter) are
-everyone's rows, then the group's kept: everyone's are kept here the same way.
+everyone's rows, then the group's kept: everyone's are kept here the same way. So are a
+`--persons` cell's per-user answers of the events (LocalPostHogSource.run_kept), its emails among
+their values.
 
 A kept answer is found only under a key of everything it depends on: the store's stamp (device,
 inode, size, change and modification times in nanoseconds: usertrack.filecache), that of its
