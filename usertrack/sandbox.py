@@ -208,9 +208,19 @@ def connect(
         row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
         if row and row[0]:
             # A second connection to a database file this process has open shares its instance
-            # (DuckDB refuses one with another config), which connect() already locked.
+            # (DuckDB refuses one with another config), which connect() already locked: it
+            # may read and write no more than the first.
             if allowed_paths or allowed_dirs:
-                raise RuntimeError(f"{database} is open already: no file can be allowed now")
+                have = con.execute(
+                    "SELECT current_setting('allowed_paths'),"
+                    " current_setting('allowed_directories')"
+                ).fetchone()
+                if not have or not (
+                    set(allowed_paths) <= set(have[0] or [])
+                    and set(allowed_dirs) <= set(have[1] or [])
+                ):
+                    con.close()
+                    raise RuntimeError(f"{database} is open already: no file can be allowed now")
             return con
         if allowed_paths or allowed_dirs:
             if allowed_paths:

@@ -453,31 +453,38 @@ GROUP BY distinct_id
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the store read-only and sandboxed (usertrack.sandbox: no file access beyond the
-    store, time zone UTC, configuration locked): HogQL query files run on this connection."""
+    store and its feature times, time zone UTC, configuration locked): HogQL query files run
+    on this connection."""
     import duckdb
-
-    from usertrack.sandbox import connect
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"events store {path} does not exist")
     try:
-        return connect(path, read_only=True)
+        return _connect_store(path)
     except duckdb.Error as e:
         raise DataError(f"cannot open events store {path}: {first_line(e)}") from None
+
+
+def _connect_store(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the store that may read its feature times
+    (usertrack.sources.feature_times), the one file beside it usertrack's own SQL reads: every
+    connection to a store is opened alike, as DuckDB shares one database among them."""
+    from usertrack.sandbox import connect
+    from usertrack.sources.feature_times import side_of
+
+    return connect(path, read_only=True, read_paths=[side_of(path)])
 
 
 def store_info(path: Path) -> dict[str, str]:
     """The `usertrack_meta` facts of a store ({} if it has none or cannot be read)."""
     import duckdb
 
-    from usertrack.sandbox import connect
-
     path = Path(path)
     if not path.is_file():
         return {}
     try:
-        con = connect(path, read_only=True)
+        con = _connect_store(path)
     except duckdb.Error:
         return {}
     try:

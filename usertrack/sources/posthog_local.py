@@ -186,6 +186,10 @@ class LocalPostHogSource:
         self._translations: dict[str, Translation] = {}
         self._has_rollups: bool | None = None
         self._tables: dict[tuple[str, ...], bool] = {}
+        # the key of the store whose feature times lie beside it (usertrack.sources.
+        # feature_times), once seen
+        self._times_key: str | None = None
+        self._times_lock = threading.Lock()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -224,7 +228,33 @@ class LocalPostHogSource:
             if name not in params:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
-        return self._rolled(tr), values
+        return self._timed(self._rolled(tr), values)
+
+    def _timed(self, tr: Translation, values: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
+        """`tr` and `values`, or feature_usage.sql reading feature_used's time spent from its
+        table beside the store, built now when missing (usertrack.sources.feature_times)."""
+        from usertrack.sources import feature_times
+
+        key = feature_times.key_of(self.store_path)
+        side = feature_times.side_of(self.store_path)
+        found = None if key is None else feature_times.rewritten(tr.sql, values, side, key)
+        if key is None or found is None:
+            return tr, values
+        with self._times_lock:
+            if self._times_key != key:
+                cur = self._connection().cursor()
+                try:
+                    kept = feature_times.kept_key(cur, side)
+                    if kept != key and feature_times.build(self.store_path, side, key):
+                        kept = feature_times.kept_key(cur, side)
+                finally:
+                    cur.close()
+                if kept != key:
+                    return tr, values
+                self._times_key = key
+        from dataclasses import replace
+
+        return replace(tr, sql=found[0]), found[1]
 
     def _rolled(self, tr: Translation) -> Translation:
         """`tr`, or what answers it from the store's per-person tables (person_hours,

@@ -1,0 +1,199 @@
+"""feature_used's time spent as a table of its own beside an events store, built on first use.
+
+feature_usage.sql sums each use's `duration` property (a JSON number; anything else is left
+out). The store keeps the properties as compressed JSON text, and reading a number out of it
+for every use in the range (600,000 at 100,000 users) cost `features` three quarters of its
+CPU. So the local engine keeps, once per store, every feature_used event whose `duration` the
+query counts: its row in `events` (DuckDB's rowid: a store is written whole and never changed,
+so a row keeps its id), its timestamp and the value the query would read, worked out by the
+query's own translated expressions, and on every row the key of the store it was read from
+(usertrack.sources.storecache's: the file's stamp, DuckDB's version). The table is a Parquet
+file beside the store (`side_of`), written whole and renamed into place by the first command
+that finds it missing or of another store (a second or two of CPU at 100,000 users, about what
+reading the JSON costs that command anyway); the next ones read it in milliseconds. Every
+connection to the store may read that one file (usertrack.sources.eventstore.open_store).
+
+The translation of feature_usage.sql as shipped, by feature (`by` = 'feature': only
+feature_used events), with the property `duration`, then runs as `rewritten` gives it: the same
+statement, the events joined with that table by rowid (`--where`, `--who` and the exclusion
+pattern still apply to the events as ever), its two duration expressions reading the table
+instead of the JSON; a row of another store's table stops it with an error rather than join.
+Any other text or values (`--event`, an edited file) runs as translated. On PostHog the file
+runs as written: this is the local engine's alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+PROPERTY = "duration"  # feature_usage.sql's {duration}, as shipped
+RID = "usertrack_rid"
+STORE = "usertrack_store"
+SECONDS = "usertrack_seconds"
+AT = "usertrack_at"
+ALIAS = "usertrack_times"
+
+# The property's path, and the expressions of feature_usage.sql's `timed` and `seconds` over
+# it, as the HogQL translator writes them (usertrack.sources.hogql).
+_PATH = "('/' || replace(replace(CAST($duration AS VARCHAR), '~', '~0'), '/', '~1'))"
+_TYPE_NAMES = (
+    "MAP {'VARCHAR': 'String', 'BIGINT': 'Int64', 'UBIGINT': 'UInt64', 'DOUBLE': 'Double',"
+    " 'BOOLEAN': 'Bool', 'ARRAY': 'Array', 'OBJECT': 'Object', 'NULL': 'Null'}"
+)
+_NUMBER = (
+    f"coalesce({_TYPE_NAMES}[json_type(properties, {_PATH})], 'Null')"
+    " IN ('Int64', 'UInt64', 'Double')"
+)
+_VALUE = (
+    f"(CASE WHEN regexp_matches(CAST(json_extract(properties, {_PATH}) AS VARCHAR),"
+    f" '^\\s|\\s$|_') THEN NULL ELSE TRY_CAST(json_extract(properties, {_PATH}) AS DOUBLE) END)"
+)
+TIMED = f"count(*) FILTER (WHERE {_NUMBER}) AS timed"
+SPENT = f"sum((CASE WHEN {_NUMBER} THEN {_VALUE} ELSE 0 END)) AS seconds"
+_FROM = "FROM events WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+# The whole translation (whitespace folded) but for its filter slot: `true`, or --where's.
+_HEAD = (
+    "SELECT feature, current, sum(uses) AS uses, count(DISTINCT person_id) FILTER (WHERE"
+    " (person_id) IS NOT NULL) AS persons, sum(timed) AS timed_uses, sum(seconds) AS seconds"
+    " FROM ( SELECT (CASE WHEN $by IS NOT DISTINCT FROM 'event' THEN event ELSE"
+    " coalesce(CAST(prop_feature AS VARCHAR), '') END) AS feature, timestamp >"
+    " CAST(CAST($split AS TIMESTAMPTZ) AS TIMESTAMP) AS current, person_id, count(*) AS uses,"
+    f" {TIMED}, {SPENT} {_FROM}"
+    " AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
+    " AND ($by IS NOT DISTINCT FROM 'event' OR event IS NOT DISTINCT FROM 'feature_used')"
+    " AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern) AND "
+)
+_TAIL = (
+    " GROUP BY feature, current, person_id ) GROUP BY feature, current ORDER BY feature, current"
+)
+
+# The table: each feature_used event whose property is a JSON number, the value the query's
+# `seconds` takes from it (NULL where it takes none), in rowid (the store's timestamp) order.
+# The property's JSON is read once per event: json_type of the extracted value is the type at
+# the path, as the query's two readings of it are one.
+_READ = f"json_extract(properties, {_PATH})"
+BUILD_SQL = f"""
+SELECT {RID}, {AT}, {_VALUE.replace(_READ, "value")} AS {SECONDS}, $key AS {STORE}
+FROM (
+    SELECT rowid AS {RID}, timestamp AS {AT}, {_READ} AS value
+    FROM events
+    WHERE event = 'feature_used'
+)
+WHERE {_NUMBER.replace(f"json_type(properties, {_PATH})", "json_type(value)")}
+ORDER BY {RID}
+""".replace("$duration", f"'{PROPERTY}'")
+
+
+def _spaced(phrase: str) -> re.Pattern[str]:
+    """`phrase` as a pattern that matches it with any whitespace where it has a space."""
+    return re.compile(r"\s+".join(re.escape(part) for part in phrase.split(" ")))
+
+
+def side_of(store: Path) -> Path:
+    """Where the table of `store` is kept: beside it."""
+    return Path(f"{store}.feature-times.parquet")
+
+
+def key_of(store: Path) -> str | None:
+    """The key of `store` as it is now; None when its table is not to be kept (the store
+    unreadable, or changed too recently to be told from a later change: storecache)."""
+    from usertrack.sources import storecache
+
+    return storecache.key(store, BUILD_SQL, {})
+
+
+def kept_key(cur: duckdb.DuckDBPyConnection, side: Path) -> str | None:
+    """The key of the store the table at `side` was read from; None without a readable one."""
+    import duckdb
+
+    if not side.is_file():
+        return None
+    try:
+        row = cur.execute(f"SELECT {STORE} FROM read_parquet({_quoted(side)}) LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _quoted(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def rewritten(
+    sql: str, values: dict[str, Any], side: Path, key: str
+) -> tuple[str, dict[str, Any]] | None:
+    """feature_usage.sql's translation `sql` reading the table at `side` (of the store of `key`)
+    for its time spent, and the values it takes; None for any other text or values."""
+    if values.get("by") != "feature" or values.get("duration") != PROPERTY:
+        return None
+    from usertrack.sources.rollups import words
+
+    folded = words(sql)
+    if not (folded.startswith(_HEAD) and folded.endswith(_TAIL)):
+        return None
+    lo = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+    hi = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
+    mine = (
+        f"CASE WHEN {STORE} = {_quoted(key)} THEN true ELSE error('the feature times beside the"
+        " events store are of another store: run the command again') END"
+    )
+    joined = (
+        f"FROM events LEFT JOIN (SELECT {RID}, {SECONDS} FROM read_parquet({_quoted(side)})"
+        f" WHERE {AT} > {lo} AND {AT} <= {hi} AND {mine}) AS {ALIAS}"
+        f" ON {ALIAS}.{RID} = events.rowid"
+        " WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+    )
+    # the text as translated, but for these three (a --where's literal keeps its spaces)
+    out = sql
+    for phrase, instead in (
+        (TIMED, f"count({ALIAS}.{RID}) AS timed"),
+        (
+            SPENT,
+            f"sum((CASE WHEN {ALIAS}.{RID} IS NULL THEN 0 ELSE {ALIAS}.{SECONDS} END)) AS seconds",
+        ),
+        (_FROM, joined),
+    ):
+        out = _spaced(phrase).sub(instead.replace("\\", "\\\\"), out, count=1)
+    named = set(re.findall(r"\$(\w+)", out))
+    return out, {k: v for k, v in values.items() if k in named}
+
+
+def build(store: Path, side: Path, key: str) -> bool:
+    """Write the table of `store` (its key: `key`) at `side`, whole, then renamed into place;
+    False when it cannot be (that only costs speed: the JSON is read)."""
+    from usertrack.sandbox import connect
+
+    folder = side.parent
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{side.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+        # usertrack's own statement: the store (and its WAL, which DuckDB looks for) readable,
+        # the folder writable, nothing else
+        con = connect(read_paths=[store, f"{store}.wal"], write_dirs=[folder])
+        try:
+            con.execute(f"ATTACH {_quoted(store)} AS usertrack_store (READ_ONLY)")
+            con.execute("USE usertrack_store")
+            text = BUILD_SQL.replace("$key", _quoted(key))
+            con.execute(f"COPY ({text}) TO {_quoted(tmp)} (FORMAT parquet)")
+        finally:
+            con.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, side)
+        tmp = None
+        return True
+    except Exception:  # a table that cannot be built only costs speed: the JSON is read
+        return False
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
