@@ -3,7 +3,7 @@
 whole answer's rows of those emails, matched as the profile's join matches them
 (usertrack.emails: trimmed of space, tab, CR and LF, lower-cased), on both ways a query's rows
 are read (a stream with bound parameters, COPY with the values rendered), on both of the
-queries' ways to keep a list (up to 10,000 emails through the index, past that over the whole
+queries' ways to keep a list (up to 40,000 emails through the index, past that over the whole
 table)."""
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def test_a_kept_query_answers_the_cells_people_only(db: str, query_id: str, copi
     kept = _rows(db, query_id, {"segment_only": True, "segment_emails": CELL}, copied)
     assert _shown(query_id, kept) == EXPECTED[query_id]
     assert kept == [r for r in whole if r[0] in CELL]
-    # past 10,000 emails the queries read the whole table once: the same answer
-    many = CELL + [f"someone{n}@x.io" for n in range(10_001)]
+    # past 40,000 emails the queries read the whole table once: the same answer
+    many = CELL + [f"someone{n}@x.io" for n in range(40_001)]
     assert _rows(db, query_id, {"segment_only": True, "segment_emails": many}, copied) == kept
     # an empty cell: no one
     assert _rows(db, query_id, {"segment_only": True, "segment_emails": []}, copied) == []

@@ -32,9 +32,10 @@ per_user AS MATERIALIZED (
     FROM fastapi_run AS r
     WHERE r.created_at <= %(as_of)s
       AND (NOT %(segment_only)s
-           OR (cardinality(%(segment_emails)s::text[]) <= 10000
-               AND r.user_id = ANY(ARRAY(SELECT c.id FROM cell AS c)))
-           OR (cardinality(%(segment_emails)s::text[]) > 10000
+           OR (cardinality(%(segment_emails)s::text[]) <= 40000
+               AND (r.user_id = ANY(ARRAY(SELECT c.id FROM cell AS c))
+                    OR r.user_id = ANY(ARRAY(SELECT c.id FROM cell AS c WHERE false))))
+           OR (cardinality(%(segment_emails)s::text[]) > 40000
                AND r.user_id IN (SELECT c.id FROM cell AS c)))
     GROUP BY r.user_id
 )
