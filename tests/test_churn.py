@@ -189,3 +189,79 @@ def test_every_format_and_the_live_path(export: Path, tmp_path: Path) -> None:
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
     assert_usage_error(["churn", *args, "--as-of", AS_OF], fragment, USERTRACK_EVENTS=str(export))
+
+
+def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
+    make_database: Any,
+) -> None:
+    """churn.APP_FACTS gives the rows churn reads of queries/neon/runs.sql (as of as_of and as
+    of the backtest's moment) and queries/neon/accounts.sql as shipped: emails that differ in
+    case or blanks, a blank and a NULL email, an excluded one, an account made after as_of,
+    runs after either moment, a user whose runs all come after the backtest's moment."""
+    import json
+
+    import psycopg
+
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.churn import ACCOUNTS, APP_FACTS, RUNS
+    from usertrack.sources.queries import parse_query, resolve_params
+
+    repo = Path(__file__).resolve().parents[1]
+    url = make_database(
+        SCHEMA
+        + """
+INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
+INSERT INTO wasp_user VALUES (2, E' A@X.io\\t', 90, NULL, NULL, '2026-05-02');
+INSERT INTO wasp_user VALUES (3, E' \\r\\n', 100, 'trialing', NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (4, NULL, 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (5, 'z@datagen.dev', 100, NULL, NULL, '2026-05-03');
+INSERT INTO wasp_user VALUES (6, 'Late@x.io', 100, 'active', NULL, '2026-07-01');
+INSERT INTO wasp_user VALUES (7, 'b@x.io', NULL, 'canceled', NULL, '2026-05-04');
+INSERT INTO fastapi_user VALUES (11, 1), (12, 2), (13, 3), (14, 4), (15, 5), (16, 6), (17, 7),
+    (18, 1);
+INSERT INTO fastapi_run VALUES
+    (1, 11, 'completed', '2026-05-02', NULL), (2, 11, 'failed', '2026-05-20', NULL),
+    (3, 12, 'completed', '2026-05-03', NULL), (4, 18, 'completed', '2026-05-25', NULL),
+    (5, 13, 'failed', '2026-05-04', NULL), (6, 14, 'completed', '2026-05-04', NULL),
+    (7, 15, 'completed', '2026-05-04', NULL), (8, 16, 'completed', '2026-05-28', NULL),
+    (9, 17, 'completed', '2026-05-29', NULL), (10, 17, 'completed', '2026-06-02', NULL),
+    (11, 11, 'completed', '2026-06-03', NULL);
+"""
+    )
+    neon = repo / "queries" / "neon"
+    files = {n: parse_query(neon / f"{n}.sql", "neon") for n in ("runs", "accounts")}
+
+    def rows(name: str, at: str, types: dict[str, str]) -> list[tuple[Any, ...]]:
+        query = files[name]
+        values = resolve_params(query, {"as_of": at, "exclude_pattern": pattern}, now_value=at)
+        found = con.execute(query.sql, values)  # type: ignore[call-overload]
+        at_column = {d.name: i for i, d in enumerate(found.description)}
+        return sorted(tuple(r[at_column[c]] for c in types) for r in found.fetchall())
+
+    def parsed(text: str | None, types: dict[str, str]) -> list[tuple[Any, ...]]:
+        columns = json.loads(text or "{}")
+        return sorted(zip(*(columns.get(c) or [] for c in types), strict=True))
+
+    pattern = r"@datagen\.dev$"
+    asked = {}
+    with psycopg.connect(url) as con:
+        for as_of, then in (("2026-06-01", "2026-05-10"), ("2026-05-26", "2026-05-21")):
+            values = {"as_of": as_of, "then": then, "exclude_pattern": pattern}
+            row = con.execute(APP_FACTS, {**values, "backtest": True}).fetchone()  # type: ignore[call-overload]
+            assert row is not None
+            now, before = parsed(row[0], RUNS), parsed(row[1], RUNS)
+            accounts = parsed(row[2], ACCOUNTS)
+            assert now == rows("runs", as_of, RUNS)
+            assert before == rows("runs", then, RUNS)
+            listed = rows("accounts", as_of, ACCOUNTS)
+            assert accounts == [(e, None if c is None else float(c), s) for e, c, s in listed]
+            unasked = con.execute(APP_FACTS, {**values, "backtest": False}).fetchone()  # type: ignore[call-overload]
+            assert unasked is not None and parsed(unasked[1], RUNS) == []
+            asked[as_of] = now, before, accounts
+    # by hand, as of June 1 (the backtest's moment May 10): a@x.io's three users summed, runs
+    # after either moment left out; a blank email's runs kept (never joined), a NULL or an
+    # excluded one's not; an account made after as_of has its runs but is no account yet
+    now, before, accounts = asked["2026-06-01"]
+    assert now == [("", 1, 0), ("a@x.io", 4, 3), ("b@x.io", 1, 1), ("late@x.io", 1, 1)]
+    assert before == [("", 1, 0), ("a@x.io", 2, 2)]
+    assert accounts == [("a@x.io", 10.0, "active"), ("b@x.io", None, "canceled")]
