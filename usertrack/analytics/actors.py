@@ -135,11 +135,14 @@ class ProfilesAhead:
                 from usertrack.demo.database import demo_reader_uri
 
                 demo_reader_uri(demo)  # add_database's, on this thread: started, made once
-            else:
-                import usertrack.sources.postgres  # noqa: F401  (its client: the import's time)
-            # what reads the database's rows (its COPY: usertrack.sources.pg_copy) and the
-            # events store's persons (by_segment.persons_table), imported here meanwhile
+            # imported here meanwhile: the database's client (a demo whose reader role is
+            # known already is reached without it, and add_database would import it once the
+            # cell is found), what reads its rows (COPY: usertrack.sources.pg_copy) and the
+            # events store's persons (by_segment.persons_table)
+            import psycopg  # noqa: F401  (the package first: see usertrack.sources.dsn)
             import pyarrow.csv  # noqa: F401
+
+            import usertrack.sources.postgres  # noqa: F401
 
             return exact(library)
 
