@@ -52,3 +52,30 @@ def test_the_console_script_starts_by_leaving_pandas_out() -> None:
 
     body = inspect.getsource(launch.main)
     assert body.index("leave_pandas_out()") < body.index("from usertrack.cli import main")
+
+
+def test_a_command_named_on_the_line_is_built_alone() -> None:
+    """Typer builds a Click command for every command before it parses the line: the console
+    script gives it the one named, and the whole program for anything else."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from usertrack.cli import app
+    from usertrack.cli.program import app_for
+
+    every = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert len(every) > 20
+    for line, alone in (
+        (["funnel", "--who", "x"], "funnel"),
+        (["-q", "-v", "--insecure", "report", "weekly"], "report"),
+        (["sync", "posthog"], "sync"),
+    ):
+        group = typer.main.get_command(app_for(line))
+        assert set(group.commands) == {alone}, line  # type: ignore[attr-defined]
+        runner = CliRunner()
+        help_alone = runner.invoke(app_for(line), [alone, "--help"])
+        assert help_alone.exit_code == 0
+        assert help_alone.output == runner.invoke(app, [alone, "--help"]).output
+    for line in (["--help"], ["funel"], ["-qv", "funnel"], []):
+        assert app_for(line) is app, line
+    assert set(typer.main.get_command(app).commands) == every  # the program keeps them all

@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> Any:
     interrupts.command_starts()
     try:
         try:
-            app(args=argv, prog_name="usertrack")
+            app_for(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="usertrack")
         except SystemExit as e:
             code = e.code
         try:
@@ -427,6 +427,39 @@ def main(argv: list[str] | None = None) -> Any:
         interrupts.announce()
         _exit_without_teardown(interrupts.EXIT_INTERRUPTED, wait_for_threads=False)
     _exit_without_teardown(code)
+
+
+# The global options that take no value: what may come before a command's name.
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--insecure", "-v", "--verbose"})
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """`app` holding only the command the line names (`usertrack -q funnel ...`: funnel).
+
+    Typer makes every command's Click command, reading each function's signature and options,
+    before it parses the line: 20-40 ms of every run for the 23 commands, where one runs.
+    Anything else (`--help`, a misspelt or missing name, shell completion) gets them all."""
+    if any(name.startswith("_USERTRACK_COMPLETE") for name in os.environ):
+        return app
+    name = next((a for a in args if a not in _GLOBAL_FLAGS), None)
+    if name is None or name.startswith("-"):
+        return app
+    from typer.main import get_command_name
+
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or (c.callback and get_command_name(c.callback.__name__))) == name
+    ]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    import copy
+
+    one = copy.copy(app)  # the same settings and global options; `app` itself keeps them all
+    one.registered_commands = commands
+    one.registered_groups = groups
+    return one
 
 
 def _exit_without_teardown(code: Any, wait_for_threads: bool = True) -> None:
