@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.alerts_plans import Plans
+    from usertrack.act.alerts_runs import RunsCopy
     from usertrack.act.alerts_segments import SomePeople
     from usertrack.act.metric_alerts import MetricRule
     from usertrack.segments.history import Snapshot
@@ -321,19 +322,23 @@ def find_alerts(
     `keeps`: the pass's segments will be kept (record_segments), so a day-earlier baseline
     computed from the data is every user's (a dry run classifies only those it needs)."""
     from usertrack.act.alerts_ahead import Ahead
+    from usertrack.act.alerts_runs import for_pass
 
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
     kinds = {t.kind for t in rules.triggers} - skip_kinds
     ahead = Ahead(ws)
+    runs = for_pass(ws, rules.triggers, as_of, kinds)  # the run triggers' local copy
     try:
-        _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, keeps)
+        _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, keeps,
+                     runs)  # fmt: skip
         _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
     except BaseException:  # a failure or Ctrl-C: what still runs ahead stops too
         ahead.cancel()
         raise
     finally:
         ahead.settle()
+        runs.close()
     return run
 
 
@@ -348,6 +353,7 @@ def _start_ahead(
     reproducible: bool,
     baseline: Snapshot | None,
     keeps: bool,
+    runs: RunsCopy,
 ) -> None:
     """Start what the pass's triggers will ask for, side by side (usertrack.act.alerts_ahead):
     the segments now and, when entered_segment compares with the data, a day earlier; the
@@ -379,10 +385,10 @@ def _start_ahead(
         if trigger.kind not in kinds:
             continue
         if trigger.kind == "failures" and "neon" in ws.sources:
-            job = functools.partial(_failure_days, ws, as_of, trigger.days, progress)
+            job = functools.partial(_failure_days, ws, as_of, trigger.days, progress, runs)
             ahead.start(("failures", trigger.days), job)
         elif trigger.kind == "metric" and _metric_source(trigger) in ws.sources:
-            job = functools.partial(_figures, ws, trigger.metric, as_of, progress)
+            job = functools.partial(_figures, ws, trigger.metric, as_of, progress, runs)
             ahead.start(("metric", trigger.id), job)
 
 
@@ -669,10 +675,18 @@ def _failure_alerts(
 
 
 def _failure_days(
-    ws: Workspace, as_of: datetime, days: int, progress: Callable[[str], None] | None
+    ws: Workspace,
+    as_of: datetime,
+    days: int,
+    progress: Callable[[str], None] | None,
+    runs: RunsCopy | None = None,
 ) -> list[dict[str, Any]]:
     """The runs and failed runs of each of the `days` days before today, and today's
-    (queries/neon/run_failure_days.sql: failure_trend's runs, without its tool calls)."""
+    (queries/neon/run_failure_days.sql: failure_trend's runs, without its tool calls), from
+    the local copy where it answers (`runs`)."""
+    found = runs.failure_days(as_of, days + 1) if runs is not None else None
+    if found is not None:
+        return found
     if progress:
         progress("running neon/run_failure_days")
     return ws.run_query("neon/run_failure_days", as_of, days=days + 1).as_dicts()
@@ -684,10 +698,12 @@ def _metric_source(trigger: Trigger) -> str:
     return "posthog" if trigger.metric.metric in ("trend", "funnel_conversion") else "neon"
 
 
-def _figures(ws: Workspace, rule: Any, as_of: datetime, progress: Any) -> Any:
+def _figures(
+    ws: Workspace, rule: Any, as_of: datetime, progress: Any, runs: RunsCopy | None = None
+) -> Any:
     from usertrack.act.metric_alerts import evaluate
 
-    return evaluate(ws, rule, as_of, progress)
+    return evaluate(ws, rule, as_of, progress, runs)
 
 
 def _metric_alerts(

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from usertrack.errors import AlertsFileError
 from usertrack.rulefiles import did_you_mean, key_line
@@ -59,6 +59,15 @@ DEFAULT_HISTORY = 8
 DEFAULT_K = 3.0
 MAX_K = 10.0
 RECENT_SHOWN = 8  # of the chart's numbers in a message: the latest windows, the judged one last
+
+
+class RunWindows(Protocol):
+    """Where run_windows.sql's rows may come from instead of the database
+    (usertrack.act.alerts_runs.RunsCopy): None when the file answers."""
+
+    def run_windows(
+        self, end: datetime, days: int, windows: int
+    ) -> list[dict[str, Any]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -257,19 +266,27 @@ def windows(as_of: datetime, rule: MetricRule, count: int) -> list[date]:
     return [current - step * n for n in range(count, 0, -1)]
 
 
-def series(
-    ws: Workspace,
-    rule: MetricRule,
-    as_of: datetime,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[list[date], list[float | None], tuple[str, ...]]:
-    """The window starts, the figure of each (the judged window last), and notes (an event
-    name PostHog has never seen...)."""
+def extent(rule: MetricRule, as_of: datetime) -> tuple[list[date], timedelta, datetime]:
+    """The first days of the windows `series` gives (the judged one last), their length and
+    the end of the last (midnight UTC)."""
     count = (rule.history if rule.condition == "outside" else RECENT_SHOWN - 1) + 1
     # A funnel's window is judged once its last entrant has had the whole conversion window.
     starts = windows(as_of - (rule.within or timedelta(0)), rule, count)
     step = timedelta(days=1 if rule.interval == "day" else 7)
     end = datetime.combine(starts[-1] + step, datetime.min.time(), tzinfo=UTC)
+    return starts, step, end
+
+
+def series(
+    ws: Workspace,
+    rule: MetricRule,
+    as_of: datetime,
+    progress: Callable[[str], None] | None = None,
+    from_copy: RunWindows | None = None,
+) -> tuple[list[date], list[float | None], tuple[str, ...]]:
+    """The window starts, the figure of each (the judged window last), and notes (an event
+    name PostHog has never seen...)."""
+    starts, step, end = extent(rule, as_of)
     if rule.metric == "funnel_conversion":
         from usertrack.analytics.common import DateRange, naive_utc
         from usertrack.analytics.funnel import funnel
@@ -298,7 +315,7 @@ def series(
         ]
         return starts, counts, tuple(counted.notes)
     if rule.metric in ("runs", "run_success_rate"):
-        return starts, _run_windows(ws, rule, starts, step, end, progress), ()
+        return starts, _run_windows(ws, rule, starts, step, end, progress, from_copy), ()
     # The weekly report's Neon figures (queries/neon/weekly_metrics.sql), one window a query.
     if progress:
         progress("running neon/weekly_metrics")
@@ -332,13 +349,16 @@ def _run_windows(
     step: timedelta,
     end: datetime,
     progress: Callable[[str], None] | None,
+    from_copy: RunWindows | None = None,
 ) -> list[float | None]:
     """Runs, or the run success rate, of every window in one query (queries/neon/run_windows.sql
     counts them as weekly_metrics.sql does, window by window): the runs are read once, not
     once a window with every account's first run besides."""
-    if progress:
-        progress("running neon/run_windows")
-    rows = ws.run_query("neon/run_windows", end, days=step.days, windows=len(starts)).as_dicts()
+    rows = from_copy.run_windows(end, step.days, len(starts)) if from_copy else None
+    if rows is None:
+        if progress:
+            progress("running neon/run_windows")
+        rows = ws.run_query("neon/run_windows", end, days=step.days, windows=len(starts)).as_dicts()
     by_end = {_day_of(row["window_end"]): row for row in rows}
     out: list[float | None] = []
     for s in starts:
@@ -377,10 +397,11 @@ def evaluate(
     rule: MetricRule,
     as_of: datetime,
     progress: Callable[[str], None] | None = None,
+    from_copy: RunWindows | None = None,
 ) -> tuple[dict[str, Any], Verdict, tuple[str, ...]]:
     """The rule's figures at `as_of` and its verdict: ({window, value, low, high, recent...},
-    verdict, notes)."""
-    starts, values, notes = series(ws, rule, as_of, progress)
+    verdict, notes). `from_copy`: the run figures from the local copy where it answers."""
+    starts, values, notes = series(ws, rule, as_of, progress, from_copy)
     value, history = values[-1], values[:-1]
     verdict = judge(rule, value, history)
     label = starts[-1].isoformat() if rule.window == "1d" else f"week of {starts[-1]}"

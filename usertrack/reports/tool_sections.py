@@ -383,7 +383,7 @@ def from_copy(
         return None
     if not all(shipped(q) for _, q, _ in jobs):
         return None
-    specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TIMED
+    specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TOOLS
     since, as_of = _utc(since), _utc(as_of)
     path = app_mirror.mirror_path(ws.settings.home, source.identity)
     try:

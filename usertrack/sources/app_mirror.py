@@ -1,6 +1,6 @@
 """A local copy (DuckDB, under USERTRACK_HOME) of the narrow columns `usertrack tools` reads from
-the app's tool calls, agent runs, code executions, deployments and users, checked against the
-app's database on every use.
+the app's tool calls, agent runs, code executions, deployments and users (and an alerts pass
+from its workflow runs), checked against the app's database on every use.
 
 Why: the tools overview groups every tool call of its window several ways (1.7 M calls in 30 days
 at 100,000 users), and PostgreSQL spends about a microsecond of CPU per call and grouping pass:
@@ -116,7 +116,15 @@ DEPLOYMENTS = Spec(
         ("code_chars", "length(t.final_code)", "BIGINT"),
     ),
 )
-TIMED = (TOOL_CALLS, AGENT_RUNS, CODE_RUNS, DEPLOYMENTS)
+# The workflow runs an alerts pass counts (its run windows and failure days).
+RUNS = Spec(
+    "runs",
+    "fastapi_run",
+    "created_at",
+    (("user_id", "t.user_id", "BIGINT"), ("run_state", "t.run_state", "VARCHAR")),
+)
+TOOLS = (TOOL_CALLS, AGENT_RUNS, CODE_RUNS, DEPLOYMENTS)  # what `usertrack tools` reads
+TIMED = (*TOOLS, RUNS)
 # The users, whole tables: fastapi_user.id -> wasp_user.id, and each wasp_user's normalized
 # email (as every query file writes it) and whether the exclusion pattern keeps it.
 _EMAIL = "lower(btrim(t.email, E' \\t\\r\\n'))"
@@ -134,6 +142,7 @@ WASP_USERS = Spec(
         ("id", "t.id", "BIGINT"),
         ("email", _EMAIL, "VARCHAR"),
         ("kept", f"{_EMAIL} !~ %(exclude_pattern)s", "BOOLEAN"),
+        ("created_at", "t.created_at::timestamp", "TIMESTAMP"),
     ),
 )
 WHOLE = (FASTAPI_USERS, WASP_USERS)

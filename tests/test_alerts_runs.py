@@ -1,0 +1,147 @@
+"""An alerts pass's workflow runs from the local copy of the app's tables
+(usertrack/act/alerts_runs.py): the same rows as queries/neon/run_windows.sql and
+run_failure_days.sql on the database, at window edges, after runs are inserted, updated and
+deleted, and after a user's email becomes excluded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests import handmade
+from tests.analytics_helpers import record, write_export
+
+AS_OF = datetime(2026, 11, 16, 12, tzinfo=UTC)
+# Moments asked: the pass's own, midnight, and one a microsecond before a window's edge.
+MOMENTS = [AS_OF, datetime(2026, 11, 16, tzinfo=UTC), AS_OF - timedelta(days=7, microseconds=1)]
+
+
+@pytest.fixture()
+def database(make_database: Callable[[str], str]) -> str:
+    uri = make_database(handmade.SCHEMA)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        users = [
+            (1, "a@x.io", datetime(2026, 9, 1)),
+            (2, " B@X.io\n", datetime(2026, 9, 1)),
+            (3, "bot@datagen.dev", datetime(2026, 9, 1)),  # excluded
+            (4, "late@x.io", datetime(2026, 11, 10, 12)),  # counted from the week it exists
+            (5, None, datetime(2026, 9, 1)),  # no email: excluded as the files exclude it
+        ]
+        for uid, email, created in users:
+            conn.execute(
+                "INSERT INTO wasp_user VALUES (%s, %s, 0, 'active', %s, %s)",
+                (uid, email, created, created),
+            )
+            conn.execute("INSERT INTO fastapi_user VALUES (%s, %s)", (100 + uid, uid))
+        n = 0
+        start = datetime(2026, 9, 15)
+        for hour in range(0, 62 * 24, 5):
+            at = start + timedelta(hours=hour, minutes=hour % 60)
+            for uid in (1, 2, 3, 4, 5, 9):  # 9: a run of no fastapi_user
+                n += 1
+                state = ("completed", "failed", "running")[(hour + uid) % 3]
+                conn.execute(
+                    "INSERT INTO fastapi_run VALUES (%s, %s, %s, %s, NULL)",
+                    (n, 100 + uid, state, at),
+                )
+        # runs exactly at the edges: a window's end, a day's start
+        for k, at in enumerate([datetime(2026, 11, 16, 12), datetime(2026, 11, 9, 12),
+                                datetime(2026, 11, 16), datetime(2026, 11, 2)]):  # fmt: skip
+            conn.execute(
+                "INSERT INTO fastapi_run VALUES (%s, 101, 'failed', %s, NULL)", (10_000 + k, at)
+            )
+    return uri
+
+
+@pytest.fixture()
+def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    events = write_export(
+        tmp_path / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 11, 16, 10, tzinfo=UTC), "pa", "pa", "a@x.io", {})],
+    )
+    settings = load_settings(
+        {
+            "USERTRACK_HOME": str(tmp_path / "home"),
+            "USERTRACK_EVENTS": str(events),
+            "USERTRACK_CONFIG": "",
+            "DATABASE_URL": database,
+            "USERTRACK_CACHE_TTL": "0",
+        }
+    )
+    with open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    ) as ws:
+        yield ws
+
+
+def _same_as_the_files(ws: Any) -> int:
+    """Every moment's run windows and failure days from the copy, compared with the files';
+    the runs counted (so that a comparison of nothing cannot pass)."""
+    from usertrack.act.alerts_runs import RunsCopy
+
+    counted = 0
+    for at in MOMENTS:
+        for days, windows in ((7, 8), (1, 15)):
+            copy = RunsCopy(ws, [(at - timedelta(days=days * windows), at)])
+            try:
+                mine = copy.run_windows(at, days, windows)
+            finally:
+                copy.close()
+            files = ws.run_query("neon/run_windows", at, days=days, windows=windows).as_dicts()
+            assert mine == files, (at, days, windows)
+            counted += sum(r["runs"] for r in files)
+        copy = RunsCopy(ws, [(at - timedelta(days=8), at)])
+        try:
+            mine = copy.failure_days(at, 8)
+        finally:
+            copy.close()
+        files = ws.run_query("neon/run_failure_days", at, days=8).as_dicts()
+        assert mine == files, at
+        counted += sum(r["runs_failed"] for r in files)
+    return counted
+
+
+def test_the_copy_answers_as_the_files_do_and_follows_changes(
+    workspace: Any, database: str
+) -> None:
+    before = _same_as_the_files(workspace)
+    assert before > 0
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE fastapi_run SET run_state = 'completed' WHERE id % 7 = 0")
+        conn.execute("DELETE FROM fastapi_run WHERE id % 11 = 0")
+        conn.execute(
+            "INSERT INTO fastapi_run VALUES (20000, 102, 'failed', '2026-11-16 11:00', NULL)"
+        )
+        conn.execute("UPDATE wasp_user SET email = 'a@datagen.dev' WHERE id = 1")
+    after = _same_as_the_files(workspace)
+    assert after != before
+
+
+def test_a_window_outside_the_one_checked_is_asked_of_the_files(workspace: Any) -> None:
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(workspace, [(AS_OF - timedelta(days=8), AS_OF)])
+    try:
+        assert copy.run_windows(AS_OF, 7, 8) is None  # 56 days: more than the 8 checked
+        assert copy.failure_days(AS_OF, 8) is not None
+    finally:
+        copy.close()
+
+
+def test_without_the_copy_the_files_answer(workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from usertrack.act.alerts_runs import RunsCopy
+
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
+    copy = RunsCopy(workspace, [(AS_OF - timedelta(days=8), AS_OF)])
+    try:
+        assert copy.failure_days(AS_OF, 8) is None
+    finally:
+        copy.close()

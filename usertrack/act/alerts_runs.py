@@ -1,0 +1,224 @@
+"""An alerts pass's workflow runs from the local copy of the app's tables
+(usertrack/sources/app_mirror.py), row for row what queries/neon/run_windows.sql and
+run_failure_days.sql give on PostgreSQL.
+
+Both files read every run of their windows (a million in 8 weeks at 100,000 users), group them
+and join them to the users; the copy's check reads the same runs once with no grouping and no
+join, and DuckDB counts both answers from the copy. One check covers every window the pass asks
+(the run triggers' weeks and the failure days), made when the first answer is asked.
+
+Used only where the files would say the same: the shipped text of both files, a PostgreSQL
+database, no bound on the command's connections (USERTRACK_DB_CONNECTIONS), USERTRACK_APP_MIRROR
+not 0, answers not already in the answer cache. Otherwise, or when the copy cannot be used (held
+by another command, a check the database refuses), the files run on the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.workspace import Workspace
+
+FILES = ("neon/run_windows", "neon/run_failure_days")
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """A moment as the copy holds them: UTC without a zone."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+class RunsCopy:
+    """The runs of `spans` ((since, as_of] each) checked once in the copy, on first use; each
+    answer None when the files answer instead. Thread-safe; `close` when the pass ends."""
+
+    def __init__(self, ws: Workspace, spans: list[tuple[datetime, datetime]]) -> None:
+        self._ws = ws
+        self._spans = [(naive_utc(a), naive_utc(b)) for a, b in spans]
+        self._lock = threading.Lock()
+        self._tried = False
+        self._mirror: AppMirror | None = None
+        from usertrack.sources.cache import CachedSource
+
+        found = ws.sources.get("neon")
+        self._cached = found if isinstance(found, CachedSource) else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._mirror is not None:
+                self._mirror.close()
+                self._mirror = None
+
+    def run_windows(self, end: datetime, days: int, windows: int) -> list[dict[str, Any]] | None:
+        """run_windows.sql's rows at `end` (window_end, runs, runs_completed), or None."""
+        query, values = self._ws.bind(FILES[0], end, days=days, windows=windows)
+        if self._cached is not None and self._cached.peek(query, values) is not None:
+            return None  # the answer cache answers at once
+        at = naive_utc(values["as_of"])
+        step = int(values["days"])
+        count = int(values["windows"])
+        with self._lock:
+            con = self._ready(at - timedelta(days=step * count), at, str(values["exclude_pattern"]))
+            if con is None:
+                return None
+            rows = con.execute(
+                """
+                WITH per_user AS (
+                    SELECT user_id,
+                           (epoch_us($at::TIMESTAMP) - epoch_us(ts)) // ($days * 86400000000) AS k,
+                           count(*) AS runs,
+                           count(*) FILTER (WHERE run_state = 'completed') AS runs_completed
+                    FROM runs
+                    WHERE ts > $at::TIMESTAMP - to_days(CAST($days * $windows AS INTEGER))
+                      AND ts <= $at::TIMESTAMP
+                    GROUP BY ALL
+                )
+                SELECT p.k, sum(p.runs)::BIGINT, sum(p.runs_completed)::BIGINT
+                FROM per_user AS p
+                JOIN fastapi_users AS f ON f.id = p.user_id
+                JOIN wasp_users AS w ON w.id = f.wasp_user_id
+                WHERE w.created_at <= $at::TIMESTAMP - to_days(CAST($days * p.k AS INTEGER))
+                  AND w.kept
+                GROUP BY p.k
+                """,
+                {"at": at, "days": step, "windows": count},
+            ).fetchall()
+        by_k = {int(k): (int(runs), int(done)) for k, runs, done in rows}
+        out = []
+        for k in range(count - 1, -1, -1):
+            runs, done = by_k.get(k, (0, 0))
+            window_end = at - timedelta(days=step * k)  # bound as UTC without a zone
+            out.append({"window_end": window_end, "runs": runs, "runs_completed": done})
+        self._store(query, values, out)
+        return out
+
+    def failure_days(self, as_of: datetime, days: int) -> list[dict[str, Any]] | None:
+        """run_failure_days.sql's rows at `as_of` (day, runs, runs_failed), or None."""
+        query, values = self._ws.bind(FILES[1], as_of, days=days)
+        if self._cached is not None and self._cached.peek(query, values) is not None:
+            return None
+        at = naive_utc(values["as_of"])
+        since = at - timedelta(days=int(values["days"]))
+        with self._lock:
+            con = self._ready(since, at, str(values["exclude_pattern"]))
+            if con is None:
+                return None
+            rows = con.execute(
+                """
+                SELECT r.day, count(*),
+                       count(*) FILTER (WHERE r.run_state = 'failed')
+                FROM runs AS r
+                JOIN fastapi_users AS f ON f.id = r.user_id
+                JOIN wasp_users AS w ON w.id = f.wasp_user_id
+                WHERE w.kept AND r.ts > $since AND r.ts <= $at
+                GROUP BY 1
+                """,
+                {"since": since, "at": at},
+            ).fetchall()
+        counted: dict[date, tuple[int, int]] = {d: (int(n), int(f)) for d, n, f in rows}
+        out = []
+        day, last = since.date(), (at - timedelta(microseconds=1)).date()
+        while day <= last:
+            runs, failed = counted.get(day, (0, 0))
+            out.append({"day": day, "runs": runs, "runs_failed": failed})
+            day += timedelta(days=1)
+        self._store(query, values, out)
+        return out
+
+    def _store(self, query: Any, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """The answer kept in the answer cache too, when the database has one."""
+        if self._cached is None or not rows:
+            return
+        from usertrack.sources.base import Result
+
+        columns = list(rows[0])
+        self._cached.store_answer(query, values, Result(columns, [tuple(r.values()) for r in rows]))
+
+    def _ready(
+        self, since: datetime, as_of: datetime, exclude_pattern: str
+    ) -> duckdb.DuckDBPyConnection | None:
+        """The copy's connection once checked (the first call checks every span), or None when
+        the files answer; a window outside the spans checked: None too. Under the lock."""
+        if not any(a <= since and as_of <= b for a, b in self._spans):
+            return None
+        if not self._tried:
+            self._tried = True
+            self._mirror = self._checked(exclude_pattern)
+        if self._mirror is None or self._mirror.meta("exclude_pattern") != exclude_pattern:
+            return None
+        return self._mirror.con
+
+    def _checked(self, exclude_pattern: str) -> AppMirror | None:
+        import duckdb
+
+        from usertrack.sources import app_mirror
+
+        source = self._source()
+        if source is None or not self._spans:
+            return None
+        since = min(a for a, _ in self._spans)
+        as_of = max(b for _, b in self._spans)
+        path = app_mirror.mirror_path(self._ws.settings.home, source.identity)
+        try:
+            mirror = app_mirror.AppMirror(path)
+        except app_mirror.MirrorUnavailable:
+            return None
+        try:
+            mirror.refresh(source, since, as_of, (app_mirror.RUNS,), exclude_pattern)
+        except duckdb.InterruptException:
+            mirror.close()
+            raise KeyboardInterrupt from None
+        except (app_mirror.MirrorUnavailable, duckdb.Error):
+            mirror.close()
+            return None
+        except BaseException:
+            mirror.close()
+            raise
+        return mirror
+
+    def _source(self) -> PostgresSource | None:
+        """The app's database when the copy may answer for it (see the module), else None."""
+        import os
+
+        from usertrack.sources.cache import CachedSource
+        from usertrack.sources.postgres import PostgresSource
+        from usertrack.sources.queries import shipped
+
+        ws = self._ws
+        if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
+            return None
+        if ws.settings.db_connections is not None:
+            return None
+        source = ws.sources.get("neon")
+        if isinstance(source, CachedSource):
+            source = source.inner
+        if not isinstance(source, PostgresSource):
+            return None
+        if not all(shipped(ws.library.get(q)) for q in FILES):
+            return None
+        return source
+
+
+def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> RunsCopy:
+    """The copy for an alerts pass's run triggers at `as_of` (`triggers`: alerts.Trigger):
+    each failure spike's days and each run metric's windows, checked together."""
+    from usertrack.act.metric_alerts import extent
+
+    spans: list[tuple[datetime, datetime]] = []
+    for trigger in triggers:
+        if trigger.kind not in kinds:
+            continue
+        if trigger.kind == "failures":
+            spans.append((as_of - timedelta(days=trigger.days + 1), as_of))
+        elif trigger.kind == "metric" and trigger.metric.metric in ("runs", "run_success_rate"):
+            starts, step, end = extent(trigger.metric, as_of)
+            spans.append((end - step * len(starts), end))
+    return RunsCopy(ws, spans)
