@@ -17,6 +17,11 @@ def main() -> Any:
     # package's first line did so already where the console script imported it).
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _starting)
+    # The program's main turns the cyclic collector off for the command (usertrack.cli.program);
+    # off from here, the imports before it (Typer, the commands' modules) run without it too.
+    import gc
+
+    gc.disable()
     from usertrack import interrupts
 
     interrupts.install()
