@@ -73,3 +73,25 @@ def test_a_call_past_its_time_limit_has_its_worker_killed(
         " USERTRACK_DUCKDB_TIMEOUT, and 30 s)\n"
     )
     assert workers.run(["pid"], True)[0] == 0
+
+
+def test_the_mcp_server_runs_with_the_cyclic_collector_on(tmp_path: Any) -> None:
+    """A one-shot command turns Python's cyclic garbage collector off (usertrack.cli.program
+    main); `usertrack mcp` runs for hours, so it serves with the collector on."""
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, sys\n"
+        "import usertrack.mcp_server as m\n"
+        "m.serve = lambda *a, **k: print('collector on' if gc.isenabled() else 'collector off')\n"
+        "sys.argv = ['usertrack', 'mcp']\n"
+        "from usertrack.launch import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "USERTRACK_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "collector on"

@@ -42,7 +42,13 @@ def mcp(
     assistant: docs/mcp.md). The files given here (or the environment's, or the defaults) are
     the ones every tool uses: no tool argument names a file or a folder (docs/trust.md)."""
     with handle_errors():
+        import gc
+
         from usertrack.mcp_server import serve
+
+        # The server runs for as long as the assistant does: the cyclic collector, off for a
+        # one-shot command (usertrack.cli.program.main), is back on so cycles do not pile up.
+        gc.enable()
 
         files: dict[str, Path | None] = {
             "segments_file": segments_file,
