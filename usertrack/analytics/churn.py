@@ -564,23 +564,9 @@ def _as_shipped(ws: Any, query_id: str) -> bool:
     return bool(shipped(ws.library.get(query_id)))
 
 
-def _counted(
-    con: Any,
-    as_of: datetime,
-    period: str,
-    starts: list[Any],
-    window: int,
-    then: datetime | None,
-    horizon: int,
-    top: int,
-    runs_now: str | None,
-    runs_then: str | None,
-) -> Churn:
-    con.execute(
-        "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
-        " generate_subscripts($starts, 1) - 1 AS idx",
-        {"starts": starts},
-    )
+def _period_counts(con: Any, period: str) -> dict[int, tuple[int, int, int]]:
+    """Each period's index -> its active, retained (active the period before too) and new
+    persons, from the facts tables `active` and `persons` and the table `periods`."""
     # each person's periods as the bits of one mask (bit i: active in period i; at most 105
     # periods), then every period's counts from the masks: one grouping by person, where a row
     # per person and period joined to the period before costs twice the CPU
@@ -604,7 +590,27 @@ def _counted(
         GROUP BY s.idx
         """
     ).fetchall()
-    by = {int(i): (int(a), int(r), int(n)) for i, a, r, n in rows}
+    return {int(i): (int(a), int(r), int(n)) for i, a, r, n in rows}
+
+
+def _counted(
+    con: Any,
+    as_of: datetime,
+    period: str,
+    starts: list[Any],
+    window: int,
+    then: datetime | None,
+    horizon: int,
+    top: int,
+    runs_now: str | None,
+    runs_then: str | None,
+) -> Churn:
+    con.execute(
+        "CREATE TEMP TABLE periods AS SELECT unnest($starts) AS start,"
+        " generate_subscripts($starts, 1) - 1 AS idx",
+        {"starts": starts},
+    )
+    by = _period_counts(con, period)
     shown = []
     for i, start in enumerate(starts):
         if i == 0:
