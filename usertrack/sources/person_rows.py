@@ -46,9 +46,11 @@ class GroupNumbers:
 
     def ids_of(self, number: int | None = None) -> list[str]:
         """The ids numbered `number` (None: every id), sorted."""
-        import pyarrow.compute as pc
+        from pyarrow._compute import call_function  # not pyarrow.compute's import (40 ms)
 
-        ids = self.ids if number is None else self.ids.filter(pc.equal(self.numbers, number))
+        ids = self.ids
+        if number is not None:
+            ids = call_function("filter", [ids, call_function("equal", [self.numbers, number])])
         return sorted(set(ids.to_pylist()))
 
     def lookup(self) -> dict[str, int]:
