@@ -331,10 +331,8 @@ def numbered_persons(
     email, else "no segment" for an account's email, else none (not listed: "no account");
     a row without a person id is not listed."""
     import pyarrow as pa
-
-    # pyarrow.compute's functions by name: its module makes a wrapper of each (40 ms) on import
-    from pyarrow._compute import CastOptions, FilterOptions, SetLookupOptions
-    from pyarrow._compute import call_function as call
+    from pyarrow._compute import CastOptions, SetLookupOptions
+    from pyarrow._compute import call_function as call  # not pyarrow.compute's import: 40 ms
 
     from usertrack.sources.person_rows import GroupNumbers
 
@@ -346,19 +344,13 @@ def numbered_persons(
     email = call("cast", [table["email"]], CastOptions.safe(pa.string()))
     group = call("take", [numbers, call("index_in", [email], SetLookupOptions(emails))])
     in_app = call("is_in", [email], SetLookupOptions(pa.array(list(known), pa.string())))
-    account = call(
-        "if_else",
-        [in_app, pa.scalar(order[NO_SEGMENT], pa.int32()), pa.scalar(None, pa.int32())],
-    )
-    group = call("coalesce", [group, account])
+    account = [pa.scalar(order[NO_SEGMENT], pa.int32()), pa.scalar(None, pa.int32())]
+    group = call("coalesce", [group, call("if_else", [in_app, *account])])
     present = call("and", [call("is_valid", [ids]), call("not_equal", [ids, ""])])
     listed = call("and", [call("is_valid", [group]), present])
     listed = call("coalesce", [listed, pa.scalar(False, pa.bool_())])  # fill_null
-    drop = FilterOptions("drop")
-    return GroupNumbers.of_arrays(
-        call("filter", [ids, listed], drop).combine_chunks(),
-        call("filter", [group, listed], drop).combine_chunks(),
-    )
+    kept = [call("filter", [column, listed]).combine_chunks() for column in (ids, group)]
+    return GroupNumbers.of_arrays(*kept)
 
 
 def persons_table(ws: Workspace, as_of: datetime) -> Any | None:
