@@ -23,7 +23,8 @@ from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import load_queries
 
 START = datetime(2026, 3, 1)
-FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours")
+FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours",
+         "posthog/active_persons")  # fmt: skip
 
 
 def _events() -> list[tuple[Any, ...]]:

@@ -358,10 +358,36 @@ def segment_persons(sql: str) -> str | None:
 
 
 # A translation, whitespace folded -> what runs instead on a store with the table.
+# queries/posthog/active_persons.sql, `{filters}` TRUE: the persons with an event after since
+# (not at it: from its next microsecond, the events' times being microseconds) up to as_of,
+# from the whole days of person_days and the part-days at either end by hours (_parts).
+_ACTIVE_PERSONS = """
+SELECT count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS persons
+FROM events
+WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
+  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
+  AND true
+"""
+_AFTER = f"({_LO} + INTERVAL 1 MICROSECOND)"
+_AFTER_DAY = f"(date_trunc('day', {_AFTER} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
+_ACTIVE_PERSONS_ROLLED = f"""
+SELECT count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS persons
+FROM (
+    SELECT person_id FROM {DAYS_TABLE}
+    WHERE day >= CAST({_AFTER_DAY} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
+    UNION ALL
+    {_parts("person_id", "person_id", lo=_AFTER, before=_AFTER_DAY)}
+    UNION ALL
+    {_parts("person_id", "person_id", lo=f"greatest({_AFTER_DAY}, {_LAST_DAY})")}
+) AS p
+"""
+
 REWRITES: dict[str, str] = {
     words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
     words(_ACTIVITY_HOURS): _ACTIVITY_HOURS_ROLLED,
     words(_ACTIVITY_PERSON_HOURS): _ACTIVITY_PERSON_HOURS_ROLLED,
+    words(_ACTIVE_PERSONS): _ACTIVE_PERSONS_ROLLED,
 }
 
 
@@ -385,8 +411,8 @@ def rewritten(sql: str) -> str | None:
         return found
     for persons in PERSON_FILTERS:
         slot = f" AND {persons} "
-        if slot in folded:
-            whole = REWRITES.get(folded.replace(slot, " AND true ", 1))
+        if slot in f"{folded} ":  # the slot may end the text
+            whole = REWRITES.get(f"{folded} ".replace(slot, " AND true ", 1).strip())
             if whole is not None:
                 return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
     return None
