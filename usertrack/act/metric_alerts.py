@@ -287,33 +287,13 @@ def series(
     """The window starts, the figure of each (the judged window last), and notes (an event
     name PostHog has never seen...)."""
     starts, step, end = extent(rule, as_of)
-    if rule.metric == "funnel_conversion":
-        from usertrack.analytics.common import DateRange, naive_utc
-        from usertrack.analytics.funnel import funnel
+    if rule.metric in ("funnel_conversion", "trend"):
+        from usertrack.act.alerts_kept import kept_series
 
-        assert rule.within is not None
-        until = end + rule.within  # at or before as_of
-        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(until))
-        found = funnel(ws, until, span, steps=list(rule.steps), window=rule.within,
-                       trend=rule.interval, progress=progress)  # fmt: skip
-        points = {p.start: p for p in found.trend}
-        values: list[float | None] = []
-        for s in starts:
-            point = points.get(s)
-            values.append(point.conversion_rate if point is not None and point.entered else None)
-        return starts, values, tuple(found.notes)
-    if rule.metric == "trend":
-        from usertrack.analytics.common import DateRange, naive_utc
-        from usertrack.analytics.trends import parse_math, trends
-
-        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
-        counted = trends(ws, end, span, [rule.event], interval=rule.interval,
-                         math=parse_math(rule.math), progress=progress)  # fmt: skip
-        by_point = dict(zip(counted.points, counted.series[0].data, strict=True))
-        counts: list[float | None] = [
-            _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
-        ]
-        return starts, counts, tuple(counted.notes)
+        values, notes = kept_series(
+            ws, rule, as_of, lambda: _events_series(ws, rule, starts, end, progress)
+        )
+        return starts, values, notes
     if rule.metric in ("runs", "run_success_rate"):
         return starts, _run_windows(ws, rule, starts, step, end, progress, from_copy), ()
     # The weekly report's Neon figures (queries/neon/weekly_metrics.sql), one window a query.
@@ -340,6 +320,44 @@ def series(
             days = row.get("median_days_to_first_run")
             out.append(None if days is None else round(float(days), 2))
     return starts, out, ()
+
+
+def _events_series(
+    ws: Workspace,
+    rule: MetricRule,
+    starts: list[date],
+    end: datetime,
+    progress: Callable[[str], None] | None,
+) -> tuple[list[float | None], tuple[str, ...]]:
+    """A funnel's or a trend's figure of each window, and the notes, from the events."""
+    if rule.metric == "funnel_conversion":
+        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.funnel import funnel
+
+        assert rule.within is not None
+        until = end + rule.within  # at or before as_of
+        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(until))
+        found = funnel(ws, until, span, steps=list(rule.steps), window=rule.within,
+                       trend=rule.interval, progress=progress)  # fmt: skip
+        points = {p.start: p for p in found.trend}
+        values: list[float | None] = []
+        for s in starts:
+            point = points.get(s)
+            values.append(point.conversion_rate if point is not None and point.entered else None)
+        return values, tuple(found.notes)
+    if rule.metric == "trend":
+        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.trends import parse_math, trends
+
+        span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
+        counted = trends(ws, end, span, [rule.event], interval=rule.interval,
+                         math=parse_math(rule.math), progress=progress)  # fmt: skip
+        by_point = dict(zip(counted.points, counted.series[0].data, strict=True))
+        counts: list[float | None] = [
+            _plain(by_point.get(datetime.combine(s, datetime.min.time()), 0)) for s in starts
+        ]
+        return counts, tuple(counted.notes)
+    raise AssertionError(rule.metric)
 
 
 def _run_windows(

@@ -1,0 +1,84 @@
+"""A metric trigger's figures from the events (a trend, a funnel's conversion), kept beside the
+events store they were counted from (usertrack.sources.storecache) and read back while the store
+is unchanged.
+
+The activation funnel's 8 weeks and the DAU trend's 15 days are most of an alerts pass's own
+CPU, and their answer depends on nothing but the store and what names it here: the rule, the
+moment, the query library's PostHog files as they read now, the exclusion pattern and
+usertrack's code (every module's text, hashed once a process). A pass with a filter on the
+events or the persons (none today), or a source that keeps no answers (PostHog's API), counts
+every time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+Series = tuple[list[float | None], tuple[str, ...]]
+
+
+@functools.cache
+def code_hash() -> str:
+    """A hash of every module of usertrack as it reads now: another version, another key."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def kept_series(ws: Workspace, rule: Any, as_of: datetime, count: Callable[[], Series]) -> Series:
+    """`count()`'s figures and notes, or the ones kept for this store, rule (a
+    metric_alerts.MetricRule) and moment."""
+    source = ws.sources.get("posthog")
+    kept = getattr(source, "kept", None)
+    if (
+        kept is None
+        or ws.where
+        or ws.person_filter is not None
+        or ws.narrow_to is not None
+        or ws.person_rows is not None
+    ):
+        return count()
+    from usertrack.segments.profiles import exclude_pattern
+
+    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
+    what = repr(("metric alert series", repr(rule), code_hash(), library))
+    values = {"as_of": as_of.isoformat(), "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+    found = kept(what, values)
+    if found is not None and found[1] is not None:
+        table = found[1]
+        if table.column_names == ["kind", "value", "text"]:
+            kinds = table.column("kind").to_pylist()
+            numbers = table.column("value").to_pylist()
+            texts = table.column("text").to_pylist()
+            figures = [v for k, v in zip(kinds, numbers, strict=True) if k == "value"]
+            notes = tuple(str(t) for k, t in zip(kinds, texts, strict=True) if k == "note")
+            return figures, notes
+    figures, notes = count()
+    if found is not None:
+        source.keep(found[0], _table(figures, notes))  # type: ignore[union-attr]
+    return figures, notes
+
+
+def _table(figures: list[float | None], notes: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
+    kinds = ["value"] * len(figures) + ["note"] * len(notes)
+    numbers = [None if v is None else float(v) for v in figures] + [None] * len(notes)
+    texts: list[str | None] = [None] * len(figures) + list(notes)
+    return pa.table(
+        {
+            "kind": pa.array(kinds, pa.string()),
+            "value": pa.array(numbers, pa.float64()),
+            "text": pa.array(texts, pa.string()),
+        }
+    )
