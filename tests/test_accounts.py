@@ -534,3 +534,26 @@ def test_the_members_table_reads_every_member_as_written() -> None:
     assert con.execute("SELECT email, account FROM _accounts_in ORDER BY rowid").fetchall() == pairs
     accounts_table(con, Result(columns=["emails", "accounts"], rows=[(None, None)]))
     assert con.execute("SELECT count(*) FROM _accounts_in").fetchall() == [(0,)]
+
+
+def test_query_of_a_file_naming_the_account_key_runs_with_the_configured_key(env: Any) -> None:
+    """`usertrack query neon/account_members`: the file's `{account_table}` and columns are the
+    configured key, checked and quoted in as `accounts` does, in every format; an unknown key
+    is one line naming what exists."""
+    folder, base = env
+    args = ["query", "neon/account_members", "--as-of", AS_OF]
+    result = run([*args, "-f", "json"], folder / "home", **base)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["columns"] == ["email", "account"]
+    members = dict(doc["rows"])
+    assert members == {
+        "ann@x.io": "acme", "bob@x.io": "acme", "cy@x.io": "acme",
+        "dee@x.io": "beta", "eve@x.io": "beta", "fay@x.io": "gamma",
+    }  # fmt: skip
+    table = run(args, folder / "home", **base)
+    assert table.exit_code == 0 and "fay@x.io" in table.stdout, table.stderr
+    bad = run([*args, "-f", "csv"], folder / "home", **{**base, "USERTRACK_ACCOUNT_COLUMN": "teem"})
+    assert bad.exit_code == EXIT_USAGE and bad.stdout == ""
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "teem" in lines[0] and "columns: member_id, team" in lines[0]

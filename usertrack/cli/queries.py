@@ -136,7 +136,18 @@ def query(
                 values = typed_params(target, given)
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
-                if chosen == "table":  # fitted to the terminal: every row first
+                from usertrack.reports.accounts import bound_with_key
+
+                keyed = bound_with_key(ws, query_id, when, **values)
+                if keyed is not None:  # the account key's table and columns quoted in
+                    from usertrack.sources.base import stream_rows
+
+                    source = ws.sources[target.folder]
+                    if chosen == "table":
+                        result = source.run(*keyed)
+                    else:
+                        rows = open_until_written.enter_context(stream_rows(source, *keyed))
+                elif chosen == "table":  # fitted to the terminal: every row first
                     result = ws.run_query(query_id, when, **values)
                 else:  # json, csv, md: written as the rows arrive, whatever their number
                     rows = open_until_written.enter_context(

@@ -120,6 +120,22 @@ def uses_account_key(query: Query) -> bool:
     return any("{" + part + "}" in query.sql for part, _, _ in KEY_PARTS)
 
 
+def bound_with_key(
+    ws: Workspace, query_id: str, as_of: datetime, **params: Any
+) -> tuple[Query, dict[str, Any]] | None:
+    """A library query naming the account key (`{account_table}` ...: `usertrack query
+    neon/account_members`), bound as Workspace.bind binds it, with the configured key checked
+    and quoted in; None for a query that names no account key."""
+    query, values = ws.bind(query_id, as_of, **params)
+    if not uses_account_key(query):
+        return None
+    key = AccountKey.configured()
+    source: Any = ws.sources[query.folder]
+    conn = getattr(source, "inner", source).connect()  # the database under any result cache
+    check_key(conn, key)
+    return with_account_key(query, key, conn), values
+
+
 def with_account_key(query: Query, key: AccountKey, conn: Any) -> Query:
     """The query with the account key's table and columns quoted in (checked by check_key)."""
     from psycopg import sql
