@@ -31,12 +31,14 @@
 --   low_activity_minutes;
 -- - multiple errors: more than error_count $exception events in the last error_minutes;
 -- - long inactivity: active in the lookback, nothing in the last inactive_minutes.
+-- The latest event is by time, ties by uuid (the greatest), whatever order rows are read in.
 -- The email is normalized as everywhere in usertrack (usertrack/emails.py).
 WITH recent AS (
     SELECT
         lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
         event,
         timestamp,
+        toString(uuid) AS key,
         distinct_id,
         coalesce(properties.$session_id, '') AS session,
         nullIf(JSONExtractString(person.properties, 'name'), '') AS person_name
@@ -49,11 +51,11 @@ WITH recent AS (
 people AS (
     SELECT
         email,
-        argMax(distinct_id, timestamp) AS distinct_id,
-        argMax(person_name, timestamp) AS name,
-        argMax(session, timestamp) AS session_id,
+        argMax(distinct_id, tuple(timestamp, key)) AS distinct_id,
+        argMax(person_name, tuple(timestamp, key)) AS name,
+        argMax(session, tuple(timestamp, key)) AS session_id,
         max(timestamp) AS last_event_at,
-        argMax(event, timestamp) AS last_event,
+        argMax(event, tuple(timestamp, key)) AS last_event,
         countIf(timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})) AS session_events,
         countIf(event = '$exception'
             AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})) AS session_errors,
@@ -69,6 +71,7 @@ visit AS (
         coalesce(properties.$session_id, '') AS session,
         event,
         timestamp,
+        toString(uuid) AS key,
         toString(properties.$pathname) AS page
     FROM events
     WHERE timestamp <= toDateTime({as_of}, 'UTC')
@@ -80,14 +83,14 @@ visit AS (
       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
 ),
 session_events AS (
-    SELECT v.email AS email, v.event AS event, v.timestamp AS timestamp, v.page AS page
+    SELECT v.email AS email, v.event AS event, v.timestamp AS timestamp, v.key AS key, v.page AS page
     FROM visit AS v
     INNER JOIN people AS p ON p.email = v.email AND p.session_id = v.session
 ),
 current AS (
     SELECT
         email,
-        argMaxIf(page, timestamp, event = '$pageview' AND isNotNull(page)) AS current_page
+        argMaxIf(page, tuple(timestamp, key), event = '$pageview' AND isNotNull(page)) AS current_page
     FROM session_events
     GROUP BY email
     HAVING countIf(event = '$pageview' AND isNotNull(page)) > 0

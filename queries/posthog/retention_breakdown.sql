@@ -9,14 +9,14 @@
 --
 -- One row per person who did the start event from {since} (the first cohort period's start) up
 -- to as_of, with the {by} property of the first of those events, as text ('' when absent): first
--- touch, as funnel --by takes it. usertrack puts each cohort's people under their value
+-- touch, as funnel --by takes it (of two at the same time, the one of the lesser uuid). usertrack puts each cohort's people under their value
 -- (docs/metrics.md, "Retention"). person_id is the actor. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack orders the facts itself.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
     person_id,
-    argMin(coalesce(JSONExtractString(properties, {by}), ''), timestamp) AS value
+    argMin(coalesce(JSONExtractString(properties, {by}), ''), tuple(timestamp, toString(uuid))) AS value
 FROM events
 WHERE event = {start_event}
   AND timestamp >= toDateTime({since}, 'UTC')

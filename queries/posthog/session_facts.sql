@@ -17,7 +17,8 @@
 -- one per event. A session's person is its first event's (what the sessions per user and the
 -- users of a page or country count). The entry
 -- and exit pages are the $pathname of the first and last event that has a $current_url; the
--- device, browser and country are the session's first event's. A missing text is '' (usertrack reads '' as none; a
+-- device, browser and country are the session's first event's. First and last are by time,
+-- ties by uuid (`tuple(timestamp, toString(uuid))`), whatever order ClickHouse reads rows in. A missing text is '' (usertrack reads '' as none; a
 -- groupArray would drop a NULL and shift the arrays). Only events inside the range (both ends
 -- inclusive) and never after as_of. No LIMIT: usertrack pages every result past PostHog's row
 -- caps. No ORDER BY: usertrack orders the facts itself.
@@ -26,16 +27,16 @@
 SELECT
     [properties.$session_id] AS session_key,
     properties.$session_id AS session_id,
-    toString(argMin(person_id, timestamp)) AS person_id,
+    toString(argMin(person_id, tuple(timestamp, toString(uuid)))) AS person_id,
     [min(timestamp)] AS first_at,
     [max(timestamp)] AS last_at,
     [countIf(event = '$pageview')] AS pageviews,
     [countIf(event = '$autocapture')] AS autocaptures,
-    [coalesce(argMinIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '')] AS entry_page,
-    [coalesce(argMaxIf(properties.$pathname, timestamp, coalesce(properties.$current_url, '') != ''), '')] AS exit_page,
-    [coalesce(argMin(properties.$device_type, timestamp), '')] AS device_type,
-    [coalesce(argMin(properties.$browser, timestamp), '')] AS browser,
-    [coalesce(argMin(properties.$geoip_country_code, timestamp), '')] AS country
+    [coalesce(argMinIf(properties.$pathname, tuple(timestamp, toString(uuid)), coalesce(properties.$current_url, '') != ''), '')] AS entry_page,
+    [coalesce(argMaxIf(properties.$pathname, tuple(timestamp, toString(uuid)), coalesce(properties.$current_url, '') != ''), '')] AS exit_page,
+    [coalesce(argMin(properties.$device_type, tuple(timestamp, toString(uuid))), '')] AS device_type,
+    [coalesce(argMin(properties.$browser, tuple(timestamp, toString(uuid))), '')] AS browser,
+    [coalesce(argMin(properties.$geoip_country_code, tuple(timestamp, toString(uuid))), '')] AS country
 FROM events
 WHERE coalesce(properties.$session_id, '') != ''
   AND timestamp >= toDateTime({since}, 'UTC')

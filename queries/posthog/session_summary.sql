@@ -13,7 +13,9 @@
 -- all events of one $session_id (the first part of `s`); events without one are grouped per
 -- person into sessions by a gap of 30 minutes or more since the previous such event (the
 -- second part: lagInFrame and a running sum over the person's events in time order, ties by
--- uuid). `$session_id` is the events table's own column, as PostHog's sessions runners read
+-- uuid). A session's first and last event are those of the earliest and latest time, ties by
+-- uuid (the least first, the greatest last: `tuple(at, key)`), so the answer never depends on
+-- the order ClickHouse reads the rows in. `$session_id` is the events table's own column, as PostHog's sessions runners read
 -- it (no JSON to parse for the split). The five properties an event gives are read in one
 -- parse of its JSON, `JSONExtract(properties, 'Tuple(...)')`, rather than five
 -- `properties.X` (each its own parse and quote-stripping regex: most of the query's time at
@@ -84,21 +86,22 @@ FROM (
                 s.country AS country
             FROM (
                 SELECT
-                    argMin(e.actor, e.at) AS person,
+                    argMin(e.actor, tuple(e.at, e.key)) AS person,
                     min(e.at) AS first_at,
                     max(e.at) AS last_at,
                     countIf(e.event = '$pageview') AS pageviews,
                     countIf(e.event = '$autocapture') AS autocaptures,
-                    coalesce(argMinIf(e.pathname, e.at, coalesce(e.current_url, '') != ''), '') AS entry_page,
-                    coalesce(argMaxIf(e.pathname, e.at, coalesce(e.current_url, '') != ''), '') AS exit_page,
-                    coalesce(argMin(e.device_type, e.at), '') AS device_type,
-                    coalesce(argMin(e.browser, e.at), '') AS browser,
-                    coalesce(argMin(e.country, e.at), '') AS country
+                    coalesce(argMinIf(e.pathname, tuple(e.at, e.key), coalesce(e.current_url, '') != ''), '') AS entry_page,
+                    coalesce(argMaxIf(e.pathname, tuple(e.at, e.key), coalesce(e.current_url, '') != ''), '') AS exit_page,
+                    coalesce(argMin(e.device_type, tuple(e.at, e.key)), '') AS device_type,
+                    coalesce(argMin(e.browser, tuple(e.at, e.key)), '') AS browser,
+                    coalesce(argMin(e.country, tuple(e.at, e.key)), '') AS country
                 FROM (
                     SELECT
                         $session_id AS sid,
                         toString(person_id) AS actor,
                         timestamp AS at,
+                        toString(uuid) AS key,
                         event AS event,
                         JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
                         tupleElement(p, '$pathname') AS pathname,
@@ -122,15 +125,16 @@ FROM (
                     max(g.at) AS last_at,
                     sum(g.pageview) AS pageviews,
                     sum(g.autocapture) AS autocaptures,
-                    coalesce(argMinIf(g.page, g.at, g.page != ''), '') AS entry_page,
-                    coalesce(argMaxIf(g.page, g.at, g.page != ''), '') AS exit_page,
-                    coalesce(argMinIf(g.device_type, g.at, g.device_type != ''), '') AS device_type,
-                    coalesce(argMinIf(g.browser, g.at, g.browser != ''), '') AS browser,
-                    coalesce(argMinIf(g.country, g.at, g.country != ''), '') AS country
+                    coalesce(argMinIf(g.page, tuple(g.at, g.key), g.page != ''), '') AS entry_page,
+                    coalesce(argMaxIf(g.page, tuple(g.at, g.key), g.page != ''), '') AS exit_page,
+                    coalesce(argMinIf(g.device_type, tuple(g.at, g.key), g.device_type != ''), '') AS device_type,
+                    coalesce(argMinIf(g.browser, tuple(g.at, g.key), g.browser != ''), '') AS browser,
+                    coalesce(argMinIf(g.country, tuple(g.at, g.key), g.country != ''), '') AS country
                 FROM (
                     SELECT
                         l.actor AS actor,
                         l.at AS at,
+                        l.key AS key,
                         l.pageview AS pageview,
                         l.autocapture AS autocapture,
                         l.page AS page,

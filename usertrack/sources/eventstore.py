@@ -404,8 +404,8 @@ ORDER BY id
 _SESSIONS_SQL = """
 CREATE TABLE sessions AS
 SELECT prop_session_id AS session_id,
-       arg_min(distinct_id, timestamp) AS distinct_id,
-       arg_min(person_id, timestamp) AS person_id,
+       arg_min(distinct_id, row(timestamp, uuid)) AS distinct_id,
+       arg_min(person_id, row(timestamp, uuid)) AS person_id,
        min(timestamp) AS "$start_timestamp",
        max(timestamp) AS "$end_timestamp",
        date_diff('second', min(timestamp), max(timestamp)) AS "$session_duration",
@@ -413,19 +413,20 @@ SELECT prop_session_id AS session_id,
        count(*) AS event_count,
        count(*) FILTER (WHERE event = '$pageview') AS "$pageview_count",
        count(*) FILTER (WHERE event = '$autocapture') AS "$autocapture_count",
-       arg_min(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+       arg_min(prop_pathname, row(timestamp, uuid)) FILTER (WHERE prop_pathname IS NOT NULL)
            AS "$entry_pathname",
-       arg_max(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+       arg_max(prop_pathname, row(timestamp, uuid)) FILTER (WHERE prop_pathname IS NOT NULL)
            AS "$end_pathname",
-       arg_max(prop_pathname, timestamp) FILTER (WHERE prop_pathname IS NOT NULL)
+       arg_max(prop_pathname, row(timestamp, uuid)) FILTER (WHERE prop_pathname IS NOT NULL)
            AS "$exit_pathname",
-       arg_min(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+       arg_min(prop_current_url, row(timestamp, uuid)) FILTER (WHERE prop_current_url IS NOT NULL)
            AS "$entry_current_url",
-       arg_max(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+       arg_max(prop_current_url, row(timestamp, uuid)) FILTER (WHERE prop_current_url IS NOT NULL)
            AS "$end_current_url",
-       arg_max(prop_current_url, timestamp) FILTER (WHERE prop_current_url IS NOT NULL)
+       arg_max(prop_current_url, row(timestamp, uuid)) FILTER (WHERE prop_current_url IS NOT NULL)
            AS "$exit_current_url",
-       arg_min(prop_referring_domain, timestamp) FILTER (WHERE prop_referring_domain IS NOT NULL)
+       arg_min(prop_referring_domain, row(timestamp, uuid))
+           FILTER (WHERE prop_referring_domain IS NOT NULL)
            AS "$entry_referring_domain",
        CASE WHEN count(*) FILTER (WHERE event = '$pageview') = 0 THEN NULL
             ELSE count(*) FILTER (WHERE event = '$pageview') = 1

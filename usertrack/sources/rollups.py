@@ -459,13 +459,13 @@ _SESSION_COLUMNS = """
     max(timestamp) AS last_at,
     count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$pageview') AS pageviews,
     count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$autocapture') AS autocaptures,
-    coalesce(arg_min(prop_pathname, timestamp)
+    coalesce(arg_min(prop_pathname, row(timestamp, uuid))
              FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS entry_page,
-    coalesce(arg_max(prop_pathname, timestamp)
+    coalesce(arg_max(prop_pathname, row(timestamp, uuid))
              FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS exit_page,
-    coalesce(arg_min(prop_device_type, timestamp), '') AS device_type,
-    coalesce(arg_min(prop_browser, timestamp), '') AS browser,
-    coalesce(arg_min(prop_geoip_country_code, timestamp), '') AS country
+    coalesce(arg_min(prop_device_type, row(timestamp, uuid)), '') AS device_type,
+    coalesce(arg_min(prop_browser, row(timestamp, uuid)), '') AS browser,
+    coalesce(arg_min(prop_geoip_country_code, row(timestamp, uuid)), '') AS country
 """
 # path_events.sql's kept events and their node.
 _PATH_NODE = "CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN prop_pathname ELSE event END"
@@ -579,18 +579,20 @@ _SESSION_FACTS = """
 SELECT
     [prop_session_id] AS session_key,
     prop_session_id AS session_id,
-    CAST(arg_min(person_id, timestamp) AS VARCHAR) AS person_id,
+    CAST(arg_min(person_id, row(timestamp, CAST(uuid AS VARCHAR))) AS VARCHAR) AS person_id,
     [min(timestamp)] AS first_at,
     [max(timestamp)] AS last_at,
     [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$pageview')] AS pageviews,
     [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$autocapture')] AS autocaptures,
-    [coalesce(arg_min(prop_pathname, timestamp) FILTER (WHERE coalesce(prop_current_url, '')  IS
-        DISTINCT FROM  ''), '')] AS entry_page,
-    [coalesce(arg_max(prop_pathname, timestamp) FILTER (WHERE coalesce(prop_current_url, '')  IS
-        DISTINCT FROM  ''), '')] AS exit_page,
-    [coalesce(arg_min(prop_device_type, timestamp), '')] AS device_type,
-    [coalesce(arg_min(prop_browser, timestamp), '')] AS browser,
-    [coalesce(arg_min(prop_geoip_country_code, timestamp), '')] AS country
+    [coalesce(arg_min(prop_pathname, row(timestamp, CAST(uuid AS VARCHAR))) FILTER (WHERE
+        coalesce(prop_current_url, '')  IS DISTINCT FROM  ''), '')] AS entry_page,
+    [coalesce(arg_max(prop_pathname, row(timestamp, CAST(uuid AS VARCHAR))) FILTER (WHERE
+        coalesce(prop_current_url, '')  IS DISTINCT FROM  ''), '')] AS exit_page,
+    [coalesce(arg_min(prop_device_type, row(timestamp, CAST(uuid AS VARCHAR))), '')]
+        AS device_type,
+    [coalesce(arg_min(prop_browser, row(timestamp, CAST(uuid AS VARCHAR))), '')] AS browser,
+    [coalesce(arg_min(prop_geoip_country_code, row(timestamp, CAST(uuid AS VARCHAR))), '')]
+        AS country
 FROM events
 WHERE coalesce(prop_session_id, '')  IS DISTINCT FROM  ''
   AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
@@ -650,7 +652,8 @@ FROM (SELECT * FROM {SESSIONS_TABLE} WHERE {_SESSION_INSIDE} AND one_email AND {
 LEFT JOIN sessions AS ss ON ss.session_id = sp.session_id
 UNION ALL
 SELECT prop_session_id AS session_key, prop_session_id AS session_id,
-       CAST(arg_min(person_id, timestamp) AS VARCHAR) AS person_id, {_SESSION_COLUMNS}
+       CAST(arg_min(person_id, row(timestamp, uuid)) AS VARCHAR) AS person_id,
+       {_SESSION_COLUMNS}
 FROM (
     SELECT * FROM events
     WHERE timestamp >= {_LO} AND timestamp <= CAST($cut_early AS TIMESTAMP)
