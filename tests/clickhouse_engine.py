@@ -2,10 +2,14 @@
 
 `ClickHouseEngine(store_path)` copies the store's events into ClickHouse tables shaped like
 PostHog's (`events` with JSON `properties` and `person_properties` as String, timestamps as
-DateTime64(6, 'UTC'); `persons`; `person_distinct_ids`), types the event and person properties as
-PostHog's property definitions would (a property whose values are JSON numbers is Numeric, JSON
-booleans Boolean), and runs HogQL printed by `tests.hogql_printer`. The answer's values are typed by
-ClickHouse's own result types, the way PostHog's JSON carries them.
+DateTime64(6, 'UTC'), sorted and partitioned as PostHog's own events table, so that a filter on
+the event skips what it skips on PostHog: posthog/models/event/sql.py, `PARTITION BY
+toYYYYMM(timestamp) ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id),
+cityHash64(uuid))`, one project here, so no team_id; `persons`; `person_distinct_ids`), types
+the event and person properties as PostHog's property definitions would (a property whose values
+are JSON numbers is Numeric, JSON booleans Boolean), and runs HogQL printed by
+`tests.hogql_printer`. The answer's values are typed by ClickHouse's own result types, the way
+PostHog's JSON carries them.
 
 chdb allows one session per process: every engine shares it, each in a database of its own.
 """
@@ -241,7 +245,9 @@ class ClickHouseEngine:
                         person_properties String, elements_chain String,
                         created_at DateTime64(6, 'UTC'),
                         `$session_id` String, `$window_id` String, `$group_0` String
-                    ) ENGINE = MergeTree ORDER BY timestamp""",
+                    ) ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)
+                    ORDER BY (toDate(timestamp), event, cityHash64(distinct_id),
+                              cityHash64(uuid))""",
                 f"""INSERT INTO {db}.events
                     SELECT uuid, event, properties, timestamp, distinct_id, person_id,
                            person_properties, '', timestamp,
