@@ -73,3 +73,61 @@ def test_kept_figures_are_read_back_until_the_store_changes(
     os.utime(store, ns=(later, later))
     with pytest.raises(AssertionError, match="counted again"):
         series(workspace, rules[0], AS_OF)
+
+
+def test_a_store_replaced_under_an_open_workspace_keeps_nothing_of_the_old(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store renamed into place while a process has the old one open: that process counts on
+    the one it has open, and keeps nothing under the new one's stamp, so that the next process
+    counts the new store's figures."""
+    import shutil
+
+    import duckdb
+
+    from usertrack.act.metric_alerts import MetricRule, series
+    from usertrack.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.sources import storecache
+    from usertrack.workspace import open_workspace
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the new store's answers are kept at once
+    rule = MetricRule("trend", "1d", "outside", history=14, k=3, event="$pageview", math="dau")
+    before = series(workspace, rule, AS_OF)
+    store = Path(workspace.sources["posthog"].store_path)
+    new = tmp_path / "new.duckdb"
+    shutil.copy(store, new)
+    con = duckdb.connect(str(new))
+    tables = con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE schema_name = 'main'"
+        " AND column_name = 'person_id' AND table_name IN (SELECT table_name FROM duckdb_tables())"
+    ).fetchall()
+    for (table,) in tables:  # half the persons gone: other figures
+        con.execute(f'DELETE FROM "{table}" WHERE hash(person_id) % 2 = 0')
+    con.close()
+    os.replace(new, store)
+    assert series(workspace, rule, AS_OF) == before  # the open store's figures
+    # a workspace opened meanwhile reads the same open database (DuckDB's, one per file name)
+    with open_workspace(
+        workspace.settings,
+        queries_dir=resolve_queries_dir(None),
+        segments_path=resolve_segments_file(None),
+        database=False,
+    ) as meanwhile:
+        assert series(meanwhile, rule, AS_OF) == before
+    workspace.sources["posthog"].close()
+    with open_workspace(
+        workspace.settings,
+        queries_dir=resolve_queries_dir(None),
+        segments_path=resolve_segments_file(None),
+        database=False,
+    ) as fresh:
+        after = series(fresh, rule, AS_OF)
+    assert after != before
+    shutil.rmtree(workspace.settings.home / "cache")
+    with open_workspace(
+        workspace.settings,
+        queries_dir=resolve_queries_dir(None),
+        segments_path=resolve_segments_file(None),
+        database=False,
+    ) as fresh:
+        assert series(fresh, rule, AS_OF) == after

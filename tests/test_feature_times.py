@@ -129,3 +129,33 @@ def test_the_shipped_file_is_rewritten_and_nothing_else(store: Path, tmp_path: P
         assert feature_times.rewritten(edited, _values(), side, "k") is None
     finally:
         local.close()
+
+
+def test_a_store_replaced_under_an_open_source_is_read_as_the_one_it_opened(
+    store: Path, tmp_path: Path
+) -> None:
+    """A store renamed into place while a source has the old one open (the MCP server, a
+    re-import): its feature times are the open store's, never the new store's table joined
+    onto the old events by row id, and nothing is kept under the new store's name."""
+    import os
+
+    other = tmp_path / "other.duckdb"
+    rows = _rows()
+    write_raw_events(other, rows[7:] + rows[:7])  # the same events, other row ids
+    kept = tmp_path / "kept"
+    local = LocalPostHogSource(store, kept_in=kept)
+    try:
+        before = local.run(_query(), _values()).rows
+        assert before and any(row[-1] for row in before)
+        os.replace(other, store)
+        assert local.run(_query(), _values()).rows == before
+        assert local.kept("anything", {}) is None  # the name names another file now
+    finally:
+        local.close()
+    fresh = LocalPostHogSource(store)
+    try:
+        sql = fresh.translation(_query().sql).sql
+        expected = fresh._connection().execute(sql, _values()).fetchall()
+        assert fresh.run(_query(), _values()).rows == expected
+    finally:
+        fresh.close()

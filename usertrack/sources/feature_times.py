@@ -11,7 +11,12 @@ query's own translated expressions, and on every row the key of the store it was
 file beside the store (`side_of`), written whole and renamed into place by the first command
 that finds it missing or of another store (a second or two of CPU at 100,000 users, about what
 reading the JSON costs that command anyway); the next ones read it in milliseconds. Every
-connection to the store may read that one file (usertrack.sources.eventstore.open_store).
+connection to the store is allowed that one file, to read it and (DuckDB's allowed_paths has no
+read-only kind) to write it, though only `build`'s connection of its own writes it: no user's
+SQL reaches a file from the store's connection (the HogQL translator writes no table function
+and no COPY), and the file is usertrack's own, 0600 in the store's folder
+(usertrack.sources.eventstore.open_store). A store replaced under an open connection (the MCP
+server) is counted from its JSON there: the table is of the file the store's name names.
 
 The translation of feature_usage.sql as shipped, by feature (`by` = 'feature': only
 feature_used events), with the property `duration`, then runs as `rewritten` gives it: the same
@@ -181,7 +186,11 @@ def build(store: Path, side: Path, key: str) -> bool:
         # the folder writable, nothing else
         con = connect(read_paths=[store, f"{store}.wal"], write_dirs=[folder])
         try:
+            if key_of(store) != key:  # another file than the key's at that name now
+                return False
             con.execute(f"ATTACH {_quoted(store)} AS usertrack_store (READ_ONLY)")
+            if key_of(store) != key:  # replaced while attached: which one is read is not known
+                return False
             con.execute("USE usertrack_store")
             text = BUILD_SQL.replace("$key", _quoted(key))
             con.execute(f"COPY ({text}) TO {_quoted(tmp)} (FORMAT parquet)")

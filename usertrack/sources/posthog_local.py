@@ -182,21 +182,24 @@ class LocalPostHogSource:
         self.kept_in = kept_in
         self.description = description or f"local PostHog events ({self.store_path.name})"
         self._con: duckdb.DuckDBPyConnection | None = None
+        # the stamp of the file the connection opened, and each kept answer's name's (storecache)
+        self._opened: tuple[int, int, int, int, int] | None = None
+        self._named: dict[str, tuple[int, int, int, int, int]] = {}
         self._lock = threading.Lock()
         self._translations: dict[str, Translation] = {}
         self._has_rollups: bool | None = None
         self._tables: dict[tuple[str, ...], bool] = {}
-        # the key of the store whose feature times lie beside it (usertrack.sources.
-        # feature_times), once seen
-        self._times_key: str | None = None
+        self._times_key: str | None = None  # the key of the feature times seen (feature_times)
         self._times_lock = threading.Lock()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
+                from usertrack.sources import storecache
                 from usertrack.sources.eventstore import open_store
 
-                self._con = open_store(self.store_path)
+                con, self._opened = storecache.opened(self.store_path, open_store)
+                self._con = con
             return self._con
 
     def translation(self, sql: str, first_line: int = 1) -> Translation:
@@ -235,7 +238,9 @@ class LocalPostHogSource:
         table beside the store, built now when missing (usertrack.sources.feature_times)."""
         from usertrack.sources import feature_times
 
-        key = feature_times.key_of(self.store_path)
+        if values.get("by") != "feature" or values.get("duration") != feature_times.PROPERTY:
+            return tr, values
+        key = self._key(feature_times.BUILD_SQL, {}, opened=True)
         side = feature_times.side_of(self.store_path)
         found = None if key is None else feature_times.rewritten(tr.sql, values, side, key)
         if key is None or found is None:
@@ -358,7 +363,7 @@ class LocalPostHogSource:
             if answer.arrow is None:  # types Arrow does not carry here
                 return answer
             table, meta = answer.arrow, answer.meta
-            storecache.save(self.kept_in, name, table)
+            self.keep(name, table)
         meta["seconds"] = round(time.monotonic() - started, 4)
         if table.num_rows <= arrow_over:  # as `run` gives a small answer: rows
             return Result(columns=list(table.column_names), rows=_rows_of(table), meta=meta)
@@ -398,7 +403,7 @@ class LocalPostHogSource:
             return None
         answer = self._answer(sql, values, where, arrow=arrow)
         if kept is not None:
-            storecache.save(self.kept_in, kept, answer.arrow)  # type: ignore[arg-type]
+            self.keep(kept, answer.arrow)
         return answer
 
     def group_types(self) -> dict[str, int]:
@@ -438,30 +443,41 @@ class LocalPostHogSource:
         """Where usertrack's own answer `what` (a text naming the work and all it depends on
         but this store and `values`) is kept for this store, and the Arrow table kept there
         (None: not yet); None when this source keeps none (usertrack.sources.storecache)."""
-        if self.kept_in is None:
-            return None
-        from usertrack.sources import storecache
-
-        name = storecache.key(self.store_path, what, values)
+        name = self._key(what, values)
         if name is None:
             return None
-        return name, storecache.load(self.kept_in, name)
+        from usertrack.sources import storecache
+
+        return name, storecache.load(self.kept_in, name)  # type: ignore[arg-type]
 
     def keep(self, name: str, table: Any) -> None:
-        """Keep the Arrow table `table` under `name` (from `kept`)."""
-        if self.kept_in is not None:
-            from usertrack.sources import storecache
+        """Keep the Arrow table `table` under `name` (from `kept`): only when the connection
+        reads (none open: the store's name names) the file `name` was made for (storecache)."""
+        from usertrack.sources import storecache
 
+        with self._lock:
+            at = self._opened if self._con is not None else storecache.stamp(self.store_path)
+            ok = storecache.keeps(self._named, self.store_path, name, at)
+        if self.kept_in is not None and ok:
             storecache.save(self.kept_in, name, table)
 
-    def _kept_key(self, sql: str, values: Mapping[str, Any]) -> str | None:
-        """The name the answer of usertrack's own statement `sql` on this store is kept under
-        (usertrack.sources.storecache), or None when this source keeps none."""
-        if self.kept_in is None:
+    def _key(self, what: str, values: Mapping[str, Any], *, opened: bool = False) -> str | None:
+        """storecache's key of `what` with `values` on this store; None when this source keeps
+        none or the store's name names another file than its connection reads (nothing kept:
+        storecache.opened). `opened`: open the connection first."""
+        if self.kept_in is None and not opened:
             return None
         from usertrack.sources import storecache
 
-        return storecache.key(self.store_path, sql, _used(sql, values))
+        if opened:
+            self._connection()
+        with self._lock:
+            at = self._opened if self._con is not None else storecache.stamp(self.store_path)
+            return storecache.named(self._named, self.store_path, what, values, at)
+
+    def _kept_key(self, sql: str, values: Mapping[str, Any]) -> str | None:
+        """`_key` of usertrack's own statement `sql` with the `values` it names."""
+        return self._key(sql, _used(sql, values))
 
     def run_grouped(
         self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
@@ -635,7 +651,7 @@ class LocalPostHogSource:
         found = storecache.load(self.kept_in, kept)  # type: ignore[arg-type]
         if found is None:
             found = cur.sql(sql, params=_used(sql, values)).to_arrow_table()
-            storecache.save(self.kept_in, kept, found)  # type: ignore[arg-type]
+            self.keep(kept, found)
         cur.register(name, found)
         return f'SELECT * FROM "{name}"', {}
 
@@ -744,9 +760,11 @@ class LocalPostHogSource:
         return first if first.tzinfo else first.replace(tzinfo=UTC)
 
     def close(self) -> None:
+        from usertrack.sources import storecache
+
         with self._lock:
             if self._con is not None:
-                self._con.close()
+                storecache.closed(self.store_path, self._con)
                 self._con = None
 
 

@@ -14,12 +14,16 @@ A kept answer is found only under a key of everything it depends on: the store's
 inode, size, change and modification times in nanoseconds: usertrack.filecache), that of its
 write-ahead log (or its absence), the statement's text and its bound values, and DuckDB's
 version. usertrack writes a store whole and renames it into place (a new inode), so a rebuilt or
-re-imported store is a new key; an edit in place changes its size or times. As filecache does, a
-store changed within the last `SETTLE_NS` is read but its answer not kept (two writes within
-one tick of the kernel's clock could leave the same stamp). Nothing of the app's database (which
-has no stamp) is ever kept here. A file that cannot be read is treated as absent; one that
-cannot be written costs only speed. The `KEEP` files written or read last are kept, the others
-removed.
+re-imported store is a new key; an edit in place changes its size or times. A process that
+keeps a connection open (the MCP server) reads the file it opened even once another is renamed
+into place (as does every connection it opens to that name meanwhile: DuckDB shares one
+database per name): its answers are kept and read only under that file's stamp, and not at all
+while the name names another file (LocalPostHogSource counts them on the file it has open:
+`opened`). As filecache does, a store changed within the last `SETTLE_NS` is read but its
+answer not kept (two writes within one tick of the kernel's clock could leave the same stamp).
+Nothing of the app's database (which has no stamp) is ever kept here. A file that cannot be
+read is treated as absent; one that cannot be written costs only speed. The `KEEP` files
+written or read last are kept, the others removed.
 
 The files hold your users' emails: 0600 in a 0700 folder, as the history's.
 """
@@ -30,16 +34,23 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from usertrack.filecache import stamp
+from usertrack.filecache import Stamp, stamp
+
+T = TypeVar("T")
 
 SETTLE_NS = 2_000_000_000  # a store changed less than 2 s ago: its answers are not kept
 KEEP = 16  # answers kept in all (two an --as-of: the persons, 6 MB at 100,000, and their groups)
 SUFFIX = ".arrow"
+NAMES = 64  # the names a source remembers the file of (`named`)
+# the stamp of the file each store name's open database reads, and the connections to it
+_open: dict[str, tuple[Stamp | None, int]] = {}
+_open_lock = threading.Lock()
 
 
 def folder_of(home: Path) -> Path:
@@ -47,18 +58,71 @@ def folder_of(home: Path) -> Path:
     return home / "cache" / "store"
 
 
-def key(store: Path, sql: str, values: Mapping[str, Any]) -> str | None:
+def key(store: Path, sql: str, values: Mapping[str, Any], at: Stamp | None = None) -> str | None:
     """The name an answer of `sql` with `values` on `store` is kept under; None when it is not
-    to be kept (the store unreadable, or changed too recently to be told from a later change)."""
+    to be kept (the store unreadable, or changed too recently to be told from a later change).
+    `at`: the stamp of the file a connection opened under that name: None too when the name
+    names another file now (a store replaced under an open connection, which reads the old)."""
     import duckdb
 
     now = stamp(store)
+    if at is not None and now != at:
+        return None
     if now is None or time.time_ns() - max(now[3], now[4]) < SETTLE_NS:
         return None
     wal = stamp(f"{store}.wal")
     bound = sorted((k, repr(v)) for k, v in values.items())
     text = repr((now, wal, sql, bound, duckdb.__version__))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def opened(store: Path, connect: Callable[[Path], T]) -> tuple[T, Stamp | None]:
+    """`connect(store)`'s connection to it and the stamp of the file it reads; None when that
+    is not known (the file replaced while it opened: nothing is kept). DuckDB shares one
+    database among a process's connections to one name: one opened while another source's is
+    open reads the file that one opened, whatever the name names now. Give it back with
+    `closed`."""
+    name = os.path.abspath(store)
+    with _open_lock:
+        before = stamp(store)
+        con = connect(store)
+        at, count = _open.get(name, (None, 0))
+        if count == 0:
+            at = before if before is not None and stamp(store) == before else None
+        _open[name] = (at, count + 1)
+    return con, at
+
+
+def closed(store: Path, con: Any) -> None:
+    """Close `con`, a connection of `opened`."""
+    name = os.path.abspath(store)
+    with _open_lock:
+        con.close()
+        at, count = _open.pop(name, (None, 1))
+        if count > 1:
+            _open[name] = (at, count - 1)
+
+
+def named(
+    names: dict[str, Stamp], store: Path, what: str, values: Mapping[str, Any], at: Stamp | None
+) -> str | None:
+    """`key` of `what` with `values` on `store` as the file of stamp `at` (a connection's, or
+    the store's now when none is open), remembered in `names` with `at` for `keeps`."""
+    name = None if at is None else key(store, what, values, at=at)
+    if name is not None:
+        names.pop(name, None)
+        names[name] = at  # type: ignore[assignment]
+        while len(names) > NAMES:
+            names.pop(next(iter(names)))
+    return name
+
+
+def keeps(names: dict[str, Stamp], store: Path, name: str, at: Stamp | None) -> bool:
+    """Whether an answer of the file of stamp `at` may be kept under `name`: made (`named`)
+    for that file, which is still the store's. `at`: that of the file a connection reads, or,
+    with none open, the store's now (an answer of other kept answers, whose names were made
+    before it, as `name` was: a store replaced since leaves `at` another stamp than `name`'s)."""
+    return at is not None and names.get(name) == at and stamp(store) == at
 
 
 def load(folder: Path, name: str) -> Any | None:
