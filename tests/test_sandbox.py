@@ -743,3 +743,34 @@ def test_a_held_connection_is_given_back_only_when_let_go() -> None:
         sandbox.let_go(first)
         sandbox.release(first)
         assert sandbox.connect(reuse=True) is first
+
+
+def test_a_store_opens_twice_in_one_process_but_no_wider_the_second_time(
+    tmp_path: Path, secret: Path
+) -> None:
+    """A second connection to a store a process has open (store_info from an import while the
+    MCP server's source has it open) shares the first's database: it opens when it asks for no
+    more file access than the first, and is refused a file the first was not allowed."""
+    from tests.edge_events import write_raw_events
+    from usertrack import sandbox
+    from usertrack.sources.eventstore import open_store, store_info
+
+    store = tmp_path / "events.duckdb"
+    write_raw_events(store, [("u1", "x", "d1", "p1", "2026-01-01 00:00:00", "{}", "{}")])
+    facts = store_info(store)
+    assert facts
+    first = open_store(store)
+    try:
+        second = open_store(store)
+        try:
+            assert second.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        finally:
+            second.close()
+        assert store_info(store) == facts
+        with pytest.raises(RuntimeError, match="open already"):
+            sandbox.connect(store, read_only=True, read_paths=[secret])
+        assert first.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        with pytest.raises(duckdb.Error, match="disabled by configuration"):
+            first.execute(f"SELECT * FROM read_csv('{secret}')")
+    finally:
+        first.close()

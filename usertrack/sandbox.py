@@ -17,7 +17,8 @@ can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own se
    numpy arrays handed over with `con.register` still work. Python replacement scans (a bare
    variable name in SQL) do not: they reach Python state, which is external access.
    usertrack's own imports that must read files (an events export) name those files in
-   `read_paths`, and nothing else becomes readable.
+   `read_paths`, and nothing else becomes readable (those become writable too: DuckDB's
+   allowed_paths is not read-only).
 2. The SQL of a rule, an order, a `when` or a DuckDB query file passes usertrack.sql_checks
    before it is ever run.
 """
@@ -172,9 +173,11 @@ def connect(
 
     `settings` are applied before the configuration is locked (memory_limit,
     pandas_analyze_sample, ...): a later SET fails. `read_paths` (files) and `write_dirs`
-    (folders) are the only places SQL on this connection may touch; pass them only for
-    usertrack's own SQL (importing an export, rendering the demo), never for text from a user's
-    query or rule file.
+    (folders) are the only places SQL on this connection may touch, and DuckDB lets it write
+    as well as read both (its allowed_paths is not read-only: `COPY ... TO` a file of
+    `read_paths` overwrites it); pass them only for usertrack's own SQL (importing an export,
+    rendering the demo, an events store's feature times), never for text from a user's query
+    or rule file.
     """
     import duckdb
 

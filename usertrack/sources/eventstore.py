@@ -455,7 +455,8 @@ GROUP BY distinct_id
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the store read-only and sandboxed (usertrack.sandbox: no file access beyond the
     store and its feature times, time zone UTC, configuration locked): HogQL query files run
-    on this connection."""
+    on this connection, as the translator writes them (no table function, no statement but a
+    SELECT: usertrack.sources.hogql), with usertrack's own statements."""
     import duckdb
 
     path = Path(path)
@@ -468,9 +469,12 @@ def open_store(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _connect_store(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the store that may read its feature times
-    (usertrack.sources.feature_times), the one file beside it usertrack's own SQL reads: every
-    connection to a store is opened alike, as DuckDB shares one database among them."""
+    """A read-only connection to the store that may read and write (DuckDB's allowed_paths:
+    no read-only allowance) its feature times (usertrack.sources.feature_times), the one file
+    beside it usertrack's own SQL reads; it writes none. No SQL of a user's reaches a file
+    from it (the HogQL translator writes no table function and no COPY), and that file is
+    usertrack's own (0600 in the store's folder), rebuilt when its key is not the store's.
+    Every connection to a store is opened alike, as DuckDB shares one database among them."""
     from usertrack.sandbox import connect
     from usertrack.sources.feature_times import side_of
 
