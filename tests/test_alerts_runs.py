@@ -145,3 +145,39 @@ def test_without_the_copy_the_files_answer(workspace: Any, monkeypatch: pytest.M
         assert copy.failure_days(AS_OF, 8) is None
     finally:
         copy.close()
+
+
+def test_the_copy_is_closed_once_its_windows_are_answered(workspace: Any) -> None:
+    """The pass's copy (a DuckDB instance with threads of its own) is not held through the rest
+    of the pass: once each span has been asked for, it is closed."""
+    import duckdb
+
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(
+        workspace, [(AS_OF - timedelta(days=8), AS_OF), (AS_OF - timedelta(days=56), AS_OF)]
+    )
+    try:
+        assert copy.failure_days(AS_OF, 8) is not None
+        assert copy._mirror is not None  # one span still to be asked for: open
+        con = copy._mirror.con
+        assert con.execute("SELECT 1").fetchall() == [(1,)]
+        assert copy.run_windows(AS_OF, 7, 8) is not None
+        with pytest.raises(duckdb.ConnectionException):
+            con.execute("SELECT 1")
+    finally:
+        copy.close()
+
+
+def test_the_copy_has_the_memory_limit_of_every_connection(tmp_path: Path) -> None:
+    from usertrack.sandbox import connect
+    from usertrack.sources.app_mirror import AppMirror
+
+    with AppMirror(tmp_path / "copy.duckdb") as mirror:
+        (mine,) = mirror.con.execute("SELECT current_setting('memory_limit')").fetchone() or ()
+    con = connect()
+    try:
+        (theirs,) = con.execute("SELECT current_setting('memory_limit')").fetchone() or ()
+    finally:
+        con.close()
+    assert mine == theirs

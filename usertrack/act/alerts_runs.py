@@ -38,11 +38,14 @@ def naive_utc(moment: datetime) -> datetime:
 
 class RunsCopy:
     """The runs of `spans` ((since, as_of] each) checked once in the copy, on first use; each
-    answer None when the files answer instead. Thread-safe; `close` when the pass ends."""
+    answer None when the files answer instead. The copy is closed once each span has been asked
+    for (its DuckDB instance's threads and memory are not held through the rest of the pass).
+    Thread-safe; `close` when the pass ends."""
 
     def __init__(self, ws: Workspace, spans: list[tuple[datetime, datetime]]) -> None:
         self._ws = ws
         self._spans = [(naive_utc(a), naive_utc(b)) for a, b in spans]
+        self._left = len(set(self._spans))  # the answers still to be asked
         self._lock = threading.Lock()
         self._tried = False
         self._mirror: AppMirror | None = None
@@ -53,14 +56,26 @@ class RunsCopy:
 
     def close(self) -> None:
         with self._lock:
-            if self._mirror is not None:
-                self._mirror.close()
-                self._mirror = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._mirror is not None:
+            self._mirror.close()
+            self._mirror = None
+
+    def _asked(self) -> None:
+        """One answer asked for (from the copy or not): the last closes the copy. Under the
+        lock."""
+        self._left -= 1
+        if self._left <= 0:
+            self._close()
 
     def run_windows(self, end: datetime, days: int, windows: int) -> list[dict[str, Any]] | None:
         """run_windows.sql's rows at `end` (window_end, runs, runs_completed), or None."""
         query, values = self._ws.bind(FILES[0], end, days=days, windows=windows)
         if self._cached is not None and self._cached.peek(query, values) is not None:
+            with self._lock:
+                self._asked()
             return None  # the answer cache answers at once
         at = naive_utc(values["as_of"])
         step = int(values["days"])
@@ -68,6 +83,7 @@ class RunsCopy:
         with self._lock:
             con = self._ready(at - timedelta(days=step * count), at, str(values["exclude_pattern"]))
             if con is None:
+                self._asked()
                 return None
             rows = con.execute(
                 """
@@ -91,6 +107,7 @@ class RunsCopy:
                 """,
                 {"at": at, "days": step, "windows": count},
             ).fetchall()
+            self._asked()
         by_k = {int(k): (int(runs), int(done)) for k, runs, done in rows}
         out = []
         for k in range(count - 1, -1, -1):
@@ -104,12 +121,15 @@ class RunsCopy:
         """run_failure_days.sql's rows at `as_of` (day, runs, runs_failed), or None."""
         query, values = self._ws.bind(FILES[1], as_of, days=days)
         if self._cached is not None and self._cached.peek(query, values) is not None:
+            with self._lock:
+                self._asked()
             return None
         at = naive_utc(values["as_of"])
         since = at - timedelta(days=int(values["days"]))
         with self._lock:
             con = self._ready(since, at, str(values["exclude_pattern"]))
             if con is None:
+                self._asked()
                 return None
             rows = con.execute(
                 """
@@ -123,6 +143,7 @@ class RunsCopy:
                 """,
                 {"since": since, "at": at},
             ).fetchall()
+            self._asked()
         counted: dict[date, tuple[int, int]] = {d: (int(n), int(f)) for d, n, f in rows}
         out = []
         day, last = since.date(), (at - timedelta(microseconds=1)).date()

@@ -186,11 +186,18 @@ class AppMirror:
     def __init__(self, path: Path) -> None:
         import duckdb
 
+        from usertrack import bounds
         from usertrack.files import private_dir
+        from usertrack.sandbox import memory_limit
 
         private_dir(path.parent)  # the copy holds emails: its owner's alone
+        # DuckDB's memory limit as every connection's (its own default is 80% of the machine's
+        # memory), inside the process's bound; the commands of one process that have the copy
+        # open at once share its DuckDB instance (its buffers and its threads).
+        limit = memory_limit()
+        bounds.limit_memory(limit)
         try:
-            self.con = duckdb.connect(str(path))
+            self.con = duckdb.connect(str(path), config={"memory_limit": limit})
         except duckdb.Error as e:
             raise MirrorUnavailable(str(e)) from None
         self.path = path
