@@ -4,6 +4,10 @@ feature_times): the same rows as the events' JSON gives, for every kind of `dura
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -159,3 +163,121 @@ def test_a_store_replaced_under_an_open_source_is_read_as_the_one_it_opened(
         assert fresh.run(_query(), _values()).rows == expected
     finally:
         fresh.close()
+
+
+def test_a_store_with_no_timed_use_builds_its_table_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table with no rows still names its store: the next commands read it, not the JSON."""
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)
+    store = tmp_path / "events.duckdb"
+    props = json.dumps({"feature": "export", "duration": "90"})  # a string: not counted
+    at = SPLIT + timedelta(hours=1)
+    person = json.dumps({"email": "p@example.com"})
+    write_raw_events(store, [(str(uuid.uuid4()), "feature_used", "p", "p", at, props, person)])
+    builds: list[Path] = []
+    build = feature_times.build
+
+    def counted(store: Path, side: Path, key: str) -> bool:
+        builds.append(side)
+        return build(store, side, key)
+
+    monkeypatch.setattr(feature_times, "build", counted)
+    for _ in range(3):  # three commands, each with a source of its own
+        local = LocalPostHogSource(store)
+        try:
+            query = _query()
+            assert local.run(query, _values()).rows == [("export", True, 1, 1, 0, 0.0)]
+            assert "read_parquet" in local._bound(query, _values(), "q")[0].sql
+        finally:
+            local.close()
+    assert builds == [feature_times.side_of(store)]
+
+
+def _slow_store(path: Path) -> tuple[Path, str]:
+    """A store whose table takes a second or more to build (many feature_used events), and
+    its key."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE events AS SELECT 'feature_used' AS event,"
+        " TIMESTAMP '2026-06-01' + INTERVAL (i) SECOND AS timestamp,"
+        ' \'{"feature": "f", "duration": \' || (i % 50) || \'}\' AS properties'
+        " FROM range(1500000) t(i)"
+    )
+    con.close()
+    key = feature_times.key_of(path)
+    assert key is not None
+    return path, key
+
+
+def _leftovers(side: Path) -> list[Path]:
+    return sorted(side.parent.glob(f".{side.name}.*.tmp"))
+
+
+def test_a_cancelled_command_stops_the_build_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.errors import Cancelled
+    from usertrack.sources.base import CancelToken, cancel_scope
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # a store written a moment ago is kept too
+    store, key = _slow_store(tmp_path / "events.duckdb")
+    side = feature_times.side_of(store)
+    token = CancelToken()
+    outcome: list[object] = []
+
+    def run() -> None:
+        with cancel_scope(token):
+            try:
+                outcome.append(feature_times.build(store, side, key))
+            except BaseException as e:
+                outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(0.3)  # well into the build
+    assert thread.is_alive(), outcome
+    started = time.monotonic()
+    token.cancel()
+    thread.join(5)
+    assert not thread.is_alive(), "the build ran on after the cancel"
+    assert time.monotonic() - started < 1.5
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert not side.exists() and _leftovers(side) == []
+
+
+def test_ctrl_c_stops_the_build_as_an_interrupt_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # a store written a moment ago is kept too
+    store, key = _slow_store(tmp_path / "events.duckdb")
+    side = feature_times.side_of(store)
+    # Python's own Ctrl-C (the run may have started with SIGINT ignored), on this thread
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            feature_times.build(store, side, key)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 1.5
+    assert not side.exists() and _leftovers(side) == []
+
+
+def test_a_build_removes_what_an_ended_build_left(store: Path) -> None:
+    import fcntl
+
+    side = feature_times.side_of(store)
+    stale = side.with_name(f".{side.name}.abc123.tmp")
+    stale.write_bytes(b"PAR1 half")
+    running = side.with_name(f".{side.name}.def456.tmp")  # another build's, still held
+    running.write_bytes(b"")
+    with running.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        key = feature_times.key_of(store)
+        assert key is not None and feature_times.build(store, side, key)
+        assert _leftovers(side) == [running]
+    assert feature_times.kept_key(duckdb.connect(), side) == key

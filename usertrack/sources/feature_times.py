@@ -30,6 +30,7 @@ runs as written: this is the local engine's alone.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import tempfile
@@ -45,6 +46,9 @@ STORE = "usertrack_store"
 SECONDS = "usertrack_seconds"
 AT = "usertrack_at"
 ALIAS = "usertrack_times"
+# the parameters `rewritten` adds: the table's file, and the key of the store it is to be of
+FILE_PARAM = "usertrack_times_file"
+KEY_PARAM = "usertrack_times_key"
 
 # The property's path, and the expressions of feature_usage.sql's `timed` and `seconds` over
 # it, as the HogQL translator writes them (usertrack.sources.hogql).
@@ -116,20 +120,20 @@ def key_of(store: Path) -> str | None:
 
 
 def kept_key(cur: duckdb.DuckDBPyConnection, side: Path) -> str | None:
-    """The key of the store the table at `side` was read from; None without a readable one."""
+    """The key of the store the table at `side` was read from (kept in the file's key-value
+    metadata, so a table with no rows has one too); None without a readable one."""
     import duckdb
 
     if not side.is_file():
         return None
     try:
-        row = cur.execute(f"SELECT {STORE} FROM read_parquet({_quoted(side)}) LIMIT 1").fetchone()
+        row = cur.execute(
+            "SELECT value FROM parquet_kv_metadata($file) WHERE key = $name",
+            {"file": str(side), "name": STORE},
+        ).fetchone()
     except duckdb.Error:
         return None
-    return None if row is None else str(row[0])
-
-
-def _quoted(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return None if row is None else bytes(row[0]).decode(errors="replace")
 
 
 def rewritten(
@@ -147,11 +151,11 @@ def rewritten(
     lo = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
     hi = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
     mine = (
-        f"CASE WHEN {STORE} = {_quoted(key)} THEN true ELSE error('the feature times beside the"
+        f"CASE WHEN {STORE} = ${KEY_PARAM} THEN true ELSE error('the feature times beside the"
         " events store are of another store: run the command again') END"
     )
     joined = (
-        f"FROM events LEFT JOIN (SELECT {RID}, {SECONDS} FROM read_parquet({_quoted(side)})"
+        f"FROM events LEFT JOIN (SELECT {RID}, {SECONDS} FROM read_parquet(${FILE_PARAM})"
         f" WHERE {AT} > {lo} AND {AT} <= {hi} AND {mine}) AS {ALIAS}"
         f" ON {ALIAS}.{RID} = events.rowid"
         " WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
@@ -168,41 +172,101 @@ def rewritten(
     ):
         out = _spaced(phrase).sub(instead.replace("\\", "\\\\"), out, count=1)
     named = set(re.findall(r"\$(\w+)", out))
-    return out, {k: v for k, v in values.items() if k in named}
+    bound = {k: v for k, v in values.items() if k in named}
+    return out, {**bound, FILE_PARAM: str(side), KEY_PARAM: key}
 
 
 def build(store: Path, side: Path, key: str) -> bool:
     """Write the table of `store` (its key: `key`) at `side`, whole, then renamed into place;
-    False when it cannot be (that only costs speed: the JSON is read)."""
+    False when it cannot be (that only costs speed: the JSON is read). Ctrl-C or a cancelled
+    command stops it (KeyboardInterrupt, Cancelled) and nothing of it is left behind."""
+    from usertrack.errors import Cancelled
     from usertrack.sandbox import connect
+    from usertrack.sources.base import check_cancelled, on_cancel
 
     folder = side.parent
+    _remove_stale(side)
     tmp: Path | None = None
+    fd: int | None = None
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{side.name}.", suffix=".tmp")
-        os.close(fd)
         tmp = Path(name)
+        _hold(fd)  # a file being written: no other build takes it for a stale one
         # usertrack's own statement: the store (and its WAL, which DuckDB looks for) readable,
         # the folder writable, nothing else
         con = connect(read_paths=[store, f"{store}.wal"], write_dirs=[folder])
         try:
             if key_of(store) != key:  # another file than the key's at that name now
                 return False
-            con.execute(f"ATTACH {_quoted(store)} AS usertrack_store (READ_ONLY)")
+            con.execute("ATTACH $store AS usertrack_store (READ_ONLY)", {"store": str(store)})
             if key_of(store) != key:  # replaced while attached: which one is read is not known
                 return False
             con.execute("USE usertrack_store")
-            text = BUILD_SQL.replace("$key", _quoted(key))
-            con.execute(f"COPY ({text}) TO {_quoted(tmp)} (FORMAT parquet)")
+            with on_cancel(con.interrupt):
+                con.execute(
+                    f"COPY ({BUILD_SQL}) TO $file (FORMAT parquet, KV_METADATA {{{STORE}: $key}})",
+                    {"file": str(tmp), "key": key},
+                )
         finally:
             con.close()
         os.chmod(tmp, 0o600)
         os.replace(tmp, side)
         tmp = None
         return True
-    except Exception:  # a table that cannot be built only costs speed: the JSON is read
-        return False
+    except Cancelled:
+        raise
+    except Exception as e:
+        check_cancelled()  # stopped because the command was cancelled: say so
+        if _interrupted(e):  # Ctrl-C on this thread, whatever DuckDB made of it
+            raise KeyboardInterrupt from None
+        return False  # a table that cannot be built only costs speed: the JSON is read
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        if fd is not None:
+            os.close(fd)
+
+
+def _interrupted(e: Exception) -> bool:
+    """Whether `e` is how a Ctrl-C surfaced in DuckDB (its interrupt, or Python's
+    KeyboardInterrupt that it turned into `RuntimeError: Query interrupted`)."""
+    import duckdb
+
+    from usertrack import interrupts
+
+    return (
+        interrupts.happened()
+        or isinstance(e, duckdb.InterruptException)
+        or (type(e) is RuntimeError and str(e) == "Query interrupted")
+    )
+
+
+def _hold(fd: int) -> None:
+    """Lock the file of `fd` for as long as it is open (the kernel drops the lock when the
+    process ends, however it ends)."""
+    with contextlib.suppress(ImportError, OSError):
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_stale(side: Path) -> None:
+    """Remove what builds of the table at `side` left half-written (a process ended during
+    one): each such file no build holds any longer."""
+    try:
+        import fcntl
+    except ImportError:  # no file locks to tell a running build's file by
+        return
+    for path in side.parent.glob(f".{glob.escape(side.name)}.*.tmp"):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink()
+        except OSError:  # held: a build that runs now
+            pass
+        finally:
+            os.close(fd)
