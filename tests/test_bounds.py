@@ -357,9 +357,9 @@ def test_a_huge_value_stops_at_the_memory_bound(
         "stopped at the memory limit of 300MB (USERTRACK_DUCKDB_MEMORY, or [limits]"
         " duckdb_memory in the config file)"
     )
-    # DuckDB's 300 MB, the bound's 1 GiB for the rest, and the interpreter: its data before
+    # DuckDB's 300 MB, the bound's 2 GiB for the rest, and the interpreter: its data before
     # the first connection (about 300 MB) and its libraries
-    assert peak < 300e6 + (1 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
+    assert peak < 300e6 + (2 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
     assert seconds < 60
     assert not (tmp_path / "out").exists()
 
@@ -397,9 +397,9 @@ def test_a_postgresql_row_past_the_memory_bound_stops_in_one_line(demo_home: Pat
     assert code == EXIT_LIMIT, stderr
     assert _error(stderr) == (
         "usertrack: error: query neon/inline (--sql): stopped at the memory bound: its rows"
-        " outgrew DuckDB's 300MB (USERTRACK_DUCKDB_MEMORY) and 1 GiB for the rest"
+        " outgrew DuckDB's 300MB (USERTRACK_DUCKDB_MEMORY) and 2 GiB for the rest"
     )
-    assert peak < 300e6 + (1 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
+    assert peak < 300e6 + (2 << 30) + 500e6, f"peak {peak / 1e6:.0f} MB"
 
 
 def test_the_demo_build_is_not_held_to_a_questions_memory_bound(tmp_path: Path) -> None:
@@ -429,3 +429,24 @@ def test_the_demo_build_is_not_held_to_a_questions_memory_bound(tmp_path: Path) 
     assert code == 0, stderr
     assert (home / "demo" / "manifest.json").exists()
     assert "bounded again" in stderr
+
+
+def test_the_bound_leaves_room_for_the_stacks_of_many_databases_threads(tmp_path: Path) -> None:
+    """RLIMIT_DATA counts each thread's whole stack, touched or not, and each DuckDB database
+    starts its own workers: the weekly dashboard at 100,000 users keeps about ten open with the
+    threads that run its panels (70 to 90 threads) and stopped at a bound that left 1 GiB for
+    the rest. Twenty databases open at once, each with its workers, fit under the bound."""
+    script = (
+        "from usertrack import bounds, sandbox\n"
+        "bounds.arm()\n"
+        "bounds.limit_memory('300MB')\n"
+        "kept = []\n"
+        "for _ in range(20):\n"
+        "    con = sandbox.connect()\n"
+        "    con.execute('SELECT count(*) FROM range(1000000)').fetchall()\n"
+        "    kept.append(con)\n"
+    )
+    code, stderr, _seconds, _peak = _run_measured(
+        ["-c", script], {"USERTRACK_HOME": str(tmp_path), "USERTRACK_DUCKDB_MEMORY": "300MB"}
+    )
+    assert code == 0, stderr

@@ -104,7 +104,7 @@ def test_no_thread_under_the_memory_bound_is_the_bound_line(
     assert info.value.exit_code == EXIT_LIMIT
     assert capsys.readouterr().err == (
         "usertrack: error: stopped at the memory bound: DuckDB's 300MB"
-        " (USERTRACK_DUCKDB_MEMORY) and 1 GiB for the rest\n"
+        " (USERTRACK_DUCKDB_MEMORY) and 2 GiB for the rest\n"
     )
     monkeypatch.setattr(bounds, "armed", lambda: False)
     with pytest.raises(typer.Exit) as info, handle_errors():

@@ -9,10 +9,11 @@ hold whatever a query computes:
 
 - Memory: once the command starts (usertrack.cli.program.handle_errors; else at the first
   DuckDB connection), the process's data size (Linux's RLIMIT_DATA: every private writable
-  mapping, the heap and DuckDB's allocations included) is limited to what it holds then plus
-  DuckDB's memory limit plus HEADROOM for the interpreter's own work. Past it an allocation
-  fails: DuckDB says "Out of Memory" (a LimitError naming the limit), libpq "out of memory for
-  query result" and Python raises MemoryError, each one line and EXIT_LIMIT. Drawing charts
+  mapping, the heap, DuckDB's allocations and every thread's stack included) is limited to what
+  it holds then plus DuckDB's memory limit plus HEADROOM for the interpreter's own work and the
+  threads' stacks. Past it an allocation fails: DuckDB says "Out of Memory" (a LimitError naming
+  the limit), libpq "out of memory for query result" and Python raises MemoryError, each one
+  line and EXIT_LIMIT. Drawing charts
   (V8, which reserves address space it hardly touches) runs outside the bound (`unbounded`), and
   the bound is measured afresh after.
 - Time: a query still running GRACE_SECONDS after its time limit interrupted it is not waited
@@ -30,7 +31,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
-HEADROOM = 1 << 30  # the interpreter's own work beside DuckDB's: 1 GiB
+# The interpreter's own work beside DuckDB's, and the stacks its threads reserve: RLIMIT_DATA
+# counts a thread's whole stack (8 MB where the system's stack limit is 8 MB) though it is
+# hardly touched, each DuckDB database starts its own workers, and a dashboard's panels keep
+# about ten open at once with the threads that run them (70 to 90 threads: 600 MB of stacks
+# alone at 100,000 users). 2 GiB.
+HEADROOM = 2 << 30
 GRACE_SECONDS = 5.0  # after the interrupt, before the process ends
 
 _state: dict[str, object] = {"armed": False, "allowance": None}

@@ -320,7 +320,7 @@ def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
     else:
         line = (
             f"stopped at the memory bound: DuckDB's {memory_limit()} ({MEMORY_VARIABLE})"
-            " and 1 GiB for the rest"
+            " and 2 GiB for the rest"
         )
     typer.echo(f"usertrack: error: {line}", err=True)
     raise typer.Exit(EXIT_LIMIT) from None

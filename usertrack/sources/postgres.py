@@ -363,15 +363,10 @@ class PostgresSource:
             ) from None
         except psycopg.Error as e:
             if first_line(e) == "out of memory for query result":  # libpq, at the bound
-                from usertrack.errors import LimitError
-                from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
-
-                raise LimitError(
-                    f"query {query.id} ({query.path}): stopped at the memory bound: its rows"
-                    f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 1 GiB for the"
-                    " rest"
-                ) from None
+                raise _outgrew(query) from None
             raise QueryError(f"query {query.id} ({query.path}) failed: {first_line(e)}") from None
+        except MemoryError:  # the rows made into Python's values, at the bound
+            raise _outgrew(query) from None
         finally:
             finished.set()
 
@@ -430,3 +425,14 @@ def _load_plain_values(conn: psycopg.Connection[Any]) -> None:
     conn.adapters.register_loader("numeric", FloatLoader)
     conn.adapters.register_loader("timestamptz", NaiveUTC)
     conn.adapters.register_loader("timestamptz", NaiveUTCBinary)
+
+
+def _outgrew(query: Query) -> Exception:
+    """The one line for a query whose rows reached the process's memory bound (usertrack.bounds)."""
+    from usertrack.errors import LimitError
+    from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
+
+    return LimitError(
+        f"query {query.id} ({query.path}): stopped at the memory bound: its rows"
+        f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 2 GiB for the rest"
+    )
