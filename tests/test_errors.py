@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from usertrack.errors import (
@@ -134,3 +136,28 @@ def test_redact_is_linear_on_a_mebibyte() -> None:
         assert time.perf_counter() - started < 1.0, text[:20]
     tail = "a" * n + " postgresql://bob:s3cret-pw@db.example.com/x"
     assert "s3cret-pw" not in redact(tail)
+
+
+def test_what_psycopg_logs_as_ignored_is_not_printed(make_database: Callable[[str], str]) -> None:
+    """psycopg logs a rollback that fails while a Ctrl-C cancels its query ("error ignored in
+    rollback ...") as a WARNING, which Python prints on stderr when no handler is set: once
+    usertrack has opened the database, the interrupt's one line is all that is said."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, sys\n"
+        "from usertrack.sources.postgres import PostgresSource\n"
+        "source = PostgresSource(sys.argv[1])\n"
+        "source.connect()\n"
+        "logging.getLogger('psycopg').warning('error ignored in rollback')\n"
+        "source.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, make_database("")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

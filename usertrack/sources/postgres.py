@@ -148,6 +148,7 @@ class PostgresSource:
     def _open(self) -> psycopg.Connection[Any]:
         import psycopg
 
+        _quiet_psycopg()
         attempt = 0
         while True:
             attempt += 1
@@ -436,3 +437,15 @@ def _outgrew(query: Query) -> Exception:
         f"query {query.id} ({query.path}): stopped at the memory bound: its rows"
         f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 2 GiB for the rest"
     )
+
+
+def _quiet_psycopg() -> None:
+    """psycopg logs what it ignores as a WARNING (a transaction's rollback that fails while a
+    Ctrl-C cancels the query it waits on: "error ignored in rollback ..."), and Python prints
+    that on stderr when no handler is set. usertrack says what happened in its own one line."""
+    import logging
+
+    log = logging.getLogger("psycopg")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
