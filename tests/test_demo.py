@@ -703,3 +703,28 @@ def test_an_interrupted_generation_is_redone_at_its_size(tmp_path: Path) -> None
     finally:
         proc.kill()
         stop_demo(home)
+
+
+def test_a_demo_made_by_an_earlier_version_is_rebuilt_at_its_size(tmp_path: Path) -> None:
+    """A 100,000-user demo came back as the default 2,000 users after an upgrade that changed the
+    demo's schema: it is generated again at its own size, with a word."""
+    home = tmp_path / "home"
+    ensure_demo(home, users=120, anchor=ANCHOR)
+    manifest_path = demo.demo_root(home) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["schema_version"] = demo.SCHEMA_VERSION - 1
+    manifest_path.write_text(json.dumps(manifest))
+    assert demo.read_manifest(home) is None  # outdated: rebuilt on the next use
+    notes: list[str] = []
+    rebuilt = ensure_demo(home, notice=notes.append)
+    try:
+        assert rebuilt.users == 120
+        assert notes == [
+            "usertrack: the demo of 120 users was made by an earlier version of usertrack;"
+            " generating it again at that size"
+        ]
+        fresh = demo.read_manifest(home)
+        assert fresh is not None and fresh["users"] == 120
+        assert fresh["schema_version"] == demo.SCHEMA_VERSION
+    finally:
+        demo.stop_demo_postgres(rebuilt)

@@ -148,6 +148,7 @@ from usertrack.demo.layout import (
     demo_root,
     demo_workspace,
     existing_demo,
+    outdated_size,
     read_manifest,
 )
 from usertrack.demo.product import (
@@ -243,12 +244,21 @@ def ensure_demo(
         if ws is not None:
             return ws
         unfinished = _interrupted(home)
+        outdated = outdated_size(home)
         if unfinished is not None:
             users, anchor = unfinished
             if notice:
                 notice(
                     f"usertrack: the demo of {users:,} users was interrupted while it was"
                     " generated; generating it again at that size"
+                )
+        elif outdated is not None and MIN_USERS <= outdated <= MAX_USERS:
+            # A demo made by an earlier version is rebuilt at the size its user chose.
+            users = outdated
+            if notice:
+                notice(
+                    f"usertrack: the demo of {users:,} users was made by an earlier version of"
+                    " usertrack; generating it again at that size"
                 )
     if not MIN_USERS <= users <= MAX_USERS:
         raise UsageError(f"the demo needs between {MIN_USERS} and {MAX_USERS:,} users, not {users}")

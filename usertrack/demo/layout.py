@@ -89,6 +89,17 @@ def read_manifest(home: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def outdated_size(home: Path) -> int | None:
+    """The users of a demo under home made by another version of usertrack (rebuilt), if any."""
+    try:
+        manifest = json.loads((demo_root(home) / "manifest.json").read_text())
+        if manifest.get("schema_version") == SCHEMA_VERSION:
+            return None
+        return int(manifest["users"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def existing_demo(home: Path) -> DemoWorkspace | None:
     """The complete demo under home, or None (none, or one of another schema: rebuilt)."""
     manifest = read_manifest(home)
