@@ -191,25 +191,7 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
     assert_usage_error(["churn", *args, "--as-of", AS_OF], fragment, USERTRACK_EVENTS=str(export))
 
 
-def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
-    make_database: Any,
-) -> None:
-    """churn.APP_FACTS gives the rows churn reads of queries/neon/runs.sql (as of as_of and as
-    of the backtest's moment) and queries/neon/accounts.sql as shipped: emails that differ in
-    case or blanks, a blank and a NULL email, an excluded one, an account made after as_of,
-    runs after either moment, a user whose runs all come after the backtest's moment."""
-    import json
-
-    import psycopg
-
-    from tests.handmade import SCHEMA
-    from usertrack.analytics.churn import ACCOUNTS, APP_FACTS, RUNS
-    from usertrack.sources.queries import parse_query, resolve_params
-
-    repo = Path(__file__).resolve().parents[1]
-    url = make_database(
-        SCHEMA
-        + """
+APP_ROWS = """
 INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
 INSERT INTO wasp_user VALUES (2, E' A@X.io\\t', 90, NULL, NULL, '2026-05-02');
 INSERT INTO wasp_user VALUES (3, E' \\r\\n', 100, 'trialing', NULL, '2026-05-03');
@@ -227,7 +209,25 @@ INSERT INTO fastapi_run VALUES
     (9, 17, 'completed', '2026-05-29', NULL), (10, 17, 'completed', '2026-06-02', NULL),
     (11, 11, 'completed', '2026-06-03', NULL);
 """
-    )
+
+
+def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
+    make_database: Any,
+) -> None:
+    """churn.APP_FACTS gives the rows churn reads of queries/neon/runs.sql (as of as_of and as
+    of the backtest's moment) and queries/neon/accounts.sql as shipped: emails that differ in
+    case or blanks, a blank and a NULL email, an excluded one, an account made after as_of,
+    runs after either moment, a user whose runs all come after the backtest's moment."""
+    import json
+
+    import psycopg
+
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS
+    from usertrack.sources.queries import parse_query, resolve_params
+
+    repo = Path(__file__).resolve().parents[1]
+    url = make_database(SCHEMA + APP_ROWS)
     neon = repo / "queries" / "neon"
     files = {n: parse_query(neon / f"{n}.sql", "neon") for n in ("runs", "accounts")}
 
@@ -265,3 +265,70 @@ INSERT INTO fastapi_run VALUES
     assert now == [("", 1, 0), ("a@x.io", 4, 3), ("b@x.io", 1, 1), ("late@x.io", 1, 1)]
     assert before == [("", 1, 0), ("a@x.io", 2, 2)]
     assert accounts == [("a@x.io", 10.0, "active"), ("b@x.io", None, "canceled")]
+
+
+def test_the_copy_of_the_app_tables_gives_the_statements_rows(
+    make_database: Any, tmp_path: Path
+) -> None:
+    """churn_app.from_copy gives APP_FACTS' three tables from the local copy of the app's
+    tables (usertrack/sources/app_mirror.py) on APP_ROWS' cases, after rows are inserted, updated
+    and deleted; an email of two users with different subscription statuses (ordered by the
+    database's collation) is left to APP_FACTS."""
+    import json
+    from types import SimpleNamespace
+
+    import duckdb
+    import psycopg
+
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS, from_copy
+    from usertrack.sources.postgres import PostgresSource
+
+    url = make_database(SCHEMA + APP_ROWS)
+    source = PostgresSource(url)
+    ws = SimpleNamespace(settings=SimpleNamespace(home=tmp_path, db_connections=None))
+    pattern = r"@datagen\.dev$"
+
+    def parsed(text: str | None, types: dict[str, str]) -> list[tuple[Any, ...]]:
+        columns = json.loads(text or "{}")
+        return sorted(zip(*(columns.get(c) or [] for c in types), strict=True))
+
+    def both(con: Any, as_of: datetime, then: datetime, backtest: bool) -> None:
+        values = {"as_of": as_of, "then": then, "exclude_pattern": pattern, "backtest": backtest}
+        now, before, accounts = con.execute(APP_FACTS, values).fetchone()
+        copied = from_copy(ws, source, values)
+        assert copied is not None
+        assert parsed(copied["runs_now"][1], RUNS) == parsed(now, RUNS)
+        assert parsed(copied["accounts"][1], ACCOUNTS) == parsed(accounts, ACCOUNTS)
+        assert ("runs_then" in copied) == backtest
+        if backtest:
+            assert parsed(copied["runs_then"][1], RUNS) == parsed(before, RUNS)
+            assert parsed(before, RUNS)  # a backtest with runs: not two empty answers
+
+    moments = [(datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 5, 10, tzinfo=UTC))]
+    moments.append((datetime(2026, 5, 26, tzinfo=UTC), datetime(2026, 5, 21, tzinfo=UTC)))
+    changes = [
+        "INSERT INTO fastapi_run VALUES (12, 17, 'completed', '2026-05-05', NULL)",
+        "UPDATE fastapi_run SET run_state = 'completed' WHERE id = 2",
+        "DELETE FROM fastapi_run WHERE id = 3",
+        "UPDATE wasp_user SET credits = 5, subscription_status = 'past_due' WHERE id = 7",
+        "UPDATE wasp_user SET email = 'b@datagen.dev' WHERE id = 7",
+    ]
+    try:
+        with psycopg.connect(url, autocommit=True) as con:
+            for change in ["", *changes]:
+                if change:
+                    con.execute(change.encode())
+                for as_of, then in moments:
+                    both(con, as_of, then, True)
+                    both(con, as_of, then, False)
+            (copy,) = (tmp_path / "cache" / "app-mirror").glob("*.duckdb")
+            with duckdb.connect(str(copy), read_only=True) as kept:
+                # every run up to the later as_of (June 1): two of the eleven come after
+                assert kept.execute("SELECT count(*) FROM runs").fetchone() == (9,)
+            # a@x.io's two users, one active, one trialing: max() by the database's collation
+            con.execute("UPDATE wasp_user SET subscription_status = 'trialing' WHERE id = 2")
+            values = {"as_of": moments[0][0], "then": moments[0][1], "exclude_pattern": pattern}
+            assert from_copy(ws, source, {**values, "backtest": False}) is None
+    finally:
+        source.close()

@@ -7,7 +7,8 @@ event, active days, events and breadth in the window before) and churn_events.sq
 event name in the window), each a facts table counted in DuckDB (the local engine in place, any
 other source's rows loaded), as retention's are. The app's runs (queries/neon/runs.sql) and
 accounts (queries/neon/accounts.sql) come from its database when one is open (the demo's, or
-DATABASE_URL's): without one the score is out of its three event parts.
+DATABASE_URL's; usertrack.analytics.churn_app): without one the score is out of its three event
+parts.
 """
 
 from __future__ import annotations
@@ -34,60 +35,6 @@ BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
 MAX_PERIODS = 104
 MAX_DAYS = 3660
 PART = 25.0  # each part's points
-RUNS = {"email": "VARCHAR", "run_count": "BIGINT", "runs_completed": "BIGINT"}
-ACCOUNTS = {"email": "VARCHAR", "credits": "DOUBLE", "subscription_status": "VARCHAR"}
-
-# What churn reads of the app's database for queries/neon/runs.sql (as of as_of, and as of the
-# backtest's moment {then}) and queries/neon/accounts.sql as shipped, in one statement: each
-# table the JSON text of its columns' arrays, as _app_facts asks of any file. The users' emails
-# are normalized and matched against the pattern once for both, and every run is read once
-# for both moments (a run up to {then} is one up to as_of): at 100,000 users a backtest's
-# PostgreSQL CPU from 1.3 s to 0.7 s. The same rows as the files' (tests/test_churn.py).
-APP_FACTS = """
-WITH users AS MATERIALIZED (
-    SELECT w.id, w.email, w.created_at, w.credits, w.subscription_status
-    FROM (
-        SELECT w.id, lower(btrim(w.email, E' \\t\\r\\n')) AS email, w.created_at, w.credits,
-               w.subscription_status
-        FROM wasp_user AS w
-        WHERE w.email IS NOT NULL
-        OFFSET 0
-    ) AS w
-    WHERE w.email !~ %(exclude_pattern)s
-),
-per_user AS MATERIALIZED (
-    SELECT r.user_id, count(*) AS runs,
-           count(*) FILTER (WHERE r.run_state = 'completed') AS completed,
-           count(*) FILTER (WHERE r.created_at <= %(then)s) AS runs_then,
-           count(*) FILTER (WHERE r.run_state = 'completed' AND r.created_at <= %(then)s)
-               AS completed_then
-    FROM fastapi_run AS r
-    WHERE r.created_at <= %(as_of)s
-    GROUP BY r.user_id
-),
-runs AS MATERIALIZED (
-    SELECT u.email, sum(p.runs)::bigint AS run_count, sum(p.completed)::bigint AS runs_completed,
-           sum(p.runs_then)::bigint AS run_count_then,
-           sum(p.completed_then)::bigint AS runs_completed_then
-    FROM users AS u
-    JOIN fastapi_user AS f ON f.wasp_user_id = u.id
-    JOIN per_user AS p ON p.user_id = f.id
-    GROUP BY u.email
-)
-SELECT
-    (SELECT json_build_object('email', array_agg(email), 'run_count', array_agg(run_count),
-                              'runs_completed', array_agg(runs_completed))
-     FROM runs)::text,
-    (SELECT json_build_object('email', array_agg(email), 'run_count', array_agg(run_count_then),
-                              'runs_completed', array_agg(runs_completed_then))
-     FROM runs WHERE %(backtest)s AND run_count_then > 0)::text,
-    (SELECT json_build_object('email', array_agg(email), 'credits', array_agg(credits),
-                              'subscription_status', array_agg(subscription_status))
-     FROM (SELECT email, min(credits) AS credits, max(subscription_status) AS subscription_status
-           FROM users
-           WHERE created_at <= %(as_of)s AND email <> ''
-           GROUP BY email) AS a)::text
-"""
 
 
 @dataclass
@@ -396,7 +343,9 @@ def churn(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        asked = _app_facts(ws, as_of, then if backtest else None, progress, pool)
+        from usertrack.analytics.churn_app import app_facts
+
+        asked = app_facts(ws, as_of, then if backtest else None, progress, pool)
         with open_facts_tables(ws, as_of, facts, progress) as con:
             app = {name: job.result() for name, job in asked.items()} if asked else None
             return _with_app(con, app, as_of, period, starts, window, then, backtest, horizon, top)
@@ -415,9 +364,9 @@ def _with_app(
     top: int,
 ) -> Churn:
     """_counted over the facts tables of `con`, with the app's tables made there: each from
-    one JSON text of its columns (_app_facts), parsed in DuckDB, or from its columns bound as
-    lists; not through Arrow, which would import pyarrow and, where it is installed, pandas
-    for them."""
+    one JSON text of its columns (churn_app.app_facts), parsed in DuckDB, or from its columns
+    bound as lists; not through Arrow, which would import pyarrow and, where it is installed,
+    pandas for them."""
     runs_now = runs_then = None
     for name, (types, columns) in (app or {}).items():
         if isinstance(columns, str):
@@ -441,127 +390,6 @@ def _with_app(
             con.execute(f"DROP TABLE IF EXISTS {name}")
     result.app_database = app is not None
     return result
-
-
-def _app_facts(
-    ws: Any, as_of: datetime, then: datetime | None, progress: Any, pool: Any
-) -> dict[str, Any] | None:
-    """The app's runs per email as of as_of and as of the backtest's moment (`then`, if any),
-    and its accounts, each its columns' SQL types and values (lists) to come from `pool`; None
-    without an app database."""
-    from usertrack.workspace import add_database
-
-    if "neon" not in ws.sources and ws.demo is None and not ws.settings.database_url:
-        return None
-    opening = None
-    if ws.demo is not None and "neon" not in ws.sources:
-        # the demo's database opens on a thread too (its driver's import, the server's check)
-        # while the events' facts are counted
-        opening = pool.submit(add_database, ws, None, needed_by="churn")
-    else:
-        add_database(ws, progress, needed_by="churn")
-    if progress:
-        progress("fetching runs and accounts from the app's database")
-
-    def table(query_id: str, moment: datetime, types: dict[str, str]) -> tuple[Any, Any]:
-        from dataclasses import replace
-
-        if opening is not None:
-            opening.result()
-
-        from usertrack.sources.postgres import PostgresSource
-
-        query, values = ws.bind(query_id, moment)
-        source = ws.sources[query.folder]
-        if isinstance(source, PostgresSource):
-            # The columns churn reads, each one array in one JSON text: a single value to
-            # fetch and to bind, where 100,000 rows cost a Python tuple each and then every
-            # value bound again (the database also leaves the file's other columns uncounted).
-            text = query.sql.rstrip().rstrip(";")
-            arrays = ", ".join(f"'{c}', array_agg(q.\"{c}\")" for c in types)
-            sql = f"SELECT json_build_object({arrays})::text FROM (\n{text}\n) AS q"
-            # On one backend: parallel workers would only share the two cores the events'
-            # facts are counted on meanwhile, for a fifth more of the server's CPU.
-            serial = (*query.settings, ("max_parallel_workers_per_gather", "0"))
-            asked = replace(query, sql=sql, settings=serial)
-            return types, source.run(asked, values).rows[0][0] or "{}"
-        result = ws.run_query(query_id, moment)
-        at = {c: i for i, c in enumerate(result.columns)}
-        return types, {c: [r[at[c]] for r in result.rows] for c in types}
-
-    def together() -> dict[str, Any]:
-        """APP_FACTS' three texts, one statement for the files as shipped."""
-        from dataclasses import replace
-
-        from usertrack.sources.postgres import PostgresSource
-
-        if opening is not None:
-            opening.result()
-        query, values = ws.bind("neon/runs", as_of)
-        source = ws.sources[query.folder]
-        if not isinstance(source, PostgresSource):  # not asked directly after all: file by file
-            found = {"runs_now": table("neon/runs", as_of, RUNS),
-                     "accounts": table("neon/accounts", as_of, ACCOUNTS)}  # fmt: skip
-            if then is not None:
-                found["runs_then"] = table("neon/runs", then, RUNS)
-            return found
-        bound = {
-            "as_of": values["as_of"],
-            "then": ws.bind("neon/runs", then or as_of)[1]["as_of"],
-            "exclude_pattern": values["exclude_pattern"],
-            "backtest": then is not None,
-        }
-        serial = (*query.settings, ("max_parallel_workers_per_gather", "0"))
-        asked = replace(query, sql=APP_FACTS, settings=serial)
-        now, before, accounts = source.run(asked, bound).rows[0]
-        found = {"runs_now": (RUNS, now or "{}"), "accounts": (ACCOUNTS, accounts or "{}")}
-        if then is not None:
-            found["runs_then"] = (RUNS, before or "{}")
-        return found
-
-    if (
-        _one_statement(ws, opening)
-        and _as_shipped(ws, "neon/runs")
-        and _as_shipped(ws, "neon/accounts")
-    ):
-        job = pool.submit(together)
-        names = ("runs_now", "accounts", *(("runs_then",) if then is not None else ()))
-        return {name: _Part(job, name) for name in names}
-    jobs = {
-        "runs_now": pool.submit(table, "neon/runs", as_of, RUNS),
-        "accounts": pool.submit(table, "neon/accounts", as_of, ACCOUNTS),
-    }
-    if then is not None:
-        jobs["runs_then"] = pool.submit(table, "neon/runs", then, RUNS)
-    return jobs
-
-
-class _Part:
-    """One table of a job that answers several (its dict's `name`), as a future of its own."""
-
-    def __init__(self, job: Any, name: str) -> None:
-        self.job, self.name = job, name
-
-    def result(self) -> Any:
-        return self.job.result()[self.name]
-
-
-def _one_statement(ws: Any, opening: Any) -> bool:
-    """Whether the app's database is asked directly (the demo's: opening on a thread, or open),
-    not through the answer cache (DATABASE_URL's), which keeps each file's rows."""
-    if opening is not None:
-        return True
-    from usertrack.sources.postgres import PostgresSource
-
-    return isinstance(ws.sources.get("neon"), PostgresSource)
-
-
-def _as_shipped(ws: Any, query_id: str) -> bool:
-    """Whether the query `query_id` is the file usertrack ships, word for word (an app query
-    has no filter slot: it runs as listed)."""
-    from usertrack.sources.queries import shipped
-
-    return bool(shipped(ws.library.get(query_id)))
 
 
 def _period_counts(con: Any, period: str) -> dict[int, tuple[int, int, int]]:

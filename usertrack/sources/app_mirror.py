@@ -1,6 +1,6 @@
 """A local copy (DuckDB, under USERTRACK_HOME) of the narrow columns `usertrack tools` reads from
 the app's tool calls, agent runs, code executions, deployments and users (and an alerts pass
-from its workflow runs), checked against the app's database on every use.
+and `churn` from its workflow runs), checked against the app's database on every use.
 
 Why: the tools overview groups every tool call of its window several ways (1.7 M calls in 30 days
 at 100,000 users), and PostgreSQL spends about a microsecond of CPU per call and grouping pass:
@@ -126,7 +126,7 @@ RUNS = Spec(
 TOOLS = (TOOL_CALLS, AGENT_RUNS, CODE_RUNS, DEPLOYMENTS)  # what `usertrack tools` reads
 TIMED = (*TOOLS, RUNS)
 # The users, whole tables: fastapi_user.id -> wasp_user.id, and each wasp_user's normalized
-# email (as every query file writes it) and whether the exclusion pattern keeps it.
+# email (as every query file writes it), whether the exclusion pattern keeps it, and its plan.
 _EMAIL = "lower(btrim(t.email, E' \\t\\r\\n'))"
 FASTAPI_USERS = Spec(
     "fastapi_users",
@@ -143,6 +143,9 @@ WASP_USERS = Spec(
         ("email", _EMAIL, "VARCHAR"),
         ("kept", f"{_EMAIL} !~ %(exclude_pattern)s", "BOOLEAN"),
         ("created_at", "t.created_at::timestamp", "TIMESTAMP"),
+        # churn's accounts (usertrack/analytics/churn_app.py)
+        ("credits", "t.credits::float8", "DOUBLE"),
+        ("subscription_status", "t.subscription_status::text", "VARCHAR"),
     ),
 )
 WHOLE = (FASTAPI_USERS, WASP_USERS)
@@ -578,6 +581,7 @@ def _copy(cur: psycopg.ClientCursor[Any], spec: Spec, where: str, values: dict[s
     except NotCopyable:
         raise MirrorUnavailable(f"{spec.table}: a column the copy cannot keep") from None
     types = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}
+    types["DOUBLE"] = pa.float64()
     types["TIMESTAMP"] = pa.timestamp("us")
     fields = [(n, types[t]) for n, _, t in spec.columns]
     if spec.ts:
