@@ -67,22 +67,26 @@ def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
 
 
 def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
-    """The persons `ids` with their emails (segment_persons.sql's: '' without one), by email."""
+    """The persons `ids` with their emails (segment_persons.sql's: '' without one), by email
+    (those without one last, by person_id)."""
     from usertrack.analytics.by_segment import persons_query, persons_table
 
-    emails: dict[str, str] = {}
     table = persons_table(ws, as_of)
-    rows = (
-        zip(*(_kept_rows(table, ids)[c].to_pylist() for c in ("person_id", "email")), strict=True)
-        if table is not None
-        else persons_query(ws, as_of)
-    )
+    if table is not None:
+        picked = _kept_rows(table, ids)  # once: both columns of the same rows
+        rows: Any = zip(picked["person_id"].to_pylist(), picked["email"].to_pylist(), strict=True)
+    else:
+        rows = persons_query(ws, as_of)
+    emails: dict[str, str] = {}
     for person_id, email in rows:
         if person_id is not None and str(person_id) in ids:
             emails[str(person_id)] = email or ""
-    # sorted as tuples (no key function called per person): '' last, then email, person_id
-    found = sorted((email == "", email, p) for p in ids for email in (emails.get(p, ""),))
-    return [{"person_id": p, "email": email} for _, email, p in found]
+    # sorted as pairs (no key function called per person), then the persons without an email
+    named = sorted((email, p) for p, email in emails.items() if email)
+    listed = [{"person_id": p, "email": email} for email, p in named]
+    unnamed = ids.difference([p for _, p in named])
+    listed += [{"person_id": p, "email": ""} for p in sorted(unnamed)]
+    return listed
 
 
 def _kept_rows(table: Any, ids: set[str]) -> Any:

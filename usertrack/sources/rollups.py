@@ -404,7 +404,8 @@ PERSON_FILTERS = (f"(({_PERSONS_IN}))", f"((NOT {_PERSONS_IN}))")
 
 
 def rewritten(sql: str) -> str | None:
-    """What runs instead of the translation `sql` on a store with the table, or None."""
+    """What runs instead of the translation `sql` on a store with the table, or None (the
+    profile's per-user files kept to a list of emails: usertrack.sources.email_lists)."""
     folded = words(sql)
     found = REWRITES.get(folded)
     if found is not None:
@@ -415,7 +416,9 @@ def rewritten(sql: str) -> str | None:
             whole = REWRITES.get(f"{folded} ".replace(slot, " AND true ", 1).strip())
             if whole is not None:
                 return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
-    return None
+    from usertrack.sources.email_lists import listed_only
+
+    return listed_only(folded)
 
 
 # --------------------------------------------------------------------------------------------
