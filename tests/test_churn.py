@@ -272,8 +272,9 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
 ) -> None:
     """churn_app.from_copy gives APP_FACTS' three tables from the local copy of the app's
     tables (usertrack/sources/app_mirror.py) on APP_ROWS' cases, after rows are inserted, updated
-    and deleted; an email of two users with different subscription statuses (ordered by the
-    database's collation) is left to APP_FACTS."""
+    and deleted (each answer kept by the copy is read back only while nothing changed); an email
+    of two users with different subscription statuses (ordered by the database's collation) is
+    left to APP_FACTS."""
     import json
     from types import SimpleNamespace
 
@@ -322,10 +323,14 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
                 for as_of, then in moments:
                     both(con, as_of, then, True)
                     both(con, as_of, then, False)
+                    both(con, as_of, then, True)  # asked again: the copy's kept answer
             (copy,) = (tmp_path / "cache" / "app-mirror").glob("*.duckdb")
             with duckdb.connect(str(copy), read_only=True) as kept:
                 # every run up to the later as_of (June 1): two of the eleven come after
                 assert kept.execute("SELECT count(*) FROM runs").fetchone() == (9,)
+                # the answers kept are this generation's: the last change's four
+                answers = kept.execute("SELECT key FROM answers WHERE key LIKE 'churn %'")
+                assert len(answers.fetchall()) == 4
             # a@x.io's two users, one active, one trialing: max() by the database's collation
             con.execute("UPDATE wasp_user SET subscription_status = 'trialing' WHERE id = 2")
             values = {"as_of": moments[0][0], "then": moments[0][1], "exclude_pattern": pattern}

@@ -6,7 +6,8 @@ For the files as shipped, on a database asked directly (the demo's), the three t
 the local copy of the app's tables (usertrack/sources/app_mirror.py, which `tools` and `alerts`
 use): its check reads every run once with no grouping and no join (at 100,000 users 0.07 s of
 PostgreSQL's CPU, where APP_FACTS below takes 0.6 s on one backend while the events' facts are
-counted on the same two cores), and DuckDB groups the copy. Where the copy cannot answer (held
+counted on the same two cores), and DuckDB groups the copy; the copy keeps the answer, read
+back while its check finds nothing changed (as `tools`' reports). Where the copy cannot answer (held
 by another command, a check the database refuses, USERTRACK_APP_MIRROR=0, a bound on the
 command's connections, an email of several users whose subscription statuses differ, which the
 database orders by its own collation), APP_FACTS answers in one statement; an edited file, or
@@ -250,6 +251,10 @@ FROM accounts
 """
 
 
+# Between the kept answer's three JSON texts (which hold no NUL: JSON escapes it).
+_SEPARATOR = b"\x00"
+
+
 def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | None:
     """APP_FACTS' tables (runs_now, accounts, and runs_then with the backtest) from the local
     copy of the app's tables, checked against the database (`source`, a PostgresSource) for
@@ -273,17 +278,26 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
         return None
     try:
         mirror.refresh(source, EARLIEST, as_of, (app_mirror.RUNS,), pattern)
-        con = mirror.con
-        accounts, statuses = con.execute(_COPY_ACCOUNTS, {"as_of": as_of}).fetchall()[0]
-        if statuses > 1:  # ordered by the database's collation: asked of the database
-            return None
-        now, before = con.execute(
-            _COPY_RUNS, {"as_of": as_of, "then": then, "backtest": bound["backtest"]}
-        ).fetchall()[0]
-    except app_mirror.MirrorUnavailable:
-        return None
+        # the answer of this generation of the copy (which the check has just found equal to
+        # the database) when asked before: the texts as made then
+        key = f"churn {as_of.isoformat()} {then.isoformat()} {bound['backtest']} {pattern}"
+        kept = mirror.kept_answer(key)
+        if kept is not None:
+            accounts, now, before = (t.decode() or None for t in kept.split(_SEPARATOR))
+        else:
+            con = mirror.con
+            accounts, statuses = con.execute(_COPY_ACCOUNTS, {"as_of": as_of}).fetchall()[0]
+            if statuses > 1:  # ordered by the database's collation: asked of the database
+                return None
+            now, before = con.execute(
+                _COPY_RUNS, {"as_of": as_of, "then": then, "backtest": bound["backtest"]}
+            ).fetchall()[0]
+            texts = (accounts or "", now or "", before or "")
+            mirror.keep_answer(key, _SEPARATOR.join(t.encode() for t in texts))
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
+    except (app_mirror.MirrorUnavailable, duckdb.Error):
+        return None  # a copy another command holds, a check refused, a damaged copy
     finally:
         mirror.close()
     found = {"runs_now": (RUNS, now or "{}"), "accounts": (ACCOUNTS, accounts or "{}")}
