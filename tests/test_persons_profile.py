@@ -104,6 +104,36 @@ def test_a_kept_query_answers_the_cells_people_only(db: str, query_id: str, copi
     assert _rows(db, query_id, {"segment_only": True, "segment_emails": []}, copied) == []
 
 
+@pytest.mark.parametrize(
+    ("emails", "in_one_piece"),
+    [
+        (CELL, True),
+        (["a@x.io", "it's@x.io", "nulls@x.io"], True),
+        (["a@x.io", "null"], False),
+        (["a@x.io", "with space@x.io"], False),
+        (["a@x.io", 'quote"@x.io', "back\\slash@x.io", "brace{@x.io", "comma,@x.io"], False),
+        (["a@x.io", ""], False),
+        (["a@x.io", "caf\u00e9@x.io"], False),
+        (["a@x.io", "tab\t@x.io"], False),
+        ([], False),
+    ],
+)
+def test_copy_renders_a_list_of_emails_as_psycopg_does(
+    db: str, emails: list[str], in_one_piece: bool
+) -> None:
+    """COPY's statement holds a list of texts rendered in one piece where none needs quoting
+    (pg_copy.array_text): the very text psycopg's list dumper renders, and the same rows."""
+    from usertrack.sources.pg_copy import array_text
+
+    assert (type(array_text(emails)) is str) == in_one_piece
+    sql = b"SELECT x FROM unnest(%(e)s::text[]) AS x"
+    with psycopg.connect(db) as conn:
+        cur = psycopg.ClientCursor(conn)
+        rendered = cur.mogrify(sql, {"e": array_text(emails)})
+        assert rendered == cur.mogrify(sql, {"e": emails})
+        assert sorted(r[0] for r in cur.execute(rendered).fetchall()) == sorted(emails)
+
+
 def test_the_cells_profile_is_built_from_the_kept_queries(db: str, tmp_path: Path) -> None:
     """build_some binds the list to the queries that keep themselves (no wrapping query) and
     the profile holds the same rows as the whole profile's, for carol alone."""

@@ -14,6 +14,7 @@ whose text cannot stand as a subquery, is left to the row-by-row path (None).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
     if cur.connection.info.encoding != "utf-8":  # Arrow reads UTF-8: else row by row
         raise NotCopyable
     try:
-        text = cur.mogrify(sql, values)
+        text = cur.mogrify(sql, {k: array_text(v) for k, v in values.items()})
     except psycopg.ProgrammingError:  # a placeholder without a value: the row path says so
         raise NotCopyable from None
     try:
@@ -85,6 +86,26 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
         for data in copy:
             buffer.write(data)
     return _parse(buffer.getvalue(), names, [_TYPES[c.type_code] for c in description])
+
+
+# What makes an element of an array's text form need quotes (PostgreSQL's array input, as
+# psycopg's list dumper tests it, but for Unicode spaces: only ASCII texts are taken here).
+_QUOTED = re.compile(r'["{},\\\s]')
+
+
+def array_text(value: Any) -> Any:
+    """A list of texts none of which needs quoting in an array's text form (an email each: a
+    cell's people, `segment_emails`) as that text form, `{a,b}`: the literal psycopg's list
+    dumper renders for the list, made in C rather than an item at a time in Python (0.04 s
+    for 15,000 emails, on each per-user query). Any other value as it is."""
+    if type(value) is not list or not value or not all(type(v) is str for v in value):
+        return value
+    joined = "".join(value)
+    if not joined.isascii() or _QUOTED.search(joined) or not all(value):
+        return value
+    if "null" in {v.lower() for v in value if len(v) == 4}:
+        return value
+    return "{" + ",".join(value) + "}"
 
 
 def _parse(data: bytes, names: list[str], kinds: list[str]) -> Any:
