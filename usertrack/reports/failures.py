@@ -643,6 +643,7 @@ def _failure_report(
 ) -> FailureReport:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from usertrack.reports.failure_copy import trend_started
     from usertrack.sandbox import connect, keeping, release
     from usertrack.segments.profiles import Job, run_by_source
 
@@ -654,6 +655,11 @@ def _failure_report(
             for name in ("neon/failures", "neon/failure_trend")
         ]
     }
+    # The trend from the checked local copy of the app's tables where it may answer
+    # (usertrack.reports.failure_copy), on a thread of its own beside the failures' query.
+    copied = trend_started(ws, *jobs["neon"][1][1:])
+    if copied is not None:
+        trend_job = jobs["neon"].pop()
 
     def summarize(rows: Result) -> tuple[Any, ...]:
         con = opened.result()
@@ -683,6 +689,13 @@ def _failure_report(
         opened = worker.submit(connect, reuse=True)
         try:
             results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress, arrived)
+            if copied is not None:
+                answer = copied()
+                if answer is None:  # the copy could not answer after all: the file does
+                    answer = run_by_source(
+                        {"neon": ws.sources["neon"]}, {"neon": [trend_job]}, progress
+                    )[trend_job[0]]
+                results[trend_job[0]] = answer
             categories, causes, tools, (users_with_failures,) = summarized[0].result()
         finally:
             # A query that failed: the summary under way, if any, ends before its DuckDB goes.

@@ -1,0 +1,174 @@
+"""The failure report's trend from the local copy of the app's tables
+(usertrack/reports/failure_copy.py): the same rows as queries/neon/failure_trend.sql on the
+database, at window edges, after runs and tool calls are inserted, updated and deleted, and after
+a user's email becomes excluded; the file answers where the copy may not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests import handmade
+from tests.analytics_helpers import record, write_export
+
+AS_OF = datetime(2026, 11, 16, 12, tzinfo=UTC)
+# Moments asked: mid-day, midnight, and one a microsecond before a window's edge.
+MOMENTS = [AS_OF, datetime(2026, 11, 16, tzinfo=UTC), AS_OF - timedelta(days=7, microseconds=1)]
+
+
+@pytest.fixture()
+def database(make_database: Callable[[str], str]) -> str:
+    uri = make_database(handmade.SCHEMA)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        users = [
+            (1, "a@x.io", datetime(2026, 9, 1)),
+            (2, " B@X.io\n", datetime(2026, 9, 1)),
+            (3, "bot@datagen.dev", datetime(2026, 9, 1)),  # excluded
+            (4, "late@x.io", datetime(2026, 11, 10, 12)),
+            (5, None, datetime(2026, 9, 1)),  # no email: excluded as the file excludes it
+        ]
+        for uid, email, created in users:
+            conn.execute(
+                "INSERT INTO wasp_user VALUES (%s, %s, 0, 'active', %s, %s)",
+                (uid, email, created, created),
+            )
+            conn.execute("INSERT INTO fastapi_user VALUES (%s, %s)", (100 + uid, uid))
+        # a second app user of account 1: one active user, not two
+        conn.execute("INSERT INTO fastapi_user VALUES (106, 1)")
+        n = 0
+        start = datetime(2026, 10, 20)
+        for hour in range(0, 30 * 24, 5):
+            at = start + timedelta(hours=hour, minutes=hour % 60)
+            for uid in (1, 2, 3, 4, 5, 6, 9):  # 9: no fastapi_user
+                n += 1
+                state = ("completed", "failed", "running")[(hour + uid) % 3]
+                status = ("success", "failed")[(hour // 5 + uid) % 2]
+                if (hour + uid) % 4:
+                    conn.execute(
+                        "INSERT INTO fastapi_run VALUES (%s, %s, %s, %s, NULL)",
+                        (n, 100 + uid, state, at),
+                    )
+                if (hour + uid) % 3:
+                    conn.execute(
+                        "INSERT INTO fastapi_tool_executions VALUES"
+                        " (%s, %s, 'search', 'mcp', 'p', %s, 10, NULL, NULL, %s)",
+                        (n, str(100 + uid), status, at + timedelta(minutes=7)),
+                    )
+        # rows exactly at the edges: a window's end, a day's start
+        for k, at in enumerate([datetime(2026, 11, 16, 12), datetime(2026, 11, 9, 12),
+                                datetime(2026, 11, 16), datetime(2026, 11, 9)]):  # fmt: skip
+            conn.execute(
+                "INSERT INTO fastapi_run VALUES (%s, 101, 'failed', %s, NULL)", (10_000 + k, at)
+            )
+            conn.execute(
+                "INSERT INTO fastapi_tool_executions VALUES"
+                " (%s, '102', 'search', 'mcp', 'p', 'failed', 10, NULL, NULL, %s)",
+                (10_000 + k, at),
+            )
+    return uri
+
+
+@pytest.fixture()
+def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    events = write_export(
+        tmp_path / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 11, 16, 10, tzinfo=UTC), "pa", "pa", "a@x.io", {})],
+    )
+    settings = load_settings(
+        {
+            "USERTRACK_HOME": str(tmp_path / "home"),
+            "USERTRACK_EVENTS": str(events),
+            "USERTRACK_CONFIG": "",
+            "DATABASE_URL": database,
+            "USERTRACK_CACHE_TTL": "0",
+        }
+    )
+    with open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    ) as ws:
+        yield ws
+
+
+def _from_copy(ws: Any, at: datetime, days: int) -> Any:
+    from usertrack.reports.failure_copy import trend_started
+
+    started = trend_started(ws, *ws.bind("neon/failure_trend", at, days=days))
+    assert started is not None
+    return started()
+
+
+def _same_as_the_file(ws: Any) -> int:
+    """Every moment's trend from the copy, compared with the file's; the failures counted (so
+    that a comparison of nothing cannot pass)."""
+    counted = 0
+    for at in MOMENTS:
+        for days in (7, 1, 30):
+            mine = _from_copy(ws, at, days)
+            assert mine is not None and mine.meta == {"from": "app mirror"}
+            file = ws.run_query("neon/failure_trend", at, days=days)
+            assert mine.columns == file.columns
+            assert mine.rows == file.rows, (at, days)
+            counted += sum(r["runs_failed"] + r["tool_failures"] for r in file.as_dicts())
+    return counted
+
+
+def test_the_copy_answers_as_the_file_does_and_follows_changes(
+    workspace: Any, database: str
+) -> None:
+    before = _same_as_the_file(workspace)
+    assert before > 0
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE fastapi_run SET run_state = 'completed' WHERE id % 7 = 0")
+        conn.execute("DELETE FROM fastapi_run WHERE id % 11 = 0")
+        conn.execute("UPDATE fastapi_tool_executions SET status = 'failed' WHERE id % 5 = 0")
+        conn.execute("DELETE FROM fastapi_tool_executions WHERE id % 13 = 0")
+        conn.execute(
+            "INSERT INTO fastapi_run VALUES (20000, 102, 'failed', '2026-11-16 11:00', NULL)"
+        )
+        conn.execute("UPDATE wasp_user SET email = 'a@datagen.dev' WHERE id = 1")
+    after = _same_as_the_file(workspace)
+    assert after != before
+
+
+def test_the_failure_report_is_the_same_with_and_without_the_copy(
+    workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.config import resolve_failures_file
+    from usertrack.reports.failures import failure_report, load_failure_rules
+    from usertrack.reports.failures_output import report_json
+
+    rules = load_failure_rules(resolve_failures_file(None))
+    copied = report_json(failure_report(workspace, rules, AS_OF, days=7))
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
+    assert _trend_started(workspace) is None
+    assert report_json(failure_report(workspace, rules, AS_OF, days=7)) == copied
+    import json
+
+    trend = json.loads(copied)["trend"]
+    assert len(trend) == 8 and sum(r["tool_failures"] + r["runs_failed"] for r in trend) > 0
+
+
+def _trend_started(ws: Any) -> Any:
+    from usertrack.reports.failure_copy import trend_started
+
+    return trend_started(ws, *ws.bind("neon/failure_trend", AS_OF, days=7))
+
+
+def test_an_edited_file_runs_on_the_database(workspace: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    from usertrack.reports.failure_copy import trend_started
+
+    query, values = workspace.bind("neon/failure_trend", AS_OF, days=7)
+    sql = query.sql.replace("AS runs,", "AS runs ,", 1)
+    edited = dataclasses.replace(query, sql=sql, path=tmp_path / "failure_trend.sql")
+    assert edited.sql != query.sql
+    assert trend_started(workspace, edited, values) is None
