@@ -489,28 +489,23 @@ def _activity_alerts(
     ws: Workspace, rules: AlertRules, people: Mapping[str, dict[str, Any]], as_of: datetime
 ) -> list[dict[str, Any]]:
     """Each activity trigger's `when`, evaluated by DuckDB over the people of the pass."""
-    import numpy as np
-
     from usertrack.sandbox import connect, time_limit
 
     triggers = [t for t in rules.triggers if t.kind == "activity"]
     if not triggers or not people:
         return []
     rows = list(people.values())
-    # numpy object columns, typed by the casts below (a column of only NULLs too): pyarrow would
-    # cost a third of a small pass in its import alone.
-    columns: dict[str, Any] = {}
-    for c in ACTIVITY_COLUMNS:
-        column = np.empty(len(rows), dtype=object)
-        column[:] = [r.get(c) for r in rows]
-        columns[c] = column
-    typed = ", ".join(f'CAST("{c}" AS {_activity_type(c)}) AS "{c}"' for c in ACTIVITY_COLUMNS)
+    # Each column bound as one list, unnested side by side and typed by the casts (a column of
+    # only NULLs too): numpy's or pyarrow's import alone would cost more than a pass's people.
+    columns = {f"c{i}": [r.get(c) for r in rows] for i, c in enumerate(ACTIVITY_COLUMNS)}
+    typed = ", ".join(
+        f'CAST(unnest($c{i}) AS {_activity_type(c)}) AS "{c}"'
+        for i, c in enumerate(ACTIVITY_COLUMNS)
+    )
     alerts: list[dict[str, Any]] = []
-    con = connect(settings={"pandas_analyze_sample": max(1000, len(rows))})
+    con = connect()
     try:
-        con.register("incoming", columns)
-        con.execute(f"CREATE TABLE people AS SELECT {typed} FROM incoming")
-        con.unregister("incoming")
+        con.execute(f"CREATE TABLE people AS SELECT {typed}", columns)
         for trigger in triggers:
             where = f"{rules.path}:{trigger.line}: trigger {trigger.id!r}"
             try:
