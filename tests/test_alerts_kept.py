@@ -64,6 +64,13 @@ def test_kept_figures_are_read_back_until_the_store_changes(
 
     monkeypatch.setattr(metric_alerts, "_events_series", count_again)
     assert [series(workspace, rule, AS_OF) for rule in rules] == counted
+    # a later moment of the same day and week counts the same windows: read back too
+    assert [series(workspace, rule, AS_OF + timedelta(hours=6)) for rule in rules] == counted
+    # a kept file damaged: counted again, not read as figures
+    for kept in (workspace.settings.home / "cache" / "store").glob("*.json"):
+        kept.write_text('{"figures": ["1"], "notes": []}')
+    with pytest.raises(AssertionError, match="counted again"):
+        series(workspace, rules[0], AS_OF)
     # another moment is another answer
     with pytest.raises(AssertionError, match="counted again"):
         series(workspace, rules[0], AS_OF - timedelta(days=1))

@@ -78,7 +78,9 @@ def test_cache_clear_removes_the_kept_answers_too(tmp_path: Path) -> None:
     from usertrack.sources import cache
 
     storecache.save(storecache.folder_of(tmp_path), "kept", pa.table({"email": ["a@x.io"]}))
+    storecache.save(storecache.folder_of(tmp_path), "figures", '{"figures": [1.5]}')
+    assert storecache.load_text(storecache.folder_of(tmp_path), "figures") == '{"figures": [1.5]}'
     (cache.cache_dir(tmp_path) / "live.pickle").write_bytes(b"a live result")
-    assert cache.clear(tmp_path) == 2
+    assert cache.clear(tmp_path) == 3
     assert not list(storecache.folder_of(tmp_path).iterdir())
     assert not list(cache.cache_dir(tmp_path).glob("*.pickle"))

@@ -4,10 +4,11 @@ is unchanged.
 
 The activation funnel's 8 weeks and the DAU trend's 15 days are most of an alerts pass's own
 CPU, and their answer depends on nothing but the store and what names it here: the rule, the
-moment, the query library's PostHog files as they read now, the exclusion pattern and
-usertrack's code (every module's text, hashed once a process). A pass with a filter on the
-events or the persons (none today), or a source that keeps no answers (PostHog's API), counts
-every time.
+windows it counts (their first day and the end of the last: every pass of one day or week
+counts the same ones, whatever its moment), the query library's PostHog files as they read
+now, the exclusion pattern and usertrack's code (every module's text, hashed once a process).
+A pass with a filter on the events or the persons (none today), or a source that keeps no
+answers (PostHog's API), counts every time.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
-def kept_series(ws: Workspace, rule: Any, as_of: datetime, count: Callable[[], Series]) -> Series:
+def kept_series(
+    ws: Workspace, rule: Any, windows: tuple[datetime, datetime], count: Callable[[], Series]
+) -> Series:
     """`count()`'s figures and notes, or the ones kept for this store, rule (a
-    metric_alerts.MetricRule) and moment."""
+    metric_alerts.MetricRule) and `windows` (the first one's start and the last one's end, as
+    metric_alerts.extent gives them)."""
     source = ws.sources.get("posthog")
     kept = getattr(source, "kept", None)
     if (
@@ -52,33 +56,46 @@ def kept_series(ws: Workspace, rule: Any, as_of: datetime, count: Callable[[], S
 
     library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
     what = repr(("metric alert series", repr(rule), code_hash(), library))
-    values = {"as_of": as_of.isoformat(), "exclude_pattern": exclude_pattern(ws.rules.exclude)}
+    since, end = windows
+    values = {
+        "since": since.isoformat(),
+        "end": end.isoformat(),
+        "exclude_pattern": exclude_pattern(ws.rules.exclude),
+    }
     found = kept(what, values)
     if found is not None and found[1] is not None:
-        table = found[1]
-        if table.column_names == ["kind", "value", "text"]:
-            kinds = table.column("kind").to_pylist()
-            numbers = table.column("value").to_pylist()
-            texts = table.column("text").to_pylist()
-            figures = [v for k, v in zip(kinds, numbers, strict=True) if k == "value"]
-            notes = tuple(str(t) for k, t in zip(kinds, texts, strict=True) if k == "note")
-            return figures, notes
+        read = _read(found[1])
+        if read is not None:
+            return read
     figures, notes = count()
     if found is not None:
-        source.keep(found[0], _table(figures, notes))  # type: ignore[union-attr]
+        source.keep(found[0], _text(figures, notes))  # type: ignore[union-attr]
     return figures, notes
 
 
-def _table(figures: list[float | None], notes: tuple[str, ...]) -> Any:
-    import pyarrow as pa
+def _text(figures: list[float | None], notes: tuple[str, ...]) -> str:
+    """The figures and notes as they are kept: JSON, read back without pyarrow (its import
+    alone is a good part of a pass that reads them)."""
+    import json
 
-    kinds = ["value"] * len(figures) + ["note"] * len(notes)
-    numbers = [None if v is None else float(v) for v in figures] + [None] * len(notes)
-    texts: list[str | None] = [None] * len(figures) + list(notes)
-    return pa.table(
-        {
-            "kind": pa.array(kinds, pa.string()),
-            "value": pa.array(numbers, pa.float64()),
-            "text": pa.array(texts, pa.string()),
-        }
-    )
+    numbers = [None if v is None else float(v) for v in figures]
+    return json.dumps({"figures": numbers, "notes": list(notes)})
+
+
+def _read(text: str) -> Series | None:
+    """`_text`'s figures and notes, or None when the text is not theirs (damaged: counted
+    again)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+        figures, notes = doc["figures"], doc["notes"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (isinstance(figures, list) and isinstance(notes, list)):
+        return None
+    if not all(v is None or type(v) is float for v in figures):
+        return None
+    if not all(isinstance(n, str) for n in notes):
+        return None
+    return figures, tuple(notes)

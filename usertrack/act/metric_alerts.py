@@ -290,8 +290,9 @@ def series(
     if rule.metric in ("funnel_conversion", "trend"):
         from usertrack.act.alerts_kept import kept_series
 
+        first = datetime.combine(starts[0], datetime.min.time(), tzinfo=UTC)
         values, notes = kept_series(
-            ws, rule, as_of, lambda: _events_series(ws, rule, starts, end, progress)
+            ws, rule, (first, end), lambda: _events_series(ws, rule, starts, end, progress)
         )
         return starts, values, notes
     if rule.metric in ("runs", "run_success_rate"):

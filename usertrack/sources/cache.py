@@ -58,12 +58,13 @@ def clear(home: Path) -> int:
     """Remove every cached result, the answers kept for the events stores
     (usertrack.sources.storecache) and the local copies of the app's tables
     (usertrack.sources.app_mirror); return how many there were."""
-    from usertrack.sources.storecache import SUFFIX, folder_of
+    from usertrack.sources.storecache import SUFFIX, TEXT_SUFFIX, folder_of
 
     count = 0
     for folder, suffix in (
         (cache_dir(home), ".pickle"),
         (folder_of(home), SUFFIX),
+        (folder_of(home), TEXT_SUFFIX),
         (cache_dir(home) / "app-mirror", ".duckdb"),
     ):
         if folder.is_dir():

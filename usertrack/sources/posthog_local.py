@@ -439,20 +439,20 @@ class LocalPostHogSource:
         with _guarded(cur, where):
             cur.execute(f'CREATE TEMP TABLE "{table}" AS {rolled}', _used(rolled, values))
 
-    def kept(self, what: str, values: Mapping[str, Any]) -> tuple[str, Any | None] | None:
+    def kept(self, what: str, values: Mapping[str, Any]) -> tuple[str, str | None] | None:
         """Where usertrack's own answer `what` (a text naming the work and all it depends on
-        but this store and `values`) is kept for this store, and the Arrow table kept there
-        (None: not yet); None when this source keeps none (usertrack.sources.storecache)."""
+        but this store and `values`) is kept for this store, and the text kept there (None:
+        not yet); None when this source keeps none (usertrack.sources.storecache)."""
         name = self._key(what, values)
         if name is None:
             return None
         from usertrack.sources import storecache
 
-        return name, storecache.load(self.kept_in, name)  # type: ignore[arg-type]
+        return name, storecache.load_text(self.kept_in, name)  # type: ignore[arg-type]
 
     def keep(self, name: str, table: Any) -> None:
-        """Keep the Arrow table `table` under `name` (from `kept`): only when the connection
-        reads (none open: the store's name names) the file `name` was made for (storecache)."""
+        """Keep the Arrow table (or text) `table` under `name` (from `kept`): only when the
+        connection reads (none open: the store's name names) the file `name` was made for."""
         from usertrack.sources import storecache
 
         with self._lock:

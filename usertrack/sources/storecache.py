@@ -47,6 +47,7 @@ T = TypeVar("T")
 SETTLE_NS = 2_000_000_000  # a store changed less than 2 s ago: its answers are not kept
 KEEP = 16  # answers kept in all (two an --as-of: the persons, 6 MB at 100,000, and their groups)
 SUFFIX = ".arrow"
+TEXT_SUFFIX = ".json"  # usertrack's own small answers, kept as text: read without pyarrow
 NAMES = 64  # the names a source remembers the file of (`named`)
 # the stamp of the file each store name's open database reads, and the connections to it
 _open: dict[str, tuple[Stamp | None, int]] = {}
@@ -140,21 +141,37 @@ def load(folder: Path, name: str) -> Any | None:
     return table
 
 
+def load_text(folder: Path, name: str) -> str | None:
+    """The text kept under `name` (`save` of a str), or None (never kept, or unreadable)."""
+    path = folder / f"{name}{TEXT_SUFFIX}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    with contextlib.suppress(OSError):  # read now: the last of the kept to be removed
+        os.utime(path)
+    return text
+
+
 def save(folder: Path, name: str, table: Any) -> None:
-    """Keep `table` under `name` (written whole, then renamed into place), and only the
-    KEEP answers written or read last."""
+    """Keep `table` (an Arrow table, or a text: `load_text` reads it) under `name` (written
+    whole, then renamed into place), and only the KEEP answers written or read last."""
     from usertrack.files import private_dir
 
     tmp: str | None = None
     try:
-        import pyarrow as pa
-
         private_dir(folder.parent)
         private_dir(folder)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
-        with os.fdopen(fd, "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(tmp, folder / f"{name}{SUFFIX}")
+        if isinstance(table, str):
+            with os.fdopen(fd, "w", encoding="utf-8") as text:
+                text.write(table)
+        else:
+            import pyarrow as pa
+
+            with os.fdopen(fd, "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
+                writer.write_table(table)
+        os.replace(tmp, folder / f"{name}{TEXT_SUFFIX if isinstance(table, str) else SUFFIX}")
         tmp = None
         _prune(folder)
     except Exception:
@@ -167,7 +184,7 @@ def save(folder: Path, name: str, table: Any) -> None:
 
 def _prune(folder: Path) -> None:
     kept = []
-    for entry in folder.glob(f"*{SUFFIX}"):
+    for entry in (*folder.glob(f"*{SUFFIX}"), *folder.glob(f"*{TEXT_SUFFIX}")):
         with contextlib.suppress(OSError):
             kept.append((entry.stat().st_mtime_ns, entry))
     kept.sort(reverse=True)
