@@ -361,6 +361,17 @@ def _start_ahead(
     here (`_saved_baseline` records it in `run.baseline`), before the pass asks."""
     if "activity" in kinds and "posthog" in ws.sources:
         ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
+    for trigger in rules.triggers:
+        if trigger.kind not in kinds:
+            continue
+        if trigger.kind == "failures" and "neon" in ws.sources:
+            job = functools.partial(_failure_days, ws, as_of, trigger.days, progress, runs)
+            ahead.start(("failures", trigger.days), job)
+        elif trigger.kind == "metric" and _metric_source(trigger) in ws.sources:
+            job = functools.partial(_figures, ws, trigger.metric, as_of, progress, runs)
+            ahead.start(("metric", trigger.id), job)
+    # The segments last: reading the history's snapshots (Python's own work) overlaps the
+    # queries started above.
     if "segment" in kinds:
         from usertrack.act.alerts_segments import day_earlier, saved_now
 
@@ -381,15 +392,6 @@ def _start_ahead(
             job = functools.partial(day_earlier, ws, since, segments, now, progress,
                                     everyone=keeps)  # fmt: skip
             ahead.start(("classify", since), job, classifies=True)
-    for trigger in rules.triggers:
-        if trigger.kind not in kinds:
-            continue
-        if trigger.kind == "failures" and "neon" in ws.sources:
-            job = functools.partial(_failure_days, ws, as_of, trigger.days, progress, runs)
-            ahead.start(("failures", trigger.days), job)
-        elif trigger.kind == "metric" and _metric_source(trigger) in ws.sources:
-            job = functools.partial(_figures, ws, trigger.metric, as_of, progress, runs)
-            ahead.start(("metric", trigger.id), job)
 
 
 def _pass(

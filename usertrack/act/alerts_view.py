@@ -5,12 +5,12 @@ Every data cell is plain text: names, pages and emails come from PostHog, writte
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document
 from usertrack.rendering import style
-from usertrack.rendering.export import csv_text, jsonable, md_table
+from usertrack.rendering.export import csv_text, json_text, md_table
 
 _SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",
           "session_events", "session_errors", "last_active_at")  # fmt: skip
@@ -70,7 +70,25 @@ def render_alerts(console: Any, run: AlertRun) -> None:
 
 
 def alerts_json(run: AlertRun) -> str:
-    return json.dumps(jsonable(alerts_document(run)), indent=2) + "\n"
+    """The text of `json.dumps(jsonable(document), indent=2)`, byte for byte, written by json's
+    C encoder (export.json_text: the indented dump's pure-Python encoder takes most of the time
+    of a few thousand alerts), then every character but printable ASCII escaped as the dump's
+    ensure_ascii escapes it (only in strings: the layout is spaces and newlines)."""
+    text = json_text(alerts_document(run))
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _NOT_ASCII.sub(_escaped, text)
+
+
+_NOT_ASCII = re.compile(r"[^\n -~]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a surrogate pair, as json writes one
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
 def alerts_csv(run: AlertRun) -> str:
