@@ -160,6 +160,33 @@ def test_churn_reads_the_tables_through_the_source_with_the_types_the_events_giv
         assert _rows(source, tr.sql, wired) == _rows_of(want) == _rows_of(got), query_id
 
 
+@pytest.mark.parametrize("bounds", BOUNDS)
+def test_the_event_bits_hold_the_pairs_churn_events_gives(
+    source: LocalPostHogSource, bounds: tuple[datetime, ...]
+) -> None:
+    """churn's at-risk traits read each person's event names as bits (EVENT_BITS_SQL over
+    EVENT_NAMES_SQL): the pairs of person and name of churn_events.sql's rows, each once."""
+    query = facts(source, "posthog/churn_events")
+    events_sql = source.translation(query.sql).sql
+    values = _values("posthog/churn_events", *(str(b) for b in bounds), "week")
+    want = sorted({(r[0], r[1]) for r in _rows(source, events_sql, values) if r[0] is not None})
+    cur = source._connection().cursor()
+    try:
+        cur.execute(f"CREATE TEMP TABLE names AS {churn_rollups.EVENT_NAMES_SQL}")
+        sql = churn_rollups.EVENT_BITS_SQL.format(names="names")
+        cur.execute(f"CREATE TEMP TABLE bits AS {sql}", values)
+        got = cur.execute(
+            "SELECT b.person_id, c.event FROM bits b JOIN names c ON c.code // 64 = b.word"
+            " AND (b.bits >> CAST(c.code % 64 AS UBIGINT)) & CAST(1 AS UBIGINT) = 1"
+        ).fetchall()
+    finally:
+        cur.close()
+    assert sorted(got, key=repr) == sorted(want, key=repr)
+    assert len(got) == len(set(got))
+    if bounds[0] < bounds[1] and bounds is not BOUNDS[-1]:
+        assert want, "bounds that hold events"
+
+
 def _rows_of(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(
         (tuple(sorted(v) if isinstance(v, list) else v for v in row) for row in rows), key=repr

@@ -331,14 +331,18 @@ def churn(
             },
             "fetching each person's engagement",
         ),
-        FactsTable(
-            "posthog/churn_events",
-            "person_events",
-            {"person_id": "VARCHAR", "event": "VARCHAR", "events": "BIGINT"},
-            {"since": since_now},
-            "fetching each person's events",
-        ),
     ]
+    bits = _event_bits_values(ws, as_of, since_now)
+    if bits is None:  # else the store's tables answer for the file (_event_bits)
+        facts.append(
+            FactsTable(
+                "posthog/churn_events",
+                "person_events",
+                {"person_id": "VARCHAR", "event": "VARCHAR", "events": "BIGINT"},
+                {"since": since_now},
+                "fetching each person's events",
+            )
+        )
     # the app's database answers on a thread of its own while the events' facts are counted
     from concurrent.futures import ThreadPoolExecutor
 
@@ -347,8 +351,42 @@ def churn(
 
         asked = app_facts(ws, as_of, then if backtest else None, progress, pool)
         with open_facts_tables(ws, as_of, facts, progress) as con:
+            if bits is not None:
+                _event_bits(con, bits)
             app = {name: job.result() for name, job in asked.items()} if asked else None
             return _with_app(con, app, as_of, period, starts, window, then, backtest, horizon, top)
+
+
+def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, Any] | None:
+    """The values churn_events.sql is bound with, as the local engine binds them, where the
+    events store's tables answer for it (the file as shipped, no --where, no group of persons,
+    a store with the tables); else None, and the file runs."""
+    source = ws.sources.get("posthog")
+    if ws.person_rows is not None or ws.person_filter is not None:
+        return None
+    if getattr(source, "facts_cursor", None) is None:
+        return None
+    from usertrack.sources import churn_rollups
+    from usertrack.sources.posthog_local import wire_value
+
+    if not source.has_tables(churn_rollups.TABLES):
+        return None
+    query, values = ws.bind("posthog/churn_events", as_of, since=since)
+    if churn_rollups.facts_rewritten(source.translation(query.sql).sql) is None:
+        return None
+    return {k: wire_value(v) for k, v in values.items()}
+
+
+def _event_bits(con: Any, values: dict[str, Any]) -> None:
+    """The temporary tables person_event_names (event, code) and person_event_bits (person_id,
+    word, bits): churn_events.sql's pairs of person and event name from the store's tables
+    (usertrack.sources.churn_rollups.EVENT_BITS_SQL), which _characteristics counts."""
+    from usertrack.sources.churn_rollups import EVENT_BITS_SQL, EVENT_NAMES_SQL
+
+    con.execute(f"CREATE TEMP TABLE person_event_names AS {EVENT_NAMES_SQL}")
+    sql = EVENT_BITS_SQL.format(names="person_event_names")
+    used = {k: v for k, v in values.items() if f"${k}" in sql}
+    con.execute(f"CREATE TEMP TABLE person_event_bits AS {sql}", used)
 
 
 def _with_app(
@@ -562,11 +600,21 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
     if not risky or not others:
         return []
     # person_events holds a row per person and event name (churn_events.sql groups by both),
-    # so each joined row is one person of that event: counted, not a distinct count
+    # so each joined row is one person of that event: counted, not a distinct count; the same
+    # pairs from the store's tables are each person's bits (_event_bits), a name's bit set once
+    bits = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_event_bits' AND temporary"
+    ).fetchone()
+    if bits and bits[0]:
+        pairs = """SELECT b.person_id, c.event FROM person_event_bits b
+            JOIN person_event_names c ON c.code // 64 = b.word
+            AND (b.bits >> CAST(c.code % 64 AS UBIGINT)) & CAST(1 AS UBIGINT) = 1"""
+    else:
+        pairs = "SELECT person_id, event FROM person_events"
     rows = con.execute(
         f"""WITH s AS (SELECT person_id, {g} AS risky FROM scored_now s)
             SELECT e.event, count(*) FILTER (WHERE s.risky), count(*) FILTER (WHERE NOT s.risky)
-            FROM person_events e JOIN s ON s.person_id = e.person_id
+            FROM ({pairs}) e JOIN s ON s.person_id = e.person_id
             GROUP BY e.event"""
     ).fetchall()
     events = [
