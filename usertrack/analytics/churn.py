@@ -606,17 +606,15 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_event_bits' AND temporary"
     ).fetchone()
     if bits and bits[0]:
-        pairs = """SELECT b.person_id, c.event FROM person_event_bits b
-            JOIN person_event_names c ON c.code // 64 = b.word
-            AND (b.bits >> CAST(c.code % 64 AS UBIGINT)) & CAST(1 AS UBIGINT) = 1"""
+        rows = _bit_counts(con, g)
     else:
-        pairs = "SELECT person_id, event FROM person_events"
-    rows = con.execute(
-        f"""WITH s AS (SELECT person_id, {g} AS risky FROM scored_now s)
-            SELECT e.event, count(*) FILTER (WHERE s.risky), count(*) FILTER (WHERE NOT s.risky)
-            FROM ({pairs}) e JOIN s ON s.person_id = e.person_id
-            GROUP BY e.event"""
-    ).fetchall()
+        rows = con.execute(
+            f"""WITH s AS (SELECT person_id, {g} AS risky FROM scored_now s)
+                SELECT e.event, count(*) FILTER (WHERE s.risky),
+                       count(*) FILTER (WHERE NOT s.risky)
+                FROM person_events e JOIN s ON s.person_id = e.person_id
+                GROUP BY e.event"""
+        ).fetchall()
     events = [
         Characteristic("event", str(name), _share(int(a), risky), _share(int(b), others), "%")
         for name, a, b in rows
@@ -658,6 +656,35 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
             )
         )  # fmt: skip
     return found
+
+
+def _bit_counts(con: Any, risky: str) -> list[tuple[Any, int, int]]:
+    """Each event name's scored persons, at risk (`risky`, over scored_now `s`) and not, from
+    their bits (_event_bits): each name's bit summed over the persons of its word, one column
+    per name, in one pass; the names no scored person did are left out, as a join leaves them."""
+    names = con.execute("SELECT event, code FROM person_event_names ORDER BY code").fetchall()
+    rows: list[tuple[Any, int, int]] = []
+    for word in sorted({code // 64 for _, code in names}):
+        listed = [(event, code % 64) for event, code in names if code // 64 == word]
+        one = "CAST(1 AS UBIGINT)"
+        sums = ", ".join(
+            f"sum(CAST((b.bits >> CAST({bit} AS UBIGINT)) & {one} AS BIGINT))"
+            f" FILTER (WHERE {risky})"
+            f", sum(CAST((b.bits >> CAST({bit} AS UBIGINT)) & {one} AS BIGINT))"
+            f" FILTER (WHERE NOT {risky})"
+            for _, bit in listed
+        )
+        found = con.execute(
+            f"""SELECT {sums} FROM person_event_bits b
+                JOIN scored_now s ON s.person_id = b.person_id
+                WHERE b.word = $word""",
+            {"word": word},
+        ).fetchone()
+        for i, (event, _) in enumerate(listed):
+            at_risk, rest = int(found[2 * i] or 0), int(found[2 * i + 1] or 0)
+            if at_risk or rest:
+                rows.append((event, at_risk, rest))
+    return rows
 
 
 def _float(value: Any) -> float | None:
