@@ -215,9 +215,24 @@ def test_a_snapshot_of_the_moment_decides_the_segments(env: dict[str, str], db: 
     assert by_group(later, trends)["spender"] == [2, 2, 0]  # no snapshot then: classified now
 
 
-def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("arrow_over", [10_000, 0])
+def test_by_segment_the_same_over_the_live_http_path(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arrow_over: int
+) -> None:
     """On PostHog (ClickHouse) as on the local engine; the persons travel as a bound list, never
-    in the query's text, and no query answers a row per event."""
+    in the query's text, and no query answers a row per event. PostHog's persons are numbered
+    by group row by row, or in Arrow (`arrow_over` 0: as at 200,000 persons), the same."""
+    from usertrack.analytics import by_segment, segment_persons
+
+    monkeypatch.setattr(segment_persons, "ARROW_OVER", arrow_over)
+    numbered: list[int] = []
+    numbering = by_segment.numbered_persons
+
+    def counted(table: Any, *args: Any) -> Any:
+        numbered.append(table.num_rows)
+        return numbering(table, *args)
+
+    monkeypatch.setattr(by_segment, "numbered_persons", counted)
     local = {
         "trends": run_json("trends", ["$pageview", *RANGE, "--by-segment"], as_of=AS_OF, **env),
         "funnel": run_json("funnel", ["signup", "$pageview", *RANGE, "--by-segment"],
@@ -228,6 +243,7 @@ def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_pa
     with live_posthog(export, tmp_path) as (fake, live_env):
         live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
                     "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        numbered.clear()  # the local runs' (the store's persons)
         live = {
             "trends": run_json("trends", ["$pageview", *RANGE, "--by-segment"],
                                as_of=AS_OF, **live_env),
@@ -240,6 +256,7 @@ def test_by_segment_the_same_over_the_live_http_path(env: dict[str, str], tmp_pa
     bound = [q for q in posts if "usertrack_segment_persons" in q["query"]]
     assert bound and all(q["values"]["usertrack_segment_persons"] for q in bound)
     assert not [q for q in posts if "'pa'" in q["query"] or "'pb'" in q["query"]]
+    assert bool(numbered) == (arrow_over == 0)  # PostHog's answer numbered in Arrow
 
 
 def test_segment_live_sends_funnel_retention_and_activity_no_list(

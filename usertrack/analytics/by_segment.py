@@ -39,6 +39,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from usertrack.analytics.segment_persons import persons_answer, persons_query, persons_table
 from usertrack.errors import UsageError
 from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
@@ -200,9 +201,10 @@ def person_segments(
     saved to the history as `segments` saves it, so the next run of that moment reads it;
     None: as `segments` does by default, under the default rules file only), and, for an
     older snapshot, the app's accounts are read on a thread of their own. The persons come
-    from the events meanwhile: from the store's per-person tables (the local engine) as
-    Arrow, matched to their groups there (`numbered_persons`, kept for the store and that
-    snapshot: `_kept_numbers`); else a row at a time."""
+    from the events meanwhile: from the store's per-person tables (the local engine), or
+    PostHog's answer past a few thousand rows, as Arrow, matched to their groups there
+    (`numbered_persons`; the store's kept for it and that snapshot: `_kept_numbers`); else a
+    row at a time."""
     from usertrack.segments.history import (
         Snapshot,
         open_history,
@@ -222,7 +224,7 @@ def person_segments(
         return PersonSegments(as_of, groups, kept[1], "snapshot")
     fetching: Background[Any] | None = None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
-    asking = None if local else Background(lambda: persons_query(ws, as_of))
+    asking = None if local else Background(lambda: persons_answer(ws, as_of))
     try:
         with open_history(ws) as history:
             # A snapshot of that moment with its accounts says all the database would; a
@@ -266,13 +268,16 @@ def person_segments(
     table = fetching.result() if fetching is not None else persons_table(ws, as_of)
     # The snapshot's accounts are those in no segment: an email of `primary` never needs them.
     known = accounts.result() if accounts is not None else set(snapshot.accounts or ())
+    answer = asking.result() if asking is not None else None
+    if table is None and answer is not None:
+        table = answer.arrow  # PostHog's rows, as Arrow past a few thousand
     if table is not None and "" not in known and "" not in snapshot.primary:
         numbers = numbered_persons(table, snapshot.primary, known, groups)
         if kept is not None and accounts is None and (snapshot.source == "snapshot" or fresh):
             _keep_numbers(ws, kept[0], numbers)
         return PersonSegments(as_of, groups, numbers, snapshot.source)
     # a row of '' can count: the events' rows, which have it
-    rows = asking.result() if asking is not None else persons_query(ws, as_of)
+    rows = persons_query(ws, as_of, answer)
     persons: dict[str, list[str]] = {}
     for person_id, email in rows:
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
@@ -351,23 +356,6 @@ def numbered_persons(
     listed = call("coalesce", [listed, pa.scalar(False, pa.bool_())])  # fill_null
     kept = [call("filter", [column, listed]).combine_chunks() for column in (ids, group)]
     return GroupNumbers.of_arrays(*kept)
-
-
-def persons_table(ws: Workspace, as_of: datetime) -> Any | None:
-    """segment_persons.sql's rows from the events store's per-person tables (a tenth of the
-    events' rows) as an Arrow table of person_id and email, but for the persons whose only
-    emails are blanks, whose row with the email '' they leave out; None where they do not
-    answer it (PostHog, an edited file, a store without them)."""
-    query, values = ws.bind("posthog/segment_persons", as_of)
-    rolled = getattr(ws.sources[query.folder], "segment_persons", None)
-    found = rolled(query, values, arrow=True) if rolled is not None else None
-    return None if found is None else found.arrow
-
-
-def persons_query(ws: Workspace, as_of: datetime) -> list[Any]:
-    """segment_persons.sql's rows from the events (PostHog, an edited file, a store without
-    per-person tables, or a row of '' that can count)."""
-    return list(ws.run_query("posthog/segment_persons", as_of).rows)
 
 
 # The emails of queries/neon/accounts.sql as shipped, without its aggregates and GROUP BY (a
