@@ -1,7 +1,8 @@
 """The profile's per-user files of the events kept to a list of emails on the local engine
-(usertrack/sources/email_lists.py): activity.sql, mcp_clicks.sql and ux_issues.sql as shipped
-run without the NULL branch of their email test, and give the rows the translation gives,
-whatever the list; an edited file or a --where runs as translated."""
+(usertrack/sources/email_lists.py): activity.sql as shipped runs from the store's per-person-
+per-day tables, mcp_clicks.sql and ux_issues.sql without the NULL branch of their email test;
+each gives the rows the translation gives, whatever the list and the moment; an edited file or
+a --where runs as translated."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, opened
-from usertrack.sources.email_lists import LISTED_OR_NULL, listed_only
+from usertrack.sources.email_lists import ACTIVITY_ROLLED, LISTED_OR_NULL, listed_only
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query, load_queries
 from usertrack.sources.rollups import rewritten, words
@@ -56,6 +57,14 @@ def _events() -> list[tuple[Any, ...]]:
             (str(uuid.UUID(int=rng.getrandbits(128))), name, f"d-{person}", person, at,
              json.dumps(properties), None if props is None else json.dumps(props))
         )  # fmt: skip
+    # on a day's edges and at the moments asked
+    for n, at in enumerate([datetime(2026, 3, 20), datetime(2026, 3, 20, 23, 59, 59, 999999),
+                            datetime(2026, 3, 21), AS_OF]):  # fmt: skip
+        for person, props in (PEOPLE[0], PEOPLE[2], PEOPLE[7]):
+            out.append(
+                (str(uuid.UUID(int=n * 16 + len(out))), "$pageview", f"d-{person}", person, at,
+                 "{}", json.dumps(props))
+            )  # fmt: skip
     return out
 
 
@@ -74,15 +83,25 @@ def _query(query_id: str) -> Query:
 
 
 def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql`, sorted, after the names and types of its columns."""
     cur = local._connection().cursor()
     try:
         used = {k: wire_value(v) for k, v in values.items() if f"${k}" in sql}
         rows = cur.execute(sql, used).fetchall()
+        described = tuple((d[0], str(d[1])) for d in cur.description or [])
     finally:
         cur.close()
-    return sorted(rows, key=repr)
+    return [described, *sorted(rows, key=repr)]
 
 
+# as_of at midday, on a day's first and last microsecond, before every event, after them all
+MOMENTS = [
+    AS_OF,
+    datetime(2026, 3, 20),
+    datetime(2026, 3, 20, 23, 59, 59, 999999),
+    datetime(2026, 1, 1),
+    datetime(2026, 5, 1),
+]
 LISTS = [
     [],
     ["ann@example.com"],
@@ -100,14 +119,17 @@ def test_the_files_run_without_the_null_branch_and_give_the_same_rows(
     faster = rewritten(translated)
     assert faster is not None, f"{query_id} is no longer rewritten"
     assert LISTED_OR_NULL not in faster
-    for only in (0, 1):
-        for emails in LISTS:
-            values = {"as_of": AS_OF, "exclude_pattern": EXCLUDE, "segment_only": only,
-                      "segment_emails": emails}  # fmt: skip
-            want = _rows(source, translated, values)
-            assert _rows(source, faster, values) == want, (only, emails)
-            if only and emails == LISTS[2]:  # '' leads the list: the blank email's person too
-                assert {r[0] for r in want} == {"", "bob@example.com", "cy@example.com"}
+    assert (faster is ACTIVITY_ROLLED) == (query_id == "posthog/activity")
+    for as_of in MOMENTS:
+        for only in (0, 1):
+            for emails in LISTS:
+                values = {"as_of": as_of, "exclude_pattern": EXCLUDE, "segment_only": only,
+                          "segment_emails": emails}  # fmt: skip
+                want = _rows(source, translated, values)
+                assert _rows(source, faster, values) == want, (as_of, only, emails)
+                if only and emails == LISTS[2] and as_of == AS_OF:
+                    # '' leads the list: the person of an email of blanks too
+                    assert {r[0] for r in want[1:]} == {"", "bob@example.com", "cy@example.com"}
 
 
 def test_the_source_runs_the_rewrite(source: LocalPostHogSource) -> None:

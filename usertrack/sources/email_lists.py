@@ -56,9 +56,57 @@ SHIPPED = frozenset(
 )
 
 
+# activity.sql's translation as shipped (one of SHIPPED).
+ACTIVITY = min(SHIPPED, key=lambda text: "AS pageviews" not in text)
+
+# activity.sql from the events store's per-person-per-day tables (usertrack.sources.
+# churn_rollups): the events, pageviews, first and last event of each normalized email but ''
+# from person_day_events and person_day_spans for the whole UTC days before as_of's, and from
+# the events of as_of's day up to as_of; the email '' (an email of blanks: the tables keep no
+# trace of which events had one, nor of an empty one) from the events as the file reads it.
+# The same rows: every event up to as_of is in exactly one part, a day's rows all or none.
+_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
+_LIST = (
+    "($segment_only IS NOT DISTINCT FROM 0"
+    " OR person_email_norm IN (SELECT unnest(list_concat([''], $segment_emails))))"
+)
+_DAY = f"date_trunc('day', {_AS_OF})"
+_NAMED = f"person_email_norm <> '' AND {_KEPT} AND {_LIST}"
+ACTIVITY_ROLLED = f"""
+SELECT email, CAST(sum(events) AS BIGINT) AS events, CAST(sum(pageviews) AS BIGINT) AS pageviews,
+       min(first_at) AS first_seen_at, max(last_at) AS last_seen_at
+FROM (
+    SELECT person_email_norm AS email, events,
+           CASE WHEN event = '$pageview' THEN events ELSE 0 END AS pageviews,
+           CAST(NULL AS TIMESTAMP) AS first_at, CAST(NULL AS TIMESTAMP) AS last_at
+    FROM person_day_events WHERE day < CAST({_DAY} AS DATE) AND {_NAMED}
+    UNION ALL
+    SELECT person_email_norm, 0, 0, first_at, last_at
+    FROM person_day_spans WHERE day < CAST({_DAY} AS DATE) AND {_NAMED}
+    UNION ALL
+    SELECT coalesce(person_email_norm, ''), 1, CASE WHEN event = '$pageview' THEN 1 ELSE 0 END,
+           timestamp, timestamp
+    FROM events
+    WHERE ((timestamp >= {_DAY} AND person_email_norm <> '') OR person_email_norm = '')
+      AND timestamp <= {_AS_OF} AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
+      AND {_KEPT} AND {_LIST}
+) AS e
+GROUP BY email
+"""
+# The tables it reads (a store built before them runs the file as translated).
+ACTIVITY_TABLES = ("person_day_events", "person_day_spans")
+
+
 def listed_only(folded: str) -> str | None:
-    """The translation `folded` (whitespace folded) without the test's NULL branch when it is
-    one of the three files' as shipped, else None."""
+    """What runs instead of the translation `folded` (whitespace folded) when it is one of the
+    three files' as shipped (activity.sql's: ACTIVITY_ROLLED), else None."""
     if folded not in SHIPPED:
         return None
+    if folded == ACTIVITY:
+        return ACTIVITY_ROLLED
     return folded.replace(LISTED_OR_NULL, LISTED_ONLY, 1)
+
+
+def tables_read(sql: str) -> tuple[str, ...]:
+    """Of the per-person tables of ACTIVITY_ROLLED, those `sql` reads."""
+    return ACTIVITY_TABLES if sql is ACTIVITY_ROLLED else ()

@@ -29,6 +29,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+# tables_read: the tables a rewrite reads beyond TABLES (usertrack.sources.posthog_local)
+from usertrack.sources.email_lists import listed_only
+from usertrack.sources.email_lists import tables_read as tables_read
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -416,8 +420,6 @@ def rewritten(sql: str) -> str | None:
             whole = REWRITES.get(f"{folded} ".replace(slot, " AND true ", 1).strip())
             if whole is not None:
                 return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
-    from usertrack.sources.email_lists import listed_only
-
     return listed_only(folded)
 
 
