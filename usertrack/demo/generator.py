@@ -158,7 +158,7 @@ from usertrack.demo.product import (
 from usertrack.demo.runs import Runs, run_workflows
 from usertrack.demo.schema import table_sql
 from usertrack.demo.sessions import visit
-from usertrack.demo.store import EVENT_MEMORY_LIMIT, events_select
+from usertrack.demo.store import EVENT_MEMORY_LIMIT, STORE_MEMORY_LIMIT, events_select
 from usertrack.demo.teams import form_teams, group_frame, person_groups
 from usertrack.demo.timeline import (
     DAY,
@@ -323,8 +323,9 @@ def _generate_workspace(
     events = write_events(
         ws.events_path,
         lambda con: events_select(con, data),
-        {"memory_limit": EVENT_MEMORY_LIMIT},
+        {"memory_limit": STORE_MEMORY_LIMIT},
         in_order=True,
+        load_settings={"memory_limit": EVENT_MEMORY_LIMIT},
     )
 
     manifest = {

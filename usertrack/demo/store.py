@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
     from usertrack.demo.layout import DemoData
 
-# DuckDB's memory cap for the store write (past it DuckDB spills to disk): with nothing to sort
-# and no hash table to build, the write holds the lookup lists and the row groups being
-# compressed. Those are not spilled: at 100,000 users (5.3 M events) 200 MB ran out ("could not
-# allocate block"); 512 MB builds it with a peak of 1.3 GB for the whole process.
-EVENT_MEMORY_LIMIT = "512MB"
+# DuckDB's memory caps for the store write (past them DuckDB spills to disk). The events table,
+# written beside the Arrow table of every event, has nothing to sort and no hash table to build:
+# DuckDB fills its cap with blocks it has written. The store's other tables are built once that
+# Arrow table is gone, and their aggregates need more: at 100,000 users (5.3 M events) the
+# sessions ran out of 200 MB ("failed to allocate data"), not of 512 MB.
+EVENT_MEMORY_LIMIT = "200MB"
+STORE_MEMORY_LIMIT = "512MB"
 
 
 def events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:

@@ -99,14 +99,8 @@ HOT_PERSON_PROPERTIES: dict[str, str] = {"email": "person_email"}
 # `lowerUTF8(trim(person.properties.email, ' \t\r\n'))` here.
 NORMALIZED_EMAIL_COLUMN = "person_email_norm"
 RAW_COLUMNS = (
-    "uuid",
-    "event",
-    "distinct_id",
-    "person_id",
-    "timestamp",
-    "properties",
-    "person_properties",
-)
+    "uuid", "event", "distinct_id", "person_id", "timestamp", "properties", "person_properties",
+)  # fmt: skip
 META_TABLE = "usertrack_meta"
 # PostHog's group analytics (HogQL's `groups` table, and the project's group types as its API
 # lists them): a store has them when its events came with them (the demo's do); an events
@@ -115,21 +109,10 @@ GROUPS_TABLE = "groups"
 GROUP_TYPES_TABLE = "group_type_mapping"
 GROUP_0 = "$group_0"
 STORE_TABLES = (
-    "events",
-    "persons",
-    "sessions",
-    "person_distinct_ids",
-    "person_hours",
-    "person_days",
-    "person_day_spans",
-    "person_day_events",
-    "session_spans",
-    "path_steps",
-    "path_node_names",
-    GROUPS_TABLE,
-    GROUP_TYPES_TABLE,
-    META_TABLE,
-)
+    "events", "persons", "sessions", "person_distinct_ids", "person_hours", "person_days",
+    "person_day_spans", "person_day_events", "session_spans", "path_steps", "path_node_names",
+    GROUPS_TABLE, GROUP_TYPES_TABLE, META_TABLE,
+)  # fmt: skip
 
 # HogQL's groups table has these fields. Where `load` gives no groups of its own (an events
 # export), they are read from the events as PostHog's ingestion writes them
@@ -213,6 +196,7 @@ def write_events(
     settings: Mapping[str, Any] | None = None,
     *,
     in_order: bool = False,
+    load_settings: Mapping[str, Any] | None = None,
 ) -> int:
     """Create or replace the event store at `path` atomically; return the number of events.
 
@@ -227,27 +211,35 @@ def write_events(
     join (see the demo's generator), and a sort of millions of wide rows costs seconds and memory.
     The connection is sandboxed (usertrack.sandbox): it reads no file, and `settings` (such as
     memory_limit) are set when it opens, as its configuration is locked afterwards.
+    The events table is written on a connection of its own (with `load_settings` if given),
+    closed, so that what `load` registered or staged is let go before the other tables are built.
     """
-    return _write_store(Path(path), load, {}, settings=settings, in_order=in_order)
+    return _write_store(Path(path), load, {}, settings, in_order, load_settings)
 
 
 def _write_store(
     path: Path,
     load: Callable[[duckdb.DuckDBPyConnection], str],
     meta: dict[str, str],
-    *,
     settings: Mapping[str, Any] | None = None,
-    read_paths: Sequence[Path] = (),
     in_order: bool = False,
+    load_settings: Mapping[str, Any] | None = None,
+    *,
+    read_paths: Sequence[Path] = (),
 ) -> int:
     from usertrack.sandbox import connect
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuidlib.uuid4().hex[:8]}.tmp")
     try:
-        con = connect(tmp, settings=settings, read_paths=read_paths)
+        con = connect(tmp, settings=load_settings or settings, read_paths=read_paths)
         try:
-            count = _build(con, load(con), in_order=in_order)
+            _build_events(con, load(con), in_order)
+        finally:
+            con.close()
+        con = connect(tmp, settings=settings)
+        try:
+            count = _build(con)
             facts = {
                 "version": STORE_VERSION,
                 "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
@@ -289,10 +281,8 @@ def _timestamp_expr(col: str, type_: str) -> str:
     return f"CAST(CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
 
-def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = False) -> int:
+def _build_events(con: duckdb.DuckDBPyConnection, select_sql: str, in_order: bool) -> None:
     import duckdb
-
-    from usertrack.sources import churn_rollups, rollups
 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM ({select_sql}) AS src").fetchall()
@@ -356,6 +346,16 @@ def _build(con: duckdb.DuckDBPyConnection, select_sql: str, *, in_order: bool = 
 
     try:
         con.execute(f"CREATE TABLE events AS {events_sql}")
+    except duckdb.Error as e:
+        raise DataError(f"cannot build the events store: {first_line(e)}") from None
+
+
+def _build(con: duckdb.DuckDBPyConnection) -> int:
+    import duckdb
+
+    from usertrack.sources import churn_rollups, rollups
+
+    try:
         con.execute(_PERSONS_SQL)
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
