@@ -1,7 +1,8 @@
-"""The failure report's trend from the local copy of the app's tables
-(usertrack/reports/failure_copy.py): the same rows as queries/neon/failure_trend.sql on the
-database, at window edges, after runs and tool calls are inserted, updated and deleted, and after
-a user's email becomes excluded; the file answers where the copy may not."""
+"""The failure report's failures and trend from the local copy of the app's tables
+(usertrack/reports/failure_copy.py): the same rows as queries/neon/failures.sql and
+failure_trend.sql on the database, and the same report, at window edges, after runs and tool calls
+are inserted, updated and deleted, and after a user's email becomes excluded; the files answer
+where the copy may not."""
 
 from __future__ import annotations
 
@@ -48,17 +49,19 @@ def database(make_database: Callable[[str], str]) -> str:
                 n += 1
                 state = ("completed", "failed", "running")[(hour + uid) % 3]
                 status = ("success", "failed")[(hour // 5 + uid) % 2]
+                log = None if n % 5 == 0 else f"Workflow run {n} failed\nTimeoutError: {n % 4}"
                 if (hour + uid) % 4:
                     conn.execute(
-                        "INSERT INTO fastapi_run VALUES (%s, %s, %s, %s, NULL)",
-                        (n, 100 + uid, state, at),
+                        "INSERT INTO fastapi_run VALUES (%s, %s, %s, %s, %s)",
+                        (n, 100 + uid, state, at, log if state == "failed" else None),
                     )
                 if (hour + uid) % 3:
                     conn.execute(
                         "INSERT INTO fastapi_tool_executions VALUES"
-                        " (%s, %s, 'search', 'mcp', 'p', %s, 10, NULL, NULL, %s)",
-                        (n, str(100 + uid), status, at + timedelta(minutes=7)),
-                    )
+                        " (%s, %s, 'search', 'mcp', 'p', %s, %s, 'HTTPError', %s, %s)",
+                        (n, str(100 + uid), status, n % 90, f"429 at {n % 6}" * (n % 3),
+                         at + timedelta(minutes=7)),
+                    )  # fmt: skip
         # rows exactly at the edges: a window's end, a day's start
         for k, at in enumerate([datetime(2026, 11, 16, 12), datetime(2026, 11, 9, 12),
                                 datetime(2026, 11, 16), datetime(2026, 11, 9)]):  # fmt: skip
@@ -98,32 +101,47 @@ def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
 
 
 def _from_copy(ws: Any, at: datetime, days: int) -> Any:
-    from usertrack.reports.failure_copy import trend_started
+    from usertrack.reports.failure_copy import FILES, from_copy
 
-    started = trend_started(ws, *ws.bind("neon/failure_trend", at, days=days))
-    assert started is not None
-    return started()
+    return from_copy(ws, [(name, *ws.bind(name, at, days=days)) for name in FILES])
 
 
-def _same_as_the_file(ws: Any) -> int:
-    """Every moment's trend from the copy, compared with the file's; the failures counted (so
-    that a comparison of nothing cannot pass)."""
+def _plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A failure row's values as the failure table types them: times naive UTC, numbers whole."""
+    return tuple(
+        v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo
+        else int(v) if isinstance(v, float)
+        else v
+        for v in row
+    )  # fmt: skip
+
+
+def _same_as_the_files(ws: Any) -> int:
+    """Every moment's failures and trend from the copy, compared with the files'; the failures
+    counted (so that a comparison of nothing cannot pass)."""
     counted = 0
     for at in MOMENTS:
         for days in (7, 1, 30):
             mine = _from_copy(ws, at, days)
-            assert mine is not None and mine.meta == {"from": "app mirror"}
+            assert mine is not None
+            trend = mine["neon/failure_trend"]
+            assert trend.meta == {"from": "app mirror"}
             file = ws.run_query("neon/failure_trend", at, days=days)
-            assert mine.columns == file.columns
-            assert mine.rows == file.rows, (at, days)
-            counted += sum(r["runs_failed"] + r["tool_failures"] for r in file.as_dicts())
+            assert trend.columns == file.columns
+            assert trend.rows == file.rows, (at, days)
+            failures = mine["neon/failures"]
+            file = ws.run_query("neon/failures", at, days=days)
+            assert failures.columns == file.columns
+            copied = list(zip(*(c.to_pylist() for c in failures.arrow.columns), strict=True))
+            assert sorted(map(_plain, copied), key=repr) == sorted(map(_plain, file.rows), key=repr)
+            counted += len(file.rows)
     return counted
 
 
 def test_the_copy_answers_as_the_file_does_and_follows_changes(
     workspace: Any, database: str
 ) -> None:
-    before = _same_as_the_file(workspace)
+    before = _same_as_the_files(workspace)
     assert before > 0
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("UPDATE fastapi_run SET run_state = 'completed' WHERE id % 7 = 0")
@@ -134,7 +152,7 @@ def test_the_copy_answers_as_the_file_does_and_follows_changes(
             "INSERT INTO fastapi_run VALUES (20000, 102, 'failed', '2026-11-16 11:00', NULL)"
         )
         conn.execute("UPDATE wasp_user SET email = 'a@datagen.dev' WHERE id = 1")
-    after = _same_as_the_file(workspace)
+    after = _same_as_the_files(workspace)
     assert after != before
 
 
@@ -148,7 +166,7 @@ def test_the_failure_report_is_the_same_with_and_without_the_copy(
     rules = load_failure_rules(resolve_failures_file(None))
     copied = report_json(failure_report(workspace, rules, AS_OF, days=7))
     monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
-    assert _trend_started(workspace) is None
+    assert _from_copy(workspace, AS_OF, 7) is None
     assert report_json(failure_report(workspace, rules, AS_OF, days=7)) == copied
     import json
 
@@ -156,19 +174,15 @@ def test_the_failure_report_is_the_same_with_and_without_the_copy(
     assert len(trend) == 8 and sum(r["tool_failures"] + r["runs_failed"] for r in trend) > 0
 
 
-def _trend_started(ws: Any) -> Any:
-    from usertrack.reports.failure_copy import trend_started
-
-    return trend_started(ws, *ws.bind("neon/failure_trend", AS_OF, days=7))
-
-
 def test_an_edited_file_runs_on_the_database(workspace: Any, tmp_path: Path) -> None:
     import dataclasses
 
-    from usertrack.reports.failure_copy import trend_started
+    from usertrack.reports.failure_copy import from_copy
 
-    query, values = workspace.bind("neon/failure_trend", AS_OF, days=7)
+    jobs = [(n, *workspace.bind(n, AS_OF, days=7)) for n in ("neon/failures", "neon/failure_trend")]
+    assert from_copy(workspace, jobs) is not None
+    name, query, values = jobs[1]
     sql = query.sql.replace("AS runs,", "AS runs ,", 1)
     edited = dataclasses.replace(query, sql=sql, path=tmp_path / "failure_trend.sql")
     assert edited.sql != query.sql
-    assert trend_started(workspace, edited, values) is None
+    assert from_copy(workspace, [jobs[0], (name, edited, values)]) is None

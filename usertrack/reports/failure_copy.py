@@ -1,34 +1,34 @@
-"""The failure report's day-by-day trend from the local copy of the app's tables
-(usertrack/sources/app_mirror.py), row for row what queries/neon/failure_trend.sql gives on
-PostgreSQL.
+"""The failure report's failures and day-by-day trend from the local copy of the app's tables
+(usertrack/sources/app_mirror.py), row for row what queries/neon/failures.sql and
+failure_trend.sql give on PostgreSQL.
 
-The file reads every run and tool call of the window, groups them per user and day and joins
-them to the users: at 100,000 users about 0.6 s of the database's CPU for a week. The copy's
-check reads the same rows once with no grouping and no join, and DuckDB counts the trend from
-the copy (the runs' and the calls' days and states, the users kept by the exclusion pattern, as
-PostgreSQL computed them when they were copied).
+The files read every run and tool call of the window, join them to the users, and the trend
+groups them per user and day: at 100,000 users about 1.3 s of the database's CPU for a week,
+and the failures' hundred thousand rows cross into Python one value at a time. The copy's
+check reads the same rows once with no grouping and no join; DuckDB counts the trend from the
+copy and hands the failures over as Arrow columns (the runs' and the calls' days, states and
+errors, the users kept by the exclusion pattern, as PostgreSQL computed them when they were
+copied).
 
-Used only where the file would say the same: its shipped text, a PostgreSQL database, no bound
-on the command's connections (USERTRACK_DB_CONNECTIONS), USERTRACK_APP_MIRROR not 0, an answer
-not already in the answer cache. Otherwise, or when the copy cannot be used (held by another
-command, a check the database refuses), the file runs on the database.
+Used only where the files would say the same: their shipped text, a PostgreSQL database, no
+bound on the command's connections (USERTRACK_DB_CONNECTIONS), USERTRACK_APP_MIRROR not 0,
+answers not already in the answer cache. Otherwise, or when the copy cannot be used (held by
+another command, a check the database refuses), the files run on the database.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from usertrack.segments.profiles import Job
     from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
-FILE = "neon/failure_trend"
+FILES = ("neon/failures", "neon/failure_trend")
 COLUMNS = [
     "day",
     "runs",
@@ -82,6 +82,32 @@ FROM per_user
 GROUP BY day
 """
 
+# failures.sql's rows over the copy: the failed runs and the failed tool calls of the users
+# kept, with each user's normalized email and credits, in time order.
+_FAILURES = """
+WITH people AS (
+    SELECT f.id, CAST(f.id AS VARCHAR) AS id_text, w.email, w.credits
+    FROM fastapi_users AS f
+    JOIN wasp_users AS w ON w.id = f.wasp_user_id
+    WHERE w.kept
+)
+SELECT 'workflow' AS level, r.ts AS occurred_at, p.email,
+       CAST(NULL AS VARCHAR) AS tool_name, CAST(NULL AS VARCHAR) AS tool_provider,
+       CAST(NULL AS VARCHAR) AS tool_type, CAST(NULL AS VARCHAR) AS error_type,
+       r.error_message, r.run_error_log, CAST(NULL AS BIGINT) AS duration_ms, p.credits,
+       r.run_id
+FROM runs AS r
+JOIN people AS p ON p.id = r.user_id
+WHERE r.run_state = 'failed' AND r.ts > $since AND r.ts <= $as_of
+UNION ALL
+SELECT 'tool', t.ts, p.email, t.tool_name, t.tool_provider, t.tool_type, t.error_type,
+       t.error_message, NULL, t.ms, p.credits, t.run_id
+FROM tool_calls AS t
+JOIN people AS p ON p.id_text = t.user_id
+WHERE t.status = 'failed' AND t.ts > $since AND t.ts <= $as_of
+ORDER BY occurred_at
+"""
+
 
 def _naive_utc(moment: datetime) -> datetime:
     """A moment as the copy holds them: UTC without a zone."""
@@ -90,66 +116,43 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def trend_started(
-    ws: Workspace, query: Query, values: Mapping[str, Any]
-) -> Callable[[], Result | None] | None:
-    """failure_trend.sql's rows for `values` (as_of, days, exclude_pattern) from the checked
-    copy, worked out on a thread of its own (in a copy of this context: the command's cancel
-    scope): a function that waits for them, and gives None when the file answers after all (a
-    copy another command holds, a check the database refuses). None at once when the copy may
-    not answer (see the module)."""
-    import contextvars
-    from concurrent.futures import Future
-
-    from usertrack.sources.cache import CachedSource
-
-    source = ws.sources.get("neon")
-    cached = source if isinstance(source, CachedSource) else None
-    if cached is not None and cached.peek(query, values) is not None:
-        return None  # the answer cache answers at once
-    postgres = _source(ws, query)
-    if postgres is None:
-        return None
-    done: Future[Result | None] = Future()
-
-    def work() -> None:
-        try:
-            done.set_result(_trend(ws, postgres, cached, query, values))
-        except BaseException as e:  # raised on the caller's thread
-            done.set_exception(e)
-
-    context = contextvars.copy_context()
-    threading.Thread(
-        target=context.run, args=(work,), name="usertrack-trend-copy", daemon=True
-    ).start()
-    return done.result
-
-
-def _trend(
-    ws: Workspace,
-    postgres: PostgresSource,
-    cached: CachedSource | None,
-    query: Query,
-    values: Mapping[str, Any],
-) -> Result | None:
+def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
+    """The answers of `jobs` (neon/failures and neon/failure_trend, bound with the same as_of,
+    days and exclude_pattern) from the checked copy, or None when the files answer instead
+    (see the module). The failures come as Arrow columns (Result.arrow)."""
     import duckdb
 
     from usertrack.sources import app_mirror
     from usertrack.sources.base import Result
+    from usertrack.sources.cache import CachedSource
 
+    if sorted(name for name, _, _ in jobs) != sorted(FILES):
+        return None
+    source = ws.sources.get("neon")
+    cached = source if isinstance(source, CachedSource) else None
+    if cached is not None and any(cached.peek(q, v) is not None for _, q, v in jobs):
+        return None  # the answer cache answers at once
+    postgres = _source(ws, [q for _, q, _ in jobs])
+    values = jobs[0][2]
+    if postgres is None or any(v != values for _, _, v in jobs):
+        return None
     at = _naive_utc(values["as_of"])
     since = at - timedelta(days=int(values["days"]))
     pattern = str(values["exclude_pattern"])
     path = app_mirror.mirror_path(ws.settings.home, postgres.identity)
+    window = {"since": since, "as_of": at}
     try:
         with app_mirror.AppMirror(path) as mirror:
             mirror.refresh(postgres, since, at, (app_mirror.TOOL_CALLS, app_mirror.RUNS), pattern)
             if mirror.meta("exclude_pattern") != pattern:
                 return None
-            found = mirror.con.execute(_TREND, {"since": since, "as_of": at}).fetchall()
+            found = mirror.con.execute(_TREND, window).fetchall()
+            failures = mirror.con.sql(_FAILURES, params=window).to_arrow_table()
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except (app_mirror.MirrorUnavailable, duckdb.Error):
+        return None
+    if failures is None:
         return None
     counted = {row[0]: tuple(int(v) for v in row[1:]) for row in found}
     rows = []
@@ -159,13 +162,16 @@ def _trend(
     while day <= last:
         rows.append((day, *counted.get(day, (0, 0, 0, 0, 0, 0))))
         day += timedelta(days=1)
-    result = Result(columns=list(COLUMNS), rows=rows, meta={"from": "app mirror"})
+    trend = Result(columns=list(COLUMNS), rows=rows, meta={"from": "app mirror"})
+    by_name = {q.id: (q, v) for _, q, v in jobs}
     if cached is not None:
-        cached.store_answer(query, values, result)
-    return result
+        cached.store_answer(*by_name[FILES[1]], trend)
+    meta = {"from": "app mirror"}
+    answer = Result(columns=list(failures.column_names), rows=[], meta=meta, arrow=failures)
+    return {FILES[0]: answer, FILES[1]: trend}
 
 
-def _source(ws: Workspace, query: Query) -> PostgresSource | None:
+def _source(ws: Workspace, queries: list[Query]) -> PostgresSource | None:
     """The app's database when the copy may answer for it (see the module), else None."""
     import os
 
@@ -180,6 +186,6 @@ def _source(ws: Workspace, query: Query) -> PostgresSource | None:
     source = ws.sources.get("neon")
     if isinstance(source, CachedSource):
         source = source.inner
-    if not isinstance(source, PostgresSource) or not shipped(query):
+    if not isinstance(source, PostgresSource) or not all(shipped(q) for q in queries):
         return None
     return source

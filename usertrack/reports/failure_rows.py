@@ -121,6 +121,36 @@ def load_rows(
     return n
 
 
+def load_arrow(
+    con: duckdb.DuckDBPyConnection,
+    arrow: Any,
+    table: str,
+    extra: Mapping[str, tuple[str, list[int]]],
+) -> int:
+    """load_rows of an Arrow table's rows (usertrack.reports.failure_copy): scanned by DuckDB
+    as they are, no value made a Python object."""
+    import pyarrow as pa
+
+    create_failure_table(con, table, extra=extra)
+    columns = list(arrow.column_names)
+    select = ", ".join(
+        [
+            f'CAST("{c}" AS {t})' if c in columns else f"CAST(NULL AS {t})"
+            for c, t in FAILURE_COLUMNS.items()
+        ]
+        + [f'CAST("{name}" AS {kind})' for name, (kind, _) in extra.items()]
+    )
+    given = arrow.select([c for c in columns if c in FAILURE_COLUMNS])
+    for name, (_, values) in extra.items():
+        given = given.append_column(name, pa.array(values, type=pa.int64()))
+    con.register("_failures_in", given)
+    try:
+        con.execute(f'INSERT INTO "{table}" SELECT {select} FROM _failures_in')
+    finally:
+        con.unregister("_failures_in")
+    return int(arrow.num_rows)
+
+
 # The Arrow type of each column of a failure row as PostgreSQL's rows give it (text, times
 # with their zone, integers).
 _ARROW_KINDS = {"VARCHAR": "string", "BIGINT": "int64", "INTEGER": "int64"}

@@ -31,6 +31,7 @@ from usertrack.reports.failure_rows import (
     FAILURE_COLUMNS,
     columns_and_tuples,
     create_failure_table,
+    load_arrow,
     load_failures,  # noqa: F401  (its public home is here too)
     load_rows,
 )
@@ -352,8 +353,15 @@ def categorize(
 
     from usertrack.sandbox import time_limit
 
-    columns, tuples = columns_and_tuples(rows)
-    keys, distinct = _distinct_texts(columns, tuples)
+    arrow = getattr(rows, "arrow", None)
+    if arrow is not None:  # Arrow columns (failure_copy): the texts alone cross into Python
+        columns = list(arrow.column_names)
+        tuples: Sequence[Sequence[Any]] = []
+        keys = list(zip(*(_texts(arrow, f) for f in _TEXT_FIELDS), strict=True))
+        distinct = list(dict.fromkeys(keys))
+    else:
+        columns, tuples = columns_and_tuples(rows)
+        keys, distinct = _distinct_texts(columns, tuples)
     version = (spec.path, spec.rules)
     with _known_lock:
         if _known_state[0] != version:
@@ -364,9 +372,11 @@ def categorize(
     seen = {t for t, _ in known}
     order = [t for t, _ in known] + [t for t in distinct if t not in seen]
     number = {t: i for i, t in enumerate(order)}
-    load_rows(
-        con, columns, tuples, table, {"__t": ("INTEGER", list(map(number.__getitem__, keys)))}
-    )
+    text_ids = {"__t": ("INTEGER", list(map(number.__getitem__, keys)))}
+    if arrow is not None:
+        load_arrow(con, arrow, table, text_ids)
+    else:
+        load_rows(con, columns, tuples, table, text_ids)
 
     n = len(spec.rules)
     conditional = [(i, r) for i, r in enumerate(spec.rules) if r.when]
@@ -441,7 +451,14 @@ def categorize(
         raise RulesFileError(f"{spec.path}: the rules failed on the data: {e}") from None
     finally:
         con.execute("DROP TABLE IF EXISTS __verdicts")
-    return len(tuples)
+    return len(keys)
+
+
+def _texts(arrow: Any, name: str) -> list[Any]:
+    """An Arrow table's column as Python values (None for each row when it has no such column)."""
+    if name not in arrow.column_names:
+        return [None] * arrow.num_rows
+    return arrow.column(name).to_pylist()  # type: ignore[no-any-return]
 
 
 def _insert_known(
@@ -643,7 +660,7 @@ def _failure_report(
 ) -> FailureReport:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.reports.failure_copy import trend_started
+    from usertrack.reports.failure_copy import from_copy
     from usertrack.sandbox import connect, keeping, release
     from usertrack.segments.profiles import Job, run_by_source
 
@@ -655,16 +672,12 @@ def _failure_report(
             for name in ("neon/failures", "neon/failure_trend")
         ]
     }
-    # The trend from the checked local copy of the app's tables where it may answer
-    # (usertrack.reports.failure_copy), on a thread of its own beside the failures' query.
-    copied = trend_started(ws, *jobs["neon"][1][1:])
-    if copied is not None:
-        trend_job = jobs["neon"].pop()
 
     def summarize(rows: Result) -> tuple[Any, ...]:
         con = opened.result()
         if progress:
-            progress(f"categorizing {len(rows.rows)} failures with {spec.path.name}")
+            count = len(rows.rows) if rows.arrow is None else rows.arrow.num_rows
+            progress(f"categorizing {count} failures with {spec.path.name}")
         categorize(spec, con, rows)
         # Both levels of causes in one query, each in its order (level, failures, cause).
         found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
@@ -688,14 +701,14 @@ def _failure_report(
 
         opened = worker.submit(connect, reuse=True)
         try:
-            results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress, arrived)
+            # Both from the checked local copy of the app's tables where it answers
+            # (usertrack.reports.failure_copy), else both files on the database.
+            copied = from_copy(ws, jobs["neon"])
             if copied is not None:
-                answer = copied()
-                if answer is None:  # the copy could not answer after all: the file does
-                    answer = run_by_source(
-                        {"neon": ws.sources["neon"]}, {"neon": [trend_job]}, progress
-                    )[trend_job[0]]
-                results[trend_job[0]] = answer
+                results = copied
+                arrived("neon/failures", copied["neon/failures"])
+            else:
+                results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress, arrived)
             categories, causes, tools, (users_with_failures,) = summarized[0].result()
         finally:
             # A query that failed: the summary under way, if any, ends before its DuckDB goes.

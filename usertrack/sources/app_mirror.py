@@ -81,6 +81,14 @@ TOOL_CALLS = Spec(
             "CASE WHEN t.status = 'failed' THEN left(t.error_message, 200) END",
             "VARCHAR",
         ),
+        # the failure report's (usertrack/reports/failure_copy.py), as neon/failures.sql reads
+        # a failed call: its message, and its run where the table has a run_id column
+        (
+            "error_message",
+            "CASE WHEN t.status = 'failed' THEN left(t.error_message, 500) END",
+            "VARCHAR",
+        ),
+        ("run_id", "CASE WHEN t.status = 'failed' THEN to_jsonb(t) ->> 'run_id' END", "VARCHAR"),
     ),
 )
 AGENT_RUNS = Spec(
@@ -116,12 +124,24 @@ DEPLOYMENTS = Spec(
         ("code_chars", "length(t.final_code)", "BIGINT"),
     ),
 )
-# The workflow runs an alerts pass counts (its run windows and failure days).
+# The workflow runs an alerts pass counts (its run windows and failure days), and a failed
+# run's id and error as neon/failures.sql reads them (usertrack/reports/failure_copy.py).
+_FAILED_RUN = "CASE WHEN t.run_state = 'failed' THEN {} END"
 RUNS = Spec(
     "runs",
     "fastapi_run",
     "created_at",
-    (("user_id", "t.user_id", "BIGINT"), ("run_state", "t.run_state", "VARCHAR")),
+    (
+        ("user_id", "t.user_id", "BIGINT"),
+        ("run_state", "t.run_state", "VARCHAR"),
+        ("run_id", _FAILED_RUN.format("t.id::text"), "VARCHAR"),
+        (
+            "error_message",
+            _FAILED_RUN.format("left(split_part(t.run_error_log, chr(10), 1), 500)"),
+            "VARCHAR",
+        ),
+        ("run_error_log", _FAILED_RUN.format("left(t.run_error_log, 2000)"), "VARCHAR"),
+    ),
 )
 TOOLS = (TOOL_CALLS, AGENT_RUNS, CODE_RUNS, DEPLOYMENTS)  # what `usertrack tools` reads
 TIMED = (*TOOLS, RUNS)
