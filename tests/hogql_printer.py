@@ -218,7 +218,7 @@ FUNCTIONS: dict[str, Fn] = {
         " isNull isNotNull length lower upper lowerUTF8 upperUTF8 concat substring replaceAll"
         " replaceRegexpAll replaceOne position positionCaseInsensitive splitByChar splitByString"
         " arrayStringConcat arrayMap arrayFilter arrayExists arraySort arrayDistinct arrayCount"
-        " arraySlice arrayConcat arrayZip arrayEnumerate arrayReverse arrayCompact range"
+        " arraySlice arrayConcat arrayZip arrayEnumerate arrayReverse arrayCompact arraySplit range"
         " greatest least abs round floor ceil intDiv least toString"
         " toFloat64OrNull toInt64OrNull toFloat64OrZero toInt64OrZero"
         " JSONExtractString JSONExtractRaw JSONHas JSONType"

@@ -12,7 +12,13 @@
 -- paths_summary.sql's sequences before they are counted (docs/metrics.md, "Paths"): kept events
 -- as path_events.sql keeps them; per person in time order (ties by node), a sequence starts at
 -- the first event and after a gap of 30 minutes or more, and a node equal to the one before it
--- collapses into it. Each sequence holding the {path_from} node ('' for none) and, with a
+-- collapses into it. As PostHog's paths runner works them out
+-- (posthog/hogql_queries/insights/paths_query_runner.py): each person's events gathered into one
+-- array sorted by time and node (`g`), each marked against the one before it (`m`: the array
+-- shifted by one, zipped to it), the collapsed ones filtered out and the rest cut by arraySplit
+-- at each start, one row a sequence (`r`): no window over the events, no grouping by sequence.
+-- Each call nests at most four deep: PostHog's parser takes time that grows about five-fold
+-- with each level of nested calls (a level of subquery costs next to nothing). Each sequence holding the {path_from} node ('' for none) and, with a
 -- {path_to}, such a node after it, is cut as paths_summary.sql cuts it: its first (or, with an
 -- end, last) {path_steps} nodes, then its exit node when that is past them (the last of the
 -- whole cut sequence). One row per person (a top-level GROUP BY of person_id: PostHog sends
@@ -28,94 +34,128 @@
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
-    c.person_id AS person_id,
-    arrayStringConcat(arrayMap(q -> concat(toString(length(q)), ';',
-                                           arrayStringConcat(arrayMap(n -> concat(toString(lengthUTF8(n)), ':', n), q))),
-                               arraySort(groupArrayIf(c.path, c.held = 1)))) AS paths,
-    max(c.has_from) AS has_from,
-    max(c.has_to) AS has_to
+    t.person_id AS person_id,
+    arrayStringConcat(arraySort(groupArrayIf(t.text, t.held = 1))) AS paths,
+    max(t.has_from) AS has_from,
+    max(t.has_to) AS has_to
 FROM (
     SELECT
-        k.actor AS person_id,
-        k.held AS held,
-        k.has_from AS has_from,
-        k.has_to AS has_to,
-        arrayMap(p -> arrayElement(k.nodes, indexOf(k.places, p)),
-                 arrayFilter(p -> p <= k.last_in OR p = k.exit_pos, range(k.first, k.exit_pos + 1))) AS path
+        d.actor AS person_id,
+        d.has_from AS has_from,
+        d.has_to AS has_to,
+        d.held AS held,
+        concat(toString(d.size), ';', arrayStringConcat(d.coded)) AS text
     FROM (
         SELECT
-            s.actor AS actor,
-            s.nodes AS nodes,
-            s.places AS places,
-            s.has_from AS has_from,
-            s.has_to AS has_to,
-            if(s.lo > 0 AND ({path_to} = '' OR s.hit > 0), 1, 0) AS held,
-            if({path_to} = '', s.lo, greatest(s.lo, s.hit + 1 - {path_steps})) AS first,
-            if({path_to} = '', least(s.lo + {path_steps} - 1, s.stop), s.hit) AS last_in,
-            if({path_to} = '', s.stop, s.hit) AS exit_pos
+            p.actor AS actor,
+            p.has_from AS has_from,
+            p.has_to AS has_to,
+            p.held AS held,
+            length(p.path) AS size,
+            arrayMap(x -> concat(toString(lengthUTF8(x)), ':', x), p.path) AS coded
         FROM (
             SELECT
-                g.actor AS actor,
-                g.nodes AS nodes,
-                g.places AS places,
-                g.has_from AS has_from,
-                g.has_to AS has_to,
-                g.lo AS lo,
-                g.stop AS stop,
-                coalesce(arrayElement(arraySort(arrayFilter(t -> t >= g.lo, g.to_places)), 1), 0) AS hit
+                c.actor AS actor,
+                c.has_from AS has_from,
+                c.has_to AS has_to,
+                c.held AS held,
+                arrayConcat(arraySlice(c.nodes, c.first, c.size), arraySlice(c.nodes, c.last, c.tail)) AS path
             FROM (
                 SELECT
-                    o.actor AS actor,
-                    groupArray(o.node) AS nodes,
-                    groupArray(o.pos) AS places,
-                    if(countIf(o.node = {path_from}) > 0, 1, 0) AS has_from,
-                    if(countIf(o.node = {path_to}) > 0, 1, 0) AS has_to,
-                    if({path_from} = '', min(o.pos),
-                       if(countIf(o.node = {path_from}) > 0, minIf(o.pos, o.node = {path_from}), 0)) AS lo,
-                    max(o.pos) AS stop,
-                    groupArrayIf(o.pos, o.node = {path_to}) AS to_places
+                    k.actor AS actor,
+                    k.has_from AS has_from,
+                    k.has_to AS has_to,
+                    k.nodes AS nodes,
+                    k.held AS held,
+                    k.first AS first,
+                    k.last AS last,
+                    k.tail AS tail,
+                    if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size
                 FROM (
                     SELECT
-                        w.actor AS actor,
-                        w.at AS at,
-                        w.node AS node,
-                        sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
-                            OVER (PARTITION BY w.actor ORDER BY w.at, w.node
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
-                        toInt64(row_number() OVER (PARTITION BY w.actor ORDER BY w.at, w.node
-                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
+                        s.actor AS actor,
+                        s.has_from AS has_from,
+                        s.has_to AS has_to,
+                        s.nodes AS nodes,
+                        s.stop AS stop,
+                        if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
+                        s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
+                        if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
+                        if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail
                     FROM (
                         SELECT
-                            e.actor AS actor,
-                            e.at AS at,
-                            e.node AS node,
-                            row_number() OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
-                            lagInFrame(e.at) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
-                            lagInFrame(e.node) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
+                            q.actor AS actor,
+                            q.has_from AS has_from,
+                            q.has_to AS has_to,
+                            q.nodes AS nodes,
+                            q.stop AS stop,
+                            q.lo AS lo,
+                            if({path_to} = '' OR q.lo = 0, 0, indexOf(arraySlice(q.nodes, q.lo), {path_to})) - 0 AS found
                         FROM (
                             SELECT
-                                person_id AS actor,
-                                timestamp AS at,
-                                if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
-                            FROM events
-                            WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-                              AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
-                              AND timestamp >= toDateTime({since}, 'UTC')
-                              AND timestamp <= toDateTime({until}, 'UTC')
-                              AND timestamp <= toDateTime({as_of}, 'UTC')
-                              AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                              AND {filters}
-                        ) AS e
-                    ) AS w
-                    WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
-                       OR w.node != w.previous_node
-                ) AS o
-                GROUP BY o.actor, o.seq
-            ) AS g
-        ) AS s
-    ) AS k
-) AS c
-GROUP BY c.person_id
+                                n.actor AS actor,
+                                has(n.nodes, {path_from}) AS has_from,
+                                has(n.nodes, {path_to}) AS has_to,
+                                n.nodes AS nodes,
+                                length(n.nodes) - 0 AS stop,
+                                if({path_from} = '', 1, indexOf(n.nodes, {path_from})) - 0 AS lo
+                            FROM (
+                                SELECT
+                                    r.actor AS actor,
+                                    arrayMap(x -> tupleElement(x, 1), r.sequence) AS nodes
+                                FROM (
+                                    SELECT
+                                        m.actor AS actor,
+                                        arrayJoin(arraySplit(x -> tupleElement(x, 2), arrayFilter(x -> tupleElement(x, 2) OR tupleElement(x, 3), m.marks))) AS sequence
+                                    FROM (
+                                        SELECT
+                                            b.actor AS actor,
+                                            arrayMap(x -> tuple(tupleElement(x, 2), tupleElement(x, 1) >= tupleElement(x, 3), tupleElement(x, 2) != tupleElement(x, 4)), arrayZip(b.ats, b.nodes, b.before_ends, b.before_nodes)) AS marks
+                                        FROM (
+                                            SELECT
+                                                a.actor AS actor,
+                                                a.ats AS ats,
+                                                a.nodes AS nodes,
+                                                arrayConcat([a.first_at], arraySlice(a.ends, 1, length(a.ends) - 1)) AS before_ends,
+                                                arrayConcat([''], arraySlice(a.nodes, 1, length(a.nodes) - 1)) AS before_nodes
+                                            FROM (
+                                                SELECT
+                                                    g.actor AS actor,
+                                                    g.first_at AS first_at,
+                                                    arrayMap(x -> tupleElement(x, 1), g.events) AS ats,
+                                                    arrayMap(x -> tupleElement(x, 2), g.events) AS nodes,
+                                                    arrayMap(x -> tupleElement(x, 1) + toIntervalMinute(30), g.events) AS ends
+                                                FROM (
+                                                    SELECT
+                                                        e.actor AS actor,
+                                                        arraySort(groupArray(tuple(e.at, e.node))) AS events,
+                                                        min(e.at) AS first_at
+                                                    FROM (
+                                                        SELECT
+                                                            person_id AS actor,
+                                                            timestamp AS at,
+                                                            if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
+                                                        FROM events
+                                                        WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
+                                                          AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+                                                          AND timestamp >= toDateTime({since}, 'UTC')
+                                                          AND timestamp <= toDateTime({until}, 'UTC')
+                                                          AND timestamp <= toDateTime({as_of}, 'UTC')
+                                                          AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                                                          AND {filters}
+                                                    ) AS e
+                                                    GROUP BY e.actor
+                                                ) AS g
+                                            ) AS a
+                                        ) AS b
+                                    ) AS m
+                                ) AS r
+                            ) AS n
+                        ) AS q
+                    ) AS s
+                ) AS k
+            ) AS c
+        ) AS p
+    ) AS d
+) AS t
+GROUP BY t.person_id

@@ -17,11 +17,16 @@
 -- them; locally the same figures come from the events in numpy). Kept events as path_events.sql
 -- keeps them; per person in time order (ties by node), a sequence starts at the first event and
 -- after a gap of 30 minutes or more, and a node equal to the one before it in its sequence
--- collapses into it (`w`, `o`: lagInFrame and a running sum). Each sequence is then one row
--- (`g`: its nodes and their places, gathered once, rather than windows per event) and is cut from its
--- first {path_from} node ('' for none: its first node) and, with a {path_to}, up to the first
--- such node after that (sequences without them are left out), to its first (or, with an end,
--- last) {path_steps} nodes: n1..n20 ('' past the end). Each sequence then counts once per kind
+-- collapses into it. Worked out as PostHog's runner does: each person's events gathered into one
+-- array sorted by time and node (`g`), each marked against the one before it (`m`: the array
+-- shifted by one, zipped to it), the collapsed ones filtered out and the rest cut by arraySplit
+-- at each start, one row a sequence (`r`): no window over the events, no grouping by sequence.
+-- Each call nests at most four deep: PostHog's parser takes time that grows about five-fold
+-- with each level of nested calls (a level of subquery costs next to nothing). Each sequence is
+-- cut from its first {path_from} node ('' for none: its first node) and, with a {path_to}, up to
+-- the first such node after that (sequences without them are left out), to its first (or, with
+-- an end, last) {path_steps} nodes (`path`); the cut sequences alike (`p`: the same path and exit)
+-- are counted once, with how many they are (`alike`). Each sequence then counts once per kind
 -- of row (`kind`): 0 all sequences (`sequences` those kept, `from_found`/`to_found` the
 -- sequences holding the --from/--to node at all, for the note on a node no event has), 1 its
 -- path (`path`), 2 its entry node, 3 its exit node (the last of the whole cut sequence), 4 each
@@ -53,134 +58,141 @@ FROM (
             tupleElement(x.r, 3) AS a,
             tupleElement(x.r, 4) AS b,
             tupleElement(x.r, 5) AS path,
-            x.held AS held,
+            x.held * x.alike AS held,
             if(tupleElement(x.r, 1) = 0, x.has_from, 0) AS has_from,
             if(tupleElement(x.r, 1) = 0, x.has_to, 0) AS has_to
         FROM (
             SELECT
                 arrayJoin(arrayConcat(
-                    [tuple(0, 0, '', '', ['']), tuple(1, 0, '', '', p.path),
-                     tuple(2, 0, p.entry, '', ['']), tuple(3, 0, p.exit, '', [''])],
-                    arrayMap(j -> tuple(4, j, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']),
-                             arrayFilter(j -> arrayElement(p.path, j + 1) != '', range(1, {path_steps}))),
-                    arrayMap(j -> tuple(5, 0, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']),
-                             arrayFilter(j -> arrayElement(p.path, j + 1) != '', range(1, {path_steps})))
+                    [tuple(0, 0, '', '', ['']), tuple(1, 0, '', '', d.path),
+                     tuple(2, 0, d.entry, '', ['']), tuple(3, 0, d.exit, '', [''])],
+                    d.positional,
+                    d.summed
                 )) AS r,
-                p.held AS held,
-                p.has_from AS has_from,
-                p.has_to AS has_to
+                d.held AS held,
+                d.sequences AS alike,
+                d.has_from AS has_from,
+                d.has_to AS has_to
             FROM (
                 SELECT
-                    c.held AS held,
-                    c.has_from AS has_from,
-                    c.has_to AS has_to,
-                    c.entry AS entry,
-                    c.exit AS exit,
-                    [c.n1, c.n2, c.n3, c.n4, c.n5, c.n6, c.n7, c.n8, c.n9, c.n10, c.n11, c.n12, c.n13, c.n14, c.n15, c.n16, c.n17, c.n18, c.n19, c.n20] AS path
+                    p.held AS held,
+                    p.sequences AS sequences,
+                    p.has_from AS has_from,
+                    p.has_to AS has_to,
+                    if(p.held = 1, arrayElement(p.path, 1), '') AS entry,
+                    p.exit AS exit,
+                    p.path AS path,
+                    arrayMap(j -> tuple(4, j, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, length(p.path))) AS positional,
+                    arrayMap(j -> tuple(5, 0, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, length(p.path))) AS summed
                 FROM (
                     SELECT
-                        k.held AS held,
-                        k.has_from AS has_from,
-                        k.has_to AS has_to,
-                        if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.first)), '') AS entry,
-                        if(k.held = 1, arrayElement(k.nodes, indexOf(k.places, k.exit_pos)), '') AS exit,
-                        if(k.held = 1 AND k.first + 0 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 0)), '') AS n1,
-                        if(k.held = 1 AND k.first + 1 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 1)), '') AS n2,
-                        if(k.held = 1 AND k.first + 2 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 2)), '') AS n3,
-                        if(k.held = 1 AND k.first + 3 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 3)), '') AS n4,
-                        if(k.held = 1 AND k.first + 4 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 4)), '') AS n5,
-                        if(k.held = 1 AND k.first + 5 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 5)), '') AS n6,
-                        if(k.held = 1 AND k.first + 6 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 6)), '') AS n7,
-                        if(k.held = 1 AND k.first + 7 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 7)), '') AS n8,
-                        if(k.held = 1 AND k.first + 8 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 8)), '') AS n9,
-                        if(k.held = 1 AND k.first + 9 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 9)), '') AS n10,
-                        if(k.held = 1 AND k.first + 10 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 10)), '') AS n11,
-                        if(k.held = 1 AND k.first + 11 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 11)), '') AS n12,
-                        if(k.held = 1 AND k.first + 12 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 12)), '') AS n13,
-                        if(k.held = 1 AND k.first + 13 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 13)), '') AS n14,
-                        if(k.held = 1 AND k.first + 14 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 14)), '') AS n15,
-                        if(k.held = 1 AND k.first + 15 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 15)), '') AS n16,
-                        if(k.held = 1 AND k.first + 16 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 16)), '') AS n17,
-                        if(k.held = 1 AND k.first + 17 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 17)), '') AS n18,
-                        if(k.held = 1 AND k.first + 18 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 18)), '') AS n19,
-                        if(k.held = 1 AND k.first + 19 <= k.last_in, arrayElement(k.nodes, indexOf(k.places, k.first + 19)), '') AS n20
+                        c.held AS held,
+                        arraySlice(c.nodes, if(c.held = 1, c.first, 1), c.held * c.size) AS path,
+                        if(c.held = 1, arrayElement(c.nodes, c.last), '') AS exit,
+                        count() AS sequences,
+                        sum(c.has_from) AS has_from,
+                        sum(c.has_to) AS has_to
                     FROM (
                         SELECT
-                            s.nodes AS nodes,
-                            s.places AS places,
-                            s.has_from AS has_from,
-                            s.has_to AS has_to,
-                            if(s.lo > 0 AND ({path_to} = '' OR s.hit > 0), 1, 0) AS held,
-                            if({path_to} = '', s.lo, greatest(s.lo, s.hit + 1 - {path_steps})) AS first,
-                            if({path_to} = '', least(s.lo + {path_steps} - 1, s.stop), s.hit) AS last_in,
-                            if({path_to} = '', s.stop, s.hit) AS exit_pos
+                            k.actor AS actor,
+                            k.has_from AS has_from,
+                            k.has_to AS has_to,
+                            k.nodes AS nodes,
+                            k.held AS held,
+                            k.first AS first,
+                            k.last AS last,
+                            k.tail AS tail,
+                            if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size
                         FROM (
                             SELECT
-                                g.nodes AS nodes,
-                                g.places AS places,
-                                g.has_from AS has_from,
-                                g.has_to AS has_to,
-                                g.lo AS lo,
-                                g.stop AS stop,
-                                coalesce(arrayElement(arraySort(arrayFilter(t -> t >= g.lo, g.to_places)), 1), 0) AS hit
+                                s.actor AS actor,
+                                s.has_from AS has_from,
+                                s.has_to AS has_to,
+                                s.nodes AS nodes,
+                                s.stop AS stop,
+                                if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
+                                s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
+                                if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
+                                if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail
                             FROM (
                                 SELECT
-                                    groupArray(o.node) AS nodes,
-                                    groupArray(o.pos) AS places,
-                                    if(countIf(o.node = {path_from}) > 0, 1, 0) AS has_from,
-                                    if(countIf(o.node = {path_to}) > 0, 1, 0) AS has_to,
-                                    if({path_from} = '', min(o.pos),
-                                       if(countIf(o.node = {path_from}) > 0, minIf(o.pos, o.node = {path_from}), 0)) AS lo,
-                                    max(o.pos) AS stop,
-                                    groupArrayIf(o.pos, o.node = {path_to}) AS to_places
-                FROM (
-                        SELECT
-                            w.actor AS actor,
-                            w.at AS at,
-                            w.node AS node,
-                            sum(if(w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30), 1, 0))
-                                OVER (PARTITION BY w.actor ORDER BY w.at, w.node
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seq,
-                            toInt64(row_number() OVER (PARTITION BY w.actor ORDER BY w.at, w.node
-                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS pos
-                        FROM (
-                            SELECT
-                                e.actor AS actor,
-                                e.at AS at,
-                                e.node AS node,
-                                row_number() OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS place,
-                                lagInFrame(e.at) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_at,
-                                lagInFrame(e.node) OVER (PARTITION BY e.actor ORDER BY e.at, e.node
-                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous_node
-                            FROM (
-                                SELECT
-                                    person_id AS actor,
-                                    timestamp AS at,
-                                    if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
-                                FROM events
-                                WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-                                  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
-                                  AND timestamp >= toDateTime({since}, 'UTC')
-                                  AND timestamp < toDateTime({until}, 'UTC')
-                                  AND timestamp <= toDateTime({as_of}, 'UTC')
-                                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                                  AND {filters}
-                            ) AS e
-                        ) AS w
-                        WHERE w.place = 1 OR w.at >= w.previous_at + toIntervalMinute(30)
-                           OR w.node != w.previous_node
-                ) AS o
-                                GROUP BY o.actor, o.seq
-                            ) AS g
-                        ) AS s
-                    ) AS k
-                ) AS c
-            ) AS p
+                                    q.actor AS actor,
+                                    q.has_from AS has_from,
+                                    q.has_to AS has_to,
+                                    q.nodes AS nodes,
+                                    q.stop AS stop,
+                                    q.lo AS lo,
+                                    if({path_to} = '' OR q.lo = 0, 0, indexOf(arraySlice(q.nodes, q.lo), {path_to})) - 0 AS found
+                                FROM (
+                                    SELECT
+                                        n.actor AS actor,
+                                        has(n.nodes, {path_from}) AS has_from,
+                                        has(n.nodes, {path_to}) AS has_to,
+                                        n.nodes AS nodes,
+                                        length(n.nodes) - 0 AS stop,
+                                        if({path_from} = '', 1, indexOf(n.nodes, {path_from})) - 0 AS lo
+                                    FROM (
+                                        SELECT
+                                            r.actor AS actor,
+                                            arrayMap(x -> tupleElement(x, 1), r.sequence) AS nodes
+                                        FROM (
+                                            SELECT
+                                                m.actor AS actor,
+                                                arrayJoin(arraySplit(x -> tupleElement(x, 2), arrayFilter(x -> tupleElement(x, 2) OR tupleElement(x, 3), m.marks))) AS sequence
+                                            FROM (
+                                                SELECT
+                                                    b.actor AS actor,
+                                                    arrayMap(x -> tuple(tupleElement(x, 2), tupleElement(x, 1) >= tupleElement(x, 3), tupleElement(x, 2) != tupleElement(x, 4)), arrayZip(b.ats, b.nodes, b.before_ends, b.before_nodes)) AS marks
+                                                FROM (
+                                                    SELECT
+                                                        a.actor AS actor,
+                                                        a.ats AS ats,
+                                                        a.nodes AS nodes,
+                                                        arrayConcat([a.first_at], arraySlice(a.ends, 1, length(a.ends) - 1)) AS before_ends,
+                                                        arrayConcat([''], arraySlice(a.nodes, 1, length(a.nodes) - 1)) AS before_nodes
+                                                    FROM (
+                                                        SELECT
+                                                            g.actor AS actor,
+                                                            g.first_at AS first_at,
+                                                            arrayMap(x -> tupleElement(x, 1), g.events) AS ats,
+                                                            arrayMap(x -> tupleElement(x, 2), g.events) AS nodes,
+                                                            arrayMap(x -> tupleElement(x, 1) + toIntervalMinute(30), g.events) AS ends
+                                                        FROM (
+                                                            SELECT
+                                                                e.actor AS actor,
+                                                                arraySort(groupArray(tuple(e.at, e.node))) AS events,
+                                                                min(e.at) AS first_at
+                                                            FROM (
+                                                                SELECT
+                                                                    person_id AS actor,
+                                                                    timestamp AS at,
+                                                                    if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
+                                                                FROM events
+                                                                WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
+                                                                  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+                                                                  AND timestamp >= toDateTime({since}, 'UTC')
+                                                                  AND timestamp < toDateTime({until}, 'UTC')
+                                                                  AND timestamp <= toDateTime({as_of}, 'UTC')
+                                                                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                                                                  AND {filters}
+                                                            ) AS e
+                                                            GROUP BY e.actor
+                                                        ) AS g
+                                                    ) AS a
+                                                ) AS b
+                                            ) AS m
+                                        ) AS r
+                                    ) AS n
+                                ) AS q
+                            ) AS s
+                        ) AS k
+                    ) AS c
+                    GROUP BY held, path, exit
+                ) AS p
+            ) AS d
         ) AS x
     ) AS v
-    WHERE v.kind = 0 OR v.held = 1
+    WHERE v.kind = 0 OR v.held > 0
     GROUP BY kind, step, a, b, path
 ) AS t
 WHERE kind = 0 OR place <= if(kind = 4, {edge_limit}, {top})

@@ -613,6 +613,22 @@ def _fn_array_slice(c: Call) -> str:
     return f"list_slice({arr}, {offset}, ({offset}) + ({args[2]}) - 1)"
 
 
+def _fn_array_split(c: Call) -> str:
+    """arraySplit(x -> cond, arr): arr cut before each element (but the first) whose cond holds."""
+    f, arr = c.need(2)
+    names, _, body = f.removeprefix("lambda ").partition(": ")
+    if not f.startswith("lambda ") or "," in names:
+        raise c.err(f"{c.name} needs a lambda of one argument")
+    split = (
+        f"list_filter(range(1, len({arr}) + 1), lambda _split_i: _split_i = 1"
+        f" OR list_transform([{arr}[_split_i]], lambda {names}: {body})[1])"
+    )
+    return (
+        f"list_transform(range(1, len({split}) + 1), lambda _split_k:"
+        f" {arr}[{split}[_split_k] : coalesce({split}[_split_k + 1] - 1, len({arr}))])"
+    )
+
+
 def _fn_regexp_all(c: Call) -> str:
     s, pattern, repl = c.need(3)
     return f"regexp_replace({s}, {pattern}, {repl}, 'g')"
@@ -620,6 +636,8 @@ def _fn_regexp_all(c: Call) -> str:
 
 FUNCTIONS["replaceone"] = _fn_replace_one
 FUNCTIONS["arrayslice"] = _fn_array_slice
+FUNCTIONS["arraysplit"] = _fn_array_split
+FUNCTIONS["arrayzip"] = _rename("list_zip", 2)
 FUNCTIONS["replaceregexpall"] = _fn_regexp_all
 
 SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(
