@@ -268,7 +268,7 @@ def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
 
 
 def test_the_copy_of_the_app_tables_gives_the_statements_rows(
-    make_database: Any, tmp_path: Path
+    make_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """churn_app.from_copy gives APP_FACTS' three tables from the local copy of the app's
     tables (usertrack/sources/app_mirror.py) on APP_ROWS' cases, after rows are inserted, updated
@@ -331,6 +331,20 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
                 # the answers kept are this generation's: the last change's four
                 answers = kept.execute("SELECT key FROM answers WHERE key LIKE 'churn %'")
                 assert len(answers.fetchall()) == 4
+            # another version's statements (an upgrade, the copy unchanged): not the kept answer
+            from usertrack.analytics import churn_app
+
+            counted = "count(*) FILTER (WHERE run_state = 'completed') AS completed"
+            assert counted in churn_app._COPY_RUNS
+            monkeypatch.setattr(
+                churn_app, "_COPY_RUNS", churn_app._COPY_RUNS.replace(counted, "0 AS completed")
+            )
+            values = {"as_of": moments[0][0], "then": moments[0][1], "exclude_pattern": pattern}
+            upgraded = from_copy(ws, source, {**values, "backtest": False})
+            assert upgraded is not None
+            completed = [r[2] for r in parsed(upgraded["runs_now"][1], RUNS)]
+            assert completed and set(completed) == {0}
+            monkeypatch.undo()
             # a@x.io's two users, one active, one trialing: max() by the database's collation
             con.execute("UPDATE wasp_user SET subscription_status = 'trialing' WHERE id = 2")
             values = {"as_of": moments[0][0], "then": moments[0][1], "exclude_pattern": pattern}

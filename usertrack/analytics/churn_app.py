@@ -255,6 +255,17 @@ FROM accounts
 _SEPARATOR = b"\x00"
 
 
+def _statements_hash() -> str:
+    """What the kept answer's texts depend on beside the copy and the values: the statements
+    that make them and usertrack's version."""
+    import hashlib
+
+    from usertrack import __version__
+
+    text = repr((__version__, _COPY_ACCOUNTS, _COPY_RUNS)).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
 def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | None:
     """APP_FACTS' tables (runs_now, accounts, and runs_then with the backtest) from the local
     copy of the app's tables, checked against the database (`source`, a PostgresSource) for
@@ -281,6 +292,7 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
         # the answer of this generation of the copy (which the check has just found equal to
         # the database) when asked before: the texts as made then
         key = f"churn {as_of.isoformat()} {then.isoformat()} {bound['backtest']} {pattern}"
+        key += f" {_statements_hash()}"  # an upgrade's statements: not the old answer
         kept = mirror.kept_answer(key)
         if kept is not None:
             accounts, now, before = (t.decode() or None for t in kept.split(_SEPARATOR))
