@@ -181,3 +181,55 @@ def test_the_copy_has_the_memory_limit_of_every_connection(tmp_path: Path) -> No
     finally:
         con.close()
     assert mine == theirs
+
+
+def test_the_plans_from_the_copy_are_the_files(workspace: Any, database: str) -> None:
+    """The plans of the people a pass may alert, from the copy's users: accounts.sql's, at a
+    moment before an account exists too; an email of users whose statuses differ (ordered by
+    the database's collation) is asked of the file."""
+    from usertrack.act.alerts_plans import Plans
+    from usertrack.act.alerts_runs import RunsCopy
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE wasp_user SET subscription_status = 'trialing' WHERE id = 2")
+        conn.execute("UPDATE wasp_user SET subscription_status = NULL WHERE id = 4")
+    emails = ["a@x.io", "b@x.io", "bot@datagen.dev", "late@x.io", "nobody@x.io"]
+    for at in (AS_OF, datetime(2026, 11, 10, tzinfo=UTC)):  # late@x.io not yet at the second
+        copy = RunsCopy(workspace, [(at - timedelta(days=8), at)], plans=True)
+        try:
+            mine = copy.plans(at, emails)
+        finally:
+            copy.close()
+        assert mine is not None
+        assert {**dict.fromkeys(emails), **mine} == Plans(workspace, at).of(emails)
+    assert mine == {"a@x.io": "active", "b@x.io": "trialing"}
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("INSERT INTO wasp_user VALUES (6, 'A@x.io ', 0, 'canceled', %s, %s)",
+                     (datetime(2026, 9, 1), datetime(2026, 9, 1)))  # fmt: skip
+    copy = RunsCopy(workspace, [(AS_OF - timedelta(days=8), AS_OF)], plans=True)
+    try:
+        assert copy.plans(AS_OF, emails) is None
+        files = Plans(workspace, AS_OF).of(emails)
+        assert Plans(workspace, AS_OF, copy).of(emails) == files
+        assert files["a@x.io"] == "canceled"
+    finally:
+        copy.close()
+
+
+def test_the_copy_is_closed_once_the_plans_are_done_too(workspace: Any) -> None:
+    import duckdb
+
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(workspace, [(AS_OF - timedelta(days=8), AS_OF)], plans=True)
+    try:
+        assert copy.failure_days(AS_OF, 8) is not None
+        assert copy._mirror is not None  # the plans still to be asked for: open
+        con = copy._mirror.con
+        assert copy.plans(AS_OF, ["a@x.io"]) == {"a@x.io": "active"}
+        copy.plans_done()
+        with pytest.raises(duckdb.ConnectionException):
+            con.execute("SELECT 1")
+        assert copy.plans(AS_OF, ["a@x.io"]) is None  # closed: the file answers
+    finally:
+        copy.close()

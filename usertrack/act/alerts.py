@@ -332,7 +332,7 @@ def find_alerts(
     try:
         _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, keeps,
                      runs)  # fmt: skip
-        _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline)
+        _pass(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, runs)
     except BaseException:  # a failure or Ctrl-C: what still runs ahead stops too
         ahead.cancel()
         raise
@@ -404,12 +404,14 @@ def _pass(
     progress: Callable[[str], None] | None,
     reproducible: bool,
     baseline: Snapshot | None,
+    runs: RunsCopy | None = None,
 ) -> None:
-    """find_alerts' triggers, each in the file's order, its figures from `ahead`."""
+    """find_alerts' triggers, each in the file's order, its figures from `ahead`; the plans
+    from the copy `runs` where it answers them."""
     from usertrack.act.alerts_plans import Plans
 
     people: dict[str, dict[str, Any]] = {}
-    plans = Plans(ws, as_of)  # the plans of the people the pass may alert, asked when known
+    plans = Plans(ws, as_of, runs)  # the plans of the people the pass may alert, asked when known
     if "activity" in kinds and "posthog" in ws.sources:
         if progress:
             progress(f"running {ACTIVITY_QUERY}")
@@ -441,6 +443,8 @@ def _pass(
             run.alerts.extend(_failure_alerts(ws, trigger, as_of, progress, ahead))
         elif trigger.kind == "metric":
             run.alerts.extend(_metric_alerts(ws, trigger, as_of, run, progress, ahead))
+    if runs is not None:
+        runs.plans_done()  # (the copy closes once its windows are answered too)
 
 
 def _alert(

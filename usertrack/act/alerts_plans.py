@@ -6,7 +6,10 @@ An alerts pass asks for the plans of the people it may alert only: those of the 
 (it keeps itself to a list: `segment_only`), rather than every account's (100,000 rows read into
 Python for a few thousand looked up), in a dashboard too (no other panel reads accounts.sql).
 Where the file keeps itself to no list, or a live dashboard's rehearsal bundles the queries,
-every account's are read once.
+every account's are read once. Where the pass checks the local copy of the app's tables for its
+run triggers (usertrack.act.alerts_runs), the plans come from the copy's users, which the check
+has just found equal to the database's: no query of the accounts (0.1 s of PostgreSQL's CPU at
+100,000 users, every account's email normalized to find the few thousand asked).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from usertrack.act.alerts_runs import RunsCopy
     from usertrack.workspace import Workspace
 
 QUERY = "neon/accounts"
@@ -24,9 +28,10 @@ QUERY = "neon/accounts"
 class Plans:
     """The plans of the pass's people by email (None: no account, or no plan)."""
 
-    def __init__(self, ws: Workspace, as_of: datetime) -> None:
+    def __init__(self, ws: Workspace, as_of: datetime, copy: RunsCopy | None = None) -> None:
         self.ws = ws
         self.as_of = as_of
+        self.copy = copy  # the pass's copy of the app's tables, where it answers
         self.known: dict[str, str | None] = {}
         self.whole = False  # every account's read
 
@@ -41,9 +46,12 @@ class Plans:
 
         query, values = self.ws.bind(QUERY, self.as_of)
         if self.ws.grouped_run is None and keeps_itself(query):
-            values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: missing}
+            found = self.copy.plans(self.as_of, missing) if self.copy is not None else None
+            if found is None:
+                values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: missing}
+                found = _by_email(self.ws.sources[query.folder].run(query, values))
             self.known.update(dict.fromkeys(missing))
-            self.known.update(_by_email(self.ws.sources[query.folder].run(query, values)))
+            self.known.update(found)
         else:
             self.known.update(every_plan(self.ws, self.as_of))
             self.whole = True

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 FILES = ("neon/run_windows", "neon/run_failure_days")
+ACCOUNTS = "neon/accounts"  # the plans (usertrack.act.alerts_plans), from the copy's users
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -39,13 +40,18 @@ def naive_utc(moment: datetime) -> datetime:
 class RunsCopy:
     """The runs of `spans` ((since, as_of] each) checked once in the copy, on first use; each
     answer None when the files answer instead. The copy is closed once each span has been asked
-    for (its DuckDB instance's threads and memory are not held through the rest of the pass).
-    Thread-safe; `close` when the pass ends."""
+    for, and with `plans` once the pass's plans are done (`plans_done`): its DuckDB instance's
+    threads and memory are not held through the rest of the pass. Thread-safe; `close` when the
+    pass ends."""
 
-    def __init__(self, ws: Workspace, spans: list[tuple[datetime, datetime]]) -> None:
+    def __init__(
+        self, ws: Workspace, spans: list[tuple[datetime, datetime]], *, plans: bool = False
+    ) -> None:
         self._ws = ws
         self._spans = [(naive_utc(a), naive_utc(b)) for a, b in spans]
-        self._left = len(set(self._spans))  # the answers still to be asked
+        # the answers still to be asked (the plans: one more, until `plans_done`)
+        self._left = len(set(self._spans)) + plans
+        self._plans = plans
         self._lock = threading.Lock()
         self._tried = False
         self._mirror: AppMirror | None = None
@@ -154,6 +160,48 @@ class RunsCopy:
         self._store(query, values, out)
         return out
 
+    def plans(self, as_of: datetime, emails: list[str]) -> dict[str, str | None] | None:
+        """accounts.sql's subscription_status of `emails` (those it has a row of), from the
+        copy's users as the file keeps them (created by as_of, an email not blank nor excluded,
+        the greatest status of an email's users); None when the file answers: no plans asked
+        of the copy, an email whose users' statuses differ (the database orders them by its
+        own collation), or an answer the answer cache holds."""
+        if not self._plans:
+            return None
+        from usertrack.segments.some import ONLY_EMAILS_PARAM, ONLY_PARAM
+        from usertrack.sources.queries import shipped
+
+        query, values = self._ws.bind(ACCOUNTS, as_of)
+        if not shipped(query):
+            return None
+        asked = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: emails}  # as Plans asks it
+        if self._cached is not None and self._cached.peek(query, asked) is not None:
+            return None  # the answer cache answers at once
+        with self._lock:
+            con = self._checked_con(str(values["exclude_pattern"]))
+            if con is None or self._left <= 0:
+                return None
+            rows = con.execute(
+                """
+                SELECT email, max(subscription_status), count(DISTINCT subscription_status)
+                FROM wasp_users
+                WHERE kept AND created_at <= $at AND email <> ''
+                  AND email IN (SELECT unnest($emails::VARCHAR[]))
+                GROUP BY email
+                """,
+                {"at": naive_utc(values["as_of"]), "emails": emails},
+            ).fetchall()
+        if any(statuses > 1 for _, _, statuses in rows):
+            return None
+        return {email: status for email, status, _ in rows}
+
+    def plans_done(self) -> None:
+        """The pass asks for no more plans: the copy closes once its spans are answered too."""
+        with self._lock:
+            if self._plans:
+                self._plans = False
+                self._asked()
+
     def _store(self, query: Any, values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """The answer kept in the answer cache too, when the database has one."""
         if self._cached is None or not rows:
@@ -170,6 +218,11 @@ class RunsCopy:
         the files answer; a window outside the spans checked: None too. Under the lock."""
         if not any(a <= since and as_of <= b for a, b in self._spans):
             return None
+        return self._checked_con(exclude_pattern)
+
+    def _checked_con(self, exclude_pattern: str) -> duckdb.DuckDBPyConnection | None:
+        """The copy's connection, checked on the first call (every span), or None. Under the
+        lock."""
         if not self._tried:
             self._tried = True
             self._mirror = self._checked(exclude_pattern)
@@ -230,7 +283,9 @@ class RunsCopy:
 
 def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> RunsCopy:
     """The copy for an alerts pass's run triggers at `as_of` (`triggers`: alerts.Trigger):
-    each failure spike's days and each run metric's windows, checked together."""
+    each failure spike's days and each run metric's windows, checked together; the plans of
+    the people the pass may alert too, but in a dashboard (whose panels share the queries'
+    answers)."""
     from usertrack.act.metric_alerts import extent
 
     spans: list[tuple[datetime, datetime]] = []
@@ -242,4 +297,5 @@ def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> 
         elif trigger.kind == "metric" and trigger.metric.metric in ("runs", "run_success_rate"):
             starts, step, end = extent(trigger.metric, as_of)
             spans.append((end - step * len(starts), end))
-    return RunsCopy(ws, spans)
+    plans = bool(spans) and ws.shared is None and bool(kinds & {"activity", "segment"})
+    return RunsCopy(ws, spans, plans=plans)
