@@ -334,24 +334,29 @@ def test_paths_by_segment_live_come_from_everyones_cut_sequences_in_one_query(
 
 
 def test_cut_sequences_read_nodes_holding_any_character() -> None:
-    """path_sequences.sql sends a person's cut sequences as one string (a sequence's node count
-    and `;`, each node's length in characters and `:`): a node holding `;`, `:`, digits or
-    characters past ASCII is read whole, and every sequence keeps its own nodes."""
+    """path_sequences.sql sends a person's cut sequences as one string (each sequence `>` then its
+    nodes, all separated by `|`; `%`, `|` and `>` in a node as %25, %7C and %3E): a node holding
+    them, their escapes or characters past ASCII is read whole, and every sequence keeps its own
+    nodes."""
     from usertrack.analytics.paths import CutSequences
 
+    def escape(node: str) -> str:
+        return node.replace("%", "%25").replace("|", "%7C").replace(">", "%3E")
+
     def encode(sequences: list[list[str]]) -> str:
-        return "".join(f"{len(q)};" + "".join(f"{len(n)}:{n}" for n in q) for q in sequences)
+        return "|".join(">" + "|".join(escape(n) for n in q) for q in sequences)
 
     people = {
-        "a": [["/x;1:2", "é😀"], ["/x;1:2"]],
+        "a": [["/x|1>2", "é😀"], ["/x|1>2"]],
         "b": [],
-        "c": [["12:", "/y", "é😀"]],
+        "c": [["%7C>", "/y", "é😀", "%", "|"]],
+        "d": [[">"], ["%3E%25"]],
     }
     rows = [(p, encode(q), 0, 0) for p, q in people.items()]
     cut = CutSequences.of(rows, ["person_id", "paths", "has_from", "has_to"])
     assert cut.names == sorted({n for q in people.values() for s in q for n in s})
-    assert list(cut.per_person) == [2, 0, 1]
-    assert list(cut.lengths) == [2, 1, 3]
+    assert list(cut.per_person) == [2, 0, 1, 2]
+    assert list(cut.lengths) == [2, 1, 5, 1, 1]
     read = [cut.names[c] for c in cut.codes]
     assert read == [n for q in people.values() for s in q for n in s]
 

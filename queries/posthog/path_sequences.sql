@@ -18,15 +18,15 @@
 -- shifted by one, zipped to it), the collapsed ones filtered out and the rest cut by arraySplit
 -- at each start, one row a sequence (`r`): no window over the events, no grouping by sequence.
 -- Each call nests at most four deep: PostHog's parser takes time that grows about five-fold
--- with each level of nested calls (a level of subquery costs next to nothing). Each sequence holding the {path_from} node ('' for none) and, with a
--- {path_to}, such a node after it, is cut as paths_summary.sql cuts it: its first (or, with an
+-- with each level of nested calls (a level of subquery costs next to nothing). Each sequence
+-- holding the {path_from} node ('' for none) and, with a {path_to}, such a node after it, is cut as paths_summary.sql cuts it: its first (or, with an
 -- end, last) {path_steps} nodes, then its exit node when that is past them (the last of the
 -- whole cut sequence). One row per person (a top-level GROUP BY of person_id: PostHog sends
 -- it packed in one request, docs/connecting.md): their cut sequences (`paths`, sorted: sequences
--- have no order) as one string: each sequence its number of nodes and `;`, then each node
--- its length in characters, `:` and the node (a node may hold any character, so none is a
--- separator). One string a person, not one a node: usertrack holds a node's text once however
--- many sequences hold it. And whether any of their sequences holds the --from/--to node at all
+-- have no order) as one string: each sequence `>` then its nodes separated by `|`, the
+-- sequences separated by `|` too, with `%`, `|` and `>` in a node written %25, %7C and %3E (a
+-- node may hold any character), so that usertrack splits every person's string at once (pyarrow) and decodes
+-- only the distinct nodes. And whether any of their sequences holds the --from/--to node at all
 -- (`has_from`, `has_to`, for the note on a node no event has). usertrack counts a group's
 -- paths, entry and exit nodes and edges from its persons' rows (usertrack/analytics/paths.py
 -- `CutSequences`): a few nodes per sequence travel instead of every event.
@@ -35,7 +35,7 @@
 -- (usertrack/analytics/where.py).
 SELECT
     t.person_id AS person_id,
-    arrayStringConcat(arraySort(groupArrayIf(t.text, t.held = 1))) AS paths,
+    arrayStringConcat(arraySort(groupArrayIf(t.text, t.held = 1)), '|') AS paths,
     max(t.has_from) AS has_from,
     max(t.has_to) AS has_to
 FROM (
@@ -44,15 +44,14 @@ FROM (
         d.has_from AS has_from,
         d.has_to AS has_to,
         d.held AS held,
-        concat(toString(d.size), ';', arrayStringConcat(d.coded)) AS text
+        concat('>', arrayStringConcat(d.escaped, '|')) AS text
     FROM (
         SELECT
             p.actor AS actor,
             p.has_from AS has_from,
             p.has_to AS has_to,
             p.held AS held,
-            length(p.path) AS size,
-            arrayMap(x -> concat(toString(lengthUTF8(x)), ':', x), p.path) AS coded
+            arrayMap(x -> replaceAll(replaceAll(replaceAll(x, '%', '%25'), '|', '%7C'), '>', '%3E'), p.path) AS escaped
         FROM (
             SELECT
                 c.actor AS actor,

@@ -583,13 +583,24 @@ def _rolled(
     return rolled_sequences(rows, names)
 
 
+_ESCAPED = {"%25": "%", "%7C": "|", "%3E": ">"}
+
+
+def _unescaped(node: str) -> str:
+    """A node as path_sequences.sql writes it (`%`, `|` and `>` as %25, %7C and %3E) decoded."""
+    import re
+
+    return re.sub("%(25|7C|3E)", lambda m: _ESCAPED[m.group(0)], node) if "%" in node else node
+
+
 @dataclass(frozen=True)
 class CutSequences:
     """path_sequences.sql's answer over everyone, read once for every group of a --by-segment
     run: each person's row (`persons`: person_id, has_from, has_to), how many sequences each
     has (`per_person`), each sequence's length (`lengths`) and every node of them in order as
     codes (`codes`) of `names` (sorted: a code's order is its name's). A person's sequences
-    come as one string (path_sequences.sql): a node is a string only while it is read."""
+    come as one string (path_sequences.sql), split by pyarrow: only the distinct nodes become
+    Python strings."""
 
     persons: Any  # an Arrow table
     per_person: Any
@@ -601,6 +612,7 @@ class CutSequences:
     def of(cls, rows: list[tuple[Any, ...]], columns: list[str]) -> CutSequences:
         import numpy as np
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         at = {c: i for i, c in enumerate(columns)}
         person, paths, has_from, has_to = (
@@ -609,30 +621,26 @@ class CutSequences:
             at["has_from"],
             at["has_to"],
         )
-        code: dict[str, int] = {}
-        flat: list[int] = []
-        lengths: list[int] = []
-        per_person = np.zeros(len(rows), dtype=np.int64)
-        for i, row in enumerate(rows):
-            text = row[paths] or ""
-            count = 0
-            at_char = 0
-            while at_char < len(text):
-                mark = text.index(";", at_char)
-                size = int(text[at_char:mark])
-                at_char = mark + 1
-                for _ in range(size):
-                    mark = text.index(":", at_char)
-                    end = mark + 1 + int(text[at_char:mark])
-                    flat.append(code.setdefault(text[mark + 1 : end], len(code)))
-                    at_char = end
-                lengths.append(size)
-                count += 1
-            per_person[i] = count
-        names = sorted(code)
-        order = np.empty(len(names), dtype=np.int32)  # first-seen code -> its name's place
-        for place, name in enumerate(names):
-            order[code[name]] = place
+        # Every person's string split at once (one buffer: pyarrow reads a Python str of them
+        # several times slower), a token a node, a sequence's first marked `>`; only the
+        # distinct tokens become Python strings.
+        texts = [r[paths] or "" for r in rows]
+        per_person = np.fromiter((t.count(">") for t in texts), np.int64, len(texts))
+        data = "|".join(t for t in texts if t).encode()
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)
+        )
+        tokens = (
+            pc.list_flatten(pc.split_pattern(whole, "|")) if data else pa.array([], pa.string())
+        )
+        encoded = pc.dictionary_encode(tokens)
+        found = [_unescaped(n.removeprefix(">")) for n in encoded.dictionary.to_pylist()]
+        names = sorted(set(found))
+        place = {name: i for i, name in enumerate(names)}
+        order = np.array([place[n] for n in found], dtype=np.int32)  # token -> its name's place
+        codes = order[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        first = pc.starts_with(tokens, ">").to_numpy(zero_copy_only=False)
+        lengths = np.diff(np.append(np.flatnonzero(first), len(first))).astype(np.int64)
         persons = pa.table(
             {
                 "person_id": pa.array([str(r[person]) for r in rows], pa.string()),
@@ -640,8 +648,7 @@ class CutSequences:
                 "has_to": pa.array([bool(r[has_to]) for r in rows], pa.bool_()),
             }
         )
-        codes = order[np.asarray(flat, dtype=np.int64)] if flat else np.zeros(0, np.int32)
-        return cls(persons, per_person, np.asarray(lengths, dtype=np.int64), codes, names)
+        return cls(persons, per_person, lengths, codes, names)
 
     def group(self, keep: Any) -> tuple[Any, Any, list[tuple[int, Any]], bool, bool]:
         """The sequences of the persons `keep` (a PersonRows) keeps, as `rolled_sequences`
