@@ -1,6 +1,7 @@
-"""The failure report's failures and trend from the local copy of the app's tables
-(usertrack/reports/failure_copy.py): the same rows as queries/neon/failures.sql and
-failure_trend.sql on the database, and the same report, at window edges, after runs and tool calls
+"""The failure report's failures and trend, and the weekly report's failing runs, from the local
+copy of the app's tables (usertrack/reports/failure_copy.py, failing_runs_copy.py): the same rows
+as queries/neon/failures.sql, failure_trend.sql and failing_runs.sql on the database, and the
+same report, at window edges, after runs and tool calls
 are inserted, updated and deleted, and after a user's email becomes excluded; the files answer
 where the copy may not."""
 
@@ -49,7 +50,13 @@ def database(make_database: Callable[[str], str]) -> str:
                 n += 1
                 state = ("completed", "failed", "running")[(hour + uid) % 3]
                 status = ("success", "failed")[(hour // 5 + uid) % 2]
-                log = None if n % 5 == 0 else f"Workflow run {n} failed\nTimeoutError: {n % 4}"
+                log = (
+                    None,
+                    f"Workflow run {n} failed\nTimeoutError: {n % 4}",
+                    f"Workflow run {n} failed at step {n % 3} of 4: exit code 137 after {n % 9} s",
+                    f"HTTP 503 Service Unavailable from node {n % 7}\nretrying",
+                    "",
+                )[n % 5]
                 if (hour + uid) % 4:
                     conn.execute(
                         "INSERT INTO fastapi_run VALUES (%s, %s, %s, %s, %s)",
@@ -135,7 +142,17 @@ def _same_as_the_files(ws: Any) -> int:
             copied = list(zip(*(c.to_pylist() for c in failures.arrow.columns), strict=True))
             assert sorted(map(_plain, copied), key=repr) == sorted(map(_plain, file.rows), key=repr)
             counted += len(file.rows)
+            mine_runs = _runs_from_copy(ws, at, days)
+            assert mine_runs is not None and mine_runs.meta == {"from": "app mirror"}
+            file = ws.run_query("neon/failing_runs", at, days=days, limit=3)
+            assert (mine_runs.columns, mine_runs.rows) == (file.columns, file.rows), (at, days)
     return counted
+
+
+def _runs_from_copy(ws: Any, at: datetime, days: int) -> Any:
+    from usertrack.reports.failing_runs_copy import from_copy
+
+    return from_copy(ws, *ws.bind("neon/failing_runs", at, days=days, limit=3))
 
 
 def test_the_copy_answers_as_the_file_does_and_follows_changes(
@@ -186,3 +203,17 @@ def test_an_edited_file_runs_on_the_database(workspace: Any, tmp_path: Path) -> 
     edited = dataclasses.replace(query, sql=sql, path=tmp_path / "failure_trend.sql")
     assert edited.sql != query.sql
     assert from_copy(workspace, [jobs[0], (name, edited, values)]) is None
+
+
+def test_a_first_line_the_copy_may_have_cut_is_read_by_the_file(
+    workspace: Any, database: str
+) -> None:
+    assert _runs_from_copy(workspace, AS_OF, 7) is not None
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO fastapi_run VALUES (30000, 101, 'failed', '2026-11-15 10:00', %s)",
+            ["Workflow run 1 failed at step 1 of 2: " + "x" * 600 + "\nmore"],
+        )
+    assert _runs_from_copy(workspace, AS_OF, 7) is None
+    rows = workspace.run_query("neon/failing_runs", AS_OF, days=7, limit=50).as_dicts()
+    assert any(r["error"] == "x" * 600 for r in rows)

@@ -109,7 +109,7 @@ ORDER BY occurred_at
 """
 
 
-def _naive_utc(moment: datetime) -> datetime:
+def naive_utc(moment: datetime) -> datetime:
     """A moment as the copy holds them: UTC without a zone."""
     if moment.tzinfo is None:
         return moment
@@ -132,11 +132,11 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     cached = source if isinstance(source, CachedSource) else None
     if cached is not None and any(cached.peek(q, v) is not None for _, q, v in jobs):
         return None  # the answer cache answers at once
-    postgres = _source(ws, [q for _, q, _ in jobs])
+    postgres = copy_source(ws, [q for _, q, _ in jobs])
     values = jobs[0][2]
     if postgres is None or any(v != values for _, _, v in jobs):
         return None
-    at = _naive_utc(values["as_of"])
+    at = naive_utc(values["as_of"])
     since = at - timedelta(days=int(values["days"]))
     pattern = str(values["exclude_pattern"])
     path = app_mirror.mirror_path(ws.settings.home, postgres.identity)
@@ -171,7 +171,7 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     return {FILES[0]: answer, FILES[1]: trend}
 
 
-def _source(ws: Workspace, queries: list[Query]) -> PostgresSource | None:
+def copy_source(ws: Workspace, queries: list[Query]) -> PostgresSource | None:
     """The app's database when the copy may answer for it (see the module), else None."""
     import os
 

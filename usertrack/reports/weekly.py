@@ -328,7 +328,10 @@ def run_report_queries(
         key: (query_id, week.end if which == "this" else week.start, params)
         for key, query_id, params, which in _TABLE_QUERIES
     }
-    copied = _from_copy(ws, week, wanted["failing_tools"], progress)
+    copied = dict(_from_copy(ws, week, wanted["failing_tools"], progress))
+    runs = _runs_from_copy(ws, wanted["failing_runs"])
+    if runs is not None:
+        copied["failing_runs"] = runs
     found = ws.run_queries({k: v for k, v in wanted.items() if k not in copied}, progress)
     return {key: copied[key] if key in copied else found[key] for key in wanted}
 
@@ -351,6 +354,17 @@ def _from_copy(
         limit=int(params["limit"]), segment_emails=None, progress=progress,
     )  # fmt: skip
     return results or {}
+
+
+def _runs_from_copy(ws: Workspace, wanted: tuple[str, datetime, Mapping[str, Any]]) -> Any:
+    """The failing runs from the app's tables' local copy (usertrack.reports.failing_runs_copy),
+    or None (the file runs)."""
+    from usertrack.reports.failing_runs_copy import from_copy
+
+    query_id, as_of, params = wanted
+    if "neon" not in ws.sources:
+        return None
+    return from_copy(ws, *ws.bind(query_id, as_of, **params))
 
 
 def failure_categories(
