@@ -84,3 +84,28 @@ def test_cache_clear_removes_the_kept_answers_too(tmp_path: Path) -> None:
     assert cache.clear(tmp_path) == 3
     assert not list(storecache.folder_of(tmp_path).iterdir())
     assert not list(cache.cache_dir(tmp_path).glob("*.pickle"))
+
+
+def test_a_source_reads_back_the_arrow_table_or_the_text_it_kept(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LocalPostHogSource keeps Arrow tables (the --by-segment persons' groups) and texts (the
+    alerts' figures) for its store: each is read back as it was kept, not missed."""
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)
+    local = LocalPostHogSource(store, kept_in=tmp_path / "kept")
+    try:
+        table = pa.table({"person_id": ["p1"], "usertrack_group": [0]})
+        found = local.kept("numbers", VALUES)
+        assert found is not None and found[1] is None
+        local.keep(found[0], table)
+        again = local.kept("numbers", VALUES)
+        assert again is not None and again[1] is not None and again[1].equals(table)
+        found = local.kept("figures", VALUES, text=True)
+        assert found is not None and found[1] is None
+        text = '{"figures": [1.5], "notes": []}'
+        local.keep(found[0], text)
+        assert local.kept("figures", VALUES, text=True) == (found[0], text)
+    finally:
+        local.close()

@@ -62,7 +62,7 @@ def kept_series(
         "end": end.isoformat(),
         "exclude_pattern": exclude_pattern(ws.rules.exclude),
     }
-    found = kept(what, values)
+    found = kept(what, values, text=True)
     if found is not None and found[1] is not None:
         read = _read(found[1])
         if read is not None:

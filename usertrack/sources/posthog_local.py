@@ -439,16 +439,16 @@ class LocalPostHogSource:
         with _guarded(cur, where):
             cur.execute(f'CREATE TEMP TABLE "{table}" AS {rolled}', _used(rolled, values))
 
-    def kept(self, what: str, values: Mapping[str, Any]) -> tuple[str, str | None] | None:
-        """Where usertrack's own answer `what` (a text naming the work and all it depends on
-        but this store and `values`) is kept for this store, and the text kept there (None:
-        not yet); None when this source keeps none (usertrack.sources.storecache)."""
+    def kept(self, what: str, values: Mapping[str, Any], text: bool = False) -> Any:
+        """Where the answer `what` (all it depends on but the store and `values`) is kept, and
+        the Arrow table (`text`: the text) kept there (None: not yet); None: none kept here."""
         name = self._key(what, values)
         if name is None:
             return None
         from usertrack.sources import storecache
 
-        return name, storecache.load_text(self.kept_in, name)  # type: ignore[arg-type]
+        load = storecache.load_text if text else storecache.load
+        return name, load(self.kept_in, name)  # type: ignore[arg-type]
 
     def keep(self, name: str, table: Any) -> None:
         """Keep the Arrow table (or text) `table` under `name` (from `kept`): only when the
