@@ -304,19 +304,15 @@ def _kept_numbers(
     stamp = history.stamp(as_of)
     if stamp is None or stamp[1] is None or stamp[1] != history.fingerprint or not stamp[2]:
         return None
-    from usertrack.sources import storecache
-
     query, values = ws.bind("posthog/segment_persons", as_of)
-    source = ws.sources[query.folder]
-    keeps, folder = getattr(source, "kept", None), getattr(source, "kept_in", None)
-    if keeps is None or folder is None:
+    keeps = getattr(ws.sources[query.folder], "kept", None)
+    if keeps is None:
         return None
     what = repr((_NUMBERS, history.workspace, stamp[0], stamp[1], groups, query.sql))
     found = keeps(f"{what} as of {as_of.isoformat()}", values)
     if found is None:
         return None
-    name = found[0]
-    table = storecache.load(folder, name)  # kept as Arrow (`kept` reads a kept text)
+    name, table = found
     if table is None or table.column_names != ["person_id", "usertrack_group"]:
         return name, None  # another shape: not ours, a miss
     return name, GroupNumbers.of_arrays(
