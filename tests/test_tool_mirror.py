@@ -160,6 +160,22 @@ def test_days_long_before_the_window_leave_the_copy(env: Any) -> None:
     assert copied_calls(env) == 9
 
 
+def test_a_wider_window_keeps_its_days_for_the_asks_around_it(env: Any) -> None:
+    """churn copies every run up to its as_of; a week's window asked at the same as_of (failures,
+    the weekly report) pruned the copy down to its last 60 days, and the next churn copied
+    them all again, on every alternation. A wider window's days stay for the asks of the 30
+    days around its as_of, and go after."""
+    tools(env, "--as-of", "2026-09-10", "--days", "200")
+    spring = copied_calls(env)  # the calls of the 200 days, all in June or before
+    assert spring >= 9
+    assert tools(env, "--as-of", "2026-09-10")["overview"]["calls"] == 0  # its week: none
+    assert copied_calls(env) == spring  # kept for the wider window asked at that as_of
+    assert tools(env, "--as-of", "2026-10-05")["overview"]["calls"] == 0
+    assert copied_calls(env) == spring  # 25 days later: still kept
+    tools(env, "--as-of", "2026-10-20")  # 40 days after the wider window's as_of
+    assert copied_calls(env) == 0
+
+
 def test_an_edited_query_file_runs_as_written(env: Any) -> None:
     _, folder, _ = env
     mine = folder / "queries"

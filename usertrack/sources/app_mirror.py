@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 FORMAT = 2  # bumped when the copy's tables change (beyond its Specs): started again
 KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
+# A window that starts earlier keeps its days for the asks of this many days around its as_of:
+# churn's every run beside failures' week is not copied again on each alternation.
+WIDE_ASK_DAYS = 30
 KEPT_ANSWERS = 32  # reports kept per generation of the copy (each a few kB)
 _INT_MAX = 2_147_483_647  # age() of a special transaction id (frozen before 9.4, bootstrap)
 
@@ -385,7 +388,7 @@ class AppMirror:
         # old generation would let an answer kept for it be served for rows it never saw.
         self.con.begin()
         try:
-            copied = self._write(fetched, ref, specs, since, exclude_pattern)
+            copied = self._write(fetched, ref, specs, since, as_of, exclude_pattern)
             self.set_meta("xid", str(xid))
             self.set_meta("system", system)
             self.con.commit()
@@ -400,6 +403,7 @@ class AppMirror:
         ref: int | None,
         specs: Sequence[Spec],
         since: datetime,
+        as_of: datetime,
         exclude_pattern: str,
     ) -> dict[str, int]:
         """The checked rows written into the copy (inside the caller's transaction), the
@@ -428,17 +432,33 @@ class AppMirror:
                 self.con.unregister("usertrack_copied")
         self.set_meta("exclude_pattern", exclude_pattern)
         # Days long before this window go: the copy of a live database does not grow a day
-        # every day (a longer window copies them again).
+        # every day (a longer window copies them again). A window that started earlier, asked
+        # at an as_of within WIDE_ASK_DAYS of this one, keeps its days.
         for spec in specs:
+            first = self._widest(spec, since.date(), as_of.date())
             pruned = self.con.execute(
                 f"DELETE FROM {spec.name} WHERE day < ?",
-                [since.date() - timedelta(days=KEPT_DAYS_BEFORE)],
+                [min(since.date() - timedelta(days=KEPT_DAYS_BEFORE), first)],
             ).fetchall()
             if pruned and pruned[0][0]:
                 copied[spec.name] = copied.get(spec.name, 0)
         if copied:
             self.set_meta("generation", str(self.generation + 1))
         return copied
+
+    def _widest(self, spec: Spec, since: date, as_of: date) -> date:
+        """The first day of the earliest window of `spec` asked at an as_of within
+        WIDE_ASK_DAYS of `as_of` (this one's when none is), kept in the copy's meta."""
+        key = f"widest:{spec.name}"
+        try:
+            first_text, at_text = (self.meta(key) or "").split("/")
+            first, at = date.fromisoformat(first_text), date.fromisoformat(at_text)
+        except ValueError:
+            first, at = since, as_of
+        if since <= first or abs((as_of - at).days) > WIDE_ASK_DAYS:
+            first, at = since, as_of
+            self.set_meta(key, f"{first.isoformat()}/{at.isoformat()}")
+        return first
 
     def _check(
         self,
