@@ -177,8 +177,11 @@ def test_failures_are_categorized_while_the_trend_query_runs(
     server: dict[str, Any], demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The failures' categorization starts as soon as their query answers: the trend's query
-    is held until it has started (on the code before, categorization waited for both)."""
+    is held until it has started (on the code before, categorization waited for both). The
+    query files run here: the local copy of the app's tables answers both at once."""
     from usertrack.reports import failures
+
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
     from usertrack.sources.postgres import PostgresSource
 
     started = threading.Event()
