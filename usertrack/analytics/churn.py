@@ -408,12 +408,17 @@ def _with_app(
     runs_now = runs_then = None
     for name, (types, columns) in (app or {}).items():
         if isinstance(columns, str):
-            # parsed once into a struct of typed lists (each `->` would parse the whole text)
-            shape = ", ".join(f'"{c}": ["{t}"]' for c, t in types.items())
-            select = ", ".join(f"unnest(j.{c}) AS {c}" for c in types)
+            # parsed once, every column's array taken out in one json_extract (each `->` would
+            # parse the whole text), each then made a typed list: a quarter of the CPU of one
+            # json_transform into a struct of lists (0.12 s for the accounts at 100,000 users)
+            paths = ", ".join(f"'$.{c}'" for c in types)
+            select = ", ".join(
+                f"""unnest(json_transform(j[{i}], '["{t}"]')) AS {c}"""
+                for i, (c, t) in enumerate(types.items(), 1)
+            )
             con.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT {select}"
-                f" FROM (SELECT json_transform($columns, '{{{shape}}}') AS j)",
+                f" FROM (SELECT json_extract($columns, [{paths}]) AS j)",
                 {"columns": columns},
             )
         else:
