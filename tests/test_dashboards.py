@@ -249,6 +249,76 @@ def test_the_paths_flow_states_every_edge_it_draws() -> None:
     }
 
 
+# Every shape of chart, with a stranger's values: what tests/chart_reference.py (altair) builds too.
+SHAPES = [
+    ("metrics", {"daily_active": [{"label": "11-15", "active_users": 3},
+                                  {"label": "11-16", "active_users": 5}]}),
+    ("activity", {"dau": 1, "wau": 2, "mau": 3,
+                  "daily": [{"date": "2026-11-01", "dau": 1, "wau": 2, "mau": 3}],
+                  "lifecycle": [{"period_start": "2026-10-26", "new": 1, "returning": 2,
+                                 "resurrecting": 0, "dormant": -3}]}),
+    ("activity", {"daily": [], "lifecycle": [{"period_start": "2026-10-26", "new": 1,
+                                              "returning": 2, "resurrecting": 0, "dormant": -3}]}),
+    ("funnel", {"steps": [
+        {"event": "a<b>", "persons": 5, "conversion_from_start": 100.0, "drop_off": 0,
+         "median_seconds_to_convert": None},
+        {"event": "b", "name": "B\u202e", "persons": 2, "conversion_from_start": 40.0,
+         "drop_off": 3, "median_seconds_to_convert": 61.5}]}),
+    ("funnel", {"counted": "accounts", "steps": [
+        {"event": "a", "accounts": 3, "conversion_from_start": 100.0, "drop_off": 0}]}),
+    ("retention", {"period": "week", "as_of": "2026-11-16T00:00:00Z",
+                   "cohorts": [{"start": "2026-11-02", "size": 4, "retained": [4, 1]},
+                               {"start": "2026-11-09", "size": 0, "retained": [0, 0]}],
+                   "average": [{"period": 0, "percent": 100.0}, {"period": 1, "percent": None}]}),
+    ("features", {"by": "event", "features": [
+        {"event": "</script>", "adoption": 1.5, "persons": 2, "uses": 3, "trend": "up"}]}),
+    ("paths", {"edges": [{"step": 1, "source": "a", "target": "b", "count": 3},
+                         {"step": 2, "source": "b", "target": "c", "count": 1},
+                         {"step": 2, "source": "x", "target": "c", "count": 2}]}),
+    ("segments", {"segments": [{"name": "S", "before": 1, "after": 3, "change": 2,
+                                "entered": ["a@x"], "left": []}]}),
+    ("failures", {"workflow_causes": [{"cause": "c", "failures": 2, "users": 1}],
+                  "tool_causes": [{"cause": "d", "failures": 5, "users": 2}]}),
+    ("sessions", {"buckets": [{"bucket": "0-30s", "sessions": 2}]}),
+    ("alerts", {"alerts": [{"trigger": "t"}, {"trigger_name": "N"}, {}]}),
+    ("trends", {"points": ["2026-11-01", "2026-11-02"], "math": "dau", "interval": "day",
+                "series": [{"event": "$pageview", "breakdown": "Chrome", "data": [1, None]},
+                           {"event": "x", "data": [3, 4.5]}]}),
+]  # fmt: skip
+
+
+def test_the_charts_are_the_specifications_altair_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The charts' Vega-Lite specifications are written as dicts (altair's import is 0.4 s of
+    CPU): each is the JSON altair builds from the same rows, key for key in altair's order, so
+    the page and the SVG files are the same."""
+    from tests import chart_reference as reference
+    from usertrack.dashboards import charts
+
+    ours = [charts.chart(analysis, data) for analysis, data in SHAPES]
+    assert all(made is not None for made in ours)
+    monkeypatch.setattr(charts, "_bars", reference._bars)
+    for name in ("metrics", "activity", "retention", "paths", "trends"):
+        monkeypatch.setitem(charts.CHARTS, name, getattr(reference, f"_{name}"))
+    theirs = [charts.chart(analysis, data) for analysis, data in SHAPES]
+    for (analysis, _), mine, built in zip(SHAPES, ours, theirs, strict=True):
+        assert json.dumps(mine) == json.dumps(built), analysis
+
+
+def test_drawing_a_chart_does_not_import_altair() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from usertrack.dashboards import render\n"
+        f"for analysis, data in {SHAPES!r}:\n"
+        "    render.chart(analysis, data)\n"
+        "assert 'altair' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_analyses_draw_their_charts(home: Path, tmp_path: Path) -> None:
     as_of = ["--as-of", "2026-11-16"]
     result = run(["retention", *as_of, "-f", "html", "--out", str(tmp_path / "r.html")], home)

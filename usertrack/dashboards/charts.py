@@ -1,6 +1,10 @@
-"""Each panel's chart: a Vega-Lite specification built with altair from the panel's JSON, and its
-alt text stating the numbers drawn. vl-convert renders the specification to SVG (Markdown) without
-a browser, and its bundle of Vega, Vega-Lite and vega-embed makes the HTML page draw offline.
+"""Each panel's chart: a Vega-Lite specification built from the panel's JSON, and its alt text
+stating the numbers drawn. vl-convert renders the specification to SVG (Markdown) without a
+browser, and its bundle of Vega, Vega-Lite and vega-embed makes the HTML page draw offline.
+
+The specifications are Vega-Lite's JSON written as dicts here, as altair's `to_dict` gives them
+(tests/test_dashboards.py builds each chart with altair too and compares): importing altair, a
+layer over the same JSON, costs 0.4 s of CPU, more than building every chart of a dashboard.
 
 Values from PostHog (event names, pages, emails) are written by strangers: `clean` makes every
 string plain visible text (no control or bidi character) before it reaches a chart; in a chart
@@ -36,29 +40,48 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+# What altair's `to_dict` puts around every top-level chart (Vega-Lite's version of altair 6.x).
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
+_VIEW = (("continuousWidth", 300), ("continuousHeight", 300))
+_TYPES = {"N": "nominal", "Q": "quantitative", "O": "ordinal", "T": "temporal"}
+
+
+def _field(shorthand: str, **more: Any) -> dict[str, Any]:
+    """An encoding channel of `field:T` (T one of N, Q, O, T), with `more` of its properties."""
+    name, _, kind = shorthand.rpartition(":")
+    return dict(sorted({**more, "field": name, "type": _TYPES[kind]}.items()))  # altair's order
+
+
+def _tips(*shorthands: str) -> list[dict[str, Any]]:
+    return [_field(s) for s in shorthands]
+
+
+def _layer(values: list[dict[str, Any]], mark: dict[str, Any], **encoding: Any) -> dict[str, Any]:
+    """One view: its rows, its mark (`{"type": ..., ...}`) and its encoding channels."""
+    return {"data": {"values": values}, "mark": mark, "encoding": dict(sorted(encoding.items()))}
+
+
+def _top(spec: dict[str, Any]) -> dict[str, Any]:
+    """A top-level specification: the view's default size and the schema, as altair writes them."""
+    return {"config": {"view": dict(_VIEW)}, **spec, "$schema": SCHEMA}
+
+
 def _bars(
     rows: list[dict[str, Any]], x: str, y: str, title: str, *, horizontal: bool = True
-) -> Any:
-    import altair as alt
-
-    tips = [
-        alt.Tooltip(f"{k}:{'Q' if isinstance(v, int | float) and not isinstance(v, bool) else 'N'}")
+) -> dict[str, Any]:
+    kinds = (
+        (k, "Q" if isinstance(v, int | float) and not isinstance(v, bool) else "N")
         for k, v in (rows[0].items() if rows else ())
-    ]
-    base = alt.Chart(alt.Data(values=rows)).mark_bar()
+    )
+    tips = [_field(f"{k}:{kind}") for k, kind in kinds]
+    value = _field(f"{y}:Q", title=y.replace("_", " "))
     if horizontal:
-        chart = base.encode(
-            y=alt.Y(f"{x}:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X(f"{y}:Q", title=y.replace("_", " ")),
-            tooltip=tips,
-        )
+        label = _field(f"{x}:N", sort=None, title=None, axis={"labelLimit": 260})
+        encoding = {"tooltip": tips, "x": value, "y": label}
     else:
-        chart = base.encode(
-            x=alt.X(f"{x}:N", sort=None, title=None),
-            y=alt.Y(f"{y}:Q", title=y.replace("_", " ")),
-            tooltip=tips,
-        )
-    return chart.properties(title=title, width=460)
+        encoding = {"tooltip": tips, "x": _field(f"{x}:N", sort=None, title=None), "y": value}
+    chart = _layer(rows, {"type": "bar"}, **encoding)
+    return _top({**chart, "title": title, "width": 460})
 
 
 def _alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
@@ -80,7 +103,7 @@ def _bar_chart(
     """A bar chart of rows and its alt text, or None when there is nothing to draw."""
     if not rows:
         return None
-    spec = _bars(rows, x, y, title, horizontal=horizontal).to_dict(validate=False)
+    spec = _bars(rows, x, y, title, horizontal=horizontal)
     return spec, _alt_pairs(alt_title or title, rows, x, y)
 
 
@@ -102,8 +125,6 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
 
 
 def _retention(d: dict[str, Any]) -> Chart | None:
-    import altair as alt
-
     cells, curve = [], []
     cohorts = d.get("cohorts") or []
     for c in cohorts:
@@ -116,34 +137,28 @@ def _retention(d: dict[str, Any]) -> Chart | None:
             curve.append({"period": p["period"], "retained_pct": p["percent"]})
     if not cells:
         return None
-    line = (
-        alt.Chart(alt.Data(values=curve))
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
-            y=alt.Y("retained_pct:Q", title="retained %", scale=alt.Scale(domain=[0, 100])),
-            tooltip=["period:O", "retained_pct:Q"],
-        )
-        .properties(title="Average retention curve", width=460)
-    )
-    heat = (
-        alt.Chart(alt.Data(values=cells))
-        .mark_rect()
-        .encode(
-            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
-            y=alt.Y("cohort:O", title="cohort"),
-            color=alt.Color("retained_pct:Q", title="%", scale=alt.Scale(scheme="blues")),
-            tooltip=["cohort:O", "period:O", "persons:Q", "retained_pct:Q"],
-        )
-        .properties(title="Cohorts", width=460)
-    )
-    spec = alt.vconcat(line, heat).to_dict(validate=False)
+    since = f"{d.get('period', 'period')}s since start"
+    line = _layer(
+        curve, {"type": "line", "point": True},
+        tooltip=_tips("period:O", "retained_pct:Q"),
+        x=_field("period:O", title=since),
+        y=_field("retained_pct:Q", title="retained %", scale={"domain": [0, 100]}),
+    )  # fmt: skip
+    heat = _layer(
+        cells, {"type": "rect"},
+        color=_field("retained_pct:Q", title="%", scale={"scheme": "blues"}),
+        tooltip=_tips("cohort:O", "period:O", "persons:Q", "retained_pct:Q"),
+        x=_field("period:O", title=since),
+        y=_field("cohort:O", title="cohort"),
+    )  # fmt: skip
+    spec = _top({"vconcat": [
+        {**line, "title": "Average retention curve", "width": 460},
+        {**heat, "title": "Cohorts", "width": 460},
+    ]})  # fmt: skip
     return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
 
 def _activity(d: dict[str, Any]) -> Chart | None:
-    import altair as alt
-
     life = []
     for row in d.get("lifecycle") or []:
         for kind in ("new", "returning", "resurrecting", "dormant"):
@@ -157,33 +172,25 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         return None
     parts = []
     if daily:
-        parts.append(
-            alt.Chart(alt.Data(values=daily))
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("date:T", title=None),
-                y=alt.Y("persons:Q"),
-                color=alt.Color("measure:N", title=None),
-                tooltip=["date:T", "measure:N", "persons:Q"],
-            )
-            .properties(title="DAU, WAU, MAU", width=460)
-        )
+        lines = _layer(
+            daily, {"type": "line", "point": True},
+            color=_field("measure:N", title=None),
+            tooltip=_tips("date:T", "measure:N", "persons:Q"),
+            x=_field("date:T", title=None),
+            y=_field("persons:Q"),
+        )  # fmt: skip
+        parts.append({**lines, "title": "DAU, WAU, MAU", "width": 460})
     if life:
-        parts.append(
-            alt.Chart(alt.Data(values=life))
-            .mark_bar()
-            .encode(
-                x=alt.X("week:O", title="week"),
-                y=alt.Y("persons:Q", stack="zero"),
-                color=alt.Color(
-                    "kind:N",
-                    sort=["new", "returning", "resurrecting", "dormant"],
-                    title=None,
-                ),
-                tooltip=["week:O", "kind:N", "persons:Q"],
-            )
-            .properties(title="Lifecycle", width=460)
-        )
+        bars = _layer(
+            life, {"type": "bar"},
+            color=_field(
+                "kind:N", sort=["new", "returning", "resurrecting", "dormant"], title=None
+            ),
+            tooltip=_tips("week:O", "kind:N", "persons:Q"),
+            x=_field("week:O", title="week"),
+            y=_field("persons:Q", stack="zero"),
+        )  # fmt: skip
+        parts.append({**bars, "title": "Lifecycle", "width": 460})
     alt_text = (
         f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
         + "; ".join(
@@ -193,7 +200,11 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         )
         + "."
     )
-    return alt.vconcat(*parts).resolve_scale(color="independent").to_dict(validate=False), alt_text
+    spec: dict[str, Any] = {"vconcat": parts}
+    if len(parts) == 1:  # one view: its data on top, as altair puts data all views share
+        spec["data"] = parts[0].pop("data")
+    spec["resolve"] = {"scale": {"color": "independent"}}
+    return _top(spec), alt_text
 
 
 def _features(d: dict[str, Any]) -> Chart | None:
@@ -253,53 +264,45 @@ def _flow_layout(
 def _paths(d: dict[str, Any]) -> Chart | None:
     """A flow of the paths: PostHog's edges between positions, each as wide as its count,
     between the nodes of each step (a Sankey drawn with Vega-Lite's rules and points)."""
-    import altair as alt
-
     edges = sorted(d.get("edges") or [], key=lambda e: (-e["count"], e["step"]))[:FLOW_EDGES]
     if not edges:
         return None
     nodes, lines = _flow_layout(edges)
-    y = alt.Y("rank:Q", axis=None, scale=alt.Scale(reverse=True, padding=12))
     last = max(n["step"] for n in nodes)
-    x = alt.X(
-        "step:Q",
-        title="step",
-        axis=alt.Axis(tickMinStep=1, format="d"),
-        scale=alt.Scale(domain=[0.9, last + 1], nice=False),
-    )
+
+    def x() -> dict[str, Any]:
+        return _field(
+            "step:Q", title="step", axis={"format": "d", "tickMinStep": 1},
+            scale={"domain": [0.9, last + 1], "nice": False},
+        )  # fmt: skip
+
+    def y() -> dict[str, Any]:
+        return _field("rank:Q", axis=None, scale={"padding": 12, "reverse": True})
+
     widest = max(e["count"] for e in edges)
-    flow = (
-        alt.Chart(alt.Data(values=lines))
-        .mark_rule(opacity=0.45, strokeCap="round")
-        .encode(
-            x=x,
-            y=y,
-            x2="next_step:Q",
-            y2="next_rank:Q",
-            strokeWidth=alt.StrokeWidth(
-                "count:Q", scale=alt.Scale(domain=[0, widest], range=[1, 24]), legend=None
-            ),
-            color=alt.Color("source:N", legend=None),
-            tooltip=["source:N", "target:N", "step:Q", "count:Q"],
-        )
-    )
-    dots = (
-        alt.Chart(alt.Data(values=nodes))
-        .mark_point(filled=True, color="#444", size=60)
-        .encode(x=x, y=y, tooltip=["node:N", "step:Q", "sequences:Q"])
-    )
-    labels = (
-        alt.Chart(alt.Data(values=nodes))
-        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170)
-        .encode(x=x, y=y, text="node:N")
-    )
-    spec = (
-        alt.layer(flow, dots, labels)
-        .properties(
-            title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
-        )
-        .to_dict(validate=False)
-    )
+    flow = _layer(
+        lines, {"type": "rule", "opacity": 0.45, "strokeCap": "round"},
+        color=_field("source:N", legend=None),
+        strokeWidth=_field(
+            "count:Q", legend=None, scale={"domain": [0, widest], "range": [1, 24]}
+        ),
+        tooltip=_tips("source:N", "target:N", "step:Q", "count:Q"),
+        x=x(), x2={"field": "next_step"}, y=y(), y2={"field": "next_rank"},
+    )  # fmt: skip
+    dots = _layer(
+        nodes, {"type": "point", "color": "#444", "filled": True, "size": 60},
+        tooltip=_tips("node:N", "step:Q", "sequences:Q"), x=x(), y=y(),
+    )  # fmt: skip
+    labels = _layer(
+        nodes, {"type": "text", "align": "left", "dx": 6, "dy": -8, "fontSize": 10, "limit": 170},
+        text=_field("node:N"), x=x(), y=y(),
+    )  # fmt: skip
+    spec = _top({
+        "layer": [flow, dots, labels],
+        "height": max(160, 26 * len(nodes) // 2),
+        "title": "Paths: the flow between steps",
+        "width": 560,
+    })  # fmt: skip
     text = (
         "Flow of paths, sequences per edge: "
         + "; ".join(f"step {e['step']} {e['source']} → {e['target']} {e['count']}" for e in edges)
@@ -342,29 +345,22 @@ def _alerts(d: dict[str, Any]) -> Chart | None:
 
 
 def _metrics(d: dict[str, Any]) -> Chart | None:
-    import altair as alt
-
     rows = [
         {"day": r["label"], "active_users": r["active_users"]} for r in d.get("daily_active") or []
     ]
     if not rows:
         return None
-    spec = (
-        alt.Chart(alt.Data(values=rows))
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:O", sort=None, title=None),
-            y=alt.Y("active_users:Q", title="active users"),
-            tooltip=["day:O", "active_users:Q"],
-        )
-        .properties(title="Daily active users", width=460)
-    ).to_dict(validate=False)
+    line = _layer(
+        rows, {"type": "line", "point": True},
+        tooltip=_tips("day:O", "active_users:Q"),
+        x=_field("day:O", sort=None, title=None),
+        y=_field("active_users:Q", title="active users"),
+    )  # fmt: skip
+    spec = _top({**line, "title": "Daily active users", "width": 460})
     return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
 
 
 def _trends(d: dict[str, Any]) -> Chart | None:
-    import altair as alt
-
     points = d.get("points") or []
     rows = []
     for series in d.get("series") or []:
@@ -375,17 +371,14 @@ def _trends(d: dict[str, Any]) -> Chart | None:
             rows.append({"series": name, "time": point, "value": value})
     if not rows:
         return None
-    spec = (
-        alt.Chart(alt.Data(values=rows))
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("time:T", title=None),
-            y=alt.Y("value:Q", title=str(d.get("math") or "value")),
-            color=alt.Color("series:N", title=None),
-            tooltip=["series:N", "time:T", "value:Q"],
-        )
-        .properties(title="Trends", width=460)
-    ).to_dict(validate=False)
+    line = _layer(
+        rows, {"type": "line", "point": True},
+        color=_field("series:N", title=None),
+        tooltip=_tips("series:N", "time:T", "value:Q"),
+        x=_field("time:T", title=None),
+        y=_field("value:Q", title=str(d.get("math") or "value")),
+    )  # fmt: skip
+    spec = _top({**line, "title": "Trends", "width": 460})
     totals = [
         {
             "series": r["series"],

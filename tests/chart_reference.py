@@ -1,0 +1,243 @@
+"""The dashboards' charts as altair builds them: the reference usertrack.dashboards.charts' own
+Vega-Lite dicts are compared with (tests/test_dashboards.py), key for key and in altair's order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from usertrack.dashboards.charts import FLOW_EDGES, Chart, _alt_pairs, _flow_layout
+
+
+def _bars(
+    rows: list[dict[str, Any]], x: str, y: str, title: str, *, horizontal: bool = True
+) -> Any:
+    import altair as alt
+
+    tips = [
+        alt.Tooltip(f"{k}:{'Q' if isinstance(v, int | float) and not isinstance(v, bool) else 'N'}")
+        for k, v in (rows[0].items() if rows else ())
+    ]
+    base = alt.Chart(alt.Data(values=rows)).mark_bar()
+    if horizontal:
+        chart = base.encode(
+            y=alt.Y(f"{x}:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{y}:Q", title=y.replace("_", " ")),
+            tooltip=tips,
+        )
+    else:
+        chart = base.encode(
+            x=alt.X(f"{x}:N", sort=None, title=None),
+            y=alt.Y(f"{y}:Q", title=y.replace("_", " ")),
+            tooltip=tips,
+        )
+    return chart.properties(title=title, width=460).to_dict(validate=False)
+
+
+def _retention(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    cells, curve = [], []
+    cohorts = d.get("cohorts") or []
+    for c in cohorts:
+        for k, n in enumerate(c["retained"]):
+            pct = round(100 * n / c["size"], 1) if c["size"] else 0.0
+            cells.append({"cohort": c["start"], "period": k, "retained_pct": pct, "persons": n})
+    # the analysis's own average curve (periods not yet ended left out, as PostHog's mean)
+    for p in d.get("average") or []:
+        if p.get("percent") is not None:
+            curve.append({"period": p["period"], "retained_pct": p["percent"]})
+    if not cells:
+        return None
+    line = (
+        alt.Chart(alt.Data(values=curve))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
+            y=alt.Y("retained_pct:Q", title="retained %", scale=alt.Scale(domain=[0, 100])),
+            tooltip=["period:O", "retained_pct:Q"],
+        )
+        .properties(title="Average retention curve", width=460)
+    )
+    heat = (
+        alt.Chart(alt.Data(values=cells))
+        .mark_rect()
+        .encode(
+            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
+            y=alt.Y("cohort:O", title="cohort"),
+            color=alt.Color("retained_pct:Q", title="%", scale=alt.Scale(scheme="blues")),
+            tooltip=["cohort:O", "period:O", "persons:Q", "retained_pct:Q"],
+        )
+        .properties(title="Cohorts", width=460)
+    )
+    spec = alt.vconcat(line, heat).to_dict(validate=False)
+    return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+
+
+def _activity(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    life = []
+    for row in d.get("lifecycle") or []:
+        for kind in ("new", "returning", "resurrecting", "dormant"):
+            life.append({"week": row["period_start"], "kind": kind, "persons": row[kind]})
+    daily = [
+        {"date": r["date"], "measure": m, "persons": r[m]}
+        for r in d.get("daily") or []
+        for m in ("dau", "wau", "mau")
+    ]
+    if not life and not daily:
+        return None
+    parts = []
+    if daily:
+        parts.append(
+            alt.Chart(alt.Data(values=daily))
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("date:T", title=None),
+                y=alt.Y("persons:Q"),
+                color=alt.Color("measure:N", title=None),
+                tooltip=["date:T", "measure:N", "persons:Q"],
+            )
+            .properties(title="DAU, WAU, MAU", width=460)
+        )
+    if life:
+        parts.append(
+            alt.Chart(alt.Data(values=life))
+            .mark_bar()
+            .encode(
+                x=alt.X("week:O", title="week"),
+                y=alt.Y("persons:Q", stack="zero"),
+                color=alt.Color(
+                    "kind:N",
+                    sort=["new", "returning", "resurrecting", "dormant"],
+                    title=None,
+                ),
+                tooltip=["week:O", "kind:N", "persons:Q"],
+            )
+            .properties(title="Lifecycle", width=460)
+        )
+    alt_text = (
+        f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
+        + "; ".join(
+            f"{r['period_start']} new {r['new']} returning {r['returning']}"
+            f" resurrecting {r['resurrecting']} dormant {r['dormant']}"
+            for r in d.get("lifecycle") or []
+        )
+        + "."
+    )
+    return alt.vconcat(*parts).resolve_scale(color="independent").to_dict(validate=False), alt_text
+
+
+def _paths(d: dict[str, Any]) -> Chart | None:
+    """A flow of the paths: PostHog's edges between positions, each as wide as its count,
+    between the nodes of each step (a Sankey drawn with Vega-Lite's rules and points)."""
+    import altair as alt
+
+    edges = sorted(d.get("edges") or [], key=lambda e: (-e["count"], e["step"]))[:FLOW_EDGES]
+    if not edges:
+        return None
+    nodes, lines = _flow_layout(edges)
+    y = alt.Y("rank:Q", axis=None, scale=alt.Scale(reverse=True, padding=12))
+    last = max(n["step"] for n in nodes)
+    x = alt.X(
+        "step:Q",
+        title="step",
+        axis=alt.Axis(tickMinStep=1, format="d"),
+        scale=alt.Scale(domain=[0.9, last + 1], nice=False),
+    )
+    widest = max(e["count"] for e in edges)
+    flow = (
+        alt.Chart(alt.Data(values=lines))
+        .mark_rule(opacity=0.45, strokeCap="round")
+        .encode(
+            x=x,
+            y=y,
+            x2="next_step:Q",
+            y2="next_rank:Q",
+            strokeWidth=alt.StrokeWidth(
+                "count:Q", scale=alt.Scale(domain=[0, widest], range=[1, 24]), legend=None
+            ),
+            color=alt.Color("source:N", legend=None),
+            tooltip=["source:N", "target:N", "step:Q", "count:Q"],
+        )
+    )
+    dots = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_point(filled=True, color="#444", size=60)
+        .encode(x=x, y=y, tooltip=["node:N", "step:Q", "sequences:Q"])
+    )
+    labels = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170)
+        .encode(x=x, y=y, text="node:N")
+    )
+    spec = (
+        alt.layer(flow, dots, labels)
+        .properties(
+            title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
+        )
+        .to_dict(validate=False)
+    )
+    text = (
+        "Flow of paths, sequences per edge: "
+        + "; ".join(f"step {e['step']} {e['source']} → {e['target']} {e['count']}" for e in edges)
+        + "."
+    )
+    return spec, text
+
+
+def _metrics(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    rows = [
+        {"day": r["label"], "active_users": r["active_users"]} for r in d.get("daily_active") or []
+    ]
+    if not rows:
+        return None
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:O", sort=None, title=None),
+            y=alt.Y("active_users:Q", title="active users"),
+            tooltip=["day:O", "active_users:Q"],
+        )
+        .properties(title="Daily active users", width=460)
+    ).to_dict(validate=False)
+    return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
+
+
+def _trends(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    points = d.get("points") or []
+    rows = []
+    for series in d.get("series") or []:
+        name = series["event"]
+        if series.get("breakdown") is not None:
+            name = f"{name} / {series['breakdown']}"
+        for point, value in zip(points, series.get("data") or [], strict=False):
+            rows.append({"series": name, "time": point, "value": value})
+    if not rows:
+        return None
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y("value:Q", title=str(d.get("math") or "value")),
+            color=alt.Color("series:N", title=None),
+            tooltip=["series:N", "time:T", "value:Q"],
+        )
+        .properties(title="Trends", width=460)
+    ).to_dict(validate=False)
+    totals = [
+        {
+            "series": r["series"],
+            "total": sum(x["value"] or 0 for x in rows if x["series"] == r["series"]),
+        }
+        for r in {r["series"]: r for r in rows}.values()
+    ]
+    return spec, _alt_pairs(
+        f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
+    )
