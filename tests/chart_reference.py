@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.dashboards.charts import FLOW_EDGES, Chart, _alt_pairs, _flow_layout
+from usertrack.dashboards.charts import FLOW_EDGES, Chart, alt_pairs, flow_layout
 
 
 def _bars(
@@ -70,7 +70,7 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         .properties(title="Cohorts", width=460)
     )
     spec = alt.vconcat(line, heat).to_dict(validate=False)
-    return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    return spec, alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
 
 def _activity(d: dict[str, Any]) -> Chart | None:
@@ -136,7 +136,7 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     edges = sorted(d.get("edges") or [], key=lambda e: (-e["count"], e["step"]))[:FLOW_EDGES]
     if not edges:
         return None
-    nodes, lines = _flow_layout(edges)
+    nodes, lines = flow_layout(edges)
     y = alt.Y("rank:Q", axis=None, scale=alt.Scale(reverse=True, padding=12))
     last = max(n["step"] for n in nodes)
     x = alt.X(
@@ -204,7 +204,7 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
         )
         .properties(title="Daily active users", width=460)
     ).to_dict(validate=False)
-    return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
+    return spec, alt_pairs("Daily active users", rows, "day", "active_users")
 
 
 def _trends(d: dict[str, Any]) -> Chart | None:
@@ -238,6 +238,6 @@ def _trends(d: dict[str, Any]) -> Chart | None:
         }
         for r in {r["series"]: r for r in rows}.values()
     ]
-    return spec, _alt_pairs(
+    return spec, alt_pairs(
         f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
     )

@@ -84,7 +84,7 @@ def _bars(
     return _top({**chart, "title": title, "width": 460})
 
 
-def _alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
+def alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
     return f"{kind}: " + "; ".join(f"{r[x]} {_num(r[y])}" for r in rows) + "."
 
 
@@ -104,7 +104,7 @@ def _bar_chart(
     if not rows:
         return None
     spec = _bars(rows, x, y, title, horizontal=horizontal)
-    return spec, _alt_pairs(alt_title or title, rows, x, y)
+    return spec, alt_pairs(alt_title or title, rows, x, y)
 
 
 def _funnel(d: dict[str, Any]) -> Chart | None:
@@ -155,7 +155,7 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         {**line, "title": "Average retention curve", "width": 460},
         {**heat, "title": "Cohorts", "width": 460},
     ]})  # fmt: skip
-    return spec, _alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    return spec, alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
 
 def _activity(d: dict[str, Any]) -> Chart | None:
@@ -221,7 +221,7 @@ def _features(d: dict[str, Any]) -> Chart | None:
 FLOW_EDGES = 40  # the widest edges a flow draws: more is a tangle nobody reads
 
 
-def _flow_layout(
+def flow_layout(
     edges: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A Sankey's layout of PostHog's positional edges (`step`: from node `step` to `step + 1`):
@@ -267,7 +267,7 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     edges = sorted(d.get("edges") or [], key=lambda e: (-e["count"], e["step"]))[:FLOW_EDGES]
     if not edges:
         return None
-    nodes, lines = _flow_layout(edges)
+    nodes, lines = flow_layout(edges)
     last = max(n["step"] for n in nodes)
 
     def x() -> dict[str, Any]:
@@ -357,7 +357,7 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
         y=_field("active_users:Q", title="active users"),
     )  # fmt: skip
     spec = _top({**line, "title": "Daily active users", "width": 460})
-    return spec, _alt_pairs("Daily active users", rows, "day", "active_users")
+    return spec, alt_pairs("Daily active users", rows, "day", "active_users")
 
 
 def _trends(d: dict[str, Any]) -> Chart | None:
@@ -386,7 +386,7 @@ def _trends(d: dict[str, Any]) -> Chart | None:
         }
         for r in {r["series"]: r for r in rows}.values()
     ]
-    return spec, _alt_pairs(
+    return spec, alt_pairs(
         f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
     )
 
