@@ -11,6 +11,7 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.rollup_stores import EXCLUDE, events_store, facts, opened
 from usertrack.analytics import paths as paths_mod
 from usertrack.analytics import sessions as sessions_mod
 from usertrack.analytics.common import FactsQuery, unnested
-from usertrack.sources import rollups
+from usertrack.sources import rollups, sessions_filtered
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query
 
@@ -211,6 +212,44 @@ def test_paths_read_the_events_when_the_range_holds_a_person_of_several_emails(
     assert source.path_codes(query, _values(first, last, last)) is None
     before = first - timedelta(microseconds=1)
     assert source.path_codes(query, _values(START, before, before)) is not None
+
+
+# --where filters that keep some of a session's events (the test's sessions mix browsers), every
+# event of a kind, and two ANDed.
+FILTERS = [
+    ["properties.$browser = 'Chrome'"],
+    ["event = '$pageview'"],
+    ["properties.$browser = 'Chrome'", "properties.$device_type = 'Mobile'"],
+]
+
+
+@pytest.mark.parametrize("where", FILTERS)
+@pytest.mark.parametrize(("since", "until"), BOUNDS)
+def test_a_where_gives_the_session_facts_the_translation_gives(
+    source: LocalPostHogSource, where: list[str], since: datetime, until: datetime
+) -> None:
+    """Under a --where the session facts come from the events in a cheaper form
+    (usertrack.sources.sessions_filtered): the translation's rows, ties in time included."""
+    query = facts(source, sessions_mod.QUERY, where)
+    sql = source.translation(query.sql).sql
+    assert rollups.facts_rewritten(sql) is None
+    assert sessions_filtered.facts_rewritten(sql) is not None
+    values = _values(since, until)
+    want = _on_events(source, query, values)
+    assert _from_source(source, query, values) == want
+    if (since, until) == BOUNDS[4]:
+        assert want, "bounds around every event"
+
+
+def test_the_filter_is_read_from_the_translation_with_its_own_spaces(
+    source: LocalPostHogSource,
+) -> None:
+    query = facts(source, sessions_mod.QUERY, ["properties.$browser = 'Chro  me'"])
+    found = sessions_filtered.filter_of(source.translation(query.sql).sql)
+    assert found is not None and "'Chro  me'" in found
+    edited = replace(query, sql=query.sql.replace("AS country", "AS land", 1))
+    assert edited.sql != query.sql
+    assert sessions_filtered.filter_of(source.translation(edited.sql).sql) is None
 
 
 def test_a_where_or_a_store_without_the_tables_reads_the_events(

@@ -600,15 +600,11 @@ class LocalPostHogSource:
         return cur
 
     def facts_into(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        query: Query,
-        params: Mapping[str, Any],
-        table: str,
+        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
-        from usertrack.sources import churn_rollups, person_filter, rollups
+        from usertrack.sources import churn_rollups, person_filter, rollups, sessions_filtered
 
         where = f"{query.id} ({query.path})"
         # a group's per-person facts: run for everyone, the group's persons' rows kept
@@ -616,9 +612,10 @@ class LocalPostHogSource:
         tr, values = self._bound(everyone or query, params, where)
         sql = tr.sql
         rolled = rollups.facts_rewritten(sql) or churn_rollups.facts_rewritten(sql)
+        rolled = rolled or sessions_filtered.facts_rewritten(sql)  # under a --where
         with _guarded(cur, where):
             if rolled is not None and self.has_tables(rolled.tables):
-                # the store's own table answers the shipped file (usertrack.sources.rollups)
+                # the store's own tables (usertrack.sources.rollups) or a cheaper form answer
                 if rolled.prepare is not None:
                     cur.execute(rolled.prepare, _used(rolled.prepare, values))
                     names = [d[0] for d in cur.description or []]

@@ -580,7 +580,7 @@ FROM (
 """
 
 # queries/posthog/session_facts.sql as translated, `{filters}` TRUE.
-_SESSION_FACTS = """
+SESSION_FACTS = """
 SELECT
     [prop_session_id] AS session_key,
     prop_session_id AS session_id,
@@ -741,7 +741,7 @@ class Rolled:
 
 # A facts query's translation, whitespace folded -> what an analysis reads instead.
 FACTS_REWRITES: dict[str, Rolled] = {
-    words(_SESSION_FACTS): Rolled(
+    words(SESSION_FACTS): Rolled(
         _SESSION_FACTS_ROLLED, (*SESSION_TABLES, "sessions"), SESSION_WINDOWS_SQL
     ),
 }
