@@ -12,8 +12,9 @@ When the local engine's translation of churn_periods.sql, churn_persons.sql or c
 is, word for word, the shipped one (no `--where`, no `--who`, the file as shipped), the facts
 are read from these tables (churn_periods from person_days) for the whole UTC days between the
 bounds and from the events for the part-days at either end (at most a day each, read through
-the store's timestamp order). The answer is the same, row for row, whatever the bounds: a day's
-events all lie between two bounds when the day does, and every other event is read itself;
+the store's timestamp order). The answer is the same, row for row (churn_periods' arrays as
+the rows they unnest into, as churn reads them), whatever the bounds: a day's events all lie
+between two bounds when the day does, and every other event is read itself;
 tests/test_churn_rollups.py checks it. Any other text runs as translated, on the events; so
 does every query on a store built before the tables. On PostHog the files run as written.
 """
@@ -109,17 +110,15 @@ WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
 GROUP BY person_id
 """
 # Each person's days from person_days (whole days) and the events (the part-days), then their
-# periods: a period is a function of the day.
+# periods: a period is a function of the day. A row per person and period, the rows the file's
+# arrays unnest into (as churn reads them): no list made per person to be unnested again.
 _DAY_PERIOD = _PERIOD.format(d="day", t="day")
 _PERIOD_DAYS = _spans(
     DAYS_TABLE, "person_id, day", "person_id, CAST(timestamp AS DATE) AS day", _SINCE, _AS_OF
 )
 _PERIODS_ROLLED = f"""
-SELECT CAST(person_id AS VARCHAR) AS person_id,
-       list_distinct(coalesce(list({_DAY_PERIOD}) FILTER (WHERE ({_DAY_PERIOD}) IS NOT NULL), []))
-           AS period_start
-FROM ({_PERIOD_DAYS}) AS d
-GROUP BY person_id
+SELECT CAST(person_id AS VARCHAR) AS person_id, period_start
+FROM (SELECT DISTINCT person_id, {_DAY_PERIOD} AS period_start FROM ({_PERIOD_DAYS}) AS d) AS p
 """
 
 # queries/posthog/churn_events.sql as translated, `{filters}` TRUE.
