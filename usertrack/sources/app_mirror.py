@@ -551,13 +551,17 @@ class AppMirror:
         since: datetime,
         as_of: datetime,
     ) -> set[date]:
+        # The window's ends as the copy's times are (naive UTC): an aware one would have
+        # DuckDB compare every row as a TIMESTAMPTZ, in its own time zone (the machine's), at
+        # 100,000 users 0.25 s of CPU for every tool call up to as_of.
+        window = {"since": _naive_utc(since), "as_of": _naive_utc(as_of)}
         with self._lock:
             kept = self.con.cursor()
             try:
                 rows = kept.execute(
                     f"SELECT day, count(*), sum({_AGE})::BIGINT FROM {spec.name}"
                     " WHERE ts > $since AND ts <= $as_of GROUP BY day",
-                    {"since": since, "as_of": as_of, "ref": ref, "age": age},
+                    {**window, "ref": ref, "age": age},
                 ).fetchall()
             finally:
                 kept.close()
@@ -578,6 +582,13 @@ class AppMirror:
         )
         theirs = {r[0]: (int(r[1]), int(r[2])) for r in cur.fetchall()}
         return {d for d in theirs.keys() | ours.keys() if theirs.get(d) != ours.get(d)}
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """`moment` as naive UTC (a naive one is UTC already)."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> None:
