@@ -283,11 +283,18 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
 
     from tests.handmade import SCHEMA
     from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS, from_copy
+    from usertrack.shipped import shipped_path
     from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import load_queries
 
     url = make_database(SCHEMA + APP_ROWS)
     source = PostgresSource(url)
-    ws = SimpleNamespace(settings=SimpleNamespace(home=tmp_path, db_connections=None))
+    library = load_queries(shipped_path("queries"))
+    ws = SimpleNamespace(
+        settings=SimpleNamespace(home=tmp_path, db_connections=None),
+        sources={"neon": source},
+        library=library,
+    )
     pattern = r"@datagen\.dev$"
 
     def parsed(text: str | None, types: dict[str, str]) -> list[tuple[Any, ...]]:

@@ -177,14 +177,26 @@ def test_the_failure_report_is_the_same_with_and_without_the_copy(
     workspace: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from usertrack.config import resolve_failures_file
+    from usertrack.reports import failure_copy
     from usertrack.reports.failures import failure_report, load_failure_rules
     from usertrack.reports.failures_output import report_json
 
+    # what the report got from the copy: an answer each time it asked, not a silent fallback
+    answered: list[bool] = []
+    from_copy = failure_copy.from_copy
+
+    def watched(ws: Any, jobs: Any) -> Any:
+        found = from_copy(ws, jobs)
+        answered.append(found is not None)
+        return found
+
+    monkeypatch.setattr(failure_copy, "from_copy", watched)
     rules = load_failure_rules(resolve_failures_file(None))
     copied = report_json(failure_report(workspace, rules, AS_OF, days=7))
+    assert answered == [True]
     monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
-    assert _from_copy(workspace, AS_OF, 7) is None
     assert report_json(failure_report(workspace, rules, AS_OF, days=7)) == copied
+    assert answered == [True, False]
     import json
 
     trend = json.loads(copied)["trend"]
@@ -217,3 +229,38 @@ def test_a_first_line_the_copy_may_have_cut_is_read_by_the_file(
     assert _runs_from_copy(workspace, AS_OF, 7) is None
     rows = workspace.run_query("neon/failing_runs", AS_OF, days=7, limit=50).as_dicts()
     assert any(r["error"] == "x" * 600 for r in rows)
+
+
+def test_one_rule_says_where_the_copy_may_answer(
+    workspace: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """app_mirror.copy_source, the rule of every command that answers from the copy."""
+    import dataclasses
+
+    from usertrack.sources.app_mirror import copy_source
+    from usertrack.sources.cache import CachedSource
+    from usertrack.sources.postgres import PostgresSource
+
+    files = [workspace.library.get(n) for n in ("neon/failures", "neon/failure_trend")]
+    cached = workspace.sources["neon"]  # through the answer cache: the database behind it
+    assert isinstance(cached, CachedSource) and isinstance(cached.inner, PostgresSource)
+    database = cached.inner
+    assert copy_source(workspace, files) is database
+    monkeypatch.setitem(workspace.sources, "neon", database)  # asked directly
+    assert copy_source(workspace, files) is database
+    # an edited file runs as written
+    edited = dataclasses.replace(files[0], sql=files[0].sql + "\n", path=tmp_path / "f.sql")
+    assert copy_source(workspace, [edited, files[1]]) is None
+    # a bound on the command's connections (the check opens one per table)
+    bounded = dataclasses.replace(workspace.settings, db_connections=2)
+    with monkeypatch.context() as m:
+        m.setattr(workspace, "settings", bounded)
+        assert copy_source(workspace, files) is None
+    # another kind of database
+    with monkeypatch.context() as m:
+        m.setitem(workspace.sources, "neon", object())
+        assert copy_source(workspace, files) is None
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
+    assert copy_source(workspace, files) is None
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", " 1 ")
+    assert copy_source(workspace, files) is database

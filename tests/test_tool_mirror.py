@@ -190,6 +190,17 @@ def test_an_edited_query_file_runs_as_written(env: Any) -> None:
     assert copied_calls(env) == 0  # the files ran: no copy was made
 
 
+def test_a_bound_on_the_commands_connections_leaves_the_answer_to_the_files(env: Any) -> None:
+    """The copy's check opens a connection per table: with USERTRACK_DB_CONNECTIONS set, the
+    files run within the bound (app_mirror.copy_source, as for every command of the copy)."""
+    _, folder, variables = env
+    args = ["tools", "--as-of", AS_OF, "--days", "7", "-f", "json", "--no-save"]
+    result = run(args, folder / "home", **variables, USERTRACK_DB_CONNECTIONS="2")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == tools(env, copy=False)
+    assert copied_calls(env) == 0  # the files ran: no copy was made
+
+
 def test_postgresql_rounding_is_reproduced() -> None:
     assert ratio(5, 2) == 3 and ratio(-5, 2) == -3 and ratio(7, 3) == 2  # half away from zero
     assert ratio(100 * 2, 3, 1) == 66.7 and ratio(100 * 1, 8, 1) == 12.5

@@ -7,10 +7,10 @@ and join them to the users; the copy's check reads the same runs once with no gr
 join, and DuckDB counts both answers from the copy. One check covers every window the pass asks
 (the run triggers' weeks and the failure days), made when the first answer is asked.
 
-Used only where the files would say the same: the shipped text of both files, a PostgreSQL
-database, no bound on the command's connections (USERTRACK_DB_CONNECTIONS), USERTRACK_APP_MIRROR
-not 0, answers not already in the answer cache. Otherwise, or when the copy cannot be used (held
-by another command, a check the database refuses), the files run on the database.
+Used only where the copy may answer (app_mirror.copy_source: the shipped text of both files on a
+PostgreSQL database, ...) and the answers are not already in the answer cache. Otherwise, or when
+the copy cannot be used (held by another command, a check the database refuses), the files run
+on the database.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.sources.app_mirror import AppMirror
-    from usertrack.sources.postgres import PostgresSource
     from usertrack.workspace import Workspace
 
 FILES = ("neon/run_windows", "neon/run_failure_days")
@@ -235,7 +234,8 @@ class RunsCopy:
 
         from usertrack.sources import app_mirror
 
-        source = self._source()
+        ws = self._ws
+        source = app_mirror.copy_source(ws, [ws.library.get(q) for q in FILES])
         if source is None or not self._spans:
             return None
         since = min(a for a, _ in self._spans)
@@ -257,28 +257,6 @@ class RunsCopy:
             mirror.close()
             raise
         return mirror
-
-    def _source(self) -> PostgresSource | None:
-        """The app's database when the copy may answer for it (see the module), else None."""
-        import os
-
-        from usertrack.sources.cache import CachedSource
-        from usertrack.sources.postgres import PostgresSource
-        from usertrack.sources.queries import shipped
-
-        ws = self._ws
-        if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
-            return None
-        if ws.settings.db_connections is not None:
-            return None
-        source = ws.sources.get("neon")
-        if isinstance(source, CachedSource):
-            source = source.inner
-        if not isinstance(source, PostgresSource):
-            return None
-        if not all(shipped(ws.library.get(q)) for q in FILES):
-            return None
-        return source
 
 
 def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> RunsCopy:

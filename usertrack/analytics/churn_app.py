@@ -7,11 +7,12 @@ the local copy of the app's tables (usertrack/sources/app_mirror.py, which `tool
 use): its check reads every run once with no grouping and no join (at 100,000 users 0.07 s of
 PostgreSQL's CPU, where APP_FACTS below takes 0.6 s on one backend while the events' facts are
 counted on the same two cores), and DuckDB groups the copy; the copy keeps the answer, read
-back while its check finds nothing changed (as `tools`' reports). Where the copy cannot answer (held
-by another command, a check the database refuses, USERTRACK_APP_MIRROR=0, a bound on the
-command's connections, an email of several users whose subscription statuses differ, which the
-database orders by its own collation), APP_FACTS answers in one statement; an edited file, or
-a database read through the answer cache, is asked file by file.
+back while its check finds nothing changed (as `tools`' reports). Where the copy cannot answer
+(app_mirror.copy_source: USERTRACK_APP_MIRROR=0, a bound on the command's connections, ...; a
+copy held by another command, a check the database refuses, an email of several users whose
+subscription statuses differ, which the database orders by its own collation), APP_FACTS
+answers in one statement; an edited file, or a database read through the answer cache, is
+asked file by file.
 """
 
 from __future__ import annotations
@@ -270,16 +271,14 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
     """APP_FACTS' tables (runs_now, accounts, and runs_then with the backtest) from the local
     copy of the app's tables, checked against the database (`source`, a PostgresSource) for
     every run up to as_of; None where APP_FACTS answers instead (see the module)."""
-    import os
-
-    if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
-        return None
-    if ws.settings.db_connections is not None:  # the check opens a connection per table
-        return None
     import duckdb
 
     from usertrack.analytics.common import naive_utc
     from usertrack.sources import app_mirror
+
+    files = [ws.library.get(q) for q in ("neon/runs", "neon/accounts")]
+    if app_mirror.copy_source(ws, files) is None:
+        return None
 
     as_of, then = naive_utc(bound["as_of"]), naive_utc(bound["then"])
     pattern = str(bound["exclude_pattern"])

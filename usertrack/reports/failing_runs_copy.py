@@ -10,10 +10,10 @@ groups the lines. The file's error shapes (numbers replaced by N, with a look-be
 DuckDB's regular expressions do not have) are PostgreSQL's own: the few distinct lines of the
 week are sent to it in one statement with the file's two regexp_replace calls.
 
-Used only where the file would say the same: its shipped text, a PostgreSQL database, no bound
-on the command's connections, USERTRACK_APP_MIRROR not 0, an answer not already in the answer
-cache, and no first line the copy may have cut (500 characters or more). Otherwise, or when
-the copy cannot be used, the file runs on the database.
+Used only where the copy may answer (app_mirror.copy_source: the shipped file on a PostgreSQL
+database, ...), an answer not already in the answer cache, and no first line the copy may have
+cut (500 characters or more). Otherwise, or when the copy cannot be used, the file runs on the
+database.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def from_copy(ws: Workspace, query: Query, values: dict[str, Any]) -> Result | N
     import duckdb
     import psycopg
 
-    from usertrack.reports.failure_copy import copy_source, naive_utc
+    from usertrack.reports.failure_copy import naive_utc
     from usertrack.sources import app_mirror
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource
@@ -103,7 +103,7 @@ def from_copy(ws: Workspace, query: Query, values: dict[str, Any]) -> Result | N
     cached = source if isinstance(source, CachedSource) else None
     if cached is not None and cached.peek(query, values) is not None:
         return None  # the answer cache answers at once
-    postgres = copy_source(ws, [query])
+    postgres = app_mirror.copy_source(ws, [query])
     if postgres is None:
         return None
     at = naive_utc(values["as_of"])

@@ -10,10 +10,10 @@ copy and hands the failures over as Arrow columns (the runs' and the calls' days
 errors, the users kept by the exclusion pattern, as PostgreSQL computed them when they were
 copied).
 
-Used only where the files would say the same: their shipped text, a PostgreSQL database, no
-bound on the command's connections (USERTRACK_DB_CONNECTIONS), USERTRACK_APP_MIRROR not 0,
-answers not already in the answer cache. Otherwise, or when the copy cannot be used (held by
-another command, a check the database refuses), the files run on the database.
+Used only where the copy may answer (app_mirror.copy_source: the shipped files on a PostgreSQL
+database, ...) and the answers are not already in the answer cache. Otherwise, or when the copy
+cannot be used (held by another command, a check the database refuses), the files run on the
+database.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from usertrack.segments.profiles import Job
     from usertrack.sources.base import Result
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
 FILES = ("neon/failures", "neon/failure_trend")
@@ -132,7 +130,7 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     cached = source if isinstance(source, CachedSource) else None
     if cached is not None and any(cached.peek(q, v) is not None for _, q, v in jobs):
         return None  # the answer cache answers at once
-    postgres = copy_source(ws, [q for _, q, _ in jobs])
+    postgres = app_mirror.copy_source(ws, [q for _, q, _ in jobs])
     values = jobs[0][2]
     if postgres is None or any(v != values for _, _, v in jobs):
         return None
@@ -169,23 +167,3 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     meta = {"from": "app mirror"}
     answer = Result(columns=list(failures.column_names), rows=[], meta=meta, arrow=failures)
     return {FILES[0]: answer, FILES[1]: trend}
-
-
-def copy_source(ws: Workspace, queries: list[Query]) -> PostgresSource | None:
-    """The app's database when the copy may answer for it (see the module), else None."""
-    import os
-
-    from usertrack.sources.cache import CachedSource
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import shipped
-
-    if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
-        return None
-    if ws.settings.db_connections is not None:
-        return None
-    source = ws.sources.get("neon")
-    if isinstance(source, CachedSource):
-        source = source.inner
-    if not isinstance(source, PostgresSource) or not all(shipped(q) for q in queries):
-        return None
-    return source

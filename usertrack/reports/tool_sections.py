@@ -1,9 +1,9 @@
 """`usertrack tools`' sections from the local copy of the app's tables (sources/app_mirror.py),
 row for row what the shipped query files give on PostgreSQL.
 
-Used only when every query file of the report is the shipped text (an edited file runs on the
-database as written) and the app's database is PostgreSQL. DuckDB counts, sums and takes the
-percentiles; the finishing is PostgreSQL's arithmetic, done here exactly:
+Used only where the copy may answer (usertrack.sources.app_mirror.copy_source: every query file
+of the report the shipped text, the app's database PostgreSQL, ...). DuckDB counts, sums and
+takes the percentiles; the finishing is PostgreSQL's arithmetic, done here exactly:
 - `round(100.0 * a / b, 1)` and `round(avg(x))` on numeric: the exact ratio rounded half away
   from zero (numeric is read as a float, as the database's rows are);
 - `round(percentile_cont(0.9) ...::numeric)`: DuckDB's quantile_cont interpolates as
@@ -358,30 +358,22 @@ def from_copy(
     progress: Progress | None,
 ) -> dict[str, Result] | None:
     """The report's sections from the checked local copy, or None when they are asked of the
-    database instead: USERTRACK_APP_MIRROR=0, a database other than PostgreSQL, a query file
-    that is not the shipped text, answers already in the answer cache, a copy another command
-    holds, or a report the copy does not reproduce (NotFromCopy)."""
-    import os
+    database instead: where the copy may not answer (app_mirror.copy_source), answers already
+    in the answer cache, a copy another command holds, or a report the copy does not reproduce
+    (NotFromCopy)."""
     import pickle
 
     import duckdb
 
     from usertrack.sources import app_mirror
     from usertrack.sources.cache import CachedSource
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import shipped
 
-    if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
-        return None
-    source = ws.sources.get("neon")
-    cached = source if isinstance(source, CachedSource) else None
-    if cached is not None:
-        if all(cached.peek(q, p) is not None for _, q, p in jobs):
-            return None  # the answer cache answers at once
-        source = cached.inner
-    if not isinstance(source, PostgresSource):
-        return None
-    if not all(shipped(q) for _, q, _ in jobs):
+    found = ws.sources.get("neon")
+    cached = found if isinstance(found, CachedSource) else None
+    if cached is not None and all(cached.peek(q, p) is not None for _, q, p in jobs):
+        return None  # the answer cache answers at once
+    source = app_mirror.copy_source(ws, [q for _, q, _ in jobs])
+    if source is None:
         return None
     specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TOOLS
     since, as_of = _utc(since), _utc(as_of)

@@ -33,11 +33,11 @@ lengths are computed by PostgreSQL when a row is copied, so no text function is 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import Query
 
 FORMAT = 2  # bumped when the copy's tables change (beyond its Specs): started again
 KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
@@ -194,6 +195,43 @@ def layout() -> str:
 
 def mirror_path(home: Path, identity: str) -> Path:
     return home / "cache" / "app-mirror" / f"{identity}.duckdb"
+
+
+class Asking(Protocol):
+    """What `copy_source` reads of a workspace (usertrack.workspace.Workspace)."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def sources(self) -> Mapping[str, Any]: ...
+
+
+def copy_source(ws: Asking, queries: Iterable[Query]) -> PostgresSource | None:
+    """The app's database when the copy may answer for `queries`, else None (the files run):
+    USERTRACK_APP_MIRROR not 0, no bound on the command's connections
+    (USERTRACK_DB_CONNECTIONS: the check opens one per table), a PostgreSQL database (asked
+    directly or through the answer cache) and every query the shipped text, word for word
+    (an edited file runs on the database as written). The one rule of every command that
+    answers from the copy; each still asks the answer cache first where it has one."""
+    import os
+
+    from usertrack.sources.cache import CachedSource
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.queries import shipped
+
+    if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
+        return None
+    if ws.settings.db_connections is not None:
+        return None
+    source = ws.sources.get("neon")
+    if isinstance(source, CachedSource):
+        source = source.inner
+    if not isinstance(source, PostgresSource):
+        return None
+    if not all(shipped(q) for q in queries):
+        return None
+    return source
 
 
 class MirrorUnavailable(Exception):
