@@ -362,3 +362,115 @@ def test_the_weekly_reports_failing_tools_from_the_copy_as_the_file_does(env: An
     assert weekly_failing_tools(env, copy=True) == from_files
     assert copied_calls(env) > 0  # the copy answered
     assert from_files["rows"]
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "garbage":
+        path.write_bytes(b"not a copy at all\n" * 1000)
+    elif how == "cut short":
+        path.write_bytes(data[: len(data) // 3])
+    else:  # every block past the headers: their checksums no longer hold
+        path.write_bytes(data[:12288] + b"\xff" * (len(data) - 12288))
+
+
+@pytest.mark.parametrize("how", ["garbage", "cut short", "overwritten"])
+def test_a_damaged_copy_is_made_again(env: Any, how: str) -> None:
+    _, folder, _ = env
+    truth = tools(env, copy=False)
+    assert tools(env) == truth
+    mirrors = folder / "home" / "cache" / "app-mirror"
+    (path,) = mirrors.glob("*.duckdb")
+    _damage(path, how)
+    assert tools(env) == truth  # from the copy made again, or the files while it is
+    assert tools(env) == truth
+    assert copied_calls(env) == 9  # made again and filled: the copy answers
+    assert [p.name for p in mirrors.iterdir()] == [path.name]  # nothing left aside
+
+
+def test_a_copy_made_again_leaves_nothing_aside_when_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from usertrack.sources.app_mirror import AppMirror
+
+    path = tmp_path / "copy.duckdb"
+    path.write_bytes(b"damaged" * 1000)
+    replace = os.replace
+
+    def stopped(*args: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C as the new copy is put in place
+
+    monkeypatch.setattr(os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        AppMirror(path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the damaged file alone
+    monkeypatch.setattr(os, "replace", replace)
+    with AppMirror(path) as mirror:
+        assert mirror.meta("format")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_copy_another_command_holds_is_left_as_it_is(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from usertrack.sources.app_mirror import AppMirror, MirrorUnavailable
+
+    path = tmp_path / "copy.duckdb"
+    with AppMirror(path) as mirror:
+        mirror.set_meta("mine", "kept")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]);"
+         " print('holding', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(MirrorUnavailable):
+            AppMirror(path)
+    finally:
+        holder.communicate("")
+    with AppMirror(path) as mirror:
+        assert mirror.meta("mine") == "kept"  # not taken for a damaged file
+
+
+def test_a_copy_found_damaged_while_read_is_replaced_once_closed(tmp_path: Path) -> None:
+    from usertrack.sources.app_mirror import AppMirror
+
+    path = tmp_path / "copy.duckdb"
+    with AppMirror(path) as mirror:
+        mirror.con.execute(
+            "INSERT INTO runs (user_id, run_state, ts, day, xmin) SELECT range, 'failed' ||"
+            " range, TIMESTAMP '2026-11-01' + to_seconds(range), DATE '2026-11-01', range"
+            " FROM range(300000)"
+        )
+    whole = path.read_bytes()
+    block = 262144  # DuckDB's blocks, after its three 4 kB headers
+    for k in range((len(whole) - 12288) // block):
+        # a block the copy opens without, which reading the runs meets
+        path.write_bytes(
+            whole[: 12288 + k * block] + b"\xff" * block + whole[12288 + (k + 1) * block :]
+        )
+        try:
+            with duckdb.connect(str(path)) as con:
+                con.execute("SELECT value FROM meta").fetchall()
+        except duckdb.Error:
+            continue
+        try:
+            with duckdb.connect(str(path)) as con:
+                con.execute(
+                    "SELECT sum(xmin), sum(length(run_state)), sum(epoch_us(ts)) FROM runs"
+                ).fetchall()
+        except duckdb.Error:
+            break
+    else:
+        pytest.fail("no block of the runs alone")
+    with pytest.raises(duckdb.Error), AppMirror(path) as mirror:
+        mirror.con.execute(
+            "SELECT sum(xmin), sum(length(run_state)), sum(epoch_us(ts)) FROM runs"
+        ).fetchall()
+    with AppMirror(path) as mirror:  # an empty copy in its place
+        assert mirror.con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -274,7 +274,7 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
     import duckdb
 
     from usertrack.analytics.common import naive_utc
-    from usertrack.sources import app_mirror
+    from usertrack.sources import app_mirror, mirror_file
 
     files = [ws.library.get(q) for q in ("neon/runs", "neon/accounts")]
     if app_mirror.copy_source(ws, files) is None:
@@ -307,7 +307,9 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
             mirror.keep_answer(key, _SEPARATOR.join(t.encode() for t in texts))
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
-    except (app_mirror.MirrorUnavailable, duckdb.Error):
+    except (app_mirror.MirrorUnavailable, duckdb.Error) as e:
+        if mirror_file.damage_seen(e):
+            mirror.damaged = True  # replaced once closed
         return None  # a copy another command holds, a check refused, a damaged copy
     finally:
         mirror.close()

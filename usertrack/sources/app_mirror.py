@@ -20,6 +20,8 @@ How the copy stays exact (never written to the app's database: read-only transac
 - age() counts from the current transaction id, so the copy compares through a reference id
   kept with it: age(xmin) = age(ref) - (xmin - ref) in 32-bit arithmetic, exact whatever the
   reference's age.
+- A copy file DuckDB cannot open or read (damaged) is replaced by an empty one, made aside
+  and renamed over it, and copied again (usertrack/sources/mirror_file.py).
 - A database restored to an earlier moment (a point-in-time restore, a Neon branch reset) at
   the same address hands out transaction ids again that rows of the copy hold. The copy keeps
   the full 64-bit transaction id of its last check and the server's system identifier: a lower
@@ -39,6 +41,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from usertrack.sources import mirror_file
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
 if TYPE_CHECKING:
@@ -260,25 +263,45 @@ class AppMirror:
         # open at once share its DuckDB instance (its buffers and its threads).
         limit = memory_limit()
         bounds.limit_memory(limit)
-        try:
-            self.con = duckdb.connect(str(path), config={"memory_limit": limit})
-        except duckdb.Error as e:
-            raise MirrorUnavailable(str(e)) from None
         self.path = path
-        try:
-            self._ensure()
-        except duckdb.Error as e:
-            self.con.close()
-            raise MirrorUnavailable(str(e)) from None
+        self._limit = limit
+        # a block of the file found unreadable: the copy is replaced when closed (`close`)
+        self.damaged = False
+        for attempt in (1, 2):
+            try:
+                self.con = duckdb.connect(str(path), config={"memory_limit": limit})
+            except duckdb.InterruptException:
+                raise KeyboardInterrupt from None
+            except duckdb.Error as e:
+                if attempt == 2 or mirror_file.busy(e):
+                    raise MirrorUnavailable(str(e)) from None
+                mirror_file.replace_damaged(path, limit)
+                continue
+            try:
+                self._ensure()
+                return
+            except duckdb.InterruptException:
+                self.con.close()
+                raise KeyboardInterrupt from None
+            except duckdb.Error as e:
+                self.con.close()
+                if attempt == 2:
+                    raise MirrorUnavailable(str(e)) from None
+                mirror_file.replace_damaged(path, limit)
 
     def close(self) -> None:
+        """Close the copy; one found damaged while it was read (`damaged`) is replaced."""
         with self._lock:  # not while a check left behind by a Ctrl-C still reads the copy
             self.con.close()
+        if self.damaged:
+            mirror_file.replace_damaged(self.path, self._limit)
 
     def __enter__(self) -> AppMirror:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if isinstance(error, Exception) and mirror_file.damage_seen(error):
+            self.damaged = True
         self.close()
 
     def _ensure(self) -> None:
@@ -365,6 +388,8 @@ class AppMirror:
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
         except (psycopg.Error, duckdb.Error) as e:
+            if mirror_file.damage_seen(e):
+                self.damaged = True  # replaced once closed
             raise MirrorUnavailable(first_line(e)) from None
 
     def _refresh(
