@@ -605,14 +605,15 @@ class LocalPostHogSource:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
         from usertrack.sources import churn_rollups, person_filter, rollups, sessions_filtered
+        from usertrack.sources import retention_rollups as retention
 
         where = f"{query.id} ({query.path})"
         # a group's per-person facts: run for everyone, the group's persons' rows kept
         everyone = person_filter.for_everyone(query, self.facts_query)
         tr, values = self._bound(everyone or query, params, where)
-        sql = tr.sql
-        rolled = rollups.facts_rewritten(sql) or churn_rollups.facts_rewritten(sql)
-        rolled = rolled or sessions_filtered.facts_rewritten(sql)  # under a --where
+        # the store's tables answer the shipped files; sessions' under a --where too
+        sql, rewrites = tr.sql, (rollups, churn_rollups, retention, sessions_filtered)
+        rolled = next(filter(None, (m.facts_rewritten(sql) for m in rewrites)), None)
         with _guarded(cur, where):
             if rolled is not None and self.has_tables(rolled.tables):
                 # the store's own tables (usertrack.sources.rollups) or a cheaper form answer

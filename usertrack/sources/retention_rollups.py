@@ -1,0 +1,98 @@
+"""Retention's activity facts from the events store's per-person-per-day table (the local
+engine's own materialisation, as usertrack.sources.rollups is for activity and
+usertrack.sources.churn_rollups for churn).
+
+retention_activity.sql gives, per person who did the start event in the span and per period
+(a UTC day, an ISO week, a month) they had an event in, whether they did the start event and
+the return event there: on the events, a grouping of every event of the span. When its
+translation is, word for word, the shipped one (no `--where`, no `--who`, the file as shipped),
+the periods a person had an event in come from person_days for the whole UTC days between the
+bounds and from the events for the part-days at either end (at most a day each, read through
+the store's timestamp order), and the start and return events themselves from the events, by
+name. The answer is the same, row for row, whatever the bounds and the values: a day's events
+all lie between two bounds when the day does, every other event is read itself, and a period
+is a function of the day; tests/test_retention_rollups.py checks it. Any other text runs as
+translated, on the events; so does every query on a store built before the table. On PostHog
+the file runs as written.
+"""
+
+from __future__ import annotations
+
+from usertrack.sources.rollups import DAYS_TABLE, Rolled, words
+
+_SINCE = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
+_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
+_FIRST = f"(date_trunc('day', {_SINCE} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
+_LAST = f"date_trunc('day', {_AS_OF})"
+_SPAN = f"timestamp >= {_SINCE} AND timestamp <= {_AS_OF}"
+_PERIOD = (
+    "(CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT FROM"
+    " 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
+    " CAST({t} AS TIMESTAMP)) AS DATE) END)"
+)
+_STARTERS = f"""person_id IN (
+          SELECT person_id FROM events
+          WHERE event IS NOT DISTINCT FROM $start_event
+            AND {_SPAN})"""
+
+# queries/posthog/retention_activity.sql as translated, `{filters}` TRUE.
+_ACTIVITY = f"""
+SELECT a.person_id AS person_id, a.period_start AS period_start, a.started AS did_start,
+       a.returned AS did_return
+FROM (
+    SELECT
+        person_id,
+        {_PERIOD.format(d="CAST(timestamp AS DATE)", t="timestamp")} AS period_start,
+        count(*) FILTER (WHERE event IS NOT DISTINCT FROM $start_event) > 0 AS started,
+        count(*) FILTER (WHERE $return_event IS NOT DISTINCT FROM ''
+                         OR event IS NOT DISTINCT FROM $return_event) > 0 AS returned
+    FROM events
+    WHERE {_SPAN}
+      AND {_KEPT}
+      AND true
+      AND {_STARTERS}
+    GROUP BY person_id, period_start
+) AS a
+"""
+# The same: each person's days with a kept event (whole days from person_days, the part-days
+# from the events), which are returns when any event is one; and the start and return events
+# themselves, by name, from the events: read once, for the persons who did the start event and
+# for the kept ones' marks. A period is the day's.
+_ANY = "$return_event IS NOT DISTINCT FROM ''"
+_NAMED = f"""
+    SELECT person_id, CAST(timestamp AS DATE) AS day, event, {_KEPT} AS kept FROM events
+    WHERE {_SPAN}
+      AND (event IS NOT DISTINCT FROM $start_event OR event IS NOT DISTINCT FROM $return_event)
+"""
+_MARKS = f"""
+    SELECT person_id, day, false AS started, {_ANY} AS returned FROM {DAYS_TABLE}
+    WHERE day >= CAST({_FIRST} AS DATE) AND day < CAST({_LAST} AS DATE) AND {_KEPT}
+    UNION ALL
+    SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
+    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp < {_FIRST}
+    UNION ALL
+    SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
+    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp >= greatest({_FIRST}, {_LAST})
+    UNION ALL
+    SELECT person_id, day, event IS NOT DISTINCT FROM $start_event AS started,
+           event IS NOT DISTINCT FROM $return_event AS returned
+    FROM named WHERE kept
+"""
+_ACTIVITY_ROLLED = f"""
+WITH named AS MATERIALIZED ({_NAMED})
+SELECT person_id, {_PERIOD.format(d="day", t="day")} AS period_start,
+       bool_or(started) AS did_start, bool_or(returned) AS did_return
+FROM ({_MARKS}) AS d
+WHERE person_id IN (SELECT person_id FROM named WHERE event IS NOT DISTINCT FROM $start_event)
+GROUP BY person_id, period_start
+"""
+
+FACTS_REWRITES: dict[str, Rolled] = {
+    words(_ACTIVITY): Rolled(_ACTIVITY_ROLLED, (DAYS_TABLE, "events"), None),
+}
+
+
+def facts_rewritten(sql: str) -> Rolled | None:
+    """What retention reads instead of the facts translation `sql`, or None."""
+    return FACTS_REWRITES.get(words(sql))
