@@ -218,15 +218,19 @@ class Workspace:
             if run is not None:
                 return run  # type: ignore[no-any-return]
 
-        return build_profiles(
-            self.library,
-            self.sources,
-            as_of=as_of,
-            exclude_domains=self.rules.exclude,
-            progress=progress,
-            meanwhile=self.meanwhile,
-            bundle=bundle,
-        )
+        from usertrack.segments.profile_copy import copy_answers
+
+        # In a dashboard, the app's runs and tool calls per user from the copy of its tables.
+        with copy_answers(self, self.sources) as sources:
+            return build_profiles(
+                self.library,
+                sources,
+                as_of=as_of,
+                exclude_domains=self.rules.exclude,
+                progress=progress,
+                meanwhile=self.meanwhile,
+                bundle=bundle,
+            )
 
     def classify(
         self,

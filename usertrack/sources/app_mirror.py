@@ -237,6 +237,18 @@ def copy_source(ws: Asking, queries: Iterable[Query]) -> PostgresSource | None:
     return source
 
 
+_FILES: dict[str, threading.Lock] = {}
+_FILES_LOCK = threading.Lock()
+
+
+def one_at_a_time(path: Path) -> threading.Lock:
+    """The lock of the copy at `path` in this process: its opening and its refreshes one at a
+    time (a dashboard's panels ask it from several threads; two refreshes at once write the
+    same rows, and DuckDB refuses the second)."""
+    with _FILES_LOCK:
+        return _FILES.setdefault(str(path), threading.Lock())
+
+
 class MirrorUnavailable(Exception):
     """The copy cannot be used (another command holds it, a column's type is not one the copy
     keeps): the caller asks the database the usual way."""
@@ -251,8 +263,6 @@ class AppMirror:
     meanwhile finds it busy and asks the database instead)."""
 
     def __init__(self, path: Path) -> None:
-        import duckdb
-
         from usertrack import bounds
         from usertrack.files import private_dir
         from usertrack.sandbox import memory_limit
@@ -267,6 +277,13 @@ class AppMirror:
         self._limit = limit
         # a block of the file found unreadable: the copy is replaced when closed (`close`)
         self.damaged = False
+        with one_at_a_time(path):  # a new file's tables made once, a damaged one replaced once
+            self._open(limit)
+
+    def _open(self, limit: str) -> None:
+        import duckdb
+
+        path = self.path
         for attempt in (1, 2):
             try:
                 self.con = duckdb.connect(str(path), config={"memory_limit": limit})
@@ -380,11 +397,12 @@ class AppMirror:
         from usertrack.errors import first_line
 
         try:
-            try:
-                return self._refresh(source, since, as_of, specs, exclude_pattern)
-            except StartOver:
-                self._start_over()
-                return self._refresh(source, since, as_of, specs, exclude_pattern)
+            with one_at_a_time(self.path):
+                try:
+                    return self._refresh(source, since, as_of, specs, exclude_pattern)
+                except StartOver:
+                    self._start_over()
+                    return self._refresh(source, since, as_of, specs, exclude_pattern)
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
         except (psycopg.Error, duckdb.Error) as e:
