@@ -109,6 +109,10 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
 
         since = parse_as_of(o["since"]) if o["since"] else result.as_of - timedelta(days=7)
         check_since(since, result.as_of)
+        # the key metrics' comparison of the same two moments, when that panel made it
+        kept = (ws.shared or {}).get(("changes", since, result.as_of))
+        if kept is not None:
+            return json.loads(changes_json(kept[1], segment))  # type: ignore[no-any-return]
         with open_history(ws) as history:
             baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
         moves = compare(baseline, Snapshot.of(result), result.segments)
@@ -146,8 +150,12 @@ def _alerts(o: dict[str, Any], period: Period) -> Compute:
         # two moments the segments panel compares (a snapshot of the start is read, not
         # classified again), not the day before its end as an `alerts` pass compares.
         since = parse_as_of(period.start)
-        with open_history(ws) as history:
-            baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
+        kept = (ws.shared or {}).get(("changes", since, moment))  # the key metrics' baseline
+        if kept is not None:
+            baseline = kept[0]
+        else:
+            with open_history(ws) as history:
+                baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
         found = find_alerts(ws, rules, moment, progress, reproducible=True, baseline=baseline)
         # `alerts -f json`'s document, made JSON-safe without writing and re-reading its text
         return jsonable(alerts_document(found))  # type: ignore[no-any-return]
