@@ -332,24 +332,25 @@ def churn(
             "fetching each person's engagement",
         ),
     ]
-    bits = _event_bits_values(ws, as_of, since_now)
-    if bits is None:  # else the store's tables answer for the file (_event_bits)
-        facts.append(
-            FactsTable(
-                "posthog/churn_events",
-                "person_events",
-                {"person_id": "VARCHAR", "event": "VARCHAR", "events": "BIGINT"},
-                {"since": since_now},
-                "fetching each person's events",
-            )
-        )
-    # the app's database answers on a thread of its own while the events' facts are counted
+    # the app's database answers on a thread of its own while the events' store is opened and
+    # its facts are counted
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         from usertrack.analytics.churn_app import app_facts
 
         asked = app_facts(ws, as_of, then if backtest else None, progress, pool)
+        bits = _event_bits_values(ws, as_of, since_now)
+        if bits is None:  # else the store's tables answer for the file (_event_bits)
+            facts.append(
+                FactsTable(
+                    "posthog/churn_events",
+                    "person_events",
+                    {"person_id": "VARCHAR", "event": "VARCHAR", "events": "BIGINT"},
+                    {"since": since_now},
+                    "fetching each person's events",
+                )
+            )
         with open_facts_tables(ws, as_of, facts, progress) as con:
             if bits is not None:
                 _event_bits(con, bits)
