@@ -209,6 +209,16 @@ def activity(
             "usertrack-previous",
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
+    from usertrack.analytics.activity_volume import daily_volume
+
+    volume_ahead = None
+    if getattr(source, "facts_cursor", None) is None and getattr(source, "max_concurrent", 1) != 1:
+        # live, its request goes out beside the counts' (it depends on nothing of theirs)
+        from usertrack.analytics.by_segment import Background
+
+        volume_ahead = Background(
+            lambda: daily_volume(ws, as_of, first_day, days), "usertrack-volume"
+        )
     try:
         # PostHog counts the figures, but not a --by-segment or --segment group's (summary_fits)
         from usertrack.analytics.by_segment import summary_fits
@@ -222,12 +232,14 @@ def activity(
             series, lifecycle, active_days, hours, notes = _counted(
                 ws, as_of, since, first_day, last_day, weeks, progress, by_account
             )
-        from usertrack.analytics.activity_volume import daily_volume
-
-        volume = daily_volume(ws, as_of, first_day, len(series), progress)
+        if volume_ahead is not None:
+            volume = volume_ahead.result()
+        else:
+            volume = daily_volume(ws, as_of, first_day, len(series), progress)
     except BaseException:
-        if previous is not None:  # done with the sources before the workspace closes them
-            previous.settle()
+        for meanwhile in (previous, volume_ahead):  # done with the sources before the
+            if meanwhile is not None:  # workspace closes them
+                meanwhile.settle()
         raise
     for day in series:  # beside each day's active users, its sessions and events
         day.sessions, day.events = (None, None) if volume is None else volume.get(day.date, (0, 0))
