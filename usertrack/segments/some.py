@@ -91,6 +91,9 @@ class _KeptAnswers:
     asked again, by another format or a second look, reads them instead of every event."""
 
     arrow_results = True
+    # Its queries side by side (profiles.lanes), each on a cursor of its own: a cell asked the
+    # first time waits for the longest of them, not for their sum.
+    max_concurrent = None
 
     def __init__(self, source: Any) -> None:
         self.source = source
