@@ -14,9 +14,13 @@
 -- person into sessions by a gap of 30 minutes or more since the previous such event (the
 -- second part: lagInFrame and a running sum over the person's events in time order, ties by
 -- uuid). A session's first and last event are those of the earliest and latest time, ties by
--- uuid (the least first, the greatest last: `tuple(at, key)`), so the answer never depends on
--- the order ClickHouse reads the rows in. `$session_id` is the events table's own column, as PostHog's sessions runners read
--- it (no JSON to parse for the split). The five properties an event gives are read in one
+-- uuid (the least first, the greatest last), so the answer never depends on the order
+-- ClickHouse reads the rows in. They are picked by one text `key`: the event's microseconds
+-- since {since} plus 10^15 (16 digits for any range under 285 years), then its uuid, which
+-- orders as the pair (time, uuid) does; ClickHouse compares a text key several times faster
+-- than a tuple (an argMin over a tuple was two thirds of the query's time at 10.7 M events).
+-- `$session_id` is the events table's own column, as PostHog's sessions runners read it (no
+-- JSON to parse for the split). The five properties an event gives are read in one
 -- parse of its JSON, `JSONExtract(properties, 'Tuple(...)')`, rather than five
 -- `properties.X` (each its own parse and quote-stripping regex: most of the query's time at
 -- 10.7 M events, docs/performance.md). They read as JSONExtractString does: a string decoded
@@ -25,11 +29,12 @@
 -- (PostHog's `$is_bounce`, posthog/hogql/database/schema/sessions_v2.py) is exactly one
 -- $pageview, no $autocapture and under 10 whole seconds as dateDiff('second') counts them
 -- (the second boundaries crossed), as its `$session_duration` does. Each session
--- then counts once for each of seven kinds (`k`), with its person (its first event's: `users`
--- counts distinct ones): 0 all sessions (with the duration total, the
--- exact median: the mean of the lower and upper middle durations, medianExactLow and
--- medianExactHigh, as ClickHouse's quantileExactInclusive(0.5) gives it, which HogQL lacks; the bounces and the sessions with a
--- pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
+-- then counts once for each of seven kinds (`k`), with its person (its first event's, as its
+-- rank among the range's persons, `dense_rank`: `users` counts distinct ones, and a number
+-- is cheaper to copy seven times and count than the person's text): 0 all sessions (with the
+-- duration total, the exact median: the mean of the lower and upper middle durations,
+-- medianExactLow and medianExactHigh, as ClickHouse's quantileExactInclusive(0.5) gives it,
+-- which HogQL lacks, NULL for the other kinds; the bounces and the sessions with a pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
 -- entry page, 3 its exit page (no row for none), 4 its device type, 5 browser, 6 country (''
 -- for none). Per kind, the first
 -- {top} values by sessions, ties by value with '' last. A missing text is '' throughout.
@@ -43,7 +48,7 @@ FROM (
         count() AS sessions,
         uniqExact(person) AS users,
         sum(us) AS total_us,
-        (medianExactLow(us) + medianExactHigh(us)) / 2 AS median_us,
+        (medianExactLow(if(k = 0, us, NULL)) + medianExactHigh(if(k = 0, us, NULL))) / 2 AS median_us,
         sum(bounce) AS bounces,
         sum(viewed) AS with_pageview,
         row_number() OVER (PARTITION BY k ORDER BY count() DESC, value = '', value) AS place
@@ -66,110 +71,123 @@ FROM (
         FROM (
             SELECT
                 arrayJoin([0, 1, 2, 3, 4, 5, 6]) AS k,
-                s.person AS person,
-                dateDiff('microsecond', s.first_at, s.last_at) AS us,
-                multiIf(
-                    us < 30000000, 0,
-                    us < 120000000, 1,
-                    us < 300000000, 2,
-                    us < 900000000, 3,
-                    us < 1800000000, 4,
-                    5
-                ) AS bucket,
-                if(s.pageviews = 1 AND s.autocaptures = 0
-                   AND dateDiff('second', s.first_at, s.last_at) < 10, 1, 0) AS bounce,
-                if(s.pageviews > 0, 1, 0) AS viewed,
-                s.entry_page AS entry_page,
-                s.exit_page AS exit_page,
-                s.device_type AS device_type,
-                s.browser AS browser,
-                s.country AS country
+                n.person AS person,
+                n.us AS us,
+                n.bucket AS bucket,
+                n.bounce AS bounce,
+                n.viewed AS viewed,
+                n.entry_page AS entry_page,
+                n.exit_page AS exit_page,
+                n.device_type AS device_type,
+                n.browser AS browser,
+                n.country AS country
             FROM (
                 SELECT
-                    argMin(e.actor, tuple(e.at, e.key)) AS person,
-                    min(e.at) AS first_at,
-                    max(e.at) AS last_at,
-                    countIf(e.event = '$pageview') AS pageviews,
-                    countIf(e.event = '$autocapture') AS autocaptures,
-                    coalesce(argMinIf(e.pathname, tuple(e.at, e.key), coalesce(e.current_url, '') != ''), '') AS entry_page,
-                    coalesce(argMaxIf(e.pathname, tuple(e.at, e.key), coalesce(e.current_url, '') != ''), '') AS exit_page,
-                    coalesce(argMin(e.device_type, tuple(e.at, e.key)), '') AS device_type,
-                    coalesce(argMin(e.browser, tuple(e.at, e.key)), '') AS browser,
-                    coalesce(argMin(e.country, tuple(e.at, e.key)), '') AS country
+                    dense_rank() OVER (ORDER BY s.person) AS person,
+                    dateDiff('microsecond', s.first_at, s.last_at) AS us,
+                    multiIf(
+                        us < 30000000, 0,
+                        us < 120000000, 1,
+                        us < 300000000, 2,
+                        us < 900000000, 3,
+                        us < 1800000000, 4,
+                        5
+                    ) AS bucket,
+                    if(s.pageviews = 1 AND s.autocaptures = 0
+                       AND dateDiff('second', s.first_at, s.last_at) < 10, 1, 0) AS bounce,
+                    if(s.pageviews > 0, 1, 0) AS viewed,
+                    s.entry_page AS entry_page,
+                    s.exit_page AS exit_page,
+                    s.device_type AS device_type,
+                    s.browser AS browser,
+                    s.country AS country
                 FROM (
                     SELECT
-                        $session_id AS sid,
-                        toString(person_id) AS actor,
-                        timestamp AS at,
-                        toString(uuid) AS key,
-                        event AS event,
-                        JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
-                        tupleElement(p, '$pathname') AS pathname,
-                        tupleElement(p, '$current_url') AS current_url,
-                        tupleElement(p, '$device_type') AS device_type,
-                        tupleElement(p, '$browser') AS browser,
-                        tupleElement(p, '$geoip_country_code') AS country
-                    FROM events
-                    WHERE coalesce($session_id, '') != ''
-                      AND timestamp >= toDateTime({since}, 'UTC')
-                      AND timestamp < toDateTime({until}, 'UTC')
-                      AND timestamp <= toDateTime({as_of}, 'UTC')
-                      AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                      AND {filters}
-                ) AS e
-                GROUP BY e.sid
-                UNION ALL
-                SELECT
-                    g.actor AS person,
-                    min(g.at) AS first_at,
-                    max(g.at) AS last_at,
-                    sum(g.pageview) AS pageviews,
-                    sum(g.autocapture) AS autocaptures,
-                    coalesce(argMinIf(g.page, tuple(g.at, g.key), g.page != ''), '') AS entry_page,
-                    coalesce(argMaxIf(g.page, tuple(g.at, g.key), g.page != ''), '') AS exit_page,
-                    coalesce(argMinIf(g.device_type, tuple(g.at, g.key), g.device_type != ''), '') AS device_type,
-                    coalesce(argMinIf(g.browser, tuple(g.at, g.key), g.browser != ''), '') AS browser,
-                    coalesce(argMinIf(g.country, tuple(g.at, g.key), g.country != ''), '') AS country
-                FROM (
-                    SELECT
-                        l.actor AS actor,
-                        l.at AS at,
-                        l.key AS key,
-                        l.pageview AS pageview,
-                        l.autocapture AS autocapture,
-                        l.page AS page,
-                        l.device_type AS device_type,
-                        l.browser AS browser,
-                        l.country AS country,
-                        sum(if(l.place = 1 OR l.at >= l.previous + toIntervalMinute(30), 1, 0))
-                            OVER (PARTITION BY l.actor ORDER BY l.at, l.key
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
+                        argMin(e.actor, e.key) AS person,
+                        min(e.at) AS first_at,
+                        max(e.at) AS last_at,
+                        countIf(e.event = '$pageview') AS pageviews,
+                        countIf(e.event = '$autocapture') AS autocaptures,
+                        coalesce(argMinIf(e.pathname, e.key, coalesce(e.current_url, '') != ''), '') AS entry_page,
+                        coalesce(argMaxIf(e.pathname, e.key, coalesce(e.current_url, '') != ''), '') AS exit_page,
+                        coalesce(argMin(e.device_type, e.key), '') AS device_type,
+                        coalesce(argMin(e.browser, e.key), '') AS browser,
+                        coalesce(argMin(e.country, e.key), '') AS country
                     FROM (
                         SELECT
+                            $session_id AS sid,
                             toString(person_id) AS actor,
                             timestamp AS at,
-                            toString(uuid) AS key,
-                            if(event = '$pageview', 1, 0) AS pageview,
-                            if(event = '$autocapture', 1, 0) AS autocapture,
+                            concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), toString(uuid)) AS key,
+                            event AS event,
                             JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
-                            if(coalesce(tupleElement(p, '$current_url'), '') != '', coalesce(tupleElement(p, '$pathname'), ''), '') AS page,
-                            coalesce(tupleElement(p, '$device_type'), '') AS device_type,
-                            coalesce(tupleElement(p, '$browser'), '') AS browser,
-                            coalesce(tupleElement(p, '$geoip_country_code'), '') AS country,
-                            lagInFrame(timestamp) OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)
-                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous,
-                            row_number() OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)) AS place
+                            tupleElement(p, '$pathname') AS pathname,
+                            tupleElement(p, '$current_url') AS current_url,
+                            tupleElement(p, '$device_type') AS device_type,
+                            tupleElement(p, '$browser') AS browser,
+                            tupleElement(p, '$geoip_country_code') AS country
                         FROM events
-                        WHERE coalesce($session_id, '') = ''
+                        WHERE coalesce($session_id, '') != ''
                           AND timestamp >= toDateTime({since}, 'UTC')
                           AND timestamp < toDateTime({until}, 'UTC')
                           AND timestamp <= toDateTime({as_of}, 'UTC')
                           AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                           AND {filters}
-                    ) AS l
-                ) AS g
-                GROUP BY g.actor, g.n
-            ) AS s
+                    ) AS e
+                    GROUP BY e.sid
+                    UNION ALL
+                    SELECT
+                        g.actor AS person,
+                        min(g.at) AS first_at,
+                        max(g.at) AS last_at,
+                        sum(g.pageview) AS pageviews,
+                        sum(g.autocapture) AS autocaptures,
+                        coalesce(argMinIf(g.page, g.key, g.page != ''), '') AS entry_page,
+                        coalesce(argMaxIf(g.page, g.key, g.page != ''), '') AS exit_page,
+                        coalesce(argMinIf(g.device_type, g.key, g.device_type != ''), '') AS device_type,
+                        coalesce(argMinIf(g.browser, g.key, g.browser != ''), '') AS browser,
+                        coalesce(argMinIf(g.country, g.key, g.country != ''), '') AS country
+                    FROM (
+                        SELECT
+                            l.actor AS actor,
+                            l.at AS at,
+                            l.key AS key,
+                            l.pageview AS pageview,
+                            l.autocapture AS autocapture,
+                            l.page AS page,
+                            l.device_type AS device_type,
+                            l.browser AS browser,
+                            l.country AS country,
+                            sum(if(l.place = 1 OR l.at >= l.previous + toIntervalMinute(30), 1, 0))
+                                OVER (PARTITION BY l.actor ORDER BY l.at, l.key
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
+                        FROM (
+                            SELECT
+                                toString(person_id) AS actor,
+                                timestamp AS at,
+                                concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), toString(uuid)) AS key,
+                                if(event = '$pageview', 1, 0) AS pageview,
+                                if(event = '$autocapture', 1, 0) AS autocapture,
+                                JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
+                                if(coalesce(tupleElement(p, '$current_url'), '') != '', coalesce(tupleElement(p, '$pathname'), ''), '') AS page,
+                                coalesce(tupleElement(p, '$device_type'), '') AS device_type,
+                                coalesce(tupleElement(p, '$browser'), '') AS browser,
+                                coalesce(tupleElement(p, '$geoip_country_code'), '') AS country,
+                                lagInFrame(timestamp) OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)
+                                                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS previous,
+                                row_number() OVER (PARTITION BY toString(person_id) ORDER BY timestamp, toString(uuid)) AS place
+                            FROM events
+                            WHERE coalesce($session_id, '') = ''
+                              AND timestamp >= toDateTime({since}, 'UTC')
+                              AND timestamp < toDateTime({until}, 'UTC')
+                              AND timestamp <= toDateTime({as_of}, 'UTC')
+                              AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                              AND {filters}
+                        ) AS l
+                    ) AS g
+                    GROUP BY g.actor, g.n
+                ) AS s
+            ) AS n
         ) AS j
     ) AS v
     WHERE NOT ((v.k = 2 OR v.k = 3) AND v.value = '')
