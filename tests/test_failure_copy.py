@@ -264,3 +264,48 @@ def test_one_rule_says_where_the_copy_may_answer(
     assert copy_source(workspace, files) is None
     monkeypatch.setenv("USERTRACK_APP_MIRROR", " 1 ")
     assert copy_source(workspace, files) is database
+
+
+def test_a_dashboards_asks_check_each_table_once(
+    workspace: Any, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure report, then the failing runs of the same week and of a day in it: each
+    table is read once while the database stays as it was; a change is checked again."""
+    from usertrack.sources.app_mirror import AppMirror
+
+    checked: list[str] = []
+    check = AppMirror._check
+
+    def counted(self: AppMirror, source: Any, spec: Any, *args: Any, **kw: Any) -> Any:
+        checked.append(spec.name)
+        return check(self, source, spec, *args, **kw)
+
+    monkeypatch.setattr(AppMirror, "_check", counted)
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # done now: no transaction of autovacuum's meanwhile
+    assert _from_copy(workspace, AS_OF, 7) is not None
+    assert sorted(checked) == ["fastapi_users", "runs", "tool_calls", "wasp_users"]
+    checked.clear()
+    assert _runs_from_copy(workspace, AS_OF, 7) is not None
+    assert _runs_from_copy(workspace, AS_OF - timedelta(days=2), 1) is not None
+    assert _from_copy(workspace, AS_OF, 7) is not None
+    assert checked == []
+    # a window reaching further: its tables only
+    assert _runs_from_copy(workspace, AS_OF, 8) is not None
+    assert checked == ["runs"]
+    checked.clear()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE fastapi_run SET run_state = 'completed' WHERE id = 12")
+    assert _same_as_the_files(workspace) > 0  # each answer the files' after the change
+    assert "runs" in checked
+
+
+def test_a_window_is_within_the_ones_checked() -> None:
+    from usertrack.sources.mirror_checks import within
+
+    d = [datetime(2026, 11, k) for k in range(1, 20)]
+    assert within([(d[1], d[5])], d[1], d[5]) and within([(d[1], d[5])], d[2], d[3])
+    assert not within([(d[1], d[5])], d[0], d[5]) and not within([(d[1], d[5])], d[1], d[6])
+    assert within([(d[3], d[8]), (d[1], d[4])], d[1], d[8])  # joined
+    assert not within([(d[1], d[3]), (d[4], d[8])], d[1], d[8])  # a gap
+    assert not within([], d[1], d[2])

@@ -20,6 +20,8 @@ How the copy stays exact (never written to the app's database: read-only transac
 - age() counts from the current transaction id, so the copy compares through a reference id
   kept with it: age(xmin) = age(ref) - (xmin - ref) in 32-bit arithmetic, exact whatever the
   reference's age.
+- Within one process, a table found equal in the snapshot the database still gives is not
+  read again (usertrack/sources/mirror_checks.py): a dashboard asks the copy several times.
 - A copy file DuckDB cannot open or read (damaged) is replaced by an empty one, made aside
   and renamed over it, and copied again (usertrack/sources/mirror_file.py).
 - A database restored to an earlier moment (a point-in-time restore, a Neon branch reset) at
@@ -35,12 +37,14 @@ lengths are computed by PostgreSQL when a row is copied, so no text function is 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from usertrack.sources import mirror_checks as checks
 from usertrack.sources import mirror_file
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
@@ -343,6 +347,8 @@ class AppMirror:
             cols = ", ".join(f"{n} {t}" for n, _, t in spec.columns)
             _run(con, f"CREATE TABLE {spec.name} ({cols}, xmin BIGINT)")
         _run(con, "INSERT INTO meta VALUES ('format', ?)", [layout()])
+        # which copy this is: one made again (a new format, `cache clear`) is not this one
+        _run(con, "INSERT INTO meta VALUES ('made', ?)", [uuid.uuid4().hex])
 
     def meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
@@ -390,7 +396,11 @@ class AppMirror:
         """Make the copy of `specs`' rows in (since, as_of] and of the users equal to the
         database's (see the module): rows copied per table. A check the database refuses (a
         view without xmin, a server without pg_current_snapshot, a statement timeout, a lost
-        connection) or a damaged copy: MirrorUnavailable, and the query files run instead."""
+        connection) or a damaged copy: MirrorUnavailable, and the query files run instead.
+
+        A table this process found equal to the database for the window, in the database's
+        snapshot of now, is not checked again while the copy stays as it was left (see
+        `_unchecked`): a dashboard asks the copy three or four times in one run."""
         import duckdb
         import psycopg
 
@@ -398,11 +408,15 @@ class AppMirror:
 
         try:
             with one_at_a_time(self.path):
+                every = self._unchecked(source, since, as_of, specs, exclude_pattern)
+                if not every:
+                    return {}
                 try:
-                    return self._refresh(source, since, as_of, specs, exclude_pattern)
+                    return self._refresh(source, since, as_of, specs, exclude_pattern, every)
                 except StartOver:
                     self._start_over()
-                    return self._refresh(source, since, as_of, specs, exclude_pattern)
+                    every = [*specs, *WHOLE]
+                    return self._refresh(source, since, as_of, specs, exclude_pattern, every)
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None  # Ctrl-C inside DuckDB: the command stops
         except (psycopg.Error, duckdb.Error) as e:
@@ -417,16 +431,18 @@ class AppMirror:
         as_of: datetime,
         specs: Sequence[Spec],
         exclude_pattern: str,
+        every: Sequence[Spec],
     ) -> dict[str, int]:
-        """Make the copy of `specs`' rows in (since, as_of] and of the users equal to the
-        database's: each table checked (and its changed days copied again) on a connection of
-        its own, side by side. Returns the rows copied per table."""
+        """Make the copy of `every` (of `specs` and the users) equal to the database's, the
+        timed tables' rows in (since, as_of]: each table checked (and its changed days copied
+        again) on a connection of its own, side by side. Returns the rows copied per table."""
         ref_text = self.meta("ref")
         ref = int(ref_text) if ref_text is not None else None
         # Another pattern: the users' verdicts are copied again whatever the figures say.
         new_pattern = self.meta("exclude_pattern") != exclude_pattern
         fetched: dict[str, Any] = {}
         positions: list[tuple[int, str]] = []  # each check's transaction id and system
+        snapshots: dict[str, str] = {}  # each table's check's snapshot (`mirror_checks.SNAPSHOT`)
         errors: list[BaseException] = []
         # The checks' own token, cancelled with the command's: a Ctrl-C on this thread cancels
         # the other checks' statements on the server, and is raised without waiting for them.
@@ -435,11 +451,12 @@ class AppMirror:
         def check(spec: Spec) -> None:
             redo = new_pattern and spec is WASP_USERS
             with cancel_scope(token):
-                *found, position = self._check(
+                *found, position, snapshot = self._check(
                     source, spec, since, as_of, ref, exclude_pattern, redo
                 )
             fetched[spec.name] = found
             positions.append(position)
+            snapshots[spec.name] = snapshot
 
         def on_thread(spec: Spec) -> None:
             try:
@@ -447,7 +464,6 @@ class AppMirror:
             except BaseException as e:  # raised on the command's thread below
                 errors.append(e)
 
-        every: list[Spec] = [*specs, *WHOLE]
         first, rest = every[0], every[1:]
         threads = [threading.Thread(target=on_thread, args=(s,), daemon=True) for s in rest]
         try:
@@ -467,30 +483,33 @@ class AppMirror:
             raise StartOver
         # The rows and the generation change together or not at all: rows written under the
         # old generation would let an answer kept for it be served for rows it never saw.
+        was = self._state()
         self.con.begin()
         try:
-            copied = self._write(fetched, ref, specs, since, as_of, exclude_pattern)
+            copied = self._write(fetched, ref, every, since, as_of, exclude_pattern)
             self.set_meta("xid", str(xid))
             self.set_meta("system", system)
             self.con.commit()
         except BaseException:
             self.con.rollback()
             raise
+        window = (_naive_utc(since), _naive_utc(as_of))
+        checks.note_checked(self.path, was, self._state(), snapshots, *window)
         return copied
 
     def _write(
         self,
         fetched: dict[str, Any],
         ref: int | None,
-        specs: Sequence[Spec],
+        every: Sequence[Spec],
         since: datetime,
         as_of: datetime,
         exclude_pattern: str,
     ) -> dict[str, int]:
-        """The checked rows written into the copy (inside the caller's transaction), the
-        generation moved on when any changed: rows copied per table."""
+        """The checked rows of `every` written into the copy (inside the caller's
+        transaction), the generation moved on when any changed: rows copied per table."""
         copied: dict[str, int] = {}
-        for spec in (*specs, *WHOLE):
+        for spec in every:
             new_ref, days, table = fetched[spec.name]
             if new_ref is not None and ref is None:
                 self.set_meta("ref", str(new_ref))
@@ -515,7 +534,9 @@ class AppMirror:
         # Days long before this window go: the copy of a live database does not grow a day
         # every day (a longer window copies them again). A window that started earlier, asked
         # at an as_of within WIDE_ASK_DAYS of this one, keeps its days.
-        for spec in specs:
+        for spec in every:
+            if not spec.ts:
+                continue
             first = self._widest(spec, since.date(), as_of.date())
             pruned = self.con.execute(
                 f"DELETE FROM {spec.name} WHERE day < ?",
@@ -550,11 +571,11 @@ class AppMirror:
         ref: int | None,
         exclude_pattern: str,
         redo: bool = False,
-    ) -> tuple[int | None, set[date], Any, tuple[int, str]]:
+    ) -> tuple[int | None, set[date], Any, tuple[int, str], str]:
         """On a connection of its own, in one REPEATABLE READ snapshot: the database's figures
         for `spec`, the days (or whole table) that differ from the copy's, those rows (an Arrow
-        table, None when nothing differs), and the snapshot's 64-bit transaction id and the
-        server's system identifier."""
+        table, None when nothing differs), the snapshot's 64-bit transaction id and the
+        server's system identifier, and the snapshot (`mirror_checks.SNAPSHOT`)."""
         import psycopg
 
         from usertrack.sources.postgres import bindable
@@ -572,11 +593,13 @@ class AppMirror:
                     )
                     cur.execute(
                         "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
-                        " (SELECT system_identifier FROM pg_control_system())::text"
+                        " (SELECT system_identifier FROM pg_control_system())::text,"
+                        f" {checks.SNAPSHOT}"
                     )
                     row = cur.fetchone()
                     assert row is not None
                     position = (int(row[0]), str(row[1]))
+                    snapshot = str(row[2])
                     if ref is None:
                         new_ref = max(3, position[0] % 4294967296)
                     use_ref = ref if ref is not None else new_ref
@@ -593,8 +616,9 @@ class AppMirror:
                     if spec.ts:
                         days = self._changed_days(cur, spec, values, use_ref, age, since, as_of)
                         if not days:
-                            return new_ref, days, None, position
-                        return new_ref, days, _copy_days(cur, spec, days, values), position
+                            return new_ref, days, None, position, snapshot
+                        rows = _copy_days(cur, spec, days, values)
+                        return new_ref, days, rows, position, snapshot
                     cur.execute(
                         "SELECT count(*), coalesce(sum(age(t.xmin)), 0)::int8"
                         f" FROM {spec.table} AS t"
@@ -602,11 +626,38 @@ class AppMirror:
                     row = cur.fetchone()
                     assert row is not None
                     if not redo and (int(row[0]), int(row[1])) == self._whole(spec, use_ref, age):
-                        return new_ref, set(), None, position
-                    return new_ref, set(), _copy(cur, spec, "true", values), position
+                        return new_ref, set(), None, position, snapshot
+                    return new_ref, set(), _copy(cur, spec, "true", values), position, snapshot
             finally:
                 if not conn.closed:
                     conn.isolation_level = None
+
+    def _state(self) -> tuple[str | None, ...]:
+        """What changes whenever the copy's rows or its users' verdicts may have: which copy,
+        its generation, the transaction id and server of its last check, the pattern."""
+        keys = ("made", "generation", "xid", "system", "exclude_pattern", "ref")  # 4: pattern
+        with self._lock:
+            rows = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        return tuple(rows.get(k) for k in keys)
+
+    def _unchecked(
+        self,
+        source: PostgresSource,
+        since: datetime,
+        as_of: datetime,
+        specs: Sequence[Spec],
+        exclude_pattern: str,
+    ) -> list[Spec]:
+        """The tables of `specs` and the users to check (usertrack.sources.mirror_checks):
+        those this process has not found equal to the database in its snapshot of now."""
+        every = [*specs, *WHOLE]
+        state = self._state()
+        if state[4] != exclude_pattern:
+            return every
+        tables = [(s.name, bool(s.ts)) for s in every]
+        window = (_naive_utc(since), _naive_utc(as_of))
+        names = checks.unchecked(self.path, state, source, tables, *window)
+        return [s for s in every if s.name in names]
 
     _lock = threading.Lock()  # the DuckDB connection, asked from the check threads
 
