@@ -932,3 +932,16 @@ def test_refresh_modes_keep_posthog_from_answering_from_its_cache(fake: FakePost
         src.fetch_insight(str(TABLE_INSIGHT_ID))
         src.fetch_insight(TABLE_SHORT_ID)
     assert fake.refreshes()[4:] == ["force_blocking", "force_blocking"]
+
+
+def test_a_packed_answers_rows_are_read_as_lists_named_or_not_and_checked() -> None:
+    """A packed row comes as a JSON list, or as an object for a tuple with named elements:
+    both read as the list of its values; a row of another width is refused by name."""
+    from usertrack.sources.posthog_http.paging import packed_row
+
+    assert packed_row(["p1", "a@x.io"], 2, "q") == ["p1", "a@x.io"]
+    assert packed_row({"person_id": "p1", "email": None}, 2, "q") == ["p1", None]
+    with pytest.raises(QueryError, match="not 2 values"):
+        packed_row(["p1"], 2, "q")
+    with pytest.raises(QueryError, match="not 2 values"):
+        packed_row("p1", 2, "q")

@@ -169,13 +169,13 @@ class Paging(QueryRequests):
             items = bucket[1] if len(bucket) == 2 else None
             if not isinstance(items, list):
                 raise QueryError(f"{where}: PostHog answered a packed page without its rows")
-            for item in items:
-                row = list(item.values()) if isinstance(item, dict) else item
-                if not isinstance(row, list | tuple) or len(row) != len(cols):
-                    raise QueryError(
-                        f"{where}: PostHog answered a packed row that is not {len(cols)} values"
-                    )
-                out.append(list(row))
+            out += items
+        # Each row a JSON list of the columns' values (a tuple with named elements comes as an
+        # object): checked in one pass, each made a list only when it is not one already (at
+        # 200,000 rows a loop making every row costs 0.3 s of CPU).
+        width = len(cols)
+        if not all(type(row) is list and len(row) == width for row in out):
+            out = [packed_row(item, width, where) for item in out]
         self._note(f"{query.id}: {len(out):,} rows in one packed request")
         # The buckets come in no order. A query that orders its rows gets them as OFFSET pages
         # give them past the cap, sorted by every column; facts queries (no ORDER BY) as they are.
@@ -338,6 +338,14 @@ class Paging(QueryRequests):
                 f"{self._where(query)}: the columns changed between pages"
                 f" ({', '.join(expected)} then {', '.join(got)})"
             )
+
+
+def packed_row(item: Any, width: int, where: str) -> list[Any]:
+    """A packed answer's row as a list of its `width` values, else a QueryError."""
+    row = list(item.values()) if isinstance(item, dict) else item
+    if not isinstance(row, list | tuple) or len(row) != width:
+        raise QueryError(f"{where}: PostHog answered a packed row that is not {width} values")
+    return list(row)
 
 
 def _index(seq: Any, i: int) -> Any:
