@@ -5,9 +5,10 @@ usertrack.sources.churn_rollups for churn).
 retention_activity.sql gives, per person who did the start event in the span and per period
 (a UTC day, an ISO week, a month) they had an event in, whether they did the start event and
 the return event there: on the events, a grouping of every event of the span. When its
-translation is, word for word, the shipped one (no `--where`, no `--who`, the file as shipped),
-the periods a person had an event in come from person_days for the whole UTC days between the
-bounds and from the events for the part-days at either end (at most a day each, read through
+translation is, word for word, the shipped one (no `--where`, the file as shipped; a `--who`,
+`--segment` or `--by-segment` runs it for everyone and keeps its persons' rows), the periods
+a person had an event in come from person_days for the whole UTC days between the bounds and
+from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
 name. The answer is the same, row for row, whatever the bounds and the values: a day's events
 all lie between two bounds when the day does, every other event is read itself, and a period
