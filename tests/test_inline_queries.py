@@ -136,6 +136,8 @@ def test_a_write_the_checks_cannot_see_is_refused_by_the_read_only_transaction(
     ("args", "says"),
     [
         (["--sql", "DELETE FROM wasp_user"], "--sql is a DELETE statement, not a SELECT"),
+        (["--sql", "UPDATE wasp_user SET credits = 0"], "--sql is an UPDATE statement, not a"),
+        (["--sql", "INSERT INTO wasp_user DEFAULT VALUES"], "--sql is an INSERT statement, not"),
         (["--sql", "SELECT 1; DROP TABLE wasp_user"], "more than one statement"),
         (["--sql", "WITH x AS (DELETE FROM wasp_user RETURNING *) SELECT * FROM x"], "writes"),
         (["--sql", "SELECT * INTO copy FROM wasp_user"], "writes (INTO"),

@@ -146,7 +146,8 @@ def _checked_sql(body: str, option: str) -> str:
     first = re.match(r"\s*\(*\s*([A-Za-z]+)", code)
     word = first[1].lower() if first else ""
     if word not in _SQL_STARTS:
-        shown = f"a {word.upper()} statement" if word else "no statement"
+        article = "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+        shown = f"{article} {word.upper()} statement" if word else "no statement"
         raise UsageError(
             f"{option} is {shown}, not a SELECT: usertrack never writes to your database"
         )
