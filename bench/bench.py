@@ -701,6 +701,8 @@ ANALYTICS: tuple[tuple[list[str], str, str], ...] = (
     # the app database's tool analytics: 30 days of tool calls (1.7 M at 100,000 users), agent
     # runs, code executions and custom tools, nine queries side by side
     (["tools"], "30 days of tool calls, agents, code, custom tools", "1 s"),
+    # one tool: its errors by type and preview, users affected, first and last, day by day
+    (["tools", "--tool", "run_python"], "one tool's errors and daily trend, 30 days", "1 s"),
     # accounts: one query over every member's runs of 30 days, one row per account
     (["accounts"], "every account's members, runs and health", "1 s"),
     (["funnel", "--by-account"], "the activation funnel counted per account", "1 s"),
