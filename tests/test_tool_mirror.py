@@ -474,3 +474,28 @@ def test_a_copy_found_damaged_while_read_is_replaced_once_closed(tmp_path: Path)
     with AppMirror(path) as mirror:  # an empty copy in its place
         assert mirror.con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_copy_refused_for_another_reason_is_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from usertrack.sources.app_mirror import AppMirror, MirrorUnavailable
+
+    path = tmp_path / "copy.duckdb"
+    with AppMirror(path) as mirror:
+        mirror.set_meta("mine", "kept")
+    connect = duckdb.connect
+
+    def out_of_memory(database: str, *args: Any, **kwargs: Any) -> Any:
+        # what cannot be provoked here on demand: DuckDB out of memory as it opens the copy
+        # (and only the copy: a new file made beside it would open)
+        if database == str(path):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", out_of_memory)
+    with pytest.raises(MirrorUnavailable):
+        AppMirror(path)
+    monkeypatch.setattr(duckdb, "connect", connect)
+    with AppMirror(path) as mirror:
+        assert mirror.meta("mine") == "kept"  # not taken for a damaged file, not copied again

@@ -294,7 +294,9 @@ class AppMirror:
             except duckdb.InterruptException:
                 raise KeyboardInterrupt from None
             except duckdb.Error as e:
-                if attempt == 2 or mirror_file.busy(e):
+                # only a file DuckDB reads as damaged is made again: busy, out of memory or
+                # written by a newer DuckDB, the files answer and the copy stays as it is
+                if attempt == 2 or mirror_file.busy(e) or not mirror_file.damage_seen(e):
                     raise MirrorUnavailable(str(e)) from None
                 mirror_file.replace_damaged(path, limit)
                 continue
@@ -306,7 +308,7 @@ class AppMirror:
                 raise KeyboardInterrupt from None
             except duckdb.Error as e:
                 self.con.close()
-                if attempt == 2:
+                if attempt == 2 or not mirror_file.damage_seen(e):
                     raise MirrorUnavailable(str(e)) from None
                 mirror_file.replace_damaged(path, limit)
 
