@@ -88,3 +88,30 @@ def assert_imports_no_terminal_libraries(*modules: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@contextmanager
+def handmade_workspace(database: str, tmp_path: Path) -> Iterator[Any]:
+    """A workspace on the app's `database`, its events one $pageview of a@x.io (2026-11-16)."""
+    from datetime import UTC
+
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    events = write_export(
+        tmp_path / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 11, 16, 10, tzinfo=UTC), "pa", "pa", "a@x.io", {})],
+    )
+    settings = load_settings(
+        {
+            "USERTRACK_HOME": str(tmp_path / "home"),
+            "USERTRACK_EVENTS": str(events),
+            "USERTRACK_CONFIG": "",
+            "DATABASE_URL": database,
+            "USERTRACK_CACHE_TTL": "0",
+        }
+    )
+    with open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    ) as ws:
+        yield ws

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests import handmade
-from tests.analytics_helpers import record, write_export
+from tests.analytics_helpers import handmade_workspace
 
 AS_OF = datetime(2026, 11, 16, 12, tzinfo=UTC)
 # Moments asked: mid-day, midnight, and one a microsecond before a window's edge.
@@ -85,25 +85,7 @@ def database(make_database: Callable[[str], str]) -> str:
 
 @pytest.fixture()
 def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-    from usertrack.workspace import open_workspace
-
-    events = write_export(
-        tmp_path / "events.jsonl",
-        [record(1, "$pageview", datetime(2026, 11, 16, 10, tzinfo=UTC), "pa", "pa", "a@x.io", {})],
-    )
-    settings = load_settings(
-        {
-            "USERTRACK_HOME": str(tmp_path / "home"),
-            "USERTRACK_EVENTS": str(events),
-            "USERTRACK_CONFIG": "",
-            "DATABASE_URL": database,
-            "USERTRACK_CACHE_TTL": "0",
-        }
-    )
-    with open_workspace(
-        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
-    ) as ws:
+    with handmade_workspace(database, tmp_path) as ws:
         yield ws
 
 

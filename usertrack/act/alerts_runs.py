@@ -230,7 +230,6 @@ class RunsCopy:
         return self._mirror.con
 
     def _checked(self, exclude_pattern: str) -> AppMirror | None:
-        import duckdb
 
         from usertrack.sources import app_mirror
 
@@ -241,22 +240,9 @@ class RunsCopy:
         since = min(a for a, _ in self._spans)
         as_of = max(b for _, b in self._spans)
         path = app_mirror.mirror_path(self._ws.settings.home, source.identity)
-        try:
-            mirror = app_mirror.AppMirror(path)
-        except app_mirror.MirrorUnavailable:
-            return None
-        try:
-            mirror.refresh(source, since, as_of, (app_mirror.RUNS,), exclude_pattern)
-        except duckdb.InterruptException:
-            mirror.close()
-            raise KeyboardInterrupt from None
-        except (app_mirror.MirrorUnavailable, duckdb.Error):
-            mirror.close()
-            return None
-        except BaseException:
-            mirror.close()
-            raise
-        return mirror
+        return app_mirror.open_checked(
+            path, source, since, as_of, (app_mirror.RUNS,), exclude_pattern
+        )
 
 
 def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> RunsCopy:

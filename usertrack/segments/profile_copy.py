@@ -155,7 +155,6 @@ class CopyAnswers:
     def _ready(self, at: datetime, pattern: str) -> AppMirror | None:
         """The copy checked for (SINCE, at] under `pattern` (on the first call), or None when
         it cannot answer for them. Under the lock."""
-        import duckdb
 
         from usertrack.sources import app_mirror
 
@@ -164,22 +163,10 @@ class CopyAnswers:
             if _before(self._postgres, SINCE):
                 return None
             path = app_mirror.mirror_path(self._home, self._postgres.identity)
-            try:
-                mirror = app_mirror.AppMirror(path)
-            except app_mirror.MirrorUnavailable:
+            specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
+            mirror = app_mirror.open_checked(path, self._postgres, SINCE, at, specs, pattern)
+            if mirror is None:
                 return None
-            try:
-                specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
-                mirror.refresh(self._postgres, SINCE, at, specs, pattern)
-            except duckdb.InterruptException:
-                mirror.close()
-                raise KeyboardInterrupt from None
-            except (app_mirror.MirrorUnavailable, duckdb.Error):
-                mirror.close()
-                return None
-            except BaseException:
-                mirror.close()
-                raise
             self._mirror, self._checked = mirror, (at, pattern)
         if self._mirror is None or self._checked != (at, pattern):
             return None

@@ -22,8 +22,7 @@ How the copy stays exact (never written to the app's database: read-only transac
   reference's age.
 - Within one process, a table found equal in the snapshot the database still gives is not
   read again (usertrack/sources/mirror_checks.py): a dashboard asks the copy several times.
-- A copy file DuckDB cannot open or read (damaged) is replaced by an empty one, made aside
-  and renamed over it, and copied again (usertrack/sources/mirror_file.py).
+- A copy file DuckDB reads as damaged is replaced by an empty one and copied again (mirror_file).
 - A database restored to an earlier moment (a point-in-time restore, a Neon branch reset) at
   the same address hands out transaction ids again that rows of the copy hold. The copy keeps
   the full 64-bit transaction id of its last check and the server's system identifier: a lower
@@ -776,3 +775,25 @@ def _copy(cur: psycopg.ClientCursor[Any], spec: Spec, where: str, values: dict[s
         return table.cast(pa.schema(fields))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
         raise MirrorUnavailable(f"{spec.table}: a column the copy cannot keep") from None
+
+
+def open_checked(path: Path, source: PostgresSource, since: datetime, as_of: datetime,
+                 specs: Sequence[Spec], exclude_pattern: str) -> AppMirror | None:  # fmt: skip
+    """The copy at `path` checked for (since, as_of]; None: the query files answer instead."""
+    import duckdb
+
+    try:
+        mirror = AppMirror(path)
+    except MirrorUnavailable:
+        return None
+    try:
+        mirror.refresh(source, since, as_of, specs, exclude_pattern)
+        return mirror
+    except (MirrorUnavailable, duckdb.Error) as e:
+        mirror.close()
+        if isinstance(e, duckdb.InterruptException):
+            raise KeyboardInterrupt from None
+        return None
+    except BaseException:
+        mirror.close()
+        raise
