@@ -647,14 +647,19 @@ GROUP BY person_id
 # usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds from the table (their
 # person, their first event's, from the store's `sessions` table: every event of such a session
 # is in the range), the others from their events in the two windows, the events without a
-# $session_id as ever.
+# $session_id as ever. A session's `$start_timestamp` in `sessions` is its `first_at` (both the
+# first of all its events), so only the rows starting in the range are joined (at 100,000 users
+# the join's build side is then 470,000 of the 890,000 sessions).
 _SESSION_FACTS_ROLLED = f"""
 SELECT sp.session_id AS session_key, sp.session_id, CAST(ss.person_id AS VARCHAR) AS person_id,
        sp.first_at, sp.last_at, sp.pageviews, sp.autocaptures, sp.entry_page, sp.exit_page,
        sp.device_type, sp.browser, sp.country
 FROM (SELECT * FROM {SESSIONS_TABLE} WHERE {_SESSION_INSIDE} AND one_email AND {_EVENT_KEPT})
     AS sp
-LEFT JOIN sessions AS ss ON ss.session_id = sp.session_id
+LEFT JOIN (
+    SELECT session_id, person_id FROM sessions
+    WHERE "$start_timestamp" >= {_LO} AND "$start_timestamp" < {_UNTIL}
+) AS ss ON ss.session_id = sp.session_id
 UNION ALL
 SELECT prop_session_id AS session_key, prop_session_id AS session_id,
        CAST(arg_min(person_id, row(timestamp, uuid)) AS VARCHAR) AS person_id,
