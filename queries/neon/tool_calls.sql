@@ -23,12 +23,18 @@
 -- every user, and `cell` is never read.
 -- The accounts joined at the end are the cell's too (their emails not normalized and matched
 -- for every account: a quarter of the query's time for 6,700 people).
+-- The cell's accounts are found first (OFFSET 0 keeps them apart), then their app users: the
+-- planner, which cannot count the list, otherwise joins every account to its app user and
+-- hashes all of them before it keeps the cell's (a fifth more of the server's CPU).
 WITH cell AS MATERIALIZED (
     SELECT f.id::text AS id, w.id AS wasp_id
-    FROM wasp_user AS w
+    FROM (
+        SELECT a.id FROM wasp_user AS a
+        WHERE %(segment_only)s
+          AND lower(btrim(a.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[]))
+        OFFSET 0
+    ) AS w
     JOIN fastapi_user AS f ON f.wasp_user_id = w.id
-    WHERE %(segment_only)s
-      AND lower(btrim(w.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[]))
 ),
 per_user AS MATERIALIZED (
     SELECT

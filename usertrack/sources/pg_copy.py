@@ -58,12 +58,18 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
 
     if cur.connection.info.encoding != "utf-8":  # Arrow reads UTF-8: else row by row
         raise NotCopyable
+    rendered = {k: array_text(v) for k, v in values.items()}
     try:
-        text = cur.mogrify(sql, {k: array_text(v) for k, v in values.items()})
+        text = cur.mogrify(sql, rendered)
+        # The row description asked for with each list of emails empty: the same untyped
+        # literal, so the same types, without the server parsing and planning a cell's list
+        # (once per place the query names it) a second time before COPY does.
+        lists = [k for k, v in values.items() if type(v) is list and type(rendered[k]) is str]
+        probe = cur.mogrify(sql, {**rendered, **dict.fromkeys(lists, "{}")}) if lists else text
     except psycopg.ProgrammingError:  # a placeholder without a value: the row path says so
         raise NotCopyable from None
     try:
-        cur.execute(f"SELECT * FROM (\n{text}\n) AS usertrack_q LIMIT 0")
+        cur.execute(f"SELECT * FROM (\n{probe}\n) AS usertrack_q LIMIT 0")
     except psycopg.errors.SyntaxError:  # not a lone SELECT (a second statement...)
         raise NotCopyable from None  # the transaction is rolled back: nothing ran
     description = cur.description
