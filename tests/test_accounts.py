@@ -511,6 +511,23 @@ def test_account_segments_bind_only_the_columns_their_rules_read(tmp_path: Path)
         account_segment_of(load_segments(rules), columns, plain)
 
 
+def test_an_account_segment_reading_no_column_holds_for_every_account(tmp_path: Path) -> None:
+    """A rule that names no column (`true`) is evaluated over every row, as a rule naming one:
+    every account is in it, and none when there is no account."""
+    from usertrack.segments.account_rules import account_segment_of
+    from usertrack.segments.rules import load_segments
+
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(
+        "segments:\n  - {id: everyone, name: Everyone, action: Nothing, rule: 'true'}\n"
+        "account_segments:\n  - {id: all, name: All, action: Look, rule: 'true'}\n"
+    )
+    spec = load_segments(rules)
+    columns = ["account", "members"]
+    assert account_segment_of(spec, columns, [("a", 1), ("b", 2)]) == ["all", "all"]
+    assert account_segment_of(spec, columns, []) == []
+
+
 def test_the_members_table_reads_every_member_as_written() -> None:
     """--by-account's members come as two JSON arrays (email, account at the same place): the
     table holds each pair as written (quotes, backslashes, tabs, newlines, non-ASCII, a

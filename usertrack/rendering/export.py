@@ -265,6 +265,10 @@ def _json_column(values: list[Any]) -> list[str]:
     from json.encoder import encode_basestring
 
     kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(encode_basestring, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
     if kinds <= {str, type(None)}:
         return [encode_basestring(v) if v is not None else "null" for v in values]
     if kinds <= {int, type(None)}:

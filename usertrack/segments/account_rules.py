@@ -38,9 +38,11 @@ def account_segment_of(
         return [None] * len(rows)
     con = con if con is not None else connect()
     try:
-        kept = _read_columns(segments, columns, con)
-        at = [columns.index(c) for c in kept]
-        _accounts_table(con, kept, [tuple(row[i] for i in at) for row in rows])
+        # a rule reading no column (`true`) still sees every row: the first column kept
+        kept = _read_columns(segments, columns, con) or columns[:1]
+        # each kept column's values, read a column at a time (not a tuple a row)
+        cells = [[row[columns.index(c)] for row in rows] for c in kept]
+        _accounts_table(con, kept, cells, len(rows))
         for seg in segments:
             _check(seg, con, columns)
         cases = " ".join(f"WHEN ({seg.rule}) THEN {i}" for i, seg in enumerate(segments))
@@ -95,14 +97,15 @@ _COLUMN_TYPES = {
 }
 
 
-def _accounts_table(con: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """The temporary table `accounts`: `rows` in their order (`_n`), each column typed by its
-    values (a column of NULLs alone has DuckDB's NULL type; no row: every column is text).
-    Bound as lists, without Arrow (its import is a fifth of a second); a column of another
-    type (a timestamp, a decimal) goes through Arrow."""
-    values = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+def _accounts_table(con: Any, columns: list[str], cells: list[list[Any]], count: int) -> None:
+    """The temporary table `accounts` of `columns`, `cells` holding each one's `count` values
+    (the rows in their order, `_n`), each column typed by its values (a column of NULLs alone has
+    DuckDB's NULL type; no row: every column is text). Bound as lists, without Arrow (its
+    import is a fifth of a second); a column of another type (a timestamp, a decimal) goes
+    through Arrow."""
+    values = dict(zip(columns, cells, strict=True))
     kinds = {c: frozenset(map(type, v)) - {type(None)} for c, v in values.items()}
-    if rows and any(k and k not in _COLUMN_TYPES for k in kinds.values()):
+    if count and any(k and k not in _COLUMN_TYPES for k in kinds.values()):
         import pyarrow as pa
 
         con.register("_rows", pa.table({c: pa.array(v) for c, v in values.items()}))
@@ -110,8 +113,8 @@ def _accounts_table(con: Any, columns: list[str], rows: list[tuple[Any, ...]]) -
         return
     selected = []
     for i, c in enumerate(columns):
-        kind = _COLUMN_TYPES.get(kinds[c], "VARCHAR") if rows else "VARCHAR"
-        cast = f"CAST($c{i} AS {kind}[])" if kinds[c] or not rows else f"$c{i}"
+        kind = _COLUMN_TYPES.get(kinds[c], "VARCHAR") if count else "VARCHAR"
+        cast = f"CAST($c{i} AS {kind}[])" if kinds[c] or not count else f"$c{i}"
         selected.append(f'unnest({cast}) AS "{c.replace(chr(34), chr(34) * 2)}"')
     con.execute(
         "CREATE TEMP TABLE accounts AS SELECT *, row_number() OVER () AS _n"
