@@ -265,7 +265,7 @@ class LocalPostHogSource:
         """`tr`, or what answers it from the store's per-person tables (person_hours,
         person_days), where the store has them and `tr` is a query they answer
         (usertrack.sources.rollups)."""
-        from usertrack.sources.rollups import rewritten, tables_read
+        from usertrack.sources.volume_rollups import rewritten, tables_read
 
         sql = rewritten(tr.sql)
         if sql is None or not (self.has_rollups() and self.has_tables(tables_read(sql))):

@@ -142,6 +142,17 @@ FROM (
 GROUP BY person_id, day
 """
 
+# Every event of the span as rows (person_id, day, n), as _ACTIVITY_DAYS_ROLLED reads them, and
+# the bounds and exclusion as the translations write them: usertrack.sources.volume_rollups's.
+DAY_EVENTS = f"""
+    SELECT person_id, day, events AS n FROM {DAYS_TABLE} WHERE {_WHOLE_DAYS}
+    UNION ALL
+    {_parts(*_HOUR_ROWS, before=_FIRST_DAY)}
+    UNION ALL
+    {_parts(*_HOUR_ROWS, lo=f"greatest({_FIRST_DAY}, {_LAST_DAY})")}
+"""
+SINCE, AS_OF, KEPT = _LO, _HI, _KEPT
+
 # queries/posthog/activity_person_hours.sql in its per-event form, `{filters}` TRUE: each person's
 # events by weekday-hour cell (activity --by-account's heatmap, which counts accounts), from the
 # whole hours of person_hours and the part-hours at either end from the events (_parts).
