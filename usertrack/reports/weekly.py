@@ -320,51 +320,18 @@ _TABLE_QUERIES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 def run_report_queries(
     ws: Workspace, week: ReportWeek, progress: Progress | None
 ) -> dict[str, Result]:
-    """The report's table queries; the sources run at once (Workspace.run_queries). The
-    failing tools come from the checked local copy of the app's tool calls where it answers
-    (usertrack.reports.tool_sections), as `usertrack tools` reads them: the file reads every
-    call of the week twice, the copy's check once without a join."""
+    """The report's table queries; the sources run at once (Workspace.run_queries). The key
+    metrics, the failing tools and the failing runs come from the checked local copy of the
+    app's tables where it answers (usertrack.reports.weekly_copy)."""
+    from usertrack.reports.weekly_copy import from_copy
+
     wanted = {
         key: (query_id, week.end if which == "this" else week.start, params)
         for key, query_id, params, which in _TABLE_QUERIES
     }
-    copied = dict(_from_copy(ws, week, wanted["failing_tools"], progress))
-    runs = _runs_from_copy(ws, wanted["failing_runs"])
-    if runs is not None:
-        copied["failing_runs"] = runs
+    copied = from_copy(ws, wanted, progress)
     found = ws.run_queries({k: v for k, v in wanted.items() if k not in copied}, progress)
     return {key: copied[key] if key in copied else found[key] for key in wanted}
-
-
-def _from_copy(
-    ws: Workspace,
-    week: ReportWeek,
-    wanted: tuple[str, datetime, Mapping[str, Any]],
-    progress: Progress | None,
-) -> dict[str, Result]:
-    """{"failing_tools": its rows} from the app's tables' local copy, or {} (the file runs)."""
-    from usertrack.reports.tool_sections import from_copy
-
-    query_id, as_of, params = wanted
-    if "neon" not in ws.sources:
-        return {}
-    job = ("failing_tools", *ws.bind(query_id, as_of, **params))
-    results = from_copy(
-        ws, [job], since=as_of - timedelta(days=int(params["days"])), as_of=as_of, tool="*",
-        limit=int(params["limit"]), segment_emails=None, progress=progress,
-    )  # fmt: skip
-    return results or {}
-
-
-def _runs_from_copy(ws: Workspace, wanted: tuple[str, datetime, Mapping[str, Any]]) -> Any:
-    """The failing runs from the app's tables' local copy (usertrack.reports.failing_runs_copy),
-    or None (the file runs)."""
-    from usertrack.reports.failing_runs_copy import from_copy
-
-    query_id, as_of, params = wanted
-    if "neon" not in ws.sources:
-        return None
-    return from_copy(ws, *ws.bind(query_id, as_of, **params))
 
 
 def failure_categories(

@@ -97,13 +97,14 @@ class CopyAnswers:
     everything else by the source behind. Thread-safe (the per-user queries run side by side);
     `close` lets the copy go, once the classification has its answers."""
 
-    def __init__(self, behind: Any, postgres: PostgresSource, home: Any) -> None:
+    def __init__(self, behind: Any, postgres: PostgresSource, ws: Any) -> None:
         self._behind = behind
+        self._ws = ws
         self.kind = behind.kind
         self.dialect = behind.dialect
         self.description = behind.description
         self._postgres = postgres
-        self._home = home
+        self._home = ws.settings.home
         self._lock = threading.Lock()
         self._mirror: AppMirror | None = None
         self._checked: tuple[datetime, str] | None = None  # the moment and pattern checked
@@ -160,7 +161,7 @@ class CopyAnswers:
 
         if not self._tried:
             self._tried = True
-            if _before(self._postgres, SINCE):
+            if dated_before(self._ws, self._postgres):
                 return None
             path = app_mirror.mirror_path(self._home, self._postgres.identity)
             specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
@@ -180,6 +181,23 @@ class CopyAnswers:
             if self._mirror is not None:
                 self._mirror.close()
                 self._mirror = None
+
+
+_BEFORE_LOCK = threading.Lock()
+
+
+def dated_before(ws: Any, postgres: PostgresSource) -> bool:
+    """Whether the app has a run or a tool call dated at or before SINCE (`_before`), asked
+    once in a dashboard (`ws.shared`): its classification and its key metrics read the copy."""
+    shared = ws.shared
+    key = ("app rows before", postgres.identity)
+    with _BEFORE_LOCK:  # the panels' threads ask it once between them
+        if shared is not None and key in shared:
+            return bool(shared[key])
+        found = _before(postgres, SINCE)
+        if shared is not None:
+            shared[key] = found
+    return found
 
 
 def _before(postgres: PostgresSource, since: datetime) -> bool:
@@ -220,7 +238,7 @@ def copy_answers(ws: Any, sources: Mapping[str, Any]) -> Iterator[Mapping[str, A
     if postgres is None:
         yield sources
         return
-    answers = CopyAnswers(neon, postgres, ws.settings.home)
+    answers = CopyAnswers(neon, postgres, ws)
     try:
         yield {**sources, "neon": answers}
     finally:
