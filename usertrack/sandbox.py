@@ -157,6 +157,27 @@ _LOCKED_DOWN: dict[str, Any] = {
 }
 
 
+# DuckDB's worker threads per database opened (None: DuckDB's default, one per core), set by
+# `threads_each`. A database file keeps the count it was first opened with in this process:
+# DuckDB refuses a second connection to an open file with another configuration.
+_threads: int | None = None
+_file_threads: dict[str, int | None] = {}
+
+
+@contextlib.contextmanager
+def threads_each(count: int) -> Iterator[None]:
+    """Within: every database opened gets `count` worker threads of DuckDB's (a file already
+    opened in this process keeps its own count). For work that runs its queries side by side on
+    threads of its own (a dashboard's lanes): a pool of one per core for each database beside
+    them only makes the threads take the cores from each other."""
+    global _threads
+    before, _threads = _threads, count
+    try:
+        yield
+    finally:
+        _threads = before
+
+
 def connect(
     path: Path | str | None = None,
     *,
@@ -191,6 +212,11 @@ def connect(
         **dict(settings or {}),
         "temp_directory": temp,
     }
+    threads = (
+        _threads if path is None else _file_threads.setdefault(os.path.realpath(path), _threads)
+    )
+    if threads is not None and "threads" not in config:
+        config["threads"] = threads
     allowed_paths = _spellings(read_paths)
     allowed_dirs = _spellings(write_dirs)
     if allowed_paths or allowed_dirs:

@@ -93,6 +93,7 @@ def run_report(
         write_report,
     )
     from usertrack.reports.weekly_template import render_weekly
+    from usertrack.sandbox import threads_each
     from usertrack.segments.history import open_history, saves_by_default
     from usertrack.sources import query_counts
     from usertrack.workspace import keep_open
@@ -113,7 +114,12 @@ def run_report(
         assert out is not None
         prepare_out(out)
     kept: dict[str, Any] = {}
+    # The panels compute in two lanes, each with threads of its own beside it (the database's
+    # queries, the failure report): DuckDB's default pool of a worker per core for each
+    # database then only makes the threads take the cores from each other. One each costs
+    # 13 % less CPU at 100,000 users, for the same answers.
     with (
+        threads_each(1),
         query_counts.counted() as sent,
         keep_open(),
         spinner("loading rules and queries") as progress,
