@@ -237,3 +237,45 @@ def test_sessions_core_does_not_import_rich_or_typer() -> None:
         "usertrack.analytics.paths",
         "usertrack.analytics.journey_render",
     )
+
+
+def test_persons_are_counted_as_texts_when_two_share_a_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lists count each session's person as a number; were two persons given one number,
+    they count the texts: the same answer."""
+    import duckdb
+
+    from usertrack.analytics import sessions as sessions_mod
+
+    rows = [  # (session, person, start, seconds, page, browser)
+        ("s1", "p1", at(10), 20, "/", "Chrome"),
+        ("s2", "p2", at(11), 200, "/", "Chrome"),
+        ("s3", "p2", at(12), 40, "/pricing", "Firefox"),
+        ("s4", "p3", at(13), 5, "/", "Chrome"),
+        ("s5", None, at(14), 5, "/", "Chrome"),
+    ]
+
+    def summarized() -> dict[str, Any]:
+        con = duckdb.connect()
+        try:
+            columns = ", ".join(f"{c} {t}" for c, t in sessions_mod.SCHEMA.items())
+            con.execute(f"CREATE TEMP TABLE facts ({columns})")
+            for session, person, start, seconds, path, browser in rows:
+                con.execute(
+                    "INSERT INTO facts VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, 'Desktop', ?, 'DE')",
+                    [session, session, person, start, start + timedelta(seconds=seconds), path,
+                     path, browser],
+                )  # fmt: skip
+            return sessions_mod.summarize(con)
+        finally:
+            con.close()
+
+    as_numbers = summarized()
+    assert as_numbers["users"] == 3
+    assert [(r.value, r.sessions, r.users) for r in as_numbers["entry_pages"]] == [
+        ("/", 4, 3),
+        ("/pricing", 1, 1),
+    ]
+    monkeypatch.setattr(sessions_mod, "_PERSON_KEY", "0")  # every person the same number
+    assert summarized() == as_numbers
