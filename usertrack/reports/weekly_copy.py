@@ -71,24 +71,36 @@ earlier AS (
     FROM runs AS b
     JOIN fastapi_users AS f ON f.id = b.user_id
     WHERE b.ts > $first AND b.ts <= $since
+),
+first_runs AS (
+    SELECT account_id, created_at, first_run_at
+    FROM per_account
+    WHERE account_id NOT IN (SELECT account_id FROM earlier WHERE account_id IS NOT NULL)
 )
 SELECT
     (SELECT coalesce(sum(runs), 0) FROM per_account)::BIGINT,
     (SELECT coalesce(sum(runs_completed), 0) FROM per_account)::BIGINT,
     (SELECT count(*) FROM accounts)::BIGINT,
     (SELECT count(*) FILTER (WHERE low_credits) FROM accounts)::BIGINT,
-    (SELECT list(created_at ORDER BY account_id) FROM per_account
-      WHERE account_id NOT IN (SELECT account_id FROM earlier WHERE account_id IS NOT NULL)),
-    (SELECT list(first_run_at ORDER BY account_id) FROM per_account
-      WHERE account_id NOT IN (SELECT account_id FROM earlier WHERE account_id IS NOT NULL))
+    (SELECT count(*) FROM first_runs)::BIGINT,
+    (SELECT string_agg(CAST(epoch_us(created_at) AS VARCHAR), ',' ORDER BY account_id)
+       FROM first_runs),
+    (SELECT string_agg(CAST(epoch_us(first_run_at) AS VARCHAR), ',' ORDER BY account_id)
+       FROM first_runs)
 """
 
-# The file's median over the first runs sent (one pair of arrays per week asked).
+# The file's median over the first runs sent (one pair of lists per week asked): each moment
+# sent as its microseconds since 1970 (one text of them, not a value per moment to bind) and
+# made the same timestamp again, exactly (an interval's microseconds are whole numbers).
 _MEDIAN = """
 (SELECT percentile_cont(0.5) WITHIN GROUP (
             ORDER BY extract(epoch FROM first_run_at - created_at) / 86400.0)
-   FROM unnest(%(created{i})s::timestamp[], %(first{i})s::timestamp[])
-        AS first_runs (created_at, first_run_at))
+   FROM (
+       SELECT TIMESTAMP 'epoch' + c * INTERVAL '1 microsecond' AS created_at,
+              TIMESTAMP 'epoch' + f * INTERVAL '1 microsecond' AS first_run_at
+       FROM unnest(string_to_array(%(created{i})s, ',')::int8[],
+                   string_to_array(%(first{i})s, ',')::int8[]) AS sent (c, f)
+   ) AS first_runs)
 """
 
 
@@ -183,14 +195,13 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
     except (app_mirror.MirrorUnavailable, duckdb.Error):
         return {}
     try:
-        medians = _medians(postgres, [counted[key][4:6] for key in jobs])
+        medians = _medians(postgres, [counted[key][5:7] for key in jobs])
     except psycopg.Error:
         return {}
     out: dict[str, Result] = {}
     for (key, (query, values)), median in zip(jobs.items(), medians, strict=True):
-        runs, completed, accounts, using, created = counted[key][:5]
-        firsts = len(created or [])
-        row = (int(runs), int(completed), firsts, median, int(accounts), int(using))
+        runs, completed, accounts, using, firsts = counted[key][:5]
+        row = (int(runs), int(completed), int(firsts), median, int(accounts), int(using))
         out[key] = Result(columns=list(COLUMNS), rows=[row], meta={"from": "app mirror"})
         if cached is not None:
             cached.store_answer(query, values, out[key])
@@ -198,8 +209,9 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
 
 
 def _medians(postgres: Any, weeks: list[tuple[Any, Any]]) -> list[float | None]:
-    """The file's median days from sign-up to first run of each week's (created_at list,
-    first_run_at list), computed by PostgreSQL in one statement (None for a week without)."""
+    """The file's median days from sign-up to first run of each week's (created_at,
+    first_run_at) microseconds, each a text of them in the same order, computed by PostgreSQL
+    in one statement (None for a week without)."""
     asked = [i for i, (created, _) in enumerate(weeks) if created]
     found: dict[int, float | None] = {}
     if asked:
