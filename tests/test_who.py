@@ -152,6 +152,32 @@ def test_persons_of_a_cell_with_their_profiles(env: dict[str, str]) -> None:
     assert doc["who"] == TRIAL
 
 
+def test_a_cells_people_are_kept_for_the_same_cell_asked_again(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local events store the people of a cell are kept under the store's stamp: the
+    same cell asked again reads them (the funnel is not worked out again) and lists the same
+    people; another cell, or a cell kept to --who's people, is worked out."""
+    from usertrack.analytics import funnel as funnels
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
+    worked: list[int] = []
+    load = funnels.load_progress
+    monkeypatch.setattr(funnels, "load_progress", lambda *a, **k: worked.append(1) or load(*a, **k))
+    args = [*SEGMENTED["funnel"], "--persons", "1"]
+    first = run_json("funnel", args, as_of=AS_OF, **env)
+    assert len(worked) == 1 and first["count"] == 3
+    assert run_json("funnel", args, as_of=AS_OF, **env) == first
+    assert len(worked) == 1
+    run_json("funnel", [*SEGMENTED["funnel"], "--persons", "2"], as_of=AS_OF, **env)
+    assert len(worked) == 2
+    for _ in range(2):
+        doc = run_json("funnel", [*args, "--who", TRIAL], as_of=AS_OF, **env)
+        assert [p["email"] for p in doc["persons"]] == ["b@x.io"]
+    assert len(worked) == 4
+
+
 def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_path: Path) -> None:
     """The cell's profile is built from per-user queries kept to its people's emails: the
     whole profile's rows of them. A profile.sql reading other rows (a rank over everyone)

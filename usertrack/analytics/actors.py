@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -65,6 +65,45 @@ def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
     more = f", ... ({len(cells)} in all)" if len(cells) > len(shown) else ""
     listed = ", ".join(shown) + more if cells else "none: the answer is empty"
     return UsageError(f"--persons {text!r} is no cell of this {option} (cells: {listed})")
+
+
+def _kept_ids(ws: Workspace, cell: tuple[Any, ...], find: Callable[[], set[str]]) -> set[str]:
+    """The person ids `find()` gives for `cell` (what names the cell: the analysis, its options,
+    the moment, the cell), kept beside the events store they were found in
+    (usertrack.sources.storecache) and read back while the store is unchanged: the same cell
+    asked again (another format, a second look) reads them instead of working the analysis
+    out again. Their key holds all they depend on but the store: `cell`, the query library's
+    PostHog files as they read now, the exclusion pattern and usertrack's code (as a metric
+    alert's figures are kept: usertrack.act.alerts_kept). A cell of people kept by `--where`,
+    `--who` or `--segment` (which read other files or the app's database), or on a source
+    that keeps no answers (PostHog's API), is found every time."""
+    source = ws.sources.get("posthog")
+    kept = getattr(source, "kept", None)
+    if (
+        kept is None
+        or ws.where
+        or ws.person_filter is not None
+        or ws.narrow_to is not None
+        or ws.person_rows is not None
+    ):
+        return find()
+    from usertrack.act.alerts_kept import code_hash
+    from usertrack.segments.profiles import exclude_pattern
+
+    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
+    what = repr(("--persons cell", code_hash(), library))
+    found = kept(what, {"cell": cell, "exclude_pattern": exclude_pattern(ws.rules.exclude)})
+    if found is not None and found[1] is not None:
+        table = found[1]
+        if table.column_names == ["person_id"]:
+            return set(table.column(0).to_pylist())
+    ids = find()
+    if found is not None:
+        import pyarrow as pa
+
+        column = pa.array(sorted(ids), pa.string())
+        source.keep(found[0], pa.table({"person_id": column}))  # type: ignore[union-attr]
+    return ids
 
 
 def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
@@ -311,18 +350,25 @@ def funnel_actors(
     from usertrack.sandbox import release
 
     index, kind = funnel_cell(steps, text)
-    con = funnels.load_progress(ws, steps, as_of, span, window, None, None, shape or funnels.PLAIN)
-    try:
-        where = "furthest >= ?" if kind == "converted" else "furthest = ?"
-        number = index if kind == "converted" else index - 1
-        ids = {
-            str(r[0])
-            for r in con.execute(
-                f"SELECT person_id FROM progress WHERE {where} AND person_id IS NOT NULL", [number]
-            ).fetchall()
-        }
-    finally:
-        release(con)
+    shape = shape or funnels.PLAIN
+
+    def find() -> set[str]:
+        con = funnels.load_progress(ws, steps, as_of, span, window, None, None, shape)
+        try:
+            where = "furthest >= ?" if kind == "converted" else "furthest = ?"
+            number = index if kind == "converted" else index - 1
+            return {
+                str(r[0])
+                for r in con.execute(
+                    f"SELECT person_id FROM progress WHERE {where} AND person_id IS NOT NULL",
+                    [number],
+                ).fetchall()
+            }
+        finally:
+            release(con)
+
+    cell = ("funnel", as_of, span.start, span.end, steps, window, shape, index, kind)
+    ids = _kept_ids(ws, cell, find)
     shown = [
         label or step for step, label in zip(steps, labels or [None] * len(steps), strict=True)
     ]
@@ -403,27 +449,31 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
             )
         )
     back = next_period(start, period, k)
-    with open_facts_tables(ws, as_of, facts) as con:
-        if mode == "first-time":
-            cohort = (
-                f"SELECT DISTINCT person_id FROM firsts"
-                f" WHERE CAST(date_trunc('{period}', first_start) AS DATE) = $start"
-            )
-        else:
-            cohort = (
-                "SELECT DISTINCT person_id FROM activity"
-                " WHERE period_start = $start AND did_start > 0"
-            )
-        sql = f"SELECT person_id FROM ({cohort}) c WHERE person_id IS NOT NULL"
-        if k:
-            sql += (
-                " AND person_id IN (SELECT person_id FROM activity"
-                " WHERE period_start = $back AND did_return > 0)"
-            )
-        values: dict[str, Any] = {"start": start}
-        if k:
-            values["back"] = back
-        ids = {str(r[0]) for r in con.execute(sql, values).fetchall()}
+    if mode == "first-time":
+        cohort = (
+            f"SELECT DISTINCT person_id FROM firsts"
+            f" WHERE CAST(date_trunc('{period}', first_start) AS DATE) = $start"
+        )
+    else:
+        cohort = (
+            "SELECT DISTINCT person_id FROM activity WHERE period_start = $start AND did_start > 0"
+        )
+    sql = f"SELECT person_id FROM ({cohort}) c WHERE person_id IS NOT NULL"
+    if k:
+        sql += (
+            " AND person_id IN (SELECT person_id FROM activity"
+            " WHERE period_start = $back AND did_return > 0)"
+        )
+    values: dict[str, Any] = {"start": start}
+    if k:
+        values["back"] = back
+
+    def find() -> set[str]:
+        with open_facts_tables(ws, as_of, facts) as con:
+            return {str(r[0]) for r in con.execute(sql, values).fetchall()}
+
+    kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k)
+    ids = _kept_ids(ws, kept, find)
     about = f"cohort {start.isoformat()} ({result.start_event})"
     about += f", came back in {period} {k} ({back.isoformat()})" if k else ": its people"
     cell = start.isoformat() + (f":{period}{k}" if k else "")
@@ -457,15 +507,20 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
              "interval": result.interval, "by": "", "values": [], "active": 0},
         )
     ]  # fmt: skip
-    with open_facts_tables(ws, as_of, facts) as con:
-        ids = {
-            str(r[0])
-            for r in con.execute(
-                "SELECT DISTINCT person_id FROM persons WHERE point = $point"
-                " AND person_id IS NOT NULL",
-                {"point": chosen},
-            ).fetchall()
-        }
+
+    def find() -> set[str]:
+        with open_facts_tables(ws, as_of, facts) as con:
+            return {
+                str(r[0])
+                for r in con.execute(
+                    "SELECT DISTINCT person_id FROM persons WHERE point = $point"
+                    " AND person_id IS NOT NULL",
+                    {"point": chosen},
+                ).fetchall()
+            }
+
+    cell = ("trends", as_of, result.span.start, result.span.end, result.interval, event, chosen)
+    ids = _kept_ids(ws, cell, find)
     about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
     return Actors(as_of, "trends", f"{stamp}:{event}", about, _listed(ws, as_of, ids))
 
@@ -547,8 +602,12 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
     values: dict[str, Any] = {"week": week}
     if status != "dormant":
         values["status"] = status
-    with open_facts_tables(ws, as_of, facts) as con:
-        ids = {str(r[0]) for r in con.execute(sql, values).fetchall()}
+
+    def find() -> set[str]:
+        with open_facts_tables(ws, as_of, facts) as con:
+            return {str(r[0]) for r in con.execute(sql, values).fetchall()}
+
+    ids = _kept_ids(ws, ("activity", as_of, week, status), find)
     about = f"{status} in the week of {week.isoformat()}"
     return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about,
                   _listed(ws, as_of, ids))  # fmt: skip
