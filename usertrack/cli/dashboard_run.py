@@ -96,6 +96,7 @@ def run_report(
     from usertrack.sandbox import threads_each
     from usertrack.segments.history import open_history, saves_by_default
     from usertrack.sources import query_counts
+    from usertrack.sources.mirror_file import held_open
     from usertrack.workspace import keep_open
 
     settings = load_settings()
@@ -120,6 +121,7 @@ def run_report(
     # 13 % less CPU at 100,000 users, for the same answers.
     with (
         threads_each(1),
+        held_open(),  # the app tables' copy opened once for every panel that reads it
         query_counts.counted() as sent,
         keep_open(),
         spinner("loading rules and queries") as progress,

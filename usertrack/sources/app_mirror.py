@@ -196,6 +196,7 @@ class AppMirror:
                 continue
             try:
                 self._ensure()
+                mirror_file.hold(path, limit)  # in a dashboard: open until its run ends
                 return
             except duckdb.InterruptException:
                 self.con.close()
