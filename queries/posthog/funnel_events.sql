@@ -8,6 +8,7 @@
 -- param steps: <list>
 -- param by:
 -- param every: 0
+-- param emails: 1
 --
 -- The funnel itself (attempts, window, furthest step) is worked out by usertrack from these
 -- rows (docs/metrics.md), so it runs the same on the demo, an events export and live PostHog,
@@ -17,11 +18,13 @@
 -- row per event (usertrack/analytics/common.py `unnested`): PostHog sends a row per person, not
 -- one per event. person_id is the actor (a person can have many distinct_ids). `breakdown` is
 -- the event's {by} property as text ('' when absent or when {by} is ''); `email` is the
--- person's email on that event. Without {by}, no event's properties are parsed. {steps} also
--- holds the exclusion steps' events (--exclude); {every} = 1 (a strict funnel, --order strict,
--- where any other event between two steps breaks it) sends every event of the range. No LIMIT:
--- usertrack pages every result (PostHog returns 100 rows without a LIMIT and caps any LIMIT at
--- 50,000), so no person is lost. No ORDER BY: usertrack orders the facts itself.
+-- person's email on that event, or '' with {emails} = 0 (a funnel that reads no email: an
+-- email an event is most of the answer's bytes). Without {by}, no event's properties are
+-- parsed. {steps} also holds the exclusion steps' events (--exclude); {every} = 1 (a strict
+-- funnel, --order strict, where any other event between two steps breaks it) sends every event
+-- of the range. No LIMIT: usertrack pages every result (PostHog returns 100 rows without a
+-- LIMIT and caps any LIMIT at 50,000), so no person is lost. No ORDER BY: usertrack orders the
+-- facts itself.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
@@ -36,7 +39,7 @@ FROM (
         timestamp AS at,
         event AS step,
         if({by} = '', '', coalesce(JSONExtractString(properties, {by}), '')) AS value,
-        JSONExtractString(person.properties, 'email') AS person_email
+        if({emails} = 1, JSONExtractString(person.properties, 'email'), '') AS person_email
     FROM events
     WHERE (has({steps}, event) OR {every} = 1)
       AND timestamp >= toDateTime({since}, 'UTC')

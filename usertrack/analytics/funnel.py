@@ -485,9 +485,11 @@ def load_progress(
     progress: Any = None,
     shape: Shape = PLAIN,
     emails: bool = False,
+    by_account: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """`progress` (each person's furthest step and step times) and `facts` (their events) of
-    the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`."""
+    the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`,
+    and every event's email in it (also with `by_account`; else each event's email is '')."""
     import pyarrow as pa
 
     con = facts_connection()
@@ -506,6 +508,7 @@ def load_progress(
         ),
         "by": by or narrowing_property(steps) or "",
         "every": 1 if shape.order == "strict" else 0,
+        "emails": 1 if emails or by_account else 0,
     }
     key = _progress_key(ws, steps, as_of, window, schema, params, shape)
     whole = ws.facts_cache.get(key) if key is not None and ws.facts_cache is not None else None
@@ -645,7 +648,9 @@ def _funnel(
     from usertrack.analytics.by_account import account_progress, members_meanwhile
 
     with members_meanwhile(ws, as_of, progress, by_account) as members:  # while events count
-        con = load_progress(ws, chosen, as_of, span, window, by, progress, shape)
+        con = load_progress(
+            ws, chosen, as_of, span, window, by, progress, shape, by_account=by_account
+        )
     try:
         notes: tuple[str, ...] = ()
         if members is not None:
