@@ -528,6 +528,24 @@ def test_an_account_segment_reading_no_column_holds_for_every_account(tmp_path: 
     assert account_segment_of(spec, columns, []) == []
 
 
+def test_the_shipped_account_segments_hold_over_no_account() -> None:
+    """No account (an --as-of before the first, an app without any): the shipped rules, which
+    compare numbers and texts, are checked over columns of no type and match nothing; a rule
+    naming a column that is not there is still refused."""
+    from usertrack.errors import SegmentsFileError
+    from usertrack.segments.account_rules import account_segment_of
+    from usertrack.segments.rules import load_segments
+    from usertrack.shipped import shipped_path
+
+    spec = load_segments(shipped_path("segments.yaml"))
+    assert spec.account_segments
+    columns = ["account", "name", "members", "active_members", "plan", "seats", "runs",
+               "failed_runs", "failure_rate", "credits", "health"]  # fmt: skip
+    assert account_segment_of(spec, columns, []) == []
+    with pytest.raises(SegmentsFileError, match="unknown column 'seats'"):
+        account_segment_of(spec, [c if c != "seats" else "seat" for c in columns], [])
+
+
 def test_the_members_table_reads_every_member_as_written() -> None:
     """--by-account's members come as two JSON arrays (email, account at the same place): the
     table holds each pair as written (quotes, backslashes, tabs, newlines, non-ASCII, a

@@ -99,10 +99,10 @@ _COLUMN_TYPES = {
 
 def _accounts_table(con: Any, columns: list[str], cells: list[list[Any]], count: int) -> None:
     """The temporary table `accounts` of `columns`, `cells` holding each one's `count` values
-    (the rows in their order, `_n`), each column typed by its values (a column of NULLs alone has
-    DuckDB's NULL type; no row: every column is text). Bound as lists, without Arrow (its
-    import is a fifth of a second); a column of another type (a timestamp, a decimal) goes
-    through Arrow."""
+    (the rows in their order, `_n`), each column typed by its values (a column of NULLs alone,
+    or of no row, has DuckDB's NULL type: a rule comparing it to a number or a text binds).
+    Bound as lists, without Arrow (its import is a fifth of a second); a column of another
+    type (a timestamp, a decimal) goes through Arrow."""
     values = dict(zip(columns, cells, strict=True))
     kinds = {c: frozenset(map(type, v)) - {type(None)} for c, v in values.items()}
     if count and any(k and k not in _COLUMN_TYPES for k in kinds.values()):
@@ -113,8 +113,8 @@ def _accounts_table(con: Any, columns: list[str], cells: list[list[Any]], count:
         return
     selected = []
     for i, c in enumerate(columns):
-        kind = _COLUMN_TYPES.get(kinds[c], "VARCHAR") if count else "VARCHAR"
-        cast = f"CAST($c{i} AS {kind}[])" if kinds[c] or not count else f"$c{i}"
+        kind = _COLUMN_TYPES.get(kinds[c], "VARCHAR")
+        cast = f"CAST($c{i} AS {kind}[])" if kinds[c] else f"$c{i}"
         selected.append(f'unnest({cast}) AS "{c.replace(chr(34), chr(34) * 2)}"')
     con.execute(
         "CREATE TEMP TABLE accounts AS SELECT *, row_number() OVER () AS _n"
