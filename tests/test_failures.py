@@ -466,6 +466,47 @@ def test_texts_are_matched_once_and_remembered_and_when_is_per_row(
     assert counts == [2, 1, 3, 3]
 
 
+def test_arrow_rows_numbered_by_duckdb_categorize_as_numbered_in_python(
+    rules: FailureRules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dashboard's failure report (remember=False): its Arrow rows' texts are numbered by
+    DuckDB and no verdict is kept, with every row's cause, category and owner, in order, as
+    when they are numbered in Python and remembered (texts repeated, missing, per-row `when`)."""
+    import pyarrow as pa
+
+    from usertrack.reports import failures
+    from usertrack.sources.base import Result
+
+    counts = _count_new_texts(monkeypatch)
+    credits = tool("InsufficientCreditsError", "Insufficient credits for this run")
+    timeout = tool("TimeoutError", "Request timed out after 30s")
+    log = workflow("Traceback (most recent call last)\nValueError: bad input")
+    rows = [{**credits, "credits": 5}, {**credits, "credits": 0}, timeout, tool(None, None),
+            timeout, log, tool(None, None), log, {**credits, "credits": 9}]  # fmt: skip
+    arrow = pa.Table.from_pylist([{**r, "email": f"u{i % 4}@x.io"} for i, r in enumerate(rows)])
+
+    def categorized(remember: bool) -> list[Any]:
+        con = connect()
+        try:
+            given = Result(columns=list(arrow.column_names), rows=[], arrow=arrow)
+            assert failures.categorize(rules, con, given, remember=remember) == len(rows)
+            found = con.execute("SELECT * FROM categorized")
+            return [[d[0] for d in found.description], *found.fetchall()]
+        finally:
+            con.close()
+
+    failures._known.clear()
+    here = categorized(remember=False)
+    assert counts == [] and not failures._known  # nothing matched for a later call
+    assert here == categorized(remember=True)
+    assert counts == [4]  # four distinct texts, numbered in Python and remembered
+    cause = here[0].index("cause")
+    assert [r[cause] for r in here[1:3]] == [
+        "Platform bug: false credit check",
+        "User: out of credits",
+    ]
+
+
 def test_a_window_after_another_answers_as_a_fresh_process(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

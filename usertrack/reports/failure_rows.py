@@ -142,7 +142,8 @@ def load_arrow(
     )
     given = arrow.select([c for c in columns if c in FAILURE_COLUMNS])
     for name, (_, values) in extra.items():
-        given = given.append_column(name, pa.array(values, type=pa.int64()))
+        column = values if isinstance(values, pa.Array) else pa.array(values, type=pa.int64())
+        given = given.append_column(name, column)
     con.register("_failures_in", given)
     try:
         con.execute(f'INSERT INTO "{table}" SELECT {select} FROM _failures_in')

@@ -339,6 +339,8 @@ def categorize(
     rows: Result | Sequence[dict[str, Any]],
     table: str = "failure",
     out: str = "categorized",
+    *,
+    remember: bool = True,
 ) -> int:
     """Store failure rows as `table` (see load_failures) and create `out`: every row in the
     order given, plus `cause`, `category` and `owner`. Returns the row count.
@@ -348,35 +350,23 @@ def categorize(
     distinct text, in one statement (a CASE over the rules without a `when`, which stops at the
     first match), and the verdicts remembered for this version of the rules. A `when` reads the
     whole row: evaluated on each row whose text its rule matches, in one more statement.
+
+    Not `remember` (a failure report a dashboard computes once and shares): rows given as Arrow
+    columns keep their texts in DuckDB, which numbers them, and no verdict is remembered or
+    looked up (at 100,000 users a week's 96,000 failures hold 42,000 distinct texts: a quarter
+    of the work, made Python objects only to be counted).
     """
     import duckdb
 
     from usertrack.sandbox import time_limit
 
     arrow = getattr(rows, "arrow", None)
-    if arrow is not None:  # Arrow columns (failure_copy): the texts alone cross into Python
-        columns = list(arrow.column_names)
-        tuples: Sequence[Sequence[Any]] = []
-        keys = list(zip(*(_texts(arrow, f) for f in _TEXT_FIELDS), strict=True))
-        distinct = list(dict.fromkeys(keys))
+    numbered_here = arrow is not None and not remember
+    if numbered_here:
+        count, new = _load_numbered(con, arrow, table), True
+        known: list[tuple[Text, Verdict]] = []
     else:
-        columns, tuples = columns_and_tuples(rows)
-        keys, distinct = _distinct_texts(columns, tuples)
-    version = (spec.path, spec.rules)
-    with _known_lock:
-        if _known_state[0] != version:
-            _known.clear()
-            _known_state[:] = [version, 0]
-        known = [(t, v) for t in distinct if (v := _known.get(t)) is not None]
-    # Text ids: the known texts first, then the new ones (ids from len(known) on).
-    seen = {t for t, _ in known}
-    order = [t for t, _ in known] + [t for t in distinct if t not in seen]
-    number = {t: i for i, t in enumerate(order)}
-    text_ids = {"__t": ("INTEGER", list(map(number.__getitem__, keys)))}
-    if arrow is not None:
-        load_arrow(con, arrow, table, text_ids)
-    else:
-        load_rows(con, columns, tuples, table, text_ids)
+        count, known, new, order, version = _load_known(spec, con, rows, arrow, table)
 
     n = len(spec.rules)
     conditional = [(i, r) for i, r in enumerate(spec.rules) if r.when]
@@ -394,7 +384,7 @@ def categorize(
     )
     try:
         with time_limit(con, f"{spec.path}: the rules"):
-            if len(order) > len(known):
+            if new:
                 texts = ", ".join(f"any_value({f}) AS {f}" for f in _TEXT_FIELDS)
                 matched = "".join(f", {_text_match_sql(r)}" for _, r in conditional)
                 con.execute(
@@ -410,7 +400,8 @@ def categorize(
         raise RulesFileError(f"{spec.path}: the rules failed on the data: {e}") from None
     if known:
         _insert_known(con, names, kinds, [v for _, v in known])
-    _remember(con, version, order[len(known) :], len(known))
+    if not numbered_here:
+        _remember(con, version, order[len(known) :], len(known))
 
     cases = "".join(
         f"WHEN __m{i} AND __k > {i} AND coalesce((\n{r.when}\n), false) THEN {i}\n"
@@ -451,7 +442,63 @@ def categorize(
         raise RulesFileError(f"{spec.path}: the rules failed on the data: {e}") from None
     finally:
         con.execute("DROP TABLE IF EXISTS __verdicts")
-    return len(keys)
+    return count
+
+
+def _load_known(
+    spec: FailureRules,
+    con: duckdb.DuckDBPyConnection,
+    rows: Result | Sequence[dict[str, Any]],
+    arrow: Any,
+    table: str,
+) -> tuple[int, list[tuple[Text, Verdict]], bool, list[Text], Any]:
+    """`rows` stored as `table`, each distinct text numbered in Python: the known texts (with
+    their verdicts) first, then the new ones. Returns the row count, the known texts, whether
+    any is new, every distinct text in id order and the rules' version."""
+    if arrow is not None:  # Arrow columns (failure_copy): the texts alone cross into Python
+        columns = list(arrow.column_names)
+        tuples: Sequence[Sequence[Any]] = []
+        keys = list(zip(*(_texts(arrow, f) for f in _TEXT_FIELDS), strict=True))
+        distinct = list(dict.fromkeys(keys))
+    else:
+        columns, tuples = columns_and_tuples(rows)
+        keys, distinct = _distinct_texts(columns, tuples)
+    version = (spec.path, spec.rules)
+    with _known_lock:
+        if _known_state[0] != version:
+            _known.clear()
+            _known_state[:] = [version, 0]
+        known = [(t, v) for t in distinct if (v := _known.get(t)) is not None]
+    # Text ids: the known texts first, then the new ones (ids from len(known) on).
+    seen = {t for t, _ in known}
+    order = [t for t, _ in known] + [t for t in distinct if t not in seen]
+    number = {t: i for i, t in enumerate(order)}
+    text_ids = {"__t": ("INTEGER", list(map(number.__getitem__, keys)))}
+    if arrow is not None:
+        load_arrow(con, arrow, table, text_ids)
+    else:
+        load_rows(con, columns, tuples, table, text_ids)
+    return len(keys), known, len(order) > len(known), order, version
+
+
+def _load_numbered(con: duckdb.DuckDBPyConnection, arrow: Any, table: str) -> int:
+    """The Arrow table `arrow` stored as `table`, its distinct texts numbered by DuckDB (in no
+    particular order: an id only joins a text to its verdict). Returns the row count."""
+    import pyarrow as pa
+
+    load_arrow(con, arrow, table, {"__t": ("INTEGER", pa.nulls(arrow.num_rows, pa.int64()))})
+    texts = ", ".join(_TEXT_FIELDS)
+    same = " AND ".join(f"d.{f} IS NOT DISTINCT FROM x.{f}" for f in _TEXT_FIELDS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE __texts AS
+        SELECT row_number() OVER () - 1 AS __t, {texts}
+        FROM (SELECT DISTINCT {texts} FROM "{table}")"""
+    )
+    try:
+        con.execute(f'UPDATE "{table}" AS d SET __t = x.__t FROM __texts AS x WHERE {same}')
+    finally:
+        con.execute("DROP TABLE IF EXISTS __texts")
+    return int(arrow.num_rows)
 
 
 def _texts(arrow: Any, name: str) -> list[Any]:
@@ -678,7 +725,8 @@ def _failure_report(
         if progress:
             count = len(rows.rows) if rows.arrow is None else rows.arrow.num_rows
             progress(f"categorizing {count} failures with {spec.path.name}")
-        categorize(spec, con, rows)
+        # a dashboard's report is computed once and shared: no verdict kept for a later one
+        categorize(spec, con, rows, remember=ws.shared is None)
         # Both levels of causes in one query, each in its order (level, failures, cause).
         found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
         return (*found, con.execute("SELECT count(DISTINCT email) FROM categorized").fetchone())
