@@ -225,6 +225,31 @@ def test_funnel_deeper_the_same_live_and_locally(export: Path, tmp_path: Path) -
     assert strip_live_only(live) == strip_live_only(local)
 
 
+def test_a_paths_edges_people_are_kept_for_the_same_edge_asked_again(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The people of a paths edge are kept under the events store's stamp: the same edge asked
+    again reads them (the paths are not worked out again) and lists the same people; the same
+    edge with other options, or one no one took, is worked out (and refused)."""
+    from usertrack.analytics import paths as paths_mod
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
+    worked: list[int] = []
+    paths = paths_mod.paths
+    monkeypatch.setattr(paths_mod, "paths", lambda *a, **k: worked.append(1) or paths(*a, **k))
+    env = {"USERTRACK_EVENTS": str(export)}
+    args = [*RANGE, "--persons", "/pricing:/docs"]
+    first = run_json("paths", args, as_of=AS_OF, **env)
+    assert [p["person_id"] for p in first["persons"]] == ["p1"] and len(worked) == 1
+    assert run_json("paths", args, as_of=AS_OF, **env) == first
+    assert len(worked) == 1
+    narrow = ["paths", *RANGE, "--from", "start", "--steps", "2", "--as-of", AS_OF]
+    for _ in range(2):
+        assert_usage_error([*narrow, "--persons", "/pricing:/docs"], "no cell of this paths", **env)
+    assert len(worked) == 3
+
+
 def test_bad_funnel_options(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]

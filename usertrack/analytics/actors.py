@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.analytics.kept_cells import kept_cell, kept_ids
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -65,45 +66,6 @@ def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
     more = f", ... ({len(cells)} in all)" if len(cells) > len(shown) else ""
     listed = ", ".join(shown) + more if cells else "none: the answer is empty"
     return UsageError(f"--persons {text!r} is no cell of this {option} (cells: {listed})")
-
-
-def _kept_ids(ws: Workspace, cell: tuple[Any, ...], find: Callable[[], set[str]]) -> set[str]:
-    """The person ids `find()` gives for `cell` (what names the cell: the analysis, its options,
-    the moment, the cell), kept beside the events store they were found in
-    (usertrack.sources.storecache) and read back while the store is unchanged: the same cell
-    asked again (another format, a second look) reads them instead of working the analysis
-    out again. Their key holds all they depend on but the store: `cell`, the query library's
-    PostHog files as they read now, the exclusion pattern and usertrack's code (as a metric
-    alert's figures are kept: usertrack.act.alerts_kept). A cell of people kept by `--where`,
-    `--who` or `--segment` (which read other files or the app's database), or on a source
-    that keeps no answers (PostHog's API), is found every time."""
-    source = ws.sources.get("posthog")
-    kept = getattr(source, "kept", None)
-    if (
-        kept is None
-        or ws.where
-        or ws.person_filter is not None
-        or ws.narrow_to is not None
-        or ws.person_rows is not None
-    ):
-        return find()
-    from usertrack.act.alerts_kept import code_hash
-    from usertrack.segments.profiles import exclude_pattern
-
-    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
-    what = repr(("--persons cell", code_hash(), library))
-    found = kept(what, {"cell": cell, "exclude_pattern": exclude_pattern(ws.rules.exclude)})
-    if found is not None and found[1] is not None:
-        table = found[1]
-        if table.column_names == ["person_id"]:
-            return set(table.column(0).to_pylist())
-    ids = find()
-    if found is not None:
-        import pyarrow as pa
-
-        column = pa.array(sorted(ids), pa.string())
-        source.keep(found[0], pa.table({"person_id": column}))  # type: ignore[union-attr]
-    return ids
 
 
 def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
@@ -368,7 +330,7 @@ def funnel_actors(
             release(con)
 
     cell = ("funnel", as_of, span.start, span.end, steps, window, shape, index, kind)
-    ids = _kept_ids(ws, cell, find)
+    ids = kept_ids(ws, cell, find)
     shown = [
         label or step for step, label in zip(steps, labels or [None] * len(steps), strict=True)
     ]
@@ -473,7 +435,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k)
-    ids = _kept_ids(ws, kept, find)
+    ids = kept_ids(ws, kept, find)
     about = f"cohort {start.isoformat()} ({result.start_event})"
     about += f", came back in {period} {k} ({back.isoformat()})" if k else ": its people"
     cell = start.isoformat() + (f":{period}{k}" if k else "")
@@ -520,7 +482,7 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
             }
 
     cell = ("trends", as_of, result.span.start, result.span.end, result.interval, event, chosen)
-    ids = _kept_ids(ws, cell, find)
+    ids = kept_ids(ws, cell, find)
     about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
     return Actors(as_of, "trends", f"{stamp}:{event}", about, _listed(ws, as_of, ids))
 
@@ -607,7 +569,7 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
         with open_facts_tables(ws, as_of, facts) as con:
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
-    ids = _kept_ids(ws, ("activity", as_of, week, status), find)
+    ids = kept_ids(ws, ("activity", as_of, week, status), find)
     about = f"{status} in the week of {week.isoformat()}"
     return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about,
                   _listed(ws, as_of, ids))  # fmt: skip
@@ -675,11 +637,34 @@ WHERE a.node = $source AND z.node = $target AND a.person_id IS NOT NULL
 
 
 def paths_actors(
-    ws: Workspace, as_of: datetime, span: DateRange, result: Paths, text: str
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    text: str,
+    options: tuple[Any, ...],
+    analyse: Callable[[], Paths],
 ) -> Actors:
     """The persons with a path in which TO comes straight after FROM, the paths as the
-    command makes them (sequences, --from/--to, the first --steps nodes). An edge no one took
-    is refused with the answer's edges (a node may hold ':': each split is tried)."""
+    command makes them (`analyse()`: sequences, --from/--to, the first --steps nodes, as
+    `options` name them). An edge no one took is refused with the answer's edges (a node may
+    hold ':': each split is tried). A cell found before on the same store is read back
+    (usertrack.analytics.kept_cells) without working the paths out."""
+
+    def find() -> tuple[set[str], dict[str, str]]:
+        ids, source, target = _path_cell(ws, as_of, span, analyse(), text)
+        return ids, {"source": source, "target": target}
+
+    cell = ("paths", as_of, span.start, span.end, options, text)
+    ids, said = kept_cell(ws, cell, find, ("source", "target"))
+    source, target = said["source"], said["target"]
+    about = f"went from {source} straight to {target} in a path"
+    return Actors(as_of, "paths", f"{source}:{target}", about, _listed(ws, as_of, ids))
+
+
+def _path_cell(
+    ws: Workspace, as_of: datetime, span: DateRange, result: Paths, text: str
+) -> tuple[set[str], str, str]:
+    """The persons of the edge `text` of the paths `result`, and its two nodes."""
     from usertrack.analytics.common import open_facts_query
 
     cleaned = text.strip()
@@ -706,8 +691,7 @@ def paths_actors(
                     break
     if not ids:
         raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
-    about = f"went from {source} straight to {target} in a path"
-    return Actors(as_of, "paths", f"{source}:{target}", about, _listed(ws, as_of, ids))
+    return ids, source, target
 
 
 def _edge_persons(result: Paths, source: str, target: str) -> set[str]:

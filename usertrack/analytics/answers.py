@@ -454,18 +454,20 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
         with _Filtered(ws, where):
             span = _span(o, moment, warn)
 
-            def analysed() -> Any:
-                if cell is not None:
-                    ahead.start()  # the app's database readied meanwhile
-                answer = paths_mod.paths(
+            def analyse() -> Any:
+                return paths_mod.paths(
                     ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
                     progress=progress, whose=cell is not None,
                 )  # fmt: skip
+
+            def analysed() -> Any:
                 if cell is None:
-                    return answer
+                    return analyse()
+                ahead.start()  # the app's database readied meanwhile
                 from usertrack.analytics import actors
 
-                return actors.paths_actors(ws, moment, span, answer, cell)
+                options = (o["steps"], start, end, o["top"])
+                return actors.paths_actors(ws, moment, span, cell, options, analyse)
 
             with _ahead(ws, moment, cell, progress) as ahead:
                 result = _segmented(ws, moment, o, who, progress, analysed)
