@@ -116,9 +116,9 @@ def run_report(
         prepare_out(out)
     kept: dict[str, Any] = {}
     # The panels compute in two lanes, each with threads of its own beside it (the database's
-    # queries, the failure report): DuckDB's default pool of a worker per core for each
-    # database then only makes the threads take the cores from each other. One each costs
-    # 13 % less CPU at 100,000 users, for the same answers.
+    # queries, the failure report), which keep the cores busy: the events store and the
+    # analyses' own DuckDB databases work with one thread each, not DuckDB's pool of one a core
+    # each, whose threads would take the cores from the lanes'.
     with (
         threads_each(1),
         held_open(),  # the app tables' copy opened once for every panel that reads it
