@@ -135,3 +135,25 @@ def test_outside_a_dashboard_the_file_answers(workspace: Any) -> None:
 
     wanted = {"neon_metrics": ("neon/weekly_metrics", AS_OF, {"days": 7})}
     assert key_metrics(workspace, wanted) == {}  # no shared facts: not a dashboard
+
+
+def test_runs_timed_with_a_zone_are_checked_as_the_file_reads_them(
+    workspace: Any, database: str
+) -> None:
+    """The copy's check compares a time column with a zone as bound, and one without as UTC
+    times: either way the runs at a window's edge are the file's."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE fastapi_run ALTER COLUMN created_at TYPE timestamptz"
+            " USING created_at AT TIME ZONE 'UTC'"
+        )
+    before = _same_as_the_file(workspace)
+    with psycopg.connect(database, autocommit=True) as conn:
+        # at a week's end and a microsecond after it, then one moved across the edge
+        conn.execute(
+            "INSERT INTO fastapi_run VALUES (90001, 102, 'completed', '2026-11-16 00:00+00', NULL),"
+            " (90002, 102, 'completed', '2026-11-16 00:00:00.000001+00', NULL)"
+        )
+        conn.execute("UPDATE fastapi_run SET created_at = '2026-11-09 00:00+00' WHERE id = 3")
+    after = _same_as_the_file(workspace)
+    assert after[0]["runs"] == before[0]["runs"] + 1

@@ -598,7 +598,8 @@ class AppMirror:
         # The window's two figures first (no grouping: a third cheaper); the days only when
         # they differ.
         ts = f"t.{spec.ts}"
-        where = f" FROM {spec.table} AS t WHERE {ts} > %(since)s AND {ts} <= %(as_of)s"
+        since_at, as_of_at = _bounds(cur, spec)
+        where = f" FROM {spec.table} AS t WHERE {ts} > {since_at} AND {ts} <= {as_of_at}"
         cur.execute(f"SELECT count(*), coalesce(sum(age(t.xmin)), 0)::int8{where}", values)
         row = cur.fetchone()
         assert row is not None
@@ -611,6 +612,23 @@ class AppMirror:
         )
         theirs = {r[0]: (int(r[1]), int(r[2])) for r in cur.fetchall()}
         return {d for d in theirs.keys() | ours.keys() if theirs.get(d) != ours.get(d)}
+
+
+def _bounds(cur: psycopg.ClientCursor[Any], spec: Spec) -> tuple[str, str]:
+    """The window's two ends as the check compares them with `spec`'s time column: for a
+    column without a time zone, the bound moments as UTC times worked out once (the session's
+    zone is UTC, so the rows compared are the same); otherwise as bound. Compared with a bound
+    moment, every row's time is first cast to one with a zone: 0.1 s of PostgreSQL's CPU for
+    2.8 million tool calls."""
+    cur.execute(
+        "SELECT atttypid = 'timestamp'::regtype FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
+        [spec.table, spec.ts],
+    )
+    row = cur.fetchone()
+    if row is not None and row[0]:
+        return "(%(since)s AT TIME ZONE 'UTC')", "(%(as_of)s AT TIME ZONE 'UTC')"
+    return "%(since)s", "%(as_of)s"
 
 
 def _naive_utc(moment: datetime) -> datetime:
