@@ -208,18 +208,17 @@ def account_report(
     result = source.run(query, params)
     found, rules_con = groups()
     try:
-        result = with_groups(result, found)
+        columns, cells = columns_with_groups(result, found)
     except BaseException:
         if rules_con is not None:
             rules_con.close()
         raise
-    from usertrack.segments.account_rules import account_segment_of, segment_counts
+    from usertrack.segments.account_rules import segment_counts, segments_of_columns
 
-    chosen = account_segment_of(ws.rules, list(result.columns), list(result.rows), rules_con)
+    chosen = segments_of_columns(ws.rules, columns, cells, len(result.rows), rules_con)
+    # the rows made once, from the columns (not a tuple rebuilt a row at a time per step)
     result = dataclasses.replace(
-        result,
-        columns=[*result.columns, "segment"],
-        rows=[(*row, seg) for row, seg in zip(result.rows, chosen, strict=True)],
+        result, columns=[*columns, "segment"], rows=list(zip(*cells, chosen, strict=True))
     )
     report = AccountReport(as_of=as_of, days=days, key=key, result=result)
     report.segments = segment_counts(ws.rules, chosen)
@@ -310,22 +309,31 @@ def account_groups(
     return {str(r[0]): (r[1], r[2], r[3]) for r in result.rows}
 
 
-def with_groups(result: Result, groups: dict[str, tuple[Any, Any, Any]] | None) -> Result:
-    """The accounts' rows with their group's name after the key and its seats after the plan
-    (None where the account has no group, or without group analytics)."""
+def columns_with_groups(
+    result: Result, groups: dict[str, tuple[Any, Any, Any]] | None
+) -> tuple[list[str], list[list[Any]]]:
+    """The accounts' columns with their group's name after the key and its seats after the plan
+    (None where the account has no group, or without group analytics), and each column's values
+    in the rows' order: the rows are made once, by the caller."""
     columns = list(result.columns)
+    count = len(result.rows)
+    cells: list[list[Any]] = (
+        [list(c) for c in zip(*result.rows, strict=True)] if count else [[] for _ in columns]
+    )
     at = columns.index("account")
     plan = columns.index("plan")
-    rows = []
-    for row in result.rows:
-        name, _, seats = (groups or {}).get(str(row[at]), (None, None, None))
-        cells = list(row)
-        cells.insert(plan + 1, seats)
-        cells.insert(at + 1, name)
-        rows.append(tuple(cells))
+    if groups:
+        found = [groups.get(str(a), (None, None, None)) for a in cells[at]]
+        names = [g[0] for g in found]
+        seats = [g[2] for g in found]
+    else:
+        names = [None] * count
+        seats = [None] * count
+    cells.insert(plan + 1, seats)
     columns.insert(plan + 1, "seats")
+    cells.insert(at + 1, names)
     columns.insert(at + 1, "name")
-    return dataclasses.replace(result, columns=columns, rows=rows)
+    return columns, cells
 
 
 def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = None) -> Result:

@@ -27,6 +27,15 @@ def account_segment_of(
     holds. A rule that is not one boolean expression over the columns is a SegmentsFileError
     naming its file, line and id, and the columns there are. `con`: rules_connection's, opened
     ahead (closed here), else one is opened."""
+    cells = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+    return segments_of_columns(spec, columns, cells, len(rows), con)
+
+
+def segments_of_columns(
+    spec: SegmentsFile, columns: list[str], cells: list[list[Any]], count: int, con: Any = None
+) -> list[str | None]:
+    """account_segment_of over the rows given a column at a time: `cells` holds each column's
+    `count` values, in the rows' order."""
     import duckdb
 
     from usertrack.sandbox import connect
@@ -35,14 +44,12 @@ def account_segment_of(
     if not segments:
         if con is not None:
             con.close()
-        return [None] * len(rows)
+        return [None] * count
     con = con if con is not None else connect()
     try:
         # a rule reading no column (`true`) still sees every row: the first column kept
         kept = _read_columns(segments, columns, con) or columns[:1]
-        # each kept column's values, read a column at a time (not a tuple a row)
-        cells = [[row[columns.index(c)] for row in rows] for c in kept]
-        _accounts_table(con, kept, cells, len(rows))
+        _accounts_table(con, kept, [cells[columns.index(c)] for c in kept], count)
         for seg in segments:
             _check(seg, con, columns)
         cases = " ".join(f"WHEN ({seg.rule}) THEN {i}" for i, seg in enumerate(segments))
