@@ -215,3 +215,24 @@ def test_the_copy_is_closed_once_the_plans_are_done_too(workspace: Any) -> None:
         assert copy.plans(AS_OF, ["a@x.io"]) is None  # closed: the file answers
     finally:
         copy.close()
+
+
+def test_a_dashboards_pass_takes_the_plans_from_the_copy_too(workspace: Any) -> None:
+    """In a dashboard (its panels' shared facts) as alone, a pass with run triggers and people
+    to alert reads their plans from the copy it checks."""
+    from types import SimpleNamespace
+
+    from usertrack.act.alerts_runs import for_pass
+
+    spike = SimpleNamespace(kind="failures", days=7)
+    for shared in (None, {}):
+        workspace.shared = shared
+        try:
+            copy = for_pass(workspace, [spike], AS_OF, {"failures", "segment"})
+            try:
+                assert copy.failure_days(AS_OF, 8) is not None
+                assert copy.plans(AS_OF, ["a@x.io"]) == {"a@x.io": "active"}, shared
+            finally:
+                copy.close()
+        finally:
+            workspace.shared = None

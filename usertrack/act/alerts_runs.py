@@ -248,8 +248,8 @@ class RunsCopy:
 def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> RunsCopy:
     """The copy for an alerts pass's run triggers at `as_of` (`triggers`: alerts.Trigger):
     each failure spike's days and each run metric's windows, checked together; the plans of
-    the people the pass may alert too, but in a dashboard (whose panels share the queries'
-    answers)."""
+    the people the pass may alert too (in a dashboard as well: no other panel reads
+    accounts.sql kept to a few emails)."""
     from usertrack.act.metric_alerts import extent
 
     spans: list[tuple[datetime, datetime]] = []
@@ -261,5 +261,5 @@ def for_pass(ws: Workspace, triggers: Any, as_of: datetime, kinds: set[str]) -> 
         elif trigger.kind == "metric" and trigger.metric.metric in ("runs", "run_success_rate"):
             starts, step, end = extent(trigger.metric, as_of)
             spans.append((end - step * len(starts), end))
-    plans = bool(spans) and ws.shared is None and bool(kinds & {"activity", "segment"})
+    plans = bool(spans) and bool(kinds & {"activity", "segment"})
     return RunsCopy(ws, spans, plans=plans)
