@@ -181,3 +181,24 @@ def test_the_review_s_breakout_is_refused_live(export: Path, tmp_path: Path) -> 
     assert len(result.stderr.strip().splitlines()) == 1
     assert "@" not in result.stdout
     assert not [t for t in sent if "UNION ALL SELECT email" in t]
+
+
+def test_the_parser_loads_without_the_posthog_sdk() -> None:
+    """PostHog's parser imports `posthog.hogql.errors`; a --where is parsed (and a bad one
+    refused) without that import loading the posthog SDK, which stays importable."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from usertrack.sources.hogql.parser import ParseError, parse_expr\n"
+        "assert parse_expr(\"properties.$browser = 'Chrome'\")['node'] == 'CompareOperation'\n"
+        "try:\n    parse_expr('a = = b')\nexcept ParseError as e:\n    print('refused:', e)\n"
+        "print(sorted(m for m in ('posthog', 'posthog.client', 'httpx') if m in sys.modules))\n"
+        "import posthog\nprint(hasattr(posthog, 'capture'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    refused, loaded, sdk = out.stdout.splitlines()
+    assert refused.startswith("refused: extraneous input '='")
+    assert loaded == "[]"
+    assert sdk == "True"
