@@ -202,3 +202,26 @@ def test_the_parser_loads_without_the_posthog_sdk() -> None:
     assert refused.startswith("refused: extraneous input '='")
     assert loaded == "[]"
     assert sdk == "True"
+
+
+def test_the_sdk_is_not_handed_the_parser_s_stand_in() -> None:
+    """While the parser's first load has its stand-in `posthog` in sys.modules, another
+    thread's import of the SDK (sync's) waits, then gets the real SDK."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading, time, types\n"
+        "from usertrack.sources.hogql import parser\n"
+        "got = []\n"
+        "with parser._STAND_IN:\n"
+        "    sys.modules['posthog'] = types.ModuleType('posthog')\n"
+        "    t = threading.Thread(target=lambda: got.append(parser.sdk_module('posthog')))\n"
+        "    t.start(); time.sleep(0.3)\n"
+        "    print(t.is_alive())\n"
+        "    del sys.modules['posthog']\n"
+        "t.join(30)\n"
+        "print(hasattr(got[0], 'Posthog'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]

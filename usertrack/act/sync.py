@@ -328,8 +328,9 @@ class _Messages:
     """$set events as the posthog SDK builds them (`set()`), caught before its queue."""
 
     def __init__(self, key: str, host: str) -> None:
-        from posthog import Posthog
+        from usertrack.sources.hogql.parser import sdk_module
 
+        Posthog = sdk_module("posthog").Posthog
         _quiet_sdk()
         self._caught: list[dict[str, Any]] = []
 
@@ -378,8 +379,9 @@ def _post(
 ) -> None:
     """One batch to the capture host's /batch/ through the SDK's poster, retried like the SDK's
     consumer does; raises the last error."""
-    from posthog.request import batch_post
+    from usertrack.sources.hogql.parser import sdk_module
 
+    batch_post = sdk_module("posthog.request").batch_post
     for attempt in range(RETRIES + 1):
         left = deadline - time.monotonic()
         if left <= 0:

@@ -7,8 +7,10 @@ checked, and the text sent is printed from that tree (usertrack.analytics.where)
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+import threading
 import types
 from typing import Any
 
@@ -63,23 +65,38 @@ def _parser() -> Any:
     """hogql_parser, imported with a stand-in for the `posthog` package while it loads: its
     import of `posthog.hogql.errors` binds the top package, which would load the posthog SDK
     (httpx and all: 0.27 s of CPU, for no name it reads). The stand-in leaves sys.modules once
-    the parser holds the errors module."""
-    if "hogql_parser" in sys.modules or "posthog" in sys.modules:
-        install_errors_module()
+    the parser holds the errors module; the SDK's own imports (sdk_module) wait for it."""
+    if "hogql_parser" in sys.modules:
         import hogql_parser
 
         return hogql_parser
-    install_errors_module()
-    stand_in = types.ModuleType("posthog")
-    stand_in.__path__ = []  # a package, of no files
-    stand_in.hogql = sys.modules["posthog.hogql"]  # type: ignore[attr-defined]
-    sys.modules["posthog"] = stand_in
-    try:
-        import hogql_parser
-    finally:
-        if sys.modules.get("posthog") is stand_in:
-            del sys.modules["posthog"]
-    return hogql_parser
+    with _STAND_IN:
+        install_errors_module()
+        if "posthog" in sys.modules:
+            import hogql_parser
+
+            return hogql_parser
+        stand_in = types.ModuleType("posthog")
+        stand_in.__path__ = []  # a package, of no files
+        stand_in.hogql = sys.modules["posthog.hogql"]  # type: ignore[attr-defined]
+        sys.modules["posthog"] = stand_in
+        try:
+            import hogql_parser
+        finally:
+            if sys.modules.get("posthog") is stand_in:
+                del sys.modules["posthog"]
+        return hogql_parser
+
+
+_STAND_IN = threading.Lock()  # held while the stand-in `posthog` is in sys.modules
+
+
+def sdk_module(name: str) -> types.ModuleType:
+    """The posthog SDK's module `name` (`posthog`, `posthog.request`), imported while no
+    stand-in of the parser's is in sys.modules: another thread's first parse would otherwise
+    hand it the stand-in."""
+    with _STAND_IN:
+        return importlib.import_module(name)
 
 
 def _tree(function: str, text: str) -> dict[str, Any]:
