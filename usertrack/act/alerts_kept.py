@@ -36,25 +36,37 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
+def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
+    """The events source that keeps answers beside its store (usertrack.sources.storecache) and
+    the query library's PostHog files as they read now (part of every kept answer's key), or
+    None when nothing may be kept: a filter on the events or the persons (`--where`, `--who`,
+    `--segment`, rows given), or a source that keeps no answers (PostHog's API)."""
+    source = ws.sources.get("posthog")
+    if (
+        getattr(source, "kept", None) is None
+        or ws.where
+        or ws.person_filter is not None
+        or ws.narrow_to is not None
+        or ws.person_rows is not None
+    ):
+        return None
+    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
+    return source, library
+
+
 def kept_series(
     ws: Workspace, rule: Any, windows: tuple[datetime, datetime], count: Callable[[], Series]
 ) -> Series:
     """`count()`'s figures and notes, or the ones kept for this store, rule (a
     metric_alerts.MetricRule) and `windows` (the first one's start and the last one's end, as
     metric_alerts.extent gives them)."""
-    source = ws.sources.get("posthog")
-    kept = getattr(source, "kept", None)
-    if (
-        kept is None
-        or ws.where
-        or ws.person_filter is not None
-        or ws.narrow_to is not None
-        or ws.person_rows is not None
-    ):
+    keeping = keeps_answers(ws)
+    if keeping is None:
         return count()
+    source, library = keeping
+    kept = source.kept
     from usertrack.segments.profiles import exclude_pattern
 
-    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
     what = repr(("metric alert series", repr(rule), code_hash(), library))
     since, end = windows
     values = {
@@ -69,7 +81,7 @@ def kept_series(
             return read
     figures, notes = count()
     if found is not None:
-        source.keep(found[0], _text(figures, notes))  # type: ignore[union-attr]
+        source.keep(found[0], _text(figures, notes))
     return figures, notes
 
 

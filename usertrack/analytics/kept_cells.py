@@ -31,20 +31,15 @@ def kept_cell(
     cell of people kept by `--where`, `--who` or `--segment` (which read other files or the
     app's database), or on a source that keeps no answers (PostHog's API), is found every
     time."""
-    source = ws.sources.get("posthog")
-    kept = getattr(source, "kept", None)
-    if (
-        kept is None
-        or ws.where
-        or ws.person_filter is not None
-        or ws.narrow_to is not None
-        or ws.person_rows is not None
-    ):
+    from usertrack.act.alerts_kept import code_hash, keeps_answers
+
+    keeping = keeps_answers(ws)
+    if keeping is None:
         return find()
-    from usertrack.act.alerts_kept import code_hash
+    source, library = keeping
+    kept = source.kept
     from usertrack.segments.profiles import exclude_pattern
 
-    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
     what = repr(("--persons cell", code_hash(), library))
     found = kept(what, {"cell": cell, "exclude_pattern": exclude_pattern(ws.rules.exclude)})
     if found is not None and found[1] is not None:
@@ -58,5 +53,5 @@ def kept_cell(
 
         column = pa.array(sorted(ids), pa.string())
         kept_table = pa.table({"person_id": column}, metadata=texts or None)
-        source.keep(found[0], kept_table)  # type: ignore[union-attr]
+        source.keep(found[0], kept_table)
     return ids, texts
