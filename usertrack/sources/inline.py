@@ -155,7 +155,7 @@ def _checked_sql(body: str, option: str) -> str:
     if server:
         raise UsageError(
             f"{option} calls {server}, which reaches past the database's tables (the server's"
-            " files, sessions or settings): an inline query reads tables only"
+            " files, sessions, locks or settings): an inline query reads tables only"
         )
     write = _SQL_WRITE.search(code)
     if write:
@@ -170,12 +170,17 @@ def _checked_sql(body: str, option: str) -> str:
 # Functions that reach past the database's tables, to the server's files, other sessions or
 # its settings (PostgreSQL's "admin" and large-object functions, dblink), or that run a query
 # given as text past this check (query_to_xml and kin): a superuser or pg_read_server_files role
-# would read /proc/self/environ or the user's config with pg_read_file. Refused by name, quoted
-# or not, schema-qualified or not; a Unicode-escaped name (U&"...") is refused outright.
+# would read /proc/self/environ or the user's config with pg_read_file. Also those that act on
+# other sessions or the server without writing a table, which a read-only transaction allows:
+# advisory locks (a session-level one outlives the transaction on a pooled connection, and the
+# app's job queues may wait on it), NOTIFY to the app's listeners, a sleep holding a connection,
+# resetting the server's statistics. Refused by name, quoted or not, schema-qualified or not; a
+# Unicode-escaped name (U&"...") is refused outright.
 _SERVER_CALLS = re.compile(
     r"\b(pg_read_file|pg_read_binary_file|pg_stat_file|pg_ls_\w+|pg_logdir_ls|pg_file_\w+"
     r"|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend"
     r"|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|set_config"
+    r"|pg_advisory_\w+|pg_try_advisory_\w+|pg_notify|pg_sleep\w*|pg_stat_reset\w*"
     r"|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*"
     r"|database_to_xml\w*)\s*\(",
     re.IGNORECASE,
