@@ -592,3 +592,25 @@ def test_query_of_a_file_naming_the_account_key_runs_with_the_configured_key(env
     assert bad.exit_code == EXIT_USAGE and bad.stdout == ""
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "teem" in lines[0] and "columns: member_id, team" in lines[0]
+
+
+def test_the_shipped_expansion_segment_keeps_only_accounts_on_an_active_plan(
+    demo_home: Path,
+) -> None:
+    """The shipped rules on the demo: a team using every seat on a canceled (or lapsed, unpaid,
+    trial or no) plan is no upsell; the demo has such teams, and none is Expansion-ready."""
+    from tests.conftest import REPO
+
+    rules = REPO / "segments.yaml"
+    result = run(["accounts", "--segments", str(rules), "-f", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["accounts"]
+    full = [
+        a
+        for a in rows
+        if a["health"] == "healthy" and a["members"] >= 3 and a["active_members"] >= a["seats"]
+    ]
+    assert {a["plan"] for a in full} - {"active"}, "the demo has no such team to leave out"
+    # a healthy account is neither dormant nor failing: the segments before it never hold
+    expansion = {a["account"] for a in rows if a["segment"] == "expansion"}
+    assert expansion == {a["account"] for a in full if a["plan"] == "active"} != set()
