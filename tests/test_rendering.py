@@ -594,6 +594,7 @@ def test_house_style(formatter: Callable[..., str], value: Any, expected: str) -
 
 def test_human_column_rules() -> None:
     assert style.human(25.0, "run_success_rate") == "25.0%"  # a *_rate column is a percentage
+    assert style.human(57.5, "share") == "57.5%"  # and a share, as every Share column shows it
     assert style.human(datetime(2026, 11, 13, 9, 5), "first_seen") == "2026-11-13"  # a range day
     assert style.md_text(style.Markdown("**ours**")) == "**ours**"
 

@@ -213,6 +213,16 @@ def test_a_strangers_error_message_is_text_in_every_format(env: Any) -> None:
     assert rows[0]["error_preview"] == STRANGER and rows[0]["occurrences"] == "2"
 
 
+def test_a_share_is_a_percentage_to_humans_and_a_number_to_machines(env: Any) -> None:
+    """The types' and the agents' share as every table shows a share: "50.0%" (as `sessions`
+    shows its lengths' and pages' shares); json and csv keep the number 50.0."""
+    md = tools(env, fmt="md")
+    assert "| mcp | 4 | 50.0% | 2 |" in md and "| completed | 3 | 60.0% | 2 |" in md
+    table = tools(env, fmt="table")
+    assert "37.5%" in table and "20.0%" in table
+    assert tools(env)["tool_types"][0]["share"] == 50.0
+
+
 def test_csv_is_the_top_tools(env: Any) -> None:
     rows = list(csv.DictReader(io.StringIO(tools(env, fmt="csv"))))
     assert [r["tool_name"] for r in rows] == ["gmail_send", "web_search", "enrich", "slack_post"]

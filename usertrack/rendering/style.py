@@ -26,8 +26,10 @@ LIST_SEP = ", "  # human formats
 CSV_LIST_SEP = ";"  # csv cells holding a list
 MISSING = ""  # an absent value in a human cell
 
-# Columns whose values are percentages (0-100) already: shown with "%" to humans.
+# Columns whose values are percentages (0-100) already: shown with "%" to humans (a `share`
+# column too: a part of all the rows, as a table's Share column shows it elsewhere).
 PERCENT_SUFFIX = "_rate"
+PERCENT_COLUMNS = frozenset(("share",))
 
 # The first and last time of a failure range are read as days: "2026-11-09 to 2026-11-15".
 DAY_COLUMNS = frozenset(
@@ -116,13 +118,14 @@ def day(value: dt.date | dt.datetime) -> str:
 
 
 def human(value: Any, column: str | None = None) -> str:
-    """Any value as a human cell; `column` names it (a '*_rate' column is a percentage)."""
+    """Any value as a human cell; `column` names it (a '*_rate' or 'share' column is a
+    percentage)."""
     if value is None:
         return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float, decimal.Decimal)):
-        if column is not None and column.endswith(PERCENT_SUFFIX):
+        if column is not None and (column.endswith(PERCENT_SUFFIX) or column in PERCENT_COLUMNS):
             return pct(value)
         if isinstance(value, int) and column is not None and _is_label(column):
             return str(value)  # an id or a year is a name, not a quantity: no separators
