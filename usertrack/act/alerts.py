@@ -312,6 +312,7 @@ def find_alerts(
     reproducible: bool = False,
     baseline: Snapshot | None = None,
     keeps: bool = True,
+    ahead: Ahead | None = None,
 ) -> AlertRun:
     """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`).
 
@@ -320,14 +321,15 @@ def find_alerts(
     answer depends on the data and `as_of` alone. `baseline`: entered_segment compares with
     these segments instead (a dashboard's alerts of its period: the segments at its start).
     `keeps`: the pass's segments will be kept (record_segments), so a day-earlier baseline
-    computed from the data is every user's (a dry run classifies only those it needs)."""
+    computed from the data is every user's (a dry run classifies only those it needs).
+    `ahead`: the work on the events started before (events_ahead), for the same `as_of`."""
     from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.alerts_runs import for_pass
 
     check_against(rules, ws)
     run = AlertRun(as_of=as_of, rules_path=str(rules.path))
     kinds = {t.kind for t in rules.triggers} - skip_kinds
-    ahead = Ahead(ws)
+    ahead = ahead or Ahead(ws)
     runs = for_pass(ws, rules.triggers, as_of, kinds)  # the run triggers' local copy
     try:
         _start_ahead(ws, rules, as_of, kinds, ahead, run, progress, reproducible, baseline, keeps,
@@ -340,6 +342,25 @@ def find_alerts(
         ahead.settle()
         runs.close()
     return run
+
+
+def events_ahead(ws: Workspace, rules: AlertRules, as_of: datetime) -> Ahead:
+    """The pass's work on the events alone, started now (usertrack.act.alerts_ahead): the
+    activity query, the metric triggers' figures from the events (a funnel's weeks, a trend's
+    days). A dashboard starts it with its panels: its alerts panel, which waits for the period's
+    classification, finds it done. find_alerts takes it (`ahead`); else the caller settles it."""
+    from usertrack.act.alerts_ahead import Ahead
+
+    ahead = Ahead(ws)
+    if "posthog" not in ws.sources:
+        return ahead
+    if any(t.kind == "activity" for t in rules.triggers):
+        ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
+    for trigger in rules.triggers:
+        if trigger.kind == "metric" and _metric_source(trigger) == "posthog":
+            job = functools.partial(_figures, ws, trigger.metric, as_of, None)
+            ahead.start(("metric", trigger.id), job)
+    return ahead
 
 
 def _start_ahead(

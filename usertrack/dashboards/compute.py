@@ -135,13 +135,34 @@ def _failures(o: dict[str, Any], _period: Period) -> Compute:
     return run
 
 
-def _alerts(o: dict[str, Any], period: Period) -> Compute:
-    from usertrack.act.alerts import alerts_document, find_alerts, load_alert_rules
-    from usertrack.config import resolve_alerts_file
+class AlertsPanel:
+    """The alerts panel's computation, its work on the events alone started with the panels
+    (`early`): the activity query and the metric triggers' figures from the events (the funnel's
+    weeks, the DAU trend's days) do not wait for the classification of the period's end, which
+    the panel waits for, on the database's lane."""
 
-    rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
+    def __init__(self, o: dict[str, Any], period: Period) -> None:
+        from usertrack.act.alerts import load_alert_rules
+        from usertrack.config import resolve_alerts_file
 
-    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        self.rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
+        self.period = period
+        self.ahead: Any = None
+
+    def early(self, ws: Workspace, moment: datetime) -> None:
+        from usertrack.act.alerts import events_ahead
+
+        self.ahead = events_ahead(ws, self.rules, moment)
+
+    def settle(self) -> None:
+        """What `early` started and no pass took (a panel failed before): stopped."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            ahead.settle()
+
+    def __call__(self, ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        from usertrack.act.alerts import alerts_document, find_alerts
         from usertrack.clock import parse_as_of
         from usertrack.rendering.export import jsonable
         from usertrack.segments.history import baseline_for, open_history
@@ -149,18 +170,19 @@ def _alerts(o: dict[str, Any], period: Period) -> Compute:
         # The alerts of the period: who entered a segment between its start and its end, the
         # two moments the segments panel compares (a snapshot of the start is read, not
         # classified again), not the day before its end as an `alerts` pass compares.
-        since = parse_as_of(period.start)
+        since = parse_as_of(self.period.start)
         kept = (ws.shared or {}).get(("changes", since, moment))  # the key metrics' baseline
         if kept is not None:
             baseline = kept[0]
         else:
             with open_history(ws) as history:
                 baseline = baseline_for(ws, history, since, progress, notice=lambda _t: None)
-        found = find_alerts(ws, rules, moment, progress, reproducible=True, baseline=baseline)
+        ahead, self.ahead = self.ahead, None
+        found = find_alerts(
+            ws, self.rules, moment, progress, reproducible=True, baseline=baseline, ahead=ahead
+        )
         # `alerts -f json`'s document, made JSON-safe without writing and re-reading its text
         return jsonable(alerts_document(found))  # type: ignore[no-any-return]
-
-    return run
 
 
 def _query(o: dict[str, Any], _period: Period) -> Compute:
@@ -184,7 +206,7 @@ def _query(o: dict[str, Any], _period: Period) -> Compute:
 OTHERS: dict[str, Callable[[dict[str, Any], Period], Compute]] = {
     "segments": _segments,
     "failures": _failures,
-    "alerts": _alerts,
+    "alerts": AlertsPanel,
     "query": _query,
 }
 
@@ -255,7 +277,14 @@ def compute(
         return {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
 
     with rehearsed(ws, rehearse, progress):
-        return side_by_side(dashboard.panels, outcome)
+        early = [run for run in runs if isinstance(run, AlertsPanel)]
+        try:
+            for run in early:
+                run.early(ws, moment)
+            return side_by_side(dashboard.panels, outcome)
+        finally:
+            for run in early:
+                run.settle()
 
 
 # The panels that wait on the app's database and share the classification of each moment: they
