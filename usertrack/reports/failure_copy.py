@@ -81,7 +81,8 @@ GROUP BY day
 """
 
 # failures.sql's rows over the copy: the failed runs and the failed tool calls of the users
-# kept, with each user's normalized email and credits, in time order.
+# kept, with each user's normalized email and credits, in no particular order (the failure
+# report only counts and groups them: its figures are the same in any order).
 _FAILURES = """
 WITH people AS (
     SELECT f.id, CAST(f.id AS VARCHAR) AS id_text, w.email, w.credits
@@ -103,7 +104,6 @@ SELECT 'tool', t.ts, p.email, t.tool_name, t.tool_provider, t.tool_type, t.error
 FROM tool_calls AS t
 JOIN people AS p ON p.id_text = t.user_id
 WHERE t.status = 'failed' AND t.ts > $since AND t.ts <= $as_of
-ORDER BY occurred_at
 """
 
 

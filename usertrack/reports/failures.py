@@ -341,9 +341,11 @@ def categorize(
     out: str = "categorized",
     *,
     remember: bool = True,
+    ordered: bool = True,
 ) -> int:
-    """Store failure rows as `table` (see load_failures) and create `out`: every row in the
-    order given, plus `cause`, `category` and `owner`. Returns the row count.
+    """Store failure rows as `table` (see load_failures) and create `out`: every row, plus
+    `cause`, `category` and `owner`, in the order given (not `ordered`: in any order, for a
+    caller that only aggregates them). Returns the row count.
 
     The patterns read only a failure's texts, and texts repeat (a tool's error on every call
     that hits it, a window overlapping the one asked before): they are matched once per
@@ -352,9 +354,10 @@ def categorize(
     whole row: evaluated on each row whose text its rule matches, in one more statement.
 
     Not `remember` (a failure report a dashboard computes once and shares): rows given as Arrow
-    columns keep their texts in DuckDB, which numbers them, and no verdict is remembered or
-    looked up (at 100,000 users a week's 96,000 failures hold 42,000 distinct texts: a quarter
-    of the work, made Python objects only to be counted).
+    columns keep their texts in DuckDB, which numbers them in a table of their own (joined to
+    the rows again by the texts), and no verdict is remembered or looked up (at 100,000 users a
+    week's 96,000 failures hold 42,000 distinct texts: a quarter of the work, made Python
+    objects only to be counted).
     """
     import duckdb
 
@@ -362,9 +365,11 @@ def categorize(
 
     arrow = getattr(rows, "arrow", None)
     numbered_here = arrow is not None and not remember
+    texts_of = f'"{table}"'  # where the rules read each distinct text (by its id, __t)
     if numbered_here:
         count, new = _load_numbered(con, arrow, table), True
         known: list[tuple[Text, Verdict]] = []
+        texts_of = "__texts"
     else:
         count, known, new, order, version = _load_known(spec, con, rows, arrow, table)
 
@@ -392,7 +397,7 @@ def categorize(
                     SELECT __t, __k, CASE WHEN __k = {n} THEN {_FALLBACK_SQL} END{matched}
                     FROM (
                         SELECT *, {first} AS __k
-                        FROM (SELECT __t, {texts} FROM "{table}" WHERE __t >= $1 GROUP BY __t)
+                        FROM (SELECT __t, {texts} FROM {texts_of} WHERE __t >= $1 GROUP BY __t)
                     )""",
                     [len(known)],
                 )
@@ -413,6 +418,13 @@ def categorize(
         for i, r in enumerate(spec.rules)
     )
     hidden = ", ".join(["__t", "__row", "__k", "__fallback", *flags, "__rule"])
+    # Each row with its place and its text id: its own column, or (numbered here) the id of
+    # its texts in __texts.
+    rows_sql = f'SELECT d.*, d.rowid AS __row FROM "{table}" AS d'
+    if numbered_here:
+        same = " AND ".join(f"d.{f} IS NOT DISTINCT FROM x.{f}" for f in _TEXT_FIELDS)
+        rows_sql = f"""SELECT d.* REPLACE (x.__t AS __t), d.rowid AS __row
+            FROM "{table}" AS d JOIN __texts AS x ON {same}"""
     try:
         with time_limit(con, f"{spec.path}: the rules"):
             con.execute(
@@ -422,11 +434,11 @@ def categorize(
                    coalesce(r.category, '{UNCATEGORIZED}') AS category,
                    coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
             FROM (
-                SELECT d.*, d.rowid AS __row, v.* EXCLUDE (__t), {rule} AS __rule
-                FROM "{table}" AS d JOIN __verdicts AS v ON v.__t = d.__t
+                SELECT d.*, v.* EXCLUDE (__t), {rule} AS __rule
+                FROM ({rows_sql}) AS d JOIN __verdicts AS v ON v.__t = d.__t
             ) AS f
             LEFT JOIN (VALUES {causes}) AS r(idx, cause, category, owner) ON r.idx = f.__rule
-            ORDER BY f.__row"""
+            {"ORDER BY f.__row" if ordered else ""}"""
             )
     except duckdb.Error as e:
         # A `when` that binds may still fail on a value (a cast of a message to INT): the
@@ -442,6 +454,7 @@ def categorize(
         raise RulesFileError(f"{spec.path}: the rules failed on the data: {e}") from None
     finally:
         con.execute("DROP TABLE IF EXISTS __verdicts")
+        con.execute("DROP TABLE IF EXISTS __texts")
     return count
 
 
@@ -482,22 +495,18 @@ def _load_known(
 
 
 def _load_numbered(con: duckdb.DuckDBPyConnection, arrow: Any, table: str) -> int:
-    """The Arrow table `arrow` stored as `table`, its distinct texts numbered by DuckDB (in no
-    particular order: an id only joins a text to its verdict). Returns the row count."""
+    """The Arrow table `arrow` stored as `table` (its text ids NULL), its distinct texts
+    numbered by DuckDB in the table __texts (in no particular order: an id only joins a text to
+    its verdict; the rows are not written again to hold it). Returns the row count."""
     import pyarrow as pa
 
     load_arrow(con, arrow, table, {"__t": ("INTEGER", pa.nulls(arrow.num_rows, pa.int64()))})
     texts = ", ".join(_TEXT_FIELDS)
-    same = " AND ".join(f"d.{f} IS NOT DISTINCT FROM x.{f}" for f in _TEXT_FIELDS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE __texts AS
         SELECT row_number() OVER () - 1 AS __t, {texts}
         FROM (SELECT DISTINCT {texts} FROM "{table}")"""
     )
-    try:
-        con.execute(f'UPDATE "{table}" AS d SET __t = x.__t FROM __texts AS x WHERE {same}')
-    finally:
-        con.execute("DROP TABLE IF EXISTS __texts")
     return int(arrow.num_rows)
 
 
@@ -726,7 +735,8 @@ def _failure_report(
             count = len(rows.rows) if rows.arrow is None else rows.arrow.num_rows
             progress(f"categorizing {count} failures with {spec.path.name}")
         # a dashboard's report is computed once and shared: no verdict kept for a later one
-        categorize(spec, con, rows, remember=ws.shared is None)
+        # Its summaries only aggregate the rows: kept in no particular order.
+        categorize(spec, con, rows, remember=ws.shared is None, ordered=False)
         # Both levels of causes in one query, each in its order (level, failures, cause).
         found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
         return (*found, con.execute("SELECT count(DISTINCT email) FROM categorized").fetchone())
