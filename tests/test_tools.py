@@ -18,7 +18,8 @@ ms (the call without a duration left out), 5 successes, 3 failures, success rate
 Types: mcp 4 calls (50.0 %), default 3 (37.5 %), custom 1 (12.5 %): 4/3 = 1.33 MCP calls per
 built-in call. gmail_send and web_search both 3 calls: gmail_send first (byte order). gmail_send:
 average 400, p90 of (200, 400, 600) interpolated = 400 + 0.8 * 200 = 560; web_search: p90 of
-(100, 300, 500) = 460. Agents, code executions and deployments: see their tests.
+(100, 300, 500) = 460. Agents, code executions (c.py: two short runs and a 300 s timeout, whose
+average is above its p90) and deployments: see their tests.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ INSERT INTO fastapi_code_execution VALUES
  (2, 101, 'A', 'a.py', 'error', 300, '2026-06-08 10:00'),
  (3, 101, 'B', 'b.py', 'timeout', 50, '2026-06-07 10:00'),
  (4, 102, 'A', 'a.py', 'success', 200, '2026-06-06 10:00'),
- (5, 102, 'A', 'a.py', 'success', 200, '2026-05-06 10:00');
+ (5, 102, 'A', 'a.py', 'success', 200, '2026-05-06 10:00'),
+ (6, 102, 'C', 'c.py', 'success', 100, '2026-06-08 10:00'),
+ (7, 102, 'C', 'c.py', 'success', 200, '2026-06-08 11:00'),
+ (8, 102, 'C', 'c.py', 'timeout', 300000, '2026-06-08 12:00');
 INSERT INTO fastapi_deployment VALUES
  (1, 101, 'enrich', 'd', 'abcd', '2026-06-05 10:00'),
  (2, 102, 'enrich', 'd', 'ab', '2026-06-08 10:00'),
@@ -185,7 +189,17 @@ def test_agents_code_executions_and_custom_tools(env: Any) -> None:
     code = [(r["script_name"], r["runs"], r["users"], r["successes"], r["failures"],
              r["success_rate"], r["avg_ms"], r["p90_ms"])
             for r in doc["code_executions"]]  # fmt: skip
-    assert code == [("a.py", 3, 2, 2, 1, 66.7, 200, 280), ("b.py", 1, 1, 0, 1, 0.0, 50, 50)]
+    assert code == [
+        ("a.py", 3, 2, 2, 1, 66.7, 200, 280),
+        ("c.py", 3, 1, 2, 1, 66.7, 100100, 240040),  # p90: 200 + 0.8 * (300000 - 200)
+        ("b.py", 1, 1, 0, 1, 0.0, 50, 50),
+    ]
+    # the median beside the average: c.py's one run stopped at a 300 s timeout pulls its
+    # average above its p90; the median is its typical run's
+    medians = {r["script_name"]: r["median_ms"] for r in doc["code_executions"]}
+    assert medians == {"a.py": 200, "c.py": 200, "b.py": 50}
+    md = tools(env, fmt="md")
+    assert "| Avg ms | Median ms | P90 ms |" in md and "| 100,100 | 200 | 240,040 |" in md
     assert doc["custom_tools"] == [
         {"name": "enrich", "deployments": 2, "users": 2, "code_chars": 3,
          "last_created": "2026-06-08T10:00:00Z"}

@@ -1,5 +1,5 @@
 -- name: code_executions
--- description: Code executions (fastapi_code_execution) of the window across users, by script: runs, users, successes, failures, success rate, average and 90th-percentile duration.
+-- description: Code executions (fastapi_code_execution) of the window across users, by script: runs, users, successes, failures, success rate, average, median and 90th-percentile duration.
 -- returns: table
 -- param as_of: now
 -- param days: 30
@@ -10,8 +10,10 @@
 -- setting max_parallel_workers_per_gather: 0
 --
 -- A run succeeded when its status is 'success'; every other status (error, timeout, ...) is a
--- failure. fastapi_code_execution.user_id is fastapi_user.id. Durations: execution_time_ms,
--- p90_ms as in tool_usage.sql. Window, users and segment_only as in tool_overview.sql.
+-- failure. fastapi_code_execution.user_id is fastapi_user.id. Durations: execution_time_ms;
+-- median_ms is percentile_cont(0.5), rounded as p90_ms in tool_usage.sql (a few runs stopped at
+-- a long timeout pull the average above the typical run: the median is not moved). Window,
+-- users and segment_only as in tool_overview.sql.
 WITH users AS MATERIALIZED (
     SELECT f.id AS fid, lower(btrim(w.email, E' \t\r\n')) AS email
     FROM fastapi_user AS f
@@ -28,6 +30,7 @@ SELECT
     count(*) FILTER (WHERE c.status <> 'success') AS failures,
     round(100.0 * count(*) FILTER (WHERE c.status = 'success') / count(*), 1) AS success_rate,
     round(avg(c.execution_time_ms))::bigint AS avg_ms,
+    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY c.execution_time_ms))::numeric)::bigint AS median_ms,
     round((percentile_cont(0.9) WITHIN GROUP (ORDER BY c.execution_time_ms))::numeric)::bigint AS p90_ms
 FROM fastapi_code_execution AS c
 JOIN users AS u ON u.fid = c.user_id

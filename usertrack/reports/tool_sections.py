@@ -305,7 +305,7 @@ class Sections:
             SELECT coalesce(c.script_name, '') AS script, count(*) AS n, count(DISTINCT u.ukey),
                 count(*) FILTER (WHERE c.status = 'success'),
                 count(*) FILTER (WHERE c.status <> 'success'), sum(c.ms), count(c.ms),
-                quantile_cont(c.ms::DOUBLE, 0.9)
+                quantile_cont(c.ms::DOUBLE, 0.5), quantile_cont(c.ms::DOUBLE, 0.9)
             FROM code_runs AS c JOIN fusers AS u ON u.fid = c.user_id
             WHERE c.ts > $since AND c.ts <= $as_of
             GROUP BY script ORDER BY n DESC, script LIMIT $limit""",
@@ -314,11 +314,11 @@ class Sections:
         return _result(
             [
                 *("script_name", "runs", "users", "successes", "failures", "success_rate"),
-                *("avg_ms", "p90_ms"),
+                *("avg_ms", "median_ms", "p90_ms"),
             ],
             [
-                (s, n, u, ok, f, _pct(ok, n), ratio(ms, timed), rounded(p90))
-                for s, n, u, ok, f, ms, timed, p90 in rows
+                (s, n, u, ok, f, _pct(ok, n), ratio(ms, timed), rounded(p50), rounded(p90))
+                for s, n, u, ok, f, ms, timed, p50, p90 in rows
             ],
         )
 
