@@ -365,11 +365,13 @@ def categorize(
 
     arrow = getattr(rows, "arrow", None)
     numbered_here = arrow is not None and not remember
-    texts_of = f'"{table}"'  # where the rules read each distinct text (by its id, __t)
+    # where the rules read each distinct text, by its id (__t): each once
+    texts = ", ".join(f"any_value({f}) AS {f}" for f in _TEXT_FIELDS)
+    texts_of = f'(SELECT __t, {texts} FROM "{table}" WHERE __t >= $1 GROUP BY __t)'
     if numbered_here:
         count, new = _load_numbered(con, arrow, table), True
         known: list[tuple[Text, Verdict]] = []
-        texts_of = "__texts"
+        texts_of = "(SELECT * FROM __texts WHERE __t >= $1)"  # one row a text already
     else:
         count, known, new, order, version = _load_known(spec, con, rows, arrow, table)
 
@@ -390,14 +392,13 @@ def categorize(
     try:
         with time_limit(con, f"{spec.path}: the rules"):
             if new:
-                texts = ", ".join(f"any_value({f}) AS {f}" for f in _TEXT_FIELDS)
                 matched = "".join(f", {_text_match_sql(r)}" for _, r in conditional)
                 con.execute(
                     f"""INSERT INTO __verdicts
                     SELECT __t, __k, CASE WHEN __k = {n} THEN {_FALLBACK_SQL} END{matched}
                     FROM (
                         SELECT *, {first} AS __k
-                        FROM (SELECT __t, {texts} FROM {texts_of} WHERE __t >= $1 GROUP BY __t)
+                        FROM {texts_of}
                     )""",
                     [len(known)],
                 )
@@ -594,21 +595,37 @@ def cause_summary(
     With `level`, that level's rows only; without, both levels (each row says its `level`).
     """
     # The example is the commonest message, ties to the first in text order: `mode` breaks ties
-    # by whichever thread saw a value first, and the demo's messages are all different.
+    # by whichever thread saw a value first, and the demo's messages are all different. Each
+    # message's count comes from a grouping of its own, joined back (a window over every row
+    # sorts them: 0.09 s against 0.06 s for a week's 96,000 failures at 100,000 users).
+    keys = ("level", "cause", "category", "owner")
+    same = " AND ".join(f"g.{k} IS NOT DISTINCT FROM e.{k}" for k in keys)
     rows = _dicts(
         con.execute(
-            f"""SELECT level, cause, category, owner, count(*) AS failures,
-                       count(DISTINCT email) AS users,
-                       min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
-                       list_sort(list_distinct(list(tool_name))) AS tools,
-                       arg_min(error_message, (-seen, error_message))
-                           FILTER (WHERE error_message IS NOT NULL) AS example
-                FROM (
-                    SELECT *, count(*) OVER (
-                        PARTITION BY level, cause, category, owner, error_message) AS seen
-                    FROM "{table}" WHERE $level IS NULL OR level = $level
+            f"""WITH failed AS (
+                    SELECT * FROM "{table}" WHERE $level IS NULL OR level = $level
+                ),
+                examples AS (
+                    SELECT level, cause, category, owner,
+                           arg_min(error_message, (-seen, error_message))
+                               FILTER (WHERE error_message IS NOT NULL) AS example
+                    FROM (
+                        SELECT level, cause, category, owner, error_message, count(*) AS seen
+                        FROM failed
+                        GROUP BY level, cause, category, owner, error_message
+                    )
+                    GROUP BY level, cause, category, owner
                 )
-                GROUP BY level, cause, category, owner
+                SELECT g.*, e.example
+                FROM (
+                    SELECT level, cause, category, owner, count(*) AS failures,
+                           count(DISTINCT email) AS users,
+                           min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
+                           list_sort(list_distinct(list(tool_name))) AS tools
+                    FROM failed
+                    GROUP BY level, cause, category, owner
+                ) AS g
+                JOIN examples AS e ON {same}
                 ORDER BY level DESC, failures DESC, cause""",
             {"level": level},
         )
