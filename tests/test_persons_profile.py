@@ -228,3 +228,31 @@ def test_a_cells_events_answers_are_kept_for_the_same_cell_asked_again(
     assert profiles[1] == profiles[0]
     assert [r[0] for r in profiles[0]] == ["carol@beta.com"]
     assert [r[0] for r in profiles[2]] == ["bob@acme.io"]
+
+
+def test_persons_json_by_columns_is_the_indented_dump_of_the_same_objects() -> None:
+    """`--persons`' JSON writer (each profile column at once, one template per person) writes
+    what json_text writes for the same objects: escapes, UTF-8, NULLs, NaN, mixed numbers,
+    timestamps, lists of MCP servers, a '%' in a key, one person and none."""
+    from usertrack.rendering.export import json_text, json_text_with_columns
+
+    names = ["person_id", "email", "100%", "n", "x", "when", "servers", "ok"]
+    rows = [
+        (
+            'a"\\\n\t\u00e9',
+            "a@x.io",
+            None,
+            1,
+            1.5,
+            datetime(2026, 6, 1),
+            ["github", "s\u00e9"],
+            True,
+        ),
+        ("b", "", "%s", -(2**40), float("nan"), None, [], False),
+        ("c", "c@x.io", "", 0, 2, datetime(2026, 6, 2, tzinfo=UTC), None, None),
+    ]
+    doc = {"as_of": AS_OF, "count": 3, "columns": names}
+    for shown in (rows, rows[:2], rows[:1], []):
+        want = json_text({**doc, "persons": [dict(zip(names, r, strict=True)) for r in shown]})
+        columns = [list(c) for c in zip(*shown, strict=True)] if shown else []
+        assert json_text_with_columns(doc, "persons", names, columns) == want

@@ -48,8 +48,19 @@ class Actors:
     persons: list[dict[str, Any]]
     columns: list[str] = field(default_factory=list)  # profile columns of each person
     notes: tuple[str, ...] = ()
+    # each person's profile values (in `columns`' order), not yet in their objects: JSON
+    # writes them column by column (actors_json), without an object per person
+    profiles: list[tuple[Any, ...]] | None = None
 
-    def document(self) -> dict[str, Any]:
+    def people(self) -> list[dict[str, Any]]:
+        """`persons`, each with their profile columns."""
+        if self.profiles is not None:
+            rows, self.profiles = self.profiles, None
+            for person, row in zip(self.persons, rows, strict=True):
+                person.update(zip(self.columns, row, strict=True))
+        return self.persons
+
+    def document(self, persons: bool = True) -> dict[str, Any]:
         return {
             "as_of": self.as_of,
             "command": self.command,
@@ -57,7 +68,7 @@ class Actors:
             "about": self.about,
             "count": len(self.persons),
             "columns": ["person_id", "email", *self.columns],
-            "persons": self.persons,
+            "persons": self.people() if persons else [],
         }
 
 
@@ -272,11 +283,12 @@ def with_profiles(
         rows = {row[at]: row for row in cursor.fetchall()}
     finally:
         run.close()
-    found.columns = columns = [n for n in names if n != "email"]
-    empty = dict.fromkeys(columns)
-    for person in found.persons:
-        row = rows.get(person["email"])
-        person.update(empty if row is None else zip(columns, row[:at] + row[at + 1 :], strict=True))
+    found.columns = [n for n in names if n != "email"]
+    empty = (None,) * (len(names) - 1)
+    found.profiles = [
+        empty if row is None else row[:at] + row[at + 1 :]
+        for row in map(rows.get, [p["email"] for p in found.persons])
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,14 +756,23 @@ def actors_title(found: Actors) -> str:
 def actors_json(found: Actors) -> str:
     from usertrack.analytics.common import json_document
 
-    return json_document(found.document())
+    names = ["person_id", "email", *found.columns]
+    if found.profiles is None or not found.persons or len(set(names)) != len(names):
+        return json_document(found.document())
+    from operator import itemgetter
+
+    from usertrack.rendering.export import json_text_with_columns
+
+    columns = [list(map(itemgetter(n), found.persons)) for n in ("person_id", "email")]
+    columns += map(list, zip(*found.profiles, strict=True))
+    return json_text_with_columns(found.document(persons=False), "persons", names, columns)
 
 
 def actors_csv(found: Actors) -> str:
     from usertrack.analytics.common import csv_rows
 
     header = ["person_id", "email", *found.columns]
-    return csv_rows(header, [[p.get(c) for c in header] for p in found.persons])
+    return csv_rows(header, [[p.get(c) for c in header] for p in found.people()])
 
 
 def actors_markdown(found: Actors) -> str:
@@ -763,7 +784,7 @@ def actors_markdown(found: Actors) -> str:
     lines = [style.md_text(f"{actors_title(found)}, as of {style.moment(found.as_of)}.")]
     lines += [style.md_text(note) for note in found.notes]
     rows = [
-        [p["email"], p["person_id"], *(cell_text(p.get(c)) for c in shown)] for p in found.persons
+        [p["email"], p["person_id"], *(cell_text(p.get(c)) for c in shown)] for p in found.people()
     ]
     table = md_table(["Email", "Person", *shown], rows)
     return md_section(f"People of {found.command} {found.cell}", lines, [table])

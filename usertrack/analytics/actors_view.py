@@ -16,7 +16,7 @@ def render_actors(console: Console, found: Actors) -> None:
     cols += [Col(c, right=True, drop=2) for c in shown]
     rows = [
         [plain(p["email"]), plain(p["person_id"]), *(plain(cell_text(p.get(c))) for c in shown)]
-        for p in found.persons
+        for p in found.people()
     ]
     caption = f"As of {style.moment(found.as_of)}. `usertrack user EMAIL` opens one of them."
     for note in found.notes:

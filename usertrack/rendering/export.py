@@ -261,6 +261,27 @@ def json_text_with_records(
     return head[: -len(closing)] + opening + records + "\n  ]\n}\n"
 
 
+def json_text_with_columns(
+    doc: dict[str, Any], key: str, names: Sequence[str], columns: Sequence[list[Any]]
+) -> str:
+    """`json_text` of `doc` with its last key `key` holding one object per row of `columns`
+    (each a list of values, `names` their keys, all different), the same text, without an
+    object per row: each column's values written at once (as _records_at writes them)."""
+    from json.encoder import encode_basestring
+
+    if not columns or len(columns[0]) < 2:  # none or one: as json_text writes any list
+        rows = [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
+        return json_text({**doc, key: rows})
+    head = json_text({**doc, key: []})
+    closing = f"  {encode_basestring(key)}: []\n}}\n"
+    assert head.endswith(closing), key  # the last key, at the top level
+    texts = [_column_json(values, 3) for values in columns]
+    keys = [encode_basestring(n).replace("%", "%%") for n in names]
+    template = "    {\n" + ",\n".join(f"      {k}: %s" for k in keys) + "\n    }"
+    records = ",\n".join(map(template.__mod__, zip(*texts, strict=True)))
+    return head[: -len(closing)] + f"  {encode_basestring(key)}: [\n" + records + "\n  ]\n}\n"
+
+
 def _json_column(values: list[Any]) -> list[str]:
     """Each value's JSON text as json.dumps writes jsonable's value (UTF-8 kept)."""
     from json.encoder import encode_basestring
