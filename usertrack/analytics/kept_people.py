@@ -130,6 +130,8 @@ def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callabl
     funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
     per-person facts come over everyone and the persons' rows are kept, and a list of them is
     sent only up to MAX_LISTED (summary_fits). The run's own group, if any, is restored after."""
+    from usertrack.sources.person_rows import PersonRows
+
     mapping = PersonSegments.listed(
         as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"
     )
@@ -139,8 +141,9 @@ def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callabl
         ws.person_filter = mapping.person_filter(PERSONS, local)
         ws.person_listed = mapping.listed_count(PERSONS)
         # per-person facts over everyone, the persons' rows kept, on both engines: locally
-        # the store's path table answers everyone (paths' _rolled), not every event filtered
-        ws.person_rows = mapping.person_rows(PERSONS)
+        # the store's path table answers (paths' _rolled: a few persons' rows alone), not
+        # every event filtered
+        ws.person_rows = PersonRows(ids=frozenset(ids))
         ws.facts_cache = {}
         with list_too_long(mapping, PERSONS):
             return analyse()

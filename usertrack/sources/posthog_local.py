@@ -683,7 +683,12 @@ class LocalPostHogSource:
             cur.close()
 
     def path_codes(
-        self, query: Query, params: Mapping[str, Any], *, persons: bool = False
+        self,
+        query: Query,
+        params: Mapping[str, Any],
+        *,
+        persons: bool = False,
+        among: list[str] | None = None,
     ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
         """For path_events.sql as shipped (its translation word for word: no --where, no
         --segment) on a store with the path tables, the range's kept nodes in sequence order
@@ -692,7 +697,9 @@ class LocalPostHogSource:
         events of a person of several emails, or DuckDB may reorder a scan's rows (the facts
         then run on the events). With `persons`, also whose rows they are: `person_id` (an
         Arrow table of the persons in the rows' order, NULL last) and `person_rows` (how many
-        rows each has, a numpy array), for a --by-segment run to keep a group's rows."""
+        rows each has, a numpy array), for a --by-segment run to keep a group's rows. With
+        `among` (a few person ids: each row is looked for in the list), only those persons'
+        rows, and `persons` is not read."""
         from usertrack.sources import rollups
 
         where = f"{query.id} ({query.path})"
@@ -712,9 +719,12 @@ class LocalPostHogSource:
                 ).fetchone()
                 if mixed is None or mixed[0]:
                     return None
+                if among is not None:
+                    sql = rollups.PATH_CODES_OF_SQL
+                    values = {**values, "usertrack_path_persons": among}
                 rows = cur.execute(sql, values).fetchnumpy()
                 names = cur.execute(rollups.PATH_NAMES_SQL).fetchall()
-                if persons:
+                if persons and among is None:
                     whose = cur.sql(
                         rollups.PATH_PERSONS_SQL, params=_used(rollups.PATH_PERSONS_SQL, values)
                     ).to_arrow_table()

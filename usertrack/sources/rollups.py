@@ -732,6 +732,13 @@ SELECT code, opens OR prev_t < {_LO} AS starts
 FROM {PATH_TABLE}
 WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
 """
+# The same rows of a few persons only (their ids bound as a list): a filtered scan gives its
+# rows out of the table's order, so they are put back in it.
+PATH_CODES_OF_SQL = f"""
+{PATH_CODES_SQL.strip()}
+  AND list_contains($usertrack_path_persons, person_id)
+ORDER BY rowid
+"""
 PATH_NAMES_SQL = f"SELECT code, node FROM {PATH_NODES_TABLE} ORDER BY code"
 # The persons of those rows in the table's order (person_id, NULL last) and how many rows each
 # has: a --by-segment run keeps a group's rows, whole persons, so whole sequences, from them.
