@@ -14,7 +14,13 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_for_password_auth
-from usertrack.errors import QueryError, SourceConnectionError
+from usertrack.errors import (
+    EXIT_LIMIT,
+    EXIT_QUERY,
+    LimitError,
+    QueryError,
+    SourceConnectionError,
+)
 from usertrack.sources.postgres import PostgresSource
 from usertrack.sources.queries import parse_query
 
@@ -109,15 +115,67 @@ def test_a_query_files_settings_hold_for_its_own_transaction_only(db: str, tmp_p
     source.close()
 
 
-def test_statement_timeout_fires(db: str, tmp_path: Path) -> None:
-    source = PostgresSource(db, statement_timeout_ms=200)
+# A slow query of nothing but arithmetic (no pg_sleep): 400 million rows counted.
+SLOW = (
+    "SELECT count(*) AS {alias} FROM generate_series(1, 20000) AS a"
+    " CROSS JOIN generate_series(1, 20000) AS b"
+)
+
+
+def test_a_query_stopped_at_the_statement_timeout_is_stopped_at_a_bound(
+    db: str, tmp_path: Path
+) -> None:
+    """The timeout usertrack sets in the query's transaction (set_config('statement_timeout',
+    ..., true)) stops it: SQLSTATE 57014, said as a bound (exit 11) in one line naming the
+    query and the bound."""
+    source = PostgresSource(db, statement_timeout_ms=100)
     started = time.monotonic()
-    with pytest.raises(QueryError, match=r"statement timeout of 0\.2 s"):
-        source.run(neon_query(tmp_path, "SELECT pg_sleep(5)"), {})  # type: ignore[arg-type]
-    assert time.monotonic() - started < 3
+    with pytest.raises(LimitError) as caught:
+        source.run(neon_query(tmp_path, SLOW.format(alias="n")), {})  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+    message = str(caught.value)
+    assert caught.value.exit_code == EXIT_LIMIT == 11
+    assert message == (
+        f"query neon/q ({tmp_path / 'neon' / 'q.sql'}): stopped after 0.1 s, the statement"
+        " timeout of one PostgreSQL query"
+    )
+    assert "\n" not in message
     # The connection is still usable afterwards.
     assert source.run(neon_query(tmp_path, "SELECT 1 AS one"), {}).rows == [(1,)]  # type: ignore[arg-type]
     source.close()
+
+
+def test_a_query_canceled_on_the_server_before_its_timeout_is_a_failed_query(
+    db: str, tmp_path: Path
+) -> None:
+    """Someone's pg_cancel_backend (the same SQLSTATE 57014) long before the timeout is no
+    bound: the query failed (exit 7)."""
+    source = PostgresSource(db, statement_timeout_ms=60_000)
+
+    def cancel() -> None:
+        with psycopg.connect(db, autocommit=True) as conn:
+            for _ in range(400):
+                hit = conn.execute(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                    " WHERE query LIKE '%%AS cancel_me%%' AND state = 'active'"
+                    " AND pid <> pg_backend_pid()"
+                ).fetchall()
+                if any(ok for (ok,) in hit):
+                    return
+                time.sleep(0.05)
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(QueryError) as caught:
+            source.run(neon_query(tmp_path, SLOW.format(alias="cancel_me")), {})  # type: ignore[arg-type]
+    finally:
+        canceller.join()
+        source.close()
+    assert time.monotonic() - started < 30
+    assert not isinstance(caught.value, LimitError) and caught.value.exit_code == EXIT_QUERY
+    assert str(caught.value).endswith("was canceled on the database server")
 
 
 def _socket_path(uri: str) -> str:

@@ -20,7 +20,7 @@ EXIT_QUERY = 7  # a source rejected or failed a query (including untranslatable 
 EXIT_DATA = 8  # input data is malformed (an events export that cannot be read)
 EXIT_COVERAGE = 9  # tracking-plan coverage below --fail-under (a CI gate, not a failure to run)
 EXIT_BUSY = 10  # another run holds the home's lock (alerts --notify, sync --apply)
-EXIT_LIMIT = 11  # a query stopped at the memory or time bound (usertrack.bounds, sandbox)
+EXIT_LIMIT = 11  # a query stopped at a memory or time bound (bounds, sandbox, statement timeout)
 
 
 def first_line(error: BaseException) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -340,6 +341,7 @@ class PostgresSource:
 
         finished = threading.Event()
         query_counts.count("database")
+        started = time.monotonic()
         try:
             with on_cancel(_canceller(conn, finished)):
                 yield
@@ -352,10 +354,7 @@ class PostgresSource:
             token = current_token()
             if token is not None and token.cancelled:
                 raise Cancelled(f"query {query.id} stopped: the command was cancelled") from None
-            raise QueryError(
-                f"query {query.id} ({query.path}) was cancelled after the statement timeout"
-                f" of {self.statement_timeout_ms / 1000:g} s"
-            ) from None
+            raise _canceled(query, self.statement_timeout_ms, time.monotonic() - started) from None
         except psycopg.OperationalError as e:
             conn.close()  # lost: the next query opens a new one
             raise SourceConnectionError(
@@ -426,6 +425,20 @@ def _load_plain_values(conn: psycopg.Connection[Any]) -> None:
     conn.adapters.register_loader("numeric", FloatLoader)
     conn.adapters.register_loader("timestamptz", NaiveUTC)
     conn.adapters.register_loader("timestamptz", NaiveUTCBinary)
+
+
+def _canceled(query: Query, timeout_ms: int, elapsed_s: float) -> Exception:
+    """A query the server canceled (SQLSTATE 57014, query_canceled) while the command went on.
+    Stopped at the statement timeout usertrack set for its transaction (it ran that long): a
+    bound, exit 11; canceled before it (someone's pg_cancel_backend): a failed query, exit 7."""
+    from usertrack.errors import LimitError
+
+    if timeout_ms > 0 and elapsed_s * 1000 >= timeout_ms:
+        return LimitError(
+            f"query {query.id} ({query.path}): stopped after {timeout_ms / 1000:g} s, the"
+            " statement timeout of one PostgreSQL query"
+        )
+    return QueryError(f"query {query.id} ({query.path}) was canceled on the database server")
 
 
 def _outgrew(query: Query) -> Exception:
