@@ -516,7 +516,7 @@ def _run_and_load(
     # In a process that answers many commands (the MCP server), every result of more than a
     # few rows travels as Arrow: pyarrow's import (0.2 s) is paid once, then the events store
     # hands over its columns typed, and rows from PostgreSQL are typed in C++ instead of DuckDB
-    # looking at each Python value (the same tables: see posthog_local._ARROW_TYPES).
+    # looking at each Python value (the same tables: see sources.arrow_results.ARROW_TYPES).
     kept = keeping()
     if kept:
         import pyarrow  # noqa: F401  (on this thread: never on two at once)

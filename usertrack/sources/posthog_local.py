@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from usertrack.errors import HogQLTranslationError, QueryError, first_line
+from usertrack.sources.arrow_results import ARROW_TYPES as _ARROW_TYPES
+from usertrack.sources.arrow_results import arrow_rest as _arrow_rest
+from usertrack.sources.arrow_results import arrow_rows as _arrow_rows
+from usertrack.sources.arrow_results import arrow_schema as _arrow_schema
+from usertrack.sources.arrow_results import pyarrow_loaded as _pyarrow_loaded
+from usertrack.sources.arrow_results import rows_of as _rows_of
 from usertrack.sources.base import STREAM_BATCH, Result, RowStream, current_token
 
 if TYPE_CHECKING:
@@ -82,89 +88,6 @@ def _plain_rows(rows: list[tuple[Any, ...]], types: list[str]) -> list[tuple[Any
             values[i] = _plain(values[i])
         out.append(tuple(values))
     return out
-
-
-# Column types an Arrow result may carry, and the Arrow type each is given: the one pyarrow
-# infers from the Python values the row path gives (an int is int64, a float double), so the
-# DuckDB table loaded from either path has the same column types.
-_INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
-_ARROW_TYPES: dict[str, str] = {
-    **dict.fromkeys(_INTS, "int64"),
-    "FLOAT": "float64",
-    "DOUBLE": "float64",
-    "BOOLEAN": "int64",  # 0/1, as ClickHouse answers a comparison
-    "VARCHAR": "string",
-    "VARCHAR[]": "list<string>",
-    "DATE": "date32",
-    "TIMESTAMP": "timestamp",
-}
-
-
-def _arrow_schema(names: list[str], types: list[str]) -> Any:
-    """The Arrow schema of a result whose DuckDB types are `types` (all in _ARROW_TYPES)."""
-    import pyarrow as pa
-
-    wanted = {
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "string": pa.string(),
-        "list<string>": pa.list_(pa.string()),
-        "date32": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-    }
-    return pa.schema(
-        [pa.field(n, wanted[_ARROW_TYPES[t]]) for n, t in zip(names, types, strict=True)]
-    )
-
-
-def _arrow_rest(cur: duckdb.DuckDBPyConnection, schema: Any) -> Any:
-    """What is left of the cursor's result, made into Arrow by DuckDB, in `schema`'s types."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "an extra copy of the rows": a C++ copy, cheap
-        rest: Any = cur.to_arrow_table()
-    if not rest.schema.equals(schema):  # a cast imports pyarrow.compute: 0.2 s, when needed
-        return rest.cast(schema)
-    import pyarrow as pa
-
-    # The same columns under `schema` itself (a list's item is named as pyarrow names it, not
-    # as DuckDB does: equal types, no copy).
-    return pa.Table.from_arrays(rest.columns, schema=schema)
-
-
-def _arrow_rows(
-    head: list[tuple[Any, ...]], cur: duckdb.DuckDBPyConnection, types: list[str]
-) -> Any:
-    """The rows already fetched (`head`) and the rest of the cursor's result, as one Arrow
-    table with the types of _ARROW_TYPES."""
-    import pyarrow as pa
-
-    names = [d[0] for d in cur.description or []]
-    schema = _arrow_schema(names, types)
-    rest = _arrow_rest(cur, schema)
-    first = pa.table(
-        [
-            pa.array(column, type=field.type)
-            for column, field in zip(zip(*head, strict=True), schema, strict=True)
-        ],
-        schema=schema,
-    )
-    return pa.concat_tables([first, rest])
-
-
-def _pyarrow_loaded() -> bool:
-    """Whether pyarrow is imported already (then Arrow costs a result no import)."""
-    return "pyarrow" in sys.modules
-
-
-def _rows_of(table: Any) -> list[tuple[Any, ...]]:
-    """An Arrow table of _ARROW_TYPES back as rows: the Python values DuckDB's fetch gives for
-    those types (int, float, str, list of str, date, naive datetime, None), with booleans
-    already 0/1 (the cast of `_arrow_rest`)."""
-    if table.num_rows == 0:
-        return []
-    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
 
 class LocalPostHogSource:
@@ -638,7 +561,6 @@ class LocalPostHogSource:
         from there while the store is unchanged, as every group of every command asks the
         same; else `sql` and `values` themselves. Only where pyarrow is imported already (a
         group's run has imported it to find its persons)."""
-        import sys
 
         kept = self._kept_key(sql, values) if "pyarrow" in sys.modules else None
         if kept is None:
