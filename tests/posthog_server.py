@@ -650,7 +650,7 @@ class FakePostHog:
                 "name": "Daily pageviews and MCP clicks",
                 "description": "Pageviews and MCP connect clicks per day",
                 "tags": ["growth"],
-                "last_modified_at": "2026-11-10T00:00:00Z",
+                "last_modified_at": "2026-11-10T09:30:15.123456Z",  # as PostHog writes it
                 "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery"}},
                 "result": TRENDS_RESULT if refresh else None,
                 "hasMore": None,

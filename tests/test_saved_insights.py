@@ -76,6 +76,21 @@ def test_a_dashboards_markup_is_text_in_every_format(fake: FakePostHog, tmp_path
     assert "reliability" in table and "<b>Failures</b>" in table  # text, not markup
 
 
+def test_updated_at_is_written_as_every_other_time(fake: FakePostHog, tmp_path: Path) -> None:
+    """PostHog's "2026-11-10T09:30:15.123456Z" in the house style: readable in md and the
+    table, ISO 8601 UTC to the second in json and csv."""
+    md = insight(fake, tmp_path, "--list", "-f", "md").stdout
+    assert "| 2026-11-10 09:30 UTC |" in md and "2026-11-10T" not in md
+    assert "| 2026-10-01 09:00 UTC |" in md  # a dashboard's (its created_at)
+    table = run(["insight", "--list"], tmp_path / "home", **live_env(fake), COLUMNS="200").stdout
+    assert "2026-11-10 09:30 UTC" in table and "2026-11-10T" not in table
+    doc = listed(fake, tmp_path, "--list")
+    column = doc["columns"].index("updated_at")
+    assert [r[column] for r in doc["rows"]][:2] == ["2026-11-10T09:30:15Z", "2026-11-12T00:00:00Z"]
+    csv = insight(fake, tmp_path, "--list", "-f", "csv").stdout
+    assert ",2026-11-10T09:30:15Z" in csv
+
+
 def test_create_is_a_dry_run_until_apply_then_prints_the_new_id(
     fake: FakePostHog, tmp_path: Path
 ) -> None:

@@ -418,7 +418,7 @@ def _list_saved(search: str | None, chosen: str, out: Path | None) -> None:
             rows.append((
                 kind, i.get("id"), i.get("short_id") or "", i.get("name") or i.get("derived_name")
                 or "", i.get("description") or "", [str(t) for t in i.get("tags") or []],
-                i.get("last_modified_at") or i.get("updated_at") or i.get("created_at"),
+                _moment(i.get("last_modified_at") or i.get("updated_at") or i.get("created_at")),
             ))  # fmt: skip
     result = Result(columns=LISTED_COLUMNS, rows=rows)
     what = f" matching {search!r}" if search else ""
@@ -433,6 +433,21 @@ def _list_saved(search: str | None, chosen: str, out: Path | None) -> None:
     else:
         about = {"search": search, "insights": insight_count, "dashboards": dashboard_count}
         emit(render_result(result, chosen, **about, title=title), out)
+
+
+def _moment(value: Any) -> Any:
+    """A time PostHog's API gives as text ("2026-11-10T09:30:15.123456Z") as a moment, written
+    in the house style of each format like every other time (md and the table
+    "2026-11-10 09:30 UTC", json and csv "2026-11-10T09:30:15Z"); text that is no ISO 8601
+    time stays as it is."""
+    import datetime as dt
+
+    if not isinstance(value, str):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 def _insight_query(
