@@ -52,7 +52,11 @@ def profile_items(sql: str) -> list[tuple[str, dict[str, Any]]] | None:
     over `joined` (a CTE, a GROUP BY, a join, `*`, a column without a name)."""
     from usertrack.sql_checks import parse_tree
 
-    doc = parse_tree(sql)
+    return _items(parse_tree(sql))
+
+
+def _items(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """profile_items of profile.sql's parse tree `doc`."""
     statements = doc.get("statements") or []
     if doc.get("error") or len(statements) != 1:
         return None
@@ -84,11 +88,11 @@ def profile_items(sql: str) -> list[tuple[str, dict[str, Any]]] | None:
 def narrowed(profile_sql: str, wanted: Collection[str]) -> Narrowed | None:
     """profile.sql kept to `email` and the `wanted` columns; None when it cannot be (see
     profile_items) or names none of them."""
-    import duckdb
-
+    from usertrack.sandbox import scratch
     from usertrack.sql_checks import node_columns, parse_tree
 
-    items = profile_items(profile_sql)
+    doc = parse_tree(profile_sql)
+    items = _items(doc)
     if items is None:
         return None
     kept = [(n, item) for n, item in items if n == "email" or n in wanted]
@@ -97,10 +101,12 @@ def narrowed(profile_sql: str, wanted: Collection[str]) -> Narrowed | None:
     reads: set[str] = set()
     for _, item in kept:
         reads.update(node_columns(item))
-    doc = parse_tree(profile_sql)
     doc["statements"][0]["node"]["select_list"] = [item for _, item in kept]
-    with duckdb.connect() as con:
+    con = scratch()  # no database of its own: opening one costs more than the rest
+    try:
         rows = con.execute("SELECT json_deserialize_sql($doc)", {"doc": json.dumps(doc)}).fetchall()
+    finally:
+        con.close()
     row = rows[0] if rows else None
     if not row or not row[0]:
         return None
