@@ -145,6 +145,7 @@ EXAMPLE_COMMANDS = {
     '"total_sequences"': ["paths"],
     '"stickiness"': ["activity"],
     '"by": "feature"': ["features"],
+    '"mcp_vs_builtin"': ["tools"],
 }
 
 
