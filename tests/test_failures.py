@@ -485,13 +485,16 @@ def test_arrow_rows_numbered_by_duckdb_categorize_as_numbered_in_python(
             timeout, log, tool(None, None), log, {**credits, "credits": 9}]  # fmt: skip
     arrow = pa.Table.from_pylist([{**r, "email": f"u{i % 4}@x.io"} for i, r in enumerate(rows)])
 
-    def categorized(remember: bool, ordered: bool = True) -> list[Any]:
+    def categorized(
+        remember: bool, ordered: bool = True, columns: tuple[str, ...] | None = None
+    ) -> list[Any]:
         con = connect()
         try:
             given = Result(columns=list(arrow.column_names), rows=[], arrow=arrow)
-            assert failures.categorize(
-                rules, con, given, remember=remember, ordered=ordered
-            ) == len(rows)
+            counted = failures.categorize(
+                rules, con, given, remember=remember, ordered=ordered, columns=columns
+            )
+            assert counted == len(rows)
             found = con.execute("SELECT * FROM categorized")
             return [[d[0] for d in found.description], *found.fetchall()]
         finally:
@@ -503,6 +506,11 @@ def test_arrow_rows_numbered_by_duckdb_categorize_as_numbered_in_python(
     # in any order (a report that only aggregates them): the same rows, each the same cause
     unordered = categorized(remember=False, ordered=False)
     assert unordered[0] == here[0] and sorted(map(repr, unordered)) == sorted(map(repr, here))
+    # the columns asked for alone, beside the verdict's three: the same values
+    narrow = categorized(remember=False, columns=("level", "credits"))
+    assert narrow[0] == ["level", "credits", "cause", "category", "owner"]
+    picked = [here[0].index(c) for c in narrow[0]]
+    assert narrow[1:] == [tuple(r[i] for i in picked) for r in here[1:]]
     assert here == categorized(remember=True)
     assert counts == [4]  # four distinct texts, numbered in Python and remembered
     cause = here[0].index("cause")

@@ -36,6 +36,7 @@ from usertrack.reports.failure_rows import (
     load_rows,
 )
 from usertrack.reports.failure_summaries import (
+    SUMMARIZED,
     as_dicts,
     category_summary,
     cause_summary,
@@ -349,10 +350,12 @@ def categorize(
     *,
     remember: bool = True,
     ordered: bool = True,
+    columns: Sequence[str] | None = None,
 ) -> int:
     """Store failure rows as `table` (see load_failures) and create `out`: every row, plus
     `cause`, `category` and `owner`, in the order given (not `ordered`: in any order, for a
-    caller that only aggregates them). Returns the row count.
+    caller that only aggregates them); with `columns`, only those of each row beside the
+    three. Returns the row count.
 
     The patterns read only a failure's texts, and texts repeat (a tool's error on every call
     that hits it, a window overlapping the one asked before): they are matched once per
@@ -433,11 +436,14 @@ def categorize(
         same = " AND ".join(f"d.{f} IS NOT DISTINCT FROM x.{f}" for f in _TEXT_FIELDS)
         rows_sql = f"""SELECT d.* REPLACE (x.__t AS __t), d.rowid AS __row
             FROM "{table}" AS d JOIN __texts AS x ON {same}"""
+    kept = f"f.* EXCLUDE ({hidden})"
+    if columns is not None:
+        kept = ", ".join(f'f."{c}"' for c in columns)
     try:
         with time_limit(con, f"{spec.path}: the rules"):
             con.execute(
                 f"""CREATE OR REPLACE TABLE "{out}" AS
-            SELECT f.* EXCLUDE ({hidden}),
+            SELECT {kept},
                    coalesce(r.cause, f.__fallback) AS cause,
                    coalesce(r.category, '{UNCATEGORIZED}') AS category,
                    coalesce(r.owner, '{UNKNOWN_OWNER}') AS owner
@@ -649,7 +655,7 @@ def _failure_report(
             progress(f"categorizing {count} failures with {spec.path.name}")
         # a dashboard's report is computed once and shared: no verdict kept for a later one
         # Its summaries only aggregate the rows: kept in no particular order.
-        categorize(spec, con, rows, remember=ws.shared is None, ordered=False)
+        categorize(spec, con, rows, remember=ws.shared is None, ordered=False, columns=SUMMARIZED)
         # Both levels of causes in one query, each in its order (level, failures, cause).
         found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
         return (*found, con.execute("SELECT count(DISTINCT email) FROM categorized").fetchone())
