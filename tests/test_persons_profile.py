@@ -256,3 +256,15 @@ def test_persons_json_by_columns_is_the_indented_dump_of_the_same_objects() -> N
         want = json_text({**doc, "persons": [dict(zip(names, r, strict=True)) for r in shown]})
         columns = [list(c) for c in zip(*shown, strict=True)] if shown else []
         assert json_text_with_columns(doc, "persons", names, columns) == want
+
+
+def test_the_shipped_profile_is_row_by_row() -> None:
+    """segments.some.exact takes the shipped profile.sql as computing each row from its own
+    row of `joined` without parsing it: what parsing it finds."""
+    from usertrack.segments.kept import row_by_row
+    from usertrack.segments.some import exact
+    from usertrack.sources.queries import load_queries
+
+    library = load_queries(REPO / "queries")
+    assert row_by_row(library.get("join/profile").sql, "joined")
+    assert exact(library)

@@ -31,6 +31,7 @@ The files hold your users' emails: 0600 in a 0700 folder, as the history's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -64,8 +65,6 @@ def key(store: Path, sql: str, values: Mapping[str, Any], at: Stamp | None = Non
     to be kept (the store unreadable, or changed too recently to be told from a later change).
     `at`: the stamp of the file a connection opened under that name: None too when the name
     names another file now (a store replaced under an open connection, which reads the old)."""
-    import duckdb
-
     now = stamp(store)
     if at is not None and now != at:
         return None
@@ -73,8 +72,18 @@ def key(store: Path, sql: str, values: Mapping[str, Any], at: Stamp | None = Non
         return None
     wal = stamp(f"{store}.wal")
     bound = sorted((k, repr(v)) for k, v in values.items())
-    text = repr((now, wal, sql, bound, duckdb.__version__))
+    text = repr((now, wal, sql, bound, _duckdb_version()))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+@functools.cache
+def _duckdb_version() -> str:
+    """The installed DuckDB's version, read without importing it (0.1 s of CPU that a kept
+    answer read back, as `--persons`' cell before its profiles' queries start, need not wait
+    for)."""
+    from importlib.metadata import version
+
+    return version("duckdb")
 
 
 def opened(store: Path, connect: Callable[[Path], T]) -> tuple[T, Stamp | None]:
