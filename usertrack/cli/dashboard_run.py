@@ -77,8 +77,11 @@ def run_report(
     save: bool | None,
 ) -> tuple[str, Path] | None:
     """Compute and write; (status, path) of the file written, None when written to stdout."""
+    from functools import partial
+
     from typer.main import get_command
 
+    from usertrack.analytics.by_segment import Background
     from usertrack.cli.program import app
     from usertrack.clock import parse_as_of
     from usertrack.config import load_settings
@@ -94,7 +97,7 @@ def run_report(
     )
     from usertrack.reports.weekly_template import render_weekly
     from usertrack.sandbox import threads_each
-    from usertrack.segments.history import open_history, saves_by_default
+    from usertrack.segments.history import encode_snapshot, open_history, saves_by_default
     from usertrack.sources import query_counts
     from usertrack.sources.mirror_file import held_open
     from usertrack.workspace import keep_open
@@ -135,24 +138,34 @@ def run_report(
             period, start, end = _period(ws, dashboard.days, week, moment)
             label = period.label
 
+            if save is None:
+                save = saves_by_default(ws)
+            encoding: list[tuple[Any, Background[tuple[bytes, bytes | None]]]] = []
+
             def metrics() -> dict[str, Any]:
                 # A history of its own: the panel may compute on another thread (SQLite's
                 # connections stay on the thread that opened them).
                 with open_history(ws) as own:
                     data = collect_weekly(ws, week.end, history=own, progress=progress)
                 kept["data"] = data
+                if save:  # the snapshot's encoding while the other panels compute, not after
+                    work = partial(encode_snapshot, data.current)
+                    encoding.append((data, Background(work, "usertrack-snapshot")))
                 kept["context"] = build_context(data)
                 return kept["context"]
 
             ws.shared = {}  # the panels share classifications and failure reports
-            panels = compute(
-                dashboard, root, lines, period, ws, compare=compare, metrics=metrics,
-                progress=progress,
-            )  # fmt: skip
-            if save is None:
-                save = saves_by_default(ws)
+            try:
+                panels = compute(
+                    dashboard, root, lines, period, ws, compare=compare, metrics=metrics,
+                    progress=progress,
+                )  # fmt: skip
+            finally:
+                for _data, started in encoding:  # done with the classification before it closes
+                    started.settle()
             if save and "data" in kept:
-                history.save(kept["data"].current)
+                made = [b.result() for data, b in encoding if data is kept["data"]]
+                history.save(kept["data"].current, encoded=made[-1] if made else None)
     meta = {
         "dashboard": dashboard.name,
         "title": dashboard.title,

@@ -232,7 +232,7 @@ def _encode_accounts(result: Classified) -> bytes | None:
     return None if text is None else zlib.compress(text.encode(), MEMBERSHIPS_LEVEL)
 
 
-def _encoded(result: Classified) -> tuple[bytes, bytes | None]:
+def encode_snapshot(result: Classified) -> tuple[bytes, bytes | None]:
     """`_encode_memberships` and `_encode_accounts` of `result`. A classification still in
     DuckDB makes the two side by side, each on a cursor of its own (DuckDB runs each of them on
     one core, and zlib too leaves the interpreter's lock): at 100,000 users about 0.05 s each."""
@@ -464,11 +464,17 @@ class History:
             self._con = con
         return self._con
 
-    def save(self, result: Classified, *, saved_at: datetime | None = None) -> datetime | None:
+    def save(
+        self,
+        result: Classified,
+        *,
+        saved_at: datetime | None = None,
+        encoded: tuple[bytes, bytes | None] | None = None,
+    ) -> datetime | None:
         """Store the classification as the snapshot of its UTC day, replacing an earlier one of
         that day; return its moment, or None (nothing saved) when the day already has a later
         snapshot. Snapshots more than `keep_days` older than the newest are deleted in the same
-        transaction."""
+        transaction. `encoded`: `encode_snapshot(result)`, made before."""
         as_of = _utc(result.as_of)
         key = moment_key(as_of)
         day_start = moment_key(datetime.combine(as_of.date(), datetime.min.time(), tzinfo=UTC))
@@ -476,7 +482,7 @@ class History:
             datetime.combine(as_of.date() + timedelta(days=1), datetime.min.time(), UTC)
         )
         stamp = moment_key(saved_at or datetime.now(UTC))
-        memberships, accounts = _encoded(result)
+        memberships, accounts = encoded or encode_snapshot(result)
         con = self._connection()
         try:
             con.execute("BEGIN IMMEDIATE")
