@@ -600,3 +600,18 @@ def test_a_funnel_panel_shows_its_steps_names(home: Path, tmp_path: Path) -> Non
     result = run(["report", str(twice), *as_of, "-f", "json", "--out", "-"], home)
     assert result.exit_code == 2 and f"{twice}:8: panel 'Sign-up to workspace'" in result.stderr
     assert "names two steps alike" in result.stderr
+
+
+def test_clean_finds_every_hidden_character_deep_in_a_panel() -> None:
+    from usertrack.dashboards.charts import clean
+
+    hidden = [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]]
+    hidden += ["\u061c", "\u200b", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069", "\ufeff"]
+    for ch in hidden:
+        data = {"rows": [{"n": 1, "name": f"a{ch}b"}, {"n": 2.5, "name": None}], "k": [True]}
+        assert clean(data)["rows"][0]["name"] == "a\ufffdb", repr(ch)
+        assert data["rows"][0]["name"] == f"a{ch}b"  # the panel's own data is left as it is
+    plain = {"rows": [{"name": "tab\tnew\nline, \\u0041 \u2028 é"}], "n": [1, None]}
+    assert clean(plain) is plain  # nothing to show otherwise: given back, not copied
+    looks = {"name": ["x\\ry", "\\u0007", "\\b"]}  # backslashes, not controls: kept
+    assert clean(looks) == looks

@@ -215,15 +215,14 @@ def to_markdown(
         lines.append(f"## {style.md_text(clean(p['title']))}\n")
         if p["note"]:
             lines.append(f"{style.md_text(clean(p['note']))}\n")
-        summary = headline(p["analysis"], clean(p["data"]))
+        data = clean(p["data"])  # once for the headline and the chart
+        summary = headline(p["analysis"], data)
         if summary:
             lines.append(f"{style.md_text(summary)}\n")
         if charts_as == "mermaid":
-            lines.extend(
-                f"```mermaid\n{block}\n```\n" for block in mermaid(p["analysis"], p["data"])
-            )
+            lines.extend(f"```mermaid\n{block}\n```\n" for block in mermaid(p["analysis"], data))
             continue
-        made = chart(p["analysis"], p["data"])
+        made = chart(p["analysis"], data, cleaned=True)
         if made:
             name = f"{stem}-{i:02d}-{p['analysis']}.svg"
             files[name] = svg(made[0])
@@ -267,10 +266,11 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         parts = [f'<section id="panel-{i}"><h2>{e(clean(p["title"]))}</h2>']
         if p["note"]:
             parts.append(f'<p class="note">{e(clean(p["note"]))}</p>')
-        summary = headline(p["analysis"], clean(p["data"]))
+        data = clean(p["data"])  # once for the headline and the chart
+        summary = headline(p["analysis"], data)
         if summary:
             parts.append(f'<p class="summary">{e(summary)}</p>')
-        made = chart(p["analysis"], p["data"])
+        made = chart(p["analysis"], data, cleaned=True)
         if made:
             parts.append(
                 f'<div class="chart" id="chart-{i}" role="img" aria-label="{e(made[1])}"></div>'
