@@ -84,6 +84,21 @@ def test_a_bad_value_is_checked_by_the_options_own_type(home: Path, tmp_path: Pa
     assert "option 'compare' must be true or false" in result.stderr
 
 
+def test_a_panel_without_a_value_its_command_needs_is_one_line(home: Path, tmp_path: Path) -> None:
+    """A trends panel without its events (the command's required argument): exit 2, one line
+    naming the file, the panel's line and what it lacks, not an internal error."""
+    path = _write(tmp_path, MINE.replace("    events: [$pageview]\n", ""))
+    out = tmp_path / "out"
+    result = run(["report", str(path), "-f", "json", "--out", str(out / "r.json")], home)
+    assert result.exit_code == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [
+        f"usertrack: error: {path}:16: panel 'Page views by browser': option 'events' is"
+        " needed by `usertrack trends`"
+    ]
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
 def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     path = _write(tmp_path, MINE)
     out = tmp_path / "out"

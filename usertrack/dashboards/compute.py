@@ -77,8 +77,16 @@ def panel_options(
         argv = [*line[:cut], *extra, *line[cut:]]
     else:
         argv = [*line, *extra]
-    with command.make_context(panel.analysis, argv, parent=None) as ctx:
-        return dict(ctx.params)
+    from typer._click.exceptions import ClickException, MissingParameter
+
+    try:
+        with command.make_context(panel.analysis, argv, parent=None) as ctx:
+            return dict(ctx.params)
+    except MissingParameter as e:  # a value the command needs and the panel does not give
+        name = e.param.name if e.param is not None else "?"
+        raise UsageError(f"option {name!r} is needed by `usertrack {panel.analysis}`") from None
+    except ClickException as e:
+        raise UsageError(e.format_message()) from None
 
 
 def _segments(o: dict[str, Any], _period: Period) -> Compute:
@@ -228,6 +236,16 @@ def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any], period:
         raise _panel_error(dashboard, panel, e) from None
 
 
+def _options(
+    dashboard: Dashboard, panel: Panel, root: Any, line: list[str], period: Period, compare: bool
+) -> dict[str, Any]:
+    """panel_options, its refusal one line naming the panel's file and line."""
+    try:
+        return panel_options(panel, root, line, period, compare)
+    except UsertrackError as e:
+        raise _panel_error(dashboard, panel, e) from None
+
+
 def _panel_error(dashboard: Dashboard, panel: Panel, e: UsertrackError) -> PanelError:
     return PanelError(f"{dashboard.path}:{panel.line}: panel {panel.title!r}: {e}", e.exit_code)
 
@@ -251,7 +269,9 @@ def compute(
     runs: list[Compute | None] = [
         None
         if line is None
-        else prepare(dashboard, panel, panel_options(panel, root, line, period, compare), period)
+        else prepare(
+            dashboard, panel, _options(dashboard, panel, root, line, period, compare), period
+        )
         for panel, line in zip(dashboard.panels, lines, strict=True)
     ]
 
