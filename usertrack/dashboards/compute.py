@@ -266,14 +266,15 @@ def compute(
     from usertrack.clock import parse_as_of
 
     moment = parse_as_of(period.end)
-    runs: list[Compute | None] = [
-        None
-        if line is None
-        else prepare(
-            dashboard, panel, _options(dashboard, panel, root, line, period, compare), period
-        )
+    options = [
+        None if line is None else _options(dashboard, panel, root, line, period, compare)
         for panel, line in zip(dashboard.panels, lines, strict=True)
     ]
+    runs: list[Compute | None] = [
+        None if o is None else prepare(dashboard, panel, o, period)
+        for panel, o in zip(dashboard.panels, options, strict=True)
+    ]
+    alone = any(filters(panel, o) for panel, o in zip(dashboard.panels, options, strict=True))
 
     def rehearse() -> None:  # usertrack.dashboards.prefetch: every panel, its queries written down
         for run in runs:
@@ -297,6 +298,8 @@ def compute(
         return {"analysis": panel.analysis, "title": panel.title, "note": panel.note, "data": data}
 
     with rehearsed(ws, rehearse, progress):
+        if alone:  # nothing beside a panel that filters the workspace's queries
+            return [outcome(i) for i in range(len(dashboard.panels))]
         early = [run for run in runs if isinstance(run, AlertsPanel)]
         try:
             for run in early:
@@ -305,6 +308,20 @@ def compute(
         finally:
             for run in early:
                 run.settle()
+
+
+# The options with which an event analysis filters the workspace's queries while it runs
+# (`ws.where`, `ws.person_filter`: --where, --who, --segment, --by-segment): a query another
+# panel sends meanwhile, on another thread, would be filtered too (and its answer kept as the
+# unfiltered one's), so such a dashboard computes its panels one after another.
+FILTERING = ("where", "who", "segment", "by_segment")
+
+
+def filters(panel: Panel, options: dict[str, Any] | None) -> bool:
+    """Whether the panel's analysis filters the workspace's queries while it runs (FILTERING)."""
+    if options is None or panel.analysis in DATABASE_PANELS:
+        return False
+    return any(options.get(name) for name in FILTERING)
 
 
 # The panels that wait on the app's database and share the classification of each moment: they
