@@ -47,9 +47,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import ConfigError, DataError, StateFileError, UsageError
+from usertrack.segments.snapshot_codec import MEMBERSHIPS_LEVEL, Classified
+from usertrack.segments.snapshot_codec import accounts_of as _accounts_of
+from usertrack.segments.snapshot_codec import decode_accounts as _decode_accounts
+from usertrack.segments.snapshot_codec import decode_memberships as _decode_memberships
+from usertrack.segments.snapshot_codec import encode_accounts as _encode_accounts
+from usertrack.segments.snapshot_codec import members_of as _members_of
+from usertrack.segments.snapshot_codec import segment_ids as _segment_ids
+from usertrack.segments.snapshot_codec import user_count as _user_count
 
 if TYPE_CHECKING:
     from usertrack.config import Settings
@@ -60,9 +68,6 @@ HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 4  # 2: snapshots.fingerprint; 3: snapshots.memberships; 4: snapshots.accounts
 DEFAULT_HISTORY_DAYS = 400
 DEFAULT_SINCE = timedelta(days=7)
-# zlib level of a snapshot's memberships. At 100,000 users (1.9 MB of JSON), level 1 takes 10 ms
-# for 0.48 MB, level 6 40 ms for 0.39 MB: a fifth smaller is not worth four times the time.
-MEMBERSHIPS_LEVEL = 1
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS snapshots (
@@ -100,16 +105,6 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
     ),
     3: ("ALTER TABLE snapshots ADD COLUMN accounts BLOB",),
 }
-
-
-class Classified(Protocol):
-    """What a snapshot is taken of: a `segments.Classification`, or anything shaped like one."""
-
-    @property
-    def as_of(self) -> datetime: ...
-
-    @property
-    def users(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -156,42 +151,6 @@ class Snapshot:
         return {email for email, segs in self.members.items() if segment_id in segs}
 
 
-def _members_of(
-    result: Classified,
-) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str | None]]:
-    """Who is in which segments, and their primary one: read once per classification (the
-    panels of a dashboard take several snapshots of the same one; 0.3 s each at 100,000
-    users), kept on the classification; nothing changes the mappings once made."""
-    kept = getattr(result, "__dict__", {}).get("_snapshot_members")
-    if kept is not None:
-        return kept  # type: ignore[no-any-return]
-    members: dict[str, tuple[str, ...]] = {}
-    primary: dict[str, str | None] = {}
-    memberships = getattr(result, "memberships", None)  # without building every user dict
-    triples = (
-        memberships()
-        if memberships
-        else ((u["email"], u.get("segments"), u.get("primary")) for u in result.users)
-    )
-    for email, segments, first in triples:
-        segs = tuple(segments or ())
-        if segs:
-            members[email] = segs
-            primary[email] = first or segs[0]
-    if hasattr(result, "__dict__"):
-        result.__dict__["_snapshot_members"] = (members, primary)
-    return members, primary
-
-
-def _user_count(result: Classified) -> int:
-    count = getattr(result, "user_count", None)
-    return len(result.users) if count is None else int(count)
-
-
-def _segment_ids(result: Classified) -> tuple[str, ...]:
-    return tuple(s.id for s in getattr(result, "segments", ()))
-
-
 def _encode_memberships(result: Classified) -> bytes:
     """A snapshot's members as one value: zlib of the JSON `[[segment ids, primary, [emails]],
     ...]`, one entry per distinct segment list, emails in order. JSON holds any email exactly
@@ -210,28 +169,6 @@ def _encode_memberships(result: Classified) -> bytes:
     return zlib.compress(json.dumps(entries).encode(), MEMBERSHIPS_LEVEL)
 
 
-def _accounts_json(result: Classified) -> str | None:
-    """The JSON list of the app's accounts in no segment, made by DuckDB, when the
-    classification still has its connection and the accounts query's rows; else None."""
-    in_duckdb = getattr(result, "unsegmented_accounts_json", None)
-    if in_duckdb is None or getattr(result, "con", None) is None:
-        return None
-    text: str | None = in_duckdb()
-    return text
-
-
-def _accounts_of(result: Classified) -> frozenset[str] | None:
-    text = _accounts_json(result)
-    return None if text is None else frozenset(json.loads(text))
-
-
-def _encode_accounts(result: Classified) -> bytes | None:
-    """A snapshot's accounts in no segment as one value: zlib of their JSON list (sorted), or
-    None when the classification cannot tell them."""
-    text = _accounts_json(result)
-    return None if text is None else zlib.compress(text.encode(), MEMBERSHIPS_LEVEL)
-
-
 def encode_snapshot(result: Classified) -> tuple[bytes, bytes | None]:
     """`_encode_memberships` and `_encode_accounts` of `result`. A classification still in
     DuckDB makes the two side by side, each on a cursor of its own (DuckDB runs each of them on
@@ -244,26 +181,6 @@ def encode_snapshot(result: Classified) -> tuple[bytes, bytes | None]:
         accounts = beside.submit(_encode_accounts, result)
         memberships = _encode_memberships(result)
         return memberships, accounts.result()
-
-
-def _decode_accounts(blob: bytes | None) -> frozenset[str] | None:
-    if blob is None:
-        return None
-    found = json.loads(zlib.decompress(blob))
-    if not isinstance(found, list) or not all(isinstance(e, str) for e in found):
-        raise ValueError("accounts is not a list of emails")
-    return frozenset(found)
-
-
-def _decode_memberships(
-    blob: bytes,
-) -> tuple[dict[str, tuple[str, ...]], dict[str, str | None]]:
-    members: dict[str, tuple[str, ...]] = {}
-    primary: dict[str, str | None] = {}
-    for segs, first, emails in json.loads(zlib.decompress(blob)):
-        members.update(dict.fromkeys(emails, tuple(segs)))
-        primary.update(dict.fromkeys(emails, first))
-    return members, primary
 
 
 @dataclass(frozen=True)
