@@ -62,6 +62,19 @@ def _period(ws: Any, days: int | None, week: Any, moment: Any) -> tuple[Any, Any
     return period, start, end
 
 
+def _ready_out(out: Path | None, to_file: bool) -> bool:
+    """Whether the report goes to stdout; else its folder or file's folder, made ready."""
+    from usertrack.rendering.output import is_stdout, prepare_out, prepare_out_dir
+
+    to_stdout = is_stdout(out)
+    if not to_stdout and not to_file:
+        prepare_out_dir(out or Path("."))
+    elif to_file:
+        assert out is not None
+        prepare_out(out)
+    return to_stdout
+
+
 def run_report(
     given: str,
     *,
@@ -87,7 +100,7 @@ def run_report(
     from usertrack.config import load_settings
     from usertrack.dashboards.compute import command_lines, compute
     from usertrack.dashboards.spec import load, resolve
-    from usertrack.rendering.output import is_stdout, prepare_out, prepare_out_dir, write_atomic
+    from usertrack.rendering.output import write_atomic
     from usertrack.reports.weekly import (
         build_context,
         check_template,
@@ -111,12 +124,7 @@ def run_report(
         raise UsageError(f"--charts {charts} goes with -f md")
     moment = parse_as_of(as_of) if as_of else None
     check_template(template)
-    to_stdout = is_stdout(out)
-    if not to_stdout and not to_file:
-        prepare_out_dir(out or Path("."))
-    elif to_file:
-        assert out is not None
-        prepare_out(out)
+    to_stdout = _ready_out(out, to_file)
     kept: dict[str, Any] = {}
     # The panels compute in two lanes, each with threads of its own beside it (the database's
     # queries, the failure report), which keep the cores busy: the events store and the
