@@ -34,8 +34,10 @@ def _md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> style.Ma
 
 
 def _quote(value: Any) -> style.Markdown:
-    """A mermaid string literal: no quote, backtick (it would close the block) or line break."""
-    text = " ".join(str(value).split()).replace('"', "'").replace("`", "'")
+    """A mermaid string literal: no quote, backtick (it would close the block) or line break;
+    control and bidi characters shown as the rest of the page shows them (`\\u202e`)."""
+    text = style.terminal_text(" ".join(str(value).split()))
+    text = text.replace('"', "'").replace("`", "'")
     return style.Markdown(f'"{text}"')
 
 
