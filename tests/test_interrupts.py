@@ -217,23 +217,35 @@ interrupts.command_starts()
 libc = ctypes.CDLL(None)
 mutex = ctypes.create_string_buffer(64)  # zeroed: a default glibc mutex
 libc.pthread_mutex_lock(mutex)
-print("stuck", flush=True)
+print("stuck", ctypes.addressof(mutex), flush=True)
 libc.pthread_mutex_lock(mutex)  # waits for good, in C, and never runs a Python-level handler
 """
 
 
-def in_c_wait(pid: int) -> None:
-    """Until the process's main thread waits in the kernel (the futex of the lock)."""
+def in_c_wait(pid: int, mutex: int) -> None:
+    """Until the process's main thread waits in the kernel on the mutex's own futex. The wait
+    channel alone is not enough: taking the interpreter's lock waits on a futex too, and a
+    Ctrl-C sent then is handled by Python before the C lock is reached."""
+    syscall = Path(f"/proc/{pid}/task/{pid}/syscall")
     wchan = Path(f"/proc/{pid}/task/{pid}/wchan")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            if "futex" in wchan.read_text():
-                return
+            fields = syscall.read_text().split()
         except OSError:
-            break
+            fields = []
+        if len(fields) > 1 and fields[0] != "running":
+            if int(fields[1], 16) == mutex:  # futex(2)'s first argument: the lock's word
+                return
+        elif not fields:  # no syscall file here: fall back on the wait channel
+            try:
+                if "futex" in wchan.read_text():
+                    time.sleep(0.2)
+                    return
+            except OSError:
+                break
         time.sleep(0.01)
-    time.sleep(0.5)  # no wchan to read here: let it get there
+    time.sleep(0.5)  # neither can be read here: let it get there
 
 
 @pytest.mark.parametrize("presses", [1, 2])
@@ -251,8 +263,10 @@ def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == "stuck\n"
-        in_c_wait(proc.pid)
+        assert proc.stdout is not None
+        word, address = proc.stdout.readline().split()
+        assert word == "stuck"
+        in_c_wait(proc.pid, int(address))
         sent = time.monotonic()
         for _ in range(presses):
             proc.send_signal(signal.SIGINT)
