@@ -22,6 +22,9 @@ def main() -> Any:
     import gc
 
     gc.disable()
+    # numpy (pyarrow's and DuckDB's import of it) starts OpenBLAS with a thread a core, which
+    # spin while numpy loads: 0.07 s of CPU a command here. usertrack does no linear algebra.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from usertrack import interrupts
 
     interrupts.install()
