@@ -623,6 +623,18 @@ def test_check_expression_refuses_anything_but_one_expression(expr: str, fragmen
     assert fragment in str(info.value)
 
 
+def test_text_before_a_refused_token_may_be_any_unicode() -> None:
+    """DuckDB places tokens by UTF-8 byte: the check reads the byte there and names the
+    character as people count them, whatever non-ASCII text comes first."""
+    from usertrack import sql_checks
+
+    assert sql_checks.check_expression("note = 'é😀' OR credits < 50")
+    for text, token in (("note = 'é😀' OR x = 1; y", ";"), ("note = 'ß' -- c", "--")):
+        at = text.index(token) + 1
+        with pytest.raises(sql_checks.UnsafeSQLError, match=f"at character {at}\\)"):
+            sql_checks.check_expression(text)
+
+
 def test_check_order_takes_directions_and_null_order() -> None:
     from usertrack import sql_checks
 

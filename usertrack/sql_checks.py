@@ -58,15 +58,18 @@ def _reject_tricks(text: str, what: str, shape: str) -> None:
     """No comment (one hid `;` from the old parenthesis count), no statement separator."""
     import duckdb
 
+    # DuckDB's token positions count the text's UTF-8 bytes, not its characters.
+    raw = text.encode()
     for pos, kind in duckdb.tokenize(text):
+        at = len(raw[:pos].decode(errors="ignore")) + 1  # the character, as people count
         if kind == duckdb.token_type.comment:
             raise UnsafeSQLError(
-                f"{what} is not {shape}: it holds an SQL comment (at character {pos + 1});"
+                f"{what} is not {shape}: it holds an SQL comment (at character {at});"
                 " write comments on their own YAML line, after #"
             )
-        if kind == duckdb.token_type.operator and text[pos] == ";":
+        if kind == duckdb.token_type.operator and raw[pos : pos + 1] == b";":
             raise UnsafeSQLError(
-                f"{what} is not {shape}: it holds ';' (at character {pos + 1}), which would"
+                f"{what} is not {shape}: it holds ';' (at character {at}), which would"
                 " end the statement"
             )
 
