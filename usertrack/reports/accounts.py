@@ -228,7 +228,9 @@ def account_report(
     if progress:
         progress("counting the accounts and fetching their groups")
     groups = _beside(lambda: _groups_and_rules(ws, as_of, key))
-    result = source.run(query, params)
+    from usertrack.reports.accounts_copy import from_copy
+
+    result = from_copy(ws, query, params, key.names()) or source.run(query, params)
     found, rules_con = groups()
     try:
         columns, cells = columns_with_groups(result, found)

@@ -123,6 +123,8 @@ WASP_USERS = Spec(
         # the key metrics' accounts using credits (usertrack/reports/weekly_copy.py), as
         # neon/weekly_metrics.sql compares them, whatever the credits' type
         ("low_credits", "t.credits < 100", "BOOLEAN"),
+        # `usertrack accounts`' active members (usertrack/reports/accounts_copy.py)
+        ("last_active", "t.last_active_timestamp::timestamp", "TIMESTAMP"),
     ),
 )
 WHOLE = (FASTAPI_USERS, WASP_USERS)
