@@ -20,8 +20,9 @@ refuses), the file runs on the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
+T = TypeVar("T")
 FILE = "neon/account_health"
 COLUMNS = [
     "account",
@@ -148,24 +150,25 @@ def from_copy(
     since = at - timedelta(days=int(values["days"]))
     pattern = str(values["exclude_pattern"])
     path = app_mirror.mirror_path(ws.settings.home, postgres.identity)
+    with postgres.session() as conn:
+        # check_key's statement left its transaction open: the copy's checks (and the members'
+        # read, on a connection of its own) set their isolation level, outside of any
+        conn.rollback()
+    # the account table read while the copy opens and is checked
+    members = _Meanwhile(lambda: _members(postgres, key))
     try:
-        with postgres.session() as conn:
-            # check_key's statement left its transaction open: the copy's checks set their
-            # isolation level, outside of any
-            conn.rollback()
-            with conn.transaction():  # read-only
-                members = conn.execute(_members_sql(key, conn)).fetchone()
-        if members is None or members[2] is not True:
-            return None  # credits of another type: the file sums them exactly
         with app_mirror.AppMirror(path) as mirror:
             mirror.refresh(postgres, since, at, (app_mirror.RUNS,), pattern)
+            found = members()
+            if found is None or found[2] is not True:
+                return None  # credits of another type: the file sums them exactly
             if mirror.meta("exclude_pattern") != pattern:
                 return None
             con = mirror.con.cursor()
             try:
                 rows = con.execute(
                     _ACCOUNTS,
-                    {"accounts": members[0], "users": members[1], "since": since, "as_of": at},
+                    {"accounts": found[0], "users": found[1], "since": since, "as_of": at},
                 ).fetchall()
             finally:
                 con.close()
@@ -173,10 +176,54 @@ def from_copy(
         raise KeyboardInterrupt from None
     except (app_mirror.MirrorUnavailable, duckdb.Error, psycopg.Error):
         return None
+    finally:
+        members.settle()  # its connection left alone before the workspace closes it
     result = Result(columns=list(COLUMNS), rows=rows, meta={"from": "app mirror"})
     if cached is not None:
         cached.store_answer(query, values, result)
     return result
+
+
+def _members(postgres: Any, key: Mapping[str, str]) -> tuple[Any, ...] | None:
+    """_MEMBERS' row, read on a connection no other thread is using."""
+    with postgres.session() as conn, conn.transaction():  # read-only
+        row: tuple[Any, ...] | None = conn.execute(_members_sql(key, conn)).fetchone()
+        return row
+
+
+class _Meanwhile(Generic[T]):
+    """`work()` started on a thread of its own, in a copy of this context (its cancel scope);
+    calling the object waits for its answer or raises what it raised, `settle` waits for its
+    end whatever it was."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        import contextvars
+        import threading
+
+        self._answer: list[T] = []
+        self._failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._answer.append(work())
+            except BaseException as e:  # raised on the caller's thread, by __call__
+                self._failure.append(e)
+
+        # a daemon thread, as every lane of a command: nothing may hold the process's exit
+        self._lane = threading.Thread(
+            target=contextvars.copy_context().run, args=(run,), name="usertrack-members",
+            daemon=True,
+        )  # fmt: skip
+        self._lane.start()
+
+    def settle(self) -> None:
+        self._lane.join()
+
+    def __call__(self) -> T:
+        self._lane.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._answer[0]
 
 
 def _members_sql(key: Mapping[str, str], conn: Any) -> bytes:
