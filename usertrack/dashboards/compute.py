@@ -335,9 +335,14 @@ def side_by_side(
     """Every panel's `outcome`, in the file's order: the database's panels (DATABASE_PANELS) in
     order on a second thread, the others in order on this one, so the database's queries run
     while the events are counted (each lane's panels share what they compute, as before: the
-    database's panels are all in one lane). The first panel in the file's order that fails is
-    the failure; a failure or Ctrl-C on this thread cancels the other lane's queries."""
+    database's panels are all in one lane). When the database's lane is done with its own, it
+    takes the other panels not yet begun from the end of the file's order, while this thread
+    takes them from the front: both cores stay busy to the end. The first panel in the file's
+    order that fails is the failure; a failure or Ctrl-C on this thread cancels the other
+    lane's queries."""
+    import collections
     import contextvars
+    import itertools
     import queue
     import threading
 
@@ -354,11 +359,25 @@ def side_by_side(
 
     token = CancelToken()
     finished: queue.Queue[None] = queue.Queue()
+    waiting = collections.deque(here)  # the panels not begun, taken under `taking`
+    taking = threading.Lock()
+
+    def take(first: bool) -> int | None:
+        """The next panel not begun (the first, else the last), None when there is none or a
+        panel before it failed (that is the failure: nothing after it is begun)."""
+        with taking:
+            if not waiting or token.cancelled:
+                return None
+            i = waiting[0] if first else waiting[-1]
+            if failed and min(failed) < i:
+                return None
+            return waiting.popleft() if first else waiting.pop()
 
     def run_lane() -> None:
         try:
             with cancel_scope(token):
-                for i in lane:
+                # its own panels, then the others not begun, from the end
+                for i in itertools.chain(lane, iter(lambda: take(first=False), None)):
                     try:
                         done[i] = outcome(i)
                     except BaseException as e:  # said in the file's order, below
@@ -374,15 +393,13 @@ def side_by_side(
         target=context.run, args=(run_lane,), name="usertrack-panels", daemon=True
     ).start()
     try:
-        for i in here:
+        while (i := take(first=True)) is not None:
             try:
                 done[i] = outcome(i)
             except UsertrackError as e:
                 failed[i] = e
                 token.cancel()  # the report is not written: the other lane stops
                 break
-            if failed and min(failed) < i:
-                break  # a panel before this one failed: that is the failure
         _wait(finished, None if not failed else CANCEL_GRACE_SECONDS)
     except BaseException:
         token.cancel()
