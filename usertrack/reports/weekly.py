@@ -404,17 +404,19 @@ def collect_weekly(
 
     week = ReportWeek.containing(as_of)
     until = week_until(ws, week)
-    # The report's queries and the failure report do not wait for the classification: they
-    # run beside it, on the database's other connections.
-    with _meanwhile(
-        lambda: (run_report_queries(ws, week, progress), failure_categories(ws, week))
-    ) as later:
+    # The report's queries and the failure report do not wait for the classification, nor
+    # for each other: each runs beside it, on the database's other connections.
+    with (
+        _meanwhile(lambda: run_report_queries(ws, week, progress)) as tables_later,
+        _meanwhile(lambda: failure_categories(ws, week)) as failures_later,
+    ):
         current = ws.classify(until, progress)
         baseline = baseline_for(ws, history, week.start, progress)
         changes = compare(baseline, Snapshot.of(current), current.segments)
         if ws.shared is not None:  # a dashboard's segments and alerts panels read the same
             ws.shared[("changes", week.start, current.as_of)] = (baseline, changes)
-        tables, (categories, note) = later()
+        tables = tables_later()
+        categories, note = failures_later()
     return WeeklyData(
         week=week,
         until=until,
