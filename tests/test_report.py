@@ -603,3 +603,26 @@ def test_the_rendering_process_gets_no_secret(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_hunter2_secret")
     assert render_isolated("os:getenv", "POSTHOG_PERSONAL_API_KEY") == "None"
     assert render_isolated("os:getenv", "PATH") == str(__import__("os").environ["PATH"])
+
+
+def test_only_markdown_parses_the_shipped_template(home: Path, tmp_path: Path) -> None:
+    """-f html and -f json never render the weekly template: the shipped one is not parsed
+    (jinja2 not even imported) before their panels; a user's --template is checked as ever."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "USERTRACK_HOME": str(home)}
+    args = ["-q", "report", "weekly", "--as-of", "2026-11-16", "--no-save"]
+    page = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "usertrack", *args, "-f", "html",
+         "--out", str(tmp_path / "page.html")],
+        env=env, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert page.returncode == 0, page.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in page.stderr.splitlines() if "|" in line}
+    assert "usertrack.dashboards.render" in imported and "jinja2" not in imported
+    missing = run([*args, "-f", "json", "--out", "-", "--template", str(tmp_path / "nope.j2")],
+                  home)  # fmt: skip
+    assert missing.exit_code == EXIT_USAGE and "no such template file" in missing.stderr
+    text = report(home, tmp_path / "md", "-f", "md").read_text()  # the shipped one, rendered
+    assert text.startswith("# ")
