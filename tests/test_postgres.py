@@ -329,3 +329,31 @@ def test_wrong_password_is_clear_and_never_shown(password_role: str) -> None:
     good = PostgresSource(password_role.format(pw="right-password-123"))
     good.connect()
     good.close()
+
+
+def test_the_demos_own_url_is_not_read_by_libpq_before_its_first_query(
+    fixed_demo_home: Path,
+) -> None:
+    """The demo's URL is usertrack's own: opening the workspace of a running demo does not
+    import psycopg to check it (a dashboard's event panels start without waiting for that
+    import); the first query connects, and a URL a person wrote is checked as ever
+    (test_secrets)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file\n"
+        "from usertrack.workspace import open_workspace\n"
+        "with open_workspace(load_settings(), queries_dir=resolve_queries_dir(None),\n"
+        "                    segments_path=resolve_segments_file(None)) as ws:\n"
+        "    print('psycopg' in sys.modules)\n"
+        "    conn = ws.sources['neon'].connect()\n"
+        "    print('psycopg' in sys.modules, conn.execute('SELECT 41 + 1').fetchone())\n"
+    )
+    env = {**os.environ, "USERTRACK_HOME": str(fixed_demo_home), "USERTRACK_CONFIG": ""}
+    for _ in range(2):  # the first may start the demo's server, which connects to it
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["False", "True (42,)"]

@@ -541,7 +541,10 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
 
     uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
     ws.sources["neon"] = PostgresSource(
-        uri, description="demo PostgreSQL", max_concurrent=ws.settings.db_connections
+        uri,
+        description="demo PostgreSQL",
+        max_concurrent=ws.settings.db_connections,
+        made_here=True,
     )
 
 
