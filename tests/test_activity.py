@@ -136,6 +136,44 @@ def test_same_answers_through_the_live_http_path(export: Path, tmp_path: Path) -
     check(live)
 
 
+def test_compare_shows_the_previous_periods_own_series_read_alone(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--compare's previous period is the daily series of a run as of `days` days earlier; of
+    its facts only the active days are read (its lifecycle, active days and heatmap, which
+    --compare does not show, are not worked out)."""
+    from collections import Counter
+
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    earlier = run_json("activity", ARGS, as_of="2026-05-24T12:00:00", USERTRACK_EVENTS=str(export))
+    read: Counter[str] = Counter()
+    real = LocalPostHogSource.facts_into
+
+    def counted(self: Any, cur: Any, query: Any, params: Any, table: str) -> None:
+        read[query.id] += 1
+        real(self, cur, query, params, table)
+
+    monkeypatch.setattr(LocalPostHogSource, "facts_into", counted)
+    doc = cli_json([*ARGS, "--compare"], USERTRACK_EVENTS=str(export))
+    check(doc)
+    shown = ("date", "dau", "wau", "mau")
+    assert doc["previous"]["daily"] == [{k: d[k] for k in shown} for d in earlier["daily"]]
+    assert [doc["previous"][k] for k in ("dau", "wau", "mau", "stickiness")] == [
+        earlier[k] for k in ("dau", "wau", "mau", "stickiness")
+    ]
+    assert any(d["mau"] for d in earlier["daily"])
+    assert read == Counter({"posthog/activity_days": 2, "posthog/activity_created": 1,
+                            "posthog/activity_hours": 1})  # fmt: skip
+    csv = run(["activity", *ARGS, "--compare", "--as-of", AS_OF, "-f", "csv"],
+              USERTRACK_EVENTS=str(export)).stdout  # fmt: skip
+    rows = [line.split(",") for line in csv.splitlines()[1:] if line.startswith("previous")]
+    # the previous period's sessions and events, as its own run counts them
+    assert [(r[1], r[5], r[6]) for r in rows] == [
+        (d["date"], str(d["sessions"]), str(d["events"])) for d in earlier["daily"]
+    ]
+
+
 def test_a_date_as_of_ends_the_day_before(export: Path) -> None:
     # --as-of 2026-06-03 is 00:00 UTC: June 2 is the last day with data. DAU June 2 {a, i};
     # WAU (May 27 ... June 2) {a, b, c, d, i}; MAU (May 4 ... June 2) {a, b, c, d, f, g, i}.

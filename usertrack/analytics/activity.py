@@ -184,9 +184,12 @@ def activity(
     compare: bool = False,
     progress: Any = None,
     by_account: bool = False,
+    series_only: bool = False,
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
-    over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days."""
+    over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days.
+    `series_only`: the daily series alone where the events are counted here (`_counted`), no
+    lifecycle, active days or heatmap: all a --compare shows of the previous period."""
     check_periods(periods)
     # An as_of at 00:00 UTC (what `--as-of DATE` gives) ends the day before: that day is the
     # last one with data, not the new day's first instant.
@@ -205,7 +208,9 @@ def activity(
 
         before = as_of - timedelta(days=days)
         previous = Background(
-            lambda: activity(ws, before, days=days, periods=periods, by_account=by_account),
+            lambda: activity(
+                ws, before, days=days, periods=periods, by_account=by_account, series_only=True
+            ),
             "usertrack-previous",
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
@@ -230,7 +235,7 @@ def activity(
             )
         else:
             series, lifecycle, active_days, hours, notes = _counted(
-                ws, as_of, since, first_day, last_day, weeks, progress, by_account
+                ws, as_of, since, first_day, last_day, weeks, progress, by_account, series_only
             )
         if volume_ahead is not None:
             volume = volume_ahead.result()
@@ -326,11 +331,13 @@ def _counted(
     weeks: list[date],
     progress: Any,
     by_account: bool = False,
+    series_only: bool = False,
 ) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any], Any]:
     """The figures worked out in DuckDB from the facts queries (the local engine, and a live
     --by-segment or --segment run: the heatmap then from each person's own cells), and notes
     for stderr. With `by_account`, accounts' (usertrack.analytics.by_account.as_accounts): an
-    account is created with its first member, so every person's creation is fetched."""
+    account is created with its first member, so every person's creation is fetched.
+    `series_only` (but for accounts and a group's run): the daily series alone."""
     local = getattr(
         ws.sources[ws.library.get("posthog/activity_days").folder], "facts_cursor", None
     )
@@ -362,6 +369,8 @@ def _counted(
             "fetching events by hour per person",
         ),
     ]  # fmt: skip
+    if series_only and not by_account and ws.person_rows is None:
+        return _series_alone(ws, as_of, facts[0], first_day, last_day, weeks, progress)
     key = None if by_account else masking.masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
     notes: tuple[str, ...] = ()
     whole = ws.facts_cache.get(key) if key is not None else None
@@ -408,6 +417,26 @@ def _counted(
             (int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in con.execute(heat).fetchall()
         }
     return series, lifecycle, active_days, hours, notes
+
+
+def _series_alone(
+    ws: Any,
+    as_of: datetime,
+    active: FactsTable,
+    first_day: date,
+    last_day: date,
+    weeks: list[date],
+    progress: Any,
+) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any], Any]:
+    """`_counted`'s daily series alone, from the active days as it counts them: neither the
+    creation times nor the heatmap's facts are read, no lifecycle or active days worked out."""
+    with open_facts_tables(ws, as_of, [active], progress, whole_in_place=True) as con:
+        if masking.masks_table(con, first_day, last_day, weeks):
+            series = masking.series_of_masks(con, first_day, last_day)
+            days = masking.part_of(masking.WHOLE, series, {}, {}, first_day, last_day, weeks)[0]
+        else:
+            days = _series(con, first_day, last_day)
+    return days, [], [], {}, ()
 
 
 def _series(con: Any, first: date, last: date) -> list[Day]:
