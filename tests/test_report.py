@@ -14,6 +14,7 @@ import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -626,3 +627,35 @@ def test_only_markdown_parses_the_shipped_template(home: Path, tmp_path: Path) -
     assert missing.exit_code == EXIT_USAGE and "no such template file" in missing.stderr
     text = report(home, tmp_path / "md", "-f", "md").read_text()  # the shipped one, rendered
     assert text.startswith("# ")
+
+
+def test_the_failure_report_waits_for_the_reports_answers_from_the_copy(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key metrics' failure report runs beside the classification and the report's other
+    queries, but starts once the report's answers from the app tables' copy are done: those
+    check the copy for both weeks, the failure report's among them (checked at once, each
+    would read the week's rows from the database)."""
+    import time
+
+    from usertrack.reports import weekly, weekly_copy
+
+    seen: list[str] = []
+    from_copy, failure_categories = weekly_copy.from_copy, weekly.failure_categories
+
+    def copied(*args: Any) -> Any:
+        time.sleep(0.3)  # a slow check: the failure report, started at once, would come first
+        try:
+            return from_copy(*args)
+        finally:
+            seen.append("copied")
+
+    def categorized(*args: Any) -> Any:
+        seen.append("failures")
+        return failure_categories(*args)
+
+    monkeypatch.setattr(weekly_copy, "from_copy", copied)
+    monkeypatch.setattr(weekly, "failure_categories", categorized)
+    text = report(home, tmp_path / "out").read_text(encoding="utf-8")
+    assert seen == ["copied", "failures"]
+    assert text == GOLDEN.read_text(encoding="utf-8")

@@ -318,11 +318,15 @@ _TABLE_QUERIES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 
 
 def run_report_queries(
-    ws: Workspace, week: ReportWeek, progress: Progress | None
+    ws: Workspace,
+    week: ReportWeek,
+    progress: Progress | None,
+    copied_now: Callable[[], None] = lambda: None,
 ) -> dict[str, Result]:
     """The report's table queries; the sources run at once (Workspace.run_queries). The key
     metrics, the failing tools and the failing runs come from the checked local copy of the
-    app's tables where it answers (usertrack.reports.weekly_copy)."""
+    app's tables where it answers (usertrack.reports.weekly_copy); `copied_now` is called once
+    those are done, before the other queries."""
     from usertrack.reports.weekly_copy import from_copy
 
     wanted = {
@@ -330,6 +334,7 @@ def run_report_queries(
         for key, query_id, params, which in _TABLE_QUERIES
     }
     copied = from_copy(ws, wanted, progress)
+    copied_now()
     found = ws.run_queries({k: v for k, v in wanted.items() if k not in copied}, progress)
     return {key: copied[key] if key in copied else found[key] for key in wanted}
 
@@ -400,16 +405,30 @@ def collect_weekly(
     progress: Progress | None = None,
 ) -> WeeklyData:
     """Classify this week and last week (or take last week's snapshot), run the report queries."""
+    import threading
+
     from usertrack.segments.history import baseline_for, workspace_identity
 
     week = ReportWeek.containing(as_of)
     until = week_until(ws, week)
-    # The report's queries and the failure report do not wait for the classification, nor
-    # for each other: each runs beside it, on the database's other connections.
-    with (
-        _meanwhile(lambda: run_report_queries(ws, week, progress)) as tables_later,
-        _meanwhile(lambda: failure_categories(ws, week)) as failures_later,
-    ):
+    # The report's queries and the failure report do not wait for the classification: they
+    # run beside it, on the database's other connections. The failure report waits for the
+    # report's answers from the app tables' copy alone, not for its other queries: the copy is
+    # then checked for both weeks, the failure report's one among them (checked at once, each
+    # would read the week's rows from the database).
+    checked = threading.Event()
+
+    def report_tables() -> dict[str, Result]:
+        try:
+            return run_report_queries(ws, week, progress, checked.set)
+        finally:
+            checked.set()
+
+    def by_category() -> tuple[tuple[list[str], list[list[Any]]] | None, str]:
+        checked.wait()
+        return failure_categories(ws, week)
+
+    with _meanwhile(report_tables) as tables_later, _meanwhile(by_category) as failures_later:
         current = ws.classify(until, progress)
         baseline = baseline_for(ws, history, week.start, progress)
         changes = compare(baseline, Snapshot.of(current), current.segments)
