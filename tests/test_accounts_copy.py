@@ -90,11 +90,19 @@ def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
 
 def _answers(ws: Any, at: datetime, days: int) -> tuple[Any, Any]:
     """The copy's answer and the file's for `at` and `days`, the key quoted in."""
+    from usertrack.reports.accounts_copy import from_copy
+
+    query, values = _bound(ws, at, days)
+    return from_copy(ws, query, values, KEY), ws.sources["neon"].run(query, values)
+
+
+def _bound(ws: Any, at: datetime, days: int) -> tuple[Any, dict[str, Any]]:
+    """account_health.sql bound for `at` and `days`, the key quoted in."""
     import dataclasses
 
     from psycopg import sql
 
-    from usertrack.reports.accounts_copy import FILE, from_copy
+    from usertrack.reports.accounts_copy import FILE
 
     query, values = ws.bind(FILE, at, days=days)
     source = ws.sources["neon"]
@@ -102,8 +110,7 @@ def _answers(ws: Any, at: datetime, days: int) -> tuple[Any, Any]:
     text = query.sql
     for placeholder, name in KEY.items():
         text = text.replace("{" + placeholder + "}", sql.Identifier(name).as_string(conn))
-    query = dataclasses.replace(query, sql=text)
-    return from_copy(ws, query, values, KEY), ws.sources["neon"].run(query, values)
+    return dataclasses.replace(query, sql=text), values
 
 
 def _same_as_the_file(ws: Any) -> list[Any]:
@@ -159,3 +166,33 @@ def test_without_the_copy_the_file_answers(workspace: Any, monkeypatch: pytest.M
     mine, files = _answers(workspace, AS_OF, 30)
     assert mine is None
     assert files.rows
+
+
+def test_the_members_read_stops_at_the_statement_timeout(workspace: Any, database: str) -> None:
+    """The account table, read beside the copy's check, is read under the source's statement
+    timeout as every statement of the command is: an account table another session holds
+    locked (a migration's ALTER TABLE waiting behind a long transaction) does not hold the
+    command for good; the file then answers (and meets the same timeout, said as usual)."""
+    import threading
+    import time
+
+    from usertrack.reports.accounts_copy import from_copy
+
+    _answers(workspace, AS_OF, 30)  # the copy made, the key's query bound
+    query, values = _bound(workspace, AS_OF, 30)
+    source = workspace.sources["neon"]
+    getattr(source, "inner", source).statement_timeout_ms = 300
+    answered: list[Any] = []
+    with psycopg.connect(database) as locker:
+        locker.execute("LOCK TABLE crew IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        asking = threading.Thread(
+            target=lambda: answered.append(from_copy(workspace, query, values, KEY)), daemon=True
+        )
+        asking.start()
+        asking.join(timeout=15)
+        waited = time.monotonic() - started
+        locker.rollback()
+    asking.join(timeout=15)
+    assert waited < 15, "the account table's read waited past the statement timeout"
+    assert answered == [None]  # the file answers instead

@@ -185,8 +185,13 @@ def from_copy(
 
 
 def _members(postgres: Any, key: Mapping[str, str]) -> tuple[Any, ...] | None:
-    """_MEMBERS' row, read on a connection no other thread is using."""
+    """_MEMBERS' row, read on a connection no other thread is using, under the statement
+    timeout every statement of the command has (an account table held locked would otherwise
+    hold the command for good: the caller waits for this read)."""
     with postgres.session() as conn, conn.transaction():  # read-only
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)", [str(postgres.statement_timeout_ms)]
+        )
         row: tuple[Any, ...] | None = conn.execute(_members_sql(key, conn)).fetchone()
         return row
 
