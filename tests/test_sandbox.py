@@ -673,6 +673,23 @@ def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | 
     assert fragment in str(info.value)
 
 
+def test_a_query_file_with_any_unicode_before_its_end_is_checked() -> None:
+    """DuckDB places tokens and parse-tree nodes by UTF-8 byte: a query file (a person's
+    queries/join/profile.sql) with non-ASCII text before its trailing `;` is returned without
+    it, and a refused part is named by its own line, whatever text comes first."""
+    from usertrack import sql_checks
+
+    for sql in ("SELECT 'é' AS a FROM joined;", "SELECT a, -- ok — café\n b FROM joined;\n",
+                "SELECT 'é😀' AS a FROM joined;\n-- the end\n"):  # fmt: skip
+        assert sql_checks.check_query(sql, ["joined"]) == sql[: sql.rindex(";")]
+    second = "SELECT 'é😀' AS a FROM joined;\n\nSELECT 2"
+    with pytest.raises(sql_checks.UnsafeSQLError, match=r"^1: ';' ends the SELECT"):
+        sql_checks.check_query(second, ["joined"])
+    far = "-- " + "é" * 30 + "\nSELECT 1 AS a FROM joined, read_text('x')" + "\n" * 40
+    with pytest.raises(sql_checks.UnsafeSQLError, match=r"^2: read_text"):
+        sql_checks.check_query(far, ["joined"])
+
+
 def test_connect_while_opens_the_connection_beside_the_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

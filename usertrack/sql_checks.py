@@ -255,10 +255,17 @@ def _check_query(
     import duckdb
 
     body = sql
+    # DuckDB's token positions (and its parse tree's, `_line`) count UTF-8 bytes
+    raw = sql.encode()
     tokens = duckdb.tokenize(sql)
-    semis = [pos for pos, kind in tokens if kind == duckdb.token_type.operator and sql[pos] == ";"]
+    semis = [
+        pos
+        for pos, kind in tokens
+        if kind == duckdb.token_type.operator and raw[pos : pos + 1] == b";"
+    ]
     if semis and all(kind == duckdb.token_type.comment for pos, kind in tokens if pos > semis[-1]):
-        body = sql[: semis[-1]]  # one trailing `;` ends the statement; only comments after it
+        # one trailing `;` ends the statement; only comments after it
+        body = raw[: semis[-1]].decode()
         semis.pop()
     if semis:
         raise UnsafeSQLError(
@@ -280,7 +287,8 @@ def _check_query(
 
 
 def _line(sql: str, pos: int, first_line: int) -> int:
-    return first_line + sql.count("\n", 0, max(0, pos))
+    """The line of `sql` at DuckDB's position `pos` (a UTF-8 byte offset)."""
+    return first_line + sql.encode()[: max(0, pos)].count(b"\n")
 
 
 def _cte_names(tree: Any) -> list[str]:
