@@ -50,7 +50,13 @@ def _session_root() -> Path:
             ended.append(folder)
         except (ValueError, PermissionError):
             continue  # not a session's, or a live process of another user
-    for folder in sorted(ended, key=lambda f: f.stat().st_mtime)[:-KEEP_SESSIONS]:
+    made = []
+    for folder in ended:
+        try:
+            made.append((folder.stat().st_mtime, folder))
+        except FileNotFoundError:  # removed meanwhile, by another session starting
+            continue
+    for _, folder in sorted(made)[:-KEEP_SESSIONS]:
         shutil.rmtree(folder, ignore_errors=True)
     root = parent / f"{os.getpid()}-{time.time_ns()}"
     root.mkdir(mode=0o700)

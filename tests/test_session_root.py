@@ -1,0 +1,39 @@
+"""The test sessions' temporary roots (tests/conftest.py): each session's own, the ended
+sessions' removed but the newest ones, whatever another session starting meanwhile does."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import conftest
+
+# No process has this id (above Linux's largest pid_max): a session that has ended.
+ENDED_PID = 2**22 + 1
+
+
+def test_ended_sessions_are_removed_but_the_newest_even_as_another_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = tmp_path / f"usertrack-tests-{os.getuid()}"
+    parent.mkdir()
+    ended = []
+    for k in range(conftest.KEEP_SESSIONS + 2):
+        folder = parent / f"{ENDED_PID}-{k}"
+        folder.mkdir()
+        os.utime(folder, (time.time() - 100 + k, time.time() - 100 + k))
+        ended.append(folder)
+    # listed, then removed by another session starting meanwhile (as if): its stat fails
+    (parent / f"{ENDED_PID}-gone").symlink_to(tmp_path / "removed")
+    live = parent / f"{os.getpid()}-0"
+    live.mkdir()
+    root = conftest._session_root()
+    assert root.parent == parent and root.is_dir() and root.name.startswith(f"{os.getpid()}-")
+    kept = {p.name for p in parent.iterdir() if p.is_dir()}
+    newest = {f.name for f in ended[-conftest.KEEP_SESSIONS :]}
+    assert kept == newest | {live.name, root.name}
