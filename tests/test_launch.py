@@ -79,3 +79,34 @@ def test_a_command_named_on_the_line_is_built_alone() -> None:
     for line in (["--help"], ["funel"], ["-qv", "funnel"], []):
         assert app_for(line) is app, line
     assert set(typer.main.get_command(app).commands) == every  # the program keeps them all
+
+
+# The console script's start with the program replaced: what it leaves in the environment.
+OPENBLAS_AT_START = """
+import os, sys, types
+program = types.ModuleType("usertrack.cli")
+program.main = lambda: print(os.environ.get("OPENBLAS_NUM_THREADS"))
+sys.modules["usertrack.cli"] = program
+from usertrack import launch
+launch.main()
+"""
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("3", "3")])
+def test_openblas_starts_one_thread_unless_the_user_set_their_own(
+    given: str | None, seen: str
+) -> None:
+    """numpy (imported by pyarrow and DuckDB) starts OpenBLAS with a thread a core unless told
+    otherwise before it loads: the console script says one, before anything is imported, and
+    keeps a number the user set."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", OPENBLAS_AT_START], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == seen
