@@ -28,9 +28,18 @@ def pytest_configure(config: pytest.Config) -> None:
     would so cut the first one's servers off their own data: `pg_ctl stop` and
     pg_control_system() (which open the data directory by its full path) fail with
     "Permission denied". A root per session is closed by its own pytest only."""
+    global SESSION_ROOT
     if config.option.basetemp is not None or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return  # the developer chose where
-    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_session_root())
+    # The session's folders straight under its root, not under pytest-of-USER/pytest-N: a demo
+    # made in a test's folder keeps its server's socket there only while the socket's path
+    # fits 108 bytes (tests/test_demo_server.py).
+    SESSION_ROOT = _session_root()
+    config.option.basetemp = str(SESSION_ROOT)
+
+
+# This session's root, when conftest chose it (None: the developer did).
+SESSION_ROOT: Path | None = None
 
 
 def _session_root() -> Path:
@@ -38,7 +47,6 @@ def _session_root() -> Path:
     session has ended, all but the newest KEEP_SESSIONS (to read after a failure)."""
     import shutil
     import tempfile
-    import time
 
     parent = Path(tempfile.gettempdir()) / f"usertrack-tests-{os.getuid()}"
     parent.mkdir(mode=0o700, exist_ok=True)
@@ -58,7 +66,10 @@ def _session_root() -> Path:
             continue
     for _, folder in sorted(made)[:-KEEP_SESSIONS]:
         shutil.rmtree(folder, ignore_errors=True)
-    root = parent / f"{os.getpid()}-{time.time_ns()}"
+    # Named by the pid alone (short: see pytest_configure); one of that name is an ended
+    # session's, whose pid is now this one's.
+    root = parent / str(os.getpid())
+    shutil.rmtree(root, ignore_errors=True)
     root.mkdir(mode=0o700)
     return root
 

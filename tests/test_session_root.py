@@ -33,7 +33,21 @@ def test_ended_sessions_are_removed_but_the_newest_even_as_another_starts(
     live = parent / f"{os.getpid()}-0"
     live.mkdir()
     root = conftest._session_root()
-    assert root.parent == parent and root.is_dir() and root.name.startswith(f"{os.getpid()}-")
+    assert root.parent == parent and root.is_dir() and root.name == str(os.getpid())
     kept = {p.name for p in parent.iterdir() if p.is_dir()}
     newest = {f.name for f in ended[-conftest.KEEP_SESSIONS :]}
     assert kept == newest | {live.name, root.name}
+
+
+def test_a_tests_folder_leaves_room_for_a_demo_servers_socket(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A demo home made in a test's folder (tests/test_demo_server.py) keeps its server's
+    socket in it only while the socket's path fits sun_path (108 bytes with its NUL): longer,
+    pgserver puts it in a shared folder and the server cannot outlive the command. The
+    session's root is short enough for the longest test folder name pytest makes."""
+    if getattr(conftest, "SESSION_ROOT", "") is None:
+        pytest.skip("the developer chose the temporary folder")
+    name = "t" * 30 + "0"  # pytest cuts a test's name to 30 characters, then numbers it
+    home = tmp_path_factory.getbasetemp() / name / "fresh"
+    assert len(os.fsencode(home / "demo" / "pg" / ".s.PGSQL.5432")) < 108
