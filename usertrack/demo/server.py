@@ -154,7 +154,16 @@ def running_uri(pg_dir: Path) -> str | None:
     socket_dir = Path(lines[4].strip())
     if socket_dir != pg_dir.expanduser().resolve():
         return None
-    return f"postgresql://postgres:@/postgres?host={socket_dir}"
+    return socket_uri(socket_dir)
+
+
+def socket_uri(socket_dir: Path) -> str:
+    """The URI of the demo's server on its unix socket in `socket_dir` (USERTRACK_HOME's, a
+    folder a person named), percent-encoded: libpq decodes %XX in a URI's parameters and
+    splits them at `&`, so a home such as /tmp/50%41 would name another folder."""
+    from urllib.parse import quote
+
+    return f"postgresql://postgres:@/postgres?host={quote(str(socket_dir), safe='/')}"
 
 
 @contextlib.contextmanager
