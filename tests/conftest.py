@@ -35,21 +35,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # made in a test's folder keeps its server's socket there only while the socket's path
     # fits 108 bytes (tests/test_demo_server.py).
     SESSION_ROOT = _session_root()
-    config.option.basetemp = str(SESSION_ROOT)
+    if SESSION_ROOT is not None:
+        config.option.basetemp = str(SESSION_ROOT)
 
 
 # This session's root, when conftest chose it (None: the developer did).
 SESSION_ROOT: Path | None = None
 
 
-def _session_root() -> Path:
+def _session_root() -> Path | None:
     """A new folder for this session beside the earlier ones, which are removed once their
-    session has ended, all but the newest KEEP_SESSIONS (to read after a failure)."""
+    session has ended, all but the newest KEEP_SESSIONS (to read after a failure). None where
+    the shared folder is not this user's alone (made by another user first, or a link), as
+    pytest refuses such a folder of its own: then pytest's default."""
     import shutil
+    import stat
     import tempfile
 
     parent = Path(tempfile.gettempdir()) / f"usertrack-tests-{os.getuid()}"
     parent.mkdir(mode=0o700, exist_ok=True)
+    seen = parent.lstat()
+    # pgserver opens it to reading (g+rx, o+rx) for its system user; never to writing.
+    if not stat.S_ISDIR(seen.st_mode) or seen.st_uid != os.getuid() or seen.st_mode & 0o022:
+        return None
     ended = []
     for folder in parent.iterdir():
         try:

@@ -33,6 +33,7 @@ def test_ended_sessions_are_removed_but_the_newest_even_as_another_starts(
     live = parent / f"{os.getpid()}-0"
     live.mkdir()
     root = conftest._session_root()
+    assert root is not None
     assert root.parent == parent and root.is_dir() and root.name == str(os.getpid())
     kept = {p.name for p in parent.iterdir() if p.is_dir()}
     newest = {f.name for f in ended[-conftest.KEEP_SESSIONS :]}
@@ -51,3 +52,22 @@ def test_a_tests_folder_leaves_room_for_a_demo_servers_socket(
     name = "t" * 30 + "0"  # pytest cuts a test's name to 30 characters, then numbers it
     home = tmp_path_factory.getbasetemp() / name / "fresh"
     assert len(os.fsencode(home / "demo" / "pg" / ".s.PGSQL.5432")) < 108
+
+
+def test_a_shared_folder_others_may_write_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another local user could make the shared folder first, or a link in its place: then the
+    session keeps pytest's own default, which checks its folder likewise."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = tmp_path / f"usertrack-tests-{os.getuid()}"
+    parent.mkdir()
+    parent.chmod(0o777)
+    assert conftest._session_root() is None
+    parent.rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    parent.symlink_to(elsewhere)
+    assert conftest._session_root() is None
+    parent.unlink()
+    assert conftest._session_root() is not None
