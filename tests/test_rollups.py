@@ -229,6 +229,11 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
             assert set(got) <= set(want) and {row[0] for row in blank} <= {"p6"}
             if as_of > START + timedelta(hours=3):
                 assert blank == [("p6", "")] and ("p7", "dee@example.com") in got
+            # some persons' rows alone (a --persons cell's): the same rows of those persons
+            some = ["p2", "p6", "p7", "nobody"]
+            of = local.segment_persons_of(query, params, some)
+            assert of is not None and sorted(of, key=repr) == [r for r in got if r[0] in some]
+        assert local.segment_persons_of(edited, {"as_of": START}, ["p1"]) is None
     finally:
         local.close()
 

@@ -178,6 +178,57 @@ def test_a_cells_people_are_kept_for_the_same_cell_asked_again(
     assert len(worked) == 4
 
 
+def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cell's people are kept with their emails (only theirs read from the store, once): the
+    same cell asked again reads neither the funnel nor anyone's email; once the store is
+    imported again (another export), both are read anew and the new emails listed."""
+    import os
+
+    from tests.analytics_helpers import write_export
+    from usertrack.analytics import funnel as funnels
+    from usertrack.sources import storecache
+    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.sources.rollups import SEGMENT_PERSONS_OF, SEGMENT_PERSONS_ROLLED
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
+    worked: list[str] = []
+    load = funnels.load_progress
+    monkeypatch.setattr(
+        funnels, "load_progress", lambda *a, **k: worked.append("f") or load(*a, **k)
+    )
+    answer = LocalPostHogSource._answer
+
+    def counted(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        read = {SEGMENT_PERSONS_OF: "emails", SEGMENT_PERSONS_ROLLED: "everyone's"}.get(sql)
+        worked.extend([read] if read else [])
+        return answer(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(LocalPostHogSource, "_answer", counted)
+    args = [*SEGMENTED["funnel"], "--persons", "1"]
+    first = run_json("funnel", args, as_of=AS_OF, **env)
+    listed = [("pa", "a@x.io"), ("pb", "b@x.io"), ("pd", "d@x.io")]
+    assert [(p["person_id"], p["email"]) for p in first["persons"]] == listed
+    assert worked == ["f", "emails"]
+    assert run_json("funnel", args, as_of=AS_OF, **env) == first
+    assert worked == ["f", "emails"]
+    folder = storecache.folder_of(Path(os.environ["USERTRACK_HOME"]))
+    assert [json.loads(p.read_text())["persons"] for p in folder.glob("*.json")] == [
+        [list(pair) for pair in listed]
+    ]
+    # pd's events now carry e@x.io, an email no account has
+    changed = [
+        {**r, "person_properties": {"email": "e@x.io"}} if r["person_id"] == "pd" else r
+        for r in handmade.RECORDS
+    ]
+    write_export(Path(env["USERTRACK_EVENTS"]), changed)
+    again = run_json("funnel", args, as_of=AS_OF, **env)
+    assert worked == ["f", "emails", "f", "emails"]
+    assert [(p["person_id"], p["email"], p["credits"]) for p in again["persons"]] == [
+        ("pa", "a@x.io", 10), ("pb", "b@x.io", 80), ("pd", "e@x.io", None)]  # fmt: skip
+
+
 def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_path: Path) -> None:
     """The cell's profile is built from per-user queries kept to its people's emails: the
     whole profile's rows of them. A profile.sql reading other rows (a rank over everyone)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.kept_cells import kept_cell, kept_ids
+from usertrack.analytics.kept_cells import kept_people
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -81,16 +80,11 @@ def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
 
 def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
     """The persons `ids` with their emails (segment_persons.sql's: '' without one), by email
-    (those without one last, by person_id)."""
-    from usertrack.analytics.by_segment import persons_query, persons_table
+    (those without one last, by person_id). Only their emails are read where the events store
+    can keep to them (segment_persons.persons_of), not everyone's."""
+    from usertrack.analytics.segment_persons import persons_of
 
-    ahead = _AHEAD.get()
-    table = ahead.persons_table(ws, as_of) if ahead is not None else persons_table(ws, as_of)
-    if table is not None:
-        picked = _kept_rows(table, ids)  # once: both columns of the same rows
-        rows: Any = zip(picked["person_id"].to_pylist(), picked["email"].to_pylist(), strict=True)
-    else:
-        rows = persons_query(ws, as_of)
+    rows = persons_of(ws, as_of, ids)
     emails: dict[str, str] = {}
     for person_id, email in rows:
         if person_id is not None and str(person_id) in ids:
@@ -103,22 +97,12 @@ def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any
     return listed
 
 
-def _kept_rows(table: Any, ids: set[str]) -> Any:
-    """The rows of the persons table (person_id, email) whose person is one of `ids`, picked
-    by Arrow's hash lookup: the cell's rows alone become Python values, not everyone's (at
-    100,000 persons most of the listing's time). A person_id column of another type than
-    text: every row, each compared by its text."""
-    import pyarrow as pa
-
-    # pyarrow.compute's functions by name: its module makes a wrapper of each (40 ms) on import
-    from pyarrow._compute import FilterOptions, SetLookupOptions, call_function
-
-    column = table["person_id"]
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return table
-    wanted = pa.array(list(ids), type=column.type)
-    inside = call_function("is_in", [column], SetLookupOptions(value_set=wanted))
-    return call_function("filter", [table, inside], FilterOptions("drop"))
+def _people(
+    ws: Workspace, as_of: datetime, cell: tuple[Any, ...], find: Callable[[], set[str]]
+) -> list[dict[str, Any]]:
+    """The people of `cell` (`find()`: their ids) as _listed lists them, kept for the same
+    cell asked again (usertrack.analytics.kept_cells)."""
+    return kept_people(ws, cell, lambda: (find(), {}), lambda ids: _listed(ws, as_of, ids))[0]
 
 
 class ProfilesAhead:
@@ -128,27 +112,18 @@ class ProfilesAhead:
     imported) and reads profile.sql while the analysis finds the cell's people, so the answer
     does not wait for them after. Where the cell's profile is not the whole profile's (an edited
     profile.sql reading other rows), the whole profile is built once they are read. Nothing
-    without a database. Its own thread also reads the events store's persons and their emails
-    (by_segment.persons_table: every person's, a fresh store's first ask 0.14 s of CPU) for
-    _listed, which this context's cell then takes."""
+    without a database."""
 
     def __init__(self, ws: Workspace, as_of: datetime, progress: Progress | None) -> None:
         self.ws, self.as_of, self.progress = ws, as_of, progress
         self.ready: Any = None  # the thread readying the database: whether the cell's is exact
         self.taken = False
-        self.persons: Any = None  # the thread reading the persons table
-        self.exclude: Any = None  # the exclusion the persons were read with
 
     def start(self) -> None:
-        from usertrack.analytics.by_segment import Background, persons_table
+        from usertrack.analytics.by_segment import Background
         from usertrack.errors import ConfigError
         from usertrack.workspace import check_database
 
-        if self.persons is None:
-            ws, as_of = self.ws, self.as_of
-            self.exclude = tuple(ws.rules.exclude)
-            self.persons = Background(lambda: persons_table(ws, as_of), name="usertrack-persons")
-            _AHEAD.set(self)
         if self.ready is not None:
             return
         try:
@@ -167,8 +142,7 @@ class ProfilesAhead:
                 demo_reader_uri(demo)  # add_database's, on this thread: started, made once
             # imported here meanwhile: the database's client (a demo whose reader role is
             # known already is reached without it, and add_database would import it once the
-            # cell is found), what reads its rows (COPY: usertrack.sources.pg_copy) and the
-            # events store's persons (by_segment.persons_table)
+            # cell is found) and what reads its rows (COPY: usertrack.sources.pg_copy)
             import psycopg  # noqa: F401  (the package first: see usertrack.sources.dsn)
             import pyarrow.csv  # noqa: F401
 
@@ -193,33 +167,10 @@ class ProfilesAhead:
         return build_profiles(ws.library, dict(ws.sources), as_of=self.as_of,
                               exclude_domains=ws.rules.exclude)  # fmt: skip
 
-    def persons_table(self, ws: Workspace, as_of: datetime) -> Any:
-        """by_segment.persons_table(ws, as_of), read on the thread `start` began when it is the
-        same (same workspace, moment and exclusion), else (or when that failed) read now."""
-        from usertrack.analytics.by_segment import persons_table
-
-        if (
-            self.persons is not None
-            and ws is self.ws
-            and as_of == self.as_of
-            and tuple(ws.rules.exclude) == self.exclude
-        ):
-            with contextlib.suppress(Exception):  # read again below, its error raised here
-                return self.persons.result()
-        return persons_table(ws, as_of)
-
     def close(self) -> None:
         """Wait for a readying nobody took (the demo's server left whole)."""
-        if _AHEAD.get() is self:
-            _AHEAD.set(None)
         if self.ready is not None and not self.taken:
             self.ready.settle()
-        if self.persons is not None:
-            self.persons.settle()
-
-
-# The ProfilesAhead of the cell being worked out in this context (its persons table: _listed).
-_AHEAD: ContextVar[ProfilesAhead | None] = ContextVar("usertrack_profiles_ahead", default=None)
 
 
 def _some_profiles(
@@ -342,7 +293,7 @@ def funnel_actors(
             release(con)
 
     cell = ("funnel", as_of, span.start, span.end, steps, window, shape, index, kind)
-    ids = kept_ids(ws, cell, find)
+    people = _people(ws, as_of, cell, find)
     shown = [
         label or step for step, label in zip(steps, labels or [None] * len(steps), strict=True)
     ]
@@ -351,7 +302,7 @@ def funnel_actors(
         if kind == "converted"
         else f"step {index} {shown[index - 1]}: dropped there (reached {shown[index - 2]})"
     )
-    return Actors(as_of, "funnel", f"{index}:{kind}", about, _listed(ws, as_of, ids))
+    return Actors(as_of, "funnel", f"{index}:{kind}", about, people)
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,11 +398,11 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k)
-    ids = kept_ids(ws, kept, find)
+    people = _people(ws, as_of, kept, find)
     about = f"cohort {start.isoformat()} ({result.start_event})"
     about += f", came back in {period} {k} ({back.isoformat()})" if k else ": its people"
     cell = start.isoformat() + (f":{period}{k}" if k else "")
-    return Actors(as_of, "retention", cell, about, _listed(ws, as_of, ids))
+    return Actors(as_of, "retention", cell, about, people)
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,9 +445,9 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
             }
 
     cell = ("trends", as_of, result.span.start, result.span.end, result.interval, event, chosen)
-    ids = kept_ids(ws, cell, find)
+    people = _people(ws, as_of, cell, find)
     about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
-    return Actors(as_of, "trends", f"{stamp}:{event}", about, _listed(ws, as_of, ids))
+    return Actors(as_of, "trends", f"{stamp}:{event}", about, people)
 
 
 def _point_and_event(text: str, events: list[str]) -> tuple[str, str | None]:
@@ -581,10 +532,9 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
         with open_facts_tables(ws, as_of, facts) as con:
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
-    ids = kept_ids(ws, ("activity", as_of, week, status), find)
+    people = _people(ws, as_of, ("activity", as_of, week, status), find)
     about = f"{status} in the week of {week.isoformat()}"
-    return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about,
-                  _listed(ws, as_of, ids))  # fmt: skip
+    return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about, people)
 
 
 # --------------------------------------------------------------------------------------------
@@ -666,11 +616,14 @@ def paths_actors(
         ids, source, target = _path_cell(ws, as_of, span, analyse(), text)
         return ids, {"source": source, "target": target}
 
+    def listing(ids: set[str]) -> list[dict[str, Any]]:
+        return _listed(ws, as_of, ids)
+
     cell = ("paths", as_of, span.start, span.end, options, text)
-    ids, said = kept_cell(ws, cell, find, ("source", "target"))
+    people, said = kept_people(ws, cell, find, listing, ("source", "target"))
     source, target = said["source"], said["target"]
     about = f"went from {source} straight to {target} in a path"
-    return Actors(as_of, "paths", f"{source}:{target}", about, _listed(ws, as_of, ids))
+    return Actors(as_of, "paths", f"{source}:{target}", about, people)
 
 
 def _path_cell(

@@ -48,3 +48,13 @@ def persons_query(ws: Workspace, as_of: datetime, answer: Result | None = None) 
 
         return as_rows(answer.arrow)
     return list(answer.rows)
+
+
+def persons_of(ws: Workspace, as_of: datetime, ids: set[str]) -> list[Any]:
+    """segment_persons.sql's rows (person_id, email) of the persons `ids`, and maybe of others:
+    from the store's per-person tables, those persons' rows alone where they answer it (as
+    `persons_table`), else every person's (`persons_query`)."""
+    query, values = ws.bind(QUERY, as_of)
+    some = getattr(ws.sources[query.folder], "segment_persons_of", None)
+    rows = some(query, values, sorted(ids)) if some is not None else None
+    return persons_query(ws, as_of) if rows is None else rows

@@ -329,6 +329,25 @@ class LocalPostHogSource:
             self.keep(kept, answer.arrow)
         return answer
 
+    def segment_persons_of(
+        self, query: Query, params: Mapping[str, Any], ids: list[str]
+    ) -> list[tuple[Any, ...]] | None:
+        """`segment_persons`' rows of the persons `ids` alone (their person_id as text), read
+        from the store's per-person tables with only those persons' rows grouped; None where
+        `segment_persons` would not answer (an edited file, a store without the tables)."""
+        from usertrack.sources.rollups import SEGMENT_PERSONS_OF, segment_persons
+
+        if not query.sql.strip():
+            return None
+        if segment_persons(self.translation(query.sql, query.sql_line).sql) is None:
+            return None
+        if not self.has_rollups():
+            return None
+        where = f"{query.id} ({query.path})"
+        _, values = self._bound(query, params, where)
+        values = {**values, "usertrack_ids": ids}
+        return self._answer(SEGMENT_PERSONS_OF, values, where).rows
+
     def group_types(self) -> dict[str, int]:
         """The store's group types, name -> group_type_index (its group_type_mapping table, as
         PostHog's API lists a project's; none in a store without groups)."""
