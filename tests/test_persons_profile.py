@@ -230,6 +230,37 @@ def test_a_cells_events_answers_are_kept_for_the_same_cell_asked_again(
     assert [r[0] for r in profiles[2]] == ["bob@acme.io"]
 
 
+def test_a_build_that_reads_arrow_reads_the_kept_answers_before_pyarrow_is_imported() -> None:
+    """A cell asked again reaches the events store's kept answers while another thread may
+    still be importing pyarrow (usertrack.analytics.actors.ProfilesAhead: the database's
+    queries go first). run_kept reads kept answers only where pyarrow is imported, so a build
+    that reads Arrow imports it first; one that does not leaves it out (a fresh interpreter)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from usertrack.segments.some import kept_answers_of
+        from usertrack.sources.posthog_local import LocalPostHogSource
+
+        class Store(LocalPostHogSource):
+            def run_kept(self, query, params, *, arrow_over):
+                return "pyarrow" in sys.modules
+
+        store = Store(Path("unused.duckdb"))
+        assert "pyarrow" not in sys.modules
+        print(kept_answers_of(store, False).run(None, {}, arrow_over=10),
+              kept_answers_of(store, True).run(None, {}, arrow_over=10))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
 def test_persons_json_by_columns_is_the_indented_dump_of_the_same_objects() -> None:
     """`--persons`' JSON writer (each profile column at once, one template per person) writes
     what json_text writes for the same objects: escapes, UTF-8, NULLs, NaN, mixed numbers,

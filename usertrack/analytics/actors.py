@@ -112,11 +112,14 @@ class ProfilesAhead:
     imported) and reads profile.sql while the analysis finds the cell's people, so the answer
     does not wait for them after. Where the cell's profile is not the whole profile's (an edited
     profile.sql reading other rows), the whole profile is built once they are read. Nothing
-    without a database."""
+    without a database. What reads the queries' answers (pyarrow, DuckDB) is imported after
+    that, on a thread of its own: a cell found before the imports are done (one asked again)
+    sends its queries to the database first, which works on them meanwhile."""
 
     def __init__(self, ws: Workspace, as_of: datetime, progress: Progress | None) -> None:
         self.ws, self.as_of, self.progress = ws, as_of, progress
         self.ready: Any = None  # the thread readying the database: whether the cell's is exact
+        self.imports: Any = None  # the thread importing what reads the answers, after `ready`
         self.taken = False
 
     def start(self) -> None:
@@ -142,13 +145,14 @@ class ProfilesAhead:
                 demo_reader_uri(demo)  # add_database's, on this thread: started, made once
             # imported here meanwhile: the database's client (a demo whose reader role is
             # known already is reached without it, and add_database would import it once the
-            # cell is found) and what reads its rows (COPY: usertrack.sources.pg_copy)
+            # cell is found)
             import psycopg  # noqa: F401  (the package first: see usertrack.sources.dsn)
-            import pyarrow.csv  # noqa: F401
 
             import usertrack.sources.postgres  # noqa: F401
 
-            return exact(library)
+            found = exact(library)
+            self.imports = Background(_answers_readers, name="usertrack-imports")
+            return found
 
         self.ready = Background(ready, name="usertrack-database")
 
@@ -168,9 +172,21 @@ class ProfilesAhead:
                               exclude_domains=ws.rules.exclude)  # fmt: skip
 
     def close(self) -> None:
-        """Wait for a readying nobody took (the demo's server left whole)."""
+        """Wait for a readying nobody took (the demo's server left whole), and the imports."""
         if self.ready is not None and not self.taken:
             self.ready.settle()
+        if self.ready is not None and self.imports is None:
+            self.ready.settle()  # it starts the imports, unless it failed first
+        if self.imports is not None:
+            self.imports.settle()
+
+
+def _answers_readers() -> None:
+    """What reads the profile's answers, imported: the rows of COPY (pyarrow.csv:
+    usertrack.sources.pg_copy), the events store's kept answers (pyarrow) and the profile's
+    database (DuckDB)."""
+    import duckdb  # noqa: F401
+    import pyarrow.csv  # noqa: F401
 
 
 def _some_profiles(

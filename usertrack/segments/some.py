@@ -98,20 +98,28 @@ class _KeptAnswers:
     # first time waits for the longest of them, not for their sum.
     max_concurrent = None
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, typed: bool) -> None:
         self.source = source
         self.description = source.description
+        self.typed = typed
 
     def run(self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None) -> Any:
         if arrow_over is None:
             return self.source.run(query, params)
+        if self.typed:
+            # the build reads Arrow (build_some's `typed`): imported now if it is not yet (on
+            # another thread, while the database's queries run), so that the kept answers,
+            # which run_kept reads only where pyarrow is, are read
+            import pyarrow  # noqa: F401
         return self.source.run_kept(query, params, arrow_over=arrow_over)
 
 
-def _kept(source: Source) -> Any:
+def kept_answers_of(source: Source, typed: bool) -> Any:
+    """`source` as build_some runs it: a local events store as _KeptAnswers (`typed`: the
+    build reads Arrow), any other as it is."""
     from usertrack.sources.posthog_local import LocalPostHogSource
 
-    return _KeptAnswers(source) if isinstance(source, LocalPostHogSource) else source
+    return _KeptAnswers(source, typed) if isinstance(source, LocalPostHogSource) else source
 
 
 def build_some(
@@ -155,7 +163,7 @@ def build_some(
     typed = "pyarrow" in sys.modules or any(
         getattr(s, "parses_with_pyarrow", False) for s in sources.values()
     )
-    running = {kind: _kept(source) for kind, source in sources.items()}
+    running = {kind: kept_answers_of(source, typed) for kind, source in sources.items()}
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:
         opened = loader.submit(connect, settings=profiles.PROFILE_SETTINGS, reuse=True)
