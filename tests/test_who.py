@@ -227,6 +227,13 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
     assert worked == ["f", "emails", "f", "emails"]
     assert [(p["person_id"], p["email"], p["credits"]) for p in again["persons"]] == [
         ("pa", "a@x.io", 10), ("pb", "b@x.io", 80), ("pd", "e@x.io", None)]  # fmt: skip
+    # everyone's emails kept by a --by-segment run: another cell's listing picks its rows
+    run_json("trends", ["$pageview", *RANGE, "--by-segment", "--no-save"], as_of=AS_OF, **env)
+    assert worked == ["f", "emails", "f", "emails", "everyone's"]
+    other = run_json("funnel", [*SEGMENTED["funnel"], "--persons", "2"], as_of=AS_OF, **env)
+    assert worked == ["f", "emails", "f", "emails", "everyone's", "f"]
+    assert [(p["person_id"], p["email"]) for p in other["persons"]] == [
+        ("pa", "a@x.io"), ("pb", "b@x.io"), ("pd", "e@x.io")]  # fmt: skip
 
 
 def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_path: Path) -> None:
