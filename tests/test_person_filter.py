@@ -61,6 +61,11 @@ def source(store: Path) -> Iterator[LocalPostHogSource]:
 PARAMS: dict[str, Any] = {
     "as_of": datetime(2026, 4, 5),
     "since": START,
+    "until": datetime(2026, 4, 1),
+    "steps": ["save", "user_signed_up"],
+    "by": "",
+    "every": 0,
+    "emails": 0,
     "period": "week",
     "start_event": "user_signed_up",
     "return_event": "",
@@ -100,7 +105,7 @@ def test_an_edited_or_other_file_runs_as_filled(source: LocalPostHogSource) -> N
     filled = source.facts_query(replace(query, sql=spliced(query.sql, [KEEP_LOCAL])))
     edited = replace(filled, sql=filled.sql.replace("min(timestamp)", "max(timestamp)"))
     assert for_everyone(edited, source.facts_query) is None
-    other = library.get("posthog/funnel_events")
+    other = library.get("posthog/trends_counts")  # an aggregate: no row is a person's
     filled = source.facts_query(replace(other, sql=spliced(other.sql, [KEEP_LOCAL])))
     assert for_everyone(filled, source.facts_query) is None
 
@@ -129,5 +134,36 @@ def test_everyones_facts_are_kept_for_the_store_and_read_back(
         assert table is not None and table.num_rows > len(want)  # everyone's rows
         storecache.save(kept_in, files[0].stem, pa.Table.from_pylist([], schema=table.schema))
         assert _rows(keeping, query_id, [KEEP_LOCAL]) == []
+    finally:
+        keeping.close()
+
+
+def test_a_groups_funnel_facts_run_are_everyones_rows_kept(
+    store: Path, source: LocalPostHogSource, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """funnel_events as a funnel's facts are fetched (LocalPostHogSource.run) in a group's run:
+    where the source keeps answers and pyarrow is imported, the group's rows of everyone's,
+    kept under the store's stamp once and read back by the next run (emptied, the group keeps
+    no row): the rows the filter on every event gives."""
+    import pyarrow as pa
+
+    from usertrack.sources import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store was written just now
+    filled = facts(source, "posthog/funnel_events", [KEEP_LOCAL])
+    want = sorted(source.run(filled, PARAMS).rows, key=repr)  # keeps nothing: the filter
+    everyone = sorted(source.run(facts(source, "posthog/funnel_events", []), PARAMS).rows, key=repr)
+    assert want and {r[0] for r in want} <= {"p1", "p5"} and len(everyone) > len(want)
+    kept_in = tmp_path / "kept"
+    keeping = LocalPostHogSource(store, kept_in=kept_in)
+    try:
+        assert sorted(keeping.run(filled, PARAMS).rows, key=repr) == want
+        files = list(kept_in.glob(f"*{storecache.SUFFIX}"))
+        assert len(files) == 1
+        assert sorted(keeping.run(filled, PARAMS).rows, key=repr) == want
+        table = storecache.load(kept_in, files[0].stem)
+        assert table is not None and table.num_rows == len(everyone)
+        storecache.save(kept_in, files[0].stem, pa.Table.from_pylist([], schema=table.schema))
+        assert keeping.run(filled, PARAMS).rows == []
     finally:
         keeping.close()

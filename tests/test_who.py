@@ -236,6 +236,39 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
         ("pa", "a@x.io"), ("pb", "b@x.io"), ("pd", "e@x.io")]  # fmt: skip
 
 
+def test_a_groups_funnel_facts_are_everyones_kept_until_the_store_changes(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--who's funnel keeps its people's rows of everyone's funnel facts, which it keeps under
+    the store's stamp: another --who reads them back (not the events), with its own people's
+    answer; a store imported again (pb's pageview gone) is read anew."""
+    from tests.analytics_helpers import write_export
+    from usertrack.sources import storecache
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
+    kept: list[list[str]] = []
+    keep = LocalPostHogSource.keep
+
+    def counted(self: Any, name: str, table: Any) -> None:
+        kept.extend(
+            [table.column_names] if "breakdown" in getattr(table, "column_names", []) else []
+        )
+        keep(self, name, table)
+
+    monkeypatch.setattr(LocalPostHogSource, "keep", counted)
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--who", TRIAL], as_of=AS_OF, **env)
+    assert funnel(doc) == FUNNEL["trial"] == [1, 1] and len(kept) == 1
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--who", "credits < 50"], as_of=AS_OF, **env)
+    assert funnel(doc) == FUNNEL["spender"] and len(kept) == 1  # everyone's, read back
+    changed = [
+        r for r in handmade.RECORDS if not (r["person_id"] == "pb" and r["event"] == "$pageview")
+    ]
+    write_export(Path(env["USERTRACK_EVENTS"]), changed)
+    doc = run_json("funnel", [*SEGMENTED["funnel"], "--who", TRIAL], as_of=AS_OF, **env)
+    assert funnel(doc) == [1, 0] and len(kept) == 2
+
+
 def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_path: Path) -> None:
     """The cell's profile is built from per-user queries kept to its people's emails: the
     whole profile's rows of them. A profile.sql reading other rows (a rank over everyone)

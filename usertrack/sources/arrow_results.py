@@ -91,3 +91,18 @@ def rows_of(table: Any) -> list[tuple[Any, ...]]:
     if table.num_rows == 0:
         return []
     return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+
+def persons_rows(table: Any, ids: list[str]) -> list[tuple[Any, ...]]:
+    """The (person_id, email) rows of the Arrow table `table` (segment_persons' kept answer)
+    whose person is one of `ids`, picked by Arrow's hash lookup: only those rows become Python
+    values, not everyone's."""
+    import pyarrow as pa
+
+    # pyarrow.compute's functions by name: its module makes a wrapper of each (40 ms) on import
+    from pyarrow._compute import FilterOptions, SetLookupOptions, call_function
+
+    wanted = pa.array(ids, type=table["person_id"].type)
+    inside = call_function("is_in", [table["person_id"]], SetLookupOptions(value_set=wanted))
+    picked = call_function("filter", [table, inside], FilterOptions("drop"))
+    return list(zip(picked["person_id"].to_pylist(), picked["email"].to_pylist(), strict=True))

@@ -33,6 +33,7 @@ _FILLED = f"(({KEEP_LOCAL}))"
 # filtering the events of a grouping by person.
 PER_PERSON = frozenset(
     {
+        "posthog/funnel_events",
         "posthog/retention_activity",
         "posthog/retention_first_starts",
     }

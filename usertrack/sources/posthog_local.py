@@ -18,6 +18,7 @@ from usertrack.sources.arrow_results import ARROW_TYPES as _ARROW_TYPES
 from usertrack.sources.arrow_results import arrow_rest as _arrow_rest
 from usertrack.sources.arrow_results import arrow_rows as _arrow_rows
 from usertrack.sources.arrow_results import arrow_schema as _arrow_schema
+from usertrack.sources.arrow_results import persons_rows
 from usertrack.sources.arrow_results import pyarrow_loaded as _pyarrow_loaded
 from usertrack.sources.arrow_results import rows_of as _rows_of
 from usertrack.sources.base import STREAM_BATCH, Result, RowStream, current_token
@@ -234,8 +235,9 @@ class LocalPostHogSource:
         started = time.monotonic()
         cur = self._connection().cursor()  # one cursor per run: safe across threads
         try:
+            sql, values = self._group_rows(cur, query, params, where, (tr.sql, values))
             with _guarded(cur, where):
-                cur.execute(tr.sql, values)
+                cur.execute(sql, values)
                 description = cur.description or []
                 columns = [d[0] for d in description]
                 types = [str(d[1]) for d in description]
@@ -262,6 +264,31 @@ class LocalPostHogSource:
         finally:
             cur.close()
         return self._result(columns, rows, types, table, started)
+
+    def _group_rows(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        query: Query,
+        params: Mapping[str, Any],
+        where: str,
+        bound: tuple[str, dict[str, Any]],
+    ) -> tuple[str, dict[str, Any]]:
+        """A group's per-person facts (`query` filled with the group's filter alone, a file of
+        person_filter.PER_PERSON as shipped) as the group's rows of everyone's, kept under the
+        store's stamp (`_everyones_rows`, registered on `cur`): every group's run reads the same
+        rows once kept, where the filter reads every event of the range each time. Else (or
+        where nothing is kept) `bound`, the statement as filled and its values."""
+        from usertrack.sources import person_filter
+
+        everyone = person_filter.for_everyone(query, self.facts_query)
+        if everyone is None or "pyarrow" not in sys.modules:
+            return bound
+        text, values = self._bound(everyone, params, where)
+        sql, values = self._everyones_rows(cur, text.sql, values, "facts")
+        if sql == text.sql:
+            return bound
+        values[person_filter.PLACEHOLDER] = wire_value(params[person_filter.PLACEHOLDER])
+        return person_filter.KEPT_ROWS.format(sql=sql), values
 
     def run_kept(self, query: Query, params: Mapping[str, Any], *, arrow_over: int) -> Result:
         """`run`, its answer kept as Arrow under the store's stamp where this source keeps
@@ -355,7 +382,7 @@ class LocalPostHogSource:
                 import pyarrow as pa
 
                 if pa.types.is_string(table["person_id"].type):
-                    return _rows_of_persons(table, ids)
+                    return persons_rows(table, ids)
         if not self.has_rollups():
             return None
         values = {**values, "usertrack_ids": ids}
@@ -759,18 +786,3 @@ def _guarded(cur: duckdb.DuckDBPyConnection, where: str) -> Iterator[None]:
         if token is not None:
             token.check()  # interrupted because the command was cancelled: say so
         raise QueryError(f"{where}: DuckDB: {first_line(e)}") from None
-
-
-def _rows_of_persons(table: Any, ids: list[str]) -> list[tuple[Any, ...]]:
-    """The (person_id, email) rows of the Arrow table `table` (segment_persons' kept answer)
-    whose person is one of `ids`, picked by Arrow's hash lookup: only those rows become Python
-    values, not everyone's."""
-    import pyarrow as pa
-
-    # pyarrow.compute's functions by name: its module makes a wrapper of each (40 ms) on import
-    from pyarrow._compute import FilterOptions, SetLookupOptions, call_function
-
-    wanted = pa.array(ids, type=table["person_id"].type)
-    inside = call_function("is_in", [table["person_id"]], SetLookupOptions(value_set=wanted))
-    picked = call_function("filter", [table, inside], FilterOptions("drop"))
-    return list(zip(picked["person_id"].to_pylist(), picked["email"].to_pylist(), strict=True))
