@@ -36,6 +36,12 @@ from tests.hogql_printer import HogQLError, print_hogql
 _LOCK = threading.Lock()
 _SESSION: Any = None
 _COUNTER = itertools.count(1)
+# Every query's settings: 64-bit integers as JSON numbers (as PostHog's answers carry them), NaN
+# and infinities as text (JSON has no literal for them).
+SETTINGS = (
+    "session_timezone = 'UTC', output_format_json_quote_64bit_integers = 0,"
+    " output_format_json_quote_denormals = 1, transform_null_in = 1"
+)
 
 
 def _session() -> Any:
@@ -61,6 +67,33 @@ def run_sql(sql: str) -> list[list[Any]]:
         except Exception as e:
             raise ClickHouseError(str(e).strip().splitlines()[0]) from None
     return list(json.loads(out.bytes() if hasattr(out, "bytes") else str(out))["data"])
+
+
+def run_answer(sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
+    """A ClickHouse SQL text without tables answered as a query's rows are: its columns, their
+    ClickHouse types and its rows as PostHog holds them (`read_answer`)."""
+    with _LOCK:
+        try:
+            out = _session().query(f"{sql} SETTINGS {SETTINGS}", "JSONCompact")
+        except Exception as e:
+            raise ClickHouseError(str(e).strip().splitlines()[0]) from None
+    return read_answer(out)
+
+
+def read_answer(out: Any) -> tuple[list[str], list[str], list[list[Any]]]:
+    """ClickHouse's JSONCompact answer as PostHog's query runner holds its rows: each value
+    converted as its ClickHouse type says (`_converter`), ready for PostHog's JSON renderer."""
+    data = json.loads(out.bytes() if hasattr(out, "bytes") else str(out))
+    meta = data["meta"]
+    columns = [m["name"] for m in meta]
+    types = [m["type"] for m in meta]
+    converters = [(i, c) for i, c in enumerate(map(_converter, types)) if c is not None]
+    rows = data["data"]
+    for row in rows:
+        for i, convert in converters:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+    return columns, types, rows
 
 
 @dataclass
@@ -349,11 +382,7 @@ class ClickHouseEngine:
     ) -> CHResult:
         started = time.perf_counter()
         sql = self.print(text, values, modifiers, **limits)
-        full = (
-            f"{sql} SETTINGS session_timezone = 'UTC', output_format_json_quote_64bit_integers"
-            " = 0, output_format_json_quote_denormals = 1, transform_null_in = 1,"
-            f" max_query_size = {int(self.max_query_size)}"
-        )
+        full = f"{sql} SETTINGS {SETTINGS}, max_query_size = {int(self.max_query_size)}"
         printed = time.perf_counter()
         with _LOCK:
             locked, cpu = time.perf_counter(), time.process_time()
@@ -362,16 +391,7 @@ class ClickHouseEngine:
             except Exception as e:  # chdb raises its own error type with ClickHouse's message
                 raise ClickHouseError(str(e).strip().splitlines()[0]) from None
             ran, cpu = time.perf_counter(), time.process_time() - cpu
-        data = json.loads(out.bytes() if hasattr(out, "bytes") else str(out))
-        meta = data["meta"]
-        columns = [m["name"] for m in meta]
-        types = [m["type"] for m in meta]
-        converters = [(i, c) for i, c in enumerate(map(_converter, types)) if c is not None]
-        rows = data["data"]
-        for row in rows:
-            for i, convert in converters:
-                if row[i] is not None:
-                    row[i] = convert(row[i])
+        columns, types, rows = read_answer(out)
         timings = {
             "print": printed - started,
             "wait": locked - printed,

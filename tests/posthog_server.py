@@ -31,6 +31,9 @@ only cost time.
   `time_out_next(n)` answers the next n synchronous query POSTs with 504; `force_has_more`
   claims `hasMore` on every answer.
 
+Answers are written as PostHog's API writes them (tests/posthog_json.py): orjson as its REST
+renderer (compact, UTF-8, NaN as null), a query's status as Django's JsonResponse.
+
 Every request is recorded in `requests` (method, path, query string, JSON body, headers with
 Authorization replaced by REDACTED, and the `refresh` mode asked, from the body or the query
 string); `refreshes()` lists the modes of the query and insight requests; `max_in_flight` is the
@@ -55,6 +58,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
 from tests.hogql_printer import print_hogql
+from tests.posthog_json import render, render_status
 from usertrack.errors import QueryError
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
@@ -719,7 +723,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug in the fake: answer 500 like a server would
             status, payload = 500, {"type": "server_error", "code": "error", "detail": repr(e)}
         timings = payload.pop(TIMINGS, None) if isinstance(payload, dict) else None
-        data = json.dumps(payload).encode()
+        # PostHog's renderer, but a query's status is Django's JsonResponse (tests/posthog_json.py)
+        status_poll = method == "GET" and re.search(r"/query/[0-9a-f]+/$", parts.path)
+        data = (render_status if status_poll else render)(payload)
         took = time.perf_counter() - started
         with self.fake.lock:  # what was sent back: for the bench's transfer figures
             results = payload.get("results") if isinstance(payload, dict) else None
