@@ -167,27 +167,36 @@ def _converter(ch_type: str) -> Callable[[Any], Any] | None:
         return lambda v: None if v is None else [None if x is None else each(x) for x in v]
     if t.startswith("Tuple("):
         # Each element as its own type (PostHog's JSON renders a datetime in a tuple as any
-        # other): "Tuple(T1, T2)" or, named, "Tuple(a T1, b T2)".
-        inner = [_converter(_element_type(e)) for e in _top_level_split(t[len("Tuple(") : -1])]
+        # other): "Tuple(T1, T2)" or, named, "Tuple(a T1, b T2)" (a JSON object, its values
+        # in order). Only the elements with a conversion are gone over.
+        elements = _top_level_split(t[len("Tuple(") : -1])
+        named = any(_element_type(e) != e.strip() for e in elements)
+        inner = [_converter(_element_type(e)) for e in elements]
+        active = [(i, c) for i, c in enumerate(inner) if c is not None]
+        if not active and not named:
+            return None
 
         def tuple_(value: Any) -> Any:
             if value is None:
                 return None
-            items = list(value.values()) if isinstance(value, dict) else list(value)
+            items = list(value.values()) if isinstance(value, dict) else value
             if len(inner) != len(items):
                 return items
-            pairs = zip(items, inner, strict=True)
-            return [v if c is None or v is None else c(v) for v, c in pairs]
+            for i, convert in active:
+                if items[i] is not None:
+                    items[i] = convert(items[i])
+            return items
 
         return tuple_
+    if t == "DateTime64(6, 'UTC')":
+        return _utc_micros
     if t.startswith("DateTime"):
         m = t.split("'")
         tz = m[1] if len(m) > 1 else "UTC"
         return functools.partial(_datetime_text, tz=tz)
     if t.startswith(("Float", "Decimal")):
         return _float
-    if t.startswith(("Int", "UInt")):
-        return lambda v: int(v) if isinstance(v, str) else v
+    # Integers come as JSON numbers (SETTINGS: output_format_json_quote_64bit_integers = 0)
     if t == "Bool":
         return lambda v: None if v is None else bool(v)
     return None
@@ -199,6 +208,16 @@ def _float(value: Any) -> Any:
     if isinstance(value, str):
         return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(value, float(value))
     return float(value)
+
+
+def _utc_micros(value: Any) -> Any:
+    """_datetime_text of a DateTime64(6, 'UTC') (every event's timestamp), by slicing its text
+    ("YYYY-MM-DD hh:mm:ss.ffffff"): most of the values of a large answer."""
+    if not isinstance(value, str) or len(value) != 26 or value[10] != " " or value[19] != ".":
+        return _datetime_text(value, "UTC")
+    if value.endswith("000000"):
+        return f"{value[:10]}T{value[11:19]}Z"
+    return f"{value[:10]}T{value[11:]}Z"
 
 
 def _datetime_text(value: Any, tz: str) -> Any:
