@@ -405,11 +405,13 @@ class ClickHouseEngine:
         printed = time.perf_counter()
         with _LOCK:
             locked, cpu = time.perf_counter(), time.process_time()
+            own = time.thread_time()
             try:
                 out = _session().query(full, "JSONCompact")
             except Exception as e:  # chdb raises its own error type with ClickHouse's message
                 raise ClickHouseError(str(e).strip().splitlines()[0]) from None
             ran, cpu = time.perf_counter(), time.process_time() - cpu
+            own = time.thread_time() - own
         columns, types, rows = read_answer(out)
         timings = {
             "print": printed - started,
@@ -418,6 +420,8 @@ class ClickHouseEngine:
             # the process's CPU meanwhile: ClickHouse's threads, and any other request's Python
             "clickhouse_cpu": cpu,
             "convert": time.perf_counter() - ran,
+            # this thread's CPU inside ClickHouse's call (its query may run partly on it)
+            "clickhouse_thread_cpu": own,
         }
         return CHResult(columns, types, rows, sql, timings)
 

@@ -715,7 +715,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self.fake.requests.append(record)
         extra: dict[str, str] = {}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             status, payload, extra = self.fake.handle(method, parts.path, qs, headers, body)
         except _Answer as a:
@@ -727,6 +727,10 @@ class _Handler(BaseHTTPRequestHandler):
         status_poll = method == "GET" and re.search(r"/query/[0-9a-f]+/$", parts.path)
         data = (render_status if status_poll else render)(payload)
         took = time.perf_counter() - started
+        # the stand-in's own Python (parsing, printing, reading and writing JSON) in CPU seconds:
+        # its wall time ("took") also counts the waits for a core, which ClickHouse's threads and
+        # the other requests' threads share
+        cpu = time.thread_time() - cpu - (timings or {}).get("clickhouse_thread_cpu", 0.0)
         with self.fake.lock:  # what was sent back: for the bench's transfer figures
             results = payload.get("results") if isinstance(payload, dict) else None
             status_body = payload.get("query_status") if isinstance(payload, dict) else None
@@ -751,6 +755,7 @@ class _Handler(BaseHTTPRequestHandler):
                 bytes=len(data),
                 rows=len(results) if isinstance(results, list) else 0,
                 took=took,  # the answer's making, JSON included, not its sending
+                cpu=cpu,
                 timings=timings or {},  # a ClickHouse query's phases (CHResult.timings)
             )
         self.send_response(status)
