@@ -57,7 +57,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
-from tests.hogql_printer import print_hogql
+from tests.hogql_printer import print_hogql, warm_parser
 from tests.posthog_json import render, render_status
 from usertrack.errors import QueryError
 from usertrack.sources.posthog_local import LocalPostHogSource
@@ -213,6 +213,7 @@ class FakePostHog:
         self.engine: LocalPostHogSource | None = None
         if engine == "clickhouse":
             self.clickhouse = clickhouse_for(store_path, timezone)
+            warm_parser()  # as PostHog's servers are: the first query's figures its own
         else:
             self.engine = LocalPostHogSource(store_path, description="fake PostHog engine")
         self.api_key = api_key

@@ -22,6 +22,7 @@ import pytest
 
 from tests.clickhouse_engine import run_answer
 from tests.edge_events import write_raw_events
+from tests.hogql_printer import warm_parser
 from tests.posthog_json import render, render_status
 from tests.posthog_server import DEFAULT_KEY, serve
 
@@ -120,6 +121,7 @@ def test_a_query_is_answered_in_posthogs_bytes(tmp_path: Path) -> None:
         ],
     )
     with serve(store) as fake:
+        assert not warm_parser()  # the stand-in started with PostHog's parser warm
         response = httpx.post(
             f"{fake.url}/api/projects/{fake.project_id}/query/",
             headers={"Authorization": f"Bearer {DEFAULT_KEY}"},
