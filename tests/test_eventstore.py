@@ -301,6 +301,7 @@ def test_write_events_replaces_atomically(tmp_path: Path) -> None:
             "person_distinct_ids",
             "person_hours",
             "person_days",
+            "person_emails",
             "person_day_spans",
             "person_day_events",
             "session_spans",

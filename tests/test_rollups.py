@@ -18,7 +18,7 @@ import pytest
 from tests.edge_events import write_raw_events
 from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
 from usertrack.analytics.where import spliced
-from usertrack.sources import rollups
+from usertrack.sources import person_emails, rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import load_queries
 
@@ -196,7 +196,9 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
     """--by-segment's person -> email mapping from person_days, person_hours and the events of
     as_of's hour: segment_persons.sql's rows, whatever as_of, but for a person whose only emails
     are blanks (a row with '' from the events, none from the tables, which keep the normalized
-    email alone); a person with a blank and a real email has the real one either way."""
+    email alone); a person with a blank and a real email has the real one either way. Some
+    persons' rows (a --persons cell's) from person_emails are the same but for the rows of ''
+    (none), and so are they from the other tables in a store built before person_emails."""
     extra = [
         (str(uuid.UUID(int=n)), "$pageview", f"d-{person}", person, START + timedelta(hours=n),
          "{}", props)
@@ -207,8 +209,15 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
     ]  # fmt: skip
     path = tmp_path / "events.duckdb"
     write_raw_events(path, _events() + extra)
-    local = LocalPostHogSource(path)
+    before = tmp_path / "before.duckdb"  # a store built before person_emails
+    before.write_bytes(path.read_bytes())
+    con = duckdb.connect(str(before))
+    con.execute(f"DROP TABLE {person_emails.TABLE}")
+    con.close()
+    local, older = LocalPostHogSource(path), LocalPostHogSource(before)
     try:
+        assert local.has_tables((person_emails.TABLE,))
+        assert not older.has_tables((person_emails.TABLE,))
         from dataclasses import replace
 
         query = load_queries(REPO / "queries").get("posthog/segment_persons")
@@ -231,11 +240,50 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
                 assert blank == [("p6", "")] and ("p7", "dee@example.com") in got
             # some persons' rows alone (a --persons cell's): the same rows of those persons
             some = ["p2", "p6", "p7", "nobody"]
-            of = local.segment_persons_of(query, params, some)
+            of = older.segment_persons_of(query, params, some)
             assert of is not None and sorted(of, key=repr) == [r for r in got if r[0] in some]
+            named = local.segment_persons_of(query, params, some)
+            assert named is not None
+            assert sorted(named, key=repr) == [r for r in sorted(of, key=repr) if r[1] != ""]
+            if as_of > START + timedelta(hours=3):
+                assert ("p7", "dee@example.com") in named
         assert local.segment_persons_of(edited, {"as_of": START}, ["p1"]) is None
     finally:
         local.close()
+        older.close()
+
+
+def test_a_store_written_again_gives_its_new_emails(tmp_path: Path) -> None:
+    """person_emails is the store's own, written with it: once the store is written again from
+    other events (p1's email changed, p5's first event later), a --persons cell's emails are
+    the new ones, the old neither read nor kept."""
+    query = load_queries(REPO / "queries").get("posthog/segment_persons")
+    params = {"as_of": START + timedelta(days=20), "exclude_pattern": EXCLUDE}
+    path = tmp_path / "events.duckdb"
+    rows = _events()
+    write_raw_events(path, rows)
+    local = LocalPostHogSource(path)
+    try:
+        first = dict(local.segment_persons_of(query, params, ["p1", "p2", "p5"]) or [])
+    finally:
+        local.close()
+    assert first == {"p1": "ann@example.com", "p2": "bob@example.com", "p5": "cy@example.com"}
+    changed = [
+        (*r[:4], r[4] + timedelta(days=15), *r[5:]) if r[3] == "p5"
+        else (*r[:6], '{"email": "Ann.New@Example.com"}') if r[3] == "p1"
+        else r
+        for r in rows
+    ]  # fmt: skip
+    write_raw_events(path, changed)
+    local = LocalPostHogSource(path)
+    try:
+        again = dict(local.segment_persons_of(query, params, ["p1", "p2", "p5"]) or [])
+        # p5's events now start after the 12th day: as of the 13th, none yet
+        early = {**params, "as_of": START + timedelta(days=13)}
+        assert "p5" not in dict(local.segment_persons_of(query, early, ["p5"]) or [])
+    finally:
+        local.close()
+    assert again == {"p1": "ann.new@example.com", "p2": "bob@example.com", "p5": "cy@example.com"}
 
 
 @pytest.mark.parametrize(("since", "as_of"), BOUNDS)

@@ -189,6 +189,7 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
     from tests.analytics_helpers import write_export
     from usertrack.analytics import funnel as funnels
     from usertrack.sources import storecache
+    from usertrack.sources.person_emails import SEGMENT_EMAILS_OF
     from usertrack.sources.posthog_local import LocalPostHogSource
     from usertrack.sources.rollups import SEGMENT_PERSONS_OF, SEGMENT_PERSONS_ROLLED
 
@@ -201,7 +202,8 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
     answer = LocalPostHogSource._answer
 
     def counted(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-        read = {SEGMENT_PERSONS_OF: "emails", SEGMENT_PERSONS_ROLLED: "everyone's"}.get(sql)
+        read = {SEGMENT_PERSONS_OF: "store's emails", SEGMENT_EMAILS_OF: "emails",
+                SEGMENT_PERSONS_ROLLED: "everyone's"}.get(sql)  # fmt: skip
         worked.extend([read] if read else [])
         return answer(self, sql, *args, **kwargs)
 

@@ -110,6 +110,7 @@ GROUP_TYPES_TABLE = "group_type_mapping"
 GROUP_0 = "$group_0"
 STORE_TABLES = (
     "events", "persons", "sessions", "person_distinct_ids", "person_hours", "person_days",
+    "person_emails",
     "person_day_spans", "person_day_events", "session_spans", "path_steps", "path_node_names",
     GROUPS_TABLE, GROUP_TYPES_TABLE, META_TABLE,
 )  # fmt: skip
@@ -353,13 +354,14 @@ def _build_events(con: duckdb.DuckDBPyConnection, select_sql: str, in_order: boo
 def _build(con: duckdb.DuckDBPyConnection) -> int:
     import duckdb
 
-    from usertrack.sources import churn_rollups, rollups
+    from usertrack.sources import churn_rollups, person_emails, rollups
 
     try:
         con.execute(_PERSONS_SQL)
         con.execute(_SESSIONS_SQL)
         con.execute(_PDI_SQL)
         con.execute(rollups.BUILD_SQL)
+        con.execute(person_emails.BUILD_SQL)
         con.execute(churn_rollups.BUILD_SQL)
         rollups.build_journeys(con)
         if not _has_table(con, GROUPS_TABLE):  # not given by `load` (the demo's are)

@@ -362,8 +362,10 @@ class LocalPostHogSource:
         """`segment_persons`' rows of the persons `ids` alone (their person_id as text): those
         of everyone's rows where `segment_persons` keeps them already (a --by-segment or --who
         run's), else read from the store's per-person tables with only those persons' rows
-        grouped; None where `segment_persons` would not answer (an edited file, a store without
-        the tables)."""
+        grouped (from person_emails where the store has it: no row for an email of blanks);
+        None where `segment_persons` would not answer (an edited file, a store without the
+        tables)."""
+        from usertrack.sources import person_emails
         from usertrack.sources.rollups import SEGMENT_PERSONS_OF, segment_persons
 
         if not query.sql.strip():
@@ -386,7 +388,9 @@ class LocalPostHogSource:
         if not self.has_rollups():
             return None
         values = {**values, "usertrack_ids": ids}
-        return self._answer(SEGMENT_PERSONS_OF, values, where).rows
+        emails = self.has_tables((person_emails.TABLE,))
+        sql = person_emails.SEGMENT_EMAILS_OF if emails else SEGMENT_PERSONS_OF
+        return self._answer(sql, values, where).rows
 
     def group_types(self) -> dict[str, int]:
         """The store's group types, name -> group_type_index (its group_type_mapping table, as
