@@ -262,12 +262,13 @@ def test_a_build_that_reads_arrow_reads_the_kept_answers_before_pyarrow_is_impor
 
 
 def test_persons_json_by_columns_is_the_indented_dump_of_the_same_objects() -> None:
-    """`--persons`' JSON writer (each profile column at once, one template per person) writes
-    what json_text writes for the same objects: escapes, UTF-8, NULLs, NaN, mixed numbers,
-    timestamps, lists of MCP servers, a '%' in a key, one person and none."""
+    """`--persons`' JSON writer (each profile column at once, every person's pieces joined
+    once) writes what json_text writes for the same objects: escapes, UTF-8, NULLs, NaN, mixed
+    numbers, timestamps, lists of MCP servers, a '%' or braces in a key, one person, two and
+    none."""
     from usertrack.rendering.export import json_text, json_text_with_columns
 
-    names = ["person_id", "email", "100%", "n", "x", "when", "servers", "ok"]
+    names = ["person_id", "email", "100%", "n", "{x}", "when", "servers", "ok"]
     rows = [
         (
             'a"\\\n\t\u00e9',
