@@ -21,15 +21,17 @@
 -- for 2,600 users and 0.55 s for 11,000 (a pass over every call: 0.7 s). Past 40,000 emails
 -- the table is read once, each call kept by its user. Without segment_only (the default)
 -- every user, and `cell` is never read.
--- The accounts joined at the end are the cell's too (their emails not normalized and matched
--- for every account: a quarter of the query's time for 6,700 people).
+-- The cell keeps each of its accounts' normalized email, and its app users' counts are summed
+-- by that email, so no account is read or normalized a second time (with segment_only off,
+-- `users` reads every account with an email instead): 0.015 s less of the server's CPU for
+-- 6,700 people of 100,000 accounts.
 -- The cell's accounts are found first (OFFSET 0 keeps them apart), then their app users: the
 -- planner, which cannot count the list, otherwise joins every account to its app user and
 -- hashes all of them before it keeps the cell's (a fifth more of the server's CPU).
 WITH cell AS MATERIALIZED (
-    SELECT f.id::text AS id, w.id AS wasp_id
+    SELECT f.id::text AS id, w.email
     FROM (
-        SELECT a.id FROM wasp_user AS a
+        SELECT a.id, lower(btrim(a.email, E' \t\r\n')) AS email FROM wasp_user AS a
         WHERE %(segment_only)s
           AND lower(btrim(a.email, E' \t\r\n')) IN (SELECT unnest(%(segment_emails)s::text[]))
         OFFSET 0
@@ -51,16 +53,21 @@ per_user AS MATERIALIZED (
            OR (cardinality(%(segment_emails)s::text[]) > 40000
                AND t.user_id IN (SELECT c.id FROM cell AS c)))
     GROUP BY t.user_id
+),
+users AS (
+    SELECT f.id::text AS id, lower(btrim(w.email, E' \t\r\n')) AS email
+    FROM wasp_user AS w
+    JOIN fastapi_user AS f ON f.wasp_user_id = w.id
+    WHERE NOT %(segment_only)s AND w.email IS NOT NULL
+    UNION ALL
+    SELECT c.id, c.email FROM cell AS c WHERE %(segment_only)s
 )
 SELECT
-    lower(btrim(w.email, E' \t\r\n')) AS email,
+    u.email,
     sum(p.calls)::bigint AS tool_calls,
     sum(p.failures)::bigint AS tool_failures,
     sum(p.mcp_calls)::bigint AS mcp_tool_calls
-FROM wasp_user AS w
-JOIN fastapi_user AS f ON f.wasp_user_id = w.id
-JOIN per_user AS p ON p.user_id = f.id::text
-WHERE w.email IS NOT NULL
-  AND (NOT %(segment_only)s OR w.id IN (SELECT c.wasp_id FROM cell AS c))
-  AND lower(btrim(w.email, E' \t\r\n')) !~ %(exclude_pattern)s
-GROUP BY lower(btrim(w.email, E' \t\r\n'))
+FROM users AS u
+JOIN per_user AS p ON p.user_id = u.id
+WHERE u.email !~ %(exclude_pattern)s
+GROUP BY u.email
