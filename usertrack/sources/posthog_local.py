@@ -155,7 +155,7 @@ class LocalPostHogSource:
             if name not in params:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
-        return self._timed(self._rolled(tr), values)
+        return self._timed(self._rolled(tr, values), values)
 
     def _timed(self, tr: Translation, values: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
         """`tr` and `values`, or feature_usage.sql reading feature_used's time spent from its
@@ -185,13 +185,13 @@ class LocalPostHogSource:
 
         return replace(tr, sql=found[0]), found[1]
 
-    def _rolled(self, tr: Translation) -> Translation:
+    def _rolled(self, tr: Translation, values: Mapping[str, Any]) -> Translation:
         """`tr`, or what answers it from the store's per-person tables (person_hours,
-        person_days), where the store has them and `tr` is a query they answer
-        (usertrack.sources.rollups)."""
+        person_days), where the store has them and `tr` is a query they answer with these
+        `values` (usertrack.sources.rollups)."""
         from usertrack.sources.volume_rollups import rewritten, tables_read
 
-        sql = rewritten(tr.sql)
+        sql = rewritten(tr.sql, values)
         if sql is None or not (self.has_rollups() and self.has_tables(tables_read(sql))):
             return tr
         from dataclasses import replace

@@ -21,6 +21,9 @@ Only the file as shipped, its translation word for word (no --where), is answere
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from usertrack.sources import rollups
 from usertrack.sources.rollups import AS_OF, DAY_EVENTS, KEPT, SESSIONS_TABLE, SINCE, words
 
@@ -94,10 +97,19 @@ FROM day_events LEFT JOIN day_sessions USING (day)
 _VOLUME_WORDS = words(_VOLUME)
 
 
-def rewritten(sql: str) -> str | None:
+def rewritten(sql: str, values: Mapping[str, Any] | None = None) -> str | None:
     """What runs instead of the translation `sql` on a store with the tables: VOLUME_ROLLED for
-    activity_volume.sql's as shipped, else usertrack.sources.rollups' rewrite, or None."""
-    return VOLUME_ROLLED if words(sql) == _VOLUME_WORDS else rollups.rewritten(sql)
+    activity_volume.sql's as shipped, daily_active.sql's at a midnight with these `values`
+    (usertrack.sources.daily_rollups), else usertrack.sources.rollups' rewrite, or None."""
+    if words(sql) == _VOLUME_WORDS:
+        return VOLUME_ROLLED
+    if values is not None:
+        from usertrack.sources.daily_rollups import at_midnight
+
+        found = at_midnight(sql, values)
+        if found is not None:
+            return found
+    return rollups.rewritten(sql)
 
 
 def tables_read(sql: str) -> tuple[str, ...]:
