@@ -81,6 +81,22 @@ def test_a_command_named_on_the_line_is_built_alone() -> None:
     assert set(typer.main.get_command(app).commands) == every  # the program keeps them all
 
 
+def test_a_dashboards_commands_are_built_alone() -> None:
+    """A dashboard's panels check their options with their commands' own: only the commands
+    they name are built, each the program's own, and a name no command has is left out."""
+    import typer.main
+
+    from usertrack.cli import app
+    from usertrack.cli.program import app_of
+
+    every = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    some = typer.main.get_command(app_of({"funnel", "retention", "alerts", "metrics"}))
+    assert set(some.commands) == {"funnel", "retention", "alerts"}  # type: ignore[attr-defined]
+    for name, command in some.commands.items():  # type: ignore[attr-defined]
+        assert [p.name for p in command.params] == [p.name for p in every[name].params]
+    assert set(typer.main.get_command(app).commands) == set(every)  # the program keeps them all
+
+
 # The console script's start with the program replaced: what it leaves in the environment.
 OPENBLAS_AT_START = """
 import os, sys, types

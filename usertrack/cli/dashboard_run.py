@@ -105,7 +105,7 @@ def run_report(
     from typer.main import get_command
 
     from usertrack.analytics.by_segment import Background
-    from usertrack.cli.program import app
+    from usertrack.cli.program import app_of
     from usertrack.clock import parse_as_of
     from usertrack.config import load_settings
     from usertrack.dashboards.compute import command_lines, compute
@@ -126,7 +126,7 @@ def run_report(
 
     settings = load_settings()
     dashboard = load(resolve(given, settings.home))
-    root = get_command(app)
+    root = get_command(app_of({panel.analysis for panel in dashboard.panels}))
     lines = command_lines(dashboard, root)  # a bad panel: one line, before any work
     chosen, to_file = _format(fmt, out)
     if charts != "svg" and chosen != "md":

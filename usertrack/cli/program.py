@@ -444,16 +444,23 @@ def app_for(args: list[str]) -> typer.Typer:
     name = next((a for a in args if a not in _GLOBAL_FLAGS), None)
     if name is None or name.startswith("-"):
         return app
+    one = app_of({name})
+    if len(one.registered_commands) + len(one.registered_groups) != 1:
+        return app
+    return one
+
+
+def app_of(names: set[str]) -> typer.Typer:
+    """`app` holding only the commands and groups of `names` (those this version has): its
+    Click command is made for them alone (a dashboard's panels name 9 commands of 23)."""
     from typer.main import get_command_name
 
     commands = [
         c
         for c in app.registered_commands
-        if (c.name or (c.callback and get_command_name(c.callback.__name__))) == name
+        if (c.name or (c.callback and get_command_name(c.callback.__name__))) in names
     ]
-    groups = [g for g in app.registered_groups if g.name == name]
-    if len(commands) + len(groups) != 1:
-        return app
+    groups = [g for g in app.registered_groups if g.name in names]
     import copy
 
     one = copy.copy(app)  # the same settings and global options; `app` itself keeps them all
