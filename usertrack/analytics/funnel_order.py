@@ -244,21 +244,29 @@ def strict_facts(
 def one_pass_progress(con: Any, n: int, limit: int, rows: str) -> None:
     """`_fast` (person_id) and `_fast_progress` (progress's columns): the persons whose step
     events (`rows`), by time then step, are the steps 0, 1, ..., m-1 once each (every step its
-    own event), and their progress: the step times within `limit` microseconds of the first."""
-    times = ", ".join(f"make_timestamp(reached[{i}]) AS t{i}" for i in range(1, n + 1))
-    con.execute(
-        "CREATE TEMP TABLE _fast AS SELECT person_id, ts FROM ("
-        " SELECT person_id, list(rank ORDER BY t, rank) AS rk, list(t ORDER BY t, rank) AS ts"
-        f" FROM {rows} WHERE person_id IS NOT NULL GROUP BY person_id"
-        ") WHERE rk = range(0, len(rk))"
+    own event), and their progress: the step times within `limit` microseconds of the first.
+
+    One grouping, no list sorted per person: a person's ranks are 0..m-1 once each when m
+    events set m distinct bits and the greatest is m-1 (a funnel has at most 20 steps); in that
+    order by time then step when each step's time is at or after the one before's (a tie puts
+    the lower step first). The times within `limit` of the first are then a prefix."""
+    firsts = ", ".join(f"max(t) FILTER (WHERE rank = {i}) AS r{i}" for i in range(n))
+    ordered = " AND ".join(f"(r{i} IS NULL OR r{i - 1} <= r{i})" for i in range(1, n)) or "true"
+    within = [f"r{i} - r0 <= $limit" for i in range(n)]
+    furthest = " + ".join(f"CAST(coalesce({w}, false) AS INTEGER)" for w in within)
+    times = ", ".join(
+        f"make_timestamp(CASE WHEN {w} THEN r{i} END) AS t{i + 1}" for i, w in enumerate(within)
     )
     con.execute(
         f"CREATE TEMP TABLE _fast_progress AS SELECT person_id,"
-        f" CAST(len(reached) AS INTEGER) AS furthest, {times} FROM ("
-        f" SELECT person_id, list_filter(ts, lambda x: x - ts[1] <= $limit) AS reached"
-        f" FROM _fast)",
+        f" CAST({furthest} AS INTEGER) AS furthest, {times} FROM ("
+        f" SELECT person_id, count(*) AS m, bit_or(CAST(1 AS BIGINT) << rank) AS seen,"
+        f" max(rank) AS last, {firsts}"
+        f" FROM {rows} WHERE person_id IS NOT NULL GROUP BY person_id"
+        f") WHERE bit_count(seen) = m AND last = m - 1 AND {ordered}",
         {"limit": limit},
     )
+    con.execute("CREATE TEMP TABLE _fast AS SELECT person_id FROM _fast_progress")
 
 
 def strict_progress(con: Any, n: int, limit: int, rows: str) -> None:
