@@ -22,6 +22,7 @@ from usertrack.sources.arrow_results import persons_rows
 from usertrack.sources.arrow_results import pyarrow_loaded as _pyarrow_loaded
 from usertrack.sources.arrow_results import rows_of as _rows_of
 from usertrack.sources.base import STREAM_BATCH, Result, RowStream, current_token
+from usertrack.sources.first_starts import FirstStarts
 
 if TYPE_CHECKING:
     import duckdb
@@ -115,6 +116,7 @@ class LocalPostHogSource:
         self._tables: dict[tuple[str, ...], bool] = {}
         self._times_key: str | None = None  # the key of the feature times seen (feature_times)
         self._times_lock = threading.Lock()
+        self._first_starts = FirstStarts()  # retention's first starts, once per moment
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -601,6 +603,9 @@ class LocalPostHogSource:
         sql, rewrites = tr.sql, (rollups, churn_rollups, retention, sessions_filtered)
         rolled = next(filter(None, (m.facts_rewritten(sql) for m in rewrites)), None)
         with _guarded(cur, where):
+            if everyone is None and "pyarrow" in sys.modules and self._first_starts.answers(sql):
+                self._first_starts.into(self._connection(), cur, values, table)
+                return
             if rolled is not None and self.has_tables(rolled.tables):
                 # the store's own tables (usertrack.sources.rollups) or a cheaper form answer
                 if rolled.prepare is not None:
@@ -759,6 +764,7 @@ class LocalPostHogSource:
             if self._con is not None:
                 storecache.closed(self.store_path, self._con)
                 self._con = None
+            self._first_starts.clear()
 
 
 def _used(sql: str, values: Mapping[str, Any]) -> dict[str, Any]:
