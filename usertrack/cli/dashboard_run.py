@@ -105,7 +105,7 @@ def run_report(
     from typer.main import get_command
 
     from usertrack.analytics.by_segment import Background
-    from usertrack.cli.program import app_of
+    from usertrack.cli.program import app_of, leave_to_exit
     from usertrack.clock import parse_as_of
     from usertrack.config import load_settings
     from usertrack.dashboards.compute import command_lines, compute
@@ -143,7 +143,7 @@ def run_report(
         threads_each(1),
         held_open(),  # the app tables' copy opened once for every panel that reads it
         query_counts.counted() as sent,
-        keep_open(),
+        keep_open(leave=leave_to_exit),  # the events store's memory freed by the exit
         spinner("loading rules and queries") as progress,
     ):
         ws = open_command_workspace(

@@ -98,6 +98,7 @@ class LocalPostHogSource:
     kind = "posthog"
     dialect = "hogql"
     arrow_results = True  # run(..., arrow_over=N) may answer an Arrow table (Result.arrow)
+    memory_only = True  # a read-only store: nothing but memory to give back (drop_kept)
 
     def __init__(
         self, store_path: Path, description: str | None = None, kept_in: Path | None = None
