@@ -35,6 +35,7 @@ from usertrack.analytics.funnel_order import (
     strict_progress,
     unordered_progress,
 )
+from usertrack.analytics.funnel_place import facts_in_place
 from usertrack.analytics.funnel_time import (
     TimeToConvert,
     TrendPoint,
@@ -377,10 +378,10 @@ def _progress_table(
         data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
     con.register("_progress_in", pa.table(data))
     if not rest.startswith("("):  # no one-pass persons
-        con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
+        con.execute("CREATE TEMP TABLE progress AS SELECT * FROM _progress_in")
     else:  # the one-pass persons and the others, in person order as the loop makes them
         con.execute(
-            "CREATE TABLE progress AS SELECT * FROM (SELECT * FROM _fast_progress"
+            "CREATE TEMP TABLE progress AS SELECT * FROM (SELECT * FROM _fast_progress"
             " UNION ALL SELECT * FROM _progress_in) ORDER BY person_id"
         )
         con.execute("DROP TABLE _fast_progress")
@@ -486,13 +487,14 @@ def load_progress(
     shape: Shape = PLAIN,
     emails: bool = False,
     by_account: bool = False,
+    in_place: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """`progress` (each person's furthest step and step times) and `facts` (their events) of
     the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`,
-    and every event's email in it (also with `by_account`; else each event's email is '')."""
+    and every event's email in it (also with `by_account`; else each event's email is '').
+    `in_place`: the caller reads nothing else (usertrack.analytics.funnel_place)."""
     import pyarrow as pa
 
-    con = facts_connection()
     schema = {
         "person_id": pa.string(),
         "timestamp": pa.timestamp("us"),
@@ -511,6 +513,9 @@ def load_progress(
         "emails": 1 if emails or by_account else 0,
     }
     key = _progress_key(ws, steps, as_of, window, schema, params, shape)
+    plain = in_place and key is None and shape == PLAIN and not (by or emails or by_account)
+    placed = facts_in_place(ws, QUERY, as_of, params) if plain else None
+    con = facts_connection() if placed is None else placed
     whole = ws.facts_cache.get(key) if key is not None and ws.facts_cache is not None else None
     if whole is not None and by is None:
         # A group's run of --by-segment: its persons' rows of everyone's progress, which is
@@ -520,7 +525,7 @@ def load_progress(
     if progress:
         progress("fetching funnel events")
     lean = shape.order == "strict" and not params["by"] and not emails  # no other event read
-    if not (lean and strict_facts(con, ws, QUERY, as_of, schema, params)):
+    if placed is None and not (lean and strict_facts(con, ws, QUERY, as_of, schema, params)):
         load_facts(con, ws, QUERY, as_of, "facts", schema, **params)
     if whole is not None:
         _kept_progress(con, ws, whole)
@@ -648,9 +653,8 @@ def _funnel(
     from usertrack.analytics.by_account import account_progress, members_meanwhile
 
     with members_meanwhile(ws, as_of, progress, by_account) as members:  # while events count
-        con = load_progress(
-            ws, chosen, as_of, span, window, by, progress, shape, by_account=by_account
-        )
+        con = load_progress(ws, chosen, as_of, span, window, by, progress, shape,
+                            by_account=by_account, in_place=not correlation)  # fmt: skip
     try:
         notes: tuple[str, ...] = ()
         if members is not None:
