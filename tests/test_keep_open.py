@@ -1,6 +1,7 @@
-"""workspace.keep_open's end: the sources it kept are closed, but with `leave` (a dashboard's
-one-command process) the events store's read-only connection, which holds nothing but memory,
-is handed to the process's exit instead (usertrack.cli.program.leave_to_exit)."""
+"""workspace.keep_open's end: the sources and in-memory databases it kept are closed, but with
+`leave` (a dashboard's one-command process) the events store's read-only connection and those
+databases, which hold nothing but memory, are handed to the process's exit instead
+(usertrack.cli.program.leave_to_exit)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from tests.analytics_helpers import record, write_export
 from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+from usertrack.sandbox import connect, release
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.workspace import keep_open, open_workspace
 
@@ -48,8 +50,23 @@ def test_with_leave_the_events_store_is_left_to_the_exit(tmp_path: Path) -> None
     left: list[Any] = []
     with keep_open(leave=left.append):
         source = _used_source(tmp_path)
+        spare = connect(reuse=True)  # an analysis's own database, given back to be used again
+        release(spare)
     try:
-        assert left == [source]
+        assert source in left and any(con is spare for con in left)
         assert source._con is not None  # not closed: the exit frees its memory
+        assert spare.execute("SELECT 42").fetchone() == (42,)
     finally:
         source.close()
+        spare.close()
+
+
+def test_without_leave_the_kept_databases_are_closed(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    with keep_open():
+        spare = connect(reuse=True)
+        release(spare)
+    with pytest.raises(duckdb.ConnectionException):
+        spare.execute("SELECT 42")

@@ -334,12 +334,13 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[tuple[Any, ...], list[tuple[
 
 
 @contextlib.contextmanager
-def keep_connections() -> Iterator[None]:
+def keep_connections(leave: Callable[[Any], None] | None = None) -> Iterator[None]:
     """Within: an in-memory connection opened with `connect(reuse=True)` and given back with
     `release` is handed out again by the next such `connect` with the same configuration,
     emptied first, instead of a new database. One that cannot be brought back to exactly its
     state when new (anything left in its catalog, another database or schema in use) is closed
-    instead. All are closed on leaving."""
+    instead. All are closed on leaving, or handed to `leave` (memory alone: a process about to
+    end frees it at once, usertrack.cli.program.leave_to_exit)."""
     global _spares
     with _spares_lock:
         _spares = {}
@@ -352,7 +353,10 @@ def keep_connections() -> Iterator[None]:
         for cons in (kept or {}).values():
             for con in cons:
                 with contextlib.suppress(Exception):
-                    con.close()
+                    if leave is None:
+                        con.close()
+                    else:
+                        leave(con)
 
 
 def keeping() -> bool:

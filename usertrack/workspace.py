@@ -386,14 +386,15 @@ def keep_open(leave: Callable[[Any], None] | None = None) -> Iterator[None]:
     and on the demo the classifications of everyone are kept for `user`
     (`usertrack.segments.kept`). All are closed on leaving; the sources also by `drop_kept`.
     `leave`: what takes a source that holds nothing but the process's memory (the events
-    store's read-only connection) instead of its close (drop_kept)."""
+    store's read-only connection) instead of its close (drop_kept), and the in-memory DuckDB
+    connections kept."""
     from usertrack.sandbox import keep_connections
     from usertrack.segments.kept import keeping
 
     global _kept
     _kept = {}
     try:
-        with keep_connections(), keeping():
+        with keep_connections(leave), keeping():
             yield
     finally:
         drop_kept(leave)
