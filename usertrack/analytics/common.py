@@ -553,13 +553,13 @@ def open_facts(
         return
     con = into(local_facts(source, query), values, table)
     try:
-        _typed(con, table, schema, query_id)
+        typed_table(con, table, schema, query_id)
         yield con
     finally:
         con.close()
 
 
-def _typed(
+def typed_table(
     con: duckdb.DuckDBPyConnection, table: str, schema: Mapping[str, str], query_id: str
 ) -> None:
     """The temporary table `table` made of the `schema` columns only, typed (its arrays
@@ -682,7 +682,7 @@ def open_facts_tables(
                 cur = into(facts, values, t.table)
             else:
                 source.facts_into(cur, facts, values, t.table)  # type: ignore[union-attr]
-            _typed(cur, t.table, t.schema, t.query_id)
+            typed_table(cur, t.table, t.schema, t.query_id)
         if cur is not None:
             yield cur
     finally:

@@ -41,7 +41,7 @@ def facts_in_place(
     loaded as before (another source, a group's run)."""
     if ws.person_rows is not None or ws.person_filter is not None or ws.facts_cache is not None:
         return None
-    from usertrack.analytics.common import _typed, facts_bound, local_facts
+    from usertrack.analytics.common import facts_bound, local_facts, typed_table
 
     query, values, keep = facts_bound(ws, query_id, as_of, SCHEMA, **params)
     source = ws.sources[query.folder]
@@ -50,7 +50,7 @@ def facts_in_place(
         return None
     cur = cursor(local_facts(source, query), values, "facts")
     try:
-        _typed(cur, "facts", SCHEMA, query_id)
+        typed_table(cur, "facts", SCHEMA, query_id)
     except BaseException:
         cur.close()
         raise
