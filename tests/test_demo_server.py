@@ -143,6 +143,60 @@ def test_a_home_whose_name_holds_a_percent_sign() -> None:
         shutil.rmtree(fresh, ignore_errors=True)
 
 
+@pytest.mark.parametrize("name", ["ut with space-", "ut&x;y-"])
+def test_a_home_whose_path_the_shell_would_split(name: str) -> None:
+    """macOS's default USERTRACK_HOME (~/Library/Application Support/usertrack) holds a space,
+    and pg_ctl starts the server through `sh -c` with pgserver's socket folder unquoted in its
+    options: with the socket in the home the server never started. The socket goes to a folder
+    of pgserver's runtime path instead (as for a socket path too long), and the server, which
+    no command could find there again, stops with the last command: the demo is built, read,
+    and read again by the next command."""
+    import shutil
+    import tempfile
+
+    fresh = Path(tempfile.mkdtemp(prefix=name, dir="/tmp"))
+    try:
+        proc = usertrack(fresh, "demo", "--users", "50")
+        assert proc.returncode == 0, proc.stderr
+        for _ in range(2):  # the second command starts the server again
+            proc = usertrack(fresh, "query", "neon/runs", "-f", "csv")
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.startswith("email,")
+            assert wait_until(lambda: postmaster_pid(pg_dir(fresh)) is None, 10)
+        assert not list(pg_dir(fresh).glob(".s.PGSQL.*"))  # its socket was never in the home
+    finally:
+        stop_demo(fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def test_a_home_whose_path_the_shell_reads_even_quoted(tmp_path: Path) -> None:
+    """`$`, a double quote, a backquote or a backslash in the data folder's path is read by the
+    shell inside pg_ctl's quotes: one line naming the folder and the character, the
+    configuration's exit code, and no demo generated there first."""
+    fresh = tmp_path / "a$HOME"
+    fresh.mkdir()
+    proc = usertrack(fresh, "segments")
+    assert proc.returncode == 4, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("usertrack: error")]
+    assert lines == [
+        f"usertrack: error: the demo's PostgreSQL cannot start in {pg_dir(fresh.resolve())}: its"
+        " path holds '$', which pg_ctl's shell command line reads even quoted"
+    ]
+    assert "Traceback" not in proc.stderr
+    assert not (fresh / "demo" / "pg").exists()
+    assert not (fresh / "demo" / "events.duckdb").exists()
+
+
+def test_shell_safe_paths() -> None:
+    from usertrack.demo.database import shell_safe
+
+    assert shell_safe(Path("/home/ana/.local/share/usertrack/demo/pg"))
+    assert shell_safe(Path("/tmp/ut%41-x/demo/pg"))  # percent and dash: read as they are
+    for bad in ("/Users/ana/Library/Application Support/usertrack", "/tmp/a&b", "/tmp/a;b",
+                "/tmp/a'b", "/tmp/a(b)", "/tmp/a*b", "/tmp/a\nb"):  # fmt: skip
+        assert not shell_safe(Path(bad)), bad
+
+
 def test_demo_stop_stops_it_now(home: Path) -> None:
     assert usertrack(home, "doctor").returncode == 0
     server = postmaster_pid(pg_dir(home))

