@@ -192,6 +192,7 @@ def test_shell_safe_paths() -> None:
 
     assert shell_safe(Path("/home/ana/.local/share/usertrack/demo/pg"))
     assert shell_safe(Path("/tmp/ut%41-x/demo/pg"))  # percent and dash: read as they are
+    assert shell_safe(Path("/home/josé/.local/share/usertrack"))  # letters outside ASCII too
     for bad in ("/Users/ana/Library/Application Support/usertrack", "/tmp/a&b", "/tmp/a;b",
                 "/tmp/a'b", "/tmp/a(b)", "/tmp/a*b", "/tmp/a\nb"):  # fmt: skip
         assert not shell_safe(Path(bad)), bad

@@ -158,7 +158,8 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
 # PostgreSQL through `sh -c`, and pgserver passes the socket folder in its `-o` options unquoted
 # (`-h "" -k FOLDER`), so a space would split the path and `&`, `;` or `$` would be read by the
 # shell. macOS's default USERTRACK_HOME, ~/Library/Application Support/usertrack, has a space.
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+# A letter outside ASCII is an ordinary character to the shell: /home/josé keeps its socket.
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./\u0080-\U0010ffff-]+")
 # What the shell reads even in the double quotes pg_ctl puts around the data folder (`-D "..."`).
 _QUOTED_BY_SHELL = re.compile(r'[$"`\\]')
 
