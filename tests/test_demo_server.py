@@ -175,16 +175,17 @@ def test_a_home_whose_path_the_shell_reads_even_quoted(tmp_path: Path) -> None:
     configuration's exit code, and no demo generated there first."""
     fresh = tmp_path / "a$HOME"
     fresh.mkdir()
-    proc = usertrack(fresh, "segments")
-    assert proc.returncode == 4, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("usertrack: error")]
-    assert lines == [
-        f"usertrack: error: the demo's PostgreSQL cannot start in {pg_dir(fresh.resolve())}: its"
-        " path holds '$', which pg_ctl's shell command line reads even quoted"
-    ]
-    assert "Traceback" not in proc.stderr
-    assert not (fresh / "demo" / "pg").exists()
-    assert not (fresh / "demo" / "events.duckdb").exists()
+    for command in ("segments", "funnel"):  # the app's tables, or the events alone
+        proc = usertrack(fresh, command)
+        assert proc.returncode == 4, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("usertrack: error")]
+        assert lines == [
+            f"usertrack: error: the demo's PostgreSQL cannot start in {pg_dir(fresh.resolve())}:"
+            " its path holds '$', which pg_ctl's shell command line reads even quoted"
+        ]
+        assert "Traceback" not in proc.stderr
+        assert not (fresh / "demo" / "pg").exists()
+        assert not (fresh / "demo" / "events.duckdb").exists()
 
 
 def test_shell_safe_paths() -> None:

@@ -539,8 +539,7 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
         from usertrack.demo.generator import ensure_demo
         from usertrack.demo.layout import demo_root
 
-        if database:
-            check_demo_folder(demo_root(ws.settings.home) / "pg")  # before any is generated
+        check_demo_folder(demo_root(ws.settings.home) / "pg")  # generating starts its server
         demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
     ws.demo = demo
     ws.sources["posthog"] = LocalPostHogSource(
