@@ -38,3 +38,19 @@ def facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = No
     """The shipped query file as the analysis runs it on the local engine: `{filters}` filled."""
     query = load_queries(REPO / "queries").get(query_id)
     return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+
+
+def rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql` with `values` on a cursor of the source's store, in its order."""
+    cur = local._connection().cursor()
+    try:
+        return cur.execute(sql, values).fetchall()
+    finally:
+        cur.close()
+
+
+def sorted_rows(
+    local: LocalPostHogSource, sql: str, values: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """`rows`, sorted by their text (rows holding None compare too)."""
+    return sorted(rows(local, sql, values), key=repr)

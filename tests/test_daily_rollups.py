@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.rollup_stores import EXCLUDE, REPO, events_store, opened
+from tests.rollup_stores import EXCLUDE, REPO, events_store, opened, rows
 from usertrack.sources import daily_rollups, rollups
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import load_queries
@@ -73,14 +73,6 @@ def _query() -> Any:
     return load_queries(REPO / "queries").get("posthog/daily_active")
 
 
-def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-    cur = local._connection().cursor()
-    try:
-        return cur.execute(sql, values).fetchall()
-    finally:
-        cur.close()
-
-
 @pytest.mark.parametrize(
     ("as_of", "days"),
     [
@@ -101,8 +93,8 @@ def test_at_a_midnight_the_table_gives_the_rows_the_events_give(
               "exclude_pattern": EXCLUDE}  # fmt: skip
     rolled = daily_rollups.at_midnight(events_sql, values)
     assert rolled is not None, "daily_active is no longer answered from person_days"
-    want = _rows(source, events_sql, values)
-    assert _rows(source, rolled, values) == want
+    want = rows(source, events_sql, values)
+    assert rows(source, rolled, values) == want
     # and through the source, which picks the table
     run = source.run(query, {"as_of": as_of, "days": days, "exclude_pattern": EXCLUDE})
     assert [tuple(r) for r in run.rows] == want

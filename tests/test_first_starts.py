@@ -15,7 +15,7 @@ import pyarrow  # noqa: F401  (the dashboard has it loaded: the answers are kept
 import pytest
 
 from tests.edge_events import write_raw_events
-from tests.rollup_stores import EXCLUDE, facts
+from tests.rollup_stores import EXCLUDE, facts, sorted_rows
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
@@ -36,14 +36,6 @@ def _events(seed: int, count: int) -> list[tuple[Any, ...]]:
         out.append((str(uuid.UUID(int=rng.getrandbits(128))), event, f"d-{person}", person, at,
                     "{}", props))  # fmt: skip
     return out
-
-
-def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-    cur = local._connection().cursor()
-    try:
-        return sorted(cur.execute(sql, values).fetchall(), key=repr)
-    finally:
-        cur.close()
 
 
 def _asked(local: LocalPostHogSource, values: dict[str, Any], where: list[str] | None = None):
@@ -71,7 +63,7 @@ def test_each_span_gives_the_files_rows_from_one_answer(tmp_path: Path) -> None:
         for since in (START, START + timedelta(days=20), START + timedelta(days=20, seconds=1),
                       START + timedelta(days=50), START - timedelta(days=1)):  # fmt: skip
             values = _values(since, as_of)
-            want = _rows(local, text, {k: str(v) for k, v in values.items()})
+            want = sorted_rows(local, text, {k: str(v) for k, v in values.items()})
             assert _asked(local, values) == want, since
             answers += [answer for _, answer in local._first_starts._kept.values()]
             if since < as_of:
@@ -80,7 +72,7 @@ def test_each_span_gives_the_files_rows_from_one_answer(tmp_path: Path) -> None:
         assert len(local._first_starts._kept) == 1
         assert all(answer is answers[0] for answer in answers)
         later = _values(START + timedelta(days=20), START + timedelta(days=59))
-        want = _rows(local, text, {k: str(v) for k, v in later.items()})
+        want = sorted_rows(local, text, {k: str(v) for k, v in later.items()})
         assert _asked(local, later) == want
         (key,) = local._first_starts._kept
         assert key[0] == repr(wire_value(later["as_of"]))
@@ -103,7 +95,7 @@ def test_a_changed_store_is_read_anew(tmp_path: Path) -> None:
     try:
         after = _asked(local, values)
         text = local.translation(facts(local, QUERY).sql).sql
-        assert after == _rows(local, text, {k: str(v) for k, v in values.items()})
+        assert after == sorted_rows(local, text, {k: str(v) for k, v in values.items()})
         assert after != before
     finally:
         local.close()
@@ -118,7 +110,7 @@ def test_a_where_runs_the_file_as_it_is(tmp_path: Path, where: list[str]) -> Non
         text = local.translation(facts(local, QUERY, where).sql).sql
         assert not local._first_starts.answers(text)
         values = _values(START, START + timedelta(days=61))
-        assert _asked(local, values, where) == _rows(
+        assert _asked(local, values, where) == sorted_rows(
             local, text, {k: str(v) for k, v in values.items()}
         )
         assert not local._first_starts._kept

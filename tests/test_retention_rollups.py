@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.rollup_stores import EXCLUDE, events_store, facts, opened
+from tests.rollup_stores import EXCLUDE, events_store, facts, opened, sorted_rows
 from usertrack.sources import retention_rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.rollups import DAYS_TABLE
@@ -103,14 +103,6 @@ def _values(since: Any, as_of: Any, period: str, start: str, back: str) -> dict[
             "start_event": start, "return_event": back}  # fmt: skip
 
 
-def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-    cur = local._connection().cursor()
-    try:
-        return sorted(cur.execute(sql, values).fetchall(), key=repr)
-    finally:
-        cur.close()
-
-
 @pytest.mark.parametrize("bounds", BOUNDS)
 def test_the_table_gives_the_rows_the_events_give(
     source: LocalPostHogSource, bounds: tuple[datetime, datetime]
@@ -121,8 +113,8 @@ def test_the_table_gives_the_rows_the_events_give(
     assert rolled is not None, f"{FILE} is no longer answered from {DAYS_TABLE}"
     for ask in ASKS:
         values = _values(*(str(b) for b in bounds), *ask)
-        want = _rows(source, events_sql, values)
-        assert _rows(source, rolled.sql, values) == want, ask
+        want = sorted_rows(source, events_sql, values)
+        assert sorted_rows(source, rolled.sql, values) == want, ask
         if bounds[1] - bounds[0] >= timedelta(days=7) and "nobody" not in ask[1]:
             assert want, "bounds that hold events"
 
@@ -149,7 +141,7 @@ def test_retention_reads_the_table_through_the_source_with_the_types_the_events_
         cur.close()
     assert [t[:2] for t in got_types] == [t[:2] for t in want_types]
     wired = {k: wire_value(v) for k, v in params.items()}
-    assert _rows(source, tr.sql, wired) == sorted(want, key=repr) == sorted(got, key=repr)
+    assert sorted_rows(source, tr.sql, wired) == sorted(want, key=repr) == sorted(got, key=repr)
     assert got
 
 
@@ -180,6 +172,6 @@ def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
         finally:
             cur.close()
         tr, values = source._bound(query, params, "q")
-        assert got == _rows(source, tr.sql, values) and got
+        assert got == sorted_rows(source, tr.sql, values) and got
     finally:
         without.close()

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tests.edge_events import write_raw_events
-from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
+from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened, sorted_rows
 from usertrack.analytics.where import spliced
 from usertrack.sources import person_emails, rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
@@ -85,14 +85,6 @@ BOUNDS = [
 ]
 
 
-def _rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-    cur = local._connection().cursor()
-    try:
-        return sorted(cur.execute(sql, values).fetchall(), key=repr)
-    finally:
-        cur.close()
-
-
 @pytest.mark.parametrize("query_id", FILES)
 @pytest.mark.parametrize(("since", "as_of"), BOUNDS)
 def test_the_table_gives_the_rows_the_events_give(
@@ -103,15 +95,15 @@ def test_the_table_gives_the_rows_the_events_give(
     rolled_sql = rollups.rewritten(events_sql)
     assert rolled_sql is not None, f"{query_id} is no longer answered from {rollups.TABLE}"
     values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE}
-    want = _rows(source, events_sql, values)
-    got = _rows(source, rolled_sql, values)
+    want = sorted_rows(source, events_sql, values)
+    got = sorted_rows(source, rolled_sql, values)
     assert got == want
     # and through the source, which picks the table, with the types the events give (it sends
     # a datetime to the second, as the live path does)
     params = {"since": since, "as_of": as_of, "exclude_pattern": EXCLUDE}
     run = source.run(query, params)
     wired = {k: wire_value(v) for k, v in params.items()}
-    assert sorted(run.rows, key=repr) == _rows(source, events_sql, wired)
+    assert sorted(run.rows, key=repr) == sorted_rows(source, events_sql, wired)
     if since < as_of and (since, as_of) != BOUNDS[-1]:
         assert want, "bounds that hold events"
 
@@ -180,9 +172,9 @@ def test_a_segments_group_is_answered_from_the_table_too(
     # p5's two emails, one internal: a person whose rows are not all kept by the exclusion
     values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE,
               PLACEHOLDER: ["p2", "p5"]}  # fmt: skip
-    want = _rows(source, events_sql, values)
+    want = sorted_rows(source, events_sql, values)
     assert want
-    assert _rows(source, rolled_sql, values) == want
+    assert sorted_rows(source, rolled_sql, values) == want
     tr, _ = source._bound(query, {**values, "since": since, "as_of": as_of}, "q")
     assert rollups.TABLE in tr.sql
     # with a --where too, the events
@@ -322,7 +314,7 @@ def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
         )  # fmt: skip
         rolled = rollups.rewritten(source.translation(filtered.sql).sql)
         assert rolled is not None
-        want = _rows(source, rolled, {**values, "usertrack_segment_persons": ids})
+        want = sorted_rows(source, rolled, {**values, "usertrack_segment_persons": ids})
         assert sorted((r[1:] for r in rows if r[0] == number), key=repr) == want, number
     assert {r[0] for r in rows} <= {0, 1, 2}
     if since < as_of and (since, as_of) != BOUNDS[-1]:
