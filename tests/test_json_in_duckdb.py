@@ -109,3 +109,65 @@ def test_json_written_by_duckdb_is_pythons_json(
     # The text itself: a control character escaped in lowercase hex, as json.dumps does, and
     # a backslash followed by "u001F" escaped as a backslash, never read as an escape.
     assert "\\u001f" in text and "back\\\\u001F" in text
+
+
+class _Run:
+    """A profile run as build_some gives it: the DuckDB holding `profile`, its columns."""
+
+    def __init__(self, con: object, columns: list[str]) -> None:
+        self.con, self.columns, self.closed = con, columns, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _actors(con: object, persons: list[dict[str, object]]) -> object:
+    from usertrack.analytics.actors import Actors, ProfileRows
+
+    names = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]  # type: ignore[attr-defined]
+    found = Actors(AS_OF, "activity", "2026-11-16:dormant", "dormant", persons)
+    emails = sorted({str(p["email"]) for p in persons if p["email"]})
+    found.pending = ProfileRows(_Run(con, names), emails)
+    found.columns = [n for n in names if n != "email"]
+    return found
+
+
+@pytest.mark.parametrize("others", [False, True], ids=["the cell's rows", "everyone's rows"])
+def test_people_json_written_by_duckdb_is_pythons_json(others: bool) -> None:
+    """`--persons -f json`: each person's profile columns written by DuckDB (ProfileRows.
+    json_tails) are the text json.dumps writes of the people with their profiles, whatever the
+    profile holds; a person without a profile row, or without an email, has every column
+    null; a profile holding others' rows too (live, past the list bound) gives the same."""
+    from usertrack.analytics.actors import actors_json
+    from usertrack.rendering.export import jsonable
+
+    con = connect()
+    sql, values = _profile_sql()
+    con.execute(sql, values)
+    if not others:
+        con.execute("DELETE FROM profile WHERE email > 'u10'")
+    con.execute("INSERT INTO profile (email, note, rate) VALUES (NULL, 'no one', 1.5)")
+    persons = [{"person_id": f"p{i:02d}", "email": f"u{i:02d}@x.io"} for i in range(11)]
+    persons += [
+        {"person_id": "twice", "email": "u03@x.io"},  # two persons of one email
+        {"person_id": "unknown", "email": "nobody@x.io"},
+        {"person_id": "no email", "email": None},
+        {"person_id": HOSTILE[1], "email": HOSTILE[2]},
+    ]
+    lazy = _actors(con, [dict(p) for p in persons])
+    text = actors_json(lazy)  # type: ignore[arg-type]
+    assert lazy.profiles is None  # type: ignore[attr-defined]  (never fetched into Python)
+    fetched = _actors(con, [dict(p) for p in persons])
+    doc = fetched.document()  # type: ignore[attr-defined]
+    expected = json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n"
+    assert text == expected
+    assert actors_json(fetched) == expected  # type: ignore[arg-type]
+    people = {p["person_id"]: p for p in json.loads(text)["persons"]}
+    assert people["p01"]["note"] == HOSTILE[1]
+    assert people["p01"]["tags"] == [HOSTILE[1], None, "b"]
+    assert people["p10"]["rate"] is None and people["p02"]["rate"] == 1e16
+    assert people["twice"]["rate"] == people["p03"]["rate"]
+    for nobody in ("unknown", "no email"):
+        assert all(people[nobody][c] is None for c in ("note", "rate", "tags", "huge"))
+    # the other formats read the rows from the same place afterwards
+    assert lazy.people()[1]["note"] == HOSTILE[1]  # type: ignore[attr-defined]

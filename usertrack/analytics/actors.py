@@ -50,11 +50,20 @@ class Actors:
     # each person's profile values (in `columns`' order), not yet in their objects: JSON
     # writes them column by column (actors_json), without an object per person
     profiles: list[tuple[Any, ...]] | None = None
+    # the profiles where they still are (ProfileRows), read by the first format that needs them
+    pending: Any = None
+
+    def profile_rows(self) -> list[tuple[Any, ...]] | None:
+        """`profiles`, read from `pending` if they are not yet."""
+        if self.pending is not None and self.profiles is None:
+            self.profiles = self.pending.rows(self.persons)
+        return self.profiles
 
     def people(self) -> list[dict[str, Any]]:
         """`persons`, each with their profile columns."""
-        if self.profiles is not None:
-            rows, self.profiles = self.profiles, None
+        rows = self.profile_rows()
+        if rows is not None:
+            self.pending, self.profiles = None, None
             for person, row in zip(self.persons, rows, strict=True):
                 person.update(zip(self.columns, row, strict=True))
         return self.persons
@@ -240,22 +249,68 @@ def with_profiles(
             run = _some_profiles(ws, as_of, emails, progress)
         else:
             run = ws.profiles(as_of, progress)
-    try:
+    found.pending = ProfileRows(run, emails)
+    found.columns = [n for n in run.columns if n != "email"]
+
+
+class ProfileRows:
+    """The profile rows of a cell's people, left in the profile's DuckDB until an answer's
+    format reads them: JSON as the text DuckDB writes of each record's profile columns (no
+    Python value per cell: most of the answer's time after the queries, at 16,600 people), the
+    other formats as rows. The connection goes back (ProfileRun.close) once this is dropped."""
+
+    def __init__(self, run: Any, emails: list[str]) -> None:
+        import weakref
+
+        self.con, self.emails, self.names = run.con, emails, list(run.columns)
+        # dropped at exit: nothing to give back then (the process's connections go with it)
+        weakref.finalize(self, run.close).atexit = False
+
+    def _select(self, columns: str) -> Any:
+        """`columns` of the profile's rows: at least the emails', perhaps others (the callers
+        read the emails' by their email). A profile of about these people (build_some's, on
+        the events store) is read whole: binding the list costs more than the rows it leaves."""
+        (count,) = self.con.execute("SELECT count(*) FROM profile").fetchone()
+        if count <= 2 * len(self.emails):
+            return self.con.execute(f"SELECT {columns} FROM profile")
         # a hash join with the emails' rows (list_contains compares each row with every email)
-        cursor = run.con.execute(
-            "SELECT * FROM profile WHERE email IN (SELECT unnest($emails))", {"emails": emails}
+        return self.con.execute(
+            f"SELECT {columns} FROM profile WHERE email IN (SELECT unnest($emails))",
+            {"emails": self.emails},
         )
-        names = [d[0] for d in cursor.description]
-        at = names.index("email")
-        rows = {row[at]: row for row in cursor.fetchall()}
-    finally:
-        run.close()
-    found.columns = [n for n in names if n != "email"]
-    empty = (None,) * (len(names) - 1)
-    found.profiles = [
-        empty if row is None else row[:at] + row[at + 1 :]
-        for row in map(rows.get, [p["email"] for p in found.persons])
-    ]
+
+    def rows(self, persons: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each person's profile values, in `persons`' order (None for a person without)."""
+        at = self.names.index("email")
+        rows = {row[at]: row for row in self._select("*").fetchall()}
+        rows.pop(None, None)  # a person without an email has no profile
+        empty = (None,) * (len(self.names) - 1)
+        return [
+            empty if row is None else row[:at] + row[at + 1 :]
+            for row in map(rows.get, [p["email"] for p in persons])
+        ]
+
+    def json_tails(self, persons: list[dict[str, Any]]) -> list[str] | None:
+        """Each person's profile columns as the JSON text json_text writes after their email
+        (export.record_tails_sql), in `persons`' order; None where a column's type is one only
+        Python writes."""
+        import json
+
+        from usertrack.rendering.export import json_escapes_fixed, record_tails_sql
+
+        types = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE profile)")
+                     .fetchall())  # fmt: skip
+        shown = [(n, types[n]) for n in self.names if n != "email"]
+        sql = record_tails_sql(shown, 3)
+        none = record_tails_sql([(n, "VARCHAR") for n, _ in shown], 3)
+        if sql is None or none is None:
+            return None
+        texts = dict(self._select(f"email, {sql}").fetchall())
+        texts.pop(None, None)  # a person without an email has no profile
+        # a person without a profile row: every column null
+        empty = "".join(f",\n      {json.dumps(n, ensure_ascii=False)}: null" for n, _ in shown)
+        found = [texts.get(p["email"], empty) for p in persons]
+        return json_escapes_fixed(found)
 
 
 # --------------------------------------------------------------------------------------------
@@ -726,15 +781,22 @@ def actors_json(found: Actors) -> str:
     from usertrack.analytics.common import json_document
 
     names = ["person_id", "email", *found.columns]
-    if found.profiles is None or not found.persons or len(set(names)) != len(names):
+    unread = found.profiles is None and found.pending is None
+    if unread or not found.persons or len(set(names)) != len(names):
         return json_document(found.document())
     from operator import itemgetter
 
     from usertrack.rendering.export import json_text_with_columns
 
     columns = [list(map(itemgetter(n), found.persons)) for n in ("person_id", "email")]
-    columns += map(list, zip(*found.profiles, strict=True))
-    return json_text_with_columns(found.document(persons=False), "persons", names, columns)
+    doc = found.document(persons=False)
+    if found.profiles is None and len(found.persons) >= 2:
+        # written by DuckDB where the profiles are (ProfileRows.json_tails)
+        tails = found.pending.json_tails(found.persons)
+        if tails is not None:
+            return json_text_with_columns(doc, "persons", names[:2], columns, tails)
+    columns += map(list, zip(*found.profile_rows() or (), strict=True))
+    return json_text_with_columns(doc, "persons", names, columns)
 
 
 def actors_csv(found: Actors) -> str:

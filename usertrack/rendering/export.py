@@ -262,14 +262,21 @@ def json_text_with_records(
 
 
 def json_text_with_columns(
-    doc: dict[str, Any], key: str, names: Sequence[str], columns: Sequence[list[Any]]
+    doc: dict[str, Any],
+    key: str,
+    names: Sequence[str],
+    columns: Sequence[list[Any]],
+    tails: Sequence[str] | None = None,
 ) -> str:
     """`json_text` of `doc` with its last key `key` holding one object per row of `columns`
     (each a list of values, `names` their keys, all different), the same text, without an
-    object per row: each column's values written at once (as _records_at writes them)."""
+    object per row: each column's values written at once (as _records_at writes them).
+    `tails`: each record's further keys and values as text already (record_tails_sql's),
+    written after `columns`' (at least two records)."""
     from json.encoder import encode_basestring
 
     if not columns or len(columns[0]) < 2:  # none or one: as json_text writes any list
+        assert tails is None, "tails need two records or more"
         rows = [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
         return json_text({**doc, key: rows})
     head = json_text({**doc, key: []})
@@ -281,11 +288,13 @@ def json_text_with_columns(
     # to it (the record's opening, or the comma after the value before, and the key), placed
     # a column at a time by slice assignment, in C: 0.02 s less than a template formatted per
     # record (and a copy less of the text) at 16,600 people by 22 columns.
-    count, step = len(texts[0]), 2 * len(texts)
+    count, step = len(texts[0]), 2 * len(texts) + (tails is not None)
     pieces = [""] * (count * step)
     for i, (name, values) in enumerate(zip(keys, texts, strict=True)):
         pieces[2 * i :: step] = [f",\n      {name}: "] * count
         pieces[2 * i + 1 :: step] = values
+    if tails is not None:
+        pieces[step - 1 :: step] = tails
     pieces[::step] = [f"\n    }},\n    {{\n      {keys[0]}: "] * count  # closes the one before
     pieces[0] = f"    {{\n      {keys[0]}: "
     opening = f"  {encode_basestring(key)}: [\n"
@@ -437,18 +446,27 @@ _INTEGER_TYPES = {
 }  # fmt: skip
 
 
-def _json_value_sql(column: str, kind: str) -> str | None:
+def _json_value_sql(column: str, kind: str, level: int | None = None) -> str | None:
     """DuckDB SQL writing the JSON text of a column of type `kind` as json.dumps writes the
     value Python gets for it (usertrack's JSON style: timestamps ISO 8601 with Z, NaN and
     infinities null); None for a type it does not cover (then Python writes it). Texts are
     quoted by DuckDB's to_json, whose escapes differ from json.dumps's only in the case of
-    some `\\u00XX` hex digits: `_json_escapes` puts them in json's case."""
+    some `\\u00XX` hex digits: `_json_escapes` puts them in json's case. A list is written on
+    one line (`_compact`'s), or with `level` as an indented dump writes it `level` levels
+    down (json_text's)."""
     name = '"' + column.replace('"', '""') + '"'
     if kind == "VARCHAR":
         text = _json_string_sql(name)
     elif kind == "VARCHAR[]":
         items = f"list_transform({name}, lambda x: coalesce({_json_string_sql('x')}, 'null'))"
-        text = f"'[' || array_to_string({items}, ', ') || ']'"
+        if level is None:
+            text = f"'[' || array_to_string({items}, ', ') || ']'"
+        else:
+            inner, outer = "  " * (level + 1), "  " * level
+            text = (
+                f"CASE WHEN len({name}) = 0 THEN '[]' ELSE concat('[', chr(10), '{inner}', "
+                f"array_to_string({items}, ',' || chr(10) || '{inner}'), chr(10), '{outer}]') END"
+            )
     elif kind == "BOOLEAN":
         text = f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
     elif kind in _INTEGER_TYPES:
@@ -463,6 +481,27 @@ def _json_value_sql(column: str, kind: str) -> str | None:
     else:
         return None
     return f"coalesce({text}, 'null')"
+
+
+def record_tails_sql(columns: Sequence[tuple[str, str]], level: int) -> str | None:
+    """DuckDB SQL writing, per row, what json_text writes of a record's `columns` (name and
+    DuckDB type each) `level` levels down, each value led by the comma and the key before it:
+    the tail of a record whose first keys Python writes (json_text_with_columns' `tails`).
+    None where a column's type is one only Python writes. One flat concat, as _user_lines'."""
+    pad = ",\n" + "  " * level
+    parts: list[str] = []
+    for column, kind in columns:
+        value = _json_value_sql(column, kind, level)
+        if value is None:
+            return None
+        parts += [_sql_text(pad + json.dumps(column, ensure_ascii=False) + ": "), value]
+    return f"concat({', '.join(parts)})" if parts else "''"
+
+
+def json_escapes_fixed(texts: Iterable[str]) -> list[str]:
+    """DuckDB's JSON texts with their `\\u00XX` escapes in json.dumps's case (a check per text
+    in C, a call only for the few with an escape)."""
+    return [t if "\\u" not in t else _json_escapes(t) for t in texts]
 
 
 def _json_string_sql(text: str) -> str:
