@@ -191,11 +191,19 @@ class LocalPostHogSource:
     def _rolled(self, tr: Translation, values: Mapping[str, Any]) -> Translation:
         """`tr`, or what answers it from the store's per-person tables (person_hours,
         person_days), where the store has them and `tr` is a query they answer with these
-        `values` (usertrack.sources.rollups)."""
-        from usertrack.sources.volume_rollups import rewritten, tables_read
+        `values`: activity's volume per day (usertrack.sources.volume_rollups), the daily
+        active people at a midnight (usertrack.sources.daily_rollups), or another shipped
+        file (usertrack.sources.rollups)."""
+        from usertrack.sources import daily_rollups, rollups, volume_rollups
 
-        sql = rewritten(tr.sql, values)
-        if sql is None or not (self.has_rollups() and self.has_tables(tables_read(sql))):
+        sql = (
+            volume_rollups.rewritten(tr.sql)
+            or daily_rollups.at_midnight(tr.sql, values)
+            or rollups.rewritten(tr.sql)
+        )
+        if sql is None or not self.has_rollups():
+            return tr
+        if not self.has_tables(volume_rollups.tables_read(sql) + rollups.tables_read(sql)):
             return tr
         from dataclasses import replace
 

@@ -21,10 +21,6 @@ Only the file as shipped, its translation word for word (no --where), is answere
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from usertrack.sources import rollups
 from usertrack.sources.rollups import AS_OF, DAY_EVENTS, KEPT, SESSIONS_TABLE, SINCE, words
 
 # queries/posthog/activity_volume.sql as translated, `{filters}` TRUE.
@@ -97,21 +93,11 @@ FROM day_events LEFT JOIN day_sessions USING (day)
 _VOLUME_WORDS = words(_VOLUME)
 
 
-def rewritten(sql: str, values: Mapping[str, Any] | None = None) -> str | None:
-    """What runs instead of the translation `sql` on a store with the tables: VOLUME_ROLLED for
-    activity_volume.sql's as shipped, daily_active.sql's at a midnight with these `values`
-    (usertrack.sources.daily_rollups), else usertrack.sources.rollups' rewrite, or None."""
-    if words(sql) == _VOLUME_WORDS:
-        return VOLUME_ROLLED
-    if values is not None:
-        from usertrack.sources.daily_rollups import at_midnight
-
-        found = at_midnight(sql, values)
-        if found is not None:
-            return found
-    return rollups.rewritten(sql)
+def rewritten(sql: str) -> str | None:
+    """VOLUME_ROLLED when `sql` is activity_volume.sql's translation as shipped, else None."""
+    return VOLUME_ROLLED if words(sql) == _VOLUME_WORDS else None
 
 
 def tables_read(sql: str) -> tuple[str, ...]:
-    """The tables a rewrite of `rewritten` reads beyond rollups.TABLES."""
-    return (SESSIONS_TABLE,) if sql is VOLUME_ROLLED else rollups.tables_read(sql)
+    """The tables `sql`, a rewrite of `rewritten`, reads beyond rollups.TABLES."""
+    return (SESSIONS_TABLE,) if sql is VOLUME_ROLLED else ()
