@@ -329,3 +329,44 @@ def test_a_failing_database_interrupts_a_long_local_query(
     # The source stays usable for the next command's queries.
     assert local.run(slow_query("SELECT count() AS n FROM events"), {}).rows[0][0] > 0
     local.close()
+
+
+def test_the_weekly_reports_work_meanwhile_stops_with_the_work_it_is_part_of() -> None:
+    """The weekly report's failure tables, computed on a thread meanwhile, stop waiting as soon
+    as the work the report is part of (a dashboard whose other panel failed) is cancelled."""
+    from usertrack.errors import Cancelled
+    from usertrack.reports.weekly import _meanwhile
+    from usertrack.sources.base import CancelToken, cancel_scope, pause
+
+    outer = CancelToken()
+    started = time.monotonic()
+    with cancel_scope(outer), _meanwhile(lambda: pause(10)) as later:
+        outer.cancel()
+        with pytest.raises(Cancelled):
+            later()
+    assert time.monotonic() - started < 2
+
+
+def test_a_dashboards_database_lane_stops_with_the_work_it_is_part_of() -> None:
+    """A dashboard's database lane (usertrack.dashboards.compute.side_by_side) stops its
+    panel's waits when the work the dashboard is part of is cancelled, and says so."""
+    from types import SimpleNamespace
+
+    from usertrack.dashboards.compute import side_by_side
+    from usertrack.errors import Cancelled
+    from usertrack.sources.base import CancelToken, cancel_scope, pause
+
+    outer = CancelToken()
+    panels = [SimpleNamespace(analysis="failures"), SimpleNamespace(analysis="funnel")]
+
+    def outcome(i: int) -> dict[str, Any]:
+        if i == 0:  # the database's panel: a long wait
+            pause(10)
+        else:  # the events' panel, meanwhile: the caller's work is cancelled
+            outer.cancel()
+        return {"panel": i}
+
+    started = time.monotonic()
+    with cancel_scope(outer), pytest.raises(Cancelled):
+        side_by_side(panels, outcome)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2

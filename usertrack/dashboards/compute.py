@@ -348,7 +348,7 @@ def side_by_side(
 
     from usertrack.errors import Cancelled
     from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
-    from usertrack.sources.base import CancelToken, cancel_scope
+    from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
     lane = [i for i, p in enumerate(panels) if p.analysis in DATABASE_PANELS]
     here = [i for i in range(len(panels)) if i not in lane]
@@ -357,7 +357,7 @@ def side_by_side(
     if not lane or not here:
         return [outcome(i) for i in range(len(panels))]
 
-    token = CancelToken()
+    token = CancelToken().cancelled_with(current_token())  # and with the caller's work
     finished: queue.Queue[None] = queue.Queue()
     waiting = collections.deque(here)  # the panels not begun, taken under `taking`
     taking = threading.Lock()

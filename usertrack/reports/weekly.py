@@ -358,14 +358,16 @@ def failure_categories(
 def _meanwhile(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
     """`work` started on a thread of its own (in a copy of this context); within the block,
     the function yielded waits for its result (raising its error). Leaving the block early
-    (an error, Ctrl-C) cancels what `work` runs on its sources."""
+    (an error, Ctrl-C) cancels what `work` runs on its sources, as does the cancelling of the
+    work this is part of."""
     import contextvars
     import queue
     import threading
 
-    from usertrack.sources.base import CancelToken, cancel_scope
+    from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
-    token = CancelToken()
+    # cancelled too with the work this is part of (a dashboard's other panel failing)
+    token = CancelToken().cancelled_with(current_token())
     finished: queue.Queue[tuple[bool, Any]] = queue.Queue()
 
     def run() -> None:
