@@ -127,7 +127,9 @@ def _actors(con: object, persons: list[dict[str, object]]) -> object:
     names = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]  # type: ignore[attr-defined]
     found = Actors(AS_OF, "activity", "2026-11-16:dormant", "dormant", persons)
     emails = sorted({str(p["email"]) for p in persons if p["email"]})
-    found.pending = ProfileRows(_Run(con, names), emails)
+    run = _Run(con, names)
+    found.pending = ProfileRows(run, emails)
+    found.pending.run_for_test = run  # type: ignore[attr-defined]
     found.columns = [n for n in names if n != "email"]
     return found
 
@@ -169,5 +171,14 @@ def test_people_json_written_by_duckdb_is_pythons_json(others: bool) -> None:
     assert people["twice"]["rate"] == people["p03"]["rate"]
     for nobody in ("unknown", "no email"):
         assert all(people[nobody][c] is None for c in ("note", "rate", "tags", "huge"))
-    # the other formats read the rows from the same place afterwards
+    # the other formats read the rows from the same place afterwards, and the profile's
+    # connection goes back once nothing holds the rows (a long-lived MCP worker's calls)
+    run = lazy.pending.run_for_test  # type: ignore[attr-defined]
+    assert not run.closed
     assert lazy.people()[1]["note"] == HOSTILE[1]  # type: ignore[attr-defined]
+    assert run.closed
+    answered = _actors(con, [dict(p) for p in persons])
+    run = answered.pending.run_for_test  # type: ignore[attr-defined]
+    assert actors_json(answered) == expected  # type: ignore[arg-type]
+    del answered
+    assert run.closed
