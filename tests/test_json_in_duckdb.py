@@ -49,7 +49,8 @@ def _profile_sql() -> tuple[str, list[object]]:
         rows.append(
             f"(${len(values) + 1}, ${len(values) + 2}, ${len(values) + 3}, ${len(values) + 4})"
         )
-        values += [f"u{i:02d}@x.io", text, rate, [text, None, "b"] if i % 3 else []]
+        tags = None if i == 4 else [text, None, "b"] if i % 3 else []  # a NULL list too
+        values += [f"u{i:02d}@x.io", text, rate, tags]
     sql = (
         "CREATE TABLE profile AS SELECT email, note, rate::DOUBLE AS rate, tags::VARCHAR[] AS tags,"
         " CASE WHEN NOT abs(rate) > 1e38 THEN rate::FLOAT END AS single,"
@@ -95,6 +96,7 @@ def test_json_written_by_duckdb_is_pythons_json(
     assert users["u01@x.io"]["note"] == HOSTILE[1]
     assert users["u01@x.io"]["tags"] == [HOSTILE[1], None, "b"]
     assert users["u00@x.io"]["tags"] == []
+    assert users["u04@x.io"]["tags"] is None
     assert users["u10@x.io"]["rate"] is None  # NaN
     assert users["u11@x.io"]["rate"] is None  # infinity
     assert users["u02@x.io"]["rate"] == 1e16
@@ -167,6 +169,7 @@ def test_people_json_written_by_duckdb_is_pythons_json(others: bool) -> None:
     people = {p["person_id"]: p for p in json.loads(text)["persons"]}
     assert people["p01"]["note"] == HOSTILE[1]
     assert people["p01"]["tags"] == [HOSTILE[1], None, "b"]
+    assert people["p04"]["tags"] is None and people["p00"]["tags"] == []
     assert people["p10"]["rate"] is None and people["p02"]["rate"] == 1e16
     assert people["twice"]["rate"] == people["p03"]["rate"]
     for nobody in ("unknown", "no email"):

@@ -302,8 +302,7 @@ class ProfileRows:
                      .fetchall())  # fmt: skip
         shown = [(n, types[n]) for n in self.names if n != "email"]
         sql = record_tails_sql(shown, 3)
-        none = record_tails_sql([(n, "VARCHAR") for n, _ in shown], 3)
-        if sql is None or none is None:
+        if sql is None:
             return None
         texts = dict(self._select(f"email, {sql}").fetchall())
         texts.pop(None, None)  # a person without an email has no profile

@@ -463,9 +463,11 @@ def _json_value_sql(column: str, kind: str, level: int | None = None) -> str | N
             text = f"'[' || array_to_string({items}, ', ') || ']'"
         else:
             inner, outer = "  " * (level + 1), "  " * level
+            # `||`, not concat(), which would write a NULL list as an empty one
             text = (
-                f"CASE WHEN len({name}) = 0 THEN '[]' ELSE concat('[', chr(10), '{inner}', "
-                f"array_to_string({items}, ',' || chr(10) || '{inner}'), chr(10), '{outer}]') END"
+                f"CASE WHEN len({name}) = 0 THEN '[]' ELSE '[' || chr(10) || '{inner}' || "
+                f"array_to_string({items}, ',' || chr(10) || '{inner}') || chr(10) || '{outer}]'"
+                " END"
             )
     elif kind == "BOOLEAN":
         text = f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
