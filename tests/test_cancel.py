@@ -335,12 +335,12 @@ def test_the_weekly_reports_work_meanwhile_stops_with_the_work_it_is_part_of() -
     """The weekly report's failure tables, computed on a thread meanwhile, stop waiting as soon
     as the work the report is part of (a dashboard whose other panel failed) is cancelled."""
     from usertrack.errors import Cancelled
-    from usertrack.reports.weekly import _meanwhile
+    from usertrack.reports.weekly import meanwhile
     from usertrack.sources.base import CancelToken, cancel_scope, pause
 
     outer = CancelToken()
     started = time.monotonic()
-    with cancel_scope(outer), _meanwhile(lambda: pause(10)) as later:
+    with cancel_scope(outer), meanwhile(lambda: pause(10)) as later:
         outer.cancel()
         with pytest.raises(Cancelled):
             later()

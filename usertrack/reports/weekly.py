@@ -355,7 +355,7 @@ def failure_categories(
 
 
 @contextmanager
-def _meanwhile(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
+def meanwhile(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
     """`work` started on a thread of its own (in a copy of this context); within the block,
     the function yielded waits for its result (raising its error). Leaving the block early
     (an error, Ctrl-C) cancels what `work` runs on its sources, as does the cancelling of the
@@ -430,7 +430,7 @@ def collect_weekly(
         checked.wait()
         return failure_categories(ws, week)
 
-    with _meanwhile(report_tables) as tables_later, _meanwhile(by_category) as failures_later:
+    with meanwhile(report_tables) as tables_later, meanwhile(by_category) as failures_later:
         current = ws.classify(until, progress)
         baseline = baseline_for(ws, history, week.start, progress)
         changes = compare(baseline, Snapshot.of(current), current.segments)

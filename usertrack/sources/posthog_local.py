@@ -189,21 +189,14 @@ class LocalPostHogSource:
         return replace(tr, sql=found[0]), found[1]
 
     def _rolled(self, tr: Translation, values: Mapping[str, Any]) -> Translation:
-        """`tr`, or what answers it from the store's per-person tables (person_hours,
-        person_days), where the store has them and `tr` is a query they answer with these
-        `values`: activity's volume per day (usertrack.sources.volume_rollups), the daily
-        active people at a midnight (usertrack.sources.daily_rollups), or another shipped
-        file (usertrack.sources.rollups)."""
+        """`tr`, or what answers it from the store's per-person tables where it has them: one of
+        usertrack.sources.volume_rollups', daily_rollups' (at a midnight) or rollups' rewrites."""
         from usertrack.sources import daily_rollups, rollups, volume_rollups
 
-        sql = (
-            volume_rollups.rewritten(tr.sql)
-            or daily_rollups.at_midnight(tr.sql, values)
-            or rollups.rewritten(tr.sql)
-        )
-        if sql is None or not self.has_rollups():
-            return tr
-        if not self.has_tables(volume_rollups.tables_read(sql) + rollups.tables_read(sql)):
+        sql = volume_rollups.rewritten(tr.sql) or daily_rollups.at_midnight(tr.sql, values)
+        sql = sql or rollups.rewritten(tr.sql)
+        tables = () if sql is None else volume_rollups.tables_read(sql) + rollups.tables_read(sql)
+        if sql is None or not (self.has_rollups() and self.has_tables(tables)):
             return tr
         from dataclasses import replace
 
