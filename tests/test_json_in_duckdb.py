@@ -124,7 +124,8 @@ class _Run:
 
 
 def _actors(con: object, persons: list[dict[str, object]]) -> object:
-    from usertrack.analytics.actors import Actors, ProfileRows
+    from usertrack.analytics.actors import Actors
+    from usertrack.analytics.actors_profiles import ProfileRows
 
     names = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]  # type: ignore[attr-defined]
     found = Actors(AS_OF, "activity", "2026-11-16:dormant", "dormant", persons)

@@ -122,23 +122,24 @@ def _check_persons(o: Options, *others: str) -> str | None:
 
 
 def _ahead(ws: Workspace, moment: datetime, cell: str | None, progress: Any) -> Any:
-    """With --persons, the profiles built while the analysis runs (actors.profiles_ahead)."""
+    """With --persons, the profiles built while the analysis runs (actors_profiles'
+    profiles_ahead)."""
     if cell is None:
         return contextlib.nullcontext(None)
-    from usertrack.analytics import actors
+    from usertrack.analytics import actors_profiles
 
-    return actors.profiles_ahead(ws, moment, progress)
+    return actors_profiles.profiles_ahead(ws, moment, progress)
 
 
 def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
             progress: Any, ahead: Any = None) -> Answer:  # fmt: skip
     """--persons' answer: the cell's people (usertrack.analytics.actors), with their profiles
     (`ahead`: built meanwhile, _ahead)."""
-    from usertrack.analytics import actors
+    from usertrack.analytics import actors_profiles
     from usertrack.analytics.by_segment import Segmented
 
     people = found.overall if isinstance(found, Segmented) else found
-    actors.with_profiles(ws, moment, people, progress, ahead)
+    actors_profiles.with_profiles(ws, moment, people, progress, ahead)
     return Answer(found, "actors", "actors", "actors_view", where, list(people.notes))
 
 
