@@ -175,8 +175,9 @@ def test_a_home_whose_path_the_shell_reads_even_quoted(tmp_path: Path) -> None:
     configuration's exit code, and no demo generated there first."""
     fresh = tmp_path / "a$HOME"
     fresh.mkdir()
-    for command in ("segments", "funnel"):  # the app's tables, or the events alone
-        proc = usertrack(fresh, command)
+    # the app's tables, the events alone, or the demo itself
+    for command in (("segments",), ("funnel",), ("demo", "--users", "100")):
+        proc = usertrack(fresh, *command)
         assert proc.returncode == 4, proc.stderr
         lines = [line for line in proc.stderr.splitlines() if line.startswith("usertrack: error")]
         assert lines == [
@@ -184,8 +185,7 @@ def test_a_home_whose_path_the_shell_reads_even_quoted(tmp_path: Path) -> None:
             " its path holds '$', which pg_ctl's shell command line reads even quoted"
         ]
         assert "Traceback" not in proc.stderr
-        assert not (fresh / "demo" / "pg").exists()
-        assert not (fresh / "demo" / "events.duckdb").exists()
+        assert not (fresh / "demo").exists()
 
 
 def test_shell_safe_paths() -> None:

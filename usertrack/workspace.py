@@ -535,11 +535,8 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     # A demo that exists needs none of the generator's modules
     demo = existing_demo(ws.settings.home)
     if demo is None:
-        from usertrack.demo.database import check_demo_folder
         from usertrack.demo.generator import ensure_demo
-        from usertrack.demo.layout import demo_root
 
-        check_demo_folder(demo_root(ws.settings.home) / "pg")  # generating starts its server
         demo = ensure_demo(ws.settings.home, progress=progress, notice=ws.notice)
     ws.demo = demo
     ws.sources["posthog"] = LocalPostHogSource(

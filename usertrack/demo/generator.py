@@ -131,6 +131,7 @@ from usertrack.demo.accounts import Accounts, sign_up
 from usertrack.demo.alerts import alert_events, spike_runs, with_spike_runs
 from usertrack.demo.audit import audit_events
 from usertrack.demo.database import (
+    check_demo_folder,
     demo_reader_uri,
     load_postgres,
     return_freed_memory,
@@ -145,6 +146,7 @@ from usertrack.demo.layout import (
     DemoData,
     DemoWorkspace,
     Progress,
+    demo_pg_dir,
     demo_root,
     demo_workspace,
     existing_demo,
@@ -263,6 +265,9 @@ def ensure_demo(
     if not MIN_USERS <= users <= MAX_USERS:
         raise UsageError(f"the demo needs between {MIN_USERS} and {MAX_USERS:,} users, not {users}")
     root = demo_root(home)
+    # generating starts the demo's server there: a folder it cannot start in is said first,
+    # before anything is written
+    check_demo_folder(demo_pg_dir(root))
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / ".lock"):
         if not reset:  # another process may have finished while we waited for the lock

@@ -64,10 +64,15 @@ def demo_root(home: Path) -> Path:
     return home / "demo"
 
 
+def demo_pg_dir(root: Path) -> Path:
+    """The demo's PostgreSQL data folder under the demo's root."""
+    return root / "pg"
+
+
 def demo_workspace(root: Path, anchor: date, users: int) -> DemoWorkspace:
     return DemoWorkspace(
         root=root,
-        pg_dir=root / "pg",
+        pg_dir=demo_pg_dir(root),
         events_path=root / "events.duckdb",
         anchor=anchor,
         users=users,
