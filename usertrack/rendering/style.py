@@ -177,13 +177,21 @@ def machine_header(name: str) -> str:
 
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# One line break of a csv cell's text: CRLF, CR, LF, and Unicode's line and paragraph separators.
+_CSV_LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029]")
 
 
 def csv_cell(value: Any) -> str:
     """A value as a csv cell: machine form; text that a spreadsheet would run as a formula gets
     a leading "'" (what spreadsheet exports do). Numbers stay numbers, negative ones too.
-    Control and invisible characters other than tab and line breaks are shown as the terminal
-    shows them (`\\x1b`, `\\u202e`): `cat` of a csv must not drive the terminal."""
+
+    A line break (CRLF, a bare CR, LF, U+2028, U+2029) is written as LF: the csv writers end
+    rows with LF, so Python's writer quotes any cell holding one and the break stays inside its
+    cell (Python's writer leaves a bare CR unquoted, and spreadsheets start a new row at it).
+    Every line of a multi-line value is neutralised as a first line is, for readers that split
+    lines before they read quotes. Control and invisible characters other than tab are shown as
+    the terminal shows them (`\\x1b`, `\\u202e`; `\\x0b`, `\\x0c`, `\\x1c` and `\\x85` too, which
+    some readers take for line breaks): `cat` of a csv must not drive the terminal."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -202,8 +210,12 @@ def csv_cell(value: Any) -> str:
         )
     else:
         text = str(value)
-    text = _visible_controls(text, _CSV_HIDDEN)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    lines = _CSV_LINE_BREAK.split(text)
+    return "\n".join(_csv_line(_visible_controls(line, _CSV_HIDDEN)) for line in lines)
+
+
+def _csv_line(line: str) -> str:
+    return "'" + line if line.startswith(_FORMULA_START) else line
 
 
 # ---------------------------------------------------------------------------- safe as text
@@ -281,8 +293,9 @@ def md_code(text: str) -> Markdown:
 # screen; they are shown as `\u202e`.
 _INVISIBLE = "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 _HIDDEN = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
-# In a csv cell, tab and line breaks are data the csv quoting keeps; every other control is shown.
-_CSV_HIDDEN = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
+# In a csv cell's line (its line breaks are split off first), tab is data the csv quoting keeps;
+# every other control is shown, so is a line or paragraph separator left in a line.
+_CSV_HIDDEN = re.compile(f"[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u2028\\u2029{_INVISIBLE}]")
 
 
 def terminal_text(text: str, *, one_line: bool = True) -> str:
