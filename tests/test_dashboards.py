@@ -61,10 +61,10 @@ def test_a_typo_in_a_panel_option_is_one_line_naming_file_line(home: Path, tmp_p
     from typer.main import get_command
 
     from usertrack.cli import app
-    from usertrack.dashboards.spec import NOT_IN_PANELS
+    from usertrack.dashboards.spec import panel_params
 
     funnel = get_command(app).commands["funnel"]  # type: ignore[attr-defined]
-    takes = sorted(p.name for p in funnel.params if p.name not in NOT_IN_PANELS)
+    takes = sorted(panel_params(funnel))
     assert {"window", "steps", "by_segment"} <= set(takes) and "out" not in takes
     assert errors == [
         f"usertrack: error: {path}:9: panel 'Sign-up to workspace': option 'windwo' is not an"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.errors import UsageError
+from usertrack.mcp_arguments import names_a_path
 
 SHIPPED = Path(__file__).resolve().parent
 
@@ -40,31 +41,37 @@ ANALYSES = (
     "query",
 )
 
-# Options a panel never takes: the dashboard decides the format, the output and the moment, and a
-# dashboard reads, it never writes or sends.
-NOT_IN_PANELS = frozenset(
+# The options a panel takes, by their name in every command: those that choose what an analysis
+# computes and over which people and days. Any other option of a panel's command is refused: the
+# dashboard decides the format, the output and the moment (`fmt`, `out`, `as_of`, `save`), every
+# panel reads the dashboard's workspace and files (`segments_file`, `queries_dir`,
+# `failures_file`, `alerts_file`, a template), and a dashboard reads: it never writes or sends
+# (`notify`, `watch`, `app_url`, `reset_outbox`, ...). An option a command gains is refused in a
+# panel until it is named here.
+PANEL_OPTIONS = frozenset(
     {
-        "fmt",
-        "steps_file",
-        "out",
-        "as_of",
-        "save",
-        "help",
-        "notify",
-        "watch",
-        "every",
-        "passes",
-        "cooldown",
-        "pending",
-        "reset_outbox",
-        "list_queries",
-        "limit",
-        "refresh",
-        # One workspace for every panel: the dashboard's --segments and --queries name them.
-        "segments_file",
-        "queries_dir",
+        # which people and which events
+        "where", "who", "segment", "by_segment", "by_account", "persons",
+        # which days
+        "days", "since", "until", "compare", "period", "periods",
+        # funnel
+        "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
+        "time_to_convert", "trend", "correlation", "correlation_properties",
+        # retention
+        "top", "start", "return_event", "mode",
+        # trends
+        "events", "interval", "math", "cumulative",
+        # paths
+        "end",
+        # features
+        "event", "threshold",
+        # segments
+        "changes",
+        # query: a query file of the dashboard's library by its id, and its parameters
+        "query_id", "param",
     }
-)
+)  # fmt: skip
+
 
 PANEL_KEYS = frozenset({"analysis", "title", "note"})
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -212,14 +219,21 @@ def load(path: Path) -> Dashboard:
     return Dashboard(path.stem, path, title, days, tuple(panels))
 
 
+def panel_params(command: Any) -> dict[str, Any]:
+    """The Click parameters of `command` a panel may give, by name: those of PANEL_OPTIONS, and
+    never one whose type or name says it names a file or a folder."""
+    return {
+        p.name: p
+        for p in (command.params if command is not None else [])
+        if p.expose_value and p.name in PANEL_OPTIONS and not names_a_path(p)
+    }
+
+
 def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
     """The panel's options as the command line of its command (`--name=value`, flags, then the
     positional values after `--`), each checked with the option's own Click type."""
-    params = {
-        p.name: p
-        for p in (command.params if command is not None else [])
-        if p.expose_value and p.name not in NOT_IN_PANELS
-    }
+    every = {p.name: p for p in (command.params if command is not None else [])}
+    params = panel_params(command)
     options: list[str] = []
     positional: list[str] = []
     for key, (value, line) in panel.options.items():
@@ -231,6 +245,12 @@ def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
         param = params.get(name)
         if param is None:
             takes = ", ".join(sorted(params)) or "none"
+            if name in every:
+                raise bad(
+                    "is not taken by a dashboard panel: the dashboard decides the output, the"
+                    " moment and the files, and never writes or sends (a panel of `usertrack"
+                    f" {panel.analysis}` takes: {takes})"
+                )
             raise bad(f"is not an option of `usertrack {panel.analysis}` (it takes: {takes})")
         many = param.multiple or param.nargs == -1
         values = value if many and isinstance(value, list) else [value]
