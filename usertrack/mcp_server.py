@@ -717,9 +717,9 @@ def serve(
     main of the worker processes that run the calls (usertrack.mcp_workers.work with `app`);
     without it, calls run in this process."""
     import anyio
-    from mcp.server.stdio import stdio_server
 
     from usertrack.config import register_known_secrets
+    from usertrack.mcp_wire import guarded_stdio
     from usertrack.workspace import keep_open
 
     global _workers
@@ -730,7 +730,7 @@ def serve(
     server = build_server(allow_act, allow_inline)
 
     async def main() -> None:
-        async with stdio_server() as (read_stream, write_stream):
+        async with guarded_stdio() as (read_stream, write_stream):  # deep nesting answered
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     if worker is not None:
