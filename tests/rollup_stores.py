@@ -5,14 +5,12 @@ rollup table's rows can be compared with the rows the events give."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.edge_events import write_raw_events
-from usertrack.analytics.where import spliced
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query, load_queries
 
@@ -37,7 +35,7 @@ def opened(store: Path) -> Iterator[LocalPostHogSource]:
 def facts(local: LocalPostHogSource, query_id: str, where: list[str] | None = None) -> Query:
     """The shipped query file as the analysis runs it on the local engine: `{filters}` filled."""
     query = load_queries(REPO / "queries").get(query_id)
-    return local.facts_query(replace(query, sql=spliced(query.sql, where)))
+    return local.facts_query(query.filled(where))
 
 
 def rows(local: LocalPostHogSource, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -18,9 +18,9 @@ import pytest
 from tests.edge_events import write_raw_events
 from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened, sorted_rows
 from usertrack.analytics.where import spliced
-from usertrack.sources import person_emails, rollups
+from usertrack.sources import person_emails, rollups, shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import load_queries
+from usertrack.sources.queries import Query, load_queries
 
 START = datetime(2026, 3, 1)
 FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours",
@@ -70,6 +70,12 @@ def source(store: Path) -> Iterator[LocalPostHogSource]:
     yield from opened(store)
 
 
+def _shortcut(query: Query) -> str | None:
+    """The statement of the shortcut that answers `query` (its registry's), or None."""
+    cut = shortcuts.find(query, "statement", {})
+    return None if cut is None else cut.statement(query)
+
+
 BOUNDS = [
     # (since, as_of): whole days, part-hours at either end, bounds on an hour's first and last
     # microsecond, both in one hour, as_of before since, beyond the data.
@@ -92,7 +98,7 @@ def test_the_table_gives_the_rows_the_events_give(
 ) -> None:
     query = facts(source, query_id)
     events_sql = source.translation(query.sql).sql
-    rolled_sql = rollups.rewritten(events_sql)
+    rolled_sql = _shortcut(query)
     assert rolled_sql is not None, f"{query_id} is no longer answered from {rollups.TABLE}"
     values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE}
     want = sorted_rows(source, events_sql, values)
@@ -167,7 +173,7 @@ def test_a_segments_group_is_answered_from_the_table_too(
     assert keep.startswith("NOT ") == negate
     query = facts(source, query_id, [keep])
     events_sql = source.translation(query.sql).sql
-    rolled_sql = rollups.rewritten(events_sql)
+    rolled_sql = _shortcut(query)
     assert rolled_sql is not None and rollups.TABLE in rolled_sql
     # p5's two emails, one internal: a person whose rows are not all kept by the exclusion
     values = {"since": str(since), "as_of": str(as_of), "exclude_pattern": EXCLUDE,
@@ -179,7 +185,7 @@ def test_a_segments_group_is_answered_from_the_table_too(
     assert rollups.TABLE in tr.sql
     # with a --where too, the events
     both = facts(source, query_id, ["properties.$browser = 'Chrome'", keep])
-    assert rollups.rewritten(source.translation(both.sql).sql) is None
+    assert _shortcut(both) is None
 
 
 def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
@@ -284,12 +290,12 @@ def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
 ) -> None:
     """activity's heatmap from the tables for every --by-segment group in one statement
     (rollups.grouped): each group's rows are those of the heatmap with the group's filter
-    (rewritten, as a group's run reads it), the rest ("no account") everyone not listed, an
+    (the shortcut's, as a group's run reads it), the rest ("no account") everyone not listed, an
     event without a person in no group."""
     import pyarrow as pa
 
     query = facts(source, "posthog/activity_hours")
-    whole = rollups.rewritten(source.translation(query.sql).sql)
+    whole = _shortcut(query)
     assert whole is not None
     sql = rollups.grouped(whole, 2)
     assert sql is not None and rollups.grouped(sql, 2) is None
@@ -312,7 +318,7 @@ def test_the_heatmap_for_every_group_at_once_is_each_groups_own(
             [("NOT " if negate else "") + "toString(person_id) IN"
              " (SELECT arrayJoin({usertrack_segment_persons}))"],
         )  # fmt: skip
-        rolled = rollups.rewritten(source.translation(filtered.sql).sql)
+        rolled = _shortcut(filtered)
         assert rolled is not None
         want = sorted_rows(source, rolled, {**values, "usertrack_segment_persons": ids})
         assert sorted((r[1:] for r in rows if r[0] == number), key=repr) == want, number

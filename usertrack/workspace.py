@@ -183,15 +183,11 @@ class Workspace:
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
         extra: dict[str, Any] = {}
         if "{filters}" in query.sql:  # filled here, with true or the --where expressions
-            import dataclasses
-
-            from usertrack.analytics.where import spliced
-
             where = self.where
             if self.person_filter is not None:
                 where = (*where, self.person_filter[0])
                 extra = dict(self.person_filter[1])
-            query = dataclasses.replace(query, sql=spliced(query.sql, where))
+            query = query.filled(where)
         return query, {**resolve_params(query, given, now_value=as_of), **extra}
 
     def profiles(

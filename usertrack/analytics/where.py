@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from usertrack.errors import UsageError
+from usertrack.sources.queries import fill_filters
 
 # The event's fields an expression may start a name with.
 FIELDS = {"event", "timestamp", "distinct_id", "person_id", "properties", "person"}
@@ -235,10 +236,9 @@ def spliced(sql: str, where: Sequence[str]) -> str:
     """A query's HogQL with its `{filters}` slot holding the --where expressions, ANDed, or
     `true` without one. Always filled here, never sent as a placeholder: PostHog's HogQLQuery
     evaluates every placeholder against the query's `values` when it has any (every usertrack
-    query has), and `filters` is not one of them."""
-    if not where:
-        return sql.replace("{filters}", "true")
-    return sql.replace("{filters}", "(" + " AND ".join(f"({w})" for w in where) + ")")
+    query has), and `filters` is not one of them. A query file is filled by Query.filled, which
+    says so in its origin."""
+    return fill_filters(sql, where)
 
 
 def header(where: Sequence[str]) -> str:

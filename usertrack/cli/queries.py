@@ -42,7 +42,9 @@ def query(
     ] = None,
     list_queries: Annotated[
         bool,
-        typer.Option("--list", help="List the runnable queries: id, description, parameters."),
+        typer.Option(
+            "--list", help="List the runnable queries: id, description, parameters, local shortcut."
+        ),
     ] = False,
     check: Annotated[
         bool,
@@ -267,9 +269,16 @@ def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
         raise typer.Exit(EXIT_QUERY)
 
 
+_SHORTCUT_SHOWN = {
+    True: "the local engine answers this file as shipped its own faster way (the same rows)",
+    False: "off, the file differs from the one shipped: it runs as written",
+}
+
+
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.config import resolve_queries_dir
     from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
+    from usertrack.sources.shortcuts import has_shortcut
 
     library = load_queries(resolve_queries_dir(queries_dir))
     lines = []
@@ -283,6 +292,8 @@ def _list_queries(queries_dir: Path | None) -> None:
         ]
         lines.append(f"{q.id}  {q.description}")
         lines.append(f"  parameters (-p NAME=VALUE): {', '.join(params) or 'none'}")
+        if (shortcut := has_shortcut(q)) is not None:
+            lines.append(f"  local shortcut: {_SHORTCUT_SHOWN[shortcut]}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -158,7 +159,7 @@ class LocalPostHogSource:
             if name not in params:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
-        return self._timed(self._rolled(tr, values), values)
+        return self._timed(self._rolled(query, tr, values), values)
 
     def _timed(self, tr: Translation, values: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
         """`tr` and `values`, or feature_usage.sql reading feature_used's time spent from its
@@ -184,22 +185,22 @@ class LocalPostHogSource:
                 if kept != key:
                     return tr, values
                 self._times_key = key
-        from dataclasses import replace
-
         return replace(tr, sql=found[0]), found[1]
 
-    def _rolled(self, tr: Translation, values: Mapping[str, Any]) -> Translation:
-        """`tr`, or what answers it from the store's per-person tables where it has them: one of
-        usertrack.sources.volume_rollups', daily_rollups' (at a midnight) or rollups' rewrites."""
-        from usertrack.sources import daily_rollups, rollups, volume_rollups
+    def _rolled(self, query: Query, tr: Translation, values: Mapping[str, Any]) -> Translation:
+        """`tr`, or the shortcut of `query`'s file where its gate holds and the store has its
+        tables (usertrack.sources.shortcuts), or one of volume_rollups', daily_rollups' (at a
+        midnight) or rollups' rewrites."""
+        from usertrack.sources import daily_rollups, rollups, shortcuts, volume_rollups
 
+        cut = shortcuts.find(query, "statement", values)
+        if cut is not None:
+            return replace(tr, sql=cut.statement(query)) if self.has_tables(cut.tables) else tr
         sql = volume_rollups.rewritten(tr.sql) or daily_rollups.at_midnight(tr.sql, values)
         sql = sql or rollups.rewritten(tr.sql)
         tables = () if sql is None else volume_rollups.tables_read(sql) + rollups.tables_read(sql)
         if sql is None or not (self.has_rollups() and self.has_tables(tables)):
             return tr
-        from dataclasses import replace
-
         return replace(tr, sql=sql)
 
     def has_rollups(self) -> bool:
@@ -567,12 +568,10 @@ class LocalPostHogSource:
     def facts_query(self, query: Query) -> Query:
         """`query` as an analysis reads it here: a packed facts file (one row per person, for
         PostHog's sake) in its per-event form (usertrack.sources.packed), else as written."""
-        from dataclasses import replace
-
         from usertrack.sources.packed import unpacked_hogql
 
         text = unpacked_hogql(query.sql) if query.folder == "posthog" else None
-        return query if text is None else replace(query, sql=text)
+        return query if text is None else query.in_form("facts", text)
 
     def facts_cursor(
         self, query: Query, params: Mapping[str, Any], table: str

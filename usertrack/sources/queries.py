@@ -15,9 +15,11 @@ DuckDB SQL run over the joined per-user tables. Placeholders are always bound as
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,35 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """What a Query's text is: the file it was read from (`digest`, sha256 of the file's whole
+    text as read; `body`, its SQL as the file has it), what fills its `{filters}` slot
+    (`filters`: None while unfilled, () for `true`, else the expressions ANDed) and its `form`
+    ("file", or "facts": a packed file's per-event form, usertrack.sources.packed). It holds
+    for `sql` alone: a Query whose text was changed any other way (dataclasses.replace) has no
+    origin, and so no shortcut (usertrack.sources.shortcuts)."""
+
+    digest: str
+    body: str
+    filters: tuple[str, ...] | None = None
+    form: str = "file"
+    sql: str = ""
+
+
+def text_digest(text: str) -> str:
+    """The digest of a query file's text, as Origin and a shortcut's declaration hold it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fill_filters(sql: str, where: Sequence[str] | None) -> str:
+    """`sql` with its `{filters}` slot holding the expressions `where`, ANDed, or `true` without
+    one (usertrack.analytics.where.spliced)."""
+    if not where:
+        return sql.replace("{filters}", "true")
+    return sql.replace("{filters}", "(" + " AND ".join(f"({w})" for w in where) + ")")
+
+
+@dataclass(frozen=True)
 class Query:
     """One query file. `id` is `<folder>/<name>`, e.g. `neon/runs`."""
 
@@ -72,10 +103,37 @@ class Query:
     insight: str | None = None  # a saved PostHog insight this query names instead of HogQL
     # PostgreSQL settings of its own transaction (`-- setting NAME: VALUE`, PG_SETTINGS).
     settings: tuple[tuple[str, str], ...] = ()
+    # what `sql` is, read through `origin` (None for a text not read from a file)
+    made: Origin | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
         return f"{self.folder}/{self.name}"
+
+    @property
+    def origin(self) -> Origin | None:
+        """The file `sql` comes from and what was done to it; None when `sql` is not (or no
+        longer) the file's text as `filled` and `in_form` made it."""
+        made = self.made
+        return made if made is not None and made.sql == self.sql else None
+
+    def filled(self, where: Sequence[str] | None) -> Query:
+        """The query with its `{filters}` slot holding `where` (fill_filters), the origin
+        saying so."""
+        if "{filters}" not in self.sql:
+            return self
+        sql = fill_filters(self.sql, where or ())
+        origin = self.origin
+        made = None
+        if origin is not None and origin.filters is None:
+            made = dataclasses.replace(origin, filters=tuple(where or ()), sql=sql)
+        return dataclasses.replace(self, sql=sql, made=made)
+
+    def in_form(self, form: str, sql: str) -> Query:
+        """The query as `sql`, the file's text in another `form` (Origin)."""
+        origin = self.origin
+        made = None if origin is None else dataclasses.replace(origin, form=form, sql=sql)
+        return dataclasses.replace(self, sql=sql, made=made)
 
     @property
     def dialect(self) -> str:
@@ -332,6 +390,7 @@ def _parsed(path: Path, folder: str, text: str) -> Query:
         sql_line=body_start + 1,
         insight=insight,
         settings=tuple(settings),
+        made=Origin(text_digest(text), sql, sql=sql),
     )
     _check_params(query)
     return query

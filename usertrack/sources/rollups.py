@@ -10,16 +10,15 @@ one that day (one email). Both are built with the store, in the same atomic writ
 (usertrack.sources.eventstore), so they are never older or newer than the events: at 5.35 M
 events 1.05 M and 0.59 M rows.
 
-A query file whose DuckDB translation is, word for word, one of `REWRITES`' (activity's
-per-person-per-day facts and its hour-of-week heatmap, shipped as written, with no `--where`)
-runs as the rewrite instead: the whole days (person_days) and whole hours (person_hours)
-between its two bounds from the tables, the events of the part-hours at either end (at most an
-hour each, read through the store's timestamp order) from `events`. The answer is the same,
-row for row: an hour's (a day's) events are in the span all or none when it lies between the
-bounds, and every other event is read itself; tests/test_rollups.py checks it. Any other text
-(a `--where`, an edited file, a new version of the shipped one) runs as translated, on the
-events; so does every query on a store built before the tables (`has_rollups`). On PostHog the
-query files run as written: this module is the local engine's alone.
+Activity's per-person-per-day facts, its hour-of-week heatmaps and its active persons have
+shortcuts here (`SHORTCUTS`, usertrack.sources.shortcut: the files as shipped, with no
+`--where`): the whole days (person_days) and whole hours (person_hours) between the two bounds
+from the tables, the events of the part-hours at either end (at most an hour each, read through
+the store's timestamp order) from `events`. The answer is the same, row for row: an hour's (a
+day's) events are in the span all or none when it lies between the bounds, and every other
+event is read itself; tests/test_shortcuts.py checks it. Anything else (a `--where`, an edited
+file) runs as translated, on the events; so does every query on a store built before the
+tables. On PostHog the query files run as written: this module is the local engine's alone.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 # tables_read: the tables a rewrite reads beyond TABLES (usertrack.sources.posthog_local)
 from usertrack.sources.email_lists import listed_only
 from usertrack.sources.email_lists import tables_read as tables_read
+from usertrack.sources.shortcut import PERSONS, Shortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -106,25 +106,9 @@ def _parts(rolled: str, raw: str, lo: str = _LO, before: str | None = None) -> s
     """
 
 
-# queries/posthog/activity_days.sql in its per-event form (usertrack.sources.packed), `{filters}`
-# TRUE: the events per person and UTC day.
-_ACTIVITY_DAYS = """
-SELECT d.person_id AS person_id, d.day AS day, d.n AS events
-FROM (
-    SELECT
-        person_id,
-        CAST(timestamp AS DATE) AS day,
-        count(*) AS n
-    FROM events
-    WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-    GROUP BY person_id, day
-) AS d
-"""
-# The whole days from person_days: a person's day of one email as it is, the others' summed;
-# the part-days at either end (at most a day each) by hours (_parts).
+# queries/posthog/activity_days.sql in its per-event form (usertrack.sources.packed): the events
+# per person and UTC day. The whole days from person_days: a person's day of one email as it
+# is, the others' summed; the part-days at either end (at most a day each) by hours (_parts).
 _HOUR_ROWS = ("person_id, CAST(hour_start AS DATE) AS day, events AS n",
               "person_id, CAST(timestamp AS DATE) AS day, 1 AS n")  # fmt: skip
 _WHOLE_DAYS = f"day >= CAST({_FIRST_DAY} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}"
@@ -153,25 +137,9 @@ DAY_EVENTS = f"""
 """
 SINCE, AS_OF, KEPT = _LO, _HI, _KEPT
 
-# queries/posthog/activity_person_hours.sql in its per-event form, `{filters}` TRUE: each person's
-# events by weekday-hour cell (activity --by-account's heatmap, which counts accounts), from the
-# whole hours of person_hours and the part-hours at either end from the events (_parts).
-_ACTIVITY_PERSON_HOURS = """
-SELECT h.person_id AS person_id, h.cell AS cell, h.n AS events
-FROM (
-    SELECT
-        person_id,
-        (isodow(CAST(timestamp AS TIMESTAMP)) - 1) * 24
-            + hour(CAST(timestamp AS TIMESTAMP)) AS cell,
-        count(*) AS n
-    FROM events
-    WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-    GROUP BY person_id, cell
-) AS h
-"""
+# queries/posthog/activity_person_hours.sql in its per-event form: each person's events by
+# weekday-hour cell (activity --by-account's heatmap, which counts accounts), from the whole
+# hours of person_hours and the part-hours at either end from the events (_parts).
 _CELL = "(isodow({t}) - 1) * 24 + hour({t}) AS cell"
 _CELL_ROWS = (f"person_id, {_CELL.format(t='hour_start')}, events AS n",
               f"person_id, {_CELL.format(t='timestamp')}, 1 AS n")  # fmt: skip
@@ -181,21 +149,7 @@ FROM ({_parts(*_CELL_ROWS)}) AS h
 GROUP BY person_id, cell
 """
 
-# queries/posthog/activity_hours.sql, `{filters}` TRUE: events and persons by weekday and hour.
-_ACTIVITY_HOURS = """
-SELECT
-    isodow(CAST(timestamp AS TIMESTAMP)) AS weekday,
-    hour(CAST(timestamp AS TIMESTAMP)) AS hour,
-    count(*) AS events,
-    count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS persons
-FROM events
-WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-GROUP BY weekday, hour
-ORDER BY weekday, hour
-"""
+# queries/posthog/activity_hours.sql: events and persons by weekday and hour.
 # The persons of a weekday and hour without a distinct count over every person-hour: a person of
 # one email (all or none of whose events an exclusion pattern leaves out) counts on the first of
 # their rows in the span for that weekday and hour, the one whose previous row for it
@@ -255,7 +209,7 @@ ORDER BY weekday, hour
 # of events and person_hours with its person's group (`usertrack_person_groups`, any other
 # person's `{rest}`, "no account"), rows without a person left out (in no group, as the
 # group's filter leaves them out), every part grouped by it as well. A group's rows are the
-# ones _ACTIVITY_HOURS_ROLLED with that group's filter gives (rewritten, PERSON_FILTERS): a
+# ones _ACTIVITY_HOURS_ROLLED with that group's filter gives (Shortcut.statement): a
 # person is in one group, so each part keeps the same persons' rows.
 def _with_groups(table: str) -> str:
     return (
@@ -379,18 +333,9 @@ def segment_persons(sql: str) -> str | None:
     return SEGMENT_PERSONS_ROLLED if words(sql) == words(_SEGMENT_PERSONS) else None
 
 
-# A translation, whitespace folded -> what runs instead on a store with the table.
-# queries/posthog/active_persons.sql, `{filters}` TRUE: the persons with an event after since
-# (not at it: from its next microsecond, the events' times being microseconds) up to as_of,
-# from the whole days of person_days and the part-days at either end by hours (_parts).
-_ACTIVE_PERSONS = """
-SELECT count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS persons
-FROM events
-WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-"""
+# queries/posthog/active_persons.sql: the persons with an event after since (not at it: from
+# its next microsecond, the events' times being microseconds) up to as_of, from the whole days
+# of person_days and the part-days at either end by hours (_parts).
 _AFTER = f"({_LO} + INTERVAL 1 MICROSECOND)"
 _AFTER_DAY = f"(date_trunc('day', {_AFTER} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
 _ACTIVE_PERSONS_ROLLED = f"""
@@ -405,40 +350,53 @@ FROM (
 ) AS p
 """
 
-REWRITES: dict[str, str] = {
-    words(_ACTIVITY_DAYS): _ACTIVITY_DAYS_ROLLED,
-    words(_ACTIVITY_HOURS): _ACTIVITY_HOURS_ROLLED,
-    words(_ACTIVITY_PERSON_HOURS): _ACTIVITY_PERSON_HOURS_ROLLED,
-    words(_ACTIVE_PERSONS): _ACTIVE_PERSONS_ROLLED,
-}
-
-
-# A --by-segment group's filter in the `{filters}` slot (usertrack.analytics.by_segment, as the
-# local engine writes it), translated: a test of person_id alone, which keeps the same persons'
-# rows of person_hours and person_days as of the events (a row without a person in neither, as
-# IN of NULL is NULL). A shipped file with it runs as its rewrite with the test ANDed to every
-# part: activity's heatmap per group reads the table, not every event once more per group.
-_PERSONS_IN = (
-    "CAST(person_id AS VARCHAR) IN (SELECT unnest($usertrack_segment_persons)"
-    ' AS "arrayJoin({usertrack_segment_persons})")'
+# The shortcuts of activity's files (usertrack.sources.shortcut): with a --by-segment group's
+# filter of persons in their `{filters}` (a test of person_id alone, which keeps the same
+# persons' rows of person_hours and person_days as of the events: a row without a person in
+# neither, as IN of NULL is NULL), the test is ANDed to every part (Shortcut.statement):
+# activity's heatmap per group reads the tables, not every event once more per group.
+SHORTCUTS = (
+    Shortcut(
+        "posthog/activity_days",
+        "2c4d51958115d9c74bec8bcad0066e6018ebedbffaba95e1f8f62a5880985192",
+        "statement",
+        _ACTIVITY_DAYS_ROLLED,
+        TABLES,
+        form="facts",
+        filters=PERSONS,
+    ),
+    Shortcut(
+        "posthog/activity_hours",
+        "561b55ee9f832317c4cdf22b81812efe8ddf18c41d462a470e9cea801dd4cddc",
+        "statement",
+        _ACTIVITY_HOURS_ROLLED,
+        TABLES,
+        filters=PERSONS,
+    ),
+    Shortcut(
+        "posthog/activity_person_hours",
+        "51f45bb71b539c5e9dd9881b766b961a70db34d938c39321f28aa4e4eb70671f",
+        "statement",
+        _ACTIVITY_PERSON_HOURS_ROLLED,
+        TABLES,
+        form="facts",
+        filters=PERSONS,
+    ),
+    Shortcut(
+        "posthog/active_persons",
+        "0013fc4dd1f3cc23f15b9b0bdcd69728f6c05efd068499575334f066c058f633",
+        "statement",
+        _ACTIVE_PERSONS_ROLLED,
+        TABLES,
+        filters=PERSONS,
+    ),
 )
-PERSON_FILTERS = (f"(({_PERSONS_IN}))", f"((NOT {_PERSONS_IN}))")
 
 
 def rewritten(sql: str) -> str | None:
     """What runs instead of the translation `sql` on a store with the table, or None (the
     profile's per-user files kept to a list of emails: usertrack.sources.email_lists)."""
-    folded = words(sql)
-    found = REWRITES.get(folded)
-    if found is not None:
-        return found
-    for persons in PERSON_FILTERS:
-        slot = f" AND {persons} "
-        if slot in f"{folded} ":  # the slot may end the text
-            whole = REWRITES.get(f"{folded} ".replace(slot, " AND true ", 1).strip())
-            if whole is not None:
-                return whole.replace(_KEPT, f"{_KEPT} AND {persons}")
-    return listed_only(folded)
+    return listed_only(words(sql))
 
 
 # --------------------------------------------------------------------------------------------

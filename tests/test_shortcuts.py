@@ -1,0 +1,162 @@
+"""The local shortcuts (usertrack/sources/shortcuts.py), driven by their registry: each is the
+shipped file's answer on a demo store, its digest is the shipped file's, and an edited copy of
+the file runs as written (the answer follows the edit)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usertrack.shipped import shipped_path
+from usertrack.sources import shortcuts
+from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.sources.queries import Query, load_queries, parse_query, text_digest
+from usertrack.sources.shortcut import Shortcut
+
+ANCHOR = datetime(2026, 11, 16)  # conftest's fixed_demo_home
+AS_OF = ANCHOR - timedelta(hours=13, minutes=30)  # part-days and part-hours at either end
+SINCE = AS_OF - timedelta(days=20, hours=5)
+EXCLUDE = r"@datagen\.dev$"
+_SPAN = {"since": SINCE, "as_of": AS_OF, "exclude_pattern": EXCLUDE}
+_ONLY_PAGEVIEWS = ("AND {filters}", "AND {filters} AND event = '$pageview'")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """How a shortcut's file is asked on the demo (its values) and an edit of the file that
+    changes its answer (old text -> new, the first occurrence)."""
+
+    values: dict[str, Any]
+    edit: tuple[str, str]
+
+
+CASES: dict[str, Case] = {
+    "posthog/activity_days": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/activity_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/activity_person_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/active_persons": Case(_SPAN, ("AND {filters}", "AND {filters} AND false")),
+}
+
+
+@pytest.fixture(scope="module")
+def source(fixed_demo_home: Path) -> Iterator[LocalPostHogSource]:
+    local = LocalPostHogSource(fixed_demo_home / "demo" / "events.duckdb")
+    yield local
+    local.close()
+
+
+def _asked(source: LocalPostHogSource, query: Query, cut: Shortcut) -> Query:
+    """`query` as the engine gets it for the shortcut's entry: `{filters}` filled with true,
+    in the shortcut's form."""
+    filled = query.filled(())
+    return source.facts_query(filled) if cut.form == "facts" else filled
+
+
+def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]) -> Any:
+    """The rows the engine gives for `query` where the shortcut's entry takes it, sorted."""
+    run: Callable[[], list[Any]]
+    if cut.entry == "statement":
+        run = lambda: source.run(query, values).rows  # noqa: E731
+    else:  # pragma: no cover - every entry is listed above
+        raise AssertionError(f"no runner for the entry {cut.entry!r}")
+    return sorted(run(), key=repr)
+
+
+def _taken(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]) -> bool:
+    """Whether the engine takes the shortcut for `query` with `values`."""
+    wired = {k: wire_value(v) for k, v in values.items()}
+    return shortcuts.find(query, cut.entry, wired) is cut and source.has_tables(cut.tables)
+
+
+def test_every_shortcut_has_a_case_and_only_those() -> None:
+    assert set(CASES) == set(shortcuts.REGISTRY)
+
+
+@pytest.mark.parametrize("query_id", sorted(shortcuts.REGISTRY))
+def test_a_shortcuts_digest_is_its_shipped_files(query_id: str) -> None:
+    cut = shortcuts.REGISTRY[query_id]
+    path = shipped_path("queries") / f"{query_id}.sql"
+    digest = text_digest(path.read_text(encoding="utf-8"))
+    assert digest == cut.digest, (
+        f"{path} is not the text its shortcut was checked against: check the shortcut still"
+        f" gives its answer (this file's tests), then declare digest {digest!r}"
+    )
+
+
+@pytest.mark.parametrize("query_id", sorted(shortcuts.REGISTRY))
+def test_a_shortcut_gives_its_files_answer(source: LocalPostHogSource, query_id: str) -> None:
+    cut = shortcuts.REGISTRY[query_id]
+    case = CASES[query_id]
+    query = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    assert _taken(source, query, cut, case.values), f"{query_id}'s shortcut is not taken"
+    as_written = dataclasses.replace(query, made=None)  # no origin: never a shortcut
+    assert not _taken(source, as_written, cut, case.values)
+    want = _rows(source, as_written, cut, case.values)
+    assert want, f"{query_id}: the demo gives no rows to compare"
+    assert _rows(source, query, cut, case.values) == want
+
+
+@pytest.mark.parametrize("query_id", sorted(shortcuts.REGISTRY))
+def test_an_edited_file_runs_as_written(
+    source: LocalPostHogSource, query_id: str, tmp_path: Path
+) -> None:
+    """A copy of the shipped file in a library of one's own, edited: the answer is the edited
+    file's, not the shortcut's."""
+    cut = shortcuts.REGISTRY[query_id]
+    case = CASES[query_id]
+    folder, name = query_id.split("/")
+    text = (shipped_path("queries") / f"{query_id}.sql").read_text(encoding="utf-8")
+    old, new = case.edit
+    assert old in text, f"{query_id}: the case's edit no longer fits the file"
+    path = tmp_path / folder / f"{name}.sql"
+    path.parent.mkdir()
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    shipped = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    edited = _asked(source, parse_query(path, folder), cut)
+    assert not _taken(source, edited, cut, case.values)
+    got = _rows(source, edited, cut, case.values)
+    assert got == _rows(source, dataclasses.replace(edited, made=None), cut, case.values)
+    assert got != _rows(source, shipped, cut, case.values), f"{query_id}: the edit changes nothing"
+    # the same text unedited, copied into a library of one's own, is the shipped file
+    path.write_text(text, encoding="utf-8")
+    assert _taken(source, _asked(source, parse_query(path, folder), cut), cut, case.values)
+
+
+def test_query_list_says_which_files_have_a_shortcut(tmp_path: Path) -> None:
+    """`usertrack query --list` names the local shortcut of each file that has one, and says it
+    is off for a file of one's own library that differs from the shipped one."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from usertrack.cli import app
+
+    def listing(folder: Path) -> dict[str, list[str]]:
+        result = CliRunner().invoke(app, ["query", "--list", "--queries", str(folder)])
+        assert result.exit_code == 0, result.stderr
+        out: dict[str, list[str]] = {}
+        for line in result.stdout.splitlines():
+            if not line.startswith(" "):
+                current = out.setdefault(line.split()[0], [])
+            else:
+                current.append(line.strip())
+        return out
+
+    shipped = listing(shipped_path("queries"))
+    marked = {q for q, lines in shipped.items() if any("local shortcut:" in x for x in lines)}
+    assert marked == set(shortcuts.REGISTRY)
+    mine = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    edited = mine / "posthog" / "activity_hours.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    lines = listing(mine)
+    assert (
+        "local shortcut: off, the file differs from the one shipped: it runs as written"
+        in (lines["posthog/activity_hours"])
+    )
+    assert any("answers this file as shipped" in x for x in lines["posthog/activity_days"])

@@ -1,0 +1,36 @@
+"""Every local shortcut (usertrack.sources.shortcut), by the id of the query file it answers.
+
+Each is declared beside the statement it runs, in the module that builds the tables it reads;
+this module gathers them. `find` is how the local engine picks one: by the query's id, and
+the gate (the file as shipped, no filter the shortcut cannot apply), never by its text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from usertrack.sources import rollups
+from usertrack.sources.queries import Query
+from usertrack.sources.shortcut import Shortcut
+
+REGISTRY: dict[str, Shortcut] = {cut.query_id: cut for cut in (*rollups.SHORTCUTS,)}
+
+
+def find(query: Query, entry: str, values: Mapping[str, Any] | None = None) -> Shortcut | None:
+    """The shortcut that answers `query` where the engine takes `entry`, or None (the file
+    then runs as written)."""
+    cut = REGISTRY.get(query.id)
+    if cut is None or cut.entry != entry or not cut.gate(query, values):
+        return None
+    return cut
+
+
+def has_shortcut(query: Query) -> bool | None:
+    """Whether the shortcut declared for `query`'s file takes it, its text being the shipped
+    one's (`usertrack query --list`); None when none is declared."""
+    cut = REGISTRY.get(query.id)
+    if cut is None:
+        return None
+    origin = query.origin
+    return origin is not None and origin.digest == cut.digest
