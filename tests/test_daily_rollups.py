@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, REPO, events_store, opened, rows
-from usertrack.sources import daily_rollups, rollups
+from usertrack.sources import daily_rollups, rollups, shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries
+from usertrack.sources.queries import load_queries, parse_query
 
 START = datetime(2026, 3, 1)
 
@@ -91,8 +91,10 @@ def test_at_a_midnight_the_table_gives_the_rows_the_events_give(
     events_sql = source.translation(query.sql).sql
     values = {"as_of": as_of.strftime("%Y-%m-%d %H:%M:%S"), "days": days,
               "exclude_pattern": EXCLUDE}  # fmt: skip
-    rolled = daily_rollups.at_midnight(events_sql, values)
-    assert rolled is not None, "daily_active is no longer answered from person_days"
+    assert shortcuts.find(query, "statement", values) is daily_rollups.SHORTCUT, (
+        "daily_active is no longer answered from person_days"
+    )
+    rolled = daily_rollups.DAILY_ACTIVE_AT_MIDNIGHT
     want = rows(source, events_sql, values)
     assert rows(source, rolled, values) == want
     # and through the source, which picks the table
@@ -119,14 +121,15 @@ def test_the_edges_matter_here(source: LocalPostHogSource) -> None:
 
 def test_any_other_moment_or_text_runs_on_the_events(source: LocalPostHogSource) -> None:
     query = _query()
-    sql = source.translation(query.sql).sql
     midnight = {"as_of": "2026-03-20 00:00:00", "days": 35, "exclude_pattern": EXCLUDE}
-    assert daily_rollups.at_midnight(sql, midnight) is not None
+    assert shortcuts.find(query, "statement", midnight) is not None
     for other in ({"as_of": "2026-03-20 00:00:01"}, {"as_of": "2026-03-20T00:00:00"},
                   {"days": 0}, {"days": 1.5}, {"days": True}):  # fmt: skip
-        assert daily_rollups.at_midnight(sql, {**midnight, **other}) is None, other
-    edited = sql.replace("86400000000", "3600000000")
-    assert daily_rollups.at_midnight(edited, midnight) is None
+        assert shortcuts.find(query, "statement", {**midnight, **other}) is None, other
+    edited = parse_query(
+        query.path, "posthog", query.path.read_text(encoding="utf-8").replace("86400", "3600")
+    )
+    assert shortcuts.find(edited, "statement", midnight) is None
     # the source runs the events' text at any other moment, the table's at a midnight
     for as_of, table in ((datetime(2026, 3, 20, 0, 0, 1), False), (datetime(2026, 3, 20), True)):
         tr, _ = source._bound(query, {"as_of": as_of, "days": 35, "exclude_pattern": ""}, "q")

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, opened
-from usertrack.sources.email_lists import ACTIVITY_ROLLED, LISTED_OR_NULL, listed_only
+from usertrack.sources.email_lists import ACTIVITY_ROLLED, LISTED_OR_NULL
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries
-from usertrack.sources.rollups import rewritten, words
+from usertrack.sources.queries import Query, load_queries, parse_query
+from usertrack.sources.shortcuts import find
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = ("posthog/activity", "posthog/mcp_clicks", "posthog/ux_issues")
@@ -115,9 +115,10 @@ def test_the_files_run_without_the_null_branch_and_give_the_same_rows(
     source: LocalPostHogSource, query_id: str
 ) -> None:
     translated = source.translation(_query(query_id).sql).sql
-    assert LISTED_OR_NULL in words(translated)
-    faster = rewritten(translated)
-    assert faster is not None, f"{query_id} is no longer rewritten"
+    assert LISTED_OR_NULL in translated
+    cut = find(_query(query_id), "statement", {})
+    assert cut is not None, f"{query_id} has no shortcut any more"
+    faster = cut.statement(_query(query_id), translated)
     assert LISTED_OR_NULL not in faster
     assert (faster is ACTIVITY_ROLLED) == (query_id == "posthog/activity")
     for as_of in MOMENTS:
@@ -142,10 +143,12 @@ def test_the_source_runs_the_rewrite(source: LocalPostHogSource) -> None:
 def test_an_edited_file_or_a_where_runs_as_translated(source: LocalPostHogSource) -> None:
     for query_id in FILES:
         query = _query(query_id)
-        edited = replace(query, sql=query.sql.replace("GROUP BY email", "GROUP BY 1"))
+        assert find(query, "statement", {}) is not None
+        text = query.path.read_text(encoding="utf-8")
+        edited = parse_query(query.path, "posthog", text.replace("GROUP BY email", "GROUP BY 1"))
         assert edited.sql != query.sql
-        assert listed_only(words(source.translation(edited.sql).sql)) is None
+        assert find(edited, "statement", {}) is None
         where = replace(
             query, sql=query.sql.replace("GROUP BY email", "  AND event != 'x'\nGROUP BY email")
         )
-        assert listed_only(words(source.translation(where.sql).sql)) is None
+        assert find(where, "statement", {}) is None

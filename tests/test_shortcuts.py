@@ -23,6 +23,8 @@ AS_OF = ANCHOR - timedelta(hours=13, minutes=30)  # part-days and part-hours at 
 SINCE = AS_OF - timedelta(days=20, hours=5)
 EXCLUDE = r"@datagen\.dev$"
 _SPAN = {"since": SINCE, "as_of": AS_OF, "exclude_pattern": EXCLUDE}
+# the profile's per-user files, everyone (a --persons cell lists emails: tests/test_email_lists.py)
+_LISTS = {"as_of": AS_OF, "exclude_pattern": EXCLUDE, "segment_only": 0, "segment_emails": []}
 _ONLY_PAGEVIEWS = ("AND {filters}", "AND {filters} AND event = '$pageview'")
 
 
@@ -40,6 +42,15 @@ CASES: dict[str, Case] = {
     "posthog/activity_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
     "posthog/activity_person_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
     "posthog/active_persons": Case(_SPAN, ("AND {filters}", "AND {filters} AND false")),
+    "posthog/activity_volume": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/activity": Case(
+        _LISTS, ("GROUP BY email", "  AND event = '$pageview'\nGROUP BY email")
+    ),
+    "posthog/mcp_clicks": Case(_LISTS, ("INTERVAL 30 DAY", "INTERVAL 3 DAY")),
+    "posthog/ux_issues": Case(_LISTS, ("INTERVAL 7 DAY", "INTERVAL 1 DAY")),
+    "posthog/daily_active": Case(
+        {"as_of": ANCHOR, "days": 14, "exclude_pattern": EXCLUDE}, ("86400000000", "3600000000")
+    ),
 }
 
 

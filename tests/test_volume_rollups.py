@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened
-from usertrack.sources import rollups, volume_rollups
+from usertrack.sources import rollups, shortcuts, volume_rollups
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
@@ -102,8 +102,8 @@ def test_the_tables_give_the_days_the_events_give(
     source: LocalPostHogSource, since: datetime, as_of: datetime
 ) -> None:
     events_sql = source.translation(facts(source, QUERY).sql).sql
-    rolled_sql = volume_rollups.rewritten(events_sql)
-    assert rolled_sql is volume_rollups.VOLUME_ROLLED
+    assert shortcuts.find(facts(source, QUERY), "statement", {}) is volume_rollups.SHORTCUT
+    rolled_sql = volume_rollups.VOLUME_ROLLED
     params = {"since": since, "as_of": as_of, "exclude_pattern": EXCLUDE}
     values = {k: wire_value(v) for k, v in params.items()}
     want = _rows(source, events_sql, values)
@@ -142,5 +142,5 @@ def test_the_long_sessions_count_on_the_days_of_their_events_only(
 def test_a_where_runs_on_the_events(source: LocalPostHogSource) -> None:
     filtered = facts(source, QUERY, ["properties.$browser = 'Chrome'"])
     params = {"since": START, "as_of": START, "exclude_pattern": ""}
-    assert volume_rollups.rewritten(source.translation(filtered.sql).sql) is None
+    assert shortcuts.find(filtered, "statement", {}) is None
     assert rollups.SESSIONS_TABLE not in source._bound(filtered, params, "q")[0].sql

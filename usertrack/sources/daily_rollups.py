@@ -12,9 +12,9 @@ events are at the day's first instant; and the events at a day's first instant, 
 events (the timestamps of the span, most of them never matching), count for the day before.
 The answer is the same, row for row; tests/test_daily_rollups.py checks it on the edges.
 
-Only for the file as shipped (its translation word for word, no `--where`), a whole number of
-days and an as_of that is a midnight as the source sends it ('YYYY-MM-DD 00:00:00', UTC): any
-other moment or text runs as translated, on the events. On PostHog the file runs as written.
+Only for the file as shipped (`SHORTCUT`, usertrack.sources.shortcut), a whole number of days
+and an as_of that is a midnight as the source sends it ('YYYY-MM-DD 00:00:00', UTC): any other
+moment or text runs as translated, on the events. On PostHog the file runs as written.
 """
 
 from __future__ import annotations
@@ -23,24 +23,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from usertrack.sources.rollups import AS_OF, DAYS_TABLE, KEPT, words
-
-# queries/posthog/daily_active.sql as translated.
-_DAILY_ACTIVE = """
-SELECT
-    (CAST(date_diff('microsecond', CAST(timestamp AS TIMESTAMP), CAST(CAST(CAST($as_of AS
-    TIMESTAMPTZ) AS TIMESTAMP) AS TIMESTAMP)) AS BIGINT) // CAST(86400000000 AS BIGINT))
-    AS days_ago,
-    count(DISTINCT person_id) FILTER (WHERE (person_id) IS NOT NULL) AS active_users
-FROM events
-WHERE timestamp > CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP) - INTERVAL ($days) DAY
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-GROUP BY days_ago
-ORDER BY days_ago
-LIMIT 1000
-"""
-_WORDS = words(_DAILY_ACTIVE)
+from usertrack.sources.rollups import AS_OF, DAYS_TABLE, KEPT, TABLES
+from usertrack.sources.shortcut import Shortcut
 
 _SINCE = f"({AS_OF} - INTERVAL ($days) DAY)"
 _FIRST = f"CAST({_SINCE} AS DATE)"
@@ -81,12 +65,19 @@ LIMIT 1000
 _MIDNIGHT = re.compile(r"\d{4}-\d\d-\d\d 00:00:00")
 
 
-def at_midnight(sql: str, values: Mapping[str, Any]) -> str | None:
-    """DAILY_ACTIVE_AT_MIDNIGHT when `sql` is daily_active.sql's translation as shipped and its
-    values are a midnight and a whole number of days; else None."""
+def at_midnight(values: Mapping[str, Any]) -> bool:
+    """Whether the values are a midnight and a whole number of days."""
     as_of, days = values.get("as_of"), values.get("days")
     if not (isinstance(as_of, str) and _MIDNIGHT.fullmatch(as_of)):
-        return None
-    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        return None
-    return DAILY_ACTIVE_AT_MIDNIGHT if words(sql) == _WORDS else None
+        return False
+    return isinstance(days, int) and not isinstance(days, bool) and days >= 1
+
+
+SHORTCUT = Shortcut(
+    "posthog/daily_active",
+    "b383547fb7b9fcc11260a34cf18f55642a36f7d13164471a36d914a0bfe8b5f3",
+    "statement",
+    DAILY_ACTIVE_AT_MIDNIGHT,
+    TABLES,
+    when=at_midnight,
+)

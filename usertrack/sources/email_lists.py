@@ -12,11 +12,14 @@ branch keeps no event the first does not. Without it DuckDB keeps the listed ema
 a semi-join rather than testing the OR on every event: a third of activity.sql's CPU for a
 cell of 6,728 people at 5.35 M events (0.16 s to 0.11 s).
 
-Only the three files as shipped are rewritten (their translation word for word, no
-`--where`); tests/test_email_lists.py checks that their rows are the same either way.
+Only the three files as shipped have these shortcuts (`SHORTCUTS`, usertrack.sources.shortcut);
+tests/test_email_lists.py and tests/test_shortcuts.py check that their rows are the same either
+way. activity.sql's reads the events store's per-person-per-day tables besides.
 """
 
 from __future__ import annotations
+
+from usertrack.sources.shortcut import Shortcut
 
 # The test as the translator writes it, and what runs instead.
 _LISTED = (
@@ -28,43 +31,13 @@ LISTED_ONLY = f"{_LISTED})"
 # What keeps each of the files' events to those with an email (and so a normalized one).
 WITH_EMAIL = "AND (coalesce(length(coalesce(person_email, '')), 0) > 0)"
 
-_HEAD = "SELECT coalesce(person_email_norm, '') AS email,"
-_TAIL = (
-    "AND (coalesce(length(coalesce(person_email, '')), 0) > 0)"
-    " AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
-    f" AND ($segment_only IS NOT DISTINCT FROM 0 OR {LISTED_OR_NULL}) GROUP BY email"
-)
-_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
-# The translations of the three files as shipped, whitespace folded (rollups.words).
-SHIPPED = frozenset(
-    {
-        f"{_HEAD} count(*) AS events, count(*) FILTER (WHERE event IS NOT DISTINCT FROM"
-        " '$pageview') AS pageviews, min(timestamp) AS first_seen_at, max(timestamp) AS"
-        f" last_seen_at FROM events WHERE timestamp <= {_AS_OF} {_TAIL}",
-        f"{_HEAD} count(*) AS mcp_connect_clicks, list_sort(coalesce(list(DISTINCT"
-        " prop_template_name) FILTER (WHERE (prop_template_name) IS NOT NULL), [])) AS"
-        " mcp_servers, min(timestamp) AS first_mcp_click_at, max(timestamp) AS"
-        " last_mcp_click_at FROM events WHERE event IS NOT DISTINCT FROM"
-        f" 'mcp_connect_clicked' AND timestamp > {_AS_OF} - INTERVAL 30 DAY AND timestamp <="
-        f" {_AS_OF} {_TAIL}",
-        f"{_HEAD} count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$rageclick') AS"
-        " rage_clicks, count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$exception') AS"
-        " exceptions, max(timestamp) AS last_ux_issue_at FROM events WHERE event IN"
-        f" ('$rageclick', '$exception') AND timestamp > {_AS_OF} - INTERVAL 7 DAY AND"
-        f" timestamp <= {_AS_OF} {_TAIL}",
-    }
-)
-
-
-# activity.sql's translation as shipped (one of SHIPPED).
-ACTIVITY = min(SHIPPED, key=lambda text: "AS pageviews" not in text)
-
 # activity.sql from the events store's per-person-per-day tables (usertrack.sources.
 # churn_rollups): the events, pageviews, first and last event of each normalized email but ''
 # from person_day_events and person_day_spans for the whole UTC days before as_of's, and from
 # the events of as_of's day up to as_of; the email '' (an email of blanks: the tables keep no
 # trace of which events had one, nor of an empty one) from the events as the file reads it.
 # The same rows: every event up to as_of is in exactly one part, a day's rows all or none.
+_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
 _KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 _LIST = (
     "($segment_only IS NOT DISTINCT FROM 0"
@@ -97,16 +70,32 @@ GROUP BY email
 ACTIVITY_TABLES = ("person_day_events", "person_day_spans")
 
 
-def listed_only(folded: str) -> str | None:
-    """What runs instead of the translation `folded` (whitespace folded) when it is one of the
-    three files' as shipped (activity.sql's: ACTIVITY_ROLLED), else None."""
-    if folded not in SHIPPED:
-        return None
-    if folded == ACTIVITY:
-        return ACTIVITY_ROLLED
-    return folded.replace(LISTED_OR_NULL, LISTED_ONLY, 1)
+def listed_only(translated: str) -> str:
+    """A file's translation without the second branch of its list test (see the module's
+    doc)."""
+    return translated.replace(LISTED_OR_NULL, LISTED_ONLY, 1)
 
 
-def tables_read(sql: str) -> tuple[str, ...]:
-    """Of the per-person tables of ACTIVITY_ROLLED, those `sql` reads."""
-    return ACTIVITY_TABLES if sql is ACTIVITY_ROLLED else ()
+SHORTCUTS = (
+    Shortcut(
+        "posthog/activity",
+        "b0d0c5dbb182e46785983fd220cfee7c93a5b32743289674e462d7d75703b8e8",
+        "statement",
+        ACTIVITY_ROLLED,
+        ACTIVITY_TABLES,
+    ),
+    Shortcut(
+        "posthog/mcp_clicks",
+        "63b63c55ecefe528e486408860b77b5ad2ad6c40e799f17576510d911e5a0d9c",
+        "statement",
+        "",
+        edit=listed_only,
+    ),
+    Shortcut(
+        "posthog/ux_issues",
+        "fc835ea0e54a47ebb4ec459632cfd8c635c467470cbc966ccccdf4b4e2a87bbf",
+        "statement",
+        "",
+        edit=listed_only,
+    ),
+)

@@ -189,19 +189,13 @@ class LocalPostHogSource:
 
     def _rolled(self, query: Query, tr: Translation, values: Mapping[str, Any]) -> Translation:
         """`tr`, or the shortcut of `query`'s file where its gate holds and the store has its
-        tables (usertrack.sources.shortcuts), or one of volume_rollups', daily_rollups' (at a
-        midnight) or rollups' rewrites."""
-        from usertrack.sources import daily_rollups, rollups, shortcuts, volume_rollups
+        tables (usertrack.sources.shortcuts)."""
+        from usertrack.sources import shortcuts
 
         cut = shortcuts.find(query, "statement", values)
-        if cut is not None:
-            return replace(tr, sql=cut.statement(query)) if self.has_tables(cut.tables) else tr
-        sql = volume_rollups.rewritten(tr.sql) or daily_rollups.at_midnight(tr.sql, values)
-        sql = sql or rollups.rewritten(tr.sql)
-        tables = () if sql is None else volume_rollups.tables_read(sql) + rollups.tables_read(sql)
-        if sql is None or not (self.has_rollups() and self.has_tables(tables)):
+        if cut is None or not self.has_tables(cut.tables):
             return tr
-        return replace(tr, sql=sql)
+        return replace(tr, sql=cut.statement(query, tr.sql))
 
     def has_rollups(self) -> bool:
         """Whether the store has the tables of usertrack.sources.rollups (a store built before

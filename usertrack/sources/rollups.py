@@ -28,9 +28,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-# tables_read: the tables a rewrite reads beyond TABLES (usertrack.sources.posthog_local)
-from usertrack.sources.email_lists import listed_only
-from usertrack.sources.email_lists import tables_read as tables_read
 from usertrack.sources.shortcut import PERSONS, Shortcut
 
 if TYPE_CHECKING:
@@ -391,12 +388,6 @@ SHORTCUTS = (
         filters=PERSONS,
     ),
 )
-
-
-def rewritten(sql: str) -> str | None:
-    """What runs instead of the translation `sql` on a store with the table, or None (the
-    profile's per-user files kept to a list of emails: usertrack.sources.email_lists)."""
-    return listed_only(words(sql))
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from usertrack.sources import rollups
+from usertrack.sources import daily_rollups, email_lists, rollups, volume_rollups
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import Shortcut
 
-REGISTRY: dict[str, Shortcut] = {cut.query_id: cut for cut in (*rollups.SHORTCUTS,)}
+REGISTRY: dict[str, Shortcut] = {
+    cut.query_id: cut
+    for cut in (
+        *rollups.SHORTCUTS,
+        volume_rollups.SHORTCUT,
+        daily_rollups.SHORTCUT,
+        *email_lists.SHORTCUTS,
+    )
+}
 
 
 def find(query: Query, entry: str, values: Mapping[str, Any] | None = None) -> Shortcut | None:

@@ -15,32 +15,15 @@ end after it on), read through the events' timestamp order. At 100,000 users the
 2.9 M events of 30 days; this reads 470,000 session rows, 590,000 person-days and a few
 thousand events.
 
-Only the file as shipped, its translation word for word (no --where), is answered so
-(`rewritten`); tests/test_volume_rollups.py checks the rows against the translation's.
+Only the file as shipped, with no --where, is answered so (`SHORTCUT`, usertrack.sources.
+shortcut); tests/test_volume_rollups.py and tests/test_shortcuts.py check the rows against the
+translation's.
 """
 
 from __future__ import annotations
 
-from usertrack.sources.rollups import AS_OF, DAY_EVENTS, KEPT, SESSIONS_TABLE, SINCE, words
-
-# queries/posthog/activity_volume.sql as translated, `{filters}` TRUE.
-_VOLUME = """
-SELECT
-    day,
-    count(*) AS events,
-    count(DISTINCT session) FILTER (WHERE (session) IS NOT NULL) AS sessions
-FROM (
-    SELECT
-        CAST(timestamp AS DATE) AS day,
-        nullif(prop_session_id, '') AS session
-    FROM events
-    WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-)
-GROUP BY day
-"""
+from usertrack.sources.rollups import AS_OF, DAY_EVENTS, KEPT, SESSIONS_TABLE, SINCE, TABLES
+from usertrack.sources.shortcut import Shortcut
 
 _DAYS_APART = "CAST(last_at AS DATE) - CAST(first_at AS DATE)"
 _WHOLE = f"first_at >= {SINCE} AND last_at <= {AS_OF} AND one_email AND {_DAYS_APART} <= 1"
@@ -90,14 +73,11 @@ SELECT day_events.day AS day, CAST(day_events.n AS BIGINT) AS events,
        CAST(coalesce(day_sessions.n, 0) AS BIGINT) AS sessions
 FROM day_events LEFT JOIN day_sessions USING (day)
 """
-_VOLUME_WORDS = words(_VOLUME)
 
-
-def rewritten(sql: str) -> str | None:
-    """VOLUME_ROLLED when `sql` is activity_volume.sql's translation as shipped, else None."""
-    return VOLUME_ROLLED if words(sql) == _VOLUME_WORDS else None
-
-
-def tables_read(sql: str) -> tuple[str, ...]:
-    """The tables `sql`, a rewrite of `rewritten`, reads beyond rollups.TABLES."""
-    return (SESSIONS_TABLE,) if sql is VOLUME_ROLLED else ()
+SHORTCUT = Shortcut(
+    "posthog/activity_volume",
+    "b48542432668a32b6898422758565c11d455d5a709afc26320e94fd4a4bf8843",
+    "statement",
+    VOLUME_ROLLED,
+    (*TABLES, SESSIONS_TABLE),
+)
