@@ -7,6 +7,7 @@ Messages must never contain secrets: callers pass DSNs and keys through `redact(
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 # Exit codes, documented in docs/output.md ("Exit codes").
 EXIT_OK = 0
@@ -32,14 +33,73 @@ def first_line(error: BaseException) -> str:
     return type(error).__name__
 
 
+Quoted = str | Sequence[str]  # a value an error quotes: one, or a list (cells, names)
+
+
 class UsertrackError(Exception):
-    """Base class: `str(err)` is the one-line message shown to the user."""
+    """Base class: `str(err)` is the one-line message shown to the user.
+
+    What the message quotes may be data written by strangers (a page path, an event or tool
+    name, an email): `data` tells it apart from usertrack's own words, so that the MCP server
+    can give the words as they are and the data marked as data (usertrack.mcp_answers).
+    - `data` None (the default): the message may quote anything (a server's error text, a
+      value): the MCP server marks all of it as data.
+    - `data={}`: the message is usertrack's own words and the user's own options and files.
+    - `data={"cell": ..., "cells": [...]}`: `message` and `hint` are templates whose `{name}`
+      fields (`{name!r}` to quote) are those values, filled in for `str(err)` and `err.hint`
+      (a list as its values joined by ", "); `words` and `hint_words` keep the templates.
+    """
 
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(redact(message))
-        self.hint = redact(hint) if hint else None
+    def __init__(
+        self, message: str, *, hint: str | None = None, data: Mapping[str, Quoted] | None = None
+    ) -> None:
+        self.data: dict[str, Quoted] | None = None
+        self.words = redact(message)
+        self.hint_words = redact(hint) if hint else None
+        if data is not None:
+            self.data = {
+                name: redact(value) if isinstance(value, str) else [redact(v) for v in value]
+                for name, value in data.items()
+            }
+        super().__init__(self._filled(self.words))
+        self.hint = self._filled(self.hint_words) if self.hint_words else None
+
+    def _filled(self, template: str) -> str:
+        if not self.data:
+            return template
+        values = {k: v if isinstance(v, str) else ", ".join(v) for k, v in self.data.items()}
+        return redact(template.format_map(values))
+
+    @staticmethod
+    def named(template: str) -> str:
+        """A template as the MCP server shows it: each field as `{name}`, without `!r`."""
+        import string
+
+        parts: list[str] = []
+        for literal, field, _spec, _conversion in string.Formatter().parse(template):
+            parts.append(literal)
+            if field is not None:
+                parts.append("{" + field + "}")
+        return "".join(parts)
+
+
+# The error the running command ended with, as the CLI said it (usertrack.cli.program): the
+# MCP server takes it to tell what the error quotes from its words (usertrack.mcp_server).
+_ended: list[UsertrackError] = []
+
+
+def ended_with(error: UsertrackError) -> None:
+    """Keep `error` as the one the running command ends with."""
+    _ended[:] = [error]
+
+
+def take_ended() -> UsertrackError | None:
+    """The error the last command ended with (then forgotten), or None."""
+    error = _ended[0] if _ended else None
+    _ended.clear()
+    return error
 
 
 class UsageError(UsertrackError):

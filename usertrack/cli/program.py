@@ -16,7 +16,16 @@ from typer.core import TyperGroup
 
 from usertrack import interrupts
 from usertrack.cli.output import safe, set_quiet, set_verbose
-from usertrack.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, UsertrackError, redact
+from usertrack.errors import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ConfigError,
+    LimitError,
+    UsageError,
+    UsertrackError,
+    ended_with,
+    redact,
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -66,9 +75,12 @@ class OneLineErrors(TyperGroup):
             if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
                 where = ctx.command_path.split(" ", 1)[-1] + ": "
             message = _plain_type_names(" ".join(e.format_message().split()))
+            hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+            # The parser's words and the caller's own arguments: no data of the sources.
+            ended_with(UsageError(f"{where}{message}", hint=hint, data={}))
             typer.echo(f"usertrack: error: {where}{message}", err=True)
-            if ctx is not None:
-                typer.echo(f"usertrack: hint: see '{ctx.command_path} --help'", err=True)
+            if hint:
+                typer.echo(f"usertrack: hint: {hint}", err=True)
             sys.exit(e.exit_code or EXIT_USAGE)
         except typer.Abort:
             if not standalone_mode:
@@ -280,6 +292,7 @@ def _as_line(error: BaseException) -> NoReturn:
             _show_traceback(e)
         # Messages may quote data (the closest emails, a server's error text): never raw
         # control characters on the terminal.
+        ended_with(e)
         typer.echo(f"usertrack: error: {safe(str(e))}", err=True)
         if e.hint:
             typer.echo(f"usertrack: hint: {safe(e.hint)}", err=True)
@@ -295,6 +308,7 @@ def _as_line(error: BaseException) -> NoReturn:
         home_error = _home_write_error(e)
         if home_error is None:
             _internal_error(e)
+        ended_with(home_error)
         typer.echo(f"usertrack: error: {safe(str(home_error))}", err=True)
         typer.echo(f"usertrack: hint: {safe(home_error.hint or '')}", err=True)
         raise typer.Exit(home_error.exit_code) from None
@@ -322,6 +336,7 @@ def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
             f"stopped at the memory bound: DuckDB's {memory_limit()} ({MEMORY_VARIABLE})"
             " and 2 GiB for the rest"
         )
+    ended_with(LimitError(line, data={}))
     typer.echo(f"usertrack: error: {line}", err=True)
     raise typer.Exit(EXIT_LIMIT) from None
 
