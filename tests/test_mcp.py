@@ -257,7 +257,9 @@ def test_bad_arguments_are_tool_errors_with_the_cli_message(demo_home: Path) -> 
     results = with_client(demo_home, body)
     assert all(r.is_error for r in results[:-1])
     messages = [text(r)[0] for r in results[:-1]]
-    assert messages[0].startswith("usertrack: error: no user 'nobody@nowhere.test'")
+    # the email asked for is quoted as data (tests/test_mcp_errors.py)
+    assert messages[0].startswith("usertrack: error: no user {email} as of")
+    assert '"email": "nobody@nowhere.test"' in messages[0]
     assert messages[0].endswith("(exit code 3)")
     assert messages[1] == "user: argument 'days' must be an integer, not 'seven'"
     assert "usertrack: error: user: Invalid value for '--days'" in messages[2]
@@ -265,7 +267,8 @@ def test_bad_arguments_are_tool_errors_with_the_cli_message(demo_home: Path) -> 
     assert messages[3] == "user: missing argument 'email'"
     assert messages[4].startswith("segments: unknown argument 'format'")
     assert "--as-of" in messages[5] and "(exit code 2)" in messages[5]
-    assert messages[6].startswith("usertrack: error: no user '--help'")
+    assert messages[6].startswith("usertrack: error: no user {email}")
+    assert '"email": "--help"' in messages[6]
     assert messages[7] == "no tool named 'alerts_notify' (start the server with --allow-act)"
     for message, name in zip(messages[8:10], ("sql", "hogql"), strict=True):
         assert message == (

@@ -19,16 +19,16 @@ def _worker(conn: Any, files: dict[str, str]) -> None:
     that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
     from usertrack import mcp_workers, sandbox
 
-    def run(argv: list[str], quiet: bool) -> tuple[int, str, str]:
+    def run(argv: list[str], quiet: bool) -> mcp_workers.Result:
         if argv[0] == "pid":
-            return 0, str(os.getpid()), ""
+            return 0, str(os.getpid()), "", None
         if argv[0] == "nap":
             time.sleep(float(argv[1]))
-            return 0, "napped", ""
+            return 0, "napped", "", None
         con = sandbox.connect()
         with sandbox.time_limit(con, "probe"):
             time.sleep(float(argv[1]))
-        return 0, "slept", ""
+        return 0, "slept", "", None
 
     mcp_workers.serve_calls(conn, lambda: None, run)
 
@@ -47,14 +47,15 @@ def test_a_query_outliving_its_interrupt_ends_its_worker_only(workers: Any) -> N
     first = workers.run(["pid"], True)
     assert workers.run(["pid"], True) == first  # an idle worker answers the next call
     started = time.monotonic()
-    code, out, err = workers.run(["sleep", "60"], True)
+    code, out, err, told = workers.run(["sleep", "60"], True)
     assert time.monotonic() - started < 10
     assert (code, out) == (EXIT_LIMIT, "")
     assert err == (
         "usertrack: error: probe: stopped after 0.5 s, the time limit of one DuckDB query"
         " (USERTRACK_DUCKDB_TIMEOUT, or [limits] duckdb_timeout_seconds in the config file)\n"
     )
-    code, pid, _err = workers.run(["pid"], True)
+    assert told is not None and (told.lines + "\n", told.data) == (err, None)  # its own words
+    code, pid, _err, _told = workers.run(["pid"], True)
     assert code == 0 and pid != first[1]  # a fresh worker
 
 
@@ -65,7 +66,7 @@ def test_a_call_past_its_time_limit_has_its_worker_killed(
 
     monkeypatch.setattr(mcp_workers, "call_seconds", lambda: 1.0)
     started = time.monotonic()
-    code, out, err = workers.run(["nap", "60"], True)
+    code, out, err, _told = workers.run(["nap", "60"], True)
     assert time.monotonic() - started < 10
     assert (code, out) == (EXIT_LIMIT, "")
     assert err == (

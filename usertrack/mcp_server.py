@@ -30,8 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.dashboards.spec import NAME, summaries
-from usertrack.errors import EXIT_USAGE, redact
-from usertrack.mcp_answers import cut_answer, marked
+from usertrack.errors import EXIT_USAGE, redact, take_ended
+from usertrack.mcp_answers import (
+    ERROR_NOTE,
+    Told,
+    cut_answer,
+    error_message,
+    marked,
+    told_error,
+)
 from usertrack.mcp_arguments import (
     MAX_INTEGER,
     MAX_LIST,
@@ -373,13 +380,18 @@ def _captured() -> Iterator[tuple[_Capture, io.StringIO]]:
         yield out, err
 
 
-def run_command(argv: list[str], quiet: bool = True) -> tuple[int, str, str]:
-    """`usertrack [--quiet] ARGV` in this process: its exit code, stdout and stderr."""
+Answer = tuple[int, str, str, Told | None]  # exit code, stdout, stderr, its error as told
+
+
+def run_command(argv: list[str], quiet: bool = True) -> Answer:
+    """`usertrack [--quiet] ARGV` in this process: its exit code, stdout and stderr, and the
+    error it ended with as the assistant is told it (`told_error`)."""
     from usertrack.workspace import drop_kept
 
     root = _root()
     with _run_lock, _captured() as (out, err):
         code: Any = 0
+        take_ended()  # none of an earlier command's
         try:
             root.main(
                 args=["--quiet", *argv] if quiet else argv,
@@ -394,18 +406,21 @@ def run_command(argv: list[str], quiet: bool = True) -> tuple[int, str, str]:
         status = code if isinstance(code, int) else (0 if code is None else 1)
         if status not in _KEEP_SOURCES:
             drop_kept()  # a source that failed is opened afresh by the next call
-    return status, out.answer(), err.getvalue()
+        told = told_error(take_ended(), status) if status else None
+    return status, out.answer(), err.getvalue(), told
 
 
-def error_text(code: int, stderr: str) -> str:
-    """The command's error as it says it (the `usertrack: error:` and `hint:` lines)."""
+def error_text(code: int, stderr: str, told: Told | None = None) -> str:
+    """The command's error as it says it (the `usertrack: error:` and `hint:` lines), what it
+    quotes marked as data (`error_message`): all of it unless `told` keeps its words apart."""
     lines = [
         line
         for line in stderr.splitlines()
         if line.startswith(("usertrack: error:", "usertrack: internal error:", "usertrack: hint:"))
     ]
-    text = "\n".join(lines) or f"usertrack: error: the command failed (exit {code})"
-    return redact(f"{text}\n(exit code {code})")
+    if not lines:
+        return f"usertrack: error: the command failed\n(exit code {code})"
+    return redact(error_message(code, told, "\n".join(lines)))
 
 
 # --- answers kept: the demo's data does not change under a running server -------------------
@@ -417,7 +432,7 @@ _MEMO_TOOLS = frozenset(
     | {"features", "trends", "tracking_plan", "query", "churn"}
 )
 _MEMO_SIZE = 64
-_memo: dict[tuple[Any, ...], tuple[int, str, str]] = {}
+_memo: dict[tuple[Any, ...], Answer] = {}
 _memo_lock = threading.Lock()
 
 
@@ -473,7 +488,7 @@ def memo_key(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[An
     return (tuple(argv), settings, Path.cwd(), tuple(_stamp(f) for f in files))
 
 
-def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[int, str, str]:
+def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> Answer:
     key = memo_key(tool, argv, arguments)
     if key is not None:
         with _memo_lock:
@@ -503,9 +518,9 @@ def _call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     max_items = arguments.get("max_items", DEFAULT_MAX_ITEMS)
     if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0:
         raise ToolError(f"{tool.spec.name}: argument 'max_items' must be an integer >= 0")
-    code, out, err = _run_kept(tool, cli_args(tool, arguments), arguments)
+    code, out, err, told = _run_kept(tool, cli_args(tool, arguments), arguments)
     if code != 0:
-        raise ToolError(error_text(code, err))
+        raise ToolError(error_text(code, err, told))
     # What a write tool sent, or that it was a dry run, is said on stderr.
     said = [line for line in err.splitlines() if line.startswith("usertrack: ")]
     said = [line for line in said if not line.startswith("usertrack: no data source")]
@@ -628,7 +643,12 @@ def build_server(allow_act: bool = False, allow_inline: bool = False) -> Any:
                 content=[types.TextContent(text=redact(str(e)))], is_error=True
             )
         except Exception as e:  # a bug: named, never a traceback or a secret
-            message = redact(f"usertrack: internal error: {type(e).__name__}: {e}".splitlines()[0])
+            # Its text may quote a value: marked as data, as a command's error is.
+            said = (str(e).splitlines() or [""])[0]
+            message = redact(
+                f"usertrack: internal error: {type(e).__name__}"
+                + (f"\n{marked(said, json_answer=False, note=ERROR_NOTE)}" if said else "")
+            )
             return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
         return types.CallToolResult(content=[types.TextContent(text=t) for t in texts])
 

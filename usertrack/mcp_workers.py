@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from usertrack.mcp_answers import Told
+
 MAX_WORKERS = 3  # calls answered at once; a further call waits for one of them
 _IDLE_KEPT = 2  # idle workers kept warm
 
@@ -31,7 +33,13 @@ def call_seconds() -> float:
     return 2 * timeout_seconds() + 30
 
 
-Result = tuple[int, str, str]  # exit code, stdout, stderr
+# exit code, stdout, stderr, and the error as the assistant is told it (usertrack.mcp_answers)
+Result = tuple[int, str, str, Told | None]
+
+
+def _own(line: str) -> Told:
+    """One line of usertrack's own, which quotes no data."""
+    return Told(f"usertrack: error: {line}")
 
 
 class _Worker:
@@ -102,29 +110,25 @@ class Workers:
                 while not worker.conn.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
                     if time.monotonic() >= deadline:
                         worker.kill()
-                        return (
-                            EXIT_LIMIT,
-                            "",
-                            f"usertrack: error: the call stopped after {limit:g} s, the time"
-                            " limit of one tool call (twice USERTRACK_DUCKDB_TIMEOUT, and 30 s)\n",
+                        line = (
+                            f"the call stopped after {limit:g} s, the time limit of one tool"
+                            " call (twice USERTRACK_DUCKDB_TIMEOUT, and 30 s)"
                         )
+                        return EXIT_LIMIT, "", f"usertrack: error: {line}\n", _own(line)
                 received = worker.conn.recv()
             except (EOFError, OSError):
                 worker.process.join(5)
                 code = worker.process.exitcode
                 worker.kill()
                 how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
-                return (
-                    EXIT_INTERNAL,
-                    "",
-                    f"usertrack: error: the call's process ended ({how}) without an answer\n",
-                )
-            code, out, err, *ending = received
+                line = f"the call's process ended ({how}) without an answer"
+                return EXIT_INTERNAL, "", f"usertrack: error: {line}\n", _own(line)
+            code, out, err, told, *ending = received
             if ending:  # a query outlived its interrupt: the worker ends itself
                 worker.kill()
             else:
                 self._give_back(worker)
-            return code, out, err
+            return code, out, err, told
 
     def close(self) -> None:
         with self.lock:
@@ -139,8 +143,8 @@ def serve_calls(
 ) -> None:
     """A worker process's main: bounded as a command's process is (usertrack.bounds), `setup()`
     (the server's files and app), the sources kept open; answers each (argv, quiet) received
-    with run(argv, quiet), (code, stdout, stderr), until the pipe closes, and with (code,
-    stdout, stderr, "ending") when a query outlived its interrupt and the process ends."""
+    with run(argv, quiet), a Result, until the pipe closes, and with (code, stdout, stderr,
+    told, "ending") when a query outlived its interrupt and the process ends."""
     import signal
 
     # The server's stdin and stdout are the MCP stream: nothing of a worker's may reach them.
@@ -155,7 +159,7 @@ def serve_calls(
         from usertrack.errors import EXIT_LIMIT
 
         with send_lock, contextlib.suppress(Exception):
-            conn.send((EXIT_LIMIT, "", f"usertrack: error: {line}\n", "ending"))
+            conn.send((EXIT_LIMIT, "", f"usertrack: error: {line}\n", _own(line), "ending"))
         os._exit(EXIT_LIMIT)
 
     from usertrack import bounds

@@ -44,6 +44,7 @@ def checked_files(library: Any, query_id: str | None = None) -> list[Any]:
             raise NotFoundError(
                 f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, names)}",
                 hint="`usertrack query --list` shows the queries",
+                data={},  # the library's names: the files of the person who runs usertrack
             )
         query = library.get(query_id)
         if query.folder != "posthog":

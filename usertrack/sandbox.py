@@ -136,11 +136,12 @@ def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
     except duckdb.OutOfMemoryException:
         raise LimitError(
             f"{what}: stopped at the memory limit of {memory_limit()} ({MEMORY_VARIABLE}, or"
-            " [limits] duckdb_memory in the config file)"
+            " [limits] duckdb_memory in the config file)",
+            data={},  # `what` names a query or a step, never a value
         ) from None
     except duckdb.Error:
         if state["fired"]:
-            raise LimitError(stopped) from None
+            raise LimitError(stopped, data={}) from None
         raise
     finally:
         with lock:

@@ -244,11 +244,12 @@ def not_found(
 ) -> NotFoundError:
     emails = known_emails(ws, as_of, progress)
     close = difflib.get_close_matches(email, emails, n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(close)}?" if close else None
+    # The email asked for and the closest ones (anyone can give PostHog an email) are data.
     return NotFoundError(
-        f"no user {email!r} as of {style.moment(as_of)} in either source"
+        f"no user {{email!r}} as of {style.moment(as_of)} in either source"
         " (emails match trimmed and case-insensitively; internal accounts are left out)",
-        hint=hint,
+        hint="did you mean {close}?" if close else None,
+        data={"email": email, "close": close},
     )
 
 

@@ -440,7 +440,8 @@ def _canceled(query: Query, timeout_ms: int, elapsed_s: float) -> Exception:
     if timeout_ms > 0 and elapsed_s * 1000 >= timeout_ms:
         return LimitError(
             f"query {query.id} ({query.path}): stopped after {timeout_ms / 1000:g} s, the"
-            " statement timeout of one PostgreSQL query"
+            " statement timeout of one PostgreSQL query",
+            data={},
         )
     return QueryError(f"query {query.id} ({query.path}) was canceled on the database server")
 
@@ -452,7 +453,8 @@ def _outgrew(query: Query) -> Exception:
 
     return LimitError(
         f"query {query.id} ({query.path}): stopped at the memory bound: its rows"
-        f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 2 GiB for the rest"
+        f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 2 GiB for the rest",
+        data={},
     )
 
 

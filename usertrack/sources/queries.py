@@ -169,6 +169,7 @@ class QueryLibrary:
                 f"no query named {query_id!r} in {self.root}{did_you_mean(query_id, self.queries)}"
                 f" (known: {known})",
                 hint=self._shipped_hint(query_id),
+                data={},  # the library's names: the files of the person who runs usertrack
             ) from None
 
     def _shipped_hint(self, query_id: str) -> str | None:
@@ -640,6 +641,7 @@ def runnable_query(library: Any, query_id: str) -> Query:
         raise NotFoundError(
             f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
             hint="`usertrack query --list` shows each query with its description and parameters",
+            data={},  # the library's names: the files of the person who runs usertrack
         )
     target = library.get(query_id)
     if target.folder not in STANDALONE_FOLDERS:
