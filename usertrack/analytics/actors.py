@@ -81,10 +81,19 @@ class Actors:
 
 
 def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
+    """The cell asked for and those that exist (page paths, event names: data) quoted apart
+    from the words (usertrack.errors.UsertrackError)."""
     shown = cells[:MAX_LISTED_CELLS]
-    more = f", ... ({len(cells)} in all)" if len(cells) > len(shown) else ""
-    listed = ", ".join(shown) + more if cells else "none: the answer is empty"
-    return UsageError(f"--persons {text!r} is no cell of this {option} (cells: {listed})")
+    if not cells:
+        listed = "none: the answer is empty"
+    elif len(cells) > len(shown):
+        listed = f"{{cells}}, ... ({len(cells)} in all)"
+    else:
+        listed = "{cells}"
+    return UsageError(
+        f"--persons {{cell!r}} is no cell of this {option} (cells: {listed})",
+        data={"cell": text, "cells": shown},
+    )
 
 
 def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:

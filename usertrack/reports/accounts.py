@@ -312,11 +312,12 @@ def group_type_index(ws: Workspace, key: AccountKey) -> int | None:
     origin = key.origins.get("group_type") or ""
     if not types and not origin:
         return None
-    known = ", ".join(sorted(types)) if types else "none"
     said = f" ({origin})" if origin else " (the default; set USERTRACK_ACCOUNT_GROUP_TYPE)"
+    # The project's group types are made by the events it is sent (`$groups`): data.
     raise UsageError(
-        f"account group type {key.group_type!r}{said} is not a group type of the PostHog"
-        f" project (group types: {known})"
+        f"account group type {{group_type!r}}{said.replace('{', '{{').replace('}', '}}')} is"
+        f" not a group type of the PostHog project (group types: {{known}})",
+        data={"group_type": key.group_type, "known": sorted(types) or "none"},
     )
 
 

@@ -128,22 +128,29 @@ def tool_report(
         report.sections[key] = results[key]
         report.titles[key] = title
     if tool is not None and not report.sections["summary"].rows:
-        raise UsageError(_unknown_tool(ws, as_of, tool, common))
+        raise _unknown_tool(ws, as_of, tool, common)
     return report
 
 
-def _unknown_tool(ws: Workspace, as_of: datetime, tool: str, common: dict[str, Any]) -> str:
+def _unknown_tool(ws: Workspace, as_of: datetime, tool: str, common: dict[str, Any]) -> UsageError:
     """--tool NAME that no call of the window has: the message names the closest tools called."""
-    from usertrack.rulefiles import did_you_mean
+    import difflib
 
     called = ws.run_query("neon/tool_usage", as_of, **common, tool="*", limit=10_000)
     names = [str(r[0]) for r in called.rows]
     where = f"in the {common['days']} days to {as_of:%Y-%m-%d %H:%M} UTC"
+    # The tool asked for and the names called (users' own tools among them) are data.
     if not names:
-        return f"--tool {tool!r}: no tool was called {where}"
-    close = did_you_mean(tool, names, n=3)
-    shown = close or f" (called: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
-    return f"--tool {tool!r}: no call of that tool {where}{shown}"
+        return UsageError(f"--tool {{tool!r}}: no tool was called {where}", data={"tool": tool})
+    close = difflib.get_close_matches(tool, sorted(names), n=3)
+    if close:  # as did_you_mean says it
+        shown = " (did you mean {close}?)"
+        listed = " or ".join(repr(c) for c in close)
+        data: dict[str, str | list[str]] = {"tool": tool, "close": listed}
+    else:
+        shown = f" (called: {{called}}{', ...' if len(names) > 8 else ''})"
+        data = {"tool": tool, "called": names[:8]}
+    return UsageError(f"--tool {{tool!r}}: no call of that tool {where}{shown}", data=data)
 
 
 def segment_emails(
