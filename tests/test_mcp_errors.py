@@ -165,3 +165,28 @@ def test_an_error_that_may_quote_anything_is_marked_whole(
     assert said.startswith("usertrack: error: query neon/as_number (") and INJECTION in said
     assert answer.startswith("usertrack: error: the command failed; its message, which may")
     assert answer.endswith(f"\n(exit code {EXIT_QUERY})")
+
+
+def test_an_errors_data_is_filled_in_as_text_and_redacted() -> None:
+    """The CLI's line is the template filled with the values, never read as a template
+    again (a cell holding `{cells}` stays as written); a secret in a value is redacted."""
+    from usertrack.errors import UsageError, register_secret
+    from usertrack.mcp_answers import error_message, told_error
+
+    register_secret("s3cret-value")
+    error = UsageError(
+        "--persons {cell!r} is no cell (cells: {cells})",
+        hint="did you mean {cell}?",
+        data={"cell": "{cells}", "cells": ["a:b", "x s3cret-value"]},
+    )
+    assert str(error) == "--persons '{cells}' is no cell (cells: a:b, x ***)"
+    assert error.hint == "did you mean {cells}?"
+    told = told_error(error, EXIT_USAGE)
+    assert told is not None and told.data == {"cell": "{cells}", "cells": ["a:b", "x ***"]}
+    message = error_message(EXIT_USAGE, told, str(error))
+    assert message.startswith(
+        "usertrack: error: --persons {cell} is no cell (cells: {cells})\n"
+        "usertrack: hint: did you mean {cell}?\n{\n"
+    )
+    assert told_error(UsageError("may quote 'anything'"), EXIT_USAGE) is None
+    assert told_error(error, 7) is None  # not what ended the command
