@@ -33,6 +33,7 @@ from usertrack.dashboards.spec import NAME, summaries
 from usertrack.errors import EXIT_USAGE, redact, take_ended
 from usertrack.mcp_answers import (
     ERROR_NOTE,
+    SAID_NOTE,
     Told,
     cut_answer,
     error_message,
@@ -524,7 +525,12 @@ def _call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     # What a write tool sent, or that it was a dry run, is said on stderr.
     said = [line for line in err.splitlines() if line.startswith("usertrack: ")]
     said = [line for line in said if not line.startswith("usertrack: no data source")]
-    extra = ["\n".join(said)] if tool.spec.act and said else []
+    # Its lines may quote data (a key, an email, a reply): marked as the answer is.
+    extra = (
+        [marked("\n".join(said), json_answer=False, note=SAID_NOTE)]
+        if tool.spec.act and said
+        else []
+    )
     if tool.spec.text or not out.strip():
         return [marked(out, json_answer=False), *extra]
     cut, notes = cut_answer(out, max_items)
