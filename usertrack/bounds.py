@@ -14,8 +14,9 @@ hold whatever a query computes:
   threads' stacks. Past it an allocation fails: DuckDB says "Out of Memory" (a LimitError naming
   the limit), libpq "out of memory for query result" and Python raises MemoryError, each one
   line and EXIT_LIMIT. Drawing charts
-  (V8, which reserves address space it hardly touches) runs outside the bound (`unbounded`), and
-  the bound is measured afresh after.
+  (V8, which reserves address space it hardly touches) runs in a child process under bounds of
+  its own (usertrack.dashboards.drawing); the demo's build runs outside the bound
+  (`unbounded`), which is measured afresh after.
 - Time: a query still running GRACE_SECONDS after its time limit interrupted it is not waited
   for: the process says so in one line and ends with EXIT_LIMIT (`stop_now`).
 
@@ -117,7 +118,7 @@ def _rebase() -> None:
 
 @contextlib.contextmanager
 def unbounded() -> Iterator[None]:
-    """usertrack's own work that reserves much more than it uses (V8 drawing a chart): the
+    """usertrack's own work that reserves much more than it uses (the demo's build): the
     memory bound lifted within, then measured afresh from what the process holds after."""
     if _state["allowance"] is None:
         yield

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from usertrack.dashboards.drawing import draw
+
 # C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.
 _HIDDEN = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
@@ -526,11 +528,7 @@ def bundle(cache: Path | None = None) -> str:
             return kept.read_text(encoding="utf-8")
         except OSError:
             pass
-    from usertrack.bounds import unbounded
-
-    with unbounded():  # V8 reserves far more than it uses
-        # the snippet is optional (its docstring); the type stub omits its default
-        text: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    text = draw([{"kind": "bundle"}])[0].decode("utf-8")
     if kept is not None:
         from usertrack.rendering.output import write_atomic
 
@@ -542,19 +540,15 @@ def bundle(cache: Path | None = None) -> str:
     return text
 
 
+def svgs(specs: list[dict[str, Any]]) -> list[str]:
+    """Each spec as SVG, drawn in one bounded process (usertrack.dashboards.drawing)."""
+    drawn = draw([{"kind": "svg", "spec": spec} for spec in specs])
+    return [body.decode("utf-8") for body in drawn]
+
+
 def svg(spec: dict[str, Any]) -> str:
-    import vl_convert
-
-    from usertrack.bounds import unbounded
-
-    with unbounded():  # V8 reserves far more than it uses
-        return str(vl_convert.vegalite_to_svg(spec))
+    return svgs([spec])[0]
 
 
 def png(spec: dict[str, Any]) -> bytes:
-    import vl_convert
-
-    from usertrack.bounds import unbounded
-
-    with unbounded():
-        return bytes(vl_convert.vegalite_to_png(spec, scale=2))
+    return draw([{"kind": "png", "spec": spec, "scale": 2}])[0]

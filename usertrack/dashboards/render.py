@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.dashboards import charts
-from usertrack.dashboards.charts import chart, clean, mermaid, svg
+from usertrack.dashboards.charts import chart, clean, mermaid, svgs
 from usertrack.rendering import style
 
 
@@ -201,6 +201,7 @@ def to_markdown(
     text the panels follow (the weekly report's own), else a title line. `charts_as`
     "mermaid": the charts as mermaid blocks in the text, no file beside it."""
     files: dict[str, str] = {}
+    specs: list[dict[str, Any]] = []
     lines = (
         [head.rstrip("\n") + "\n"]
         if head
@@ -225,9 +226,11 @@ def to_markdown(
         made = chart(p["analysis"], data, cleaned=True)
         if made:
             name = f"{stem}-{i:02d}-{p['analysis']}.svg"
-            files[name] = svg(made[0])
+            files[name] = ""  # drawn below, every chart in one bounded process
+            specs.append(made[0])
             alt = made[1].replace("[", "(").replace("]", ")").replace("\n", " ")
             lines.append(f"![{style.md_text(alt)}]({name})\n")
+    files = dict(zip(files, svgs(specs), strict=True))
     return "\n".join(lines), files
 
 
