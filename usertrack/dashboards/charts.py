@@ -116,6 +116,27 @@ def alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
 
 Chart = tuple[dict[str, Any], str]  # (Vega-Lite spec, alt text)
 
+# What one chart draws at most: past MAX_SERIES lines the colours repeat and the legend is cut,
+# and past MAX_MARKS marks (points, bars, cells) a chart is slow to draw (V8 in vl-convert, or
+# the reader's browser) and no clearer. A chart cut says so in its subtitle and its alt text;
+# the answer's JSON and CSV stay whole.
+MAX_SERIES = 20
+MAX_MARKS = 10_000
+
+
+def _titled(title: str, notes: list[str]) -> Any:
+    """A chart's title, with a subtitle saying what was left out (`notes`) if anything was."""
+    if not notes:
+        return title
+    return {"text": title, "subtitle": [f"Drawn: {'; '.join(notes)}.", _WHOLE]}
+
+
+_WHOLE = "-f json has every value."
+
+
+def _noted(notes: list[str]) -> str:
+    return f" Drawn: {'; '.join(notes)}." if notes else ""
+
 
 def _bar_chart(
     rows: list[dict[str, Any]],
@@ -153,7 +174,12 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
 def _retention(d: dict[str, Any]) -> Chart | None:
     cells, curve = [], []
     cohorts = d.get("cohorts") or []
-    for c in cohorts:
+    shown, marks = len(cohorts), 0  # the latest cohorts whose cells fit in MAX_MARKS
+    while shown and marks + len(cohorts[shown - 1]["retained"]) <= MAX_MARKS:
+        marks += len(cohorts[shown - 1]["retained"])
+        shown -= 1
+    notes = [f"the latest {len(cohorts) - shown} of {len(cohorts):,} cohorts"] if shown else []
+    for c in cohorts[shown:]:
         for k, n in enumerate(c["retained"]):
             pct = round(100 * n / c["size"], 1) if c["size"] else 0.0
             cells.append({"cohort": c["start"], "period": k, "retained_pct": pct, "persons": n})
@@ -179,9 +205,10 @@ def _retention(d: dict[str, Any]) -> Chart | None:
     )  # fmt: skip
     spec = _top({"vconcat": [
         {**line, "title": "Average retention curve", "width": 460},
-        {**heat, "title": "Cohorts", "width": 460},
+        {**heat, "title": _titled("Cohorts", notes), "width": 460},
     ]})  # fmt: skip
-    return spec, alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    text = alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    return spec, text + _noted(notes)
 
 
 def _activity(d: dict[str, Any]) -> Chart | None:
@@ -387,16 +414,39 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
 
 
 def _trends(d: dict[str, Any]) -> Chart | None:
+    """A line per series, at most MAX_SERIES of them (the largest by the answer's own total or
+    average) and MAX_MARKS points in all (one point in N of each line past it, the last one
+    kept), the cut said in the chart and its alt text. Linear in the answer's numbers."""
     points = d.get("points") or []
-    rows = []
+    every = []
     for series in d.get("series") or []:
         name = series["event"]
         if series.get("breakdown") is not None:
             name = f"{name} / {series['breakdown']}"
-        for point, value in zip(points, series.get("data") or [], strict=False):
-            rows.append({"series": name, "time": point, "value": value})
-    if not rows:
+        data = (series.get("data") or [])[: len(points)]
+        if data:  # a series with no point has no line
+            every.append((name, data, series))
+    if not every:
         return None
+    by = "total" if all("average" not in s for *_, s in every) else "average"
+    drawn = every
+    if len(every) > MAX_SERIES:
+        ranked = sorted(range(len(every)), key=lambda i: -_number(every[i][2].get(by), every[i][1]))
+        drawn = [every[i] for i in sorted(ranked[:MAX_SERIES])]
+    per_line = max(1, MAX_MARKS // len(drawn))
+    step = -(-len(points) // per_line)  # ceil: at most per_line points of each line
+    kept = range((len(points) - 1) % step, len(points), step)
+    rows = [
+        {"series": name, "time": points[i], "value": data[i]}
+        for name, data, _series in drawn
+        for i in kept
+        if i < len(data)
+    ]
+    notes = []
+    if len(drawn) < len(every):
+        notes.append(f"the {len(drawn)} largest of {len(every):,} series by {by}")
+    if step > 1:
+        notes.append(f"one {d.get('interval', 'point')} in {step} of each line")
     line = _layer(
         rows, {"type": "line", "point": True},
         color=_field("series:N", title=None),
@@ -404,17 +454,17 @@ def _trends(d: dict[str, Any]) -> Chart | None:
         x=_field("time:T", title=None),
         y=_field("value:Q", title=str(d.get("math") or "value")),
     )  # fmt: skip
-    spec = _top({**line, "title": "Trends", "width": 460})
-    totals = [
-        {
-            "series": r["series"],
-            "total": sum(x["value"] or 0 for x in rows if x["series"] == r["series"]),
-        }
-        for r in {r["series"]: r for r in rows}.values()
-    ]
-    return spec, alt_pairs(
-        f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
-    )
+    spec = _top({**line, "title": _titled("Trends", notes), "width": 460})
+    totals = [{"series": name, "total": sum(v or 0 for v in data)} for name, data, _series in drawn]
+    text = alt_pairs(f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total")
+    return spec, text + _noted(notes)
+
+
+def _number(value: Any, data: list[Any]) -> float:
+    """A series' rank: its answer's number, else the sum of its points."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return float(sum(v for v in data if isinstance(v, int | float) and v == v))
 
 
 CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
@@ -442,8 +492,27 @@ def chart(analysis: str, data: dict[str, Any], *, cleaned: bool = False) -> Char
     if made is None:
         return None
     spec, text = made
+    for view in [spec, *spec.get("vconcat", ())]:
+        text += _capped(view)
     spec["background"] = "white"  # readable on a light and a dark page alike
     return spec, text
+
+
+def _capped(view: dict[str, Any]) -> str:
+    """A view past MAX_MARKS rows that its chart did not cap itself (a bar per feature of
+    thousands, a day of a long activity range) keeps its first MAX_MARKS, and says so; the
+    note for the alt text, or ''."""
+    rows = (view.get("data") or {}).get("values")
+    if not isinstance(rows, list) or len(rows) <= MAX_MARKS:
+        return ""
+    view["data"] = {**view["data"], "values": rows[:MAX_MARKS]}
+    note = f"the first {MAX_MARKS:,} of {len(rows):,} rows"
+    title = view.get("title")
+    if isinstance(title, dict):  # noted already: one more line before the others
+        view["title"] = {**title, "subtitle": [f"Drawn: {note}.", *title["subtitle"]]}
+    else:
+        view["title"] = _titled(str(title or ""), [note])
+    return _noted([note])
 
 
 _XY_UNSAFE = re.compile(r"[^\w .,/:%()+$@!?='-]")
@@ -474,15 +543,17 @@ def _xychart(part: dict[str, Any]) -> str | None:
     series = list(dict.fromkeys(str(r[by]) for r in rows)) if by else [""]
     lines = ["xychart-beta"]
     title = part.get("title")
+    if isinstance(title, dict):  # a chart cut to its caps: the title, its subtitle aside
+        title = title.get("text")
     if isinstance(title, str):
         lines.append(f"    title {_mermaid_label(title)}")
     lines.append("    x-axis [" + ", ".join(_mermaid_label(v) for v in labels) + "]")
     lines.append(f"    y-axis {_mermaid_label(value.get('title') or value['field'])}")
+    found: dict[str, dict[str, Any]] = {name: {} for name in series}  # one pass over the rows
+    for r in rows:
+        found[str(r[by]) if by else ""][str(r[label["field"]])] = r[value["field"]]
     for name in series:
-        found = {
-            str(r[label["field"]]): r[value["field"]] for r in rows if not by or str(r[by]) == name
-        }
-        numbers = [found.get(v) for v in labels]
+        numbers = [found[name].get(v) for v in labels]
         shown = ", ".join(_num(n if isinstance(n, int | float) else 0) for n in numbers)
         lines.append(f"    {kind} [{shown}]")
     return "\n".join(lines)
