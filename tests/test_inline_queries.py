@@ -119,14 +119,17 @@ def test_sql_runs_read_only_with_its_placeholders_in_every_format(
     assert out.splitlines() == ["n", "13"]  # every completed run, after as_of too
 
 
-def test_a_write_the_checks_cannot_see_is_refused_by_the_read_only_transaction(
+def test_a_function_that_writes_without_a_table_write_is_refused_by_name(
     make_database: Callable[[str], str], export: Path, tmp_path: Path
 ) -> None:
+    """nextval() advances a sequence even in a read-only transaction's eyes: it is not on the
+    list of functions an inline query may call."""
     db = make_database(SCHEMA + "CREATE SEQUENCE s;")
     result = run(["query", "--sql", "SELECT nextval('s') AS n"], tmp_path / "home",
                  DATABASE_URL=db, USERTRACK_EVENTS=str(export))  # fmt: skip
     assert result.exit_code == EXIT_USAGE, result.stderr
-    assert result.stderr.count("usertrack: error:") == 1 and "--sql writes" in result.stderr
+    assert result.stderr.count("usertrack: error:") == 1
+    assert "--sql calls nextval()" in result.stderr
     again = run(["query", "--sql", "SELECT last_value AS n FROM s", "-f", "csv"],
                 tmp_path / "home", DATABASE_URL=db, USERTRACK_EVENTS=str(export))  # fmt: skip
     assert again.stdout.splitlines() == ["n", "1"]  # never advanced
@@ -144,7 +147,7 @@ def test_a_write_the_checks_cannot_see_is_refused_by_the_read_only_transaction(
         (["--sql", "SELECT * FROM wasp_user FOR UPDATE"], "writes (FOR UPDATE"),
         (["--sql", "SELECT pg_read_file('/proc/self/environ')"], "calls pg_read_file"),
         (["--sql", "SELECT pg_catalog.\"pg_read_file\"('/etc/passwd')"], "calls pg_read_file"),
-        (["--sql", "SELECT U&\"pg_ls_dir\"('.')"], 'calls U&"..."'),
+        (["--sql", "SELECT U&\"pg_ls_dir\"('.')"], "calls pg_ls_dir()"),
         (["--sql", "SELECT query_to_xml('SELECT 1', true, true, '')"], "calls query_to_xml"),
         (["--sql", "SELECT lo_import('/etc/passwd')"], "calls lo_import"),
         (["--sql", "SELECT pg_sleep(30)"], "calls pg_sleep"),
@@ -194,6 +197,6 @@ def test_an_inline_query_is_one_of_its_folder() -> None:
         "posthog", "SELECT count() FROM events WHERE event = {e}", ["e"]
     )  # fmt: skip
     sql = inline_query("SELECT 1 WHERE 'a' LIKE '%' ;", "sql")
-    assert (sql.folder, sql.sql, sql.params) == ("neon", "SELECT 1 WHERE 'a' LIKE '%%'", ())
+    assert (sql.folder, sql.sql, sql.params) == ("neon", "SELECT 1 WHERE 'a' LIKE '%'", ())
     with pytest.raises(UsageError):
         inline_query("VACUUM", "sql")

@@ -10,38 +10,34 @@ timeout (usertrack.sources.postgres). Before any of that, the text is checked he
   must read one SELECT (a `UNION` of SELECTs, a `WITH ... SELECT`): HogQL has no statement that
   writes, and a second statement is a syntax error there. What PostHog receives is printed from
   that tree (usertrack.sources.hogql.printer), never the text as typed.
-- SQL: one statement (no `;` but one at the end, outside strings, quoted names and comments, as
-  PostgreSQL's lexer reads them: `E'...'` escapes, `$tag$...$tag$` bodies, nested `/* */`),
-  starting with SELECT, WITH, VALUES or TABLE, and no write inside it (a data-modifying WITH,
-  SELECT INTO). The read-only transaction refuses whatever a write this misses; psycopg's
-  extended protocol refuses a second statement too.
+- SQL: PostgreSQL's own parser (`pglast`, libpg_query) must read one SELECT (a WITH, VALUES or
+  TABLE) whose every node and every function called is on an allowlist: functions that only
+  compute on their arguments, nothing that runs query text, touches files, sessions, locks or
+  settings (usertrack.sources.sqlcheck). The text checked is the text sent, and it runs on a
+  connection of its own, in a read-only transaction rolled back at its end
+  (usertrack.sources.postgres).
 
 Parameters are the text's placeholders (`{name}` in HogQL, `%(name)s` in SQL), bound as values
 from `-p NAME=VALUE`, typed by their look (`7` an integer, `2026-01-01` a date, else text);
-`as_of` and `exclude_pattern` are bound by usertrack as for a file. SQL without placeholders is
-sent with its `%` doubled, so `LIKE '%@acme.io'` works as written; with placeholders a literal
-`%` is `%%`, as in a query file.
+`as_of` and `exclude_pattern` are bound by usertrack as for a file. In SQL a placeholder is
+written as PostgreSQL's `$n` before the check, and nothing else in the text changes: a `%` is a
+literal one (`LIKE '%@acme.io'` works as written), and so is a `%(name)s` inside a string.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from usertrack.errors import UsageError
 from usertrack.sources.queries import Param, Query, placeholders
+from usertrack.sources.sqlcheck import sql_code
 
 # The longest inline query accepted (a query file has no such bound: its author is local).
 MAX_INLINE = 20_000
 LANGUAGES = {"hogql": ("posthog", "--hogql"), "sql": ("neon", "--sql")}
 SET_BY_USERTRACK = ("as_of", "exclude_pattern")
 _SELECT_NODES = ("SelectQuery", "SelectSetQuery")
-_SQL_STARTS = ("select", "with", "values", "table")
-# A write inside one statement: a data-modifying WITH (`AS (DELETE ...`), SELECT INTO.
-_SQL_WRITE = re.compile(
-    r"(?i)\(\s*(insert|update|delete|merge)\b|\binto\b|\bfor\s+(update|no\s+key\s+update|share|key\s+share)\b"
-)
 
 
 def inline_query(text: str, language: str) -> Query:
@@ -55,13 +51,9 @@ def inline_query(text: str, language: str) -> Query:
         raise UsageError(f"{option} is {len(body):,} characters long: at most {MAX_INLINE:,}")
     if language == "hogql":
         body = _checked_hogql(body, option)
-        dialect = "hogql"
+        names = list(dict.fromkeys(name for name, _ in placeholders(body, "hogql")))
     else:
-        body = _checked_sql(body, option)
-        dialect = "postgres"
-    names = list(dict.fromkeys(name for name, _ in placeholders(body, dialect)))
-    if language == "sql" and not names:
-        body = body.replace("%", "%%")  # no placeholder: every % is a literal one
+        body, names = _checked_sql(body, option)  # $n is names[n - 1]
     params = tuple(
         Param(name, "now" if name == "as_of" else None, 1, None if name == "as_of" else "text")
         for name in names
@@ -132,140 +124,21 @@ def _checked_hogql(body: str, option: str) -> str:
     return body.rstrip().removesuffix(";").rstrip()
 
 
-def _checked_sql(body: str, option: str) -> str:
-    code = sql_code(body)
-    trimmed = code.rstrip()
+def _checked_sql(body: str, option: str) -> tuple[str, list[str]]:
+    """The text to send for `body` and its placeholders' names, `$1..$n` in that order: the
+    text parsed and checked by PostgreSQL's parser on an allowlist (usertrack.sources.sqlcheck)."""
+    from usertrack.sources.sqlcheck import check_sql, placeholder_names, positional
+
+    trimmed = sql_code(body).rstrip()
     if trimmed.endswith(";"):
         body = body[: len(trimmed) - 1].rstrip()
-        code = code[: len(trimmed) - 1].rstrip()
-    if ";" in code:
-        at = code.index(";")
-        raise UsageError(
-            f"{option} holds more than one statement (a ';' at character {at + 1}): give one SELECT"
-        )
-    first = re.match(r"\s*\(*\s*([A-Za-z]+)", code)
-    word = first[1].lower() if first else ""
-    if word not in _SQL_STARTS:
-        article = "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
-        shown = f"{article} {word.upper()} statement" if word else "no statement"
-        raise UsageError(
-            f"{option} is {shown}, not a SELECT: usertrack never writes to your database"
-        )
-    server = _server_call(body, code)
-    if server:
-        raise UsageError(
-            f"{option} calls {server}, which reaches past the database's tables (the server's"
-            " files, sessions, locks or settings): an inline query reads tables only"
-        )
-    write = _SQL_WRITE.search(code)
-    if write:
-        what = " ".join(write[0].strip("( \t\n").upper().split())
-        raise UsageError(
-            f"{option} writes ({what} at character {write.start() + 1}): usertrack never writes"
-            " to your database"
-        )
-    return body
-
-
-# Functions that reach past the database's tables, to the server's files, other sessions or
-# its settings (PostgreSQL's "admin" and large-object functions, dblink), or that run a query
-# given as text past this check (query_to_xml and kin): a superuser or pg_read_server_files role
-# would read /proc/self/environ or the user's config with pg_read_file. Also those that act on
-# other sessions or the server without writing a table, which a read-only transaction allows:
-# advisory locks (a session-level one outlives the transaction on a pooled connection, and the
-# app's job queues may wait on it), NOTIFY to the app's listeners, a sleep holding a connection,
-# resetting the server's statistics. Refused by name, quoted or not, schema-qualified or not; a
-# Unicode-escaped name (U&"...") is refused outright.
-_SERVER_CALLS = re.compile(
-    r"\b(pg_read_file|pg_read_binary_file|pg_stat_file|pg_ls_\w+|pg_logdir_ls|pg_file_\w+"
-    r"|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend"
-    r"|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|set_config"
-    r"|pg_advisory_\w+|pg_try_advisory_\w+|pg_notify|pg_sleep\w*|pg_stat_reset\w*"
-    r"|query_to_xml\w*|cursor_to_xml\w*|table_to_xml\w*|schema_to_xml\w*"
-    r"|database_to_xml\w*)\s*\(",
-    re.IGNORECASE,
-)
-
-
-def _server_call(body: str, code: str) -> str | None:
-    """The first function of _SERVER_CALLS that `body` calls, its quoted names read unquoted
-    (`code`: body with strings, names and comments blanked, sql_code); else None."""
-    if re.search(r"(?i)\bu&[\"']", code):
-        return 'U&"..."'
-    names = []
-    quoted = False
-    for b, c in zip(body, code, strict=True):
-        if c == '"':
-            quoted = not quoted
-            continue
-        names.append(b if quoted else c)
-    found = _SERVER_CALLS.search("".join(names))
-    return found[1] if found else None
-
-
-def sql_code(sql: str) -> str:
-    """`sql` with the contents of its strings, quoted names and comments blanked (same length),
-    as PostgreSQL's lexer delimits them: '' inside a string, backslash escapes in E'...', a
-    dollar-quoted body up to its own tag, nested /* */ comments. An unterminated one runs to the
-    end (PostgreSQL refuses it anyway)."""
-    out = list(sql)
-    i, n = 0, len(sql)
-
-    def blank(start: int, end: int) -> None:
-        for k in range(start, min(end, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            j = n if j == -1 else j
-            blank(i, j)
-            i = j
-        elif sql.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
-        elif c in "'\"":
-            escapes = c == "'" and i > 0 and sql[i - 1] in "eE" and not _word_before(sql, i - 1)
-            j = i + 1
-            while j < n:
-                if escapes and sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            blank(i + 1, j)
-            i = j + 1
-        elif c == "$" and not _word_before(sql, i):
-            tag = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", sql[i:])
-            if tag is None:
-                i += 1
-                continue
-            end = sql.find(tag[0], i + len(tag[0]))
-            end = n if end == -1 else end
-            blank(i + len(tag[0]), end)
-            i = end + len(tag[0])
-        else:
-            i += 1
-    return "".join(out)
-
-
-def _word_before(sql: str, i: int) -> bool:
-    """Whether a letter, digit or _ is just before position `i` (a name goes on there)."""
-    return i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_")
+    names = placeholder_names(body)
+    order = [n for n in names if n != "exclude_pattern"] + [
+        n for n in names if n == "exclude_pattern"
+    ]
+    sent = positional(body, order)
+    check_sql(sent, option, len(order))
+    return sent, order
 
 
 def _line(message: str) -> str:

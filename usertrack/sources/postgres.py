@@ -12,6 +12,12 @@ Facts this module relies on (../shared/DESIGN.md, checked against Neon's and psy
   are retried with exponential backoff and jitter. Authentication failures are not retried.
 - Rows are streamed (psycopg `Cursor.stream`), so a large result is held once, as Python rows,
   not also as a whole libpq result.
+- An inline `--sql` query (usertrack.sources.inline) is sent exactly as it was checked: its text
+  holds PostgreSQL's own `$n` parameters, which psycopg's RawCursor (psycopg 3.2) sends untouched
+  while binding the values. It runs on a connection of its own, in a transaction rolled back at
+  its end (a session setting it changed is undone), then `pg_advisory_unlock_all()` and
+  `DISCARD ALL` leave the session as it was found before the connection is closed: nothing of
+  it reaches the next query, even behind a pooler that keeps the server's session.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from usertrack.sources.base import (
     pause,
 )
 from usertrack.sources.dsn import describe_dsn, dsn_without_password, malformed_dsn
+from usertrack.sources.inline import is_inline
 
 if TYPE_CHECKING:
     import psycopg
@@ -204,7 +211,7 @@ class PostgresSource:
         """The rows of `query`; queries run from several threads at once run side by side.
         With `arrow_over`: read through COPY (usertrack.sources.pg_copy) where the query's
         column types allow, a result of more rows than that as an Arrow table."""
-        if arrow_over is not None:
+        if arrow_over is not None and not is_inline(query):  # COPY would change its text
             copied = self._copied(query, params, arrow_over)
             if copied is not None:
                 return copied
@@ -238,8 +245,21 @@ class PostgresSource:
     def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
         """The rows of `query` as the server sends them (a server-side stream, STREAM_CHUNK
         rows a round trip), in batches of STREAM_BATCH, while the block runs."""
+        if is_inline(query):
+            with self._own_connection() as conn, self._stream_on(conn, query, params) as rows:
+                yield rows
+            return
         with self._connection() as conn, self._stream_on(conn, query, params) as rows:
             yield rows
+
+    @contextmanager
+    def _own_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection opened for one inline query, its session reset and closed after it."""
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            _reset_and_close(conn, self.statement_timeout_ms)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -302,17 +322,31 @@ class PostgresSource:
     def _stream_on(
         self, conn: psycopg.Connection[Any], query: Query, params: Mapping[str, Any]
     ) -> Iterator[RowStream]:
-        values = {k: bindable(v) for k, v in params.items()}
-        with self._guarded(conn, query), conn.transaction(), conn.cursor() as cur:
-            self._settings(cur, query)
-            # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
-            sql = query.sql.rstrip().rstrip(";").encode()
+        import psycopg
+
+        inline = is_inline(query)
+        values: Any = {k: bindable(v) for k, v in params.items()}
+        # bytes: psycopg's typing wants literal SQL, and a query file is data we read.
+        sql = query.sql.rstrip().rstrip(";").encode()
+        if inline:  # the checked text, its $n bound in the order of its parameters
+            values = [values[p.name] for p in query.params]
+            sql = _checked_again(query, query.sql).encode()
+        with (
+            self._guarded(conn, query),
+            conn.transaction(force_rollback=inline),
+            psycopg.RawCursor(conn) if inline else conn.cursor() as cur,
+        ):
+            with conn.cursor() as own:
+                self._settings(own, query)
             check_cancelled()
             stream = cur.stream(sql, values, size=STREAM_CHUNK)
             first = next(stream, None)
             if cur.description is None:
                 # A stream that yields no row gives no row description: ask for it alone.
-                cur.execute(b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0", values)
+                wrapped = b"SELECT * FROM (\n" + sql + b"\n) AS usertrack_q LIMIT 0"
+                if inline:
+                    wrapped = _checked_again(query, wrapped.decode()).encode()
+                cur.execute(wrapped, values)
             if cur.description is None:
                 raise QueryError(f"query {query.id} ({query.path}) returned no rows to read")
             columns = [c.name for c in cur.description]
@@ -336,6 +370,9 @@ class PostgresSource:
                 # the query and drains it when closed, so the transaction can end.
                 if isinstance(stream, Generator):
                     stream.close()
+                if inline:  # a session lock taken would outlive the transaction
+                    with suppress(psycopg.Error), conn.cursor() as own:
+                        own.execute(b"SELECT pg_advisory_unlock_all()")
 
     @contextmanager
     def _guarded(self, conn: psycopg.Connection[Any], query: Query) -> Iterator[None]:
@@ -402,6 +439,30 @@ def _canceller(conn: psycopg.Connection[Any], finished: threading.Event) -> Call
                 return
 
     return cancel_query
+
+
+def _checked_again(query: Query, text: str) -> str:
+    """`text`, checked as the inline query it is part of was (usertrack.sources.sqlcheck)
+    at the moment it is sent."""
+    from usertrack.sources.sqlcheck import check_sql
+
+    check_sql(text, str(query.path), len(query.params))
+    return text
+
+
+def _reset_and_close(conn: psycopg.Connection[Any], timeout_ms: int) -> None:
+    """Leave `conn`'s session as it was found (DISCARD ALL resets settings, temporary tables,
+    prepared statements, LISTEN and advisory locks; it cannot run in a transaction block), under
+    a statement timeout, then close it."""
+    with suppress(Exception):
+        if not conn.closed and not conn.broken:
+            conn.rollback()
+            conn.autocommit = True
+            conn.execute(b"SELECT set_config('statement_timeout', %s, false)", [str(timeout_ms)])
+            conn.execute(b"SELECT pg_advisory_unlock_all()")
+            conn.execute(b"DISCARD ALL")
+    with suppress(Exception):
+        conn.close()
 
 
 def bindable(value: Any) -> Any:
