@@ -264,3 +264,59 @@ def test_no_inline_query_reaches_past_the_tables_through_mcp(
     assert reached(superuser) == before
     assert "rows" in text(runs)[0], text(runs)
     assert json.loads(text(count)[0])["rows"][0][0] > 0
+
+
+# ------------------------------------------------------------------ doctor judges the role
+
+
+def test_doctor_flags_the_superuser_with_the_sql_of_a_read_only_role_and_passes_the_reader(
+    superuser: str, demo_home: Path, export: Path, tmp_path: Path
+) -> None:
+    from usertrack.demo.database import demo_reader_uri
+    from usertrack.demo.layout import existing_demo
+
+    env = {"USERTRACK_EVENTS": str(export)}
+    flagged = run(["doctor"], tmp_path / "home", DATABASE_URL=superuser, **env)
+    assert flagged.exit_code == 0, flagged.stdout + flagged.stderr
+    (line,) = [x for x in flagged.stdout.splitlines() if x.startswith("! role:")]
+    assert "is a superuser" in line
+    fix = flagged.stdout.split(line, 1)[1]
+    assert "CREATE ROLE usertrack LOGIN" in fix and "default_transaction_read_only = on" in fix
+    assert "GRANT SELECT ON" in fix and "wasp_user" in fix and "fastapi_run" in fix
+    demo = existing_demo(demo_home)
+    assert demo is not None
+    reader = demo_reader_uri(demo)  # the role the demo's own commands use
+    passed = run(["doctor"], tmp_path / "home", DATABASE_URL=reader, **env)
+    assert passed.exit_code == 0, passed.stdout + passed.stderr
+    assert "✓ role: usertrack_reader can read, not write" in passed.stdout
+    assert not [x for x in passed.stdout.splitlines() if x.startswith(("!", "✗"))]
+
+
+def test_doctor_names_a_role_that_can_write_a_table_or_read_the_servers_files(
+    make_database: Callable[[str], str], pg_server: str
+) -> None:
+    import os
+
+    from usertrack.config import resolve_queries_dir
+    from usertrack.doctor import role_check
+    from usertrack.sources.queries import load_queries
+
+    db = make_database(SCHEMA)
+    role = f"writer_{os.getpid()}"
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        admin.execute(f"GRANT UPDATE ON fastapi_run TO {role}")
+        admin.execute(f"GRANT pg_read_server_files TO {role}")
+    library = load_queries(resolve_queries_dir(None))
+    try:
+        with psycopg.connect(db.replace("postgres:@", f"{role}:@", 1)) as conn:
+            check = role_check(conn, library)
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+    assert check.warning and "superuser" not in check.detail
+    assert "is a member of pg_read_server_files" in check.detail
+    assert "can write fastapi_run" in check.detail and "wasp_user" not in check.detail
+    assert check.fix is not None and "GRANT SELECT ON " in check.fix

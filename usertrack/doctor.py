@@ -4,7 +4,10 @@ Checks run in order and keep going after a failure, so one run shows everything 
 PostHog is asked a trivial HogQL query and its project's name, and validates every HogQL file of
 the library without running it (usertrack.querycheck); PostgreSQL is connected to, shown to
 be read-only, and every query of queries/neon/ is EXPLAINed (bound parameters, nothing executed),
-which proves that the tables and columns the query library needs exist.
+which proves that the tables and columns the query library needs exist. The role of
+DATABASE_URL is judged too: a superuser, a role that can write a table the library reads, or a
+member of the roles that read and write the server's files or run its programs gets a warning
+with the SQL of a read-only role (the one docs/connecting.md recommends).
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from typing import Any
 
 from usertrack.clock import now_utc
 from usertrack.config import Settings
-from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY, UsertrackError
+from usertrack.errors import (
+    EXIT_CONFIG,
+    EXIT_CONNECTION,
+    EXIT_QUERY,
+    UsertrackError,
+    first_line,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,7 @@ class Check:
     detail: str
     fix: str | None = None
     exit_code: int = 0
+    warning: bool = False  # ok, but said plainly with its fix (a role that could do more)
 
 
 def _fail(name: str, err: UsertrackError | Exception, fix: str, code: int | None = None) -> Check:
@@ -142,6 +152,7 @@ def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]
     ]
     source = PostgresSource(uri, description="demo PostgreSQL")
     try:
+        out.append(role_check(source.connect(), library))
         out.extend(_explain_neon_queries(source, library))
     finally:
         source.close()
@@ -194,10 +205,127 @@ def _postgres_checks(settings: Settings, library: Any, progress: Any) -> list[Ch
                     EXIT_CONNECTION,
                 )
             )
+        out.append(role_check(conn, library))
         out.extend(_explain_neon_queries(source, library))
         return out
     finally:
         source.close()
+
+
+# The server's roles that let a query reach past the database: its files and its programs.
+SERVER_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+# docs/connecting.md's tables, when no query file names one that exists.
+SHIPPED_TABLES = ("wasp_user", "fastapi_user", "fastapi_run", "fastapi_tool_executions",
+                  "fastapi_code_execution", "fastapi_deployment")  # fmt: skip
+
+
+def role_check(conn: Any, library: Any) -> Check:
+    """Whether DATABASE_URL's role can do more than read: a superuser (rolsuper), a member of
+    SERVER_ROLES (pg_has_role), or one with INSERT, UPDATE or DELETE on a table the library's
+    PostgreSQL queries read (has_table_privilege). A warning with the SQL of a read-only role."""
+    import psycopg
+
+    tables = read_tables(library)
+    member = ", ".join(
+        f"CASE WHEN to_regrole('{r}') IS NULL THEN false"
+        f" ELSE pg_has_role(current_user, '{r}', 'MEMBER') END"
+        for r in SERVER_ROLES
+    )
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                f"SELECT current_user, current_database(), rolsuper, {member}"
+                " FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+            found = conn.execute(
+                "SELECT s, n, has_table_privilege(c, 'INSERT, UPDATE, DELETE') FROM"
+                " unnest(%s::text[], %s::text[]) AS t(s, n),"
+                " LATERAL to_regclass(coalesce(quote_ident(s) || '.', '') || quote_ident(n)) c"
+                " WHERE c IS NOT NULL",
+                ([s for s, _ in tables], [n for _, n in tables]),
+            ).fetchall()
+    except psycopg.Error as e:
+        return Check("role", True, f"not judged: {first_line(e)}", warning=True)
+    if row is None:
+        return Check("role", True, "not judged: the role is not in pg_roles", warning=True)
+    role, database, superuser, *servers = row
+    writable = [n if s is None else f"{s}.{n}" for s, n, can in found if can]
+    problems = []
+    if superuser:
+        problems.append("is a superuser (it can read the server's files and run programs)")
+    else:
+        joined = [r for r, yes in zip(SERVER_ROLES, servers, strict=True) if yes]
+        if joined:
+            problems.append(f"is a member of {', '.join(joined)}")
+        if writable:
+            problems.append(f"can write {', '.join(writable[:6])}")
+    shown = printable(role)
+    if not problems:
+        return Check("role", True, f"{shown} can read, not write, and reaches no server file")
+    readable = [(s, n) for s, n, _ in found] or [(None, n) for n in SHIPPED_TABLES]
+    return Check(
+        "role",
+        True,
+        f"{shown} {' and '.join(problems)}: usertrack only reads, and needs a role that can"
+        " do no more",
+        "connect as a read-only role instead (docs/connecting.md), made as an administrator by:\n"
+        + read_only_role_sql(conn, database, readable),
+        warning=True,
+    )
+
+
+def read_only_role_sql(conn: Any, database: str, tables: list[tuple[str | None, str]]) -> str:
+    """docs/connecting.md's SQL for a read-only role, for this database and these tables."""
+    from psycopg import sql
+
+    def name(*parts: str | None) -> str:
+        return ".".join(sql.Identifier(p).as_string(conn) for p in parts if p is not None)
+
+    schemas = sorted({s or "public" for s, _ in tables})
+    return "\n".join(
+        [
+            "CREATE ROLE usertrack LOGIN PASSWORD '...';",
+            f"GRANT CONNECT ON DATABASE {name(database)} TO usertrack;",
+            f"GRANT USAGE ON SCHEMA {', '.join(name(s) for s in schemas)} TO usertrack;",
+            f"GRANT SELECT ON {', '.join(name(s, n) for s, n in tables)} TO usertrack;",
+            "ALTER ROLE usertrack SET default_transaction_read_only = on;",
+        ]
+    )
+
+
+def read_tables(library: Any) -> list[tuple[str | None, str]]:
+    """The tables (schema or None, name) the library's PostgreSQL queries read, as PostgreSQL's
+    parser reads them (their WITH names left out); a file it cannot parse adds none."""
+    from pglast import ast, parse_sql
+
+    from usertrack.sources.sqlcheck import placeholder_names, positional
+
+    found: set[tuple[str | None, str]] = set()
+    for query in library.in_folder("neon"):
+        try:
+            stmts = parse_sql(positional(query.sql, placeholder_names(query.sql)))
+        except Exception:  # a template or a syntax only the command completes
+            continue
+        named: set[tuple[str | None, str]] = set()
+        ctes: set[str] = set()
+        stack: list[Any] = list(stmts)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, tuple):
+                stack.extend(node)
+            elif isinstance(node, ast.Node):
+                if isinstance(node, ast.RangeVar):
+                    named.add((node.schemaname, node.relname or ""))
+                elif isinstance(node, ast.CommonTableExpr):
+                    ctes.add(node.ctename or "")
+                stack.extend(getattr(node, a) for a in node)
+        found |= {(s, n) for s, n in named if s is not None or n not in ctes}
+    return sorted(found, key=lambda t: (t[0] or "", t[1]))
+
+
+def printable(text: str) -> str:
+    """A name from the server as one line of plain characters."""
+    return "".join(c if c.isprintable() else "?" for c in text)[:80]
 
 
 def _explain_neon_queries(source: Any, library: Any) -> list[Check]:

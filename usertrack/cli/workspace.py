@@ -91,10 +91,10 @@ def doctor(
                 progress=progress,
             )
         for check in checks:
-            mark = "✓" if check.ok else "✗"
+            mark = "!" if check.warning else "✓" if check.ok else "✗"
             typer.echo(f"{mark} {check.name}: {check.detail}")
-            if not check.ok and check.fix:
-                typer.echo(f"  fix: {check.fix}")
+            if (check.warning or not check.ok) and check.fix:
+                typer.echo("  fix: " + check.fix.replace("\n", "\n    "))
         code = exit_code(checks)
         if code:
             raise typer.Exit(code)
