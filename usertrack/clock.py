@@ -37,5 +37,7 @@ def hogql_timestamp(moment: datetime) -> str:
 
 
 def naive_utc(moment: datetime) -> datetime:
-    """A timezone-aware datetime as naive UTC (how DuckDB TIMESTAMP columns hold it)."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    """`moment` as naive UTC, the way DuckDB TIMESTAMP columns and the app mirror hold it: an
+    aware moment is converted to UTC; a naive one is UTC already and comes back as it is (never
+    read as the machine's local time, which would shift it by the machine's offset)."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)

@@ -16,8 +16,10 @@ on the database.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from usertrack.clock import naive_utc
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,13 +29,6 @@ if TYPE_CHECKING:
 
 FILES = ("neon/run_windows", "neon/run_failure_days")
 ACCOUNTS = "neon/accounts"  # the plans (usertrack.act.alerts_plans), from the copy's users
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """A moment as the copy holds them: UTC without a zone."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 class RunsCopy:

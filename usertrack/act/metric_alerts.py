@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from usertrack.clock import naive_utc
 from usertrack.errors import AlertsFileError
 from usertrack.rulefiles import did_you_mean, key_line
 
@@ -332,7 +333,7 @@ def _events_series(
 ) -> tuple[list[float | None], tuple[str, ...]]:
     """A funnel's or a trend's figure of each window, and the notes, from the events."""
     if rule.metric == "funnel_conversion":
-        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.common import DateRange
         from usertrack.analytics.funnel import funnel
 
         assert rule.within is not None
@@ -347,7 +348,7 @@ def _events_series(
             values.append(point.conversion_rate if point is not None and point.entered else None)
         return values, tuple(found.notes)
     if rule.metric == "trend":
-        from usertrack.analytics.common import DateRange, naive_utc
+        from usertrack.analytics.common import DateRange
         from usertrack.analytics.trends import parse_math, trends
 
         span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.kept_cells import kept_people
+from usertrack.clock import naive_utc
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
 def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> Actors:
     """The persons with the event in the interval starting at the point (PostHog's trends
     actors; the persons its dau counts)."""
-    from usertrack.analytics.common import FactsTable, naive_utc, open_facts_tables
+    from usertrack.analytics.common import FactsTable, open_facts_tables
 
     points = [naive_utc(p) for p in result.points]
     fmt = "%Y-%m-%dT%H:%M" if result.interval == "hour" else "%Y-%m-%d"

@@ -19,11 +19,11 @@ from typing import Any
 
 from usertrack.analytics.common import (
     FactsTable,
-    naive_utc,
     next_period,
     open_facts_tables,
     period_start,
 )
+from usertrack.clock import naive_utc
 from usertrack.errors import UsageError
 
 WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count

@@ -20,6 +20,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from usertrack.clock import naive_utc
+
 RUNS = {"email": "VARCHAR", "run_count": "BIGINT", "runs_completed": "BIGINT"}
 ACCOUNTS = {"email": "VARCHAR", "credits": "DOUBLE", "subscription_status": "VARCHAR"}
 
@@ -273,7 +275,6 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
     every run up to as_of; None where APP_FACTS answers instead (see the module)."""
     import duckdb
 
-    from usertrack.analytics.common import naive_utc
     from usertrack.sources import app_mirror, mirror_file
 
     files = [ws.library.get(q) for q in ("neon/runs", "neon/accounts")]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.rendered import (  # re-exported: every analysis renders through these
@@ -23,6 +23,7 @@ from usertrack.analytics.rendered import (  # re-exported: every analysis render
     seconds_or_none,
     sparkline,
 )
+from usertrack.clock import naive_utc
 from usertrack.errors import UsageError
 
 __all__ = [
@@ -84,10 +85,6 @@ def parse_window(text: str, option: str = "--window") -> timedelta:
     if seconds > 3660 * 86400:
         raise UsageError(f"{option} {text!r} is longer than ten years")
     return timedelta(seconds=seconds)
-
-
-def naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def day_of(value: Any) -> date:

@@ -19,12 +19,12 @@ from usertrack.analytics.common import (
     FactsTable,
     day_of,
     facts_bound,
-    naive_utc,
     next_period,
     open_facts_tables,
     period_start,
 )
 from usertrack.analytics.proportions import judged, wilson
+from usertrack.clock import naive_utc
 from usertrack.errors import UsageError
 
 MODES = ("first-time", "recurring")

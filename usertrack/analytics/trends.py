@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from usertrack.analytics.common import (
     DateRange,
     change,
-    naive_utc,
     next_period,
     period_start,
     previous_span,
 )
+from usertrack.clock import naive_utc
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from usertrack.clock import naive_utc
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -134,7 +136,6 @@ def from_copy(
     import duckdb
     import psycopg
 
-    from usertrack.reports.failure_copy import naive_utc
     from usertrack.sources import app_mirror
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource

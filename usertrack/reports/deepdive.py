@@ -25,9 +25,10 @@ import difflib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.clock import naive_utc
 from usertrack.errors import NotFoundError, UsageError
 from usertrack.rendering import style
 from usertrack.sources.queries import Param, Query, resolve_params
@@ -395,13 +396,12 @@ def _dicts(result: Result | None) -> list[dict[str, Any]]:
     return result.as_dicts() if result is not None else []
 
 
-def _naive_utc(value: Any) -> datetime:
+def _moment_of(value: Any) -> datetime:
+    """A timestamp as a source gives it (ISO text, a datetime, a date) as naive UTC."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        return naive_utc(value)
     if isinstance(value, date):
         return datetime.combine(value, datetime.min.time())
     raise TypeError(f"not a timestamp: {value!r}")
@@ -412,7 +412,7 @@ def _neon_timeline(result: Result | None) -> list[TimelineItem]:
     for row in _dicts(result):
         items.append(
             TimelineItem(
-                at=_naive_utc(row["at"]),
+                at=_moment_of(row["at"]),
                 source="neon",
                 kind=row["kind"],
                 level=row.get("level"),
@@ -431,7 +431,7 @@ def _posthog_timeline(result: Result | None) -> list[TimelineItem]:
         detail = row.get("mcp_server") or row.get("exception_message")
         items.append(
             TimelineItem(
-                at=_naive_utc(row["timestamp"]),
+                at=_moment_of(row["timestamp"]),
                 source="posthog",
                 kind=row["event"],
                 name=row.get("page"),
@@ -488,7 +488,7 @@ def timeline_check(items: list[TimelineItem], failures: list[dict[str, Any]]) ->
     once = counted_once(failures)
     left_out: dict[str, int] = {}
     for failure in once:
-        day = day_of(_naive_utc(failure["occurred_at"]))
+        day = day_of(_moment_of(failure["occurred_at"]))
         day["failures"] += 1
         if could_be_platform(failure):
             day["platform_failures"] += 1

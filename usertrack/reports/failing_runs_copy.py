@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.clock import naive_utc
+
 if TYPE_CHECKING:
     from usertrack.sources.base import Result
     from usertrack.sources.queries import Query
@@ -94,7 +96,6 @@ def from_copy(ws: Workspace, query: Query, values: dict[str, Any]) -> Result | N
     import duckdb
     import psycopg
 
-    from usertrack.reports.failure_copy import naive_utc
     from usertrack.sources import app_mirror
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource

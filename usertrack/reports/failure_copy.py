@@ -18,8 +18,10 @@ database.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from usertrack.clock import naive_utc
 
 if TYPE_CHECKING:
     from usertrack.segments.profiles import Job
@@ -105,13 +107,6 @@ FROM tool_calls AS t
 JOIN people AS p ON p.id_text = t.user_id
 WHERE t.status = 'failed' AND t.ts > $since AND t.ts <= $as_of
 """
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """A moment as the copy holds them: UTC without a zone."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.clock import naive_utc
+
 if TYPE_CHECKING:
     from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
@@ -150,7 +152,6 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
     import duckdb
     import psycopg
 
-    from usertrack.reports.failure_copy import naive_utc
     from usertrack.segments.profile_copy import SINCE, dated_before
     from usertrack.sources import app_mirror
     from usertrack.sources.base import Result

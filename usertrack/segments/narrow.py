@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from usertrack.clock import naive_utc
 from usertrack.sources.base import Source
 from usertrack.sources.queries import Query, QueryLibrary, resolve_params
 
@@ -208,8 +209,6 @@ def holds_for_unknown(
     knows: every joined column the narrowed profile reads NULL, the flags false."""
     import duckdb
 
-    from usertrack.clock import naive_utc
-
     nulls = ", ".join(f'NULL AS "{c}"' for c in sorted(narrow.reads))
     flags = "false AS in_posthog, false AS in_neon"
     row = f"SELECT NULL AS email, {nulls + ', ' if nulls else ''}{flags}"
@@ -253,7 +252,7 @@ def build_narrowed(
         return None
     excluded = profiles.exclude_pattern(exclude_domains)
     params = {"as_of": as_of, "exclude_pattern": excluded}
-    values = resolve_params(profile_query, {"as_of": _naive(as_of)}, now_value=_naive(as_of))
+    values = resolve_params(profile_query, {"as_of": naive_utc(as_of)}, now_value=naive_utc(as_of))
     checking = scratch()  # the expression asked of literals alone: no profile connection yet
     try:
         if holds_for_unknown(checking, narrow, expression, as_of, values):
@@ -289,9 +288,3 @@ def _used(sql: str, values: Mapping[str, Any]) -> dict[str, Any]:
     import re
 
     return {k: v for k, v in values.items() if re.search(rf"\${re.escape(k)}\b", sql)}
-
-
-def _naive(as_of: datetime) -> datetime:
-    from usertrack.clock import naive_utc
-
-    return naive_utc(as_of)

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from usertrack.clock import naive_utc
+
 if TYPE_CHECKING:
     from usertrack.sources.app_mirror import AppMirror
     from usertrack.sources.base import Result
@@ -87,10 +89,6 @@ _SQL = {FILES[0]: _RUNS, FILES[1]: _TOOL_CALLS}
 _TABLES = (("fastapi_run", "created_at"), ("fastapi_tool_executions", "created_at"))
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
-
-
 class CopyAnswers:
     """The app's database for one classification: runs.sql and tool_calls.sql asked of every
     user are answered from the checked copy (checked once, when the first of them is asked),
@@ -132,7 +130,7 @@ class CopyAnswers:
         peek = getattr(self._behind, "peek", None)
         if peek is not None and peek(query, params) is not None:
             return None  # the answer cache answers at once
-        at, pattern = _naive_utc(params["as_of"]), str(params["exclude_pattern"])
+        at, pattern = naive_utc(params["as_of"]), str(params["exclude_pattern"])
         with self._lock:
             try:
                 mirror = self._ready(at, pattern)
@@ -142,7 +140,7 @@ class CopyAnswers:
             except duckdb.Error:
                 return None
         try:
-            table = cur.sql(_SQL[query.id], params={"since": _naive_utc(SINCE), "as_of": at})
+            table = cur.sql(_SQL[query.id], params={"since": naive_utc(SINCE), "as_of": at})
             found = table.to_arrow_table()
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None

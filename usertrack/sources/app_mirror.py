@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from usertrack.clock import naive_utc
 from usertrack.sources import mirror_checks as checks
 from usertrack.sources import mirror_file
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
@@ -390,7 +391,7 @@ class AppMirror:
         except BaseException:
             self.con.rollback()
             raise
-        window = (_naive_utc(since), _naive_utc(as_of))
+        window = (naive_utc(since), naive_utc(as_of))
         checks.note_checked(self.path, was, self._state(), snapshots, *window)
         return copied
 
@@ -552,7 +553,7 @@ class AppMirror:
         if state[4] != exclude_pattern:
             return every
         tables = [(s.name, bool(s.ts)) for s in every]
-        window = (_naive_utc(since), _naive_utc(as_of))
+        window = (naive_utc(since), naive_utc(as_of))
         names = checks.unchecked(self.path, state, source, tables, *window)
         return [s for s in every if s.name in names]
 
@@ -583,7 +584,7 @@ class AppMirror:
         # The window's ends as the copy's times are (naive UTC): an aware one would have
         # DuckDB compare every row as a TIMESTAMPTZ, in its own time zone (the machine's), at
         # 100,000 users 0.25 s of CPU for every tool call up to as_of.
-        window = {"since": _naive_utc(since), "as_of": _naive_utc(as_of)}
+        window = {"since": naive_utc(since), "as_of": naive_utc(as_of)}
         with self._lock:
             kept = self.con.cursor()
             try:
@@ -629,13 +630,6 @@ def _bounds(cur: psycopg.ClientCursor[Any], spec: Spec) -> tuple[str, str]:
     if row is not None and row[0]:
         return "(%(since)s AT TIME ZONE 'UTC')", "(%(as_of)s AT TIME ZONE 'UTC')"
     return "%(since)s", "%(as_of)s"
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    """`moment` as naive UTC (a naive one is UTC already)."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> None:
