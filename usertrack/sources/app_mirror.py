@@ -10,11 +10,21 @@ groups the copy on the machine's cores in a fraction of a second.
 How the copy stays exact (never written to the app's database: read-only transactions only):
 - PostgreSQL gives every row version it writes (an insert, each update) the writing
   transaction's id, `xmin`; a delete removes the row. For each UTC day of the window, the check
-  asks the count of the window's rows and the sum of `age(xmin)` (transactions since each row
-  was written). The copy holds each row's `xmin` and computes the same two figures for the
-  same window; a day whose figures differ (a row inserted, updated or deleted since it was
-  copied) is copied again whole, in the check's own snapshot (REPEATABLE READ). The users
-  (fastapi_user, wasp_user) are checked as whole tables the same way.
+  asks three figures: the count of the window's rows, the sum of `age(xmin)` (transactions
+  since each row was written) and the sum of its squares. The copy holds each row's `xmin` and
+  computes the same three for the same window; a day whose figures differ (a row inserted,
+  updated or deleted since it was copied) is copied again whole, in the check's own snapshot
+  (REPEATABLE READ). The users (fastapi_user, wasp_user) are checked as whole tables the same
+  way.
+- Why the squares: the sum alone misses a transaction that was running during a copy and
+  later rewrites two of the copied rows, one written before it started (its xmin goes up by
+  k) and one written after (its xmin goes down by k): count and sum are unchanged. For the
+  squares to stay equal too, the two new ages would have to be the old two swapped, and a
+  rewritten row's new xmin is never one the copy holds (those transactions had ended). So
+  every change of one or two rows of a day is seen; several rows rewritten so that both sums
+  stay equal remain possible in principle. The squares are summed exactly on both sides
+  (PostgreSQL's sum of int8 is numeric, DuckDB's of BIGINT is HUGEINT; a square of a 32-bit
+  age fits 64 bits).
 - The check is one pass over the window's rows per table with no sort and no join, whatever
   the indexes (a database without an index on the time column scans the table).
 - age() counts from the current transaction id, so the copy compares through a reference id
@@ -84,6 +94,20 @@ _AGE = (
     + _WRAP.format(x="$age - " + _WRAP.format(x="xmin - $ref"))
     + " END"
 )
+# The check's three figures of a set of rows (see the module): their count, the sum of their
+# ages and the sum of the ages' squares, exact on both sides. In the copy, over `age` (a
+# subquery's _AGE); in PostgreSQL, over the table `t`.
+_FIGURES = "count(*), coalesce(sum(age), 0)::BIGINT, coalesce(sum(age * age), 0)::HUGEINT"
+_PG_FIGURES = (
+    "count(*), coalesce(sum(age(t.xmin)), 0)::int8,"
+    " coalesce(sum(age(t.xmin)::int8 * age(t.xmin)), 0)::text"
+)
+Figures = tuple[int, int, int]
+
+
+def _figures(row: Sequence[Any]) -> Figures:
+    """A row's three figures (count, sum of ages, sum of squares) as Python ints."""
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def layout() -> str:
@@ -517,13 +541,10 @@ class AppMirror:
                             return new_ref, days, None, position, snapshot
                         rows = _copy_days(cur, spec, days, values)
                         return new_ref, days, rows, position, snapshot
-                    cur.execute(
-                        "SELECT count(*), coalesce(sum(age(t.xmin)), 0)::int8"
-                        f" FROM {spec.table} AS t"
-                    )
+                    cur.execute(f"SELECT {_PG_FIGURES} FROM {spec.table} AS t")
                     row = cur.fetchone()
                     assert row is not None
-                    if not redo and (int(row[0]), int(row[1])) == self._whole(spec, use_ref, age):
+                    if not redo and _figures(row) == self._whole(spec, use_ref, age):
                         return new_ref, set(), None, position, snapshot
                     return new_ref, set(), _copy(cur, spec, "true", values), position, snapshot
             finally:
@@ -559,17 +580,17 @@ class AppMirror:
 
     _lock = threading.Lock()  # the DuckDB connection, asked from the check threads
 
-    def _whole(self, spec: Spec, ref: int, age: int) -> tuple[int, int]:
+    def _whole(self, spec: Spec, ref: int, age: int) -> Figures:
         with self._lock:
             cur = self.con.cursor()
             try:
                 (row,) = cur.execute(
-                    f"SELECT count(*), coalesce(sum({_AGE}), 0)::BIGINT FROM {spec.name}",
+                    f"SELECT {_FIGURES} FROM (SELECT {_AGE} AS age FROM {spec.name})",
                     {"ref": ref, "age": age},
                 ).fetchall()
             finally:
                 cur.close()
-        return int(row[0]), int(row[1])
+        return _figures(row)
 
     def _changed_days(
         self,
@@ -589,29 +610,26 @@ class AppMirror:
             kept = self.con.cursor()
             try:
                 rows = kept.execute(
-                    f"SELECT day, count(*), sum({_AGE})::BIGINT FROM {spec.name}"
-                    " WHERE ts > $since AND ts <= $as_of GROUP BY day",
+                    f"SELECT day, {_FIGURES} FROM (SELECT day, {_AGE} AS age FROM {spec.name}"
+                    " WHERE ts > $since AND ts <= $as_of) GROUP BY day",
                     {**window, "ref": ref, "age": age},
                 ).fetchall()
             finally:
                 kept.close()
-        ours = {r[0]: (int(r[1]), int(r[2])) for r in rows}
-        # The window's two figures first (no grouping: a third cheaper); the days only when
+        ours = {r[0]: _figures(r[1:]) for r in rows}
+        # The window's three figures first (no grouping: a third cheaper); the days only when
         # they differ.
         ts = f"t.{spec.ts}"
         since_at, as_of_at = _bounds(cur, spec)
         where = f" FROM {spec.table} AS t WHERE {ts} > {since_at} AND {ts} <= {as_of_at}"
-        cur.execute(f"SELECT count(*), coalesce(sum(age(t.xmin)), 0)::int8{where}", values)
+        cur.execute(f"SELECT {_PG_FIGURES}{where}", values)
         row = cur.fetchone()
         assert row is not None
-        mine = (sum(n for n, _ in ours.values()), sum(a for _, a in ours.values()))
-        if (int(row[0]), int(row[1])) == mine:
+        mine = tuple(sum(f[i] for f in ours.values()) for i in range(3))
+        if _figures(row) == mine:
             return set()
-        cur.execute(
-            f"SELECT {ts}::timestamp::date, count(*), sum(age(t.xmin))::int8{where} GROUP BY 1",
-            values,
-        )
-        theirs = {r[0]: (int(r[1]), int(r[2])) for r in cur.fetchall()}
+        cur.execute(f"SELECT {ts}::timestamp::date, {_PG_FIGURES}{where} GROUP BY 1", values)
+        theirs = {r[0]: _figures(r[1:]) for r in cur.fetchall()}
         return {d for d in theirs.keys() | ours.keys() if theirs.get(d) != ours.get(d)}
 
 
