@@ -334,16 +334,16 @@ def test_a_failing_database_interrupts_a_long_local_query(
 def test_the_weekly_reports_work_meanwhile_stops_with_the_work_it_is_part_of() -> None:
     """The weekly report's failure tables, computed on a thread meanwhile, stop waiting as soon
     as the work the report is part of (a dashboard whose other panel failed) is cancelled."""
+    from usertrack.concurrency import Background
     from usertrack.errors import Cancelled
-    from usertrack.reports.weekly import meanwhile
     from usertrack.sources.base import CancelToken, cancel_scope, pause
 
     outer = CancelToken()
     started = time.monotonic()
-    with cancel_scope(outer), meanwhile(lambda: pause(10)) as later:
+    with cancel_scope(outer), Background(lambda: pause(10)) as later:
         outer.cancel()
         with pytest.raises(Cancelled):
-            later()
+            later.result()
     assert time.monotonic() - started < 2
 
 

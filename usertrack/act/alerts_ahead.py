@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from usertrack.concurrency import Background
+
 if TYPE_CHECKING:
-    from usertrack.analytics.by_segment import Background
     from usertrack.workspace import Workspace
 
 
@@ -48,7 +49,6 @@ class Ahead:
         if not self.side_by_side or (classifies and self.in_dashboard):
             self._later.setdefault(key, work)
             return
-        from usertrack.analytics.by_segment import Background
 
         self._work[key] = Background(lambda: self._scoped(work), "usertrack-alerts")
 

@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from usertrack.concurrency import Background
+
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.analytics.by_segment import Background
     from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
@@ -31,7 +32,6 @@ def members_meanwhile(
     if not wanted:
         yield None
         return
-    from usertrack.analytics.by_segment import Background
     from usertrack.reports.accounts import member_accounts
 
     members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")

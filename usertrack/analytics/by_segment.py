@@ -37,9 +37,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from usertrack.analytics.segment_persons import persons_answer, persons_query, persons_table
+from usertrack.concurrency import Background
 from usertrack.errors import UsageError
 from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
@@ -64,6 +65,7 @@ OPTIONS = "--by-segment and --segment"
 MAX_LISTED = 5_000
 
 T = TypeVar("T")
+SEGMENTS_LANE = "usertrack-segments"  # the thread a group's people are found on
 
 
 def groups_of(ws: Workspace) -> tuple[str, ...]:
@@ -224,7 +226,7 @@ def person_segments(
         return PersonSegments(as_of, groups, kept[1], "snapshot")
     fetching: Background[Any] | None = None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
-    asking = None if local else Background(lambda: persons_answer(ws, as_of))
+    asking = None if local else Background(lambda: persons_answer(ws, as_of), SEGMENTS_LANE)
     try:
         with open_history(ws) as history:
             # A snapshot of that moment with its accounts says all the database would; a
@@ -237,7 +239,9 @@ def person_segments(
             # The events store's persons need no database: fetched while the segments are
             # found, once the database's driver is imported (its import and pyarrow's, on two
             # threads at once, would each wait for the other: the queries would go out later).
-            fetching = Background(lambda: persons_table(ws, as_of)) if local else None
+            fetching = (
+                Background(lambda: persons_table(ws, as_of), SEGMENTS_LANE) if local else None
+            )
             if snapshot is None:
                 if progress:
                     progress("classifying your users")
@@ -258,7 +262,7 @@ def person_segments(
                     fresh = kept is not None
             accounts = None
             if snapshot.accounts is None and not ws.narrow_to:  # one saved before they were kept
-                accounts = Background(lambda: account_emails(ws, as_of))
+                accounts = Background(lambda: account_emails(ws, as_of), SEGMENTS_LANE)
     except BaseException:
         if fetching is not None:  # done with the store before the workspace closes it
             fetching.settle()
@@ -392,47 +396,6 @@ def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
     return {row[0] for row in ws.sources[query.folder].run(emails, values).rows}
 
 
-class Background(Generic[T]):
-    """`work()` run on a daemon thread (in the caller's context: its cancel token), its answer
-    or its exception given by `result()`. Daemon, as usertrack.segments.profiles' lanes: a
-    command that fails meanwhile exits without waiting for it."""
-
-    def __init__(self, work: Callable[[], T], name: str = "usertrack-segments") -> None:
-        import contextvars
-        import threading
-
-        self._done = threading.Event()
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(self._run, work), name=name, daemon=True).start()
-
-    def _run(self, work: Callable[[], T]) -> None:
-        try:
-            self._value = work()
-        except BaseException as e:
-            self._error = e
-        finally:
-            self._done.set()
-
-    def settle(self, seconds: float | None = None) -> None:
-        """Wait until `work()` has ended, whatever its answer (the workspace it adds to is then
-        left alone when closed); at most `seconds` when given."""
-        import time
-
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not self._done.wait(0.25 if deadline is None else min(0.25, seconds or 0.0)):
-            # a timeout keeps Ctrl-C working on every platform
-            if deadline is not None and (seconds := deadline - time.monotonic()) <= 0:
-                return
-
-    def result(self) -> T:
-        self.settle()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
-
-
 def local_engine(ws: Workspace) -> bool:
     """Whether the workspace's events are the local engine's (the store, read by DuckDB)."""
     from usertrack.sources.posthog_local import LocalPostHogSource
@@ -515,7 +478,7 @@ def run(
             add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
         if progress:
             progress("classifying your users")
-        found = Background(lambda: person_segments(ws, as_of, save=save))
+        found = Background(lambda: person_segments(ws, as_of, save=save), SEGMENTS_LANE)
         ws.facts_cache = {}
         ws.person_rows = PersonRows(everyone=True)
         ws.person_parts = True

@@ -24,6 +24,7 @@ from usertrack.analytics.rendered import (  # re-exported: every analysis render
     sparkline,
 )
 from usertrack.clock import naive_utc
+from usertrack.concurrency import Background
 from usertrack.errors import UsageError
 
 __all__ = [
@@ -701,7 +702,6 @@ def _fetched_ahead(
         return []
     if any(getattr(s, "facts_cursor", None) is not None for s in sources):
         return []
-    from usertrack.analytics.by_segment import Background
 
     def fetch(n: int) -> Callable[[], Result]:
         query, values, keep = bound[n]

@@ -10,6 +10,7 @@ from typing import Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.output import info, spinner, warn
+from usertrack.concurrency import Background
 from usertrack.errors import UsageError
 
 FORMATS = ("md", "html", "json")
@@ -104,7 +105,6 @@ def run_report(
 
     from typer.main import get_command
 
-    from usertrack.analytics.by_segment import Background
     from usertrack.cli.program import app_of, leave_to_exit
     from usertrack.clock import parse_as_of
     from usertrack.config import load_settings

@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from usertrack.concurrency import Background
 from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rich.console import Console
 
     from usertrack.sources.base import Result
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
 
 QUERY = "neon/account_health"
-T = TypeVar("T")
 HEALTH = ("healthy", "at risk", "dormant")
 # (placeholder in the query text, setting, default)
 KEY_PARTS = (
@@ -227,11 +225,12 @@ def account_report(
     query = with_account_key(query, key, conn)
     if progress:
         progress("counting the accounts and fetching their groups")
-    groups = _beside(lambda: _groups_and_rules(ws, as_of, key))
+    # the accounts' groups come from the events store or PostHog while the database counts
+    groups = Background(lambda: _groups_and_rules(ws, as_of, key), "usertrack-groups")
     from usertrack.reports.accounts_copy import from_copy
 
     result = from_copy(ws, query, params, key.names()) or source.run(query, params)
-    found, rules_con = groups()
+    found, rules_con = groups.result()
     try:
         columns, cells = columns_with_groups(result, found)
     except BaseException:
@@ -264,37 +263,6 @@ def _groups_and_rules(
         if con is not None:
             con.close()
         raise
-
-
-def _beside(work: Callable[[], T]) -> Callable[[], T]:
-    """`work` started on a thread of its own (in a copy of this context: its cancel scope);
-    the function returned waits for its answer, or raises what it raised. The accounts' groups
-    come from the events store or PostHog while the app's database counts the accounts."""
-    import contextvars
-    import threading
-
-    answer: list[T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            answer.append(work())
-        except BaseException as e:  # raised on the caller's thread, by the function returned
-            failure.append(e)
-
-    # A daemon thread, as profiles.run_by_source's: nothing may hold the process's exit.
-    lane = threading.Thread(
-        target=contextvars.copy_context().run, args=(run,), name="usertrack-groups", daemon=True
-    )
-    lane.start()
-
-    def wait() -> T:
-        lane.join()
-        if failure:
-            raise failure[0]
-        return answer[0]
-
-    return wait
 
 
 def group_type_index(ws: Workspace, key: AccountKey) -> int | None:

@@ -20,11 +20,11 @@ refuses), the file runs on the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
+from usertrack.concurrency import Background
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
-T = TypeVar("T")
 FILE = "neon/account_health"
 COLUMNS = [
     "account",
@@ -156,11 +155,11 @@ def from_copy(
         # read, on a connection of its own) set their isolation level, outside of any
         conn.rollback()
     # the account table read while the copy opens and is checked
-    members = _Meanwhile(lambda: _members(postgres, key))
+    members = Background(lambda: _members(postgres, key), "usertrack-members")
     try:
         with app_mirror.AppMirror(path) as mirror:
             mirror.refresh(postgres, since, at, (app_mirror.RUNS,), pattern)
-            found = members()
+            found = members.result()
             if found is None or found[2] is not True:
                 return None  # credits of another type: the file sums them exactly
             if mirror.meta("exclude_pattern") != pattern:
@@ -195,41 +194,6 @@ def _members(postgres: Any, key: Mapping[str, str]) -> tuple[Any, ...] | None:
         )
         row: tuple[Any, ...] | None = conn.execute(_members_sql(key, conn)).fetchone()
         return row
-
-
-class _Meanwhile(Generic[T]):
-    """`work()` started on a thread of its own, in a copy of this context (its cancel scope);
-    calling the object waits for its answer or raises what it raised, `settle` waits for its
-    end whatever it was."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        import contextvars
-        import threading
-
-        self._answer: list[T] = []
-        self._failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                self._answer.append(work())
-            except BaseException as e:  # raised on the caller's thread, by __call__
-                self._failure.append(e)
-
-        # a daemon thread, as every lane of a command: nothing may hold the process's exit
-        self._lane = threading.Thread(
-            target=contextvars.copy_context().run, args=(run,), name="usertrack-members",
-            daemon=True,
-        )  # fmt: skip
-        self._lane.start()
-
-    def settle(self) -> None:
-        self._lane.join()
-
-    def __call__(self) -> T:
-        self._lane.join()
-        if self._failure:
-            raise self._failure[0]
-        return self._answer[0]
 
 
 def _members_sql(key: Mapping[str, str], conn: Any) -> bytes:

@@ -23,13 +23,13 @@ blocks, which GitHub renders.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.concurrency import Background
 from usertrack.errors import UsageError
 from usertrack.rendering import style
 from usertrack.reports.weekly_template import WEEKLY_TEMPLATE as WEEKLY_TEMPLATE  # the command's
@@ -354,51 +354,6 @@ def failure_categories(
     return (columns, [[r.get(c) for c in columns] for r in rows]), ""
 
 
-@contextmanager
-def meanwhile(work: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
-    """`work` started on a thread of its own (in a copy of this context); within the block,
-    the function yielded waits for its result (raising its error). Leaving the block early
-    (an error, Ctrl-C) cancels what `work` runs on its sources, as does the cancelling of the
-    work this is part of."""
-    import contextvars
-    import queue
-    import threading
-
-    from usertrack.sources.base import CancelToken, cancel_scope, current_token
-
-    # cancelled too with the work this is part of (a dashboard's other panel failing)
-    token = CancelToken().cancelled_with(current_token())
-    finished: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-    def run() -> None:
-        with cancel_scope(token):
-            try:
-                finished.put((True, work()))
-            except BaseException as e:
-                finished.put((False, e))
-
-    context = contextvars.copy_context()
-    threading.Thread(
-        target=context.run, args=(run,), name="usertrack-meanwhile", daemon=True
-    ).start()
-
-    def result() -> Any:
-        while True:
-            try:
-                ok, value = finished.get(timeout=0.25)  # short waits: Ctrl-C is seen at once
-            except queue.Empty:
-                continue
-            if not ok:
-                raise value
-            return value
-
-    try:
-        yield result
-    except BaseException:
-        token.cancel()
-        raise
-
-
 def collect_weekly(
     ws: Workspace,
     as_of: datetime,
@@ -430,14 +385,17 @@ def collect_weekly(
         checked.wait()
         return failure_categories(ws, week)
 
-    with meanwhile(report_tables) as tables_later, meanwhile(by_category) as failures_later:
+    with (
+        Background(report_tables) as tables_later,
+        Background(by_category) as failures_later,
+    ):
         current = ws.classify(until, progress)
         baseline = baseline_for(ws, history, week.start, progress)
         changes = compare(baseline, Snapshot.of(current), current.segments)
         if ws.shared is not None:  # a dashboard's segments and alerts panels read the same
             ws.shared[("changes", week.start, current.as_of)] = (baseline, changes)
-        tables = tables_later()
-        categories, note = failures_later()
+        tables = tables_later.result()
+        categories, note = failures_later.result()
     return WeeklyData(
         week=week,
         until=until,
