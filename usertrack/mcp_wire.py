@@ -1,13 +1,24 @@
-"""The lines `usertrack mcp` reads from its client, bounded in nesting before they are parsed.
+"""The lines `usertrack mcp` reads from its client, each answered when the MCP SDK would not.
 
-The MCP SDK reads each line with pydantic's JSON parser, which stops at 200 levels of nesting
-("recursion limit exceeded"); the SDK then drops the line without a word, and a client that
-sent a request nested that deep waited for its answer forever. Here each line's nesting is
-counted on its text first (linear, brackets inside strings not counted), and a message nested
-deeper than MAX_DEPTH never reaches the SDK: a request gets a JSON-RPC error with its own id at
-once, a notification or a response is dropped (nobody waits for it), and the server reads the
-next line. The server reads its client on a descriptor of its own while fd 0 points at the null
-device, as the SDK's stdio transport does, so a worker or a child process never reads the wire.
+The MCP SDK's stdio transport reads each line with its JSON-RPC message model
+(`mcp_types.jsonrpc_message_adapter`) and drops a line it cannot read without a word (it only
+logs it at debug level): a client that sent it waits for its answer forever. So each line is
+judged here first, and only one the SDK reads as a message it handles reaches it:
+
+- nesting is counted on the text (linear, brackets inside strings not counted): pydantic's JSON
+  parser stops at 200 levels, so a message nested deeper than MAX_DEPTH is refused unparsed; a
+  request gets a JSON-RPC error with its own id at once, a notification or a response is
+  dropped (nobody waits for it);
+- a line that is not JSON gets JSON-RPC's Parse error (-32700, id null);
+- JSON that is not a JSON-RPC 2.0 request, notification or response, as the SDK's own model
+  reads it (a wrong `jsonrpc`, no `method`, a batch array, which MCP dropped in 2025-06-18),
+  gets Invalid Request (-32600) with the request's id when its top level holds one; so does a
+  request whose id is neither a string nor an integer, which the SDK would take for a
+  notification and never answer.
+
+An error's text never quotes the line, which a stranger may have written. The server reads its
+client on a descriptor of its own while fd 0 points at the null device, as the SDK's stdio
+transport does, so a worker or a child process never reads the wire.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, BinaryIO
 
@@ -31,9 +43,22 @@ _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
 _COLON = re.compile(r"\s*:\s*")
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+PARSE_ERROR = -32700  # JSON-RPC 2.0's code for a text that is not JSON
 INVALID_REQUEST = -32600  # JSON-RPC 2.0's code for a message that is not a valid request
 
-Reply = Callable[[int | str, str], Awaitable[None]]  # (the request's id, the message)
+_UNREAD = object()  # a top-level value not read off the text: an array, an object, not JSON
+
+Reply = Callable[[int | str | None, int, str], Awaitable[None]]  # (id, code, message)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A line kept from the SDK, and the JSON-RPC error that answers it (when `answer`)."""
+
+    code: int
+    ident: int | str | None
+    message: str
+    answer: bool = True
 
 
 def too_deep(line: str) -> int | None:
@@ -46,12 +71,14 @@ def too_deep(line: str) -> int | None:
     return nested if nested > MAX_DEPTH else None
 
 
-def request_id(line: str) -> int | str | None:
-    """The id of a request (an object with a `method` and an `id` at its top level) read off
-    its text without parsing its values: None for a notification, a response or no object."""
+def _top_level(line: str) -> dict[str, Any]:
+    """The members of the object a JSON text holds, read off its text without parsing nested
+    values: each key with its value when that is a string, a number, true, false or null (the
+    last of a repeated key, as JSON parsers keep), else _UNREAD. Empty for no object."""
+    if not line.lstrip().startswith("{"):
+        return {}
     level = 0
-    ident: Any = None
-    keys: set[str] = set()
+    members: dict[str, Any] = {}
     for token in _TOKEN.finditer(line):
         first = token.group()[0]
         if first in "[{":
@@ -63,25 +90,104 @@ def request_id(line: str) -> int | str | None:
                 key = json.loads(token.group())
             except ValueError:
                 continue
-            if (
-                key == "id"
-                and "id" not in keys
-                and line[colon.end() : colon.end() + 1] in '"-0123456789'
-            ):
+            members[key] = _UNREAD
+            if line[colon.end() : colon.end() + 1] not in "[{":  # never parse what may nest
                 with contextlib.suppress(ValueError):
-                    ident = _DECODER.raw_decode(line, colon.end())[0]
-            keys.add(key)
-    if "method" not in keys or isinstance(ident, bool) or not isinstance(ident, int | str):
-        return None
-    return ident
+                    members[key] = _DECODER.raw_decode(line, colon.end())[0]
+    return members
 
 
 _DECODER = json.JSONDecoder()
 
 
+def _answer_id(members: dict[str, Any]) -> int | str | None:
+    """The id an error answering this message carries: its own when that is a string or an
+    integer, unless the message is a response (its id is one of the server's requests: an
+    error with it would answer another); else null."""
+    ident = members.get("id")
+    if "method" not in members and ("result" in members or "error" in members):
+        return None
+    if isinstance(ident, bool) or not isinstance(ident, int | str):
+        return None
+    return ident
+
+
+def _unanswered(members: dict[str, Any]) -> bool:
+    """Whether nobody waits for an answer to this message: a notification or a response."""
+    if "method" in members:
+        return members.get("id") is None
+    return "result" in members or "error" in members
+
+
+def request_id(line: str) -> int | str | None:
+    """The id of a request (an object with a `method` and an `id` at its top level) read off
+    its text without parsing its values: None for a notification, a response or no object."""
+    members = _top_level(line)
+    return _answer_id(members) if "method" in members else None
+
+
+def _parsed(line: str) -> Any:
+    """The JSON text the SDK's model read, parsed again (a dict when that was a message), or
+    None when Python's parser refuses it (an integer of more than 4,300 digits)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _sdk_refusal(line: str) -> Refusal | None:
+    """The error answering a line the SDK's transport would drop, judged by the SDK's own
+    model exactly as its transport calls it; None for a line the SDK reads and handles."""
+    import mcp_types as types
+    from pydantic import ValidationError
+
+    try:
+        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors(include_input=False)):
+            return Refusal(PARSE_ERROR, None, "Parse error: the line is not JSON")
+        parsed = _parsed(line)
+        if isinstance(parsed, list):
+            return Refusal(
+                INVALID_REQUEST, None, "Invalid Request: a batch; MCP reads one message a line"
+            )
+        members = parsed if isinstance(parsed, dict) else {}
+        return Refusal(
+            INVALID_REQUEST,
+            _answer_id(members),
+            "Invalid Request: not a JSON-RPC 2.0 request, notification or response",
+        )
+    except Exception:  # whatever else stops the model, the SDK drops the line on it
+        return Refusal(PARSE_ERROR, None, "Parse error: the line is not JSON")
+    parsed = _parsed(line) if isinstance(message, types.JSONRPCNotification) else None
+    if isinstance(parsed, dict) and parsed.get("id") is not None:
+        # The model ignores an id it cannot read, making a request a notification nobody answers.
+        return Refusal(
+            INVALID_REQUEST, None, "Invalid Request: a request's id must be a string or an integer"
+        )
+    return None
+
+
+def refusal(line: str) -> Refusal | None:
+    """Why the line is kept from the SDK, and how it is answered; None when the SDK reads it as
+    a message it handles."""
+    if not line.strip():
+        return Refusal(PARSE_ERROR, None, "", answer=False)  # nobody waits for a blank line
+    nested = too_deep(line)
+    if nested is not None:  # never parsed: the SDK's parser stops at 200 levels
+        members = _top_level(line)
+        return Refusal(
+            INVALID_REQUEST,
+            _answer_id(members),
+            f"Invalid Request: nested {nested} levels deep, at most {MAX_DEPTH}: not read",
+            answer=not _unanswered(members),
+        )
+    return _sdk_refusal(line)
+
+
 class GuardedLines:
     """The client's lines as the SDK's stdio transport reads them (`async for line in ...`),
-    those nested too deep held back and answered with `reply` (a request's) or dropped."""
+    those it would drop held back and answered with `reply`, or dropped when nobody waits."""
 
     def __init__(self, source: Any, reply: Reply) -> None:
         self.source = source
@@ -92,16 +198,11 @@ class GuardedLines:
 
     async def _lines(self) -> AsyncIterator[str]:
         async for line in self.source:
-            nested = too_deep(line)
-            if nested is None:
+            refused = refusal(line)
+            if refused is None:
                 yield line
-                continue
-            ident = request_id(line)
-            if ident is not None:
-                await self.reply(
-                    ident,
-                    f"request nested {nested} levels deep; at most {MAX_DEPTH}: not read",
-                )
+            elif refused.answer:
+                await self.reply(refused.ident, refused.code, refused.message)
 
 
 @contextlib.contextmanager
@@ -125,7 +226,7 @@ def client_input() -> Iterator[BinaryIO]:
 @contextlib.asynccontextmanager
 async def guarded_stdio() -> AsyncIterator[tuple[Any, Any]]:
     """The MCP SDK's stdio transport (`mcp.server.stdio.stdio_server`) on the client's lines,
-    those nested too deep answered here: (read stream, write stream) for `Server.run`."""
+    those it would drop answered here: (read stream, write stream) for `Server.run`."""
     import io
 
     import anyio
@@ -136,9 +237,9 @@ async def guarded_stdio() -> AsyncIterator[tuple[Any, Any]]:
     ready = anyio.Event()
     writers: list[Any] = []
 
-    async def reply(ident: int | str, message: str) -> None:
+    async def reply(ident: int | str | None, code: int, message: str) -> None:
         await ready.wait()
-        error = types.ErrorData(code=INVALID_REQUEST, message=message)
+        error = types.ErrorData(code=code, message=message)
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
             await writers[0].send(
                 SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=ident, error=error))
