@@ -172,7 +172,7 @@ def fitted_table(
 
     note = ""
     if hidden:
-        names = ", ".join(columns[i].header for i in sorted(hidden))
+        names = ", ".join(heads[i].plain for i in sorted(hidden))  # as shown: one line, safe
         count = len(hidden)
         note = f"narrow terminal: {count} column{'s' * (count != 1)} hidden: {names}"
     caption = _join(caption, note)
@@ -207,7 +207,8 @@ def _stacked(
     caption: str | Text | None,
 ) -> Table:
     """Too narrow even for the key columns: one field per line, rows apart, nothing cut."""
-    label = max((cell_len(c.header) for c in columns), default=1)
+    labels = [Text(style.terminal_text(c.header), overflow="fold") for c in columns]
+    label = max((cell_len(t.plain) for t in labels), default=1)
     table = Table(
         title=_annotation(title),
         caption=_annotation(_join(caption, "narrow terminal: one field per line")),
@@ -220,12 +221,11 @@ def _stacked(
     table.add_column(width=max(1, width - _overhead(2) - min(label, max(1, width // 3))))
     rows = len(cells[0]) if cells else 0
     for r in range(rows):
-        for i, col in enumerate(columns):
+        for i in range(len(columns)):
             value = cells[i][r].copy()
             value.no_wrap, value.overflow, value.justify = False, "fold", "left"
             last = i == len(columns) - 1
-            label_text = Text(style.terminal_text(col.header), overflow="fold")
-            table.add_row(label_text, value, end_section=last)
+            table.add_row(labels[i].copy(), value, end_section=last)
     return table
 
 
@@ -249,13 +249,15 @@ def _join(caption: str | Text | None, note: str) -> str | Text | None:
         return caption
     if caption is None:
         return note
-    return Text.assemble(_annotation(caption) or "", " · ", note)
+    return Text.assemble(_annotation(caption) or "", " · ", plain(note))
 
 
 def _annotation(value: str | Text | None) -> Text | None:
+    """A title or caption: one line of plain text (a line break in a saved insight's name or a
+    breakdown value shown as in a cell), never markup, control characters visible."""
     if value is None or isinstance(value, Text):
         return value
-    return plain(value, one_line=False)
+    return plain(value)
 
 
 def _width(console: Console) -> int:
