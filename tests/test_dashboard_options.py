@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
+from usertrack.cli.options import names_a_path
 from usertrack.dashboards.compute import command_lines
 from usertrack.dashboards.spec import ANALYSES, PANEL_OPTIONS, SHIPPED, load, panel_params
-from usertrack.mcp_arguments import names_a_path
 
 REPO = Path(__file__).resolve().parent.parent
 # Options that send or say where to: never a panel's, whatever the allowlist says.

@@ -141,6 +141,17 @@ def test_no_import_cycle_between_usertrack_modules() -> None:
     )
 
 
+def test_only_the_mcp_server_and_its_command_import_the_mcp_modules() -> None:
+    """The MCP server's modules (`usertrack.mcp_*`) sit on top of the library: a rule they share
+    with a lower layer (which parameters name a path, also a dashboard panel's) lives in that
+    layer, so a dashboard, an analysis or a source never reaches up into the server."""
+    graph = _import_graph()
+    mcp = {name for name in graph if name.startswith("usertrack.mcp_")}
+    allowed = mcp | {"usertrack.cli.serve"}
+    reaching = sorted(f"{a} -> {b}" for a in graph if a not in allowed for b in graph[a] & mcp)
+    assert not reaching, reaching
+
+
 def test_the_cycle_check_sees_function_level_imports(tmp_path: Path) -> None:
     """The check itself: an import inside a function is an edge, and a ring of them is a cycle."""
     path = tmp_path / "probe.py"

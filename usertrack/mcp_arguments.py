@@ -1,5 +1,6 @@
-"""What a tool of `usertrack mcp` takes: no argument that names a file or a folder, every
-argument bounded in size, checked again here whatever the client checked (docs/trust.md)."""
+"""What a tool of `usertrack mcp` takes: every argument bounded in size, checked again here
+whatever the client checked (docs/trust.md). No argument names a file or a folder: the tools are
+made without the parameters `usertrack.cli.options.names_a_path` finds."""
 
 from __future__ import annotations
 
@@ -10,32 +11,11 @@ class ToolError(Exception):
     """A call that failed: its one-line message (the CLI's own for a command's error)."""
 
 
-# No tool argument names a file or a folder: an assistant (or a stranger's text it read) could
-# otherwise have the server read /proc/self/environ as a template, or run SQL from a folder of
-# its choosing. The rule files, queries, template and plan are the ones the server was started
-# with (`usertrack mcp --segments ...`, the environment, the config file): `started_with`.
-PATH_NAMES = frozenset(
-    {"template", "queries_dir", "segments_file", "failures_file", "alerts_file", "plan_file"}
-    | {"out", "path", "file", "dir", "folder", "directory", "output"}
-)
-PATH_SUFFIXES = ("_file", "_dir", "_path", "_folder", "_directory", "_template")
-
 # Every argument's size, in its schema and checked again here (a schema is advice to the
 # client): longer text and longer lists are refused with a tool error before anything runs.
 MAX_TEXT = 2048  # characters of one string (a --where expression is at most 2000)
 MAX_LIST = 20  # values of one list (funnel steps, trends events, --where expressions)
 MAX_INTEGER = 1_000_000  # an integer option without its own bound
-
-
-def names_a_path(param: Any) -> bool:
-    """Whether a command's parameter could name a file or a folder: by its Click type (a path
-    or a file) or by its name."""
-    kind = getattr(param, "type", None)
-    type_name = type(kind).__name__
-    if type_name in ("TyperPath", "Path", "File") or "path" in type_name.lower():
-        return True
-    name = str(getattr(param, "name", "") or "")
-    return name in PATH_NAMES or name.endswith(PATH_SUFFIXES)
 
 
 def shown(value: Any) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from usertrack.cli.options import names_a_path
 from usertrack.dashboards.spec import NAME, summaries
 from usertrack.errors import EXIT_USAGE, redact, take_ended
 from usertrack.mcp_answers import (
@@ -46,7 +47,6 @@ from usertrack.mcp_arguments import (
     MAX_TEXT,
     ToolError,
     checked_values,
-    names_a_path,
     shown,
 )
 from usertrack.mcp_prompts import INSTRUCTIONS, PROMPTS, prompt_text

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from usertrack.cli.options import names_a_path
 from usertrack.errors import UsageError
-from usertrack.mcp_arguments import names_a_path
 
 SHIPPED = Path(__file__).resolve().parent
 
