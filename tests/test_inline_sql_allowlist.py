@@ -77,6 +77,11 @@ REACHING = [
         ("SELECT CAST('x' AS pg_catalog.regproc)", "casts to regproc"),
         ("SELECT * FROM pg_authid", "reads pg_authid"),
         ("SELECT * FROM pg_catalog.pg_file_settings", "reads pg_file_settings"),
+        ("SELECT query FROM pg_stat_activity", "reads pg_stat_activity"),
+        ("SELECT * FROM pg_catalog.pg_config", "reads pg_config"),
+        ("SELECT * FROM (SELECT * FROM pg_available_extensions) e", "reads pg_available"),
+        ("WITH t AS (SELECT 1) SELECT * FROM t, pg_prepared_xacts", "reads pg_prepared_xacts"),
+        ("SELECT * FROM pg_toast.pg_toast_1262", "reads pg_toast.pg_toast_1262"),
         ("SELECT 1 OPERATOR(public.+) 1", "the operator public.+"),
         ("SELECT xmlparse(document '<a/>')", "XmlExpr node"),
         ("SELECT * FROM t TABLESAMPLE system (10)", "RangeTableSample node"),
@@ -117,6 +122,9 @@ def test_whatever_is_not_on_the_list_is_refused_by_name_in_one_line(sql: str, sa
         "TABLE wasp_user",
         "VALUES (1, 'a'), (2, 'b')",
         "SELECT x FROM t ORDER BY x USING OPERATOR(pg_catalog.<)",
+        "SELECT c.relname, a.attname FROM pg_class c JOIN pg_catalog.pg_attribute a"
+        " ON a.attrelid = c.oid JOIN pg_tables t ON t.tablename = c.relname",
+        "SELECT * FROM information_schema.columns, public.pg_own_table",
     ],
 )
 def test_queries_that_compute_on_their_rows_pass(sql: str) -> None:

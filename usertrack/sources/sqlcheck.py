@@ -17,9 +17,12 @@ so the check goes the other way:
   only compute on their arguments (maths, text, dates, aggregates, window functions, JSON,
   arrays, ranges). A name qualified by a schema other than pg_catalog is refused, as is an
   operator so qualified (`OPERATOR(s.op)`; PostgreSQL's own operators compute only).
-- A cast to an object-identifier type (`'x'::regclass`) looks names up in the catalogs, and a
-  few catalog relations hold the server's files or secrets (`pg_authid`, `pg_file_settings`,
-  `pg_largeobject`): both are refused.
+- A cast to an object-identifier type (`'x'::regclass`) looks names up in the catalogs: refused.
+- A system catalog relation (in pg_catalog, or any unqualified `pg_*` name, which PostgreSQL
+  looks up in pg_catalog first) must be on `CATALOG_RELATIONS`: those that describe the
+  database's own tables, columns, types and statistics. Others hold the server's files or
+  secrets (`pg_authid`, `pg_file_settings`, `pg_largeobject`) or other sessions' query texts
+  (`pg_stat_activity`); a schema of the server's own (`pg_toast`, `pg_temp`) is refused too.
 
 Placeholders `%(name)s` are not PostgreSQL's: they are rewritten to its own `$1..$n` first, and
 that text is the one parsed, checked and sent (usertrack.sources.postgres binds the values to
@@ -121,13 +124,25 @@ LOOKUP_TYPES = _words(
     " regprocedure regrole regtype"
 )
 
-# Catalog relations that hold the server's files or secrets: password hashes, user mappings'
-# and subscriptions' connection strings, large objects, sampled values of every table, the
-# configuration files as read from disk.
-HIDDEN_RELATIONS = _words(
-    "pg_authid pg_shadow pg_user_mapping pg_user_mappings pg_subscription pg_largeobject"
-    " pg_largeobject_metadata pg_statistic pg_statistic_ext_data pg_file_settings"
-    " pg_hba_file_rules pg_ident_file_mappings"
+# The system catalog relations an inline query may read: what describes the database's own
+# tables, columns, types, constraints and statistics (chapters 51 and 52 of PostgreSQL's
+# documentation, "System Catalogs" and "System Views"; the statistics views, 27.2). Not on it,
+# among others: password hashes (pg_authid, pg_shadow), user mappings' and subscriptions'
+# connection strings, large objects, the unfiltered sampled values of every table
+# (pg_statistic), the configuration files as read from disk (pg_file_settings,
+# pg_hba_file_rules), other sessions' query texts (pg_stat_activity).
+CATALOG_RELATIONS = _words(
+    """
+    pg_tables pg_views pg_matviews pg_indexes pg_sequences pg_class pg_namespace pg_attribute
+    pg_attrdef pg_type pg_index pg_constraint pg_description pg_enum pg_inherits pg_depend
+    pg_am pg_collation pg_database pg_roles pg_proc pg_operator pg_cast pg_language pg_range
+    pg_extension pg_trigger pg_policy pg_policies pg_rewrite pg_rules
+    pg_sequence pg_partitioned_table pg_settings pg_timezone_names pg_timezone_abbrevs
+    pg_stats pg_stats_ext pg_stat_user_tables pg_stat_all_tables pg_stat_sys_tables
+    pg_stat_user_indexes pg_stat_all_indexes pg_stat_sys_indexes pg_statio_user_tables
+    pg_statio_all_tables pg_statio_user_indexes pg_statio_all_indexes pg_stat_database
+    pg_stat_user_functions pg_locks
+    """
 )
 
 _WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE",
@@ -235,13 +250,25 @@ def _check_node(node: Any, option: str, used: set[int]) -> None:
                 " catalogs: an inline query may not"
             )
     elif kind == "RangeVar":
-        if node.schemaname in (None, "pg_catalog") and node.relname in HIDDEN_RELATIONS:
-            raise UsageError(
-                f"{option} reads {node.relname}, which holds the server's files or secrets: an"
-                " inline query may not"
-            )
+        _check_relation(node.schemaname, node.relname, option)
     elif kind == "ParamRef":
         used.add(node.number)
+
+
+def _check_relation(schema: str | None, name: str, option: str) -> None:
+    """A relation of the server's own schemas only when it is on CATALOG_RELATIONS."""
+    if schema is not None and schema.lower() != "pg_catalog" and schema.lower().startswith("pg_"):
+        raise UsageError(
+            f"{option} reads {_shown([schema, name])}, in a schema of the server's own: an"
+            " inline query reads the database's tables and the catalogs that describe them"
+        )
+    catalog = schema == "pg_catalog" or (schema is None and name.startswith("pg_"))
+    if catalog and name not in CATALOG_RELATIONS:
+        raise UsageError(
+            f"{option} reads {_shown([name])}, a system catalog relation not on the list an inline"
+            " query may read (those that describe tables, columns and statistics: docs/trust.md;"
+            " a table of your own named pg_...: write its schema, public.pg_...)"
+        )
 
 
 def _refused_node(node: Any, kind: str, option: str) -> str:
