@@ -238,9 +238,9 @@ def role_check(conn: Any, library: Any) -> Check:
                 " FROM pg_roles WHERE rolname = current_user"
             ).fetchone()
             found = conn.execute(
-                "SELECT s, n, has_table_privilege(c, 'INSERT, UPDATE, DELETE') FROM"
-                " unnest(%s::text[], %s::text[]) AS t(s, n),"
-                " LATERAL to_regclass(coalesce(quote_ident(s) || '.', '') || quote_ident(n)) c"
+                "SELECT nsp, rel, has_table_privilege(c, 'INSERT, UPDATE, DELETE') FROM"
+                " unnest(%s::text[], %s::text[]) AS t(nsp, rel),"
+                " LATERAL to_regclass(coalesce(quote_ident(nsp) || '.', '') || quote_ident(rel)) c"
                 " WHERE c IS NOT NULL",
                 ([s for s, _ in tables], [n for _, n in tables]),
             ).fetchall()
