@@ -23,7 +23,7 @@ from tests.rollup_stores import EXCLUDE, events_store, facts, opened
 from usertrack.analytics import paths as paths_mod
 from usertrack.analytics import sessions as sessions_mod
 from usertrack.analytics.common import FactsQuery, unnested
-from usertrack.sources import rollups, sessions_filtered
+from usertrack.sources import rollups, sessions_filtered, shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query
 
@@ -148,7 +148,8 @@ def test_the_session_table_gives_the_facts_the_events_give(
     source: LocalPostHogSource, since: datetime, until: datetime
 ) -> None:
     query = facts(source, sessions_mod.QUERY)
-    assert rollups.facts_rewritten(source.translation(query.sql).sql) is not None
+    cut = shortcuts.find(query, "facts", {})
+    assert cut is not None and cut.facts(query, "")[0] == rollups.SESSION_FACTS_ROLLED
     values = _values(since, until)
     want = _on_events(source, query, values)
     assert _from_source(source, query, values) == want
@@ -234,8 +235,10 @@ def test_a_where_gives_the_session_facts_the_translation_gives(
     (usertrack.sources.sessions_filtered): the translation's rows, ties in time included."""
     query = facts(source, sessions_mod.QUERY, where)
     sql = source.translation(query.sql).sql
-    assert rollups.facts_rewritten(sql) is None
-    assert sessions_filtered.facts_rewritten(sql) is not None
+    cut = shortcuts.find(query, "facts", {})
+    assert cut is not None
+    found = cut.facts(query, sql)
+    assert found is not None and found[0] == sessions_filtered.filtered(query, sql)
     values = _values(since, until)
     want = _on_events(source, query, values)
     assert _from_source(source, query, values) == want
@@ -247,11 +250,16 @@ def test_the_filter_is_read_from_the_translation_with_its_own_spaces(
     source: LocalPostHogSource,
 ) -> None:
     query = facts(source, sessions_mod.QUERY, ["properties.$browser = 'Chro  me'"])
-    found = sessions_filtered.filter_of(source.translation(query.sql).sql)
+    found = sessions_filtered.filter_of(query, source.translation(query.sql).sql)
     assert found is not None and "'Chro  me'" in found
+    assert found == "((prop_browser  IS NOT DISTINCT FROM  'Chro  me'))"
+    # an edited text has no origin: it runs as translated
     edited = replace(query, sql=query.sql.replace("AS country", "AS land", 1))
     assert edited.sql != query.sql
-    assert sessions_filtered.filter_of(source.translation(edited.sql).sql) is None
+    assert shortcuts.find(edited, "facts", {}) is None
+    # a translation that is not the file's with one filter in its slots: none read
+    other = source.translation(edited.sql).sql
+    assert sessions_filtered.filter_of(query, other) is None
 
 
 def test_a_where_or_a_store_without_the_tables_reads_the_events(
@@ -262,7 +270,9 @@ def test_a_where_or_a_store_without_the_tables_reads_the_events(
     filtered = facts(source, paths_mod.QUERY, ["properties.$browser = 'Chrome'"])
     assert source.path_codes(filtered, values) is None
     filtered = facts(source, sessions_mod.QUERY, ["properties.$browser = 'Chrome'"])
-    assert rollups.facts_rewritten(source.translation(filtered.sql).sql) is None
+    cut = shortcuts.find(filtered, "facts", {})
+    found = None if cut is None else cut.facts(filtered, source.translation(filtered.sql).sql)
+    assert found is not None and found[0] != rollups.SESSION_FACTS_ROLLED
     old = tmp_path / "old.duckdb"
     old.write_bytes(store.read_bytes())
     con = duckdb.connect(str(old))

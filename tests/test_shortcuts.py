@@ -16,7 +16,7 @@ from usertrack.shipped import shipped_path
 from usertrack.sources import shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query, load_queries, parse_query, text_digest
-from usertrack.sources.shortcut import Shortcut
+from usertrack.sources.shortcut import ANY_FILTER, Shortcut
 
 ANCHOR = datetime(2026, 11, 16)  # conftest's fixed_demo_home
 AS_OF = ANCHOR - timedelta(hours=13, minutes=30)  # part-days and part-hours at either end
@@ -51,7 +51,10 @@ CASES: dict[str, Case] = {
     "posthog/daily_active": Case(
         {"as_of": ANCHOR, "days": 14, "exclude_pattern": EXCLUDE}, ("86400000000", "3600000000")
     ),
+    "posthog/session_facts": Case({**_SPAN, "until": AS_OF}, _ONLY_PAGEVIEWS),
 }
+# A --where, for the shortcuts that apply one themselves (ANY_FILTER).
+WHERE = ("properties.$browser = 'Chrome'",)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +71,37 @@ def _asked(source: LocalPostHogSource, query: Query, cut: Shortcut) -> Query:
     return source.facts_query(filled) if cut.form == "facts" else filled
 
 
+def _unnested(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows as an analysis reads them: a row's arrays unnested into a row per element
+    (usertrack.analytics.common.unnested), as a facts shortcut gives them."""
+    out = []
+    for row in rows:
+        lists = [v for v in row if isinstance(v, list)]
+        if not lists:
+            out.append(row)
+            continue
+        for i in range(max(len(v) for v in lists)):
+            out.append(tuple((v[i] if i < len(v) else None) if isinstance(v, list) else v
+                             for v in row))  # fmt: skip
+    return out
+
+
+def _facts(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> list[Any]:
+    """The facts table an analysis reads for `query` (LocalPostHogSource.facts_cursor)."""
+    cur = source.facts_cursor(query, values, "facts")
+    try:
+        return _unnested(cur.execute("SELECT * FROM facts").fetchall())
+    finally:
+        cur.close()
+
+
 def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]) -> Any:
     """The rows the engine gives for `query` where the shortcut's entry takes it, sorted."""
     run: Callable[[], list[Any]]
     if cut.entry == "statement":
         run = lambda: source.run(query, values).rows  # noqa: E731
+    elif cut.entry == "facts":
+        run = lambda: _facts(source, query, values)  # noqa: E731
     else:  # pragma: no cover - every entry is listed above
         raise AssertionError(f"no runner for the entry {cut.entry!r}")
     return sorted(run(), key=repr)
@@ -110,6 +139,22 @@ def test_a_shortcut_gives_its_files_answer(source: LocalPostHogSource, query_id:
     want = _rows(source, as_written, cut, case.values)
     assert want, f"{query_id}: the demo gives no rows to compare"
     assert _rows(source, query, cut, case.values) == want
+
+
+@pytest.mark.parametrize(
+    "query_id", sorted(q for q, c in shortcuts.REGISTRY.items() if c.filters == ANY_FILTER)
+)
+def test_a_shortcut_under_a_where_gives_its_files_answer(
+    source: LocalPostHogSource, query_id: str
+) -> None:
+    cut = shortcuts.REGISTRY[query_id]
+    values = CASES[query_id].values
+    filled = load_queries(shipped_path("queries")).get(query_id).filled(WHERE)
+    query = source.facts_query(filled) if cut.form == "facts" else filled
+    assert _taken(source, query, cut, values), f"{query_id}'s shortcut is not taken"
+    want = _rows(source, dataclasses.replace(query, made=None), cut, values)
+    assert want, f"{query_id}: the demo gives no rows to compare"
+    assert _rows(source, query, cut, values) == want
 
 
 @pytest.mark.parametrize("query_id", sorted(shortcuts.REGISTRY))

@@ -587,28 +587,35 @@ class LocalPostHogSource:
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
-        from usertrack.sources import churn_rollups, person_filter, rollups, sessions_filtered
+        from usertrack.sources import churn_rollups, person_filter, shortcuts
         from usertrack.sources import retention_rollups as retention
 
         where = f"{query.id} ({query.path})"
         # a group's per-person facts: run for everyone, the group's persons' rows kept
         everyone = person_filter.for_everyone(query, self.facts_query)
-        tr, values = self._bound(everyone or query, params, where)
-        # the store's tables answer the shipped files; sessions' under a --where too
-        sql, rewrites = tr.sql, (rollups, churn_rollups, retention, sessions_filtered)
+        asked = everyone or query
+        tr, values = self._bound(asked, params, where)
+        # the store's tables or a cheaper form answer the shipped files (their shortcuts)
+        sql, rewrites = tr.sql, (churn_rollups, retention)
         rolled = next(filter(None, (m.facts_rewritten(sql) for m in rewrites)), None)
+        cut = shortcuts.find(asked, "facts", values)
+        if cut is not None and self.has_tables(cut.tables):
+            made = cut.facts(asked, sql)
+        elif rolled is not None and self.has_tables(rolled.tables):
+            made = (rolled.sql, rolled.prepare)
+        else:
+            made = None
         with _guarded(cur, where):
             if everyone is None and "pyarrow" in sys.modules and self._first_starts.answers(sql):
                 self._first_starts.into(self._connection(), cur, values, table)
                 return
-            if rolled is not None and self.has_tables(rolled.tables):
-                # the store's own tables (usertrack.sources.rollups) or a cheaper form answer
-                if rolled.prepare is not None:
-                    cur.execute(rolled.prepare, _used(rolled.prepare, values))
+            if made is not None:
+                sql, prepare = made
+                if prepare is not None:
+                    cur.execute(prepare, _used(prepare, values))
                     names = [d[0] for d in cur.description or []]
                     row = cur.fetchone() or (None,) * len(names)
                     values = {**values, **dict(zip(names, row, strict=True))}
-                sql = rolled.sql
             if everyone is not None:
                 sql, values = self._everyones_rows(cur, sql, values, table)
                 sql = person_filter.KEPT_ROWS.format(sql=sql)

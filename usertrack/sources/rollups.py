@@ -546,78 +546,15 @@ FROM (
 ) AS cut
 """
 
-# queries/posthog/session_facts.sql as translated, `{filters}` TRUE.
-SESSION_FACTS = """
-SELECT
-    [prop_session_id] AS session_key,
-    prop_session_id AS session_id,
-    CAST(arg_min(person_id, row(timestamp, CAST(uuid AS VARCHAR))) AS VARCHAR) AS person_id,
-    [min(timestamp)] AS first_at,
-    [max(timestamp)] AS last_at,
-    [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$pageview')] AS pageviews,
-    [count(*) FILTER (WHERE event  IS NOT DISTINCT FROM  '$autocapture')] AS autocaptures,
-    [coalesce(arg_min(prop_pathname, row(timestamp, CAST(uuid AS VARCHAR))) FILTER (WHERE
-        coalesce(prop_current_url, '')  IS DISTINCT FROM  ''), '')] AS entry_page,
-    [coalesce(arg_max(prop_pathname, row(timestamp, CAST(uuid AS VARCHAR))) FILTER (WHERE
-        coalesce(prop_current_url, '')  IS DISTINCT FROM  ''), '')] AS exit_page,
-    [coalesce(arg_min(prop_device_type, row(timestamp, CAST(uuid AS VARCHAR))), '')]
-        AS device_type,
-    [coalesce(arg_min(prop_browser, row(timestamp, CAST(uuid AS VARCHAR))), '')] AS browser,
-    [coalesce(arg_min(prop_geoip_country_code, row(timestamp, CAST(uuid AS VARCHAR))), '')]
-        AS country
-FROM events
-WHERE coalesce(prop_session_id, '')  IS DISTINCT FROM  ''
-  AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-GROUP BY prop_session_id
-UNION ALL
-SELECT
-    coalesce(list(CAST(uuid AS VARCHAR)) FILTER (WHERE (CAST(uuid AS VARCHAR)) IS NOT NULL), [])
-        AS session_key,
-    '' AS session_id,
-    CAST(person_id AS VARCHAR) AS person_id,
-    coalesce(list(timestamp) FILTER (WHERE (timestamp) IS NOT NULL), []) AS first_at,
-    coalesce(list(timestamp) FILTER (WHERE (timestamp) IS NOT NULL), []) AS last_at,
-    coalesce(list((CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN 1 ELSE 0 END)) FILTER
-        (WHERE ((CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN 1 ELSE 0 END)) IS NOT
-            NULL), []) AS pageviews,
-    coalesce(list((CASE WHEN event  IS NOT DISTINCT FROM  '$autocapture' THEN 1 ELSE 0 END))
-        FILTER (WHERE ((CASE WHEN event  IS NOT DISTINCT FROM  '$autocapture' THEN 1 ELSE 0
-            END)) IS NOT NULL), []) AS autocaptures,
-    coalesce(list((CASE WHEN coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN
-        coalesce(prop_pathname, '') ELSE '' END)) FILTER (WHERE ((CASE WHEN
-            coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN coalesce(prop_pathname,
-                '') ELSE '' END)) IS NOT NULL), []) AS entry_page,
-    coalesce(list((CASE WHEN coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN
-        coalesce(prop_pathname, '') ELSE '' END)) FILTER (WHERE ((CASE WHEN
-            coalesce(prop_current_url, '')  IS DISTINCT FROM  '' THEN coalesce(prop_pathname,
-                '') ELSE '' END)) IS NOT NULL), []) AS exit_page,
-    coalesce(list(coalesce(prop_device_type, '')) FILTER (WHERE (coalesce(prop_device_type, ''))
-        IS NOT NULL), []) AS device_type,
-    coalesce(list(coalesce(prop_browser, '')) FILTER (WHERE (coalesce(prop_browser, '')) IS NOT
-        NULL), []) AS browser,
-    coalesce(list(coalesce(prop_geoip_country_code, '')) FILTER (WHERE
-        (coalesce(prop_geoip_country_code, '')) IS NOT NULL), []) AS country
-FROM events
-WHERE coalesce(prop_session_id, '')  IS NOT DISTINCT FROM  ''
-  AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-GROUP BY person_id
-"""
-# The same facts a row per session or lone event (the rows the arrays unnest into), typed as
+# queries/posthog/session_facts.sql's facts (its shortcut: usertrack.sources.sessions_filtered)
+# a row per session or lone event (the rows the file's arrays unnest into), typed as
 # usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds from the table (their
 # person, their first event's, from the store's `sessions` table: every event of such a session
 # is in the range), the others from their events in the two windows, the events without a
 # $session_id as ever. A session's `$start_timestamp` in `sessions` is its `first_at` (both the
 # first of all its events), so only the rows starting in the range are joined (at 100,000 users
 # the join's build side is then 470,000 of the 890,000 sessions).
-_SESSION_FACTS_ROLLED = f"""
+SESSION_FACTS_ROLLED = f"""
 SELECT sp.session_id AS session_key, sp.session_id, CAST(ss.person_id AS VARCHAR) AS person_id,
        sp.first_at, sp.last_at, sp.pageviews, sp.autocaptures, sp.entry_page, sp.exit_page,
        sp.device_type, sp.browser, sp.country
@@ -718,19 +655,8 @@ class Rolled:
     prepare: str | None = None
 
 
-# A facts query's translation, whitespace folded -> what an analysis reads instead.
-FACTS_REWRITES: dict[str, Rolled] = {
-    words(SESSION_FACTS): Rolled(
-        _SESSION_FACTS_ROLLED, (*SESSION_TABLES, "sessions"), SESSION_WINDOWS_SQL
-    ),
-}
 # path_events.sql's translation, whitespace folded: paths reads `PATH_CODES_SQL` instead.
 _PATH_EVENTS_WORDS = words(_PATH_EVENTS)
-
-
-def facts_rewritten(sql: str) -> Rolled | None:
-    """What an analysis reads instead of the facts translation `sql`, or None."""
-    return FACTS_REWRITES.get(words(sql))
 
 
 def path_codes(sql: str) -> str | None:

@@ -2,11 +2,12 @@
 some of a session's events, so the store's session table alone cannot answer them; they come
 from the events, as the translation of queries/posthog/session_facts.sql does, in a cheaper form.
 
-When a translation is, word for word, the shipped one's (usertrack.sources.rollups) but for
-its `{filters}` slot, which holds the same text in both parts, it runs as `FILTERED` with that
-text in the same places: the same rows, typed as usertrack.analytics.sessions reads them, a row
-per session or lone event (the file's arrays as their rows, as the store's session table gives
-them). Three things differ from the translation, none in the answer:
+For the file as shipped (`SHORTCUT`, usertrack.sources.shortcut), with no filter the facts
+come from the store's session table (usertrack.sources.rollups); under a filter (`--where`, a
+group's persons) they run as `FILTERED` with the filter's translated text in the same places:
+the same rows, typed as usertrack.analytics.sessions reads them, a row per session or lone
+event (the file's arrays as their rows, as the store's session table gives them). Three
+things differ from the translation, none in the answer:
 
 - a session the filter keeps whole (its events in the range, of one email, each of them kept:
   as many as the store's `sessions` table counts for it, `event_count`) is its row of
@@ -30,22 +31,20 @@ session tables runs the translation.
 
 from __future__ import annotations
 
-import re
+import functools
 
-from usertrack.sources.rollups import SESSION_FACTS, SESSIONS_TABLE, Rolled, words
+from usertrack.sources.queries import Query
+from usertrack.sources.rollups import (
+    SESSION_FACTS_ROLLED,
+    SESSION_TABLES,
+    SESSION_WINDOWS_SQL,
+    SESSIONS_TABLE,
+)
+from usertrack.sources.shortcut import ANY_FILTER, Shortcut
 
-# The translation's text around its two `{filters}` slots (each the `true` of "AND true GROUP
-# BY"), matched whatever its whitespace; the filter is read from the text itself (a literal's
-# spaces kept), the same in both slots.
-_HEAD, _MIDDLE, _TAIL = (
-    r"\s+".join(re.escape(w) for w in part.split())
-    for part in words(SESSION_FACTS).split("AND true GROUP BY")
-)
-_SLOTS = re.compile(
-    rf"\s*{_HEAD}\s+AND\s+(?P<first>.+?)\s+GROUP\s+BY\s+{_MIDDLE}"
-    rf"\s+AND\s+(?P<second>.+?)\s+GROUP\s+BY\s+{_TAIL}\s*",
-    re.DOTALL,
-)
+# A placeholder in the file's `{filters}` slots, to tell the slots' text in a translation from
+# the rest (filter_of).
+_SLOT = "usertrack_filters_slot"
 
 _LO = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
 _UNTIL = "CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)"
@@ -120,19 +119,47 @@ WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_KEPT}
 """
 
 
-def filter_of(sql: str) -> str | None:
-    """The text in the `{filters}` slots of session_facts.sql's translation `sql` (both the
-    same), when the rest is the shipped translation word for word; else None."""
-    found = _SLOTS.fullmatch(sql)
-    if found is None or found["first"] != found["second"]:
-        return None
-    return found["first"]
+@functools.lru_cache(maxsize=8)
+def _around(body: str) -> tuple[str, ...]:
+    """The translation of a file's text `body` cut at its `{filters}` slots."""
+    from usertrack.sources.hogql import translate
+
+    return tuple(translate(body.replace("{filters}", f"{{{_SLOT}}}")).sql.split(f"${_SLOT}"))
 
 
-def facts_rewritten(sql: str) -> Rolled | None:
-    """What the facts translation `sql` runs as when it is session_facts.sql's under a filter
-    (FILTERED with that filter), or None."""
-    found = filter_of(sql)
-    if found is None:
+def filter_of(query: Query, translated: str) -> str | None:
+    """The translated text in the `{filters}` slots of `query` (the file's text, filled), read
+    from its translation `translated` (a literal's spaces kept): the translation of the file
+    with a placeholder in its slots gives the text around them; None where `translated` is not
+    that text with one filter text in every slot."""
+    origin = query.origin
+    if origin is None:
         return None
-    return Rolled(FILTERED.replace("{filters}", found), (SESSIONS_TABLE, "sessions"))
+    parts = _around(origin.body)
+    slots = len(parts) - 1
+    extra = len(translated) - sum(len(p) for p in parts)
+    if slots < 1 or extra < 0 or extra % slots:
+        return None
+    found = translated[len(parts[0]) : len(parts[0]) + extra // slots]
+    return found if found.join(parts) == translated else None
+
+
+def filtered(query: Query, translated: str) -> str | None:
+    """What the facts of `query` (session_facts.sql as shipped, under a filter) run as:
+    FILTERED with the filter's translated text; None where it cannot be read."""
+    found = filter_of(query, translated)
+    return None if found is None else FILTERED.replace("{filters}", found)
+
+
+# session_facts.sql: from the store's session table (usertrack.sources.rollups), after the
+# windows of the range that hold the cut sessions' events; under a filter, FILTERED.
+SHORTCUT = Shortcut(
+    "posthog/session_facts",
+    "2efe1c2c397d7c15bde837b007c998a6e3bab07f4261e30c8b013c62c59f1fea",
+    "facts",
+    SESSION_FACTS_ROLLED,
+    (*SESSION_TABLES, "sessions"),
+    filters=ANY_FILTER,
+    prepare=SESSION_WINDOWS_SQL,
+    filtered=filtered,
+)

@@ -72,6 +72,9 @@ class Shortcut:
     when: Callable[[Mapping[str, Any]], bool] | None = None
     # a shortcut that is the file's own translation in a cheaper form: `sql` unused
     edit: Callable[[str], str] | None = None
+    # an ANY_FILTER shortcut's statement under a --where, from the query and its translated
+    # text (None: it runs as translated); `sql` and `prepare` then unused
+    filtered: Callable[[Query, str], str | None] | None = None
 
     def gate(self, query: Query, values: Mapping[str, Any] | None = None) -> bool:
         """Whether this shortcut answers `query` (see the module's doc), tables aside."""
@@ -103,3 +106,12 @@ class Shortcut:
         if test == "true":
             return self.sql
         return self.sql.replace(EXCLUDED, f"{EXCLUDED} AND ({test})")
+
+    def facts(self, query: Query, translated: str) -> tuple[str, str | None] | None:
+        """What a "facts" entry runs for `query` (its translated text `translated`): the
+        statement and its `prepare`, or `filtered`'s under a --where; None: as translated."""
+        origin = query.origin
+        if self.filtered is not None and origin is not None and origin.filters:
+            found = self.filtered(query, translated)
+            return None if found is None else (found, None)
+        return self.statement(query, translated), self.prepare

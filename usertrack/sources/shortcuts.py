@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from usertrack.sources import daily_rollups, email_lists, rollups, volume_rollups
+from usertrack.sources import (
+    daily_rollups,
+    email_lists,
+    rollups,
+    sessions_filtered,
+    volume_rollups,
+)
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import Shortcut
 
@@ -21,6 +27,7 @@ REGISTRY: dict[str, Shortcut] = {
         volume_rollups.SHORTCUT,
         daily_rollups.SHORTCUT,
         *email_lists.SHORTCUTS,
+        sessions_filtered.SHORTCUT,
     )
 }
 
