@@ -26,6 +26,7 @@ _SPAN = {"since": SINCE, "as_of": AS_OF, "exclude_pattern": EXCLUDE}
 # the profile's per-user files, everyone (a --persons cell lists emails: tests/test_email_lists.py)
 _LISTS = {"as_of": AS_OF, "exclude_pattern": EXCLUDE, "segment_only": 0, "segment_emails": []}
 _ONLY_PAGEVIEWS = ("AND {filters}", "AND {filters} AND event = '$pageview'")
+_NONE = ("AND {filters}", "AND {filters} AND false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ CASES: dict[str, Case] = {
     "posthog/activity_days": Case(_SPAN, _ONLY_PAGEVIEWS),
     "posthog/activity_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
     "posthog/activity_person_hours": Case(_SPAN, _ONLY_PAGEVIEWS),
-    "posthog/active_persons": Case(_SPAN, ("AND {filters}", "AND {filters} AND false")),
+    "posthog/active_persons": Case(_SPAN, _NONE),
     "posthog/activity_volume": Case(_SPAN, _ONLY_PAGEVIEWS),
     "posthog/activity": Case(
         _LISTS, ("GROUP BY email", "  AND event = '$pageview'\nGROUP BY email")
@@ -52,6 +53,16 @@ CASES: dict[str, Case] = {
         {"as_of": ANCHOR, "days": 14, "exclude_pattern": EXCLUDE}, ("86400000000", "3600000000")
     ),
     "posthog/session_facts": Case({**_SPAN, "until": AS_OF}, _ONLY_PAGEVIEWS),
+    "posthog/churn_periods": Case({**_SPAN, "period": "week"}, _NONE),
+    "posthog/churn_events": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/churn_persons": Case(
+        {
+            **_SPAN,
+            "then": AS_OF - timedelta(days=6, hours=7),
+            "then_since": SINCE - timedelta(days=9),
+        },
+        _ONLY_PAGEVIEWS,
+    ),
 }
 # A --where, for the shortcuts that apply one themselves (ANY_FILTER).
 WHERE = ("properties.$browser = 'Chrome'",)

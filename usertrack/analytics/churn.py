@@ -367,13 +367,13 @@ def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, A
         return None
     if getattr(source, "facts_cursor", None) is None:
         return None
-    from usertrack.sources import churn_rollups
+    from usertrack.sources import churn_rollups, shortcuts
     from usertrack.sources.posthog_local import wire_value
 
     if not source.has_tables(churn_rollups.TABLES):
         return None
     query, values = ws.bind("posthog/churn_events", as_of, since=since)
-    if churn_rollups.facts_rewritten(source.translation(query.sql).sql) is None:
+    if shortcuts.find(query, "facts", values) is None:
         return None
     return {k: wire_value(v) for k, v in values.items()}
 

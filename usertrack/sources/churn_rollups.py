@@ -8,20 +8,21 @@ event, events`). Both are built with the store, in the same atomic write
 (usertrack.sources.eventstore), from the events alone, so they are never older or newer than
 the events: at 5.35 M events 0.59 M and 2.15 M rows.
 
-When the local engine's translation of churn_periods.sql, churn_persons.sql or churn_events.sql
-is, word for word, the shipped one (no `--where`, no `--who`, the file as shipped), the facts
-are read from these tables (churn_periods from person_days) for the whole UTC days between the
-bounds and from the events for the part-days at either end (at most a day each, read through
-the store's timestamp order). The answer is the same, row for row (churn_periods' arrays as
-the rows they unnest into, as churn reads them), whatever the bounds: a day's events all lie
-between two bounds when the day does, and every other event is read itself;
-tests/test_churn_rollups.py checks it. Any other text runs as translated, on the events; so
-does every query on a store built before the tables. On PostHog the files run as written.
+For churn_periods.sql, churn_persons.sql and churn_events.sql as shipped (`SHORTCUTS`,
+usertrack.sources.shortcut: no `--where`, no `--who`), the facts are read from these tables
+(churn_periods from person_days) for the whole UTC days between the bounds and from the events
+for the part-days at either end (at most a day each, read through the store's timestamp
+order). The answer is the same, row for row (churn_periods' arrays as the rows they unnest
+into, as churn reads them), whatever the bounds: a day's events all lie between two bounds
+when the day does, and every other event is read itself; tests/test_churn_rollups.py and
+tests/test_shortcuts.py check it. Anything else runs as translated, on the events; so does
+every query on a store built before the tables. On PostHog the files run as written.
 """
 
 from __future__ import annotations
 
-from usertrack.sources.rollups import DAYS_TABLE, Rolled, words
+from usertrack.sources.rollups import DAYS_TABLE
+from usertrack.sources.shortcut import Shortcut
 
 SPANS_TABLE = "person_day_spans"
 EVENTS_TABLE = "person_day_events"
@@ -90,25 +91,12 @@ def _part_days(lo: str, hi: str, flags: str) -> str:
     WHERE {span} AND timestamp >= greatest({first}, date_trunc('day', {hi}))"""
 
 
-# queries/posthog/churn_periods.sql as translated, `{filters}` TRUE.
+# queries/posthog/churn_periods.sql's periods, as translated.
 _PERIOD = (
     "(CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT FROM"
     " 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
     " CAST({t} AS TIMESTAMP)) AS DATE) END)"
 )
-_PERIODS = f"""
-SELECT
-    CAST(person_id AS VARCHAR) AS person_id,
-    list_distinct(coalesce(list({_PERIOD.format(d="CAST(timestamp AS DATE)", t="timestamp")})
-        FILTER (WHERE ({_PERIOD.format(d="CAST(timestamp AS DATE)", t="timestamp")}) IS NOT NULL),
-        [])) AS period_start
-FROM events
-WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-GROUP BY person_id
-"""
 # Each person's days from person_days (whole days) and the events (the part-days), then their
 # periods: a period is a function of the day. A row per person and period, the rows the file's
 # arrays unnest into (as churn reads them): no list made per person to be unnested again.
@@ -121,19 +109,7 @@ SELECT CAST(person_id AS VARCHAR) AS person_id, period_start
 FROM (SELECT DISTINCT person_id, {_DAY_PERIOD} AS period_start FROM ({_PERIOD_DAYS}) AS d) AS p
 """
 
-# queries/posthog/churn_events.sql as translated, `{filters}` TRUE.
-_EVENTS = """
-SELECT
-    CAST(person_id AS VARCHAR) AS person_id,
-    event,
-    count(*) AS events
-FROM events
-WHERE timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-  AND true
-GROUP BY person_id, event
-"""
+# queries/posthog/churn_events.sql: each person's events by name.
 _EVENT_ROWS = _spans(
     EVENTS_TABLE, "person_id, event, events AS n", "person_id, event, 1 AS n", _SINCE, _AS_OF
 )
@@ -143,67 +119,16 @@ FROM ({_EVENT_ROWS}) AS e
 GROUP BY person_id, event
 """
 
-# queries/posthog/churn_persons.sql as translated, `{filters}` TRUE.
-_PERSONS = """
-SELECT
-    CAST(f.person_id AS VARCHAR) AS person_id,
-    max(f.email) AS email,
-    min(f.first_at) AS first_seen,
-    max(f.last_at) AS last_seen,
-    count(*) FILTER (WHERE f.kind IS NOT DISTINCT FROM 0 AND f.last_at >=
-        CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)) AS active_days,
-    count(*) FILTER (WHERE f.kind IS NOT DISTINCT FROM 1 AND f.last_at >=
-        CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)) AS breadth,
-    (CASE WHEN min(f.first_at) <= CAST(CAST($then AS TIMESTAMPTZ) AS TIMESTAMP)
-        THEN max(f.last_then) ELSE NULL END) AS last_seen_then,
-    count(*) FILTER (WHERE f.kind IS NOT DISTINCT FROM 0 AND f.last_then >=
-        CAST(CAST($then_since AS TIMESTAMPTZ) AS TIMESTAMP)) AS active_days_then,
-    count(*) FILTER (WHERE f.kind IS NOT DISTINCT FROM 1 AND f.last_then >=
-        CAST(CAST($then_since AS TIMESTAMPTZ) AS TIMESTAMP)) AS breadth_then
-FROM (
-    SELECT
-        person_id,
-        0 AS kind,
-        max(coalesce(person_email_norm, '')) AS email,
-        min(timestamp) AS first_at,
-        max(timestamp) AS last_at,
-        max(timestamp) FILTER (WHERE timestamp <= CAST(CAST($then AS TIMESTAMPTZ) AS TIMESTAMP))
-            AS last_then
-    FROM events
-    WHERE timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-    GROUP BY person_id, CAST(timestamp AS DATE)
-    UNION ALL
-    SELECT
-        person_id,
-        1 AS kind,
-        '' AS email,
-        min(timestamp) AS first_at,
-        max(timestamp) AS last_at,
-        max(timestamp) FILTER (WHERE timestamp <= CAST(CAST($then AS TIMESTAMPTZ) AS TIMESTAMP))
-            AS last_then
-    FROM events
-    WHERE timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp >= least(CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP),
-          CAST(CAST($then_since AS TIMESTAMPTZ) AS TIMESTAMP))
-      AND NOT starts_with(event, '$')
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-    GROUP BY person_id, event
-) AS f
-GROUP BY f.person_id
-"""
-# The same from the tables. The file's kind 0 rows (per person and UTC day up to as_of) are
-# person_day_spans' days before as_of's and the events of as_of's day; a day's latest event up
-# to {then} is its last_at when that is up to {then}, and for the day holding {then} (where
-# some may be after it) comes from that day's events up to {then}. The kind 1 rows add only
-# their two counts (their events are some of kind 0's: the first and last event and the
-# latest up to {then} are kind 0's): a product event name counts in breadth when the person
-# did it from {since} to as_of, in breadth_then from {then_since} to {then} (and as_of), each
-# from person_day_events' whole days and the events of the part-days. A person's distinct
-# names are counted as the bits of a mask (each product event name of the store a bit of one
-# 64-bit word) rather than by grouping the rows by person and name: a third of the CPU.
+# queries/posthog/churn_persons.sql from the tables. The file's kind 0 rows (per person and
+# UTC day up to as_of) are person_day_spans' days before as_of's and the events of as_of's day;
+# a day's latest event up to {then} is its last_at when that is up to {then}, and for the day
+# holding {then} (where some may be after it) comes from that day's events up to {then}. The
+# kind 1 rows add only their two counts (their events are some of kind 0's: the first and last
+# event and the latest up to {then} are kind 0's): a product event name counts in breadth when
+# the person did it from {since} to as_of, in breadth_then from {then_since} to {then} (and
+# as_of), each from person_day_events' whole days and the events of the part-days. A person's
+# distinct names are counted as the bits of a mask (each product event name of the store a bit
+# of one 64-bit word) rather than by grouping the rows by person and name: a third of the CPU.
 _LAST_DAY = f"date_trunc('day', {_AS_OF})"
 _THEN_END = f"least({_THEN}, {_AS_OF})"
 _PRODUCT = "NOT starts_with(event, '$')"
@@ -334,14 +259,28 @@ WHERE p.person_id IS NOT NULL
 GROUP BY p.person_id, word
 """
 
-# A translation, whitespace folded -> what runs instead on a store with the tables.
-FACTS_REWRITES: dict[str, Rolled] = {
-    words(_PERIODS): Rolled(_PERIODS_ROLLED, (DAYS_TABLE,)),
-    words(_EVENTS): Rolled(_EVENTS_ROLLED, (EVENTS_TABLE,)),
-    words(_PERSONS): Rolled(_PERSONS_ROLLED, TABLES),
-}
-
-
-def facts_rewritten(sql: str) -> Rolled | None:
-    """What churn reads instead of the facts translation `sql`, or None."""
-    return FACTS_REWRITES.get(words(sql))
+# The shortcuts of churn's facts files (usertrack.sources.shortcut: the files as shipped, with
+# no filter), read by an analysis's facts table (LocalPostHogSource.facts_into).
+SHORTCUTS = (
+    Shortcut(
+        "posthog/churn_periods",
+        "74a851b2467ee671a257ace6545af5e800a9fdfbefd6e243db05858643ba07b4",
+        "facts",
+        _PERIODS_ROLLED,
+        (DAYS_TABLE,),
+    ),
+    Shortcut(
+        "posthog/churn_events",
+        "21c4c82f08600161a1736963de3f4373c01afbc40f9fdf7780d0f533fb263c09",
+        "facts",
+        _EVENTS_ROLLED,
+        (EVENTS_TABLE,),
+    ),
+    Shortcut(
+        "posthog/churn_persons",
+        "13f4c2a80621108366c997b4845121cabb079f5f967b7f402d03ed2e27b974f5",
+        "facts",
+        _PERSONS_ROLLED,
+        TABLES,
+    ),
+)

@@ -587,7 +587,7 @@ class LocalPostHogSource:
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
-        from usertrack.sources import churn_rollups, person_filter, shortcuts
+        from usertrack.sources import person_filter, shortcuts
         from usertrack.sources import retention_rollups as retention
 
         where = f"{query.id} ({query.path})"
@@ -596,7 +596,7 @@ class LocalPostHogSource:
         asked = everyone or query
         tr, values = self._bound(asked, params, where)
         # the store's tables or a cheaper form answer the shipped files (their shortcuts)
-        sql, rewrites = tr.sql, (churn_rollups, retention)
+        sql, rewrites = tr.sql, (retention,)
         rolled = next(filter(None, (m.facts_rewritten(sql) for m in rewrites)), None)
         cut = shortcuts.find(asked, "facts", values)
         if cut is not None and self.has_tables(cut.tables):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from usertrack.sources import (
+    churn_rollups,
     daily_rollups,
     email_lists,
     rollups,
@@ -28,6 +29,7 @@ REGISTRY: dict[str, Shortcut] = {
         daily_rollups.SHORTCUT,
         *email_lists.SHORTCUTS,
         sessions_filtered.SHORTCUT,
+        *churn_rollups.SHORTCUTS,
     )
 }
 
