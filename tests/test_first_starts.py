@@ -16,6 +16,7 @@ import pytest
 
 from tests.edge_events import write_raw_events
 from tests.rollup_stores import EXCLUDE, facts, sorted_rows
+from usertrack.sources import shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
@@ -108,7 +109,8 @@ def test_a_where_runs_the_file_as_it_is(tmp_path: Path, where: list[str]) -> Non
     local = LocalPostHogSource(store)
     try:
         text = local.translation(facts(local, QUERY, where).sql).sql
-        assert not local._first_starts.answers(text)
+        assert shortcuts.find(facts(local, QUERY, where), "first_starts", {}) is None
+        assert shortcuts.find(facts(local, QUERY), "first_starts", {}) is not None
         values = _values(START, START + timedelta(days=61))
         assert _asked(local, values, where) == sorted_rows(
             local, text, {k: str(v) for k, v in values.items()}

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
-from usertrack.analytics.where import spliced
 from usertrack.sources.person_filter import KEEP_LOCAL, PER_PERSON, PLACEHOLDER, for_everyone
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries
+from usertrack.sources.queries import load_queries, parse_query
 
 START = datetime(2026, 3, 1)
 
@@ -88,11 +87,16 @@ def test_a_groups_per_person_facts_are_everyones_rows_kept(
     source: LocalPostHogSource, query_id: str
 ) -> None:
     query = load_queries(REPO / "queries").get(query_id)
-    filled = source.facts_query(replace(query, sql=spliced(query.sql, [KEEP_LOCAL])))
-    assert for_everyone(filled, source.facts_query) is not None
+    filled = source.facts_query(query.filled([KEEP_LOCAL]))
+    everyone = for_everyone(filled, source.facts_query)
+    assert everyone is not None
+    assert everyone.sql == source.facts_query(query.filled(())).sql
+    assert everyone.origin is not None and everyone.origin.filters == ()
     # beside another filter (here `true`), the group's filter reads every event, as filled
-    beside = source.facts_query(replace(query, sql=spliced(query.sql, ["true", KEEP_LOCAL])))
+    beside = source.facts_query(query.filled(["true", KEEP_LOCAL]))
     assert for_everyone(beside, source.facts_query) is None
+    # the file's text changed by hand: it runs as filled
+    assert for_everyone(replace(filled, sql=f"{filled.sql} "), source.facts_query) is None
     kept = _rows(source, query_id, [KEEP_LOCAL])
     assert kept == _rows(source, query_id, ["true", KEEP_LOCAL])
     assert kept and {r[0] for r in kept} <= {"p1", "p5"}  # p3's email is internal
@@ -102,11 +106,16 @@ def test_a_groups_per_person_facts_are_everyones_rows_kept(
 def test_an_edited_or_other_file_runs_as_filled(source: LocalPostHogSource) -> None:
     library = load_queries(REPO / "queries")
     query = library.get("posthog/retention_first_starts")
-    filled = source.facts_query(replace(query, sql=spliced(query.sql, [KEEP_LOCAL])))
+    filled = source.facts_query(query.filled([KEEP_LOCAL]))
+    assert for_everyone(filled, source.facts_query) is not None
     edited = replace(filled, sql=filled.sql.replace("min(timestamp)", "max(timestamp)"))
     assert for_everyone(edited, source.facts_query) is None
+    # an edited copy of the file in a library of one's own: runs as filled
+    text = query.path.read_text(encoding="utf-8").replace("min(timestamp)", "max(timestamp)")
+    copy = parse_query(query.path, "posthog", text)
+    assert for_everyone(source.facts_query(copy.filled([KEEP_LOCAL])), source.facts_query) is None
     other = library.get("posthog/trends_counts")  # an aggregate: no row is a person's
-    filled = source.facts_query(replace(other, sql=spliced(other.sql, [KEEP_LOCAL])))
+    filled = source.facts_query(other.filled([KEEP_LOCAL]))
     assert for_everyone(filled, source.facts_query) is None
 
 

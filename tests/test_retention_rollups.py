@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened, sorted_rows
-from usertrack.sources import retention_rollups
+from usertrack.sources import retention_rollups, shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.rollups import DAYS_TABLE
 
@@ -109,8 +109,8 @@ def test_the_table_gives_the_rows_the_events_give(
 ) -> None:
     query = facts(source, FILE)
     events_sql = source.translation(query.sql).sql
-    rolled = retention_rollups.facts_rewritten(events_sql)
-    assert rolled is not None, f"{FILE} is no longer answered from {DAYS_TABLE}"
+    rolled = shortcuts.find(query, "facts", {})
+    assert rolled is retention_rollups.SHORTCUT, f"{FILE} is no longer answered from {DAYS_TABLE}"
     for ask in ASKS:
         values = _values(*(str(b) for b in bounds), *ask)
         want = sorted_rows(source, events_sql, values)
@@ -149,11 +149,12 @@ def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
     source: LocalPostHogSource, store: Path, tmp_path: Path
 ) -> None:
     filtered = facts(source, FILE, ["properties.$browser = 'Chrome'"])
-    assert retention_rollups.facts_rewritten(source.translation(filtered.sql).sql) is None
+    assert shortcuts.find(filtered, "facts", {}) is None
     query = facts(source, FILE)
+    assert shortcuts.find(query, "facts", {}) is retention_rollups.SHORTCUT
     edited = replace(query, sql=query.sql.replace("> 0 AS started", ">= 0 AS started"))
     assert edited.sql != query.sql
-    assert retention_rollups.facts_rewritten(source.translation(edited.sql).sql) is None
+    assert shortcuts.find(edited, "facts", {}) is None
     old = tmp_path / "old.duckdb"
     old.write_bytes(store.read_bytes())
     con = duckdb.connect(str(old))

@@ -55,6 +55,12 @@ CASES: dict[str, Case] = {
     "posthog/session_facts": Case({**_SPAN, "until": AS_OF}, _ONLY_PAGEVIEWS),
     "posthog/churn_periods": Case({**_SPAN, "period": "week"}, _NONE),
     "posthog/churn_events": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/retention_activity": Case(
+        {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": ""}, _NONE
+    ),
+    "posthog/retention_first_starts": Case(
+        {**_SPAN, "start_event": "$pageview"}, ("HAVING min(timestamp)", "HAVING max(timestamp)")
+    ),
     "posthog/churn_persons": Case(
         {
             **_SPAN,
@@ -111,7 +117,9 @@ def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[
     run: Callable[[], list[Any]]
     if cut.entry == "statement":
         run = lambda: source.run(query, values).rows  # noqa: E731
-    elif cut.entry == "facts":
+    elif cut.entry in ("facts", "first_starts"):  # first starts: a dashboard's, with pyarrow
+        import pyarrow  # noqa: F401
+
         run = lambda: _facts(source, query, values)  # noqa: E731
     else:  # pragma: no cover - every entry is listed above
         raise AssertionError(f"no runner for the entry {cut.entry!r}")

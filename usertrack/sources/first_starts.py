@@ -5,8 +5,9 @@ The file gives each person's first start event ever, up to as_of, for the person
 one is from `since` on: a grouping of every start event of the store (5.35 M events read at
 100,000 users), whatever `since`. The weekly dashboard asks it twice, for the weekly cohorts'
 span and the daily ones', with the same moment, event and exclusion pattern. So, for the file as
-shipped (its translation word for word: no `--where`, no `--who` or `--segment`, which run it for
-everyone and keep the group's rows), every person's first start up to as_of is worked out once
+shipped (`SHORTCUT`, usertrack.sources.shortcut: no `--where`, no `--who` or `--segment`, which
+run it for everyone and keep the group's rows), every person's first start up to as_of is
+worked out once
 (`_EVERYONE`) and each span's rows are those of it from `since` on: the same rows. The latest
 answer alone is kept, with the connection that read it: an events store opened anew (changed)
 is read anew. Only where pyarrow is loaded already (a dashboard's run), as the answer is kept as
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.rollups import words
+from usertrack.sources.shortcut import Shortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,9 +37,12 @@ WHERE event  IS NOT DISTINCT FROM  $start_event
   AND true
 GROUP BY person_id
 """
-# retention_first_starts.sql as translated, `{filters}` TRUE.
-_SHIPPED = words(
-    f"{_EVERYONE}HAVING min(timestamp) >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+# retention_first_starts.sql's rows from `since` on, of _EVERYONE's (FirstStarts.into).
+SHORTCUT = Shortcut(
+    "posthog/retention_first_starts",
+    "6f86b5ec7a3306314c647eb557de27d9d3c77859624583bd77aa3359590ab6ba",
+    "first_starts",
+    _EVERYONE,
 )
 _FROM_SINCE = (
     'CREATE TEMP TABLE "{table}" AS SELECT person_id, first_start FROM "{kept}"'
@@ -53,10 +57,6 @@ class FirstStarts:
     def __init__(self) -> None:
         self._kept: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
-
-    def answers(self, sql: str) -> bool:
-        """Whether `sql` is retention_first_starts.sql's translation as shipped."""
-        return words(sql) == _SHIPPED
 
     def into(
         self,

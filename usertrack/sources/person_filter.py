@@ -8,7 +8,7 @@ whose every row is one person's (its person_id the events' person_id, grouped by
 and only the group's persons' rows are kept: the same rows, for a hash join of one row per
 person instead of one per event (retention's facts at 100,000 users: half the CPU).
 PER_PERSON names the shipped files that are of that kind; an edited file, or one filtered by a
---where too, runs as filled.
+--where too, runs as filled (both read from the query's origin, usertrack.sources.queries).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ PLACEHOLDER = "usertrack_segment_persons"  # cannot clash with a query file's pa
 # "no account" (everyone else: 100,000 persons) is minutes at 5 M events; IN of the list's rows
 # is one hash join. Same answer: NULL for an event without a person, as has()'s.
 KEEP_LOCAL = f"toString(person_id) IN (SELECT arrayJoin({{{PLACEHOLDER}}}))"
-# `{filters}` holding KEEP_LOCAL alone (usertrack.analytics.where.spliced).
-_FILLED = f"(({KEEP_LOCAL}))"
 
 # Shipped facts files each of whose rows is one person's (person_id), every `{filters}` in them
 # filtering the events of a grouping by person.
@@ -48,21 +46,17 @@ KEPT_ROWS = (
 
 def for_everyone(query: Query, facts_form: Callable[[Query], Query]) -> Query | None:
     """`query` (as an analysis reads it: `facts_form` of the filled file) run for everyone, when
-    its `{filters}` hold the group's filter alone and it is a PER_PERSON file as shipped; its
-    rows are then kept with KEPT_ROWS. None otherwise."""
-    from usertrack.errors import QueryFileError
-    from usertrack.shipped import shipped_path
-    from usertrack.sources.queries import parse_query
+    its `{filters}` hold the group's filter alone and it is a PER_PERSON file as shipped (read
+    from its origin); its rows are then kept with KEPT_ROWS. None otherwise. The query for
+    everyone is the same file filled with `true`, in the same form, its origin saying so."""
+    from usertrack.sources.queries import shipped_digest
 
-    if query.id not in PER_PERSON or _FILLED not in query.sql:
+    origin = query.origin
+    if query.id not in PER_PERSON or origin is None or origin.filters != (KEEP_LOCAL,):
         return None
-    bare = query.sql.replace(_FILLED, "true")
-    if PLACEHOLDER in bare:
+    if origin.digest != shipped_digest(query.id):
         return None
-    path = shipped_path("queries") / query.folder / f"{query.name}.sql"
-    try:
-        file = parse_query(path, query.folder)
-    except QueryFileError:
-        return None
-    shipped = facts_form(dataclasses.replace(file, sql=file.sql.replace("{filters}", "true")))
-    return dataclasses.replace(query, sql=bare) if shipped.sql == bare else None
+    made = dataclasses.replace(origin, filters=None, form="file", sql=origin.body)
+    everyone = facts_form(dataclasses.replace(query, sql=origin.body, made=made).filled(()))
+    found = everyone.origin
+    return everyone if found is not None and found.form == origin.form else None

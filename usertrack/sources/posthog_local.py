@@ -588,7 +588,6 @@ class LocalPostHogSource:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
         facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
         from usertrack.sources import person_filter, shortcuts
-        from usertrack.sources import retention_rollups as retention
 
         where = f"{query.id} ({query.path})"
         # a group's per-person facts: run for everyone, the group's persons' rows kept
@@ -596,17 +595,15 @@ class LocalPostHogSource:
         asked = everyone or query
         tr, values = self._bound(asked, params, where)
         # the store's tables or a cheaper form answer the shipped files (their shortcuts)
-        sql, rewrites = tr.sql, (retention,)
-        rolled = next(filter(None, (m.facts_rewritten(sql) for m in rewrites)), None)
+        sql = tr.sql
         cut = shortcuts.find(asked, "facts", values)
-        if cut is not None and self.has_tables(cut.tables):
-            made = cut.facts(asked, sql)
-        elif rolled is not None and self.has_tables(rolled.tables):
-            made = (rolled.sql, rolled.prepare)
-        else:
-            made = None
+        made = cut.facts(asked, sql) if cut is not None and self.has_tables(cut.tables) else None
         with _guarded(cur, where):
-            if everyone is None and "pyarrow" in sys.modules and self._first_starts.answers(sql):
+            if (
+                everyone is None
+                and "pyarrow" in sys.modules
+                and shortcuts.find(query, "first_starts", values) is not None
+            ):
                 self._first_starts.into(self._connection(), cur, values, table)
                 return
             if made is not None:

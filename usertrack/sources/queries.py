@@ -277,6 +277,27 @@ def shipped(query: Query) -> bool:
         return False
 
 
+def shipped_digest(query_id: str) -> str | None:
+    """The digest (text_digest) of the file usertrack ships as `query_id`; None for none."""
+    from usertrack.shipped import shipped_path
+
+    path = shipped_path("queries") / f"{query_id}.sql"
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _digest_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: Path, mtime_ns: int, size: int) -> str | None:
+    """text_digest of the file at `path` as it is at that time and size (read once)."""
+    try:
+        return text_digest(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
     """Parse one query file; raise QueryFileError with `path:line:` on any problem.
 

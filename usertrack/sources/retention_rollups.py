@@ -5,21 +5,22 @@ usertrack.sources.churn_rollups for churn).
 retention_activity.sql gives, per person who did the start event in the span and per period
 (a UTC day, an ISO week, a month) they had an event in, whether they did the start event and
 the return event there: on the events, a grouping of every event of the span. When its
-translation is, word for word, the shipped one (no `--where`, the file as shipped; a `--who`,
+file is the shipped one (`SHORTCUT`, usertrack.sources.shortcut: no `--where`; a `--who`,
 `--segment` or `--by-segment` runs it for everyone and keeps its persons' rows), the periods
 a person had an event in come from person_days for the whole UTC days between the bounds and
 from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
 name. The answer is the same, row for row, whatever the bounds and the values: a day's events
 all lie between two bounds when the day does, every other event is read itself, and a period
-is a function of the day; tests/test_retention_rollups.py checks it. Any other text runs as
-translated, on the events; so does every query on a store built before the table. On PostHog
-the file runs as written.
+is a function of the day; tests/test_retention_rollups.py and tests/test_shortcuts.py check
+it. Anything else runs as translated, on the events; so does every query on a store built
+before the table. On PostHog the file runs as written.
 """
 
 from __future__ import annotations
 
-from usertrack.sources.rollups import DAYS_TABLE, Rolled, words
+from usertrack.sources.rollups import DAYS_TABLE
+from usertrack.sources.shortcut import Shortcut
 
 _SINCE = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
 _AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
@@ -37,26 +38,8 @@ _STARTERS = f"""person_id IN (
           WHERE event IS NOT DISTINCT FROM $start_event
             AND {_SPAN})"""
 
-# queries/posthog/retention_activity.sql as translated, `{filters}` TRUE.
-_ACTIVITY = f"""
-SELECT a.person_id AS person_id, a.period_start AS period_start, a.started AS did_start,
-       a.returned AS did_return
-FROM (
-    SELECT
-        person_id,
-        {_PERIOD.format(d="CAST(timestamp AS DATE)", t="timestamp")} AS period_start,
-        count(*) FILTER (WHERE event IS NOT DISTINCT FROM $start_event) > 0 AS started,
-        count(*) FILTER (WHERE $return_event IS NOT DISTINCT FROM ''
-                         OR event IS NOT DISTINCT FROM $return_event) > 0 AS returned
-    FROM events
-    WHERE {_SPAN}
-      AND {_KEPT}
-      AND true
-      AND {_STARTERS}
-    GROUP BY person_id, period_start
-) AS a
-"""
-# The same: each person's days with a kept event (whole days from person_days, the part-days
+# queries/posthog/retention_activity.sql in its per-event form (usertrack.sources.packed):
+# each person's days with a kept event (whole days from person_days, the part-days
 # from the events), which are returns when any event is one; and the start and return events
 # themselves, by name, from the events: read once, for the persons who did the start event and
 # for the kept ones' marks. A period is the day's.
@@ -89,11 +72,11 @@ WHERE person_id IN (SELECT person_id FROM named WHERE event IS NOT DISTINCT FROM
 GROUP BY person_id, period_start
 """
 
-FACTS_REWRITES: dict[str, Rolled] = {
-    words(_ACTIVITY): Rolled(_ACTIVITY_ROLLED, (DAYS_TABLE, "events"), None),
-}
-
-
-def facts_rewritten(sql: str) -> Rolled | None:
-    """What retention reads instead of the facts translation `sql`, or None."""
-    return FACTS_REWRITES.get(words(sql))
+SHORTCUT = Shortcut(
+    "posthog/retention_activity",
+    "66e7db18570b0a247de318059095ea3d6d9a0d668718c6da4360049b97817697",
+    "facts",
+    _ACTIVITY_ROLLED,
+    (DAYS_TABLE, "events"),
+    form="facts",
+)

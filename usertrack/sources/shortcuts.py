@@ -14,6 +14,8 @@ from usertrack.sources import (
     churn_rollups,
     daily_rollups,
     email_lists,
+    first_starts,
+    retention_rollups,
     rollups,
     sessions_filtered,
     volume_rollups,
@@ -30,6 +32,8 @@ REGISTRY: dict[str, Shortcut] = {
         *email_lists.SHORTCUTS,
         sessions_filtered.SHORTCUT,
         *churn_rollups.SHORTCUTS,
+        retention_rollups.SHORTCUT,
+        first_starts.SHORTCUT,
     )
 }
 
