@@ -220,9 +220,9 @@ def test_the_tables_give_segment_persons_but_for_persons_of_blank_emails_only(
 
         query = load_queries(REPO / "queries").get("posthog/segment_persons")
         query = replace(query, sql=spliced(query.sql, None))
-        events_sql = local.translation(query.sql).sql
-        assert rollups.segment_persons(events_sql) is not None
+        assert shortcuts.find(query, "segment_persons") is rollups.SEGMENT_PERSONS
         edited = replace(query, sql=query.sql.replace("max(", "min("))
+        assert shortcuts.find(edited, "segment_persons") is None
         assert local.segment_persons(edited, {"as_of": START}) is None
         for _, as_of in BOUNDS:
             params = {"as_of": as_of, "exclude_pattern": EXCLUDE}

@@ -55,6 +55,10 @@ CASES: dict[str, Case] = {
     "posthog/session_facts": Case({**_SPAN, "until": AS_OF}, _ONLY_PAGEVIEWS),
     "posthog/churn_periods": Case({**_SPAN, "period": "week"}, _NONE),
     "posthog/churn_events": Case(_SPAN, _ONLY_PAGEVIEWS),
+    "posthog/segment_persons": Case(
+        {"as_of": AS_OF, "exclude_pattern": EXCLUDE},
+        ("WHERE timestamp", "WHERE false AND timestamp"),
+    ),
     "posthog/retention_activity": Case(
         {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": ""}, _NONE
     ),
@@ -121,6 +125,11 @@ def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[
         import pyarrow  # noqa: F401
 
         run = lambda: _facts(source, query, values)  # noqa: E731
+    elif cut.entry == "segment_persons":  # the file's rows where it is not taken (callers')
+
+        def run() -> list[Any]:
+            return (source.segment_persons(query, values) or source.run(query, values)).rows
+
     else:  # pragma: no cover - every entry is listed above
         raise AssertionError(f"no runner for the entry {cut.entry!r}")
     return sorted(run(), key=repr)

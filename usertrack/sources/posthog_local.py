@@ -324,19 +324,17 @@ class LocalPostHogSource:
         """segment_persons.sql's rows from the store's per-person tables, but for the persons
         whose only emails are blanks (no row here, a row with '' from the events: see
         usertrack.sources.rollups.SEGMENT_PERSONS_ROLLED), when `query` is the file as shipped
-        and the store has the tables; else None. `arrow`: as an Arrow table (Result.arrow) of
-        two text columns, person_id and email, not a Python tuple per person, kept under the
-        store's stamp where this source keeps answers (`kept_in`, usertrack.sources.storecache)
-        and read from there while the store is unchanged."""
-        from usertrack.sources.rollups import segment_persons
+        (its shortcut's gate) and the store has the tables; else None. `arrow`: as an Arrow
+        table (Result.arrow) of two text columns, person_id and email, not a Python tuple per
+        person, kept under the store's stamp where this source keeps answers (`kept_in`,
+        usertrack.sources.storecache) and read from there while the store is unchanged."""
+        from usertrack.sources import shortcuts, storecache
 
         where = f"{query.id} ({query.path})"
-        if not query.sql.strip():
+        cut = shortcuts.find(query, "segment_persons")
+        if cut is None or not query.sql.strip():
             return None
-        sql = segment_persons(self.translation(query.sql, query.sql_line).sql)
-        if sql is None:
-            return None
-        from usertrack.sources import storecache
+        sql = cut.sql
 
         _, values = self._bound(query, params, where)
         kept = self._kept_key(sql, values) if arrow else None
@@ -364,14 +362,13 @@ class LocalPostHogSource:
         grouped (from person_emails where the store has it: no row for an email of blanks);
         None where `segment_persons` would not answer (an edited file, a store without the
         tables)."""
-        from usertrack.sources import person_emails
-        from usertrack.sources.rollups import SEGMENT_PERSONS_OF, segment_persons
+        from usertrack.sources import person_emails, shortcuts
+        from usertrack.sources.rollups import SEGMENT_PERSONS_OF
 
-        if not query.sql.strip():
+        cut = shortcuts.find(query, "segment_persons")
+        if cut is None or not query.sql.strip():
             return None
-        sql = segment_persons(self.translation(query.sql, query.sql_line).sql)
-        if sql is None:
-            return None
+        sql = cut.sql
         where = f"{query.id} ({query.path})"
         _, values = self._bound(query, params, where)
         kept = self._kept_key(sql, values) if _pyarrow_loaded() else None
@@ -413,12 +410,13 @@ class LocalPostHogSource:
         """segment_persons.sql's rows as the temporary table `table` of `cur` (a cursor of
         facts_cursor), from the per-person tables as `segment_persons` reads them where they
         answer it, else from the events as translated."""
-        from usertrack.sources.rollups import segment_persons
+        from usertrack.sources import shortcuts
 
-        rolled = segment_persons(self.translation(query.sql, query.sql_line).sql)
-        if rolled is None or not self.has_rollups():
+        cut = shortcuts.find(query, "segment_persons")
+        if cut is None or not self.has_tables(cut.tables):
             self.facts_into(cur, query, params, table)
             return
+        rolled = cut.sql
         where = f"{query.id} ({query.path})"
         _, values = self._bound(query, params, where)
         with _guarded(cur, where):

@@ -281,19 +281,9 @@ def words(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip()
 
 
-# queries/posthog/segment_persons.sql as translated: each person with an email on an event up to
-# as_of, and the greatest of their normalized emails (--by-segment's person -> email mapping).
-_SEGMENT_PERSONS = """
-SELECT
-    CAST(person_id AS VARCHAR) AS person_id,
-    max(coalesce(person_email_norm, '')) AS email
-FROM events
-WHERE timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-  AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
-  AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-GROUP BY person_id
-"""
-# The same from person_days (the whole days before as_of's), person_hours (that day's whole hours
+# queries/posthog/segment_persons.sql's persons (each person with an email on an event up to
+# as_of, and the greatest of their normalized emails: --by-segment's person -> email mapping)
+# from person_days (the whole days before as_of's), person_hours (that day's whole hours
 # before as_of's) and the events of as_of's own hour, but for one kind of person: the tables
 # keep the normalized email alone, so a person whose only emails are blanks (normalized to '')
 # has a row with '' from the events and none from the tables. Not a rewrite of the file, then:
@@ -325,9 +315,14 @@ SEGMENT_PERSONS_OF = (
 )
 
 
-def segment_persons(sql: str) -> str | None:
-    """SEGMENT_PERSONS_ROLLED when `sql` is segment_persons.sql's translation as shipped."""
-    return SEGMENT_PERSONS_ROLLED if words(sql) == words(_SEGMENT_PERSONS) else None
+# Read by LocalPostHogSource.segment_persons and its kin, never in place of the file's rows.
+SEGMENT_PERSONS = Shortcut(
+    "posthog/segment_persons",
+    "bbb718ba329f7657651d77cfd5266a7713f65a5dd917b74603438d766c32e7a7",
+    "segment_persons",
+    SEGMENT_PERSONS_ROLLED,
+    TABLES,
+)
 
 
 # queries/posthog/active_persons.sql: the persons with an event after since (not at it: from

@@ -27,6 +27,7 @@ REGISTRY: dict[str, Shortcut] = {
     cut.query_id: cut
     for cut in (
         *rollups.SHORTCUTS,
+        rollups.SEGMENT_PERSONS,
         volume_rollups.SHORTCUT,
         daily_rollups.SHORTCUT,
         *email_lists.SHORTCUTS,
