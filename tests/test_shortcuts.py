@@ -59,6 +59,9 @@ CASES: dict[str, Case] = {
         {"as_of": AS_OF, "exclude_pattern": EXCLUDE},
         ("WHERE timestamp", "WHERE false AND timestamp"),
     ),
+    "posthog/path_events": Case(
+        {**_SPAN, "until": AS_OF}, ("AND {filters}", "AND {filters} AND event != '$pageview'")
+    ),
     "posthog/retention_activity": Case(
         {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": ""}, _NONE
     ),
@@ -116,6 +119,31 @@ def _facts(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> 
         cur.close()
 
 
+def _paths(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> list[Any]:
+    """The path sequences paths reads for `query` (its nodes' names): from the store's path
+    table where LocalPostHogSource.path_codes answers, else from the file's rows."""
+    from usertrack.analytics import paths
+    from usertrack.analytics.common import FactsQuery
+
+    found = source.path_codes(query, values)
+    if shortcuts.find(query, "path_codes", values) is not None:
+        assert found is not None, "the shortcut is gated in but path_codes gives nothing"
+    if found is not None:
+        kept, first, nodes = paths.rolled_sequences(*found)
+    else:
+        con, sql, bound = source.facts_sql(query, values)
+        try:
+            facts = FactsQuery(con, f"(\n{sql}\n)", bound, query.id)
+            kept, first = paths._sequences(facts)
+            nodes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
+        finally:
+            con.close()
+    names = dict(nodes)
+    starts = first.tolist()
+    ends = [*starts[1:], len(kept)][: len(starts)]
+    return [tuple(names[c] for c in kept[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+
+
 def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]) -> Any:
     """The rows the engine gives for `query` where the shortcut's entry takes it, sorted."""
     run: Callable[[], list[Any]]
@@ -130,6 +158,8 @@ def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[
         def run() -> list[Any]:
             return (source.segment_persons(query, values) or source.run(query, values)).rows
 
+    elif cut.entry == "path_codes":
+        run = lambda: _paths(source, query, values)  # noqa: E731
     else:  # pragma: no cover - every entry is listed above
         raise AssertionError(f"no runner for the entry {cut.entry!r}")
     return sorted(run(), key=repr)

@@ -677,23 +677,24 @@ class LocalPostHogSource:
         persons: bool = False,
         among: list[str] | None = None,
     ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
-        """For path_events.sql as shipped (its translation word for word: no --where, no
-        --segment) on a store with the path tables, the range's kept nodes in sequence order
-        and whether each starts a sequence (numpy arrays `code`, `starts`), with every node's
-        code and name (usertrack.sources.rollups); None otherwise, or when the range holds
-        events of a person of several emails, or DuckDB may reorder a scan's rows (the facts
-        then run on the events). With `persons`, also whose rows they are: `person_id` (an
-        Arrow table of the persons in the rows' order, NULL last) and `person_rows` (how many
-        rows each has, a numpy array), for a --by-segment run to keep a group's rows. With
-        `among` (a few person ids: each row is looked for in the list), only those persons'
-        rows, and `persons` is not read."""
-        from usertrack.sources import rollups
+        """For path_events.sql as shipped (its shortcut's gate: no --where, no --segment) on a
+        store with the path tables, the range's kept nodes in sequence order and whether each
+        starts a sequence (numpy arrays `code`, `starts`), with every node's code and name
+        (usertrack.sources.rollups); None otherwise, or when the range holds events of a
+        person of several emails, or DuckDB may reorder a scan's rows (the facts then run on
+        the events). With `persons`, also whose rows they are: `person_id` (an Arrow table of
+        the persons in the rows' order, NULL last) and `person_rows` (how many rows each has,
+        a numpy array), for a --by-segment run to keep a group's rows. With `among` (a few
+        person ids: each row is looked for in the list), only those persons' rows, and
+        `persons` is not read."""
+        from usertrack.sources import rollups, shortcuts
 
         where = f"{query.id} ({query.path})"
-        tr, values = self._bound(query, params, where)
-        sql = rollups.path_codes(tr.sql)
-        if sql is None or not self.has_tables(rollups.PATH_TABLES):
+        _, values = self._bound(query, params, where)
+        cut = shortcuts.find(query, "path_codes", values)
+        if cut is None or not self.has_tables(cut.tables):
             return None
+        sql = cut.sql
         cur = self._connection().cursor()
         try:
             with _guarded(cur, where):

@@ -590,27 +590,6 @@ WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_RANGE} AND {_E
   AND CAST(uuid AS VARCHAR) IS NOT NULL
 """
 
-# queries/posthog/path_events.sql in its per-event form (usertrack.sources.packed), `{filters}`
-# TRUE.
-_PATH_EVENTS = """
-SELECT e.person_id AS person_id, e.at AS timestamp, e.step AS node
-FROM (
-    SELECT
-        person_id,
-        timestamp AS at,
-        (CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN prop_pathname ELSE event END)
-            AS step
-    FROM events
-    WHERE (event  IS NOT DISTINCT FROM  '$pageview' OR NOT starts_with(event, '$'))
-      AND (CASE WHEN event  IS NOT DISTINCT FROM  '$pageview' THEN coalesce(prop_pathname, '')
-          ELSE event END)  IS DISTINCT FROM  ''
-      AND timestamp >= CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp < CAST(CAST($until AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)
-      AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
-      AND true
-) AS e
-"""
 # Whether the range holds events of a person of several emails (then paths reads the events).
 PATHS_MIXED_SQL = f"SELECT count(*) FROM {PATH_TABLE} WHERE {_RANGE} AND NOT one_email"
 # The kept nodes of the range's sequences, in sequence order (the table's), as codes of
@@ -650,10 +629,13 @@ class Rolled:
     prepare: str | None = None
 
 
-# path_events.sql's translation, whitespace folded: paths reads `PATH_CODES_SQL` instead.
-_PATH_EVENTS_WORDS = words(_PATH_EVENTS)
-
-
-def path_codes(sql: str) -> str | None:
-    """PATH_CODES_SQL when `sql` is path_events.sql's translation as shipped, else None."""
-    return PATH_CODES_SQL if words(sql) == _PATH_EVENTS_WORDS else None
+# path_events.sql in its per-event form (usertrack.sources.packed), as shipped, with no filter:
+# paths reads PATH_CODES_SQL's codes instead of its rows (LocalPostHogSource.path_codes).
+PATH_EVENTS = Shortcut(
+    "posthog/path_events",
+    "ebebf2ea18f13dfceff7ac2a44ec24b49b47e45f95f3ef4a693abce9896e3114",
+    "path_codes",
+    PATH_CODES_SQL,
+    PATH_TABLES,
+    form="facts",
+)

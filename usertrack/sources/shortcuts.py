@@ -28,6 +28,7 @@ REGISTRY: dict[str, Shortcut] = {
     for cut in (
         *rollups.SHORTCUTS,
         rollups.SEGMENT_PERSONS,
+        rollups.PATH_EVENTS,
         volume_rollups.SHORTCUT,
         daily_rollups.SHORTCUT,
         *email_lists.SHORTCUTS,
