@@ -18,10 +18,9 @@ import duckdb
 import pytest
 
 from tests.edge_events import write_raw_events
-from usertrack.analytics.where import spliced
-from usertrack.sources import feature_times, storecache
+from usertrack.sources import feature_times, shortcuts, storecache
 from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries
+from usertrack.sources.queries import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 6, 3, 12)
@@ -63,8 +62,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _query(where: list[str] | None = None) -> Query:
-    query = load_queries(REPO / "queries").get("posthog/feature_usage")
-    return replace(query, sql=spliced(query.sql, where))
+    return load_queries(REPO / "queries").get("posthog/feature_usage").filled(where)
 
 
 def _values(by: str = "feature") -> dict[str, Any]:
@@ -126,11 +124,17 @@ def test_the_shipped_file_is_rewritten_and_nothing_else(store: Path, tmp_path: P
             assert "json_type" not in found[0] and "duration" not in found[1]
             if where:
                 assert "'Chrome  '" in found[0]  # a literal keeps its spaces
-            assert feature_times.rewritten(sql, _values("event"), side, "k") is None
             other = {**_values(), "duration": "seconds"}
-            assert feature_times.rewritten(sql, other, side, "k") is None
-        edited = local.translation(_query().sql.replace("ORDER BY feature, current", "")).sql
-        assert feature_times.rewritten(edited, _values(), side, "k") is None
+            assert shortcuts.find(_query(where), "feature_times", other) is None
+            assert shortcuts.find(_query(where), "feature_times", _values()) is not None
+        # an edited file, or a text changed by hand, runs as translated
+        query = _query()
+        edited = parse_query(query.path, "posthog", query.path.read_text(encoding="utf-8") + " ")
+        assert shortcuts.find(edited.filled(None), "feature_times", _values()) is None
+        assert shortcuts.find(query, "feature_times", _values()) is feature_times.SHORTCUT
+        by_hand = replace(query, sql=query.sql.replace("ORDER BY feature, current", ""))
+        assert shortcuts.find(by_hand, "feature_times", _values()) is None
+        assert shortcuts.find(query, "feature_times", _values("event")) is None
     finally:
         local.close()
 

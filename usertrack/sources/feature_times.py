@@ -18,8 +18,9 @@ and no COPY), and the file is usertrack's own, 0600 in the store's folder
 (usertrack.sources.eventstore.open_store). A store replaced under an open connection (the MCP
 server) is counted from its JSON there: the table is of the file the store's name names.
 
-The translation of feature_usage.sql as shipped, by feature (`by` = 'feature': only
-feature_used events), with the property `duration`, then runs as `rewritten` gives it: the same
+feature_usage.sql as shipped (`SHORTCUT`, usertrack.sources.shortcut), by feature (`by` =
+'feature': only feature_used events), with the property `duration`, then runs as `rewritten`
+gives its translation: the same
 statement, the events joined with that table by rowid (`--where`, `--who` and the exclusion
 pattern still apply to the events as ever), its two duration expressions reading the table
 instead of the JSON; a row of another store's table stops it with an error rather than join.
@@ -34,8 +35,11 @@ import glob
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from usertrack.sources.shortcut import ANY_FILTER, Shortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -68,21 +72,6 @@ _VALUE = (
 TIMED = f"count(*) FILTER (WHERE {_NUMBER}) AS timed"
 SPENT = f"sum((CASE WHEN {_NUMBER} THEN {_VALUE} ELSE 0 END)) AS seconds"
 _FROM = "FROM events WHERE timestamp > CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
-# The whole translation (whitespace folded) but for its filter slot: `true`, or --where's.
-_HEAD = (
-    "SELECT feature, current, sum(uses) AS uses, count(DISTINCT person_id) FILTER (WHERE"
-    " (person_id) IS NOT NULL) AS persons, sum(timed) AS timed_uses, sum(seconds) AS seconds"
-    " FROM ( SELECT (CASE WHEN $by IS NOT DISTINCT FROM 'event' THEN event ELSE"
-    " coalesce(CAST(prop_feature AS VARCHAR), '') END) AS feature, timestamp >"
-    " CAST(CAST($split AS TIMESTAMPTZ) AS TIMESTAMP) AS current, person_id, count(*) AS uses,"
-    f" {TIMED}, {SPENT} {_FROM}"
-    " AND timestamp <= CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
-    " AND ($by IS NOT DISTINCT FROM 'event' OR event IS NOT DISTINCT FROM 'feature_used')"
-    " AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern) AND "
-)
-_TAIL = (
-    " GROUP BY feature, current, person_id ) GROUP BY feature, current ORDER BY feature, current"
-)
 
 # The table: each feature_used event whose property is a JSON number, the value the query's
 # `seconds` takes from it (NULL where it takes none), in rowid (the store's timestamp) order.
@@ -139,15 +128,9 @@ def kept_key(cur: duckdb.DuckDBPyConnection, side: Path) -> str | None:
 def rewritten(
     sql: str, values: dict[str, Any], side: Path, key: str
 ) -> tuple[str, dict[str, Any]] | None:
-    """feature_usage.sql's translation `sql` reading the table at `side` (of the store of `key`)
-    for its time spent, and the values it takes; None for any other text or values."""
-    if values.get("by") != "feature" or values.get("duration") != PROPERTY:
-        return None
-    from usertrack.sources.rollups import words
-
-    folded = words(sql)
-    if not (folded.startswith(_HEAD) and folded.endswith(_TAIL)):
-        return None
+    """feature_usage.sql's translation `sql` (the file as shipped: `SHORTCUT`'s gate) reading
+    the table at `side` (of the store of `key`) for its time spent, and the values it takes;
+    None where the translation does not hold each of the phrases it replaces once."""
     lo = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
     hi = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
     mine = (
@@ -170,10 +153,29 @@ def rewritten(
         ),
         (_FROM, joined),
     ):
-        out = _spaced(phrase).sub(instead.replace("\\", "\\\\"), out, count=1)
+        out, found = _spaced(phrase).subn(instead.replace("\\", "\\\\"), out, count=1)
+        if found != 1 or _spaced(phrase).search(out) is not None:
+            return None
     named = set(re.findall(r"\$(\w+)", out))
     bound = {k: v for k, v in values.items() if k in named}
     return out, {**bound, FILE_PARAM: str(side), KEY_PARAM: key}
+
+
+def _timed_by_feature(values: Mapping[str, Any]) -> bool:
+    """Whether feature_usage.sql is asked by feature, its time spent from `PROPERTY`."""
+    return values.get("by") == "feature" and values.get("duration") == PROPERTY
+
+
+# feature_usage.sql as shipped, by feature with the property `duration`, under any filter (the
+# events' own, applied as ever): its time spent read from the table (`rewritten`).
+SHORTCUT = Shortcut(
+    "posthog/feature_usage",
+    "091d58b7be19af55b0f0f9e3f3ad6f34d6bf572dd79f276a0373c89513e430cf",
+    "feature_times",
+    BUILD_SQL,
+    filters=ANY_FILTER,
+    when=_timed_by_feature,
+)
 
 
 def build(store: Path, side: Path, key: str) -> bool:

@@ -159,14 +159,16 @@ class LocalPostHogSource:
             if name not in params:
                 raise QueryError(f"{where}: no value given for parameter {name!r}")
             values[name] = wire_value(params[name])
-        return self._timed(self._rolled(query, tr, values), values)
+        return self._timed(query, self._rolled(query, tr, values), values)
 
-    def _timed(self, tr: Translation, values: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
+    def _timed(
+        self, query: Query, tr: Translation, values: dict[str, Any]
+    ) -> tuple[Translation, dict[str, Any]]:
         """`tr` and `values`, or feature_usage.sql reading feature_used's time spent from its
         table beside the store, built now when missing (usertrack.sources.feature_times)."""
-        from usertrack.sources import feature_times
+        from usertrack.sources import feature_times, shortcuts
 
-        if values.get("by") != "feature" or values.get("duration") != feature_times.PROPERTY:
+        if shortcuts.find(query, "feature_times", values) is None:
             return tr, values
         key = self._key(feature_times.BUILD_SQL, {}, opened=True)
         side = feature_times.side_of(self.store_path)

@@ -14,6 +14,7 @@ from usertrack.sources import (
     churn_rollups,
     daily_rollups,
     email_lists,
+    feature_times,
     first_starts,
     retention_rollups,
     rollups,
@@ -36,6 +37,7 @@ REGISTRY: dict[str, Shortcut] = {
         *churn_rollups.SHORTCUTS,
         retention_rollups.SHORTCUT,
         first_starts.SHORTCUT,
+        feature_times.SHORTCUT,
     )
 }
 
