@@ -24,8 +24,6 @@ tables. On PostHog the query files run as written: this module is the local engi
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from usertrack.sources.shortcut import PERSONS, Shortcut
@@ -276,11 +274,6 @@ def grouped(sql: str, rest: int) -> str | None:
     return None
 
 
-def words(sql: str) -> str:
-    """`sql` with its whitespace folded: how a translation is matched with a shipped one."""
-    return re.sub(r"\s+", " ", sql).strip()
-
-
 # queries/posthog/segment_persons.sql's persons (each person with an email on an event up to
 # as_of, and the greatest of their normalized emails: --by-segment's person -> email mapping)
 # from person_days (the whole days before as_of's), person_hours (that day's whole hours
@@ -389,8 +382,9 @@ SHORTCUTS = (
 # Sessions and paths: tables an analysis reads instead of the events (never a query's rows).
 #
 # session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions, .paths)
-# its facts; on the local engine, when their translation is word for word the shipped one (no
-# --where, no --segment, the file as shipped), the analysis reads these tables instead:
+# its facts; on the local engine, for the files as shipped with no --where and no --segment
+# (their shortcuts: usertrack.sources.sessions_filtered, PATH_EVENTS), the analysis reads these
+# tables instead:
 #
 # `session_spans`: one row per $session_id of the whole store with the facts session_facts.sql
 # works out for it (span, pageviews, autocaptures, entry/exit page, device, browser, country,
@@ -616,17 +610,6 @@ WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
 GROUP BY person_id
 ORDER BY person_id NULLS LAST
 """
-
-
-@dataclass(frozen=True)
-class Rolled:
-    """What an analysis reads instead of a facts query's translation: `sql` over `tables`
-    (the same columns, a row per element of the file's arrays), after `prepare` (one row, its
-    columns more parameters of `sql`) when there is one."""
-
-    sql: str
-    tables: tuple[str, ...]
-    prepare: str | None = None
 
 
 # path_events.sql in its per-event form (usertrack.sources.packed), as shipped, with no filter:
