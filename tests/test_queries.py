@@ -123,3 +123,29 @@ def test_a_library_copied_from_an_older_usertrack_names_the_file_it_lacks(
         f"usertrack: hint: usertrack ships {shipped}: copy it into"
         f" {mine / 'posthog' / 'segment_persons'}.sql"
     )
+
+
+def test_shipped_is_read_from_the_querys_origin(tmp_path: Path) -> None:
+    """queries.shipped: the shipped file, or a byte-for-byte copy of it, is; a copy whose text
+    differs anywhere (its header too), or a query whose text was changed after it was read
+    (its origin gone), is not."""
+    from dataclasses import replace
+
+    from usertrack.config import shipped_path
+    from usertrack.sources.queries import parse_query, shipped
+
+    path = shipped_path("queries") / "neon" / "accounts.sql"
+    text = path.read_text(encoding="utf-8")
+    query = parse_query(path, "neon")
+    assert shipped(query)
+    copy = tmp_path / "neon" / "accounts.sql"
+    copy.parent.mkdir()
+    copy.write_text(text, encoding="utf-8")
+    assert shipped(parse_query(copy, "neon"))
+    described = text.replace("-- description: ", "-- description: Mine. ", 1)
+    assert described != text
+    copy.write_text(described, encoding="utf-8")
+    mine = parse_query(copy, "neon")
+    assert mine.sql == query.sql and not shipped(mine)
+    assert not shipped(replace(query, sql=query.sql + "\n"))
+    assert shipped(replace(query, description="kept: the text is the file's"))

@@ -389,8 +389,7 @@ def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
     query, values = ws.bind("neon/accounts", as_of)
     text = query.sql.rstrip().rstrip(";")
     sql = f"SELECT email FROM (\n{text}\n) AS accounts"
-    listed = ws.library.get("neon/accounts")
-    if query.sql == listed.sql and shipped(listed):
+    if shipped(query):
         sql = ACCOUNT_EMAILS
     emails = replace(query, sql=sql)
     return {row[0] for row in ws.sources[query.folder].run(emails, values).rows}

@@ -195,8 +195,8 @@ def _one_statement(ws: Any, opening: Any) -> bool:
 
 
 def _as_shipped(ws: Any, query_id: str) -> bool:
-    """Whether the query `query_id` is the file usertrack ships, word for word (an app query
-    has no filter slot: it runs as listed)."""
+    """Whether the query `query_id` is the file usertrack ships (its origin's digest the
+    shipped file's; an app query has no filter slot: it runs as listed)."""
     from usertrack.sources.queries import shipped
 
     return bool(shipped(ws.library.get(query_id)))

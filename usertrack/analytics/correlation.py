@@ -412,7 +412,8 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
 
 
 def _shipped(ws: Workspace, query_id: str) -> bool:
-    """Whether the workspace's query `query_id` is the one usertrack ships, word for word."""
+    """Whether the workspace's query `query_id` is the one usertrack ships (its origin's
+    digest the shipped file's)."""
     from usertrack.sources.queries import shipped
 
     return shipped(ws.library.get(query_id))

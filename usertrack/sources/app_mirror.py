@@ -137,9 +137,10 @@ def copy_source(ws: Asking, queries: Iterable[Query]) -> PostgresSource | None:
     """The app's database when the copy may answer for `queries`, else None (the files run):
     USERTRACK_APP_MIRROR not 0, no bound on the command's connections
     (USERTRACK_DB_CONNECTIONS: the check opens one per table), a PostgreSQL database (asked
-    directly or through the answer cache) and every query the shipped text, word for word
-    (an edited file runs on the database as written). The one rule of every command that
-    answers from the copy; each still asks the answer cache first where it has one."""
+    directly or through the answer cache) and every query the shipped file (its origin's
+    digest the shipped file's: an edited file runs on the database as written). The one rule
+    of every command that answers from the copy; each still asks the answer cache first where
+    it has one."""
     import os
 
     from usertrack.sources.cache import CachedSource

@@ -264,17 +264,12 @@ def blank_strings_and_comments(sql: str, dialect: str) -> str:
 
 
 def shipped(query: Query) -> bool:
-    """Whether `query` is the file usertrack ships under its id, word for word (that file, or
-    a copy of its text): usertrack may then run a statement of its own that answers the same."""
-    from usertrack.shipped import shipped_path
-
-    path = shipped_path("queries") / query.folder / f"{query.name}.sql"
-    if query.path.resolve() == path.resolve():
-        return True
-    try:
-        return parse_query(path, query.folder).sql == query.sql
-    except QueryFileError:
-        return False
+    """Whether `query` is the file usertrack ships under its id, read from its origin: its text
+    is a file's as read (a text changed since has none), byte for byte the shipped one's (that
+    file, or a copy of it). usertrack may then run a statement of its own that answers the
+    same."""
+    origin = query.origin
+    return origin is not None and origin.digest == shipped_digest(query.id)
 
 
 def shipped_digest(query_id: str) -> str | None:
