@@ -149,7 +149,10 @@ def test_the_session_table_gives_the_facts_the_events_give(
 ) -> None:
     query = facts(source, sessions_mod.QUERY)
     cut = shortcuts.find(query, "facts", {})
-    assert cut is not None and cut.facts(query, "")[0] == rollups.SESSION_FACTS_ROLLED
+    assert cut is not None and cut.facts(query, "") == (
+        rollups.SESSION_FACTS_ROLLED,
+        rollups.SESSION_WINDOWS_SQL,
+    )
     values = _values(since, until)
     want = _on_events(source, query, values)
     assert _from_source(source, query, values) == want
