@@ -15,6 +15,7 @@ import pytest
 
 from tests import handmade
 from tests.analytics_helpers import handmade_workspace
+from usertrack.scope import Scope
 
 AS_OF = datetime(2026, 11, 16, 12, tzinfo=UTC)
 # Moments asked: the pass's own, midnight, and one a microsecond before a window's edge.
@@ -226,13 +227,10 @@ def test_a_dashboards_pass_takes_the_plans_from_the_copy_too(workspace: Any) -> 
 
     spike = SimpleNamespace(kind="failures", days=7)
     for shared in (None, {}):
-        workspace.shared = shared
+        view = workspace.scoped(Scope(shared=shared))
+        copy = for_pass(view, [spike], AS_OF, {"failures", "segment"})
         try:
-            copy = for_pass(workspace, [spike], AS_OF, {"failures", "segment"})
-            try:
-                assert copy.failure_days(AS_OF, 8) is not None
-                assert copy.plans(AS_OF, ["a@x.io"]) == {"a@x.io": "active"}, shared
-            finally:
-                copy.close()
+            assert copy.failure_days(AS_OF, 8) is not None
+            assert copy.plans(AS_OF, ["a@x.io"]) == {"a@x.io": "active"}, shared
         finally:
-            workspace.shared = None
+            copy.close()

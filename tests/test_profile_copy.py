@@ -17,6 +17,7 @@ import pytest
 
 from tests import handmade
 from tests.analytics_helpers import handmade_workspace
+from usertrack.scope import Scope
 
 AS_OF = datetime(2026, 11, 16, 12, tzinfo=UTC)
 FILES = ("neon/runs", "neon/tool_calls")
@@ -84,9 +85,8 @@ def workspace(database: str, tmp_path: Path) -> Iterator[Any]:
 
 def _profile(ws: Any, *, dashboard: bool) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
     """The classification's runs and tool_calls results (their `meta` and rows, sorted) and
-    its profile's rows, in a dashboard (panels sharing: `ws.shared`) or not."""
-    ws.shared = {} if dashboard else None
-    run = ws.profiles(AS_OF)
+    its profile's rows, in a dashboard (panels sharing: Scope.shared) or not."""
+    run = ws.scoped(Scope(shared={} if dashboard else None)).profiles(AS_OF)
     try:
         found: dict[str, Any] = {}
         for name in FILES:
@@ -97,7 +97,6 @@ def _profile(ws: Any, *, dashboard: bool) -> tuple[dict[str, Any], list[tuple[An
         profile = run.con.execute("SELECT * FROM profile ORDER BY email").fetchall()
     finally:
         run.close()
-        ws.shared = None
     return found, profile
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests import handmade
 from tests.analytics_helpers import handmade_workspace
+from usertrack.scope import Scope
 
 AS_OF = datetime(2026, 11, 16, tzinfo=UTC)
 # The report's week ends, one at midday and one a microsecond before a run's moment.
@@ -90,11 +91,7 @@ def _same_as_the_file(ws: Any) -> list[Any]:
             "neon_metrics": ("neon/weekly_metrics", at, {"days": 7}),
             "neon_metrics_before": ("neon/weekly_metrics", at - timedelta(days=7), {"days": 7}),
         }
-        ws.shared = {}  # a dashboard's
-        try:
-            mine = key_metrics(ws, wanted)
-        finally:
-            ws.shared = None
+        mine = key_metrics(ws.scoped(Scope(shared={})), wanted)  # a dashboard's
         assert set(mine) == set(wanted), at
         for key, (query_id, moment, params) in wanted.items():
             file = ws.run_query(query_id, moment, **params).as_dicts()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.config import Settings
 from usertrack.errors import ConfigError, NotFoundError
 from usertrack.files import private_dir, secure_home
+from usertrack.scope import NO_SCOPE, Scope
 from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
 from usertrack.sources.base import Result, RowStream, Source
 from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from usertrack.demo.layout import DemoWorkspace
     from usertrack.segments.profiles import ProfileRun
     from usertrack.sources.eventstore import ImportStats
-    from usertrack.sources.person_rows import PersonRows
 
 Progress = Callable[[str], None]
 
@@ -43,7 +43,26 @@ DEMO_NOTICE = (
 
 
 @dataclass
+class _Life:
+    """What a workspace keeps of its sources for its life, shared by its scoped views."""
+
+    kept: bool = False  # sources of keep_open's: close leaves them
+    late: list[Source] = field(default_factory=list)  # add_database's: closed with it
+
+
+@dataclass
+class _Said:
+    """Whether the past as_of's warning was said (warn_if_past): once per command."""
+
+    warned: bool = False
+
+
+@dataclass
 class Workspace:
+    """The sources, library and rules of a command, for its whole life. A run kept to a scope
+    (usertrack.scope: --where, a group's persons, a dashboard's shared answers) runs on
+    `scoped(scope)`, a view of the same sources; the workspace itself has the empty scope."""
+
     settings: Settings
     library: QueryLibrary
     rules: SegmentsFile
@@ -53,40 +72,21 @@ class Workspace:
     # A warning about the answer itself (e.g. current-only columns in the past), without the
     # "usertrack: warning: " prefix: shown even when progress notices are not (--quiet).
     warn: Callable[[str], None] | None = None
-    _warned: bool = field(default=False, repr=False)
-    _kept: bool = field(default=False, repr=False)  # sources of keep_open's: close leaves them
-    # --where expressions (usertrack.analytics.where, checked): the queries' {filters} slot.
-    where: tuple[str, ...] = ()
-    # A filter of usertrack's own (--segment, --by-segment: usertrack.analytics.by_segment): one
-    # HogQL expression written by usertrack and the values of its placeholders, ANDed with the
-    # --where expressions in the {filters} slot. Never user text: the persons are bound values.
-    person_filter: tuple[str, Mapping[str, Any]] | None = None
-    # How many person ids `person_filter` binds as a list (0: none): live, an analysis may take
-    # another way past by_segment.MAX_LISTED (ClickHouse parses a query of at most
-    # max_query_size bytes, and PostHog prints a list into the query).
-    person_listed: int = 0
-    # The same group kept by the rows of the per-person facts queries (PersonRows of
-    # usertrack.sources.person_rows), which then run once over everyone for every group: their
-    # answers, keyed by query text and values, in `facts_cache` while by_segment.run runs.
-    person_rows: PersonRows | None = None
-    facts_cache: dict[Any, Any] | None = None
-    # While a --by-segment run runs (by_segment.run), the whole answer's and every group's: live,
-    # a group's figures come from the rows fetched once over everyone, never from a query of
-    # its own (each query counts against PostHog's hourly budget: a handful a command).
-    person_parts: bool = False
-    # While a --by-segment group's run runs on the local engine (by_segment.run): a group's
-    # answer to an aggregated query from one run of it for every group, or None (it runs here).
-    grouped_run: Callable[[str, datetime, dict[str, Any]], Result | None] | None = None
-    _late: list[Source] = field(default_factory=list, repr=False)  # add_database's: closed
-    # What a dashboard's panels share while it is a dict: each moment's classification, each
-    # failure report (by rules, moment and days), computed once for every panel that asks.
-    shared: dict[Any, Any] | None = None
-    # `--who EXPR`: (the profile columns EXPR names, EXPR): the profile is built of those
-    # columns alone where it can be (usertrack.segments.narrow), never kept or shared.
-    narrow_to: tuple[tuple[str, ...], str] | None = None
-    # Run on a thread of its own while a profile build waits for its queries (build_profiles):
-    # what the command needs after, such as the modules that write its answer, imported then.
-    meanwhile: Callable[[], None] | None = None
+    _life: _Life = field(default_factory=_Life, repr=False)
+    _said: _Said = field(default_factory=_Said, repr=False)
+
+    @property
+    def scope(self) -> Scope:
+        """What this run is kept to: nothing, on the workspace itself (ScopedView's own)."""
+        return NO_SCOPE
+
+    def scoped(
+        self, scope: Scope, *, rules: SegmentsFile | None = None, quiet: bool = False
+    ) -> Workspace:
+        """A view of this workspace's sources, library and rules (`rules`: others, --who's)
+        whose runs are kept to `scope`. `quiet`: its notices and warnings go nowhere and are
+        not counted as said (a dashboard's rehearsal)."""
+        return ScopedView(self, scope, rules=rules, quiet=quiet)
 
     def default_as_of(self) -> datetime:
         """Now; on the demo, the end of its data (so its stories read the same on any day).
@@ -111,17 +111,19 @@ class Workspace:
 
         Values are bound by the source, never pasted into the query text.
         """
-        if self.grouped_run is not None:
-            found = self.grouped_run(query_id, as_of, params)
+        grouped_run = self.scope.grouped_run
+        if grouped_run is not None:
+            found = grouped_run(query_id, as_of, params)
             if found is not None:
                 return found
         query, values = self.bind(query_id, as_of, **params)
+        shared = self.scope.shared
         key = self._shared_key(query, values)
-        if key is not None and key in self.shared:  # type: ignore[operator]
-            return self.shared[key]  # type: ignore[index,no-any-return]
+        if shared is not None and key is not None and key in shared:
+            return shared[key]  # type: ignore[no-any-return]
         result = self.sources[query.folder].run(query, values)
-        if key is not None:
-            self.shared[key] = result  # type: ignore[index]
+        if shared is not None and key is not None:
+            shared[key] = result
         return result
 
     def run_queries(
@@ -135,24 +137,26 @@ class Workspace:
         found: dict[str, Result] = {}
         jobs: dict[str, list[Job]] = {}
         keys: dict[str, Any] = {}
+        shared = self.scope.shared
         for name, (query_id, as_of, params) in wanted.items():
             query, values = self.bind(query_id, as_of, **params)
             key = self._shared_key(query, values)
-            if key is not None and key in self.shared:  # type: ignore[operator]
-                found[name] = self.shared[key]  # type: ignore[index]
+            if shared is not None and key is not None and key in shared:
+                found[name] = shared[key]
                 continue
             keys[name] = key
             jobs.setdefault(query.folder, []).append((name, query, values))
         for name, result in run_by_source(self.sources, jobs, progress).items():
             found[name] = result
-            if keys[name] is not None:
-                self.shared[keys[name]] = result  # type: ignore[index]
+            if shared is not None and keys[name] is not None:
+                shared[keys[name]] = result
         return {name: found[name] for name in wanted}
 
     def _shared_key(self, query: Query, values: Mapping[str, Any]) -> Any:
         """The key a query's result is shared under between a dashboard's panels, or None when
         nothing is shared (outside a dashboard, or a --by-segment group's filtered run)."""
-        if self.shared is None or self.person_filter is not None or self.person_rows is not None:
+        scope = self.scope
+        if scope.shared is None or scope.persons is not None or scope.facts is not None:
             return None
         return (
             "result",
@@ -183,10 +187,11 @@ class Workspace:
         given = {"as_of": as_of, "exclude_pattern": exclude_pattern(self.rules.exclude), **params}
         extra: dict[str, Any] = {}
         if "{filters}" in query.sql:  # filled here, with true or the --where expressions
-            where = self.where
-            if self.person_filter is not None:
-                where = (*where, self.person_filter[0])
-                extra = dict(self.person_filter[1])
+            where = self.scope.where
+            persons = self.scope.persons
+            if persons is not None:
+                where = (*where, persons.expression)
+                extra = dict(persons.values)
             query = query.filled(where)
         return query, {**resolve_params(query, given, now_value=as_of), **extra}
 
@@ -197,10 +202,11 @@ class Workspace:
         one bundle where they can (usertrack.segments.profiles.run_by_source)."""
         from usertrack.segments.profiles import build_profiles
 
-        if self.narrow_to is not None:
+        narrow_to = self.scope.narrow_to
+        if narrow_to is not None:
             from usertrack.segments.narrow import build_narrowed
 
-            wanted, expression = self.narrow_to
+            wanted, expression = narrow_to.columns, narrow_to.expression
             run = build_narrowed(
                 self.library,
                 self.sources,
@@ -224,7 +230,7 @@ class Workspace:
                 as_of=as_of,
                 exclude_domains=self.rules.exclude,
                 progress=progress,
-                meanwhile=self.meanwhile,
+                meanwhile=self.scope.meanwhile,
                 bundle=bundle,
             )
 
@@ -239,12 +245,9 @@ class Workspace:
         """Every user's segments at `as_of`. `say`: a past as_of's warning said now (else only
         in the result's `warnings`, for a caller that classifies on a thread to say in order).
         `bundle`: as `profiles` takes it."""
-        if (
-            self.narrow_to is None
-            and self.shared is not None
-            and ("classify", as_of) in self.shared
-        ):
-            return self.shared[("classify", as_of)]  # type: ignore[no-any-return]
+        shared, narrowed = self.scope.shared, self.scope.narrow_to is not None
+        if not narrowed and shared is not None and ("classify", as_of) in shared:
+            return shared[("classify", as_of)]  # type: ignore[no-any-return]
         run = self.profiles(as_of, progress, bundle=bundle)
         try:
             # The classification keeps the connection: its rows are fetched when asked for.
@@ -255,11 +258,11 @@ class Workspace:
         self.mark_current_only(as_of, result, say=say)
         from usertrack.segments.kept import keep
 
-        if self.narrow_to is not None:  # a profile of some columns: for this run alone
+        if narrowed:  # a profile of some columns: for this run alone
             return result
         keep(self, as_of, result)  # for `user` in a process that keeps them (the MCP server)
-        if self.shared is not None:
-            self.shared[("classify", as_of)] = result
+        if shared is not None:
+            shared[("classify", as_of)] = result
         return result
 
     def mark_current_only(self, as_of: datetime, result: Classification, *, say: bool) -> None:
@@ -277,12 +280,12 @@ class Workspace:
     def warn_if_past(self, as_of: datetime, current_only: tuple[str, ...]) -> str | None:
         """`past_warning`, said on stderr once per command however many as_of; returned."""
         warning = self.past_warning(as_of, current_only)
-        if warning and not self._warned:
+        if warning and not self._said.warned:
             if self.warn:
                 self.warn(warning)
             elif self.notice:
                 self.notice(f"usertrack: warning: {warning}")
-            self._warned = True
+            self._said.warned = True
         return warning
 
     def current_only(self) -> tuple[str, ...]:
@@ -330,12 +333,13 @@ class Workspace:
         )
 
     def close(self) -> None:
-        for late in self._late:  # opened for this command alone, kept or not
-            self.sources = {k: v for k, v in self.sources.items() if v is not late}
+        for late in self._life.late:  # opened for this command alone, kept or not
+            for kind in [k for k, v in self.sources.items() if v is late]:
+                del self.sources[kind]
             with suppress(Exception):
                 late.close()
-        self._late.clear()
-        if self._kept:  # keep_open's: the next workspace of the process uses them again
+        self._life.late.clear()
+        if self._life.kept:  # keep_open's: the next workspace of the process uses them again
             self.sources.clear()
             return
         for source in self.sources.values():
@@ -350,6 +354,40 @@ class Workspace:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class ScopedView(Workspace):
+    """A workspace's sources, library and rules, with one run's scope (Workspace.scoped): a
+    light object, made per run and dropped after; it opens and closes nothing of its own (a
+    database it adds is the workspace's, closed with it)."""
+
+    def __init__(
+        self,
+        of: Workspace,
+        scope: Scope,
+        *,
+        rules: SegmentsFile | None = None,
+        quiet: bool = False,
+    ) -> None:
+        super().__init__(
+            settings=of.settings,
+            library=of.library,
+            rules=of.rules if rules is None else rules,
+            sources=of.sources,  # the same dict: a source added on a view is the workspace's
+            demo=of.demo,
+            notice=None if quiet else of.notice,
+            warn=(lambda _t: None) if quiet else of.warn,
+            _life=of._life,
+            _said=_Said() if quiet else of._said,
+        )
+        self._scope = scope
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    def close(self) -> None:
+        """Nothing: the workspace it views closes the sources."""
 
 
 def current_only_header(path: Path) -> list[str]:
@@ -444,7 +482,7 @@ def open_workspace(
     if _kept is not None and key in _kept:
         ws.demo, sources = _kept[key]
         ws.sources.update(sources)
-        ws._kept = True
+        ws._life.kept = True
         return ws
     try:
         if settings.demo:
@@ -460,7 +498,7 @@ def open_workspace(
         raise
     if _kept is not None:
         _kept[key] = (ws.demo, dict(ws.sources))
-        ws._kept = True
+        ws._life.kept = True
     return ws
 
 
@@ -519,7 +557,7 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
             refresh=bool(getattr(ws.sources.get("posthog"), "refresh", False)),
         )
     ws.sources["neon"] = source
-    ws._late.append(source)
+    ws._life.late.append(source)
 
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:

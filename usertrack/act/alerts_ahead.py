@@ -34,7 +34,7 @@ class Ahead:
         from usertrack.sources.base import CancelToken, current_token
 
         self.side_by_side = ws.settings.db_connections is None
-        self.in_dashboard = ws.shared is not None
+        self.in_dashboard = ws.scope.shared is not None
         self._work: dict[Hashable, Background[Any]] = {}
         self._later: dict[Hashable, Callable[[], Any]] = {}  # not side by side: when asked
         self._done: dict[Hashable, Any] = {}

@@ -44,10 +44,10 @@ def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
     source = ws.sources.get("posthog")
     if (
         getattr(source, "kept", None) is None
-        or ws.where
-        or ws.person_filter is not None
-        or ws.narrow_to is not None
-        or ws.person_rows is not None
+        or ws.scope.where
+        or ws.scope.person_filter is not None
+        or ws.scope.narrow_to is not None
+        or ws.scope.person_rows is not None
     ):
         return None
     library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")

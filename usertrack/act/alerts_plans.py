@@ -45,7 +45,7 @@ class Plans:
         from usertrack.segments.some import ONLY_EMAILS_PARAM, ONLY_PARAM, keeps_itself
 
         query, values = self.ws.bind(QUERY, self.as_of)
-        if self.ws.grouped_run is None and keeps_itself(query):
+        if self.ws.scope.grouped_run is None and keeps_itself(query):
             found = self.copy.plans(self.as_of, missing) if self.copy is not None else None
             if found is None:
                 values = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: missing}
@@ -64,7 +64,11 @@ def every_plan(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
     in a dashboard, whose panels share each query's result."""
     query, values = ws.bind(QUERY, as_of)
     source = ws.sources[query.folder]
-    if ws.shared is None and ws.grouped_run is None and getattr(source, "arrow_results", False):
+    if (
+        ws.scope.shared is None
+        and ws.scope.grouped_run is None
+        and getattr(source, "arrow_results", False)
+    ):
         result = source.run(query, values, arrow_over=0)  # type: ignore[call-arg]
     else:
         result = ws.run_query(QUERY, as_of)

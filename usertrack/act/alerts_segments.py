@@ -46,7 +46,7 @@ def saved_now(ws: Workspace, as_of: datetime) -> Snapshot | None:
     """The history's snapshot of exactly `as_of` under the current rules, or None: when there is
     none (or it cannot be read), in a dashboard (its panels share one classification), and for a
     past moment whose rules read current-only columns (classifying says so; a snapshot does not)."""
-    if ws.shared is not None or ws.narrow_to is not None:
+    if ws.scope.shared is not None or ws.scope.narrow_to is not None:
         return None
     if ws.past_warning(as_of, ws.current_only()) is not None:
         return None

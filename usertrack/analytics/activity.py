@@ -369,11 +369,11 @@ def _counted(
             "fetching events by hour per person",
         ),
     ]  # fmt: skip
-    if series_only and not by_account and ws.person_rows is None:
+    if series_only and not by_account and ws.scope.person_rows is None:
         return _series_alone(ws, as_of, facts[0], first_day, last_day, weeks, progress)
     key = None if by_account else masking.masks_key(ws, as_of, facts[0], first_day, last_day, weeks)
     notes: tuple[str, ...] = ()
-    whole = ws.facts_cache.get(key) if key is not None else None
+    whole = ws.scope.facts_cache.get(key) if key is not None else None
     part = None
     if whole is not None and key is not None:  # a group's run: its part of every group's
         part = masking.group_part(ws, key, whole, as_of, first_day, last_day, weeks)
@@ -395,7 +395,7 @@ def _counted(
         fits = whole is not None or masking.masks_table(con, first_day, last_day, weeks)
         if fits and whole is None and key is not None:
             types = [(r[0], r[1]) for r in con.execute("DESCRIBE masks").fetchall()]
-            ws.facts_cache[key] = (con.sql("SELECT * FROM masks").to_arrow_table(), types)
+            ws.scope.facts_cache[key] = (con.sql("SELECT * FROM masks").to_arrow_table(), types)
         if part is not None:
             series, lifecycle, active_days = part
         elif fits:

@@ -82,12 +82,12 @@ def masks_table(con: Any, first: date, last: date, weeks: list[date]) -> bool:
 def masks_key(
     ws: Any, as_of: datetime, active: FactsTable, first: date, last: date, weeks: list[date]
 ) -> tuple[Any, ...] | None:
-    """Where a --by-segment run keeps everyone's `masks` (`ws.facts_cache`), when the active
+    """Where a --by-segment run keeps everyone's `masks` (`scope.facts_cache`), when the active
     days are per-person facts fetched once over everyone and each group keeps its persons'
     rows of them (usertrack.analytics.by_segment): a person's masks come from their own active
     days alone (the rows without a person, one row of masks, are in no group but everyone's),
     so a group's masks are its persons' rows of everyone's, worked out once. None otherwise."""
-    if ws.person_rows is None or ws.facts_cache is None:
+    if ws.scope.person_rows is None or ws.scope.facts_cache is None:
         return None
     query, values, keep = facts_bound(ws, active.query_id, as_of, active.schema, **active.params)
     if keep is None:  # a facts query without the {filters} slot: it runs per group
@@ -96,12 +96,12 @@ def masks_key(
 
 
 def kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> None:
-    """`masks`: the rows of the group's persons (`ws.person_rows`) of everyone's (an Arrow
+    """`masks`: the rows of the group's persons (`scope.person_rows`) of everyone's (an Arrow
     table and its columns' DuckDB types: a HUGEINT comes back from Arrow as a DECIMAL)."""
     from usertrack.sources.base import Result
 
     table, types = whole
-    kept = ws.person_rows.kept(Result(columns=list(table.column_names), rows=[], arrow=table))
+    kept = ws.scope.person_rows.kept(Result(columns=list(table.column_names), rows=[], arrow=table))
     columns = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in types)
     con.register("_masks_in", kept.arrow)
     con.execute(f"CREATE TEMP TABLE masks AS SELECT {columns} FROM _masks_in")
@@ -116,7 +116,7 @@ def kept_created(con: Any, ws: Any, as_of: datetime, weeks: list[date]) -> None:
     schema = arrow_schema({"person_id": "VARCHAR", "created_at": "TIMESTAMP"})
     since = datetime.combine(weeks[0], datetime.min.time())
     found = fetch_facts(ws, "posthog/activity_created", as_of, schema, since=since)
-    store_rows(con, ws.person_rows.kept(found), "created", schema, "posthog/activity_created")
+    store_rows(con, ws.scope.person_rows.kept(found), "created", schema, "posthog/activity_created")
 
 
 def series_of_masks(
@@ -245,16 +245,16 @@ def group_part(
     last: date,
     weeks: list[date],
 ) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]]] | None:
-    """The series, lifecycle and active days of the run's group (`ws.person_rows`) from every
-    group's, worked out once per run (`ws.facts_cache`); None for a group not kept by numbers
+    """The series, lifecycle and active days of the run's group (`scope.person_rows`) from every
+    group's, worked out once per run (`scope.facts_cache`); None for a group not kept by numbers
     (everyone: the answer as it is)."""
-    rows = ws.person_rows
+    rows = ws.scope.person_rows
     if rows.numbers is None or rows.everyone:
         return None
     every = ("activity groups", *key)
-    answers = ws.facts_cache.get(every)
+    answers = ws.scope.facts_cache.get(every)
     if answers is None:
-        answers = ws.facts_cache[every] = every_group(ws, whole, rows.numbers, as_of, weeks,
+        answers = ws.scope.facts_cache[every] = every_group(ws, whole, rows.numbers, as_of, weeks,
                                                        first, last)  # fmt: skip
     series, lifecycle, active_days = answers
     group = REST if rows.negate else rows.number

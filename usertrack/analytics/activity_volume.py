@@ -23,8 +23,8 @@ def daily_volume(
 ) -> dict[date, tuple[int, int]] | None:
     """Each day's (sessions, events) from `first_day` for `days` days (a day without an event
     is absent: 0, 0), or None in a group's run."""
-    rows = ws.person_rows  # everyone's in a --by-segment run's whole answer
-    if ws.person_filter is not None or (rows is not None and not rows.everyone):
+    rows = ws.scope.person_rows  # everyone's in a --by-segment run's whole answer
+    if ws.scope.person_filter is not None or (rows is not None and not rows.everyone):
         return None
     if progress:
         progress("fetching sessions and events per day")

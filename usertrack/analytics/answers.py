@@ -8,7 +8,7 @@ is a UsageError. It returns the analysis to run on an open workspace, `run(ws, m
 progress)`, which gives an `Answer`: the result, its notes, and how it is written (JSON
 document, json / csv / md text, the terminal's table). A dashboard runs every panel on one
 workspace, so the sources are opened once and the facts the analyses share (the events store's
-tables, the per-person facts of `ws.facts_cache`, the classification of a moment) are read once.
+tables, the per-person facts of `scope.facts_cache`, the classification of a moment) are read once.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _segmented(
     o: Options,
     who: str | None,
     progress: Any,
-    analyse: Callable[[], Any],
+    analyse: Callable[[Workspace], Any],
     **more: Any,
 ) -> Any:
     from usertrack.analytics import kept_people
@@ -141,20 +141,6 @@ def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
     people = found.overall if isinstance(found, Segmented) else found
     actors_profiles.with_profiles(ws, moment, people, progress, ahead)
     return Answer(found, "actors", "actors", "actors_view", where, list(people.notes))
-
-
-class _Filtered:
-    """ws.where set to the --where expressions while an analysis runs (a dashboard's next panel
-    runs on the same workspace with its own)."""
-
-    def __init__(self, ws: Workspace, where: tuple[str, ...]) -> None:
-        self.ws, self.where = ws, where
-
-    def __enter__(self) -> None:
-        self.ws.where = self.where
-
-    def __exit__(self, *_exc: object) -> None:
-        self.ws.where = ()
 
 
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
@@ -230,33 +216,33 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             raise UsageError("--by-segment and --dropped do not go together")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
-            span = _span(o, moment, warn)
-            if cell is not None:
-                from usertrack.analytics import actors
+        ws = ws.scoped(ws.scope.but(where=where))
+        span = _span(o, moment, warn)
+        if cell is not None:
+            from usertrack.analytics import actors
 
-                kept = {"segment": o["segment"], "save": o["save"]}
-                with _ahead(ws, moment, cell, progress) as ahead:
-                    ahead.start()  # the cell is checked already
-                    found = _segmented(ws, moment, kept, who, progress, lambda: (
-                        actors.funnel_actors(ws, moment, span, steps, window, cell, shape,
-                                             labels)
-                    ))  # fmt: skip
-                    return _actors(ws, moment, found, where, progress, ahead)
-            if dropped is not None:
-                kept = {"segment": o["segment"], "save": o["save"]}
-                gone = _segmented(ws, moment, kept, who, progress, lambda: labelled(
-                    funnels.dropped(ws, moment, span, dropped, steps=steps, window=window,
-                                    paths=o["paths"], shape=shape, progress=progress),
-                    labels,
+            kept = {"segment": o["segment"], "save": o["save"]}
+            with _ahead(ws, moment, cell, progress) as ahead:
+                ahead.start()  # the cell is checked already
+                found = _segmented(ws, moment, kept, who, progress, lambda ws: (
+                    actors.funnel_actors(ws, moment, span, steps, window, cell, shape,
+                                         labels)
                 ))  # fmt: skip
-                return Answer(gone, "dropped", "render", "view", where)
-            result = _segmented(ws, moment, o, who, progress, lambda: labelled(funnels.funnel(
-                ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
-                correlation=correlation, correlation_properties=correlated,
-                time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
-                progress=progress, by_account=bool(o.get("by_account")),
-            ), labels))  # fmt: skip
+                return _actors(ws, moment, found, where, progress, ahead)
+        if dropped is not None:
+            kept = {"segment": o["segment"], "save": o["save"]}
+            gone = _segmented(ws, moment, kept, who, progress, lambda ws: labelled(
+                funnels.dropped(ws, moment, span, dropped, steps=steps, window=window,
+                                paths=o["paths"], shape=shape, progress=progress),
+                labels,
+            ))  # fmt: skip
+            return Answer(gone, "dropped", "render", "view", where)
+        result = _segmented(ws, moment, o, who, progress, lambda ws: labelled(funnels.funnel(
+            ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
+            correlation=correlation, correlation_properties=correlated,
+            time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
+            progress=progress, by_account=bool(o.get("by_account")),
+        ), labels))  # fmt: skip
         return Answer(result, "funnel", "render", "view", where, list(result.notes))
 
     return run
@@ -288,35 +274,35 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
 
-        with _Filtered(ws, where):
-            span = date_range(moment, since=since, until=until, warn=warn)
-            first = span.start if since is not None else None
-            last = span.last if until is not None else None
+        ws = ws.scoped(ws.scope.but(where=where))
+        span = date_range(moment, since=since, until=until, warn=warn)
+        first = span.start if since is not None else None
+        last = span.last if until is not None else None
 
-            def analysed() -> Any:
-                if cell is None:
-                    return retentions.retention(
-                        ws, moment, period=period, periods=periods, start_event=o["start"],
-                        return_event=o["return_event"], mode=mode, since=first, until=last,
-                        compare=o["compare"], by=by, top=o["top"], progress=progress,
-                        by_account=bool(o.get("by_account")),
-                    )  # fmt: skip
-                from usertrack.analytics import actors
+        def analysed(ws: Workspace) -> Any:
+            if cell is None:
+                return retentions.retention(
+                    ws, moment, period=period, periods=periods, start_event=o["start"],
+                    return_event=o["return_event"], mode=mode, since=first, until=last,
+                    compare=o["compare"], by=by, top=o["top"], progress=progress,
+                    by_account=bool(o.get("by_account")),
+                )  # fmt: skip
+            from usertrack.analytics import actors
 
-                # every cohort has its cells whatever the data: no need to count them first
-                if not o["start"].strip():
-                    raise UsageError("--start is empty")
-                back = o["return_event"] if (o["return_event"] or "").strip() else None
-                cohorts = retentions.cohort_periods(moment, period, periods, first, last)
-                cells = actors.RetentionCells(period, mode, o["start"], back, cohorts)
-                actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
-                ahead.start()
-                return actors.retention_actors(ws, moment, cells, cell)
+            # every cohort has its cells whatever the data: no need to count them first
+            if not o["start"].strip():
+                raise UsageError("--start is empty")
+            back = o["return_event"] if (o["return_event"] or "").strip() else None
+            cohorts = retentions.cohort_periods(moment, period, periods, first, last)
+            cells = actors.RetentionCells(period, mode, o["start"], back, cohorts)
+            actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
+            ahead.start()
+            return actors.retention_actors(ws, moment, cells, cell)
 
-            with _ahead(ws, moment, cell, progress) as ahead:
-                result = _segmented(ws, moment, o, who, progress, analysed)
-                if cell is not None:
-                    return _actors(ws, moment, result, where, progress, ahead)
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "retention", "render", "view", where, list(result.notes))
 
     return run
@@ -343,26 +329,26 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     _by_account_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
+        ws = ws.scoped(ws.scope.but(where=where))
 
-            def analysed() -> Any:
-                if cell is None:
-                    return activities.activity(
-                        ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
-                        progress=progress, by_account=bool(o.get("by_account")),
-                    )  # fmt: skip
-                from usertrack.analytics import actors
+        def analysed(ws: Workspace) -> Any:
+            if cell is None:
+                return activities.activity(
+                    ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
+                    progress=progress, by_account=bool(o.get("by_account")),
+                )  # fmt: skip
+            from usertrack.analytics import actors
 
-                # every week of the lifecycle has its cells: no need to count them first
-                weeks = activities.lifecycle_weeks(moment, o["periods"])
-                actors.activity_cell(weeks, cell)  # in the answer: profiles meanwhile
-                ahead.start()
-                return actors.activity_actors(ws, moment, weeks, cell)
+            # every week of the lifecycle has its cells: no need to count them first
+            weeks = activities.lifecycle_weeks(moment, o["periods"])
+            actors.activity_cell(weeks, cell)  # in the answer: profiles meanwhile
+            ahead.start()
+            return actors.activity_actors(ws, moment, weeks, cell)
 
-            with _ahead(ws, moment, cell, progress) as ahead:
-                result = _segmented(ws, moment, o, who, progress, analysed)
-                if cell is not None:
-                    return _actors(ws, moment, result, where, progress, ahead)
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         notes = list(getattr(result, "notes", ()))
         return Answer(result, "activity", "usage_report", "usage_view", where, notes)
 
@@ -377,11 +363,11 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
     feature_usage.check_threshold(o["threshold"])
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
-            result = _segmented(ws, moment, {}, who, progress, lambda: feature_usage.features(
-                ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
-                compare=o["compare"], progress=progress,
-            ), lists=False)  # fmt: skip
+        ws = ws.scoped(ws.scope.but(where=where))
+        result = _segmented(ws, moment, {}, who, progress, lambda ws: feature_usage.features(
+            ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
+            compare=o["compare"], progress=progress,
+        ), lists=False)  # fmt: skip
         return Answer(result, "features", "usage_report", "usage_view", where)
 
     return run
@@ -399,27 +385,27 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
-            span = _span(o, moment, warn)
+        ws = ws.scoped(ws.scope.but(where=where))
+        span = _span(o, moment, warn)
 
-            def analysed() -> Any:
-                if cell is not None:
-                    ahead.start()  # the app's database readied meanwhile
-                answer = trends_mod.trends(
-                    ws, moment, span, events, interval=interval, math=math, by=o["by"],
-                    top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
-                    progress=progress,
-                )  # fmt: skip
-                if cell is None:
-                    return answer
-                from usertrack.analytics import actors
+        def analysed(ws: Workspace) -> Any:
+            if cell is not None:
+                ahead.start()  # the app's database readied meanwhile
+            answer = trends_mod.trends(
+                ws, moment, span, events, interval=interval, math=math, by=o["by"],
+                top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
+                progress=progress,
+            )  # fmt: skip
+            if cell is None:
+                return answer
+            from usertrack.analytics import actors
 
-                return actors.trends_actors(ws, moment, answer, cell)
+            return actors.trends_actors(ws, moment, answer, cell)
 
-            with _ahead(ws, moment, cell, progress) as ahead:
-                result = _segmented(ws, moment, o, who, progress, analysed)
-                if cell is not None:
-                    return _actors(ws, moment, result, where, progress, ahead)
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         # trends' own texts show the --where expressions already
         return Answer(result, "trends", "trends_report", "trends_view", (), list(result.notes))
 
@@ -433,11 +419,11 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
     who = _who(o)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
-            span = _span(o, moment, warn)
-            result = _segmented(ws, moment, {}, who, progress, lambda: sessions_mod.sessions(
-                ws, moment, span, top=o["top"], progress=progress
-            ), lists=False)  # fmt: skip
+        ws = ws.scoped(ws.scope.but(where=where))
+        span = _span(o, moment, warn)
+        result = _segmented(ws, moment, {}, who, progress, lambda ws: sessions_mod.sessions(
+            ws, moment, span, top=o["top"], progress=progress
+        ), lists=False)  # fmt: skip
         return Answer(result, "sessions", "journey_render", "journey_view", where)
 
     return run
@@ -452,28 +438,28 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
     cell = _check_persons(o, "by_segment")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        with _Filtered(ws, where):
-            span = _span(o, moment, warn)
+        ws = ws.scoped(ws.scope.but(where=where))
+        span = _span(o, moment, warn)
 
-            def analyse() -> Any:
-                return paths_mod.paths(
-                    ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
-                    progress=progress, whose=cell is not None,
-                )  # fmt: skip
+        def analyse(ws: Workspace) -> Any:
+            return paths_mod.paths(
+                ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
+                progress=progress, whose=cell is not None,
+            )  # fmt: skip
 
-            def analysed() -> Any:
-                if cell is None:
-                    return analyse()
-                ahead.start()  # the app's database readied meanwhile
-                from usertrack.analytics import actors
+        def analysed(ws: Workspace) -> Any:
+            if cell is None:
+                return analyse(ws)
+            ahead.start()  # the app's database readied meanwhile
+            from usertrack.analytics import actors
 
-                options = (o["steps"], start, end, o["top"])
-                return actors.paths_actors(ws, moment, span, cell, options, analyse)
+            options = (o["steps"], start, end, o["top"])
+            return actors.paths_actors(ws, moment, span, cell, options, lambda: analyse(ws))
 
-            with _ahead(ws, moment, cell, progress) as ahead:
-                result = _segmented(ws, moment, o, who, progress, analysed)
-                if cell is not None:
-                    return _actors(ws, moment, result, where, progress, ahead)
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "paths", "journey_render", "journey_view", where, list(result.notes))
 
     return run

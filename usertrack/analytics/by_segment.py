@@ -16,7 +16,7 @@ where they are and nothing travels per event: the persons' emails come as one ro
 (queries/posthog/segment_persons.sql). `--segment ID` runs the analysis once, for that group.
 `--by-segment` runs it over everyone, then for each group; the per-person facts queries (a
 `person_id` column, the `{filters}` slot) run only in the first of those runs, over everyone,
-and each group keeps its persons' rows of their answer (PersonRows, `ws.facts_cache`):
+and each group keeps its persons' rows of their answer (PersonRows, the scope's `facts`):
 PostHog sends them once, and the local engine reads its events once. Only the queries whose
 rows are aggregated (trends' counts and ranking, paths' summary) run per group: live, for a
 group of at most MAX_LISTED persons (summary_fits; a larger one reads per-person rows fetched
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from usertrack.analytics.segment_persons import persons_answer, persons_query, persons_table
 from usertrack.concurrency import Background
 from usertrack.errors import UsageError
+from usertrack.scope import PersonFacts, PersonFilter
 from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
 if TYPE_CHECKING:
@@ -130,6 +131,11 @@ class PersonSegments:
             return len(self.numbers)
         number = self.groups.index(group) if group in self.groups else None
         return 0 if number is None else self._sizes.get(number, 0)
+
+    def persons(self, group: str, local: bool = False) -> PersonFilter:
+        """The filter of a run kept to `group` (person_filter's, listed_count's)."""
+        expression, values = self.person_filter(group, local)
+        return PersonFilter(expression, values, self.listed_count(group))
 
     def person_rows(self, group: str) -> PersonRows:
         """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
@@ -233,7 +239,7 @@ def person_segments(
             # classification made now has them too (its accounts query's rows).
             # --who's rules are its one expression: no snapshot was saved under them, and one
             # saved under the segment rules is not theirs (nothing to say of it)
-            snapshot = None if ws.narrow_to else saved_baseline(ws, history, as_of)
+            snapshot = None if ws.scope.narrow_to else saved_baseline(ws, history, as_of)
             if snapshot is None or snapshot.accounts is None:
                 add_database(ws, progress, needed_by=OPTIONS)
             # The events store's persons need no database: fetched while the segments are
@@ -253,7 +259,7 @@ def person_segments(
                     result,
                     source="computed",
                     fingerprint=history.fingerprint,
-                    accounts=not ws.narrow_to,
+                    accounts=not ws.scope.narrow_to,
                 )
                 if save is None:
                     save = saves_by_default(ws)
@@ -261,7 +267,9 @@ def person_segments(
                     kept = _kept_numbers(ws, history, as_of, groups)  # the snapshot just saved
                     fresh = kept is not None
             accounts = None
-            if snapshot.accounts is None and not ws.narrow_to:  # one saved before they were kept
+            if (
+                snapshot.accounts is None and not ws.scope.narrow_to
+            ):  # one saved before they were kept
                 accounts = Background(lambda: account_emails(ws, as_of), SEGMENTS_LANE)
     except BaseException:
         if fetching is not None:  # done with the store before the workspace closes it
@@ -431,85 +439,88 @@ class Segmented:
 def run(
     ws: Workspace,
     as_of: datetime,
-    analyse: Callable[[], T],
+    analyse: Callable[[Workspace], T],
     *,
     segment: str | None = None,
     by_segment: bool = False,
     progress: Progress | None = None,
     save: bool | None = False,
 ) -> T | Segmented:
-    """`analyse()` as it is without `segment` and `by_segment`; else a Segmented: kept to
-    `segment`'s persons, or over everyone then each group's. `save`: whether segments
-    classified for it are saved to the history (person_segments). (`--who`:
-    usertrack.analytics.kept_people.run.)"""
+    """`analyse(ws)` as it is without `segment` and `by_segment`; else a Segmented: kept to
+    `segment`'s persons, or over everyone then each group's, each run on a view of `ws` kept
+    to its persons (Workspace.scoped). `save`: whether segments classified for it are saved to
+    the history (person_segments). (`--who`: usertrack.analytics.kept_people.run.)"""
     if not segment and not by_segment:
-        return analyse()
+        return analyse(ws)
     if segment and by_segment:
         raise UsageError("--segment and --by-segment do not go together")
     group = check_segment(ws, segment) if segment else None
     local = local_engine(ws)
-    kept = contextlib.ExitStack()
-    found: Background[PersonSegments] | None = None
-    try:
-        if group is not None:
-            mapping = person_segments(ws, as_of, progress, save)
-            ws.person_filter = mapping.person_filter(group, local)
-            ws.person_listed = mapping.listed_count(group)
-            if not local:  # live, as a --by-segment group's run: per-person facts come over
-                # everyone and the group keeps its persons' rows, so no list of them is sent
-                # (past a few thousand persons more than ClickHouse parses in one query)
-                ws.facts_cache = {}
-                ws.person_rows = mapping.person_rows(group)
-            with list_too_long(mapping, group):
-                return Segmented(analyse(), segment=group, names=_names(ws))
-        # The per-person facts queries run once, in the whole answer's run; each group's run
-        # keeps its persons' rows of them (PersonRows). Queries whose rows are already
-        # aggregated run again per group, with the group's filter in HogQL. Who is in which
-        # group is found on a thread of its own meanwhile (the whole answer needs none of it):
-        # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
-        # project's queries at once; usertrack.sources.posthog_http.transport holds the rest).
-        from usertrack.sources.person_rows import PersonRows
-        from usertrack.workspace import add_database, check_database
+    if group is not None:
+        mapping = person_segments(ws, as_of, progress, save)
+        # live, as a --by-segment group's run: per-person facts come over everyone and the
+        # group keeps its persons' rows, so no list of them is sent (past a few thousand
+        # persons more than ClickHouse parses in one query)
+        facts = None if local else PersonFacts(mapping.person_rows(group), {})
+        scope = ws.scope.but(persons=mapping.persons(group, local), facts=facts)
+        with list_too_long(mapping, group):
+            return Segmented(analyse(ws.scoped(scope)), segment=group, names=_names(ws))
+    return _by_segment(ws, as_of, analyse, local, progress, save)
 
-        if local:  # no database: said first, as ever; the demo's started on the thread
-            check_database(ws, needed_by=OPTIONS)
-        else:
-            add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
-        if progress:
-            progress("classifying your users")
-        found = Background(lambda: person_segments(ws, as_of, save=save), SEGMENTS_LANE)
-        ws.facts_cache = {}
-        ws.person_rows = PersonRows(everyone=True)
-        ws.person_parts = True
+
+def _by_segment(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[Workspace], T],
+    local: bool,
+    progress: Progress | None,
+    save: bool | None,
+) -> Segmented:
+    """run's --by-segment: the whole answer, then each group's."""
+    # The per-person facts queries run once, in the whole answer's run; each group's run
+    # keeps its persons' rows of them (PersonRows). Queries whose rows are already
+    # aggregated run again per group, with the group's filter in HogQL. Who is in which
+    # group is found on a thread of its own meanwhile (the whole answer needs none of it):
+    # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
+    # project's queries at once; usertrack.sources.posthog_http.transport holds the rest).
+    from usertrack.sources.person_rows import PersonRows
+    from usertrack.workspace import add_database, check_database
+
+    if local:  # no database: said first, as ever; the demo's started on the thread
+        check_database(ws, needed_by=OPTIONS)
+    else:
+        add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
+    if progress:
+        progress("classifying your users")
+    cache: dict[Any, Any] = {}
+    everyone = PersonFacts(PersonRows(everyone=True), cache, parts=True)
+    whole = ws.scoped(ws.scope.but(persons=None, facts=everyone))
+    kept = contextlib.ExitStack()
+    found = Background(lambda: person_segments(whole, as_of, save=save), SEGMENTS_LANE)
+    try:
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
             from usertrack import sandbox
 
             if not sandbox.keeping():
                 kept.enter_context(sandbox.keep_connections())
-        overall = analyse()
+        overall = analyse(whole)
         mapping = found.result()
         answers: dict[Any, Result | None] = {}
         parts = []
         for each in mapping.groups:
             if progress:
                 progress(f"segment {each}")
-            ws.person_filter = mapping.person_filter(each, local)
-            ws.person_listed = mapping.listed_count(each)
-            ws.person_rows = mapping.person_rows(each)
+            grouped = None
             if local and len(mapping.numbers):
-                ws.grouped_run = functools.partial(_grouped, ws, mapping, answers, each)
+                grouped = functools.partial(_grouped, ws, mapping, answers, each)
+            facts = PersonFacts(mapping.person_rows(each), cache, True, grouped)
+            scope = ws.scope.but(persons=mapping.persons(each, local), facts=facts)
             with list_too_long(mapping, each):
-                parts.append((each, analyse()))
+                parts.append((each, analyse(ws.scoped(scope))))
         return Segmented(overall, parts=parts, names=_names(ws))
     finally:
-        ws.person_filter = None
-        ws.person_listed = 0
-        ws.person_rows = None
-        ws.facts_cache = None
-        ws.person_parts = False
-        ws.grouped_run = None
         kept.close()
-        if found is not None and local:  # (the answer failed) it may be adding the database
+        if local:  # (the answer failed) it may be adding the database
             found.settle()  # live, its queries are left to end with the process
 
 
@@ -545,17 +556,18 @@ def who_rules(ws: Workspace, who: str) -> SegmentsFile:
 
 def summary_fits(ws: Workspace, *, short_list: bool = False) -> bool:
     """Whether a live analysis may have PostHog count its answer in one aggregated query for
-    this run: always outside --by-segment and --segment; in a group's run (`ws.person_rows`),
+    this run: always outside --by-segment and --segment; in a group's run (`person_rows`),
     where that query would bind the group's persons as a list, which PostHog prints into the
     ClickHouse query (parsed up to max_query_size bytes), only with `short_list` and a list of
-    at most MAX_LISTED ids, and not in a --by-segment run's group (`ws.person_parts`: a query
+    at most MAX_LISTED ids, and not in a --by-segment run's group (`person_parts`: a query
     per group would spend PostHog's hourly budget on each). Else the analysis reads per-person
     facts, fetched once over everyone, and the group keeps its persons' rows of them."""
-    if ws.person_rows is None:
+    rows = ws.scope.person_rows
+    if rows is None:
         return True
-    if ws.person_parts and not ws.person_rows.everyone:
+    if ws.scope.person_parts and not rows.everyone:
         return False
-    return short_list and ws.person_listed <= MAX_LISTED
+    return short_list and ws.scope.person_listed <= MAX_LISTED
 
 
 @contextlib.contextmanager
@@ -594,16 +606,14 @@ def _grouped(
     query = ws.library.get(query_id)
     source = ws.sources.get(query.folder)
     run_grouped = getattr(source, "run_grouped", None)
-    if run_grouped is None or ws.person_filter is None or "{filters}" not in query.sql:
+    if run_grouped is None or "{filters}" not in query.sql:
         return None
-    saved, where = ws.person_filter, ws.where
-    try:
-        ws.person_filter = None
-        whole, values = ws.bind(query_id, as_of, **params)
-        ws.where = ()
-        bare, _ = ws.bind(query_id, as_of, **params)
-    finally:
-        ws.person_filter, ws.where = saved, where
+    whole, values = ws.scoped(ws.scope.but(persons=None, facts=None)).bind(
+        query_id, as_of, **params
+    )
+    bare, _ = ws.scoped(ws.scope.but(persons=None, facts=None, where=())).bind(
+        query_id, as_of, **params
+    )
     key = (whole.id, whole.sql, repr(sorted(values.items())))
     if key not in answers:
         answers[key] = run_grouped(whole, bare, values, mapping.table, mapping.rest)

@@ -363,7 +363,7 @@ def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, A
     events store's tables answer for it (the file as shipped, no --where, no group of persons,
     a store with the tables); else None, and the file runs."""
     source = ws.sources.get("posthog")
-    if ws.person_rows is not None or ws.person_filter is not None:
+    if ws.scope.person_rows is not None or ws.scope.person_filter is not None:
         return None
     if getattr(source, "facts_cursor", None) is None:
         return None

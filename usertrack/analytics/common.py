@@ -237,25 +237,21 @@ def facts_bound(
 ) -> tuple[Query, dict[str, Any], PersonRows | None]:
     """The facts query bound to its values, and the group its rows are to be kept to.
 
-    While an analysis runs for a group of persons (`ws.person_rows`, by_segment.run), a facts
+    While an analysis runs for a group of persons (`scope.person_rows`, by_segment.run), a facts
     query that answers per person (a `person_id` column) and takes the `{filters}` slot is
-    bound without the group's HogQL filter (`ws.person_filter`): it runs once over everyone
-    (`ws.facts_cache`) and each group keeps its persons' rows. Any other query is bound as it
+    bound without the group's HogQL filter (`scope.person_filter`): it runs once over everyone
+    (`scope.facts_cache`) and each group keeps its persons' rows. Any other query is bound as it
     is, the group's filter in its slot (an aggregate, whose rows have no person)."""
     keep = kept_group(ws, query_id, schema)
     if keep is None:
         return (*ws.bind(query_id, as_of, **params), None)
-    saved, ws.person_filter = ws.person_filter, None
-    try:
-        query, values = ws.bind(query_id, as_of, **params)
-    finally:
-        ws.person_filter = saved
+    query, values = ws.scoped(ws.scope.but(persons=None)).bind(query_id, as_of, **params)
     return query, values, keep
 
 
 def kept_group(ws: Workspace, query_id: str, schema: Mapping[str, Any]) -> PersonRows | None:
     """The group whose rows of the facts query `query_id` are kept (facts_bound), or None."""
-    keep = ws.person_rows
+    keep = ws.scope.person_rows
     if keep is None or "person_id" not in schema or "{filters}" not in ws.library.get(query_id).sql:
         return None
     return keep
@@ -288,10 +284,10 @@ def _grouped(
     params: Mapping[str, Any],
 ) -> Result | None:
     """A group's answer to a query that takes its filter, from one run for every group
-    (`ws.grouped_run`, by_segment on the local engine), or None (it runs for the group)."""
-    if keep is not None or ws.grouped_run is None:
+    (`scope.grouped_run`, by_segment on the local engine), or None (it runs for the group)."""
+    if keep is not None or ws.scope.grouped_run is None:
         return None
-    return ws.grouped_run(query_id, as_of, dict(params))
+    return ws.scope.grouped_run(query_id, as_of, dict(params))
 
 
 def _load_bound(
@@ -306,7 +302,7 @@ def _load_bound(
     ws: Workspace | None = None,
 ) -> int:
     """load_facts for a query already bound (Workspace.bind) to its values; with `keep`, the
-    rows of that group only, of the answer over everyone fetched once (`ws.facts_cache`). A
+    rows of that group only, of the answer over everyone fetched once (`scope.facts_cache`). A
     query without a group's filter in it (no `{filters}` slot: activity's creation times) has
     the same answer in every group's run: fetched once too."""
     result = _fetched(source, query, values, keep, ws)
@@ -327,7 +323,7 @@ def fetch_everyones_facts(
     ws: Workspace, query_id: str, as_of: datetime, schema: Mapping[str, Any], **params: Any
 ) -> Result:
     """fetch_facts' answer over everyone, in a group's run too (by_segment): the rows every
-    group keeps its persons' of, fetched once (`ws.facts_cache`), for an analysis that works
+    group keeps its persons' of, fetched once (`scope.facts_cache`), for an analysis that works
     out every group's answer at once."""
     query, values, _ = facts_bound(ws, query_id, as_of, schema, **params)
     return _fetched(ws.sources[query.folder], query, values, None, ws)
@@ -341,7 +337,7 @@ def _fetched(
     ws: Workspace | None,
 ) -> Result:
     query = local_facts(source, query)
-    cache = ws.facts_cache if ws is not None else None
+    cache = ws.scope.facts_cache if ws is not None else None
     if cache is not None and keep is None:
         from usertrack.analytics.by_segment import PLACEHOLDER
 
@@ -538,7 +534,7 @@ def open_facts(
     query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
     source = ws.sources[query.folder]
     into = getattr(source, "facts_cursor", None)
-    if into is None or ws.person_rows is not None:
+    if into is None or ws.scope.person_rows is not None:
         from usertrack.sandbox import release
 
         con = facts_connection()
@@ -628,9 +624,9 @@ def open_facts_tables(
     # A group's run (by_segment) keeps its persons' rows of facts fetched once for every group,
     # or takes its rows of a query run once for every group: each bound only when it runs (a
     # group's filter is a list of its persons, made when bound).
-    rows = ws.person_rows
+    rows = ws.scope.person_rows
     grouping = rows is not None
-    if whole_in_place and rows is not None and rows.everyone and ws.person_filter is None:
+    if whole_in_place and rows is not None and rows.everyone and ws.scope.person_filter is None:
         grouping = False
     bound = [] if grouping else [bind(t) for t in tables]
     sources = {id(ws.sources[query.folder]) for query, _, _ in bound}
@@ -767,7 +763,9 @@ def open_facts_query(
     """
     source = ws.sources.get(ws.library.get(query_id).folder)  # (none: open_facts says so)
     lazy = getattr(source, "facts_sql", None)
-    if lazy is None or ws.person_rows is not None:  # a group's: its rows of facts fetched once
+    if (
+        lazy is None or ws.scope.person_rows is not None
+    ):  # a group's: its rows of facts fetched once
         with open_facts(ws, query_id, as_of, schema, table="facts", **params) as con:
             yield FactsQuery(con, '"facts"', {}, query_id)
         return

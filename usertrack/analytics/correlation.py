@@ -300,7 +300,7 @@ def prefetch(ws: Workspace, steps: list[str], as_of: datetime, span: DateRange,
     from usertrack.analytics.common import fetch_facts
 
     source = ws.sources.get("posthog")
-    if ws.person_rows is not None or source is None:
+    if ws.scope.person_rows is not None or source is None:
         return None
     if getattr(source, "analysis_rows", None) is not None and _shipped(ws, EVENTS_QUERY):
         return None

@@ -516,7 +516,11 @@ def load_progress(
     plain = in_place and key is None and shape == PLAIN and not (by or emails or by_account)
     placed = facts_in_place(ws, QUERY, as_of, params) if plain else None
     con = facts_connection() if placed is None else placed
-    whole = ws.facts_cache.get(key) if key is not None and ws.facts_cache is not None else None
+    whole = (
+        ws.scope.facts_cache.get(key)
+        if key is not None and ws.scope.facts_cache is not None
+        else None
+    )
     if whole is not None and by is None:
         # A group's run of --by-segment: its persons' rows of everyone's progress, which is
         # all _steps_from reads (the facts only make the --by breakdown's first touches).
@@ -536,8 +540,8 @@ def load_progress(
         _progress_table(con, steps, window)
     else:
         _progress_table(con, steps, window, shape)
-    if key is not None and ws.facts_cache is not None:
-        ws.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
+    if key is not None and ws.scope.facts_cache is not None:
+        ws.scope.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
     return con
 
 
@@ -550,11 +554,11 @@ def _progress_key(
     params: dict[str, Any],
     shape: Shape = PLAIN,
 ) -> tuple[Any, ...] | None:
-    """Where a --by-segment run keeps everyone's `progress` table (`ws.facts_cache`), when the
+    """Where a --by-segment run keeps everyone's `progress` table (`scope.facts_cache`), when the
     funnel's facts run once over everyone and each group keeps its persons' rows of them
     (usertrack.analytics.by_segment): a person's progress is worked out from their own events
     alone, so a group's is its persons' rows of everyone's, worked out once. None otherwise."""
-    if ws.person_rows is None or ws.facts_cache is None:
+    if ws.scope.person_rows is None or ws.scope.facts_cache is None:
         return None
     query, values, keep = facts_bound(ws, QUERY, as_of, schema, **params)
     if keep is None:  # a facts query without the {filters} slot: it runs per group
@@ -564,11 +568,11 @@ def _progress_key(
 
 
 def _kept_progress(con: duckdb.DuckDBPyConnection, ws: Workspace, whole: Any) -> None:
-    """`progress`: the rows of the group's persons (`ws.person_rows`) of everyone's."""
+    """`progress`: the rows of the group's persons (`scope.person_rows`) of everyone's."""
     from usertrack.sources.base import Result
 
-    assert ws.person_rows is not None
-    kept = ws.person_rows.kept(Result(columns=list(whole.column_names), rows=[], arrow=whole))
+    assert ws.scope.person_rows is not None
+    kept = ws.scope.person_rows.kept(Result(columns=list(whole.column_names), rows=[], arrow=whole))
     con.register("_progress_in", kept.arrow)
     con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
     con.unregister("_progress_in")
@@ -709,8 +713,8 @@ def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str,
     # In a --by-segment run, a step the whole answer's run saw reached (it runs first) is an
     # event of the range: a group that did not reach it asks PostHog nothing.
     reached: set[str] = set()
-    if ws.facts_cache is not None:
-        reached = ws.facts_cache.setdefault(("funnel steps reached", span), set())
+    if ws.scope.facts_cache is not None:
+        reached = ws.scope.facts_cache.setdefault(("funnel steps reached", span), set())
         reached.update(s.event for s in result.steps if s.persons)
     empty = {
         f"step {i}": s.event
@@ -786,8 +790,8 @@ def dropped(
         kept = top or paths_mod.DEFAULT_TOP
         if progress:
             progress("the droppers' paths")
-        result.paths = run_persons(ws, as_of, ids, lambda: paths_mod.paths(
-            ws, as_of, span, steps=steps_n, start=result.previous_event, top=kept,
+        result.paths = run_persons(ws, as_of, ids, lambda droppers: paths_mod.paths(
+            droppers, as_of, span, steps=steps_n, start=result.previous_event, top=kept,
         ))  # fmt: skip
         result.paths.notes = ()  # the step is an event of the range: it was reached
     return result

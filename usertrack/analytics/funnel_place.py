@@ -39,7 +39,11 @@ def facts_in_place(
     """A cursor on the events store holding the funnel's facts as its temporary table `facts`
     (the caller releases it: usertrack.sandbox.release closes it), or None where they are
     loaded as before (another source, a group's run)."""
-    if ws.person_rows is not None or ws.person_filter is not None or ws.facts_cache is not None:
+    if (
+        ws.scope.person_rows is not None
+        or ws.scope.person_filter is not None
+        or ws.scope.facts_cache is not None
+    ):
         return None
     from usertrack.analytics.common import facts_bound, local_facts, typed_table
 

@@ -20,6 +20,7 @@ from usertrack.analytics.by_segment import (
     who_rules,
 )
 from usertrack.errors import UsageError
+from usertrack.scope import Narrowing, PersonFacts
 
 if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
@@ -30,7 +31,7 @@ T = TypeVar("T")
 def run(
     ws: Workspace,
     as_of: datetime,
-    analyse: Callable[[], T],
+    analyse: Callable[[Workspace], T],
     *,
     segment: str | None = None,
     by_segment: bool = False,
@@ -56,49 +57,39 @@ def run(
 def run_who(
     ws: Workspace,
     as_of: datetime,
-    analyse: Callable[[], T],
+    analyse: Callable[[Workspace], T],
     who: str,
     *,
     progress: Progress | None = None,
     lists: bool = True,
 ) -> Segmented:
-    """`analyse()` kept to the PostHog persons whose email names a user of the joined profile
+    """`analyse(view)` kept to the PostHog persons whose email names a user of the joined profile
     (app and PostHog columns, as `segments` builds it as of `as_of`) for whom `who` holds: a
     `--segment` run whose rules are that one expression (who_rules). Nothing is saved to the
     history. An unknown column is a UsageError naming the closest ones (exit 2)."""
     from usertrack.errors import SegmentsFileError
 
-    rules, ws.rules = ws.rules, who_rules(ws, who)
-    ws.narrow_to = (who_columns(ws, who), who)
+    narrowed = ws.scope.but(narrow_to=Narrowing(who_columns(ws, who), who))
+    who_ws = ws.scoped(narrowed, rules=who_rules(ws, who))
     try:
-        try:
-            mapping = person_segments(ws, as_of, progress, save=False)
-        except SegmentsFileError as e:
-            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
-        local = local_engine(ws)
-        from usertrack.analytics import by_segment as groups
+        mapping = person_segments(who_ws, as_of, progress, save=False)
+    except SegmentsFileError as e:
+        raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
+    local = local_engine(ws)
+    from usertrack.analytics import by_segment as groups
 
-        limit = groups.MAX_LISTED  # read when run (a test lowers it)
-        if not lists and not local and mapping.listed_count(WHO) > limit:
-            raise UsageError(
-                f"--who {who!r} selects {mapping.listed_count(WHO):,} persons: live, this"
-                f" analysis sends them to PostHog as a list, at most {limit:,}",
-                hint="narrow the expression, or read an export of the events (USERTRACK_EVENTS)",
-            )
-        ws.person_filter = mapping.person_filter(WHO, local)
-        ws.person_listed = mapping.listed_count(WHO)
-        if not local and lists:  # as --segment live: per-person facts over everyone, kept
-            ws.facts_cache = {}
-            ws.person_rows = mapping.person_rows(WHO)
-        with list_too_long(mapping, WHO):
-            return Segmented(analyse(), segment=WHO, who=who)
-    finally:
-        ws.rules = rules
-        ws.narrow_to = None
-        ws.person_filter = None
-        ws.person_listed = 0
-        ws.person_rows = None
-        ws.facts_cache = None
+    limit = groups.MAX_LISTED  # read when run (a test lowers it)
+    if not lists and not local and mapping.listed_count(WHO) > limit:
+        raise UsageError(
+            f"--who {who!r} selects {mapping.listed_count(WHO):,} persons: live, this"
+            f" analysis sends them to PostHog as a list, at most {limit:,}",
+            hint="narrow the expression, or read an export of the events (USERTRACK_EVENTS)",
+        )
+    # as --segment live: per-person facts over everyone, kept
+    facts = PersonFacts(mapping.person_rows(WHO), {}) if not local and lists else None
+    scope = narrowed.but(persons=mapping.persons(WHO, local), facts=facts)
+    with list_too_long(mapping, WHO):
+        return Segmented(analyse(who_ws.scoped(scope)), segment=WHO, who=who)
 
 
 def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
@@ -125,27 +116,23 @@ def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
 PERSONS = "persons"  # the one group of run_persons
 
 
-def run_persons(ws: Workspace, as_of: datetime, ids: list[str], analyse: Callable[[], T]) -> T:
-    """`analyse()` kept to the PostHog persons `ids` (the people behind another answer: a
+def run_persons(
+    ws: Workspace, as_of: datetime, ids: list[str], analyse: Callable[[Workspace], T]
+) -> T:
+    """`analyse(view)` kept to the PostHog persons `ids` (the people behind another answer: a
     funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
     per-person facts come over everyone and the persons' rows are kept, and a list of them is
-    sent only up to MAX_LISTED (summary_fits). The run's own group, if any, is restored after."""
+    sent only up to MAX_LISTED (summary_fits). `ws`'s own group, if any, is not that view's."""
     from usertrack.sources.person_rows import PersonRows
 
     mapping = PersonSegments.listed(
         as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"
     )
     local = local_engine(ws)
-    saved = (ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache)
-    try:
-        ws.person_filter = mapping.person_filter(PERSONS, local)
-        ws.person_listed = mapping.listed_count(PERSONS)
-        # per-person facts over everyone, the persons' rows kept, on both engines: locally
-        # the store's path table answers (paths' _rolled: a few persons' rows alone), not
-        # every event filtered
-        ws.person_rows = PersonRows(ids=frozenset(ids))
-        ws.facts_cache = {}
-        with list_too_long(mapping, PERSONS):
-            return analyse()
-    finally:
-        ws.person_filter, ws.person_listed, ws.person_rows, ws.facts_cache = saved
+    # per-person facts over everyone, the persons' rows kept, on both engines: locally the
+    # store's path table answers (paths' _rolled: a few persons' rows alone), not every event
+    # filtered
+    facts = PersonFacts(PersonRows(ids=frozenset(ids)), {})
+    scope = ws.scope.but(persons=mapping.persons(PERSONS, local), facts=facts)
+    with list_too_long(mapping, PERSONS):
+        return analyse(ws.scoped(scope))

@@ -47,10 +47,10 @@ def property_keys(
 def _once(
     ws: Workspace, query_id: str, args: tuple[object, ...], lookup: Callable[[], dict[str, int]]
 ) -> dict[str, int]:
-    """`lookup()`; within a --by-segment run (`ws.facts_cache`) once for all the groups when the
+    """`lookup()`; within a --by-segment run (`scope.facts_cache`) once for all the groups when the
     query takes no filter (no `{filters}` slot: no group's, no --where), as its answer is then
     the same in every group's run (each group's note names what the whole answer's does)."""
-    cache = ws.facts_cache
+    cache = ws.scope.facts_cache
     if cache is None or "{filters}" in ws.library.get(query_id).sql:
         return lookup()
     key = ("names", query_id, args)

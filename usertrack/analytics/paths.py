@@ -537,13 +537,13 @@ def _rolled(
     """The sequences and nodes from the events store's path table, when it answers the facts
     (the local engine, path_events.sql as shipped, no --where, not --segment's run), else None.
 
-    In a --by-segment run (`ws.person_rows`), the table's rows of everyone are read once, with
-    whose they are (`ws.facts_cache`), and each group keeps its persons' rows: a person's
+    In a --by-segment run (`scope.person_rows`), the table's rows of everyone are read once, with
+    whose they are (`scope.facts_cache`), and each group keeps its persons' rows: a person's
     rows are whole sequences of their own, so the group's sequences are the ones its facts
     would give, as the whole answer's are everyone's. With `whose` (not in a group's run),
     also each row's person and the persons' ids (Paths.whose)."""
     codes = getattr(source, "path_codes", None)
-    keep = ws.person_rows
+    keep = ws.scope.person_rows
     if codes is None:
         return None
     from usertrack.analytics.common import local_facts
@@ -561,13 +561,10 @@ def _rolled(
         people = rows["person_id"]["person_id"].to_pylist()
         row_person = np.repeat(np.arange(len(people)), rows["person_rows"])
         return (*rolled_sequences(rows, names), row_person, people)
-    saved, ws.person_filter = ws.person_filter, None  # the group's rows are kept below
-    try:
-        query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
-    finally:
-        ws.person_filter = saved
+    everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
+    query, values = everyone.bind(QUERY, as_of, since=span.start, until=span.end)
     query = local_facts(source, query)
-    cache = ws.facts_cache if ws.facts_cache is not None else {}
+    cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_codes", query.sql, repr(sorted(values.items())))
     few = _few_persons(keep) if key not in cache else None
     if few is not None:
@@ -701,24 +698,21 @@ def _from_sequences(
     edge_limit: int,
 ) -> dict[str, Any] | None:
     """Live, a --by-segment run's answer (or a group's past a list's length): its persons' cut
-    sequences of path_sequences.sql, run once over everyone (`ws.facts_cache`), counted here.
+    sequences of path_sequences.sql, run once over everyone (`scope.facts_cache`), counted here.
     None when a --from/--to node is in none of them (the note on it names the closest node
     there is: the events are read then)."""
-    keep = ws.person_rows
-    saved, ws.person_filter = ws.person_filter, None  # everyone's rows: the group's kept below
-    try:
-        query, values = ws.bind(
-            SEQUENCES_QUERY,
-            as_of,
-            since=span.start,
-            until=span.end,
-            path_steps=int(steps),
-            path_from=start or "",
-            path_to=end or "",
-        )
-    finally:
-        ws.person_filter = saved
-    cache = ws.facts_cache if ws.facts_cache is not None else {}
+    keep = ws.scope.person_rows
+    everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
+    query, values = everyone.bind(
+        SEQUENCES_QUERY,
+        as_of,
+        since=span.start,
+        until=span.end,
+        path_steps=int(steps),
+        path_from=start or "",
+        path_to=end or "",
+    )
+    cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_sequences", query.sql, repr(sorted(values.items())))
     if key not in cache:
         result = ws.sources[query.folder].run(query, values)
@@ -758,8 +752,8 @@ def paths(
     live = getattr(source, "facts_sql", None) is None
     if (
         live
-        and ws.person_rows is not None
-        and (ws.person_parts or not summary_fits(ws, short_list=True))
+        and ws.scope.person_rows is not None
+        and (ws.scope.person_parts or not summary_fits(ws, short_list=True))
     ):
         found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit)
         if found is not None:

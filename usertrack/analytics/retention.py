@@ -381,8 +381,8 @@ def retention(
     # In a --by-segment run, an event the whole answer's run counted (it runs first) is an
     # event of the range: a group that has none of it looks no name up.
     seen: set[str] = set()
-    if ws.facts_cache is not None:
-        seen = ws.facts_cache.setdefault(("retention events counted", as_of, since), set())
+    if ws.scope.facts_cache is not None:
+        seen = ws.scope.facts_cache.setdefault(("retention events counted", as_of, since), set())
     typed: dict[str, str] = {}
     if any(c.size for c in every):
         seen.add(start_event)
@@ -499,7 +499,7 @@ def _counted(
     key = None
     if by is None and not by_account:
         key = _cohorts_key(ws, as_of, facts, period, starts, mode)
-    whole = ws.facts_cache.get(key) if key is not None else None
+    whole = ws.scope.facts_cache.get(key) if key is not None else None
     if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
         return ((), *_kept_counts(ws, *whole))
     notes: tuple[str, ...] = ()
@@ -550,7 +550,7 @@ def _counted(
             returned = con.sql(
                 f"SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k {returns}"
             ).to_arrow_table()
-            ws.facts_cache[key] = (
+            ws.scope.facts_cache[key] = (
                 con.sql("SELECT person_id, idx FROM cohort").to_arrow_table(),
                 returned,
             )
@@ -581,12 +581,12 @@ def _cohorts_key(
     starts: list[date],
     mode: str,
 ) -> tuple[Any, ...] | None:
-    """Where a --by-segment run keeps everyone's cohorts, each row a person's (`ws.facts_cache`),
+    """Where a --by-segment run keeps everyone's cohorts, each row a person's (`scope.facts_cache`),
     when the facts are per-person facts fetched once over everyone and each group keeps its
     persons' rows of them (usertrack.analytics.by_segment): a person's cohorts and returns come
     from their own rows alone, so a group's sizes and retained persons are counted from its
     persons' rows of everyone's, worked out once. None otherwise."""
-    if ws.person_rows is None or ws.facts_cache is None:
+    if ws.scope.person_rows is None or ws.scope.facts_cache is None:
         return None
     key: list[Any] = ["retention cohorts", period, tuple(starts), mode]
     for t in facts:
@@ -600,13 +600,15 @@ def _cohorts_key(
 def _kept_counts(
     ws: Any, cohort: Any, returned: Any
 ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
-    """_counted's answer for the group's persons (`ws.person_rows`), from everyone's cohort rows
+    """_counted's answer for the group's persons (`scope.person_rows`), from everyone's cohort rows
     (person_id, idx) and distinct returns (person_id, idx, k): the rows kept by person, then
     counted (a person returns once per cohort and k, as count(DISTINCT person_id) counts)."""
     from usertrack.sources.base import Result
 
     def kept(table: Any) -> Any:
-        return ws.person_rows.kept(Result(columns=table.column_names, rows=[], arrow=table)).arrow
+        return ws.scope.person_rows.kept(
+            Result(columns=table.column_names, rows=[], arrow=table)
+        ).arrow
 
     sizes = _count_by(kept(cohort), "idx")
     back = _count_by(kept(returned), "idx", "k")

@@ -279,11 +279,15 @@ def trends(
             series.append(Series(event, None if by is None else key, data))
     result = Trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
-        top=top, cumulative=cumulative, points=ticks, series=series, where=ws.where,
+        top=top, cumulative=cumulative, points=ticks, series=series, where=ws.scope.where,
     )  # fmt: skip
     # A name no event has is said of the whole answer: a group's empty series is no typo (and
     # looking the names up again for each group would cost PostHog queries).
-    group = ws.person_parts and ws.person_rows is not None and not ws.person_rows.everyone
+    group = (
+        ws.scope.person_parts
+        and ws.scope.person_rows is not None
+        and not ws.scope.person_rows.everyone
+    )
     if _values is None and not group:
         result.notes = _unknown_names(ws, span, result)
     if compare:
@@ -455,8 +459,10 @@ def _by_person(ask: _Ask) -> bool:
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
     if getattr(source, "facts_sql", None) is None:  # live: the whole answer of a --by-segment
         # run too (`person_parts`), so PostHog reads the events once for it and every group
-        return ws.person_parts or not summary_fits(ws, short_list=True)
-    return ws.person_rows is not None and (ask.math.property is not None or ask.by is not None)
+        return ws.scope.person_parts or not summary_fits(ws, short_list=True)
+    return ws.scope.person_rows is not None and (
+        ask.math.property is not None or ask.by is not None
+    )
 
 
 def _person_points(ask: _Ask) -> contextlib.AbstractContextManager[FactsQuery | None]:
@@ -513,11 +519,11 @@ _REST = -2
 
 def _group_answer(ask: _Ask, top: int) -> tuple[list[str], dict[str, dict[datetime, float]]] | None:
     """The run's group's top values and counts (`_event`'s answer) from every group's, worked
-    out once per run from everyone's per-person rows (`ws.facts_cache`), rather than the
+    out once per run from everyone's per-person rows (`scope.facts_cache`), rather than the
     group's rows loaded and aggregated for each group; None outside a group's run of the
     per-person rows (_by_person) or for the person maths."""
-    rows = ask.ws.person_rows
-    cache = ask.ws.facts_cache
+    rows = ask.ws.scope.person_rows
+    cache = ask.ws.scope.facts_cache
     if rows is None or rows.numbers is None or rows.everyone or cache is None:
         return None
     if ask.math.name in PERSON_MATHS or not _by_person(ask):

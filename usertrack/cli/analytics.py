@@ -32,6 +32,7 @@ from usertrack.cli.options import (
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
 from usertrack.cli.program import app, handle_errors
 from usertrack.errors import UsageError
+from usertrack.scope import Scope
 
 # Product analytics (funnel, retention, ...): the options every analysis shares. Funnel,
 # retention, activity, features, trends, sessions and paths hand their options to `_answer`:
@@ -695,9 +696,9 @@ def churn(
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
         ) as (ws, moment, progress):
-            ws.where = filters
-            result = segmented.run(ws, moment, lambda: churns.churn(
-                ws, moment, period=chosen_period, periods=periods, window=days,
+            kept = ws.scoped(Scope(where=filters))
+            result = segmented.run(kept, moment, lambda run_ws: churns.churn(
+                run_ws, moment, period=chosen_period, periods=periods, window=days,
                 horizon=horizon, top=top, backtest=backtest, progress=progress,
             ), who=chosen_who, progress=progress)  # fmt: skip
         _analytics_output(chosen, out, result, "churn", churn_report, "churn_view", where=filters)

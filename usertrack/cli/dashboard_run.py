@@ -6,12 +6,16 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.output import info, spinner, warn
 from usertrack.concurrency import Background
 from usertrack.errors import UsageError
+from usertrack.scope import Scope
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
 
 FORMATS = ("md", "html", "json")
 
@@ -159,11 +163,11 @@ def run_report(
                 save = saves_by_default(ws)
             encoding: list[tuple[Any, Background[tuple[bytes, bytes | None]]]] = []
 
-            def metrics() -> dict[str, Any]:
+            def metrics(view: Workspace) -> dict[str, Any]:
                 # A history of its own: the panel may compute on another thread (SQLite's
                 # connections stay on the thread that opened them).
-                with open_history(ws) as own:
-                    data = collect_weekly(ws, week.end, history=own, progress=progress)
+                with open_history(view) as own:
+                    data = collect_weekly(view, week.end, history=own, progress=progress)
                 kept["data"] = data
                 if save:  # the snapshot's encoding while the other panels compute, not after
                     work = partial(encode_snapshot, data.current)
@@ -171,10 +175,11 @@ def run_report(
                 kept["context"] = build_context(data)
                 return kept["context"]
 
-            ws.shared = {}  # the panels share classifications and failure reports
+            # the panels share classifications and failure reports
+            shared = ws.scoped(Scope(shared={}))
             try:
                 panels = compute(
-                    dashboard, root, lines, period, ws, compare=compare, metrics=metrics,
+                    dashboard, root, lines, period, shared, compare=compare, metrics=metrics,
                     progress=progress,
                 )  # fmt: skip
             finally:

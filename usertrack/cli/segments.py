@@ -21,6 +21,7 @@ from usertrack.cli.options import (
 from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
 from usertrack.cli.program import app, handle_errors, leave_to_exit
 from usertrack.errors import UsageError
+from usertrack.scope import Scope
 
 
 @app.command()
@@ -95,9 +96,10 @@ def segments(
                 if segment is not None:
                     check_segment(ws, segment)
                 check_as_of(ws, moment)
-                if not changes:
-                    ws.meanwhile = lambda: _import_output(chosen)
-                result = ws.classify(moment or ws.default_as_of(), progress)
+                # the modules that write the answer, imported while the profile's queries run
+                meanwhile = None if changes else Scope(meanwhile=lambda: _import_output(chosen))
+                classifying = ws if meanwhile is None else ws.scoped(meanwhile)
+                result = classifying.classify(moment or ws.default_as_of(), progress)
                 if changes:
                     moves = _segments_history(ws, result, save, since, progress)
                 else:

@@ -4,8 +4,8 @@ and each panel calls the library function its command calls (usertrack.analytics
 the analyses; the classification, the failure report, the alert pass and the query library for
 the others). The sources are opened once and what the panels share is computed once: each
 moment's classification (the key metrics, the segments and the alerts all read the period's
-end) and each failure report (`ws.shared`); live results come from the result cache. Nothing
-runs in a subprocess, no command is re-entered."""
+end) and each failure report (the dashboard's view's `scope.shared`); live results come from
+the result cache. Nothing runs in a subprocess, no command is re-entered."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
         since = parse_as_of(o["since"]) if o["since"] else result.as_of - timedelta(days=7)
         check_since(since, result.as_of)
         # the key metrics' comparison of the same two moments, when that panel made it
-        kept = (ws.shared or {}).get(("changes", since, result.as_of))
+        kept = (ws.scope.shared or {}).get(("changes", since, result.as_of))
         if kept is not None:
             return json.loads(changes_json(kept[1], segment))  # type: ignore[no-any-return]
         with open_history(ws) as history:
@@ -179,7 +179,7 @@ class AlertsPanel:
         # two moments the segments panel compares (a snapshot of the start is read, not
         # classified again), not the day before its end as an `alerts` pass compares.
         since = parse_as_of(self.period.start)
-        kept = (ws.shared or {}).get(("changes", since, moment))  # the key metrics' baseline
+        kept = (ws.scope.shared or {}).get(("changes", since, moment))  # the key metrics' baseline
         if kept is not None:
             baseline = kept[0]
         else:
@@ -258,11 +258,12 @@ def compute(
     ws: Workspace,
     *,
     compare: bool,
-    metrics: Callable[[], dict[str, Any]],
+    metrics: Callable[[Workspace], dict[str, Any]],
     progress: Progress = lambda _t: None,
 ) -> list[dict[str, Any]]:
     """Every panel's data: {analysis, title, note, data}, in the file's order. Every panel is
-    checked before the first is computed."""
+    checked before the first is computed. `ws`: the dashboard's view, its panels sharing
+    (Scope.shared); `metrics(ws)`: the key metrics' panel."""
     from usertrack.clock import parse_as_of
 
     moment = parse_as_of(period.end)
@@ -276,10 +277,10 @@ def compute(
     ]
     alone = any(filters(panel, o) for panel, o in zip(dashboard.panels, options, strict=True))
 
-    def rehearse() -> None:  # usertrack.dashboards.prefetch: every panel, its queries written down
-        for run in runs:
+    def rehearse(quiet: Workspace) -> None:  # usertrack.dashboards.prefetch: every panel, its
+        for run in runs:  # queries written down
             try:
-                metrics() if run is None else run(ws, moment, lambda _t: None)
+                metrics(quiet) if run is None else run(quiet, moment, lambda _t: None)
             except Exception:  # on empty answers: the real run says what fails, if anything
                 continue
 
@@ -289,7 +290,7 @@ def compute(
         panel, run = dashboard.panels[index], runs[index]
         progress(f"panel {panel.title}")
         if run is None:
-            data = metrics()
+            data = metrics(ws)
         else:
             try:
                 data = run(ws, moment, progress)
@@ -310,10 +311,11 @@ def compute(
                 run.settle()
 
 
-# The options with which an event analysis filters the workspace's queries while it runs
-# (`ws.where`, `ws.person_filter`: --where, --who, --segment, --by-segment): a query another
-# panel sends meanwhile, on another thread, would be filtered too (and its answer kept as the
-# unfiltered one's), so such a dashboard computes its panels one after another.
+# The options with which an event analysis keeps its queries to a scope of its own (its view's
+# `where` and `persons`: --where, --who, --segment, --by-segment): such a dashboard computes its
+# panels one after another, in the file's order. Each panel runs on a view of its own, so a
+# query another panel sends meanwhile would not be filtered; the order is kept so that such a
+# dashboard sends and shares the same queries as before.
 FILTERING = ("where", "who", "segment", "by_segment")
 
 

@@ -149,10 +149,11 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
 
 @contextmanager
 def rehearsed(
-    ws: Workspace, rehearse: Callable[[], None], progress: Callable[[str], None]
+    ws: Workspace, rehearse: Callable[[Workspace], None], progress: Callable[[str], None]
 ) -> Iterator[None]:
     """Within: the workspace's sources answer what the rehearsal (`rehearse`, the panels
-    computed quietly) made them fetch ahead. Without a live PostHog source, nothing is done."""
+    computed on a quiet view of `ws`: its notices go nowhere, and what its panels share is its
+    own) made them fetch ahead. Without a live PostHog source, nothing is done."""
     posthog = ws.sources.get("posthog")
     if posthog is None or _http(posthog) is None:
         yield
@@ -160,17 +161,15 @@ def rehearsed(
     before = dict(ws.sources)
     wrapped = {kind: Rehearsed(s, live=kind == "posthog") for kind, s in before.items()}
     ws.sources.update(wrapped)
-    notice, warn, warned = ws.notice, ws.warn, ws._warned
+    # nothing computed on empty answers is shared with the run
+    shared: dict[Any, Any] | None = {} if ws.scope.shared is not None else None
+    quiet = ws.scoped(ws.scope.but(shared=shared), quiet=True)
     try:
         wrapped["posthog"].rehearsing = True
-        ws.notice, ws.warn = None, lambda _t: None
-        shared, ws.shared = ws.shared, {} if ws.shared is not None else None
         try:
-            rehearse()
+            rehearse(quiet)
         finally:
             wrapped["posthog"].rehearsing = False
-            ws.notice, ws.warn, ws._warned = notice, warn, warned
-            ws.shared = shared  # nothing computed on empty answers is shared with the run
         fetch(wrapped["posthog"], progress)
         yield
     finally:

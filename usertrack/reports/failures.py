@@ -616,13 +616,13 @@ def failure_report(
     progress: Progress | None = None,
 ) -> FailureReport:
     """Run neon/failures and neon/failure_trend, categorize in DuckDB, summarize (once per
-    rules, moment and days among a dashboard's panels: `ws.shared`)."""
+    rules, moment and days among a dashboard's panels: `scope.shared`)."""
     key = ("failure_report", spec.path, as_of, days)
-    if ws.shared is not None and key in ws.shared:
-        return ws.shared[key]  # type: ignore[no-any-return]
+    if ws.scope.shared is not None and key in ws.scope.shared:
+        return ws.scope.shared[key]  # type: ignore[no-any-return]
     report = _failure_report(ws, spec, as_of, days, progress)
-    if ws.shared is not None:
-        ws.shared[key] = report
+    if ws.scope.shared is not None:
+        ws.scope.shared[key] = report
     return report
 
 
@@ -655,7 +655,9 @@ def _failure_report(
             progress(f"categorizing {count} failures with {spec.path.name}")
         # a dashboard's report is computed once and shared: no verdict kept for a later one
         # Its summaries only aggregate the rows: kept in no particular order.
-        categorize(spec, con, rows, remember=ws.shared is None, ordered=False, columns=SUMMARIZED)
+        categorize(
+            spec, con, rows, remember=ws.scope.shared is None, ordered=False, columns=SUMMARIZED
+        )
         # Both levels of causes in one query, each in its order (level, failures, cause).
         found = (category_summary(con, spec), cause_summary(con), failing_tools(con))
         return (*found, con.execute("SELECT count(DISTINCT email) FROM categorized").fetchone())

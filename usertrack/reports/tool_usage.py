@@ -201,17 +201,13 @@ def who_emails(ws: Workspace, as_of: datetime, who: str, progress: Progress | No
     from usertrack.errors import SegmentsFileError
     from usertrack.segments.history import Snapshot
 
-    rules, ws.rules = ws.rules, who_rules(ws, who)
+    if progress:
+        progress("finding the users --who selects")
     try:
-        if progress:
-            progress("finding the users --who selects")
-        try:
-            result = ws.classify(as_of, progress)
-        except SegmentsFileError as e:
-            raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
-        snapshot = Snapshot.of(result)
-    finally:
-        ws.rules = rules
+        result = ws.scoped(ws.scope, rules=who_rules(ws, who)).classify(as_of, progress)
+    except SegmentsFileError as e:
+        raise UsageError(str(e).replace(" in rule", "", 1), hint=e.hint) from None
+    snapshot = Snapshot.of(result)
     return sorted(email for email, first in snapshot.primary.items() if first == WHO)
 
 

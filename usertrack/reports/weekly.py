@@ -392,8 +392,8 @@ def collect_weekly(
         current = ws.classify(until, progress)
         baseline = baseline_for(ws, history, week.start, progress)
         changes = compare(baseline, Snapshot.of(current), current.segments)
-        if ws.shared is not None:  # a dashboard's segments and alerts panels read the same
-            ws.shared[("changes", week.start, current.as_of)] = (baseline, changes)
+        if ws.scope.shared is not None:  # a dashboard's segments and alerts panels read the same
+            ws.scope.shared[("changes", week.start, current.as_of)] = (baseline, changes)
         tables = tables_later.result()
         categories, note = failures_later.result()
     return WeeklyData(

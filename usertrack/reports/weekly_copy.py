@@ -157,7 +157,7 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource
 
-    if not wanted or ws.shared is None or any(w[0] != FILE for w in wanted.values()):
+    if not wanted or ws.scope.shared is None or any(w[0] != FILE for w in wanted.values()):
         return {}
     jobs = {key: ws.bind(query_id, at, **params) for key, (query_id, at, params) in wanted.items()}
     source = ws.sources.get("neon")

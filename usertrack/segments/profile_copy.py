@@ -186,8 +186,8 @@ _BEFORE_LOCK = threading.Lock()
 
 def dated_before(ws: Any, postgres: PostgresSource) -> bool:
     """Whether the app has a run or a tool call dated at or before SINCE (`_before`), asked
-    once in a dashboard (`ws.shared`): its classification and its key metrics read the copy."""
-    shared = ws.shared
+    once in a dashboard (`scope.shared`): its classification and its key metrics read the copy."""
+    shared = ws.scope.shared
     key = ("app rows before", postgres.identity)
     with _BEFORE_LOCK:  # the panels' threads ask it once between them
         if shared is not None and key in shared:
@@ -231,7 +231,7 @@ def copy_answers(ws: Any, sources: Mapping[str, Any]) -> Iterator[Mapping[str, A
 
     neon = sources.get("neon")
     postgres = None
-    if ws.shared is not None and neon is not None:
+    if ws.scope.shared is not None and neon is not None:
         postgres = copy_source(ws, [ws.library.get(name) for name in FILES])
     if postgres is None:
         yield sources
