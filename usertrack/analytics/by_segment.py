@@ -267,9 +267,8 @@ def person_segments(
                     kept = _kept_numbers(ws, history, as_of, groups)  # the snapshot just saved
                     fresh = kept is not None
             accounts = None
-            if (
-                snapshot.accounts is None and not ws.scope.narrow_to
-            ):  # one saved before they were kept
+            narrowed = ws.scope.narrow_to is not None
+            if snapshot.accounts is None and not narrowed:  # one saved before they were kept
                 accounts = Background(lambda: account_emails(ws, as_of), SEGMENTS_LANE)
     except BaseException:
         if fetching is not None:  # done with the store before the workspace closes it
