@@ -275,8 +275,22 @@ _SHORTCUT_SHOWN = {
 }
 
 
+def _mirror_shown(query_id: str, taken: bool) -> str:
+    """What `query --list` says of a neon file that a statement over the local copy of the
+    app's tables answers (usertrack.reports.mirror_shortcuts)."""
+    from usertrack.reports.mirror_shortcuts import used_by
+
+    if not taken:
+        return _SHORTCUT_SHOWN[False]
+    return (
+        "the local copy of the app's tables answers this file as shipped (the same rows) in "
+        + ", ".join(used_by(query_id))
+    )
+
+
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.config import resolve_queries_dir
+    from usertrack.reports import mirror_shortcuts
     from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
     from usertrack.sources.shortcuts import has_shortcut
 
@@ -294,6 +308,8 @@ def _list_queries(queries_dir: Path | None) -> None:
         lines.append(f"  parameters (-p NAME=VALUE): {', '.join(params) or 'none'}")
         if (shortcut := has_shortcut(q)) is not None:
             lines.append(f"  local shortcut: {_SHORTCUT_SHOWN[shortcut]}")
+        if (mirrored := mirror_shortcuts.has_shortcut(q)) is not None:
+            lines.append(f"  app mirror shortcut: {_mirror_shown(q.id, mirrored)}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

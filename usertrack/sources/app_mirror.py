@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.queries import Query
+    from usertrack.sources.shortcut import MirrorShortcut
 
 FORMAT = 2  # bumped when the copy's tables change (beyond its Specs): started again
 KEPT_DAYS_BEFORE = 60  # days kept before the window asked (a longer window then copies none)
@@ -133,19 +134,24 @@ class Asking(Protocol):
     def sources(self) -> Mapping[str, Any]: ...
 
 
-def copy_source(ws: Asking, queries: Iterable[Query]) -> PostgresSource | None:
-    """The app's database when the copy may answer for `queries`, else None (the files run):
+# A query a command would answer from the copy: the statement declared for its file (a
+# usertrack.sources.shortcut.MirrorShortcut), the query as the command has it, and the values
+# it is bound with (None: any the statement's gate allows).
+Asked = tuple["MirrorShortcut", "Query", "Mapping[str, Any] | None"]
+
+
+def copy_source(ws: Asking, asked: Iterable[Asked | Query]) -> PostgresSource | None:
+    """The app's database when the copy may answer for `asked`, else None (the files run):
     USERTRACK_APP_MIRROR not 0, no bound on the command's connections
     (USERTRACK_DB_CONNECTIONS: the check opens one per table), a PostgreSQL database (asked
-    directly or through the answer cache) and every query the shipped file (its origin's
-    digest the shipped file's: an edited file runs on the database as written). The one rule
-    of every command that answers from the copy; each still asks the answer cache first where
-    it has one."""
+    directly or through the answer cache) and each query's declared statement gated in (its
+    file the shipped one by digest, no option it cannot apply: MirrorShortcut.gate; an edited
+    file runs on the database as written). The one rule of every command that answers from
+    the copy; each still asks the answer cache first where it has one."""
     import os
 
     from usertrack.sources.cache import CachedSource
     from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import shipped
 
     if os.environ.get("USERTRACK_APP_MIRROR", "1").strip() == "0":
         return None
@@ -156,8 +162,15 @@ def copy_source(ws: Asking, queries: Iterable[Query]) -> PostgresSource | None:
         source = source.inner
     if not isinstance(source, PostgresSource):
         return None
-    if not all(shipped(q) for q in queries):
-        return None
+    from usertrack.sources.queries import shipped
+
+    for item in asked:
+        if isinstance(item, tuple):
+            cut, query, values = item
+            if not cut.gate(query, values):
+                return None
+        elif not shipped(item):  # a caller not yet declaring its statement
+            return None
     return source
 
 

@@ -115,3 +115,33 @@ class Shortcut:
             found = self.filtered(query, translated)
             return None if found is None else (found, None)
         return self.statement(query, translated), self.prepare
+
+
+@dataclass(frozen=True)
+class MirrorShortcut:
+    """A statement of usertrack's own (DuckDB, over the local copy of the app's tables:
+    usertrack.sources.app_mirror) that answers the shipped PostgreSQL file `query_id`, declared
+    beside that statement; every one is in usertrack.reports.mirror_shortcuts.MIRROR, by file
+    id, and tests/test_mirror_shortcuts.py runs each against its file on the demo's database.
+
+    Its gate: the query's text is the file's as read (`Query.origin`), byte for byte the one
+    usertrack ships under that id (`digest`: the test fails when the shipped file and the
+    digest part, so whoever edits the file re-checks the statement), and `when`, where
+    declared, holds for the values (an option the statement does not apply absent). The rest
+    of where the copy may answer is the copy's own (app_mirror.copy_source: a PostgreSQL
+    database, USERTRACK_APP_MIRROR, a bound on connections). `entry`: the code that takes it
+    (its module's name for it); `used_by`: the command that reads it, as `usertrack query
+    --list` names it."""
+
+    query_id: str
+    digest: str
+    entry: str
+    used_by: str
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def gate(self, query: Query, values: Mapping[str, Any] | None = None) -> bool:
+        """Whether this statement answers `query` (with `values`, when given) from the copy."""
+        origin = query.origin
+        if query.id != self.query_id or origin is None or origin.digest != self.digest:
+            return False
+        return self.when is None or values is None or self.when(values)

@@ -1,0 +1,228 @@
+"""The app-mirror shortcuts (usertrack/reports/mirror_shortcuts.py), driven by their registry:
+each statement over the local copy of the app's tables is taken for its shipped file and gives
+that file's answer on the demo's PostgreSQL, its digest is the shipped file's, and an edited
+copy of the file in a library of one's own is not answered from the copy: it runs as written,
+and its answer follows the edit."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usertrack.reports import mirror_shortcuts
+from usertrack.scope import Scope
+from usertrack.shipped import shipped_path
+from usertrack.sources.queries import text_digest
+
+AS_OF = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)  # the fixed demo's anchor, mid-morning
+
+
+@contextmanager
+def _workspace(database: str, home: Path, queries: Path | None = None) -> Iterator[Any]:
+    """A workspace on the app's `database` (its events one $pageview), its caches in `home`,
+    its query library `queries` (the shipped one by default), no answer cache."""
+    from tests.analytics_helpers import record, write_export
+    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    home.mkdir(parents=True, exist_ok=True)
+    events = write_export(
+        home / "events.jsonl",
+        [record(1, "$pageview", datetime(2026, 11, 16, 8, tzinfo=UTC), "pa", "pa", "a@x.io", {})],
+    )
+    settings = load_settings(
+        {
+            "USERTRACK_HOME": str(home),
+            "USERTRACK_EVENTS": str(events),
+            "USERTRACK_CONFIG": "",
+            "DATABASE_URL": database,
+            "USERTRACK_CACHE_TTL": "0",
+        }
+    )
+    with open_workspace(
+        settings,
+        queries_dir=resolve_queries_dir(queries),
+        segments_path=resolve_segments_file(None),
+    ) as ws:
+        yield ws
+
+
+@pytest.fixture(scope="module")
+def database(fixed_demo_home: Path) -> str:
+    """The URI of the fixed demo's PostgreSQL, as the role that may only read it."""
+    from usertrack.demo.database import demo_reader_uri
+    from usertrack.demo.layout import existing_demo
+
+    demo = existing_demo(fixed_demo_home)
+    assert demo is not None
+    return demo_reader_uri(demo)
+
+
+@pytest.fixture(scope="module")
+def shipped_ws(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with _workspace(database, tmp_path_factory.mktemp("mirror-shortcuts")) as ws:
+        yield ws
+
+
+def _plain(value: Any) -> Any:
+    """A value as both sides are compared: moments naive UTC, numbers as floats where the
+    database's numeric and the copy's double stand for the same figure."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _rows(rows: Any) -> list[tuple[Any, ...]]:
+    return [tuple(_plain(v) for v in row) for row in rows]
+
+
+def _result_rows(result: Any) -> list[tuple[Any, ...]]:
+    """A Result's rows (from Arrow columns where it holds them)."""
+    if getattr(result, "arrow", None) is not None:
+        columns = [c.to_pylist() for c in result.arrow.columns]
+        return _rows(zip(*columns, strict=True))
+    return _rows(result.rows)
+
+
+# ------------------------------------------------------------------- how each one is asked
+
+
+def _key_metrics(ws: Any, query_id: str) -> Any:
+    from usertrack.reports.weekly_copy import key_metrics
+
+    dashboard = ws.scoped(Scope(shared={}))  # the key metrics answer from the copy there alone
+    found = key_metrics(dashboard, {"neon_metrics": (query_id, AS_OF, {"days": 7})})
+    return found.get("neon_metrics")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
+    `file`: the file's on the database, asked as the command asks it) and an edit of the file
+    that changes its answer (old text -> new, the first occurrence)."""
+
+    ask: Callable[[Any, str], Any]
+    file: Callable[[Any, str], Any]
+    edit: tuple[str, str]
+    sort: bool = False  # rows in no particular order: compared sorted
+
+
+def _run_file(**params: Any) -> Callable[[Any, str], Any]:
+    def run(ws: Any, query_id: str) -> Any:
+        return ws.run_query(query_id, AS_OF, **params)
+
+    return run
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("neon/weekly_metrics", "key_metrics"): Case(
+        _key_metrics, _run_file(days=7), ("r.run_state = 'completed'", "r.run_state = 'failed'")
+    ),
+}
+
+
+def _cases() -> list[tuple[str, str]]:
+    return sorted((cut.query_id, cut.entry) for cut in mirror_shortcuts.SHORTCUTS)
+
+
+def test_every_shortcut_has_a_case_and_only_those() -> None:
+    assert sorted(CASES) == _cases()
+
+
+@pytest.mark.parametrize("query_id", sorted(mirror_shortcuts.MIRROR))
+def test_a_shortcuts_digest_is_its_shipped_files(query_id: str) -> None:
+    path = shipped_path("queries") / f"{query_id}.sql"
+    digest = text_digest(path.read_text(encoding="utf-8"))
+    for cut in mirror_shortcuts.MIRROR[query_id]:
+        assert digest == cut.digest, (
+            f"{path} is not the text its app-mirror statement ({cut.entry}) was checked"
+            f" against: check it still gives the file's answer (this file's tests), then"
+            f" declare digest {digest!r}"
+        )
+
+
+@pytest.mark.parametrize(("query_id", "entry"), _cases())
+def test_a_shortcut_gives_its_files_answer(shipped_ws: Any, query_id: str, entry: str) -> None:
+    case = CASES[(query_id, entry)]
+    mine = case.ask(shipped_ws, query_id)
+    assert mine is not None, f"{query_id}: the copy's statement ({entry}) is not taken"
+    assert mine.meta == {"from": "app mirror"}
+    want = case.file(shipped_ws, query_id)
+    assert want.rows, f"{query_id}: the demo gives no rows to compare"
+    assert list(mine.columns) == list(want.columns)
+    got, expected = _result_rows(mine), _result_rows(want)
+    if case.sort:
+        got, expected = sorted(got, key=repr), sorted(expected, key=repr)
+    assert got == expected
+
+
+@pytest.mark.parametrize(("query_id", "entry"), _cases())
+def test_an_edited_file_runs_as_written(
+    shipped_ws: Any, database: str, tmp_path: Path, query_id: str, entry: str
+) -> None:
+    """A copy of the shipped library with this file edited: the copy does not answer it, the
+    file runs on the database as written, and its answer is not the shipped file's."""
+    case = CASES[(query_id, entry)]
+    mine = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    path = mine / f"{query_id}.sql"
+    text = path.read_text(encoding="utf-8")
+    old, new = case.edit
+    assert old in text, f"{query_id}: the case's edit no longer fits the file"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with _workspace(database, tmp_path / "home", mine) as ws:
+        assert case.ask(ws, query_id) is None, f"{query_id}: an edited file answered by the copy"
+        edited = _result_rows(case.file(ws, query_id))
+    shipped = _result_rows(case.file(shipped_ws, query_id))
+    assert edited != shipped, f"{query_id}: the edit changes nothing"
+    # the same text unedited, in a library of one's own, is the shipped file
+    path.write_text(text, encoding="utf-8")
+    with _workspace(database, tmp_path / "home", mine) as ws:
+        assert case.ask(ws, query_id) is not None
+
+
+def test_query_list_names_the_files_the_copy_answers(tmp_path: Path) -> None:
+    """`usertrack query --list` names the commands that answer each file from the copy, and
+    says the shortcut is off for a file of one's own library that differs from the shipped."""
+    from typer.testing import CliRunner
+
+    from usertrack.cli import app
+
+    def listing(folder: Path) -> dict[str, list[str]]:
+        result = CliRunner().invoke(app, ["query", "--list", "--queries", str(folder)])
+        assert result.exit_code == 0, result.stderr
+        out: dict[str, list[str]] = {}
+        for line in result.stdout.splitlines():
+            if not line.startswith(" "):
+                current = out.setdefault(line.split()[0], [])
+            else:
+                current.append(line.strip())
+        return out
+
+    shipped = listing(shipped_path("queries"))
+    marked = {q for q, lines in shipped.items() if any("app mirror shortcut:" in x for x in lines)}
+    assert marked == set(mirror_shortcuts.MIRROR)
+    mine = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    query_id = sorted(mirror_shortcuts.MIRROR)[0]
+    edited = mine / f"{query_id}.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    lines = listing(mine)[query_id]
+    assert (
+        "app mirror shortcut: off, the file differs from the one shipped: it runs as written"
+        in lines
+    )
+    for query_id in mirror_shortcuts.MIRROR:
+        (line,) = (x for x in shipped[query_id] if x.startswith("app mirror shortcut:"))
+        for used in mirror_shortcuts.used_by(query_id):
+            assert used in line
