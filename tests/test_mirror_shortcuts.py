@@ -105,6 +105,30 @@ def _key_metrics(ws: Any, query_id: str) -> Any:
     return found.get("neon_metrics")
 
 
+def _accounts_bound(ws: Any, query_id: str) -> tuple[Any, dict[str, Any], Any]:
+    """account_health.sql bound as `usertrack accounts` binds it, the configured key quoted
+    in, and the key."""
+    from usertrack.reports.accounts import AccountKey, with_account_key
+
+    key = AccountKey.configured()
+    query, values = ws.bind(query_id, AS_OF, days=30)
+    source = ws.sources["neon"]
+    conn = getattr(source, "inner", source).connect()  # the database under the answer cache
+    return with_account_key(query, key, conn), values, key
+
+
+def _accounts(ws: Any, query_id: str) -> Any:
+    from usertrack.reports.accounts_copy import from_copy
+
+    query, values, key = _accounts_bound(ws, query_id)
+    return from_copy(ws, query, values, key.names())
+
+
+def _accounts_file(ws: Any, query_id: str) -> Any:
+    query, values, _ = _accounts_bound(ws, query_id)
+    return ws.sources["neon"].run(query, values)
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -127,6 +151,9 @@ def _run_file(**params: Any) -> Callable[[Any, str], Any]:
 CASES: dict[tuple[str, str], Case] = {
     ("neon/weekly_metrics", "key_metrics"): Case(
         _key_metrics, _run_file(days=7), ("r.run_state = 'completed'", "r.run_state = 'failed'")
+    ),
+    ("neon/account_health", "accounts"): Case(
+        _accounts, _accounts_file, ("4 * failed_runs >= runs", "2 * failed_runs >= runs")
     ),
 }
 

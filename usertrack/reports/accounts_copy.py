@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
 from usertrack.concurrency import Background
+from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +35,14 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 FILE = "neon/account_health"
+# _ACCOUNTS (with _MEMBERS read from the database) in place of the file, as shipped: the
+# library's file, the account key not yet quoted in
+SHORTCUT = MirrorShortcut(
+    FILE,
+    digest="6c1f4fc06cfeef28a13af676b8d87347bb1abba238c8bf4c96504c6225a64c2c",
+    entry="accounts",
+    used_by="usertrack accounts",
+)
 COLUMNS = [
     "account",
     "members",
@@ -143,7 +152,7 @@ def from_copy(
     cached = source if isinstance(source, CachedSource) else None
     if cached is not None and cached.peek(query, values) is not None:
         return None  # the answer cache answers at once
-    postgres = app_mirror.copy_source(ws, [ws.library.get(FILE)])
+    postgres = app_mirror.copy_source(ws, [(SHORTCUT, ws.library.get(FILE), values)])
     if postgres is None:
         return None
     at = naive_utc(values["as_of"])

@@ -11,11 +11,14 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 
 from __future__ import annotations
 
-from usertrack.reports import weekly_copy
+from usertrack.reports import accounts_copy, weekly_copy
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import MirrorShortcut
 
-SHORTCUTS: tuple[MirrorShortcut, ...] = (weekly_copy.SHORTCUT,)
+SHORTCUTS: tuple[MirrorShortcut, ...] = (
+    weekly_copy.SHORTCUT,
+    accounts_copy.SHORTCUT,
+)
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}
 for _cut in SHORTCUTS:
