@@ -7,6 +7,7 @@ and its answer follows the edit."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,10 +74,12 @@ def shipped_ws(database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _plain(value: Any) -> Any:
-    """A value as both sides are compared: moments naive UTC, numbers as floats where the
-    database's numeric and the copy's double stand for the same figure."""
+    """A value as both sides are compared: moments naive UTC, a whole number an int and
+    another a float (the database's numeric and the copy's double stand for one figure)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
+        return int(value)  # a whole figure: as a bigint, a numeric or a double alike
     if isinstance(value, Decimal):
         return float(value)
     return value
@@ -129,6 +132,20 @@ def _accounts_file(ws: Any, query_id: str) -> Any:
     return ws.sources["neon"].run(query, values)
 
 
+def _failures(ws: Any, query_id: str) -> Any:
+    """The failure report's two files, asked of the copy together (as `failures` asks them)."""
+    from usertrack.reports.failure_copy import FILES, from_copy
+
+    found = from_copy(ws, [(name, *ws.bind(name, AS_OF, days=7)) for name in FILES])
+    return None if found is None else found[query_id]
+
+
+def _failing_runs(ws: Any, query_id: str) -> Any:
+    from usertrack.reports.failing_runs_copy import from_copy
+
+    return from_copy(ws, *ws.bind(query_id, AS_OF, days=7, limit=10))
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -154,6 +171,22 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("neon/account_health", "accounts"): Case(
         _accounts, _accounts_file, ("4 * failed_runs >= runs", "2 * failed_runs >= runs")
+    ),
+    ("neon/failures", "failures"): Case(
+        _failures,
+        _run_file(days=7),
+        ("WHERE t.status = 'failed'", "WHERE t.status = 'success'"),
+        sort=True,
+    ),
+    ("neon/failure_trend", "failures"): Case(
+        _failures,
+        _run_file(days=7),
+        ("(WHERE status = 'failed') AS tool_failures", "(WHERE true) AS tool_failures"),
+    ),
+    ("neon/failing_runs", "failing_runs"): Case(
+        _failing_runs,
+        _run_file(days=7, limit=10),
+        ("WHERE r.run_state = 'failed'", "WHERE r.run_state = 'completed'"),
     ),
 }
 

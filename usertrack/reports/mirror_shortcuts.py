@@ -11,13 +11,15 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 
 from __future__ import annotations
 
-from usertrack.reports import accounts_copy, weekly_copy
+from usertrack.reports import accounts_copy, failing_runs_copy, failure_copy, weekly_copy
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import MirrorShortcut
 
 SHORTCUTS: tuple[MirrorShortcut, ...] = (
     weekly_copy.SHORTCUT,
     accounts_copy.SHORTCUT,
+    failing_runs_copy.SHORTCUT,
+    *failure_copy.SHORTCUTS,
 )
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}
