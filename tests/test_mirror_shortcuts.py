@@ -146,6 +146,17 @@ def _failing_runs(ws: Any, query_id: str) -> Any:
     return from_copy(ws, *ws.bind(query_id, AS_OF, days=7, limit=10))
 
 
+def _classification(ws: Any, query_id: str, **params: Any) -> Any:
+    """The file as a dashboard's classification asks it, from the copy (else None)."""
+    from usertrack.segments.profile_copy import copy_answers
+
+    query, values = ws.bind(query_id, AS_OF, **params)
+    dashboard = ws.scoped(Scope(shared={}))  # the classification answers from the copy there
+    with copy_answers(dashboard, dashboard.sources) as sources:
+        found = sources["neon"].run(query, values)
+    return found if found.meta == {"from": "app mirror"} else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -187,6 +198,18 @@ CASES: dict[tuple[str, str], Case] = {
         _failing_runs,
         _run_file(days=7, limit=10),
         ("WHERE r.run_state = 'failed'", "WHERE r.run_state = 'completed'"),
+    ),
+    ("neon/runs", "classification"): Case(
+        _classification,
+        _run_file(),
+        ("(WHERE r.run_state = 'completed')", "(WHERE r.run_state = 'failed')"),
+        sort=True,
+    ),
+    ("neon/tool_calls", "classification"): Case(
+        _classification,
+        _run_file(),
+        ("(WHERE t.tool_type = 'mcp')", "(WHERE t.tool_type <> 'mcp')"),
+        sort=True,
     ),
 }
 
@@ -249,6 +272,15 @@ def test_an_edited_file_runs_as_written(
     path.write_text(text, encoding="utf-8")
     with _workspace(database, tmp_path / "home", mine) as ws:
         assert case.ask(ws, query_id) is not None
+
+
+def test_a_classification_of_a_few_persons_is_the_files(shipped_ws: Any) -> None:
+    """The classification's statements answer for every user alone (their gate's `when`):
+    `--persons`' few are asked of the files."""
+    for query_id in ("neon/runs", "neon/tool_calls"):
+        few = {"segment_only": True, "segment_emails": ["a@x.io"]}
+        assert _classification(shipped_ws, query_id, **few) is None
+        assert _classification(shipped_ws, query_id) is not None
 
 
 def test_query_list_names_the_files_the_copy_answers(tmp_path: Path) -> None:

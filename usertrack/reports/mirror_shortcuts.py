@@ -12,6 +12,7 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 from __future__ import annotations
 
 from usertrack.reports import accounts_copy, failing_runs_copy, failure_copy, weekly_copy
+from usertrack.segments import profile_copy
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import MirrorShortcut
 
@@ -20,6 +21,7 @@ SHORTCUTS: tuple[MirrorShortcut, ...] = (
     accounts_copy.SHORTCUT,
     failing_runs_copy.SHORTCUT,
     *failure_copy.SHORTCUTS,
+    *profile_copy.SHORTCUTS,
 )
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
+from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     from usertrack.sources.app_mirror import AppMirror
@@ -36,6 +37,32 @@ if TYPE_CHECKING:
     from usertrack.sources.queries import Query
 
 FILES = ("neon/runs", "neon/tool_calls")
+
+
+def every_user(values: Mapping[str, Any]) -> bool:
+    """Whether the files are asked of every user: their default (the text `false`), as a
+    classification binds it; `--persons`' few are left to the files."""
+    return values.get("segment_only", False) in (False, "false")
+
+
+# _RUNS and _TOOL_CALLS in place of the files, as shipped, asked of every user
+SHORTCUTS = (
+    MirrorShortcut(
+        FILES[0],
+        digest="0c47236558a4ad96e3811f06a1a1743023d1dbe103da069984aeea7cbbfd4ba3",
+        entry="classification",
+        used_by="a dashboard's classification",
+        when=every_user,
+    ),
+    MirrorShortcut(
+        FILES[1],
+        digest="25970f58c6ed92d0f416f455dce14e228bb533a662aa9b3c1b4f75ef0b231007",
+        entry="classification",
+        used_by="a dashboard's classification",
+        when=every_user,
+    ),
+)
+_DECLARED = {cut.query_id: cut for cut in SHORTCUTS}
 # The copy's window is (SINCE, as_of]: every row of the files' `created_at <= as_of` but those
 # dated before it, which the check then finds (`_before`) and leaves to the files. (Python's
 # dates begin in year 1, and the copy keeps days before a window: SINCE leaves room for them.)
@@ -122,10 +149,8 @@ class CopyAnswers:
         import duckdb
 
         from usertrack.sources.base import Result
-        from usertrack.sources.queries import shipped
 
-        # every user: the file's default (the text `false`), as a classification binds it
-        if params.get("segment_only", False) not in (False, "false") or not shipped(query):
+        if not _DECLARED[query.id].gate(query, params):
             return None
         peek = getattr(self._behind, "peek", None)
         if peek is not None and peek(query, params) is not None:
@@ -232,7 +257,8 @@ def copy_answers(ws: Any, sources: Mapping[str, Any]) -> Iterator[Mapping[str, A
     neon = sources.get("neon")
     postgres = None
     if ws.scope.shared is not None and neon is not None:
-        postgres = copy_source(ws, [ws.library.get(name) for name in FILES])
+        asked = [(cut, ws.library.get(cut.query_id), None) for cut in SHORTCUTS]
+        postgres = copy_source(ws, asked)
     if postgres is None:
         yield sources
         return
