@@ -11,7 +11,7 @@ import math
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,68 @@ def _classification(ws: Any, query_id: str, **params: Any) -> Any:
     return found if found.meta == {"from": "app mirror"} else None
 
 
+def _as_result(rows: list[dict[str, Any]] | None) -> Any:
+    """An alerts pass's rows from the copy as a Result, None as None."""
+    from usertrack.sources.base import Result
+
+    if rows is None:
+        return None
+    columns = list(rows[0]) if rows else []
+    return Result(columns, [tuple(r.values()) for r in rows], meta={"from": "app mirror"})
+
+
+def _run_windows(ws: Any, query_id: str) -> Any:
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(ws, [(AS_OF - timedelta(days=7 * 8), AS_OF)])
+    try:
+        return _as_result(copy.run_windows(AS_OF, 7, 8))
+    finally:
+        copy.close()
+
+
+def _failure_days(ws: Any, query_id: str) -> Any:
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(ws, [(AS_OF - timedelta(days=15), AS_OF)])
+    try:
+        return _as_result(copy.failure_days(AS_OF, 14))
+    finally:
+        copy.close()
+
+
+def _plan_emails(ws: Any) -> list[str]:
+    """Some of the demo's accounts' emails, and one of nobody."""
+    rows = ws.run_query("neon/accounts", AS_OF).as_dicts()
+    return [*sorted(str(r["email"]) for r in rows)[:40], "nobody@x.io"]
+
+
+def _plans(ws: Any, query_id: str) -> Any:
+    """The plans an alerts pass reads, from the copy: (email, subscription_status) rows."""
+    from usertrack.act.alerts_runs import RunsCopy
+
+    copy = RunsCopy(ws, [(AS_OF - timedelta(days=8), AS_OF)], plans=True)
+    try:
+        found = copy.plans(AS_OF, _plan_emails(ws))
+    finally:
+        copy.close()
+    rows = (
+        None
+        if found is None
+        else [{"email": e, "subscription_status": s} for e, s in found.items()]
+    )
+    return _as_result(rows)
+
+
+def _plans_file(ws: Any, query_id: str) -> Any:
+    """The file's (email, subscription_status) rows for the same emails, as Plans asks it."""
+    from usertrack.sources.base import Result
+
+    found = ws.run_query(query_id, AS_OF, segment_only=True, segment_emails=_plan_emails(ws))
+    rows = [(r["email"], r["subscription_status"]) for r in found.as_dicts()]
+    return Result(["email", "subscription_status"], rows)
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -209,6 +271,22 @@ CASES: dict[tuple[str, str], Case] = {
         _classification,
         _run_file(),
         ("(WHERE t.tool_type = 'mcp')", "(WHERE t.tool_type <> 'mcp')"),
+        sort=True,
+    ),
+    ("neon/run_windows", "alerts"): Case(
+        _run_windows,
+        _run_file(days=7, windows=8),
+        ("(WHERE r.run_state = 'completed')", "(WHERE r.run_state = 'failed')"),
+    ),
+    ("neon/run_failure_days", "alerts"): Case(
+        _failure_days,
+        _run_file(days=14),
+        ("(WHERE r.run_state = 'failed')", "(WHERE r.run_state = 'completed')"),
+    ),
+    ("neon/accounts", "alerts plans"): Case(
+        _plans,
+        _plans_file,
+        ("max(a.subscription_status) AS", "max(upper(a.subscription_status)) AS"),
         sort=True,
     ),
 }

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.clock import naive_utc
+from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,6 +30,29 @@ if TYPE_CHECKING:
 
 FILES = ("neon/run_windows", "neon/run_failure_days")
 ACCOUNTS = "neon/accounts"  # the plans (usertrack.act.alerts_plans), from the copy's users
+# The statements of RunsCopy's run_windows, failure_days and plans in place of the files, as
+# shipped: the runs' two checked together (both files gated in, or neither), the plans alone.
+RUN_SHORTCUTS = (
+    MirrorShortcut(
+        FILES[0],
+        digest="e2b12ac1e8873e56a8babd062d94b383a78263f7b277bbe8b2b8469c8aa63a62",
+        entry="alerts",
+        used_by="usertrack alerts",
+    ),
+    MirrorShortcut(
+        FILES[1],
+        digest="372179e0822db34d3ee94c9388900b19d6c89ea7066cf3db3550b3c698f3d47b",
+        entry="alerts",
+        used_by="usertrack alerts",
+    ),
+)
+PLANS = MirrorShortcut(
+    ACCOUNTS,
+    digest="48fb547023635043c934056ff99a1469aaf889d0cd5d945f8589bab37a922668",
+    entry="alerts plans",
+    used_by="usertrack alerts",
+)
+SHORTCUTS = (*RUN_SHORTCUTS, PLANS)
 
 
 class RunsCopy:
@@ -163,10 +187,9 @@ class RunsCopy:
         if not self._plans:
             return None
         from usertrack.segments.some import ONLY_EMAILS_PARAM, ONLY_PARAM
-        from usertrack.sources.queries import shipped
 
         query, values = self._ws.bind(ACCOUNTS, as_of)
-        if not shipped(query):
+        if not PLANS.gate(query, values):
             return None
         asked = {**values, ONLY_PARAM: True, ONLY_EMAILS_PARAM: emails}  # as Plans asks it
         if self._cached is not None and self._cached.peek(query, asked) is not None:
@@ -229,7 +252,8 @@ class RunsCopy:
         from usertrack.sources import app_mirror
 
         ws = self._ws
-        source = app_mirror.copy_source(ws, [ws.library.get(q) for q in FILES])
+        asked = [(cut, ws.library.get(cut.query_id), None) for cut in RUN_SHORTCUTS]
+        source = app_mirror.copy_source(ws, asked)
         if source is None or not self._spans:
             return None
         since = min(a for a, _ in self._spans)

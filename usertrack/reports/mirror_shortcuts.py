@@ -11,6 +11,7 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 
 from __future__ import annotations
 
+from usertrack.act import alerts_runs
 from usertrack.reports import accounts_copy, failing_runs_copy, failure_copy, weekly_copy
 from usertrack.segments import profile_copy
 from usertrack.sources.queries import Query
@@ -22,6 +23,7 @@ SHORTCUTS: tuple[MirrorShortcut, ...] = (
     failing_runs_copy.SHORTCUT,
     *failure_copy.SHORTCUTS,
     *profile_copy.SHORTCUTS,
+    *alerts_runs.SHORTCUTS,
 )
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}
