@@ -219,6 +219,57 @@ def _plans_file(ws: Any, query_id: str) -> Any:
     return Result(["email", "subscription_status"], rows)
 
 
+# Each tools file's section, as `usertrack tools` (the errors: of one tool) and the weekly
+# report (the failing tools) ask it.
+_SECTION = {
+    "neon/tool_overview": "overview",
+    "neon/tool_types": "tool_types",
+    "neon/tool_usage": "top_tools",
+    "neon/tool_providers": "providers",
+    "neon/agent_executions": "agents",
+    "neon/code_executions": "code_executions",
+    "neon/custom_tools": "custom_tools",
+    "neon/tool_trend": "trend",
+    "neon/tool_errors": "errors",
+    "neon/failing_tools": "failing_tools",
+}
+
+
+def _tool_params(ws: Any, query_id: str) -> dict[str, Any]:
+    """The values `tools` binds the file with over a week: the errors of the tool that fails
+    most, every tool elsewhere."""
+    params: dict[str, Any] = {"days": 7}
+    names = ws.library.get(query_id).param_names
+    if "tool" in names:
+        params["tool"] = "*"
+        if query_id == "neon/tool_errors":
+            top = ws.run_query("neon/failing_tools", AS_OF, days=7, limit=1)
+            params["tool"] = top.rows[0][0]
+    if "limit" in names:
+        params["limit"] = 25
+    return params
+
+
+def _sections(ws: Any, query_id: str) -> Any:
+    from usertrack.reports.tool_sections import from_copy
+
+    params = _tool_params(ws, query_id)
+    job = (_SECTION[query_id], *ws.bind(query_id, AS_OF, **params))
+    found = from_copy(
+        ws, [job], since=AS_OF - timedelta(days=7), as_of=AS_OF,
+        tool=params["tool"] if query_id == "neon/tool_errors" else None, limit=25,
+        segment_emails=None, progress=None,
+    )  # fmt: skip
+    return None if found is None else found[job[0]]
+
+
+def _sections_file(ws: Any, query_id: str) -> Any:
+    return ws.run_query(query_id, AS_OF, **_tool_params(ws, query_id))
+
+
+_NOT_SUCCESSES = ("(WHERE t.status = 'success') AS successes", "(WHERE true) AS successes")
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -289,6 +340,27 @@ CASES: dict[tuple[str, str], Case] = {
         ("max(a.subscription_status) AS", "max(upper(a.subscription_status)) AS"),
         sort=True,
     ),
+    **{
+        (query_id, "sections"): Case(_sections, _sections_file, edit)
+        for query_id, edit in {
+            "neon/tool_overview": _NOT_SUCCESSES,
+            "neon/tool_types": _NOT_SUCCESSES,
+            "neon/tool_usage": _NOT_SUCCESSES,
+            "neon/tool_providers": _NOT_SUCCESSES,
+            "neon/tool_trend": _NOT_SUCCESSES,
+            "neon/agent_executions": ("count(*) AS runs,", "count(*) + 1 AS runs,"),
+            "neon/code_executions": (
+                "(WHERE c.status = 'success') AS successes",
+                "(WHERE true) AS successes",
+            ),
+            "neon/custom_tools": ("count(*) AS deployments,", "count(*) + 1 AS deployments,"),
+            "neon/tool_errors": ("count(*) AS occurrences,", "count(*) + 1 AS occurrences,"),
+            "neon/failing_tools": (
+                "AS tool_provider, count(*) AS calls",
+                "AS tool_provider, count(*) + 1 AS calls",
+            ),
+        }.items()
+    },
 }
 
 

@@ -12,7 +12,13 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 from __future__ import annotations
 
 from usertrack.act import alerts_runs
-from usertrack.reports import accounts_copy, failing_runs_copy, failure_copy, weekly_copy
+from usertrack.reports import (
+    accounts_copy,
+    failing_runs_copy,
+    failure_copy,
+    tool_sections,
+    weekly_copy,
+)
 from usertrack.segments import profile_copy
 from usertrack.sources.queries import Query
 from usertrack.sources.shortcut import MirrorShortcut
@@ -24,6 +30,7 @@ SHORTCUTS: tuple[MirrorShortcut, ...] = (
     *failure_copy.SHORTCUTS,
     *profile_copy.SHORTCUTS,
     *alerts_runs.SHORTCUTS,
+    *tool_sections.SHORTCUTS,
 )
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}

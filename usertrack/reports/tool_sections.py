@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from usertrack.sources.shortcut import MirrorShortcut
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -27,6 +29,66 @@ if TYPE_CHECKING:
     from usertrack.sources.base import Result
     from usertrack.sources.cache import CachedSource
     from usertrack.workspace import Progress, Workspace
+
+
+# Sections' statement in place of each file, as shipped (from_copy says which is whose).
+_TOOLS = "usertrack tools"
+SHORTCUTS = tuple(
+    MirrorShortcut(query_id, digest, entry="sections", used_by=used_by)
+    for query_id, digest, used_by in (
+        (
+            "neon/tool_overview",
+            "9c65bfd5545695d2754e93bbb7a8296c731dfa4d442742cdc23f17b527af1b9f",
+            _TOOLS,
+        ),
+        (
+            "neon/tool_types",
+            "ced782051088db20a8a05e1fc3af088eda49a8cf88dd20cd160c73f7430152bb",
+            _TOOLS,
+        ),
+        (
+            "neon/tool_usage",
+            "03249a9135ebb1612df626d3e533ab212d77cd4dbfc3ffb1f723b7168baf53f7",
+            _TOOLS,
+        ),
+        (
+            "neon/tool_providers",
+            "cfb9fb49d9fce29fa44d1b7eb1afd06dd2876e0432dac7247f1bc94c411eb5cf",
+            _TOOLS,
+        ),
+        (
+            "neon/agent_executions",
+            "de6c964ae13f55c00d6cc2b1741923d99aa0885bcad2ad9b8ef673941e00e6ea",
+            _TOOLS,
+        ),
+        (
+            "neon/code_executions",
+            "f807012a4953d0e5c6c8ceeedecde20604328ac4c59c56ff6b445918ffab82ce",
+            _TOOLS,
+        ),
+        (
+            "neon/custom_tools",
+            "678f79494e3cceda653b98f98a4b25f5c74786f1b8133ed82c9ad2b23b697757",
+            _TOOLS,
+        ),
+        (
+            "neon/tool_trend",
+            "3d85332cf3ab08707b08f47b56e79778c256dd07ddbebbaa32726b17bd64ba0b",
+            _TOOLS,
+        ),
+        (
+            "neon/tool_errors",
+            "054b6b63d4c009fd7714739212779b3cacb35c3350988b4efaf7fe167bc10190",
+            _TOOLS,
+        ),
+        (
+            "neon/failing_tools",
+            "f81d2b2083900e854ba8bfda58bc0590401e1d3d86e1decd1bdec8cd135574d4",
+            "the weekly report",
+        ),
+    )
+)
+_DECLARED = {cut.query_id: cut for cut in SHORTCUTS}
 
 
 class NotFromCopy(Exception):
@@ -372,7 +434,9 @@ def from_copy(
     cached = found if isinstance(found, CachedSource) else None
     if cached is not None and all(cached.peek(q, p) is not None for _, q, p in jobs):
         return None  # the answer cache answers at once
-    source = app_mirror.copy_source(ws, [q for _, q, _ in jobs])
+    if any(q.id not in _DECLARED for _, q, _ in jobs):
+        return None  # a section the copy has no statement of
+    source = app_mirror.copy_source(ws, [(_DECLARED[q.id], q, p) for _, q, p in jobs])
     if source is None:
         return None
     specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TOOLS
@@ -393,20 +457,20 @@ def from_copy(
             sections = Sections(mirror.con, since, as_of, segment_emails)
             every = tool or "*"
             code_limit, custom_limit = _limit(jobs, "code_executions"), _limit(jobs, "custom_tools")
+            # each file's statement (SHORTCUTS)
             make = {
-                "overview": sections.overview,
-                "tool_types": sections.tool_types,
-                "top_tools": lambda: sections.tool_usage(every, limit),
-                "summary": lambda: sections.tool_usage(every, limit),
-                "providers": sections.tool_providers,
-                "agents": sections.agent_executions,
-                "code_executions": lambda: sections.code_executions(code_limit),
-                "custom_tools": lambda: sections.custom_tools(custom_limit),
-                "trend": lambda: sections.tool_trend(every),
-                "errors": lambda: sections.tool_errors(every, _limit(jobs, "errors")),
-                "failing_tools": lambda: sections.failing_tools(_limit(jobs, "failing_tools")),
+                "neon/tool_overview": sections.overview,
+                "neon/tool_types": sections.tool_types,
+                "neon/tool_usage": lambda: sections.tool_usage(every, limit),
+                "neon/tool_providers": sections.tool_providers,
+                "neon/agent_executions": sections.agent_executions,
+                "neon/code_executions": lambda: sections.code_executions(code_limit),
+                "neon/custom_tools": lambda: sections.custom_tools(custom_limit),
+                "neon/tool_trend": lambda: sections.tool_trend(every),
+                "neon/tool_errors": lambda: sections.tool_errors(every, _limit(jobs, "errors")),
+                "neon/failing_tools": lambda: sections.failing_tools(_limit(jobs, "failing_tools")),
             }
-            results = {k: make[k]() for k, _, _ in jobs}
+            results = {k: make[q.id]() for k, q, _ in jobs}
             mirror.keep_answer(key, pickle.dumps(results))
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
