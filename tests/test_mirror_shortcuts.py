@@ -270,6 +270,37 @@ def _sections_file(ws: Any, query_id: str) -> Any:
 _NOT_SUCCESSES = ("(WHERE t.status = 'success') AS successes", "(WHERE true) AS successes")
 
 
+def _churn(ws: Any, query_id: str) -> Any:
+    """The file's columns churn reads, from the copy (usertrack.analytics.churn_app): the runs
+    now, or the accounts."""
+    import json
+
+    from usertrack.analytics.churn_app import from_copy
+    from usertrack.sources.base import Result
+
+    source = ws.sources["neon"]
+    _, values = ws.bind("neon/runs", AS_OF)
+    bound = {"as_of": values["as_of"], "then": values["as_of"], "backtest": False}
+    bound["exclude_pattern"] = values["exclude_pattern"]
+    found = from_copy(ws, getattr(source, "inner", source), bound)
+    if found is None:
+        return None
+    types, text = found["runs_now" if query_id == "neon/runs" else "accounts"]
+    arrays = json.loads(text)
+    rows = list(zip(*(arrays[c] for c in types), strict=True))
+    return Result(list(types), rows, meta={"from": "app mirror"})
+
+
+def _churn_file(ws: Any, query_id: str) -> Any:
+    """The file's answer, the columns churn reads."""
+    from usertrack.analytics.churn_app import ACCOUNTS, RUNS
+    from usertrack.sources.base import Result
+
+    columns = list(RUNS if query_id == "neon/runs" else ACCOUNTS)
+    found = ws.run_query(query_id, AS_OF).as_dicts()
+    return Result(columns, [tuple(r[c] for c in columns) for r in found])
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """How a shortcut is asked on the demo (`ask`: its answer, None where it is not taken;
@@ -337,6 +368,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("neon/accounts", "alerts plans"): Case(
         _plans,
         _plans_file,
+        ("max(a.subscription_status) AS", "max(upper(a.subscription_status)) AS"),
+        sort=True,
+    ),
+    ("neon/runs", "churn"): Case(
+        _churn,
+        _churn_file,
+        ("(WHERE r.run_state = 'completed')", "(WHERE r.run_state = 'failed')"),
+        sort=True,
+    ),
+    ("neon/accounts", "churn"): Case(
+        _churn,
+        _churn_file,
         ("max(a.subscription_status) AS", "max(upper(a.subscription_status)) AS"),
         sort=True,
     ),

@@ -12,6 +12,7 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 from __future__ import annotations
 
 from usertrack.act import alerts_runs
+from usertrack.analytics import churn_app
 from usertrack.reports import (
     accounts_copy,
     failing_runs_copy,
@@ -31,6 +32,7 @@ SHORTCUTS: tuple[MirrorShortcut, ...] = (
     *profile_copy.SHORTCUTS,
     *alerts_runs.SHORTCUTS,
     *tool_sections.SHORTCUTS,
+    *churn_app.SHORTCUTS,
 )
 
 MIRROR: dict[str, tuple[MirrorShortcut, ...]] = {}
