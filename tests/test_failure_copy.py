@@ -219,11 +219,12 @@ def test_one_rule_says_where_the_copy_may_answer(
     """app_mirror.copy_source, the rule of every command that answers from the copy."""
     import dataclasses
 
+    from usertrack.reports.failure_copy import SHORTCUTS
     from usertrack.sources.app_mirror import copy_source
     from usertrack.sources.cache import CachedSource
     from usertrack.sources.postgres import PostgresSource
 
-    files = [workspace.library.get(n) for n in ("neon/failures", "neon/failure_trend")]
+    files = [(cut, workspace.library.get(cut.query_id), None) for cut in SHORTCUTS]
     cached = workspace.sources["neon"]  # through the answer cache: the database behind it
     assert isinstance(cached, CachedSource) and isinstance(cached.inner, PostgresSource)
     database = cached.inner
@@ -231,8 +232,11 @@ def test_one_rule_says_where_the_copy_may_answer(
     monkeypatch.setitem(workspace.sources, "neon", database)  # asked directly
     assert copy_source(workspace, files) is database
     # an edited file runs as written
-    edited = dataclasses.replace(files[0], sql=files[0].sql + "\n", path=tmp_path / "f.sql")
-    assert copy_source(workspace, [edited, files[1]]) is None
+    cut, query, _ = files[0]
+    edited = dataclasses.replace(query, sql=query.sql + "\n", path=tmp_path / "f.sql")
+    assert copy_source(workspace, [(cut, edited, None), files[1]]) is None
+    # a statement declared for another file than the one asked
+    assert copy_source(workspace, [(files[1][0], query, None)]) is None
     # a bound on the command's connections (the check opens one per table)
     bounded = dataclasses.replace(workspace.settings, db_connections=2)
     with monkeypatch.context() as m:

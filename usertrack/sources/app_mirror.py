@@ -140,7 +140,7 @@ class Asking(Protocol):
 Asked = tuple["MirrorShortcut", "Query", "Mapping[str, Any] | None"]
 
 
-def copy_source(ws: Asking, asked: Iterable[Asked | Query]) -> PostgresSource | None:
+def copy_source(ws: Asking, asked: Iterable[Asked]) -> PostgresSource | None:
     """The app's database when the copy may answer for `asked`, else None (the files run):
     USERTRACK_APP_MIRROR not 0, no bound on the command's connections
     (USERTRACK_DB_CONNECTIONS: the check opens one per table), a PostgreSQL database (asked
@@ -162,15 +162,8 @@ def copy_source(ws: Asking, asked: Iterable[Asked | Query]) -> PostgresSource | 
         source = source.inner
     if not isinstance(source, PostgresSource):
         return None
-    from usertrack.sources.queries import shipped
-
-    for item in asked:
-        if isinstance(item, tuple):
-            cut, query, values = item
-            if not cut.gate(query, values):
-                return None
-        elif not shipped(item):  # a caller not yet declaring its statement
-            return None
+    if not all(cut.gate(query, values) for cut, query, values in asked):
+        return None
     return source
 
 
