@@ -3,6 +3,11 @@
 Each is declared beside the statement it runs, in the module that builds the tables it reads;
 this module gathers them. `find` is how the local engine picks one: by the query's id, and
 the gate (the file as shipped, no filter the shortcut cannot apply), never by its text.
+
+The statements that answer a PostgreSQL file from the local copy of the app's tables are
+declared the same way (shortcut.MirrorShortcut) and gathered in
+usertrack.reports.mirror_shortcuts: the modules holding them import this package, so their
+registry sits above it.
 """
 
 from __future__ import annotations
