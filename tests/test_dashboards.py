@@ -362,7 +362,7 @@ def test_the_analyses_draw_their_charts(home: Path, tmp_path: Path) -> None:
 def test_mcp_report_takes_a_name_never_a_path(home: Path) -> None:
     from usertrack.cli import app
     from usertrack.dashboards.spec import summaries
-    from usertrack.mcp_server import ToolError, call, tools, use_app
+    from usertrack.mcp.server import ToolError, call, tools, use_app
 
     use_app(app)
     tool = tools()["report"]

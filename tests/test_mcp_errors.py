@@ -1,6 +1,6 @@
 """What an error of `usertrack mcp` quotes from the data (the cells of an answer, the tools
 called: text the product's users wrote) reaches the assistant only marked as data, as answers
-do (usertrack.mcp_answers), through the MCP SDK's own stdio client and a real server process;
+do (usertrack.mcp.answers), through the MCP SDK's own stdio client and a real server process;
 the CLI still says the same error in one line."""
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def test_an_errors_data_is_filled_in_as_text_and_redacted() -> None:
     """The CLI's line is the template filled with the values, never read as a template
     again (a cell holding `{cells}` stays as written); a secret in a value is redacted."""
     from usertrack.errors import UsageError, register_secret
-    from usertrack.mcp_answers import error_message, told_error
+    from usertrack.mcp.answers import error_message, told_error
 
     register_secret("s3cret-value")
     error = UsageError(

@@ -31,8 +31,8 @@ PROFILE_QUERIES = {
 @pytest.fixture
 def server(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The tools as the server serves them, its keeping on, and the ids of the queries run."""
-    from usertrack import mcp_server
     from usertrack.cli import app
+    from usertrack.mcp import server as mcp_server
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.posthog_local import LocalPostHogSource
     from usertrack.workspace import keep_open
@@ -56,7 +56,7 @@ def server(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
 
 
 def call(server: dict[str, Any], name: str, **arguments: Any) -> str:
-    from usertrack import mcp_server
+    from usertrack.mcp import server as mcp_server
 
     # A file argument is one the server was started with (no tool takes one).
     files = {k: str(arguments.pop(k)) for k in list(arguments) if k.endswith(("_file", "_dir"))}
@@ -211,7 +211,8 @@ def test_a_long_list_is_cut_without_parsing_what_is_left_out(
 ) -> None:
     """`segments` cut to max_items: the answer and the note are those of cutting the CLI's
     whole JSON, and no text as long as the whole answer is parsed to make them."""
-    from usertrack import mcp_answers, mcp_server
+    from usertrack.mcp import answers as mcp_answers
+    from usertrack.mcp import server as mcp_server
 
     whole = cli_json(demo_home, "segments", "-f", "json", "--no-save")
     expected, notes = mcp_answers.limited(json.loads(whole), 7)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import REPO
-from usertrack.mcp_wire import MAX_DEPTH, Refusal, refusal, request_id, too_deep
+from usertrack.mcp.wire import MAX_DEPTH, Refusal, refusal, request_id, too_deep
 
 DEPTHS = [200, 1000, 100_000]
 

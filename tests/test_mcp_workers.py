@@ -1,4 +1,4 @@
-"""The MCP server's worker processes (usertrack.mcp_workers), each a real process forked as the
+"""The MCP server's worker processes (usertrack.mcp.workers), each a real process forked as the
 server forks them: a query that outlives its interrupt ends its worker with the limit's one
 line, a call past the call's time limit has its worker killed, and the next call is answered by
 a fresh worker. (Through the SDK's stdio client, with real commands: tests/test_mcp.py.)"""
@@ -17,7 +17,8 @@ from usertrack.errors import EXIT_LIMIT
 def _worker(conn: Any, files: dict[str, str]) -> None:
     """A worker whose command is `sleep SECONDS` inside a DuckDB query's time limit (a query
     that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
-    from usertrack import mcp_workers, sandbox
+    from usertrack import sandbox
+    from usertrack.mcp import workers as mcp_workers
 
     def run(argv: list[str], quiet: bool) -> mcp_workers.Result:
         if argv[0] == "pid":
@@ -35,7 +36,7 @@ def _worker(conn: Any, files: dict[str, str]) -> None:
 
 @pytest.fixture
 def workers(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from usertrack.mcp_workers import Workers
+    from usertrack.mcp.workers import Workers
 
     monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
     pool = Workers(_worker, {})
@@ -62,7 +63,7 @@ def test_a_query_outliving_its_interrupt_ends_its_worker_only(workers: Any) -> N
 def test_a_call_past_its_time_limit_has_its_worker_killed(
     workers: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack import mcp_workers
+    from usertrack.mcp import workers as mcp_workers
 
     monkeypatch.setattr(mcp_workers, "call_seconds", lambda: 1.0)
     started = time.monotonic()
@@ -84,7 +85,7 @@ def test_the_mcp_server_runs_with_the_cyclic_collector_on(tmp_path: Any) -> None
 
     script = (
         "import gc, sys\n"
-        "import usertrack.mcp_server as m\n"
+        "import usertrack.mcp.server as m\n"
         "m.serve = lambda *a, **k: print('collector on' if gc.isenabled() else 'collector off')\n"
         "sys.argv = ['usertrack', 'mcp']\n"
         "from usertrack.launch import main\n"

@@ -41,7 +41,7 @@ class UsertrackError(Exception):
 
     What the message quotes may be data written by strangers (a page path, an event or tool
     name, an email): `data` tells it apart from usertrack's own words, so that the MCP server
-    can give the words as they are and the data marked as data (usertrack.mcp_answers).
+    can give the words as they are and the data marked as data (usertrack.mcp.answers).
     - `data` None (the default): the message may quote anything (a server's error text, a
       value): the MCP server marks all of it as data.
     - `data={}`: the message is usertrack's own words and the user's own options and files.
@@ -86,7 +86,7 @@ class UsertrackError(Exception):
 
 
 # The error the running command ended with, as the CLI said it (usertrack.cli.program): the
-# MCP server takes it to tell what the error quotes from its words (usertrack.mcp_server).
+# MCP server takes it to tell what the error quotes from its words (usertrack.mcp.server).
 _ended: list[UsertrackError] = []
 
 

@@ -44,7 +44,7 @@ def mcp(
     with handle_errors():
         import gc
 
-        from usertrack.mcp_server import serve
+        from usertrack.mcp.server import serve
 
         # The server runs for as long as the assistant does: the cyclic collector, off for a
         # one-shot command (usertrack.cli.program.main), is back on so cycles do not pile up.
@@ -71,8 +71,8 @@ def mcp(
 def mcp_worker(conn: Any, files: dict[str, str]) -> None:
     """The main of the MCP server's worker processes: the commands of this CLI's `app`, with
     the files the server was started with."""
-    from usertrack import mcp_server
-    from usertrack.mcp_workers import serve_calls
+    from usertrack.mcp import server as mcp_server
+    from usertrack.mcp.workers import serve_calls
 
     def setup() -> None:
         mcp_server.started_with.clear()

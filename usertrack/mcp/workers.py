@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from usertrack.mcp_answers import Told
+from usertrack.mcp.answers import Told
 
 MAX_WORKERS = 3  # calls answered at once; a further call waits for one of them
 _IDLE_KEPT = 2  # idle workers kept warm
@@ -33,7 +33,7 @@ def call_seconds() -> float:
     return 2 * timeout_seconds() + 30
 
 
-# exit code, stdout, stderr, and the error as the assistant is told it (usertrack.mcp_answers)
+# exit code, stdout, stderr, and the error as the assistant is told it (usertrack.mcp.answers)
 Result = tuple[int, str, str, Told | None]
 
 

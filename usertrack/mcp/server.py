@@ -3,7 +3,7 @@
 Each tool is one of usertrack's read-only commands. Its input schema is generated from the
 command's own Click parameters (usertrack/cli/), so the CLI and the tools cannot drift: a new
 option is a new tool argument, with the same type, default and help. A call runs the command
-with `--format json` in a worker process (usertrack.mcp_workers: bounded as a command's process
+with `--format json` in a worker process (usertrack.mcp.workers: bounded as a command's process
 is, so a slow or huge call blocks no other) and answers with exactly what the command printed;
 the sources (the demo's PostgreSQL and event store, a live API's cache) stay open between calls
 (`usertrack.workspace.keep_open`).
@@ -32,7 +32,7 @@ from typing import Any
 from usertrack.cli.options import names_a_path
 from usertrack.dashboards.spec import NAME, summaries
 from usertrack.errors import EXIT_USAGE, redact, take_ended
-from usertrack.mcp_answers import (
+from usertrack.mcp.answers import (
     ERROR_NOTE,
     SAID_NOTE,
     Told,
@@ -41,7 +41,7 @@ from usertrack.mcp_answers import (
     marked,
     told_error,
 )
-from usertrack.mcp_arguments import (
+from usertrack.mcp.arguments import (
     MAX_INTEGER,
     MAX_LIST,
     MAX_TEXT,
@@ -49,7 +49,7 @@ from usertrack.mcp_arguments import (
     checked_values,
     shown,
 )
-from usertrack.mcp_prompts import INSTRUCTIONS, PROMPTS, prompt_text
+from usertrack.mcp.prompts import INSTRUCTIONS, PROMPTS, prompt_text
 
 # An assistant's context is small: lists longer than this are cut, with their totals given.
 DEFAULT_MAX_ITEMS = 50
@@ -191,7 +191,7 @@ def _root() -> Any:
     from typer.main import get_command
 
     if _app is None:
-        raise RuntimeError("usertrack.mcp_server: call use_app(usertrack.cli.app) first")
+        raise RuntimeError("usertrack.mcp.server: call use_app(usertrack.cli.app) first")
     return get_command(_app)
 
 
@@ -347,7 +347,7 @@ def cli_args(tool: Tool, arguments: dict[str, Any]) -> list[str]:
 
 # --- running a command in this process ------------------------------------------------------
 
-# The server's worker processes (usertrack.mcp_workers): None when calls run in this process
+# The server's worker processes (usertrack.mcp.workers): None when calls run in this process
 # (a library user's, the tests').
 _workers: Any = None
 
@@ -573,7 +573,7 @@ _LISTS: dict[str, tuple[str, Any]] = {  # the tools that list what another tool 
 }
 
 
-# --- resources (the prompts: usertrack.mcp_prompts) ------------------------------------------
+# --- resources (the prompts: usertrack.mcp.prompts) ------------------------------------------
 
 
 def resources() -> dict[str, tuple[str, str, Path]]:
@@ -740,12 +740,12 @@ def serve(
     tools with `allow_act`, inline SELECTs through `query` with `allow_inline`). `files`
     (parameter name -> path: segments_file, queries_dir, template, ...) are passed to every
     command that takes them; no tool argument can name another. `worker(conn, files)`: the
-    main of the worker processes that run the calls (usertrack.mcp_workers.work with `app`);
+    main of the worker processes that run the calls (usertrack.mcp.workers.work with `app`);
     without it, calls run in this process."""
     import anyio
 
     from usertrack.config import register_known_secrets
-    from usertrack.mcp_wire import guarded_stdio
+    from usertrack.mcp.wire import guarded_stdio
     from usertrack.workspace import keep_open
 
     global _workers
@@ -760,7 +760,7 @@ def serve(
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     if worker is not None:
-        from usertrack.mcp_workers import Workers
+        from usertrack.mcp.workers import Workers
 
         _workers = Workers(worker, dict(started_with))
         threading.Thread(target=_workers.warm, daemon=True).start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from usertrack.mcp_arguments import ToolError
+from usertrack.mcp.arguments import ToolError
 
 INSTRUCTIONS = (
     "usertrack joins PostHog events with the app's Postgres per user and classifies users into"
