@@ -98,7 +98,7 @@ class Workspace:
 
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
-        ttls = [int(getattr(s, "ttl_seconds", 0) or 0) for s in self.sources.values()]
+        ttls = [s.ttl_seconds for s in self.sources.values()]
         ttl = max(ttls, default=0)
         if ttl > 0:
             from usertrack.sources.cache import floor_to_ttl
@@ -445,7 +445,7 @@ def drop_kept(leave: Callable[[Any], None] | None = None) -> None:
     for _demo, sources in _kept.values():
         for source in sources.values():
             with suppress(Exception):
-                if leave is not None and getattr(source, "memory_only", False):
+                if leave is not None and source.memory_only:
                     leave(source)
                 else:
                     source.close()
@@ -548,13 +548,14 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
         )
         from usertrack.sources.cache import CachedSource, cache_dir
 
+        posthog = ws.sources.get("posthog")
         source = CachedSource(
             pg,
             cache_dir(s.home),
             identity=f"postgres {pg.identity}",
             ttl_seconds=s.cache_ttl,
             # --refresh: as the PostHog source of the same command was opened
-            refresh=bool(getattr(ws.sources.get("posthog"), "refresh", False)),
+            refresh=posthog is not None and posthog.refresh,
         )
     ws.sources["neon"] = source
     ws._life.late.append(source)

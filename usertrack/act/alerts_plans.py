@@ -64,12 +64,8 @@ def every_plan(ws: Workspace, as_of: datetime) -> dict[str, str | None]:
     in a dashboard, whose panels share each query's result."""
     query, values = ws.bind(QUERY, as_of)
     source = ws.sources[query.folder]
-    if (
-        ws.scope.shared is None
-        and ws.scope.grouped_run is None
-        and getattr(source, "arrow_results", False)
-    ):
-        result = source.run(query, values, arrow_over=0)  # type: ignore[call-arg]
+    if ws.scope.shared is None and ws.scope.grouped_run is None and source.arrow_results:
+        result = source.run(query, values, arrow_over=0)
     else:
         result = ws.run_query(QUERY, as_of)
     return _by_email(result)

@@ -345,8 +345,8 @@ def _fetched(
     key = (query.id, query.sql, repr(sorted(values.items())))
     result = cache.get(key) if cache is not None else None
     if result is None:
-        if getattr(source, "arrow_results", False):
-            result = source.run(query, values, arrow_over=ARROW_OVER)  # type: ignore[call-arg]
+        if source.arrow_results:
+            result = source.run(query, values, arrow_over=ARROW_OVER)
         else:
             result = source.run(query, values)
         if cache is not None:
@@ -419,9 +419,8 @@ def store_rows(
 
 def local_facts(source: Source, query: Query) -> Query:
     """`query` as `source` runs it for an analysis: the local engine reads a packed facts file in
-    its per-event form (LocalPostHogSource.facts_query); any other source gets it as written."""
-    form = getattr(source, "facts_query", None)
-    return query if form is None else form(query)
+    its per-event form (Source.facts_query); any other source gets it as written."""
+    return source.facts_query(query)
 
 
 def unnested(relation: str, columns: Sequence[str], listed: set[str]) -> str:
@@ -693,7 +692,7 @@ def _fetched_ahead(
     if len(bound) < 2:
         return []
     sources = [ws.sources[query.folder] for query, _, _ in bound]
-    side_by_side = [getattr(s, "max_concurrent", 1) for s in sources]  # None: no bound
+    side_by_side = [s.max_concurrent for s in sources]  # None: no bound
     if any(n is not None and n < 2 for n in side_by_side):
         return []
     if any(getattr(s, "facts_cursor", None) is not None for s in sources):

@@ -33,9 +33,9 @@ def persons_answer(ws: Workspace, as_of: datetime) -> Result:
     found in without a Python value per person (by_segment.numbered_persons)."""
     query, values = ws.bind(QUERY, as_of)
     source = ws.sources[query.folder]
-    if not getattr(source, "arrow_results", False):
+    if not source.arrow_results:
         return ws.run_query(QUERY, as_of)
-    return source.run(query, values, arrow_over=ARROW_OVER)  # type: ignore[call-arg,no-any-return]
+    return source.run(query, values, arrow_over=ARROW_OVER)
 
 
 def persons_query(ws: Workspace, as_of: datetime, answer: Result | None = None) -> list[Any]:

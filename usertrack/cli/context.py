@@ -39,9 +39,8 @@ def check_as_of(ws: Workspace, moment: datetime | None) -> None:
     # Before the data starts: every answer is empty; say why rather than show 0 users. Known
     # at no cost on a local events store (the demo, an export); PostHog is not asked.
     source = ws.sources.get("posthog")
-    first_event = getattr(source, "first_event", None)
-    if first_event is not None:
-        first = first_event()
+    if source is not None:
+        first = source.first_event()
         if first is not None and moment < first:
             warn(
                 f"--as-of {shown(moment)} is before the data starts (its first event:"

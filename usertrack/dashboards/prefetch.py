@@ -24,9 +24,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.base import Result
+from usertrack.sources.base import Result, Source
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from usertrack.sources.posthog_http import PostHogHTTPSource
     from usertrack.sources.queries import Query
     from usertrack.workspace import Workspace
 
@@ -48,37 +51,72 @@ def _key(query: Query, params: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-class Rehearsed:
+class Rehearsed(Source):
     """One source of the workspace while a dashboard computes: answers what was fetched ahead
     (`answers`); while `rehearsing`, writes down each PostHog query it is asked (`wanted`) and
-    answers it empty. Everything else is the source behind it."""
+    answers it empty. Everything else is the source behind it: how it runs, whether it is
+    live, its cache and what it knows besides query files. Its queries all come through `run`
+    (streamed ones too: the base's `stream`), none in a bundle of the cache's (`run_many`)."""
 
-    def __init__(self, behind: Any, *, live: bool) -> None:
+    def __init__(self, behind: Source, *, live: bool) -> None:
         self._behind = behind
         self.kind = behind.kind
         self.dialect = behind.dialect
         self.description = behind.description
+        self.max_concurrent = behind.max_concurrent
+        self.arrow_results = behind.arrow_results
+        self.parses_with_pyarrow = behind.parses_with_pyarrow
+        self.memory_only = behind.memory_only
+        self.ttl_seconds = behind.ttl_seconds
+        self.refresh = behind.refresh
         self.live = live  # PostHog's API: written down while rehearsing
         self.rehearsing = False
         self.answers: dict[tuple[Any, ...], Result] = {}
         self.wanted: dict[tuple[Any, ...], tuple[Query, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._behind, name)
+    @property
+    def behind(self) -> Source:
+        """The workspace's own source, which this one stands in front of."""
+        return self._behind
+
+    @property
+    def is_live(self) -> bool:
+        return self._behind.is_live
+
+    @property
+    def inner(self) -> Source:
+        return self._behind.inner
+
+    def peek(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+        return self._behind.peek(query, params)
+
+    def store_answer(self, query: Query, params: Mapping[str, Any], result: Result) -> None:
+        self._behind.store_answer(query, params, result)
+
+    def group_types(self) -> dict[str, int] | None:
+        return self._behind.group_types()
+
+    def first_event(self) -> datetime | None:
+        return self._behind.first_event()
+
+    def facts_query(self, query: Query) -> Query:
+        return self._behind.facts_query(query)
 
     def __repr__(self) -> str:
         return f"Rehearsed({self._behind!r})"
 
-    def run(self, query: Query, params: Mapping[str, Any], **more: Any) -> Result:
-        """`more`: what the source behind takes besides (`arrow_over`), passed on."""
+    def run(
+        self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
+    ) -> Result:
+        """`arrow_over` passed on as it was given (a query asked without it, without it)."""
+        more = {} if arrow_over is None else {"arrow_over": arrow_over}
         key = (*_key(query, params), tuple(sorted(more.items())))
         with self._lock:
             if key in self.answers:
                 return self.answers[key]
         if self.rehearsing and self.live:
-            peek = getattr(self._behind, "peek", None)
-            cached = peek(query, params) if peek is not None else None
+            cached = self._behind.peek(query, params)
             if cached is not None:
                 with self._lock:
                     self.answers[key] = cached
@@ -102,11 +140,11 @@ def _empty(query: Query) -> Result:
     return Result(columns=select_columns(strip_sql(query.sql)) or [], rows=[])
 
 
-def _http(source: Any) -> Any:
+def _http(source: Source) -> PostHogHTTPSource | None:
     """The PostHog API source under any result cache, or None (the events are local)."""
     from usertrack.sources.posthog_http import PostHogHTTPSource
 
-    inner = getattr(source, "inner", source)
+    inner = source.inner
     return inner if isinstance(inner, PostHogHTTPSource) else None
 
 
@@ -117,7 +155,7 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
 
     from usertrack.sources.posthog_http.values import per_person_columns, strip_sql
 
-    api = _http(source._behind)
+    api = _http(source.behind)
     wanted = [job for job in source.wanted.values() if job[0].id not in ABOUT_EMPTY]
     source.wanted.clear()
     if api is None or not wanted:
@@ -137,14 +175,12 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
     progress(f"sending the panels' {len(wanted)} PostHog queries in {len(bundles)} requests")
     with ThreadPoolExecutor(len(bundles), thread_name_prefix="usertrack-bundle") as pool:
         answered = list(pool.map(api.run_bundle, bundles))
-    store = getattr(source._behind, "store_answer", None)
     for jobs, results in zip(bundles, answered, strict=True):
         for (query, params), result in zip(jobs, results, strict=True):
             if result is None:
                 continue  # sent alone when a panel asks for it
             source.answers[(*_key(query, params), ())] = result
-            if store is not None:
-                store(query, params, result)
+            source.behind.store_answer(query, params, result)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.concurrency import Background
 from usertrack.errors import UsageError
+from usertrack.sources.postgres import database_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -151,8 +152,7 @@ def bound_with_key(
     if not uses_account_key(query):
         return None
     key = AccountKey.configured()
-    source: Any = ws.sources[query.folder]
-    conn = getattr(source, "inner", source).connect()  # the database under any result cache
+    conn = database_of(ws.sources[query.folder]).connect()
     check_key(conn, key)
     return with_account_key(query, key, conn), values
 
@@ -216,8 +216,7 @@ def account_report(
     """Check the account key, then run queries/neon/account_health.sql with it quoted in."""
     key = key or AccountKey.configured()
     source = ws.sources["neon"]
-    database: Any = getattr(source, "inner", source)  # the database under any result cache
-    conn = database.connect()
+    conn = database_of(source).connect()
     if progress:
         progress("checking the account key")
     check_key(conn, key)
@@ -271,10 +270,9 @@ def group_type_index(ws: Workspace, key: AccountKey) -> int | None:
     default one (no group analytics: the accounts are the app's alone). A group type the project
     does not have is a UsageError naming those it has."""
     source = ws.sources.get(ws.library.get(GROUPS_QUERY).folder)
-    listed = getattr(getattr(source, "inner", source), "group_types", None)  # under any cache
-    if listed is None:
+    types = source.group_types() if source is not None else None  # under any cache
+    if types is None:
         return None
-    types = listed()
     if key.group_type in types:
         return types[key.group_type]
     origin = key.origins.get("group_type") or ""
@@ -341,8 +339,7 @@ def member_accounts(ws: Workspace, as_of: datetime, progress: Progress | None = 
     add_database(ws, progress, needed_by="--by-account")
     key = AccountKey.configured()
     source = ws.sources["neon"]
-    database: Any = getattr(source, "inner", source)
-    conn = database.connect()
+    conn = database_of(source).connect()
     check_key(conn, key)
     group_type_index(ws, key)  # the whole key is checked, its group type too
     if progress:

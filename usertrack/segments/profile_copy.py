@@ -152,8 +152,7 @@ class CopyAnswers:
 
         if not _DECLARED[query.id].gate(query, params):
             return None
-        peek = getattr(self._behind, "peek", None)
-        if peek is not None and peek(query, params) is not None:
+        if self._behind.peek(query, params) is not None:
             return None  # the answer cache answers at once
         at, pattern = naive_utc(params["as_of"]), str(params["exclude_pattern"])
         with self._lock:

@@ -161,8 +161,8 @@ def run_by_source(
                 token.check()
                 if progress:
                     progress(f"running {query.id} on {source.description}")
-                if query.per_user and getattr(source, "arrow_results", False):
-                    result = source.run(query, values, arrow_over=over)  # type: ignore[call-arg]
+                if query.per_user and source.arrow_results:
+                    result = source.run(query, values, arrow_over=over)
                 else:
                     result = source.run(query, values)
                 if arrived:
@@ -247,7 +247,7 @@ def lanes(source: Source, jobs: int) -> int:
     """How many of a source's `jobs` run side by side: its `max_concurrent` (PostgreSQL: one
     connection each, bounded by USERTRACK_DB_CONNECTIONS; None: all of them), else one at a
     time."""
-    bound: int | None = getattr(source, "max_concurrent", 1)
+    bound = source.max_concurrent
     return max(1, min(jobs, jobs if bound is None else bound))
 
 
@@ -524,9 +524,7 @@ def _run_and_load(
     # pyarrow is imported anyway, so every result travels as Arrow too, and it is imported on
     # the loader thread while the queries run, not by the first result to arrive, which the
     # others would then wait on (0.1 s, in the last part of the wait).
-    arrow_anyway = not kept and any(
-        getattr(s, "parses_with_pyarrow", False) for s in sources.values()
-    )
+    arrow_anyway = not kept and any(s.parses_with_pyarrow for s in sources.values())
     typed = kept or arrow_anyway
     loads: dict[str, Future[str]] = {}
     early: list[frozenset[str]] = []

@@ -22,10 +22,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.base import Source
+from usertrack.sources.base import Result, Source
 from usertrack.sources.queries import Param, Query, QueryLibrary, resolve_params
+
+if TYPE_CHECKING:
+    from usertrack.sources.posthog_local import LocalPostHogSource
 
 EMAILS_PARAM = "usertrack_emails"
 # A per-user query declaring both keeps itself to the emails (keeps_itself): the names the
@@ -88,7 +91,7 @@ def _listed(source: Source, query: Query, count: int) -> str | None:
     return "has" if count <= MAX_LIVE_EMAILS else None
 
 
-class _KeptAnswers:
+class _KeptAnswers(Source):
     """A local events store whose answers to these per-user queries (each kept to the cell's
     emails) are kept under the store's stamp (LocalPostHogSource.run_kept): the same cell
     asked again, by another format or a second look, reads them instead of every event."""
@@ -98,12 +101,20 @@ class _KeptAnswers:
     # first time waits for the longest of them, not for their sum.
     max_concurrent = None
 
-    def __init__(self, source: Any, typed: bool) -> None:
+    def __init__(self, source: LocalPostHogSource, typed: bool) -> None:
         self.source = source
+        self.kind = source.kind
+        self.dialect = source.dialect
         self.description = source.description
         self.typed = typed
 
-    def run(self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None) -> Any:
+    def close(self) -> None:
+        """Nothing: the store is the workspace's, which closes it."""
+        return None
+
+    def run(
+        self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
+    ) -> Result:
         if arrow_over is None:
             return self.source.run(query, params)
         if self.typed:
@@ -160,9 +171,7 @@ def build_some(
                 query = some_users_query(query, listed)
                 values = {**values, EMAILS_PARAM: wanted}
             jobs[kind].append((query.id, query, values))
-    typed = "pyarrow" in sys.modules or any(
-        getattr(s, "parses_with_pyarrow", False) for s in sources.values()
-    )
+    typed = "pyarrow" in sys.modules or any(s.parses_with_pyarrow for s in sources.values())
     running = {kind: kept_answers_of(source, typed) for kind, source in sources.items()}
     loads: dict[str, Future[str]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usertrack-load") as loader:

@@ -1,19 +1,23 @@
-"""The one interface every data source implements: run a named query with parameters; and the
-cancellation signal the sources of one command share."""
+"""The one interface every data source implements: run a named query with parameters, and the
+capabilities only some have, declared; and the cancellation signal the sources of one command
+share."""
 
 from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import Cancelled
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from usertrack.sources.queries import Query
 
 
@@ -48,37 +52,101 @@ class RowStream:
 
 
 @contextmanager
-def stream_rows(source: Any, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
+def stream_rows(source: Source, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
     """The rows of `query` on `source` as a RowStream, open while the block runs: streamed by
-    a source that can (`stream`: the local events store, PostgreSQL), else its whole `run`
-    result as one batch (the PostHog API, a cached answer)."""
-    stream = getattr(source, "stream", None)
-    if stream is not None:
-        with stream(query, params) as rows:
-            yield rows
-        return
-    result = source.run(query, params)
-    yield RowStream(result.columns, [result.rows] if result.rows else [], result.meta)
+    an engine that can (the local events store, PostgreSQL), else its whole `run` result as
+    one batch (the PostHog API, a cached answer): Source.stream."""
+    with source.stream(query, params) as rows:
+        yield rows
 
 
-@runtime_checkable
-class Source(Protocol):
-    """A place queries run.
+class Source(ABC):
+    """A place queries run: an engine (PostHog's query API: posthog_http; the local events
+    store: posthog_local; PostgreSQL: postgres) or a wrapper in front of one (the result
+    cache: cache.py).
 
     `kind` is the folder of queries/ this source runs ("posthog" or "neon"); `dialect` is the
     language of those files ("hogql" or "postgres"). `run` binds `params` as values, never as text,
     and wraps every driver exception in a `usertrack.errors.UsertrackError` naming the query.
+
+    What only some engines can do is declared here too, with what the others answer: a flag
+    (`is_live`, `has_facts`, `keeps_answers`, ...) or a value (`max_concurrent`, ...) to ask,
+    and methods that answer None ("not here") where every caller has another way anyway, else
+    raise NotImplementedError on an engine whose flag says it cannot. A caller asks these;
+    it never probes a source for an attribute. A wrapper says which of them it passes on.
     """
 
     kind: str
     dialect: str
-    description: (
-        str  # one line for humans, with no secrets: "demo PostgreSQL", "PostHog us.posthog.com"
-    )
+    description: str  # one line for humans, with no secrets: "demo PostgreSQL", "PostHog ..."
 
-    def run(self, query: Query, params: Mapping[str, Any]) -> Result: ...
+    # How many of its queries a command runs side by side (profiles.lanes); None: no bound.
+    max_concurrent: int | None = 1
+    # run(..., arrow_over=N) may answer a result of more than N rows as an Arrow table
+    # (Result.arrow); without `arrow_results`, callers leave arrow_over out.
+    arrow_results: bool = False
+    # Its runs parse rows with pyarrow whatever their number (PostgreSQL's COPY).
+    parses_with_pyarrow: bool = False
+    # It holds nothing but memory: a process about to end may leave it unclosed (drop_kept).
+    memory_only: bool = False
+    # A result cache's time-to-live in seconds; 0: no cache in front of the engine.
+    ttl_seconds: int = 0
+    # --refresh: answers are recalculated, never taken from a cache.
+    refresh: bool = False
 
+    @abstractmethod
+    def run(
+        self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
+    ) -> Result: ...
+
+    @abstractmethod
     def close(self) -> None: ...
+
+    @contextmanager
+    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
+        """The rows of `query` as they arrive, in batches, while the block runs; here the
+        whole `run` result as one batch (an engine that streams says so by its own)."""
+        result = self.run(query, params)
+        yield RowStream(result.columns, [result.rows] if result.rows else [], result.meta)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether this is PostHog's own query API: it works the figures out in place (a
+        summary query, not every person's rows) and counts each query against the project's
+        rate limit. False for the local events store and for PostgreSQL."""
+        return False
+
+    @property
+    def inner(self) -> Source:
+        """The engine under any wrapper (the result cache): this source itself for an engine."""
+        return self
+
+    # ---------------------------------------------------------------- a result cache in front
+
+    def peek(self, query: Query, params: Mapping[str, Any]) -> Result | None:
+        """The fresh cached answer `run` would give without asking, or None (no cache here)."""
+        return None
+
+    def store_answer(self, query: Query, params: Mapping[str, Any], result: Result) -> None:
+        """Cache `result`, answered for `query` by other means; nothing where no cache is."""
+        return None
+
+    # ---------------------------------------------------------------- what the data holds
+
+    def first_event(self) -> datetime | None:
+        """When the data starts (its earliest event), UTC, where that is known at no cost (a
+        local events store); None otherwise, and for one without events."""
+        return None
+
+    def group_types(self) -> dict[str, int] | None:
+        """The project's group types, name -> group_type_index (PostHog's API lists them, the
+        events store holds them); None for an engine without events (PostgreSQL)."""
+        return None
+
+    def facts_query(self, query: Query) -> Query:
+        """`query` as an analysis reads it on this engine: as written, but on the local events
+        store (a packed facts file in its per-event form)."""
+        return query
 
 
 # --------------------------------------------------------------------------------------------

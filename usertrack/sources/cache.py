@@ -75,8 +75,13 @@ def clear(home: Path) -> int:
     return count
 
 
-class CachedSource:
-    """Wraps a source: answers from disk when a fresh entry exists, else asks and stores."""
+class CachedSource(Source):
+    """Wraps a source: answers from disk when a fresh entry exists, else asks and stores.
+
+    What it passes on of the engine behind is named here: how it runs (`max_concurrent`,
+    `arrow_results`, `parses_with_pyarrow`), whether it is live, and what the engine knows
+    besides query files (`group_types`, `first_event`). The rest of the engine's capabilities
+    are the base's (none): an answer that does not come through `run` is not the cache's."""
 
     def __init__(
         self,
@@ -88,7 +93,7 @@ class CachedSource:
         refresh: bool = False,
         max_bytes: int = MAX_CACHE_BYTES,
     ) -> None:
-        self.inner = inner
+        self._inner = inner
         self.kind = inner.kind
         self.dialect = inner.dialect
         self.description = inner.description
@@ -98,15 +103,30 @@ class CachedSource:
         self.refresh = refresh
         self.max_bytes = max_bytes
         # Queries run side by side as the source behind allows (profiles.run_by_source).
-        self.max_concurrent: int | None = getattr(inner, "max_concurrent", 1)
+        self.max_concurrent = inner.max_concurrent
         # run(..., arrow_over=N) as the source behind takes it (an Arrow answer pickles as
         # its buffers: no Python value per cell to write or read back)
-        self.arrow_results: bool = getattr(inner, "arrow_results", False)
-        self.parses_with_pyarrow: bool = getattr(inner, "parses_with_pyarrow", False)
+        self.arrow_results = inner.arrow_results
+        self.parses_with_pyarrow = inner.parses_with_pyarrow
         self.hits = 0
         self.misses = 0
         self._swept = False
         self._lock = threading.Lock()  # the sweep and the counters, shared by those threads
+
+    @property
+    def inner(self) -> Source:
+        """The source behind the cache."""
+        return self._inner
+
+    @property
+    def is_live(self) -> bool:
+        return self._inner.is_live
+
+    def group_types(self) -> dict[str, int] | None:
+        return self._inner.group_types()
+
+    def first_event(self) -> datetime | None:
+        return self._inner.first_event()
 
     def __repr__(self) -> str:
         return f"CachedSource({self.inner!r})"
@@ -161,7 +181,7 @@ class CachedSource:
         with self._lock:
             self.misses += 1
         if arrow_over is not None and self.arrow_results:
-            result = self.inner.run(query, params, arrow_over=arrow_over)  # type: ignore[call-arg]
+            result = self.inner.run(query, params, arrow_over=arrow_over)
         else:
             result = self.inner.run(query, params)
         if self.ttl_seconds > 0:

@@ -42,6 +42,7 @@ from usertrack.sources.base import (
     STREAM_BATCH,
     Result,
     RowStream,
+    Source,
     check_cancelled,
     current_token,
     on_cancel,
@@ -95,7 +96,7 @@ def is_transient(message: str) -> bool:
     return any(t in low for t in _TRANSIENT)
 
 
-class PostgresSource:
+class PostgresSource(Source):
     """Runs `queries/neon/*.sql` on a PostgreSQL database, one read-only transaction per query."""
 
     kind = "neon"
@@ -422,6 +423,15 @@ class PostgresSource:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+def database_of(source: Source) -> PostgresSource:
+    """The PostgreSQL database `source` runs its queries on, under any wrapper (the result
+    cache): for what is asked of the database itself (a connection to check names on)."""
+    database = source.inner
+    if not isinstance(database, PostgresSource):
+        raise TypeError(f"{source!r} is not a PostgreSQL database")
+    return database
 
 
 def _canceller(conn: psycopg.Connection[Any], finished: threading.Event) -> Callable[[], None]:

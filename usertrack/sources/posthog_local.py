@@ -22,8 +22,9 @@ from usertrack.sources.arrow_results import arrow_schema as _arrow_schema
 from usertrack.sources.arrow_results import persons_rows
 from usertrack.sources.arrow_results import pyarrow_loaded as _pyarrow_loaded
 from usertrack.sources.arrow_results import rows_of as _rows_of
-from usertrack.sources.base import STREAM_BATCH, Result, RowStream, current_token
+from usertrack.sources.base import STREAM_BATCH, Result, RowStream, Source, current_token
 from usertrack.sources.first_starts import FirstStarts
+from usertrack.sources.plain_values import plain_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -55,45 +56,7 @@ def wire_value(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-# DuckDB types whose Python values are not plain JSON-like ones (Decimal, UUID, dicts), alone or
-# inside a list.
-_NOT_PLAIN = ("DECIMAL", "UUID", "STRUCT", "MAP", "UNION")
-
-
-def _plain_rows(rows: list[tuple[Any, ...]], types: list[str]) -> list[tuple[Any, ...]]:
-    """The rows with Decimal, UUID and nested values made plain, and booleans as 0/1 (a HogQL
-    comparison is ClickHouse's UInt8 on PostHog, so a column of them is integers there); only
-    the columns whose type can hold them are visited (at 100,000 users a pass over every value
-    costs half a second)."""
-    convert = [i for i, t in enumerate(types) if "BOOLEAN" in t or any(w in t for w in _NOT_PLAIN)]
-    if not convert:
-        return rows
-    if len(convert) == len(types):
-        return [tuple(_plain(v) for v in row) for row in rows]
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in convert:
-            values[i] = _plain(values[i])
-        out.append(tuple(values))
-    return out
-
-
-class LocalPostHogSource:
+class LocalPostHogSource(Source):
     """Runs HogQL query files on a DuckDB events store (see usertrack.sources.eventstore)."""
 
     kind = "posthog"
@@ -258,7 +221,7 @@ class LocalPostHogSource:
                     else:  # pyarrow is imported only for a large result
                         rows = cur.fetchmany(arrow_over + 1)
                         if len(rows) > arrow_over:
-                            table = _arrow_rows(_plain_rows(rows, types), cur, types)
+                            table = _arrow_rows(plain_rows(rows, types), cur, types)
                             rows = []
                 else:
                     rows = cur.fetchall()
@@ -527,7 +490,7 @@ class LocalPostHogSource:
         table), and where and how long it ran."""
         return Result(
             columns=columns,
-            rows=_plain_rows(rows, types),
+            rows=plain_rows(rows, types),
             arrow=table,
             meta={
                 "engine": "duckdb",
@@ -553,7 +516,7 @@ class LocalPostHogSource:
 
                 def batches() -> Iterator[list[tuple[Any, ...]]]:
                     while rows := cur.fetchmany(STREAM_BATCH):
-                        yield _plain_rows(rows, types)
+                        yield plain_rows(rows, types)
 
                 yield RowStream([d[0] for d in description], batches(), {"engine": "duckdb"})
         finally:

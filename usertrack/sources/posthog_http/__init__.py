@@ -72,7 +72,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from usertrack.errors import QueryError
-from usertrack.sources.base import Result
+from usertrack.sources.base import Result, Source
 from usertrack.sources.posthog_http.insights import Insights, insight_table
 from usertrack.sources.posthog_http.paging import Paging
 from usertrack.sources.posthog_http.transport import (
@@ -105,7 +105,7 @@ __all__ = [
 ]
 
 
-class PostHogHTTPSource(Paging, Insights):
+class PostHogHTTPSource(Paging, Insights, Source):
     """Runs HogQL query files (and saved insights) through the PostHog query API.
 
     Thread-safe: the CLI runs sources from threads; one httpx.Client is shared (it is thread-safe)
@@ -127,6 +127,10 @@ class PostHogHTTPSource(Paging, Insights):
 
     def __repr__(self) -> str:
         return f"PostHogHTTPSource({self.description!r})"
+
+    @property
+    def is_live(self) -> bool:
+        return True
 
     __str__ = __repr__
 
