@@ -217,7 +217,7 @@ def activity(
     from usertrack.analytics.activity_volume import daily_volume
 
     volume_ahead = None
-    if getattr(source, "facts_cursor", None) is None and getattr(source, "max_concurrent", 1) != 1:
+    if source.is_live and source.max_concurrent != 1:
         # live, its request goes out beside the counts' (it depends on nothing of theirs)
         from usertrack.analytics.by_segment import Background
 
@@ -229,7 +229,7 @@ def activity(
         from usertrack.analytics.by_segment import summary_fits
 
         notes: tuple[str, ...] = ()
-        if not by_account and getattr(source, "facts_cursor", None) is None and summary_fits(ws):
+        if not by_account and source.is_live and summary_fits(ws):
             series, lifecycle, active_days, hours = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )
@@ -338,10 +338,8 @@ def _counted(
     for stderr. With `by_account`, accounts' (usertrack.analytics.by_account.as_accounts): an
     account is created with its first member, so every person's creation is fetched.
     `series_only` (but for accounts and a group's run): the daily series alone."""
-    local = getattr(
-        ws.sources[ws.library.get("posthog/activity_days").folder], "facts_cursor", None
-    )
-    by_person = None if local is not None and not by_account else PERSON_HOURS
+    local = ws.sources[ws.library.get("posthog/activity_days").folder].has_facts
+    by_person = None if local and not by_account else PERSON_HOURS
     created_since = date(1970, 1, 1) if by_account else weeks[0]
     facts = [
         FactsTable(

@@ -127,12 +127,11 @@ def _person_accounts(
             progress("fetching the persons' emails")
         query, values = ws.bind("posthog/segment_persons", as_of)
         source = ws.sources[query.folder]
-        into = getattr(source, "segment_persons_into", None)
         in_store = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events' AND NOT temporary"
         ).fetchone()
-        if into is not None and in_store and in_store[0]:
-            into(con, query, values, "_emails_in")
+        if source.has_facts and in_store and in_store[0]:
+            source.segment_persons_into(con, query, values, "_emails_in")
         else:
             rows = persons_query(ws, as_of)
             con.execute(

@@ -604,8 +604,7 @@ def _grouped(
     does not answer that query (it then runs for the group, its filter in the query)."""
     query = ws.library.get(query_id)
     source = ws.sources.get(query.folder)
-    run_grouped = getattr(source, "run_grouped", None)
-    if run_grouped is None or "{filters}" not in query.sql:
+    if source is None or not source.has_facts or "{filters}" not in query.sql:
         return None
     whole, values = ws.scoped(ws.scope.but(persons=None, facts=None)).bind(
         query_id, as_of, **params
@@ -615,7 +614,7 @@ def _grouped(
     )
     key = (whole.id, whole.sql, repr(sorted(values.items())))
     if key not in answers:
-        answers[key] = run_grouped(whole, bare, values, mapping.table, mapping.rest)
+        answers[key] = source.run_grouped(whole, bare, values, mapping.table, mapping.rest)
     answer = answers[key]
     if answer is None:
         return None

@@ -365,7 +365,7 @@ def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, A
     source = ws.sources.get("posthog")
     if ws.scope.person_rows is not None or ws.scope.person_filter is not None:
         return None
-    if getattr(source, "facts_cursor", None) is None:
+    if source is None or not source.has_facts:
         return None
     from usertrack.sources import churn_rollups, shortcuts
     from usertrack.sources.posthog_local import wire_value

@@ -532,8 +532,7 @@ def open_facts(
 
     query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
     source = ws.sources[query.folder]
-    into = getattr(source, "facts_cursor", None)
-    if into is None or ws.scope.person_rows is not None:
+    if not source.has_facts or ws.scope.person_rows is not None:
         from usertrack.sandbox import release
 
         con = facts_connection()
@@ -544,7 +543,7 @@ def open_facts(
         finally:
             release(con)
         return
-    con = into(local_facts(source, query), values, table)
+    con = source.facts_cursor(local_facts(source, query), values, table)
     try:
         typed_table(con, table, schema, query_id)
         yield con
@@ -630,8 +629,7 @@ def open_facts_tables(
     bound = [] if grouping else [bind(t) for t in tables]
     sources = {id(ws.sources[query.folder]) for query, _, _ in bound}
     source = ws.sources[bound[0][0].folder] if bound else None
-    into = getattr(source, "facts_cursor", None)
-    if into is None or len(sources) != 1 or grouping:
+    if source is None or not source.has_facts or len(sources) != 1 or grouping:
         from usertrack.sandbox import release
 
         memory = facts_connection()
@@ -670,11 +668,11 @@ def open_facts_tables(
         for t, (query, values, _) in zip(tables, bound, strict=True):
             if progress and t.progress:
                 progress(t.progress)
-            facts = local_facts(source, query)  # type: ignore[arg-type]
+            facts = local_facts(source, query)
             if cur is None:
-                cur = into(facts, values, t.table)
+                cur = source.facts_cursor(facts, values, t.table)
             else:
-                source.facts_into(cur, facts, values, t.table)  # type: ignore[union-attr]
+                source.facts_into(cur, facts, values, t.table)
             typed_table(cur, t.table, t.schema, t.query_id)
         if cur is not None:
             yield cur
@@ -695,7 +693,7 @@ def _fetched_ahead(
     side_by_side = [s.max_concurrent for s in sources]  # None: no bound
     if any(n is not None and n < 2 for n in side_by_side):
         return []
-    if any(getattr(s, "facts_cursor", None) is not None for s in sources):
+    if any(s.has_facts for s in sources):
         return []
 
     def fetch(n: int) -> Callable[[], Result]:
@@ -761,15 +759,14 @@ def open_facts_query(
     source the rows are loaded into an in-memory table once (open_facts).
     """
     source = ws.sources.get(ws.library.get(query_id).folder)  # (none: open_facts says so)
-    lazy = getattr(source, "facts_sql", None)
     if (
-        lazy is None or ws.scope.person_rows is not None
+        source is None or not source.has_facts or ws.scope.person_rows is not None
     ):  # a group's: its rows of facts fetched once
         with open_facts(ws, query_id, as_of, schema, table="facts", **params) as con:
             yield FactsQuery(con, '"facts"', {}, query_id)
         return
     query, values = ws.bind(query_id, as_of, **params)
-    con, sql, bound = lazy(local_facts(ws.sources[query.folder], query), values)
+    con, sql, bound = source.facts_sql(local_facts(ws.sources[query.folder], query), values)
     try:
         facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
         described = facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description

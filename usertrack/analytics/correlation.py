@@ -302,7 +302,7 @@ def prefetch(ws: Workspace, steps: list[str], as_of: datetime, span: DateRange,
     source = ws.sources.get("posthog")
     if ws.scope.person_rows is not None or source is None:
         return None
-    if getattr(source, "analysis_rows", None) is not None and _shipped(ws, EVENTS_QUERY):
+    if source.has_facts and _shipped(ws, EVENTS_QUERY):
         return None
     params = _events_params(steps, span, window)
     schema = _events_schema()
@@ -388,8 +388,7 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
     query file: another source (PostHog sends a row per person), or a library whose
     correlation_events.sql is not the shipped one (an edited file runs as written)."""
     source = ws.sources.get("posthog")
-    run = getattr(source, "analysis_rows", None)
-    if run is None or not _shipped(ws, EVENTS_QUERY):
+    if source is None or not source.has_facts or not _shipped(ws, EVENTS_QUERY):
         return None
     from usertrack.sources.posthog_local import wire_value
 
@@ -407,7 +406,7 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
         "as_of": wire_value(as_of),
     }
     where = f"{EVENTS_QUERY} (the funnel's persons on the local store)"
-    rows = run(_LOCAL_COUNTS, values, {"_funnel_persons": persons}, where)
+    rows = source.analysis_rows(_LOCAL_COUNTS, values, {"_funnel_persons": persons}, where)
     return [(str(name), None, int(c), int(d), int(a)) for name, c, d, a in rows]
 
 

@@ -227,10 +227,11 @@ def strict_facts(
 
     query, values, keep = facts_bound(ws, query_id, as_of, schema, **{**params, "every": 1})
     source = ws.sources[query.folder]
-    reduce = getattr(source, "facts_reduced", None)
-    if reduce is None or keep is not None:
+    if not source.has_facts or keep is not None:
         return False
-    breaks = reduce(local_facts(source, query), values, _BREAKS_SQL, {"named": params["steps"]})
+    breaks = source.facts_reduced(
+        local_facts(source, query), values, _BREAKS_SQL, {"named": params["steps"]}
+    )
     load_facts(con, ws, query_id, as_of, "facts", schema, **{**params, "every": 0})
     con.register("_breaks", breaks)
     con.execute(

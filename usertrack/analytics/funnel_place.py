@@ -49,10 +49,9 @@ def facts_in_place(
 
     query, values, keep = facts_bound(ws, query_id, as_of, SCHEMA, **params)
     source = ws.sources[query.folder]
-    cursor = getattr(source, "facts_cursor", None)
-    if cursor is None or keep is not None:
+    if not source.has_facts or keep is not None:
         return None
-    cur = cursor(local_facts(source, query), values, "facts")
+    cur = source.facts_cursor(local_facts(source, query), values, "facts")
     try:
         typed_table(cur, "facts", SCHEMA, query_id)
     except BaseException:

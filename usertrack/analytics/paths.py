@@ -542,15 +542,14 @@ def _rolled(
     rows are whole sequences of their own, so the group's sequences are the ones its facts
     would give, as the whole answer's are everyone's. With `whose` (not in a group's run),
     also each row's person and the persons' ids (Paths.whose)."""
-    codes = getattr(source, "path_codes", None)
     keep = ws.scope.person_rows
-    if codes is None:
+    if not source.has_facts:
         return None
     from usertrack.analytics.common import local_facts
 
     if keep is None:
         query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
-        found = codes(local_facts(source, query), values, persons=whose)
+        found = source.path_codes(local_facts(source, query), values, persons=whose)
         if found is None:
             return None
         if not whose:
@@ -569,10 +568,10 @@ def _rolled(
     few = _few_persons(keep) if key not in cache else None
     if few is not None:
         # a few persons listed (a funnel's droppers): their rows alone, not everyone's
-        found = codes(query, values, among=few)
+        found = source.path_codes(query, values, among=few)
         return None if found is None else rolled_sequences(*found)
     if key not in cache:
-        cache[key] = codes(query, values, persons=True)
+        cache[key] = source.path_codes(query, values, persons=True)
     found = cache[key]
     if found is None:
         return None
@@ -749,16 +748,15 @@ def paths(
     # 10.7 M events: 113 MB answered, a peak of 0.8 GB with the classification's)
     from usertrack.analytics.by_segment import summary_fits
 
-    live = getattr(source, "facts_sql", None) is None
     if (
-        live
+        source.is_live
         and ws.scope.person_rows is not None
         and (ws.scope.person_parts or not summary_fits(ws, short_list=True))
     ):
         found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit)
         if found is not None:
             return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
-    elif live and summary_fits(ws, short_list=True):
+    elif source.is_live and summary_fits(ws, short_list=True):
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     rolled = _rolled(ws, source, as_of, span, whose)

@@ -353,7 +353,7 @@ def retention(
         notes, sizes, back = _counted(ws, as_of, since, period, starts, start_event,
                                       return_event, mode, progress, by=by, per_value=per_value,
                                       by_account=by_account)  # fmt: skip
-    elif getattr(source, "facts_cursor", None) is None and summary_fits(ws):
+    elif source.is_live and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
         result = ws.run_query(

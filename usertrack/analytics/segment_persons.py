@@ -22,8 +22,7 @@ def persons_table(ws: Workspace, as_of: datetime) -> Any | None:
     emails are blanks, whose row with the email '' they leave out; None where they do not
     answer it (PostHog, an edited file, a store without them)."""
     query, values = ws.bind(QUERY, as_of)
-    rolled = getattr(ws.sources[query.folder], "segment_persons", None)
-    found = rolled(query, values, arrow=True) if rolled is not None else None
+    found = ws.sources[query.folder].segment_persons(query, values, arrow=True)
     return None if found is None else found.arrow
 
 
@@ -55,6 +54,5 @@ def persons_of(ws: Workspace, as_of: datetime, ids: set[str]) -> list[Any]:
     from the store's per-person tables, those persons' rows alone where they answer it (as
     `persons_table`), else every person's (`persons_query`)."""
     query, values = ws.bind(QUERY, as_of)
-    some = getattr(ws.sources[query.folder], "segment_persons_of", None)
-    rows = some(query, values, sorted(ids)) if some is not None else None
+    rows = ws.sources[query.folder].segment_persons_of(query, values, sorted(ids))
     return persons_query(ws, as_of) if rows is None else rows

@@ -457,7 +457,7 @@ def _by_person(ask: _Ask) -> bool:
 
     ws = ask.ws
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
-    if getattr(source, "facts_sql", None) is None:  # live: the whole answer of a --by-segment
+    if source is None or source.is_live:  # live: the whole answer of a --by-segment
         # run too (`person_parts`), so PostHog reads the events once for it and every group
         return ws.scope.person_parts or not summary_fits(ws, short_list=True)
     return ws.scope.person_rows is not None and (

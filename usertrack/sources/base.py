@@ -18,6 +18,8 @@ from usertrack.errors import Cancelled
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import duckdb
+
     from usertrack.sources.queries import Query
 
 
@@ -147,6 +149,99 @@ class Source(ABC):
         """`query` as an analysis reads it on this engine: as written, but on the local events
         store (a packed facts file in its per-event form)."""
         return query
+
+    # ---------------------------------------------------------------- facts in the engine's store
+    # The local events store works an analysis out in its own DuckDB, next to the events: the
+    # per-person facts never cross into Python. Elsewhere (`has_facts` False) the facts come
+    # back as rows of `run`, loaded into an in-memory DuckDB; the methods that answer None
+    # answer None there, the others raise NotImplementedError.
+
+    @property
+    def has_facts(self) -> bool:
+        """Whether an analysis's facts are worked out in this engine's own DuckDB (the local
+        events store): `facts_cursor`, `facts_into`, `facts_sql`, `facts_reduced`,
+        `analysis_rows`, `segment_persons_into` work here."""
+        return False
+
+    def _without_facts(self, what: str) -> NotImplementedError:
+        return NotImplementedError(f"{self!r} holds no facts of its own ({what}): ask has_facts")
+
+    def facts_cursor(
+        self, query: Query, params: Mapping[str, Any], table: str
+    ) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the store holding the rows of `query` as its temporary table
+        `table` (the caller closes it)."""
+        raise self._without_facts("facts_cursor")
+
+    def facts_into(
+        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
+    ) -> None:
+        """The rows of `query` as the temporary table `table` of `cur`, a facts_cursor's."""
+        raise self._without_facts("facts_into")
+
+    def facts_sql(
+        self, query: Query, params: Mapping[str, Any]
+    ) -> tuple[duckdb.DuckDBPyConnection, str, dict[str, Any]]:
+        """A new cursor on the store (the caller closes it), the DuckDB text of `query` and its
+        bound values, to run as a subquery of an analysis's own statements."""
+        raise self._without_facts("facts_sql")
+
+    def facts_reduced(
+        self, query: Query, params: Mapping[str, Any], sql: str, values: Mapping[str, Any]
+    ) -> Any:
+        """The Arrow table of usertrack's own statement `sql` over the rows of `query` (each
+        `{facts}` of it), run in the store."""
+        raise self._without_facts("facts_reduced")
+
+    def analysis_rows(
+        self, sql: str, values: Mapping[str, Any], tables: Mapping[str, Any], where: str
+    ) -> list[tuple[Any, ...]]:
+        """The rows of usertrack's own analysis statement `sql` in the store, with `tables`
+        (name -> Arrow table) beside the store's."""
+        raise self._without_facts("analysis_rows")
+
+    def segment_persons_into(
+        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
+    ) -> None:
+        """segment_persons.sql's rows as the temporary table `table` of `cur`."""
+        raise self._without_facts("segment_persons_into")
+
+    def has_tables(self, names: tuple[str, ...]) -> bool:
+        """Whether the store has every table of `names`; False without a store."""
+        return False
+
+    def path_codes(
+        self,
+        query: Query,
+        params: Mapping[str, Any],
+        *,
+        persons: bool = False,
+        among: list[str] | None = None,
+    ) -> tuple[dict[str, Any], list[tuple[int, Any]]] | None:
+        """path_events.sql's nodes from the store's path table where it answers the file;
+        None otherwise (here: no store)."""
+        return None
+
+    def segment_persons(
+        self, query: Query, params: Mapping[str, Any], *, arrow: bool = False
+    ) -> Result | None:
+        """segment_persons.sql's rows from the store's per-person tables where they answer
+        the file; None otherwise (here: no store)."""
+        return None
+
+    def segment_persons_of(
+        self, query: Query, params: Mapping[str, Any], ids: list[str]
+    ) -> list[tuple[Any, ...]] | None:
+        """`segment_persons`' rows of the persons `ids` alone; None where it would not answer
+        (here: no store)."""
+        return None
+
+    def run_grouped(
+        self, query: Query, bare: Query, params: Mapping[str, Any], groups: Any, rest: int
+    ) -> Result | None:
+        """`query` run once for every --by-segment group, each row after its group's number;
+        None where the store does not answer it so (here: no store)."""
+        return None
 
 
 # --------------------------------------------------------------------------------------------

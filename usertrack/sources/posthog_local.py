@@ -83,6 +83,10 @@ class LocalPostHogSource(Source):
         self._times_lock = threading.Lock()
         self._first_starts = FirstStarts()  # retention's first starts, once per moment
 
+    @property
+    def has_facts(self) -> bool:
+        return True
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
