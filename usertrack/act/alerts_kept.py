@@ -43,7 +43,8 @@ def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
     `--segment`, rows given), or a source that keeps no answers (PostHog's API)."""
     source = ws.sources.get("posthog")
     if (
-        getattr(source, "kept", None) is None
+        source is None
+        or not source.keeps_answers
         or ws.scope.where
         or ws.scope.person_filter is not None
         or ws.scope.narrow_to is not None

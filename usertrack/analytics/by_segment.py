@@ -316,11 +316,11 @@ def _kept_numbers(
     if stamp is None or stamp[1] is None or stamp[1] != history.fingerprint or not stamp[2]:
         return None
     query, values = ws.bind("posthog/segment_persons", as_of)
-    keeps = getattr(ws.sources[query.folder], "kept", None)
-    if keeps is None:
+    source = ws.sources[query.folder]
+    if not source.keeps_answers:
         return None
     what = repr((_NUMBERS, history.workspace, stamp[0], stamp[1], groups, query.sql))
-    found = keeps(f"{what} as of {as_of.isoformat()}", values)
+    found = source.kept(f"{what} as of {as_of.isoformat()}", values)
     if found is None:
         return None
     name, table = found
@@ -334,9 +334,9 @@ def _kept_numbers(
 def _keep_numbers(ws: Workspace, name: str, numbers: GroupNumbers) -> None:
     import pyarrow as pa
 
-    keep = getattr(ws.sources.get("posthog"), "keep", None)
-    if keep is not None:
-        keep(name, pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers}))
+    source = ws.sources.get("posthog")
+    if source is not None and source.keeps_answers:
+        source.keep(name, pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers}))
 
 
 def numbered_persons(

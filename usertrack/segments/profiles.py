@@ -148,7 +148,7 @@ def run_by_source(
                 token.check()
                 if progress:
                     progress(f"running {len(indices)} queries on {source.description}")
-                answers = source.run_many(  # type: ignore[attr-defined]
+                answers = source.run_many(
                     [(jobs[kind][i][1], jobs[kind][i][2]) for i in indices], arrow_over=over
                 )
                 for at, result in zip(indices, answers, strict=True):
@@ -235,12 +235,10 @@ def run_by_source(
 
 
 def _bundles(source: Source) -> bool:
-    """Whether `source` answers several queries as one request (usertrack.sources.cache
-    CachedSource.run_many over a source with run_bundle: the live PostHog source); its type's
-    run_many, not a wrapper's passing on."""
-    return getattr(type(source), "run_many", None) is not None and hasattr(
-        getattr(source, "inner", None), "run_bundle"
-    )
+    """Whether `source` answers several queries as one request (Source.runs_bundles: the
+    result cache's run_many over the live PostHog source); a wrapper in front of the cache
+    says not, so that each query still comes through its own `run`."""
+    return source.runs_bundles
 
 
 def lanes(source: Source, jobs: int) -> int:

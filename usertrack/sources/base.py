@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -149,6 +149,54 @@ class Source(ABC):
         """`query` as an analysis reads it on this engine: as written, but on the local events
         store (a packed facts file in its per-event form)."""
         return query
+
+    # ---------------------------------------------------------------- answers kept by the store
+
+    @property
+    def keeps_answers(self) -> bool:
+        """Whether answers that depend on the store alone are kept beside it under its stamp
+        (the local events store: usertrack.sources.storecache): `kept` and `keep` work here."""
+        return False
+
+    def kept(self, what: str, values: Mapping[str, Any], text: bool = False) -> Any:
+        """Where the answer `what` with `values` is kept and what is kept there (None: not
+        yet); None: none kept."""
+        raise NotImplementedError(f"{self!r} keeps no answers: ask keeps_answers")
+
+    def keep(self, name: str, table: Any) -> None:
+        """Keep the Arrow table (or text) `table` under `name`, a name of `kept`'s."""
+        raise NotImplementedError(f"{self!r} keeps no answers: ask keeps_answers")
+
+    # ---------------------------------------------------------------- several queries at once
+
+    @property
+    def answers_bundles(self) -> bool:
+        """Whether `run_bundle` answers several query files in one request (PostHog's API: one
+        query of the hourly budget instead of one each)."""
+        return False
+
+    def run_bundle(
+        self,
+        jobs: Sequence[tuple[Query, Mapping[str, Any]]],
+        *,
+        asynchronous: bool = True,
+        arrow_over: int | None = None,
+    ) -> list[Result | None]:
+        """Each job's Result as `run` would give it, from one request; None for a job to be
+        sent alone."""
+        raise NotImplementedError(f"{self!r} answers no bundle: ask answers_bundles")
+
+    @property
+    def runs_bundles(self) -> bool:
+        """Whether `run_many` sends the jobs it cannot answer at once as bundles (the result
+        cache in front of PostHog's API)."""
+        return False
+
+    def run_many(
+        self, jobs: list[tuple[Query, Mapping[str, Any]]], *, arrow_over: int | None = None
+    ) -> list[Result]:
+        """Each job's answer, as `run` gives it, several sent in one request."""
+        raise NotImplementedError(f"{self!r} sends no bundle: ask runs_bundles")
 
     # ---------------------------------------------------------------- facts in the engine's store
     # The local events store works an analysis out in its own DuckDB, next to the events: the

@@ -122,6 +122,10 @@ class CachedSource(Source):
     def is_live(self) -> bool:
         return self._inner.is_live
 
+    @property
+    def runs_bundles(self) -> bool:
+        return self._inner.answers_bundles
+
     def group_types(self) -> dict[str, int] | None:
         return self._inner.group_types()
 
@@ -212,9 +216,10 @@ class CachedSource(Source):
             with self._lock:
                 self.hits += 1
             out[i] = _as_rows(cached) if arrow_over is None or not self.arrow_results else cached
-        bundled = getattr(self.inner, "run_bundle", None)
-        if bundled is not None and len(todo) > 1:
-            answered = bundled([jobs[i] for i in todo], asynchronous=False, arrow_over=arrow_over)
+        if self.inner.answers_bundles and len(todo) > 1:
+            answered = self.inner.run_bundle(
+                [jobs[i] for i in todo], asynchronous=False, arrow_over=arrow_over
+            )
             for i, result in zip(todo, answered, strict=True):
                 if result is None:
                     continue

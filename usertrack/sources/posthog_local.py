@@ -87,6 +87,10 @@ class LocalPostHogSource(Source):
     def has_facts(self) -> bool:
         return True
 
+    @property
+    def keeps_answers(self) -> bool:
+        return True
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:

@@ -132,6 +132,10 @@ class PostHogHTTPSource(Paging, Insights, Source):
     def is_live(self) -> bool:
         return True
 
+    @property
+    def answers_bundles(self) -> bool:
+        return True
+
     __str__ = __repr__
 
     # ---------------------------------------------------------------- public API
