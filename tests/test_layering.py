@@ -244,3 +244,93 @@ def test_the_size_check_counts_modules_and_nested_functions(tmp_path: Path) -> N
         f"probe.py: {2 * MAX_FUNCTION_LINES + 2 + MAX_MODULE_LINES} lines (at most 800)",
         "probe.py:2: long() is 151 lines (at most 150)",
     ]
+
+
+# Public names of an engine that other objects have too, probed on those: an MCP answer's
+# ListedJson `key` (usertrack.mcp_answers).
+ALSO_ELSEWHERE = {"key"}
+
+
+def _engine_names() -> set[str]:
+    """Every public name of the engines' classes and the classes they are built of (the base
+    they share, usertrack.sources.base.Source, and the PostHog API's layers): their methods,
+    class attributes and the attributes their methods set on `self`."""
+    import inspect
+
+    from usertrack.sources.cache import CachedSource
+    from usertrack.sources.postgres import PostgresSource
+    from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.sources.posthog_local import LocalPostHogSource
+
+    engines = (CachedSource, PostgresSource, PostHogHTTPSource, LocalPostHogSource)
+    classes = {c for engine in engines for c in engine.__mro__ if c.__module__ != "abc"}
+    classes.discard(object)
+    names: set[str] = set()
+    for cls in classes:
+        found = ast.parse(inspect.getsource(cls)).body[0]
+        assert isinstance(found, ast.ClassDef)
+        for stmt in found.body:  # its methods and class attributes
+            if isinstance(stmt, ast.FunctionDef):
+                names.add(stmt.name)
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            if isinstance(stmt, ast.AnnAssign):
+                targets = [stmt.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        for node in ast.walk(found):  # what its methods set on self
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
+                names.add(node.attr)
+    return {n for n in names if not n.startswith("_")} - ALSO_ELSEWHERE
+
+
+def _probes(path: Path, names: set[str]) -> Iterator[str]:
+    """`line: getattr(..., "name")` for every getattr or hasattr in the file naming one of
+    `names` as a literal."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value in names
+        ):
+            yield f"{node.lineno}: {node.func.id}(..., {node.args[1].value!r})"
+
+
+def test_no_engine_capability_is_probed_outside_the_engines() -> None:
+    """An engine's capabilities are declared on usertrack.sources.base.Source (`is_live`,
+    `has_facts`, `facts_cursor`, ...) and asked there: no module outside usertrack/sources/
+    finds one by getattr or hasattr, whatever the object it asks."""
+    names = _engine_names()
+    assert {"facts_cursor", "kept", "run_bundle", "inner", "max_concurrent"} <= names
+    found = [
+        f"{path.relative_to(REPO).as_posix()}:{probe}"
+        for path in sorted((REPO / "usertrack").rglob("*.py"))
+        if not path.relative_to(REPO).as_posix().startswith("usertrack/sources/")
+        for probe in _probes(path, names)
+    ]
+    assert not found, "ask the declared capability instead:\n" + "\n".join(found)
+
+
+def test_the_probe_check_sees_getattr_and_hasattr(tmp_path: Path) -> None:
+    """The check itself: a getattr or hasattr naming a capability is found, wherever it is;
+    one naming anything else, or a name not written out, is not."""
+    path = tmp_path / "probe.py"
+    path.write_text(
+        "def f(source, ws, name):\n"
+        "    if getattr(source, 'facts_cursor', None) is None:\n"
+        "        return hasattr(ws.sources['posthog'], 'run_bundle')\n"
+        "    return getattr(source, name), getattr(source, 'notes', ())\n",
+        encoding="utf-8",
+    )
+    names = _engine_names()
+    assert {"is_live", "has_facts", "keeps_answers", "runs_bundles"} <= names  # the base's
+    assert list(_probes(path, names)) == [
+        "2: getattr(..., 'facts_cursor')",
+        "3: hasattr(..., 'run_bundle')",
+    ]
