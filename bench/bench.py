@@ -353,8 +353,8 @@ def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
 def per_user_workspace(home: Path) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
     """The workspace of the bench home `home` (the shipped queries and rules), its as-of moment
     and the parameters its per-user queries take."""
-    from usertrack.clock import now_utc
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.clock import now_utc
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.segments.profiles import exclude_pattern
     from usertrack.workspace import open_workspace
 

@@ -22,7 +22,7 @@ from typer.testing import Result
 
 from tests.cli_runner import run
 from tests.posthog_server import FakePostHog, live_env, serve
-from usertrack.errors import EXIT_USAGE
+from usertrack.core.errors import EXIT_USAGE
 
 
 def record(n: int, event: str, when: datetime, distinct_id: str, person_id: str, email: str,
@@ -95,7 +95,7 @@ def handmade_workspace(database: str, tmp_path: Path) -> Iterator[Any]:
     """A workspace on the app's `database`, its events one $pageview of a@x.io (2026-11-16)."""
     from datetime import UTC
 
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     events = write_export(

@@ -59,7 +59,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
 from tests.hogql_printer import print_hogql, warm_parser
 from tests.posthog_json import render, render_status
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.sources.queries import Query
 

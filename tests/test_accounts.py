@@ -40,7 +40,7 @@ import pytest
 from tests.analytics_helpers import record, write_export
 from tests.cli_runner import run
 from tests.handmade import SCHEMA
-from usertrack.errors import EXIT_USAGE
+from usertrack.core.errors import EXIT_USAGE
 
 AS_OF = "2026-06-10"
 
@@ -486,7 +486,7 @@ def test_account_segments_bind_only_the_columns_their_rules_read(tmp_path: Path)
     """A column no rule reads is never bound (a value no engine takes, here a Python object,
     changes nothing); a rule naming a column that is not there (in another case, or unknown)
     is checked against every column, as before."""
-    from usertrack.errors import SegmentsFileError
+    from usertrack.core.errors import SegmentsFileError
     from usertrack.segments.account_rules import account_segment_of, rules_connection
     from usertrack.segments.rules import load_segments
 
@@ -532,10 +532,10 @@ def test_the_shipped_account_segments_hold_over_no_account() -> None:
     """No account (an --as-of before the first, an app without any): the shipped rules, which
     compare numbers and texts, are checked over columns of no type and match nothing; a rule
     naming a column that is not there is still refused."""
-    from usertrack.errors import SegmentsFileError
+    from usertrack.core.errors import SegmentsFileError
+    from usertrack.core.shipped import shipped_path
     from usertrack.segments.account_rules import account_segment_of
     from usertrack.segments.rules import load_segments
-    from usertrack.shipped import shipped_path
 
     spec = load_segments(shipped_path("segments.yaml"))
     assert spec.account_segments

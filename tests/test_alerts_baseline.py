@@ -16,7 +16,7 @@ import pytest
 def workspace(fixed_demo_home: Path) -> Iterator[Any]:
     """The fixed demo (300 users, anchor 2026-11-16) opened as a command opens it, with an
     empty history; each classification of everyone is counted in `ws.everyone`."""
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.segments.history import history_path
     from usertrack.workspace import Workspace, open_workspace
 
@@ -63,7 +63,7 @@ def test_a_dry_pass_classifies_a_day_earlier_only_the_people_in_the_segments(
 ) -> None:
     from usertrack.act.alerts import find_alerts, load_alert_rules, record_segments
     from usertrack.act.alerts_segments import SomePeople
-    from usertrack.config import resolve_alerts_file
+    from usertrack.core.config import resolve_alerts_file
 
     ws = workspace
     rules = load_alert_rules(resolve_alerts_file(None))
@@ -102,7 +102,7 @@ class _Nobody:
 
 def test_a_pass_at_a_chosen_moment_ignores_the_saved_snapshot_of_it(workspace: Any) -> None:
     from usertrack.act.alerts import find_alerts, load_alert_rules
-    from usertrack.config import resolve_alerts_file
+    from usertrack.core.config import resolve_alerts_file
     from usertrack.segments.history import open_history
 
     ws = workspace

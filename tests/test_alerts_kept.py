@@ -20,7 +20,7 @@ def workspace(tmp_path: Path, fixed_demo_home: Path) -> Iterator[Any]:
     """The fixed demo's events in a home of this test's own (its kept answers start empty)."""
     import shutil
 
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     home = tmp_path / "home"
@@ -93,7 +93,7 @@ def test_a_store_replaced_under_an_open_workspace_keeps_nothing_of_the_old(
     import duckdb
 
     from usertrack.act.metric_alerts import MetricRule, series
-    from usertrack.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import resolve_queries_dir, resolve_segments_file
     from usertrack.sources import storecache
     from usertrack.workspace import open_workspace
 

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_CONFIG, EXIT_LIMIT
+from usertrack.core.errors import EXIT_CONFIG, EXIT_LIMIT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,7 @@ def test_the_time_limit_leaves_a_finished_query_and_the_connection_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from usertrack import sandbox
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.3")
     con = sandbox.connect()
@@ -191,7 +191,7 @@ def test_query_output_is_streamed(demo_home: Path, tmp_path: Path, folder: str, 
     import gc
     import tracemalloc
 
-    from usertrack.config import load_settings
+    from usertrack.core.config import load_settings
     from usertrack.rendering.export import render_result
     from usertrack.workspace import open_workspace
 
@@ -263,7 +263,7 @@ def test_a_failures_when_past_the_time_limit_is_stopped(demo_home: Path, tmp_pat
 
 
 # --------------------------------------------------------------------------------------------
-# The process's own bounds (usertrack.bounds): what DuckDB's limits do not stop
+# The process's own bounds (usertrack.core.bounds): what DuckDB's limits do not stop
 
 
 # A small launcher runs the command and reports its peak RSS: the test runner's own peak would

@@ -408,7 +408,7 @@ def test_a_group_too_long_for_a_query_is_said_with_what_works_instead() -> None:
     as what it is: the group, how many ids its list holds, and what works instead; any other
     error passes as it is."""
     from usertrack.analytics.by_segment import PersonSegments, list_too_long
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     groups = ("spender", "trial", "no segment", "no account")
     when = datetime(2026, 6, 4, 12, tzinfo=UTC)

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
-from usertrack.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
+from usertrack.core.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
 from usertrack.segments.profiles import run_by_source
 from usertrack.sources.postgres import PostgresSource
 from usertrack.sources.posthog_http import PostHogHTTPSource
@@ -289,7 +289,7 @@ def test_a_failing_database_interrupts_a_long_local_query(
 ) -> None:
     """The local engine (an events export, the demo) is interrupted mid-scan too: the command
     does not leave DuckDB grinding through a query whose answer nobody will read."""
-    from usertrack.errors import Cancelled
+    from usertrack.core.errors import Cancelled
     from usertrack.sources.posthog_local import LocalPostHogSource
 
     local = LocalPostHogSource(handmade_store)
@@ -335,7 +335,7 @@ def test_the_weekly_reports_work_meanwhile_stops_with_the_work_it_is_part_of() -
     """The weekly report's failure tables, computed on a thread meanwhile, stop waiting as soon
     as the work the report is part of (a dashboard whose other panel failed) is cancelled."""
     from usertrack.concurrency import Background
-    from usertrack.errors import Cancelled
+    from usertrack.core.errors import Cancelled
     from usertrack.sources.base import CancelToken, cancel_scope, pause
 
     outer = CancelToken()
@@ -352,8 +352,8 @@ def test_a_dashboards_database_lane_stops_with_the_work_it_is_part_of() -> None:
     panel's waits when the work the dashboard is part of is cancelled, and says so."""
     from types import SimpleNamespace
 
+    from usertrack.core.errors import Cancelled
     from usertrack.dashboards.compute import side_by_side
-    from usertrack.errors import Cancelled
     from usertrack.sources.base import CancelToken, cancel_scope, pause
 
     outer = CancelToken()

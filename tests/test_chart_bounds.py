@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
+from usertrack.core.errors import LimitError
 from usertrack.dashboards import charts
-from usertrack.errors import LimitError
 
 EVENTS = [
     "$pageview",

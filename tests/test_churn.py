@@ -283,7 +283,7 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
 
     from tests.handmade import SCHEMA
     from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS, from_copy
-    from usertrack.shipped import shipped_path
+    from usertrack.core.shipped import shipped_path
     from usertrack.sources.postgres import PostgresSource
     from usertrack.sources.queries import load_queries
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests import handmade
 from tests.cli_runner import run
-from usertrack.errors import (
+from usertrack.core.errors import (
     EXIT_CONFIG,
     EXIT_CONNECTION,
     EXIT_QUERY_FILE,

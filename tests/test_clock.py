@@ -1,4 +1,4 @@
-"""usertrack.clock: one naive_utc, and a naive moment is UTC whatever the machine's zone."""
+"""usertrack.core.clock: one naive_utc, and a naive moment is UTC whatever the machine's zone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from usertrack.clock import naive_utc, parse_as_of
+from usertrack.core.clock import naive_utc, parse_as_of
 from usertrack.segments.rules import classify, load_segments
 
 

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 import pytest
 
 from usertrack.concurrency import Background
-from usertrack.errors import Cancelled
+from usertrack.core.errors import Cancelled
 from usertrack.sources.base import CancelToken, cancel_scope, pause
 
 SEEN: ContextVar[str] = ContextVar("seen", default="unset")

@@ -27,7 +27,7 @@ from tests.analytics_helpers import (
 )
 from tests.cli_runner import run
 from usertrack.analytics.correlation import min_persons, odds_ratio, parse_properties, ranked
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 AS_OF = "2026-06-01"
 STEPS = ["signup", "create"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.rendering import style
+from usertrack.core import style
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # A value per kind of line break, and one that starts with a tab: each hides a formula.

@@ -18,7 +18,7 @@ NO_SEGMENTS = frozenset({"segment"})  # (the events alone: no app database here)
 
 @pytest.fixture()
 def workspace(tmp_path: Path, fixed_demo_home: Path) -> Iterator[Any]:
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     home = tmp_path / "home"
@@ -42,7 +42,7 @@ def _document(found: Any) -> Any:
 
 def test_the_events_work_started_early_gives_the_same_alerts(workspace: Any) -> None:
     from usertrack.act.alerts import events_ahead, find_alerts, load_alert_rules
-    from usertrack.config import resolve_alerts_file
+    from usertrack.core.config import resolve_alerts_file
 
     rules = load_alert_rules(resolve_alerts_file(None))
     alone = find_alerts(workspace, rules, AS_OF, skip_kinds=NO_SEGMENTS, reproducible=True)
@@ -61,7 +61,7 @@ def test_the_events_work_started_early_gives_the_same_alerts(workspace: Any) -> 
 
 
 def test_the_panels_early_work_stops_when_no_pass_takes_it(workspace: Any) -> None:
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
     from usertrack.dashboards.compute import AlertsPanel, Period
 
     period = Period("2026-W46", "2026-11-09T00:00:00Z", "2026-11-16T00:00:00Z", 7)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
+from usertrack.core.errors import UsageError
 from usertrack.dashboards.compute import side_by_side
 from usertrack.dashboards.spec import Panel
-from usertrack.errors import UsageError
 from usertrack.segments.history import history_path
 from usertrack.sources.base import check_cancelled, pause
 

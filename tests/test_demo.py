@@ -120,7 +120,7 @@ def test_failure_spike_story_on_the_last_day() -> None:
 
 
 def test_users_bounds() -> None:
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     with pytest.raises(UsageError):
         generate(3, ANCHOR)

@@ -1,5 +1,5 @@
-"""One email normalisation everywhere (usertrack.emails): Python, the join, PostgreSQL, the local
-HogQL engine and every query file agree, so `segments` and `user` see the same people.
+"""One email normalisation everywhere (usertrack.core.emails): Python, the join, PostgreSQL, the
+local HogQL engine and every query file agree, so `segments` and `user` see the same people.
 
 A hand-made database on the real embedded PostgreSQL, with an account whose email ends in a tab,
 a second account with the same email in other case, and a Unicode email; events in a PostHog
@@ -20,7 +20,7 @@ import pytest
 
 from tests import handmade
 from tests.cli_runner import run
-from usertrack.emails import (
+from usertrack.core.emails import (
     HOGQL_PERSON_EMAIL,
     HOGQL_PERSONS_EMAIL,
     email_key_sql,
@@ -204,7 +204,7 @@ def test_python_postgres_duckdb_and_hogql_spell_one_normalisation(
 
 def test_every_query_file_normalises_emails_one_way() -> None:
     """No query file keeps the old `lower(trim(x))`, which trims spaces only (and is ASCII-only in
-    ClickHouse); the ones that read an email use the spelling of usertrack.emails."""
+    ClickHouse); the ones that read an email use the spelling of usertrack.core.emails."""
     spelled = {
         "neon": email_key_sql("postgres", "w.email"),
         "posthog": email_key_sql("hogql", HOGQL_PERSON_EMAIL),

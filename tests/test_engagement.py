@@ -17,7 +17,7 @@ import pytest
 
 from tests.analytics_helpers import record
 from tests.cli_runner import run
-from usertrack.config import load_settings, resolve_segments_file
+from usertrack.core.config import load_settings, resolve_segments_file
 from usertrack.segments.rules import load_segments
 from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace

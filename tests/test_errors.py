@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from usertrack.errors import (
+from usertrack.core.errors import (
     EXIT_INTERNAL,
     EXIT_NOT_FOUND,
     NotFoundError,
@@ -71,7 +71,7 @@ def test_duckdb_out_of_memory_anywhere_is_one_line_naming_the_limit(
     import typer
 
     from usertrack.cli import handle_errors
-    from usertrack.errors import EXIT_LIMIT
+    from usertrack.core.errors import EXIT_LIMIT
 
     monkeypatch.delenv("USERTRACK_DEBUG", raising=False)
     monkeypatch.setenv("USERTRACK_DUCKDB_MEMORY", "300MB")
@@ -94,9 +94,9 @@ def test_no_thread_under_the_memory_bound_is_the_bound_line(
     the bound's one line and EXIT_LIMIT; outside the bound it stays an internal error."""
     import typer
 
-    from usertrack import bounds
     from usertrack.cli import handle_errors
-    from usertrack.errors import EXIT_LIMIT
+    from usertrack.core import bounds
+    from usertrack.core.errors import EXIT_LIMIT
 
     monkeypatch.delenv("USERTRACK_DEBUG", raising=False)
     monkeypatch.setenv("USERTRACK_DUCKDB_MEMORY", "300MB")

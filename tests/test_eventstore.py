@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from usertrack.errors import DataError
+from usertrack.core.errors import DataError
 from usertrack.sources.eventstore import (
     HOT_PERSON_PROPERTIES,
     HOT_PROPERTIES,

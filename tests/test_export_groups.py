@@ -30,7 +30,7 @@ import pytest
 from tests.analytics_helpers import live_posthog, record, write_export
 from tests.cli_runner import run
 from tests.handmade import SCHEMA
-from usertrack.errors import EXIT_USAGE
+from usertrack.core.errors import EXIT_USAGE
 
 AS_OF = "2026-06-10"
 

@@ -158,7 +158,7 @@ def test_the_copy_answers_as_the_file_does_and_follows_changes(
 def test_the_failure_report_is_the_same_with_and_without_the_copy(
     workspace: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.config import resolve_failures_file
+    from usertrack.core.config import resolve_failures_file
     from usertrack.reports import failure_copy
     from usertrack.reports.failures import failure_report, load_failure_rules
     from usertrack.reports.failures_output import report_json

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.config import resolve_failures_file
+from usertrack.core.config import resolve_failures_file
+from usertrack.core.errors import EXIT_USAGE
 from usertrack.demo.generator import INCIDENT_DAYS_BEFORE_ANCHOR
-from usertrack.errors import EXIT_USAGE
 from usertrack.reports.failures import (
     FailureRules,
     RulesFileError,

@@ -1,5 +1,6 @@
-"""feature_used's time spent from its table beside the events store (usertrack.sources.
-feature_times): the same rows as the events' JSON gives, for every kind of `duration` value."""
+"""feature_used's time spent from its table beside the events store
+(usertrack.sources.feature_times): the same rows as the events' JSON gives, for every kind of
+`duration` value."""
 
 from __future__ import annotations
 
@@ -221,7 +222,7 @@ def _leftovers(side: Path) -> list[Path]:
 def test_a_cancelled_command_stops_the_build_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.errors import Cancelled
+    from usertrack.core.errors import Cancelled
     from usertrack.sources.base import CancelToken, cancel_scope
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # a store written a moment ago is kept too

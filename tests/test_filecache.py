@@ -1,4 +1,4 @@
-"""Rule files and query files parsed once while unchanged (usertrack.filecache), as the MCP
+"""Rule files and query files parsed once while unchanged (usertrack.core.filecache), as the MCP
 server loads them for every call: an unchanged file is not read again, a changed one is parsed
 at the next load, even when its size and modification time are put back as they were."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import REPO
-from usertrack import filecache
-from usertrack.errors import QueryFileError
+from usertrack.core import filecache
+from usertrack.core.errors import QueryFileError
 from usertrack.reports.failures import RulesFileError, load_failure_rules
 from usertrack.segments.rules import load_segments
 from usertrack.sources.queries import load_queries

@@ -18,7 +18,7 @@ import pytest
 
 from tests import handmade
 from tests.cli_runner import run
-from usertrack.errors import EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_USAGE
+from usertrack.core.errors import EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_USAGE
 from usertrack.sources.queries import convert_param, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
@@ -380,7 +380,7 @@ def test_param_email_is_normalised_like_user(demo_home: Path) -> None:
     plain = rows(email)
     assert plain and rows(f"  {email.upper()} ") == plain
     assert rows(f"\t{email}\r\n") == plain
-    # Only space, tab, CR and LF are trimmed (usertrack.emails), here as in `user`: a form
+    # Only space, tab, CR and LF are trimmed (usertrack.core.emails), here as in `user`: a form
     # feed is part of what was typed, so nobody has that email.
     assert rows(f"\f{email}") == []
     assert run(["user", f"\f{email}"], demo_home).exit_code == EXIT_NOT_FOUND
@@ -604,7 +604,7 @@ def test_one_meaning_per_short_option_and_one_style_of_value_names() -> None:
 def test_words_say_what_happened(demo_home: Path) -> None:
     """--every 0s "is not a duration" (it is one: it must be above zero); "1265 user(s)";
     paths --to X --steps 4 said "first 4 steps" and showed the last 4."""
-    from usertrack.rendering.style import counted
+    from usertrack.core.style import counted
 
     zero = run(["alerts", "--every", "0s", "--watch"], demo_home)
     assert zero.exit_code == EXIT_USAGE
@@ -619,7 +619,7 @@ def test_words_say_what_happened(demo_home: Path) -> None:
 
 def test_no_message_counts_with_parenthesized_plurals() -> None:
     """`sync posthog` printed "1265 user(s)"; `import` "file(s)" and "row(s)": a count says its
-    noun once, singular or plural (usertrack.rendering.style.counted). Every text in the
+    noun once, singular or plural (usertrack.core.style.counted). Every text in the
     package's code but docstrings is read."""
     import ast
     import re

@@ -24,7 +24,7 @@ from tests.analytics_helpers import (
 )
 from tests.cli_runner import run
 from usertrack.analytics.common import date_range, parse_period, parse_window
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 AS_OF = "2026-06-01"
 STEPS = ["signup", "start", "create"]

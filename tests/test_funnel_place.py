@@ -15,7 +15,7 @@ import pytest
 from tests.analytics_helpers import record, write_export
 from usertrack.analytics.common import DateRange
 from usertrack.analytics.funnel import DEFAULT_STEPS, DEFAULT_WINDOW, load_progress
-from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
 from usertrack.sandbox import release
 from usertrack.workspace import open_workspace
 

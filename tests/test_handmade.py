@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests import handmade
 from usertrack.cli import app
-from usertrack.config import load_settings
+from usertrack.core.config import load_settings
 from usertrack.rendering.export import column_records
 from usertrack.segments.rules import load_segments
 from usertrack.sources.postgres import PostgresSource

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.config import load_settings
-from usertrack.errors import EXIT_USAGE, DataError
+from usertrack.core.config import load_settings
+from usertrack.core.errors import EXIT_USAGE, DataError
 from usertrack.segments.changes_view import render_changes
 from usertrack.segments.history import (
     History,
@@ -625,7 +625,7 @@ def test_retention_keeps_days_back_from_the_newest(tmp_path: Path) -> None:
 
 
 def test_history_days_setting(home: Path) -> None:
-    from usertrack.errors import EXIT_CONFIG, ConfigError
+    from usertrack.core.errors import EXIT_CONFIG, ConfigError
     from usertrack.segments.history import history_days
 
     assert history_days({}) == 400
@@ -652,7 +652,7 @@ def test_history_file_is_private(home: Path) -> None:
 
 
 def test_an_unusable_home_is_a_config_error(tmp_path: Path) -> None:
-    from usertrack.errors import EXIT_CONFIG
+    from usertrack.core.errors import EXIT_CONFIG
 
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")

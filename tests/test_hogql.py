@@ -12,7 +12,7 @@ import pytest
 
 from tests.edge_events import write_raw_events
 from tests.posthog_server import posthog_query
-from usertrack.errors import HogQLTranslationError, QueryError
+from usertrack.core.errors import HogQLTranslationError, QueryError
 from usertrack.sources.hogql import translate
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.sources.hogql.parser import ParseError, parse_select
 from usertrack.sources.hogql.printer import (
     PrintError,

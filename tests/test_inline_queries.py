@@ -21,7 +21,7 @@ import pytest
 from tests.cli_runner import run
 from tests.handmade import SCHEMA, write_events_jsonl
 from tests.posthog_server import live_env, serve
-from usertrack.errors import EXIT_USAGE, UsageError
+from usertrack.core.errors import EXIT_USAGE, UsageError
 from usertrack.sources.inline import inline_query, sql_code
 
 AS_OF = "2026-11-16"

@@ -15,7 +15,7 @@ import pytest
 
 from tests.cli_runner import run
 from tests.handmade import SCHEMA, write_events_jsonl
-from usertrack.errors import EXIT_USAGE, UsageError
+from usertrack.core.errors import EXIT_USAGE, UsageError
 from usertrack.sources.inline import inline_query
 
 READ_FILE = "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/passwd''))')"
@@ -305,7 +305,7 @@ def test_doctor_names_a_role_that_can_write_a_table_or_read_the_servers_files(
 ) -> None:
     import os
 
-    from usertrack.config import resolve_queries_dir
+    from usertrack.core.config import resolve_queries_dir
     from usertrack.doctor import role_check
     from usertrack.sources.queries import load_queries
 

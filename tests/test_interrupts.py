@@ -211,7 +211,7 @@ def test_ctrl_c_in_a_fast_loop(demo_home: Path, tmp_path: Path) -> None:
 STUCK_IN_C = """
 import ctypes, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from usertrack import interrupts
+from usertrack.core import interrupts
 interrupts.install()
 interrupts.command_starts()
 libc = ctypes.CDLL(None)
@@ -253,7 +253,7 @@ def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
     """The main thread held in C code that never returns (a lock a native library waits on):
     Python's handler cannot run there, but the watchdog hears the Ctrl-C itself, so the process
     ends with the one line and 130, after the grace or at once on a second Ctrl-C."""
-    from usertrack.interrupts import GRACE_SECONDS
+    from usertrack.core.interrupts import GRACE_SECONDS
 
     proc = subprocess.Popen(
         [sys.executable, "-c", STUCK_IN_C],
@@ -342,7 +342,7 @@ def test_ctrl_c_inside_an_atomic_write_leaves_nothing(
 HOLDING = """
 import signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from usertrack import interrupts
+from usertrack.core import interrupts
 from usertrack.act.slack import _ctrl_c_after
 interrupts.install()
 interrupts.command_starts()

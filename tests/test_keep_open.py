@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.analytics_helpers import record, write_export
-from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
 from usertrack.sandbox import connect, release
 from usertrack.sources.posthog_local import LocalPostHogSource
 from usertrack.workspace import keep_open, open_workspace

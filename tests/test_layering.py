@@ -158,13 +158,13 @@ def test_the_cycle_check_sees_function_level_imports(tmp_path: Path) -> None:
     path = tmp_path / "probe.py"
     path.write_text(
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from usertrack.errors import DataError\n"
+        "if TYPE_CHECKING:\n    from usertrack.core.errors import DataError\n"
         "def f():\n    from usertrack.workspace import Workspace\n    from . import files\n",
         encoding="utf-8",
     )
     assert list(_imports(path, "usertrack.probe")) == [
         ("typing", "TYPE_CHECKING"),
-        ("usertrack.errors", "DataError"),
+        ("usertrack.core.errors", "DataError"),
         ("usertrack.workspace", "Workspace"),
         ("usertrack", "files"),
     ]

@@ -22,8 +22,8 @@ from tests.posthog_server import (
     live_env,
     serve,
 )
-from usertrack.config import load_settings
-from usertrack.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
+from usertrack.core.config import load_settings
+from usertrack.core.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from usertrack.errors import EXIT_BUSY, BusyError
-from usertrack.locks import exclusive
+from usertrack.core.errors import EXIT_BUSY, BusyError
+from usertrack.core.locks import exclusive
 
 _HOLD = (
-    "import sys, time; from pathlib import Path; from usertrack.locks import exclusive\n"
+    "import sys, time; from pathlib import Path; from usertrack.core.locks import exclusive\n"
     "with exclusive(Path(sys.argv[1]), 'alerts', what='test'):\n"
     "    print('held', flush=True); time.sleep(60)\n"
 )

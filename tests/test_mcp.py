@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from tests.cli_runner import REPO, run
-from usertrack.rendering.style import counted
+from usertrack.core.style import counted
 
 READ_ONLY = {
     "segments",
@@ -768,7 +768,7 @@ def test_a_slow_or_huge_call_blocks_no_other(demo_home: Path, tmp_path: Path) ->
     import shutil
 
     from tests.test_bounds import HUGE_VALUE
-    from usertrack.errors import EXIT_LIMIT
+    from usertrack.core.errors import EXIT_LIMIT
 
     queries = tmp_path / "queries"
     shutil.copytree(REPO / "queries", queries)

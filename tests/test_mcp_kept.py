@@ -234,14 +234,14 @@ def test_a_long_list_is_cut_without_parsing_what_is_left_out(
 def test_a_rules_file_edited_between_calls_is_read_again(
     server: dict[str, Any], demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The server keeps failures.yaml parsed while it is unchanged (usertrack.filecache): kept
+    """The server keeps failures.yaml parsed while it is unchanged (usertrack.core.filecache): kept
     across calls, and an edit that keeps the file's size and modification time is seen at the
     next call, whose answer is the CLI's with the edited file."""
     import os
     import shutil
     import time
 
-    from usertrack import filecache
+    from usertrack.core import filecache
     from usertrack.reports import failures
 
     monkeypatch.setattr(filecache, "_SETTLE_NS", 50_000_000)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from usertrack.errors import EXIT_LIMIT
+from usertrack.core.errors import EXIT_LIMIT
 
 
 def _worker(conn: Any, files: dict[str, str]) -> None:

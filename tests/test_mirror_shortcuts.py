@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from usertrack.core.shipped import shipped_path
 from usertrack.reports import mirror_shortcuts
 from usertrack.scope import Scope
-from usertrack.shipped import shipped_path
 from usertrack.sources.queries import text_digest
 
 AS_OF = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)  # the fixed demo's anchor, mid-morning
@@ -31,7 +31,7 @@ def _workspace(database: str, home: Path, queries: Path | None = None) -> Iterat
     """A workspace on the app's `database` (its events one $pageview), its caches in `home`,
     its query library `queries` (the shipped one by default), no answer cache."""
     from tests.analytics_helpers import record, write_export
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     home.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ import pytest
 from tests.analytics_helpers import record, write_export
 from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.analytics.common import open_facts, open_facts_query
-from usertrack.config import load_settings
-from usertrack.errors import QueryError
+from usertrack.core.config import load_settings
+from usertrack.core.errors import QueryError
 from usertrack.segments.rules import load_segments
 from usertrack.sources.eventstore import import_events
 from usertrack.sources.posthog_http import PostHogHTTPSource

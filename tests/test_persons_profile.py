@@ -1,7 +1,7 @@
 """The app's per-user queries kept to a list of emails (`segment_only`, `segment_emails`): what
 `--persons` binds so the database reads only the cell's people. Each kept answer must be the
 whole answer's rows of those emails, matched as the profile's join matches them
-(usertrack.emails: trimmed of space, tab, CR and LF, lower-cased), on both ways a query's rows
+(usertrack.core.emails: trimmed of space, tab, CR and LF, lower-cased), on both ways a query's rows
 are read (a stream with bound parameters, COPY with the values rendered), on both of the
 queries' ways to keep a list (up to 40,000 emails through the index, past that over the whole
 table)."""

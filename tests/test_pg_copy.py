@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.test_postgres import neon_query
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.sources.postgres import PostgresSource
 
 AWKWARD = """

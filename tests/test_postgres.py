@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_for_password_auth
-from usertrack.errors import (
+from usertrack.core.errors import (
     EXIT_LIMIT,
     EXIT_QUERY,
     LimitError,
@@ -314,7 +314,7 @@ def password_role(pg_server: str) -> Iterator[str]:
 
 
 def test_wrong_password_is_clear_and_never_shown(password_role: str) -> None:
-    from usertrack.config import load_settings
+    from usertrack.core.config import load_settings
 
     dsn = password_role.format(pw="wrong-password-456")
     load_settings({"DATABASE_URL": dsn})  # registers the password as a secret
@@ -344,7 +344,8 @@ def test_the_demos_own_url_is_not_read_by_libpq_before_its_first_query(
 
     code = (
         "import sys\n"
-        "from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file\n"
+        "from usertrack.core.config import load_settings, resolve_queries_dir\n"
+        "from usertrack.core.config import resolve_segments_file\n"
         "from usertrack.workspace import open_workspace\n"
         "with open_workspace(load_settings(), queries_dir=resolve_queries_dir(None),\n"
         "                    segments_path=resolve_segments_file(None)) as ws:\n"

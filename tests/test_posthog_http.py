@@ -30,7 +30,7 @@ from tests.posthog_server import (
     posthog_query,
     serve,
 )
-from usertrack.errors import (
+from usertrack.core.errors import (
     ConfigError,
     NotFoundError,
     QueryError,

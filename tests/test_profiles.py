@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.segments import profiles
 from usertrack.sources.base import Result
 from usertrack.sources.queries import Query

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from usertrack.errors import QueryFileError
+from usertrack.core.errors import QueryFileError
 from usertrack.sources.queries import load_queries, parse_query, placeholders, resolve_params
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,8 +108,8 @@ def test_a_library_copied_from_an_older_usertrack_names_the_file_it_lacks(
     import shutil
 
     from tests.cli_runner import run
-    from usertrack.config import shipped_path
-    from usertrack.errors import EXIT_NOT_FOUND
+    from usertrack.core.config import shipped_path
+    from usertrack.core.errors import EXIT_NOT_FOUND
 
     mine = tmp_path / "queries"
     shutil.copytree(shipped_path("queries"), mine)
@@ -131,7 +131,7 @@ def test_shipped_is_read_from_the_querys_origin(tmp_path: Path) -> None:
     (its origin gone), is not."""
     from dataclasses import replace
 
-    from usertrack.config import shipped_path
+    from usertrack.core.config import shipped_path
     from usertrack.sources.queries import parse_query, shipped
 
     path = shipped_path("queries") / "neon" / "accounts.sql"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
-from usertrack.errors import EXIT_CONFIG, EXIT_QUERY
+from usertrack.core.errors import EXIT_CONFIG, EXIT_QUERY
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

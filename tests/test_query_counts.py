@@ -165,7 +165,7 @@ def test_the_by_segment_bundle_is_that_classifications_alone(
     workspace (as the MCP server keeps it) then classifies another moment as `segments` does,
     one query per file: the bundle is asked of that call, not left set on the source."""
     from usertrack.analytics.by_segment import person_segments
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     fake, env = live

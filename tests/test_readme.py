@@ -213,7 +213,7 @@ def test_the_json_examples_are_the_demos_numbers(readme_demo: Path) -> None:
 
 def test_the_docs_list_every_config_file_key() -> None:
     """The `[slack]` and `[capture]` sections were once missing from the documentation."""
-    from usertrack.config import CONFIG_KEYS
+    from usertrack.core.config import CONFIG_KEYS
 
     page = REPO / "docs" / "connecting.md"
     row = next(ln for ln in page.read_text().splitlines() if ln.startswith("| `USERTRACK_CONFIG`"))

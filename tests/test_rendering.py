@@ -23,8 +23,8 @@ from rich.console import Console
 
 from tests import handmade
 from tests.cli_runner import run
-from usertrack.config import load_settings
-from usertrack.rendering import style
+from usertrack.core import style
+from usertrack.core.config import load_settings
 from usertrack.rendering.export import render, render_result
 from usertrack.rendering.terminal import render_changes as render_changes_table
 from usertrack.rendering.terminal import (
@@ -405,7 +405,7 @@ def test_cli_on_a_hostile_workspace(hostile_sources: tuple[str, Path], tmp_path:
 
 @pytest.fixture(scope="module")
 def demo(fixed_demo_home: Path) -> Iterator[dict[str, Any]]:
-    from usertrack.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     mp = pytest.MonkeyPatch()

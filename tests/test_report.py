@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_USAGE
+from usertrack.core.errors import EXIT_USAGE
 from usertrack.reports.weekly import METRICS, WEEKLY_TEMPLATE, ReportWeek, metric_status
 from usertrack.segments.history import History, history_path
 
@@ -526,7 +526,7 @@ def _render(tmp_path: Path, body: str) -> str:
     ],
 )  # fmt: skip
 def test_a_template_is_bounded_in_size(tmp_path: Path, body: str, fragment: str) -> None:
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     with pytest.raises(UsageError) as info:
         _render(tmp_path, "# report\n" + body + "\n")
@@ -552,7 +552,7 @@ def test_a_template_is_bounded_in_time(
 ) -> None:
     import time
 
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
     from usertrack.reports import templating
 
     monkeypatch.setattr(templating, "RENDER_SECONDS", 1.0)
@@ -574,7 +574,7 @@ def test_a_bounded_template_still_renders(tmp_path: Path) -> None:
 def test_what_no_meter_sees_is_stopped_by_the_rendering_process_limits(tmp_path: Path) -> None:
     """A `|join` of one long string repeated makes 5 GB in one C call, before any check could
     look at it: the child process that renders has 2 GiB of address space."""
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     body = '{% set s = "x" * 5000000 %}{{ ([s] * 1000)|join|length }}'
     with pytest.raises(UsageError, match="template stopped: ran out of memory"):
@@ -588,7 +588,7 @@ def test_a_c_loop_past_the_time_limit_is_stopped(
     neither the meters nor SIGALRM run: the CPU limit of the rendering process ends it."""
     import time
 
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
     from usertrack.reports import templating
 
     monkeypatch.setattr(templating, "RENDER_SECONDS", 1.0)

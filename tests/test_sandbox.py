@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_QUERY, EXIT_QUERY_FILE, EXIT_USAGE, HogQLTranslationError
+from usertrack.core.errors import EXIT_QUERY, EXIT_QUERY_FILE, EXIT_USAGE, HogQLTranslationError
 from usertrack.sources.hogql import translate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -343,7 +343,7 @@ def test_cursors_and_second_connections_to_a_store_stay_utc_and_locked(tmp_path:
 def test_the_profile_connection_is_sandboxed_and_utc(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from usertrack.config import load_settings
+    from usertrack.core.config import load_settings
     from usertrack.workspace import open_workspace
 
     monkeypatch.setenv("USERTRACK_HOME", str(demo_home))

@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli_runner import REPO, run
 from tests.posthog_server import CREATED_IDS_FROM, FakePostHog, live_env, serve
-from usertrack.errors import EXIT_CONFIG, EXIT_USAGE
+from usertrack.core.errors import EXIT_CONFIG, EXIT_USAGE
 
 # The fake's project: 2 saved insights (11 "Daily pageviews and MCP clicks", tag growth; 12
 # "Events by name") and 2 dashboards (7 "Growth weekly", 8 "Tool reliability", tag ops).

@@ -25,7 +25,7 @@ LASTING = {"settings", "library", "rules", "sources", "demo", "notice", "warn", 
 @pytest.fixture()
 def ws(make_database: Callable[[str], str], tmp_path: Path) -> Iterator[Workspace]:
     from tests.handmade import SCHEMA
-    from usertrack.config import load_settings, resolve_queries_dir
+    from usertrack.core.config import load_settings, resolve_queries_dir
     from usertrack.workspace import open_workspace
 
     rules = tmp_path / "segments.yaml"

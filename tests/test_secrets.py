@@ -23,8 +23,9 @@ import pytest
 
 from tests.conftest import wait_for_password_auth
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, serve
-from usertrack.config import load_settings
-from usertrack.errors import (
+from usertrack.core.config import load_settings
+from usertrack.core.dsn import malformed_dsn
+from usertrack.core.errors import (
     EXIT_CONFIG,
     EXIT_CONNECTION,
     ConfigError,
@@ -32,7 +33,6 @@ from usertrack.errors import (
     register_secret,
     register_url_secrets,
 )
-from usertrack.sources.dsn import malformed_dsn
 from usertrack.sources.postgres import PostgresSource
 
 REPO = Path(__file__).resolve().parent.parent

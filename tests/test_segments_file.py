@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from usertrack.errors import EXIT_USAGE, SegmentsFileError
+from usertrack.core.errors import EXIT_USAGE, SegmentsFileError
 from usertrack.segments.rules import check_rules, classify, load_segments
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from usertrack.shipped import shipped_path
+from usertrack.core.shipped import shipped_path
 from usertrack.sources import shortcuts
 from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
 from usertrack.sources.queries import Query, load_queries, parse_query, text_digest

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.segments.profiles import Job, run_by_source
 from usertrack.sources.postgres import PostgresSource
 from usertrack.sources.queries import parse_query
@@ -187,7 +187,7 @@ def test_side_by_side_answers_as_one_after_another(
 
 
 def test_the_per_user_results_are_the_serial_ones(demo_home: Path) -> None:
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.segments.profiles import exclude_pattern, run_per_user_queries
     from usertrack.workspace import open_workspace
 
@@ -211,8 +211,8 @@ def test_the_per_user_results_are_the_serial_ones(demo_home: Path) -> None:
 
 
 def test_the_setting_is_checked() -> None:
-    from usertrack.config import load_settings
-    from usertrack.errors import ConfigError
+    from usertrack.core.config import load_settings
+    from usertrack.core.errors import ConfigError
 
     assert load_settings({"USERTRACK_DB_CONNECTIONS": "2"}).db_connections == 2
     assert load_settings({}).db_connections is None

@@ -19,7 +19,7 @@ import pytest
 from tests import handmade
 from tests.capture_server import serve
 from tests.cli_runner import REPO, run
-from usertrack.rendering.style import counted
+from usertrack.core.style import counted
 
 KEY = "phc_TestProjectKey0123456789SECRET"
 AS_OF = "2026-11-16"
@@ -372,7 +372,7 @@ def test_two_concurrent_applies_send_each_user_once(tmp_path: Path, env: dict[st
 def test_a_second_apply_gives_up_with_exit_10_while_one_runs(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack import locks
+    from usertrack.core import locks
 
     home = tmp_path / "home"
     home.mkdir()

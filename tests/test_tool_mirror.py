@@ -23,8 +23,8 @@ from tests.analytics_helpers import record, write_export
 from tests.cli_runner import run
 from tests.handmade import SCHEMA
 from tests.test_tools import AS_OF, ROWS, SEGMENTS, STRANGER
+from usertrack.core.shipped import shipped_path
 from usertrack.reports.tool_sections import ratio, rounded
-from usertrack.shipped import shipped_path
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_a_change_of_the_copys_columns_starts_a_new_copy(
 def test_a_cancelled_command_stops_the_checks_on_the_server(env: Any) -> None:
     import threading
 
-    from usertrack.errors import Cancelled
+    from usertrack.core.errors import Cancelled
     from usertrack.sources.app_mirror import TIMED, AppMirror
     from usertrack.sources.base import CancelToken, cancel_scope
     from usertrack.sources.postgres import PostgresSource

@@ -116,7 +116,7 @@ ORDER BY d.day
 @pytest.fixture(scope="module")
 def demo(demo_home: Path) -> Iterator[tuple[Any, datetime, list[str], str]]:
     """The demo's workspace, its as-of moment, a few emails of callers, and its busiest tool."""
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     mp = pytest.MonkeyPatch()

@@ -38,7 +38,7 @@ import pytest
 from tests.analytics_helpers import record, write_export
 from tests.cli_runner import run
 from tests.handmade import SCHEMA
-from usertrack.errors import EXIT_USAGE
+from usertrack.core.errors import EXIT_USAGE
 
 AS_OF = "2026-06-10"
 STRANGER = "<script>alert(1)</script> | [x](http://evil.example) 401"

@@ -25,8 +25,8 @@ from usertrack.audit.tracking_plan import (
     normalise_name,
     run_audit,
 )
-from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
-from usertrack.errors import EXIT_COVERAGE, EXIT_USAGE
+from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
+from usertrack.core.errors import EXIT_COVERAGE, EXIT_USAGE
 from usertrack.workspace import open_workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -507,7 +507,7 @@ def test_demo_audit_tells_its_stories(demo_home: Path) -> None:
 
 
 def test_plan_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from usertrack.config import resolve_tracking_plan_file, shipped_path
+    from usertrack.core.config import resolve_tracking_plan_file, shipped_path
 
     flag, named, local = tmp_path / "flag.yaml", tmp_path / "env.yaml", tmp_path / "here"
     local.mkdir()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.errors import EXIT_NOT_FOUND, EXIT_USAGE
+from usertrack.core.errors import EXIT_NOT_FOUND, EXIT_USAGE
 from usertrack.reports.deepdive import (
     PLATFORM_VERDICT,
     TimelineItem,
@@ -181,7 +181,7 @@ def test_unknown_email_suggests_close_ones(demo_home: Path) -> None:
 
 
 def test_internal_accounts_are_unknown(demo_home: Path) -> None:
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     mp = pytest.MonkeyPatch()
@@ -351,7 +351,7 @@ def test_the_deep_dives_side_thread_imports_nothing(demo_home: Path) -> None:
         "    if event == 'import':\n"
         "        found.append((threading.current_thread().name, args[0]))\n"
         "sys.addaudithook(hook)\n"
-        "from usertrack.config import load_settings\n"
+        "from usertrack.core.config import load_settings\n"
         "from usertrack.reports.deepdive import open_with_rules\n"
         "ws, _ = open_with_rules(\n"
         "    load_settings(),\n"

@@ -109,7 +109,7 @@ def test_what_is_sent_is_printed_from_the_checked_tree(text: str) -> None:
     table), and its WHERE names no field the filter may not read."""
     from tests.hogql_printer import parse_select
     from usertrack.analytics.where import check_where, spliced
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     try:
         sent = check_where(text)

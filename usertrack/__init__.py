@@ -15,7 +15,7 @@ import sys as _sys
 
 # The first line of usertrack that runs in the `usertrack` console script (it imports
 # usertrack.launch, and so this package, first): from here, until usertrack.launch and then
-# usertrack.interrupts take over, Ctrl-C ends the start at once in one line, never with
+# usertrack.core.interrupts take over, Ctrl-C ends the start at once in one line, never with
 # Python's traceback of an import. Anything else that imports the package is left alone.
 if (
     _sys.argv
@@ -36,8 +36,8 @@ TYPE_CHECKING = False  # not typing's: importing the package imports nothing
 if TYPE_CHECKING:
     from typing import Any
 
-    from usertrack.config import Settings, load_settings
-    from usertrack.errors import UsertrackError
+    from usertrack.core.config import Settings, load_settings
+    from usertrack.core.errors import UsertrackError
     from usertrack.segments.rules import (
         Classification,
         Segment,
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _WHERE = {
-    "Settings": "usertrack.config",
-    "load_settings": "usertrack.config",
-    "UsertrackError": "usertrack.errors",
+    "Settings": "usertrack.core.config",
+    "load_settings": "usertrack.core.config",
+    "UsertrackError": "usertrack.core.errors",
     "Classification": "usertrack.segments.rules",
     "Segment": "usertrack.segments.rules",
     "SegmentsFile": "usertrack.segments.rules",

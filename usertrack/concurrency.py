@@ -12,7 +12,7 @@ answer, or raises what it raised, on the caller's thread.
   are cancelled on their servers and its waits end.
 - Ctrl-C: the thread is a daemon (nothing holds the process's exit after an error), and the
   waits of `result` and `settle` are short ones in a loop, so a Ctrl-C on the waiting thread
-  is raised there at once on every platform (usertrack.interrupts then ends the command).
+  is raised there at once on every platform (usertrack.core.interrupts then ends the command).
 
 The dashboard's two lanes (usertrack.dashboards.compute.side_by_side) keep their own loop: a
 lane takes panels from a shared queue until the other's failure stops it.
@@ -65,7 +65,7 @@ class Background(Generic[T]):
 
     def cancel(self) -> None:
         """Stop the work: its queries are cancelled on their servers, its waits end (it then
-        ends with usertrack.errors.Cancelled, or its answer if it had one)."""
+        ends with usertrack.core.errors.Cancelled, or its answer if it had one)."""
         self._token.cancel()
 
     def settle(self, seconds: float | None = None) -> None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usertrack.clock import now_utc
-from usertrack.config import Settings
-from usertrack.errors import (
+from usertrack.core.clock import now_utc
+from usertrack.core.config import Settings
+from usertrack.core.errors import (
     EXIT_CONFIG,
     EXIT_CONNECTION,
     EXIT_QUERY,
@@ -90,8 +90,8 @@ def _act_checks() -> list[Check]:
     """alerts.yaml, and what `sync posthog --apply` needs: a phc_ project key, a capture host.
     Nothing is sent: the capture endpoint takes writes only, so it is checked for shape."""
     from usertrack.act.alerts import load_alert_rules
-    from usertrack.config import resolve_alerts_file, setting
-    from usertrack.errors import register_secret
+    from usertrack.core.config import resolve_alerts_file, setting
+    from usertrack.core.errors import register_secret
 
     out: list[Check] = []
     path = resolve_alerts_file(None)

@@ -1,4 +1,4 @@
-"""The `usertrack` console script: Ctrl-C taken over (usertrack.interrupts) before anything
+"""The `usertrack` console script: Ctrl-C taken over (usertrack.core.interrupts) before anything
 else is imported, then the program."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def main() -> Any:
-    # Until usertrack.interrupts is in place: Ctrl-C ends the start at once, in one line (the
+    # Until usertrack.core.interrupts is in place: Ctrl-C ends the start at once, in one line (the
     # package's first line did so already where the console script imported it).
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
         _signal.signal(_signal.SIGINT, _starting)
@@ -25,7 +25,7 @@ def main() -> Any:
     # numpy (pyarrow's and DuckDB's import of it) starts OpenBLAS with a thread a core, which
     # spin while numpy loads: 0.07 s of CPU a command here. usertrack does no linear algebra.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from usertrack import interrupts
+    from usertrack.core import interrupts
 
     interrupts.install()
     leave_pandas_out()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from usertrack.clock import now_utc
+from usertrack.core.clock import now_utc
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ def checked_files(library: Any, query_id: str | None = None) -> list[Any]:
     """The HogQL files to check: one by id, or every file of the library's posthog/ folder (a
     saved insight without HogQL has nothing to check)."""
     if query_id is not None:
-        from usertrack.errors import NotFoundError, UsageError
-        from usertrack.rulefiles import did_you_mean
+        from usertrack.core.errors import NotFoundError, UsageError
+        from usertrack.core.rulefiles import did_you_mean
 
         if query_id not in library.queries:
             names = [q for q, v in library.queries.items() if v.folder == "posthog"]

@@ -56,13 +56,13 @@ _MEMORY_TEXT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re
 
 def memory_limit() -> str:
     """USERTRACK_DUCKDB_MEMORY (or [limits] duckdb_memory), default DEFAULT_MEMORY_LIMIT."""
-    from usertrack.config import setting
-    from usertrack.errors import ConfigError
+    from usertrack.core.config import setting
+    from usertrack.core.errors import ConfigError
 
     value, origin = setting(MEMORY_VARIABLE)
     if value is None:
         return DEFAULT_MEMORY_LIMIT
-    from usertrack.bounds import memory_bytes
+    from usertrack.core.bounds import memory_bytes
 
     if not _MEMORY_TEXT.match(value) or not 0 < memory_bytes(value) <= 1 << 50:  # 1 PiB
         raise ConfigError(
@@ -74,8 +74,8 @@ def memory_limit() -> str:
 def timeout_seconds() -> float:
     """USERTRACK_DUCKDB_TIMEOUT (or [limits] duckdb_timeout_seconds): how long one DuckDB query
     of text from a file (a query file, a rule) may run; default DEFAULT_TIMEOUT_SECONDS."""
-    from usertrack.config import setting
-    from usertrack.errors import ConfigError
+    from usertrack.core.config import setting
+    from usertrack.core.errors import ConfigError
 
     value, origin = setting(TIMEOUT_VARIABLE)
     if value is None:
@@ -95,13 +95,13 @@ def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
     timeout_seconds(), and raise LimitError naming `what` and the limit: DuckDB has no
     statement timeout, so a timer thread calls con.interrupt(), as a cancelled command does
     (usertrack.sources.base.CancelToken). DuckDB looks at an interrupt only between chunks of
-    rows: in a process bounded by usertrack.bounds, a query still running GRACE_SECONDS after
+    rows: in a process bounded by usertrack.core.bounds, a query still running GRACE_SECONDS after
     it ends the process with the same line (bounds.stop_now). DuckDB out of memory in the
     block (its limit, or the process's bound) is a LimitError naming `what` too."""
     import duckdb
 
-    from usertrack import bounds
-    from usertrack.errors import LimitError
+    from usertrack.core import bounds
+    from usertrack.core.errors import LimitError
 
     seconds = timeout_seconds()
     lock = threading.Lock()
@@ -203,7 +203,7 @@ def connect(
     """
     import duckdb
 
-    from usertrack import bounds
+    from usertrack.core import bounds
 
     bounds.limit_memory(memory_limit())  # the process's bound, where it is armed
     temp = _private_temp(path)

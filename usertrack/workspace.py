@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.config import Settings
-from usertrack.errors import ConfigError, NotFoundError
-from usertrack.files import private_dir, secure_home
+from usertrack.core.config import Settings
+from usertrack.core.errors import ConfigError, NotFoundError
+from usertrack.core.files import private_dir, secure_home
 from usertrack.scope import NO_SCOPE, Scope
 from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
 from usertrack.sources.base import Result, RowStream, Source
@@ -94,7 +94,7 @@ class Workspace:
         With cached live sources, now floored to a multiple of the cache TTL: the queries run
         with that moment, so runs within one TTL share cache entries and each cached answer is
         the answer for the moment it is keyed by."""
-        from usertrack.clock import now_utc
+        from usertrack.core.clock import now_utc
 
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
@@ -301,7 +301,7 @@ class Workspace:
 
     def reference_now(self) -> datetime:
         """Now; on the demo, the end of its data."""
-        from usertrack.clock import now_utc
+        from usertrack.core.clock import now_utc
 
         if self.demo is not None:
             return datetime.combine(self.demo.anchor, datetime.min.time(), tzinfo=UTC)
@@ -322,7 +322,7 @@ class Workspace:
                     used.setdefault(col, []).append(seg.name)
         if not used:
             return None
-        from usertrack.rendering.style import moment
+        from usertrack.core.style import moment
 
         stamp = moment(as_of)
         cols = ", ".join(f"{c} (in {', '.join(ids)})" for c, ids in used.items())

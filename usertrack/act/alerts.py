@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from usertrack.errors import AlertsFileError, DataError, QueryError
-from usertrack.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
+from usertrack.core.errors import AlertsFileError, DataError, QueryError
+from usertrack.core.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
 from usertrack.sql_checks import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
@@ -681,7 +681,7 @@ def _failure_alerts(
     progress: Callable[[str], None] | None,
     ahead: Ahead,
 ) -> list[dict[str, Any]]:
-    from usertrack.standout import standout_days
+    from usertrack.core.standout import standout_days
 
     days = trigger.days
     trend = ahead.get(("failures", days), lambda: _failure_days(ws, as_of, days, progress))

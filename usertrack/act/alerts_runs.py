@@ -19,7 +19,7 @@ import threading
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:

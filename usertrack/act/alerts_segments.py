@@ -50,7 +50,7 @@ def saved_now(ws: Workspace, as_of: datetime) -> Snapshot | None:
         return None
     if ws.past_warning(as_of, ws.current_only()) is not None:
         return None
-    from usertrack.errors import DataError
+    from usertrack.core.errors import DataError
     from usertrack.segments.history import open_history
 
     try:

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import csv_text, json_text, md_table
 
 _SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",

@@ -37,9 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usertrack.clock import naive_utc
-from usertrack.errors import AlertsFileError
-from usertrack.rulefiles import did_you_mean, key_line
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import AlertsFileError
+from usertrack.core.rulefiles import did_you_mean, key_line
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -126,7 +126,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
         event = given
         math_name = item.get("math", "total")
         from usertrack.analytics.trends import parse_math
-        from usertrack.errors import UsageError
+        from usertrack.core.errors import UsageError
 
         try:
             if not isinstance(math_name, str):
@@ -143,7 +143,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
     if metric == "funnel_conversion":
         from usertrack.analytics.common import parse_window
         from usertrack.analytics.funnel import DEFAULT_STEPS, check_steps
-        from usertrack.errors import UsageError
+        from usertrack.core.errors import UsageError
 
         raw_steps = item.get("steps", list(DEFAULT_STEPS))
         if not isinstance(raw_steps, list) or not all(isinstance(x, str) for x in raw_steps):

@@ -16,7 +16,7 @@ values strangers wrote into PostHog: each value is cut to VALUE_CHARS, each text
 limit, with an ellipsis; a link longer than Slack takes is left out and said so. Those values are
 never markup: they go into `plain_text` objects, and the fallback `text` escapes `&`, `<` and
 `>` with mrkdwn off; control, bidi and zero-width characters are shown as `\\x1b` and
-`\\u202e`, as the terminal shows them (usertrack.rendering.style).
+`\\u202e`, as the terminal shows them (usertrack.core.style).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import StateFileError, redact
+from usertrack.core.errors import StateFileError, redact
 
 OUTBOX_FILE = "alerts-outbox.json"
 ATTEMPTS = 4  # per message and pass: a 429 waits Retry-After, 5xx/timeouts back off
@@ -66,8 +66,8 @@ ELLIPSIS = "…"
 
 def visible(value: Any) -> str:
     """A value on one line with its control characters shown (`\\x1b`), and its bidi and
-    zero-width ones too (`\\u202e`): what the terminal shows (usertrack.rendering.style)."""
-    from usertrack.rendering.style import terminal_text
+    zero-width ones too (`\\u202e`): what the terminal shows (usertrack.core.style)."""
+    from usertrack.core.style import terminal_text
 
     return terminal_text(str(value))
 
@@ -410,7 +410,7 @@ class Outbox:
 
     @classmethod
     def open(cls, home: Path) -> Outbox:
-        from usertrack.files import private_dir
+        from usertrack.core.files import private_dir
 
         private_dir(home)
         path = home / OUTBOX_FILE
@@ -508,7 +508,7 @@ def deliver(
     outlast the deadline: what is left stays queued for the next pass (`left`)."""
     import httpx
 
-    from usertrack.config import register_webhook_secret
+    from usertrack.core.config import register_webhook_secret
 
     register_webhook_secret(url)  # its path is the secret: an endpoint may echo it back
     done = Delivery()

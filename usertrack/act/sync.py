@@ -15,7 +15,7 @@ queries/neon/account_ids.sql; the email itself for people without an account). O
 email is skipped as ambiguous and reported. Never by recency. No person is ever created: users
 PostHog has never seen are skipped and counted.
 
-Exactly once. The apply holds `<home>/sync.lock` (usertrack.locks), so two runs never plan the
+Exactly once. The apply holds `<home>/sync.lock` (usertrack.core.locks), so two runs never plan the
 same change; the plan is made under it, against the state the previous run left. Before anything
 is sent, the whole list (a generation: its id, the moment, every user's distinct_id and values)
 is saved in `<home>/posthog-sync.json` as `pending`; each batch the capture host acknowledges is
@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from usertrack import locks
 from usertrack.act.sync_state import (
     ACKS_FILE,
     LOCK_NAME,
@@ -66,7 +65,8 @@ from usertrack.act.sync_state import (
     trim_torn_tail,
 )
 from usertrack.act.sync_state import reset_state as reset_state  # for the command
-from usertrack.errors import ConfigError, register_secret
+from usertrack.core import locks
+from usertrack.core.errors import ConfigError, register_secret
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -134,7 +134,7 @@ class SyncResult:
 def capture_host(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """The ingestion host and where it came from: POSTHOG_CAPTURE_HOST, else derived from
     POSTHOG_HOST (PostHog Cloud's app host -> its .i. ingestion host; a self-hosted one as is)."""
-    from usertrack.config import check_outgoing_url, setting
+    from usertrack.core.config import check_outgoing_url, setting
 
     env_map = env
     host, where = setting("POSTHOG_CAPTURE_HOST", env_map)
@@ -154,7 +154,7 @@ def capture_host(env: Mapping[str, str] | None = None) -> tuple[str, str]:
 
 
 def project_key(env: Mapping[str, str] | None = None) -> str:
-    from usertrack.config import setting
+    from usertrack.core.config import setting
 
     key, _ = setting("POSTHOG_PROJECT_API_KEY", env)
     if not key:
@@ -196,7 +196,7 @@ def resolve_targets(
     """email -> distinct_id for every email person_distinct_ids.sql returned that can be tied to
     one person, and email -> number of persons for the ambiguous ones. `app_ids`: email -> the
     app's user ids (accounts); an email without an account is identified by the email itself."""
-    from usertrack.emails import normalize_email
+    from usertrack.core.emails import normalize_email
 
     targets: dict[str, str] = {}
     ambiguous: dict[str, int] = {}
@@ -486,7 +486,7 @@ def apply_sync(
     leaves, save the new generation as pending, send it batch by batch, fold it when done.
     `timeout` bounds each post (POST_TIMEOUT_SECONDS), `deadline_seconds` the whole send
     (DEADLINE_SECONDS): what is left then stays pending."""
-    from usertrack.files import private_dir
+    from usertrack.core.files import private_dir
 
     private_dir(home)
     timeout = POST_TIMEOUT_SECONDS if timeout is None else timeout

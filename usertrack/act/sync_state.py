@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from usertrack import locks
-from usertrack.errors import StateFileError
+from usertrack.core import locks
+from usertrack.core.errors import StateFileError
 
 STATE_FILE = "posthog-sync.json"
 ACKS_FILE = "posthog-sync.acks"

@@ -27,7 +27,7 @@ from usertrack.analytics.common import (
     open_facts_tables,
     period_start,
 )
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 MAX_PERIODS = 400
 SUMMARY_QUERY = "posthog/activity_summary"

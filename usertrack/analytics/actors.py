@@ -21,8 +21,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.kept_cells import kept_people
-from usertrack.clock import naive_utc
-from usertrack.errors import UsageError
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import DateRange
@@ -83,7 +83,7 @@ class Actors:
 
 def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
     """The cell asked for and those that exist (page paths, event names: data) quoted apart
-    from the words (usertrack.errors.UsertrackError)."""
+    from the words (usertrack.core.errors.UsertrackError)."""
     shown = cells[:MAX_LISTED_CELLS]
     if not cells:
         listed = "none: the answer is empty"
@@ -583,7 +583,7 @@ def shown_columns(found: Actors) -> list[str]:
 
 
 def actors_title(found: Actors) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
 
     return f"{style.count(len(found.persons))} people: {found.command} {found.about}"
 
@@ -619,7 +619,7 @@ def actors_csv(found: Actors) -> str:
 
 def actors_markdown(found: Actors) -> str:
     from usertrack.analytics.common import md_section
-    from usertrack.rendering import style
+    from usertrack.core import style
     from usertrack.rendering.export import cell_text, md_table
 
     shown = shown_columns(found)

@@ -35,7 +35,7 @@ class ProfilesAhead:
 
     def start(self) -> None:
         from usertrack.analytics.by_segment import Background
-        from usertrack.errors import ConfigError
+        from usertrack.core.errors import ConfigError
         from usertrack.workspace import check_database
 
         if self.ready is not None:
@@ -57,7 +57,7 @@ class ProfilesAhead:
             # imported here meanwhile: the database's client (a demo whose reader role is
             # known already is reached without it, and add_database would import it once the
             # cell is found)
-            import psycopg  # noqa: F401  (the package first: see usertrack.sources.dsn)
+            import psycopg  # noqa: F401  (the package first: see usertrack.core.dsn)
 
             import usertrack.sources.postgres  # noqa: F401
 
@@ -128,7 +128,7 @@ def with_profiles(
     """Each person's profile columns from the app's database (as `segments` builds them as of
     `as_of`; `ahead`: a ProfilesAhead building it), in place; without a database,
     only their emails (and a note)."""
-    from usertrack.errors import ConfigError
+    from usertrack.core.errors import ConfigError
     from usertrack.workspace import add_database, check_database
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from usertrack.analytics.actors import Actors, actors_title, shown_columns
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import cell_text
 from usertrack.rendering.terminal import Col, fitted_table, plain
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace

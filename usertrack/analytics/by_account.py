@@ -54,7 +54,7 @@ def account_progress(
     their funnel events, normalized) in queries/neon/account_members.sql; persons of no account
     are left out, and counted in the note returned. `members_fetch`: members_meanwhile's,
     started by the caller (else fetched here)."""
-    from usertrack.emails import email_key_sql
+    from usertrack.core.emails import email_key_sql
 
     if members_fetch is None:
         with members_meanwhile(ws, as_of, progress) as fetching:
@@ -85,7 +85,7 @@ def account_progress(
     outside = int(row[0][0]) if row else 0
     if not outside:
         return ()
-    from usertrack.rendering.style import counted
+    from usertrack.core.style import counted
 
     who = counted(outside, "person")
     return (f"--by-account: {who} who entered the funnel in no account, left out",)
@@ -195,6 +195,6 @@ def as_accounts(
     outside = int(row[0]) if row else 0
     if not outside:
         return ()
-    from usertrack.rendering.style import counted
+    from usertrack.core.style import counted
 
     return (f"--by-account: {counted(outside, 'person')} in no account, left out",)

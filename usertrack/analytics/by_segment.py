@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from usertrack.analytics.segment_persons import persons_answer, persons_query, persons_table
 from usertrack.concurrency import Background
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.scope import PersonFacts, PersonFilter
 from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
@@ -77,7 +77,7 @@ def groups_of(ws: Workspace) -> tuple[str, ...]:
 def check_segment(ws: Workspace, text: str) -> str:
     """The group `--segment` names: a segment id of the rules, or `no segment` / `no account`
     (also written with `_` or `-`); else a UsageError (exit 2) with the closest ids."""
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
 
     groups = groups_of(ws)
     if text in groups:
@@ -574,7 +574,7 @@ def list_too_long(mapping: PersonSegments, group: str) -> Iterator[None]:
     """PostHog refusing a group's query for its length (ClickHouse's max_query_size: the
     group's persons are printed into the query as a list) said as what it is, with what works
     instead."""
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     try:
         yield
@@ -694,7 +694,7 @@ def _json(result: Segmented, render: Callable[[Any], str]) -> str:
 def _csv(result: Segmented, render: Callable[[Any], str]) -> str:
     """--segment: the analysis's csv as it is; --by-segment: each group's rows after a `segment`
     column (the whole answer's rows are not repeated)."""
-    from usertrack.rendering.style import csv_cell
+    from usertrack.core.style import csv_cell
 
     if result.segment is not None:
         return render(result.overall)
@@ -726,7 +726,7 @@ def _demoted(markdown: str) -> str:
 
 
 def _markdown(result: Segmented, render: Callable[[Any], str]) -> str:
-    from usertrack.rendering.style import md_text
+    from usertrack.core.style import md_text
 
     title, _, rest = render(result.overall).partition("\n")
     text = f"{title}\n\n{md_text(header(result))}\n{rest}"

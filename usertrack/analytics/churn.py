@@ -23,8 +23,8 @@ from usertrack.analytics.common import (
     open_facts_tables,
     period_start,
 )
-from usertrack.clock import naive_utc
-from usertrack.errors import UsageError
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import UsageError
 
 WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count
 HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 RUNS = {"email": "VARCHAR", "run_count": "BIGINT", "runs_completed": "BIGINT"}

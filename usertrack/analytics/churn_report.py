@@ -7,7 +7,7 @@ from typing import Any
 
 from usertrack.analytics.churn import HIGH_RISK_BELOW, Churn
 from usertrack.analytics.common import csv_rows, json_document, md_section
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 PERIOD_HEADERS = ["Period", "Active", "New", "Retained", "Resurrected", "Churned", "Churn rate"]

@@ -23,9 +23,9 @@ from usertrack.analytics.rendered import (  # re-exported: every analysis render
     seconds_or_none,
     sparkline,
 )
-from usertrack.clock import naive_utc
 from usertrack.concurrency import Background
-from usertrack.errors import UsageError
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import UsageError
 
 __all__ = [
     "csv_rows",
@@ -144,7 +144,7 @@ class DateRange:
 
 
 def _moment(text: str, option: str) -> datetime:
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
 
     try:
         return parse_as_of(text)
@@ -179,7 +179,7 @@ def date_range(
             end += timedelta(days=1)
         if end > as_of:
             if warn:
-                from usertrack.rendering.style import moment as shown
+                from usertrack.core.style import moment as shown
 
                 warn(
                     f"--until {until.strip()} is past the data (up to {shown(as_of)}):"
@@ -363,7 +363,7 @@ def store_rows(
 ) -> None:
     import pyarrow as pa
 
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     missing = [c for c in schema if c not in result.columns]
     if missing:
@@ -472,7 +472,7 @@ def _arrow_facts(
     columns, arrays to unnest, as they are)."""
     import pyarrow as pa
 
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     columns = []
     for col, kind in schema.items():
@@ -558,7 +558,7 @@ def typed_table(
     unnested), as open_facts gives them."""
     import duckdb
 
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     found = {row[0]: row[1] for row in con.execute(f'DESCRIBE "{table}"').fetchall()}
     missing = [c for c in schema if c not in found]
@@ -724,7 +724,7 @@ class FactsQuery:
         (the analysis's own values, never written into its text)."""
         import duckdb
 
-        from usertrack.errors import QueryError
+        from usertrack.core.errors import QueryError
         from usertrack.sandbox import time_limit
         from usertrack.sources.base import current_token, on_cancel
 
@@ -774,7 +774,7 @@ def open_facts_query(
         types = {d[0]: str(d[1]) for d in described}
         missing = [c for c in schema if c not in found]
         if missing:
-            from usertrack.errors import QueryError
+            from usertrack.core.errors import QueryError
 
             raise QueryError(
                 f"query {query_id} returns no column {', '.join(missing)}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     import duckdb
@@ -438,7 +438,7 @@ def _check_known(con: duckdb.DuckDBPyConnection, ws: Workspace, event: str, as_o
     missing = [p for p in properties if p not in had]
     if not missing or not con.execute("SELECT count(*) FROM progress").fetchall()[0][0]:
         return
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
 
     result = ws.run_query(KEYS_QUERY, as_of, since=span.start, until=span.end, event=event)
     known = {str(r["key"]): int(r["persons"]) for r in result.as_dicts() if r["key"] is not None}

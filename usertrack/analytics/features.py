@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from usertrack.analytics.common import change
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 TRENDS = ("up", "flat", "down")
 
@@ -208,7 +208,7 @@ def planned_features() -> tuple[list[str], dict[str, str]]:
     the one `usertrack tracking-plan` reads (--plan aside: USERTRACK_TRACKING_PLAN,
     ./tracking-plan.yaml, else the shipped one)."""
     from usertrack.audit.plan_file import load_tracking_plan
-    from usertrack.config import resolve_tracking_plan_file
+    from usertrack.core.config import resolve_tracking_plan_file
 
     plan = load_tracking_plan(resolve_tracking_plan_file(None))
     for event in plan.events:

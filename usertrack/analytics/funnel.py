@@ -42,7 +42,7 @@ from usertrack.analytics.funnel_time import (
     time_to_convert,
     trend_points,
 )
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.sandbox import release
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def step_index(steps: list[str], text: str) -> int:
         named = [i for i, s in enumerate(steps, 1) if s == text]
         index = next((i for i in named if i > 1), named[0])
     else:
-        from usertrack.rulefiles import did_you_mean
+        from usertrack.core.rulefiles import did_you_mean
 
         raise UsageError(
             f"--dropped {text!r} is not a step of this funnel{did_you_mean(text, steps)}"

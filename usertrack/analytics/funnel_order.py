@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 ORDERS = ("ordered", "strict", "any")
 EXCLUDED = -1  # the rank of an exclusion event (person_progress)

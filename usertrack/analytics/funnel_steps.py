@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 STEP_KEYS = ("event", "where", "name")
 
@@ -97,7 +97,7 @@ def load_steps_file(path: Path) -> tuple[list[str], list[str | None]]:
     (None: its event is shown). Two steps of one label are refused: the label names a step."""
     import yaml
 
-    from usertrack.rulefiles import compose_with_marks
+    from usertrack.core.rulefiles import compose_with_marks
 
     root = compose_with_marks(path, "--steps-file: ")
     if not isinstance(root, yaml.SequenceNode) or not root.value:

@@ -15,7 +15,7 @@ from typing import Any
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.paths import Paths
 from usertrack.analytics.sessions import Listed, Sessions
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 NONE_LABEL = "(none)"

@@ -23,7 +23,7 @@ from usertrack.analytics.journey_render import (
 )
 from usertrack.analytics.paths import Paths
 from usertrack.analytics.sessions import Sessions
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 

@@ -19,7 +19,7 @@ from usertrack.analytics.by_segment import (
     person_segments,
     who_rules,
 )
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.scope import Narrowing, PersonFacts
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def run_who(
     (app and PostHog columns, as `segments` builds it as of `as_of`) for whom `who` holds: a
     `--segment` run whose rules are that one expression (who_rules). Nothing is saved to the
     history. An unknown column is a UsageError naming the closest ones (exit 2)."""
-    from usertrack.errors import SegmentsFileError
+    from usertrack.core.errors import SegmentsFileError
 
     narrowed = ws.scope.but(narrow_to=Narrowing(who_columns(ws, who), who))
     who_ws = ws.scoped(narrowed, rules=who_rules(ws, who))
@@ -96,7 +96,7 @@ def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
     """The profile columns `who` names. When profile.sql is one plain SELECT (its columns known
     without running it), a name that is none of them (nor `as_of`) is a UsageError naming the
     closest ones, before any query runs."""
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
     from usertrack.segments.narrow import profile_items
     from usertrack.sql_checks import expression_columns
 

@@ -62,7 +62,7 @@ def _once(
 def unknown(typed: Mapping[str, str], known: Mapping[str, int], what: str) -> tuple[str, ...]:
     """A note for each typed name (option or step label -> name) that `known` lacks:
     "--start 'signed_up' is no event in the range (did you mean 'user_signed_up'?)"."""
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
 
     return tuple(
         f"{label} {name!r} is no {what} in the range{did_you_mean(name, known, n=3)}"

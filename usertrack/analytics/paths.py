@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -440,7 +440,7 @@ def summarize_sequences(
 def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) -> tuple[str, ...]:
     """A note for a --from/--to that no kept event in the range has (a typo gives an empty
     answer otherwise), with the closest node there is."""
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
 
     nodes = [n for n in known if n is not None]
 

@@ -9,7 +9,7 @@ from usertrack.analytics.common import csv_rows, duration, json_document, md_sec
 from usertrack.analytics.correlation import Correlation, Row
 from usertrack.analytics.funnel import Dropped, Funnel, Step
 from usertrack.analytics.retention import Retention
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 STEP_FIELDS = (

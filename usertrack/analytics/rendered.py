@@ -24,7 +24,7 @@ def csv_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> str:
     """A Markdown document: `# title`, paragraphs (already escaped), then tables."""
-    from usertrack.rendering.style import md_text
+    from usertrack.core.style import md_text
 
     parts = [f"# {md_text(title)}\n"]
     parts.extend(f"{line}\n" for line in lines)

@@ -24,8 +24,8 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.proportions import judged, wilson
-from usertrack.clock import naive_utc
-from usertrack.errors import UsageError
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import UsageError
 
 MODES = ("first-time", "recurring")
 SUMMARY_QUERY = "posthog/retention_summary"

@@ -24,8 +24,8 @@ from usertrack.analytics.common import (
     period_start,
     previous_span,
 )
-from usertrack.clock import naive_utc
-from usertrack.errors import UsageError
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery

@@ -12,7 +12,7 @@ from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.trends import OTHER, Trends
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 

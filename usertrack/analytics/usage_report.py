@@ -9,7 +9,7 @@ from usertrack.analytics.activity import WEEKDAYS, Activity
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
 from usertrack.analytics.rendered import duration
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 

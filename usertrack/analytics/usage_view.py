@@ -24,7 +24,7 @@ from usertrack.analytics.usage_report import (
     lifecycle_cells,
     unused_line,
 )
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 # Heatmap shades, lightest to darkest, by the cell's share of the busiest hour.

@@ -29,7 +29,7 @@ from usertrack.analytics.render import (
     step_cells,
 )
 from usertrack.analytics.retention import Retention
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 # Retention heatmap: a cell's background by the share of its cohort (the darkest under 10%).

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.sources.queries import fill_filters
 
 # The event's fields an expression may start a name with.
@@ -64,7 +64,7 @@ def _refuse(text: str, why: str) -> UsageError:
 def check_where(text: str) -> str:
     """The expression printed from its checked tree, when `text` is one filter expression over
     an event; else a UsageError (exit 2) saying what is wrong, in one line."""
-    from usertrack.errors import HogQLTranslationError
+    from usertrack.core.errors import HogQLTranslationError
     from usertrack.sources.hogql import translate
     from usertrack.sources.hogql.parser import ParseError, parse_expr
 
@@ -264,7 +264,7 @@ def with_where(text: str, where: Sequence[str], fmt: str) -> str:
             return json_text(doc)
         return text
     if fmt == "md":
-        from usertrack.rendering.style import md_text
+        from usertrack.core.style import md_text
 
         title, _, rest = text.partition("\n")
         return f"{title}\n\n{md_text(header(where))}\n{rest}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.audit.audit_run import BLANK, Audit, fmt_count, fmt_pct, fmt_time, fmt_trend
-from usertrack.rendering import style
+from usertrack.core import style
 
 
 def audit_json(audit: Audit) -> str:

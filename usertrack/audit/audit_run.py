@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.audit.plan_file import PropertySpec, TrackingPlan, closest_planned
-from usertrack.rendering import style
+from usertrack.core import style
 
 if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace
 
 
-BLANK = style.MISSING  # an empty figure, for people (the house style: usertrack/rendering/style.py)
+BLANK = style.MISSING  # an empty figure, for people (the house style: usertrack/core/style.py)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.audit.audit_run import event_periods, fmt_time, type_counts
 from usertrack.audit.plan_file import DEFAULT_EXEMPT, DEFAULT_NAMING
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.workspace import Progress, Workspace

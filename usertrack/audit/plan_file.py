@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import EXIT_USAGE, UsertrackError
-from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
+from usertrack.core.errors import EXIT_USAGE, UsertrackError
+from usertrack.core.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 
 TYPES = ("string", "number", "boolean", "datetime", "list", "object")
 SOURCES = ("backend", "frontend", "api", "mobile", "autocapture")

@@ -23,8 +23,8 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import ConfigError, UsageError
-from usertrack.rendering.style import count, counted
+from usertrack.core.errors import ConfigError, UsageError
+from usertrack.core.style import count, counted
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -79,8 +79,8 @@ def _seconds(text: str, option: str) -> float:
 
 
 def _slack_url() -> str:
-    from usertrack.config import check_outgoing_url, setting
-    from usertrack.errors import register_secret
+    from usertrack.core.config import check_outgoing_url, setting
+    from usertrack.core.errors import register_secret
 
     url, where = setting("SLACK_WEBHOOK_URL")
     if not url:
@@ -98,7 +98,7 @@ def _record_segments(ws: Workspace, run: Any) -> None:
     """Keep the alerts pass's segments in the history; a failure is a warning (the alerts are
     queued already), and says what it costs."""
     from usertrack.act.alerts import record_segments
-    from usertrack.errors import DataError
+    from usertrack.core.errors import DataError
 
     try:
         record_segments(ws, run)
@@ -155,9 +155,9 @@ def alerts(
         from datetime import timedelta
 
         from usertrack.act.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
-        from usertrack.clock import parse_as_of
-        from usertrack.config import resolve_alerts_file
-        from usertrack.errors import DeliveryError
+        from usertrack.core.clock import parse_as_of
+        from usertrack.core.config import resolve_alerts_file
+        from usertrack.core.errors import DeliveryError
         from usertrack.segments.history import saves_by_default
 
         if notify is not None and notify != "slack":
@@ -247,9 +247,9 @@ def _reset_outbox() -> None:
     """--reset-outbox: a damaged outbox moved aside, under the senders' lock."""
     from usertrack.act.slack import OUTBOX_FILE
     from usertrack.act.slack import reset_outbox as move_outbox_aside
-    from usertrack.clock import now_utc
-    from usertrack.config import load_settings
-    from usertrack.locks import exclusive
+    from usertrack.core.clock import now_utc
+    from usertrack.core.config import load_settings
+    from usertrack.core.locks import exclusive
 
     home = load_settings().home
     aside = None
@@ -269,7 +269,7 @@ def _show_pending(fmt: str | None, out: Path | None) -> None:
     """--pending: the queued messages and the dead letters."""
     from usertrack.act.alerts_view import pending_document, pending_lines
     from usertrack.act.slack import Outbox
-    from usertrack.config import load_settings
+    from usertrack.core.config import load_settings
 
     shown_as = choose_format(fmt, out, ("table", "json"))
     outbox = Outbox.open(load_settings().home)
@@ -335,8 +335,8 @@ def _send(ws: Workspace, run: Any, url: str, keep: bool, sending: _Sending) -> _
     """The pass's alerts queued in the outbox, then delivered. One sender per home: a second
     run (an overlapping cron line) waits, then exits 10; it never posts what this one is posting."""
     from usertrack.act.slack import Outbox, deliver
-    from usertrack.clock import now_utc
-    from usertrack.locks import exclusive
+    from usertrack.core.clock import now_utc
+    from usertrack.core.locks import exclusive
 
     with exclusive(ws.settings.home, "alerts", what=_LOCKED):
         now = now_utc()
@@ -380,8 +380,8 @@ def _say_pass(
     """The pass's lines on stderr: what was sent and queued, or that nothing was."""
     import time
 
-    from usertrack.clock import now_utc
-    from usertrack.rendering.style import moment as shown
+    from usertrack.core.clock import now_utc
+    from usertrack.core.style import moment as shown
 
     if watch:
         typer.echo(
@@ -451,12 +451,12 @@ def sync_posthog(
     """Each user's segments to PostHog as person properties (dry run unless --apply)."""
     with handle_errors():
         from usertrack.act import sync
-        from usertrack.clock import now_utc, parse_as_of
-        from usertrack.errors import DeliveryError
-        from usertrack.rendering.style import terminal_text
+        from usertrack.core.clock import now_utc, parse_as_of
+        from usertrack.core.errors import DeliveryError
+        from usertrack.core.style import terminal_text
 
         if reset:
-            from usertrack.config import load_settings
+            from usertrack.core.config import load_settings
 
             moved = sync.reset_state(load_settings().home, now_utc())
             for old, new in moved:

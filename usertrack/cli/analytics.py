@@ -31,7 +31,7 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.scope import Scope
 
 # Product analytics (funnel, retention, ...): the options every analysis shares. Funnel,
@@ -182,7 +182,7 @@ CHARTS = ("html", "svg", "png")
 def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
     """The answer's chart (usertrack.dashboards.charts, as a dashboard's panel draws it): one
     HTML page that draws offline, an SVG or a PNG."""
-    from usertrack.config import load_settings
+    from usertrack.core.config import load_settings
     from usertrack.dashboards import charts, render
     from usertrack.rendering.output import atomic_file, is_stdout
     from usertrack.sources.cache import cache_dir

@@ -77,9 +77,9 @@ def tracking_plan(
             load_tracking_plan,
             run_audit,
         )
-        from usertrack.clock import parse_as_of
-        from usertrack.config import resolve_tracking_plan_file
-        from usertrack.errors import CoverageError
+        from usertrack.core.clock import parse_as_of
+        from usertrack.core.config import resolve_tracking_plan_file
+        from usertrack.core.errors import CoverageError
 
         chosen = choose_format(fmt, out)
         if as_of:

@@ -9,20 +9,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from usertrack.cli.output import info, spinner, warn
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from usertrack.config import Settings
+    from usertrack.core.config import Settings
     from usertrack.workspace import Workspace
 
 
 def check_as_of(ws: Workspace, moment: datetime | None) -> None:
     """--as-of after the data: an error on the demo (its data ends at its anchor), else a
     warning (the newest rows may not have arrived; a future moment sees nothing new)."""
-    from usertrack.clock import now_utc
-    from usertrack.rendering.style import moment as shown
+    from usertrack.core.clock import now_utc
+    from usertrack.core.style import moment as shown
 
     if moment is None:
         return
@@ -59,7 +59,7 @@ def open_command_workspace(
 ) -> Workspace:
     """The workspace a command's flags name: settings, query library, rules, sources
     (`database=False`: PostHog only, for the commands that read nothing else)."""
-    from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
     from usertrack.workspace import open_workspace
 
     return open_workspace(
@@ -86,7 +86,7 @@ def events_workspace(
     """The events workspace (PostHog only: demo, events export or live API), the as-of moment
     and the progress callback, for a command that reads events only (the analytics, the
     tracking plan's audit and draft)."""
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
 
     moment = parse_as_of(as_of) if as_of else None
     with spinner(status) as progress:
@@ -103,8 +103,8 @@ def events_workspace(
 
 
 def check_segment(ws: Workspace, segment: str) -> None:
-    from usertrack.errors import SegmentsFileError
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.errors import SegmentsFileError
+    from usertrack.core.rulefiles import did_you_mean
 
     ids = [s.id for s in ws.rules.segments]
     if segment not in ids:

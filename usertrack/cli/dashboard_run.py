@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.output import info, spinner, warn
 from usertrack.concurrency import Background
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.scope import Scope
 
 if TYPE_CHECKING:
@@ -43,9 +43,9 @@ def _format(fmt: str | None, out: Path | None) -> tuple[str, bool]:
 
 def _period(ws: Any, days: int | None, week: Any, moment: Any) -> tuple[Any, Any, Any]:
     """The dashboard's period (its ISO week, or `days: N` up to --as-of), its start and end."""
-    from usertrack.clock import now_utc
+    from usertrack.core.clock import now_utc
+    from usertrack.core.style import moment as moment_text
     from usertrack.dashboards.compute import Period
-    from usertrack.rendering.style import moment as moment_text
 
     data_end = ws.default_as_of() if ws.demo is not None else now_utc()
     if days is None:
@@ -110,8 +110,8 @@ def run_report(
     from typer.main import get_command
 
     from usertrack.cli.program import app_of, leave_to_exit
-    from usertrack.clock import parse_as_of
-    from usertrack.config import load_settings
+    from usertrack.core.clock import parse_as_of
+    from usertrack.core.config import load_settings
     from usertrack.dashboards.compute import command_lines, compute
     from usertrack.dashboards.spec import load, resolve
     from usertrack.rendering.output import write_atomic

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 _quiet = False  # --quiet: no demo notice, no progress, no "wrote" lines (errors still show)
 
@@ -93,7 +93,7 @@ def spinner(first: str) -> Iterator[Callable[[str], None]]:
 
 
 def safe(message: str) -> str:
-    from usertrack.rendering.style import terminal_text
+    from usertrack.core.style import terminal_text
 
     return terminal_text(message, one_line=False)
 

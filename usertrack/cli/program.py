@@ -14,9 +14,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from usertrack import interrupts
 from usertrack.cli.output import safe, set_quiet, set_verbose
-from usertrack.errors import (
+from usertrack.core import interrupts
+from usertrack.core.errors import (
     EXIT_INTERNAL,
     EXIT_USAGE,
     ConfigError,
@@ -254,7 +254,7 @@ def _silence_stdout() -> None:
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn library errors into one line on stderr and the error's exit code. In the process
-    of one command (usertrack.bounds.arm), its memory bound holds from here: a query of any
+    of one command (usertrack.core.bounds.arm), its memory bound holds from here: a query of any
     source (a PostgreSQL row of a gigabyte too), not only DuckDB's."""
     _bound_memory()
     try:
@@ -269,7 +269,7 @@ def handle_errors() -> Iterator[None]:
 
 
 def _bound_memory() -> None:
-    from usertrack import bounds
+    from usertrack.core import bounds
 
     if not bounds.armed():
         return
@@ -323,7 +323,7 @@ def _as_line(error: BaseException) -> NoReturn:
 
 def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
     """The memory limit's one line: DuckDB's own (`duckdb_alone`), or the process's bound."""
-    from usertrack.errors import EXIT_LIMIT
+    from usertrack.core.errors import EXIT_LIMIT
     from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
 
     if duckdb_alone:
@@ -342,9 +342,9 @@ def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
 
 
 def _no_thread_under_bound(error: BaseException) -> bool:
-    """Python could not start a thread in a process under the memory bound (usertrack.bounds):
+    """Python could not start a thread in a process under the memory bound (usertrack.core.bounds):
     its stack is memory the bound counts."""
-    from usertrack import bounds
+    from usertrack.core import bounds
 
     return (
         isinstance(error, RuntimeError)
@@ -367,7 +367,7 @@ def _home_write_error(error: OSError) -> ConfigError | None:
     if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
         return None
     try:
-        from usertrack.config import load_settings
+        from usertrack.core.config import load_settings
 
         home = load_settings().home.resolve()
         path = Path(str(error.filename or "")).resolve()
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> Any:
     # on. It is not turned back on at the end: the first allocation after would run a full
     # collection (0.03 s) in a process that ends right away.
     gc.disable()
-    from usertrack import bounds
+    from usertrack.core import bounds
 
     bounds.arm()  # this process runs one command: bound what its queries can take
     global _left_to_exit

@@ -22,8 +22,8 @@ from usertrack.cli.output import (
     spinner,
 )
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import UsageError
-from usertrack.rendering.style import counted
+from usertrack.core.errors import UsageError
+from usertrack.core.style import counted
 
 
 @app.command()
@@ -82,7 +82,7 @@ def query(
     """Run one query file of the library, or one inline SELECT, and print its rows (--list:
     which files)."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
+        from usertrack.core.clock import parse_as_of
         from usertrack.rendering.terminal import render_result_table
 
         inline = [
@@ -222,7 +222,7 @@ def _run_inline(
 def _inline_refusal(run: Any) -> Any:
     """An inline query that PostgreSQL refused to run because it writes: a usage error (exit
     2), as the checks before it would have said."""
-    from usertrack.errors import QueryError
+    from usertrack.core.errors import QueryError
 
     try:
         return run()
@@ -239,9 +239,9 @@ def _inline_refusal(run: Any) -> Any:
 # their own they have nothing to read, so `query` neither lists nor runs them.
 def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
     """`query --check`: PostHog's verdict on each HogQL file (usertrack.querycheck)."""
-    from usertrack.config import load_settings, resolve_queries_dir
+    from usertrack.core.config import load_settings, resolve_queries_dir
+    from usertrack.core.errors import EXIT_QUERY, ConfigError
     from usertrack.doctor import NEEDS_LIVE_POSTHOG
-    from usertrack.errors import EXIT_QUERY, ConfigError
     from usertrack.querycheck import check_query_files, checked_files
     from usertrack.sources.posthog_http import PostHogHTTPSource
     from usertrack.sources.queries import load_queries
@@ -289,7 +289,7 @@ def _mirror_shown(query_id: str, taken: bool) -> str:
 
 
 def _list_queries(queries_dir: Path | None) -> None:
-    from usertrack.config import resolve_queries_dir
+    from usertrack.core.config import resolve_queries_dir
     from usertrack.reports import mirror_shortcuts
     from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
     from usertrack.sources.shortcuts import has_shortcut
@@ -390,8 +390,8 @@ def insight(
 
 def _posthog_api(progress: Any) -> Any:
     """The live PostHog source: saved insights and dashboards live there (else exit 4)."""
-    from usertrack.config import load_settings
-    from usertrack.errors import ConfigError
+    from usertrack.core.config import load_settings
+    from usertrack.core.errors import ConfigError
     from usertrack.sources.posthog_http import PostHogHTTPSource
 
     settings = load_settings()
@@ -497,7 +497,7 @@ def _insight_query(
     if hogql is not None:
         return sent_text(inline_query(hogql, "hogql").sql)
     assert from_query is not None
-    from usertrack.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.core.config import resolve_queries_dir, resolve_segments_file
     from usertrack.segments.profiles import exclude_pattern
     from usertrack.segments.rules import load_segments
     from usertrack.sources.queries import load_queries, parse_query
@@ -514,8 +514,8 @@ def _insight_query(
     else:
         library = load_queries(resolve_queries_dir(queries_dir))
         if from_query not in library.queries:
-            from usertrack.errors import NotFoundError
-            from usertrack.rulefiles import did_you_mean
+            from usertrack.core.errors import NotFoundError
+            from usertrack.core.rulefiles import did_you_mean
 
             hogql_ids = [q for q, v in library.queries.items() if v.folder == "posthog"]
             raise NotFoundError(
@@ -574,7 +574,7 @@ app.add_typer(cache_app, name="cache")
 def cache_clear() -> None:
     """Remove every cached query result."""
     with handle_errors():
-        from usertrack.config import load_settings
+        from usertrack.core.config import load_settings
         from usertrack.sources.cache import clear
 
         removed = clear(load_settings().home)

@@ -26,7 +26,7 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 TemplateOpt = Annotated[
     Path | None,
@@ -137,7 +137,7 @@ def report(
             sys.stdout.flush()
             return
         if list_dashboards:
-            from usertrack.config import load_settings
+            from usertrack.core.config import load_settings
             from usertrack.dashboards.spec import listed
 
             for name, where, path in listed(load_settings().home):
@@ -204,8 +204,8 @@ def failures(
 ) -> None:
     """Why runs and tool calls fail across all users: causes, owners, tools, standout days."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
-        from usertrack.config import resolve_failures_file
+        from usertrack.core.clock import parse_as_of
+        from usertrack.core.config import resolve_failures_file
         from usertrack.reports.failures import failure_report, load_failure_rules
         from usertrack.reports.failures_output import report_csv, report_json, report_markdown
 
@@ -252,7 +252,7 @@ def accounts(
 ) -> None:
     """Accounts (teams of users): members active, plan, runs and failures, credits, health."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
+        from usertrack.core.clock import parse_as_of
         from usertrack.reports import accounts as account_report
 
         chosen = choose_format(fmt, out)
@@ -308,7 +308,7 @@ def tools(
 ) -> None:
     """Tool calls, agent runs, code executions and custom tools across users (csv: top tools)."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
+        from usertrack.core.clock import parse_as_of
         from usertrack.reports import tool_usage
 
         chosen = choose_format(fmt, out)
@@ -368,8 +368,8 @@ def user(
 ) -> None:
     """Deep dive into one user: profile, segments and why, timeline, tools, failures by cause."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
-        from usertrack.config import (
+        from usertrack.core.clock import parse_as_of
+        from usertrack.core.config import (
             load_settings,
             resolve_failures_file,
             resolve_queries_dir,

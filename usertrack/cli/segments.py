@@ -20,7 +20,7 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
 from usertrack.cli.program import app, handle_errors, leave_to_exit
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.scope import Scope
 
 
@@ -73,8 +73,8 @@ def segments(
 ) -> None:
     """Classify every user into the segments of segments.yaml and show who to act on."""
     with handle_errors():
-        from usertrack.clock import parse_as_of
-        from usertrack.config import load_settings
+        from usertrack.core.clock import parse_as_of
+        from usertrack.core.config import load_settings
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
@@ -161,7 +161,7 @@ def _history_to_save(ws: Any, save: bool | None) -> Any:
 
 def _save_snapshot(history: Any, result: Any) -> None:
     """Save the snapshot of `result` in `history` (open), saying on stderr when it was not."""
-    from usertrack.errors import DataError
+    from usertrack.core.errors import DataError
 
     try:
         if history.save(result) is None:
@@ -182,7 +182,7 @@ def _segments_history(
     baseline."""
     from datetime import timedelta
 
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
     from usertrack.segments.history import (
         Snapshot,
         baseline_for,

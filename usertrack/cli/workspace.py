@@ -10,7 +10,7 @@ import typer
 from usertrack.cli.options import QueriesOpt, SegmentsOpt
 from usertrack.cli.output import info, spinner
 from usertrack.cli.program import app, handle_errors
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 
 @app.command()
@@ -32,7 +32,7 @@ def demo(
 ) -> None:
     """Generate the built-in demo workspace (PostgreSQL + PostHog events) under USERTRACK_HOME."""
     with handle_errors():
-        from usertrack.config import load_settings
+        from usertrack.core.config import load_settings
         from usertrack.demo.generator import ensure_demo, read_manifest
 
         settings = load_settings()
@@ -49,7 +49,7 @@ def demo(
             if ws.users != users:  # an existing demo of another size: regenerate at this one
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
-        from usertrack.files import secure_home
+        from usertrack.core.files import secure_home
 
         secure_home(settings.home)  # the demo server outlives this command: keep its home private
         verb = "generated" if fresh else "already there:"
@@ -79,7 +79,7 @@ def doctor(
 ) -> None:
     """Check the configuration and reach every source; print the fix for anything wrong."""
     with handle_errors():
-        from usertrack.config import load_settings, resolve_queries_dir, resolve_segments_file
+        from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
         from usertrack.doctor import exit_code, run_checks
 
         settings = load_settings()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.errors import UsageError, UsertrackError
 from usertrack.dashboards.spec import Dashboard, Panel, check_panel, period_options
-from usertrack.errors import UsageError, UsertrackError
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -90,7 +90,7 @@ def panel_options(
 
 
 def _segments(o: dict[str, Any], _period: Period) -> Compute:
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
     from usertrack.segments.history import check_since
 
     segment, changes = o["segment"], o["changes"]
@@ -130,7 +130,7 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
 
 
 def _failures(o: dict[str, Any], _period: Period) -> Compute:
-    from usertrack.config import resolve_failures_file
+    from usertrack.core.config import resolve_failures_file
     from usertrack.reports.failures import failure_report, load_failure_rules
     from usertrack.reports.failures_output import report_json
 
@@ -151,7 +151,7 @@ class AlertsPanel:
 
     def __init__(self, o: dict[str, Any], period: Period) -> None:
         from usertrack.act.alerts import load_alert_rules
-        from usertrack.config import resolve_alerts_file
+        from usertrack.core.config import resolve_alerts_file
 
         self.rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
         self.period = period
@@ -171,7 +171,7 @@ class AlertsPanel:
 
     def __call__(self, ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
         from usertrack.act.alerts import alerts_document, find_alerts
-        from usertrack.clock import parse_as_of
+        from usertrack.core.clock import parse_as_of
         from usertrack.rendering.export import jsonable
         from usertrack.segments.history import baseline_for, open_history
 
@@ -264,7 +264,7 @@ def compute(
     """Every panel's data: {analysis, title, note, data}, in the file's order. Every panel is
     checked before the first is computed. `ws`: the dashboard's view, its panels sharing
     (Scope.shared); `metrics(ws)`: the key metrics' panel."""
-    from usertrack.clock import parse_as_of
+    from usertrack.core.clock import parse_as_of
 
     moment = parse_as_of(period.end)
     options = [
@@ -348,7 +348,7 @@ def side_by_side(
     import queue
     import threading
 
-    from usertrack.errors import Cancelled
+    from usertrack.core.errors import Cancelled
     from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
     from usertrack.sources.base import CancelToken, cancel_scope, current_token
 

@@ -1,5 +1,5 @@
 """Charts drawn by vl-convert (V8 running Vega) in a child process, under a memory and a time
-bound, as a query runs under the command's (usertrack.bounds).
+bound, as a query runs under the command's (usertrack.core.bounds).
 
 V8 reserves address space it hardly touches (34 GB of it) and, at its heap's limit or an
 allocation refused, ends its whole process (SIGTRAP, a page of its own on stderr): it cannot
@@ -43,7 +43,7 @@ def draw(drawings: list[Drawing]) -> list[bytes]:
     import subprocess
     import sys
 
-    from usertrack.errors import LimitError
+    from usertrack.core.errors import LimitError
 
     seconds = DRAW_SECONDS * len(drawings)
     request = json.dumps(

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from usertrack.core import style
 from usertrack.dashboards import charts
 from usertrack.dashboards.charts import chart, clean, mermaid, svgs
-from usertrack.rendering import style
 
 
 def headline(analysis: str, d: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.cli.options import names_a_path
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 SHIPPED = Path(__file__).resolve().parent
 
@@ -119,7 +119,7 @@ def listed(home: Path) -> list[tuple[str, str, Path]]:
 def summaries(home: Path | None = None) -> list[dict[str, Any]]:
     """The dashboards by name with their title and panels (the MCP tool list_dashboards)."""
     if home is None:
-        from usertrack.config import load_settings
+        from usertrack.core.config import load_settings
 
         home = load_settings().home
     found: list[dict[str, Any]] = []
@@ -164,7 +164,7 @@ def load(path: Path) -> Dashboard:
     """Read and check the file's shape (not yet the panels' options: `check_panel`)."""
     import yaml
 
-    from usertrack.rulefiles import compose_with_marks
+    from usertrack.core.rulefiles import compose_with_marks
 
     root = compose_with_marks(path)
     if not isinstance(root, yaml.MappingNode):

@@ -101,7 +101,7 @@ def spike_runs(
     """
     import numpy as np
 
-    from usertrack.standout import standout_days
+    from usertrack.core.standout import standout_days
 
     rng = np.random.default_rng([seed, 5])  # never the main generator: nothing else moves
     want = len(failing) // ALERT_STORY["users_per_erroring_person"]

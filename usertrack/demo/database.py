@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.errors import ConfigError, DataError, SourceConnectionError, first_line
 from usertrack.demo.layout import DemoData, DemoWorkspace
 from usertrack.demo.schema import INDEX_SQL, POSTGRES_TABLES, SCHEMA_SQL
-from usertrack.errors import ConfigError, DataError, SourceConnectionError, first_line
 
 if TYPE_CHECKING:
     pass
@@ -144,7 +144,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
             f"could not start the demo PostgreSQL in {ws.pg_dir}: {first_line(exc)}",
             hint=f"its log is {ws.pg_dir / 'log'}; `usertrack demo --reset` rebuilds the demo",
         ) from exc
-    from usertrack.files import secure_home
+    from usertrack.core.files import secure_home
 
     # pgserver opened the folders above the data directory to everyone (go+rx) on its way: the
     # server outlives us, so close them again now (its own user keeps traversal only).

@@ -127,6 +127,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usertrack.core.errors import UsageError
 from usertrack.demo.accounts import Accounts, sign_up
 from usertrack.demo.alerts import alert_events, spike_runs, with_spike_runs
 from usertrack.demo.audit import audit_events
@@ -174,7 +175,6 @@ from usertrack.demo.vocabulary import (
     EVENTS,
 )
 from usertrack.demo.workloads import do_work
-from usertrack.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -274,7 +274,7 @@ def ensure_demo(
             ws = existing_demo(home)
             if ws is not None:
                 return ws
-        from usertrack.bounds import unbounded
+        from usertrack.core.bounds import unbounded
 
         # The process's memory bound is for questions (a rule, a query, stranger data); the
         # demo's build is usertrack's own work, sized by --users, whose arrays reserve far more
@@ -347,7 +347,7 @@ def _generate_workspace(
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, manifest_path)
     (root / GENERATING).unlink(missing_ok=True)
-    from usertrack.files import secure_home
+    from usertrack.core.files import secure_home
 
     secure_home(home)  # the events store and the manifest: the owner's only, from the start
     return ws

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from usertrack.core.errors import DataError
 from usertrack.demo.sampling import normalized, object_array, pick_mask, uuid_halves
 from usertrack.demo.timeline import DAY
 from usertrack.demo.vocabulary import (
@@ -27,7 +28,6 @@ from usertrack.demo.vocabulary import (
     PERSONAL_DOMAINS,
     REFERRERS,
 )
-from usertrack.errors import DataError
 
 if TYPE_CHECKING:
     import numpy as np

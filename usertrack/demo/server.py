@@ -89,7 +89,7 @@ def idle_seconds() -> int:
     try:
         value = int(raw)
     except ValueError:
-        from usertrack.errors import ConfigError
+        from usertrack.core.errors import ConfigError
 
         raise ConfigError(
             f"{IDLE_ENV}={raw!r}: not a whole number of seconds",

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from usertrack.cli.options import names_a_path
+from usertrack.core.errors import EXIT_USAGE, redact, take_ended
 from usertrack.dashboards.spec import NAME, summaries
-from usertrack.errors import EXIT_USAGE, redact, take_ended
 from usertrack.mcp.answers import (
     ERROR_NOTE,
     SAID_NOTE,
@@ -441,7 +441,7 @@ def _stamp(path: Path) -> tuple[Any, ...]:
     """What changes when a file, or any file of a folder, changes: one stat a file, its inode,
     size and change time with its modification time (an edit that puts the size and the
     modification time back still changes the change time)."""
-    from usertrack.filecache import stamp
+    from usertrack.core.filecache import stamp
 
     if not path.is_dir():
         return (str(path), stamp(path))
@@ -464,8 +464,8 @@ def memo_key(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> tuple[An
     demo (whose data is fixed until `demo --reset`), keyed by the arguments and the size and
     time of every file the answer may read (the rule files and queries in use, the demo's
     data, the state files of USERTRACK_HOME), so an edit to any of them is seen at once."""
-    from usertrack import config
-    from usertrack.errors import UsertrackError
+    from usertrack.core import config
+    from usertrack.core.errors import UsertrackError
 
     if tool.spec.name not in _MEMO_TOOLS or arguments.get("changes") or arguments.get("refresh"):
         return None
@@ -547,7 +547,7 @@ def _call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
 
 def list_queries() -> list[dict[str, Any]]:
     """The runnable queries of the library, as `query --list` lists them."""
-    from usertrack.config import resolve_queries_dir
+    from usertrack.core.config import resolve_queries_dir
     from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
 
     library = load_queries(resolve_queries_dir(_started("queries_dir")))
@@ -578,7 +578,7 @@ _LISTS: dict[str, tuple[str, Any]] = {  # the tools that list what another tool 
 
 def resources() -> dict[str, tuple[str, str, Path]]:
     """uri -> (name, description, file): the segment rules, each query file, the metrics doc."""
-    from usertrack.config import resolve_queries_dir, resolve_segments_file, shipped_path
+    from usertrack.core.config import resolve_queries_dir, resolve_segments_file, shipped_path
     from usertrack.sources.queries import load_queries
 
     found: dict[str, tuple[str, str, Path]] = {}
@@ -744,7 +744,7 @@ def serve(
     without it, calls run in this process."""
     import anyio
 
-    from usertrack.config import register_known_secrets
+    from usertrack.core.config import register_known_secrets
     from usertrack.mcp.wire import guarded_stdio
     from usertrack.workspace import keep_open
 

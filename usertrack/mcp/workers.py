@@ -1,5 +1,5 @@
 """The MCP server's worker processes: each tool call runs its command in one of them, under the
-bounds of a command's process (usertrack.bounds), so that a call that is slow, or that a
+bounds of a command's process (usertrack.core.bounds), so that a call that is slow, or that a
 query makes huge, neither blocks the next call nor takes the server down with it.
 
 A worker is forked from a clean, single-threaded process that imported the CLI once
@@ -99,7 +99,7 @@ class Workers:
 
     def run(self, argv: list[str], quiet: bool) -> Result:
         """`usertrack ARGV` in a worker: its exit code, stdout and stderr."""
-        from usertrack.errors import EXIT_INTERNAL, EXIT_LIMIT
+        from usertrack.core.errors import EXIT_INTERNAL, EXIT_LIMIT
 
         with self.slots:
             worker = self._take()
@@ -141,7 +141,7 @@ class Workers:
 def serve_calls(
     conn: Any, setup: Callable[[], None], run: Callable[[list[str], bool], Result]
 ) -> None:
-    """A worker process's main: bounded as a command's process is (usertrack.bounds), `setup()`
+    """A worker process's main: bounded as a command's process is (usertrack.core.bounds), `setup()`
     (the server's files and app), the sources kept open; answers each (argv, quiet) received
     with run(argv, quiet), a Result, until the pipe closes, and with (code, stdout, stderr,
     told, "ending") when a query outlived its interrupt and the process ends."""
@@ -156,14 +156,14 @@ def serve_calls(
     send_lock = threading.Lock()
 
     def stop(line: str) -> None:
-        from usertrack.errors import EXIT_LIMIT
+        from usertrack.core.errors import EXIT_LIMIT
 
         with send_lock, contextlib.suppress(Exception):
             conn.send((EXIT_LIMIT, "", f"usertrack: error: {line}\n", _own(line), "ending"))
         os._exit(EXIT_LIMIT)
 
-    from usertrack import bounds
-    from usertrack.config import register_known_secrets
+    from usertrack.core import bounds
+    from usertrack.core.config import register_known_secrets
     from usertrack.workspace import keep_open
 
     bounds.arm(on_stop=stop)

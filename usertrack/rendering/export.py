@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import decimal
 import io
 import json
 import math
@@ -18,33 +17,14 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any, TextIO
 
-from usertrack.errors import UsageError
-from usertrack.rendering import style
+from usertrack.core import style
+from usertrack.core.errors import UsageError
+from usertrack.core.style import csv_cell, jsonable, md_text
 from usertrack.rendering.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
-from usertrack.rendering.style import csv_cell, md_text
 from usertrack.segments.rules import Classification, rule_columns
 from usertrack.sources.base import Result, RowStream
 
 FORMATS = ("table", "json", "csv", "md")
-
-
-def jsonable(value: Any) -> Any:
-    """A value JSON can hold as is; naive datetimes are UTC."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="seconds") + "Z"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    return value
 
 
 def json_text(doc: Any) -> str:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 STDOUT = "-"
 

@@ -9,7 +9,7 @@ Two rules hold for every table here:
   emails, ids, dates and numbers are never shortened (`no_wrap`); free text wraps; when the
   console is too narrow for all columns, the least important are left out and the caption says
   so ("narrow terminal: 2 columns hidden: Provider, Avg ms"). A pipe counts as 80 columns.
-Numbers, dates and headers follow the house style of usertrack.rendering.style.
+Numbers, dates and headers follow the house style of usertrack.core.style.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from usertrack.rendering import style
+from usertrack.core import style
 from usertrack.segments.rules import Classification, rule_columns
 from usertrack.sources.base import Result
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.concurrency import Background
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.sources.postgres import database_of
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class AccountKey:
     @classmethod
     def configured(cls) -> AccountKey:
         """From the environment, else the user config file, else the defaults."""
-        from usertrack.config import setting
+        from usertrack.core.config import setting
 
         values: dict[str, str] = {}
         origins: dict[str, str] = {}
@@ -100,7 +100,7 @@ WHERE c.oid = to_regclass(quote_ident(%(table)s))
 def check_key(conn: Any, key: AccountKey) -> None:
     """The table and its two columns exist (the values bound); else a UsageError naming what
     exists: the closest tables of the database, or the table's columns."""
-    from usertrack.rulefiles import did_you_mean
+    from usertrack.core.rulefiles import did_you_mean
 
     row = conn.execute(
         _KEY_READABLE, {"table": key.table, "column": key.column, "user_column": key.user_column}
@@ -383,7 +383,7 @@ def to_csv(report: AccountReport) -> str:
 
 
 def heading(report: AccountReport) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
 
     return (
         f"Accounts ({report.key.table}.{report.key.column}) as of"
@@ -414,9 +414,9 @@ def _shown(report: AccountReport, limit: int) -> Result:
 
 
 def to_markdown(report: AccountReport, limit: int) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
+    from usertrack.core.style import md_text
     from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import md_text
 
     shown = _shown(report, limit)
     out = [f"# {md_text(heading(report))}\n", md_text(summary_line(report)) + "\n"]

@@ -23,8 +23,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
 from usertrack.concurrency import Background
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:

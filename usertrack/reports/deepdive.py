@@ -11,7 +11,7 @@ What it gathers, as of a moment and over the last N days:
   and workflow level apart;
 - the timeline check of the analyst workflow (see `timeline_check`).
 
-The email is normalised as the join's key is (usertrack.emails), and it is always a bound value
+The email is normalised as the join's key is (usertrack.core.emails), and it is always a bound value
 (never text in SQL or HogQL). Only this user's rows are read: every per-user query of the library
 is wrapped as `SELECT * FROM (<query>) WHERE <normalised email> = <bound email>`, which PostgreSQL
 and DuckDB push down into the query, so the profile costs a few milliseconds instead of a pass
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
-from usertrack.errors import NotFoundError, UsageError
-from usertrack.rendering import style
+from usertrack.core import style
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import NotFoundError, UsageError
 from usertrack.sources.queries import Param, Query, resolve_params
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
-    from usertrack.config import Settings
+    from usertrack.core.config import Settings
     from usertrack.reports.failures import FailureRules
     from usertrack.sources.base import Result
     from usertrack.workspace import Progress, Workspace
@@ -145,7 +145,7 @@ def _import_drivers() -> None:
     import psycopg  # noqa: F401
     import yaml  # noqa: F401
 
-    import usertrack.bounds
+    import usertrack.core.bounds
     import usertrack.reports.failures
     import usertrack.sandbox
     import usertrack.segments.rules  # noqa: F401
@@ -191,11 +191,11 @@ def open_with_rules(
 
 def one_user_query(query: Query) -> Query:
     """`query` (a per-user query) restricted to one email, passed as the bound FILTER_PARAM."""
-    from usertrack.emails import email_key_sql
+    from usertrack.core.emails import email_key_sql
 
     body = query.sql.rstrip().rstrip(";")
     placeholder = f"%({FILTER_PARAM})s" if query.dialect == "postgres" else f"{{{FILTER_PARAM}}}"
-    # The same normalisation as the join's (usertrack.emails), so `user` finds whoever
+    # The same normalisation as the join's (usertrack.core.emails), so `user` finds whoever
     # `segments` joined, even from a query file that returns emails as written.
     key = email_key_sql(query.dialect, "usertrack_one.email")
     sql = f"SELECT * FROM (\n{body}\n) AS usertrack_one\nWHERE {key} = {placeholder}"
@@ -575,8 +575,8 @@ def to_json(dd: DeepDive) -> str:
 
 
 def to_markdown(dd: DeepDive, limit: int = 100) -> str:
+    from usertrack.core.style import human_header, md_text
     from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import human_header, md_text
 
     def _day(value: Any) -> str:
         return style.human(value, "first_seen")  # a failure range is read in days
@@ -663,6 +663,6 @@ def to_markdown(dd: DeepDive, limit: int = 100) -> str:
 
 
 def _md_value(value: Any, column: str | None = None) -> str:
-    from usertrack.rendering.style import md_text
+    from usertrack.core.style import md_text
 
     return md_text(value, column) if value is not None else "null"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:

@@ -25,8 +25,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import EXIT_USAGE, UsertrackError
-from usertrack.filecache import parsed
+from usertrack.core.errors import EXIT_USAGE, UsertrackError
+from usertrack.core.filecache import parsed
+from usertrack.core.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
+from usertrack.core.standout import standout_days
 from usertrack.reports.failure_rows import (
     FAILURE_COLUMNS,
     columns_and_tuples,
@@ -43,8 +45,6 @@ from usertrack.reports.failure_summaries import (
     failing_tools,
     without_level,
 )
-from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
-from usertrack.standout import standout_days
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,7 +92,7 @@ class FailureRules:
 def load_failure_rules(path: Path) -> FailureRules:
     """Read failures.yaml and check it whole: shape, keys, regular expressions, `when` clauses.
 
-    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    Parsed once while the file is unchanged (`usertrack.core.filecache`: the MCP server's calls)."""
     return parsed("failure rules", path, _load_failure_rules)
 
 
@@ -200,7 +200,7 @@ def _check_expressions(spec: FailureRules) -> None:
     """Compile every pattern and bind every `when` in DuckDB; name the rule of the first failure."""
     import duckdb
 
-    from usertrack.errors import first_line
+    from usertrack.core.errors import first_line
     from usertrack.sandbox import scratch
     from usertrack.segments.rules import binder_message
     from usertrack.sql_checks import UnsafeSQLError, check_expression

@@ -39,9 +39,9 @@ def report_csv(report: FailureReport) -> str:
 
 
 def report_markdown(report: FailureReport, limit: int = 15) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
+    from usertrack.core.style import count, md_text
     from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import count, md_text
 
     t = report.totals
     out = [f"# Failures as of {style.moment(report.as_of)}, last {report.days} days\n"]
@@ -109,6 +109,6 @@ def _day(value: Any) -> str:
     """A failure table's day columns are dates: '2026-11-21' (empty when unknown)."""
     from datetime import date
 
-    from usertrack.rendering.style import day
+    from usertrack.core.style import day
 
     return day(value) if isinstance(value, date) else ("" if value is None else str(value))

@@ -346,7 +346,7 @@ def render_isolated(target: str, *args: Any) -> str:
     import subprocess
     import sys
 
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     seconds = RENDER_SECONDS
     request = pickle.dumps(
@@ -409,7 +409,7 @@ def serve() -> None:
     import resource
     import sys
 
-    from usertrack.errors import UsertrackError
+    from usertrack.core.errors import UsertrackError
 
     request = pickle.loads(sys.stdin.buffer.read())  # from our parent: its own data
     globals().update(request["bounds"])

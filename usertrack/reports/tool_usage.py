@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -198,7 +198,7 @@ def who_emails(ws: Workspace, as_of: datetime, who: str, progress: Progress | No
     classified under rules of that one expression (by_segment.who_rules), nothing saved. An
     unknown column is a UsageError naming the closest ones (exit 2)."""
     from usertrack.analytics.by_segment import WHO, who_rules
-    from usertrack.errors import SegmentsFileError
+    from usertrack.core.errors import SegmentsFileError
     from usertrack.segments.history import Snapshot
 
     if progress:
@@ -248,7 +248,7 @@ def to_csv(report: ToolReport) -> str:
 
 
 def heading(report: ToolReport) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
 
     what = f"Tool {report.tool}" if report.tool is not None else "Tool calls"
     kept = f", segment {report.segment}" if report.segment else ""
@@ -268,9 +268,9 @@ def ratio_line(report: ToolReport) -> str:
 
 
 def to_markdown(report: ToolReport) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
+    from usertrack.core.style import md_text
     from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import md_text
 
     out = [f"# {md_text(heading(report))}\n"]
     for key, result in report.sections.items():

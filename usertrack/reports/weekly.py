@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.concurrency import Background
-from usertrack.errors import UsageError
-from usertrack.rendering import style
+from usertrack.core import style
+from usertrack.core.errors import UsageError
 from usertrack.reports.weekly_template import WEEKLY_TEMPLATE as WEEKLY_TEMPLATE  # the command's
 from usertrack.reports.weekly_template import check_template, render_weekly
 from usertrack.segments.history import Changes, Snapshot, compare
@@ -343,7 +343,7 @@ def failure_categories(
     ws: Workspace, week: ReportWeek
 ) -> tuple[tuple[list[str], list[list[Any]]] | None, str]:
     """The week's failures by category (failures.yaml), workflow and tool level side by side."""
-    from usertrack.config import resolve_failures_file
+    from usertrack.core.config import resolve_failures_file
     from usertrack.reports.failures import failure_report, load_failure_rules
 
     rules = load_failure_rules(resolve_failures_file(None))
@@ -418,7 +418,7 @@ def _moment(value: datetime) -> str:
 
 
 def _cell(value: Any, column: str | None = None) -> str:
-    """A value as a report cell, in the house style (usertrack.rendering.style)."""
+    """A value as a report cell, in the house style (usertrack.core.style)."""
     return style.human(value, column)
 
 

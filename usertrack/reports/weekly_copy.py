@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:

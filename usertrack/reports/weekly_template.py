@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import UsageError
-from usertrack.rendering import style
+from usertrack.core import style
+from usertrack.core.errors import UsageError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 WEEKLY_TEMPLATE = TEMPLATES_DIR / "weekly.md.j2"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import SegmentsFileError, first_line
+from usertrack.core.errors import SegmentsFileError, first_line
 from usertrack.sql_checks import UnsafeSQLError, check_expression
 
 if TYPE_CHECKING:

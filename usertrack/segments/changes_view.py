@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.segments.history import Changes, SegmentMovement, moment_key
 
 
@@ -58,9 +58,9 @@ def changes_csv(changes: Changes, segment: str | None = None) -> str:
 
 
 def changes_markdown(changes: Changes, segment: str | None = None, limit: int | None = 10) -> str:
-    from usertrack.rendering import style
+    from usertrack.core import style
+    from usertrack.core.style import md_text
     from usertrack.rendering.export import md_table
-    from usertrack.rendering.style import md_text
 
     moves = list(_selected(changes, segment))
     since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)

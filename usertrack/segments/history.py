@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import ConfigError, DataError, StateFileError, UsageError
+from usertrack.core.errors import ConfigError, DataError, StateFileError, UsageError
 from usertrack.segments.snapshot_codec import MEMBERSHIPS_LEVEL, Classified
 from usertrack.segments.snapshot_codec import accounts_of as _accounts_of
 from usertrack.segments.snapshot_codec import decode_accounts as _decode_accounts
@@ -60,7 +60,7 @@ from usertrack.segments.snapshot_codec import segment_ids as _segment_ids
 from usertrack.segments.snapshot_codec import user_count as _user_count
 
 if TYPE_CHECKING:
-    from usertrack.config import Settings
+    from usertrack.core.config import Settings
     from usertrack.segments.rules import Segment
     from usertrack.workspace import Workspace
 
@@ -268,7 +268,7 @@ def workspace_identity(ws: Workspace) -> str:
 
 
 def live_identity(settings: Settings) -> str:
-    from usertrack.sources.dsn import dsn_without_password
+    from usertrack.core.dsn import dsn_without_password
 
     parts = {
         "database": dsn_without_password(settings.database_url) if settings.database_url else "",
@@ -361,7 +361,7 @@ class History:
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
-            from usertrack.files import private_file
+            from usertrack.core.files import private_file
 
             try:
                 # A new home is made owner-only here; an existing one is secure_home's to tighten.
@@ -616,7 +616,7 @@ def open_history(ws: Workspace) -> History:
 def saves_by_default(ws: Workspace) -> bool:
     """Whether a run saves its snapshot without an explicit --save: only under the default rules
     file (--segments naming another file is an experiment, not the history of your users)."""
-    from usertrack.config import resolve_segments_file
+    from usertrack.core.config import resolve_segments_file
 
     try:
         default = resolve_segments_file(None).resolve()

@@ -29,7 +29,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from usertrack.filecache import stamp
+from usertrack.core.filecache import stamp
 
 if TYPE_CHECKING:
     from usertrack.segments.rules import Classification

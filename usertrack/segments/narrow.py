@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.base import Source
 from usertrack.sources.queries import Query, QueryLibrary, resolve_params
 
@@ -119,7 +119,7 @@ def narrowed(profile_sql: str, wanted: Collection[str]) -> Narrowed | None:
 
 def columns_of(source: Source, query: Query, values: Mapping[str, Any]) -> list[str] | None:
     """The columns `query` returns, asked with LIMIT 0; None when the source cannot say."""
-    from usertrack.errors import UsertrackError
+    from usertrack.core.errors import UsertrackError
 
     body = query.sql.rstrip().rstrip(";")
     probe = dataclasses.replace(query, sql=f"SELECT * FROM (\n{body}\n) AS usertrack_probe LIMIT 0")

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:

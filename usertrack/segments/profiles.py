@@ -2,7 +2,7 @@
 
 Each source aggregates to one row per user where the data lives (PostHog/ClickHouse, Postgres); only
 those rows cross the wire. Here they become DuckDB tables, are fully outer-joined on the normalized
-email (`usertrack.emails`: trimmed of space, tab, CR and LF, lower-cased) so people seen by one
+email (`usertrack.core.emails`: trimmed of space, tab, CR and LF, lower-cased) so people seen by one
 source only are kept, and `queries/join/profile.sql` shapes the join into the profile columns
 that segments.yaml rules use.
 """
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
-from usertrack.emails import email_key_sql
-from usertrack.emails import normalize_email as normalize_email  # the public name, kept here
-from usertrack.errors import QueryError, QueryFileError
+from usertrack.core.clock import naive_utc
+from usertrack.core.emails import email_key_sql
+from usertrack.core.emails import normalize_email as normalize_email  # the public name, kept here
+from usertrack.core.errors import QueryError, QueryFileError
 from usertrack.sources.base import Result, Source
 from usertrack.sources.queries import Query, QueryLibrary, resolve_params
 
@@ -288,7 +288,7 @@ def load_result(
     if len(set(result.columns)) != len(result.columns):
         raise QueryError(f"query {query.id} ({query.path}) returns a column name twice")
     name = _table_name(query.id)
-    # The join key, exactly as normalize_email (usertrack.emails) makes it.
+    # The join key, exactly as normalize_email (usertrack.core.emails) makes it.
     key = f"nullif({email_key_sql('duckdb', 'CAST(email AS VARCHAR)')}, '')"
     if result.arrow is None and len(result.rows) <= SMALL_RESULT:
         # A few rows (one user's, in `user`): one statement from bound VALUES, the key

@@ -16,10 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.clock import naive_utc
-from usertrack.errors import SegmentsFileError, first_line
-from usertrack.filecache import parsed
-from usertrack.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
+from usertrack.core.clock import naive_utc
+from usertrack.core.errors import SegmentsFileError, first_line
+from usertrack.core.filecache import parsed
+from usertrack.core.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
 from usertrack.sql_checks import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ class Classification:
 def load_segments(path: Path) -> SegmentsFile:
     """Read and check segments.yaml's shape; `check_rules` checks rules against the profile.
 
-    Parsed once while the file is unchanged (`usertrack.filecache`: the MCP server's calls)."""
+    Parsed once while the file is unchanged (`usertrack.core.filecache`: the MCP server's calls)."""
     return parsed("segments", path, _load_segments)
 
 

@@ -10,7 +10,7 @@ Otherwise (an edited profile.sql reading other rows) the whole profile is built.
 
 A query that keeps itself to a list of emails (declaring `segment_only` and `segment_emails`, as
 queries/neon/runs.sql does) is given the emails and reads only their rows before it counts
-anything. Any other is kept to the emails by the join's own key (usertrack.emails) over its
+anything. Any other is kept to the emails by the join's own key (usertrack.core.emails) over its
 rows: as the rows of a bound array on PostgreSQL; in a bound list on the events store. On
 PostHog either is sent the emails only up to by_segment's MAX_LISTED (PostHog prints a list
 into the ClickHouse query, parsed up to max_query_size bytes): past that, its queries run over
@@ -58,9 +58,9 @@ def exact(library: QueryLibrary) -> bool:
 
 def some_users_query(query: Query, listed: str) -> Query:
     """`query` (a per-user query) kept to the emails bound as EMAILS_PARAM, compared as the
-    join compares them (usertrack.emails). `listed`: 'array' (PostgreSQL), 'rows' (the events
+    join compares them (usertrack.core.emails). `listed`: 'array' (PostgreSQL), 'rows' (the events
     store: one hash join) or 'has' (PostHog)."""
-    from usertrack.emails import email_key_sql
+    from usertrack.core.emails import email_key_sql
 
     body = query.sql.rstrip().rstrip(";")
     key = email_key_sql(query.dialect, "usertrack_some.email")

@@ -52,7 +52,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usertrack.clock import naive_utc
+from usertrack.core.clock import naive_utc
 from usertrack.sources import mirror_checks as checks
 from usertrack.sources import mirror_file
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
@@ -193,8 +193,8 @@ class AppMirror:
     meanwhile finds it busy and asks the database instead)."""
 
     def __init__(self, path: Path) -> None:
-        from usertrack import bounds
-        from usertrack.files import private_dir
+        from usertrack.core import bounds
+        from usertrack.core.files import private_dir
         from usertrack.sandbox import memory_limit
 
         private_dir(path.parent)  # the copy holds emails: its owner's alone
@@ -333,7 +333,7 @@ class AppMirror:
         import duckdb
         import psycopg
 
-        from usertrack.errors import first_line
+        from usertrack.core.errors import first_line
 
         try:
             with one_at_a_time(self.path):

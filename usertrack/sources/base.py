@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import Cancelled
+from usertrack.core.errors import Cancelled
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -69,7 +69,7 @@ class Source(ABC):
 
     `kind` is the folder of queries/ this source runs ("posthog" or "neon"); `dialect` is the
     language of those files ("hogql" or "postgres"). `run` binds `params` as values, never as text,
-    and wraps every driver exception in a `usertrack.errors.UsertrackError` naming the query.
+    and wraps every driver exception in a `usertrack.core.errors.UsertrackError` naming the query.
 
     What only some engines can do is declared here too, with what the others answer: a flag
     (`is_live`, `has_facts`, `keeps_answers`, ...) or a value (`max_concurrent`, ...) to ask,

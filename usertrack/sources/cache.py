@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.rendering.export import jsonable
+from usertrack.core.style import jsonable
 from usertrack.sources.base import Result, Source
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ class CachedSource(Source):
         return Result(result.columns, result.rows, {**result.meta, "cache": "hit"}, result.arrow)
 
     def _write(self, path: Path, result: Result) -> None:
-        from usertrack.files import private_dir
+        from usertrack.core.files import private_dir
 
         tmp: str | None = None
         try:

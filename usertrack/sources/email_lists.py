@@ -7,7 +7,7 @@ usertrack.segments.some). The translator writes that test on the store's email c
 expressions, `_email_in_list`: the email key reads '' for an event without an email, and ''
 leads the list). Each of these files also keeps only the events whose person has a non-empty
 email (`notEmpty(...)`, translated `(coalesce(length(coalesce(person_email, '')), 0) > 0)`),
-and the normalized email of a non-empty email is never NULL (usertrack.emails), so the second
+and the normalized email of a non-empty email is never NULL (usertrack.core.emails), so the second
 branch keeps no event the first does not. Without it DuckDB keeps the listed emails' events by
 a semi-join rather than testing the OR on every event: a third of activity.sql's CPU for a
 cell of 6,728 people at 5.35 M events (0.16 s to 0.11 s).
@@ -31,8 +31,8 @@ LISTED_ONLY = f"{_LISTED})"
 # What keeps each of the files' events to those with an email (and so a normalized one).
 WITH_EMAIL = "AND (coalesce(length(coalesce(person_email, '')), 0) > 0)"
 
-# activity.sql from the events store's per-person-per-day tables (usertrack.sources.
-# churn_rollups): the events, pageviews, first and last event of each normalized email but ''
+# activity.sql from the events store's per-person-per-day tables (usertrack.sources.churn_rollups):
+# the events, pageviews, first and last event of each normalized email but ''
 # from person_day_events and person_day_spans for the whole UTC days before as_of's, and from
 # the events of as_of's day up to as_of; the email '' (an email of blanks: the tables keep no
 # trace of which events had one, nor of an empty one) from the events as the file reads it.

@@ -5,7 +5,7 @@ Tables of the store:
 - `events`: the raw export columns `uuid, event, distinct_id, person_id, timestamp (naive UTC),
   properties JSON, person_properties JSON`, plus materialized "hot" columns read from the JSON once
   at build time (`HOT_PROPERTIES`, `HOT_PERSON_PROPERTIES`, and `person_email_norm` = the
-  normalized email of usertrack.emails), sorted by timestamp so that time windows skip whole
+  normalized email of usertrack.core.emails), sorted by timestamp so that time windows skip whole
   row groups (zone maps).
 - `persons`: `id` (= person_id), `properties` (the latest non-null person_properties), `created_at`
   (first event).
@@ -24,8 +24,8 @@ Tables of the store:
   and last event's time, and the events per name (usertrack.sources.churn_rollups: `churn` reads
   them instead of the events).
 - `session_spans`, `path_steps`, `path_node_names`: each $session_id's facts, and the events paths
-  keeps as node codes in each person's time order with where a sequence opens (usertrack.sources.
-  rollups: `sessions` and `paths` read them instead of the events).
+  keeps as node codes in each person's time order with where a sequence opens
+  (usertrack.sources.rollups: `sessions` and `paths` read them instead of the events).
 - `usertrack_meta`: key/value facts about the build (version, fingerprint of imported files,
   counts).
 
@@ -53,8 +53,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.emails import email_key_sql
-from usertrack.errors import DataError, first_line
+from usertrack.core.emails import email_key_sql
+from usertrack.core.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -93,7 +93,7 @@ HOT_PROPERTIES: dict[str, str] = {
 }
 # Person properties materialized likewise, from each event's person_properties (as written).
 HOT_PERSON_PROPERTIES: dict[str, str] = {"email": "person_email"}
-# The join key of usertrack (usertrack.emails), materialized too: per-user queries group and
+# The join key of usertrack (usertrack.core.emails), materialized too: per-user queries group and
 # filter on it, and a stored column lets DuckDB work once per distinct email (dictionary vectors)
 # instead of once per event. The translator maps
 # `lowerUTF8(trim(person.properties.email, ' \t\r\n'))` here.
@@ -521,7 +521,7 @@ class ImportStats:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        from usertrack.rendering.style import counted
+        from usertrack.core.style import counted
 
         events, files = counted(self.events, "event"), counted(self.files, "file")
         if self.unchanged:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 from usertrack.sources.queries import Param, Query, placeholders
 from usertrack.sources.sqlcheck import sql_code
 

@@ -30,7 +30,8 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import (
+from usertrack.core.dsn import describe_dsn, dsn_without_password, malformed_dsn
+from usertrack.core.errors import (
     Cancelled,
     ConfigError,
     QueryError,
@@ -48,7 +49,6 @@ from usertrack.sources.base import (
     on_cancel,
     pause,
 )
-from usertrack.sources.dsn import describe_dsn, dsn_without_password, malformed_dsn
 from usertrack.sources.inline import is_inline
 
 if TYPE_CHECKING:
@@ -506,7 +506,7 @@ def _canceled(query: Query, timeout_ms: int, elapsed_s: float) -> Exception:
     """A query the server canceled (SQLSTATE 57014, query_canceled) while the command went on.
     Stopped at the statement timeout usertrack set for its transaction (it ran that long): a
     bound, exit 11; canceled before it (someone's pg_cancel_backend): a failed query, exit 7."""
-    from usertrack.errors import LimitError
+    from usertrack.core.errors import LimitError
 
     if timeout_ms > 0 and elapsed_s * 1000 >= timeout_ms:
         return LimitError(
@@ -518,8 +518,9 @@ def _canceled(query: Query, timeout_ms: int, elapsed_s: float) -> Exception:
 
 
 def _outgrew(query: Query) -> Exception:
-    """The one line for a query whose rows reached the process's memory bound (usertrack.bounds)."""
-    from usertrack.errors import LimitError
+    """The one line for a query whose rows reached the process's memory bound
+    (usertrack.core.bounds)."""
+    from usertrack.core.errors import LimitError
     from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
 
     return LimitError(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from usertrack.errors import HogQLTranslationError, QueryError, first_line
+from usertrack.core.errors import HogQLTranslationError, QueryError, first_line
 from usertrack.sources.arrow_results import ARROW_TYPES as _ARROW_TYPES
 from usertrack.sources.arrow_results import arrow_rest as _arrow_rest
 from usertrack.sources.arrow_results import arrow_rows as _arrow_rows

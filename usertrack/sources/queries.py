@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import NotFoundError, QueryFileError, UsageError
-from usertrack.filecache import parsed
+from usertrack.core.errors import NotFoundError, QueryFileError, UsageError
+from usertrack.core.filecache import parsed
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
 # The folders whose queries run alone (`usertrack query`); join/ runs inside `segments`.
@@ -162,7 +162,7 @@ class QueryLibrary:
         try:
             return self.queries[query_id]
         except KeyError:
-            from usertrack.rulefiles import did_you_mean
+            from usertrack.core.rulefiles import did_you_mean
 
             known = ", ".join(sorted(self.queries)) or "none"
             raise NotFoundError(
@@ -175,7 +175,7 @@ class QueryLibrary:
     def _shipped_hint(self, query_id: str) -> str | None:
         """A library of your own (./queries, --queries) copied from an older usertrack lacks
         the files a newer one added: say where the shipped one is."""
-        from usertrack.shipped import shipped_path
+        from usertrack.core.shipped import shipped_path
 
         shipped = shipped_path("queries")
         candidate = shipped / f"{query_id}.sql"
@@ -274,7 +274,7 @@ def shipped(query: Query) -> bool:
 
 def shipped_digest(query_id: str) -> str | None:
     """The digest (text_digest) of the file usertrack ships as `query_id`; None for none."""
-    from usertrack.shipped import shipped_path
+    from usertrack.core.shipped import shipped_path
 
     path = shipped_path("queries") / f"{query_id}.sql"
     try:
@@ -296,7 +296,7 @@ def _digest_of(path: Path, mtime_ns: int, size: int) -> str | None:
 def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
     """Parse one query file; raise QueryFileError with `path:line:` on any problem.
 
-    A file read from disk is read once while it is unchanged (`usertrack.filecache`: the MCP
+    A file read from disk is read once while it is unchanged (`usertrack.core.filecache`: the MCP
     server loads the library for every call)."""
     if text is None:
         return parsed(f"query {folder}", path, lambda p: _read_and_parse(p, folder))
@@ -570,7 +570,7 @@ def convert_param(query: Query, name: str, text: str) -> Any:
         if kind == "date":
             return date.fromisoformat(value)
         if kind == "moment":
-            from usertrack.clock import parse_as_of
+            from usertrack.core.clock import parse_as_of
 
             return parse_as_of(value)
     except (ValueError, UsageError):  # json's JSONDecodeError is a ValueError
@@ -641,7 +641,7 @@ def parse_params(items: Iterable[str] | None) -> dict[str, str]:
                 f"--param {name} is set by usertrack: use --as-of, or exclude: in segments.yaml"
             )
         if name == "email":
-            from usertrack.emails import normalize_email
+            from usertrack.core.emails import normalize_email
 
             value = normalize_email(value) or ""
         given[name] = value
@@ -651,7 +651,7 @@ def parse_params(items: Iterable[str] | None) -> dict[str, str]:
 def runnable_query(library: Any, query_id: str) -> Query:
     """The query `query_id` of the library, one `usertrack query` can run alone."""
     if query_id not in library.queries:  # suggest and name only what `query` can run
-        from usertrack.rulefiles import did_you_mean
+        from usertrack.core.rulefiles import did_you_mean
 
         runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
         raise NotFoundError(

@@ -37,7 +37,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 
 def _words(text: str) -> frozenset[str]:

@@ -11,7 +11,7 @@ everyone's rows, then the group's kept: everyone's are kept here the same way. S
 their values.
 
 A kept answer is found only under a key of everything it depends on: the store's stamp (device,
-inode, size, change and modification times in nanoseconds: usertrack.filecache), that of its
+inode, size, change and modification times in nanoseconds: usertrack.core.filecache), that of its
 write-ahead log (or its absence), the statement's text and its bound values, and DuckDB's
 version. usertrack writes a store whole and renames it into place (a new inode), so a rebuilt or
 re-imported store is a new key; an edit in place changes its size or times. A process that
@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from usertrack.filecache import Stamp, stamp
+from usertrack.core.filecache import Stamp, stamp
 
 T = TypeVar("T")
 
@@ -165,7 +165,7 @@ def load_text(folder: Path, name: str) -> str | None:
 def save(folder: Path, name: str, table: Any) -> None:
     """Keep `table` (an Arrow table, or a text: `load_text` reads it) under `name` (written
     whole, then renamed into place), and only the KEEP answers written or read last."""
-    from usertrack.files import private_dir
+    from usertrack.core.files import private_dir
 
     tmp: str | None = None
     try:

@@ -15,8 +15,8 @@ end after it on), read through the events' timestamp order. At 100,000 users the
 2.9 M events of 30 days; this reads 470,000 session rows, 590,000 person-days and a few
 thousand events.
 
-Only the file as shipped, with no --where, is answered so (`SHORTCUT`, usertrack.sources.
-shortcut); tests/test_volume_rollups.py and tests/test_shortcuts.py check the rows against the
+Only the file as shipped, with no --where, is answered so (`SHORTCUT`, usertrack.sources.shortcut);
+tests/test_volume_rollups.py and tests/test_shortcuts.py check the rows against the
 translation's.
 """
 

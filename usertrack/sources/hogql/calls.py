@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from usertrack.errors import HogQLTranslationError
+from usertrack.core.errors import HogQLTranslationError
 from usertrack.sources.hogql.tokens import Node, Tok
 
 

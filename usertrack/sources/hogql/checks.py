@@ -4,7 +4,7 @@ statement before any translation (one statement, nothing but SELECT), and the CT
 
 from __future__ import annotations
 
-from usertrack.errors import HogQLTranslationError
+from usertrack.core.errors import HogQLTranslationError
 from usertrack.sources.hogql.calls import Scope
 from usertrack.sources.hogql.tokens import (
     Group,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from usertrack.errors import HogQLTranslationError
+from usertrack.core.errors import HogQLTranslationError
 from usertrack.sources.hogql.calls import Scope
 from usertrack.sources.hogql.function_calls import Calls
 from usertrack.sources.hogql.functions import email_column_of

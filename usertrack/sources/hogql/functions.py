@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from usertrack.emails import TRIM_CHARS as EMAIL_TRIM_CHARS
+from usertrack.core.emails import TRIM_CHARS as EMAIL_TRIM_CHARS
 from usertrack.sources.eventstore import (
     HOT_PERSON_PROPERTIES,
     HOT_PROPERTIES,
@@ -43,8 +43,8 @@ from usertrack.sources.hogql.dates import (
 from usertrack.sources.hogql.tokens import is_id, json_path, quote_ident, significant, sql_string
 
 _EMAIL = re.escape(HOT_PERSON_PROPERTIES["email"])
-# usertrack's email key, lowerUTF8(trim(person.properties.email, ' \t\r\n')) (usertrack.emails),
-# is a materialized column of the store, as translated below.
+# usertrack's email key, lowerUTF8(trim(person.properties.email, ' \t\r\n'))
+# (usertrack.core.emails), is a materialized column of the store, as translated below.
 _NORMALIZED_EMAIL = re.compile(
     rf"trim\((\w+\.|)({_EMAIL}), {re.escape(sql_string(EMAIL_TRIM_CHARS))}\)"
 )

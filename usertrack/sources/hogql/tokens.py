@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from usertrack.errors import HogQLTranslationError
+from usertrack.core.errors import HogQLTranslationError
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.sources.base import Result, Source
 from usertrack.sources.posthog_http.insights import Insights, insight_table
 from usertrack.sources.posthog_http.paging import Paging

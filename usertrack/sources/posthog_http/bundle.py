@@ -56,7 +56,7 @@ class Part:
 
 
 def _flat(sql: str) -> list[Any] | None:
-    from usertrack.errors import HogQLTranslationError
+    from usertrack.core.errors import HogQLTranslationError
     from usertrack.sources.hogql import tokenize
 
     try:

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from usertrack.errors import NotFoundError, QueryError
+from usertrack.core.errors import NotFoundError, QueryError
 from usertrack.sources.base import Result
 from usertrack.sources.posthog_http.transport import RunStats, Transport
 from usertrack.sources.posthog_http.values import convert_rows, to_date

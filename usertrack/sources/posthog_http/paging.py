@@ -13,7 +13,7 @@ from collections import deque
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import QueryError
+from usertrack.core.errors import QueryError
 from usertrack.sources.base import CancelToken, cancel_scope, current_token
 from usertrack.sources.posthog_http.polling import OffsetRefused, QueryRequests
 from usertrack.sources.posthog_http.transport import MAX_CONCURRENT_QUERIES, RunStats

@@ -8,7 +8,7 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import Cancelled, QueryError, UsertrackError
+from usertrack.core.errors import Cancelled, QueryError, UsertrackError
 from usertrack.sources.base import check_cancelled
 from usertrack.sources.posthog_http.transport import RunStats, Transport, offset_refused
 

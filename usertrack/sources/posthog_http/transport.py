@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.errors import (
+from usertrack.core.errors import (
     ConfigError,
     QueryError,
     SourceConnectionError,

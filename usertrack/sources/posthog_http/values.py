@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from usertrack.clock import hogql_timestamp
+from usertrack.core.clock import hogql_timestamp
 
 # --------------------------------------------------------------------------------------------
 # Values and query text
@@ -44,7 +44,7 @@ def top_level_order(sql: str) -> bool:
     """Whether the query orders its rows at top level (an ORDER BY outside every bracket; a
     window's or a subquery's is inside one). True when the text cannot be read: the caller then
     keeps an order, which is always safe."""
-    from usertrack.errors import HogQLTranslationError
+    from usertrack.core.errors import HogQLTranslationError
     from usertrack.sources.hogql import tokenize
 
     try:
@@ -78,7 +78,7 @@ def per_person_columns(sql: str) -> list[str] | None:
     TOTALS/ROLLUP), without a top-level ORDER BY or LIMIT (their rows would need the query's
     own order or bound), and every column of its SELECT named: `... AS name` or a bare
     column. None when the text cannot be read so."""
-    from usertrack.errors import HogQLTranslationError
+    from usertrack.core.errors import HogQLTranslationError
     from usertrack.sources.hogql.tokens import Group, Tok, bracket_tree, significant, tokenize
 
     try:
@@ -159,7 +159,7 @@ def top_level_limit(sql: str) -> int | None:
     INTERSECT/EXCEPT) at top level answers None: its LIMIT may bind one branch only. None is always
     safe: the caller then pages the query, which respects whatever LIMIT is inside it.
     """
-    from usertrack.errors import HogQLTranslationError
+    from usertrack.core.errors import HogQLTranslationError
     from usertrack.sources.hogql import tokenize
 
     try:

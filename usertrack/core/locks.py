@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from usertrack.errors import BusyError
+from usertrack.core.errors import BusyError
 
 __all__ = ["DEFAULT_WAIT_SECONDS", "exclusive"]
 

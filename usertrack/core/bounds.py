@@ -139,7 +139,7 @@ def stop_now(line: str) -> None:
         return
     if _on_stop is not None:
         _on_stop(line)
-    from usertrack.errors import EXIT_LIMIT
+    from usertrack.core.errors import EXIT_LIMIT
 
     with contextlib.suppress(OSError):
         os.write(2, f"usertrack: error: {line}\n".encode("utf-8", "replace"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # In a checkout (or an editable install) queries/ and segments.yaml sit beside the package;
 # a built wheel carries copies under usertrack/_data (see pyproject's force-include).
 _SHIPPED_DIRS = (PACKAGE_DIR.parent, PACKAGE_DIR / "_data")

@@ -39,9 +39,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from usertrack.errors import ConfigError, redact, register_secret, register_url_secrets
-from usertrack.rulefiles import did_you_mean
-from usertrack.shipped import shipped_path
+from usertrack.core.errors import ConfigError, redact, register_secret, register_url_secrets
+from usertrack.core.rulefiles import did_you_mean
+from usertrack.core.shipped import shipped_path
 
 LIVE_VARIABLES = (
     "DATABASE_URL",
@@ -351,7 +351,7 @@ def _register_host_userinfo(host: str | None) -> None:
 
 
 def _check_database_url(dsn: str, name: str) -> None:
-    from usertrack.sources.dsn import malformed_dsn
+    from usertrack.core.dsn import malformed_dsn
 
     problem = malformed_dsn(dsn)
     if problem:

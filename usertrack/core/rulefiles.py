@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from usertrack.errors import UsertrackError
+from usertrack.core.errors import UsertrackError
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 1) -> str:
@@ -58,7 +58,7 @@ def compose_with_marks(path: Path, unreadable: str = "") -> Any:
     `{unreadable}cannot read PATH: why` or `PATH:LINE: not YAML: why`."""
     import yaml
 
-    from usertrack.errors import UsageError
+    from usertrack.core.errors import UsageError
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from usertrack.errors import UsageError
+from usertrack.core.errors import UsageError
 
 
 def now_utc() -> datetime:
