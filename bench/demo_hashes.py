@@ -38,8 +38,8 @@ def _digest(row: tuple[int, int, int]) -> str:
 def table_hashes(home: Path) -> dict[str, str]:
     import psycopg
 
+    from usertrack.checks.sandbox import connect
     from usertrack.demo.generator import ensure_demo, start_demo_postgres
-    from usertrack.sandbox import connect
 
     ws = ensure_demo(home)
     hashes: dict[str, str] = {}

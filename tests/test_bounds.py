@@ -94,7 +94,7 @@ def test_a_rule_past_the_time_limit_is_stopped(demo_home: Path, tmp_path: Path) 
 def test_the_time_limit_leaves_a_finished_query_and_the_connection_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
     from usertrack.core.errors import QueryError
 
     monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.3")
@@ -117,7 +117,7 @@ def test_the_time_limit_leaves_a_finished_query_and_the_connection_alone(
 
 
 def test_every_connection_has_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     def limit() -> str:
         con = sandbox.connect()

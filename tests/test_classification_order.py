@@ -8,8 +8,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from usertrack.checks.sandbox import connect
 from usertrack.rendering.export import to_csv, to_json
-from usertrack.sandbox import connect
 from usertrack.segments.rules import Classification, classify, load_segments
 
 AS_OF = datetime(2026, 11, 20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from usertrack.sandbox import connect
+from usertrack.checks.sandbox import connect
 from usertrack.segments.profiles import exclude_pattern
 
 EMAILS = [

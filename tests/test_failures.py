@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
+from usertrack.checks.sandbox import connect
 from usertrack.core.config import resolve_failures_file
 from usertrack.core.errors import EXIT_USAGE
 from usertrack.demo.generator import INCIDENT_DAYS_BEFORE_ANCHOR
@@ -24,7 +25,6 @@ from usertrack.reports.failures import (
     load_failure_rules,
     standout_days,
 )
-from usertrack.sandbox import connect
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "failures.yaml"

@@ -52,7 +52,7 @@ def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[
     from itertools import groupby
 
     from usertrack.analytics import funnel as funnels
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     rng = random.Random(seed)
     names = [*sorted(set(steps)), "other"]
@@ -109,7 +109,7 @@ def test_a_strict_funnel_gives_every_persons_attempts(seed: int, steps: list[str
 
     from usertrack.analytics import funnel as funnels
     from usertrack.analytics.funnel_order import OTHER, Shape, shaped_progress
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     rng = random.Random(seed)
     names = [*sorted(set(steps)), "other", "more"]

@@ -15,8 +15,8 @@ import pytest
 from tests.analytics_helpers import record, write_export
 from usertrack.analytics.common import DateRange
 from usertrack.analytics.funnel import DEFAULT_STEPS, DEFAULT_WINDOW, load_progress
+from usertrack.checks.sandbox import release
 from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
-from usertrack.sandbox import release
 from usertrack.workspace import open_workspace
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

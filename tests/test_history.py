@@ -171,7 +171,7 @@ def test_hostile_emails_come_back_exactly(tmp_path: Path) -> None:
 
 def test_hostile_emails_come_back_exactly_from_duckdb(tmp_path: Path) -> None:
     """A classification still in DuckDB builds its snapshot there (Classification.snapshot_json)."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
     from usertrack.segments.rules import Classification
 
     con = sandbox.connect()

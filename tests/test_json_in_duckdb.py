@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from usertrack.checks.sandbox import connect
 from usertrack.rendering.export import to_json
-from usertrack.sandbox import connect
 from usertrack.segments.rules import Classification, classify, load_segments
 
 AS_OF = datetime(2026, 11, 20)

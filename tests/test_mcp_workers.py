@@ -17,7 +17,7 @@ from usertrack.core.errors import EXIT_LIMIT
 def _worker(conn: Any, files: dict[str, str]) -> None:
     """A worker whose command is `sleep SECONDS` inside a DuckDB query's time limit (a query
     that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
     from usertrack.mcp import workers as mcp_workers
 
     def run(argv: list[str], quiet: bool) -> mcp_workers.Result:

@@ -245,7 +245,7 @@ def test_the_translator_refuses_statements_other_than_select() -> None:
 def test_the_sandboxed_connection_refuses_files_extensions_and_settings(
     tmp_path: Path, secret: Path, sql: str
 ) -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     target = tmp_path / "written.csv"
     con = sandbox.connect()
@@ -262,7 +262,7 @@ def test_no_progress_bar_can_reach_stdout(tmp_path: Path) -> None:
     """DuckDB draws its progress bar on stdout, piped or not, past 2 s: a slow statement put it
     in front of `failures -f json`'s answer at 100,000 users. Off on every connection, its
     cursors and a file database alike, and locked."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     for path in (None, tmp_path / "db.duckdb"):
         con = sandbox.connect(path)
@@ -280,7 +280,7 @@ def test_the_sandboxed_connection_still_takes_arrow_and_numpy(tmp_path: Path) ->
     import numpy as np
     import pyarrow as pa
 
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     con = sandbox.connect(settings={"pandas_analyze_sample": 5})
     try:
@@ -301,7 +301,7 @@ def test_the_sandboxed_connection_still_takes_arrow_and_numpy(tmp_path: Path) ->
 def test_a_store_file_opens_and_an_import_reads_only_its_own_files(
     tmp_path: Path, secret: Path
 ) -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     export = tmp_path / "export.jsonl"
     export.write_text('{"event": "x", "timestamp": "2026-01-01T00:00:00Z"}\n')
@@ -323,7 +323,7 @@ def test_a_store_file_opens_and_an_import_reads_only_its_own_files(
 
 
 def test_cursors_and_second_connections_to_a_store_stay_utc_and_locked(tmp_path: Path) -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     db = tmp_path / "store.duckdb"
     sandbox.connect(db).close()
@@ -451,7 +451,7 @@ def test_no_connection_reaches_a_file_through_a_symlinked_temp_folder(
     """Past every check (defence in depth): DuckDB's temp directory is usertrack's private one,
     never `.tmp` of the working folder, so nothing is allowed there (DuckDB 2.0 always allowed
     its temp directory, even with external access off)."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     target = tmp_path / "pwned"
     monkeypatch.chdir(cloned)
@@ -471,7 +471,7 @@ def test_no_connection_reaches_a_file_through_a_symlinked_temp_folder(
 
 
 def test_a_connection_spills_into_its_private_temp_folder_and_removes_it() -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     con = sandbox.connect(settings={"memory_limit": "64MB", "threads": 1})
     try:
@@ -499,7 +499,7 @@ def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() ->
     command left in it: no table, view or registered object, the same sandbox."""
     import pyarrow as pa
 
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     settings = {"pandas_analyze_sample": 7}
     with sandbox.keep_connections():
@@ -534,7 +534,7 @@ def test_a_connection_given_back_is_emptied_and_handed_out_again_while_kept() ->
 def test_a_connection_not_back_to_new_is_closed_not_kept() -> None:
     """A schema created or another database in use is nothing emptying drops: the next
     `connect` closes such a connection and opens a new one."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     with sandbox.keep_connections():
         for statements in (
@@ -562,7 +562,7 @@ def test_a_connection_never_given_back_is_not_held_by_the_keeping() -> None:
     import gc
     import weakref
 
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     with sandbox.keep_connections():
         con = sandbox.connect(reuse=True)
@@ -575,7 +575,7 @@ def test_a_connection_never_given_back_is_not_held_by_the_keeping() -> None:
 
 
 def test_outside_keep_connections_release_closes() -> None:
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     con = sandbox.connect(reuse=True)
     sandbox.release(con)
@@ -590,7 +590,7 @@ def test_outside_keep_connections_release_closes() -> None:
 
 
 def test_expression_columns_in_order_of_appearance() -> None:
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     rule = "in_neon AND created_at < as_of - INTERVAL 7 DAY AND run_count = 0 AND in_neon"
     assert sql_checks.expression_columns(rule) == ["in_neon", "created_at", "as_of", "run_count"]
@@ -616,7 +616,7 @@ def test_expression_columns_in_order_of_appearance() -> None:
     ],
 )
 def test_check_expression_refuses_anything_but_one_expression(expr: str, fragment: str) -> None:
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     with pytest.raises(sql_checks.UnsafeSQLError, match="rule") as info:
         sql_checks.check_expression(expr)
@@ -626,7 +626,7 @@ def test_check_expression_refuses_anything_but_one_expression(expr: str, fragmen
 def test_text_before_a_refused_token_may_be_any_unicode() -> None:
     """DuckDB places tokens by UTF-8 byte: the check reads the byte there and names the
     character as people count them, whatever non-ASCII text comes first."""
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     assert sql_checks.check_expression("note = 'é😀' OR credits < 50")
     for text, token in (("note = 'é😀' OR x = 1; y", ";"), ("note = 'ß' -- c", "--")):
@@ -636,7 +636,7 @@ def test_text_before_a_refused_token_may_be_any_unicode() -> None:
 
 
 def test_check_order_takes_directions_and_null_order() -> None:
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     terms = sql_checks.check_order("rage_clicks + exceptions DESC, created_at ASC NULLS LAST")
     assert [t["type"] for t in terms] == ["DESCENDING", "ASCENDING"]
@@ -662,7 +662,7 @@ def test_check_order_takes_directions_and_null_order() -> None:
     ],
 )
 def test_check_query_takes_one_select_over_its_tables(sql: str, fragment: str | None) -> None:
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     if fragment is None:
         assert sql_checks.check_query(sql, ["joined"]).startswith(sql.split(";")[0])
@@ -677,7 +677,7 @@ def test_a_query_file_with_any_unicode_before_its_end_is_checked() -> None:
     """DuckDB places tokens and parse-tree nodes by UTF-8 byte: a query file (a person's
     queries/join/profile.sql) with non-ASCII text before its trailing `;` is returned without
     it, and a refused part is named by its own line, whatever text comes first."""
-    from usertrack import sql_checks
+    from usertrack.checks import sql_checks
 
     for sql in ("SELECT 'é' AS a FROM joined;", "SELECT a, -- ok — café\n b FROM joined;\n",
                 "SELECT 'é😀' AS a FROM joined;\n-- the end\n"):  # fmt: skip
@@ -697,7 +697,7 @@ def test_connect_while_opens_the_connection_beside_the_work(
     wait, on another thread; a failing wait closes it and raises."""
     import threading
 
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     opened: list[tuple[str, duckdb.DuckDBPyConnection]] = []
     real = sandbox.connect
@@ -727,7 +727,7 @@ def test_a_query_text_is_checked_once_and_a_refused_one_every_time(
 ) -> None:
     """join/profile.sql is checked by every classification: a process that classifies again
     (the MCP server) parses a text that passed once; a refused text is refused every time."""
-    from usertrack import sandbox, sql_checks
+    from usertrack.checks import sandbox, sql_checks
 
     parsed: list[str] = []
     real = sql_checks._serialize
@@ -752,7 +752,7 @@ def test_a_held_connection_is_given_back_only_when_let_go() -> None:
     """The MCP server keeps a classification's DuckDB for `user` (usertrack.segments.kept): its
     command's `release` leaves it open and untouched, not emptied for the next command, until
     the keeper lets go of it; then it goes back to the spares as any other."""
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
 
     with sandbox.keep_connections():
         held = sandbox.connect(reuse=True)
@@ -781,7 +781,7 @@ def test_a_store_opens_twice_in_one_process_but_no_wider_the_second_time(
     MCP server's source has it open) shares the first's database: it opens when it asks for no
     more file access than the first, and is refused a file the first was not allowed."""
     from tests.edge_events import write_raw_events
-    from usertrack import sandbox
+    from usertrack.checks import sandbox
     from usertrack.sources.eventstore import open_store, store_info
 
     store = tmp_path / "events.duckdb"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from usertrack import sandbox
+from usertrack.checks import sandbox
 
 
 def _threads(con: duckdb.DuckDBPyConnection) -> int:

@@ -2,7 +2,7 @@
 
 Checks run in order and keep going after a failure, so one run shows everything that is wrong.
 PostHog is asked a trivial HogQL query and its project's name, and validates every HogQL file of
-the library without running it (usertrack.querycheck); PostgreSQL is connected to, shown to
+the library without running it (usertrack.cli.querycheck); PostgreSQL is connected to, shown to
 be read-only, and every query of queries/neon/ is EXPLAINed (bound parameters, nothing executed),
 which proves that the tables and columns the query library needs exist. The role of
 DATABASE_URL is judged too: a superuser, a role that can write a table the library reads, or a
@@ -381,8 +381,8 @@ NEEDS_LIVE_POSTHOG = (
 
 
 def hogql_files_check(source: Any, library: Any, progress: Any = None) -> Check:
-    """Every HogQL file of the library validated by PostHog (usertrack.querycheck)."""
-    from usertrack.querycheck import check_query_files, checked_files
+    """Every HogQL file of the library validated by PostHog (usertrack.cli.querycheck)."""
+    from usertrack.cli.querycheck import check_query_files, checked_files
 
     files = checked_files(library)
     try:

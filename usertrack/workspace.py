@@ -422,7 +422,7 @@ def keep_open(leave: Callable[[Any], None] | None = None) -> Iterator[None]:
     `leave`: what takes a source that holds nothing but the process's memory (the events
     store's read-only connection) instead of its close (drop_kept), and the in-memory DuckDB
     connections kept."""
-    from usertrack.sandbox import keep_connections
+    from usertrack.checks.sandbox import keep_connections
     from usertrack.segments.kept import keeping
 
     global _kept

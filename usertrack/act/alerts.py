@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from usertrack.checks.sql_checks import UnsafeSQLError, check_expression, expression_columns
 from usertrack.core.errors import AlertsFileError, DataError, QueryError
 from usertrack.core.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
-from usertrack.sql_checks import UnsafeSQLError, check_expression, expression_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -167,7 +167,7 @@ def load_alert_rules(path: Path) -> AlertRules:
         raise AlertsFileError(f"{path}:{top_line}: 'triggers' must be a non-empty list")
     triggers: list[Trigger] = []
     seen: set[str] = set()
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     # One parsing connection for every rule: opening a DuckDB connection costs more than
     # parsing an expression.
@@ -516,7 +516,7 @@ def _activity_alerts(
     ws: Workspace, rules: AlertRules, people: Mapping[str, dict[str, Any]], as_of: datetime
 ) -> list[dict[str, Any]]:
     """Each activity trigger's `when`, evaluated by DuckDB over the people of the pass."""
-    from usertrack.sandbox import connect, time_limit
+    from usertrack.checks.sandbox import connect, time_limit
 
     triggers = [t for t in rules.triggers if t.kind == "activity"]
     if not triggers or not people:

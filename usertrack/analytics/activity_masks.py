@@ -296,7 +296,7 @@ def every_group(
     import pyarrow.compute as pc
 
     from usertrack.analytics.common import arrow_schema, facts_connection, fetch_facts, store_rows
-    from usertrack.sandbox import release
+    from usertrack.checks.sandbox import release
 
     table, types = whole
     number = numbers.of(table)  # a row without a person is in no group

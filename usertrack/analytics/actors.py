@@ -154,7 +154,7 @@ def funnel_actors(
     the step before as their furthest, its drop-off), as the funnel counts them. `labels`:
     the steps' names (a steps file's), said instead of their events."""
     from usertrack.analytics import funnel as funnels
-    from usertrack.sandbox import release
+    from usertrack.checks.sandbox import release
 
     index, kind = funnel_cell(steps, text)
     shape = shape or funnels.PLAIN

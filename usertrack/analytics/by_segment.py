@@ -498,7 +498,7 @@ def _by_segment(
     found = Background(lambda: person_segments(whole, as_of, save=save), SEGMENTS_LANE)
     try:
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
-            from usertrack import sandbox
+            from usertrack.checks import sandbox
 
             if not sandbox.keeping():
                 kept.enter_context(sandbox.keep_connections())
@@ -528,9 +528,9 @@ WHO = "who"  # the one segment of a --who run's rules
 
 def check_who(text: str) -> str:
     """A `--who` expression checked to be one SQL expression and nothing else (as a rule of
-    segments.yaml is: usertrack.sandbox), without a database; else a UsageError (exit 2).
+    segments.yaml is: usertrack.checks.sandbox), without a database; else a UsageError (exit 2).
     Its columns are checked against the profile when it is built (run_who)."""
-    from usertrack.sql_checks import UnsafeSQLError, check_expression
+    from usertrack.checks.sql_checks import UnsafeSQLError, check_expression
 
     expr = text.strip()
     if not expr:

@@ -221,7 +221,7 @@ def change(current: float, previous: float) -> float | None:
 def facts_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory sandboxed DuckDB connection for one analysis: one given back (`release`),
     emptied, within `sandbox.keep_connections` (a --by-segment run's groups, the MCP server)."""
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     return connect(reuse=True)
 
@@ -533,7 +533,7 @@ def open_facts(
     query, values, keep = facts_bound(ws, query_id, as_of, schema, **params)
     source = ws.sources[query.folder]
     if not source.has_facts or ws.scope.person_rows is not None:
-        from usertrack.sandbox import release
+        from usertrack.checks.sandbox import release
 
         con = facts_connection()
         try:
@@ -630,7 +630,7 @@ def open_facts_tables(
     sources = {id(ws.sources[query.folder]) for query, _, _ in bound}
     source = ws.sources[bound[0][0].folder] if bound else None
     if source is None or not source.has_facts or len(sources) != 1 or grouping:
-        from usertrack.sandbox import release
+        from usertrack.checks.sandbox import release
 
         memory = facts_connection()
         ahead = _fetched_ahead(ws, bound)
@@ -724,8 +724,8 @@ class FactsQuery:
         (the analysis's own values, never written into its text)."""
         import duckdb
 
+        from usertrack.checks.sandbox import time_limit
         from usertrack.core.errors import QueryError
-        from usertrack.sandbox import time_limit
         from usertrack.sources.base import current_token, on_cancel
 
         statement = sql.replace(FACTS, self.relation)

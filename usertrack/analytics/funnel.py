@@ -42,8 +42,8 @@ from usertrack.analytics.funnel_time import (
     time_to_convert,
     trend_points,
 )
+from usertrack.checks.sandbox import release
 from usertrack.core.errors import UsageError
-from usertrack.sandbox import release
 
 if TYPE_CHECKING:
     import duckdb

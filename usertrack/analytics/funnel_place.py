@@ -37,7 +37,7 @@ def facts_in_place(
     ws: Workspace, query_id: str, as_of: datetime, params: dict[str, Any]
 ) -> duckdb.DuckDBPyConnection | None:
     """A cursor on the events store holding the funnel's facts as its temporary table `facts`
-    (the caller releases it: usertrack.sandbox.release closes it), or None where they are
+    (the caller releases it: usertrack.checks.sandbox.release closes it), or None where they are
     loaded as before (another source, a group's run)."""
     if (
         ws.scope.person_rows is not None

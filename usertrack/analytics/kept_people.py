@@ -96,9 +96,9 @@ def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
     """The profile columns `who` names. When profile.sql is one plain SELECT (its columns known
     without running it), a name that is none of them (nor `as_of`) is a UsageError naming the
     closest ones, before any query runs."""
+    from usertrack.checks.sql_checks import expression_columns
     from usertrack.core.rulefiles import did_you_mean
     from usertrack.segments.narrow import profile_items
-    from usertrack.sql_checks import expression_columns
 
     names = expression_columns(who)
     items = profile_items(ws.library.get("join/profile").sql)

@@ -551,7 +551,7 @@ def _every_group(
         fetch_everyones_facts,
         store_rows,
     )
-    from usertrack.sandbox import release
+    from usertrack.checks.sandbox import release
 
     math, by = ask.math, ask.by
     everyone = fetch_everyones_facts(

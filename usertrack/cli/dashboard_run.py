@@ -109,6 +109,7 @@ def run_report(
 
     from typer.main import get_command
 
+    from usertrack.checks.sandbox import threads_each
     from usertrack.cli.program import app_of, leave_to_exit
     from usertrack.core.clock import parse_as_of
     from usertrack.core.config import load_settings
@@ -122,7 +123,6 @@ def run_report(
         write_report,
     )
     from usertrack.reports.weekly_template import render_weekly
-    from usertrack.sandbox import threads_each
     from usertrack.segments.history import encode_snapshot, open_history, saves_by_default
     from usertrack.sources import query_counts
     from usertrack.sources.mirror_file import held_open

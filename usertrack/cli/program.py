@@ -273,7 +273,7 @@ def _bound_memory() -> None:
 
     if not bounds.armed():
         return
-    from usertrack.sandbox import memory_limit
+    from usertrack.checks.sandbox import memory_limit
 
     # A bad setting is said by the first DuckDB connection, where it matters.
     with contextlib.suppress(UsertrackError):
@@ -323,8 +323,8 @@ def _as_line(error: BaseException) -> NoReturn:
 
 def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
     """The memory limit's one line: DuckDB's own (`duckdb_alone`), or the process's bound."""
+    from usertrack.checks.sandbox import MEMORY_VARIABLE, memory_limit
     from usertrack.core.errors import EXIT_LIMIT
-    from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
 
     if duckdb_alone:
         line = (

@@ -238,11 +238,11 @@ def _inline_refusal(run: Any) -> Any:
 # join/ queries run over the per-user tables the other sources build (inside `segments`); on
 # their own they have nothing to read, so `query` neither lists nor runs them.
 def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
-    """`query --check`: PostHog's verdict on each HogQL file (usertrack.querycheck)."""
+    """`query --check`: PostHog's verdict on each HogQL file (usertrack.cli.querycheck)."""
+    from usertrack.cli.querycheck import check_query_files, checked_files
     from usertrack.core.config import load_settings, resolve_queries_dir
     from usertrack.core.errors import EXIT_QUERY, ConfigError
     from usertrack.doctor import NEEDS_LIVE_POSTHOG
-    from usertrack.querycheck import check_query_files, checked_files
     from usertrack.sources.posthog_http import PostHogHTTPSource
     from usertrack.sources.queries import load_queries
 

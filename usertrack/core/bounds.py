@@ -4,7 +4,7 @@ what DuckDB's own limits do not stop, the operating system and a watchdog do.
 DuckDB's memory limit bounds its buffer manager, not every allocation: a function that makes
 one huge value (a list of a billion numbers, a string replaced into gigabytes) allocates it
 outside, and its interrupt is only looked at between chunks of rows, so the time limit's
-interrupt (usertrack.sandbox.time_limit) can wait minutes for a chunk to end. Two bounds that
+interrupt (usertrack.checks.sandbox.time_limit) can wait minutes for a chunk to end. Two bounds that
 hold whatever a query computes:
 
 - Memory: once the command starts (usertrack.cli.program.handle_errors; else at the first

@@ -346,7 +346,7 @@ def load_postgres(conninfo: str, data: DemoData, *, release: bool = False) -> No
 
     import psycopg
 
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     with tempfile.TemporaryDirectory(prefix="usertrack-demo-") as tmp:
         # usertrack's own SQL only (data.sql), writing CSV files into this temporary folder and

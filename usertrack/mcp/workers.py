@@ -28,7 +28,7 @@ _IDLE_KEPT = 2  # idle workers kept warm
 def call_seconds() -> float:
     """How long one call may run before its worker is killed: twice the time limit of one
     DuckDB query, and 30 s more (a call runs several queries, each within that limit)."""
-    from usertrack.sandbox import timeout_seconds
+    from usertrack.checks.sandbox import timeout_seconds
 
     return 2 * timeout_seconds() + 30
 

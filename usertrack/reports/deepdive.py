@@ -145,9 +145,9 @@ def _import_drivers() -> None:
     import psycopg  # noqa: F401
     import yaml  # noqa: F401
 
+    import usertrack.checks.sandbox
     import usertrack.core.bounds
     import usertrack.reports.failures
-    import usertrack.sandbox
     import usertrack.segments.rules  # noqa: F401
 
 
@@ -315,7 +315,7 @@ def deep_dive(
         kind: [(key, q, resolve_params(q, given, now_value=as_of)) for key, q, given in items]
         for kind, items in work.items()
     }
-    from usertrack.sandbox import connect_while, release
+    from usertrack.checks.sandbox import connect_while, release
     from usertrack.segments.profiles import PROFILE_SETTINGS
 
     # This deep dive's own DuckDB (closed below), opened while the queries run.

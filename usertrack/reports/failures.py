@@ -200,15 +200,15 @@ def _check_expressions(spec: FailureRules) -> None:
     """Compile every pattern and bind every `when` in DuckDB; name the rule of the first failure."""
     import duckdb
 
+    from usertrack.checks.sandbox import scratch
+    from usertrack.checks.sql_checks import UnsafeSQLError, check_expression
     from usertrack.core.errors import first_line
-    from usertrack.sandbox import scratch
     from usertrack.segments.rules import binder_message
-    from usertrack.sql_checks import UnsafeSQLError, check_expression
 
     con = scratch()  # its TEMP table `failure` goes with it
     try:
         # Parsed before anything runs: a `when` is one expression over the failure's columns,
-        # never a statement, a subquery or a file read (usertrack.sandbox).
+        # never a statement, a subquery or a file read (usertrack.checks.sandbox).
         for rule in spec.rules:
             if rule.when is not None:
                 try:
@@ -371,7 +371,7 @@ def categorize(
     """
     import duckdb
 
-    from usertrack.sandbox import time_limit
+    from usertrack.checks.sandbox import time_limit
 
     arrow = getattr(rows, "arrow", None)
     numbered_here = arrow is not None and not remember
@@ -581,7 +581,7 @@ def _remember(con: duckdb.DuckDBPyConnection, version: Any, new: list[Text], sta
 def categorize_rows(spec: FailureRules, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Categorize failure dicts (keys of FAILURE_COLUMNS): each comes back with cause, category
     and owner added, in the same order."""
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     con = connect()
     try:
@@ -635,8 +635,8 @@ def _failure_report(
 ) -> FailureReport:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from usertrack.checks.sandbox import connect, keeping, release
     from usertrack.reports.failure_copy import from_copy
-    from usertrack.sandbox import connect, keeping, release
     from usertrack.segments.profiles import Job, run_by_source
 
     # Side by side, each on a connection of its own (up to USERTRACK_DB_CONNECTIONS): the

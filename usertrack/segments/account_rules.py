@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from usertrack.checks.sql_checks import UnsafeSQLError, check_expression
 from usertrack.core.errors import SegmentsFileError, first_line
-from usertrack.sql_checks import UnsafeSQLError, check_expression
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,7 +38,7 @@ def segments_of_columns(
     `count` values, in the rows' order."""
     import duckdb
 
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     segments = spec.account_segments
     if not segments:
@@ -68,7 +68,7 @@ def rules_connection(spec: SegmentsFile) -> Any:
     """The sandboxed connection account_segment_of evaluates the account segments on, opened
     (its DuckDB imported) while the caller waits for the accounts' rows; None without account
     segments."""
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     return connect() if spec.account_segments else None
 
@@ -77,7 +77,7 @@ def _read_columns(segments: Sequence[Segment], columns: list[str], con: Any) -> 
     """The columns the rules read, in the rows' order: the table holds those alone (each
     column's values bound cost as much as a rule's evaluation). All of them where a rule names
     one that is not a column, or is not one plain expression (its check then says so)."""
-    from usertrack.sql_checks import expression_columns
+    from usertrack.checks.sql_checks import expression_columns
 
     read: set[str] = set()
     parsing = con.cursor()  # its results left unread: the connection's own stay free

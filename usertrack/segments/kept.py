@@ -61,7 +61,7 @@ def keeping() -> Iterator[None]:
 
 
 def _let_go(classification: Classification) -> None:
-    from usertrack.sandbox import let_go
+    from usertrack.checks.sandbox import let_go
 
     if classification.con is not None:
         let_go(classification.con)
@@ -69,8 +69,8 @@ def _let_go(classification: Classification) -> None:
 
 def key(ws: Workspace, as_of: datetime) -> tuple[Any, ...] | None:
     """What a classification of `ws` at `as_of` is kept under; None when it is not kept."""
+    from usertrack.checks.sql_checks import check_query
     from usertrack.segments.profiles import JOIN_TABLES
-    from usertrack.sql_checks import check_query
 
     if _kept is None or ws.demo is None:
         return None
@@ -95,7 +95,7 @@ def key(ws: Workspace, as_of: datetime) -> tuple[Any, ...] | None:
 
 def keep(ws: Workspace, as_of: datetime, classification: Classification) -> None:
     """Keep `classification` (just made by `ws.classify(as_of)`) for `user`, when keeping."""
-    from usertrack.sandbox import hold
+    from usertrack.checks.sandbox import hold
 
     found = key(ws, as_of)
     if found is None or classification.con is None:
@@ -147,7 +147,7 @@ def user_rows(classification: Classification, email: str) -> list[dict[str, Any]
 def _aggregate_names() -> frozenset[str]:
     """DuckDB's aggregate functions (count, sum, list, ...): in a select list, each makes one
     row of many."""
-    from usertrack.sandbox import scratch
+    from usertrack.checks.sandbox import scratch
 
     con = scratch()
     try:
@@ -182,7 +182,7 @@ def row_by_row(sql: str, table: str | None = None) -> bool:
     (`table` None), with no window, aggregate, subquery, GROUP BY, DISTINCT, LIMIT, join or
     WITH. False when in doubt (or when `sql` does not parse)."""
     try:
-        from usertrack.sql_checks import parse_tree
+        from usertrack.checks.sql_checks import parse_tree
 
         doc = parse_tree(sql if table else f"SELECT {sql}")
     except Exception:

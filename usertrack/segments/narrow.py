@@ -51,7 +51,7 @@ class Narrowed:
 def profile_items(sql: str) -> list[tuple[str, dict[str, Any]]] | None:
     """profile.sql's select list as (column, parse node); None when it is not one plain SELECT
     over `joined` (a CTE, a GROUP BY, a join, `*`, a column without a name)."""
-    from usertrack.sql_checks import parse_tree
+    from usertrack.checks.sql_checks import parse_tree
 
     return _items(parse_tree(sql))
 
@@ -89,8 +89,8 @@ def _items(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
 def narrowed(profile_sql: str, wanted: Collection[str]) -> Narrowed | None:
     """profile.sql kept to `email` and the `wanted` columns; None when it cannot be (see
     profile_items) or names none of them."""
-    from usertrack.sandbox import scratch
-    from usertrack.sql_checks import node_columns, parse_tree
+    from usertrack.checks.sandbox import scratch
+    from usertrack.checks.sql_checks import node_columns, parse_tree
 
     doc = parse_tree(profile_sql)
     items = _items(doc)
@@ -240,9 +240,9 @@ def build_narrowed(
     `bundle`: as profiles.run_by_source takes it."""
     import duckdb
 
-    from usertrack.sandbox import connect_while, release, scratch
+    from usertrack.checks.sandbox import connect_while, release, scratch
+    from usertrack.checks.sql_checks import check_query
     from usertrack.segments import profiles
-    from usertrack.sql_checks import check_query
 
     profile_query = library.get("join/profile")
     # the file passes the same checks as when it is run whole

@@ -44,7 +44,7 @@ class ProfileRun:
     columns: list[str] = field(default_factory=list)
 
     def close(self) -> None:
-        from usertrack.sandbox import release
+        from usertrack.checks.sandbox import release
 
         release(self.con)
 
@@ -263,7 +263,7 @@ ACCOUNTS_TABLE = _table_name("neon/accounts")
 # 0.2 s); beyond that as Arrow columns, typed in C++ (2.0 s -> 0.6 s at 100,000 users).
 SMALL_RESULT = 20
 LARGE_RESULT = 20_000
-# The profile connection's settings (usertrack.sandbox.connect locks them once open).
+# The profile connection's settings (usertrack.checks.sandbox.connect locks them once open).
 PROFILE_SETTINGS = {"pandas_analyze_sample": LARGE_RESULT}
 
 
@@ -509,7 +509,7 @@ def _run_and_load(
     the first result is loaded. `bundle`: as run_by_source takes it."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.sandbox import connect, keeping, release
+    from usertrack.checks.sandbox import connect, keeping, release
 
     # In a process that answers many commands (the MCP server), every result of more than a
     # few rows travels as Arrow: pyarrow's import (0.2 s) is paid once, then the events store
@@ -644,7 +644,7 @@ def build_profiles(
         create_profile(con, profile_query, as_of)
         return profile_run(con, profile_query, as_of, results)
     except BaseException:
-        from usertrack.sandbox import release
+        from usertrack.checks.sandbox import release
 
         release(con)
         raise
@@ -687,13 +687,13 @@ def create_profile(con: duckdb.DuckDBPyConnection, profile_query: Query, as_of: 
     """Create the table `profile` from `queries/join/profile.sql` over the view `joined`.
 
     The file is text from the working folder: it is checked with DuckDB's parser first
-    (usertrack.sql_checks.check_query: one SELECT over `joined`, no second statement, no table
-    function), then run under the statement timeout. QueryFileError (exit 6) names the file
+    (usertrack.checks.sql_checks.check_query: one SELECT over `joined`, no second statement, no
+    table function), then run under the statement timeout. QueryFileError (exit 6) names the file
     and line of what is refused."""
     import duckdb
 
-    from usertrack.sandbox import time_limit
-    from usertrack.sql_checks import UnsafeSQLError, check_query
+    from usertrack.checks.sandbox import time_limit
+    from usertrack.checks.sql_checks import UnsafeSQLError, check_query
 
     try:
         body = check_query(profile_query.sql, JOIN_TABLES, con, first_line=profile_query.sql_line)

@@ -16,11 +16,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.checks.sql_checks import (
+    UnsafeSQLError,
+    check_expression,
+    check_order,
+    expression_columns,
+)
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import SegmentsFileError, first_line
 from usertrack.core.filecache import parsed
 from usertrack.core.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
-from usertrack.sql_checks import UnsafeSQLError, check_expression, check_order, expression_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -319,7 +324,7 @@ class Classification:
     def close(self) -> None:
         """Let go of the DuckDB connection (`sandbox.release`: the MCP server empties it and uses
         it again); rows already fetched stay."""
-        from usertrack.sandbox import release
+        from usertrack.checks.sandbox import release
 
         con, self.con = self.con, None
         if con is not None:
@@ -432,7 +437,7 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
                     f" (available: {available})"
                 )
         # Parsed before anything runs: a rule or order is one expression over the profile,
-        # never a statement, a subquery or a file read (usertrack.sandbox).
+        # never a statement, a subquery or a file read (usertrack.checks.sandbox).
         try:
             check_expression(seg.rule, con, what="rule")
             check_order(seg.order, con, what="order")
@@ -504,7 +509,7 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
     )
     import duckdb
 
-    from usertrack.sandbox import time_limit
+    from usertrack.checks.sandbox import time_limit
 
     stamp = naive_utc(as_of).isoformat(sep=" ")
     try:

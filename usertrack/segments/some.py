@@ -153,7 +153,7 @@ def build_some(
     import sys
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from usertrack.sandbox import connect, release
+    from usertrack.checks.sandbox import connect, release
     from usertrack.segments import profiles
 
     excluded = profiles.exclude_pattern(exclude_domains)

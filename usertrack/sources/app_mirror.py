@@ -193,9 +193,9 @@ class AppMirror:
     meanwhile finds it busy and asks the database instead)."""
 
     def __init__(self, path: Path) -> None:
+        from usertrack.checks.sandbox import memory_limit
         from usertrack.core import bounds
         from usertrack.core.files import private_dir
-        from usertrack.sandbox import memory_limit
 
         private_dir(path.parent)  # the copy holds emails: its owner's alone
         # DuckDB's memory limit as every connection's (its own default is 80% of the machine's

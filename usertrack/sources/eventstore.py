@@ -210,8 +210,8 @@ def write_events(
     With `in_order`, the SELECT promises its rows in timestamp order, and they are stored as they
     come instead of sorted: DuckDB keeps the order of a scan through projections, not through a
     join (see the demo's generator), and a sort of millions of wide rows costs seconds and memory.
-    The connection is sandboxed (usertrack.sandbox): it reads no file, and `settings` (such as
-    memory_limit) are set when it opens, as its configuration is locked afterwards.
+    The connection is sandboxed (usertrack.checks.sandbox): it reads no file, and `settings` (such
+    as memory_limit) are set when it opens, as its configuration is locked afterwards.
     The events table is written on a connection of its own (with `load_settings` if given),
     closed, so that what `load` registered or staged is let go before the other tables are built.
     """
@@ -228,7 +228,7 @@ def _write_store(
     *,
     read_paths: Sequence[Path] = (),
 ) -> int:
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuidlib.uuid4().hex[:8]}.tmp")
@@ -455,7 +455,7 @@ GROUP BY distinct_id
 
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the store read-only and sandboxed (usertrack.sandbox: no file access beyond the
+    """Open the store read-only and sandboxed (usertrack.checks.sandbox: no file access beyond the
     store and its feature times, time zone UTC, configuration locked): HogQL query files run
     on this connection, as the translator writes them (no table function, no statement but a
     SELECT: usertrack.sources.hogql), with usertrack's own statements."""
@@ -477,7 +477,7 @@ def _connect_store(path: Path) -> duckdb.DuckDBPyConnection:
     from it (the HogQL translator writes no table function and no COPY), and that file is
     usertrack's own (0600 in the store's folder), rebuilt when its key is not the store's.
     Every connection to a store is opened alike, as DuckDB shares one database among them."""
-    from usertrack.sandbox import connect
+    from usertrack.checks.sandbox import connect
     from usertrack.sources.feature_times import side_of
 
     return connect(path, read_only=True, read_paths=[side_of(path)])

@@ -182,8 +182,8 @@ def build(store: Path, side: Path, key: str) -> bool:
     """Write the table of `store` (its key: `key`) at `side`, whole, then renamed into place;
     False when it cannot be (that only costs speed: the JSON is read). Ctrl-C or a cancelled
     command stops it (KeyboardInterrupt, Cancelled) and nothing of it is left behind."""
+    from usertrack.checks.sandbox import connect
     from usertrack.core.errors import Cancelled
-    from usertrack.sandbox import connect
     from usertrack.sources.base import check_cancelled, on_cancel
 
     folder = side.parent

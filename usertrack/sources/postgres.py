@@ -520,8 +520,8 @@ def _canceled(query: Query, timeout_ms: int, elapsed_s: float) -> Exception:
 def _outgrew(query: Query) -> Exception:
     """The one line for a query whose rows reached the process's memory bound
     (usertrack.core.bounds)."""
+    from usertrack.checks.sandbox import MEMORY_VARIABLE, memory_limit
     from usertrack.core.errors import LimitError
-    from usertrack.sandbox import MEMORY_VARIABLE, memory_limit
 
     return LimitError(
         f"query {query.id} ({query.path}): stopped at the memory bound: its rows"

@@ -750,11 +750,11 @@ def _used(sql: str, values: Mapping[str, Any]) -> dict[str, Any]:
 def _guarded(cur: duckdb.DuckDBPyConnection, where: str) -> Iterator[None]:
     """Run a query file's statement on `cur`: interrupted when the other source fails or on
     Ctrl-C (rather than let a long scan run on after the command has given up) and past the
-    time limit (usertrack.sandbox); a DuckDB error is a QueryError naming `where`, or the
+    time limit (usertrack.checks.sandbox); a DuckDB error is a QueryError naming `where`, or the
     cancellation when that is why it stopped."""
     import duckdb
 
-    from usertrack.sandbox import time_limit
+    from usertrack.checks.sandbox import time_limit
 
     token = current_token()
     try:

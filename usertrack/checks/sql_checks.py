@@ -1,5 +1,5 @@
 """The checks on the SQL people write into rule and query files, with DuckDB's own parser
-(`json_serialize_sql`, which parses and never runs): the second fence of usertrack.sandbox.
+(`json_serialize_sql`, which parses and never runs): the second fence of usertrack.checks.sandbox.
 
 A rule, an order or a `when` (segments.yaml rules and orders, failures.yaml `when` clauses) is
 one expression: one statement, no subquery, no table, no comment. A DuckDB query file
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sandbox import scratch
+from usertrack.checks.sandbox import scratch
 
 if TYPE_CHECKING:
     import duckdb

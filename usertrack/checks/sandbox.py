@@ -1,5 +1,5 @@
 """DuckDB as a sandbox: the one way usertrack opens a DuckDB connection. The checks on the SQL
-people write into rule and query files are usertrack.sql_checks.
+people write into rule and query files are usertrack.checks.sql_checks.
 
 Rule files and query files are edited by people, and DuckDB can read and write any file the user
 can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own settings. Two fences:
@@ -19,7 +19,7 @@ can (`read_csv`, `COPY ... TO`, `ATTACH`), load extensions and change its own se
    usertrack's own imports that must read files (an events export) name those files in
    `read_paths`, and nothing else becomes readable (those become writable too: DuckDB's
    allowed_paths is not read-only).
-2. The SQL of a rule, an order, a `when` or a DuckDB query file passes usertrack.sql_checks
+2. The SQL of a rule, an order, a `when` or a DuckDB query file passes usertrack.checks.sql_checks
    before it is ever run.
 """
 
