@@ -420,10 +420,10 @@ def floors(
 
     import psycopg
 
-    from usertrack.sources.eventstore import open_store
-    from usertrack.sources.postgres import bindable
-    from usertrack.sources.posthog_local import wire_value
-    from usertrack.sources.queries import resolve_params
+    from usertrack.engines.local.eventstore import open_store
+    from usertrack.engines.local.source import wire_value
+    from usertrack.engines.postgres.source import bindable
+    from usertrack.queries.library import resolve_params
 
     with per_user_workspace(home) as (ws, as_of, params):
         posthog, neon = ws.sources["posthog"], ws.sources["neon"]
@@ -784,7 +784,7 @@ def analytics(
 
 def _forget_kept_answers(env: dict[str, str]) -> None:
     """Every answer the demo home keeps under its events store's stamp, removed."""
-    from usertrack.sources.storecache import folder_of
+    from usertrack.engines.local.storecache import folder_of
 
     folder = folder_of(Path(env["USERTRACK_HOME"]))
     for kept in folder.glob("*") if folder.is_dir() else ():

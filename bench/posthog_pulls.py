@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.posthog_server import DEFAULT_KEY, serve  # noqa: E402
-from usertrack.sources.eventstore import write_events  # noqa: E402
-from usertrack.sources.posthog_http import PostHogHTTPSource  # noqa: E402
-from usertrack.sources.queries import Query  # noqa: E402
+from usertrack.engines.local.eventstore import write_events  # noqa: E402
+from usertrack.engines.posthog import PostHogHTTPSource  # noqa: E402
+from usertrack.queries.library import Query  # noqa: E402
 
 PROJECT = 4242
 SQL = (

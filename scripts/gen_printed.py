@@ -1,4 +1,4 @@
-"""Write usertrack/sources/hogql/shipped_texts.json: each shipped PostHog query file's text as
+"""Write usertrack/engines/hogql/shipped_texts.json: each shipped PostHog query file's text as
 sent, printed from PostHog's parse tree, so that a first command live does not parse it.
 
     uv run python scripts/gen_printed.py           # rewrite the file
@@ -26,8 +26,8 @@ def sent_texts() -> list[str]:
     group's filter (usertrack.analytics.by_segment), as strip_sql leaves it."""
     from usertrack.analytics.by_segment import _KEEP
     from usertrack.analytics.where import spliced
-    from usertrack.sources.posthog_http.values import strip_sql
-    from usertrack.sources.queries import load_queries
+    from usertrack.engines.posthog.values import strip_sql
+    from usertrack.queries.library import load_queries
 
     library = load_queries(REPO / "queries")
     texts: list[str] = []
@@ -42,7 +42,7 @@ def sent_texts() -> list[str]:
 
 
 def build() -> str:
-    from usertrack.sources.hogql.printer import _key_prefix, sent_text
+    from usertrack.engines.hogql.printer import _key_prefix, sent_text
 
     texts = {hashlib.sha256(t.encode()).hexdigest(): sent_text(t) for t in sent_texts()}
     data = {"key": _key_prefix().hex(), "texts": dict(sorted(texts.items()))}
@@ -50,7 +50,7 @@ def build() -> str:
 
 
 def main() -> int:
-    from usertrack.sources.hogql.printer import SHIPPED_TEXTS
+    from usertrack.engines.hogql.printer import SHIPPED_TEXTS
 
     made = build()
     if "--check" in sys.argv[1:]:

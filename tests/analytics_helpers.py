@@ -62,7 +62,7 @@ def run_json(command: str, args: list[str], *, as_of: str, **env: str) -> dict[s
 def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
     """A PostHog-compatible server over the events of `export`, and the settings that make the
     CLI query it over HTTP (with the cache off, so every run asks the server)."""
-    from usertrack.sources.eventstore import import_events
+    from usertrack.engines.local.eventstore import import_events
 
     store = tmp_path / "served.duckdb"
     import_events(export, store)

@@ -205,7 +205,7 @@ def handmade_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hand-made events (tests/handmade.py) imported once into an event store, read-only for
     every test that serves or queries them (the PostHog-compatible server, the local engine)."""
     from tests.handmade import write_events_jsonl
-    from usertrack.sources.eventstore import import_events
+    from usertrack.engines.local.eventstore import import_events
 
     folder = tmp_path_factory.mktemp("handmade-events")
     store = folder / "events.duckdb"

@@ -113,7 +113,7 @@ def write_raw_events(path: Path, data: list[tuple[Any, ...]]) -> int:
     """An events store at `path` of rows (uuid, event, distinct_id, person_id, timestamp,
     properties JSON text, person_properties JSON text), the JSON texts kept as written; the
     number of events stored."""
-    from usertrack.sources.eventstore import write_events
+    from usertrack.engines.local.eventstore import write_events
 
     def load(con: Any) -> str:
         con.execute(

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from usertrack.sources.hogql.parser import install_errors_module
+from usertrack.engines.hogql.parser import install_errors_module
 
 
 class HogQLError(Exception):

@@ -1,7 +1,7 @@
 """A local PostHog-compatible HTTP server for the tests: real HTTP on 127.0.0.1, real ClickHouse.
 
 It answers the endpoints usertrack's live PostHog source uses, the way PostHog does (see the facts
-in usertrack/sources/posthog_http/ and ../shared/DESIGN.md). By default the engine is real
+in usertrack/engines/posthog/ and ../shared/DESIGN.md). By default the engine is real
 ClickHouse (chdb) running the HogQL printed as PostHog prints it (tests/clickhouse_engine.py,
 tests/hogql_printer.py), in the project timezone `timezone` unless a request's modifiers say
 `convertToProjectTimezone: false`; `engine="duckdb"` uses usertrack's own local engine instead
@@ -16,7 +16,7 @@ only cost time.
   holds each query the seconds it answers (bench/posthog_pulls.py: a simulated scan cost).
   With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries;
   with `refuse_packed`, a packed request (usertrack's whole result as tuples in arrays,
-  posthog_http/paging.py, or a bundle of query files, posthog_http/bundle.py) is refused as
+  engines/posthog/paging.py, or a bundle of query files, engines/posthog/bundle.py) is refused as
   ClickHouse refuses one over its memory limit.
   `"refresh": "async"` (or "force_async") answers 202 with a `query_status` at once; the query
   runs on a thread and `GET .../query/{qid}/` answers "running" `async_polls` times, then the
@@ -60,8 +60,8 @@ from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLErro
 from tests.hogql_printer import print_hogql, warm_parser
 from tests.posthog_json import render, render_status
 from usertrack.core.errors import QueryError
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.queries.library import Query
 
 DEFAULT_KEY = "phx_TestKey0123456789abcdefSECRET"
 TIMINGS = "_usertrack_timings"  # a key of the engine's answer, never sent

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.edge_events import write_raw_events
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.queries.library import Query, load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 EXCLUDE = r"@datagen\.dev$"

@@ -553,7 +553,7 @@ def test_the_members_table_reads_every_member_as_written() -> None:
     import duckdb
 
     from usertrack.analytics.by_account import accounts_table
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     pairs = [
         ('a"b@x.io', "1"),

@@ -144,7 +144,7 @@ def test_compare_shows_the_previous_periods_own_series_read_alone(
     --compare does not show, are not worked out)."""
     from collections import Counter
 
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     earlier = run_json("activity", ARGS, as_of="2026-05-24T12:00:00", USERTRACK_EVENTS=str(export))
     read: Counter[str] = Counter()

@@ -20,9 +20,9 @@ import pytest
 from tests.edge_events import write_raw_events
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, serve
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = AS_OF.replace(tzinfo=None)

@@ -94,7 +94,7 @@ def test_a_store_replaced_under_an_open_workspace_keeps_nothing_of_the_old(
 
     from usertrack.act.metric_alerts import MetricRule, series
     from usertrack.core.config import resolve_queries_dir, resolve_segments_file
-    from usertrack.sources import storecache
+    from usertrack.engines.local import storecache
     from usertrack.workspace import open_workspace
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the new store's answers are kept at once

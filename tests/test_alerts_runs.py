@@ -154,7 +154,7 @@ def test_the_copy_is_closed_once_its_windows_are_answered(workspace: Any) -> Non
 
 def test_the_copy_has_the_memory_limit_of_every_connection(tmp_path: Path) -> None:
     from usertrack.checks.sandbox import connect
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
 
     with AppMirror(tmp_path / "copy.duckdb") as mirror:
         (mine,) = mirror.con.execute("SELECT current_setting('memory_limit')").fetchone() or ()

@@ -118,7 +118,7 @@ def test_documented_rule_is_the_hand_worked_one() -> None:
 def test_store_and_posthog_agree_with_the_rule(export: Path, tmp_path: Path) -> None:
     from tests.clickhouse_engine import run_sql
     from tests.posthog_server import clickhouse_for
-    from usertrack.sources.eventstore import import_events, open_store
+    from usertrack.engines.local.eventstore import import_events, open_store
 
     store = tmp_path / "store.duckdb"
     import_events(export, store)

@@ -1,4 +1,4 @@
-"""Several query files in one PostHog query request (usertrack/sources/posthog_http/bundle.py),
+"""Several query files in one PostHog query request (usertrack/engines/posthog/bundle.py),
 on the tests' PostHog (PostHog's own parser and printing, ClickHouse in process, real HTTP):
 each file answered as if it had been sent alone, in one request submitted async; a file the
 bundle cannot hold left to be sent alone; a refused bundle leaves every file to be sent alone."""
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_http.bundle import (
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.engines.posthog.bundle import (
     checked,
     numbered,
     part,
@@ -21,7 +21,7 @@ from usertrack.sources.posthog_http.bundle import (
     select_columns,
     text,
 )
-from usertrack.sources.queries import load_queries
+from usertrack.queries.library import load_queries
 
 AS_OF = datetime(2026, 11, 12)
 PATTERN = r"@datagen\.dev$"

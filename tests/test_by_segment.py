@@ -485,7 +485,7 @@ def test_by_segment_runs_the_per_person_facts_once_locally(
     """The facts of every group are the whole answer's, fetched once and split by person; and
     no statement on the local engine looks a person up in the bound list (list_contains: a scan
     of the list for every event, minutes for 'no account' at 5 M events)."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     ran: list[str] = []
     statements: list[str] = []
@@ -565,7 +565,7 @@ def test_a_group_on_the_local_engine_is_a_join_not_a_scan_of_the_list(
     """An aggregated query (trends) still runs per group with the group's filter in HogQL; on
     the local engine as IN of the list's rows (a hash join), not has() (list_contains, which
     reads the whole list for every event), with the same answer."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     statements: list[str] = []
     bound = LocalPostHogSource._bound
@@ -589,8 +589,8 @@ def test_person_rows_keep_what_the_hogql_filter_keeps() -> None:
     Python rows and from an Arrow table."""
     import pyarrow as pa
 
-    from usertrack.sources.base import Result
-    from usertrack.sources.person_rows import PersonRows
+    from usertrack.engines.base import Result
+    from usertrack.engines.person_rows import PersonRows
 
     rows = [("a", 1), ("b", 2), (None, 3), ("c", 4), ("a", 5)]
     plain = Result(columns=["person_id", "n"], rows=rows)
@@ -615,8 +615,8 @@ def test_group_numbers_keep_the_rows_the_ids_keep() -> None:
     person; the table is looked up once for all the groups."""
     import pyarrow as pa
 
-    from usertrack.sources.base import Result
-    from usertrack.sources.person_rows import GroupNumbers, PersonRows
+    from usertrack.engines.base import Result
+    from usertrack.engines.person_rows import GroupNumbers, PersonRows
 
     people = ["a", "b", None, "c", "a", "d", "b"]
     table = pa.table({"person_id": people, "n": list(range(1, len(people) + 1))})
@@ -681,7 +681,7 @@ def test_paths_by_segment_splits_the_path_tables_rows_by_person(
     sequences out of the events again, and each group's answer is its --segment answer (which
     does, from its own facts). (The demo: no person of several emails in the range.)"""
     from usertrack.analytics import paths as paths_mod
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     from_events: list[int] = []
     sequences = paths_mod._sequences
@@ -721,7 +721,7 @@ def test_paths_by_segment_splits_the_path_tables_rows_by_person(
 def _spy_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     """The ids of the queries the local engine runs, and of those it answers for every group
     at once ('' where run_grouped declined and the groups ran one by one)."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     ran: list[str] = []
     grouped: list[str] = []
@@ -784,10 +784,10 @@ GROUP BY point
 
 
 def test_only_a_query_whose_slot_holds_a_condition_on_every_event_is_grouped() -> None:
-    """The shape usertrack.sources.grouped answers, and what it leaves to the per-group runs:
+    """The shape usertrack.engines.local.grouped answers, and what it leaves to the per-group runs:
     a slot that an OR could take out of the conditions, a limit or an order over every group,
     a window, a join, a second subquery, no GROUP BY."""
-    from usertrack.sources.grouped import grouped_sql
+    from usertrack.engines.local.grouped import grouped_sql
 
     with_where = GROUPED_SQL.replace("AND true", "AND ((prop_x  =  'a  b'))")
     sql = grouped_sql(with_where, GROUPED_SQL, 7)
@@ -818,7 +818,7 @@ def test_a_grouped_query_gives_each_group_the_rows_its_filter_gives(tmp_path: Pa
     import duckdb
     import pyarrow as pa
 
-    from usertrack.sources.grouped import TABLE, grouped_sql
+    from usertrack.engines.local.grouped import TABLE, grouped_sql
 
     con = duckdb.connect()
     con.execute(
@@ -900,7 +900,7 @@ def test_local_by_segment_makes_no_list_of_a_groups_persons(
     split by group number (the facts, the grouped queries, the path table): no group's list of
     person ids is made for a filter no query reads. --segment binds its group's list, sorted,
     as before."""
-    from usertrack.sources.person_rows import GroupNumbers
+    from usertrack.engines.person_rows import GroupNumbers
 
     made: list[int | None] = []
     ids_of = GroupNumbers.ids_of
@@ -1116,9 +1116,9 @@ def test_the_stores_persons_are_kept_until_the_store_changes(
     read again, and its new persons count."""
     import pyarrow as pa
 
-    from usertrack.sources import storecache
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.rollups import SEGMENT_PERSONS_ROLLED
+    from usertrack.engines.local import storecache
+    from usertrack.engines.local.rollups import SEGMENT_PERSONS_ROLLED
+    from usertrack.engines.local.source import LocalPostHogSource
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the tests' stores are seconds old
     read: list[str] = []
@@ -1164,8 +1164,8 @@ def test_the_shipped_accounts_emails_are_asked_for_in_a_leaner_statement_with_th
     a --by-segment run asks it, and a --queries folder's edited accounts.sql is asked as it is."""
     from tests.handmade import SCHEMA
     from usertrack.analytics.by_segment import ACCOUNT_EMAILS
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import parse_query, resolve_params
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import parse_query, resolve_params
 
     url = make_database(
         SCHEMA
@@ -1334,7 +1334,7 @@ def _numberings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A list that gets 1 each time a command numbers the store's persons by group from now on
     (kept numberings allowed from stores seconds old, as the tests' are)."""
     from usertrack.analytics import by_segment
-    from usertrack.sources import storecache
+    from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)
     numbered: list[int] = []

@@ -24,9 +24,9 @@ from tests.cli_runner import run
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from tests.posthog_server import live_env as posthog_live_env
 from usertrack.core.config import load_settings
-from usertrack.sources.cache import CachedSource, cache_dir, floor_to_ttl
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.queries import load_queries
+from usertrack.engines.cache import CachedSource, cache_dir, floor_to_ttl
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

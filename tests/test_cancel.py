@@ -24,10 +24,10 @@ import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from usertrack.core.errors import EXIT_CONNECTION, EXIT_QUERY, QueryError, SourceConnectionError
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import Query, parse_query
 from usertrack.segments.profiles import run_by_source
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.queries import Query, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
@@ -290,7 +290,7 @@ def test_a_failing_database_interrupts_a_long_local_query(
     """The local engine (an events export, the demo) is interrupted mid-scan too: the command
     does not leave DuckDB grinding through a query whose answer nobody will read."""
     from usertrack.core.errors import Cancelled
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     local = LocalPostHogSource(handmade_store)
     # The 19 events crossed with themselves eight times (1.7e10 rows): hours of work.
@@ -304,7 +304,7 @@ def test_a_failing_database_interrupts_a_long_local_query(
     outcome: list[BaseException | None] = []
 
     def run_local() -> None:
-        from usertrack.sources.base import cancel_scope
+        from usertrack.engines.base import cancel_scope
 
         with cancel_scope(token):
             try:
@@ -313,7 +313,7 @@ def test_a_failing_database_interrupts_a_long_local_query(
             except BaseException as e:
                 outcome.append(e)
 
-    from usertrack.sources.base import CancelToken
+    from usertrack.engines.base import CancelToken
 
     token = CancelToken()
     thread = threading.Thread(target=run_local, daemon=True)
@@ -334,9 +334,9 @@ def test_a_failing_database_interrupts_a_long_local_query(
 def test_the_weekly_reports_work_meanwhile_stops_with_the_work_it_is_part_of() -> None:
     """The weekly report's failure tables, computed on a thread meanwhile, stop waiting as soon
     as the work the report is part of (a dashboard whose other panel failed) is cancelled."""
-    from usertrack.concurrency import Background
     from usertrack.core.errors import Cancelled
-    from usertrack.sources.base import CancelToken, cancel_scope, pause
+    from usertrack.engines.base import CancelToken, cancel_scope, pause
+    from usertrack.engines.concurrency import Background
 
     outer = CancelToken()
     started = time.monotonic()
@@ -354,7 +354,7 @@ def test_a_dashboards_database_lane_stops_with_the_work_it_is_part_of() -> None:
 
     from usertrack.core.errors import Cancelled
     from usertrack.dashboards.compute import side_by_side
-    from usertrack.sources.base import CancelToken, cancel_scope, pause
+    from usertrack.engines.base import CancelToken, cancel_scope, pause
 
     outer = CancelToken()
     panels = [SimpleNamespace(analysis="failures"), SimpleNamespace(analysis="funnel")]

@@ -224,7 +224,7 @@ def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
 
     from tests.handmade import SCHEMA
     from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS
-    from usertrack.sources.queries import parse_query, resolve_params
+    from usertrack.queries.library import parse_query, resolve_params
 
     repo = Path(__file__).resolve().parents[1]
     url = make_database(SCHEMA + APP_ROWS)
@@ -271,9 +271,9 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
     make_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """churn_app.from_copy gives APP_FACTS' three tables from the local copy of the app's
-    tables (usertrack/sources/app_mirror.py) on APP_ROWS' cases, after rows are inserted, updated
-    and deleted (each answer kept by the copy is read back only while nothing changed); an email
-    of two users with different subscription statuses (ordered by the database's collation) is
+    tables (usertrack/engines/postgres/app_mirror.py) on APP_ROWS' cases, after rows are inserted,
+    updated and deleted (each answer kept by the copy is read back only while nothing changed); an
+    email of two users with different subscription statuses (ordered by the database's collation) is
     left to APP_FACTS."""
     import json
     from types import SimpleNamespace
@@ -284,8 +284,8 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
     from tests.handmade import SCHEMA
     from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS, from_copy
     from usertrack.core.shipped import shipped_path
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import load_queries
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import load_queries
 
     url = make_database(SCHEMA + APP_ROWS)
     source = PostgresSource(url)

@@ -1,6 +1,6 @@
 """Churn's facts from the events store's per-person-per-day tables
-(usertrack/sources/churn_rollups.py): churn_periods, churn_persons and churn_events answered from
-them are the rows the events give, row for row, whatever the bounds; anything else (a --where,
+(usertrack/engines/local/churn_rollups.py): churn_periods, churn_persons and churn_events answered
+from them are the rows the events give, row for row, whatever the bounds; anything else (a --where,
 an edited file, a store built before the tables) runs on the events."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import duckdb
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened
-from usertrack.sources import churn_rollups, shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.engines.local import churn_rollups, shortcuts
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
 FILES = ("posthog/churn_periods", "posthog/churn_persons", "posthog/churn_events")

@@ -1,5 +1,5 @@
-"""usertrack.concurrency.Background: work on a thread meanwhile, its answer or its error on the
-caller's thread, cancelled with the caller's work (never the other way round) or when the
+"""usertrack.engines.concurrency.Background: work on a thread meanwhile, its answer or its error on
+the caller's thread, cancelled with the caller's work (never the other way round) or when the
 caller leaves its block early, and a Ctrl-C on the waiting thread raised at once."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from contextvars import ContextVar
 
 import pytest
 
-from usertrack.concurrency import Background
 from usertrack.core.errors import Cancelled
-from usertrack.sources.base import CancelToken, cancel_scope, pause
+from usertrack.engines.base import CancelToken, cancel_scope, pause
+from usertrack.engines.concurrency import Background
 
 SEEN: ContextVar[str] = ContextVar("seen", default="unset")
 

@@ -197,7 +197,7 @@ def test_the_local_engine_counts_in_its_store_and_runs_an_edited_file_as_written
     import shutil
 
     from tests.cli_runner import REPO
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     ran: list[str] = []
     for method in ("run", "facts_into", "facts_sql", "facts_cursor"):

@@ -1,5 +1,5 @@
 """The weekly report's daily active people at a midnight from the per-person-per-day table
-(usertrack/sources/daily_rollups.py): the rows the events give, row for row, with events on a
+(usertrack/engines/local/daily_rollups.py): the rows the events give, row for row, with events on a
 day's first and last microsecond; any other moment, or an edited file, runs on the events."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, REPO, events_store, opened, rows
-from usertrack.sources import daily_rollups, rollups, shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries, parse_query
+from usertrack.engines.local import daily_rollups, rollups, shortcuts
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.queries.library import load_queries, parse_query
 
 START = datetime(2026, 3, 1)
 

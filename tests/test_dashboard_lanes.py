@@ -17,8 +17,8 @@ from tests.cli_runner import run
 from usertrack.core.errors import UsageError
 from usertrack.dashboards.compute import side_by_side
 from usertrack.dashboards.spec import Panel
+from usertrack.engines.base import check_cancelled, pause
 from usertrack.segments.history import history_path
-from usertrack.sources.base import check_cancelled, pause
 
 KINDS = ["metrics", "activity", "funnel", "segments", "failures", "sessions", "alerts"]
 

@@ -22,7 +22,7 @@ import pytest
 
 from usertrack.demo import generator as demo
 from usertrack.demo.generator import DemoWorkspace, ensure_demo, generate, start_demo_postgres
-from usertrack.sources.eventstore import open_store
+from usertrack.engines.local.eventstore import open_store
 
 ANCHOR = date(2026, 3, 2)
 ANCHOR_TS = datetime(2026, 3, 2)
@@ -250,7 +250,7 @@ def test_events_stored_in_time_order(ev: duckdb.DuckDBPyConnection) -> None:
 def test_materialized_columns_match_the_json(ev: duckdb.DuckDBPyConnection) -> None:
     # The demo hands the store its materialized columns instead of letting it read them out of
     # the JSON: they must be what the JSON says, for every event.
-    from usertrack.sources.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
+    from usertrack.engines.local.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
 
     pairs = [
         (col, f"json_extract_string(properties, '$.\"{key}\"')")

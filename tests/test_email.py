@@ -159,9 +159,9 @@ def test_python_postgres_duckdb_and_hogql_spell_one_normalisation(
 ) -> None:
     import duckdb
 
-    from usertrack.sources.eventstore import write_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.local.eventstore import write_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.queries.library import Query
 
     expected = [normalize_email(v) or "" for v in RAW]
     assert expected[0] == "émile@x.io" and expected[-1] == ""

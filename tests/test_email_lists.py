@@ -1,5 +1,5 @@
 """The profile's per-user files of the events kept to a list of emails on the local engine
-(usertrack/sources/email_lists.py): activity.sql as shipped runs from the store's per-person-
+(usertrack/engines/local/email_lists.py): activity.sql as shipped runs from the store's per-person-
 per-day tables, mcp_clicks.sql and ux_issues.sql without the NULL branch of their email test;
 each gives the rows the translation gives, whatever the list and the moment; an edited file or
 a --where runs as translated."""
@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, opened
-from usertrack.sources.email_lists import ACTIVITY_ROLLED, LISTED_OR_NULL
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries, parse_query
-from usertrack.sources.shortcuts import find
+from usertrack.engines.local.email_lists import ACTIVITY_ROLLED, LISTED_OR_NULL
+from usertrack.engines.local.shortcuts import find
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
+from usertrack.queries.library import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = ("posthog/activity", "posthog/mcp_clicks", "posthog/ux_issues")

@@ -18,8 +18,8 @@ import pytest
 from tests.analytics_helpers import record
 from tests.cli_runner import run
 from usertrack.core.config import load_settings, resolve_segments_file
+from usertrack.queries.library import load_queries
 from usertrack.segments.rules import load_segments
-from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,9 +75,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_engagement_segments_match_the_activity_specification(
     handmade_db: str, export: Path, tmp_path: Path
 ) -> None:
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     store = tmp_path / "events.duckdb"
     import_events(export, store)

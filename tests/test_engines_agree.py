@@ -2,7 +2,7 @@
 
 The live path is PostHog: HogQL printed by PostHog's rules and run by ClickHouse (the tests'
 stand-in, tests/posthog_server.py with tests/clickhouse_engine.py). The local engine is
-usertrack's DuckDB translation (usertrack/sources/hogql.py). An answer that differs between the two
+usertrack's DuckDB translation (usertrack/engines/hogql.py). An answer that differs between the two
 is a bug. The data: the demo (600 users) and an events store of edge cases (tests/edge_events.py).
 """
 
@@ -21,9 +21,9 @@ from tests.cli_runner import run
 from tests.engine_compare import PACKED, VARIANTS, facts_params, ordered, rows_of, strip_live_only
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, live_env, serve
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import Query, load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -147,7 +147,7 @@ def test_what_psycopg_logs_as_ignored_is_not_printed(make_database: Callable[[st
 
     script = (
         "import logging, sys\n"
-        "from usertrack.sources.postgres import PostgresSource\n"
+        "from usertrack.engines.postgres.source import PostgresSource\n"
         "source = PostgresSource(sys.argv[1])\n"
         "source.connect()\n"
         "logging.getLogger('psycopg').warning('error ignored in rollback')\n"

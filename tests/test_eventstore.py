@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from usertrack.core.errors import DataError
-from usertrack.sources.eventstore import (
+from usertrack.engines.local.eventstore import (
     HOT_PERSON_PROPERTIES,
     HOT_PROPERTIES,
     import_events,

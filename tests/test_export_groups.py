@@ -82,7 +82,7 @@ def test_the_store_has_the_exports_group_types_and_latest_group_properties(
 ) -> None:
     import duckdb
 
-    from usertrack.sources.eventstore import import_events
+    from usertrack.engines.local.eventstore import import_events
 
     store = tmp_path / "store.duckdb"
     import_events(Path(env[1]["USERTRACK_EVENTS"]), store)

@@ -219,10 +219,10 @@ def test_one_rule_says_where_the_copy_may_answer(
     """app_mirror.copy_source, the rule of every command that answers from the copy."""
     import dataclasses
 
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres.app_mirror import copy_source
+    from usertrack.engines.postgres.source import PostgresSource
     from usertrack.reports.failure_copy import SHORTCUTS
-    from usertrack.sources.app_mirror import copy_source
-    from usertrack.sources.cache import CachedSource
-    from usertrack.sources.postgres import PostgresSource
 
     files = [(cut, workspace.library.get(cut.query_id), None) for cut in SHORTCUTS]
     cached = workspace.sources["neon"]  # through the answer cache: the database behind it
@@ -257,7 +257,7 @@ def test_a_dashboards_asks_check_each_table_once(
 ) -> None:
     """The failure report, then the failing runs of the same week and of a day in it: each
     table is read once while the database stays as it was; a change is checked again."""
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
 
     checked: list[str] = []
     check = AppMirror._check
@@ -306,7 +306,7 @@ def test_a_dashboards_asks_check_each_table_once(
 
 
 def test_a_window_is_within_the_ones_checked() -> None:
-    from usertrack.sources.mirror_checks import within
+    from usertrack.engines.postgres.mirror_checks import within
 
     d = [datetime(2026, 11, k) for k in range(1, 20)]
     assert within([(d[1], d[5])], d[1], d[5]) and within([(d[1], d[5])], d[2], d[3])

@@ -474,8 +474,8 @@ def test_arrow_rows_numbered_by_duckdb_categorize_as_numbered_in_python(
     when they are numbered in Python and remembered (texts repeated, missing, per-row `when`)."""
     import pyarrow as pa
 
+    from usertrack.engines.base import Result
     from usertrack.reports import failures
-    from usertrack.sources.base import Result
 
     counts = _count_new_texts(monkeypatch)
     credits = tool("InsufficientCreditsError", "Insufficient credits for this run")

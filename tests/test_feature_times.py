@@ -1,5 +1,5 @@
 """feature_used's time spent from its table beside the events store
-(usertrack.sources.feature_times): the same rows as the events' JSON gives, for every kind of
+(usertrack.engines.local.feature_times): the same rows as the events' JSON gives, for every kind of
 `duration` value."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import duckdb
 import pytest
 
 from tests.edge_events import write_raw_events
-from usertrack.sources import feature_times, shortcuts, storecache
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries, parse_query
+from usertrack.engines.local import feature_times, shortcuts, storecache
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.queries.library import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 6, 3, 12)
@@ -223,7 +223,7 @@ def test_a_cancelled_command_stops_the_build_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from usertrack.core.errors import Cancelled
-    from usertrack.sources.base import CancelToken, cancel_scope
+    from usertrack.engines.base import CancelToken, cancel_scope
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # a store written a moment ago is kept too
     store, key = _slow_store(tmp_path / "events.duckdb")

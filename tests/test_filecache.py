@@ -15,9 +15,9 @@ import pytest
 from tests.cli_runner import REPO
 from usertrack.core import filecache
 from usertrack.core.errors import QueryFileError
+from usertrack.queries.library import load_queries
 from usertrack.reports.failures import RulesFileError, load_failure_rules
 from usertrack.segments.rules import load_segments
-from usertrack.sources.queries import load_queries
 
 OLD_NS = 1_700_000_000 * 10**9  # a modification time long past
 SETTLE_S = 0.05  # in these tests, a file unchanged for 50 ms has settled (2 s in usertrack)

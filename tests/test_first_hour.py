@@ -19,7 +19,7 @@ import pytest
 from tests import handmade
 from tests.cli_runner import run
 from usertrack.core.errors import EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_USAGE
-from usertrack.sources.queries import convert_param, load_queries, parse_query
+from usertrack.queries.library import convert_param, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -464,7 +464,7 @@ def test_an_integer_param_out_of_its_range_is_refused(
 
 def test_the_query_files_day_bound_is_the_options() -> None:
     from usertrack.cli.options import MAX_DAYS
-    from usertrack.sources import queries
+    from usertrack.queries import library as queries
 
     assert queries.MAX_DAYS == MAX_DAYS
 

@@ -1,6 +1,7 @@
-"""First-time retention's first starts on the local engine (usertrack/sources/first_starts.py):
-every person's first start worked out once per moment, each span's rows those of it from its
-`since`, the rows the file gives; a changed store is read anew; any other text runs as it is."""
+"""First-time retention's first starts on the local engine
+(usertrack/engines/local/first_starts.py): every person's first start worked out once per moment,
+each span's rows those of it from its `since`, the rows the file gives; a changed store is read
+anew; any other text runs as it is."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import pytest
 
 from tests.edge_events import write_raw_events
 from tests.rollup_stores import EXCLUDE, facts, sorted_rows
-from usertrack.sources import shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.engines.local import shortcuts
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
 QUERY = "posthog/retention_first_starts"

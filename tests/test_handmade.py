@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from tests import handmade
 from usertrack.cli import app
 from usertrack.core.config import load_settings
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.queries.library import load_queries
 from usertrack.rendering.export import column_records
 from usertrack.segments.rules import load_segments
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,8 +28,8 @@ def handmade_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def workspace(handmade_db: str, handmade_events: Path, tmp_path: Path) -> Workspace:
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
 
     store = tmp_path / "events.duckdb"
     import_events(handmade_events, store)

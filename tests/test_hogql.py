@@ -13,8 +13,8 @@ import pytest
 from tests.edge_events import write_raw_events
 from tests.posthog_server import posthog_query
 from usertrack.core.errors import HogQLTranslationError, QueryError
-from usertrack.sources.hogql import translate
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.engines.hogql import translate
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -468,7 +468,7 @@ def test_json_extract_string_reads_the_materialized_columns(tmp_path: Path) -> N
     value, with the text the JSON gives: on the edge-case events (escapes, numbers, nulls,
     missing keys, hostile text), for every materialized key and one that is not."""
     from tests import edge_events
-    from usertrack.sources.eventstore import HOT_PROPERTIES
+    from usertrack.engines.local.eventstore import HOT_PROPERTIES
 
     bound = translate("SELECT JSONExtractString(properties, {by}) AS v FROM events").sql
     literal = translate("SELECT JSONExtractString(e.properties, '$browser') AS v FROM events e")
@@ -653,7 +653,7 @@ def test_a_double_slash_starts_a_comment_as_in_posthogs_lexer() -> None:
     """PostHog's lexer reads `//` as `--`: a comment to the end of the line
     (posthog/hogql/grammar/HogQLLexer.common.g4 SINGLE_LINE_COMMENT, commit 848f2092); so the
     local engine and the query files' placeholders read it so too, outside strings."""
-    from usertrack.sources.queries import placeholders
+    from usertrack.queries.library import placeholders
 
     sql = "SELECT count() AS n // {y} retention()\nFROM events WHERE event != 'a // {z}'"
     tr = translate(sql)
@@ -678,7 +678,7 @@ def test_filters_placeholder_and_column_names(source: LocalPostHogSource) -> Non
 
 
 def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSource) -> None:
-    from usertrack.sources.queries import load_queries, resolve_params
+    from usertrack.queries.library import load_queries, resolve_params
 
     # The shipped queries exist: a missing folder or an empty one is a failure, never a skip.
     library = load_queries(ROOT / "queries")

@@ -1,4 +1,4 @@
-"""HogQL printed from PostHog's own parse tree (usertrack/sources/hogql/printer.py): what
+"""HogQL printed from PostHog's own parse tree (usertrack/engines/hogql/printer.py): what
 usertrack sends PostHog is printed from the tree it checked, never the text as written.
 
 The printer follows PostHog's HogQL printer (PostHog/posthog posthog/hogql/printer/base.py at
@@ -21,8 +21,8 @@ import pytest
 
 from tests.posthog_server import DEFAULT_KEY, FakePostHog, posthog_query, serve
 from usertrack.core.errors import QueryError
-from usertrack.sources.hogql.parser import ParseError, parse_select
-from usertrack.sources.hogql.printer import (
+from usertrack.engines.hogql.parser import ParseError, parse_select
+from usertrack.engines.hogql.printer import (
     PrintError,
     identifier,
     print_expr,
@@ -30,8 +30,8 @@ from usertrack.sources.hogql.printer import (
     sent_text,
     string,
 )
-from usertrack.sources.posthog_http import PostHogHTTPSource, bundle
-from usertrack.sources.queries import Query, load_queries
+from usertrack.engines.posthog import PostHogHTTPSource, bundle
+from usertrack.queries.library import Query, load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = load_queries(REPO / "queries")
@@ -297,7 +297,7 @@ def test_a_text_the_parser_refuses_is_never_sent(fake: FakePostHog) -> None:
 def test_a_printed_text_is_kept_until_its_text_or_the_printer_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.hogql import printer
+    from usertrack.engines.hogql import printer
 
     made: list[str] = []
 
@@ -331,14 +331,14 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         parsed.append(text)
         return parse_select(text)
 
-    monkeypatch.setattr("usertrack.sources.hogql.parser.parse_select", counting)
+    monkeypatch.setattr("usertrack.engines.hogql.parser.parse_select", counting)
     return parsed
 
 
 def test_a_query_file_is_parsed_once_across_commands(
     fake: FakePostHog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.hogql import printer
+    from usertrack.engines.hogql import printer
 
     parsed = _count_parses(monkeypatch)
     folder = tmp_path / "hogql"
@@ -357,7 +357,7 @@ def test_a_query_file_is_parsed_once_across_commands(
 
 
 def test_an_inline_query_is_never_written(fake: FakePostHog, tmp_path: Path) -> None:
-    from usertrack.sources.inline import inline_query
+    from usertrack.engines.inline import inline_query
 
     folder = tmp_path / "hogql"
     api = PostHogHTTPSource(DEFAULT_KEY, "4242", fake.url, printed_folder=folder)
@@ -378,8 +378,8 @@ def test_the_shipped_texts_are_the_files_printed_now() -> None:
     import importlib.util
     import json
 
-    from usertrack.sources.hogql import printer
-    from usertrack.sources.posthog_http.values import strip_sql
+    from usertrack.engines.hogql import printer
+    from usertrack.engines.posthog.values import strip_sql
 
     spec = importlib.util.spec_from_file_location("gen_printed", REPO / "scripts/gen_printed.py")
     assert spec is not None and spec.loader is not None
@@ -403,8 +403,8 @@ def test_a_shipped_file_is_sent_without_parsing_it(
 ) -> None:
     """A first command live sends a shipped file's text printed when the package was made:
     PostHog's parser (seconds for the longest files) is not run; an edited file is parsed."""
-    from usertrack.sources.hogql import printer
-    from usertrack.sources.posthog_http.values import strip_sql
+    from usertrack.engines.hogql import printer
+    from usertrack.engines.posthog.values import strip_sql
 
     parsed = _count_parses(monkeypatch)
     real = parse_select

@@ -22,7 +22,7 @@ from tests.cli_runner import run
 from tests.handmade import SCHEMA, write_events_jsonl
 from tests.posthog_server import live_env, serve
 from usertrack.core.errors import EXIT_USAGE, UsageError
-from usertrack.sources.inline import inline_query, sql_code
+from usertrack.engines.inline import inline_query, sql_code
 
 AS_OF = "2026-11-16"
 EVENTS = (
@@ -47,7 +47,7 @@ def query(args: list[str], tmp_path: Path, **env: str) -> Any:
 def test_hogql_gives_the_same_json_locally_and_on_posthog_paging_past_its_cap(
     export: Path, handmade_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.posthog_http.transport import Transport
+    from usertrack.engines.posthog.transport import Transport
 
     defaults = dict(Transport.__init__.__kwdefaults__ or {})
     monkeypatch.setattr(Transport.__init__, "__kwdefaults__", {**defaults, "page_size": 2})
@@ -66,9 +66,9 @@ def test_posthog_receives_the_inline_text_printed_from_its_tree(
     export: Path, handmade_store: Path, tmp_path: Path
 ) -> None:
     """What PostHog receives is printed from PostHog's own parse tree of the text as typed
-    (usertrack.sources.hogql.printer): its comments gone, its answer the same."""
-    from usertrack.sources.hogql.parser import parse_select
-    from usertrack.sources.hogql.printer import print_select, without_positions
+    (usertrack.engines.hogql.printer): its comments gone, its answer the same."""
+    from usertrack.engines.hogql.parser import parse_select
+    from usertrack.engines.hogql.printer import print_select, without_positions
 
     typed = (
         "SELECT event, -- the name\n count() AS n /* how many */ FROM events"

@@ -16,7 +16,7 @@ import pytest
 from tests.cli_runner import run
 from tests.handmade import SCHEMA, write_events_jsonl
 from usertrack.core.errors import EXIT_USAGE, UsageError
-from usertrack.sources.inline import inline_query
+from usertrack.engines.inline import inline_query
 
 READ_FILE = "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/passwd''))')"
 # What a superuser's query reached before: a file, a folder, a catalog row, a lock, a setting.
@@ -204,9 +204,9 @@ def test_a_session_change_that_slipped_the_check_dies_with_its_query(
 ) -> None:
     """Defence in depth: were a function that locks or sets something ever on the list, its
     query's session would still end with it (a connection of its own, rolled back, reset)."""
-    from usertrack.sources import sqlcheck
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.postgres import sqlcheck
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import Query
 
     db = make_database(SCHEMA)
     monkeypatch.setattr(sqlcheck, "check_sql", lambda text, option, params: None)
@@ -307,7 +307,7 @@ def test_doctor_names_a_role_that_can_write_a_table_or_read_the_servers_files(
 
     from usertrack.core.config import resolve_queries_dir
     from usertrack.doctor import role_check
-    from usertrack.sources.queries import load_queries
+    from usertrack.queries.library import load_queries
 
     db = make_database(SCHEMA)
     role = f"writer_{os.getpid()}"

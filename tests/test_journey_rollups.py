@@ -1,4 +1,4 @@
-"""The events store's session and path tables (usertrack/sources/rollups.py): the facts
+"""The events store's session and path tables (usertrack/engines/local/rollups.py): the facts
 `sessions` and `paths` read from them are the ones the events give, whatever the bounds (a
 session or a run of path events cut by them, gaps of just under and exactly 30 minutes, ties in
 time, persons with no email, an internal one, one whose email changes, events with no person);
@@ -23,9 +23,9 @@ from tests.rollup_stores import EXCLUDE, events_store, facts, opened
 from usertrack.analytics import paths as paths_mod
 from usertrack.analytics import sessions as sessions_mod
 from usertrack.analytics.common import FactsQuery, unnested
-from usertrack.sources import rollups, sessions_filtered, shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query
+from usertrack.engines.local import rollups, sessions_filtered, shortcuts
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
+from usertrack.queries.library import Query
 
 START = datetime(2026, 3, 1)
 CHANGES = datetime(2026, 3, 10)
@@ -235,7 +235,7 @@ def test_a_where_gives_the_session_facts_the_translation_gives(
     source: LocalPostHogSource, where: list[str], since: datetime, until: datetime
 ) -> None:
     """Under a --where the session facts come from the events in a cheaper form
-    (usertrack.sources.sessions_filtered): the translation's rows, ties in time included."""
+    (usertrack.engines.local.sessions_filtered): the translation's rows, ties in time included."""
     query = facts(source, sessions_mod.QUERY, where)
     sql = source.translation(query.sql).sql
     cut = shortcuts.find(query, "facts", {})

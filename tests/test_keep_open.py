@@ -12,7 +12,7 @@ from typing import Any
 from tests.analytics_helpers import record, write_export
 from usertrack.checks.sandbox import connect, release
 from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
-from usertrack.sources.posthog_local import LocalPostHogSource
+from usertrack.engines.local.source import LocalPostHogSource
 from usertrack.workspace import keep_open, open_workspace
 
 AS_OF = datetime(2026, 11, 17, tzinfo=UTC)

@@ -17,9 +17,9 @@ def test_core_does_not_import_rich_or_typer() -> None:
         "usertrack.workspace",
         "usertrack.segments.profiles",
         "usertrack.segments.rules",
-        "usertrack.sources.queries",
+        "usertrack.queries.library",
         "usertrack.rendering.export",
-        "usertrack.sources.postgres",
+        "usertrack.engines.postgres.source",
     )
 
 
@@ -253,14 +253,14 @@ ALSO_ELSEWHERE = {"key"}
 
 def _engine_names() -> set[str]:
     """Every public name of the engines' classes and the classes they are built of (the base
-    they share, usertrack.sources.base.Source, and the PostHog API's layers): their methods,
+    they share, usertrack.engines.base.Source, and the PostHog API's layers): their methods,
     class attributes and the attributes their methods set on `self`."""
     import inspect
 
-    from usertrack.sources.cache import CachedSource
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_http import PostHogHTTPSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.engines.posthog import PostHogHTTPSource
 
     engines = (CachedSource, PostgresSource, PostHogHTTPSource, LocalPostHogSource)
     classes = {c for engine in engines for c in engine.__mro__ if c.__module__ != "abc"}
@@ -303,15 +303,15 @@ def _probes(path: Path, names: set[str]) -> Iterator[str]:
 
 
 def test_no_engine_capability_is_probed_outside_the_engines() -> None:
-    """An engine's capabilities are declared on usertrack.sources.base.Source (`is_live`,
-    `has_facts`, `facts_cursor`, ...) and asked there: no module outside usertrack/sources/
+    """An engine's capabilities are declared on usertrack.engines.base.Source (`is_live`,
+    `has_facts`, `facts_cursor`, ...) and asked there: no module outside usertrack/engines/
     finds one by getattr or hasattr, whatever the object it asks."""
     names = _engine_names()
     assert {"facts_cursor", "kept", "run_bundle", "inner", "max_concurrent"} <= names
     found = [
         f"{path.relative_to(REPO).as_posix()}:{probe}"
         for path in sorted((REPO / "usertrack").rglob("*.py"))
-        if not path.relative_to(REPO).as_posix().startswith("usertrack/sources/")
+        if not path.relative_to(REPO).as_posix().startswith("usertrack/engines/")
         for probe in _probes(path, names)
     ]
     assert not found, "ask the declared capability instead:\n" + "\n".join(found)

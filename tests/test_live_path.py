@@ -76,8 +76,8 @@ def test_results_past_the_row_cap_answer_as_the_local_path(
     in one bundle, the others one request each; where PostHog refuses that, by pages and
     partitions), and the JSON is the local one."""
     from tests.engine_compare import strip_live_only
-    from usertrack.sources.posthog_http.transport import Transport
-    from usertrack.sources.posthog_http.values import per_person_columns
+    from usertrack.engines.posthog.transport import Transport
+    from usertrack.engines.posthog.values import per_person_columns
 
     argv = ["funnel", "--by-segment"]
     local = command_json(demo_home, argv)
@@ -126,7 +126,7 @@ def test_activity_by_segment_sends_each_query_once_past_the_row_cap(
     (activity_created.sql, a row per person) included, is one request, packed, not a probe that
     comes back full and then the packed request; the JSON is the local one."""
     from tests.engine_compare import strip_live_only
-    from usertrack.sources.posthog_http.transport import Transport
+    from usertrack.engines.posthog.transport import Transport
 
     argv = ["activity", "--by-segment", "--days", "14"]
     local = command_json(demo_home, argv)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli_runner import REPO, run
 from tests.test_mcp import unwrapped
-from usertrack.sources.base import Result
+from usertrack.engines.base import Result
 
 PROFILE_QUERIES = {
     "neon/accounts",
@@ -32,9 +32,9 @@ PROFILE_QUERIES = {
 def server(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The tools as the server serves them, its keeping on, and the ids of the queries run."""
     from usertrack.cli import app
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
     from usertrack.mcp import server as mcp_server
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
     from usertrack.workspace import keep_open
 
     monkeypatch.setenv("USERTRACK_HOME", str(demo_home))
@@ -182,7 +182,7 @@ def test_failures_are_categorized_while_the_trend_query_runs(
     from usertrack.reports import failures
 
     monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     started = threading.Event()
     real_categorize = failures.categorize

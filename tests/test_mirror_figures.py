@@ -1,4 +1,4 @@
-"""The check of the local copy of the app's tables (usertrack/sources/app_mirror.py) sees a
+"""The check of the local copy of the app's tables (usertrack/engines/postgres/app_mirror.py) sees a
 change that leaves the count of a day's rows and the sum of their `age(xmin)` as they were.
 
 The case: a transaction running while the copy is made later rewrites two copied rows, one
@@ -59,8 +59,8 @@ def xmin(conn: psycopg.Connection, table: str, key: int) -> int:
 def test_rows_rewritten_with_the_same_sum_of_ages_are_copied_again(
     make_database: Callable[[str], str], tmp_path: Path, case: str
 ) -> None:
-    from usertrack.sources.app_mirror import RUNS, AppMirror
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.app_mirror import RUNS, AppMirror
+    from usertrack.engines.postgres.source import PostgresSource
 
     table, name, insert, rewrite, column, before, after = CASES[case]
     uri = make_database(SCHEMA)

@@ -17,8 +17,8 @@ def _other_configuration(path: Path) -> None:
 
 
 def test_a_copy_opened_in_the_block_stays_open_until_it_ends(tmp_path: Path) -> None:
-    from usertrack.sources.app_mirror import AppMirror
-    from usertrack.sources.mirror_file import held_open
+    from usertrack.engines.postgres.app_mirror import AppMirror
+    from usertrack.engines.postgres.mirror_file import held_open
 
     path = tmp_path / "copy.duckdb"
     with held_open():
@@ -33,8 +33,8 @@ def test_a_copy_opened_in_the_block_stays_open_until_it_ends(tmp_path: Path) -> 
 
 
 def test_a_copy_found_damaged_in_the_block_is_replaced(tmp_path: Path) -> None:
-    from usertrack.sources.app_mirror import AppMirror
-    from usertrack.sources.mirror_file import held_open
+    from usertrack.engines.postgres.app_mirror import AppMirror
+    from usertrack.engines.postgres.mirror_file import held_open
 
     path = tmp_path / "copy.duckdb"
     with held_open():

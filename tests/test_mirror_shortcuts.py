@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from usertrack.core.shipped import shipped_path
+from usertrack.queries.library import text_digest
 from usertrack.reports import mirror_shortcuts
 from usertrack.scope import Scope
-from usertrack.sources.queries import text_digest
 
 AS_OF = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)  # the fixed demo's anchor, mid-morning
 
@@ -159,7 +159,7 @@ def _classification(ws: Any, query_id: str, **params: Any) -> Any:
 
 def _as_result(rows: list[dict[str, Any]] | None) -> Any:
     """An alerts pass's rows from the copy as a Result, None as None."""
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     if rows is None:
         return None
@@ -212,7 +212,7 @@ def _plans(ws: Any, query_id: str) -> Any:
 
 def _plans_file(ws: Any, query_id: str) -> Any:
     """The file's (email, subscription_status) rows for the same emails, as Plans asks it."""
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     found = ws.run_query(query_id, AS_OF, segment_only=True, segment_emails=_plan_emails(ws))
     rows = [(r["email"], r["subscription_status"]) for r in found.as_dicts()]
@@ -276,7 +276,7 @@ def _churn(ws: Any, query_id: str) -> Any:
     import json
 
     from usertrack.analytics.churn_app import from_copy
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     source = ws.sources["neon"]
     _, values = ws.bind("neon/runs", AS_OF)
@@ -294,7 +294,7 @@ def _churn(ws: Any, query_id: str) -> Any:
 def _churn_file(ws: Any, query_id: str) -> Any:
     """The file's answer, the columns churn reads."""
     from usertrack.analytics.churn_app import ACCOUNTS, RUNS
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     columns = list(RUNS if query_id == "neon/runs" else ACCOUNTS)
     found = ws.run_query(query_id, AS_OF).as_dicts()

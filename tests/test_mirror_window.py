@@ -1,5 +1,5 @@
-"""The local copy of the app's tables (usertrack/sources/app_mirror.py) reads its window in UTC,
-as its times are kept, whatever DuckDB's own time zone (the machine's): a check right after a
+"""The local copy of the app's tables (usertrack/engines/postgres/app_mirror.py) reads its window in
+UTC, as its times are kept, whatever DuckDB's own time zone (the machine's): a check right after a
 copy finds nothing changed, also for rows near midnight UTC and at the window's end."""
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def db(make_database: Callable[[str], str]) -> str:
 def test_the_window_is_read_in_utc_whatever_duckdbs_time_zone(
     db: str, tmp_path: Path, zone: str
 ) -> None:
-    from usertrack.sources.app_mirror import RUNS, AppMirror
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.app_mirror import RUNS, AppMirror
+    from usertrack.engines.postgres.source import PostgresSource
 
     source = PostgresSource(db)
     since, as_of = datetime(2026, 5, 31, 2, tzinfo=UTC), datetime(2026, 6, 2, 2, tzinfo=UTC)

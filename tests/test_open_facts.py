@@ -17,11 +17,11 @@ from tests.posthog_server import DEFAULT_KEY, serve
 from usertrack.analytics.common import open_facts, open_facts_query
 from usertrack.core.config import load_settings
 from usertrack.core.errors import QueryError
+from usertrack.engines.local.eventstore import import_events
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import load_queries
 from usertrack.segments.rules import load_segments
-from usertrack.sources.eventstore import import_events
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""A group's filter on the local engine (usertrack/sources/person_filter.py): a per-person facts
+"""A group's filter on the local engine (usertrack/queries/person_filter.py): a per-person facts
 file as shipped runs for everyone and keeps the group's persons' rows, which are the rows the
 filter on every event gives; an edited file, or a group's filter beside a --where, runs as
 filled."""
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened
-from usertrack.sources.person_filter import KEEP_LOCAL, PER_PERSON, PLACEHOLDER, for_everyone
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries, parse_query
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.queries.library import load_queries, parse_query
+from usertrack.queries.person_filter import KEEP_LOCAL, PER_PERSON, PLACEHOLDER, for_everyone
 
 START = datetime(2026, 3, 1)
 
@@ -128,7 +128,7 @@ def test_everyones_facts_are_kept_for_the_store_and_read_back(
     as without (the kept file is what is read: emptied, the group keeps no row)."""
     import pyarrow as pa
 
-    from usertrack.sources import storecache
+    from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store was written just now
     kept_in = tmp_path / "kept"
@@ -156,7 +156,7 @@ def test_a_groups_funnel_facts_run_are_everyones_rows_kept(
     no row): the rows the filter on every event gives."""
     import pyarrow as pa
 
-    from usertrack.sources import storecache
+    from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store was written just now
     filled = facts(source, "posthog/funnel_events", [KEEP_LOCAL])

@@ -66,8 +66,8 @@ def db(make_database: Callable[[str], str]) -> str:
 
 
 def _rows(db: str, query_id: str, values: dict[str, Any], copied: bool) -> list[tuple[Any, ...]]:
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import load_queries, resolve_params
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import load_queries, resolve_params
 
     query = load_queries(REPO / "queries").get(query_id)
     source = PostgresSource(db)
@@ -123,7 +123,7 @@ def test_copy_renders_a_list_of_emails_as_psycopg_does(
 ) -> None:
     """COPY's statement holds a list of texts rendered in one piece where none needs quoting
     (pg_copy.array_text): the very text psycopg's list dumper renders, and the same rows."""
-    from usertrack.sources.pg_copy import array_text
+    from usertrack.engines.postgres.pg_copy import array_text
 
     assert (type(array_text(emails)) is str) == in_one_piece
     sql = b"SELECT x FROM unnest(%(e)s::text[]) AS x"
@@ -138,12 +138,12 @@ def test_the_cells_profile_is_built_from_the_kept_queries(db: str, tmp_path: Pat
     """build_some binds the list to the queries that keep themselves (no wrapping query) and
     the profile holds the same rows as the whole profile's, for carol alone."""
     from tests.analytics_helpers import record, write_export
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import load_queries
     from usertrack.segments import some
     from usertrack.segments.profiles import build_profiles
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.queries import load_queries
 
     library = load_queries(REPO / "queries")
     kept = [q.id for q in library.in_folder("neon", per_user=True) if some.keeps_itself(q)]
@@ -186,12 +186,12 @@ def test_a_cells_events_answers_are_kept_for_the_same_cell_asked_again(
     import pyarrow  # noqa: F401  (imported by every --persons run before its profile)
 
     from tests.analytics_helpers import record, write_export
+    from usertrack.engines.local import storecache
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import load_queries
     from usertrack.segments import some
-    from usertrack.sources import storecache
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.queries import load_queries
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
     library = load_queries(REPO / "queries")
@@ -244,7 +244,7 @@ def test_a_build_that_reads_arrow_reads_the_kept_answers_before_pyarrow_is_impor
         import sys
         from pathlib import Path
         from usertrack.segments.some import kept_answers_of
-        from usertrack.sources.posthog_local import LocalPostHogSource
+        from usertrack.engines.local.source import LocalPostHogSource
 
         class Store(LocalPostHogSource):
             def run_kept(self, query, params, *, arrow_over):
@@ -293,9 +293,9 @@ def test_persons_json_by_columns_is_the_indented_dump_of_the_same_objects() -> N
 def test_the_shipped_profile_is_row_by_row() -> None:
     """segments.some.exact takes the shipped profile.sql as computing each row from its own
     row of `joined` without parsing it: what parsing it finds."""
+    from usertrack.queries.library import load_queries
     from usertrack.segments.kept import row_by_row
     from usertrack.segments.some import exact
-    from usertrack.sources.queries import load_queries
 
     library = load_queries(REPO / "queries")
     assert row_by_row(library.get("join/profile").sql, "joined")

@@ -1,5 +1,5 @@
-"""Large per-user results read through COPY (usertrack.sources.pg_copy): the same values, typed
-as the row-by-row path types them, every value still bound, nothing written."""
+"""Large per-user results read through COPY (usertrack.engines.postgres.pg_copy): the same values,
+typed as the row-by-row path types them, every value still bound, nothing written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_postgres import neon_query
 from usertrack.core.errors import QueryError
-from usertrack.sources.postgres import PostgresSource
+from usertrack.engines.postgres.source import PostgresSource
 
 AWKWARD = """
 CREATE TABLE t (

@@ -21,8 +21,8 @@ from usertrack.core.errors import (
     QueryError,
     SourceConnectionError,
 )
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.queries import parse_query
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.queries.library import parse_query
 
 
 def neon_query(tmp_path: Path, sql: str, params: str = "") -> object:

@@ -37,17 +37,17 @@ from usertrack.core.errors import (
     SourceConnectionError,
     UsertrackError,
 )
-from usertrack.sources.base import Source
-from usertrack.sources.eventstore import write_events
-from usertrack.sources.hogql.printer import sent_text
-from usertrack.sources.posthog_http import (
+from usertrack.engines.base import Source
+from usertrack.engines.hogql.printer import sent_text
+from usertrack.engines.local.eventstore import write_events
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.engines.posthog import (
     PostHogHTTPSource,
     RequestPace,
     top_level_limit,
     wire_values,
 )
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import Query, load_queries, parse_query
+from usertrack.queries.library import Query, load_queries, parse_query
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
@@ -138,7 +138,7 @@ def test_request_shape_and_values(fake: FakePostHog) -> None:
     assert post["body"] == {
         "query": {
             "kind": "HogQLQuery",
-            # printed from PostHog's own parse tree (usertrack.sources.hogql.printer)
+            # printed from PostHog's own parse tree (usertrack.engines.hogql.printer)
             "query": "SELECT count() AS n\nFROM events\nWHERE timestamp <= toDateTime({as_of},"
             " 'UTC')\nLIMIT 1",
             "values": {"as_of": "2026-11-16 00:00:00"},
@@ -286,7 +286,7 @@ def test_an_ordered_result_past_the_cap_comes_in_the_pages_order_when_packed(
 def test_a_query_is_sent_packed_first_when_its_rows_are_one_per_person() -> None:
     """The rule: one top-level SELECT grouped by person_id or email (bare or qualified), no
     top-level ORDER BY, LIMIT or UNION, every column named; the names are the SELECT's."""
-    from usertrack.sources.posthog_http.values import per_person_columns as cols
+    from usertrack.engines.posthog.values import per_person_columns as cols
 
     assert cols(PER_USER_SQL) == ["email", "events", "last_seen_at"]
     assert cols(
@@ -317,7 +317,7 @@ def test_a_query_is_sent_packed_first_when_its_rows_are_one_per_person() -> None
 
 
 def test_the_packed_columns_types_are_read_from_the_packed_column() -> None:
-    from usertrack.sources.posthog_http.values import convert_rows, packed_types
+    from usertrack.engines.posthog.values import convert_rows, packed_types
 
     named = "Array(Tuple(email Nullable(String), n UInt64, at DateTime64(6, 'UTC')))"
     bare = "Array(Tuple(Nullable(String), UInt64, DateTime64(6, 'UTC')))"
@@ -342,7 +342,7 @@ def test_a_large_answer_asked_as_arrow_has_the_rows_values() -> None:
     naive UTC, an offset applied; dates), or gives None where they make no one type."""
     import pyarrow as pa
 
-    from usertrack.sources.posthog_http.values import arrow_table, convert_rows
+    from usertrack.engines.posthog.values import arrow_table, convert_rows
 
     types = [
         ["email", "String"], ["n", "UInt64"], ["at", "Nullable(DateTime64(6, 'UTC'))"],
@@ -406,7 +406,7 @@ def test_a_throttled_packed_first_request_is_retried_once(big: FakePostHog) -> N
 
 
 def test_top_level_order_is_the_querys_own_not_a_windows_or_a_subquerys() -> None:
-    from usertrack.sources.posthog_http.values import sorted_rows, top_level_order
+    from usertrack.engines.posthog.values import sorted_rows, top_level_order
 
     assert top_level_order("SELECT a FROM t ORDER BY a")
     assert top_level_order("SELECT a FROM t order\n by a DESC LIMIT 5")
@@ -567,7 +567,7 @@ def test_a_partition_at_the_cap_is_split_not_trusted(
     # Partitions aimed at the full page: 1,000 rows in 10 partitions against a cap of 100, so
     # at least one is at the cap (they cannot all be under it), and is asked again in halves.
     big.refuse_packed = True
-    monkeypatch.setattr("usertrack.sources.posthog_http.paging.PARTITION_SHARE", 1.0)
+    monkeypatch.setattr("usertrack.engines.posthog.paging.PARTITION_SHARE", 1.0)
     with source(big, page_size=100) as src:
         result = src.run(per_user(), {"as_of": AS_OF})
     assert sorted(r[0] for r in result.rows) == expected_emails()
@@ -937,7 +937,7 @@ def test_refresh_modes_keep_posthog_from_answering_from_its_cache(fake: FakePost
 def test_a_packed_answers_rows_are_read_as_lists_named_or_not_and_checked() -> None:
     """A packed row comes as a JSON list, or as an object for a tuple with named elements:
     both read as the list of its values; a row of another width is refused by name."""
-    from usertrack.sources.posthog_http.paging import packed_row
+    from usertrack.engines.posthog.paging import packed_row
 
     assert packed_row(["p1", "a@x.io"], 2, "q") == ["p1", "a@x.io"]
     assert packed_row({"person_id": "p1", "email": None}, 2, "q") == ["p1", None]

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from usertrack.core.errors import QueryError
+from usertrack.engines.base import Result
+from usertrack.queries.library import Query
 from usertrack.segments import profiles
-from usertrack.sources.base import Result
-from usertrack.sources.queries import Query
 
 QUERY = Query(
     name="q", folder="neon", path=Path("q.sql"), sql="-", description="d", returns="per-user"
@@ -85,7 +85,7 @@ def test_mixed_types_in_a_column_are_named(monkeypatch: pytest.MonkeyPatch) -> N
 def _thirty_persons(store: Path, step: str) -> None:
     """90 events of 30 persons (p0..p29, emails User0@Acme.io..., three events each), event i
     at 2026-11-01 + `step` (SQL over i), named 'a' when i is even, 'b' when odd."""
-    from usertrack.sources.eventstore import write_events
+    from usertrack.engines.local.eventstore import write_events
 
     write_events(
         store,
@@ -109,8 +109,8 @@ def test_the_local_engine_hands_large_results_over_as_arrow(
     loaded, the first rows fetched in Python and the rest by DuckDB; with it, all of it by
     DuckDB), typed as the row path types them; loaded, it is the same table as the rows would
     make."""
-    from usertrack.sources import posthog_local
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local import source as posthog_local
+    from usertrack.engines.local.source import LocalPostHogSource
 
     monkeypatch.setattr(posthog_local, "_pyarrow_loaded", lambda: pyarrow_loaded)
 
@@ -233,8 +233,8 @@ def test_with_pyarrow_loaded_the_local_engine_makes_no_python_head(
     row path gives, value for value, every type the Arrow path takes included."""
     import pyarrow  # noqa: F401  (loaded, as after a large PostgreSQL result)
 
-    from usertrack.sources import posthog_local
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local import source as posthog_local
+    from usertrack.engines.local.source import LocalPostHogSource
 
     store = tmp_path / "events.duckdb"
     _thirty_persons(store, "INTERVAL (i * 61) SECOND")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from usertrack.core.errors import QueryFileError
-from usertrack.sources.queries import load_queries, parse_query, placeholders, resolve_params
+from usertrack.queries.library import load_queries, parse_query, placeholders, resolve_params
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,7 +132,7 @@ def test_shipped_is_read_from_the_querys_origin(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from usertrack.core.config import shipped_path
-    from usertrack.sources.queries import parse_query, shipped
+    from usertrack.queries.library import parse_query, shipped
 
     path = shipped_path("queries") / "neon" / "accounts.sql"
     text = path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""How many queries a command sends (`--verbose`, usertrack.sources.query_counts), counted on the
+"""How many queries a command sends (`--verbose`, usertrack.engines.query_counts), counted on the
 live path: the demo's PostgreSQL through DATABASE_URL and its events served by the tests'
 PostHog (tests/posthog_server.py) over real HTTP. The count is checked against the query
 requests that server received."""

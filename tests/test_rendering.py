@@ -25,6 +25,9 @@ from tests import handmade
 from tests.cli_runner import run
 from usertrack.core import style
 from usertrack.core.config import load_settings
+from usertrack.engines.base import Result
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.queries.library import load_queries
 from usertrack.rendering.export import render, render_result
 from usertrack.rendering.terminal import render_changes as render_changes_table
 from usertrack.rendering.terminal import (
@@ -43,9 +46,6 @@ from usertrack.reports.weekly import build_context, collect_weekly, render_weekl
 from usertrack.segments.changes_view import render_changes
 from usertrack.segments.history import Snapshot, compare
 from usertrack.segments.rules import load_segments
-from usertrack.sources.base import Result
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.queries import load_queries
 from usertrack.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,8 +149,8 @@ def hostile_sources(
 
 @pytest.fixture
 def hostile(hostile_sources: tuple[str, Path], tmp_path: Path) -> Iterator[Workspace]:
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
 
     uri, export = hostile_sources
     store = tmp_path / "events.duckdb"

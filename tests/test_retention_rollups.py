@@ -1,5 +1,5 @@
 """Retention's activity facts from the events store's per-person-per-day table
-(usertrack/sources/retention_rollups.py): retention_activity answered from it is the rows the
+(usertrack/engines/local/retention_rollups.py): retention_activity answered from it is the rows the
 events give, row for row, whatever the bounds, the period and the events named; anything else
 (a --where, an edited file, a store built before the table) runs on the events."""
 
@@ -18,9 +18,9 @@ import duckdb
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened, sorted_rows
-from usertrack.sources import retention_rollups, shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.rollups import DAYS_TABLE
+from usertrack.engines.local import retention_rollups, shortcuts
+from usertrack.engines.local.rollups import DAYS_TABLE
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
 FILE = "posthog/retention_activity"

@@ -1,5 +1,5 @@
-"""The events store's per-person-per-hour table (usertrack/sources/rollups.py): activity's facts
-answered from it are the ones the events give, row for row, whatever the bounds; anything else
+"""The events store's per-person-per-hour table (usertrack/engines/local/rollups.py): activity's
+facts answered from it are the ones the events give, row for row, whatever the bounds; anything else
 (a --where, an edited file, a store built before the table) runs on the events."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from tests.edge_events import write_raw_events
 from tests.rollup_stores import EXCLUDE, REPO, events_store, facts, opened, sorted_rows
 from usertrack.analytics.where import spliced
-from usertrack.sources import person_emails, rollups, shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries
+from usertrack.engines.local import person_emails, rollups, shortcuts
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
+from usertrack.queries.library import Query, load_queries
 
 START = datetime(2026, 3, 1)
 FILES = ("posthog/activity_days", "posthog/activity_hours", "posthog/activity_person_hours",

@@ -17,7 +17,7 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.core.errors import EXIT_QUERY, EXIT_QUERY_FILE, EXIT_USAGE, HogQLTranslationError
-from usertrack.sources.hogql import translate
+from usertrack.engines.hogql import translate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -782,7 +782,7 @@ def test_a_store_opens_twice_in_one_process_but_no_wider_the_second_time(
     more file access than the first, and is refused a file the first was not allowed."""
     from tests.edge_events import write_raw_events
     from usertrack.checks import sandbox
-    from usertrack.sources.eventstore import open_store, store_info
+    from usertrack.engines.local.eventstore import open_store, store_info
 
     store = tmp_path / "events.duckdb"
     write_raw_events(store, [("u1", "x", "d1", "p1", "2026-01-01 00:00:00", "{}", "{}")])

@@ -42,7 +42,7 @@ def names(doc: dict[str, Any]) -> list[tuple[str, str]]:
 def test_list_gives_every_insight_then_every_dashboard_following_next(
     fake: FakePostHog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.posthog_http import insights
+    from usertrack.engines.posthog import insights
 
     monkeypatch.setattr(insights, "PAGE", 1)  # one a page: `next` followed each time
     doc = listed(fake, tmp_path, "--list")

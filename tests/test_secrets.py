@@ -33,7 +33,7 @@ from usertrack.core.errors import (
     register_secret,
     register_url_secrets,
 )
-from usertrack.sources.postgres import PostgresSource
+from usertrack.engines.postgres.source import PostgresSource
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

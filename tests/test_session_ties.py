@@ -17,9 +17,9 @@ from tests.edge_events import write_raw_events
 from tests.engine_compare import PACKED, facts_params, ordered, rows_of
 from tests.handmade import AS_OF
 from tests.posthog_server import DEFAULT_KEY, serve
-from usertrack.sources.posthog_http import PostHogHTTPSource
-from usertrack.sources.posthog_local import LocalPostHogSource
-from usertrack.sources.queries import load_queries
+from usertrack.engines.local.source import LocalPostHogSource
+from usertrack.engines.posthog import PostHogHTTPSource
+from usertrack.queries.library import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242

@@ -1,4 +1,4 @@
-"""The local shortcuts (usertrack/sources/shortcuts.py), driven by their registry: each is the
+"""The local shortcuts (usertrack/engines/local/shortcuts.py), driven by their registry: each is the
 shipped file's answer on a demo store, its digest is the shipped file's, and an edited copy of
 the file runs as written (the answer follows the edit)."""
 
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from usertrack.core.shipped import shipped_path
-from usertrack.sources import shortcuts
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
-from usertrack.sources.queries import Query, load_queries, parse_query, text_digest
-from usertrack.sources.shortcut import ANY_FILTER, Shortcut
+from usertrack.engines.local import shortcuts
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
+from usertrack.engines.shortcut import ANY_FILTER, Shortcut
+from usertrack.queries.library import Query, load_queries, parse_query, text_digest
 
 ANCHOR = datetime(2026, 11, 16)  # conftest's fixed_demo_home
 AS_OF = ANCHOR - timedelta(hours=13, minutes=30)  # part-days and part-hours at either end

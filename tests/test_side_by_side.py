@@ -17,9 +17,9 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.core.errors import QueryError
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.queries.library import parse_query
 from usertrack.segments.profiles import Job, run_by_source
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.queries import parse_query
 
 
 def neon_job(folder: Path, name: str, sql: str) -> Job:
@@ -122,8 +122,8 @@ def test_the_results_that_came_first_are_joined_while_the_last_query_runs(
     """Three per-user queries, the last still running (pg_sleep) when the first two are
     loaded: those two are joined meanwhile (profiles.join_early), and the profile is the one
     the join of all three gives."""
+    from usertrack.queries.library import load_queries
     from usertrack.segments import profiles
-    from usertrack.sources.queries import load_queries
 
     monkeypatch.setattr(profiles, "LARGE_RESULT", 10)  # the join costs something from here
     people = "SELECT 'p' || i || '@x.io' AS email, i AS {0} FROM generate_series({1}, {2}) AS i"

@@ -1,4 +1,4 @@
-"""usertrack.sources.storecache: an answer kept under the stamp of the store it came from."""
+"""usertrack.engines.local.storecache: an answer kept under the stamp of the store it came from."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from usertrack.sources import storecache
+from usertrack.engines.local import storecache
 
 VALUES = {"as_of": "2026-06-04 12:00:00"}
 
@@ -75,7 +75,7 @@ def test_an_answer_read_is_kept_over_those_written_after_it(tmp_path: Path) -> N
 
 
 def test_cache_clear_removes_the_kept_answers_too(tmp_path: Path) -> None:
-    from usertrack.sources import cache
+    from usertrack.engines import cache
 
     storecache.save(storecache.folder_of(tmp_path), "kept", pa.table({"email": ["a@x.io"]}))
     storecache.save(storecache.folder_of(tmp_path), "figures", '{"figures": [1.5]}')
@@ -91,7 +91,7 @@ def test_a_source_reads_back_the_arrow_table_or_the_text_it_kept(
 ) -> None:
     """LocalPostHogSource keeps Arrow tables (the --by-segment persons' groups) and texts (the
     alerts' figures) for its store: each is read back as it was kept, not missed."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)
     local = LocalPostHogSource(store, kept_in=tmp_path / "kept")

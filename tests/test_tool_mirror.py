@@ -1,6 +1,6 @@
-"""`usertrack tools` from its local copy of the app's tables (usertrack/sources/app_mirror.py):
-the same JSON as the query files run on the database, after rows are inserted, updated and
-deleted in it, and an edited query file still runs as written.
+"""`usertrack tools` from its local copy of the app's tables
+(usertrack/engines/postgres/app_mirror.py): the same JSON as the query files run on the database,
+after rows are inserted, updated and deleted in it, and an edited query file still runs as written.
 
 The database is tests/test_tools.py's hand-made one (its figures are worked out there); each
 test here compares the copy's answer with the files' (USERTRACK_APP_MIRROR=0) on that database.
@@ -215,7 +215,7 @@ def test_postgresql_rounding_is_reproduced() -> None:
 def test_a_copy_cut_short_keeps_no_answer_for_rows_it_wrote(
     env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
 
     uri, folder, variables = env
     tools(env)  # the copy made, its answer kept
@@ -253,7 +253,7 @@ def test_a_change_of_the_copys_columns_starts_a_new_copy(
 ) -> None:
     from dataclasses import replace
 
-    from usertrack.sources import app_mirror
+    from usertrack.engines.postgres import app_mirror
 
     _, folder, _ = env
     tools(env)
@@ -271,9 +271,9 @@ def test_a_cancelled_command_stops_the_checks_on_the_server(env: Any) -> None:
     import threading
 
     from usertrack.core.errors import Cancelled
-    from usertrack.sources.app_mirror import TIMED, AppMirror
-    from usertrack.sources.base import CancelToken, cancel_scope
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.base import CancelToken, cancel_scope
+    from usertrack.engines.postgres.app_mirror import TIMED, AppMirror
+    from usertrack.engines.postgres.source import PostgresSource
 
     uri, folder, _ = env
     source = PostgresSource(uri)
@@ -393,7 +393,7 @@ def test_a_copy_made_again_leaves_nothing_aside_when_stopped(
 ) -> None:
     import os
 
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
 
     path = tmp_path / "copy.duckdb"
     path.write_bytes(b"damaged" * 1000)
@@ -416,7 +416,7 @@ def test_a_copy_another_command_holds_is_left_as_it_is(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from usertrack.sources.app_mirror import AppMirror, MirrorUnavailable
+    from usertrack.engines.postgres.app_mirror import AppMirror, MirrorUnavailable
 
     path = tmp_path / "copy.duckdb"
     with AppMirror(path) as mirror:
@@ -437,7 +437,7 @@ def test_a_copy_another_command_holds_is_left_as_it_is(tmp_path: Path) -> None:
 
 
 def test_a_copy_found_damaged_while_read_is_replaced_once_closed(tmp_path: Path) -> None:
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
 
     path = tmp_path / "copy.duckdb"
     with AppMirror(path) as mirror:
@@ -479,7 +479,7 @@ def test_a_copy_found_damaged_while_read_is_replaced_once_closed(tmp_path: Path)
 def test_a_copy_refused_for_another_reason_is_left_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.sources.app_mirror import AppMirror, MirrorUnavailable
+    from usertrack.engines.postgres.app_mirror import AppMirror, MirrorUnavailable
 
     path = tmp_path / "copy.duckdb"
     with AppMirror(path) as mirror:

@@ -147,7 +147,7 @@ def demo(demo_home: Path) -> Iterator[tuple[Any, datetime, list[str], str]]:
 
 def _plain(ws: Any, query_id: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The plain definition's rows, bound and read as the Postgres source reads rows."""
-    from usertrack.sources.postgres import bindable
+    from usertrack.engines.postgres.source import bindable
 
     conn = ws.sources["neon"].connect()
     try:

@@ -333,7 +333,7 @@ def test_audit_through_the_cli_and_the_live_http_path(
     check_audit(local)
     assert local["as_of"] == "2026-06-01T00:00:00Z" and local["days"] == DAYS
 
-    from usertrack.sources.eventstore import import_events
+    from usertrack.engines.local.eventstore import import_events
 
     store = tmp_path / "served.duckdb"
     import_events(export, store)
@@ -528,9 +528,9 @@ def test_core_module_does_not_import_rich_or_typer() -> None:
 def test_local_engine_json_type_keys_and_dynamic_keys(tmp_path: Path) -> None:
     """The ClickHouse JSON functions the plan queries use, on the local engine: JSONType's
     ClickHouse names, JSONExtractKeys, and a key that is a column (any characters)."""
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.queries.library import Query
 
     props = {"s": "x", "i": 3, "f": 1.5, "b": True, "l": [1], "o": {"a": 1}, "n": None,
              "a/b~c": "slash", "neg": -2}  # fmt: skip

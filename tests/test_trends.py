@@ -350,9 +350,9 @@ def test_without_a_property_the_counts_read_no_property(tmp_path: Path) -> None:
     events hold, even a number under the key '' (which a JSON path of '' reaches); with one,
     its numbers. Reading every event's JSON for a column nothing reads was nine tenths of the
     counts' scan on the local engine."""
-    from usertrack.sources.eventstore import import_events
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.queries import load_queries
+    from usertrack.engines.local.eventstore import import_events
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.queries.library import load_queries
 
     keyed = [
         record(n, PV, at(1, 9), "k", "k", "k@example.com", {"": 7, "load_ms": 5})

@@ -11,13 +11,13 @@ import pytest
 
 from tests.cli_runner import run
 from usertrack.core.errors import EXIT_NOT_FOUND, EXIT_USAGE
+from usertrack.queries.library import load_queries
 from usertrack.reports.deepdive import (
     PLATFORM_VERDICT,
     TimelineItem,
     one_user_query,
     timeline_check,
 )
-from usertrack.sources.queries import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT_IDS = ["failing", "frustrated", "high_intent", "at_risk", "power_user"]
@@ -381,7 +381,7 @@ def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
 
     code = (
         "import threading, time\n"
-        "from usertrack.sources import dsn\n"
+        "from usertrack.engines import dsn\n"
         "side = threading.Thread(target=lambda: __import__('psycopg'))\n"
         "side.start()\n"
         "time.sleep(0.02)  # inside psycopg's __init__ (about 0.2 s)\n"

@@ -1,5 +1,5 @@
 """Activity's sessions and events per day from the events store's tables
-(usertrack/sources/volume_rollups.py): the rows are the ones the events give, whatever the
+(usertrack/engines/local/volume_rollups.py): the rows are the ones the events give, whatever the
 bounds (sessions cut by them, over midnight, over several days with or without events on the
 days between, of several emails, of an excluded email, events with no session); a --where runs
 on the events."""
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened
-from usertrack.sources import rollups, shortcuts, volume_rollups
-from usertrack.sources.posthog_local import LocalPostHogSource, wire_value
+from usertrack.engines.local import rollups, shortcuts, volume_rollups
+from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
 QUERY = "posthog/activity_volume"

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from tests import handmade
-from usertrack.sources.postgres import PostgresSource
-from usertrack.sources.queries import load_queries
+from usertrack.engines.postgres.source import PostgresSource
+from usertrack.queries.library import load_queries
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 11, 23, tzinfo=UTC)

@@ -191,7 +191,7 @@ def test_the_parser_loads_without_the_posthog_sdk() -> None:
 
     code = (
         "import sys\n"
-        "from usertrack.sources.hogql.parser import ParseError, parse_expr\n"
+        "from usertrack.engines.hogql.parser import ParseError, parse_expr\n"
         "assert parse_expr(\"properties.$browser = 'Chrome'\")['node'] == 'CompareOperation'\n"
         "try:\n    parse_expr('a = = b')\nexcept ParseError as e:\n    print('refused:', e)\n"
         "print(sorted(m for m in ('posthog', 'posthog.client', 'httpx') if m in sys.modules))\n"
@@ -212,7 +212,7 @@ def test_the_sdk_is_not_handed_the_parser_s_stand_in() -> None:
 
     code = (
         "import sys, threading, time, types\n"
-        "from usertrack.sources.hogql import parser\n"
+        "from usertrack.engines.hogql import parser\n"
         "got = []\n"
         "with parser._STAND_IN:\n"
         "    sys.modules['posthog'] = types.ModuleType('posthog')\n"

@@ -159,7 +159,7 @@ def test_a_cells_people_are_kept_for_the_same_cell_asked_again(
     same cell asked again reads them (the funnel is not worked out again) and lists the same
     people; another cell, or a cell kept to --who's people, is worked out."""
     from usertrack.analytics import funnel as funnels
-    from usertrack.sources import storecache
+    from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
     worked: list[int] = []
@@ -188,10 +188,10 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
 
     from tests.analytics_helpers import write_export
     from usertrack.analytics import funnel as funnels
-    from usertrack.sources import storecache
-    from usertrack.sources.person_emails import SEGMENT_EMAILS_OF
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.rollups import SEGMENT_PERSONS_OF, SEGMENT_PERSONS_ROLLED
+    from usertrack.engines.local import storecache
+    from usertrack.engines.local.person_emails import SEGMENT_EMAILS_OF
+    from usertrack.engines.local.rollups import SEGMENT_PERSONS_OF, SEGMENT_PERSONS_ROLLED
+    from usertrack.engines.local.source import LocalPostHogSource
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
     worked: list[str] = []
@@ -245,8 +245,8 @@ def test_a_groups_funnel_facts_are_everyones_kept_until_the_store_changes(
     the store's stamp: another --who reads them back (not the events), with its own people's
     answer; a store imported again (pb's pageview gone) is read anew."""
     from tests.analytics_helpers import write_export
-    from usertrack.sources import storecache
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local import storecache
+    from usertrack.engines.local.source import LocalPostHogSource
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
     kept: list[list[str]] = []
@@ -277,8 +277,8 @@ def test_persons_profile_is_the_whole_profiles_rows(env: dict[str, str], tmp_pat
     builds the whole profile instead, so each person's rank is still among everyone."""
     import shutil
 
+    from usertrack.queries.library import load_queries
     from usertrack.segments.some import exact, some_users_query
-    from usertrack.sources.queries import load_queries
 
     repo = Path(__file__).resolve().parent.parent
     shipped = load_queries(repo / "queries")
@@ -367,8 +367,8 @@ def test_who_builds_only_the_profile_columns_it_names() -> None:
 
     import duckdb
 
+    from usertrack.queries.library import load_queries
     from usertrack.segments.narrow import holds_for_unknown, narrowed
-    from usertrack.sources.queries import load_queries
 
     profile = load_queries(Path(__file__).resolve().parent.parent / "queries").get("join/profile")
     trial = narrowed(profile.sql, ["subscription_status"])

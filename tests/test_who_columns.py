@@ -33,9 +33,9 @@ def db(make_database: Callable[[str], str]) -> str:
 
 
 def test_only_the_columns_read_are_asked_of_the_database(db: str) -> None:
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import load_queries, resolve_params
     from usertrack.segments.narrow import kept_columns
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import load_queries, resolve_params
 
     library = load_queries(REPO / "queries")
     query = library.get("neon/accounts")

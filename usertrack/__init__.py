@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from usertrack.core.config import Settings, load_settings
     from usertrack.core.errors import UsertrackError
+    from usertrack.queries.library import Query, QueryLibrary, load_queries
     from usertrack.segments.rules import (
         Classification,
         Segment,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
         classify,
         load_segments,
     )
-    from usertrack.sources.queries import Query, QueryLibrary, load_queries
     from usertrack.workspace import Workspace, open_workspace
 
 __version__ = "0.1.0"
@@ -59,9 +59,9 @@ _WHERE = {
     "SegmentsFile": "usertrack.segments.rules",
     "classify": "usertrack.segments.rules",
     "load_segments": "usertrack.segments.rules",
-    "Query": "usertrack.sources.queries",
-    "QueryLibrary": "usertrack.sources.queries",
-    "load_queries": "usertrack.sources.queries",
+    "Query": "usertrack.queries.library",
+    "QueryLibrary": "usertrack.queries.library",
+    "load_queries": "usertrack.queries.library",
     "Workspace": "usertrack.workspace",
     "open_workspace": "usertrack.workspace",
 }

@@ -51,8 +51,8 @@ def run_checks(
     segments_path: Path,
     progress: Callable[[str], None] | None = None,
 ) -> list[Check]:
+    from usertrack.queries.library import load_queries
     from usertrack.segments.rules import load_segments
-    from usertrack.sources.queries import load_queries
 
     checks: list[Check] = []
     if settings.demo:
@@ -135,7 +135,7 @@ def _act_checks() -> list[Check]:
 
 def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
     from usertrack.demo.generator import demo_reader_uri, ensure_demo
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     try:
         demo = ensure_demo(settings.home, progress=progress)
@@ -160,7 +160,7 @@ def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]
 
 
 def _postgres_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     if not settings.database_url:
         return [
@@ -298,7 +298,7 @@ def read_tables(library: Any) -> list[tuple[str | None, str]]:
     parser reads them (their WITH names left out); a file it cannot parse adds none."""
     from pglast import ast, parse_sql
 
-    from usertrack.sources.sqlcheck import placeholder_names, positional
+    from usertrack.engines.postgres.sqlcheck import placeholder_names, positional
 
     found: set[tuple[str | None, str]] = set()
     for query in library.in_folder("neon"):
@@ -332,9 +332,9 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     """EXPLAIN every neon query: fails, naming the table or column, if the schema lacks it."""
     import psycopg
 
+    from usertrack.queries.library import resolve_params
     from usertrack.reports.accounts import AccountKey, check_key, uses_account_key, with_account_key
     from usertrack.segments.profiles import exclude_pattern
-    from usertrack.sources.queries import resolve_params
 
     conn = source.connect()
     missing = []
@@ -404,7 +404,7 @@ def hogql_files_check(source: Any, library: Any, progress: Any = None) -> Check:
 
 def _posthog_checks(settings: Settings, library: Any, progress: Any) -> list[Check]:
     if settings.events_path is not None:
-        from usertrack.sources.eventstore import open_store
+        from usertrack.engines.local.eventstore import open_store
         from usertrack.workspace import import_events_export
 
         try:
@@ -438,8 +438,8 @@ def _posthog_checks(settings: Settings, library: Any, progress: Any) -> list[Che
             )
         ]
     assert settings.posthog_api_key is not None and settings.posthog_project_id is not None
-    from usertrack.sources.posthog_http import PostHogHTTPSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.posthog import PostHogHTTPSource
+    from usertrack.queries.library import Query
 
     try:
         source = PostHogHTTPSource(

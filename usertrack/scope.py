@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from usertrack.sources.base import Result
-    from usertrack.sources.person_rows import PersonRows
+    from usertrack.engines.base import Result
+    from usertrack.engines.person_rows import PersonRows
 
 # A group's answer to an aggregated query from one run of it for every group on the local engine
 # (by_segment._grouped: query id, as_of, values), or None (the query runs for the group).
@@ -43,7 +43,7 @@ class PersonFilter:
 @dataclass(frozen=True)
 class PersonFacts:
     """The per-person facts queries run once over everyone, each run keeping its persons' rows
-    of them (`rows`, usertrack.sources.person_rows): their answers, and what the analyses work
+    of them (`rows`, usertrack.engines.person_rows): their answers, and what the analyses work
     out of them once for every group, in `cache` (keyed by query text and values), shared by
     every run of one --by-segment, --segment, --who or --persons command."""
 

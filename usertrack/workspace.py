@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 from usertrack.core.config import Settings
 from usertrack.core.errors import ConfigError, NotFoundError
 from usertrack.core.files import private_dir, secure_home
+from usertrack.engines.base import Result, RowStream, Source
+from usertrack.queries.library import Query, QueryLibrary, load_queries, resolve_params
 from usertrack.scope import NO_SCOPE, Scope
 from usertrack.segments.rules import Classification, SegmentsFile, classify, load_segments
-from usertrack.sources.base import Result, RowStream, Source
-from usertrack.sources.queries import Query, QueryLibrary, load_queries, resolve_params
 
 if TYPE_CHECKING:
     from usertrack.demo.layout import DemoWorkspace
+    from usertrack.engines.local.eventstore import ImportStats
     from usertrack.segments.profiles import ProfileRun
-    from usertrack.sources.eventstore import ImportStats
 
 Progress = Callable[[str], None]
 
@@ -101,7 +101,7 @@ class Workspace:
         ttls = [s.ttl_seconds for s in self.sources.values()]
         ttl = max(ttls, default=0)
         if ttl > 0:
-            from usertrack.sources.cache import floor_to_ttl
+            from usertrack.engines.cache import floor_to_ttl
 
             return floor_to_ttl(now_utc(), ttl)
         return now_utc()
@@ -167,9 +167,9 @@ class Workspace:
 
     @contextmanager
     def stream_query(self, query_id: str, as_of: datetime, **params: Any) -> Iterator[RowStream]:
-        """run_query's rows as they arrive (usertrack.sources.base.stream_rows), for writing a
+        """run_query's rows as they arrive (usertrack.engines.base.stream_rows), for writing a
         result of any size with memory for one batch."""
-        from usertrack.sources.base import stream_rows
+        from usertrack.engines.base import stream_rows
 
         query, values = self.bind(query_id, as_of, **params)
         with stream_rows(self.sources[query.folder], query, values) as rows:
@@ -523,7 +523,7 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
     not set). Closed with the workspace."""
     if "neon" in ws.sources:
         return
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     source: Source
     if ws.demo is not None:
@@ -546,7 +546,7 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
             progress=progress,
             max_concurrent=s.db_connections,
         )
-        from usertrack.sources.cache import CachedSource, cache_dir
+        from usertrack.engines.cache import CachedSource, cache_dir
 
         posthog = ws.sources.get("posthog")
         source = CachedSource(
@@ -563,9 +563,9 @@ def add_database(ws: Workspace, progress: Progress | None, *, needed_by: str) ->
 
 def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = True) -> None:
     from usertrack.demo.layout import existing_demo
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.storecache import folder_of
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.local.storecache import folder_of
+    from usertrack.engines.postgres.source import PostgresSource
 
     # A demo that exists needs none of the generator's modules
     demo = existing_demo(ws.settings.home)
@@ -612,7 +612,7 @@ def _open_live(
             + (" and set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY" if also else ""),
         )
     if database and s.database_url:  # (without it, refused above)
-        from usertrack.sources.postgres import PostgresSource
+        from usertrack.engines.postgres.source import PostgresSource
 
         ws.sources["neon"] = PostgresSource(
             s.database_url,
@@ -631,8 +631,8 @@ def _open_live(
                 f"{what}: {' and '.join(missing)} not set",
                 hint="set POSTHOG_PROJECT_ID and POSTHOG_PERSONAL_API_KEY (scope query:read)",
             )
-        from usertrack.sources.cache import cache_dir
-        from usertrack.sources.posthog_http import PostHogHTTPSource
+        from usertrack.engines.cache import cache_dir
+        from usertrack.engines.posthog import PostHogHTTPSource
 
         assert s.posthog_api_key is not None and s.posthog_project_id is not None
         ws.sources["posthog"] = PostHogHTTPSource(
@@ -652,9 +652,9 @@ def _open_live(
 
 def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
     """Put the disk cache in front of the sources that cost a rate limit or a network trip."""
-    from usertrack.sources.cache import CachedSource, cache_dir
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.engines.cache import CachedSource, cache_dir
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.engines.posthog import PostHogHTTPSource
 
     for kind, source in list(ws.sources.items()):
         if isinstance(source, PostHogHTTPSource):
@@ -674,7 +674,7 @@ def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
 
 def import_events_export(settings: Settings) -> tuple[Path, ImportStats]:
     """Import USERTRACK_EVENTS into its store under USERTRACK_HOME (a no-op when unchanged)."""
-    from usertrack.sources.eventstore import import_events
+    from usertrack.engines.local.eventstore import import_events
 
     assert settings.events_path is not None
     source_path = settings.events_path.resolve()
@@ -690,8 +690,8 @@ def _local_events_source(
     notice: Callable[[str], None] | None,
     warn: Callable[[str], None] | None = None,
 ) -> Source:
-    from usertrack.sources.posthog_local import LocalPostHogSource
-    from usertrack.sources.storecache import folder_of
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.local.storecache import folder_of
 
     assert settings.events_path is not None
     source_path = settings.events_path.resolve()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from usertrack.concurrency import Background
+from usertrack.engines.concurrency import Background
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -31,7 +31,7 @@ class Ahead:
     error) when the pass asks for it, or works it out then when it was not started ahead."""
 
     def __init__(self, ws: Workspace) -> None:
-        from usertrack.sources.base import CancelToken, current_token
+        from usertrack.engines.base import CancelToken, current_token
 
         self.side_by_side = ws.settings.db_connections is None
         self.in_dashboard = ws.scope.shared is not None
@@ -53,7 +53,7 @@ class Ahead:
         self._work[key] = Background(lambda: self._scoped(work), "usertrack-alerts")
 
     def _scoped(self, work: Callable[[], Any]) -> Any:
-        from usertrack.sources.base import cancel_scope
+        from usertrack.engines.base import cancel_scope
 
         with cancel_scope(self._token):
             return work()

@@ -1,6 +1,6 @@
 """A metric trigger's figures from the events (a trend, a funnel's conversion), kept beside the
-events store they were counted from (usertrack.sources.storecache) and read back while the store
-is unchanged.
+events store they were counted from (usertrack.engines.local.storecache) and read back while the
+store is unchanged.
 
 The activation funnel's 8 weeks and the DAU trend's 15 days are most of an alerts pass's own
 CPU, and their answer depends on nothing but the store and what names it here: the rule, the
@@ -37,8 +37,8 @@ def code_hash() -> str:
 
 
 def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
-    """The events source that keeps answers beside its store (usertrack.sources.storecache) and
-    the query library's PostHog files as they read now (part of every kept answer's key), or
+    """The events source that keeps answers beside its store (usertrack.engines.local.storecache)
+    and the query library's PostHog files as they read now (part of every kept answer's key), or
     None when nothing may be kept: a filter on the events or the persons (`--where`, `--who`,
     `--segment`, rows given), or a source that keeps no answers (PostHog's API)."""
     source = ws.sources.get("posthog")

@@ -1,5 +1,5 @@
 """An alerts pass's workflow runs from the local copy of the app's tables
-(usertrack/sources/app_mirror.py), row for row what queries/neon/run_windows.sql and
+(usertrack/engines/postgres/app_mirror.py), row for row what queries/neon/run_windows.sql and
 run_failure_days.sql give on PostgreSQL.
 
 Both files read every run of their windows (a million in 8 weeks at 100,000 users), group them
@@ -20,12 +20,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.app_mirror import AppMirror
+    from usertrack.engines.postgres.app_mirror import AppMirror
     from usertrack.workspace import Workspace
 
 FILES = ("neon/run_windows", "neon/run_failure_days")
@@ -73,7 +73,7 @@ class RunsCopy:
         self._lock = threading.Lock()
         self._tried = False
         self._mirror: AppMirror | None = None
-        from usertrack.sources.cache import CachedSource
+        from usertrack.engines.cache import CachedSource
 
         found = ws.sources.get("neon")
         self._cached = found if isinstance(found, CachedSource) else None
@@ -223,7 +223,7 @@ class RunsCopy:
         """The answer kept in the answer cache too, when the database has one."""
         if self._cached is None or not rows:
             return
-        from usertrack.sources.base import Result
+        from usertrack.engines.base import Result
 
         columns = list(rows[0])
         self._cached.store_answer(query, values, Result(columns, [tuple(r.values()) for r in rows]))
@@ -249,7 +249,7 @@ class RunsCopy:
 
     def _checked(self, exclude_pattern: str) -> AppMirror | None:
 
-        from usertrack.sources import app_mirror
+        from usertrack.engines.postgres import app_mirror
 
         ws = self._ws
         asked = [(cut, ws.library.get(cut.query_id), None) for cut in RUN_SHORTCUTS]

@@ -581,7 +581,7 @@ def _post(
     and its record are under way, never during the waits between tries."""
     import httpx
 
-    from usertrack.sources.base import pause
+    from usertrack.engines.base import pause
 
     why = ""
     for attempt in range(ATTEMPTS):

@@ -328,7 +328,7 @@ class _Messages:
     """$set events as the posthog SDK builds them (`set()`), caught before its queue."""
 
     def __init__(self, key: str, host: str) -> None:
-        from usertrack.sources.hogql.parser import sdk_module
+        from usertrack.engines.hogql.parser import sdk_module
 
         Posthog = sdk_module("posthog").Posthog
         _quiet_sdk()
@@ -379,7 +379,7 @@ def _post(
 ) -> None:
     """One batch to the capture host's /batch/ through the SDK's poster, retried like the SDK's
     consumer does; raises the last error."""
-    from usertrack.sources.hogql.parser import sdk_module
+    from usertrack.engines.hogql.parser import sdk_module
 
     batch_post = sdk_module("posthog.request").batch_post
     for attempt in range(RETRIES + 1):

@@ -98,7 +98,7 @@ def masks_key(
 def kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> None:
     """`masks`: the rows of the group's persons (`scope.person_rows`) of everyone's (an Arrow
     table and its columns' DuckDB types: a HUGEINT comes back from Arrow as a DECIMAL)."""
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     table, types = whole
     kept = ws.scope.person_rows.kept(Result(columns=list(table.column_names), rows=[], arrow=table))

@@ -59,7 +59,7 @@ class ProfilesAhead:
             # cell is found)
             import psycopg  # noqa: F401  (the package first: see usertrack.core.dsn)
 
-            import usertrack.sources.postgres  # noqa: F401
+            import usertrack.engines.postgres.source  # noqa: F401
 
             found = exact(library)
             self.imports = Background(_answers_readers, name="usertrack-imports")
@@ -94,7 +94,7 @@ class ProfilesAhead:
 
 def _answers_readers() -> None:
     """What reads the profile's answers, imported: the rows of COPY (pyarrow.csv:
-    usertrack.sources.pg_copy), the events store's kept answers (pyarrow) and the profile's
+    usertrack.engines.postgres.pg_copy), the events store's kept answers (pyarrow) and the profile's
     database (DuckDB)."""
     import duckdb  # noqa: F401
     import pyarrow.csv  # noqa: F401

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.concurrency import Background
+from usertrack.engines.concurrency import Background
 
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Workspace
 
 

@@ -21,7 +21,7 @@ PostHog sends them once, and the local engine reads its events once. Only the qu
 rows are aggregated (trends' counts and ranking, paths' summary) run per group: live, for a
 group of at most MAX_LISTED persons (summary_fits; a larger one reads per-person rows fetched
 once over everyone, trends_person_points.sql and path_events.sql); on the local engine those
-of a shape it can group (usertrack.sources.grouped, and activity's heatmap from the store's
+of a shape it can group (usertrack.engines.local.grouped, and activity's heatmap from the store's
 tables) run once for every group instead, each event's group one more grouping column
 (`_grouped`), and paths splits the store's path table by person.
 """
@@ -40,23 +40,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from usertrack.analytics.segment_persons import persons_answer, persons_query, persons_table
-from usertrack.concurrency import Background
 from usertrack.core.errors import UsageError
+from usertrack.engines.concurrency import Background
+from usertrack.queries.person_filter import KEEP_LOCAL, PLACEHOLDER
 from usertrack.scope import PersonFacts, PersonFilter
-from usertrack.sources.person_filter import KEEP_LOCAL, PLACEHOLDER
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from usertrack.engines.base import Result
+    from usertrack.engines.person_rows import GroupNumbers, PersonRows
     from usertrack.segments.rules import SegmentsFile
-    from usertrack.sources.base import Result
-    from usertrack.sources.person_rows import GroupNumbers, PersonRows
     from usertrack.workspace import Progress, Workspace
 
 NO_SEGMENT = "no segment"
 NO_ACCOUNT = "no account"
 _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
-# The same on the local engine (usertrack.sources.person_filter).
+# The same on the local engine (usertrack.queries.person_filter).
 _KEEP_LOCAL = KEEP_LOCAL
 OPTIONS = "--by-segment and --segment"
 # The most person ids a group's query binds as a list live where an analysis can do without one
@@ -105,7 +105,7 @@ class PersonSegments:
         cls, as_of: datetime, groups: tuple[str, ...], persons: dict[str, list[str]], source: str
     ) -> PersonSegments:
         """From each group's person ids (group -> ids)."""
-        from usertrack.sources.person_rows import GroupNumbers
+        from usertrack.engines.person_rows import GroupNumbers
 
         order = {g: i for i, g in enumerate(groups)}
         numbers = {p: order.get(g, -1) for g, ids in persons.items() for p in ids}
@@ -140,7 +140,7 @@ class PersonSegments:
     def person_rows(self, group: str) -> PersonRows:
         """The rows `person_filter(group)` keeps, for facts fetched over everyone (an Arrow
         table's looked up once for every group: `numbers`)."""
-        from usertrack.sources.person_rows import PersonRows
+        from usertrack.engines.person_rows import PersonRows
 
         if group == NO_ACCOUNT:
             if not len(self.numbers):
@@ -297,7 +297,7 @@ def person_segments(
     return PersonSegments.listed(as_of, groups, persons, snapshot.source)
 
 
-# What a kept numbering of the store's persons is of (usertrack.sources.storecache's `what`).
+# What a kept numbering of the store's persons is of (usertrack.engines.local.storecache's `what`).
 _NUMBERS = "usertrack --by-segment: the store's persons numbered by the groups of a snapshot"
 
 
@@ -310,7 +310,7 @@ def _kept_numbers(
     then depends on the app's database), or a store that keeps no answers. They depend on
     nothing else: the store (its stamp), that snapshot (a digest of all its row holds, its
     fingerprint), the groups, and segment_persons.sql with its values."""
-    from usertrack.sources.person_rows import GroupNumbers
+    from usertrack.engines.person_rows import GroupNumbers
 
     stamp = history.stamp(as_of)
     if stamp is None or stamp[1] is None or stamp[1] != history.fingerprint or not stamp[2]:
@@ -350,7 +350,7 @@ def numbered_persons(
     from pyarrow._compute import CastOptions, SetLookupOptions
     from pyarrow._compute import call_function as call  # not pyarrow.compute's import: 40 ms
 
-    from usertrack.sources.person_rows import GroupNumbers
+    from usertrack.engines.person_rows import GroupNumbers
 
     order = {g: i for i, g in enumerate(groups)}
     firsts = [(e, order.get(g, -1)) for e, g in primary.items() if g]  # a blank primary: none
@@ -391,7 +391,7 @@ def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
     ACCOUNT_EMAILS, which gives the same set."""
     from dataclasses import replace
 
-    from usertrack.sources.queries import shipped
+    from usertrack.queries.library import shipped
 
     query, values = ws.bind("neon/accounts", as_of)
     text = query.sql.rstrip().rstrip(";")
@@ -404,7 +404,7 @@ def account_emails(ws: Workspace, as_of: datetime) -> set[str]:
 
 def local_engine(ws: Workspace) -> bool:
     """Whether the workspace's events are the local engine's (the store, read by DuckDB)."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     return isinstance(ws.sources.get("posthog"), LocalPostHogSource)
 
@@ -481,8 +481,8 @@ def _by_segment(
     # aggregated run again per group, with the group's filter in HogQL. Who is in which
     # group is found on a thread of its own meanwhile (the whole answer needs none of it):
     # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
-    # project's queries at once; usertrack.sources.posthog_http.transport holds the rest).
-    from usertrack.sources.person_rows import PersonRows
+    # project's queries at once; usertrack.engines.posthog.transport holds the rest).
+    from usertrack.engines.person_rows import PersonRows
     from usertrack.workspace import add_database, check_database
 
     if local:  # no database: said first, as ever; the demo's started on the thread

@@ -367,8 +367,8 @@ def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, A
         return None
     if source is None or not source.has_facts:
         return None
-    from usertrack.sources import churn_rollups, shortcuts
-    from usertrack.sources.posthog_local import wire_value
+    from usertrack.engines.local import churn_rollups, shortcuts
+    from usertrack.engines.local.source import wire_value
 
     if not source.has_tables(churn_rollups.TABLES):
         return None
@@ -381,8 +381,8 @@ def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, A
 def _event_bits(con: Any, values: dict[str, Any]) -> None:
     """The temporary tables person_event_names (event, code) and person_event_bits (person_id,
     word, bits): churn_events.sql's pairs of person and event name from the store's tables
-    (usertrack.sources.churn_rollups.EVENT_BITS_SQL), which _characteristics counts."""
-    from usertrack.sources.churn_rollups import EVENT_BITS_SQL, EVENT_NAMES_SQL
+    (usertrack.engines.local.churn_rollups.EVENT_BITS_SQL), which _characteristics counts."""
+    from usertrack.engines.local.churn_rollups import EVENT_BITS_SQL, EVENT_NAMES_SQL
 
     con.execute(f"CREATE TEMP TABLE person_event_names AS {EVENT_NAMES_SQL}")
     sql = EVENT_BITS_SQL.format(names="person_event_names")

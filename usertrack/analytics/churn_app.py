@@ -3,9 +3,9 @@ and as of the backtest's moment) and accounts (queries/neon/accounts.sql), each 
 types of its columns and their values, for usertrack.analytics.churn to make its tables of.
 
 For the files as shipped, on a database asked directly (the demo's), the three tables come from
-the local copy of the app's tables (usertrack/sources/app_mirror.py, which `tools` and `alerts`
-use): its check reads every run once with no grouping and no join (at 100,000 users 0.07 s of
-PostgreSQL's CPU, where APP_FACTS below takes 0.6 s on one backend while the events' facts are
+the local copy of the app's tables (usertrack/engines/postgres/app_mirror.py, which `tools` and
+`alerts` use): its check reads every run once with no grouping and no join (at 100,000 users 0.07 s
+of PostgreSQL's CPU, where APP_FACTS below takes 0.6 s on one backend while the events' facts are
 counted on the same two cores), and DuckDB groups the copy; the copy keeps the answer, read
 back while its check finds nothing changed (as `tools`' reports). Where the copy cannot answer
 (app_mirror.copy_source: USERTRACK_APP_MIRROR=0, a bound on the command's connections, ...; a
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 RUNS = {"email": "VARCHAR", "run_count": "BIGINT", "runs_completed": "BIGINT"}
 ACCOUNTS = {"email": "VARCHAR", "credits": "DOUBLE", "subscription_status": "VARCHAR"}
@@ -105,7 +105,7 @@ def app_facts(
         if opening is not None:
             opening.result()
 
-        from usertrack.sources.postgres import PostgresSource
+        from usertrack.engines.postgres.source import PostgresSource
 
         query, values = ws.bind(query_id, moment)
         source = ws.sources[query.folder]
@@ -129,7 +129,7 @@ def app_facts(
         """APP_FACTS' three texts, one statement for the files as shipped."""
         from dataclasses import replace
 
-        from usertrack.sources.postgres import PostgresSource
+        from usertrack.engines.postgres.source import PostgresSource
 
         if opening is not None:
             opening.result()
@@ -190,7 +190,7 @@ def _one_statement(ws: Any, opening: Any) -> bool:
     not through the answer cache (DATABASE_URL's), which keeps each file's rows."""
     if opening is not None:
         return True
-    from usertrack.sources.postgres import PostgresSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     return isinstance(ws.sources.get("neon"), PostgresSource)
 
@@ -198,7 +198,7 @@ def _one_statement(ws: Any, opening: Any) -> bool:
 def _as_shipped(ws: Any, query_id: str) -> bool:
     """Whether the query `query_id` is the file usertrack ships (its origin's digest the
     shipped file's; an app query has no filter slot: it runs as listed)."""
-    from usertrack.sources.queries import shipped
+    from usertrack.queries.library import shipped
 
     return bool(shipped(ws.library.get(query_id)))
 
@@ -208,8 +208,8 @@ def _as_shipped(ws: Any, query_id: str) -> bool:
 EARLIEST = datetime(1, 3, 2, tzinfo=UTC)
 
 # APP_FACTS' three tables from the copy (tables runs, fastapi_users, wasp_users of
-# usertrack.sources.app_mirror), the same rows: the runs up to each moment per user, summed per
-# normalized email over the users the exclusion pattern keeps (an empty email included, as the
+# usertrack.engines.postgres.app_mirror), the same rows: the runs up to each moment per user, summed
+# per normalized email over the users the exclusion pattern keeps (an empty email included, as the
 # files join it), and each kept email's accounts made up to as_of.
 _COPY_RUNS = """
 WITH per_user AS (
@@ -292,7 +292,7 @@ def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | N
     every run up to as_of; None where APP_FACTS answers instead (see the module)."""
     import duckdb
 
-    from usertrack.sources import app_mirror, mirror_file
+    from usertrack.engines.postgres import app_mirror, mirror_file
 
     asked = [(cut, ws.library.get(cut.query_id), None) for cut in SHORTCUTS]
     if app_mirror.copy_source(ws, asked) is None:

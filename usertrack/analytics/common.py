@@ -23,9 +23,9 @@ from usertrack.analytics.rendered import (  # re-exported: every analysis render
     seconds_or_none,
     sparkline,
 )
-from usertrack.concurrency import Background
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
+from usertrack.engines.concurrency import Background
 
 __all__ = [
     "csv_rows",
@@ -39,9 +39,9 @@ __all__ = [
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.base import Result, Source
-    from usertrack.sources.person_rows import PersonRows
-    from usertrack.sources.queries import Query
+    from usertrack.engines.base import Result, Source
+    from usertrack.engines.person_rows import PersonRows
+    from usertrack.queries.library import Query
     from usertrack.workspace import Workspace
 
 PERIODS = ("day", "week", "month")
@@ -726,7 +726,7 @@ class FactsQuery:
 
         from usertrack.checks.sandbox import time_limit
         from usertrack.core.errors import QueryError
-        from usertrack.sources.base import current_token, on_cancel
+        from usertrack.engines.base import current_token, on_cancel
 
         statement = sql.replace(FACTS, self.relation)
         try:

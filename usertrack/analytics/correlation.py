@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from usertrack.analytics.by_segment import Background
     from usertrack.analytics.common import DateRange
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Workspace
 
 EVENTS_QUERY = "posthog/correlation_events"
@@ -390,7 +390,7 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
     source = ws.sources.get("posthog")
     if source is None or not source.has_facts or not _shipped(ws, EVENTS_QUERY):
         return None
-    from usertrack.sources.posthog_local import wire_value
+    from usertrack.engines.local.source import wire_value
 
     n = len(steps)
     persons = con.sql(
@@ -413,7 +413,7 @@ def _local_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, steps: list[str
 def _shipped(ws: Workspace, query_id: str) -> bool:
     """Whether the workspace's query `query_id` is the one usertrack ships (its origin's
     digest the shipped file's)."""
-    from usertrack.sources.queries import shipped
+    from usertrack.queries.library import shipped
 
     return shipped(ws.library.get(query_id))
 

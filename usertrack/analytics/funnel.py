@@ -569,7 +569,7 @@ def _progress_key(
 
 def _kept_progress(con: duckdb.DuckDBPyConnection, ws: Workspace, whole: Any) -> None:
     """`progress`: the rows of the group's persons (`scope.person_rows`) of everyone's."""
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     assert ws.scope.person_rows is not None
     kept = ws.scope.person_rows.kept(Result(columns=list(whole.column_names), rows=[], arrow=whole))

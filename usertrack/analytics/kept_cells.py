@@ -1,5 +1,5 @@
 """The people of a `--persons` cell (usertrack.analytics.actors), kept beside the events store
-they were found in (usertrack.sources.storecache) and read back while it is unchanged."""
+they were found in (usertrack.engines.local.storecache) and read back while it is unchanged."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def kept_people(
     """The people `listing` lists of the person ids `find()` gives for `cell` (what names the
     cell: the analysis, its options, the moment, the cell), and the texts (`said`, their
     names) `find()` gives with them, kept beside the events store they were found in
-    (usertrack.sources.storecache) and read back while the store is unchanged: the same cell
+    (usertrack.engines.local.storecache) and read back while the store is unchanged: the same cell
     asked again (another format, a second look) reads them instead of working the analysis
     out again or reading anyone's email. They are kept as a text (each person's id and email),
     which is read without pyarrow. Their key holds all they depend on but the store: `cell`,

@@ -123,7 +123,7 @@ def run_persons(
     funnel's droppers), as a --segment group's run is: by person id, ANDed with --where; live,
     per-person facts come over everyone and the persons' rows are kept, and a list of them is
     sent only up to MAX_LISTED (summary_fits). `ws`'s own group, if any, is not that view's."""
-    from usertrack.sources.person_rows import PersonRows
+    from usertrack.engines.person_rows import PersonRows
 
     mapping = PersonSegments.listed(
         as_of, (PERSONS, NO_SEGMENT, NO_ACCOUNT), {PERSONS: ids}, "computed"

@@ -760,7 +760,7 @@ def paths(
         found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
         return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
     rolled = _rolled(ws, source, as_of, span, whose)
-    if rolled is not None:  # the events store's path table (usertrack.sources.rollups)
+    if rolled is not None:  # the events store's path table (usertrack.engines.local.rollups)
         if progress:
             progress("working out paths")
         kept_codes, first, names = rolled[0], rolled[1], rolled[2]

@@ -603,7 +603,7 @@ def _kept_counts(
     """_counted's answer for the group's persons (`scope.person_rows`), from everyone's cohort rows
     (person_id, idx) and distinct returns (person_id, idx, k): the rows kept by person, then
     counted (a person returns once per cohort and k, as count(DISTINCT person_id) counts)."""
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     def kept(table: Any) -> Any:
         return ws.scope.person_rows.kept(

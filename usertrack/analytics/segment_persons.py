@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Workspace
 
 QUERY = "posthog/segment_persons"
@@ -43,7 +43,7 @@ def persons_query(ws: Workspace, as_of: datetime, answer: Result | None = None) 
     if answer is None:
         answer = ws.run_query(QUERY, as_of)
     if answer.arrow is not None:
-        from usertrack.sources.pg_copy import as_rows
+        from usertrack.engines.postgres.pg_copy import as_rows
 
         return as_rows(answer.arrow)
     return list(answer.rows)

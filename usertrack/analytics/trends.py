@@ -29,7 +29,7 @@ from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
-    from usertrack.sources.person_rows import GroupNumbers
+    from usertrack.engines.person_rows import GroupNumbers
     from usertrack.workspace import Workspace
 
 INTERVALS = ("hour", "day", "week", "month")

@@ -3,12 +3,12 @@
 The expression is typed by the user (or an assistant) and goes into the analysis's HogQL, on
 PostHog and on the local engine alike, where the query files hold PostHog's filter slot
 `{filters}` (which is TRUE without a --where). A check must read the text exactly as PostHog
-will, so it is parsed by PostHog's own parser (usertrack.sources.hogql.parser: comments,
+will, so it is parsed by PostHog's own parser (usertrack.engines.hogql.parser: comments,
 strings, escapes and backquoted names read as PostHog reads them); the tree is checked (names
 only the event's fields, `event`, `timestamp`, `distinct_id`, `person_id`, `properties.X`,
 `person.properties.X`, however quoted; calls only of functions that make no rows and no huge
 value; no subquery, placeholder, lambda, alias or window); and the text used is printed from the
-checked tree (usertrack.sources.hogql.printer, shared with whole queries), never the text as
+checked tree (usertrack.engines.hogql.printer, shared with whole queries), never the text as
 typed. Then it is translated on its own, so a function the local engine lacks fails here, not
 mid-run. docs/trust.md.
 """
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from usertrack.core.errors import UsageError
-from usertrack.sources.queries import fill_filters
+from usertrack.queries.library import fill_filters
 
 # The event's fields an expression may start a name with.
 FIELDS = {"event", "timestamp", "distinct_id", "person_id", "properties", "person"}
@@ -65,8 +65,8 @@ def check_where(text: str) -> str:
     """The expression printed from its checked tree, when `text` is one filter expression over
     an event; else a UsageError (exit 2) saying what is wrong, in one line."""
     from usertrack.core.errors import HogQLTranslationError
-    from usertrack.sources.hogql import translate
-    from usertrack.sources.hogql.parser import ParseError, parse_expr
+    from usertrack.engines.hogql import translate
+    from usertrack.engines.hogql.parser import ParseError, parse_expr
 
     expr = text.strip()
     if not expr:
@@ -103,10 +103,10 @@ def check_where(text: str) -> str:
 
 
 def _printed(tree: Any, text: str) -> str:
-    """HogQL text of the checked tree (usertrack.sources.hogql.printer, PostHog's escaping):
+    """HogQL text of the checked tree (usertrack.engines.hogql.printer, PostHog's escaping):
     every compound part in brackets, a comparison with NULL as IS [NOT] NULL, the parser's
     sugar as the calls it stands for (`a ? b : c` as `if(a, b, c)`), which both engines read."""
-    from usertrack.sources.hogql.printer import Printer, PrintError
+    from usertrack.engines.hogql.printer import Printer, PrintError
 
     def check(node: dict[str, Any], depth: int) -> None:
         _check(node, text, depth)
@@ -184,7 +184,7 @@ def _check(node: dict[str, Any], text: str, depth: int) -> None:
 
 def _reads_many_rows(name: str) -> bool:
     """Whether `name` is an aggregate (its combinators stripped) or a window function."""
-    from usertrack.sources.hogql.aggregates import AGGREGATES
+    from usertrack.engines.hogql.aggregates import AGGREGATES
 
     low = name.lower()
     if low in _WINDOW_CALLS:

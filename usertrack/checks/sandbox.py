@@ -94,7 +94,7 @@ def time_limit(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
     """Interrupt what runs on `con` (a connection or cursor) in the block once it has run
     timeout_seconds(), and raise LimitError naming `what` and the limit: DuckDB has no
     statement timeout, so a timer thread calls con.interrupt(), as a cancelled command does
-    (usertrack.sources.base.CancelToken). DuckDB looks at an interrupt only between chunks of
+    (usertrack.engines.base.CancelToken). DuckDB looks at an interrupt only between chunks of
     rows: in a process bounded by usertrack.core.bounds, a query still running GRACE_SECONDS after
     it ends the process with the same line (bounds.stop_now). DuckDB out of memory in the
     block (its limit, or the process's bound) is a LimitError naming `what` too."""

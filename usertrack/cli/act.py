@@ -229,7 +229,7 @@ def alerts(
                           started=started)  # fmt: skip
                 if not watch or (passes is not None and done >= passes):
                     break
-                from usertrack.sources.base import pause
+                from usertrack.engines.base import pause
 
                 pause(wait)
             if url and not watch and delivery.failed:

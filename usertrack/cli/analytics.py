@@ -184,8 +184,8 @@ def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
     HTML page that draws offline, an SVG or a PNG."""
     from usertrack.core.config import load_settings
     from usertrack.dashboards import charts, render
+    from usertrack.engines.cache import cache_dir
     from usertrack.rendering.output import atomic_file, is_stdout
-    from usertrack.sources.cache import cache_dir
 
     doc = answer.document()
     made = charts.chart(name, doc)

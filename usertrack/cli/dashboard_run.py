@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.output import info, spinner, warn
-from usertrack.concurrency import Background
 from usertrack.core.errors import UsageError
+from usertrack.engines.concurrency import Background
 from usertrack.scope import Scope
 
 if TYPE_CHECKING:
@@ -115,6 +115,8 @@ def run_report(
     from usertrack.core.config import load_settings
     from usertrack.dashboards.compute import command_lines, compute
     from usertrack.dashboards.spec import load, resolve
+    from usertrack.engines import query_counts
+    from usertrack.engines.postgres.mirror_file import held_open
     from usertrack.rendering.output import write_atomic
     from usertrack.reports.weekly import (
         build_context,
@@ -124,8 +126,6 @@ def run_report(
     )
     from usertrack.reports.weekly_template import render_weekly
     from usertrack.segments.history import encode_snapshot, open_history, saves_by_default
-    from usertrack.sources import query_counts
-    from usertrack.sources.mirror_file import held_open
     from usertrack.workspace import keep_open
 
     settings = load_settings()
@@ -210,7 +210,7 @@ def run_report(
     if chosen == "json":
         text = render.to_json(meta, panels)
     elif chosen == "html":
-        from usertrack.sources.cache import cache_dir
+        from usertrack.engines.cache import cache_dir
 
         text = render.to_html(meta, panels, cache_dir(settings.home))
     else:

@@ -41,12 +41,12 @@ def is_verbose() -> bool:
 
 def with_query_counts(text: str) -> str:
     """With --verbose, a JSON object answer gains its last key `"queries"`: the queries the
-    command sent to each source (usertrack.sources.query_counts). Any other text is as is."""
+    command sent to each source (usertrack.engines.query_counts). Any other text is as is."""
     if not _verbose or not text.startswith("{") or not text.rstrip().endswith("}"):
         return text
     import json
 
-    from usertrack.sources import query_counts
+    from usertrack.engines import query_counts
 
     try:
         json.loads(text)

@@ -210,7 +210,7 @@ def _global_options(
     ] = False,
 ) -> None:
     """Join PostHog behaviour with your app's Postgres per user, segment users, act on it."""
-    from usertrack.sources import query_counts
+    from usertrack.engines import query_counts
 
     set_quiet(quiet)
     set_verbose(verbose)
@@ -224,7 +224,7 @@ def _global_options(
 
 def _say_queries() -> None:
     """--verbose: the queries the command sent, when it ends (an error too)."""
-    from usertrack.sources import query_counts
+    from usertrack.engines import query_counts
 
     typer.echo(f"usertrack: sent {query_counts.text(query_counts.counts())}", err=True)
 

@@ -113,10 +113,10 @@ def query(
         moment = parse_as_of(as_of) if as_of else None
         adhoc = None
         if inline:
-            from usertrack.sources.inline import inline_query
+            from usertrack.engines.inline import inline_query
 
             adhoc = inline_query(inline[0][1], inline[0][0])
-        from usertrack.sources.queries import parse_params, runnable_query, typed_params
+        from usertrack.queries.library import parse_params, runnable_query, typed_params
 
         given = parse_params(param)
         if adhoc is not None:
@@ -142,7 +142,7 @@ def query(
 
                 keyed = bound_with_key(ws, query_id, when, **values)
                 if keyed is not None:  # the account key's table and columns quoted in
-                    from usertrack.sources.base import stream_rows
+                    from usertrack.engines.base import stream_rows
 
                     source = ws.sources[target.folder]
                     if chosen == "table":
@@ -173,12 +173,12 @@ def _run_inline(
     segments_file: Path | None,
     refresh: bool,
 ) -> None:
-    """`query --hogql/--sql`: the checked inline query (usertrack.sources.inline) run on the
+    """`query --hogql/--sql`: the checked inline query (usertrack.engines.inline) run on the
     source of its folder, as a query file of that folder would be."""
+    from usertrack.engines.inline import SET_BY_USERTRACK, typed_values
+    from usertrack.queries.library import resolve_params
     from usertrack.rendering.terminal import render_result_table
     from usertrack.segments.profiles import exclude_pattern
-    from usertrack.sources.inline import SET_BY_USERTRACK, typed_values
-    from usertrack.sources.queries import resolve_params
 
     values = typed_values(adhoc, given)
     title = adhoc.description
@@ -208,7 +208,7 @@ def _run_inline(
             if chosen == "table":
                 result = _inline_refusal(lambda: source.run(adhoc, bound))
             else:
-                from usertrack.sources.base import stream_rows
+                from usertrack.engines.base import stream_rows
 
                 rows = _inline_refusal(
                     lambda: open_until_written.enter_context(stream_rows(source, adhoc, bound))
@@ -243,8 +243,8 @@ def _check_queries(query_id: str | None, queries_dir: Path | None) -> None:
     from usertrack.core.config import load_settings, resolve_queries_dir
     from usertrack.core.errors import EXIT_QUERY, ConfigError
     from usertrack.doctor import NEEDS_LIVE_POSTHOG
-    from usertrack.sources.posthog_http import PostHogHTTPSource
-    from usertrack.sources.queries import load_queries
+    from usertrack.engines.posthog import PostHogHTTPSource
+    from usertrack.queries.library import load_queries
 
     library = load_queries(resolve_queries_dir(queries_dir))
     files = checked_files(library, query_id)
@@ -290,9 +290,9 @@ def _mirror_shown(query_id: str, taken: bool) -> str:
 
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.core.config import resolve_queries_dir
+    from usertrack.engines.local.shortcuts import has_shortcut
+    from usertrack.queries.library import STANDALONE_FOLDERS, load_queries
     from usertrack.reports import mirror_shortcuts
-    from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
-    from usertrack.sources.shortcuts import has_shortcut
 
     library = load_queries(resolve_queries_dir(queries_dir))
     lines = []
@@ -392,7 +392,7 @@ def _posthog_api(progress: Any) -> Any:
     """The live PostHog source: saved insights and dashboards live there (else exit 4)."""
     from usertrack.core.config import load_settings
     from usertrack.core.errors import ConfigError
-    from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.engines.posthog import PostHogHTTPSource
 
     settings = load_settings()
     if not (settings.posthog_project_id and settings.posthog_api_key):
@@ -429,9 +429,9 @@ LISTED_COLUMNS = ["type", "id", "short_id", "name", "description", "tags", "upda
 
 def _list_saved(search: str | None, chosen: str, out: Path | None) -> None:
     """`insight --list` / `--search TEXT`: the saved insights, then the dashboards, one table."""
+    from usertrack.engines.base import Result
     from usertrack.rendering.export import render_result
     from usertrack.rendering.terminal import render_result_table
-    from usertrack.sources.base import Result
 
     probe_out(out)
     with spinner("listing PostHog's saved insights and dashboards") as progress:
@@ -485,10 +485,10 @@ def _insight_query(
     segments_file: Path | None,
 ) -> str:
     """The HogQL an insight is created from, as it is sent (printed from PostHog's own parse
-    tree: usertrack.sources.hogql.printer): --hogql, or a query file's text (a path, or a
+    tree: usertrack.engines.hogql.printer): --hogql, or a query file's text (a path, or a
     library id), its {as_of} and {exclude_pattern} filled in (inline.insight_hogql)."""
-    from usertrack.sources.hogql.printer import sent_text
-    from usertrack.sources.inline import inline_query, insight_hogql
+    from usertrack.engines.hogql.printer import sent_text
+    from usertrack.engines.inline import inline_query, insight_hogql
 
     if not name.strip():
         raise UsageError("--create needs a name for the insight")
@@ -498,9 +498,9 @@ def _insight_query(
         return sent_text(inline_query(hogql, "hogql").sql)
     assert from_query is not None
     from usertrack.core.config import resolve_queries_dir, resolve_segments_file
+    from usertrack.queries.library import load_queries, parse_query
     from usertrack.segments.profiles import exclude_pattern
     from usertrack.segments.rules import load_segments
-    from usertrack.sources.queries import load_queries, parse_query
 
     path = Path(from_query)
     defaults: dict[str, str | None] = {}
@@ -575,7 +575,7 @@ def cache_clear() -> None:
     """Remove every cached query result."""
     with handle_errors():
         from usertrack.core.config import load_settings
-        from usertrack.sources.cache import clear
+        from usertrack.engines.cache import clear
 
         removed = clear(load_settings().home)
         info(f"usertrack: removed {counted(removed, 'cached result')}")

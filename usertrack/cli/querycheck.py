@@ -56,8 +56,8 @@ def checked_files(library: Any, query_id: str | None = None) -> list[Any]:
 def default_params(query: Any, as_of: Any) -> dict[str, Any]:
     """A file's parameters as its header gives them: `now` the check's moment, `exclude_pattern`
     the segments file's default, a parameter without a default ''."""
+    from usertrack.queries.library import coerce_default
     from usertrack.segments.profiles import exclude_pattern
-    from usertrack.sources.queries import coerce_default
 
     values: dict[str, Any] = {}
     for p in query.params:
@@ -81,8 +81,8 @@ def check_query_files(
     """Each file PostHog refuses, with PostHog's first message; [] when it accepts them all."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from usertrack.sources.hogql.printer import sent_text
-    from usertrack.sources.posthog_http.values import strip_sql
+    from usertrack.engines.hogql.printer import sent_text
+    from usertrack.engines.posthog.values import strip_sql
 
     queries = list(queries)
 

@@ -194,7 +194,7 @@ class AlertsPanel:
 
 
 def _query(o: dict[str, Any], _period: Period) -> Compute:
-    from usertrack.sources.queries import parse_params, runnable_query, typed_params
+    from usertrack.queries.library import parse_params, runnable_query, typed_params
 
     query_id = o["query_id"]
     if query_id is None or o["check"]:
@@ -349,8 +349,8 @@ def side_by_side(
     import threading
 
     from usertrack.core.errors import Cancelled
+    from usertrack.engines.base import CancelToken, cancel_scope, current_token
     from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
-    from usertrack.sources.base import CancelToken, cancel_scope, current_token
 
     lane = [i for i, p in enumerate(panels) if p.analysis in DATABASE_PANELS]
     here = [i for i in range(len(panels)) if i not in lane]

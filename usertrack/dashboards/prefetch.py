@@ -7,7 +7,7 @@ queries a dashboard's panels send depend on their options, the period and the ru
 what PostHog answers; so the panels are first rehearsed: computed with every PostHog query
 answered empty and written down (the database's queries run for real, once: their answers are
 kept for the run itself). The queries written down are then sent as at most `MAX_BUNDLES`
-bundles (usertrack.sources.posthog_http.bundle: many query files in one HogQL request, each
+bundles (usertrack.engines.posthog.bundle: many query files in one HogQL request, each
 answered as if sent alone), side by side as PostHog runs 3 queries of a project at once, and
 the panels compute on those answers: the same query files with the same values, so the same
 figures as each panel's command. A query the rehearsal did not foresee (one whose values depend
@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.base import Result, Source
+from usertrack.engines.base import Result, Source
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from usertrack.sources.posthog_http import PostHogHTTPSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.posthog import PostHogHTTPSource
+    from usertrack.queries.library import Query
     from usertrack.workspace import Workspace
 
 # PostHog runs 3 queries of a project at once: as many bundles, each about a third of the work.
@@ -134,15 +134,15 @@ class Rehearsed(Source):
 
 
 def _empty(query: Query) -> Result:
-    from usertrack.sources.posthog_http.bundle import select_columns
-    from usertrack.sources.posthog_http.values import strip_sql
+    from usertrack.engines.posthog.bundle import select_columns
+    from usertrack.engines.posthog.values import strip_sql
 
     return Result(columns=select_columns(strip_sql(query.sql)) or [], rows=[])
 
 
 def _http(source: Source) -> PostHogHTTPSource | None:
     """The PostHog API source under any result cache, or None (the events are local)."""
-    from usertrack.sources.posthog_http import PostHogHTTPSource
+    from usertrack.engines.posthog import PostHogHTTPSource
 
     inner = source.inner
     return inner if isinstance(inner, PostHogHTTPSource) else None
@@ -153,7 +153,7 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
     each answer (and put it in the result cache)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from usertrack.sources.posthog_http.values import per_person_columns, strip_sql
+    from usertrack.engines.posthog.values import per_person_columns, strip_sql
 
     api = _http(source.behind)
     wanted = [job for job in source.wanted.values() if job[0].id not in ABOUT_EMPTY]

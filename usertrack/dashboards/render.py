@@ -284,7 +284,7 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         body.append("".join(parts))
     sent = meta.get("queries")
     if sent is not None:
-        from usertrack.sources.query_counts import text
+        from usertrack.engines.query_counts import text
 
         body.append(f'<p class="period">Computed with {e(text(sent))}.</p>')
     bundle = charts.bundle(cache)

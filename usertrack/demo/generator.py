@@ -300,7 +300,7 @@ def _interrupted(home: Path) -> tuple[int, date | None] | None:
 def _generate_workspace(
     home: Path, users: int, anchor: date | None, progress: Progress | None
 ) -> DemoWorkspace:
-    from usertrack.sources.eventstore import write_events
+    from usertrack.engines.local.eventstore import write_events
 
     root = demo_root(home)
     manifest_path = root / "manifest.json"

@@ -179,7 +179,7 @@ def _postgres_sql() -> dict[str, str]:
 
 def _events_sql() -> dict[str, str]:
     """The events' rows, and the strings they share (persons, sessions, referrers)."""
-    from usertrack.sources.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
+    from usertrack.engines.local.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
 
     sql: dict[str, str] = {}
 

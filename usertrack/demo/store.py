@@ -42,7 +42,7 @@ def events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:
     import numpy as np
     import pyarrow as pa
 
-    from usertrack.sources.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
+    from usertrack.engines.local.eventstore import HOT_PERSON_PROPERTIES, HOT_PROPERTIES
 
     # The last use of the frames: they leave `data` (and the connection, but for the events) and
     # every index array is int32, so that the write holds little beside DuckDB's own memory.

@@ -548,7 +548,7 @@ def _call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
 def list_queries() -> list[dict[str, Any]]:
     """The runnable queries of the library, as `query --list` lists them."""
     from usertrack.core.config import resolve_queries_dir
-    from usertrack.sources.queries import STANDALONE_FOLDERS, load_queries
+    from usertrack.queries.library import STANDALONE_FOLDERS, load_queries
 
     library = load_queries(resolve_queries_dir(_started("queries_dir")))
     return [
@@ -579,7 +579,7 @@ _LISTS: dict[str, tuple[str, Any]] = {  # the tools that list what another tool 
 def resources() -> dict[str, tuple[str, str, Path]]:
     """uri -> (name, description, file): the segment rules, each query file, the metrics doc."""
     from usertrack.core.config import resolve_queries_dir, resolve_segments_file, shipped_path
-    from usertrack.sources.queries import load_queries
+    from usertrack.queries.library import load_queries
 
     found: dict[str, tuple[str, str, Path]] = {}
     rules = resolve_segments_file(_started("segments_file"))

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 from usertrack.core import style
 from usertrack.core.errors import UsageError
 from usertrack.core.style import csv_cell, jsonable, md_text
+from usertrack.engines.base import Result, RowStream
 from usertrack.rendering.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
 from usertrack.segments.rules import Classification, rule_columns
-from usertrack.sources.base import Result, RowStream
 
 FORMATS = ("table", "json", "csv", "md")
 

@@ -25,8 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from usertrack.core import style
+from usertrack.engines.base import Result
 from usertrack.segments.rules import Classification, rule_columns
-from usertrack.sources.base import Result
 
 ACTION_STYLE = {
     "Support": "red",

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.concurrency import Background
 from usertrack.core.errors import UsageError
-from usertrack.sources.postgres import database_of
+from usertrack.engines.concurrency import Background
+from usertrack.engines.postgres.source import database_of
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from usertrack.sources.base import Result
-    from usertrack.sources.queries import Query
+    from usertrack.engines.base import Result
+    from usertrack.queries.library import Query
     from usertrack.workspace import Progress, Workspace
 
 QUERY = "neon/account_health"

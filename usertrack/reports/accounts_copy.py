@@ -1,6 +1,6 @@
 """`usertrack accounts`' rows from the local copy of the app's tables
-(usertrack/sources/app_mirror.py), row for row what queries/neon/account_health.sql gives on
-PostgreSQL.
+(usertrack/engines/postgres/app_mirror.py), row for row what queries/neon/account_health.sql gives
+on PostgreSQL.
 
 The file counts every run of the window per user, normalizes every user's email and matches the
 exclusion pattern, joins both to the account table and groups the members per account: at
@@ -23,15 +23,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.concurrency import Background
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.concurrency import Background
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from usertrack.sources.base import Result
-    from usertrack.sources.queries import Query
+    from usertrack.engines.base import Result
+    from usertrack.queries.library import Query
     from usertrack.workspace import Workspace
 
 FILE = "neon/account_health"
@@ -144,9 +144,9 @@ def from_copy(
     import duckdb
     import psycopg
 
-    from usertrack.sources import app_mirror
-    from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
+    from usertrack.engines.base import Result
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres import app_mirror
 
     source = ws.sources.get("neon")
     cached = source if isinstance(source, CachedSource) else None

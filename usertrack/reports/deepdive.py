@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.core import style
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import NotFoundError, UsageError
-from usertrack.sources.queries import Param, Query, resolve_params
+from usertrack.queries.library import Param, Query, resolve_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.core.config import Settings
+    from usertrack.engines.base import Result
     from usertrack.reports.failures import FailureRules
-    from usertrack.sources.base import Result
     from usertrack.workspace import Progress, Workspace
 
 # The parameter that carries the email into the wrapped per-user queries.

@@ -1,5 +1,5 @@
 """The weekly report's failing runs from the local copy of the app's tables
-(usertrack/sources/app_mirror.py), row for row what queries/neon/failing_runs.sql gives on
+(usertrack/engines/postgres/app_mirror.py), row for row what queries/neon/failing_runs.sql gives on
 PostgreSQL.
 
 The file reads every run of the window (the runs have no index on their time), joins the failed
@@ -22,11 +22,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
-    from usertrack.sources.base import Result
-    from usertrack.sources.queries import Query
+    from usertrack.engines.base import Result
+    from usertrack.queries.library import Query
     from usertrack.workspace import Workspace
 
 FILE = "neon/failing_runs"
@@ -104,9 +104,9 @@ def from_copy(ws: Workspace, query: Query, values: dict[str, Any]) -> Result | N
     import duckdb
     import psycopg
 
-    from usertrack.sources import app_mirror
-    from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
+    from usertrack.engines.base import Result
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres import app_mirror
 
     source = ws.sources.get("neon")
     cached = source if isinstance(source, CachedSource) else None

@@ -1,5 +1,5 @@
 """The failure report's failures and day-by-day trend from the local copy of the app's tables
-(usertrack/sources/app_mirror.py), row for row what queries/neon/failures.sql and
+(usertrack/engines/postgres/app_mirror.py), row for row what queries/neon/failures.sql and
 failure_trend.sql give on PostgreSQL.
 
 The files read every run and tool call of the window, join them to the users, and the trend
@@ -22,11 +22,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
+    from usertrack.engines.base import Result
     from usertrack.segments.profiles import Job
-    from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
 FILES = ("neon/failures", "neon/failure_trend")
@@ -133,9 +133,9 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     (see the module). The failures come as Arrow columns (Result.arrow)."""
     import duckdb
 
-    from usertrack.sources import app_mirror
-    from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
+    from usertrack.engines.base import Result
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres import app_mirror
 
     if sorted(name for name, _, _ in jobs) != sorted(FILES):
         return None

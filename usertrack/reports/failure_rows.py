@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
 # The columns of a failure row (neon/failures) and their DuckDB types;
 # `when` expressions can use any of them.

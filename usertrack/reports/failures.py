@@ -49,7 +49,7 @@ from usertrack.reports.failure_summaries import (
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Progress, Workspace
 
 _TOP_KEYS = {"categories", "rules"}

@@ -1,9 +1,9 @@
-"""Every app-mirror shortcut (usertrack.sources.shortcut.MirrorShortcut), by the id of the
+"""Every app-mirror shortcut (usertrack.engines.shortcut.MirrorShortcut), by the id of the
 PostgreSQL file it answers: a DuckDB statement of usertrack's own over the local copy of the
-app's tables (usertrack.sources.app_mirror) in place of a shipped queries/neon file.
+app's tables (usertrack.engines.postgres.app_mirror) in place of a shipped queries/neon file.
 
 Each is declared beside its statement, in the module that answers from the copy; this module
-gathers them (the local engine's shortcuts of HogQL files are in usertrack.sources.shortcuts:
+gathers them (the local engine's shortcuts of HogQL files are in usertrack.engines.local.shortcuts:
 those modules sit below the reports, segments, alerts and analyses that hold these). A file
 may have several, one per command that reads it its own way. `usertrack query --list` names
 them, and tests/test_mirror_shortcuts.py runs each against its file on the demo's database.
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from usertrack.act import alerts_runs
 from usertrack.analytics import churn_app
+from usertrack.engines.shortcut import MirrorShortcut
+from usertrack.queries.library import Query
 from usertrack.reports import (
     accounts_copy,
     failing_runs_copy,
@@ -21,8 +23,6 @@ from usertrack.reports import (
     weekly_copy,
 )
 from usertrack.segments import profile_copy
-from usertrack.sources.queries import Query
-from usertrack.sources.shortcut import MirrorShortcut
 
 SHORTCUTS: tuple[MirrorShortcut, ...] = (
     weekly_copy.SHORTCUT,

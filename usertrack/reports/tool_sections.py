@@ -1,8 +1,8 @@
-"""`usertrack tools`' sections from the local copy of the app's tables (sources/app_mirror.py),
-row for row what the shipped query files give on PostgreSQL.
+"""`usertrack tools`' sections from the local copy of the app's tables
+(engines/postgres/app_mirror.py), row for row what the shipped query files give on PostgreSQL.
 
-Used only where the copy may answer (usertrack.sources.app_mirror.copy_source: every query file
-of the report the shipped text, the app's database PostgreSQL, ...). DuckDB counts, sums and
+Used only where the copy may answer (usertrack.engines.postgres.app_mirror.copy_source: every query
+file of the report the shipped text, the app's database PostgreSQL, ...). DuckDB counts, sums and
 takes the percentiles; the finishing is PostgreSQL's arithmetic, done here exactly:
 - `round(100.0 * a / b, 1)` and `round(avg(x))` on numeric: the exact ratio rounded half away
   from zero (numeric is read as a float, as the database's rows are);
@@ -20,14 +20,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
     import duckdb
 
+    from usertrack.engines.base import Result
+    from usertrack.engines.cache import CachedSource
     from usertrack.segments.profiles import Job
-    from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
     from usertrack.workspace import Progress, Workspace
 
 
@@ -403,7 +403,7 @@ class Sections:
 
 
 def _result(columns: list[str], rows: list[tuple[Any, ...]]) -> Result:
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
 
     return Result(columns=columns, rows=[tuple(r) for r in rows], meta={"from": "app mirror"})
 
@@ -427,8 +427,8 @@ def from_copy(
 
     import duckdb
 
-    from usertrack.sources import app_mirror
-    from usertrack.sources.cache import CachedSource
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres import app_mirror
 
     found = ws.sources.get("neon")
     cached = found if isinstance(found, CachedSource) else None
@@ -497,7 +497,7 @@ def _answer_key(jobs: list[Job], since: datetime, as_of: datetime) -> str:
     from pathlib import Path
 
     from usertrack import __version__
-    from usertrack.sources.app_mirror import layout
+    from usertrack.engines.postgres.app_mirror import layout
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     material: list[Any] = [__version__, layout(), code, str(since), str(as_of)]

@@ -26,7 +26,7 @@ from usertrack.core.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Progress, Workspace
 
 # (key in the answer, query, title): the overview's sections, in the order they are shown.

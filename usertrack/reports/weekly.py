@@ -29,18 +29,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.concurrency import Background
 from usertrack.core import style
 from usertrack.core.errors import UsageError
+from usertrack.engines.concurrency import Background
 from usertrack.reports.weekly_template import WEEKLY_TEMPLATE as WEEKLY_TEMPLATE  # the command's
 from usertrack.reports.weekly_template import check_template, render_weekly
 from usertrack.segments.history import Changes, Snapshot, compare
 from usertrack.segments.rules import rule_columns
 
 if TYPE_CHECKING:
+    from usertrack.engines.base import Result
     from usertrack.segments.history import History
     from usertrack.segments.rules import Classification
-    from usertrack.sources.base import Result
     from usertrack.workspace import Workspace
 
 Progress = Callable[[str], None]

@@ -1,5 +1,5 @@
 """The weekly report's app-database tables from the local copy of the app's tables
-(usertrack/sources/app_mirror.py) where it answers: the failing tools (as `usertrack tools`
+(usertrack/engines/postgres/app_mirror.py) where it answers: the failing tools (as `usertrack tools`
 reads them, usertrack.reports.tool_sections), the failing runs
 (usertrack.reports.failing_runs_copy) and the key metrics of both weeks, row for row what
 queries/neon/weekly_metrics.sql gives on PostgreSQL.
@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
-    from usertrack.sources.base import Result
+    from usertrack.engines.base import Result
     from usertrack.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -160,10 +160,10 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
     import duckdb
     import psycopg
 
+    from usertrack.engines.base import Result
+    from usertrack.engines.cache import CachedSource
+    from usertrack.engines.postgres import app_mirror
     from usertrack.segments.profile_copy import SINCE, dated_before
-    from usertrack.sources import app_mirror
-    from usertrack.sources.base import Result
-    from usertrack.sources.cache import CachedSource
 
     if not wanted or ws.scope.shared is None or any(w[0] != FILE for w in wanted.values()):
         return {}

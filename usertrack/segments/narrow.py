@@ -27,8 +27,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.base import Source
-from usertrack.sources.queries import Query, QueryLibrary, resolve_params
+from usertrack.engines.base import Source
+from usertrack.queries.library import Query, QueryLibrary, resolve_params
 
 if TYPE_CHECKING:
     import duckdb
@@ -152,8 +152,8 @@ def _asks_cheaply(source: Source) -> bool:
     """Whether a LIMIT 0 question costs the source next to nothing: a database usertrack opens
     itself (PostgreSQL, the events store). Live PostHog counts every query against the
     project's hourly limit, so it is not asked."""
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
+    from usertrack.engines.postgres.source import PostgresSource
 
     return isinstance(source, PostgresSource | LocalPostHogSource)
 

@@ -1,5 +1,5 @@
 """A dashboard's classification counts each user's workflow runs and tool calls from the local
-copy of the app's tables (usertrack/sources/app_mirror.py): row for row what
+copy of the app's tables (usertrack/engines/postgres/app_mirror.py): row for row what
 queries/neon/runs.sql and tool_calls.sql give on PostgreSQL.
 
 Both files group every run and tool call ever made up to the moment by user (a million runs and
@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.clock import naive_utc
-from usertrack.sources.shortcut import MirrorShortcut
+from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
-    from usertrack.sources.app_mirror import AppMirror
-    from usertrack.sources.base import Result
-    from usertrack.sources.postgres import PostgresSource
-    from usertrack.sources.queries import Query
+    from usertrack.engines.base import Result
+    from usertrack.engines.postgres.app_mirror import AppMirror
+    from usertrack.engines.postgres.source import PostgresSource
+    from usertrack.queries.library import Query
 
 FILES = ("neon/runs", "neon/tool_calls")
 
@@ -148,7 +148,7 @@ class CopyAnswers:
         """The copy's answer to `query` (one of FILES) with `params`, or None."""
         import duckdb
 
-        from usertrack.sources.base import Result
+        from usertrack.engines.base import Result
 
         if not _DECLARED[query.id].gate(query, params):
             return None
@@ -179,7 +179,7 @@ class CopyAnswers:
         """The copy checked for (SINCE, at] under `pattern` (on the first call), or None when
         it cannot answer for them. Under the lock."""
 
-        from usertrack.sources import app_mirror
+        from usertrack.engines.postgres import app_mirror
 
         if not self._tried:
             self._tried = True
@@ -227,7 +227,7 @@ def _before(postgres: PostgresSource, since: datetime) -> bool:
     leaves them out), in one statement; True when it cannot tell."""
     import psycopg
 
-    from usertrack.sources.postgres import bindable
+    from usertrack.engines.postgres.source import bindable
 
     checks = " OR ".join(
         f"EXISTS (SELECT 1 FROM {table} WHERE {column} <= %(since)s)" for table, column in _TABLES
@@ -251,7 +251,7 @@ def copy_answers(ws: Any, sources: Mapping[str, Any]) -> Iterator[Mapping[str, A
     """`sources` for a classification of the workspace `ws` (a usertrack.workspace.Workspace):
     in a dashboard, with the app's database answering runs.sql and tool_calls.sql from the
     copy where it may (see the module); else `sources` as they are."""
-    from usertrack.sources.app_mirror import copy_source
+    from usertrack.engines.postgres.app_mirror import copy_source
 
     neon = sources.get("neon")
     postgres = None

@@ -20,8 +20,8 @@ from usertrack.core.clock import naive_utc
 from usertrack.core.emails import email_key_sql
 from usertrack.core.emails import normalize_email as normalize_email  # the public name, kept here
 from usertrack.core.errors import QueryError, QueryFileError
-from usertrack.sources.base import Result, Source
-from usertrack.sources.queries import Query, QueryLibrary, resolve_params
+from usertrack.engines.base import Result, Source
+from usertrack.queries.library import Query, QueryLibrary, resolve_params
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,18 +111,18 @@ def run_by_source(
     comes as Arrow from a source that can give it. The sources named in `bundle` (the live
     PostHog source of a --by-segment run, whose own queries go beside these) answer their
     per-user queries as one bundle where they can: a query of PostHog's hourly budget instead
-    of one each (usertrack.sources.cache CachedSource.run_many over a source with run_bundle).
+    of one each (usertrack.engines.cache CachedSource.run_many over a source with run_bundle).
 
     The first failure (or Ctrl-C) cancels the others: their queries are cancelled on the
     database, their retry, throttle and poll waits end at once (see
-    `usertrack.sources.base.CancelToken`), and the failure is raised without waiting for them
+    `usertrack.engines.base.CancelToken`), and the failure is raised without waiting for them
     to wind down.
     """
     import queue
     import threading
     import time
 
-    from usertrack.sources.base import CancelToken, cancel_scope, current_token
+    from usertrack.engines.base import CancelToken, cancel_scope, current_token
 
     token = CancelToken().cancelled_with(current_token())  # and with the work it is part of
     over = LARGE_RESULT if arrow_over is None else arrow_over

@@ -24,11 +24,11 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.sources.base import Result, Source
-from usertrack.sources.queries import Param, Query, QueryLibrary, resolve_params
+from usertrack.engines.base import Result, Source
+from usertrack.queries.library import Param, Query, QueryLibrary, resolve_params
 
 if TYPE_CHECKING:
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
 EMAILS_PARAM = "usertrack_emails"
 # A per-user query declaring both keeps itself to the emails (keeps_itself): the names the
@@ -48,8 +48,8 @@ def keeps_itself(query: Query) -> bool:
 
 def exact(library: QueryLibrary) -> bool:
     """Whether a profile of some people is the whole profile's rows of them (see the module)."""
+    from usertrack.queries.library import shipped
     from usertrack.segments.kept import row_by_row
-    from usertrack.sources.queries import shipped
 
     query = library.get("join/profile")
     # the shipped file is (tests/test_persons_profile.py): known without parsing it in DuckDB
@@ -82,7 +82,7 @@ def some_users_query(query: Query, listed: str) -> Query:
 
 def _listed(source: Source, query: Query, count: int) -> str | None:
     """How `query` on `source` is sent a list of `count` emails; None: it runs over everyone."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     if query.dialect == "postgres":
         return "array"
@@ -128,7 +128,7 @@ class _KeptAnswers(Source):
 def kept_answers_of(source: Source, typed: bool) -> Any:
     """`source` as build_some runs it: a local events store as _KeptAnswers (`typed`: the
     build reads Arrow), any other as it is."""
-    from usertrack.sources.posthog_local import LocalPostHogSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     return _KeptAnswers(source, typed) if isinstance(source, LocalPostHogSource) else source
 

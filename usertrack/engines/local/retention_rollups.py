@@ -1,0 +1,82 @@
+"""Retention's activity facts from the events store's per-person-per-day table (the local
+engine's own materialisation, as usertrack.engines.local.rollups is for activity and
+usertrack.engines.local.churn_rollups for churn).
+
+retention_activity.sql gives, per person who did the start event in the span and per period
+(a UTC day, an ISO week, a month) they had an event in, whether they did the start event and
+the return event there: on the events, a grouping of every event of the span. When its
+file is the shipped one (`SHORTCUT`, usertrack.engines.shortcut: no `--where`; a `--who`,
+`--segment` or `--by-segment` runs it for everyone and keeps its persons' rows), the periods
+a person had an event in come from person_days for the whole UTC days between the bounds and
+from the events for the part-days at either end (at most a day each, read through
+the store's timestamp order), and the start and return events themselves from the events, by
+name. The answer is the same, row for row, whatever the bounds and the values: a day's events
+all lie between two bounds when the day does, every other event is read itself, and a period
+is a function of the day; tests/test_retention_rollups.py and tests/test_shortcuts.py check
+it. Anything else runs as translated, on the events; so does every query on a store built
+before the table. On PostHog the file runs as written.
+"""
+
+from __future__ import annotations
+
+from usertrack.engines.local.rollups import DAYS_TABLE
+from usertrack.engines.shortcut import Shortcut
+
+_SINCE = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
+_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
+_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
+_FIRST = f"(date_trunc('day', {_SINCE} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
+_LAST = f"date_trunc('day', {_AS_OF})"
+_SPAN = f"timestamp >= {_SINCE} AND timestamp <= {_AS_OF}"
+_PERIOD = (
+    "(CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT FROM"
+    " 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
+    " CAST({t} AS TIMESTAMP)) AS DATE) END)"
+)
+_STARTERS = f"""person_id IN (
+          SELECT person_id FROM events
+          WHERE event IS NOT DISTINCT FROM $start_event
+            AND {_SPAN})"""
+
+# queries/posthog/retention_activity.sql in its per-event form (usertrack.engines.local.packed):
+# each person's days with a kept event (whole days from person_days, the part-days
+# from the events), which are returns when any event is one; and the start and return events
+# themselves, by name, from the events: read once, for the persons who did the start event and
+# for the kept ones' marks. A period is the day's.
+_ANY = "$return_event IS NOT DISTINCT FROM ''"
+_NAMED = f"""
+    SELECT person_id, CAST(timestamp AS DATE) AS day, event, {_KEPT} AS kept FROM events
+    WHERE {_SPAN}
+      AND (event IS NOT DISTINCT FROM $start_event OR event IS NOT DISTINCT FROM $return_event)
+"""
+_MARKS = f"""
+    SELECT person_id, day, false AS started, {_ANY} AS returned FROM {DAYS_TABLE}
+    WHERE day >= CAST({_FIRST} AS DATE) AND day < CAST({_LAST} AS DATE) AND {_KEPT}
+    UNION ALL
+    SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
+    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp < {_FIRST}
+    UNION ALL
+    SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
+    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp >= greatest({_FIRST}, {_LAST})
+    UNION ALL
+    SELECT person_id, day, event IS NOT DISTINCT FROM $start_event AS started,
+           event IS NOT DISTINCT FROM $return_event AS returned
+    FROM named WHERE kept
+"""
+_ACTIVITY_ROLLED = f"""
+WITH named AS MATERIALIZED ({_NAMED})
+SELECT person_id, {_PERIOD.format(d="day", t="day")} AS period_start,
+       bool_or(started) AS did_start, bool_or(returned) AS did_return
+FROM ({_MARKS}) AS d
+WHERE person_id IN (SELECT person_id FROM named WHERE event IS NOT DISTINCT FROM $start_event)
+GROUP BY person_id, period_start
+"""
+
+SHORTCUT = Shortcut(
+    "posthog/retention_activity",
+    "66e7db18570b0a247de318059095ea3d6d9a0d668718c6da4360049b97817697",
+    "facts",
+    _ACTIVITY_ROLLED,
+    (DAYS_TABLE, "events"),
+    form="facts",
+)
