@@ -15,7 +15,7 @@ import pytest
 from tests.cli_runner import run
 from usertrack.core.config import load_settings
 from usertrack.core.errors import EXIT_USAGE, DataError
-from usertrack.segments.changes_view import render_changes
+from usertrack.rendering.changes_view import render_changes
 from usertrack.segments.history import (
     History,
     Snapshot,

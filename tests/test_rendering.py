@@ -28,6 +28,7 @@ from usertrack.core.config import load_settings
 from usertrack.engines.base import Result
 from usertrack.engines.postgres.source import PostgresSource
 from usertrack.queries.library import load_queries
+from usertrack.rendering.changes_view import render_changes
 from usertrack.rendering.export import render, render_result
 from usertrack.rendering.terminal import render_changes as render_changes_table
 from usertrack.rendering.terminal import (
@@ -43,7 +44,6 @@ from usertrack.reports.deepdive import to_markdown as deep_md
 from usertrack.reports.failures import failure_report, load_failure_rules
 from usertrack.reports.failures_output import report_csv, report_json, report_markdown
 from usertrack.reports.weekly import build_context, collect_weekly, render_weekly
-from usertrack.segments.changes_view import render_changes
 from usertrack.segments.history import Snapshot, compare
 from usertrack.segments.rules import load_segments
 from usertrack.workspace import Workspace

@@ -207,6 +207,6 @@ def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, l
 
         render_changes(answer_console(), moves, segment, limit)
     else:
-        from usertrack.segments.changes_view import render_changes as render_changes_text
+        from usertrack.rendering.changes_view import render_changes as render_changes_text
 
         emit(render_changes_text(moves, fmt, segment, limit), out)

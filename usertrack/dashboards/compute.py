@@ -112,7 +112,7 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
                     if segment is None or s.id == segment
                 ],
             }
-        from usertrack.segments.changes_view import changes_json
+        from usertrack.rendering.changes_view import changes_json
         from usertrack.segments.history import Snapshot, baseline_for, compare, open_history
 
         since = parse_as_of(o["since"]) if o["since"] else result.as_of - timedelta(days=7)
