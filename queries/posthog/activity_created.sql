@@ -11,8 +11,8 @@
 -- Internal accounts need no filter here: usertrack joins these rows to the active persons of
 -- activity_days.sql, which leaves them out. No LIMIT: usertrack pages every result. Grouped by
 -- the person (the persons table has a row each already): a result of one row per person is
--- fetched in one request past PostHog's row cap, not probed first (usertrack/sources/
--- posthog_http/paging.py).
+-- fetched in one request past PostHog's row cap, not probed first (usertrack/engines/
+-- posthog/paging.py).
 SELECT
     id AS person_id,
     created_at

@@ -13,7 +13,7 @@
 -- properties JSON is parsed for it.
 -- No LIMIT: usertrack pages every result. No ORDER BY: usertrack places each day itself. The
 -- shape, a GROUP BY over one subquery of events with {filters} last, lets the local engine
--- count every --by-segment group in one run (usertrack/sources/grouped.py).
+-- count every --by-segment group in one run (usertrack/engines/local/grouped.py).
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT

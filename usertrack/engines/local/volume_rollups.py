@@ -76,7 +76,7 @@ FROM day_events LEFT JOIN day_sessions USING (day)
 
 SHORTCUT = Shortcut(
     "posthog/activity_volume",
-    "b48542432668a32b6898422758565c11d455d5a709afc26320e94fd4a4bf8843",
+    "49b0b7b6127acefc74f12f462efdb8eab179a15ee50e5e4c7fae5117b17cd51e",
     "statement",
     VOLUME_ROLLED,
     (*TABLES, SESSIONS_TABLE),
