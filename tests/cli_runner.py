@@ -24,3 +24,18 @@ def run(args: list[str], home: Path | None = None, **env: str) -> Result:
         return CliRunner().invoke(app, args)
     finally:
         mp.undo()
+
+
+def query_listing(folder: Path) -> dict[str, list[str]]:
+    """`usertrack query --list --queries FOLDER`: each query id with the lines listed under it
+    (its parameters, its shortcut), read from the command's own output."""
+    result = CliRunner().invoke(app, ["query", "--list", "--queries", str(folder)])
+    assert result.exit_code == 0, result.stderr
+    out: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in result.stdout.splitlines():
+        if not line.startswith(" "):
+            current = out.setdefault(line.split()[0], [])
+        else:
+            current.append(line.strip())
+    return out

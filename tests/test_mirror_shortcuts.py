@@ -479,20 +479,7 @@ def test_a_classification_of_a_few_persons_is_the_files(shipped_ws: Any) -> None
 def test_query_list_names_the_files_the_copy_answers(tmp_path: Path) -> None:
     """`usertrack query --list` names the commands that answer each file from the copy, and
     says the shortcut is off for a file of one's own library that differs from the shipped."""
-    from typer.testing import CliRunner
-
-    from usertrack.cli import app
-
-    def listing(folder: Path) -> dict[str, list[str]]:
-        result = CliRunner().invoke(app, ["query", "--list", "--queries", str(folder)])
-        assert result.exit_code == 0, result.stderr
-        out: dict[str, list[str]] = {}
-        for line in result.stdout.splitlines():
-            if not line.startswith(" "):
-                current = out.setdefault(line.split()[0], [])
-            else:
-                current.append(line.strip())
-        return out
+    from tests.cli_runner import query_listing as listing
 
     shipped = listing(shipped_path("queries"))
     marked = {q for q, lines in shipped.items() if any("app mirror shortcut:" in x for x in lines)}

@@ -252,20 +252,7 @@ def test_query_list_says_which_files_have_a_shortcut(tmp_path: Path) -> None:
     is off for a file of one's own library that differs from the shipped one."""
     import shutil
 
-    from typer.testing import CliRunner
-
-    from usertrack.cli import app
-
-    def listing(folder: Path) -> dict[str, list[str]]:
-        result = CliRunner().invoke(app, ["query", "--list", "--queries", str(folder)])
-        assert result.exit_code == 0, result.stderr
-        out: dict[str, list[str]] = {}
-        for line in result.stdout.splitlines():
-            if not line.startswith(" "):
-                current = out.setdefault(line.split()[0], [])
-            else:
-                current.append(line.strip())
-        return out
+    from tests.cli_runner import query_listing as listing
 
     shipped = listing(shipped_path("queries"))
     marked = {q for q, lines in shipped.items() if any("local shortcut:" in x for x in lines)}
