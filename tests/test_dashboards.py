@@ -111,7 +111,9 @@ def test_my_dashboard_in_every_format(home: Path, tmp_path: Path) -> None:
     trends = data["panels"][3]
     assert trends["chart_alt"].startswith("Trends per day, totals: $pageview / ")
     for series in trends["data"]["series"]:
-        assert f"$pageview / {series['breakdown']} {series['total']}" in trends["chart_alt"]
+        shown = "other" if series["other"] else (series["breakdown"] or "(none)")
+        assert f"$pageview / {shown} {series['total']}" in trends["chart_alt"]
+    assert "$$_posthog" not in trends["chart_alt"]
     funnel = data["panels"][0]["data"]
     assert [s["event"] for s in funnel["steps"]] == ["user_signed_up", "workspace_created"]
     assert funnel["from"] == "2026-11-02T00:00:00Z" and funnel["to"] == "2026-11-16T00:00:00Z"

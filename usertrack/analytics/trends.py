@@ -108,6 +108,15 @@ def points(span: DateRange, interval: str) -> list[datetime]:
     return out
 
 
+def series_label(event: str, breakdown: str | None) -> str:
+    """A series as people read it: the event, and its breakdown value, `other` for PostHog's
+    bucket of the values past --top, `(none)` for events without the property."""
+    if breakdown is None:
+        return event
+    shown = "other" if breakdown == OTHER else (breakdown or "(none)")
+    return f"{event} / {shown}"
+
+
 @dataclass
 class Series:
     event: str
@@ -116,10 +125,7 @@ class Series:
 
     @property
     def label(self) -> str:
-        if self.breakdown is None:
-            return self.event
-        shown = "other" if self.breakdown == OTHER else (self.breakdown or "(none)")
-        return f"{self.event} / {shown}"
+        return series_label(self.event, self.breakdown)
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"event": self.event}

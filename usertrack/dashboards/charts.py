@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from usertrack.analytics.trends import series_label
 from usertrack.dashboards.drawing import draw
 
 # C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.
@@ -420,9 +421,7 @@ def _trends(d: dict[str, Any]) -> Chart | None:
     points = d.get("points") or []
     every = []
     for series in d.get("series") or []:
-        name = series["event"]
-        if series.get("breakdown") is not None:
-            name = f"{name} / {series['breakdown']}"
+        name = series_label(series["event"], series.get("breakdown"))
         data = (series.get("data") or [])[: len(points)]
         if data:  # a series with no point has no line
             every.append((name, data, series))
