@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.cli.options import names_a_path
+from usertrack.core.path_parameters import names_a_path
 from usertrack.dashboards.compute import command_lines
 from usertrack.dashboards.spec import ANALYSES, PANEL_OPTIONS, SHIPPED, load, panel_params
 

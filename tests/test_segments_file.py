@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.cli_runner import run
 from usertrack.core.errors import EXIT_USAGE, SegmentsFileError
 from usertrack.segments.rules import check_rules, classify, load_segments
 
@@ -245,3 +246,24 @@ def test_a_large_segment_is_ordered_as_far_as_asked(tmp_path: Path) -> None:
         : ORDERED_AHEAD + 1
     ]
     assert [u["email"] for u in result.members("few")] == few
+
+
+def test_segment_option_naming_no_segment_of_the_rules_is_refused() -> None:
+    """`--segment` (`usertrack segments`, a dashboard's segments panel) names a segment of the
+    rules: another id is a SegmentsFileError naming the file, the closest id and every one."""
+    spec = load_segments(REPO / "segments.yaml")
+    spec.check_segment("at_risk")
+    with pytest.raises(SegmentsFileError) as err:
+        spec.check_segment("at_rsk")
+    message = str(err.value)
+    assert message.startswith(f"--segment 'at_rsk': no such segment in {spec.path}")
+    assert "'at_risk'" in message
+    assert message.endswith(f"(known: {', '.join(s.id for s in spec.segments)})")
+    assert err.value.exit_code == EXIT_USAGE
+
+
+def test_segments_command_refuses_an_unknown_segment(demo_home: Path) -> None:
+    result = run(["segments", "--segment", "nope"], home=demo_home)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "--segment 'nope': no such segment in" in result.output
+    assert "known: failing, frustrated" in result.output

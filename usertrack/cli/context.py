@@ -1,5 +1,5 @@
-"""What a command runs in: the workspace its flags name (settings, queries, rules, sources), the
-as-of moment checked against the data, a --segment checked against the rules."""
+"""What a command runs in: the workspace its flags name (settings, queries, rules, sources) and the
+as-of moment checked against the data."""
 
 from __future__ import annotations
 
@@ -100,15 +100,3 @@ def events_workspace(
         with ws:
             check_as_of(ws, moment)
             yield ws, moment or ws.default_as_of(), progress
-
-
-def check_segment(ws: Workspace, segment: str) -> None:
-    from usertrack.core.errors import SegmentsFileError
-    from usertrack.core.rulefiles import did_you_mean
-
-    ids = [s.id for s in ws.rules.segments]
-    if segment not in ids:
-        raise SegmentsFileError(
-            f"--segment {segment!r}: no such segment in {ws.rules.path}"
-            f"{did_you_mean(segment, ids)} (known: {', '.join(ids)})"
-        )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from usertrack.cli.context import check_as_of, check_segment, open_command_workspace
+from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.options import (
     MOMENT,
     AsOfOpt,
@@ -94,7 +94,7 @@ def segments(
             )
             try:
                 if segment is not None:
-                    check_segment(ws, segment)
+                    ws.rules.check_segment(segment)
                 check_as_of(ws, moment)
                 # the modules that write the answer, imported while the profile's queries run
                 meanwhile = None if changes else Scope(meanwhile=lambda: _import_output(chosen))

@@ -98,10 +98,8 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
         raise UsageError("--since goes with --changes")
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
-        from usertrack.cli.context import check_segment
-
         if segment is not None:
-            check_segment(ws, segment)
+            ws.rules.check_segment(segment)
         result = ws.classify(moment, progress)
         if not changes:
             return {

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usertrack.cli.options import names_a_path
 from usertrack.core.errors import UsageError
+from usertrack.core.path_parameters import names_a_path
 
 SHIPPED = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """What a tool of `usertrack mcp` takes: every argument bounded in size, checked again here
 whatever the client checked (docs/trust.md). No argument names a file or a folder: the tools are
-made without the parameters `usertrack.cli.options.names_a_path` finds."""
+made without the parameters `usertrack.core.path_parameters.names_a_path` finds."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from usertrack.cli.options import names_a_path
 from usertrack.core.errors import EXIT_USAGE, redact, take_ended
+from usertrack.core.path_parameters import names_a_path
 from usertrack.dashboards.spec import NAME, summaries
 from usertrack.mcp.answers import (
     ERROR_NOTE,

@@ -70,6 +70,16 @@ class SegmentsFile:
         known = ", ".join(s.id for s in self.segments)
         raise SegmentsFileError(f"no segment {segment_id!r} in {self.path} (known: {known})")
 
+    def check_segment(self, segment: str) -> None:
+        """`--segment` names one of these segments; else a SegmentsFileError naming the closest
+        ids and every one."""
+        ids = [s.id for s in self.segments]
+        if segment not in ids:
+            raise SegmentsFileError(
+                f"--segment {segment!r}: no such segment in {self.path}"
+                f"{did_you_mean(segment, ids)} (known: {', '.join(ids)})"
+            )
+
 
 # The order of every listing of users: by email (the row number only parts a profile query that
 # returns an email twice, the same way every time).
