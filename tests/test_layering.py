@@ -155,6 +155,9 @@ def test_only_the_mcp_server_and_its_command_import_the_mcp_modules() -> None:
 
 # usertrack's packages from the bottom up: a package imports only packages of a lower layer. The
 # loose modules (the workspace, a run's scope, the doctor) are the glue between them, not layered.
+# Above the audit: an analysis; an alert runs analyses; the reports gather every app-mirror
+# shortcut, the alerts' among them; a dashboard draws analyses, alerts and reports; the MCP
+# server lists the dashboards; the command line runs them all, the MCP server among them.
 PACKAGE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("checks", "queries"),
@@ -162,15 +165,13 @@ PACKAGE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("demo", "segments"),
     ("rendering",),
     ("audit",),
-    ("act", "analytics", "reports"),
+    ("analytics",),
+    ("act",),
+    ("reports",),
     ("dashboards",),
     ("mcp",),
     ("cli",),
 )
-# Packages of one layer that still import each other round a ring, each by a few imports: an
-# alert runs an analysis that reads the alerts' kept answers and the reports' account members.
-# Remove a ring here once it is broken.
-PENDING_RINGS: tuple[frozenset[str], ...] = (frozenset({"act", "analytics", "reports"}),)
 
 
 def _package_graph() -> dict[str, set[str]]:
@@ -189,27 +190,39 @@ def _package_graph() -> dict[str, set[str]]:
 
 
 def test_no_package_imports_one_above_it() -> None:
-    """Each package of usertrack has its layer, and imports only packages below it (or, for the
-    rings still pending, the others of its ring): the core imports no other package, the
-    query library and the checks of SQL only the core, the engines nothing above them."""
+    """Each package of usertrack has its layer, and imports only packages below it: the core
+    imports no other package, the query library and the checks of SQL only the core, the
+    engines nothing above them, and so on up to the command line."""
     graph = _package_graph()
     layer = {name: i for i, names in enumerate(PACKAGE_LAYERS) for name in names}
     assert sorted(graph) == sorted(layer), "give each package of usertrack its layer"
-    ring = {name: r for r in PENDING_RINGS for name in r}
-    upward = sorted(
-        f"{a} -> {b}"
-        for a in graph
-        for b in graph[a]
-        if layer[b] >= layer[a] and not (a in ring and ring[a] == ring.get(b))
-    )
+    upward = sorted(f"{a} -> {b}" for a in graph for b in graph[a] if layer[b] >= layer[a])
     assert not upward, "packages importing one of their layer or above:\n" + "\n".join(upward)
 
 
-def test_no_package_cycle_but_the_pending_rings() -> None:
-    """No package of usertrack reaches itself through the others, but the rings listed as
-    pending, each exactly as listed: a new ring fails, and so does a ring broken but listed."""
-    rings = {frozenset(c) for c in _cycles(_package_graph())}
-    assert rings == set(PENDING_RINGS)
+def test_each_package_sits_on_the_layer_just_above_its_highest_import() -> None:
+    """The layers say how the packages stand: a package is one layer above the highest it
+    imports (the core, importing none, at the bottom), neither below an import nor left
+    higher than its imports make it."""
+    graph = _package_graph()
+    layer = {name: i for i, names in enumerate(PACKAGE_LAYERS) for name in names}
+    highest = {a: max((layer[b] for b in graph[a]), default=-1) for a in graph}
+    loose = sorted(
+        f"{a} (layer {layer[a]}, its highest import at {highest[a]})"
+        for a in graph
+        if layer[a] != highest[a] + 1
+    )
+    assert not loose, "packages not one layer above their highest import:\n" + "\n".join(loose)
+
+
+def test_no_package_cycle() -> None:
+    """No package of usertrack reaches itself through the others, whether by imports at the top
+    of a module, inside its functions or under TYPE_CHECKING."""
+    graph = _package_graph()
+    cycles = _cycles(graph)
+    assert not cycles, "\n".join(
+        f"package cycle: {', '.join(c)} ({'; '.join(_edges_within(c, graph))})" for c in cycles
+    )
 
 
 def test_the_cycle_check_sees_function_level_imports(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def _key_metrics(ws: Any, query_id: str) -> Any:
 def _accounts_bound(ws: Any, query_id: str) -> tuple[Any, dict[str, Any], Any]:
     """account_health.sql bound as `usertrack accounts` binds it, the configured key quoted
     in, and the key."""
-    from usertrack.reports.accounts import AccountKey, with_account_key
+    from usertrack.segments.account_key import AccountKey, with_account_key
 
     key = AccountKey.configured()
     query, values = ws.bind(query_id, AS_OF, days=30)

@@ -333,7 +333,12 @@ def _explain_neon_queries(source: Any, library: Any) -> list[Check]:
     import psycopg
 
     from usertrack.queries.library import resolve_params
-    from usertrack.reports.accounts import AccountKey, check_key, uses_account_key, with_account_key
+    from usertrack.segments.account_key import (
+        AccountKey,
+        check_key,
+        uses_account_key,
+        with_account_key,
+    )
     from usertrack.segments.profiles import exclude_pattern
 
     conn = source.connect()

@@ -390,6 +390,25 @@ class ScopedView(Workspace):
         """Nothing: the workspace it views closes the sources."""
 
 
+def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
+    """The events source that keeps answers beside its store (usertrack.engines.local.storecache)
+    and the query library's PostHog files as they read now (part of every kept answer's key), or
+    None when nothing may be kept: a filter on the events or the persons (`--where`, `--who`,
+    `--segment`, rows given), or a source that keeps no answers (PostHog's API)."""
+    source = ws.sources.get("posthog")
+    if (
+        source is None
+        or not source.keeps_answers
+        or ws.scope.where
+        or ws.scope.person_filter is not None
+        or ws.scope.narrow_to is not None
+        or ws.scope.person_rows is not None
+    ):
+        return None
+    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
+    return source, library
+
+
 def current_only_header(path: Path) -> list[str]:
     """The column names of `-- current-only: a, b` lines in a query file's header."""
     names: list[str] = []

@@ -13,46 +13,17 @@ answers (PostHog's API), counts every time.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from usertrack.core.code_hash import code_hash
+from usertrack.workspace import keeps_answers
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 Series = tuple[list[float | None], tuple[str, ...]]
-
-
-@functools.cache
-def code_hash() -> str:
-    """A hash of every module of usertrack as it reads now: another version, another key."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def keeps_answers(ws: Workspace) -> tuple[Any, list[tuple[str, str]]] | None:
-    """The events source that keeps answers beside its store (usertrack.engines.local.storecache)
-    and the query library's PostHog files as they read now (part of every kept answer's key), or
-    None when nothing may be kept: a filter on the events or the persons (`--where`, `--who`,
-    `--segment`, rows given), or a source that keeps no answers (PostHog's API)."""
-    source = ws.sources.get("posthog")
-    if (
-        source is None
-        or not source.keeps_answers
-        or ws.scope.where
-        or ws.scope.person_filter is not None
-        or ws.scope.narrow_to is not None
-        or ws.scope.person_rows is not None
-    ):
-        return None
-    library = sorted((q.id, q.sql) for q in ws.library.queries.values() if q.folder == "posthog")
-    return source, library
 
 
 def kept_series(

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.engines.concurrency import Background
+from usertrack.segments.account_key import member_accounts
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 def members_meanwhile(
     ws: Workspace, as_of: datetime, progress: Any, wanted: bool = True
 ) -> Iterator[Background[Result] | None]:
-    """The accounts' members (usertrack.reports.accounts.member_accounts) fetched on a thread
+    """The accounts' members (usertrack.segments.account_key.member_accounts) fetched on a thread
     of their own while the block runs (None when not `wanted`): the caller starts it before
     reading its facts, so the database answers while the events are counted and the analysis
     waits for the slower of the two, not their sum. The block's end waits for the fetch to end
@@ -32,8 +33,6 @@ def members_meanwhile(
     if not wanted:
         yield None
         return
-    from usertrack.reports.accounts import member_accounts
-
     members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")
     try:
         yield members

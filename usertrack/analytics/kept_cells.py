@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.code_hash import code_hash
+from usertrack.workspace import keeps_answers
+
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
@@ -33,8 +36,6 @@ def kept_people(
     figures are kept: usertrack.act.alerts_kept). A cell of people kept by `--where`, `--who`
     or `--segment` (which read other files or the app's database), or on a source that keeps
     no answers (PostHog's API), is found every time."""
-    from usertrack.act.alerts_kept import code_hash, keeps_answers
-
     keeping = keeps_answers(ws)
     if keeping is None:
         ids, texts = find()

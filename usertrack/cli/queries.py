@@ -138,7 +138,7 @@ def query(
                 values = typed_params(target, given)
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
-                from usertrack.reports.accounts import bound_with_key
+                from usertrack.segments.account_key import bound_with_key
 
                 keyed = bound_with_key(ws, query_id, when, **values)
                 if keyed is not None:  # the account key's table and columns quoted in

@@ -254,10 +254,11 @@ def accounts(
     with handle_errors():
         from usertrack.core.clock import parse_as_of
         from usertrack.reports import accounts as account_report
+        from usertrack.segments.account_key import AccountKey
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
-        key = account_report.AccountKey.configured()
+        key = AccountKey.configured()
         probe_out(out)
         with spinner("loading queries") as progress:
             ws = open_command_workspace(
