@@ -369,7 +369,8 @@ def test_a_query_that_outlives_its_interrupt_ends_the_process(tmp_path: Path) ->
     again after its time limit ends the process in one line (a sleep stands for the chunk)."""
     script = (
         "import time\n"
-        "from usertrack import bounds, sandbox\n"
+        "from usertrack.checks import sandbox\n"
+        "from usertrack.core import bounds\n"
         "bounds.arm()\n"
         "con = sandbox.connect()\n"
         "with sandbox.time_limit(con, 'probe'):\n"
@@ -409,7 +410,7 @@ def test_the_demo_build_is_not_held_to_a_questions_memory_bound(tmp_path: Path) 
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from usertrack import bounds\n"
+        "from usertrack.core import bounds\n"
         "from usertrack.demo.generator import ensure_demo, stop_demo\n"
         "bounds.HEADROOM = 50 << 20\n"
         "bounds.arm()\n"
@@ -437,7 +438,8 @@ def test_the_bound_leaves_room_for_the_stacks_of_many_databases_threads(tmp_path
     threads that run its panels (70 to 90 threads) and stopped at a bound that left 1 GiB for
     the rest. Twenty databases open at once, each with its workers, fit under the bound."""
     script = (
-        "from usertrack import bounds, sandbox\n"
+        "from usertrack.checks import sandbox\n"
+        "from usertrack.core import bounds\n"
         "bounds.arm()\n"
         "bounds.limit_memory('300MB')\n"
         "kept = []\n"

@@ -381,7 +381,7 @@ def test_reading_a_dsn_while_another_thread_imports_psycopg(entry: str) -> None:
 
     code = (
         "import threading, time\n"
-        "from usertrack.engines import dsn\n"
+        "from usertrack.core import dsn\n"
         "side = threading.Thread(target=lambda: __import__('psycopg'))\n"
         "side.start()\n"
         "time.sleep(0.02)  # inside psycopg's __init__ (about 0.2 s)\n"
