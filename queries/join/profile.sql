@@ -6,7 +6,7 @@
 -- Runs in DuckDB over `joined`: the full outer join of every per-user query's result on email,
 -- with in_posthog / in_neon saying which source knew the person. Counts a source did not report
 -- are 0 for people that source knows, and NULL for people it has never seen.
--- `email` arrives normalized by the join (usertrack/emails.py), in DuckDB:
+-- `email` arrives normalized by the join (usertrack/core/emails.py), in DuckDB:
 -- lower(trim(email, E' \t\r\n')).
 -- current-only: credits, subscription_status, last_active_at
 --

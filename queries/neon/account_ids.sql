@@ -5,7 +5,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- An email with several accounts (they normalize to one email, see accounts.sql) has a row per
--- account. The email is normalized as everywhere in usertrack (usertrack/emails.py).
+-- account. The email is normalized as everywhere in usertrack (usertrack/core/emails.py).
 SELECT
     lower(btrim(w.email, E' \t\r\n')) AS email,
     w.id::text AS user_id

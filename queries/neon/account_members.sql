@@ -7,7 +7,7 @@
 --
 -- {account_table}, {account_column} and {account_user_column} are the configured account key
 -- (docs/connecting.md, "Accounts"), checked against the database and quoted by usertrack. The email
--- is normalized as everywhere in usertrack (usertrack/emails.py). A user in several accounts
+-- is normalized as everywhere in usertrack (usertrack/core/emails.py). A user in several accounts
 -- counts in the first by key (byte order); users created after as_of and internal ones are left out.
 -- Each email is normalized once (OFFSET 0 keeps PostgreSQL from writing the expression out again in
 -- every condition); user ids and emails are compared byte-wise (COLLATE "C": the same equality,

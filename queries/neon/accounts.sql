@@ -8,7 +8,7 @@
 -- current-only: credits, subscription_status, last_active_at
 --
 -- Accounts created after as_of do not exist yet. The email is normalized as everywhere in
--- usertrack (usertrack/emails.py): lower(btrim(email, E' \t\r\n')), trimmed of space, tab, CR and
+-- usertrack (usertrack/core/emails.py): lower(btrim(email, E' \t\r\n')), trimmed of space, tab, CR and
 -- LF, then lower-cased, so it joins with PostHog's lowerUTF8(trim(email, ' \t\r\n')).
 -- Two accounts that normalize to one email are one person, merged here (so the run does not
 -- fail on a duplicate): the earliest created_at (when the person signed up), the LOWEST credits (rules read credits

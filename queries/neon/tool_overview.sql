@@ -9,7 +9,7 @@
 -- setting max_parallel_workers_per_gather: 0
 --
 -- Window: (as_of - days, as_of] on created_at. fastapi_tool_executions.user_id is text holding
--- fastapi_user.id. A user is a normalized email (usertrack/emails.py): two accounts of one email
+-- fastapi_user.id. A user is a normalized email (usertrack/core/emails.py): two accounts of one email
 -- are one user. With segment_only, only the users whose email is in segment_emails (a list the
 -- command binds: the members of one segment). avg_ms is over the calls with a duration.
 WITH per_user AS (

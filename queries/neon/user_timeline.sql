@@ -10,7 +10,7 @@
 -- 'workflow' for runs and 'tool' for tool calls (the analyst workflow keeps them apart), empty otherwise.
 -- `run_id` is the run a row belongs to: the run itself, or the run a tool call was made in where
 -- the table has a run_id column (read through to_jsonb: a table without one gives NULL).
--- The email is a bound value, compared normalized (usertrack/emails.py). Window: (as_of - days, as_of].
+-- The email is a bound value, compared normalized (usertrack/core/emails.py). Window: (as_of - days, as_of].
 WITH u AS (
     SELECT w.id AS wasp_id, f.id AS fastapi_id
     FROM wasp_user AS w

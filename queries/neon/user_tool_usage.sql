@@ -7,7 +7,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- The analyst workflow's "Per-User Tool Breakdown", as of a moment and over (as_of - days, as_of]; the email
--- is a bound value, compared normalized as everywhere (usertrack/emails.py).
+-- is a bound value, compared normalized as everywhere (usertrack/core/emails.py).
 SELECT
     t.tool_name,
     t.tool_provider,

@@ -8,7 +8,7 @@
 --
 -- person.properties.email identifies a person across all their distinct_ids. Anonymous traffic
 -- (no email) is left out here; it still counts in the aggregate metrics of other queries.
--- The email is normalized as everywhere in usertrack (usertrack/emails.py):
+-- The email is normalized as everywhere in usertrack (usertrack/core/emails.py):
 -- lowerUTF8(trim(email, ' \t\r\n')). ClickHouse's lower() is ASCII-only; lowerUTF8 is Unicode.
 -- Every segments run runs every per-user query over all events: keep them to the columns
 -- join/profile.sql uses (a uniq() of sessions here cost half of this query at 5 M events).

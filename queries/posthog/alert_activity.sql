@@ -32,7 +32,7 @@
 -- - multiple errors: more than error_count $exception events in the last error_minutes;
 -- - long inactivity: active in the lookback, nothing in the last inactive_minutes.
 -- The latest event is by time, ties by uuid (the greatest), whatever order rows are read in.
--- The email is normalized as everywhere in usertrack (usertrack/emails.py).
+-- The email is normalized as everywhere in usertrack (usertrack/core/emails.py).
 WITH recent AS (
     SELECT
         lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,

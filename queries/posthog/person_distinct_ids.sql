@@ -10,7 +10,7 @@
 -- user with (its user id, or the email itself for people without an account). Never by recency.
 -- Only the distinct_ids of events that carry the email are listed: anonymous ones from before
 -- the person was identified are not needed to reach it. The email is normalized as everywhere in
--- usertrack (usertrack/emails.py). One row per email keeps PostHog's pages (50,000 rows at most)
+-- usertrack (usertrack/core/emails.py). One row per email keeps PostHog's pages (50,000 rows at most)
 -- to one row per user. The two arrays are built over the same rows, so they pair up; neither
 -- value may be NULL (groupArray drops NULLs, which would shift one array against the other): an
 -- event without a person_id gives '', which usertrack takes as a person of that distinct_id alone.

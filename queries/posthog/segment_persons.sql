@@ -6,7 +6,7 @@
 --
 -- usertrack's segments are keyed by email, as the segments join is (join/profile.sql): a
 -- person's segment is the primary segment of the user with the email on their events
--- (person.properties.email, normalized as everywhere in usertrack: usertrack/emails.py). One row
+-- (person.properties.email, normalized as everywhere in usertrack: usertrack/core/emails.py). One row
 -- per person with an email: the analytics then keep a segment's people by their person_id,
 -- bound as a list (usertrack/analytics/by_segment.py), so every event of the person counts, the
 -- anonymous ones from before they were identified too. A person whose events carry several

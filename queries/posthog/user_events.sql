@@ -7,7 +7,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- The analyst workflow's "Full User Journey" as of a moment, with the email as a bound value: the caller
--- passes it normalized (usertrack/emails.py). Window: (as_of - days, as_of]. Capped at 1,000 events (the
+-- passes it normalized (usertrack/core/emails.py). Window: (as_of - days, as_of]. Capped at 1,000 events (the
 -- newest); PostHog caps a query without LIMIT at 100 rows.
 SELECT
     timestamp,

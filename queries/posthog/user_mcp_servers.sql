@@ -6,7 +6,7 @@
 -- param exclude_pattern: @datagen\.dev$
 --
 -- The analyst workflow's "MCP Servers User Clicked" with the email as a bound value (the caller passes it
--- normalized as in usertrack/emails.py), over all time up to as_of, as the workflow asks.
+-- normalized as in usertrack/core/emails.py), over all time up to as_of, as the workflow asks.
 SELECT
     properties.template_name AS mcp_server,
     -- text: PostHog reads a property it has typed Numeric as Float64 (53.0); as text it is '53'

@@ -48,7 +48,7 @@ RUN_SHORTCUTS = (
 )
 PLANS = MirrorShortcut(
     ACCOUNTS,
-    digest="48fb547023635043c934056ff99a1469aaf889d0cd5d945f8589bab37a922668",
+    digest="d61b2d17a989c3498b53b45b685ca4f698f09a8772d940e599bfd6423bc32e1e",
     entry="alerts plans",
     used_by="usertrack alerts",
 )

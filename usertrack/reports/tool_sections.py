@@ -38,7 +38,7 @@ SHORTCUTS = tuple(
     for query_id, digest, used_by in (
         (
             "neon/tool_overview",
-            "9c65bfd5545695d2754e93bbb7a8296c731dfa4d442742cdc23f17b527af1b9f",
+            "7bf2bbadae36492fced1f0da16e6ea2b26303dfd7db8076782aea27787da74e0",
             _TOOLS,
         ),
         (

@@ -79,7 +79,7 @@ def listed_only(translated: str) -> str:
 SHORTCUTS = (
     Shortcut(
         "posthog/activity",
-        "b0d0c5dbb182e46785983fd220cfee7c93a5b32743289674e462d7d75703b8e8",
+        "26eee6c9e33d9656d740ebc648053954d97dd8c4e633dfc0aaf29575e66f2e2d",
         "statement",
         ACTIVITY_ROLLED,
         ACTIVITY_TABLES,

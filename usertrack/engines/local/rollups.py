@@ -311,7 +311,7 @@ SEGMENT_PERSONS_OF = (
 # Read by LocalPostHogSource.segment_persons and its kin, never in place of the file's rows.
 SEGMENT_PERSONS = Shortcut(
     "posthog/segment_persons",
-    "bbb718ba329f7657651d77cfd5266a7713f65a5dd917b74603438d766c32e7a7",
+    "34d610420c8b7d14cf552b65dbe33299a059e00adf478e6def84d609afb0b2d9",
     "segment_persons",
     SEGMENT_PERSONS_ROLLED,
     TABLES,
