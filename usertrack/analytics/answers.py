@@ -180,6 +180,13 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     if order == "any" and len(set(steps)) < len(steps):
         raise UsageError("--order any needs each step's event once (a step named twice)")
     shape = funnel_order.Shape(order, funnel_order.parse_exclusions(o.get("exclude"), steps))
+    if order == "any" and any((a, b) != (1, len(steps)) for _, a, b in shape.exclusions):
+        # PostHog's funnel_udf.py `get_query`: "Partial Exclusions not allowed in unordered
+        # funnels"
+        raise UsageError(
+            "--exclude EVENT:FROM-TO: a funnel in any order (--order any) excludes between the"
+            f" first and the last step only (EVENT or EVENT:1-{len(steps)})"
+        )
     if funnels.narrowing_property(steps) is not None:
         others: tuple[tuple[str, Any], ...] = (
             ("--by", o["by"]), ("--order any", order == "any"),

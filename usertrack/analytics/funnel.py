@@ -359,7 +359,7 @@ def _progress_table(
     for person, events in groupby(rows.fetchall(), key=itemgetter(0)):
         timeline = [(t, rank) for _, t, rank in events]
         if shape.order == "any":
-            reached: list[int] | None = unordered_progress(timeline, limit)
+            reached: list[int] | None = unordered_progress(timeline, limit, len(steps))
         elif shape != PLAIN:
             reached = shaped_progress(timeline, later, limit, shape, spans, starts)
         else:

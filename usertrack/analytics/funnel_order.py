@@ -5,6 +5,7 @@ PostHog's funnelOrderType (strict, any order: its "unordered") and exclusion ste
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -135,24 +136,39 @@ def shaped_progress(
     return kept[0] if kept else None
 
 
-def unordered_progress(events: Sequence[tuple[int, int]], window: int) -> list[int]:
-    """A funnel in any order (PostHog's unordered funnel, funnel-udf/src/unordered_steps.rs):
-    from each step event, the distinct steps done within the window after it; the person
-    reaches as many steps as the most any such start gives (the earliest start of those), at
-    the sorted times of the first event of each."""
+def unordered_progress(events: Sequence[tuple[int, int]], window: int, n: int) -> list[int] | None:
+    """A funnel in any order, as PostHog's unordered funnel counts it (funnel-udf/src/
+    unordered_steps.rs, `loop_prop_val`, `process_event` and `update_max_step`): each of the
+    person's step events is kept, by step, while within the window of the newest; an event
+    first drops the kept events it is past the window of (the oldest first), noting before
+    each drop the most distinct steps kept so far, with the oldest kept event of each; an
+    exclusion event (rank EXCLUDED) then drops every kept event without noting them
+    (posthog/hogql_queries/insights/funnels/funnel_unordered.py: "If you see an exclusion
+    event => you're discarded"). The last event notes the steps kept after it, and a funnel
+    with all `n` steps kept is noted at the next event. The person reaches the most steps
+    noted, at the sorted times of those oldest events; None when none was (PostHog's UDF
+    answers -1 and `funnel_udf.py` keeps `step_reached >= 0` only: out of the funnel)."""
+    kept: dict[int, deque[int]] = {}  # rank: the times kept, oldest first
     best: list[int] = []
-    for i, (start, rank) in enumerate(events):
-        if rank < 0:
-            continue
-        firsts: dict[int, int] = {}
-        for when, other in events[i:]:
-            if when - start > window:
+    for i, (when, rank) in enumerate(events):
+        while kept:
+            oldest = min(sorted(kept), key=lambda r: kept[r][0])  # ties: the lower step
+            if len(kept) < n and kept[oldest][0] + window >= when:
                 break
-            if other >= 0:
-                firsts.setdefault(other, when)
-        if len(firsts) > len(best):
-            best = sorted(firsts.values())
-    return best
+            if len(kept) > len(best):
+                best = sorted(times[0] for times in kept.values())
+            kept[oldest].popleft()
+            if not kept[oldest]:
+                del kept[oldest]
+        if rank == EXCLUDED:
+            kept = {}
+        elif rank >= 0:
+            kept.setdefault(rank, deque()).append(when)
+        if len(best) == n:
+            break
+        if i == len(events) - 1 and len(kept) > len(best):
+            best = sorted(times[0] for times in kept.values())
+    return best or None
 
 
 def strict_events(con: Any, starts: Collection[int]) -> str:
