@@ -189,6 +189,12 @@ def test_funnel_by_account_counts_an_account_when_any_member_converts(env: Any) 
     assert "1 person who entered the funnel in no account, left out" in result.stderr
     md = run([*base[:-1], "md", "--by-account"], folder / "home", **variables).stdout
     assert "conversion window 14d, accounts counted" in md
+    # --trend counts accounts too: acme (bob converts) and beta entered on 06-08, not the stranger
+    trend = run([*base, "--by-account", "--since", "2026-06-08", "--until", "2026-06-09",
+                 "--trend", "day"], folder / "home", **variables)  # fmt: skip
+    points = json.loads(trend.stdout)["trend"]["points"]
+    assert [(p["start"], p["entered"], p["converted"]) for p in points] == [
+        ("2026-06-08", 2, 1), ("2026-06-09", 0, 0)]  # fmt: skip
 
 
 def test_funnel_by_account_names_accounts_in_every_format(env: Any) -> None:

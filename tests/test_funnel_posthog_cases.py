@@ -5,11 +5,17 @@ Read in the PostHog/posthog repository:
 - posthog/hogql_queries/insights/funnels/test/test_funnel_unordered.py at commit
   75bea9911c811fe98fe8300c22fed23995b6ca41:
   `test_advanced_funnel_multiple_exclusions_between_steps`,
-  `test_funnel_exclusions_full_window`, `test_unordered_exclusion_after_completion` and
-  `test_funnel_exclusions_invalid_params`. The unordered funnel discards what an
-  exclusion event interrupts (funnels/funnel_unordered.py, the class docstring's "Exclusion
-  Semantics"; its UDF funnel-udf/src/unordered_steps.rs, `process_event`, clears every kept
-  event) and refuses a partial exclusion (funnels/funnel_udf.py, `get_query`).
+  `test_funnel_exclusions_full_window`, `test_unordered_exclusion_after_completion`,
+  `test_funnel_exclusions_invalid_params` and `test_unordered_trend`. The unordered funnel
+  discards what an exclusion event interrupts (funnels/funnel_unordered.py, the class
+  docstring's "Exclusion Semantics"; its UDF funnel-udf/src/unordered_steps.rs,
+  `process_event`, clears every kept event; unordered_trends.rs counts its trends) and
+  refuses a partial exclusion (funnels/funnel_udf.py, `get_query`).
+- posthog/hogql_queries/insights/funnels/test/test_funnel_trends.py at commit
+  1b3b61d46a1b700c06f7ebadf2e2b972d68a5e7e: `test_one_person_in_multiple_periods_and_windows`
+  and `test_window_size_one_day` (its `_create_sample_data`). Funnel trends count a person in
+  every period in which one of their attempts starts (funnels/funnel_trends.py; the UDF
+  funnel-udf/src/trends.rs, `process_event`, keeps an entry per interval of a step-1 event).
 
 Each person is named as PostHog's test names them, their email NAME@x.io. PostHog's test
 team is in UTC, as usertrack's periods are.
@@ -17,7 +23,7 @@ team is in UTC, as usertrack's periods are.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +158,108 @@ def test_a_partial_exclusion_in_an_unordered_funnel_is_refused(tmp_path: Path) -
          "--as-of", UNORDERED_AS_OF],
         "--exclude EVENT:FROM-TO", USERTRACK_EVENTS=str(export),
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion over time (--trend)
+
+TREND_AS_OF = "2021-05-20T00:00:00"
+THREE = ["step one", "step two", "step three"]
+
+
+def points(doc: dict[str, Any]) -> list[tuple[str, int, int]]:
+    return [(str(p["start"]), p["entered"], p["converted"]) for p in doc["trend"]["points"]]
+
+
+def test_one_person_in_several_periods(tmp_path: Path) -> None:
+    """test_one_person_in_multiple_periods_and_windows: user_one enters on 05-01 (converts), on
+    05-03 (does not) and on 05-04 (converts) beside user_two (does not). usertrack put user_one
+    in one period, their counted attempt's: 05-01 alone."""
+    journeys = {
+        "user_one": [
+            ("step one", at("2021-05-01T01:00")), ("step two", at("2021-05-01T02:00")),
+            ("step three", at("2021-05-01T03:00")),
+            ("step one", at("2021-05-03T01:00")), ("step two", at("2021-05-03T02:00")),
+            ("step one", at("2021-05-04T11:00")), ("step two", at("2021-05-04T12:00")),
+            ("step three", at("2021-05-04T13:00")),
+        ],
+        "user_two": [("step one", at("2021-05-04T18:00"))],
+    }  # fmt: skip
+    export = export_of(journeys, tmp_path)
+    args = [*THREE, "--since", "2021-05-01", "--until", "2021-05-04", "--window", "1d",
+            "--trend", "day"]  # fmt: skip
+    doc = both(export, tmp_path, args, TREND_AS_OF)
+    assert points(doc) == [
+        ("2021-05-01", 1, 1),
+        ("2021-05-02", 0, 0),
+        ("2021-05-03", 1, 0),
+        ("2021-05-04", 2, 1),
+    ]
+    assert doc["trend"]["points"][3]["conversion_rate"] == 50
+    # the funnel itself still counts each person once
+    assert persons(doc) == [2, 1, 1]
+    # a strict funnel and one with an exclusion step no one did: the same periods
+    for more in (["--order", "strict"], ["--exclude", "x"]):
+        shaped = run_json("funnel", [*args, *more], as_of=TREND_AS_OF,
+                          USERTRACK_EVENTS=str(export))  # fmt: skip
+        assert points(shaped) == points(doc), more
+
+
+def test_sample_data_with_a_one_day_window(tmp_path: Path) -> None:
+    """test_window_size_one_day on `_create_sample_data`: 05-01 3 entered, 1 converted (33.33);
+    05-02 2 entered; 05-06 1 entered; no other period."""
+    day = timedelta(days=1)
+    first = at("2021-05-01T00:00")
+    journeys = {
+        "user_one": [("step one", first), ("step two", first + 2 * day),
+                     ("step three", first + 4 * day)],
+        "user_two": [("step one", first + day), ("step two", first + 3 * day)],
+        "user_three": [("step one", first + 5 * day)],
+        "user_four": [("step none", first + 5 * day)],
+        "user_five": [("step one", at("2021-05-01T01:00")), ("step two", at("2021-05-01T02:00")),
+                      ("step three", at("2021-05-01T03:00"))],
+        "user_six": [("step one", first), ("step two", first + 2 * day),
+                     ("step three", first + 4 * day)],
+        "user_seven": [("step one", first + day), ("step two", first + 3 * day)],
+    }  # fmt: skip
+    export = export_of(journeys, tmp_path)
+    args = [*THREE, "--since", "2021-05-01", "--until", "2021-05-07", "--window", "1d",
+            "--trend", "day"]  # fmt: skip
+    doc = both(export, tmp_path, args, TREND_AS_OF)
+    assert points(doc) == [
+        ("2021-05-01", 3, 1),
+        ("2021-05-02", 2, 0),
+        ("2021-05-03", 0, 0),
+        ("2021-05-04", 0, 0),
+        ("2021-05-05", 0, 0),
+        ("2021-05-06", 1, 0),
+        ("2021-05-07", 0, 0),
+    ]
+    assert doc["trend"]["points"][0]["conversion_rate"] == 33.33
+
+
+def test_an_unordered_funnel_over_time(tmp_path: Path) -> None:
+    """test_unordered_trend (test_funnel_unordered.py): event 3 on 8, 4, 2 and 1 of 8 days
+    (user_1 to user_4, from 2024-03-01 10:00), then every user events 1 and 2 on the last day;
+    an 8-day window. Each day: the persons whose kept events begin there, converted when all
+    three steps were kept: 4/4, 1/1, 2/2, 1/1, 3/3, 1/1, 2/2, then 5 entered and 1 converted on
+    the last day. usertrack put each person in one period."""
+    start = at("2024-03-01T10:00")
+    day = timedelta(days=1)
+    journeys: Journeys = {
+        "user_1": [("event 3", start + i * day) for i in range(8)],
+        "user_2": [("event 3", start + i * day) for i in range(0, 8, 2)],
+        "user_3": [("event 3", start + i * day) for i in range(0, 8, 4)],
+        "user_4": [("event 3", start)],
+        "user_5": [],
+    }
+    for events in journeys.values():
+        events += [("event 1", start + 7 * day + timedelta(hours=1)),
+                   ("event 2", start + 7 * day + timedelta(hours=2))]  # fmt: skip
+    export = export_of(journeys, tmp_path)
+    args = ["event 1", "event 2", "event 3", "--since", "2024-03-01", "--until", "2024-03-08",
+            "--window", "8d", "--order", "any", "--trend", "day"]  # fmt: skip
+    doc = both(export, tmp_path, args, "2024-03-20T00:00:00")
+    assert [(e, c) for _, e, c in points(doc)] == [
+        (4, 4), (1, 1), (2, 2), (1, 1), (3, 3), (1, 1), (2, 2), (5, 1)
+    ]  # fmt: skip

@@ -51,8 +51,8 @@ def account_progress(
     member does; its step times are those of the member who got furthest (the earliest first
     step among them, then the person id). A person is a member by their email (the last one on
     their funnel events, normalized) in queries/neon/account_members.sql; persons of no account
-    are left out, and counted in the note returned. `members_fetch`: members_meanwhile's,
-    started by the caller (else fetched here)."""
+    are left out, and counted in the note returned; `trend_progress` (--trend) likewise.
+    `members_fetch`: members_meanwhile's, started by the caller (else fetched here)."""
     from usertrack.core.emails import email_key_sql
 
     if members_fetch is None:
@@ -76,6 +76,17 @@ def account_progress(
         " JOIN _accounts_in a ON a.email = e.email"
         " ORDER BY a.account, p.furthest DESC, p.t1, p.person_id"
     )
+    trend = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'trend_progress'"
+    ).fetchall()
+    if trend[0][0]:  # --trend: an account enters (converts) in a period when a member does
+        con.execute("ALTER TABLE trend_progress RENAME TO _person_trend")
+        con.execute(
+            "CREATE TABLE trend_progress AS SELECT a.account AS person_id, t.period,"
+            " bool_or(t.converted) AS converted FROM _person_trend t"
+            " JOIN _person_email e USING (person_id) JOIN _accounts_in a ON a.email = e.email"
+            " GROUP BY 1, 2"
+        )
     row = con.execute(
         "SELECT count(*) FROM _person_progress p WHERE NOT EXISTS (SELECT 1 FROM"
         " _person_email e JOIN _accounts_in a ON a.email = e.email"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from usertrack.analytics.common import (
     facts_bound,
     facts_connection,
     load_facts,
+    period_start,
     previous_span,
 )
 from usertrack.analytics.funnel_order import (
@@ -28,19 +29,25 @@ from usertrack.analytics.funnel_order import (
     OTHER,
     PLAIN,
     Shape,
+    later_steps,
     one_pass_progress,
+    person_progress,
     shaped_progress,
     strict_events,
     strict_facts,
     strict_progress,
+    unordered_periods,
     unordered_progress,
 )
 from usertrack.analytics.funnel_place import facts_in_place
 from usertrack.analytics.funnel_time import (
     TimeToConvert,
     TrendPoint,
+    moment,
+    person_periods,
     time_to_convert,
     trend_points,
+    trend_table,
 )
 from usertrack.checks.sandbox import release
 from usertrack.core.errors import UsageError
@@ -261,53 +268,15 @@ def narrowing_property(steps: list[str]) -> str | None:
 # Attempts
 
 
-def later_steps(steps: list[str]) -> list[tuple[int, ...]]:
-    """For each step index i, the steps after step 1 (indexes >= 1) whose event is steps[i]'s,
-    furthest first: where an event of that name may advance an attempt. An event name is
-    known by the index of its first step (its rank), so only those indexes are looked up."""
-    return [
-        tuple(sorted((k for k, other in enumerate(steps) if other == name and k > 0), reverse=True))
-        for name in steps
-    ]
-
-
-def person_progress(
-    events: Sequence[tuple[int, int]],
-    later: Sequence[tuple[int, ...]],
-    window: int,
-    starts: Collection[int] = (0,),
-) -> list[int]:
-    """One person's step times: the furthest any attempt reached, with the times of the first
-    attempt that reached it. An empty list when no step-1 event.
-
-    `events` are (time, rank), oldest first, times in microseconds and rank the index of the
-    event name's first step (`later_steps`). Events of one timestamp come lower step first (the
-    caller sorts by rank), so a step may share the previous step's timestamp; each event fills
-    at most one step: the furthest it can advance, else a new attempt when it is step 1.
-    """
-    attempts: list[list[int]] = []
-    for when, rank in events:
-        filled = False
-        for k in later[rank]:
-            # The most recent attempt that has reached exactly step k-1 (a list index: k).
-            for attempt in reversed(attempts):
-                if len(attempt) == k:
-                    if when - attempt[0] <= window:
-                        attempt.append(when)
-                        filled = True
-                    break
-            if filled:
-                break
-        if not filled and rank in starts:
-            attempts.append([when])
-    # max() keeps the first of equals: the oldest attempt to reach the furthest step wins.
-    return max(attempts, key=len, default=[])
-
-
 def _progress_table(
-    con: duckdb.DuckDBPyConnection, steps: list[str], window: timedelta, shape: Shape = PLAIN
+    con: duckdb.DuckDBPyConnection,
+    steps: list[str],
+    window: timedelta,
+    shape: Shape = PLAIN,
+    trend: str | None = None,
 ) -> None:
-    """`progress`: one row per person who did step 1, with their furthest step and step times.
+    """`progress`: one row per person who did step 1, with their furthest step and step times;
+    with `trend` (day, week or month), `trend_progress` too (funnel_time.trend_points').
 
     When every step is its own event, a person whose events are the steps in order, each once
     (0, 1, ..., m-1 by time: nearly everyone), has one attempt, which person_progress advances
@@ -347,7 +316,15 @@ def _progress_table(
             {"names": list(named), "ranks": list(named.values())},
         )
     rest = strict_events(con, starts) if shape.order == "strict" else "_step_events"
-    if len(ranks) == n and shape.order != "any" and not shape.exclusions and starts == (0,):
+    if (
+        len(ranks) == n
+        and shape.order != "any"
+        and not shape.exclusions
+        and starts == (0,)
+        and (
+            shape.order != "strict" or trend is None  # a strict funnel's periods: person by person
+        )
+    ):
         (strict_progress if shape.order == "strict" else one_pass_progress)(con, n, limit, rest)
         kept = "person_id IS NULL OR person_id NOT IN (SELECT person_id FROM _fast)"
         rest = f"(FROM {rest} WHERE {kept})"
@@ -356,14 +333,25 @@ def _progress_table(
     furthest: list[int] = []
     times: list[list[int | None]] = [[] for _ in range(n)]
     spans = [(first, last) for _, first, last in shape.exclusions]
+    periods: list[tuple[str, date, bool]] = []
+
+    def progress_of(timeline: Sequence[tuple[int, int]], entry: tuple[int, int] | None = None
+                    ) -> list[int] | None:  # fmt: skip
+        if shape.order == "any":
+            return unordered_progress(timeline, limit, n)
+        if shape != PLAIN:
+            return shaped_progress(timeline, later, limit, shape, spans, starts, entry)
+        return person_progress(timeline, later, limit, starts, entry)
+
     for person, events in groupby(rows.fetchall(), key=itemgetter(0)):
         timeline = [(t, rank) for _, t, rank in events]
-        if shape.order == "any":
-            reached: list[int] | None = unordered_progress(timeline, limit, len(steps))
-        elif shape != PLAIN:
-            reached = shaped_progress(timeline, later, limit, shape, spans, starts)
-        else:
-            reached = person_progress(timeline, later, limit, starts)
+        reached = progress_of(timeline)
+        if trend is not None and shape.order == "any":
+            found = unordered_periods(timeline, limit, n, lambda t: period_start(moment(t), trend))
+            periods += [(person, at, most >= n) for at, most in found.items()]
+        elif trend is not None:
+            found_in = person_periods(timeline, trend, n, starts, progress_of)
+            periods += [(person, at, converted) for at, converted in found_in]
         if not reached:
             continue
         persons.append(person)
@@ -377,6 +365,8 @@ def _progress_table(
     for i in range(n):
         data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
     con.register("_progress_in", pa.table(data))
+    if trend is not None:
+        trend_table(con, periods, trend, n, fast=rest.startswith("("))
     if not rest.startswith("("):  # no one-pass persons
         con.execute("CREATE TEMP TABLE progress AS SELECT * FROM _progress_in")
     else:  # the one-pass persons and the others, in person order as the loop makes them
@@ -488,11 +478,13 @@ def load_progress(
     emails: bool = False,
     by_account: bool = False,
     in_place: bool = False,
+    trend: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """`progress` (each person's furthest step and step times) and `facts` (their events) of
     the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`,
     and every event's email in it (also with `by_account`; else each event's email is '').
-    `in_place`: the caller reads nothing else (usertrack.analytics.funnel_place)."""
+    `in_place`: the caller reads nothing else (usertrack.analytics.funnel_place). `trend`
+    (day, week or month): `trend_progress` too, worked out from this run's own facts."""
     import pyarrow as pa
 
     schema = {
@@ -512,7 +504,7 @@ def load_progress(
         "every": 1 if shape.order == "strict" else 0,
         "emails": 1 if emails or by_account else 0,
     }
-    key = _progress_key(ws, steps, as_of, window, schema, params, shape)
+    key = None if trend else _progress_key(ws, steps, as_of, window, schema, params, shape)
     plain = in_place and key is None and shape == PLAIN and not (by or emails or by_account)
     placed = facts_in_place(ws, QUERY, as_of, params) if plain else None
     con = facts_connection() if placed is None else placed
@@ -536,10 +528,10 @@ def load_progress(
         return con
     if progress:
         progress("working out the funnel")
-    if shape == PLAIN:
+    if shape == PLAIN and trend is None:
         _progress_table(con, steps, window)
     else:
-        _progress_table(con, steps, window, shape)
+        _progress_table(con, steps, window, shape, trend)
     if key is not None and ws.scope.facts_cache is not None:
         ws.scope.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
     return con
@@ -658,7 +650,8 @@ def _funnel(
 
     with members_meanwhile(ws, as_of, progress, by_account) as members:  # while events count
         con = load_progress(ws, chosen, as_of, span, window, by, progress, shape,
-                            by_account=by_account, in_place=not correlation)  # fmt: skip
+                            by_account=by_account, in_place=not correlation,
+                            trend=more[1])  # fmt: skip
     try:
         notes: tuple[str, ...] = ()
         if members is not None:
@@ -669,7 +662,7 @@ def _funnel(
             result.time_to_convert = time_to_convert(con, len(chosen))
         if more[1] is not None:
             result.trend_interval = more[1]
-            result.trend = trend_points(con, len(chosen), span, more[1])
+            result.trend = trend_points(con, span, more[1])
         if correlation:
             from usertrack.analytics.correlation import correlate
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,51 @@ def parse_exclusions(
     return tuple(found)
 
 
+def later_steps(steps: list[str]) -> list[tuple[int, ...]]:
+    """For each step index i, the steps after step 1 (indexes >= 1) whose event is steps[i]'s,
+    furthest first: where an event of that name may advance an attempt. An event name is
+    known by the index of its first step (its rank), so only those indexes are looked up."""
+    return [
+        tuple(sorted((k for k, other in enumerate(steps) if other == name and k > 0), reverse=True))
+        for name in steps
+    ]
+
+
+def person_progress(
+    events: Sequence[tuple[int, int]],
+    later: Sequence[tuple[int, ...]],
+    window: int,
+    starts: Collection[int] = (0,),
+    entry: tuple[int, int] | None = None,
+) -> list[int]:
+    """One person's step times: the furthest any attempt reached, with the times of the first
+    attempt that reached it. An empty list when no step-1 event. `entry` (from, to): only a
+    step-1 event at from <= time < to starts an attempt (a --trend period's).
+
+    `events` are (time, rank), oldest first, times in microseconds and rank the index of the
+    event name's first step (`later_steps`). Events of one timestamp come lower step first (the
+    caller sorts by rank), so a step may share the previous step's timestamp; each event fills
+    at most one step: the furthest it can advance, else a new attempt when it is step 1.
+    """
+    attempts: list[list[int]] = []
+    for when, rank in events:
+        filled = False
+        for k in later[rank]:
+            # The most recent attempt that has reached exactly step k-1 (a list index: k).
+            for attempt in reversed(attempts):
+                if len(attempt) == k:
+                    if when - attempt[0] <= window:
+                        attempt.append(when)
+                        filled = True
+                    break
+            if filled:
+                break
+        if not filled and rank in starts and (entry is None or entry[0] <= when < entry[1]):
+            attempts.append([when])
+    # max() keeps the first of equals: the oldest attempt to reach the furthest step wins.
+    return max(attempts, key=len, default=[])
+
+
 def shaped_progress(
     events: Sequence[tuple[int, int]],
     later: Sequence[tuple[int, ...]],
@@ -68,8 +113,9 @@ def shaped_progress(
     shape: Shape,
     spans: Sequence[tuple[int, int]],
     starts: Collection[int] = (0,),
+    entry: tuple[int, int] | None = None,
 ) -> list[int] | None:
-    """person_progress for a strict funnel or one with exclusion steps (PostHog's
+    """person_progress (`entry` as there) for a strict funnel or one with exclusion steps (PostHog's
     funnel-udf/src/steps.rs, `process_event` and `loop_prop_val`); None for a person excluded
     from the funnel.
 
@@ -122,7 +168,7 @@ def shaped_progress(
                         break
                 if moved is not None:
                     break
-            if moved is None and rank in starts:
+            if moved is None and rank in starts and (entry is None or entry[0] <= when < entry[1]):
                 attempts.append([when])
                 moved = len(attempts) - 1
                 open_.add(moved)
@@ -169,6 +215,41 @@ def unordered_progress(events: Sequence[tuple[int, int]], window: int, n: int) -
         if i == len(events) - 1 and len(kept) > len(best):
             best = sorted(times[0] for times in kept.values())
     return best or None
+
+
+def unordered_periods(
+    events: Sequence[tuple[int, int]], window: int, n: int, period: Callable[[int], Any]
+) -> dict[Any, int]:
+    """--trend of a funnel in any order, as PostHog's unordered funnel trends count it
+    (funnel-udf/src/unordered_trends.rs, `loop_prop_val`, `oldest_event_loop` and
+    `update_max_step`): events kept and dropped as in unordered_progress, and before each drop
+    the distinct steps kept noted for the period (`period` of a time) of the event dropped,
+    the oldest; the last event drops every kept event, noting each. For each period that some
+    dropped event is in: the most steps noted for it (a person enters there, and converts with
+    all `n`)."""
+    kept: dict[int, deque[int]] = {}
+    found: dict[Any, int] = {}
+
+    def drop(when: int, last: bool) -> None:
+        while kept:
+            oldest = min(sorted(kept), key=lambda r: kept[r][0])  # ties: the lower step
+            if not (last or len(kept) >= n or kept[oldest][0] + window < when):
+                break
+            key = period(kept[oldest][0])
+            found[key] = max(found.get(key, 0), len(kept))
+            kept[oldest].popleft()
+            if not kept[oldest]:
+                del kept[oldest]
+
+    for i, (when, rank) in enumerate(events):
+        drop(when, False)
+        if rank == EXCLUDED:
+            kept.clear()
+        elif rank >= 0:
+            kept.setdefault(rank, deque()).append(when)
+        if i == len(events) - 1:
+            drop(when, True)
+    return found
 
 
 def strict_events(con: Any, starts: Collection[int]) -> str:

@@ -3,8 +3,9 @@ from the per-person `progress` table of usertrack.analytics.funnel (docs/metrics
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ class TimeToConvert:
 
 @dataclass
 class TrendPoint:
-    """--trend: the persons whose counted attempt's step 1 fell in the period, and those of
-    them who reached the last step (PostHog's funnel trends: reached_from / reached_to)."""
+    """--trend: the persons with an attempt that started in the period, and those of them one
+    of whose attempts started there reached the last step (PostHog's funnel trends:
+    reached_from / reached_to)."""
 
     start: date
     entered: int
@@ -75,19 +77,78 @@ def time_to_convert(con: duckdb.DuckDBPyConnection, n: int) -> TimeToConvert:
     return TimeToConvert(average, width, [(low + k * width, c) for k, c in enumerate(bins)])
 
 
+def person_periods(
+    timeline: Sequence[tuple[int, int]],
+    interval: str,
+    n: int,
+    starts: Collection[int],
+    reached: Callable[[Sequence[tuple[int, int]], tuple[int, int]], list[int] | None],
+) -> list[tuple[date, bool]]:
+    """One person's --trend rows, as PostHog's funnel trends count them (funnel-udf/src/
+    trends.rs, `process_event`: a step-1 event enters the person in its interval, and each
+    interval's attempts advance on their own): for each period holding one of the person's
+    step-1 events (`starts`, ranks), whether an attempt started in it reached step `n`;
+    `reached(timeline, entry)` is the person's progress with only the step-1 events at
+    entry[0] <= time < entry[1] starting an attempt. A period whose attempts are all
+    excluded is left out."""
+    from usertrack.analytics.common import next_period, period_start
+
+    rows: list[tuple[date, bool]] = []
+    for start in sorted({period_start(moment(t), interval) for t, rank in timeline
+                         if rank in starts}):  # fmt: skip
+        steps = reached(timeline, (micros(start), micros(next_period(start, interval))))
+        if steps:
+            rows.append((start, len(steps) >= n))
+    return rows
+
+
+def moment(us: int) -> datetime:
+    """A time in microseconds since the epoch (UTC), as a naive UTC datetime."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+def micros(day: date) -> int:
+    """The microseconds since the epoch of the start of a UTC day."""
+    return (datetime(day.year, day.month, day.day) - EPOCH) // timedelta(microseconds=1)
+
+
+EPOCH = datetime(1970, 1, 1)
+
+
+def trend_table(con: duckdb.DuckDBPyConnection, periods: list[tuple[str, date, bool]],
+                 trend: str, n: int, fast: bool) -> None:  # fmt: skip
+    """`trend_progress` (person_id, period, converted): `periods`, and for the one-pass persons
+    (`fast`: one step-1 event each) the period of their step 1, converted with step `n`."""
+    import pyarrow as pa
+
+    people, starts, converted = zip(*periods, strict=True) if periods else ((), (), ())
+    con.register("_periods_in", pa.table({
+        "person_id": pa.array(people, pa.string()),
+        "period": pa.array(starts, pa.date32()),
+        "converted": pa.array(converted, pa.bool_()),
+    }))  # fmt: skip
+    con.execute("CREATE TEMP TABLE trend_progress AS SELECT * FROM _periods_in")
+    con.unregister("_periods_in")
+    if fast:
+        con.execute(
+            "INSERT INTO trend_progress SELECT person_id,"
+            f" CAST(date_trunc('{trend}', t1) AS DATE), furthest >= {n} FROM _fast_progress"
+        )
+
+
 def trend_points(
-    con: duckdb.DuckDBPyConnection, n: int, span: DateRange, interval: str
+    con: duckdb.DuckDBPyConnection, span: DateRange, interval: str
 ) -> list[TrendPoint]:
-    """Each period of the range (UTC days, ISO weeks or months): the persons whose counted
-    attempt's step 1 falls in it and those of them who reached step `n`; every period, 0s
-    included (PostHog's fill)."""
+    """Each period of the range (UTC days, ISO weeks or months): the persons who entered in it
+    and those of them who converted there (`trend_progress`: person_id, period, converted, a
+    row per person and period they entered in); every period, 0s included (PostHog's fill)."""
     from usertrack.analytics.common import next_period, period_start
 
     found = {
         d: (int(e), int(c))
         for d, e, c in con.execute(
-            f"SELECT CAST(date_trunc('{interval}', t1) AS DATE), count(*),"
-            f" count(*) FILTER (WHERE furthest >= {n}) FROM progress GROUP BY 1"
+            "SELECT period, count(*), count(*) FILTER (WHERE converted) FROM trend_progress"
+            " GROUP BY 1"
         ).fetchall()
     }
     points: list[TrendPoint] = []
