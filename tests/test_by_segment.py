@@ -655,8 +655,8 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     calls: list[int] = []
     progress_table = funnels._progress_table
 
-    def counted(con: Any, steps: list[str], window: Any) -> None:
-        progress_table(con, steps, window)
+    def counted(con: Any, steps: list[str], window: Any, *more: Any) -> None:
+        progress_table(con, steps, window, *more)
         calls.append(len(con.execute("SELECT person_id FROM progress").fetchall()))
 
     monkeypatch.setattr(funnels, "_progress_table", counted)
@@ -671,6 +671,13 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     calls.clear()
     by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
     assert len(calls) == 1 and by_group(by, funnel) == FUNNEL
+    # --trend: each group works its periods out of its own facts, its --segment answer's
+    trend = run_json("funnel", [*args, "--trend", "day", "--by-segment"], as_of=AS_OF, **env)
+    spender = run_json("funnel", [*args, "--trend", "day", "--segment", "spender"], as_of=AS_OF,
+                       **env)  # fmt: skip
+    entered = by_group(trend, lambda part: sum(p["entered"] for p in part["trend"]["points"]))
+    assert entered == {k: v[0] for k, v in FUNNEL.items()}
+    assert by_group(trend, lambda part: part["trend"])["spender"] == spender["trend"]
 
 
 def test_paths_by_segment_splits_the_path_tables_rows_by_person(
