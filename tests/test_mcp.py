@@ -121,6 +121,12 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
             {"step_name": ["1=Signed <up>"]},
             ["funnel", "--step-name", "1=Signed <up>", "-f", "json"],
         ),
+        # a funnel in any order with an exclusion, over time: the CLI's counts
+        (
+            "funnel",
+            {"order": "any", "exclude": ["$pageview"], "trend": "week"},
+            ["funnel", "--order", "any", "--exclude", "$pageview", "--trend", "week", "-f", "json"],
+        ),
         ("retention", {"period": "day"}, ["retention", "--period", "day", "-f", "json"]),
         ("activity", {}, ["activity", "-f", "json"]),
         ("activity", {"by_account": True}, ["activity", "--by-account", "-f", "json"]),
