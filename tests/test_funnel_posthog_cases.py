@@ -263,3 +263,33 @@ def test_an_unordered_funnel_over_time(tmp_path: Path) -> None:
     assert [(e, c) for _, e, c in points(doc)] == [
         (4, 4), (1, 1), (2, 2), (1, 1), (3, 3), (1, 1), (2, 2), (5, 1)
     ]  # fmt: skip
+
+
+def test_without_exclusions_the_unordered_port_keeps_each_starts_count() -> None:
+    """Without an exclusion, PostHog's sliding window (unordered_progress) reaches what the
+    most steps done within the window after any one step event give, at the sorted times of
+    the first event of each from the earliest such event: on random timelines dense in shared
+    timestamps, both ends of the window included."""
+    import random
+
+    from usertrack.analytics.funnel_order import unordered_progress
+
+    def from_each_start(events: list[tuple[int, int]], window: int) -> list[int]:
+        best: list[int] = []
+        for i, (start, _) in enumerate(events):
+            firsts: dict[int, int] = {}
+            for when, rank in events[i:]:
+                if when - start > window:
+                    break
+                firsts.setdefault(rank, when)
+            if len(firsts) > len(best):
+                best = sorted(firsts.values())
+        return best
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        n = rng.randrange(2, 5)
+        events = sorted((rng.randrange(30), rng.randrange(n)) for _ in range(rng.randrange(1, 12)))
+        window = rng.randrange(1, 12)
+        assert (unordered_progress(events, window, n) or []) == from_each_start(events, window), (
+            events, window, n)  # fmt: skip
