@@ -1,12 +1,13 @@
 """Query files checked against the user's PostHog without running them.
 
 PostHog validates HogQL the way its SQL editor does, through the query kind `HogQLMetadata`
-(posthog/hogql/metadata.py): it parses the text, puts in the placeholders' values, resolves every
-name and prints the query for ClickHouse, and answers PostHog's own errors ("Unsupported function
-call ...", "Cannot access property ... when a column alias shadows a table field", ...). Every
-HogQL file of the library, shipped or the user's own, is sent with its parameters' defaults
-(`now` is the moment of the check, a parameter without a default the empty string), so a file
-PostHog would refuse is named before a command needs it. Used by `usertrack doctor` and
+(posthog/hogql/metadata.py): it parses the text, resolves every name and prints the query for
+ClickHouse, and answers PostHog's own errors ("Unsupported function call ...", "Cannot access
+property ... when a column alias shadows a table field", ...). It takes no `values`, so every
+HogQL file of the library, shipped or the user's own, is sent as a run would build it: its
+`{filters}` slot `true`, its parameters' defaults printed in as constants (`now` is the moment of
+the check, a parameter without a default the empty string; usertrack.engines.hogql.bound). A
+file PostHog would refuse is so named before a command needs it. Used by `usertrack doctor` and
 `usertrack query --check`.
 """
 
@@ -81,14 +82,14 @@ def check_query_files(
     """Each file PostHog refuses, with PostHog's first message; [] when it accepts them all."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from usertrack.engines.hogql.printer import sent_text
+    from usertrack.engines.hogql.bound import parsed
     from usertrack.engines.posthog.values import strip_sql
 
     queries = list(queries)
 
     def read(query: Any) -> None:
         with contextlib.suppress(Exception):  # check_hogql tells what is wrong, in order
-            sent_text(strip_sql(query.sql))
+            parsed(strip_sql(query.filled(None).sql))
 
     # Each text is read by PostHog's own parser and printed before it is sent (up to seconds a
     # file; the parser lets other threads run meanwhile): read them side by side first.

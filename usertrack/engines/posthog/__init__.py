@@ -282,15 +282,20 @@ class PostHogHTTPSource(Paging, Insights, Source):
     def check_hogql(self, query: Query, params: Mapping[str, Any]) -> list[str]:
         """PostHog's errors for a query file, from validating it without running it: the query
         kind `HogQLMetadata` its SQL editor uses (posthog/hogql/metadata.py get_hogql_metadata:
-        the text parsed, `{name}` placeholders replaced from `globals`, resolved and printed for
-        ClickHouse; the answer's `isValid` and `errors`). [] when PostHog accepts it."""
+        the text parsed, resolved and printed for ClickHouse; the answer's `isValid` and
+        `errors`). [] when PostHog accepts it. HogQLMetadata takes no `values`, so the text
+        sent is the one a run builds: `{filters}` as a run without --where fills it, each
+        parameter printed in as a constant (usertrack.engines.hogql.bound)."""
+        from usertrack.engines.hogql.bound import bound_text, parsed
         from usertrack.engines.hogql.parser import ParseError
-        from usertrack.engines.hogql.printer import PrintError, sent_text
+        from usertrack.engines.hogql.printer import PrintError, print_select
 
         stats = RunStats()
         where = self._where(query)
+        sql = strip_sql(query.filled(None).sql)
         try:
-            sql = sent_text(strip_sql(query.sql))
+            values = self._values(query, print_select(parsed(sql)), params)
+            text = bound_text(sql, values)
         except ParseError as e:
             return [str(e)]  # what PostHog's parser says
         except PrintError as e:
@@ -299,8 +304,7 @@ class PostHogHTTPSource(Paging, Insights, Source):
             "query": {
                 "kind": "HogQLMetadata",
                 "language": "hogQL",
-                "query": sql,
-                "globals": self._values(query, sql, params),
+                "query": text,
                 "modifiers": {"convertToProjectTimezone": False},
             }
         }
