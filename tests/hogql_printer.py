@@ -498,8 +498,11 @@ class Printer:
         database: str | None = None,
         default_limit: int = 101,
         max_limit: int = 50_000,
+        globals: Mapping[str, Any] | None = None,
     ) -> None:
         self.in_join_constraint = False
+        # a HogQLMetadata request's `globals`: what a bare field name nothing else resolves is
+        self.globals = globals
         self.columns_of: dict[int, dict[str, Printed]] = {}  # a SELECT's columns, by id(node)
         self.default_limit = default_limit
         self.max_limit = max_limit
@@ -931,7 +934,29 @@ class Printer:
                 if src.table is None and head in src.columns:
                     return self._from_source(src, chain, node)
             s = s.parent if s.is_lambda else None
+        if self.globals is not None and head in self.globals:
+            return self._global(chain)
         raise HogQLError(f"Unable to resolve field: {head}")
+
+    def _global(self, chain: list[str]) -> Printed:
+        """A field found in the request's `globals` (a HogQLMetadata request's): resolver.py
+        visit_field, when nothing else resolves the name, walks the chain through dicts (a
+        missing key is null) and lists (an index) to a constant; a chain through anything else,
+        or past a list's end, is "Cannot resolve field: <the chain so far>"."""
+        value: Any = self.globals
+        walked: list[str] = []
+        for link in chain:
+            walked.append(link)
+            if isinstance(value, dict):
+                value = value.get(link)
+            elif isinstance(value, list):
+                try:
+                    value = value[int(link)]
+                except (ValueError, IndexError):
+                    raise HogQLError(f"Cannot resolve field: {'.'.join(walked)}") from None
+            else:
+                raise HogQLError(f"Cannot resolve field: {'.'.join(walked)}")
+        return Printed(constant(value, self.tz), value is None, type=constant_type(value))
 
     def _alias_child(self, alias: str, named: Printed, rest: list[str]) -> Printed:
         """`alias.x`: the child of what the alias names (resolver.py visit_field's chain loop).

@@ -57,7 +57,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.clickhouse_engine import ClickHouseEngine, ClickHouseError, HogQLError
-from tests.hogql_printer import print_hogql, warm_parser
+from tests.hogql_printer import Printer, parse_select, warm_parser
 from tests.posthog_json import render, render_status
 from usertrack.core.errors import QueryError
 from usertrack.engines.local.source import LocalPostHogSource
@@ -192,6 +192,66 @@ def _ch_type(values: list[Any]) -> str:
     return "String"
 
 
+def metadata_placeholders(
+    tree: Any, known: dict[str, Any] | None, *, filters: bool, from_globals: bool
+) -> Any:
+    """The tree of a HogQLMetadata text with its placeholders put in as get_hogql_metadata
+    (posthog/hogql/metadata.py) puts them in.
+
+    - `{filters}` (placeholders.py FindPlaceholders `has_filters`) is `true` when no filters are
+      asked (filters.py ReplaceFilters.visit_placeholder, `self.filters is None`).
+    - PostHog's master puts each other `{name}` in from the request's `globals`
+      (placeholders.py ReplacePlaceholders: the name read as HogVM's GET_GLOBAL reads it); a
+      simple value (utils.py is_simple_value: a number, a string, a bool, a list or a dict of
+      them) becomes a constant, anything else, null included, is refused ("Placeholder
+      returned an unexpected type: NoneType. ..."); a name `globals` lacks is HogVM's "Global
+      variable not found", a HogVMException, which get_hogql_metadata answers as "Unexpected
+      HogVMException" (not an ExposedHogQLError; DEBUG is off on PostHog's servers).
+    - Earlier PostHog (`from_globals` False; metadata.py parsed, then `replace_filters` only
+      `if query.filters`, and printed) leaves every placeholder to the printer:
+      printer/base.py visit_placeholder, "Unresolved placeholder: {name}" (the first one this
+      walk meets)."""
+
+    def put(node: Any) -> Any:
+        if isinstance(node, list):
+            return [put(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if node.get("node") != "Placeholder":
+            return {k: put(v) for k, v in node.items()}
+        inner = node.get("expr") or {}
+        chain = [str(c) for c in inner.get("chain") or []] if inner.get("node") == "Field" else []
+        name = ".".join(chain)
+        if chain[:1] == ["filters"] and (filters or from_globals):
+            return {"node": "Constant", "value": True}
+        if not from_globals:
+            raise HogQLError(f"Unresolved placeholder: {{{name}}}")
+        if not chain or not known or chain[0] not in known:
+            raise HogQLError("Unexpected HogVMException")
+        value: Any = known
+        for link in chain:
+            value = value.get(link) if isinstance(value, dict) else None
+        if not _simple(value):
+            raise HogQLError(
+                f"Placeholder returned an unexpected type: {type(value).__name__}. "
+                "Expected an AST node or a simple value."
+            )
+        return {"node": "Constant", "value": value}
+
+    return put(tree)
+
+
+def _simple(value: Any) -> bool:
+    """posthog/hogql/utils.py is_simple_value."""
+    if isinstance(value, int | float | str | bool):
+        return True
+    if isinstance(value, list):
+        return all(_simple(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _simple(v) for k, v in value.items())
+    return False
+
+
 class FakePostHog:
     """The server's state and knobs; `start()`/`stop()` or `with serve(...)`."""
 
@@ -244,6 +304,9 @@ class FakePostHog:
         self._timeouts_left = 0
         self.jobs: dict[str, dict[str, Any]] = {}
         self.metadata_texts: list[str] = []  # the HogQLMetadata requests' texts
+        # HogQLMetadata puts `globals` into placeholders (PostHog's master); False: as earlier
+        # PostHog, which leaves them to the printer (metadata_placeholders)
+        self.metadata_globals = True
         self.created: list[dict[str, Any]] = []  # insights POSTed to insights/, in order
         self.dashboards: list[dict[str, Any]] = [dict(d) for d in DASHBOARDS]
         self._server: ThreadingHTTPServer | None = None
@@ -462,23 +525,33 @@ class FakePostHog:
         raise _error(404, "invalid_request", "not_found", "Not found.")
 
     def metadata(self, q: dict[str, Any]) -> dict[str, Any]:
-        """A HogQLMetadata answer (posthog/hogql/metadata.py get_hogql_metadata; the response's
-        fields from posthog/schema.py HogQLMetadataResponse): the text resolved and printed by the
-        same printer as every query, placeholders from `globals`; PostHog's message in `errors`
-        when it refuses. Nothing runs (PostHog's EXPLAIN for index use is left out)."""
+        """A HogQLMetadata answer, as posthog/hogql/metadata.py get_hogql_metadata gives it (the
+        response's fields from posthog/schema.py HogQLMetadataResponse). The request has no
+        `values`: the text is parsed without placeholders (`parse_select(query.query)`), and
+        its placeholders are put in as metadata_placeholders() does; then it is resolved and
+        printed by the same printer as every query, `globals` resolving a bare field name that
+        nothing else resolves (resolver.py visit_field). PostHog's message in `errors` when it
+        refuses. Nothing runs (PostHog's EXPLAIN for index use is left out)."""
         text = q.get("query")
         if q.get("language") != "hogQL" or not isinstance(text, str):
             raise _error(400, "validation_error", "invalid_input", "query: invalid HogQLMetadata")
         self.metadata_texts.append(text)
         modifiers = q.get("modifiers") or {}
+        known = q.get("globals")
         errors = []
         try:
-            print_hogql(
-                text,
-                q.get("globals") or {},
+            tree = metadata_placeholders(
+                parse_select(text),
+                known if isinstance(known, dict) else None,
+                filters=q.get("filters") is not None,
+                from_globals=self.metadata_globals,
+            )
+            Printer(
+                {},
+                globals=known if isinstance(known, dict) else None,
                 timezone=self.timezone,
                 convert_to_project_timezone=bool(modifiers.get("convertToProjectTimezone", True)),
-            )
+            ).print_query(tree, top=True)
         except HogQLError as e:
             errors.append({"message": str(e), "start": None, "end": None, "fix": None})
         return {
