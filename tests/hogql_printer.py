@@ -54,6 +54,12 @@ class HogQLError(Exception):
     """A query PostHog would refuse (400 validation_error), with PostHog's message."""
 
 
+class HogVMError(Exception):
+    """HogVM's own exception (common/hogvm/python/utils.py HogVMException), which PostHog's
+    query endpoint does not turn into a validation error (posthog/api/query.py `create` answers
+    only ExposedHogQLError, ExposedCHQueryError and ResolutionError so): a server error, 500."""
+
+
 def parse_select(text: str) -> dict[str, Any]:
     install_errors_module()
     import hogql_parser
@@ -697,7 +703,11 @@ class Printer:
         if name == "filters":
             return Printed("1", False)
         if name not in self.values:
-            raise HogQLError(f"Placeholder {{{name}}} is not available in this context.")
+            # hogql_query_runner.py to_query hands the values to parse_select, then
+            # query.py _process_placeholders puts in what is left: either way
+            # placeholders.py ReplacePlaceholders reads the name as HogVM's GET_GLOBAL does
+            # (common/hogvm/python/execute.py), which raises for a name the values lack
+            raise HogVMError(f"Global variable not found: {name}")
         v = self.values[name]
         # PostHog replaces placeholders by constants before it resolves (placeholders.py)
         return Printed(constant(v, self.tz), v is None, type=constant_type(v))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.clickhouse_engine import ClickHouseError, run_sql
-from tests.hogql_printer import HogQLError, print_hogql
+from tests.hogql_printer import HogQLError, HogVMError, print_hogql
 
 SINCE = "2026-01-05 00:00:00"
 
@@ -28,6 +28,21 @@ def refused(text: str, **values: Any) -> str:
     with pytest.raises(HogQLError) as e:
         sql(text, **values)
     return str(e.value)
+
+
+# ----------------------------------------------------------------------------- placeholders
+
+
+@pytest.mark.parametrize("values", [{}, {"until": SINCE}], ids=["no values", "another value"])
+def test_a_placeholder_without_a_value_is_hogvms_error(values: dict[str, Any]) -> None:
+    # posthog/hogql_queries/hogql_query_runner.py to_query: parse_select(..., placeholders=
+    # values); posthog/hogql/query.py _process_placeholders: replace_placeholders with what is
+    # left; placeholders.py ReplacePlaceholders runs the name as HogVM's GET_GLOBAL, which
+    # raises HogVMException "Global variable not found" (common/hogvm/python/execute.py), not
+    # a HogQL error PostHog's endpoint answers as 400 (posthog/api/query.py create)
+    text = "SELECT count() FROM events WHERE timestamp > toDateTime({since})"
+    with pytest.raises(HogVMError, match=r"^Global variable not found: since$"):
+        print_hogql(text, values, convert_to_project_timezone=False)
 
 
 # ----------------------------------------------------------------------------- resolution

@@ -172,6 +172,20 @@ def test_metadata_leaves_placeholders_to_the_printer_as_earlier_posthog_does(
     assert metadata(fake, printed)["isValid"] is True
 
 
+def test_a_query_with_a_placeholder_without_a_value_is_a_server_error(fake: FakePostHog) -> None:
+    # posthog/api/query.py create: HogVM's HogVMException (a placeholder the values lack,
+    # placeholders.py ReplacePlaceholders) is neither an ExposedHogQLError nor an
+    # ExposedCHQueryError, so it is raised on: a 500, not a 400 validation_error
+    text = "SELECT count() FROM events WHERE timestamp > toDateTime({since})"
+    body = {"query": {"kind": "HogQLQuery", "query": text, "values": {"until": SINCE}}}
+    resp = httpx.post(
+        f"{fake.url}/api/projects/{PROJECT}/query/",
+        json=body,
+        headers={"Authorization": f"Bearer {DEFAULT_KEY}"},
+    )
+    assert resp.status_code == 500, resp.text
+
+
 @pytest.mark.parametrize("from_globals", [True, False], ids=["master", "earlier"])
 def test_metadata_globals_resolve_a_bare_name_nothing_else_resolves(
     fake: FakePostHog, from_globals: bool
