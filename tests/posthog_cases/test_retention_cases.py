@@ -1,0 +1,269 @@
+"""Cases of PostHog's retention tests, posthog/hogql_queries/insights/test/
+test_retention_query_runner.py (TestRetention) at commit
+3c29d63a7acc8233163cdecd118bb5d0a1259fbe of PostHog/posthog, on both engines.
+
+PostHog's retention defaults to recurring (a person is in every cohort period with a start
+event): `--mode recurring` here. Its tests assert a matrix padded with zeros; the cells that
+matter are the triangle, cohort i followed for the n - i periods up to the range's end, which
+is what is compared with usertrack's `retained` of each cohort. As in the tests' helper
+`_create_events`, every other event (the 1st, 3rd, ...) carries `$some_property: value`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tests.posthog_cases.cases import Cases, Engine, Ev, engines, utc
+
+CASES = Cases()
+engine = engines(CASES, "retention")
+PV = "$pageview"
+
+
+def _date(day: int, hour: int = 5, month: int = 0) -> datetime:
+    """The tests' `_date`: 2020-06-10 05:00 moved by days and months."""
+    return utc(2020, 6 + month, 10 + day, hour)
+
+
+def created(event: str, *spec: tuple[str, datetime] | tuple[str, datetime, dict[str, str]],
+            alias: dict[str, str] | None = None) -> list[Ev]:  # fmt: skip
+    """The tests' `_create_events`: `$some_property: value` on even-indexed events; `alias`
+    maps a distinct_id to its person."""
+    out = []
+    for i, (distinct, when, *more) in enumerate(spec):
+        props = {"$some_property": "value"} if i % 2 == 0 else {}
+        props.update(more[0] if more else {})
+        person = (alias or {}).get(distinct, distinct)
+        out.append(Ev(person, event, when, props, distinct))
+    return out
+
+
+def triangle(doc: dict[str, object], n: int) -> list[list[int]]:
+    cohorts = doc["cohorts"]
+    assert isinstance(cohorts, list) and len(cohorts) == n
+    return [list(c["retained"][: n - i]) for i, c in enumerate(cohorts)]
+
+
+def cut(matrix: list[list[int]]) -> list[list[int]]:
+    """PostHog's padded matrix, cut to its triangle."""
+    n = len(matrix)
+    return [row[: n - i] for i, row in enumerate(matrix)]
+
+
+ALIAS1 = {"alias1": "person1"}
+DEFAULT_EVENTS = [
+    ("person1", _date(0)),
+    ("person1", _date(1)),
+    ("person1", _date(2)),
+    ("person1", _date(5)),
+    ("alias1", _date(5, 9)),
+    ("person1", _date(6)),
+    ("person2", _date(1)),
+    ("person2", _date(2)),
+    ("person2", _date(3)),
+    ("person2", _date(6)),
+]
+DAY_RANGE = ["--period", "day", "--since", "2020-06-10", "--until", "2020-06-20"]
+RECURRING = ["--mode", "recurring"]
+
+EVENTS_R01 = CASES.add("r01", created(PV, *DEFAULT_EVENTS, alias=ALIAS1))
+
+
+def test_day_interval(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_day_interval (PostHog commit
+    3c29d63a): daily recurring retention over 11 days; alias1 is person1."""
+    e = EVENTS_R01
+    args = [*DAY_RANGE, *RECURRING, "--start", e(PV), "--return", e(PV)]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert doc["cohorts"][0]["start"] == "2020-06-10"
+    assert triangle(doc, 11) == cut([
+        [1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+        [2, 2, 1, 0, 1, 2, 0, 0, 0, 0],
+        [2, 1, 0, 1, 2, 0, 0, 0, 0],
+        [1, 0, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
+
+
+EVENTS_R02 = CASES.add("r02", created(
+    PV,
+    ("person1", _date(day=0, month=-5)),
+    ("person2", _date(day=0, month=-5)),
+    ("person1", _date(day=0, month=-4)),
+    ("person2", _date(day=0, month=-4)),
+    ("person1", _date(day=0, month=-3)),
+    ("person2", _date(day=0, month=-3)),
+    ("person1", _date(day=0, month=-1)),
+    ("person1", _date(day=0, month=0)),
+    ("person2", _date(day=0, month=0)),
+    ("person2", _date(day=0, month=1)),
+    ("person1", _date(day=0, month=3)),
+    ("person2", _date(day=0, month=5)),
+))  # fmt: skip
+
+
+def test_month_interval(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_month_interval (PostHog commit
+    3c29d63a): monthly recurring retention, January to November 2020."""
+    e = EVENTS_R02
+    args = ["--period", "month", "--since", "2020-01-01", "--until", "2020-11-25", *RECURRING,
+            "--start", e(PV), "--return", e(PV)]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-12-01")
+    assert [c["start"] for c in doc["cohorts"]] == [f"2020-{m:02d}-01" for m in range(1, 12)]
+    assert triangle(doc, 11) == cut([
+        [2, 2, 2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [2, 2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 1, 0, 0],
+        [2, 1, 0, 1, 0, 1],
+        [1, 0, 0, 0, 1],
+        [0, 0, 0, 0],
+        [1, 0, 0],
+        [0, 0],
+        [1],
+    ])  # fmt: skip
+
+
+EVENTS_R03 = CASES.add("r03", created(
+    PV,
+    ("person1", _date(0)),
+    ("person2", _date(0)),
+    ("person1", _date(1)),
+    ("person2", _date(1)),
+    ("person1", _date(7)),
+    ("person2", _date(7)),
+    ("person1", _date(14)),
+    ("person1", _date(month=1, day=-6)),
+    ("person2", _date(month=1, day=-6)),
+    ("person2", _date(month=1, day=1)),
+    ("person1", _date(month=1, day=1)),
+    ("person2", _date(month=1, day=15)),
+    alias=ALIAS1,
+))  # fmt: skip
+
+
+def test_week_interval(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_week_interval (PostHog commit
+    3c29d63a), its half with the project's weeks starting on Monday (usertrack's weeks): seven
+    weeks from 2020-06-08; the last week's event on 07-25 is after the range's end (07-20)
+    but inside its week."""
+    e = EVENTS_R03
+    args = ["--period", "week", "--since", "2020-06-08", "--until", "2020-07-20", *RECURRING,
+            "--start", e(PV), "--return", e(PV)]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-07-27")
+    assert [c["start"] for c in doc["cohorts"]] == [
+        "2020-06-08", "2020-06-15", "2020-06-22", "2020-06-29", "2020-07-06", "2020-07-13",
+        "2020-07-20",
+    ]  # fmt: skip
+    assert triangle(doc, 7) == cut([
+        [2, 2, 1, 2, 2, 0, 1],
+        [2, 1, 2, 2, 0, 1],
+        [1, 1, 1, 0, 0],
+        [2, 2, 0, 1],
+        [2, 0, 1],
+        [0, 0],
+        [1],
+    ])  # fmt: skip
+
+
+EVENTS_R04 = CASES.add("r04", [
+    *created("event1", ("person1", _date(0)), ("person1", _date(1)), ("person1", _date(2))),
+    *created("event2", ("person1", _date(2)), ("person1", _date(3))),
+])  # fmt: skip
+
+
+def test_all_events_target_first_time(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_all_events_target_first_time
+    (PostHog commit 3c29d63a): first-time retention of event2, returning by event2 or by any
+    event: the same answer, one person in the last cohort."""
+    e = EVENTS_R04
+    base = ["--period", "day", "--since", "2020-06-09", "--until", "2020-06-12",
+            "--mode", "first-time", "--start", e("event2")]  # fmt: skip
+    expected = cut([[0, 0, 0, 0], [0, 0, 0], [0, 0], [1]])
+    specific = engine("retention", [*base, "--return", e("event2")], as_of="2020-06-13")
+    assert triangle(specific, 4) == expected
+    any_event = engine("retention", base, as_of="2020-06-13")
+    assert triangle(any_event, 4) == expected
+
+
+SOME = "$some_event"
+MULTIPLE = [
+    *created(SOME, ("person1", _date(0)), ("person1", _date(1)), ("person1", _date(2)),
+             ("person1", _date(3)), ("person2", _date(0)), ("person2", _date(1)),
+             ("person2", _date(2)), ("person2", _date(3)), ("person3", _date(5))),
+    *created(PV, ("person1", _date(5)), ("person1", _date(6)), ("person2", _date(5))),
+]  # fmt: skip
+EVENTS_R05 = CASES.add("r05", MULTIPLE)
+DAY_7 = ["--period", "day", "--since", "2020-06-10", "--until", "2020-06-16"]
+
+
+def test_retention_multiple_events(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_multiple_events (PostHog
+    commit 3c29d63a): cohorts by `$some_event`, returns by `$pageview`."""
+    e = EVENTS_R05
+    args = [*DAY_7, *RECURRING, "--start", e(SOME), "--return", e(PV)]
+    assert triangle(engine("retention", args, as_of="2020-06-17"), 7) == cut([
+        [2, 0, 0, 0, 0, 2, 1],
+        [2, 0, 0, 0, 2, 1],
+        [2, 0, 0, 2, 1],
+        [2, 0, 2, 1],
+        [0, 0, 0],
+        [1, 0],
+        [0],
+    ])  # fmt: skip
+
+
+EVENTS_R06 = CASES.add("r06", [
+    *[Ev(p, "sign up", _date(d)) for p in ("person1", "person2") for d in range(4)],
+    *created(SOME, ("person1", _date(3)), ("person2", _date(5))),
+])  # fmt: skip
+
+
+def test_retention_event_action(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_event_action (PostHog
+    commit 3c29d63a): cohorts by the action `sign up` (its event), returns by `$some_event`."""
+    e = EVENTS_R06
+    args = [*DAY_7, *RECURRING, "--start", e("sign up"), "--return", e(SOME)]
+    doc = engine("retention", args, as_of="2020-06-17")
+    assert doc["cohorts"][0]["start"] == "2020-06-10"
+    assert triangle(doc, 7) == cut([
+        [2, 0, 0, 1, 0, 1, 0],
+        [2, 0, 1, 0, 1, 0],
+        [2, 1, 0, 1, 0],
+        [2, 0, 1, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
+
+
+EVENTS_R07 = CASES.add("r07", created(PV, *DEFAULT_EVENTS, alias=ALIAS1))
+
+
+def test_retention_with_properties(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_properties (PostHog
+    commit 3c29d63a): the insight's property filter `$some_property = value` (every other
+    event has it) is `--where`, on start and return events alike."""
+    e = EVENTS_R07
+    args = [*DAY_RANGE, *RECURRING, "--start", e(PV), "--return", e(PV),
+            "--where", "properties.$some_property = 'value'"]  # fmt: skip
+    assert triangle(engine("retention", args, as_of="2020-06-21"), 11) == cut([
+        [1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0],
+        [1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 1, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
