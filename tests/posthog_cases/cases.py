@@ -25,14 +25,6 @@ import pytest
 from tests.analytics_helpers import run_json
 from tests.posthog_server import live_env, serve
 
-# The commits of PostHog/posthog whose test files the cases are read from.
-FUNNEL_COMMIT = "2cbf12a1e36e93ae440e88b40e951f58e729ca10"
-STRICT_COMMIT = "1b56c1bb9741c18935ff6d14ace16a8fa2f187b4"
-UNORDERED_COMMIT = "75bea9911c811fe98fe8300c22fed23995b6ca41"
-RETENTION_COMMIT = "3c29d63a7acc8233163cdecd118bb5d0a1259fbe"
-TRENDS_COMMIT = "a073ad8b9a334e72f9beff8309ff0d1ca4ee38cc"
-PATHS_COMMIT = "d96a6558d9c6ac7eec551547b3f16a8a94e5c8d3"
-
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]

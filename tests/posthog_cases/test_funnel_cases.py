@@ -330,7 +330,7 @@ def test_funnel_with_matching_properties(engine: Engine) -> None:
     assert persons(engine("funnel", [*steps, *LAST_7_DAYS], as_of=AS_OF_NOW)) == [5, 4, 3, 2, 0]
 
 
-def window_case(key: str, second_after: list[int]) -> list[Ev]:
+def window_case(second_after: list[int]) -> list[Ev]:
     """Ten persons with step two at the first delay, fifteen at the second (in seconds)."""
     out = []
     for i in range(25):
@@ -341,7 +341,7 @@ def window_case(key: str, second_after: list[int]) -> list[Ev]:
 
 
 DAY = 86_400
-EVENTS_F16 = CASES.add("f16", window_case("f16", [DAY, 9 * DAY]))
+EVENTS_F16 = CASES.add("f16", window_case([DAY, 9 * DAY]))
 MAY_1_TO_14 = ["--since", "2021-05-01", "--until", "2021-05-14T00:00:00"]
 
 
@@ -353,7 +353,7 @@ def test_funnel_conversion_window(engine: Engine) -> None:
     assert persons(doc) == [25, 10, 0]
 
 
-EVENTS_F17 = CASES.add("f17", window_case("f17", [10, 20]))
+EVENTS_F17 = CASES.add("f17", window_case([10, 20]))
 
 
 def test_funnel_conversion_window_seconds(engine: Engine) -> None:
@@ -386,14 +386,12 @@ def test_funnel_exclusion_no_end_event(engine: Engine) -> None:
     assert persons(engine("funnel", args, as_of="2021-05-15")) == [2, 1]
 
 
-def exclusion_case(key: str, times: list[tuple[str, int]]) -> list[Ev]:
+def exclusion_case(times: list[tuple[str, int]]) -> list[Ev]:
     return [Ev("user_one", event, utc(2021, 5, 1, 0, 0, second)) for event, second in times]
 
 
 EXCLUSION_ARGS = ["--since", "2021-05-01", "--until", "2021-05-13T23:59:59", "--window", "10s"]
-EVENTS_F19 = CASES.add("f19", exclusion_case(
-    "f19", [("step one", 0), ("exclusion", 1), ("step one", 31)]
-))  # fmt: skip
+EVENTS_F19 = CASES.add("f19", exclusion_case([("step one", 0), ("exclusion", 1), ("step one", 31)]))
 
 
 def test_funnel_exclusion_multiple_possible_no_end_event1(engine: Engine) -> None:
@@ -404,9 +402,9 @@ def test_funnel_exclusion_multiple_possible_no_end_event1(engine: Engine) -> Non
     assert persons(engine("funnel", args, as_of="2021-05-14")) == [1, 0]
 
 
-EVENTS_F20 = CASES.add("f20", exclusion_case(
-    "f20", [("step one", 0), ("step one", 31), ("exclusion", 32)]
-))  # fmt: skip
+EVENTS_F20 = CASES.add(
+    "f20", exclusion_case([("step one", 0), ("step one", 31), ("exclusion", 32)])
+)
 
 
 def test_funnel_exclusion_multiple_possible_no_end_event2(engine: Engine) -> None:
@@ -417,9 +415,7 @@ def test_funnel_exclusion_multiple_possible_no_end_event2(engine: Engine) -> Non
     assert persons(engine("funnel", args, as_of="2021-05-14")) == [1, 0]
 
 
-EVENTS_F21 = CASES.add("f21", exclusion_case(
-    "f21", [("step one", 0), ("step one", 1), ("exclusion", 2)]
-))  # fmt: skip
+EVENTS_F21 = CASES.add("f21", exclusion_case([("step one", 0), ("step one", 1), ("exclusion", 2)]))
 
 
 def test_funnel_exclusion_multiple_possible_no_end_event3(engine: Engine) -> None:
