@@ -33,13 +33,15 @@ def utc(*parts: int) -> datetime:
 @dataclass(frozen=True)
 class Ev:
     """One event of a PostHog test: its person (the person's first distinct_id in the test),
-    the distinct_id it was sent with (default: the person's), name, time and properties."""
+    the distinct_id it was sent with (default: the person's), name, time, properties and the
+    person's email (default: one made of the person's id)."""
 
     person: str
     event: str
     when: datetime
     props: dict[str, Any] = field(default_factory=dict)
     distinct_id: str | None = None
+    email: str | None = None
 
 
 def sequence(start: datetime, *events: tuple[Any, ...]) -> list[Ev]:
@@ -74,7 +76,7 @@ class Cases:
                     "person_id": person,
                     "timestamp": e.when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                     "properties": e.props,
-                    "person_properties": {"email": f"{person}@posthog-cases.io"},
+                    "person_properties": {"email": e.email or f"{person}@posthog-cases.io"},
                 }
             )
         return names

@@ -11,6 +11,7 @@ is what is compared with usertrack's `retained` of each cohort. As in the tests'
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from tests.posthog_cases.cases import Cases, Engine, Ev, engines, utc
@@ -266,4 +267,64 @@ def test_retention_with_properties(engine: Engine) -> None:
         [0, 0, 0],
         [0, 0],
         [0],
+    ])  # fmt: skip
+
+
+def with_emails(events: list[Ev]) -> list[Ev]:
+    """The events, each person with the email of the tests' `_create_person`."""
+    return [dataclasses.replace(e, email=f"{e.person}@test.com") for e in events]
+
+
+PERSON1_ONLY = cut([
+    [1, 1, 1, 0, 0, 1, 1],
+    [1, 1, 0, 0, 1, 1],
+    [1, 0, 0, 1, 1],
+    [0, 0, 0, 0],
+    [0, 0, 0],
+    [1, 1],
+    [1],
+])  # fmt: skip
+EVENTS_R08 = CASES.add("r08", with_emails(created(PV, *DEFAULT_EVENTS, alias=ALIAS1)))
+
+
+def test_retention_with_user_properties(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_user_properties
+    (PostHog commit 3c29d63a): the person property filter `email = person1@test.com` is
+    `--where` on `person.properties.email`; seven days, the last 2020-06-16."""
+    e = EVENTS_R08
+    args = [*DAY_7, *RECURRING, "--start", e(PV), "--return", e(PV),
+            "--where", "person.properties.email = 'person1@test.com'"]  # fmt: skip
+    assert triangle(engine("retention", args, as_of="2020-06-17"), 7) == PERSON1_ONLY
+
+
+EVENTS_R09 = CASES.add("r09", with_emails(created(PV, *DEFAULT_EVENTS, alias=ALIAS1)))
+
+
+def test_retention_with_user_properties_via_action(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_user_properties_via_
+    action (PostHog commit 3c29d63a): cohorts by the action of person1's pageviews (by email),
+    returns by any pageview; as only person1 is in a cohort, `--where` on the email gives
+    the same cells."""
+    e = EVENTS_R09
+    args = [*DAY_7, *RECURRING, "--start", e(PV), "--return", e(PV),
+            "--where", "person.properties.email = 'person1@test.com'"]  # fmt: skip
+    assert triangle(engine("retention", args, as_of="2020-06-17"), 7) == PERSON1_ONLY
+
+
+EVENTS_R10 = CASES.add("r10", created("sign up", *DEFAULT_EVENTS, alias=ALIAS1))
+
+
+def test_retention_action_start_point(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_action_start_point
+    (PostHog commit 3c29d63a): cohorts and returns by the action `sign up` (its event)."""
+    e = EVENTS_R10
+    args = [*DAY_7, *RECURRING, "--start", e("sign up"), "--return", e("sign up")]
+    assert triangle(engine("retention", args, as_of="2020-06-17"), 7) == cut([
+        [1, 1, 1, 0, 0, 1, 1],
+        [2, 2, 1, 0, 1, 2],
+        [2, 1, 0, 1, 2],
+        [1, 0, 0, 1],
+        [0, 0, 0],
+        [1, 1],
+        [2],
     ])  # fmt: skip
