@@ -33,8 +33,8 @@ def utc(*parts: int) -> datetime:
 @dataclass(frozen=True)
 class Ev:
     """One event of a PostHog test: its person (the person's first distinct_id in the test),
-    the distinct_id it was sent with (default: the person's), name, time, properties and the
-    person's email (default: one made of the person's id)."""
+    the distinct_id it was sent with (default: the person's), name, time, properties, the
+    person's email (default: one made of the person's id) and other person properties."""
 
     person: str
     event: str
@@ -42,6 +42,7 @@ class Ev:
     props: dict[str, Any] = field(default_factory=dict)
     distinct_id: str | None = None
     email: str | None = None
+    person_props: dict[str, Any] | None = None
 
 
 def sequence(start: datetime, *events: tuple[Any, ...]) -> list[Ev]:
@@ -76,7 +77,10 @@ class Cases:
                     "person_id": person,
                     "timestamp": e.when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                     "properties": e.props,
-                    "person_properties": {"email": e.email or f"{person}@posthog-cases.io"},
+                    "person_properties": {
+                        "email": e.email or f"{person}@posthog-cases.io",
+                        **(e.person_props or {}),
+                    },
                 }
             )
         return names

@@ -12,7 +12,7 @@ their second team, which "should have no effect", is left out.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -418,3 +418,164 @@ def test_trends_compare_day_interval_relative_range(engine: Engine) -> None:
     assert by_day(doc, e(SIGN_UP))["2020-01-02"] == 1
     previous = by_day(doc["previous"], e(SIGN_UP))
     assert previous["2019-12-24"] == 1 and previous["2019-12-25"] == 0
+
+
+EVENTS_T23 = CASES.add("t23", [
+    *create_events(),
+    Ev("someone_else", SIGN_UP, utc(2020, 1, 2)),
+])  # fmt: skip
+
+
+def test_dau_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_dau_filtering (PostHog commit a073ad8b): unique persons
+    per day, frozen at 2020-01-04 00:00: 1 on 2020-01-01 (one person, two distinct_ids), 2 on
+    2020-01-02."""
+    e = EVENTS_T23
+    doc = engine("trends", [e(SIGN_UP), "--since", "2019-12-28", "--until", "2020-01-04",
+                            "--math", "dau"], as_of="2020-01-04")  # fmt: skip
+    points = by_day(doc, e(SIGN_UP))
+    assert [points["2020-01-01"], points["2020-01-02"]] == [1, 2]
+
+
+# The maths cases: the tests' `_create_maths_events`, someone_else's sign ups "now" (here
+# 2024-03-01 11:00, a second apart) with some_number, the last without one; the sign ups of
+# `_create_events` are years before the range. The answer is the last point's, within 0.5
+# ("Work around clickhouse functions not being 100%").
+NOW = "2024-03-01T12:00:00"
+LAST_7_DAYS_NOW = ["--since", "2024-02-23", "--until", NOW]
+
+
+def maths_events(values: list[Any]) -> list[Ev]:
+    start = utc(2024, 3, 1, 11)
+    numbers = [Ev("someone_else", SIGN_UP, start + timedelta(seconds=n), {"some_number": v})
+               for n, v in enumerate([*values, None])]  # fmt: skip
+    return [*create_events(), *numbers]
+
+
+def last_point(engine: Engine, names: Names, math: str) -> float:
+    doc = engine("trends", [names(SIGN_UP), *LAST_7_DAYS_NOW, "--math", f"{math}:some_number"],
+                 as_of=NOW)  # fmt: skip
+    assert days(doc)[-1] == "2024-03-01"
+    return float(data(doc, names, SIGN_UP)[-1])
+
+
+FEW = [2, 3, 5.5, 7.5]
+MANY = list(range(101, 201))
+EVENTS_T24 = CASES.add("t24", maths_events(FEW))
+EVENTS_T25 = CASES.add("t25", maths_events(FEW))
+EVENTS_T26 = CASES.add("t26", maths_events(FEW))
+EVENTS_T27 = CASES.add("t27", maths_events(FEW))
+EVENTS_T28 = CASES.add("t28", maths_events(MANY))
+EVENTS_T29 = CASES.add("t29", maths_events(MANY))
+
+
+def test_sum_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_sum_filtering (PostHog commit a073ad8b): 2 + 3 + 5.5 +
+    7.5; the event without the number adds nothing."""
+    assert abs(last_point(engine, EVENTS_T24, "sum") - 18) <= 0.5
+
+
+def test_avg_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_avg_filtering (PostHog commit a073ad8b): the mean of
+    2, 3, 5.5 and 7.5 (the event without a number is not counted)."""
+    assert abs(last_point(engine, EVENTS_T25, "avg") - 4.5) <= 0.5
+
+
+def test_min_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_min_filtering (PostHog commit a073ad8b)."""
+    assert abs(last_point(engine, EVENTS_T26, "min") - 2) <= 0.5
+
+
+def test_max_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_max_filtering (PostHog commit a073ad8b)."""
+    assert abs(last_point(engine, EVENTS_T27, "max") - 7.5) <= 0.5
+
+
+def test_median_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_median_filtering (PostHog commit a073ad8b): the median
+    of 101 to 200."""
+    assert abs(last_point(engine, EVENTS_T28, "median") - 150) <= 0.5
+
+
+def test_p90_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_p90_filtering (PostHog commit a073ad8b): the 90th
+    percentile of 101 to 200."""
+    assert abs(last_point(engine, EVENTS_T29, "p90") - 190) <= 0.5
+
+
+EVENTS_T30 = CASES.add("t30", [
+    *create_events(),
+    *[Ev("someone_else", SIGN_UP, utc(2024, 3, 1, 11, 0, n), {"some_number": v})
+      for n, v in enumerate([2, "x", None, 8])],
+])  # fmt: skip
+
+
+def test_avg_filtering_non_number_resiliency(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_avg_filtering_non_number_resiliency (PostHog commit
+    a073ad8b): the text "x" and the null are skipped: the mean of 2 and 8."""
+    assert last_point(engine, EVENTS_T30, "avg") == 5
+
+
+def multiple_people() -> list[Ev]:
+    """The tests' `_create_multiple_people`: persons named person1 to person4 watch movies, each
+    event with its own `name` property (the person's number)."""
+
+    def watched(person: str, day: int, order: str) -> Ev:
+        return Ev(person, "watched movie", utc(2020, 1, day, 12),
+                  {"order": order, "name": person[-1]}, person_props={"name": person})  # fmt: skip
+
+    return [
+        watched("person1", 1, "1"),
+        watched("person2", 1, "1"),
+        watched("person2", 2, "2"),
+        watched("person2", 2, "2"),
+        watched("person3", 1, "1"),
+        watched("person3", 2, "2"),
+        watched("person3", 3, "2"),
+        watched("person4", 5, "1"),
+    ]
+
+
+FROZEN_JAN_4 = ["--since", "2019-12-28", "--until", "2020-01-04"]
+EVENTS_T31 = CASES.add("t31", multiple_people())
+
+
+def test_person_property_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_person_property_filtering (PostHog commit a073ad8b): the
+    person property filter `name = person1` is `--where` on `person.properties.name`."""
+    e = EVENTS_T31
+    doc = engine("trends", [e("watched movie"), *FROZEN_JAN_4,
+                            "--where", "person.properties.name = 'person1'"],
+                 as_of="2020-01-04")  # fmt: skip
+    points = by_day(doc, e("watched movie"))
+    assert [points["2020-01-01"], points["2020-01-02"]] == [1, 0]
+
+
+EVENTS_T32 = CASES.add("t32", multiple_people())
+
+
+def test_person_property_filtering_clashing_with_event_property(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_person_property_filtering_clashing_with_event_property
+    (PostHog commit a073ad8b): `name` is a person property and an event property; each filter
+    reads its own."""
+    e = EVENTS_T32
+    for where in ("person.properties.name = 'person1'", "properties.name = '1'"):
+        doc = engine("trends", [e("watched movie"), *FROZEN_JAN_4, "--where", where],
+                     as_of="2020-01-04")  # fmt: skip
+        points = by_day(doc, e("watched movie"))
+        assert [points["2020-01-01"], points["2020-01-02"]] == [1, 0], where
+
+
+EVENTS_T33 = CASES.add("t33", multiple_people())
+
+
+def test_entity_person_property_filtering(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_entity_person_property_filtering (PostHog commit
+    a073ad8b): the series' own person filter `name = person1`; with one series it is
+    `--where`."""
+    e = EVENTS_T33
+    doc = engine("trends", [e("watched movie"), *FROZEN_JAN_4,
+                            "--where", "person.properties.name = 'person1'"],
+                 as_of="2020-01-04")  # fmt: skip
+    points = by_day(doc, e("watched movie"))
+    assert [points["2020-01-01"], points["2020-01-02"]] == [1, 0]
