@@ -26,8 +26,11 @@ from tests.analytics_helpers import run_json
 from tests.posthog_server import live_env, serve
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """A moment in UTC."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
