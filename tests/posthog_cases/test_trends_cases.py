@@ -92,10 +92,10 @@ EVENTS_T02 = CASES.add("t02", create_events())
 
 def test_trends_per_day_48hours(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_trends_per_day_48hours (PostHog commit a073ad8b): the
-    last 48 hours by day, from 2020-01-01 13:00:01."""
+    last 48 hours by day, from 2020-01-01 13:00 (PostHog truncates `-48h` to the hour)."""
     e = EVENTS_T02
     frozen = "2020-01-03T13:00:01"
-    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-01T13:00:01", "--until", frozen],
+    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-01T13:00:00", "--until", frozen],
                  as_of=frozen)  # fmt: skip
     assert days(doc)[1] == "2020-01-02"
     assert by_day(doc, e(SIGN_UP))["2020-01-02"] == 1
@@ -228,9 +228,10 @@ EVENTS_T10 = CASES.add("t10", dated(*LAST_HOURS))
 
 def test_last24hours_timerange(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_last24hours_timerange (PostHog commit a073ad8b): from
-    2020-11-01 10:20 to 2020-11-02 10:20, the 05:20 event left out."""
+    2020-11-01 10:00 (`-24h` truncated to the hour) to 2020-11-02 10:20, the 05:20 event left
+    out."""
     e = EVENTS_T10
-    doc = engine("trends", [e("event_name"), "--since", "2020-11-01T10:20:00",
+    doc = engine("trends", [e("event_name"), "--since", "2020-11-01T10:00:00",
                             "--until", "2020-11-02T10:20:00"],
                  as_of="2020-11-02T10:20:00")  # fmt: skip
     assert days(doc) == ["2020-11-01", "2020-11-02"] and data(doc, e) == [2, 1]
@@ -241,9 +242,9 @@ EVENTS_T11 = CASES.add("t11", dated(*LAST_HOURS))
 
 def test_last48hours_timerange(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_last48hours_timerange (PostHog commit a073ad8b): from
-    2020-10-31 10:20 to 2020-11-02 10:20."""
+    2020-10-31 10:00 (`-48h` truncated to the hour) to 2020-11-02 10:20."""
     e = EVENTS_T11
-    doc = engine("trends", [e("event_name"), "--since", "2020-10-31T10:20:00",
+    doc = engine("trends", [e("event_name"), "--since", "2020-10-31T10:00:00",
                             "--until", "2020-11-02T10:20:00"],
                  as_of="2020-11-02T10:20:00")  # fmt: skip
     assert days(doc) == ["2020-10-31", "2020-11-01", "2020-11-02"] and data(doc, e) == [0, 3, 1]
