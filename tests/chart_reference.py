@@ -207,6 +207,35 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
     return spec, alt_pairs("Daily active users", rows, "day", "active_users")
 
 
+def _failures(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    rows = [
+        {"cause": c["cause"], "level": level, "failures": c["failures"], "users": c["users"]}
+        for level, key in (("workflow", "workflow_causes"), ("tool", "tool_causes"))
+        for c in d.get(key) or []
+    ]
+    rows.sort(key=lambda r: (-r["failures"], r["cause"], r["level"] != "workflow"))
+    rows = rows[:12]
+    if not rows:
+        return None
+    levels = ["workflow", "tool"]
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y("cause:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("failures:Q", stack=None, title="failures"),
+            yOffset=alt.YOffset("level:N", sort=levels),
+            color=alt.Color("level:N", sort=levels, scale=alt.Scale(domain=levels), title="level"),
+            tooltip=["cause:N", "level:N", "failures:Q", "users:Q"],
+        )
+        .properties(title="Failures by cause, workflow and tool level", width=460)
+    ).to_dict(validate=False)
+    text = "; ".join(f"{r['cause']} ({r['level']} level) {r['failures']}" for r in rows)
+    return spec, f"Failures by cause, workflow and tool level (not added up): {text}."
+
+
 def _trends(d: dict[str, Any]) -> Chart | None:
     import altair as alt
 

@@ -113,3 +113,32 @@ def marks_of_the_flow() -> list[str]:
         "</script><script>document.body.setAttribute('data-pwned','7')</script>",
         "javascript:document.body.setAttribute('data-pwned','8')",
     ]
+
+
+def test_failures_by_cause_draws_each_level_apart_with_a_legend(tmp_path: Path) -> None:
+    """The failures chart drew a cause found at both levels as one bar of their sum (177
+    failed runs and 161 failed tool calls as 338), one colour, no legend, while `usertrack
+    failures` keeps the levels apart. Each level is its own bar now, named by a legend."""
+    causes = [{"cause": "Sandbox rate limit", "failures": 177, "users": 9},
+              {"cause": "Bad input", "failures": 12, "users": 4}]  # fmt: skip
+    tools = [{"cause": "Sandbox rate limit", "failures": 161, "users": 8}]
+    panel = {
+        "analysis": "failures",
+        "title": "Failures by cause",
+        "note": "",
+        "data": {"workflow_causes": causes, "tool_causes": tools},
+    }
+    page = tmp_path / "failures.html"
+    page.write_text(
+        render.to_html({"title": "t", "period_text": "p", "period_label": "p"}, [panel]),
+        encoding="utf-8",
+    )
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert console_lines(shown.stderr) == []
+    chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+    legend = chart.split('class="mark-group role-legend"', 1)[1]
+    assert ">workflow</text>" in legend and ">tool</text>" in legend
+    bars = re.findall(r'<path[^>]+aria-label="([^"]+)"[^>]+role="graphics-symbol"', chart)
+    assert len(bars) == 3, bars  # a bar for each (level, cause): none summed
+    assert not any("338" in b for b in bars)

@@ -295,7 +295,8 @@ SHAPES = [
     ("segments", {"segments": [{"name": "S", "before": 1, "after": 3, "change": 2,
                                 "entered": ["a@x"], "left": []}]}),
     ("failures", {"workflow_causes": [{"cause": "c", "failures": 2, "users": 1}],
-                  "tool_causes": [{"cause": "d", "failures": 5, "users": 2}]}),
+                  "tool_causes": [{"cause": "d", "failures": 5, "users": 2},
+                                  {"cause": "c", "failures": 2, "users": 2}]}),
     ("sessions", {"buckets": [{"bucket": "0-30s", "sessions": 2}]}),
     ("alerts", {"alerts": [{"trigger": "t"}, {"trigger_name": "N"}, {}]}),
     ("trends", {"points": ["2026-11-01", "2026-11-02"], "math": "dau", "interval": "day",
@@ -314,7 +315,7 @@ def test_the_charts_are_the_specifications_altair_builds(monkeypatch: pytest.Mon
     ours = [charts.chart(analysis, data) for analysis, data in SHAPES]
     assert all(made is not None for made in ours)
     monkeypatch.setattr(charts, "_bars", reference._bars)
-    for name in ("metrics", "activity", "retention", "paths", "trends"):
+    for name in ("metrics", "activity", "retention", "paths", "trends", "failures"):
         monkeypatch.setitem(charts.CHARTS, name, getattr(reference, f"_{name}"))
     theirs = [charts.chart(analysis, data) for analysis, data in SHAPES]
     for (analysis, _), mine, built in zip(SHAPES, ours, theirs, strict=True):
@@ -632,3 +633,22 @@ def test_clean_finds_every_hidden_character_deep_in_a_panel() -> None:
     assert clean(plain) is plain  # nothing to show otherwise: given back, not copied
     looks = {"name": ["x\\ry", "\\u0007", "\\b"]}  # backslashes, not controls: kept
     assert clean(looks) == looks
+
+
+def test_the_failures_chart_names_each_level_and_adds_none_up() -> None:
+    """The alt text (the Markdown's image text, the JSON's chart_alt) and the mermaid chart
+    named a cause without its level, one bar the sum of a cause's two levels."""
+    from usertrack.dashboards.charts import chart, mermaid
+
+    data = {
+        "workflow_causes": [{"cause": "Sandbox rate limit", "failures": 177, "users": 9}],
+        "tool_causes": [{"cause": "Sandbox rate limit", "failures": 161, "users": 8}],
+    }
+    made = chart("failures", data)
+    assert made is not None
+    assert made[1] == (
+        "Failures by cause, workflow and tool level (not added up): Sandbox rate limit"
+        " (workflow level) 177; Sandbox rate limit (tool level) 161."
+    )
+    (block,) = mermaid("failures", data)
+    assert block.splitlines()[-2:] == ["    bar [177]", "    bar [161]"]

@@ -375,13 +375,35 @@ def _segments(d: dict[str, Any]) -> Chart | None:
     return _bar_chart(rows, "segment", "count", "Persons per segment")
 
 
+# The two levels of `usertrack failures`, never added up: a failed run and a failed tool call
+# are counted apart (a run's failure is often its tool's, counted once at each level).
+FAILURE_LEVELS = (("workflow", "workflow_causes"), ("tool", "tool_causes"))
+
+
 def _failures(d: dict[str, Any]) -> Chart | None:
+    """The commonest causes, a bar for each level side by side (a colour each, with a legend):
+    a cause found at both levels has two bars, not one of their sum."""
     rows = [
-        {"cause": c["cause"], "failures": c["failures"], "users": c["users"]}
-        for c in (d.get("workflow_causes") or []) + (d.get("tool_causes") or [])
+        {"cause": c["cause"], "level": level, "failures": c["failures"], "users": c["users"]}
+        for level, key in FAILURE_LEVELS
+        for c in d.get(key) or []
     ]
-    rows.sort(key=lambda r: (-r["failures"], r["cause"]))
-    return _bar_chart(rows[:12], "cause", "failures", "Failures by cause")
+    rows.sort(key=lambda r: (-r["failures"], r["cause"], r["level"] != "workflow"))
+    rows = rows[:12]
+    if not rows:
+        return None
+    levels = [level for level, _key in FAILURE_LEVELS]
+    bars = _layer(
+        rows, {"type": "bar"},
+        color=_field("level:N", sort=levels, scale={"domain": levels}, title="level"),
+        tooltip=_tips("cause:N", "level:N", "failures:Q", "users:Q"),
+        x=_field("failures:Q", stack=None, title="failures"),
+        y=_field("cause:N", sort=None, title=None, axis={"labelLimit": 260}),
+        yOffset=_field("level:N", sort=levels),
+    )  # fmt: skip
+    spec = _top({**bars, "title": "Failures by cause, workflow and tool level", "width": 460})
+    text = "; ".join(f"{r['cause']} ({r['level']} level) {_num(r['failures'])}" for r in rows)
+    return spec, f"Failures by cause, workflow and tool level (not added up): {text}."
 
 
 def _sessions(d: dict[str, Any]) -> Chart | None:
