@@ -503,13 +503,54 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
 }
 
 
+def nothing_to_show(analysis: str, d: dict[str, Any]) -> str | None:
+    """Why a panel has nothing to show, in words (its headline instead of zeros, `None%` or an
+    empty chart), or None when it has something. A project without the events an analysis
+    counts (the activation funnel's sign-ups, say) reads as that, not as a broken page."""
+    try:
+        if analysis == "funnel":
+            steps = d["steps"]
+            unit = "accounts" if d.get("counted") == "accounts" else "persons"
+            if not steps or not steps[0][unit]:
+                first = f" ({_event(steps[0])})" if steps else ""
+                return f"No one did the funnel's first step{first} in the period: no conversion."
+        if analysis == "retention" and not any(c["size"] for c in d["cohorts"]):
+            periods = f"{len(d['cohorts'])} {d['period']}s" if d["cohorts"] else "the range"
+            start = d.get("start_event") or "the start event"
+            return f"No one did {start}, the cohorts' start, in {periods}: no cohort to follow."
+        if analysis == "features" and not d["features"]:
+            active = d.get("active_persons") or 0
+            return f"No feature was used in the period, by any of {active:,} active persons."
+        if analysis == "paths" and not d["total_sequences"]:
+            into = f" into {d['end_point']}" if d.get("end_point") else ""
+            return f"No paths{into} in the period."
+        if analysis == "sessions" and not d["sessions"]:
+            return "No sessions in the period."
+        if analysis == "trends" and not any(
+            isinstance(v, int | float) and v for x in d["series"] for v in x.get("data") or []
+        ):
+            named = d.get("events") or [x["event"] for x in d["series"]]
+            events = ", ".join(dict.fromkeys(str(e) for e in named))
+            return f"No {events or 'such'} events in the period: nothing to draw."
+    except (KeyError, TypeError, IndexError):
+        return None
+    return None
+
+
+def _event(step: dict[str, Any]) -> str:
+    return str(step.get("name") or step.get("event"))
+
+
 def chart(analysis: str, data: dict[str, Any], *, cleaned: bool = False) -> Chart | None:
     """The panel's (spec, alt text), or None when it has no shape to draw. `cleaned`: `data`
     is `clean`'s already."""
     make = CHARTS.get(analysis)
     if make is None:
         return None
-    made = make(data if cleaned else clean(data))
+    data = data if cleaned else clean(data)
+    if nothing_to_show(analysis, data) is not None:  # the headline says why, in words
+        return None
+    made = make(data)
     if made is None:
         return None
     spec, text = made

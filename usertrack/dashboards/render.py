@@ -16,7 +16,7 @@ from typing import Any
 
 from usertrack.core import style
 from usertrack.dashboards import charts
-from usertrack.dashboards.charts import chart, clean, mermaid, svgs
+from usertrack.dashboards.charts import chart, clean, mermaid, nothing_to_show, svgs
 
 
 def headline(analysis: str, d: dict[str, Any]) -> str:
@@ -58,8 +58,12 @@ def _next_ended(start: str, d: dict[str, Any]) -> bool:
 
 def _change(analysis: str, d: dict[str, Any]) -> str:
     previous = d.get("previous")
+    if nothing_to_show(analysis, d) is not None:
+        return ""
     if analysis == "funnel" and isinstance(previous, dict) and previous.get("steps"):
         now, before = d["steps"][-1], previous["steps"][-1]
+        if not previous["steps"][0]["persons"]:
+            return "Previous period: no one entered."
         points = round(now["conversion_from_start"] - before["conversion_from_start"], 1)
         return (
             f"Previous period: {previous['steps'][0]['persons']:,} entered,"
@@ -95,6 +99,10 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
     return ""
 
 
+def _rounded(n: float) -> float:
+    return n if isinstance(n, int) or n == int(n) else round(n, 1)
+
+
 def _by(series: dict[str, Any]) -> str:
     value = series.get("breakdown")
     return "" if value is None else f" / {value}"
@@ -102,10 +110,11 @@ def _by(series: dict[str, Any]) -> str:
 
 def _numbers(analysis: str, d: dict[str, Any]) -> str:
     try:
+        empty = nothing_to_show(analysis, d)
+        if empty is not None:
+            return empty
         if analysis == "funnel":
             steps = d["steps"]
-            if not steps:
-                return "No one entered the funnel."
             return (
                 f"{steps[0]['persons']:,} entered, {steps[-1]['persons']:,} converted"
                 f" ({steps[-1]['conversion_from_start']}%)."
@@ -157,14 +166,13 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
                 f" bounce rate {d['bounce_rate']}%."
             )
         if analysis == "trends":
-            return (
-                "; ".join(
-                    f"{x['event']}{_by(x)} {x['total']:,}"
-                    for x in d["series"]
-                    if isinstance(x.get("total"), int | float)
-                )
-                + "."
-            )
+            # each series' total, or the average of its points (daily uniques, percentiles)
+            figures = [
+                f"{x['event']}{_by(x)} {'' if 'total' in x else 'average '}{_rounded(n):,}"
+                for x in d["series"]
+                if isinstance(n := x.get("total", x.get("average")), int | float) and n == n
+            ]
+            return "; ".join(figures) + "." if figures else ""
         if analysis == "alerts":
             return f"{len(d['alerts']):,} alerts."
         if analysis == "metrics":
