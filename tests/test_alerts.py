@@ -471,7 +471,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     assert saved() == {"2026-11-15T00:00:00Z", "2026-11-16T00:00:00Z"}  # the anchor, a day before
     again = run(["alerts", "-f", "json"], home)
     assert again.exit_code == 0, again.stderr
-    assert "one day earlier" not in again.stderr
+    assert "segment triggers: entered a segment since 2026-11-15 00:00 UTC" in again.stderr
     assert json.loads(again.stdout)["alerts"] == json.loads(result.stdout)["alerts"]
     day_after = anchor - timedelta(days=INCIDENT_DAYS_BEFORE_ANCHOR - 1)
     spike = run(["alerts", "--as-of", day_after.isoformat(), "-f", "json"], home)
@@ -923,11 +923,12 @@ def test_pending_shows_stranger_values_as_plain_text(tmp_path: Path) -> None:
     assert not fresh.exists()
 
 
-def test_a_damaged_snapshot_is_skipped_with_a_warning_by_alerts_changes_and_report(
+def test_a_damaged_snapshot_stops_no_alert_and_is_named_by_changes_and_report(
     demo: Path,
 ) -> None:
     """One damaged history snapshot made `alerts` exit 8 on every run (all Slack alerting
-    blocked), with no word on how to recover; `segments --changes` and `report weekly` agree."""
+    blocked), with no word on how to recover. `alerts` reads no earlier snapshot now;
+    `segments --changes` and `report weekly` skip it with a warning saying how."""
     import sqlite3
 
     from usertrack.segments.history import history_path
@@ -947,10 +948,9 @@ def test_a_damaged_snapshot_is_skipped_with_a_warning_by_alerts_changes_and_repo
 
     alerts = run(["alerts", "-f", "json"], demo)
     assert alerts.exit_code == 0, alerts.stderr
-    # Both snapshots before it are damaged: each is named, then the day earlier is computed.
-    assert warned(alerts.stderr, "2026-11-15T00:00:00Z")
-    assert warned(alerts.stderr, "2026-11-09T00:00:00Z")
-    assert "one day earlier" in alerts.stderr
+    # Both snapshots before it are damaged: alerts compares with the day earlier, from the data.
+    assert not warned(alerts.stderr, "2026-11-15T00:00:00Z")
+    assert "the segments one day earlier, worked out from the data" in alerts.stderr
     assert _entered(json.loads(alerts.stdout)["alerts"]) == _entered(
         json.loads(before.stdout)["alerts"]
     )
@@ -999,19 +999,27 @@ def test_a_segments_run_between_two_alerts_passes_consumes_nothing(demo: Path) -
     assert stat.S_IMODE((demo / "alerts-segments.json").stat().st_mode) == 0o600
 
     def entered() -> set[str]:
-        # At the data's own moment: a chosen one (--as-of) compares with the data, not a pass.
-        dry = run(["alerts", "-f", "json"], demo)
-        assert dry.exit_code == 0, dry.stderr
-        return _entered(json.loads(dry.stdout)["alerts"])
+        # A pass that keeps its segments, at the data's own moment (a chosen one, --as-of,
+        # compares with the data): it compares with what the last one kept. What it keeps is
+        # put back, so that the next call compares with the same.
+        kept = (demo / "alerts-segments.json").read_bytes()
+        try:
+            again = run(["alerts", "-f", "json", "--save"], demo)
+        finally:
+            (demo / "alerts-segments.json").write_bytes(kept)
+        assert again.exit_code == 0, again.stderr
+        assert json.loads(again.stdout)["baseline"]["from"] == "last_pass"
+        return _entered(json.loads(again.stdout)["alerts"])
 
     before = entered()
     saved = run(["segments", "--as-of", "2026-11-14 20:00", "--save", "-f", "json"], demo)
     assert saved.exit_code == 0, saved.stderr
     assert len(before) >= 3 and entered() == before
-    # A damaged baseline file is named, and the history is the baseline again.
+    # A damaged baseline file is named, and the day earlier is the baseline instead.
     (demo / "alerts-segments.json").write_text("{oops")
-    damaged = run(["alerts", "-f", "json"], demo)
+    damaged = run(["alerts", "-f", "json", "--save"], demo)
     assert damaged.exit_code == 0 and "alerts-segments.json: damaged" in damaged.stderr
+    assert json.loads(damaged.stdout)["baseline"]["from"] == "data"
 
 
 def test_a_history_damaged_as_a_whole_does_not_stop_alerting(demo: Path) -> None:
@@ -1021,7 +1029,7 @@ def test_a_history_damaged_as_a_whole_does_not_stop_alerting(demo: Path) -> None
 
     path = history_path(demo)
     path.write_text("not a database\n")
-    found = run(["alerts", "-f", "json"], demo)  # the data's moment: the history is read
+    found = run(["alerts", "-f", "json", "--save"], demo)  # the history is read and written
     assert found.exit_code == 0, found.stderr
     assert f"{path}: cannot open the segment history" in found.stderr
     assert f"mv {path} {path}.damaged" in found.stderr
@@ -1055,8 +1063,12 @@ def test_an_as_of_run_gives_the_same_answer_whatever_the_history_holds(demo: Pat
     assert kept.exit_code == 0, kept.stderr
     assert (demo / "alerts-segments.json").exists()
     assert at_moment() == bare
-    # A pass at the data's own moment (no --as-of) still compares with what the last one kept.
+    # At the data's own moment (no --as-of) a dry pass compares with the data too, and only a
+    # pass that keeps its segments with what the last one kept.
     now = run(["alerts", "-f", "json"], demo)
+    assert now.exit_code == 0, now.stderr
+    assert json.loads(now.stdout)["baseline"]["from"] == "data"
+    now = run(["alerts", "-f", "json", "--save"], demo)
     assert now.exit_code == 0, now.stderr
     assert json.loads(now.stdout)["baseline"]["from"] == "last_pass"
 

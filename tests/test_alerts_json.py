@@ -14,7 +14,7 @@ from usertrack.rendering.export import jsonable
 def _run(email: str, name: str | None) -> AlertRun:
     as_of = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
     run = AlertRun(as_of=as_of, rules_path="alerts.yaml")
-    run.baseline = {"as_of": as_of, "from": "history", "snapshot": None}
+    run.baseline = {"as_of": as_of, "from": "last_pass", "snapshot": None}
     person = {"email": email, "name": name, "plan": "trialing", "trigger": "stuck_on_page",
               "trigger_name": "Stuck", "detail": "", "current_page": "/pricing",
               "time_on_page_seconds": 301, "session_events": 4, "session_errors": 0,

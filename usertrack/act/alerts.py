@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from usertrack.checks.sql_checks import UnsafeSQLError, check_expression, expression_columns
-from usertrack.core.errors import AlertsFileError, DataError, QueryError
+from usertrack.core.errors import AlertsFileError, QueryError
 from usertrack.core.rulefiles import did_you_mean, key_line, read_rule_mapping, reject_unknown_keys
 
 if TYPE_CHECKING:
@@ -295,7 +295,6 @@ def person_url(host: str | None, project_id: str | None, distinct_id: str | None
 BASELINE_FROM = {
     "data": "the segments one day earlier, worked out from the data",
     "last_pass": "the segments the last alerts pass that sent (or --save) kept",
-    "history": "the latest snapshot of the segments history before as_of",
     # A dashboard's alerts of its period (find_alerts' `baseline`): the period's start.
     "period_start": "the segments at the start of the period, worked out from the data",
     "period_start_snapshot": "the segments history's snapshot of the start of the period",
@@ -316,12 +315,14 @@ def find_alerts(
 ) -> AlertRun:
     """One pass over every trigger of `rules` at `as_of` (but those of `skip_kinds`).
 
-    `reproducible` (a moment the user chose): entered_segment compares with the segments one
-    day before `as_of` worked out from the data, never with what earlier runs saved, so the
-    answer depends on the data and `as_of` alone. `baseline`: entered_segment compares with
-    these segments instead (a dashboard's alerts of its period: the segments at its start).
-    `keeps`: the pass's segments will be kept (record_segments), so a day-earlier baseline
-    computed from the data is every user's (a dry run classifies only those it needs).
+    entered_segment compares with the segments one day before `as_of` worked out from the
+    data, never with a snapshot another command saved, so the answer depends on the data and
+    `as_of` alone. `keeps`: the pass's segments will be kept (record_segments), so a
+    day-earlier baseline computed from the data is every user's (a dry run classifies only
+    those it needs); such a pass at the data's own moment (not `reproducible`: no moment the
+    user chose) compares with what the last keeping pass kept instead, when there is one, so
+    no one is sent twice. `baseline`: entered_segment compares with these segments instead (a
+    dashboard's alerts of its period: the segments at its start).
     `ahead`: the work on the events started before (events_ahead), for the same `as_of`."""
     from usertrack.act.alerts_ahead import Ahead
     from usertrack.act.alerts_runs import for_pass
@@ -379,7 +380,7 @@ def _start_ahead(
     """Start what the pass's triggers will ask for, side by side (usertrack.act.alerts_ahead):
     the segments now and, when entered_segment compares with the data, a day earlier; the
     failure trend; each metric's figures. Which baseline the segments compare with is decided
-    here (`_saved_baseline` records it in `run.baseline`), before the pass asks."""
+    here (`_last_pass` records it in `run.baseline`), before the pass asks."""
     if "activity" in kinds and "posthog" in ws.sources:
         ahead.start(("activity",), lambda: ws.run_query(ACTIVITY_QUERY, as_of, **rules.params))
     for trigger in rules.triggers:
@@ -405,7 +406,7 @@ def _start_ahead(
             ahead.give(now_key, saved)
         else:
             ahead.start(now_key, lambda: ws.classify(as_of, progress, say=False), classifies=True)
-        if baseline is None and (reproducible or _saved_baseline(ws, as_of, run) is None):
+        if baseline is None and (reproducible or not keeps or _last_pass(ws, as_of, run) is None):
             since = as_of - timedelta(days=1)
             segments = list(dict.fromkeys(s for t in rules.triggers for s in t.segments))
             # (its warning said by the pass, in order, not by this job)
@@ -594,11 +595,6 @@ def _segment_alerts(
         how = "period_start_snapshot" if given.source == "snapshot" else "period_start"
         run.baseline = {"as_of": _aware(given.as_of), "from": how, "snapshot": given}
     if baseline is None:
-        if not reproducible:
-            run.notes.append(
-                f"no saved snapshot before {as_of:%Y-%m-%d %H:%M} UTC under the current rules:"
-                " entered_segment compares with the segments of one day earlier"
-            )
         computed = _classified(ws, ahead, since, progress)
         baseline = computed
         if not isinstance(computed, SomePeople):  # some people's segments are no snapshot
@@ -612,6 +608,7 @@ def _segment_alerts(
         seg: sorted(now.in_segment(seg) - baseline.in_segment(seg)) for seg in trigger.segments
     }
     known = plans.of({email for emails in entered.values() for email in emails})
+    since_when = {"baseline": baseline_words(run)}  # what a Slack message says it compared
     alerts = []
     for seg, emails in entered.items():
         for email in emails:
@@ -625,6 +622,7 @@ def _segment_alerts(
                     plan=known.get(email),
                     detail=f"entered {names.get(seg, seg)}",
                 )
+                | since_when
             )
     return alerts
 
@@ -645,32 +643,17 @@ def _classified(
     return found
 
 
-def _saved_baseline(ws: Workspace, as_of: datetime, run: AlertRun) -> Snapshot | None:
-    """What the last pass that sent (or --save) kept, else the latest sound snapshot of the
-    history before `as_of`; None when neither is there (recorded in `run.baseline`)."""
+def _last_pass(ws: Workspace, as_of: datetime, run: AlertRun) -> Snapshot | None:
+    """What the last pass that sent (or --save) kept, before `as_of` under the current rules;
+    None when there is none (recorded in `run.baseline`). Never a snapshot of the segments
+    history: another command's (`segments`, `report weekly`) would move the baseline."""
     from usertrack.act.alerts_segments import alerted_segments
-    from usertrack.segments.history import open_history, warning_to
+    from usertrack.segments.history import open_history
 
-    baseline: Snapshot | None = None
     with open_history(ws) as history:
-        # What the last pass that sent (or --save) recorded; else the latest sound snapshot
-        # before as_of (a damaged one is skipped with a warning). The history keeps one
-        # snapshot a day, which a `segments` run later that day replaces: compared with that,
-        # whoever entered between the alerts pass and it would never be alerted.
         baseline = alerted_segments(ws, as_of, history.fingerprint)
-        if baseline is None:
-            try:
-                found = history.latest(as_of, before=True, warn=warning_to(ws))
-            except DataError as e:  # a damaged history must not stop every alert
-                found = None
-                warn = warning_to(ws)
-                if warn:
-                    warn(f"{e}; entered_segment does not compare with it (hint: {e.hint})")
-            if found is not None and found.fingerprint == history.fingerprint:
-                baseline = found
-                run.baseline = {"as_of": found.as_of, "from": "history", "snapshot": found}
-        elif baseline is not None:
-            run.baseline = {"as_of": baseline.as_of, "from": "last_pass", "snapshot": baseline}
+    if baseline is not None:
+        run.baseline = {"as_of": baseline.as_of, "from": "last_pass", "snapshot": baseline}
     return baseline
 
 
@@ -779,6 +762,18 @@ def record_segments(ws: Workspace, run: AlertRun) -> list[datetime]:
                 saved.append(moment)
         keep_alerted(ws, run.current, history.fingerprint)
     return saved
+
+
+def baseline_words(run: AlertRun) -> str | None:
+    """What entered_segment compared with, for people: "entered a segment since 2026-11-15
+    00:00 UTC (the segments one day earlier, worked out from the data)"; None when no segment
+    trigger ran. Every format says it (the table's title, Markdown, stderr, Slack)."""
+    if run.baseline is None:
+        return None
+    from usertrack.core.style import moment
+
+    what = BASELINE_FROM[run.baseline["from"]]
+    return f"entered a segment since {moment(run.baseline['as_of'])} ({what})"
 
 
 def alerts_document(run: AlertRun) -> dict[str, Any]:

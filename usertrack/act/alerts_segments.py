@@ -124,8 +124,8 @@ ALERTED_SEGMENTS_FILE = "alerts-segments.json"
 
 def alerted_segments(ws: Workspace, before: datetime, fingerprint: str | None) -> Snapshot | None:
     """The segments the last recording pass kept, if taken before `before` in this workspace
-    under these rules; None otherwise, or when the file is damaged (with a warning: the history
-    is then the baseline, as before the file existed)."""
+    under these rules; None otherwise, or when the file is damaged (with a warning: the segments
+    one day earlier are then the baseline)."""
     import json
 
     from usertrack.segments.history import Snapshot, warning_to, workspace_identity
@@ -143,8 +143,8 @@ def alerted_segments(ws: Workspace, before: datetime, fingerprint: str | None) -
         warn = warning_to(ws)
         if warn:
             warn(
-                f"{path}: damaged ({type(e).__name__}); entered_segment compares with the history"
-                " instead, and the next run that sends writes it anew"
+                f"{path}: damaged ({type(e).__name__}); entered_segment compares with the"
+                " segments one day earlier instead, and the next run that sends writes it anew"
             )
         return None
     if as_of >= before:

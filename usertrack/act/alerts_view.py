@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document
+from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document, baseline_words
 from usertrack.core import style
 from usertrack.rendering.export import csv_text, json_text, md_table
 
@@ -45,14 +45,22 @@ def _human_row(alert: dict[str, Any]) -> list[Any]:
 
 
 def render_alerts(console: Any, run: AlertRun) -> None:
-    from usertrack.rendering.terminal import Col, fitted_table
+    from rich.text import Text
 
-    title = (
+    from usertrack.rendering.terminal import Col, fitted_table, plain
+
+    since = baseline_words(run)
+    heading = (
         f"{style.counted(len(run.alerts), 'alert')} as of {style.moment(run.as_of)}"
         f"  (rules: {run.rules_path})"
     )
+    # The baseline on a line of its own under the count (each line plain text, never markup).
+    lines = [heading, *([f"Segment triggers: {since}"] if since else [])]
+    title = Text("\n").join(plain(line) for line in lines)
     if not run.alerts:
         console.print(f"No one needs help as of {style.moment(run.as_of)}.", markup=False)
+        if since:
+            console.print(f"Segment triggers: {since}.", markup=False)
         return
     cols = [
         Col("Email"),
@@ -97,6 +105,9 @@ def alerts_csv(run: AlertRun) -> str:
 
 def alerts_markdown(run: AlertRun) -> str:
     head = f"# Support alerts as of {style.moment(run.as_of)}\n\n"
+    since = baseline_words(run)
+    if since:
+        head += f"Segment triggers: {style.md_text(since)}.\n\n"
     if not run.alerts:
         return head + "No one needs help.\n"
     return head + md_table(list(_HEADERS), [_human_row(a) for a in run.alerts])

@@ -220,6 +220,8 @@ def message(
                 if isinstance(alert.get("last_active_at"), datetime)
                 else []
             )
+            if alert.get("baseline"):  # what "entered" is measured from (our words, no data)
+                summary.append(f"• Compared: {alert['baseline']}")
         else:
             header, title = "🚨 User Needs Support", "🚨 User needs support: "
             page = value(alert["current_page"]) if alert.get("current_page") else "unknown"

@@ -103,7 +103,8 @@ def _record_segments(ws: Workspace, run: Any) -> None:
     try:
         record_segments(ws, run)
     except DataError as e:
-        warn(f"{e}; segments not kept: the next run compares with an older moment")
+        hint = f" (hint: {e.hint})" if e.hint else ""
+        warn(f"{e}; segments not kept: the next run compares with an older moment{hint}")
 
 
 @app.command()
@@ -154,7 +155,12 @@ def alerts(
         import time
         from datetime import timedelta
 
-        from usertrack.act.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
+        from usertrack.act.alerts import (
+            SEGMENT_EVERY_SECONDS,
+            baseline_words,
+            find_alerts,
+            load_alert_rules,
+        )
         from usertrack.core.clock import parse_as_of
         from usertrack.core.config import resolve_alerts_file
         from usertrack.core.errors import DeliveryError
@@ -206,7 +212,8 @@ def alerts(
                     skip = frozenset({"segment", "metric"})
                 if "segment" not in skip:
                     last_segments = started
-                # A moment the user chose: the same answer whatever earlier runs saved.
+                # The same answer at a moment whatever other commands saved; a pass that keeps
+                # its segments at the data's own moment compares with the last one that kept.
                 run = find_alerts(
                     ws,
                     rules,
@@ -217,6 +224,9 @@ def alerts(
                 )
                 for note in run.notes:
                     info(f"usertrack: {note}")
+                since = baseline_words(run)
+                if since:  # in every format: what "entered a segment" is measured from
+                    info(f"usertrack: segment triggers: {since}")
                 _show_run(run, chosen, out)
                 if url:
                     delivery = _send(ws, run, url, keep, sending)
