@@ -406,7 +406,8 @@ def _start_ahead(
             ahead.give(now_key, saved)
         else:
             ahead.start(now_key, lambda: ws.classify(as_of, progress, say=False), classifies=True)
-        if baseline is None and (reproducible or not keeps or _last_pass(ws, as_of, run) is None):
+        # A dry run compares with what the next run that sends would: the last pass's copy.
+        if baseline is None and (reproducible or _last_pass(ws, as_of, run) is None):
             since = as_of - timedelta(days=1)
             segments = list(dict.fromkeys(s for t in rules.triggers for s in t.segments))
             # (its warning said by the pass, in order, not by this job)
