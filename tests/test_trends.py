@@ -47,10 +47,10 @@ EVENTS: list[tuple[str, datetime, str, str | None, Any]] = [
     (PV, at(2, 10), "p3", "Edge", 60),
     (PV, at(2, 11), "p3", "Firefox", None),
     ("signup", at(2, 9), "p3", None, None),
-    # p4: 2026-05-27 00:00:00 exactly, before the range: inside weekly_active's window of 06-01
-    # ((05-26, 06-02]) but not of 06-02 ((05-27, 06-03], whose start is exclusive)
+    # p4: 2026-05-27 00:00:00 exactly, before the range: its day 05-27 is inside weekly_active's
+    # window of 06-01 (05-26 .. 06-01) and of 06-02 (05-27 .. 06-02), not of 06-03
     (PV, at(0), "p4", "Chrome", None),
-    # p5: 06-03 00:00:00 exactly: a 06-03 event, and inside the window of 06-02 (end inclusive)
+    # p5: 06-03 00:00:00 exactly: a 06-03 event, outside the window of 06-02
     (PV, at(3, 0), "p5", "Opera", 10),
     # internal: never counted; after the range's end: never counted
     (PV, at(2, 8), "z", "Chrome", 1000),
@@ -115,31 +115,31 @@ def test_dau_and_cumulative_dau_counts_each_person_once(export: Path) -> None:
 
 
 def test_weekly_active_point_by_hand(export: Path) -> None:
-    # 06-01: (05-26 00:00, 06-02 00:00]: p4 (05-27 00:00), p1, p2 = 3
-    # 06-02: (05-27 00:00, 06-03 00:00]: p1, p2, p3, p5 (06-03 00:00, the end is inclusive) = 4;
-    #        p4 is out (the start is exclusive)
-    # 06-03: (05-28, 06-04]: p1, p2, p3, p5 = 4
+    # Each event counts for its UTC day (aggregation_operations.py truncates it to the day):
+    # 06-01: the days 05-26 .. 06-01: p4 (05-27 00:00), p1, p2 = 3
+    # 06-02: 05-27 .. 06-02: p4, p1, p2, p3 = 4; p5 (06-03 00:00) is a day of its own
+    # 06-03: 05-28 .. 06-03: p1, p2, p3, p5 = 4
     doc = cli_json([PV, "-m", "weekly_active", *ARGS], USERTRACK_EVENTS=str(export))
     assert data(doc) == {PV: [3, 4, 4]}
-    # monthly_active: everyone seen in the 30 days, p4 included throughout
+    # monthly_active: everyone seen in the 30 days, p4 included throughout, p5 from 06-03
     doc = cli_json([PV, "-m", "monthly_active", *ARGS], USERTRACK_EVENTS=str(export))
-    assert data(doc) == {PV: [3, 5, 5]}
+    assert data(doc) == {PV: [3, 4, 5]}
     # Per browser, each person once a point however many of their days the window holds:
-    # Chrome p1 (06-01, 06-03) and p4 (its day 05-26), Edge p3 (06-02) and p1 (06-03),
-    # Firefox p2 (06-01) and p3 (06-02), Safari p2 and p3 (06-02), Opera p5 (its day 06-02).
+    # Chrome p1 (06-01, 06-03) and p4 (its day 05-27), Edge p3 (06-02) and p1 (06-03),
+    # Firefox p2 (06-01) and p3 (06-02), Safari p2 and p3 (06-02), Opera p5 (its day 06-03).
     doc = cli_json(
         [PV, "-m", "weekly_active", "--by", "$browser", *ARGS], USERTRACK_EVENTS=str(export)
     )
     assert data(doc) == {
-        f"{PV}/Chrome": [2, 1, 1],
+        f"{PV}/Chrome": [2, 2, 1],
         f"{PV}/Edge": [0, 1, 2],
         f"{PV}/Firefox": [1, 2, 2],
         f"{PV}/Safari": [0, 2, 2],
-        f"{PV}/Opera": [0, 1, 1],
+        f"{PV}/Opera": [0, 0, 1],
     }
-    # A week's points: the plain join, the same persons
+    # At a week's interval, the persons of the week (PostHog's dau there): p1, p2, p3, p5
     doc = cli_json([PV, "-m", "weekly_active", "-i", "week", *ARGS], USERTRACK_EVENTS=str(export))
-    assert data(doc) == {PV: [3]}
+    assert data(doc) == {PV: [4]}
 
 
 def test_breakdown_keeps_the_top_values_and_the_rest_as_other(export: Path) -> None:
@@ -231,7 +231,6 @@ def test_typos_in_event_or_by_give_a_warning_with_the_closest_name(export: Path)
         (["--math", "sum"], "--math 'sum' needs a property"),
         (["--math", "p50:x"], "--math 'p50:x'"),
         (["--interval", "year"], "--interval 'year'"),
-        (["--math", "weekly_active", "--interval", "hour"], "give --interval day, week or month"),
         (["--interval", "hour", "--days", "400"], "more than 2000 points"),
         (["signup", PV, PV], "given twice"),
         (["signup", " "], "EVENT: an empty event name"),  # was a warning, then zeros

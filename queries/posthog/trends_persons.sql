@@ -12,13 +12,13 @@
 -- param active: 0
 --
 -- Unique persons per interval (PostHog's dau: count(DISTINCT person_id)) and the persons of the
--- 7 or 30 days to each point (weekly_active, monthly_active: PostHog counts an event at
--- timestamp t for the points d with t > d - 6 (29) days and t <= d + 1 day,
--- aggregation_operations.py `_actors_inner_select_query`) are worked out by usertrack from
--- these rows (docs/metrics.md, "Trends"). One row per person and breakdown value: `point`, the
--- interval starts with the event; with {active} = 1 instead the first day each event counts
--- for, its UTC day or the day before for an event at exactly 00:00:00 (still inside the day
--- before's window, which ends at d + 1 day inclusive). An array, which usertrack unnests:
+-- 7 or 30 days to each point (weekly_active, monthly_active: PostHog truncates each event to its
+-- day, or its hour at an hourly interval, and counts it for the points d with
+-- d - 7 (30) days < that start <= d, aggregation_operations.py `_actors_events_query` and
+-- `_actors_inner_select_query`) are worked out by usertrack from these rows (docs/metrics.md,
+-- "Trends"). One row per person and breakdown value: `point`, the interval starts with the
+-- event; with {active} = 1 instead the starts of the UTC days (hours, when {interval} is
+-- 'hour') with the event. An array, which usertrack unnests:
 -- PostHog sends a row per person, not per event. Breakdown as trends_counts. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
@@ -30,10 +30,8 @@ SELECT
 FROM (
     SELECT
         toString(person_id) AS person_id,
-        if({active} = 1,
-            if(timestamp = toStartOfDay(timestamp), toStartOfDay(timestamp) - toIntervalDay(1),
-                toStartOfDay(timestamp)),
-            if({interval} = 'hour', toStartOfHour(timestamp),
+        if({interval} = 'hour', toStartOfHour(timestamp),
+            if({active} = 1, toStartOfDay(timestamp),
                 if({interval} = 'day', toStartOfDay(timestamp),
                     if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
                         toStartOfDay(toStartOfMonth(timestamp)))))) AS point,

@@ -292,9 +292,11 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
 
 
 def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> Actors:
-    """The persons with the event in the interval starting at the point (PostHog's trends
-    actors; the persons its dau counts)."""
+    """The persons the point counts: those with the event in the interval starting at the point
+    (PostHog's trends actors; the persons its dau counts), or, for a rolling weekly_active or
+    monthly_active, in its window: the days (hours) p with point - 7 (30) days < p <= point."""
     from usertrack.analytics.common import FactsTable, open_facts_tables
+    from usertrack.analytics.trends import lookback
 
     points = [naive_utc(p) for p in result.points]
     fmt = "%Y-%m-%dT%H:%M" if result.interval == "hour" else "%Y-%m-%d"
@@ -305,30 +307,38 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
         listed = cells if len(result.events) == 1 else [f"{c}:{e}" for e in result.events
                                                          for c in cells]  # fmt: skip
         raise _refuse("trends", text, listed)
+    days = lookback(result.math, result.interval)
+    since = max(naive_utc(result.span.start), chosen) - timedelta(days=days)
     facts = [
         FactsTable(
             "posthog/trends_persons",
             "persons",
             {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"},
-            {"since": result.span.start, "until": result.span.end, "event": event,
-             "interval": result.interval, "by": "", "values": [], "active": 0},
+            {"since": since if days else result.span.start, "until": result.span.end,
+             "event": event, "interval": result.interval, "by": "", "values": [],
+             "active": int(bool(days))},
         )
     ]  # fmt: skip
+    if days:
+        sql = (
+            "SELECT DISTINCT person_id FROM persons WHERE point <= $point"
+            f" AND point > $point - INTERVAL {days} DAY AND person_id IS NOT NULL"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT person_id FROM persons WHERE point = $point AND person_id IS NOT NULL"
+        )
 
     def find() -> set[str]:
         with open_facts_tables(ws, as_of, facts) as con:
-            return {
-                str(r[0])
-                for r in con.execute(
-                    "SELECT DISTINCT person_id FROM persons WHERE point = $point"
-                    " AND person_id IS NOT NULL",
-                    {"point": chosen},
-                ).fetchall()
-            }
+            return {str(r[0]) for r in con.execute(sql, {"point": chosen}).fetchall()}
 
-    cell = ("trends", as_of, result.span.start, result.span.end, result.interval, event, chosen)
+    cell = ("trends", as_of, result.span.start, result.span.end, result.interval, days, event,
+            chosen)  # fmt: skip
     people = _people(ws, as_of, cell, find)
     about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
+    if days:
+        about = f"{event} in the {days} days to the {result.interval} of {chosen.strftime(fmt)}"
     return Actors(as_of, "trends", f"{stamp}:{event}", about, people)
 
 

@@ -39,6 +39,11 @@ MATHS = ("total", *PERSON_MATHS, *PROPERTY_MATHS)
 # weekly_active and monthly_active: the days each point looks back over (PostHog's
 # inclusive_lookback, aggregation_operations.py `_interval_placeholders`).
 LOOKBACK = {"weekly_active": 7, "monthly_active": 30}
+# The intervals at which they are dau instead: PostHog's trends runner sets weekly_active to dau
+# for an interval of a week or longer and monthly_active for a month
+# (posthog/hogql_queries/insights/utils/utils.py `series_should_be_set_to_dau`, applied by
+# trends_query_runner.py through `convert_active_user_math_based_on_interval`).
+AS_DAU = {"weekly_active": ("week", "month"), "monthly_active": ("month",)}
 OTHER = "$$_posthog_breakdown_other_$$"  # PostHog's BREAKDOWN_OTHER_STRING_LABEL
 MAX_POINTS = 2000
 MAX_EVENTS = 10
@@ -69,6 +74,15 @@ def parse_math(text: str) -> Math:
         f"--math {text!r} is not one of total, dau, weekly_active, monthly_active,"
         " or sum, avg, min, max, median, p90 with :PROPERTY"
     )
+
+
+def lookback(math: Math, interval: str) -> int:
+    """The days each point of `math` looks back over at `interval`: 7 or 30 for a rolling
+    weekly_active or monthly_active, 0 where the interval holds the window (then the math is
+    dau, the persons of the interval) and for every other math."""
+    if interval in AS_DAU.get(math.name, ()):
+        return 0
+    return LOOKBACK.get(math.name, 0)
 
 
 def parse_interval(text: str) -> str:
@@ -166,7 +180,10 @@ class Trends:
         """What one number sums a series up as: "total" where its points add up to a number of
         something, else "average" (of its points: a daily-unique count, a percentile)."""
         kinds = RUNNING if self.cumulative else SUMMABLE
-        return "total" if self.math.name in kinds else "average"
+        name = self.math.name
+        if name in LOOKBACK and not lookback(self.math, self.interval):
+            name = "dau"  # PostHog's own: the interval holds the window
+        return "total" if name in kinds else "average"
 
     def summed(self, s: Series) -> float:
         """The series' `headline` number: its total (the last point of a --cumulative run:
@@ -240,11 +257,6 @@ def check(events: list[str], interval: str, math: Math, top: int) -> None:
         raise UsageError("EVENT: an empty event name")
     if len(set(events)) != len(events):
         raise UsageError("an EVENT is given twice")
-    if math.name in LOOKBACK and interval == "hour":
-        raise UsageError(
-            f"--math {math.name} counts the {LOOKBACK[math.name]} days to each point:"
-            " give --interval day, week or month"
-        )
     if not 1 <= top <= 100:
         raise UsageError(f"--top {top} must be from 1 to 100")
 
@@ -624,28 +636,28 @@ def _persons(
     from usertrack.analytics.common import FACTS, open_facts_query
 
     interval = ask.interval
-    lookback = LOOKBACK.get(ask.math.name, 0)
+    days = lookback(ask.math, interval)
     schema = {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"}
-    params = ask.bounds(interval=interval, values=values, active=int(bool(lookback)))
-    params["since"] = ask.span.start - timedelta(days=lookback)
+    params = ask.bounds(interval=interval, values=values, active=int(bool(days)))
+    params["since"] = ask.span.start - timedelta(days=days)
     first, last = ticks[0], ticks[-1]
     with open_facts_query(ask.ws, "posthog/trends_persons", ask.as_of, schema, **params) as facts:
-        if lookback and interval == "day":
-            # A point d counts the persons with an event counting for one of d - lookback + 1
-            # .. d: a person's day p covers the points in [p, p + lookback). Each day keeps
-            # only the points the person's next day does not cover too ([p, min(p + lookback,
+        if days and interval in ("day", "hour"):
+            # A point d counts the persons with an event in a day (an hour, at --interval hour)
+            # p with d - days < p <= d: a person's p covers the points in [p, p + days). Each p
+            # keeps only the points the person's next p does not cover too ([p, min(p + days,
             # next))), so that every covered point is counted once per person: count(*) of a
             # join that matches each person at most once a point, rather than count(DISTINCT)
-            # over every (day, point) pair of the window (lookback times the rows: with a
-            # point a day, not with a week's or a month's, which the plain join below serves).
+            # over every (p, point) pair of the window (days times the rows: with a point a
+            # day or an hour, not with a week's, which the plain join below serves).
             sql = f"""
                 WITH ticks AS (SELECT unnest($ticks::TIMESTAMP[]) AS tick),
                 spans AS (
                     SELECT breakdown, point AS lo,
-                           least(point + INTERVAL {lookback} DAY,
+                           least(point + INTERVAL {days} DAY,
                                  coalesce(lead(point) OVER (
                                      PARTITION BY breakdown, person_id ORDER BY point),
-                                     point + INTERVAL {lookback} DAY)) AS hi
+                                     point + INTERVAL {days} DAY)) AS hi
                     FROM {FACTS} WHERE person_id IS NOT NULL
                 )
                 SELECT s.breakdown, ticks.tick, count(*)
@@ -653,14 +665,15 @@ def _persons(
                 GROUP BY 1, 2
             """
             rows = facts.execute(sql.replace("$ticks", _list_literal(ticks))).fetchall()
-        elif lookback:
-            # The same count: each day of a person once for every point of its window.
+        elif days:
+            # The same count (monthly_active a week at a time): each day of a person once for
+            # every point of its window.
             sql = f"""
                 WITH ticks AS (SELECT unnest($ticks::TIMESTAMP[]) AS tick)
                 SELECT f.breakdown, ticks.tick, count(DISTINCT f.person_id)
                 FROM {FACTS} AS f JOIN ticks
                   ON f.point <= ticks.tick
-                 AND f.point > ticks.tick - INTERVAL {lookback} DAY
+                 AND f.point > ticks.tick - INTERVAL {days} DAY
                 GROUP BY 1, 2
             """
             rows = facts.execute(sql.replace("$ticks", _list_literal(ticks))).fetchall()

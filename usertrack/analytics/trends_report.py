@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
-from usertrack.analytics.trends import OTHER, Trends
+from usertrack.analytics.trends import LOOKBACK, OTHER, Trends, lookback
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -46,6 +46,8 @@ def about(t: Trends) -> str:
         "weekly_active": "persons active in the 7 days to each point",
         "monthly_active": "persons active in the 30 days to each point",
     }.get(t.math.name, f"{t.math.name} of {t.math.property}")
+    if t.math.name in LOOKBACK and not lookback(t.math, t.interval):
+        math = "unique persons (the interval holds the window, as in PostHog)"
     parts = [f"{math} per {t.interval} (UTC), {style.span(t.span.start, t.span.end)}"]
     if t.by is not None:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")

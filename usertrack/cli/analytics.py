@@ -526,7 +526,8 @@ def trends(
             "--math",
             "-m",
             help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
-            " days to each point), or sum, avg, min, max, median, p90 with :PROPERTY.",
+            " days to each point; unique persons when the interval is as long), or sum, avg,"
+            " min, max, median, p90 with :PROPERTY.",
             metavar="MATH",
         ),
     ] = "total",
