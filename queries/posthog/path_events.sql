@@ -6,9 +6,11 @@
 -- param since: <moment>
 -- param until: <moment>
 --
--- PostHog's paths (posthog/hogql_queries/insights/paths/paths_query_runner.py) keep $pageview
--- (the node is its $pathname) and custom events (the node is the event name); other $-events
--- are left out, as is a pageview without a pathname. One row per person: their kept events as
+-- PostHog's paths (posthog/hogql_queries/insights/paths_query_runner.py) keep $pageview
+-- (the node is its $pathname without one trailing slash, `/pricing/` as `/pricing` but `/` as
+-- it is: `construct_event_hogql`'s replaceRegexpAll(..., '(.)/$', '\1')) and custom events (the
+-- node is the event name, as it is); other $-events are left out, as is a pageview without a
+-- pathname. One row per person: their kept events as
 -- two arrays of the same order (time, node) that usertrack unnests into a row per event
 -- (usertrack/analytics/common.py `unnested`): PostHog sends a row per person, not one per
 -- event. Sequences, duplicates and steps are worked out by usertrack (docs/metrics.md,
@@ -24,7 +26,7 @@ FROM (
     SELECT
         person_id,
         timestamp AS at,
-        if(event = '$pageview', properties.$pathname, event) AS step
+        if(event = '$pageview', replaceRegexpAll(properties.$pathname, '(.)/$', '\\1'), event) AS step
     FROM events
     WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
       AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''

@@ -166,7 +166,7 @@ FROM (
                                                                 SELECT
                                                                     person_id AS actor,
                                                                     timestamp AS at,
-                                                                    if(event = '$pageview', coalesce(properties.$pathname, ''), event) AS node
+                                                                    if(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event) AS node
                                                                 FROM events
                                                                 WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
                                                                   AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''

@@ -78,13 +78,21 @@ class Paths:
 
 
 def check_options(steps: int, start: str | None, end: str | None) -> tuple[str | None, str | None]:
-    """--steps in 2..20; --from/--to an event name or a pathname, not empty."""
+    """--steps in 2..20; --from/--to an event name or a pathname, not empty, without one
+    trailing slash as the pageviews' nodes are (`node_name`)."""
     if not 2 <= steps <= MAX_STEPS:
         raise UsageError(f"--steps {steps} must be from 2 to {MAX_STEPS}")
     for option, value in (("--from", start), ("--to", end)):
         if value is not None and not value.strip():
             raise UsageError(f"{option} is empty: give an event name or a page's pathname")
-    return (start.strip() if start else None), (end.strip() if end else None)
+    return (node_name(start.strip()) if start else None), (node_name(end.strip()) if end else None)
+
+
+def node_name(point: str) -> str:
+    """A --from/--to point as PostHog's paths runner matches it: without one trailing slash
+    unless it is the only character (paths_query_runner.py `paths_per_person_query`'s
+    target_point), as a pageview's node drops one (path_events.sql)."""
+    return point[:-1] if len(point) > 1 and point.endswith("/") else point
 
 
 # Nodes and persons as small integers: sorting and grouping integers costs a fraction of doing

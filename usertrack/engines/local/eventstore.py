@@ -72,8 +72,9 @@ __all__ = [
 
 # 2: the email key trims tabs, CR and LF too; 3: prop_feature; 4: person_hours, person_days;
 # 5: session_spans, path_steps, path_node_names; 6: person_day_spans, person_day_events;
-# 7: an export's groups and group types; 8: the session tables' picks at one moment by uuid
-STORE_VERSION = "8"
+# 7: an export's groups and group types; 8: the session tables' picks at one moment by uuid;
+# 9: path_node_names drops a pageview's trailing slash
+STORE_VERSION = "9"
 
 # Event properties materialized as columns of `events` (property name -> column). The HogQL
 # translator reads `properties.<name>` from these columns instead of parsing JSON per row.

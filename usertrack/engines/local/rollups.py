@@ -429,7 +429,9 @@ _SESSION_COLUMNS = """
     coalesce(arg_min(prop_geoip_country_code, row(timestamp, uuid)), '') AS country
 """
 # path_events.sql's kept events and their node.
-_PATH_NODE = "CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN prop_pathname ELSE event END"
+# A pageview's node drops one trailing slash (path_events.sql; RE2 in both engines).
+_PATH_NODE = """CASE WHEN event IS NOT DISTINCT FROM '$pageview'
+    THEN regexp_replace(prop_pathname, '(.)/$', '\\1') ELSE event END"""
 _PATH_KEPT = """(event IS NOT DISTINCT FROM '$pageview' OR NOT starts_with(event, '$'))
     AND (CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN coalesce(prop_pathname, '')
          ELSE event END) IS DISTINCT FROM ''"""
@@ -616,7 +618,7 @@ ORDER BY person_id NULLS LAST
 # filter: paths reads PATH_CODES_SQL's codes instead of its rows (LocalPostHogSource.path_codes).
 PATH_EVENTS = Shortcut(
     "posthog/path_events",
-    "ebebf2ea18f13dfceff7ac2a44ec24b49b47e45f95f3ef4a693abce9896e3114",
+    "e164153a91a39dc753d1d26438bf0978d0139c48c22edf2251c0c1a757677f43",
     "path_codes",
     PATH_CODES_SQL,
     PATH_TABLES,
