@@ -41,7 +41,7 @@ def test_kept_figures_are_read_back_until_the_store_changes(
 ) -> None:
     from usertrack.act import metric_alerts
     from usertrack.act.metric_alerts import MetricRule, series
-    from usertrack.analytics.funnel import DEFAULT_STEPS
+    from usertrack.analytics.funnel.run import DEFAULT_STEPS
 
     rules = [
         MetricRule("trend", "1d", "outside", history=14, k=3, event="$pageview", math="dau"),

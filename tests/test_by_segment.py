@@ -650,7 +650,7 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     """A person's progress comes from their own events alone: --by-segment works it out once,
     over everyone, and each group keeps its persons' rows of it (the answers those of
     --segment, which works out its own)."""
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
 
     calls: list[int] = []
     progress_table = funnels._progress_table

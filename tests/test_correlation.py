@@ -26,7 +26,7 @@ from tests.analytics_helpers import (
     write_export,
 )
 from tests.cli_runner import run
-from usertrack.analytics.correlation import min_persons, odds_ratio, parse_properties, ranked
+from usertrack.analytics.funnel.correlation import min_persons, odds_ratio, parse_properties, ranked
 from usertrack.core.errors import UsageError
 
 AS_OF = "2026-06-01"

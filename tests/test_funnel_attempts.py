@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from usertrack.analytics.funnel import later_steps, person_progress
+from usertrack.analytics.funnel.run import later_steps, person_progress
 
 # a -> b -> a: "a" is steps 1 and 3; an event is known by its first step's index (its rank).
 STEPS = ["a", "b", "a"]
@@ -51,7 +51,7 @@ def test_the_progress_table_gives_every_persons_attempts(seed: int, steps: list[
     from datetime import datetime, timedelta
     from itertools import groupby
 
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
     from usertrack.checks.sandbox import connect
 
     rng = random.Random(seed)
@@ -107,8 +107,8 @@ def test_a_strict_funnel_gives_every_persons_attempts(seed: int, steps: list[str
     from datetime import datetime, timedelta
     from itertools import groupby
 
-    from usertrack.analytics import funnel as funnels
-    from usertrack.analytics.funnel_order import OTHER, Shape, shaped_progress
+    from usertrack.analytics.funnel import run as funnels
+    from usertrack.analytics.funnel.order import OTHER, Shape, shaped_progress
     from usertrack.checks.sandbox import connect
 
     rng = random.Random(seed)

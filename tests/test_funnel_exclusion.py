@@ -35,8 +35,8 @@ import pytest
 
 from tests.analytics_helpers import live_posthog, record, run_json, write_export
 from tests.engine_compare import strip_live_only
-from usertrack.analytics.funnel import later_steps
-from usertrack.analytics.funnel_order import EXCLUDED, Shape, shaped_progress
+from usertrack.analytics.funnel.order import EXCLUDED, Shape, shaped_progress
+from usertrack.analytics.funnel.run import later_steps
 
 AS_OF = "2026-06-10T00:00:00"
 RANGE = ["--since", "2026-06-01", "--until", "2026-06-09"]
@@ -134,7 +134,7 @@ def test_a_strict_funnel_reads_fewer_events_to_the_same_end(seed: int) -> None:
 
     import duckdb
 
-    from usertrack.analytics.funnel_order import OTHER, strict_events
+    from usertrack.analytics.funnel.order import OTHER, strict_events
 
     rng = random.Random(seed)
     ranks = [0, 1, 2, OTHER, OTHER, OTHER, EXCLUDED]

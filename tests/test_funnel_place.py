@@ -1,4 +1,4 @@
-"""A funnel's facts in place on the local engine (usertrack/analytics/funnel_place.py): the
+"""A funnel's facts in place on the local engine (usertrack/analytics/funnel/place.py): the
 facts and the progress worked out on a cursor of the events store are the rows the in-memory
 copy gives, over random events with ties, repeats and steps out of order; a funnel that reads
 more (a breakdown, emails) loads its facts as before."""
@@ -14,7 +14,7 @@ import pytest
 
 from tests.analytics_helpers import record, write_export
 from usertrack.analytics.common import DateRange
-from usertrack.analytics.funnel import DEFAULT_STEPS, DEFAULT_WINDOW, load_progress
+from usertrack.analytics.funnel.run import DEFAULT_STEPS, DEFAULT_WINDOW, load_progress
 from usertrack.checks.sandbox import release
 from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
 from usertrack.workspace import open_workspace

@@ -272,7 +272,7 @@ def test_without_exclusions_the_unordered_port_keeps_each_starts_count() -> None
     timestamps, both ends of the window included."""
     import random
 
-    from usertrack.analytics.funnel_order import unordered_progress
+    from usertrack.analytics.funnel.order import unordered_progress
 
     def from_each_start(events: list[tuple[int, int]], window: int) -> list[int]:
         best: list[int] = []

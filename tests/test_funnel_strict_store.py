@@ -1,5 +1,5 @@
 """A strict funnel on the local engine reads from the events store only the events that can
-change a person's progress (usertrack.analytics.funnel_order.strict_facts): the same answer as
+change a person's progress (usertrack.analytics.funnel.order.strict_facts): the same answer as
 from every event of the range, over random events with other events between and at the same
 second as steps, restarts, the window's edge, excluded emails, an exclusion step and --where."""
 
@@ -46,7 +46,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_strict_funnel_from_the_store_is_the_one_from_every_event(
     export: Path, args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from usertrack.analytics import funnel_order
+    from usertrack.analytics.funnel import order as funnel_order
 
     def funnel() -> dict[str, Any]:
         argv = [*STEPS, "--order", "strict", "--since", "2026-05-29", "--until", "2026-06-08"]
@@ -60,7 +60,7 @@ def test_a_strict_funnel_from_the_store_is_the_one_from_every_event(
         return False
 
     monkeypatch.setattr(funnel_order, "strict_facts", every_event)
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
 
     monkeypatch.setattr(funnels, "strict_facts", every_event)
     assert funnel() == reduced and called

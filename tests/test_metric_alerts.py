@@ -324,7 +324,7 @@ ACTIVATION_WEEKS = [date(2026, 9, 21) + timedelta(weeks=n) for n in range(7)]
 
 
 def _activation_events() -> list[dict[str, Any]]:
-    from usertrack.analytics.funnel import DEFAULT_STEPS
+    from usertrack.analytics.funnel.run import DEFAULT_STEPS
 
     rows = []
     for n, monday in enumerate(ACTIVATION_WEEKS):

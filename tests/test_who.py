@@ -158,7 +158,7 @@ def test_a_cells_people_are_kept_for_the_same_cell_asked_again(
     """On the local events store the people of a cell are kept under the store's stamp: the
     same cell asked again reads them (the funnel is not worked out again) and lists the same
     people; another cell, or a cell kept to --who's people, is worked out."""
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
     from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled
@@ -187,7 +187,7 @@ def test_a_cells_people_and_emails_are_kept_until_the_store_changes(
     import os
 
     from tests.analytics_helpers import write_export
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
     from usertrack.engines.local import storecache
     from usertrack.engines.local.person_emails import SEGMENT_EMAILS_OF
     from usertrack.engines.local.rollups import SEGMENT_PERSONS_OF, SEGMENT_PERSONS_ROLLED

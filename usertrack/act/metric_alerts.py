@@ -14,7 +14,7 @@ Figures:
   metrics (queries/neon/weekly_metrics.sql, one query a window): completed runs over runs in %
   (no value without runs), the runs created, the accounts whose first run ever falls in the
   window, and the median days from signup to it (no value without first runs).
-- `funnel_conversion`: of the persons whose funnel (usertrack/analytics/funnel.py, `steps`)
+- `funnel_conversion`: of the persons whose funnel (usertrack/analytics/funnel/run.py, `steps`)
   starts in the window, the % who reach its last step within `within` (default: the window's
   length). A window is judged once its last entrant has had all of `within`: the last complete
   window before `as_of - within`, and every window of the history the same, so none has had
@@ -142,7 +142,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
     within = None
     if metric == "funnel_conversion":
         from usertrack.analytics.common import parse_window
-        from usertrack.analytics.funnel import DEFAULT_STEPS, check_steps
+        from usertrack.analytics.funnel.run import DEFAULT_STEPS, check_steps
         from usertrack.core.errors import UsageError
 
         raw_steps = item.get("steps", list(DEFAULT_STEPS))
@@ -334,7 +334,7 @@ def _events_series(
     """A funnel's or a trend's figure of each window, and the notes, from the events."""
     if rule.metric == "funnel_conversion":
         from usertrack.analytics.common import DateRange
-        from usertrack.analytics.funnel import funnel
+        from usertrack.analytics.funnel.run import funnel
 
         assert rule.within is not None
         until = end + rule.within  # at or before as_of

@@ -153,7 +153,7 @@ def funnel_actors(
     """A step's people: reached it (`N`: its persons), or dropped there (`N:dropped`: reached
     the step before as their furthest, its drop-off), as the funnel counts them. `labels`:
     the steps' names (a steps file's), said instead of their events."""
-    from usertrack.analytics import funnel as funnels
+    from usertrack.analytics.funnel import run as funnels
     from usertrack.checks.sandbox import release
 
     index, kind = funnel_cell(steps, text)

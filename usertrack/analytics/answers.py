@@ -144,27 +144,27 @@ def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
 
 
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import correlation as correlations
-    from usertrack.analytics import funnel as funnels
     from usertrack.analytics.common import parse_period, parse_window
+    from usertrack.analytics.funnel import correlation as correlations
+    from usertrack.analytics.funnel import run as funnels
 
     where = _where(o)
     who = _who(o)
     window = parse_window(o["window"])
-    from usertrack.analytics.funnel_steps import labelled
+    from usertrack.analytics.funnel.steps import labelled
 
     given = list(o["steps"] or ())
     labels: list[str | None] = []
     if o.get("steps_file"):
         from pathlib import Path
 
-        from usertrack.analytics.funnel_steps import load_steps_file
+        from usertrack.analytics.funnel.steps import load_steps_file
 
         if given:
             raise UsageError("give the steps as arguments or in --steps-file, not both")
         given, labels = load_steps_file(Path(o["steps_file"]))
     steps = funnels.check_steps(given or list(funnels.DEFAULT_STEPS))
-    from usertrack.analytics.funnel_steps import named_steps
+    from usertrack.analytics.funnel.steps import named_steps
 
     labels = named_steps(o.get("step_name"), labels or [None] * len(steps))
     correlated = correlations.parse_properties(o["correlation_properties"])
@@ -174,7 +174,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         if o["by_segment"]:
             raise UsageError("--correlation and --by-segment do not go together")
     trend = None if o.get("trend") is None else parse_period(o["trend"], "--trend")
-    from usertrack.analytics import funnel_order
+    from usertrack.analytics.funnel import order as funnel_order
 
     order = funnel_order.parse_order(o.get("order") or "ordered")
     if order == "any" and len(set(steps)) < len(steps):
@@ -243,14 +243,14 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                                 paths=o["paths"], shape=shape, progress=progress),
                 labels,
             ))  # fmt: skip
-            return Answer(gone, "dropped", "render", "view", where)
+            return Answer(gone, "dropped", "funnel.render", "funnel.view", where)
         result = _segmented(ws, moment, o, who, progress, lambda ws: labelled(funnels.funnel(
             ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
             correlation=correlation, correlation_properties=correlated,
             time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
             progress=progress, by_account=bool(o.get("by_account")),
         ), labels))  # fmt: skip
-        return Answer(result, "funnel", "render", "view", where, list(result.notes))
+        return Answer(result, "funnel", "funnel.render", "funnel.view", where, list(result.notes))
 
     return run
 
@@ -310,7 +310,9 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "retention", "render", "view", where, list(result.notes))
+        return Answer(
+            result, "retention", "funnel.render", "funnel.view", where, list(result.notes)
+        )
 
     return run
 

@@ -263,7 +263,7 @@ def check_panel(path: Path, panel: Panel, command: Any) -> list[str]:
                 options.append(param.secondary_opts[0])
             continue
         if panel.analysis == "funnel" and name == "steps":  # a step may be a mapping
-            from usertrack.analytics.funnel_steps import step_label, step_of
+            from usertrack.analytics.funnel.steps import step_label, step_of
 
             where = f"{path}:{line}: panel {panel.title!r}"
             labels = [step_label(v, where) for v in values]  # a step's name: as --step-name

@@ -1,6 +1,6 @@
 """A funnel's steps written as YAML (`funnel --steps-file FILE`, a dashboard panel's `steps:`):
 each step an event name, `EVENT:PROPERTY=VALUE`, or a mapping `{event: EVENT, where: {PROPERTY:
-VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.
+VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.run.
 split_step reads them back) and, in a steps file, their labels: shown wherever the step is, the
 event kept beside it in JSON. A bad step is one line naming its file and line (exit 2)."""
 
@@ -17,7 +17,7 @@ STEP_KEYS = ("event", "where", "name")
 
 def step_of(item: Any, where: str) -> str:
     """One step as the command line writes it; `where` says where it was read ('FILE:LINE')."""
-    from usertrack.analytics.funnel import split_step
+    from usertrack.analytics.funnel.run import split_step
 
     if isinstance(item, str) and item.strip():
         return item.strip()
@@ -121,7 +121,7 @@ def load_steps_file(path: Path) -> tuple[list[str], list[str | None]]:
 
 def labelled(result: Any, labels: list[str | None]) -> Any:
     """`result` (a funnel, or its droppers) with the steps' labels, in place; returned."""
-    from usertrack.analytics.funnel import Dropped, Funnel
+    from usertrack.analytics.funnel.run import Dropped, Funnel
 
     if not any(label is not None for label in labels):
         return result

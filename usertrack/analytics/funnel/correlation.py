@@ -8,7 +8,7 @@ needs min(25, 2% of the persons) persons behind it) and its top 10 each way
 coefficient and its strength that PostHog's correlation details show
 (frontend/src/scenes/funnels/funnelCorrelationDetailsLogic.ts).
 
-The funnel's attempts are usertrack's (usertrack.analytics.funnel); the events come from
+The funnel's attempts are usertrack's (usertrack.analytics.funnel.run); the events come from
 queries/posthog/correlation_events.sql, which sends per person only each event's first time
 after each step-1 event, never every event; on the local engine, with the shipped file, the
 funnel's persons meet the store's events in one statement instead (`_local_counts`). Counts are
@@ -222,7 +222,7 @@ def correlate(
     fetched: Background[Result] | None = None,
 ) -> Correlation:
     """The correlation of the funnel whose per-person progress is the table `progress` of `con`
-    (usertrack.analytics.funnel: person_id, furthest, t1 ... tN); `fetched`, the events to
+    (usertrack.analytics.funnel.run: person_id, furthest, t1 ... tN); `fetched`, the events to
     correlate already asked for (`prefetch`)."""
     import pyarrow as pa
 

@@ -24,7 +24,7 @@ from usertrack.analytics.common import (
     period_start,
     previous_span,
 )
-from usertrack.analytics.funnel_order import (
+from usertrack.analytics.funnel.order import (
     EXCLUDED,
     OTHER,
     PLAIN,
@@ -39,8 +39,8 @@ from usertrack.analytics.funnel_order import (
     unordered_periods,
     unordered_progress,
 )
-from usertrack.analytics.funnel_place import facts_in_place
-from usertrack.analytics.funnel_time import (
+from usertrack.analytics.funnel.place import facts_in_place
+from usertrack.analytics.funnel.timing import (
     TimeToConvert,
     TrendPoint,
     moment,
@@ -55,7 +55,7 @@ from usertrack.core.errors import UsageError
 if TYPE_CHECKING:
     import duckdb
 
-    from usertrack.analytics.correlation import Correlation
+    from usertrack.analytics.funnel.correlation import Correlation
     from usertrack.analytics.paths import Paths
     from usertrack.workspace import Workspace
 
@@ -110,7 +110,7 @@ class Funnel:
     breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
     previous: Funnel | None = None  # --compare: the period of the same length before
-    correlation: Correlation | None = None  # --correlation (usertrack.analytics.correlation)
+    correlation: Correlation | None = None  # --correlation (usertrack.analytics.funnel.correlation)
     time_to_convert: TimeToConvert | None = None  # --time-to-convert
     trend_interval: str | None = None  # --trend: day, week or month
     trend: list[TrendPoint] = field(default_factory=list)
@@ -483,7 +483,7 @@ def load_progress(
     """`progress` (each person's furthest step and step times) and `facts` (their events) of
     the funnel in a DuckDB connection; `emails`: a strict funnel's other events in `facts`,
     and every event's email in it (also with `by_account`; else each event's email is '').
-    `in_place`: the caller reads nothing else (usertrack.analytics.funnel_place). `trend`
+    `in_place`: the caller reads nothing else (usertrack.analytics.funnel.place). `trend`
     (day, week or month): `trend_progress` too, worked out from this run's own facts."""
     import pyarrow as pa
 
@@ -592,12 +592,12 @@ def funnel(
     or month), the conversion of each period's entrants; with
     `compare`, also the funnel of the previous period of the same length (no breakdown); with
     `correlation` (or `correlation_properties`), the events (and those person properties'
-    values) that go with converting or dropping (usertrack.analytics.correlation)."""
+    values) that go with converting or dropping (usertrack.analytics.funnel.correlation)."""
     chosen = check_steps(list(steps or DEFAULT_STEPS))
     correlation = correlation or bool(correlation_properties)
     fetched = None
     if correlation:
-        from usertrack.analytics.correlation import check_options, prefetch
+        from usertrack.analytics.funnel.correlation import check_options, prefetch
 
         check_options(by=by, compare=compare, dropped=None)
         fetched = prefetch(ws, chosen, as_of, span, window)
@@ -664,7 +664,7 @@ def _funnel(
             result.trend_interval = more[1]
             result.trend = trend_points(con, span, more[1])
         if correlation:
-            from usertrack.analytics.correlation import correlate
+            from usertrack.analytics.funnel.correlation import correlate
 
             result.correlation = correlate(
                 con, ws, chosen, as_of, span, window, correlation_properties, progress, fetched

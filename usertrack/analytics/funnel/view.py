@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from usertrack.analytics.common import duration
-from usertrack.analytics.funnel import Dropped, Funnel, Step
-from usertrack.analytics.render import (
+from usertrack.analytics.funnel.render import (
     COMPARE_HEADERS,
     COMPARE_RETENTION_HEADERS,
     compare_about,
@@ -28,6 +27,7 @@ from usertrack.analytics.render import (
     retention_day_points,
     step_cells,
 )
+from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.analytics.retention import Retention
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
@@ -84,15 +84,15 @@ def render_funnel(console: Console, f: Funnel) -> None:
             fitted_table(width, _step_cols(f), _step_rows(steps), title=plain(f"{f.by} = {label}"))
         )
     if f.time_to_convert is not None:
-        from usertrack.analytics.render import time_headers, time_to_convert_about
-        from usertrack.analytics.render import time_to_convert_rows as rows_of
+        from usertrack.analytics.funnel.render import time_headers, time_to_convert_about
+        from usertrack.analytics.funnel.render import time_to_convert_rows as rows_of
 
         cols = [Col(h, right=h != "From") for h in time_headers(f)]
         cells = [[plain(c) for c in row] for row in rows_of(f)]
         title = plain(time_to_convert_about(f))
         console.print(fitted_table(width, cols, cells, title=title))
     if f.trend_interval is not None:
-        from usertrack.analytics.render import TREND_HEADERS, trend_rows
+        from usertrack.analytics.funnel.render import TREND_HEADERS, trend_rows
 
         cols = [Col(h, right=h != "Period") for h in TREND_HEADERS]
         cells = [[plain(c) for c in row] for row in trend_rows(f)]

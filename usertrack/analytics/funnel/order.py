@@ -1,4 +1,4 @@
-"""How a funnel's steps are matched beyond the ordered funnel of usertrack.analytics.funnel:
+"""How a funnel's steps are matched beyond the ordered funnel of usertrack.analytics.funnel.run:
 PostHog's funnelOrderType (strict, any order: its "unordered") and exclusion steps, per person
 (docs/metrics.md, "Funnel")."""
 

@@ -1,13 +1,13 @@
 """Funnel and retention results as JSON, csv and Markdown (the terminal's rich tables are in
-usertrack.analytics.view, which only the CLI imports)."""
+usertrack.analytics.funnel.view, which only the CLI imports)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
-from usertrack.analytics.correlation import Correlation, Row
-from usertrack.analytics.funnel import Dropped, Funnel, Step
+from usertrack.analytics.funnel.correlation import Correlation, Row
+from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.analytics.retention import Retention
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -80,7 +80,7 @@ def funnel_json(f: Funnel) -> str:
     return json_document(f.document())
 
 
-# --correlation (usertrack.analytics.correlation)
+# --correlation (usertrack.analytics.funnel.correlation)
 
 CORRELATION_HEADERS = ["Event", "Converted", "Dropped", "Odds ratio", "Likelihood", "Phi",
                        "Strength"]  # fmt: skip

@@ -1,5 +1,6 @@
 """A funnel's time to convert (PostHog's histogram) and its conversion over time (--trend),
-from the per-person `progress` table of usertrack.analytics.funnel (docs/metrics.md, "Funnel")."""
+from the per-person `progress` table of usertrack.analytics.funnel.run (docs/metrics.md,
+"Funnel")."""
 
 from __future__ import annotations
 
