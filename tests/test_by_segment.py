@@ -1090,7 +1090,7 @@ def test_retention_by_segment_works_out_each_persons_cohorts_once(
     """A person's cohorts and returns come from their own rows alone: --by-segment works them
     out once, over everyone, and each group counts its persons' rows of them (no group loads
     the facts again); each group's answer its --segment answer."""
-    from usertrack.analytics import retention as retentions
+    from usertrack.analytics.retention import run as retentions
 
     opened: list[int] = []
     open_facts_tables = retentions.open_facts_tables

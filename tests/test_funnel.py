@@ -205,7 +205,7 @@ def test_windows_periods_and_ranges() -> None:
 def test_analytics_core_does_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
         "usertrack.analytics.funnel.run",
-        "usertrack.analytics.retention",
+        "usertrack.analytics.retention.run",
         "usertrack.analytics.funnel.render",
     )
 

@@ -256,8 +256,8 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def retention(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import retention as retentions
     from usertrack.analytics.common import parse_period
+    from usertrack.analytics.retention import run as retentions
 
     where = _where(o)
     who = _who(o)

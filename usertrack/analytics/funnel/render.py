@@ -8,7 +8,7 @@ from typing import Any
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
-from usertrack.analytics.retention import Retention
+from usertrack.analytics.retention.run import Retention
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 

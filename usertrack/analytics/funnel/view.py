@@ -28,7 +28,7 @@ from usertrack.analytics.funnel.render import (
     step_cells,
 )
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
-from usertrack.analytics.retention import Retention
+from usertrack.analytics.retention.run import Retention
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
