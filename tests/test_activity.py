@@ -221,9 +221,9 @@ def test_sparkline() -> None:
 
 def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
-        "usertrack.analytics.activity",
+        "usertrack.analytics.activity.run",
         "usertrack.analytics.features",
-        "usertrack.analytics.usage_report",
+        "usertrack.analytics.activity.render",
     )
 
 
@@ -266,8 +266,8 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
 ) -> None:
     from datetime import timedelta
 
-    from usertrack.analytics import activity as activities
-    from usertrack.analytics import activity_masks as masking
+    from usertrack.analytics.activity import masks as masking
+    from usertrack.analytics.activity import run as activities
     from usertrack.analytics.common import next_period, period_start
 
     con = _random_facts(seed)
@@ -310,7 +310,7 @@ def test_the_bits_of_one_row_per_person_give_what_the_sql_over_days_gives(
 def test_the_bits_are_left_to_the_sql_past_64_days_or_63_weeks() -> None:
     from datetime import date, timedelta
 
-    from usertrack.analytics import activity_masks as masking
+    from usertrack.analytics.activity import masks as masking
 
     con = _random_facts(4)
     last, monday = date(2026, 6, 30), date(2026, 6, 29)

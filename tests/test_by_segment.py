@@ -1038,7 +1038,7 @@ def test_activity_by_segment_works_out_each_persons_masks_once(
     them out once, over everyone, and every group's figures come from its persons' rows of
     them, all groups in one pass (no group loads the active days again); each group's answer
     its --segment answer."""
-    from usertrack.analytics import activity_masks as masking
+    from usertrack.analytics.activity import masks as masking
 
     calls: list[int] = []
     masks = masking.masks_table

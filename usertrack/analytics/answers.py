@@ -329,7 +329,7 @@ def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
 
 
 def activity(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import activity as activities
+    from usertrack.analytics.activity import run as activities
 
     where = _where(o)
     who = _who(o)
@@ -359,7 +359,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
         notes = list(getattr(result, "notes", ()))
-        return Answer(result, "activity", "usage_report", "usage_view", where, notes)
+        return Answer(result, "activity", "activity.render", "activity.view", where, notes)
 
     return run
 
@@ -377,7 +377,7 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
             ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
             compare=o["compare"], progress=progress,
         ), lists=False)  # fmt: skip
-        return Answer(result, "features", "usage_report", "usage_view", where)
+        return Answer(result, "features", "activity.render", "activity.view", where)
 
     return run
 

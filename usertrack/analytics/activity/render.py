@@ -1,11 +1,11 @@
 """Activity and feature usage as JSON, csv and Markdown (the terminal's rich rendering is in
-usertrack.analytics.usage_view, which only the CLI imports)."""
+usertrack.analytics.activity.view, which only the CLI imports)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.activity import WEEKDAYS, Activity
+from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features import Features
 from usertrack.analytics.rendered import duration

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from usertrack.analytics import activity_masks as masking
-from usertrack.analytics.activity_masks import Day, LifecyclePeriod
+from usertrack.analytics.activity import masks as masking
+from usertrack.analytics.activity.masks import Day, LifecyclePeriod
 from usertrack.analytics.common import (
     FactsTable,
     next_period,
@@ -214,7 +214,7 @@ def activity(
             "usertrack-previous",
         )
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
-    from usertrack.analytics.activity_volume import daily_volume
+    from usertrack.analytics.activity.volume import daily_volume
 
     volume_ahead = None
     if source.is_live and source.max_concurrent != 1:

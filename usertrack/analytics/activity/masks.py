@@ -1,6 +1,6 @@
 """An activity answer's days and lifecycle periods, and how they are worked out from one row per
 person: the days and the weeks each person was active, as the bits of two integers. These give
-the same figures as usertrack.analytics.activity's SQL over the active days (used where the
+the same figures as usertrack.analytics.activity.run's SQL over the active days (used where the
 bits do not fit), and every --by-segment group's figures from everyone's bits at once."""
 
 from __future__ import annotations

@@ -9,10 +9,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from usertrack.analytics.activity import WEEKDAYS, Activity
-from usertrack.analytics.common import sparkline
-from usertrack.analytics.features import Features
-from usertrack.analytics.usage_report import (
+from usertrack.analytics.activity.render import (
     COMPARED_HEADERS,
     LIFECYCLE_HEADERS,
     activity_compared,
@@ -24,6 +21,9 @@ from usertrack.analytics.usage_report import (
     lifecycle_cells,
     unused_line,
 )
+from usertrack.analytics.activity.run import WEEKDAYS, Activity
+from usertrack.analytics.common import sparkline
+from usertrack.analytics.features import Features
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
