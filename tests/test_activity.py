@@ -222,7 +222,7 @@ def test_sparkline() -> None:
 def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
         "usertrack.analytics.activity.run",
-        "usertrack.analytics.features",
+        "usertrack.analytics.features.run",
         "usertrack.analytics.activity.render",
     )
 

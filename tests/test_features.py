@@ -22,7 +22,7 @@ from tests.analytics_helpers import (
     write_export,
 )
 from tests.cli_runner import run
-from usertrack.analytics.features import trend
+from usertrack.analytics.features.run import trend
 
 AS_OF = "2026-06-03T12:00:00"
 ARGS = ["--days", "7"]

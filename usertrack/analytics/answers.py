@@ -365,7 +365,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def features(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import features as feature_usage
+    from usertrack.analytics.features import run as feature_usage
 
     where = _where(o)
     who = _who(o)

@@ -7,7 +7,7 @@ from typing import Any
 
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
-from usertrack.analytics.features import Features
+from usertrack.analytics.features.run import Features
 from usertrack.analytics.rendered import duration
 from usertrack.core import style
 from usertrack.rendering.export import md_table

@@ -23,7 +23,7 @@ from usertrack.analytics.activity.render import (
 )
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import sparkline
-from usertrack.analytics.features import Features
+from usertrack.analytics.features.run import Features
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
