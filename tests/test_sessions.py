@@ -233,7 +233,7 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
 
 def test_sessions_core_does_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
-        "usertrack.analytics.sessions",
+        "usertrack.analytics.sessions.run",
         "usertrack.analytics.paths",
         "usertrack.analytics.journey_render",
     )
@@ -246,7 +246,7 @@ def test_persons_are_counted_as_texts_when_two_share_a_number(
     they count the texts: the same answer."""
     import duckdb
 
-    from usertrack.analytics import sessions as sessions_mod
+    from usertrack.analytics.sessions import run as sessions_mod
 
     rows = [  # (session, person, start, seconds, page, browser)
         ("s1", "p1", at(10), 20, "/", "Chrome"),

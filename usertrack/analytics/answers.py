@@ -422,7 +422,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def sessions(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import sessions as sessions_mod
+    from usertrack.analytics.sessions import run as sessions_mod
 
     where = _where(o)
     who = _who(o)

@@ -14,7 +14,7 @@ from typing import Any
 
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.paths import Paths
-from usertrack.analytics.sessions import Listed, Sessions
+from usertrack.analytics.sessions.run import Listed, Sessions
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 

@@ -22,7 +22,7 @@ from usertrack.analytics.journey_render import (
     share_rows,
 )
 from usertrack.analytics.paths import Paths
-from usertrack.analytics.sessions import Sessions
+from usertrack.analytics.sessions.run import Sessions
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 

@@ -381,7 +381,7 @@ SHORTCUTS = (
 # --------------------------------------------------------------------------------------------
 # Sessions and paths: tables an analysis reads instead of the events (never a query's rows).
 #
-# session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions, .paths)
+# session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions.run, .paths)
 # its facts; on the local engine, for the files as shipped with no --where and no --segment
 # (their shortcuts: usertrack.engines.local.sessions_filtered, PATH_EVENTS), the analysis reads
 # these tables instead:
@@ -539,12 +539,12 @@ FROM (
 
 # queries/posthog/session_facts.sql's facts (its shortcut:
 # usertrack.engines.local.sessions_filtered) a row per session or lone event (the rows the file's
-# arrays unnest into), typed as usertrack.analytics.sessions.SCHEMA: the sessions inside the bounds
-# from the table (their person, their first event's, from the store's `sessions` table: every event
-# of such a session is in the range), the others from their events in the two windows, the events
-# without a $session_id as ever. A session's `$start_timestamp` in `sessions` is its `first_at`
-# (both the first of all its events), so only the rows starting in the range are joined (at 100,000
-# users the join's build side is then 470,000 of the 890,000 sessions).
+# arrays unnest into), typed as usertrack.analytics.sessions.run.SCHEMA: the sessions inside the
+# bounds from the table (their person, their first event's, from the store's `sessions` table: every
+# event of such a session is in the range), the others from their events in the two windows, the
+# events without a $session_id as ever. A session's `$start_timestamp` in `sessions` is its
+# `first_at` (both the first of all its events), so only the rows starting in the range are joined
+# (at 100,000 users the join's build side is then 470,000 of the 890,000 sessions).
 SESSION_FACTS_ROLLED = f"""
 SELECT sp.session_id AS session_key, sp.session_id, CAST(ss.person_id AS VARCHAR) AS person_id,
        sp.first_at, sp.last_at, sp.pageviews, sp.autocaptures, sp.entry_page, sp.exit_page,

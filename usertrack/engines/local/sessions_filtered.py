@@ -5,7 +5,7 @@ from the events, as the translation of queries/posthog/session_facts.sql does, i
 For the file as shipped (`SHORTCUT`, usertrack.engines.shortcut), with no filter the facts
 come from the store's session table (usertrack.engines.local.rollups); under a filter (`--where`, a
 group's persons) they run as `FILTERED` with the filter's translated text in the same places:
-the same rows, typed as usertrack.analytics.sessions reads them, a row per session or lone
+the same rows, typed as usertrack.analytics.sessions.run reads them, a row per session or lone
 event (the file's arrays as their rows, as the store's session table gives them). Three
 things differ from the translation, none in the answer:
 
