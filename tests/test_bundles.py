@@ -134,7 +134,8 @@ def test_days_before_as_of_stay_the_files_own(fake: FakePostHog) -> None:
 def test_the_queries_left_to_the_run_are_the_analyses_own() -> None:
     """The rehearsal leaves out what the analyses ask only about an empty answer: the names
     it holds are the ones they ask by."""
-    from usertrack.analytics import names, paths
+    from usertrack.analytics import names
+    from usertrack.analytics.paths import run as paths
     from usertrack.dashboards.prefetch import ABOUT_EMPTY
 
     assert set(ABOUT_EMPTY) == {names.EVENT_NAMES, paths.QUERY}

@@ -338,7 +338,7 @@ def test_cut_sequences_read_nodes_holding_any_character() -> None:
     nodes, all separated by `|`; `%`, `|` and `>` in a node as %25, %7C and %3E): a node holding
     them, their escapes or characters past ASCII is read whole, and every sequence keeps its own
     nodes."""
-    from usertrack.analytics.paths import CutSequences
+    from usertrack.analytics.paths.run import CutSequences
 
     def escape(node: str) -> str:
         return node.replace("%", "%25").replace("|", "%7C").replace(">", "%3E")
@@ -687,7 +687,7 @@ def test_paths_by_segment_splits_the_path_tables_rows_by_person(
     each row is, and each group keeps its persons' rows (whole sequences): no group works its
     sequences out of the events again, and each group's answer is its --segment answer (which
     does, from its own facts). (The demo: no person of several emails in the range.)"""
-    from usertrack.analytics import paths as paths_mod
+    from usertrack.analytics.paths import run as paths_mod
     from usertrack.engines.local.source import LocalPostHogSource
 
     from_events: list[int] = []

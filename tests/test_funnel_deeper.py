@@ -231,7 +231,7 @@ def test_a_paths_edges_people_are_kept_for_the_same_edge_asked_again(
     """The people of a paths edge are kept under the events store's stamp: the same edge asked
     again reads them (the paths are not worked out again) and lists the same people; the same
     edge with other options, or one no one took, is worked out (and refused)."""
-    from usertrack.analytics import paths as paths_mod
+    from usertrack.analytics.paths import run as paths_mod
     from usertrack.engines.local import storecache
 
     monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the store made just now counts as settled

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from tests.rollup_stores import EXCLUDE, events_store, facts, opened
-from usertrack.analytics import paths as paths_mod
 from usertrack.analytics.common import FactsQuery, unnested
+from usertrack.analytics.paths import run as paths_mod
 from usertrack.analytics.sessions import run as sessions_mod
 from usertrack.engines.local import rollups, sessions_filtered, shortcuts
 from usertrack.engines.local.source import LocalPostHogSource, wire_value

@@ -23,8 +23,8 @@ from tests.analytics_helpers import (
     run_ok,
     write_export,
 )
-from usertrack.analytics.journey_render import mermaid_text
-from usertrack.analytics.paths import EDGE_LIMIT, positional_top, reachable
+from usertrack.analytics.paths.render import mermaid_text
+from usertrack.analytics.paths.run import EDGE_LIMIT, positional_top, reachable
 
 AS_OF = "2026-06-01"
 RANGE = ["--since", "2026-05-01", "--until", "2026-05-31"]

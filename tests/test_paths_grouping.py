@@ -12,7 +12,7 @@ import numpy as np
 
 from tests.analytics_helpers import run_json, write_export
 from tests.test_paths import AS_OF, D_, RANGE, RECORDS, A, B, C, E
-from usertrack.analytics.paths import grouped, in_time_order
+from usertrack.analytics.paths.run import grouped, in_time_order
 
 
 def test_columns_wider_than_62_bits_are_packed_in_stages() -> None:

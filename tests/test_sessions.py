@@ -234,8 +234,8 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
 def test_sessions_core_does_not_import_rich_or_typer() -> None:
     assert_imports_no_terminal_libraries(
         "usertrack.analytics.sessions.run",
-        "usertrack.analytics.paths",
-        "usertrack.analytics.journey_render",
+        "usertrack.analytics.paths.run",
+        "usertrack.analytics.paths.render",
     )
 
 

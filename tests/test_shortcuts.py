@@ -126,8 +126,8 @@ def _facts(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> 
 def _paths(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> list[Any]:
     """The path sequences paths reads for `query` (its nodes' names): from the store's path
     table where LocalPostHogSource.path_codes answers, else from the file's rows."""
-    from usertrack.analytics import paths
     from usertrack.analytics.common import FactsQuery
+    from usertrack.analytics.paths import run as paths
 
     found = source.path_codes(query, values)
     if shortcuts.find(query, "path_codes", values) is not None:

@@ -26,7 +26,7 @@ from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import DateRange
-    from usertrack.analytics.paths import Paths
+    from usertrack.analytics.paths.run import Paths
     from usertrack.analytics.trends import Trends
     from usertrack.workspace import Workspace
 
@@ -558,7 +558,7 @@ def _edge_persons(result: Paths, source: str, target: str) -> set[str]:
     order and apart), as _PATH_PERSONS finds them in the facts."""
     import numpy as np
 
-    from usertrack.analytics.paths import trim_sequences
+    from usertrack.analytics.paths.run import trim_sequences
 
     assert result.whose is not None
     kept, first, names, row_person, people = result.whose

@@ -433,13 +433,13 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
         result = _segmented(ws, moment, {}, who, progress, lambda ws: sessions_mod.sessions(
             ws, moment, span, top=o["top"], progress=progress
         ), lists=False)  # fmt: skip
-        return Answer(result, "sessions", "journey_render", "journey_view", where)
+        return Answer(result, "sessions", "paths.render", "paths.view", where)
 
     return run
 
 
 def paths(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import paths as paths_mod
+    from usertrack.analytics.paths import run as paths_mod
 
     where = _where(o)
     who = _who(o)
@@ -469,7 +469,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "paths", "journey_render", "journey_view", where, list(result.notes))
+        return Answer(result, "paths", "paths.render", "paths.view", where, list(result.notes))
 
     return run
 

@@ -627,7 +627,7 @@ def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
     cannot draw. Labels are mermaid strings, every unsafe character an entity code."""
     data = clean(data)
     if analysis == "paths":
-        from usertrack.analytics.journey_render import mermaid_text
+        from usertrack.analytics.paths.render import mermaid_text
 
         edges = sorted(data.get("edges") or [], key=lambda e: (-e["count"], e["step"]))
         ids: dict[tuple[int, str], str] = {}

@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 # PostHog runs 3 queries of a project at once: as many bundles, each about a third of the work.
 MAX_BUNDLES = 3
 # Queries the analyses ask only about an empty answer, to say why: the event names of a range
-# (usertrack.analytics.names, for "no event named X"), a range's nodes (usertrack.analytics.paths,
-# for a --from/--to no event has). Every answer of the rehearsal is empty, so it asks them all;
-# they are left to the run, which sends them (each counted) only when an answer is empty.
+# (usertrack.analytics.names, for "no event named X"), a range's nodes
+# (usertrack.analytics.paths.run, for a --from/--to no event has). Every answer of the rehearsal is
+# empty, so it asks them all; they are left to the run, which sends them (each counted) only when an
+# answer is empty.
 ABOUT_EMPTY = ("posthog/event_names", "posthog/path_events")
 
 

@@ -285,7 +285,7 @@ def dropped_json(d: Dropped) -> str:
 def dropped_csv(d: Dropped) -> str:
     """The droppers, one row each; with --paths, their paths (paths' csv: one row per path)."""
     if d.paths is not None:
-        from usertrack.analytics.journey_render import paths_csv
+        from usertrack.analytics.paths.render import paths_csv
 
         return paths_csv(d.paths)
     return csv_rows(
@@ -308,7 +308,7 @@ def dropped_markdown(d: Dropped) -> str:
     ]
     tables = [md_table(["Email", "Person", f"Reached {d.shown(previous=True)}"], rows)]
     if d.paths is not None:
-        from usertrack.analytics.journey_render import paths_markdown
+        from usertrack.analytics.paths.render import paths_markdown
 
         _title, _, body = paths_markdown(d.paths).partition("\n")
         demoted = []

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from usertrack.analytics.funnel.correlation import Correlation
-    from usertrack.analytics.paths import Paths
+    from usertrack.analytics.paths.run import Paths
     from usertrack.workspace import Workspace
 
 # The product-growth guide's activation funnel ("the aha moment"), as the demo sends it.
@@ -185,7 +185,7 @@ class Dropped:
     event: str
     previous_event: str
     persons: list[dict[str, Any]]  # person_id, email, reached_previous_at
-    # --paths: what they did from the last step they reached on (usertrack.analytics.paths)
+    # --paths: what they did from the last step they reached on (usertrack.analytics.paths.run)
     paths: Paths | None = None
     names: tuple[str | None, str | None] = (None, None)  # the two steps' labels (`name:`)
 
@@ -775,8 +775,8 @@ def dropped(
         ],
     )
     if paths:
-        from usertrack.analytics import paths as paths_mod
         from usertrack.analytics.kept_people import run_persons
+        from usertrack.analytics.paths import run as paths_mod
 
         ids = [str(pid) for pid, _, _ in rows if pid]
         steps_n = path_steps or paths_mod.DEFAULT_STEPS

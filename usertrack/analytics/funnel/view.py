@@ -126,7 +126,7 @@ def render_dropped(console: Console, d: Dropped) -> None:
     cols = [Col("Email"), Col("Person", drop=1), reached]
     console.print(fitted_table(console.width, cols, rows, title=plain(title)))
     if d.paths is not None:
-        from usertrack.analytics.journey_view import render_paths
+        from usertrack.analytics.paths.view import render_paths
 
         console.print(plain(f"What they did after {d.shown(previous=True)}", style_="bold"))
         render_paths(console, d.paths)

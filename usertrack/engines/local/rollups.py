@@ -381,10 +381,10 @@ SHORTCUTS = (
 # --------------------------------------------------------------------------------------------
 # Sessions and paths: tables an analysis reads instead of the events (never a query's rows).
 #
-# session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions.run, .paths)
-# its facts; on the local engine, for the files as shipped with no --where and no --segment
-# (their shortcuts: usertrack.engines.local.sessions_filtered, PATH_EVENTS), the analysis reads
-# these tables instead:
+# session_facts.sql and path_events.sql give an analysis (usertrack.analytics.sessions.run,
+# paths.run) its facts; on the local engine, for the files as shipped with no --where and no
+# --segment (their shortcuts: usertrack.engines.local.sessions_filtered, PATH_EVENTS), the analysis
+# reads these tables instead:
 #
 # `session_spans`: one row per $session_id of the whole store with the facts session_facts.sql
 # works out for it (span, pageviews, autocaptures, entry/exit page, device, browser, country,
@@ -435,7 +435,7 @@ _PATH_NODE = """CASE WHEN event IS NOT DISTINCT FROM '$pageview'
 _PATH_KEPT = """(event IS NOT DISTINCT FROM '$pageview' OR NOT starts_with(event, '$'))
     AND (CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN coalesce(prop_pathname, '')
          ELSE event END) IS DISTINCT FROM ''"""
-_GAP_US = 30 * 60 * 1_000_000  # usertrack.analytics.paths.GAP_SECONDS
+_GAP_US = 30 * 60 * 1_000_000  # usertrack.analytics.paths.run.GAP_SECONDS
 
 JOURNEY_BUILD_SQL = f"""
 CREATE TABLE {SESSIONS_TABLE} AS

@@ -1,6 +1,6 @@
 """Sessions and paths (the user-activity specification's "sessions and journeys") as JSON, csv
 and Markdown, with a mermaid flowchart of the paths. The terminal's rich tables are in
-usertrack.analytics.journey_view, which only the CLI imports.
+usertrack.analytics.paths.view, which only the CLI imports.
 
 Pages, event names and property values are written by whoever sends events: in Markdown they
 are escaped text, and in mermaid every character that is not plainly safe is an entity code,
@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
-from usertrack.analytics.paths import Paths
+from usertrack.analytics.paths.run import Paths
 from usertrack.analytics.sessions.run import Listed, Sessions
 from usertrack.core import style
 from usertrack.rendering.export import md_table

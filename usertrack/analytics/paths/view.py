@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from usertrack.analytics.journey_render import (
+from usertrack.analytics.paths.render import (
     ARROW,
     EDGE_TOTALS_CAPTION,
     LIST_EXTRAS,
@@ -21,7 +21,7 @@ from usertrack.analytics.journey_render import (
     sessions_summary,
     share_rows,
 )
-from usertrack.analytics.paths import Paths
+from usertrack.analytics.paths.run import Paths
 from usertrack.analytics.sessions.run import Sessions
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
