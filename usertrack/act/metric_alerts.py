@@ -8,7 +8,7 @@ over, and a half-day against whole days would read as a drop every morning. The 
 the same answer whatever earlier passes saved.
 
 Figures:
-- `trend`: an event's trend (usertrack/analytics/trends.py) with its math (total, dau, ...),
+- `trend`: an event's trend (usertrack/analytics/trends/run.py) with its math (total, dau, ...),
   one point per window.
 - `run_success_rate`, `runs`, `first_runs`, `signup_to_first_run`: the weekly report's Neon key
   metrics (queries/neon/weekly_metrics.sql, one query a window): completed runs over runs in %
@@ -125,7 +125,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
             raise AlertsFileError(f"{at('event')}: a trend metric needs an 'event' (its name)")
         event = given
         math_name = item.get("math", "total")
-        from usertrack.analytics.trends import parse_math
+        from usertrack.analytics.trends.run import parse_math
         from usertrack.core.errors import UsageError
 
         try:
@@ -349,7 +349,7 @@ def _events_series(
         return values, tuple(found.notes)
     if rule.metric == "trend":
         from usertrack.analytics.common import DateRange
-        from usertrack.analytics.trends import parse_math, trends
+        from usertrack.analytics.trends.run import parse_math, trends
 
         span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
         counted = trends(ws, end, span, [rule.event], interval=rule.interval,

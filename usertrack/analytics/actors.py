@@ -27,7 +27,7 @@ from usertrack.core.errors import UsageError
 if TYPE_CHECKING:
     from usertrack.analytics.common import DateRange
     from usertrack.analytics.paths.run import Paths
-    from usertrack.analytics.trends import Trends
+    from usertrack.analytics.trends.run import Trends
     from usertrack.workspace import Workspace
 
 # The profile columns the table and Markdown show beside each person (JSON and csv: all).
@@ -296,7 +296,7 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
     (PostHog's trends actors; the persons its dau counts), or, for a rolling weekly_active or
     monthly_active, in its window: the days (hours) p with point - 7 (30) days < p <= point."""
     from usertrack.analytics.common import FactsTable, open_facts_tables
-    from usertrack.analytics.trends import lookback
+    from usertrack.analytics.trends.run import lookback
 
     points = [naive_utc(p) for p in result.points]
     fmt = "%Y-%m-%dT%H:%M" if result.interval == "hour" else "%Y-%m-%d"

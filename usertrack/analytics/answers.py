@@ -383,7 +383,7 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def trends(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import trends as trends_mod
+    from usertrack.analytics.trends import run as trends_mod
 
     interval = trends_mod.parse_interval(o["interval"])
     math = trends_mod.parse_math(o["math"])
@@ -416,7 +416,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
         # trends' own texts show the --where expressions already
-        return Answer(result, "trends", "trends_report", "trends_view", (), list(result.notes))
+        return Answer(result, "trends", "trends.render", "trends.view", (), list(result.notes))
 
     return run
 

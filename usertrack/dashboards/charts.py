@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from usertrack.analytics.trends import series_label
+from usertrack.analytics.trends.run import series_label
 from usertrack.dashboards.drawing import draw
 
 # C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.

@@ -1,5 +1,5 @@
 """Trends as JSON, csv and Markdown (the terminal's rich rendering is in
-usertrack.analytics.trends_view, which only the CLI imports).
+usertrack.analytics.trends.view, which only the CLI imports).
 
 Event names and breakdown values come from whoever sends events: Markdown cells go through
 `md_table`, csv cells through `csv_rows`, and the mermaid chart holds only dates and numbers (the
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
-from usertrack.analytics.trends import LOOKBACK, OTHER, Trends, lookback
+from usertrack.analytics.trends.run import LOOKBACK, OTHER, Trends, lookback
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 

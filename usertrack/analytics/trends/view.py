@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from usertrack.analytics.common import sparkline
-from usertrack.analytics.trends import Trends
-from usertrack.analytics.trends_report import about, change_text, point_labels, value_text
+from usertrack.analytics.trends.render import about, change_text, point_labels, value_text
+from usertrack.analytics.trends.run import Trends
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
