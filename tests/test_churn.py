@@ -136,7 +136,7 @@ def test_characteristics_of_the_at_risk(export: Path) -> None:
 
 
 def test_score_is_monotone_in_each_part() -> None:
-    from usertrack.analytics.churn import engagement_score
+    from usertrack.analytics.churn.run import engagement_score
 
     days = [0, 0.5, 3, 10, 29.9, 30, 45]
     actives = [0, 1, 5, 12, 20]
@@ -223,7 +223,7 @@ def test_the_shipped_app_files_are_asked_in_one_statement_with_the_same_rows(
     import psycopg
 
     from tests.handmade import SCHEMA
-    from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS
+    from usertrack.analytics.churn.app import ACCOUNTS, APP_FACTS, RUNS
     from usertrack.queries.library import parse_query, resolve_params
 
     repo = Path(__file__).resolve().parents[1]
@@ -282,7 +282,7 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
     import psycopg
 
     from tests.handmade import SCHEMA
-    from usertrack.analytics.churn_app import ACCOUNTS, APP_FACTS, RUNS, from_copy
+    from usertrack.analytics.churn.app import ACCOUNTS, APP_FACTS, RUNS, from_copy
     from usertrack.core.shipped import shipped_path
     from usertrack.engines.postgres.source import PostgresSource
     from usertrack.queries.library import load_queries
@@ -339,7 +339,7 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
                 answers = kept.execute("SELECT key FROM answers WHERE key LIKE 'churn %'")
                 assert len(answers.fetchall()) == 4
             # another version's statements (an upgrade, the copy unchanged): not the kept answer
-            from usertrack.analytics import churn_app
+            from usertrack.analytics.churn import app as churn_app
 
             counted = "count(*) FILTER (WHERE run_state = 'completed') AS completed"
             assert counted in churn_app._COPY_RUNS

@@ -271,11 +271,11 @@ _NOT_SUCCESSES = ("(WHERE t.status = 'success') AS successes", "(WHERE true) AS 
 
 
 def _churn(ws: Any, query_id: str) -> Any:
-    """The file's columns churn reads, from the copy (usertrack.analytics.churn_app): the runs
+    """The file's columns churn reads, from the copy (usertrack.analytics.churn.app): the runs
     now, or the accounts."""
     import json
 
-    from usertrack.analytics.churn_app import from_copy
+    from usertrack.analytics.churn.app import from_copy
     from usertrack.engines.base import Result
 
     source = ws.sources["neon"]
@@ -293,7 +293,7 @@ def _churn(ws: Any, query_id: str) -> Any:
 
 def _churn_file(ws: Any, query_id: str) -> Any:
     """The file's answer, the columns churn reads."""
-    from usertrack.analytics.churn_app import ACCOUNTS, RUNS
+    from usertrack.analytics.churn.app import ACCOUNTS, RUNS
     from usertrack.engines.base import Result
 
     columns = list(RUNS if query_id == "neon/runs" else ACCOUNTS)

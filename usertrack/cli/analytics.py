@@ -682,9 +682,9 @@ def churn(
 ) -> None:
     """Churn per period, lifetime, an engagement score 0-100 and a churn risk checked on history."""
     with handle_errors():
-        from usertrack.analytics import churn as churns
-        from usertrack.analytics import churn_report
         from usertrack.analytics import kept_people as segmented
+        from usertrack.analytics.churn import render as churn_report
+        from usertrack.analytics.churn import run as churns
         from usertrack.analytics.common import parse_period
 
         chosen = choose_format(fmt, out)
@@ -702,4 +702,4 @@ def churn(
                 run_ws, moment, period=chosen_period, periods=periods, window=days,
                 horizon=horizon, top=top, backtest=backtest, progress=progress,
             ), who=chosen_who, progress=progress)  # fmt: skip
-        _analytics_output(chosen, out, result, "churn", churn_report, "churn_view", where=filters)
+        _analytics_output(chosen, out, result, "churn", churn_report, "churn.view", where=filters)

@@ -12,7 +12,7 @@ them, and tests/test_mirror_shortcuts.py runs each against its file on the demo'
 from __future__ import annotations
 
 from usertrack.act import alerts_runs
-from usertrack.analytics import churn_app
+from usertrack.analytics.churn import app as churn_app
 from usertrack.engines.shortcut import MirrorShortcut
 from usertrack.queries.library import Query
 from usertrack.reports import (

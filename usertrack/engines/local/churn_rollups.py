@@ -239,7 +239,7 @@ FROM per_day AS p
 LEFT JOIN per_name AS b ON b.person_id IS NOT DISTINCT FROM p.person_id
 """
 
-# churn's at-risk traits (usertrack.analytics.churn) on a store with the tables, where
+# churn's at-risk traits (usertrack.analytics.churn.run) on a store with the tables, where
 # churn_events.sql as shipped would give a row per person and event name from {since} to as_of:
 # the same pairs as the bits of each person's 64-bit words, a bit per name of the store's
 # (EVENT_NAMES_SQL), grouped by person rather than by person and name (a fifth of the CPU).

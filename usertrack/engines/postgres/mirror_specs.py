@@ -117,7 +117,7 @@ WASP_USERS = Spec(
         ("email", _EMAIL, "VARCHAR"),
         ("kept", f"{_EMAIL} !~ %(exclude_pattern)s", "BOOLEAN"),
         ("created_at", "t.created_at::timestamp", "TIMESTAMP"),
-        # churn's accounts (usertrack/analytics/churn_app.py)
+        # churn's accounts (usertrack/analytics/churn/app.py)
         ("credits", "t.credits::float8", "DOUBLE"),
         ("subscription_status", "t.subscription_status::text", "VARCHAR"),
         # the key metrics' accounts using credits (usertrack/reports/weekly_copy.py), as

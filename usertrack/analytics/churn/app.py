@@ -1,6 +1,6 @@
 """What churn reads of the app's database: each email's runs (queries/neon/runs.sql, as of as_of
 and as of the backtest's moment) and accounts (queries/neon/accounts.sql), each table the SQL
-types of its columns and their values, for usertrack.analytics.churn to make its tables of.
+types of its columns and their values, for usertrack.analytics.churn.run to make its tables of.
 
 For the files as shipped, on a database asked directly (the demo's), the three tables come from
 the local copy of the app's tables (usertrack/engines/postgres/app_mirror.py, which `tools` and

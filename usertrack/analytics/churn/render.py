@@ -1,11 +1,11 @@
 """Churn as JSON, csv and Markdown, and the cells the terminal view shares (usertrack.analytics.
-churn_view draws them with rich; only the CLI imports that)."""
+churn.view draws them with rich; only the CLI imports that)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.churn import HIGH_RISK_BELOW, Churn
+from usertrack.analytics.churn.run import HIGH_RISK_BELOW, Churn
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.core import style
 from usertrack.rendering.export import md_table

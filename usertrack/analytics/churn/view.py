@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from usertrack.analytics.churn import Churn
-from usertrack.analytics.churn_report import (
+from usertrack.analytics.churn.render import (
     BAND_HEADERS,
     PERIOD_HEADERS,
     TRAIT_HEADERS,
@@ -24,6 +23,7 @@ from usertrack.analytics.churn_report import (
     trait_cells,
     user_cells,
 )
+from usertrack.analytics.churn.run import Churn
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 

@@ -7,7 +7,7 @@ event, active days, events and breadth in the window before) and churn_events.sq
 event name in the window), each a facts table counted in DuckDB (the local engine in place, any
 other source's rows loaded), as retention's are. The app's runs (queries/neon/runs.sql) and
 accounts (queries/neon/accounts.sql) come from its database when one is open (the demo's, or
-DATABASE_URL's; usertrack.analytics.churn_app): without one the score is out of its three event
+DATABASE_URL's; usertrack.analytics.churn.app): without one the score is out of its three event
 parts.
 """
 
@@ -337,7 +337,7 @@ def churn(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        from usertrack.analytics.churn_app import app_facts
+        from usertrack.analytics.churn.app import app_facts
 
         asked = app_facts(ws, as_of, then if backtest else None, progress, pool)
         bits = _event_bits_values(ws, as_of, since_now)
