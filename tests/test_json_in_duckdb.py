@@ -124,8 +124,8 @@ class _Run:
 
 
 def _actors(con: object, persons: list[dict[str, object]]) -> object:
-    from usertrack.analytics.actors import Actors
-    from usertrack.analytics.actors_profiles import ProfileRows
+    from usertrack.analytics.actors.profiles import ProfileRows
+    from usertrack.analytics.actors.run import Actors
 
     names = [d[0] for d in con.execute("SELECT * FROM profile LIMIT 0").description]  # type: ignore[attr-defined]
     found = Actors(AS_OF, "activity", "2026-11-16:dormant", "dormant", persons)
@@ -143,7 +143,7 @@ def test_people_json_written_by_duckdb_is_pythons_json(others: bool) -> None:
     json_tails) are the text json.dumps writes of the people with their profiles, whatever the
     profile holds; a person without a profile row, or without an email, has every column
     null; a profile holding others' rows too (live, past the list bound) gives the same."""
-    from usertrack.analytics.actors import actors_json
+    from usertrack.analytics.actors.run import actors_json
     from usertrack.rendering.export import jsonable
 
     con = connect()

@@ -232,7 +232,7 @@ def test_a_cells_events_answers_are_kept_for_the_same_cell_asked_again(
 
 def test_a_build_that_reads_arrow_reads_the_kept_answers_before_pyarrow_is_imported() -> None:
     """A cell asked again reaches the events store's kept answers while another thread may
-    still be importing pyarrow (usertrack.analytics.actors_profiles.ProfilesAhead: the database's
+    still be importing pyarrow (usertrack.analytics.actors.profiles.ProfilesAhead: the database's
     queries go first). run_kept reads kept answers only where pyarrow is imported, so a build
     that reads Arrow imports it first; one that does not leaves it out (a fresh interpreter)."""
     import subprocess

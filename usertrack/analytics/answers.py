@@ -126,21 +126,21 @@ def _ahead(ws: Workspace, moment: datetime, cell: str | None, progress: Any) -> 
     profiles_ahead)."""
     if cell is None:
         return contextlib.nullcontext(None)
-    from usertrack.analytics import actors_profiles
+    from usertrack.analytics.actors import profiles as actors_profiles
 
     return actors_profiles.profiles_ahead(ws, moment, progress)
 
 
 def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
             progress: Any, ahead: Any = None) -> Answer:  # fmt: skip
-    """--persons' answer: the cell's people (usertrack.analytics.actors), with their profiles
+    """--persons' answer: the cell's people (usertrack.analytics.actors.run), with their profiles
     (`ahead`: built meanwhile, _ahead)."""
-    from usertrack.analytics import actors_profiles
+    from usertrack.analytics.actors import profiles as actors_profiles
     from usertrack.analytics.by_segment import Segmented
 
     people = found.overall if isinstance(found, Segmented) else found
     actors_profiles.with_profiles(ws, moment, people, progress, ahead)
-    return Answer(found, "actors", "actors", "actors_view", where, list(people.notes))
+    return Answer(found, "actors", "actors.run", "actors.view", where, list(people.notes))
 
 
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
@@ -211,7 +211,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
                           "correlation_properties")  # fmt: skip
     if cell is not None:
-        from usertrack.analytics import actors
+        from usertrack.analytics.actors import run as actors
 
         actors.funnel_cell(steps, cell)
     if dropped is not None:
@@ -226,7 +226,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
         if cell is not None:
-            from usertrack.analytics import actors
+            from usertrack.analytics.actors import run as actors
 
             kept = {"segment": o["segment"], "save": o["save"]}
             with _ahead(ws, moment, cell, progress) as ahead:
@@ -294,7 +294,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                     compare=o["compare"], by=by, top=o["top"], progress=progress,
                     by_account=bool(o.get("by_account")),
                 )  # fmt: skip
-            from usertrack.analytics import actors
+            from usertrack.analytics.actors import run as actors
 
             # every cohort has its cells whatever the data: no need to count them first
             if not o["start"].strip():
@@ -346,7 +346,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
                     ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
                     progress=progress, by_account=bool(o.get("by_account")),
                 )  # fmt: skip
-            from usertrack.analytics import actors
+            from usertrack.analytics.actors import run as actors
 
             # every week of the lifecycle has its cells: no need to count them first
             weeks = activities.lifecycle_weeks(moment, o["periods"])
@@ -407,7 +407,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             )  # fmt: skip
             if cell is None:
                 return answer
-            from usertrack.analytics import actors
+            from usertrack.analytics.actors import run as actors
 
             return actors.trends_actors(ws, moment, answer, cell)
 
@@ -460,7 +460,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is None:
                 return analyse(ws)
             ahead.start()  # the app's database readied meanwhile
-            from usertrack.analytics import actors
+            from usertrack.analytics.actors import run as actors
 
             options = (o["steps"], start, end, o["top"])
             return actors.paths_actors(ws, moment, span, cell, options, lambda: analyse(ws))

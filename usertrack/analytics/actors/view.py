@@ -1,10 +1,10 @@
-"""The terminal's view of `--persons` (usertrack.analytics.actors): one table of the people."""
+"""The terminal's view of `--persons` (usertrack.analytics.actors.run): one table of the people."""
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from usertrack.analytics.actors import Actors, actors_title, shown_columns
+from usertrack.analytics.actors.run import Actors, actors_title, shown_columns
 from usertrack.core import style
 from usertrack.rendering.export import cell_text
 from usertrack.rendering.terminal import Col, fitted_table, plain

@@ -1,4 +1,4 @@
-"""The people of a `--persons` cell (usertrack.analytics.actors), kept beside the events store
+"""The people of a `--persons` cell (usertrack.analytics.actors.run), kept beside the events store
 they were found in (usertrack.engines.local.storecache) and read back while it is unchanged."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The profile columns of the people behind a number (`--persons`: usertrack.analytics.actors):
+"""The profile columns of the people behind a number (`--persons`: usertrack.analytics.actors.run):
 each person's row of queries/join/profile.sql, as `segments` builds it as of the analysis's
 moment, built for the cell's people only where the profile file allows it
 (usertrack.segments.some) and readied while the analysis finds the cell (ProfilesAhead), then
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from usertrack.analytics.actors import Actors
+    from usertrack.analytics.actors.run import Actors
     from usertrack.workspace import Progress, Workspace
 
 

@@ -9,7 +9,7 @@ people (`--where`, `--who`, `--segment`: usertrack.analytics.by_segment), worked
 analysis works out its figure (docs/metrics.md, "The people behind a number"). Each person is
 listed with their email (as `--segment` knows them: queries/posthog/segment_persons.sql) and,
 when the app's database is there, their profile columns (queries/join/profile.sql, built by
-usertrack.analytics.actors_profiles), so that `usertrack user EMAIL` opens any of them.
+usertrack.analytics.actors.profiles), so that `usertrack user EMAIL` opens any of them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.analytics.kept_cells import kept_people
+from usertrack.analytics.actors.kept_cells import kept_people
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -120,7 +120,7 @@ def _people(
     ws: Workspace, as_of: datetime, cell: tuple[Any, ...], find: Callable[[], set[str]]
 ) -> list[dict[str, Any]]:
     """The people of `cell` (`find()`: their ids) as _listed lists them, kept for the same
-    cell asked again (usertrack.analytics.kept_cells)."""
+    cell asked again (usertrack.analytics.actors.kept_cells)."""
     return kept_people(ws, cell, lambda: (find(), {}), lambda ids: _listed(ws, as_of, ids))[0]
 
 
@@ -502,7 +502,7 @@ def paths_actors(
     command makes them (`analyse()`: sequences, --from/--to, the first --steps nodes, as
     `options` name them). An edge no one took is refused with the answer's edges (a node may
     hold ':': each split is tried). A cell found before on the same store is read back
-    (usertrack.analytics.kept_cells) without working the paths out."""
+    (usertrack.analytics.actors.kept_cells) without working the paths out."""
 
     def find() -> tuple[set[str], dict[str, str]]:
         ids, source, target = _path_cell(ws, as_of, span, analyse(), text)
@@ -584,7 +584,7 @@ def _edge_persons(result: Paths, source: str, target: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Output (the terminal's table: usertrack.analytics.actors_view)
+# Output (the terminal's table: usertrack.analytics.actors.view)
 
 
 def shown_columns(found: Actors) -> list[str]:
