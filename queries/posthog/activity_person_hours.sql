@@ -10,7 +10,7 @@
 -- events of each, as two arrays of the same order (usertrack unnests them into a row per person
 -- and cell). Live, a --by-segment or --segment run fetches it once over everyone and each group
 -- sums its persons' rows (events per cell, and the persons with any), so no list of a group's
--- persons is sent to PostHog (usertrack/analytics/activity.py). At most a row per person. No
+-- persons is sent to PostHog (usertrack/analytics/activity/run.py). At most a row per person. No
 -- LIMIT: usertrack pages every result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).

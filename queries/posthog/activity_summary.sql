@@ -12,7 +12,7 @@
 -- The same figures usertrack works out from activity_days.sql and activity_created.sql
 -- (docs/metrics.md, "Active users", "Stickiness", "Lifecycle"), counted where the events are,
 -- as PostHog's own trends and lifecycle runners do, so that PostHog answers a row per day and
--- week rather than one per person (usertrack/analytics/activity.py reads them). Per person,
+-- week rather than one per person (usertrack/analytics/activity/run.py reads them). Per person,
 -- one pass over their events from {since} (00:00 UTC of the earliest day any window needs) up
 -- to as_of, for the UTC days and ISO weeks they were active, as numbers counted from
 -- {first_day} and {first_week} (-1 is the day or week before). Then, in rows of three kinds

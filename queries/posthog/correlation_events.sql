@@ -26,7 +26,7 @@
 -- not. Internal accounts are left out. No LIMIT: usertrack pages every result. No
 -- ORDER BY: usertrack counts the facts itself. On the local engine, while this file is the
 -- shipped one, usertrack counts the same in the store with the funnel's persons instead
--- (usertrack/analytics/correlation.py `_local_counts`); an edited file runs as written.
+-- (usertrack/analytics/funnel/correlation.py `_local_counts`); an edited file runs as written.
 SELECT
     c.person_id AS person_id,
     groupArray(c.name) AS event,

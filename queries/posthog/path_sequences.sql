@@ -28,7 +28,7 @@
 -- node may hold any character), so that usertrack splits every person's string at once (pyarrow) and decodes
 -- only the distinct nodes. And whether any of their sequences holds the --from/--to node at all
 -- (`has_from`, `has_to`, for the note on a node no event has). usertrack counts a group's
--- paths, entry and exit nodes and edges from its persons' rows (usertrack/analytics/paths.py
+-- paths, entry and exit nodes and edges from its persons' rows (usertrack/analytics/paths/run.py
 -- `CutSequences`): a few nodes per sequence travel instead of every event.
 -- No LIMIT: usertrack pages every result past PostHog's row caps.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed

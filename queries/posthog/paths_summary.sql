@@ -13,7 +13,7 @@
 --
 -- The paths of path_events.sql (docs/metrics.md, "Paths"), aggregated where the events are, as
 -- PostHog's paths runner does (posthog/hogql_queries/insights/paths/paths_query_runner.py), so
--- that PostHog answers the figures rather than every event (usertrack/analytics/paths.py reads
+-- that PostHog answers the figures rather than every event (usertrack/analytics/paths/run.py reads
 -- them; locally the same figures come from the events in numpy). Kept events as path_events.sql
 -- keeps them; per person in time order (ties by node), a sequence starts at the first event and
 -- after a gap of 30 minutes or more, and a node equal to the one before it in its sequence

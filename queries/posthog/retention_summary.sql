@@ -12,7 +12,7 @@
 -- The same cohorts as retention_activity.sql and retention_first_starts.sql (docs/metrics.md,
 -- "Retention"), counted where the events are, as PostHog's own retention runner does, so that
 -- PostHog answers a row per cohort and period rather than one per person
--- (usertrack/analytics/retention.py reads them). Periods are a UTC day, an ISO week from its
+-- (usertrack/analytics/retention/run.py reads them). Periods are a UTC day, an ISO week from its
 -- Monday or a calendar month ({period}: day, week or month), each named by its first day. Per
 -- person, one pass over their events from {since} (the first cohort period's start) to as_of,
 -- and in first-time mode their start events before it too: the first start event ever, and

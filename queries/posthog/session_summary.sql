@@ -9,7 +9,7 @@
 --
 -- The same sessions as session_facts.sql (docs/metrics.md, "Sessions"), aggregated where the
 -- events are, as PostHog's own web analytics runners do, so that PostHog answers a few dozen
--- rows rather than one per session (usertrack/analytics/sessions.py reads them). A session is
+-- rows rather than one per session (usertrack/analytics/sessions/run.py reads them). A session is
 -- all events of one $session_id (the first part of `s`); events without one are grouped per
 -- person into sessions by a gap of 30 minutes or more since the previous such event (the
 -- second part: lagInFrame and a running sum over the person's events in time order, ties by

@@ -21,7 +21,7 @@
 -- value itself: each holds one `number` (`numbers` times), from which usertrack interpolates
 -- the quantiles as ClickHouse's quantile does; else `number` is 0, a row per value and point.
 -- Live, a --by-segment or --segment group too large to send as a list fetches it once over
--- everyone, and each group aggregates its persons' rows (usertrack/analytics/trends.py), so no
+-- everyone, and each group aggregates its persons' rows (usertrack/analytics/trends/run.py), so no
 -- list of a group's persons is sent to PostHog. A row per person, never per event. No LIMIT:
 -- usertrack pages every result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed

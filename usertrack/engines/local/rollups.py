@@ -360,7 +360,7 @@ SHORTCUTS = (
     ),
     Shortcut(
         "posthog/activity_person_hours",
-        "51f45bb71b539c5e9dd9881b766b961a70db34d938c39321f28aa4e4eb70671f",
+        "db9a0016889411e0d7cbc92cdd503e0af43167dd05c9ecdfb560654783a7e701",
         "statement",
         _ACTIVITY_PERSON_HOURS_ROLLED,
         TABLES,
