@@ -207,6 +207,7 @@ def test_analytics_core_does_not_import_rich_or_typer() -> None:
         "usertrack.analytics.funnel.run",
         "usertrack.analytics.retention.run",
         "usertrack.analytics.funnel.render",
+        "usertrack.analytics.retention.render",
     )
 
 

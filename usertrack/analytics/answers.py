@@ -311,7 +311,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
         return Answer(
-            result, "retention", "funnel.render", "funnel.view", where, list(result.notes)
+            result, "retention", "retention.render", "retention.view", where, list(result.notes)
         )
 
     return run

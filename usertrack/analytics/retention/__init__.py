@@ -1,2 +1,2 @@
-"""Retention by cohort (docs/metrics.md, "Retention"): `run` works it out; it is written with
-the funnel's output (usertrack.analytics.funnel.render, .view)."""
+"""Retention by cohort (docs/metrics.md, "Retention"): `run` works it out; `render` writes it
+as JSON, csv and Markdown, `view` in the terminal."""
