@@ -224,6 +224,7 @@ def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
         "usertrack.analytics.activity.run",
         "usertrack.analytics.features.run",
         "usertrack.analytics.activity.render",
+        "usertrack.analytics.features.render",
     )
 
 

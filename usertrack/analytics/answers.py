@@ -377,7 +377,7 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
             ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
             compare=o["compare"], progress=progress,
         ), lists=False)  # fmt: skip
-        return Answer(result, "features", "activity.render", "activity.view", where)
+        return Answer(result, "features", "features.render", "features.view", where)
 
     return run
 

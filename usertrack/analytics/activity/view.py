@@ -1,7 +1,7 @@
-"""Activity and feature usage in the terminal (rich). Only the CLI imports this module.
+"""Activity in the terminal (rich). Only the CLI imports this module.
 
-Feature names come from whoever sends events: every data cell is a rich `Text` via
-`terminal.plain`, never markup; tables fit the console (`terminal.fitted_table`).
+Every data cell is a rich `Text` via `terminal.plain`, never markup; tables fit the console
+(`terminal.fitted_table`).
 """
 
 from __future__ import annotations
@@ -10,26 +10,19 @@ from rich.console import Console
 from rich.text import Text
 
 from usertrack.analytics.activity.render import (
-    COMPARED_HEADERS,
     LIFECYCLE_HEADERS,
     activity_compared,
     activity_headline,
-    compared_cells,
     days_shown,
-    feature_cells,
-    features_about,
     lifecycle_cells,
-    unused_line,
 )
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import sparkline
-from usertrack.analytics.features.run import Features
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 # Heatmap shades, lightest to darkest, by the cell's share of the busiest hour.
 SHADES = (" ", "░", "▒", "▓", "█")
-TRENDS = {"up": "green", "down": "red", "flat": ""}
 
 
 def _series_lines(a: Activity) -> Text:
@@ -104,42 +97,3 @@ def render_activity(console: Console, a: Activity) -> None:
         )
     )
     console.print(_heatmap(a))
-
-
-def render_features(console: Console, f: Features) -> None:
-    rows = []
-    for x in f.features:
-        cells = [plain(c) for c in feature_cells(x, f.by)]
-        cells[-1] = plain(x.trend, style_=TRENDS.get(x.trend, ""))
-        if f.compared:
-            cells += [plain(c) for c in compared_cells(x)]
-        rows.append(cells)
-    cols = [
-        Col(f.by.capitalize()),
-        *([Col("Category", drop=2)] if f.by == "feature" else []),
-        Col("Uses", right=True),
-        Col("Persons", right=True),
-        Col("Adoption", right=True),
-        Col("Avg time", right=True, drop=1),
-        Col("Previous uses", right=True, drop=1),
-        Col("Trend"),
-    ]
-    if f.compared:
-        # The change is the point of --compare: never dropped; the previous figures it comes
-        # from go before it when the terminal is narrow.
-        previous_persons, previous_adoption, moved = COMPARED_HEADERS
-        cols += [
-            Col(previous_persons, right=True, drop=3),
-            Col(previous_adoption, right=True, drop=2),
-            Col(moved, right=True),
-        ]
-    caption = None if f.features else "No feature was used in either period."
-    unused = unused_line(f)
-    if unused:
-        caption = unused if caption is None else f"{caption} {unused}"
-    console.print(
-        fitted_table(
-            console.width, cols, rows, title=plain(f"Features: {features_about(f)}"),
-            caption=caption,
-        )
-    )  # fmt: skip

@@ -1,2 +1,2 @@
-"""Feature usage (docs/metrics.md, "Features"): `run` works it out; it is written with
-activity's output (usertrack.analytics.activity.render, .view)."""
+"""Feature usage (docs/metrics.md, "Features"): `run` works it out; `render` writes it as JSON,
+csv and Markdown, `view` in the terminal."""
