@@ -236,6 +236,7 @@ def test_sessions_core_does_not_import_rich_or_typer() -> None:
         "usertrack.analytics.sessions.run",
         "usertrack.analytics.paths.run",
         "usertrack.analytics.paths.render",
+        "usertrack.analytics.sessions.render",
     )
 
 

@@ -433,7 +433,7 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
         result = _segmented(ws, moment, {}, who, progress, lambda ws: sessions_mod.sessions(
             ws, moment, span, top=o["top"], progress=progress
         ), lists=False)  # fmt: skip
-        return Answer(result, "sessions", "paths.render", "paths.view", where)
+        return Answer(result, "sessions", "sessions.render", "sessions.view", where)
 
     return run
 

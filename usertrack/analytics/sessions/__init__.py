@@ -1,2 +1,2 @@
-"""Sessions (docs/metrics.md, "Sessions"): `run` works them out; they are written with the
-paths' output (usertrack.analytics.paths.render, .view)."""
+"""Sessions (docs/metrics.md, "Sessions"): `run` works them out; `render` writes them as JSON,
+csv and Markdown, `view` in the terminal."""
