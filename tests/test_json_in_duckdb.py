@@ -143,7 +143,7 @@ def test_people_json_written_by_duckdb_is_pythons_json(others: bool) -> None:
     json_tails) are the text json.dumps writes of the people with their profiles, whatever the
     profile holds; a person without a profile row, or without an email, has every column
     null; a profile holding others' rows too (live, past the list bound) gives the same."""
-    from usertrack.analytics.actors.run import actors_json
+    from usertrack.analytics.actors.render import actors_json
     from usertrack.rendering.export import jsonable
 
     con = connect()

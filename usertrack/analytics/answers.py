@@ -140,7 +140,7 @@ def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
 
     people = found.overall if isinstance(found, Segmented) else found
     actors_profiles.with_profiles(ws, moment, people, progress, ahead)
-    return Answer(found, "actors", "actors.run", "actors.view", where, list(people.notes))
+    return Answer(found, "actors", "actors.render", "actors.view", where, list(people.notes))
 
 
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from usertrack.analytics.actors.run import Actors, actors_title, shown_columns
+from usertrack.analytics.actors.render import actors_title, shown_columns
+from usertrack.analytics.actors.run import Actors
 from usertrack.core import style
 from usertrack.rendering.export import cell_text
 from usertrack.rendering.terminal import Col, fitted_table, plain
