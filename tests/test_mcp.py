@@ -46,7 +46,7 @@ READ_ONLY = {
 @asynccontextmanager
 async def connected(home: Path, *args: str, **env: str) -> AsyncIterator[Any]:
     from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
+    from mcp.client.stdio import StdioServerParameters, stdio_client
 
     server = StdioServerParameters(
         command=sys.executable,
@@ -58,8 +58,12 @@ async def connected(home: Path, *args: str, **env: str) -> AsyncIterator[Any]:
         },
         cwd=str(REPO),
     )
-    async with Client(server) as client:
-        yield client
+    # The server's stderr to this process's file descriptor 2 (pytest captures it for the test),
+    # named here: stdio_client's default is the sys.stderr of when mcp was first imported, in
+    # a test run perhaps a CliRunner's stream with no file descriptor for a child to write to.
+    with open(2, "w", closefd=False) as errlog:
+        async with Client(stdio_client(server, errlog=errlog)) as client:
+            yield client
 
 
 def with_client(home: Path, body: Callable[[Any], Any], *args: str, **env: str) -> Any:
@@ -816,3 +820,28 @@ def test_a_slow_or_huge_call_blocks_no_other(demo_home: Path, tmp_path: Path) ->
     expected = cli_json(demo_home, "failures", "-f", "json")
     assert text(answers["other"]) == [expected]
     assert text(answers["after"]) == [expected]
+
+
+def test_the_server_starts_whatever_stderr_was_as_mcp_was_imported(tmp_path: Path) -> None:
+    """The client's server process starts even where mcp was first imported while sys.stderr
+    was a stream with no file descriptor (as in a CliRunner's invoke: which test imports it
+    first depends on the order the tests run in, one process or several)."""
+    script = (
+        "import io, sys\n"
+        "real = sys.stderr\n"
+        "sys.stderr = io.TextIOWrapper(io.BytesIO())\n"
+        "import mcp.client.stdio\n"
+        "sys.stderr = real\n"
+        "from pathlib import Path\n"
+        "from tests.test_mcp import with_client\n"
+        "async def names(client):\n"
+        "    return sorted(t.name for t in (await client.list_tools()).tools)\n"
+        "print(with_client(Path(sys.argv[1]), names))\n"
+    )
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "home")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'segments'" in done.stdout
