@@ -1,5 +1,5 @@
 -- name: trends_counts
--- description: One event's count and numeric-property aggregates per interval (and breakdown value) in a date range (trends' total, sum, avg, min, max, median and p90).
+-- description: One event's count, sessions and numeric-property aggregates per interval (and breakdown value) in a date range (trends' total, unique_session, sum, avg, min, max, median and p90).
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
@@ -10,6 +10,7 @@
 -- param by:
 -- param values: <list>
 -- param property:
+-- param sessions: 0
 --
 -- PostHog's trends insight (posthog/hogql_queries/insights/trends/aggregation_operations.py,
 -- `select_aggregation`): per interval start (`point`: toStartOfHour, toStartOfDay, the ISO
@@ -21,13 +22,18 @@
 -- the range (both ends inclusive), never after as_of. A row per point and value, never per
 -- event. Without a {property} ('': total, for usertrack's count) no JSON is read for it: the
 -- property aggregates are then 0 (reading every event's properties was nine tenths of the
--- scan). No LIMIT: usertrack pages every result.
+-- scan). With {sessions} = 1, `unique_session` counts the distinct `$session_id`s (PostHog's
+-- math of that name is count(DISTINCT e."$session_id"); the events table's column is '' for an
+-- event without one, so those events count as one session of their interval, as in PostHog);
+-- else 0.
+-- No LIMIT: usertrack pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
     point,
     breakdown,
     count() AS total,
+    count(DISTINCT session) AS unique_session,
     ifNull(sum(number), 0) AS sum,
     ifNull(avg(number), 0) AS avg,
     ifNull(min(number), 0) AS min,
@@ -44,6 +50,7 @@ FROM (
             if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
                 coalesce(JSONExtractString(properties, {by}), ''),
                 '$$_posthog_breakdown_other_$$')) AS breakdown,
+        if({sessions} = 1, ifNull($session_id, ''), NULL) AS session,
         if({property} = '', NULL,
             if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number
     FROM events

@@ -580,3 +580,137 @@ def test_entity_person_property_filtering(engine: Engine) -> None:
                  as_of="2020-01-04")  # fmt: skip
     points = by_day(doc, e("watched movie"))
     assert [points["2020-01-01"], points["2020-01-02"]] == [1, 0]
+
+
+# unique_session: test_unique_session_with_session_breakdown's events (PostHog commit
+# a073ad8b): four sessions of two persons, s1 to s3 on 2020-01-01, s4 on 2020-01-02.
+def session_events() -> list[Ev]:
+    def ev(person: str, event: str, when: str, session: str) -> Ev:
+        moment = datetime.fromisoformat(when).replace(tzinfo=UTC)
+        return Ev(person, event, moment, {"$session_id": session},
+                  person_props={"$some_prop": "some_val"})  # fmt: skip
+
+    return [
+        ev("blabla", "sign up before", "2020-01-01 00:06:30", "s1"),
+        ev("blabla", SIGN_UP, "2020-01-01 00:06:34", "s1"),
+        ev("blabla", "sign up later", "2020-01-01 00:06:35", "s1"),
+        ev("blabla2", SIGN_UP, "2020-01-01 00:06:35", "s2"),
+        ev("blabla2", SIGN_UP, "2020-01-01 00:06:45", "s2"),
+        ev("blabla", SIGN_UP, "2020-01-01 00:06:45", "s3"),
+        ev("blabla", SIGN_UP, "2020-01-02 00:06:30", "s4"),
+        ev("blabla", SIGN_UP, "2020-01-02 00:06:45", "s4"),
+    ]
+
+
+EVENTS_T34 = CASES.add("t34", session_events())
+
+
+def test_unique_session_with_session_breakdown(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_unique_session_with_session_breakdown (PostHog commit
+    a073ad8b): `unique_session` of sign up over `-3d` frozen at 2020-01-04T13:00:01, with the
+    person filter `$some_prop = some_val`. PostHog splits the series by session duration
+    ([10,15.01]: [1, 1, 0, 0], [0,5]: [1, 0, 0, 0], [5,10]: [1, 0, 0, 0]); usertrack has no
+    session breakdown, and each session is in one bucket, so the series is their sum."""
+    e = EVENTS_T34
+    frozen = "2020-01-04T13:00:01"
+    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-01", "--until", frozen,
+                            "--math", "unique_session",
+                            "--where", "person.properties.$some_prop = 'some_val'"],
+                 as_of=frozen)  # fmt: skip
+    assert days(doc) == ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04"]
+    assert data(doc, e, SIGN_UP) == [3, 1, 0, 0]
+
+
+# Events without a $session_id: PostHog's count(DISTINCT e."$session_id") reads the events
+# table's column, '' for them, so they are one session of their interval together.
+EVENTS_T35 = CASES.add("t35", [
+    Ev("p1", SIGN_UP, utc(2020, 1, 1, 10), {"$session_id": "a"}),
+    Ev("p1", SIGN_UP, utc(2020, 1, 1, 11)),
+    Ev("p2", SIGN_UP, utc(2020, 1, 1, 12)),
+    Ev("p2", SIGN_UP, utc(2020, 1, 2, 12)),
+])  # fmt: skip
+
+
+def test_unique_session_without_session_id(engine: Engine) -> None:
+    """Two events without a session id on one day are one session, beside session `a`."""
+    e = EVENTS_T35
+    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-01", "--until", "2020-01-02",
+                            "--math", "unique_session"], as_of="2020-01-03")  # fmt: skip
+    assert data(doc, e, SIGN_UP) == [2, 1]
+
+
+# The count-per-actor maths: the tests' `_create_event_count_per_actor_events` (PostHog commit
+# a073ad8b): four persons (blabla with the distinct_ids blabla and anonymous_id, tintin,
+# murmur, reeree) viewing videos from 2020-01-01 to 2020-01-05. The events' $group_0 is left
+# out (usertrack has no groups); the range is 2020-01-01 to 2020-01-07.
+def per_actor_events() -> list[Ev]:
+    def ev(person: str, event: str, when: datetime, color: str | None = None,
+           distinct: str | None = None) -> Ev:  # fmt: skip
+        props = {} if color is None else {"color": color}
+        return Ev(person, event, when, props, distinct)
+
+    jan1, jan3, jan4, jan5 = (utc(2020, 1, 1, 0, 6, 2), utc(2020, 1, 3, 19, 6, 34),
+                              utc(2020, 1, 4, 23, 17), utc(2020, 1, 5, 19, 6, 34))  # fmt: skip
+    return [
+        ev("blabla", "viewed video", jan1, "red", "anonymous_id"),
+        ev("blabla", "viewed video", jan1),
+        ev("reeree", "viewed video", jan1, "blue"),
+        ev("tintin", SIGN_UP, jan1),
+        ev("murmur", SIGN_UP, jan3),
+        ev("tintin", "viewed video", jan4, "red"),
+        ev("blabla", "viewed video", jan5, "blue"),
+        ev("tintin", "viewed video", jan5, "red"),
+        ev("tintin", "viewed video", jan5, "red"),
+        ev("tintin", "viewed video", jan5, "blue"),
+    ]
+
+
+PER_ACTOR_RANGE = ["--since", "2020-01-01", "--until", "2020-01-07"]
+EVENTS_T36 = CASES.add("t36", per_actor_events())
+
+
+def test_trends_count_per_user_average_daily(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_trends_count_per_user_average_daily (PostHog commit
+    a073ad8b): each person's `viewed video` events per day, averaged over the persons."""
+    e = EVENTS_T36
+    doc = engine("trends", [e("viewed video"), *PER_ACTOR_RANGE, "--math",
+                            "avg_count_per_actor"], as_of="2020-01-08")  # fmt: skip
+    assert days(doc) == [f"2020-01-{d:02d}" for d in range(1, 8)]
+    assert data(doc, e, "viewed video") == [1.5, 0, 0, 1, 2, 0, 0]
+
+
+def test_trends_count_per_user_maximum(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_trends_count_per_user_maximum (PostHog commit
+    a073ad8b): the most events one person had each day."""
+    e = EVENTS_T36
+    doc = engine("trends", [e("viewed video"), *PER_ACTOR_RANGE, "--math",
+                            "max_count_per_actor"], as_of="2020-01-08")  # fmt: skip
+    assert data(doc, e, "viewed video") == [2, 0, 0, 1, 3, 0, 0]
+
+
+def test_trends_count_per_user_average_with_event_property_breakdown(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_trends_count_per_user_average_with_event_property_breakdown
+    (PostHog commit a073ad8b): by `color`, each person's events of each value per day, averaged;
+    red, blue, then the events without a color (usertrack's '')."""
+    e = EVENTS_T36
+    doc = engine("trends", [e("viewed video"), *PER_ACTOR_RANGE, "--math",
+                            "avg_count_per_actor", "--by", "color"],
+                 as_of="2020-01-08")  # fmt: skip
+    assert [s["breakdown"] for s in doc["series"]] == ["red", "blue", ""]
+    assert list(by_day(doc, e("viewed video"), "red").values()) == [1, 0, 0, 1, 2, 0, 0]
+    assert list(by_day(doc, e("viewed video"), "blue").values()) == [1, 0, 0, 0, 1, 0, 0]
+    assert list(by_day(doc, e("viewed video"), "").values()) == [1, 0, 0, 0, 0, 0, 0]
+
+
+def test_count_per_actor_quantiles(engine: Engine) -> None:
+    """The percentiles interpolate between the persons' counts as ClickHouse's quantile does
+    below its 8192-value sample: on 2020-01-01 the counts are 2 (blabla) and 1 (reeree), so the
+    median is 1.5, p75 1.75, p90 1.9 and p99 1.99; on 2020-01-05 they are 1 and 3."""
+    e = EVENTS_T36
+    expected = {"median": (1.5, 2), "p75": (1.75, 2.5), "p90": (1.9, 2.8), "p99": (1.99, 2.98),
+                "min": (1, 1)}  # fmt: skip
+    for name, (first, fifth) in expected.items():
+        doc = engine("trends", [e("viewed video"), *PER_ACTOR_RANGE, "--math",
+                                f"{name}_count_per_actor"], as_of="2020-01-08")  # fmt: skip
+        got = data(doc, e, "viewed video")
+        assert (got[0], got[4]) == (pytest.approx(first), pytest.approx(fifth)), name

@@ -526,8 +526,9 @@ def trends(
             "--math",
             "-m",
             help="total (events), dau (unique persons), weekly_active, monthly_active (the 7/30"
-            " days to each point; unique persons when the interval is as long), or sum, avg,"
-            " min, max, median, p90 with :PROPERTY.",
+            " days to each point; unique persons when the interval is as long), unique_session,"
+            " a person's events per point as avg|min|max|median|p75|p90|p95|p99_count_per_actor,"
+            " or sum, avg, min, max, median, p90 with :PROPERTY.",
             metavar="MATH",
         ),
     ] = "total",

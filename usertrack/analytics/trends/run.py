@@ -1,10 +1,12 @@
-"""Trends: an event's count, unique persons, weekly/monthly active persons or a numeric property's
-sum, avg, min, max, median or p90 per interval (docs/metrics.md, "Trends").
+"""Trends: an event's count, unique persons or sessions, weekly/monthly active persons, a count per
+person's aggregate or a numeric property's sum, avg, min, max, median or p90 per interval
+(docs/metrics.md, "Trends").
 
 PostHog's trends insight (posthog/hogql_queries/insights/trends/): aggregation_operations.py for
 each math, trends_query_builder.py for the cumulative unique persons, breakdown_values.py for the
 top breakdown values. Facts queries: queries/posthog/trends_breakdown.sql (the values to keep),
-trends_counts.sql (counts and property math per interval), trends_persons.sql (per person,
+trends_counts.sql (counts, sessions and property math per interval), trends_actor_counts.sql
+(the count-per-actor maths), trends_persons.sql (per person,
 for dau, weekly_active and monthly_active) and, for a live --by-segment or --segment group too
 large to send PostHog as a list, trends_person_points.sql (both of the first two's figures,
 per person).
@@ -35,7 +37,14 @@ if TYPE_CHECKING:
 INTERVALS = ("hour", "day", "week", "month")
 PERSON_MATHS = ("dau", "weekly_active", "monthly_active")
 PROPERTY_MATHS = ("sum", "avg", "min", "max", "median", "p90")
-MATHS = ("total", *PERSON_MATHS, *PROPERTY_MATHS)
+# Each person's events per point, then their average, minimum, maximum or percentile (PostHog's
+# count-per-actor maths, aggregation_operations.py `is_count_per_actor_variant`).
+ACTOR_MATHS = tuple(
+    f"{m}_count_per_actor" for m in ("avg", "min", "max", "median", "p75", "p90", "p95", "p99")
+)
+# Distinct $session_ids per point (PostHog's unique_session).
+SESSIONS = "unique_session"
+MATHS = ("total", *PERSON_MATHS, SESSIONS, *ACTOR_MATHS, *PROPERTY_MATHS)
 # weekly_active and monthly_active: the days each point looks back over (PostHog's
 # inclusive_lookback, aggregation_operations.py `_interval_placeholders`).
 LOOKBACK = {"weekly_active": 7, "monthly_active": 30}
@@ -59,7 +68,8 @@ class Math:
 
 
 def parse_math(text: str) -> Math:
-    """`total`, `dau`, `weekly_active`, `monthly_active`, or `sum|avg|min|max|median|p90:PROP`."""
+    """`total`, `dau`, `weekly_active`, `monthly_active`, `unique_session`, a count-per-actor
+    math (`avg_count_per_actor`, ...), or `sum|avg|min|max|median|p90:PROP`."""
     name, sep, prop = text.strip().partition(":")
     name = name.strip().lower()
     if name in PROPERTY_MATHS:
@@ -72,6 +82,7 @@ def parse_math(text: str) -> Math:
         return Math(name)
     raise UsageError(
         f"--math {text!r} is not one of total, dau, weekly_active, monthly_active,"
+        f" {SESSIONS}, {', '.join(ACTOR_MATHS)},"
         " or sum, avg, min, max, median, p90 with :PROPERTY"
     )
 
@@ -401,8 +412,11 @@ def _top_values(ask: _Ask, top: int, facts: FactsQuery | None = None) -> list[st
 
 def _ranked(rows: list[dict[str, Any]], math: Math, top: int) -> list[str]:
     """The `top` values of trends_breakdown.sql's `rows` by the series' aggregate (persons for
-    the person maths), then by value."""
+    the person maths, events for unique_session and the count-per-actor maths), then by
+    value."""
     column = "persons" if math.name in PERSON_MATHS else math.name
+    if math.name == SESSIONS or math.name in ACTOR_MATHS:
+        column = "total"  # ranked by the events, as trends_breakdown.sql counts them
     ranked = sorted(rows, key=lambda r: (-float(r[column] or 0), str(r["value"])))
     return [str(r["value"]) for r in ranked[:top]]
 
@@ -421,10 +435,17 @@ def _counts(
             keys["breakdown"] = kept
             params = {"values": list(values), "other": OTHER}
         rows = _aggregated(facts, math, keys, params)
+    elif math.name in ACTOR_MATHS:
+        rows = ask.ws.run_query(
+            "posthog/trends_actor_counts", ask.as_of,
+            **ask.bounds(interval=ask.interval, values=values),
+        ).as_dicts()  # fmt: skip
     else:
+        sessions = int(math.name == SESSIONS)
         rows = ask.ws.run_query(
             "posthog/trends_counts", ask.as_of,
-            **ask.bounds(interval=ask.interval, values=values, property=math.property or ""),
+            **ask.bounds(interval=ask.interval, values=values, property=math.property or "",
+                         sessions=sessions),
         ).as_dicts()  # fmt: skip
     return _found(rows, math)
 
@@ -459,6 +480,12 @@ _AGGREGATES = """
     coalesce(min(min) FILTER (WHERE numbers > 0), 0) AS min,
     coalesce(max(max) FILTER (WHERE numbers > 0), 0) AS max,
     count(DISTINCT person_id) AS persons"""
+# The count-per-actor maths over each person's events per key (`n`), as trends_actor_counts.sql.
+_ACTOR_AGGREGATES = """
+    avg(n) AS avg_count_per_actor, min(n) AS min_count_per_actor,
+    max(n) AS max_count_per_actor, quantile_cont(n, 0.5) AS median_count_per_actor,
+    quantile_cont(n, 0.75) AS p75_count_per_actor, quantile_cont(n, 0.9) AS p90_count_per_actor,
+    quantile_cont(n, 0.95) AS p95_count_per_actor, quantile_cont(n, 0.99) AS p99_count_per_actor"""
 _QUANTILES = """
     coalesce(quantile_cont(number, 0.5), 0) AS median,
     coalesce(quantile_cont(number, 0.9), 0) AS p90"""
@@ -477,10 +504,19 @@ def _by_person(ask: _Ask) -> bool:
     source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
     if source is None or source.is_live:  # live: the whole answer of a --by-segment
         # run too (`person_parts`), so PostHog reads the events once for it and every group
-        return ws.scope.person_parts or not summary_fits(ws, short_list=True)
-    return ws.scope.person_rows is not None and (
-        ask.math.property is not None or ask.by is not None
-    )
+        split = ws.scope.person_parts or not summary_fits(ws, short_list=True)
+    else:
+        split = ws.scope.person_rows is not None and (
+            ask.math.property is not None or ask.by is not None
+        )
+    if split and ask.math.name == SESSIONS:
+        # a person's rows carry no session ids, and a session's events may be two persons'
+        raise UsageError(
+            f"--math {SESSIONS} counts sessions over every person at once: not with"
+            " --by-segment, nor with --segment over a group too large to send PostHog"
+            " as a list"
+        )
+    return split
 
 
 def _person_points(ask: _Ask) -> contextlib.AbstractContextManager[FactsQuery | None]:
@@ -514,6 +550,14 @@ def _aggregated(
         f" person_id, events, sum, min, max, numbers, number FROM {FACTS})"
     )
     sql = f"WITH {rows} SELECT {names}, {_AGGREGATES} FROM rows GROUP BY {names}"
+    if math.name in ACTOR_MATHS:  # each person's events per key, then over the persons
+        sql = f"""WITH {rows},
+            sums AS (SELECT {names}, {_AGGREGATES} FROM rows GROUP BY {names}),
+            actors AS (SELECT {names}, person_id, sum(events) AS n FROM rows
+                       GROUP BY {names}, person_id),
+            counts AS (SELECT {names}, {_ACTOR_AGGREGATES} FROM actors GROUP BY {names})
+            SELECT sums.*, counts.* EXCLUDE ({names})
+            FROM sums LEFT JOIN counts USING ({names})"""
     if math.name in ("median", "p90"):
         sql = f"""WITH {rows},
             sums AS (SELECT {names}, {_AGGREGATES} FROM rows GROUP BY {names}),

@@ -1,0 +1,64 @@
+-- name: trends_actor_counts
+-- description: One event's count per person per interval (and breakdown value) in a date range, aggregated over the persons (trends' avg, min, max, median, p75, p90, p95 and p99 count per actor).
+-- returns: table
+-- param as_of: now
+-- param exclude_pattern: @datagen\.dev$
+-- param since: <moment>
+-- param until: <moment>
+-- param event:
+-- param interval: day
+-- param by:
+-- param values: <list>
+--
+-- PostHog's count-per-actor maths (posthog/hogql_queries/insights/trends/
+-- aggregation_operations.py: `_actors_events_query` counts each person's events per
+-- `day_start` (count() ... GROUP BY person_id, day_start), `_actors_inner_select_query` then
+-- aggregates those counts per day_start with ifNull(avg|min|max(toFloat(total)), 0) or
+-- ifNull(quantile(level)(toFloat(total)), 0)). Only the persons with an event in the interval
+-- have a count, and a point without events is no row (usertrack shows 0, as PostHog's zero
+-- fill). The
+-- point and the breakdown are trends_counts.sql's. ClickHouse's quantile samples above 8192
+-- values per point; usertrack's local engine interpolates exactly (DuckDB's quantile_cont), the
+-- same numbers below that. A row per point and value, never per person. No LIMIT: usertrack
+-- pages every result.
+-- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
+-- (usertrack/analytics/where.py).
+SELECT
+    point,
+    breakdown,
+    ifNull(avg(toFloat(total)), 0) AS avg_count_per_actor,
+    ifNull(min(toFloat(total)), 0) AS min_count_per_actor,
+    ifNull(max(toFloat(total)), 0) AS max_count_per_actor,
+    ifNull(quantile(0.5)(toFloat(total)), 0) AS median_count_per_actor,
+    ifNull(quantile(0.75)(toFloat(total)), 0) AS p75_count_per_actor,
+    ifNull(quantile(0.9)(toFloat(total)), 0) AS p90_count_per_actor,
+    ifNull(quantile(0.95)(toFloat(total)), 0) AS p95_count_per_actor,
+    ifNull(quantile(0.99)(toFloat(total)), 0) AS p99_count_per_actor
+FROM (
+    SELECT
+        e.point AS point,
+        e.breakdown AS breakdown,
+        e.actor AS actor,
+        count() AS total
+    FROM (
+        SELECT
+            if({interval} = 'hour', toStartOfHour(timestamp),
+                if({interval} = 'day', toStartOfDay(timestamp),
+                    if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
+                        toStartOfDay(toStartOfMonth(timestamp))))) AS point,
+            if({by} = '', '',
+                if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
+                    coalesce(JSONExtractString(properties, {by}), ''),
+                    '$$_posthog_breakdown_other_$$')) AS breakdown,
+            person_id AS actor
+        FROM events
+        WHERE event = {event}
+          AND timestamp >= toDateTime({since}, 'UTC')
+          AND timestamp < toDateTime({until}, 'UTC')
+          AND timestamp <= toDateTime({as_of}, 'UTC')
+          AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+          AND {filters}
+    ) AS e
+    GROUP BY e.point, e.breakdown, e.actor
+)
+GROUP BY point, breakdown
