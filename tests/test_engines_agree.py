@@ -173,6 +173,9 @@ TRENDS_BY_PERSON = [
     ["trends", "search_performed", "-m", "min:result_count", "-i", "month", "--days", "90",
      "--by-segment"],
     ["trends", "feature_used", "-m", "dau", "--by", "feature", "--top", "3", "--by-segment"],
+    ["trends", "search_performed", "-m", "p90_count_per_actor", "--by", "source",
+     "--by-segment"],
+    ["trends", "feature_used", "-m", "avg_count_per_actor", "-i", "week", "--by-segment"],
 ]  # fmt: skip
 
 
@@ -206,13 +209,15 @@ def test_trends_of_groups_too_long_for_a_list_the_same_live_and_locally(
         # locally too a --by-segment run reading properties sums every person's rows; each
         # group's answer is its --segment answer, counted by trends_counts with the group's
         # filter (a bound list, short enough for the local engine: MAX_LISTED is for PostHog)
-        command = TRENDS_BY_PERSON[1]
-        doc = json.loads(run([*command, "-f", "json", "--as-of", as_of, "--no-save"], home).stdout)
-        alone = [c for c in command if c != "--by-segment"]
-        for part in doc["by_segment"]:
-            args = [*alone, "--segment", part["segment"], "-f", "json", "--as-of", as_of]
-            one = json.loads(run([*args, "--no-save"], home).stdout)
-            assert part["series"] == one["series"], part["segment"]
+        # (trends_actor_counts for the count-per-actor maths)
+        for command in (TRENDS_BY_PERSON[1], TRENDS_BY_PERSON[-2]):
+            args = [*command, "-f", "json", "--as-of", as_of, "--no-save"]
+            doc = json.loads(run(args, home).stdout)
+            alone = [c for c in command if c != "--by-segment"]
+            for part in doc["by_segment"]:
+                args = [*alone, "--segment", part["segment"], "-f", "json", "--as-of", as_of]
+                one = json.loads(run([*args, "--no-save"], home).stdout)
+                assert part["series"] == one["series"], (command, part["segment"])
 
 
 @pytest.mark.parametrize("timezone", TIMEZONES)

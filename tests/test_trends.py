@@ -234,6 +234,8 @@ def test_typos_in_event_or_by_give_a_warning_with_the_closest_name(export: Path)
         (["--interval", "hour", "--days", "400"], "more than 2000 points"),
         (["signup", PV, PV], "given twice"),
         (["signup", " "], "EVENT: an empty event name"),  # was a warning, then zeros
+        (["--math", "unique_session", "--by-segment"], "--math unique_session and --by-segment"),
+        (["--math", "avg_count_per_actor:x"], "--math 'avg_count_per_actor:x'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

@@ -714,3 +714,13 @@ def test_count_per_actor_quantiles(engine: Engine) -> None:
                                 f"{name}_count_per_actor"], as_of="2020-01-08")  # fmt: skip
         got = data(doc, e, "viewed video")
         assert (got[0], got[4]) == (pytest.approx(first), pytest.approx(fifth)), name
+
+
+def test_count_per_actor_persons(engine: Engine) -> None:
+    """--persons of a count-per-actor point lists the persons its counts are of (PostHog's
+    trends actors: those with the event in the interval): blabla and tintin on 2020-01-05."""
+    e = EVENTS_T36
+    doc = engine("trends", [e("viewed video"), *PER_ACTOR_RANGE, "--math",
+                            "avg_count_per_actor", "--persons", "2020-01-05"],
+                 as_of="2020-01-08")  # fmt: skip
+    assert sorted(p["person_id"] for p in doc["persons"]) == ["t36-blabla", "t36-tintin"]

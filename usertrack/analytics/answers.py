@@ -389,6 +389,9 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     math = trends_mod.parse_math(o["math"])
     events = list(o["events"])
     trends_mod.check(events, interval, math, o["top"])
+    if math.name == trends_mod.SESSIONS and o["by_segment"]:
+        # a group's sessions are no sum of its persons' (trends/run.py, _by_person)
+        raise UsageError(f"--math {math.name} and --by-segment do not go together")
     where = _where(o)
     who = _who(o)
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative")
