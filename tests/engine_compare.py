@@ -56,7 +56,12 @@ PACKED = {
 # files on an event with a numeric property (the edge store's run_started: template_id 53 and
 # 7.5), and the per-person trends rows split by that value (median, p90).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
-    "posthog/trends_counts": [{"event": "run_started"}],
+    # unique_session's sessions, and the count-per-actor maths, on an event with sessions
+    "posthog/trends_counts": [{"event": "run_started"}, {"event": "$pageview", "sessions": 1}],
+    "posthog/trends_actor_counts": [
+        {"event": "$pageview"},
+        {"event": "run_started", "by": "template_name", "values": ["a"], "interval": "week"},
+    ],
     "posthog/trends_breakdown": [{"event": "run_started", "by": "template_name"}],
     # the per-user files kept to a cell's people (`--persons`: usertrack.segments.some)
     **{
