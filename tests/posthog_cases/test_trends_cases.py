@@ -182,14 +182,6 @@ def test_month_interval(engine: Engine) -> None:
 EVENTS_T08 = CASES.add("t08", dated("2020-06-02", "2020-07-30"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostHog counts a monthly trend's events from the start of --since's month (the "
-    "event of 06-02 in June: [1, 1]); usertrack from --since itself ([0, 1]). PostHog: "
-    "posthog/hogql_queries/utils/query_date_range.py, QueryDateRange."
-    "date_from_with_adjusted_start_of_interval_hogql (toStartOfInterval for every interval "
-    "but week) when use_start_of_interval() holds (a date_from that is not explicitDate)",
-)
 def test_interval_rounding_monthly(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_interval_rounding_monthly (PostHog commit a073ad8b): a
     range from 2020-06-07 by month "should round down to 6-1": the event of 06-02 counts."""
@@ -206,6 +198,20 @@ def test_interval_rounding_monthly(engine: Engine) -> None:
     doc = engine("trends", args, as_of="2020-07-31")
     assert days(doc) == ["2020-06-01", "2020-07-01"]
     assert data(doc, e) == [1, 1]
+
+
+EVENTS_T37 = CASES.add("t37", dated("2020-11-01", "2020-11-10", "2020-11-11", "2020-11-18"))
+
+
+def test_interval_rounding(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_interval_rounding (PostHog commit a073ad8b): weekly from
+    2020-11-04, "includes only events after date_from": a week's start is not taken back to its
+    first day (`date_from_with_adjusted_start_of_interval`: the start of date_from's day)."""
+    e = EVENTS_T37
+    doc = engine("trends", [e("event_name"), "--interval", "week", "--since", "2020-11-04",
+                            "--until", "2020-11-24"], as_of="2020-11-25")  # fmt: skip
+    assert days(doc) == ["2020-11-02", "2020-11-09", "2020-11-16", "2020-11-23"]
+    assert data(doc, e) == [0, 2, 1, 0] and doc["from"] == "2020-11-04T00:00:00Z"
 
 
 EVENTS_T09 = CASES.add("t09", dated("2020-11-01 05:20:00", "2020-11-01 10:22:00",
@@ -263,6 +269,19 @@ def test_last7days_timerange(engine: Engine) -> None:
     assert days(doc)[0] == "2020-10-31" and days(doc)[-1] == "2020-11-07"
     assert data(doc, e) == [0, 1, 1, 0, 1, 1, 0, 0]
     assert doc["series"][0]["total"] == 4
+
+
+EVENTS_T38 = CASES.add("t38", dated("2020-10-31 05:20:00", "2020-11-02 10:22:00"))
+
+
+def test_last7days_timerange_as_days(engine: Engine) -> None:
+    """test_last7days_timerange's `-7d` at 2020-11-07 10:20 given as `--days 7`, with an event
+    at 05:20 on its first day: PostHog's `date_from` takes `-7d` from 00:00 of that day
+    (query_date_range.py, `relative_date_parse(..., always_truncate=True)`), so it counts."""
+    e = EVENTS_T38
+    doc = engine("trends", [e("event_name"), "--days", "7"], as_of="2020-11-07T10:20:00")
+    assert doc["from"] == "2020-10-31T00:00:00Z" and doc["to"] == "2020-11-07T10:20:00Z"
+    assert data(doc, e) == [1, 0, 1, 0, 0, 0, 0, 0]
 
 
 EVENTS_T13 = CASES.add("t13", dated("2020-11-01 05:20:00", "2020-11-02 10:22:00",
@@ -386,14 +405,6 @@ def test_property_filtering(engine: Engine) -> None:
 EVENTS_T21 = CASES.add("t21", create_events(use_time=True))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostHog's range of a day interval runs to the end of its last day (QueryDateRange."
-    "date_to: 23:59:59.999999 unless explicitDate), so the previous period of 2020-01-02 is "
-    "all of 2020-01-01 (previous_period_date_from = date_from - (date_to - date_from)): 3 "
-    "sign ups at 00:06:34. usertrack's range ends at as_of (20:17), its previous period is as "
-    "long (from 2020-01-01 03:43), 0 sign ups. posthog/hogql_queries/utils/query_date_range.py",
-)
 def test_trends_compare_day_interval_fixed_range_single(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_trends_compare_day_interval_fixed_range_single (PostHog
     commit a073ad8b): 2020-01-02 against the day before (frozen at 2020-01-02 20:17)."""

@@ -130,6 +130,9 @@ class DateRange:
 
     start: datetime
     end: datetime
+    # given as a DATETIME: never rounded to an interval (PostHog's DateRange.explicitDate)
+    exact_start: bool = False
+    exact_end: bool = False
 
     @property
     def last(self) -> datetime:
@@ -172,12 +175,14 @@ def date_range(
     """
     if days is not None and since is not None:
         raise UsageError("--days and --since both set the range's start; give one of them")
-    end = as_of
+    end, exact_end = as_of, False
     if until is not None:
         end = _moment(until, "--until")
-        if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", until):
+        exact_end = not _is_date(until)
+        if not exact_end:
             end += timedelta(days=1)
         if end > as_of:
+            exact_end = False
             if warn:
                 from usertrack.core.style import moment as shown
 
@@ -197,7 +202,12 @@ def date_range(
             f"--since {since} is not before the range's end ({end:%Y-%m-%d %H:%M:%S}),"
             " which the range stops short of"
         )
-    return DateRange(start=start, end=end)
+    exact_start = exact_end if since is None else not _is_date(since)  # --days: as its end
+    return DateRange(start, end, exact_start=exact_start, exact_end=exact_end)
+
+
+def _is_date(text: str) -> bool:
+    return re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text) is not None
 
 
 def previous_span(span: DateRange) -> DateRange:

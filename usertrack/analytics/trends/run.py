@@ -26,6 +26,7 @@ from usertrack.analytics.common import (
     period_start,
     previous_span,
 )
+from usertrack.analytics.trends import ranges
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -287,10 +288,12 @@ def trends(
     progress: Any = None,
     _values: dict[str, list[str]] | None = None,
 ) -> Trends:
-    """The trends of `events` over `span`; with `compare`, also over the previous period of the
-    same length (`previous_span`), with the current period's breakdown values."""
+    """The trends of `events` over `span`, counted from the start of its first interval unless
+    its start was given as a DATETIME (`ranges.counted`); with `compare`, also over the previous
+    period of the same length (`previous_span`), with the current period's breakdown values."""
     math = math or Math("total")
     check(events, interval, math, top)
+    asked, span = span, ranges.counted(span, interval)
     ticks = points(span, interval)
     series: list[Series] = []
     chosen: dict[str, list[str]] = {}
@@ -323,7 +326,7 @@ def trends(
         if progress:
             progress("fetching the previous period")
         result.previous = trends(
-            ws, as_of, previous_span(span), events, interval=interval, math=math, by=by,
+            ws, as_of, previous_span(asked), events, interval=interval, math=math, by=by,
             top=top, cumulative=cumulative, progress=progress, _values=chosen,
         )  # fmt: skip
     return result
