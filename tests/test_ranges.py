@@ -114,3 +114,15 @@ def test_a_day_is_counted_to_its_last_instant(export: Path) -> None:
     day = run_json("trends", [PV, "--since", "2026-06-01", "--until", "2026-06-01", "-m", "dau"],
                    as_of=MIDNIGHT, **env)  # fmt: skip
     assert day["series"][0]["data"] == [3]  # p1, p2 and p6 (at 23:59:59.5)
+
+
+def test_a_trends_previous_period_never_overlaps_a_range_within_a_day(export: Path) -> None:
+    """PostHog's previous period keeps the range's time of day, so for a range of hours within
+    one day it would be the range itself: such a range compares with the hours just before."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    for interval in ("hour", "day"):
+        doc = run_json("trends", [PV, "-i", interval, "--since", "2026-06-02T10:00:00",
+                                  "--until", "2026-06-02T12:00:00", "--compare"],
+                       as_of=MIDNIGHT, **env)  # fmt: skip
+        assert _span(doc) == ("2026-06-02T10:00:00Z", "2026-06-02T12:00:00Z")
+        assert _span(doc["previous"]) == ("2026-06-02T08:00:00Z", "2026-06-02T10:00:00Z")

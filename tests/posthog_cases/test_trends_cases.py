@@ -407,14 +407,37 @@ EVENTS_T21 = CASES.add("t21", create_events(use_time=True))
 
 def test_trends_compare_day_interval_fixed_range_single(engine: Engine) -> None:
     """test_trends.py, TestTrends.test_trends_compare_day_interval_fixed_range_single (PostHog
-    commit a073ad8b): 2020-01-02 against the day before (frozen at 2020-01-02 20:17)."""
+    commit a073ad8b): 2020-01-02 against the day before (frozen at 2020-01-02 20:17, no
+    date_to): PostHog's date_to is the end of 2020-01-02, so the previous period is all of
+    2020-01-01; the current one stops at the moment."""
     e = EVENTS_T21
-    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-02", "--until", "2020-01-02T20:17:00",
-                            "--compare"], as_of="2020-01-02T20:17:00")  # fmt: skip
+    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-02", "--compare"],
+                 as_of="2020-01-02T20:17:00")  # fmt: skip
     assert days(doc) == ["2020-01-02"] and data(doc, e, SIGN_UP) == [1]
+    assert doc["to"] == "2020-01-02T20:17:00Z"
     previous = doc["previous"]
+    assert (previous["from"], previous["to"]) == ("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z")
     assert [p[:10] for p in previous["points"]] == ["2020-01-01"]
     assert previous["series"][0]["data"] == [3]
+
+
+EVENTS_T39 = CASES.add("t39", create_events(use_time=True))
+
+
+def test_trends_compare_hour_interval_relative_range(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_trends_compare_hour_interval_relative_range (PostHog
+    commit a073ad8b): today by hour (`dStart`, frozen at 2020-01-02 20:17) against the same hours
+    of the day before (get_compare_period_dates keeps the hours of the day): the 3 sign ups at
+    00:06 on 2020-01-01."""
+    e = EVENTS_T39
+    doc = engine("trends", [e(SIGN_UP), "--since", "2020-01-02", "--interval", "hour",
+                            "--compare"], as_of="2020-01-02T20:17:00")  # fmt: skip
+    hours = [f"{h:02d}:00" for h in range(21)]
+    assert [p[11:16] for p in doc["points"]] == hours
+    assert data(doc, e, SIGN_UP) == [0] * 16 + [1, 0, 0, 0, 0]
+    previous = doc["previous"]
+    assert [p[:16] for p in previous["points"]] == [f"2020-01-01T{h}" for h in hours]
+    assert previous["series"][0]["data"] == [3] + [0] * 20
 
 
 EVENTS_T22 = CASES.add("t22", create_events())

@@ -24,7 +24,6 @@ from usertrack.analytics.common import (
     change,
     next_period,
     period_start,
-    previous_span,
 )
 from usertrack.analytics.trends import ranges
 from usertrack.core.clock import naive_utc
@@ -289,8 +288,8 @@ def trends(
     _values: dict[str, list[str]] | None = None,
 ) -> Trends:
     """The trends of `events` over `span`, counted from the start of its first interval unless
-    its start was given as a DATETIME (`ranges.counted`); with `compare`, also over the previous
-    period of the same length (`previous_span`), with the current period's breakdown values."""
+    its start was given as a DATETIME (`ranges.counted`); with `compare`, also over the period
+    before (`ranges.previous`), with the current period's breakdown values."""
     math = math or Math("total")
     check(events, interval, math, top)
     asked, span = span, ranges.counted(span, interval)
@@ -326,8 +325,8 @@ def trends(
         if progress:
             progress("fetching the previous period")
         result.previous = trends(
-            ws, as_of, previous_span(asked), events, interval=interval, math=math, by=by,
-            top=top, cumulative=cumulative, progress=progress, _values=chosen,
+            ws, as_of, ranges.previous(asked, interval), events, interval=interval, math=math,
+            by=by, top=top, cumulative=cumulative, progress=progress, _values=chosen,
         )  # fmt: skip
     return result
 
