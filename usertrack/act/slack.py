@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from usertrack.core import pseudonyms
 from usertrack.core.errors import StateFileError, redact
 
 OUTBOX_FILE = "alerts-outbox.json"
@@ -197,7 +198,10 @@ def message(
     events and errors), a person who entered a segment (no page: the segment says why), or the
     failure spike (no person: the day's figures). Every piece of PostHog data is plain_text (or
     escaped in the fallback), cut to VALUE_CHARS: strangers write it, and Slack refuses a message
-    past its limits."""
+    past its limits. With --anonymize, people are their pseudonyms, before anything is cut, and
+    there is no "View user" button (its link would name the person)."""
+    anonymized = pseudonyms.active()
+    alert = pseudonyms.anonymize_value(dict(alert))
     kind = alert.get("kind") or "activity"
     trigger = _triggers(alert)
     summary: list[str] = []
@@ -254,7 +258,7 @@ def message(
         )
     buttons: list[dict[str, Any]] = []
     left_out: list[str] = []
-    if app_url and alert.get("email"):
+    if app_url and alert.get("email") and not anonymized:
         from urllib.parse import quote
 
         view = f"{app_url.rstrip('/')}/users/{quote(str(alert['email']), safe='@')}"
@@ -270,7 +274,8 @@ def message(
             " Slack takes in a link"
         )
         blocks.append({"type": "context", "elements": [_plain(note, CONTEXT_CHARS)]})
-    return {"text": text, "mrkdwn": False, "blocks": blocks[:MAX_BLOCKS]}
+    payload = {"text": text, "mrkdwn": False, "blocks": blocks[:MAX_BLOCKS]}
+    return pseudonyms.anonymize_value(payload)  # type: ignore[no-any-return]
 
 
 def _metric_lines(alert: Mapping[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ from usertrack.cli.options import (
 )
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
 from usertrack.cli.program import app, handle_errors
+from usertrack.core import pseudonyms
 from usertrack.core.errors import UsageError
 from usertrack.scope import Scope
 
@@ -205,8 +206,10 @@ def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
     else:
         assert out is not None and not is_stdout(out)
         with atomic_file(out) as fh:
-            fh.flush()
-            fh.buffer.write(charts.png(made[0]))
+            # Bytes, past --anonymize's text stream: its drawing is anonymized (drawing.draw).
+            binary = fh.inner if isinstance(fh, pseudonyms.Anonymized) else fh
+            binary.flush()
+            binary.buffer.write(charts.png(made[0]))
         info(f"usertrack: wrote {out}")
 
 

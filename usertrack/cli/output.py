@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from usertrack.core import pseudonyms
 from usertrack.core.errors import UsageError
 
 _quiet = False  # --quiet: no demo notice, no progress, no "wrote" lines (errors still show)
@@ -55,6 +56,21 @@ def with_query_counts(text: str) -> str:
     body = text.rstrip()[:-1].rstrip()
     sent = json.dumps(query_counts.counts())
     return f'{body}{"," if body != "{" else ""}\n  "queries": {sent}\n}}\n'
+
+
+@contextlib.contextmanager
+def anonymized_streams() -> Iterator[None]:
+    """stdout and stderr as `Anonymized` while the block runs (one command), then as they were
+    (a command run in-process: the MCP server, the tests)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = pseudonyms.Anonymized(out), pseudonyms.Anonymized(err)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # a closed pipe: said where it was written
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdout, sys.stderr = out, err
 
 
 def info(message: str) -> None:
@@ -145,7 +161,7 @@ def probe_out(out: Path | None) -> None:
 def emit(text: str, out: Path | None) -> None:
     from usertrack.rendering.output import is_stdout, write_atomic
 
-    text = with_query_counts(text)
+    text = pseudonyms.anonymize_text(with_query_counts(text))
     if out is None or is_stdout(out):
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -164,7 +180,7 @@ def emit_rows(rows: Any, fmt: str, out: Path | None, **about: Any) -> None:
         write_result(rows, fmt, sys.stdout, **about)
         sys.stdout.flush()
         return
-    with atomic_file(out) as fh:
+    with atomic_file(out) as fh:  # people as pseudonyms there too, with --anonymize
         write_result(rows, fmt, fh, **about)
     info(f"usertrack: wrote {out}")
 

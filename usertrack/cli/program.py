@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from usertrack.cli.output import safe, set_quiet, set_verbose
+from usertrack.cli.output import anonymized_streams, safe, set_quiet, set_verbose
 from usertrack.core import interrupts
 from usertrack.core.errors import (
     EXIT_INTERNAL,
@@ -202,6 +202,15 @@ def _global_options(
             ' (on stderr, and as "queries" in a JSON answer).',
         ),
     ] = False,
+    anonymize: Annotated[
+        bool,
+        typer.Option(
+            "--anonymize",
+            help="Show each person as a stable pseudonym (person-7f3a9c2e) instead of their email"
+            " or name, in every format, chart, message and Slack alert (docs/privacy.md)."
+            " Also USERTRACK_ANONYMIZE=1, or anonymize = true in [privacy] of the config file.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -214,12 +223,33 @@ def _global_options(
 
     set_quiet(quiet)
     set_verbose(verbose)
+    _anonymize(ctx, anonymize)
     query_counts.reset()  # a command run in-process (the MCP server, the tests) counts its own
     if verbose:
         ctx.call_on_close(_say_queries)
     if insecure:
         # config.py reads it, so the library honours it without the CLI (and so do subprocesses).
         os.environ["USERTRACK_INSECURE"] = "1"
+
+
+def _anonymize(ctx: typer.Context, flag: bool) -> None:
+    """--anonymize (or its setting): people as pseudonyms in all the command writes to stdout,
+    stderr and files (usertrack.core.pseudonyms), until it ends."""
+    from usertrack.core import pseudonyms
+    from usertrack.core.config import anonymize_setting
+
+    pseudonyms.forget_names()
+    on = flag
+    if not on:
+        with handle_errors():  # a bad setting: one line, exit 2, as any config error
+            on = anonymize_setting()
+    pseudonyms.set_active(on)
+    if not on:
+        return
+    with handle_errors():
+        pseudonyms.pseudonym("")  # the key, read or made now: a key that cannot be is said first
+    ctx.with_resource(anonymized_streams())
+    ctx.call_on_close(lambda: pseudonyms.set_active(False))
 
 
 def _say_queries() -> None:
@@ -445,7 +475,7 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 # The global options that take no value: what may come before a command's name.
-_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--insecure", "-v", "--verbose"})
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--insecure", "-v", "--verbose", "--anonymize"})
 
 
 def app_for(args: list[str]) -> typer.Typer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +14,7 @@ from usertrack.cli.audit import PlanOpt
 from usertrack.cli.options import QueriesOpt, SegmentsOpt
 from usertrack.cli.program import app, handle_errors
 from usertrack.cli.reports import FailuresOpt, TemplateOpt
+from usertrack.core import pseudonyms
 
 
 @app.command()
@@ -37,6 +40,14 @@ def mcp(
     alerts_file: AlertsOpt = None,
     plan_file: PlanOpt = None,
     template: TemplateOpt = None,
+    anonymize: Annotated[
+        bool,
+        typer.Option(
+            "--anonymize",
+            help="Every answer shows each person as a stable pseudonym instead of their email or"
+            " name (docs/privacy.md); the user tool finds a person by it.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the read-only commands as Model Context Protocol tools over stdio (for an AI
     assistant: docs/mcp.md). The files given here (or the environment's, or the defaults) are
@@ -49,6 +60,14 @@ def mcp(
         # The server runs for as long as the assistant does: the cyclic collector, off for a
         # one-shot command (usertrack.cli.program.main), is back on so cycles do not pile up.
         gc.enable()
+        if anonymize or pseudonyms.active():
+            # The worker processes that run the calls read it (usertrack.core.config), and
+            # every answer is anonymized as it is made (usertrack.mcp.server.call).
+            os.environ["USERTRACK_ANONYMIZE"] = "1"
+            pseudonyms.set_active(True)
+            pseudonyms.pseudonym("")  # the key, read or made before the first call
+        if isinstance(sys.stdout, pseudonyms.Anonymized):
+            sys.stdout = sys.stdout.inner  # the protocol's own stream: its bytes are JSON-RPC
 
         files: dict[str, Path | None] = {
             "segments_file": segments_file,

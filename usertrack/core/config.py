@@ -30,6 +30,9 @@ from the environment or the user-level config file (USERTRACK_CONFIG, default
     [limits]
     duckdb_memory = "2GB"          # USERTRACK_DUCKDB_MEMORY: each DuckDB connection's memory limit
     duckdb_timeout_seconds = 300   # USERTRACK_DUCKDB_TIMEOUT: one DuckDB query of a file's text
+
+    [privacy]
+    anonymize = true  # USERTRACK_ANONYMIZE=1: every command as with --anonymize
 """
 
 from __future__ import annotations
@@ -135,7 +138,11 @@ CONFIG_KEYS = {
         "duckdb_memory": "USERTRACK_DUCKDB_MEMORY",
         "duckdb_timeout_seconds": "USERTRACK_DUCKDB_TIMEOUT",
     },
+    "privacy": {"anonymize": "USERTRACK_ANONYMIZE"},
 }
+
+# The keys of the config file that are true or false.
+_SWITCHES = frozenset({"USERTRACK_INSECURE", "USERTRACK_ANONYMIZE"})
 
 
 def default_config_file() -> Path:
@@ -183,7 +190,7 @@ def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:
                     f"{where}: unknown key {key!r} in [{section}]{did_you_mean(key, keys)}"
                     f" (known: {', '.join(keys)})"
                 )
-            if keys[key] == "USERTRACK_INSECURE":
+            if keys[key] in _SWITCHES:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{where}: [{section}] {key} must be true or false")
                 values[keys[key]] = ("1" if value else "0", f"{where} [{section}] {key}")
@@ -485,6 +492,14 @@ def setting(name: str, env: Mapping[str, str] | None = None) -> tuple[str | None
     if found and found[0].strip():
         return found[0].strip(), found[1]
     return None, name
+
+
+def anonymize_setting(env: Mapping[str, str] | None = None) -> bool:
+    """USERTRACK_ANONYMIZE, else `anonymize` in [privacy] of the config file: whether every
+    command shows people as pseudonyms (usertrack.core.pseudonyms) without --anonymize."""
+    name = "USERTRACK_ANONYMIZE"
+    value, where = setting(name, env)
+    return _flag({name: value or "0"}, name, {name: where})
 
 
 def check_outgoing_url(url: str, name: str, *, insecure: bool = False) -> None:

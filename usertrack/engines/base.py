@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core import pseudonyms
 from usertrack.core.errors import Cancelled
 
 if TYPE_CHECKING:
@@ -34,6 +35,15 @@ class Result:
     # The rows as a pyarrow Table instead of `rows` (then empty), when the caller asked a source
     # that can for a large result going straight into DuckDB (LocalPostHogSource.run).
     arrow: Any = None
+
+    def __post_init__(self) -> None:
+        if pseudonyms.active():  # --anonymize: the names beside emails, to be shown as neither
+            pseudonyms.learn(self.columns, self.rows)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A Result kept between commands (engines/cache.py) is unpickled, not made: learn too.
+        self.__dict__.update(state)
+        self.__post_init__()
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]

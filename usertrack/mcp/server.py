@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from usertrack.core import pseudonyms
 from usertrack.core.errors import EXIT_USAGE, redact, take_ended
 from usertrack.core.path_parameters import names_a_path
 from usertrack.dashboards.spec import NAME, summaries
@@ -421,7 +422,7 @@ def error_text(code: int, stderr: str, told: Told | None = None) -> str:
     ]
     if not lines:
         return f"usertrack: error: the command failed\n(exit code {code})"
-    return redact(error_message(code, told, "\n".join(lines)))
+    return redact(pseudonyms.anonymize_text(error_message(code, told, "\n".join(lines))))
 
 
 # --- answers kept: the demo's data does not change under a running server -------------------
@@ -512,7 +513,7 @@ def _run_kept(tool: Tool, argv: list[str], arguments: dict[str, Any]) -> Answer:
 def call(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     """A tool call's answer: the command's JSON (or text) marked as data written by strangers
     (`marked`), then a note if lists were cut; every text redacted."""
-    return [redact(text) for text in _call(tool, arguments)]
+    return [redact(pseudonyms.anonymize_text(text)) for text in _call(tool, arguments)]
 
 
 def _call(tool: Tool, arguments: dict[str, Any]) -> list[str]:

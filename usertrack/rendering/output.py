@@ -15,8 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
+from usertrack.core import pseudonyms
 from usertrack.core.errors import UsageError
 
 STDOUT = "-"
@@ -168,7 +169,9 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, mode: int | N
 def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) -> Iterator[TextIO]:
     """write_atomic for a file written piece by piece: the block writes into a temp file
     beside `path`, which takes `path`'s place only when the block ends without an error (a
-    failure halfway leaves `path` as it was, and no temp file)."""
+    failure halfway leaves `path` as it was, and no temp file). An output of the user's (no
+    `mode`: not one of usertrack's own state files) shows people as pseudonyms with
+    --anonymize (usertrack.core.pseudonyms)."""
     target = _target(path)
     if target.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
@@ -177,6 +180,7 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
     # Every side effect from here is undone on any way out, Ctrl-C included, wherever it lands:
     # the temp file is found by its name (this process's), even before mkstemp returned it.
     prefix = _ours(f".{target.name}.")
+    shows_people = mode is None and pseudonyms.active()
     try:
         _probe_folder(folder, path, created)
         if mode is None:
@@ -189,7 +193,12 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
         except OSError as e:
             raise OutputError(f"cannot write {path}: {_reason(e)}") from None
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
+            if shows_people:
+                shown = pseudonyms.Anonymized(fh)
+                yield cast(TextIO, shown)
+                shown.flush()
+            else:
+                yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from usertrack.core import style
+from usertrack.core import pseudonyms, style
 from usertrack.engines.base import Result
 from usertrack.segments.rules import Classification, rule_columns
 
@@ -86,12 +86,18 @@ Cell = str | Text | None
 
 
 def plain(text: Any, *, style_: str = "", one_line: bool = True) -> Text:
-    """Data as a Text: never markup, control characters visible."""
-    return Text(style.terminal_text("" if text is None else str(text), one_line=one_line), style_)
+    """Data as a Text: never markup, control characters visible, people as pseudonyms with
+    --anonymize (here, before a column's width is chosen or a long word folded)."""
+    shown = pseudonyms.anonymize_text("" if text is None else str(text))
+    return Text(style.terminal_text(shown, one_line=one_line), style_)
 
 
 def _cell_text(value: Cell, col: Col) -> Text:
-    text = value.copy() if isinstance(value, Text) else plain(value, one_line=not col.wrap)
+    if isinstance(value, Text):
+        shown = pseudonyms.anonymize_text(value.plain)
+        text = value.copy() if shown == value.plain else Text(shown, style=value.style)
+    else:
+        text = plain(value, one_line=not col.wrap)
     text.no_wrap = not col.wrap
     text.overflow = "fold"
     if col.right:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core import style
+from usertrack.core import pseudonyms, style
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import NotFoundError, UsageError
 from usertrack.queries.library import Param, Query, resolve_params
@@ -240,6 +240,23 @@ def known_emails(ws: Workspace, as_of: datetime, progress: Progress | None = Non
         run.close()
 
 
+def _email_of_pseudonym(
+    ws: Workspace, name: str, as_of: datetime, progress: Progress | None
+) -> str:
+    """The email of the person whose pseudonym is `name` (usertrack.core.pseudonyms): each
+    known email's pseudonym is worked out with this user's key; NotFoundError if none is it."""
+    found = pseudonyms.email_of(name, known_emails(ws, as_of, progress))
+    if found is None:
+        raise NotFoundError(
+            f"no user {{pseudonym!r}} as of {style.moment(as_of)}: no email of either source"
+            " has that pseudonym under this pseudonym key",
+            hint="pseudonyms are made with the key in your config folder (docs/privacy.md):"
+            " another key makes others",
+            data={"pseudonym": name},
+        )
+    return found
+
+
 def not_found(
     ws: Workspace, email: str, as_of: datetime, progress: Progress | None
 ) -> NotFoundError:
@@ -272,6 +289,8 @@ def deep_dive(
     norm = normalize_email(email)
     if norm is None:
         raise UsageError("EMAIL is empty")
+    if pseudonyms.looks_like_pseudonym(norm):  # `--anonymize`'s name for someone: whose it is
+        norm = _email_of_pseudonym(ws, norm, as_of, progress)
     if days < 1:
         raise UsageError(f"--days {days} must be at least 1")
     excluded = exclude_pattern(ws.rules.exclude)
