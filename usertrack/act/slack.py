@@ -201,6 +201,8 @@ def message(
     past its limits. With --anonymize, people are their pseudonyms, before anything is cut, and
     there is no "View user" button (its link would name the person)."""
     anonymized = pseudonyms.active()
+    if anonymized:
+        pseudonyms.learn(["email", "name"], [(alert.get("email"), alert.get("name"))])
     alert = pseudonyms.anonymize_value(dict(alert))
     kind = alert.get("kind") or "activity"
     trigger = _triggers(alert)

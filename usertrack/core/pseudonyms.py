@@ -51,7 +51,7 @@ NAME_COLUMNS = frozenset(
 
 _lock = threading.Lock()
 _on = False
-_key: bytes | None = None
+_keys: dict[Path, bytes] = {}  # by the key file's path (a process may run many commands)
 _names: dict[str, str] = {}  # a name as it may be written -> its person's pseudonym
 _names_pattern: re.Pattern[str] | None = None
 
@@ -79,10 +79,9 @@ def key_path(env: dict[str, str] | None = None) -> Path:
 
 def _load_key() -> bytes:
     """The key, read from its file or made there (0600, never wider, whole or not at all)."""
-    global _key
-    if _key is not None:
-        return _key
     path = key_path()
+    if path in _keys:
+        return _keys[path]
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
@@ -95,8 +94,8 @@ def _load_key() -> bytes:
             hint="remove the file to have a new key made (pseudonyms then change)",
         )
     register_secret(text)
-    _key = bytes.fromhex(text)
-    return _key
+    _keys[path] = bytes.fromhex(text)
+    return _keys[path]
 
 
 def _create_key(path: Path) -> str:

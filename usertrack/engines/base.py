@@ -62,6 +62,18 @@ class RowStream:
     batches: Iterable[list[tuple[Any, ...]]]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if pseudonyms.active():  # --anonymize: each batch's names learnt before it is written
+            self.batches = _learning(self.columns, self.batches)
+
+
+def _learning(
+    columns: list[str], batches: Iterable[list[tuple[Any, ...]]]
+) -> Iterator[list[tuple[Any, ...]]]:
+    for batch in batches:
+        pseudonyms.learn(columns, batch)
+        yield batch
+
 
 @contextmanager
 def stream_rows(source: Source, query: Query, params: Mapping[str, Any]) -> Iterator[RowStream]:
