@@ -249,3 +249,22 @@ def test_an_mcp_server_started_with_anonymize(demo_home: Path) -> None:
         shows_nobody(answer)
     assert pseudonym_of(email) in answers[0] and pseudonym_of(email) in answers[2]
     assert "(exit code 3)" in answers[3]
+
+
+def test_a_dashboard_of_anonymize_true(demo_home: Path, tmp_path: Path) -> None:
+    board = tmp_path / "people.yaml"
+    panels = "panels:\n  - analysis: segments\n  - analysis: alerts\n"
+    board.write_text("title: People\n" + panels)
+    plain = ok(["-q", "report", str(board), "-f", "json", "-o", "-"], demo_home)
+    assert EMAIL.search(plain)
+    board.write_text("title: People\nanonymize: true\n" + panels)
+    for fmt in ("json", "html"):
+        out = tmp_path / f"people.{fmt}"
+        ok(["-q", "report", str(board), "--out", str(out)], demo_home)
+        shows_nobody(out.read_text())
+    assert PSEUDONYM.search((tmp_path / "people.json").read_text())
+    assert EMAIL.search(ok(["-q", "segments", "-f", "csv", "--no-save"], demo_home))  # off again
+    board.write_text("title: People\nanonymize: maybe\n" + panels)
+    bad = run(["-q", "report", str(board), "-f", "json", "-o", "-"], home=demo_home)
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert "people.yaml:2: anonymize must be true or false" in bad.stderr

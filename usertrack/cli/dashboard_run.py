@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
-from usertrack.cli.output import info, spinner, warn
+from usertrack.cli.output import anonymized_streams, info, spinner, warn
+from usertrack.core import pseudonyms
 from usertrack.core.errors import UsageError
 from usertrack.engines.concurrency import Background
 from usertrack.scope import Scope
@@ -90,9 +93,32 @@ def _template_checked(template: Path | None, chosen: str) -> None:
         check_template(template)
 
 
-def run_report(
+@contextlib.contextmanager
+def _anonymized(wanted: bool) -> Iterator[None]:
+    """A dashboard of `anonymize: true`: its run as with --anonymize (usertrack.core.pseudonyms),
+    when the command line has not turned it on already."""
+    if not wanted or pseudonyms.active():
+        yield
+        return
+    pseudonyms.set_active(True)
+    try:
+        pseudonyms.pseudonym("")  # the key, read or made before any work
+        with anonymized_streams():
+            yield
+    finally:
+        pseudonyms.set_active(False)
+
+
+def run_report(given: str, **options: Any) -> tuple[str, Path] | None:
+    """Compute and write; (status, path) of the file written, None when written to stdout."""
+    with contextlib.ExitStack() as stack:  # what lasts until the report is written
+        return _run_report(given, stack=stack, **options)
+
+
+def _run_report(
     given: str,
     *,
+    stack: contextlib.ExitStack[Any],
     fmt: str | None,
     charts: str = "svg",
     as_of: str | None,
@@ -130,6 +156,7 @@ def run_report(
 
     settings = load_settings()
     dashboard = load(resolve(given, settings.home))
+    stack.enter_context(_anonymized(dashboard.anonymize))
     root = get_command(app_of({panel.analysis for panel in dashboard.panels}))
     lines = command_lines(dashboard, root)  # a bad panel: one line, before any work
     chosen, to_file = _format(fmt, out)

@@ -93,6 +93,7 @@ class Dashboard:
     title: str
     days: int | None  # None: the ISO week
     panels: tuple[Panel, ...]
+    anonymize: bool = False  # people as pseudonyms, as with --anonymize (docs/privacy.md)
 
 
 def user_folder(home: Path) -> Path:
@@ -171,12 +172,15 @@ def load(path: Path) -> Dashboard:
         raise _bad(path, 1, "a dashboard is a mapping with title, period and panels")
     top = {k.value: v for k, v in root.value}
     for key, _value in root.value:
-        if key.value not in ("title", "period", "panels"):
+        if key.value not in ("title", "period", "panels", "anonymize"):
             raise _bad(
                 path,
                 key.start_mark.line + 1,
-                f"unknown key {key.value!r} (a dashboard has title, period and panels)",
+                f"unknown key {key.value!r} (a dashboard has title, period, panels and anonymize)",
             )
+    anonymize = _plain(top["anonymize"]) if "anonymize" in top else False
+    if not isinstance(anonymize, bool):
+        raise _bad(path, top["anonymize"].start_mark.line + 1, "anonymize must be true or false")
     title = _plain(top["title"]) if "title" in top else path.stem
     if not isinstance(title, str) or not title.strip():
         raise _bad(path, top["title"].start_mark.line + 1, "title must be text")
@@ -216,7 +220,7 @@ def load(path: Path) -> Dashboard:
             raise _bad(path, keys["note"][1], f"panel {ptitle!r}: note must be text")
         options = {k: (_plain(v), at) for k, (v, at) in keys.items() if k not in PANEL_KEYS}
         panels.append(Panel(analysis, ptitle, note, line, options))
-    return Dashboard(path.stem, path, title, days, tuple(panels))
+    return Dashboard(path.stem, path, title, days, tuple(panels), anonymize=anonymize)
 
 
 def panel_params(command: Any) -> dict[str, Any]:
