@@ -47,6 +47,7 @@ class OneLineErrors(TyperGroup):
         # Typer vendors Click (typer._click): its exceptions are the ones the parser raises.
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption
 
+        args = anonymize_first(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(
                 args=args,
@@ -106,6 +107,17 @@ class OneLineErrors(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+
+
+def anonymize_first(args: list[str]) -> list[str]:
+    """`--anonymize` after the command's name (`usertrack segments --anonymize`) as the global
+    option it is, as if written before it: whoever reaches for it at the end of a line is not
+    shown the people they meant to hide behind a usage error. Not past `--`."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--anonymize" not in args[:end]:
+        return args
+    rest = [a for i, a in enumerate(args) if i >= end or a != "--anonymize"]
+    return ["--anonymize", *rest]
 
 
 # Click names its value types as code does ("is not a valid int range"): the words of the help.
