@@ -21,7 +21,6 @@ On when the global `--anonymize` is given, or USERTRACK_ANONYMIZE=1, or `anonymi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import io
 import os
@@ -49,9 +48,13 @@ NAME_COLUMNS = frozenset(
     {"name", "person_name", "full_name", "display_name", "first_name", "last_name", "username"}
 )
 
+MAX_NAME = 200  # a longer value of a name column is not a person's name
+
 _lock = threading.Lock()
 _on = False
-_keys: dict[Path, bytes] = {}  # by the key file's path (a process may run many commands)
+# By USERTRACK_CONFIG's value ("": the platform's folder): a process may run many commands.
+_keys: dict[str, bytes] = {}
+_made: dict[tuple[bytes, str], str] = {}  # (key, normalised email) -> its pseudonym
 _names: dict[str, str] = {}  # a name as it may be written -> its person's pseudonym
 _names_pattern: re.Pattern[str] | None = None
 
@@ -79,9 +82,10 @@ def key_path(env: dict[str, str] | None = None) -> Path:
 
 def _load_key() -> bytes:
     """The key, read from its file or made there (0600, never wider, whole or not at all)."""
+    named = os.environ.get("USERTRACK_CONFIG", "").strip()
+    if named in _keys:
+        return _keys[named]
     path = key_path()
-    if path in _keys:
-        return _keys[path]
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
@@ -94,8 +98,8 @@ def _load_key() -> bytes:
             hint="remove the file to have a new key made (pseudonyms then change)",
         )
     register_secret(text)
-    _keys[path] = bytes.fromhex(text)
-    return _keys[path]
+    _keys[named] = bytes.fromhex(text)
+    return _keys[named]
 
 
 def _create_key(path: Path) -> str:
@@ -117,8 +121,14 @@ def _create_key(path: Path) -> str:
 def pseudonym(email: str) -> str:
     """The pseudonym of the person with this email (normalised first)."""
     norm = normalize_email(email) or ""
-    digest = hmac.new(_load_key(), norm.encode("utf-8"), hashlib.sha256).hexdigest()
-    return PREFIX + digest[:8]
+    key = _load_key()
+    made = _made.get((key, norm))
+    if made is None:
+        made = PREFIX + hmac.digest(key, norm.encode("utf-8"), "sha256").hex()[:8]
+        if len(_made) > 1_000_000:  # a bound on memory over a long-running server
+            _made.clear()
+        _made[(key, norm)] = made
+    return made
 
 
 def looks_like_pseudonym(text: str) -> bool:
@@ -148,7 +158,7 @@ def learn(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
             continue
         for i in at_names:
             name = row[i]
-            if isinstance(name, str) and len(name.strip()) >= 2:
+            if isinstance(name, str) and 2 <= len(name.strip()) <= MAX_NAME:
                 found.setdefault(name.strip(), email)
     if found:
         _remember({name: pseudonym(email) for name, email in found.items()})
@@ -162,6 +172,7 @@ def _remember(names: dict[str, str]) -> None:
 
     global _names_pattern
     with _lock:
+        known = len(_names)
         for name, shown in names.items():
             for written in (
                 name,
@@ -171,10 +182,28 @@ def _remember(names: dict[str, str]) -> None:
                 md_text(name),
             ):
                 _names.setdefault(written, shown)
-        longest_first = sorted(_names, key=len, reverse=True)
-        _names_pattern = re.compile(
-            r"(?<!\w)(?:" + "|".join(re.escape(n) for n in longest_first) + r")(?!\w)"
-        )
+        if len(_names) != known:
+            _names_pattern = re.compile(r"(?<!\w)" + _trie(_names) + r"(?!\w)")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """One regex matching any of `words`, longest first, as a trie (a branch per character):
+    matched at each position in the time of one name's length, not of every name's."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + pattern(child) for ch, child in node.items() if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(root)
 
 
 def forget_names() -> None:
@@ -191,11 +220,29 @@ def anonymize_text(text: str) -> str:
     if not _on or not text:
         return text
     if "@" in text:
-        text = EMAIL_SHAPE.sub(lambda m: pseudonym(m.group(0).replace("\\", "")), text)
+        text = _emails_replaced(text)
     pattern = _names_pattern
     if pattern is not None:
         text = pattern.sub(lambda m: _names.get(m.group(0), PREFIX + "unknown"), text)
     return text
+
+
+def _emails_replaced(text: str) -> str:
+    """Every email-shaped piece of `text` as its pseudonym. Looked for around each "@" only:
+    scanning the whole text from every position costs seconds on a large answer."""
+    parts: list[str] = []
+    done = 0
+    at = text.find("@")
+    while at != -1:
+        found = EMAIL_SHAPE.search(text, max(done, at - 66), at + 600)
+        if found is not None and found.start() <= at < found.end():
+            parts += [text[done : found.start()], pseudonym(found.group(0).replace("\\", ""))]
+            done = found.end()
+            at = text.find("@", done)
+        else:
+            at = text.find("@", at + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def anonymize_value(value: Any) -> Any:
