@@ -145,6 +145,13 @@ def test_the_key_is_private_and_never_shown(demo_home: Path) -> None:
     # The same key again: the same pseudonyms.
     assert seen[0] == ok(["--anonymize", "segments", "-f", "json", "--no-save"], demo_home)
     assert path.read_text().strip() == key
+    path.write_text("not a key\n")
+    bad = run(["--anonymize", "segments", "-f", "json", "--no-save"], home=demo_home)
+    assert bad.exit_code == 4 and bad.stdout == ""
+    assert (
+        bad.stderr.splitlines()[0]
+        == f"usertrack: error: {path}: not a pseudonym key (64 hex digits)"
+    )
 
 
 def test_the_setting_in_the_environment_and_the_config_file(demo_home: Path) -> None:
@@ -179,7 +186,7 @@ def test_email_shaped_free_text_and_escaped_names() -> None:
         )
     finally:
         pseudonyms.set_active(False)
-        pseudonyms.forget_names()
+        pseudonyms.forget()
     shows_nobody(said)
     assert "Zo" not in said and "Brien" not in said
     ann = pseudonym_of("ann_lee@acme.io")

@@ -250,7 +250,7 @@ def _anonymize(ctx: typer.Context, flag: bool) -> None:
     from usertrack.core import pseudonyms
     from usertrack.core.config import anonymize_setting
 
-    pseudonyms.forget_names()
+    pseudonyms.forget()
     on = flag
     if not on:
         with handle_errors():  # a bad setting: one line, exit 2, as any config error

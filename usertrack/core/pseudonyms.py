@@ -206,12 +206,15 @@ def _trie(words: Iterable[str]) -> str:
     return pattern(root)
 
 
-def forget_names() -> None:
-    """Forget the names learnt (a new command in the same process learns its own)."""
+def forget() -> None:
+    """Forget the names learnt and the key read: a new command in the same process (the MCP
+    server's, the tests') learns its own and reads the key file again."""
     global _names_pattern
     with _lock:
         _names.clear()
         _names_pattern = None
+        _keys.clear()
+        _made.clear()
 
 
 def anonymize_text(text: str) -> str:
