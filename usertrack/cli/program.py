@@ -253,7 +253,7 @@ def _anonymize(ctx: typer.Context, flag: bool) -> None:
     pseudonyms.forget()
     on = flag
     if not on:
-        with handle_errors():  # a bad setting: one line, exit 2, as any config error
+        with handle_errors():  # a bad setting: one line, exit 4, as any config error
             on = anonymize_setting()
     pseudonyms.set_active(on)
     if not on:
