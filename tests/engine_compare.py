@@ -142,6 +142,8 @@ def facts_params(
         "first_week": as_of - timedelta(days=56),
         "start_event": "$pageview",
         "return_event": "",
+        "min_occurrences": 1,
+        "cumulative": 0,
         "path_from": "",
         "path_to": "",
         "split": as_of - timedelta(days=30),

@@ -701,6 +701,8 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
         # retention's and activity's live summaries: the mode, the first day and week counted
         given |= {"mode": "first-time", "first_day": NOW - timedelta(days=30),
                   "first_week": NOW - timedelta(days=56)}  # fmt: skip
+        # retention's options: a return is one return event, each period on its own
+        given |= {"min_occurrences": 1, "cumulative": 0}
         # churn's engagement facts: the backtest's moment and its window's start
         given |= {"then": NOW - timedelta(days=14), "then_since": NOW - timedelta(days=44)}
         result = source.run(query, resolve_params(query, given, now_value=NOW))

@@ -68,6 +68,7 @@ PARAMS: dict[str, Any] = {
     "period": "week",
     "start_event": "user_signed_up",
     "return_event": "",
+    "min_occurrences": 1,
     "exclude_pattern": EXCLUDE,
     PLACEHOLDER: ["p1", "p3", "p5", "nobody"],
 }

@@ -27,6 +27,7 @@ _SPAN = {"since": SINCE, "as_of": AS_OF, "exclude_pattern": EXCLUDE}
 _LISTS = {"as_of": AS_OF, "exclude_pattern": EXCLUDE, "segment_only": 0, "segment_emails": []}
 _ONLY_PAGEVIEWS = ("AND {filters}", "AND {filters} AND event = '$pageview'")
 _NONE = ("AND {filters}", "AND {filters} AND false")
+_ONCE = {"min_occurrences": 1}  # retention: a return is one return event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,7 @@ CASES: dict[str, Case] = {
         ("AND {filters}", "AND {filters} AND timestamp > toDateTime({split}, 'UTC')"),
     ),
     "posthog/retention_activity": Case(
-        {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": ""}, _NONE
+        {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": "", **_ONCE}, _NONE
     ),
     "posthog/retention_first_starts": Case(
         {**_SPAN, "start_event": "$pageview"}, ("HAVING min(timestamp)", "HAVING max(timestamp)")
@@ -245,6 +246,24 @@ def test_an_edited_file_runs_as_written(
     # the same text unedited, copied into a library of one's own, is the shipped file
     path.write_text(text, encoding="utf-8")
     assert _taken(source, _asked(source, parse_query(path, folder), cut), cut, case.values)
+
+
+def test_retention_activity_with_min_occurrences_runs_as_written(
+    source: LocalPostHogSource,
+) -> None:
+    """retention --min-occurrences N above 1 (a return is N return events in a period): the
+    per-day rollup says whether a person had an event on a day, not how many, so the shortcut
+    steps aside and the file's own count answers, a smaller one than a single event's."""
+    query_id = "posthog/retention_activity"
+    cut = shortcuts.REGISTRY[query_id]
+    query = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    values = {**CASES[query_id].values, "min_occurrences": 3}
+    assert not _taken(source, query, cut, values)
+    got = _rows(source, query, cut, values)
+    assert got == _rows(source, dataclasses.replace(query, made=None), cut, values)
+    returned = sum(1 for r in got if r[3])
+    once = sum(1 for r in _rows(source, query, cut, CASES[query_id].values) if r[3])
+    assert 0 < returned < once
 
 
 def test_query_list_says_which_files_have_a_shortcut(tmp_path: Path) -> None:

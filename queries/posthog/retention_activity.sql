@@ -7,13 +7,16 @@
 -- param period:
 -- param start_event:
 -- param return_event:
+-- param min_occurrences: 1
 --
 -- One row per person who did the start event in the span from {since} (the first cohort
 -- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or a calendar
 -- month; {period} is day, week or month) they were active in, and in each whether they did the
--- start event and the return event ({return_event} '' means any event), as arrays of the same
--- order that usertrack unnests into a row per person and period (usertrack/analytics/common.py
--- `unnested`); cohorts and retained counts are worked out by usertrack (docs/metrics.md).
+-- start event, and the return event ({return_event} '' means any event) at least
+-- {min_occurrences} times (PostHog's minimumOccurrences; 1, the default, is once), as arrays of
+-- the same order that usertrack unnests into a row per person and period
+-- (usertrack/analytics/common.py `unnested`); cohorts and retained counts are worked out by
+-- usertrack (docs/metrics.md).
 -- A row per person is what PostHog sends, not one per person and period. did_start and
 -- did_return are 0/1 (a comparison is ClickHouse's UInt8). person_id is the actor (a person can
 -- have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps. No
@@ -32,7 +35,7 @@ FROM (
                 {period} = 'week', toMonday(timestamp),
                 toStartOfMonth(timestamp)) AS period_start,
         countIf(event = {start_event}) > 0 AS started,
-        countIf({return_event} = '' OR event = {return_event}) > 0 AS returned
+        countIf({return_event} = '' OR event = {return_event}) >= {min_occurrences} AS returned
     FROM events
     WHERE timestamp >= toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')

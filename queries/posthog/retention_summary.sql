@@ -8,6 +8,8 @@
 -- param mode:
 -- param start_event:
 -- param return_event:
+-- param min_occurrences: 1
+-- param cumulative: 0
 --
 -- The same cohorts as retention_activity.sql and retention_first_starts.sql (docs/metrics.md,
 -- "Retention"), counted where the events are, as PostHog's own retention runner does, so that
@@ -17,16 +19,21 @@
 -- person, one pass over their events from {since} (the first cohort period's start) to as_of,
 -- and in first-time mode their start events before it too: the first start event ever, and
 -- the periods from {since} in which they did the start event and the return event
--- ({return_event} '' means any event). A person's cohorts ({mode}): first-time,
--- the period of their first start event ever when it is from {since} on; recurring, every
--- period from {since} with a start event. Each (cohort, period) row counts the persons of
--- the cohort: `period` = `cohort` is the cohort's size, a later period the persons of the
--- cohort who did the return event in it. A person counts once per row (their periods are distinct);
--- in recurring mode a person is in each of their cohorts. Periods past as_of's last begun
--- one are left to usertrack, which keeps the cohorts it shows. person_id is the actor (a person
--- can have many distinct_ids). No LIMIT: at most (periods x periods + periods) / 2 rows, paged
--- by usertrack past PostHog's 100-row default. {filters} is PostHog's filter slot: TRUE, or
--- the --where expressions, ANDed (usertrack/analytics/where.py).
+-- ({return_event} '' means any event). With {min_occurrences} above 1 (PostHog's
+-- minimumOccurrences), a return period is one with that many return events: in each_return,
+-- sorted, a period equal to the one {min_occurrences} - 1 places before it. A person's cohorts
+-- ({mode}): first-time, the period of their first start event ever when it is from {since} on;
+-- recurring, every period from {since} with a start event. Each (cohort, period) row counts the
+-- persons of the cohort: `period` = `cohort` is the cohort's size, a later period the persons
+-- of the cohort who did the return event in it. With {cumulative} 1 (PostHog's cumulative,
+-- "rolling" retention), a later period counts instead the persons whose last return after the
+-- cohort is in it (the greatest of the cohort and its returns), and usertrack counts each of
+-- them in every period up to that one. A person counts once per row (their periods are
+-- distinct); in recurring mode a person is in each of their cohorts. Periods past as_of's last
+-- begun one are left to usertrack, which keeps the cohorts it shows. person_id is the actor (a
+-- person can have many distinct_ids). No LIMIT: at most (periods x periods + periods) / 2 rows,
+-- paged by usertrack past PostHog's 100-row default. {filters} is PostHog's filter slot: TRUE,
+-- or the --where expressions, ANDed (usertrack/analytics/where.py).
 SELECT
     r.cohort AS cohort,
     r.later AS period,
@@ -34,13 +41,20 @@ SELECT
 FROM (
     SELECT
         c.cohort AS cohort,
-        arrayJoin(arrayConcat([c.cohort], arrayFilter(x -> x > c.cohort, c.returns))) AS later
+        arrayJoin(arrayConcat([c.cohort], arrayFilter(x -> x > c.cohort, if({cumulative} = 1,
+            arraySlice(arraySort(arrayConcat([c.cohort], c.returns)), length(c.returns) + 1, 1),
+            c.returns)))) AS later
     FROM (
         SELECT
             arrayJoin(if({mode} = 'first-time',
                          arrayFilter(x -> x >= toDate({since}), [p.first_start]),
                          p.starts)) AS cohort,
-            p.returns AS returns
+            if({min_occurrences} > 1,
+               arrayDistinct(arrayMap(i -> arrayElement(p.each_return, i), arrayFilter(
+                   i -> i >= {min_occurrences} AND arrayElement(p.each_return, i)
+                        = arrayElement(p.each_return, i - {min_occurrences} + 1),
+                   range(1, length(p.each_return) + 1)))),
+               p.returns) AS returns
         FROM (
             SELECT
                 person_id,
@@ -58,7 +72,13 @@ FROM (
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
                     ({return_event} = '' OR event = {return_event})
-                    AND timestamp >= toDateTime({since}, 'UTC'))) AS returns
+                    AND timestamp >= toDateTime({since}, 'UTC'))) AS returns,
+                arraySort(groupArrayIf(
+                    multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week', toMonday(timestamp),
+                            toStartOfMonth(timestamp)),
+                    {min_occurrences} > 1 AND ({return_event} = '' OR event = {return_event})
+                    AND timestamp >= toDateTime({since}, 'UTC'))) AS each_return
             FROM events
             WHERE timestamp <= toDateTime({as_of}, 'UTC')
               AND (timestamp >= toDateTime({since}, 'UTC')

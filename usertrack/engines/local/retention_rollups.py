@@ -6,7 +6,8 @@ retention_activity.sql gives, per person who did the start event in the span and
 (a UTC day, an ISO week, a month) they had an event in, whether they did the start event and
 the return event there: on the events, a grouping of every event of the span. When its
 file is the shipped one (`SHORTCUT`, usertrack.engines.shortcut: no `--where`; a `--who`,
-`--segment` or `--by-segment` runs it for everyone and keeps its persons' rows), the periods
+`--segment` or `--by-segment` runs it for everyone and keeps its persons' rows; a return once
+a period, `min_occurrences` 1: the days say whether, not how many times), the periods
 a person had an event in come from person_days for the whole UTC days between the bounds and
 from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
@@ -18,6 +19,9 @@ before the table. On PostHog the file runs as written.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from usertrack.engines.local.rollups import DAYS_TABLE
 from usertrack.engines.shortcut import Shortcut
@@ -72,11 +76,20 @@ WHERE person_id IN (SELECT person_id FROM named WHERE event IS NOT DISTINCT FROM
 GROUP BY person_id, period_start
 """
 
+
+def once(values: Mapping[str, Any]) -> bool:
+    """Whether one return event a period is a return (`min_occurrences` 1, the file's default):
+    the statement marks a period returned by a day with an event, not by a count of them."""
+    n = values.get("min_occurrences", 1)
+    return not isinstance(n, bool) and str(n) == "1"
+
+
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "66e7db18570b0a247de318059095ea3d6d9a0d668718c6da4360049b97817697",
+    "96e5ac67c17d70053981c64d373a6704ca15490be0c31eb7765e283eb1a47388",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),
     form="facts",
+    when=once,
 )

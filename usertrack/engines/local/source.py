@@ -585,6 +585,8 @@ class LocalPostHogSource(Source):
                     names = [d[0] for d in cur.description or []]
                     row = cur.fetchone() or (None,) * len(names)
                     values = {**values, **dict(zip(names, row, strict=True))}
+                # a shortcut reads the values it needs: one its gate checked may not be named
+                values = _used(sql, values)
             if everyone is not None:
                 sql, values = self._everyones_rows(cur, sql, values, table)
                 sql = person_filter.KEPT_ROWS.format(sql=sql)
