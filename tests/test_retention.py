@@ -126,6 +126,20 @@ def test_table_and_md(export: Path) -> None:
     assert "| 2026-05-18 | 2 | 2 · 100.0% | 1 · 50.0% | 2 · 100.0% |" in md.stdout
 
 
+def test_cumulative_counts_a_person_up_to_their_last_return(export: Path, tmp_path: Path) -> None:
+    """--cumulative: first-time May 18 {r2, r3}: r2 is back in week 2 only, so counts in week 1
+    too (2 where the plain count has 1); the same live, where PostHog counts the cohorts."""
+    args = [*ARGS, "--cumulative"]
+    local = cli_json(args, USERTRACK_EVENTS=str(export))
+    assert local["cumulative"] is True
+    assert cohorts(local) == [("2026-05-18", 2, [2, 2, 2]), ("2026-05-25", 1, [1, 1]),
+                              ("2026-06-01", 1, [1])]  # fmt: skip
+    with live_posthog(export, tmp_path) as (_, env):
+        assert cli_json(args, **env) == local
+    md = run(["retention", *args, "--as-of", AS_OF, "-f", "md"], USERTRACK_EVENTS=str(export))
+    assert r"cumulative \(back in that week or a later one\)" in md.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -138,6 +152,9 @@ def test_table_and_md(export: Path) -> None:
         (["--period", "day", "--since", "2024-01-01"], "more than 400 days of cohorts"),
         (["--by", "src", "--compare"], "--by and --compare do not go together"),
         (["--by", " "], "--by is empty"),
+        (["--min-occurrences", "0"], "--min-occurrences"),
+        (["--min-occurrences", "1001"], "--min-occurrences 1001 must be from 1 to 1000"),
+        (["--min-occurrences", "2", "--by-account"], "--min-occurrences and --by-account"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

@@ -277,6 +277,8 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                 raise UsageError(f"--by and {other} do not go together")
     cell = _check_persons(o, "by_segment", "by")
     _by_account_alone(o, who, ("--by", by))
+    cumulative, occurrences = bool(o.get("cumulative")), o.get("min_occurrences", 1)
+    retentions.check_options(occurrences, bool(o.get("by_account")))
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
@@ -292,7 +294,8 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                     ws, moment, period=period, periods=periods, start_event=o["start"],
                     return_event=o["return_event"], mode=mode, since=first, until=last,
                     compare=o["compare"], by=by, top=o["top"], progress=progress,
-                    by_account=bool(o.get("by_account")),
+                    by_account=bool(o.get("by_account")), cumulative=cumulative,
+                    min_occurrences=occurrences,
                 )  # fmt: skip
             from usertrack.analytics.actors import run as actors
 
@@ -301,7 +304,9 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                 raise UsageError("--start is empty")
             back = o["return_event"] if (o["return_event"] or "").strip() else None
             cohorts = retentions.cohort_periods(moment, period, periods, first, last)
-            cells = actors.RetentionCells(period, mode, o["start"], back, cohorts)
+            cells = actors.RetentionCells(
+                period, mode, o["start"], back, cohorts, cumulative, occurrences
+            )
             actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
             ahead.start()
             return actors.retention_actors(ws, moment, cells, cell)

@@ -405,6 +405,24 @@ def retention(
             metavar="MODE",
         ),
     ] = "first-time",
+    cumulative: Annotated[
+        bool,
+        typer.Option(
+            "--cumulative",
+            help="Rolling retention (PostHog's cumulative): a person counts in every period up"
+            " to the last they came back in.",
+        ),
+    ] = False,
+    min_occurrences: Annotated[
+        int,
+        typer.Option(
+            "--min-occurrences",
+            min=1,
+            help="A period counts as a return only with at least this many return events"
+            " (PostHog's minimum occurrences).",
+            metavar="N",
+        ),
+    ] = 1,
     where: WhereOpt = None,
     persons: PersonsOpt = None,
     who: WhoOpt = None,

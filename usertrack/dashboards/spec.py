@@ -58,8 +58,8 @@ PANEL_OPTIONS = frozenset(
         "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
         "time_to_convert", "trend", "correlation", "correlation_properties",
         # retention
-        "top", "start", "return_event", "mode",
-        # trends
+        "top", "start", "return_event", "mode", "min_occurrences",
+        # trends (cumulative: retention's too)
         "events", "interval", "math", "cumulative",
         # paths
         "end",

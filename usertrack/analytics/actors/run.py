@@ -203,6 +203,8 @@ class RetentionCells:
     start_event: str
     return_event: str | None
     cohorts: list[tuple[date, int]]
+    cumulative: bool = False  # --cumulative: back in period k or any later one
+    min_occurrences: int = 1  # --min-occurrences: a period's return is this many events
 
 
 def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
@@ -230,8 +232,14 @@ def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
 
 def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, text: str) -> Actors:
     """A cohort's people (period 0), or those of it who came back in its k-th period after,
-    as retention counts them (docs/metrics.md, "Retention")."""
-    from usertrack.analytics.common import FactsTable, next_period, open_facts_tables
+    as retention counts them (docs/metrics.md, "Retention"): with --cumulative, those who
+    came back in that period or any later one begun by as_of."""
+    from usertrack.analytics.common import (
+        FactsTable,
+        next_period,
+        open_facts_tables,
+        period_start,
+    )
 
     start, k = retention_cell(result, text)
     period, mode = result.period, result.mode
@@ -243,7 +251,8 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
             {"person_id": "VARCHAR", "period_start": "DATE", "did_start": "BIGINT",
              "did_return": "BIGINT"},
             {"since": since, "period": period, "start_event": result.start_event,
-             "return_event": result.return_event or ""},
+             "return_event": result.return_event or "",
+             "min_occurrences": result.min_occurrences},
         )
     ]  # fmt: skip
     if mode == "first-time":
@@ -266,23 +275,28 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
             "SELECT DISTINCT person_id FROM activity WHERE period_start = $start AND did_start > 0"
         )
     sql = f"SELECT person_id FROM ({cohort}) c WHERE person_id IS NOT NULL"
-    if k:
-        sql += (
-            " AND person_id IN (SELECT person_id FROM activity"
-            " WHERE period_start = $back AND did_return > 0)"
-        )
     values: dict[str, Any] = {"start": start}
     if k:
+        returned = "period_start = $back"
         values["back"] = back
+        if result.cumulative:  # any period from k to the last begun by as_of
+            returned = "period_start >= $back AND period_start <= $last"
+            values["last"] = period_start(as_of - timedelta(microseconds=1), period)
+        sql += (
+            " AND person_id IN (SELECT person_id FROM activity"
+            f" WHERE {returned} AND did_return > 0)"
+        )
 
     def find() -> set[str]:
         with open_facts_tables(ws, as_of, facts) as con:
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
-    kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k)
+    kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k,
+            result.cumulative, result.min_occurrences)  # fmt: skip
     people = _people(ws, as_of, kept, find)
     about = f"cohort {start.isoformat()} ({result.start_event})"
-    about += f", came back in {period} {k} ({back.isoformat()})" if k else ": its people"
+    later = " or later" if result.cumulative else ""
+    about += f", came back in {period} {k} ({back.isoformat()}){later}" if k else ": its people"
     cell = start.isoformat() + (f":{period}{k}" if k else "")
     return Actors(as_of, "retention", cell, about, people)
 

@@ -32,6 +32,7 @@ SUMMARY_QUERY = "posthog/retention_summary"
 EVER = datetime(1970, 1, 1)  # --by-account: every first start event, an account's earliest
 DEFAULT_START = "user_signed_up"
 MAX_PERIODS = 400
+MAX_OCCURRENCES = 1000  # --min-occurrences' bound
 DAY_POINTS = (1, 7, 14, 30, 60, 90)
 
 
@@ -123,6 +124,8 @@ class Retention:
     by: str | None = None  # --by: an event property of the start event (first touch)
     breakdown: list[Breakdown] = field(default_factory=list)
     by_account: bool = False  # --by-account: cohorts of accounts, not persons
+    cumulative: bool = False  # --cumulative: period k counts a return in k or any later period
+    min_occurrences: int = 1  # --min-occurrences: a period's return is this many return events
 
     @property
     def day_points(self) -> list[tuple[int, Point | None]]:
@@ -150,6 +153,8 @@ class Retention:
             "mode": self.mode,
             "start_event": self.start_event,
             "return_event": self.return_event,
+            "cumulative": self.cumulative,
+            "min_occurrences": self.min_occurrences,
             "cohorts": _cohort_documents(self.cohorts),
             "average": [self._counted(p) for p in self.average],
         }
@@ -329,11 +334,16 @@ def retention(
     top: int = 10,
     progress: Any = None,
     by_account: bool = False,
+    cumulative: bool = False,
+    min_occurrences: int = 1,
 ) -> Retention:
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
-    of as many periods just before them (docs/metrics.md, "Retention")."""
+    of as many periods just before them (docs/metrics.md, "Retention"). `cumulative` and
+    `min_occurrences` are PostHog's retention options of those names (`check_options`)."""
     if not start_event.strip():
         raise UsageError("--start is empty")
+    check_options(min_occurrences, by_account)
+    how = Returns(cumulative, min_occurrences)
     if return_event is not None and not return_event.strip():
         return_event = None
     chosen = cohort_starts(as_of, period, periods, since, until)
@@ -352,7 +362,7 @@ def retention(
     if by is not None or by_account:  # PostHog counts neither: the facts, counted here
         notes, sizes, back = _counted(ws, as_of, since, period, starts, start_event,
                                       return_event, mode, progress, by=by, per_value=per_value,
-                                      by_account=by_account)  # fmt: skip
+                                      by_account=by_account, how=how)  # fmt: skip
     elif source.is_live and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
@@ -364,11 +374,14 @@ def retention(
             mode=mode,
             start_event=start_event,
             return_event=return_event or "",
+            min_occurrences=min_occurrences,
+            cumulative=int(cumulative),
         )
-        sizes, back = from_summary(starts, list(result.columns), [tuple(r) for r in result.rows])
+        rows = [tuple(r) for r in result.rows]
+        sizes, back = from_summary(starts, list(result.columns), rows, cumulative=cumulative)
     else:
         _, sizes, back = _counted(
-            ws, as_of, since, period, starts, start_event, return_event, mode, progress
+            ws, as_of, since, period, starts, start_event, return_event, mode, progress, how=how
         )
     every = _cohorts_of(starts, sizes, back)
     cohorts = [c for c in every if chosen[0] <= c.start <= chosen[-1]]
@@ -411,16 +424,41 @@ def retention(
         by=by,
         breakdown=breakdown,
         by_account=by_account,
+        cumulative=cumulative,
+        min_occurrences=min_occurrences,
     )
 
 
+@dataclass(frozen=True)
+class Returns:
+    """What counts as coming back in a later period: PostHog's retentionFilter `cumulative`
+    (a return in that period or any later one) and `minimumOccurrences` (at least this many
+    return events in the period)."""
+
+    cumulative: bool = False
+    min_occurrences: int = 1
+
+
+def check_options(min_occurrences: int, by_account: bool) -> None:
+    """--min-occurrences is a whole number from 1, and counts one person's return events: an
+    account's members' are not added up, so it does not go with --by-account."""
+    if isinstance(min_occurrences, bool) or not 1 <= min_occurrences <= MAX_OCCURRENCES:
+        raise UsageError(f"--min-occurrences {min_occurrences} must be from 1 to {MAX_OCCURRENCES}")
+    if by_account and min_occurrences > 1:
+        raise UsageError("--min-occurrences and --by-account do not go together")
+
+
 def from_summary(
-    starts: list[date], columns: list[str], rows: list[tuple[Any, ...]]
+    starts: list[date],
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    cumulative: bool = False,
 ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes (by index of `starts`) and retained persons (by cohort index and
     periods later) from the rows of retention_summary.sql: a row per cohort and period, named
     by their first days; periods not among `starts` (one not begun by as_of) are left out, as
-    the facts path's join leaves them out."""
+    the facts path's join leaves them out. `cumulative`: a later period's row counts the
+    persons whose last return is in it, each retained in every period up to it."""
     at = {c: i for i, c in enumerate(columns)}
     index = {start: i for i, start in enumerate(starts)}
     sizes: dict[int, int] = {}
@@ -432,6 +470,9 @@ def from_summary(
         n = int(row[at["persons"]])
         if later == cohort:
             sizes[cohort] = n
+        elif cumulative:
+            for k in range(1, later - cohort + 1):
+                back[(cohort, k)] = back.get((cohort, k), 0) + n
         else:
             back[(cohort, later - cohort)] = n
     return sizes, back
@@ -450,12 +491,15 @@ def _counted(
     by: str | None = None,
     per_value: dict[str, Any] | None = None,
     by_account: bool = False,
+    how: Returns | None = None,
 ) -> tuple[tuple[str, ...], dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes and retained persons (as `from_summary`'s) from the facts queries,
     counted in DuckDB (the local engine), with notes for stderr. With `by`, also each --by
     value's (into `per_value`: value -> (sizes, retained)); with `by_account`, accounts'
     (usertrack.analytics.by_account.as_accounts): an account's first start is its members'
-    earliest ever, so every member's first start is fetched, not only those from `since`."""
+    earliest ever, so every member's first start is fetched, not only those from `since`.
+    `how`: what counts as a return (default: one return event, in that period)."""
+    how = how or Returns()
     facts = [
         FactsTable(
             "posthog/retention_activity",
@@ -472,6 +516,7 @@ def _counted(
                 "period": period,
                 "start_event": start_event,
                 "return_event": return_event or "",
+                "min_occurrences": how.min_occurrences,
             },
             "fetching activity per period",
         )
@@ -498,7 +543,7 @@ def _counted(
         )
     key = None
     if by is None and not by_account:
-        key = _cohorts_key(ws, as_of, facts, period, starts, mode)
+        key = _cohorts_key(ws, as_of, facts, period, starts, mode, how.cumulative)
     whole = ws.scope.facts_cache.get(key) if key is not None else None
     if whole is not None:  # a group's run: its persons' rows of everyone's cohorts
         return ((), *_kept_counts(ws, *whole))
@@ -535,21 +580,11 @@ def _counted(
             """
         con.execute(f"CREATE TEMP TABLE cohort AS {cohort_sql}")
         sizes = dict(con.execute("SELECT idx, count(*) FROM cohort GROUP BY idx").fetchall())
-        returns = """
-            FROM cohort c
-            JOIN (SELECT a.person_id, p.idx FROM activity a
-                  JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
-              ON r.person_id = c.person_id AND r.idx > c.idx
-        """
+        con.execute(f"CREATE TEMP TABLE returned AS {_returned_sql(how.cumulative)}")
         if key is None:
-            kept = con.execute(
-                f"SELECT c.idx, r.idx - c.idx AS k, count(DISTINCT c.person_id) {returns}"
-                " GROUP BY ALL"
-            ).fetchall()
+            kept = con.execute("SELECT idx, k, count(*) FROM returned GROUP BY ALL").fetchall()
         else:  # each person's returns kept for the groups, and counted from them
-            returned = con.sql(
-                f"SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k {returns}"
-            ).to_arrow_table()
+            returned = con.sql("SELECT person_id, idx, k FROM returned").to_arrow_table()
             ws.scope.facts_cache[key] = (
                 con.sql("SELECT person_id, idx FROM cohort").to_arrow_table(),
                 returned,
@@ -562,8 +597,8 @@ def _counted(
             ).fetchall():
                 per_value.setdefault(str(value), ({}, {}))[0][int(i)] = int(n)
             for value, i, k, n in con.execute(
-                f"SELECT coalesce(b.value, ''), c.idx, r.idx - c.idx AS k,"
-                f" count(DISTINCT c.person_id) {returns} {valued} GROUP BY ALL"
+                "SELECT coalesce(b.value, ''), c.idx, c.k, count(*) FROM returned c"
+                f" {valued} GROUP BY ALL"
             ).fetchall():
                 per_value.setdefault(str(value), ({}, {}))[1][(int(i), int(k))] = int(n)
     return (
@@ -573,6 +608,27 @@ def _counted(
     )
 
 
+def _returned_sql(cumulative: bool) -> str:
+    """Each cohort person's returns, a row per (person_id, idx, k) once: came back k periods
+    after their cohort `idx` (the temp tables `cohort`, `activity` and `periods`). Cumulative,
+    in every period from the first after the cohort to their last return (PostHog's
+    `_build_cumulative_actors_query` and `_explode_cumulative_actors`: the greatest period
+    after the cohort with a return, and every period up to it)."""
+    distinct = """
+        SELECT DISTINCT c.person_id, c.idx, r.idx - c.idx AS k
+        FROM cohort c
+        JOIN (SELECT a.person_id, p.idx FROM activity a
+              JOIN periods p ON p.start = a.period_start WHERE a.did_return > 0) r
+          ON r.person_id = c.person_id AND r.idx > c.idx
+    """
+    if not cumulative:
+        return distinct
+    return f"""
+        SELECT person_id, idx, unnest(range(1, furthest + 1)) AS k
+        FROM (SELECT person_id, idx, max(k) AS furthest FROM ({distinct}) GROUP BY ALL)
+    """
+
+
 def _cohorts_key(
     ws: Any,
     as_of: datetime,
@@ -580,6 +636,7 @@ def _cohorts_key(
     period: str,
     starts: list[date],
     mode: str,
+    cumulative: bool = False,
 ) -> tuple[Any, ...] | None:
     """Where a --by-segment run keeps everyone's cohorts, each row a person's (`scope.facts_cache`),
     when the facts are per-person facts fetched once over everyone and each group keeps its
@@ -588,7 +645,7 @@ def _cohorts_key(
     persons' rows of everyone's, worked out once. None otherwise."""
     if ws.scope.person_rows is None or ws.scope.facts_cache is None:
         return None
-    key: list[Any] = ["retention cohorts", period, tuple(starts), mode]
+    key: list[Any] = ["retention cohorts", period, tuple(starts), mode, cumulative]
     for t in facts:
         query, values, keep = facts_bound(ws, t.query_id, as_of, t.schema, **t.params)
         if keep is None:  # a facts query without the {filters} slot: it runs per group
