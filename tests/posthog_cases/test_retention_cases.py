@@ -328,3 +328,134 @@ def test_retention_action_start_point(engine: Engine) -> None:
         [1, 1],
         [2],
     ])  # fmt: skip
+
+
+def persons_of(engine: Engine, args: list[str], cell: str, *, as_of: str) -> list[str]:
+    """The persons `--persons CELL` lists for the same retention, by their person_id in the
+    case (its prefix taken off)."""
+    doc = engine("retention", [*args, "--persons", cell], as_of=as_of)
+    assert doc["count"] == len(doc["persons"])
+    return sorted(str(p["person_id"]).split("-", 1)[1] for p in doc["persons"])
+
+
+# test_rolling_retention and the tests after it create every event as `$pageview` and ask for
+# "All events" as the start and the return event: here `$pageview`, their only event.
+ROLLING = [
+    ("person1", _date(0)),
+    ("person1", _date(3)),
+    ("person1", _date(4)),
+    ("person2", _date(0)),
+    ("person2", _date(1)),
+    ("person3", _date(1)),
+    ("person3", _date(2)),
+    ("person3", _date(3)),
+    ("person4", _date(3)),
+    ("person4", _date(4)),
+    ("person5", _date(4)),
+]
+EVENTS_R11 = CASES.add("r11", created(PV, *ROLLING))
+FIVE_DAYS = ["--period", "day", "--since", "2020-06-11", "--until", "2020-06-15"]
+
+
+def test_rolling_retention(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_rolling_retention (PostHog commit
+    3c29d63a): `cumulative` over five days to 2020-06-15 (`_date(0)` is before the range): a
+    person counts in every period up to the last they came back in; --persons lists the
+    persons each cell counts."""
+    e = EVENTS_R11
+    args = [*FIVE_DAYS, *RECURRING, "--start", e(PV), "--return", e(PV), "--cumulative"]
+    doc = engine("retention", args, as_of="2020-06-16")
+    assert doc["cumulative"] is True
+    assert triangle(doc, 5) == cut([[2, 1, 1, 0, 0], [1, 1, 0, 0], [3, 2, 0], [3, 0], [0]])
+    assert persons_of(engine, args, "2020-06-11:day2", as_of="2020-06-16") == ["person3"]
+    assert persons_of(engine, args, "2020-06-13:day1", as_of="2020-06-16") == [
+        "person1", "person4",
+    ]  # fmt: skip
+
+
+EVENTS_R12 = CASES.add("r12", created(PV, *ROLLING))
+
+
+def test_rolling_retention_doesnt_double_count_same_user(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_rolling_retention_doesnt_double_count_
+    same_user (PostHog commit 3c29d63a): six days to 2020-06-15; in the cohort of 06-10, person1
+    (back on 06-13 and 06-14) counts once a period, and person2 (back on 06-11) in day 1 only.
+    Without --cumulative, day 2 of that cohort has nobody back."""
+    e = EVENTS_R12
+    base = ["--period", "day", "--since", "2020-06-10", "--until", "2020-06-15", *RECURRING,
+            "--start", e(PV), "--return", e(PV)]  # fmt: skip
+    args = [*base, "--cumulative"]
+    doc = engine("retention", args, as_of="2020-06-16")
+    assert triangle(doc, 6) == cut([
+        [2, 2, 1, 1, 1, 0],
+        [2, 1, 1, 0, 0],
+        [1, 1, 0, 0],
+        [3, 2, 0],
+        [3, 0],
+        [0],
+    ])  # fmt: skip
+    assert persons_of(engine, args, "2020-06-10:day1", as_of="2020-06-16") == [
+        "person1", "person2",
+    ]  # fmt: skip
+    plain = engine("retention", base, as_of="2020-06-16")
+    assert plain["cumulative"] is False
+    assert triangle(plain, 6)[0] == [2, 1, 0, 1, 1, 0]
+
+
+EVENTS_R13 = CASES.add("r13", created(
+    PV,
+    ("person1", _date(0)),
+    ("person1", _date(3)),
+    *[("person1", _date(4))] * 3,
+    ("person2", _date(0)),
+    ("person2", _date(1)),
+    ("person3", _date(1)),
+    ("person3", _date(2)),
+    *[("person3", _date(3))] * 3,
+    ("person4", _date(3)),
+    ("person4", _date(4)),
+    ("person5", _date(4)),
+))  # fmt: skip
+
+
+def test_rolling_retention_with_minimum_occurrences(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_rolling_retention_with_minimum_
+    occurrences (PostHog commit 3c29d63a): `cumulative` with `minimumOccurrences` 3: person1 did
+    three events on 06-14 and person3 three on 06-13, every other day once. The cohort of 06-13
+    (person1, person3, person4) keeps only person1 on day 1."""
+    e = EVENTS_R13
+    args = [*FIVE_DAYS, *RECURRING, "--start", e(PV), "--return", e(PV), "--cumulative",
+            "--min-occurrences", "3"]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-06-16")
+    assert doc["min_occurrences"] == 3
+    assert triangle(doc, 5) == cut([[2, 1, 1, 0, 0], [1, 1, 0, 0], [3, 1, 0], [3, 0], [0]])
+    assert persons_of(engine, args, "2020-06-13:day1", as_of="2020-06-16") == ["person1"]
+    assert persons_of(engine, args, "2020-06-11:day1", as_of="2020-06-16") == ["person3"]
+
+
+EVENTS_R14 = CASES.add("r14", created(PV, *DEFAULT_EVENTS, alias=ALIAS1))
+
+
+def test_all_events_with_minimum_occurrences(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_all_events_with_minimum_occurrences
+    (PostHog commit 3c29d63a): `minimumOccurrences` 2 over eleven days: only person1's 06-15,
+    with two events (one as alias1), is a return; every cohort's size is as without it."""
+    e = EVENTS_R14
+    args = [*DAY_RANGE, *RECURRING, "--start", e(PV), "--return", e(PV),
+            "--min-occurrences", "2"]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert triangle(doc, 11) == cut([
+        [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        [2, 0, 0, 1, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
+    assert persons_of(engine, args, "2020-06-11:day4", as_of="2020-06-21") == ["person1"]
+    assert persons_of(engine, args, "2020-06-11:day1", as_of="2020-06-21") == []
