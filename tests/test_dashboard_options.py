@@ -122,3 +122,23 @@ def test_a_panel_option_that_writes_sends_or_names_a_file_is_refused(
         " dashboard panel"
     ), result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_a_retention_panel_takes_cumulative_and_min_occurrences(tmp_path: Path) -> None:
+    """retention's --cumulative and --min-occurrences reach a panel (and the MCP tool) from
+    their one declaration on the command."""
+    from usertrack.cli import app
+    from usertrack.mcp import server as mcp_server
+
+    path = tmp_path / "board.yaml"
+    path.write_text(
+        "title: t\npanels:\n  - analysis: retention\n    title: Rolling\n"
+        "    cumulative: true\n    min_occurrences: 2\n",
+        encoding="utf-8",
+    )
+    (line,) = command_lines(load(path), _root())
+    assert line == ["--cumulative", "--min-occurrences=2"]
+    mcp_server.use_app(app)
+    schema = mcp_server.tools(allow_act=False)["retention"].schema["properties"]
+    assert schema["cumulative"]["type"] == "boolean"
+    assert schema["min_occurrences"]["type"] == "integer"
