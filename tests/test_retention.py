@@ -152,6 +152,7 @@ def test_cumulative_counts_a_person_up_to_their_last_return(export: Path, tmp_pa
         (["--period", "day", "--since", "2024-01-01"], "more than 400 days of cohorts"),
         (["--by", "src", "--compare"], "--by and --compare do not go together"),
         (["--by", " "], "--by is empty"),
+        (["--start", " "], "--start is empty: name an event, or any for any event"),
         (["--min-occurrences", "0"], "--min-occurrences"),
         (["--min-occurrences", "1001"], "--min-occurrences 1001 must be from 1 to 1000"),
         (["--min-occurrences", "2", "--by-account"], "--min-occurrences and --by-account"),

@@ -105,7 +105,7 @@ def _values(since: Any, as_of: Any, period: str, start: str, back: str) -> dict[
 
 def _read(values: dict[str, Any]) -> dict[str, Any]:
     """The values the shortcut's statement reads: not min_occurrences, which its gate holds
-    at 1 (retention_rollups.once)."""
+    at 1 (retention_rollups.applies)."""
     return {k: v for k, v in values.items() if k != "min_occurrences"}
 
 

@@ -266,6 +266,24 @@ def test_retention_activity_with_min_occurrences_runs_as_written(
     assert 0 < returned < once
 
 
+@pytest.mark.parametrize(
+    "query_id", ["posthog/retention_activity", "posthog/retention_first_starts"]
+)
+def test_retention_of_any_start_event_is_the_files_answer(
+    source: LocalPostHogSource, query_id: str
+) -> None:
+    """retention --start any (start_event '', PostHog's All events): the activity rollup reads
+    the start events by name, so it steps aside; the first starts take any event themselves.
+    Either way the rows are the file's."""
+    cut = shortcuts.REGISTRY[query_id]
+    query = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    values = {**CASES[query_id].values, "start_event": ""}
+    assert _taken(source, query, cut, values) == (query_id == "posthog/retention_first_starts")
+    got = _rows(source, query, cut, values)
+    assert got == _rows(source, dataclasses.replace(query, made=None), cut, values)
+    assert got, f"{query_id}: no one started with any event"
+
+
 def test_query_list_says_which_files_have_a_shortcut(tmp_path: Path) -> None:
     """`usertrack query --list` names the local shortcut of each file that has one, and says it
     is off for a file of one's own library that differs from the shipped one."""

@@ -12,7 +12,8 @@
 -- One row per person who did the start event in the span from {since} (the first cohort
 -- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or a calendar
 -- month; {period} is day, week or month) they were active in, and in each whether they did the
--- start event, and the return event ({return_event} '' means any event) at least
+-- start event ({start_event} '' means any event, PostHog's All events), and the return event
+-- ({return_event} '' means any event) at least
 -- {min_occurrences} times (PostHog's minimumOccurrences; 1, the default, is once), as arrays of
 -- the same order that usertrack unnests into a row per person and period
 -- (usertrack/analytics/common.py `unnested`); cohorts and retained counts are worked out by
@@ -34,7 +35,7 @@ FROM (
         multiIf({period} = 'day', toDate(timestamp),
                 {period} = 'week', toMonday(timestamp),
                 toStartOfMonth(timestamp)) AS period_start,
-        countIf(event = {start_event}) > 0 AS started,
+        countIf({start_event} = '' OR event = {start_event}) > 0 AS started,
         countIf({return_event} = '' OR event = {return_event}) >= {min_occurrences} AS returned
     FROM events
     WHERE timestamp >= toDateTime({since}, 'UTC')
@@ -43,7 +44,7 @@ FROM (
       AND {filters}
       AND person_id IN (
           SELECT person_id FROM events
-          WHERE event = {start_event}
+          WHERE ({start_event} = '' OR event = {start_event})
             AND timestamp >= toDateTime({since}, 'UTC')
             AND timestamp <= toDateTime({as_of}, 'UTC'))
     GROUP BY person_id, period_start

@@ -7,8 +7,8 @@
 -- param start_event:
 -- param by:
 --
--- One row per person who did the start event from {since} (the first cohort period's start) up
--- to as_of, with the {by} property of the first of those events, as text ('' when absent): first
+-- One row per person who did the start event ({start_event} '' means any event) from {since}
+-- (the first cohort period's start) up to as_of, with the {by} property of the first of those events, as text ('' when absent): first
 -- touch, as funnel --by takes it (of two at the same time, the one of the lesser uuid). usertrack puts each cohort's people under their value
 -- (docs/metrics.md, "Retention"). person_id is the actor. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack orders the facts itself.
@@ -18,7 +18,7 @@ SELECT
     person_id,
     argMin(coalesce(JSONExtractString(properties, {by}), ''), tuple(timestamp, toString(uuid))) AS value
 FROM events
-WHERE event = {start_event}
+WHERE ({start_event} = '' OR event = {start_event})
   AND timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})

@@ -8,7 +8,8 @@
 --
 -- PostHog's first-time retention puts a person in the cohort of their first start event ever,
 -- so this looks at all history up to as_of, not only the cohorts' span, and keeps the people
--- whose first one falls in it. person_id is the actor. No LIMIT: usertrack pages every result.
+-- whose first one falls in it ({start_event} '' means any event, PostHog's All events).
+-- person_id is the actor. No LIMIT: usertrack pages every result.
 -- No ORDER BY: usertrack orders the facts itself where it needs an order (and pages PostHog's
 -- answer in an order of its own), so a sort here would only be done twice.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
@@ -17,7 +18,7 @@ SELECT
     person_id,
     min(timestamp) AS first_start
 FROM events
-WHERE event = {start_event}
+WHERE ({start_event} = '' OR event = {start_event})
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND {filters}

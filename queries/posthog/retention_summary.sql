@@ -19,7 +19,7 @@
 -- person, one pass over their events from {since} (the first cohort period's start) to as_of,
 -- and in first-time mode their start events before it too: the first start event ever, and
 -- the periods from {since} in which they did the start event and the return event
--- ({return_event} '' means any event). With {min_occurrences} above 1 (PostHog's
+-- ({start_event} or {return_event} '' means any event, PostHog's All events). With {min_occurrences} above 1 (PostHog's
 -- minimumOccurrences), a return period is one with that many return events: in each_return,
 -- sorted, a period equal to the one {min_occurrences} - 1 places before it. A person's cohorts
 -- ({mode}): first-time, the period of their first start event ever when it is from {since} on;
@@ -61,12 +61,13 @@ FROM (
                 minIf(multiIf({period} = 'day', toDate(timestamp),
                               {period} = 'week', toMonday(timestamp),
                               toStartOfMonth(timestamp)),
-                      event = {start_event}) AS first_start,
+                      {start_event} = '' OR event = {start_event}) AS first_start,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
-                    event = {start_event} AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
+                    ({start_event} = '' OR event = {start_event})
+                    AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),
@@ -82,7 +83,7 @@ FROM (
             FROM events
             WHERE timestamp <= toDateTime({as_of}, 'UTC')
               AND (timestamp >= toDateTime({since}, 'UTC')
-                   OR ({mode} = 'first-time' AND event = {start_event}))
+                   OR ({mode} = 'first-time' AND ({start_event} = '' OR event = {start_event})))
               AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
               AND {filters}
             GROUP BY person_id

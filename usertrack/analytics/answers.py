@@ -300,12 +300,11 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             from usertrack.analytics.actors import run as actors
 
             # every cohort has its cells whatever the data: no need to count them first
-            if not o["start"].strip():
-                raise UsageError("--start is empty")
+            start = retentions.start_of(o["start"])
             back = o["return_event"] if (o["return_event"] or "").strip() else None
             cohorts = retentions.cohort_periods(moment, period, periods, first, last)
             cells = actors.RetentionCells(
-                period, mode, o["start"], back, cohorts, cumulative, occurrences
+                period, mode, start, back, cohorts, cumulative, occurrences
             )
             actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
             ahead.start()

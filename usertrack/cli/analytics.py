@@ -388,7 +388,11 @@ def retention(
     ] = 10,
     start: Annotated[
         str,
-        typer.Option("--start", help="The event that puts a person in a cohort.", metavar=EVENT),
+        typer.Option(
+            "--start",
+            help="The event that puts a person in a cohort; any: any event (PostHog's All events).",
+            metavar=EVENT,
+        ),
     ] = "user_signed_up",
     return_event: Annotated[
         str | None,

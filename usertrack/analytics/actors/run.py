@@ -294,7 +294,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k,
             result.cumulative, result.min_occurrences)  # fmt: skip
     people = _people(ws, as_of, kept, find)
-    about = f"cohort {start.isoformat()} ({result.start_event})"
+    about = f"cohort {start.isoformat()} ({result.start_event or 'any event'})"
     later = " or later" if result.cumulative else ""
     about += f", came back in {period} {k} ({back.isoformat()}){later}" if k else ": its people"
     cell = start.isoformat() + (f":{period}{k}" if k else "")

@@ -111,7 +111,7 @@ def retention_about(r: Retention) -> str:
         back += f", cumulative (back in that {r.period} or a later one)"
     counted = ", accounts counted (an account starts and returns when any member does)"
     return (
-        f"{r.mode} cohorts of {r.start_event} by {r.period}, returning with {back},"
+        f"{r.mode} cohorts of {r.start_event or 'any event'} by {r.period}, returning with {back},"
         f" as of {style.moment(r.as_of)}{counted if r.by_account else ''}"
     )
 

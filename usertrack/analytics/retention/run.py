@@ -31,6 +31,7 @@ MODES = ("first-time", "recurring")
 SUMMARY_QUERY = "posthog/retention_summary"
 EVER = datetime(1970, 1, 1)  # --by-account: every first start event, an account's earliest
 DEFAULT_START = "user_signed_up"
+ANY = "any"  # --start any: any event starts a cohort (PostHog's All events)
 MAX_PERIODS = 400
 MAX_OCCURRENCES = 1000  # --min-occurrences' bound
 DAY_POINTS = (1, 7, 14, 30, 60, 90)
@@ -114,7 +115,7 @@ class Retention:
     as_of: datetime
     period: str
     mode: str
-    start_event: str
+    start_event: str  # '': any event (--start any)
     return_event: str | None  # None: any event
     cohorts: list[Cohort]
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
@@ -151,7 +152,7 @@ class Retention:
             "as_of": self.as_of,
             "period": self.period,
             "mode": self.mode,
-            "start_event": self.start_event,
+            "start_event": self.start_event or None,
             "return_event": self.return_event,
             "cumulative": self.cumulative,
             "min_occurrences": self.min_occurrences,
@@ -340,8 +341,7 @@ def retention(
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
     of as many periods just before them (docs/metrics.md, "Retention"). `cumulative` and
     `min_occurrences` are PostHog's retention options of those names (`check_options`)."""
-    if not start_event.strip():
-        raise UsageError("--start is empty")
+    start_event = start_of(start_event)
     check_options(min_occurrences, by_account)
     how = Returns(cumulative, min_occurrences)
     if return_event is not None and not return_event.strip():
@@ -399,7 +399,7 @@ def retention(
     typed: dict[str, str] = {}
     if any(c.size for c in every):
         seen.add(start_event)
-    elif start_event not in seen:
+    elif start_event and start_event not in seen:
         typed["--start"] = start_event
     if return_event is not None:
         if any(n for c in every for n in c.retained[1:]):
@@ -437,6 +437,14 @@ class Returns:
 
     cumulative: bool = False
     min_occurrences: int = 1
+
+
+def start_of(text: str) -> str:
+    """--start as the query files take it: '' for `any` (any event, PostHog's All events:
+    `{"type": "events", "id": null}`), else the event's name; an empty one is refused."""
+    if not text.strip():
+        raise UsageError("--start is empty: name an event, or any for any event")
+    return "" if text.strip() == ANY else text
 
 
 def check_options(min_occurrences: int, by_account: bool) -> None:

@@ -31,7 +31,7 @@ SELECT
     person_id,
     min(timestamp) AS first_start
 FROM events
-WHERE event  IS NOT DISTINCT FROM  $start_event
+WHERE ($start_event = '' OR event IS NOT DISTINCT FROM $start_event)
   AND timestamp <= {_AS_OF}
   AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)
   AND true
@@ -40,7 +40,7 @@ GROUP BY person_id
 # retention_first_starts.sql's rows from `since` on, of _EVERYONE's (FirstStarts.into).
 SHORTCUT = Shortcut(
     "posthog/retention_first_starts",
-    "6f86b5ec7a3306314c647eb557de27d9d3c77859624583bd77aa3359590ab6ba",
+    "421d2e101bc4a905dc71b85674d71fb6920b8fbed5f594144752f10180f5852d",
     "first_starts",
     _EVERYONE,
 )

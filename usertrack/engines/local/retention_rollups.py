@@ -7,7 +7,8 @@ retention_activity.sql gives, per person who did the start event in the span and
 the return event there: on the events, a grouping of every event of the span. When its
 file is the shipped one (`SHORTCUT`, usertrack.engines.shortcut: no `--where`; a `--who`,
 `--segment` or `--by-segment` runs it for everyone and keeps its persons' rows; a return once
-a period, `min_occurrences` 1: the days say whether, not how many times), the periods
+a period, `min_occurrences` 1: the days say whether, not how many times; a named start event,
+not any), the periods
 a person had an event in come from person_days for the whole UTC days between the bounds and
 from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
@@ -77,19 +78,22 @@ GROUP BY person_id, period_start
 """
 
 
-def once(values: Mapping[str, Any]) -> bool:
-    """Whether one return event a period is a return (`min_occurrences` 1, the file's default):
-    the statement marks a period returned by a day with an event, not by a count of them."""
+def applies(values: Mapping[str, Any]) -> bool:
+    """Whether the statement gives the file's rows for `values`: one return event a period is
+    a return (`min_occurrences` 1, the file's default), as it marks a period returned by a day
+    with an event, not by a count of them; and the start event is named (not '', any event),
+    as it reads the start events by name."""
     n = values.get("min_occurrences", 1)
-    return not isinstance(n, bool) and str(n) == "1"
+    once = not isinstance(n, bool) and str(n) == "1"
+    return once and values.get("start_event") != ""
 
 
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "96e5ac67c17d70053981c64d373a6704ca15490be0c31eb7765e283eb1a47388",
+    "3d309a8410a3a9bdcdd214fbdbadbbfe8fb0819a9753eb65a511c276b2eadd00",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),
     form="facts",
-    when=once,
+    when=applies,
 )
