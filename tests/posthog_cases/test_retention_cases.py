@@ -459,3 +459,54 @@ def test_all_events_with_minimum_occurrences(engine: Engine) -> None:
     ])  # fmt: skip
     assert persons_of(engine, args, "2020-06-11:day4", as_of="2020-06-21") == ["person1"]
     assert persons_of(engine, args, "2020-06-11:day1", as_of="2020-06-21") == []
+
+
+# "All events" (`{"type": "events", "id": null}`) is `--start any` (and `--return`'s default):
+# any event of the store, so a `--where` keeps the case's own persons.
+def only(key: str) -> list[str]:
+    return ["--where", f"person_id LIKE '{key}-%'"]
+
+
+EVENTS_R15 = CASES.add("r15", created(PV, *DEFAULT_EVENTS, alias=ALIAS1))
+
+
+def test_all_events(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_all_events (PostHog commit
+    3c29d63a), its first query: cohorts by All events, returns by `$pageview`, eleven days to
+    2020-06-20."""
+    e = EVENTS_R15
+    args = [*DAY_RANGE, *RECURRING, "--start", "any", "--return", e(PV), *only("r15")]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert doc["start_event"] is None
+    assert triangle(doc, 11) == cut([
+        [1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+        [2, 2, 1, 0, 1, 2, 0, 0, 0, 0],
+        [2, 1, 0, 1, 2, 0, 0, 0, 0],
+        [1, 0, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
+    assert persons_of(engine, args, "2020-06-11", as_of="2020-06-21") == ["person1", "person2"]
+
+
+EVENTS_R16 = CASES.add("r16", [
+    *created("event1", *ROLLING[:6]),
+    *created("event2", *ROLLING[6:]),
+])  # fmt: skip
+
+
+def test_rolling_retention_of_all_events(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_rolling_retention (PostHog commit
+    3c29d63a) as asked there, All events both ways: its events split here between two names,
+    which any event takes alike."""
+    args = [*FIVE_DAYS, *RECURRING, "--start", "any", "--cumulative", *only("r16")]
+    doc = engine("retention", args, as_of="2020-06-16")
+    assert triangle(doc, 5) == cut([[2, 1, 1, 0, 0], [1, 1, 0, 0], [3, 2, 0], [3, 0], [0]])
+    assert persons_of(engine, args, "2020-06-13:day1", as_of="2020-06-16") == [
+        "person1", "person4",
+    ]  # fmt: skip
