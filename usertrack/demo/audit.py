@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 # every other row, count and segment of the demo stays exactly as it was.
 # - signedUp: a legacy client's camelCase duplicate of user_signed_up for 4 % of signups (an
 #   unplanned event whose closest planned name is user_signed_up).
+#   Every 5th of them carries contact_email and apiToken (usertrack.demo.events: LEAKED_EMAIL,
+#   LEAKED_TOKEN): personal data and a secret in event properties, which the audit names.
 # - search_performed: beside 12 % of feature_used events; 1 in 20 lacks query_length (required),
 #   1 in 20 sends result_count as a string ("12"), 1 in 20 has source "Sidebar" (not allowed).
 # - feedback_submitted: beside 10 % of the feature_used events 31-60 days before the anchor, none
@@ -25,6 +27,7 @@ AUDIT_EVENTS = {
     "typo_share": 0.04,
     "search_share": 0.12,
     "feedback_share": 0.10,
+    "leak_every": 5,
 }
 SEARCH_VARIANTS = 20  # variants 0..16 are clean; 17 no query_length; 18 string; 19 "Sidebar"
 
@@ -40,7 +43,9 @@ def audit_events(seed: int, t_end: int, stories: dict[str, Any], events: list[np
 
     signups = np.flatnonzero(e_type == E["user_signed_up"])
     typo = signups[rng.random(len(signups)) < AUDIT_EVENTS["typo_share"]]
-    picks.append((typo, E["signedUp"], np.full(len(typo), x_offset[E["signedUp"]])))
+    # Every leak_every-th of them (by position, no draw) is the variant that leaks personal data.
+    leaky = (np.arange(len(typo)) % AUDIT_EVENTS["leak_every"] == 0).astype(np.int32)
+    picks.append((typo, E["signedUp"], x_offset[E["signedUp"]] + leaky))
     used = np.flatnonzero(e_type == E["feature_used"])
     search = used[rng.random(len(used)) < AUDIT_EVENTS["search_share"]]
     variant = rng.integers(0, SEARCH_VARIANTS, size=len(search))

@@ -32,6 +32,11 @@ from usertrack.demo.vocabulary import (
     P,
 )
 
+# Planted in a few legacy-client events (usertrack/demo/audit.py): personal data and a secret
+# that the tracking-plan audit must find and never print in full.
+LEAKED_EMAIL = "dana.lee@example.com"
+LEAKED_TOKEN = "sk_live_DEMOnotARealKey0000000000"
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -271,7 +276,17 @@ def event_extras() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         "plan_upgraded": [{"plan": x, "previous_plan": "trial"} for x in ("pro", "pro", "team")],
         "trial_extended": [{"days": 7}],
         "cancellation_started": [{"reason": r} for r in CANCEL_REASONS],
-        "signedUp": [{"signup_method": "email", "client": "legacy-mobile"}],
+        # The legacy client's second variant leaks a contact email and a live-looking API
+        # key into event properties: the tracking-plan audit's personal-data story.
+        "signedUp": [
+            {"signup_method": "email", "client": "legacy-mobile"},
+            {
+                "signup_method": "email",
+                "client": "legacy-mobile",
+                "contact_email": LEAKED_EMAIL,
+                "apiToken": LEAKED_TOKEN,
+            },
+        ],
         "search_performed": [
             {"query_length": 3 + i % 9, "result_count": i % 13, "source": src}
             for i, src in enumerate(["sidebar", "command_palette"] * 8 + ["sidebar"])
