@@ -94,6 +94,8 @@ def audit_markdown(audit: Audit) -> str:
                   fmt_pct(p["fill_percent"])] for p in audit.person_properties],
             )
         )  # fmt: skip
+    out.append("\n## Personal data and secrets in properties\n")
+    out.append(_pii_markdown(audit))
     i = audit.identity
     out.append("\n## Identification\n")
     out.append(
@@ -104,3 +106,22 @@ def audit_markdown(audit: Audit) -> str:
         f" ({fmt_pct(i['internal_percent'])}) are from internal accounts."
     )
     return "\n".join(out) + "\n"
+
+
+def _pii_rows(items: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[f["source"], f["event"] or "", f["property"], f["what"], fmt_count(f["count"]),
+             f["example"]] for f in items]  # fmt: skip
+
+
+def _pii_markdown(audit: Audit) -> str:
+    """The scan's findings (examples masked), then what the plan declares and was found."""
+    from usertrack.rendering.export import md_table
+
+    head = ["Where", "Event", "Property", "Looks like", "Count", "Example (masked)"]
+    found = audit.pii.get("findings", [])
+    out = [md_table(head, _pii_rows(found)) if found else "None found."]
+    declared = audit.pii.get("declared", [])
+    if declared:
+        out.append("\nDeclared in the plan (expected, not a finding):\n")
+        out.append(md_table(head, _pii_rows(declared)))
+    return "\n".join(out)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.audit.pii import naming_checks, pii_findings
 from usertrack.audit.plan_file import PropertySpec, TrackingPlan, closest_planned
 from usertrack.core import style
 
@@ -65,6 +66,7 @@ class Audit:
     naming: dict[str, Any]
     person_properties: list[dict[str, Any]]
     identity: dict[str, Any]
+    pii: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -214,13 +216,18 @@ def run_audit(
     prop_rows, values = property_figures(ws, plan, as_of, days, step)
     events_out, missing, stopped = planned_events(plan, seen, prop_rows, values)
     unplanned = unplanned_events(plan, seen)
+    person = person_fill(ws, plan, as_of, days, step)
+    ident = identity(ws, as_of, days, step)
+    pii = pii_findings(ws, plan, as_of, days, step)
+    names = [e.name for e in plan.events] + [u["event"] for u in unplanned]
+    props = [(e.name, p.name) for e in plan.events for p in e.properties]
+    props += [(f["event"] or "", f["property"]) for f in pii["findings"] if f["source"] == "event"]
     naming = {
         "pattern": plan.naming_pattern,
         "exempt_prefixes": list(plan.exempt_prefixes),
         "violations": [u["event"] for u in unplanned if u["breaks_naming"]],
+        **naming_checks(plan, names, props),
     }
-    person = person_fill(ws, plan, as_of, days, step)
-    ident = identity(ws, as_of, days, step)
     audit = Audit(
         as_of=as_of,
         days=days,
@@ -234,6 +241,7 @@ def run_audit(
         naming=naming,
         person_properties=person,
         identity=ident,
+        pii=pii,
     )
     audit.problems = problems(audit)
     return audit
@@ -390,7 +398,7 @@ def identity(
 
 def problems(audit: Audit) -> list[str]:
     """One line per thing to fix, most important first (for people: terminal and Markdown)."""
-    out = []
+    out = pii_problems(audit.pii)
     for e in audit.events:
         for p in e["properties"]:
             if e["status"] != "seen":
@@ -434,10 +442,35 @@ def problems(audit: Audit) -> list[str]:
                 f"person property {pp['property']}: required, filled for"
                 f" {fmt_pct(pp['fill_percent'])} of {fmt_count(pp['persons'])} identified persons"
             )
+    for name in audit.naming.get("events_not_past_tense", []):
+        out.append(f"{name}: the action is not in the past tense (object_action, e.g. x_viewed)")
+    for name in audit.naming.get("properties_not_snake_case", []):
+        out.append(f"{name}: the property name is not snake_case")
     for u in audit.unplanned:
         if u["closest_planned"]:
             out.append(
                 f"{u['event']}: not in the plan, {fmt_count(u['events'])} events; likely"
                 f" {u['closest_planned']} (similarity {u['similarity']:.2f})"
             )
+    return out
+
+
+def pii_problems(pii: dict[str, Any]) -> list[str]:
+    """Personal data or secrets in properties the plan does not declare: first, they are leaks.
+    The example is masked (usertrack.audit.pii.mask); the value is never shown."""
+    out = []
+    for f in pii.get("findings", []):
+        where = (
+            f"person property {f['property']}"
+            if f["source"] == "person"
+            else f"{f['event']}.{f['property']} (event property)"
+        )
+        unit = "persons" if f["source"] == "person" else "events"
+        article = "an" if f["what"][:1].lower() in "aeiou" else "a"
+        out.append(
+            f"{where}: {fmt_count(f['count'])} {unit} carry {article} {f['what']}"
+            f" (e.g. {f['example']}), not declared in the plan"
+        )
+    if pii.get("capped"):
+        out.append("personal data scan: the first 500 groups only; more may be sent")
     return out

@@ -161,6 +161,33 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
         )
         console.print(pp)
 
+    found = audit.pii.get("findings", [])
+    if found:
+        leaks = fitted_table(
+            width,
+            [
+                Col("Where", drop=2),
+                Col("Event"),
+                Col("Property"),
+                Col("Looks like", drop=1),
+                Col("Count", right=True),
+                Col("Example (masked)"),
+            ],
+            [
+                [
+                    f["source"],
+                    f["event"] or "",
+                    f["property"],
+                    f["what"],
+                    fmt_count(f["count"]),
+                    f["example"],
+                ]
+                for f in found[:limit]
+            ],
+            title="Personal data and secrets in properties not declared by the plan",
+        )
+        console.print(leaks)
+
     i = audit.identity
     console.print(
         Text(
