@@ -366,6 +366,15 @@ def user(
         int, typer.Option("--limit", "-n", min=1, help="Timeline rows shown in the table and md.")
     ] = 40,
     refresh: RefreshOpt = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write everything usertrack holds about this person (PostHog persons and every"
+            " event, app rows, segments, history, local state) as one JSON file, owner-only;"
+            " '-' for stdout.",
+        ),
+    ] = None,
 ) -> None:
     """Deep dive into one user: profile, segments and why, timeline, tools, failures by cause."""
     with handle_errors():
@@ -381,8 +390,11 @@ def user(
         chosen = choose_format(fmt, out, ("table", "json", "md"))
         if not email.strip():
             raise UsageError("EMAIL is empty")
+        if export is not None and (fmt is not None or out is not None):
+            raise UsageError("--export writes its own JSON: leave out --format and --out")
         moment = parse_as_of(as_of) if as_of else None
         probe_out(out)
+        probe_out(export)
         with spinner("loading rules and queries") as progress:
             ws, rules = open_with_rules(
                 load_settings(),
@@ -396,9 +408,20 @@ def user(
             )
             with ws:
                 check_as_of(ws, moment)
-                dd = deep_dive(
-                    ws, email, moment or ws.default_as_of(), rules, days=days, progress=progress
-                )
+                if export is not None:
+                    from usertrack.reports.export_user import export_user
+                    from usertrack.reports.export_user import to_json as export_json
+
+                    doc = export_user(ws, email, moment or ws.default_as_of(), rules, progress)
+                    text = export_json(doc)
+                else:
+                    dd = deep_dive(
+                        ws, email, moment or ws.default_as_of(), rules, days=days,
+                        progress=progress,
+                    )  # fmt: skip
+        if export is not None:
+            _write_export(text, export)
+            return
         if chosen == "table":
             from usertrack.rendering.terminal import render_deep_dive  # rich: only for the table
 
@@ -407,3 +430,16 @@ def user(
             emit(to_json(dd), out)
         else:
             emit(to_markdown(dd, limit), out)
+
+
+def _write_export(text: str, export: Path) -> None:
+    """The export to stdout ('-'), or into its file atomically and owner-only (0600), even when
+    it replaces a file that was readable by others."""
+    from usertrack.rendering.output import is_stdout, write_atomic
+
+    if is_stdout(export):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_atomic(export, text, mode=0o600)
+    info(f"usertrack: wrote {export}")
