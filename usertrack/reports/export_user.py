@@ -2,9 +2,9 @@
 
 One JSON document, for a person's request to see their data:
 - `posthog`: their persons (every property, every distinct_id: posthog/user_persons) and every
-  event up to the moment, every property (posthog/user_event_page, paged 10,000 at a time: PostHog
-  caps a LIMIT at 50,000 rows, and a total order of timestamp and uuid keeps pages from
-  overlapping; at most MAX_EVENTS, and `capped` says when more were left);
+  event up to the moment, every property (posthog/user_event_page, paged by the file's LIMIT,
+  10,000 as shipped: PostHog caps a LIMIT at 50,000 rows, and a total order of timestamp and
+  uuid keeps pages from overlapping; at most MAX_EVENTS, and `capped` says when more were left);
 - `app`: their rows, whole, from every table the query files read (neon/user_rows);
 - `usertrack`: what usertrack computes and keeps about them: the profile and segments `user`
   shows, each history snapshot that names them, the entries of the local state files (alert
@@ -20,14 +20,16 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.errors import QueryFileError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from usertrack.reports.failures import FailureRules
     from usertrack.workspace import Progress, Workspace
 
-PAGE = 10_000  # posthog/user_event_page's LIMIT
-MAX_EVENTS = 500_000  # 50 pages: a bound on what one export asks of PostHog
+EVENT_PAGES = "posthog/user_event_page"  # its LIMIT is the page size
+MAX_EVENTS = 500_000  # 50 pages of 10,000: a bound on what one export asks of PostHog
 # The files under USERTRACK_HOME that can name a person (docs/alerts-and-sync.md).
 STATE_FILES = {
     "alerts-segments.json": "the alerts' copy of who was in which segment",
@@ -57,19 +59,27 @@ def person_events(
     ws: Workspace, email: str, as_of: datetime, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Every event of the person up to `as_of`, page after page until a short one."""
+    import re
+
+    found = re.search(r"\bLIMIT\s+(\d+)\s+OFFSET\b", ws.library.get(EVENT_PAGES).sql, re.I)
+    if found is None:
+        raise QueryFileError(
+            f"{EVENT_PAGES}: its SELECT must end with LIMIT <page size> OFFSET {{offset}}"
+        )
+    page_size = int(found.group(1))
     rows: list[dict[str, Any]] = []
     offset = 0
     capped = False
     while True:
         if progress:
-            progress(f"reading events {offset:,} to {offset + PAGE:,}")
-        page = ws.run_query("posthog/user_event_page", as_of, email=email, offset=offset)
+            progress(f"reading events {offset:,} to {offset + page_size:,}")
+        page = ws.run_query(EVENT_PAGES, as_of, email=email, offset=offset)
         for r in page.as_dicts():
             r["properties"] = _json_or_text(r["properties"])
             rows.append(r)
-        if len(page.rows) < PAGE:
+        if len(page.rows) < page_size:
             break
-        offset += PAGE
+        offset += page_size
         if offset >= MAX_EVENTS:
             capped = True
             break
