@@ -151,3 +151,15 @@ def test_export_replaces_a_readable_file_owner_only(
     out.chmod(0o644)
     _export(demo_home, _pick(people), out)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_the_mcp_user_tool_cannot_write_an_export(demo_home: Path) -> None:
+    """The MCP server writes nothing anywhere: the `user` tool takes no --export."""
+    from tests.test_mcp import with_client
+
+    async def body(client: Any) -> Any:
+        return await client.list_tools()
+
+    tools = {t.name: t for t in with_client(demo_home, body).tools}
+    assert "email" in tools["user"].input_schema["properties"]
+    assert "export" not in tools["user"].input_schema["properties"]
