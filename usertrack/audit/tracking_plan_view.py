@@ -161,6 +161,22 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
         )
         console.print(pp)
 
+    _render_pii(console, audit, width, limit)
+
+    i = audit.identity
+    console.print(
+        Text(
+            f"Identified: {fmt_pct(i['identified_percent'])} of {fmt_count(i['events'])} events"
+            f" ({i['definition']}); {fmt_count(i['multi_id_persons'])} of"
+            f" {fmt_count(i['persons'])} persons have several distinct_ids;"
+            f" {fmt_count(i['internal_events'])} events from internal accounts"
+            f" ({fmt_pct(i['internal_percent'])})."
+        )
+    )
+
+
+def _render_pii(console: Console, audit: Audit, width: int, limit: int) -> None:
+    """Personal data and secrets in properties the plan does not declare, examples masked."""
     found = audit.pii.get("findings", [])
     if found:
         leaks = fitted_table(
@@ -187,14 +203,3 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
             title="Personal data and secrets in properties not declared by the plan",
         )
         console.print(leaks)
-
-    i = audit.identity
-    console.print(
-        Text(
-            f"Identified: {fmt_pct(i['identified_percent'])} of {fmt_count(i['events'])} events"
-            f" ({i['definition']}); {fmt_count(i['multi_id_persons'])} of"
-            f" {fmt_count(i['persons'])} persons have several distinct_ids;"
-            f" {fmt_count(i['internal_events'])} events from internal accounts"
-            f" ({fmt_pct(i['internal_percent'])})."
-        )
-    )
