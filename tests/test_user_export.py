@@ -163,3 +163,10 @@ def test_the_mcp_user_tool_cannot_write_an_export(demo_home: Path) -> None:
     tools = {t.name: t for t in with_client(demo_home, body).tools}
     assert "email" in tools["user"].input_schema["properties"]
     assert "export" not in tools["user"].input_schema["properties"]
+
+
+def test_export_does_not_go_with_anonymize(demo_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.json"
+    result = run(["--anonymize", "user", "a@b.io", "--export", str(out)], home=demo_home)
+    assert result.exit_code == EXIT_USAGE
+    assert "--anonymize" in result.stderr and not out.exists()

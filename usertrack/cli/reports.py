@@ -392,6 +392,13 @@ def user(
             raise UsageError("EMAIL is empty")
         if export is not None and (fmt is not None or out is not None):
             raise UsageError("--export writes its own JSON: leave out --format and --out")
+        if export is not None:
+            from usertrack.core import pseudonyms
+
+            if pseudonyms.active():
+                raise UsageError(
+                    "--export is the person's own data, by name: it does not go with --anonymize"
+                )
         moment = parse_as_of(as_of) if as_of else None
         probe_out(out)
         probe_out(export)
