@@ -682,20 +682,27 @@ def test_at_most_three_queries_in_flight(fake: FakePostHog) -> None:
 def test_the_fake_refuses_a_fourth_concurrent_query(fake: FakePostHog) -> None:
     import httpx
 
-    fake.query_delay = 0.3
+    # Long enough that all five are in flight at once on a loaded machine (the clients are made
+    # first and the posts let go together).
+    fake.query_delay = 2.0
     url = f"{fake.url}/api/projects/{PROJECT}/query/"
     body = {"query": {"kind": "HogQLQuery", "query": "SELECT 1 AS one FROM events LIMIT 1"}}
     codes: list[int] = []
+    clients = [httpx.Client() for _ in range(5)]
+    go = threading.Barrier(5)
 
-    def post() -> None:
-        r = httpx.post(url, json=body, headers={"Authorization": f"Bearer {DEFAULT_KEY}"})
+    def post(client: httpx.Client) -> None:
+        go.wait()
+        r = client.post(url, json=body, headers={"Authorization": f"Bearer {DEFAULT_KEY}"})
         codes.append(r.status_code)
 
-    threads = [threading.Thread(target=post) for _ in range(5)]
+    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for c in clients:
+        c.close()
     assert sorted(codes) == [200, 200, 200, 429, 429]
 
 
