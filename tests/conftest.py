@@ -164,6 +164,7 @@ def _no_live_sources(
         "USERTRACK_DB_CONNECTIONS",
         "USERTRACK_DEBUG",
         "USERTRACK_DEMO_IDLE",
+        "USERTRACK_ANONYMIZE",
     ):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")

@@ -60,6 +60,7 @@ def mcp(
         # The server runs for as long as the assistant does: the cyclic collector, off for a
         # one-shot command (usertrack.cli.program.main), is back on so cycles do not pile up.
         gc.enable()
+        was_set = "USERTRACK_ANONYMIZE" in os.environ
         if anonymize or pseudonyms.active():
             # The worker processes that run the calls read it (usertrack.core.config), and
             # every answer is anonymized as it is made (usertrack.mcp.server.call).
@@ -78,13 +79,18 @@ def mcp(
             "template": template,
         }
         chosen = {name: str(path.resolve()) for name, path in files.items() if path is not None}
-        serve(
-            app,
-            allow_act=allow_act,
-            files=chosen,
-            worker=mcp_worker,
-            allow_inline=allow_inline_queries,
-        )
+        try:
+            serve(
+                app,
+                allow_act=allow_act,
+                files=chosen,
+                worker=mcp_worker,
+                allow_inline=allow_inline_queries,
+            )
+        finally:
+            if anonymize and not was_set:  # a process that runs more (the tests) as it was
+                os.environ.pop("USERTRACK_ANONYMIZE", None)
+                pseudonyms.set_active(False)
 
 
 def mcp_worker(conn: Any, files: dict[str, str]) -> None:
