@@ -155,7 +155,21 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
             os.write(_wake[1], bytes([signal.SIGINT]))
         except OSError:
             leave()
+    if _importing(frame):
+        # Raised inside a module's import, the interrupt can abort the process: an extension
+        # built with nanobind (DuckDB's) treats an error in its initialisation as fatal. The
+        # watchdog ends the command after its grace instead.
+        return
     raise KeyboardInterrupt
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether the interrupted code runs inside an import (importlib's frames below it)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _wakeup_is_ours(fd: int) -> bool:
