@@ -146,6 +146,7 @@ EXAMPLE_COMMANDS = {
     '"stickiness"': ["activity"],
     '"by": "feature"': ["features"],
     '"mcp_vs_builtin"': ["tools"],
+    '"pii": {"findings"': ["tracking-plan"],
 }
 
 

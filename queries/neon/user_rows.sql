@@ -2,14 +2,17 @@
 -- description: Every row of the app's tables that belongs to one user, whole, as JSON: their account, runs, tool calls, code executions, deployments and agent runs (a person's data export).
 -- returns: table
 -- param email:
+-- param as_of: now
 --
 -- The tables are those the other query files read for a user. The email is a bound value,
 -- compared normalized (usertrack/core/emails.py); a user is their wasp_user row and the
 -- fastapi_user rows that point at it. `row` is the whole row as JSON (to_jsonb): every column,
--- including those no other query reads. Read-only, like every query file.
+-- including those no other query reads. A user created after as_of does not exist yet; their
+-- rows are the database's rows of today. Read-only, like every query file.
 WITH w AS (
-    SELECT * FROM wasp_user
-    WHERE lower(btrim(email, E' \t\r\n')) = lower(btrim(%(email)s, E' \t\r\n'))
+    SELECT * FROM wasp_user AS w
+    WHERE lower(btrim(w.email, E' \t\r\n')) = lower(btrim(%(email)s, E' \t\r\n'))
+      AND w.created_at <= %(as_of)s
 ), f AS (
     SELECT fu.* FROM fastapi_user AS fu WHERE fu.wasp_user_id IN (SELECT id FROM w)
 )
