@@ -88,7 +88,7 @@ def mcp(
                 allow_inline=allow_inline_queries,
             )
         finally:
-            if anonymize and not was_set:  # a process that runs more (the tests) as it was
+            if not was_set:  # a process that runs more (the tests) as it was
                 os.environ.pop("USERTRACK_ANONYMIZE", None)
                 pseudonyms.set_active(False)
 
