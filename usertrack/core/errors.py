@@ -215,8 +215,16 @@ _KV_PASSWORD = re.compile(
 )
 _QUOTED_KV = re.compile(
     rf"(?i)(?P<q>['\"])(?P<key>{_SECRET_KEYS})(?P=q)\s*:\s*"
-    r"(?:'[^'\n]{0,1000}'|\"[^\"\n]{0,1000}\"|[^\s,}]+)"
+    r"(?P<value>'[^'\n]{0,1000}'|\"[^\"\n]{0,1000}\"|[^\s,}]+)"
 )
+
+
+def _masked_value(m: re.Match[str]) -> str:
+    """`"token": ***` for a secret's value, quoted as the value was, so JSON stays JSON."""
+    quote = m["value"][0] if m["value"][0] in "'\"" else ""
+    return f"{m['q']}{m['key']}{m['q']}: {quote}***{quote}"
+
+
 # Basic only after "Authorization": "basic" alone is an ordinary word.
 _BEARER = re.compile(
     r"(?i)\b(bearer|authorization[\"']?\s*[:=]\s*[\"']?basic)\s+[A-Za-z0-9_\-\.=+/~]+"
@@ -291,7 +299,7 @@ def redact(text: str) -> str:
     text = _url_passwords_hidden(text)
     text = _bare_userinfo_hidden(text)
     text = _KV_PASSWORD.sub(lambda m: f"{m['key']}=***", text)
-    text = _QUOTED_KV.sub(lambda m: f"{m['q']}{m['key']}{m['q']}: ***", text)
+    text = _QUOTED_KV.sub(_masked_value, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SLACK_HOOK.sub(lambda m: f"{m.group(1)}***", text)
     return _POSTHOG_KEY.sub("ph*_***", text)
