@@ -45,12 +45,12 @@ PLANTED: dict[str, tuple[str, str | None]] = {
     "us_phone": ("(415) 555-0132", "phone"),
     "card": ("4111 1111 1111 1111", "card"),
     "not_a_card": ("4111 1111 1111 1112", None),  # fails the Luhn check
-    "stripe": ("sk_live_51HxAbCdEfGh1234", "token"),
-    "github": ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token"),
-    "slack": ("xoxb-123456789012-abcdefghij", "token"),
-    "aws": ("AKIAIOSFODNN7EXAMPLE", "token"),
-    "jwt": ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "token"),
-    "blob": ("Zk8qW3nR7tY2uP5sV9xB4cM6dF1gH0jK", "secret"),
+    "stripe": ("sk_live_51HxAbCdEfGh1234", "credential"),
+    "github": ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "credential"),
+    "slack": ("xoxb-123456789012-abcdefghij", "credential"),
+    "aws": ("AKIAIOSFODNN7EXAMPLE", "credential"),
+    "jwt": ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "credential"),
+    "blob": ("Zk8qW3nR7tY2uP5sV9xB4cM6dF1gH0jK", "random_string"),
     "session": ("0190c3a1-7b2e-7f00-8a3b-5c6d7e8f9a0b", None),  # a UUID
     "sha": ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None),
     "day": ("2026-05-20", None),
@@ -175,7 +175,7 @@ def test_the_demo_names_its_planted_leak_masked(demo_home: Path) -> None:
     found = _found(doc)
     assert found[("signedUp", "contact_email")]["kind"] == "email"
     assert found[("signedUp", "contact_email")]["example"] == "d***@e***.com"
-    assert found[("signedUp", "apiToken")]["kind"] == "token"
+    assert found[("signedUp", "apiToken")]["kind"] == "credential"
     assert found[("signedUp", "apiToken")]["example"] == "sk_l***"
     assert found[("signedUp", "apiToken")]["count"] == found[("signedUp", "contact_email")]["count"]
     assert "signedUp.apiToken" in doc["naming"]["properties_not_snake_case"]
@@ -198,7 +198,7 @@ def test_luhn_mask_and_tense() -> None:
     assert luhn("4242 4242 4242 4242") and not luhn("4242 4242 4242 4241")
     assert not luhn("1234")
     assert mask("email", "Jane@Example.co.uk") == "J***@E***.uk"
-    assert mask("token", "sk_live_abcdefghijklmnop") == "sk_l***"
+    assert mask("credential", "sk_live_abcdefghijklmnop") == "sk_l***"
     assert mask("phone", "555-0132") == "55***"
     assert past_tense("user_signed_up") and past_tense("signedUp") and past_tense("report_sent")
     assert not past_tense("click_button") and not past_tense("signUp")

@@ -7,8 +7,8 @@
 --
 -- Every key of every event's properties (and of every active person's properties, `source`
 -- 'person', `event` '') is read once as a string and classified by the first pattern that
--- fits it, in this order. token (a known key prefix: sk_live_, ghp_, xoxb-, AKIA, phx_, a JWT), email, card (13 to
--- 19 digits in groups of 4), phone (a leading + or a 3-3-4 grouping), secret (32 or more
+-- fits it, in this order. credential (a known key prefix: sk_live_, ghp_, xoxb-, AKIA, phx_, a JWT), email, card (13 to
+-- 19 digits in groups of 4), phone (a leading + or a 3-3-4 grouping), random_string (32 or more
 -- characters of a key alphabet mixing upper case, lower case and digits). Patterns use no
 -- backslashes and no look-around, so RE2 reads them the same in ClickHouse and DuckDB. Card-like
 -- values are grouped one row per value (`value`) so the caller can keep those that pass the Luhn
@@ -29,11 +29,11 @@ FROM (
         key,
         text,
         multiIf(
-            match(text, '(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{8,}|AKIA[0-9A-Z]{16}|phx_[A-Za-z0-9]{20,}|eyJ[A-Za-z0-9_-]{8,}[.]eyJ[A-Za-z0-9_-]{8,}[.][A-Za-z0-9_-]{8,}'), 'token',
+            match(text, '(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{8,}|AKIA[0-9A-Z]{16}|phx_[A-Za-z0-9]{20,}|eyJ[A-Za-z0-9_-]{8,}[.]eyJ[A-Za-z0-9_-]{8,}[.][A-Za-z0-9_-]{8,}'), 'credential',
             match(text, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)*[.][A-Za-z]{2,}'), 'email',
             match(text, '^[0-9]{4}([ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}$'), 'card',
             match(text, '^[+][0-9][0-9 ().-]{6,18}[0-9]$|^[(]?[0-9]{3}[)]?[ .-][0-9]{3}[ .-][0-9]{4}$'), 'phone',
-            match(text, '^[A-Za-z0-9_+/=-]{32,}$') AND match(text, '[A-Z]') AND match(text, '[a-z]') AND match(text, '[0-9]'), 'secret',
+            match(text, '^[A-Za-z0-9_+/=-]{32,}$') AND match(text, '[A-Z]') AND match(text, '[a-z]') AND match(text, '[0-9]'), 'random_string',
             '') AS kind
     FROM (
         SELECT 'event' AS source, event, key, JSONExtractString(properties, key) AS text

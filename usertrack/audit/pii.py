@@ -29,8 +29,8 @@ KINDS = {
     "email": "email address",
     "phone": "phone number",
     "card": "card number (passes the Luhn check)",
-    "token": "API key or token",
-    "secret": "long random string (a likely secret)",
+    "credential": "API key or token",
+    "random_string": "long random string (a likely secret)",
 }
 _PARTICLES = frozenset(["up", "in", "out", "off", "on", "down", "over", "back", "away"])
 SNAKE_CASE = re.compile(r"^\$?[a-z][a-z0-9]*(_[a-z0-9]+)*$")
