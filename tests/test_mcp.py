@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import pytest
 
 from tests.cli_runner import REPO, run
 from usertrack.core.style import counted

@@ -49,7 +49,10 @@ PLANTED: dict[str, tuple[str, str | None]] = {
     "github": ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "credential"),
     "slack": ("xoxb-123456789012-abcdefghij", "credential"),
     "aws": ("AKIAIOSFODNN7EXAMPLE", "credential"),
-    "jwt": ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "credential"),
+    "jwt": (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "credential",
+    ),
     "blob": ("Zk8qW3nR7tY2uP5sV9xB4cM6dF1gH0jK", "random_string"),
     "session": ("0190c3a1-7b2e-7f00-8a3b-5c6d7e8f9a0b", None),  # a UUID
     "sha": ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None),
