@@ -504,6 +504,12 @@ def test_demo_audit_tells_its_stories(demo_home: Path) -> None:
     assert props["result_count"]["numbers_sent_as_strings"] > 0
     assert [o["value"] for o in props["source"]["outside_values"]] == ["Sidebar"]
     assert 0 < doc["coverage"]["percent"] < 100
+    # the shipped plan's group type is the demo's, and its volume counts every event
+    (org,) = doc["group_properties"]
+    assert org["group_type"] == "organization" and org["group_type_index"] == 0
+    assert org["groups"] > 0 and all(p["fill_percent"] == 100.0 for p in org["properties"])
+    assert doc["volume"]["events"] == doc["identity"]["events"]
+    assert doc["volume"]["target_per_day"] == 2000
 
 
 def test_plan_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.audit.audit_run import BLANK, Audit, fmt_count, fmt_pct, fmt_time, fmt_trend
+from usertrack.audit.audit_run import (
+    BLANK,
+    Audit,
+    fmt_count,
+    fmt_pct,
+    fmt_time,
+    fmt_trend,
+    volume_sentence,
+)
 from usertrack.core import style
 
 
@@ -94,8 +102,21 @@ def audit_markdown(audit: Audit) -> str:
                   fmt_pct(p["fill_percent"])] for p in audit.person_properties],
             )
         )  # fmt: skip
+    shown = [g for g in audit.group_properties if g["group_type_index"] is not None]
+    if shown:
+        out.append("\n## Group properties (every group of the type)\n")
+        out.append(
+            md_table(
+                ["Group type", "Property", "Filled", "Groups", "Fill rate"],
+                [[g["group_type"], p["property"], fmt_count(p["filled"]),
+                  fmt_count(p["groups"]), fmt_pct(p["fill_percent"])]
+                 for g in shown for p in g["properties"]],
+            )
+        )  # fmt: skip
     out.append("\n## Personal data and secrets in properties\n")
     out.append(_pii_markdown(audit))
+    out.append("\n## Volume\n")
+    out.append(volume_sentence(audit))
     i = audit.identity
     out.append("\n## Identification\n")
     out.append(

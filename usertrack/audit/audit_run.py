@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.audit.groups import group_fill, group_problems
 from usertrack.audit.pii import naming_checks, pii_findings
 from usertrack.audit.plan_file import PropertySpec, TrackingPlan, closest_planned
 from usertrack.core import style
@@ -67,6 +68,8 @@ class Audit:
     person_properties: list[dict[str, Any]]
     identity: dict[str, Any]
     pii: dict[str, Any] = field(default_factory=dict)
+    group_properties: list[dict[str, Any]] = field(default_factory=list)
+    volume: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -82,6 +85,16 @@ def type_counts(row: dict[str, Any]) -> dict[str, int]:
 
 def _expected_json(kind: str) -> str:
     return {"datetime": "string"}.get(kind, kind)
+
+
+def _comparable(value: Any) -> tuple[bool, Any]:
+    """A value as a set member: true and 1 apart, and a list or object sent where a value was
+    allowed (data from anyone) as its JSON text rather than an unhashable error."""
+    if isinstance(value, (list, dict)):
+        import json
+
+        return (False, json.dumps(value, sort_keys=True))
+    return (type(value) is bool, value)
 
 
 def _value_of(raw: str) -> Any:
@@ -107,14 +120,18 @@ def _property_result(
     mismatches = sent - counts[expected]
     numeric_strings = int(row["numeric_strings"] or 0) if row else 0
     outside: list[dict[str, Any]] = []
+    unseen: list[Any] = []  # allowed values never sent (listed only when the event was sent)
     if spec.allowed is not None:
-        allowed = {(type(v) is bool, v) for v in spec.allowed}
+        allowed = {_comparable(v) for v in spec.allowed}
+        sent_values = set()
         for raw, n in values:
             value = _value_of(raw)
             if value is None:
                 continue
-            if (type(value) is bool, value) not in allowed:
+            sent_values.add(_comparable(value))
+            if _comparable(value) not in allowed:
                 outside.append({"value": value if isinstance(value, str) else raw, "events": n})
+        unseen = [v for v in spec.allowed if _comparable(v) not in sent_values]
     return {
         "property": spec.name,
         "type": spec.type,
@@ -127,6 +144,7 @@ def _property_result(
         "numbers_sent_as_strings": numeric_strings if spec.type == "number" else 0,
         "outside_allowed": sum(o["events"] for o in outside),
         "outside_values": outside[:10],
+        "unseen_allowed": unseen if volume else [],
     }
 
 
@@ -219,6 +237,7 @@ def run_audit(
     person = person_fill(ws, plan, as_of, days, step)
     ident = identity(ws, as_of, days, step)
     pii = pii_findings(ws, plan, as_of, days, step)
+    groups = group_fill(ws, plan, as_of, step)
     names = [e.name for e in plan.events] + [u["event"] for u in unplanned]
     props = [(e.name, p.name) for e in plan.events for p in e.properties]
     props += [(f["event"] or "", f["property"]) for f in pii["findings"] if f["source"] == "event"]
@@ -242,6 +261,8 @@ def run_audit(
         person_properties=person,
         identity=ident,
         pii=pii,
+        group_properties=groups,
+        volume=volume(plan, ident, days),
     )
     audit.problems = problems(audit)
     return audit
@@ -396,6 +417,62 @@ def identity(
     }
 
 
+MONTH_DAYS = 30  # a month, for the quota: the window's daily average times 30
+
+
+def volume(plan: TrackingPlan, ident: dict[str, Any], days: int) -> dict[str, Any]:
+    """Every event of the window (internal accounts too: PostHog counts them) per day, and over a
+    30-day month, against the plan's `targets:` when it sets them."""
+    targets = dict(plan.targets)
+    total = int(ident.get("events") or 0)
+    per_day = total / days if days else 0.0
+    out: dict[str, Any] = {
+        "events": total,
+        "per_day": round(per_day, 1),
+        "per_month": round(per_day * MONTH_DAYS),
+        "target_per_day": targets.get("events_per_day"),
+        "below_target": None,
+        "monthly_quota": targets.get("monthly_quota"),
+        "quota_percent": None,
+    }
+    if out["target_per_day"] is not None:
+        out["below_target"] = per_day < out["target_per_day"]
+    if out["monthly_quota"] is not None:
+        out["quota_percent"] = _pct(per_day * MONTH_DAYS, out["monthly_quota"])
+    return out
+
+
+def volume_sentence(audit: Audit) -> str:
+    """The project's volume in words, with the plan's targets when it sets them."""
+    v = audit.volume
+    text = (
+        f"Volume: {fmt_count(v['events'])} events in the last {audit.days} days,"
+        f" {fmt_count(v['per_day'])} a day, {fmt_count(v['per_month'])} a 30-day month"
+    )
+    if v.get("target_per_day") is not None:
+        text += f"; target {fmt_count(v['target_per_day'])} a day"
+    if v.get("monthly_quota") is not None:
+        text += f"; {fmt_pct(v['quota_percent'])} of the quota of {fmt_count(v['monthly_quota'])}"
+    return text + "."
+
+
+def _volume_problems(audit: Audit) -> list[str]:
+    v = audit.volume
+    out: list[str] = []
+    if v.get("below_target"):
+        out.append(
+            f"events per day: {fmt_count(v['per_day'])} on average over the last {audit.days}"
+            f" days, below the plan's target of {fmt_count(v['target_per_day'])}"
+        )
+    quota = v.get("monthly_quota")
+    if quota is not None and v["per_month"] > quota:
+        out.append(
+            f"events per month: {fmt_count(v['per_month'])} at the last {audit.days} days' rate,"
+            f" over the plan's quota of {fmt_count(quota)} ({fmt_pct(v['quota_percent'])})"
+        )
+    return out
+
+
 def problems(audit: Audit) -> list[str]:
     """One line per thing to fix, most important first (for people: terminal and Markdown)."""
     out = pii_problems(audit.pii)
@@ -429,6 +506,13 @@ def problems(audit: Audit) -> list[str]:
                     f"{e['event']}.{p['property']}: {fmt_count(p['outside_allowed'])} events"
                     f" outside the allowed values ({shown})"
                 )
+            if p["unseen_allowed"]:
+                shown = ", ".join(repr(v) for v in p["unseen_allowed"][:5])
+                more = len(p["unseen_allowed"]) - 5
+                out.append(
+                    f"{e['event']}.{p['property']}: allowed values never sent in the last"
+                    f" {audit.days} days: {shown}" + (f" and {more} more" if more > 0 else "")
+                )
     for s in audit.stopped:
         out.append(
             f"{s['event']}: stopped (last seen {fmt_time(s['previous_last_seen'])},"
@@ -442,6 +526,8 @@ def problems(audit: Audit) -> list[str]:
                 f"person property {pp['property']}: required, filled for"
                 f" {fmt_pct(pp['fill_percent'])} of {fmt_count(pp['persons'])} identified persons"
             )
+    out += group_problems(audit.group_properties, fmt_count, fmt_pct)
+    out += _volume_problems(audit)
     for name in audit.naming.get("events_not_past_tense", []):
         out.append(f"{name}: the action is not in the past tense (object_action, e.g. x_viewed)")
     for name in audit.naming.get("properties_not_snake_case", []):

@@ -18,11 +18,16 @@ DEFAULT_NAMING = r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$"  # snake_case object_action
 DEFAULT_EXEMPT = ("$",)  # PostHog's own events ($pageview, $identify, ...)
 SIMILAR = 0.75  # difflib ratio of normalised names above which an unplanned name is "closest"
 
-_TOP_KEYS = {"tiers", "events", "person_properties", "naming"}
+_TOP_KEYS = {"tiers", "events", "person_properties", "group_properties", "targets", "naming"}
 _EVENT_KEYS = {"tier", "description", "source", "required", "optional"}
 _PROPERTY_KEYS = {"type", "allowed", "description", "categories"}
 _NAMING_KEYS = {"pattern", "exempt_prefixes", "description"}
 _PERSON_KEYS = {"required", "optional"}
+# `targets:`: the whole project's volume, all events counted (PostHog bills and limits every one)
+TARGET_KEYS = {
+    "events_per_day": "the fewest events a day the plan expects (the average over the window)",
+    "monthly_quota": "the most events a month the project may send (a PostHog billing limit)",
+}
 
 
 class TrackingPlanError(UsertrackError):
@@ -61,6 +66,9 @@ class TrackingPlan:
     person_properties: tuple[PropertySpec, ...] = ()
     naming_pattern: str = DEFAULT_NAMING
     exempt_prefixes: tuple[str, ...] = DEFAULT_EXEMPT
+    # group type name (PostHog's group analytics, e.g. organization) -> its planned properties
+    group_properties: tuple[tuple[str, tuple[PropertySpec, ...]], ...] = ()
+    targets: tuple[tuple[str, int], ...] = ()  # TARGET_KEYS name -> value, in file order
 
     def event(self, name: str) -> EventSpec | None:
         return next((e for e in self.events if e.name == name), None)
@@ -243,23 +251,25 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
     person: list[PropertySpec] = []
     raw_person = doc.get("person_properties")
     if raw_person is not None:
-        if not isinstance(raw_person, dict):
+        person = _profile_properties(raw_person, "person_properties", path, top)
+    groups: list[tuple[str, tuple[PropertySpec, ...]]] = []
+    raw_groups = doc.get("group_properties")
+    if raw_groups is not None:
+        if not isinstance(raw_groups, dict) or len(raw_groups) <= 1:
             raise TrackingPlanError(
-                f"{path}:{top}: 'person_properties' must have 'required' and/or 'optional'"
+                f"{path}:{top}: 'group_properties' must map each group type (organization) to"
+                " its 'required' and/or 'optional' properties"
             )
-        pline = raw_person["__line__"]
-        reject_unknown_keys(
-            raw_person,
-            _PERSON_KEYS,
-            f"{path}:{pline}: person_properties",
-            TrackingPlanError,
-            list_known=True,
-        )
-        person = _properties(
-            raw_person.get("required"), "person_properties", pline, required=True, path=path
-        ) + _properties(
-            raw_person.get("optional"), "person_properties", pline, required=False, path=path
-        )
+        for kind, spec in raw_groups.items():
+            if kind == "__line__":
+                continue
+            if not isinstance(kind, str) or not kind.strip():
+                line = raw_groups["__line__"]
+                raise TrackingPlanError(f"{path}:{line}: a group type must be text")
+            label = f"group_properties {kind!r}"
+            at = spec["__line__"] if isinstance(spec, dict) else raw_groups["__line__"]
+            groups.append((kind.strip(), tuple(_profile_properties(spec, label, path, at))))
+    targets = _targets(doc.get("targets"), path, top)
 
     pattern, exempt = DEFAULT_NAMING, DEFAULT_EXEMPT
     raw_naming = doc.get("naming")
@@ -280,7 +290,45 @@ def load_tracking_plan(path: Path) -> TrackingPlan:
         ):
             raise TrackingPlanError(f"{where}: 'exempt_prefixes' must be a list of prefixes")
         exempt = tuple(raw_exempt)
-    return TrackingPlan(path, tiers, tuple(events), tuple(person), pattern, exempt)
+    return TrackingPlan(
+        path, tiers, tuple(events), tuple(person), pattern, exempt, tuple(groups), targets
+    )
+
+
+def _profile_properties(raw: Any, label: str, path: Path, top: int) -> list[PropertySpec]:
+    """person_properties or one group type's: `required:` and/or `optional:` properties."""
+    if not isinstance(raw, dict):
+        raise TrackingPlanError(f"{path}:{top}: {label} must have 'required' and/or 'optional'")
+    line = raw["__line__"]
+    reject_unknown_keys(
+        raw, _PERSON_KEYS, f"{path}:{line}: {label}", TrackingPlanError, list_known=True
+    )
+    props = _properties(raw.get("required"), label, line, required=True, path=path)
+    props += _properties(raw.get("optional"), label, line, required=False, path=path)
+    return props
+
+
+def _targets(raw: Any, path: Path, top: int) -> tuple[tuple[str, int], ...]:
+    """`targets: {events_per_day: 2000, monthly_quota: 1000000}`: whole numbers above 0."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise TrackingPlanError(
+            f"{path}:{top}: 'targets' must be a mapping ({', '.join(TARGET_KEYS)})"
+        )
+    line = raw["__line__"]
+    where = f"{path}:{line}: targets"
+    reject_unknown_keys(raw, set(TARGET_KEYS), where, TrackingPlanError, list_known=True)
+    out: list[tuple[str, int]] = []
+    for name, value in raw.items():
+        if name == "__line__":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TrackingPlanError(
+                f"{where}: {name} must be a whole number above 0, not {value!r}"
+            )
+        out.append((name, value))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------

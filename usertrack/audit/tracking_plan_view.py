@@ -11,7 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from usertrack.audit.audit_run import BLANK, Audit, fmt_count, fmt_pct, fmt_time, fmt_trend
+from usertrack.audit.audit_run import (
+    BLANK,
+    Audit,
+    fmt_count,
+    fmt_pct,
+    fmt_time,
+    fmt_trend,
+    volume_sentence,
+)
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 STATUS_STYLE = {"seen": "green", "stopped": "red", "missing": "yellow"}
@@ -137,6 +145,24 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
         )
         console.print(un)
 
+    _render_profiles(console, audit, width)
+    _render_pii(console, audit, width, limit)
+    console.print(Text(volume_sentence(audit)))
+
+    i = audit.identity
+    console.print(
+        Text(
+            f"Identified: {fmt_pct(i['identified_percent'])} of {fmt_count(i['events'])} events"
+            f" ({i['definition']}); {fmt_count(i['multi_id_persons'])} of"
+            f" {fmt_count(i['persons'])} persons have several distinct_ids;"
+            f" {fmt_count(i['internal_events'])} events from internal accounts"
+            f" ({fmt_pct(i['internal_percent'])})."
+        )
+    )
+
+
+def _render_profiles(console: Console, audit: Audit, width: int) -> None:
+    """The fill rates of the planned person properties and group properties."""
     if audit.person_properties:
         pp = fitted_table(
             width,
@@ -161,18 +187,28 @@ def render_audit(console: Console, audit: Audit, limit: int = 15) -> None:
         )
         console.print(pp)
 
-    _render_pii(console, audit, width, limit)
-
-    i = audit.identity
-    console.print(
-        Text(
-            f"Identified: {fmt_pct(i['identified_percent'])} of {fmt_count(i['events'])} events"
-            f" ({i['definition']}); {fmt_count(i['multi_id_persons'])} of"
-            f" {fmt_count(i['persons'])} persons have several distinct_ids;"
-            f" {fmt_count(i['internal_events'])} events from internal accounts"
-            f" ({fmt_pct(i['internal_percent'])})."
-        )
-    )
+    if audit.group_properties:
+        gp = fitted_table(
+            width,
+            [
+                Col("Group type"),
+                Col("Property"),
+                Col("Required", right=True, drop=1),
+                Col("Filled", right=True),
+                Col("Groups", right=True),
+                Col("Fill rate", right=True),
+            ],
+            [
+                [g["group_type"], p["property"], "yes" if p["required"] else "no",
+                 fmt_count(p["filled"]), fmt_count(p["groups"]), fmt_pct(p["fill_percent"])]
+                for g in audit.group_properties
+                if g["group_type_index"] is not None
+                for p in g["properties"]
+            ],
+            title="Group properties (every group of the type)",
+        )  # fmt: skip
+        if gp.rows:
+            console.print(gp)
 
 
 def _render_pii(console: Console, audit: Audit, width: int, limit: int) -> None:
