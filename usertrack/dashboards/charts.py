@@ -19,6 +19,20 @@ from typing import Any
 
 from usertrack.analytics.trends.run import series_label
 from usertrack.dashboards.drawing import draw
+from usertrack.dashboards.group_charts import (
+    PREVIOUS_PERIOD,
+    THIS_PERIOD,
+    curves,
+    funnel_chart,
+)
+from usertrack.dashboards.vega import MAX_MARKS, MAX_SERIES, Chart, alt_pairs
+from usertrack.dashboards.vega import field as _field
+from usertrack.dashboards.vega import layer as _layer
+from usertrack.dashboards.vega import noted as _noted
+from usertrack.dashboards.vega import num as _num
+from usertrack.dashboards.vega import tips as _tips
+from usertrack.dashboards.vega import titled as _titled
+from usertrack.dashboards.vega import top as _top
 
 # C0/C1 controls (not tab or newline), bidi embeddings, overrides and isolates, zero-width marks.
 _HIDDEN = re.compile(
@@ -61,40 +75,8 @@ def _cleaned(value: Any) -> Any:
     return value
 
 
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-# What altair's `to_dict` puts around every top-level chart (Vega-Lite's version of altair 6.x).
-SCHEMA = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
-_VIEW = (("continuousWidth", 300), ("continuousHeight", 300))
-_TYPES = {"N": "nominal", "Q": "quantitative", "O": "ordinal", "T": "temporal"}
-
-
-def _field(shorthand: str, **more: Any) -> dict[str, Any]:
-    """An encoding channel of `field:T` (T one of N, Q, O, T), with `more` of its properties."""
-    name, _, kind = shorthand.rpartition(":")
-    return dict(sorted({**more, "field": name, "type": _TYPES[kind]}.items()))  # altair's order
-
-
-def _tips(*shorthands: str) -> list[dict[str, Any]]:
-    return [_field(s) for s in shorthands]
-
-
-def _layer(values: list[dict[str, Any]], mark: dict[str, Any], **encoding: Any) -> dict[str, Any]:
-    """One view: its rows, its mark (`{"type": ..., ...}`) and its encoding channels."""
-    return {"data": {"values": values}, "mark": mark, "encoding": dict(sorted(encoding.items()))}
-
-
-def _top(spec: dict[str, Any]) -> dict[str, Any]:
-    """A top-level specification: the view's default size and the schema, as altair writes them."""
-    return {"config": {"view": dict(_VIEW)}, **spec, "$schema": SCHEMA}
-
-
 def _bars(
-    rows: list[dict[str, Any]], x: str, y: str, title: str, *, horizontal: bool = True
+    rows: list[dict[str, Any]], x: str, y: str, title: Any, *, horizontal: bool = True
 ) -> dict[str, Any]:
     kinds = (
         (k, "Q" if isinstance(v, int | float) and not isinstance(v, bool) else "N")
@@ -111,39 +93,11 @@ def _bars(
     return _top({**chart, "title": title, "width": 460})
 
 
-def alt_pairs(kind: str, rows: list[dict[str, Any]], x: str, y: str) -> str:
-    return f"{kind}: " + "; ".join(f"{r[x]} {_num(r[y])}" for r in rows) + "."
-
-
-Chart = tuple[dict[str, Any], str]  # (Vega-Lite spec, alt text)
-
-# What one chart draws at most: past MAX_SERIES lines the colours repeat and the legend is cut,
-# and past MAX_MARKS marks (points, bars, cells) a chart is slow to draw (V8 in vl-convert, or
-# the reader's browser) and no clearer. A chart cut says so in its subtitle and its alt text;
-# the answer's JSON and CSV stay whole.
-MAX_SERIES = 20
-MAX_MARKS = 10_000
-
-
-def _titled(title: str, notes: list[str]) -> Any:
-    """A chart's title, with a subtitle saying what was left out (`notes`) if anything was."""
-    if not notes:
-        return title
-    return {"text": title, "subtitle": [f"Drawn: {'; '.join(notes)}.", _WHOLE]}
-
-
-_WHOLE = "-f json has every value."
-
-
-def _noted(notes: list[str]) -> str:
-    return f" Drawn: {'; '.join(notes)}." if notes else ""
-
-
 def _bar_chart(
     rows: list[dict[str, Any]],
     x: str,
     y: str,
-    title: str,
+    title: Any,
     *,
     alt_title: str | None = None,
     horizontal: bool = True,
@@ -152,11 +106,17 @@ def _bar_chart(
     if not rows:
         return None
     spec = _bars(rows, x, y, title, horizontal=horizontal)
-    return spec, alt_pairs(alt_title or title, rows, x, y)
+    return spec, alt_pairs(alt_title or str(title), rows, x, y)
 
 
 def _funnel(d: dict[str, Any]) -> Chart | None:
+    """The persons (or accounts) per step; a funnel in groups (--compare, --by, --by-segment)
+    as the groups' conversion side by side (group_charts); what no bar shows named in the title."""
     unit = "accounts" if d.get("counted") == "accounts" else "persons"  # --by-account
+    untold = [name for key, name in _FUNNEL_UNTOLD if d.get(key)]
+    grouped = funnel_chart(d, unit, untold)
+    if grouped is not None:
+        return grouped
     rows = [
         {
             "step": f"{i}. {s.get('name') or s['event']}",
@@ -167,13 +127,21 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
         }
         for i, s in enumerate(d.get("steps") or [], 1)
     ]
-    return _bar_chart(
-        rows, "step", unit, f"{unit.capitalize()} per step", alt_title=f"Funnel, {unit} per step"
-    )
+    title = _titled(f"{unit.capitalize()} per step", [], untold)
+    made = _bar_chart(rows, "step", unit, title, alt_title=f"Funnel, {unit} per step")
+    return (made[0], made[1] + _noted([], untold)) if made else None
+
+
+# What a funnel's chart of steps does not draw: the answer's parts that only -f json shows.
+_FUNNEL_UNTOLD = (
+    ("trend", "the conversion trend (--trend)"),
+    ("time_to_convert", "the time to convert (--time-to-convert)"),
+    ("correlation", "the correlation (--correlation)"),
+)
 
 
 def _retention(d: dict[str, Any]) -> Chart | None:
-    cells, curve = [], []
+    cells = []
     cohorts = d.get("cohorts") or []
     shown, marks = len(cohorts), 0  # the latest cohorts whose cells fit in MAX_MARKS
     while shown and marks + len(cohorts[shown - 1]["retained"]) <= MAX_MARKS:
@@ -184,19 +152,21 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         for k, n in enumerate(c["retained"]):
             pct = round(100 * n / c["size"], 1) if c["size"] else 0.0
             cells.append({"cohort": c["start"], "period": k, "retained_pct": pct, "persons": n})
-    # the analysis's own average curve (periods not yet ended left out, as PostHog's mean)
-    for p in d.get("average") or []:
-        if p.get("percent") is not None:
-            curve.append({"period": p["period"], "retained_pct": p["percent"]})
+    # the analysis's own average curve, and the previous range's or each segment's beside it
+    grouped, by, cut, names = curves(d)
     if not cells:
         return None
     since = f"{d.get('period', 'period')}s since start"
+    curve = [{k: v for k, v in r.items() if by or k != "group"} for r in grouped]
+    more = {"color": _field("group:N", sort=names, scale={"domain": names}, title=by)} if by else {}
     line = _layer(
         curve, {"type": "line", "point": True},
-        tooltip=_tips("period:O", "retained_pct:Q"),
+        tooltip=_tips(*(("group:N",) if by else ()), "period:O", "retained_pct:Q"),
         x=_field("period:O", title=since),
         y=_field("retained_pct:Q", title="retained %", scale={"domain": [0, 100]}),
+        **more,
     )  # fmt: skip
+    curve_title = "Average retention curve" + (f" by {by}" if by else "")
     heat = _layer(
         cells, {"type": "rect"},
         color=_field("retained_pct:Q", title="%", scale={"scheme": "blues"}),
@@ -205,10 +175,24 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         y=_field("cohort:O", title="cohort"),
     )  # fmt: skip
     spec = _top({"vconcat": [
-        {**line, "title": "Average retention curve", "width": 460},
+        {**line, "title": _titled(curve_title, [cut] if cut else []), "width": 460},
         {**heat, "title": _titled("Cohorts", notes), "width": 460},
     ]})  # fmt: skip
-    text = alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    if by:
+        text = (
+            f"{curve_title}, %: "
+            + "; ".join(
+                f"{name}: "
+                + ", ".join(
+                    f"{r['period']} {_num(r['retained_pct'])}" for r in curve if r["group"] == name
+                )
+                for name in names
+            )
+            + "."
+            + _noted([cut] if cut else [])
+        )
+    else:
+        text = alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
     return spec, text + _noted(notes)
 
 
@@ -441,12 +425,13 @@ def _trends(d: dict[str, Any]) -> Chart | None:
     average) and MAX_MARKS points in all (one point in N of each line past it, the last one
     kept), the cut said in the chart and its alt text. Linear in the answer's numbers."""
     points = d.get("points") or []
-    every = []
-    for series in d.get("series") or []:
-        name = series_label(series["event"], series.get("breakdown"))
+    every, before = [], {}
+    for name, series, previous in _trend_series(d):
         data = (series.get("data") or [])[: len(points)]
         if data:  # a series with no point has no line
             every.append((name, data, series))
+            if previous is not None:  # --compare: the previous period's point i at point i
+                before[name] = (previous.get("data") or [])[: len(points)]
     if not every:
         return None
     by = "total" if all("average" not in s for *_, s in every) else "average"
@@ -459,26 +444,71 @@ def _trends(d: dict[str, Any]) -> Chart | None:
     kept = range((len(points) - 1) % step, len(points), step)
     rows = [
         {"series": name, "time": points[i], "value": data[i]}
+        | ({"period": THIS_PERIOD} if before else {})
         for name, data, _series in drawn
         for i in kept
         if i < len(data)
+    ]
+    rows += [
+        {"series": name, "time": points[i], "value": before[name][i], "period": PREVIOUS_PERIOD}
+        for name, _data, _series in drawn
+        for i in kept
+        if name in before and i < len(before[name])
     ]
     notes = []
     if len(drawn) < len(every):
         notes.append(f"the {len(drawn)} largest of {len(every):,} series by {by}")
     if step > 1:
         notes.append(f"one {d.get('interval', 'point')} in {step} of each line")
+    periods = [THIS_PERIOD, PREVIOUS_PERIOD]
+    dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
     line = _layer(
         rows, {"type": "line", "point": True},
         color=_field("series:N", title=None),
-        tooltip=_tips("series:N", "time:T", "value:Q"),
+        tooltip=_tips("series:N", *(("period:N",) if before else ()), "time:T", "value:Q"),
         x=_field("time:T", title=None),
         y=_field("value:Q", title=str(d.get("math") or "value")),
+        **({"strokeDash": _field("period:N", **dashed)} if before else {}),
     )  # fmt: skip
-    spec = _top({**line, "title": _titled("Trends", notes), "width": 460})
-    totals = [{"series": name, "total": sum(v or 0 for v in data)} for name, data, _series in drawn]
-    text = alt_pairs(f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total")
+    by_segment = bool(d.get("by_segment"))
+    title = "Trends" + (", by segment" if by_segment else "")
+    if before:
+        title += ", this period (solid) and the previous (dashed, at the same point)"
+    spec = _top({**line, "title": _titled(title, notes), "width": 460})
+    totals = [
+        {
+            "series": name,
+            "total": _sum(data)
+            if name not in before
+            else f"{_num(_sum(data))} (previous period {_num(_sum(before[name]))})",
+        }
+        for name, data, _series in drawn
+    ]
+    head = f"Trends per {d.get('interval', 'point')}" + (" by segment" if by_segment else "")
+    head += ", this period and the previous" if before else ""
+    text = alt_pairs(f"{head}, totals", totals, "series", "total")
     return spec, text + _noted(notes)
+
+
+def _sum(data: list[Any]) -> Any:
+    return sum(v or 0 for v in data)
+
+
+def _trend_series(d: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """Each line's name, series and the previous period's series of the same name (--compare),
+    or None: a segment's series named for it too (--by-segment draws the segments)."""
+    parts = [(f"{p.get('segment')}: ", p.get("series") or []) for p in d.get("by_segment") or []]
+    previous = d.get("previous")
+    earlier = (previous.get("series") or []) if isinstance(previous, dict) else []
+    found = {
+        series_label(x["event"], x.get("breakdown")): x for x in earlier if isinstance(x, dict)
+    }
+    return [
+        (f"{prefix}{name}", x, found.get(name) if not prefix else None)
+        for prefix, every in (parts or [("", d.get("series") or [])])
+        for x in every
+        for name in [series_label(x["event"], x.get("breakdown"))]
+    ]
 
 
 def _number(value: Any, data: list[Any]) -> float:

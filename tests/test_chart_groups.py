@@ -1,0 +1,160 @@
+"""The charts draw what the command answered: `funnel --compare`, `--by`, `--by-segment`,
+`retention --compare` and `trends --compare` drew the plain answer only, silently. Each group is
+a series now (a colour, a legend; the previous period dashed), at most MAX_GROUPS of them with
+the cut in the title, and what a chart has no mark for is named in its title and alt text."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from tests.test_dashboard_browser import CHROMIUM, chromium, console_lines
+from usertrack.dashboards import charts
+from usertrack.dashboards.group_charts import MAX_GROUPS
+from usertrack.segments.history import history_path
+
+
+def _steps(entered: int, converted: int, first: str = "a", last: str = "b") -> list[Any]:
+    return [
+        {"event": first, "persons": entered, "conversion_from_start": 100.0, "drop_off": 0},
+        {
+            "event": last,
+            "persons": converted,
+            "conversion_from_start": round(100 * converted / entered, 1),
+            "drop_off": entered - converted,
+        },
+    ]
+
+
+def _values(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return spec["data"]["values"]
+
+
+def test_a_compared_funnel_draws_the_previous_period_beside_this_one() -> None:
+    d = {"steps": _steps(10, 4), "previous": {"steps": _steps(20, 5)}}
+    spec, alt = charts.chart("funnel", d) or ({}, "")
+    assert spec["encoding"]["color"]["field"] == "period"
+    drawn = {(r["period"], r["step"]): r["persons"] for r in _values(spec)}
+    assert drawn[("previous period", "2. b")] == 5 and drawn[("this period", "2. b")] == 4
+    assert "previous period: 1. a 100% (20 persons), 2. b 25% (5 persons)" in alt
+
+
+def test_a_funnel_by_a_property_draws_the_largest_values_and_says_how_many() -> None:
+    values = [{"value": f"v{i}", "steps": _steps(10 + i, i)} for i in range(23)]
+    d = {"steps": _steps(300, 100), "breakdown_property": "$browser", "breakdown": values}
+    spec, alt = charts.chart("funnel", d) or ({}, "")
+    assert f"top {MAX_GROUPS} of 23 values" in spec["title"]
+    assert spec["encoding"]["color"]["title"] == "$browser"
+    assert spec["encoding"]["color"]["scale"]["domain"] == [f"v{i}" for i in range(15, 23)]
+    assert {r["$browser"] for r in _values(spec)} == {f"v{i}" for i in range(15, 23)}
+    assert alt.startswith("Conversion from the first step, % (by $browser; top 8 of 23 values)")
+
+
+def test_a_funnel_by_segment_draws_each_segment() -> None:
+    parts = [{"segment": s, "steps": _steps(10, n)} for s, n in (("failing", 2), ("at_risk", 6))]
+    d = {"steps": _steps(20, 8), "by_segment": parts}
+    spec, alt = charts.chart("funnel", d) or ({}, "")
+    assert spec["encoding"]["color"]["field"] == "segment"
+    assert spec["encoding"]["yOffset"]["field"] == "segment"
+    assert "failing: 1. a 100% (10 persons), 2. b 20% (2 persons)" in alt
+    assert "at_risk: 1. a 100% (10 persons), 2. b 60% (6 persons)" in alt
+
+
+def test_a_funnel_chart_names_what_it_does_not_draw() -> None:
+    trend = {"interval": "week", "points": [{"start": "2026-11-02", "conversion_rate": 1.0}]}
+    spec, alt = charts.chart("funnel", {"steps": _steps(10, 4), "trend": trend}) or ({}, "")
+    assert "Not drawn: the conversion trend (--trend)." in spec["title"]["subtitle"]
+    assert alt.endswith("Not drawn: the conversion trend (--trend).")
+    d = {"steps": _steps(10, 4), "previous": {"steps": _steps(9, 3)}, "breakdown_property": "p",
+         "breakdown": [{"value": "x", "steps": _steps(10, 4)}]}  # fmt: skip
+    spec, alt = charts.chart("funnel", d) or ({}, "")
+    assert "Not drawn: the previous period (--compare)." in spec["title"]["subtitle"]
+
+
+def test_a_compared_retention_draws_both_average_curves() -> None:
+    cohorts = [{"start": "2026-11-02", "size": 4, "retained": [4, 1]}]
+    average = [{"period": 0, "size": 4, "percent": 100.0}, {"period": 1, "percent": 25.0}]
+    before = [{"period": 0, "size": 8, "percent": 100.0}, {"period": 1, "percent": 50.0}]
+    d = {"period": "week", "cohorts": cohorts, "average": average,
+         "compare": {"previous_average": before}}  # fmt: skip
+    spec, alt = charts.chart("retention", d) or ({}, "")
+    line = spec["vconcat"][0]
+    assert line["encoding"]["color"]["scale"]["domain"] == ["these cohorts", "the previous cohorts"]
+    assert {(r["group"], r["period"], r["retained_pct"]) for r in _values(line)} == {
+        ("these cohorts", 0, 100.0), ("these cohorts", 1, 25.0),
+        ("the previous cohorts", 0, 100.0), ("the previous cohorts", 1, 50.0),
+    }  # fmt: skip
+    assert "the previous cohorts: 0 100, 1 50" in alt
+
+
+def test_a_compared_trend_draws_the_previous_period_dashed() -> None:
+    d = {"points": ["2026-11-01", "2026-11-02"], "interval": "day", "math": "total",
+         "series": [{"event": "e", "data": [3, 4], "total": 7}],
+         "previous": {"series": [{"event": "e", "data": [1, 2], "total": 3}]}}  # fmt: skip
+    spec, alt = charts.chart("trends", d) or ({}, "")
+    assert spec["encoding"]["strokeDash"]["field"] == "period"
+    previous = [r["value"] for r in _values(spec) if r["period"] == "previous period"]
+    assert previous == [1, 2]
+    assert "e 7 (previous period 3)" in alt
+
+
+def test_a_trend_by_segment_draws_each_segments_line() -> None:
+    parts = [{"segment": s, "series": [{"event": "e", "data": [n]}]} for s, n in
+             (("failing", 2), ("at_risk", 7))]  # fmt: skip
+    d = {"points": ["2026-11-01"], "interval": "day", "series": [{"event": "e", "data": [9]}],
+         "by_segment": parts}  # fmt: skip
+    spec, _alt = charts.chart("trends", d) or ({}, "")
+    assert {r["series"]: r["value"] for r in _values(spec)} == {"failing: e": 2, "at_risk: e": 7}
+
+
+def test_a_strangers_breakdown_value_is_text_in_the_drawing() -> None:
+    values = [{"value": "<script>alert(1)</script>", "steps": _steps(10, 4)},
+              {"value": "b\u202eevil", "steps": _steps(5, 1)}]  # fmt: skip
+    made = charts.chart("funnel", {"steps": _steps(15, 5), "breakdown_property": "p",
+                                   "breakdown": values})  # fmt: skip
+    assert made is not None
+    drawn = charts.svg(made[0])
+    assert "<script>" not in drawn and "&lt;script&gt;alert(1)&lt;/script&gt;" in drawn
+    assert "\u202e" not in drawn and "b\ufffdevil" in drawn
+
+
+@pytest.fixture
+def home(fixed_demo_home: Path) -> Path:
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return fixed_demo_home
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+def test_the_pages_draw_each_group_with_a_legend(home: Path, tmp_path: Path) -> None:
+    """In a real browser: `funnel --by $browser` draws a bar for each (step, value) and a legend
+    of the values; `trends --compare` a second, dashed line named in the legend."""
+    as_of = ["--as-of", "2026-11-16"]
+    answer = json.loads(run(["funnel", "--by", "$browser", *as_of, "-f", "json"], home).stdout)
+    values = [str(b["value"]) for b in answer["breakdown"]][:MAX_GROUPS]
+    pages = {
+        "funnel": ["funnel", "--by", "$browser"],
+        "trends": ["trends", "$pageview", "--compare"],
+    }
+    for name, args in pages.items():
+        page = tmp_path / f"{name}.html"
+        result = run([*args, *as_of, "-f", "html", "--out", str(page)], home)
+        assert result.exit_code == 0, result.stderr
+        shown = chromium(page, "--dump-dom")
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        assert console_lines(shown.stderr) == []
+        chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+        legend = chart.split('class="mark-group role-legend"', 1)[1]
+        if name == "funnel":
+            assert all(f">{v}</text>" in legend for v in values), legend[:800]
+            bars = re.findall(r'<path[^>]+aria-label="([^"]+)"[^>]+role="graphics-symbol"', chart)
+            assert len(bars) == len(values) * len(answer["steps"])
+        else:
+            assert ">previous period</text>" in legend and ">this period</text>" in legend
+            lines = re.findall(r'<path [^>]*aria-roledescription="line mark"[^>]*>', chart)
+            dashes = [re.search(r'stroke-dasharray="([^"]*)"', p) for p in lines]
+            assert len(lines) == 2 and len({m and m.group(1) for m in dashes}) == 2, lines
