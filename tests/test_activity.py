@@ -85,8 +85,10 @@ VOLUME = {"2026-06-03": (1, 1), "2026-06-02": (2, 2), "2026-06-01": (0, 1)}
 LIFECYCLE = [
     {"period_start": "2026-05-18", "new": 0, "returning": 1, "resurrecting": 1, "dormant": 0},
     {"period_start": "2026-05-25", "new": 2, "returning": 1, "resurrecting": 0, "dormant": -1},
-    {"period_start": "2026-06-01", "new": 0, "returning": 1, "resurrecting": 2, "dormant": -2},
-]
+    # the week of as_of (a Wednesday) has not ended: its counts are partial
+    {"period_start": "2026-06-01", "new": 0, "returning": 1, "resurrecting": 2, "dormant": -2,
+     "complete": False},
+]  # fmt: skip
 # Active days in May 25 ... June 3: a 3 (May 26, June 2, June 3); b, c, d, i one each.
 ACTIVE_DAYS = [{"days": n, "persons": {1: 4, 3: 1}.get(n, 0)} for n in range(1, 11)]
 # Events May 25 ... as_of by (weekday, hour): a Tue 10:00 twice (May 26, June 2), i Tue 15:00,

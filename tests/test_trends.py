@@ -8,6 +8,7 @@ The range is --since 2026-06-01 --until 2026-06-03: [06-01 00:00, 06-04 00:00), 
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -428,7 +429,11 @@ def test_a_partial_first_period_is_not_labelled_as_whole(export: Path) -> None:
     args = [PV, "-i", "week", "--since", "2026-06-02", "--until", "2026-06-03"]
     md = run(["trends", *args, "--as-of", AS_OF, "-f", "md"], **env)
     assert md.exit_code == 0, md.stderr
-    assert "| from 2026-06-02 |" in md.stdout and "| 2026-06-01 |" not in md.stdout
+    # the range's end (--until) cuts the week too: marked, the footnote says so
+    assert re.search(r"\| from 2026-06-02 \\?\* \|", md.stdout), md.stdout
+    assert "2026-06-01" not in md.stdout.split("| Point |")[1]
+    assert "holds only in part" in md.stdout
     whole = run(["trends", PV, "-i", "week", "--since", "2026-06-01", "--until", "2026-06-03",
                  "--as-of", AS_OF, "-f", "md"], **env)  # fmt: skip
-    assert "| 2026-06-01 |" in whole.stdout  # a Monday: the week is whole from its start
+    # a Monday: the week is whole from its start, cut only by the range's end
+    assert re.search(r"\| 2026-06-01 \\?\* \|", whole.stdout), whole.stdout

@@ -7,6 +7,7 @@ from typing import Any
 
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.unfinished import MARK, ended, footnote
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -76,11 +77,19 @@ def activity_headline(a: Activity) -> str:
 
 
 def lifecycle_cells(a: Activity) -> list[list[Any]]:
+    """The lifecycle's rows; a week not ended by as_of marked (`lifecycle_footnote` says why)."""
     return [
-        [style.day(p.start), style.count(p.new), style.count(p.returning),
+        [style.day(p.start) + ("" if ended(p.start, "week", a.as_of) else f" {MARK}"),
+         style.count(p.new), style.count(p.returning),
          style.count(p.resurrecting), style.signed(p.dormant) if p.dormant else "0"]
         for p in a.lifecycle
     ]  # fmt: skip
+
+
+def lifecycle_footnote(a: Activity) -> str:
+    """The footnote of a lifecycle whose last week has not ended, or ''."""
+    unfinished = any(not ended(p.start, "week", a.as_of) for p in a.lifecycle)
+    return footnote("week", a.as_of) if unfinished else ""
 
 
 LIFECYCLE_HEADERS = ["Week of", "New", "Returning", "Resurrecting", "Dormant"]
@@ -132,6 +141,7 @@ def activity_markdown(a: Activity) -> str:
         "\n## Lifecycle by week\n",
         "Dormant: active the week before, not this one (negative, as PostHog shows it).\n",
         md_table(LIFECYCLE_HEADERS, lifecycle_cells(a)),
+        *([f"\n{style.md_text(lifecycle_footnote(a))}\n"] if lifecycle_footnote(a) else []),
         "\n## Active on exactly n days\n",
         md_table(["Days", a.unit], [[n, style.count(k)] for n, k in a.active_days if k]),
         "\n## Events by weekday and hour (UTC)\n",

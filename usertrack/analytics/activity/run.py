@@ -27,6 +27,7 @@ from usertrack.analytics.common import (
     open_facts_tables,
     period_start,
 )
+from usertrack.analytics.unfinished import ended
 from usertrack.core.errors import UsageError
 
 MAX_PERIODS = 400
@@ -130,6 +131,7 @@ class Activity:
                     "resurrecting": p.resurrecting,
                     "dormant": p.dormant,
                 }
+                | ({} if ended(p.start, "week", self.as_of) else {"complete": False})
                 for p in self.lifecycle
             ],
             "active_days": [{"days": n, self.unit.lower(): k} for n, k in self.active_days],

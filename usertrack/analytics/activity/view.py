@@ -15,6 +15,7 @@ from usertrack.analytics.activity.render import (
     activity_headline,
     days_shown,
     lifecycle_cells,
+    lifecycle_footnote,
 )
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
 from usertrack.analytics.common import sparkline
@@ -82,7 +83,9 @@ def render_activity(console: Console, a: Activity) -> None:
             cols,
             [[plain(c) for c in row] for row in lifecycle_cells(a)],
             title="Lifecycle by week",
-            caption="Dormant: active the week before, not this one.",
+            caption=" ".join(
+                ("Dormant: active the week before, not this one.", lifecycle_footnote(a))
+            ).strip(),
         )
     )
     rows = [[plain(n), plain(style.count(k)), plain("■" * max(1, round(30 * k / top)))]

@@ -8,6 +8,7 @@ from typing import Any
 from usertrack.analytics.common import csv_rows, duration, json_document, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
+from usertrack.analytics.unfinished import MARK, cut_footnote, whole
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -228,11 +229,23 @@ def time_to_convert_about(f: Funnel) -> str:
 
 
 def trend_rows(f: Funnel) -> list[list[str]]:
+    """--trend's periods; one the range cuts (a first week begun before it, a last one not
+    ended) marked, `trend_footnote` saying why."""
+    interval = f.trend_interval or "day"
     return [
-        [p.start.isoformat(), style.count(p.entered), style.count(p.converted),
+        [p.start.isoformat() + ("" if whole(p.start, interval, f.range) else f" {MARK}"),
+         style.count(p.entered), style.count(p.converted),
          f"{p.conversion_rate:.2f}%" if p.entered else "-"]
         for p in f.trend
     ]  # fmt: skip
+
+
+def trend_footnote(f: Funnel) -> str:
+    """The footnote of a trend with a period the range cuts, or ''."""
+    interval = f.trend_interval or "day"
+    if all(whole(p.start, interval, f.range) for p in f.trend):
+        return ""
+    return cut_footnote(interval, f.range)
 
 
 TIME_HEADERS = ["From", "To", "Persons", "Share"]
@@ -268,6 +281,8 @@ def funnel_markdown(f: Funnel) -> str:
     if f.trend_interval is not None:
         tables.append(f"\n## Conversion by {f.trend_interval} of entry\n")
         tables.append(md_table(TREND_HEADERS, trend_rows(f)))
+        if trend_footnote(f):
+            tables.append(f"\n{style.md_text(trend_footnote(f))}\n")
     if f.correlation is not None:
         tables.append("\n## Correlation\n")
         tables.extend(style.md_text(line) + "\n" for line in correlation_about(f.correlation))

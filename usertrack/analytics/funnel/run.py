@@ -49,6 +49,7 @@ from usertrack.analytics.funnel.timing import (
     trend_points,
     trend_table,
 )
+from usertrack.analytics.unfinished import cut
 from usertrack.checks.sandbox import release
 from usertrack.core.errors import UsageError
 
@@ -169,9 +170,10 @@ class Funnel:
             ttc["bins"] = [_counted_as(b, self.unit) for b in ttc["bins"]]
             doc["time_to_convert"] = ttc
         if self.trend_interval is not None:
+            every = self.trend_interval
             doc["trend"] = {
-                "interval": self.trend_interval,
-                "points": [p.document() for p in self.trend],
+                "interval": every,
+                "points": [p.document() | cut(p.start, every, self.range) for p in self.trend],
             }
         return doc
 

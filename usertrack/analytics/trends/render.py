@@ -12,6 +12,7 @@ from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.trends.run import LOOKBACK, OTHER, Trends, lookback
+from usertrack.analytics.unfinished import MARK, cut_footnote
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -31,7 +32,15 @@ def point_labels(t: Trends) -> list[str]:
     start = t.span.start
     if labels and t.points[0] < start.replace(tzinfo=t.points[0].tzinfo):
         labels[0] = f"from {start:%Y-%m-%d}" if t.interval != "hour" else f"from {start:%H:%M}"
+    complete = t.complete()
+    if labels and not complete[-1]:  # a last period the range's end cuts: marked, footnoted
+        labels[-1] = f"{labels[-1]} {MARK}"
     return labels
+
+
+def points_footnote(t: Trends) -> str:
+    """The footnote of a trend whose last point's period the range's end cuts, or ''."""
+    return cut_footnote(t.interval, t.span) if t.points and not t.complete()[-1] else ""
 
 
 def value_text(value: float) -> str:
@@ -124,4 +133,6 @@ def trends_markdown(t: Trends) -> str:
         for i, label in enumerate(point_labels(t))
     ]
     tables = [_mermaid(t), "Lines, in order:\n", legend + "\n", md_table(headers, rows)]
+    if points_footnote(t):
+        tables.append(f"\n{style.md_text(points_footnote(t))}\n")
     return md_section("Trends", lines, tables)

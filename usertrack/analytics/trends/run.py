@@ -26,6 +26,7 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.trends import ranges
+from usertrack.analytics.unfinished import ended
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -227,6 +228,14 @@ class Trends:
         key = (s.event, s.breakdown)
         return next((p for p in self.previous.series if (p.event, p.breakdown) == key), None)
 
+    def complete(self) -> list[bool]:
+        """Each point's period whole in the range: False for a first one that begins before it
+        (a week cut by --days) and a last one the range's end (as_of) cuts."""
+        start = naive_utc(self.span.start)
+        return [
+            naive_utc(p) >= start and ended(p, self.interval, self.span.end) for p in self.points
+        ]
+
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "as_of": self.as_of,
@@ -243,6 +252,8 @@ class Trends:
         doc["cumulative"] = self.cumulative
         doc["where"] = list(self.where)
         doc["points"] = self.points
+        if not all(complete := self.complete()):  # a period cut by the range: partial
+            doc["points_complete"] = complete
         doc["series"] = self._series_documents()
         if self.previous is not None:
             for s, out in zip(self.series, doc["series"], strict=True):

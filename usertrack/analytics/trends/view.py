@@ -9,7 +9,13 @@ from __future__ import annotations
 from rich.console import Console
 
 from usertrack.analytics.common import sparkline
-from usertrack.analytics.trends.render import about, change_text, point_labels, value_text
+from usertrack.analytics.trends.render import (
+    about,
+    change_text,
+    point_labels,
+    points_footnote,
+    value_text,
+)
 from usertrack.analytics.trends.run import Trends
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
@@ -37,4 +43,4 @@ def render_trends(console: Console, t: Trends) -> None:
         [plain(label), *(plain(value_text(s.data[i])) for s in t.series)]
         for i, label in enumerate(point_labels(t))
     ]
-    console.print(fitted_table(console.width, columns, rows))
+    console.print(fitted_table(console.width, columns, rows, caption=points_footnote(t) or None))
