@@ -403,8 +403,8 @@ def test_every_compared_panel_says_what_changed() -> None:
     ]
     weekly = {"period": "week", "cohorts": cohorts, "as_of": "2026-11-23T00:00:00Z"}
     assert render.headline("retention", weekly).endswith(
-        "Latest cohort (2026-11-09): 60.0% back after one week, against 50.0% for the one"
-        " before (+10.0 pp)."
+        "Latest cohort (2026-11-09): 60.0% (12 of 20; 38.7-78.1%) back after one week, against"
+        " 50.0% (5 of 10; 23.7-76.3%) for the one before (+10.0 pp)."
     )
 
 
@@ -547,8 +547,9 @@ def test_the_weekly_retention_headline_counts_only_ended_weeks(home: Path, tmp_p
     moment = "2026-11-12T15:00:00Z"
     page = run(["report", str(path), "--as-of", moment, "-f", "md", "--out", "-"], home)
     assert page.exit_code == 0, page.stderr
-    said = re.search(r"Latest cohort \\?\(([\d-]+)\\?\): ([\d.]+)% back after one week, against"
-                     r" ([\d.]+)%", page.stdout)  # fmt: skip
+    sample = r"(?: \\?\(\d+ of \d+; [\d.]+-[\d.]+%\\?\))?"  # a cohort of few persons says so
+    said = re.search(rf"Latest cohort \\?\(([\d-]+)\\?\): ([\d.]+)%{sample} back after one week,"
+                     r" against ([\d.]+)%", page.stdout)  # fmt: skip
     assert said is not None, page.stdout
     argv = ["retention", "--period", "week", "--periods", str(panel["periods"]), "--as-of", moment]
     answer = run([*argv, "-f", "json"], home)

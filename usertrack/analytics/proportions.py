@@ -52,3 +52,22 @@ def judged(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, str]:
     if expected < MIN_EXPECTED:
         return p_value, TOO_FEW
     return p_value, CHANGED if p_value < ALPHA else NOISE
+
+
+# A rate over fewer persons than this is stated with its sample and its 95% interval, never
+# alone: at n < 30 the interval is wider than most changes anyone acts on (2 of 26 is 7.7%,
+# and anything from 2.1% to 24.1%). The usual floor for a normal approximation of a proportion.
+THIN_SAMPLE = 30
+
+
+def rate_text(percent: float | None, persons: int | None, size: int | None) -> str:
+    """A rate as people read it: `7.7% (2 of 26; 2.1-24.1%)` over a sample under THIN_SAMPLE
+    (its size and Wilson's 95% interval), else `54.6%`; `-` for no rate."""
+    if percent is None:
+        return "-"
+    shown = f"{percent:.1f}%"
+    if persons is None or size is None or size >= THIN_SAMPLE:
+        return shown
+    interval = wilson(persons, size)
+    bounds = f"; {interval[0]:.1f}-{interval[1]:.1f}%" if interval else ""
+    return f"{shown} ({persons} of {size}{bounds})"

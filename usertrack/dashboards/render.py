@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from usertrack.analytics.proportions import rate_text
 from usertrack.core import style
 from usertrack.dashboards import charts
 from usertrack.dashboards.charts import chart, clean, mermaid, nothing_to_show, svgs
@@ -35,6 +36,11 @@ def day_retention(d: dict[str, Any], days: tuple[int, ...] = (1, 7, 30)) -> dict
     the average curve's day k over the cohorts whose day k has ended; None: no cohort has)."""
     points = {p["day"]: p.get("percent") for p in d.get("day_points") or []}
     return {k: points.get(k) for k in days}
+
+
+def _rate(point: dict[str, Any]) -> str:
+    """An average curve's point as a rate, its sample and interval beside it when thin."""
+    return rate_text(point.get("percent"), point.get("persons"), point.get("size"))
 
 
 def _next_period(d: dict[str, Any]) -> float | None:
@@ -82,7 +88,8 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
             + "."
         )
     if analysis == "retention" and d.get("period") == "day":
-        days = [f"D{k} {v}%" for k, v in day_retention(d).items() if v is not None]
+        points = {p.get("day"): p for p in d.get("day_points") or []}
+        days = [f"D{k} {_rate(points[k])}" for k, v in day_retention(d).items() if v is not None]
         return ("Average retention: " + ", ".join(days) + ".") if days else ""
     if analysis == "retention":
         full = [c for c in d["cohorts"] if c["size"] and _next_ended(c["start"], d)]
@@ -91,8 +98,10 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
             now = round(100 * b["retained"][1] / b["size"], 1)
             before = round(100 * a["retained"][1] / a["size"], 1)
             return (
-                f"Latest cohort ({b['start']}): {now}% back after one {d['period']},"
-                f" against {before}% for the one before ({round(now - before, 1):+} pp)."
+                f"Latest cohort ({b['start']}):"
+                f" {rate_text(now, b['retained'][1], b['size'])} back after one {d['period']},"
+                f" against {rate_text(before, a['retained'][1], a['size'])} for the one before"
+                f" ({round(now - before, 1):+} pp)."
             )
     if analysis == "features" and isinstance(previous, dict) and "active_persons" in previous:
         return f"Active persons {d['active_persons']:,}, previously {previous['active_persons']:,}."
@@ -124,7 +133,7 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             size = sum(c["size"] for c in cohorts)
             rate = _next_period(d)
             back = (
-                f" {rate}% came back the next {d['period']}."
+                f" {_rate(d['average'][1])} came back the next {d['period']}."
                 if rate is not None
                 else f" no cohort's next {d['period']} has ended."
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.retention.run import Retention
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -66,9 +67,16 @@ def _rate(p: Any) -> str:
     return style.pct(p.rate) if p.rate is not None else "-"
 
 
+def _sampled(p: Any) -> str:
+    """A point's rate, with its sample and 95% interval when under THIN_SAMPLE persons."""
+    if p.rate is None or p.size >= THIN_SAMPLE:
+        return _rate(p)
+    return rate_text(round(p.rate, 1), p.persons, p.size)
+
+
 def retention_day_points(r: Retention) -> str:
     """`Day 1 40.0% · Day 7 ...` of the average curve, daily cohorts only."""
-    parts = [f"day {d} {_rate(p) if p else 'not reached'}" for d, p in r.day_points]
+    parts = [f"day {d} {_sampled(p) if p else 'not reached'}" for d, p in r.day_points]
     return "Average of the cohorts: " + " · ".join(parts) if parts else ""
 
 
