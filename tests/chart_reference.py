@@ -58,17 +58,35 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         )
         .properties(title="Average retention curve", width=460)
     )
-    heat = (
-        alt.Chart(alt.Data(values=cells))
-        .mark_rect()
-        .encode(
-            x=alt.X("period:O", title=f"{d.get('period', 'period')}s since start"),
-            y=alt.Y("cohort:O", title="cohort"),
-            color=alt.Color("retained_pct:Q", title="%", scale=alt.Scale(scheme="blues")),
-            tooltip=["cohort:O", "period:O", "persons:Q", "retained_pct:Q"],
-        )
-        .properties(title="Cohorts", width=460)
+    # a cell of a period not ended by as_of: lighter (the SHAPES' cohorts end on 2026-11-16)
+    running = d.get("as_of") == "2026-11-16T00:00:00Z" and d.get("period") == "week"
+    if running:
+        for c in cells:
+            c["complete"] = (c["cohort"], c["period"]) != ("2026-11-09", 1)
+    since = f"{d.get('period', 'period')}s since start"
+    base = alt.Chart(alt.Data(values=cells))
+    legend = alt.Legend(orient="bottom", direction="horizontal", gradientLength=300,
+                        values=[0, 25, 50, 75, 100])  # fmt: skip
+    lighter = alt.Opacity(
+        "complete:O", legend=None, scale=alt.Scale(domain=[True, False], range=[1, 0.35])
     )
+    rect = base.mark_rect().encode(
+        x=alt.X("period:O", title=since),
+        y=alt.Y("cohort:O", title="cohort"),
+        color=alt.Color("retained_pct:Q", title="% retained", legend=legend,
+                        scale=alt.Scale(scheme="blues", domain=[0, 100])),
+        tooltip=["cohort:O", "period:O", "persons:Q", "retained_pct:Q"],
+        **({"opacity": lighter} if running else {}),
+    )  # fmt: skip
+    text = base.mark_text(fontSize=10).encode(
+        x=alt.X("period:O", title=since),
+        y=alt.Y("cohort:O", title="cohort"),
+        text=alt.Text("retained_pct:Q", format=".0f"),
+        color=alt.condition("datum.retained_pct > 50", alt.value("white"), alt.value("black")),
+    )
+    note = "Lighter: a week not ended by the as-of; its share is still growing."
+    title = alt.Title("Cohorts", subtitle=[note]) if running else "Cohorts"
+    heat = alt.layer(rect, text).properties(title=title, width=460)
     spec = alt.vconcat(line, heat).to_dict(validate=False)
     return spec, alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
@@ -93,9 +111,9 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             alt.Chart(alt.Data(values=daily))
             .mark_line(point=True)
             .encode(
-                x=alt.X("date:T", title=None),
+                x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d")),
                 y=alt.Y("persons:Q"),
-                color=alt.Color("measure:N", title=None),
+                color=alt.Color("measure:N", sort=["dau", "wau", "mau"], title=None),
                 tooltip=["date:T", "measure:N", "persons:Q"],
             )
             .properties(title="DAU, WAU, MAU", width=460)
@@ -253,7 +271,7 @@ def _trends(d: dict[str, Any]) -> Chart | None:
         alt.Chart(alt.Data(values=rows))
         .mark_line(point=True)
         .encode(
-            x=alt.X("time:T", title=None),
+            x=alt.X("time:T", title=None, axis=alt.Axis(format="%b %d")),
             y=alt.Y("value:Q", title=str(d.get("math") or "value")),
             color=alt.Color("series:N", title=None),
             tooltip=["series:N", "time:T", "value:Q"],

@@ -66,10 +66,17 @@ def test_a_funnel_by_segment_draws_each_segment() -> None:
 
 
 def test_a_funnel_chart_names_what_it_does_not_draw() -> None:
+    timing = {"bins": [{"from": 0, "to": 60, "persons": 4}]}
+    spec, alt = charts.chart("funnel", {"steps": _steps(10, 4), "time_to_convert": timing}) or (
+        {},
+        "",
+    )
+    assert "Not drawn: the time to convert (--time-to-convert)." in spec["title"]["subtitle"]
+    assert alt.endswith("Not drawn: the time to convert (--time-to-convert).")
     trend = {"interval": "week", "points": [{"start": "2026-11-02", "conversion_rate": 1.0}]}
     spec, alt = charts.chart("funnel", {"steps": _steps(10, 4), "trend": trend}) or ({}, "")
-    assert "Not drawn: the conversion trend (--trend)." in spec["title"]["subtitle"]
-    assert alt.endswith("Not drawn: the conversion trend (--trend).")
+    assert spec["vconcat"][1]["title"] == "Conversion by week of entry"  # drawn below the steps
+    assert "Not drawn" not in alt and "Conversion by week of entry, %: 2026-11-02 1." in alt
     d = {"steps": _steps(10, 4), "previous": {"steps": _steps(9, 3)}, "breakdown_property": "p",
          "breakdown": [{"value": "x", "steps": _steps(10, 4)}]}  # fmt: skip
     spec, alt = charts.chart("funnel", d) or ({}, "")

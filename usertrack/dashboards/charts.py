@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from usertrack.analytics.trends.run import series_label
+from usertrack.analytics.common import next_period
+from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
+from usertrack.analytics.unfinished import ended
 from usertrack.dashboards.drawing import draw
 from usertrack.dashboards.group_charts import (
-    PREVIOUS_PERIOD,
-    THIS_PERIOD,
     curves,
     funnel_chart,
 )
-from usertrack.dashboards.vega import MAX_MARKS, MAX_SERIES, Chart, alt_pairs
+from usertrack.dashboards.time_charts import funnel_trend, trends_chart
+from usertrack.dashboards.vega import MAX_MARKS, Chart, alt_pairs, dates
 from usertrack.dashboards.vega import field as _field
 from usertrack.dashboards.vega import layer as _layer
 from usertrack.dashboards.vega import noted as _noted
@@ -117,6 +119,8 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
     grouped = funnel_chart(d, unit, untold)
     if grouped is not None:
         return grouped
+    trend = funnel_trend(d)  # drawn below the steps
+    untold = [u for u in untold if trend is None or "--trend" not in u]
     rows = [
         {
             "step": f"{i}. {s.get('name') or s['event']}",
@@ -129,7 +133,13 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
     ]
     title = _titled(f"{unit.capitalize()} per step", [], untold)
     made = _bar_chart(rows, "step", unit, title, alt_title=f"Funnel, {unit} per step")
-    return (made[0], made[1] + _noted([], untold)) if made else None
+    if made is None:
+        return None
+    spec, text = made[0], made[1] + _noted([], untold)
+    if trend is not None:
+        steps = {k: v for k, v in spec.items() if k not in ("config", "$schema")}
+        spec, text = _top({"vconcat": [steps, trend[0]]}), f"{text} {trend[1]}"
+    return spec, text
 
 
 # What a funnel's chart of steps does not draw: the answer's parts that only -f json shows.
@@ -167,16 +177,23 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         **more,
     )  # fmt: skip
     curve_title = "Average retention curve" + (f" by {by}" if by else "")
-    heat = _layer(
-        cells, {"type": "rect"},
-        color=_field("retained_pct:Q", title="%", scale={"scheme": "blues"}),
-        tooltip=_tips("cohort:O", "period:O", "persons:Q", "retained_pct:Q"),
-        x=_field("period:O", title=since),
-        y=_field("cohort:O", title="cohort"),
-    )  # fmt: skip
+    heat, running = _heat(cells, since, d)
+    curve_head: Any = _titled(curve_title, [cut] if cut else [])
+    thin = [] if by else _thin_points(d.get("average") or [])
+    if thin:  # a rate over few persons: its 95% interval drawn, its sample said
+        whiskers = _layer(
+            thin, {"type": "rule", "strokeWidth": 2},
+            tooltip=_tips("period:O", "retained_pct:Q", "persons:Q", "size:Q", "low:Q", "high:Q"),
+            x=_field("period:O"), y=_field("low:Q"), y2={"field": "high"},
+        )  # fmt: skip
+        line = {"layer": [line, whiskers]}
+        said = "; ".join(f"{p['period']}: {p['text']}" for p in thin)
+        note = f"Fewer than {THIN_SAMPLE} persons, a 95% interval drawn: {said}."
+        heading = curve_head if isinstance(curve_head, dict) else {"text": curve_title}
+        curve_head = {**heading, "subtitle": [note, *heading.get("subtitle", [])]}
     spec = _top({"vconcat": [
-        {**line, "title": _titled(curve_title, [cut] if cut else []), "width": 460},
-        {**heat, "title": _titled("Cohorts", notes), "width": 460},
+        {**line, "title": curve_head, "width": 460},
+        {**heat, "title": _cohorts_title(notes, running, d), "width": 460},
     ]})  # fmt: skip
     if by:
         text = (
@@ -193,14 +210,85 @@ def _retention(d: dict[str, Any]) -> Chart | None:
         )
     else:
         text = alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
+    if thin:
+        text += f" {curve_head['subtitle'][0]}"
     return spec, text + _noted(notes)
+
+
+# The heatmap's colour legend: under the cohorts it colours (not beside the curve above), from
+# 0 to 100% whatever the cells hold, with a tick every 25.
+_PERCENT_LEGEND = {"direction": "horizontal", "gradientLength": 300, "orient": "bottom",
+                   "values": [0, 25, 50, 75, 100]}  # fmt: skip
+_WRITTEN = 13  # the most periods whose cells carry their number: more is too narrow to read
+
+
+def _heat(
+    cells: list[dict[str, Any]], since: str, d: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The cohorts' heatmap: each cell its share (written in it, when few enough to read), a
+    cell whose period has not ended by as_of lighter; and whether there is one."""
+    period, as_of = d.get("period"), d.get("as_of")
+    running = False
+    if period in ("day", "week", "month") and isinstance(as_of, str):
+        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        for c in cells:
+            start = next_period(date.fromisoformat(str(c["cohort"])[:10]), period, c["period"])
+            c["complete"] = ended(start, period, moment)
+            running = running or not c["complete"]
+        if not running:
+            for c in cells:
+                del c["complete"]
+    rect = {"mark": {"type": "rect"}, "encoding": dict(sorted({
+        "color": _field("retained_pct:Q", legend=dict(_PERCENT_LEGEND), title="% retained",
+                        scale={"domain": [0, 100], "scheme": "blues"}),
+        **({"opacity": _field("complete:O", **_LIGHTER)} if running else {}),
+        "tooltip": _tips("cohort:O", "period:O", "persons:Q", "retained_pct:Q"),
+        "x": _field("period:O", title=since),
+        "y": _field("cohort:O", title="cohort"),
+    }.items()))}  # fmt: skip
+    layers = [rect]
+    if max((c["period"] for c in cells), default=0) < _WRITTEN:
+        white = {"condition": {"test": "datum.retained_pct > 50", "value": "white"},
+                 "value": "black"}  # fmt: skip
+        layers.append({"mark": {"type": "text", "fontSize": 10}, "encoding": {
+            "color": white,
+            "text": _field("retained_pct:Q", format=".0f"),
+            "x": _field("period:O", title=since),
+            "y": _field("cohort:O", title="cohort"),
+        }})  # fmt: skip
+    return {"layer": layers, "data": {"values": cells}}, running  # altair's order
+
+
+def _cohorts_title(notes: list[str], running: bool, d: dict[str, Any]) -> Any:
+    title = _titled("Cohorts", notes)
+    if not running:
+        return title
+    note = f"Lighter: a {d.get('period')} not ended by the as-of; its share is still growing."
+    heading = title if isinstance(title, dict) else {"text": title}
+    return {**heading, "subtitle": [note, *heading.get("subtitle", [])]}
+
+
+def _thin_points(average: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The average curve's points over fewer than THIN_SAMPLE persons, with their interval
+    (period 0 is every cohort's whole size: never a rate to doubt)."""
+    return [
+        {"period": p["period"], "retained_pct": p["percent"], "persons": p["persons"],
+         "size": p["size"], "low": p["low"], "high": p["high"],
+         "text": rate_text(p["percent"], p["persons"], p["size"])}
+        for p in average
+        if p.get("period") and p.get("percent") is not None and isinstance(p.get("size"), int)
+        and p["size"] < THIN_SAMPLE and p.get("low") is not None and p.get("high") is not None
+    ]  # fmt: skip
 
 
 def _activity(d: dict[str, Any]) -> Chart | None:
     life = []
+    unfinished = [r["period_start"] for r in d.get("lifecycle") or [] if r.get("complete") is False]
     for row in d.get("lifecycle") or []:
         for kind in ("new", "returning", "resurrecting", "dormant"):
             life.append({"week": row["period_start"], "kind": kind, "persons": row[kind]})
+            if unfinished:  # a week not ended by as_of: lighter, its counts partial
+                life[-1]["complete"] = row.get("complete", True)
     daily = [
         {"date": r["date"], "measure": m, "persons": r[m]}
         for r in d.get("daily") or []
@@ -212,9 +300,9 @@ def _activity(d: dict[str, Any]) -> Chart | None:
     if daily:
         lines = _layer(
             daily, {"type": "line", "point": True},
-            color=_field("measure:N", title=None),
+            color=_field("measure:N", sort=_MEASURES, title=None),
             tooltip=_tips("date:T", "measure:N", "persons:Q"),
-            x=_field("date:T", title=None),
+            x=_field("date:T", title=None, axis=dates()),
             y=_field("persons:Q"),
         )  # fmt: skip
         parts.append({**lines, "title": "DAU, WAU, MAU", "width": 460})
@@ -227,8 +315,12 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             tooltip=_tips("week:O", "kind:N", "persons:Q"),
             x=_field("week:O", title="week"),
             y=_field("persons:Q", stack="zero"),
+            **({"opacity": _field("complete:O", **_LIGHTER)} if unfinished else {}),
         )  # fmt: skip
-        parts.append({**bars, "title": "Lifecycle", "width": 460})
+        title: Any = "Lifecycle"
+        if unfinished:
+            title = {"text": title, "subtitle": unfinished_note("week", unfinished)}
+        parts.append({**bars, "title": title, "width": 460})
     alt_text = (
         f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
         + "; ".join(
@@ -237,12 +329,25 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             for r in d.get("lifecycle") or []
         )
         + "."
+        + (f" The week of {', '.join(unfinished)} has not ended: partial." if unfinished else "")
     )
     spec: dict[str, Any] = {"vconcat": parts}
     if len(parts) == 1:  # one view: its data on top, as altair puts data all views share
         spec["data"] = parts[0].pop("data")
     spec["resolve"] = {"scale": {"color": "independent"}}
     return _top(spec), alt_text
+
+
+# DAU, WAU, MAU in their order of size (not the alphabet's).
+_MEASURES = ["dau", "wau", "mau"]
+# A period not ended by the answer's as_of, drawn lighter (no legend: the title's note says).
+_LIGHTER = {"legend": None, "scale": {"domain": [True, False], "range": [1, 0.35]}}
+
+
+def unfinished_note(period: str, starts: list[str]) -> str:
+    """The subtitle of a chart with periods not ended by its as_of."""
+    named = ", ".join(str(s)[:10] for s in starts)
+    return f"Lighter: the {period} of {named} has not ended by the as-of; its counts are partial."
 
 
 def _features(d: dict[str, Any]) -> Chart | None:
@@ -253,6 +358,7 @@ def _features(d: dict[str, Any]) -> Chart | None:
         | ({"trend": r["trend"]} if "trend" in r else {})
         for r in rows
     ]
+    rows.sort(key=lambda r: -r["adoption"] if isinstance(r["adoption"], int | float) else 0)
     return _bar_chart(rows, "name", "adoption", "Adoption, % of active persons")
 
 
@@ -420,106 +526,8 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
     return spec, alt_pairs("Daily active users", rows, "day", "active_users")
 
 
-def _trends(d: dict[str, Any]) -> Chart | None:
-    """A line per series, at most MAX_SERIES of them (the largest by the answer's own total or
-    average) and MAX_MARKS points in all (one point in N of each line past it, the last one
-    kept), the cut said in the chart and its alt text. Linear in the answer's numbers."""
-    points = d.get("points") or []
-    every, before = [], {}
-    for name, series, previous in _trend_series(d):
-        data = (series.get("data") or [])[: len(points)]
-        if data:  # a series with no point has no line
-            every.append((name, data, series))
-            if previous is not None:  # --compare: the previous period's point i at point i
-                before[name] = (previous.get("data") or [])[: len(points)]
-    if not every:
-        return None
-    by = "total" if all("average" not in s for *_, s in every) else "average"
-    drawn = every
-    if len(every) > MAX_SERIES:
-        ranked = sorted(range(len(every)), key=lambda i: -_number(every[i][2].get(by), every[i][1]))
-        drawn = [every[i] for i in sorted(ranked[:MAX_SERIES])]
-    per_line = max(1, MAX_MARKS // len(drawn))
-    step = -(-len(points) // per_line)  # ceil: at most per_line points of each line
-    kept = range((len(points) - 1) % step, len(points), step)
-    rows = [
-        {"series": name, "time": points[i], "value": data[i]}
-        | ({"period": THIS_PERIOD} if before else {})
-        for name, data, _series in drawn
-        for i in kept
-        if i < len(data)
-    ]
-    rows += [
-        {"series": name, "time": points[i], "value": before[name][i], "period": PREVIOUS_PERIOD}
-        for name, _data, _series in drawn
-        for i in kept
-        if name in before and i < len(before[name])
-    ]
-    notes = []
-    if len(drawn) < len(every):
-        notes.append(f"the {len(drawn)} largest of {len(every):,} series by {by}")
-    if step > 1:
-        notes.append(f"one {d.get('interval', 'point')} in {step} of each line")
-    periods = [THIS_PERIOD, PREVIOUS_PERIOD]
-    dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
-    line = _layer(
-        rows, {"type": "line", "point": True},
-        color=_field("series:N", title=None),
-        tooltip=_tips("series:N", *(("period:N",) if before else ()), "time:T", "value:Q"),
-        x=_field("time:T", title=None),
-        y=_field("value:Q", title=str(d.get("math") or "value")),
-        **({"strokeDash": _field("period:N", **dashed)} if before else {}),
-    )  # fmt: skip
-    by_segment = bool(d.get("by_segment"))
-    title = "Trends" + (", by segment" if by_segment else "")
-    if before:
-        title += ", this period (solid) and the previous (dashed, at the same point)"
-    spec = _top({**line, "title": _titled(title, notes), "width": 460})
-    totals = [
-        {
-            "series": name,
-            "total": _sum(data)
-            if name not in before
-            else f"{_num(_sum(data))} (previous period {_num(_sum(before[name]))})",
-        }
-        for name, data, _series in drawn
-    ]
-    head = f"Trends per {d.get('interval', 'point')}" + (" by segment" if by_segment else "")
-    head += ", this period and the previous" if before else ""
-    text = alt_pairs(f"{head}, totals", totals, "series", "total")
-    return spec, text + _noted(notes)
-
-
-def _sum(data: list[Any]) -> Any:
-    return sum(v or 0 for v in data)
-
-
-def _trend_series(d: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
-    """Each line's name, series and the previous period's series of the same name (--compare),
-    or None: a segment's series named for it too (--by-segment draws the segments)."""
-    parts = [(f"{p.get('segment')}: ", p.get("series") or []) for p in d.get("by_segment") or []]
-    previous = d.get("previous")
-    earlier = (previous.get("series") or []) if isinstance(previous, dict) else []
-    found = {
-        series_label(x["event"], x.get("breakdown")): x for x in earlier if isinstance(x, dict)
-    }
-    return [
-        (f"{prefix}{name}", x, found.get(name) if not prefix else None)
-        for prefix, every in (parts or [("", d.get("series") or [])])
-        for x in every
-        for name in [series_label(x["event"], x.get("breakdown"))]
-    ]
-
-
-def _number(value: Any, data: list[Any]) -> float:
-    """A series' rank: its answer's number, else the sum of its points."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return float(sum(v for v in data if isinstance(v, int | float) and v == v))
-
-
 CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
-    "trends": _trends,
+    "trends": trends_chart,
     "funnel": _funnel,
     "retention": _retention,
     "activity": _activity,

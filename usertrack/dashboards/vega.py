@@ -70,3 +70,8 @@ def noted(notes: list[str], untold: list[str] | None = None) -> str:
     """The alt text's note of the same."""
     drawn = f" Drawn: {'; '.join(notes)}." if notes else ""
     return drawn + (f" Not drawn: {', '.join(untold)}." if untold else "")
+
+
+def dates() -> dict[str, Any]:
+    """A time axis's dates written one way ("Nov 22"), not Vega's mix of weekdays and months."""
+    return {"format": "%b %d"}

@@ -1,0 +1,189 @@
+"""Charts over time: trends' lines (a line per series, the previous period dashed beside this
+one with --compare, each segment's with --by-segment) and a funnel's conversion by period of
+entry (--trend). A period the range cuts (a first week begun before it, a last one the as-of
+ends early) is shaded behind the lines, and the title and alt text say why: its count is
+partial, not a drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from usertrack.analytics.trends.run import series_label
+from usertrack.dashboards.group_charts import PREVIOUS_PERIOD, THIS_PERIOD
+from usertrack.dashboards.vega import (
+    MAX_MARKS,
+    MAX_SERIES,
+    Chart,
+    alt_pairs,
+    dates,
+    field,
+    layer,
+    noted,
+    num,
+    tips,
+    titled,
+    top,
+)
+
+
+def trends_chart(d: dict[str, Any]) -> Chart | None:
+    """A line per series, at most MAX_SERIES of them (the largest by the answer's own total or
+    average) and MAX_MARKS points in all (one point in N of each line past it, the last one
+    kept), the cut said in the chart and its alt text. Linear in the answer's numbers."""
+    points = d.get("points") or []
+    every, before = [], {}
+    for name, series, previous in _trend_series(d):
+        data = (series.get("data") or [])[: len(points)]
+        if data:  # a series with no point has no line
+            every.append((name, data, series))
+            if previous is not None:  # --compare: the previous period's point i at point i
+                before[name] = (previous.get("data") or [])[: len(points)]
+    if not every:
+        return None
+    by = "total" if all("average" not in s for *_, s in every) else "average"
+    drawn = every
+    if len(every) > MAX_SERIES:
+        ranked = sorted(range(len(every)), key=lambda i: -_number(every[i][2].get(by), every[i][1]))
+        drawn = [every[i] for i in sorted(ranked[:MAX_SERIES])]
+    per_line = max(1, MAX_MARKS // len(drawn))
+    step = -(-len(points) // per_line)  # ceil: at most per_line points of each line
+    kept = range((len(points) - 1) % step, len(points), step)
+    rows = [
+        {"series": name, "time": points[i], "value": data[i]}
+        | ({"period": THIS_PERIOD} if before else {})
+        for name, data, _series in drawn
+        for i in kept
+        if i < len(data)
+    ]
+    rows += [
+        {"series": name, "time": points[i], "value": before[name][i], "period": PREVIOUS_PERIOD}
+        for name, _data, _series in drawn
+        for i in kept
+        if name in before and i < len(before[name])
+    ]
+    notes = []
+    if len(drawn) < len(every):
+        notes.append(f"the {len(drawn)} largest of {len(every):,} series by {by}")
+    if step > 1:
+        notes.append(f"one {d.get('interval', 'point')} in {step} of each line")
+    periods = [THIS_PERIOD, PREVIOUS_PERIOD]
+    dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
+    line = layer(
+        rows, {"type": "line", "point": True},
+        color=field("series:N", title=None),
+        tooltip=tips("series:N", *(("period:N",) if before else ()), "time:T", "value:Q"),
+        x=field("time:T", title=None, **_time_axis(d.get("interval"))),
+        y=field("value:Q", title=str(d.get("math") or "value")),
+        **({"strokeDash": field("period:N", **dashed)} if before else {}),
+    )  # fmt: skip
+    by_segment = bool(d.get("by_segment"))
+    title = "Trends" + (", by segment" if by_segment else "")
+    if before:
+        title += ", this period (solid) and the previous (dashed, at the same point)"
+    heading = titled(title, notes)
+    cut = _cut_periods(d)
+    if cut:  # periods the range cuts, shaded behind the lines
+        band = layer(cut, {"type": "rect", "color": "#999", "opacity": 0.18},
+                      x=field("start:T"), x2={"field": "end"})  # fmt: skip
+        spans = " and ".join(str(c["start"])[:10] for c in cut)
+        interval = d.get("interval", "period")
+        note = f"Shaded: the {interval} of {spans}, cut by the range: a partial count."
+        subtitle = heading["subtitle"] if isinstance(heading, dict) else []
+        heading = {"text": title, "subtitle": [note, *subtitle]}
+        line = {"layer": [band, {"mark": line.pop("mark"), "encoding": line.pop("encoding")}],
+                **line}  # fmt: skip
+    spec = top({**line, "title": heading, "width": 460})
+    totals = [
+        {
+            "series": name,
+            "total": _sum(data)
+            if name not in before
+            else f"{num(_sum(data))} (previous period {num(_sum(before[name]))})",
+        }
+        for name, data, _series in drawn
+    ]
+    head = f"Trends per {d.get('interval', 'point')}" + (" by segment" if by_segment else "")
+    head += ", this period and the previous" if before else ""
+    text = alt_pairs(f"{head}, totals", totals, "series", "total")
+    return spec, text + noted(notes) + (f" {heading['subtitle'][0]}" if cut else "")
+
+
+def _time_axis(interval: Any) -> dict[str, Any]:
+    """Dates written one way on a time axis ("Nov 22"), not Vega's mix of weekdays and months."""
+    if interval in ("day", "week"):
+        return {"axis": dates()}
+    return {"axis": {"format": "%b %Y"}} if interval == "month" else {}
+
+
+def _cut_periods(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points whose period the range cuts (the answer's `points_complete`), each as a span
+    to shade: its period, a last one up to the range's end."""
+    complete = d.get("points_complete") or []
+    points = d.get("points") or []
+    return [
+        {"start": points[i], "end": points[i + 1] if i + 1 < len(points) else d.get("to")}
+        for i, whole in enumerate(complete[: len(points)])
+        if whole is False
+    ]
+
+
+def _sum(data: list[Any]) -> Any:
+    return sum(v or 0 for v in data)
+
+
+def _trend_series(d: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """Each line's name, series and the previous period's series of the same name (--compare),
+    or None: a segment's series named for it too (--by-segment draws the segments)."""
+    parts = [(f"{p.get('segment')}: ", p.get("series") or []) for p in d.get("by_segment") or []]
+    previous = d.get("previous")
+    earlier = (previous.get("series") or []) if isinstance(previous, dict) else []
+    found = {
+        series_label(x["event"], x.get("breakdown")): x for x in earlier if isinstance(x, dict)
+    }
+    return [
+        (f"{prefix}{name}", x, found.get(name) if not prefix else None)
+        for prefix, every in (parts or [("", d.get("series") or [])])
+        for x in every
+        for name in [series_label(x["event"], x.get("breakdown"))]
+    ]
+
+
+def _number(value: Any, data: list[Any]) -> float:
+    """A series' rank: its answer's number, else the sum of its points."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return float(sum(v for v in data if isinstance(v, int | float) and v == v))
+
+
+def funnel_trend(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """A funnel's --trend as a view: the conversion rate per period of entry, a period the
+    range cuts shaded; and its alt text. None without a trend."""
+    trend = d.get("trend") if isinstance(d.get("trend"), dict) else None
+    points = (trend or {}).get("points") or []
+    if not points:
+        return None
+    every = str((trend or {}).get("interval") or "period")
+    rows = [{k: p.get(k) for k in ("start", "entered", "converted", "conversion_rate")}
+            for p in points]  # fmt: skip
+    line = layer(
+        rows, {"type": "line", "point": True},
+        tooltip=tips("start:T", "entered:Q", "converted:Q", "conversion_rate:Q"),
+        x=field("start:T", title=f"{every} of entry", axis=dates()),
+        y=field("conversion_rate:Q", title="conversion, %"),
+    )  # fmt: skip
+    title: Any = f"Conversion by {every} of entry"
+    text = alt_pairs(f"{title}, %", rows, "start", "conversion_rate")
+    shaded = _cut_periods({
+        "points": [p["start"] for p in points],
+        "points_complete": [p.get("complete", True) for p in points],
+        "to": str(d.get("to") or "")[:10] or None,
+    })  # fmt: skip
+    if shaded:
+        band = layer(shaded, {"type": "rect", "color": "#999", "opacity": 0.18},
+                     x=field("start:T"), x2={"field": "end"})  # fmt: skip
+        spans = " and ".join(str(c["start"])[:10] for c in shaded)
+        note = f"Shaded: the {every} of {spans}, cut by the range: a partial count."
+        line = {"layer": [band, {"mark": line.pop("mark"), "encoding": line.pop("encoding")}],
+                **line}  # fmt: skip
+        title, text = {"text": title, "subtitle": [note]}, f"{text} {note}"
+    return {**line, "title": title, "width": 460}, text
