@@ -160,8 +160,8 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     x = alt.X(
         "step:Q",
         title="step",
-        axis=alt.Axis(tickMinStep=1, format="d"),
-        scale=alt.Scale(domain=[0.9, last + 1], nice=False),
+        axis=alt.Axis(format="d", values=list(range(1, last + 1))),
+        scale=alt.Scale(domain=[0.9, last + 0.75], nice=False),
     )
     widest = max(e["count"] for e in edges)
     flow = (
@@ -184,13 +184,19 @@ def _paths(d: dict[str, Any]) -> Chart | None:
         .mark_point(filled=True, color="#444", size=60)
         .encode(x=x, y=y, tooltip=["node:N", "step:Q", "sequences:Q"])
     )
+    halo = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170, stroke="white",
+                   strokeWidth=3)
+        .encode(x=x, y=y, text="label:N")
+    )  # fmt: skip
     labels = (
         alt.Chart(alt.Data(values=nodes))
         .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170)
-        .encode(x=x, y=y, text="node:N")
+        .encode(x=x, y=y, text="label:N")
     )
     spec = (
-        alt.layer(flow, dots, labels)
+        alt.layer(flow, dots, halo, labels)
         .properties(
             title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
         )

@@ -256,7 +256,11 @@ def test_the_paths_flow_states_every_edge_it_draws() -> None:
     for e in edges:  # the alt text's numbers are the panel's JSON's
         assert f"step {e['step']} {e['source']} → {e['target']} {e['count']}" in alt
     layers = spec["layer"]
-    assert [layer["mark"]["type"] for layer in layers] == ["rule", "point", "text"]
+    # the labels on a white halo: a text layer under them
+    assert [layer["mark"]["type"] for layer in layers] == ["rule", "point", "text", "text"]
+    assert {n["label"] for n in layers[3]["data"]["values"]} == {"a (7)", "b (5)", "c (7)", "x (2)"}
+    assert layers[0]["encoding"]["x"]["scale"]["domain"] == [0.9, 3.75]  # none past step 3
+    assert layers[0]["encoding"]["x"]["axis"]["values"] == [1, 2, 3]
     drawn = layers[0]["data"]["values"]
     # b is where a's 7 arrive at step 2 and where 5 leave it: one node, the widest of its column
     assert {(d["source"], d["next_step"], d["next_rank"]) for d in drawn} == {

@@ -387,9 +387,10 @@ def flow_layout(
         )
         rank.update({(column, n): i for i, n in enumerate(names)})
     nodes = [
-        {"step": c, "rank": rank[(c, n)], "node": n, "sequences": through[(c, n)]}
+        {"step": c, "rank": rank[(c, n)], "node": n, "sequences": through[(c, n)],
+         "label": f"{n} ({through[(c, n)]:,})"}
         for (c, n) in sorted(through, key=lambda k: (k[0], rank[k]))
-    ]
+    ]  # fmt: skip
     lines = [
         {
             "step": e["step"],
@@ -415,9 +416,9 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     last = max(n["step"] for n in nodes)
 
     def x() -> dict[str, Any]:
-        return _field(
-            "step:Q", title="step", axis={"format": "d", "tickMinStep": 1},
-            scale={"domain": [0.9, last + 1], "nice": False},
+        return _field(  # a tick per step, none past the last: its labels' room only
+            "step:Q", title="step", axis={"format": "d", "values": list(range(1, last + 1))},
+            scale={"domain": [0.9, last + 0.75], "nice": False},
         )  # fmt: skip
 
     def y() -> dict[str, Any]:
@@ -437,12 +438,13 @@ def _paths(d: dict[str, Any]) -> Chart | None:
         nodes, {"type": "point", "color": "#444", "filled": True, "size": 60},
         tooltip=_tips("node:N", "step:Q", "sequences:Q"), x=x(), y=y(),
     )  # fmt: skip
-    labels = _layer(
-        nodes, {"type": "text", "align": "left", "dx": 6, "dy": -8, "fontSize": 10, "limit": 170},
-        text=_field("node:N"), x=x(), y=y(),
-    )  # fmt: skip
+    text_mark = {"type": "text", "align": "left", "dx": 6, "dy": -8, "fontSize": 10, "limit": 170}
+    # each node's name and count on a white halo, read over the bands that cross it
+    halo = _layer(nodes, {**text_mark, "stroke": "white", "strokeWidth": 3},
+                  text=_field("label:N"), x=x(), y=y())  # fmt: skip
+    labels = _layer(nodes, dict(text_mark), text=_field("label:N"), x=x(), y=y())
     spec = _top({
-        "layer": [flow, dots, labels],
+        "layer": [flow, dots, halo, labels],
         "height": max(160, 26 * len(nodes) // 2),
         "title": "Paths: the flow between steps",
         "width": 560,
