@@ -657,3 +657,19 @@ def test_the_failures_chart_names_each_level_and_adds_none_up() -> None:
     )
     (block,) = mermaid("failures", data)
     assert block.splitlines()[-2:] == ["    bar [177]", "    bar [161]"]
+
+
+def test_a_dashboard_of_days_states_its_period_once(home: Path, tmp_path: Path) -> None:
+    """The header read "2026-10-17..2026-11-15: 2026-10-17 to 2026-11-15 (UTC)": a range of
+    days is stated once; an ISO week keeps its name beside its days."""
+    days = _write(tmp_path, "title: Mine\nperiod:\n  days: 30\npanels:\n  - analysis: funnel\n")
+    as_of = ["--as-of", "2026-11-16", "-f", "md"]
+    result = run(["report", str(days), *as_of, "--out", str(tmp_path / "days.md")], home)
+    assert result.exit_code == 0, result.stderr
+    head = (tmp_path / "days.md").read_text(encoding="utf-8").splitlines()[2]
+    assert head == "2026-10-17 to 2026-11-15 \\(UTC\\)"
+    week = _write(tmp_path, "title: Mine\npanels:\n  - analysis: funnel\n")
+    result = run(["report", str(week), *as_of, "--out", str(tmp_path / "week.md")], home)
+    assert result.exit_code == 0, result.stderr
+    head = (tmp_path / "week.md").read_text(encoding="utf-8").splitlines()[2]
+    assert head == "2026-W46: 2026-11-09 to 2026-11-15 \\(UTC\\)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,7 +219,7 @@ def _run_report(
         "dashboard": dashboard.name,
         "title": dashboard.title,
         "period_label": label,
-        "period_text": f"{label}: {start.date()} to {(end - timedelta(seconds=1)).date()} (UTC)",
+        "period_text": _period_text(label, start, end),
         "from": period.start,
         "to": period.end,
         "compare": compare,
@@ -264,3 +264,11 @@ def _run_report(
     if files:
         info(f"usertrack: {len(files)} charts beside it ({stem}-NN-*.svg)")
     return status, path
+
+
+def _period_text(label: str, start: datetime, end: datetime) -> str:
+    """The header's period: an ISO week's name and its days ("2026-W47: 2026-11-16 to
+    2026-11-22 (UTC)"), a range of days once ("2026-10-28 to 2026-11-26 (UTC)"), never its
+    dates twice."""
+    days = f"{start.date()} to {(end - timedelta(seconds=1)).date()} (UTC)"
+    return days if ".." in label else f"{label}: {days}"
