@@ -630,6 +630,10 @@ def _mermaid_label(value: Any) -> str:
 def _xychart(part: dict[str, Any]) -> str | None:
     """One bar or line chart of a Vega-Lite spec as mermaid's xychart-beta (its first numbers
     per label: one line per colour series), or None for a shape it has no form for."""
+    for sub in part.get("layer") or []:  # a layered view: its line or bars (not its marks)
+        if isinstance(sub.get("mark"), dict) and sub["mark"].get("type") in ("line", "bar"):
+            part = {"data": part.get("data"), "title": part.get("title"), **sub}
+            break
     mark = part.get("mark")
     kind = mark.get("type") if isinstance(mark, dict) else mark
     enc = part.get("encoding") or {}
