@@ -61,6 +61,8 @@ def test_a_weekly_trends_cut_last_week_is_marked(home: Path) -> None:
     assert band["mark"]["type"] == "rect"
     assert band["data"]["values"][-1] == {"start": answer["points"][-1], "end": answer["to"]}
     assert "2026-11-09" in spec["title"]["subtitle"][0] and "Shaded" in alt
+    (block,) = charts.mermaid("trends", answer)  # the shaded chart keeps its mermaid line
+    assert "    line [" in block
 
 
 def test_a_funnels_weekly_trend_marks_the_weeks_the_range_cuts(home: Path) -> None:
@@ -188,3 +190,18 @@ def test_the_heatmap_writes_its_numbers_and_lightens_the_running_periods() -> No
     assert rect["encoding"]["color"]["legend"]["orient"] == "bottom"
     assert rect["encoding"]["color"]["legend"]["values"] == [0, 25, 50, 75, 100]
     assert heat["title"]["subtitle"][0].startswith("Lighter: a week not ended by the as-of")
+
+
+def test_the_retention_tables_mark_the_running_diagonal(home: Path) -> None:
+    """Each cohort's last period holds the as-of (a Friday): its share is still counting. The
+    JSON says `"complete": false` on the cohort, the tables mark that cell."""
+    args = ["retention", *FRIDAY]
+    answer = json.loads(run([*args, "-f", "json"], home).stdout)
+    assert answer["cohorts"] and all(c["complete"] is False for c in answer["cohorts"])
+    table = run([*args, "-f", "md"], home).stdout.replace("\\", "")
+    last = answer["cohorts"][-1]
+    row = next(line for line in table.splitlines() if line.startswith(f"| {last['start']} |"))
+    assert row.rstrip(" |").endswith("100.0% *"), row
+    assert "* the week holding the as-of (2026-11-13 00:00 UTC) has not ended" in table
+    whole = json.loads(run(["retention", "--as-of", "2026-11-16", "-f", "json"], home).stdout)
+    assert all("complete" not in c for c in whole["cohorts"])  # a Monday: every week ended

@@ -123,7 +123,9 @@ def test_table_and_md(export: Path) -> None:
     assert table.exit_code == 0, table.stderr
     assert "2026-05-18" in table.stdout and "50.0%" in table.stdout  # 1 of 2 in week 1
     md = run(["retention", *ARGS, "--as-of", AS_OF, "-f", "md"], USERTRACK_EVENTS=str(export))
-    assert "| 2026-05-18 | 2 | 2 · 100.0% | 1 · 50.0% | 2 · 100.0% |" in md.stdout
+    # week 2 (June 1) holds the as-of: still counting, marked
+    assert "| 2026-05-18 | 2 | 2 · 100.0% | 1 · 50.0% | 2 · 100.0% \\* |" in md.stdout
+    assert "\\* the week holding the as-of" in md.stdout
 
 
 def test_cumulative_counts_a_person_up_to_their_last_return(export: Path, tmp_path: Path) -> None:
@@ -246,7 +248,11 @@ def test_day_points_of_daily_cohorts(export: Path) -> None:
     table = run(["retention", "--period", "day", "--since", "2026-05-18", "--start", "signup",
                  "--as-of", AS_OF], USERTRACK_EVENTS=str(export))  # fmt: skip
     shown = " ".join(table.stdout.split())
-    assert "day 1 33.3% · day 7 33.3% · day 14 0.0% · day 30 not reached" in shown
+    # each over fewer than 30 persons: its sample and 95% interval beside it
+    assert (
+        "day 1 33.3% (1 of 3; 6.1-79.2%) · day 7 33.3% (1 of 3; 6.1-79.2%) ·"
+        " day 14 0.0% (0 of 1; 0.0-79.3%) · day 30 not reached"
+    ) in shown
 
 
 COMPARE_ARGS = ["--period", "week", "--periods", "2", "--start", "signup", "--mode", "recurring",

@@ -8,6 +8,7 @@ from typing import Any
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.retention.run import Retention
+from usertrack.analytics.unfinished import MARK
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -124,6 +125,16 @@ def retention_about(r: Retention) -> str:
     )
 
 
+def running_footnote(r: Retention) -> str:
+    """The footnote of a table with a cell whose period has not ended by as_of, or ''."""
+    if not any(c.retained and r.running(c, len(c.retained) - 1) for c in r.cohorts):
+        return ""
+    return (
+        f"{MARK} the {r.period} holding the as-of ({style.moment(r.as_of)}) has not ended:"
+        " that share still grows, not a drop."
+    )
+
+
 def retention_markdown(r: Retention) -> str:
     n = max((len(c.retained) for c in r.cohorts), default=0)
     headers = ["Cohort", "Size", *(f"{r.period.capitalize()} {k}" for k in range(n))]
@@ -133,7 +144,9 @@ def retention_markdown(r: Retention) -> str:
         for k in range(n):
             if k < len(c.retained):
                 v = c.retained[k]
-                cells.append(f"{style.count(v)} · {style.share(v, c.size)}" if c.size else "0")
+                mark = f" {MARK}" if r.running(c, k) else ""  # the diagonal still counting
+                shown = f"{style.count(v)} · {style.share(v, c.size)}" if c.size else "0"
+                cells.append(shown + mark)
             else:
                 cells.append("")
         rows.append(cells)
@@ -141,6 +154,8 @@ def retention_markdown(r: Retention) -> str:
     rows.append(["Average", *average, *[""] * (n + 1 - len(average))])
     lines = [style.md_text(retention_about(r) + ".")]
     tables = [md_table(headers, rows)]
+    if running_footnote(r):
+        tables.append(f"\n{style.md_text(running_footnote(r))}\n")
     if r.day_points:
         lines.append(style.md_text(retention_day_points(r) + "."))
     if r.by is not None:

@@ -24,6 +24,7 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.proportions import judged, wilson
+from usertrack.analytics.unfinished import ended as period_ended
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -147,6 +148,11 @@ class Retention:
             out.append(Change(now.period, now, before, p_value, verdict))
         return out
 
+    def running(self, cohort: Cohort, k: int) -> bool:
+        """Whether the cohort's period k has not ended by as_of (the diagonal still counting)."""
+        start = next_period(cohort.start, self.period, k)
+        return not period_ended(start, self.period, self.as_of)
+
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "as_of": self.as_of,
@@ -159,6 +165,9 @@ class Retention:
             "cohorts": _cohort_documents(self.cohorts),
             "average": [self._counted(p) for p in self.average],
         }
+        for out, c in zip(doc["cohorts"], self.cohorts, strict=True):
+            if c.retained and self.running(c, len(c.retained) - 1):  # its share still grows
+                out["complete"] = False
         if self.by_account:
             doc["counted"] = "accounts"  # each period's count is under `accounts`
         if self.period == "day":

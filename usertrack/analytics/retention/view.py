@@ -17,8 +17,10 @@ from usertrack.analytics.retention.render import (
     retention_change_cells,
     retention_compare_about,
     retention_day_points,
+    running_footnote,
 )
 from usertrack.analytics.retention.run import Retention
+from usertrack.analytics.unfinished import MARK
 from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
@@ -46,7 +48,8 @@ def render_retention(console: Console, r: Retention) -> None:
                 cells.append(plain("-"))
             else:
                 share = 100.0 * c.retained[k] / c.size
-                cells.append(plain(style.pct(share), style_=_heat(share)))
+                mark = f" {MARK}" if r.running(c, k) else ""
+                cells.append(plain(style.pct(share) + mark, style_=_heat(share)))
         rows.append(cells)
     average = retention_average_cells(r)
     rows.append(
@@ -60,7 +63,8 @@ def render_retention(console: Console, r: Retention) -> None:
             rows,
             title=f"Retention: {retention_about(r)}",
             caption=f"Columns are {r.period}s after the cohort's; cells are the cohort's share;"
-            " Average weighs each cohort by its size, over the periods ended by as of.",
+            " Average weighs each cohort by its size, over the periods ended by as of."
+            + (f" {running_footnote(r)}" if running_footnote(r) else ""),
         )
     )
     if r.day_points:
