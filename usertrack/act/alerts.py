@@ -137,6 +137,7 @@ class AlertRun:
     # What entered_segment compared with: {"as_of": moment, "from": how it was obtained}, one
     # of BASELINE_FROM; None when no segment trigger ran.
     baseline: dict[str, Any] | None = None
+    active: list[dict[str, Any]] = field(default_factory=list)  # alert_activity's people, planned
 
     @property
     def key_count(self) -> int:
@@ -447,6 +448,7 @@ def _pass(
         known = plans.of(people)
         for row in people.values():
             row["plan"] = known.get(row["email"])
+        run.active = list(people.values())
         run.alerts.extend(_activity_alerts(ws, rules, people, as_of))
     elif "activity" in kinds:
         run.notes.append("no PostHog source: the activity triggers were skipped")

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from usertrack.act.alerts import ALERT_FIELDS, AlertRun, alerts_document, baseline_words
+from usertrack.act.alerts_filters import ACTIVE_FIELDS
 from usertrack.core import style
 from usertrack.rendering.export import csv_text, json_text, md_table
 
@@ -142,3 +143,92 @@ def pending_document(queue: list[dict[str, Any]], dead: list[dict[str, Any]]) ->
         "queued": [{"key": i["key"], "queued_at": i.get("queued_at")} for i in queue],
         "dead": [{"key": i["key"], "dead_at": i.get("dead_at"), "why": i.get("why")} for i in dead],
     }
+
+
+# --------------------------------------------------------------------------------------------
+# `alerts --active`: everyone active now, with whether they need help
+
+_ACTIVE_HEADERS = ("Email", "Name", "Plan", "Needs help", "Page", "On page", "Events",
+                   "Errors", "Last active")  # fmt: skip
+
+
+def _active_row(person: dict[str, Any]) -> list[Any]:
+    last = person.get("last_active_at")
+    return [
+        person["email"],
+        person.get("name") or "",
+        person.get("plan") or "",
+        ", ".join(person["triggers"]) if person["needs_support"] else "no",
+        person.get("current_page") or "",
+        on_page(person.get("time_on_page_seconds")),
+        "" if person.get("session_events") is None else style.count(person["session_events"]),
+        "" if person.get("session_errors") is None else style.count(person["session_errors"]),
+        style.moment(last) if last is not None else "",
+    ]
+
+
+def _active_heading(run: AlertRun, people: list[dict[str, Any]], lookback: int) -> str:
+    helped = sum(1 for p in people if p["needs_support"])
+    return (
+        f"{style.counted(len(people), 'person', 'persons')} active in the {lookback} minutes to"
+        f" {style.moment(run.as_of)}, {style.count(helped)} needing help"
+    )
+
+
+def render_active(console: Any, run: AlertRun, people: list[dict[str, Any]], lookback: int) -> None:
+    from usertrack.rendering.terminal import Col, fitted_table, plain
+
+    heading = _active_heading(run, people, lookback)
+    if not people:
+        console.print(f"No one active in the {lookback} minutes to {style.moment(run.as_of)}.",
+                      markup=False)  # fmt: skip
+        return
+    cols = [
+        Col("Email"),
+        Col("Name", drop=3),
+        Col("Plan", drop=4),
+        Col("Needs help", wrap=True),
+        Col("Page", drop=5),
+        Col("On page", right=True, drop=6),
+        Col("Events", right=True, drop=2),
+        Col("Errors", right=True, drop=2),
+        Col("Last active", drop=1),
+    ]
+    rows = [_active_row(p) for p in people]
+    console.print(fitted_table(console.width, cols, rows, title=plain(heading)))
+
+
+def active_document(run: AlertRun, people: list[dict[str, Any]], lookback: int) -> dict[str, Any]:
+    return {
+        "as_of": run.as_of,
+        "rules": run.rules_path,
+        "lookback_minutes": lookback,
+        "people": [{k: p.get(k) for k in ACTIVE_FIELDS} for p in people],
+    }
+
+
+def active_json(run: AlertRun, people: list[dict[str, Any]], lookback: int) -> str:
+    text = json_text(active_document(run, people, lookback))
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _NOT_ASCII.sub(_escaped, text)
+
+
+def active_csv(people: list[dict[str, Any]]) -> str:
+    def cell(person: dict[str, Any], key: str) -> Any:
+        value = person.get(key)
+        return " ".join(value) if isinstance(value, list) else value
+
+    return csv_text(ACTIVE_FIELDS, ([cell(p, k) for k in ACTIVE_FIELDS] for p in people))
+
+
+def active_markdown(run: AlertRun, people: list[dict[str, Any]], lookback: int) -> str:
+    head = f"# Active now as of {style.moment(run.as_of)}\n\n"
+    if not people:
+        return head + f"No one active in the {lookback} minutes.\n"
+    return (
+        head
+        + _active_heading(run, people, lookback)
+        + ".\n\n"
+        + md_table(list(_ACTIVE_HEADERS), [_active_row(p) for p in people])
+    )

@@ -29,6 +29,7 @@ from usertrack.core.style import count, counted
 if TYPE_CHECKING:
     from datetime import timedelta
 
+    from usertrack.act.alerts_filters import PeopleFilter
     from usertrack.workspace import Workspace
 
 
@@ -52,6 +53,31 @@ CooldownOpt = Annotated[
         "--cooldown",
         help="At most one Slack message per person per this, whatever triggered it.",
         metavar=DURATION,
+    ),
+]
+PlanFilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plan",
+        help="Only people on this plan (the app's subscription status: trialing, active, ...);"
+        " repeatable. Alerts about the whole project (metrics, failures) stay.",
+        metavar="PLAN",
+    ),
+]
+ActiveWithinOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--active-within",
+        help="Only people whose last event is at most this long before --as-of (15m, 2h).",
+        metavar=DURATION,
+    ),
+]
+ActiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--active",
+        help="Instead of the alerts, everyone active in the rules' lookback (alerts.yaml"
+        " lookback_minutes): their page, time on it, events, and the triggers that fired.",
     ),
 ]
 AppUrlOpt = Annotated[
@@ -149,18 +175,16 @@ def alerts(
         int | None, typer.Option("--passes", min=1, help="With --watch: stop after N passes.")
     ] = None,
     app_url: AppUrlOpt = None,
+    plan: PlanFilterOpt = None,
+    active_within: ActiveWithinOpt = None,
+    active: ActiveOpt = False,
 ) -> None:
     """Who needs help now, and metrics past a threshold or out of range; --notify slack sends."""
     with handle_errors():
         import time
         from datetime import timedelta
 
-        from usertrack.act.alerts import (
-            SEGMENT_EVERY_SECONDS,
-            baseline_words,
-            find_alerts,
-            load_alert_rules,
-        )
+        from usertrack.act.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
         from usertrack.core.clock import parse_as_of
         from usertrack.core.config import resolve_alerts_file
         from usertrack.core.errors import DeliveryError
@@ -175,6 +199,9 @@ def alerts(
             _show_pending(fmt, out)
             return
         chosen = choose_format(fmt, out)
+        if active and notify:
+            raise UsageError("--active lists who is active and sends nothing: leave out --notify")
+        people = _people_filter(plan, active_within)
         if watch and out is not None:
             raise UsageError("--watch prints each pass; it does not take --out")
         wait = _seconds(every, "--every")
@@ -224,10 +251,10 @@ def alerts(
                 )
                 for note in run.notes:
                     info(f"usertrack: {note}")
-                since = baseline_words(run)
-                if since:  # in every format: what "entered a segment" is measured from
-                    info(f"usertrack: segment triggers: {since}")
-                _show_run(run, chosen, out)
+                if active:
+                    _show_active(run, people, rules.params.get("lookback_minutes", 60), chosen, out)
+                else:
+                    _show_filtered(run, people, chosen, out)
                 if url:
                     delivery = _send(ws, run, url, keep, sending)
                 else:
@@ -290,6 +317,52 @@ def _show_pending(fmt: str | None, out: Path | None) -> None:
         return
     for line in pending_lines(outbox.queue, outbox.dead):
         typer.echo(line)
+
+
+def _people_filter(plans: list[str] | None, within: str | None) -> PeopleFilter:
+    from datetime import timedelta
+
+    from usertrack.act.alerts_filters import PeopleFilter
+
+    for name in plans or []:
+        if not name.strip() or len(name) > 100:
+            raise UsageError(f"--plan {name[:100]!r}: a plan name (1 to 100 characters)")
+    span = timedelta(seconds=_seconds(within, "--active-within")) if within else None
+    return PeopleFilter(tuple(p.strip() for p in plans or []), span)
+
+
+def _show_filtered(run: Any, people: PeopleFilter, chosen: str, out: Path | None) -> None:
+    """The alerts the filters keep (what left out, said on stderr), with their baseline."""
+    from usertrack.act.alerts import baseline_words
+    from usertrack.act.alerts_filters import narrow
+
+    gone = narrow(run, people)
+    if people:
+        info(f"usertrack: only {people.words()}: left out {counted(gone, 'alert')}")
+    since = baseline_words(run)
+    if since:  # in every format: what "entered a segment" is measured from
+        info(f"usertrack: segment triggers: {since}")
+    _show_run(run, chosen, out)
+
+
+def _show_active(
+    run: Any, people: PeopleFilter, lookback: int, chosen: str, out: Path | None
+) -> None:
+    from usertrack.act.alerts_filters import active_people
+    from usertrack.act.alerts_view import active_csv, active_json, active_markdown, render_active
+
+    found = active_people(run, people)
+    if people:
+        gone = len(run.active) - len(found)
+        info(f"usertrack: only {people.words()}: left out {counted(gone, 'person', 'persons')}")
+    if chosen == "table":
+        render_active(answer_console(), run, found, lookback)
+    elif chosen == "json":
+        emit(active_json(run, found, lookback), out)
+    elif chosen == "csv":
+        emit(active_csv(found), out)
+    else:
+        emit(active_markdown(run, found, lookback), out)
 
 
 def _show_run(run: Any, chosen: str, out: Path | None) -> None:
