@@ -27,6 +27,7 @@ from usertrack.cli.options import (
 from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
 from usertrack.cli.program import app, handle_errors
 from usertrack.core.errors import UsageError
+from usertrack.reports import user_lists
 
 TemplateOpt = Annotated[
     Path | None,
@@ -198,8 +199,23 @@ def failures(
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="Failing tools shown in the table and md.")
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            max=100_000,
+            help="Failing tools shown in the table and md; with --runs, the runs listed.",
+        ),
     ] = 15,
+    runs: Annotated[
+        bool,
+        typer.Option(
+            "--runs",
+            help="List the failed workflow runs one by one instead, newest first: when, who, the"
+            " run, its error cut to 200 characters.",
+        ),
+    ] = False,
     refresh: RefreshOpt = False,
 ) -> None:
     """Why runs and tool calls fail across all users: causes, owners, tools, standout days."""
@@ -211,6 +227,20 @@ def failures(
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
+        if runs:
+            probe_out(out)
+            with spinner("loading queries") as progress:
+                ws = open_command_workspace(
+                    progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+                )
+                with ws:
+                    check_as_of(ws, moment)
+                    found = user_lists.user_list(
+                        ws, user_lists.FAILED_RUNS, moment or ws.default_as_of(), days=days,
+                        limit=limit,
+                    )  # fmt: skip
+            _emit_list(found, chosen, out)
+            return
         rules = load_failure_rules(resolve_failures_file(failures_file))
         probe_out(out)
         with spinner("loading rules and queries") as progress:
@@ -296,9 +326,36 @@ def tools(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", min=1, max=1000, help="Rows of the top tools, scripts and errors."
+            "--limit",
+            "-n",
+            min=1,
+            max=1000,
+            help="Rows of the top tools, scripts and errors, or of a list (--by-user, ...).",
         ),
     ] = 25,
+    by_user: Annotated[
+        bool,
+        typer.Option(
+            "--by-user",
+            help="List each user's tool calls instead: calls, unique tools, successes, failures,"
+            " average duration, first and last use.",
+        ),
+    ] = False,
+    executions: Annotated[
+        bool,
+        typer.Option(
+            "--executions",
+            help="List the code executions one by one instead, newest first: who, when, what.",
+        ),
+    ] = False,
+    custom: Annotated[
+        bool,
+        typer.Option(
+            "--custom",
+            help="List the custom tools created instead, newest first: creator's email, name,"
+            " description, code length.",
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -314,6 +371,19 @@ def tools(
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
+        asked = [
+            kind
+            for kind, on in (
+                (user_lists.BY_USER, by_user),
+                (user_lists.EXECUTIONS, executions),
+                (user_lists.CUSTOM, custom),
+            )
+            if on
+        ]
+        if len(asked) > 1:
+            raise UsageError(f"{asked[0].option} and {asked[1].option} do not go together")
+        if asked and tool is not None:
+            raise UsageError(f"--tool and {asked[0].option} do not go together")
         if who is not None:
             from usertrack.analytics.by_segment import check_who
 
@@ -336,11 +406,19 @@ def tools(
 
                     segment = check_segment(ws, segment)
                     emails = tool_usage.segment_emails(ws, when, segment, progress, save)
-                report = tool_usage.tool_report(
-                    ws, when, days=days, tool=tool, limit=limit, segment=segment, who=who,
-                    segment_emails=emails, progress=progress,
-                )  # fmt: skip
-        if chosen == "table":
+                if asked:
+                    found = user_lists.user_list(
+                        ws, asked[0], when, days=days, limit=limit, segment=segment, who=who,
+                        segment_emails=emails,
+                    )  # fmt: skip
+                else:
+                    report = tool_usage.tool_report(
+                        ws, when, days=days, tool=tool, limit=limit, segment=segment, who=who,
+                        segment_emails=emails, progress=progress,
+                    )  # fmt: skip
+        if asked:
+            _emit_list(found, chosen, out)
+        elif chosen == "table":
             tool_usage.render(answer_console(), report)
         elif chosen == "json":
             emit(tool_usage.to_json(report), out)
@@ -348,6 +426,21 @@ def tools(
             emit(tool_usage.to_csv(report), out)
         else:
             emit(tool_usage.to_markdown(report), out)
+
+
+def _emit_list(found: user_lists.UserList, chosen: str, out: Path | None) -> None:
+    """A list across users in the chosen format; a cut csv list says so on stderr."""
+    if chosen == "table":
+        user_lists.render(answer_console(), found)
+    elif chosen == "json":
+        emit(user_lists.to_json(found), out)
+    elif chosen == "csv":
+        note = user_lists.cut_note(found)
+        if note:
+            info(f"usertrack: {note}")
+        emit(user_lists.to_csv(found), out)
+    else:
+        emit(user_lists.to_markdown(found), out)
 
 
 @app.command()

@@ -1,0 +1,172 @@
+"""The lists across users a weekly review reads row by row, each one query file of queries/neon/:
+
+- `tools --by-user`: each user's tool calls of the window (tool_users);
+- `tools --executions`: the code executions one by one, newest first (code_execution_list);
+- `tools --custom`: the custom tools created, with their creator and description
+  (custom_tool_list);
+- `failures --runs`: the failed workflow runs one by one, newest first, their error cut to 200
+  characters (failed_run_list).
+
+Each list is bounded by `--limit`: the query is asked one row more than that, and an answer that
+gets it drops it and says the list was cut (`more`). Each row names its user by email, which
+`usertrack user EMAIL` opens (`--anonymize` writes a pseudonym instead, as everywhere it writes
+output). Descriptions and error texts are the app's users' own words: written as text in every
+format, never markup (the terminal's `plain`, Markdown's `md_text`, CSV's `csv_cell`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from usertrack.engines.base import Result
+    from usertrack.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ListKind:
+    """One list: its key in the answer, its query file, its title and the option that asks it."""
+
+    key: str
+    query_id: str
+    title: str
+    option: str
+
+
+BY_USER = ListKind("by_user", "neon/tool_users", "Tool calls by user", "--by-user")
+EXECUTIONS = ListKind(
+    "executions", "neon/code_execution_list", "Code executions, newest first", "--executions"
+)
+CUSTOM = ListKind(
+    "custom", "neon/custom_tool_list", "Custom tools created, newest first", "--custom"
+)
+FAILED_RUNS = ListKind(
+    "runs", "neon/failed_run_list", "Failed workflow runs, newest first", "--runs"
+)
+LISTS = {kind.key: kind for kind in (BY_USER, EXECUTIONS, CUSTOM, FAILED_RUNS)}
+
+OPENS = "`usertrack user EMAIL` opens one of them."
+
+
+@dataclass
+class UserList:
+    """One list's rows (at most `limit`), and whether the query had more (`more`)."""
+
+    kind: ListKind
+    as_of: datetime
+    days: int
+    limit: int
+    result: Result
+    more: bool
+    segment: str | None = None
+    who: str | None = None
+
+    @property
+    def since(self) -> datetime:
+        return self.as_of - timedelta(days=self.days)
+
+
+def user_list(
+    ws: Workspace,
+    kind: ListKind,
+    as_of: datetime,
+    *,
+    days: int,
+    limit: int,
+    segment: str | None = None,
+    who: str | None = None,
+    segment_emails: list[str] | None = None,
+) -> UserList:
+    """Run `kind`'s query over (as_of - days, as_of], asked `limit` + 1 rows: the last one, when
+    it comes, only says the list goes on. `segment_emails` keeps those users only (`--segment`,
+    `--who`), for the lists whose file takes them."""
+    from usertrack.engines.base import Result
+
+    params: dict[str, Any] = {"days": days, "limit": limit + 1}
+    if segment_emails is not None:
+        params.update(segment_only=True, segment_emails=segment_emails)
+    found = ws.run_query(kind.query_id, as_of, **params)
+    more = len(found.rows) > limit
+    result = Result(columns=list(found.columns), rows=list(found.rows[:limit]), meta=found.meta)
+    return UserList(kind, as_of, days, limit, result, more, segment=segment, who=who)
+
+
+def heading(found: UserList) -> str:
+    from usertrack.core import style
+
+    kept = f", segment {found.segment}" if found.segment else ""
+    if found.who is not None:
+        kept = f", who {found.who}"
+    return f"{found.kind.title} as of {style.moment(found.as_of)}, last {found.days} days{kept}"
+
+
+def cut_note(found: UserList) -> str | None:
+    """What a person reads when the list was cut; None when every row is shown."""
+    if not found.more:
+        return None
+    return f"The first {found.limit:,} rows: there are more (raise --limit to see them)."
+
+
+def to_json(found: UserList) -> str:
+    from usertrack.rendering.export import json_text
+
+    doc: dict[str, Any] = {
+        "as_of": found.as_of,
+        "days": found.days,
+        "since": found.since,
+        "list": found.kind.key,
+        "query": found.kind.query_id,
+    }
+    if found.segment is not None:
+        doc["segment"] = found.segment
+    if found.who is not None:
+        doc["who"] = found.who
+    doc.update(limit=found.limit, more=found.more, rows=found.result.as_dicts())
+    return json_text(doc)
+
+
+def to_csv(found: UserList) -> str:
+    """Only the rows (a cut list is told on stderr by the command, as a notice)."""
+    from usertrack.rendering.export import csv_text
+
+    return csv_text(found.result.columns, found.result.rows)
+
+
+def to_markdown(found: UserList) -> str:
+    from usertrack.core import style
+    from usertrack.core.style import md_text
+    from usertrack.rendering.export import md_table
+
+    result = found.result
+    out = [f"# {md_text(heading(found))}\n"]
+    if not result.rows:
+        out.append("None in the window.\n")
+        return "\n".join(out)
+    headers = [style.human_header(c) for c in result.columns]
+    out.append(md_table(headers, [list(r) for r in result.rows], list(result.columns)))
+    note = cut_note(found)
+    lines = [style.counted(len(result.rows), "row") + "."]
+    if note:
+        lines.append(note)
+    lines.append(OPENS)
+    out.append(md_text(" ".join(lines)) + "\n")
+    return "\n".join(out)
+
+
+def render(console: Console, found: UserList) -> None:
+    """The list as one rich table (values as plain text: never markup), its caption saying how
+    many rows, whether there are more, and how to open a user."""
+    from usertrack.rendering.terminal import plain, render_result_table
+
+    console.print(plain(heading(found)))
+    console.print()
+    render_result_table(console, found.result, title=found.kind.title)
+    note = cut_note(found)
+    if note:
+        console.print(plain(note))
+    if found.result.rows:
+        console.print(plain(OPENS))
