@@ -266,3 +266,34 @@ def test_bad_input_is_one_line_and_exit_2(env: Any, args: list[str], says: str) 
     assert result.exit_code == EXIT_USAGE, result.stderr
     assert says in result.stderr
     assert result.stderr.count("error:") == 1 and result.stdout == ""
+
+
+def test_the_mcp_tools_answer_the_lists_as_the_cli(demo_home: Path) -> None:
+    """The options are the tools' arguments: `tools` with by_user, custom, executions and
+    `failures` with runs answer the command's own JSON."""
+    from tests.test_mcp import text, with_client
+
+    cases = [
+        ("tools", {"by_user": True, "limit": 4}, ["tools", "--by-user", "-n", "4"]),
+        ("tools", {"executions": True, "limit": 4}, ["tools", "--executions", "-n", "4"]),
+        ("tools", {"custom": True, "days": 60}, ["tools", "--custom", "-d", "60"]),
+        ("failures", {"runs": True, "limit": 4}, ["failures", "--runs", "-n", "4"]),
+    ]
+
+    async def body(client: Any) -> Any:
+        listed = await client.list_tools()
+        answers = [
+            await client.call_tool(name, {**arguments, "max_items": 0})
+            for name, arguments, _ in cases
+        ]
+        return listed, answers
+
+    listed, answers = with_client(demo_home, body)
+    schemas = {t.name: t.input_schema["properties"] for t in listed.tools}
+    assert {"by_user", "executions", "custom"} <= set(schemas["tools"])
+    assert "runs" in schemas["failures"]
+    for (_, _, cli), answer in zip(cases, answers, strict=True):
+        assert not answer.isError, text(answer)
+        want = json.loads(_ok([*cli, "-f", "json"], demo_home))
+        assert json.loads(text(answer)[0]) == want
+        assert want["rows"]
