@@ -297,3 +297,29 @@ def test_the_mcp_tools_answer_the_lists_as_the_cli(demo_home: Path) -> None:
         want = json.loads(_ok([*cli, "-f", "json"], demo_home))
         assert json.loads(text(answer)[0]) == want
         assert want["rows"]
+
+
+def test_a_list_is_a_dashboard_query_panel_drawn_as_a_table(env: Any) -> None:
+    """A list's query file as a `query` panel: its rows a table in Markdown and HTML, the
+    stranger's error escaped text in both."""
+    folder, variables = env
+    spec = folder / "review.yaml"
+    spec.write_text(
+        "title: review\nperiod: week\npanels:\n"
+        "  - analysis: query\n    title: Failed runs\n"
+        "    query_id: neon/failed_run_list\n    param: [days=30, limit=5]\n"
+    )
+    written = {}
+    for fmt in ("md", "html"):
+        out = folder / f"review.{fmt}"
+        result = run(["report", str(spec), "--as-of", AS_OF, "--out", str(out)], folder / "home",
+                     **variables)  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        written[fmt] = out.read_text()
+    md = written["md"]
+    assert "| Failed at | Email | Run ID | Error |" in md
+    assert md.count("| bob@x.io | 2 |") == 1 and md.count("| ann@x.io | 1 |") == 1
+    assert "<script>" not in md and r"\<script\>alert\(1\)\</script\>" in md
+    page = written["html"]
+    assert "<th>Run ID</th>" in page and "<td>bob@x.io</td>" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -206,6 +206,26 @@ def _alt(panel: dict[str, Any]) -> str | None:
     return made[1] if made else None
 
 
+def query_rows(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
+    """A `query` panel's columns and rows, to show as a table (a list is read row by row, a
+    query file draws no chart); None for any other panel, or a query without a row."""
+    if analysis != "query" or not d.get("rows"):
+        return None
+    return [str(c) for c in d["columns"]], [list(r) for r in d["rows"]]
+
+
+def _html_table(columns: list[str], rows: list[list[Any]]) -> str:
+    """Columns and rows as an HTML table, every header and cell escaped text."""
+    from usertrack.rendering.export import cell_text
+
+    e = html.escape
+    head = "".join(f"<th>{e(style.human_header(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(cell_text(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f'<div class="chart"><table><tr>{head}</tr>{body}</table></div>'
+
+
 def to_markdown(
     meta: dict[str, Any],
     panels: list[dict[str, Any]],
@@ -237,6 +257,12 @@ def to_markdown(
         summary = headline(p["analysis"], data)
         if summary:
             lines.append(f"{style.md_text(summary)}\n")
+        rows = query_rows(p["analysis"], data)
+        if rows is not None:
+            from usertrack.rendering.export import md_table
+
+            headers = [style.human_header(c) for c in rows[0]]
+            lines.append(md_table(headers, rows[1], rows[0]))
         if charts_as == "mermaid":
             lines.extend(f"```mermaid\n{block}\n```\n" for block in mermaid(p["analysis"], data))
             continue
@@ -290,6 +316,9 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         summary = headline(p["analysis"], data)
         if summary:
             parts.append(f'<p class="summary">{e(summary)}</p>')
+        rows = query_rows(p["analysis"], data)
+        if rows is not None:
+            parts.append(_html_table(*rows))
         made = chart(p["analysis"], data, cleaned=True)
         if made:
             parts.append(
