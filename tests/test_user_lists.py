@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -323,3 +324,25 @@ def test_a_list_is_a_dashboard_query_panel_drawn_as_a_table(env: Any) -> None:
     page = written["html"]
     assert "<th>Run ID</th>" in page and "<td>bob@x.io</td>" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_users_overview_on_the_demo(demo_home: Path, demo_db: str) -> None:
+    doc = json.loads(_ok(["segments", "--overview", "-f", "json"], demo_home))
+    as_of = _moment(doc["as_of"])
+    accounts = [
+        (created, credits)
+        for email, created, credits in _sql(
+            demo_db, "SELECT lower(btrim(email)), created_at, credits FROM wasp_user"
+        )
+        if not email.endswith("@datagen.dev") and created <= as_of
+    ]
+    week = as_of.timestamp() - 7 * 86400
+    assert doc["users"] == len(accounts) > 0
+    assert doc["new_users"] == sum(c.timestamp() > week for c, _ in accounts) > 0
+    assert doc["users_using_credits"] == sum(k < 100 for _, k in accounts) > 0
+    average = Decimal(sum(k for _, k in accounts)) / len(accounts)  # numeric: half away
+    assert doc["avg_credits"] == float(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    table = _ok(["segments", "--overview"], demo_home)
+    assert "New in the last 7 days" in table and f"{doc['users']:,}" in table
+    result = run(["segments", "--overview", "--changes"], demo_home)
+    assert result.exit_code == EXIT_USAGE and "do not go together" in result.stderr

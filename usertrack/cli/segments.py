@@ -70,6 +70,14 @@ def segments(
             metavar=MOMENT,
         ),
     ] = None,
+    overview: Annotated[
+        bool,
+        typer.Option(
+            "--overview",
+            help="Show the users at a glance instead: how many, new in the last 7 days, using"
+            " credits, average credits left. Needs the app database.",
+        ),
+    ] = False,
 ) -> None:
     """Classify every user into the segments of segments.yaml and show who to act on."""
     with handle_errors():
@@ -80,7 +88,13 @@ def segments(
         moment = parse_as_of(as_of) if as_of else None
         if since is not None and not changes:
             raise UsageError("--since goes with --changes")
+        if overview and (changes or segment is not None):
+            raise UsageError(f"--overview and {'--changes' if changes else '--segment'} do not"
+                             " go together")  # fmt: skip
         probe_out(out)
+        if overview:
+            _show_overview(moment, chosen, out, queries_dir, segments_file, refresh)
+            return
         if limit is None:
             limit = None if segment is not None else 5
         settings = load_settings()
@@ -130,6 +144,29 @@ def segments(
             if saved:
                 saved.result()
         leave_to_exit(result)
+
+
+def _show_overview(
+    moment: Any, chosen: str, out: Path | None, queries_dir: Any, segments_file: Any, refresh: bool
+) -> None:
+    """`segments --overview`: one query of the app's database, nothing classified or saved."""
+    from usertrack.reports import user_lists
+
+    with spinner("loading queries") as progress:
+        ws = open_command_workspace(
+            progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+        )
+        with ws:
+            check_as_of(ws, moment)
+            found = user_lists.overview(ws, moment or ws.default_as_of())
+    if chosen == "table":
+        user_lists.render_overview(answer_console(), found)
+    elif chosen == "json":
+        emit(user_lists.overview_json(found), out)
+    elif chosen == "csv":
+        emit(user_lists.overview_csv(found), out)
+    else:
+        emit(user_lists.overview_markdown(found), out)
 
 
 def _import_output(chosen: str) -> None:

@@ -170,3 +170,73 @@ def render(console: Console, found: UserList) -> None:
         console.print(plain(note))
     if found.result.rows:
         console.print(plain(OPENS))
+
+
+# ------------------------------------------------------------------------- the users' overview
+
+OVERVIEW_QUERY = "neon/user_overview"
+NEW_DAYS = 7  # "new" users: signed up in the 7 days to the moment, as the weekly review counts
+
+
+@dataclass
+class Overview:
+    """`segments --overview`: the users at a glance (one row of user_overview)."""
+
+    as_of: datetime
+    days: int
+    figures: dict[str, Any]
+
+
+def overview(ws: Workspace, as_of: datetime, *, days: int = NEW_DAYS) -> Overview:
+    found = ws.run_query(OVERVIEW_QUERY, as_of, days=days)
+    rows = found.as_dicts()
+    return Overview(as_of, days, rows[0] if rows else dict.fromkeys(found.columns))
+
+
+def _overview_lines(found: Overview) -> list[tuple[str, Any]]:
+    f = found.figures
+    return [
+        ("Users", f.get("users")),
+        (f"New in the last {found.days} days", f.get("new_users")),
+        ("Using credits (under 100 left)", f.get("users_using_credits")),
+        ("Average credits left", f.get("avg_credits")),
+    ]
+
+
+def overview_heading(found: Overview) -> str:
+    from usertrack.core import style
+
+    return f"Users as of {style.moment(found.as_of)}"
+
+
+def overview_json(found: Overview) -> str:
+    from usertrack.rendering.export import json_text
+
+    return json_text({"as_of": found.as_of, "new_days": found.days, **found.figures})
+
+
+def overview_csv(found: Overview) -> str:
+    from usertrack.rendering.export import csv_text
+
+    names = list(found.figures)
+    return csv_text(["as_of", "new_days", *names],
+                    [[found.as_of, found.days, *(found.figures[n] for n in names)]])  # fmt: skip
+
+
+def overview_markdown(found: Overview) -> str:
+    from usertrack.core.style import md_text
+    from usertrack.rendering.export import cell_text, md_table
+
+    rows = [[name, cell_text(value)] for name, value in _overview_lines(found)]
+    return f"# {md_text(overview_heading(found))}\n\n" + md_table(["", "Value"], rows)
+
+
+def render_overview(console: Console, found: Overview) -> None:
+    from usertrack.rendering.export import cell_text
+    from usertrack.rendering.terminal import Col, fitted_table, plain
+
+    rows = [[plain(name), plain(cell_text(value))] for name, value in _overview_lines(found)]
+    console.print(
+        fitted_table(console.width, [Col(""), Col("Value", right=True)], rows,
+                     title=plain(overview_heading(found)))
+    )  # fmt: skip
