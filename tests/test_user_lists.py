@@ -346,3 +346,91 @@ def test_the_users_overview_on_the_demo(demo_home: Path, demo_db: str) -> None:
     assert "New in the last 7 days" in table and f"{doc['users']:,}" in table
     result = run(["segments", "--overview", "--changes"], demo_home)
     assert result.exit_code == EXIT_USAGE and "do not go together" in result.stderr
+
+
+# ------------------------------------------------ PostHog's lists, on a hand-made events export
+
+
+def _day(d: int, h: int = 10) -> datetime:
+    return datetime(2026, 6, d, h, tzinfo=UTC)
+
+
+# (event, day, person, email, properties). Window (06-03, 06-10]; z@datagen.dev is internal,
+# "px" anonymous (no email), 06-01 is before the window.
+WEB = [
+    ("$pageview", 8, "pa", "ann@x.io", {"$pathname": "/home"}),
+    ("$pageview", 8, "pa", "ann@x.io", {"$pathname": "/home"}),
+    ("$pageview", 9, "pa", "ann@x.io", {"$pathname": "/pricing"}),
+    ("$pageview", 9, "pb", "bob@x.io", {"$pathname": "/home"}),
+    ("$pageview", 9, "px", "", {"$pathname": "/home"}),
+    ("$pageview", 9, "pz", "z@datagen.dev", {"$pathname": "/home"}),
+    ("$pageview", 1, "pa", "ann@x.io", {"$pathname": "/old"}),
+    ("mcp_connect_clicked", 5, "pa", "ann@x.io",
+     {"template_name": "Gmail", "$referring_domain": "google.com"}),
+    ("mcp_connect_clicked", 7, "pa", "ann@x.io", {"template_name": "Slack"}),
+    ("mcp_connect_clicked", 9, "pa", "ann@x.io",
+     {"template_name": "Gmail", "$referring_domain": ""}),
+    ("mcp_connect_clicked", 8, "pb", "bob@x.io",
+     {"template_name": "Notion", "$referring_domain": "news.ycombinator.com"}),
+    ("mcp_connect_clicked", 8, "px", "", {"template_name": "Gmail"}),
+    ("$exception", 6, "pa", "ann@x.io",
+     {"$exception_type": "TypeError", "$exception_message": STRANGER, "$pathname": "/home"}),
+    ("$exception", 9, "pa", "ann@x.io",
+     {"$exception_type": "TypeError", "$exception_message": STRANGER, "$pathname": "/home"}),
+    ("$exception", 8, "pb", "bob@x.io",
+     {"$exception_type": "TypeError", "$exception_message": STRANGER, "$pathname": "/pricing"}),
+    ("$exception", 7, "px", "",
+     {"$exception_type": "ChunkLoadError", "$exception_message": "Loading chunk 1 failed."}),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["local", "live"])
+def web(request: pytest.FixtureRequest, env: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The events above, on the local engine (an events export) or live (the tests' PostHog,
+    ClickHouse behind it), with the hand-made database beside them."""
+    from tests.analytics_helpers import live_posthog
+
+    folder = tmp_path_factory.mktemp(f"web-{request.param}")
+    export = write_export(
+        folder / "events.jsonl",
+        [record(i, e, _day(d), p, p, m, props) for i, (e, d, p, m, props) in enumerate(WEB, 1)],
+    )
+    variables = {k: v for k, v in env[1].items() if k != "USERTRACK_EVENTS"}
+    if request.param == "local":
+        yield folder, {**variables, "USERTRACK_EVENTS": str(export)}
+        return
+    with live_posthog(export, folder) as (_fake, live):
+        yield folder, {**variables, **live}
+
+
+def test_pages_mcp_clicks_and_js_errors_worked_out(web: Any) -> None:
+    pages = _json(web, "sessions", "--pages")
+    assert [(r["page"], r["views"], r["visitors"]) for r in pages["rows"]] == [
+        ("/home", 4, 3), ("/pricing", 1, 1)
+    ]  # fmt: skip
+    clicks = _json(web, "tools", "--mcp-clicks")
+    assert [(r["email"], r["clicks"], r["mcp_servers"], r["referrers"], r["first_click"],
+             r["last_click"]) for r in clicks["rows"]] == [
+        ("ann@x.io", 3, ["Gmail", "Slack"], ["$direct", "google.com"], "2026-06-05T10:00:00Z",
+         "2026-06-09T10:00:00Z"),
+        ("bob@x.io", 1, ["Notion"], ["news.ycombinator.com"], "2026-06-08T10:00:00Z",
+         "2026-06-08T10:00:00Z"),
+    ]  # fmt: skip
+    errors = _json(web, "failures", "--js-errors")
+    assert [(r["error_type"], r["message"], r["occurrences"], r["persons"], r["pages"])
+            for r in errors["rows"]] == [
+        ("TypeError", STRANGER, 3, 2, ["/home", "/pricing"]),
+        ("ChunkLoadError", "Loading chunk 1 failed.", 1, 1, ["(unknown)"]),
+    ]  # fmt: skip
+    assert (errors["rows"][0]["first_seen"], errors["rows"][0]["last_seen"]) == (
+        "2026-06-06T10:00:00Z", "2026-06-09T10:00:00Z"
+    )  # fmt: skip
+    cut = _json(web, "sessions", "--pages", "--top", "1")
+    assert (len(cut["rows"]), cut["more"]) == (1, True)
+    assert "raise --top" in _run(web, "sessions", "--pages", "--top", "1", "-f", "md").stdout
+    assert _json(web, "failures", "--js-errors", "-n", "2")["more"] is False
+    kept = _json(web, "tools", "--mcp-clicks", "--segment", "spender", "--no-save")
+    assert [r["email"] for r in kept["rows"]] == ["ann@x.io"]
+    md = _run(web, "failures", "--js-errors", "-f", "md").stdout
+    assert "<script>" not in md and r"\<script\>alert\(1\)\</script\>" in md
+    assert "usertrack user EMAIL" not in md  # no person in it to open

@@ -617,11 +617,41 @@ def sessions(
     segments_file: SegmentsOpt = None,
     queries_dir: QueriesOpt = None,
     refresh: RefreshOpt = False,
+    pages: Annotated[
+        bool,
+        typer.Option(
+            "--pages",
+            help="List the pages by pageviews instead: views and unique visitors of each page"
+            " over --days (default 30), --top rows.",
+        ),
+    ] = False,
 ) -> None:
     """Sessions: count and per user, durations, bounce rate by entry page, exit pages, countries."""
     options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
+        if options.pop("pages"):
+            _page_list(options)
+            return
         _answer("sessions", options)
+
+
+def _page_list(o: dict[str, Any]) -> None:
+    """`sessions --pages`: the page breakdown, a list of usertrack.reports.user_lists."""
+    from usertrack.cli.reports import emit_list
+    from usertrack.reports import user_lists
+
+    given = [f"--{k}" for k in ("since", "until", "where", "who") if o[k] is not None]
+    if given:
+        raise UsageError(f"--pages and {given[0]} do not go together")
+    chosen = choose_format(o["fmt"], o["out"])
+    probe_out(o["out"])
+    with events_workspace(
+        o["as_of"], queries_dir=o["queries_dir"], segments_file=o["segments_file"],
+        refresh=o["refresh"],
+    ) as (ws, moment, _progress):  # fmt: skip
+        found = user_lists.user_list(ws, user_lists.PAGES, moment, days=o["days"] or 30,
+                                     limit=o["top"], bound="--top")  # fmt: skip
+    emit_list(found, chosen, o["out"])
 
 
 @app.command()

@@ -216,6 +216,14 @@ def failures(
             " run, its error cut to 200 characters.",
         ),
     ] = False,
+    js_errors: Annotated[
+        bool,
+        typer.Option(
+            "--js-errors",
+            help="List the JavaScript errors instead (PostHog's $exception events), most first:"
+            " occurrences, persons affected, pages, first and last seen.",
+        ),
+    ] = False,
     refresh: RefreshOpt = False,
 ) -> None:
     """Why runs and tool calls fail across all users: causes, owners, tools, standout days."""
@@ -227,7 +235,9 @@ def failures(
 
         chosen = choose_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
-        if runs:
+        if runs and js_errors:
+            raise UsageError("--runs and --js-errors do not go together")
+        if runs or js_errors:
             probe_out(out)
             with spinner("loading queries") as progress:
                 ws = open_command_workspace(
@@ -236,10 +246,10 @@ def failures(
                 with ws:
                     check_as_of(ws, moment)
                     found = user_lists.user_list(
-                        ws, user_lists.FAILED_RUNS, moment or ws.default_as_of(), days=days,
-                        limit=limit,
+                        ws, user_lists.FAILED_RUNS if runs else user_lists.JS_ERRORS,
+                        moment or ws.default_as_of(), days=days, limit=limit,
                     )  # fmt: skip
-            _emit_list(found, chosen, out)
+            emit_list(found, chosen, out)
             return
         rules = load_failure_rules(resolve_failures_file(failures_file))
         probe_out(out)
@@ -356,6 +366,14 @@ def tools(
             " description, code length.",
         ),
     ] = False,
+    mcp_clicks: Annotated[
+        bool,
+        typer.Option(
+            "--mcp-clicks",
+            help="List the people who clicked to connect an MCP server instead (PostHog), most"
+            " clicks first: servers, referring domains, first and last click.",
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -377,6 +395,7 @@ def tools(
                 (user_lists.BY_USER, by_user),
                 (user_lists.EXECUTIONS, executions),
                 (user_lists.CUSTOM, custom),
+                (user_lists.MCP_CLICKS, mcp_clicks),
             )
             if on
         ]
@@ -417,7 +436,7 @@ def tools(
                         segment_emails=emails, progress=progress,
                     )  # fmt: skip
         if asked:
-            _emit_list(found, chosen, out)
+            emit_list(found, chosen, out)
         elif chosen == "table":
             tool_usage.render(answer_console(), report)
         elif chosen == "json":
@@ -428,7 +447,7 @@ def tools(
             emit(tool_usage.to_markdown(report), out)
 
 
-def _emit_list(found: user_lists.UserList, chosen: str, out: Path | None) -> None:
+def emit_list(found: user_lists.UserList, chosen: str, out: Path | None) -> None:
     """A list across users in the chosen format; a cut csv list says so on stderr."""
     if chosen == "table":
         user_lists.render(answer_console(), found)

@@ -7,8 +7,14 @@
 - `failures --runs`: the failed workflow runs one by one, newest first, their error cut to 200
   characters (failed_run_list).
 
+And from PostHog's events, each one query file of queries/posthog/:
+- `tools --mcp-clicks`: MCP connect clicks per person, with servers and referrers (mcp_click_list);
+- `failures --js-errors`: JavaScript exceptions by error, with persons affected (js_errors);
+- `sessions --pages`: pageviews by page, with unique visitors (page_views).
+
 Each list is bounded by `--limit`: the query is asked one row more than that, and an answer that
-gets it drops it and says the list was cut (`more`). Each row names its user by email, which
+gets it drops it and says the list was cut (`more`); a PostHog file, whose LIMIT is its own, is
+cut here to `--limit` alike. Each row names its user by email, which
 `usertrack user EMAIL` opens (`--anonymize` writes a pseudonym instead, as everywhere it writes
 output). Descriptions and error texts are the app's users' own words: written as text in every
 format, never markup (the terminal's `plain`, Markdown's `md_text`, CSV's `csv_cell`).
@@ -19,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,7 +55,15 @@ CUSTOM = ListKind(
 FAILED_RUNS = ListKind(
     "runs", "neon/failed_run_list", "Failed workflow runs, newest first", "--runs"
 )
-LISTS = {kind.key: kind for kind in (BY_USER, EXECUTIONS, CUSTOM, FAILED_RUNS)}
+MCP_CLICKS = ListKind(
+    "mcp_clicks", "posthog/mcp_click_list", "MCP connect clicks by person", "--mcp-clicks"
+)
+JS_ERRORS = ListKind("js_errors", "posthog/js_errors", "JavaScript errors", "--js-errors")
+PAGES = ListKind("pages", "posthog/page_views", "Pages by views", "--pages")
+LISTS = {
+    kind.key: kind
+    for kind in (BY_USER, EXECUTIONS, CUSTOM, FAILED_RUNS, MCP_CLICKS, JS_ERRORS, PAGES)
+}
 
 OPENS = "`usertrack user EMAIL` opens one of them."
 
@@ -64,10 +80,15 @@ class UserList:
     more: bool
     segment: str | None = None
     who: str | None = None
+    bound: str = "--limit"  # the option that bounds it (`sessions --pages`: --top)
 
     @property
     def since(self) -> datetime:
         return self.as_of - timedelta(days=self.days)
+
+    @property
+    def names_people(self) -> bool:
+        return "email" in self.result.columns
 
 
 def user_list(
@@ -80,19 +101,27 @@ def user_list(
     segment: str | None = None,
     who: str | None = None,
     segment_emails: list[str] | None = None,
+    bound: str = "--limit",
 ) -> UserList:
     """Run `kind`'s query over (as_of - days, as_of], asked `limit` + 1 rows: the last one, when
     it comes, only says the list goes on. `segment_emails` keeps those users only (`--segment`,
     `--who`), for the lists whose file takes them."""
     from usertrack.engines.base import Result
 
-    params: dict[str, Any] = {"days": days, "limit": limit + 1}
+    names = ws.library.get(kind.query_id).param_names
+    params: dict[str, Any] = {"days": days}
+    if "limit" in names:
+        params["limit"] = limit + 1
     if segment_emails is not None:
-        params.update(segment_only=True, segment_emails=segment_emails)
+        if "segment_only" not in names:
+            raise UsageError(f"{kind.option} does not go with --segment or --who")
+        # PostHog's files take 0/1 (HogQL has no bound boolean), the database's true/false
+        on: bool | int = 1 if kind.query_id.startswith("posthog/") else True
+        params.update(segment_only=on, segment_emails=segment_emails)
     found = ws.run_query(kind.query_id, as_of, **params)
     more = len(found.rows) > limit
     result = Result(columns=list(found.columns), rows=list(found.rows[:limit]), meta=found.meta)
-    return UserList(kind, as_of, days, limit, result, more, segment=segment, who=who)
+    return UserList(kind, as_of, days, limit, result, more, segment, who, bound)
 
 
 def heading(found: UserList) -> str:
@@ -108,7 +137,7 @@ def cut_note(found: UserList) -> str | None:
     """What a person reads when the list was cut; None when every row is shown."""
     if not found.more:
         return None
-    return f"The first {found.limit:,} rows: there are more (raise --limit to see them)."
+    return f"The first {found.limit:,} rows: there are more (raise {found.bound} to see them)."
 
 
 def to_json(found: UserList) -> str:
@@ -152,7 +181,8 @@ def to_markdown(found: UserList) -> str:
     lines = [style.counted(len(result.rows), "row") + "."]
     if note:
         lines.append(note)
-    lines.append(OPENS)
+    if found.names_people:
+        lines.append(OPENS)
     out.append(md_text(" ".join(lines)) + "\n")
     return "\n".join(out)
 
@@ -168,7 +198,7 @@ def render(console: Console, found: UserList) -> None:
     note = cut_note(found)
     if note:
         console.print(plain(note))
-    if found.result.rows:
+    if found.result.rows and found.names_people:
         console.print(plain(OPENS))
 
 
