@@ -60,10 +60,6 @@ MCP_CLICKS = ListKind(
 )
 JS_ERRORS = ListKind("js_errors", "posthog/js_errors", "JavaScript errors", "--js-errors")
 PAGES = ListKind("pages", "posthog/page_views", "Pages by views", "--pages")
-LISTS = {
-    kind.key: kind
-    for kind in (BY_USER, EXECUTIONS, CUSTOM, FAILED_RUNS, MCP_CLICKS, JS_ERRORS, PAGES)
-}
 
 OPENS = "`usertrack user EMAIL` opens one of them."
 
