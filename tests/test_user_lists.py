@@ -270,8 +270,8 @@ def test_bad_input_is_one_line_and_exit_2(env: Any, args: list[str], says: str) 
 
 
 def test_the_mcp_tools_answer_the_lists_as_the_cli(demo_home: Path) -> None:
-    """The options are the tools' arguments: `tools` with by_user, custom, executions and
-    `failures` with runs answer the command's own JSON."""
+    """The options are the tools' arguments: every list, and the overview, answer the
+    command's own JSON."""
     from tests.test_mcp import text, with_client
 
     cases = [
@@ -279,6 +279,10 @@ def test_the_mcp_tools_answer_the_lists_as_the_cli(demo_home: Path) -> None:
         ("tools", {"executions": True, "limit": 4}, ["tools", "--executions", "-n", "4"]),
         ("tools", {"custom": True, "days": 60}, ["tools", "--custom", "-d", "60"]),
         ("failures", {"runs": True, "limit": 4}, ["failures", "--runs", "-n", "4"]),
+        ("failures", {"js_errors": True}, ["failures", "--js-errors"]),
+        ("tools", {"mcp_clicks": True, "limit": 3}, ["tools", "--mcp-clicks", "-n", "3"]),
+        ("sessions", {"pages": True, "top": 3}, ["sessions", "--pages", "--top", "3"]),
+        ("segments", {"overview": True}, ["segments", "--overview"]),
     ]
 
     async def body(client: Any) -> Any:
@@ -292,12 +296,13 @@ def test_the_mcp_tools_answer_the_lists_as_the_cli(demo_home: Path) -> None:
     listed, answers = with_client(demo_home, body)
     schemas = {t.name: t.input_schema["properties"] for t in listed.tools}
     assert {"by_user", "executions", "custom"} <= set(schemas["tools"])
-    assert "runs" in schemas["failures"]
+    assert {"runs", "js_errors"} <= set(schemas["failures"])
+    assert "pages" in schemas["sessions"] and "overview" in schemas["segments"]
     for (_, _, cli), answer in zip(cases, answers, strict=True):
-        assert not answer.isError, text(answer)
+        assert not answer.is_error, text(answer)
         want = json.loads(_ok([*cli, "-f", "json"], demo_home))
         assert json.loads(text(answer)[0]) == want
-        assert want["rows"]
+        assert want.get("rows") or want.get("users")
 
 
 def test_a_list_is_a_dashboard_query_panel_drawn_as_a_table(env: Any) -> None:

@@ -84,12 +84,13 @@ class ToolSpec:
     inline: frozenset[str] = frozenset()  # query text: only with --allow-inline-queries
 
 
-# `limit` of segments, user and failures shapes only the table and Markdown, never the JSON:
-# the tools limit their answers with `max_items` instead.
+# `limit` of segments, user and accounts shapes only the table and Markdown, never the JSON:
+# the tools limit their answers with `max_items` instead. failures' bounds the JSON of its lists
+# (runs, js_errors), so the tool takes it.
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("segments", ("segments",), ("--format", "json", "--no-save"), frozenset({"limit"})),
     ToolSpec("user", ("user",), hide=frozenset({"limit"})),
-    ToolSpec("failures", ("failures",), hide=frozenset({"limit"})),
+    ToolSpec("failures", ("failures",)),
     # --no-save: segments classified for --segment stay out of the history
     ToolSpec("tools", ("tools",), ("--format", "json", "--no-save")),
     ToolSpec("accounts", ("accounts",), hide=frozenset({"limit"})),
