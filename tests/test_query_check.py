@@ -263,6 +263,9 @@ def test_the_check_needs_a_live_posthog(demo_home: Path, tmp_path: Path) -> None
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs a live PostHog" in lines[0], result.stderr
     doctor = run(["doctor"], demo_home)
-    assert "✓ HogQL files: not checked: checking the query files against PostHog needs a live" in (
+    # a check not run gets a '-', never the tick of a check that passed
+    assert "- HogQL files: not checked: checking the query files against PostHog needs a live" in (
         doctor.stdout
     )
+    assert "✓ HogQL files" not in doctor.stdout
+    assert "- PostHog project key: not checked" in doctor.stdout

@@ -36,6 +36,7 @@ class Check:
     fix: str | None = None
     exit_code: int = 0
     warning: bool = False  # ok, but said plainly with its fix (a role that could do more)
+    skipped: bool = False  # not run (what it needs is not configured): no tick, a '-'
 
 
 def _fail(name: str, err: UsertrackError | Exception, fix: str, code: int | None = None) -> Check:
@@ -106,7 +107,9 @@ def _act_checks() -> list[Check]:
             Check(
                 "PostHog project key",
                 True,
-                "POSTHOG_PROJECT_API_KEY is not set: `sync posthog` runs as a dry run only",
+                "not checked: POSTHOG_PROJECT_API_KEY is not set, so `sync posthog` runs as a dry"
+                " run only",
+                skipped=True,
             )
         )
         return out
@@ -148,7 +151,7 @@ def _demo_checks(settings: Settings, library: Any, progress: Any) -> list[Check]
             True,
             f"{demo.users:,} users, data up to {demo.anchor.isoformat()}, in {demo.root}",
         ),
-        Check("HogQL files", True, NEEDS_LIVE_POSTHOG),
+        Check("HogQL files", True, NEEDS_LIVE_POSTHOG, skipped=True),
     ]
     source = PostgresSource(uri, description="demo PostgreSQL")
     try:
@@ -426,7 +429,7 @@ def _posthog_checks(settings: Settings, library: Any, progress: Any) -> list[Che
                     f"{settings.events_path}: {count[0] if count else 0} events"
                     f" ({stats.summary()})",
                 ),
-                Check("HogQL files", True, NEEDS_LIVE_POSTHOG),
+                Check("HogQL files", True, NEEDS_LIVE_POSTHOG, skipped=True),
             ]
         except UsertrackError as e:
             return [_fail("PostHog events export", e, "point USERTRACK_EVENTS at a PostHog export")]

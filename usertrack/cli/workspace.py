@@ -91,7 +91,7 @@ def doctor(
                 progress=progress,
             )
         for check in checks:
-            mark = "!" if check.warning else "✓" if check.ok else "✗"
+            mark = "!" if check.warning else "-" if check.skipped else "✓" if check.ok else "✗"
             typer.echo(f"{mark} {check.name}: {check.detail}")
             if (check.warning or not check.ok) and check.fix:
                 typer.echo("  fix: " + check.fix.replace("\n", "\n    "))
