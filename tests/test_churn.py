@@ -191,6 +191,32 @@ def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment
     assert_usage_error(["churn", *args, "--as-of", AS_OF], fragment, USERTRACK_EVENTS=str(export))
 
 
+def test_the_window_help_offers_only_values_churn_takes(export: Path) -> None:
+    """The score counts whole days: `--help` offers no hour or minute it would then refuse."""
+    import re
+
+    from usertrack.analytics.churn.run import window_days
+
+    help_text = " ".join(run(["churn", "--help"]).stdout.split())
+    offered = re.search(r"A DURATION: (.*?)\. \[default", help_text)
+    assert offered is not None, help_text
+    values = re.findall(r"\b\d+(?:mo|[dwhm])\b", offered.group(1))
+    assert values and "1h" not in values
+    assert all(window_days(value) >= 1 for value in values)
+
+
+def test_limit_is_n_as_in_the_other_commands_and_top_its_hidden_old_name(export: Path) -> None:
+    everyone = churn_json(export)
+    assert len(everyone["at_risk"]["users"]) == 1
+    for flag in ("-n", "--limit", "--top"):
+        assert churn_json(export, [*ARGS, flag, "0"])["at_risk"]["users"] == []
+    help_text = run(["churn", "--help"]).stdout
+    assert "--limit" in help_text and "--top" not in help_text
+    assert_usage_error(
+        ["churn", "-n", "1001", "--as-of", AS_OF], "--limit 1001", USERTRACK_EVENTS=str(export)
+    )
+
+
 APP_ROWS = """
 INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
 INSERT INTO wasp_user VALUES (2, E' A@X.io\\t', 90, NULL, NULL, '2026-05-02');

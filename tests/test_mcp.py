@@ -226,7 +226,11 @@ def test_schemas_follow_the_commands(demo_home: Path) -> None:
         exposed = set(tool.schema["properties"]) - {"max_items"}
         assert exposed <= names
         paths = {p.name for p in tool.command.params if mcp_server.names_a_path(p)}
-        assert names - exposed <= mcp_server._NEVER | tool.spec.hide | paths
+        old_names = {p.name for p in tool.command.params if getattr(p, "hidden", False)}
+        assert names - exposed <= mcp_server._NEVER | tool.spec.hide | paths | old_names
+        assert not old_names & exposed  # a hidden old name is the CLI's only
+    churn = mcp_server.tools(allow_act=True)["churn"].schema["properties"]
+    assert "limit" in churn and "top" not in churn
 
 
 def test_large_answers_are_cut_with_their_totals(demo_home: Path) -> None:

@@ -707,7 +707,8 @@ def churn(
         str,
         window_option(
             "The engagement score's window, whole days: recency's horizon, the days its"
-            " frequency and breadth count; no event in it is 'left'."
+            " frequency and breadth count; no event in it is 'left'.",
+            examples="whole days, 30d, 2w, 1mo (31 days)",
         ),
     ] = "30d",
     backtest: Annotated[
@@ -724,9 +725,15 @@ def churn(
             "--horizon", help="The backtest scores as of this many days ago.", metavar="DAYS"
         ),
     ] = 28,
-    top: Annotated[
-        int, typer.Option("--top", help="List this many at-risk users (lowest scores first).")
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", "-n", help="List this many at-risk users (lowest scores first), 0-1000."
+        ),
     ] = 10,
+    top: Annotated[
+        int | None, typer.Option("--top", hidden=True, help="--limit's old name.")
+    ] = None,
     where: WhereOpt = None,
     who: WhoOpt = None,
     fmt: FormatOpt = None,
@@ -748,7 +755,9 @@ def churn(
         chosen_who = _who(who)
         chosen_period = parse_period(period)
         days = churns.window_days(window)
-        churns.check(periods, days, horizon, top)
+        if top is not None:  # the hidden old name
+            limit = top
+        churns.check(periods, days, horizon, limit)
         probe_out(out)
         with events_workspace(
             as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
@@ -756,6 +765,6 @@ def churn(
             kept = ws.scoped(Scope(where=filters))
             result = segmented.run(kept, moment, lambda run_ws: churns.churn(
                 run_ws, moment, period=chosen_period, periods=periods, window=days,
-                horizon=horizon, top=top, backtest=backtest, progress=progress,
+                horizon=horizon, top=limit, backtest=backtest, progress=progress,
             ), who=chosen_who, progress=progress)  # fmt: skip
         _analytics_output(chosen, out, result, "churn", churn_report, "churn.view", where=filters)

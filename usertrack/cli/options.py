@@ -21,13 +21,14 @@ PROPERTY = "PROP"  # an event or person property
 EXPRESSION = "EXPR"  # a HogQL expression
 
 
-def window_option(what: str) -> Any:
+def window_option(what: str, examples: str = "14d, 1h, 30m, 2w, 1mo (31 days)") -> Any:
     """`--window`/`-w`, one meaning for every command: a DURATION (a number and a unit; a bare
-    number is refused, the unit is never guessed). `what` says what the window is for."""
+    number is refused, the unit is never guessed). `what` says what the window is for;
+    `examples` offers only values the command takes."""
     return typer.Option(
         "--window",
         "-w",
-        help=f"{what} A DURATION: 14d, 1h, 30m, 2w, 1mo (31 days).",
+        help=f"{what} A DURATION: {examples}.",
         metavar=DURATION,
     )
 

@@ -235,7 +235,12 @@ def _json_type(param: Any) -> dict[str, Any]:
 def _exposed(spec: ToolSpec, command: Any) -> list[Any]:
     hidden = _NEVER | spec.hide
     return [
-        p for p in command.params if p.expose_value and p.name not in hidden and not names_a_path(p)
+        p
+        for p in command.params
+        if p.expose_value
+        and p.name not in hidden
+        and not getattr(p, "hidden", False)  # an old name kept for the command line only
+        and not names_a_path(p)
     ]
 
 

@@ -256,7 +256,7 @@ def check(periods: int, window: int, horizon: int, top: int) -> None:
     if not 1 <= horizon <= MAX_DAYS:
         raise UsageError(f"--horizon {horizon} must be from 1 to {MAX_DAYS} days")
     if not 0 <= top <= 1000:
-        raise UsageError(f"--top {top} must be from 0 to 1000")
+        raise UsageError(f"--limit {top} must be from 0 to 1000")
 
 
 def _score_sql(runs: str | None, moment: datetime, window: int, suffix: str = "") -> str:
