@@ -149,6 +149,11 @@ def test_trend_is_each_periods_entrants_conversion(export: Path) -> None:
     assert (
         "## Conversion by week of entry" in md.stdout and "| 0:30:00 | 0:31:00 | 1 |" in md.stdout
     )
+    # a rate to one decimal, as every other rate of the funnel
+    assert "| 2026-06-01 | 4 | 1 | 25.0% |" in md.stdout, md.stdout
+    table = run(["funnel", *STEPS, *RANGE, "--trend", "week", "--as-of", AS_OF],
+                USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert " 25.0% " in table.stdout and "25.00%" not in table.stdout
 
 
 def persons(doc: dict[str, Any]) -> list[int]:

@@ -235,7 +235,7 @@ def trend_rows(f: Funnel) -> list[list[str]]:
     return [
         [p.start.isoformat() + ("" if whole(p.start, interval, f.range) else f" {MARK}"),
          style.count(p.entered), style.count(p.converted),
-         f"{p.conversion_rate:.2f}%" if p.entered else "-"]
+         style.pct(p.conversion_rate) if p.entered else "-"]
         for p in f.trend
     ]  # fmt: skip
 
