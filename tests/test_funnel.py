@@ -250,3 +250,20 @@ def test_a_funnel_of_too_many_steps_is_refused_at_once(export: Path) -> None:
         ["funnel", *steps], "at most 20 steps, not 1200", USERTRACK_EVENTS=str(export)
     )
     assert time.monotonic() - started < 30
+
+
+def test_a_cells_people_are_headed_in_words_with_rates_in_percent(demo_home: Path) -> None:
+    """A `--persons` table and its Markdown are for people: headers in words, a rate with its
+    '%' (JSON and csv keep the profile's column names and numbers)."""
+    md = run(["funnel", "--persons", "2", "-f", "md"], demo_home)
+    assert md.exit_code == 0, md.stderr
+    lines = md.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| Email |"))
+    header, first = lines[at], lines[at + 2]
+    assert "| Subscription status |" in header and "| Run success rate |" in header, header
+    assert "| Days since last event in PostHog |" in header and "_" not in header
+    assert first.split("|")[header.split("|").index(" Run success rate ")].strip().endswith("%")
+    table = run(["funnel", "--persons", "2"], demo_home)
+    assert "subscription_status" not in table.stdout and "run_success_rate" not in table.stdout
+    csv = run(["funnel", "--persons", "2", "-f", "csv"], demo_home).stdout
+    assert "subscription_status" in csv.splitlines()[0]

@@ -3,12 +3,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from usertrack.analytics.actors.run import SHOWN, Actors
+
+# A shown column whose name alone would not say where it comes from (the profile's names:
+# docs/query-files.md); the others are written in words by style.human_header
+HEADERS = {"days_since_active": "Days since last event in PostHog"}
 
 
 def shown_columns(found: Actors) -> list[str]:
     """The profile columns a table or Markdown shows: the usual few that the profile has."""
     return [c for c in SHOWN if c in found.columns]
+
+
+def shown_headers(columns: list[str]) -> list[str]:
+    from usertrack.core import style
+
+    return [HEADERS.get(c) or style.human_header(c) for c in columns]
+
+
+def shown_cell(person: dict[str, Any], column: str) -> str:
+    """One shown profile value for a person to read: a rate with its '%' (style.human)."""
+    from usertrack.core import style
+
+    return style.human(person.get(column), column)
 
 
 def actors_title(found: Actors) -> str:
@@ -49,13 +68,13 @@ def actors_csv(found: Actors) -> str:
 def actors_markdown(found: Actors) -> str:
     from usertrack.analytics.common import md_section
     from usertrack.core import style
-    from usertrack.rendering.export import cell_text, md_table
+    from usertrack.rendering.export import md_table
 
     shown = shown_columns(found)
     lines = [style.md_text(f"{actors_title(found)}, as of {style.moment(found.as_of)}.")]
     lines += [style.md_text(note) for note in found.notes]
     rows = [
-        [p["email"], p["person_id"], *(cell_text(p.get(c)) for c in shown)] for p in found.people()
+        [p["email"], p["person_id"], *(shown_cell(p, c) for c in shown)] for p in found.people()
     ]
-    table = md_table(["Email", "Person", *shown], rows)
+    table = md_table(["Email", "Person", *shown_headers(shown)], rows)
     return md_section(f"People of {found.command} {found.cell}", lines, [table])
