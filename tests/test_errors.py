@@ -161,3 +161,34 @@ def test_what_psycopg_logs_as_ignored_is_not_printed(make_database: Callable[[st
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "{big}"],
+        ["funnel", "--window", "{big}"],
+        ["funnel", "--as-of", "{big}"],
+        ["activity", "--who", "{big}"],
+        ["retention", "--start", "{big}"],
+        ["paths", "--from", "{big}"],
+        ["features", "{big}", "{big}"],
+        ["query", "{big}"],
+    ],
+)
+def test_a_huge_input_is_named_in_a_message_not_echoed_whole(
+    demo_home: object, args: list[str]
+) -> None:
+    """A 100 KB argument: the error (or warning) quotes at most 200 characters of it and says
+    how long it was, on one line each."""
+    from pathlib import Path
+
+    from tests.cli_runner import run
+
+    big = "x" * 100_000
+    result = run([a.replace("{big}", big) for a in args], Path(str(demo_home)))
+    lines = [line for line in result.stderr.splitlines() if "x" * 190 in line]
+    assert lines, result.stderr[:500]
+    for line in lines:
+        assert "x" * 200 not in line and "(100,00" in line, line[:400]
+        assert "characters) (100" not in line and len(line) < 1000  # cut once

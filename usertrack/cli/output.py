@@ -80,7 +80,9 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    typer.echo(f"usertrack: warning: {safe(message)}", err=True)
+    from usertrack.core.errors import cut_inputs
+
+    typer.echo(f"usertrack: warning: {safe(cut_inputs(message))}", err=True)
 
 
 def _stderr_may_be_terminal() -> bool:

@@ -23,6 +23,7 @@ from usertrack.core.errors import (
     LimitError,
     UsageError,
     UsertrackError,
+    cut_inputs,
     ended_with,
     redact,
 )
@@ -75,7 +76,7 @@ class OneLineErrors(TyperGroup):
             where = ""
             if ctx is not None and ctx.parent is not None:  # the subcommand, without "usertrack"
                 where = ctx.command_path.split(" ", 1)[-1] + ": "
-            message = _plain_type_names(" ".join(e.format_message().split()))
+            message = cut_inputs(_plain_type_names(" ".join(e.format_message().split())))
             hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
             # The parser's words and the caller's own arguments: no data of the sources.
             ended_with(UsageError(f"{where}{message}", hint=hint, data={}))

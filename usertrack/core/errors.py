@@ -35,6 +35,30 @@ def first_line(error: BaseException) -> str:
 
 Quoted = str | Sequence[str]  # a value an error quotes: one, or a list (cells, names)
 
+# An input a message quotes is cut to this many characters: a 100 KB argument is named, not
+# echoed back whole.
+QUOTED_LIMIT = 200
+_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(QUOTED_LIMIT + 1) + r""",})\1""")
+_LONG_RUN = re.compile(r"\S{" + str(QUOTED_LIMIT + 1) + ",}")
+
+
+def cut_inputs(text: str) -> str:
+    """`text` with each quoted value, and each run without a space, longer than QUOTED_LIMIT
+    characters cut to that many (its quotes and '...' included), saying how long it was. What
+    it leaves is never cut again."""
+    if len(text) <= QUOTED_LIMIT:
+        return text
+
+    def quoted(m: re.Match[str]) -> str:
+        mark, value = m.group(1), m.group(2)
+        return f"{mark}{value[: QUOTED_LIMIT - 5]}...{mark} ({len(value):,} characters)"
+
+    def run(m: re.Match[str]) -> str:
+        value = m.group(0)
+        return f"{value[: QUOTED_LIMIT - 3]}... ({len(value):,} characters)"
+
+    return _LONG_RUN.sub(run, _LONG_QUOTED.sub(quoted, text))
+
 
 class UsertrackError(Exception):
     """Base class: `str(err)` is the one-line message shown to the user.
@@ -56,11 +80,14 @@ class UsertrackError(Exception):
         self, message: str, *, hint: str | None = None, data: Mapping[str, Quoted] | None = None
     ) -> None:
         self.data: dict[str, Quoted] | None = None
-        self.words = redact(message)
+        # a template's own words are usertrack's; a message without data may quote any input
+        self.words = redact(message) if data else cut_inputs(redact(message))
         self.hint_words = redact(hint) if hint else None
         if data is not None:
             self.data = {
-                name: redact(value) if isinstance(value, str) else [redact(v) for v in value]
+                name: cut_inputs(redact(value))
+                if isinstance(value, str)
+                else [cut_inputs(redact(v)) for v in value]
                 for name, value in data.items()
             }
         super().__init__(self._filled(self.words))
