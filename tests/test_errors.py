@@ -192,3 +192,34 @@ def test_a_huge_input_is_named_in_a_message_not_echoed_whole(
     for line in lines:
         assert "x" * 200 not in line and "(100,00" in line, line[:400]
         assert "characters) (100" not in line and len(line) < 1000  # cut once
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("segments.yaml", ["segments", "--segments", "{file}"]),
+        ("alerts.yaml", ["alerts", "--alerts", "{file}"]),
+        ("weekly.md.j2", ["report", "weekly", "--template", "{file}"]),
+        ("steps.yaml", ["funnel", "--steps-file", "{file}"]),
+        ("posthog/mine.sql", ["query", "--queries", "{folder}", "mine"]),
+    ],
+)
+def test_a_file_that_is_not_utf8_gets_one_message_naming_its_line_and_column(
+    demo_home: object, tmp_path: object, name: str, args: list[str]
+) -> None:
+    """Every file usertrack reads says the same of bytes that are not UTF-8: file:line, the
+    byte and its column."""
+    from pathlib import Path
+
+    from tests.cli_runner import run
+
+    folder = Path(str(tmp_path)) / "files"
+    path = folder / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"-- one line\nab\xffc\n")
+    argv = [a.replace("{file}", str(path)).replace("{folder}", str(folder)) for a in args]
+    result = run(argv, Path(str(demo_home)))
+    assert result.exit_code != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("usertrack: error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].endswith(f"{path}:2: not UTF-8 text: byte 0xff in column 3"), errors[0]

@@ -311,7 +311,9 @@ def test_steps_from_a_yaml_list(export: Path, tmp_path: Path) -> None:
     bad.write_text("- signup\n- [start\n")
     assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:3: not YAML", **env)
     bad.write_bytes(b"- sign\xffup\n")
-    assert_usage_error([*base, "--steps-file", str(bad)], "it is not UTF-8 text", **env)
+    assert_usage_error(
+        [*base, "--steps-file", str(bad)], f"{bad}:1: not UTF-8 text: byte 0xff in column 7", **env
+    )
     both = [*base, "signup", "--steps-file", str(steps)]
     assert_usage_error(both, "as arguments or in --steps-file, not both", **env)
 

@@ -42,7 +42,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from usertrack.core.errors import ConfigError, redact, register_secret, register_url_secrets
+from usertrack.core.errors import (
+    ConfigError,
+    not_utf8,
+    redact,
+    register_secret,
+    register_url_secrets,
+)
 from usertrack.core.rulefiles import did_you_mean
 from usertrack.core.shipped import shipped_path
 
@@ -163,8 +169,9 @@ def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        line, why = not_utf8(e)
+        raise ConfigError(f"{path}:{line}: {why}") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
     import tomllib  # only for a file there is (6 ms)

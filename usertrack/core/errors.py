@@ -42,6 +42,16 @@ _LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(QUOTED_LIMIT + 1) + r""",
 _LONG_RUN = re.compile(r"\S{" + str(QUOTED_LIMIT + 1) + ",}")
 
 
+def not_utf8(error: UnicodeDecodeError) -> tuple[int, str]:
+    """Where a file that is not UTF-8 first breaks it, and one way to say so for every file
+    usertrack reads: (its line, 'not UTF-8 text: byte 0xff in column 3')."""
+    data = bytes(error.object)
+    start = error.start
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    return line, f"not UTF-8 text: byte 0x{data[start]:02x} in column {column}"
+
+
 def cut_inputs(text: str) -> str:
     """`text` with each quoted value, and each run without a space, longer than QUOTED_LIMIT
     characters cut to that many (its quotes and '...' included), saying how long it was. What

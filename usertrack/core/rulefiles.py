@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from usertrack.core.errors import UsertrackError
+from usertrack.core.errors import UsertrackError, not_utf8
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 1) -> str:
@@ -65,8 +65,9 @@ def compose_with_marks(path: Path, unreadable: str = "") -> Any:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except OSError as e:
         raise UsageError(f"{unreadable}cannot read {path}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{unreadable}cannot read {path}: it is not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        line, why = not_utf8(e)
+        raise UsageError(f"{unreadable}{path}:{line}: {why}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -81,7 +82,10 @@ def read_yaml_with_lines(path: Path, error: type[UsertrackError], what: str) -> 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        at, why = not_utf8(e)
+        raise error(f"{path}:{at}: {why}") from None
+    except OSError as e:
         raise error(f"{path}: cannot read {what}: {e}") from None
 
     # libyaml's loader when present (ten times faster); it keeps the marks used for line numbers.

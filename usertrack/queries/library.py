@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usertrack.core.errors import NotFoundError, QueryFileError, UsageError
+from usertrack.core.errors import NotFoundError, QueryFileError, UsageError, not_utf8
 from usertrack.core.filecache import parsed
 
 DIALECTS = {"posthog": "hogql", "neon": "postgres", "join": "duckdb"}
@@ -306,7 +306,10 @@ def parse_query(path: Path, folder: str, text: str | None = None) -> Query:
 def _read_and_parse(path: Path, folder: str) -> Query:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        line, why = not_utf8(e)
+        raise QueryFileError(f"{path}:{line}: {why}") from None
+    except OSError as e:
         raise QueryFileError(f"{path}: cannot read query file: {e}") from None
     return _parsed(path, folder, text)
 

@@ -37,6 +37,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from usertrack.core.errors import not_utf8
+
 MAX_VALUE = 5_000_000  # characters of one string, items of one list, that a template makes
 MAX_OUTPUT = 20_000_000  # characters of the rendered report
 MAX_PRODUCED = 200_000_000  # characters of text made while rendering, all pieces together
@@ -82,8 +84,8 @@ def read_template(path: Path) -> str:
         raise TemplateFileError(0, f"is larger than {MAX_VALUE:,} bytes")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise TemplateFileError(0, "is not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        raise TemplateFileError(*not_utf8(e)) from None
 
 
 def check_one_file(source: str, path: Path, **options: Any) -> None:

@@ -110,7 +110,7 @@ def _read_template(path: Path) -> str:
     try:
         return read_template(path)
     except TemplateFileError as e:
-        raise UsageError(f"--template {path}: {e}") from None
+        raise UsageError(f"--template {path}{f':{e.line}' if e.line else ''}: {e}") from None
 
 
 def check_template(template: Path | None) -> Path:
