@@ -659,3 +659,44 @@ def test_the_failure_report_waits_for_the_reports_answers_from_the_copy(
     text = report(home, tmp_path / "out").read_text(encoding="utf-8")
     assert seen == ["copied", "failures"]
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_the_printed_template_writes_the_shipped_report_as_the_recipe_runs(
+    home: Path, tmp_path: Path
+) -> None:
+    """docs/recipes.md's `report` lines, in their order, in one fresh folder (a `>` writes
+    stdout to its file): each exits 0, so the report `--template` writes from the printed
+    template is the one the shipped template wrote there, byte for byte, charts included."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from tests.test_readme import page_commands
+    from usertrack.cli import app
+
+    lines = [c for c in page_commands(REPO / "docs" / "recipes.md") if c.args[:1] == ("report",)]
+    texts = [c.text for c in lines]
+    assert any("--print-template" in t for t in texts) and any("--template" in t for t in texts)
+    cwd = tmp_path / "clone"
+    cwd.mkdir()
+    written: dict[str, str] = {}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("USERTRACK_HOME", str(home))
+    mp.chdir(cwd)
+    try:
+        for command in lines:
+            words = shlex.split(command.text, comments=True)
+            target = words[words.index(">") + 1] if ">" in words else None
+            result = CliRunner().invoke(app, list(command.args))
+            assert result.exit_code == 0, f"{command.text}\n{result.stderr}"
+            if target is not None:
+                (cwd / target).write_text(result.stdout, encoding="utf-8")
+            if "--force" in command.args:  # the shipped template's report, in the folder
+                written = {p.name: p.read_text(encoding="utf-8") for p in cwd.glob("usertrack-*")}
+    finally:
+        mp.undo()
+    after = {p.name: p.read_text(encoding="utf-8") for p in cwd.glob("usertrack-*")}
+    assert after == written
+    assert sum(name.endswith(".svg") for name in after) >= 8  # every chart beside it
+    report_md = next(text for name, text in after.items() if name.endswith(".md"))
+    assert "## Retention" in report_md and report_md.count("](usertrack-") >= 8

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.output import anonymized_streams, info, spinner, warn
-from usertrack.core import pseudonyms
+from usertrack.core import pseudonyms, style
 from usertrack.core.errors import UsageError
 from usertrack.engines.concurrency import Background
 from usertrack.scope import Scope
@@ -233,7 +233,7 @@ def _run_report(
     )
     from usertrack.dashboards import render
 
-    files: dict[str, str] = {}
+    files: dict[str, str] = {}  # the charts beside a Markdown report
     if chosen == "json":
         text = render.to_json(meta, panels)
     elif chosen == "html":
@@ -242,14 +242,21 @@ def _run_report(
         text = render.to_html(meta, panels, cache_dir(settings.home))
     else:
         head = None
-        if "context" in kept and dashboard.panels[0].analysis == "metrics":
-            head = render_weekly({**kept["context"], "panels": panels}, template)
-            if template is not None:  # the user's template shows what it wants of the panels
-                panels = [p for p in panels if p["analysis"] == "metrics"]
         if to_file:
             assert out is not None
             stem = out.stem
-        text, files = render.to_markdown(meta, panels, stem, head, charts_as=charts)
+        if "context" in kept and dashboard.panels[0].analysis == "metrics":
+            # The other panels' sections are the template's `panel_sections`: the shipped
+            # template ends with them, and one printed by --print-template does the same.
+            sections, drawn = render.panel_sections(panels, stem, charts_as=charts)
+            # usertrack's own Markdown (each panel's text escaped as it was written): not again
+            written = style.Markdown(sections)
+            context = {**kept["context"], "panels": panels, "panel_sections": written}
+            head = render_weekly(context, template)
+            panels = [p for p in panels if p["analysis"] == "metrics"]
+            files = {name: svg for name, svg in drawn.items() if name in head}
+        text, more = render.to_markdown(meta, panels, stem, head, charts_as=charts)
+        files = {**files, **more}
         if to_stdout:
             files = {}  # one text on stdout: the charts need a folder
     if to_stdout:

@@ -34,7 +34,7 @@ TemplateOpt = Annotated[
     typer.Option(
         "--template",
         help="A jinja2 template instead of the shipped weekly.md.j2 (it gets every panel's"
-        " data as `panels`).",
+        " data as `panels`, and their sections and charts as `panel_sections`).",
     ),
 ]
 

@@ -237,8 +237,6 @@ def to_markdown(
     """The Markdown text and its SVG files {file name: svg}, referenced relatively. `head`: the
     text the panels follow (the weekly report's own), else a title line. `charts_as`
     "mermaid": the charts as mermaid blocks in the text, no file beside it."""
-    files: dict[str, str] = {}
-    specs: list[dict[str, Any]] = []
     lines = (
         [head.rstrip("\n") + "\n"]
         if head
@@ -247,9 +245,22 @@ def to_markdown(
             f"{style.md_text(meta['period_text'])}\n",
         ]
     )
+    sections, files = panel_sections(panels, stem, charts_as=charts_as, skip_metrics=bool(head))
+    return "\n".join([*lines, sections] if sections else lines), files
+
+
+def panel_sections(
+    panels: list[dict[str, Any]], stem: str, *, charts_as: str = "svg", skip_metrics: bool = True
+) -> tuple[str, dict[str, str]]:
+    """The panels' sections in Markdown (a title, the note, the headline, the chart) and their
+    SVG files: what follows a dashboard's head, and the weekly template's `panel_sections`.
+    `skip_metrics`: the weekly report's own text is the metrics panel already."""
+    files: dict[str, str] = {}
+    specs: list[dict[str, Any]] = []
+    lines: list[str] = []
     for i, p in enumerate(panels, 1):
-        if head and p["analysis"] == "metrics":
-            continue  # the weekly report's text is these metrics already
+        if skip_metrics and p["analysis"] == "metrics":
+            continue
         lines.append(f"## {style.md_text(clean(p['title']))}\n")
         if p["note"]:
             lines.append(f"{style.md_text(clean(p['note']))}\n")

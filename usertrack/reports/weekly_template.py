@@ -62,7 +62,9 @@ def render_weekly(context: Mapping[str, Any], template: Path | None = None) -> s
     from usertrack.reports.templating import render_isolated
 
     path = check_template(template)
-    return render_isolated("usertrack.reports.weekly_template:render_here", dict(context), path)
+    # `panel_sections`: the dashboard's other panels in Markdown, when a dashboard renders it
+    context = {"panel_sections": "", **context}
+    return render_isolated("usertrack.reports.weekly_template:render_here", context, path)
 
 
 def render_here(context: Mapping[str, Any], path: Path) -> str:
