@@ -679,3 +679,35 @@ def test_sync_posthogs_dry_run_counts_as_every_count_is_written(demo_home: Path)
     ), summary
     more = [line for line in lines if "more" in line]
     assert more and all(re.fullmatch(r"  … and [\d,]+ more( ambiguous)?", m) for m in more), more
+
+
+PERSONS_EXAMPLES = {
+    "funnel": ["2", "2:dropped"],
+    "retention": ["2026-11-09", "2026-11-09:week2"],
+    "activity": ["dormant", "2026-11-16:new"],
+    "trends": ["2026-11-20"],
+}
+
+
+@pytest.mark.parametrize("command", ["funnel", "retention", "activity", "trends", "paths"])
+def test_persons_help_names_this_commands_cells_as_it_takes_them(
+    command: str, demo_home: Path
+) -> None:
+    """`--persons` help says this analysis's cells, each with an example the command takes,
+    not every analysis's forms (retention's `COHORT[:PERIODk]` in the funnel's help)."""
+    import re
+
+    helped = " ".join(run([command, "--help"]).stdout.split())
+    said = helped[helped.index("--persons CELL") :]
+    said = said[: said.index("lists those that are.")]
+    assert "PERIODk" not in said and said.count(" STEP") <= (command == "funnel")
+    assert ("COHORT" in said) == (command == "retention")
+    for example in PERSONS_EXAMPLES.get(command, []):
+        assert f"({example}" in said or f" {example})" in said or f"{example};" in said, said
+        args = [command, "--persons", example, "-f", "json", "--as-of", "2026-11-27"]
+        if command == "trends":
+            args.insert(1, "$pageview")
+        result = run(args, demo_home)
+        assert result.exit_code == 0, result.stderr
+        assert example in json.loads(result.stdout)["cell"]
+    assert re.search(r"\(\S+\)", said)  # an example of each form

@@ -122,15 +122,45 @@ SaveSegmentsOpt = Annotated[
         " --segments names another file than the default rules.",
     ),
 ]
-PersonsOpt = Annotated[
-    str | None,
-    typer.Option(
+
+
+def persons_option(cells: str) -> Any:
+    """`--persons CELL`, one meaning for every analysis: the people of one cell of its answer.
+    `cells` names this command's cells, with an example of each."""
+    return typer.Option(
         "--persons",
-        help="List the people of one cell of the answer, with their email and profile: funnel"
-        " STEP[:dropped], retention COHORT[:PERIODk], trends POINT[:EVENT], activity"
-        " [WEEK:]STATUS, paths FROM:TO. A cell not in the answer lists those that are.",
+        help=f"List the people of one cell of the answer, with their email and profile: {cells}."
+        " A cell not in the answer lists those that are.",
         metavar="CELL",
+    )
+
+
+# Each analysis's cells, as its `--persons` help names them (usertrack.analytics.actors.run)
+FunnelPersonsOpt = Annotated[
+    str | None,
+    persons_option("a step's people who reached it, STEP (2), or who dropped after it (2:dropped)"),
+]
+RetentionPersonsOpt = Annotated[
+    str | None,
+    persons_option(
+        "a cohort's people, COHORT (2026-11-09), or those back in its Nth period after,"
+        " COHORT:PERIOD_N (2026-11-09:week2; day3 or month1 by --period)"
     ),
+]
+TrendsPersonsOpt = Annotated[
+    str | None,
+    persons_option("a point's people, POINT (2026-11-20), or of one event, POINT:EVENT"),
+]
+ActivityPersonsOpt = Annotated[
+    str | None,
+    persons_option(
+        "a lifecycle status of the last week, STATUS (dormant), or of a week, WEEK:STATUS"
+        " (2026-11-16:new); STATUS is new, returning, resurrecting or dormant"
+    ),
+]
+PathsPersonsOpt = Annotated[
+    str | None,
+    persons_option("the people who went along one edge, FROM:TO (/pricing:/signup)"),
 ]
 ByAccountOpt = Annotated[
     bool,

@@ -188,7 +188,7 @@ def funnel_actors(
 
 
 # --------------------------------------------------------------------------------------------
-# retention: `COHORT` (its people) or `COHORT:PERIODk` (came back in its k-th period after)
+# retention: `COHORT` (its people) or `COHORT:PERIOD_N` (came back in its Nth period after)
 
 _PERIOD = re.compile(r"^(?:(day|week|month)s?\s*)?(\d+)$")
 
