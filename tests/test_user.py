@@ -153,6 +153,20 @@ def test_table_and_markdown(demo_home: Path) -> None:
     assert csv.exit_code == EXIT_USAGE and csv.stdout == ""
 
 
+def test_each_profile_row_names_its_source_and_window(demo_home: Path) -> None:
+    """PostHog's last event is not set under the app's last activity as one word, and all-time
+    counts are not headed "last 30 days": each row says where it comes from and over when."""
+    md = run(["user", "jane.doe@acme.io", "--format", "md"], demo_home).stdout
+    profile = md.split("## Profile", 1)[1].split("\n## ", 1)[0].replace("\\(", "(")
+    profile = profile.replace("\\)", ")")  # Markdown's escapes
+    rows = {line.split("|")[1].strip() for line in profile.splitlines() if line.startswith("| ")}
+    assert {"Last active in the app (now)", "Days since last event in PostHog",
+            "Last event in PostHog", "Runs (app, all time)", "Events (PostHog, all time)",
+            "Rage clicks (PostHog, last 7 days)"} <= rows, rows  # fmt: skip
+    assert not any(row.startswith(("Days since active", "Last active at")) for row in rows)
+    assert ", last 30 days." not in md and "timeline and failures over the last 30 days" in md
+
+
 @pytest.mark.parametrize("email", INJECTIONS)
 def test_injection_strings_are_just_unknown_emails(demo_home: Path, email: str) -> None:
     result = run(["user", email, "--format", "json"], demo_home)

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from usertrack.core import pseudonyms, style
 from usertrack.engines.base import Result
+from usertrack.segments.profile_labels import profile_label
 from usertrack.segments.rules import Classification, rule_columns
 
 ACTION_STYLE = {
@@ -562,17 +563,18 @@ def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
     console.print(
         Text.assemble(
             plain(dd.email, style_="bold"),
-            f" as of {style.moment(dd.as_of)}, activity over the last {dd.days} days",
+            f" as of {style.moment(dd.as_of)}; timeline and failures over the last {dd.days}"
+            " days, the profile as each row says",
         )
     )
     profile = fitted_table(
         width,
         [Col("Column", style="dim"), Col("Value", wrap=True)],
         [
-            [style.human_header(key), _human(value, key) if value is not None else "-"]
+            [profile_label(key), _human(value, key) if value is not None else "-"]
             for key, value in dd.profile.items()
         ],
-        title="Profile (both sources)",
+        title="Profile (each row's source and window)",
         show_header=False,
     )
     console.print(profile)

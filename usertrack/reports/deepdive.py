@@ -32,6 +32,7 @@ from usertrack.core import pseudonyms, style
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import NotFoundError, UsageError
 from usertrack.queries.library import Param, Query, resolve_params
+from usertrack.segments.profile_labels import profile_label
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -601,12 +602,15 @@ def to_markdown(dd: DeepDive, limit: int = 100) -> str:
         return style.human(value, "first_seen")  # a failure range is read in days
 
     out = [f"# {md_text(dd.email)}\n"]
-    out.append(f"As of {style.moment(dd.as_of)}, last {dd.days} days.\n")
+    out.append(
+        f"As of {style.moment(dd.as_of)}; timeline and failures over the last {dd.days} days,"
+        " the profile as each row says.\n"
+    )
     out.append("## Profile\n")
     out.append(
         md_table(
             ["Column", "Value"],
-            [[human_header(k), style.human(v, k)] for k, v in dd.profile.items()],
+            [[profile_label(k), style.human(v, k)] for k, v in dd.profile.items()],
         )
     )
     out.append("\n## Segments\n")

@@ -7,10 +7,6 @@ from typing import Any
 
 from usertrack.analytics.actors.run import SHOWN, Actors
 
-# A shown column whose name alone would not say where it comes from (the profile's names:
-# docs/query-files.md); the others are written in words by style.human_header
-HEADERS = {"days_since_active": "Days since last event in PostHog"}
-
 
 def shown_columns(found: Actors) -> list[str]:
     """The profile columns a table or Markdown shows: the usual few that the profile has."""
@@ -18,9 +14,10 @@ def shown_columns(found: Actors) -> list[str]:
 
 
 def shown_headers(columns: list[str]) -> list[str]:
-    from usertrack.core import style
+    """The shown columns' headers: each with its source and window (`usertrack user EMAIL`'s)."""
+    from usertrack.segments.profile_labels import profile_label
 
-    return [HEADERS.get(c) or style.human_header(c) for c in columns]
+    return [profile_label(c) for c in columns]
 
 
 def shown_cell(person: dict[str, Any], column: str) -> str:
