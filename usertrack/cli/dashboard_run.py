@@ -150,7 +150,6 @@ def _run_report(
         report_week,
         write_report,
     )
-    from usertrack.reports.weekly_template import render_weekly
     from usertrack.segments.history import encode_snapshot, open_history, saves_by_default
     from usertrack.workspace import keep_open
 
@@ -241,22 +240,11 @@ def _run_report(
 
         text = render.to_html(meta, panels, cache_dir(settings.home))
     else:
-        head = None
         if to_file:
             assert out is not None
             stem = out.stem
-        if "context" in kept and dashboard.panels[0].analysis == "metrics":
-            # The other panels' sections are the template's `panel_sections`: the shipped
-            # template ends with them, and one printed by --print-template does the same.
-            sections, drawn = render.panel_sections(panels, stem, charts_as=charts)
-            # usertrack's own Markdown (each panel's text escaped as it was written): not again
-            written = style.Markdown(sections)
-            context = {**kept["context"], "panels": panels, "panel_sections": written}
-            head = render_weekly(context, template)
-            panels = [p for p in panels if p["analysis"] == "metrics"]
-            files = {name: svg for name, svg in drawn.items() if name in head}
-        text, more = render.to_markdown(meta, panels, stem, head, charts_as=charts)
-        files = {**files, **more}
+        weekly = kept.get("context") if dashboard.panels[0].analysis == "metrics" else None
+        text, files = _markdown(meta, panels, stem, weekly, template, charts)
         if to_stdout:
             files = {}  # one text on stdout: the charts need a folder
     if to_stdout:
@@ -279,3 +267,29 @@ def _period_text(label: str, start: datetime, end: datetime) -> str:
     dates twice."""
     days = f"{start.date()} to {(end - timedelta(seconds=1)).date()} (UTC)"
     return days if ".." in label else f"{label}: {days}"
+
+
+def _markdown(
+    meta: dict[str, Any],
+    panels: list[dict[str, Any]],
+    stem: str,
+    weekly: dict[str, Any] | None,
+    template: Path | None,
+    charts: str,
+) -> tuple[str, dict[str, str]]:
+    """A dashboard's Markdown and its charts. `weekly`: the weekly report's context, when its
+    text heads the dashboard: the other panels' sections are then the template's
+    `panel_sections`, which the shipped template ends with (and so one --print-template
+    printed), and a chart is drawn beside it when the text shows it."""
+    from usertrack.dashboards import render
+    from usertrack.reports.weekly_template import render_weekly
+
+    if weekly is None:
+        return render.to_markdown(meta, panels, stem, None, charts_as=charts)
+    sections, drawn = render.panel_sections(panels, stem, charts_as=charts)
+    # usertrack's own Markdown (each panel's text escaped as it was written): not escaped again
+    context = {**weekly, "panels": panels, "panel_sections": style.Markdown(sections)}
+    head = render_weekly(context, template)
+    metrics = [p for p in panels if p["analysis"] == "metrics"]
+    text, files = render.to_markdown(meta, metrics, stem, head, charts_as=charts)
+    return text, {**{name: svg for name, svg in drawn.items() if name in head}, **files}
