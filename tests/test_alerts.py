@@ -449,7 +449,7 @@ def test_the_demo_fires_every_trigger(tmp_path: Path) -> None:
     trend = json.loads(week.stdout)["trend"]
     assert [d["day"] for d in trend] == [f"2026-11-{d:02d}" for d in range(8, 15)]
     median = statistics.median(d["runs_failed"] for d in trend)
-    assert f" vs a median of {median:g} (" in spike_today["detail"]
+    assert f" vs a median of {median:g} over the 7 days before (" in spike_today["detail"]
     errors = [a for a in json.loads(result.stdout)["alerts"] if a["trigger"] == "multiple_errors"]
     assert len(errors) == 1 and errors[0]["session_errors"] >= 4
     # No snapshot before: the day-earlier segments were computed. A dry run records nothing;

@@ -276,7 +276,9 @@ def test_standout_rule_needs_more_failures_and_a_higher_rate() -> None:
     trend.append(day(9, 100, 60))  # the incident
     standout_days(trend)
     assert [d["day"].day for d in trend if d["stands_out"]] == [9]
-    assert "60 vs a median of 10" in trend[-1]["why"]
+    assert "60 vs a median of 10 over the 9 days shown (" in trend[-1]["why"]
+    standout_days(trend[-1:], baseline=trend[:-1])  # the failure-spike alert's way
+    assert "60 vs a median of 10 over the 8 days before (" in trend[-1]["why"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,6 +333,8 @@ def test_failures_other_formats(demo_home: Path, tmp_path: Path) -> None:
     assert "stands out" in table.stdout and "Workflow level" in table.stdout
     md = run(["failures", "--format", "md"], demo_home)
     assert md.exit_code == 0 and "## Workflow level" in md.stdout and "## Tool level" in md.stdout
+    # `failures` averages the failed calls, `tools` every call: the header says which
+    assert "| Avg ms of failed calls |" in md.stdout and "| Avg ms |" not in md.stdout
     out = tmp_path / "failures.csv"
     written = run(["failures", "--out", str(out)], demo_home)
     assert written.exit_code == 0 and written.stdout == ""

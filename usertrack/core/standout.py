@@ -41,6 +41,9 @@ def standout_days(
         med = statistics.median(base_counts)
         med_rate = statistics.median(rates) if rates else 0.0
         label = "workflow" if failed_key == "runs_failed" else "tool"
+        # which days the median is of, said with it: a window's own, or the days before one
+        days = len(typical)
+        of = f"the {days} days before" if baseline is not None else f"the {days} days shown"
         for row, count in zip(trend, counts, strict=True):
             total = row[total_key] or 0
             rate = count / total if total else 0.0
@@ -48,7 +51,7 @@ def standout_days(
                 row["stands_out"] = True
                 what = total_key.replace("_", " ")
                 note = (
-                    f"{label} failures {count} vs a median of {med:g}"
+                    f"{label} failures {count} vs a median of {med:g} over {of}"
                     f" ({100 * rate:.1f}% vs {100 * med_rate:.1f}% of {what})"
                 )
                 row["why"] = f"{row['why']}; {note}" if row["why"] else note

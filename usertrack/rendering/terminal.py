@@ -513,7 +513,8 @@ def render_failures(console: Console, report: Any, limit: int = 15) -> None:
     tools = fitted_table(
         width,
         [Col("Tool"), Col("Provider", drop=1), Col("Failures", right=True),
-         Col("Users", right=True), Col("Avg ms", right=True, drop=2), Col("First", drop=3),
+         Col("Users", right=True), Col("Avg ms of failed calls", right=True, drop=2),
+         Col("First", drop=3),
          Col("Last", drop=5), Col("Commonest cause", wrap=True, drop=4)],
         [
             [r["tool_name"], _human(r["tool_provider"]), style.count(r["failures"]),
@@ -614,7 +615,7 @@ def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
         width,
         [Col("Tool"), Col("Provider", drop=3), Col("Type", drop=1), Col("Uses", right=True),
          Col("Failures", right=True), Col("Success rate", right=True),
-         Col("Avg ms", right=True, drop=2), Col("Last use", drop=4)],
+         Col("Avg ms of all calls", right=True, drop=2), Col("Last use", drop=4)],
         [
             [t["tool_name"], _human(t["tool_provider"]), _human(t["tool_type"]),
              style.count(t["uses"]), style.count(t["failures"]),

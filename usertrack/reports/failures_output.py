@@ -79,7 +79,8 @@ def report_markdown(report: FailureReport, limit: int = 15) -> str:
     out.append("\n## Most failing tools\n")
     out.append(
         md_table(
-            ["Tool", "Provider", "Failures", "Users", "Avg ms", "First", "Last", "Commonest cause"],
+            ["Tool", "Provider", "Failures", "Users", "Avg ms of failed calls", "First", "Last",
+             "Commonest cause"],
             [[r["tool_name"], r["tool_provider"], r["failures"], r["affected_users"], r["avg_ms"],
               _day(r["first_failure"]), _day(r["last_failure"]), r["top_cause"]]
              for r in report.failing_tools[:limit]],
