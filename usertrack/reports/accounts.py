@@ -211,7 +211,7 @@ def heading(report: AccountReport) -> str:
 def summary_line(report: AccountReport) -> str:
     s = report.summary()
     return (
-        f"{s['active_accounts']:,} of {s['accounts']:,} accounts active"
+        f"{s['active_accounts']:,} of {s['accounts']:,} accounts active in the app"
         f" ({s['active_members']:,} of {s['members']:,} members): {s['healthy']:,} healthy,"
         f" {s['at_risk']:,} at risk, {s['dormant']:,} dormant."
     )

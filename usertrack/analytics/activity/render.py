@@ -71,7 +71,8 @@ def activity_headline(a: Activity) -> str:
     sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
     return (
         f"{style.day(d.date)}: DAU {style.count(d.dau)}, WAU {style.count(d.wau)},"
-        f" MAU {style.count(d.mau)}, stickiness (DAU/MAU) {sticky}"
+        f" MAU {style.count(d.mau)} ({'accounts' if a.by_account else 'persons'} with any event),"
+        f" stickiness (DAU/MAU) {sticky}"
         + (", accounts counted (an account is active when any member is)" if a.by_account else "")
     )
 
