@@ -76,6 +76,13 @@ PEOPLE: dict[str, list[Event]] = {
     "idle-1459": [(40, "$pageview", "/a", "s16"), (14 + 59 / 60, "x", None, "s16")],
     # no $session_id at all: the events of the lookback are the session
     "no-session": [(8, "$pageview", "/n", None), (1, "x", None, None)],
+    # the day: every session's events of the last 24 hours (24:00:00 ago is outside)
+    "day": [
+        (24 * 60, "$exception", "/a", "d0"),
+        (24 * 60 - 1, "$exception", "/a", "d1"),
+        (300, "$exception", "/b", "d2"),
+        (2, "$pageview", "/a", "d3"),
+    ],
 }
 
 EXPECTED: dict[str, dict[str, int]] = {
@@ -96,6 +103,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "idle-15": {"in_session": 1, "stuck_on_page": 1, "low_activity": 1, "long_inactivity": 1},
     "idle-1459": {"in_session": 1, "stuck_on_page": 1, "low_activity": 1},
     "no-session": {"in_session": 1, "stuck_on_page": 1, "low_activity": 1},
+    "day": {"in_session": 1, "low_activity": 1},
 }
 # Time on the current page, where there is one (minutes).
 PAGE_SINCE: dict[str, float] = {
@@ -106,6 +114,7 @@ PAGE_SINCE: dict[str, float] = {
     "no-path": 9,
     "new-session": 10,
     "no-session": 8,
+    "day": 2,
 }
 
 
@@ -182,6 +191,11 @@ def test_every_trigger_at_and_past_its_threshold(threshold_store: Path, engine: 
     assert got["stuck-65"]["current_page"] == "/docs"
     assert got["new-session"]["current_page"] == "/z"
     assert got["moved"]["current_page"] == "/a"
+    for name, events in PEOPLE.items():  # the day: (as_of - 24 h, as_of], every session
+        day = [e for e in events if e[0] < 24 * 60]
+        assert int(got[name]["day_events"]) == len(day), name
+        assert int(got[name]["day_errors"]) == sum(1 for e in day if e[1] == "$exception"), name
+    assert (got["day"]["day_events"], got["day"]["day_errors"]) == (3, 2)
 
 
 # ----------------------------------------------------------------------------- Slack shapes
@@ -195,6 +209,8 @@ BASE_ALERT: dict[str, Any] = {
     "time_on_page_seconds": 65 * 60,
     "session_events": 7,
     "session_errors": 0,
+    "day_events": 45,
+    "day_errors": 2,
     "last_active_at": AS_OF - timedelta(minutes=2),
     "distinct_id": "ann",
     "posthog_url": None,
@@ -249,12 +265,13 @@ def test_each_kind_of_trigger_has_its_own_slack_message() -> None:
     for msg in (stuck, entered, spike):
         _within_block_kit(msg)
     assert "Current page: /docs" in _texts(stuck) and "Time on page: 1h 5m" in _texts(stuck)
-    assert "Events in session: 7" in _texts(stuck)
+    assert "Events: 7 in this session, 45 in the last 24 hours" in _texts(stuck)
+    assert "Errors: 0 in this session, 2 in the last 24 hours" in _texts(stuck)
     assert "entered Failing users" in _texts(entered)
-    assert "Current page" not in _texts(entered) and "Events in session" not in _texts(entered)
+    assert "Current page" not in _texts(entered) and "in this session" not in _texts(entered)
     assert "Last active: 2 minutes ago" in _texts(entered)
     assert "40 failures against 6 a day" in _texts(spike)
-    for absent in ("👤", "Plan", "Events in session", "Last active", "All users"):
+    for absent in ("👤", "Plan", "in this session", "Last active", "All users"):
         assert absent not in _texts(spike) and absent not in spike["text"]
     # a name is data: plain_text in the blocks (shown as written, never a mention), escaped in
     # the fallback text

@@ -31,6 +31,8 @@
 --   low_activity_minutes;
 -- - multiple errors: more than error_count $exception events in the last error_minutes;
 -- - long inactivity: active in the lookback, nothing in the last inactive_minutes.
+-- - the day: the person's events and $exception events in the last 24 hours, every session
+--   (the Slack summary's totals; day_events and day_errors).
 -- The latest event is by time, ties by uuid (the greatest), whatever order rows are read in.
 -- The email is normalized as everywhere in usertrack (usertrack/core/emails.py).
 WITH recent AS (
@@ -111,6 +113,17 @@ on_page AS (
       AND s.page = c.current_page
       AND (isNull(l.left_at) OR l.left_at < toDateTime('2000-01-01 00:00:00', 'UTC') OR s.timestamp > l.left_at)
     GROUP BY c.email, c.current_page
+),
+day AS (
+    SELECT
+        lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) AS email,
+        count() AS events,
+        countIf(event = '$exception') AS errors
+    FROM events
+    WHERE timestamp <= toDateTime({as_of}, 'UTC')
+      AND timestamp > toDateTime({as_of}, 'UTC') - toIntervalHour(24)
+      AND lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')) IN (SELECT email FROM people)
+    GROUP BY email
 )
 SELECT
     p.email AS email,
@@ -125,6 +138,8 @@ SELECT
     p.session_errors AS session_errors,
     p.recent_events AS recent_events,
     p.recent_errors AS recent_errors,
+    coalesce(d.events, 0) AS day_events,
+    coalesce(d.errors, 0) AS day_errors,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave' AS in_session,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
@@ -139,4 +154,5 @@ SELECT
     p.last_event_at <= toDateTime({as_of}, 'UTC') - toIntervalMinute({inactive_minutes}) AS long_inactivity
 FROM people AS p
 LEFT JOIN on_page AS o ON o.email = p.email
+LEFT JOIN day AS d ON d.email = p.email
 ORDER BY email

@@ -60,24 +60,10 @@ _TRIGGER_KEYS = {"id", "name", "kind", "when", "segments", "days", "description"
 _METRIC_KEYS = {"metric", "event", "math", "steps", "within", "window", "below", "above",
                 "outside"}  # fmt: skip
 # The columns a `when` expression may read: alert_activity's, plus the Neon plan.
-ACTIVITY_COLUMNS = (
-    "email",
-    "distinct_id",
-    "name",
-    "current_page",
-    "page_since",
-    "last_event_at",
-    "session_events",
-    "session_errors",
-    "recent_events",
-    "recent_errors",
-    "in_session",
-    "stuck_on_page",
-    "low_activity",
-    "multiple_errors",
-    "long_inactivity",
-    "plan",
-)
+ACTIVITY_COLUMNS = ("email", "distinct_id", "name", "current_page", "page_since",
+                    "last_event_at", "session_events", "session_errors", "recent_events",
+                    "recent_errors", "day_events", "day_errors", "in_session", "stuck_on_page",
+                    "low_activity", "multiple_errors", "long_inactivity", "plan")  # fmt: skip
 _FLAGS = ("in_session", "stuck_on_page", "low_activity", "multiple_errors", "long_inactivity")
 # One alert row, in the order every output shows it.
 ALERT_FIELDS = (
@@ -91,6 +77,8 @@ ALERT_FIELDS = (
     "time_on_page_seconds",
     "session_events",
     "session_errors",
+    "day_events",
+    "day_errors",
     "last_active_at",
     "distinct_id",
     "posthog_url",
@@ -502,6 +490,8 @@ def _alert(
         "time_on_page_seconds": on_page,
         "session_events": person.get("session_events"),
         "session_errors": person.get("session_errors"),
+        "day_events": person.get("day_events"),
+        "day_errors": person.get("day_errors"),
         "last_active_at": person.get("last_event_at"),
         "distinct_id": distinct_id,
         "posthog_url": person_url(settings.posthog_host, settings.posthog_project_id, distinct_id)
@@ -561,7 +551,7 @@ def _activity_alerts(
 def _activity_type(column: str) -> str:
     if column in _FLAGS:
         return "BOOLEAN"
-    if column in ("session_events", "session_errors", "recent_events", "recent_errors"):
+    if column.endswith(("_events", "_errors")):
         return "BIGINT"
     if column in ("page_since", "last_event_at"):
         return "TIMESTAMPTZ"

@@ -25,6 +25,8 @@ ACTIVE_FIELDS = (
     "in_session",
     "session_events",
     "session_errors",
+    "day_events",
+    "day_errors",
     "last_active_at",
     "distinct_id",
 )
@@ -100,6 +102,8 @@ def active_people(run: AlertRun, people: PeopleFilter) -> list[dict[str, Any]]:
                 "in_session": bool(row.get("in_session")),
                 "session_events": row.get("session_events"),
                 "session_errors": row.get("session_errors"),
+                "day_events": row.get("day_events"),
+                "day_errors": row.get("day_errors"),
                 "last_active_at": row.get("last_event_at"),
                 "distinct_id": row.get("distinct_id"),
             }

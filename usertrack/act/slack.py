@@ -237,8 +237,10 @@ def message(
                 f"⚠️ Trigger: {trigger}",
             ]
             summary = [
-                f"• Events in session: {_count(alert.get('session_events'))}",
-                f"• Errors: {_count(alert.get('session_errors'))}",
+                f"• Events: {_count(alert.get('session_events'))} in this session,"
+                f" {_count(alert.get('day_events'))} in the last 24 hours",
+                f"• Errors: {_count(alert.get('session_errors'))} in this session,"
+                f" {_count(alert.get('day_errors'))} in the last 24 hours",
                 f"• Last active: {_ago(alert.get('last_active_at'), as_of)}",
             ]
     text = fit_mrkdwn(mrkdwn(title + "; ".join([*lines, *summary])), FALLBACK_CHARS)
