@@ -396,6 +396,11 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     if math.name == trends_mod.SESSIONS and o["by_segment"]:
         # a group's sessions are no sum of its persons' (trends/run.py, _by_person)
         raise UsageError(f"--math {math.name} and --by-segment do not go together")
+    by = o["by"]
+    if isinstance(by, list):  # --by is repeatable for funnels; trends break down by one
+        if len(by) > 1:
+            raise UsageError(f"--by: trends break down by one property, not {len(by)}")
+        by = by[0] if by else None
     where = _where(o)
     who = _who(o)
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative")
@@ -408,7 +413,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is not None:
                 ahead.start()  # the app's database readied meanwhile
             answer = trends_mod.trends(
-                ws, moment, span, events, interval=interval, math=math, by=o["by"],
+                ws, moment, span, events, interval=interval, math=math, by=by,
                 top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
                 progress=progress,
             )  # fmt: skip

@@ -562,10 +562,10 @@ def trends(
         ),
     ] = "total",
     by: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--by",
-            help="Break down by this event property: the top values, the rest as other.",
+            help="Break down by this event property: the top values, the rest as other (one --by).",
             metavar=PROPERTY,
         ),
     ] = None,
