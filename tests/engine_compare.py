@@ -56,6 +56,11 @@ PACKED = {
 # files on an event with a numeric property (the edge store's run_started: template_id 53 and
 # 7.5), and the per-person trends rows split by that value (median, p90).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
+    # a funnel broken down by three breakdowns: an event's property, the person's and the
+    # event's distinct_id (PostHog's breakdown types event, person and event_metadata)
+    "posthog/funnel_events": [
+        {"by2": "email", "by2_of": "person", "by3": "distinct_id", "by3_of": "metadata"}
+    ],
     # unique_session's sessions, and the count-per-actor maths, on an event with sessions
     "posthog/trends_counts": [{"event": "run_started"}, {"event": "$pageview", "sessions": 1}],
     "posthog/trends_actor_counts": [
@@ -136,6 +141,8 @@ def facts_params(
         "until": as_of + timedelta(days=1),
         "steps": list(plan["events"][:2]),
         "by": "$pathname",
+        "by2": "",
+        "by3": "",
         "period": "week",
         "mode": "first-time",
         "first_day": as_of - timedelta(days=30),

@@ -63,6 +63,8 @@ PARAMS: dict[str, Any] = {
     "until": datetime(2026, 4, 1),
     "steps": ["save", "user_signed_up"],
     "by": "",
+    "by2": "",
+    "by3": "",
     "every": 0,
     "emails": 0,
     "period": "week",

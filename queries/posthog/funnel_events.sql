@@ -7,6 +7,12 @@
 -- param until: <moment>
 -- param steps: <list>
 -- param by:
+-- param by_of: event
+-- param by2:
+-- param by2_of: event
+-- param by3:
+-- param by3_of: event
+-- param by_sep: |
 -- param every: 0
 -- param emails: 1
 --
@@ -17,7 +23,11 @@
 -- inclusive, and never after as_of, as arrays of the same order that usertrack unnests into a
 -- row per event (usertrack/analytics/common.py `unnested`): PostHog sends a row per person, not
 -- one per event. person_id is the actor (a person can have many distinct_ids). `breakdown` is
--- the event's {by} property as text ('' when absent or when {by} is ''); `email` is the
+-- the event's breakdown value as text: its {by} property ('' when absent or when {by} is ''),
+-- or with {by_of} = 'person' the person's property of that name, or with {by_of} = 'metadata'
+-- the event's distinct_id (PostHog's breakdown types event, person and event_metadata); with
+-- {by2} (and {by3}) the values of up to three breakdowns (PostHog's `breakdowns`, at most 3),
+-- joined by {by_sep}, that usertrack splits again; `email` is the
 -- person's email on that event, or '' with {emails} = 0 (a funnel that reads no email: an
 -- email an event is most of the answer's bytes). Without {by}, no event's properties are
 -- parsed. {steps} also holds the exclusion steps' events (--exclude); {every} = 1 (a strict
@@ -38,7 +48,21 @@ FROM (
         person_id,
         timestamp AS at,
         event AS step,
-        if({by} = '', '', coalesce(JSONExtractString(properties, {by}), '')) AS value,
+        concat(
+            multiIf(
+                {by} = '', '',
+                {by_of} = 'person', coalesce(JSONExtractString(person.properties, {by}), ''),
+                {by_of} = 'metadata', toString(distinct_id),
+                coalesce(JSONExtractString(properties, {by}), '')),
+            if({by2} = '', '', concat({by_sep}, multiIf(
+                {by2_of} = 'person', coalesce(JSONExtractString(person.properties, {by2}), ''),
+                {by2_of} = 'metadata', toString(distinct_id),
+                coalesce(JSONExtractString(properties, {by2}), '')))),
+            if({by3} = '', '', concat({by_sep}, multiIf(
+                {by3_of} = 'person', coalesce(JSONExtractString(person.properties, {by3}), ''),
+                {by3_of} = 'metadata', toString(distinct_id),
+                coalesce(JSONExtractString(properties, {by3}), ''))))
+        ) AS value,
         if({emails} = 1, JSONExtractString(person.properties, 'email'), '') AS person_email
     FROM events
     WHERE (has({steps}, event) OR {every} = 1)

@@ -180,6 +180,11 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     if order == "any" and len(set(steps)) < len(steps):
         raise UsageError("--order any needs each step's event once (a step named twice)")
     shape = funnel_order.Shape(order, funnel_order.parse_exclusions(o.get("exclude"), steps))
+    from usertrack.analytics.funnel.breakdown import check as check_breakdown
+
+    by = check_breakdown(o["by"], o.get("breakdown_attribution"),
+                         o.get("breakdown_attribution_step"), o.get("breakdown_limit"), steps,
+                         order)  # fmt: skip
     if order == "any" and any((a, b) != (1, len(steps)) for _, a, b in shape.exclusions):
         # PostHog's funnel_udf.py `get_query`: "Partial Exclusions not allowed in unordered
         # funnels"
@@ -245,7 +250,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             ))  # fmt: skip
             return Answer(gone, "dropped", "funnel.render", "funnel.view", where)
         result = _segmented(ws, moment, o, who, progress, lambda ws: labelled(funnels.funnel(
-            ws, moment, span, steps=steps, window=window, by=o["by"], compare=o["compare"],
+            ws, moment, span, steps=steps, window=window, by=by, compare=o["compare"],
             correlation=correlation, correlation_properties=correlated,
             time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
             progress=progress, by_account=bool(o.get("by_account")),

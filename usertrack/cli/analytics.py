@@ -17,6 +17,9 @@ from usertrack.cli.options import (
     PROPERTY,
     ActivityPersonsOpt,
     AsOfOpt,
+    BreakdownAttributionOpt,
+    BreakdownAttributionStepOpt,
+    BreakdownLimitOpt,
     ByAccountOpt,
     ChartFormatOpt,
     FormatOpt,
@@ -252,11 +255,17 @@ def funnel(
     since: SinceOpt = None,
     until: UntilOpt = None,
     by: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--by", help="Break down by this event property (first touch).", metavar=PROPERTY
+            "--by",
+            help="Break down by this event property, person.properties.X or distinct_id;"
+            " repeatable (up to 3): a value is then their tuple.",
+            metavar=PROPERTY,
         ),
     ] = None,
+    breakdown_attribution: BreakdownAttributionOpt = None,
+    breakdown_attribution_step: BreakdownAttributionStepOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     dropped: Annotated[
         str | None,
         typer.Option(

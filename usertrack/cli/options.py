@@ -171,3 +171,28 @@ ByAccountOpt = Annotated[
         " (docs/connecting.md).",
     ),
 ]
+BreakdownAttributionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--breakdown-attribution",
+        help="With --by: which value a person counts under (PostHog's breakdown attribution):"
+        " first_touch (default: their first step event's), last_touch, all_events (each value"
+        " of their step events, a funnel each) or step (--breakdown-attribution-step's event).",
+        metavar="ATTRIBUTION",
+    ),
+]
+BreakdownAttributionStepOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--breakdown-attribution-step",
+        help="With --breakdown-attribution step: the step (a number from 1) whose event's value"
+        " counts.",
+    ),
+]
+BreakdownLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--breakdown-limit",
+        help="With --by: keep this many values (default 25, PostHog's), the rest as Other.",
+    ),
+]

@@ -24,8 +24,9 @@ def funnel_groups(d: dict[str, Any]) -> tuple[str, list[tuple[str, list[dict[str
     answer's order: the breakdown's values, the segments, or this period and the previous;
     None for a funnel of one group."""
     if d.get("breakdown"):
-        named = str(d.get("breakdown_property") or "breakdown")
-        return named, [(str(b.get("value")), b.get("steps") or []) for b in d["breakdown"]]
+        prop = d.get("breakdown_property") or "breakdown"
+        named = " / ".join(prop) if isinstance(prop, list) else str(prop)  # several --by
+        return named, [(breakdown_label(b), b.get("steps") or []) for b in d["breakdown"]]
     if d.get("by_segment"):
         return "segment", [(str(p.get("segment")), p.get("steps") or []) for p in d["by_segment"]]
     previous = d.get("previous")
@@ -47,6 +48,16 @@ def _entered(steps: list[dict[str, Any]]) -> float:
     first = steps[0] if steps else {}
     value = first.get("persons", first.get("accounts", 0))
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+def breakdown_label(entry: dict[str, Any]) -> str:
+    """A funnel breakdown's value as shown: its parts (several --by) joined by ' / ', an empty
+    one as (none), the values past --breakdown-limit as Other."""
+    if entry.get("other"):
+        return "Other"
+    value = entry.get("value")
+    parts = value if isinstance(value, list) else [value]
+    return " / ".join(str(p) if p else "(none)" for p in parts)
 
 
 def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | None:

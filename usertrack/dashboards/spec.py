@@ -56,6 +56,7 @@ PANEL_OPTIONS = frozenset(
         "days", "since", "until", "compare", "period", "periods",
         # funnel
         "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
+        "breakdown_attribution", "breakdown_attribution_step", "breakdown_limit",
         "time_to_convert", "trend", "correlation", "correlation_properties",
         # retention
         "top", "start", "return_event", "mode", "min_occurrences",

@@ -196,9 +196,10 @@ def funnel_csv(f: Funnel) -> str:
         for i, s in enumerate(f.steps, 1):
             rows.append([i, *(getattr(s, k) for k in fields)])
     else:
-        for value, steps in f.breakdown:
+        for index, (_, steps) in enumerate(f.breakdown):
+            shown = f.value_shown(index, "")  # several breakdowns: 'Chrome / Mac OS X'
             for i, s in enumerate(steps, 1):
-                rows.append([value, i, *(getattr(s, k) for k in fields)])
+                rows.append([shown, i, *(getattr(s, k) for k in fields)])
     return csv_rows(header, rows)
 
 
@@ -270,9 +271,8 @@ def funnel_markdown(f: Funnel) -> str:
     if f.previous is not None:
         tables.append(f"\n## {style.md_text(compare_about(f))}\n")
         tables.append(md_table(COMPARE_HEADERS, compare_cells(f)))
-    for value, steps in f.breakdown:
-        label = value if value else "(none)"
-        tables.append(f"\n## {style.md_text(f'{f.by} = {label}')}\n")
+    for index, (_, steps) in enumerate(f.breakdown):
+        tables.append(f"\n## {style.md_text(f'{f.by} = {f.value_shown(index)}')}\n")
         tables.append(md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(steps, 1)]))
     if f.time_to_convert is not None:
         tables.append("\n## Time to convert\n")

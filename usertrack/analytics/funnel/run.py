@@ -24,6 +24,7 @@ from usertrack.analytics.common import (
     period_start,
     previous_span,
 )
+from usertrack.analytics.funnel import breakdown as breakdowns
 from usertrack.analytics.funnel.order import (
     EXCLUDED,
     OTHER,
@@ -107,8 +108,10 @@ class Funnel:
     range: DateRange
     window: timedelta
     steps: list[Step]
-    by: str | None = None
+    by: str | None = None  # the breakdowns' names, joined by ' / '
     breakdown: list[tuple[str, list[Step]]] = field(default_factory=list)
+    breakdown_spec: breakdowns.Breakdown | None = None
+    other: bool = False  # the last of `breakdown` is the values past the limit (PostHog's Other)
     notes: tuple[str, ...] = ()  # for stderr: a typed name the range's data does not have
     previous: Funnel | None = None  # --compare: the period of the same length before
     correlation: Correlation | None = None  # --correlation (usertrack.analytics.funnel.correlation)
@@ -129,6 +132,15 @@ class Funnel:
                 points = round(now.conversion_from_start - before.conversion_from_start, 1)
             out.append((now, before, change(now.persons, before.persons), points))
         return out
+
+    def is_other(self, index: int) -> bool:
+        """Whether breakdown `index` is the values past --breakdown-limit (PostHog's Other)."""
+        return self.other and index == len(self.breakdown) - 1
+
+    def value_shown(self, index: int, empty: str = "(none)") -> str:
+        """Breakdown `index`'s value for people: 'Chrome / Mac OS X', `empty` for none, Other."""
+        n = len(self.breakdown_spec.parts) if self.breakdown_spec else 1
+        return breakdowns.shown(self.breakdown[index][0], n, self.is_other(index), empty)
 
     @property
     def unit(self) -> str:
@@ -157,12 +169,17 @@ class Funnel:
                 "to": self.previous.range.end,
                 "steps": [s.document() for s in self.previous.steps],
             }
-        if self.by is not None:
-            doc["breakdown_property"] = self.by
-            doc["breakdown"] = [
-                {"value": value, "steps": [s.document() for s in steps]}
-                for value, steps in self.breakdown
-            ]
+        if self.by is not None and self.breakdown_spec is not None:
+            doc.update(self.breakdown_spec.document())
+            doc["breakdown"] = []
+            for i, (value, steps) in enumerate(self.breakdown):
+                other = self.is_other(i)
+                n = len(self.breakdown_spec.parts)
+                entry: dict[str, Any] = {"value": breakdowns.documented(value, n, other)}
+                if other:
+                    entry["other"] = True
+                entry["steps"] = [s.document() for s in steps]
+                doc["breakdown"].append(entry)
         if self.correlation is not None:
             doc["correlation"] = self.correlation.document()
         if self.time_to_convert is not None:
@@ -423,7 +440,8 @@ def split_step(text: str) -> tuple[str, str | None, str | None]:
 
 
 def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
-                params: list[Any] | None = None) -> list[Step]:  # fmt: skip
+                params: list[Any] | None = None, table: str = "progress"
+                ) -> list[Step]:  # fmt: skip
     n = len(steps)
     parts = []
     for i in range(1, n + 1):
@@ -436,10 +454,9 @@ def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "
                 f"avg({diff}) FILTER (WHERE furthest >= {i} AND {diff} > 0),"
                 f" quantile_cont({diff}, 0.5) FILTER (WHERE furthest >= {i} AND {diff} > 0)"
             )
-    row = con.execute(
-        f"SELECT {', '.join(parts)} FROM progress WHERE {where}", params or []
-    ).fetchone()
-    assert row is not None
+    (row,) = con.execute(
+        f"SELECT {', '.join(parts)} FROM {table} WHERE {where}", params or []
+    ).fetchall()  # all: a result left unfinished would refuse the connection's next query
     result: list[Step] = []
     first = row[0]
     previous = first
@@ -474,7 +491,7 @@ def load_progress(
     as_of: datetime,
     span: DateRange,
     window: timedelta,
-    by: str | None,
+    by: breakdowns.Breakdown | None,
     progress: Any = None,
     shape: Shape = PLAIN,
     emails: bool = False,
@@ -502,7 +519,8 @@ def load_progress(
         "steps": sorted(
             {split_step(step)[0] for step in steps} | {name for name, _, _ in shape.exclusions}
         ),
-        "by": by or narrowing_property(steps) or "",
+        **(by.params() if by is not None else breakdowns.no_params()),
+        **({} if by is not None else {"by": narrowing_property(steps) or ""}),
         "every": 1 if shape.order == "strict" else 0,
         "emails": 1 if emails or by_account else 0,
     }
@@ -579,7 +597,7 @@ def funnel(
     *,
     steps: list[str] | None = None,
     window: timedelta = DEFAULT_WINDOW,
-    by: str | None = None,
+    by: breakdowns.Breakdown | None = None,
     compare: bool = False,
     correlation: bool = False,
     correlation_properties: Sequence[str] = (),
@@ -601,7 +619,7 @@ def funnel(
     if correlation:
         from usertrack.analytics.funnel.correlation import check_options, prefetch
 
-        check_options(by=by, compare=compare, dropped=None)
+        check_options(by=None if by is None else by.label, compare=compare, dropped=None)
         fetched = prefetch(ws, chosen, as_of, span, window)
     previous = None
     if compare:
@@ -637,7 +655,7 @@ def _funnel(
     as_of: datetime,
     span: DateRange,
     window: timedelta,
-    by: str | None,
+    by: breakdowns.Breakdown | None,
     correlation: bool,
     correlation_properties: Sequence[str],
     progress: Any,
@@ -672,27 +690,12 @@ def _funnel(
                 con, ws, chosen, as_of, span, window, correlation_properties, progress, fetched
             )
         if by is not None:
-            result.by = by
-            # First touch: the value on the person's earliest in-range step event that has one.
-            con.execute(
-                """
-                CREATE TABLE touch AS
-                SELECT p.person_id, coalesce(t.value, '') AS value
-                FROM progress p
-                LEFT JOIN (SELECT person_id, arg_min(breakdown, timestamp) AS value
-                           FROM facts WHERE breakdown <> '' GROUP BY person_id) t
-                    USING (person_id)
-                """
-            )
-            values = [
-                r[0]
-                for r in con.execute(
-                    "SELECT value FROM touch GROUP BY value ORDER BY count(*) DESC, value"
-                ).fetchall()
-            ]
-            for value in values:
-                where = "person_id IN (SELECT person_id FROM touch WHERE value = ?)"
-                result.breakdown.append((value, _steps_from(con, chosen, where, [value])))
+            result.by, result.breakdown_spec = by.label, by
+            event = None if by.step is None else split_step(chosen[by.step - 1])[0]
+            result.breakdown, result.other = breakdowns.broken_down(
+                con, by, len(chosen), event,
+                lambda own: _progress_table(own, chosen, window, shape),
+                lambda where, values: _steps_from(con, chosen, where, values, "_bd"))  # fmt: skip
     finally:
         release(con)  # emptied and handed out again within sandbox.keep_connections
     result.notes = (*_unknown_names(ws, span, result), *notes)
@@ -718,13 +721,16 @@ def _unknown_names(ws: Workspace, span: DateRange, result: Funnel) -> tuple[str,
     }
     if empty:
         notes += unknown(empty, event_names(ws, span.end, span.start), "event")
+    spec = result.breakdown_spec
     if (
-        result.by is not None
+        spec is not None
         and result.steps[0].persons
-        and all(not value for value, _ in result.breakdown)
+        and all(not value.replace(breakdowns.SEPARATOR, "") for value, _ in result.breakdown)
     ):
         keys = property_keys(ws, span.end, span.start, [s.event for s in result.steps])
-        notes += unknown({"--by": result.by}, keys, "property of these events")
+        for kind, name in spec.parts:
+            if kind == "event":
+                notes += unknown({"--by": name}, keys, "property of these events")
     return notes
 
 

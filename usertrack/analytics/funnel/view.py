@@ -66,11 +66,9 @@ def render_funnel(console: Console, f: Funnel) -> None:
         cols = [Col(h, right=h != "Step") for h in COMPARE_HEADERS]
         rows = [[plain(c) for c in row] for row in compare_cells(f)]
         console.print(fitted_table(width, cols, rows, title=plain(compare_about(f))))
-    for value, steps in f.breakdown:
-        label = value if value else "(none)"
-        console.print(
-            fitted_table(width, _step_cols(f), _step_rows(steps), title=plain(f"{f.by} = {label}"))
-        )
+    for index, (_, steps) in enumerate(f.breakdown):
+        title = plain(f"{f.by} = {f.value_shown(index)}")
+        console.print(fitted_table(width, _step_cols(f), _step_rows(steps), title=title))
     if f.time_to_convert is not None:
         from usertrack.analytics.funnel.render import time_headers, time_to_convert_about
         from usertrack.analytics.funnel.render import time_to_convert_rows as rows_of
