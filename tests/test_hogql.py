@@ -694,7 +694,8 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
                  "keys": ["email"]}  # fmt: skip
         # The analytics facts queries (funnel, retention) take a range, steps and events.
         given |= {"since": NOW - timedelta(days=30), "until": NOW, "steps": ["$pageview"],
-                  "by": "$pathname", "period": "week", "start_event": "$pageview",
+                  "by": "$pathname", "by2": "", "by3": "", "period": "week",
+                  "start_event": "$pageview",
                   "return_event": "", "path_from": "", "path_to": ""}  # fmt: skip
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
         given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
