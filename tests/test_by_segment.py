@@ -671,6 +671,9 @@ def test_funnel_by_segment_works_out_each_persons_progress_once(
     calls.clear()
     by = run_json("funnel", [*args, "--by", "$pathname", "--by-segment"], as_of=AS_OF, **env)
     assert len(calls) == 1 and by_group(by, funnel) == FUNNEL
+    # the parts leave out the breakdown's settings, the whole answer's
+    assert by["breakdown_attribution"] == "first_touch" and by["breakdown_limit"] == 25
+    assert not {"breakdown_attribution", "breakdown_limit"} & set(by["by_segment"][0])
     # --trend: each group works its periods out of its own facts, its --segment answer's
     trend = run_json("funnel", [*args, "--trend", "day", "--by-segment"], as_of=AS_OF, **env)
     spender = run_json("funnel", [*args, "--trend", "day", "--segment", "spender"], as_of=AS_OF,

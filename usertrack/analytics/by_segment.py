@@ -632,7 +632,8 @@ def _grouped(
 _SHARED = {
     "as_of", "from", "to", "window_seconds", "period", "mode", "start_event", "return_event",
     "start_point", "end_point", "interval", "math", "cumulative", "where", "days", "periods",
-    "breakdown_property", "by", "top", "events", "steps",
+    "breakdown_property", "by", "top", "events", "steps", "breakdown_attribution",
+    "breakdown_attribution_step", "breakdown_limit",
 }  # fmt: skip
 
 
