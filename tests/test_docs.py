@@ -92,3 +92,23 @@ def test_adding_a_column_end_to_end_works_as_written(
     values = [u[column.group(1)] for u in doc["users"]]
     assert any(v and v >= 20 for v in values)
     assert all(u[column.group(1)] is not None for u in doc["users"] if u["in_posthog"])
+
+
+def test_the_mcp_pages_tool_list_is_what_the_server_serves(tmp_path: Path) -> None:
+    """docs/mcp.md names every tool `usertrack mcp --allow-act` lists, and no other: asked of
+    the real server over stdio, so a tool added to the server is a failing test until it is
+    documented."""
+    from tests.test_mcp import with_client
+
+    page = (DOCS / "mcp.md").read_text()
+    listing = re.search(r"\*\*Tools\.\*\*(.*?)\(below\)\.", page, re.S)
+    assert listing is not None, "docs/mcp.md: no **Tools.** list ending '(below).'"
+    documented = set(re.findall(r"`([a-z_]+)`", listing.group(1)))
+
+    async def names(client: object) -> set[str]:
+        return {t.name for t in (await client.list_tools()).tools}  # type: ignore[attr-defined]
+
+    served = with_client(tmp_path / "home", names, "--allow-act")
+    assert documented == served, (
+        f"undocumented: {sorted(served - documented)}; not served: {sorted(documented - served)}"
+    )
