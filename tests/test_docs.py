@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,44 @@ def test_the_mcp_pages_tool_list_is_what_the_server_serves(tmp_path: Path) -> No
     assert documented == served, (
         f"undocumented: {sorted(served - documented)}; not served: {sorted(documented - served)}"
     )
+
+
+_OVERFLOW_PROBE = """<script>
+window.addEventListener("load", () => {
+  const blocks = [...document.querySelectorAll(".highlight pre > code")]
+    .filter((code) => code.textContent.startsWith("Usage: "));
+  const cut = blocks.filter((code) => code.scrollWidth > code.clientWidth + 1).length;
+  const out = document.createElement("div");
+  out.id = "overflow-probe";
+  out.textContent = `help=${blocks.length} cut=${cut}`;
+  document.body.appendChild(out);
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="no uv to build the site with")
+def test_help_blocks_on_the_built_site_wrap_instead_of_being_cut(tmp_path: Path) -> None:
+    """The command reference's 100-column help, on the built site in headless Chromium at a
+    laptop's and a narrow window's width: no help block is wider than its box (cut at the right
+    edge, behind a scrollbar)."""
+    from tests.test_dashboard_browser import CHROMIUM, chromium
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary on this machine")
+    site = tmp_path / "site"
+    built = subprocess.run(
+        ["uv", "run", "--quiet", "--isolated", "--only-group", "docs",
+         "mkdocs", "build", "--quiet", "--strict", "--site-dir", str(site)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=os.environ | {"NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    page = site / "commands" / "probe.html"
+    html = (site / "commands" / "index.html").read_text(encoding="utf-8")
+    page.write_text(html.replace("</body>", _OVERFLOW_PROBE, 1), encoding="utf-8")
+    for width in (1280, 800):
+        shown = chromium(page, f"--window-size={width},900", "--dump-dom")
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        probe = re.search(r'id="overflow-probe">help=(\d+) cut=(\d+)<', shown.stdout)
+        assert probe is not None, shown.stdout[-2000:]
+        assert int(probe.group(1)) >= 20 and probe.group(2) == "0", (width, probe.groups())
