@@ -165,3 +165,79 @@ def test_the_pages_draw_each_group_with_a_legend(home: Path, tmp_path: Path) -> 
             lines = re.findall(r'<path [^>]*aria-roledescription="line mark"[^>]*>', chart)
             dashes = [re.search(r'stroke-dasharray="([^"]*)"', p) for p in lines]
             assert len(lines) == 2 and len({m and m.group(1) for m in dashes}) == 2, lines
+
+
+def test_a_retention_by_a_property_draws_a_curve_per_value_and_says_how_many() -> None:
+    cohorts = [{"start": "2026-11-02", "size": 300, "retained": [300, 90]}]
+    values = [
+        {"value": f"v{i}", "size": 10 + i, "cohorts": [],
+         "average": [{"period": 0, "size": 10 + i, "percent": 100.0},
+                     {"period": 1, "percent": float(i)}]}
+        for i in range(11)
+    ]  # fmt: skip
+    d = {"period": "week", "cohorts": cohorts, "by": "$browser", "breakdown": values,
+         "average": [{"period": 0, "size": 300, "percent": 100.0}]}  # fmt: skip
+    spec, alt = charts.chart("retention", d) or ({}, "")
+    line = spec["vconcat"][0]
+    drawn = [f"v{i}" for i in range(3, 11)]  # the 8 largest cohorts
+    assert line["encoding"]["color"]["title"] == "$browser"
+    assert line["encoding"]["color"]["scale"]["domain"] == drawn
+    assert {r["group"] for r in _values(line)} == set(drawn)
+    assert line["title"]["text"] == "Average retention curve by $browser"
+    assert f"top {MAX_GROUPS} of 11 values" in json.dumps(line["title"])
+    assert "v10: 0 100, 1 10" in alt and "v2:" not in alt and "top 8 of 11 values" in alt
+
+
+def test_a_compared_activity_draws_the_previous_days_dashed() -> None:
+    daily = [{"date": f"2026-11-0{i}", "dau": i, "wau": 10 * i, "mau": 100 * i} for i in (1, 2)]
+    earlier = [{"date": f"2026-10-3{i}", "dau": 5, "wau": 50, "mau": 500} for i in (0, 1)]
+    d = {"dau": 2, "wau": 20, "mau": 200, "daily": daily,
+         "previous": {"dau": 5, "wau": 50, "mau": 500, "daily": earlier}}  # fmt: skip
+    spec, alt = charts.chart("activity", d) or ({}, "")
+    view = spec["vconcat"][0]  # one view: its data on top
+    assert view["encoding"]["strokeDash"]["field"] == "period"
+    assert "previous (dashed" in view["title"]
+    before = [r for r in _values(spec) if r["period"] == "previous period"]
+    assert [(r["date"], r["day"], r["measure"], r["persons"]) for r in before][:4] == [
+        ("2026-11-01", "2026-10-30", "dau", 5), ("2026-11-01", "2026-10-30", "wau", 50),
+        ("2026-11-01", "2026-10-30", "mau", 500), ("2026-11-02", "2026-10-31", "dau", 5),
+    ]  # fmt: skip
+    assert "The previous period (2 days from 2026-10-30): DAU 5, WAU 50, MAU 500." in alt
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+def test_the_pages_draw_retention_by_value_and_the_previous_activity(
+    home: Path, tmp_path: Path
+) -> None:
+    """In a real browser: `retention --by $browser` draws a curve per value (at most
+    MAX_GROUPS) with a legend of the values; `activity --compare` draws DAU, WAU and MAU twice,
+    the previous period's lines dashed, named in a legend."""
+    as_of = ["--as-of", "2026-11-16"]
+    answer = json.loads(run(["retention", "--by", "$browser", *as_of, "-f", "json"], home).stdout)
+    values = [str(b["value"]) for b in answer["breakdown"]]
+    assert len(values) >= 2
+    pages = {"retention": ["retention", "--by", "$browser"], "activity": ["activity", "--compare"]}
+    for name, args in pages.items():
+        page = tmp_path / f"{name}.html"
+        result = run([*args, *as_of, "-f", "html", "--out", str(page)], home)
+        assert result.exit_code == 0, result.stderr
+        shown = chromium(page, "--dump-dom")
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        assert console_lines(shown.stderr) == []
+        chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+        lines = re.findall(r'<path [^>]*aria-roledescription="line mark"[^>]*>', chart)
+        legends = chart.split('class="mark-group role-legend"')[1:]
+        if name == "retention":
+            shown_values = values[:MAX_GROUPS] if len(values) <= MAX_GROUPS else None
+            assert len(lines) == min(len(values), MAX_GROUPS), len(lines)
+            if shown_values is not None:
+                assert all(
+                    any(f">{v}</text>" in legend for legend in legends) for v in shown_values
+                ), chart[:800]
+        else:
+            assert any(">previous period</text>" in legend for legend in legends)
+            dashes = {
+                (m.group(1) if (m := re.search(r'stroke-dasharray="([^"]*)"', p)) else "")
+                for p in lines
+            }
+            assert len(lines) == 6 and len(dashes) == 2, lines

@@ -26,8 +26,8 @@ from usertrack.dashboards.group_charts import (
     curves,
     funnel_chart,
 )
-from usertrack.dashboards.time_charts import funnel_trend, trends_chart
-from usertrack.dashboards.vega import MAX_MARKS, Chart, alt_pairs, dates
+from usertrack.dashboards.time_charts import activity_lines, funnel_trend, trends_chart
+from usertrack.dashboards.vega import MAX_MARKS, Chart, alt_pairs
 from usertrack.dashboards.vega import field as _field
 from usertrack.dashboards.vega import layer as _layer
 from usertrack.dashboards.vega import noted as _noted
@@ -289,23 +289,12 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             life.append({"week": row["period_start"], "kind": kind, "persons": row[kind]})
             if unfinished:  # a week not ended by as_of: lighter, its counts partial
                 life[-1]["complete"] = row.get("complete", True)
-    daily = [
-        {"date": r["date"], "measure": m, "persons": r[m]}
-        for r in d.get("daily") or []
-        for m in ("dau", "wau", "mau")
-    ]
-    if not life and not daily:
+    daily = activity_lines(d)
+    if not life and daily is None:
         return None
     parts = []
-    if daily:
-        lines = _layer(
-            daily, {"type": "line", "point": True},
-            color=_field("measure:N", sort=_MEASURES, title=None),
-            tooltip=_tips("date:T", "measure:N", "persons:Q"),
-            x=_field("date:T", title=None, axis=dates()),
-            y=_field("persons:Q"),
-        )  # fmt: skip
-        parts.append({**lines, "title": "DAU, WAU, MAU", "width": 460})
+    if daily is not None:
+        parts.append(daily[0])
     if life:
         bars = _layer(
             life, {"type": "bar"},
@@ -330,6 +319,7 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         )
         + "."
         + (f" The week of {', '.join(unfinished)} has not ended: partial." if unfinished else "")
+        + (daily[1] if daily is not None else "")
     )
     spec: dict[str, Any] = {"vconcat": parts}
     if len(parts) == 1:  # one view: its data on top, as altair puts data all views share
@@ -338,8 +328,6 @@ def _activity(d: dict[str, Any]) -> Chart | None:
     return _top(spec), alt_text
 
 
-# DAU, WAU, MAU in their order of size (not the alphabet's).
-_MEASURES = ["dau", "wau", "mau"]
 # A period not ended by the answer's as_of, drawn lighter (no legend: the title's note says).
 _LIGHTER = {"legend": None, "scale": {"domain": [True, False], "range": [1, 0.35]}}
 

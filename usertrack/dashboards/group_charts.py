@@ -1,9 +1,10 @@
 """The charts of an answer in groups (usertrack.dashboards.charts draws the plain answers): a
 funnel's previous period (`--compare`), its breakdown values (`--by`) or segments
 (`--by-segment`) as bars side by side, a colour each and a legend; retention's average curve
-beside the previous range's and each segment's. At most MAX_GROUPS groups are drawn, the largest
-by their first step (a funnel) or their cohorts' size (retention), and the title says how many
-of how many; what a chart cannot show it names in its title, and the alt text says the same."""
+beside the previous range's and each segment's, or one curve per breakdown value (`--by`). At
+most MAX_GROUPS groups are drawn, the largest by their first step (a funnel) or their cohorts'
+size (retention), and the title says how many of how many; what a chart cannot show it names in
+its title, and the alt text says the same."""
 
 from __future__ import annotations
 
@@ -108,8 +109,11 @@ def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | Non
 
 
 def curve_groups(d: dict[str, Any]) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]] | None:
-    """A retention answer's average curves in groups: everyone's and each segment's, or this
-    range's and the previous range's; None for one curve."""
+    """A retention answer's average curves in groups: each breakdown value's (--by), everyone's
+    and each segment's, or this range's and the previous range's; None for one curve."""
+    if d.get("breakdown"):
+        named = str(d.get("by") or "breakdown")
+        return named, [(str(b.get("value")), b.get("average") or []) for b in d["breakdown"]]
     if d.get("by_segment"):
         parts = [(str(p.get("segment")), p.get("average") or []) for p in d["by_segment"]]
         return "segment", [("everyone", d.get("average") or []), *parts]

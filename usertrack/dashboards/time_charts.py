@@ -1,6 +1,7 @@
 """Charts over time: trends' lines (a line per series, the previous period dashed beside this
 one with --compare, each segment's with --by-segment) and a funnel's conversion by period of
-entry (--trend). A period the range cuts (a first week begun before it, a last one the as-of
+entry (--trend), and activity's DAU, WAU and MAU, the previous period's dashed with --compare. A
+period the range cuts (a first week begun before it, a last one the as-of
 ends early) is shaded behind the lines, and the title and alt text say why: its count is
 partial, not a drop."""
 
@@ -187,3 +188,47 @@ def funnel_trend(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
                 **line}  # fmt: skip
         title, text = {"text": title, "subtitle": [note]}, f"{text} {note}"
     return {**line, "title": title, "width": 460}, text
+
+
+# DAU, WAU, MAU in their order of size (not the alphabet's).
+MEASURES = ["dau", "wau", "mau"]
+
+
+def activity_lines(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """Activity's DAU, WAU and MAU per day, a line each; with --compare the previous period's
+    dashed beside them, its day i drawn at this period's day i (its own date in the tooltip); and
+    the alt text of the previous period. None without daily numbers."""
+    days = d.get("daily") or []
+    previous = d.get("previous") if isinstance(d.get("previous"), dict) else None
+    before = ((previous or {}).get("daily") or [])[: len(days)]
+    rows = [
+        {"date": r["date"], "measure": m, "persons": r[m]}
+        | ({"period": THIS_PERIOD, "day": r["date"]} if before else {})
+        for r in days
+        for m in MEASURES
+    ]
+    if not rows:
+        return None
+    rows += [
+        {"date": days[i]["date"], "measure": m, "persons": r.get(m), "period": PREVIOUS_PERIOD,
+         "day": r.get("date")}
+        for i, r in enumerate(before)
+        for m in MEASURES
+    ]  # fmt: skip
+    periods = [THIS_PERIOD, PREVIOUS_PERIOD]
+    dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
+    lines = layer(
+        rows, {"type": "line", "point": True},
+        color=field("measure:N", sort=MEASURES, title=None),
+        tooltip=tips(*(("day:N", "period:N") if before else ("date:T",)), "measure:N",
+                     "persons:Q"),
+        x=field("date:T", title=None, axis=dates()),
+        y=field("persons:Q"),
+        **({"strokeDash": field("period:N", **dashed)} if before else {}),
+    )  # fmt: skip
+    if not before:
+        return {**lines, "title": "DAU, WAU, MAU", "width": 460}, ""
+    title = "DAU, WAU, MAU, this period (solid) and the previous (dashed, day for day)"
+    said = ", ".join(f"{m.upper()} {num((previous or {}).get(m))}" for m in MEASURES)
+    text = f" The previous period ({len(before)} days from {before[0].get('date')}): {said}."
+    return {**lines, "title": title, "width": 460}, text
