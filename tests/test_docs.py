@@ -155,3 +155,32 @@ def test_help_blocks_on_the_built_site_wrap_instead_of_being_cut(tmp_path: Path)
         probe = re.search(r'id="overflow-probe">help=(\d+) cut=(\d+)<', shown.stdout)
         assert probe is not None, shown.stdout[-2000:]
         assert int(probe.group(1)) >= 20 and probe.group(2) == "0", (width, probe.groups())
+
+
+def test_the_pictures_are_small_pngs_and_recompressing_keeps_every_pixel() -> None:
+    """Every picture the README and the pages load is a PNG under scripts/pictures.py's
+    MAX_BYTES, and its recompression changes the bytes of the image data, never the pixels."""
+    import zlib
+
+    spec = importlib.util.spec_from_file_location("pictures", REPO / "scripts" / "pictures.py")
+    assert spec is not None and spec.loader is not None
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    shown = set(re.findall(r"img/([\w-]+\.png)", (REPO / "README.md").read_text()))
+    for page in DOCS.glob("*.md"):
+        shown |= set(re.findall(r"\]\(img/([\w-]+\.png)\)", page.read_text()))
+    assert shown and shown <= set(pictures.PICTURES), shown - set(pictures.PICTURES)
+
+    def pixels(png: bytes) -> bytes:
+        parts, at = b"", 8
+        while at < len(png):
+            length = int.from_bytes(png[at : at + 4], "big")
+            if png[at + 4 : at + 8] == b"IDAT":
+                parts += png[at + 8 : at + 8 + length]
+            at += 12 + length
+        return zlib.decompress(parts)
+
+    for name in shown:
+        png = (DOCS / "img" / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) <= pictures.MAX_BYTES, name
+        assert pixels(pictures.recompressed(png)) == pixels(png)
