@@ -4,9 +4,9 @@ its UDF twin) at commit 2506df87718170757426e5b47fabcdd32c06d555 of PostHog/post
 --time-to-convert`, on both engines.
 
 PostHog's tests ask for the time from step 0 to step 1 of a three-step funnel
-(`funnel_from_step` 0, `funnel_to_step` 1); usertrack's histogram runs from the first step to
-the last, so each case is the funnel of those first two steps. Every person here has one
-attempt, and the persons who reach the second step are the same in both funnels.
+(`funnel_from_step` 0, `funnel_to_step` 1, 0-based): `--from-step 1 --to-step 2`, 1-based, where
+a case ports it whole; the others are the funnel of those first two steps (every person here has
+one attempt, and the persons who reach the second step are the same in both funnels).
 """
 
 from __future__ import annotations
@@ -53,9 +53,25 @@ def test_auto_bin_count_single_step(engine: Engine) -> None:
     """test_funnel_time_to_convert.py, BaseTestFunnelTimeToConvert.test_auto_bin_count_single_
     step (PostHog commit 2506df87): 3600 s, 2220 s and 82,800 s in ceil(cbrt(3)) = 2 bins of
     40,290 s (and the bin after), averaging 29,540 s."""
-    doc = engine("funnel", [*EVENTS_C01["step one|step two"], *JUNE, "--time-to-convert"],
-                 as_of=AS_OF)  # fmt: skip
+    args = [*EVENTS_C01["step one|step two|step three"], *JUNE, "--time-to-convert",
+            "--from-step", "1", "--to-step", "2"]  # fmt: skip
+    doc = engine("funnel", args, as_of=AS_OF)
     assert bins(doc) == BINS
+    assert doc["time_to_convert"]["average_seconds"] == AVERAGE
+    assert (doc["time_to_convert"]["from_step"], doc["time_to_convert"]["to_step"]) == (1, 2)
+
+
+def test_custom_bin_count_single_step(engine: Engine) -> None:
+    """test_funnel_time_to_convert.py, BaseTestFunnelTimeToConvert.test_custom_bin_count_single_
+    step (PostHog commit 2506df87): the same events and steps in `bin_count` 7 bins (and the
+    bin after) of ceil(80,580 / 7) = 11,512 s: A and B in the first, C in the seventh."""
+    args = [*EVENTS_C01["step one|step two|step three"], *JUNE, "--time-to-convert",
+            "--from-step", "1", "--to-step", "2", "--bins", "7"]  # fmt: skip
+    doc = engine("funnel", args, as_of=AS_OF)
+    assert bins(doc) == [
+        (2220, 2), (13732, 0), (25244, 0), (36756, 0), (48268, 0), (59780, 0), (71292, 1),
+        (82804, 0),
+    ]  # fmt: skip
     assert doc["time_to_convert"]["average_seconds"] == AVERAGE
 
 

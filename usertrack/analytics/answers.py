@@ -199,6 +199,10 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         for option, asked in others:
             if asked:
                 raise UsageError(f"{option} and a step narrowed by a property do not go together")
+    from usertrack.analytics.funnel.timing import check_timing
+
+    between, bins = check_timing(o.get("from_step"), o.get("to_step"), o.get("bins"), len(steps),
+                                 (bool(o.get("time_to_convert")), trend, order))  # fmt: skip
     if o.get("time_to_convert") or trend is not None:
         for option, asked in (("--dropped", dropped is not None), ("--persons", o.get("persons"))):
             if asked:
@@ -253,7 +257,7 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             ws, moment, span, steps=steps, window=window, by=by, compare=o["compare"],
             correlation=correlation, correlation_properties=correlated,
             time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
-            progress=progress, by_account=bool(o.get("by_account")),
+            progress=progress, by_account=bool(o.get("by_account")), between=between, bins=bins,
         ), labels))  # fmt: skip
         return Answer(result, "funnel", "funnel.render", "funnel.view", where, list(result.notes))
 

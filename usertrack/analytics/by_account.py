@@ -83,7 +83,7 @@ def account_progress(
         con.execute("ALTER TABLE trend_progress RENAME TO _person_trend")
         con.execute(
             "CREATE TABLE trend_progress AS SELECT a.account AS person_id, t.period,"
-            " bool_or(t.converted) AS converted FROM _person_trend t"
+            " max(t.furthest) AS furthest FROM _person_trend t"
             " JOIN _person_email e USING (person_id) JOIN _accounts_in a ON a.email = e.email"
             " GROUP BY 1, 2"
         )

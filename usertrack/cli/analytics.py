@@ -307,15 +307,43 @@ def funnel(
         bool,
         typer.Option(
             "--time-to-convert",
-            help="Also how long converters took from step 1 to the last step, in PostHog's bins.",
+            help="Also how long converters took from step 1 to the last step (or --from-step"
+            " to --to-step), in PostHog's bins.",
         ),
     ] = False,
+    bins: Annotated[
+        int | None,
+        typer.Option(
+            "--bins",
+            help="With --time-to-convert: this many bins (1-90, PostHog's binCount) instead of"
+            " PostHog's automatic count.",
+            show_default=False,
+        ),
+    ] = None,
     trend: Annotated[
         str | None,
         typer.Option(
             "--trend",
             help="Also the conversion of the people who entered in each day, week or month.",
             metavar="PERIOD",
+        ),
+    ] = None,
+    from_step: Annotated[
+        int | None,
+        typer.Option(
+            "--from-step",
+            help="With --time-to-convert or --trend: measure from this step (a number; default"
+            " 1): PostHog's funnelFromStep.",
+            show_default=False,
+        ),
+    ] = None,
+    to_step: Annotated[
+        int | None,
+        typer.Option(
+            "--to-step",
+            help="With --time-to-convert or --trend: measure to this step (a number; default"
+            " the last): PostHog's funnelToStep.",
+            show_default=False,
         ),
     ] = None,
     persons: FunnelPersonsOpt = None,

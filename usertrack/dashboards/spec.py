@@ -57,7 +57,8 @@ PANEL_OPTIONS = frozenset(
         # funnel
         "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
         "breakdown_attribution", "breakdown_attribution_step", "breakdown_limit",
-        "time_to_convert", "trend", "correlation", "correlation_properties",
+        "time_to_convert", "bins", "trend", "from_step", "to_step", "correlation",
+        "correlation_properties",
         # retention
         "top", "start", "return_event", "mode", "min_occurrences",
         # trends (cumulative: retention's too)

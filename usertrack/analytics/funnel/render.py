@@ -224,9 +224,16 @@ def time_to_convert_about(f: Funnel) -> str:
     t = f.time_to_convert
     assert t is not None
     return (
-        f"Time to convert, step 1 to {f.steps[-1].shown}: average {duration(t.average_seconds)},"
-        f" bins of {duration(t.bin_width_seconds)} (PostHog's)."
+        f"Time to convert, step {t.from_step} to {f.steps[t.to_step - 1].shown}: average"
+        f" {duration(t.average_seconds)}, bins of {duration(t.bin_width_seconds)} (PostHog's)."
     )
+
+
+def trend_about(f: Funnel) -> str:
+    """--trend's title: its interval, and its steps when not the first and the last."""
+    first, last = f.trend_steps
+    steps = "" if (first, last) == (1, len(f.steps)) else f", step {first} to step {last}"
+    return f"Conversion by {f.trend_interval} of entry{steps}"
 
 
 def trend_rows(f: Funnel) -> list[list[str]]:
@@ -279,7 +286,7 @@ def funnel_markdown(f: Funnel) -> str:
         tables.append(style.md_text(time_to_convert_about(f)) + "\n\n")
         tables.append(md_table(time_headers(f), time_to_convert_rows(f)))
     if f.trend_interval is not None:
-        tables.append(f"\n## Conversion by {f.trend_interval} of entry\n")
+        tables.append(f"\n## {style.md_text(trend_about(f))}\n")
         tables.append(md_table(TREND_HEADERS, trend_rows(f)))
         if trend_footnote(f):
             tables.append(f"\n{style.md_text(trend_footnote(f))}\n")

@@ -41,8 +41,11 @@ from usertrack.analytics.funnel.order import (
     unordered_progress,
 )
 from usertrack.analytics.funnel.place import facts_in_place
+from usertrack.analytics.funnel.step_syntax import check_steps, narrowing_property, split_step
 from usertrack.analytics.funnel.timing import (
+    NO_TIMING,
     TimeToConvert,
+    Timing,
     TrendPoint,
     moment,
     person_periods,
@@ -118,6 +121,7 @@ class Funnel:
     time_to_convert: TimeToConvert | None = None  # --time-to-convert
     trend_interval: str | None = None  # --trend: day, week or month
     trend: list[TrendPoint] = field(default_factory=list)
+    trend_steps: tuple[int, int] = (1, 2)  # --trend: entered at the first, converted at the second
     by_account: bool = False  # --by-account: each step counts accounts, not persons
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
@@ -190,6 +194,8 @@ class Funnel:
             every = self.trend_interval
             doc["trend"] = {
                 "interval": every,
+                "from_step": self.trend_steps[0],
+                "to_step": self.trend_steps[1],
                 "points": [p.document() | cut(p.start, every, self.range) for p in self.trend],
             }
         return doc
@@ -252,35 +258,6 @@ def step_index(steps: list[str], text: str) -> int:
     if index == 1:
         raise UsageError(f"--dropped {text!r} is the first step: no one drops before it")
     return index
-
-
-# A funnel's cost grows with its steps faster than linearly (300 steps: 1.3 GB, 1,200: 17 GB
-# and two minutes): PostHog's own funnels take at most 20 steps.
-MAX_STEPS = 20
-
-
-def check_steps(steps: list[str]) -> list[str]:
-    cleaned = [s.strip() for s in steps]
-    if any(not s for s in cleaned):
-        raise UsageError("STEP: an empty event name")
-    if len(cleaned) < 2:
-        raise UsageError("a funnel needs at least two steps (STEP ...)")
-    if len(cleaned) > MAX_STEPS:
-        raise UsageError(f"a funnel takes at most {MAX_STEPS} steps, not {len(cleaned)} (STEP ...)")
-    narrowing_property(cleaned)
-    return cleaned
-
-
-def narrowing_property(steps: list[str]) -> str | None:
-    """The property the steps narrowed by a value name (one for the whole funnel: the facts
-    carry one property's value per event), or None; two different ones are a UsageError."""
-    props = {p for _, p, _ in (split_step(s) for s in steps) if p is not None}
-    if len(props) > 1:
-        raise UsageError(
-            f"steps narrowed by {', '.join(sorted(props))}: one property per funnel"
-            " (EVENT:PROPERTY=VALUE)"
-        )
-    return next(iter(props), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +329,7 @@ def _progress_table(
     furthest: list[int] = []
     times: list[list[int | None]] = [[] for _ in range(n)]
     spans = [(first, last) for _, first, last in shape.exclusions]
-    periods: list[tuple[str, date, bool]] = []
+    periods: list[tuple[str, date, int]] = []
 
     def progress_of(timeline: Sequence[tuple[int, int]], entry: tuple[int, int] | None = None
                     ) -> list[int] | None:  # fmt: skip
@@ -367,10 +344,10 @@ def _progress_table(
         reached = progress_of(timeline)
         if trend is not None and shape.order == "any":
             found = unordered_periods(timeline, limit, n, lambda t: period_start(moment(t), trend))
-            periods += [(person, at, most >= n) for at, most in found.items()]
+            periods += [(person, at, most) for at, most in found.items()]
         elif trend is not None:
-            found_in = person_periods(timeline, trend, n, starts, progress_of)
-            periods += [(person, at, converted) for at, converted in found_in]
+            found_in = person_periods(timeline, trend, starts, progress_of)
+            periods += [(person, at, most) for at, most in found_in]
         if not reached:
             continue
         persons.append(person)
@@ -385,7 +362,7 @@ def _progress_table(
         data[f"t{i + 1}"] = pa.array(times[i], pa.timestamp("us"))
     con.register("_progress_in", pa.table(data))
     if trend is not None:
-        trend_table(con, periods, trend, n, fast=rest.startswith("("))
+        trend_table(con, periods, trend, fast=rest.startswith("("))
     if not rest.startswith("("):  # no one-pass persons
         con.execute("CREATE TEMP TABLE progress AS SELECT * FROM _progress_in")
     else:  # the one-pass persons and the others, in person order as the loop makes them
@@ -427,16 +404,6 @@ def _narrowed_ranks(
         con.executemany("INSERT INTO _step_ranks VALUES (?, ?, ?)", rows)
     later = [tuple(sorted((k for k in m if k > 0), reverse=True)) for m in sets]
     return later, {rank[m] for m in sets if 0 in m}
-
-
-def split_step(text: str) -> tuple[str, str | None, str | None]:
-    """A step as (event, property, value): `EVENT`, or `EVENT:PROPERTY=VALUE` (a step narrowed
-    to the events whose PROPERTY is VALUE, e.g. `$pageview:$pathname=/pricing`)."""
-    head, eq, value = text.partition("=")
-    event, colon, prop = head.rpartition(":")
-    if not eq or not colon or not event.strip() or not prop.strip():
-        return text, None, None
-    return event.strip(), prop.strip(), value.strip()
 
 
 def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
@@ -606,10 +573,14 @@ def funnel(
     shape: Shape = PLAIN,
     progress: Any = None,
     by_account: bool = False,
+    between: tuple[int, int | None] = (1, None),
+    bins: int | None = None,
 ) -> Funnel:
     """The funnel of `steps` over `span`, as of `as_of`, optionally broken down by `by`; with
-    `time_to_convert`, PostHog's histogram of the converters' times; with `trend` (day, week
-    or month), the conversion of each period's entrants; with
+    `time_to_convert`, PostHog's histogram of the converters' times (in `bins` bins, else
+    PostHog's automatic count); with `trend` (day, week or month), the conversion of each
+    period's entrants; both from step `between[0]` to step `between[1]` (1-based; None: the
+    last); with
     `compare`, also the funnel of the previous period of the same length (no breakdown); with
     `correlation` (or `correlation_properties`), the events (and those person properties'
     values) that go with converting or dropping (usertrack.analytics.funnel.correlation)."""
@@ -636,7 +607,8 @@ def funnel(
     try:
         result = _funnel(ws, chosen, as_of, span, window, by, correlation,
                          correlation_properties, progress, fetched,
-                         (time_to_convert, trend), shape, by_account)  # fmt: skip
+                         Timing(time_to_convert, trend, between[0], between[1], bins),
+                         shape, by_account)  # fmt: skip
     except BaseException:
         if previous is not None:  # done with the sources before the workspace closes them
             previous.settle()
@@ -660,29 +632,29 @@ def _funnel(
     correlation_properties: Sequence[str],
     progress: Any,
     fetched: Any,
-    more: tuple[bool, str | None] = (False, None),
+    more: Timing = NO_TIMING,
     shape: Shape = PLAIN,
     by_account: bool = False,
 ) -> Funnel:
-    """`funnel` over `span` alone (its previous period aside); `more`: whether the time to
-    convert, and the --trend interval."""
+    """`funnel` over `span` alone (its previous period aside); `more`: the time to convert and
+    the --trend asked."""
     from usertrack.analytics.by_account import account_progress, members_meanwhile
 
     with members_meanwhile(ws, as_of, progress, by_account) as members:  # while events count
         con = load_progress(ws, chosen, as_of, span, window, by, progress, shape,
                             by_account=by_account, in_place=not correlation,
-                            trend=more[1])  # fmt: skip
+                            trend=more.trend)  # fmt: skip
     try:
         notes: tuple[str, ...] = ()
         if members is not None:
             notes = account_progress(con, ws, as_of, progress, members)
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
         result.by_account = by_account
-        if more[0]:
-            result.time_to_convert = time_to_convert(con, len(chosen))
-        if more[1] is not None:
-            result.trend_interval = more[1]
-            result.trend = trend_points(con, span, more[1])
+        if more.time_to_convert:
+            result.time_to_convert = time_to_convert(con, more.steps(len(chosen)), more.bins)
+        if more.trend is not None:
+            result.trend_interval, result.trend_steps = more.trend, more.steps(len(chosen))
+            result.trend = trend_points(con, span, more.trend, result.trend_steps)
         if correlation:
             from usertrack.analytics.funnel.correlation import correlate
 

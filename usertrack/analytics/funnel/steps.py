@@ -1,8 +1,9 @@
 """A funnel's steps written as YAML (`funnel --steps-file FILE`, a dashboard panel's `steps:`):
 each step an event name, `EVENT:PROPERTY=VALUE`, or a mapping `{event: EVENT, where: {PROPERTY:
-VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.run.
-split_step reads them back) and, in a steps file, their labels: shown wherever the step is, the
-event kept beside it in JSON. A bad step is one line naming its file and line (exit 2)."""
+VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.
+step_syntax.split_step reads them back) and, in a steps file, their labels: shown wherever the
+step is, the event kept beside it in JSON. A bad step is one line naming its file and line
+(exit 2)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from usertrack.analytics.funnel.step_syntax import split_step
 from usertrack.core.errors import UsageError
 
 STEP_KEYS = ("event", "where", "name")
@@ -17,8 +19,6 @@ STEP_KEYS = ("event", "where", "name")
 
 def step_of(item: Any, where: str) -> str:
     """One step as the command line writes it; `where` says where it was read ('FILE:LINE')."""
-    from usertrack.analytics.funnel.run import split_step
-
     if isinstance(item, str) and item.strip():
         return item.strip()
     if not isinstance(item, Mapping):

@@ -78,11 +78,16 @@ def render_funnel(console: Console, f: Funnel) -> None:
         title = plain(time_to_convert_about(f))
         console.print(fitted_table(width, cols, cells, title=title))
     if f.trend_interval is not None:
-        from usertrack.analytics.funnel.render import TREND_HEADERS, trend_footnote, trend_rows
+        from usertrack.analytics.funnel.render import (
+            TREND_HEADERS,
+            trend_about,
+            trend_footnote,
+            trend_rows,
+        )
 
         cols = [Col(h, right=h != "Period") for h in TREND_HEADERS]
         cells = [[plain(c) for c in row] for row in trend_rows(f)]
-        title = plain(f"Conversion by {f.trend_interval} of entry")
+        title = plain(trend_about(f))
         note = trend_footnote(f)
         console.print(fitted_table(width, cols, cells, title=title, caption=note or None))
     if f.correlation is not None:
