@@ -117,6 +117,8 @@ def test_time_to_convert_in_posthogs_bins(export: Path) -> None:
     doc = run_json("funnel", ["signup", "start", *RANGE, "--time-to-convert"], as_of=AS_OF,
                    USERTRACK_EVENTS=str(export))["time_to_convert"]  # fmt: skip
     assert doc == {
+        "from_step": 1,
+        "to_step": 2,
         "average_seconds": 130.0,
         "bin_width_seconds": 135,
         "bins": [
@@ -268,6 +270,25 @@ def test_bad_funnel_options(export: Path) -> None:
     assert_usage_error(two, "one property per funnel", **env)
     narrowed = ["funnel", "signup", "$pageview:$pathname=/x", *RANGE, "--as-of", AS_OF]
     assert_usage_error([*narrowed, "--by", "$browser"], "narrowed by a property", **env)
+
+
+def test_bad_step_range_and_bins_are_one_line_each(export: Path) -> None:
+    """--from-step, --to-step and --bins out of their bounds, or without what they measure,
+    are refused with one line (exit 2), before any source is read."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]
+    n = len(STEPS)
+    ttc = [*base, "--time-to-convert"]
+    assert_usage_error([*base, "--from-step", "2"], "--from-step needs --time-to-convert", **env)
+    assert_usage_error([*base, "--bins", "5"], "--bins needs --time-to-convert", **env)
+    assert_usage_error([*ttc, "--bins", "0"], "--bins 0: from 1 to 90", **env)
+    assert_usage_error([*ttc, "--bins", "91"], "--bins 91: from 1 to 90", **env)
+    assert_usage_error([*ttc, "--to-step", str(n + 1)], f"a step number 1-{n}", **env)
+    assert_usage_error([*ttc, "--from-step", "0"], f"a step number 1-{n}", **env)
+    assert_usage_error([*ttc, "--from-step", "2", "--to-step", "2"], "comes before", **env)
+    assert_usage_error([*base, "--trend", "day", "--from-step", str(n)], "comes before", **env)
+    unordered = [*base, "--trend", "day", "--order", "any", "--to-step", "2"]
+    assert_usage_error(unordered, "converts at its last step only", **env)
 
 
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:

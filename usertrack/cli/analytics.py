@@ -220,6 +220,53 @@ def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
         info(f"usertrack: wrote {out}")
 
 
+# The funnel's time to convert and trend, and the steps both measure between (PostHog's
+# funnelsFilter: binCount, funnelFromStep, funnelToStep).
+TimeToConvertOpt = Annotated[
+    bool,
+    typer.Option(
+        "--time-to-convert",
+        help="Also how long converters took from step 1 to the last step (or --from-step"
+        " to --to-step), in PostHog's bins.",
+    ),
+]
+BinsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--bins",
+        help="With --time-to-convert: this many bins (1-90, PostHog's binCount) instead of"
+        " PostHog's automatic count.",
+        show_default=False,
+    ),
+]
+FunnelTrendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trend",
+        help="Also the conversion of the people who entered in each day, week or month.",
+        metavar="PERIOD",
+    ),
+]
+FromStepOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--from-step",
+        help="With --time-to-convert or --trend: measure from this step (a number; default"
+        " 1): PostHog's funnelFromStep.",
+        show_default=False,
+    ),
+]
+ToStepOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--to-step",
+        help="With --time-to-convert or --trend: measure to this step (a number; default"
+        " the last): PostHog's funnelToStep.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def funnel(
     steps: Annotated[
@@ -303,49 +350,11 @@ def funnel(
             metavar="EVENT[:FROM-TO]",
         ),
     ] = None,
-    time_to_convert: Annotated[
-        bool,
-        typer.Option(
-            "--time-to-convert",
-            help="Also how long converters took from step 1 to the last step (or --from-step"
-            " to --to-step), in PostHog's bins.",
-        ),
-    ] = False,
-    bins: Annotated[
-        int | None,
-        typer.Option(
-            "--bins",
-            help="With --time-to-convert: this many bins (1-90, PostHog's binCount) instead of"
-            " PostHog's automatic count.",
-            show_default=False,
-        ),
-    ] = None,
-    trend: Annotated[
-        str | None,
-        typer.Option(
-            "--trend",
-            help="Also the conversion of the people who entered in each day, week or month.",
-            metavar="PERIOD",
-        ),
-    ] = None,
-    from_step: Annotated[
-        int | None,
-        typer.Option(
-            "--from-step",
-            help="With --time-to-convert or --trend: measure from this step (a number; default"
-            " 1): PostHog's funnelFromStep.",
-            show_default=False,
-        ),
-    ] = None,
-    to_step: Annotated[
-        int | None,
-        typer.Option(
-            "--to-step",
-            help="With --time-to-convert or --trend: measure to this step (a number; default"
-            " the last): PostHog's funnelToStep.",
-            show_default=False,
-        ),
-    ] = None,
+    time_to_convert: TimeToConvertOpt = False,
+    bins: BinsOpt = None,
+    trend: FunnelTrendOpt = None,
+    from_step: FromStepOpt = None,
+    to_step: ToStepOpt = None,
     persons: FunnelPersonsOpt = None,
     who: WhoOpt = None,
     compare: CompareOpt = False,
