@@ -291,6 +291,22 @@ def test_bad_step_range_and_bins_are_one_line_each(export: Path) -> None:
     assert_usage_error(unordered, "converts at its last step only", **env)
 
 
+def test_bad_exclusions_narrowed_by_a_property(export: Path) -> None:
+    """An exclusion narrowed by a property is refused with one line (exit 2) where the facts
+    could not tell its events apart: another property than the steps', --by, --correlation,
+    and a step's event."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    base = ["funnel", *STEPS, *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*base, "--exclude", "start:plan=pro"], "is a step of this", **env)
+    assert_usage_error([*base, "--exclude", "x:plan=pro", "--by", "$browser"],
+                       "--by and --exclude EVENT:PROPERTY=VALUE", **env)  # fmt: skip
+    assert_usage_error([*base, "--exclude", "x:plan=pro", "--correlation"],
+                       "--correlation and --exclude EVENT:PROPERTY=VALUE", **env)  # fmt: skip
+    narrowed = ["funnel", "signup", "$pageview:$pathname=/x", *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*narrowed, "--exclude", "y:plan=pro"], "one property per funnel", **env)
+    assert_usage_error([*base, "--exclude", "x:plan=pro:3-1"], "FROM-TO must be", **env)
+
+
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     doc = funnel_json(export, "--persons", "3:dropped")

@@ -443,8 +443,10 @@ EVENTS_F22 = CASES.add("f22", three_persons("sign up", {"key": "val"}))
 
 def test_funnel_exclusions_with_actions(engine: Engine) -> None:
     """test_funnel.py, TestGetFunnel.test_funnel_exclusions_with_actions (PostHog commit
-    2cbf12a1): the excluded action `sign up` with `key = val` (the only such event has it)."""
-    args = [*EVENTS_F22[f"{SIGNUP}|{PAID}"], *MAY_1_TO_14, "--exclude", EVENTS_F22("sign up")]
+    2cbf12a1): the excluded action, the event `sign up` with the property `key` exactly `val`,
+    as an exclusion narrowed by that property."""
+    excluded = f"{EVENTS_F22('sign up')}:key=val"
+    args = [*EVENTS_F22[f"{SIGNUP}|{PAID}"], *MAY_1_TO_14, "--exclude", excluded]
     assert persons(engine("funnel", args, as_of="2021-05-15")) == [2, 2]
 
 

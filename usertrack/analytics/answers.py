@@ -199,6 +199,11 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         for option, asked in others:
             if asked:
                 raise UsageError(f"{option} and a step narrowed by a property do not go together")
+    if funnels.narrowing_property([name for name, _, _ in shape.exclusions]) is not None:
+        funnels.narrowing_property([*steps, *(name for name, _, _ in shape.exclusions)])
+        for option, asked in (("--by", o["by"]), ("--correlation", correlation or correlated)):
+            if asked:
+                raise UsageError(f"{option} and --exclude EVENT:PROPERTY=VALUE do not go together")
     from usertrack.analytics.funnel.timing import check_timing
 
     between, bins = check_timing(o.get("from_step"), o.get("to_step"), o.get("bins"), len(steps),

@@ -345,9 +345,9 @@ def funnel(
         typer.Option(
             "--exclude",
             help="Leave out the people who did EVENT between two steps (EVENT:FROM-TO, step"
-            " numbers; default between the first and the last): PostHog's exclusion steps."
-            " Repeatable.",
-            metavar="EVENT[:FROM-TO]",
+            " numbers; default between the first and the last); EVENT:PROP=VALUE only the"
+            " events with that value: PostHog's exclusion steps. Repeatable.",
+            metavar="EVENT[:PROP=VALUE][:FROM-TO]",
         ),
     ] = None,
     time_to_convert: TimeToConvertOpt = False,

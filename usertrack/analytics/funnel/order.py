@@ -20,7 +20,8 @@ OTHER = -2  # the rank of any other event (strict funnels read every event)
 @dataclass(frozen=True)
 class Shape:
     """How the steps are matched (PostHog's funnelOrderType: ordered, strict, or any order,
-    its "unordered") and the exclusion steps: (event, from step, to step), 1-based."""
+    its "unordered") and the exclusion steps: (EVENT or EVENT:PROPERTY=VALUE, from step, to
+    step), 1-based."""
 
     order: str = "ordered"
     exclusions: tuple[tuple[str, int, int], ...] = ()
@@ -40,7 +41,13 @@ def parse_order(text: str) -> str:
 def parse_exclusions(
     texts: Sequence[str] | None, steps: list[str]
 ) -> tuple[tuple[str, int, int], ...]:
-    """`--exclude EVENT` (between step 1 and the last) or `EVENT:FROM-TO` (step numbers)."""
+    """`--exclude EVENT` (between step 1 and the last), `EVENT:PROPERTY=VALUE` (only the
+    events whose PROPERTY is VALUE, as a step is narrowed: PostHog's exclusion entity with a
+    property filter), either followed by `:FROM-TO` (step numbers). The exclusion is kept as
+    its text without the range (usertrack.analytics.funnel.step_syntax.split_step reads it)."""
+    from usertrack.analytics.funnel.step_syntax import split_step
+
+    events = {split_step(step)[0] for step in steps}
     found = []
     for text in texts or ():
         name, _, between = text.strip().rpartition(":")
@@ -48,16 +55,19 @@ def parse_exclusions(
             name, first, last = text.strip(), 1, len(steps)
         else:
             first, last = (int(x) for x in between.split("-"))
-        if not name:
+        event, prop, value = split_step(name.strip())
+        if not event.strip():
             raise UsageError("--exclude: an empty event name")
-        if name in steps:
-            raise UsageError(f"--exclude {name!r} is a step of this funnel, not an exclusion")
+        if event in events:
+            # PostHog refuses an exclusion equal to a step or matching all its events
+            # (funnel_validation_rules.py, ValidateFunnelExclusions); one event is never both.
+            raise UsageError(f"--exclude {event!r} is a step of this funnel, not an exclusion")
         if not 1 <= first < last <= len(steps):
             raise UsageError(
                 f"--exclude {text!r}: FROM-TO must be step numbers with 1 <= FROM < TO <="
                 f" {len(steps)}"
             )
-        found.append((name, first, last))
+        found.append((event if prop is None else f"{event}:{prop}={value}", first, last))
     return tuple(found)
 
 

@@ -291,13 +291,14 @@ def _progress_table(
     starts: Collection[int] = (0,)
     # Times in microseconds and events as ranks: ints are all the attempts compare. Events of
     # one timestamp lower step first, so a step may share the previous one's time.
+    excluded = [split_step(name) for name, _, _ in shape.exclusions]
     named = dict(ranks)
-    for name, _, _ in shape.exclusions:
-        named.setdefault(name, EXCLUDED)
+    for event, _, _ in excluded:
+        named.setdefault(event, EXCLUDED)
     # a strict funnel reads every event: any other is rank OTHER
     join = "LEFT JOIN" if shape.order == "strict" else "JOIN"
-    if any(value is not None for _, _, value in narrowed):
-        later, starts = _narrowed_ranks(con, narrowed, named)
+    if any(value is not None for _, _, value in [*narrowed, *excluded]):
+        later, starts = _narrowed_ranks(con, narrowed, excluded)
         con.execute(
             "CREATE TEMP TABLE _step_events AS"
             f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
@@ -379,13 +380,15 @@ def _progress_table(
 def _narrowed_ranks(
     con: duckdb.DuckDBPyConnection,
     narrowed: list[tuple[str, str | None, str | None]],
-    named: dict[str, int],
+    excluded: list[tuple[str, str | None, str | None]],
 ) -> tuple[list[tuple[int, ...]], set[int]]:
-    """The table `_step_ranks` (event, breakdown, rank) for a funnel with steps narrowed by a
-    property (`EVENT:PROPERTY=VALUE`, the facts' `breakdown` that property's value): each
-    distinct (event, value) of the facts gets the rank of the set of steps it can be (its
-    event, and the value where the step names one), and `later` and the starting ranks for
-    those sets; the exclusion events keep EXCLUDED."""
+    """The table `_step_ranks` (event, breakdown, rank) for a funnel with steps or exclusions
+    narrowed by a property (`EVENT:PROPERTY=VALUE`, the facts' `breakdown` that property's
+    value): each distinct (event, value) of the facts gets the rank of the set of steps it can
+    be (its event, and the value where the step names one), and `later` and the starting
+    ranks for those sets; an exclusion's events (their value too where it names one) get
+    EXCLUDED. Each step alone is a set, so a funnel whose steps are each their own event
+    ranks them by their index, as a funnel in any order reads them."""
     pairs = con.execute("SELECT DISTINCT event, breakdown FROM facts").fetchall()
     matches: dict[tuple[str, str], tuple[int, ...]] = {}
     for event, value in pairs:
@@ -395,10 +398,14 @@ def _narrowed_ranks(
         )  # fmt: skip
         if found:
             matches[(event, value)] = found
-    sets = sorted(set(matches.values()), key=lambda m: (m[0], m))
+    singles = {(i,) for i in range(len(narrowed))}
+    sets = sorted(set(matches.values()) | singles, key=lambda m: (m[0], m))
     rank = {m: i for i, m in enumerate(sets)}
     rows = [(e, v, rank[m]) for (e, v), m in matches.items()]
-    rows += [(e, v, EXCLUDED) for e, v in pairs if named.get(e) == EXCLUDED]
+    rows += [
+        (e, v, EXCLUDED) for e, v in pairs
+        if any(e == name and wanted in (None, v or "") for name, _, wanted in excluded)
+    ]  # fmt: skip
     con.execute("CREATE TEMP TABLE _step_ranks (event VARCHAR, breakdown VARCHAR, rank INTEGER)")
     if rows:
         con.executemany("INSERT INTO _step_ranks VALUES (?, ?, ?)", rows)
@@ -473,6 +480,7 @@ def load_progress(
     (day, week or month): `trend_progress` too, worked out from this run's own facts."""
     import pyarrow as pa
 
+    excluded = [name for name, _, _ in shape.exclusions]
     schema = {
         "person_id": pa.string(),
         "timestamp": pa.timestamp("us"),
@@ -483,11 +491,9 @@ def load_progress(
     params: dict[str, Any] = {
         "since": span.start,
         "until": span.end,
-        "steps": sorted(
-            {split_step(step)[0] for step in steps} | {name for name, _, _ in shape.exclusions}
-        ),
+        "steps": sorted({split_step(step)[0] for step in [*steps, *excluded]}),
         **(by.params() if by is not None else breakdowns.no_params()),
-        **({} if by is not None else {"by": narrowing_property(steps) or ""}),
+        **({} if by is not None else {"by": narrowing_property([*steps, *excluded]) or ""}),
         "every": 1 if shape.order == "strict" else 0,
         "emails": 1 if emails or by_account else 0,
     }
