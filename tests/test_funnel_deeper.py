@@ -307,6 +307,32 @@ def test_bad_exclusions_narrowed_by_a_property(export: Path) -> None:
     assert_usage_error([*base, "--exclude", "x:plan=pro:3-1"], "FROM-TO must be", **env)
 
 
+def test_first_time_steps_from_the_command_line_and_a_steps_file(
+    export: Path, tmp_path: Path
+) -> None:
+    """`first:EVENT` and a steps file's `math: first_time_for_user` are one step; a math
+    PostHog has not, an event that reads as a prefix, or a first-time exclusion is refused
+    with one line (exit 2)."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    typed = funnel_json(export)  # the plain funnel, for its step 1
+    first = run_json("funnel", ["first:signup", "start", "create", *RANGE], as_of=AS_OF, **env)
+    steps = tmp_path / "steps.yaml"
+    steps.write_text("- event: signup\n  math: first_time_for_user\n- start\n- create\n")
+    filed = run_json("funnel", ["--steps-file", str(steps), *RANGE], as_of=AS_OF, **env)
+    assert filed["steps"] == first["steps"]
+    assert first["steps"][0]["event"] == "first:signup"
+    assert first["steps"][0]["persons"] <= typed["steps"][0]["persons"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- signup\n- event: start\n  math: dau\n")
+    base = ["funnel", *RANGE, "--as-of", AS_OF]
+    assert_usage_error([*base, "--steps-file", str(bad)], f"{bad}:2: `math` is", **env)
+    bad.write_text("- signup\n- event: 'first:start'\n")
+    assert_usage_error([*base, "--steps-file", str(bad)], "reads as a first-time step", **env)
+    assert_usage_error([*base, *STEPS, "--exclude", "first:x"], "for steps only", **env)
+    assert_usage_error([*base, "first:signup", "start", "--correlation"],
+                       "--correlation and a first-time step", **env)  # fmt: skip
+
+
 def test_persons_of_a_funnel_step_and_a_paths_edge(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     doc = funnel_json(export, "--persons", "3:dropped")

@@ -199,6 +199,10 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         for option, asked in others:
             if asked:
                 raise UsageError(f"{option} and a step narrowed by a property do not go together")
+    from usertrack.analytics.funnel.first_time import first_steps
+
+    if first_steps(steps) and (correlation or correlated):
+        raise UsageError("--correlation and a first-time step (first:EVENT) do not go together")
     if funnels.narrowing_property([name for name, _, _ in shape.exclusions]) is not None:
         funnels.narrowing_property([*steps, *(name for name, _, _ in shape.exclusions)])
         for option, asked in (("--by", o["by"]), ("--correlation", correlation or correlated)):

@@ -273,7 +273,9 @@ def funnel(
         list[str] | None,
         typer.Argument(
             help="Event names in order; EVENT:PROPERTY=VALUE keeps a step to the events with that"
-            " value ('$pageview:$pathname=/pricing'). Default: the activation funnel"
+            " value ('$pageview:$pathname=/pricing'); first:EVENT to a person's first EVENT ever"
+            " (first-matching:EVENT:PROPERTY=VALUE: their first with that value). Default: the"
+            " activation funnel"
             " (user_signed_up, onboarding_started, workspace_created, first_item_created,"
             " onboarding_completed).",
             show_default=False,
@@ -284,7 +286,7 @@ def funnel(
         typer.Option(
             "--steps-file",
             help="Read the steps from a YAML list instead: each an event name, EVENT:PROP=VALUE"
-            " or {event: EVENT, where: {PROP: VALUE}, name: LABEL}.",
+            " or {event: EVENT, where: {PROP: VALUE}, name: LABEL, math: first_time_for_user}.",
             metavar="FILE",
         ),
     ] = None,

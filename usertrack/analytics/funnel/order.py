@@ -45,7 +45,7 @@ def parse_exclusions(
     events whose PROPERTY is VALUE, as a step is narrowed: PostHog's exclusion entity with a
     property filter), either followed by `:FROM-TO` (step numbers). The exclusion is kept as
     its text without the range (usertrack.analytics.funnel.step_syntax.split_step reads it)."""
-    from usertrack.analytics.funnel.step_syntax import split_step
+    from usertrack.analytics.funnel.step_syntax import split_step, step_math
 
     events = {split_step(step)[0] for step in steps}
     found = []
@@ -55,6 +55,8 @@ def parse_exclusions(
             name, first, last = text.strip(), 1, len(steps)
         else:
             first, last = (int(x) for x in between.split("-"))
+        if step_math(name.strip())[0] is not None:
+            raise UsageError(f"--exclude {text!r}: a first-time prefix is for steps only")
         event, prop, value = split_step(name.strip())
         if not event.strip():
             raise UsageError("--exclude: an empty event name")

@@ -25,6 +25,7 @@ from usertrack.analytics.common import (
     previous_span,
 )
 from usertrack.analytics.funnel import breakdown as breakdowns
+from usertrack.analytics.funnel.first_time import first_steps, keep_first_times
 from usertrack.analytics.funnel.order import (
     EXCLUDED,
     OTHER,
@@ -41,7 +42,13 @@ from usertrack.analytics.funnel.order import (
     unordered_progress,
 )
 from usertrack.analytics.funnel.place import facts_in_place
-from usertrack.analytics.funnel.step_syntax import check_steps, narrowing_property, split_step
+from usertrack.analytics.funnel.step_syntax import (
+    FIRST_MATCHING,
+    check_steps,
+    narrowing_property,
+    split_step,
+    step_math,
+)
 from usertrack.analytics.funnel.timing import (
     NO_TIMING,
     TimeToConvert,
@@ -297,12 +304,12 @@ def _progress_table(
         named.setdefault(event, EXCLUDED)
     # a strict funnel reads every event: any other is rank OTHER
     join = "LEFT JOIN" if shape.order == "strict" else "JOIN"
-    if any(value is not None for _, _, value in [*narrowed, *excluded]):
-        later, starts = _narrowed_ranks(con, narrowed, excluded)
+    if any(value is not None for _, _, value in [*narrowed, *excluded]) or first_steps(steps):
+        later, starts, keys = _narrowed_ranks(con, steps, excluded)
         con.execute(
             "CREATE TEMP TABLE _step_events AS"
             f" SELECT f.person_id, epoch_us(f.timestamp) AS t, coalesce(s.rank, {OTHER}) AS rank"
-            f" FROM facts f {join} _step_ranks s USING (event, breakdown)"
+            f" FROM facts f {join} _step_ranks s USING ({keys})"
         )
     else:
         con.execute(
@@ -379,38 +386,50 @@ def _progress_table(
 
 def _narrowed_ranks(
     con: duckdb.DuckDBPyConnection,
-    narrowed: list[tuple[str, str | None, str | None]],
+    steps: list[str],
     excluded: list[tuple[str, str | None, str | None]],
-) -> tuple[list[tuple[int, ...]], set[int]]:
+) -> tuple[list[tuple[int, ...]], set[int], str]:
     """The table `_step_ranks` (event, breakdown, rank) for a funnel with steps or exclusions
     narrowed by a property (`EVENT:PROPERTY=VALUE`, the facts' `breakdown` that property's
-    value): each distinct (event, value) of the facts gets the rank of the set of steps it can
-    be (its event, and the value where the step names one), and `later` and the starting
-    ranks for those sets; an exclusion's events (their value too where it names one) get
-    EXCLUDED. Each step alone is a set, so a funnel whose steps are each their own event
-    ranks them by their index, as a funnel in any order reads them."""
-    pairs = con.execute("SELECT DISTINCT event, breakdown FROM facts").fetchall()
-    matches: dict[tuple[str, str], tuple[int, ...]] = {}
-    for event, value in pairs:
+    value) or first-time steps (the facts' `first_time` and `first_matching` then key it too:
+    usertrack.analytics.funnel.first_time): each distinct key of the facts gets the rank of
+    the set of steps it can be (its event, and the value and first time where the step names
+    them), and `later` and the starting ranks for those sets; an exclusion's events (their
+    value too where it names one) get EXCLUDED. Each step alone is a set, so a funnel whose
+    steps are each their own event ranks them by their index, as a funnel in any order reads
+    them. Returns `later`, the starting ranks and the key's columns."""
+    narrowed = [split_step(step) for step in steps]
+    maths = [step_math(step)[0] for step in steps]
+    keys = "event, breakdown" + (", first_time, first_matching" if any(maths) else "")
+    found_keys = con.execute(f"SELECT DISTINCT {keys} FROM facts").fetchall()
+    matches: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for key in found_keys:
+        event, value = key[0], key[1] or ""
+        first, matching = (key[2], key[3]) if any(maths) else (True, True)
         found = tuple(
-            i for i, (name, _, wanted) in enumerate(narrowed)
-            if name == event and (wanted is None or wanted == (value or ""))
+            i for i, ((name, _, wanted), math) in enumerate(zip(narrowed, maths, strict=True))
+            if name == event and wanted in (None, value)
+            and (math is None or (matching if math == FIRST_MATCHING and wanted else first))
         )  # fmt: skip
         if found:
-            matches[(event, value)] = found
+            matches[key] = found
     singles = {(i,) for i in range(len(narrowed))}
     sets = sorted(set(matches.values()) | singles, key=lambda m: (m[0], m))
     rank = {m: i for i, m in enumerate(sets)}
-    rows = [(e, v, rank[m]) for (e, v), m in matches.items()]
+    rows = [(*key, rank[m]) for key, m in matches.items()]
     rows += [
-        (e, v, EXCLUDED) for e, v in pairs
-        if any(e == name and wanted in (None, v or "") for name, _, wanted in excluded)
+        (*key, EXCLUDED) for key in found_keys
+        if any(key[0] == name and wanted in (None, key[1] or "") for name, _, wanted in excluded)
     ]  # fmt: skip
-    con.execute("CREATE TEMP TABLE _step_ranks (event VARCHAR, breakdown VARCHAR, rank INTEGER)")
+    flags = ", first_time BOOLEAN, first_matching BOOLEAN" if any(maths) else ""
+    con.execute(
+        f"CREATE TEMP TABLE _step_ranks (event VARCHAR, breakdown VARCHAR{flags}, rank INTEGER)"
+    )
     if rows:
-        con.executemany("INSERT INTO _step_ranks VALUES (?, ?, ?)", rows)
+        marks = ", ".join("?" for _ in rows[0])
+        con.executemany(f"INSERT INTO _step_ranks VALUES ({marks})", rows)
     later = [tuple(sorted((k for k in m if k > 0), reverse=True)) for m in sets]
-    return later, {rank[m] for m in sets if 0 in m}
+    return later, {rank[m] for m in sets if 0 in m}, keys
 
 
 def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "TRUE",
@@ -499,6 +518,7 @@ def load_progress(
     }
     key = None if trend else _progress_key(ws, steps, as_of, window, schema, params, shape)
     plain = in_place and key is None and shape == PLAIN and not (by or emails or by_account)
+    plain = plain and not first_steps(steps)  # keep_first_times edits the facts
     placed = facts_in_place(ws, QUERY, as_of, params) if plain else None
     con = facts_connection() if placed is None else placed
     whole = (
@@ -519,6 +539,7 @@ def load_progress(
     if whole is not None:
         _kept_progress(con, ws, whole)
         return con
+    keep_first_times(con, ws, steps, as_of, span, params["by"])
     if progress:
         progress("working out the funnel")
     if shape == PLAIN and trend is None:

@@ -1,5 +1,6 @@
-"""A funnel's steps as the command line writes them (`EVENT`, `EVENT:PROPERTY=VALUE`), read and
-checked; a steps file (usertrack.analytics.funnel.steps) is turned into the same texts."""
+"""A funnel's steps as the command line writes them (`EVENT`, `EVENT:PROPERTY=VALUE`, either
+after `first:` or `first-matching:`), read and checked; a steps file
+(usertrack.analytics.funnel.steps) is turned into the same texts."""
 
 from __future__ import annotations
 
@@ -9,10 +10,26 @@ from usertrack.core.errors import UsageError
 # and two minutes): PostHog's own funnels take at most 20 steps.
 MAX_STEPS = 20
 
+# A step's math (PostHog's FunnelMathType) by its prefix on the command line: `first:EVENT`
+# counts only the person's first EVENT ever (first_time_for_user), and
+# `first-matching:EVENT:PROPERTY=VALUE` their first EVENT ever with that value
+# (first_time_for_user_with_filters); a steps file names them by PostHog's names (`math:`).
+FIRST_TIME = "first_time_for_user"
+FIRST_MATCHING = "first_time_for_user_with_filters"
+PREFIXES = {FIRST_TIME: "first:", FIRST_MATCHING: "first-matching:"}
+
+
+def step_math(text: str) -> tuple[str | None, str]:
+    """A step's math (FIRST_TIME, FIRST_MATCHING or None) and its text without the prefix."""
+    for math, prefix in PREFIXES.items():
+        if text.startswith(prefix):
+            return math, text[len(prefix) :]
+    return None, text
+
 
 def check_steps(steps: list[str]) -> list[str]:
     cleaned = [s.strip() for s in steps]
-    if any(not s for s in cleaned):
+    if any(not split_step(s)[0].strip() for s in cleaned):
         raise UsageError("STEP: an empty event name")
     if len(cleaned) < 2:
         raise UsageError("a funnel needs at least two steps (STEP ...)")
@@ -36,7 +53,9 @@ def narrowing_property(steps: list[str]) -> str | None:
 
 def split_step(text: str) -> tuple[str, str | None, str | None]:
     """A step as (event, property, value): `EVENT`, or `EVENT:PROPERTY=VALUE` (a step narrowed
-    to the events whose PROPERTY is VALUE, e.g. `$pageview:$pathname=/pricing`)."""
+    to the events whose PROPERTY is VALUE, e.g. `$pageview:$pathname=/pricing`); a `first:` or
+    `first-matching:` prefix (step_math) is left out."""
+    text = step_math(text)[1]
     head, eq, value = text.partition("=")
     event, colon, prop = head.rpartition(":")
     if not eq or not colon or not event.strip() or not prop.strip():

@@ -1,9 +1,10 @@
 """A funnel's steps written as YAML (`funnel --steps-file FILE`, a dashboard panel's `steps:`):
 each step an event name, `EVENT:PROPERTY=VALUE`, or a mapping `{event: EVENT, where: {PROPERTY:
-VALUE}, name: LABEL}`, turned into the steps the command line takes (usertrack.analytics.funnel.
-step_syntax.split_step reads them back) and, in a steps file, their labels: shown wherever the
-step is, the event kept beside it in JSON. A bad step is one line naming its file and line
-(exit 2)."""
+VALUE}, name: LABEL, math: first_time_for_user}` (PostHog's funnel step math, the command line's
+`first:` and `first-matching:` prefixes), turned into the steps the command line takes
+(usertrack.analytics.funnel.step_syntax.split_step reads them back) and, in a steps file, their
+labels: shown wherever the step is, the event kept beside it in JSON. A bad step is one line
+naming its file and line (exit 2)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from usertrack.analytics.funnel.step_syntax import split_step
+from usertrack.analytics.funnel.step_syntax import PREFIXES, split_step, step_math
 from usertrack.core.errors import UsageError
 
-STEP_KEYS = ("event", "where", "name")
+STEP_KEYS = ("event", "where", "name", "math")
 
 
 def step_of(item: Any, where: str) -> str:
@@ -28,15 +29,26 @@ def step_of(item: Any, where: str) -> str:
     for key in item:
         if key not in STEP_KEYS:
             raise UsageError(
-                f"{where}: unknown key {key!r} in a step (a step has event, where and name)"
+                f"{where}: unknown key {key!r} in a step (a step has event, where, name and math)"
             )
     event = item.get("event")
     if not isinstance(event, str) or not event.strip():
         raise UsageError(f"{where}: a step needs `event: NAME`")
     event = event.strip()
+    math = item.get("math")
+    prefix = ""
+    if math is not None:
+        if math not in PREFIXES:
+            raise UsageError(
+                f"{where}: `math` is {' or '.join(PREFIXES)} (PostHog's funnel step math),"
+                f" not {math!r}"
+            )
+        prefix = PREFIXES[math]
+    if step_math(event)[0] is not None:
+        raise UsageError(f"{where}: an event named {event!r} reads as a first-time step")
     narrowed = item.get("where")
     if narrowed is None:
-        return event
+        return prefix + event
     if not isinstance(narrowed, Mapping) or len(narrowed) != 1:
         raise UsageError(f"{where}: `where` is one `PROPERTY: VALUE` (one property per step)")
     ((prop, value),) = narrowed.items()
@@ -47,7 +59,7 @@ def step_of(item: Any, where: str) -> str:
             f"{where}: the value of {prop!r} is one text or number, not {value!r}"
             " (quote true, false or a date)"
         )
-    text = f"{event}:{prop.strip()}={value}"
+    text = f"{prefix}{event}:{prop.strip()}={value}"
     if split_step(text) != (event, prop.strip(), str(value).strip()):
         raise UsageError(f"{where}: {event!r} with {prop!r} cannot be told apart as a step")
     return text
