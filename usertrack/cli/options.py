@@ -196,3 +196,50 @@ BreakdownLimitOpt = Annotated[
         help="With --by: keep this many values (default 25, PostHog's), the rest as Other.",
     ),
 ]
+
+
+# The funnel's time to convert and trend, and the steps both measure between (PostHog's
+# funnelsFilter: binCount, funnelFromStep, funnelToStep).
+TimeToConvertOpt = Annotated[
+    bool,
+    typer.Option(
+        "--time-to-convert",
+        help="Also how long converters took from step 1 to the last step (or --from-step"
+        " to --to-step), in PostHog's bins.",
+    ),
+]
+BinsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--bins",
+        help="With --time-to-convert: this many bins (1-90, PostHog's binCount) instead of"
+        " PostHog's automatic count.",
+        show_default=False,
+    ),
+]
+FunnelTrendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trend",
+        help="Also the conversion of the people who entered in each day, week or month.",
+        metavar="PERIOD",
+    ),
+]
+FromStepOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--from-step",
+        help="With --time-to-convert or --trend: measure from this step (a number; default"
+        " 1): PostHog's funnelFromStep.",
+        show_default=False,
+    ),
+]
+ToStepOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--to-step",
+        help="With --time-to-convert or --trend: measure to this step (a number; default"
+        " the last): PostHog's funnelToStep.",
+        show_default=False,
+    ),
+]
