@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from usertrack.analytics.trends.run import series_label
+from usertrack.analytics.trends.maths import series_label
 from usertrack.core.errors import LimitError
 from usertrack.dashboards import charts
 

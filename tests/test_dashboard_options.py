@@ -142,3 +142,22 @@ def test_a_retention_panel_takes_cumulative_and_min_occurrences(tmp_path: Path) 
     schema = mcp_server.tools(allow_act=False)["retention"].schema["properties"]
     assert schema["cumulative"]["type"] == "boolean"
     assert schema["min_occurrences"]["type"] == "integer"
+
+
+def test_a_trends_panel_takes_a_formula(tmp_path: Path) -> None:
+    """trends' --formula, and an EVENT@MATH among the events, reach a panel and the MCP tool
+    from their one declaration on the command."""
+    from usertrack.cli import app
+    from usertrack.mcp import server as mcp_server
+
+    path = tmp_path / "board.yaml"
+    path.write_text(
+        "title: t\npanels:\n  - analysis: trends\n    title: Per person\n"
+        "    events: [$pageview, $pageview@dau]\n    formula: A/B\n",
+        encoding="utf-8",
+    )
+    (line,) = command_lines(load(path), _root())
+    assert line == ["--formula=A/B", "--", "$pageview", "$pageview@dau"]
+    mcp_server.use_app(app)
+    schema = mcp_server.tools(allow_act=False)["trends"].schema["properties"]
+    assert schema["formula"]["type"] == "string"

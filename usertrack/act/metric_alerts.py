@@ -125,7 +125,7 @@ def parse_rule(path: Path, item: dict[str, Any], tid: str, line: int) -> MetricR
             raise AlertsFileError(f"{at('event')}: a trend metric needs an 'event' (its name)")
         event = given
         math_name = item.get("math", "total")
-        from usertrack.analytics.trends.run import parse_math
+        from usertrack.analytics.trends.maths import parse_math
         from usertrack.core.errors import UsageError
 
         try:
@@ -349,7 +349,8 @@ def _events_series(
         return values, tuple(found.notes)
     if rule.metric == "trend":
         from usertrack.analytics.common import DateRange
-        from usertrack.analytics.trends.run import parse_math, trends
+        from usertrack.analytics.trends.maths import parse_math
+        from usertrack.analytics.trends.run import trends
 
         span = DateRange(datetime.combine(starts[0], datetime.min.time()), naive_utc(end))
         counted = trends(ws, end, span, [rule.event], interval=rule.interval,

@@ -405,15 +405,23 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def trends(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics.trends import maths as trends_maths
     from usertrack.analytics.trends import run as trends_mod
+    from usertrack.analytics.trends.formula import parse_formula
 
     interval = trends_mod.parse_interval(o["interval"])
-    math = trends_mod.parse_math(o["math"])
-    events = list(o["events"])
-    trends_mod.check(events, interval, math, o["top"])
-    if math.name == trends_mod.SESSIONS and o["by_segment"]:
+    math = trends_maths.parse_math(o["math"])
+    given = [trends_maths.own_math(e) for e in o["events"]]
+    events = [event for event, _ in given]
+    maths = tuple(own for _, own in given) if any(own for _, own in given) else ()
+    trends_mod.check(events, interval, math, o["top"], maths)
+    formula = None if o.get("formula") is None else parse_formula(o["formula"], len(events))
+    every = [own or math for own in maths] or [math]
+    if o["by_segment"] and any(m.name == trends_maths.SESSIONS for m in every):
         # a group's sessions are no sum of its persons' (trends/run.py, _by_person)
-        raise UsageError(f"--math {math.name} and --by-segment do not go together")
+        raise UsageError(f"--math {trends_maths.SESSIONS} and --by-segment do not go together")
+    if o.get("persons") is not None and maths:
+        raise UsageError("--persons and an EVENT@MATH do not go together: give -m instead")
     by = o["by"]
     if isinstance(by, list):  # --by is repeatable for funnels; trends break down by one
         if len(by) > 1:
@@ -421,7 +429,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
         by = by[0] if by else None
     where = _where(o)
     who = _who(o)
-    cell = _check_persons(o, "by_segment", "compare", "by", "cumulative")
+    cell = _check_persons(o, "by_segment", "compare", "by", "cumulative", "formula")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -431,7 +439,8 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             if cell is not None:
                 ahead.start()  # the app's database readied meanwhile
             answer = trends_mod.trends(
-                ws, moment, span, events, interval=interval, math=math, by=by,
+                ws, moment, span, events, interval=interval, math=math, maths=maths,
+                formula=formula, by=by,
                 top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
                 progress=progress,
             )  # fmt: skip

@@ -544,7 +544,11 @@ def features(
 def trends(
     events: Annotated[
         list[str],
-        typer.Argument(help="Event names, side by side (up to 10).", show_default=False),
+        typer.Argument(
+            help="Event names, side by side (up to 10); EVENT@MATH counts that one with its own"
+            " math (pageview@dau, purchase@sum:price) instead of --math's.",
+            show_default=False,
+        ),
     ],
     interval: Annotated[
         str,
@@ -584,6 +588,16 @@ def trends(
             "--cumulative", help="Running totals (dau: each person once, when first seen)."
         ),
     ] = False,
+    formula: Annotated[
+        str | None,
+        typer.Option(
+            "--formula",
+            help="Show this formula over the events' series instead of them, as PostHog's: A is"
+            " the first EVENT, B the second...; + - * /, parentheses, numbers ('A/B*100');"
+            " a division by zero gives 0.",
+            metavar="FORMULA",
+        ),
+    ] = None,
     where: WhereOpt = None,
     persons: TrendsPersonsOpt = None,
     who: WhoOpt = None,

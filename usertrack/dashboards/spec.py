@@ -62,7 +62,7 @@ PANEL_OPTIONS = frozenset(
         # retention
         "top", "start", "return_event", "mode", "min_occurrences",
         # trends (cumulative: retention's too)
-        "events", "interval", "math", "cumulative",
+        "events", "interval", "math", "cumulative", "formula",
         # paths
         "end",
         # features

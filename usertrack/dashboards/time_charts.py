@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.trends.run import series_label
+from usertrack.analytics.trends.maths import series_label
 from usertrack.dashboards.group_charts import PREVIOUS_PERIOD, THIS_PERIOD
 from usertrack.dashboards.vega import (
     MAX_MARKS,
@@ -138,15 +138,21 @@ def _trend_series(d: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str
     parts = [(f"{p.get('segment')}: ", p.get("series") or []) for p in d.get("by_segment") or []]
     previous = d.get("previous")
     earlier = (previous.get("series") or []) if isinstance(previous, dict) else []
-    found = {
-        series_label(x["event"], x.get("breakdown")): x for x in earlier if isinstance(x, dict)
-    }
+    found = {_label(x): x for x in earlier if isinstance(x, dict)}
     return [
         (f"{prefix}{name}", x, found.get(name) if not prefix else None)
         for prefix, every in (parts or [("", d.get("series") or [])])
         for x in every
-        for name in [series_label(x["event"], x.get("breakdown"))]
+        for name in [_label(x)]
     ]
+
+
+def _label(series: dict[str, Any]) -> str:
+    """A series' line name: its event (with its own math, EVENT@MATH) and breakdown value."""
+    math = series.get("math")
+    if math is not None and series.get("math_property"):
+        math = f"{math}:{series['math_property']}"
+    return series_label(series["event"], series.get("breakdown"), math)
 
 
 def _number(value: Any, data: list[Any]) -> float:

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
-from usertrack.analytics.trends.run import LOOKBACK, OTHER, Trends, lookback
+from usertrack.analytics.trends.maths import LOOKBACK, OTHER, Math, lookback
+from usertrack.analytics.trends.run import Trends
 from usertrack.analytics.unfinished import MARK, cut_footnote
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -47,16 +48,30 @@ def value_text(value: float) -> str:
     return style.number(value)
 
 
-def about(t: Trends) -> str:
-    """One line: what is counted, over what range, per what."""
-    math = {
+def counted(math: Math, interval: str) -> str:
+    """What a math counts, in words."""
+    said = {
         "total": "events",
         "dau": "unique persons",
         "weekly_active": "persons active in the 7 days to each point",
         "monthly_active": "persons active in the 30 days to each point",
-    }.get(t.math.name, f"{t.math.name} of {t.math.property}")
-    if t.math.name in LOOKBACK and not lookback(t.math, t.interval):
-        math = "unique persons (the interval holds the window, as in PostHog)"
+    }.get(math.name, f"{math.name} of {math.property}")
+    if math.name in LOOKBACK and not lookback(math, interval):
+        said = "unique persons (the interval holds the window, as in PostHog)"
+    return said
+
+
+def about(t: Trends) -> str:
+    """One line: what is counted, over what range, per what."""
+    math = counted(t.math, t.interval)
+    if t.maths or t.formula is not None:
+        own = t.maths or (None,) * len(t.events)
+        math = ", ".join(
+            f"{chr(ord('A') + i)} = {event} ({counted(m or t.math, t.interval)})"
+            for i, (event, m) in enumerate(zip(t.events, own, strict=True))
+        )
+        if t.formula is not None:
+            math = f"the formula {t.formula} where {math},"
     parts = [f"{math} per {t.interval} (UTC), {style.span(t.span.start, t.span.end)}"]
     if t.by is not None:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")
@@ -109,7 +124,7 @@ def _mermaid(t: Trends) -> str:
     lines = [
         "```mermaid",
         "xychart-beta",
-        f'    title "{t.math.name} per {t.interval} (UTC)"',  # ours: the property is left out
+        f'    title "{_title(t)} per {t.interval} (UTC)"',  # ours: no property, no event
         f"    x-axis [{labels}]",
         f"    y-axis 0 --> {max(top, 1):g}",
         *(f"    line [{', '.join(f'{v:g}' for v in s.data)}]" for s in t.series),
@@ -119,12 +134,20 @@ def _mermaid(t: Trends) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _title(t: Trends) -> str:
+    """The chart's title: the math's name, "formula" or "each series' math" (never data)."""
+    if t.formula is not None:
+        return "formula"
+    return "each series' math" if t.maths else t.math.name
+
+
 def trends_markdown(t: Trends) -> str:
     lines = [style.md_text(f"Trends as of {style.moment(t.as_of)}: {about(t)}.")]
     if not t.series:
         lines.append("No series.")
     legend = "\n".join(
-        f"{i}. {style.md_text(s.label)}: {t.headline} {value_text(t.summed(s))}" + _compared(t, s)
+        f"{i}. {style.md_text(s.label)}: {t.headline_of(s)} {value_text(t.summed(s))}"
+        + _compared(t, s)
         for i, s in enumerate(t.series, 1)
     )
     headers = ["Point", *(s.label for s in t.series)]

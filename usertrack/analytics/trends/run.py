@@ -26,75 +26,29 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.trends import ranges
+from usertrack.analytics.trends.maths import (
+    ACTOR_MATHS,
+    LOOKBACK,
+    OTHER,
+    PERSON_MATHS,
+    SESSIONS,
+    Math,
+    Series,
+    lookback,
+)
 from usertrack.analytics.unfinished import ended
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
+    from usertrack.analytics.trends.formula import Formula
     from usertrack.engines.person_rows import GroupNumbers
     from usertrack.workspace import Workspace
 
 INTERVALS = ("hour", "day", "week", "month")
-PERSON_MATHS = ("dau", "weekly_active", "monthly_active")
-PROPERTY_MATHS = ("sum", "avg", "min", "max", "median", "p90")
-# Each person's events per point, then their average, minimum, maximum or percentile (PostHog's
-# count-per-actor maths, aggregation_operations.py `is_count_per_actor_variant`).
-ACTOR_MATHS = tuple(
-    f"{m}_count_per_actor" for m in ("avg", "min", "max", "median", "p75", "p90", "p95", "p99")
-)
-# Distinct $session_ids per point (PostHog's unique_session).
-SESSIONS = "unique_session"
-MATHS = ("total", *PERSON_MATHS, SESSIONS, *ACTOR_MATHS, *PROPERTY_MATHS)
-# weekly_active and monthly_active: the days each point looks back over (PostHog's
-# inclusive_lookback, aggregation_operations.py `_interval_placeholders`).
-LOOKBACK = {"weekly_active": 7, "monthly_active": 30}
-# The intervals at which they are dau instead: PostHog's trends runner sets weekly_active to dau
-# for an interval of a week or longer and monthly_active for a month
-# (posthog/hogql_queries/insights/utils/utils.py `series_should_be_set_to_dau`, applied by
-# trends_query_runner.py through `convert_active_user_math_based_on_interval`).
-AS_DAU = {"weekly_active": ("week", "month"), "monthly_active": ("month",)}
-OTHER = "$$_posthog_breakdown_other_$$"  # PostHog's BREAKDOWN_OTHER_STRING_LABEL
 MAX_POINTS = 2000
 MAX_EVENTS = 10
-
-
-@dataclass(frozen=True)
-class Math:
-    name: str  # one of MATHS
-    property: str | None = None  # for PROPERTY_MATHS
-
-    def label(self) -> str:
-        return f"{self.name}:{self.property}" if self.property else self.name
-
-
-def parse_math(text: str) -> Math:
-    """`total`, `dau`, `weekly_active`, `monthly_active`, `unique_session`, a count-per-actor
-    math (`avg_count_per_actor`, ...), or `sum|avg|min|max|median|p90:PROP`."""
-    name, sep, prop = text.strip().partition(":")
-    name = name.strip().lower()
-    if name in PROPERTY_MATHS:
-        if not prop.strip():
-            raise UsageError(
-                f"--math {text!r} needs a property: {name}:PROPERTY (e.g. {name}:price)"
-            )
-        return Math(name, prop.strip())
-    if name in MATHS and not sep:
-        return Math(name)
-    raise UsageError(
-        f"--math {text!r} is not one of total, dau, weekly_active, monthly_active,"
-        f" {SESSIONS}, {', '.join(ACTOR_MATHS)},"
-        " or sum, avg, min, max, median, p90 with :PROPERTY"
-    )
-
-
-def lookback(math: Math, interval: str) -> int:
-    """The days each point of `math` looks back over at `interval`: 7 or 30 for a rolling
-    weekly_active or monthly_active, 0 where the interval holds the window (then the math is
-    dau, the persons of the interval) and for every other math."""
-    if interval in AS_DAU.get(math.name, ()):
-        return 0
-    return LOOKBACK.get(math.name, 0)
 
 
 def parse_interval(text: str) -> str:
@@ -134,34 +88,6 @@ def points(span: DateRange, interval: str) -> list[datetime]:
     return out
 
 
-def series_label(event: str, breakdown: str | None) -> str:
-    """A series as people read it: the event, and its breakdown value, `other` for PostHog's
-    bucket of the values past --top, `(none)` for events without the property."""
-    if breakdown is None:
-        return event
-    shown = "other" if breakdown == OTHER else (breakdown or "(none)")
-    return f"{event} / {shown}"
-
-
-@dataclass
-class Series:
-    event: str
-    breakdown: str | None  # None without --by; '' for events without the property; OTHER
-    data: list[float]
-
-    @property
-    def label(self) -> str:
-        return series_label(self.event, self.breakdown)
-
-    def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"event": self.event}
-        if self.breakdown is not None:
-            doc["breakdown"] = self.breakdown
-            doc["other"] = self.breakdown == OTHER
-        doc["data"] = self.data
-        return doc
-
-
 # The maths whose points add up to a number of something (events, a property's sum). Daily
 # uniques do not (a week's WAU is not the sum of its DAUs), nor do averages or percentiles, nor
 # the running totals of --cumulative (their total is the last point).
@@ -177,7 +103,7 @@ class Trends:
     span: DateRange
     events: list[str]
     interval: str
-    math: Math
+    math: Math  # -m: every series' math but those given their own (EVENT@MATH)
     by: str | None
     top: int
     cumulative: bool
@@ -186,28 +112,44 @@ class Trends:
     notes: tuple[str, ...] = field(default=())
     where: tuple[str, ...] = field(default=())
     previous: Trends | None = None  # --compare: the period of the same length before
+    maths: tuple[Math | None, ...] = field(default=())  # each EVENT's own math, or None
+    formula: str | None = None  # --formula's text: `series` are then its series
 
-    @property
-    def headline(self) -> str:
+    def headline_of(self, s: Series) -> str:
         """What one number sums a series up as: "total" where its points add up to a number of
-        something, else "average" (of its points: a daily-unique count, a percentile)."""
+        something, else "average" (of its points: a daily-unique count, a percentile); a
+        formula's series: "total", the sum of its points (PostHog's `count` of a formula)."""
+        if s.formula is not None:
+            return "total"
         kinds = RUNNING if self.cumulative else SUMMABLE
-        name = self.math.name
-        if name in LOOKBACK and not lookback(self.math, self.interval):
+        math = s.math or self.math
+        name = math.name
+        if name in LOOKBACK and not lookback(math, self.interval):
             name = "dau"  # PostHog's own: the interval holds the window
         return "total" if name in kinds else "average"
 
+    @property
+    def headline(self) -> str:
+        """The series' `headline_of`, when they all have the same; else "total or average"."""
+        kinds = {self.headline_of(s) for s in self.series} or {
+            self.headline_of(Series("", None, []))
+        }
+        return kinds.pop() if len(kinds) == 1 else "total or average"
+
     def summed(self, s: Series) -> float:
-        """The series' `headline` number: its total (the last point of a --cumulative run:
-        the running total, or the persons seen so far), or the average of its points."""
+        """The series' `headline_of` number: its total (the last point of a --cumulative run:
+        the running total, or the persons seen so far; every point's sum for a formula), or
+        the average of its points."""
         if not s.data:
             return 0
-        if self.headline == "total":
-            return _number(s.data[-1] if self.cumulative else sum(s.data))
+        if self.headline_of(s) == "total":
+            running = self.cumulative and s.formula is None
+            return _number(s.data[-1] if running else sum(s.data))
         return _number(sum(s.data) / len(s.data))
 
     def previous_summed(self, s: Series) -> float:
-        """The previous period's `headline` number of the same series (0 when it had none)."""
+        """The previous period's `headline_of` number of the same series (0 when it had
+        none)."""
         before = self.previous_series(s)
         if before is None or self.previous is None:
             return 0
@@ -217,16 +159,15 @@ class Trends:
         docs = []
         for s in self.series:
             doc = s.document()
-            doc[self.headline] = self.summed(s)
+            doc[self.headline_of(s)] = self.summed(s)
             docs.append(doc)
         return docs
 
     def previous_series(self, s: Series) -> Series | None:
-        """The previous period's series of the same event and breakdown value."""
+        """The previous period's series of the same event, math and breakdown value."""
         if self.previous is None:
             return None
-        key = (s.event, s.breakdown)
-        return next((p for p in self.previous.series if (p.event, p.breakdown) == key), None)
+        return next((p for p in self.previous.series if p.key == s.key), None)
 
     def complete(self) -> list[bool]:
         """Each point's period whole in the range: False for a first one that begins before it
@@ -246,6 +187,10 @@ class Trends:
         }
         if self.math.property:
             doc["math_property"] = self.math.property
+        if any(self.maths):
+            doc["maths"] = [(m or self.math).label() for m in self.maths]
+        if self.formula is not None:
+            doc["formula"] = self.formula
         if self.by is not None:
             doc["breakdown_property"] = self.by
             doc["top"] = self.top
@@ -257,7 +202,7 @@ class Trends:
         doc["series"] = self._series_documents()
         if self.previous is not None:
             for s, out in zip(self.series, doc["series"], strict=True):
-                out[f"previous_{self.headline}"] = self.previous_summed(s)
+                out[f"previous_{self.headline_of(s)}"] = self.previous_summed(s)
                 out["change"] = change(self.summed(s), self.previous_summed(s))
             doc["previous"] = {
                 **self.previous.span.document(),
@@ -269,7 +214,9 @@ class Trends:
         return doc
 
 
-def check(events: list[str], interval: str, math: Math, top: int) -> None:
+def check(
+    events: list[str], interval: str, math: Math, top: int, maths: tuple[Math | None, ...] = ()
+) -> None:
     """Refuse what no run could answer, before any query."""
     if not events:
         raise UsageError("trends needs at least one EVENT")
@@ -277,8 +224,10 @@ def check(events: list[str], interval: str, math: Math, top: int) -> None:
         raise UsageError(f"trends takes at most {MAX_EVENTS} events side by side")
     if any(not e.strip() for e in events):  # as funnel's STEP: never "no event in the range"
         raise UsageError("EVENT: an empty event name")
-    if len(set(events)) != len(events):
-        raise UsageError("an EVENT is given twice")
+    own = maths or (None,) * len(events)
+    series = [(e, (m or math).label()) for e, m in zip(events, own, strict=True)]
+    if len(set(series)) != len(series):
+        raise UsageError("an EVENT is given twice (with the same math)")
     if not 1 <= top <= 100:
         raise UsageError(f"--top {top} must be from 1 to 100")
 
@@ -291,37 +240,46 @@ def trends(
     *,
     interval: str = "day",
     math: Math | None = None,
+    maths: tuple[Math | None, ...] = (),
+    formula: Formula | None = None,
     by: str | None = None,
     top: int = 10,
     cumulative: bool = False,
     compare: bool = False,
     progress: Any = None,
-    _values: dict[str, list[str]] | None = None,
+    _values: dict[int, list[str]] | None = None,
 ) -> Trends:
-    """The trends of `events` over `span`, counted from the start of its first interval unless
-    its start was given as a DATETIME (`ranges.counted`); with `compare`, also over the period
-    before (`ranges.previous`), with the current period's breakdown values."""
+    """The trends of `events` over `span` (each with its own math of `maths` where one is
+    given, else `math`), counted from the start of its first interval unless its start was
+    given as a DATETIME (`ranges.counted`); with `compare`, also over the period before
+    (`ranges.previous`), with the current period's breakdown values; with `formula`, its
+    series instead of the events' (formula.py)."""
     math = math or Math("total")
-    check(events, interval, math, top)
+    maths = maths or (None,) * len(events)
+    check(events, interval, math, top, maths)
     asked, span = span, ranges.counted(span, interval)
     ticks = points(span, interval)
     series: list[Series] = []
-    chosen: dict[str, list[str]] = {}
-    for event in events:
-        ask = _Ask(ws, as_of, span, event, interval, math, by)
-        given = None if _values is None else _values.get(event, [])
+    columns: list[dict[str | None, list[float]]] = []  # each event's data per breakdown value
+    chosen: dict[int, list[str]] = {}
+    for i, (event, own) in enumerate(zip(events, maths, strict=True)):
+        ask = _Ask(ws, as_of, span, event, interval, own or math, by)
+        given = None if _values is None else _values.get(i, [])
         values, found = _event(ask, top, given, ticks, cumulative, progress)
-        chosen[event] = values
+        chosen[i] = values
         keys = [""] if by is None else [*values, *([OTHER] if OTHER in found else [])]
+        columns.append({})
         for key in keys:
             per_point = found.get(key, {})
             data = [per_point.get(p, 0) for p in ticks]
             if cumulative:
                 data = _running(data)
-            series.append(Series(event, None if by is None else key, data))
+            series.append(Series(event, None if by is None else key, data, own))
+            columns[-1][series[-1].breakdown] = data
     result = Trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
         top=top, cumulative=cumulative, points=ticks, series=series, where=ws.scope.where,
+        maths=tuple(maths) if any(maths) else (),
     )  # fmt: skip
     # A name no event has is said of the whole answer: a group's empty series is no typo (and
     # looking the names up again for each group would cost PostHog queries).
@@ -332,12 +290,18 @@ def trends(
     )
     if _values is None and not group:
         result.notes = _unknown_names(ws, span, result)
+    if formula is not None:
+        from usertrack.analytics.trends.formula import formula_series
+
+        result.series = formula_series(formula, columns, len(ticks), by is not None)
+        result.formula = formula.text
     if compare:
         if progress:
             progress("fetching the previous period")
         result.previous = trends(
             ws, as_of, ranges.previous(asked, interval), events, interval=interval, math=math,
-            by=by, top=top, cumulative=cumulative, progress=progress, _values=chosen,
+            maths=maths, formula=formula, by=by, top=top, cumulative=cumulative,
+            progress=progress, _values=chosen,
         )  # fmt: skip
     return result
 
