@@ -161,3 +161,20 @@ def test_a_trends_panel_takes_a_formula(tmp_path: Path) -> None:
     mcp_server.use_app(app)
     schema = mcp_server.tools(allow_act=False)["trends"].schema["properties"]
     assert schema["formula"]["type"] == "string"
+
+
+def test_a_paths_panel_takes_a_type(tmp_path: Path) -> None:
+    """paths' --type reaches a panel and the MCP tool from its one declaration."""
+    from usertrack.cli import app
+    from usertrack.mcp import server as mcp_server
+
+    path = tmp_path / "board.yaml"
+    path.write_text(
+        "title: t\npanels:\n  - analysis: paths\n    title: Screens\n    types: screen\n",
+        encoding="utf-8",
+    )
+    (line,) = command_lines(load(path), _root())
+    assert line == ["--type=screen"]
+    mcp_server.use_app(app)
+    schema = mcp_server.tools(allow_act=False)["paths"].schema["properties"]
+    assert schema["types"]["type"] == "string"

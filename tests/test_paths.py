@@ -229,6 +229,9 @@ def test_node_labels_are_data_in_md_and_mermaid(tmp_path: Path) -> None:
         (["--from", " "], "--from is empty"),
         (["--to", ""], "--to is empty"),
         (["--since", "May"], "--since 'May' is not a date"),
+        (["--type", "screens"], "--type 'screens': 'screens' is not one of page, screen, custom"),
+        (["--type", ","], "--type ',' names no kind"),
+        (["--type", "screen", "--persons", "/a:/b"], "--persons and --type do not go together"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

@@ -61,7 +61,8 @@ CASES: dict[str, Case] = {
         ("WHERE timestamp", "WHERE false AND timestamp"),
     ),
     "posthog/path_events": Case(
-        {**_SPAN, "until": AS_OF}, ("AND {filters}", "AND {filters} AND event != '$pageview'")
+        {**_SPAN, "until": AS_OF, "pageviews": 1, "screens": 0, "custom_events": 1},
+        ("AND {filters}", "AND {filters} AND event != '$pageview'"),
     ),
     "posthog/feature_usage": Case(
         {**_SPAN, "split": AS_OF - timedelta(days=10), "by": "feature", "duration": "duration"},
@@ -304,3 +305,14 @@ def test_query_list_says_which_files_have_a_shortcut(tmp_path: Path) -> None:
         in (lines["posthog/activity_hours"])
     )
     assert any("answers this file as shipped" in x for x in lines["posthog/activity_days"])
+
+
+def test_paths_of_other_kinds_of_event_run_as_written(source: LocalPostHogSource) -> None:
+    """The store's path table holds pageviews and custom events: path_events.sql asked for
+    screens too, or for custom events alone (`paths --type`), runs as written."""
+    cut = shortcuts.REGISTRY["posthog/path_events"]
+    query = _asked(source, load_queries(shipped_path("queries")).get("posthog/path_events"), cut)
+    values = CASES["posthog/path_events"].values
+    assert _taken(source, query, cut, values)
+    assert not _taken(source, query, cut, {**values, "screens": 1})
+    assert not _taken(source, query, cut, {**values, "pageviews": 0})

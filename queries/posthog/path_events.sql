@@ -1,16 +1,22 @@
 -- name: path_events
--- description: Each person's path events in a date range: pageviews by pathname and custom events by name (paths' facts).
+-- description: Each person's path events in a date range: pageviews by pathname, screens by name and custom events by name, as chosen (paths' facts).
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param since: <moment>
 -- param until: <moment>
+-- param pageviews: 1
+-- param screens: 0
+-- param custom_events: 1
 --
--- PostHog's paths (posthog/hogql_queries/insights/paths_query_runner.py) keep $pageview
--- (the node is its $pathname without one trailing slash, `/pricing/` as `/pricing` but `/` as
--- it is: `construct_event_hogql`'s replaceRegexpAll(..., '(.)/$', '\1')) and custom events (the
--- node is the event name, as it is); other $-events are left out, as is a pageview without a
--- pathname. One row per person: their kept events as
+-- PostHog's paths (posthog/hogql_queries/insights/paths_query_runner.py) keep the kinds of
+-- event its `includeEventTypes` names (`_get_event_query`), here {pageviews}, {screens} and
+-- {custom_events} (1 keeps them): $pageview (the node is its $pathname without one trailing
+-- slash, `/pricing/` as `/pricing` but `/` as it is: `construct_event_hogql`'s
+-- replaceRegexpAll(..., '(.)/$', '\1')), $screen (the node is its $screen_name, as
+-- `construct_event_hogql` takes it) and custom events (the node is the event name, as it is);
+-- other $-events are left out, as is a pageview without a pathname or a screen without a
+-- name. One row per person: their kept events as
 -- two arrays of the same order (time, node) that usertrack unnests into a row per event
 -- (usertrack/analytics/common.py `unnested`): PostHog sends a row per person, not one per
 -- event. Sequences, duplicates and steps are worked out by usertrack (docs/metrics.md,
@@ -26,10 +32,10 @@ FROM (
     SELECT
         person_id,
         timestamp AS at,
-        if(event = '$pageview', replaceRegexpAll(properties.$pathname, '(.)/$', '\\1'), event) AS step
+        multiIf(event = '$pageview', replaceRegexpAll(properties.$pathname, '(.)/$', '\\1'), event = '$screen', properties.$screen_name, event) AS step
     FROM events
-    WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-      AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+    WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
+      AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
       AND timestamp >= toDateTime({since}, 'UTC')
       AND timestamp < toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')

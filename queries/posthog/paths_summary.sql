@@ -5,6 +5,9 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param since: <moment>
 -- param until: <moment>
+-- param pageviews: 1
+-- param screens: 0
+-- param custom_events: 1
 -- param path_steps: 5
 -- param path_from:
 -- param path_to:
@@ -166,10 +169,10 @@ FROM (
                                                                 SELECT
                                                                     person_id AS actor,
                                                                     timestamp AS at,
-                                                                    if(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event) AS node
+                                                                    multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
                                                                 FROM events
-                                                                WHERE (event = '$pageview' OR NOT startsWith(event, '$'))
-                                                                  AND if(event = '$pageview', coalesce(properties.$pathname, ''), event) != ''
+                                                                WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
+                                                                  AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
                                                                   AND timestamp >= toDateTime({since}, 'UTC')
                                                                   AND timestamp < toDateTime({until}, 'UTC')
                                                                   AND timestamp <= toDateTime({as_of}, 'UTC')

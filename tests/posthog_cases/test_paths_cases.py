@@ -97,6 +97,55 @@ def test_custom_event_paths(engine_p02: Engine) -> None:
     ]
 
 
+def test_custom_event_paths_by_type(engine_p02: Engine) -> None:
+    """test_paths_query_runner.py, TestPaths.test_custom_event_paths (PostHog commit
+    d96a6558) as PostHog asks it: `includeEventTypes: [custom_event]` is `--type custom`, which
+    leaves the pageview out."""
+    doc = engine_p02("paths", [*LAST_7_DAYS, "--type", "custom"], as_of=AS_OF_NOW)
+    assert doc["event_types"] == ["custom"]
+    assert edges(doc)[:4] == [
+        ("1_custom_event_1", "2_custom_event_2", 2),
+        ("1_custom_event_1", "2_custom_event_3", 1),
+        ("1_custom_event_2", "2_custom_event_1", 1),
+        ("2_custom_event_2", "3_custom_event_3", 1),
+    ]
+
+
+def screen(name: str) -> dict[str, str]:
+    return {"$screen_name": name}
+
+
+CASES_P05 = Cases()
+CASES_P05.add("p05", sequence(
+    T0,
+    ("person_1", "$screen", screen("/")),
+    ("person_1", "$screen", screen("/about")),
+    ("person_2a", "$screen", screen("/"), "person_2b"),
+    ("person_2a", "$screen", screen("/pricing")),
+    ("person_2a", "$screen", screen("/about"), "person_2b"),
+    ("person_3", "$screen", screen("/pricing")),
+    ("person_3", "$screen", screen("/")),
+    ("person_4", "$screen", screen("/")),
+    ("person_4", "$screen", screen("/pricing")),
+), prefix_events=False)  # fmt: skip
+engine_p05 = engines(CASES_P05, "paths-p05")
+
+
+def test_screen_paths(engine_p05: Engine) -> None:
+    """test_paths_query_runner.py, TestPaths.test_screen_paths (PostHog commit d96a6558):
+    `includeEventTypes: ["$screen"]` is `--type screen`, the node each $screen's
+    `$screen_name` (paths_query_runner.py, `construct_event_hogql`); person_2a and person_2b
+    are one person. Without it, paths keep pageviews and custom events only: none here."""
+    doc = engine_p05("paths", [*LAST_7_DAYS, "--type", "screen"], as_of=AS_OF_NOW)
+    assert edges(doc) == [
+        ("1_/", "2_/pricing", 2),
+        ("1_/", "2_/about", 1),
+        ("1_/pricing", "2_/", 1),
+        ("2_/pricing", "3_/about", 1),
+    ]
+    assert engine_p05("paths", LAST_7_DAYS, as_of=AS_OF_NOW)["total_sequences"] == 0
+
+
 CHROME = {"$browser": "Chrome"}
 CASES_P03 = Cases()
 CASES_P03.add("p03", sequence(

@@ -478,12 +478,17 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def paths(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics.paths import options as paths_options
     from usertrack.analytics.paths import run as paths_mod
 
     where = _where(o)
     who = _who(o)
-    start, end = paths_mod.check_options(o["steps"], o["start"], o["end"])
+    start, end = paths_options.check_options(o["steps"], o["start"], o["end"])
+    kinds = paths_options.parse_kinds(o.get("types"))
     cell = _check_persons(o, "by_segment")
+    if cell is not None and kinds != paths_options.DEFAULT_KINDS:
+        # a cell's people are read from pageviews and custom events (actors/run.py)
+        raise UsageError("--persons and --type do not go together")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -492,7 +497,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
         def analyse(ws: Workspace) -> Any:
             return paths_mod.paths(
                 ws, moment, span, steps=o["steps"], start=start, end=end, top=o["top"],
-                progress=progress, whose=cell is not None,
+                progress=progress, whose=cell is not None, kinds=kinds,
             )  # fmt: skip
 
         def analysed(ws: Workspace) -> Any:

@@ -695,6 +695,16 @@ def paths(
             "--to", help="Only paths that reach this event or page, ending there.", metavar="NODE"
         ),
     ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="The kinds of event that are nodes, comma-separated: page (pageviews by"
+            " pathname), screen ($screen events by $screen_name), custom (custom events by"
+            " name). Default: page,custom.",
+            metavar="KINDS",
+        ),
+    ] = None,
     days: RangeDaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,

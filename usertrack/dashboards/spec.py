@@ -64,7 +64,7 @@ PANEL_OPTIONS = frozenset(
         # trends (cumulative: retention's too)
         "events", "interval", "math", "cumulative", "formula",
         # paths
-        "end",
+        "end", "types",
         # features
         "event", "threshold",
         # segments

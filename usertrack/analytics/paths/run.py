@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
-from usertrack.core.errors import UsageError
+from usertrack.analytics.paths.options import DEFAULT_KINDS, check_options, kind_params
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -31,7 +32,6 @@ SUMMARY_QUERY = "posthog/paths_summary"
 SEQUENCES_QUERY = "posthog/path_sequences"
 GAP_SECONDS = 30 * 60  # a gap this long or longer between kept events ends a sequence
 DEFAULT_STEPS = 5  # PostHog's default
-MAX_STEPS = 20  # PostHog's largest
 DEFAULT_TOP = 20
 EDGE_LIMIT = 50  # PostHog's EDGE_LIMIT_DEFAULT: the positional edges the document keeps
 
@@ -58,12 +58,15 @@ class Paths:
     # With `whose` (--persons), from the events store's path table: the kept codes, sequence
     # starts and nodes (rolled_sequences), each row's person (an index) and the persons' ids.
     whose: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    kinds: tuple[str, ...] = DEFAULT_KINDS  # --type: the kinds of event that are nodes
 
     def document(self) -> dict[str, Any]:
+        kinds = {} if self.kinds == DEFAULT_KINDS else {"event_types": list(self.kinds)}
         return {
             "as_of": self.as_of,
             "from": self.range.start,
             "to": self.range.end,
+            **kinds,
             "steps": self.steps,
             "start_point": self.start,
             "end_point": self.end,
@@ -75,24 +78,6 @@ class Paths:
                 {"source": s, "target": t, "step": k, "count": n} for k, s, t, n in self.edges
             ],
         }
-
-
-def check_options(steps: int, start: str | None, end: str | None) -> tuple[str | None, str | None]:
-    """--steps in 2..20; --from/--to an event name or a pathname, not empty, without one
-    trailing slash as the pageviews' nodes are (`node_name`)."""
-    if not 2 <= steps <= MAX_STEPS:
-        raise UsageError(f"--steps {steps} must be from 2 to {MAX_STEPS}")
-    for option, value in (("--from", start), ("--to", end)):
-        if value is not None and not value.strip():
-            raise UsageError(f"{option} is empty: give an event name or a page's pathname")
-    return (node_name(start.strip()) if start else None), (node_name(end.strip()) if end else None)
-
-
-def node_name(point: str) -> str:
-    """A --from/--to point as PostHog's paths runner matches it: without one trailing slash
-    unless it is the only character (paths_query_runner.py `paths_per_person_query`'s
-    target_point), as a pageview's node drops one (path_events.sql)."""
-    return point[:-1] if len(point) > 1 and point.endswith("/") else point
 
 
 # Nodes and persons as small integers: sorting and grouping integers costs a fraction of doing
@@ -507,6 +492,19 @@ def from_summary(
     return found, missing
 
 
+def _event_params(span: DateRange, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The range and the kinds of event that every paths query file takes."""
+    return {"since": span.start, "until": span.end, **kind_params(kinds)}
+
+
+def _cut_params(
+    span: DateRange, steps: int, start: str | None, end: str | None, kinds: tuple[str, ...]
+) -> dict[str, Any]:
+    """`_event_params` and the cut that paths_summary.sql and path_sequences.sql both take."""
+    return {**_event_params(span, kinds), "path_steps": int(steps), "path_from": start or "",
+            "path_to": end or ""}  # fmt: skip
+
+
 def _summarized(
     ws: Workspace,
     as_of: datetime,
@@ -516,31 +514,29 @@ def _summarized(
     end: str | None,
     top: int,
     edge_limit: int,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
 ) -> dict[str, Any]:
     """The paths as PostHog works them out (paths_summary.sql); the nodes of the range are asked
     for (path_events.sql's, one row per person) only for the note on a --from/--to no event has."""
-    result = ws.run_query(
-        SUMMARY_QUERY,
-        as_of,
-        since=span.start,
-        until=span.end,
-        path_steps=int(steps),
-        path_from=start or "",
-        path_to=end or "",
-        top=int(top),
-        edge_limit=int(edge_limit),
-    )
+    params = _cut_params(span, steps, start, end, kinds)
+    result = ws.run_query(SUMMARY_QUERY, as_of, **params, top=int(top), edge_limit=int(edge_limit))
     found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
     if missing:
         schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
-        with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
+        params = _event_params(span, kinds)
+        with open_facts_query(ws, QUERY, as_of, schema, **params) as facts:
             nodes = facts.execute("SELECT DISTINCT node FROM {facts}").fetchall()
         found["notes"] = unknown_nodes(start, end, {node: 0 for (node,) in nodes})
     return found
 
 
 def _rolled(
-    ws: Workspace, source: Any, as_of: datetime, span: DateRange, whose: bool = False
+    ws: Workspace,
+    source: Any,
+    as_of: datetime,
+    span: DateRange,
+    whose: bool = False,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
 ) -> tuple[Any, ...] | None:
     """The sequences and nodes from the events store's path table, when it answers the facts
     (the local engine, path_events.sql as shipped, no --where, not --segment's run), else None.
@@ -555,8 +551,9 @@ def _rolled(
         return None
     from usertrack.analytics.common import local_facts
 
+    params = _event_params(span, kinds)  # the path table answers page and custom only
     if keep is None:
-        query, values = ws.bind(QUERY, as_of, since=span.start, until=span.end)
+        query, values = ws.bind(QUERY, as_of, **params)
         found = source.path_codes(local_facts(source, query), values, persons=whose)
         if found is None:
             return None
@@ -569,7 +566,7 @@ def _rolled(
         row_person = np.repeat(np.arange(len(people)), rows["person_rows"])
         return (*rolled_sequences(rows, names), row_person, people)
     everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
-    query, values = everyone.bind(QUERY, as_of, since=span.start, until=span.end)
+    query, values = everyone.bind(QUERY, as_of, **params)
     query = local_facts(source, query)
     cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_codes", query.sql, repr(sorted(values.items())))
@@ -703,6 +700,7 @@ def _from_sequences(
     end: str | None,
     top: int,
     edge_limit: int,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
 ) -> dict[str, Any] | None:
     """Live, a --by-segment run's answer (or a group's past a list's length): its persons' cut
     sequences of path_sequences.sql, run once over everyone (`scope.facts_cache`), counted here.
@@ -711,13 +709,7 @@ def _from_sequences(
     keep = ws.scope.person_rows
     everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
     query, values = everyone.bind(
-        SEQUENCES_QUERY,
-        as_of,
-        since=span.start,
-        until=span.end,
-        path_steps=int(steps),
-        path_from=start or "",
-        path_to=end or "",
+        SEQUENCES_QUERY, as_of, **_cut_params(span, steps, start, end, kinds)
     )
     cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_sequences", query.sql, repr(sorted(values.items())))
@@ -743,11 +735,13 @@ def paths(
     edge_limit: int = EDGE_LIMIT,
     progress: Any = None,
     whose: bool = False,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
 ) -> Paths:
     """The paths of the events in `span` (nothing after `as_of`); lists keep the `top` first,
     the positional edges the `edge_limit` first (PostHog's edgeLimit). `whose`: keep each
     sequence's persons where the events store's path table answers (Paths.whose)."""
     start, end = check_options(steps, start, end)
+    made = partial(Paths, as_of=as_of, range=span, steps=steps, start=start, end=end, kinds=kinds)
     if progress:
         progress("fetching path events")
     source = ws.sources[ws.library.get(QUERY).folder]
@@ -761,24 +755,24 @@ def paths(
         and ws.scope.person_rows is not None
         and (ws.scope.person_parts or not summary_fits(ws, short_list=True))
     ):
-        found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit)
+        found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit, kinds)
         if found is not None:
-            return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
+            return made(**found)
     elif source.is_live and summary_fits(ws, short_list=True):
-        found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit)
-        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
-    rolled = _rolled(ws, source, as_of, span, whose)
+        found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit, kinds)
+        return made(**found)
+    rolled = _rolled(ws, source, as_of, span, whose, kinds)
     if rolled is not None:  # the events store's path table (usertrack.engines.local.rollups)
         if progress:
             progress("working out paths")
         kept_codes, first, names = rolled[0], rolled[1], rolled[2]
         found = summarize_sequences(kept_codes, first, names, steps, start, end, top, edge_limit)
         kept = rolled if len(rolled) > 3 else None
-        return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, whose=kept,
-                     **found)  # fmt: skip
+        return made(whose=kept, **found)
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
-    with open_facts_query(ws, QUERY, as_of, schema, since=span.start, until=span.end) as facts:
+    params = _event_params(span, kinds)
+    with open_facts_query(ws, QUERY, as_of, schema, **params) as facts:
         if progress:
             progress("working out paths")
         found = summarize(facts, steps, start, end, top, edge_limit)
-    return Paths(as_of=as_of, range=span, steps=steps, start=start, end=end, **found)
+    return made(**found)

@@ -24,7 +24,8 @@ tables. On PostHog the query files run as written: this module is the local engi
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from usertrack.engines.shortcut import PERSONS, Shortcut
 
@@ -614,13 +615,22 @@ ORDER BY person_id NULLS LAST
 """
 
 
+def _pages_and_custom(values: Mapping[str, Any]) -> bool:
+    """path_events.sql keeping pageviews and custom events, not screens: the kinds of event
+    the path table holds (_PATH_KEPT), every paths run's but one of another --type."""
+    kinds = (values.get("pageviews", 1), values.get("screens", 0), values.get("custom_events", 1))
+    return tuple(str(k) for k in kinds) == ("1", "0", "1")  # given as numbers or as texts
+
+
 # path_events.sql in its per-event form (usertrack.engines.local.packed), as shipped, with no
-# filter: paths reads PATH_CODES_SQL's codes instead of its rows (LocalPostHogSource.path_codes).
+# filter and its default kinds of event: paths reads PATH_CODES_SQL's codes instead of its rows
+# (LocalPostHogSource.path_codes).
 PATH_EVENTS = Shortcut(
     "posthog/path_events",
-    "e164153a91a39dc753d1d26438bf0978d0139c48c22edf2251c0c1a757677f43",
+    "b2372e4316dc62374989fc6e47102dca180cc3219991d438da72c0659ecf202c",
     "path_codes",
     PATH_CODES_SQL,
     PATH_TABLES,
     form="facts",
+    when=_pages_and_custom,
 )

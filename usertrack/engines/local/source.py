@@ -686,7 +686,7 @@ class LocalPostHogSource(Source):
                 if among is not None:
                     sql = rollups.PATH_CODES_OF_SQL
                     values = {**values, "usertrack_path_persons": among}
-                rows = cur.execute(sql, values).fetchnumpy()
+                rows = cur.execute(sql, _used(sql, values)).fetchnumpy()
                 names = cur.execute(rollups.PATH_NAMES_SQL).fetchall()
                 if persons and among is None:
                     whose = cur.sql(
