@@ -1,22 +1,28 @@
 -- name: retention_breakdown
--- description: Per person, the value of an event property on their first start event from since to as_of (retention --by).
+-- description: Per person, the value of an event or person property on their first start event from since to as_of (retention --by).
 -- returns: table
 -- param as_of: now
 -- param exclude_pattern: @datagen\.dev$
 -- param since: <moment>
 -- param start_event:
 -- param by:
+-- param by_person: 0
 --
 -- One row per person who did the start event ({start_event} '' means any event) from {since}
--- (the first cohort period's start) up to as_of, with the {by} property of the first of those events, as text ('' when absent): first
--- touch, as funnel --by takes it (of two at the same time, the one of the lesser uuid). usertrack puts each cohort's people under their value
+-- (the first cohort period's start) up to as_of, with the {by} property of the first of those
+-- events, as text ('' when absent): first touch, as funnel --by takes it (of two at the same
+-- time, the one of the lesser uuid). With {by_person} 1, {by} is a person property, as that
+-- event carries it (PostHog's breakdown_type person: person.properties.X of the event). usertrack
+-- puts each cohort's people under their value
 -- (docs/metrics.md, "Retention"). person_id is the actor. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack orders the facts itself.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
     person_id,
-    argMin(coalesce(JSONExtractString(properties, {by}), ''), tuple(timestamp, toString(uuid))) AS value
+    argMin(coalesce(if({by_person} = 1, JSONExtractString(person.properties, {by}),
+                       JSONExtractString(properties, {by})), ''),
+           tuple(timestamp, toString(uuid))) AS value
 FROM events
 WHERE ({start_event} = '' OR event = {start_event})
   AND timestamp >= toDateTime({since}, 'UTC')

@@ -510,3 +510,50 @@ def test_rolling_retention_of_all_events(engine: Engine) -> None:
     assert persons_of(engine, args, "2020-06-13:day1", as_of="2020-06-16") == [
         "person1", "person4",
     ]  # fmt: skip
+
+
+COUNTRIES = {"person1": "US", "person2": "UK", "person3": "US", "person4": "Germany"}
+EVENTS_R17 = CASES.add("r17", [
+    dataclasses.replace(e, person_props={"country": COUNTRIES[e.person]})
+    for e in created(PV, ("person1", _date(0)), ("person1", _date(1)), ("person1", _date(3)),
+                     ("person3", _date(0)), ("person3", _date(2)),
+                     ("person2", _date(0)), ("person2", _date(1)), ("person2", _date(4)),
+                     ("person4", _date(0)), ("person4", _date(5)))
+])  # fmt: skip
+
+
+def test_retention_with_breakdown_with_person_properties(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_breakdown_with_person_
+    properties (PostHog commit 3c29d63a): `breakdownFilter` by the person property `country`
+    (type person) is `--by person.properties.country`; six days to 2020-06-15, recurring."""
+    e = EVENTS_R17
+    args = ["--period", "day", "--since", "2020-06-10", "--until", "2020-06-15", *RECURRING,
+            "--start", e(PV), "--return", e(PV), "--by", "person.properties.country"]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-06-16")
+    assert doc["by"] == "person.properties.country"
+    by_value = {b["value"]: b for b in doc["breakdown"]}
+    assert set(by_value) == {"Germany", "UK", "US"}
+    assert triangle(by_value["US"], 6) == cut([
+        [2, 1, 1, 1, 0, 0],
+        [1, 0, 1, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+    ])  # fmt: skip
+    assert triangle(by_value["UK"], 6) == cut([
+        [1, 1, 0, 0, 1, 0],
+        [1, 0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+    ])  # fmt: skip
+    assert triangle(by_value["Germany"], 6) == cut([
+        [1, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+    ])  # fmt: skip

@@ -288,8 +288,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError("--periods and --since both set the first cohort; give one of them")
     by = o.get("by")
     if by is not None:
-        if not by.strip():
-            raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
+        retentions.breakdown_of(by)
         for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
             if given:
                 raise UsageError(f"--by and {other} do not go together")

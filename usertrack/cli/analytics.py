@@ -389,7 +389,8 @@ def retention(
         typer.Option(
             "--by",
             help="Also an average curve per value of this event property of the start event"
-            " (first touch): the --top values, the rest as (other).",
+            " (first touch), or person property: person.properties.NAME. The --top values, the"
+            " rest as (other).",
             metavar=PROPERTY,
         ),
     ] = None,

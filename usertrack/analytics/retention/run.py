@@ -36,6 +36,7 @@ ANY = "any"  # --start any: any event starts a cohort (PostHog's All events)
 MAX_PERIODS = 400
 MAX_OCCURRENCES = 1000  # --min-occurrences' bound
 DAY_POINTS = (1, 7, 14, 30, 60, 90)
+PERSON_PROPERTY = "person.properties."  # --by person.properties.X: a person property
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Retention:
     average: list[Point] = field(default_factory=list)
     previous: list[Cohort] | None = None  # --compare: the range before's cohorts
     previous_average: list[Point] = field(default_factory=list)
-    by: str | None = None  # --by: an event property of the start event (first touch)
+    by: str | None = None  # --by: a property of the start event (first touch), or of its person
     breakdown: list[Breakdown] = field(default_factory=list)
     by_account: bool = False  # --by-account: cohorts of accounts, not persons
     cumulative: bool = False  # --cumulative: period k counts a return in k or any later period
@@ -456,6 +457,20 @@ def start_of(text: str) -> str:
     return "" if text.strip() == ANY else text
 
 
+def breakdown_of(by: str) -> tuple[str, bool]:
+    """--by as retention_breakdown.sql takes it: the property's name, and whether it is a
+    person property (`person.properties.X`, PostHog's breakdown_type person) rather than one of
+    the start event's; an empty name is refused."""
+    if not by.strip():
+        raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
+    if by.startswith(PERSON_PROPERTY):
+        name = by[len(PERSON_PROPERTY) :]
+        if not name.strip():
+            raise UsageError(f"--by {by!r} names no person property: person.properties.NAME")
+        return name, True
+    return by, False
+
+
 def check_options(min_occurrences: int, by_account: bool) -> None:
     """--min-occurrences is a whole number from 1, and counts one person's return events: an
     account's members' are not added up, so it does not go with --by-account."""
@@ -549,12 +564,18 @@ def _counted(
             )
         )
     if by is not None:
+        name, of_person = breakdown_of(by)
         facts.append(
             FactsTable(
                 "posthog/retention_breakdown",
                 "breakdown",
                 {"person_id": "VARCHAR", "value": "VARCHAR"},
-                {"since": since, "start_event": start_event, "by": by},
+                {
+                    "since": since,
+                    "start_event": start_event,
+                    "by": name,
+                    "by_person": int(of_person),
+                },
                 f"fetching each person's {by}",
             )
         )
