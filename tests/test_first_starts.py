@@ -51,7 +51,7 @@ def _asked(local: LocalPostHogSource, values: dict[str, Any], where: list[str] |
 
 def _values(since: datetime, as_of: datetime) -> dict[str, Any]:
     return {"as_of": as_of, "since": since, "start_event": "user_signed_up",
-            "exclude_pattern": EXCLUDE}  # fmt: skip
+            "exclude_pattern": EXCLUDE, "start_property": "", "start_value": ""}  # fmt: skip
 
 
 def test_each_span_gives_the_files_rows_from_one_answer(tmp_path: Path) -> None:

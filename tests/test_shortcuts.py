@@ -28,6 +28,8 @@ _LISTS = {"as_of": AS_OF, "exclude_pattern": EXCLUDE, "segment_only": 0, "segmen
 _ONLY_PAGEVIEWS = ("AND {filters}", "AND {filters} AND event = '$pageview'")
 _NONE = ("AND {filters}", "AND {filters} AND false")
 _ONCE = {"min_occurrences": 1}  # retention: a return is one return event
+# retention: no --start / --return EVENT:PROPERTY=VALUE
+_WHOLE = {"start_property": "", "start_value": "", "return_property": "", "return_value": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +71,19 @@ CASES: dict[str, Case] = {
         ("AND {filters}", "AND {filters} AND timestamp > toDateTime({split}, 'UTC')"),
     ),
     "posthog/retention_activity": Case(
-        {**_SPAN, "period": "week", "start_event": "$pageview", "return_event": "", **_ONCE}, _NONE
+        {
+            **_SPAN,
+            "period": "week",
+            "start_event": "$pageview",
+            "return_event": "",
+            **_ONCE,
+            **_WHOLE,
+        },
+        _NONE,
     ),
     "posthog/retention_first_starts": Case(
-        {**_SPAN, "start_event": "$pageview"}, ("HAVING min(timestamp)", "HAVING max(timestamp)")
+        {**_SPAN, "start_event": "$pageview", **_WHOLE},
+        ("HAVING min(timestamp)", "HAVING max(timestamp)"),
     ),
     "posthog/churn_persons": Case(
         {
@@ -316,3 +327,22 @@ def test_paths_of_other_kinds_of_event_run_as_written(source: LocalPostHogSource
     assert _taken(source, query, cut, values)
     assert not _taken(source, query, cut, {**values, "screens": 1})
     assert not _taken(source, query, cut, {**values, "pageviews": 0})
+
+
+@pytest.mark.parametrize(
+    "query_id", ["posthog/retention_activity", "posthog/retention_first_starts"]
+)
+def test_retention_of_a_narrowed_start_event_is_the_files_answer(
+    source: LocalPostHogSource, query_id: str
+) -> None:
+    """retention --start EVENT:PROPERTY=VALUE: the rollup and the first starts read the start
+    events by name alone, so both step aside, and the file's own rows (fewer people: only the
+    pageviews of one page start) answer."""
+    cut = shortcuts.REGISTRY[query_id]
+    query = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    values = {**CASES[query_id].values, "start_property": "$pathname", "start_value": "/pricing"}
+    assert not _taken(source, query, cut, values)
+    got = _rows(source, query, cut, values)
+    assert got == _rows(source, dataclasses.replace(query, made=None), cut, values)
+    whole = _rows(source, query, cut, CASES[query_id].values)
+    assert 0 < len({r[0] for r in got}) < len({r[0] for r in whole})

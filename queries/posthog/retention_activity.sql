@@ -7,6 +7,10 @@
 -- param period:
 -- param start_event:
 -- param return_event:
+-- param start_property:
+-- param start_value:
+-- param return_property:
+-- param return_value:
 -- param min_occurrences: 1
 --
 -- One row per person who did the start event in the span from {since} (the first cohort
@@ -22,6 +26,10 @@
 -- did_return are 0/1 (a comparison is ClickHouse's UInt8). person_id is the actor (a person can
 -- have many distinct_ids). No LIMIT: usertrack pages every result past PostHog's row caps. No
 -- ORDER BY: usertrack orders the facts itself where it needs an order.
+-- A start event counts only when {start_property} is '' or its event property of that name is
+-- {start_value} (as text, as a funnel step EVENT:PROPERTY=VALUE matches; PostHog's targetEntity
+-- with properties); a return event likewise with {return_property} and {return_value}
+-- (returningEntity).
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
@@ -35,8 +43,10 @@ FROM (
         multiIf({period} = 'day', toDate(timestamp),
                 {period} = 'week', toMonday(timestamp),
                 toStartOfMonth(timestamp)) AS period_start,
-        countIf({start_event} = '' OR event = {start_event}) > 0 AS started,
-        countIf({return_event} = '' OR event = {return_event}) >= {min_occurrences} AS returned
+        countIf(({start_event} = '' OR event = {start_event})
+            AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) > 0 AS started,
+        countIf(({return_event} = '' OR event = {return_event})
+            AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value})) >= {min_occurrences} AS returned
     FROM events
     WHERE timestamp >= toDateTime({since}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')
@@ -44,7 +54,8 @@ FROM (
       AND {filters}
       AND person_id IN (
           SELECT person_id FROM events
-          WHERE ({start_event} = '' OR event = {start_event})
+          WHERE (({start_event} = '' OR event = {start_event})
+              AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value}))
             AND timestamp >= toDateTime({since}, 'UTC')
             AND timestamp <= toDateTime({as_of}, 'UTC'))
     GROUP BY person_id, period_start

@@ -5,6 +5,8 @@
 -- param exclude_pattern: @datagen\.dev$
 -- param since: <moment>
 -- param start_event:
+-- param start_property:
+-- param start_value:
 -- param by:
 -- param by_person: 0
 --
@@ -16,6 +18,9 @@
 -- puts each cohort's people under their value
 -- (docs/metrics.md, "Retention"). person_id is the actor. No LIMIT: usertrack pages every
 -- result. No ORDER BY: usertrack orders the facts itself.
+-- A start event counts only when {start_property} is '' or its event property of that name is
+-- {start_value} (as text, as a funnel step EVENT:PROPERTY=VALUE matches; PostHog's targetEntity
+-- with properties).
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT
@@ -24,7 +29,8 @@ SELECT
                        JSONExtractString(properties, {by})), ''),
            tuple(timestamp, toString(uuid))) AS value
 FROM events
-WHERE ({start_event} = '' OR event = {start_event})
+WHERE (({start_event} = '' OR event = {start_event})
+    AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value}))
   AND timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})

@@ -8,6 +8,10 @@
 -- param mode:
 -- param start_event:
 -- param return_event:
+-- param start_property:
+-- param start_value:
+-- param return_property:
+-- param return_value:
 -- param min_occurrences: 1
 -- param cumulative: 0
 --
@@ -34,6 +38,10 @@
 -- person can have many distinct_ids). No LIMIT: at most (periods x periods + periods) / 2 rows,
 -- paged by usertrack past PostHog's 100-row default. {filters} is PostHog's filter slot: TRUE,
 -- or the --where expressions, ANDed (usertrack/analytics/where.py).
+-- A start event counts only when {start_property} is '' or its event property of that name is
+-- {start_value} (as text, as a funnel step EVENT:PROPERTY=VALUE matches; PostHog's targetEntity
+-- with properties); a return event likewise with {return_property} and {return_value}
+-- (returningEntity).
 SELECT
     r.cohort AS cohort,
     r.later AS period,
@@ -61,24 +69,28 @@ FROM (
                 minIf(multiIf({period} = 'day', toDate(timestamp),
                               {period} = 'week', toMonday(timestamp),
                               toStartOfMonth(timestamp)),
-                      {start_event} = '' OR event = {start_event}) AS first_start,
+                      ({start_event} = '' OR event = {start_event})
+                          AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) AS first_start,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
-                    ({start_event} = '' OR event = {start_event})
+                    (({start_event} = '' OR event = {start_event})
+                        AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
-                    ({return_event} = '' OR event = {return_event})
+                    (({return_event} = '' OR event = {return_event})
+                        AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS returns,
                 arraySort(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
-                    {min_occurrences} > 1 AND ({return_event} = '' OR event = {return_event})
+                    {min_occurrences} > 1 AND (({return_event} = '' OR event = {return_event})
+                        AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS each_return
             FROM events
             WHERE timestamp <= toDateTime({as_of}, 'UTC')

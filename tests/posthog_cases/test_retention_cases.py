@@ -557,3 +557,88 @@ def test_retention_with_breakdown_with_person_properties(engine: Engine) -> None
         [0, 0, 0, 0, 0, 0],
         [1, 0, 0, 0, 0, 0],
     ])  # fmt: skip
+
+
+TARGET = {"$target_event_property": "value"}
+
+
+def _marked(*at: int) -> list[tuple[str, datetime] | tuple[str, datetime, dict[str, str]]]:
+    """The tests' ten default events, those at the indexes `at` with `$target_event_property:
+    value`."""
+    return [
+        (d, when, TARGET) if i in at else (d, when) for i, (d, when) in enumerate(DEFAULT_EVENTS)
+    ]
+
+
+EVENTS_R18 = CASES.add("r18", created(PV, *_marked(0), alias=ALIAS1))
+EVENTS_R19 = CASES.add("r19", created(PV, *_marked(2, 3), alias=ALIAS1))
+EVENTS_R20 = CASES.add("r20", created(PV, *_marked(1), alias=ALIAS1))
+EVENTS_R21 = CASES.add("r21", created(PV, *_marked(3), alias=ALIAS1))
+NARROWED = f"{PV}:$target_event_property=value"
+
+
+def test_retention_with_properties_on_start_event(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_properties_on_start_
+    event (PostHog commit 3c29d63a): targetEntity `$pageview` with the event property
+    `$target_event_property = value` is `--start EVENT:PROPERTY=VALUE`; recurring, eleven days."""
+    e = EVENTS_R18
+    args = [*DAY_RANGE, *RECURRING, "--start", e(NARROWED), "--return", e(PV)]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert doc["start_event"] == e(PV)
+    assert doc["start_where"] == {"property": "$target_event_property", "value": "value"}
+    assert triangle(doc, 11) == cut([
+        [1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+        *[[0] * n for n in range(10, 0, -1)],
+    ])  # fmt: skip
+
+
+def test_retention_with_properties_on_start_event_for_first_time(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_properties_on_start_
+    event_for_first_time (PostHog commit 3c29d63a): first-time, the first start event that
+    has the property (PostHog's first occurrence matching filters): person1's on day 2."""
+    e = EVENTS_R19
+    args = [*DAY_RANGE, "--mode", "first-time", "--start", e(NARROWED), "--return", e(PV)]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert triangle(doc, 11) == cut([
+        [0] * 11,
+        [0] * 10,
+        [1, 0, 0, 1, 1, 0, 0, 0, 0],
+        *[[0] * n for n in range(8, 0, -1)],
+    ])  # fmt: skip
+
+
+def test_retention_with_properties_on_return_event(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_properties_on_return_
+    event (PostHog commit 3c29d63a): returningEntity with the property is `--return
+    EVENT:PROPERTY=VALUE`: only person1's day-1 event is a return."""
+    e = EVENTS_R20
+    args = [*DAY_RANGE, *RECURRING, "--start", e(PV), "--return", e(NARROWED)]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert doc["return_where"] == {"property": "$target_event_property", "value": "value"}
+    assert triangle(doc, 11) == cut([
+        [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0],
+        [0, 0],
+        [0],
+    ])  # fmt: skip
+
+
+def test_retention_with_properties_on_return_event_with_first_time(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_retention_with_properties_on_return_
+    event_with_first_time (PostHog commit 3c29d63a): first-time, returns only by person1's
+    day-5 event with the property."""
+    e = EVENTS_R21
+    args = [*DAY_RANGE, "--mode", "first-time", "--start", e(PV), "--return", e(NARROWED)]
+    doc = engine("retention", args, as_of="2020-06-21")
+    assert triangle(doc, 11) == cut([
+        [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        *[[0] * n for n in range(9, 0, -1)],
+    ])  # fmt: skip

@@ -317,11 +317,15 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             from usertrack.analytics.actors import run as actors
 
             # every cohort has its cells whatever the data: no need to count them first
-            start = retentions.start_of(o["start"])
-            back = o["return_event"] if (o["return_event"] or "").strip() else None
+            start, start_where = retentions.split_event(o["start"])
+            start = retentions.start_of(start)
+            back, back_where = None, ("", "")
+            if (o["return_event"] or "").strip():
+                back, back_where = retentions.split_event(o["return_event"])
+            narrowing = retentions.Narrowing(start_where, back_where).values()
             cohorts = retentions.cohort_periods(moment, period, periods, first, last)
             cells = actors.RetentionCells(
-                period, mode, start, back, cohorts, cumulative, occurrences
+                period, mode, start, back, cohorts, cumulative, occurrences, narrowing
             )
             actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
             ahead.start()

@@ -401,14 +401,18 @@ def retention(
         str,
         typer.Option(
             "--start",
-            help="The event that puts a person in a cohort; any: any event (PostHog's All events).",
+            help="The event that puts a person in a cohort; any: any event (PostHog's All events);"
+            " EVENT:PROPERTY=VALUE: only those events with that property.",
             metavar=EVENT,
         ),
     ] = "user_signed_up",
     return_event: Annotated[
         str | None,
         typer.Option(
-            "--return", help="The event that counts as coming back. Default: any.", metavar=EVENT
+            "--return",
+            help="The event that counts as coming back (EVENT:PROPERTY=VALUE: only those with"
+            " that property). Default: any.",
+            metavar=EVENT,
         ),
     ] = None,
     mode: Annotated[

@@ -205,6 +205,9 @@ class RetentionCells:
     cohorts: list[tuple[date, int]]
     cumulative: bool = False  # --cumulative: back in period k or any later one
     min_occurrences: int = 1  # --min-occurrences: a period's return is this many events
+    # --start / --return EVENT:PROPERTY=VALUE: the query files' start_property, start_value,
+    # return_property and return_value (retention.run.Narrowing.values)
+    narrowing: dict[str, str] = field(default_factory=dict)
 
 
 def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
@@ -230,6 +233,12 @@ def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
     return start, k
 
 
+def _narrowed(result: RetentionCells, only: str = "") -> dict[str, str]:
+    """The cells' narrowing parameters (those starting with `only`), each '' when not given."""
+    names = ("start_property", "start_value", "return_property", "return_value")
+    return {n: result.narrowing.get(n, "") for n in names if n.startswith(only)}
+
+
 def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, text: str) -> Actors:
     """A cohort's people (period 0), or those of it who came back in its k-th period after,
     as retention counts them (docs/metrics.md, "Retention"): with --cumulative, those who
@@ -252,7 +261,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
              "did_return": "BIGINT"},
             {"since": since, "period": period, "start_event": result.start_event,
              "return_event": result.return_event or "",
-             "min_occurrences": result.min_occurrences},
+             "min_occurrences": result.min_occurrences, **_narrowed(result)},
         )
     ]  # fmt: skip
     if mode == "first-time":
@@ -261,7 +270,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
                 "posthog/retention_first_starts",
                 "firsts",
                 {"person_id": "VARCHAR", "first_start": "TIMESTAMP"},
-                {"since": since, "start_event": result.start_event},
+                {"since": since, "start_event": result.start_event, **_narrowed(result, "start_")},
             )
         )
     back = next_period(start, period, k)

@@ -113,14 +113,14 @@ def retention_compare_about(r: Retention) -> str:
 
 
 def retention_about(r: Retention) -> str:
-    back = r.return_event or "any event"
+    back = r.return_label
     if r.min_occurrences > 1:
         back += f" at least {r.min_occurrences} times in a {r.period}"
     if r.cumulative:
         back += f", cumulative (back in that {r.period} or a later one)"
     counted = ", accounts counted (an account starts and returns when any member does)"
     return (
-        f"{r.mode} cohorts of {r.start_event or 'any event'} by {r.period}, returning with {back},"
+        f"{r.mode} cohorts of {r.start_label} by {r.period}, returning with {back},"
         f" as of {style.moment(r.as_of)}{counted if r.by_account else ''}"
     )
 

@@ -129,6 +129,16 @@ class Retention:
     by_account: bool = False  # --by-account: cohorts of accounts, not persons
     cumulative: bool = False  # --cumulative: period k counts a return in k or any later period
     min_occurrences: int = 1  # --min-occurrences: a period's return is this many return events
+    narrowing: Narrowing = field(default_factory=lambda: Narrowing())  # EVENT:PROPERTY=VALUE
+
+    @property
+    def start_label(self) -> str:
+        """The start event as typed: its name (any event) and PROPERTY=VALUE, if narrowed."""
+        return _label(self.start_event or "any event", self.narrowing.start)
+
+    @property
+    def return_label(self) -> str:
+        return _label(self.return_event or "any event", self.narrowing.back)
 
     @property
     def day_points(self) -> list[tuple[int, Point | None]]:
@@ -163,6 +173,7 @@ class Retention:
             "return_event": self.return_event,
             "cumulative": self.cumulative,
             "min_occurrences": self.min_occurrences,
+            **self.narrowing.document(),
             "cohorts": _cohort_documents(self.cohorts),
             "average": [self._counted(p) for p in self.average],
         }
@@ -351,11 +362,16 @@ def retention(
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
     of as many periods just before them (docs/metrics.md, "Retention"). `cumulative` and
     `min_occurrences` are PostHog's retention options of those names (`check_options`)."""
+    start_event, start_where = split_event(start_event)
     start_event = start_of(start_event)
     check_options(min_occurrences, by_account)
     how = Returns(cumulative, min_occurrences)
+    back_where = ("", "")
     if return_event is not None and not return_event.strip():
         return_event = None
+    if return_event is not None:
+        return_event, back_where = split_event(return_event)
+    narrowing = Narrowing(start_where, back_where)
     chosen = cohort_starts(as_of, period, periods, since, until)
     first = next_period(chosen[0], period, -len(chosen)) if compare else chosen[0]
     starts = [first]  # every period from the first cohort's to the last begun by as_of
@@ -372,7 +388,8 @@ def retention(
     if by is not None or by_account:  # PostHog counts neither: the facts, counted here
         notes, sizes, back = _counted(ws, as_of, since, period, starts, start_event,
                                       return_event, mode, progress, by=by, per_value=per_value,
-                                      by_account=by_account, how=how)  # fmt: skip
+                                      by_account=by_account, how=how,
+                                      narrowing=narrowing)  # fmt: skip
     elif source.is_live and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
@@ -386,12 +403,23 @@ def retention(
             return_event=return_event or "",
             min_occurrences=min_occurrences,
             cumulative=int(cumulative),
+            **narrowing.values(),
         )
         rows = [tuple(r) for r in result.rows]
         sizes, back = from_summary(starts, list(result.columns), rows, cumulative=cumulative)
     else:
         _, sizes, back = _counted(
-            ws, as_of, since, period, starts, start_event, return_event, mode, progress, how=how
+            ws,
+            as_of,
+            since,
+            period,
+            starts,
+            start_event,
+            return_event,
+            mode,
+            progress,
+            how=how,
+            narrowing=narrowing,
         )
     every = _cohorts_of(starts, sizes, back)
     cohorts = [c for c in every if chosen[0] <= c.start <= chosen[-1]]
@@ -436,7 +464,48 @@ def retention(
         by_account=by_account,
         cumulative=cumulative,
         min_occurrences=min_occurrences,
+        narrowing=narrowing,
     )
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """--start / --return EVENT:PROPERTY=VALUE: only the start (return) events whose event
+    property PROPERTY is VALUE count, as a funnel step's (PostHog's targetEntity and
+    returningEntity with `properties`); ("", "") keeps every one."""
+
+    start: tuple[str, str] = ("", "")
+    back: tuple[str, str] = ("", "")
+
+    def start_values(self) -> dict[str, str]:
+        """The query files' parameters for the start event."""
+        return {"start_property": self.start[0], "start_value": self.start[1]}
+
+    def values(self) -> dict[str, str]:
+        """The query files' parameters for both events."""
+        back = {"return_property": self.back[0], "return_value": self.back[1]}
+        return {**self.start_values(), **back}
+
+    def document(self) -> dict[str, Any]:
+        """The JSON's `start_where` / `return_where` ({"property", "value"}), where narrowed."""
+        doc: dict[str, Any] = {}
+        for key, (prop, value) in (("start_where", self.start), ("return_where", self.back)):
+            if prop:
+                doc[key] = {"property": prop, "value": value}
+        return doc
+
+
+def split_event(text: str) -> tuple[str, tuple[str, str]]:
+    """--start or --return as the event and its narrowing: `EVENT:PROPERTY=VALUE` as a
+    funnel step reads it (usertrack.analytics.funnel.run.split_step), else the whole text."""
+    from usertrack.analytics.funnel.run import split_step
+
+    event, prop, value = split_step(text)
+    return (text, ("", "")) if prop is None else (event, (prop, value or ""))
+
+
+def _label(event: str, where: tuple[str, str]) -> str:
+    return f"{event} where {where[0]} = {where[1]}" if where[0] else event
 
 
 @dataclass(frozen=True)
@@ -524,14 +593,17 @@ def _counted(
     per_value: dict[str, Any] | None = None,
     by_account: bool = False,
     how: Returns | None = None,
+    narrowing: Narrowing | None = None,
 ) -> tuple[tuple[str, ...], dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes and retained persons (as `from_summary`'s) from the facts queries,
     counted in DuckDB (the local engine), with notes for stderr. With `by`, also each --by
     value's (into `per_value`: value -> (sizes, retained)); with `by_account`, accounts'
     (usertrack.analytics.by_account.as_accounts): an account's first start is its members'
     earliest ever, so every member's first start is fetched, not only those from `since`.
-    `how`: what counts as a return (default: one return event, in that period)."""
+    `how`: what counts as a return (default: one return event, in that period); `narrowing`:
+    the start and return events' EVENT:PROPERTY=VALUE (default: none)."""
     how = how or Returns()
+    narrowing = narrowing or Narrowing()
     facts = [
         FactsTable(
             "posthog/retention_activity",
@@ -549,6 +621,7 @@ def _counted(
                 "start_event": start_event,
                 "return_event": return_event or "",
                 "min_occurrences": how.min_occurrences,
+                **narrowing.values(),
             },
             "fetching activity per period",
         )
@@ -559,7 +632,11 @@ def _counted(
                 "posthog/retention_first_starts",
                 "firsts",
                 {"person_id": "VARCHAR", "first_start": "TIMESTAMP"},
-                {"since": EVER if by_account else since, "start_event": start_event},
+                {
+                    "since": EVER if by_account else since,
+                    "start_event": start_event,
+                    **narrowing.start_values(),
+                },
                 "fetching first start events",
             )
         )
@@ -573,6 +650,7 @@ def _counted(
                 {
                     "since": since,
                     "start_event": start_event,
+                    **narrowing.start_values(),
                     "by": name,
                     "by_person": int(of_person),
                 },

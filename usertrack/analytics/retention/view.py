@@ -73,7 +73,7 @@ def render_retention(console: Console, r: Retention) -> None:
         by_headers, by_cells = retention_breakdown_cells(r)
         by_cols = [Col(h, right=i > 0) for i, h in enumerate(by_headers)]
         by_rows = [[plain(c) for c in row] for row in by_cells]
-        title = plain(f"Average curve by {r.by} (first touch of {r.start_event or 'any event'})")
+        title = plain(f"Average curve by {r.by} (first touch of {r.start_label})")
         console.print(fitted_table(console.width, by_cols, by_rows, title=title))
     if r.previous is not None:
         change_cols = [Col(h, right=h not in ("Verdict",)) for h in COMPARE_RETENTION_HEADERS]

@@ -40,9 +40,11 @@ GROUP BY person_id
 # retention_first_starts.sql's rows from `since` on, of _EVERYONE's (FirstStarts.into).
 SHORTCUT = Shortcut(
     "posthog/retention_first_starts",
-    "421d2e101bc4a905dc71b85674d71fb6920b8fbed5f594144752f10180f5852d",
+    "abeb135e385d73c8542493a140fd0b706e06412a4806bbb3c2d93ce4cf7b3963",
     "first_starts",
     _EVERYONE,
+    # every start event counts: none narrowed to a property's value (EVENT:PROPERTY=VALUE)
+    when=lambda values: not values.get("start_property"),
 )
 _FROM_SINCE = (
     'CREATE TEMP TABLE "{table}" AS SELECT person_id, first_start FROM "{kept}"'

@@ -8,7 +8,7 @@ the return event there: on the events, a grouping of every event of the span. Wh
 file is the shipped one (`SHORTCUT`, usertrack.engines.shortcut: no `--where`; a `--who`,
 `--segment` or `--by-segment` runs it for everyone and keeps its persons' rows; a return once
 a period, `min_occurrences` 1: the days say whether, not how many times; a named start event,
-not any), the periods
+not any; no EVENT:PROPERTY=VALUE), the periods
 a person had an event in come from person_days for the whole UTC days between the bounds and
 from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
@@ -82,15 +82,17 @@ def applies(values: Mapping[str, Any]) -> bool:
     """Whether the statement gives the file's rows for `values`: one return event a period is
     a return (`min_occurrences` 1, the file's default), as it marks a period returned by a day
     with an event, not by a count of them; and the start event is named (not '', any event),
-    as it reads the start events by name."""
+    as it reads the start events by name; and neither event is narrowed to a property's value
+    (--start / --return EVENT:PROPERTY=VALUE), as it marks them by name alone."""
     n = values.get("min_occurrences", 1)
     once = not isinstance(n, bool) and str(n) == "1"
-    return once and values.get("start_event") != ""
+    narrowed = values.get("start_property") or values.get("return_property")
+    return once and values.get("start_event") != "" and not narrowed
 
 
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "3d309a8410a3a9bdcdd214fbdbadbbfe8fb0819a9753eb65a511c276b2eadd00",
+    "3deb3650a5c7248141bdbc17d8cd717ff9dbf18a892d0d97e85730254bc06b59",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),
