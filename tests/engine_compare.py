@@ -153,6 +153,7 @@ def facts_params(
         "start_value": "",
         "return_property": "",
         "return_value": "",
+        "week_start": "monday",
         "min_occurrences": 1,
         "cumulative": 0,
         "path_from": "",

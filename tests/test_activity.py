@@ -210,6 +210,7 @@ def test_table_md_and_csv(export: Path) -> None:
         (["--periods", "0"], "--periods 0"),
         (["--days", "0"], "--days"),
         (["--as-of", "tomorrow"], "--as-of"),
+        (["--week-start", "Saturday"], "--week-start 'Saturday' is not one of monday, sunday"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

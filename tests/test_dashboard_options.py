@@ -178,3 +178,23 @@ def test_a_paths_panel_takes_a_type(tmp_path: Path) -> None:
     mcp_server.use_app(app)
     schema = mcp_server.tools(allow_act=False)["paths"].schema["properties"]
     assert schema["types"]["type"] == "string"
+
+
+def test_retention_and_activity_panels_take_week_start(tmp_path: Path) -> None:
+    """--week-start, declared once (usertrack/cli/options.py), reaches a retention and an
+    activity panel and both MCP tools."""
+    from usertrack.cli import app
+    from usertrack.mcp import server as mcp_server
+
+    path = tmp_path / "board.yaml"
+    path.write_text(
+        "title: t\npanels:\n  - analysis: retention\n    title: Sunday weeks\n"
+        "    week_start: sunday\n  - analysis: activity\n    title: Lifecycle\n"
+        "    week_start: sunday\n",
+        encoding="utf-8",
+    )
+    assert command_lines(load(path), _root()) == [["--week-start=sunday"]] * 2
+    mcp_server.use_app(app)
+    tools = mcp_server.tools(allow_act=False)
+    for name in ("retention", "activity"):
+        assert tools[name].schema["properties"]["week_start"]["type"] == "string"

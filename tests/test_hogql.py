@@ -697,7 +697,8 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
                   "by": "$pathname", "by2": "", "by3": "", "period": "week",
                   "start_event": "$pageview",
                   "return_event": "", "path_from": "", "path_to": "", "start_property": "",
-                  "start_value": "", "return_property": "", "return_value": ""}  # fmt: skip
+                  "start_value": "", "return_property": "", "return_value": "",
+                  "week_start": "monday"}  # fmt: skip
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
         given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
         # retention's and activity's live summaries: the mode, the first day and week counted

@@ -78,6 +78,7 @@ PARAMS: dict[str, Any] = {
     "start_value": "",
     "return_property": "",
     "return_value": "",
+    "week_start": "monday",
     "min_occurrences": 1,
     "exclude_pattern": EXCLUDE,
     PLACEHOLDER: ["p1", "p3", "p5", "nobody"],

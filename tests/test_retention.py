@@ -158,6 +158,8 @@ def test_cumulative_counts_a_person_up_to_their_last_return(export: Path, tmp_pa
         (["--min-occurrences", "0"], "--min-occurrences"),
         (["--min-occurrences", "1001"], "--min-occurrences 1001 must be from 1 to 1000"),
         (["--min-occurrences", "2", "--by-account"], "--min-occurrences and --by-account"),
+        (["--week-start", "friday"], "--week-start 'friday' is not one of monday, sunday"),
+        (["--by", "person.properties."], "names no person property"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

@@ -102,14 +102,15 @@ def _values(since: Any, as_of: Any, period: str, start: str, back: str) -> dict[
     return {"since": since, "as_of": as_of, "exclude_pattern": EXCLUDE, "period": period,
             "start_event": start, "return_event": back, "min_occurrences": 1,
             "start_property": "", "start_value": "", "return_property": "",
-            "return_value": ""}  # fmt: skip
+            "return_value": "", "week_start": "monday"}  # fmt: skip
 
 
 def _read(values: dict[str, Any]) -> dict[str, Any]:
     """The values the shortcut's statement reads: not min_occurrences, which its gate holds
-    at 1, nor the start and return events' property and value, which it holds at ''
-    (retention_rollups.applies)."""
-    gated = {"min_occurrences", "start_property", "start_value", "return_property", "return_value"}
+    at 1, nor the start and return events' property and value, which it holds at '', nor the
+    week's first day, Monday (retention_rollups.applies)."""
+    gated = {"min_occurrences", "start_property", "start_value", "return_property", "return_value",
+             "week_start"}  # fmt: skip
     return {k: v for k, v in values.items() if k not in gated}
 
 

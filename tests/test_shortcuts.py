@@ -78,6 +78,7 @@ CASES: dict[str, Case] = {
             "return_event": "",
             **_ONCE,
             **_WHOLE,
+            "week_start": "monday",
         },
         _NONE,
     ),
@@ -346,3 +347,16 @@ def test_retention_of_a_narrowed_start_event_is_the_files_answer(
     assert got == _rows(source, dataclasses.replace(query, made=None), cut, values)
     whole = _rows(source, query, cut, CASES[query_id].values)
     assert 0 < len({r[0] for r in got}) < len({r[0] for r in whole})
+
+
+def test_retention_activity_of_sunday_weeks_runs_as_written(source: LocalPostHogSource) -> None:
+    """retention --week-start sunday: the rollup's weeks start on Monday, so it steps aside and
+    the file's own rows, periods named by their Sundays, answer."""
+    query_id = "posthog/retention_activity"
+    cut = shortcuts.REGISTRY[query_id]
+    query = _asked(source, load_queries(shipped_path("queries")).get(query_id), cut)
+    values = {**CASES[query_id].values, "week_start": "sunday"}
+    assert not _taken(source, query, cut, values)
+    got = _rows(source, query, cut, values)
+    assert got == _rows(source, dataclasses.replace(query, made=None), cut, values)
+    assert got and {r[1].isoweekday() for r in got} == {7}

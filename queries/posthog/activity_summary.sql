@@ -8,19 +8,23 @@
 -- param days: 30
 -- param first_week:
 -- param periods: 8
+-- param week_start: monday
 --
 -- The same figures usertrack works out from activity_days.sql and activity_created.sql
 -- (docs/metrics.md, "Active users", "Stickiness", "Lifecycle"), counted where the events are,
 -- as PostHog's own trends and lifecycle runners do, so that PostHog answers a row per day and
 -- week rather than one per person (usertrack/analytics/activity/run.py reads them). Per person,
 -- one pass over their events from {since} (00:00 UTC of the earliest day any window needs) up
--- to as_of, for the UTC days and ISO weeks they were active, as numbers counted from
--- {first_day} and {first_week} (-1 is the day or week before). Then, in rows of three kinds
+-- to as_of, for the UTC days and weeks they were active, as numbers counted from {first_day}
+-- and {first_week} (-1 is the day or week before). A week starts on Monday (ISO), or on Sunday
+-- when {week_start} is sunday: then each moment is counted a day later from a day after
+-- {first_week}, so that a Monday week's number is the Sunday week's. Then, in rows of three kinds
 -- (`kind`):
 -- 0, for each of the {days} days from {first_day} (`i` = 0 ... days - 1): in `a` the persons
 --    active that day (DAU), in `b` on one of it and the 6 days before (WAU), in `c` on one of
 --    it and the 29 before (MAU);
--- 1, for each of the {periods} ISO weeks from {first_week} (a Monday; `i` = 0 ... periods - 1),
+-- 1, for each of the {periods} weeks from {first_week} (a Monday, or a Sunday; `i` = 0 ...
+--    periods - 1),
 --    PostHog's lifecycle of the persons active in it: `a` new (created that week: the persons
 --    table's created_at, up to as_of), `b` returning (active the week before), `c`
 --    resurrecting (neither), and in `d` the dormant (active the week before, not this week);
@@ -71,13 +75,17 @@ FROM (
                 p.days AS days,
                 p.weeks AS weeks,
                 isNotNull(p.person_id) AS known,
-                dateDiff('week', toDateTime({first_week}, 'UTC'), c.created_at) AS created_week,
+                if({week_start} = 'sunday',
+                   dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, c.created_at + INTERVAL 1 DAY),
+                   dateDiff('week', toDateTime({first_week}, 'UTC'), c.created_at)) AS created_week,
                 toInt64(arrayJoin(range({days} + {periods} + 1))) AS slot
             FROM (
                 SELECT
                     person_id,
                     groupUniqArray(dateDiff('day', toDateTime({first_day}, 'UTC'), timestamp)) AS days,
-                    groupUniqArray(dateDiff('week', toDateTime({first_week}, 'UTC'), timestamp)) AS weeks
+                    groupUniqArray(if({week_start} = 'sunday',
+                        dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, timestamp + INTERVAL 1 DAY),
+                        dateDiff('week', toDateTime({first_week}, 'UTC'), timestamp))) AS weeks
                 FROM events
                 WHERE timestamp >= toDateTime({since}, 'UTC')
                   AND timestamp <= toDateTime({as_of}, 'UTC')

@@ -12,13 +12,14 @@
 -- param return_property:
 -- param return_value:
 -- param min_occurrences: 1
+-- param week_start: monday
 --
 -- One row per person who did the start event in the span from {since} (the first cohort
--- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or a calendar
--- month; {period} is day, week or month) they were active in, and in each whether they did the
--- start event ({start_event} '' means any event, PostHog's All events), and the return event
--- ({return_event} '' means any event) at least
--- {min_occurrences} times (PostHog's minimumOccurrences; 1, the default, is once), as arrays of
+-- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or from its
+-- Sunday when {week_start} is sunday, or a calendar month; {period} is day, week or month)
+-- they were active in, and in each whether they did the start event ({start_event} '' means
+-- any event, PostHog's All events), and the return event ({return_event} '' means any event)
+-- at least {min_occurrences} times (PostHog's minimumOccurrences; 1, the default, is once), as arrays of
 -- the same order that usertrack unnests into a row per person and period
 -- (usertrack/analytics/common.py `unnested`); cohorts and retained counts are worked out by
 -- usertrack (docs/metrics.md).
@@ -41,6 +42,7 @@ FROM (
     SELECT
         person_id,
         multiIf({period} = 'day', toDate(timestamp),
+                {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                 {period} = 'week', toMonday(timestamp),
                 toStartOfMonth(timestamp)) AS period_start,
         countIf(({start_event} = '' OR event = {start_event})

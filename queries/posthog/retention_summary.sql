@@ -13,13 +13,15 @@
 -- param return_property:
 -- param return_value:
 -- param min_occurrences: 1
+-- param week_start: monday
 -- param cumulative: 0
 --
 -- The same cohorts as retention_activity.sql and retention_first_starts.sql (docs/metrics.md,
 -- "Retention"), counted where the events are, as PostHog's own retention runner does, so that
 -- PostHog answers a row per cohort and period rather than one per person
 -- (usertrack/analytics/retention/run.py reads them). Periods are a UTC day, an ISO week from its
--- Monday or a calendar month ({period}: day, week or month), each named by its first day. Per
+-- Monday (from its Sunday when {week_start} is sunday) or a calendar month ({period}: day, week
+-- or month), each named by its first day. Per
 -- person, one pass over their events from {since} (the first cohort period's start) to as_of,
 -- and in first-time mode their start events before it too: the first start event ever, and
 -- the periods from {since} in which they did the start event and the return event
@@ -67,12 +69,14 @@ FROM (
             SELECT
                 person_id,
                 minIf(multiIf({period} = 'day', toDate(timestamp),
+                              {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                               {period} = 'week', toMonday(timestamp),
                               toStartOfMonth(timestamp)),
                       ({start_event} = '' OR event = {start_event})
                           AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) AS first_start,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
                     (({start_event} = '' OR event = {start_event})
@@ -80,6 +84,7 @@ FROM (
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
                 arrayDistinct(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
                     (({return_event} = '' OR event = {return_event})
@@ -87,6 +92,7 @@ FROM (
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS returns,
                 arraySort(groupArrayIf(
                     multiIf({period} = 'day', toDate(timestamp),
+                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
                             toStartOfMonth(timestamp)),
                     {min_occurrences} > 1 AND (({return_event} = '' OR event = {return_event})

@@ -642,3 +642,28 @@ def test_retention_with_properties_on_return_event_with_first_time(engine: Engin
         [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         *[[0] * n for n in range(9, 0, -1)],
     ])  # fmt: skip
+
+
+def test_interval_rounding(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_interval_rounding (PostHog commit
+    3c29d63a): weekly retention in a project whose week start was never set, so weeks start
+    on Sunday (`--week-start sunday`): seven weeks from 2020-06-07 to the week holding the
+    range's end, 2020-07-24, whose last week takes the event of 07-25."""
+    e = EVENTS_R03
+    args = ["--period", "week", "--week-start", "sunday", "--since", "2020-06-07",
+            "--until", "2020-07-24", *RECURRING, "--start", e(PV), "--return", e(PV)]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-07-26")
+    assert doc["week_start"] == "sunday"
+    assert [c["start"] for c in doc["cohorts"]] == [
+        "2020-06-07", "2020-06-14", "2020-06-21", "2020-06-28", "2020-07-05", "2020-07-12",
+        "2020-07-19",
+    ]  # fmt: skip
+    assert triangle(doc, 7) == cut([
+        [2, 2, 1, 2, 2, 0, 1],
+        [2, 1, 2, 2, 0, 1],
+        [1, 1, 1, 0, 0],
+        [2, 2, 0, 1],
+        [2, 0, 1],
+        [0, 0],
+        [1],
+    ])  # fmt: skip

@@ -275,12 +275,13 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
 
 def retention(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics.common import parse_period
+    from usertrack.analytics.retention import options as meaning
     from usertrack.analytics.retention import run as retentions
 
     where = _where(o)
     who = _who(o)
     period = parse_period(o["period"])
-    mode = retentions.parse_mode(o["mode"])
+    mode = meaning.parse_mode(o["mode"])
     periods, since, until = o["periods"], o["since"], o["until"]
     if periods is not None and not 1 <= periods <= retentions.MAX_PERIODS:
         raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
@@ -288,14 +289,15 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError("--periods and --since both set the first cohort; give one of them")
     by = o.get("by")
     if by is not None:
-        retentions.breakdown_of(by)
+        meaning.breakdown_of(by)
         for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
             if given:
                 raise UsageError(f"--by and {other} do not go together")
     cell = _check_persons(o, "by_segment", "by")
     _by_account_alone(o, who, ("--by", by))
     cumulative, occurrences = bool(o.get("cumulative")), o.get("min_occurrences", 1)
-    retentions.check_options(occurrences, bool(o.get("by_account")))
+    meaning.check_options(occurrences, bool(o.get("by_account")))
+    week_start = _week_start(o)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
@@ -312,20 +314,20 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                     return_event=o["return_event"], mode=mode, since=first, until=last,
                     compare=o["compare"], by=by, top=o["top"], progress=progress,
                     by_account=bool(o.get("by_account")), cumulative=cumulative,
-                    min_occurrences=occurrences,
+                    min_occurrences=occurrences, week_start=week_start,
                 )  # fmt: skip
             from usertrack.analytics.actors import run as actors
 
             # every cohort has its cells whatever the data: no need to count them first
-            start, start_where = retentions.split_event(o["start"])
-            start = retentions.start_of(start)
+            start, start_where = meaning.split_event(o["start"])
+            start = meaning.start_of(start)
             back, back_where = None, ("", "")
             if (o["return_event"] or "").strip():
-                back, back_where = retentions.split_event(o["return_event"])
-            narrowing = retentions.Narrowing(start_where, back_where).values()
-            cohorts = retentions.cohort_periods(moment, period, periods, first, last)
+                back, back_where = meaning.split_event(o["return_event"])
+            narrowing = meaning.Narrowing(start_where, back_where).values()
+            cohorts = retentions.cohort_periods(moment, period, periods, first, last, week_start)
             cells = actors.RetentionCells(
-                period, mode, start, back, cohorts, cumulative, occurrences, narrowing
+                period, mode, start, back, cohorts, cumulative, occurrences, narrowing, week_start
             )
             actors.retention_cell(cells, cell)  # in the answer: profiles meanwhile
             ahead.start()
@@ -340,6 +342,13 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         )
 
     return run
+
+
+def _week_start(o: Options) -> str:
+    """--week-start, checked (monday or sunday; exit 2 otherwise)."""
+    from usertrack.analytics.weeks import MONDAY, parse_week_start
+
+    return parse_week_start(o.get("week_start") or MONDAY)
 
 
 def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
@@ -359,6 +368,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     activities.check_periods(o["periods"])
+    week_start = _week_start(o)
     cell = _check_persons(o, "by_segment", "compare")
     _by_account_alone(o, who)
 
@@ -370,11 +380,12 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
                 return activities.activity(
                     ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
                     progress=progress, by_account=bool(o.get("by_account")),
+                    week_start=week_start,
                 )  # fmt: skip
             from usertrack.analytics.actors import run as actors
 
             # every week of the lifecycle has its cells: no need to count them first
-            weeks = activities.lifecycle_weeks(moment, o["periods"])
+            weeks = activities.lifecycle_weeks(moment, o["periods"], week_start)
             actors.activity_cell(weeks, cell)  # in the answer: profiles meanwhile
             ahead.start()
             return actors.activity_actors(ws, moment, weeks, cell)

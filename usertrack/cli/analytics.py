@@ -38,6 +38,7 @@ from usertrack.cli.options import (
     TimeToConvertOpt,
     ToStepOpt,
     TrendsPersonsOpt,
+    WeekStartOpt,
     WhoOpt,
     window_option,
 )
@@ -442,6 +443,7 @@ def retention(
             metavar="N",
         ),
     ] = 1,
+    week_start: WeekStartOpt = "monday",
     where: WhereOpt = None,
     persons: RetentionPersonsOpt = None,
     who: WhoOpt = None,
@@ -476,8 +478,9 @@ def activity(
     ] = 30,
     periods: Annotated[
         int,
-        typer.Option("--periods", help="Lifecycle: this many ISO weeks up to --as-of's."),
+        typer.Option("--periods", help="Lifecycle: this many weeks up to --as-of's."),
     ] = 8,
+    week_start: WeekStartOpt = "monday",
     where: WhereOpt = None,
     persons: ActivityPersonsOpt = None,
     who: WhoOpt = None,

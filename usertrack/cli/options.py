@@ -243,3 +243,12 @@ ToStepOpt = Annotated[
         show_default=False,
     ),
 ]
+WeekStartOpt = Annotated[
+    str,
+    typer.Option(
+        "--week-start",
+        help="The day weeks start on: monday (ISO weeks) or sunday (what a PostHog project whose"
+        " week start was never set uses).",
+        metavar="DAY",
+    ),
+]

@@ -53,7 +53,7 @@ PANEL_OPTIONS = frozenset(
         # which people and which events
         "where", "who", "segment", "by_segment", "by_account", "persons",
         # which days
-        "days", "since", "until", "compare", "period", "periods",
+        "days", "since", "until", "compare", "period", "periods", "week_start",
         # funnel
         "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
         "breakdown_attribution", "breakdown_attribution_step", "breakdown_limit",

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from usertrack.analytics.common import FactsTable, facts_bound
+from usertrack.analytics.weeks import starting, trunc_sql
 
 
 @dataclass
@@ -64,7 +65,7 @@ def masks_table(con: Any, first: date, last: date, weeks: list[date]) -> bool:
                bit_or(CAST(1 AS UBIGINT) << {bit("day - $origin")})
                    FILTER (WHERE day BETWEEN $origin AND $last) AS days,
                bit_or(CAST(1 AS UBIGINT)
-                      << {bit("(CAST(date_trunc('week', day) AS DATE) - $week0) // 7")})
+                      << {bit(f"({trunc_sql('day', 'week', starting(weeks))} - $week0) // 7")})
                    FILTER (WHERE day >= $week0 AND day < $week_end) AS weeks
         FROM active
         GROUP BY person_id
@@ -163,7 +164,7 @@ def lifecycle_of_masks(
         WITH k AS (SELECT i, CAST(i * 7 AS INTEGER) AS offset FROM range(0, $n) t(i)),
         p AS (
             SELECT {group} AS g, m.person_id IS NOT NULL AS known, m.weeks,
-                   CAST(date_trunc('week', c.created_at) AS DATE) AS created_week
+                   {trunc_sql("c.created_at", "week", starting(weeks))} AS created_week
             FROM masks m LEFT JOIN created c ON c.person_id = m.person_id
             WHERE m.weeks IS NOT NULL
         ),

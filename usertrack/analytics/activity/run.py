@@ -28,6 +28,7 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.unfinished import ended
+from usertrack.analytics.weeks import MONDAY, start_of, starting, trunc_sql
 from usertrack.core.errors import UsageError
 
 MAX_PERIODS = 400
@@ -141,6 +142,12 @@ class Activity:
             ],
             **self._compared(),
             **({"counted": "accounts"} if self.by_account else {}),
+            # --week-start sunday: the lifecycle's weeks start on Sunday (Monday otherwise)
+            **(
+                {"week_start": "sunday"}
+                if starting([p.start for p in self.lifecycle]) == "sunday"
+                else {}
+            ),
         }
 
     def _compared(self) -> dict[str, Any]:
@@ -169,11 +176,11 @@ def check_periods(periods: int) -> None:
         raise UsageError(f"--periods {periods} must be from 1 to {MAX_PERIODS}")
 
 
-def lifecycle_weeks(as_of: datetime, periods: int) -> list[date]:
-    """The ISO weeks of the lifecycle, oldest first: the `periods` weeks ending with as_of's
-    (as_of at 00:00 UTC ends the day before). Each has a row of the lifecycle, whatever the
-    data."""
-    this_week = period_start(as_of - timedelta(microseconds=1), "week")
+def lifecycle_weeks(as_of: datetime, periods: int, week_start: str = MONDAY) -> list[date]:
+    """The weeks of the lifecycle (from Monday, ISO, or from Sunday: `week_start`), oldest
+    first: the `periods` weeks ending with as_of's (as_of at 00:00 UTC ends the day before).
+    Each has a row of the lifecycle, whatever the data."""
+    this_week = start_of(as_of - timedelta(microseconds=1), "week", week_start)
     return [next_period(this_week, "week", -k) for k in range(periods - 1, -1, -1)]
 
 
@@ -187,6 +194,7 @@ def activity(
     progress: Any = None,
     by_account: bool = False,
     series_only: bool = False,
+    week_start: str = MONDAY,
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
     over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days.
@@ -198,7 +206,7 @@ def activity(
     last_moment = as_of - timedelta(microseconds=1)
     last_day = period_start(last_moment, "day")
     first_day = last_day - timedelta(days=days - 1)
-    weeks = lifecycle_weeks(as_of, periods)
+    weeks = lifecycle_weeks(as_of, periods, week_start)
     # MAU of the first day looks back 29 days; the first week's lifecycle looks at the week before.
     since_day = min(first_day - timedelta(days=29), weeks[0] - timedelta(days=7))
     since = datetime.combine(since_day, datetime.min.time())
@@ -211,7 +219,13 @@ def activity(
         before = as_of - timedelta(days=days)
         previous = Background(
             lambda: activity(
-                ws, before, days=days, periods=periods, by_account=by_account, series_only=True
+                ws,
+                before,
+                days=days,
+                periods=periods,
+                by_account=by_account,
+                series_only=True,
+                week_start=week_start,
             ),
             "usertrack-previous",
         )
@@ -282,6 +296,7 @@ def _summarized(
         days=days,
         first_week=datetime.combine(weeks[0], datetime.min.time()),
         periods=len(weeks),
+        week_start=starting(weeks),
     )
     series, lifecycle, active_days = from_summary(
         list(result.columns), [tuple(r) for r in result.rows], first_day, days, weeks
@@ -480,14 +495,15 @@ def _series(con: Any, first: date, last: date) -> list[Day]:
 
 def _lifecycle(con: Any, weeks: list[date]) -> list[LifecyclePeriod]:
     # Each person's active weeks, the one before the first included, then PostHog's statuses.
+    week_start = starting(weeks)
     counts = con.execute(
-        """
+        f"""
         WITH w AS (
-            SELECT DISTINCT person_id, CAST(date_trunc('week', day) AS DATE) AS week FROM active
+            SELECT DISTINCT person_id, {trunc_sql("day", "week", week_start)} AS week FROM active
         ),
         status AS (
             SELECT w.week,
-                   CASE WHEN CAST(date_trunc('week', c.created_at) AS DATE) = w.week THEN 'new'
+                   CASE WHEN {trunc_sql("c.created_at", "week", week_start)} = w.week THEN 'new'
                         WHEN p.person_id IS NOT NULL THEN 'returning'
                         ELSE 'resurrecting' END AS status
             FROM w

@@ -208,6 +208,7 @@ class RetentionCells:
     # --start / --return EVENT:PROPERTY=VALUE: the query files' start_property, start_value,
     # return_property and return_value (retention.run.Narrowing.values)
     narrowing: dict[str, str] = field(default_factory=dict)
+    week_start: str = "monday"  # --week-start: the day weekly cohorts start on
 
 
 def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
@@ -243,12 +244,8 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     """A cohort's people (period 0), or those of it who came back in its k-th period after,
     as retention counts them (docs/metrics.md, "Retention"): with --cumulative, those who
     came back in that period or any later one begun by as_of."""
-    from usertrack.analytics.common import (
-        FactsTable,
-        next_period,
-        open_facts_tables,
-        period_start,
-    )
+    from usertrack.analytics.common import FactsTable, next_period, open_facts_tables
+    from usertrack.analytics.weeks import start_of, trunc_sql
 
     start, k = retention_cell(result, text)
     period, mode = result.period, result.mode
@@ -261,7 +258,8 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
              "did_return": "BIGINT"},
             {"since": since, "period": period, "start_event": result.start_event,
              "return_event": result.return_event or "",
-             "min_occurrences": result.min_occurrences, **_narrowed(result)},
+             "min_occurrences": result.min_occurrences, **_narrowed(result),
+             "week_start": result.week_start},
         )
     ]  # fmt: skip
     if mode == "first-time":
@@ -277,7 +275,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     if mode == "first-time":
         cohort = (
             f"SELECT DISTINCT person_id FROM firsts"
-            f" WHERE CAST(date_trunc('{period}', first_start) AS DATE) = $start"
+            f" WHERE {trunc_sql('first_start', period, result.week_start)} = $start"
         )
     else:
         cohort = (
@@ -290,7 +288,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
         values["back"] = back
         if result.cumulative:  # any period from k to the last begun by as_of
             returned = "period_start >= $back AND period_start <= $last"
-            values["last"] = period_start(as_of - timedelta(microseconds=1), period)
+            values["last"] = start_of(as_of - timedelta(microseconds=1), period, result.week_start)
         sql += (
             " AND person_id IN (SELECT person_id FROM activity"
             f" WHERE {returned} AND did_return > 0)"
@@ -396,12 +394,14 @@ def activity_cell(weeks: list[date], text: str) -> tuple[date, str]:
 
 
 def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str) -> Actors:
-    """The persons of a lifecycle status in an ISO week of `weeks` (the lifecycle's: every
+    """The persons of a lifecycle status in a week of `weeks` (the lifecycle's: every
     week has its cells, so the analysis need not run first), as activity counts them (PostHog's
     lifecycle: new, returning, resurrecting, dormant)."""
     from usertrack.analytics.common import FactsTable, open_facts_tables
+    from usertrack.analytics.weeks import starting, trunc_sql
 
     week, status = activity_cell(weeks, text)
+    day_week, made_week = (trunc_sql(x, "week", starting(weeks)) for x in ("day", "created_at"))
     since = datetime.combine(week - timedelta(days=7), datetime.min.time())
     facts = [
         FactsTable("posthog/activity_days", "active",
@@ -412,9 +412,9 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
             FactsTable("posthog/activity_created", "created",
                        {"person_id": "VARCHAR", "created_at": "TIMESTAMP"}, {"since": since})
         )  # fmt: skip
-    weeks_sql = """
+    weeks_sql = f"""
         WITH w AS (
-            SELECT DISTINCT person_id, CAST(date_trunc('week', day) AS DATE) AS week
+            SELECT DISTINCT person_id, {day_week} AS week
             FROM active WHERE person_id IS NOT NULL
         ),
         this AS (SELECT person_id FROM w WHERE week = $week),
@@ -430,9 +430,8 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
     else:
         sql = (
             weeks_sql
-            + """,
-            made AS (SELECT person_id FROM created
-                     WHERE CAST(date_trunc('week', created_at) AS DATE) = $week)
+            + f""",
+            made AS (SELECT person_id FROM created WHERE {made_week} = $week)
             SELECT person_id FROM this
             WHERE $status = CASE WHEN person_id IN (SELECT person_id FROM made) THEN 'new'
                                  WHEN person_id IN (SELECT person_id FROM before) THEN 'returning'

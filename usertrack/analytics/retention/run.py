@@ -15,28 +15,33 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from usertrack.analytics import weeks
 from usertrack.analytics.common import (
     FactsTable,
     day_of,
     facts_bound,
     next_period,
     open_facts_tables,
-    period_start,
 )
 from usertrack.analytics.proportions import judged, wilson
+from usertrack.analytics.retention.options import (
+    DEFAULT_START,
+    Narrowing,
+    Returns,
+    breakdown_of,
+    check_options,
+    label,
+    split_event,
+    start_of,
+)
 from usertrack.analytics.unfinished import ended as period_ended
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
-MODES = ("first-time", "recurring")
 SUMMARY_QUERY = "posthog/retention_summary"
 EVER = datetime(1970, 1, 1)  # --by-account: every first start event, an account's earliest
-DEFAULT_START = "user_signed_up"
-ANY = "any"  # --start any: any event starts a cohort (PostHog's All events)
 MAX_PERIODS = 400
-MAX_OCCURRENCES = 1000  # --min-occurrences' bound
 DAY_POINTS = (1, 7, 14, 30, 60, 90)
-PERSON_PROPERTY = "person.properties."  # --by person.properties.X: a person property
 
 
 @dataclass
@@ -130,15 +135,16 @@ class Retention:
     cumulative: bool = False  # --cumulative: period k counts a return in k or any later period
     min_occurrences: int = 1  # --min-occurrences: a period's return is this many return events
     narrowing: Narrowing = field(default_factory=lambda: Narrowing())  # EVENT:PROPERTY=VALUE
+    week_start: str = weeks.MONDAY  # --week-start: the day weekly cohorts start on
 
     @property
     def start_label(self) -> str:
         """The start event as typed: its name (any event) and PROPERTY=VALUE, if narrowed."""
-        return _label(self.start_event or "any event", self.narrowing.start)
+        return label(self.start_event or "any event", self.narrowing.start)
 
     @property
     def return_label(self) -> str:
-        return _label(self.return_event or "any event", self.narrowing.back)
+        return label(self.return_event or "any event", self.narrowing.back)
 
     @property
     def day_points(self) -> list[tuple[int, Point | None]]:
@@ -174,6 +180,7 @@ class Retention:
             "cumulative": self.cumulative,
             "min_occurrences": self.min_occurrences,
             **self.narrowing.document(),
+            **({"week_start": self.week_start} if self.period == "week" else {}),
             "cohorts": _cohort_documents(self.cohorts),
             "average": [self._counted(p) for p in self.average],
         }
@@ -278,32 +285,26 @@ def average_curve(
     return points
 
 
-def parse_mode(text: str) -> str:
-    value = text.strip().lower()
-    if value not in MODES:
-        raise UsageError(f"--mode {text!r} is not one of {', '.join(MODES)}")
-    return value
-
-
 def cohort_starts(
     as_of: datetime,
     period: str,
     periods: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    week_start: str = weeks.MONDAY,
 ) -> list[date]:
     """The cohorts' periods, oldest first: from `since`'s period to `until`'s (each within the
     last one begun by as_of), or the `periods` periods (default 8) ending with `until`'s, else
     with the last one begun by as_of. An as_of at a period's first instant (`--as-of DATE` is
     00:00 UTC) ends the period before, as in `activity`: the new one has not begun, so it is
-    absent, not a cohort of 0."""
-    last = period_start(as_of - timedelta(microseconds=1), period)
+    absent, not a cohort of 0. Weeks start on `week_start`'s day."""
+    last = weeks.start_of(as_of - timedelta(microseconds=1), period, week_start)
     if until is not None:
-        last = min(last, period_start(until, period))
+        last = min(last, weeks.start_of(until, period, week_start))
     if since is not None:
         if periods is not None:
             raise UsageError("--periods and --since both set the first cohort; give one of them")
-        first = period_start(since, period)
+        first = weeks.start_of(since, period, week_start)
         if first > last:
             raise UsageError(f"--since {since:%Y-%m-%d} is after the last cohort ({last})")
         starts = [first]
@@ -326,13 +327,14 @@ def cohort_periods(
     periods: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    week_start: str = weeks.MONDAY,
 ) -> list[tuple[date, int]]:
     """Each cohort of `cohort_starts` with how many periods retention follows it (period 0
     included, to the last begun by as_of), as `retention` counts them whatever the data: the
     cells `--persons` takes."""
-    last = period_start(as_of - timedelta(microseconds=1), period)
+    last = weeks.start_of(as_of - timedelta(microseconds=1), period, week_start)
     out = []
-    for start in cohort_starts(as_of, period, periods, since, until):
+    for start in cohort_starts(as_of, period, periods, since, until, week_start):
         at, n = start, 1
         while at < last:
             at, n = next_period(at, period), n + 1
@@ -358,6 +360,7 @@ def retention(
     by_account: bool = False,
     cumulative: bool = False,
     min_occurrences: int = 1,
+    week_start: str = weeks.MONDAY,
 ) -> Retention:
     """The cohorts of `cohort_starts`, each followed to as_of; with `compare`, also the cohorts
     of as many periods just before them (docs/metrics.md, "Retention"). `cumulative` and
@@ -372,10 +375,10 @@ def retention(
     if return_event is not None:
         return_event, back_where = split_event(return_event)
     narrowing = Narrowing(start_where, back_where)
-    chosen = cohort_starts(as_of, period, periods, since, until)
+    chosen = cohort_starts(as_of, period, periods, since, until, week_start)
     first = next_period(chosen[0], period, -len(chosen)) if compare else chosen[0]
     starts = [first]  # every period from the first cohort's to the last begun by as_of
-    last = period_start(as_of - timedelta(microseconds=1), period)
+    last = weeks.start_of(as_of - timedelta(microseconds=1), period, week_start)
     while starts[-1] < last:
         starts.append(next_period(starts[-1], period))
     since = datetime.combine(starts[0], datetime.min.time())
@@ -404,6 +407,7 @@ def retention(
             min_occurrences=min_occurrences,
             cumulative=int(cumulative),
             **narrowing.values(),
+            week_start=week_start,
         )
         rows = [tuple(r) for r in result.rows]
         sizes, back = from_summary(starts, list(result.columns), rows, cumulative=cumulative)
@@ -465,88 +469,8 @@ def retention(
         cumulative=cumulative,
         min_occurrences=min_occurrences,
         narrowing=narrowing,
+        week_start=week_start,
     )
-
-
-@dataclass(frozen=True)
-class Narrowing:
-    """--start / --return EVENT:PROPERTY=VALUE: only the start (return) events whose event
-    property PROPERTY is VALUE count, as a funnel step's (PostHog's targetEntity and
-    returningEntity with `properties`); ("", "") keeps every one."""
-
-    start: tuple[str, str] = ("", "")
-    back: tuple[str, str] = ("", "")
-
-    def start_values(self) -> dict[str, str]:
-        """The query files' parameters for the start event."""
-        return {"start_property": self.start[0], "start_value": self.start[1]}
-
-    def values(self) -> dict[str, str]:
-        """The query files' parameters for both events."""
-        back = {"return_property": self.back[0], "return_value": self.back[1]}
-        return {**self.start_values(), **back}
-
-    def document(self) -> dict[str, Any]:
-        """The JSON's `start_where` / `return_where` ({"property", "value"}), where narrowed."""
-        doc: dict[str, Any] = {}
-        for key, (prop, value) in (("start_where", self.start), ("return_where", self.back)):
-            if prop:
-                doc[key] = {"property": prop, "value": value}
-        return doc
-
-
-def split_event(text: str) -> tuple[str, tuple[str, str]]:
-    """--start or --return as the event and its narrowing: `EVENT:PROPERTY=VALUE` as a
-    funnel step reads it (usertrack.analytics.funnel.run.split_step), else the whole text."""
-    from usertrack.analytics.funnel.run import split_step
-
-    event, prop, value = split_step(text)
-    return (text, ("", "")) if prop is None else (event, (prop, value or ""))
-
-
-def _label(event: str, where: tuple[str, str]) -> str:
-    return f"{event} where {where[0]} = {where[1]}" if where[0] else event
-
-
-@dataclass(frozen=True)
-class Returns:
-    """What counts as coming back in a later period: PostHog's retentionFilter `cumulative`
-    (a return in that period or any later one) and `minimumOccurrences` (at least this many
-    return events in the period)."""
-
-    cumulative: bool = False
-    min_occurrences: int = 1
-
-
-def start_of(text: str) -> str:
-    """--start as the query files take it: '' for `any` (any event, PostHog's All events:
-    `{"type": "events", "id": null}`), else the event's name; an empty one is refused."""
-    if not text.strip():
-        raise UsageError("--start is empty: name an event, or any for any event")
-    return "" if text.strip() == ANY else text
-
-
-def breakdown_of(by: str) -> tuple[str, bool]:
-    """--by as retention_breakdown.sql takes it: the property's name, and whether it is a
-    person property (`person.properties.X`, PostHog's breakdown_type person) rather than one of
-    the start event's; an empty name is refused."""
-    if not by.strip():
-        raise UsageError("--by is empty: name an event property, e.g. --by '$browser'")
-    if by.startswith(PERSON_PROPERTY):
-        name = by[len(PERSON_PROPERTY) :]
-        if not name.strip():
-            raise UsageError(f"--by {by!r} names no person property: person.properties.NAME")
-        return name, True
-    return by, False
-
-
-def check_options(min_occurrences: int, by_account: bool) -> None:
-    """--min-occurrences is a whole number from 1, and counts one person's return events: an
-    account's members' are not added up, so it does not go with --by-account."""
-    if isinstance(min_occurrences, bool) or not 1 <= min_occurrences <= MAX_OCCURRENCES:
-        raise UsageError(f"--min-occurrences {min_occurrences} must be from 1 to {MAX_OCCURRENCES}")
-    if by_account and min_occurrences > 1:
-        raise UsageError("--min-occurrences and --by-account do not go together")
 
 
 def from_summary(
@@ -622,6 +546,7 @@ def _counted(
                 "return_event": return_event or "",
                 "min_occurrences": how.min_occurrences,
                 **narrowing.values(),
+                "week_start": weeks.starting(starts) if period == "week" else weeks.MONDAY,
             },
             "fetching activity per period",
         )
@@ -685,9 +610,10 @@ def _counted(
             {"starts": starts},
         )
         if mode == "first-time":
+            first_period = weeks.trunc_sql("f.first_start", period, weeks.starting(starts))
             cohort_sql = f"""
                 SELECT f.person_id, p.idx FROM firsts f
-                JOIN periods p ON p.start = CAST(date_trunc('{period}', f.first_start) AS DATE)
+                JOIN periods p ON p.start = {first_period}
             """
         else:
             cohort_sql = """

@@ -83,16 +83,18 @@ def applies(values: Mapping[str, Any]) -> bool:
     a return (`min_occurrences` 1, the file's default), as it marks a period returned by a day
     with an event, not by a count of them; and the start event is named (not '', any event),
     as it reads the start events by name; and neither event is narrowed to a property's value
-    (--start / --return EVENT:PROPERTY=VALUE), as it marks them by name alone."""
+    (--start / --return EVENT:PROPERTY=VALUE), as it marks them by name alone; and weeks start
+    on Monday, as its periods do."""
     n = values.get("min_occurrences", 1)
     once = not isinstance(n, bool) and str(n) == "1"
     narrowed = values.get("start_property") or values.get("return_property")
-    return once and values.get("start_event") != "" and not narrowed
+    monday = values.get("week_start", "monday") == "monday"
+    return once and values.get("start_event") != "" and not narrowed and monday
 
 
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "3deb3650a5c7248141bdbc17d8cd717ff9dbf18a892d0d97e85730254bc06b59",
+    "01ff466fb801d109cb44e3d357142005fd48fd50af8699d97ee5b78f0c6d6631",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),
