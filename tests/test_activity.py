@@ -211,6 +211,8 @@ def test_table_md_and_csv(export: Path) -> None:
         (["--days", "0"], "--days"),
         (["--as-of", "tomorrow"], "--as-of"),
         (["--week-start", "Saturday"], "--week-start 'Saturday' is not one of monday, sunday"),
+        (["--stickiness-interval", "hour"], "--stickiness-interval 'hour' is not one of day,"),
+        (["--stickiness-interval", "week", "--by-account"], "and --by-account do not go"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:

@@ -182,7 +182,7 @@ def test_a_paths_panel_takes_a_type(tmp_path: Path) -> None:
 
 def test_retention_and_activity_panels_take_week_start(tmp_path: Path) -> None:
     """--week-start, declared once (usertrack/cli/options.py), reaches a retention and an
-    activity panel and both MCP tools."""
+    activity panel and both MCP tools; activity's --stickiness-interval its panel and tool."""
     from usertrack.cli import app
     from usertrack.mcp import server as mcp_server
 
@@ -190,11 +190,14 @@ def test_retention_and_activity_panels_take_week_start(tmp_path: Path) -> None:
     path.write_text(
         "title: t\npanels:\n  - analysis: retention\n    title: Sunday weeks\n"
         "    week_start: sunday\n  - analysis: activity\n    title: Lifecycle\n"
-        "    week_start: sunday\n",
+        "    week_start: sunday\n    stickiness_interval: week\n",
         encoding="utf-8",
     )
-    assert command_lines(load(path), _root()) == [["--week-start=sunday"]] * 2
+    retention, activity = command_lines(load(path), _root())
+    assert retention == ["--week-start=sunday"]
+    assert sorted(activity) == ["--stickiness-interval=week", "--week-start=sunday"]
     mcp_server.use_app(app)
     tools = mcp_server.tools(allow_act=False)
     for name in ("retention", "activity"):
         assert tools[name].schema["properties"]["week_start"]["type"] == "string"
+    assert tools["activity"].schema["properties"]["stickiness_interval"]["type"] == "string"

@@ -1,7 +1,7 @@
 """Cases of PostHog's stickiness tests, posthog/hogql_queries/insights/test/
 test_stickiness_query_runner.py (TestStickinessQueryRunner) at commit
 7c159bb4143c6039104b598d865ccfd5f9b0f55b of PostHog/posthog, as `activity`'s persons active on
-exactly n days, on both engines.
+exactly n days (or weeks, `--stickiness-interval week`), on both engines.
 
 Every case reads the tests' `_create_test_events`: p1 with a `$pageview` and a `$pageleave` at
 noon on each day from 2020-01-11 to 2020-01-19 (Chrome), p2 on every other day of them
@@ -79,3 +79,25 @@ def test_any_event(engine: Engine) -> None:
     """test_stickiness_query_runner.py, TestStickinessQueryRunner.test_any_event (PostHog
     commit 7c159bb4): "All events", which is what activity counts."""
     assert exactly(engine("activity", RANGE, as_of=AS_OF)) == [0, 0, 0, 0, 1, 0, 0, 0, 1, 0]
+
+
+SUNDAY_WEEKS = ["--stickiness-interval", "week", "--week-start", "sunday"]
+
+
+def test_interval_week(engine: Engine) -> None:
+    """test_stickiness_query_runner.py, TestStickinessQueryRunner.test_interval_week (PostHog
+    commit 7c159bb4): `interval: week` is `--stickiness-interval week`, in the tests' project,
+    whose weeks start on Sunday (`--week-start sunday`): the range touches the weeks of
+    01-05, 01-12 and 01-19, and both persons are active in all three."""
+    doc = engine("activity", [*RANGE, *SUNDAY_WEEKS], as_of=AS_OF)
+    assert doc["stickiness_interval"] == "week"
+    assert [row["days"] for row in doc["active_days"]] == [1, 2, 3]
+    assert exactly(doc) == [0, 0, 2]
+
+
+def test_interval_full_weeks(engine: Engine) -> None:
+    """test_stickiness_query_runner.py, TestStickinessQueryRunner.test_interval_full_weeks
+    (PostHog commit 7c159bb4): `-30d` to now, frozen at 2020-01-23, by week: 2019-12-24 to
+    2020-01-23 (`--days 31` as of 2020-01-24) touches five Sunday weeks."""
+    doc = engine("activity", ["--days", "31", *SUNDAY_WEEKS], as_of="2020-01-24")
+    assert exactly(doc) == [0, 0, 2, 0, 0]

@@ -369,6 +369,9 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     who = _who(o)
     activities.check_periods(o["periods"])
     week_start = _week_start(o)
+    interval = activities.check_stickiness_interval(
+        o.get("stickiness_interval") or "day", bool(o.get("by_account"))
+    )
     cell = _check_persons(o, "by_segment", "compare")
     _by_account_alone(o, who)
 
@@ -380,7 +383,7 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
                 return activities.activity(
                     ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
                     progress=progress, by_account=bool(o.get("by_account")),
-                    week_start=week_start,
+                    week_start=week_start, stickiness_interval=interval,
                 )  # fmt: skip
             from usertrack.analytics.actors import run as actors
 

@@ -481,6 +481,15 @@ def activity(
         typer.Option("--periods", help="Lifecycle: this many weeks up to --as-of's."),
     ] = 8,
     week_start: WeekStartOpt = "monday",
+    stickiness_interval: Annotated[
+        str,
+        typer.Option(
+            "--stickiness-interval",
+            help="Stickiness counts the persons active in exactly n of the range's days, weeks"
+            " or months (PostHog's stickiness interval).",
+            metavar="INTERVAL",
+        ),
+    ] = "day",
     where: WhereOpt = None,
     persons: ActivityPersonsOpt = None,
     who: WhoOpt = None,

@@ -54,6 +54,7 @@ PANEL_OPTIONS = frozenset(
         "where", "who", "segment", "by_segment", "by_account", "persons",
         # which days
         "days", "since", "until", "compare", "period", "periods", "week_start",
+        "stickiness_interval",
         # funnel
         "steps", "step_name", "window", "order", "exclude", "by", "dropped", "paths",
         "breakdown_attribution", "breakdown_attribution_step", "breakdown_limit",

@@ -143,8 +143,11 @@ def activity_markdown(a: Activity) -> str:
         "Dormant: active the week before, not this one (negative, as PostHog shows it).\n",
         md_table(LIFECYCLE_HEADERS, lifecycle_cells(a)),
         *([f"\n{style.md_text(lifecycle_footnote(a))}\n"] if lifecycle_footnote(a) else []),
-        "\n## Active on exactly n days\n",
-        md_table(["Days", a.unit], [[n, style.count(k)] for n, k in a.active_days if k]),
+        f"\n## Active on exactly n {a.stickiness_interval}s\n",
+        md_table(
+            [f"{a.stickiness_interval.title()}s", a.unit],
+            [[n, style.count(k)] for n, k in a.active_days if k],
+        ),
         "\n## Events by weekday and hour (UTC)\n",
         md_table(["Weekday", *(f"{h:02d}" for h in range(24))], _hour_rows(a)),
     ]

@@ -56,12 +56,13 @@ class Activity:
     as_of: datetime
     days: list[Day]  # oldest first; the last is as_of's day
     lifecycle: list[LifecyclePeriod]
-    active_days: list[tuple[int, int]]  # (n, persons active on exactly n of the days)
+    active_days: list[tuple[int, int]]  # (n, persons active on exactly n of the intervals)
     hours: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     # (weekday 1 = Monday, hour) -> (events, persons)
     previous: Activity | None = None  # --compare: the same days count before
     by_account: bool = False  # --by-account: accounts counted, not persons
     notes: tuple[str, ...] = ()  # for stderr
+    stickiness_interval: str = "day"  # --stickiness-interval: active_days counts these
 
     @property
     def unit(self) -> str:
@@ -142,6 +143,11 @@ class Activity:
             ],
             **self._compared(),
             **({"counted": "accounts"} if self.by_account else {}),
+            **(
+                {"stickiness_interval": self.stickiness_interval}
+                if self.stickiness_interval != "day"
+                else {}
+            ),
             # --week-start sunday: the lifecycle's weeks start on Sunday (Monday otherwise)
             **(
                 {"week_start": "sunday"}
@@ -195,6 +201,7 @@ def activity(
     by_account: bool = False,
     series_only: bool = False,
     week_start: str = MONDAY,
+    stickiness_interval: str = "day",
 ) -> Activity:
     """The daily series over the `days` UTC days ending with as_of's, the weekly lifecycle
     over the `periods` ISO weeks ending with as_of's, and the heatmap over the same days.
@@ -262,12 +269,17 @@ def activity(
             if meanwhile is not None:  # workspace closes them
                 meanwhile.settle()
         raise
+    if stickiness_interval != "day" and not series_only:
+        active_days = interval_stickiness(
+            ws, as_of, first_day, last_day, stickiness_interval, week_start, progress
+        )
     for day in series:  # beside each day's active users, its sessions and events
         day.sessions, day.events = (None, None) if volume is None else volume.get(day.date, (0, 0))
     result = Activity(
         as_of=as_of, days=series, lifecycle=lifecycle, active_days=active_days, hours=hours
     )
     result.by_account, result.notes = by_account, notes
+    result.stickiness_interval = stickiness_interval
     if previous is not None:
         if progress:
             progress("the previous period")
@@ -546,4 +558,58 @@ def _active_days(con: Any, first: date, last: date) -> list[tuple[int, int]]:
     ).fetchall()
     by = {int(n): int(k) for n, k in rows}
     total = (last - first).days + 1
+    return [(n, by.get(n, 0)) for n in range(1, total + 1)]
+
+
+STICKINESS_INTERVALS = ("day", "week", "month")
+
+
+def check_stickiness_interval(text: str, by_account: bool = False) -> str:
+    """--stickiness-interval: day, week or month; a week or month counts one person's days, so
+    not an account's (--by-account)."""
+    value = text.strip().lower()
+    if value not in STICKINESS_INTERVALS:
+        raise UsageError(
+            f"--stickiness-interval {text!r} is not one of {', '.join(STICKINESS_INTERVALS)}"
+        )
+    if by_account and value != "day":
+        raise UsageError(f"--stickiness-interval {value} and --by-account do not go together")
+    return value
+
+
+def interval_stickiness(
+    ws: Any,
+    as_of: datetime,
+    first: date,
+    last: date,
+    interval: str,
+    week_start: str,
+    progress: Any = None,
+) -> list[tuple[int, int]]:
+    """PostHog's stickiness by week or month (`StickinessQuery.interval`,
+    stickiness_query_runner.py): for n = 1 ... the intervals the days first ... last touch
+    (a week from `week_start`'s day, a calendar month), the persons active in exactly n of
+    them, from activity_days.sql's days (a person is active in an interval on any of its days
+    in the range)."""
+    since = datetime.combine(first, datetime.min.time())
+    active = FactsTable(
+        "posthog/activity_days", "active",
+        {"person_id": "VARCHAR", "day": "DATE", "events": "BIGINT"},
+        {"since": since}, "fetching active days per person",
+    )  # fmt: skip
+    bucket = trunc_sql("day", interval, week_start)
+    with open_facts_tables(ws, as_of, [active], progress) as con:
+        rows = con.execute(
+            f"""
+            SELECT n, count(*) FROM (
+                SELECT person_id, count(DISTINCT {bucket}) AS n FROM active
+                WHERE day BETWEEN $first AND $last GROUP BY person_id)
+            GROUP BY n
+            """,
+            {"first": first, "last": last},
+        ).fetchall()
+    by = {int(n): int(k) for n, k in rows}
+    at, total = start_of(first, interval, week_start), 0
+    while at <= last:
+        at, total = next_period(at, interval), total + 1
     return [(n, by.get(n, 0)) for n in range(1, total + 1)]

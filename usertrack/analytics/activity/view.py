@@ -94,9 +94,13 @@ def render_activity(console: Console, a: Activity) -> None:
     console.print(
         fitted_table(
             console.width,
-            [Col("Days", right=True), Col(a.unit, right=True), Col("", drop=1)],
+            [
+                Col(f"{a.stickiness_interval.title()}s", right=True),
+                Col(a.unit, right=True),
+                Col("", drop=1),
+            ],
             rows,
-            title=f"Active on exactly n of {len(a.days)} days",
+            title=f"Active on exactly n of {len(a.active_days)} {a.stickiness_interval}s",
         )
     )
     console.print(_heatmap(a))
