@@ -105,7 +105,8 @@ def test_engagement_scores_by_hand(export: Path) -> None:
     assert (risk["below_score"], risk["persons"]) == (30.0, 1)
     assert risk["users"] == [
         {"person_id": "e", "email": "e@example.com", "score": 23.3, "days_since_active": 17.5,
-         "active_days": 1, "breadth": 1, "score_change": -15.6, "churn_probability": 25.0}
+         "active_days": 1, "breadth": 1, "score_change": -15.6, "churn_probability": 25.0,
+         "churn_signal": False}
     ]  # fmt: skip
 
 
@@ -384,3 +385,31 @@ def test_the_copy_of_the_app_tables_gives_the_statements_rows(
             assert from_copy(ws, source, {**values, "backtest": False}) is None
     finally:
         source.close()
+
+
+def test_a_cancellation_started_raises_churn_risk(tmp_path: Path) -> None:
+    """Two users alike in days and events, one of whose events is cancellation_started: the
+    churn signal takes 50 points off that user's score, so they are at risk and the other is
+    not; the live path (churn_events.sql's rows) agrees with the local one (the store's bits)."""
+    events = [
+        ("stay", "ping", "2026-05-30T12:00:00"),
+        ("stay", "open", "2026-05-31T12:00:00"),
+        ("quit", "ping", "2026-05-30T12:00:00"),
+        ("quit", "cancellation_started", "2026-05-31T12:00:00"),
+    ]
+    records = [
+        record(n, event, datetime.fromisoformat(when).replace(tzinfo=UTC), pid, pid,
+               f"{pid}@example.com")
+        for n, (pid, event, when) in enumerate(events, 1)
+    ]  # fmt: skip
+    export = write_export(tmp_path / "events.jsonl", records)
+    local = churn_json(export)
+    with live_posthog(export, tmp_path) as (_, env):
+        live = run_json("churn", ARGS, as_of=AS_OF, **env)
+    assert live == local
+    # both: 25 * (1 - 0.5/30) + 25 * 2/12 + 25 * 2/5 = 38.75 -> 51.7; quit's signal: 1.7
+    assert local["engagement"]["average"] == round((51.7 + 1.7) / 2, 1)
+    users = local["at_risk"]["users"]
+    assert [(u["email"], u["score"], u["churn_signal"]) for u in users] == [
+        ("quit@example.com", 1.7, True)
+    ]

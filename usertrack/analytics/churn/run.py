@@ -31,6 +31,10 @@ HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of
 FULL_DAYS = 12  # active days in the window that give frequency its full 25 points
 FULL_BREADTH = 5  # distinct product events in the window that give breadth its full 25 points
 HIGH_RISK_BELOW = 30.0  # a score under this is high risk
+# Events that say a user is leaving (the product-growth guide's "Retention / Churn signals"): one
+# in the window takes SIGNAL_POINTS off the user's score now (not below 0).
+CHURN_SIGNALS = ("cancellation_started", "account_deleted")
+SIGNAL_POINTS = 50.0
 BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
 MAX_PERIODS = 104
 MAX_DAYS = 3660
@@ -505,6 +509,7 @@ def _counted(
 
     scored_now = _score_sql(runs_now, as_of, window)
     con.execute(f"CREATE TEMP TABLE scored_now AS {scored_now}")
+    _signalled(con)
     if then is not None:
         scored_then = _score_sql(runs_then, then, window, "_then")
     else:  # no backtest: no one scored then
@@ -557,7 +562,7 @@ def _counted(
     )
     listed = con.execute(
         f"""SELECT s.person_id, s.email, s.score, round(s.days_since, 1), s.active_days,
-                   s.breadth, t.score, {band_sql.replace("score", "s.score")}
+                   s.breadth, t.score, {band_sql.replace("score", "s.score")}, s.signal
             FROM scored_now s LEFT JOIN scored_then t ON t.person_id = s.person_id
             WHERE s.score < {HIGH_RISK_BELOW}
             ORDER BY s.score, s.days_since DESC, s.person_id
@@ -573,8 +578,9 @@ def _counted(
             "breadth": int(breadth),
             "score_change": None if before is None else round(float(score) - float(before), 1),
             "churn_probability": backtest.band_rate(labels[int(b)]) if backtest else None,
+            "churn_signal": bool(signal),
         }
-        for pid, email, score, days, active, breadth, before, b in listed
+        for pid, email, score, days, active, breadth, before, b, signal in listed
     ]
     result = Churn(
         as_of=as_of,
@@ -596,6 +602,35 @@ def _counted(
     return result
 
 
+def _has_bits(con: Any) -> bool:
+    """Whether the window's pairs of person and event name are the store's bits (_event_bits)
+    rather than churn_events.sql's rows (person_events)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_event_bits' AND temporary"
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _signalled(con: Any) -> None:
+    """scored_now's column `signal`: whether the person did a churn signal (CHURN_SIGNALS) in
+    the window; such a person's score loses SIGNAL_POINTS (not below 0)."""
+    if _has_bits(con):
+        one = "CAST(1 AS UBIGINT)"
+        did = f"""SELECT b.person_id FROM person_event_bits b
+                  JOIN person_event_names n ON b.word = n.code // 64
+                  WHERE list_contains($signals, n.event)
+                    AND (b.bits >> CAST(n.code % 64 AS UBIGINT)) & {one} = {one}"""
+    else:
+        did = "SELECT person_id FROM person_events WHERE list_contains($signals, event) AND events > 0"
+    con.execute("ALTER TABLE scored_now ADD COLUMN signal BOOLEAN DEFAULT false")
+    con.execute(
+        f"""UPDATE scored_now SET signal = true,
+                   score = round(greatest(0.0, score - {SIGNAL_POINTS}), 1)
+            WHERE person_id IN ({did})""",
+        {"signals": list(CHURN_SIGNALS)},
+    )
+
+
 def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Characteristic]:
     """What sets the at-risk persons (score under HIGH_RISK_BELOW) apart from the other scored
     persons: the event names whose share of persons differs most (the window's events), then
@@ -608,10 +643,7 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
     # person_events holds a row per person and event name (churn_events.sql groups by both),
     # so each joined row is one person of that event: counted, not a distinct count; the same
     # pairs from the store's tables are each person's bits (_event_bits), a name's bit set once
-    bits = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_event_bits' AND temporary"
-    ).fetchone()
-    if bits and bits[0]:
+    if _has_bits(con):
         rows = _bit_counts(con, g)
     else:
         rows = con.execute(
