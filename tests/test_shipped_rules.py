@@ -58,7 +58,7 @@ def test_a_user_who_clicked_a_high_value_server_comes_first_in_outreach() -> Non
 
 def test_a_churned_user_is_in_no_engagement_segment() -> None:
     spec = load_segments(REPO / "segments" / "engagement.yaml")
-    people = {
+    people: dict[str, dict[str, Any]] = {
         "champ@example.com": {},
         "gone@example.com": {"days_since_active": 60},
         "nobody@example.com": {"days_since_active": None, "in_posthog": False},

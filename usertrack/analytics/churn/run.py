@@ -621,7 +621,8 @@ def _signalled(con: Any) -> None:
                   WHERE list_contains($signals, n.event)
                     AND (b.bits >> CAST(n.code % 64 AS UBIGINT)) & {one} = {one}"""
     else:
-        did = "SELECT person_id FROM person_events WHERE list_contains($signals, event) AND events > 0"
+        did = """SELECT person_id FROM person_events
+                 WHERE list_contains($signals, event) AND events > 0"""
     con.execute("ALTER TABLE scored_now ADD COLUMN signal BOOLEAN DEFAULT false")
     con.execute(
         f"""UPDATE scored_now SET signal = true,
