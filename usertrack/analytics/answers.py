@@ -1,6 +1,6 @@
 """Each product analysis from its command's options: what `usertrack funnel`, `retention`,
-`activity`, `features`, `trends`, `sessions` and `paths` compute, and what a dashboard's panel of
-that analysis computes, by the same functions.
+`activity`, `features`, `trends`, `sessions`, `paths` and `churn` compute, and what a
+dashboard's panel of that analysis computes, by the same functions.
 
 `PREPARE[name](options)` checks the options (a mapping of the command's Click parameter names
 to their values, the command's own defaults filled in) before any source is opened: a bad one
@@ -535,6 +535,28 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
     return run
 
 
+def churn(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics.churn import run as churns
+    from usertrack.analytics.common import parse_period
+
+    where = _where(o)
+    who = _who(o)
+    period = parse_period(o["period"])
+    days = churns.window_days(o["window"])
+    top = o["top"] if o.get("top") is not None else o["limit"]  # --top: --limit's old name
+    churns.check(o["periods"], days, o["horizon"], top)
+
+    def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+        ws = ws.scoped(ws.scope.but(where=where))
+        result = _segmented(ws, moment, {}, who, progress, lambda ws: churns.churn(
+            ws, moment, period=period, periods=o["periods"], window=days,
+            horizon=o["horizon"], top=top, backtest=o["backtest"], progress=progress,
+        ))  # fmt: skip
+        return Answer(result, "churn", "churn.render", "churn.view", where)
+
+    return run
+
+
 PREPARE: dict[str, Callable[[Options, Callable[[str], None]], Run]] = {
     "funnel": funnel,
     "retention": retention,
@@ -543,4 +565,5 @@ PREPARE: dict[str, Callable[[Options, Callable[[str], None]], Run]] = {
     "trends": trends,
     "sessions": sessions,
     "paths": paths,
+    "churn": churn,
 }

@@ -3,7 +3,6 @@ Each parses its options and calls `usertrack.analytics`; the definitions are in 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +22,6 @@ from usertrack.cli.options import (
     BreakdownLimitOpt,
     ByAccountOpt,
     ChartFormatOpt,
-    FormatOpt,
     FromStepOpt,
     FunnelPersonsOpt,
     FunnelTrendOpt,
@@ -42,16 +40,23 @@ from usertrack.cli.options import (
     WhoOpt,
     window_option,
 )
-from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, warn
+from usertrack.cli.output import (
+    CHARTS,
+    answer_console,
+    chart_format,
+    choose_format,
+    emit,
+    probe_out,
+    warn,
+    write_chart,
+)
 from usertrack.cli.program import app, handle_errors
-from usertrack.core import pseudonyms
 from usertrack.core.errors import UsageError
-from usertrack.scope import Scope
 
 # Product analytics (funnel, retention, ...): the options every analysis shares. Funnel,
-# retention, activity, features, trends, sessions and paths hand their options to `_answer`:
+# retention, activity, features, trends, sessions, paths and churn hand their options to `_answer`:
 # checked and computed by usertrack.analytics.answers (as a dashboard's panel is), on the
-# events workspace. Churn runs its analysis here and renders with `_analytics_output`.
+# events workspace.
 
 SinceOpt = Annotated[
     str | None,
@@ -108,68 +113,17 @@ WhereOpt = Annotated[
 ]
 
 
-def _where(texts: list[str] | None) -> tuple[str, ...]:
-    """The --where expressions, each checked (usertrack.analytics.where): exit 2 otherwise."""
-    from usertrack.analytics.where import check_all
-
-    return check_all(texts)
-
-
-def _who(text: str | None) -> str | None:
-    """The --who expression, checked to be one expression (by_segment.check_who): exit 2."""
-    if text is None:
-        return None
-    from usertrack.analytics.by_segment import check_who
-
-    return check_who(text)
-
-
-def _analytics_output(
-    chosen: str,
-    out: Path | None,
-    result: Any,
-    name: str,
-    texts: Any,
-    view: str,
-    where: tuple[str, ...] = (),
-) -> None:
-    """Render an analysis by its `name`: `render_<name>` of the view module `view` (rich,
-    imported only when a table is drawn: json, csv and md answers do without rich's import),
-    else `<name>_json`, `<name>_csv` or `<name>_markdown` of the module `texts`. The --where
-    expressions, if any, head the table and the Markdown and are the JSON's "where"."""
-    from usertrack.analytics.by_segment import table_of, text_of
-    from usertrack.analytics.where import with_where
-
-    if chosen == "table":
-        import importlib
-
-        console = answer_console()
-        if where:
-            from usertrack.rendering.terminal import plain
-
-            console.print(plain(with_where("", where, "table")))
-        table = getattr(importlib.import_module(f"usertrack.analytics.{view}"), f"render_{name}")
-        table_of(table)(console, result)
-    else:
-        suffix = "markdown" if chosen == "md" else chosen
-        text = text_of(getattr(texts, f"{name}_{suffix}"), chosen)(result)
-        emit(with_where(text, where, chosen), out)
-
-
 def _answer(name: str, options: dict[str, Any]) -> None:
     """Run the analysis `name` (usertrack.analytics.answers) with the command's options and
     write its answer: checked first, then computed on the events workspace, then rendered."""
     from usertrack.analytics.answers import PREPARE
-    from usertrack.rendering.output import is_stdout
 
     out = options["out"]
-    chosen = choose_format(options["fmt"], out, FORMATS)
+    chosen = chart_format(options["fmt"], out)
     if chosen in CHARTS and options.get("dropped") is not None:
         raise UsageError("--dropped lists persons: it has no chart (use json, csv or md)")
     if chosen in CHARTS and options.get("persons") is not None:
         raise UsageError("--persons lists persons: it has no chart (use json, csv or md)")
-    if chosen == "png" and (out is None or is_stdout(out)):
-        raise UsageError("-f png writes a file: add --out NAME.png")
     run = PREPARE[name](options, warn)
     probe_out(out)
     with events_workspace(
@@ -184,46 +138,9 @@ def _answer(name: str, options: dict[str, Any]) -> None:
     if chosen == "table":
         answer.draw(answer_console())
     elif chosen in CHARTS:
-        _chart(name, answer, chosen, out)
+        write_chart(name, answer.document(), chosen, out)
     else:
         emit(answer.text(chosen), out)
-
-
-FORMATS = ("table", "json", "csv", "md", "html", "svg", "png")
-CHARTS = ("html", "svg", "png")
-
-
-def _chart(name: str, answer: Any, chosen: str, out: Path | None) -> None:
-    """The answer's chart (usertrack.dashboards.charts, as a dashboard's panel draws it): one
-    HTML page that draws offline, an SVG or a PNG."""
-    from usertrack.core.config import load_settings
-    from usertrack.dashboards import charts, render
-    from usertrack.engines.cache import cache_dir
-    from usertrack.rendering.output import atomic_file, is_stdout
-
-    doc = answer.document()
-    made = charts.chart(name, doc)
-    if made is None:
-        raise UsageError(f"this {name} answer has nothing to draw; use json, csv or md")
-    if chosen == "html":
-        span = " to ".join(str(doc[k])[:10] for k in ("from", "to") if doc.get(k))
-        meta = {
-            "title": f"usertrack {name}",
-            "period_label": span or str(doc.get("as_of", "")),
-            "period_text": f"{span} (UTC)" if span else f"as of {doc.get('as_of', '')}",
-        }
-        panel = {"analysis": name, "title": name, "note": "", "data": doc}
-        emit(render.to_html(meta, [panel], cache_dir(load_settings().home)), out)
-    elif chosen == "svg":
-        emit(charts.svg(made[0]), out)
-    else:
-        assert out is not None and not is_stdout(out)
-        with atomic_file(out) as fh:
-            # Bytes, past --anonymize's text stream: its drawing is anonymized (drawing.draw).
-            binary = fh.inner if isinstance(fh, pseudonyms.Anonymized) else fh
-            binary.flush()
-            binary.buffer.write(charts.png(made[0]))
-        info(f"usertrack: wrote {out}")
 
 
 @app.command()
@@ -787,7 +704,7 @@ def churn(
     ] = None,
     where: WhereOpt = None,
     who: WhoOpt = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -795,27 +712,6 @@ def churn(
     refresh: RefreshOpt = False,
 ) -> None:
     """Churn per period, lifetime, an engagement score 0-100 and a churn risk checked on history."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
-        from usertrack.analytics import kept_people as segmented
-        from usertrack.analytics.churn import render as churn_report
-        from usertrack.analytics.churn import run as churns
-        from usertrack.analytics.common import parse_period
-
-        chosen = choose_format(fmt, out)
-        filters = _where(where)
-        chosen_who = _who(who)
-        chosen_period = parse_period(period)
-        days = churns.window_days(window)
-        if top is not None:  # the hidden old name
-            limit = top
-        churns.check(periods, days, horizon, limit)
-        probe_out(out)
-        with events_workspace(
-            as_of, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        ) as (ws, moment, progress):
-            kept = ws.scoped(Scope(where=filters))
-            result = segmented.run(kept, moment, lambda run_ws: churns.churn(
-                run_ws, moment, period=chosen_period, periods=periods, window=days,
-                horizon=horizon, top=limit, backtest=backtest, progress=progress,
-            ), who=chosen_who, progress=progress)  # fmt: skip
-        _analytics_output(chosen, out, result, "churn", churn_report, "churn.view", where=filters)
+        _answer("churn", options)

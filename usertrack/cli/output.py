@@ -189,3 +189,51 @@ def emit_rows(rows: Any, fmt: str, out: Path | None, **about: Any) -> None:
 
 def say(msg: str) -> None:
     typer.echo(msg, err=True)
+
+
+# The formats of a command that draws its answer: the answer's own, or its chart.
+CHART_FORMATS = ("table", "json", "csv", "md", "html", "svg", "png")
+CHARTS = ("html", "svg", "png")
+
+
+def chart_format(fmt: str | None, out: Path | None) -> str:
+    """choose_format of CHART_FORMATS, and -f png only with a file to write it to (exit 2)."""
+    from usertrack.rendering.output import is_stdout
+
+    chosen = choose_format(fmt, out, CHART_FORMATS)
+    if chosen == "png" and (out is None or is_stdout(out)):
+        raise UsageError("-f png writes a file: add --out NAME.png")
+    return chosen
+
+
+def write_chart(name: str, doc: dict[str, Any], chosen: str, out: Path | None) -> None:
+    """The chart of `doc`, the JSON answer of `usertrack NAME` (usertrack.dashboards.charts, as
+    a dashboard's panel of that analysis draws it): one HTML page that draws offline, an SVG or
+    a PNG."""
+    from usertrack.core.config import load_settings
+    from usertrack.dashboards import charts, render
+    from usertrack.engines.cache import cache_dir
+    from usertrack.rendering.output import atomic_file, is_stdout
+
+    made = charts.chart(name, doc)
+    if made is None:
+        raise UsageError(f"this {name} answer has nothing to draw; use json, csv or md")
+    if chosen == "html":
+        span = " to ".join(str(doc[k])[:10] for k in ("from", "to") if doc.get(k))
+        meta = {
+            "title": f"usertrack {name}",
+            "period_label": span or str(doc.get("as_of", "")),
+            "period_text": f"{span} (UTC)" if span else f"as of {doc.get('as_of', '')}",
+        }
+        panel = {"analysis": name, "title": name, "note": "", "data": doc}
+        emit(render.to_html(meta, [panel], cache_dir(load_settings().home)), out)
+    elif chosen == "svg":
+        emit(charts.svg(made[0]), out)
+    else:
+        assert out is not None and not is_stdout(out)
+        with atomic_file(out) as fh:
+            # Bytes, past --anonymize's text stream: its drawing is anonymized (drawing.draw).
+            binary = fh.inner if isinstance(fh, pseudonyms.Anonymized) else fh
+            binary.flush()
+            binary.buffer.write(charts.png(made[0]))
+        info(f"usertrack: wrote {out}")
