@@ -294,3 +294,109 @@ def _trends(d: dict[str, Any]) -> Chart | None:
     return spec, alt_pairs(
         f"Trends per {d.get('interval', 'point')}, totals", totals, "series", "total"
     )
+
+
+def _report_bars(rows: list[dict[str, Any]], x: str, y: str, title: str, *tips: str) -> Any:
+    import altair as alt
+
+    return (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{x}:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{y}:Q", title=y.replace("_", " ")),
+            tooltip=[f"{x}:N", f"{y}:Q", *tips],
+        )
+        .properties(title=title, width=460)
+    )
+
+
+def _stacked(parts: list[Any]) -> dict[str, Any]:
+    import altair as alt
+
+    if len(parts) == 1:
+        return parts[0].to_dict(validate=False)  # type: ignore[no-any-return]
+    chart = alt.vconcat(*parts).resolve_scale(color="independent")
+    return chart.to_dict(validate=False)  # type: ignore[no-any-return]
+
+
+def _churn(d: dict[str, Any]) -> Chart | None:
+    import altair as alt
+
+    from usertrack.dashboards.report_charts import churn_chart
+
+    made = churn_chart(d)  # its alt text; the specification built here
+    if made is None:
+        return None
+    engagement = d.get("engagement") or {}
+    bands = [
+        {"band": b["band"], "users": b["persons"]} for b in engagement.get("distribution") or []
+    ]
+    rates = [
+        {"period": p["start"], "churn_rate": p["churn_rate"]}
+        for p in d.get("periods") or []
+        if p.get("churn_rate") is not None
+    ]
+    parts = []
+    if any(b["users"] for b in bands):
+        parts.append(
+            alt.Chart(alt.Data(values=bands))
+            .mark_bar()
+            .encode(
+                x=alt.X("band:O", sort=None, title="engagement score",
+                        axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("users:Q"),
+                tooltip=["band:O", "users:Q"],
+            )
+            .properties(title="Engagement score, users per band", width=460, height=180)
+        )  # fmt: skip
+    if rates:
+        period = d.get("period") or "period"
+        parts.append(
+            alt.Chart(alt.Data(values=rates))
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("period:O", sort=None, title=f"{period} starting"),
+                y=alt.Y("churn_rate:Q", title="churn rate %", scale=alt.Scale(domain=[0, 100])),
+                tooltip=["period:O", "churn_rate:Q"],
+            )
+            .properties(title=f"Churn rate per {period}", width=460, height=180)
+        )
+    return _stacked(parts), made[1]
+
+
+def _tools(d: dict[str, Any]) -> Chart | None:
+    from usertrack.dashboards.report_charts import TOP_TOOLS, tools_chart
+
+    made = tools_chart(d)
+    if made is None:
+        return None
+    tools = [
+        {"tool": t["tool_name"], "calls": t["calls"], "failures": t["failures"],
+         "success_rate": t["success_rate"]}
+        for t in (d.get("top_tools") or [])[:TOP_TOOLS]
+    ]  # fmt: skip
+    agents = [{"status": a["status"], "runs": a["runs"]} for a in d.get("agents") or []]
+    parts = []
+    if tools:
+        parts.append(_report_bars(tools, "tool", "calls", "Tool calls by tool", "failures:Q",
+                                  "success_rate:Q"))  # fmt: skip
+    if agents:
+        parts.append(_report_bars(agents, "status", "runs", "Agent runs by status"))
+    return _stacked(parts), made[1]
+
+
+def _accounts(d: dict[str, Any]) -> Chart | None:
+    from usertrack.dashboards.report_charts import HEALTH, accounts_chart
+
+    made = accounts_chart(d)
+    if made is None:
+        return None
+    summary = d["summary"]
+    health = [{"health": h.replace("_", " "), "accounts": summary.get(h, 0)} for h in HEALTH]
+    segments = [{"segment": s["name"], "accounts": s["accounts"]}
+                for s in d.get("account_segments") or []]  # fmt: skip
+    parts = [_report_bars(health, "health", "accounts", "Accounts by health")]
+    if segments:
+        parts.append(_report_bars(segments, "segment", "accounts", "Accounts per account segment"))
+    return _stacked(parts), made[1]

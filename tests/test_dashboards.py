@@ -302,6 +302,20 @@ SHAPES = [
                   "tool_causes": [{"cause": "d", "failures": 5, "users": 2},
                                   {"cause": "c", "failures": 2, "users": 2}]}),
     ("sessions", {"buckets": [{"bucket": "0-30s", "sessions": 2}]}),
+    ("churn", {"period": "week", "engagement": {"average": 41.5, "distribution": [
+        {"band": "0-19", "persons": 1}, {"band": "20-39", "persons": 0}]},
+        "periods": [{"start": "2026-11-02", "churn_rate": 50.0},
+                    {"start": "2026-11-09", "churn_rate": None}]}),
+    ("churn", {"period": "day", "engagement": {"distribution": []},
+               "periods": [{"start": "2026-11-02", "churn_rate": 12.5}]}),
+    ("tools", {"top_tools": [{"tool_name": "<b>x", "calls": 4, "failures": 1,
+                              "success_rate": 75.0}],
+               "agents": [{"status": "completed", "runs": 3}, {"status": "failed", "runs": 1}]}),
+    ("tools", {"top_tools": [], "agents": [{"status": "failed", "runs": 1}]}),
+    ("accounts", {"summary": {"accounts": 3, "healthy": 1, "at_risk": 1, "dormant": 1},
+                  "account_segments": [{"name": "S", "accounts": 2}]}),
+    ("accounts", {"summary": {"accounts": 1, "healthy": 1, "at_risk": 0, "dormant": 0},
+                  "account_segments": []}),
     ("alerts", {"alerts": [{"trigger": "t"}, {"trigger_name": "N"}, {}]}),
     ("trends", {"points": ["2026-11-01", "2026-11-02"], "math": "dau", "interval": "day",
                 "series": [{"event": "$pageview", "breakdown": "Chrome", "data": [1, None]},
@@ -319,7 +333,8 @@ def test_the_charts_are_the_specifications_altair_builds(monkeypatch: pytest.Mon
     ours = [charts.chart(analysis, data) for analysis, data in SHAPES]
     assert all(made is not None for made in ours)
     monkeypatch.setattr(charts, "_bars", reference._bars)
-    for name in ("metrics", "activity", "retention", "paths", "trends", "failures"):
+    for name in ("metrics", "activity", "retention", "paths", "trends", "failures", "churn",
+                 "tools", "accounts"):  # fmt: skip
         monkeypatch.setitem(charts.CHARTS, name, getattr(reference, f"_{name}"))
     theirs = [charts.chart(analysis, data) for analysis, data in SHAPES]
     for (analysis, _), mine, built in zip(SHAPES, ours, theirs, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from usertrack.cli.options import (
     MAX_DAYS,
     MOMENT,
     AsOfOpt,
-    FormatOpt,
+    ChartFormatOpt,
     OneSegmentOpt,
     OutOpt,
     QueriesOpt,
@@ -24,7 +25,18 @@ from usertrack.cli.options import (
     UserFormatOpt,
     WhoOpt,
 )
-from usertrack.cli.output import answer_console, choose_format, emit, info, probe_out, spinner, warn
+from usertrack.cli.output import (
+    CHARTS,
+    answer_console,
+    chart_format,
+    choose_format,
+    emit,
+    info,
+    probe_out,
+    spinner,
+    warn,
+    write_chart,
+)
 from usertrack.cli.program import app, handle_errors
 from usertrack.core.errors import UsageError
 from usertrack.reports import user_lists
@@ -192,7 +204,7 @@ DaysOpt = Annotated[
 @app.command()
 def failures(
     days: DaysOpt = 30,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     failures_file: FailuresOpt = None,
@@ -233,10 +245,14 @@ def failures(
         from usertrack.reports.failures import failure_report, load_failure_rules
         from usertrack.reports.failures_output import report_csv, report_json, report_markdown
 
-        chosen = choose_format(fmt, out)
+        chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         if runs and js_errors:
             raise UsageError("--runs and --js-errors do not go together")
+        if (runs or js_errors) and chosen in CHARTS:
+            raise UsageError(
+                f"--runs and --js-errors list rows: -f table, json, csv or md, not {chosen}"
+            )
         if runs or js_errors:
             probe_out(out)
             with spinner("loading queries") as progress:
@@ -266,6 +282,8 @@ def failures(
             from usertrack.rendering.terminal import render_failures  # rich: only for the table
 
             render_failures(answer_console(), report, limit)
+        elif chosen in CHARTS:
+            write_chart("failures", json.loads(report_json(report)), chosen, out)
         elif chosen == "json":
             emit(report_json(report), out)
         elif chosen == "csv":
@@ -283,7 +301,7 @@ def accounts(
             "--limit", "-n", min=1, max=100_000, help="Accounts shown in the table and md."
         ),
     ] = 25,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -296,7 +314,7 @@ def accounts(
         from usertrack.reports import accounts as account_report
         from usertrack.segments.account_key import AccountKey
 
-        chosen = choose_format(fmt, out)
+        chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         key = AccountKey.configured()
         probe_out(out)
@@ -311,6 +329,8 @@ def accounts(
                 )
         if chosen == "table":
             account_report.render(answer_console(), report, limit)
+        elif chosen in CHARTS:
+            write_chart("accounts", json.loads(account_report.to_json(report)), chosen, out)
         elif chosen == "json":
             emit(account_report.to_json(report), out)
         elif chosen == "csv":
@@ -374,7 +394,7 @@ def tools(
             " clicks first: servers, referring domains, first and last click.",
         ),
     ] = False,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -383,11 +403,12 @@ def tools(
     refresh: RefreshOpt = False,
 ) -> None:
     """Tool calls, agent runs, code executions and custom tools across users (csv: top tools)."""
+    options = dict(locals())  # every option by its parameter name, before anything else
     with handle_errors():
         from usertrack.core.clock import parse_as_of
         from usertrack.reports import tool_usage
 
-        chosen = choose_format(fmt, out)
+        chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         asked = [
             kind
@@ -403,11 +424,14 @@ def tools(
             raise UsageError(f"{asked[0].option} and {asked[1].option} do not go together")
         if asked and tool is not None:
             raise UsageError(f"--tool and {asked[0].option} do not go together")
+        if asked and chosen in CHARTS:
+            raise UsageError(
+                f"{asked[0].option} lists rows: -f table, json, csv or md, not {chosen}"
+            )
+        answer = tool_usage.prepare(options)  # --who and --segment checked (exit 2) here
         if who is not None:
             from usertrack.analytics.by_segment import check_who
 
-            if segment is not None:
-                raise UsageError("--who and --segment do not go together")
             who = check_who(who)
         probe_out(out)
         with spinner("loading rules and queries") as progress:
@@ -417,28 +441,27 @@ def tools(
             with ws:
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
-                emails = None
-                if who is not None:
-                    emails = tool_usage.who_emails(ws, when, who, progress)
-                if segment is not None:
-                    from usertrack.analytics.by_segment import check_segment
-
-                    segment = check_segment(ws, segment)
-                    emails = tool_usage.segment_emails(ws, when, segment, progress, save)
                 if asked:
+                    emails = None
+                    if who is not None:
+                        emails = tool_usage.who_emails(ws, when, who, progress)
+                    if segment is not None:
+                        from usertrack.analytics.by_segment import check_segment
+
+                        segment = check_segment(ws, segment)
+                        emails = tool_usage.segment_emails(ws, when, segment, progress, save)
                     found = user_lists.user_list(
                         ws, asked[0], when, days=days, limit=limit, segment=segment, who=who,
                         segment_emails=emails,
                     )  # fmt: skip
                 else:
-                    report = tool_usage.tool_report(
-                        ws, when, days=days, tool=tool, limit=limit, segment=segment, who=who,
-                        segment_emails=emails, progress=progress,
-                    )  # fmt: skip
+                    report = answer(ws, when, progress)
         if asked:
             emit_list(found, chosen, out)
         elif chosen == "table":
             tool_usage.render(answer_console(), report)
+        elif chosen in CHARTS:
+            write_chart("tools", json.loads(tool_usage.to_json(report)), chosen, out)
         elif chosen == "json":
             emit(tool_usage.to_json(report), out)
         elif chosen == "csv":

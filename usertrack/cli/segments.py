@@ -12,13 +12,22 @@ from usertrack.cli.context import check_as_of, open_command_workspace
 from usertrack.cli.options import (
     MOMENT,
     AsOfOpt,
-    FormatOpt,
+    ChartFormatOpt,
     OutOpt,
     QueriesOpt,
     RefreshOpt,
     SegmentsOpt,
 )
-from usertrack.cli.output import answer_console, choose_format, emit, probe_out, say, spinner
+from usertrack.cli.output import (
+    CHARTS,
+    answer_console,
+    chart_format,
+    emit,
+    probe_out,
+    say,
+    spinner,
+    write_chart,
+)
 from usertrack.cli.program import app, handle_errors, leave_to_exit
 from usertrack.core.errors import UsageError
 from usertrack.scope import Scope
@@ -32,7 +41,7 @@ def segments(
             "--segment", "-s", help="List the users of one segment (by id).", metavar="ID"
         ),
     ] = None,
-    fmt: FormatOpt = None,
+    fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     segments_file: SegmentsOpt = None,
@@ -84,7 +93,7 @@ def segments(
         from usertrack.core.clock import parse_as_of
         from usertrack.core.config import load_settings
 
-        chosen = choose_format(fmt, out)
+        chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
         if since is not None and not changes:
             raise UsageError("--since goes with --changes")
@@ -137,6 +146,12 @@ def segments(
                 from usertrack.rendering.terminal import render_segments  # rich: imported now
 
                 render_segments(answer_console(), result, segment, limit)
+            elif chosen in CHARTS:  # persons per segment, from the JSON answer's counts
+                import json
+
+                from usertrack.rendering.export import render
+
+                write_chart("segments", json.loads(render(result, "json", segment)), chosen, out)
             else:
                 from usertrack.rendering.export import render
 
@@ -243,6 +258,13 @@ def _show_changes(moves: Any, fmt: str, out: Path | None, segment: str | None, l
         from usertrack.rendering.terminal import render_changes
 
         render_changes(answer_console(), moves, segment, limit)
+    elif fmt in CHARTS:  # each segment's size before and after
+        import json
+
+        from usertrack.rendering.changes_view import render_changes as render_changes_text
+
+        write_chart("segments", json.loads(render_changes_text(moves, "json", segment, limit)),
+                    fmt, out)  # fmt: skip
     else:
         from usertrack.rendering.changes_view import render_changes as render_changes_text
 

@@ -26,6 +26,7 @@ from usertrack.dashboards.group_charts import (
     curves,
     funnel_chart,
 )
+from usertrack.dashboards.report_charts import accounts_chart, churn_chart, tools_chart
 from usertrack.dashboards.time_charts import activity_lines, funnel_trend, trends_chart
 from usertrack.dashboards.vega import MAX_MARKS, Chart, alt_pairs
 from usertrack.dashboards.vega import field as _field
@@ -528,6 +529,9 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
     "sessions": _sessions,
     "alerts": _alerts,
     "metrics": _metrics,
+    "churn": churn_chart,
+    "tools": tools_chart,
+    "accounts": accounts_chart,
 }
 
 

@@ -141,6 +141,30 @@ def _failures(o: dict[str, Any], _period: Period) -> Compute:
     return run
 
 
+def _tools(o: dict[str, Any], _period: Period) -> Compute:
+    from usertrack.reports import tool_usage
+
+    answer = tool_usage.prepare(o)  # as `usertrack tools`: --who and --segment checked now
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        return json.loads(tool_usage.to_json(answer(ws, moment, progress)))  # type: ignore[no-any-return]
+
+    return run
+
+
+def _accounts(o: dict[str, Any], _period: Period) -> Compute:
+    from usertrack.reports import accounts
+    from usertrack.segments.account_key import AccountKey
+
+    key = AccountKey.configured()
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        report = accounts.account_report(ws, moment, days=o["days"], key=key, progress=progress)
+        return json.loads(accounts.to_json(report))  # type: ignore[no-any-return]
+
+    return run
+
+
 class AlertsPanel:
     """The alerts panel's computation, its work on the events alone started with the panels
     (`early`): the activity query and the metric triggers' figures from the events (the funnel's
@@ -212,6 +236,8 @@ def _query(o: dict[str, Any], _period: Period) -> Compute:
 OTHERS: dict[str, Callable[[dict[str, Any], Period], Compute]] = {
     "segments": _segments,
     "failures": _failures,
+    "tools": _tools,
+    "accounts": _accounts,
     "alerts": AlertsPanel,
     "query": _query,
 }
@@ -326,7 +352,7 @@ def filters(panel: Panel, options: dict[str, Any] | None) -> bool:
 
 # The panels that wait on the app's database and share the classification of each moment: they
 # run one after another on a thread of their own, while the event analyses compute on this one.
-DATABASE_PANELS = frozenset({"metrics", "segments", "failures", "alerts"})
+DATABASE_PANELS = frozenset({"metrics", "segments", "failures", "tools", "accounts", "alerts"})
 
 
 def side_by_side(

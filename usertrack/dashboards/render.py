@@ -184,6 +184,8 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             return "; ".join(figures) + "." if figures else ""
         if analysis == "alerts":
             return f"{len(d['alerts']):,} alerts."
+        if analysis in ("churn", "tools", "accounts"):
+            return _report_numbers(analysis, d)
         if analysis == "metrics":
             return (
                 "; ".join(f"{m['name']} {m['display']} ({m['change']})" for m in d["metrics"]) + "."
@@ -191,6 +193,37 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
     except (KeyError, TypeError, IndexError, ZeroDivisionError):
         return ""
     return ""
+
+
+def _report_numbers(analysis: str, d: dict[str, Any]) -> str:
+    """The headline of a churn (the engagement score card), tools or accounts panel."""
+    if analysis == "churn":
+        e, risk = d["engagement"], d["at_risk"]
+        if not e["scored"]:
+            return f"No user had an event in the last {d['window_days']} days: no one to score."
+        since = f" ({e['change']:+} since the backtest)" if e.get("change") is not None else ""
+        rate = d.get("churn_rate")
+        churned = f" Churn rate {rate}% per {d['period']}." if rate is not None else ""
+        return (
+            f"Engagement score {e['average']} on average{since}, median {e['median']}, over"
+            f" {e['scored']:,} users; {risk['persons']:,} at risk (under"
+            f" {risk['below_score']:g}).{churned}"
+        )
+    if analysis == "tools":
+        o = d.get("overview") or {}
+        if not o.get("calls"):
+            return "No tool calls in the period."
+        text = f"{o['calls']:,} tool calls by {o['users']:,} users, {o['success_rate']}% succeeded"
+        agents = d.get("agents") or []
+        if agents:
+            runs = ", ".join(f"{a['runs']:,} {a['status']}" for a in agents)
+            text += f"; agent runs: {runs}"
+        return text + "."
+    t = d["summary"]
+    return (
+        f"{t['accounts']:,} accounts, {t['active_accounts']:,} active: {t['healthy']:,} healthy,"
+        f" {t['at_risk']:,} at risk, {t['dormant']:,} dormant."
+    )
 
 
 def to_json(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:

@@ -38,6 +38,9 @@ ANALYSES = (
     "segments",
     "failures",
     "alerts",
+    "churn",
+    "tools",
+    "accounts",
     "query",
 )
 
@@ -70,6 +73,10 @@ PANEL_OPTIONS = frozenset(
         "event", "threshold",
         # segments
         "changes",
+        # churn
+        "backtest", "horizon",
+        # tools
+        "tool",
         # query: a query file of the dashboard's library by its id, and its parameters
         "query_id", "param",
     }

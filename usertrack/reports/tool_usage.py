@@ -17,6 +17,7 @@ query (`segment_only`, `segment_emails`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,35 @@ class ToolReport:
             "builtin_calls": builtin,
             "mcp_per_builtin": round(mcp / builtin, 2) if builtin else None,
         }
+
+
+def prepare(o: Mapping[str, Any]) -> Callable[[Workspace, datetime, Progress | None], ToolReport]:
+    """`usertrack tools` from its options by parameter name (as a dashboard's panel has them),
+    checked before any source is opened (exit 2); the report to run on an open workspace, whose
+    --who or --segment is classified as of the report's moment."""
+    segment, who = o["segment"], o["who"]
+    if who is not None:
+        from usertrack.analytics.by_segment import check_who
+
+        if segment is not None:
+            raise UsageError("--who and --segment do not go together")
+        who = check_who(who)
+
+    def run(ws: Workspace, when: datetime, progress: Progress | None) -> ToolReport:
+        emails, chosen = None, segment
+        if who is not None:
+            emails = who_emails(ws, when, who, progress)
+        if chosen is not None:
+            from usertrack.analytics.by_segment import check_segment
+
+            chosen = check_segment(ws, chosen)
+            emails = segment_emails(ws, when, chosen, progress, o.get("save"))
+        return tool_report(
+            ws, when, days=o["days"], tool=o["tool"], limit=o["limit"], segment=chosen, who=who,
+            segment_emails=emails, progress=progress,
+        )  # fmt: skip
+
+    return run
 
 
 def tool_report(
