@@ -166,3 +166,25 @@ def test_every_report_chart_draws_in_a_browser(home: Path, tmp_path: Path) -> No
         assert "<svg" in chart and TITLES[analysis] in chart, analysis
         assert re.findall(r'class="mark-(?:rect|line|symbol)', chart), analysis
         assert re.search(r'<path[^>]+d="M', chart), analysis  # a mark with a drawn shape
+
+
+def test_the_weekly_mcp_setup_funnel_ends_at_the_url_copied(home: Path) -> None:
+    """The weekly dashboard's MCP setup panel: from a connect click to the setup completed,
+    `mcp_url_copied`, as `usertrack funnel` of those steps answers over the week; the weekly
+    page also has the engagement score and the tools and agents panels."""
+    page = run(["report", "weekly", "--as-of", AS_OF, "-f", "json", "--out", "-", "--no-save"],
+               home)  # fmt: skip
+    assert page.exit_code == 0, page.stderr
+    doc = json.loads(page.stdout)
+    by_title = {p["title"]: p for p in doc["panels"]}
+    assert by_title["Engagement score"]["analysis"] == "churn"
+    assert by_title["Tools and agents"]["analysis"] == "tools"
+    setup = by_title["MCP setup"]["data"]
+    steps = ["mcp_connect_clicked", "mcp_url_copied", "--step-name", "2=Setup completed"]
+    alone = _command(home, "funnel", *steps, "--window", "1d", "--days", "7",
+                     "--as-of", doc["to"])  # fmt: skip
+    assert setup == alone
+    assert [(s["event"], s.get("name")) for s in setup["steps"]] == [
+        ("mcp_connect_clicked", None), ("mcp_url_copied", "Setup completed")
+    ]  # fmt: skip
+    assert 0 < setup["steps"][1]["persons"] < setup["steps"][0]["persons"]
