@@ -218,3 +218,34 @@ def test_a_time_is_shown_in_the_unit_its_rounded_figure_reads_in(
     from usertrack.analytics.rendered import duration
 
     assert duration(seconds) == shown
+
+
+def test_adoption_over_all_users_and_when_unused_features_were_last_used(
+    tmp_path: Path,
+) -> None:
+    """--all-users: adoption over every person seen up to as_of (the activity specification's
+    total users), and each unused feature's last use. p6 was seen only on April 24, using
+    webhooks: not active now, yet one of the 6 persons seen (z is internal), and webhooks' last
+    use; old's is p3's May 24."""
+    april = datetime(2026, 4, 24, 9, tzinfo=UTC)
+    extra = record(len(RECORDS) + 1, "feature_used", april, "p6", "p6", "p6@example.com",
+                   {"feature": "webhooks"})  # fmt: skip
+    export = write_export(tmp_path / "all.jsonl", [*RECORDS, extra])
+    doc = cli_json([*ARGS, "--all-users"], USERTRACK_EVENTS=str(export))
+    assert (doc["active_persons"], doc["all_persons"]) == (5, 6)
+    adoption = {f["feature"]: f["adoption"] for f in doc["features"]}
+    assert adoption == {"search": 16.7, "export": 33.3, "share": 16.7, "": 16.7, "old": 0.0}
+    assert doc["unused"] == [
+        {**UNUSED[0], "last_used": "2026-05-24T09:00:00Z"},
+        {**UNUSED[1], "last_used": "2026-04-24T09:00:00Z"},
+    ]
+    with live_posthog(export, tmp_path) as (_, env):
+        assert cli_json([*ARGS, "--all-users"], **env) == doc
+    md = run(["features", *ARGS, "--all-users", "--as-of", AS_OF, "-f", "md"],
+             USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert md.exit_code == 0, md.stderr
+    text = " ".join(md.stdout.replace("\\", "").split())  # Markdown's escapes aside
+    assert "old (Find; last used 2026-05-24), webhooks (last used 2026-04-24)" in text
+    # without the option: the active persons' adoption, and no last use
+    plain = cli_json(ARGS, USERTRACK_EVENTS=str(export))
+    assert "all_persons" not in plain and plain["unused"] == UNUSED

@@ -414,7 +414,7 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
         ws = ws.scoped(ws.scope.but(where=where))
         result = _segmented(ws, moment, {}, who, progress, lambda ws: feature_usage.features(
             ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
-            compare=o["compare"], progress=progress,
+            compare=o["compare"], all_users=bool(o.get("all_users")), progress=progress,
         ), lists=False)  # fmt: skip
         return Answer(result, "features", "features.render", "features.view", where)
 

@@ -461,6 +461,14 @@ def features(
             "--compare", help="Also the previous period's persons and adoption, and the change."
         ),
     ] = False,
+    all_users: Annotated[
+        bool,
+        typer.Option(
+            "--all-users",
+            help="Adoption over every person seen up to --as-of, not only the period's active"
+            " ones; and each unused feature's last use.",
+        ),
+    ] = False,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,

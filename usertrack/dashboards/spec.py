@@ -70,7 +70,7 @@ PANEL_OPTIONS = frozenset(
         # paths
         "end", "types",
         # features
-        "event", "threshold",
+        "event", "threshold", "all_users",
         # segments
         "changes",
         # churn

@@ -37,11 +37,22 @@ def features_csv(f: Features) -> str:
 
 
 def unused_line(f: Features) -> str | None:
-    """The tracking plan's features not used in the period, with their category."""
+    """The tracking plan's features not used in the period, with their category (and with
+    --all-users, when each was last used)."""
     if not f.unused:
         return None
-    named = ", ".join(name + (f" ({category})" if category else "")
-                      for name, category, _ in f.unused)  # fmt: skip
+
+    def about(name: str, category: str | None) -> str:
+        said = [category] if category else []
+        if f.all_persons is not None:
+            when = f.last_used.get(name)
+            if when is None:
+                said.append("never used")
+            else:
+                said.append(f"last used {when[:10] if isinstance(when, str) else style.day(when)}")
+        return name + (f" ({'; '.join(said)})" if said else "")
+
+    named = ", ".join(about(name, category) for name, category, _ in f.unused)
     return f"Not used in the period: {named}"
 
 
@@ -64,6 +75,11 @@ def features_about(f: Features) -> str:
         f"by {what}, {style.span(f.start, f.as_of)} ({f.days} days) against"
         f" the {f.days} days before; trend up or down at ±{f.threshold:g}%;"
         f" {style.count(f.active_persons)} active persons"
+        + (
+            f"; adoption of all {style.count(f.all_persons)} persons seen"
+            if f.all_persons is not None
+            else ""
+        )
         + (
             f" ({style.count(f.previous_active_persons)} the period before)"
             if f.previous_active_persons is not None

@@ -7,13 +7,15 @@ active_persons.sql (the period's active persons, adoption's denominator).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from usertrack.analytics.common import change
 from usertrack.core.errors import UsageError
 
 TRENDS = ("up", "flat", "down")
+# --all-users: every person seen, from the first moment any store can hold
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Features:
     # the tracking plan's features of feature_used (its `allowed` values) not used in the
     # period: (feature, category, uses in the previous period)
     unused: list[tuple[str, str | None, int]] = field(default_factory=list)
+    # --all-users: every person seen up to as_of, adoption's denominator instead of the active
+    # persons; and each unused feature's last use (None: never used)
+    all_persons: int | None = None
+    last_used: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -55,6 +61,7 @@ class Features:
             "by": self.by,
             "threshold": self.threshold,
             "active_persons": self.active_persons,
+            **({"all_persons": self.all_persons} if self.all_persons is not None else {}),
             "features": [
                 {
                     "feature": f.feature,
@@ -81,6 +88,11 @@ class Features:
                 {
                     "unused": [
                         {"feature": name, "category": category, "previous_uses": before}
+                        | (
+                            {"last_used": self.last_used.get(name)}
+                            if self.all_persons is not None
+                            else {}
+                        )
                         for name, category, before in self.unused
                     ]
                 }
@@ -132,8 +144,11 @@ def features(
     by_event: bool = False,
     threshold: float = 10.0,
     compare: bool = False,
+    all_users: bool = False,
     progress: Any = None,
 ) -> Features:
+    """`all_users`: adoption over every person seen up to as_of (the activity specification's
+    total users), not the period's active persons, and each unused feature's last use."""
     check_threshold(threshold)
     split = as_of - timedelta(days=days)
     since = split - timedelta(days=days)
@@ -161,6 +176,12 @@ def features(
             before[name] = uses
             before_persons[name] = persons
     total = int(active.rows[0][0]) if active.rows and active.rows[0][0] is not None else 0
+    active_total = total
+    if all_users:
+        if progress:
+            progress("fetching every person seen")
+        seen = ws.run_query("posthog/active_persons", as_of, since=EVER)
+        total = int(seen.rows[0][0]) if seen.rows and seen.rows[0][0] is not None else 0
     out = []
     for name in set(now) | set(before):
         uses, persons = now.get(name, (0, 0))
@@ -189,16 +210,25 @@ def features(
             f.category = categories.get(f.feature)
         unused = [(name, categories.get(name), before.get(name, 0))
                   for name in planned if now.get(name, (0, 0))[0] == 0]  # fmt: skip
+    last_used: dict[str, Any] = {}
+    if all_users and unused:
+        if progress:
+            progress("fetching each feature's last use")
+        found = ws.run_query("posthog/feature_last_used", as_of)
+        at = {c: i for i, c in enumerate(found.columns)}
+        last_used = {str(r[at["feature"]] or ""): r[at["last_used"]] for r in found.rows}
     return Features(
         as_of=as_of,
         start=split,
         days=days,
         by=by,
         threshold=threshold,
-        active_persons=total,
+        active_persons=active_total,
         features=out,
         previous_active_persons=previous_total,
         unused=unused,
+        all_persons=total if all_users else None,
+        last_used=last_used,
     )
 
 
