@@ -208,7 +208,7 @@ def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(
     local_doc = json.loads(local.stdout)
     assert local_doc["queries"]["posthog"] == 0
     assert strip_live_only(live_doc) == strip_live_only(local_doc)
-    assert len(live_doc["panels"]) == 11
+    assert len(live_doc["panels"]) == 14
 
 
 BY_SEGMENT = """title: Activation by segment
