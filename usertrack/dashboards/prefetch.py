@@ -41,6 +41,11 @@ MAX_BUNDLES = 3
 # empty, so it asks them all; they are left to the run, which sends them (each counted) only when an
 # answer is empty.
 ABOUT_EMPTY = ("posthog/event_names", "posthog/path_events")
+# An answer of more rows than this is read from PostHog's JSON into an Arrow table and kept in
+# the result cache as one (its columns' buffers: no Python value per cell pickled, which took
+# seconds of CPU at 200,000 users for answers a later command may never read); the panels are
+# given its rows, as the cache gives a caller that asked for no Arrow table.
+ARROW_OVER = 10_000
 
 
 def _key(query: Query, params: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -151,7 +156,8 @@ def _http(source: Source) -> PostHogHTTPSource | None:
 
 def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
     """Send what the rehearsal wrote down as at most MAX_BUNDLES bundles, side by side; keep
-    each answer (and put it in the result cache)."""
+    each answer (and put it in the result cache: one of more than ARROW_OVER rows as an Arrow
+    table)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from usertrack.engines.posthog.values import per_person_columns, strip_sql
@@ -174,14 +180,28 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
         loads[lightest] += weight(job)
     bundles = [b for b in bundles if b]
     progress(f"sending the panels' {len(wanted)} PostHog queries in {len(bundles)} requests")
+    def send(jobs: list[tuple[Query, dict[str, Any]]]) -> list[Result | None]:
+        return api.run_bundle(jobs, arrow_over=ARROW_OVER)
+
     with ThreadPoolExecutor(len(bundles), thread_name_prefix="usertrack-bundle") as pool:
-        answered = list(pool.map(api.run_bundle, bundles))
+        answered = list(pool.map(send, bundles))
     for jobs, results in zip(bundles, answered, strict=True):
         for (query, params), result in zip(jobs, results, strict=True):
             if result is None:
                 continue  # sent alone when a panel asks for it
-            source.answers[(*_key(query, params), ())] = result
-            source.behind.store_answer(query, params, result)
+            source.behind.store_answer(query, params, result)  # an Arrow table as one
+            source.answers[(*_key(query, params), ())] = _rows(result)
+
+
+def _rows(result: Result) -> Result:
+    """`result` with its rows as Python values (the panels asked for no Arrow table)."""
+    if result.arrow is None:
+        return result
+    from dataclasses import replace
+
+    from usertrack.engines.postgres.pg_copy import as_rows
+
+    return replace(result, rows=as_rows(result.arrow), arrow=None)
 
 
 @contextmanager
