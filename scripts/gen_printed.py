@@ -5,7 +5,7 @@ sent, printed from PostHog's parse tree, so that a first command live does not p
     uv run python scripts/gen_printed.py --check   # exit 1 when it differs
 
 Keyed by the SHA-256 of the text the live source prints (sent_texts: the file's `{filters}`
-slot filled as without --where and as in a --by-segment group),
+slot filled as without --where and as in a --by-segment group, and as a bundle holds it),
 under the printer's key (its source, the parser module's and hogql-parser's version): a text
 or printer edited since is parsed as before. tests/test_hogql_printer.py checks every entry.
 """
@@ -23,9 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 def sent_texts() -> list[str]:
     """The texts the live source prints for the shipped PostHog files: each file's `{filters}`
     slot filled as Workspace.bind fills it without --where (`true`), and with a --by-segment
-    group's filter (usertrack.analytics.by_segment), as strip_sql leaves it."""
+    group's filter (usertrack.analytics.by_segment), as strip_sql leaves it; and each as a
+    bundle of several files holds it (usertrack.engines.posthog.bundle.body)."""
     from usertrack.analytics.by_segment import _KEEP
     from usertrack.analytics.where import spliced
+    from usertrack.engines.posthog import bundle
     from usertrack.engines.posthog.values import strip_sql
     from usertrack.queries.library import load_queries
 
@@ -38,6 +40,9 @@ def sent_texts() -> list[str]:
             text = strip_sql(spliced(query.sql, where))
             if text not in texts:
                 texts.append(text)
+        part = bundle.body(query.sql)
+        if part is not None and part[0] not in texts:
+            texts.append(part[0])  # as a bundle holds it: bundle.printed
     return texts
 
 

@@ -168,6 +168,26 @@ def test_the_bundles_of_the_shipped_files_read_back_as_their_trees() -> None:
         printed = print_select(tree)
         assert bare(parse_select(printed)) == bare(tree)
         assert comments(printed) == []
+        # made without parsing from the texts printed when the package was made: the same
+        assert bundle.printed(group, 50_000) == printed
+
+
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_a_bundle_of_shipped_files_is_printed_as_its_tree_prints(size: int) -> None:
+    """bundle.printed sets each shipped file's printed text in the bundle as the printer sets
+    a subquery: the text is the one printed from the bundle's tree, one file or every one."""
+    parts: list[bundle.Part] = []
+    for query_id in SHIPPED:
+        found = bundle.part(len(parts), LIBRARY.get(query_id).sql, {})
+        if found is not None and len(parts) < size:
+            parts.append(found)
+    tree = bundle.checked(bundle.text(parts, 50_000), len(parts))
+    assert tree is not None
+    assert bundle.printed(parts, 50_000) == print_select(tree)
+    # a file changed since the package was made has no printed text: the bundle is parsed
+    sql = LIBRARY.get("posthog/weekly_visitors").sql.replace("SELECT", "SELECT 1 AS one,", 1)
+    edited = bundle.part(len(parts), sql, {})
+    assert edited is not None and bundle.printed([*parts, edited], 50_000) is None
 
 
 @pytest.mark.parametrize("text", HOSTILE)

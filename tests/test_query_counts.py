@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,3 +241,89 @@ def test_a_by_segment_panel_live_answers_as_locally(
     assert local.exit_code == 0, local.stderr
     assert strip_live_only(json.loads(report.stdout)) == strip_live_only(json.loads(local.stdout))
     assert len(json.loads(report.stdout)["panels"][0]["data"]["by_segment"]) > 1
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text PostHog's parser (hogql-parser) is given from here on, in this process."""
+    from usertrack.engines.hogql import parser, printer
+
+    real = parser.parse_select
+    parsed: list[str] = []
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(parser, "parse_select", counting)
+    printer.sent_text.cache_clear()  # parsed earlier in this process: parse again here
+    return parsed
+
+
+def test_the_weekly_dashboard_live_parses_no_shipped_text(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an empty cache, the weekly dashboard's bundles of shipped files are sent as printed
+    when the package was made (usertrack.engines.posthog.bundle.printed): PostHog's parser
+    reads nothing. A query file changed since is parsed at run time, its bundle with it, and
+    the page is the same."""
+    import shutil
+
+    from usertrack.engines.hogql import printer
+
+    fake, env = live
+    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    parsed = _count_parses(monkeypatch)
+    before = len(fake.query_texts())
+    shipped = run(argv, home=tmp_path / "shipped", **env)
+    assert shipped.exit_code == 0, shipped.stderr
+    assert parsed == []
+    sent = fake.query_texts()[before:]
+    assert any("UNION ALL" in t for t in sent)
+
+    queries = tmp_path / "queries"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "queries", queries)
+    visitors = queries / "posthog" / "weekly_visitors.sql"
+    text = visitors.read_text(encoding="utf-8")
+    assert "WHERE event IN" in text
+    visitors.write_text(text.replace("WHERE event IN", "WHERE 1 = 1 AND event IN"), "utf-8")
+    changed = run(argv, home=tmp_path / "changed", USERTRACK_QUERIES=str(queries), **env)
+    assert changed.exit_code == 0, changed.stderr
+    assert parsed and all("UNION ALL" in t or "1 = 1" in t for t in parsed)
+    assert any("1 = 1" in t and "UNION ALL" in t for t in parsed)  # its bundle, at run time
+    assert json.loads(changed.stdout)["panels"] == json.loads(shipped.stdout)["panels"]
+    printer.sent_text.cache_clear()
+
+
+def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
+    live: tuple[FakePostHog, dict[str, str]],
+    demo_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bundles' answers longer than prefetch.ARROW_OVER rows (here every one) are read into
+    Arrow tables and kept in the result cache as such, not pickled a Python value a cell; the
+    panels get their rows: the page is the local engine's, and again from the cache."""
+    import pickle
+
+    from tests.engine_compare import strip_live_only
+    from usertrack.dashboards import prefetch
+    from usertrack.engines.base import Result
+
+    monkeypatch.setattr(prefetch, "ARROW_OVER", 0)
+    fake, env = live
+    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    home = tmp_path / "home"
+    first = run(argv, home=home, **env)
+    assert first.exit_code == 0, first.stderr
+    kept = [pickle.loads(p.read_bytes()) for p in (home / "cache").glob("*.pickle")]
+    tables = [r for r in kept if isinstance(r, Result) and r.arrow is not None]
+    assert len(tables) >= 10 and all(r.rows == [] for r in tables)
+    assert any(r.arrow.num_rows > 0 for r in tables)
+    before = query_posts(fake)
+    again = run(argv, home=home, **env)
+    assert again.exit_code == 0, again.stderr
+    assert query_posts(fake) == before  # every answer from the cache
+    assert json.loads(again.stdout)["panels"] == json.loads(first.stdout)["panels"]
+    local = run(argv, home=demo_home)
+    assert local.exit_code == 0, local.stderr
+    assert strip_live_only(json.loads(first.stdout)) == strip_live_only(json.loads(local.stdout))

@@ -183,7 +183,8 @@ class PostHogHTTPSource(Paging, Insights, Source):
         not read from its text, a saved insight), and for every one when PostHog refuses the
         bundle (they are then sent alone, each counted). The bundle's text is read by PostHog's
         own parser (bundle.checked) and what is sent is printed from that tree: one parse for
-        every file of it (PostHog's parser takes up to seconds a file), not one more per file.
+        every file of it (PostHog's parser takes up to seconds a file), not one more per file;
+        none when every file is shipped as made (bundle.printed: printed when the package was).
         `asynchronous`: submitted async and polled (a dashboard's bundles); else sent as any
         query is, resubmitted async only on a 504. `arrow_over`: as `run` takes it."""
         from usertrack.engines.hogql.printer import PrintError, kept_text, print_select
@@ -214,7 +215,9 @@ class PostHogHTTPSource(Paging, Insights, Source):
             except PrintError:
                 return None
 
-        text = kept_text(bundle.text(parts, self.page_size), self.printed_folder, printed)
+        text = bundle.printed(parts, self.page_size) or kept_text(
+            bundle.text(parts, self.page_size), self.printed_folder, printed
+        )
         if text is None:
             self._note("the bundle did not parse as built: its queries are sent one by one")
             return [None] * len(jobs)

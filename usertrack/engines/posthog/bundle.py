@@ -53,6 +53,8 @@ class Part:
     values: dict[str, Any]
     columns: list[str]  # the file's own, then ORDINAL when `ordered`
     ordered: bool
+    body: str = ""  # the text before its placeholders were renamed apart (`body`)
+    prefix: str = ""  # what its placeholders' names were given in front
 
 
 def _flat(sql: str) -> list[Any] | None:
@@ -156,9 +158,10 @@ def renamed(sql: str, values: dict[str, Any], prefix: str) -> tuple[str, dict[st
     return "".join(out), {prefix + k: v for k, v in values.items()}
 
 
-def part(i: int, sql: str, values: dict[str, Any]) -> Part | None:
-    """Query file `i` of a bundle (its text stripped, its values as sent), or None when it is
-    to be sent alone."""
+def body(sql: str) -> tuple[str, list[str], bool] | None:
+    """A query file's text as a bundle holds it before its placeholders are renamed apart
+    (its rank added when it is ordered), its columns and whether it is ordered; None when it
+    is to be sent alone. scripts/gen_printed.py prints these texts when the package is made."""
     from usertrack.engines.posthog.values import top_level_order
 
     sql = strip_sql(sql)
@@ -171,8 +174,19 @@ def part(i: int, sql: str, values: dict[str, Any]) -> Part | None:
         if ranked is None:
             return None
         sql, columns = ranked, [*columns, ORDINAL]
-    sql, values = renamed(sql, values, f"{_PREFIX}{i}_")
-    return Part(sql, values, columns, ordered)
+    return sql, columns, ordered
+
+
+def part(i: int, sql: str, values: dict[str, Any]) -> Part | None:
+    """Query file `i` of a bundle (its text stripped, its values as sent), or None when it is
+    to be sent alone."""
+    found = body(sql)
+    if found is None:
+        return None
+    text, columns, ordered = found
+    prefix = f"{_PREFIX}{i}_"
+    renamed_text, values = renamed(text, values, prefix)
+    return Part(renamed_text, values, columns, ordered, text, prefix)
 
 
 def text(parts: list[Part], page: int) -> str:
@@ -216,6 +230,40 @@ def checked(query: str, n: int) -> dict[str, Any] | None:
         and all(r.get("set_operator") == "UNION ALL" for r in rest)
     )
     return tree if fits else None
+
+
+def printed(parts: list[Part], page: int) -> str | None:
+    """The bundle's text as `print_select(checked(text(parts, page)))` prints it, made without
+    parsing when every part's text is a shipped query file's, printed from PostHog's parse tree
+    when the package was made (usertrack.engines.hogql.printer.shipped_text): each printed
+    text with its placeholders renamed apart, set in the bundle as the printer sets a
+    subquery. None when a part's text is not shipped (a query file changed): the bundle is
+    then parsed. tests/test_hogql_printer.py checks both give the same text."""
+    from usertrack.engines.hogql.printer import _INDENT as INDENT
+    from usertrack.engines.hogql.printer import identifier, shipped_text
+
+    bodies = []
+    for p in parts:
+        shipped = shipped_text(p.body) if p.body else None
+        if shipped is None:
+            return None
+        bodies.append(renamed(shipped, {}, p.prefix)[0])
+    share = max(1, page // max(1, len(parts)))
+    one, two = "\n" + INDENT, "\n" + INDENT * 2
+    branches = []
+    for i, (p, sql) in enumerate(zip(parts, bodies, strict=True)):
+        fields = ", ".join(identifier(c) for c in p.columns)
+        arrays = ", ".join(
+            f"groupArray(tuple({fields})) AS {_ROWS}{j}" if j == i else f"[] AS {_ROWS}{j}"
+            for j in range(len(parts))
+        )
+        branches.append(
+            f"SELECT {i} AS {PART}, ifNull(cityHash64({identifier(p.columns[0])}), 0) % {share}"
+            f" AS {BUCKET}, {arrays}{one}FROM ({two}{sql.replace(chr(10), two)}{one}){one}"
+            f"GROUP BY {BUCKET}"
+        )
+    union = f"{one}UNION ALL{one}".join(branches)
+    return f"SELECT *\nFROM ({one}{union}\n)\nLIMIT {page}"
 
 
 def values(parts: list[Part]) -> dict[str, Any]:
