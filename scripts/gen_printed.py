@@ -38,11 +38,10 @@ def sent_texts() -> list[str]:
             continue
         for where in ((), (_KEEP,), (f"NOT {_KEEP}",)):
             text = strip_sql(spliced(query.sql, where))
-            if text not in texts:
-                texts.append(text)
-        part = bundle.body(query.sql)
-        if part is not None and part[0] not in texts:
-            texts.append(part[0])  # as a bundle holds it: bundle.printed
+            part = bundle.body(text)  # as a bundle holds it: bundle.printed
+            for made in (text, *(part[:1] if part else ())):
+                if made not in texts:
+                    texts.append(made)
     return texts
 
 
