@@ -42,6 +42,7 @@ BUCKET = "usertrack_bucket"
 ORDINAL = "usertrack_n"  # an ordered file's rank, added as its last column
 _ROWS = "usertrack_rows_"
 _PREFIX = "usertrack_p"
+_INDENT = "    "  # a level of nesting, as the printer sets one (printed)
 _CLAUSE = ("LIMIT", "SETTINGS", "OFFSET", "UNION", "INTERSECT", "EXCEPT")
 
 
@@ -239,7 +240,6 @@ def printed(parts: list[Part], page: int) -> str | None:
     text with its placeholders renamed apart, set in the bundle as the printer sets a
     subquery. None when a part's text is not shipped (a query file changed): the bundle is
     then parsed. tests/test_hogql_printer.py checks both give the same text."""
-    from usertrack.engines.hogql.printer import _INDENT as INDENT
     from usertrack.engines.hogql.printer import identifier, shipped_text
 
     bodies = []
@@ -249,7 +249,7 @@ def printed(parts: list[Part], page: int) -> str | None:
             return None
         bodies.append(renamed(shipped, {}, p.prefix)[0])
     share = max(1, page // max(1, len(parts)))
-    one, two = "\n" + INDENT, "\n" + INDENT * 2
+    one, two = "\n" + _INDENT, "\n" + _INDENT * 2
     branches = []
     for i, (p, sql) in enumerate(zip(parts, bodies, strict=True)):
         fields = ", ".join(identifier(c) for c in p.columns)
