@@ -180,6 +180,7 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
         loads[lightest] += weight(job)
     bundles = [b for b in bundles if b]
     progress(f"sending the panels' {len(wanted)} PostHog queries in {len(bundles)} requests")
+
     def send(jobs: list[tuple[Query, dict[str, Any]]]) -> list[Result | None]:
         return api.run_bundle(jobs, arrow_over=ARROW_OVER)
 
