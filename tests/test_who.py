@@ -386,3 +386,21 @@ def test_who_builds_only_the_profile_columns_it_names() -> None:
     assert holds_for_unknown(con, trial, "subscription_status IS NULL", when, {})
     assert holds_for_unknown(con, runs, "run_count IS NULL", when, {})
     assert not holds_for_unknown(con, runs, "run_count < 5", when, {})
+
+
+KEPT = {
+    "--who": "usertrack: --who kept 1 person, those of 1 of the profile's 3 users",
+    "--segment": "usertrack: --segment trial kept 1 of 3 persons with an app account",
+}
+
+
+@pytest.mark.parametrize("option", [["--who", TRIAL], ["--segment", "trial"]])
+def test_who_and_segment_say_how_many_persons_they_kept(
+    option: list[str], env: dict[str, str]
+) -> None:
+    """One stderr line: the persons kept (pb's alone), of how many."""
+    from tests.analytics_helpers import run_ok
+
+    result = run_ok("funnel", [*SEGMENTED["funnel"], *option, "-f", "json"], as_of=AS_OF, **env)
+    said = [line for line in result.stderr.splitlines() if " kept " in line]
+    assert said == [KEPT[option[0]]], result.stderr

@@ -34,7 +34,7 @@ import functools
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -99,6 +99,9 @@ class PersonSegments:
     groups: tuple[str, ...]
     numbers: GroupNumbers
     source: str  # "snapshot" (the history's) or "computed"
+    # A --who run's users: those it selects and all the profile's (it lists only the persons
+    # of the selected ones); None: the listed persons are every app account's.
+    users: tuple[int, int] | None = None
 
     @classmethod
     def listed(
@@ -157,6 +160,16 @@ class PersonSegments:
 
         counts = call_function("value_counts", [self.numbers.numbers]).to_pylist()
         return {c["values"]: c["counts"] for c in counts}
+
+    def kept(self, option: str, group: str) -> str:
+        """The line saying how many persons a run kept to `group` keeps, of how many."""
+        count = self.listed_count(group)
+        if self.users is None:
+            return f"{option} kept {count:,} of {len(self.numbers):,} persons with an app account"
+        chosen, users = self.users
+        persons = "person" if count == 1 else "persons"
+        of = f"those of {chosen:,} of the profile's {users:,} users"
+        return f"{option} kept {count:,} {persons}, {of}"
 
     @property
     def rest(self) -> int:
@@ -286,7 +299,8 @@ def person_segments(
         numbers = numbered_persons(table, snapshot.primary, known, groups)
         if kept is not None and accounts is None and (snapshot.source == "snapshot" or fresh):
             _keep_numbers(ws, kept[0], numbers)
-        return PersonSegments(as_of, groups, numbers, snapshot.source)
+        users = _users(snapshot) if ws.scope.narrow_to else None
+        return PersonSegments(as_of, groups, numbers, snapshot.source, users)
     # a row of '' can count: the events' rows, which have it
     rows = persons_query(ws, as_of, answer)
     persons: dict[str, list[str]] = {}
@@ -294,7 +308,13 @@ def person_segments(
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
-    return PersonSegments.listed(as_of, groups, persons, snapshot.source)
+    found = PersonSegments.listed(as_of, groups, persons, snapshot.source)
+    return replace(found, users=_users(snapshot)) if ws.scope.narrow_to else found
+
+
+def _users(snapshot: Any) -> tuple[int, int]:
+    """A --who classification's users: those in its one segment, and all it classified."""
+    return sum(1 for g in snapshot.primary.values() if g), snapshot.users
 
 
 # What a kept numbering of the store's persons is of (usertrack.engines.local.storecache's `what`).
@@ -421,6 +441,8 @@ class Segmented:
     names: dict[str, str] = field(default_factory=dict)
     # `--who EXPR`: kept to the people of the profile for whom EXPR holds (`segment` is WHO).
     who: str | None = None
+    # For stderr: how many persons the run kept, of how many (PersonSegments.kept).
+    kept: str | None = None
 
     def name(self, group: str) -> str:
         """The group as people read it: the segment's name ('no segment' as it is)."""
@@ -463,7 +485,9 @@ def run(
         facts = None if local else PersonFacts(mapping.person_rows(group), {})
         scope = ws.scope.but(persons=mapping.persons(group, local), facts=facts)
         with list_too_long(mapping, group):
-            return Segmented(analyse(ws.scoped(scope)), segment=group, names=_names(ws))
+            answer = analyse(ws.scoped(scope))
+        return Segmented(answer, segment=group, names=_names(ws),
+                         kept=mapping.kept(f"--segment {group}", group))  # fmt: skip
     return _by_segment(ws, as_of, analyse, local, progress, save)
 
 

@@ -89,7 +89,8 @@ def run_who(
     facts = PersonFacts(mapping.person_rows(WHO), {}) if not local and lists else None
     scope = narrowed.but(persons=mapping.persons(WHO, local), facts=facts)
     with list_too_long(mapping, WHO):
-        return Segmented(analyse(who_ws.scoped(scope)), segment=WHO, who=who)
+        answer = analyse(who_ws.scoped(scope))
+    return Segmented(answer, segment=WHO, who=who, kept=mapping.kept("--who", WHO))
 
 
 def who_columns(ws: Workspace, who: str) -> tuple[str, ...]:
