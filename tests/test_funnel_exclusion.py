@@ -115,6 +115,7 @@ def test_exclusions_as_posthog_counts_them_locally_and_live(export: Path, tmp_pa
     local = run_json("funnel", args, as_of=AS_OF, USERTRACK_EVENTS=str(export))
     # entered: q2, q3, q4 (q1 is left out); step 2: the same; converted: q2 and q3
     assert persons(local) == [3, 3, 2]
+    assert local["excluded"] == 1  # q1
     dropped = run_json("funnel", [*args, "--persons", "3:dropped"], as_of=AS_OF,
                        USERTRACK_EVENTS=str(export))  # fmt: skip
     assert "q4@x.io" in str(dropped) and "q1@x.io" not in str(dropped)
@@ -122,6 +123,20 @@ def test_exclusions_as_posthog_counts_them_locally_and_live(export: Path, tmp_pa
         live_env.pop("USERTRACK_EVENTS", None)
         live = run_json("funnel", args, as_of=AS_OF, **live_env)
     assert strip_live_only([live]) == strip_live_only([local])
+
+
+def test_exclude_says_how_many_persons_it_left_out(export: Path, tmp_path: Path) -> None:
+    """One stderr line, locally and live: q1 alone did x between steps 1 and 3 and is left out."""
+    from tests.analytics_helpers import run_ok
+
+    said = "usertrack: --exclude left out 1 person who did x between steps 1 and 3"
+    args = [*STEPS, *RANGE, "--exclude", "x", "-f", "json"]
+    local = run_ok("funnel", args, as_of=AS_OF, USERTRACK_EVENTS=str(export))
+    assert said in local.stderr.splitlines(), local.stderr
+    with live_posthog(export, tmp_path) as (_fake, live_env):
+        live_env.pop("USERTRACK_EVENTS", None)
+        live = run_ok("funnel", args, as_of=AS_OF, **live_env)
+    assert said in live.stderr.splitlines(), live.stderr
 
 
 @pytest.mark.parametrize("seed", range(6))

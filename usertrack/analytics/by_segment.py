@@ -444,6 +444,11 @@ class Segmented:
     # For stderr: how many persons the run kept, of how many (PersonSegments.kept).
     kept: str | None = None
 
+    @property
+    def said(self) -> tuple[str, ...]:
+        """For stderr, not warnings: the persons kept, then what the answer itself says."""
+        return (*([self.kept] if self.kept else []), *getattr(self.overall, "said", ()))
+
     def name(self, group: str) -> str:
         """The group as people read it: the segment's name ('no segment' as it is)."""
         return self.names.get(group, group)

@@ -46,9 +46,8 @@ from usertrack.cli.output import (
     chart_format,
     choose_format,
     emit,
-    info,
     probe_out,
-    safe,
+    said,
     warn,
     write_chart,
 )
@@ -137,9 +136,7 @@ def _answer(name: str, options: dict[str, Any]) -> None:
         answer = run(ws, moment, progress)
     for note in answer.notes:
         warn(note)
-    kept = getattr(answer.result, "kept", None)  # --who, --segment: persons kept, of how many
-    if isinstance(kept, str):
-        info(f"usertrack: {safe(kept)}")
+    said(getattr(answer.result, "said", ()))  # the persons --who, --segment, --exclude kept
     if chosen == "table":
         answer.draw(answer_console())
     elif chosen in CHARTS:

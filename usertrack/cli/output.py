@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,12 @@ def info(message: str) -> None:
     """A progress-like line on stderr that --quiet hides."""
     if not _quiet:
         typer.echo(message, err=True)
+
+
+def said(lines: Iterable[str]) -> None:
+    """Lines on stderr that --quiet hides, each `usertrack: LINE`: what an option kept."""
+    for line in lines:
+        info(f"usertrack: {safe(line)}")
 
 
 def warn(message: str) -> None:

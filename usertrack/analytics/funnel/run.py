@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from usertrack.analytics.common import (
     DateRange,
     change,
-    facts_bound,
     facts_connection,
     load_facts,
     period_start,
@@ -26,6 +25,7 @@ from usertrack.analytics.common import (
 )
 from usertrack.analytics.funnel import breakdown as breakdowns
 from usertrack.analytics.funnel.first_time import first_steps, keep_first_times
+from usertrack.analytics.funnel.kept import QUERY, excluded_line, kept_progress, progress_key
 from usertrack.analytics.funnel.order import (
     EXCLUDED,
     OTHER,
@@ -80,7 +80,6 @@ DEFAULT_STEPS = (
     "onboarding_completed",
 )
 DEFAULT_WINDOW = timedelta(days=14)
-QUERY = "posthog/funnel_events"
 
 
 @dataclass
@@ -130,6 +129,8 @@ class Funnel:
     trend: list[TrendPoint] = field(default_factory=list)
     trend_steps: tuple[int, int] = (1, 2)  # --trend: entered at the first, converted at the second
     by_account: bool = False  # --by-account: each step counts accounts, not persons
+    excluded: int | None = None  # --exclude: the persons its exclusion steps left out
+    said: tuple[str, ...] = ()  # for stderr, not warnings: what --exclude left out
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
         """Each step with the previous period's, the change of its persons (percent) and of
@@ -168,6 +169,8 @@ class Funnel:
         }
         if self.by_account:
             doc["counted"] = "accounts"  # each step's count is under `accounts`
+        if self.excluded is not None:
+            doc["excluded"] = self.excluded  # persons left out by the exclusion steps
         if self.previous is not None:
             for out, (_, before, persons, points) in zip(
                 doc["steps"], self.compared(), strict=True
@@ -334,6 +337,7 @@ def _progress_table(
         rest = f"(FROM {rest} WHERE {kept})"
     rows = con.execute(f"SELECT person_id, t, rank FROM {rest} ORDER BY person_id, t, rank")
     persons: list[str] = []
+    left_out: list[str] = []  # the persons an exclusion step left out of the funnel
     furthest: list[int] = []
     times: list[list[int | None]] = [[] for _ in range(n)]
     spans = [(first, last) for _, first, last in shape.exclusions]
@@ -356,6 +360,8 @@ def _progress_table(
         elif trend is not None:
             found_in = person_periods(timeline, trend, starts, progress_of)
             periods += [(person, at, most) for at, most in found_in]
+        if reached is None and any(rank >= 0 for _, rank in timeline):
+            left_out.append(person)
         if not reached:
             continue
         persons.append(person)
@@ -381,6 +387,8 @@ def _progress_table(
         con.execute("DROP TABLE _fast_progress")
         con.execute("DROP TABLE _fast")
     con.unregister("_progress_in")
+    left = "SELECT unnest($p::VARCHAR[]) AS person_id"  # `excluded`: those left_out
+    con.execute(f"CREATE OR REPLACE TEMP TABLE excluded AS {left}", {"p": left_out})
     con.execute("DROP TABLE _step_events; DROP TABLE IF EXISTS _strict_events")
 
 
@@ -516,7 +524,7 @@ def load_progress(
         "every": 1 if shape.order == "strict" else 0,
         "emails": 1 if emails or by_account else 0,
     }
-    key = None if trend else _progress_key(ws, steps, as_of, window, schema, params, shape)
+    key = None if trend else progress_key(ws, steps, as_of, window, schema, params, shape)
     plain = in_place and key is None and shape == PLAIN and not (by or emails or by_account)
     plain = plain and not first_steps(steps)  # keep_first_times edits the facts
     placed = facts_in_place(ws, QUERY, as_of, params) if plain else None
@@ -529,7 +537,7 @@ def load_progress(
     if whole is not None and by is None:
         # A group's run of --by-segment: its persons' rows of everyone's progress, which is
         # all _steps_from reads (the facts only make the --by breakdown's first touches).
-        _kept_progress(con, ws, whole)
+        kept_progress(con, ws, whole)
         return con
     if progress:
         progress("fetching funnel events")
@@ -537,7 +545,7 @@ def load_progress(
     if placed is None and not (lean and strict_facts(con, ws, QUERY, as_of, schema, params)):
         load_facts(con, ws, QUERY, as_of, "facts", schema, **params)
     if whole is not None:
-        _kept_progress(con, ws, whole)
+        kept_progress(con, ws, whole)
         return con
     keep_first_times(con, ws, steps, as_of, span, params["by"])
     if progress:
@@ -547,41 +555,10 @@ def load_progress(
     else:
         _progress_table(con, steps, window, shape, trend)
     if key is not None and ws.scope.facts_cache is not None:
-        ws.scope.facts_cache[key] = con.sql("SELECT * FROM progress").to_arrow_table()
+        ws.scope.facts_cache[key] = tuple(
+            con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in ("progress", "excluded")
+        )
     return con
-
-
-def _progress_key(
-    ws: Workspace,
-    steps: list[str],
-    as_of: datetime,
-    window: timedelta,
-    schema: dict[str, Any],
-    params: dict[str, Any],
-    shape: Shape = PLAIN,
-) -> tuple[Any, ...] | None:
-    """Where a --by-segment run keeps everyone's `progress` table (`scope.facts_cache`), when the
-    funnel's facts run once over everyone and each group keeps its persons' rows of them
-    (usertrack.analytics.by_segment): a person's progress is worked out from their own events
-    alone, so a group's is its persons' rows of everyone's, worked out once. None otherwise."""
-    if ws.scope.person_rows is None or ws.scope.facts_cache is None:
-        return None
-    query, values, keep = facts_bound(ws, QUERY, as_of, schema, **params)
-    if keep is None:  # a facts query without the {filters} slot: it runs per group
-        return None
-    values_key = repr(sorted(values.items()))
-    return ("funnel progress", query.sql, values_key, tuple(steps), window, shape)
-
-
-def _kept_progress(con: duckdb.DuckDBPyConnection, ws: Workspace, whole: Any) -> None:
-    """`progress`: the rows of the group's persons (`scope.person_rows`) of everyone's."""
-    from usertrack.engines.base import Result
-
-    assert ws.scope.person_rows is not None
-    kept = ws.scope.person_rows.kept(Result(columns=list(whole.column_names), rows=[], arrow=whole))
-    con.register("_progress_in", kept.arrow)
-    con.execute("CREATE TABLE progress AS SELECT * FROM _progress_in")
-    con.unregister("_progress_in")
 
 
 def funnel(
@@ -676,6 +653,9 @@ def _funnel(
         if members is not None:
             notes = account_progress(con, ws, as_of, progress, members)
         result = Funnel(as_of=as_of, range=span, window=window, steps=_steps_from(con, chosen))
+        if shape.exclusions:
+            (result.excluded,) = con.execute("SELECT count(*) FROM excluded").fetchone() or (0,)
+            result.said = (excluded_line(result.excluded, shape.exclusions),)
         result.by_account = by_account
         if more.time_to_convert:
             result.time_to_convert = time_to_convert(con, more.steps(len(chosen)), more.bins)
