@@ -66,8 +66,13 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
     "posthog/trends_actor_counts": [
         {"event": "$pageview"},
         {"event": "run_started", "by": "template_name", "values": ["a"], "interval": "week"},
+        {"event": "$pageview", "by": "email", "by_of": "person", "values": ["tab@edge.io"]},
     ],
-    "posthog/trends_breakdown": [{"event": "run_started", "by": "template_name"}],
+    # and broken down by the person's email (PostHog's person breakdown)
+    "posthog/trends_breakdown": [
+        {"event": "run_started", "by": "template_name"},
+        {"event": "run_started", "by": "email", "by_of": "person"},
+    ],
     # the per-user files kept to a cell's people (`--persons`: usertrack.segments.some)
     **{
         f"posthog/{name}": [
@@ -80,6 +85,7 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         {"event": "run_started"},
         {"event": "run_started", "quantiles": 1},
         {"event": "run_started", "by": "template_name", "quantiles": 1},
+        {"event": "run_started", "by": "email", "by_of": "person"},
     ],
 }
 

@@ -160,6 +160,31 @@ def test_breakdown_keeps_the_top_values_and_the_rest_as_other(export: Path) -> N
     assert data(doc) == {f"{PV}/Edge": [0, 1, 1], f"{PV}/other": [2, 2, 2]}
 
 
+def test_breakdown_by_a_person_property(export: Path) -> None:
+    """`--by person.properties.email` breaks down by the person's email as each event carries
+    it (PostHog's person breakdown), not by an event property of that literal name: in the
+    ranking, the counts, the person maths and the count-per-actor maths."""
+    env = {"USERTRACK_EVENTS": str(export)}
+    by = ["--by", "person.properties.email"]
+    # Events per person: p1 4, p3 3, p2 2, p5 1: the top 2 are p1 and p3.
+    doc = cli_json([PV, *by, "--top", "2", *ARGS], **env)
+    assert data(doc) == {
+        f"{PV}/p1@example.com": [2, 0, 2],
+        f"{PV}/p3@example.com": [0, 3, 0],
+        f"{PV}/other": [1, 1, 1],
+    }
+    # dau: one person each, the tie to the first value; other is p2 (06-01, 06-02), p3, p5
+    doc = cli_json([PV, "-m", "dau", *by, "--top", "1", *ARGS], **env)
+    assert data(doc) == {f"{PV}/p1@example.com": [1, 0, 1], f"{PV}/other": [1, 2, 1]}
+    doc = cli_json([PV, "-m", "max_count_per_actor", *by, "--top", "1", *ARGS], **env)
+    assert data(doc)[f"{PV}/p1@example.com"] == [2, 0, 2]
+    doc = cli_json([PV, "-m", "sum:load_ms", *by, *ARGS], **env)
+    assert data(doc)[f"{PV}/p1@example.com"] == [400, 0, 200]
+    # A person property no person has: one '' series, and no warning about event properties
+    result = run(["trends", PV, "--by", "person.properties.plan", *ARGS, "--as-of", AS_OF], **env)
+    assert result.exit_code == 0 and "no property of these events" not in result.stderr
+
+
 def test_property_maths(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
 
@@ -237,6 +262,7 @@ def test_typos_in_event_or_by_give_a_warning_with_the_closest_name(export: Path)
         (["signup", " "], "EVENT: an empty event name"),  # was a warning, then zeros
         (["--math", "unique_session", "--by-segment"], "--math unique_session and --by-segment"),
         (["--math", "avg_count_per_actor:x"], "--math 'avg_count_per_actor:x'"),
+        (["--by", "person.properties."], "--by 'person.properties.' names no person property"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
@@ -377,9 +403,9 @@ def test_without_a_property_the_counts_read_no_property(tmp_path: Path) -> None:
             at_sum = result.columns.index("sum")
             return sorted(float(row[at_sum]) for row in result.rows)
 
-        counts = {"interval": "day", "by": "", "values": [], "sessions": 0}
+        counts = {"interval": "day", "by": "", "by_of": "event", "values": [], "sessions": 0}
         assert set(sums("posthog/trends_counts", "", **counts)) == {0.0}
-        assert set(sums("posthog/trends_breakdown", "", by="$browser")) == {0.0}
+        assert set(sums("posthog/trends_breakdown", "", by="$browser", by_of="event")) == {0.0}
         # 06-01: 100, 300, 50, k's two 5s; 06-02: 40, 60 (p2's "12" is a text); 06-03: 200, 10
         assert sums("posthog/trends_counts", "load_ms", **counts) == [100.0, 210.0, 460.0]
     finally:

@@ -8,6 +8,7 @@
 -- param event:
 -- param interval: day
 -- param by:
+-- param by_of: event
 -- param values: <list>
 --
 -- PostHog's count-per-actor maths (posthog/hogql_queries/insights/trends/
@@ -23,6 +24,8 @@
 -- pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- With {by_of} = 'person', {by} names a person property, read as the event carries it
+-- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
     point,
     breakdown,
@@ -47,8 +50,8 @@ FROM (
                     if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
                         toStartOfDay(toStartOfMonth(timestamp))))) AS point,
             if({by} = '', '',
-                if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
-                    coalesce(JSONExtractString(properties, {by}), ''),
+                if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
+                    coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
                     '$$_posthog_breakdown_other_$$')) AS breakdown,
             person_id AS actor
         FROM events

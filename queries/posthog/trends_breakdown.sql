@@ -7,6 +7,7 @@
 -- param until: <moment>
 -- param event:
 -- param by:
+-- param by_of: event
 -- param property:
 --
 -- `usertrack trends EVENT --by PROPERTY` keeps the values that rank highest by the series' own
@@ -18,6 +19,8 @@
 -- property aggregates are then 0. No LIMIT: usertrack pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- With {by_of} = 'person', {by} names a person property, read as the event carries it
+-- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
     value,
     count() AS total,
@@ -30,7 +33,7 @@ SELECT
     ifNull(quantile(0.9)(number), 0) AS p90
 FROM (
     SELECT
-        coalesce(JSONExtractString(properties, {by}), '') AS value,
+        coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '') AS value,
         person_id,
         if({property} = '', NULL,
             if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number

@@ -8,6 +8,7 @@
 -- param event:
 -- param interval: day
 -- param by:
+-- param by_of: event
 -- param property:
 -- param quantiles: 0
 --
@@ -26,6 +27,8 @@
 -- usertrack pages every result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- With {by_of} = 'person', {by} names a person property, read as the event carries it
+-- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
     t.person_id AS person_id,
     groupArray(t.value) AS value,
@@ -50,7 +53,7 @@ FROM (
     FROM (
         SELECT
             toString(person_id) AS person_id,
-            if({by} = '', '', coalesce(JSONExtractString(properties, {by}), '')) AS value,
+            if({by} = '', '', coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')) AS value,
             if({interval} = 'hour', toStartOfHour(timestamp),
                 if({interval} = 'day', toStartOfDay(timestamp),
                     if({interval} = 'week', toStartOfDay(toMonday(timestamp)),

@@ -8,6 +8,7 @@
 -- param event:
 -- param interval: day
 -- param by:
+-- param by_of: event
 -- param values: <list>
 -- param active: 0
 --
@@ -23,6 +24,8 @@
 -- result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- With {by_of} = 'person', {by} names a person property, read as the event carries it
+-- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
     e.person_id AS person_id,
     e.breakdown AS breakdown,
@@ -36,8 +39,8 @@ FROM (
                     if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
                         toStartOfDay(toStartOfMonth(timestamp)))))) AS point,
         if({by} = '', '',
-            if(has({values}, coalesce(JSONExtractString(properties, {by}), '')),
-                coalesce(JSONExtractString(properties, {by}), ''),
+            if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
+                coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
                 '$$_posthog_breakdown_other_$$')) AS breakdown
     FROM events
     WHERE event = {event}

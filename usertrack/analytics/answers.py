@@ -444,6 +444,8 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
         if len(by) > 1:
             raise UsageError(f"--by: trends break down by one property, not {len(by)}")
         by = by[0] if by else None
+    if by is not None:
+        trends_mod.breakdown_of(by)  # an empty --by, or person.properties. without a name
     where = _where(o)
     who = _who(o)
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative", "formula")

@@ -25,6 +25,7 @@ from usertrack.analytics.common import (
     next_period,
     period_start,
 )
+from usertrack.analytics.retention.options import breakdown_of
 from usertrack.analytics.trends import ranges
 from usertrack.analytics.trends.maths import (
     ACTOR_MATHS,
@@ -322,8 +323,9 @@ class _Ask:
     def bounds(self, **more: Any) -> dict[str, Any]:
         """The facts queries' range, event and breakdown values, and `more`."""
         span = self.span
-        return {"since": span.start, "until": span.end, "event": self.event, "by": self.by or "",
-                **more}  # fmt: skip
+        name, person = breakdown_of(self.by) if self.by is not None else ("", False)
+        return {"since": span.start, "until": span.end, "event": self.event, "by": name,
+                "by_of": "person" if person else "event", **more}  # fmt: skip
 
 
 def _event(
@@ -742,7 +744,8 @@ def _unknown_names(ws: Workspace, span: DateRange, result: Trends) -> tuple[str,
             keys = property_keys(ws, span.end, span.start, happened)
             notes += unknown({"-m": result.math.property}, keys, "property of these events")
     present = [e for e in result.events if e not in empty]
-    if result.by is not None and present and {s.breakdown for s in result.series} <= {""}:
+    by = result.by if result.by is not None and not breakdown_of(result.by)[1] else None
+    if by is not None and present and {s.breakdown for s in result.series} <= {""}:  # an event's
         keys = property_keys(ws, span.end, span.start, present)
-        notes += unknown({"--by": result.by}, keys, "property of these events")
+        notes += unknown({"--by": by}, keys, "property of these events")
     return notes
