@@ -758,3 +758,24 @@ def test_count_per_actor_persons(engine: Engine) -> None:
                             "avg_count_per_actor", "--persons", "2020-01-05"],
                  as_of="2020-01-08")  # fmt: skip
     assert sorted(p["person_id"] for p in doc["persons"]) == ["t36-blabla", "t36-tintin"]
+
+
+LAST_14_DAYS = ["--since", "2019-12-21", "--until", "2020-01-04T13:01:01"]
+EVENTS_T37 = CASES.add("t37", multiple_people())
+
+
+def test_breakdown_by_person_property(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_breakdown_by_person_property (PostHog commit a073ad8b):
+    `breakdown: name, breakdown_type: person` is `--by person.properties.name`: the person's
+    `name` (person1 to person3; person4 watches after the range), not the events' own `name`
+    ("1" to "4"): 1, 3 and 3 events. And test_breakdown_by_person_property_pie's dau over the
+    whole range (its aggregated_value; usertrack's --cumulative dau ends on it): one person
+    each."""
+    e = EVENTS_T37
+    args = [e("watched movie"), *LAST_14_DAYS, "--by", "person.properties.name"]
+    doc = engine("trends", args, as_of="2020-01-04T13:01:01")
+    totals = {s["breakdown"]: s["total"] for s in doc["series"]}
+    assert totals == {"person1": 1, "person2": 3, "person3": 3}
+    doc = engine("trends", [*args, "--math", "dau", "--cumulative"], as_of="2020-01-04T13:01:01")
+    assert {s["breakdown"]: s["data"][-1] for s in doc["series"]} == {
+        "person1": 1, "person2": 1, "person3": 1}  # fmt: skip
