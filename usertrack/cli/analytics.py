@@ -519,7 +519,7 @@ def trends(
         list[str] | None,
         typer.Option(
             "--by",
-            help="Break down by this event property: the top values, the rest as other (one --by).",
+            help="Break down by event property or person.properties.NAME: top values and other.",
             metavar=PROPERTY,
         ),
     ] = None,
