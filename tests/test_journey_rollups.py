@@ -111,7 +111,8 @@ AS_OF = datetime(2026, 3, 8, 13, 3)
 
 
 def _values(since: datetime, until: datetime, as_of: datetime = AS_OF) -> dict[str, Any]:
-    params = {"since": since, "until": until, "as_of": as_of, "exclude_pattern": EXCLUDE}
+    params = {"since": since, "until": until, "as_of": as_of, "exclude_pattern": EXCLUDE,
+              "pageviews": 1, "screens": 0, "custom_events": 1}  # fmt: skip
     return {k: wire_value(v) for k, v in params.items()}
 
 
@@ -119,6 +120,7 @@ def _on_events(local: LocalPostHogSource, query: Query, values: dict[str, Any]) 
     """The session facts the events give, a row per session or lone event, as the analysis
     types them."""
     sql = local.translation(query.sql).sql
+    values = {k: v for k, v in values.items() if k in {p.name for p in query.params}}
     cur = local._connection().cursor()
     try:
         cur.execute(f"CREATE TEMP TABLE raw AS {sql}", values)

@@ -64,6 +64,14 @@ PER_USER_SQL = (
 )
 
 
+EMPTY_HERE = (
+    "posthog/account_groups",
+    "posthog/plan_groups",
+    "posthog/feature_last_used",
+    "posthog/js_errors",
+)
+
+
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1,000 people with one or two pageviews each."""
@@ -905,8 +913,10 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
                     query.id
                 )
                 # an events export brings no PostHog groups (the demo's store has them:
-                # tests/test_engines_agree.py compares account_groups' rows there)
-                assert want.rows or query.id == "posthog/account_groups", query.id
+                # tests/test_engines_agree.py compares account_groups' rows there), and the
+                # hand-made events have no feature_used and no $exception (test_features.py and
+                # test_user_lists.py read those files' rows; groups: test_tracking_plan_extras.py)
+                assert want.rows or query.id in EMPTY_HERE, query.id
                 if page_size == 2 and len(want.rows) >= 2:
                     # paged, or packed: every row in at most 2 buckets
                     assert got.meta["pages"] > 1 or got.meta["paging"] == "packed", query.id

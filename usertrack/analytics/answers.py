@@ -288,6 +288,10 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     if periods is not None and since is not None:
         raise UsageError("--periods and --since both set the first cohort; give one of them")
     by = o.get("by")
+    if isinstance(by, (list, tuple)):  # repeatable for funnels (a panel's: a tuple)
+        if len(by) > 1:
+            raise UsageError(f"--by: retention breaks down by one property, not {len(by)}")
+        by = by[0] if by else None
     if by is not None:
         meaning.breakdown_of(by)
         for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
@@ -440,7 +444,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     if o.get("persons") is not None and maths:
         raise UsageError("--persons and an EVENT@MATH do not go together: give -m instead")
     by = o["by"]
-    if isinstance(by, list):  # --by is repeatable for funnels; trends break down by one
+    if isinstance(by, (list, tuple)):  # repeatable for funnels (a panel's: a tuple)
         if len(by) > 1:
             raise UsageError(f"--by: trends break down by one property, not {len(by)}")
         by = by[0] if by else None
