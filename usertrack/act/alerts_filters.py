@@ -54,7 +54,7 @@ class PeopleFilter:
                 return False
         return True
 
-    def words(self) -> str:
+    def described(self) -> str:
         parts = []
         if self.plans:
             parts.append("plan " + " or ".join(self.plans))

@@ -338,7 +338,7 @@ def _show_filtered(run: Any, people: PeopleFilter, chosen: str, out: Path | None
 
     gone = narrow(run, people)
     if people:
-        info(f"usertrack: only {people.words()}: left out {counted(gone, 'alert')}")
+        info(f"usertrack: only {people.described()}: left out {counted(gone, 'alert')}")
     since = baseline_words(run)
     if since:  # in every format: what "entered a segment" is measured from
         info(f"usertrack: segment triggers: {since}")
@@ -354,7 +354,7 @@ def _show_active(
     found = active_people(run, people)
     if people:
         gone = len(run.active) - len(found)
-        info(f"usertrack: only {people.words()}: left out {counted(gone, 'person', 'persons')}")
+        info(f"usertrack: only {people.described()}: left out {counted(gone, 'person', 'persons')}")
     if chosen == "table":
         render_active(answer_console(), run, found, lookback)
     elif chosen == "json":
