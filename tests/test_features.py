@@ -84,15 +84,19 @@ events:
 # feature_used without a feature).
 EXPECTED = [
     {"feature": "search", "category": "Find", "uses": 9, "persons": 1, "adoption": 20.0,
-     "avg_time_spent": 40.0, "previous_uses": 10, "trend": "down"},  # (0 + 10 + ... + 80) / 9
+     "avg_time_spent": 40.0, "retention": 0.0, "previous_uses": 10,
+     "trend": "down"},  # (0 + 10 + ... + 80) / 9; p3 searched before, not now
     {"feature": "export", "category": "Share", "uses": 4, "persons": 2, "adoption": 40.0,
-     "avg_time_spent": 45.0, "previous_uses": 1, "trend": "up"},  # (30 + 60) / 2
+     "avg_time_spent": 45.0, "retention": 100.0, "previous_uses": 1,
+     "trend": "up"},  # (30 + 60) / 2; p1 exported before and again now
     {"feature": "share", "category": "Share", "uses": 1, "persons": 1, "adoption": 20.0,
-     "avg_time_spent": 8.5, "previous_uses": 1, "trend": "flat"},  # the use after the split
+     "avg_time_spent": 8.5, "retention": 100.0, "previous_uses": 1,
+     "trend": "flat"},  # the use after the split; p3's use on the split is the first period's
     {"feature": "", "category": None, "uses": 1, "persons": 1, "adoption": 20.0,
-     "avg_time_spent": None, "previous_uses": 0, "trend": "up"},  # no use carries one
+     "avg_time_spent": None, "retention": None, "previous_uses": 0,
+     "trend": "up"},  # no use carries one; nobody used it before: no retention
     {"feature": "old", "category": "Find", "uses": 0, "persons": 0, "adoption": 0.0,
-     "avg_time_spent": None, "previous_uses": 2, "trend": "down"},
+     "avg_time_spent": None, "retention": 0.0, "previous_uses": 2, "trend": "down"},
 ]  # fmt: skip
 # The planned features not used in the period, in the plan's order: old (used twice in the
 # previous period only) and webhooks (never).
@@ -140,9 +144,10 @@ def test_event_names_instead(export: Path) -> None:
     doc = cli_json([*ARGS, "--event"], USERTRACK_EVENTS=str(export))
     assert doc["features"] == [
         {"feature": "feature_used", "uses": 15, "persons": 4, "adoption": 80.0,
-         "avg_time_spent": 38.2, "previous_uses": 14, "trend": "flat"},
+         "avg_time_spent": 38.2, "retention": 100.0, "previous_uses": 14,
+         "trend": "flat"},  # p1 and p3 used it before, and again now
         {"feature": "$pageview", "uses": 1, "persons": 1, "adoption": 20.0,
-         "avg_time_spent": None, "previous_uses": 0, "trend": "up"},
+         "avg_time_spent": None, "retention": None, "previous_uses": 0, "trend": "up"},
     ]  # fmt: skip
 
 
@@ -162,15 +167,19 @@ def test_table_md_and_csv(export: Path) -> None:
     assert table.exit_code == 0, table.stderr
     assert "search" in table.stdout and "(none)" in table.stdout and "down" in table.stdout
     md = run(["features", *ARGS, "--as-of", AS_OF, "-f", "md"], **env).stdout
-    assert "| export | Share | 4 | 2 | 40.0% | 45s | 1 | up |" in md
+    assert "| export | Share | 4 | 2 | 40.0% | 100.0% | 45s | 1 | up |" in md
+    assert "| \\(none\\) | - | 1 | 1 | 20.0% | - | - | 0 | up |" in md  # no retention
     assert "Not used in the period: old \\(Find\\), webhooks." in md
     assert "webhooks" in table.stdout  # the table's caption names it too
     lines = run(["features", *ARGS, "--as-of", AS_OF, "-f", "csv"], **env).stdout.splitlines()
-    assert lines[0] == "feature,uses,persons,adoption,avg_time_spent,previous_uses,trend,category"
-    assert lines[1] == "search,9,1,20.0,40.0,10,down,Find"
-    assert lines[-1] == "webhooks,0,0,,,0,flat,"  # planned, never used
+    assert lines[0] == (
+        "feature,uses,persons,adoption,avg_time_spent,previous_uses,trend,retention,category"
+    )
+    assert lines[1] == "search,9,1,20.0,40.0,10,down,0.0,Find"
+    assert lines[-1] == "webhooks,0,0,,,0,flat,,"  # planned, never used
     # The first column names what is counted: "Event" with --event (it said "Feature").
-    assert "| Feature | Category | Uses |" in md
+    assert "| Feature | Category | Uses | Persons | Adoption | Retention |" in md
+    assert "Retention" in table.stdout
     by_event = run(["features", *ARGS, "--event", "--as-of", AS_OF, "-f", "md"], **env).stdout
     assert "| Event | Uses |" in by_event and "| Feature |" not in by_event
     table = run(["features", *ARGS, "--event", "--as-of", AS_OF], **env)

@@ -13,6 +13,7 @@ from usertrack.rendering.export import md_table
 
 FEATURE_FIELDS = (
     "feature", "uses", "persons", "adoption", "avg_time_spent", "previous_uses", "trend",
+    "retention",
 )  # fmt: skip
 
 
@@ -95,6 +96,7 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
         style.count(x.uses),
         style.count(x.persons),
         style.pct(x.adoption) if x.adoption is not None else "-",
+        style.pct(x.retention) if x.retention is not None else "-",
         duration(x.avg_time_spent),
         style.count(x.previous_uses),
         x.trend,
@@ -104,8 +106,8 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
 def feature_headers(f: Features) -> list[str]:
     """The human headers; the first names what is counted (a feature, or an event with --event)."""
     category = ["Category"] if f.by == "feature" else []
-    return [f.by.capitalize(), *category, "Uses", "Persons", "Adoption", "Avg time",
-            "Previous uses", "Trend"]  # fmt: skip
+    return [f.by.capitalize(), *category, "Uses", "Persons", "Adoption", "Retention",
+            "Avg time", "Previous uses", "Trend"]  # fmt: skip
 
 
 def features_markdown(f: Features) -> str:

@@ -1,7 +1,8 @@
 """Feature usage: uses, persons, adoption and trend per feature (docs/metrics.md, "Features").
 
-Facts queries: queries/posthog/feature_usage.sql (per feature and period: uses, persons) and
-active_persons.sql (the period's active persons, adoption's denominator).
+Facts queries: queries/posthog/feature_usage.sql (per feature and period: uses, persons),
+feature_retention.sql (per feature, its persons of the previous period who used it again in this
+one) and active_persons.sql (the period's active persons, adoption's denominator).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Feature:
     # the mean of the uses' duration property (seconds, one decimal) over the period's uses
     # that carry one; None when none does
     avg_time_spent: float | None = None
+    # percent (one decimal) of the feature's persons in the previous period who used it again in
+    # this one; None when nobody used it in the previous period
+    retention: float | None = None
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Features:
                     "persons": f.persons,
                     "adoption": f.adoption,
                     "avg_time_spent": f.avg_time_spent,
+                    "retention": f.retention,
                     "previous_uses": f.previous_uses,
                     "trend": f.trend,
                     **(
@@ -157,6 +162,9 @@ def features(
         progress("fetching feature usage")
     usage = ws.run_query("posthog/feature_usage", as_of, since=since, split=split, by=by)
     if progress:
+        progress("fetching each feature's returning persons")
+    kept = ws.run_query("posthog/feature_retention", as_of, since=since, split=split, by=by)
+    if progress:
         progress("fetching active persons")
     active = ws.run_query("posthog/active_persons", as_of, since=split)
     col = {c: i for i, c in enumerate(usage.columns)}
@@ -182,13 +190,15 @@ def features(
             progress("fetching every person seen")
         seen = ws.run_query("posthog/active_persons", as_of, since=EVER)
         total = int(seen.rows[0][0]) if seen.rows and seen.rows[0][0] is not None else 0
+    retention = retention_rates(kept)
     out = []
     for name in set(now) | set(before):
         uses, persons = now.get(name, (0, 0))
         prev = before.get(name, 0)
         adoption = round(100.0 * persons / total, 1) if total else None
         out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold),
-                           avg_time_spent=spent.get(name)))  # fmt: skip
+                           avg_time_spent=spent.get(name),
+                           retention=retention.get(name)))  # fmt: skip
     previous_total = None
     if compare:
         if progress:
@@ -230,6 +240,19 @@ def features(
         all_persons=total if all_users else None,
         last_used=last_used,
     )
+
+
+def retention_rates(kept: Any) -> dict[str, float]:
+    """Each feature's retention from feature_retention.sql's rows: retained persons as a percent
+    (one decimal) of the persons who used it in the previous period (none: not in the map)."""
+    at = {c: i for i, c in enumerate(kept.columns)}
+    rates: dict[str, float] = {}
+    for row in kept.rows:
+        persons = int(row[at["persons"]] or 0)
+        if persons:
+            name = "" if row[at["feature"]] is None else str(row[at["feature"]])
+            rates[name] = round(100.0 * int(row[at["retained"]] or 0) / persons, 1)
+    return rates
 
 
 def planned_features() -> tuple[list[str], dict[str, str]]:

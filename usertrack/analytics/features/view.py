@@ -36,6 +36,7 @@ def render_features(console: Console, f: Features) -> None:
         Col("Uses", right=True),
         Col("Persons", right=True),
         Col("Adoption", right=True),
+        Col("Retention", right=True, drop=1),
         Col("Avg time", right=True, drop=1),
         Col("Previous uses", right=True, drop=1),
         Col("Trend"),
