@@ -22,6 +22,8 @@ only cost time.
   runs on a thread and `GET .../query/{qid}/` answers "running" `async_polls` times, then the
   result (or `async_error`), waiting up to 10 s for the query to end (else "running" again).
   `expire_async` makes every status record unknown (404).
+- `GET .../feature_flags/`: the project's feature flags (`FEATURE_FLAGS`), `search` on the key
+  or name, deleted ones never listed, paged as the insights and dashboards lists.
 - `GET /api/projects/{id}/`: the project's name and `timezone`. `GET .../insights/{id}/` and
   `GET .../insights/?short_id=`: two canned insights (a trends one, a HogQL table one); `result`
   is null unless `refresh=blocking` (or force_blocking) is asked.
@@ -89,6 +91,19 @@ DASHBOARDS = (
     {"id": 8, "name": "Tool reliability", "description": "<b>Failures</b> by provider",
      "pinned": False, "tags": ["ops"], "created_at": "2026-10-02T09:00:00Z",
      "last_accessed_at": None},
+)  # fmt: skip
+# The project's feature flags (posthog/api/feature_flag.py FeatureFlagSerializer's fields that
+# usertrack reads; `name` is the flag's description there). Flag 23 is deleted: never listed.
+FEATURE_FLAGS = (
+    {"id": 21, "key": "new-onboarding", "name": "The <i>guided</i> onboarding checklist",
+     "active": True, "tags": ["growth"], "deleted": False,
+     "created_at": "2026-10-05T10:00:00Z", "updated_at": "2026-11-14T16:45:00Z"},
+    {"id": 22, "key": "mcp-connect-v2", "name": "Second MCP connect flow", "active": False,
+     "tags": [], "deleted": False, "created_at": "2026-10-20T10:00:00Z",
+     "updated_at": "2026-10-21T08:00:00Z"},
+    {"id": 23, "key": "old-growth-banner", "name": "Retired banner", "active": False,
+     "tags": ["growth"], "deleted": True, "created_at": "2026-09-01T10:00:00Z",
+     "updated_at": "2026-09-30T08:00:00Z"},
 )  # fmt: skip
 TRENDS_RESULT: list[dict[str, Any]] = [
     {
@@ -309,6 +324,7 @@ class FakePostHog:
         self.metadata_globals = True
         self.created: list[dict[str, Any]] = []  # insights POSTed to insights/, in order
         self.dashboards: list[dict[str, Any]] = [dict(d) for d in DASHBOARDS]
+        self.feature_flags: list[dict[str, Any]] = [dict(f) for f in FEATURE_FLAGS]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -516,6 +532,13 @@ class FakePostHog:
             return 200, listed, {}
         if rest == "dashboards/" and method == "GET":
             return 200, self._listed("dashboards", self.dashboards, qs), {}
+        if rest == "feature_flags/" and method == "GET":
+            # posthog/api/feature_flag.py FeatureFlagViewSet: `safely_get_queryset` lists the
+            # flags not deleted, newest created first; `_filter_request`'s `search` keeps those
+            # whose key or name contains it (icontains); paged as every list.
+            flags = sorted((f for f in self.feature_flags if not f["deleted"]),
+                           key=lambda f: str(f["created_at"]), reverse=True)  # fmt: skip
+            return 200, self._listed("feature_flags", flags, qs), {}
         im = re.fullmatch(r"insights/(\d+)/", rest)
         if im and method == "GET":
             for insight in self._insights(qs):
@@ -656,8 +679,12 @@ class FakePostHog:
         self, what: str, items: list[dict[str, Any]], qs: dict[str, list[str]]
     ) -> dict[str, Any]:
         """A list endpoint's page: DRF's limit/offset pagination (`count`, `next`, `previous`,
-        `results`); `search` filters insights only (dashboards/ has no such filter)."""
+        `results`); `search` filters insights and feature flags (dashboards/ has no such
+        filter)."""
         search = (qs.get("search") or [""])[0].lower()
+        if search and what == "feature_flags":
+            items = [i for i in items if any(search in str(i.get(k) or "").lower()
+                                             for k in ("key", "name"))]  # fmt: skip
         if search and what == "insights":
             items = [
                 i

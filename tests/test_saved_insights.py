@@ -1,6 +1,7 @@
 """`usertrack insight --list`, `--search` and `--create` against the tests' PostHog (its
-insights/ and dashboards/ endpoints as PostHog's REST API has them: DRF limit/offset pages with
-`next`, `search` on insights, POST insights/ answering the new insight)."""
+insights/, dashboards/ and feature_flags/ endpoints as PostHog's REST API has them: DRF
+limit/offset pages with `next`, `search` on insights and flags, POST insights/ answering the new
+insight), and the demo's feature flags."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from tests.posthog_server import CREATED_IDS_FROM, FakePostHog, live_env, serve
 from usertrack.core.errors import EXIT_CONFIG, EXIT_USAGE
 
 # The fake's project: 2 saved insights (11 "Daily pageviews and MCP clicks", tag growth; 12
-# "Events by name") and 2 dashboards (7 "Growth weekly", 8 "Tool reliability", tag ops).
+# "Events by name"), 2 dashboards (7 "Growth weekly", 8 "Tool reliability", tag ops) and 2
+# feature flags (22 mcp-connect-v2, then the older 21 new-onboarding, tag growth; 23
+# old-growth-banner is deleted).
 
 
 @pytest.fixture()
@@ -49,10 +52,13 @@ def test_list_gives_every_insight_then_every_dashboard_following_next(
     assert names(doc) == [
         ("insight", "Daily pageviews and MCP clicks"), ("insight", "Events by name"),
         ("dashboard", "Growth weekly"), ("dashboard", "Tool reliability"),
+        ("feature_flag", "mcp-connect-v2"), ("feature_flag", "new-onboarding"),
     ]  # fmt: skip
-    assert (doc["insights"], doc["dashboards"]) == (2, 2)
-    pages = [r for r in fake.requests if r["path"].endswith(("/insights/", "/dashboards/"))]
-    assert len(pages) == 4 and pages[1]["query"]["offset"] == "1"
+    assert (doc["insights"], doc["dashboards"], doc["feature_flags"]) == (2, 2, 2)
+    lists = ("/insights/", "/dashboards/", "/feature_flags/")
+    pages = [r for r in fake.requests if r["path"].endswith(lists)]
+    assert len(pages) == 6 and pages[1]["query"]["offset"] == "1"
+    assert pages[5]["path"].endswith("/feature_flags/") and pages[5]["query"]["offset"] == "1"
 
 
 def test_search_finds_names_descriptions_and_tags_in_any_case(
@@ -67,6 +73,29 @@ def test_search_finds_names_descriptions_and_tags_in_any_case(
     assert listed(fake, tmp_path, "--search", "nothing like it")["rows"] == []
     sent = [r for r in fake.requests if r["path"].endswith("/insights/")]
     assert sent[-1]["query"]["search"] == "nothing like it"  # PostHog filters its insights
+    flags = [r for r in fake.requests if r["path"].endswith("/feature_flags/")]
+    assert flags[-1]["query"]["search"] == "nothing like it"  # and its feature flags
+
+
+def test_search_finds_feature_flags_by_key_or_name_never_deleted_ones(
+    fake: FakePostHog, tmp_path: Path
+) -> None:
+    """PostHog's flag search is the key or the name (posthog/api/feature_flag.py
+    `_filter_request`), never a tag; a deleted flag is never listed."""
+    doc = listed(fake, tmp_path, "--search", "mcp")
+    assert names(doc) == [
+        ("insight", "Daily pageviews and MCP clicks"), ("dashboard", "Growth weekly"),
+        ("feature_flag", "mcp-connect-v2"),
+    ]  # fmt: skip
+    assert doc["feature_flags"] == 1
+    row = doc["rows"][-1]
+    assert row[4] == "Second MCP connect flow" and row[6] == "2026-10-21T08:00:00Z"
+    assert names(listed(fake, tmp_path, "--search", "GUIDED")) == [
+        ("feature_flag", "new-onboarding")
+    ]  # by its name (its description in PostHog's words)
+    growth = names(listed(fake, tmp_path, "--search", "growth"))
+    # new-onboarding's tag is growth and the deleted old-growth-banner's key holds it: neither
+    assert not [kind for kind, _ in growth if kind == "feature_flag"]
 
 
 def test_a_dashboards_markup_is_text_in_every_format(fake: FakePostHog, tmp_path: Path) -> None:
@@ -74,6 +103,10 @@ def test_a_dashboards_markup_is_text_in_every_format(fake: FakePostHog, tmp_path
     assert "<b>" not in md and r"\<b\>Failures\</b\>" in md
     table = insight(fake, tmp_path, "--list").stdout
     assert "reliability" in table and "<b>Failures</b>" in table  # text, not markup
+    # a feature flag's name too
+    assert "<i>" not in md and r"\<i\>guided\</i\>" in md
+    html_like = insight(fake, tmp_path, "--list", "-f", "csv").stdout
+    assert "The <i>guided</i> onboarding checklist" in html_like  # csv: the text as it is
 
 
 def test_updated_at_is_written_as_every_other_time(fake: FakePostHog, tmp_path: Path) -> None:
@@ -158,5 +191,30 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_without_posthog_settings_it_says_what_to_set(tmp_path: Path) -> None:
-    result = run(["insight", "--list"], tmp_path / "home")
+    """An events export holds no saved insight, dashboard or flag: PostHog does."""
+    from tests.handmade import write_events_jsonl
+
+    export = write_events_jsonl(tmp_path / "events.jsonl")
+    result = run(["insight", "--list"], tmp_path / "home", USERTRACK_EVENTS=str(export))
     assert result.exit_code == EXIT_CONFIG and "POSTHOG_PROJECT_ID" in result.stderr
+
+
+def test_the_demo_lists_its_feature_flags(demo_home: Path) -> None:
+    """Without PostHog, the demo answers from its events store: its feature flags (never the
+    deleted one), by key or name in any case; no saved insight or dashboard is kept there."""
+    from usertrack.demo.flags import FLAGS
+
+    result = run(["insight", "--list", "-f", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    kept = [key for key, *_, deleted in FLAGS if not deleted]
+    assert (doc["insights"], doc["dashboards"], doc["feature_flags"]) == (0, 0, len(kept))
+    assert sorted(r[3] for r in doc["rows"]) == sorted(kept)
+    assert "legacy-run-logs" not in result.stdout  # deleted
+    assert {r[0] for r in doc["rows"]} == {"feature_flag"}
+    found = run(["insight", "--search", "CALENDAR", "-f", "json"], demo_home)
+    assert found.exit_code == 0, found.stderr
+    assert [r[3] for r in json.loads(found.stdout)["rows"]] == ["schedules-calendar-view"]
+    table = run(["insight", "--search", "mcp"], demo_home, COLUMNS="200")
+    assert table.exit_code == 0 and "mcp-connect-button" in table.stdout
+    assert "live in PostHog" in table.stdout  # it says where the others are

@@ -321,14 +321,17 @@ def insight(
         typer.Argument(help="A saved insight's numeric id or short_id: its result, refreshed."),
     ] = None,
     list_saved: Annotated[
-        bool, typer.Option("--list", help="List the project's saved insights and dashboards.")
+        bool,
+        typer.Option(
+            "--list", help="List the project's saved insights, dashboards and feature flags."
+        ),
     ] = False,
     search: Annotated[
         str | None,
         typer.Option(
             "--search",
             help="List the saved insights and dashboards whose name, description or a tag"
-            " contains this text (any case).",
+            " contains this text, and the feature flags whose key or name does (any case).",
             metavar="PHRASE",
         ),
     ] = None,
@@ -383,7 +386,8 @@ def insight(
         if insight_id is None:
             if search is not None and not search.strip():
                 raise UsageError("--search is empty: give some text of a name")
-            _list_saved(search.strip() if search else None, chosen, out)
+            _list_saved(search.strip() if search else None, chosen, out, queries_dir,
+                        segments_file)  # fmt: skip
             return
         _refreshed_insight(insight_id, chosen, out)
 
@@ -427,39 +431,78 @@ def _refreshed_insight(insight_id: str, chosen: str, out: Path | None) -> None:
 LISTED_COLUMNS = ["type", "id", "short_id", "name", "description", "tags", "updated_at"]
 
 
-def _list_saved(search: str | None, chosen: str, out: Path | None) -> None:
-    """`insight --list` / `--search TEXT`: the saved insights, then the dashboards, one table."""
+def _list_saved(
+    search: str | None,
+    chosen: str,
+    out: Path | None,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+) -> None:
+    """`insight --list` / `--search TEXT`: the saved insights, the dashboards, then the feature
+    flags, one table. Without PostHog's settings, on the demo: its events store's feature flags
+    (it keeps no saved insight or dashboard)."""
+    from usertrack.core.config import load_settings
     from usertrack.engines.base import Result
     from usertrack.rendering.export import render_result
     from usertrack.rendering.terminal import render_result_table
 
     probe_out(out)
-    with spinner("listing PostHog's saved insights and dashboards") as progress:
-        source = _posthog_api(progress)
-        with source:
-            insights, insight_count = source.list_saved("insights", search)
-            dashboards, dashboard_count = source.list_saved("dashboards", search)
+    settings = load_settings()
+    local = settings.demo and not (settings.posthog_project_id or settings.posthog_api_key)
+    found: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    with spinner("listing PostHog's saved insights, dashboards and feature flags") as progress:
+        if local:
+            opened = open_command_workspace(
+                progress, queries_dir=queries_dir, segments_file=segments_file, database=False
+            )
+            with opened as ws:
+                for kind in SAVED_KINDS:
+                    found[kind] = ws.sources["posthog"].list_saved(kind, search)
+        else:
+            source = _posthog_api(progress)
+            with source:
+                for kind in SAVED_KINDS:
+                    found[kind] = source.list_saved(kind, search)
     rows: list[tuple[Any, ...]] = []
-    for kind, items in (("insight", insights), ("dashboard", dashboards)):
-        for i in items:
-            rows.append((
-                kind, i.get("id"), i.get("short_id") or "", i.get("name") or i.get("derived_name")
-                or "", i.get("description") or "", [str(t) for t in i.get("tags") or []],
-                _moment(i.get("last_modified_at") or i.get("updated_at") or i.get("created_at")),
-            ))  # fmt: skip
+    for kind, (items, _) in found.items():
+        rows.extend(_listed_row(SAVED_KINDS[kind], i) for i in items)
     result = Result(columns=LISTED_COLUMNS, rows=rows)
+    counts = {kind: total for kind, (_, total) in found.items()}
     what = f" matching {search!r}" if search else ""
     title = (
-        f"{counted(insight_count, 'saved insight')} and {counted(dashboard_count, 'dashboard')}"
-        f"{what}"
+        f"{counted(counts['insights'], 'saved insight')},"
+        f" {counted(counts['dashboards'], 'dashboard')} and"
+        f" {counted(counts['feature_flags'], 'feature flag')}{what}"
     )
-    if len(insights) < insight_count or len(dashboards) < dashboard_count:
-        title += f" (the first {len(insights)} and {len(dashboards)} shown)"
+    shown = [len(items) for items, _ in found.values()]
+    if shown != list(counts.values()):
+        title += f" (the first {shown[0]}, {shown[1]} and {shown[2]} shown)"
+    if local:
+        title += " in the demo's events store (saved insights and dashboards live in PostHog)"
     if chosen == "table":
         render_result_table(answer_console(), result, title=title)
     else:
-        about = {"search": search, "insights": insight_count, "dashboards": dashboard_count}
-        emit(render_result(result, chosen, **about, title=title), out)
+        emit(render_result(result, chosen, search=search, **counts, title=title), out)
+
+
+# What --list and --search list, in order: PostHog's endpoint and the type a row says.
+SAVED_KINDS = {"insights": "insight", "dashboards": "dashboard", "feature_flags": "feature_flag"}
+
+
+def _listed_row(kind: str, item: dict[str, Any]) -> tuple[Any, ...]:
+    """One row of LISTED_COLUMNS. A feature flag has no short id; its key is its name here, and
+    the text PostHog keeps in its `name` is its description (posthog/api/feature_flag.py's
+    serializer: "contains the description for the flag")."""
+    if kind == "feature_flag":
+        name, description = item.get("key") or "", item.get("name") or ""
+    else:
+        name = item.get("name") or item.get("derived_name") or ""
+        description = item.get("description") or ""
+    return (
+        kind, item.get("id"), item.get("short_id") or "", name, description,
+        [str(t) for t in item.get("tags") or []],
+        _moment(item.get("last_modified_at") or item.get("updated_at") or item.get("created_at")),
+    )  # fmt: skip
 
 
 def _moment(value: Any) -> Any:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 7  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
+SCHEMA_VERSION = 8  # 2: audit, alert and failure-spike stories; 3: the store's prop_feature;
 # 4: the store's person_hours; 5: the store's session_spans, path_steps; 6: organization_member;
-# 7: the store's session tables pick among events at one moment by uuid
+# 7: the store's session tables pick among events at one moment by uuid; 8: its feature_flags
 
 Progress = Callable[[str], None]
 

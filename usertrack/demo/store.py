@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.demo.database import return_freed_memory
 from usertrack.demo.events import in_time_order
+from usertrack.demo.flags import flags_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,6 +55,7 @@ def events_select(con: duckdb.DuckDBPyConnection, data: DemoData) -> str:
     in_time_order(events)
     n_persons = len(frames.pop("pers")["pid"])
     groups_table(con, frames.pop("groups"))
+    flags_table(con, data.anchor)
     group_of_person = frames.pop("pers_group")["key"]
     persons = con.sql(data.sql["events_persons"]).to_arrow_table()
 

@@ -167,6 +167,16 @@ class Source(ABC):
         events store holds them); None for an engine without events (PostgreSQL)."""
         return None
 
+    def list_saved(
+        self, kind: str, search: str | None = None, most: int = 1_000
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The project's saved insights, dashboards or feature flags (`kind`: "insights",
+        "dashboards" or "feature_flags"), at most `most`, each as PostHog's API writes it, and
+        how many there are; `search` keeps those whose name (a flag's key too) contains it.
+        PostHog's API lists all three; the local events store holds feature flags only (the
+        demo's); none elsewhere."""
+        return [], 0
+
     def facts_query(self, query: Query) -> Query:
         """`query` as an analysis reads it on this engine: as written, but on the local events
         store (a packed facts file in its per-event form)."""

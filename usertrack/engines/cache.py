@@ -132,6 +132,11 @@ class CachedSource(Source):
     def first_event(self) -> datetime | None:
         return self._inner.first_event()
 
+    def list_saved(
+        self, kind: str, search: str | None = None, most: int = 1_000
+    ) -> tuple[list[dict[str, Any]], int]:
+        return self._inner.list_saved(kind, search, most)
+
     def __repr__(self) -> str:
         return f"CachedSource({self.inner!r})"
 

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.core.emails import email_key_sql
 from usertrack.core.errors import DataError, first_line
+from usertrack.engines.local.saved import FLAGS_TABLE
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,7 +114,7 @@ STORE_TABLES = (
     "events", "persons", "sessions", "person_distinct_ids", "person_hours", "person_days",
     "person_emails",
     "person_day_spans", "person_day_events", "session_spans", "path_steps", "path_node_names",
-    GROUPS_TABLE, GROUP_TYPES_TABLE, META_TABLE,
+    GROUPS_TABLE, GROUP_TYPES_TABLE, FLAGS_TABLE, META_TABLE,
 )  # fmt: skip
 
 # HogQL's groups table has these fields. Where `load` gives no groups of its own (an events

@@ -361,6 +361,21 @@ class LocalPostHogSource(Source):
         sql = person_emails.SEGMENT_EMAILS_OF if emails else SEGMENT_PERSONS_OF
         return self._answer(sql, values, where).rows
 
+    def list_saved(
+        self, kind: str, search: str | None = None, most: int = 1_000
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The store's feature flags (usertrack.engines.local.saved); no saved insight or
+        dashboard is kept here."""
+        from usertrack.engines.local.saved import FLAGS_TABLE, list_flags
+
+        if kind != "feature_flags" or not self.has_tables((FLAGS_TABLE,)):
+            return [], 0
+        cur = self._connection().cursor()
+        try:
+            return list_flags(cur, search, most)
+        finally:
+            cur.close()
+
     def group_types(self) -> dict[str, int]:
         """The store's group types, name -> group_type_index (its group_type_mapping table, as
         PostHog's API lists a project's; none in a store without groups)."""

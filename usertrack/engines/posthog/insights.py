@@ -134,13 +134,16 @@ class Insights(Transport):
     def list_saved(
         self, kind: str, search: str | None = None, most: int = MAX_LISTED
     ) -> tuple[list[dict[str, Any]], int]:
-        """The project's saved insights or dashboards (`kind`: "insights" or "dashboards"), at
-        most `most` of them, and how many there are. PostHog pages a list (limit and offset,
-        `count`, `next`: posthog/api's DRF pagination); each `next` is followed on this host
-        only (the key never goes elsewhere). `search`: for insights PostHog's own filter
-        (`search`: the name, derived name, a tag or the description contains it, any case:
-        posthog/api/insight.py `_filter_request`); dashboards/ has no such filter, so their
-        name, description and tags are matched here the same way."""
+        """The project's saved insights, dashboards or feature flags (`kind`: "insights",
+        "dashboards" or "feature_flags"), at most `most` of them, and how many there are.
+        PostHog pages a list (limit and offset, `count`, `next`: posthog/api's DRF
+        pagination); each `next` is followed on this host only (the key never goes elsewhere).
+        `search`: for insights PostHog's own filter (`search`: the name, derived name, a tag or
+        the description contains it, any case: posthog/api/insight.py `_filter_request`); for
+        feature flags PostHog's too (the key or the name contains it, any case:
+        posthog/api/feature_flag.py `FeatureFlagViewSet._filter_request`; deleted flags are
+        never listed); dashboards/ has no such filter, so their name, description and tags are
+        matched here the same way."""
         from urllib.parse import urlsplit
 
         stats = RunStats()
@@ -152,6 +155,8 @@ class Insights(Transport):
             first["saved"] = "true"
             if search:
                 first["search"] = search
+        if kind == "feature_flags" and search:
+            first["search"] = search
         params: dict[str, str] | None = first
         found: list[dict[str, Any]] = []
         total = 0
