@@ -400,3 +400,37 @@ def _accounts(d: dict[str, Any]) -> Chart | None:
     if segments:
         parts.append(_report_bars(segments, "segment", "accounts", "Accounts per account segment"))
     return _stacked(parts), made[1]
+
+
+def _features(d: dict[str, Any]) -> Chart | None:
+    """The features heatmap (usertrack.dashboards.feature_charts) as altair layers it."""
+    import altair as alt
+
+    from usertrack.dashboards import feature_charts as fc
+
+    ours = fc.features_heatmap(d)
+    if ours is None:
+        return None
+    spec, text = ours
+    rows, lines = spec["data"]["values"], spec["layer"][0]["encoding"]["y"]["sort"]
+    x = alt.X("place:O", axis=None)
+    y = alt.Y("category:N", axis=alt.Axis(labelLimit=160, title=None), sort=lines)
+    colour = alt.Color(
+        "band:N",
+        legend=alt.Legend(orient="bottom", title="Adoption"),
+        scale=alt.Scale(domain=[b[1] for b in fc.BANDS], range=[b[2] for b in fc.BANDS]),
+    )
+    base = alt.Chart()
+    cell = base.mark_rect(cornerRadius=3, stroke="white", strokeWidth=2).encode(
+        color=colour, x=x, y=y,
+        tooltip=[alt.Tooltip("name:N"), alt.Tooltip("category:N"),
+                 alt.Tooltip("shown:N", title="adoption"), alt.Tooltip("persons:Q"),
+                 alt.Tooltip("uses:Q")],
+    )  # fmt: skip
+    label = {"fill": "white", "fontSize": 10, "limit": fc.CELL_WIDTH - 8}
+    named = base.mark_text(dy=-7, **label).encode(text="name:N", x=x, y=y)
+    rate = base.mark_text(dy=7, fontWeight="bold", **label).encode(text="shown:N", x=x, y=y)
+    chart = alt.layer(cell, named, rate, data=alt.Data(values=rows)).properties(
+        title=spec["title"], width=alt.Step(fc.CELL_WIDTH), height=alt.Step(fc.CELL_HEIGHT)
+    )
+    return chart.to_dict(validate=False), text

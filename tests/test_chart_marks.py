@@ -205,3 +205,35 @@ def test_the_retention_tables_mark_the_running_diagonal(home: Path) -> None:
     assert "* the week holding the as-of (2026-11-13 00:00 UTC) has not ended" in table
     whole = json.loads(run(["retention", "--as-of", "2026-11-16", "-f", "json"], home).stdout)
     assert all("complete" not in c for c in whole["cohorts"])  # a Monday: every week ended
+
+
+def test_features_are_a_heatmap_by_category_in_the_specifications_bands() -> None:
+    """The activity specification's feature usage heatmap: the features grouped by category,
+    each coloured by its adoption band (over 75, 50, 25 and 10 percent, then the rest), and a
+    legend of the bands; a category of more than PER_LINE features goes on over a named line."""
+    from usertrack.dashboards.feature_charts import BANDS, PER_LINE, band
+
+    assert [band(a) for a in (75.1, 75.0, 50.0, 25.5, 10.0, 0.0, None)] == [
+        "over 75%", "50-75%", "25-50%", "25-50%", "10% or less", "10% or less", "10% or less",
+    ]  # fmt: skip
+    many = [{"feature": f"f{i}", "category": "Share", "adoption": 2.0 * i, "persons": 1,
+             "uses": 1} for i in range(PER_LINE + 2)]  # fmt: skip
+    features = [
+        {"feature": "find", "category": "Find", "adoption": 80.0, "persons": 8, "uses": 20},
+        *many,
+        {"feature": "", "category": None, "adoption": 12.0, "persons": 1, "uses": 1},
+    ]
+    spec, alt = charts.chart("features", {"by": "feature", "features": features}) or ({}, "")
+    cell = spec["layer"][0]["encoding"]
+    assert cell["y"]["sort"] == ["Find", "Share", "Share (2)", "(no category)"]
+    assert cell["color"]["legend"]["title"] == "Adoption"
+    assert cell["color"]["scale"]["domain"] == [b[1] for b in BANDS]
+    drawn = {r["name"]: (r["category"], r["band"]) for r in spec["data"]["values"]}
+    assert drawn["find"] == ("Find", "over 75%")
+    assert drawn[f"f{PER_LINE + 1}"] == ("Share", "10-25%")  # the highest first
+    assert drawn["f0"] == ("Share (2)", "10% or less")
+    assert drawn["(none)"] == ("(no category)", "10-25%")
+    assert alt.startswith("Adoption by category, % of active persons: Find: find 80;")
+    svg = charts.svg(spec)
+    for text in ("Adoption", "over 75%", "10% or less", "Find", "Share (2)", "(no category)"):
+        assert f">{text}</text>" in svg, text

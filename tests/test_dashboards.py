@@ -293,6 +293,9 @@ SHAPES = [
                    "average": [{"period": 0, "percent": 100.0}, {"period": 1, "percent": None}]}),
     ("features", {"by": "event", "features": [
         {"event": "</script>", "adoption": 1.5, "persons": 2, "uses": 3, "trend": "up"}]}),
+    ("features", {"by": "feature", "features": [
+        {"feature": "a", "category": "<b>Build", "adoption": 80.0, "persons": 8, "uses": 9},
+        {"feature": "b", "category": None, "adoption": None, "persons": 0, "uses": 0}]}),
     ("paths", {"edges": [{"step": 1, "source": "a", "target": "b", "count": 3},
                          {"step": 2, "source": "b", "target": "c", "count": 1},
                          {"step": 2, "source": "x", "target": "c", "count": 2}]}),
@@ -334,7 +337,7 @@ def test_the_charts_are_the_specifications_altair_builds(monkeypatch: pytest.Mon
     assert all(made is not None for made in ours)
     monkeypatch.setattr(charts, "_bars", reference._bars)
     for name in ("metrics", "activity", "retention", "paths", "trends", "failures", "churn",
-                 "tools", "accounts"):  # fmt: skip
+                 "tools", "accounts", "features"):  # fmt: skip
         monkeypatch.setitem(charts.CHARTS, name, getattr(reference, f"_{name}"))
     theirs = [charts.chart(analysis, data) for analysis, data in SHAPES]
     for (analysis, _), mine, built in zip(SHAPES, ours, theirs, strict=True):

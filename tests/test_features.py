@@ -7,6 +7,7 @@ the previous one (May 20 12:00, May 27 12:00].
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.analytics_helpers import (
     write_export,
 )
 from tests.cli_runner import run
+from tests.test_dashboard_browser import CHROMIUM, chromium, console_lines
 from usertrack.analytics.features.run import trend
 
 AS_OF = "2026-06-03T12:00:00"
@@ -258,3 +260,29 @@ def test_adoption_over_all_users_and_when_unused_features_were_last_used(
     # without the option: the active persons' adoption, and no last use
     plain = cli_json(ARGS, USERTRACK_EVENTS=str(export))
     assert "all_persons" not in plain and plain["unused"] == UNUSED
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+def test_the_html_chart_is_a_heatmap_by_category_with_its_legend(
+    export: Path, tmp_path: Path
+) -> None:
+    """In a real browser: `features -f html` draws each feature in its category's line (the
+    plan's Share and Find, and the feature without one), coloured by adoption band, with the
+    legend of the bands."""
+    page = tmp_path / "features.html"
+    result = run(["features", *ARGS, "--as-of", AS_OF, "-f", "html", "--out", str(page)],
+                 USERTRACK_EVENTS=str(export))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert console_lines(shown.stderr) == []
+    chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", chart)
+    for group in ("Share", "Find", "(no category)"):  # the group labels
+        assert group in texts, texts
+    for legend in ("Adoption", "over 75%", "50-75%", "25-50%", "10-25%", "10% or less"):
+        assert legend in texts, texts
+    # export's 40% is in the 25-50% band; search's 20% in 10-25%
+    cells = re.findall(r'aria-label="([^"]*name: (?:export|search)[^"]*)"', chart)
+    assert any("export" in c and "40%" in c for c in cells), cells
+    assert any("search" in c and "20%" in c for c in cells), cells

@@ -22,6 +22,7 @@ from usertrack.analytics.common import next_period
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.unfinished import ended
 from usertrack.dashboards.drawing import draw
+from usertrack.dashboards.feature_charts import adoption_bars, features_heatmap
 from usertrack.dashboards.group_charts import (
     curves,
     funnel_chart,
@@ -339,18 +340,6 @@ def unfinished_note(period: str, starts: list[str]) -> str:
     return f"Lighter: the {period} of {named} has not ended by the as-of; its counts are partial."
 
 
-def _features(d: dict[str, Any]) -> Chart | None:
-    key = d.get("by", "feature")
-    rows = [{key: f.get(key, f.get("feature")), **f} for f in d.get("features") or []]
-    rows = [
-        {"name": r[key], "adoption": r["adoption"], "persons": r["persons"], "uses": r["uses"]}
-        | ({"trend": r["trend"]} if "trend" in r else {})
-        for r in rows
-    ]
-    rows.sort(key=lambda r: -r["adoption"] if isinstance(r["adoption"], int | float) else 0)
-    return _bar_chart(rows, "name", "adoption", "Adoption, % of active persons")
-
-
 FLOW_EDGES = 40  # the widest edges a flow draws: more is a tangle nobody reads
 
 
@@ -522,7 +511,7 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
     "funnel": _funnel,
     "retention": _retention,
     "activity": _activity,
-    "features": _features,
+    "features": features_heatmap,
     "paths": _paths,
     "segments": _segments,
     "failures": _failures,
@@ -659,8 +648,9 @@ def _xychart(part: dict[str, Any]) -> str | None:
 
 def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
     """The panel's chart as mermaid blocks (`report -f md --charts mermaid`: one file): bars and
-    lines as xychart-beta, the paths' flow as a flowchart; none for a heatmap or a shape mermaid
-    cannot draw. Labels are mermaid strings, every unsafe character an entity code."""
+    lines as xychart-beta (the features' heatmap as a bar per feature), the paths' flow as a
+    flowchart; none for another heatmap or a shape mermaid cannot draw. Labels are mermaid
+    strings, every unsafe character an entity code."""
     data = clean(data)
     if analysis == "paths":
         from usertrack.analytics.paths.render import mermaid_text
@@ -681,7 +671,7 @@ def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
     if made is None:
         return []
     spec = made[0]
-    parts = spec.get("vconcat") or [spec]
+    parts = [adoption_bars(spec)] if analysis == "features" else spec.get("vconcat") or [spec]
     return [text for text in (_xychart(p) for p in parts) if text]
 
 
