@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 Found = tuple[set[str], dict[str, str]]  # a cell's person ids, and texts that say what it is
-# The cell's people as listed (actors._listed: person_id and email, in their order).
+# The cell's people as listed (actors.listed_persons: person_id and email, in their order).
 Listed = list[dict[str, Any]]
 
 

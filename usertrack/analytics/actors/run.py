@@ -14,6 +14,7 @@ usertrack.analytics.actors.profiles), so that `usertrack user EMAIL` opens any o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class Actors:
         }
 
 
-def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
+def refuse(option: str, text: str, cells: list[str]) -> UsageError:
     """The cell asked for and those that exist (page paths, event names: data) quoted apart
     from the words (usertrack.core.errors.UsertrackError)."""
     shown = cells[:MAX_LISTED_CELLS]
@@ -97,7 +98,7 @@ def _refuse(option: str, text: str, cells: list[str]) -> UsageError:
     )
 
 
-def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
+def listed_persons(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any]]:
     """The persons `ids` with their emails (segment_persons.sql's: '' without one), by email
     (those without one last, by person_id). Only their emails are read where the events store
     can keep to them (segment_persons.persons_of), not everyone's."""
@@ -116,12 +117,13 @@ def _listed(ws: Workspace, as_of: datetime, ids: set[str]) -> list[dict[str, Any
     return listed
 
 
-def _people(
+def cell_people(
     ws: Workspace, as_of: datetime, cell: tuple[Any, ...], find: Callable[[], set[str]]
 ) -> list[dict[str, Any]]:
-    """The people of `cell` (`find()`: their ids) as _listed lists them, kept for the same
-    cell asked again (usertrack.analytics.actors.kept_cells)."""
-    return kept_people(ws, cell, lambda: (find(), {}), lambda ids: _listed(ws, as_of, ids))[0]
+    """The people of `cell` (`find()`: their ids) as listed_persons lists them, kept for the
+    same cell asked again (usertrack.analytics.actors.kept_cells)."""
+    listing = functools.partial(listed_persons, ws, as_of)
+    return kept_people(ws, cell, lambda: (find(), {}), listing)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def funnel_cell(steps: list[str], text: str) -> tuple[int, str]:
         index = int(number)
         if 1 <= index <= len(steps) and not (kind == "dropped" and index == 1):
             return index, kind
-    raise _refuse("funnel", text, cells)
+    raise refuse("funnel", text, cells)
 
 
 def funnel_actors(
@@ -175,7 +177,7 @@ def funnel_actors(
             release(con)
 
     cell = ("funnel", as_of, span.start, span.end, steps, window, shape, index, kind)
-    people = _people(ws, as_of, cell, find)
+    people = cell_people(ws, as_of, cell, find)
     shown = [
         label or step for step, label in zip(steps, labels or [None] * len(steps), strict=True)
     ]
@@ -221,16 +223,16 @@ def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
     try:
         start = date.fromisoformat(first.strip())
     except ValueError:
-        raise _refuse("retention", text, cells) from None
+        raise refuse("retention", text, cells) from None
     k = 0
     if later.strip():
         m = _PERIOD.match(later.strip().lower())
         if m is None or (m.group(1) and m.group(1) != result.period):
-            raise _refuse("retention", text, cells)
+            raise refuse("retention", text, cells)
         k = int(m.group(2))
     followed = next((n for s, n in result.cohorts if s == start), None)
     if followed is None or k >= followed:
-        raise _refuse("retention", text, cells)
+        raise refuse("retention", text, cells)
     return start, k
 
 
@@ -300,7 +302,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
 
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k,
             result.cumulative, result.min_occurrences)  # fmt: skip
-    people = _people(ws, as_of, kept, find)
+    people = cell_people(ws, as_of, kept, find)
     about = f"cohort {start.isoformat()} ({result.start_event or 'any event'})"
     later = " or later" if result.cumulative else ""
     about += f", came back in {period} {k} ({back.isoformat()}){later}" if k else ": its people"
@@ -327,7 +329,7 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
     if chosen is None or event is None:
         listed = cells if len(result.events) == 1 else [f"{c}:{e}" for e in result.events
                                                          for c in cells]  # fmt: skip
-        raise _refuse("trends", text, listed)
+        raise refuse("trends", text, listed)
     days = lookback(result.math, result.interval)
     since = max(naive_utc(result.span.start), chosen) - timedelta(days=days)
     facts = [
@@ -356,7 +358,7 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
 
     cell = ("trends", as_of, result.span.start, result.span.end, result.interval, days, event,
             chosen)  # fmt: skip
-    people = _people(ws, as_of, cell, find)
+    people = cell_people(ws, as_of, cell, find)
     about = f"{event} in the {result.interval} from {chosen.strftime(fmt)}"
     if days:
         about = f"{event} in the {days} days to the {result.interval} of {chosen.strftime(fmt)}"
@@ -390,7 +392,7 @@ def activity_cell(weeks: list[date], text: str) -> tuple[date, str]:
             week = None
         if week in weeks:
             return week, status
-    raise _refuse("activity", text, cells)
+    raise refuse("activity", text, cells)
 
 
 def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str) -> Actors:
@@ -446,7 +448,7 @@ def activity_actors(ws: Workspace, as_of: datetime, weeks: list[date], text: str
         with open_facts_tables(ws, as_of, facts) as con:
             return {str(r[0]) for r in con.execute(sql, values).fetchall()}
 
-    people = _people(ws, as_of, ("activity", as_of, week, status), find)
+    people = cell_people(ws, as_of, ("activity", as_of, week, status), find)
     about = f"{status} in the week of {week.isoformat()}"
     return Actors(as_of, "activity", f"{week.isoformat()}:{status}", about, people)
 
@@ -531,7 +533,7 @@ def paths_actors(
         return ids, {"source": source, "target": target}
 
     def listing(ids: set[str]) -> list[dict[str, Any]]:
-        return _listed(ws, as_of, ids)
+        return listed_persons(ws, as_of, ids)
 
     cell = ("paths", as_of, span.start, span.end, options, text)
     people, said = kept_people(ws, cell, find, listing, ("source", "target"))
@@ -550,7 +552,7 @@ def _path_cell(
     splits = [(cleaned[:i], cleaned[i + 1 :]) for i, ch in enumerate(cleaned) if ch == ":"]
     splits = [(a, b) for a, b in splits if a and b]
     if not splits:
-        raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
+        raise refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
     ids: set[str] = set()
     if result.whose is not None:  # the analysis's own sequences, with their persons
         for source, target in splits:
@@ -569,7 +571,7 @@ def _path_cell(
                 if ids:
                     break
     if not ids:
-        raise _refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
+        raise refuse("paths", text, [f"{s}:{t}" for s, t, _ in result.edge_totals])
     return ids, source, target
 
 
