@@ -4,7 +4,9 @@ On the local engine, the facts query (queries/posthog/session_facts.sql) returns
 `$session_id` and one row per event without one. DuckDB groups those lone events per person by a
 30-minute gap, then works out the counts, durations, length buckets, bounce rate, entry/exit pages
 and breakdowns. Live, PostHog works all that out itself (queries/posthog/session_summary.sql) and
-answers the figures, a few dozen rows, rather than a row per session (`from_summary`).
+answers the figures, a few dozen rows, rather than a row per session (`from_summary`), but for
+a group of persons whose list it would not take (by_segment.summary_fits): that group's rows of
+everyone's facts are counted as the local engine counts them.
 """
 
 from __future__ import annotations
@@ -224,9 +226,14 @@ ORDER BY kind, place
 """
 
 
+def session_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """The view `session_rows` (SESSIONS_SQL) over the `facts` table of `con`."""
+    con.execute(SESSIONS_SQL.replace("{person_key}", _PERSON_KEY))
+
+
 def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[str, Any]:
     """The figures of the sessions (SESSIONS_SQL over the `facts` table) as Sessions' fields."""
-    con.execute(SESSIONS_SQL.replace("{person_key}", _PERSON_KEY))
+    session_rows(con)
     row = con.execute(_TOTALS_SQL).fetchone()
     assert row is not None
     total, users, mean, median, bounces, with_pageview, *buckets, numbers = row
@@ -305,8 +312,12 @@ def sessions(
     """Sessions of the events in `span` (nothing after `as_of`); lists keep the `top` values."""
     if progress:
         progress("fetching sessions")
+    from usertrack.analytics.by_segment import summary_fits
+
     source = ws.sources[ws.library.get(QUERY).folder]
-    if source.is_live:  # PostHog: it answers the figures
+    # PostHog answers the figures; a --by-segment group's, or a --segment's too long to send
+    # as a list, come from everyone's sessions fetched once, the group's persons' kept
+    if source.is_live and summary_fits(ws, short_list=True):
         result = ws.run_query(SUMMARY_QUERY, as_of, since=span.start, until=span.end, top=int(top))
         found = from_summary(list(result.columns), [tuple(r) for r in result.rows])
         return Sessions(as_of=as_of, range=span, **found)
