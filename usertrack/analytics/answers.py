@@ -413,13 +413,28 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
     where = _where(o)
     who = _who(o)
     feature_usage.check_threshold(o["threshold"])
+    cell = _check_persons(o, "by_segment")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
-        result = _segmented(ws, moment, {}, who, progress, lambda ws: feature_usage.features(
-            ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
-            compare=o["compare"], all_users=bool(o.get("all_users")), progress=progress,
-        ), lists=False)  # fmt: skip
+
+        def analysed(ws: Workspace) -> Any:
+            if cell is not None:
+                ahead.start()  # the app's database readied meanwhile
+            answer = feature_usage.features(
+                ws, moment, days=o["days"], by_event=o["event"], threshold=o["threshold"],
+                compare=o["compare"], all_users=bool(o.get("all_users")), progress=progress,
+            )  # fmt: skip
+            if cell is None:
+                return answer
+            from usertrack.analytics.actors import usage
+
+            return usage.features_actors(ws, moment, answer, cell)
+
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "features", "features.render", "features.view", where)
 
     return run
@@ -488,13 +503,26 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
 
     where = _where(o)
     who = _who(o)
+    cell = _check_persons(o, "by_segment")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
-        result = _segmented(ws, moment, {}, who, progress, lambda ws: sessions_mod.sessions(
-            ws, moment, span, top=o["top"], progress=progress
-        ), lists=False)  # fmt: skip
+
+        def analysed(ws: Workspace) -> Any:
+            if cell is not None:
+                ahead.start()  # the app's database readied meanwhile
+            answer = sessions_mod.sessions(ws, moment, span, top=o["top"], progress=progress)
+            if cell is None:
+                return answer
+            from usertrack.analytics.actors import usage
+
+            return usage.sessions_actors(ws, moment, answer, cell)
+
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "sessions", "sessions.render", "sessions.view", where)
 
     return run
@@ -551,13 +579,35 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
     days = churns.window_days(o["window"])
     top = o["top"] if o.get("top") is not None else o["limit"]  # --top: --limit's old name
     churns.check(o["periods"], days, o["horizon"], top)
+    cell = _check_persons(o, "by_segment")
+    if cell is not None:
+        text, cell = cell, churns.cell_of(cell)
+        if cell is None:
+            from usertrack.analytics.actors.run import refuse
+
+            raise refuse("churn", text, churns.cells())
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
-        result = _segmented(ws, moment, {}, who, progress, lambda ws: churns.churn(
-            ws, moment, period=period, periods=o["periods"], window=days,
-            horizon=o["horizon"], top=top, backtest=o["backtest"], progress=progress,
-        ))  # fmt: skip
+
+        def analysed(ws: Workspace) -> Any:
+            if cell is not None:
+                ahead.start()  # the cell is checked already
+            answer = churns.churn(
+                ws, moment, period=period, periods=o["periods"], window=days,
+                horizon=o["horizon"], top=top, backtest=o["backtest"], progress=progress,
+                cell=cell,
+            )  # fmt: skip
+            if cell is None:
+                return answer
+            from usertrack.analytics.actors import usage
+
+            return usage.churn_actors(ws, moment, answer, cell)
+
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, analysed)
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
         return Answer(result, "churn", "churn.render", "churn.view", where)
 
     return run

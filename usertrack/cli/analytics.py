@@ -22,6 +22,8 @@ from usertrack.cli.options import (
     BreakdownLimitOpt,
     ByAccountOpt,
     ChartFormatOpt,
+    ChurnPersonsOpt,
+    FeaturesPersonsOpt,
     FromStepOpt,
     FunnelPersonsOpt,
     FunnelTrendOpt,
@@ -33,6 +35,7 @@ from usertrack.cli.options import (
     RetentionPersonsOpt,
     SaveSegmentsOpt,
     SegmentsOpt,
+    SessionsPersonsOpt,
     TimeToConvertOpt,
     ToStepOpt,
     TrendsPersonsOpt,
@@ -471,6 +474,10 @@ def features(
             " ones; and each unused feature's last use.",
         ),
     ] = False,
+    persons: FeaturesPersonsOpt = None,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -578,7 +585,11 @@ def sessions(
     until: UntilOpt = None,
     top: TopOpt = 10,
     where: WhereOpt = None,
+    persons: SessionsPersonsOpt = None,
     who: WhoOpt = None,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -608,7 +619,10 @@ def _page_list(o: dict[str, Any]) -> None:
     from usertrack.cli.reports import emit_list
     from usertrack.reports import user_lists
 
-    given = [f"--{k}" for k in ("since", "until", "where", "who") if o[k] is not None]
+    given = [f"--{k}" for k in ("since", "until", "where", "who", "segment", "persons")
+             if o[k] is not None]  # fmt: skip
+    if o["by_segment"]:
+        given.append("--by-segment")
     if given:
         raise UsageError(f"--pages and {given[0]} do not go together")
     chosen = choose_format(o["fmt"], o["out"])
@@ -713,7 +727,11 @@ def churn(
         int | None, typer.Option("--top", hidden=True, help="--limit's old name.")
     ] = None,
     where: WhereOpt = None,
+    persons: ChurnPersonsOpt = None,
     who: WhoOpt = None,
+    segment: OneSegmentOpt = None,
+    by_segment: BySegmentOpt = False,
+    save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,

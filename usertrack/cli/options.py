@@ -113,6 +113,16 @@ OneSegmentOpt = Annotated[
         metavar="ID",
     ),
 ]
+AccountSegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help="Only the accounts with at least one member in this segment of the segments file"
+        " (as of --as-of; a member in several accounts counts in the first by key, as"
+        " --by-account), or 'no segment'.",
+        metavar="ID",
+    ),
+]
 SaveSegmentsOpt = Annotated[
     bool | None,
     typer.Option(
@@ -161,6 +171,24 @@ ActivityPersonsOpt = Annotated[
 PathsPersonsOpt = Annotated[
     str | None,
     persons_option("the people who went along one edge, FROM:TO (/pricing:/signup)"),
+]
+SessionsPersonsOpt = Annotated[
+    str | None,
+    persons_option(
+        "everyone with a session, users; those with a session of a length, BUCKET (2m-5m);"
+        " or of a row of a list, LIST:VALUE (entry_page:/pricing, exit_page, device_type,"
+        " browser, country)"
+    ),
+]
+FeaturesPersonsOpt = Annotated[
+    str | None,
+    persons_option("those who used a feature in the period, FEATURE (agent_builder)"),
+]
+ChurnPersonsOpt = Annotated[
+    str | None,
+    persons_option(
+        "the at-risk users, at-risk; those scored in a band, BAND (0-19); or those who left, left"
+    ),
 ]
 ByAccountOpt = Annotated[
     bool,

@@ -93,15 +93,15 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("failures", ("failures",)),
     # --no-save: segments classified for --segment stay out of the history
     ToolSpec("tools", ("tools",), ("--format", "json", "--no-save")),
-    ToolSpec("accounts", ("accounts",), hide=frozenset({"limit"})),
+    ToolSpec("accounts", ("accounts",), ("--format", "json", "--no-save"), frozenset({"limit"})),
     # --no-save: segments classified for by_segment or segment stay out of the history
     ToolSpec("funnel", ("funnel",), ("--format", "json", "--no-save")),
     ToolSpec("retention", ("retention",), ("--format", "json", "--no-save")),
     ToolSpec("activity", ("activity",), ("--format", "json", "--no-save")),
-    ToolSpec("churn", ("churn",)),
-    ToolSpec("sessions", ("sessions",)),
+    ToolSpec("churn", ("churn",), ("--format", "json", "--no-save")),
+    ToolSpec("sessions", ("sessions",), ("--format", "json", "--no-save")),
     ToolSpec("paths", ("paths",), ("--format", "json", "--no-save")),
-    ToolSpec("features", ("features",)),
+    ToolSpec("features", ("features",), ("--format", "json", "--no-save")),
     ToolSpec("trends", ("trends",), ("--format", "json", "--no-save")),  # when the command exists
     ToolSpec(
         "alerts",

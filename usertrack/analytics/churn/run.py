@@ -172,6 +172,7 @@ class Churn:
     at_risk: list[dict[str, Any]]
     at_risk_count: int
     characteristics: list[Characteristic] = field(default_factory=list)
+    cell_persons: set[str] | None = None  # churn(cell=...): that cell's person ids
 
     @property
     def churn_rate(self) -> float | None:
@@ -302,7 +303,9 @@ def churn(
     top: int = 10,
     backtest: bool = True,
     progress: Any = None,
+    cell: str | None = None,
 ) -> Churn:
+    """`cell` (cell_of's): also that cell's persons, `Churn.cell_persons`."""
     check(periods, window, horizon, top)
     last = period_start(as_of - timedelta(microseconds=1), period)
     if datetime.combine(next_period(last, period), datetime.min.time()) > naive_utc(as_of):
@@ -359,7 +362,42 @@ def churn(
             if bits is not None:
                 _event_bits(con, bits)
             app = {name: job.result() for name, job in asked.items()} if asked else None
-            return _with_app(con, app, as_of, period, starts, window, then, backtest, horizon, top)
+            result = _with_app(con, app, as_of, period, starts, window, then, backtest, horizon,
+                               top)  # fmt: skip
+            if cell is not None:
+                result.cell_persons = _cell_persons(con, as_of, window, cell)
+            return result
+
+
+# `--persons CELL`: the cells of churn, each the persons its figure counts (cell_of)
+AT_RISK, LEFT = "at-risk", "left"
+
+
+def cells() -> list[str]:
+    return [AT_RISK, *band_labels(), LEFT]
+
+
+def cell_of(text: str) -> str | None:
+    """The cell `text` names (at-risk, a band as the distribution writes it, left), else None."""
+    cleaned = text.strip().lower().replace(" ", "").replace("_", "-")
+    return cleaned if cleaned in cells() else None
+
+
+def _cell_persons(con: Any, as_of: datetime, window: int, cell: str) -> set[str]:
+    """The person ids of `cell`, as _counted counts its figure: the at-risk persons (score
+    under HIGH_RISK_BELOW), those of a band of the distribution, or those who left."""
+    if cell == LEFT:
+        since = naive_utc(as_of - timedelta(days=window))
+        sql = "SELECT person_id FROM persons WHERE last_seen < $since AND email <> ''"
+        rows = con.execute(sql, {"since": since}).fetchall()
+    elif cell == AT_RISK:
+        sql = f"SELECT person_id FROM scored_now WHERE score < {HIGH_RISK_BELOW}"
+        rows = con.execute(sql).fetchall()
+    else:
+        low, high = next((lo, hi) for lo, hi in BANDS if band_of(lo) == cell)
+        top = "" if high >= BANDS[-1][1] else f" AND score < {high}"
+        rows = con.execute(f"SELECT person_id FROM scored_now WHERE score >= {low}{top}").fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
 
 
 def _event_bits_values(ws: Any, as_of: datetime, since: datetime) -> dict[str, Any] | None:
