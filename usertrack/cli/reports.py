@@ -14,6 +14,7 @@ from usertrack.cli.options import (
     FORMAT,
     MAX_DAYS,
     MOMENT,
+    AccountSegmentOpt,
     AsOfOpt,
     ChartFormatOpt,
     OneSegmentOpt,
@@ -33,6 +34,7 @@ from usertrack.cli.output import (
     emit,
     info,
     probe_out,
+    said,
     spinner,
     warn,
     write_chart,
@@ -301,6 +303,8 @@ def accounts(
             "--limit", "-n", min=1, max=100_000, help="Accounts shown in the table and md."
         ),
     ] = 25,
+    segment: AccountSegmentOpt = None,
+    save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -324,9 +328,15 @@ def accounts(
             )
             with ws:
                 check_as_of(ws, moment)
+                if segment is not None:
+                    from usertrack.analytics.by_segment import check_segment
+
+                    segment = check_segment(ws, segment)
                 report = account_report.account_report(
-                    ws, moment or ws.default_as_of(), days=days, key=key, progress=progress
-                )
+                    ws, moment or ws.default_as_of(), days=days, key=key, progress=progress,
+                    segment=segment, save=save,
+                )  # fmt: skip
+        said(report.said)
         if chosen == "table":
             account_report.render(answer_console(), report, limit)
         elif chosen in CHARTS:

@@ -159,7 +159,13 @@ def _accounts(o: dict[str, Any], _period: Period) -> Compute:
     key = AccountKey.configured()
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
-        report = accounts.account_report(ws, moment, days=o["days"], key=key, progress=progress)
+        segment = o.get("segment")
+        if segment is not None:
+            from usertrack.analytics.by_segment import check_segment
+
+            segment = check_segment(ws, segment)
+        report = accounts.account_report(ws, moment, days=o["days"], key=key, progress=progress,
+                                         segment=segment, save=o.get("save"))  # fmt: skip
         return json.loads(accounts.to_json(report))  # type: ignore[no-any-return]
 
     return run

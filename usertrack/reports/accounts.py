@@ -43,6 +43,14 @@ class AccountReport:
     result: Result
     # the account segments of the rules file, in its order: id, name, action, accounts
     segments: list[dict[str, Any]] = field(default_factory=list)
+    # --segment ID: the segment (of persons) whose members' accounts are kept, and the line
+    # saying how many were kept (for stderr)
+    segment: str | None = None
+    kept: str | None = None
+
+    @property
+    def said(self) -> tuple[str, ...]:
+        return (self.kept,) if self.kept else ()
 
     @property
     def since(self) -> datetime:
@@ -78,8 +86,13 @@ def account_report(
     days: int = 30,
     key: AccountKey | None = None,
     progress: Progress | None = None,
+    segment: str | None = None,
+    save: bool | None = None,
 ) -> AccountReport:
-    """Check the account key, then run queries/neon/account_health.sql with it quoted in."""
+    """Check the account key, then run queries/neon/account_health.sql with it quoted in.
+    `segment` (a group --segment names, checked: by_segment.check_segment): only the accounts
+    with a member in it (kept_accounts); `save` as `segments --save` (tool_usage.segment_emails).
+    """
     key = key or AccountKey.configured()
     source = ws.sources["neon"]
     conn = database_of(source).connect()
@@ -109,9 +122,40 @@ def account_report(
     result = dataclasses.replace(
         result, columns=[*columns, "segment"], rows=list(zip(*cells, chosen, strict=True))
     )
-    report = AccountReport(as_of=as_of, days=days, key=key, result=result)
+    kept = None
+    if segment is not None:
+        accounts, kept = kept_accounts(ws, as_of, segment, progress, save)
+        at = result.columns.index("account")
+        rows = list(result.rows)
+        keep = [str(r[at]) in accounts for r in rows]
+        kept = f"--segment {segment} kept {sum(keep):,} of {len(rows):,} accounts{kept}"
+        chosen = [c for c, k in zip(chosen, keep, strict=True) if k]
+        result = dataclasses.replace(result, rows=[r for r, k in zip(rows, keep, strict=True) if k])
+    report = AccountReport(as_of=as_of, days=days, key=key, result=result, segment=segment,
+                           kept=kept)  # fmt: skip
     report.segments = segment_counts(ws.rules, chosen)
     return report
+
+
+def kept_accounts(
+    ws: Workspace, as_of: datetime, segment: str, progress: Progress | None, save: bool | None
+) -> tuple[set[str], str]:
+    """The accounts with at least one member in `segment` as of `as_of` (its users' emails as
+    `tools --segment` finds them; each user's account as --by-account counts it, the first by
+    key of a user in several), and how many users those were, said after the kept line."""
+    import json
+
+    from usertrack.reports.tool_usage import segment_emails
+    from usertrack.segments.account_key import member_accounts
+
+    emails = set(segment_emails(ws, as_of, segment, progress, save))
+    found = member_accounts(ws, as_of, progress)
+    listed, accounts = (
+        (json.loads(v) if v else [] for v in found.rows[0]) if found.rows else ([], [])
+    )
+    kept = {str(a) for e, a in zip(listed, accounts, strict=True) if e in emails and a is not None}
+    users = "user" if len(emails) == 1 else "users"
+    return kept, f", those with a member among its {len(emails):,} {users}"
 
 
 def _groups_and_rules(
@@ -187,6 +231,7 @@ def to_json(report: AccountReport) -> str:
             "user_column": report.key.user_column,
             "group_type": report.key.group_type,
         },
+        **({"segment": report.segment} if report.segment is not None else {}),
         "summary": report.summary(),
         "account_segments": report.segments,
     }
@@ -202,9 +247,10 @@ def to_csv(report: AccountReport) -> str:
 def heading(report: AccountReport) -> str:
     from usertrack.core import style
 
+    kept = "" if report.segment is None else f", with a member in the segment {report.segment}"
     return (
         f"Accounts ({report.key.table}.{report.key.column}) as of"
-        f" {style.moment(report.as_of)}, last {report.days} days"
+        f" {style.moment(report.as_of)}, last {report.days} days{kept}"
     )
 
 
