@@ -621,3 +621,50 @@ def test_the_shipped_expansion_segment_keeps_only_accounts_on_an_active_plan(
     # a healthy account is neither dormant nor failing: the segments before it never hold
     expansion = {a["account"] for a in rows if a["segment"] == "expansion"}
     assert expansion == {a["account"] for a in full if a["plan"] == "active"} != set()
+
+
+PERSON_RULES = """\
+segments:
+  - id: low
+    name: Low credits
+    action: Top up
+    rule: credits < 60
+  - id: mid
+    name: Mid credits
+    action: Nudge
+    rule: credits < 90
+"""
+
+
+def test_segment_keeps_the_accounts_with_a_member_in_it(env: Any, tmp_path: Path) -> None:
+    """low: ann (10) and cy (50), both of acme; mid: dee (80), of beta; no segment: bob, eve,
+    fay, gus (100 each): acme, beta and gamma (gus has no account). An account's figures are
+    all its members', whichever of them are in the segment."""
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(PERSON_RULES)
+    whole = {a["account"]: a for a in accounts(env, "--segments", str(rules))["accounts"]}
+    kept = {"low": ["acme"], "mid": ["beta"], "no segment": ["acme", "beta", "gamma"]}
+    for segment, names in kept.items():
+        doc = accounts(env, "--segments", str(rules), "--segment", segment)
+        assert doc["segment"] == segment
+        assert [a["account"] for a in doc["accounts"]] == names
+        assert doc["accounts"] == [whole[name] for name in names]
+        assert doc["summary"]["accounts"] == len(names)
+        assert doc["summary"]["members"] == sum(whole[n]["members"] for n in names)
+    folder, base = env
+    args = ["accounts", "--as-of", AS_OF, "--segments", str(rules), "--segment", "low"]
+    said = run(args, folder / "home", **base)
+    assert said.exit_code == 0, said.stderr
+    assert (
+        "--segment low kept 1 of 3 accounts, those with a member among its 2 users" in said.stderr
+    )
+    for fmt in ("csv", "md"):
+        out = run([*args, "-f", fmt], folder / "home", **base)
+        assert out.exit_code == 0 and "gamma" not in out.stdout and "acme" in out.stdout, out.stderr
+    chart = run([*args, "-f", "html"], folder / "home", **base)
+    assert chart.exit_code == 0 and chart.stdout.startswith("<!doctype html"), chart.stderr
+    table = " ".join(run(args, folder / "home", **base).stdout.split())
+    assert "last 30 days, with a member in the segment low" in table
+    bad = run([*args[:-1], "lwo"], folder / "home", **base)
+    assert bad.exit_code == EXIT_USAGE and "did you mean 'low'" in bad.stderr
+    assert len([x for x in bad.stderr.splitlines() if x.startswith("usertrack: error:")]) == 1

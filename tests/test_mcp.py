@@ -152,6 +152,23 @@ def test_every_tool_answers_as_the_cli(demo_home: Path) -> None:
         ("activity", {"persons": "dormant"}, ["activity", "--persons", "dormant", "-f", "json"]),
         ("churn", {"horizon": 14}, ["churn", "--horizon", "14", "-f", "json"]),
         ("sessions", {}, ["sessions", "-f", "json"]),
+        # the cuts every analysis takes: a segment, every segment, a cell's people
+        (
+            "sessions",
+            {"segment": "power_user"},
+            ["sessions", "--segment", "power_user", "-f", "json", "--no-save"],
+        ),
+        ("churn", {"by_segment": True}, ["churn", "--by-segment", "-f", "json", "--no-save"]),
+        (
+            "features",
+            {"persons": "agent_builder"},
+            ["features", "--persons", "agent_builder", "-f", "json"],
+        ),
+        (
+            "accounts",
+            {"segment": "power_user"},
+            ["accounts", "--segment", "power_user", "-f", "json", "--no-save"],
+        ),
         ("paths", {"steps": 3}, ["paths", "--steps", "3", "-f", "json"]),
         ("features", {}, ["features", "-f", "json"]),
         (
@@ -231,6 +248,13 @@ def test_schemas_follow_the_commands(demo_home: Path) -> None:
         assert not old_names & exposed  # a hidden old name is the CLI's only
     churn = mcp_server.tools(allow_act=True)["churn"].schema["properties"]
     assert "limit" in churn and "top" not in churn
+    # every analysis takes the same cuts; the tools never save a classification
+    for name in ("funnel", "retention", "activity", "trends", "paths", "sessions", "features",
+                 "churn"):  # fmt: skip
+        taken = mcp_server.tools(allow_act=True)[name].schema["properties"]
+        assert {"segment", "by_segment", "persons", "who", "where"} <= set(taken), name
+        assert "save" not in taken
+    assert "segment" in mcp_server.tools(allow_act=True)["accounts"].schema["properties"]
 
 
 def test_large_answers_are_cut_with_their_totals(demo_home: Path) -> None:
