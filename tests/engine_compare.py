@@ -168,6 +168,7 @@ def facts_params(
         "then": as_of - timedelta(days=28),
         "then_since": as_of - timedelta(days=58),
         "event": plan["events"][0],
+        "feature": "agent_builder",  # feature_persons: one of the demo's features
         "values": ["/settings"],
         "property": "template_id",
     }
