@@ -338,6 +338,34 @@ def test_a_live_by_segment_groups_sessions_come_from_everyones_facts(
     assert len(sessions) == 2  # the whole answer's figures, everyone's sessions
 
 
+def test_a_live_segment_too_long_for_a_list_counts_everyones_sessions(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live, a segment's sessions are counted by PostHog with its persons bound as a list while
+    the list is short (by_segment.MAX_LISTED); past it (here lowered to 1 id) everyone's
+    sessions come once and the segment's persons' are counted: no list is sent, and the answer
+    is the local engine's."""
+    from usertrack.analytics import by_segment
+
+    args = [*SESSIONS, "--segment", "no account"]  # pd and px: 2 ids
+    local = answer(args, **env)
+    with live_posthog(Path(env["USERTRACK_EVENTS"]), tmp_path) as (fake, live_env):
+        live_env = {**live_env, "DATABASE_URL": env["DATABASE_URL"],
+                    "USERTRACK_SEGMENTS": env["USERTRACK_SEGMENTS"]}  # fmt: skip
+        short = answer([*SESSIONS, "--segment", "trial"], **live_env)
+        listed = [r["body"]["name"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+        monkeypatch.setattr(by_segment, "MAX_LISTED", 1)
+        fake.requests.clear()
+        live = answer(args, **live_env)
+        posts = [r["body"] for r in fake.requests if r["method"] == "POST" and r["body"]]
+    assert "usertrack posthog/session_summary" in listed and short["users"] == 1
+    names = [b["name"] for b in posts]
+    assert "usertrack posthog/session_facts" in names, names
+    assert "usertrack posthog/session_summary" not in names
+    assert not [b for b in posts if "usertrack_segment_persons" in json.dumps(b)]
+    assert strip_live_only(live) == strip_live_only(local)
+
+
 def test_bad_input(env: dict[str, str]) -> None:
     for command in (SESSIONS, FEATURES, CHURN):
         args = [*command, "--as-of", AS_OF]
