@@ -141,6 +141,11 @@ COMMANDS = [
     ["sessions", "--days", "7", "--top", "3"],
     ["paths", "--from", "/dashboard", "--to", "/settings", "--steps", "3", "--top", "4"],
     ["paths", "--to", "/settings", "--by-segment"],
+    # the cuts of sessions (each group from everyone's sessions), features and churn
+    ["sessions", "--days", "7", "--by-segment"],
+    ["features", "--segment", "power_user", "--days", "7"],
+    ["churn", "--by-segment", "--no-backtest"],
+    ["sessions", "--days", "7", "--persons", "5m-15m"],
 ]
 
 
