@@ -16,7 +16,8 @@
 --
 -- One row per person who did the start event in the span from {since} (the first cohort
 -- period's start) to as_of: the periods (a UTC day, an ISO week from its Monday, or from its
--- Sunday when {week_start} is sunday, or a calendar month; {period} is day, week or month)
+-- Sunday when {week_start} is sunday, a calendar month, or a UTC hour, PostHog's toStartOfHour;
+-- {period} is day, week, month or hour; a period is named by its first instant, a DateTime)
 -- they were active in, and in each whether they did the start event ({start_event} '' means
 -- any event, PostHog's All events), and the return event ({return_event} '' means any event)
 -- at least {min_occurrences} times (PostHog's minimumOccurrences; 1, the default, is once), as arrays of
@@ -44,6 +45,7 @@ FROM (
         multiIf({period} = 'day', toDate(timestamp),
                 {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                 {period} = 'week', toMonday(timestamp),
+                {period} = 'hour', toStartOfHour(timestamp),
                 toStartOfMonth(timestamp)) AS period_start,
         countIf(({start_event} = '' OR event = {start_event})
             AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) > 0 AS started,

@@ -20,8 +20,9 @@
 -- "Retention"), counted where the events are, as PostHog's own retention runner does, so that
 -- PostHog answers a row per cohort and period rather than one per person
 -- (usertrack/analytics/retention/run.py reads them). Periods are a UTC day, an ISO week from its
--- Monday (from its Sunday when {week_start} is sunday) or a calendar month ({period}: day, week
--- or month), each named by its first day. Per
+-- Monday (from its Sunday when {week_start} is sunday), a calendar month or a UTC hour
+-- (PostHog's toStartOfHour) ({period}: day, week, month or hour), each named by its first
+-- instant, a DateTime. Per
 -- person, one pass over their events from {since} (the first cohort period's start) to as_of,
 -- and in first-time mode their start events before it too: the first start event ever, and
 -- the periods from {since} in which they did the start event and the return event
@@ -57,7 +58,7 @@ FROM (
     FROM (
         SELECT
             arrayJoin(if({mode} = 'first-time',
-                         arrayFilter(x -> x >= toDate({since}), [p.first_start]),
+                         arrayFilter(x -> x >= toDateTime({since}, 'UTC'), [p.first_start]),
                          p.starts)) AS cohort,
             if({min_occurrences} > 1,
                arrayDistinct(arrayMap(i -> arrayElement(p.each_return, i), arrayFilter(
@@ -71,6 +72,7 @@ FROM (
                 minIf(multiIf({period} = 'day', toDate(timestamp),
                               {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                               {period} = 'week', toMonday(timestamp),
+                              {period} = 'hour', toStartOfHour(timestamp),
                               toStartOfMonth(timestamp)),
                       ({start_event} = '' OR event = {start_event})
                           AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) AS first_start,
@@ -78,6 +80,7 @@ FROM (
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
+                            {period} = 'hour', toStartOfHour(timestamp),
                             toStartOfMonth(timestamp)),
                     (({start_event} = '' OR event = {start_event})
                         AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value}))
@@ -86,6 +89,7 @@ FROM (
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
+                            {period} = 'hour', toStartOfHour(timestamp),
                             toStartOfMonth(timestamp)),
                     (({return_event} = '' OR event = {return_event})
                         AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))
@@ -94,6 +98,7 @@ FROM (
                     multiIf({period} = 'day', toDate(timestamp),
                             {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
                             {period} = 'week', toMonday(timestamp),
+                            {period} = 'hour', toStartOfHour(timestamp),
                             toStartOfMonth(timestamp)),
                     {min_occurrences} > 1 AND (({return_event} = '' OR event = {return_event})
                         AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))

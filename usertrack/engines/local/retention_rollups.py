@@ -8,7 +8,7 @@ the return event there: on the events, a grouping of every event of the span. Wh
 file is the shipped one (`SHORTCUT`, usertrack.engines.shortcut: no `--where`; a `--who`,
 `--segment` or `--by-segment` runs it for everyone and keeps its persons' rows; a return once
 a period, `min_occurrences` 1: the days say whether, not how many times; a named start event,
-not any; no EVENT:PROPERTY=VALUE), the periods
+not any; no EVENT:PROPERTY=VALUE; periods of whole days, not hours), the periods
 a person had an event in come from person_days for the whole UTC days between the bounds and
 from the events for the part-days at either end (at most a day each, read through
 the store's timestamp order), and the start and return events themselves from the events, by
@@ -33,10 +33,12 @@ _KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 _FIRST = f"(date_trunc('day', {_SINCE} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
 _LAST = f"date_trunc('day', {_AS_OF})"
 _SPAN = f"timestamp >= {_SINCE} AND timestamp <= {_AS_OF}"
+# A period is named by its first instant, a TIMESTAMP, as the file's (its multiIf holds an
+# hour's toStartOfHour, so every branch is a DateTime).
 _PERIOD = (
-    "(CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT FROM"
-    " 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
-    " CAST({t} AS TIMESTAMP)) AS DATE) END)"
+    "CAST((CASE WHEN $period IS NOT DISTINCT FROM 'day' THEN {d} WHEN $period IS NOT DISTINCT"
+    " FROM 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
+    " CAST({t} AS TIMESTAMP)) AS DATE) END) AS TIMESTAMP)"
 )
 _STARTERS = f"""person_id IN (
           SELECT person_id FROM events
@@ -84,17 +86,19 @@ def applies(values: Mapping[str, Any]) -> bool:
     with an event, not by a count of them; and the start event is named (not '', any event),
     as it reads the start events by name; and neither event is narrowed to a property's value
     (--start / --return EVENT:PROPERTY=VALUE), as it marks them by name alone; and weeks start
-    on Monday, as its periods do."""
+    on Monday, as its periods do; and the period is a day, a week or a month, as its periods
+    are whole days (an hour's cohorts run the file as written)."""
     n = values.get("min_occurrences", 1)
     once = not isinstance(n, bool) and str(n) == "1"
     narrowed = values.get("start_property") or values.get("return_property")
     monday = values.get("week_start", "monday") == "monday"
-    return once and values.get("start_event") != "" and not narrowed and monday
+    days = values.get("period", "day") in ("day", "week", "month")
+    return once and values.get("start_event") != "" and not narrowed and monday and days
 
 
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "01ff466fb801d109cb44e3d357142005fd48fd50af8699d97ee5b78f0c6d6631",
+    "86da0178031094387f9861e823c659e44275bd83ef6b8a04ac5ac6e1f9653c8d",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),
