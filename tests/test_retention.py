@@ -145,7 +145,7 @@ def test_cumulative_counts_a_person_up_to_their_last_return(export: Path, tmp_pa
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--period", "year"], "--period 'year' is not one of day, week, month"),
+        (["--period", "year"], "--period 'year' is not one of hour, day, week, month"),
         (["--mode", "sometimes"], "--mode 'sometimes'"),
         (["--periods", "0"], "--periods 0"),
         (["--periods", "3", "--since", "2026-05-01"], "--periods and --since both"),

@@ -274,13 +274,13 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def retention(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics.common import parse_period
     from usertrack.analytics.retention import options as meaning
     from usertrack.analytics.retention import run as retentions
 
     where = _where(o)
     who = _who(o)
-    period = parse_period(o["period"])
+    week_start = _week_start(o)
+    period = meaning.parse_period(o["period"], week_start)
     mode = meaning.parse_mode(o["mode"])
     periods, since, until = o["periods"], o["since"], o["until"]
     if periods is not None and not 1 <= periods <= retentions.MAX_PERIODS:
@@ -301,7 +301,6 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     _by_account_alone(o, who, ("--by", by))
     cumulative, occurrences = bool(o.get("cumulative")), o.get("min_occurrences", 1)
     meaning.check_options(occurrences, bool(o.get("by_account")))
-    week_start = _week_start(o)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range

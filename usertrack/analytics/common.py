@@ -98,8 +98,7 @@ def day_of(value: Any) -> date:
 
 
 def period_start(moment: datetime | date, period: str) -> date:
-    """The first UTC day of the period holding `moment`: the day, its ISO week's Monday, or the
-    first of its month."""
+    """The first UTC day of the period holding `moment`: the day, ISO week (Monday) or month."""
     day = naive_utc(moment).date() if isinstance(moment, datetime) else moment
     if period == "day":
         return day
@@ -111,7 +110,9 @@ def period_start(moment: datetime | date, period: str) -> date:
 
 
 def next_period(start: date, period: str, steps: int = 1) -> date:
-    """The start of the period `steps` after the one starting at `start` (negative: before)."""
+    """The start of the period `steps` after `start`'s (negative: before); an hour's a datetime."""
+    if period == "hour":
+        return start + timedelta(hours=steps)
     if period == "day":
         return start + timedelta(days=steps)
     if period == "week":

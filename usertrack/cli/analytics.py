@@ -94,6 +94,12 @@ PeriodOpt = Annotated[
     str,
     typer.Option("--period", help="day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"),
 ]
+RetentionPeriodOpt = Annotated[
+    str,
+    typer.Option(
+        "--period", help="hour (UTC), day (UTC), week (ISO, Monday) or month.", metavar="PERIOD"
+    ),
+]
 CompareOpt = Annotated[
     bool,
     typer.Option("--compare", help="Also the previous period of the same length, and the change."),
@@ -275,7 +281,7 @@ def funnel(
 
 @app.command()
 def retention(
-    period: PeriodOpt = "week",
+    period: RetentionPeriodOpt = "week",
     periods: Annotated[
         int | None,
         typer.Option(

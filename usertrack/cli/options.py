@@ -154,7 +154,8 @@ RetentionPersonsOpt = Annotated[
     str | None,
     persons_option(
         "a cohort's people, COHORT (2026-11-09), or those back in its Nth period after,"
-        " COHORT:PERIOD_N (2026-11-09:week2; day3 or month1 by --period)"
+        " COHORT:PERIOD_N (2026-11-09:week2; day3, month1 or hour3 by --period; an hour's"
+        " COHORT is 2026-11-09T14:00)"
     ),
 ]
 TrendsPersonsOpt = Annotated[

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,17 +229,22 @@ def _heat(
 ) -> tuple[dict[str, Any], bool]:
     """The cohorts' heatmap: each cell its share (written in it, when few enough to read), a
     cell whose period has not ended by as_of lighter; and whether there is one."""
+    from usertrack.analytics.retention.run import period_of
+
     period, as_of = d.get("period"), d.get("as_of")
     running = False
-    if period in ("day", "week", "month") and isinstance(as_of, str):
+    if period in ("hour", "day", "week", "month") and isinstance(as_of, str):
         moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
         for c in cells:
-            start = next_period(date.fromisoformat(str(c["cohort"])[:10]), period, c["period"])
+            start = next_period(period_of(c["cohort"], period), period, c["period"])
             c["complete"] = ended(start, period, moment)
             running = running or not c["complete"]
         if not running:
             for c in cells:
                 del c["complete"]
+    if period == "hour":  # an hour's cohort as retention's table names it: Nov 21 14:00
+        for c in cells:
+            c["cohort"] = f"{period_of(c['cohort'], period):%b %d %H:%M}"
     rect = {"mark": {"type": "rect"}, "encoding": dict(sorted({
         "color": _field("retained_pct:Q", legend=dict(_PERCENT_LEGEND), title="% retained",
                         scale={"domain": [0, 100], "scheme": "blues"}),

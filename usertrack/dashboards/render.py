@@ -50,16 +50,25 @@ def _next_period(d: dict[str, Any]) -> float | None:
     return average[1].get("percent") if len(average) > 1 else None
 
 
+def _cohort(start: str, period: str) -> str:
+    """A cohort of an answer's JSON as retention's table names it: an hour's `Nov 21 14:00`."""
+    from usertrack.analytics.retention.run import period_of
+
+    return f"{period_of(start, period):%b %d %H:%M}" if period == "hour" else start
+
+
 def _next_ended(start: str, d: dict[str, Any]) -> bool:
     """Whether the cohort of `start` has had its whole next period by the answer's as_of: the
     cohorts the retention analysis counts for its period 1 (a period holding as_of is partial)."""
-    from datetime import date, datetime
+    from datetime import datetime
 
     from usertrack.analytics.common import next_period
+    from usertrack.analytics.retention.run import period_of
+    from usertrack.analytics.weeks import instant
 
-    after = next_period(date.fromisoformat(start), d["period"], 2)
+    after = next_period(period_of(start, d["period"]), d["period"], 2)
     moment = datetime.fromisoformat(d["as_of"].replace("Z", "+00:00")).replace(tzinfo=None)
-    return datetime.combine(after, datetime.min.time()) <= moment
+    return instant(after) <= moment
 
 
 def _change(analysis: str, d: dict[str, Any]) -> str:
@@ -98,7 +107,7 @@ def _change(analysis: str, d: dict[str, Any]) -> str:
             now = round(100 * b["retained"][1] / b["size"], 1)
             before = round(100 * a["retained"][1] / a["size"], 1)
             return (
-                f"Latest cohort ({b['start']}):"
+                f"Latest cohort ({_cohort(b['start'], d['period'])}):"
                 f" {rate_text(now, b['retained'][1], b['size'])} back after one {d['period']},"
                 f" against {rate_text(before, a['retained'][1], a['size'])} for the one before"
                 f" ({round(now - before, 1):+} pp)."

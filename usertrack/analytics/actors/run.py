@@ -192,7 +192,7 @@ def funnel_actors(
 # --------------------------------------------------------------------------------------------
 # retention: `COHORT` (its people) or `COHORT:PERIOD_N` (came back in its Nth period after)
 
-_PERIOD = re.compile(r"^(?:(day|week|month)s?\s*)?(\d+)$")
+_PERIOD = re.compile(r"^(?:(hour|day|week|month)s?\s*)?(\d+)$")
 
 
 @dataclass
@@ -213,17 +213,42 @@ class RetentionCells:
     week_start: str = "monday"  # --week-start: the day weekly cohorts start on
 
 
+def _cohort_stamp(start: date, period: str) -> str:
+    """A cohort's name in a cell: its day, an hour's `2026-11-21T14:00` (UTC)."""
+    return f"{start:%Y-%m-%dT%H:%M}" if period == "hour" else start.isoformat()
+
+
+_HOUR = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?Z?")
+
+
+def _cohort_of(text: str, period: str) -> date | None:
+    """The cohort a cell names (an hour's a naive UTC datetime: DATE, DATETHH:MM[:SS]), or
+    None."""
+    try:
+        if period == "hour":
+            if not _HOUR.fullmatch(text.strip()):  # fromisoformat reads `08:00:00:1` too
+                return None
+            return naive_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
 def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
+    """The cohort and period k of `COHORT` or `COHORT:PERIOD_N`; an hour's cohort holds colons
+    of its own (`2026-11-21T14:00:hour2`), so the period is read after the last one."""
     cells = []  # each cohort with the range of its periods begun
     for start, periods in result.cohorts:
         last = periods - 1
         later = f"[:{result.period}1-{last}]" if last > 1 else f"[:{result.period}1]"
-        cells.append(start.isoformat() + (later if last else ""))
-    first, _, later = text.strip().partition(":")
-    try:
-        start = date.fromisoformat(first.strip())
-    except ValueError:
-        raise refuse("retention", text, cells) from None
+        cells.append(_cohort_stamp(start, result.period) + (later if last else ""))
+    named, later = _cohort_of(text, result.period), ""
+    if named is None:
+        first, _, later = text.strip().rpartition(":")
+        named = _cohort_of(first, result.period)
+    if named is None:
+        raise refuse("retention", text, cells)
+    start = named
     k = 0
     if later.strip():
         m = _PERIOD.match(later.strip().lower())
@@ -247,17 +272,17 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     as retention counts them (docs/metrics.md, "Retention"): with --cumulative, those who
     came back in that period or any later one begun by as_of."""
     from usertrack.analytics.common import FactsTable, next_period, open_facts_tables
-    from usertrack.analytics.weeks import start_of, trunc_sql
+    from usertrack.analytics.weeks import instant, start_of, trunc_sql
 
     start, k = retention_cell(result, text)
     period, mode = result.period, result.mode
-    since = datetime.combine(start, datetime.min.time())
+    since = instant(start)
     facts = [
         FactsTable(
             "posthog/retention_activity",
             "activity",
-            {"person_id": "VARCHAR", "period_start": "DATE", "did_start": "BIGINT",
-             "did_return": "BIGINT"},
+            {"person_id": "VARCHAR", "period_start": "TIMESTAMP" if period == "hour" else "DATE",
+             "did_start": "BIGINT", "did_return": "BIGINT"},
             {"since": since, "period": period, "start_event": result.start_event,
              "return_event": result.return_event or "",
              "min_occurrences": result.min_occurrences, **_narrowed(result),
@@ -303,10 +328,12 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k,
             result.cumulative, result.min_occurrences)  # fmt: skip
     people = cell_people(ws, as_of, kept, find)
-    about = f"cohort {start.isoformat()} ({result.start_event or 'any event'})"
+    named = _cohort_stamp(start, period)
+    about = f"cohort {named} ({result.start_event or 'any event'})"
     later = " or later" if result.cumulative else ""
-    about += f", came back in {period} {k} ({back.isoformat()}){later}" if k else ": its people"
-    cell = start.isoformat() + (f":{period}{k}" if k else "")
+    came = f"{_cohort_stamp(back, period)}"
+    about += f", came back in {period} {k} ({came}){later}" if k else ": its people"
+    cell = named + (f":{period}{k}" if k else "")
     return Actors(as_of, "retention", cell, about, people)
 
 

@@ -10,6 +10,9 @@ from typing import Any
 from usertrack.core.errors import UsageError
 
 MODES = ("first-time", "recurring")
+# --period: PostHog's retentionFilter period (Hour, Day, Week, Month); an hour is a UTC hour
+# from its first instant (toStartOfHour, posthog/hogql_queries/utils/query_date_range.py)
+PERIODS = ("hour", "day", "week", "month")
 DEFAULT_START = "user_signed_up"
 ANY = "any"  # --start any: any event starts a cohort (PostHog's All events)
 MAX_OCCURRENCES = 1000  # --min-occurrences' bound
@@ -20,6 +23,17 @@ def parse_mode(text: str) -> str:
     value = text.strip().lower()
     if value not in MODES:
         raise UsageError(f"--mode {text!r} is not one of {', '.join(MODES)}")
+    return value
+
+
+def parse_period(text: str, week_start: str = "monday") -> str:
+    """--period, checked: hour, day, week or month. An hour starts where it starts: a Sunday
+    week start has no hours to move, and is refused with them rather than left unsaid."""
+    value = text.strip().lower()
+    if value not in PERIODS:
+        raise UsageError(f"--period {text!r} is not one of {', '.join(PERIODS)}")
+    if week_start == "sunday" and value == "hour":
+        raise UsageError("--week-start sunday goes with --period week, not hour")
     return value
 
 

@@ -3,6 +3,7 @@ usertrack.analytics.retention.view, which only the CLI imports)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from usertrack.analytics.common import csv_rows, json_document, md_section
@@ -11,6 +12,22 @@ from usertrack.analytics.retention.run import Retention
 from usertrack.analytics.unfinished import MARK
 from usertrack.core import style
 from usertrack.rendering.export import md_table
+
+
+def cohort_label(start: date, period: str) -> str:
+    """A cohort as people read it: its day ('2026-11-21'), an hour's day and hour
+    ('Nov 21 14:00', UTC)."""
+    if period == "hour" and isinstance(start, datetime):
+        return f"{start:%b %d %H:%M}"
+    return style.day(start)
+
+
+def cohort_stamp(start: date, period: str) -> str:
+    """A cohort as a csv cell and a --persons cell name it: its day, an hour's
+    '2026-11-21T14:00' (UTC)."""
+    if period == "hour" and isinstance(start, datetime):
+        return f"{start:%Y-%m-%dT%H:%M}"
+    return style.day(start)
 
 
 def retention_json(r: Retention) -> str:
@@ -29,7 +46,7 @@ def retention_csv(r: Retention) -> str:
         for c in cohorts:
             for k, n in enumerate(c.retained):
                 share = round(100.0 * n / c.size, 1) if c.size else None
-                rows.append([name, style.day(c.start), c.size, k, n, share])
+                rows.append([name, cohort_stamp(c.start, r.period), c.size, k, n, share])
         for p in average:
             doc = p.document()
             rows.append([name, "average", p.size, p.period, p.persons, doc["percent"]])
@@ -106,8 +123,10 @@ def retention_compare_about(r: Retention) -> str:
     if not r.previous:
         return ""
     return (
-        f"Average curve against the previous range's cohorts ({style.day(r.previous[0].start)}"
-        f" to {style.day(r.previous[-1].start)}): two-proportion z-test, changed when p < 0.05;"
+        "Average curve against the previous range's cohorts"
+        f" ({cohort_label(r.previous[0].start, r.period)}"
+        f" to {cohort_label(r.previous[-1].start, r.period)}): two-proportion z-test, changed"
+        " when p < 0.05;"
         " too few to tell when a range expects under 5 persons retained or not"
     )
 
@@ -140,7 +159,7 @@ def retention_markdown(r: Retention) -> str:
     headers = ["Cohort", "Size", *(f"{r.period.capitalize()} {k}" for k in range(n))]
     rows = []
     for c in r.cohorts:
-        cells = [style.day(c.start), style.count(c.size)]
+        cells = [cohort_label(c.start, r.period), style.count(c.size)]
         for k in range(n):
             if k < len(c.retained):
                 v = c.retained[k]

@@ -35,7 +35,6 @@ from usertrack.analytics.retention.options import (
     start_of,
 )
 from usertrack.analytics.unfinished import ended as period_ended
-from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
 SUMMARY_QUERY = "posthog/retention_summary"
@@ -265,10 +264,7 @@ def average_curve(
     period k has ended by as_of (the period holding as_of is partial and left out, as
     PostHog's `isCurrentPeriod`), the retained persons' sum over the sizes' sum."""
     index = {s: i for i, s in enumerate(all_starts)}
-    moment = naive_utc(as_of)
-    ended = [
-        datetime.combine(next_period(s, period), datetime.min.time()) <= moment for s in all_starts
-    ]
+    ended = [period_ended(s, period, as_of) for s in all_starts]
     n = max((len(c.retained) for c in cohorts), default=0)
     points = []
     for k in range(n):
@@ -381,7 +377,7 @@ def retention(
     last = weeks.start_of(as_of - timedelta(microseconds=1), period, week_start)
     while starts[-1] < last:
         starts.append(next_period(starts[-1], period))
-    since = datetime.combine(starts[0], datetime.min.time())
+    since = weeks.instant(starts[0])
     source = ws.sources[ws.library.get("posthog/retention_activity").folder]
     # PostHog counts the cohorts, but not a --by-segment or --segment group's (summary_fits)
     from usertrack.analytics.by_segment import summary_fits
@@ -410,7 +406,8 @@ def retention(
             week_start=week_start,
         )
         rows = [tuple(r) for r in result.rows]
-        sizes, back = from_summary(starts, list(result.columns), rows, cumulative=cumulative)
+        sizes, back = from_summary(starts, list(result.columns), rows, cumulative=cumulative,
+                                   period=period)  # fmt: skip
     else:
         _, sizes, back = _counted(
             ws,
@@ -478,18 +475,21 @@ def from_summary(
     columns: list[str],
     rows: list[tuple[Any, ...]],
     cumulative: bool = False,
+    period: str = "day",
 ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
     """The cohorts' sizes (by index of `starts`) and retained persons (by cohort index and
     periods later) from the rows of retention_summary.sql: a row per cohort and period, named
     by their first days; periods not among `starts` (one not begun by as_of) are left out, as
     the facts path's join leaves them out. `cumulative`: a later period's row counts the
-    persons whose last return is in it, each retained in every period up to it."""
+    persons whose last return is in it, each retained in every period up to it. An hour's
+    rows are named by its first instant (`period_of`)."""
     at = {c: i for i, c in enumerate(columns)}
     index = {start: i for i, start in enumerate(starts)}
     sizes: dict[int, int] = {}
     back: dict[tuple[int, int], int] = {}
     for row in rows:
-        cohort, later = index.get(day_of(row[at["cohort"]])), index.get(day_of(row[at["period"]]))
+        cohort = index.get(period_of(row[at["cohort"]], period))
+        later = index.get(period_of(row[at["period"]], period))
         if cohort is None or later is None or later < cohort:
             continue
         n = int(row[at["persons"]])
@@ -501,6 +501,16 @@ def from_summary(
         else:
             back[(cohort, later - cohort)] = n
     return sizes, back
+
+
+def period_of(value: Any, period: str) -> date:
+    """A period's start as PostHog's JSON gives it (ISO text) or DuckDB does (a date or a
+    timestamp): an hour's first instant (a naive UTC datetime), else its first day."""
+    if period != "hour":
+        return day_of(value)
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return weeks.start_of(value, "hour")
 
 
 def _counted(
@@ -534,7 +544,7 @@ def _counted(
             "activity",
             {
                 "person_id": "VARCHAR",
-                "period_start": "DATE",
+                "period_start": "TIMESTAMP" if period == "hour" else "DATE",
                 # 0/1: a HogQL comparison is ClickHouse's UInt8, not a boolean
                 "did_start": "BIGINT",
                 "did_return": "BIGINT",

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from usertrack.analytics.retention.render import (
     COMPARE_RETENTION_HEADERS,
+    cohort_label,
     retention_about,
     retention_average_cells,
     retention_breakdown_cells,
@@ -40,7 +41,7 @@ def render_retention(console: Console, r: Retention) -> None:
     cols += [Col(str(k), right=True, drop=(n - k) if k else 0) for k in range(n)]
     rows = []
     for c in r.cohorts:
-        cells: list[Text] = [plain(style.day(c.start)), plain(style.count(c.size))]
+        cells: list[Text] = [plain(cohort_label(c.start, r.period)), plain(style.count(c.size))]
         for k in range(n):
             if k >= len(c.retained):
                 cells.append(plain(""))
