@@ -667,3 +667,39 @@ def test_interval_rounding(engine: Engine) -> None:
         [0, 0],
         [1],
     ])  # fmt: skip
+
+
+EVENTS_R04 = CASES.add("r04", created(PV, *[
+    (person, _date(0, hour))
+    for person, hour in (
+        ("person1", 6), ("person2", 6), ("person1", 7), ("person2", 7), ("person1", 8),
+        ("person2", 8), ("person1", 10), ("person1", 11), ("person2", 11), ("person2", 12),
+        ("person1", 14), ("person2", 16),
+    )
+], alias=ALIAS1))  # fmt: skip
+
+
+def test_hour_interval(engine: Engine) -> None:
+    """test_retention_query_runner.py, TestRetention.test_hour_interval (PostHog commit
+    3c29d63a): `period: "Hour"`, `totalIntervals` 11 and `date_to` 2020-06-10 16:13: eleven
+    hour cohorts from 06:00 (toStartOfHour) to 16:00, the hour holding the range's end."""
+    e = EVENTS_R04
+    args = ["--period", "hour", "--periods", "11", *RECURRING, "--start", e(PV),
+            "--return", e(PV)]  # fmt: skip
+    doc = engine("retention", args, as_of="2020-06-10T16:13:00")
+    assert [c["start"] for c in doc["cohorts"]] == [
+        f"2020-06-10T{h:02d}:00:00Z" for h in range(6, 17)
+    ]
+    assert triangle(doc, 11) == cut([
+        [2, 2, 2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [2, 2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [2, 0, 1, 2, 1, 0, 1, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 1, 0, 0],
+        [2, 1, 0, 1, 0, 1],
+        [1, 0, 0, 0, 1],
+        [0, 0, 0, 0],
+        [1, 0, 0],
+        [0, 0],
+        [1],
+    ])  # fmt: skip
