@@ -7,6 +7,7 @@
 -- param until: <moment>
 -- param event:
 -- param interval: day
+-- param week_start: monday
 -- param by:
 -- param by_of: event
 -- param values: <list>
@@ -30,6 +31,8 @@
 -- No LIMIT: usertrack pages every result.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- A week starts on Monday (the ISO week), or on Sunday when {week_start} is sunday
+-- (PostHog's toStartOfWeek(timestamp, 0), a project's week_start_day unset or Sunday).
 -- With {by_of} = 'person', {by} names a person property, read as the event carries it
 -- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
@@ -47,7 +50,7 @@ FROM (
     SELECT
         if({interval} = 'hour', toStartOfHour(timestamp),
             if({interval} = 'day', toStartOfDay(timestamp),
-                if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
+                if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
                     toStartOfDay(toStartOfMonth(timestamp))))) AS point,
         if({by} = '', '',
             if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),

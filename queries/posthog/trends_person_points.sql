@@ -7,6 +7,7 @@
 -- param until: <moment>
 -- param event:
 -- param interval: day
+-- param week_start: monday
 -- param by:
 -- param by_of: event
 -- param property:
@@ -27,6 +28,8 @@
 -- usertrack pages every result. No ORDER BY: usertrack only aggregates these rows.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
+-- A week starts on Monday (the ISO week), or on Sunday when {week_start} is sunday
+-- (PostHog's toStartOfWeek(timestamp, 0), a project's week_start_day unset or Sunday).
 -- With {by_of} = 'person', {by} names a person property, read as the event carries it
 -- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
@@ -56,7 +59,7 @@ FROM (
             if({by} = '', '', coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')) AS value,
             if({interval} = 'hour', toStartOfHour(timestamp),
                 if({interval} = 'day', toStartOfDay(timestamp),
-                    if({interval} = 'week', toStartOfDay(toMonday(timestamp)),
+                    if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
                         toStartOfDay(toStartOfMonth(timestamp))))) AS point,
             if({property} = '', NULL,
                 if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS n,
