@@ -62,7 +62,12 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         {"by2": "email", "by2_of": "person", "by3": "distinct_id", "by3_of": "metadata"}
     ],
     # unique_session's sessions, and the count-per-actor maths, on an event with sessions
-    "posthog/trends_counts": [{"event": "run_started"}, {"event": "$pageview", "sessions": 1}],
+    # and weeks from Sunday (--week-start sunday)
+    "posthog/trends_counts": [
+        {"event": "run_started"},
+        {"event": "$pageview", "sessions": 1},
+        {"event": "$pageview", "interval": "week", "week_start": "sunday"},
+    ],
     "posthog/trends_actor_counts": [
         {"event": "$pageview"},
         {"event": "run_started", "by": "template_name", "values": ["a"], "interval": "week"},

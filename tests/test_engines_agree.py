@@ -114,6 +114,7 @@ COMMANDS = [
     ],
     ["trends", "$pageview", "feature_used", "--by", "$browser", "--top", "2"],
     ["trends", "$pageview", "-m", "weekly_active", "--interval", "week"],
+    ["trends", "$pageview", "-m", "dau", "--interval", "week", "--week-start", "sunday"],
     ["trends", "$pageview", "-m", "dau", "--compare", "--days", "14"],
     ["trends", "feature_used", "-m", "dau", "--cumulative", "--by", "feature"],
     ["trends", "$pageview", "-m", "monthly_active", "--interval", "month", "--days", "90"],

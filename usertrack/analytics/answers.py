@@ -445,6 +445,9 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics.trends.formula import parse_formula
 
     interval = trends_mod.parse_interval(o["interval"])
+    week_start = _week_start(o)
+    if week_start == "sunday" and interval == "hour":
+        raise UsageError("--week-start sunday goes with --interval week, not hour")
     math = trends_maths.parse_math(o["math"])
     given = [trends_maths.own_math(e) for e in o["events"]]
     events = [event for event, _ in given]
@@ -479,7 +482,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
                 ws, moment, span, events, interval=interval, math=math, maths=maths,
                 formula=formula, by=by,
                 top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
-                progress=progress,
+                progress=progress, week_start=week_start,
             )  # fmt: skip
             if cell is None:
                 return answer

@@ -512,10 +512,11 @@ def trends(
         typer.Option(
             "--interval",
             "-i",
-            help="hour, day, week (ISO, from Monday) or month; UTC.",
+            help="hour, day, week (from Monday, or --week-start's day) or month; UTC.",
             metavar="PERIOD",
         ),
     ] = "day",
+    week_start: WeekStartOpt = "monday",
     math: Annotated[
         str,
         typer.Option(

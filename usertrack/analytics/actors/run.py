@@ -365,7 +365,8 @@ def trends_actors(ws: Workspace, as_of: datetime, result: Trends, text: str) -> 
             "persons",
             {"person_id": "VARCHAR", "breakdown": "VARCHAR", "point": "TIMESTAMP"},
             {"since": since if days else result.span.start, "until": result.span.end,
-             "event": event, "interval": result.interval, "by": "", "values": [],
+             "event": event, "interval": result.interval, "week_start": result.week_start,
+             "by": "", "values": [],
              "active": int(bool(days))},
         )
     ]  # fmt: skip

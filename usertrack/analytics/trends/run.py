@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.analytics import weeks
 from usertrack.analytics.common import (
     DateRange,
     change,
@@ -38,6 +39,7 @@ from usertrack.analytics.trends.maths import (
     lookback,
 )
 from usertrack.analytics.unfinished import ended
+from usertrack.analytics.weeks import MONDAY
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -59,10 +61,13 @@ def parse_interval(text: str) -> str:
     return value
 
 
-def interval_start(moment: datetime, interval: str) -> datetime:
-    """The start of the UTC hour, day, ISO week (Monday) or month holding `moment`."""
+def interval_start(moment: datetime, interval: str, week_start: str = MONDAY) -> datetime:
+    """The start of the UTC hour, day, week (ISO, from Monday; from Sunday with `week_start`
+    sunday, as weeks.start_of) or month holding `moment`."""
     if interval == "hour":
         return naive_utc(moment).replace(minute=0, second=0, microsecond=0)
+    if interval == "week":
+        return datetime.combine(weeks.start_of(moment, interval, week_start), datetime.min.time())
     return datetime.combine(period_start(moment, interval), datetime.min.time())
 
 
@@ -72,12 +77,13 @@ def next_point(point: datetime, interval: str) -> datetime:
     return datetime.combine(next_period(point.date(), interval), datetime.min.time())
 
 
-def points(span: DateRange, interval: str) -> list[datetime]:
+def points(span: DateRange, interval: str, week_start: str = MONDAY) -> list[datetime]:
     """Every interval start from the one holding the range's start to the one holding its last
     instant (PostHog's date_from_start_of_interval to date_to; a range ending at 00:00 has no
-    point of that day)."""
+    point of that day); weeks from `week_start`'s day."""
     out = []
-    point, last = interval_start(span.start, interval), interval_start(span.last, interval)
+    point = interval_start(span.start, interval, week_start)
+    last = interval_start(span.last, interval, week_start)
     while point <= last:
         out.append(point)
         if len(out) > MAX_POINTS:
@@ -115,6 +121,7 @@ class Trends:
     previous: Trends | None = None  # --compare: the period of the same length before
     maths: tuple[Math | None, ...] = field(default=())  # each EVENT's own math, or None
     formula: str | None = None  # --formula's text: `series` are then its series
+    week_start: str = MONDAY  # --week-start: the day weekly points start on
 
     def headline_of(self, s: Series) -> str:
         """What one number sums a series up as: "total" where its points add up to a number of
@@ -186,6 +193,8 @@ class Trends:
             "interval": self.interval,
             "math": self.math.name,
         }
+        if self.week_start != MONDAY:  # weeks from Sunday (ISO Monday weeks say nothing)
+            doc["week_start"] = self.week_start
         if self.math.property:
             doc["math_property"] = self.math.property
         if any(self.maths):
@@ -248,23 +257,25 @@ def trends(
     cumulative: bool = False,
     compare: bool = False,
     progress: Any = None,
+    week_start: str = MONDAY,
     _values: dict[int, list[str]] | None = None,
 ) -> Trends:
     """The trends of `events` over `span` (each with its own math of `maths` where one is
     given, else `math`), counted from the start of its first interval unless its start was
     given as a DATETIME (`ranges.counted`); with `compare`, also over the period before
     (`ranges.previous`), with the current period's breakdown values; with `formula`, its
-    series instead of the events' (formula.py)."""
+    series instead of the events' (formula.py). `week_start`: the day a week's points start
+    on (PostHog's week_start_day, in utils/query_date_range.py)."""
     math = math or Math("total")
     maths = maths or (None,) * len(events)
     check(events, interval, math, top, maths)
     asked, span = span, ranges.counted(span, interval)
-    ticks = points(span, interval)
+    ticks = points(span, interval, week_start)
     series: list[Series] = []
     columns: list[dict[str | None, list[float]]] = []  # each event's data per breakdown value
     chosen: dict[int, list[str]] = {}
     for i, (event, own) in enumerate(zip(events, maths, strict=True)):
-        ask = _Ask(ws, as_of, span, event, interval, own or math, by)
+        ask = _Ask(ws, as_of, span, event, interval, own or math, by, week_start)
         given = None if _values is None else _values.get(i, [])
         values, found = _event(ask, top, given, ticks, cumulative, progress)
         chosen[i] = values
@@ -280,7 +291,7 @@ def trends(
     result = Trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
         top=top, cumulative=cumulative, points=ticks, series=series, where=ws.scope.where,
-        maths=tuple(maths) if any(maths) else (),
+        maths=tuple(maths) if any(maths) else (), week_start=week_start,
     )  # fmt: skip
     # A name no event has is said of the whole answer: a group's empty series is no typo (and
     # looking the names up again for each group would cost PostHog queries).
@@ -302,7 +313,7 @@ def trends(
         result.previous = trends(
             ws, as_of, ranges.previous(asked, interval), events, interval=interval, math=math,
             maths=maths, formula=formula, by=by, top=top, cumulative=cumulative,
-            progress=progress, _values=chosen,
+            progress=progress, week_start=week_start, _values=chosen,
         )  # fmt: skip
     return result
 
@@ -310,7 +321,8 @@ def trends(
 @dataclass(frozen=True, eq=False)
 class _Ask:
     """One event's series as the run asks it: the workspace, the moment and the range, the
-    event, the interval, the math and the --by property (None without)."""
+    event, the interval, the math, the --by property (None without) and the week's first
+    day."""
 
     ws: Workspace
     as_of: datetime
@@ -319,10 +331,14 @@ class _Ask:
     interval: str
     math: Math
     by: str | None
+    week_start: str = MONDAY
 
     def bounds(self, **more: Any) -> dict[str, Any]:
-        """The facts queries' range, event and breakdown values, and `more`."""
+        """The facts queries' range, event and breakdown values, and `more`; with an
+        `interval`, the day its weeks start on too."""
         span = self.span
+        if "interval" in more:
+            more["week_start"] = self.week_start
         name, person = breakdown_of(self.by) if self.by is not None else ("", False)
         return {"since": span.start, "until": span.end, "event": self.event, "by": name,
                 "by_of": "person" if person else "event", **more}  # fmt: skip
@@ -569,7 +585,8 @@ def _group_answer(ask: _Ask, top: int) -> tuple[list[str], dict[str, dict[dateti
         return None
     if ask.math.name in PERSON_MATHS or not _by_person(ask):
         return None
-    key = ("trends groups", ask.event, ask.span, ask.interval, ask.math, ask.by, top)
+    key = ("trends groups", ask.event, ask.span, ask.interval, ask.week_start, ask.math, ask.by,
+           top)  # fmt: skip
     answers = cache.get(key)
     if answers is None:
         answers = cache[key] = _every_group(ask, rows.numbers, top)
