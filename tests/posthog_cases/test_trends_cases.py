@@ -214,6 +214,24 @@ def test_interval_rounding(engine: Engine) -> None:
     assert data(doc, e) == [0, 2, 1, 0] and doc["from"] == "2020-11-04T00:00:00Z"
 
 
+EVENTS_T40 = CASES.add("t40", dated("2020-11-01", "2020-11-10", "2020-11-11", "2020-11-18"))
+
+
+def test_week_interval(engine: Engine) -> None:
+    """test_trends.py, TestTrends.test_week_interval (PostHog commit a073ad8b): weekly from
+    2020-10-29 to 2020-11-24 in a project whose week start was never set, so weeks start on
+    Sunday (`--week-start sunday`; `date_to_start_of_interval_hogql`'s toStartOfWeek in
+    utils/query_date_range.py): the first week is 2020-10-25's, cut by the range's start."""
+    e = EVENTS_T40
+    doc = engine("trends", [e("event_name"), "--interval", "week", "--week-start", "sunday",
+                            "--since", "2020-10-29", "--until", "2020-11-24"],
+                 as_of="2020-11-25")  # fmt: skip
+    assert doc["week_start"] == "sunday"
+    assert days(doc) == ["2020-10-25", "2020-11-01", "2020-11-08", "2020-11-15", "2020-11-22"]
+    assert data(doc, e) == [0, 1, 2, 1, 0]
+    assert doc["series"][0]["total"] == 4
+
+
 EVENTS_T09 = CASES.add("t09", dated("2020-11-01 05:20:00", "2020-11-01 10:22:00",
                                     "2020-11-01 10:25:00"))  # fmt: skip
 
