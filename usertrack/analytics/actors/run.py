@@ -331,7 +331,7 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     named = _cohort_stamp(start, period)
     about = f"cohort {named} ({result.start_event or 'any event'})"
     later = " or later" if result.cumulative else ""
-    came = f"{_cohort_stamp(back, period)}"
+    came = _cohort_stamp(back, period)
     about += f", came back in {period} {k} ({came}){later}" if k else ": its people"
     cell = named + (f":{period}{k}" if k else "")
     return Actors(as_of, "retention", cell, about, people)
