@@ -67,8 +67,12 @@ class Cases:
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.keys: set[str] = set()
 
     def add(self, key: str, events: Sequence[Ev], *, prefix_events: bool = True) -> Names:
+        if key in self.keys:
+            raise ValueError(f"case key {key!r} is used twice: its events would mix")
+        self.keys.add(key)
         names = Names(key, prefix_events)
         for e in events:
             person = f"{key}-{e.person}"

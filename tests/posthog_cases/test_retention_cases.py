@@ -669,7 +669,7 @@ def test_interval_rounding(engine: Engine) -> None:
     ])  # fmt: skip
 
 
-EVENTS_R04 = CASES.add("r04", created(PV, *[
+EVENTS_R22 = CASES.add("r22", created(PV, *[
     (person, _date(0, hour))
     for person, hour in (
         ("person1", 6), ("person2", 6), ("person1", 7), ("person2", 7), ("person1", 8),
@@ -683,7 +683,7 @@ def test_hour_interval(engine: Engine) -> None:
     """test_retention_query_runner.py, TestRetention.test_hour_interval (PostHog commit
     3c29d63a): `period: "Hour"`, `totalIntervals` 11 and `date_to` 2020-06-10 16:13: eleven
     hour cohorts from 06:00 (toStartOfHour) to 16:00, the hour holding the range's end."""
-    e = EVENTS_R04
+    e = EVENTS_R22
     args = ["--period", "hour", "--periods", "11", *RECURRING, "--start", e(PV),
             "--return", e(PV)]  # fmt: skip
     doc = engine("retention", args, as_of="2020-06-10T16:13:00")

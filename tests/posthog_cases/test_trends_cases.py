@@ -779,7 +779,7 @@ def test_count_per_actor_persons(engine: Engine) -> None:
 
 
 LAST_14_DAYS = ["--since", "2019-12-21", "--until", "2020-01-04T13:01:01"]
-EVENTS_T37 = CASES.add("t37", multiple_people())
+EVENTS_T41 = CASES.add("t41", multiple_people())
 
 
 def test_breakdown_by_person_property(engine: Engine) -> None:
@@ -789,7 +789,7 @@ def test_breakdown_by_person_property(engine: Engine) -> None:
     ("1" to "4"): 1, 3 and 3 events. And test_breakdown_by_person_property_pie's dau over the
     whole range (its aggregated_value; usertrack's --cumulative dau ends on it): one person
     each."""
-    e = EVENTS_T37
+    e = EVENTS_T41
     args = [e("watched movie"), *LAST_14_DAYS, "--by", "person.properties.name"]
     doc = engine("trends", args, as_of="2020-01-04T13:01:01")
     totals = {s["breakdown"]: s["total"] for s in doc["series"]}
