@@ -46,6 +46,25 @@ def test_the_lifecycles_current_week_is_marked_unfinished(home: Path) -> None:
     assert {r["week"] for r in life["data"]["values"] if r["complete"] is False} == {"2026-11-09"}
     assert "has not ended" in life["title"]["subtitle"]
     assert "The week of 2026-11-09 has not ended: partial." in alt
+    blocks = charts.mermaid("activity", answer)
+    (bars, note) = next(b for b in blocks if "    bar [" in b[0])
+    axis = next(line for line in bars.splitlines() if "x-axis" in line)
+    assert '"2026-11-09 *"' in axis and '"2026-11-02"' in axis and "partial" in note
+    (lines, plain) = next(b for b in blocks if "    line [" in b[0])
+    assert "*" not in lines and plain == ""  # the days drawn are whole
+
+
+def test_a_reports_mermaid_charts_mark_the_unfinished_week(home: Path, tmp_path: Path) -> None:
+    """`report -f md --charts mermaid` drew the lifecycle's running week as a whole one."""
+    spec = tmp_path / "mine.yaml"
+    panels = "title: Mine\nperiod:\n  days: 30\npanels:\n  - analysis: activity\n"
+    spec.write_text(panels, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(["report", str(spec), *FRIDAY, "--charts", "mermaid", "--out", str(out)], home)
+    assert result.exit_code == 0, result.stderr
+    text = next(out.iterdir()).read_text(encoding="utf-8")
+    assert '"2026-11-09 \\*"' in text or '"2026-11-09 *"' in text
+    assert re.search(r"```\n+\\?\* a period not ended by the as-of", text), text
 
 
 def test_a_weekly_trends_cut_last_week_is_marked(home: Path) -> None:
@@ -61,8 +80,14 @@ def test_a_weekly_trends_cut_last_week_is_marked(home: Path) -> None:
     assert band["mark"]["type"] == "rect"
     assert band["data"]["values"][-1] == {"start": answer["points"][-1], "end": answer["to"]}
     assert "2026-11-09" in spec["title"]["subtitle"][0] and "Shaded" in alt
-    (block,) = charts.mermaid("trends", answer)  # the shaded chart keeps its mermaid line
+    ((block, note),) = charts.mermaid("trends", answer)  # the shaded chart keeps its line
     assert "    line [" in block
+    # mermaid draws no shading: the cut week's label is marked, and the note says why
+    axis = next(line for line in block.splitlines() if "x-axis" in line)
+    # the range's first week (begun before it) and its last (cut by the as-of)
+    assert axis.endswith('"2026-11-09T00:00:00Z *"]') and axis.count("*") == 2
+    assert '"2026-10-12T00:00:00Z *"' in axis and '"2026-10-19T00:00:00Z",' in axis
+    assert note.startswith("* a period") and "partial" in note
 
 
 def test_a_funnels_weekly_trend_marks_the_weeks_the_range_cuts(home: Path) -> None:

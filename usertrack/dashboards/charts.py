@@ -20,7 +20,7 @@ from typing import Any
 
 from usertrack.analytics.common import next_period
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
-from usertrack.analytics.unfinished import ended
+from usertrack.analytics.unfinished import MARK, ended
 from usertrack.dashboards.drawing import draw
 from usertrack.dashboards.feature_charts import adoption_bars, features_heatmap
 from usertrack.dashboards.group_charts import (
@@ -603,7 +603,7 @@ def _capped(view: dict[str, Any]) -> str:
     return _noted([note])
 
 
-_XY_UNSAFE = re.compile(r"[^\w .,/:%()+$@!?='-]")
+_XY_UNSAFE = re.compile(r"[^\w .,/:%()+$@!?='*-]")
 
 
 def _mermaid_label(value: Any) -> str:
@@ -613,9 +613,16 @@ def _mermaid_label(value: Any) -> str:
     return '"' + _XY_UNSAFE.sub("\ufffd", str(value).replace('"', "'")) + '"'
 
 
-def _xychart(part: dict[str, Any]) -> str | None:
+def _xychart(part: dict[str, Any]) -> tuple[str, bool] | None:
     """One bar or line chart of a Vega-Lite spec as mermaid's xychart-beta (its first numbers
-    per label: one line per colour series), or None for a shape it has no form for."""
+    per label: one line per colour series), and whether a label is marked MARK (a period the
+    view draws lighter, `complete` false, or shades, a `rect` band's start: one not ended by the
+    as-of or cut by the range); None for a shape it has no form for."""
+    marked: set[str] = set()
+    for sub in part.get("layer") or []:  # the periods shaded behind a line (_cut_periods)
+        if isinstance(sub.get("mark"), dict) and sub["mark"].get("type") == "rect":
+            band = (sub.get("data") or {}).get("values") or []
+            marked.update(str(r.get("start")) for r in band if isinstance(r, dict))
     for sub in part.get("layer") or []:  # a layered view: its line or bars (not its marks)
         if isinstance(sub.get("mark"), dict) and sub["mark"].get("type") in ("line", "bar"):
             part = {"data": part.get("data"), "title": part.get("title"), **sub}
@@ -633,29 +640,41 @@ def _xychart(part: dict[str, Any]) -> str | None:
     by = (enc.get("color") or {}).get("field")
     labels = list(dict.fromkeys(str(r[label["field"]]) for r in rows))
     series = list(dict.fromkeys(str(r[by]) for r in rows)) if by else [""]
+    marked.update(str(r[label["field"]]) for r in rows if r.get("complete") is False)
+    marked &= set(labels)
     lines = ["xychart-beta"]
     title = part.get("title")
     if isinstance(title, dict):  # a chart cut to its caps: the title, its subtitle aside
         title = title.get("text")
     if isinstance(title, str):
         lines.append(f"    title {_mermaid_label(title)}")
-    lines.append("    x-axis [" + ", ".join(_mermaid_label(v) for v in labels) + "]")
+    shown = [f"{v} {MARK}" if v in marked else v for v in labels]
+    lines.append("    x-axis [" + ", ".join(_mermaid_label(v) for v in shown) + "]")
     lines.append(f"    y-axis {_mermaid_label(value.get('title') or value['field'])}")
     found: dict[str, dict[str, Any]] = {name: {} for name in series}  # one pass over the rows
     for r in rows:
         found[str(r[by]) if by else ""][str(r[label["field"]])] = r[value["field"]]
     for name in series:
         numbers = [found[name].get(v) for v in labels]
-        shown = ", ".join(_num(n if isinstance(n, int | float) else 0) for n in numbers)
-        lines.append(f"    {kind} [{shown}]")
-    return "\n".join(lines)
+        drawn = ", ".join(_num(n if isinstance(n, int | float) else 0) for n in numbers)
+        lines.append(f"    {kind} [{drawn}]")
+    return "\n".join(lines), bool(marked)
 
 
-def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
-    """The panel's chart as mermaid blocks (`report -f md --charts mermaid`: one file): bars and
-    lines as xychart-beta (the features' heatmap as a bar per feature), the paths' flow as a
-    flowchart; none for another heatmap or a shape mermaid cannot draw. Labels are mermaid
-    strings, every unsafe character an entity code."""
+# Under a mermaid chart with a period marked MARK (mermaid draws no lighter bar or shaded band).
+MERMAID_NOTE = (
+    f"{MARK} a period not ended by the as-of, or cut by the range: its counts are partial,"
+    " not a drop."
+)
+
+
+def mermaid(analysis: str, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The panel's chart as mermaid blocks (`report -f md --charts mermaid`: one file), each with
+    the note to write under it ('' or MERMAID_NOTE): bars and lines as xychart-beta (the
+    features' heatmap as a bar per feature), the paths' flow as a flowchart; none for another
+    heatmap or a shape mermaid cannot draw. Labels are mermaid strings, every unsafe character
+    an entity code; a period the other formats mark as unfinished (drawn lighter or shaded) is
+    labelled with MARK, and the note says why."""
     data = clean(data)
     if analysis == "paths":
         from usertrack.analytics.paths.render import mermaid_text
@@ -671,13 +690,14 @@ def mermaid(analysis: str, data: dict[str, Any]) -> list[str]:
         for e in edges[:FLOW_EDGES]:
             source, target = ids[(e["step"], e["source"])], ids[(e["step"] + 1, e["target"])]
             lines.append(f"    {source} -->|{e['count']}| {target}")
-        return ["\n".join(lines)] if edges else []
+        return [("\n".join(lines), "")] if edges else []
     made = chart(analysis, data, cleaned=True)
     if made is None:
         return []
     spec = made[0]
     parts = [adoption_bars(spec)] if analysis == "features" else spec.get("vconcat") or [spec]
-    return [text for text in (_xychart(p) for p in parts) if text]
+    drawn = [_xychart(p) for p in parts]
+    return [(text, MERMAID_NOTE if marked else "") for text, marked in filter(None, drawn)]
 
 
 def bundle(cache: Path | None = None) -> str:

@@ -317,7 +317,9 @@ def panel_sections(
             headers = [style.human_header(c) for c in rows[0]]
             lines.append(md_table(headers, rows[1], rows[0]))
         if charts_as == "mermaid":
-            lines.extend(f"```mermaid\n{block}\n```\n" for block in mermaid(p["analysis"], data))
+            for block, note in mermaid(p["analysis"], data):
+                lines.append(f"```mermaid\n{block}\n```\n")
+                lines.extend([f"{style.md_text(note)}\n"] if note else [])
             continue
         made = chart(p["analysis"], data, cleaned=True)
         if made:
