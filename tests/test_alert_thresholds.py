@@ -264,7 +264,7 @@ def test_each_kind_of_trigger_has_its_own_slack_message() -> None:
     )
     for msg in (stuck, entered, spike):
         _within_block_kit(msg)
-    assert "Current page: /docs" in _texts(stuck) and "Time on page: 1h 5m" in _texts(stuck)
+    assert "Current page: /docs" in _texts(stuck) and "Time on page: 1.1h" in _texts(stuck)
     assert "Events: 7 in this session, 45 in the last 24 hours" in _texts(stuck)
     assert "Errors: 0 in this session, 2 in the last 24 hours" in _texts(stuck)
     assert "entered Failing users" in _texts(entered)

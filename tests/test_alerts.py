@@ -268,7 +268,7 @@ def test_slack_cooldown_across_runs_and_no_secret_anywhere(
     person = person["text"]
     assert "Stuck <b>& (stuck@x.io)" in person
     assert "Stuck &lt;b&gt;&amp; (stuck@x.io)" in message["text"] and message["mrkdwn"] is False
-    assert "/billing" in person and "8m 0s" in person
+    assert "/billing" in person and "Time on page: 8m" in person
     assert "Stuck on page" in person
     outbox = home / "alerts-outbox.json"
     assert stat.S_IMODE(outbox.stat().st_mode) == 0o600

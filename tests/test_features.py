@@ -226,7 +226,7 @@ def test_a_time_is_shown_in_the_unit_its_rounded_figure_reads_in(
     seconds: float | None, shown: str
 ) -> None:
     """59.6 seconds rounds to a minute: '1m', never '60s' (the Avg time column, sessions)."""
-    from usertrack.analytics.rendered import duration
+    from usertrack.core.style import duration
 
     assert duration(seconds) == shown
 

@@ -20,10 +20,7 @@ _HEADERS = ("Email", "Name", "Plan", "Trigger", "Page", "On page", "Events", "Er
 
 
 def on_page(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m {secs:02d}s"
+    return "" if seconds is None else style.duration(seconds)
 
 
 def _trigger(alert: dict[str, Any]) -> str:

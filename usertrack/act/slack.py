@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from usertrack.core import pseudonyms
+from usertrack.core import pseudonyms, style
 from usertrack.core.errors import StateFileError, redact
 
 OUTBOX_FILE = "alerts-outbox.json"
@@ -113,11 +113,7 @@ def fit_mrkdwn(text: str, limit: int) -> str:
 
 
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "unknown"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m {secs}s"
+    return "unknown" if seconds is None else style.duration(seconds)
 
 
 def _ago(moment: Any, now: datetime) -> str:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.rendered import (  # re-exported: every analysis renders through these
     csv_rows,
-    duration,
     json_document,
     md_section,
     seconds_or_none,
@@ -29,7 +28,6 @@ from usertrack.engines.concurrency import Background
 
 __all__ = [
     "csv_rows",
-    "duration",
     "json_document",
     "md_section",
     "seconds_or_none",

@@ -1,6 +1,7 @@
-"""Rendering an analysis's result: JSON documents, csv rows, Markdown sections, durations and
-sparklines. Every analysis module renders through these, so each format reads the same
-everywhere (`usertrack.analytics.common` re-exports them)."""
+"""Rendering an analysis's result: JSON documents, csv rows, Markdown sections and sparklines
+(a duration for humans is `usertrack.core.style.duration`). Every analysis module renders
+through these, so each format reads the same everywhere (`usertrack.analytics.common`
+re-exports them)."""
 
 from __future__ import annotations
 
@@ -35,24 +36,6 @@ def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> 
 def seconds_or_none(value: float | None) -> float | None:
     """A duration for JSON: seconds to one decimal, None when there is none."""
     return None if value is None else round(float(value), 1)
-
-
-def duration(seconds: float | None) -> str:
-    """A duration for humans: '45s', '12m', '3.5h', '14d'; '-' for none."""
-    if seconds is None:
-        return "-"
-    s = float(seconds)
-    # Each unit up to where its rounded figure would read as the next one ('60s', '60m',
-    # '24.0h'): 59.6 seconds is '1m'.
-    if s < 59.5:
-        return f"{s:.0f}s"
-    if s < 59.5 * 60:
-        return f"{s / 60:.0f}m"
-    for unit, size in (("h", 3600), ("d", 86400)):
-        value = s / size
-        if unit == "d" or value < 23.95:
-            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
-    raise AssertionError("unreachable")
 
 
 _SPARKS = "▁▂▃▄▅▆▇█"

@@ -110,6 +110,26 @@ def span(start: dt.datetime, end: dt.datetime) -> str:
     return f"{moment(start)} to {moment(shown_end)}"
 
 
+def duration(seconds: float | None) -> str:
+    """A duration for humans, the one way every output writes one (terminal, Markdown, HTML,
+    chart labels, Slack): '45s', '12m', '3.5h', '14d'; '-' for none. JSON and csv keep the
+    seconds as numbers."""
+    if seconds is None:
+        return "-"
+    s = float(seconds)
+    # Each unit up to where its rounded figure would read as the next one ('60s', '60m',
+    # '24.0h'): 59.6 seconds is '1m'.
+    if s < 59.5:
+        return f"{s:.0f}s"
+    if s < 59.5 * 60:
+        return f"{s / 60:.0f}m"
+    for unit, size in (("h", 3600), ("d", 86400)):
+        value = s / size
+        if unit == "d" or value < 23.95:
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    raise AssertionError("unreachable")
+
+
 def day(value: dt.date | dt.datetime) -> str:
     """A date alone: '2026-11-21' (a timestamp's UTC date)."""
     if isinstance(value, dt.datetime):

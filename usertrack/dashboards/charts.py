@@ -21,6 +21,7 @@ from typing import Any
 from usertrack.analytics.common import next_period
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.unfinished import MARK, ended
+from usertrack.core import style
 from usertrack.dashboards.drawing import draw
 from usertrack.dashboards.feature_charts import adoption_bars, features_heatmap
 from usertrack.dashboards.group_charts import (
@@ -129,7 +130,7 @@ def _funnel(d: dict[str, Any]) -> Chart | None:
             unit: s[unit],
             "conversion_from_start": s["conversion_from_start"],
             "drop_off": s["drop_off"],
-            "median_seconds_to_convert": s.get("median_seconds_to_convert"),
+            "median_time_to_convert": style.duration(s.get("median_seconds_to_convert")),
         }
         for i, s in enumerate(d.get("steps") or [], 1)
     ]

@@ -180,7 +180,7 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             )
         if analysis == "sessions":
             return (
-                f"{d['sessions']:,} sessions, median {d['median_seconds']} s,"
+                f"{d['sessions']:,} sessions, median {style.duration(d['median_seconds'])},"
                 f" bounce rate {d['bounce_rate']}%."
             )
         if analysis == "trends":

@@ -7,7 +7,6 @@ from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
 from usertrack.analytics.features.run import Features
-from usertrack.analytics.rendered import duration
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -97,7 +96,7 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
         style.count(x.persons),
         style.pct(x.adoption) if x.adoption is not None else "-",
         style.pct(x.retention) if x.retention is not None else "-",
-        duration(x.avg_time_spent),
+        style.duration(x.avg_time_spent),
         style.count(x.previous_uses),
         x.trend,
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, duration, json_document, md_section
+from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.analytics.unfinished import MARK, cut_footnote, whole
@@ -29,7 +29,7 @@ def funnel_about(f: Funnel) -> str:
     )
     return (
         f"{style.span(f.range.start, f.range.end)},"
-        f" conversion window {duration(f.window.total_seconds())}{counted}"
+        f" conversion window {style.duration(f.window.total_seconds())}{counted}"
     )
 
 
@@ -42,8 +42,8 @@ def step_cells(i: int, s: Step) -> list[Any]:
         style.pct(s.conversion_from_previous) if i > 1 else "",
         style.pct(s.conversion_from_start),
         style.count(s.drop_off) if i > 1 else "",
-        duration(s.average_seconds_to_convert) if i > 1 else "",
-        duration(s.median_seconds_to_convert) if i > 1 else "",
+        style.duration(s.average_seconds_to_convert) if i > 1 else "",
+        style.duration(s.median_seconds_to_convert) if i > 1 else "",
     ]
 
 
@@ -225,7 +225,8 @@ def time_to_convert_about(f: Funnel) -> str:
     assert t is not None
     return (
         f"Time to convert, step {t.from_step} to {f.steps[t.to_step - 1].shown}: average"
-        f" {duration(t.average_seconds)}, bins of {duration(t.bin_width_seconds)} (PostHog's)."
+        f" {style.duration(t.average_seconds)}, bins of {style.duration(t.bin_width_seconds)}"
+        " (PostHog's)."
     )
 
 
@@ -320,7 +321,7 @@ def dropped_markdown(d: Dropped) -> str:
         style.md_text(
             f"{style.count(len(d.persons))} people reached {d.shown(previous=True)} and not"
             f" {d.shown()} (step {d.step}), {style.moment(d.range.start)} to"
-            f" {style.moment(d.range.end)}, window {duration(d.window.total_seconds())}."
+            f" {style.moment(d.range.end)}, window {style.duration(d.window.total_seconds())}."
         )
     ]
     rows = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from usertrack.analytics.common import duration
 from usertrack.analytics.funnel.render import (
     COMPARE_HEADERS,
     compare_about,
@@ -112,7 +111,7 @@ def render_dropped(console: Console, d: Dropped) -> None:
     ]
     title = (
         f"{style.count(len(d.persons))} people reached {d.shown(previous=True)} and not {d.shown()}"
-        f" (step {d.step}); window {duration(d.window.total_seconds())}"
+        f" (step {d.step}); window {style.duration(d.window.total_seconds())}"
     )
     reached = Col(f"Reached {d.shown(previous=True)}", right=True)
     cols = [Col("Email"), Col("Person", drop=1), reached]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, duration, json_document, md_section
+from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.analytics.paths.render import about, label, share_rows
 from usertrack.analytics.sessions.run import Listed, Sessions
 from usertrack.core import style
@@ -49,8 +49,8 @@ def sessions_summary(s: Sessions) -> list[tuple[str, str]]:
         ("Sessions", style.count(s.sessions)),
         ("Users", style.count(s.users)),
         ("Sessions per user", per_user),
-        ("Mean duration", duration(s.mean_seconds)),
-        ("Median duration", duration(s.median_seconds)),
+        ("Mean duration", style.duration(s.mean_seconds)),
+        ("Median duration", style.duration(s.median_seconds)),
         ("Bounce rate", style.pct(s.bounce_rate)),
     ]
 
@@ -60,7 +60,7 @@ LIST_EXTRAS: dict[str, list[tuple[str, Any]]] = {
     "entry": [("Users", lambda r: style.count(r.users)),
               ("Bounce rate", lambda r: style.pct(r.bounce_rate))],
     "exit": [("Users", lambda r: style.count(r.users)),
-             ("Time before exit", lambda r: duration(r.mean_seconds))],
+             ("Time before exit", lambda r: style.duration(r.mean_seconds))],
     "by": [("Users", lambda r: style.count(r.users))],
 }  # fmt: skip
 
