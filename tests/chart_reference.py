@@ -116,7 +116,7 @@ def _activity(d: dict[str, Any]) -> Chart | None:
                 color=alt.Color("measure:N", sort=["dau", "wau", "mau"], title=None),
                 tooltip=["date:T", "measure:N", "persons:Q"],
             )
-            .properties(title="DAU, WAU, MAU", width=460)
+            .properties(title="DAU, WAU, MAU (any event)", width=460)
         )
     if life:
         parts.append(
@@ -348,7 +348,8 @@ def _churn(d: dict[str, Any]) -> Chart | None:
                 y=alt.Y("users:Q"),
                 tooltip=["band:O", "users:Q"],
             )
-            .properties(title="Engagement score, users per band", width=460, height=180)
+            .properties(title="Engagement score, active identified persons per band", width=460,
+                        height=180)
         )  # fmt: skip
     if rates:
         period = d.get("period") or "period"

@@ -37,7 +37,7 @@ panels:
 ANALYSES = ["churn", "tools", "accounts", "segments", "failures"]
 # What each chart is titled (in its SVG) and its alt text begins with.
 TITLES = {
-    "churn": "Engagement score, users per band",
+    "churn": "Engagement score, active identified persons per band",
     "tools": "Tool calls by tool",
     "accounts": "Accounts by health",
     "segments": "Persons per segment",
@@ -115,7 +115,8 @@ def test_each_report_panel_is_its_commands_answer(home: Path, tmp_path: Path) ->
         svg = (out / name).read_text(encoding="utf-8")
         assert svg.startswith("<svg") and TITLES[analysis] in svg
         assert alt.startswith(TITLES[analysis])
-    assert f"over {engagement['scored']:,} users; " in text  # the headline, Markdown-escaped
+    scored = f"over {engagement['scored']:,} active identified persons; "
+    assert scored in text  # the headline, Markdown-escaped
     result = run(["report", str(board), "--as-of", AS_OF, "--out", str(out / "r.html")], home)
     assert result.exit_code == 0, result.stderr
     assert (out / "r.html").read_text(encoding="utf-8").count('class="chart"') == len(ANALYSES)

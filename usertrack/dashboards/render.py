@@ -149,7 +149,7 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             return f"{len(cohorts)} cohorts, {size:,} persons;{back}"
         if analysis == "activity":
             return (
-                f"DAU {d['dau']:,}, WAU {d['wau']:,}, MAU {d['mau']:,},"
+                f"DAU (any event) {d['dau']:,}, WAU {d['wau']:,}, MAU {d['mau']:,},"
                 f" stickiness {d['stickiness']}%."
             )
         if analysis == "features":
@@ -215,7 +215,7 @@ def _report_numbers(analysis: str, d: dict[str, Any]) -> str:
         churned = f" Churn rate {rate}% per {d['period']}." if rate is not None else ""
         return (
             f"Engagement score {e['average']} on average{since}, median {e['median']}, over"
-            f" {e['scored']:,} users; {risk['persons']:,} at risk (under"
+            f" {e['scored']:,} active identified persons; {risk['persons']:,} at risk (under"
             f" {risk['below_score']:g}).{churned}"
         )
     if analysis == "tools":

@@ -60,8 +60,9 @@ def _bars(rows: list[dict[str, Any]], x: str, y: str, title: str, *tips: str) ->
 
 
 def churn_chart(d: dict[str, Any]) -> Chart | None:
-    """The engagement score's distribution (users per band of 20 points) and the churn rate of
-    each period (a line, 0-100 %); the alt text states both and the average score."""
+    """The engagement score's distribution (active identified persons per band of 20 points) and
+    the churn rate of each period (a line, 0-100 %); the alt text states both and the average
+    score."""
     engagement = d.get("engagement") or {}
     bands = [
         {"band": b["band"], "users": b["persons"]} for b in engagement.get("distribution") or []
@@ -85,7 +86,7 @@ def churn_chart(d: dict[str, Any]) -> Chart | None:
                     y=_field("users:Q"),
                 ),
                 "height": 180,
-                "title": "Engagement score, users per band",
+                "title": "Engagement score, active identified persons per band",
                 "width": 460,
             }
         )
@@ -105,7 +106,8 @@ def churn_chart(d: dict[str, Any]) -> Chart | None:
                 "width": 460,
             }
         )
-    text = f"Engagement score, users per band (average {_num(engagement.get('average'))}): "
+    average = _num(engagement.get("average"))
+    text = f"Engagement score, active identified persons per band (average {average}): "
     text += _pairs(bands, "band", "users") + "."
     if rates:
         text += " Churn rate per period, %: " + _pairs(rates, "period", "churn_rate") + "."

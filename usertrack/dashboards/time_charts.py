@@ -74,7 +74,7 @@ def trends_chart(d: dict[str, Any]) -> Chart | None:
         color=field("series:N", title=None),
         tooltip=tips("series:N", *(("period:N",) if before else ()), "time:T", "value:Q"),
         x=field("time:T", title=None, **_time_axis(d.get("interval"))),
-        y=field("value:Q", title=str(d.get("math") or "value")),
+        y=field("value:Q", title=str(d.get("math_label") or d.get("math") or "value")),
         **({"strokeDash": field("period:N", **dashed)} if before else {}),
     )  # fmt: skip
     by_segment = bool(d.get("by_segment"))
@@ -233,8 +233,8 @@ def activity_lines(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
         **({"strokeDash": field("period:N", **dashed)} if before else {}),
     )  # fmt: skip
     if not before:
-        return {**lines, "title": "DAU, WAU, MAU", "width": 460}, ""
-    title = "DAU, WAU, MAU, this period (solid) and the previous (dashed, day for day)"
+        return {**lines, "title": "DAU, WAU, MAU (any event)", "width": 460}, ""
+    title = "DAU, WAU, MAU (any event), this period (solid) and the previous (dashed, day for day)"
     said = ", ".join(f"{m.upper()} {num((previous or {}).get(m))}" for m in MEASURES)
     text = f" The previous period ({len(before)} days from {before[0].get('date')}): {said}."
     return {**lines, "title": title, "width": 460}, text

@@ -70,7 +70,7 @@ def activity_headline(a: Activity) -> str:
     d = a.today
     sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
     return (
-        f"{style.day(d.date)}: DAU {style.count(d.dau)}, WAU {style.count(d.wau)},"
+        f"{style.day(d.date)}: DAU (any event) {style.count(d.dau)}, WAU {style.count(d.wau)},"
         f" MAU {style.count(d.mau)} ({'accounts' if a.by_account else 'persons'} with any event),"
         f" stickiness (DAU/MAU) {sticky}"
         + (", accounts counted (an account is active when any member is)" if a.by_account else "")
@@ -103,7 +103,7 @@ def _mermaid(a: Activity) -> str:
     lines = [
         "```mermaid",
         "xychart-beta",
-        '    title "DAU, WAU and MAU by day (UTC)"',
+        '    title "DAU, WAU and MAU (any event) by day (UTC)"',
         f"    x-axis [{labels}]",
         f'    y-axis "{a.unit}" 0 --> {max(top, 1)}',
         f"    line [{', '.join(str(d.dau) for d in a.days)}]",

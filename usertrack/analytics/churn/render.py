@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.churn.run import HIGH_RISK_BELOW, Churn
+from usertrack.analytics.churn.run import HIGH_RISK_BELOW, SCORED, Churn
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -64,8 +64,8 @@ def summary_lines(c: Churn) -> list[str]:
         else ("recency, frequency, breadth (no app database: no run success)")
     )
     lines.append(
-        f"Engagement score (0-100: {parts}) of the {style.count(c.scored)} persons active in the"
-        f" last {c.window_days} days: average"
+        f"Engagement score (0-100: {parts}) of the {style.count(c.scored)} {SCORED} (an email on"
+        f" their events, an event in the last {c.window_days} days): average"
         f" {'-' if c.average_score is None else style.number(c.average_score)}, median"
         f" {'-' if c.median_score is None else style.number(c.median_score)}{trend}."
     )

@@ -28,6 +28,9 @@ from usertrack.core.errors import UsageError
 
 WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count
 HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of
+# Who the engagement score counts: identified persons only (an email on their events), where
+# activity's DAU, WAU and MAU and churn's periods count every person, anonymous ones too.
+SCORED = "active identified persons"
 FULL_DAYS = 12  # active days in the window that give frequency its full 25 points
 FULL_BREADTH = 5  # distinct product events in the window that give breadth its full 25 points
 HIGH_RISK_BELOW = 30.0  # a score under this is high risk
@@ -193,6 +196,7 @@ class Churn:
             "periods": [p.document() for p in self.periods],
             "lifetime": self.lifetime.document(),
             "engagement": {
+                "definition": f"{SCORED}: an email on their events and an event in the window",
                 "scored": self.scored,
                 "average": self.average_score,
                 "median": self.median_score,

@@ -3,6 +3,7 @@ how a series is named (PostHog's aggregation_operations.py for each math)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,17 @@ def own_math(text: str) -> tuple[str, Math | None]:
         return event, parse_math(rest)
     except UsageError as error:
         raise UsageError(f"EVENT {text!r}: {str(error).removeprefix('--math ')}") from None
+
+
+# The active-persons maths by the names people read them by.
+ACTIVE_NAMES = {"dau": "DAU", "weekly_active": "WAU", "monthly_active": "MAU"}
+
+
+def active_label(math: Math, events: Sequence[str]) -> str | None:
+    """An active-persons math named with the events it counts, 'DAU ($pageview)' (activity's
+    DAU counts any event, a trend's only its own: the label says which); None for another."""
+    name = ACTIVE_NAMES.get(math.name)
+    return None if name is None or not events else f"{name} ({', '.join(events)})"
 
 
 def series_label(event: str, breakdown: str | None, math: str | None = None) -> str:

@@ -3,7 +3,7 @@ usertrack.analytics.trends.view, which only the CLI imports).
 
 Event names and breakdown values come from whoever sends events: Markdown cells go through
 `md_table`, csv cells through `csv_rows`, and the mermaid chart holds only dates and numbers (the
-lines are named in an escaped list under it)."""
+lines are named in an escaped list under it; its title's event names are mermaid entity codes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from usertrack.analytics.common import change, csv_rows, json_document, md_section
-from usertrack.analytics.trends.maths import LOOKBACK, OTHER, Math, lookback
+from usertrack.analytics.trends.maths import LOOKBACK, OTHER, Math, active_label, lookback
 from usertrack.analytics.trends.run import Trends
 from usertrack.analytics.unfinished import MARK, cut_footnote
 from usertrack.core import style
@@ -72,6 +72,8 @@ def about(t: Trends) -> str:
         )
         if t.formula is not None:
             math = f"the formula {t.formula} where {math},"
+    elif t.math_label is not None:
+        math = f"{t.math_label}: {math}"
     parts = [f"{math} per {t.interval} (UTC), {style.span(t.span.start, t.span.end)}"]
     if t.by is not None:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")
@@ -124,7 +126,7 @@ def _mermaid(t: Trends) -> str:
     lines = [
         "```mermaid",
         "xychart-beta",
-        f'    title "{_title(t)} per {t.interval} (UTC)"',  # ours: no property, no event
+        f'    title "{_title(t)} per {t.interval} (UTC)"',  # an event name as entity codes
         f"    x-axis [{labels}]",
         f"    y-axis 0 --> {max(top, 1):g}",
         *(f"    line [{', '.join(f'{v:g}' for v in s.data)}]" for s in t.series),
@@ -135,10 +137,17 @@ def _mermaid(t: Trends) -> str:
 
 
 def _title(t: Trends) -> str:
-    """The chart's title: the math's name, "formula" or "each series' math" (never data)."""
+    """The chart's title: the math's name ('DAU ($pageview)', its events as mermaid entity codes),
+    "formula" or "each series' math"."""
+    from usertrack.analytics.paths.render import mermaid_text
+
     if t.formula is not None:
         return "formula"
-    return "each series' math" if t.maths else t.math.name
+    if t.maths:
+        return "each series' math"
+    if t.math_label is None:
+        return t.math.name
+    return active_label(t.math, [mermaid_text(event) for event in t.events]) or t.math.name
 
 
 def trends_markdown(t: Trends) -> str:

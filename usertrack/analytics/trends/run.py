@@ -36,6 +36,7 @@ from usertrack.analytics.trends.maths import (
     SESSIONS,
     Math,
     Series,
+    active_label,
     lookback,
 )
 from usertrack.analytics.unfinished import ended
@@ -177,6 +178,14 @@ class Trends:
             return None
         return next((p for p in self.previous.series if p.key == s.key), None)
 
+    @property
+    def math_label(self) -> str | None:
+        """'DAU ($pageview)': an active-persons math named with the events it counts, when every
+        series counts with it (no series' own math, no formula); else None."""
+        if any(self.maths) or self.formula is not None:
+            return None
+        return active_label(self.math, self.events)
+
     def complete(self) -> list[bool]:
         """Each point's period whole in the range: False for a first one that begins before it
         (a week cut by --days) and a last one the range's end (as_of) cuts."""
@@ -197,6 +206,8 @@ class Trends:
             doc["week_start"] = self.week_start
         if self.math.property:
             doc["math_property"] = self.math.property
+        if (label := self.math_label) is not None:
+            doc["math_label"] = label
         if any(self.maths):
             doc["maths"] = [(m or self.math).label() for m in self.maths]
         if self.formula is not None:
