@@ -61,8 +61,9 @@ def test_every_analysis_holds_the_same_range_for_the_same_flags(
     for command, args in commands.items():
         text = run([command, *args, *flags, "--as-of", MIDNIGHT, "-f", "md"], **env)
         assert text.exit_code == 0, text.stderr
-        assert "2026-06-02 00:00 UTC to 2026-06-04 00:00 UTC" in text.stdout, command
-        assert "23:59" not in text.stdout, command
+        # text names the days the range holds, its last one included (JSON's `to` excludes it)
+        assert "2026-06-02 to 2026-06-03 \\(UTC\\)" in text.stdout, command
+        assert "23:59" not in text.stdout and "to 2026-06-04" not in text.stdout, command
 
 
 def test_a_datetime_until_ends_the_range_at_that_moment(export: Path) -> None:
@@ -126,3 +127,32 @@ def test_a_trends_previous_period_never_overlaps_a_range_within_a_day(export: Pa
                        as_of=MIDNIGHT, **env)  # fmt: skip
         assert _span(doc) == ("2026-06-02T10:00:00Z", "2026-06-02T12:00:00Z")
         assert _span(doc["previous"]) == ("2026-06-02T08:00:00Z", "2026-06-02T10:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2026-11-16T00:00", "2026-11-23T00:00", "2026-11-16 to 2026-11-22 (UTC)"),
+        ("2026-11-16T00:00", "2026-11-22T23:59:59.999999", "2026-11-16 to 2026-11-22 (UTC)"),
+        ("2026-11-22T00:00", "2026-11-23T00:00", "2026-11-22 (UTC)"),
+        ("2026-11-16T00:00", "2026-11-22T12:30", "2026-11-16 00:00 UTC to 2026-11-22 12:30 UTC"),
+    ],
+)
+def test_a_range_of_days_is_written_with_its_last_day(start: str, end: str, shown: str) -> None:
+    """The weekly page wrote its week's last day (Nov 16 to Nov 22) and every other text the
+    day after it (Nov 16 to Nov 23 00:00), so one range read as two."""
+    from usertrack.core.style import span
+
+    assert span(datetime.fromisoformat(start), datetime.fromisoformat(end)) == shown
+
+
+def test_an_analysis_page_writes_its_days_as_the_weekly_page_does(export: Path) -> None:
+    env = {"USERTRACK_EVENTS": str(export)}
+    for command, args in RANGED.items():
+        flags = [*args, "--days", "2", "--as-of", MIDNIGHT]
+        doc = run_json(command, [*args, "--days", "2"], as_of=MIDNIGHT, **env)
+        assert doc["to"] == "2026-06-04T00:00:00Z"  # JSON keeps the end it holds up to
+        page = run([command, *flags, "-f", "html", "--out", "-"], **env)
+        assert page.exit_code == 0, page.stderr
+        assert '<p class="period">2026-06-02 to 2026-06-03 (UTC)</p>' in page.stdout, command
+        assert "<title>usertrack " + command + " 2026-06-02 to 2026-06-03</title>" in page.stdout

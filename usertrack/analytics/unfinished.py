@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from usertrack.analytics.common import next_period
+from usertrack.core import style
 from usertrack.core.clock import naive_utc
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ def cut(start: date | datetime, period: str, span: DateRange) -> dict[str, bool]
 def cut_footnote(period: str, span: DateRange) -> str:
     """The footnote of a table whose first or last period the range cuts."""
     return (
-        f"{MARK} a {period} the range ({naive_utc(span.start):%Y-%m-%d %H:%M} to"
-        f" {naive_utc(span.end):%Y-%m-%d %H:%M} UTC) holds only in part: its counts are partial,"
-        " not a drop."
+        f"{MARK} a {period} the range ({style.span(span.start, span.end)}) holds only in part:"
+        " its counts are partial, not a drop."
     )

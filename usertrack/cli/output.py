@@ -7,12 +7,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from usertrack.core import pseudonyms
+from usertrack.core import pseudonyms, style
 from usertrack.core.errors import UsageError
 
 _quiet = False  # --quiet: no demo notice, no progress, no "wrote" lines (errors still show)
@@ -212,6 +213,18 @@ def chart_format(fmt: str | None, out: Path | None) -> str:
     return chosen
 
 
+def _span(doc: dict[str, Any]) -> str:
+    """The answer's range as every text writes it (style.span), from its JSON `from` and `to`
+    (the end the range holds up to); '' without them."""
+    try:
+        start, end = (
+            datetime.fromisoformat(str(doc[k]).replace("Z", "+00:00")) for k in ("from", "to")
+        )
+    except (KeyError, ValueError):
+        return ""
+    return style.span(start, end)
+
+
 def write_chart(name: str, doc: dict[str, Any], chosen: str, out: Path | None) -> None:
     """The chart of `doc`, the JSON answer of `usertrack NAME` (usertrack.dashboards.charts, as
     a dashboard's panel of that analysis draws it): one HTML page that draws offline, an SVG or
@@ -225,11 +238,11 @@ def write_chart(name: str, doc: dict[str, Any], chosen: str, out: Path | None) -
     if made is None:
         raise UsageError(f"this {name} answer has nothing to draw; use json, csv or md")
     if chosen == "html":
-        span = " to ".join(str(doc[k])[:10] for k in ("from", "to") if doc.get(k))
+        span = _span(doc)  # its last day included, as the weekly page's and every text's
         meta = {
             "title": f"usertrack {name}",
-            "period_label": span or str(doc.get("as_of", "")),
-            "period_text": f"{span} (UTC)" if span else f"as of {doc.get('as_of', '')}",
+            "period_label": span.removesuffix(" (UTC)") or str(doc.get("as_of", "")),
+            "period_text": span or f"as of {doc.get('as_of', '')}",
         }
         panel = {"analysis": name, "title": name, "note": "", "data": doc}
         emit(render.to_html(meta, [panel], cache_dir(load_settings().home)), out)

@@ -101,13 +101,21 @@ def moment(value: dt.datetime) -> str:
 
 
 def span(start: dt.datetime, end: dt.datetime) -> str:
-    """A range for humans, '2026-10-26 00:00 UTC to 2026-11-25 00:00 UTC', the same whichever
-    way its end is held: an inclusive end at a minute's last second (23:59:59, as --until DATE
-    or a range cut before its last instant) is shown as the minute it runs up to (00:00)."""
-    shown_end = end
-    if end.second == 59:
-        shown_end = end.replace(microsecond=0) + dt.timedelta(seconds=1)
-    return f"{moment(start)} to {moment(shown_end)}"
+    """A range for humans, its last day included, as the weekly report writes its week: whole
+    days as the days they hold, '2026-10-26 to 2026-11-24 (UTC)' (one day: '2026-11-24 (UTC)');
+    a range with a time of day as its moments, '2026-11-13 12:00 UTC to 2026-11-14 12:00 UTC'.
+    The same whichever way its end is held: an end at 00:00 (JSON's `to`, which the range
+    holds up to and not at) and one at a minute's last second (23:59:59, as --until DATE or a
+    range cut before its last instant) are one range."""
+    first, last = _utc(start), _utc(end)
+    if last.second == 59:
+        last = last.replace(microsecond=0) + dt.timedelta(seconds=1)
+    midnight = dt.time(0, 0)
+    if first.time() == midnight and last.time() == midnight and last > first:
+        final = last - dt.timedelta(days=1)
+        days = day(first) if final == first else f"{day(first)} to {day(final)}"
+        return f"{days} (UTC)"
+    return f"{moment(first)} to {moment(last)}"
 
 
 def duration(seconds: float | None) -> str:

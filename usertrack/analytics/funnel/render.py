@@ -320,8 +320,8 @@ def dropped_markdown(d: Dropped) -> str:
     lines = [
         style.md_text(
             f"{style.count(len(d.persons))} people reached {d.shown(previous=True)} and not"
-            f" {d.shown()} (step {d.step}), {style.moment(d.range.start)} to"
-            f" {style.moment(d.range.end)}, window {style.duration(d.window.total_seconds())}."
+            f" {d.shown()} (step {d.step}), {style.span(d.range.start, d.range.end)}, window"
+            f" {style.duration(d.window.total_seconds())}."
         )
     ]
     rows = [
