@@ -267,6 +267,29 @@ def _fmt_value(metric: Metric, value: float | None) -> str:
     return f"{value:.1f}"
 
 
+def metric_display(metric: Metric, value: float | None, sample: tuple[Any, Any]) -> str:
+    """A metric's value as the table shows it; a rate over fewer than THIN_SAMPLE (`sample`: its
+    part and whole) with its sample and 95% interval, `7.7% (2 of 26; 2.1-24.1%)`, as
+    retention's and a funnel's thin rates."""
+    from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
+
+    part, whole = sample
+    if value is None or metric.unit != "%" or not isinstance(whole, int) or whole >= THIN_SAMPLE:
+        return _fmt_value(metric, value)
+    return rate_text(value, int(part or 0), whole)
+
+
+def _interval(sample: tuple[Any, Any]) -> dict[str, Any]:
+    """A rate metric's JSON sample (its whole) and Wilson's 95% interval, as retention's points."""
+    from usertrack.analytics.proportions import wilson
+
+    part, whole = sample
+    if not isinstance(whole, int) or whole <= 0:
+        return {}
+    low, high = wilson(int(part or 0), whole) or (0.0, 0.0)
+    return {"sample": whole, "low": round(low, 1), "high": round(high, 1)}
+
+
 def _fmt_change(metric: Metric, now: float | None, before: float | None) -> str:
     if now is None or before is None:
         return "n/a"
@@ -470,9 +493,18 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
             f"{neon.get('accounts_using_credits', 0):,} of {neon.get('accounts', 0):,} accounts"
         ),
     }
+    samples = {  # a rate's part and whole, this week's and the week before's
+        "mcp_connect_rate": ((vis.get("mcp_clickers"), vis.get("visitors")),
+                             (vis_b.get("mcp_clickers"), vis_b.get("visitors"))),
+        "run_success_rate": ((neon.get("runs_completed"), neon.get("runs")),
+                             (neon_b.get("runs_completed"), neon_b.get("runs"))),
+        "credit_utilization": ((neon.get("accounts_using_credits"), neon.get("accounts")),
+                               (neon_b.get("accounts_using_credits"), neon_b.get("accounts"))),
+    }  # fmt: skip
     out = []
     for m in METRICS:
         now, before = values[m.id]
+        sample, sample_before = samples.get(m.id, ((None, None), (None, None)))
         out.append(
             {
                 "id": m.id,
@@ -481,8 +513,8 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
                 "definition": style.Markdown(m.definition),  # ours, with `code` in it
                 "value": None if now is None else round(now, 4),
                 "previous": None if before is None else round(before, 4),
-                "display": style.Markdown(_fmt_value(m, now)),
-                "previous_display": style.Markdown(_fmt_value(m, before)),
+                "display": style.Markdown(metric_display(m, now, sample)),
+                "previous_display": style.Markdown(metric_display(m, before, sample_before)),
                 "change": style.Markdown(_fmt_change(m, now, before)),
                 "trend": _trend(m, now, before),
                 "status": metric_status(m, now),
@@ -490,6 +522,7 @@ def _metrics(data: WeeklyData) -> list[dict[str, Any]]:
                 "good": style.Markdown(m.good_text),
                 "excellent": style.Markdown(m.excellent_text),
                 "basis": style.Markdown(basis[m.id]),
+                **_interval(sample),
             }
         )
     return out

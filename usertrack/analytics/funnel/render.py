@@ -8,6 +8,7 @@ from typing import Any
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
+from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.unfinished import MARK, cut_footnote, whole
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -33,14 +34,30 @@ def funnel_about(f: Funnel) -> str:
     )
 
 
-def step_cells(i: int, s: Step) -> list[Any]:
-    """A step as human cells: number, event, persons, conversions, drop-off, times."""
+def steps_cells(steps: list[Step], thin: bool = True) -> list[list[Any]]:
+    """Each step as human cells (step_cells), its conversions over the step before's persons
+    and the first step's; `thin`: a thin one marked (a --by value's, a group's funnel), else
+    every rate a bare percentage (the whole funnel's, as PostHog shows it)."""
+    first = steps[0].persons if steps else 0
+    return [
+        step_cells(i, s, steps[i - 2].persons if i > 1 else first, first) if thin
+        else step_cells(i, s, THIN_SAMPLE, THIN_SAMPLE)
+        for i, s in enumerate(steps, 1)
+    ]  # fmt: skip
+
+
+def step_cells(i: int, s: Step, previous: int, first: int) -> list[Any]:
+    """A step as human cells: number, event, persons, conversions, drop-off, times. A conversion
+    over fewer than THIN_SAMPLE persons (`previous`, `first`: the step before's and the first
+    step's) comes with its sample and 95% interval, `7.7% (2 of 26; 2.1-24.1%)`, as retention's."""
     return [
         i,
         s.shown,
         style.count(s.persons),
-        style.pct(s.conversion_from_previous) if i > 1 else "",
-        style.pct(s.conversion_from_start),
+        rate_text(s.conversion_from_previous, s.persons, previous) if i > 1 else "",
+        rate_text(s.conversion_from_start, s.persons, first)
+        if i > 1
+        else style.pct(s.conversion_from_start),
         style.count(s.drop_off) if i > 1 else "",
         style.duration(s.average_seconds_to_convert) if i > 1 else "",
         style.duration(s.median_seconds_to_convert) if i > 1 else "",
@@ -61,11 +78,16 @@ COMPARE_HEADERS = ["#", "Step", "Persons", "Previous", "Change", "From start", "
 
 
 def compare_cells(f: Funnel) -> list[list[Any]]:
-    """--compare: each step's persons and conversion from the start, now and before."""
+    """--compare: each step's persons and conversion from the start, now and before (each with
+    its sample and interval over fewer than THIN_SAMPLE persons)."""
+    assert f.previous is not None
+    first, before_first = f.steps[0].persons, f.previous.steps[0].persons
     return [
         [i, now.shown, style.count(now.persons), style.count(before.persons),
-         "-" if persons is None else f"{persons:+.1f}%", style.pct(now.conversion_from_start),
-         style.pct(before.conversion_from_start), "-" if points is None else f"{points:+.1f}"]
+         "-" if persons is None else f"{persons:+.1f}%",
+         rate_text(now.conversion_from_start, now.persons, first),
+         rate_text(before.conversion_from_start, before.persons, before_first),
+         "-" if points is None else f"{points:+.1f}"]
         for i, (now, before, persons, points) in enumerate(f.compared(), 1)
     ]  # fmt: skip
 
@@ -269,7 +291,7 @@ TREND_HEADERS = ["Period", "Entered", "Converted", "Conversion"]
 
 def funnel_markdown(f: Funnel) -> str:
     lines = [style.md_text(f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}.")]
-    tables = [md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(f.steps, 1)])]
+    tables = [md_table(step_headers(f), steps_cells(f.steps, f.group))]
     if not f.steps[0].persons:
         lines.append(style.md_text(f"No one did {f.steps[0].shown} in the range."))
     else:
@@ -281,7 +303,7 @@ def funnel_markdown(f: Funnel) -> str:
         tables.append(md_table(COMPARE_HEADERS, compare_cells(f)))
     for index, (_, steps) in enumerate(f.breakdown):
         tables.append(f"\n## {style.md_text(f'{f.by} = {f.value_shown(index)}')}\n")
-        tables.append(md_table(step_headers(f), [step_cells(i, s) for i, s in enumerate(steps, 1)]))
+        tables.append(md_table(step_headers(f), steps_cells(steps)))
     if f.time_to_convert is not None:
         tables.append("\n## Time to convert\n")
         tables.append(style.md_text(time_to_convert_about(f)) + "\n\n")

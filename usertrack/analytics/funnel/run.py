@@ -60,6 +60,7 @@ from usertrack.analytics.funnel.timing import (
     trend_points,
     trend_table,
 )
+from usertrack.analytics.proportions import THIN_SAMPLE, wilson
 from usertrack.analytics.unfinished import cut
 from usertrack.checks.sandbox import release
 from usertrack.core.errors import UsageError
@@ -104,6 +105,19 @@ class Step:
         return {"event": doc.pop("event"), "name": self.name, **doc}
 
 
+def _thin(docs: list[dict[str, Any]], steps: list[Step]) -> list[dict[str, Any]]:
+    """The steps' documents, each with `sample` (the first step's persons) and the 95% interval
+    of its conversion from the start (`conversion_low`, `conversion_high`, Wilson's) when that
+    sample is under THIN_SAMPLE persons, as retention's points carry theirs; else as they are."""
+    first = steps[0].persons if steps else 0
+    if not 0 < first < THIN_SAMPLE:
+        return docs
+    for doc, s in zip(docs, steps, strict=True):
+        low, high = wilson(s.persons, first) or (0.0, 0.0)  # first > 0: never None
+        doc.update(sample=first, conversion_low=round(low, 1), conversion_high=round(high, 1))
+    return docs
+
+
 def _counted_as(doc: dict[str, Any], unit: str) -> dict[str, Any]:
     """A step's (or a bin's) document with its count of persons under `unit`'s name, in place."""
     if unit == "persons":
@@ -130,6 +144,9 @@ class Funnel:
     trend_steps: tuple[int, int] = (1, 2)  # --trend: entered at the first, converted at the second
     by_account: bool = False  # --by-account: each step counts accounts, not persons
     excluded: int | None = None  # --exclude: the persons its exclusion steps left out
+    # A group's funnel (--segment, a --by-segment group, --who): its thin conversions marked,
+    # as a --by value's and the --compare period's always are (_thin, render.steps_cells)
+    group: bool = False
     said: tuple[str, ...] = ()  # for stderr, not warnings: what --exclude left out
 
     def compared(self) -> list[tuple[Step, Step, float | None, float | None]]:
@@ -167,6 +184,8 @@ class Funnel:
             "window_seconds": int(self.window.total_seconds()),
             "steps": [_counted_as(s.document(), self.unit) for s in self.steps],
         }
+        if self.group:
+            _thin(doc["steps"], self.steps)
         if self.by_account:
             doc["counted"] = "accounts"  # each step's count is under `accounts`
         if self.excluded is not None:
@@ -181,7 +200,7 @@ class Funnel:
             doc["previous"] = {
                 "from": self.previous.range.start,
                 "to": self.previous.range.end,
-                "steps": [s.document() for s in self.previous.steps],
+                "steps": _thin([s.document() for s in self.previous.steps], self.previous.steps),
             }
         if self.by is not None and self.breakdown_spec is not None:
             doc.update(self.breakdown_spec.document())
@@ -192,7 +211,7 @@ class Funnel:
                 entry: dict[str, Any] = {"value": breakdowns.documented(value, n, other)}
                 if other:
                     entry["other"] = True
-                entry["steps"] = [s.document() for s in steps]
+                entry["steps"] = _thin([s.document() for s in steps], steps)
                 doc["breakdown"].append(entry)
         if self.correlation is not None:
             doc["correlation"] = self.correlation.document()
@@ -656,7 +675,7 @@ def _funnel(
         if shape.exclusions:
             (result.excluded,) = con.execute("SELECT count(*) FROM excluded").fetchone() or (0,)
             result.said = (excluded_line(result.excluded, shape.exclusions),)
-        result.by_account = by_account
+        result.by_account, result.group = by_account, ws.scope.persons is not None
         if more.time_to_convert:
             result.time_to_convert = time_to_convert(con, more.steps(len(chosen)), more.bins)
         if more.trend is not None:

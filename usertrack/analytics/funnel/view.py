@@ -17,7 +17,7 @@ from usertrack.analytics.funnel.render import (
     correlation_cells,
     correlation_sections,
     funnel_about,
-    step_cells,
+    steps_cells,
 )
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.core import style
@@ -37,10 +37,9 @@ def _step_cols(f: Funnel) -> list[Col]:
     ]
 
 
-def _step_rows(steps: list[Step]) -> list[list[Text]]:
+def _step_rows(steps: list[Step], thin: bool = True) -> list[list[Text]]:
     rows = []
-    for i, s in enumerate(steps, 1):
-        cells = step_cells(i, s)
+    for i, (s, cells) in enumerate(zip(steps, steps_cells(steps, thin), strict=True), 1):
         if i > 1 and s.persons == 0:
             cells[3] = "no one reached it"
         rows.append([plain(c) for c in cells])
@@ -56,7 +55,7 @@ def render_funnel(console: Console, f: Funnel) -> None:
         fitted_table(
             width,
             _step_cols(f),
-            _step_rows(f.steps),
+            _step_rows(f.steps, f.group),
             title=f"Funnel as of {style.moment(f.as_of)}: {funnel_about(f)}",
             caption=caption,
         )
