@@ -41,6 +41,15 @@ class Answer:
     view: str
     where: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # --where's reach (where.Reach): the persons with an event in the answer's range it kept,
+    # of all of them; None without --where or a range
+    reach: Any = None
+
+    @property
+    def said(self) -> tuple[str, ...]:
+        """For stderr (--quiet hides it): what --where, --who, --segment and --exclude kept."""
+        mine = (self.reach.said(),) if self.reach is not None else ()
+        return (*mine, *getattr(self.result, "said", ()))
 
     def text(self, chosen: str) -> str:
         """The json, csv or md text, --where expressions heading it."""
@@ -50,7 +59,8 @@ class Answer:
         module = importlib.import_module(f"usertrack.analytics.{self.texts}")
         suffix = "markdown" if chosen == "md" else chosen
         text = text_of(getattr(module, f"{self.name}_{suffix}"), chosen)(self.result)
-        return with_where(text, self.where, chosen)
+        text = with_where(text, self.where, chosen)
+        return self.reach.into(text) if self.reach is not None and chosen == "json" else text
 
     def document(self) -> dict[str, Any]:
         """The JSON answer as data (what `-f json` writes)."""
@@ -615,13 +625,41 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
     return run
 
 
-PREPARE: dict[str, Callable[[Options, Callable[[str], None]], Run]] = {
-    "funnel": funnel,
-    "retention": retention,
-    "activity": activity,
-    "features": features,
-    "trends": trends,
-    "sessions": sessions,
-    "paths": paths,
-    "churn": churn,
+Prepare = Callable[[Options, Callable[[str], None]], Run]
+
+
+def _reaching(prepare: Prepare) -> Prepare:
+    """`prepare` whose answers under --where say how many persons it kept and left out of
+    those with an event in the answer's range (where.reach: two counts of persons, not a
+    second run of the analysis)."""
+
+    def prepared(o: Options, warn: Callable[[str], None]) -> Run:
+        run = prepare(o, warn)
+        where = _where(o)  # checked already: trends' answer holds it in its own texts
+
+        def reached(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
+            from usertrack.analytics.where import reach
+
+            answer = run(ws, moment, progress)
+            if where:
+                answer.reach = reach(ws, where, answer.document())
+            return answer
+
+        return reached
+
+    return prepared
+
+
+PREPARE: dict[str, Prepare] = {
+    name: _reaching(prepare)
+    for name, prepare in (
+        ("funnel", funnel),
+        ("retention", retention),
+        ("activity", activity),
+        ("features", features),
+        ("trends", trends),
+        ("sessions", sessions),
+        ("paths", paths),
+        ("churn", churn),
+    )
 }

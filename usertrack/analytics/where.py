@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from usertrack.core.errors import UsageError
 from usertrack.queries.library import fill_filters
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
 
 # The event's fields an expression may start a name with.
 FIELDS = {"event", "timestamp", "distinct_id", "person_id", "properties", "person"}
@@ -244,6 +248,67 @@ def spliced(sql: str, where: Sequence[str]) -> str:
 def header(where: Sequence[str]) -> str:
     """'Where: A and B' (the expressions as typed; escaped by whoever prints it)."""
     return "Where: " + " and ".join(where)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What --where kept of an answer's range: of the `persons` with any event in it, the `kept`
+    with an event for which the expressions hold (the others have no event the analysis reads)."""
+
+    kept: int
+    persons: int
+
+    @property
+    def left_out(self) -> int:
+        return max(0, self.persons - self.kept)
+
+    def said(self) -> str:
+        """The stderr line, as --who's and --segment's."""
+        return (
+            f"--where kept {self.kept:,} of {self.persons:,} persons with an event in the range,"
+            f" left out {self.left_out:,}"
+        )
+
+    def into(self, text: str) -> str:
+        """An answer's JSON text with `"where_persons": {kept, left_out, persons}`."""
+        import json
+
+        from usertrack.rendering.export import json_text
+
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            return text
+        doc["where_persons"] = {
+            "kept": self.kept,
+            "left_out": self.left_out,
+            "persons": self.persons,
+        }
+        return json_text(doc)
+
+
+def reach(ws: Workspace, where: Sequence[str], doc: dict[str, Any]) -> Reach | None:
+    """How many persons with an event in the answer's range (`doc`'s JSON `from` and `to`) the
+    --where expressions keep: queries/posthog/active_persons.sql with them and without (the
+    latter, as shipped, from the local engine's per-person rollups), two counts of persons, not
+    a second run of the analysis. None for an answer without a range (retention, churn)."""
+    from datetime import datetime, timedelta
+
+    if not isinstance(doc, dict) or not doc.get("from") or not doc.get("to"):
+        return None
+    start, end = (
+        datetime.fromisoformat(str(doc[k]).replace("Z", "+00:00")) for k in ("from", "to")
+    )
+    # active_persons counts (since, as_of]; the range is [from, to)
+    since, until = start - timedelta(microseconds=1), end - timedelta(microseconds=1)
+
+    def persons(kept: tuple[str, ...]) -> int:
+        found = ws.scoped(ws.scope.but(where=kept)).run_query(
+            "posthog/active_persons", until, since=since
+        )
+        rows = found.as_dicts()
+        return int(rows[0]["persons"] or 0) if rows else 0
+
+    return Reach(kept=persons(tuple(where)), persons=persons(()))
 
 
 def with_where(text: str, where: Sequence[str], fmt: str) -> str:

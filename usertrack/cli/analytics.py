@@ -145,7 +145,7 @@ def _answer(name: str, options: dict[str, Any]) -> None:
         answer = run(ws, moment, progress)
     for note in answer.notes:
         warn(note)
-    said(getattr(answer.result, "said", ()))  # the persons --who, --segment, --exclude kept
+    said(answer.said)  # the persons --where, --who, --segment, --exclude kept
     if chosen == "table":
         answer.draw(answer_console())
     elif chosen in CHARTS:
