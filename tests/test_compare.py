@@ -44,6 +44,11 @@ def test_funnel_compare_in_every_format(export: Path) -> None:
     assert "Against the period before" in table.stdout and "+100.0%" in table.stdout
     md = run([*argv, "-f", "md"], **env).stdout
     assert "| 1 | $pageview | 4 | 2 | +100.0% | 100.0% | 100.0% | +0.0 |" in md
+    # both periods' thin conversions with their sample and interval
+    assert (
+        "| 2 | signup | 1 | 0 | - | 25.0% \\(1 of 4; 4.6-69.9%\\) | 0.0% \\(0 of 2; 0.0-65.8%\\) |"
+        in md
+    )
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
     assert lines[0].startswith("period,step,event,persons,")
     assert [line.split(",")[:4] for line in lines[1:]] == [

@@ -82,12 +82,14 @@ def compare_cells(f: Funnel) -> list[list[Any]]:
     its sample and interval over fewer than THIN_SAMPLE persons)."""
     assert f.previous is not None
     first, before_first = f.steps[0].persons, f.previous.steps[0].persons
+
+    def rate(s: Step, i: int, whole: int) -> str:  # the first step's 100% is no sample
+        return rate_text(s.conversion_from_start, s.persons, whole if i > 1 else THIN_SAMPLE)
+
     return [
         [i, now.shown, style.count(now.persons), style.count(before.persons),
-         "-" if persons is None else f"{persons:+.1f}%",
-         rate_text(now.conversion_from_start, now.persons, first),
-         rate_text(before.conversion_from_start, before.persons, before_first),
-         "-" if points is None else f"{points:+.1f}"]
+         "-" if persons is None else f"{persons:+.1f}%", rate(now, i, first),
+         rate(before, i, before_first), "-" if points is None else f"{points:+.1f}"]
         for i, (now, before, persons, points) in enumerate(f.compared(), 1)
     ]  # fmt: skip
 
