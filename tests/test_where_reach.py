@@ -30,6 +30,8 @@ def test_where_says_how_many_persons_it_kept_and_left_out(fixed_demo_home: Path)
             "kept": chrome, "left_out": everyone - chrome, "persons": everyone
         }, command  # fmt: skip
         assert line in result.stderr.splitlines(), (command, result.stderr)
+        if command == ["features"]:  # its adoption's denominator: the persons kept
+            assert answer["active_persons"] == chrome
     table = run(["funnel", *CHROME], fixed_demo_home)
     assert line in table.stderr.splitlines()
     quiet = run(["-q", "funnel", *CHROME, "-f", "json"], fixed_demo_home)

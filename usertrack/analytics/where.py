@@ -290,20 +290,19 @@ def reach(ws: Workspace, where: Sequence[str], doc: dict[str, Any]) -> Reach | N
     """How many persons with an event in the answer's range (`doc`'s JSON `from` and `to`) the
     --where expressions keep: queries/posthog/active_persons.sql with them and without (the
     latter, as shipped, from the local engine's per-person rollups), two counts of persons, not
-    a second run of the analysis. None for an answer without a range (retention, churn)."""
-    from datetime import datetime, timedelta
+    a second run of the analysis, counted as `features` counts its active persons (an event
+    after `from`, up to `to`). None for an answer without a range (retention, churn)."""
+    from datetime import datetime
 
     if not isinstance(doc, dict) or not doc.get("from") or not doc.get("to"):
         return None
     start, end = (
         datetime.fromisoformat(str(doc[k]).replace("Z", "+00:00")) for k in ("from", "to")
     )
-    # active_persons counts (since, as_of]; the range is [from, to)
-    since, until = start - timedelta(microseconds=1), end - timedelta(microseconds=1)
 
     def persons(kept: tuple[str, ...]) -> int:
         found = ws.scoped(ws.scope.but(where=kept)).run_query(
-            "posthog/active_persons", until, since=since
+            "posthog/active_persons", end, since=start
         )
         rows = found.as_dicts()
         return int(rows[0]["persons"] or 0) if rows else 0
