@@ -113,10 +113,10 @@ def test_features_compare_by_hand(export: Path, tmp_path: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     argv = ["features", *FEATURES, "--as-of", "2026-06-04"]
     md = run([*argv, "-f", "md"], **env).stdout
-    assert "| $pageview | 7 | 4 | 100.0% | - | 3 | up | 2 | 100.0% | +133.3% |" in md
+    assert "| $pageview | 7 | 4 | 100.0% | 100.0% | - | 3 | up | 2 | 100.0% | +133.3% |" in md
     lines = run([*argv, "-f", "csv"], **env).stdout.splitlines()
     assert lines[0].endswith(",previous_persons,previous_adoption")
-    assert lines[1] == "$pageview,7,4,100.0,,3,up,2,100.0"
+    assert lines[1] == "$pageview,7,4,100.0,,3,up,100.0,2,100.0"
     assert "Previous persons" in run(argv, **env).stdout
 
 
