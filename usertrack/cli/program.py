@@ -27,6 +27,7 @@ from usertrack.core.errors import (
     ended_with,
     redact,
 )
+from usertrack.core.posthog_options import refusal
 
 
 class OneLineErrors(TyperGroup):
@@ -78,6 +79,9 @@ class OneLineErrors(TyperGroup):
                 where = ctx.command_path.split(" ", 1)[-1] + ": "
             message = cut_inputs(_plain_type_names(" ".join(e.format_message().split())))
             hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+            # PostHog's name of an option usertrack leaves out: why, and what to use instead
+            if isinstance(e, NoSuchOption) and (refused := refusal(e.option_name)) is not None:
+                message, hint = f"{cut_inputs(e.option_name)}: {refused}", None
             # The parser's words and the caller's own arguments: no data of the sources.
             ended_with(UsageError(f"{where}{message}", hint=hint, data={}))
             typer.echo(f"usertrack: error: {where}{message}", err=True)

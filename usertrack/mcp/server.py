@@ -32,6 +32,7 @@ from typing import Any
 from usertrack.core import pseudonyms
 from usertrack.core.errors import EXIT_USAGE, redact, take_ended
 from usertrack.core.path_parameters import names_a_path
+from usertrack.core.posthog_options import refusal
 from usertrack.dashboards.spec import NAME, summaries
 from usertrack.mcp.answers import (
     ERROR_NOTE,
@@ -315,6 +316,9 @@ def cli_args(tool: Tool, arguments: dict[str, Any]) -> list[str]:
             " read-only inline SELECTs with `usertrack mcp --allow-inline-queries`"
         )
     unknown = sorted(set(arguments) - set(by_name) - {"max_items"})
+    refused = [(u, line) for u in unknown if (line := refusal(u)) is not None]
+    if refused:  # PostHog's name of an option usertrack leaves out: why, and what instead
+        raise ToolError(f"{tool.spec.name}: argument {shown(refused[0][0])}: {refused[0][1]}")
     if unknown:
         raise ToolError(
             f"{tool.spec.name}: unknown argument {shown(unknown[0])}"
