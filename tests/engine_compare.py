@@ -52,6 +52,10 @@ PACKED = {
 }
 
 
+# A histogram breakdown's buckets (trends/histogram.py) of template_id, 7.5 to 53, in two.
+HISTOGRAM = {"edges": [7.5, 30.25, 53.01], "buckets": ["", "[7.5,30.25]", "[30.25,53.01]", ""]}
+
+
 # More values some files are compared with, each after the defaults (facts_params): the trends
 # files on an event with a numeric property (the edge store's run_started: template_id 53 and
 # 7.5), and the per-person trends rows split by that value (median, p90).
@@ -67,11 +71,19 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         {"event": "run_started"},
         {"event": "$pageview", "sessions": 1},
         {"event": "$pageview", "interval": "week", "week_start": "sunday"},
+        {"event": "run_started", "by": "template_id", **HISTOGRAM},
     ],
     "posthog/trends_actor_counts": [
         {"event": "$pageview"},
         {"event": "run_started", "by": "template_name", "values": ["a"], "interval": "week"},
         {"event": "$pageview", "by": "email", "by_of": "person", "values": ["tab@edge.io"]},
+        {"event": "run_started", "by": "template_id", **HISTOGRAM},
+    ],
+    "posthog/trends_persons": [{"event": "run_started", "by": "template_id", **HISTOGRAM}],
+    # the ends of a histogram breakdown (--histogram-bins): an event's and a person's property
+    "posthog/trends_histogram": [
+        {"event": "run_started", "by": "template_id"},
+        {"event": "$pageview", "by": "email", "by_of": "person"},
     ],
     # and broken down by the person's email (PostHog's person breakdown)
     "posthog/trends_breakdown": [

@@ -11,6 +11,8 @@
 -- param by:
 -- param by_of: event
 -- param values: <list>
+-- param edges: []
+-- param buckets: []
 -- param property:
 -- param sessions: 0
 --
@@ -33,6 +35,12 @@
 -- (usertrack/analytics/where.py).
 -- A week starts on Monday (the ISO week), or on Sunday when {week_start} is sunday
 -- (PostHog's toStartOfWeek(timestamp, 0), a project's week_start_day unset or Sunday).
+-- With {buckets} (a histogram breakdown, --histogram-bins), the breakdown is instead the
+-- bucket of {by}'s number: {buckets}[k + 1], k the number of {edges} (ascending: each
+-- bucket's lower end, then the last one's upper end) at or below it; {buckets} is '' then
+-- each bucket's label, then '' (no number, or past the last end: PostHog's null bucket). An
+-- [''] is put after {buckets}, so that ClickHouse never indexes an empty list (without a
+-- histogram, the branch is not taken but still typed).
 -- With {by_of} = 'person', {by} names a person property, read as the event carries it
 -- (HogQL person.properties, PostHog's breakdown_type person); else an event property.
 SELECT
@@ -53,9 +61,13 @@ FROM (
                 if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
                     toStartOfDay(toStartOfMonth(timestamp))))) AS point,
         if({by} = '', '',
-            if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
-                coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
-                '$$_posthog_breakdown_other_$$')) AS breakdown,
+            if(length({buckets}) > 0,
+                arrayElement(arrayConcat({buckets}, ['']), length(arrayFilter(edge -> edge <= if({by_of} = 'person',
+                        if(JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(person.properties, {by})), NULL),
+                        if(JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {by})), NULL)), {edges})) + 1),
+                if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
+                    coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
+                    '$$_posthog_breakdown_other_$$'))) AS breakdown,
         if({sessions} = 1, ifNull($session_id, ''), NULL) AS session,
         if({property} = '', NULL,
             if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number

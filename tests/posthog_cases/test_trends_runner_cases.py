@@ -1,7 +1,10 @@
 """Cases of PostHog's trends query runner tests,
 posthog/hogql_queries/insights/trends/test/test_trends_query_runner.py (TestTrendsQueryRunner)
 at commit 00e8a1090f9d090dade32c3be68f079320ca6e9c of PostHog/posthog, on both engines: its
-formulas (`TrendsFilter(formula=...)`, applied by trends_query_runner.py's `apply_formula`).
+formulas (`TrendsFilter(formula=...)`, applied by trends_query_runner.py's `apply_formula`);
+and, at commit 8b78c8545de6ec876e60b6f109350330022b097c, its histogram breakdown
+(`BreakdownFilter(breakdown_histogram_bin_count=...)`, trends_query_builder.py's
+`_inner_breakdown_subquery`).
 
 The tests' `_create_test_events` (persons p1 to p4, each with `$pageview` and `$pageleave` at
 noon of the listed days, and the person's `$browser` and `prop` on every event) is rebuilt
@@ -135,3 +138,27 @@ def test_trends_query_formula_breakdown(engine: Engine) -> None:
     doc = engine("trends", args, as_of=AS_OF)
     totals = [(s["breakdown"], s["total"]) for s in formula_series(doc)]
     assert totals == [("Chrome", 9), ("Firefox", 3), ("Edge", 2), ("Safari", 2)]
+
+
+EVENTS_R06 = CASES.add("r06", create_test_events())
+
+
+def test_trends_breakdowns_histogram(engine: Engine) -> None:
+    """test_trends_query_runner.py, TestTrendsQueryRunner.test_trends_breakdowns_histogram
+    (PostHog commit 8b78c854): `$pageview` from 2020-01-09 to 2020-01-20 broken down by `prop`
+    with `breakdown_histogram_bin_count=4` is four buckets between prop's 10 and 40, labelled
+    "[10,17.5]", "[17.5,25]", "[25,32.5]" and "[32.5,40.01]", with PostHog's data per day.
+    usertrack lists them in bucket order (PostHog by count, the same order here)."""
+    e = EVENTS_R06
+    args = [e("$pageview"), "--since", "2020-01-09", "--until", "2020-01-20",
+            "--by", "prop", "--histogram-bins", "4"]  # fmt: skip
+    doc = engine("trends", args, as_of="2020-01-21")
+    assert doc["histogram_bins"] == 4
+    assert [s["breakdown"] for s in doc["series"]] == [
+        "[10,17.5]", "[17.5,25]", "[25,32.5]", "[32.5,40.01]"]  # fmt: skip
+    assert [s["data"] for s in doc["series"]] == [
+        [0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0],
+        [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+    ]

@@ -453,6 +453,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics.trends import maths as trends_maths
     from usertrack.analytics.trends import run as trends_mod
     from usertrack.analytics.trends.formula import parse_formula
+    from usertrack.analytics.trends.histogram import check_bins
 
     interval = trends_mod.parse_interval(o["interval"])
     week_start = _week_start(o)
@@ -477,6 +478,11 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
         by = by[0] if by else None
     if by is not None:
         trends_mod.breakdown_of(by)  # an empty --by, or person.properties. without a name
+    bins = o.get("histogram_bins")
+    check_bins(bins, by, o["compare"])
+    if bins is not None and (o["by_segment"] or o.get("segment") or o.get("who")):
+        raise UsageError("--histogram-bins counts every person at once: not with --by-segment,"
+                         " --segment or --who")  # fmt: skip
     where = _where(o)
     who = _who(o)
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative", "formula")
@@ -492,7 +498,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
                 ws, moment, span, events, interval=interval, math=math, maths=maths,
                 formula=formula, by=by,
                 top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
-                progress=progress, week_start=week_start,
+                progress=progress, week_start=week_start, histogram_bins=bins,
             )  # fmt: skip
             if cell is None:
                 return answer

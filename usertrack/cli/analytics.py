@@ -27,6 +27,7 @@ from usertrack.cli.options import (
     FromStepOpt,
     FunnelPersonsOpt,
     FunnelTrendOpt,
+    HistogramBinsOpt,
     OneSegmentOpt,
     OutOpt,
     PathsPersonsOpt,
@@ -540,6 +541,7 @@ def trends(
     top: Annotated[
         int, typer.Option("--top", min=1, max=100, help="With --by: keep this many values.")
     ] = 10,
+    histogram_bins: HistogramBinsOpt = None,
     cumulative: Annotated[
         bool,
         typer.Option(

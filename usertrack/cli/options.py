@@ -226,6 +226,18 @@ BreakdownLimitOpt = Annotated[
     ),
 ]
 
+HistogramBinsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--histogram-bins",
+        help="With --by PROP: its numbers in this many equal buckets (1-100) from the smallest"
+        " to the largest, each a series labelled [from,to] (PostHog's"
+        " breakdown_histogram_bin_count); an event without a number is (none).",
+        metavar="N",
+        show_default=False,
+    ),
+]
+
 
 # The funnel's time to convert and trend, and the steps both measure between (PostHog's
 # funnelsFilter: binCount, funnelFromStep, funnelToStep).

@@ -69,9 +69,11 @@ def trends_chart(d: dict[str, Any]) -> Chart | None:
         notes.append(f"one {d.get('interval', 'point')} in {step} of each line")
     periods = [THIS_PERIOD, PREVIOUS_PERIOD]
     dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
+    # a histogram's buckets in bucket order, as the answer lists them, not as texts sort
+    order = {"sort": [name for name, *_ in drawn]} if d.get("histogram_bins") else {}
     line = layer(
         rows, {"type": "line", "point": True},
-        color=field("series:N", title=None),
+        color=field("series:N", title=None, **order),
         tooltip=tips("series:N", *(("period:N",) if before else ()), "time:T", "value:Q"),
         x=field("time:T", title=None, **_time_axis(d.get("interval"))),
         y=field("value:Q", title=str(d.get("math_label") or d.get("math") or "value")),

@@ -75,7 +75,9 @@ def about(t: Trends) -> str:
     elif t.math_label is not None:
         math = f"{t.math_label}: {math}"
     parts = [f"{math} per {t.interval} (UTC), {style.span(t.span.start, t.span.end)}"]
-    if t.by is not None:
+    if t.by is not None and t.histogram_bins is not None:
+        parts.append(f"by {t.by} in {t.histogram_bins} equal buckets of its numbers")
+    elif t.by is not None:
         parts.append(f"by {t.by} (top {t.top}, the rest as other)")
     if t.cumulative:
         parts.append("cumulative")

@@ -15,6 +15,7 @@ per person).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from usertrack.analytics.common import (
     period_start,
 )
 from usertrack.analytics.retention.options import breakdown_of
-from usertrack.analytics.trends import ranges
+from usertrack.analytics.trends import histogram, ranges
 from usertrack.analytics.trends.maths import (
     ACTOR_MATHS,
     LOOKBACK,
@@ -47,6 +48,7 @@ from usertrack.core.errors import UsageError
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
     from usertrack.analytics.trends.formula import Formula
+    from usertrack.analytics.trends.histogram import Buckets
     from usertrack.engines.person_rows import GroupNumbers
     from usertrack.workspace import Workspace
 
@@ -123,6 +125,7 @@ class Trends:
     maths: tuple[Math | None, ...] = field(default=())  # each EVENT's own math, or None
     formula: str | None = None  # --formula's text: `series` are then its series
     week_start: str = MONDAY  # --week-start: the day weekly points start on
+    histogram_bins: int | None = None  # --histogram-bins: `by`'s numbers in buckets
 
     def headline_of(self, s: Series) -> str:
         """What one number sums a series up as: "total" where its points add up to a number of
@@ -215,6 +218,8 @@ class Trends:
         if self.by is not None:
             doc["breakdown_property"] = self.by
             doc["top"] = self.top
+        if self.histogram_bins is not None:
+            doc["histogram_bins"] = self.histogram_bins
         doc["cumulative"] = self.cumulative
         doc["where"] = list(self.where)
         doc["points"] = self.points
@@ -267,6 +272,7 @@ def trends(
     top: int = 10,
     cumulative: bool = False,
     compare: bool = False,
+    histogram_bins: int | None = None,
     progress: Any = None,
     week_start: str = MONDAY,
     _values: dict[int, list[str]] | None = None,
@@ -275,18 +281,20 @@ def trends(
     given, else `math`), counted from the start of its first interval unless its start was
     given as a DATETIME (`ranges.counted`); with `compare`, also over the period before
     (`ranges.previous`), with the current period's breakdown values; with `formula`, its
-    series instead of the events' (formula.py). `week_start`: the day a week's points start
+    series instead of the events' (formula.py); with `histogram_bins`, `by`'s numbers in that
+    many buckets, each a series (histogram.py). `week_start`: the day a week's points start
     on (PostHog's week_start_day, in utils/query_date_range.py)."""
     math = math or Math("total")
     maths = maths or (None,) * len(events)
     check(events, interval, math, top, maths)
+    histogram.check_bins(histogram_bins, by, compare)
     asked, span = span, ranges.counted(span, interval)
     ticks = points(span, interval, week_start)
     series: list[Series] = []
     columns: list[dict[str | None, list[float]]] = []  # each event's data per breakdown value
     chosen: dict[int, list[str]] = {}
     for i, (event, own) in enumerate(zip(events, maths, strict=True)):
-        ask = _Ask(ws, as_of, span, event, interval, own or math, by, week_start)
+        ask = _Ask(ws, as_of, span, event, interval, own or math, by, week_start, histogram_bins)
         given = None if _values is None else _values.get(i, [])
         values, found = _event(ask, top, given, ticks, cumulative, progress)
         chosen[i] = values
@@ -303,6 +311,7 @@ def trends(
         as_of=as_of, span=span, events=list(events), interval=interval, math=math, by=by,
         top=top, cumulative=cumulative, points=ticks, series=series, where=ws.scope.where,
         maths=tuple(maths) if any(maths) else (), week_start=week_start,
+        histogram_bins=histogram_bins,
     )  # fmt: skip
     # A name no event has is said of the whole answer: a group's empty series is no typo (and
     # looking the names up again for each group would cost PostHog queries).
@@ -343,6 +352,8 @@ class _Ask:
     math: Math
     by: str | None
     week_start: str = MONDAY
+    bins: int | None = None  # --histogram-bins
+    buckets: Buckets | None = None  # their buckets, once found (histogram.py)
 
     def bounds(self, **more: Any) -> dict[str, Any]:
         """The facts queries' range, event and breakdown values, and `more`; with an
@@ -350,6 +361,7 @@ class _Ask:
         span = self.span
         if "interval" in more:
             more["week_start"] = self.week_start
+            more.update(self.buckets.params() if self.buckets is not None else {})
         name, person = breakdown_of(self.by) if self.by is not None else ("", False)
         return {"since": span.start, "until": span.end, "event": self.event, "by": name,
                 "by_of": "person" if person else "event", **more}  # fmt: skip
@@ -366,6 +378,8 @@ def _event(
     """One event's breakdown values (`given`, else its top `top` values of `by`; none without
     `by`) and each value's figure per point."""
     by, math = ask.by, ask.math
+    if ask.bins is not None:
+        return _histogram(ask, ticks, cumulative, progress)
     if given is None:
         answer = _group_answer(ask, top)
         if answer is not None:  # a group's part of every group's, worked out once
@@ -387,6 +401,22 @@ def _event(
         else:
             found = _counts(ask, values, facts)
     return values, found
+
+
+def _histogram(
+    ask: _Ask, ticks: list[datetime], cumulative: bool, progress: Any
+) -> tuple[list[str], dict[str, dict[datetime, float]]]:
+    """`_event`'s answer for histogram buckets (histogram.py): those with events, in order."""
+    if _by_person(ask):  # a group's per-person rows hold the property as text, not its number
+        raise UsageError("--histogram-bins counts every person at once: not over a group")
+    assert ask.bins is not None
+    buckets = histogram.fetch(ask.ws, ask.as_of, ask.bounds(), ask.bins)
+    ask = dataclasses.replace(ask, buckets=buckets)  # the counting files' edges and buckets
+    if progress:
+        progress(f"fetching {ask.event} per {ask.interval}")
+    persons = ask.math.name in PERSON_MATHS
+    found = _persons(ask, [], ticks, cumulative) if persons else _counts(ask, [])
+    return buckets.order(found), found
 
 
 def _running(data: list[float]) -> list[float]:
