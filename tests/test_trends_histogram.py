@@ -95,3 +95,40 @@ def test_the_buckets_as_posthog_writes_them() -> None:
 def test_bad_input_exits_2_with_one_line(export: Path, args: list[str], fragment: str) -> None:
     assert_usage_error(["trends", PV, *args, "--as-of", AS_OF], fragment,
                        USERTRACK_EVENTS=str(export))  # fmt: skip
+
+
+def test_a_dashboard_panel_takes_the_option(demo_home: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.cli_runner import run
+
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(
+        "title: Time spent\nperiod:\n  days: 7\npanels:\n  - analysis: trends\n"
+        "    title: Time spent\n    events: [feature_used]\n    by: duration\n"
+        "    histogram_bins: 3\n"
+    )
+    result = run(["report", str(spec), "-f", "json", "--out", "-"], home=demo_home)
+    assert result.exit_code == 0, result.stderr
+    (panel,) = json.loads(result.stdout)["panels"]
+    assert panel["data"]["histogram_bins"] == 3
+    labels = [s["breakdown"] for s in panel["data"]["series"]]
+    assert 1 <= len(labels) <= 4 and all(b.startswith("[") for b in labels if b)
+
+
+def test_the_mcp_tool_takes_the_option(demo_home: Path) -> None:
+    import json
+
+    from tests.test_mcp import raw_text, unwrapped, with_client
+
+    async def body(client: Any) -> Any:
+        return await client.call_tool(
+            "trends", {"events": ["feature_used"], "by": "duration", "histogram_bins": 3}
+        )
+
+    result = with_client(demo_home, body)
+    assert not result.is_error, raw_text(result)
+    doc = json.loads(unwrapped(raw_text(result)[0]))
+    assert doc["histogram_bins"] == 3
+    labels = [s["breakdown"] for s in doc["series"]]
+    assert 1 <= len(labels) <= 4 and all(b.startswith("[") for b in labels if b)

@@ -66,7 +66,7 @@ PANEL_OPTIONS = frozenset(
         # retention
         "top", "start", "return_event", "mode", "min_occurrences",
         # trends (cumulative: retention's too)
-        "events", "interval", "math", "cumulative", "formula",
+        "events", "interval", "math", "cumulative", "formula", "histogram_bins",
         # paths
         "end", "types",
         # features
