@@ -404,7 +404,7 @@ def test_without_a_property_the_counts_read_no_property(tmp_path: Path) -> None:
             return sorted(float(row[at_sum]) for row in result.rows)
 
         counts = {"interval": "day", "week_start": "monday", "by": "", "by_of": "event",
-                  "values": [], "sessions": 0}  # fmt: skip
+                  "values": [], "sessions": 0, "edges": [], "buckets": []}  # fmt: skip
         assert set(sums("posthog/trends_counts", "", **counts)) == {0.0}
         assert set(sums("posthog/trends_breakdown", "", by="$browser", by_of="event")) == {0.0}
         # 06-01: 100, 300, 50, k's two 5s; 06-02: 40, 60 (p2's "12" is a text); 06-03: 200, 10
