@@ -40,6 +40,7 @@ from usertrack.analytics.trends.maths import (
     active_label,
     lookback,
 )
+from usertrack.analytics.trends.notes import unknown_names
 from usertrack.analytics.unfinished import ended
 from usertrack.analytics.weeks import MONDAY
 from usertrack.core.clock import naive_utc
@@ -321,7 +322,7 @@ def trends(
         and not ws.scope.person_rows.everyone
     )
     if _values is None and not group:
-        result.notes = _unknown_names(ws, span, result)
+        result.notes = unknown_names(ws, span, result.events, result.series, result.math, result.by)
     if formula is not None:
         from usertrack.analytics.trends.formula import formula_series
 
@@ -780,30 +781,3 @@ def _persons(
 def _list_literal(ticks: list[datetime]) -> str:
     """The points as a DuckDB list literal (our own datetimes: no data text in it)."""
     return "[" + ", ".join(f"TIMESTAMP '{t:%Y-%m-%d %H:%M:%S}'" for t in ticks) + "]"
-
-
-def _unknown_names(ws: Workspace, span: DateRange, result: Trends) -> tuple[str, ...]:
-    """Notes for an EVENT with no event at all in the range, and for a --by none of the events
-    carried (names.py: looked up only then)."""
-    from usertrack.analytics.names import event_names, property_keys, unknown
-
-    notes: tuple[str, ...] = ()
-    empty = {
-        e: e for e in result.events if not any(any(s.data) for s in result.series if s.event == e)
-    }
-    known: dict[str, int] = {}
-    if empty:
-        known = event_names(ws, span.end, span.start)
-        for name in empty:
-            notes += unknown({"EVENT": name}, known, "event")
-        # Events that happened but count nothing under `-m avg:PROP`: PROP a typo, say so.
-        happened = [e for e in empty if e in known]
-        if result.math.property and happened:
-            keys = property_keys(ws, span.end, span.start, happened)
-            notes += unknown({"-m": result.math.property}, keys, "property of these events")
-    present = [e for e in result.events if e not in empty]
-    by = result.by if result.by is not None and not breakdown_of(result.by)[1] else None
-    if by is not None and present and {s.breakdown for s in result.series} <= {""}:  # an event's
-        keys = property_keys(ws, span.end, span.start, present)
-        notes += unknown({"--by": by}, keys, "property of these events")
-    return notes
