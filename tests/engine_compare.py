@@ -98,6 +98,8 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         ]
         for name in ("activity", "mcp_clicks", "ux_issues")
     },
+    # churn's signals counted on events the edge store has (it has no cancellation_started)
+    "posthog/churn_signals": [{"signals": ["$pageview", "run_started"]}],
     "posthog/trends_person_points": [
         {"event": "run_started"},
         {"event": "run_started", "quantiles": 1},
@@ -188,6 +190,7 @@ def facts_params(
         "feature": "agent_builder",  # feature_persons: one of the demo's features
         "values": ["/settings"],
         "property": "template_id",
+        "signals": ["cancellation_started", "account_deleted"],
     }
     params.update({k: v for k, v in given.items() if k in params and params[k] is None})
     return params

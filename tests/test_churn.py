@@ -9,7 +9,7 @@ is out of its three event parts (recency, frequency, breadth), scaled to 100.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def test_characteristics_of_the_at_risk(export: Path) -> None:
 
 
 def test_score_is_monotone_in_each_part() -> None:
-    from usertrack.analytics.churn.run import engagement_score
+    from usertrack.analytics.churn.score import engagement_score
 
     days = [0, 0.5, 3, 10, 29.9, 30, 45]
     actives = [0, 1, 5, 12, 20]
@@ -413,3 +413,70 @@ def test_a_cancellation_started_raises_churn_risk(tmp_path: Path) -> None:
     assert [(u["email"], u["score"], u["churn_signal"]) for u in users] == [
         ("quit@example.com", 1.7, True)
     ]
+
+
+def test_the_backtest_applies_the_churn_signal_as_the_score_now_does(tmp_path: Path) -> None:
+    """The backtest scores as of its moment (as_of - 14 days: May 18) as the score now is made:
+    a churn signal in the window before that moment takes 50 points off. stay and quit are alike
+    up to May 18 but for quit's cancellation_started; quit then leaves, stay does not. Without
+    the signal both score 50.6 then and the backtest finds no high-risk user; with it quit
+    scores 0.6, is the one high-risk user and went dormant: precision and recall 100. The live
+    path (churn_signals.sql on ClickHouse) agrees."""
+    events = [
+        ("stay", "ping", "2026-05-15T12:00:00"),
+        ("stay", "open", "2026-05-16T12:00:00"),
+        ("stay", "ping", "2026-05-30T12:00:00"),
+        ("quit", "ping", "2026-05-15T12:00:00"),
+        ("quit", "cancellation_started", "2026-05-16T12:00:00"),
+    ]
+    records = [
+        record(n, event, datetime.fromisoformat(when).replace(tzinfo=UTC), pid, pid,
+               f"{pid}@example.com")
+        for n, (pid, event, when) in enumerate(events, 1)
+    ]  # fmt: skip
+    export = write_export(tmp_path / "events.jsonl", records)
+    local = churn_json(export)
+    with live_posthog(export, tmp_path) as (_, env):
+        live = run_json("churn", ARGS, as_of=AS_OF, **env)
+    assert live == local
+    backtest = local["backtest"]
+    # then: 25 * (1 - 1.5/30) + 25 * 2/12 + 25 * 2/5 = 37.92 -> 50.6 out of 100; quit: 0.6
+    assert local["engagement"]["previous_average"] == round((50.6 + 0.6) / 2, 1)
+    assert (backtest["scored"], backtest["went_dormant"]) == (2, 1)
+    assert (backtest["high_risk"], backtest["high_risk_went_dormant"]) == (1, 1)
+    assert (backtest["precision"], backtest["recall"]) == (100.0, 100.0)
+    assert [(b["band"], b["persons"]) for b in backtest["bands"] if b["persons"]] == [
+        ("0-19", 1),
+        ("40-59", 1),
+    ]
+
+
+def test_the_demo_backtest_scores_its_leavers_with_their_churn_signal(
+    fixed_demo_home: Path,
+) -> None:
+    """On the fixed demo (as of its anchor, the backtest's moment 28 days before) some users
+    did cancellation_started in the 30 days before the backtest's moment; scored with the
+    signal, as the score now is, the backtest finds more of the users who went dormant: 41
+    high-risk users of whom 25 went dormant, where the score without the signal had 31 and 18,
+    and everyone's average then is 48.9, not 53.4."""
+    import duckdb
+
+    then = datetime(2026, 10, 19)
+    con = duckdb.connect(str(fixed_demo_home / "demo" / "events.duckdb"), read_only=True)
+    try:
+        found = con.execute(
+            """SELECT count(DISTINCT person_id) FROM events
+               WHERE event IN ('cancellation_started', 'account_deleted')
+                 AND timestamp >= $since AND timestamp <= $then
+                 AND person_email_norm IS NOT NULL
+                 AND NOT regexp_matches(person_email_norm, '@datagen\\.dev$')""",
+            {"since": then - timedelta(days=30), "then": then},
+        ).fetchone()
+    finally:
+        con.close()
+    assert found is not None and found[0] > 0
+    doc = run_json("churn", [], as_of="2026-11-16", USERTRACK_HOME=str(fixed_demo_home))
+    backtest = doc["backtest"]
+    assert backtest["moment"].startswith("2026-10-19")
+    assert (backtest["high_risk"], backtest["high_risk_went_dormant"]) == (41, 25)
+    assert doc["engagement"]["previous_average"] == 48.9

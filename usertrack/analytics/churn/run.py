@@ -2,9 +2,10 @@
 (docs/metrics.md, "Churn and engagement").
 
 Facts: queries/posthog/churn_periods.sql (per person, the periods they were active in),
-churn_persons.sql twice (per person as of as_of, and as of the backtest's moment: first and last
-event, active days, events and breadth in the window before) and churn_events.sql (per person and
-event name in the window), each a facts table counted in DuckDB (the local engine in place, any
+churn_persons.sql (per person as of as_of, and as of the backtest's moment: first and last
+event, active days, events and breadth in the window before), churn_signals.sql (per person, the
+churn signals in the window before either moment) and churn_events.sql (per person and event
+name in the window), each a facts table counted in DuckDB (the local engine in place, any
 other source's rows loaded), as retention's are. The app's runs (queries/neon/runs.sql) and
 accounts (queries/neon/accounts.sql) come from its database when one is open (the demo's, or
 DATABASE_URL's; usertrack.analytics.churn.app): without one the score is out of its three event
@@ -17,6 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from usertrack.analytics.churn.score import (
+    WINDOW_DAYS,
+    apply_signals,
+    facts_tables,
+    score_sql,
+)
 from usertrack.analytics.common import (
     FactsTable,
     next_period,
@@ -26,22 +33,14 @@ from usertrack.analytics.common import (
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
-WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count
 HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of
 # Who the engagement score counts: identified persons only (an email on their events), where
 # activity's DAU, WAU and MAU and churn's periods count every person, anonymous ones too.
 SCORED = "active identified persons"
-FULL_DAYS = 12  # active days in the window that give frequency its full 25 points
-FULL_BREADTH = 5  # distinct product events in the window that give breadth its full 25 points
 HIGH_RISK_BELOW = 30.0  # a score under this is high risk
-# Events that say a user is leaving (the product-growth guide's "Retention / Churn signals"): one
-# in the window takes SIGNAL_POINTS off the user's score now (not below 0).
-CHURN_SIGNALS = ("cancellation_started", "account_deleted")
-SIGNAL_POINTS = 50.0
 BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
 MAX_PERIODS = 104
 MAX_DAYS = 3660
-PART = 25.0  # each part's points
 
 
 @dataclass
@@ -229,24 +228,6 @@ def band_labels() -> list[str]:
     return [band_of(low) for low, _ in BANDS]
 
 
-def engagement_score(
-    days_since: float,
-    active_days: int,
-    breadth: int,
-    success: float | None,
-    *,
-    window: int = WINDOW_DAYS,
-) -> float:
-    """The score of docs/metrics.md: recency, frequency, breadth and run success, 25 points
-    each; `success` None (no app database) scores the three event parts out of 100."""
-    recency = PART * max(0.0, 1.0 - days_since / window)
-    frequency = PART * min(1.0, active_days / FULL_DAYS)
-    wide = PART * min(1.0, breadth / FULL_BREADTH)
-    if success is None:
-        return round((recency + frequency + wide) * 100.0 / (3 * PART), 1)
-    return round(recency + frequency + wide + PART * success, 1)
-
-
 def window_days(text: str) -> int:
     """`--window` (a DURATION, as every command's) as the whole days the score counts."""
     from usertrack.analytics.common import parse_window
@@ -266,34 +247,6 @@ def check(periods: int, window: int, horizon: int, top: int) -> None:
         raise UsageError(f"--horizon {horizon} must be from 1 to {MAX_DAYS} days")
     if not 0 <= top <= 1000:
         raise UsageError(f"--limit {top} must be from 0 to 1000")
-
-
-def _score_sql(runs: str | None, moment: datetime, window: int, suffix: str = "") -> str:
-    """SELECT of each identified person of churn_persons' rows active in the window before
-    `moment` (the columns of `suffix`: '' as of as_of, '_then' as of the backtest's moment),
-    with their score: the SQL of `engagement_score`."""
-    m = f"TIMESTAMP '{naive_utc(moment):%Y-%m-%d %H:%M:%S}'"
-    days = f"(epoch({m}) - epoch(CAST(p.last_seen{suffix} AS TIMESTAMP))) / 86400.0"
-    parts = [
-        f"{PART} * greatest(0.0, 1.0 - {days} / {window})",
-        f"{PART} * least(1.0, p.active_days{suffix} / {float(FULL_DAYS)})",
-        f"{PART} * least(1.0, p.breadth{suffix} / {float(FULL_BREADTH)})",
-    ]
-    if runs is None:
-        score = f"round(({' + '.join(parts)}) * 100.0 / {3 * PART}, 1)"
-        join = ""
-    else:
-        parts.append(
-            f"{PART} * coalesce(r.runs_completed / nullif(CAST(r.run_count AS DOUBLE), 0), 0)"
-        )
-        score = f"round({' + '.join(parts)}, 1)"
-        join = f"LEFT JOIN {runs} r ON r.email = p.email AND p.email <> ''"
-    return f"""
-        SELECT p.person_id, p.email, {days} AS days_since, p.active_days{suffix} AS active_days,
-               p.breadth{suffix} AS breadth, {score} AS score
-        FROM persons p {join}
-        WHERE p.active_days{suffix} > 0 AND p.email <> ''
-    """
 
 
 def churn(
@@ -318,10 +271,6 @@ def churn(
     then = as_of - timedelta(days=horizon)
     since_now = as_of - timedelta(days=window)
     since_then = then - timedelta(days=window)
-    persons = {"person_id": "VARCHAR", "email": "VARCHAR", "first_seen": "TIMESTAMP",
-               "last_seen": "TIMESTAMP", "active_days": "BIGINT", "breadth": "BIGINT",
-               "last_seen_then": "TIMESTAMP", "active_days_then": "BIGINT",
-               "breadth_then": "BIGINT"}  # fmt: skip
     facts = [
         FactsTable(
             "posthog/churn_periods",
@@ -330,19 +279,10 @@ def churn(
             {"since": datetime.combine(starts[0], datetime.min.time()), "period": period},
             "fetching activity per period",
         ),
-        FactsTable(
-            "posthog/churn_persons",
-            "persons",
-            persons,
-            # without the backtest the _then columns go unread: their window is made empty
-            {
-                "since": since_now,
-                "then": then if backtest else since_now,
-                "then_since": since_then if backtest else since_now,
-            },
-            "fetching each person's engagement",
-        ),
-    ]
+        # without the backtest the _then columns go unread: their window is made empty
+        *facts_tables(since_now, then if backtest else since_now,
+                      since_then if backtest else since_now),
+    ]  # fmt: skip
     # the app's database answers on a thread of its own while the events' store is opened and
     # its facts are counted
     from concurrent.futures import ThreadPoolExecutor
@@ -549,14 +489,15 @@ def _counted(
     ).fetchone()
     lifetime = Lifetime(int(left[0]), _float(left[1]), _float(left[2]))
 
-    scored_now = _score_sql(runs_now, as_of, window)
+    scored_now = score_sql(runs_now, as_of, window)
     con.execute(f"CREATE TEMP TABLE scored_now AS {scored_now}")
-    _signalled(con)
+    apply_signals(con, "scored_now", "signals")
     if then is not None:
-        scored_then = _score_sql(runs_then, then, window, "_then")
+        scored_then = score_sql(runs_then, then, window, "_then")
+        con.execute(f"CREATE TEMP TABLE scored_then AS {scored_then}")
+        apply_signals(con, "scored_then", "signals_then")
     else:  # no backtest: no one scored then
-        scored_then = "SELECT * FROM scored_now WHERE false"
-    con.execute(f"CREATE TEMP TABLE scored_then AS {scored_then}")
+        con.execute("CREATE TEMP TABLE scored_then AS SELECT * FROM scored_now WHERE false")
     summary = con.execute(
         """SELECT count(*), round(avg(score), 1), round(median(score), 1) FROM scored_now"""
     ).fetchone()
@@ -651,27 +592,6 @@ def _has_bits(con: Any) -> bool:
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_event_bits' AND temporary"
     ).fetchone()
     return bool(found and found[0])
-
-
-def _signalled(con: Any) -> None:
-    """scored_now's column `signal`: whether the person did a churn signal (CHURN_SIGNALS) in
-    the window; such a person's score loses SIGNAL_POINTS (not below 0)."""
-    if _has_bits(con):
-        one = "CAST(1 AS UBIGINT)"
-        did = f"""SELECT b.person_id FROM person_event_bits b
-                  JOIN person_event_names n ON b.word = n.code // 64
-                  WHERE list_contains($signals, n.event)
-                    AND (b.bits >> CAST(n.code % 64 AS UBIGINT)) & {one} = {one}"""
-    else:
-        did = """SELECT person_id FROM person_events
-                 WHERE list_contains($signals, event) AND events > 0"""
-    con.execute("ALTER TABLE scored_now ADD COLUMN signal BOOLEAN DEFAULT false")
-    con.execute(
-        f"""UPDATE scored_now SET signal = true,
-                   score = round(greatest(0.0, score - {SIGNAL_POINTS}), 1)
-            WHERE person_id IN ({did})""",
-        {"signals": list(CHURN_SIGNALS)},
-    )
 
 
 def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Characteristic]:
