@@ -84,6 +84,15 @@ SegmentsOpt = Annotated[
         "--segments", help="Segment rules file. Default: ./segments.yaml, else the shipped one."
     ),
 ]
+SegmentTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        help="Only the segments of this type (their `type:` in the rules file): lifecycle,"
+        " engagement, risk or value; a user's primary segment is then the first of them.",
+        metavar="TYPE",
+    ),
+]
 RefreshOpt = Annotated[
     bool,
     typer.Option("--refresh", help="Ask the live sources again instead of using cached results."),

@@ -17,6 +17,7 @@ from usertrack.cli.options import (
     QueriesOpt,
     RefreshOpt,
     SegmentsOpt,
+    SegmentTypeOpt,
 )
 from usertrack.cli.output import (
     CHARTS,
@@ -41,6 +42,7 @@ def segments(
             "--segment", "-s", help="List the users of one segment (by id).", metavar="ID"
         ),
     ] = None,
+    segment_type: SegmentTypeOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -84,7 +86,8 @@ def segments(
         typer.Option(
             "--overview",
             help="Show the users at a glance instead: how many, new in the last 7 days, using"
-            " credits, average credits left. Needs the app database.",
+            " credits, average credits left and spent, average engagement score. Needs the app"
+            " database.",
         ),
     ] = False,
 ) -> None:
@@ -100,6 +103,9 @@ def segments(
         if overview and (changes or segment is not None):
             raise UsageError(f"--overview and {'--changes' if changes else '--segment'} do not"
                              " go together")  # fmt: skip
+        check_type_options(segment_type, segment=segment, changes=changes, overview=overview)
+        if segment_type is not None and save:
+            raise UsageError("--save does not go with --type: the history keeps every segment")
         probe_out(out)
         if overview:
             _show_overview(moment, chosen, out, queries_dir, segments_file, refresh)
@@ -118,15 +124,22 @@ def segments(
             try:
                 if segment is not None:
                     ws.rules.check_segment(segment)
+                rules = None if segment_type is None else ws.rules.of_type(segment_type)
                 check_as_of(ws, moment)
                 # the modules that write the answer, imported while the profile's queries run
                 meanwhile = None if changes else Scope(meanwhile=lambda: _import_output(chosen))
-                classifying = ws if meanwhile is None else ws.scoped(meanwhile)
+                classifying = ws
+                if meanwhile is not None or rules is not None:
+                    classifying = ws.scoped(meanwhile or Scope(), rules=rules)
                 result = classifying.classify(moment or ws.default_as_of(), progress)
                 if changes:
                     moves = _segments_history(ws, result, save, since, progress)
                 else:
-                    history = _history_to_save(ws, save)
+                    from usertrack.analytics.segment_figures import add_figures
+
+                    add_figures(ws, result, progress)
+                    # a classification into some segments is no snapshot of the rules
+                    history = _history_to_save(ws, save) if rules is None else None
             except BaseException:
                 ws.close()
                 raise
@@ -161,10 +174,22 @@ def segments(
         leave_to_exit(result)
 
 
+def check_type_options(
+    segment_type: str | None, *, segment: str | None, changes: bool, overview: bool
+) -> None:
+    """`--type` goes with neither --segment, --changes nor --overview."""
+    if segment_type is None:
+        return
+    for given, name in ((segment, "--segment"), (changes, "--changes"), (overview, "--overview")):
+        if given:
+            raise UsageError(f"--type and {name} do not go together")
+
+
 def _show_overview(
     moment: Any, chosen: str, out: Path | None, queries_dir: Any, segments_file: Any, refresh: bool
 ) -> None:
-    """`segments --overview`: one query of the app's database, nothing classified or saved."""
+    """`segments --overview`: the app's figures and the engagement score, nothing classified
+    or saved."""
     from usertrack.reports import user_lists
 
     with spinner("loading queries") as progress:

@@ -93,19 +93,28 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
     from usertrack.core.clock import parse_as_of
     from usertrack.segments.history import check_since
 
-    segment, changes = o["segment"], o["changes"]
+    segment, changes, kind = o["segment"], o["changes"], o["segment_type"]
     if o["since"] is not None and not changes:
         raise UsageError("--since goes with --changes")
+    for given, name in ((segment, "--segment"), (changes, "--changes")):
+        if kind is not None and given:
+            raise UsageError(f"--type and {name} do not go together")
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
         if segment is not None:
             ws.rules.check_segment(segment)
+        if kind is not None:  # one type's segments, classified alone: not the shared answer
+            ws = ws.scoped(ws.scope.but(shared=None), rules=ws.rules.of_type(kind))
         result = ws.classify(moment, progress)
         if not changes:
+            from usertrack.analytics.segment_figures import add_figures
+            from usertrack.rendering.export import segment_summary
+
+            add_figures(ws, result, progress)
             return {
                 "as_of": result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "segments": [
-                    {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
+                    segment_summary(result, s)
                     for s in result.segments
                     if segment is None or s.id == segment
                 ],

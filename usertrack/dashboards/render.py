@@ -171,7 +171,8 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
                     )
                     + "."
                 )
-            return "; ".join(f"{s['name']} {s['count']:,}" for s in d["segments"]) + "."
+            return "; ".join(f"{s['name']} {s['count']:,}{_segment_figures(s)}"
+                             for s in d["segments"]) + "."  # fmt: skip
         if analysis == "failures":
             t = d["totals"]
             return (
@@ -409,3 +410,10 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         + f'\n<script type="application/json" id="charts">{_island(specs)}</script>\n'
         + f"<script>{bundle}</script>\n<script>{draw}</script>\n</body></html>\n"
     )
+
+
+def _segment_figures(s: dict[str, Any]) -> str:
+    """A segment's average engagement score and revenue, where its answer has them."""
+    named = (("avg_engagement", "engagement score"), ("avg_revenue", "credits spent"))
+    shown = [f"average {what} {s[key]}" for key, what in named if s.get(key) is not None]
+    return f" ({', '.join(shown)})" if shown else ""

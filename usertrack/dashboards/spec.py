@@ -72,7 +72,7 @@ PANEL_OPTIONS = frozenset(
         # features
         "event", "threshold", "all_users",
         # segments
-        "changes",
+        "changes", "segment_type",
         # churn
         "backtest", "horizon",
         # tools

@@ -1,6 +1,7 @@
 """Segments as files for other tools: JSON, CSV and Markdown (no terminal styling here).
 
-JSON shape: {"as_of", "segments": [{"id", "name", "action", "count"}],
+JSON shape: {"as_of", "segments": [{"id", "name", "action", "type", "count", "avg_engagement",
+             "avg_revenue"}],
              "users": [{"email", "segments": [ids], "primary": id | null, ...profile columns}]}
 Values are JSON-safe: timestamps are ISO 8601 in UTC ("2026-11-16T12:00:00Z"), no Decimal.
 """
@@ -22,7 +23,7 @@ from usertrack.core.errors import UsageError
 from usertrack.core.style import csv_cell, jsonable, md_text
 from usertrack.engines.base import Result, RowStream
 from usertrack.rendering.output import format_for_path, write_atomic  # noqa: F401  (re-exported)
-from usertrack.segments.rules import Classification, rule_columns
+from usertrack.segments.rules import Classification, Segment, rule_columns
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -371,10 +372,7 @@ class ListedJson(str):
 
 def to_json(result: Classification, segment: str | None = None) -> str:
     segments = [s for s in result.segments if segment is None or s.id == segment]
-    summary = [
-        {"id": s.id, "name": s.name, "action": s.action, "count": result.counts[s.id]}
-        for s in segments
-    ]
+    summary = [segment_summary(result, s) for s in segments]
     # One segment or user per line: readable, diffable, and written by json's C encoder (an
     # indented dump goes through the pure-Python encoder: seconds at 100,000 users).
     lines = ["{", f'  "as_of": {json.dumps(jsonable(result.as_of))},', '  "segments": [']
@@ -389,6 +387,21 @@ def to_json(result: Classification, segment: str | None = None) -> str:
     text = ListedJson("\n".join(lines) + "\n")
     text.head, text.key, text.items = head, "users", users
     return text
+
+
+def segment_summary(result: Classification, seg: Segment) -> dict[str, Any]:
+    """A segment's entry in the JSON answer: what it is, how many, and its figures (null where
+    none was made)."""
+    figures = result.figures.get(seg.id, {})
+    return {
+        "id": seg.id,
+        "name": seg.name,
+        "action": seg.action,
+        "type": seg.type,
+        "count": result.counts[seg.id],
+        "avg_engagement": figures.get("avg_engagement"),
+        "avg_revenue": figures.get("avg_revenue"),
+    }
 
 
 def _compact(value: Any) -> str:
@@ -545,8 +558,11 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
     names = segment_names(result)
     out.append(
         md_table(
-            ["Segment", "Users", "Action"],
-            [[s.name, result.counts[s.id], s.action] for s in segments],
+            ["Segment", "Type", "Users", "Avg engagement", "Avg revenue", "Action"],
+            [
+                [s.name, s.type, result.counts[s.id], *_figures(result, s), s.action]
+                for s in segments
+            ],
         )
     )
     members = result.members_of([s.id for s in segments], limit)  # limit None: all of them
@@ -574,6 +590,12 @@ def to_markdown(result: Classification, segment: str | None = None, limit: int |
         else:
             out.append("No users.\n")
     return "\n".join(out)
+
+
+def _figures(result: Classification, seg: Segment) -> list[Any]:
+    """A segment's average engagement score and average revenue (None where not made)."""
+    figures = result.figures.get(seg.id, {})
+    return [figures.get("avg_engagement"), figures.get("avg_revenue")]
 
 
 def segment_names(result: Classification) -> dict[str, str]:

@@ -304,12 +304,17 @@ def render_segments(
     segments = [s for s in result.segments if segment is None or s.id == segment]
     names = {s.id: s.name for s in result.segments}
     total = result.user_count
+    figures = {seg.id: result.figures.get(seg.id, {}) for seg in segments}
     summary = fitted_table(
         width,
-        [Col("Segment"), Col("Users", right=True), Col("Share", right=True), Col("Action")],
+        [Col("Segment"), Col("Type", drop=3), Col("Users", right=True),
+         Col("Share", right=True), Col("Avg engagement", right=True, drop=2),
+         Col("Avg revenue", right=True, drop=1), Col("Action")],
         [
-            [seg.name, style.count(result.counts[seg.id]),
-             style.share(result.counts[seg.id], total), _action(seg.action)]
+            [seg.name, seg.type or "", style.count(result.counts[seg.id]),
+             style.share(result.counts[seg.id], total),
+             _human(figures[seg.id].get("avg_engagement"), "avg_engagement"),
+             _human(figures[seg.id].get("avg_revenue"), "avg_revenue"), _action(seg.action)]
             for seg in segments
         ],
         title=f"Segments as of {style.moment(result.as_of)}",

@@ -214,9 +214,15 @@ class Overview:
 
 
 def overview(ws: Workspace, as_of: datetime, *, days: int = NEW_DAYS) -> Overview:
+    """The app's figures (user_overview.sql) and the users' average engagement score, churn's
+    (`usertrack churn`'s `engagement.average`: one definition)."""
+    from usertrack.analytics.churn.run import churn
+
     found = ws.run_query(OVERVIEW_QUERY, as_of, days=days)
     rows = found.as_dicts()
-    return Overview(as_of, days, rows[0] if rows else dict.fromkeys(found.columns))
+    figures = rows[0] if rows else dict.fromkeys(found.columns)
+    scored = churn(ws, as_of, periods=2, top=0, backtest=False)
+    return Overview(as_of, days, {**figures, "avg_engagement": scored.average_score})
 
 
 def _overview_lines(found: Overview) -> list[tuple[str, Any]]:
@@ -226,6 +232,8 @@ def _overview_lines(found: Overview) -> list[tuple[str, Any]]:
         (f"New in the last {found.days} days", f.get("new_users")),
         ("Using credits (under 100 left)", f.get("users_using_credits")),
         ("Average credits left", f.get("avg_credits")),
+        ("Average revenue (credits spent)", f.get("avg_revenue")),
+        ("Average engagement score", f.get("avg_engagement")),
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     import duckdb
 
 _TOP_KEYS = {"exclude", "segments", "account_segments"}
-_SEGMENT_KEYS = {"id", "name", "action", "rule", "order", "description", "show"}
+_SEGMENT_KEYS = {"id", "name", "action", "rule", "order", "description", "show", "type"}
+# A segment's kind (`type:`), as the user-activity specification classifies segments: where a
+# user is in their life with the product, how engaged they are, a risk to act on, or value to
+# grow. `segments --type` shows the segments of one.
+SEGMENT_TYPES = ("lifecycle", "engagement", "risk", "value")
 # An account segment: a rule over `usertrack accounts`' columns (usertrack.segments.account_rules)
 _ACCOUNT_SEGMENT_KEYS = {"id", "name", "action", "rule", "description"}
 _REQUIRED = ("id", "name", "action", "rule")
@@ -48,6 +52,7 @@ class Segment:
     description: str = ""
     show: tuple[str, ...] = ()
     line: int = 0
+    type: str | None = None  # one of SEGMENT_TYPES, or None when the file gives none
     # Where its messages say it is (default: the file, line and id): a rule given on the
     # command line (`--who`) names its option instead.
     label: str = ""
@@ -69,6 +74,22 @@ class SegmentsFile:
                 return seg
         known = ", ".join(s.id for s in self.segments)
         raise SegmentsFileError(f"no segment {segment_id!r} in {self.path} (known: {known})")
+
+    def of_type(self, kind: str) -> SegmentsFile:
+        """These rules with only the segments of type `kind` (`--type`); a SegmentsFileError
+        names an unknown type, or a type no segment here has."""
+        if kind not in SEGMENT_TYPES:
+            raise SegmentsFileError(
+                f"--type {kind!r} is not a segment type{did_you_mean(kind, SEGMENT_TYPES)}"
+                f" (known: {', '.join(SEGMENT_TYPES)})"
+            )
+        kept = tuple(s for s in self.segments if s.type == kind)
+        if not kept:
+            have = sorted({s.type for s in self.segments if s.type})
+            listed = f"types there: {', '.join(have)}" if have else "none there has a type"
+            raise SegmentsFileError(f"--type {kind!r}: no segment of that type in {self.path}"
+                                    f" ({listed})")  # fmt: skip
+        return replace(self, segments=kept)
 
     def check_segment(self, segment: str) -> None:
         """`--segment` names one of these segments; else a SegmentsFileError naming the closest
@@ -125,6 +146,9 @@ class Classification:
     _order_sql: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
     current_only: tuple[str, ...] = ()  # profile columns holding only today's values
     warnings: tuple[str, ...] = ()  # e.g. a past as_of whose rules read current-only columns
+    # Per segment id, its figures over its members (`avg_engagement`, `avg_revenue`: set by
+    # usertrack.analytics.segment_figures where an answer shows them); empty: none made.
+    figures: dict[str, dict[str, float | None]] = field(default_factory=dict)
     _place: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # rowid: row
 
     @cached_property
@@ -270,6 +294,42 @@ class Classification:
             return {name: [] for name in self.names}
         return dict(zip(self.names, (list(col) for col in zip(*rows, strict=True)), strict=False))
 
+    def segment_means(
+        self, expressions: dict[str, str], scores: list[tuple[str, float]]
+    ) -> dict[str, dict[str, float | None]]:
+        """Per segment id, the mean (one decimal) over its members of each SQL expression (a
+        name: its text), over the profile's columns as `c.NAME` and `s.score`, the member's
+        value in `scores` ((email, value) pairs; an email's highest; NULL without one). NULLs
+        are left out of a mean, and a segment with no value has None."""
+        means = ", ".join(f"round(avg({sql}), 1)" for sql in expressions.values())
+        query = f"""
+            WITH s AS (
+                SELECT email, max(score) AS score
+                FROM (SELECT unnest($emails) AS email, unnest($scores) AS score)
+                GROUP BY email)
+            SELECT u.id, {means}
+            FROM (SELECT {self._named} FROM classified) AS c
+            CROSS JOIN unnest(c.segments) AS u(id)
+            LEFT JOIN s ON s.email = c.email
+            GROUP BY u.id"""
+        found = (
+            self._connection()
+            .execute(
+                query,
+                {"emails": [e for e, _ in scores], "scores": [float(v) for _, v in scores]},
+            )
+            .fetchall()
+        )
+        by_id = {row[0]: row[1:] for row in found}
+        return {
+            seg.id: {
+                name: None if by_id.get(seg.id) is None or by_id[seg.id][i] is None
+                else float(by_id[seg.id][i])
+                for i, name in enumerate(expressions)
+            }
+            for seg in self.segments
+        }  # fmt: skip
+
     def column_types(self) -> dict[str, str]:
         """The DuckDB type of each of `names` (e.g. "VARCHAR", "TIMESTAMP", "VARCHAR[]")."""
         found = self._connection().execute(f"SELECT {self._named} FROM classified LIMIT 0")
@@ -372,7 +432,7 @@ def _load_segments(path: Path) -> SegmentsFile:
 
 
 def _segments_of(
-    path: Path, raw_segments: list[Any], keys: set[str], kind: str
+    path: Path, raw_segments: list[Any], keys: set[str], list_kind: str
 ) -> tuple[Segment, ...]:
     """The segments of one list of the file (`segments` or `account_segments`), checked."""
     segments: list[Segment] = []
@@ -380,10 +440,10 @@ def _segments_of(
     for i, raw in enumerate(raw_segments, start=1):
         if not isinstance(raw, dict):
             raise SegmentsFileError(
-                f"{path}: {kind} #{i} must be a mapping with id, name, action, rule"
+                f"{path}: {list_kind} #{i} must be a mapping with id, name, action, rule"
             )
         line = raw.pop("__line__", 0)
-        label = f"{kind} {raw.get('id')!r}" if raw.get("id") else f"{kind} #{i}"
+        label = f"{list_kind} {raw.get('id')!r}" if raw.get("id") else f"{list_kind} #{i}"
         where = f"{path}:{line}: {label}"
         reject_unknown_keys(raw, keys, where, SegmentsFileError)
         for key in _REQUIRED:
@@ -404,6 +464,14 @@ def _segments_of(
         show = raw.get("show", [])
         if not isinstance(show, list) or not all(isinstance(c, str) for c in show):
             raise SegmentsFileError(f"{where}: 'show' must be a list of profile columns")
+        kind = raw.get("type")
+        if kind is not None and (not isinstance(kind, str) or kind.strip() not in SEGMENT_TYPES):
+            lines = getattr(raw, "lines", None) or {}
+            at = f"{path}:{lines.get('type', line)}: {label}"
+            raise SegmentsFileError(
+                f"{at}: unknown type {kind!r}{did_you_mean(str(kind), SEGMENT_TYPES)}"
+                f" (known: {', '.join(SEGMENT_TYPES)})"
+            )
         segments.append(
             Segment(
                 id=seg_id,
@@ -414,7 +482,8 @@ def _segments_of(
                 description=str(raw.get("description") or "").strip(),
                 show=tuple(show),
                 line=line,
-                label=where if kind != "segment" else "",
+                type=kind.strip() if kind is not None else None,
+                label=where if list_kind != "segment" else "",
             )
         )
     return tuple(segments)

@@ -1,14 +1,14 @@
 """The engagement score (docs/metrics.md, "Churn and engagement"): its parts, its SQL over
-churn_persons.sql's rows, and the churn signals it takes off (churn_signals.sql): one
-definition for the score now and the backtest's.
+churn_persons.sql's rows, the churn signals it takes off (churn_signals.sql), and each user's
+score as of a moment, which `churn` lists and `segments` averages per segment: one definition.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from usertrack.analytics.common import FactsTable
+from usertrack.analytics.common import FactsTable, open_facts_tables
 from usertrack.core.clock import naive_utc
 
 WINDOW_DAYS = 30  # the score's window: recency's horizon, the days frequency and breadth count
@@ -97,3 +97,37 @@ def apply_signals(con: Any, table: str, column: str) -> None:
                    score = round(greatest(0.0, score - {SIGNAL_POINTS}), 1)
             WHERE person_id IN (SELECT person_id FROM signals WHERE {column} > 0)"""
     )
+
+
+def user_scores(
+    ws: Any,
+    as_of: datetime,
+    runs: dict[str, list[Any]] | None,
+    *,
+    window: int = WINDOW_DAYS,
+    progress: Any = None,
+) -> list[tuple[str, float]]:
+    """(email, score) of each identified person with an event in the window before as_of,
+    scored as `churn` scores them now (the same facts and SQL). `runs`: the app's runs per
+    email (lists `email`, `run_count`, `runs_completed`: runs.sql's), None without an app
+    database (the three event parts, scaled to 100)."""
+    since = as_of - timedelta(days=window)
+    # the _then columns go unread: their window is made empty, as churn's without a backtest
+    with open_facts_tables(ws, as_of, facts_tables(since, since, since), progress) as con:
+        table = None
+        if runs is not None:
+            con.execute(
+                "CREATE TEMP TABLE score_runs AS SELECT CAST(unnest($email) AS VARCHAR) AS email,"
+                " CAST(unnest($run_count) AS BIGINT) AS run_count,"
+                " CAST(unnest($runs_completed) AS BIGINT) AS runs_completed",
+                runs,
+            )
+            table = "score_runs"
+        try:
+            con.execute(f"CREATE TEMP TABLE scored_users AS {score_sql(table, as_of, window)}")
+            apply_signals(con, "scored_users", "signals")
+            found = con.execute("SELECT email, score FROM scored_users").fetchall()
+        finally:
+            con.execute("DROP TABLE IF EXISTS scored_users")
+            con.execute("DROP TABLE IF EXISTS score_runs")
+    return [(str(email), float(score)) for email, score in found]

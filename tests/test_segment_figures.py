@@ -1,0 +1,170 @@
+"""Each segment's type, average engagement score and average revenue (docs/metrics.md,
+"Segments"), and `segments --type`: on the fixed demo, through the CLI, the MCP tool and a
+dashboard panel; the score checked against `usertrack churn`'s, the revenue against the users'
+credits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run
+from usertrack.core.errors import EXIT_USAGE, SegmentsFileError
+from usertrack.segments.rules import SEGMENT_TYPES, load_segments
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = "2026-11-16"
+
+
+def _json(home: Path, *args: str) -> dict[str, Any]:
+    result = run([*args, "--as-of", AS_OF, "-f", "json"], home=home)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _segments(home: Path, *args: str) -> dict[str, Any]:
+    return _json(home, "segments", "--no-save", *args)
+
+
+def test_the_shipped_segments_each_have_a_known_type() -> None:
+    for name in ("segments.yaml", "segments/engagement.yaml"):
+        spec = load_segments(REPO / name)
+        assert all(s.type in SEGMENT_TYPES for s in spec.segments), name
+
+
+def test_an_unknown_type_names_the_file_and_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "segments.yaml"
+    path.write_text(
+        "segments:\n"
+        "  - id: a\n    name: A\n    action: Act\n    type: risk\n    rule: credits > 0\n"
+        "  - id: b\n    name: B\n    action: Act\n    rule: credits > 0\n    type: riks\n"
+    )
+    with pytest.raises(SegmentsFileError) as err:
+        load_segments(path)
+    assert str(err.value).startswith(f"{path}:11: segment 'b': unknown type 'riks'")
+    assert "'risk'" in str(err.value) and "(known: lifecycle, engagement, risk, value)" in str(
+        err.value
+    )
+    result = run(["segments", "--segments", str(path)], home=tmp_path / "home")
+    assert result.exit_code == EXIT_USAGE and result.stdout == ""
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and f"{path}:11: segment 'b': unknown type 'riks'" in lines[0]
+
+
+def test_type_keeps_the_segments_of_one_type(fixed_demo_home: Path) -> None:
+    """`--type risk`: the shipped file's risk segments, in its order, with their counts as in
+    the whole answer (a segment's members are its rule's)."""
+    whole = _segments(fixed_demo_home)
+    risk = _segments(fixed_demo_home, "--type", "risk")
+    assert [s["id"] for s in risk["segments"]] == ["failing", "frustrated", "at_risk"]
+    assert all(s["type"] == "risk" for s in risk["segments"])
+    counts = {s["id"]: s["count"] for s in whole["segments"]}
+    assert {s["id"]: s["count"] for s in risk["segments"]} == {
+        k: counts[k] for k in ("failing", "frustrated", "at_risk")
+    }
+    kept = {"failing", "frustrated", "at_risk"}
+    for user in risk["users"]:
+        assert set(user["segments"]) <= kept
+        assert user["primary"] == (user["segments"][0] if user["segments"] else None)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--type", "riks"], "--type 'riks' is not a segment type"),
+        (["--type", "lifecycle"], "--type 'lifecycle': no segment of that type in"),
+        (["--type", "risk", "--segment", "failing"], "--type and --segment do not go together"),
+        (["--type", "risk", "--changes"], "--type and --changes do not go together"),
+        (["--type", "risk", "--overview"], "--type and --overview do not go together"),
+        (["--type", "risk", "--save"], "--save does not go with --type"),
+    ],
+)
+def test_bad_type_options_exit_2_with_one_line(
+    fixed_demo_home: Path, args: list[str], fragment: str
+) -> None:
+    result = run(["segments", *args, "--as-of", AS_OF], home=fixed_demo_home)
+    assert result.exit_code == EXIT_USAGE and result.stdout == ""
+    lines = [x for x in result.stderr.splitlines() if x.startswith("usertrack: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_the_average_engagement_is_churns_score(fixed_demo_home: Path, tmp_path: Path) -> None:
+    """A segment of everyone averages the score over the users `churn` scores, to its
+    `engagement.average`; a segment of one user has that user's score as `churn` lists it, and
+    their credits spent (100 - credits) as its revenue."""
+    listed = _json(fixed_demo_home, "churn", "--limit", "3", "--no-backtest")
+    users = listed["at_risk"]["users"]
+    assert len(users) == 3
+    body = "segments:\n  - {id: everyone, name: Everyone, action: Look, rule: 'true'}\n"
+    for n, user in enumerate(users):
+        body += (
+            f"  - {{id: u{n}, name: U{n}, action: Look, type: risk,"
+            f" rule: \"email = '{user['email']}'\"}}\n"
+        )
+    path = tmp_path / "one_each.yaml"
+    path.write_text(body)
+    doc = _segments(fixed_demo_home, "--segments", str(path))
+    found = {s["id"]: s for s in doc["segments"]}
+    assert found["everyone"]["avg_engagement"] == listed["engagement"]["average"]
+    assert found["everyone"]["type"] is None
+    credits = {u["email"]: u["credits"] for u in doc["users"]}
+    for n, user in enumerate(users):
+        assert found[f"u{n}"]["count"] == 1
+        assert found[f"u{n}"]["avg_engagement"] == user["score"]
+        left = credits[user["email"]]  # None: a PostHog person with no account
+        assert found[f"u{n}"]["avg_revenue"] == (None if left is None else max(0, 100 - left))
+    spent = [max(0, 100 - c) for c in credits.values() if c is not None]
+    assert found["everyone"]["avg_revenue"] == round(sum(spent) / len(spent), 1)
+
+
+def test_every_format_shows_the_figures(fixed_demo_home: Path) -> None:
+    doc = _segments(fixed_demo_home)
+    first = doc["segments"][0]
+    assert first["avg_engagement"] is not None and first["avg_revenue"] is not None
+    md = run(["segments", "--no-save", "--as-of", AS_OF, "-f", "md"], home=fixed_demo_home)
+    assert md.exit_code == 0, md.stderr
+    assert "| Segment | Type | Users | Avg engagement | Avg revenue | Action |" in md.stdout
+    assert f"| {first['name']} | {first['type']} | {first['count']} |" in md.stdout
+    table = run(["segments", "--no-save", "--as-of", AS_OF], home=fixed_demo_home, COLUMNS="200")
+    assert table.exit_code == 0, table.stderr
+    assert "Avg engagement" in table.stdout and f"{first['avg_engagement']}" in table.stdout
+    overview = _json(fixed_demo_home, "segments", "--overview")
+    churned = _json(fixed_demo_home, "churn", "--no-backtest")
+    assert overview["avg_engagement"] == churned["engagement"]["average"]
+    assert overview["avg_revenue"] is not None
+    assert overview["avg_revenue"] == round(100 - overview["avg_credits"], 1)
+
+
+def test_the_mcp_tool_and_a_dashboard_panel_answer_the_type_and_figures(
+    fixed_demo_home: Path, tmp_path: Path
+) -> None:
+    from tests.test_mcp import text, with_client
+
+    async def body(client: Any) -> Any:
+        listed = await client.list_tools()
+        answer = await client.call_tool("segments", {"segment_type": "value", "max_items": 0})
+        return listed, answer
+
+    listed, answer = with_client(fixed_demo_home, body)
+    schemas = {t.name: t.input_schema["properties"] for t in listed.tools}
+    assert "segment_type" in schemas["segments"]
+    assert not answer.is_error, text(answer)
+    got = json.loads(text(answer)[0])
+    cli = _segments(fixed_demo_home, "--type", "value")
+    assert got["segments"] == cli["segments"]
+    assert [s["id"] for s in got["segments"]] == ["high_intent"]
+
+    spec = tmp_path / "board.yaml"
+    spec.write_text(
+        "title: board\nperiod: week\npanels:\n"
+        "  - analysis: segments\n    title: Risk\n    segment_type: risk\n"
+    )
+    result = run(["-q", "report", str(spec), "-f", "json", "--out", "-", "--as-of", AS_OF],
+                 fixed_demo_home)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [panel] = json.loads(result.stdout)["panels"]
+    risk = _segments(fixed_demo_home, "--type", "risk")
+    assert panel["data"]["segments"] == risk["segments"]
