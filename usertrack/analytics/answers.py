@@ -53,7 +53,7 @@ class Answer:
 
     def text(self, chosen: str) -> str:
         """The json, csv or md text, --where expressions heading it."""
-        from usertrack.analytics.by_segment import text_of
+        from usertrack.analytics.segmented_output import text_of
         from usertrack.analytics.where import with_where
 
         module = importlib.import_module(f"usertrack.analytics.{self.texts}")
@@ -68,7 +68,7 @@ class Answer:
 
     def draw(self, console: Any) -> None:
         """The terminal's table (rich, imported only now)."""
-        from usertrack.analytics.by_segment import table_of
+        from usertrack.analytics.segmented_output import table_of
         from usertrack.analytics.where import with_where
 
         if self.where:
@@ -417,12 +417,15 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def features(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import by_property
     from usertrack.analytics.features import run as feature_usage
 
     where = _where(o)
     who = _who(o)
     feature_usage.check_threshold(o["threshold"])
-    cell = _check_persons(o, "by_segment")
+    cell = _check_persons(o, "by_segment", "by")
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -440,6 +443,10 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.features_actors(ws, moment, answer, cell)
 
+        if o.get("by") is not None:
+            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
+                                     progress)  # fmt: skip
+            return Answer(result, "features", "features.render", "features.view", where)
         with _ahead(ws, moment, cell, progress) as ahead:
             result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
             if cell is not None:
@@ -517,11 +524,14 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def sessions(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import by_property
     from usertrack.analytics.sessions import run as sessions_mod
 
     where = _where(o)
     who = _who(o)
-    cell = _check_persons(o, "by_segment")
+    cell = _check_persons(o, "by_segment", "by")
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -537,6 +547,10 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.sessions_actors(ws, moment, answer, cell)
 
+        if o.get("by") is not None:
+            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
+                                     progress)  # fmt: skip
+            return Answer(result, "sessions", "sessions.render", "sessions.view", where)
         with _ahead(ws, moment, cell, progress) as ahead:
             result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
             if cell is not None:
@@ -547,6 +561,7 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def paths(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import by_property
     from usertrack.analytics.paths import options as paths_options
     from usertrack.analytics.paths import run as paths_mod
 
@@ -554,7 +569,9 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
     who = _who(o)
     start, end = paths_options.check_options(o["steps"], o["start"], o["end"])
     kinds = paths_options.parse_kinds(o.get("types"))
-    cell = _check_persons(o, "by_segment")
+    cell = _check_persons(o, "by_segment", "by")
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
     if cell is not None and kinds != paths_options.DEFAULT_KINDS:
         # a cell's people are read from pageviews and custom events (actors/run.py)
         raise UsageError("--persons and --type do not go together")
@@ -578,6 +595,11 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
             options = (o["steps"], start, end, o["top"])
             return actors.paths_actors(ws, moment, span, cell, options, lambda: analyse(ws))
 
+        if o.get("by") is not None:
+            result = by_property.run(ws, moment, analyse, o["by"], o.get("breakdown_limit"),
+                                     progress)  # fmt: skip
+            return Answer(result, "paths", "paths.render", "paths.view", where,
+                          list(result.notes))  # fmt: skip
         with _ahead(ws, moment, cell, progress) as ahead:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:

@@ -29,10 +29,7 @@ tables) run once for every group instead, each event's group one more grouping c
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import io
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -46,8 +43,6 @@ from usertrack.queries.person_filter import KEEP_LOCAL, PLACEHOLDER
 from usertrack.scope import PersonFacts, PersonFilter
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from usertrack.engines.base import Result
     from usertrack.engines.person_rows import GroupNumbers, PersonRows
     from usertrack.segments.rules import SegmentsFile
@@ -443,6 +438,9 @@ class Segmented:
     who: str | None = None
     # For stderr: how many persons the run kept, of how many (PersonSegments.kept).
     kept: str | None = None
+    # `--by person.properties.NAME`: the parts are that property's values (by_property), not
+    # segments.
+    by: str | None = None
 
     @property
     def said(self) -> tuple[str, ...]:
@@ -505,13 +503,6 @@ def _by_segment(
     save: bool | None,
 ) -> Segmented:
     """run's --by-segment: the whole answer, then each group's."""
-    # The per-person facts queries run once, in the whole answer's run; each group's run
-    # keeps its persons' rows of them (PersonRows). Queries whose rows are already
-    # aggregated run again per group, with the group's filter in HogQL. Who is in which
-    # group is found on a thread of its own meanwhile (the whole answer needs none of it):
-    # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
-    # project's queries at once; usertrack.engines.posthog.transport holds the rest).
-    from usertrack.engines.person_rows import PersonRows
     from usertrack.workspace import add_database, check_database
 
     if local:  # no database: said first, as ever; the demo's started on the thread
@@ -520,11 +511,38 @@ def _by_segment(
         add_database(ws, progress, needed_by=OPTIONS)  # no database: said first, as ever
     if progress:
         progress("classifying your users")
+    find = functools.partial(person_segments, as_of=as_of, save=save)
+    return run_groups(ws, as_of, analyse, find, progress=progress, names=_names(ws))
+
+
+def run_groups(
+    ws: Workspace,
+    as_of: datetime,
+    analyse: Callable[[Workspace], T],
+    find: Callable[[Workspace], PersonSegments],
+    *,
+    progress: Progress | None,
+    names: dict[str, str],
+    skip: frozenset[str] = frozenset(),
+    by: str | None = None,
+) -> Segmented:
+    """`analyse` over everyone, then for each group of the persons `find` (given the whole
+    answer's view) groups, but those of `skip`: --by-segment's groups, or a person property's
+    values (`by`: usertrack.analytics.by_property)."""
+    # The per-person facts queries run once, in the whole answer's run; each group's run
+    # keeps its persons' rows of them (PersonRows). Queries whose rows are already
+    # aggregated run again per group, with the group's filter in HogQL. Who is in which
+    # group is found on a thread of its own meanwhile (the whole answer needs none of it):
+    # live, its queries and the analysis's share the project's slots (PostHog runs 3 of a
+    # project's queries at once; usertrack.engines.posthog.transport holds the rest).
+    from usertrack.engines.person_rows import PersonRows
+
+    local = local_engine(ws)
     cache: dict[Any, Any] = {}
     everyone = PersonFacts(PersonRows(everyone=True), cache, parts=True)
     whole = ws.scoped(ws.scope.but(persons=None, facts=everyone))
     kept = contextlib.ExitStack()
-    found = Background(lambda: person_segments(whole, as_of, save=save), SEGMENTS_LANE)
+    found = Background(lambda: find(whole), SEGMENTS_LANE)
     try:
         if local:  # each group's in-memory DuckDB: the one before it, emptied (not a new one)
             from usertrack.checks import sandbox
@@ -536,8 +554,10 @@ def _by_segment(
         answers: dict[Any, Result | None] = {}
         parts = []
         for each in mapping.groups:
+            if each in skip:
+                continue
             if progress:
-                progress(f"segment {each}")
+                progress(f"value {names.get(each, each)}" if by else f"segment {each}")
             grouped = None
             if local and len(mapping.numbers):
                 grouped = functools.partial(_grouped, ws, mapping, answers, each)
@@ -545,7 +565,7 @@ def _by_segment(
             scope = ws.scope.but(persons=mapping.persons(each, local), facts=facts)
             with list_too_long(mapping, each):
                 parts.append((each, analyse(ws.scoped(scope))))
-        return Segmented(overall, parts=parts, names=_names(ws))
+        return Segmented(overall, parts=parts, names=names, by=by)
     finally:
         kept.close()
         if local:  # (the answer failed) it may be adding the database
@@ -654,134 +674,5 @@ def _grouped(
     return replace(answer, columns=answer.columns[1:], rows=rows)
 
 
-# --------------------------------------------------------------------------------------------
-# Output: each format of the analysis, segmented
-
-# Keys of a part's JSON that repeat the whole answer's (left out when equal to it).
-_SHARED = {
-    "as_of", "from", "to", "window_seconds", "period", "mode", "start_event", "return_event",
-    "start_point", "end_point", "interval", "math", "cumulative", "where", "days", "periods",
-    "breakdown_property", "by", "top", "events", "steps", "breakdown_attribution",
-    "breakdown_attribution_step", "breakdown_limit",
-}  # fmt: skip
-
-
-def _repeated(key: str, value: Any, whole: dict[str, Any]) -> bool:
-    """Whether a part's `key` only repeats the whole answer's setting (never a list of rows)."""
-    rows = isinstance(value, dict) or (
-        isinstance(value, list) and any(isinstance(v, dict) for v in value)
-    )
-    return key in _SHARED and not rows and whole.get(key) == value
-
-
 def _names(ws: Workspace) -> dict[str, str]:
     return {s.id: s.name for s in ws.rules.segments}
-
-
-def header(result: Segmented) -> str:
-    """'Who: EXPR', 'Segment: NAME' or 'By segment: A, B, ...' (escaped by whoever prints
-    it)."""
-    if result.who is not None:
-        return f"Who: {result.who}"
-    if result.segment is not None:
-        return f"Segment: {result.name(result.segment)}"
-    return "By segment: " + ", ".join(result.name(g) for g, _ in result.parts)
-
-
-def text_of(render: Callable[[Any], str], fmt: str) -> Callable[[Any], str]:
-    """`render` (an analysis's json, csv or md text) made to take a Segmented result too."""
-
-    def segmented(result: Any) -> str:
-        if not isinstance(result, Segmented):
-            return render(result)
-        if fmt == "json":
-            return _json(result, render)
-        if fmt == "csv":
-            return _csv(result, render)
-        return _markdown(result, render)
-
-    return segmented
-
-
-def _json(result: Segmented, render: Callable[[Any], str]) -> str:
-    from usertrack.rendering.export import json_text
-
-    doc = json.loads(render(result.overall))
-    if result.who is not None:
-        doc["who"] = result.who
-    elif result.segment is not None:
-        doc["segment"] = result.segment
-    else:
-        parts = []
-        for group, part in result.parts:
-            each = json.loads(render(part))
-            kept = {k: v for k, v in each.items() if not _repeated(k, v, doc)}
-            parts.append({"segment": group, **kept})
-        doc["by_segment"] = parts
-    return json_text(doc)
-
-
-def _csv(result: Segmented, render: Callable[[Any], str]) -> str:
-    """--segment: the analysis's csv as it is; --by-segment: each group's rows after a `segment`
-    column (the whole answer's rows are not repeated)."""
-    from usertrack.core.style import csv_cell
-
-    if result.segment is not None:
-        return render(result.overall)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    wrote_header = False
-    for group, part in result.parts:
-        rows = list(csv.reader(io.StringIO(render(part), newline="")))
-        if not rows:
-            continue
-        if not wrote_header:
-            writer.writerow(["segment", *rows[0]])
-            wrote_header = True
-        for row in rows[1:]:
-            writer.writerow([csv_cell(group), *row])
-    return buf.getvalue()
-
-
-def _demoted(markdown: str) -> str:
-    """A Markdown document without its title, every heading one level down."""
-    _title, _, rest = markdown.partition("\n")
-    lines = []
-    fenced = False
-    for line in rest.split("\n"):
-        if line.startswith("```"):
-            fenced = not fenced
-        lines.append("#" + line if line.startswith("#") and not fenced else line)
-    return "\n".join(lines)
-
-
-def _markdown(result: Segmented, render: Callable[[Any], str]) -> str:
-    from usertrack.core.style import md_text
-
-    title, _, rest = render(result.overall).partition("\n")
-    text = f"{title}\n\n{md_text(header(result))}\n{rest}"
-    for group, part in result.parts:
-        body = _demoted(render(part)).strip("\n")
-        shown = md_text(result.name(group))
-        text = text.rstrip("\n") + f"\n\n## Segment: {shown}\n\n{body}\n"
-    return text
-
-
-def table_of(draw: Callable[[Console, Any], None]) -> Callable[[Console, Any], None]:
-    """`draw` (an analysis's terminal view) made to take a Segmented result too: the whole
-    answer, then each group's under a 'Segment: NAME' line."""
-
-    def segmented(console: Console, result: Any) -> None:
-        if not isinstance(result, Segmented):
-            draw(console, result)
-            return
-        from usertrack.rendering.terminal import plain
-
-        console.print(plain(header(result)))
-        draw(console, result.overall)
-        for group, part in result.parts:
-            console.print()
-            console.print(plain(f"Segment: {result.name(group)}", style_="bold"))
-            draw(console, part)
-
-    return segmented

@@ -21,6 +21,7 @@ from usertrack.cli.options import (
     BreakdownAttributionStepOpt,
     BreakdownLimitOpt,
     ByAccountOpt,
+    ByPersonOpt,
     ChartFormatOpt,
     ChurnPersonsOpt,
     FeaturesPersonsOpt,
@@ -467,6 +468,8 @@ def features(
     ] = 10.0,
     where: WhereOpt = None,
     who: WhoOpt = None,
+    by: ByPersonOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     compare: Annotated[
         bool,
         typer.Option(
@@ -599,6 +602,8 @@ def sessions(
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
     save: SaveSegmentsOpt = None,
+    by: ByPersonOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
@@ -628,7 +633,7 @@ def _page_list(o: dict[str, Any]) -> None:
     from usertrack.cli.reports import emit_list
     from usertrack.reports import user_lists
 
-    given = [f"--{k}" for k in ("since", "until", "where", "who", "segment", "persons")
+    given = [f"--{k}" for k in ("since", "until", "where", "who", "segment", "persons", "by")
              if o[k] is not None]  # fmt: skip
     if o["by_segment"]:
         given.append("--by-segment")
@@ -681,6 +686,8 @@ def paths(
     who: WhoOpt = None,
     segment: OneSegmentOpt = None,
     by_segment: BySegmentOpt = False,
+    by: ByPersonOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     save: SaveSegmentsOpt = None,
     fmt: ChartFormatOpt = None,
     out: OutOpt = None,

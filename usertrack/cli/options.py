@@ -227,6 +227,16 @@ BreakdownAttributionStepOpt = Annotated[
         " counts.",
     ),
 ]
+ByPersonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Also the answer for the persons of each value of this person property:"
+        " person.properties.NAME (as their latest event carries it); --breakdown-limit values,"
+        " the rest as (other).",
+        metavar=PROPERTY,
+    ),
+]
 BreakdownLimitOpt = Annotated[
     int | None,
     typer.Option(
