@@ -87,7 +87,9 @@ def test_dropped_paths_in_every_format(export: Path) -> None:
     env = {"USERTRACK_EVENTS": str(export)}
     csv = run([*args, "-f", "csv"], **env)
     assert csv.exit_code == 0, csv.stderr
-    assert csv.stdout.splitlines()[0] == "count,step_1,step_2,step_3"
+    assert csv.stdout.splitlines()[0] == (
+        "count,completion,step_1,step_2,step_3,dropoff_2,dropoff_3"
+    )
     md = run([*args, "-f", "md"], **env)
     assert "## What they did after start" in md.stdout and "### Most common paths" in md.stdout
     assert "a@x.io" in md.stdout

@@ -139,7 +139,7 @@ def test_paths_through_the_cli(export: Path) -> None:
 def test_steps(export: Path) -> None:
     doc = cli_json([*RANGE, "--steps", "3"], USERTRACK_EVENTS=str(export))
     assert counted(doc) == {tuple(A[:3]): 2, tuple(B): 1, tuple(D_): 1, tuple(E[:3]): 1}
-    assert doc["paths"][0] == {"nodes": A[:3], "count": 2}
+    assert (doc["paths"][0]["nodes"], doc["paths"][0]["count"]) == (A[:3], 2)
 
 
 def test_from_and_to(export: Path) -> None:
@@ -198,11 +198,14 @@ def test_table_csv_and_md(export: Path) -> None:
     table = cli([*RANGE, "--steps", "3"], **env).stdout
     assert "/ → signup → /app" in table and "40.0%" in table  # 2 of 5
     csv_lines = cli([*RANGE, "--steps", "3", "-f", "csv"], **env).stdout.splitlines()
-    assert csv_lines[:2] == ["count,step_1,step_2,step_3", "2,/,signup,/app"]
+    assert csv_lines[:2] == [
+        "count,completion,step_1,step_2,step_3,dropoff_2,dropoff_3",
+        "2,1.0,/,signup,/app,0.0,0.0",
+    ]
     md = cli([*RANGE, "-f", "md"], **env).stdout
     assert "```mermaid\nflowchart LR\n" in md
     assert '["/app"]' in md and "-->|3|" in md
-    assert "| / → signup → /app → create | 1 | 20.0% |" in md
+    assert "| / → signup → /app → create | 1 | 20.0% | 100.0% | - |" in md
     # the flat edges sum the positional ones over the steps: E's /x -> /y counts 2
     assert "| /x | /y | 2 |" in md and "| / | signup | 3 |" in md
 

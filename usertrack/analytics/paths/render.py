@@ -37,6 +37,31 @@ def share_rows(values: list[tuple[Any, int]], total: int) -> list[list[str]]:
 # --------------------------------------------------------------------------------------- paths
 
 
+def completion_cell(done: float | None) -> str:
+    """A path's completion as a percentage ('-' for none)."""
+    return style.pct(None if done is None else 100 * done)
+
+
+def dropoff_cell(dropoff: list[dict[str, Any]]) -> str:
+    """A path's drop-off: each step some sequences leave it before, as its node and the share
+    lost there ('/app -33.3%'), in the path's order; '-' when none leaves it."""
+    lost = [f"{d['node']} -{completion_cell(d['rate'])}" for d in dropoff if d["rate"]]
+    return ", ".join(lost) or "-"
+
+
+def path_rows(p: Paths) -> list[list[str]]:
+    """The paths' rows of the table and Markdown: path, sequences, share, completion, drop-off."""
+    total = p.total_sequences
+    return [
+        [ARROW.join(nodes), style.count(n), style.share(n, total), completion_cell(done),
+         dropoff_cell(lost)]
+        for (nodes, n), (done, lost) in zip(p.paths, p.completions(), strict=True)
+    ]  # fmt: skip
+
+
+PATH_HEADERS = ["Path", "Sequences", "Share", "Completion", "Drop-off"]
+
+
 def paths_about(p: Paths) -> str:
     # A path kept to where it ends (--to alone) shows its last steps, up to that end.
     which = "last" if p.end is not None and p.start is None else "first"
@@ -53,10 +78,20 @@ def paths_json(p: Paths) -> str:
 
 
 def paths_csv(p: Paths) -> str:
-    """One row per path: its sequences, then its nodes (step_1 ...)."""
+    """One row per path: its sequences, its completion, then its nodes (step_1 ...), then the
+    drop-off rate at each step from the second (dropoff_2 ...)."""
     width = max((len(nodes) for nodes, _ in p.paths), default=0)
-    header = ["count", *(f"step_{i}" for i in range(1, width + 1))]
-    rows = [[n, *nodes, *([""] * (width - len(nodes)))] for nodes, n in p.paths]
+    header = [
+        "count",
+        "completion",
+        *(f"step_{i}" for i in range(1, width + 1)),
+        *(f"dropoff_{i}" for i in range(2, width + 1)),
+    ]
+    rows = []
+    for (nodes, n), (done, lost) in zip(p.paths, p.completions(), strict=True):
+        pad = [""] * (width - len(nodes))
+        rates = [d["rate"] for d in lost]
+        rows.append([n, done, *nodes, *pad, *rates, *pad])  # as many rates as steps - 1
     return csv_rows(header, rows)
 
 
@@ -107,8 +142,15 @@ def paths_markdown(p: Paths) -> str:
         tables.append(mermaid(p))
     tables.append("\n## Most common paths\n")
     total = p.total_sequences
-    rows = [[ARROW.join(nodes), style.count(n), style.share(n, total)] for nodes, n in p.paths]
-    tables.append(md_table(["Path", "Sequences", "Share"], rows))
+    tables.append(md_table(PATH_HEADERS, path_rows(p)))
+    tables.append(
+        "\n"
+        + style.md_text(
+            "Completion: of the sequences that begin with a path's first node, the share that"
+            " follow the whole path; drop-off: the share lost at a step."
+        )
+        + "\n"
+    )
     for title, values in (("Entry nodes", p.entry_nodes), ("Exit nodes", p.exit_nodes)):
         tables.append(f"\n## {title}\n")
         tables.append(md_table(["Node", "Sequences", "Share"], share_rows(values, total)))

@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
+from usertrack.analytics.paths import completion
 from usertrack.analytics.paths.codes import counted, grouped, in_time_order
 from usertrack.analytics.paths.options import DEFAULT_KINDS, check_options, kind_params
 
@@ -60,9 +61,24 @@ class Paths:
     # starts and nodes (rolled_sequences), each row's person (an index) and the persons' ids.
     whose: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     kinds: tuple[str, ...] = DEFAULT_KINDS  # --type: the kinds of event that are nodes
+    # Per path of `paths`, the sequences whose cut path begins with its first k nodes, k from 1
+    # (usertrack.analytics.paths.completion): its completion and drop-off per step.
+    prefixes: list[list[int]] = field(default_factory=list)
+
+    def completions(self) -> list[tuple[float | None, list[dict[str, Any]]]]:
+        """Per path of `paths`, its completion and its drop-off per step (completion.py)."""
+        return [
+            (completion.completion(prefix), completion.dropoff(nodes, prefix))
+            for (nodes, _), prefix in zip(self.paths, self.prefixes, strict=True)
+        ]
 
     def document(self) -> dict[str, Any]:
         kinds = {} if self.kinds == DEFAULT_KINDS else {"event_types": list(self.kinds)}
+        goal = (
+            {"conversions": completion.conversions(self.end, self.paths, self.prefixes)}
+            if self.end is not None
+            else {}
+        )
         return {
             "as_of": self.as_of,
             "from": self.range.start,
@@ -72,12 +88,16 @@ class Paths:
             "start_point": self.start,
             "end_point": self.end,
             "total_sequences": self.total_sequences,
-            "paths": [{"nodes": list(nodes), "count": n} for nodes, n in self.paths],
+            "paths": [
+                {"nodes": list(nodes), "count": n, "completion": done, "dropoff": lost}
+                for (nodes, n), (done, lost) in zip(self.paths, self.completions(), strict=True)
+            ],
             "entry_nodes": [{"node": v, "sequences": n} for v, n in self.entry_nodes],
             "exit_nodes": [{"node": v, "sequences": n} for v, n in self.exit_nodes],
             "edges": [
                 {"source": s, "target": t, "step": k, "count": n} for k, s, t, n in self.edges
             ],
+            **goal,
         }
 
 
@@ -284,10 +304,12 @@ def summarize_sequences(
         column = np.minimum(lo + j, last_kept)
         columns.append(np.where(lo + j < hi, kept[column], -1))
     distinct, counts = grouped(columns)
+    chosen = _top(counts, limit)
     common = [
         ([name[int(column[i])] for column in distinct if column[i] >= 0], int(counts[i]))
-        for i in _top(counts, limit)
+        for i in chosen
     ]
+    prefixes = completion.prefix_counts(distinct, counts, chosen)
 
     width = len(name)  # codes are 0 .. width - 1
 
@@ -327,6 +349,7 @@ def summarize_sequences(
         "notes": unknown_nodes(start, end, code),
         "total_sequences": len(lo),
         "paths": common,
+        "prefixes": prefixes,
         "entry_nodes": ends(kept[lo]),
         "exit_nodes": ends(kept[last]),
         "edges": edges,
@@ -368,6 +391,7 @@ def from_summary(
         "notes": (),
         "total_sequences": 0,
         "paths": [],
+        "prefixes": [],
         "entry_nodes": [],
         "exit_nodes": [],
         "edges": [],
@@ -425,6 +449,11 @@ def _summarized(
     params = _cut_params(span, steps, start, end, kinds)
     result = ws.run_query(SUMMARY_QUERY, as_of, **params, top=int(top), edge_limit=int(edge_limit))
     found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
+    if found["paths"]:  # one more query: how many sequences begin each top path's prefixes
+        wanted = completion.prefixes_of(found["paths"])
+        asked = ws.run_query(completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted)
+        rows = [tuple(r) for r in asked.rows]
+        found["prefixes"] = completion.from_prefix_rows(found["paths"], list(asked.columns), rows)
     if missing:
         schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
         params = _event_params(span, kinds)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from usertrack.analytics.paths.render import (
-    ARROW,
     EDGE_TOTALS_CAPTION,
+    path_rows,
     paths_about,
     share_rows,
 )
@@ -22,11 +22,12 @@ from usertrack.rendering.terminal import Col, fitted_table, plain
 def render_paths(console: Console, p: Paths) -> None:
     width = console.width
     total = p.total_sequences
-    cols = [Col("Path", wrap=True), Col("Sequences", right=True), Col("Share", right=True, drop=1)]
+    cols = [Col("Path", wrap=True), Col("Sequences", right=True), Col("Share", right=True, drop=2),
+            Col("Completion", right=True, drop=3), Col("Drop-off", wrap=True, drop=1)]  # fmt: skip
     rows = [
-        [plain(ARROW.join(nodes), one_line=False), plain(style.count(n)),
-         plain(style.share(n, total))]
-        for nodes, n in p.paths
+        [plain(path, one_line=False), plain(n), plain(share), plain(done),
+         plain(lost, one_line=False)]
+        for path, n, share, done, lost in path_rows(p)
     ]  # fmt: skip
     caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences."
     if not p.paths:
