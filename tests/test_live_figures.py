@@ -73,15 +73,20 @@ def test_sessions_live_are_figures_in_one_request(
         ["paths", "--steps", "20", "--days", "60", "--where", "properties.$browser = 'Chrome'"],
     ],
 )
-def test_paths_live_are_figures_in_one_request(
+def test_paths_live_are_figures_in_two_requests(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
     doc, sent = _both(live, args)
     assert doc["edges"] and doc["paths"]
-    assert len(sent) == 1
+    assert len(sent) == 2
     # all, then per kind the top paths, entry and exit nodes, summed edges and positional edges
     assert sent[0]["rows"] <= 1 + 4 * 20 + 50
     assert sent[0]["rows"] < doc["total_sequences"]  # fewer rows than sequences, let alone events
+    # then the sequences beginning each prefix of the top paths (path_prefixes.sql): one
+    # row a prefix, the completion the local engine gives
+    prefixes = {tuple(p["nodes"][:k]) for p in doc["paths"] for k in range(1, len(p["nodes"]) + 1)}
+    assert sent[1]["rows"] == len(prefixes)
+    assert all(0 < p["completion"] <= 1 for p in doc["paths"])
 
 
 def test_paths_live_note_a_node_no_event_has(
