@@ -1,6 +1,7 @@
-"""`--by person.properties.NAME` on paths, sessions and features (usertrack/analytics/
-by_property.py): the groups partition the persons, each person in the group of the value their
-latest event carries, on the local engine and through the tests' PostHog alike."""
+"""`--by person.properties.NAME` on paths, sessions, features, activity and churn
+(usertrack/analytics/by_property.py): the groups partition the persons, each person in the
+group of the value their latest event carries, on the local engine and through the tests'
+PostHog alike."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ GROUPS = {"pro": {"a", "b", "g"}, "free": {"c", "d"}, None: {"e", "f"}}
 
 
 def _records() -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     start = datetime(2026, 5, 20, 9, tzinfo=UTC)
     for day, (pid, plan) in enumerate(PLANS.items()):
         at = start + timedelta(days=day)
@@ -52,7 +53,7 @@ def answers(export: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return {"local": local, "live": live}
 
 
-COMMANDS = ("sessions", "paths", "features")
+COMMANDS = ("sessions", "paths", "features", "activity", "churn")
 
 
 def _values(doc: dict[str, Any]) -> list[str | None]:
@@ -103,6 +104,57 @@ def test_the_features_groups_partition_the_uses(answers: dict[str, Any]) -> None
     assert sum(p["active_persons"] for p in doc["by_value"]) == doc["active_persons"]
 
 
+def _summed(parts: list[list[dict[str, Any]]], keys: tuple[str, ...], *fields: str) -> list[Any]:
+    """Each row's `fields` summed over the groups' rows of the same `keys`, in the first's order."""
+    totals: dict[tuple[Any, ...], list[int]] = {}
+    for rows in parts:
+        for row in rows:
+            got = totals.setdefault(tuple(row[k] for k in keys), [0] * len(fields))
+            for i, name in enumerate(fields):
+                got[i] += row[name]
+    return [{**dict(zip(keys, k, strict=True)), **dict(zip(fields, v, strict=True))}
+            for k, v in totals.items()]  # fmt: skip
+
+
+def _kept(rows: list[dict[str, Any]], keys: tuple[str, ...], *fields: str) -> list[Any]:
+    return [{k: row[k] for k in (*keys, *fields)} for row in rows]
+
+
+def test_the_activity_groups_partition_the_persons(answers: dict[str, Any]) -> None:
+    """Each person is active in one group: the groups' active persons, lifecycle counts, active
+    days and heatmap add up to everyone's, and each group's MAU is its persons."""
+    doc = answers["local"]["activity"]
+    parts = {p["value"]: p for p in doc["by_value"]}
+    assert doc["mau"] == len(PLANS)
+    assert {v: parts[v]["mau"] for v in GROUPS} == {v: len(p) for v, p in GROUPS.items()}
+    groups = [parts[v] for v in GROUPS]
+    for key, keys, fields in (
+        ("daily", ("date",), ("dau", "wau", "mau")),
+        ("lifecycle", ("period_start",), ("new", "returning", "resurrecting", "dormant")),
+        ("active_days", ("days",), ("persons",)),
+        ("hours", ("weekday", "hour"), ("events", "persons")),
+    ):
+        summed = _summed([g[key] for g in groups], keys, *fields)
+        assert sorted(map(str, summed)) == sorted(str(r) for r in _kept(doc[key], keys, *fields))
+
+
+def test_the_churn_groups_partition_the_persons(answers: dict[str, Any]) -> None:
+    """Each group's periods count its persons only: active, new and churned persons add up to
+    everyone's, as do the persons scored and those at risk."""
+    doc = answers["local"]["churn"]
+    groups = list(doc["by_value"])
+    fields = ("active", "new", "retained", "resurrected", "churned")
+    assert sum(p["active"] for p in doc["periods"]) == len(PLANS)
+    summed = _summed([g["periods"] for g in groups], ("start",), *fields)
+    assert summed == _kept(doc["periods"], ("start",), *fields)
+    assert sum(g["engagement"]["scored"] for g in groups) == doc["engagement"]["scored"]
+    at_risk = [u["person_id"] for g in groups for u in g["at_risk"]["users"]]
+    assert sorted(at_risk) == sorted(u["person_id"] for u in doc["at_risk"]["users"])
+    for value, persons in GROUPS.items():
+        part = next(g for g in groups if g["value"] == value)
+        assert sum(p["new"] for p in part["periods"]) == len(persons)
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
@@ -111,6 +163,14 @@ def test_the_features_groups_partition_the_uses(answers: dict[str, Any]) -> None
         (["paths", *BY, "--by-segment"], "--by and --by-segment do not go together"),
         (["features", *BY, "--who", "credits < 50"], "--by and --who do not go together"),
         (["sessions", "--pages", *BY], "--pages and --by do not go together"),
+        (["activity", *BY, "--by-segment"], "--by and --by-segment do not go together"),
+        (["activity", *BY, "--by-account"], "--by-account and --by do not go together"),
+        (["activity", *BY, "--persons", "2026-05-25:new"], "--persons and --by do not go together"),
+        (["activity", "--by", "plan"], "person.properties.NAME"),
+        (["churn", *BY, "--segment", "no account"], "--by and --segment do not go together"),
+        (["churn", *BY, "--who", "credits < 50"], "--by and --who do not go together"),
+        (["churn", "--by", "person.properties.plan", "--breakdown-limit", "101"],
+         "--breakdown-limit 101 must be from 1 to 100"),
         (["sessions", "--by", "person.properties.plan", "--breakdown-limit", "0"],
          "--breakdown-limit 0 must be from 1 to 100"),
     ],

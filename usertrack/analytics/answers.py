@@ -376,6 +376,7 @@ def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
 
 
 def activity(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import by_property
     from usertrack.analytics.activity import run as activities
 
     where = _where(o)
@@ -385,8 +386,10 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     interval = activities.check_stickiness_interval(
         o.get("stickiness_interval") or "day", bool(o.get("by_account"))
     )
-    cell = _check_persons(o, "by_segment", "compare")
-    _by_account_alone(o, who)
+    cell = _check_persons(o, "by_segment", "compare", "by")
+    _by_account_alone(o, who, ("--by", o.get("by")))
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -406,6 +409,11 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
             ahead.start()
             return actors.activity_actors(ws, moment, weeks, cell)
 
+        if o.get("by") is not None:
+            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
+                                     progress)  # fmt: skip
+            return Answer(result, "activity", "activity.render", "activity.view", where,
+                          list(getattr(result, "notes", ())))  # fmt: skip
         with _ahead(ws, moment, cell, progress) as ahead:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:
@@ -610,6 +618,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
 
 
 def churn(o: Options, warn: Callable[[str], None]) -> Run:
+    from usertrack.analytics import by_property
     from usertrack.analytics.churn import run as churns
     from usertrack.analytics.common import parse_period
 
@@ -619,7 +628,9 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
     days = churns.window_days(o["window"])
     top = o["top"] if o.get("top") is not None else o["limit"]  # --top: --limit's old name
     churns.check(o["periods"], days, o["horizon"], top)
-    cell = _check_persons(o, "by_segment")
+    cell = _check_persons(o, "by_segment", "by")
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
     if cell is not None:
         text, cell = cell, churns.cell_of(cell)
         if cell is None:
@@ -644,6 +655,10 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.churn_actors(ws, moment, answer, cell)
 
+        if o.get("by") is not None:
+            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
+                                     progress)  # fmt: skip
+            return Answer(result, "churn", "churn.render", "churn.view", where)
         with _ahead(ws, moment, cell, progress) as ahead:
             result = _segmented(ws, moment, o, who, progress, analysed)
             if cell is not None:

@@ -1,5 +1,6 @@
-"""`--by person.properties.NAME` on paths, sessions and features: the analysis over everyone,
-then once for each value of the person property, over the persons with that value.
+"""`--by person.properties.NAME` on paths, sessions, features, activity and churn: the
+analysis over everyone, then once for each value of the person property, over the persons with
+that value.
 
 Each person has one value (queries/posthog/person_values.sql: the property as their latest
 event up to as_of carries it, '' for none), so the groups partition the persons: the
@@ -7,7 +8,7 @@ event up to as_of carries it, '' for none), so the groups partition the persons:
 of the other values. Each group's run is a `--by-segment` group's (usertrack.analytics.by_segment
 run_groups): the same analysis kept to the group's persons by their person_id, on PostHog and
 on the local engine alike. The funnel, retention and trends read a person property per event
-instead (their breakdowns are PostHog's); these three have no breakdown in PostHog.
+instead (their breakdowns are PostHog's); these have no such breakdown in PostHog.
 """
 
 from __future__ import annotations
