@@ -5,6 +5,7 @@ PostHog alike."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,38 @@ def test_the_churn_groups_partition_the_persons(answers: dict[str, Any]) -> None
     for value, persons in GROUPS.items():
         part = next(g for g in groups if g["value"] == value)
         assert sum(p["new"] for p in part["periods"]) == len(persons)
+
+
+def test_activity_and_churn_take_by_as_a_panel_and_an_mcp_tool(
+    export: Path, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    """--by and --breakdown-limit, declared once (usertrack/cli/options.py), reach an activity and
+    a churn panel, and both MCP tools answer with the command's JSON."""
+    from typer.main import get_command
+
+    from tests.test_mcp import text, with_client
+    from usertrack.cli import app
+    from usertrack.dashboards.compute import command_lines
+    from usertrack.dashboards.spec import load
+
+    board = tmp_path / "board.yaml"
+    panel = "    by: person.properties.plan\n    breakdown_limit: 2\n"
+    board.write_text(f"title: t\npanels:\n  - analysis: activity\n    title: A\n{panel}"
+                     f"  - analysis: churn\n    title: C\n{panel}", encoding="utf-8")  # fmt: skip
+    for line in command_lines(load(board), get_command(app)):
+        assert sorted(line or []) == ["--breakdown-limit=2", "--by=person.properties.plan"]
+    arguments = {"by": "person.properties.plan", "breakdown_limit": 2, "as_of": AS_OF}
+
+    async def body(client: Any) -> Any:
+        return [await client.call_tool(c, {**arguments, "max_items": 0})
+                for c in ("activity", "churn")]  # fmt: skip
+
+    home = tmp_path / "home"
+    home.mkdir()
+    got = with_client(home, body, USERTRACK_EVENTS=str(export))
+    for command, answer in zip(("activity", "churn"), got, strict=True):
+        assert not answer.is_error, text(answer)
+        assert json.loads(text(answer)[0]) == answers["local"][command]
 
 
 @pytest.mark.parametrize(
