@@ -191,6 +191,7 @@ def facts_params(
         "values": ["/settings"],
         "property": "template_id",
         "signals": ["cancellation_started", "account_deleted"],
+        "prefixes": [["/"], ["/", "/pricing"]],  # path_prefixes: prefixes of paths, as arrays
     }
     params.update({k: v for k, v in given.items() if k in params and params[k] is None})
     return params

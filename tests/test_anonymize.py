@@ -224,7 +224,7 @@ def test_a_slack_message_names_nobody() -> None:
 
 def test_an_mcp_server_started_with_anonymize(demo_home: Path) -> None:
     from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
+    from mcp.client.stdio import StdioServerParameters, stdio_client
 
     plain = json.loads(ok(["-q", "segments", "-f", "json", "--no-save"], demo_home))
     email = plain["users"][0]["email"]
@@ -239,18 +239,21 @@ def test_an_mcp_server_started_with_anonymize(demo_home: Path) -> None:
             },
             cwd=str(REPO),
         )
-        async with Client(server) as client:
-            calls = [
-                ("segments", {"max_items": 5}),
-                ("alerts", {}),
-                ("user", {"email": email}),
-                ("user", {"email": "nobody@nowhere.test"}),
-            ]
-            answers = []
-            for name, arguments in calls:
-                result = await client.call_tool(name, arguments)
-                answers.append("\n".join(c.text for c in result.content))
-            return answers
+        calls = [
+            ("segments", {"max_items": 5}),
+            ("alerts", {}),
+            ("user", {"email": email}),
+            ("user", {"email": "nobody@nowhere.test"}),
+        ]
+        answers = []
+        # The server's stderr to file descriptor 2: stdio_client's default is the sys.stderr of
+        # when mcp was first imported, perhaps a CliRunner's stream with no file descriptor.
+        with open(2, "w", closefd=False) as errlog:
+            async with Client(stdio_client(server, errlog=errlog)) as client:
+                for name, arguments in calls:
+                    result = await client.call_tool(name, arguments)
+                    answers.append("\n".join(c.text for c in result.content))
+        return answers
 
     answers = anyio.run(main)
     for answer in answers:

@@ -43,7 +43,10 @@ def test_segments_json_shape_on_the_demo(demo_home: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["as_of"].endswith("Z")
     assert [s["id"] for s in doc["segments"]] == SEGMENT_IDS
-    assert all(set(s) == {"id", "name", "action", "count"} for s in doc["segments"])
+    assert all(
+        set(s) == {"id", "name", "action", "count", "type", "avg_engagement", "avg_revenue"}
+        for s in doc["segments"]
+    )
     users = doc["users"]
     assert users and all(u["email"] == u["email"].strip().lower() for u in users)
     assert not any(u["email"].endswith("@datagen.dev") for u in users)
@@ -81,7 +84,7 @@ def test_csv_and_markdown(demo_home: Path) -> None:
     assert len(rows) == len(as_json["users"])
     assert rows[0]["email"] == as_json["users"][0]["email"]
     md = run(["segments", "--format", "md", "--as-of", "2026-11-01"], demo_home)
-    assert md.exit_code == 0 and "| Segment | Users | Action |" in md.stdout
+    assert md.exit_code == 0 and "| Segment | Type | Users | Avg engagement |" in md.stdout
     assert "## Power users" in md.stdout
 
 

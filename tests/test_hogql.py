@@ -702,6 +702,7 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
         given |= {"feature": "$pageview"}  # features --persons: one feature (or event)
         given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
+        given |= {"signals": ["$pageview"], "prefixes": [["/"]]}  # churn, paths' prefixes
         # retention's and activity's live summaries: the mode, the first day and week counted
         given |= {"mode": "first-time", "first_day": NOW - timedelta(days=30),
                   "first_week": NOW - timedelta(days=56)}  # fmt: skip

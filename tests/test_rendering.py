@@ -678,7 +678,7 @@ def test_80_columns_wrap_under_their_own_text(demo_home: Path) -> None:
     sessions = run(["sessions", "--as-of", "2026-11-16"], demo_home, COLUMNS="80")
     assert sessions.exit_code == 0, sessions.stderr
     first = sessions.stdout.splitlines()[0]
-    assert first.startswith("Sessions from ") and first.rstrip().endswith("UTC")
+    assert first.startswith("Sessions from ") and first.rstrip().endswith("(UTC)")
     plan = run(["tracking-plan", "--as-of", "2026-11-16"], demo_home, COLUMNS="80")
     assert plan.exit_code == 0, plan.stderr
     lines = plan.stdout.splitlines()

@@ -11,7 +11,7 @@
 -- param path_steps: 5
 -- param path_from:
 -- param path_to:
--- param prefixes: [['/']]
+-- param prefixes: <list>
 --
 -- paths_summary.sql's sequences, cut as it cuts them (docs/metrics.md, "Paths"): kept events
 -- as path_events.sql keeps them; per person in time order (ties by node), a sequence starts at
