@@ -91,6 +91,10 @@ def _retention(d: dict[str, Any]) -> Chart | None:
     return spec, alt_pairs("Average retention by period, %", curve, "period", "retained_pct")
 
 
+# DAU, WAU and MAU as activity's headline and tables name them.
+NAMES = {"dau": "DAU (any event)", "wau": "WAU", "mau": "MAU"}
+
+
 def _activity(d: dict[str, Any]) -> Chart | None:
     import altair as alt
 
@@ -99,9 +103,9 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         for kind in ("new", "returning", "resurrecting", "dormant"):
             life.append({"week": row["period_start"], "kind": kind, "persons": row[kind]})
     daily = [
-        {"date": r["date"], "measure": m, "persons": r[m]}
+        {"date": r["date"], "measure": name, "persons": r[m]}
         for r in d.get("daily") or []
-        for m in ("dau", "wau", "mau")
+        for m, name in NAMES.items()
     ]
     if not life and not daily:
         return None
@@ -113,10 +117,10 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             .encode(
                 x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d")),
                 y=alt.Y("persons:Q"),
-                color=alt.Color("measure:N", sort=["dau", "wau", "mau"], title=None),
+                color=alt.Color("measure:N", sort=list(NAMES.values()), title=None),
                 tooltip=["date:T", "measure:N", "persons:Q"],
             )
-            .properties(title="DAU, WAU, MAU (any event)", width=460)
+            .properties(title="DAU (any event), WAU, MAU per day", width=460)
         )
     if life:
         parts.append(
@@ -134,8 +138,9 @@ def _activity(d: dict[str, Any]) -> Chart | None:
             )
             .properties(title="Lifecycle", width=460)
         )
+    day = f"{d['daily'][-1]['date']}: " if d.get("daily") else ""
     alt_text = (
-        f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
+        f"{day}DAU (any event) {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
         + "; ".join(
             f"{r['period_start']} new {r['new']} returning {r['returning']}"
             f" resurrecting {r['resurrecting']} dormant {r['dormant']}"

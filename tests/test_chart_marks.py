@@ -123,12 +123,27 @@ def _daily() -> dict[str, Any]:
 def test_dau_wau_mau_in_their_order_and_dates_one_way() -> None:
     spec, _alt = charts.chart("activity", _daily()) or ({}, "")
     encoding = spec["vconcat"][0]["encoding"]
-    assert encoding["color"]["sort"] == ["dau", "wau", "mau"]
+    assert encoding["color"]["sort"] == ["DAU (any event)", "WAU", "MAU"]
     assert encoding["x"]["axis"] == {"format": "%b %d"}
     drawn = charts.svg(spec)
     assert ">Nov 01</text>" in drawn or "Nov 01" in drawn
-    labels = re.findall(r">(dau|wau|mau)</text>", drawn)
-    assert labels == ["dau", "wau", "mau"]
+    labels = re.findall(r">(DAU \(any event\)|WAU|MAU)</text>", drawn)
+    assert labels == ["DAU (any event)", "WAU", "MAU"]
+
+
+def test_the_activity_chart_names_dau_as_its_table_does() -> None:
+    """The alt text said `DAU 1` where the headline, the table and the legend say
+    `DAU (any event)`: every place the chart names a series names it the same."""
+    spec, alt = charts.chart("activity", _daily()) or ({}, "")
+    view = spec["vconcat"][0]
+    assert alt.startswith("2026-11-01: DAU (any event) 1, WAU 2, MAU 3.")
+    assert view["title"].startswith("DAU (any event), WAU, MAU")
+    assert {r["measure"] for r in spec["data"]["values"]} == {"DAU (any event)", "WAU", "MAU"}
+    assert {"field": "measure", "type": "nominal"} in view["encoding"]["tooltip"]
+    earlier = {"dau": 4, "wau": 5, "mau": 6, "daily": [{"date": "2026-10-31", "dau": 4,
+                                                      "wau": 5, "mau": 6}]}  # fmt: skip
+    _spec, alt = charts.chart("activity", {**_daily(), "previous": earlier}) or ({}, "")
+    assert "The previous period (1 days from 2026-10-31): DAU (any event) 4, WAU 5, MAU 6." in alt
 
 
 def test_features_are_drawn_by_adoption() -> None:
@@ -262,3 +277,50 @@ def test_features_are_a_heatmap_by_category_in_the_specifications_bands() -> Non
     svg = charts.svg(spec)
     for text in ("Adoption", "over 75%", "10% or less", "Find", "Share (2)", "(no category)"):
         assert f">{text}</text>" in svg, text
+
+
+# A Friday at noon: the day of 2026-11-13 has not ended, its counts are half a day's.
+NOON = ["--as-of", "2026-11-13T12:00"]
+
+
+def test_activitys_unfinished_last_day_is_marked(home: Path) -> None:
+    """With a mid-day as-of the last day's DAU read as a fall: the day is marked as the
+    lifecycle's running week is, in the JSON, the tables, the terminal and the chart."""
+    answer = json.loads(run(["activity", *NOON, "--compare", "-f", "json"], home).stdout)
+    *whole, last = answer["daily"]
+    assert last["date"] == "2026-11-13" and last["complete"] is False
+    assert all("complete" not in day for day in whole)
+    assert answer["previous"]["daily"][-1]["complete"] is False  # its as-of is at noon too
+    table = run(["activity", *NOON, "-f", "md"], home).stdout.replace("\\", "")
+    assert "| 2026-11-13 * |" in table and "| 2026-11-12 |" in table
+    assert "* this day has not ended by the as-of (2026-11-13 12:00 UTC)" in table
+    assert '"11-13 *"]' in table  # the Markdown's own mermaid chart
+    terminal = run(["activity", *NOON], home, COLUMNS="200").stdout
+    assert "2026-11-13 *: DAU (any event)" in terminal
+    assert "Daily, 2026-10-15 to 2026-11-13 *" in terminal
+    assert "* this day has not ended by the as-of" in terminal
+    spec, alt = charts.chart("activity", answer) or ({}, "")
+    band, _lines = spec["vconcat"][0]["layer"]
+    assert band["mark"]["type"] == "rect"
+    assert band["data"]["values"] == [{"start": "2026-11-13", "end": answer["to"]}]
+    assert "Shaded: the day of 2026-11-13" in spec["vconcat"][0]["title"]["subtitle"][0]
+    assert "Shaded: the day of 2026-11-13, not ended by the as-of" in alt
+    (lines, note), *_ = charts.mermaid("activity", answer)
+    assert '"2026-11-13 *"]' in lines and "partial" in note
+    midnight = json.loads(run(["activity", *FRIDAY, "-f", "json"], home).stdout)
+    assert all("complete" not in day for day in midnight["daily"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+def test_the_page_shades_activitys_unfinished_day(home: Path, tmp_path: Path) -> None:
+    """In a real browser: the band behind the lines and its note are drawn."""
+    page = tmp_path / "activity.html"
+    result = run(["activity", *NOON, "-f", "html", "--out", str(page)], home)
+    assert result.exit_code == 0, result.stderr
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert console_lines(shown.stderr) == []
+    chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+    assert "Shaded: the day of 2026-11-13, not ended by the as-of" in chart
+    assert re.search(r'class="mark-rect role-mark', chart)
+    assert ">DAU (any event)</text>" in chart

@@ -40,8 +40,9 @@ def test_a_trends_dau_names_its_event_and_activitys_says_any_event(
     md = run(["activity", "-f", "md"], fixed_demo_home).stdout
     assert "DAU \\(any event\\)" in md and 'title "DAU, WAU and MAU (any event) by day' in md
     spec = (chart("activity", activity) or ({}, ""))[0]
-    assert spec["vconcat"][0]["title"] == "DAU, WAU, MAU (any event)"
-    assert any("DAU, WAU, MAU (any event)" in block for block, _ in mermaid("activity", activity))
+    assert spec["vconcat"][0]["title"] == "DAU (any event), WAU, MAU per day"
+    blocks = mermaid("activity", activity)
+    assert any("DAU (any event), WAU, MAU per day" in block for block, _ in blocks)
 
 
 def test_churns_engagement_score_counts_active_identified_persons(fixed_demo_home: Path) -> None:

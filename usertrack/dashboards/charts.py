@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from usertrack.analytics.activity.render import MEASURE_NAMES
 from usertrack.analytics.common import next_period
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.unfinished import MARK, ended
@@ -29,7 +30,12 @@ from usertrack.dashboards.group_charts import (
     funnel_chart,
 )
 from usertrack.dashboards.report_charts import accounts_chart, churn_chart, tools_chart
-from usertrack.dashboards.time_charts import activity_lines, funnel_trend, trends_chart
+from usertrack.dashboards.time_charts import (
+    MEASURES,
+    activity_lines,
+    funnel_trend,
+    trends_chart,
+)
 from usertrack.dashboards.vega import MAX_MARKS, Chart, alt_pairs
 from usertrack.dashboards.vega import field as _field
 from usertrack.dashboards.vega import layer as _layer
@@ -318,8 +324,11 @@ def _activity(d: dict[str, Any]) -> Chart | None:
         if unfinished:
             title = {"text": title, "subtitle": unfinished_note("week", unfinished)}
         parts.append({**bars, "title": title, "width": 460})
+    last = (d.get("daily") or [{}])[-1]
+    day = f"{last.get('date')}: " if last else ""
+    figures = ", ".join(f"{MEASURE_NAMES[m]} {d.get(m)}" for m in MEASURES)
     alt_text = (
-        f"DAU {d.get('dau')}, WAU {d.get('wau')}, MAU {d.get('mau')}. Lifecycle: "
+        f"{day}{figures}. Lifecycle: "
         + "; ".join(
             f"{r['period_start']} new {r['new']} returning {r['returning']}"
             f" resurrecting {r['resurrecting']} dormant {r['dormant']}"

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from usertrack.analytics.activity.render import MEASURE_NAMES
 from usertrack.analytics.proportions import rate_text
 from usertrack.core import style
 from usertrack.dashboards import charts
@@ -148,9 +149,16 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
             )
             return f"{len(cohorts)} cohorts, {size:,} persons;{back}"
         if analysis == "activity":
+            names = MEASURE_NAMES
+            last = (d.get("daily") or [{}])[-1]
+            unended = (
+                f" {last.get('date')} has not ended: partial."
+                if last.get("complete") is False
+                else ""
+            )
             return (
-                f"DAU (any event) {d['dau']:,}, WAU {d['wau']:,}, MAU {d['mau']:,},"
-                f" stickiness {d['stickiness']}%."
+                f"{names['dau']} {d['dau']:,}, {names['wau']} {d['wau']:,},"
+                f" {names['mau']} {d['mau']:,}, stickiness {d['stickiness']}%.{unended}"
             )
         if analysis == "features":
             up = [f.get("feature", "") for f in d["features"] if f.get("trend") == "up"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from usertrack.analytics.activity.render import MEASURE_NAMES
 from usertrack.analytics.trends.maths import series_label
 from usertrack.dashboards.group_charts import PREVIOUS_PERIOD, THIS_PERIOD
 from usertrack.dashboards.vega import (
@@ -86,15 +87,9 @@ def trends_chart(d: dict[str, Any]) -> Chart | None:
     heading = titled(title, notes)
     cut = _cut_periods(d)
     if cut:  # periods the range cuts, shaded behind the lines
-        band = layer(cut, {"type": "rect", "color": "#999", "opacity": 0.18},
-                      x=field("start:T"), x2={"field": "end"})  # fmt: skip
-        spans = " and ".join(str(c["start"])[:10] for c in cut)
-        interval = d.get("interval", "period")
-        note = f"Shaded: the {interval} of {spans}, cut by the range: a partial count."
+        line, note = shaded(line, cut, f"the {d.get('interval', 'period')} of", CUT)
         subtitle = heading["subtitle"] if isinstance(heading, dict) else []
         heading = {"text": title, "subtitle": [note, *subtitle]}
-        line = {"layer": [band, {"mark": line.pop("mark"), "encoding": line.pop("encoding")}],
-                **line}  # fmt: skip
     spec = top({**line, "title": heading, "width": 460})
     totals = [
         {
@@ -109,6 +104,23 @@ def trends_chart(d: dict[str, Any]) -> Chart | None:
     head += ", this period and the previous" if before else ""
     text = alt_pairs(f"{head}, totals", totals, "series", "total")
     return spec, text + noted(notes) + (f" {heading['subtitle'][0]}" if cut else "")
+
+
+# Why a shaded period's count is partial: the range cuts it, or the as-of ends it early.
+CUT = "cut by the range: a partial count."
+UNENDED = "not ended by the as-of: a partial count, not a drop."
+
+
+def shaded(
+    line: dict[str, Any], cut: list[dict[str, Any]], named: str, why: str
+) -> tuple[dict[str, Any], str]:
+    """`line` (a view of one mark) with the periods of `cut` (`_cut_periods`' spans) shaded
+    behind it, and the note saying which (`named`: "the week of") and why."""
+    band = layer(cut, {"type": "rect", "color": "#999", "opacity": 0.18},
+                 x=field("start:T"), x2={"field": "end"})  # fmt: skip
+    spans = " and ".join(str(c["start"])[:10] for c in cut)
+    drawn = {"mark": line.pop("mark"), "encoding": line.pop("encoding")}
+    return {"layer": [band, drawn], **line}, f"Shaded: {named} {spans}, {why}"
 
 
 def _time_axis(interval: Any) -> dict[str, Any]:
@@ -182,35 +194,34 @@ def funnel_trend(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     )  # fmt: skip
     title: Any = f"Conversion by {every} of entry"
     text = alt_pairs(f"{title}, %", rows, "start", "conversion_rate")
-    shaded = _cut_periods({
+    cut = _cut_periods({
         "points": [p["start"] for p in points],
         "points_complete": [p.get("complete", True) for p in points],
         "to": str(d.get("to") or "")[:10] or None,
     })  # fmt: skip
-    if shaded:
-        band = layer(shaded, {"type": "rect", "color": "#999", "opacity": 0.18},
-                     x=field("start:T"), x2={"field": "end"})  # fmt: skip
-        spans = " and ".join(str(c["start"])[:10] for c in shaded)
-        note = f"Shaded: the {every} of {spans}, cut by the range: a partial count."
-        line = {"layer": [band, {"mark": line.pop("mark"), "encoding": line.pop("encoding")}],
-                **line}  # fmt: skip
+    if cut:
+        line, note = shaded(line, cut, f"the {every} of", CUT)
         title, text = {"text": title, "subtitle": [note]}, f"{text} {note}"
     return {**line, "title": title, "width": 460}, text
 
 
-# DAU, WAU, MAU in their order of size (not the alphabet's).
+# DAU, WAU, MAU in their order of size (not the alphabet's), each named as activity's headline
+# and tables name it.
 MEASURES = ["dau", "wau", "mau"]
+NAMES = [MEASURE_NAMES[m] for m in MEASURES]
+LINES_TITLE = f"{', '.join(NAMES)} per day"
 
 
 def activity_lines(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     """Activity's DAU, WAU and MAU per day, a line each; with --compare the previous period's
-    dashed beside them, its day i drawn at this period's day i (its own date in the tooltip); and
-    the alt text of the previous period. None without daily numbers."""
+    dashed beside them, its day i drawn at this period's day i (its own date in the tooltip); a
+    last day the as-of cuts (`complete` false) shaded. And the alt text of what the lines alone
+    say: the previous period, the shaded day. None without daily numbers."""
     days = d.get("daily") or []
     previous = d.get("previous") if isinstance(d.get("previous"), dict) else None
     before = ((previous or {}).get("daily") or [])[: len(days)]
     rows = [
-        {"date": r["date"], "measure": m, "persons": r[m]}
+        {"date": r["date"], "measure": MEASURE_NAMES[m], "persons": r[m]}
         | ({"period": THIS_PERIOD, "day": r["date"]} if before else {})
         for r in days
         for m in MEASURES
@@ -218,8 +229,8 @@ def activity_lines(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     if not rows:
         return None
     rows += [
-        {"date": days[i]["date"], "measure": m, "persons": r.get(m), "period": PREVIOUS_PERIOD,
-         "day": r.get("date")}
+        {"date": days[i]["date"], "measure": MEASURE_NAMES[m], "persons": r.get(m),
+         "period": PREVIOUS_PERIOD, "day": r.get("date")}
         for i, r in enumerate(before)
         for m in MEASURES
     ]  # fmt: skip
@@ -227,16 +238,32 @@ def activity_lines(d: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     dashed = {"scale": {"domain": periods}, "sort": periods, "title": "period"}
     lines = layer(
         rows, {"type": "line", "point": True},
-        color=field("measure:N", sort=MEASURES, title=None),
+        color=field("measure:N", sort=NAMES, title=None),
         tooltip=tips(*(("day:N", "period:N") if before else ("date:T",)), "measure:N",
                      "persons:Q"),
         x=field("date:T", title=None, axis=dates()),
         y=field("persons:Q"),
         **({"strokeDash": field("period:N", **dashed)} if before else {}),
     )  # fmt: skip
-    if not before:
-        return {**lines, "title": "DAU, WAU, MAU (any event)", "width": 460}, ""
-    title = "DAU, WAU, MAU (any event), this period (solid) and the previous (dashed, day for day)"
-    said = ", ".join(f"{m.upper()} {num((previous or {}).get(m))}" for m in MEASURES)
-    text = f" The previous period ({len(before)} days from {before[0].get('date')}): {said}."
+    title: Any = LINES_TITLE
+    text = ""
+    if before:
+        title += ", this period (solid) and the previous (dashed, day for day)"
+        said = ", ".join(f"{MEASURE_NAMES[m]} {num((previous or {}).get(m))}" for m in MEASURES)
+        text = f" The previous period ({len(before)} days from {before[0].get('date')}): {said}."
+    cut = unended_days(d)
+    if cut:  # a day the as-of ends early, shaded behind the lines
+        lines, note = shaded(lines, cut, "the day of", UNENDED)
+        title, text = {"text": title, "subtitle": [note]}, f"{text} {note}"
     return {**lines, "title": title, "width": 460}, text
+
+
+def unended_days(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The days of an activity answer the as-of ends early (`complete` false), as spans to
+    shade: the last one up to the as-of."""
+    days = d.get("daily") or []
+    return _cut_periods({
+        "points": [r.get("date") for r in days],
+        "points_complete": [r.get("complete", True) for r in days],
+        "to": d.get("to") or d.get("as_of"),
+    })  # fmt: skip

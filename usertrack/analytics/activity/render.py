@@ -66,12 +66,33 @@ def days_shown(a: Activity) -> str:
     return f"days {style.span(span['from'], span['to'])}"
 
 
+# Each daily measure as the headline, the tables and a chart (its legend, tooltip, alt text)
+# name it: DAU counts any event, as WAU and MAU do (the headline says so once).
+MEASURE_NAMES = {"dau": "DAU (any event)", "wau": "WAU", "mau": "MAU"}
+
+
+def day_labels(a: Activity) -> list[str]:
+    """Each day of the series as a table shows it; a last day a mid-day as_of cuts marked
+    (`days_footnote` says why)."""
+    return [
+        style.day(d.date) + ("" if whole else f" {MARK}")
+        for d, whole in zip(a.days, a.days_complete(), strict=True)
+    ]
+
+
+def days_footnote(a: Activity) -> str:
+    """The footnote of a daily series whose last day has not ended by as_of, or ''."""
+    return "" if all(a.days_complete()) else footnote("day", a.as_of)
+
+
 def activity_headline(a: Activity) -> str:
     d = a.today
     sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
+    names = MEASURE_NAMES
     return (
-        f"{style.day(d.date)}: DAU (any event) {style.count(d.dau)}, WAU {style.count(d.wau)},"
-        f" MAU {style.count(d.mau)} ({'accounts' if a.by_account else 'persons'} with any event),"
+        f"{day_labels(a)[-1]}: {names['dau']} {style.count(d.dau)}, {names['wau']}"
+        f" {style.count(d.wau)}, {names['mau']} {style.count(d.mau)}"
+        f" ({'accounts' if a.by_account else 'persons'} with any event),"
         f" stickiness (DAU/MAU) {sticky}"
         + (", accounts counted (an account is active when any member is)" if a.by_account else "")
     )
@@ -98,7 +119,10 @@ LIFECYCLE_HEADERS = ["Week of", "New", "Returning", "Resurrecting", "Dormant"]
 
 def _mermaid(a: Activity) -> str:
     # Dates and counts only: nothing from the data's text reaches the chart.
-    labels = ", ".join(f'"{d.date:%m-%d}"' for d in a.days)
+    labels = ", ".join(
+        f'"{d.date:%m-%d}{"" if whole else f" {MARK}"}"'
+        for d, whole in zip(a.days, a.days_complete(), strict=True)
+    )
     top = max((d.mau for d in a.days), default=0)
     lines = [
         "```mermaid",
@@ -131,14 +155,15 @@ def activity_markdown(a: Activity) -> str:
         lines.append(style.md_text(compared + "."))
     daily = md_table(
         ["Date", "DAU", "WAU", "MAU", "Sessions", "Events"],
-        [[style.day(d.date), style.count(d.dau), style.count(d.wau), style.count(d.mau),
+        [[day, style.count(d.dau), style.count(d.wau), style.count(d.mau),
           _count(d.sessions), _count(d.events)]
-         for d in a.days],
+         for d, day in zip(a.days, day_labels(a), strict=True)],
     )  # fmt: skip
     tables = [
         "\n## Daily active users\n",
         _mermaid(a),
         daily,
+        *([f"\n{style.md_text(days_footnote(a))}\n"] if days_footnote(a) else []),
         "\n## Lifecycle by week\n",
         "Dormant: active the week before, not this one (negative, as PostHog shows it).\n",
         md_table(LIFECYCLE_HEADERS, lifecycle_cells(a)),

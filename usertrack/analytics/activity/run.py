@@ -99,6 +99,11 @@ class Activity:
         start = datetime.combine(self.days[0].date, datetime.min.time()) if self.days else None
         return {"from": start or self.as_of, "to": self.as_of}
 
+    def days_complete(self) -> list[bool]:
+        """Each day of the series whole by as_of: False for a last day a mid-day as_of cuts
+        (its counts partial, not a drop)."""
+        return [ended(x.date, "day", self.as_of) for x in self.days]
+
     @property
     def stickiness(self) -> float | None:
         """DAU / MAU of as_of's day, percent to one decimal."""
@@ -123,7 +128,8 @@ class Activity:
                     "sessions": x.sessions,
                     "events": x.events,
                 }
-                for x in self.days
+                | ({} if whole else {"complete": False})
+                for x, whole in zip(self.days, self.days_complete(), strict=True)
             ],
             "lifecycle": [
                 {
@@ -171,7 +177,8 @@ class Activity:
                 "stickiness": p.stickiness,
                 "average_dau": p.average_dau,
                 "daily": [{"date": x.date, "dau": x.dau, "wau": x.wau, "mau": x.mau}
-                          for x in p.days],
+                          | ({} if whole else {"complete": False})
+                          for x, whole in zip(p.days, p.days_complete(), strict=True)],
             },
             "change": self.changes(),
         }  # fmt: skip

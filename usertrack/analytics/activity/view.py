@@ -13,6 +13,8 @@ from usertrack.analytics.activity.render import (
     LIFECYCLE_HEADERS,
     activity_compared,
     activity_headline,
+    day_labels,
+    days_footnote,
     days_shown,
     lifecycle_cells,
     lifecycle_footnote,
@@ -28,8 +30,8 @@ SHADES = (" ", "░", "▒", "▓", "█")
 
 def _series_lines(a: Activity) -> Text:
     text = Text()
-    first, last = style.day(a.days[0].date), style.day(a.days[-1].date)
-    text.append(f"Daily, {first} to {last}\n", style="bold")
+    labels = day_labels(a)
+    text.append(f"Daily, {labels[0]} to {labels[-1]}\n", style="bold")
     rows: list[tuple[str, list[int | None]]] = [
         ("DAU", [d.dau for d in a.days]),
         ("WAU", [d.wau for d in a.days]),
@@ -44,6 +46,8 @@ def _series_lines(a: Activity) -> Text:
         text.append(f"{name} ")
         text.append(sparkline(values), style="cyan")
         text.append(f" {style.count(values[-1])} (max {style.count(max(values))})\n")
+    if days_footnote(a):
+        text.append(f"{days_footnote(a)}\n", style="dim")
     return text
 
 
