@@ -199,10 +199,13 @@ def test_a_compared_activity_draws_the_previous_days_dashed() -> None:
     assert "previous (dashed" in view["title"]
     before = [r for r in _values(spec) if r["period"] == "previous period"]
     assert [(r["date"], r["day"], r["measure"], r["persons"]) for r in before][:4] == [
-        ("2026-11-01", "2026-10-30", "dau", 5), ("2026-11-01", "2026-10-30", "wau", 50),
-        ("2026-11-01", "2026-10-30", "mau", 500), ("2026-11-02", "2026-10-31", "dau", 5),
+        ("2026-11-01", "2026-10-30", "DAU (any event)", 5),
+        ("2026-11-01", "2026-10-30", "WAU", 50), ("2026-11-01", "2026-10-30", "MAU", 500),
+        ("2026-11-02", "2026-10-31", "DAU (any event)", 5),
     ]  # fmt: skip
-    assert "The previous period (2 days from 2026-10-30): DAU 5, WAU 50, MAU 500." in alt
+    assert (
+        "The previous period (2 days from 2026-10-30): DAU (any event) 5, WAU 50, MAU 500." in alt
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
@@ -241,3 +244,62 @@ def test_the_pages_draw_retention_by_value_and_the_previous_activity(
                 for p in lines
             }
             assert len(lines) == 6 and len(dashes) == 2, lines
+
+
+def _thin(entered: int, converted: int, low: float, high: float) -> list[Any]:
+    steps = _steps(entered, converted)
+    for s, (lo, hi) in zip(steps, ((76.2, 100.0), (low, high)), strict=True):
+        s.update(sample=entered, conversion_low=lo, conversion_high=hi)
+    return steps
+
+
+def test_a_funnel_groups_thin_rates_draw_their_interval() -> None:
+    """The tables said `85.7% (18 of 21; 65.4-95.0%)` of a group under THIN_SAMPLE persons,
+    the chart a bare bar: each thin rate past the first step now has its 95% interval drawn
+    across its bar, and its sample said in the tooltip, the subtitle and the alt text."""
+    values = [{"value": "big", "steps": _steps(300, 150)},
+              {"value": "small", "steps": _thin(21, 18, 65.4, 95.0)}]  # fmt: skip
+    d = {"steps": _steps(321, 168), "breakdown_property": "$browser", "breakdown": values}
+    spec, alt = charts.chart("funnel", d) or ({}, "")
+    bars, whiskers = spec["layer"]
+    assert whiskers["mark"]["type"] == "rule"
+    assert [(r["$browser"], r["step"], r["low"], r["high"]) for r in _values(whiskers)] == [
+        ("small", "2. b", 65.4, 95.0)
+    ]
+    assert whiskers["encoding"]["yOffset"]["field"] == "$browser"
+    assert _values(whiskers)[0]["sample"] == "85.7% (18 of 21; 65.4-95.0%)"
+    assert "sample" in [t["field"] for t in bars["encoding"]["tooltip"]]
+    assert spec["title"]["subtitle"][0].startswith("Fewer than 30 persons in a group")
+    assert "small: 1. a 100% (21 persons), 2. b 85.7% (18 of 21; 65.4-95.0%)" in alt
+    assert "big: 1. a 100% (300 persons), 2. b 50% (150 persons)" in alt
+    compared = {"steps": _steps(300, 150), "previous": {"steps": _thin(21, 18, 65.4, 95.0)}}
+    spec, alt = charts.chart("funnel", compared) or ({}, "")
+    assert [r["period"] for r in _values(spec["layer"][1])] == ["previous period"]
+    parts = [{"segment": "failing", "steps": _thin(21, 18, 65.4, 95.0)}]
+    spec, alt = charts.chart("funnel", {"steps": _steps(21, 18), "by_segment": parts}) or ({}, "")
+    assert "failing: 1. a 100% (21 persons), 2. b 85.7% (18 of 21; 65.4-95.0%)" in alt
+    assert 'class="mark-rule role-mark' in charts.svg(spec)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine")
+def test_the_page_draws_a_thin_groups_interval(home: Path, tmp_path: Path) -> None:
+    """In a real browser: `funnel --by $browser` on the small demo has groups under THIN_SAMPLE
+    persons; each of their rates past the first step gets a whisker (a rule mark)."""
+    from usertrack.analytics.proportions import THIN_SAMPLE
+
+    as_of = ["--as-of", "2026-11-16"]
+    answer = json.loads(run(["funnel", "--by", "$browser", *as_of, "-f", "json"], home).stdout)
+    thin = [b for b in answer["breakdown"][:MAX_GROUPS]
+            if 0 < b["steps"][0]["persons"] < THIN_SAMPLE]  # fmt: skip
+    assert thin, [b["steps"][0]["persons"] for b in answer["breakdown"]]
+    page = tmp_path / "funnel.html"
+    result = run(["funnel", "--by", "$browser", *as_of, "-f", "html", "--out", str(page)], home)
+    assert result.exit_code == 0, result.stderr
+    shown = chromium(page, "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert console_lines(shown.stderr) == []
+    chart = shown.stdout.split('id="chart-1"', 1)[1].split("</section>", 1)[0]
+    rules = re.findall(r'<line aria-label="([^"]*)"[^>]*aria-roledescription="rule mark"', chart)
+    assert len(rules) == sum(len(b["steps"]) - 1 for b in thin), chart[:1500]
+    assert all("95% interval: " in label and " of " in label for label in rules), rules
+    assert "Fewer than 30 persons in a group: its 95% interval drawn." in chart

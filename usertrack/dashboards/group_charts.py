@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.dashboards.vega import Chart, field, layer, noted, num, tips, titled, top
 
 # The most groups one chart draws: past it the bars of a step are too thin to read and the
@@ -78,34 +79,69 @@ def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | Non
             unit: s.get(unit),
             "conversion_from_start": s.get("conversion_from_start"),
         }
+        | _thin_step(i, s, unit)
         for name, steps in drawn
         for i, s in enumerate(steps, 1)
     ]
     if not rows:
         return None
     names = [name for name, _steps in drawn]
+    thin = [r for r in rows if "low" in r]
     split = "this period and the previous" if by == "period" else f"by {by}"
     title = f"Conversion from the first step, % ({split}{f'; {cut}' if cut else ''})"
+    said = [field("sample:N", title="of the group, 95% interval")] if thin else []
+    group = field(f"{by}:N", sort=names)
+    step = field("step:N", sort=None, title=None, axis={"labelLimit": 260})
     bars = layer(
         rows, {"type": "bar"},
         color=field(f"{by}:N", sort=names, scale={"domain": names}, title=by),
-        tooltip=tips("step:N", f"{by}:N", f"{unit}:Q", "conversion_from_start:Q"),
+        tooltip=[*tips("step:N", f"{by}:N", f"{unit}:Q", "conversion_from_start:Q"), *said],
         x=field("conversion_from_start:Q", stack=None, title="conversion from start, %",
                 scale={"domain": [0, 100]}),
-        y=field("step:N", sort=None, title=None, axis={"labelLimit": 260}),
-        yOffset=field(f"{by}:N", sort=names),
+        y=step, yOffset=group,
     )  # fmt: skip
-    spec = top({**bars, "title": titled(title, [], untold), "width": 460})
+    heading = titled(title, [], untold)
+    if thin:  # each thin rate's 95% interval, a whisker across its bar
+        whiskers = layer(
+            thin, {"type": "rule", "color": "black", "strokeWidth": 2},
+            tooltip=[*tips("step:N", f"{by}:N"), *said],
+            x=field("low:Q"), x2={"field": "high"}, y=dict(step), yOffset=dict(group),
+        )  # fmt: skip
+        bars = {"layer": [{"mark": bars.pop("mark"), "encoding": bars.pop("encoding")},
+                          whiskers], **bars}  # fmt: skip
+        note = f"Fewer than {THIN_SAMPLE} {unit} in a group: its 95% interval drawn."
+        lines = heading["subtitle"] if isinstance(heading, dict) else []
+        heading = {"text": title, "subtitle": [note, *lines]}
+    spec = top({**bars, "title": heading, "width": 460})
     text = "; ".join(
         f"{name}: "
         + ", ".join(
-            f"{r['step']} {num(r['conversion_from_start'])}% ({num(r[unit])} {unit})"
+            f"{r['step']} {r['sample']}" if "sample" in r
+            else f"{r['step']} {num(r['conversion_from_start'])}% ({num(r[unit])} {unit})"
             for r in rows
             if r[by] == name
         )
         for name in names
+    )  # fmt: skip
+    note = (
+        f" Fewer than {THIN_SAMPLE} {unit} in a group: its sample and 95% interval said."
+        if thin
+        else ""
     )
-    return spec, f"{title}: {text}." + noted([], untold)
+    return spec, f"{title}: {text}.{note}" + noted([], untold)
+
+
+def _thin_step(i: int, s: dict[str, Any], unit: str) -> dict[str, Any]:
+    """A step's conversion from the start over a group of fewer than THIN_SAMPLE (`sample`, the
+    funnel's `_thin`): its interval (`low`, `high`) and the rate as the tables say it, `85.7%
+    (18 of 21; 65.4-95.0%)`; nothing for the first step (its whole group) or a larger one."""
+    sample, low, high = s.get("sample"), s.get("conversion_low"), s.get("conversion_high")
+    if i == 1 or not isinstance(sample, int) or sample >= THIN_SAMPLE or low is None:
+        return {}
+    persons = s.get(unit)
+    said = rate_text(s.get("conversion_from_start"), persons if isinstance(persons, int) else None,
+                     sample)  # fmt: skip
+    return {"low": low, "high": high, "sample": said}
 
 
 def curve_groups(d: dict[str, Any]) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]] | None:
