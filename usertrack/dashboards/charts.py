@@ -26,12 +26,16 @@ from usertrack.core import style
 from usertrack.dashboards.drawing import draw
 from usertrack.dashboards.feature_charts import adoption_bars, features_heatmap
 from usertrack.dashboards.group_charts import (
+    churn_groups,
     curves,
+    features_groups,
     funnel_chart,
+    sessions_groups,
 )
 from usertrack.dashboards.report_charts import accounts_chart, churn_chart, tools_chart
 from usertrack.dashboards.time_charts import (
     MEASURES,
+    activity_groups,
     activity_lines,
     funnel_trend,
     trends_chart,
@@ -539,6 +543,16 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
 }
 
 
+# The analyses whose answer in groups (--by-segment, --by PROPERTY) is drawn a series per
+# group (group_charts); the funnel's and retention's own charts draw theirs.
+GROUPED: dict[str, Callable[[dict[str, Any]], Chart | None]] = {
+    "sessions": sessions_groups,
+    "features": features_groups,
+    "churn": churn_groups,
+    "activity": activity_groups,
+}
+
+
 def nothing_to_show(analysis: str, d: dict[str, Any]) -> str | None:
     """Why a panel has nothing to show, in words (its headline instead of zeros, `None%` or an
     empty chart), or None when it has something. A project without the events an analysis
@@ -586,7 +600,8 @@ def chart(analysis: str, data: dict[str, Any], *, cleaned: bool = False) -> Char
     data = data if cleaned else clean(data)
     if nothing_to_show(analysis, data) is not None:  # the headline says why, in words
         return None
-    made = make(data)
+    grouped = GROUPED.get(analysis)  # an answer in groups: one series per group
+    made = (grouped(data) if grouped is not None else None) or make(data)
     if made is None:
         return None
     spec, text = made
@@ -705,7 +720,8 @@ def mermaid(analysis: str, data: dict[str, Any]) -> list[tuple[str, str]]:
     if made is None:
         return []
     spec = made[0]
-    parts = [adoption_bars(spec)] if analysis == "features" else spec.get("vconcat") or [spec]
+    heatmap = analysis == "features" and "layer" in spec  # not the bars of features in groups
+    parts = [adoption_bars(spec)] if heatmap else spec.get("vconcat") or [spec]
     drawn = [_xychart(p) for p in parts]
     return [(text, MERMAID_NOTE if marked else "") for text, marked in filter(None, drawn)]
 

@@ -37,13 +37,15 @@ def funnel_groups(d: dict[str, Any]) -> tuple[str, list[tuple[str, list[dict[str
     return None
 
 
-def largest(groups: list[tuple[str, Any]], size: Any) -> tuple[list[tuple[str, Any]], str]:
+def largest(
+    groups: list[tuple[str, Any]], size: Any, kind: str = "values"
+) -> tuple[list[tuple[str, Any]], str]:
     """The MAX_GROUPS largest groups by `size` (in their own order), and the note of the cut
-    ('top 8 of 23 values'), '' when every group is drawn."""
+    ('top 8 of 23 values', `kind` what they are), '' when every group is drawn."""
     if len(groups) <= MAX_GROUPS:
         return groups, ""
     ranked = sorted(range(len(groups)), key=lambda i: -size(groups[i][1]))[:MAX_GROUPS]
-    return [groups[i] for i in sorted(ranked)], f"top {MAX_GROUPS} of {len(groups):,} values"
+    return [groups[i] for i in sorted(ranked)], f"top {MAX_GROUPS} of {len(groups):,} {kind}"
 
 
 def _entered(steps: list[dict[str, Any]]) -> float:
@@ -60,6 +62,35 @@ def breakdown_label(entry: dict[str, Any]) -> str:
     value = entry.get("value")
     parts = value if isinstance(value, list) else [value]
     return " / ".join(str(p) if p else "(none)" for p in parts)
+
+
+def side_by_side(
+    rows: list[dict[str, Any]],
+    label: str,
+    value: str,
+    by: str,
+    names: list[str],
+    *,
+    title: str,
+    tooltip: list[dict[str, Any]],
+    horizontal: bool = True,
+    legend: str | None = None,
+    order: list[str] | None = None,
+) -> dict[str, Any]:
+    """Bars of `value` per `label` (in `order`, else the rows'), one for each group (field `by`,
+    the drawn `names` in order, `legend` its title) side by side, a colour each and a legend;
+    a percent's axis from 0 to 100."""
+    amount = field(f"{value}:Q", stack=None, title=title,
+                   **({"scale": {"domain": [0, 100]}} if "%" in title else {}))  # fmt: skip
+    named = field(f"{label}:N", sort=order, title=None, axis={"labelLimit": 260})
+    place = field(f"{by}:N", sort=names)
+    return layer(
+        rows, {"type": "bar"},
+        color=field(f"{by}:N", sort=names, scale={"domain": names}, title=legend or by),
+        tooltip=tooltip,
+        **({"x": amount, "y": named, "yOffset": place} if horizontal
+           else {"x": {**named, "axis": {"labelAngle": 0}}, "xOffset": place, "y": amount}),
+    )  # fmt: skip
 
 
 def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | None:
@@ -92,13 +123,9 @@ def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | Non
     said = [field("sample:N", title="of the group, 95% interval")] if thin else []
     group = field(f"{by}:N", sort=names)
     step = field("step:N", sort=None, title=None, axis={"labelLimit": 260})
-    bars = layer(
-        rows, {"type": "bar"},
-        color=field(f"{by}:N", sort=names, scale={"domain": names}, title=by),
+    bars = side_by_side(
+        rows, "step", "conversion_from_start", by, names, title="conversion from start, %",
         tooltip=[*tips("step:N", f"{by}:N", f"{unit}:Q", "conversion_from_start:Q"), *said],
-        x=field("conversion_from_start:Q", stack=None, title="conversion from start, %",
-                scale={"domain": [0, 100]}),
-        y=step, yOffset=group,
     )  # fmt: skip
     heading = titled(title, [], untold)
     if thin:  # each thin rate's 95% interval, a whisker across its bar
@@ -175,3 +202,166 @@ def curves(d: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str, list[str]
         if p.get("percent") is not None  # periods not yet ended left out, as PostHog's mean
     ]
     return rows, by, cut, [name for name, _points in drawn]
+
+
+# An answer in groups (--by-segment, --by person.properties.NAME) of sessions, features, churn
+# and activity: each group's answer whole under `by_segment` or `by_value`. The groups are
+# drawn under the field GROUP (a property's name, `person.properties.plan`, would read as a
+# path to Vega-Lite), the legend titled with what they are.
+GROUP = "group"
+
+
+def answer_groups(d: dict[str, Any]) -> tuple[str, str, list[tuple[str, dict[str, Any]]]] | None:
+    """What an answer is split by (the legend's title), what its groups are called ('segments',
+    'values') and each group's name and answer, in the answer's order; None for one group."""
+    if d.get("by_segment"):
+        parts = [(str(p.get("segment")), p) for p in d["by_segment"] if isinstance(p, dict)]
+        return "segment", "segments", parts
+    if d.get("by_value"):
+        parts = [(breakdown_label(p), p) for p in d["by_value"] if isinstance(p, dict)]
+        return str(d.get("breakdown") or "value"), "values", parts
+    return None
+
+
+def split_by(by: str, cut: str) -> str:
+    """A grouped chart's title's parenthesis: 'by segment; top 8 of 9 segments'."""
+    return f"by {by}{f'; {cut}' if cut else ''}"
+
+
+def _size(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _share(part: float, whole: float) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def sessions_groups(d: dict[str, Any]) -> Chart | None:
+    """Sessions by length in groups: each group's share of its sessions per length, a bar for
+    each group side by side (groups of different sizes compare by their shares)."""
+    found = answer_groups(d)
+    if found is None:
+        return None
+    by, kind, groups = found
+    drawn, cut = largest(groups, lambda p: _size(p.get("sessions")), kind)
+    rows = []
+    for name, part in drawn:
+        buckets = [b for b in part.get("buckets") or [] if isinstance(b, dict)]
+        total = sum(_size(b.get("sessions")) for b in buckets)
+        rows += [{"length": b.get("bucket"), GROUP: name, "sessions": b.get("sessions"),
+                  "share": _share(_size(b.get("sessions")), total)} for b in buckets]  # fmt: skip
+    if not rows:
+        return None
+    names = [name for name, _part in drawn]
+    title = f"Sessions by length, % of each {by}'s sessions ({split_by(by, cut)})"
+    bars = side_by_side(
+        rows, "length", "share", GROUP, names, title="% of sessions", legend=by,
+        tooltip=[field("length:N"), field(f"{GROUP}:N", title=by), field("sessions:Q"),
+                 field("share:Q", title="% of sessions")],
+        horizontal=False,
+    )  # fmt: skip
+    spec = top({**bars, "title": title, "width": 460})
+    text = "; ".join(
+        f"{name}: " + ", ".join(f"{r['length']} {num(r['share'])}% ({num(r['sessions'])})"
+                                for r in rows if r[GROUP] == name)
+        for name in names
+    )  # fmt: skip
+    return spec, f"{title}, sessions in brackets: {text}."
+
+
+FEATURES_DRAWN = 20  # the most features a chart in groups draws: the answer's first
+
+
+def features_groups(d: dict[str, Any]) -> Chart | None:
+    """Features in groups: each feature's adoption in each group (of the group's own active
+    persons), a bar for each group side by side, the features in the whole answer's order."""
+    found = answer_groups(d)
+    if found is None:
+        return None
+    by, kind, groups = found
+    key = str(d.get("by") or "feature")
+
+    def name_of(f: dict[str, Any]) -> str:
+        return str(f.get(key, f.get("feature")) or "(none)")
+
+    every = [name_of(f) for f in d.get("features") or [] if isinstance(f, dict)]
+    shown = every[:FEATURES_DRAWN]
+    drawn, cut = largest(groups, lambda p: _size(p.get("active_persons")), kind)
+    rows = [
+        {key: name_of(f), GROUP: name, "adoption": f.get("adoption"), "persons": f.get("persons")}
+        for name, part in drawn
+        for f in part.get("features") or []
+        if isinstance(f, dict) and name_of(f) in shown
+    ]
+    if not rows:
+        return None
+    names = [name for name, _part in drawn]
+    notes = [f"the first {len(shown)} of {len(every):,} {key}s"] if len(shown) < len(every) else []
+    title = f"Adoption, % of each {by}'s active persons ({split_by(by, cut)})"
+    bars = side_by_side(
+        rows, key, "adoption", GROUP, names, title="adoption, %", legend=by, order=shown,
+        tooltip=[field(f"{key}:N"), field(f"{GROUP}:N", title=by), field("adoption:Q"),
+                 field("persons:Q")],
+    )  # fmt: skip
+    spec = top({**bars, "title": titled(title, notes), "width": 460})
+    text = "; ".join(
+        f"{name}: " + ", ".join(f"{r[key]} {num(r['adoption'])}" for r in rows if r[GROUP] == name)
+        for name in names
+    )
+    return spec, f"{title}: {text}." + noted(notes)
+
+
+def churn_groups(d: dict[str, Any]) -> Chart | None:
+    """Churn in groups: each group's engagement score bands (as a share of its scored persons,
+    a bar for each group side by side) and its churn rate per period (a line each)."""
+    found = answer_groups(d)
+    if found is None:
+        return None
+    by, kind, groups = found
+    drawn, cut = largest(groups, lambda p: _size((p.get("engagement") or {}).get("scored")), kind)
+    bands, rates = [], []
+    for name, part in drawn:
+        spread = [b for b in (part.get("engagement") or {}).get("distribution") or []
+                  if isinstance(b, dict)]  # fmt: skip
+        total = sum(_size(b.get("persons")) for b in spread)
+        bands += [{"band": b.get("band"), GROUP: name, "persons": b.get("persons"),
+                   "share": _share(_size(b.get("persons")), total)} for b in spread]  # fmt: skip
+        rates += [{"period": p.get("start"), GROUP: name, "churn_rate": p.get("churn_rate")}
+                  for p in part.get("periods") or []
+                  if isinstance(p, dict) and p.get("churn_rate") is not None]  # fmt: skip
+    if not any(b["persons"] for b in bands) and not rates:
+        return None
+    names = [name for name, _part in drawn]
+    split = split_by(by, cut)
+    parts, told = [], []
+    if any(b["persons"] for b in bands):
+        title = f"Engagement score, % of each {by}'s scored persons per band ({split})"
+        view = side_by_side(
+            bands, "band", "share", GROUP, names, title="% of scored persons", legend=by,
+            tooltip=[field("band:N"), field(f"{GROUP}:N", title=by), field("persons:Q"),
+                     field("share:Q", title="% of scored persons")],
+            horizontal=False,
+        )  # fmt: skip
+        parts.append({**view, "height": 180, "title": title, "width": 460})
+        told.append(f"{title}: " + _said(bands, names, "band", "share") + ".")
+    if rates:
+        period = d.get("period") or "period"
+        title = f"Churn rate per {period} ({split})"
+        line = layer(
+            rates, {"type": "line", "point": True},
+            color=field(f"{GROUP}:N", sort=names, scale={"domain": names}, title=by),
+            tooltip=[field("period:O"), field(f"{GROUP}:N", title=by), field("churn_rate:Q")],
+            x=field("period:O", sort=None, title=f"{period} starting"),
+            y=field("churn_rate:Q", title="churn rate %", scale={"domain": [0, 100]}),
+        )  # fmt: skip
+        parts.append({**line, "height": 180, "title": title, "width": 460})
+        told.append(f"{title}, %: " + _said(rates, names, "period", "churn_rate") + ".")
+    return top(parts[0] if len(parts) == 1 else {"vconcat": parts}), " ".join(told)
+
+
+def _said(rows: list[dict[str, Any]], names: list[str], x: str, y: str) -> str:
+    """Each group's pairs for an alt text: 'a: x1 1, x2 2; b: ...'."""
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{r[x]} {num(r[y])}" for r in rows if r[GROUP] == name)
+        for name in names
+    )

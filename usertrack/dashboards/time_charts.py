@@ -11,7 +11,14 @@ from typing import Any
 
 from usertrack.analytics.activity.render import MEASURE_NAMES
 from usertrack.analytics.trends.maths import series_label
-from usertrack.dashboards.group_charts import PREVIOUS_PERIOD, THIS_PERIOD
+from usertrack.dashboards.group_charts import (
+    GROUP,
+    PREVIOUS_PERIOD,
+    THIS_PERIOD,
+    answer_groups,
+    largest,
+    split_by,
+)
 from usertrack.dashboards.vega import (
     MAX_MARKS,
     MAX_SERIES,
@@ -267,3 +274,53 @@ def unended_days(d: dict[str, Any]) -> list[dict[str, Any]]:
         "points_complete": [r.get("complete", True) for r in days],
         "to": d.get("to") or d.get("as_of"),
     })  # fmt: skip
+
+
+def activity_groups(d: dict[str, Any]) -> Chart | None:
+    """Activity in groups (--by-segment, --by PROPERTY): DAU, WAU and MAU per day, a view each,
+    one line per group in it; a last day the as-of cuts shaded. The groups' lifecycles have no
+    room beside them: the title names them as not drawn."""
+    found = answer_groups(d)
+    if found is None:
+        return None
+    by, kind, groups = found
+    drawn, cut = largest(groups, lambda p: (p.get("daily") or [{}])[-1].get("mau") or 0, kind)
+    names = [name for name, _part in drawn]
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in MEASURES}
+    for name, part in drawn:
+        for r in part.get("daily") or []:
+            for m in MEASURES:
+                rows[m].append({"date": r.get("date"), GROUP: name, "persons": r.get(m)})
+    if not any(rows.values()):
+        return None
+    unended = unended_days(d)
+    untold = [f"each {by}'s lifecycle"]
+    views: list[dict[str, Any]] = []
+    for m in MEASURES:
+        view = layer(
+            rows[m], {"type": "line", "point": True},
+            color=field(f"{GROUP}:N", sort=names, scale={"domain": names}, title=by),
+            tooltip=[field("date:T"), field(f"{GROUP}:N", title=by),
+                     field("persons:Q", title=MEASURE_NAMES[m])],
+            x=field("date:T", title=None, axis=dates()),
+            y=field("persons:Q", title=MEASURE_NAMES[m]),
+        )  # fmt: skip
+        subtitle = []
+        if unended:
+            view, note = shaded(view, unended, "the day of", UNENDED)
+            subtitle.append(note)
+        if m == MEASURES[0]:  # what no view draws, said once at the top
+            subtitle += titled("", [], untold)["subtitle"]
+        head = f"{MEASURE_NAMES[m]} per day ({split_by(by, cut)})"
+        title = {"text": head, "subtitle": subtitle} if subtitle else head
+        views.append({**view, "height": 140, "title": title, "width": 460})
+    told = []
+    for name, part in drawn:
+        last = (part.get("daily") or [{}])[-1]
+        told.append(f"{name}: " + ", ".join(f"{MEASURE_NAMES[m]} {num(last.get(m))}"
+                                           for m in MEASURES))  # fmt: skip
+    day = (d.get("daily") or [{}])[-1].get("date")
+    text = f"{LINES_TITLE} ({split_by(by, cut)}), on {day}: " + "; ".join(told) + "."
+    if unended:
+        text += " " + views[0]["title"]["subtitle"][0]
+    return top({"vconcat": views}), text + noted([], untold)
