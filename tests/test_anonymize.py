@@ -127,6 +127,26 @@ def test_a_persons_cell_shows_pseudonyms(demo_home: Path, tmp_path: Path) -> Non
     assert PSEUDONYM.search(out.read_text())
 
 
+def test_the_lists_across_users_in_every_format_show_pseudonyms(demo_home: Path) -> None:
+    # The lists a weekly review reads row by row name a person on every row, and their free
+    # text (a failed run's error, a custom tool's description) is the app's users' own words.
+    lists = [
+        ["tools", "--by-user"],
+        ["tools", "--executions"],
+        ["tools", "--custom"],
+        ["tools", "--mcp-clicks"],
+        ["failures", "--runs"],
+        ["alerts", "--active"],
+    ]
+    for ask in lists:
+        plain = ok(["-q", *ask, "-f", "json"], demo_home)
+        assert EMAIL.search(plain), ask  # the list does name people
+        for fmt in ("json", "csv", "md", "table"):
+            text = ok(["-q", "--anonymize", *ask, "-f", fmt], demo_home)
+            shows_nobody(text)
+            assert PSEUDONYM.search(text), (ask, fmt)
+
+
 def test_the_key_is_private_and_never_shown(demo_home: Path) -> None:
     seen = [ok(["--anonymize", "segments", "-f", "json", "--no-save"], demo_home)]
     path = key_file()
