@@ -635,12 +635,7 @@ def _page_list(o: dict[str, Any]) -> None:
     from usertrack.cli.reports import emit_list
     from usertrack.reports import user_lists
 
-    given = [f"--{k}" for k in ("since", "until", "where", "who", "segment", "persons", "by")
-             if o[k] is not None]  # fmt: skip
-    if o["by_segment"]:
-        given.append("--by-segment")
-    if given:
-        raise UsageError(f"--pages and {given[0]} do not go together")
+    user_lists.asked("sessions", {**o, "pages": True})  # what --pages does not go with: exit 2
     chosen = choose_format(o["fmt"], o["out"])
     probe_out(o["out"])
     with events_workspace(

@@ -249,13 +249,12 @@ def failures(
 
         chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
-        if runs and js_errors:
-            raise UsageError("--runs and --js-errors do not go together")
-        if (runs or js_errors) and chosen in CHARTS:
+        asked = user_lists.asked("failures", {"runs": runs, "js_errors": js_errors})
+        if asked is not None and chosen in CHARTS:
             raise UsageError(
                 f"--runs and --js-errors list rows: -f table, json, csv or md, not {chosen}"
             )
-        if runs or js_errors:
+        if asked is not None:
             probe_out(out)
             with spinner("loading queries") as progress:
                 ws = open_command_workspace(
@@ -264,9 +263,8 @@ def failures(
                 with ws:
                     check_as_of(ws, moment)
                     found = user_lists.user_list(
-                        ws, user_lists.FAILED_RUNS if runs else user_lists.JS_ERRORS,
-                        moment or ws.default_as_of(), days=days, limit=limit,
-                    )  # fmt: skip
+                        ws, asked, moment or ws.default_as_of(), days=days, limit=limit
+                    )
             emit_list(found, chosen, out)
             return
         rules = load_failure_rules(resolve_failures_file(failures_file))
@@ -420,24 +418,9 @@ def tools(
 
         chosen = chart_format(fmt, out)
         moment = parse_as_of(as_of) if as_of else None
-        asked = [
-            kind
-            for kind, on in (
-                (user_lists.BY_USER, by_user),
-                (user_lists.EXECUTIONS, executions),
-                (user_lists.CUSTOM, custom),
-                (user_lists.MCP_CLICKS, mcp_clicks),
-            )
-            if on
-        ]
-        if len(asked) > 1:
-            raise UsageError(f"{asked[0].option} and {asked[1].option} do not go together")
-        if asked and tool is not None:
-            raise UsageError(f"--tool and {asked[0].option} do not go together")
-        if asked and chosen in CHARTS:
-            raise UsageError(
-                f"{asked[0].option} lists rows: -f table, json, csv or md, not {chosen}"
-            )
+        asked = user_lists.asked("tools", options)
+        if asked is not None and chosen in CHARTS:
+            raise UsageError(f"{asked.option} lists rows: -f table, json, csv or md, not {chosen}")
         answer = tool_usage.prepare(options)  # --who and --segment checked (exit 2) here
         if who is not None:
             from usertrack.analytics.by_segment import check_who
@@ -451,7 +434,7 @@ def tools(
             with ws:
                 check_as_of(ws, moment)
                 when = moment or ws.default_as_of()
-                if asked:
+                if asked is not None:
                     emails = None
                     if who is not None:
                         emails = tool_usage.who_emails(ws, when, who, progress)
@@ -461,12 +444,12 @@ def tools(
                         segment = check_segment(ws, segment)
                         emails = tool_usage.segment_emails(ws, when, segment, progress, save)
                     found = user_lists.user_list(
-                        ws, asked[0], when, days=days, limit=limit, segment=segment, who=who,
+                        ws, asked, when, days=days, limit=limit, segment=segment, who=who,
                         segment_emails=emails,
                     )  # fmt: skip
                 else:
                     report = answer(ws, when, progress)
-        if asked:
+        if asked is not None:
             emit_list(found, chosen, out)
         elif chosen == "table":
             tool_usage.render(answer_console(), report)

@@ -22,6 +22,7 @@ format, never markup (the terminal's `plain`, Markdown's `md_text`, CSV's `csv_c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,39 @@ JS_ERRORS = ListKind("js_errors", "posthog/js_errors", "JavaScript errors", "--j
 PAGES = ListKind("pages", "posthog/page_views", "Pages by views", "--pages")
 
 OPENS = "`usertrack user EMAIL` opens one of them."
+
+# The options that ask a list instead of the command's own answer, by command and parameter name
+# (as the command, an MCP tool and a dashboard panel have them).
+ASKED_BY: dict[str, tuple[tuple[str, ListKind], ...]] = {
+    "tools": (
+        ("by_user", BY_USER), ("executions", EXECUTIONS), ("custom", CUSTOM),
+        ("mcp_clicks", MCP_CLICKS),
+    ),
+    "failures": (("runs", FAILED_RUNS), ("js_errors", JS_ERRORS)),
+    "sessions": (("pages", PAGES),),
+}  # fmt: skip
+# `sessions --pages` is every page over --days: no option that keeps people or another range.
+_PAGES_ALONE = ("since", "until", "where", "who", "segment", "persons", "by")
+
+
+def asked(command: str, o: Mapping[str, Any]) -> ListKind | None:
+    """The list `command`'s options (by parameter name) ask, None for the command's own answer;
+    two lists, or a list with an option it does not go with, a UsageError (exit 2)."""
+    kinds = [kind for name, kind in ASKED_BY.get(command, ()) if o.get(name)]
+    if len(kinds) > 1:
+        raise UsageError(f"{kinds[0].option} and {kinds[1].option} do not go together")
+    if not kinds:
+        return None
+    kind = kinds[0]
+    if o.get("tool") is not None:
+        raise UsageError(f"--tool and {kind.option} do not go together")
+    if kind is PAGES:
+        given = [f"--{k}" for k in _PAGES_ALONE if o.get(k)]
+        if o.get("by_segment"):
+            given.append("--by-segment")
+        if given:
+            raise UsageError(f"--pages and {given[0]} do not go together")
+    return kind
 
 
 @dataclass
