@@ -19,6 +19,7 @@ from usertrack.core.errors import UsageError, UsertrackError
 from usertrack.dashboards.spec import Dashboard, Panel, check_panel, period_options
 
 if TYPE_CHECKING:
+    from usertrack.reports.user_lists import ListKind
     from usertrack.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -248,6 +249,39 @@ def _query(o: dict[str, Any], _period: Period) -> Compute:
     return run
 
 
+def _list(kind: ListKind, o: dict[str, Any]) -> Compute:
+    """A list across users (`tools --by-user`, `failures --runs`, `sessions --pages`, ...) as
+    its command gives it, at the command's default --limit (--top for the pages): the rows of
+    `-f json`, kept to --segment's or --who's users where the command takes them."""
+    from usertrack.reports import tool_usage, user_lists
+
+    segment, who = o.get("segment"), o.get("who")
+    if who is not None:
+        from usertrack.analytics.by_segment import check_who
+
+        if segment is not None:
+            raise UsageError("--who and --segment do not go together")
+        who = check_who(who)
+    pages = kind is user_lists.PAGES
+
+    def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        chosen, emails = segment, None
+        if who is not None:
+            emails = tool_usage.who_emails(ws, moment, who, progress)
+        if chosen is not None:
+            from usertrack.analytics.by_segment import check_segment
+
+            chosen = check_segment(ws, chosen)
+            emails = tool_usage.segment_emails(ws, moment, chosen, progress, o.get("save"))
+        found = user_lists.user_list(
+            ws, kind, moment, days=o.get("days") or 30, limit=o["top"] if pages else o["limit"],
+            segment=chosen, who=who, segment_emails=emails, bound="--top" if pages else "--limit",
+        )  # fmt: skip
+        return json.loads(user_lists.to_json(found))  # type: ignore[no-any-return]
+
+    return run
+
+
 OTHERS: dict[str, Callable[[dict[str, Any], Period], Compute]] = {
     "segments": _segments,
     "failures": _failures,
@@ -261,8 +295,12 @@ OTHERS: dict[str, Callable[[dict[str, Any], Period], Compute]] = {
 def prepare(dashboard: Dashboard, panel: Panel, options: dict[str, Any], period: Period) -> Compute:
     """The panel's computation, its options checked as its command checks them."""
     from usertrack.analytics.answers import PREPARE
+    from usertrack.reports.user_lists import asked
 
     try:
+        kind = asked(panel.analysis, options)  # a list instead (`tools --by-user`, ...)
+        if kind is not None:
+            return _list(kind, options)
         if panel.analysis in PREPARE:
             answer = PREPARE[panel.analysis](options, lambda _t: None)
 

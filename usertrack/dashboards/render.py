@@ -18,12 +18,14 @@ from usertrack.analytics.activity.render import MEASURE_NAMES
 from usertrack.analytics.proportions import rate_text
 from usertrack.core import style
 from usertrack.dashboards import charts
-from usertrack.dashboards.charts import chart, clean, mermaid, nothing_to_show, svgs
+from usertrack.dashboards.charts import Chart, chart, clean, mermaid, nothing_to_show, svgs
 
 
 def headline(analysis: str, d: dict[str, Any]) -> str:
     """One line: the panel's main numbers, and its change against the previous period when the
     command gave one (a panel with `compare: true`, or `report --compare`)."""
+    if "list" in d:  # a list across users: its rows are the table below
+        return _list_line(d)
     text = _numbers(analysis, d)
     try:
         change = _change(analysis, d)
@@ -253,16 +255,37 @@ def to_json(meta: dict[str, Any], panels: list[dict[str, Any]]) -> str:
 
 
 def _alt(panel: dict[str, Any]) -> str | None:
-    made = chart(panel["analysis"], panel["data"])
+    made = _chart(panel["analysis"], panel["data"], cleaned=False)
     return made[1] if made else None
 
 
+def _chart(analysis: str, d: dict[str, Any], *, cleaned: bool = True) -> Chart | None:
+    """The panel's chart; none for a list across users, read row by row."""
+    return None if "list" in d else chart(analysis, d, cleaned=cleaned)
+
+
+def _list_line(d: dict[str, Any]) -> str:
+    """A list's headline: how many rows, and whether it was cut (usertrack.reports.user_lists)."""
+    rows = d.get("rows") or []
+    if not rows:
+        return "None in the window."
+    if d.get("more"):
+        return f"The first {len(rows):,} rows: there are more."
+    return f"{style.counted(len(rows), 'row')}."
+
+
 def query_rows(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
-    """A `query` panel's columns and rows, to show as a table (a list is read row by row, a
-    query file draws no chart); None for any other panel, or a query without a row."""
-    if analysis != "query" or not d.get("rows"):
+    """A `query` panel's or a list's (`tools --by-user`, `failures --runs`, ...) columns and
+    rows, to show as a table (a list is read row by row, and draws no chart); None for any other
+    panel, or one without a row."""
+    if not d.get("rows"):
         return None
-    return [str(c) for c in d["columns"]], [list(r) for r in d["rows"]]
+    if analysis == "query":
+        return [str(c) for c in d["columns"]], [list(r) for r in d["rows"]]
+    if "list" in d:  # each row an object of the list's columns
+        columns = [str(c) for c in d["rows"][0]]
+        return columns, [[r.get(c) for c in columns] for r in d["rows"]]
+    return None
 
 
 def _html_table(columns: list[str], rows: list[list[Any]]) -> str:
@@ -326,11 +349,11 @@ def panel_sections(
             headers = [style.human_header(c) for c in rows[0]]
             lines.append(md_table(headers, rows[1], rows[0]))
         if charts_as == "mermaid":
-            for block, note in mermaid(p["analysis"], data):
+            for block, note in [] if "list" in data else mermaid(p["analysis"], data):
                 lines.append(f"```mermaid\n{block}\n```\n")
                 lines.extend([f"{style.md_text(note)}\n"] if note else [])
             continue
-        made = chart(p["analysis"], data, cleaned=True)
+        made = _chart(p["analysis"], data)
         if made:
             name = f"{stem}-{i:02d}-{p['analysis']}.svg"
             files[name] = ""  # drawn below, every chart in one bounded process
@@ -383,7 +406,7 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         rows = query_rows(p["analysis"], data)
         if rows is not None:
             parts.append(_html_table(*rows))
-        made = chart(p["analysis"], data, cleaned=True)
+        made = _chart(p["analysis"], data)
         if made:
             parts.append(
                 f'<div class="chart" id="chart-{i}" role="img" aria-label="{e(made[1])}"></div>'
