@@ -98,3 +98,61 @@ def test_two_lists_in_one_panel_are_refused_as_the_command_refuses_them(
     assert refused.stderr.strip().endswith(
         "panel 'Pages of Chrome': --pages and --where do not go together"
     )
+
+
+ALERTS = """\
+title: Alerts
+period:
+  days: 7
+panels:
+  - analysis: alerts
+    title: Trial users' alerts
+    plan: [trialing]
+  - analysis: alerts
+    title: Active now
+    active: true
+  - analysis: alerts
+    title: Every alert
+"""
+
+
+def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_path: Path) -> None:
+    board = tmp_path / "alerts.yaml"
+    board.write_text(ALERTS, encoding="utf-8")
+    # At the end of today's demo, when people are active (the last hour of the data).
+    answer = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=demo_home)
+    assert answer.exit_code == 0, answer.stderr
+    trial, active, every = (p["data"] for p in json.loads(answer.stdout)["panels"])
+    people = [a for a in trial["alerts"] if a.get("email")]
+    assert people and {a["plan"] for a in people} == {"trialing"}
+    everyone = [a for a in every["alerts"] if a.get("email")]
+    assert {a["plan"] for a in everyone} > {"trialing"}
+    # The same pass's alerts, those of other plans left out (the project's own alerts stay).
+    assert trial["alerts"] == [
+        a for a in every["alerts"] if not a.get("email") or a.get("plan") == "trialing"
+    ]
+    # Everyone active now, as `alerts --active` lists them (the triggers aside: a panel's
+    # "entered a segment" is measured from its period's start).
+    listed = run(["-q", "alerts", "--active", "-f", "json"], home=demo_home)
+    assert listed.exit_code == 0, listed.stderr
+    command = json.loads(listed.stdout)
+    seen = [(p["email"], p["current_page"], p["day_events"]) for p in active["people"]]
+    assert seen and seen == [
+        (p["email"], p["current_page"], p["day_events"]) for p in command["people"]
+    ]
+    md = tmp_path / "alerts.md"
+    shown = run(["-q", "report", str(board), "--out", str(md)], home=demo_home)
+    assert shown.exit_code == 0, shown.stderr
+    text = md.read_text(encoding="utf-8")
+    assert f"{len(seen)} persons active in the 60 minutes" in text
+    assert f"| {seen[0][0]} |" in text
+    board.write_text(
+        ALERTS.replace("plan: [trialing]", "plan: [trialing]\n    active_within: soon"),
+        encoding="utf-8",
+    )
+    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=demo_home)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        f"usertrack: error: {board}:5: panel \"Trial users' alerts\": --active-within 'soon' is"
+        " not a duration like 60s, 10m or 1h"
+    )

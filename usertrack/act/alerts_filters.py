@@ -7,11 +7,13 @@ leaves them out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from usertrack.act.alerts import AlertRun
+from usertrack.core.errors import UsageError
 
 # One row of `alerts --active`, in the order every output shows it.
 ACTIVE_FIELDS = (
@@ -61,6 +63,30 @@ class PeopleFilter:
         if self.active_within is not None:
             parts.append(f"active within {_duration(self.active_within)}")
         return ", ".join(parts)
+
+
+def duration_seconds(text: str, option: str) -> float:
+    """'90', '90s', '10m' or '1h' as seconds; anything else, or none above zero, a UsageError
+    naming the option."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    body, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(body) * units[unit]
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a duration like 60s, 10m or 1h") from None
+    if not value > 0:  # 0s, -5m (and nan)
+        raise UsageError(f"{option} {text!r} must be above zero (a duration like 60s, 10m or 1h)")
+    return value
+
+
+def people_filter(plans: Sequence[str] | None, within: str | None) -> PeopleFilter:
+    """`--plan` (repeatable: a list from the command, a tuple from a dashboard panel) and
+    `--active-within`, checked (exit 2)."""
+    for name in plans or ():
+        if not name.strip() or len(name) > 100:
+            raise UsageError(f"--plan {name[:100]!r}: a plan name (1 to 100 characters)")
+    span = timedelta(seconds=duration_seconds(within, "--active-within")) if within else None
+    return PeopleFilter(tuple(p.strip() for p in plans or ()), span)
 
 
 def narrow(run: AlertRun, people: PeopleFilter) -> int:

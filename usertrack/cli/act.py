@@ -93,15 +93,9 @@ AppUrlOpt = Annotated[
 
 def _seconds(text: str, option: str) -> float:
     """'90', '90s', '10m' or '1h' as seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    body, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        value = float(body) * units[unit]
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a duration like 60s, 10m or 1h") from None
-    if not value > 0:  # 0s, -5m (and nan)
-        raise UsageError(f"{option} {text!r} must be above zero (a duration like 60s, 10m or 1h)")
-    return value
+    from usertrack.act.alerts_filters import duration_seconds
+
+    return duration_seconds(text, option)
 
 
 def _slack_url() -> str:
@@ -185,6 +179,7 @@ def alerts(
         from datetime import timedelta
 
         from usertrack.act.alerts import SEGMENT_EVERY_SECONDS, find_alerts, load_alert_rules
+        from usertrack.act.alerts_filters import people_filter
         from usertrack.core.clock import parse_as_of
         from usertrack.core.config import resolve_alerts_file
         from usertrack.core.errors import DeliveryError
@@ -201,7 +196,7 @@ def alerts(
         chosen = choose_format(fmt, out)
         if active and notify:
             raise UsageError("--active lists who is active and sends nothing: leave out --notify")
-        people = _people_filter(plan, active_within)
+        people = people_filter(plan, active_within)
         if watch and out is not None:
             raise UsageError("--watch prints each pass; it does not take --out")
         wait = _seconds(every, "--every")
@@ -317,18 +312,6 @@ def _show_pending(fmt: str | None, out: Path | None) -> None:
         return
     for line in pending_lines(outbox.queue, outbox.dead):
         typer.echo(line)
-
-
-def _people_filter(plans: list[str] | None, within: str | None) -> PeopleFilter:
-    from datetime import timedelta
-
-    from usertrack.act.alerts_filters import PeopleFilter
-
-    for name in plans or []:
-        if not name.strip() or len(name) > 100:
-            raise UsageError(f"--plan {name[:100]!r}: a plan name (1 to 100 characters)")
-    span = timedelta(seconds=_seconds(within, "--active-within")) if within else None
-    return PeopleFilter(tuple(p.strip() for p in plans or []), span)
 
 
 def _show_filtered(run: Any, people: PeopleFilter, chosen: str, out: Path | None) -> None:

@@ -189,9 +189,12 @@ class AlertsPanel:
 
     def __init__(self, o: dict[str, Any], period: Period) -> None:
         from usertrack.act.alerts import load_alert_rules
+        from usertrack.act.alerts_filters import people_filter
         from usertrack.core.config import resolve_alerts_file
 
         self.rules = load_alert_rules(resolve_alerts_file(o["alerts_file"]))
+        self.people = people_filter(o.get("plan"), o.get("active_within"))  # checked now
+        self.active = bool(o.get("active"))  # everyone active instead of the alerts
         self.period = period
         self.ahead: Any = None
 
@@ -227,6 +230,15 @@ class AlertsPanel:
         found = find_alerts(
             ws, self.rules, moment, progress, reproducible=True, baseline=baseline, ahead=ahead
         )
+        from usertrack.act.alerts_filters import active_people, narrow
+
+        if self.active:  # `alerts --active -f json`'s document
+            from usertrack.act.alerts_view import active_document
+
+            lookback = int(self.rules.params.get("lookback_minutes", 60))
+            people = active_people(found, self.people)
+            return jsonable(active_document(found, people, lookback))  # type: ignore[no-any-return]
+        narrow(found, self.people)  # --plan, --active-within: the alerts of those people only
         # `alerts -f json`'s document, made JSON-safe without writing and re-reading its text
         return jsonable(alerts_document(found))  # type: ignore[no-any-return]
 

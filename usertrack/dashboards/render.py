@@ -26,6 +26,13 @@ def headline(analysis: str, d: dict[str, Any]) -> str:
     command gave one (a panel with `compare: true`, or `report --compare`)."""
     if "list" in d:  # a list across users: its rows are the table below
         return _list_line(d)
+    if _active(analysis, d):  # everyone active now (`alerts --active`): the table below
+        people = d.get("people") or []
+        helped = sum(1 for p in people if p.get("needs_support"))
+        return (
+            f"{style.counted(len(people), 'person', 'persons')} active in the"
+            f" {d.get('lookback_minutes')} minutes, {helped:,} needing help."
+        )
     text = _numbers(analysis, d)
     try:
         change = _change(analysis, d)
@@ -260,8 +267,13 @@ def _alt(panel: dict[str, Any]) -> str | None:
 
 
 def _chart(analysis: str, d: dict[str, Any], *, cleaned: bool = True) -> Chart | None:
-    """The panel's chart; none for a list across users, read row by row."""
-    return None if "list" in d else chart(analysis, d, cleaned=cleaned)
+    """The panel's chart; none for a list across users or of who is active, read row by row."""
+    return None if "list" in d or _active(analysis, d) else chart(analysis, d, cleaned=cleaned)
+
+
+def _active(analysis: str, d: dict[str, Any]) -> bool:
+    """An alerts panel of everyone active now (`active: true`), not of the alerts."""
+    return analysis == "alerts" and "people" in d
 
 
 def _list_line(d: dict[str, Any]) -> str:
@@ -286,6 +298,14 @@ def query_rows(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[A
         columns = [str(c) for c in d["rows"][0]]
         return columns, [[r.get(c) for c in columns] for r in d["rows"]]
     return None
+
+
+def _table(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
+    """query_rows, and the people of an alerts panel of everyone active now."""
+    if _active(analysis, d) and d.get("people"):
+        columns = [str(c) for c in d["people"][0]]
+        return columns, [[p.get(c) for c in columns] for p in d["people"]]
+    return query_rows(analysis, d)
 
 
 def _html_table(columns: list[str], rows: list[list[Any]]) -> str:
@@ -342,14 +362,15 @@ def panel_sections(
         summary = headline(p["analysis"], data)
         if summary:
             lines.append(f"{style.md_text(summary)}\n")
-        rows = query_rows(p["analysis"], data)
+        rows = _table(p["analysis"], data)
         if rows is not None:
             from usertrack.rendering.export import md_table
 
             headers = [style.human_header(c) for c in rows[0]]
             lines.append(md_table(headers, rows[1], rows[0]))
         if charts_as == "mermaid":
-            for block, note in [] if "list" in data else mermaid(p["analysis"], data):
+            rows_only = "list" in data or _active(p["analysis"], data)  # no chart
+            for block, note in [] if rows_only else mermaid(p["analysis"], data):
                 lines.append(f"```mermaid\n{block}\n```\n")
                 lines.extend([f"{style.md_text(note)}\n"] if note else [])
             continue
@@ -403,7 +424,7 @@ def to_html(meta: dict[str, Any], panels: list[dict[str, Any]], cache: Path | No
         summary = headline(p["analysis"], data)
         if summary:
             parts.append(f'<p class="summary">{e(summary)}</p>')
-        rows = query_rows(p["analysis"], data)
+        rows = _table(p["analysis"], data)
         if rows is not None:
             parts.append(_html_table(*rows))
         made = _chart(p["analysis"], data)

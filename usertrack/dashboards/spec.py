@@ -77,6 +77,8 @@ PANEL_OPTIONS = frozenset(
         "backtest", "horizon",
         # tools
         "tool",
+        # alerts: whose alerts, or everyone active now instead
+        "plan", "active_within", "active",
         # a list across users instead of the answer (usertrack.reports.user_lists)
         "by_user", "executions", "custom", "mcp_clicks", "runs", "js_errors", "pages",
         # query: a query file of the dashboard's library by its id, and its parameters
