@@ -156,3 +156,36 @@ def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_p
         f"usertrack: error: {board}:5: panel \"Trial users' alerts\": --active-within 'soon' is"
         " not a duration like 60s, 10m or 1h"
     )
+
+
+def test_a_segments_panel_takes_overview(fixed_demo_home: Path, tmp_path: Path) -> None:
+    board = tmp_path / "overview.yaml"
+    board.write_text(
+        "title: Users\npanels:\n  - analysis: segments\n    title: At a glance\n"
+        "    overview: true\n",
+        encoding="utf-8",
+    )
+    answer = run(
+        ["-q", "report", str(board), "-f", "json", "--out", "-", "--as-of", AS_OF],
+        home=fixed_demo_home,
+    )
+    assert answer.exit_code == 0, answer.stderr
+    (panel,) = json.loads(answer.stdout)["panels"]
+    # The week's end: the dashboard's moment (the ISO week holding --as-of, Monday to Monday).
+    end = json.loads(answer.stdout)["to"]
+    command = run(["-q", "segments", "--overview", "--as-of", end, "-f", "json"],
+                  home=fixed_demo_home)  # fmt: skip
+    assert command.exit_code == 0, command.stderr
+    assert panel["data"] == json.loads(command.stdout)
+    assert panel["data"]["users"] > 0 and panel["chart_alt"] is None
+    md = tmp_path / "overview.md"
+    shown = run(["-q", "report", str(board), "--out", str(md), "--as-of", AS_OF],
+                home=fixed_demo_home)  # fmt: skip
+    assert shown.exit_code == 0, shown.stderr
+    assert f"| Users | {panel['data']['users']:,} |" in md.read_text(encoding="utf-8")
+    board.write_text(board.read_text() + "    segment: failing\n", encoding="utf-8")
+    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=fixed_demo_home)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.strip().endswith(
+        "panel 'At a glance': --overview and --segment do not go together"
+    )

@@ -95,13 +95,21 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
     from usertrack.segments.history import check_since
 
     segment, changes, kind = o["segment"], o["changes"], o["segment_type"]
+    overview = bool(o.get("overview"))
     if o["since"] is not None and not changes:
         raise UsageError("--since goes with --changes")
-    for given, name in ((segment, "--segment"), (changes, "--changes")):
+    if overview and (changes or segment is not None):
+        raise UsageError(f"--overview and {'--changes' if changes else '--segment'} do not"
+                         " go together")  # fmt: skip
+    for given, name in ((segment, "--segment"), (changes, "--changes"), (overview, "--overview")):
         if kind is not None and given:
             raise UsageError(f"--type and {name} do not go together")
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
+        if overview:  # `segments --overview -f json`: the users at a glance, nothing classified
+            from usertrack.reports import user_lists
+
+            return json.loads(user_lists.overview_json(user_lists.overview(ws, moment)))  # type: ignore[no-any-return]
         if segment is not None:
             ws.rules.check_segment(segment)
         if kind is not None:  # one type's segments, classified alone: not the shared answer

@@ -26,6 +26,8 @@ def headline(analysis: str, d: dict[str, Any]) -> str:
     command gave one (a panel with `compare: true`, or `report --compare`)."""
     if "list" in d:  # a list across users: its rows are the table below
         return _list_line(d)
+    if _overview(analysis, d):  # the users at a glance: the table below
+        return ""
     if _active(analysis, d):  # everyone active now (`alerts --active`): the table below
         people = d.get("people") or []
         helped = sum(1 for p in people if p.get("needs_support"))
@@ -268,12 +270,19 @@ def _alt(panel: dict[str, Any]) -> str | None:
 
 def _chart(analysis: str, d: dict[str, Any], *, cleaned: bool = True) -> Chart | None:
     """The panel's chart; none for a list across users or of who is active, read row by row."""
-    return None if "list" in d or _active(analysis, d) else chart(analysis, d, cleaned=cleaned)
+    if "list" in d or _active(analysis, d) or _overview(analysis, d):
+        return None
+    return chart(analysis, d, cleaned=cleaned)
 
 
 def _active(analysis: str, d: dict[str, Any]) -> bool:
     """An alerts panel of everyone active now (`active: true`), not of the alerts."""
     return analysis == "alerts" and "people" in d
+
+
+def _overview(analysis: str, d: dict[str, Any]) -> bool:
+    """A segments panel of the users at a glance (`overview: true`), not of the segments."""
+    return analysis == "segments" and "new_users" in d
 
 
 def _list_line(d: dict[str, Any]) -> str:
@@ -301,7 +310,12 @@ def query_rows(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[A
 
 
 def _table(analysis: str, d: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
-    """query_rows, and the people of an alerts panel of everyone active now."""
+    """query_rows, the people of an alerts panel of everyone active now, and the figures of
+    the users at a glance."""
+    if _overview(analysis, d):
+        from usertrack.reports.user_lists import overview_lines
+
+        return ["", "value"], [list(line) for line in overview_lines(d, d.get("new_days") or 7)]
     if _active(analysis, d) and d.get("people"):
         columns = [str(c) for c in d["people"][0]]
         return columns, [[p.get(c) for c in columns] for p in d["people"]]
@@ -369,7 +383,8 @@ def panel_sections(
             headers = [style.human_header(c) for c in rows[0]]
             lines.append(md_table(headers, rows[1], rows[0]))
         if charts_as == "mermaid":
-            rows_only = "list" in data or _active(p["analysis"], data)  # no chart
+            rows_only = any(f(p["analysis"], data) for f in (_active, _overview))
+            rows_only = rows_only or "list" in data  # a table, no chart
             for block, note in [] if rows_only else mermaid(p["analysis"], data):
                 lines.append(f"```mermaid\n{block}\n```\n")
                 lines.extend([f"{style.md_text(note)}\n"] if note else [])

@@ -72,7 +72,7 @@ PANEL_OPTIONS = frozenset(
         # features
         "event", "threshold", "all_users",
         # segments
-        "changes", "segment_type",
+        "changes", "segment_type", "overview",
         # churn
         "backtest", "horizon",
         # tools

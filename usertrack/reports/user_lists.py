@@ -260,10 +260,14 @@ def overview(ws: Workspace, as_of: datetime, *, days: int = NEW_DAYS) -> Overvie
 
 
 def _overview_lines(found: Overview) -> list[tuple[str, Any]]:
-    f = found.figures
+    return overview_lines(found.figures, found.days)
+
+
+def overview_lines(f: Mapping[str, Any], days: int) -> list[tuple[str, Any]]:
+    """The overview's figures (`overview_json`'s, by key) as (label, value), in their order."""
     return [
         ("Users", f.get("users")),
-        (f"New in the last {found.days} days", f.get("new_users")),
+        (f"New in the last {days} days", f.get("new_users")),
         ("Using credits (under 100 left)", f.get("users_using_credits")),
         ("Average credits left", f.get("avg_credits")),
         ("Average revenue (credits spent)", f.get("avg_revenue")),
