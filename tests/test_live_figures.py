@@ -49,11 +49,10 @@ def _both(
     assert strip_live_only(doc) == strip_live_only(json.loads(local.stdout)), args
     sent = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
     # --where's reach (how many persons it kept) is two counts of active_persons, with and
-    # without the expressions (retention and churn have no range to count it over); the
-    # analysis's own requests are the rest
+    # without the expressions, over the answer's range (retention's cohorts, churn's window);
+    # the analysis's own requests are the rest
     reach = [r for r in sent if r["body"].get("name") == "usertrack posthog/active_persons"]
-    counted = "--where" in args and args[0] not in ("retention", "churn")
-    assert len(reach) == (2 if counted else 0), args
+    assert len(reach) == (2 if "--where" in args else 0), args
     return doc, [r for r in sent if r not in reach]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.errors import UsageError
@@ -286,19 +287,42 @@ class Reach:
         return json_text(doc)
 
 
-def reach(ws: Workspace, where: Sequence[str], doc: dict[str, Any]) -> Reach | None:
-    """How many persons with an event in the answer's range (`doc`'s JSON `from` and `to`) the
-    --where expressions keep: queries/posthog/active_persons.sql with them and without (the
-    latter, as shipped, from the local engine's per-person rollups), two counts of persons, not
-    a second run of the analysis, counted as `features` counts its active persons (an event
-    after `from`, up to `to`). None for an answer without a range (retention, churn)."""
-    from datetime import datetime
-
-    if not isinstance(doc, dict) or not doc.get("from") or not doc.get("to"):
+def answer_range(doc: Any) -> tuple[datetime, datetime] | None:
+    """The range of an answer's events (`doc`, its JSON): its `from` and `to`; retention's, whose
+    JSON has none, from its first cohort's start to its as-of (the start and return events it
+    reads); churn's, its engagement window (`window_days` up to its as-of). None for another
+    answer without one."""
+    if not isinstance(doc, dict):
         return None
-    start, end = (
-        datetime.fromisoformat(str(doc[k]).replace("Z", "+00:00")) for k in ("from", "to")
-    )
+    if doc.get("from") and doc.get("to"):
+        return _moment(doc["from"]), _moment(doc["to"])
+    if not doc.get("as_of"):
+        return None
+    end = _moment(doc["as_of"])
+    cohorts = doc.get("cohorts")
+    if isinstance(cohorts, list) and cohorts and cohorts[0].get("start"):
+        return _moment(cohorts[0]["start"]), end
+    if isinstance(doc.get("window_days"), int):
+        return end - timedelta(days=doc["window_days"]), end
+    return None
+
+
+def _moment(text: Any) -> datetime:
+    """An answer's moment or date (a date is its 00:00 UTC)."""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def reach(ws: Workspace, where: Sequence[str], doc: dict[str, Any]) -> Reach | None:
+    """How many persons with an event in the answer's range (answer_range) the --where
+    expressions keep: queries/posthog/active_persons.sql with them and without (the latter, as
+    shipped, from the local engine's per-person rollups), two counts of persons, not a second
+    run of the analysis, counted as `features` counts its active persons (an event after the
+    range's start, up to its end). None for an answer without a range."""
+    found = answer_range(doc)
+    if found is None:
+        return None
+    start, end = found
 
     def persons(kept: tuple[str, ...]) -> int:
         found = ws.scoped(ws.scope.but(where=kept)).run_query(
