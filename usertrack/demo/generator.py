@@ -119,6 +119,7 @@ drawn from are in `vocabulary`, `product` and `personas`; time in `timeline`; sh
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -327,7 +328,7 @@ def _generate_workspace(
     # The event frame is in time order and the SELECT keeps it (see table_sql): nothing is sorted.
     events = write_events(
         ws.events_path,
-        lambda con: events_select(con, data),
+        functools.partial(events_select, data=data),
         {"memory_limit": STORE_MEMORY_LIMIT},
         in_order=True,
         load_settings={"memory_limit": EVENT_MEMORY_LIMIT},
@@ -350,6 +351,15 @@ def _generate_workspace(
     from usertrack.core.files import secure_home
 
     secure_home(home)  # the events store and the manifest: the owner's only, from the start
+    del data  # the generated frames, let go before the feature times are read
+    return_freed_memory()
+    # With the store's last stamp (secure_home's mode change is its last change): its feature
+    # times now, under the store write's memory cap, so that the first `features` is as fast as
+    # the next ones.
+    from usertrack.engines.local.feature_times import build_beside
+
+    say("reading the feature times")
+    build_beside(ws.events_path, {"memory_limit": STORE_MEMORY_LIMIT})
     return ws
 
 

@@ -8,8 +8,9 @@ query counts: its row in `events` (DuckDB's rowid: a store is written whole and 
 so a row keeps its id), its timestamp and the value the query would read, worked out by the
 query's own translated expressions, and on every row the key of the store it was read from
 (usertrack.engines.local.storecache's: the file's stamp, DuckDB's version). The table is a Parquet
-file beside the store (`side_of`), written whole and renamed into place by the first command
-that finds it missing or of another store (a second or two of CPU at 100,000 users, about what
+file beside the store (`side_of`), written whole and renamed into place by the demo's
+generation once its store is in place (`build_beside`), else by the first command that finds it
+missing or of another store (an imported export's; about 2 s of CPU at 100,000 users, what
 reading the JSON costs that command anyway); the next ones read it in milliseconds. Every
 connection to the store is allowed that one file, to read it and (DuckDB's allowed_paths has no
 read-only kind) to write it, though only `build`'s connection of its own writes it: no user's
@@ -100,12 +101,24 @@ def side_of(store: Path) -> Path:
     return Path(f"{store}.feature-times.parquet")
 
 
-def key_of(store: Path) -> str | None:
+def key_of(store: Path, *, written: bool = False) -> str | None:
     """The key of `store` as it is now; None when its table is not to be kept (the store
-    unreadable, or changed too recently to be told from a later change: storecache)."""
+    unreadable, or changed too recently to be told from a later change: storecache; but for a
+    store the caller has just `written` whole and put in place itself)."""
     from usertrack.engines.local import storecache
 
-    return storecache.key(store, BUILD_SQL, {})
+    return storecache.key(store, BUILD_SQL, {}, written=written)
+
+
+def build_beside(store: Path, settings: Mapping[str, Any] | None = None) -> bool:
+    """The table of `store`, a store just written whole and put in place (the demo's), built
+    now beside it: the first `features` then reads it as every later one does, rather than
+    building it first (about 2 s of CPU at 100,000 users, three times a warm run's). False
+    when it cannot be (that only costs the first `features` its build). `settings`: its
+    connection's (a memory_limit: DuckDB otherwise keeps the store's blocks it read up to the
+    process's bound, 700 MB at 100,000 users where 300 MB do)."""
+    key = key_of(store, written=True)
+    return key is not None and build(store, side_of(store), key, written=True, settings=settings)
 
 
 def kept_key(cur: duckdb.DuckDBPyConnection, side: Path) -> str | None:
@@ -178,10 +191,19 @@ SHORTCUT = Shortcut(
 )
 
 
-def build(store: Path, side: Path, key: str) -> bool:
+def build(
+    store: Path,
+    side: Path,
+    key: str,
+    *,
+    written: bool = False,
+    settings: Mapping[str, Any] | None = None,
+) -> bool:
     """Write the table of `store` (its key: `key`) at `side`, whole, then renamed into place;
     False when it cannot be (that only costs speed: the JSON is read). Ctrl-C or a cancelled
-    command stops it (KeyboardInterrupt, Cancelled) and nothing of it is left behind."""
+    command stops it (KeyboardInterrupt, Cancelled) and nothing of it is left behind.
+    `written`: the store was just written by the caller (key_of's); `settings`: the
+    connection's (build_beside's)."""
     from usertrack.checks.sandbox import connect
     from usertrack.core.errors import Cancelled
     from usertrack.engines.base import check_cancelled, on_cancel
@@ -196,12 +218,12 @@ def build(store: Path, side: Path, key: str) -> bool:
         _hold(fd)  # a file being written: no other build takes it for a stale one
         # usertrack's own statement: the store (and its WAL, which DuckDB looks for) readable,
         # the folder writable, nothing else
-        con = connect(read_paths=[store, f"{store}.wal"], write_dirs=[folder])
+        con = connect(read_paths=[store, f"{store}.wal"], write_dirs=[folder], settings=settings)
         try:
-            if key_of(store) != key:  # another file than the key's at that name now
+            if key_of(store, written=written) != key:  # another file at that name now
                 return False
             con.execute("ATTACH $store AS usertrack_store (READ_ONLY)", {"store": str(store)})
-            if key_of(store) != key:  # replaced while attached: which one is read is not known
+            if key_of(store, written=written) != key:  # replaced while attached
                 return False
             con.execute("USE usertrack_store")
             with on_cancel(con.interrupt):

@@ -60,15 +60,25 @@ def folder_of(home: Path) -> Path:
     return home / "cache" / "store"
 
 
-def key(store: Path, sql: str, values: Mapping[str, Any], at: Stamp | None = None) -> str | None:
+def key(
+    store: Path,
+    sql: str,
+    values: Mapping[str, Any],
+    at: Stamp | None = None,
+    *,
+    written: bool = False,
+) -> str | None:
     """The name an answer of `sql` with `values` on `store` is kept under; None when it is not
     to be kept (the store unreadable, or changed too recently to be told from a later change).
     `at`: the stamp of the file a connection opened under that name: None too when the name
-    names another file now (a store replaced under an open connection, which reads the old)."""
+    names another file now (a store replaced under an open connection, which reads the old).
+    `written`: the caller has just written the store whole and put it in place itself (the
+    demo's generation), so its stamp is its last one however recent: the same key the next
+    commands find once SETTLE_NS has passed."""
     now = stamp(store)
     if at is not None and now != at:
         return None
-    if now is None or time.time_ns() - max(now[3], now[4]) < SETTLE_NS:
+    if now is None or (not written and time.time_ns() - max(now[3], now[4]) < SETTLE_NS):
         return None
     wal = stamp(f"{store}.wal")
     bound = sorted((k, repr(v)) for k, v in values.items())
