@@ -480,3 +480,34 @@ def test_the_demo_backtest_scores_its_leavers_with_their_churn_signal(
     assert backtest["moment"].startswith("2026-10-19")
     assert (backtest["high_risk"], backtest["high_risk_went_dormant"]) == (41, 25)
     assert doc["engagement"]["previous_average"] == 48.9
+
+
+def test_a_new_demo_has_its_runs_copied_for_the_first_churn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`usertrack demo` makes the local copy of the app's runs as the first `churn` would: that
+    churn's check of the copy finds every run there, copies none, and reads the answer kept."""
+    from usertrack.analytics.churn.app import EARLIEST
+    from usertrack.core.config import load_settings
+    from usertrack.core.shipped import shipped_path
+    from usertrack.engines.postgres import app_mirror
+    from usertrack.workspace import open_workspace
+
+    monkeypatch.setenv("USERTRACK_HOME", str(tmp_path / "home"))
+    result = run(["demo", "--users", "50"])
+    assert result.exit_code == 0, result.stderr
+    settings = load_settings()
+    ws = open_workspace(
+        settings, queries_dir=shipped_path("queries"), segments_path=shipped_path("segments.yaml")
+    )
+    with ws:
+        as_of = ws.default_as_of()
+        pattern = str(ws.bind("neon/runs", as_of)[1]["exclude_pattern"])
+        source = ws.sources["neon"]
+        path = app_mirror.mirror_path(settings.home, source.identity)
+        assert path.is_file()
+        with app_mirror.AppMirror(path) as mirror:
+            copied = mirror.refresh(source, EARLIEST, as_of, (app_mirror.RUNS,), pattern)
+            assert not any(copied.values()), copied
+            kept = "SELECT count(*) FROM answers WHERE generation = ?"
+            assert mirror.con.execute(kept, [mirror.generation]).fetchone()[0] == 1

@@ -662,7 +662,12 @@ def test_reset_regenerates_identically(ws: DemoWorkspace) -> None:
         ws.root.parent, users=USERS, anchor=ANCHOR, reset=True, progress=steps.append
     )
     assert again == ws
-    assert steps == ["generating users", "loading PostgreSQL", "writing events"]
+    assert steps == [
+        "generating users",
+        "loading PostgreSQL",
+        "writing events",
+        "reading the feature times",
+    ]
     assert manifest.stat().st_mtime_ns != stamp
     assert _checksums(ws) == before
 
