@@ -511,3 +511,18 @@ def test_a_new_demo_has_its_runs_copied_for_the_first_churn(
             assert not any(copied.values()), copied
             kept = "SELECT count(*) FROM answers WHERE generation = ?"
             assert mirror.con.execute(kept, [mirror.generation]).fetchone()[0] == 1
+
+
+def test_a_demo_made_beside_a_database_of_yours_copies_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With DATABASE_URL set, the commands read that database, not the demo's: `usertrack demo`
+    neither copies the demo's runs for them nor opens that database (here an address where no
+    server listens)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("USERTRACK_HOME", str(home))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = run(["demo", "--users", "50"])
+    assert result.exit_code == 0, result.stderr
+    assert (home / "demo" / "manifest.json").is_file()
+    assert not (home / "cache" / "app-mirror").exists()

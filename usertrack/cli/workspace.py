@@ -77,6 +77,8 @@ def _copy_runs(settings: Settings) -> None:
     from usertrack.core.shipped import shipped_path
     from usertrack.workspace import open_workspace
 
+    if not settings.demo:  # the commands read a database of the user's: nothing of the demo's
+        return
     ws = open_workspace(
         settings, queries_dir=shipped_path("queries"), segments_path=shipped_path("segments.yaml")
     )
