@@ -338,7 +338,7 @@ def test_cut_sequences_read_nodes_holding_any_character() -> None:
     nodes, all separated by `|`; `%`, `|` and `>` in a node as %25, %7C and %3E): a node holding
     them, their escapes or characters past ASCII is read whole, and every sequence keeps its own
     nodes."""
-    from usertrack.analytics.paths.run import CutSequences
+    from usertrack.analytics.paths.cut_sequences import CutSequences
 
     def escape(node: str) -> str:
         return node.replace("%", "%25").replace("|", "%7C").replace(">", "%3E")

@@ -89,20 +89,53 @@ def test_a_path_that_others_continue_is_followed_whole_by_them_too(env: dict[str
 
 
 def test_conversion_paths_to_a_goal(env: dict[str, str]) -> None:
-    # --to create: A and C reach it as /, signup, /app, create; B as /app, create
+    # --to create: A and C reach it as /, signup, /app, create; B as /app, create. A path
+    # shorter than --steps began where its sequences begin: its steps before the goal are
+    # followed from a sequence's start: / signup /app by A and C only (D begins /pricing), /app
+    # by B only (A and C begin with /); every one of them went on to create
     doc = cli_json([*RANGE, "--to", "create"], **env)
     assert doc["conversions"] == {
         "goal": "create",
         "paths": [
-            {"nodes": ["/", "signup", "/app", "create"], "conversions": 2, "conversion_rate": 1.0},
-            {"nodes": ["/app", "create"], "conversions": 1, "conversion_rate": 1.0},
+            {"nodes": ["/", "signup", "/app", "create"], "conversions": 2, "followed": 2,
+             "conversion_rate": 1.0},
+            {"nodes": ["/app", "create"], "conversions": 1, "followed": 1,
+             "conversion_rate": 1.0},
         ],
-    }
-    # --steps 2: the three are one path, /app then create
+    }  # fmt: skip
+    # --steps 2: the three are one path, /app then create, and /app is in A, B and C alone
     two = cli_json([*RANGE, "--to", "create", "--steps", "2"], **env)
     assert two["conversions"]["paths"] == [
-        {"nodes": ["/app", "create"], "conversions": 3, "conversion_rate": 1.0}
+        {"nodes": ["/app", "create"], "conversions": 3, "followed": 3, "conversion_rate": 1.0}
     ]
+
+
+def test_the_conversion_rate_counts_the_sequences_that_never_reach_the_goal(
+    env: dict[str, str],
+) -> None:
+    # --to /settings: C alone reaches it, as /, signup, /app, create, /settings (five nodes:
+    # --steps long, so its steps before the goal may be anywhere in a sequence). A takes the
+    # same four steps and ends there: 1 of 2 convert, where the completion (over the cut
+    # sequences, C alone) is 1
+    doc = cli_json([*RANGE, "--to", "/settings"], **env)
+    assert doc["conversions"]["paths"] == [
+        {"nodes": ["/", "signup", "/app", "create", "/settings"], "conversions": 1,
+         "followed": 2, "conversion_rate": 0.5}
+    ]  # fmt: skip
+    assert doc["paths"][0]["completion"] == 1.0
+    # --steps 3: /app, create, /settings; /app then create is taken by A, B and C: 1 of 3
+    three = cli_json([*RANGE, "--to", "/settings", "--steps", "3"], **env)
+    assert three["conversions"]["paths"] == [
+        {"nodes": ["/app", "create", "/settings"], "conversions": 1, "followed": 3,
+         "conversion_rate": 0.3333}
+    ]  # fmt: skip
+    # --from signup: A, C and D from their signup; A and C take signup, /app, create (C then
+    # /settings): 1 of 2; D's signup is its last node
+    cut = cli_json([*RANGE, "--from", "signup", "--to", "/settings"], **env)
+    assert cut["conversions"]["paths"] == [
+        {"nodes": ["signup", "/app", "create", "/settings"], "conversions": 1, "followed": 2,
+         "conversion_rate": 0.5}
+    ]  # fmt: skip
 
 
 def test_table_md_and_csv_show_completion(env: dict[str, str]) -> None:
@@ -161,3 +194,87 @@ def test_the_prefixes_file_counts_the_same_on_both_engines(
         ("signup", "/app"): 2,
         ("signup", "/app", "create", "/settings"): 1,
     }
+
+
+def test_the_demo_conversion_rate_is_not_the_completion(demo_home: Path) -> None:
+    """On the demo, the sequences that take a path's steps before /settings and never reach it
+    are counted: rates are conversions / followed, and below the completion (of the sequences
+    reaching /settings only) for most paths."""
+    import json
+
+    from tests.cli_runner import run
+
+    result = run(["paths", "--to", "/settings", "-f", "json"], demo_home)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    converted = doc["conversions"]["paths"]
+    assert [c["nodes"] for c in converted] == [p["nodes"] for p in doc["paths"]]
+    for c, p in zip(converted, doc["paths"], strict=True):
+        assert c["conversions"] == p["count"] <= c["followed"]
+        assert c["conversion_rate"] == round(c["conversions"] / c["followed"], 4)
+    pairs = zip(converted, doc["paths"], strict=True)
+    below = [c["conversion_rate"] < p["completion"] for c, p in pairs]
+    assert sum(below) > 1
+    # a path of the goal alone: its approach is empty, followed by every sequence of the range
+    alone = [c for c in converted if c["nodes"] == ["/settings"]]
+    assert alone and alone[0]["followed"] > doc["total_sequences"]
+
+
+def test_path_sequences_end_before_the_range_end(env: dict[str, str], tmp_path: Path) -> None:
+    """queries/posthog/path_sequences.sql keeps the range's end exclusive as the other paths
+    files do (docs/metrics.md: `until` is the first moment past the range; PostHog's own
+    `date_filter_expr` compares `<=` its date_to, the last moment in it): bob's /billing at
+    09:06 is left out of a range ending at 09:06, and the other files agree."""
+    from datetime import UTC, datetime
+
+    from tests.test_paths import at
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    settings = load_settings(
+        {"USERTRACK_HOME": str(tmp_path / "home"), "USERTRACK_CONFIG": "",
+         "USERTRACK_CACHE_TTL": "0", **env}
+    )  # fmt: skip
+    params = {"since": datetime(2026, 5, 1, tzinfo=UTC), "until": at(9, 6), "path_from": "",
+              "path_to": "", "path_steps": 10}  # fmt: skip
+    with open_workspace(
+        settings,
+        queries_dir=resolve_queries_dir(None),
+        segments_path=resolve_segments_file(None),
+        database=False,
+    ) as ws:
+        as_of = datetime(2026, 6, 1, tzinfo=UTC)
+        cut = ws.run_query("posthog/path_sequences", as_of, **params)
+        begun = ws.run_query("posthog/path_prefixes", as_of, **params, prefixes=[C[:5], C[:6]])
+    at_ = {c: i for i, c in enumerate(cut.columns)}
+    texts = sorted(r[at_["paths"]] for r in cut.rows)
+    assert ">" + "|".join(C[:5]) in texts
+    assert not any("/billing" in t for t in texts)
+    counted = {tuple(r[1]): r[2] for r in begun.rows}
+    assert counted == {tuple(C[:5]): 1}
+
+
+def _cutting(query_id: str) -> str:
+    """The sequence cutting of a paths query file: the events kept, each person's sequences
+    split and collapsed, each one's --from start (`lo`) and --to hit (`found`), from the
+    SELECT that yields `found` to its close, without its indent."""
+    import textwrap
+
+    from usertrack.core.shipped import shipped_path
+
+    lines = (shipped_path("queries") / f"{query_id}.sql").read_text(encoding="utf-8").split("\n")
+    top = next(k for k, line in enumerate(lines) if line.strip() == "q.actor AS actor,") - 1
+    indent = lines[top][: len(lines[top]) - len(lines[top].lstrip())]
+    end = next(k for k in range(top, len(lines)) if lines[k].startswith(f"{indent[:-4]})"))
+    return textwrap.dedent("\n".join(lines[top:end]))
+
+
+def test_the_paths_files_cut_sequences_alike() -> None:
+    """paths_summary.sql, path_prefixes.sql and path_sequences.sql cut the sequences with the
+    same text (query files share none: each holds its copy), so they keep the same events, the
+    range's end exclusive among them, and cut them alike."""
+    summary = _cutting("posthog/paths_summary")
+    assert "AND timestamp < toDateTime({until}, 'UTC')" in summary
+    assert len(summary.split("\n")) > 60
+    assert _cutting("posthog/path_prefixes") == summary
+    assert _cutting("posthog/path_sequences") == summary

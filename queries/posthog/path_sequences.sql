@@ -39,6 +39,7 @@
 SELECT
     t.person_id AS person_id,
     arrayStringConcat(arraySort(groupArrayIf(t.text, t.held = 1)), '|') AS paths,
+    arrayStringConcat(arraySort(groupArrayIf(t.before, {path_to} != '' AND t.lo > 0)), '|') AS approaches,
     max(t.has_from) AS has_from,
     max(t.has_to) AS has_to
 FROM (
@@ -47,20 +48,26 @@ FROM (
         d.has_from AS has_from,
         d.has_to AS has_to,
         d.held AS held,
-        concat('>', arrayStringConcat(d.escaped, '|')) AS text
+        d.lo AS lo,
+        concat('>', arrayStringConcat(d.escaped, '|')) AS text,
+        concat('>', arrayStringConcat(d.approach, '|')) AS before
     FROM (
         SELECT
             p.actor AS actor,
             p.has_from AS has_from,
             p.has_to AS has_to,
             p.held AS held,
-            arrayMap(x -> replaceAll(replaceAll(replaceAll(x, '%', '%25'), '|', '%7C'), '>', '%3E'), p.path) AS escaped
+            p.lo AS lo,
+            arrayMap(x -> replaceAll(replaceAll(replaceAll(x, '%', '%25'), '|', '%7C'), '>', '%3E'), p.path) AS escaped,
+            arrayMap(x -> replaceAll(replaceAll(replaceAll(x, '%', '%25'), '|', '%7C'), '>', '%3E'), p.approach) AS approach
         FROM (
             SELECT
                 c.actor AS actor,
                 c.has_from AS has_from,
                 c.has_to AS has_to,
                 c.held AS held,
+                c.lo AS lo,
+                c.approach AS approach,
                 arrayConcat(arraySlice(c.nodes, c.first, c.size), arraySlice(c.nodes, c.last, c.tail)) AS path
             FROM (
                 SELECT
@@ -72,6 +79,8 @@ FROM (
                     k.first AS first,
                     k.last AS last,
                     k.tail AS tail,
+                    k.lo AS lo,
+                    k.approach AS approach,
                     if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size
                 FROM (
                     SELECT
@@ -83,7 +92,9 @@ FROM (
                         if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
                         s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
                         if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
-                        if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail
+                        if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail,
+                        s.lo AS lo,
+                        arraySlice(s.nodes, greatest(s.lo, 1), if({path_to} = '' OR s.lo = 0, 0, if(s.found > 0, s.found - 1, s.stop - s.lo + 1))) AS approach
                     FROM (
                         SELECT
                             q.actor AS actor,
@@ -141,7 +152,7 @@ FROM (
                                                         WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
                                                           AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
                                                           AND timestamp >= toDateTime({since}, 'UTC')
-                                                          AND timestamp <= toDateTime({until}, 'UTC')
+                                                          AND timestamp < toDateTime({until}, 'UTC')
                                                           AND timestamp <= toDateTime({as_of}, 'UTC')
                                                           AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                                                           AND {filters}

@@ -5,6 +5,7 @@ column several times faster than it (or DuckDB) orders several.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -103,3 +104,56 @@ def counted(keys: Any, size: int) -> tuple[Any, Any]:
         distinct = np.flatnonzero(counts)
         return distinct, counts[distinct]
     return np.unique(keys, return_counts=True)
+
+
+def first_at_or_after(kept: Any, node: int, after: Any) -> Any:
+    """For each offset in `after`, the offset of the first `node` in `kept` at or after it
+    (len(kept) when there is none)."""
+    import numpy as np
+
+    found = np.flatnonzero(kept == node)
+    at = np.searchsorted(found, after)
+    return np.append(found, len(kept))[at]
+
+
+def rolled_sequences(
+    rows: Mapping[str, Any], nodes: list[tuple[int, Any]]
+) -> tuple[Any, Any, list[tuple[int, Any]]]:
+    """The kept codes and sequence starts of usertrack.analytics.paths.run's `_sequences`, and
+    the range's nodes (code, name), from the events store's path table
+    (LocalPostHogSource.path_codes): its `code` (the store's node codes) and `starts` in
+    sequence order, `nodes` every code of the store. The codes are renumbered to the range's
+    nodes, in the order of their names, as `_sequences` numbers them."""
+    import numpy as np
+
+    code = np.asarray(rows["code"], dtype=np.int64)
+    starts = np.asarray(rows["starts"], dtype=bool)
+    width = max((c for c, _ in nodes), default=-1) + 1
+    present = np.bincount(code, minlength=width) > 0 if len(code) else np.zeros(width, bool)
+    renumbered = np.cumsum(present) - 1
+    kept = renumbered[code].astype(np.int32) if len(code) else code.astype(np.int32)
+    names = [(int(renumbered[c]), node) for c, node in nodes if present[c]]
+    return kept, np.flatnonzero(starts), names
+
+
+def trim_sequences(
+    kept: Any, first: Any, steps: int, start: int | None, end: int | None
+) -> tuple[Any, Any, Any]:
+    """Each sequence from its first --from node and up to the first --to node after that
+    (sequences without them are left out): the offsets where its `--steps` nodes begin and
+    end (the first steps, or with --to the last steps before it, as PostHog counts back from
+    an end point) and the offset of the last node of the whole trimmed sequence."""
+    import numpy as np
+
+    stop = np.append(first[1:], len(kept))[: len(first)]  # where each sequence ends
+    lo = first
+    if start is not None:
+        lo = first_at_or_after(kept, start, first)
+        held = lo < stop
+        lo, stop = lo[held], stop[held]
+    if end is not None:
+        hit = first_at_or_after(kept, end, lo)
+        held = hit < stop
+        lo, last = lo[held], hit[held]
+        return np.maximum(lo, last + 1 - steps), last + 1, last
+    return lo, np.minimum(lo + steps, stop), stop - 1

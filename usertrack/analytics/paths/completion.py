@@ -1,7 +1,7 @@
 """How far the sequences that begin a top path follow it (docs/metrics.md, "Completion and
 drop-off"): for each top path, how many cut sequences begin with each of its prefixes (its first
-k nodes, k from 1), and the completion, drop-off per step and, with --to, conversion rate worked
-out of those counts.
+k nodes, k from 1), and the completion and drop-off per step worked out of those counts (with
+--to, the conversion rate: usertrack.analytics.paths.conversion).
 
 Live, PostHog counts the prefixes (queries/posthog/path_prefixes.sql, one more query after
 paths_summary.sql, with every prefix of the top paths it answered); locally they are counted
@@ -46,25 +46,36 @@ def prefixes_of(paths: Sequence[tuple[Sequence[str], int]]) -> list[list[str]]:
     return [list(p) for p in seen]
 
 
-def from_prefix_rows(
-    paths: Sequence[tuple[Sequence[str], int]], columns: list[str], rows: list[tuple[Any, ...]]
-) -> list[list[int]]:
-    """`prefix_counts`' lists from path_prefixes.sql's rows (prefix, sequences); a prefix without
-    a row has no sequence."""
+def prefix_rows(
+    columns: list[str], rows: list[tuple[Any, ...]]
+) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
+    """path_prefixes.sql's rows (kind, prefix, sequences) as two counts by nodes: the cut
+    sequences beginning each prefix (kind 0), the sequences following each approach (kind 1)."""
     at = {c: i for i, c in enumerate(columns)}
-    counted = {tuple(r[at["prefix"]]): int(r[at["sequences"]]) for r in rows}
+    found: tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]] = ({}, {})
+    for r in rows:
+        found[int(r[at["kind"]])][tuple(r[at["prefix"]])] = int(r[at["sequences"]])
+    return found
+
+
+def from_prefix_rows(
+    paths: Sequence[tuple[Sequence[str], int]], counted: dict[tuple[str, ...], int]
+) -> list[list[int]]:
+    """`prefix_counts`' lists from path_prefixes.sql's prefix counts (`prefix_rows`); a prefix
+    without a row has no sequence."""
     return [
         [counted.get(tuple(nodes[:k]), 0) for k in range(1, len(nodes) + 1)] for nodes, _ in paths
     ]
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
+    """part / whole to RATE_DIGITS decimals, None of no whole."""
     return None if whole <= 0 else round(part / whole, RATE_DIGITS)
 
 
 def completion(prefix: Sequence[int]) -> float | None:
     """The sequences that follow the whole path / the sequences that begin with its first node."""
-    return _rate(prefix[-1], prefix[0]) if prefix else None
+    return rate(prefix[-1], prefix[0]) if prefix else None
 
 
 def dropoff(nodes: Sequence[str], prefix: Sequence[int]) -> list[dict[str, Any]]:
@@ -73,25 +84,6 @@ def dropoff(nodes: Sequence[str], prefix: Sequence[int]) -> list[dict[str, Any]]
     out = []
     for k in range(2, len(prefix) + 1):
         before, reached = prefix[k - 2], prefix[k - 1]
-        lost = _rate(before - reached, before)
+        lost = rate(before - reached, before)
         out.append({"step": k, "node": nodes[k - 1], "sequences": reached, "rate": lost})
     return out
-
-
-def conversions(
-    goal: str, paths: Sequence[tuple[Sequence[str], int]], prefixes: Sequence[Sequence[int]]
-) -> dict[str, Any]:
-    """With --to: each top path's conversions (its sequences, every one reaching the goal) and
-    its conversion rate: conversions / the sequences reaching the goal whose cut path begins
-    with the same first node."""
-    return {
-        "goal": goal,
-        "paths": [
-            {
-                "nodes": list(nodes),
-                "conversions": n,
-                "conversion_rate": _rate(n, prefix[0]) if prefix else None,
-            }
-            for (nodes, n), prefix in zip(paths, prefixes, strict=True)
-        ],
-    }

@@ -49,17 +49,41 @@ def dropoff_cell(dropoff: list[dict[str, Any]]) -> str:
     return ", ".join(lost) or "-"
 
 
+def conversion_cell(conversions: int, followed: int) -> str:
+    """A path's conversion rate and the sequences it is of: '50.0% of 2' ('-' of none)."""
+    if followed <= 0:
+        return "-"
+    return f"{completion_cell(conversions / followed)} of {style.count(followed)}"
+
+
 def path_rows(p: Paths) -> list[list[str]]:
-    """The paths' rows of the table and Markdown: path, sequences, share, completion, drop-off."""
+    """The paths' rows of the table and Markdown: path, sequences, share, completion, drop-off
+    and, with --to, the conversion rate (`path_headers`)."""
     total = p.total_sequences
-    return [
+    rows = [
         [ARROW.join(nodes), style.count(n), style.share(n, total), completion_cell(done),
          dropoff_cell(lost)]
         for (nodes, n), (done, lost) in zip(p.paths, p.completions(), strict=True)
     ]  # fmt: skip
+    if p.end is not None:
+        for row, (_, n), k in zip(rows, p.paths, p.followed, strict=True):
+            row.append(conversion_cell(n, k))
+    return rows
 
 
 PATH_HEADERS = ["Path", "Sequences", "Share", "Completion", "Drop-off"]
+CONVERSION_HEADER = "Conversion"
+
+
+def path_headers(p: Paths) -> list[str]:
+    return [*PATH_HEADERS, CONVERSION_HEADER] if p.end is not None else PATH_HEADERS
+
+
+# Said under the paths with --to (Markdown's table; the terminal's caption).
+CONVERSION_NOTE = (
+    "Conversion: of the sequences that took a path's steps before the goal, the share that"
+    " went straight on to the goal."
+)
 
 
 def paths_about(p: Paths) -> str:
@@ -79,19 +103,24 @@ def paths_json(p: Paths) -> str:
 
 def paths_csv(p: Paths) -> str:
     """One row per path: its sequences, its completion, then its nodes (step_1 ...), then the
-    drop-off rate at each step from the second (dropoff_2 ...)."""
+    drop-off rate at each step from the second (dropoff_2 ...); with --to, then the sequences
+    that followed its steps before the goal and its conversion rate."""
     width = max((len(nodes) for nodes, _ in p.paths), default=0)
+    goal = ["followed", "conversion_rate"] if p.end is not None else []
     header = [
         "count",
         "completion",
         *(f"step_{i}" for i in range(1, width + 1)),
         *(f"dropoff_{i}" for i in range(2, width + 1)),
+        *goal,
     ]
+    converted = p.document().get("conversions", {}).get("paths", [{}] * len(p.paths))
     rows = []
-    for (nodes, n), (done, lost) in zip(p.paths, p.completions(), strict=True):
+    for (nodes, n), (done, lost), c in zip(p.paths, p.completions(), converted, strict=True):
         pad = [""] * (width - len(nodes))
         rates = [d["rate"] for d in lost]
-        rows.append([n, done, *nodes, *pad, *rates, *pad])  # as many rates as steps - 1
+        ends = [c["followed"], c["conversion_rate"]] if goal else []
+        rows.append([n, done, *nodes, *pad, *rates, *pad, *ends])  # as many rates as steps - 1
     return csv_rows(header, rows)
 
 
@@ -142,15 +171,14 @@ def paths_markdown(p: Paths) -> str:
         tables.append(mermaid(p))
     tables.append("\n## Most common paths\n")
     total = p.total_sequences
-    tables.append(md_table(PATH_HEADERS, path_rows(p)))
-    tables.append(
-        "\n"
-        + style.md_text(
-            "Completion: of the sequences that begin with a path's first node, the share that"
-            " follow the whole path; drop-off: the share lost at a step."
-        )
-        + "\n"
+    tables.append(md_table(path_headers(p), path_rows(p)))
+    said = (
+        "Completion: of the sequences that begin with a path's first node, the share that"
+        " follow the whole path; drop-off: the share lost at a step."
     )
+    if p.end is not None:
+        said += " " + CONVERSION_NOTE
+    tables.append("\n" + style.md_text(said) + "\n")
     for title, values in (("Entry nodes", p.entry_nodes), ("Exit nodes", p.exit_nodes)):
         tables.append(f"\n## {title}\n")
         tables.append(md_table(["Node", "Sequences", "Share"], share_rows(values, total)))

@@ -22,8 +22,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
-from usertrack.analytics.paths import completion
-from usertrack.analytics.paths.codes import counted, grouped, in_time_order
+from usertrack.analytics.paths import completion, conversion
+from usertrack.analytics.paths.codes import (
+    counted,
+    grouped,
+    in_time_order,
+    rolled_sequences,
+    trim_sequences,
+)
+from usertrack.analytics.paths.cut_sequences import CutSequences
 from usertrack.analytics.paths.options import DEFAULT_KINDS, check_options, kind_params
 
 if TYPE_CHECKING:
@@ -64,6 +71,9 @@ class Paths:
     # Per path of `paths`, the sequences whose cut path begins with its first k nodes, k from 1
     # (usertrack.analytics.paths.completion): its completion and drop-off per step.
     prefixes: list[list[int]] = field(default_factory=list)
+    # With --to, per path of `paths`, the sequences that followed its steps before the goal
+    # (usertrack.analytics.paths.conversion): its conversion rate's denominator.
+    followed: list[int] = field(default_factory=list)
 
     def completions(self) -> list[tuple[float | None, list[dict[str, Any]]]]:
         """Per path of `paths`, its completion and its drop-off per step (completion.py)."""
@@ -75,7 +85,7 @@ class Paths:
     def document(self) -> dict[str, Any]:
         kinds = {} if self.kinds == DEFAULT_KINDS else {"event_types": list(self.kinds)}
         goal = (
-            {"conversions": completion.conversions(self.end, self.paths, self.prefixes)}
+            {"conversions": conversion.conversions(self.end, self.paths, self.followed)}
             if self.end is not None
             else {}
         )
@@ -159,39 +169,6 @@ def _sequences(facts: FactsQuery) -> tuple[Any, Any]:
     return code[keep].astype(np.int32), np.flatnonzero(starts[keep])
 
 
-def _first_at_or_after(kept: Any, node: int, after: Any) -> Any:
-    """For each offset in `after`, the offset of the first `node` in `kept` at or after it
-    (len(kept) when there is none)."""
-    import numpy as np
-
-    found = np.flatnonzero(kept == node)
-    at = np.searchsorted(found, after)
-    return np.append(found, len(kept))[at]
-
-
-def trim_sequences(
-    kept: Any, first: Any, steps: int, start: int | None, end: int | None
-) -> tuple[Any, Any, Any]:
-    """Each sequence from its first --from node and up to the first --to node after that
-    (sequences without them are left out): the offsets where its `--steps` nodes begin and
-    end (the first steps, or with --to the last steps before it, as PostHog counts back from
-    an end point) and the offset of the last node of the whole trimmed sequence."""
-    import numpy as np
-
-    stop = np.append(first[1:], len(kept))[: len(first)]  # where each sequence ends
-    lo = first
-    if start is not None:
-        lo = _first_at_or_after(kept, start, first)
-        held = lo < stop
-        lo, stop = lo[held], stop[held]
-    if end is not None:
-        hit = _first_at_or_after(kept, end, lo)
-        held = hit < stop
-        lo, last = lo[held], hit[held]
-        return np.maximum(lo, last + 1 - steps), last + 1, last
-    return lo, np.minimum(lo + steps, stop), stop - 1
-
-
 def _top(counts: Any, limit: int) -> Any:
     """The first `limit` groups by count, most first (ties in the groups' own order)."""
     import numpy as np
@@ -252,25 +229,6 @@ def summarize(
     return summarize_sequences(kept, first, codes, steps, start, end, top, edge_limit)
 
 
-def rolled_sequences(
-    rows: Mapping[str, Any], nodes: list[tuple[int, Any]]
-) -> tuple[Any, Any, list[tuple[int, Any]]]:
-    """`_sequences`' kept codes and sequence starts, and the range's nodes (code, name), from the
-    events store's path table (LocalPostHogSource.path_codes): its `code` (the store's node
-    codes) and `starts` in sequence order, `nodes` every code of the store. The codes are
-    renumbered to the range's nodes, in the order of their names, as `_sequences` numbers them."""
-    import numpy as np
-
-    code = np.asarray(rows["code"], dtype=np.int64)
-    starts = np.asarray(rows["starts"], dtype=bool)
-    width = max((c for c, _ in nodes), default=-1) + 1
-    present = np.bincount(code, minlength=width) > 0 if len(code) else np.zeros(width, bool)
-    renumbered = np.cumsum(present) - 1
-    kept = renumbered[code].astype(np.int32) if len(code) else code.astype(np.int32)
-    names = [(int(renumbered[c]), node) for c, node in nodes if present[c]]
-    return kept, np.flatnonzero(starts), names
-
-
 def summarize_sequences(
     kept: Any,
     first: Any,
@@ -310,6 +268,12 @@ def summarize_sequences(
         for i in chosen
     ]
     prefixes = completion.prefix_counts(distinct, counts, chosen)
+    follow: list[int] = []
+    if end is not None:  # the conversion rate's denominators: every sequence's approach
+        lo_all, upto = conversion.approach_bounds(
+            kept, first, None if start is None else code.get(start, -1), code.get(end, -1)
+        )
+        follow = conversion.followed_counts(kept, lo_all, upto, common, code, steps)
 
     width = len(name)  # codes are 0 .. width - 1
 
@@ -350,6 +314,7 @@ def summarize_sequences(
         "total_sequences": len(lo),
         "paths": common,
         "prefixes": prefixes,
+        "followed": follow,
         "entry_nodes": ends(kept[lo]),
         "exit_nodes": ends(kept[last]),
         "edges": edges,
@@ -392,6 +357,7 @@ def from_summary(
         "total_sequences": 0,
         "paths": [],
         "prefixes": [],
+        "followed": [],
         "entry_nodes": [],
         "exit_nodes": [],
         "edges": [],
@@ -449,11 +415,18 @@ def _summarized(
     params = _cut_params(span, steps, start, end, kinds)
     result = ws.run_query(SUMMARY_QUERY, as_of, **params, top=int(top), edge_limit=int(edge_limit))
     found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
-    if found["paths"]:  # one more query: how many sequences begin each top path's prefixes
+    if found["paths"]:
+        # one more query: how many sequences begin each top path's prefixes and, with --to,
+        # follow each one's steps before the goal
         wanted = completion.prefixes_of(found["paths"])
-        asked = ws.run_query(completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted)
-        rows = [tuple(r) for r in asked.rows]
-        found["prefixes"] = completion.from_prefix_rows(found["paths"], list(asked.columns), rows)
+        approaches = [] if end is None else conversion.approaches_of(found["paths"])
+        asked = ws.run_query(
+            completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted, approaches=approaches
+        )
+        begun, follow = completion.prefix_rows(list(asked.columns), [tuple(r) for r in asked.rows])
+        found["prefixes"] = completion.from_prefix_rows(found["paths"], begun)
+        if end is not None:
+            found["followed"] = conversion.from_approach_rows(found["paths"], follow)
     if missing:
         schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
         params = _event_params(span, kinds)
@@ -537,93 +510,6 @@ def _few_persons(keep: Any) -> list[str] | None:
     return sorted(keep.ids) if 0 < len(keep.ids) <= FEW_PERSONS else None
 
 
-_ESCAPED = {"%25": "%", "%7C": "|", "%3E": ">"}
-
-
-def _unescaped(node: str) -> str:
-    """A node as path_sequences.sql writes it (`%`, `|` and `>` as %25, %7C and %3E) decoded."""
-    import re
-
-    return re.sub("%(25|7C|3E)", lambda m: _ESCAPED[m.group(0)], node) if "%" in node else node
-
-
-@dataclass(frozen=True)
-class CutSequences:
-    """path_sequences.sql's answer over everyone, read once for every group of a --by-segment
-    run: each person's row (`persons`: person_id, has_from, has_to), how many sequences each
-    has (`per_person`), each sequence's length (`lengths`) and every node of them in order as
-    codes (`codes`) of `names` (sorted: a code's order is its name's). A person's sequences
-    come as one string (path_sequences.sql), split by pyarrow: only the distinct nodes become
-    Python strings."""
-
-    persons: Any  # an Arrow table
-    per_person: Any
-    lengths: Any
-    codes: Any
-    names: list[str]
-
-    @classmethod
-    def of(cls, rows: list[tuple[Any, ...]], columns: list[str]) -> CutSequences:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        at = {c: i for i, c in enumerate(columns)}
-        person, paths, has_from, has_to = (
-            at["person_id"],
-            at["paths"],
-            at["has_from"],
-            at["has_to"],
-        )
-        # Every person's string split at once (one buffer: pyarrow reads a Python str of them
-        # several times slower), a token a node, a sequence's first marked `>`; only the
-        # distinct tokens become Python strings.
-        texts = [r[paths] or "" for r in rows]
-        per_person = np.fromiter((t.count(">") for t in texts), np.int64, len(texts))
-        data = "|".join(t for t in texts if t).encode()
-        whole = pa.LargeStringArray.from_buffers(
-            1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)
-        )
-        tokens = (
-            pc.list_flatten(pc.split_pattern(whole, "|")) if data else pa.array([], pa.string())
-        )
-        encoded = pc.dictionary_encode(tokens)
-        found = [_unescaped(n.removeprefix(">")) for n in encoded.dictionary.to_pylist()]
-        names = sorted(set(found))
-        place = {name: i for i, name in enumerate(names)}
-        order = np.array([place[n] for n in found], dtype=np.int32)  # token -> its name's place
-        codes = order[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
-        first = pc.starts_with(tokens, ">").to_numpy(zero_copy_only=False)
-        lengths = np.diff(np.append(np.flatnonzero(first), len(first))).astype(np.int64)
-        persons = pa.table(
-            {
-                "person_id": pa.array([str(r[person]) for r in rows], pa.string()),
-                "has_from": pa.array([bool(r[has_from]) for r in rows], pa.bool_()),
-                "has_to": pa.array([bool(r[has_to]) for r in rows], pa.bool_()),
-            }
-        )
-        return cls(persons, per_person, lengths, codes, names)
-
-    def group(self, keep: Any) -> tuple[Any, Any, list[tuple[int, Any]], bool, bool]:
-        """The sequences of the persons `keep` (a PersonRows) keeps, as `rolled_sequences`
-        gives them (kept codes, sequence starts, the nodes there), and whether any of those
-        persons has the --from node, the --to node."""
-        import numpy as np
-
-        mine = np.asarray(keep.mask(self.persons), dtype=bool)
-        sequence = np.repeat(mine, self.per_person)
-        element = np.repeat(sequence, self.lengths)
-        lengths = self.lengths[sequence]
-        starts = np.zeros(int(lengths.sum()), dtype=bool)
-        starts[np.cumsum(lengths) - lengths] = True
-        rows = {"code": self.codes[element], "starts": starts}
-        found = (
-            bool(self.persons["has_from"].to_numpy()[mine].any()),
-            bool(self.persons["has_to"].to_numpy()[mine].any()),
-        )
-        return (*rolled_sequences(rows, list(enumerate(self.names))), *found)
-
-
 def _from_sequences(
     ws: Workspace,
     as_of: datetime,
@@ -653,7 +539,10 @@ def _from_sequences(
     kept, first, codes, has_from, has_to = cache[key].group(keep)
     if (start is not None and not has_from) or (end is not None and not has_to):
         return None
-    return summarize_sequences(kept, first, codes, steps, None, None, top, edge_limit)
+    found = summarize_sequences(kept, first, codes, steps, None, None, top, edge_limit)
+    if end is not None:
+        found["followed"] = cache[key].followed(keep, found["paths"], steps)
+    return found
 
 
 def paths(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from usertrack.analytics.paths.render import (
+    CONVERSION_HEADER,
+    CONVERSION_NOTE,
     EDGE_TOTALS_CAPTION,
     path_rows,
     paths_about,
@@ -24,14 +26,15 @@ def render_paths(console: Console, p: Paths) -> None:
     total = p.total_sequences
     cols = [Col("Path", wrap=True), Col("Sequences", right=True), Col("Share", right=True, drop=2),
             Col("Completion", right=True, drop=3), Col("Drop-off", wrap=True, drop=1)]  # fmt: skip
-    rows = [
-        [plain(path, one_line=False), plain(n), plain(share), plain(done),
-         plain(lost, one_line=False)]
-        for path, n, share, done, lost in path_rows(p)
-    ]  # fmt: skip
+    if p.end is not None:
+        cols.append(Col(CONVERSION_HEADER, right=True, drop=4))
+    wrapped = (0, 4)  # the path and its drop-off
+    rows = [[plain(c, one_line=i not in wrapped) for i, c in enumerate(r)] for r in path_rows(p)]
     caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences."
     if not p.paths:
         caption += " No sequence in the range."
+    elif p.end is not None:
+        caption += " " + CONVERSION_NOTE
     console.print(fitted_table(width, cols, rows, title="Paths", caption=plain(caption)))
     if not p.paths:
         return
