@@ -254,6 +254,34 @@ def test_path_sequences_end_before_the_range_end(env: dict[str, str], tmp_path: 
     assert counted == {tuple(C[:5]): 1}
 
 
+def test_an_edited_prefixes_file_answers_as_written(export: Path, tmp_path: Path) -> None:
+    """Locally the prefixes and approaches are counted from the paths' own sequences, a
+    shortcut of queries/posthog/path_prefixes.sql as shipped; a library of one's own whose copy
+    of the file counts each sequence ten times answers ten times the sequences (the rates over
+    them a tenth), as the edited file computes."""
+    import shutil
+
+    from usertrack.core.shipped import shipped_path
+
+    mine = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), mine)
+    edited = mine / "posthog" / "path_prefixes.sql"
+    text = edited.read_text(encoding="utf-8")
+    assert "sum(u.alike) AS sequences" in text
+    edited.write_text(text.replace("sum(u.alike) AS sequences", "sum(u.alike) * 10 AS sequences"))
+    local = {"USERTRACK_EVENTS": str(export)}
+    args = [*RANGE, "--to", "/settings"]
+    shipped = cli_json(args, **local)
+    doc = cli_json(args, **local, USERTRACK_QUERIES=str(mine))
+    assert shipped["conversions"]["paths"][0]["followed"] == 2
+    assert doc["conversions"]["paths"] == [
+        {"nodes": ["/", "signup", "/app", "create", "/settings"], "conversions": 1,
+         "followed": 20, "conversion_rate": 0.05}
+    ]  # fmt: skip
+    assert [d["sequences"] for d in doc["paths"][0]["dropoff"]] == [10, 10, 10, 10]
+    assert [d["sequences"] for d in shipped["paths"][0]["dropoff"]] == [1, 1, 1, 1]
+
+
 def _cutting(query_id: str) -> str:
     """The sequence cutting of a paths query file: the events kept, each person's sequences
     split and collapsed, each one's --from start (`lo`) and --to hit (`found`), from the

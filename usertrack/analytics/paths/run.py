@@ -22,7 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
-from usertrack.analytics.paths import completion, conversion
+from usertrack.analytics.paths import completion, conversion, prefixes
 from usertrack.analytics.paths.codes import (
     counted,
     grouped,
@@ -590,11 +590,30 @@ def paths(
         kept_codes, first, names = rolled[0], rolled[1], rolled[2]
         found = summarize_sequences(kept_codes, first, names, steps, start, end, top, edge_limit)
         kept = rolled if len(rolled) > 3 else None
-        return made(whose=kept, **found)
+        return made(whose=kept, **_as_written(ws, as_of, span, steps, start, end, kinds, found))
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     params = _event_params(span, kinds)
     with open_facts_query(ws, QUERY, as_of, schema, **params) as facts:
         if progress:
             progress("working out paths")
         found = summarize(facts, steps, start, end, top, edge_limit)
-    return made(**found)
+    return made(**_as_written(ws, as_of, span, steps, start, end, kinds, found))
+
+
+def _as_written(
+    ws: Workspace,
+    as_of: datetime,
+    span: DateRange,
+    steps: int,
+    start: str | None,
+    end: str | None,
+    kinds: tuple[str, ...],
+    found: dict[str, Any],
+) -> dict[str, Any]:
+    """`found` (the local engine's figures), its prefix and followed counts those of
+    path_prefixes.sql as written where its shortcut is off (an edited file)."""
+    params = _cut_params(span, steps, start, end, kinds)
+    written = prefixes.as_written(ws, as_of, params, found["paths"], end)
+    if written is not None:
+        found["prefixes"], found["followed"] = written
+    return found

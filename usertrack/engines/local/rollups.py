@@ -27,7 +27,7 @@ import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from usertrack.engines.shortcut import PERSONS, Shortcut
+from usertrack.engines.shortcut import ANY_FILTER, PERSONS, Shortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -633,4 +633,16 @@ PATH_EVENTS = Shortcut(
     PATH_TABLES,
     form="facts",
     when=_pages_and_custom,
+)
+
+# path_prefixes.sql as shipped, under any filter: paths counts the top paths' prefixes and,
+# with --to, their approaches from the very sequences it counts the paths from (path_events.sql's,
+# with the same --where and group), in numpy (usertrack.analytics.paths.prefixes `answer`), not by
+# cutting them all again in the file; an edited file runs as written (`prefixes.as_written`).
+PATH_PREFIXES = Shortcut(
+    "posthog/path_prefixes",
+    "256904d2ccaf73405406916a10484a526595295cad5c6e8455f2c9be28397cd6",
+    "path_prefixes",
+    "",
+    filters=ANY_FILTER,
 )
