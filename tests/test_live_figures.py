@@ -88,10 +88,14 @@ def test_paths_live_are_figures_in_two_requests(
     assert sent[0]["rows"] <= 1 + 4 * 20 + 50
     assert sent[0]["rows"] < doc["total_sequences"]  # fewer rows than sequences, let alone events
     # then the sequences beginning each prefix of the top paths (path_prefixes.sql): one
-    # row a prefix, the completion the local engine gives
+    # row a prefix, the completion the local engine gives; with --to, in the same request, a
+    # row for each top path's steps before the goal (followed by its own sequences at least)
     prefixes = {tuple(p["nodes"][:k]) for p in doc["paths"] for k in range(1, len(p["nodes"]) + 1)}
-    assert sent[1]["rows"] == len(prefixes)
+    approaches = {tuple(p["nodes"][:-1]) for p in doc["paths"]} if "--to" in args else set()
+    assert sent[1]["rows"] == len(prefixes) + len(approaches)
     assert all(0 < p["completion"] <= 1 for p in doc["paths"])
+    for c in doc.get("conversions", {}).get("paths", []):
+        assert 0 < c["conversion_rate"] <= 1 and c["conversions"] <= c["followed"]
 
 
 def test_paths_live_note_a_node_no_event_has(
