@@ -306,3 +306,16 @@ def test_the_paths_files_cut_sequences_alike() -> None:
     assert len(summary.split("\n")) > 60
     assert _cutting("posthog/path_prefixes") == summary
     assert _cutting("posthog/path_sequences") == summary
+
+
+def test_a_dashboards_headline_names_the_top_conversion(env: dict[str, str]) -> None:
+    """A paths panel with --to says, under its chart, the most common path to the goal and how
+    many of the sequences that took its steps converted (--to /settings: C, of A and C)."""
+    from usertrack.dashboards.render import headline
+
+    doc = cli_json([*RANGE, "--to", "/settings"], **env)
+    assert headline("paths", doc) == (
+        "1 sequences to /settings; the most common, / → signup → /app → create → /settings,"
+        " converts 1 of the 2 sequences that took its steps."
+    )
+    assert headline("paths", cli_json(RANGE, **env)) == "5 sequences."

@@ -179,7 +179,15 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
                 f" {', '.join(up) or 'none'}; down: {', '.join(down) or 'none'}."
             )
         if analysis == "paths":
-            return f"{d['total_sequences']:,} sequences."
+            converted = (d.get("conversions") or {}).get("paths") or []
+            if not converted:
+                return f"{d['total_sequences']:,} sequences."
+            top = converted[0]  # the most common path to the goal
+            return (
+                f"{d['total_sequences']:,} sequences to {d['conversions']['goal']}; the most"
+                f" common, {' → '.join(top['nodes'])}, converts {top['conversions']:,} of the"
+                f" {top['followed']:,} sequences that took its steps."
+            )
         if analysis == "segments":
             if d["segments"] and "after" in d["segments"][0]:
                 return (
