@@ -319,3 +319,12 @@ def test_a_dashboards_headline_names_the_top_conversion(env: dict[str, str]) -> 
         " converts 1 of the 2 sequences that took its steps."
     )
     assert headline("paths", cli_json(RANGE, **env)) == "5 sequences."
+
+
+def test_one_sequence_is_counted_in_the_singular(env: dict[str, str]) -> None:
+    # Only C reaches /settings: from there, one sequence.
+    args = [*RANGE, "--from", "/settings"]
+    for fmt in ("table", "md"):
+        out = run_ok("paths", [*args, "-f", fmt], as_of=AS_OF, **env).stdout
+        assert "1 sequence." in " ".join(out.split()), out
+        assert "1 sequences" not in out

@@ -181,12 +181,13 @@ def _numbers(analysis: str, d: dict[str, Any]) -> str:
         if analysis == "paths":
             converted = (d.get("conversions") or {}).get("paths") or []
             if not converted:
-                return f"{d['total_sequences']:,} sequences."
+                return f"{style.counted(d['total_sequences'], 'sequence')}."
             top = converted[0]  # the most common path to the goal
+            many = style.counted(d["total_sequences"], "sequence")
             return (
-                f"{d['total_sequences']:,} sequences to {d['conversions']['goal']}; the most"
+                f"{many} to {d['conversions']['goal']}; the most"
                 f" common, {' → '.join(top['nodes'])}, converts {top['conversions']:,} of the"
-                f" {top['followed']:,} sequences that took its steps."
+                f" {style.counted(top['followed'], 'sequence')} that took its steps."
             )
         if analysis == "segments":
             if d["segments"] and "after" in d["segments"][0]:

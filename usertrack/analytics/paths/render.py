@@ -161,7 +161,7 @@ def paths_markdown(p: Paths) -> str:
     lines = [
         style.md_text(
             f"Paths as of {style.moment(p.as_of)}: {paths_about(p)};"
-            f" {style.count(p.total_sequences)} sequences."
+            f" {style.counted(p.total_sequences, 'sequence')}."
         )
     ]
     tables: list[str] = []

@@ -30,7 +30,8 @@ def render_paths(console: Console, p: Paths) -> None:
         cols.append(Col(CONVERSION_HEADER, right=True, drop=4))
     wrapped = (0, 4)  # the path and its drop-off
     rows = [[plain(c, one_line=i not in wrapped) for i, c in enumerate(r)] for r in path_rows(p)]
-    caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {style.count(total)} sequences."
+    many = style.counted(total, "sequence")
+    caption = f"As of {style.moment(p.as_of)}: {paths_about(p)}; {many}."
     if not p.paths:
         caption += " No sequence in the range."
     elif p.end is not None:
