@@ -315,7 +315,7 @@ def test_a_dashboards_headline_names_the_top_conversion(env: dict[str, str]) -> 
 
     doc = cli_json([*RANGE, "--to", "/settings"], **env)
     assert headline("paths", doc) == (
-        "1 sequences to /settings; the most common, / → signup → /app → create → /settings,"
+        "1 sequence to /settings; the most common, / → signup → /app → create → /settings,"
         " converts 1 of the 2 sequences that took its steps."
     )
     assert headline("paths", cli_json(RANGE, **env)) == "5 sequences."
