@@ -153,6 +153,30 @@ def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
     return Answer(found, "actors", "actors.render", "actors.view", where, list(people.notes))
 
 
+def _closing(ws: Workspace, moment: datetime, o: Options, who: str | None,
+             where: tuple[str, ...], progress: Any, cell: str | None,
+             analysed: Callable[[Workspace, Any], Any], name: str, *, grouped: bool = False,
+             shows_where: bool = True, **more: Any) -> Answer:  # fmt: skip
+    """How an analysis ends: `analysed(ws, ahead)` run once for every value of --by
+    person.properties.NAME when `grouped` (by_property), else under --segment, --by-segment
+    and --who (_segmented); with --persons, the cell's people (_actors), with the profiles
+    `ahead` builds meanwhile (`analysed` starts it once the cell is checked)."""
+    if grouped and o.get("by") is not None:
+        from usertrack.analytics import by_property
+
+        result = by_property.run(ws, moment, lambda ws: analysed(ws, None), o["by"],
+                                 o.get("breakdown_limit"), progress)  # fmt: skip
+    else:
+        with _ahead(ws, moment, cell, progress) as ahead:
+            result = _segmented(ws, moment, o, who, progress, lambda ws: analysed(ws, ahead),
+                                **more)  # fmt: skip
+            if cell is not None:
+                return _actors(ws, moment, result, where, progress, ahead)
+    notes = list(getattr(result, "notes", ()))
+    return Answer(result, name, f"{name}.render", f"{name}.view",
+                  where if shows_where else (), notes)  # fmt: skip
+
+
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     from usertrack.analytics.common import parse_period, parse_window
     from usertrack.analytics.funnel import correlation as correlations
@@ -320,7 +344,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         first = span.start if since is not None else None
         last = span.last if until is not None else None
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is None:
                 return retentions.retention(
                     ws, moment, period=period, periods=periods, start_event=o["start"],
@@ -346,15 +370,17 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
             ahead.start()
             return actors.retention_actors(ws, moment, cells, cell)
 
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(
-            result, "retention", "retention.render", "retention.view", where, list(result.notes)
-        )
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "retention")
 
     return run
+
+
+def _by_alone(o: Options, who: str | None) -> None:
+    """--by person.properties.NAME makes its own groups: not with --by-segment, --segment, --who."""
+    from usertrack.analytics import by_property
+
+    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
+                                            "--segment": o["segment"], "--who": who})  # fmt: skip
 
 
 def _week_start(o: Options) -> str:
@@ -376,7 +402,6 @@ def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
 
 
 def activity(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import by_property
     from usertrack.analytics.activity import run as activities
 
     where = _where(o)
@@ -388,13 +413,12 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     )
     cell = _check_persons(o, "by_segment", "compare", "by")
     _by_account_alone(o, who, ("--by", o.get("by")))
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+    _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is None:
                 return activities.activity(
                     ws, moment, days=o["days"], periods=o["periods"], compare=o["compare"],
@@ -409,36 +433,25 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
             ahead.start()
             return actors.activity_actors(ws, moment, weeks, cell)
 
-        if o.get("by") is not None:
-            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
-                                     progress)  # fmt: skip
-            return Answer(result, "activity", "activity.render", "activity.view", where,
-                          list(getattr(result, "notes", ())))  # fmt: skip
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        notes = list(getattr(result, "notes", ()))
-        return Answer(result, "activity", "activity.render", "activity.view", where, notes)
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "activity",
+                        grouped=True)  # fmt: skip
 
     return run
 
 
 def features(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import by_property
     from usertrack.analytics.features import run as feature_usage
 
     where = _where(o)
     who = _who(o)
     feature_usage.check_threshold(o["threshold"])
     cell = _check_persons(o, "by_segment", "by")
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+    _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
                 ahead.start()  # the app's database readied meanwhile
             answer = feature_usage.features(
@@ -451,15 +464,8 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.features_actors(ws, moment, answer, cell)
 
-        if o.get("by") is not None:
-            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
-                                     progress)  # fmt: skip
-            return Answer(result, "features", "features.render", "features.view", where)
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "features", "features.render", "features.view", where)
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "features",
+                        grouped=True, lists=False)  # fmt: skip
 
     return run
 
@@ -506,7 +512,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
         ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
                 ahead.start()  # the app's database readied meanwhile
             answer = trends_mod.trends(
@@ -521,31 +527,26 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
 
             return actors.trends_actors(ws, moment, answer, cell)
 
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
         # trends' own texts show the --where expressions already
-        return Answer(result, "trends", "trends.render", "trends.view", (), list(result.notes))
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "trends",
+                        shows_where=False)  # fmt: skip
 
     return run
 
 
 def sessions(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import by_property
     from usertrack.analytics.sessions import run as sessions_mod
 
     where = _where(o)
     who = _who(o)
     cell = _check_persons(o, "by_segment", "by")
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+    _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
                 ahead.start()  # the app's database readied meanwhile
             answer = sessions_mod.sessions(ws, moment, span, top=o["top"], progress=progress)
@@ -555,21 +556,13 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.sessions_actors(ws, moment, answer, cell)
 
-        if o.get("by") is not None:
-            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
-                                     progress)  # fmt: skip
-            return Answer(result, "sessions", "sessions.render", "sessions.view", where)
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed, lists=False)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "sessions", "sessions.render", "sessions.view", where)
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "sessions",
+                        grouped=True, lists=False)  # fmt: skip
 
     return run
 
 
 def paths(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import by_property
     from usertrack.analytics.paths import options as paths_options
     from usertrack.analytics.paths import run as paths_mod
 
@@ -578,8 +571,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
     start, end = paths_options.check_options(o["steps"], o["start"], o["end"])
     kinds = paths_options.parse_kinds(o.get("types"))
     cell = _check_persons(o, "by_segment", "by")
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+    _by_alone(o, who)
     if cell is not None and kinds != paths_options.DEFAULT_KINDS:
         # a cell's people are read from pageviews and custom events (actors/run.py)
         raise UsageError("--persons and --type do not go together")
@@ -594,7 +586,7 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
                 progress=progress, whose=cell is not None, kinds=kinds,
             )  # fmt: skip
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is None:
                 return analyse(ws)
             ahead.start()  # the app's database readied meanwhile
@@ -603,22 +595,13 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
             options = (o["steps"], start, end, o["top"])
             return actors.paths_actors(ws, moment, span, cell, options, lambda: analyse(ws))
 
-        if o.get("by") is not None:
-            result = by_property.run(ws, moment, analyse, o["by"], o.get("breakdown_limit"),
-                                     progress)  # fmt: skip
-            return Answer(result, "paths", "paths.render", "paths.view", where,
-                          list(result.notes))  # fmt: skip
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "paths", "paths.render", "paths.view", where, list(result.notes))
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "paths",
+                        grouped=True)  # fmt: skip
 
     return run
 
 
 def churn(o: Options, warn: Callable[[str], None]) -> Run:
-    from usertrack.analytics import by_property
     from usertrack.analytics.churn import run as churns
     from usertrack.analytics.common import parse_period
 
@@ -629,8 +612,7 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
     top = o["top"] if o.get("top") is not None else o["limit"]  # --top: --limit's old name
     churns.check(o["periods"], days, o["horizon"], top)
     cell = _check_persons(o, "by_segment", "by")
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+    _by_alone(o, who)
     if cell is not None:
         text, cell = cell, churns.cell_of(cell)
         if cell is None:
@@ -641,7 +623,7 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
 
-        def analysed(ws: Workspace) -> Any:
+        def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
                 ahead.start()  # the cell is checked already
             answer = churns.churn(
@@ -655,15 +637,8 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
 
             return usage.churn_actors(ws, moment, answer, cell)
 
-        if o.get("by") is not None:
-            result = by_property.run(ws, moment, analysed, o["by"], o.get("breakdown_limit"),
-                                     progress)  # fmt: skip
-            return Answer(result, "churn", "churn.render", "churn.view", where)
-        with _ahead(ws, moment, cell, progress) as ahead:
-            result = _segmented(ws, moment, o, who, progress, analysed)
-            if cell is not None:
-                return _actors(ws, moment, result, where, progress, ahead)
-        return Answer(result, "churn", "churn.render", "churn.view", where)
+        return _closing(ws, moment, o, who, where, progress, cell, analysed, "churn",
+                        grouped=True)  # fmt: skip
 
     return run
 
