@@ -393,62 +393,40 @@ def resolve_queries_dir(flag: Path | None, env: Mapping[str, str] | None = None)
 SHIPPED_SEGMENT_SETS = ("engagement",)
 
 
+def _resolve(flag: Path | None, env: Mapping[str, str] | None, variable: str, name: str) -> Path:
+    """The flag beats the variable beats ./NAME beats the shipped NAME."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        return flag
+    if value := _get(env, variable):
+        return Path(value).expanduser()
+    local = Path.cwd() / name
+    return local if local.is_file() else shipped_path(name)
+
+
 def resolve_segments_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """--segments beats USERTRACK_SEGMENTS beats ./segments.yaml beats the shipped rules.
 
     A bare name of a shipped rule set (`engagement`) that is not a file here means the shipped
     `segments/<name>.yaml`, so it works from an installed wheel as from a clone."""
-    env = os.environ if env is None else env
-    if flag is not None:
-        name = str(flag)
-        if name in SHIPPED_SEGMENT_SETS and not flag.exists():
-            return shipped_path(f"segments/{name}.yaml")
-        return flag
-    if value := _get(env, "USERTRACK_SEGMENTS"):
-        return Path(value).expanduser()
-    local = Path.cwd() / "segments.yaml"
-    if local.is_file():
-        return local
-    return shipped_path("segments.yaml")
+    if flag is not None and str(flag) in SHIPPED_SEGMENT_SETS and not flag.exists():
+        return shipped_path(f"segments/{flag}.yaml")
+    return _resolve(flag, env, "USERTRACK_SEGMENTS", "segments.yaml")
 
 
 def resolve_failures_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """--failures beats USERTRACK_FAILURES beats ./failures.yaml beats the shipped rules."""
-    env = os.environ if env is None else env
-    if flag is not None:
-        return flag
-    if value := _get(env, "USERTRACK_FAILURES"):
-        return Path(value).expanduser()
-    local = Path.cwd() / "failures.yaml"
-    if local.is_file():
-        return local
-    return shipped_path("failures.yaml")
+    return _resolve(flag, env, "USERTRACK_FAILURES", "failures.yaml")
 
 
 def resolve_tracking_plan_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """--plan beats USERTRACK_TRACKING_PLAN beats ./tracking-plan.yaml beats the shipped plan."""
-    env = os.environ if env is None else env
-    if flag is not None:
-        return flag
-    if value := _get(env, "USERTRACK_TRACKING_PLAN"):
-        return Path(value).expanduser()
-    local = Path.cwd() / "tracking-plan.yaml"
-    if local.is_file():
-        return local
-    return shipped_path("tracking-plan.yaml")
+    return _resolve(flag, env, "USERTRACK_TRACKING_PLAN", "tracking-plan.yaml")
 
 
 def resolve_alerts_file(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """--alerts beats USERTRACK_ALERTS beats ./alerts.yaml beats the shipped triggers."""
-    env = os.environ if env is None else env
-    if flag is not None:
-        return flag
-    if value := _get(env, "USERTRACK_ALERTS"):
-        return Path(value).expanduser()
-    local = Path.cwd() / "alerts.yaml"
-    if local.is_file():
-        return local
-    return shipped_path("alerts.yaml")
+    return _resolve(flag, env, "USERTRACK_ALERTS", "alerts.yaml")
 
 
 def register_known_secrets(env: Mapping[str, str] | None = None) -> None:
