@@ -127,10 +127,6 @@ class AlertRun:
     baseline: dict[str, Any] | None = None
     active: list[dict[str, Any]] = field(default_factory=list)  # alert_activity's people, planned
 
-    @property
-    def key_count(self) -> int:
-        return len(self.alerts)
-
 
 def load_alert_rules(path: Path) -> AlertRules:
     """Read and check alerts.yaml: shapes, unknown keys, kinds, `when` expressions."""

@@ -57,7 +57,6 @@ HEADER_CHARS = 150
 BUTTON_CHARS = 75
 URL_CHARS = 3000
 CONTEXT_CHARS = 2000  # one text element of a context block
-CONTEXT_ELEMENTS = 10
 ACTION_ELEMENTS = 25
 MAX_BLOCKS = 50
 FALLBACK_CHARS = 3000  # the top-level `text` (Slack cuts it at 40,000; a notification shows less)

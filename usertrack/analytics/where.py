@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 # The event's fields an expression may start a name with.
-FIELDS = {"event", "timestamp", "distinct_id", "person_id", "properties", "person"}
 MAX_LENGTH = 2000
 # PostHog's parser takes time exponential in some nestings (16 levels of calls: seconds;
 # 100 `not`s: minutes): the text is refused before it is parsed past these, counted on the

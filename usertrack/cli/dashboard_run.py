@@ -87,7 +87,7 @@ def _template_checked(template: Path | None, chosen: str) -> None:
     """The weekly template parsed now, where it is rendered: a bad one fails before any work.
     Only -f md renders it: for a page the shipped one is not parsed (jinja2 not even imported,
     0.07 s before the first panel starts); a user's --template is, with every format."""
-    from usertrack.reports.weekly import check_template
+    from usertrack.reports.weekly_template import check_template
 
     if template is not None or chosen == "md":
         check_template(template)

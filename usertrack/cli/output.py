@@ -25,20 +25,12 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
-def is_quiet() -> bool:
-    return _quiet
-
-
 _verbose = False  # --verbose: the queries sent, on stderr and in a JSON answer
 
 
 def set_verbose(verbose: bool) -> None:
     global _verbose
     _verbose = verbose
-
-
-def is_verbose() -> bool:
-    return _verbose
 
 
 def with_query_counts(text: str) -> str:

@@ -52,14 +52,6 @@ from usertrack.core.errors import (
 from usertrack.core.rulefiles import did_you_mean
 from usertrack.core.shipped import shipped_path
 
-LIVE_VARIABLES = (
-    "DATABASE_URL",
-    "POSTHOG_HOST",
-    "POSTHOG_PROJECT_ID",
-    "POSTHOG_PERSONAL_API_KEY",
-    "USERTRACK_EVENTS",
-)
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -155,11 +147,6 @@ def default_config_file() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("usertrack", appauthor=False)) / "config.toml"
-
-
-def read_config_file(path: Path) -> dict[str, str]:
-    """The user config file as {ENV_NAME: value}; unknown sections or keys are errors."""
-    return {name: value for name, (value, _) in read_config_entries(path).items()}
 
 
 def read_config_entries(path: Path) -> dict[str, tuple[str, str]]:

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 _TOP_KEYS = {"categories", "rules"}
 _RULE_KEYS = {"name", "category", "owner", "match", "when", "description"}
-LEVELS = ("workflow", "tool")
 UNCATEGORIZED = "Uncategorized"
 UNKNOWN_OWNER = "Unknown"
 

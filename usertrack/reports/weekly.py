@@ -33,7 +33,7 @@ from usertrack.core import style
 from usertrack.core.errors import UsageError
 from usertrack.engines.concurrency import Background
 from usertrack.reports.weekly_template import WEEKLY_TEMPLATE as WEEKLY_TEMPLATE  # the command's
-from usertrack.reports.weekly_template import check_template, render_weekly
+from usertrack.reports.weekly_template import render_weekly
 from usertrack.segments.history import Changes, Snapshot, compare
 from usertrack.segments.rules import rule_columns
 
@@ -754,25 +754,3 @@ def write_report(path: Path, text: str, *, force: bool = False) -> str:
         )
     write_atomic(path, text)
     return "wrote" if old is None else "replaced"
-
-
-def weekly_report(
-    ws: Workspace,
-    as_of: datetime | None = None,
-    *,
-    out_dir: Path | None = None,
-    template: Path | None = None,
-    history: History | None = None,
-    save: bool = False,
-    progress: Progress | None = None,
-    force: bool = False,
-) -> Path:
-    """Build, render and write the weekly report atomically; return the file written."""
-    week = report_week(ws, as_of)
-    path = report_path(out_dir, week)  # a bad --out fails before any query runs
-    check_template(template)
-    data, text = render_report(ws, week, template=template, history=history, progress=progress)
-    write_report(path, text, force=force)
-    if save and history is not None:
-        history.save(data.current)
-    return path

@@ -67,7 +67,6 @@ if TYPE_CHECKING:
 HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 4  # 2: snapshots.fingerprint; 3: snapshots.memberships; 4: snapshots.accounts
 DEFAULT_HISTORY_DAYS = 400
-DEFAULT_SINCE = timedelta(days=7)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS snapshots (

@@ -29,8 +29,6 @@ _LISTED = (
 LISTED_OR_NULL = f"{_LISTED} OR person_email_norm IS NULL)"
 LISTED_ONLY = f"{_LISTED})"
 # What keeps each of the files' events to those with an email (and so a normalized one).
-WITH_EMAIL = "AND (coalesce(length(coalesce(person_email, '')), 0) > 0)"
-
 # activity.sql from the events store's per-person-per-day tables
 # (usertrack.engines.local.churn_rollups): the events, pageviews, first and last event of each
 # normalized email but '' from person_day_events and person_day_spans for the whole UTC days before

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 FLAGS_TABLE = "feature_flags"
 # The table's columns, as PostHog's FeatureFlagSerializer names the fields usertrack reads;
 # `tags` is a JSON array of texts.
-FLAG_COLUMNS = ("id", "key", "name", "active", "tags", "created_at", "updated_at", "deleted")
-
 _LISTED = f"""
 SELECT id, key, name, active, tags, created_at, updated_at, count(*) OVER () AS found
 FROM {FLAGS_TABLE}
