@@ -84,11 +84,6 @@ class ReportWeek:
         week = cls.containing(moment)
         return week if week.end <= moment else week.previous()
 
-    @classmethod
-    def ending(cls, as_of: datetime) -> ReportWeek:
-        """Kept for callers of the old name: the week containing `as_of`."""
-        return cls.containing(as_of)
-
     @property
     def first_day(self) -> date:
         return self.start.date()
