@@ -22,6 +22,8 @@ import math
 import re
 from typing import Any
 
+from usertrack.core.clock import naive_utc
+
 LIST_SEP = ", "  # human formats
 CSV_LIST_SEP = ";"  # csv cells holding a list
 MISSING = ""  # an absent value in a human cell
@@ -41,13 +43,6 @@ DAY_COLUMNS = frozenset(
 _ACRONYMS = {"mcp": "MCP", "id": "ID", "ux": "UX", "url": "URL", "dau": "DAU", "api": "API",
              "posthog": "PostHog", "neon": "Neon"}  # fmt: skip
 _UNITS = {"ms", "pp"}
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Naive datetimes are UTC already (the sources return UTC)."""
-    if moment.tzinfo is not None:
-        return moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment
 
 
 # ---------------------------------------------------------------------------------- humans
@@ -97,7 +92,7 @@ def signed(n: int | float) -> str:
 
 def moment(value: dt.datetime) -> str:
     """A timestamp for humans: '2026-11-21 04:59 UTC'."""
-    return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    return naive_utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def span(start: dt.datetime, end: dt.datetime) -> str:
@@ -107,7 +102,7 @@ def span(start: dt.datetime, end: dt.datetime) -> str:
     The same whichever way its end is held: an end at 00:00 (JSON's `to`, which the range
     holds up to and not at) and one at a minute's last second (23:59:59, as --until DATE or a
     range cut before its last instant) are one range."""
-    first, last = _utc(start), _utc(end)
+    first, last = naive_utc(start), naive_utc(end)
     if last.second == 59:
         last = last.replace(microsecond=0) + dt.timedelta(seconds=1)
     midnight = dt.time(0, 0)
@@ -141,7 +136,7 @@ def duration(seconds: float | None) -> str:
 def day(value: dt.date | dt.datetime) -> str:
     """A date alone: '2026-11-21' (a timestamp's UTC date)."""
     if isinstance(value, dt.datetime):
-        value = _utc(value)
+        value = naive_utc(value)
     return value.strftime("%Y-%m-%d")
 
 
@@ -194,7 +189,7 @@ def human_header(name: str) -> str:
 def iso(value: dt.datetime | dt.date) -> str:
     """A timestamp for machines: ISO 8601 in UTC with 'Z'; a date as 'YYYY-MM-DD'."""
     if isinstance(value, dt.datetime):
-        return _utc(value).isoformat(timespec="seconds") + "Z"
+        return naive_utc(value).isoformat(timespec="seconds") + "Z"
     return value.isoformat()
 
 

@@ -16,10 +16,11 @@ takes the percentiles; the finishing is PostgreSQL's arithmetic, done here exact
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.clock import naive_utc
 from usertrack.engines.shortcut import MirrorShortcut
 
 if TYPE_CHECKING:
@@ -440,7 +441,7 @@ def from_copy(
     if source is None:
         return None
     specs = (app_mirror.TOOL_CALLS,) if tool is not None else app_mirror.TOOLS
-    since, as_of = _utc(since), _utc(as_of)
+    since, as_of = naive_utc(since), naive_utc(as_of)  # as the copy holds moments
     path = app_mirror.mirror_path(ws.settings.home, source.identity)
     try:
         with app_mirror.AppMirror(path) as mirror:
@@ -503,13 +504,6 @@ def _answer_key(jobs: list[Job], since: datetime, as_of: datetime) -> str:
     material: list[Any] = [__version__, layout(), code, str(since), str(as_of)]
     material += [[k, q.id, sorted((n, str(v)) for n, v in p.items())] for k, q, p in jobs]
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
-
-
-def _utc(moment: datetime) -> datetime:
-    """A moment as the copy holds them: UTC without a zone."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _limit(jobs: list[Job], key: str) -> int:
