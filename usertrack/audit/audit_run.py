@@ -43,10 +43,6 @@ def fmt_trend(value: float | None) -> str:
     return f"{value:+.1f}%"
 
 
-def _pct(part: float, whole: float) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
-
-
 # --------------------------------------------------------------------------------------------
 # The audit
 
@@ -138,7 +134,7 @@ def _property_result(
         "required": spec.required,
         "allowed": list(spec.allowed) if spec.allowed is not None else None,
         "filled": filled,
-        "fill_percent": _pct(filled, volume),
+        "fill_percent": style.percent(filled, volume),
         "type_mismatches": mismatches,
         "sent_as": {k: v for k, v in counts.items() if v},
         "numbers_sent_as_strings": numeric_strings if spec.type == "number" else 0,
@@ -336,11 +332,11 @@ def coverage(plan: TrackingPlan, events_out: list[dict[str, Any]]) -> dict[str, 
                 "description": description,
                 "planned": len(mine),
                 "seen": hit,
-                "percent": _pct(hit, len(mine)),
+                "percent": style.percent(hit, len(mine)),
             }
         )
     hit = sum(1 for e in events_out if e["status"] == "seen")
-    return {"planned": len(events_out), "seen": hit, "percent": _pct(hit, len(events_out)),
+    return {"planned": len(events_out), "seen": hit, "percent": style.percent(hit, len(events_out)),
             "tiers": tiers}  # fmt: skip
 
 
@@ -387,7 +383,7 @@ def person_fill(
                     "required": p.required,
                     "persons": persons,
                     "filled": filled,
-                    "fill_percent": _pct(filled, persons),
+                    "fill_percent": style.percent(filled, persons),
                 }
             )
     return person
@@ -407,13 +403,13 @@ def identity(
         " (person.properties.email)",
         "events": total,
         "identified_events": int(ident.get("identified_events") or 0),
-        "identified_percent": _pct(int(ident.get("identified_events") or 0), total),
+        "identified_percent": style.percent(int(ident.get("identified_events") or 0), total),
         "persons": int(ident.get("persons") or 0),
         "identified_persons": int(ident.get("identified_persons") or 0),
         "multi_id_persons": int(ident.get("multi_id_persons") or 0),
         "most_distinct_ids": int(ident.get("most_distinct_ids") or 0),
         "internal_events": int(ident.get("internal_events") or 0),
-        "internal_percent": _pct(int(ident.get("internal_events") or 0), total),
+        "internal_percent": style.percent(int(ident.get("internal_events") or 0), total),
     }
 
 
@@ -438,7 +434,7 @@ def volume(plan: TrackingPlan, ident: dict[str, Any], days: int) -> dict[str, An
     if out["target_per_day"] is not None:
         out["below_target"] = per_day < out["target_per_day"]
     if out["monthly_quota"] is not None:
-        out["quota_percent"] = _pct(per_day * MONTH_DAYS, out["monthly_quota"])
+        out["quota_percent"] = style.percent(per_day * MONTH_DAYS, out["monthly_quota"])
     return out
 
 

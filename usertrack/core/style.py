@@ -77,6 +77,11 @@ def pct(value: float | decimal.Decimal | None) -> str:
     return f"{float(value):,.1f}%"
 
 
+def percent(part: float, whole: float | None) -> float | None:
+    """part of whole in percent to one place, as every rate of an answer is; None without one."""
+    return round(100.0 * part / whole, 1) if whole else None
+
+
 def share(part: float | None, whole: float | None) -> str:
     """part of whole as a percentage; '-' when there is no whole."""
     if not whole:

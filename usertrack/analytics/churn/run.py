@@ -32,6 +32,7 @@ from usertrack.analytics.common import (
 )
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
+from usertrack.core.style import percent
 
 HORIZON_DAYS = 28  # the backtest scores as of this many days before as_of
 # Who the engagement score counts: identified persons only (an email on their events), where
@@ -95,15 +96,15 @@ class Backtest:
 
     @property
     def base_rate(self) -> float | None:
-        return _share(self.dormant, self.scored)
+        return percent(self.dormant, self.scored)
 
     @property
     def precision(self) -> float | None:
-        return _share(self.high_risk_dormant, self.high_risk)
+        return percent(self.high_risk_dormant, self.high_risk)
 
     @property
     def recall(self) -> float | None:
-        return _share(self.high_risk_dormant, self.dormant)
+        return percent(self.high_risk_dormant, self.dormant)
 
     @property
     def lift(self) -> float | None:
@@ -111,7 +112,7 @@ class Backtest:
         return round(p / b, 2) if p is not None and b else None
 
     def band_rate(self, band: str) -> float | None:
-        return next((_share(d, n) for b, n, d in self.bands if b == band), None)
+        return next((percent(d, n) for b, n, d in self.bands if b == band), None)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -126,7 +127,7 @@ class Backtest:
             "recall": self.recall,
             "lift": self.lift,
             "bands": [
-                {"band": b, "persons": n, "went_dormant": d, "rate": _share(d, n)}
+                {"band": b, "persons": n, "went_dormant": d, "rate": percent(d, n)}
                 for b, n, d in self.bands
             ],
         }
@@ -180,7 +181,7 @@ class Churn:
     def churn_rate(self) -> float | None:
         """Every shown period's churned over the persons active the period before each."""
         before = sum(p.retained + p.churned for p in self.periods)
-        return _share(sum(p.churned for p in self.periods), before)
+        return percent(sum(p.churned for p in self.periods), before)
 
     def document(self) -> dict[str, Any]:
         change = None
@@ -211,10 +212,6 @@ class Churn:
             },
             "characteristics": [c.document() for c in self.characteristics],
         }
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
 
 
 def band_of(score: float) -> str:
@@ -617,7 +614,7 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
                 GROUP BY e.event"""
         ).fetchall()
     events = [
-        Characteristic("event", str(name), _share(int(a), risky), _share(int(b), others), "%")
+        Characteristic("event", str(name), percent(int(a), risky), percent(int(b), others), "%")
         for name, a, b in rows
     ]
     events.sort(key=lambda c: (-abs(c.difference or 0), c.name))
@@ -634,8 +631,8 @@ def _characteristics(con: Any, app: bool, top_events: int = 8) -> list[Character
     for status, a, b in statuses:
         found.append(
             Characteristic(
-                "app", f"subscription_status = {status}", _share(int(a), risky),
-                _share(int(b), others), "%",
+                "app", f"subscription_status = {status}", percent(int(a), risky),
+                percent(int(b), others), "%",
             )
         )  # fmt: skip
     averages = con.execute(

@@ -64,6 +64,7 @@ from usertrack.analytics.proportions import THIN_SAMPLE, wilson
 from usertrack.analytics.unfinished import cut
 from usertrack.checks.sandbox import release
 from usertrack.core.errors import UsageError
+from usertrack.core.style import percent
 
 if TYPE_CHECKING:
     import duckdb
@@ -486,8 +487,8 @@ def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "
             Step(
                 event=steps[i],
                 persons=persons,
-                conversion_from_previous=_pct(persons, previous),
-                conversion_from_start=_pct(persons, first),
+                conversion_from_previous=percent(persons, previous),
+                conversion_from_start=percent(persons, first),
                 drop_off=previous - persons,
                 average_seconds_to_convert=_seconds(average),
                 median_seconds_to_convert=_seconds(median),
@@ -495,10 +496,6 @@ def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "
         )
         previous = persons
     return result
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
 
 
 def _seconds(value: float | None) -> float | None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from usertrack.analytics.common import DateRange, open_facts, seconds_or_none
+from usertrack.core.style import percent
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,10 +57,6 @@ class Listed(NamedTuple):
     users: int
     bounce_rate: float | None
     mean_seconds: float | None
-
-
-def _rate(bounces: int, with_pageview: int) -> float | None:
-    return round(100.0 * bounces / with_pageview, 1) if with_pageview else None
 
 
 @dataclass
@@ -244,7 +241,7 @@ def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[st
     ).fetchall():
         n = int(n)
         lists[kind].append(
-            Listed(value, n, int(people), _rate(int(bounced), int(viewed)),
+            Listed(value, n, int(people), percent(int(bounced), int(viewed)),
                    seconds_or_none(float(seconds) / n) if n else None)
         )  # fmt: skip
     return {
@@ -252,7 +249,7 @@ def summarize(con: duckdb.DuckDBPyConnection, top: int = DEFAULT_TOP) -> dict[st
         "users": int(users),
         "mean_seconds": seconds_or_none(mean),
         "median_seconds": seconds_or_none(median),
-        "bounce_rate": _rate(bounces, with_pageview),
+        "bounce_rate": percent(bounces, with_pageview),
         "buckets": [(label, int(n)) for (label, _, _), n in zip(BUCKETS, buckets, strict=True)],
         "entry_pages": lists["entry_page"],
         "exit_pages": lists["exit_page"],
@@ -281,7 +278,7 @@ def from_summary(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, A
             users, bounces, with_pageview = int(row[index["users"]]), bounced, viewed
         else:
             mean = seconds_or_none(int(row[index["total_us"]]) / n / 1e6) if n else None
-            listed = Listed(value, n, int(row[index["users"]]), _rate(bounced, viewed), mean)
+            listed = Listed(value, n, int(row[index["users"]]), percent(bounced, viewed), mean)
             by_kind.setdefault(kind, []).append(listed)
     buckets = {int(r.value): r.sessions for r in by_kind.get(_BUCKET, []) if r.value is not None}
     named = {
@@ -293,7 +290,7 @@ def from_summary(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, A
         "users": users,
         "mean_seconds": seconds_or_none(int(total_us) / total / 1e6) if total else None,
         "median_seconds": seconds_or_none(float(median_us) / 1e6) if total else None,
-        "bounce_rate": _rate(bounces, with_pageview),
+        "bounce_rate": percent(bounces, with_pageview),
         "buckets": [(label, buckets.get(i, 0)) for i, (label, _, _) in enumerate(BUCKETS)],
         "entry_pages": by_kind.get(_ENTRY, []),
         "exit_pages": by_kind.get(_EXIT, []),
