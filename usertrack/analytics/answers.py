@@ -160,7 +160,9 @@ def _closing(ws: Workspace, moment: datetime, o: Options, who: str | None,
     """How an analysis ends: `analysed(ws, ahead)` run once for every value of --by
     person.properties.NAME when `grouped` (by_property), else under --segment, --by-segment
     and --who (_segmented); with --persons, the cell's people (_actors), with the profiles
-    `ahead` builds meanwhile (`analysed` starts it once the cell is checked)."""
+    `ahead` builds meanwhile (`analysed` starts it once the cell is checked); all of it kept
+    to --where."""
+    ws = ws.scoped(ws.scope.but(where=where))
     if grouped and o.get("by") is not None:
         from usertrack.analytics import by_property
 
@@ -339,7 +341,6 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         from usertrack.analytics.common import date_range
 
-        ws = ws.scoped(ws.scope.but(where=where))
         span = date_range(moment, since=since, until=until, warn=warn)
         first = span.start if since is not None else None
         last = span.last if until is not None else None
@@ -416,7 +417,6 @@ def activity(o: Options, warn: Callable[[str], None]) -> Run:
     _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
 
         def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is None:
@@ -449,7 +449,6 @@ def features(o: Options, warn: Callable[[str], None]) -> Run:
     _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
 
         def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
@@ -509,7 +508,6 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     cell = _check_persons(o, "by_segment", "compare", "by", "cumulative", "formula")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
 
         def analysed(ws: Workspace, ahead: Any) -> Any:
@@ -543,7 +541,6 @@ def sessions(o: Options, warn: Callable[[str], None]) -> Run:
     _by_alone(o, who)
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
 
         def analysed(ws: Workspace, ahead: Any) -> Any:
@@ -577,7 +574,6 @@ def paths(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError("--persons and --type do not go together")
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
         span = _span(o, moment, warn)
 
         def analyse(ws: Workspace) -> Any:
@@ -621,7 +617,6 @@ def churn(o: Options, warn: Callable[[str], None]) -> Run:
             raise refuse("churn", text, churns.cells())
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
-        ws = ws.scoped(ws.scope.but(where=where))
 
         def analysed(ws: Workspace, ahead: Any) -> Any:
             if cell is not None:
