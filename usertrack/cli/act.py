@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from usertrack.cli.context import check_as_of, open_command_workspace
+from usertrack.cli.context import check_as_of, command_workspace, open_command_workspace
 from usertrack.cli.options import (
     DURATION,
     AsOfOpt,
@@ -536,28 +536,25 @@ def sync_posthog(
             key = sync.project_key()
             host, _ = sync.capture_host()
         result = None
-        with spinner("loading rules and queries") as progress:
-            ws = open_command_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-            )
-            with ws:
-                check_as_of(ws, moment)
-                as_of_moment = moment or ws.default_as_of()
-                if apply and key and host:
-                    sync.load_state(ws.settings.home)  # a damaged state stops before the queries
-                    facts = sync.gather(ws, as_of_moment, progress)
-                    plan, result = sync.apply_sync(
-                        ws.settings.home,
-                        facts,
-                        now_utc(),
-                        key=key,
-                        host=host,
-                        everyone=everyone,
-                        batch_size=batch_size,
-                        progress=progress,
-                    )
-                else:
-                    plan = sync.plan_sync(ws, as_of_moment, everyone=everyone, progress=progress)
+        with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                               refresh=refresh, status="loading rules and queries") as (
+            ws, as_of_moment, progress
+        ):  # fmt: skip
+            if apply and key and host:
+                sync.load_state(ws.settings.home)  # a damaged state stops before the queries
+                facts = sync.gather(ws, as_of_moment, progress)
+                plan, result = sync.apply_sync(
+                    ws.settings.home,
+                    facts,
+                    now_utc(),
+                    key=key,
+                    host=host,
+                    everyone=everyone,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
+            else:
+                plan = sync.plan_sync(ws, as_of_moment, everyone=everyone, progress=progress)
         summary = (
             f"{counted(len(plan.changes), 'user')} to send:"
             f" {count(plan.count('gaining'))} gaining segments,"

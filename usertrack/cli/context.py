@@ -75,6 +75,28 @@ def open_command_workspace(
 
 
 @contextlib.contextmanager
+def command_workspace(
+    moment: datetime | None,
+    *,
+    queries_dir: Path | None,
+    segments_file: Path | None,
+    refresh: bool = False,
+    status: str = "loading queries",
+    database: bool = True,
+) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
+    """The command's workspace open under a spinner saying `status`, --as-of checked against
+    its data, the moment to answer at (--as-of, else the data's default) and the progress
+    callback."""
+    with spinner(status) as progress:
+        ws = open_command_workspace(progress, queries_dir=queries_dir,
+                                    segments_file=segments_file, refresh=refresh,
+                                    database=database)  # fmt: skip
+        with ws:
+            check_as_of(ws, moment)
+            yield ws, moment or ws.default_as_of(), progress
+
+
+@contextlib.contextmanager
 def events_workspace(
     as_of: str | None,
     *,
@@ -83,20 +105,11 @@ def events_workspace(
     refresh: bool,
     status: str = "loading queries",
 ) -> Iterator[tuple[Workspace, datetime, Callable[[str], None]]]:
-    """The events workspace (PostHog only: demo, events export or live API), the as-of moment
-    and the progress callback, for a command that reads events only (the analytics, the
-    tracking plan's audit and draft)."""
+    """command_workspace on the events only (PostHog: demo, events export or live API), for a
+    command that reads nothing else (the analytics, the tracking plan's audit and draft)."""
     from usertrack.core.clock import parse_as_of
 
     moment = parse_as_of(as_of) if as_of else None
-    with spinner(status) as progress:
-        ws = open_command_workspace(
-            progress,
-            queries_dir=queries_dir,
-            segments_file=segments_file,
-            refresh=refresh,
-            database=False,
-        )
-        with ws:
-            check_as_of(ws, moment)
-            yield ws, moment or ws.default_as_of(), progress
+    with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                           refresh=refresh, status=status, database=False) as opened:  # fmt: skip
+        yield opened

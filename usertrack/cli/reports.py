@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from usertrack.cli.context import check_as_of, open_command_workspace
+from usertrack.cli.context import check_as_of, command_workspace
 from usertrack.cli.options import (
     FORMAT,
     MAX_DAYS,
@@ -256,28 +256,19 @@ def failures(
             )
         if asked is not None:
             probe_out(out)
-            with spinner("loading queries") as progress:
-                ws = open_command_workspace(
-                    progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-                )
-                with ws:
-                    check_as_of(ws, moment)
-                    found = user_lists.user_list(
-                        ws, asked, moment or ws.default_as_of(), days=days, limit=limit
-                    )
+            with command_workspace(
+                moment, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
+            ) as (ws, when, _):
+                found = user_lists.user_list(ws, asked, when, days=days, limit=limit)
             emit_list(found, chosen, out)
             return
         rules = load_failure_rules(resolve_failures_file(failures_file))
         probe_out(out)
-        with spinner("loading rules and queries") as progress:
-            ws = open_command_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-            )
-            with ws:
-                check_as_of(ws, moment)
-                report = failure_report(
-                    ws, rules, moment or ws.default_as_of(), days, progress=progress
-                )
+        with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                               refresh=refresh, status="loading rules and queries") as (
+            ws, when, progress
+        ):  # fmt: skip
+            report = failure_report(ws, rules, when, days, progress=progress)
         if chosen == "table":
             from usertrack.rendering.terminal import render_failures  # rich: only for the table
 
@@ -320,20 +311,15 @@ def accounts(
         moment = parse_as_of(as_of) if as_of else None
         key = AccountKey.configured()
         probe_out(out)
-        with spinner("loading queries") as progress:
-            ws = open_command_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-            )
-            with ws:
-                check_as_of(ws, moment)
-                if segment is not None:
-                    from usertrack.analytics.by_segment import check_segment
+        with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                               refresh=refresh) as (ws, when, progress):  # fmt: skip
+            if segment is not None:
+                from usertrack.analytics.by_segment import check_segment
 
-                    segment = check_segment(ws, segment)
-                report = account_report.account_report(
-                    ws, moment or ws.default_as_of(), days=days, key=key, progress=progress,
-                    segment=segment, save=save,
-                )  # fmt: skip
+                segment = check_segment(ws, segment)
+            report = account_report.account_report(
+                ws, when, days=days, key=key, progress=progress, segment=segment, save=save
+            )
         said(report.said)
         if chosen == "table":
             account_report.render(answer_console(), report, limit)
@@ -427,28 +413,25 @@ def tools(
 
             who = check_who(who)
         probe_out(out)
-        with spinner("loading rules and queries") as progress:
-            ws = open_command_workspace(
-                progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-            )
-            with ws:
-                check_as_of(ws, moment)
-                when = moment or ws.default_as_of()
-                if asked is not None:
-                    emails = None
-                    if who is not None:
-                        emails = tool_usage.who_emails(ws, when, who, progress)
-                    if segment is not None:
-                        from usertrack.analytics.by_segment import check_segment
+        with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                               refresh=refresh, status="loading rules and queries") as (
+            ws, when, progress
+        ):  # fmt: skip
+            if asked is not None:
+                emails = None
+                if who is not None:
+                    emails = tool_usage.who_emails(ws, when, who, progress)
+                if segment is not None:
+                    from usertrack.analytics.by_segment import check_segment
 
-                        segment = check_segment(ws, segment)
-                        emails = tool_usage.segment_emails(ws, when, segment, progress, save)
-                    found = user_lists.user_list(
-                        ws, asked, when, days=days, limit=limit, segment=segment, who=who,
-                        segment_emails=emails,
-                    )  # fmt: skip
-                else:
-                    report = answer(ws, when, progress)
+                    segment = check_segment(ws, segment)
+                    emails = tool_usage.segment_emails(ws, when, segment, progress, save)
+                found = user_lists.user_list(
+                    ws, asked, when, days=days, limit=limit, segment=segment, who=who,
+                    segment_emails=emails,
+                )  # fmt: skip
+            else:
+                report = answer(ws, when, progress)
         if asked is not None:
             emit_list(found, chosen, out)
         elif chosen == "table":

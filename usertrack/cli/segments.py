@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from usertrack.cli.context import check_as_of, open_command_workspace
+from usertrack.cli.context import check_as_of, command_workspace, open_command_workspace
 from usertrack.cli.options import (
     MOMENT,
     AsOfOpt,
@@ -192,13 +192,9 @@ def _show_overview(
     or saved."""
     from usertrack.reports import user_lists
 
-    with spinner("loading queries") as progress:
-        ws = open_command_workspace(
-            progress, queries_dir=queries_dir, segments_file=segments_file, refresh=refresh
-        )
-        with ws:
-            check_as_of(ws, moment)
-            found = user_lists.overview(ws, moment or ws.default_as_of())
+    with command_workspace(moment, queries_dir=queries_dir, segments_file=segments_file,
+                           refresh=refresh) as (ws, when, _):  # fmt: skip
+        found = user_lists.overview(ws, when)
     if chosen == "table":
         user_lists.render_overview(answer_console(), found)
     elif chosen == "json":
