@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, not_with
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -124,10 +124,7 @@ def _check_persons(o: Options, *others: str) -> str | None:
     cell = o.get("persons")
     if cell is None:
         return None
-    for name in others:
-        if o.get(name):
-            option = "--" + name.replace("_", "-")
-            raise UsageError(f"--persons and {option} do not go together")
+    not_with("--persons", *(("--" + name.replace("_", "-"), o.get(name)) for name in others))
     return str(cell)
 
 
@@ -229,21 +226,17 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
             f" first and the last step only (EVENT or EVENT:1-{len(steps)})"
         )
     if funnels.narrowing_property(steps) is not None:
-        others: tuple[tuple[str, Any], ...] = (
-            ("--by", o["by"]), ("--order any", order == "any"),
-            ("--correlation", correlation or correlated))  # fmt: skip
-        for option, asked in others:
-            if asked:
-                raise UsageError(f"{option} and a step narrowed by a property do not go together")
+        not_with("a step narrowed by a property", ("--by", o["by"]),
+                 ("--order any", order == "any"), ("--correlation", correlation or correlated),
+                 last=True)  # fmt: skip
     from usertrack.analytics.funnel.first_time import first_steps
 
     if first_steps(steps) and (correlation or correlated):
         raise UsageError("--correlation and a first-time step (first:EVENT) do not go together")
     if funnels.narrowing_property([name for name, _, _ in shape.exclusions]) is not None:
         funnels.narrowing_property([*steps, *(name for name, _, _ in shape.exclusions)])
-        for option, asked in (("--by", o["by"]), ("--correlation", correlation or correlated)):
-            if asked:
-                raise UsageError(f"{option} and --exclude EVENT:PROPERTY=VALUE do not go together")
+        not_with("--exclude EVENT:PROPERTY=VALUE", ("--by", o["by"]),
+                 ("--correlation", correlation or correlated), last=True)  # fmt: skip
     from usertrack.analytics.funnel.timing import check_timing
 
     between, bins = check_timing(o.get("from_step"), o.get("to_step"), o.get("bins"), len(steps),
@@ -255,13 +248,10 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
     if o["paths"] and dropped is None:
         raise UsageError("--paths needs --dropped STEP (the people whose paths to show)")
     if o.get("by_account"):
-        others = (("--by", o["by"]), ("--by-segment", o["by_segment"]),
-                  ("--segment", o["segment"]), ("--who", who), ("--compare", o["compare"]),
-                  ("--correlation", correlation or correlated), ("--dropped", dropped),
-                  ("--persons", o.get("persons")))  # fmt: skip
-        for option, asked in others:
-            if asked:
-                raise UsageError(f"--by-account and {option} do not go together")
+        not_with("--by-account", ("--by", o["by"]), ("--by-segment", o["by_segment"]),
+                 ("--segment", o["segment"]), ("--who", who), ("--compare", o["compare"]),
+                 ("--correlation", correlation or correlated), ("--dropped", dropped),
+                 ("--persons", o.get("persons")))  # fmt: skip
     cell = _check_persons(o, "dropped", "by", "compare", "by_segment", "correlation",
                           "correlation_properties")  # fmt: skip
     if cell is not None:
@@ -270,11 +260,8 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
         actors.funnel_cell(steps, cell)
     if dropped is not None:
         funnels.step_index(steps, dropped)
-        for option, given in (("--by", o["by"]), ("--compare", o["compare"])):
-            if given:
-                raise UsageError(f"{option} and --dropped do not go together")
-        if o["by_segment"]:
-            raise UsageError("--by-segment and --dropped do not go together")
+        not_with("--dropped", ("--by", o["by"]), ("--compare", o["compare"]),
+                 ("--by-segment", o["by_segment"]), last=True)  # fmt: skip
 
     def run(ws: Workspace, moment: datetime, progress: Callable[[str], None]) -> Answer:
         ws = ws.scoped(ws.scope.but(where=where))
@@ -323,16 +310,10 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError(f"--periods {periods} must be from 1 to {retentions.MAX_PERIODS}")
     if periods is not None and since is not None:
         raise UsageError("--periods and --since both set the first cohort; give one of them")
-    by = o.get("by")
-    if isinstance(by, (list, tuple)):  # repeatable for funnels (a panel's: a tuple)
-        if len(by) > 1:
-            raise UsageError(f"--by: retention breaks down by one property, not {len(by)}")
-        by = by[0] if by else None
+    by = _one_by(o, "retention breaks")
     if by is not None:
         meaning.breakdown_of(by)
-        for other, given in (("--compare", o["compare"]), ("--by-segment", o["by_segment"])):
-            if given:
-                raise UsageError(f"--by and {other} do not go together")
+        not_with("--by", ("--compare", o["compare"]), ("--by-segment", o["by_segment"]))
     cell = _check_persons(o, "by_segment", "by")
     _by_account_alone(o, who, ("--by", by))
     cumulative, occurrences = bool(o.get("cumulative")), o.get("min_occurrences", 1)
@@ -378,10 +359,20 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
 
 def _by_alone(o: Options, who: str | None) -> None:
     """--by person.properties.NAME makes its own groups: not with --by-segment, --segment, --who."""
-    from usertrack.analytics import by_property
+    if o.get("by") is not None:
+        not_with("--by", ("--by-segment", o["by_segment"]), ("--segment", o["segment"]),
+                 ("--who", who))  # fmt: skip
 
-    by_property.check_alone(o.get("by"), **{"--by-segment": o["by_segment"],
-                                            "--segment": o["segment"], "--who": who})  # fmt: skip
+
+def _one_by(o: Options, what: str) -> str | None:
+    """The one --by property of an analysis that breaks down by one (`what`: its name and verb),
+    though --by is repeatable for funnels (a panel's: a tuple)."""
+    by = o.get("by")
+    if isinstance(by, (list, tuple)):
+        if len(by) > 1:
+            raise UsageError(f"--by: {what} down by one property, not {len(by)}")
+        by = by[0] if by else None
+    return by
 
 
 def _week_start(o: Options) -> str:
@@ -395,11 +386,8 @@ def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
     """--by-account counts accounts where the options below pick or split persons."""
     if not o.get("by_account"):
         return
-    others = (("--by-segment", o["by_segment"]), ("--segment", o["segment"]), ("--who", who),
-              ("--persons", o.get("persons")), *more)  # fmt: skip
-    for option, given in others:
-        if given:
-            raise UsageError(f"--by-account and {option} do not go together")
+    not_with("--by-account", ("--by-segment", o["by_segment"]), ("--segment", o["segment"]),
+             ("--who", who), ("--persons", o.get("persons")), *more)  # fmt: skip
 
 
 def activity(o: Options, warn: Callable[[str], None]) -> Run:
@@ -491,11 +479,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
         raise UsageError(f"--math {trends_maths.SESSIONS} and --by-segment do not go together")
     if o.get("persons") is not None and maths:
         raise UsageError("--persons and an EVENT@MATH do not go together: give -m instead")
-    by = o["by"]
-    if isinstance(by, (list, tuple)):  # repeatable for funnels (a panel's: a tuple)
-        if len(by) > 1:
-            raise UsageError(f"--by: trends break down by one property, not {len(by)}")
-        by = by[0] if by else None
+    by = _one_by(o, "trends break")
     if by is not None:
         trends_mod.breakdown_of(by)  # an empty --by, or person.properties. without a name
     bins = o.get("histogram_bins")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from usertrack.analytics.by_segment import NO_ACCOUNT, PersonSegments, run_groups
 from usertrack.core.errors import UsageError
@@ -92,12 +92,3 @@ def run(
         progress(f"finding each person's {name}")
     return run_groups(ws, as_of, analyse, find, progress=progress, names=names,
                       skip=frozenset({NO_ACCOUNT}), by=f"{PREFIX}{name}")  # fmt: skip
-
-
-def check_alone(by: str | None, **others: Any) -> None:
-    """`--by` goes with none of `others` (option name -> its value)."""
-    if by is None:
-        return
-    for option, given in others.items():
-        if given:
-            raise UsageError(f"--by and {option} do not go together")

@@ -30,7 +30,7 @@ from usertrack.cli.output import (
     write_chart,
 )
 from usertrack.cli.program import app, handle_errors, leave_to_exit
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, not_with
 from usertrack.scope import Scope
 
 
@@ -178,11 +178,8 @@ def check_type_options(
     segment_type: str | None, *, segment: str | None, changes: bool, overview: bool
 ) -> None:
     """`--type` goes with neither --segment, --changes nor --overview."""
-    if segment_type is None:
-        return
-    for given, name in ((segment, "--segment"), (changes, "--changes"), (overview, "--overview")):
-        if given:
-            raise UsageError(f"--type and {name} do not go together")
+    if segment_type is not None:
+        not_with("--type", ("--segment", segment), ("--changes", changes), ("--overview", overview))
 
 
 def _show_overview(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Exit codes, documented in docs/output.md ("Exit codes").
 EXIT_OK = 0
@@ -154,6 +155,15 @@ def quiet_log(name: str) -> None:
 
 class UsageError(UsertrackError):
     exit_code = EXIT_USAGE
+
+
+def not_with(option: str, *others: tuple[str, Any], last: bool = False) -> None:
+    """Refuse `option` beside the first of `others` (its name, its value) given: "OPTION and
+    OTHER do not go together" (OTHER first, `option` last, with `last`), exit 2."""
+    for other, given in others:
+        if given:
+            pair = (other, option) if last else (option, other)
+            raise UsageError(f"{pair[0]} and {pair[1]} do not go together")
 
 
 class SegmentsFileError(UsertrackError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core.errors import UsageError, UsertrackError
+from usertrack.core.errors import UsageError, UsertrackError, not_with
 from usertrack.dashboards.spec import Dashboard, Panel, check_panel, period_options
 
 if TYPE_CHECKING:
@@ -98,12 +98,10 @@ def _segments(o: dict[str, Any], _period: Period) -> Compute:
     overview = bool(o.get("overview"))
     if o["since"] is not None and not changes:
         raise UsageError("--since goes with --changes")
-    if overview and (changes or segment is not None):
-        raise UsageError(f"--overview and {'--changes' if changes else '--segment'} do not"
-                         " go together")  # fmt: skip
-    for given, name in ((segment, "--segment"), (changes, "--changes"), (overview, "--overview")):
-        if kind is not None and given:
-            raise UsageError(f"--type and {name} do not go together")
+    if overview:
+        not_with("--overview", ("--changes", changes), ("--segment", segment is not None))
+    if kind is not None:
+        not_with("--type", ("--segment", segment), ("--changes", changes), ("--overview", overview))
 
     def run(ws: Workspace, moment: datetime, progress: Progress) -> dict[str, Any]:
         if overview:  # `segments --overview -f json`: the users at a glance, nothing classified

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, not_with
 
 if TYPE_CHECKING:
     import duckdb
@@ -204,10 +204,8 @@ def parse_properties(texts: Sequence[str] | None) -> list[str]:
 def check_options(*, by: str | None, compare: bool, dropped: str | None) -> None:
     """--correlation is of the whole funnel over the range: not per breakdown value, not of the
     previous period, not of a drop-off list."""
-    for given, option in ((by is not None, "--by"), (compare, "--compare"),
-                          (dropped is not None, "--dropped")):  # fmt: skip
-        if given:
-            raise UsageError(f"{option} and --correlation do not go together")
+    not_with("--correlation", ("--by", by is not None), ("--compare", compare),
+             ("--dropped", dropped is not None), last=True)  # fmt: skip
 
 
 def correlate(
