@@ -33,7 +33,7 @@ from usertrack.core import style
 from usertrack.core.errors import UsageError
 from usertrack.engines.concurrency import Background
 from usertrack.reports.weekly_template import WEEKLY_TEMPLATE as WEEKLY_TEMPLATE  # the command's
-from usertrack.reports.weekly_template import render_weekly
+from usertrack.reports.weekly_template import render_weekly as render_weekly  # for the tests
 from usertrack.segments.history import Changes, Snapshot, compare
 from usertrack.segments.rules import rule_columns
 
@@ -707,23 +707,6 @@ def check_out_dir(out_dir: Path | None) -> Path:
             " by its week, usertrack-YYYY-Www.md); use --out - for stdout"
         )
     return prepare_out_dir(out_dir or Path("."))
-
-
-def report_path(out_dir: Path | None, week: ReportWeek) -> Path:
-    return check_out_dir(out_dir) / week.file_name
-
-
-def render_report(
-    ws: Workspace,
-    week: ReportWeek,
-    *,
-    template: Path | None = None,
-    history: History | None = None,
-    progress: Progress | None = None,
-) -> tuple[WeeklyData, str]:
-    """The week's data and the report's text (nothing written)."""
-    data = collect_weekly(ws, week.end, history=history, progress=progress)
-    return data, render_weekly(build_context(data), template)
 
 
 def write_report(path: Path, text: str, *, force: bool = False) -> str:
