@@ -13,8 +13,6 @@ from usertrack.act.alerts_filters import ACTIVE_FIELDS
 from usertrack.core import style
 from usertrack.rendering.export import csv_text, json_text, md_table
 
-_SHOWN = ("email", "name", "plan", "trigger", "current_page", "time_on_page_seconds",
-          "session_events", "session_errors", "last_active_at")  # fmt: skip
 _HEADERS = ("Email", "Name", "Plan", "Trigger", "Page", "On page", "Events", "Errors",
             "Last active")  # fmt: skip
 

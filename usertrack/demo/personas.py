@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     pass
 
 # Personas of account holders.
-PERSONAS = ("none", "light", "regular", "heavy", "failing", "internal")
 NONE, LIGHT, REGULAR, HEAVY, FAILING, INTERNAL = range(6)
 PERSONA_SHARES = (0.38, 0.32, 0.17, 0.06, 0.07)  # of external accounts; internal ones are extra
 LIFETIME_DAYS = (2.0, 12.0, 30.0, 60.0, 25.0, 1e9)  # mean activity window after signup

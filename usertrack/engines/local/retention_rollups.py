@@ -40,10 +40,6 @@ _PERIOD = (
     " FROM 'week' THEN ({d} - CAST(isodow({d}) - 1 AS INTEGER)) ELSE CAST(date_trunc('month',"
     " CAST({t} AS TIMESTAMP)) AS DATE) END) AS TIMESTAMP)"
 )
-_STARTERS = f"""person_id IN (
-          SELECT person_id FROM events
-          WHERE event IS NOT DISTINCT FROM $start_event
-            AND {_SPAN})"""
 
 # queries/posthog/retention_activity.sql in its per-event form (usertrack.engines.local.packed):
 # each person's days with a kept event (whole days from person_days, the part-days
