@@ -108,10 +108,15 @@ class CachedSource(Source):
         # its buffers: no Python value per cell to write or read back)
         self.arrow_results = inner.arrow_results
         self.parses_with_pyarrow = inner.parses_with_pyarrow
-        self.hits = 0
-        self.misses = 0
         self._swept = False
-        self._lock = threading.Lock()  # the sweep and the counters, shared by those threads
+        self._lock = threading.Lock()  # the sweep, shared by those threads
+
+    def _sweep_once(self) -> None:
+        """Once per command: expired entries go before anything is read."""
+        with self._lock:
+            if not self._swept:
+                self.sweep()
+                self._swept = True
 
     @property
     def inner(self) -> Source:
@@ -174,21 +179,14 @@ class CachedSource(Source):
         """The source's answer, from the cache when a fresh entry holds it. `arrow_over` as
         the source behind takes it (only when it does): an entry kept as an Arrow table is
         answered as rows to a caller that asked for none."""
-        with self._lock:
-            if not self._swept:  # once per command: expired entries go before anything is read
-                self.sweep()
-                self._swept = True
+        self._sweep_once()
         path = self.folder / f"{self.key(query, params)}.pickle"
         if not self.refresh and self.ttl_seconds > 0:
             cached = self._read(path)
             if cached is not None:
-                with self._lock:
-                    self.hits += 1
                 if arrow_over is None or not self.arrow_results:
                     return _as_rows(cached)
                 return cached
-        with self._lock:
-            self.misses += 1
         if arrow_over is not None and self.arrow_results:
             result = self.inner.run(query, params, arrow_over=arrow_over)
         else:
@@ -205,10 +203,7 @@ class CachedSource(Source):
         the others in one request where the source behind answers several query files at once
         (PostHog's bundles: engines/posthog/bundle.py, one query of the hourly budget instead of
         one each), sent synchronously; any it leaves out, one by one."""
-        with self._lock:
-            if not self._swept:
-                self.sweep()
-                self._swept = True
+        self._sweep_once()
         out: list[Result | None] = [None] * len(jobs)
         todo: list[int] = []
         for i, (query, params) in enumerate(jobs):
@@ -218,8 +213,6 @@ class CachedSource(Source):
             if cached is None:
                 todo.append(i)
                 continue
-            with self._lock:
-                self.hits += 1
             out[i] = _as_rows(cached) if arrow_over is None or not self.arrow_results else cached
         if self.inner.answers_bundles and len(todo) > 1:
             answered = self.inner.run_bundle(
@@ -228,8 +221,6 @@ class CachedSource(Source):
             for i, result in zip(todo, answered, strict=True):
                 if result is None:
                     continue
-                with self._lock:
-                    self.misses += 1
                 out[i] = result
                 self.store_answer(*jobs[i], result)
         return [
