@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 
@@ -144,3 +145,11 @@ def stop_now(line: str) -> None:
     with contextlib.suppress(OSError):
         os.write(2, f"usertrack: error: {line}\n".encode("utf-8", "replace"))
     os._exit(EXIT_LIMIT)
+
+
+def exit_status(code: int) -> str:
+    """How a child process ended, for a message: 'exit status 3' or 'signal SIGKILL'."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"exit status {code}"

@@ -26,6 +26,7 @@ import struct
 from typing import Any
 
 from usertrack.core import pseudonyms
+from usertrack.core.bounds import exit_status
 
 DRAW_MEMORY = 2 * 1024**3  # data size of the drawing process (RLIMIT_DATA); V8 starts at ~0.6 GB
 DRAW_SECONDS = 10.0  # CPU (all threads) per drawing; wall time is this per drawing + 5 s
@@ -82,7 +83,7 @@ def draw(drawings: list[Drawing]) -> list[bytes]:
                 f"{what} stopped at the memory bound of drawing charts"
                 f" ({DRAW_MEMORY / 1024**3:g} GiB)"
             )
-        raise RuntimeError(f"{what}: the drawing process ended with {_status(proc.returncode)}")
+        raise RuntimeError(f"{what}: the drawing process ended with {exit_status(proc.returncode)}")
     for ok, body in out:
         if not ok:
             raise RuntimeError(f"{what}: {body.decode('utf-8', 'replace')}")
@@ -101,13 +102,6 @@ def _frames(data: bytes) -> list[tuple[bool, bytes]] | None:
         out.append((status == 0, data[at : at + size]))
         at += size
     return out
-
-
-def _status(code: int) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"signal {signal.Signals(-code).name}"
-    return f"exit status {code}"
 
 
 def _drawn(drawing: Drawing) -> bytes:

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from usertrack.core.bounds import exit_status
 from usertrack.core.errors import not_utf8
 
 MAX_VALUE = 5_000_000  # characters of one string, items of one list, that a template makes
@@ -383,7 +384,7 @@ def render_isolated(target: str, *args: Any) -> str:
             raise UsageError(f"{_shown(args)}: {stopped}")
         raise UsageError(
             f"{_shown(args)}: template stopped: its rendering process ended with"
-            f" {_exit_status(proc.returncode)}"
+            f" {exit_status(proc.returncode)}"
         )
     if "error" in answer:
         raise UsageError(str(answer["error"]))
@@ -393,13 +394,6 @@ def render_isolated(target: str, *args: Any) -> str:
 def _shown(args: tuple[Any, ...]) -> str:
     """The template file among the arguments, for messages."""
     return next((str(a) for a in args if isinstance(a, Path)), "the template")
-
-
-def _exit_status(code: int) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"signal {signal.Signals(-code).name}"
-    return f"exit status {code}"
 
 
 def serve() -> None:
