@@ -23,7 +23,7 @@ from usertrack.analytics.rendered import (  # re-exported: every analysis render
     sparkline,
 )
 from usertrack.core.clock import naive_utc
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, one_of
 from usertrack.engines.concurrency import Background
 
 __all__ = [
@@ -59,10 +59,7 @@ _WINDOW = re.compile(r"(\d+)\s*([a-z]+)")
 
 def parse_period(text: str, option: str = "--period") -> str:
     """`day`, `week` or `month` (case-insensitive)."""
-    value = text.strip().lower()
-    if value not in PERIODS:
-        raise UsageError(f"{option} {text!r} is not one of {', '.join(PERIODS)}")
-    return value
+    return one_of(text, PERIODS, option)
 
 
 def parse_window(text: str, option: str = "--window") -> timedelta:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from usertrack.analytics.common import period_start
 from usertrack.core.clock import naive_utc
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, one_of
 
 MONDAY, SUNDAY = "monday", "sunday"
 WEEK_STARTS = (MONDAY, SUNDAY)
@@ -22,10 +22,7 @@ WEEK_STARTS = (MONDAY, SUNDAY)
 
 def parse_week_start(text: str, option: str = "--week-start") -> str:
     """`monday` or `sunday` (case-insensitive)."""
-    value = text.strip().lower()
-    if value not in WEEK_STARTS:
-        raise UsageError(f"{option} {text!r} is not one of {', '.join(WEEK_STARTS)}")
-    return value
+    return one_of(text, WEEK_STARTS, option)
 
 
 def start_of(moment: datetime | date, period: str, week_start: str = MONDAY) -> date:

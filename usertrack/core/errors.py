@@ -166,6 +166,15 @@ def not_with(option: str, *others: tuple[str, Any], last: bool = False) -> None:
             raise UsageError(f"{pair[0]} and {pair[1]} do not go together")
 
 
+def one_of(text: str, choices: Sequence[str], option: str) -> str:
+    """`text` as one of `choices` (trimmed, case-insensitive); else a UsageError naming
+    `option` and the choices (exit 2)."""
+    value = text.strip().lower()
+    if value not in choices:
+        raise UsageError(f"{option} {text!r} is not one of {', '.join(choices)}")
+    return value
+
+
 class SegmentsFileError(UsertrackError):
     """segments.yaml is malformed; the message names the file, line and segment."""
 

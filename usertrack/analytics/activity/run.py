@@ -29,7 +29,7 @@ from usertrack.analytics.common import (
 )
 from usertrack.analytics.unfinished import ended
 from usertrack.analytics.weeks import MONDAY, start_of, starting, trunc_sql
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, one_of
 
 MAX_PERIODS = 400
 SUMMARY_QUERY = "posthog/activity_summary"
@@ -574,11 +574,7 @@ STICKINESS_INTERVALS = ("day", "week", "month")
 def check_stickiness_interval(text: str, by_account: bool = False) -> str:
     """--stickiness-interval: day, week or month; a week or month counts one person's days, so
     not an account's (--by-account)."""
-    value = text.strip().lower()
-    if value not in STICKINESS_INTERVALS:
-        raise UsageError(
-            f"--stickiness-interval {text!r} is not one of {', '.join(STICKINESS_INTERVALS)}"
-        )
+    value = one_of(text, STICKINESS_INTERVALS, "--stickiness-interval")
     if by_account and value != "day":
         raise UsageError(f"--stickiness-interval {value} and --by-account do not go together")
     return value

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, one_of
 
 MODES = ("first-time", "recurring")
 # --period: PostHog's retentionFilter period (Hour, Day, Week, Month); an hour is a UTC hour
@@ -20,18 +20,13 @@ PERSON_PROPERTY = "person.properties."  # --by person.properties.X: a person pro
 
 
 def parse_mode(text: str) -> str:
-    value = text.strip().lower()
-    if value not in MODES:
-        raise UsageError(f"--mode {text!r} is not one of {', '.join(MODES)}")
-    return value
+    return one_of(text, MODES, "--mode")
 
 
 def parse_period(text: str, week_start: str = "monday") -> str:
     """--period, checked: hour, day, week or month. An hour starts where it starts: a Sunday
     week start has no hours to move, and is refused with them rather than left unsaid."""
-    value = text.strip().lower()
-    if value not in PERIODS:
-        raise UsageError(f"--period {text!r} is not one of {', '.join(PERIODS)}")
+    value = one_of(text, PERIODS, "--period")
     if week_start == "sunday" and value == "hour":
         raise UsageError("--week-start sunday goes with --period week, not hour")
     return value

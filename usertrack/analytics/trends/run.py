@@ -44,7 +44,7 @@ from usertrack.analytics.trends.notes import unknown_names
 from usertrack.analytics.unfinished import ended
 from usertrack.analytics.weeks import MONDAY
 from usertrack.core.clock import naive_utc
-from usertrack.core.errors import UsageError
+from usertrack.core.errors import UsageError, one_of
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
@@ -59,10 +59,7 @@ MAX_EVENTS = 10
 
 
 def parse_interval(text: str) -> str:
-    value = text.strip().lower()
-    if value not in INTERVALS:
-        raise UsageError(f"--interval {text!r} is not one of {', '.join(INTERVALS)}")
-    return value
+    return one_of(text, INTERVALS, "--interval")
 
 
 def interval_start(moment: datetime, interval: str, week_start: str = MONDAY) -> datetime:
