@@ -228,12 +228,12 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
         .mark_line(point=True)
         .encode(
             x=alt.X("day:O", sort=None, title=None),
-            y=alt.Y("active_users:Q", title="active users"),
+            y=alt.Y("active_users:Q", title="persons"),
             tooltip=["day:O", "active_users:Q"],
         )
-        .properties(title="Daily active users", width=460)
+        .properties(title="DAU (any event) per day", width=460)
     ).to_dict(validate=False)
-    return spec, alt_pairs("Daily active users", rows, "day", "active_users")
+    return spec, alt_pairs("DAU (any event) per day", rows, "day", "active_users")
 
 
 def _failures(d: dict[str, Any]) -> Chart | None:

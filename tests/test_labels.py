@@ -57,3 +57,28 @@ def test_churns_engagement_score_counts_active_identified_persons(fixed_demo_hom
     spec = (chart("churn", answer) or ({}, ""))[0]
     titles = [part.get("title") for part in spec.get("vconcat") or [spec]]
     assert "Engagement score, active identified persons per band" in titles
+
+
+def test_the_weekly_pages_average_dau_is_named_apart_from_the_days_dau(
+    fixed_demo_home: Path,
+) -> None:
+    """The weekly page read "DAU 213.4" in its key metrics and "DAU (any event) 228" a panel
+    below: two numbers of one name, the week's average and the last day's. Its daily chart, of
+    the same counts as the activity panel's, was "Daily active users" with days as 10-19 where
+    the activity chart writes Nov 16. Now the average says so and the chart is named and dated
+    as the activity panel's."""
+    args = ["report", "weekly", "--as-of", "2026-11-10", "--no-save", "--out", "-"]
+    answer = json.loads(run([*args, "-f", "json"], fixed_demo_home).stdout)
+    metrics, activity = answer["panels"][0], answer["panels"][1]
+    assert metrics["summary"].startswith("Average DAU ")
+    assert activity["summary"].startswith("DAU (any event) ")
+    labels = [d["label"] for d in metrics["data"]["daily_active"]]
+    assert labels[-1] == "Nov 15" and labels[-7] == "Nov 09" and len(labels) == 35
+    assert metrics["chart_alt"].startswith("DAU (any event) per day: Oct 12 ")
+    spec = (chart("metrics", metrics["data"]) or ({}, ""))[0]
+    assert spec["title"] == "DAU (any event) per day"
+    assert spec["encoding"]["y"]["title"] == "persons"
+    md = run([*args, "-f", "md"], fixed_demo_home).stdout
+    assert "\n| Average DAU | " in md and "\n| DAU |" not in md
+    assert 'title "DAU (any event) per day, last 35 days"' in md
+    assert '"Nov 09", "Nov 10"' in md

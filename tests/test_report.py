@@ -408,8 +408,8 @@ def friday_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _chart(text: str) -> tuple[list[str], list[int]]:
-    block = text.split("Daily active people", 1)[1]
-    labels = re.findall(r'"(\d\d-\d\d)"', block.split("y-axis", 1)[0])
+    block = text.split("DAU (any event) per day, last", 1)[1]
+    labels = re.findall(r'"([A-Z][a-z]{2} \d\d)"', block.split("y-axis", 1)[0])
     values = [int(v) for v in re.search(r"line \[([^\]]*)\]", block)[1].split(", ")]  # type: ignore[index]
     return labels, values
 
@@ -428,15 +428,19 @@ def test_a_week_not_over_is_reported_to_date(friday_home: Path) -> None:
     )
     assert "as of 2026-11-20 00:00 UTC" in text and "2026-11-23 00:00" not in text
     labels, values = _chart(text)
-    assert labels[-1] == "11-19" and len(labels) == len(values) == 35 - 3
-    dau = re.search(r"^\| DAU \| ([\d,.]+) \|.*\| ([\d,]+) person-days in 4 days \|$", text, re.M)
+    assert labels[-1] == "Nov 19" and len(labels) == len(values) == 35 - 3
+    row = r"^\| Average DAU \| ([\d,.]+) \|.*\| ([\d,]+) person-days in 4 days \|$"
+    dau = re.search(row, text, re.M)
     assert dau is not None, text
     assert sum(values[-4:]) == int(dau[2].replace(",", ""))
     assert float(dau[1]) == round(sum(values[-4:]) / 4, 1)
     # One definition of DAU: the report's days are `usertrack activity`'s.
     activity = run(["activity", "--as-of", "2026-11-20", "--days", "7", "-f", "json"], friday_home)
     assert activity.exit_code == 0, activity.stderr
-    daily = {d["date"][5:]: d["dau"] for d in json.loads(activity.stdout)["daily"]}
+    daily = {
+        date.fromisoformat(d["date"]).strftime("%b %d"): d["dau"]
+        for d in json.loads(activity.stdout)["daily"]
+    }
     shown = dict(zip(labels, values, strict=True))
     assert {day: shown[day] for day in daily} == daily and len(daily) == 7
 

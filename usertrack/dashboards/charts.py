@@ -509,6 +509,10 @@ def _alerts(d: dict[str, Any]) -> Chart | None:
     return _bar_chart(rows, "trigger", "alerts", "Alerts by trigger")
 
 
+# The key metrics' daily chart, named as the activity panel names the same count.
+DAILY_ACTIVE_TITLE = "DAU (any event) per day"
+
+
 def _metrics(d: dict[str, Any]) -> Chart | None:
     rows = [
         {"day": r["label"], "active_users": r["active_users"]} for r in d.get("daily_active") or []
@@ -519,10 +523,10 @@ def _metrics(d: dict[str, Any]) -> Chart | None:
         rows, {"type": "line", "point": True},
         tooltip=_tips("day:O", "active_users:Q"),
         x=_field("day:O", sort=None, title=None),
-        y=_field("active_users:Q", title="active users"),
+        y=_field("active_users:Q", title="persons"),
     )  # fmt: skip
-    spec = _top({**line, "title": "Daily active users", "width": 460})
-    return spec, alt_pairs("Daily active users", rows, "day", "active_users")
+    spec = _top({**line, "title": DAILY_ACTIVE_TITLE, "width": 460})
+    return spec, alt_pairs(DAILY_ACTIVE_TITLE, rows, "day", "active_users")
 
 
 CHARTS: dict[str, Callable[[dict[str, Any]], Chart | None]] = {

@@ -167,7 +167,7 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric(
         "dau",
-        "DAU",
+        "Average DAU",
         "PostHog",
         "people",
         True,
@@ -542,9 +542,10 @@ def _nice_max(value: float) -> int:
 
 
 def _chart_labels(end: datetime, days: int) -> list[str]:
-    """The day each 24-hour period ends in (MM-DD), oldest first."""
+    """The day each 24-hour period ends in, written as the other charts' date axes write a day
+    (Nov 16), oldest first."""
     return [
-        (end - timedelta(days=k) - timedelta(microseconds=1)).strftime("%m-%d")
+        (end - timedelta(days=k) - timedelta(microseconds=1)).strftime("%b %d")
         for k in range(days - 1, -1, -1)
     ]
 
