@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.dashboards.charts import FLOW_EDGES, Chart, alt_pairs, flow_layout
+from usertrack.dashboards.charts import (
+    FLOW_EDGES,
+    FLOW_LABEL_GAP,
+    FLOW_LABEL_ROOM,
+    Chart,
+    alt_pairs,
+    flow_layout,
+)
 
 
 def _bars(
@@ -165,10 +172,11 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     x = alt.X(
         "step:Q",
         title="step",
-        axis=alt.Axis(format="d", values=list(range(1, last + 1))),
-        scale=alt.Scale(domain=[0.9, last + 0.75], nice=False),
+        axis=alt.Axis(format="d", values=list(range(1, last + 1)), domain=False),
+        scale=alt.Scale(domain=[0.9, last + 0.95], nice=False),
     )
     widest = max(e["count"] for e in edges)
+    limit = FLOW_LABEL_ROOM - FLOW_LABEL_GAP
     flow = (
         alt.Chart(alt.Data(values=lines))
         .mark_rule(opacity=0.45, strokeCap="round")
@@ -191,19 +199,21 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     )
     halo = (
         alt.Chart(alt.Data(values=nodes))
-        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170, stroke="white",
+        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=limit, stroke="white",
                    strokeWidth=3)
         .encode(x=x, y=y, text="label:N")
     )  # fmt: skip
     labels = (
         alt.Chart(alt.Data(values=nodes))
-        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=170)
+        .mark_text(align="left", dx=6, dy=-8, fontSize=10, limit=limit)
         .encode(x=x, y=y, text="label:N")
     )
     spec = (
         alt.layer(flow, dots, halo, labels)
         .properties(
-            title="Paths: the flow between steps", width=560, height=max(160, 26 * len(nodes) // 2)
+            title="Paths: the flow between steps",
+            width=max(360, round(FLOW_LABEL_ROOM * (last + 0.05))),
+            height=max(160, 26 * len(nodes) // 2),
         )
         .to_dict(validate=False)
     )

@@ -259,7 +259,7 @@ def test_the_paths_flow_states_every_edge_it_draws() -> None:
     # the labels on a white halo: a text layer under them
     assert [layer["mark"]["type"] for layer in layers] == ["rule", "point", "text", "text"]
     assert {n["label"] for n in layers[3]["data"]["values"]} == {"a (7)", "b (5)", "c (7)", "x (2)"}
-    assert layers[0]["encoding"]["x"]["scale"]["domain"] == [0.9, 3.75]  # none past step 3
+    assert layers[0]["encoding"]["x"]["scale"]["domain"] == [0.9, 3.95]  # none past step 3
     assert layers[0]["encoding"]["x"]["axis"]["values"] == [1, 2, 3]
     drawn = layers[0]["data"]["values"]
     # b is where a's 7 arrive at step 2 and where 5 leave it: one node, the widest of its column
@@ -691,3 +691,25 @@ def test_a_dashboard_of_days_states_its_period_once(home: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.stderr
     head = (tmp_path / "week.md").read_text(encoding="utf-8").splitlines()[2]
     assert head == "2026-W46: 2026-11-09 to 2026-11-15 \\(UTC\\)"
+
+
+def test_the_paths_labels_stay_within_their_column_and_the_frame() -> None:
+    """A node's label is cut to the room between its dot and the next step's (or the frame's
+    right edge), so long event names never run into the next column or past the chart."""
+    from usertrack.dashboards.charts import chart
+
+    edges = [
+        {"source": "workspace_created_from_template", "target": "search_performed", "step": s,
+         "count": 9 - s}
+        for s in range(1, 5)
+    ]  # fmt: skip
+    made = chart("paths", {"edges": edges})
+    assert made is not None
+    spec = made[0]
+    lo, hi = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    per_step = spec["width"] / (hi - lo)  # pixels from one step to the next
+    text = spec["layer"][3]["mark"]
+    assert spec["layer"][2]["mark"]["limit"] == text["limit"]  # the halo is cut alike
+    assert text["dx"] + text["limit"] < per_step  # short of the next column's dot
+    assert text["dx"] + text["limit"] <= (hi - 5) * per_step  # within the frame past step 5
+    assert spec["layer"][0]["encoding"]["x"]["axis"]["domain"] is False  # no line past step 5

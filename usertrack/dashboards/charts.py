@@ -360,6 +360,8 @@ def unfinished_note(period: str, starts: list[str]) -> str:
 
 
 FLOW_EDGES = 40  # the widest edges a flow draws: more is a tangle nobody reads
+FLOW_LABEL_ROOM = 180  # pixels from one step to the next: a node's label is drawn in them
+FLOW_LABEL_GAP = 18  # the label's start past its dot, and air before the next column's dot
 
 
 def flow_layout(
@@ -412,10 +414,14 @@ def _paths(d: dict[str, Any]) -> Chart | None:
     nodes, lines = flow_layout(edges)
     last = max(n["step"] for n in nodes)
 
+    room = FLOW_LABEL_ROOM  # each label's room: the step to the next one, or the frame's edge
+    domain = [0.9, last + 0.95]
+
     def x() -> dict[str, Any]:
-        return _field(  # a tick per step, none past the last: its labels' room only
-            "step:Q", title="step", axis={"format": "d", "values": list(range(1, last + 1))},
-            scale={"domain": [0.9, last + 0.75], "nice": False},
+        return _field(  # a tick per step, no axis line past the last: its labels' room only
+            "step:Q", title="step",
+            axis={"domain": False, "format": "d", "values": list(range(1, last + 1))},
+            scale={"domain": domain, "nice": False},
         )  # fmt: skip
 
     def y() -> dict[str, Any]:
@@ -435,7 +441,8 @@ def _paths(d: dict[str, Any]) -> Chart | None:
         nodes, {"type": "point", "color": "#444", "filled": True, "size": 60},
         tooltip=_tips("node:N", "step:Q", "sequences:Q"), x=x(), y=y(),
     )  # fmt: skip
-    text_mark = {"type": "text", "align": "left", "dx": 6, "dy": -8, "fontSize": 10, "limit": 170}
+    limit = room - FLOW_LABEL_GAP  # cut with an ellipsis rather than run into the next column
+    text_mark = {"type": "text", "align": "left", "dx": 6, "dy": -8, "fontSize": 10, "limit": limit}
     # each node's name and count on a white halo, read over the bands that cross it
     halo = _layer(nodes, {**text_mark, "stroke": "white", "strokeWidth": 3},
                   text=_field("label:N"), x=x(), y=y())  # fmt: skip
@@ -444,7 +451,7 @@ def _paths(d: dict[str, Any]) -> Chart | None:
         "layer": [flow, dots, halo, labels],
         "height": max(160, 26 * len(nodes) // 2),
         "title": "Paths: the flow between steps",
-        "width": 560,
+        "width": max(360, round(room * (domain[1] - domain[0]))),
     })  # fmt: skip
     text = (
         "Flow of paths, sequences per edge: "
