@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -189,22 +190,95 @@ def _stop_demo_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         stop_server(root / "pg")
 
 
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A USERTRACK_HOME holding a small demo (600 users), generated once through the CLI."""
+# The demos the tests copy, each generated once per session: in the session's root, where
+# every pytest-xdist worker finds the one the first built, or (the developer chose where) in
+# the process's own temporary folder.
+TEMPLATES = "demo-templates"
+
+
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    shared = SESSION_ROOT is not None and os.environ.get("PYTEST_XDIST_WORKER")
+    folder = (base.parent if shared else base) / TEMPLATES
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _demo_template(
+    tmp_path_factory: pytest.TempPathFactory, users: int, anchor: date | None
+) -> Path:
+    """The home of the session's demo of `users` on `anchor` (None: today's, made by `usertrack
+    demo` as a user would), its server stopped; built by the first worker that asks, under a
+    lock the others wait on."""
+    import fcntl
+    from datetime import UTC, datetime
+
+    from usertrack.demo.generator import ensure_demo, stop_demo
+    from usertrack.demo.layout import existing_demo
+
+    day = anchor or datetime.now(UTC).date()
+    home = _templates(tmp_path_factory) / f"{users}-{day.isoformat()}{'' if anchor else '-cli'}"
+    with open(home.with_suffix(".lock"), "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if existing_demo(home) is None:
+            if anchor is None:
+                _demo_through_the_cli(home, users)
+            else:
+                ensure_demo(home, users=users, anchor=anchor)
+            stop_demo(home)
+    return home
+
+
+def _demo_through_the_cli(home: Path, users: int) -> None:
     from typer.testing import CliRunner
 
     from usertrack.cli import app
 
-    home = tmp_path_factory.mktemp("demo-home")
     mp = pytest.MonkeyPatch()
     mp.setenv("USERTRACK_HOME", str(home))
     try:
-        result = CliRunner().invoke(app, ["demo", "--users", "600"])
+        result = CliRunner().invoke(app, ["demo", "--users", str(users)])
         assert result.exit_code == 0, result.stderr
     finally:
         mp.undo()
+
+
+def copy_demo(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, users: int, anchor: date | None = None
+) -> Path:
+    """Make `home` hold the demo of `users` on `anchor` (None: today's, through the CLI), as
+    `ensure_demo` would: a copy of the session's one (generated once, its server stopped; a
+    copy of the stopped server's data directory starts as it does). `cp -a` keeps the data
+    directory's owner, pgserver's own user when run as root. Returns `home`."""
+    import subprocess
+
+    from usertrack.core.files import secure_home
+    from usertrack.demo.server import IN_USE
+
+    template = _demo_template(tmp_path_factory, users, anchor)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(template / "demo"), str(home / "demo")], check=True)
+    for mark in (home / "demo" / IN_USE).iterdir():
+        mark.unlink()  # no process uses the copy yet
+    secure_home(home)
     return home
+
+
+@pytest.fixture(scope="session")
+def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`demo_copy(home, users, anchor)`: `home` holding a copy of that demo (`copy_demo`), for
+    a test or module whose demo's server must be its own."""
+
+    def copy(home: Path, users: int, anchor: date | None = None) -> Path:
+        return copy_demo(tmp_path_factory, home, users, anchor)
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A USERTRACK_HOME holding a small demo (600 users), generated once through the CLI."""
+    return copy_demo(tmp_path_factory, tmp_path_factory.mktemp("demo-home"), 600)
 
 
 @pytest.fixture(scope="session")
@@ -212,13 +286,8 @@ def fixed_demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo (300 users) with a fixed anchor, 2026-11-16: for golden files and history.
 
     Tests that use it start from an empty history (see their `home` fixtures)."""
-    from datetime import date
-
-    from usertrack.demo.generator import ensure_demo
-
     home = tmp_path_factory.mktemp("fixed-demo")
-    ensure_demo(home, users=300, anchor=date(2026, 11, 16))
-    return home
+    return copy_demo(tmp_path_factory, home, 300, date(2026, 11, 16))
 
 
 @pytest.fixture(scope="session")

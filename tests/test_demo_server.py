@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,12 +23,14 @@ from usertrack.demo.generator import ensure_demo, stop_demo
 from usertrack.demo.server import live_users, postmaster_pid, watchdog_pid
 
 REPO = Path(__file__).resolve().parent.parent
+ANCHOR = date(2026, 3, 2)  # the demos' (50 users): copies of one (conftest.copy_demo)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("srv")
-    ensure_demo(home, users=50, anchor=date(2026, 3, 2))
+def home(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[..., Path]
+) -> Iterator[Path]:
+    home = demo_copy(tmp_path_factory.mktemp("srv"), 50, ANCHOR)
     stop_demo(home)  # each test starts from a stopped server
     yield home
     stop_demo(home)
@@ -278,9 +280,11 @@ def test_socket_and_data_stay_in_the_private_home(home: Path) -> None:
         assert stat.S_IMODE(folder.stat().st_mode) & 0o066 == 0
 
 
-def test_reset_stops_the_server_first(home: Path, tmp_path: Path) -> None:
+def test_reset_stops_the_server_first(
+    home: Path, tmp_path: Path, demo_copy: Callable[..., Path]
+) -> None:
     own = tmp_path / "reset-home"
-    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    demo_copy(own, 50, ANCHOR)
     try:
         assert usertrack(own, "doctor").returncode == 0
         before = postmaster_pid(pg_dir(own))
@@ -311,9 +315,11 @@ def _removed(path: Path) -> bool:
     return path.exists()
 
 
-def test_a_server_whose_home_was_deleted_is_stopped(tmp_path: Path) -> None:
+def test_a_server_whose_home_was_deleted_is_stopped(
+    tmp_path: Path, demo_copy: Callable[..., Path]
+) -> None:
     own = tmp_path / "gone-home"
-    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    demo_copy(own, 50, ANCHOR)
     stop_demo(own)
     assert usertrack(own, "doctor", idle="600").returncode == 0
     server = postmaster_pid(pg_dir(own))
@@ -397,7 +403,9 @@ def test_a_server_that_fails_to_start_is_one_line_and_the_logs_path(home: Path) 
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="runs as root")
-def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
+def test_as_root_no_command_changes_the_homes_modes(
+    tmp_path: Path, demo_copy: Callable[..., Path]
+) -> None:
     """As root, `alerts --notify` (its outbox) made USERTRACK_HOME 0700 from
     0711; pgserver's user could no longer reach its data, and `demo stop` dumped pg_ctl's
     "Permission denied" and the next command ~40 lines of server log. The modes are
@@ -405,7 +413,7 @@ def test_as_root_no_command_changes_the_homes_modes(tmp_path: Path) -> None:
     from usertrack.act.slack import Outbox
 
     own = tmp_path / "root-home"
-    ensure_demo(own, users=50, anchor=date(2026, 3, 2))
+    demo_copy(own, 50, ANCHOR)
     stop_demo(own)  # started by a command, as a user's would be
     try:
         assert usertrack(own, "doctor", idle="600").returncode == 0
