@@ -9,6 +9,7 @@ checks of test_layering and test_tracking_plan.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -58,15 +59,34 @@ def run_json(command: str, args: list[str], *, as_of: str, **env: str) -> dict[s
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+# The stores served so far in this test session (each pytest-xdist worker its own), by the
+# digest of their export's bytes: a test serving the same events as an earlier one is served
+# the same store, which ClickHouse then holds already (posthog_server.clickhouse_for loads each
+# store once). The served stores are only read.
+_SERVED: dict[str, Path] = {}
+
+
+def served_store(export: Path, folder: Path) -> Path:
+    """The events store of `export` for a tests' PostHog to serve: imported into `folder`, or
+    the one imported earlier in the session from an export of the same bytes."""
+    from usertrack.engines.local.eventstore import import_events
+
+    key = hashlib.sha256(export.read_bytes()).hexdigest() if export.is_file() else None
+    store = _SERVED.get(key) if key is not None else None
+    if store is not None and store.exists():
+        return store
+    store = folder / "served.duckdb"
+    import_events(export, store)
+    if key is not None:
+        _SERVED[key] = store
+    return store
+
+
 @contextmanager
 def live_posthog(export: Path, tmp_path: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
     """A PostHog-compatible server over the events of `export`, and the settings that make the
     CLI query it over HTTP (with the cache off, so every run asks the server)."""
-    from usertrack.engines.local.eventstore import import_events
-
-    store = tmp_path / "served.duckdb"
-    import_events(export, store)
-    with serve(store, project_id=4242) as fake:
+    with serve(served_store(export, tmp_path), project_id=4242) as fake:
         yield fake, live_env(fake, USERTRACK_CACHE_TTL="0")
 
 
