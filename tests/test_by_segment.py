@@ -31,22 +31,7 @@ import pytest
 from tests.analytics_helpers import assert_usage_error, live_posthog, record, run_json, write_export
 from tests.cli_runner import REPO, run
 from tests.engine_compare import strip_live_only
-
-AS_OF = "2026-06-04T12:00:00"
-RANGE = ["--since", "2026-06-01", "--until", "2026-06-03"]
-GROUPS = ["spender", "trial", "no segment", "no account"]
-
-SEGMENTS = """\
-segments:
-  - id: spender
-    name: Spenders
-    action: Upsell
-    rule: credits < 50
-  - id: trial
-    name: Trial users
-    action: Convert
-    rule: credits < 100
-"""
+from tests.segmented import AS_OF, GROUPS, RANGE, SEGMENTS, accounts_database, segmented_env
 
 ACCOUNTS = """
 INSERT INTO wasp_user VALUES (1, 'a@x.io', 10, 'active', NULL, '2026-05-01');
@@ -92,17 +77,12 @@ FUNNEL = {"spender": [1, 1], "trial": [1, 1], "no segment": [0, 0], "no account"
 
 @pytest.fixture()
 def db(make_database: Callable[[str], str]) -> str:
-    from tests.handmade import SCHEMA
-
-    return make_database(SCHEMA + ACCOUNTS)
+    return accounts_database(make_database, ACCOUNTS)
 
 
 @pytest.fixture()
 def env(tmp_path: Path, db: str) -> dict[str, str]:
-    rules = tmp_path / "segments.yaml"
-    rules.write_text(SEGMENTS)
-    export = write_export(tmp_path / "events.jsonl", RECORDS)
-    return {"USERTRACK_EVENTS": str(export), "DATABASE_URL": db, "USERTRACK_SEGMENTS": str(rules)}
+    return segmented_env(tmp_path, db, RECORDS)
 
 
 def trends(doc: dict[str, Any]) -> list[int]:
