@@ -48,6 +48,7 @@ PACKED = {
     "posthog/session_facts",
     "posthog/trends_persons",
     "posthog/trends_person_points",
+    "posthog/feature_person_facts",
     "posthog/person_distinct_ids",  # pairs (person_id, distinct_id) per email
 }
 
@@ -60,6 +61,8 @@ HISTOGRAM = {"edges": [7.5, 30.25, 53.01], "buckets": ["", "[7.5,30.25]", "[30.2
 # files on an event with a numeric property (the edge store's run_started: template_id 53 and
 # 7.5), and the per-person trends rows split by that value (median, p90).
 VARIANTS: dict[str, list[dict[str, Any]]] = {
+    # every event by its name, and every person seen since the epoch (--event, --all-users)
+    "posthog/feature_person_facts": [{"by": "event", "seen_since": datetime(1970, 1, 1)}],
     # a funnel broken down by three breakdowns: an event's property, the person's and the
     # event's distinct_id (PostHog's breakdown types event, person and event_metadata)
     "posthog/funnel_events": [
@@ -186,6 +189,7 @@ def facts_params(
         "split": as_of - timedelta(days=30),
         "then": as_of - timedelta(days=28),
         "then_since": as_of - timedelta(days=58),
+        "seen_since": as_of - timedelta(days=90),
         "event": plan["events"][0],
         "feature": "agent_builder",  # feature_persons: one of the demo's features
         "values": ["/settings"],

@@ -1,18 +1,26 @@
 """Feature usage: uses, persons, adoption and trend per feature (docs/metrics.md, "Features").
 
-Facts queries: queries/posthog/feature_usage.sql (per feature and period: uses, persons),
+Queries: queries/posthog/feature_usage.sql (per feature and period: uses, persons),
 feature_retention.sql (per feature, its persons of the previous period who used it again in this
-one) and active_persons.sql (the period's active persons, adoption's denominator).
+one) and active_persons.sql (the period's active persons, adoption's denominator); live, a
+--by-segment group's run, or a group too large to send as a list, counts its persons' rows of
+everyone's feature_person_facts.sql instead (features.cut: the same figures).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import change
+from usertrack.analytics.features.cut import Counts, person_counts
 from usertrack.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from usertrack.workspace import Workspace
+
+USAGE = "posthog/feature_usage"
 
 TRENDS = ("up", "flat", "down")
 # --all-users: every person seen, from the first moment any store can hold
@@ -142,7 +150,7 @@ def trend(uses: int, previous: int, threshold: float) -> str:
 
 
 def features(
-    ws: Any,
+    ws: Workspace,
     as_of: datetime,
     *,
     days: int = 30,
@@ -158,57 +166,29 @@ def features(
     split = as_of - timedelta(days=days)
     since = split - timedelta(days=days)
     by = "event" if by_event else "feature"
-    if progress:
-        progress("fetching feature usage")
-    usage = ws.run_query("posthog/feature_usage", as_of, since=since, split=split, by=by)
-    if progress:
-        progress("fetching each feature's returning persons")
-    kept = ws.run_query("posthog/feature_retention", as_of, since=since, split=split, by=by)
-    if progress:
-        progress("fetching active persons")
-    active = ws.run_query("posthog/active_persons", as_of, since=split)
-    col = {c: i for i, c in enumerate(usage.columns)}
-    now: dict[str, tuple[int, int]] = {}
-    spent: dict[str, float] = {}
-    before: dict[str, int] = {}
-    before_persons: dict[str, int] = {}
-    for row in usage.rows:
-        name = "" if row[col["feature"]] is None else str(row[col["feature"]])
-        uses, persons = int(row[col["uses"]]), int(row[col["persons"]])
-        if row[col["current"]] in (True, 1, "true"):
-            now[name] = (uses, persons)
-            timed = int(row[col["timed_uses"]] or 0)
-            if timed:
-                spent[name] = round(float(row[col["seconds"]]) / timed, 1)
-        else:
-            before[name] = uses
-            before_persons[name] = persons
-    total = int(active.rows[0][0]) if active.rows and active.rows[0][0] is not None else 0
-    active_total = total
-    if all_users:
+    if cut(ws):
         if progress:
-            progress("fetching every person seen")
-        seen = ws.run_query("posthog/active_persons", as_of, since=EVER)
-        total = int(seen.rows[0][0]) if seen.rows and seen.rows[0][0] is not None else 0
-    retention = retention_rates(kept)
+            progress("fetching each person's feature usage")
+        counts = person_counts(ws, as_of, since=since, split=split, by=by,
+                               seen_since=EVER if all_users else since)  # fmt: skip
+    else:
+        counts = _queried(ws, as_of, since=since, split=split, by=by, compare=compare,
+                          all_users=all_users, progress=progress)  # fmt: skip
+    total = counts.seen if all_users else counts.active
     out = []
-    for name in set(now) | set(before):
-        uses, persons = now.get(name, (0, 0))
-        prev = before.get(name, 0)
+    for name in set(counts.now) | set(counts.before):
+        uses, persons = counts.now.get(name, (0, 0))
+        prev = counts.before.get(name, (0, 0))[0]
+        timed, seconds = counts.timed.get(name, (0, 0.0))
         adoption = round(100.0 * persons / total, 1) if total else None
         out.append(Feature(name, uses, persons, adoption, prev, trend(uses, prev, threshold),
-                           avg_time_spent=spent.get(name),
-                           retention=retention.get(name)))  # fmt: skip
+                           avg_time_spent=round(seconds / timed, 1) if timed else None,
+                           retention=retention_rate(*counts.kept.get(name, (0, 0)))))  # fmt: skip
     previous_total = None
     if compare:
-        if progress:
-            progress("fetching the previous period's active persons")
-        # The previous period (since, split]: active_persons as of its end.
-        earlier = ws.run_query("posthog/active_persons", split, since=since)
-        first = earlier.rows[0][0] if earlier.rows else None
-        previous_total = int(first) if first is not None else 0
+        previous_total = counts.previous_active
         for f in out:
-            f.previous_persons = before_persons.get(f.feature, 0)
+            f.previous_persons = counts.before.get(f.feature, (0, 0))[1]
             f.previous_adoption = (
                 round(100.0 * f.previous_persons / previous_total, 1) if previous_total else None
             )
@@ -218,22 +198,18 @@ def features(
         planned, categories = planned_features()
         for f in out:
             f.category = categories.get(f.feature)
-        unused = [(name, categories.get(name), before.get(name, 0))
-                  for name in planned if now.get(name, (0, 0))[0] == 0]  # fmt: skip
+        unused = [(name, categories.get(name), counts.before.get(name, (0, 0))[0])
+                  for name in planned if counts.now.get(name, (0, 0))[0] == 0]  # fmt: skip
     last_used: dict[str, Any] = {}
     if all_users and unused:
-        if progress:
-            progress("fetching each feature's last use")
-        found = ws.run_query("posthog/feature_last_used", as_of)
-        at = {c: i for i, c in enumerate(found.columns)}
-        last_used = {str(r[at["feature"]] or ""): r[at["last_used"]] for r in found.rows}
+        last_used = counts.last_used if counts.cut else _last_used(ws, as_of, progress)
     return Features(
         as_of=as_of,
         start=split,
         days=days,
         by=by,
         threshold=threshold,
-        active_persons=active_total,
+        active_persons=counts.active,
         features=out,
         previous_active_persons=previous_total,
         unused=unused,
@@ -242,17 +218,79 @@ def features(
     )
 
 
-def retention_rates(kept: Any) -> dict[str, float]:
-    """Each feature's retention from feature_retention.sql's rows: retained persons as a percent
-    (one decimal) of the persons who used it in the previous period (none: not in the map)."""
+def cut(ws: Workspace) -> bool:
+    """Whether this run counts its group's persons' rows of everyone's per-person facts
+    (features.cut): live, a --by-segment group's run, or a group whose list of persons is longer
+    than PostHog takes (by_segment.summary_fits); else the aggregated queries, the group's list
+    (if any) in their filter."""
+    from usertrack.analytics.by_segment import summary_fits
+
+    source = ws.sources.get(ws.library.get(USAGE).folder)
+    return source is not None and source.is_live and not summary_fits(ws, short_list=True)
+
+
+def _queried(
+    ws: Workspace, as_of: datetime, *, since: datetime, split: datetime, by: str, compare: bool,
+    all_users: bool, progress: Any,
+) -> Counts:  # fmt: skip
+    """The counts of the aggregated queries (feature_usage.sql, feature_retention.sql,
+    active_persons.sql), each run's filter in them."""
+    if progress:
+        progress("fetching feature usage")
+    usage = ws.run_query(USAGE, as_of, since=since, split=split, by=by)
+    if progress:
+        progress("fetching each feature's returning persons")
+    kept = ws.run_query("posthog/feature_retention", as_of, since=since, split=split, by=by)
+    if progress:
+        progress("fetching active persons")
+    counts = Counts(cut=False)
+    counts.active = _persons(ws.run_query("posthog/active_persons", as_of, since=split))
+    col = {c: i for i, c in enumerate(usage.columns)}
+    for row in usage.rows:
+        name = "" if row[col["feature"]] is None else str(row[col["feature"]])
+        figures = (int(row[col["uses"]]), int(row[col["persons"]]))
+        if row[col["current"]] in (True, 1, "true"):
+            counts.now[name] = figures
+            timed = int(row[col["timed_uses"]] or 0)
+            if timed:
+                counts.timed[name] = (timed, float(row[col["seconds"]]))
+        else:
+            counts.before[name] = figures
     at = {c: i for i, c in enumerate(kept.columns)}
-    rates: dict[str, float] = {}
     for row in kept.rows:
-        persons = int(row[at["persons"]] or 0)
-        if persons:
-            name = "" if row[at["feature"]] is None else str(row[at["feature"]])
-            rates[name] = round(100.0 * int(row[at["retained"]] or 0) / persons, 1)
-    return rates
+        name = "" if row[at["feature"]] is None else str(row[at["feature"]])
+        counts.kept[name] = (int(row[at["persons"]] or 0), int(row[at["retained"]] or 0))
+    if all_users:
+        if progress:
+            progress("fetching every person seen")
+        counts.seen = _persons(ws.run_query("posthog/active_persons", as_of, since=EVER))
+    if compare:
+        if progress:
+            progress("fetching the previous period's active persons")
+        # The previous period (since, split]: active_persons as of its end.
+        counts.previous_active = _persons(ws.run_query("posthog/active_persons", split,
+                                                       since=since))  # fmt: skip
+    return counts
+
+
+def _persons(result: Any) -> int:
+    """active_persons.sql's count (none: 0)."""
+    return int(result.rows[0][0]) if result.rows and result.rows[0][0] is not None else 0
+
+
+def _last_used(ws: Workspace, as_of: datetime, progress: Any) -> dict[str, Any]:
+    """Each feature's last use up to as_of (feature_last_used.sql)."""
+    if progress:
+        progress("fetching each feature's last use")
+    found = ws.run_query("posthog/feature_last_used", as_of)
+    at = {c: i for i, c in enumerate(found.columns)}
+    return {str(r[at["feature"]] or ""): r[at["last_used"]] for r in found.rows}
+
+
+def retention_rate(persons: int, retained: int) -> float | None:
+    """A feature's retention: its `retained` persons as a percent (one decimal) of the `persons`
+    who used it in the previous period (none: None)."""
+    return round(100.0 * retained / persons, 1) if persons else None
 
 
 def planned_features() -> tuple[list[str], dict[str, str]]:
