@@ -700,6 +700,7 @@ def test_every_shipped_posthog_query_translates_and_runs(source: LocalPostHogSou
                   "start_value": "", "return_property": "", "return_value": "",
                   "week_start": "monday"}  # fmt: skip
         given |= {"split": NOW - timedelta(days=15)}  # features: the two periods' boundary
+        given |= {"seen_since": NOW - timedelta(days=30)}  # features' per-person rows
         given |= {"feature": "$pageview"}  # features --persons: one feature (or event)
         given |= {"event": "$pageview", "values": ["/"], "property": "$screen_width"}  # trends
         given |= {"signals": ["$pageview"], "prefixes": [["/"]]}  # churn, paths' prefixes
