@@ -903,7 +903,11 @@ def test_query_files_give_the_same_rows_as_the_local_engine(
             for query in queries:
                 # one person of the hand-made events; planned names and keys as array values
                 params = facts_params(query, AS_OF, email="alice@acme.io", plan=PLAN_LISTS)
-                if query.id in ("posthog/feature_usage", "posthog/feature_retention"):
+                if query.id in (
+                    "posthog/feature_usage",
+                    "posthog/feature_retention",
+                    "posthog/feature_person_facts",
+                ):
                     params["by"] = "event"  # the hand-made events have no feature_used
                 if query.id == "posthog/feature_persons":
                     params.update(by="event", feature="$pageview")  # the persons of an event
