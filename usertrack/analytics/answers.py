@@ -311,6 +311,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
     if periods is not None and since is not None:
         raise UsageError("--periods and --since both set the first cohort; give one of them")
     by = _one_by(o, "retention breaks")
+    limit = _breakdown_limit(o)
     if by is not None:
         meaning.breakdown_of(by)
         not_with("--by", ("--compare", o["compare"]), ("--by-segment", o["by_segment"]))
@@ -331,7 +332,7 @@ def retention(o: Options, warn: Callable[[str], None]) -> Run:
                 return retentions.retention(
                     ws, moment, period=period, periods=periods, start_event=o["start"],
                     return_event=o["return_event"], mode=mode, since=first, until=last,
-                    compare=o["compare"], by=by, top=o["top"], progress=progress,
+                    compare=o["compare"], by=by, top=limit, progress=progress,
                     by_account=bool(o.get("by_account")), cumulative=cumulative,
                     min_occurrences=occurrences, week_start=week_start,
                 )  # fmt: skip
@@ -380,6 +381,19 @@ def _week_start(o: Options) -> str:
     from usertrack.analytics.weeks import MONDAY, parse_week_start
 
     return parse_week_start(o.get("week_start") or MONDAY)
+
+
+def _breakdown_limit(o: Options) -> int:
+    """retention's and trends' --breakdown-limit, or --top, its old name (a panel's `top`), or
+    their default: ten values, fewer than PostHog's 25."""
+    limit, top = o.get("breakdown_limit"), o.get("top")
+    if limit is not None and top is not None and limit != top:
+        raise UsageError(
+            f"--top is --breakdown-limit's old name: give one of them, not --breakdown-limit"
+            f" {limit} and --top {top}"
+        )
+    chosen = limit if limit is not None else top
+    return 10 if chosen is None else int(chosen)
 
 
 def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:
@@ -471,7 +485,8 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
     given = [trends_maths.own_math(e) for e in o["events"]]
     events = [event for event, _ in given]
     maths = tuple(own for _, own in given) if any(own for _, own in given) else ()
-    trends_mod.check(events, interval, math, o["top"], maths)
+    limit = _breakdown_limit(o)
+    trends_mod.check(events, interval, math, limit, maths)
     formula = None if o.get("formula") is None else parse_formula(o["formula"], len(events))
     every = [own or math for own in maths] or [math]
     if o["by_segment"] and any(m.name == trends_maths.SESSIONS for m in every):
@@ -500,7 +515,7 @@ def trends(o: Options, warn: Callable[[str], None]) -> Run:
             answer = trends_mod.trends(
                 ws, moment, span, events, interval=interval, math=math, maths=maths,
                 formula=formula, by=by,
-                top=o["top"], cumulative=o["cumulative"], compare=o["compare"],
+                top=limit, cumulative=o["cumulative"], compare=o["compare"],
                 progress=progress, week_start=week_start, histogram_bins=bins,
             )  # fmt: skip
             if cell is None:

@@ -29,6 +29,7 @@ from usertrack.cli.options import (
     FunnelPersonsOpt,
     FunnelTrendOpt,
     HistogramBinsOpt,
+    OldTopOpt,
     OneSegmentOpt,
     OutOpt,
     PathsPersonsOpt,
@@ -38,6 +39,7 @@ from usertrack.cli.options import (
     SaveSegmentsOpt,
     SegmentsOpt,
     SessionsPersonsOpt,
+    ShortBreakdownLimitOpt,
     TimeToConvertOpt,
     ToStepOpt,
     TrendsPersonsOpt,
@@ -320,14 +322,13 @@ def retention(
         typer.Option(
             "--by",
             help="Also an average curve per value of this event property of the start event"
-            " (first touch), or person property: person.properties.NAME. The --top values, the"
-            " rest as (other).",
+            " (first touch), or person property: person.properties.NAME. The"
+            " --breakdown-limit values, the rest as (other).",
             metavar=PROPERTY,
         ),
     ] = None,
-    top: Annotated[
-        int, typer.Option("--top", min=1, max=100, help="With --by: keep this many values.")
-    ] = 10,
+    breakdown_limit: ShortBreakdownLimitOpt = None,
+    top: OldTopOpt = None,
     start: Annotated[
         str,
         typer.Option(
@@ -539,13 +540,13 @@ def trends(
         list[str] | None,
         typer.Option(
             "--by",
-            help="Break down by event property or person.properties.NAME: top values and other.",
+            help="Break down by event property or person.properties.NAME: the"
+            " --breakdown-limit values and other.",
             metavar=PROPERTY,
         ),
     ] = None,
-    top: Annotated[
-        int, typer.Option("--top", min=1, max=100, help="With --by: keep this many values.")
-    ] = 10,
+    breakdown_limit: ShortBreakdownLimitOpt = None,
+    top: OldTopOpt = None,
     histogram_bins: HistogramBinsOpt = None,
     cumulative: Annotated[
         bool,

@@ -244,6 +244,26 @@ BreakdownLimitOpt = Annotated[
         help="With --by: keep this many values (default 25, PostHog's), the rest as Other.",
     ),
 ]
+# --breakdown-limit where usertrack keeps fewer values by default than PostHog's 25 (retention
+# and trends: ten curves or series still read side by side). PostHog's is BREAKDOWN_VALUES_LIMIT
+# (posthog/hogql/constants.py, `get_breakdown_limit_for_context`, which RetentionQueryRunner and
+# the trends query builder use). `--top` is its old name there.
+ShortBreakdownLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--breakdown-limit",
+        min=1,
+        max=100,
+        help="With --by: keep this many values (default 10, usertrack's: PostHog's is"
+        " 25), the rest as (other).",
+        metavar="N",
+        show_default=False,
+    ),
+]
+OldTopOpt = Annotated[
+    int | None,
+    typer.Option("--top", min=1, max=100, hidden=True, help="--breakdown-limit's old name."),
+]
 
 HistogramBinsOpt = Annotated[
     int | None,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from usertrack.workspace import Workspace
 
 # PostHog's own input takes any count from 1 (frontend BreakdownTagMenu.tsx, `min={1}`); past a
-# hundred buckets a chart or a table of them says nothing, and --top stops at 100 too.
+# hundred buckets a chart or a table of them says nothing, and --breakdown-limit stops at 100 too.
 MIN_BINS, MAX_BINS = 1, 100
 ENDS = "posthog/trends_histogram"
 

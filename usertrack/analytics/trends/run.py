@@ -253,7 +253,7 @@ def check(
     if len(set(series)) != len(series):
         raise UsageError("an EVENT is given twice (with the same math)")
     if not 1 <= top <= 100:
-        raise UsageError(f"--top {top} must be from 1 to 100")
+        raise UsageError(f"--breakdown-limit {top} must be from 1 to 100")
 
 
 def trends(
