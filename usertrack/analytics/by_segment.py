@@ -97,6 +97,9 @@ class PersonSegments:
     # A --who run's users: those it selects and all the profile's (it lists only the persons
     # of the selected ones); None: the listed persons are every app account's.
     users: tuple[int, int] | None = None
+    # Each group's users (the classification's `primary`; "no segment": the accounts in none)
+    # and how many of them have a PostHog person (`group_users`); None: not known.
+    people: Mapping[str, tuple[int, int]] | None = None
 
     @classmethod
     def listed(
@@ -159,8 +162,17 @@ class PersonSegments:
     def kept(self, option: str, group: str) -> str:
         """The line saying how many persons a run kept to `group` keeps, of how many."""
         count = self.listed_count(group)
+        everyone = f"{len(self.numbers):,} persons with an app account"
+        if self.users is None and self.people is not None and group in self.people:
+            # `segments` counts users, a run persons: a user with no event has no person
+            users, matched = self.people[group]
+            persons = "person" if count == 1 else "persons"
+            its = f"its {users:,} {'user' if users == 1 else 'users'}"
+            if users > matched:
+                its += f" ({users - matched:,} with no PostHog person)"
+            return f"{option} kept {count:,} {persons} of {its}, of {everyone}"
         if self.users is None:
-            return f"{option} kept {count:,} of {len(self.numbers):,} persons with an app account"
+            return f"{option} kept {count:,} of {everyone}"
         chosen, users = self.users
         persons = "person" if count == 1 else "persons"
         of = f"those of {chosen:,} of the profile's {users:,} users"
@@ -237,7 +249,8 @@ def person_segments(
     with open_history(ws) as history:
         kept = _kept_numbers(ws, history, as_of, groups) if local else None
     if kept is not None and kept[1] is not None:
-        return PersonSegments(as_of, groups, kept[1], "snapshot")
+        numbers, people = kept[1]
+        return PersonSegments(as_of, groups, numbers, "snapshot", people=people)
     fetching: Background[Any] | None = None
     # Live, segment_persons.sql runs on PostHog meanwhile: it needs only as_of.
     asking = None if local else Background(lambda: persons_answer(ws, as_of), SEGMENTS_LANE)
@@ -292,19 +305,53 @@ def person_segments(
         table = answer.arrow  # PostHog's rows, as Arrow past a few thousand
     if table is not None and "" not in known and "" not in snapshot.primary:
         numbers = numbered_persons(table, snapshot.primary, known, groups)
+        people = group_users(snapshot.primary, known, groups, person_emails(table))
         if kept is not None and accounts is None and (snapshot.source == "snapshot" or fresh):
-            _keep_numbers(ws, kept[0], numbers)
+            _keep_numbers(ws, kept[0], numbers, people)
         users = _users(snapshot) if ws.scope.narrow_to else None
-        return PersonSegments(as_of, groups, numbers, snapshot.source, users)
+        return PersonSegments(as_of, groups, numbers, snapshot.source, users, people)
     # a row of '' can count: the events' rows, which have it
     rows = persons_query(ws, as_of, answer)
     persons: dict[str, list[str]] = {}
+    emails: set[str] = set()
     for person_id, email in rows:
         group = snapshot.primary.get(email) or (NO_SEGMENT if email in known else None)
         if group is not None and person_id:
             persons.setdefault(group, []).append(str(person_id))
-    found = PersonSegments.listed(as_of, groups, persons, snapshot.source)
+            emails.add(email)
+    people = group_users(snapshot.primary, known, groups, emails)
+    found = replace(PersonSegments.listed(as_of, groups, persons, snapshot.source), people=people)
     return replace(found, users=_users(snapshot)) if ws.scope.narrow_to else found
+
+
+def group_users(
+    primary: Mapping[str, str | None], known: set[str], groups: tuple[str, ...], emails: Any
+) -> dict[str, tuple[int, int]]:
+    """Each group's users and how many of them have a PostHog person (an email of `emails`,
+    those of the persons with an id): a segment's, the emails whose primary segment it is; "no
+    segment"'s, the accounts (`known`) with none, as person_segments numbers their persons."""
+    seen = emails if isinstance(emails, (set, frozenset)) else set(emails)
+    counts = {g: [0, 0] for g in groups if g != NO_ACCOUNT}
+    for email, group in primary.items():
+        if group and group in counts:
+            counts[group][0] += 1
+            counts[group][1] += email in seen
+    if NO_SEGMENT in counts:
+        for email in known:
+            if not primary.get(email):
+                counts[NO_SEGMENT][0] += 1
+                counts[NO_SEGMENT][1] += email in seen
+    return {g: (users, matched) for g, (users, matched) in counts.items()}
+
+
+def person_emails(table: Any) -> set[str]:
+    """The emails of `table`'s persons (person_id, email) that have a person id."""
+    from pyarrow._compute import call_function as call  # not pyarrow.compute's import: 40 ms
+
+    ids, email = table["person_id"], table["email"]
+    present = call("and", [call("is_valid", [ids]), call("not_equal", [ids.cast("string"), ""])])
+    present = call("coalesce", [present, False])
+    return {e for e in call("unique", [call("filter", [email, present])]).to_pylist() if e}
 
 
 def _users(snapshot: Any) -> tuple[int, int]:
@@ -318,7 +365,7 @@ _NUMBERS = "usertrack --by-segment: the store's persons numbered by the groups o
 
 def _kept_numbers(
     ws: Workspace, history: Any, as_of: datetime, groups: tuple[str, ...]
-) -> tuple[str, GroupNumbers | None] | None:
+) -> tuple[str, tuple[GroupNumbers, dict[str, tuple[int, int]]] | None] | None:
     """Where the store's persons numbered by their groups are kept for the history's snapshot
     of exactly `as_of`, and the numbering kept there (None: not yet); None when it is not to be
     kept: no snapshot of that moment under the current rules with its accounts (the numbering
@@ -341,17 +388,42 @@ def _kept_numbers(
     name, table = found
     if table is None or table.column_names != ["person_id", "usertrack_group"]:
         return name, None  # another shape: not ours, a miss
-    return name, GroupNumbers.of_arrays(
+    people = _kept_people(table)
+    if people is None:
+        return name, None  # kept without its groups' users: a miss, kept again with them
+    numbers = GroupNumbers.of_arrays(
         table["person_id"].combine_chunks(), table["usertrack_group"].combine_chunks()
     )
+    return name, (numbers, people)
 
 
-def _keep_numbers(ws: Workspace, name: str, numbers: GroupNumbers) -> None:
+# The schema metadata key of a kept numbering holding its groups' users (group_users) as JSON.
+_PEOPLE = b"usertrack_group_users"
+
+
+def _kept_people(table: Any) -> dict[str, tuple[int, int]] | None:
+    import json
+
+    text = (table.schema.metadata or {}).get(_PEOPLE)
+    try:
+        found = json.loads(text) if text is not None else None
+        return {str(g): (int(u), int(m)) for g, (u, m) in found.items()} if found else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _keep_numbers(
+    ws: Workspace, name: str, numbers: GroupNumbers, people: Mapping[str, tuple[int, int]]
+) -> None:
+    import json
+
     import pyarrow as pa
 
     source = ws.sources.get("posthog")
     if source is not None and source.keeps_answers:
-        source.keep(name, pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers}))
+        table = pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers})
+        meta = {_PEOPLE: json.dumps({g: list(n) for g, n in people.items()}).encode()}
+        source.keep(name, table.replace_schema_metadata(meta))
 
 
 def numbered_persons(
