@@ -415,15 +415,21 @@ def _kept_people(table: Any) -> dict[str, tuple[int, int]] | None:
 def _keep_numbers(
     ws: Workspace, name: str, numbers: GroupNumbers, people: Mapping[str, tuple[int, int]]
 ) -> None:
+    source = ws.sources.get("posthog")
+    if source is not None and source.keeps_answers:
+        source.keep(name, numbers_table(numbers, people))
+
+
+def numbers_table(numbers: GroupNumbers, people: Mapping[str, tuple[int, int]]) -> Any:
+    """The numbering as kept: `person_id` and `usertrack_group`, the groups' users (`people`)
+    in the schema's metadata (`_kept_people` reads them back)."""
     import json
 
     import pyarrow as pa
 
-    source = ws.sources.get("posthog")
-    if source is not None and source.keeps_answers:
-        table = pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers})
-        meta = {_PEOPLE: json.dumps({g: list(n) for g, n in people.items()}).encode()}
-        source.keep(name, table.replace_schema_metadata(meta))
+    table = pa.table({"person_id": numbers.ids, "usertrack_group": numbers.numbers})
+    meta = {_PEOPLE: json.dumps({g: list(n) for g, n in people.items()}).encode()}
+    return table.replace_schema_metadata(meta)
 
 
 def numbered_persons(
