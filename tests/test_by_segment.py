@@ -1431,8 +1431,8 @@ def test_segment_says_its_users_with_no_posthog_person_on_every_path(
     from usertrack.analytics import by_segment, segment_persons
 
     read: list[Any] = []  # the kept numberings' groups' users, as read back
-    reading = by_segment._kept_people
-    monkeypatch.setattr(by_segment, "_kept_people", lambda t: read.append(reading(t)) or read[-1])
+    reading = by_segment.kept_users
+    monkeypatch.setattr(by_segment, "kept_users", lambda t: read.append(reading(t)) or read[-1])
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("INSERT INTO wasp_user VALUES (4, 'e@x.io', 20, 'active', NULL, '2026-05-04')")
     want = (
@@ -1491,7 +1491,7 @@ def test_a_kept_numbering_keeps_its_groups_users(tmp_path: Path) -> None:
     them is a miss (numbered again)."""
     import pyarrow as pa
 
-    from usertrack.analytics.by_segment import _kept_people, numbers_table
+    from usertrack.analytics.by_segment import kept_users, numbers_table
     from usertrack.engines.local import storecache
     from usertrack.engines.person_rows import GroupNumbers
 
@@ -1500,6 +1500,6 @@ def test_a_kept_numbering_keeps_its_groups_users(tmp_path: Path) -> None:
     storecache.save(tmp_path, "numbers", numbers_table(numbers, people))
     table = storecache.load(tmp_path, "numbers")
     assert table is not None and table.column_names == ["person_id", "usertrack_group"]
-    assert _kept_people(table) == people
+    assert kept_users(table) == people
     assert table["person_id"].to_pylist() == ["pa", "pb"]
-    assert _kept_people(pa.table({"person_id": ["pa"], "usertrack_group": [0]})) is None
+    assert kept_users(pa.table({"person_id": ["pa"], "usertrack_group": [0]})) is None

@@ -388,7 +388,7 @@ def _kept_numbers(
     name, table = found
     if table is None or table.column_names != ["person_id", "usertrack_group"]:
         return name, None  # another shape: not ours, a miss
-    people = _kept_people(table)
+    people = kept_users(table)
     if people is None:
         return name, None  # kept without its groups' users: a miss, kept again with them
     numbers = GroupNumbers.of_arrays(
@@ -401,7 +401,7 @@ def _kept_numbers(
 _PEOPLE = b"usertrack_group_users"
 
 
-def _kept_people(table: Any) -> dict[str, tuple[int, int]] | None:
+def kept_users(table: Any) -> dict[str, tuple[int, int]] | None:
     import json
 
     text = (table.schema.metadata or {}).get(_PEOPLE)
@@ -422,7 +422,7 @@ def _keep_numbers(
 
 def numbers_table(numbers: GroupNumbers, people: Mapping[str, tuple[int, int]]) -> Any:
     """The numbering as kept: `person_id` and `usertrack_group`, the groups' users (`people`)
-    in the schema's metadata (`_kept_people` reads them back)."""
+    in the schema's metadata (`kept_users` reads them back)."""
     import json
 
     import pyarrow as pa
