@@ -24,20 +24,9 @@ import pytest
 
 from tests.analytics_helpers import live_posthog, record, run_json, write_export
 from tests.engine_compare import strip_live_only
+from tests.segmented import AS_OF, SEGMENTS
 
-AS_OF = "2026-06-04T12:00:00"
 SPENDERS = 7_000
-SEGMENTS = """\
-segments:
-  - id: spender
-    name: Spenders
-    action: Upsell
-    rule: credits < 50
-  - id: trial
-    name: Trial users
-    action: Convert
-    rule: credits < 100
-"""
 ACCOUNTS = f"""
 INSERT INTO wasp_user
 SELECT i, 'u' || i || '@x.io', 10, 'active', NULL, '2026-05-01'
