@@ -246,7 +246,9 @@ def test_segment_says_how_many_persons_it_kept(env: dict[str, str]) -> None:
     for command in (SESSIONS, FEATURES, CHURN):
         result = run([*command, "--segment", "trial", "--as-of", AS_OF, "-f", "json"], **env)
         assert result.exit_code == 0, result.stderr
-        assert "--segment trial kept 1 of 3 persons with an app account" in result.stderr
+        assert "--segment trial kept 1 person of its 1 user, of 3 persons with an app account" in (
+            result.stderr
+        )
 
 
 @pytest.mark.parametrize("command", [SESSIONS, FEATURES, CHURN], ids=lambda c: c[0])

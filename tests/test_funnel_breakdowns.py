@@ -99,7 +99,7 @@ def test_the_limit_puts_the_rest_in_other_everywhere(env: dict[str, str]) -> Non
     assert made is not None
     spec, alt = made
     assert {r["$os"] for r in spec["data"]["values"]} == {"(none)", "Mac OS X", "Other"}
-    assert "Other: 1. signup 100% (1 persons), 2. buy 100% (1 persons)" in alt
+    assert "Other: 1. signup 100% (1 person), 2. buy 100.0% (1 of 1; 20.7-100.0%)" in alt
 
 
 def test_distinct_id_and_a_person_property(env: dict[str, str]) -> None:

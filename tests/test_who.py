@@ -390,7 +390,8 @@ def test_who_builds_only_the_profile_columns_it_names() -> None:
 
 KEPT = {
     "--who": "usertrack: --who kept 1 person, those of 1 of the profile's 3 users",
-    "--segment": "usertrack: --segment trial kept 1 of 3 persons with an app account",
+    "--segment": "usertrack: --segment trial kept 1 person of its 1 user,"
+    " of 3 persons with an app account",
 }
 
 

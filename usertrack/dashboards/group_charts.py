@@ -21,6 +21,11 @@ THIS_PERIOD = "this period"
 PREVIOUS_PERIOD = "previous period"
 
 
+def counted(n: Any, unit: str) -> str:
+    """`1 person`, `2 persons`: a group's count and its unit (a plural) in the alt text."""
+    return f"{num(n)} {unit.removesuffix('s') if n == 1 else unit}"
+
+
 def funnel_groups(d: dict[str, Any]) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]] | None:
     """What a funnel answer is split by (its legend's title) and each group's steps, in the
     answer's order: the breakdown's values, the segments, or this period and the previous;
@@ -144,7 +149,7 @@ def funnel_chart(d: dict[str, Any], unit: str, untold: list[str]) -> Chart | Non
         f"{name}: "
         + ", ".join(
             f"{r['step']} {r['sample']}" if "sample" in r
-            else f"{r['step']} {num(r['conversion_from_start'])}% ({num(r[unit])} {unit})"
+            else f"{r['step']} {num(r['conversion_from_start'])}% ({counted(r[unit], unit)})"
             for r in rows
             if r[by] == name
         )
