@@ -114,5 +114,5 @@ def test_the_mcp_tools_take_breakdown_limit_not_top() -> None:
         assert "top" not in schema, name
         limit = schema["breakdown_limit"]
         assert (limit["type"], limit["minimum"], limit["maximum"]) == ("integer", 1, 100), name
-        assert "default 10" in limit["description"], name
+        assert "retention and trends keep 10" in limit["description"], name
         assert "--breakdown-limit" in limit["description"], name

@@ -203,9 +203,9 @@ def test_activity_and_churn_take_by_as_a_panel_and_an_mcp_tool(
         (["churn", *BY, "--segment", "no account"], "--by and --segment do not go together"),
         (["churn", *BY, "--who", "credits < 50"], "--by and --who do not go together"),
         (["churn", "--by", "person.properties.plan", "--breakdown-limit", "101"],
-         "--breakdown-limit 101 must be from 1 to 100"),
+         "'--breakdown-limit': 101 is not in the range 1<=x<=100"),
         (["sessions", "--by", "person.properties.plan", "--breakdown-limit", "0"],
-         "--breakdown-limit 0 must be from 1 to 100"),
+         "'--breakdown-limit': 0 is not in the range 1<=x<=100"),
     ],
 )  # fmt: skip
 def test_bad_by_exits_2_with_one_line(export: Path, argv: list[str], fragment: str) -> None:

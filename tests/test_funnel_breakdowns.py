@@ -127,7 +127,8 @@ def test_last_touch_and_all_events(env: dict[str, str]) -> None:
     ("more", "fragment"),
     [
         (["--by", "$os", "--breakdown-attribution", "middle"], "--breakdown-attribution 'middle'"),
-        (["--by", "$os", "--breakdown-limit", "0"], "--breakdown-limit 0"),
+        (["--by", "$os", "--breakdown-limit", "0"], "'--breakdown-limit': 0 is not in the range"),
+        (["--by", "$os", "--breakdown-limit", "101"], "'--breakdown-limit': 101 is not in"),
         (["--by", "$os", "--breakdown-attribution", "step", "--breakdown-attribution-step", "3"],
          "--breakdown-attribution-step 3"),
         (["--by", "$os", "--breakdown-attribution", "step"], "--breakdown-attribution-step N"),

@@ -392,8 +392,12 @@ def _breakdown_limit(o: Options) -> int:
             f"--top is --breakdown-limit's old name: give one of them, not --breakdown-limit"
             f" {limit} and --top {top}"
         )
-    chosen = limit if limit is not None else top
-    return 10 if chosen is None else int(chosen)
+    chosen, name = (limit, "--breakdown-limit") if limit is not None else (top, "--top")
+    if chosen is None:
+        return 10
+    if not 1 <= int(chosen) <= 100:
+        raise UsageError(f"{name} {chosen} must be from 1 to 100")
+    return int(chosen)
 
 
 def _by_account_alone(o: Options, who: Any, *more: tuple[str, Any]) -> None:

@@ -39,7 +39,6 @@ from usertrack.cli.options import (
     SaveSegmentsOpt,
     SegmentsOpt,
     SessionsPersonsOpt,
-    ShortBreakdownLimitOpt,
     TimeToConvertOpt,
     ToStepOpt,
     TrendsPersonsOpt,
@@ -327,7 +326,7 @@ def retention(
             metavar=PROPERTY,
         ),
     ] = None,
-    breakdown_limit: ShortBreakdownLimitOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     top: OldTopOpt = None,
     start: Annotated[
         str,
@@ -545,7 +544,7 @@ def trends(
             metavar=PROPERTY,
         ),
     ] = None,
-    breakdown_limit: ShortBreakdownLimitOpt = None,
+    breakdown_limit: BreakdownLimitOpt = None,
     top: OldTopOpt = None,
     histogram_bins: HistogramBinsOpt = None,
     cumulative: Annotated[

@@ -241,28 +241,22 @@ BreakdownLimitOpt = Annotated[
     int | None,
     typer.Option(
         "--breakdown-limit",
-        help="With --by: keep this many values (default 25, PostHog's), the rest as Other.",
-    ),
-]
-# --breakdown-limit where usertrack keeps fewer values by default than PostHog's 25 (retention
-# and trends: ten curves or series still read side by side). PostHog's is BREAKDOWN_VALUES_LIMIT
-# (posthog/hogql/constants.py, `get_breakdown_limit_for_context`, which RetentionQueryRunner and
-# the trends query builder use). `--top` is its old name there.
-ShortBreakdownLimitOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--breakdown-limit",
         min=1,
         max=100,
-        help="With --by: keep this many values (default 10, usertrack's: PostHog's is"
-        " 25), the rest as (other).",
+        help="With --by: keep this many values, the rest as one group (other). The default is"
+        " PostHog's 25; retention and trends keep 10, so that their curves and series still read"
+        " side by side (at most 100).",
         metavar="N",
         show_default=False,
     ),
 ]
+# PostHog's default is BREAKDOWN_VALUES_LIMIT (posthog/hogql/constants.py,
+# `get_breakdown_limit_for_context`, which RetentionQueryRunner and the trends query builder use);
+# usertrack keeps fewer for retention and trends (analytics/answers.py, _breakdown_limit), where
+# `--top` is its old name.
 OldTopOpt = Annotated[
     int | None,
-    typer.Option("--top", min=1, max=100, hidden=True, help="--breakdown-limit's old name."),
+    typer.Option("--top", hidden=True, help="--breakdown-limit's old name."),
 ]
 
 HistogramBinsOpt = Annotated[
