@@ -157,3 +157,29 @@ def trim_sequences(
         lo, last = lo[held], hit[held]
         return np.maximum(lo, last + 1 - steps), last + 1, last
     return lo, np.minimum(lo + steps, stop), stop - 1
+
+
+def cut_paths(
+    kept: Any,
+    first: Any,
+    code: dict[str, int],
+    steps: int,
+    start: str | None,
+    end: str | None,
+) -> tuple[Any, Any, list[Any]]:
+    """The sequences cut by --steps, --from and --to (`trim_sequences`, a node no event has
+    being code -1, which no sequence holds), and each cut path as a row of `steps` codes, -1
+    past its end, given as columns: (lo, last, columns), where each cut sequence begins and the
+    offset of its last node."""
+    import numpy as np
+
+    lo, hi, last = trim_sequences(
+        kept,
+        first,
+        steps,
+        None if start is None else code.get(start, -1),
+        None if end is None else code.get(end, -1),
+    )
+    last_kept = max(len(kept) - 1, 0)
+    columns = [np.where(lo + j < hi, kept[np.minimum(lo + j, last_kept)], -1) for j in range(steps)]
+    return lo, last, columns

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.paths import completion, conversion
-from usertrack.analytics.paths.codes import grouped, trim_sequences
+from usertrack.analytics.paths.codes import cut_paths, grouped
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -44,15 +44,7 @@ def answer(
     import numpy as np
 
     code = {node: c for c, node in codes}
-    lo, hi, _ = trim_sequences(
-        kept,
-        first,
-        steps,
-        None if start is None else code.get(start, -1),
-        None if end is None else code.get(end, -1),
-    )
-    last_kept = max(len(kept) - 1, 0)
-    columns = [np.where(lo + j < hi, kept[np.minimum(lo + j, last_kept)], -1) for j in range(steps)]
+    _, _, columns = cut_paths(kept, first, code, steps, start, end)
     distinct, counts = grouped(columns)
     rows: list[tuple[int, list[str], int]] = []
     for prefix in {tuple(p): None for p in prefixes}:

@@ -25,10 +25,10 @@ from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
 from usertrack.analytics.paths import completion, conversion, prefixes
 from usertrack.analytics.paths.codes import (
     counted,
+    cut_paths,
     grouped,
     in_time_order,
     rolled_sequences,
-    trim_sequences,
 )
 from usertrack.analytics.paths.cut_sequences import CutSequences
 from usertrack.analytics.paths.options import DEFAULT_KINDS, check_options, kind_params
@@ -245,22 +245,9 @@ def summarize_sequences(
 
     name = dict(codes)
     code = {node: c for c, node in codes}
-    # A --from/--to node no event has is code -1, which no sequence holds.
-    lo, hi, last = trim_sequences(
-        kept,
-        first,
-        steps,
-        None if start is None else code.get(start, -1),
-        None if end is None else code.get(end, -1),
-    )
+    lo, last, columns = cut_paths(kept, first, code, steps, start, end)
     limit = int(top)
-    # Each path as a row of --steps codes, -1 past its end: rows ordered as lists of codes are
-    # (a path before its own continuations).
-    last_kept = max(len(kept) - 1, 0)
-    columns = []
-    for j in range(steps):
-        column = np.minimum(lo + j, last_kept)
-        columns.append(np.where(lo + j < hi, kept[column], -1))
+    # Rows ordered as lists of codes are (a path before its own continuations).
     distinct, counts = grouped(columns)
     chosen = _top(counts, limit)
     common = [
