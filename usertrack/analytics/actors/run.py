@@ -610,7 +610,7 @@ def _edge_persons(result: Paths, source: str, target: str) -> set[str]:
     order and apart), as _PATH_PERSONS finds them in the facts."""
     import numpy as np
 
-    from usertrack.analytics.paths.run import trim_sequences
+    from usertrack.analytics.paths.codes import trim_sequences
 
     assert result.whose is not None
     kept, first, names, row_person, people = result.whose
