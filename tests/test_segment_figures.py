@@ -168,3 +168,46 @@ def test_the_mcp_tool_and_a_dashboard_panel_answer_the_type_and_figures(
     [panel] = json.loads(result.stdout)["panels"]
     risk = _segments(fixed_demo_home, "--type", "risk")
     assert panel["data"]["segments"] == risk["segments"]
+
+
+def test_the_score_facts_fetched_ahead_give_the_same_figures(fixed_demo_home: Path) -> None:
+    """`segments` fetches the score's facts while it classifies (facts_ahead) and hands the runs
+    and scores between DuckDB connections as Arrow columns: the figures are those of the facts
+    fetched after, as Python values; facts fetched ahead for another moment are not used."""
+    import pyarrow  # noqa: F401  (imported: the figures cross as Arrow columns)
+
+    from usertrack.analytics import segment_figures
+    from usertrack.core.clock import parse_as_of
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    moment = parse_as_of(AS_OF)
+    settings = load_settings({"USERTRACK_HOME": str(fixed_demo_home), "USERTRACK_CONFIG": ""})
+    with open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    ) as ws:
+        ahead = segment_figures.facts_ahead(ws, moment)
+        result = ws.classify(moment)
+        runs = result.arrow(["email", "run_count"])
+        assert runs.num_rows == result.user_count and runs.column_names == ["email", "run_count"]
+        segment_figures.add_figures(ws, result, None, ahead)
+        fetched_ahead = result.figures
+        assert ahead.done and ahead.result().stack.close() is None
+        other = segment_figures.facts_ahead(ws, parse_as_of("2026-11-10"))
+        segment_figures.add_figures(ws, result, None, other)
+        assert result.figures == fetched_ahead
+        facts = segment_figures.open_score_facts(ws, moment)
+        with facts.stack:
+            as_values = segment_figures._scores(ws, result, facts.con)
+            listed = [
+                (str(e), float(s)) for e, s in zip(*as_values.to_pydict().values(), strict=True)
+            ]
+        expressions = {"avg_engagement": "s.score"}
+        by_lists = result.segment_means(expressions, listed)
+        by_arrow = result.segment_means(expressions, as_values)
+        assert by_lists == by_arrow
+        assert {k: v["avg_engagement"] for k, v in fetched_ahead.items()} == {
+            k: v["avg_engagement"] for k, v in by_lists.items()
+        }
+        assert any(v["avg_engagement"] is not None for v in by_lists.values())
+        result.close()

@@ -113,6 +113,7 @@ def segments(
         if limit is None:
             limit = None if segment is not None else 5
         settings = load_settings()
+        ahead: Any = None  # the engagement score's facts fetched ahead
         with spinner("loading rules and queries") as progress:
             ws = open_command_workspace(
                 progress,
@@ -131,16 +132,23 @@ def segments(
                 classifying = ws
                 if meanwhile is not None or rules is not None:
                     classifying = ws.scoped(meanwhile or Scope(), rules=rules)
-                result = classifying.classify(moment or ws.default_as_of(), progress)
+                when = moment or ws.default_as_of()
+                if not changes:
+                    from usertrack.analytics import segment_figures
+
+                    # the engagement score's facts, fetched while the classification is made
+                    ahead = segment_figures.facts_ahead(ws, when)
+                result = classifying.classify(when, progress)
                 if changes:
                     moves = _segments_history(ws, result, save, since, progress)
                 else:
-                    from usertrack.analytics.segment_figures import add_figures
-
-                    add_figures(ws, result, progress)
+                    segment_figures.add_figures(ws, result, progress, ahead)
+                    ahead = None
                     # a classification into some segments is no snapshot of the rules
                     history = _history_to_save(ws, save) if rules is None else None
             except BaseException:
+                if ahead is not None:
+                    segment_figures.cancel_ahead(ahead)
                 ws.close()
                 raise
         if changes:

@@ -295,31 +295,38 @@ class Classification:
         return dict(zip(self.names, (list(col) for col in zip(*rows, strict=True)), strict=False))
 
     def segment_means(
-        self, expressions: dict[str, str], scores: list[tuple[str, float]]
+        self, expressions: dict[str, str], scores: list[tuple[str, float]] | Any
     ) -> dict[str, dict[str, float | None]]:
         """Per segment id, the mean (one decimal) over its members of each SQL expression (a
         name: its text), over the profile's columns as `c.NAME` and `s.score`, the member's
-        value in `scores` ((email, value) pairs; an email's highest; NULL without one). NULLs
-        are left out of a mean, and a segment with no value has None."""
+        value in `scores` ((email, value) pairs, or an Arrow table of columns `email` and
+        `score`; an email's highest; NULL without one). NULLs are left out of a mean, and a
+        segment with no value has None."""
         means = ", ".join(f"round(avg({sql}), 1)" for sql in expressions.values())
+        con = self._connection()
+        if isinstance(scores, list):
+            given = "SELECT unnest($emails) AS email, unnest($scores) AS score"
+            values: dict[str, Any] = {
+                "emails": [e for e, _ in scores],
+                "scores": [float(v) for _, v in scores],
+            }
+        else:  # Arrow columns, scanned in place (a cursor's registration is its own)
+            con.register("usertrack_scores", scores)
+            given, values = "SELECT email, CAST(score AS DOUBLE) AS score FROM usertrack_scores", {}
         query = f"""
             WITH s AS (
                 SELECT email, max(score) AS score
-                FROM (SELECT unnest($emails) AS email, unnest($scores) AS score)
+                FROM ({given})
                 GROUP BY email)
             SELECT u.id, {means}
             FROM (SELECT {self._named} FROM classified) AS c
             CROSS JOIN unnest(c.segments) AS u(id)
             LEFT JOIN s ON s.email = c.email
             GROUP BY u.id"""
-        found = (
-            self._connection()
-            .execute(
-                query,
-                {"emails": [e for e, _ in scores], "scores": [float(v) for _, v in scores]},
-            )
-            .fetchall()
-        )
+        try:
+            found = con.execute(query, values).fetchall()
+        finally:
+            con.close()
         by_id = {row[0]: row[1:] for row in found}
         return {
             seg.id: {
@@ -350,6 +357,17 @@ class Classification:
         picked = "SELECT unnest($picked) AS __row, unnest(range(len($picked))) AS __place"
         query = f"SELECT {selected} FROM ({named}) JOIN ({picked}) USING (__row) ORDER BY __place"
         return self._connection().execute(query, {"picked": self._ordered(segment_id)}).fetchall()
+
+    def arrow(self, expressions: list[str]) -> Any:
+        """SQL `expressions` over `names` evaluated in DuckDB, one row per user in no order, as
+        an Arrow table (pyarrow imported): for another DuckDB connection to read without a
+        Python value per user."""
+        query = f"SELECT {', '.join(expressions)} FROM (SELECT {self._named} FROM classified)"
+        con = self._connection()
+        try:
+            return con.sql(query).to_arrow_table()
+        finally:
+            con.close()
 
     def _ordered(self, segment_id: str, limit: int | None = None) -> list[int]:
         """The rowids of a segment's members in its order (the first `limit`): from those

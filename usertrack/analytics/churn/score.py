@@ -5,6 +5,7 @@ score as of a moment, which `churn` lists and `segments` averages per segment: o
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,35 +100,22 @@ def apply_signals(con: Any, table: str, column: str) -> None:
     )
 
 
-def user_scores(
-    ws: Any,
-    as_of: datetime,
-    runs: dict[str, list[Any]] | None,
-    *,
-    window: int = WINDOW_DAYS,
-    progress: Any = None,
-) -> list[tuple[str, float]]:
-    """(email, score) of each identified person with an event in the window before as_of,
-    scored as `churn` scores them now (the same facts and SQL). `runs`: the app's runs per
-    email (lists `email`, `run_count`, `runs_completed`: runs.sql's), None without an app
-    database (the three event parts, scaled to 100)."""
+def score_facts(
+    ws: Any, as_of: datetime, *, window: int = WINDOW_DAYS, progress: Any = None
+) -> AbstractContextManager[Any]:
+    """The score's facts as of `as_of` (open_facts_tables: the tables `persons` and `signals`
+    on one connection), which `score_users` scores."""
     since = as_of - timedelta(days=window)
     # the _then columns go unread: their window is made empty, as churn's without a backtest
-    with open_facts_tables(ws, as_of, facts_tables(since, since, since), progress) as con:
-        table = None
-        if runs is not None:
-            con.execute(
-                "CREATE TEMP TABLE score_runs AS SELECT CAST(unnest($email) AS VARCHAR) AS email,"
-                " CAST(unnest($run_count) AS BIGINT) AS run_count,"
-                " CAST(unnest($runs_completed) AS BIGINT) AS runs_completed",
-                runs,
-            )
-            table = "score_runs"
-        try:
-            con.execute(f"CREATE TEMP TABLE scored_users AS {score_sql(table, as_of, window)}")
-            apply_signals(con, "scored_users", "signals")
-            found = con.execute("SELECT email, score FROM scored_users").fetchall()
-        finally:
-            con.execute("DROP TABLE IF EXISTS scored_users")
-            con.execute("DROP TABLE IF EXISTS score_runs")
-    return [(str(email), float(score)) for email, score in found]
+    return open_facts_tables(ws, as_of, facts_tables(since, since, since), progress)
+
+
+def score_users(con: Any, as_of: datetime, runs: str | None, *, window: int = WINDOW_DAYS) -> str:
+    """The temporary table `scored_users` of `con` (score_facts'): each identified person
+    with an event in the window before as_of, with their `email` and `score`, scored as `churn`
+    scores them now (the same facts and SQL). `runs`: a table or view of `con` holding the
+    app's runs per email (`email`, `run_count`, `runs_completed`: runs.sql's), None without
+    an app database (the three event parts, scaled to 100). The caller drops the table."""
+    con.execute(f"CREATE TEMP TABLE scored_users AS {score_sql(runs, as_of, window)}")
+    apply_signals(con, "scored_users", "signals")
+    return "scored_users"
