@@ -105,7 +105,7 @@ def add_figures(
 def _scores(ws: Any, result: Classification, con: Any) -> Any:
     """Each scored person's (email, score) on the facts' connection `con`: an Arrow table where
     pyarrow is imported, else a list of pairs."""
-    from usertrack.analytics.churn.score import score_users
+    from usertrack.analytics.churn.score import user_scores_sql
 
     arrow = "pyarrow" in sys.modules
     runs = None
@@ -131,14 +131,10 @@ def _scores(ws: Any, result: Classification, con: Any) -> Any:
             )
         runs = RUNS_VIEW
     try:
-        table = score_users(con, result.as_of, runs)
-        try:
-            query = f"SELECT email, score FROM {table}"
-            if arrow:
-                return con.sql(query).to_arrow_table()
-            return [(str(email), float(score)) for email, score in con.execute(query).fetchall()]
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        query = user_scores_sql(result.as_of, runs)
+        if arrow:
+            return con.sql(query).to_arrow_table()
+        return [(str(email), float(score)) for email, score in con.execute(query).fetchall()]
     finally:
         if runs is not None and arrow:
             con.unregister(RUNS_VIEW)

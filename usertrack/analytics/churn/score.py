@@ -104,18 +104,22 @@ def score_facts(
     ws: Any, as_of: datetime, *, window: int = WINDOW_DAYS, progress: Any = None
 ) -> AbstractContextManager[Any]:
     """The score's facts as of `as_of` (open_facts_tables: the tables `persons` and `signals`
-    on one connection), which `score_users` scores."""
+    on one connection), which `user_scores_sql` scores."""
     since = as_of - timedelta(days=window)
     # the _then columns go unread: their window is made empty, as churn's without a backtest
     return open_facts_tables(ws, as_of, facts_tables(since, since, since), progress)
 
 
-def score_users(con: Any, as_of: datetime, runs: str | None, *, window: int = WINDOW_DAYS) -> str:
-    """The temporary table `scored_users` of `con` (score_facts'): each identified person
-    with an event in the window before as_of, with their `email` and `score`, scored as `churn`
-    scores them now (the same facts and SQL). `runs`: a table or view of `con` holding the
-    app's runs per email (`email`, `run_count`, `runs_completed`: runs.sql's), None without
-    an app database (the three event parts, scaled to 100). The caller drops the table."""
-    con.execute(f"CREATE TEMP TABLE scored_users AS {score_sql(runs, as_of, window)}")
-    apply_signals(con, "scored_users", "signals")
-    return "scored_users"
+def user_scores_sql(as_of: datetime, runs: str | None, *, window: int = WINDOW_DAYS) -> str:
+    """The SELECT, on a connection of score_facts', of each identified person with an event in
+    the window before as_of: their `email` and `score`, scored as `churn` scores them now (the
+    same facts and SQL: score_sql, and apply_signals' points off in the same statement).
+    `runs`: a table or view of that connection holding the app's runs per email (`email`,
+    `run_count`, `runs_completed`: runs.sql's), None without an app database (the three
+    event parts, scaled to 100)."""
+    signalled = "p.person_id IN (SELECT person_id FROM signals WHERE signals > 0)"
+    return f"""
+        SELECT p.email, CASE WHEN {signalled}
+                             THEN round(greatest(0.0, p.score - {SIGNAL_POINTS}), 1)
+                             ELSE p.score END AS score
+        FROM ({score_sql(runs, as_of, window)}) AS p"""
