@@ -146,6 +146,66 @@ def _session_root() -> Path | None:
     return root
 
 
+# USERTRACK_TEST_TIMES=FILE: each process (every pytest-xdist worker) appends to FILE a line as
+# it ends each test file: "file", the file, the worker, its tests, wall seconds, CPU seconds (the
+# process's own and its waited-for children's: CLI subprocesses, not PostgreSQL servers) and the
+# wall seconds of its setups (fixtures built), all of setup, call and teardown; and a line
+# "test" for each test of a second or more. Written as the run goes, so a run stopped halfway
+# still ranks what ran: `grep ^file FILE | sort -t$'\t' -k5 -rn`.
+TIMES_VARIABLE = "USERTRACK_TEST_TIMES"
+_file_times: dict[str, list[float]] = {}  # file: [tests, wall, cpu, setup wall]
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _write_times(line: str) -> None:
+    with open(os.environ[TIMES_VARIABLE], "a", encoding="utf-8") as out:
+        out.write(line)  # one short append: the workers' lines do not interleave
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if not os.environ.get(TIMES_VARIABLE):
+        yield
+        return
+    import time
+
+    wall, cpu = time.monotonic(), _cpu_seconds()
+    yield
+    wall, cpu = time.monotonic() - wall, _cpu_seconds() - cpu
+    name = item.location[0]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    times = _file_times.setdefault(name, [0, 0.0, 0.0, 0.0])
+    times[0] += 1
+    times[1] += wall
+    times[2] += cpu
+    times[3] += item.stash.get(_SETUP_SECONDS, 0.0)
+    if wall >= 1:
+        _write_times(f"test\t{item.nodeid}\t{worker}\t1\t{wall:.1f}\t{cpu:.1f}\t"
+                     f"{item.stash.get(_SETUP_SECONDS, 0.0):.1f}\n")  # fmt: skip
+    if nextitem is None or nextitem.location[0] != name:
+        n, wall, cpu, setup = _file_times.pop(name)
+        _write_times(f"file\t{name}\t{worker}\t{int(n)}\t{wall:.1f}\t{cpu:.1f}\t{setup:.1f}\n")
+
+
+_SETUP_SECONDS = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    import time
+
+    start = time.monotonic()
+    yield
+    item.stash[_SETUP_SECONDS] = time.monotonic() - start
+
+
 @pytest.fixture(autouse=True)
 def _no_live_sources(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
