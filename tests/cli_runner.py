@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -24,6 +26,31 @@ def run(args: list[str], home: Path | None = None, **env: str) -> Result:
         return CliRunner().invoke(app, args)
     finally:
         mp.undo()
+
+
+def run_json(home: Path, *args: str) -> dict[str, Any]:
+    """`usertrack -q ARGS -f json` with USERTRACK_HOME=home, which must succeed: its answer."""
+    result = run(["-q", *args, "-f", "json"], home=home)
+    assert result.exit_code == 0, (args, result.stderr)
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def run_board(home: Path, board: Path, *args: str, text: str | None = None) -> dict[str, Any]:
+    """`usertrack -q report BOARD -f json --out - ARGS` with USERTRACK_HOME=home, which must
+    succeed: the dashboard's answer (its "panels", its period). `text`, when given, is first
+    written to BOARD."""
+    if text is not None:
+        board.write_text(text, encoding="utf-8")
+    return run_json(home, "report", str(board), "--out", "-", *args)
+
+
+def board_refused(home: Path, board: Path) -> str:
+    """`usertrack -q report BOARD -f json --out -`, which must be refused as a usage error
+    (exit 2) before anything is written: its stderr."""
+    result = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=home)
+    assert result.exit_code == 2 and result.stdout == "", (result.exit_code, result.stdout)
+    return result.stderr
 
 
 def query_listing(folder: Path) -> dict[str, list[str]]:

@@ -4,13 +4,12 @@ the command line and as a dashboard panel's `top`; the MCP tools take `breakdown
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_runner import run
+from tests.cli_runner import run, run_board, run_json
 
 AS_OF = "2026-11-16"
 RETENTION = ["retention", "--by", "$browser"]
@@ -18,10 +17,7 @@ TRENDS = ["trends", "$pageview", "--by", "$browser", "--days", "14"]
 
 
 def _json(home: Path, *args: str) -> dict[str, Any]:
-    result = run(["-q", *args, "--as-of", AS_OF, "-f", "json"], home=home)
-    assert result.exit_code == 0, result.stderr
-    doc: dict[str, Any] = json.loads(result.stdout)
-    return doc
+    return run_json(home, *args, "--as-of", AS_OF)
 
 
 def _values(doc: dict[str, Any]) -> list[str]:
@@ -91,13 +87,7 @@ def test_a_panel_takes_breakdown_limit_and_its_old_name_top(
     fixed_demo_home: Path, tmp_path: Path
 ) -> None:
     board = tmp_path / "limits.yaml"
-    board.write_text(BOARD, encoding="utf-8")
-    answer = run(
-        ["-q", "report", str(board), "-f", "json", "--out", "-", "--as-of", AS_OF],
-        home=fixed_demo_home,
-    )
-    assert answer.exit_code == 0, answer.stderr
-    panels = json.loads(answer.stdout)["panels"]
+    panels = run_board(fixed_demo_home, board, "--as-of", AS_OF, text=BOARD)["panels"]
     old_retention, new_retention, old_trends, new_trends = (p["data"] for p in panels)
     assert len(_values(old_retention)) == 2 and old_retention == new_retention
     assert len(_values(old_trends)) == 2 and old_trends == new_trends

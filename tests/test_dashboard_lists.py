@@ -4,11 +4,10 @@ the command's `-f json` gives, shown as a table in Markdown and HTML, with no ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli_runner import run
+from tests.cli_runner import board_refused, run, run_board, run_json
 
 BOARD = """\
 title: Lists
@@ -35,21 +34,12 @@ AS_OF = "2026-11-16"
 
 
 def _command(home: Path, *args: str) -> dict[str, Any]:
-    result = run(["-q", *args, "--as-of", AS_OF, "-f", "json"], home=home)
-    assert result.exit_code == 0, result.stderr
-    doc: dict[str, Any] = json.loads(result.stdout)
-    return doc
+    return run_json(home, *args, "--as-of", AS_OF)
 
 
 def test_list_panels_hold_the_commands_rows(fixed_demo_home: Path, tmp_path: Path) -> None:
     board = tmp_path / "lists.yaml"
-    board.write_text(BOARD, encoding="utf-8")
-    answer = run(
-        ["-q", "report", str(board), "-f", "json", "--out", "-", "--as-of", AS_OF],
-        home=fixed_demo_home,
-    )
-    assert answer.exit_code == 0, answer.stderr
-    panels = json.loads(answer.stdout)["panels"]
+    panels = run_board(fixed_demo_home, board, "--as-of", AS_OF, text=BOARD)["panels"]
     asked = [
         ("tools", "--by-user", "--days", "7"),
         ("failures", "--runs", "--days", "7"),
@@ -84,18 +74,15 @@ def test_two_lists_in_one_panel_are_refused_as_the_command_refuses_them(
         "    where: [\"properties.$browser = 'Chrome'\"]\n",
         encoding="utf-8",
     )
-    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=fixed_demo_home)
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.strip() == (
+    assert board_refused(fixed_demo_home, board).strip() == (
         f"usertrack: error: {board}:3: panel 'Both': --by-user and --custom do not go together"
     )
     command = run(["-q", "tools", "--by-user", "--custom"], home=fixed_demo_home)
     assert command.exit_code == 2
     assert "--by-user and --custom do not go together" in command.stderr
     board.write_text(board.read_text().replace("    custom: true\n", ""), encoding="utf-8")
-    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=fixed_demo_home)
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.strip().endswith(
+    refused = board_refused(fixed_demo_home, board)
+    assert refused.strip().endswith(
         "panel 'Pages of Chrome': --pages and --where do not go together"
     )
 
@@ -118,11 +105,8 @@ panels:
 
 def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_path: Path) -> None:
     board = tmp_path / "alerts.yaml"
-    board.write_text(ALERTS, encoding="utf-8")
     # At the end of today's demo, when people are active (the last hour of the data).
-    answer = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=demo_home)
-    assert answer.exit_code == 0, answer.stderr
-    trial, active, every = (p["data"] for p in json.loads(answer.stdout)["panels"])
+    trial, active, every = (p["data"] for p in run_board(demo_home, board, text=ALERTS)["panels"])
     people = [a for a in trial["alerts"] if a.get("email")]
     assert people and {a["plan"] for a in people} == {"trialing"}
     everyone = [a for a in every["alerts"] if a.get("email")]
@@ -133,9 +117,7 @@ def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_p
     ]
     # Everyone active now, as `alerts --active` lists them (the triggers aside: a panel's
     # "entered a segment" is measured from its period's start).
-    listed = run(["-q", "alerts", "--active", "-f", "json"], home=demo_home)
-    assert listed.exit_code == 0, listed.stderr
-    command = json.loads(listed.stdout)
+    command = run_json(demo_home, "alerts", "--active")
     seen = [(p["email"], p["current_page"], p["day_events"]) for p in active["people"]]
     assert seen and seen == [
         (p["email"], p["current_page"], p["day_events"]) for p in command["people"]
@@ -150,9 +132,7 @@ def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_p
         ALERTS.replace("plan: [trialing]", "plan: [trialing]\n    active_within: soon"),
         encoding="utf-8",
     )
-    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=demo_home)
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.strip() == (
+    assert board_refused(demo_home, board).strip() == (
         f"usertrack: error: {board}:5: panel \"Trial users' alerts\": --active-within 'soon' is"
         " not a duration like 60s, 10m or 1h"
     )
@@ -160,23 +140,13 @@ def test_alerts_panels_take_plan_active_within_and_active(demo_home: Path, tmp_p
 
 def test_a_segments_panel_takes_overview(fixed_demo_home: Path, tmp_path: Path) -> None:
     board = tmp_path / "overview.yaml"
-    board.write_text(
-        "title: Users\npanels:\n  - analysis: segments\n    title: At a glance\n"
-        "    overview: true\n",
-        encoding="utf-8",
-    )
-    answer = run(
-        ["-q", "report", str(board), "-f", "json", "--out", "-", "--as-of", AS_OF],
-        home=fixed_demo_home,
-    )
-    assert answer.exit_code == 0, answer.stderr
-    (panel,) = json.loads(answer.stdout)["panels"]
+    text = "title: Users\npanels:\n  - analysis: segments\n    title: At a glance\n"
+    text += "    overview: true\n"
+    answer = run_board(fixed_demo_home, board, "--as-of", AS_OF, text=text)
+    (panel,) = answer["panels"]
     # The week's end: the dashboard's moment (the ISO week holding --as-of, Monday to Monday).
-    end = json.loads(answer.stdout)["to"]
-    command = run(["-q", "segments", "--overview", "--as-of", end, "-f", "json"],
-                  home=fixed_demo_home)  # fmt: skip
-    assert command.exit_code == 0, command.stderr
-    assert panel["data"] == json.loads(command.stdout)
+    command = run_json(fixed_demo_home, "segments", "--overview", "--as-of", answer["to"])
+    assert panel["data"] == command
     assert panel["data"]["users"] > 0 and panel["chart_alt"] is None
     md = tmp_path / "overview.md"
     shown = run(["-q", "report", str(board), "--out", str(md), "--as-of", AS_OF],
@@ -184,8 +154,7 @@ def test_a_segments_panel_takes_overview(fixed_demo_home: Path, tmp_path: Path) 
     assert shown.exit_code == 0, shown.stderr
     assert f"| Users | {panel['data']['users']:,} |" in md.read_text(encoding="utf-8")
     board.write_text(board.read_text() + "    segment: failing\n", encoding="utf-8")
-    refused = run(["-q", "report", str(board), "-f", "json", "--out", "-"], home=fixed_demo_home)
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.strip().endswith(
+    refused = board_refused(fixed_demo_home, board)
+    assert refused.strip().endswith(
         "panel 'At a glance': --overview and --segment do not go together"
     )
