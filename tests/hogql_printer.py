@@ -40,6 +40,7 @@ send, checked against the real ClickHouse that runs it (`chdb`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -61,13 +62,25 @@ class HogVMError(Exception):
 
 
 def parse_select(text: str) -> dict[str, Any]:
-    install_errors_module()
-    import hogql_parser
-
-    tree = json.loads(hogql_parser.parse_select_json(text))
+    """PostHog's parse of `text` (a tree of its own for each caller, who may change it), or the
+    HogQLError PostHog answers with."""
+    tree: dict[str, Any] = json.loads(_parsed(text))
     if tree.get("error"):
         raise HogQLError(tree.get("message") or "Syntax error")
     return tree
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> str:
+    """hogql-parser's JSON for `text`, once a process: its parse of a long query costs seconds
+    of CPU (queries/posthog/activity_summary.sql: 2 s warm), and the tests send a query's text
+    many times, with other values; the parse is the same each time (PostHog's parse_select,
+    posthog/hogql/parser.py, parses the text alone, the values put in after). A text it refuses
+    is refused each time: by its answer, kept; by an exception, parsed again."""
+    install_errors_module()
+    import hogql_parser
+
+    return str(hogql_parser.parse_select_json(text))
 
 
 _WARM: list[bool] = []

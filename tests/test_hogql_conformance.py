@@ -273,3 +273,42 @@ def test_property_typing() -> None:
     )
     assert "accurateCastOrNull(replaceRegexpAll(" in printed and "'Float64') AS n" in printed
     assert "transform(toString(" in printed and "'Bool') AS b" in printed
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def test_a_text_is_parsed_once_a_process_and_each_caller_gets_its_own_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostHog's parser takes seconds for a long query, and the tests send the same texts
+    again and again (other values, other cases): the stand-in parses a text once. A caller
+    that changes its tree (placeholders put in) leaves the next one's as parsed; a text the
+    parser refuses is refused every time."""
+    import uuid
+
+    from tests import hogql_printer
+    from usertrack.engines.hogql.parser import install_errors_module
+
+    install_errors_module()  # what hogql-parser imports (posthog.hogql.errors)
+    import hogql_parser
+
+    real = hogql_parser.parse_select_json
+    parsed: list[str] = []
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(hogql_parser, "parse_select_json", counting)
+    mark = uuid.uuid4().hex  # a text no other test of this process parsed
+    text = f"SELECT event, '{mark}' FROM events WHERE timestamp >= {{since}}"
+    first = hogql_printer.parse_select(text)
+    first["select"].clear()
+    second = hogql_printer.parse_select(text)
+    assert parsed == [text]
+    assert len(second["select"]) == 2
+    assert sql(text) == sql(text)
+    bad = f"SELECT '{mark}' FROM WHERE"
+    assert refused(bad) == refused(bad) != ""
+    assert parsed == [text, bad]
