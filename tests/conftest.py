@@ -151,7 +151,7 @@ def _session_root() -> Path | None:
 # process's own and its waited-for children's: CLI subprocesses, not PostgreSQL servers) and the
 # wall seconds of its setups (fixtures built), all of setup, call and teardown; and a line
 # "test" for each test of a second or more. Written as the run goes, so a run stopped halfway
-# still ranks what ran: `grep ^file FILE | sort -t$'\t' -k5 -rn`.
+# still ranks what ran: `grep ^file FILE | sort -t$'\t' -k6 -rn` (CPU seconds).
 TIMES_VARIABLE = "USERTRACK_TEST_TIMES"
 _file_times: dict[str, list[float]] = {}  # file: [tests, wall, cpu, setup wall]
 
