@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from usertrack.analytics.actors.run import Actors, cell_people, listed_persons, refuse
 
 if TYPE_CHECKING:
-    from usertrack.analytics.churn.run import Churn
+    from usertrack.analytics.churn.answer import Churn
     from usertrack.analytics.features.run import Features
     from usertrack.analytics.sessions.run import Sessions
     from usertrack.workspace import Workspace
@@ -108,7 +108,8 @@ def features_actors(ws: Workspace, as_of: datetime, result: Features, text: str)
 def churn_actors(ws: Workspace, as_of: datetime, result: Churn, cell: str) -> Actors:
     """The persons of a churn cell (churn.run.cell_of's), found by churn(cell=...) with the
     answer (the score reads the app's runs too)."""
-    from usertrack.analytics.churn.run import AT_RISK, HIGH_RISK_BELOW, LEFT
+    from usertrack.analytics.churn.answer import HIGH_RISK_BELOW
+    from usertrack.analytics.churn.run import AT_RISK, LEFT
 
     ids = result.cell_persons or set()
     if cell == AT_RISK:

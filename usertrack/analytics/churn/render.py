@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.churn.run import HIGH_RISK_BELOW, SCORED, Churn
+from usertrack.analytics.churn.answer import HIGH_RISK_BELOW, SCORED, Churn
 from usertrack.analytics.common import csv_rows, json_document, md_section
 from usertrack.core import style
 from usertrack.rendering.export import md_table

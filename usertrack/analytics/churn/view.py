@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from usertrack.analytics.churn.answer import Churn
 from usertrack.analytics.churn.render import (
     BAND_HEADERS,
     PERIOD_HEADERS,
@@ -23,7 +24,6 @@ from usertrack.analytics.churn.render import (
     trait_cells,
     user_cells,
 )
-from usertrack.analytics.churn.run import Churn
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
