@@ -21,7 +21,9 @@ database per name): its answers are kept and read only under that file's stamp, 
 while the name names another file (LocalPostHogSource counts them on the file it has open:
 `opened`). As filecache does, a store changed within the last `SETTLE_NS` is read but its
 answer not kept (two writes within one tick of the kernel's clock could leave the same stamp).
-Nothing of the app's database (which has no stamp) is ever kept here. A file that cannot be
+Nothing of the app's database (which has no stamp) is kept here unless checked: `churn`'s answer
+(usertrack.analytics.churn.kept) is read back only while a digest of the app's facts, read
+again by each command, is the one it was counted from. A file that cannot be
 read is treated as absent; one that cannot be written costs only speed. The `KEEP` files
 written or read last are kept, the others removed.
 
