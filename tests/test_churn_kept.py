@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.cli_runner import run
 
 AS_OF = ["--as-of", "2026-11-15T12:00:00"]
@@ -39,7 +41,7 @@ def _mark(home: Path, count: int) -> None:
 
 
 def test_a_second_churn_reads_the_answer_the_first_kept(
-    demo_copy: Callable[..., Path], tmp_path: Path
+    demo_copy: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first churn counts and keeps its answer; the next one, on the same store and app
     database, reads it (a figure written into the kept text shows) and gives the same JSON
@@ -47,7 +49,9 @@ def test_a_second_churn_reads_the_answer_the_first_kept(
     database is counted again; `--where` keeps nothing."""
     from usertrack.demo.database import start_demo_postgres
     from usertrack.demo.generator import ensure_demo
+    from usertrack.engines.local import storecache
 
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # the copied store is a moment old
     home = demo_copy(tmp_path / "home", 300, date(2026, 11, 16))
     counted, doc = _churn(home)
     assert doc["app_database"] and doc["at_risk"]["persons"] > 0
