@@ -80,3 +80,21 @@ def test_a_second_churn_reads_the_answer_the_first_kept(
     recounted, doc = _churn(home)
     assert doc["at_risk"]["persons"] > 0
     assert json.loads(recounted)["periods"] == json.loads(counted)["periods"]
+
+
+def test_a_new_demos_first_churn_reads_the_answer_the_demo_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`usertrack demo` counts the new demo's first churn and keeps its answer: the first
+    `churn` reads it (a figure written into the kept text shows)."""
+    from usertrack.engines.local import storecache
+
+    monkeypatch.setattr(storecache, "SETTLE_NS", 0)  # a 50-user store is a moment old
+    home = tmp_path / "home"
+    made = run(["demo", "--users", "50"], home=home)
+    assert made.exit_code == 0, made.stderr
+    assert len(_kept_texts(home)) == 1
+    _mark(home, -3)
+    done = run(["churn", "-f", "json"], home=home)
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["at_risk"]["persons"] == -3

@@ -66,14 +66,12 @@ def demo(
 
 
 def _copy_runs(settings: Settings) -> None:
-    """The local copy of the demo app's runs made as a first `churn` of the new demo makes it,
-    on the shipped queries and rules, that churn's answer kept in it: the first `churn` then
-    checks the copy as every later one does, where it would copy every run (three times a warm
-    run's CPU at 100,000 users)."""
-    from datetime import timedelta
-
-    from usertrack.analytics.churn.app import prepare_copy
-    from usertrack.analytics.churn.run import HORIZON_DAYS
+    """The first `churn` of the new demo, on the shipped queries and rules: the local copy of
+    the demo app's runs made, that churn's app facts kept in it, and its answer kept beside the
+    events store (usertrack.analytics.churn.kept). The first `churn` then checks the copy and
+    reads the answer as every later one does, where it would copy every run (three times a
+    warm run's CPU at 100,000 users) and count the answer."""
+    from usertrack.analytics.churn.run import churn
     from usertrack.core.shipped import shipped_path
     from usertrack.workspace import open_workspace
 
@@ -83,8 +81,7 @@ def _copy_runs(settings: Settings) -> None:
         settings, queries_dir=shipped_path("queries"), segments_path=shipped_path("segments.yaml")
     )
     with ws:
-        as_of = ws.default_as_of()
-        prepare_copy(ws, as_of, as_of - timedelta(days=HORIZON_DAYS))
+        churn(ws, ws.default_as_of())
 
 
 def _demo_action(action: str, home: Path) -> None:

@@ -292,20 +292,6 @@ def facts_bound(ws: Any, values: dict[str, Any], then: datetime | None) -> dict[
     }
 
 
-def prepare_copy(ws: Any, as_of: datetime, then: datetime) -> bool:
-    """The local copy of the app's runs made for `churn` at `as_of` with its backtest at `then`,
-    and that churn's app facts kept in it (from_copy): what a new demo's first `churn` would
-    otherwise copy, every run up to as_of (at 100,000 users 4 s of its CPU and 1.1 s of the
-    database's, three times a warm run's). False where churn would not read the copy."""
-    from usertrack.engines.postgres.source import PostgresSource
-
-    query, values = ws.bind("neon/runs", as_of)
-    source = ws.sources.get(query.folder)
-    if not isinstance(source, PostgresSource):
-        return False
-    return from_copy(ws, source, facts_bound(ws, values, then)) is not None
-
-
 def from_copy(ws: Any, source: Any, bound: dict[str, Any]) -> dict[str, Any] | None:
     """APP_FACTS' tables (runs_now, accounts, and runs_then with the backtest) from the local
     copy of the app's tables, checked against the database (`source`, a PostgresSource) for
