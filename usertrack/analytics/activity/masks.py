@@ -47,9 +47,11 @@ WHOLE_SQL = "0"
 
 
 def bit(index: str) -> str:
-    """A bit's index as an INTEGER from 0 to 63: DuckDB shifts every row's value before the
-    aggregate's FILTER drops the rows out of range, and a shift out of range is an error."""
-    return f"CAST(greatest(least({index}, {MASK_BITS - 1}), 0) AS INTEGER)"
+    """A bit's index as a UBIGINT from 0 to 63: DuckDB shifts every row's value before the
+    aggregate's FILTER drops the rows out of range, and a shift out of range is an error. A
+    UBIGINT shifted by a UBIGINT stays a UBIGINT; by an INTEGER, DuckDB makes it a HUGEINT,
+    whose 128-bit ORs and ANDs cost the masks' grouping and every count over them more."""
+    return f"CAST(greatest(least({index}, {MASK_BITS - 1}), 0) AS UBIGINT)"
 
 
 def masks_table(con: Any, first: date, last: date, weeks: list[date]) -> bool:
@@ -98,7 +100,7 @@ def masks_key(
 
 def kept_masks(con: Any, ws: Any, whole: tuple[Any, list[tuple[str, str]]]) -> None:
     """`masks`: the rows of the group's persons (`scope.person_rows`) of everyone's (an Arrow
-    table and its columns' DuckDB types: a HUGEINT comes back from Arrow as a DECIMAL)."""
+    table and its columns' DuckDB types, each column cast back to its own on the way in)."""
     from usertrack.engines.base import Result
 
     table, types = whole
@@ -130,9 +132,11 @@ def series_of_masks(
     rows = con.execute(
         f"""
         WITH d AS (
-            SELECT i, CAST(1 AS UBIGINT) << CAST(i + 29 AS INTEGER) AS dau,
-                   ((CAST(1 AS UBIGINT) << 7) - 1) << CAST(i + 23 AS INTEGER) AS wau,
-                   ((CAST(1 AS UBIGINT) << 30) - 1) << CAST(i AS INTEGER) AS mau
+            SELECT i, CAST(1 AS UBIGINT) << CAST(i + 29 AS UBIGINT) AS dau,
+                   ((CAST(1 AS UBIGINT) << CAST(7 AS UBIGINT)) - 1) << CAST(i + 23 AS UBIGINT)
+                       AS wau,
+                   ((CAST(1 AS UBIGINT) << CAST(30 AS UBIGINT)) - 1) << CAST(i AS UBIGINT)
+                       AS mau
             FROM range(0, $n) t(i)
         )
         SELECT {group} AS g, i,
@@ -170,8 +174,8 @@ def lifecycle_of_masks(
         ),
         bits AS (
             SELECT p.g, k.i, $week0 + k.offset AS week, p.known, p.created_week,
-                   (p.weeks >> CAST(k.i + 1 AS INTEGER)) & 1 = 1 AS active,
-                   (p.weeks >> CAST(k.i AS INTEGER)) & 1 = 1 AS before
+                   (p.weeks >> CAST(k.i + 1 AS UBIGINT)) & 1 = 1 AS active,
+                   (p.weeks >> CAST(k.i AS UBIGINT)) & 1 = 1 AS before
             FROM p, k
         )
         SELECT g, i,
@@ -188,8 +192,8 @@ def lifecycle_of_masks(
         f"""
         SELECT {group} AS g, k.i, count(*)
         FROM masks m, range(0, $n) k(i)
-        WHERE (m.weeks >> CAST(k.i AS INTEGER)) & 1 = 1
-          AND NOT (m.person_id IS NOT NULL AND (m.weeks >> CAST(k.i + 1 AS INTEGER)) & 1 = 1)
+        WHERE (m.weeks >> CAST(k.i AS UBIGINT)) & 1 = 1
+          AND NOT (m.person_id IS NOT NULL AND (m.weeks >> CAST(k.i + 1 AS UBIGINT)) & 1 = 1)
         GROUP BY ALL
         """,
         {"n": len(weeks)},
