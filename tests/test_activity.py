@@ -240,6 +240,37 @@ def test_activity_and_features_core_do_not_import_rich_or_typer() -> None:
     )
 
 
+@pytest.mark.parametrize("data", ["export", "demo"])
+def test_an_activity_run_imports_nothing_of_the_accounts_or_the_database(
+    data: str, export: Path, request: pytest.FixtureRequest
+) -> None:
+    """A run that counts persons reads neither the accounts (--by-account's module, the account
+    key's) nor the app's database: those modules stay out of the process, on an events export
+    as on the demo (whose PostgreSQL an analysis leaves alone)."""
+    import subprocess
+    import sys
+
+    if data == "export":
+        env = {"USERTRACK_EVENTS": str(export)}
+        args = [*ARGS, "--as-of", AS_OF]
+    else:
+        env = {"USERTRACK_HOME": str(request.getfixturevalue("demo_home"))}
+        args = []
+    code = (
+        "import sys\n"
+        "from tests.cli_runner import run\n"
+        f"result = run(['activity', *{args!r}, '-f', 'json'], **{env!r})\n"
+        "assert result.exit_code == 0, result.stderr\n"
+        "assert '\"dau\"' in result.stdout\n"
+        "loaded = {'usertrack.analytics.by_account', 'usertrack.segments.account_key',\n"
+        "          'usertrack.engines.postgres.source'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
+
+
 # ------------------------------------------------------------------- one row per person, bits
 
 

@@ -584,7 +584,6 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     from usertrack.demo.layout import existing_demo
     from usertrack.engines.local.source import LocalPostHogSource
     from usertrack.engines.local.storecache import folder_of
-    from usertrack.engines.postgres.source import PostgresSource
 
     # A demo that exists needs none of the generator's modules
     demo = existing_demo(ws.settings.home)
@@ -601,6 +600,7 @@ def _open_demo(ws: Workspace, progress: Progress | None, *, database: bool = Tru
     if progress:
         progress("starting the demo PostgreSQL")
     from usertrack.demo.database import demo_reader_uri
+    from usertrack.engines.postgres.source import PostgresSource
 
     uri = demo_reader_uri(demo)  # a role that can only read, as yours should be
     ws.sources["neon"] = PostgresSource(
@@ -672,10 +672,14 @@ def _open_live(
 def _cache_live_sources(ws: Workspace, refresh: bool) -> None:
     """Put the disk cache in front of the sources that cost a rate limit or a network trip."""
     from usertrack.engines.cache import CachedSource, cache_dir
-    from usertrack.engines.postgres.source import PostgresSource
-    from usertrack.engines.posthog import PostHogHTTPSource
+    from usertrack.engines.local.source import LocalPostHogSource
 
     for kind, source in list(ws.sources.items()):
+        if isinstance(source, LocalPostHogSource):
+            continue  # an events export's store: nothing to cache, no client to import
+        from usertrack.engines.postgres.source import PostgresSource
+        from usertrack.engines.posthog import PostHogHTTPSource
+
         if isinstance(source, PostHogHTTPSource):
             identity = f"posthog {source.description}"
         elif isinstance(source, PostgresSource):
