@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from usertrack.engines.concurrency import Background
-from usertrack.segments.account_key import member_accounts
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +32,10 @@ def members_meanwhile(
     if not wanted:
         yield None
         return
+    # Imported here: the account key's module reads the app's database (its client's module
+    # too), which a run that counts persons never opens.
+    from usertrack.segments.account_key import member_accounts
+
     members = Background(lambda: member_accounts(ws, as_of, progress), "usertrack-members")
     try:
         yield members
