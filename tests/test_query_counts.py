@@ -327,3 +327,26 @@ def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
     local = run(argv, home=demo_home)
     assert local.exit_code == 0, local.stderr
     assert strip_live_only(json.loads(first.stdout)) == strip_live_only(json.loads(local.stdout))
+
+
+def test_the_weekly_dashboards_arrow_answers_reach_their_panels_without_the_cache(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A panel that takes Arrow (an analysis's facts) is handed the bundle's Arrow table
+    itself: with the result cache off nothing is read back from it, and no query the bundles
+    answered is sent again, so the dashboard sends as many requests as with the cache on."""
+    from usertrack.dashboards import prefetch
+
+    monkeypatch.setattr(prefetch, "ARROW_OVER", 0)  # every bundled answer an Arrow table
+    fake, env = live
+    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    before = query_posts(fake)
+    cached = run(argv, home=tmp_path / "cached", **env)
+    assert cached.exit_code == 0, cached.stderr
+    with_cache = query_posts(fake) - before
+    before = query_posts(fake)
+    off = run(argv, home=tmp_path / "off", USERTRACK_CACHE_TTL="0", **env)
+    assert off.exit_code == 0, off.stderr
+    assert query_posts(fake) - before == with_cache
+    assert not list((tmp_path / "off").glob("cache/*.pickle"))
+    assert json.loads(off.stdout)["panels"] == json.loads(cached.stdout)["panels"]

@@ -43,8 +43,9 @@ MAX_BUNDLES = 3
 ABOUT_EMPTY = ("posthog/event_names", "posthog/path_events")
 # An answer of more rows than this is read from PostHog's JSON into an Arrow table and kept in
 # the result cache as one (its columns' buffers: no Python value per cell pickled, which took
-# seconds of CPU at 200,000 users for answers a later command may never read); the panels are
-# given its rows, as the cache gives a caller that asked for no Arrow table.
+# seconds of CPU at 200,000 users for answers a later command may never read); a panel that
+# takes Arrow (a facts query's, usertrack.analytics.common.ARROW_OVER) is given the table, any
+# other its rows, as the cache gives a caller that asked for no Arrow table.
 ARROW_OVER = 10_000
 
 
@@ -78,6 +79,10 @@ class Rehearsed(Source):
         self.live = live  # PostHog's API: written down while rehearsing
         self.rehearsing = False
         self.answers: dict[tuple[Any, ...], Result] = {}
+        # What the bundles answered (`fetch`), as PostHog's source gave it: one of more than
+        # ARROW_OVER rows as an Arrow table, handed as such to a panel that takes one (a facts
+        # query's rows go into DuckDB as columns) and made rows once for one that does not
+        self.fetched: dict[tuple[Any, ...], Result] = {}
         self.wanted: dict[tuple[Any, ...], tuple[Query, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -121,6 +126,15 @@ class Rehearsed(Source):
         with self._lock:
             if key in self.answers:
                 return self.answers[key]
+            fetched = self.fetched.get(key[:-1])
+        if fetched is not None:
+            # as the result cache answers its entry: as it is to a caller that takes Arrow
+            if arrow_over is not None and self.arrow_results:
+                return fetched
+            rows = _rows(fetched)
+            with self._lock:
+                self.answers[key] = rows
+            return rows
         if self.rehearsing and self.live:
             cached = self._behind.peek(query, params)
             if cached is not None:
@@ -191,7 +205,7 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
             if result is None:
                 continue  # sent alone when a panel asks for it
             source.behind.store_answer(query, params, result)  # an Arrow table as one
-            source.answers[(*_key(query, params), ())] = _rows(result)
+            source.fetched[_key(query, params)] = result
 
 
 def _rows(result: Result) -> Result:
