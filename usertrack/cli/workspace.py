@@ -53,8 +53,8 @@ def demo(
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
             if fresh:
-                progress("copying the app's runs")
-                _copy_runs(settings)
+                progress("counting the first churn")
+                _first_churn(settings)
         from usertrack.core.files import secure_home
 
         secure_home(settings.home)  # the demo server outlives this command: keep its home private
@@ -65,7 +65,7 @@ def demo(
         )
 
 
-def _copy_runs(settings: Settings) -> None:
+def _first_churn(settings: Settings) -> None:
     """The first `churn` of the new demo, on the shipped queries and rules: the local copy of
     the demo app's runs made, that churn's app facts kept in it, and its answer kept beside the
     events store (usertrack.analytics.churn.kept). The first `churn` then checks the copy and
