@@ -31,6 +31,18 @@ def query_posts(fake: FakePostHog) -> int:
     return sum(1 for r in fake.requests if r["method"] == "POST" and r["path"].endswith("/query/"))
 
 
+WEEKLY = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+
+
+def weekly_live(fake: FakePostHog, home: Path, **env: str) -> tuple[Any, int]:
+    """The weekly dashboard's JSON run live in `home` (exit 0 asserted), and the PostHog query
+    requests it sent."""
+    before = query_posts(fake)
+    result = run(WEEKLY, home=home, **env)
+    assert result.exit_code == 0, result.stderr
+    return result, query_posts(fake) - before
+
+
 def said(stderr: str) -> tuple[int, int]:
     found = re.search(r"usertrack: sent (\d+) PostHog quer\w+, (\d+) database quer\w+", stderr)
     assert found, stderr
@@ -195,16 +207,12 @@ def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(
     from tests.engine_compare import strip_live_only
 
     fake, env = live
-    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
-    before = query_posts(fake)
-    result = run(argv, home=tmp_path / "weekly", **env)
-    assert result.exit_code == 0, result.stderr
-    received = query_posts(fake) - before
+    result, received = weekly_live(fake, tmp_path / "weekly", **env)
     live_doc = json.loads(result.stdout)
     assert live_doc["queries"]["posthog"] == received
     assert 0 < received <= 6, received
     assert f"the panels sent {received} PostHog quer" in result.stderr
-    local = run(argv, home=demo_home)
+    local = run(WEEKLY, home=demo_home)
     assert local.exit_code == 0, local.stderr
     local_doc = json.loads(local.stdout)
     assert local_doc["queries"]["posthog"] == 0
@@ -271,7 +279,7 @@ def test_the_weekly_dashboard_live_parses_no_shipped_text(
     from usertrack.engines.hogql import printer
 
     fake, env = live
-    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    argv = WEEKLY
     parsed = _count_parses(monkeypatch)
     before = len(fake.query_texts())
     shipped = run(argv, home=tmp_path / "shipped", **env)
@@ -311,7 +319,7 @@ def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
 
     monkeypatch.setattr(prefetch, "ARROW_OVER", 0)
     fake, env = live
-    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
+    argv = WEEKLY
     home = tmp_path / "home"
     first = run(argv, home=home, **env)
     assert first.exit_code == 0, first.stderr
@@ -339,14 +347,8 @@ def test_the_weekly_dashboards_arrow_answers_reach_their_panels_without_the_cach
 
     monkeypatch.setattr(prefetch, "ARROW_OVER", 0)  # every bundled answer an Arrow table
     fake, env = live
-    argv = ["report", "weekly", "--as-of", "2026-11-12", "-f", "json", "--out", "-", "--no-save"]
-    before = query_posts(fake)
-    cached = run(argv, home=tmp_path / "cached", **env)
-    assert cached.exit_code == 0, cached.stderr
-    with_cache = query_posts(fake) - before
-    before = query_posts(fake)
-    off = run(argv, home=tmp_path / "off", USERTRACK_CACHE_TTL="0", **env)
-    assert off.exit_code == 0, off.stderr
-    assert query_posts(fake) - before == with_cache
+    cached, with_cache = weekly_live(fake, tmp_path / "cached", **env)
+    off, without = weekly_live(fake, tmp_path / "off", USERTRACK_CACHE_TTL="0", **env)
+    assert without == with_cache
     assert not list((tmp_path / "off").glob("cache/*.pickle"))
     assert json.loads(off.stdout)["panels"] == json.loads(cached.stdout)["panels"]
