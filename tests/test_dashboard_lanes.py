@@ -68,6 +68,28 @@ def test_the_database_lane_takes_the_last_panels_not_begun() -> None:
     assert seen[5] == ["usertrack-panels"] and seen[1] == [threading.current_thread().name]
 
 
+def test_the_churn_panel_begins_first_beside_the_database_panels() -> None:
+    """The costliest event analysis (churn) is begun first, on this thread, beside the key
+    metrics: the run does not end with it alone on one core. The others follow in the file's
+    order, and the answer is in the file's order."""
+    kinds = ["metrics", "activity", "funnel", "churn", "segments", "sessions"]
+    begun: list[str] = []
+    lock = threading.Lock()
+
+    def outcome(i: int) -> dict[str, Any]:
+        with lock:
+            begun.append(kinds[i])
+        if kinds[i] == "metrics":  # waits on its database meanwhile
+            time.sleep(0.3)
+        return {"index": i}
+
+    got = side_by_side(panels(kinds), outcome)
+    assert [p["index"] for p in got] == list(range(len(kinds)))
+    events = [k for k in begun if k not in ("metrics", "segments")]
+    assert events[0] == "churn", begun
+    assert events.index("activity") < events.index("funnel")
+
+
 def test_the_first_failure_in_the_files_order_is_the_one_raised() -> None:
     def outcome(i: int) -> dict[str, Any]:
         if i == 3:  # segments, on the database's lane, after a while
