@@ -1,7 +1,8 @@
 """Churn's facts from the events store's per-person-per-day tables
-(usertrack/engines/local/churn_rollups.py): churn_periods, churn_persons and churn_events answered
-from them are the rows the events give, row for row, whatever the bounds; anything else (a --where,
-an edited file, a store built before the tables) runs on the events."""
+(usertrack/engines/local/churn_rollups.py): churn_periods, churn_persons, churn_events and the
+engagement score's engagement_facts answered from them are the rows the events give, row for
+row, whatever the bounds; anything else (a --where, an edited file, a store built before the
+tables) runs on the events."""
 
 from __future__ import annotations
 
@@ -22,10 +23,15 @@ from usertrack.engines.local import churn_rollups, shortcuts
 from usertrack.engines.local.source import LocalPostHogSource, wire_value
 
 START = datetime(2026, 3, 1)
-FILES = ("posthog/churn_periods", "posthog/churn_persons", "posthog/churn_events")
+FILES = (
+    "posthog/churn_periods",
+    "posthog/churn_persons",
+    "posthog/churn_events",
+    "posthog/engagement_facts",
+)
 
 
-def _events() -> list[tuple[Any, ...]]:
+def edge_rows() -> list[tuple[Any, ...]]:
     """Events on the days' edges (00:00:00.000000, 23:59:59.999999), in between, of product and
     PostHog's own names, of persons with no email, an internal one, one written with odd case
     and spaces, one whose email changes (to an internal one on some events), and events with
@@ -66,7 +72,7 @@ def _events() -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return events_store(tmp_path_factory, "churn_rollups", _events())
+    return events_store(tmp_path_factory, "churn_rollups", edge_rows())
 
 
 @pytest.fixture()

@@ -109,6 +109,7 @@ CASES: dict[str, Case] = {
         },
         _ONLY_PAGEVIEWS,
     ),
+    "posthog/engagement_facts": Case(_SPAN, _ONLY_PAGEVIEWS),
 }
 # A --where, for the shortcuts that apply one themselves (ANY_FILTER).
 WHERE = ("properties.$browser = 'Chrome'",)

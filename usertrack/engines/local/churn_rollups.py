@@ -239,6 +239,71 @@ FROM per_day AS p
 LEFT JOIN per_name AS b ON b.person_id IS NOT DISTINCT FROM p.person_id
 """
 
+# queries/posthog/engagement_facts.sql from the tables: churn_persons' rows for as_of alone,
+# kept to the persons with an event in the window, read from the window's days only. A person's
+# days in the window are person_day_spans' from {since}'s day on whose last event is from {since}
+# (a day with two emails has a row for each: its day counts once), and as_of's day from the
+# events; their email is the greatest over every day up to as_of, so the days before the window
+# add theirs (since's day again: the greatest of a value twice is the same). Breadth counts the
+# product event names as churn_persons' bits do.
+_WINDOW_NAMES = f"""
+    SELECT person_id, event, true AS in_now
+    FROM {EVENTS_TABLE}
+    WHERE day >= CAST({_first_day(_SINCE)} AS DATE) AND day < CAST({_LAST_DAY} AS DATE)
+      AND {_PRODUCT} AND {_KEPT}
+    UNION ALL
+    {_part_days(_SINCE, _AS_OF, "true")}
+"""
+_ENGAGEMENT_ROLLED = f"""
+WITH window_days AS (
+    SELECT person_id, day, coalesce(person_email_norm, '') AS email, last_at
+    FROM {SPANS_TABLE}
+    WHERE day >= CAST({_SINCE} AS DATE) AND day < CAST({_LAST_DAY} AS DATE)
+      AND last_at >= {_SINCE} AND {_KEPT}
+    UNION ALL
+    SELECT person_id, CAST({_LAST_DAY} AS DATE), max(coalesce(person_email_norm, '')),
+           max(timestamp)
+    FROM events
+    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {_KEPT}
+    GROUP BY person_id
+    HAVING max(timestamp) >= {_SINCE}
+),
+per_person AS (
+    SELECT person_id, max(email) AS email, max(last_at) AS last_seen,
+           count(DISTINCT day) AS active_days
+    FROM window_days
+    GROUP BY person_id
+),
+before AS (
+    SELECT person_id, max(coalesce(person_email_norm, '')) AS email
+    FROM {SPANS_TABLE}
+    WHERE day <= CAST({_SINCE} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
+      AND (person_id IN (SELECT person_id FROM per_person) OR person_id IS NULL)
+    GROUP BY person_id
+),
+names AS (
+    SELECT event, CAST(row_number() OVER () - 1 AS INTEGER) AS code
+    FROM (SELECT DISTINCT event FROM {EVENTS_TABLE} WHERE {_PRODUCT})
+),
+per_name AS (
+    SELECT person_id, CAST(sum(bit_count(now)) AS BIGINT) AS breadth
+    FROM (
+        SELECT n.person_id, c.code // 64 AS word,
+               bit_or(CAST(1 AS UBIGINT) << (c.code % 64)) AS now
+        FROM ({_WINDOW_NAMES}) AS n
+        JOIN names AS c ON c.event = n.event
+        GROUP BY n.person_id, word
+    ) AS n
+    GROUP BY person_id
+)
+SELECT CAST(p.person_id AS VARCHAR) AS person_id, greatest(p.email, coalesce(b.email, '')) AS email,
+       p.last_seen, p.active_days, coalesce(n.breadth, 0) AS breadth
+FROM per_person AS p
+LEFT JOIN before AS b ON b.person_id IS NOT DISTINCT FROM p.person_id
+LEFT JOIN per_name AS n ON n.person_id IS NOT DISTINCT FROM p.person_id
+WHERE greatest(p.email, coalesce(b.email, '')) <> ''
+"""
+
 # churn's at-risk traits (usertrack.analytics.churn.run) on a store with the tables, where
 # churn_events.sql as shipped would give a row per person and event name from {since} to as_of:
 # the same pairs as the bits of each person's 64-bit words, a bit per name of the store's
@@ -281,6 +346,13 @@ SHORTCUTS = (
         "13f4c2a80621108366c997b4845121cabb079f5f967b7f402d03ed2e27b974f5",
         "facts",
         _PERSONS_ROLLED,
+        TABLES,
+    ),
+    Shortcut(
+        "posthog/engagement_facts",
+        "70d673c36845133d52d8c4cdd4a37286c5edbeb34e912388071e6cb311e5b161",
+        "facts",
+        _ENGAGEMENT_ROLLED,
         TABLES,
     ),
 )
