@@ -1,6 +1,8 @@
 """The engagement score (docs/metrics.md, "Churn and engagement"): its parts, its SQL over
 churn_persons.sql's rows, the churn signals it takes off (churn_signals.sql), and each user's
 score as of a moment, which `churn` lists and `segments` averages per segment: one definition.
+`segments` reads engagement_facts.sql instead of churn_persons.sql: the same columns of the same
+name, kept to the persons the score reads, without the backtest's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ PERSONS = {"person_id": "VARCHAR", "email": "VARCHAR", "first_seen": "TIMESTAMP"
            "last_seen_then": "TIMESTAMP", "active_days_then": "BIGINT",
            "breadth_then": "BIGINT"}  # fmt: skip
 SIGNALS = {"person_id": "VARCHAR", "signals": "BIGINT", "signals_then": "BIGINT"}
+# engagement_facts.sql: churn_persons' columns that score_sql reads as of as_of
+ENGAGEMENT = {name: PERSONS[name] for name in ("person_id", "email", "last_seen", "active_days",
+                                               "breadth")}  # fmt: skip
 
 
 def facts_tables(since: datetime, then: datetime, then_since: datetime) -> list[FactsTable]:
@@ -103,11 +108,14 @@ def apply_signals(con: Any, table: str, column: str) -> None:
 def score_facts(
     ws: Any, as_of: datetime, *, window: int = WINDOW_DAYS, progress: Any = None
 ) -> AbstractContextManager[Any]:
-    """The score's facts as of `as_of` (open_facts_tables: the tables `persons` and `signals`
-    on one connection), which `user_scores_sql` scores."""
+    """The score's facts as of `as_of` (open_facts_tables: the tables `persons`, of
+    engagement_facts.sql, and `signals` on one connection), which `user_scores_sql` scores:
+    churn_persons' rows that score_sql reads, without the backtest's columns."""
     since = as_of - timedelta(days=window)
-    # the _then columns go unread: their window is made empty, as churn's without a backtest
-    return open_facts_tables(ws, as_of, facts_tables(since, since, since), progress)
+    persons = FactsTable("posthog/engagement_facts", "persons", ENGAGEMENT, {"since": since},
+                         "fetching each person's engagement")  # fmt: skip
+    # churn_signals' _then column goes unread: its window is made empty
+    return open_facts_tables(ws, as_of, [persons, facts_tables(since, since, since)[1]], progress)
 
 
 def user_scores_sql(as_of: datetime, runs: str | None, *, window: int = WINDOW_DAYS) -> str:
