@@ -12,7 +12,8 @@ three days or more, whose days in between may hold none of its events) is counte
 events, which lie in two windows of the range (from its start to the last end of those that
 begin before it, have several emails or span three days; from the first start of those that
 end after it on), read through the events' timestamp order. At 100,000 users the file reads
-2.9 M events of 30 days; this reads 470,000 session rows, 590,000 person-days and a few
+2.9 M events of 30 days; this scans 470,000 session rows, counting the whole sessions per day
+in the scan and keeping only the few hundred others, then 590,000 person-days and a few
 thousand events.
 
 Only the file as shipped, with no --where, is answered so (`SHORTCUT`, usertrack.engines.shortcut);
@@ -29,13 +30,23 @@ _DAYS_APART = "CAST(last_at AS DATE) - CAST(first_at AS DATE)"
 _WHOLE = f"first_at >= {SINCE} AND last_at <= {AS_OF} AND one_email AND {_DAYS_APART} <= 1"
 _SESSION_KEPT = f"""
     coalesce(prop_session_id, '') <> '' AND {KEPT}
-    AND prop_session_id IN (SELECT session_id FROM spans WHERE NOT whole)
+    AND prop_session_id IN (SELECT session_id FROM spans)
 """
+_IN_RANGE = f"first_at <= {AS_OF} AND last_at >= {SINCE}"
 VOLUME_ROLLED = f"""
-WITH spans AS (
-    SELECT session_id, first_at, last_at, one_email, person_email_norm, {_WHOLE} AS whole
+WITH spans AS MATERIALIZED (
+    -- the sessions counted from their events: a few hundred of the range's
+    SELECT session_id, first_at, last_at, one_email
     FROM {SESSIONS_TABLE}
-    WHERE first_at <= {AS_OF} AND last_at >= {SINCE}
+    WHERE {_IN_RANGE} AND NOT ({_WHOLE})
+),
+whole AS MATERIALIZED (
+    -- the others, counted from their rows in the scan: per day of their first event, and
+    -- whether they have their last on the next
+    SELECT CAST(first_at AS DATE) AS day, {_DAYS_APART} = 1 AS two_days, count(*) AS n
+    FROM {SESSIONS_TABLE}
+    WHERE {_IN_RANGE} AND {_WHOLE} AND {KEPT}
+    GROUP BY ALL
 ),
 cut AS (
     -- no such session: a window that holds no event
@@ -44,16 +55,12 @@ cut AS (
                     {SINCE} - INTERVAL 1 MICROSECOND) AS early,
            coalesce(min(first_at) FILTER (WHERE last_at > {AS_OF}),
                     {AS_OF} + INTERVAL 1 MICROSECOND) AS late
-    FROM spans WHERE NOT whole
+    FROM spans
 ),
 counted AS (
-    SELECT CAST(first_at AS DATE) AS day, count(*) AS n
-    FROM spans WHERE whole AND {KEPT}
-    GROUP BY ALL
+    SELECT day, n FROM whole
     UNION ALL
-    SELECT CAST(last_at AS DATE) AS day, count(*) AS n
-    FROM spans WHERE whole AND {KEPT} AND {_DAYS_APART} = 1
-    GROUP BY ALL
+    SELECT day + 1 AS day, n FROM whole WHERE two_days
     UNION ALL
     SELECT day, count(DISTINCT prop_session_id) AS n
     FROM (
