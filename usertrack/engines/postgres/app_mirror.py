@@ -445,18 +445,24 @@ class AppMirror:
                 ref = new_ref
             if table is None:
                 continue
-            copied[spec.name] = table.num_rows
             self.con.register("usertrack_copied", table)
             try:
                 if spec.ts:
-                    _run(
-                        self.con,
-                        f"DELETE FROM {spec.name} WHERE day IN (SELECT unnest($days))",
-                        {"days": sorted(days)},
-                    )
+                    # the rows of `days` (a first copy's range reads a first or last day
+                    # besides them, which has no row in the window)
+                    chosen = "day IN (SELECT unnest($days))"
+                    listed = {"days": sorted(days)}
+                    _run(self.con, f"DELETE FROM {spec.name} WHERE {chosen}", listed)
+                    (row,) = self.con.execute(
+                        f"INSERT INTO {spec.name} SELECT * FROM usertrack_copied WHERE {chosen}",
+                        listed,
+                    ).fetchall()
                 else:
                     _run(self.con, f"DELETE FROM {spec.name}")
-                _run(self.con, f"INSERT INTO {spec.name} SELECT * FROM usertrack_copied")
+                    (row,) = self.con.execute(
+                        f"INSERT INTO {spec.name} SELECT * FROM usertrack_copied"
+                    ).fetchall()
+                copied[spec.name] = int(row[0])
             finally:
                 self.con.unregister("usertrack_copied")
         self.set_meta("exclude_pattern", exclude_pattern)
@@ -698,9 +704,9 @@ def _copy_window(
     as_of: datetime,
     values: dict[str, Any],
 ) -> tuple[Any, set[date]]:
-    """The rows of every UTC day with a row in (since, as_of] (whole days, as `_copy_days`
-    reads them) and those days: the days from `since`'s to `as_of`'s read in one range, less
-    a first or last day without a row in the window."""
+    """The rows of the UTC days from `since`'s to `as_of`'s (whole days, as `_copy_days`
+    reads them), in one range, and the days among them with a row in (since, as_of]: those
+    the copy keeps (`_write`), as a check copying day by day would."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -714,9 +720,7 @@ def _copy_window(
         pc.greater(stamps, pa.scalar(start, moment)),
         pc.less_equal(stamps, pa.scalar(end, moment)),
     )
-    days = pc.unique(pc.filter(table.column("day"), inside))
-    if len(days) < len(pc.unique(table.column("day"))):
-        table = table.filter(pc.is_in(table.column("day"), value_set=days))
+    days = pc.unique(pc.filter(table.column("day"), inside))  # the rows' kept when written
     return table, set(days.to_pylist())
 
 
