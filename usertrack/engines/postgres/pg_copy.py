@@ -97,7 +97,7 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
 
 def _read_into(copy: psycopg.Copy, buffer: io.BytesIO) -> None:
     """The rows of a COPY ... TO STDOUT written into `buffer`. The server sends a message per
-    row, and psycopg's `Copy.read` costs a generator and a wait per message (0.6 s of CPU for
+    row, and psycopg's `Copy.read` costs a generator and a wait per message (0.8 s of CPU for
     2.8 million rows); here each row libpq already holds is taken straight from it
     (`PGconn.get_copy_data`, without blocking), and `Copy.read` is left the waits for more.
     The copy's end, when taken here, is finished as `Copy` would: its result read and
