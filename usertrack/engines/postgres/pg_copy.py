@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import io
-
     import psycopg
 
 # PostgreSQL type OIDs (pg_type) and the Arrow type of each, as the row path gives them:
@@ -91,56 +89,9 @@ def copy_table(cur: psycopg.ClientCursor[Any], sql: bytes, values: Mapping[str, 
     statement = pgsql.SQL("COPY (SELECT {} FROM (\n{}\n) AS usertrack_q) TO STDOUT (FORMAT csv)")
     buffer = io.BytesIO()
     with cur.copy(statement.format(pgsql.SQL(", ").join(select), pgsql.SQL(text))) as copy:
-        _read_into(copy, buffer)
+        for data in copy:  # psycopg's own reading: each message, and the end checked
+            buffer.write(data)
     return _parse(buffer.getvalue(), names, [_TYPES[c.type_code] for c in description])
-
-
-def _read_into(copy: psycopg.Copy, buffer: io.BytesIO) -> None:
-    """The rows of a COPY ... TO STDOUT written into `buffer`. The server sends a message per
-    row, and psycopg's `Copy.read` costs a generator and a wait per message (0.8 s of CPU for
-    2.8 million rows); here each row libpq already holds is taken straight from it
-    (`PGconn.get_copy_data`, without blocking), and `Copy.read` is left the waits for more.
-    The copy's end, when taken here, is finished as `Copy` would: its result read and
-    checked."""
-    pgconn = copy.connection.pgconn
-    if not hasattr(copy, "_finished"):  # a psycopg whose Copy is not the one known here
-        for data in copy:
-            buffer.write(data)
-        return
-    while True:
-        nbytes, data = pgconn.get_copy_data(1)
-        if nbytes > 0:
-            buffer.write(data)
-        elif nbytes == 0:  # none held yet: psycopg waits for the next (or the end)
-            data = copy.read()
-            if not data:
-                return
-            buffer.write(data)
-        else:
-            break
-    copy._finished = True
-    _finish(pgconn)
-
-
-def _finish(pgconn: psycopg.pq.abc.PGconn) -> None:
-    """Read the results after a COPY's last row (the connection's encoding UTF-8, as
-    `copy_table` asks), raising the error one reports."""
-    import select
-
-    import psycopg
-
-    error = None
-    while True:
-        while pgconn.is_busy():
-            select.select([pgconn.socket], [], [], 1.0)
-            pgconn.consume_input()
-        result = pgconn.get_result()
-        if result is None:
-            break
-        if result.status != psycopg.pq.ExecStatus.COMMAND_OK and error is None:
-            error = psycopg.errors.error_from_result(result)  # the connection's is UTF-8
-    if error is not None:
-        raise error
 
 
 # What makes an element of an array's text form need quotes (PostgreSQL's array input, as
