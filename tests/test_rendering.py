@@ -147,13 +147,17 @@ def hostile_sources(
     return uri, export
 
 
-@pytest.fixture
-def hostile(hostile_sources: tuple[str, Path], tmp_path: Path) -> Iterator[Workspace]:
+@pytest.fixture(scope="module")
+def hostile(
+    hostile_sources: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workspace]:
+    """The hostile workspace, opened once for the module: the renderers only read what it
+    computed (`outputs`)."""
     from usertrack.engines.local.eventstore import import_events
     from usertrack.engines.local.source import LocalPostHogSource
 
     uri, export = hostile_sources
-    store = tmp_path / "events.duckdb"
+    store = tmp_path_factory.mktemp("hostile-store") / "events.duckdb"
     import_events(export, store)
     ws = Workspace(
         settings=load_settings(),
@@ -168,9 +172,10 @@ def hostile(hostile_sources: tuple[str, Path], tmp_path: Path) -> Iterator[Works
         yield ws
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def outputs(hostile: Workspace) -> dict[str, Any]:
-    """Every renderer's input, computed by the library from the hostile workspace."""
+    """Every renderer's input, computed once by the library from the hostile workspace (the
+    tests only render it)."""
     result = hostile.classify(AS_OF)
     rules = load_failure_rules(REPO / "failures.yaml")
     baseline = Snapshot(
