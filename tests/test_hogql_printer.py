@@ -12,6 +12,8 @@ tests' PostHog (a real HTTP server on 127.0.0.1, chdb behind it) receives are th
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +109,19 @@ HOSTILE = [
 ]
 
 
+@functools.cache
+def _read(text: str) -> str:
+    return json.dumps(parse_select(text))
+
+
+def read(text: str) -> dict[str, Any]:
+    """`parse_select(text)`, parsed once in this module for each text: PostHog's parser takes
+    seconds for a long shipped file, and several tests here read the same texts (a file
+    without comments is also one the live source sends). A fresh tree at each call."""
+    tree: dict[str, Any] = json.loads(_read(text))
+    return tree
+
+
 def bare(node: Any) -> Any:
     """A tree without its positions (`start`, `end`): what two readings must share."""
     if isinstance(node, dict):
@@ -134,9 +149,9 @@ def comments(text: str) -> list[str]:
 
 def assert_round_trip(text: str) -> str:
     """`text` read, printed and read back as the same tree; the printed text, comment-free."""
-    tree = parse_select(text)
+    tree = read(text)
     printed = print_select(tree)
-    back = parse_select(printed)
+    back = read(printed)
     assert bare(back) == bare(tree), printed
     assert comments(printed) == [], printed
     assert print_select(back) == printed  # printing is a fixed point
@@ -166,7 +181,7 @@ def test_the_bundles_of_the_shipped_files_read_back_as_their_trees() -> None:
         tree = bundle.checked(text, len(group))
         assert tree is not None
         printed = print_select(tree)
-        assert bare(parse_select(printed)) == bare(tree)
+        assert bare(read(printed)) == bare(tree)
         assert comments(printed) == []
         # made without parsing from the texts printed when the package was made: the same
         assert bundle.printed(group, 50_000) == printed
@@ -415,7 +430,7 @@ def test_the_shipped_texts_are_the_files_printed_now() -> None:
     bound = strip_sql(LIBRARY.get("posthog/paths_summary").sql.replace("{filters}", "true"))
     assert hashlib.sha256(bound.encode()).hexdigest() in same
     for digest in same:
-        assert data["texts"][digest] == print_select(parse_select(files[digest]))
+        assert data["texts"][digest] == print_select(read(files[digest]))
 
 
 def test_a_shipped_file_is_sent_without_parsing_it(
@@ -427,15 +442,14 @@ def test_a_shipped_file_is_sent_without_parsing_it(
     from usertrack.engines.posthog.values import strip_sql
 
     parsed = _count_parses(monkeypatch)
-    real = parse_select
     printer.sent_text.cache_clear()
     api = PostHogHTTPSource(DEFAULT_KEY, "4242", "http://127.0.0.1:9", printed_folder=tmp_path)
     try:
         query = LIBRARY.get("posthog/paths_summary")
         text = strip_sql(query.sql.replace("{filters}", "true"))  # as Workspace.bind gives it
-        assert api._printed(query, text) == print_select(real(text)) and parsed == []
+        assert api._printed(query, text) == print_select(read(text)) and parsed == []
         edited = text.replace("AS sequences", "AS sequences_kept")
-        assert api._printed(query, edited) == print_select(real(edited)) and parsed == [edited]
+        assert api._printed(query, edited) == print_select(read(edited)) and parsed == [edited]
     finally:
         api.close()
         printer.sent_text.cache_clear()
