@@ -13,12 +13,18 @@ import pytest
 
 from usertrack.core.errors import EXIT_LIMIT
 
+TIMEOUT = "0.5"  # USERTRACK_DUCKDB_TIMEOUT, in seconds
+
 
 def _worker(conn: Any, files: dict[str, str]) -> None:
     """A worker whose command is `sleep SECONDS` inside a DuckDB query's time limit (a query
     that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
     from usertrack.checks import sandbox
     from usertrack.mcp import workers as mcp_workers
+
+    # A forked worker has the environment of the fork server, which the first pool of this
+    # process started (another test's, maybe): the query limit is set here, in the worker.
+    os.environ["USERTRACK_DUCKDB_TIMEOUT"] = TIMEOUT
 
     def run(argv: list[str], quiet: bool) -> mcp_workers.Result:
         if argv[0] == "pid":
@@ -38,7 +44,7 @@ def _worker(conn: Any, files: dict[str, str]) -> None:
 def workers(monkeypatch: pytest.MonkeyPatch) -> Any:
     from usertrack.mcp.workers import Workers
 
-    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", TIMEOUT)  # the call's limit, in this process
     pool = Workers(_worker, {})
     yield pool
     pool.close()
