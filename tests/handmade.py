@@ -53,6 +53,22 @@ CREATE TABLE wasp_agentexecution (id bigint PRIMARY KEY, agent_id int, user_id i
 """
 
 
+def one_user_with_runs(uri: str, start: datetime, count: int) -> str:
+    """Into the database of `uri` (SCHEMA's tables): one user, a@x.io, and `count` completed
+    runs of theirs every two hours from `start` (naive: the database's UTC). Returns `uri`."""
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("INSERT INTO wasp_user VALUES (1, 'a@x.io', 50, NULL, NULL, '2026-05-01')")
+        conn.execute("INSERT INTO fastapi_user VALUES (101, 1)")
+        for n in range(count):
+            conn.execute(
+                "INSERT INTO fastapi_run VALUES (%s, 101, 'completed', %s, NULL)",
+                (n, start + timedelta(hours=2 * n)),
+            )
+    return uri
+
+
 def _ts(days_before: float, *, hours: float = 0) -> datetime:
     return (AS_OF - timedelta(days=days_before) + timedelta(hours=hours)).replace(tzinfo=None)
 

@@ -1,8 +1,8 @@
 """The first copy of a window (usertrack/engines/postgres/app_mirror.py): with none of the window's
 rows in the copy every day differs, so the database is read once, without asking its figures; the
 copy then holds what a check copying day by day holds, and the next check finds it equal. And
-the COPY reader (usertrack/engines/postgres/pg_copy.py), which takes rows straight from libpq:
-every row arrives, and an error after the first rows is the database's own."""
+the COPY reader (usertrack/engines/postgres/pg_copy.py): every row arrives, and an error after
+the first rows is the database's own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.handmade import SCHEMA
+from tests.handmade import SCHEMA, one_user_with_runs
 
 PATTERN = r"@datagen\.dev$"
 SINCE, AS_OF = datetime(2026, 5, 31, 3, tzinfo=UTC), datetime(2026, 6, 2, 3, tzinfo=UTC)
@@ -22,17 +22,8 @@ SINCE, AS_OF = datetime(2026, 5, 31, 3, tzinfo=UTC), datetime(2026, 6, 2, 3, tzi
 
 @pytest.fixture()
 def db(make_database: Callable[[str], str]) -> str:
-    uri = make_database(SCHEMA)
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("INSERT INTO wasp_user VALUES (1, 'a@x.io', 50, NULL, NULL, '2026-05-01')")
-        conn.execute("INSERT INTO fastapi_user VALUES (101, 1)")
-        start = datetime(2026, 5, 29, 1)
-        for n in range(60):  # every two hours: days before, inside and after the window
-            conn.execute(
-                "INSERT INTO fastapi_run VALUES (%s, 101, 'completed', %s, NULL)",
-                (n, start + timedelta(hours=2 * n)),
-            )
-    return uri
+    # every two hours: days before, inside and after the window
+    return one_user_with_runs(make_database(SCHEMA), datetime(2026, 5, 29, 1), 60)
 
 
 def scans(uri: str, before: int | None = None) -> int:

@@ -5,30 +5,20 @@ copy finds nothing changed, also for rows near midnight UTC and at the window's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.handmade import SCHEMA
+from tests.handmade import SCHEMA, one_user_with_runs
 
 PATTERN = r"@datagen\.dev$"
 
 
 @pytest.fixture()
 def db(make_database: Callable[[str], str]) -> str:
-    uri = make_database(SCHEMA)
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("INSERT INTO wasp_user VALUES (1, 'a@x.io', 50, NULL, NULL, '2026-05-01')")
-        conn.execute("INSERT INTO fastapi_user VALUES (101, 1)")
-        start = datetime(2026, 5, 30, 20)
-        for n in range(40):  # every two hours, across midnights
-            conn.execute(
-                "INSERT INTO fastapi_run VALUES (%s, 101, 'completed', %s, NULL)",
-                (n, start + timedelta(hours=2 * n)),
-            )
-    return uri
+    # every two hours, across midnights
+    return one_user_with_runs(make_database(SCHEMA), datetime(2026, 5, 30, 20), 40)
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
