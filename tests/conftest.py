@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.hogql_printer import SHARED_PARSES
+
 REPO = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
 
@@ -41,6 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.basetemp = str(SESSION_ROOT)
         return
     _ensure_server_user()
+    os.environ.pop(SHARED_PARSES, None)
     if config.option.basetemp is not None or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return  # the developer chose where
     # The session's folders straight under its root, not under pytest-of-USER/pytest-N: a demo
@@ -49,6 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     SESSION_ROOT = _session_root()
     if SESSION_ROOT is not None:
         config.option.basetemp = str(SESSION_ROOT)
+        # PostHog's parses of HogQL texts, made once for the session's every worker (they
+        # inherit this process's environment): tests/hogql_printer.py.
+        os.environ[SHARED_PARSES] = str(SESSION_ROOT / "hogql-parses")
 
 
 def _build_the_program_once() -> None:

@@ -42,10 +42,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from usertrack.engines.hogql.parser import install_errors_module
@@ -70,13 +72,40 @@ def parse_select(text: str) -> dict[str, Any]:
     return tree
 
 
+# A folder shared by the test session's processes (tests/conftest.py names it): each text's
+# parse is kept there too, so that a text one pytest-xdist worker parsed the others read.
+SHARED_PARSES = "USERTRACK_TEST_PARSES"
+
+
 @functools.lru_cache(maxsize=1024)
 def _parsed(text: str) -> str:
-    """hogql-parser's JSON for `text`, once a process: its parse of a long query costs seconds
-    of CPU (queries/posthog/activity_summary.sql: 2 s warm), and the tests send a query's text
-    many times, with other values; the parse is the same each time (PostHog's parse_select,
-    posthog/hogql/parser.py, parses the text alone, the values put in after). A text it refuses
-    is refused each time: by its answer, kept; by an exception, parsed again."""
+    """hogql-parser's JSON for `text`, once a session: its parse of a long query costs seconds
+    of CPU (queries/posthog/activity_summary.sql: 2 s warm; a bundle of the weekly dashboard's
+    files ten), and the tests send a query's text many times, with other values, from every
+    worker; the parse is the same each time (PostHog's parse_select, posthog/hogql/parser.py,
+    parses the text alone, the values put in after). A text it refuses is refused each time:
+    by its answer, kept; by an exception, parsed again."""
+    folder = os.environ.get(SHARED_PARSES)
+    if not folder:
+        return _parse(text)
+    import fcntl
+    import hashlib
+
+    Path(folder).mkdir(mode=0o700, exist_ok=True)  # pytest empties its -n 0 root as it starts
+    kept = Path(folder) / hashlib.sha256(text.encode()).hexdigest()
+    # Under a lock of the text's own: a worker that needs a text another is parsing waits for
+    # its answer rather than parse it beside it.
+    with open(kept.with_suffix(".lock"), "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if kept.exists():
+            return kept.read_text(encoding="utf-8")
+        parsed = _parse(text)
+        kept.with_suffix(".part").write_text(parsed, encoding="utf-8")
+        kept.with_suffix(".part").replace(kept)
+        return parsed
+
+
+def _parse(text: str) -> str:
     install_errors_module()
     import hogql_parser
 

@@ -9,6 +9,8 @@ PostHog/posthog (posthog/hogql/...) it follows.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -311,4 +313,39 @@ def test_a_text_is_parsed_once_a_process_and_each_caller_gets_its_own_tree(
     assert sql(text) == sql(text)
     bad = f"SELECT '{mark}' FROM WHERE"
     assert refused(bad) == refused(bad) != ""
+    assert parsed == [text, bad]
+
+
+def test_a_text_one_worker_parsed_the_others_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The session's workers keep their parses in one folder (tests/conftest.py names it):
+    a text parsed in one process is read there by the next, not parsed again, and reads as
+    the parser's own tree; a text the parser refuses is kept as refused."""
+    import uuid
+
+    from tests import hogql_printer
+    from usertrack.engines.hogql.parser import install_errors_module
+
+    install_errors_module()
+    import hogql_parser
+
+    real = hogql_parser.parse_select_json
+    parsed: list[str] = []
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(hogql_parser, "parse_select_json", counting)
+    monkeypatch.setenv(hogql_printer.SHARED_PARSES, str(tmp_path))
+    mark = uuid.uuid4().hex
+    text = f"SELECT event, '{mark}' FROM events WHERE timestamp >= {{since}}"
+    bad = f"SELECT '{mark}' FROM WHERE"
+    first, first_refusal = hogql_printer.parse_select(text), refused(bad)
+    assert parsed == [text, bad]
+    assert len(list(tmp_path.iterdir())) == 4  # each text's parse and its lock
+    hogql_printer._parsed.cache_clear()  # as another process would start
+    assert hogql_printer.parse_select(text) == first == json.loads(real(text))
+    assert refused(bad) == first_refusal != ""
     assert parsed == [text, bad]
