@@ -57,6 +57,31 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[SHARED_PARSES] = str(SESSION_ROOT / "hogql-parses")
 
 
+# Each test file and its CPU seconds in a whole run, a line each: made from a run's
+# USERTRACK_TEST_TIMES file by `grep ^file FILE | cut -f2,6 | sort -t$'\t' -k2 -rn`.
+COSTS = REPO / "tests" / "costs.tsv"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The costliest test files first, each file's tests in their own order. pytest-xdist's
+    --dist loadfile hands out the files in this order (`--no-loadscope-reorder` in pyproject.toml;
+    by default it takes the files with the most tests first), each to the next worker free: a
+    file of few but long tests collected late would leave the other workers idle at the end.
+    A file the table does not know yet (new) comes last, in collection order."""
+    costs = file_costs()
+    items.sort(key=lambda item: -costs.get(item.location[0], 0.0))
+
+
+def file_costs() -> dict[str, float]:
+    """tests/costs.tsv: a test file (as pytest locates it, `tests/test_x.py`) and its seconds."""
+    costs: dict[str, float] = {}
+    for line in COSTS.read_text(encoding="utf-8").splitlines():
+        if line:
+            name, seconds = line.split("\t")
+            costs[name] = float(seconds)
+    return costs
+
+
 def _build_the_program_once() -> None:
     """Typer's test runner (typer.testing.CliRunner.invoke) makes usertrack's whole Click
     command at every call: each command's options read from its function's signature, 20-40 ms
