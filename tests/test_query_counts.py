@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,62 @@ def said(stderr: str) -> tuple[int, int]:
     found = re.search(r"usertrack: sent (\d+) PostHog quer\w+, (\d+) database quer\w+", stderr)
     assert found, stderr
     return int(found[1]), int(found[2])
+
+
+@pytest.fixture(scope="module")
+def local_weekly(demo_home: Path) -> dict[str, Any]:
+    """The weekly dashboard's JSON on the local engine, over the events `live` serves: what
+    each live run of it must answer."""
+    local = run(WEEKLY, home=demo_home)
+    assert local.exit_code == 0, local.stderr
+    doc: dict[str, Any] = json.loads(local.stdout)
+    return doc
+
+
+@dataclass
+class WeeklyRun:
+    """The weekly dashboard run live on an empty cache, in a home of its own."""
+
+    home: Path
+    result: Any
+    requests: int  # the PostHog query requests it sent
+    sent: list[str]  # the HogQL texts it sent
+    parsed: list[str]  # every text PostHog's parser was given in this process meanwhile
+
+
+def weekly_run(
+    live: tuple[FakePostHog, dict[str, str]], home: Path, arrow_over: int | None = None
+) -> WeeklyRun:
+    """`weekly_live` in `home`, counting the parses; with prefetch.ARROW_OVER `arrow_over`
+    when given."""
+    from usertrack.dashboards import prefetch
+
+    fake, env = live
+    with pytest.MonkeyPatch.context() as mp:
+        if arrow_over is not None:
+            mp.setattr(prefetch, "ARROW_OVER", arrow_over)
+        parsed = _count_parses(mp)
+        before = len(fake.query_texts())
+        result, requests = weekly_live(fake, home, **env)
+        sent = fake.query_texts()[before:]
+    return WeeklyRun(home, result, requests, sent, parsed)
+
+
+@pytest.fixture(scope="module")
+def weekly_shipped(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> WeeklyRun:
+    """The weekly dashboard live as shipped (what several tests here ask of one such run)."""
+    return weekly_run(live, tmp_path_factory.mktemp("weekly") / "home")
+
+
+@pytest.fixture(scope="module")
+def weekly_arrow(
+    live: tuple[FakePostHog, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> WeeklyRun:
+    """The weekly dashboard live with every bundled answer an Arrow table (ARROW_OVER 0), its
+    answers kept in its home's result cache."""
+    return weekly_run(live, tmp_path_factory.mktemp("arrow") / "home", arrow_over=0)
 
 
 @pytest.mark.parametrize(
@@ -199,22 +256,19 @@ def test_the_by_segment_bundle_is_that_classifications_alone(
 
 
 def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(
-    live: tuple[FakePostHog, dict[str, str]], demo_home: Path, tmp_path: Path
+    weekly_shipped: WeeklyRun, local_weekly: dict[str, Any]
 ) -> None:
     """The weekly dashboard on an empty cache (a home of its own): its panels' queries go as a
     few bundles (usertrack.dashboards.prefetch), and every panel's figures are the local
     engine's on the same events."""
     from tests.engine_compare import strip_live_only
 
-    fake, env = live
-    result, received = weekly_live(fake, tmp_path / "weekly", **env)
+    result, received = weekly_shipped.result, weekly_shipped.requests
     live_doc = json.loads(result.stdout)
     assert live_doc["queries"]["posthog"] == received
     assert 0 < received <= 6, received
     assert f"the panels sent {received} PostHog quer" in result.stderr
-    local = run(WEEKLY, home=demo_home)
-    assert local.exit_code == 0, local.stderr
-    local_doc = json.loads(local.stdout)
+    local_doc = local_weekly
     assert local_doc["queries"]["posthog"] == 0
     assert strip_live_only(live_doc) == strip_live_only(local_doc)
     assert len(live_doc["panels"]) == 14
@@ -268,7 +322,10 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_the_weekly_dashboard_live_parses_no_shipped_text(
-    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: tuple[FakePostHog, dict[str, str]],
+    weekly_shipped: WeeklyRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On an empty cache, the weekly dashboard's bundles of shipped files are sent as printed
     when the package was made (usertrack.engines.posthog.bundle.printed): PostHog's parser
@@ -278,15 +335,12 @@ def test_the_weekly_dashboard_live_parses_no_shipped_text(
 
     from usertrack.engines.hogql import printer
 
-    fake, env = live
+    _fake, env = live
     argv = WEEKLY
+    shipped = weekly_shipped.result
+    assert weekly_shipped.parsed == []
+    assert any("UNION ALL" in t for t in weekly_shipped.sent)
     parsed = _count_parses(monkeypatch)
-    before = len(fake.query_texts())
-    shipped = run(argv, home=tmp_path / "shipped", **env)
-    assert shipped.exit_code == 0, shipped.stderr
-    assert parsed == []
-    sent = fake.query_texts()[before:]
-    assert any("UNION ALL" in t for t in sent)
 
     queries = tmp_path / "queries"
     shutil.copytree(Path(__file__).resolve().parent.parent / "queries", queries)
@@ -304,8 +358,8 @@ def test_the_weekly_dashboard_live_parses_no_shipped_text(
 
 def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
     live: tuple[FakePostHog, dict[str, str]],
-    demo_home: Path,
-    tmp_path: Path,
+    weekly_arrow: WeeklyRun,
+    local_weekly: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The bundles' answers longer than prefetch.ARROW_OVER rows (here every one) are read into
@@ -320,9 +374,7 @@ def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
     monkeypatch.setattr(prefetch, "ARROW_OVER", 0)
     fake, env = live
     argv = WEEKLY
-    home = tmp_path / "home"
-    first = run(argv, home=home, **env)
-    assert first.exit_code == 0, first.stderr
+    home, first = weekly_arrow.home, weekly_arrow.result
     kept = [pickle.loads(p.read_bytes()) for p in (home / "cache").glob("*.pickle")]
     tables = [r for r in kept if isinstance(r, Result) and r.arrow is not None]
     assert len(tables) >= 10 and all(r.rows == [] for r in tables)
@@ -332,13 +384,14 @@ def test_the_weekly_dashboards_long_answers_are_cached_as_arrow_tables(
     assert again.exit_code == 0, again.stderr
     assert query_posts(fake) == before  # every answer from the cache
     assert json.loads(again.stdout)["panels"] == json.loads(first.stdout)["panels"]
-    local = run(argv, home=demo_home)
-    assert local.exit_code == 0, local.stderr
-    assert strip_live_only(json.loads(first.stdout)) == strip_live_only(json.loads(local.stdout))
+    assert strip_live_only(json.loads(first.stdout)) == strip_live_only(local_weekly)
 
 
 def test_the_weekly_dashboards_arrow_answers_reach_their_panels_without_the_cache(
-    live: tuple[FakePostHog, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: tuple[FakePostHog, dict[str, str]],
+    weekly_arrow: WeeklyRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A panel that takes Arrow (an analysis's facts) is handed the bundle's Arrow table
     itself: with the result cache off nothing is read back from it, and no query the bundles
@@ -347,7 +400,7 @@ def test_the_weekly_dashboards_arrow_answers_reach_their_panels_without_the_cach
 
     monkeypatch.setattr(prefetch, "ARROW_OVER", 0)  # every bundled answer an Arrow table
     fake, env = live
-    cached, with_cache = weekly_live(fake, tmp_path / "cached", **env)
+    cached, with_cache = weekly_arrow.result, weekly_arrow.requests
     off, without = weekly_live(fake, tmp_path / "off", USERTRACK_CACHE_TTL="0", **env)
     assert without == with_cache
     assert not list((tmp_path / "off").glob("cache/*.pickle"))
