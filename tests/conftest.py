@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -478,3 +478,20 @@ def wait_for_password_auth(dsn_with_a_wrong_password: str, timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError("pg_hba.conf was not reloaded in time")
         time.sleep(0.05)
+
+
+# The moment every check of query files is made at, in the tests that ask (one_check_moment).
+CHECK_MOMENT = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def one_check_moment(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """`usertrack doctor` and `query --check` send each HogQL file to PostHog with its `now`
+    parameters printed in as the moment of the check (usertrack.cli.querycheck): a text of its
+    own at each check, which the tests' PostHog parses anew, seconds of CPU a file. For the
+    tests that check files several times, each check is made at CHECK_MOMENT: a file's text is
+    then the same at every check, parsed once a session (tests/hogql_printer.py)."""
+    from usertrack.cli import querycheck
+
+    monkeypatch.setattr(querycheck, "now_utc", lambda: CHECK_MOMENT)
+    return CHECK_MOMENT

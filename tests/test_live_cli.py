@@ -27,6 +27,8 @@ from usertrack.core.errors import EXIT_CONFIG, EXIT_CONNECTION, EXIT_QUERY
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = 4242
+# doctor and query --check send each file as of one moment, parsed once (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_check_moment")
 
 
 @pytest.fixture
