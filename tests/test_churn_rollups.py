@@ -241,3 +241,36 @@ def test_a_where_an_edited_file_or_an_old_store_runs_on_the_events(
         assert got == _rows(source, tr.sql, values) and got
     finally:
         without.close()
+
+
+def test_engagement_counts_each_active_day_of_a_window_longer_than_64_days(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """engagement_facts' active days from the tables are bits of 64-bit words, 64 days a word:
+    days 64 apart (a bit of each word at the same place) and a window of several words count
+    as the events count them."""
+    since = D(2026, 1, 1)
+    days = [0, 1, 63, 64, 65, 128, 129, 200]
+    rows = [
+        (str(uuid.UUID(int=n + 1)), "open", f"d-{person}", person,
+         since + timedelta(days=day, hours=n % 24), "{}", f'{{"email": "{person}@example.com"}}')
+        for person, offsets in (("ann", days), ("bob", days[2:5]), ("cy", [64, 128]))
+        for n, day in enumerate(offsets)
+    ]  # fmt: skip
+    store = events_store(tmp_path_factory, "long_window", rows)
+    local = LocalPostHogSource(store)
+    try:
+        query = facts(local, "posthog/engagement_facts")
+        rolled = shortcuts.find(query, "facts", {})
+        assert rolled is not None
+        values = {"since": str(since), "as_of": str(since + timedelta(days=210)),
+                  "exclude_pattern": EXCLUDE}  # fmt: skip
+        want = _rows(local, local.translation(query.sql).sql, values)
+        assert sorted((r[1], r[3]) for r in want) == [
+            ("ann@example.com", len(days)),
+            ("bob@example.com", 3),
+            ("cy@example.com", 2),
+        ]
+        assert _rows(local, rolled.sql, values) == want
+    finally:
+        local.close()

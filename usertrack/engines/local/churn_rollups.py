@@ -245,7 +245,11 @@ LEFT JOIN per_name AS b ON b.person_id IS NOT DISTINCT FROM p.person_id
 # (a day with two emails has a row for each: its day counts once), and as_of's day from the
 # events; their email is the greatest over every day up to as_of, so the days before the window
 # add theirs (since's day again: the greatest of a value twice is the same). Breadth counts the
-# product event names as churn_persons' bits do.
+# product event names as churn_persons' bits do, and the active days are counted the same way:
+# each day a bit of a 64-bit word (the days from {since}'s on, 64 a word), the words of a
+# person's rows OR-ed, rather than the days made distinct per person by a grouping of their
+# own (a sixth of the query's CPU at 100,000 users).
+_WINDOW_DAY = f"CAST({_SINCE} AS DATE)"
 _WINDOW_NAMES = f"""
     SELECT person_id, event, true AS in_now
     FROM {EVENTS_TABLE}
@@ -270,8 +274,13 @@ WITH window_days AS (
 ),
 per_person AS (
     SELECT person_id, max(email) AS email, max(last_at) AS last_seen,
-           count(DISTINCT day) AS active_days
-    FROM window_days
+           CAST(sum(bit_count(days)) AS BIGINT) AS active_days
+    FROM (
+        SELECT person_id, max(email) AS email, max(last_at) AS last_at,
+               bit_or(CAST(1 AS UBIGINT) << CAST((day - {_WINDOW_DAY}) % 64 AS UBIGINT)) AS days
+        FROM window_days
+        GROUP BY person_id, (day - {_WINDOW_DAY}) // 64
+    ) AS w
     GROUP BY person_id
 ),
 before AS (
