@@ -114,6 +114,7 @@ def segments(
             limit = None if segment is not None else 5
         settings = load_settings()
         ahead: Any = None  # the engagement score's facts fetched ahead
+        encoding: Any = None  # the history snapshot's encoding, made while the figures are
         with spinner("loading rules and queries") as progress:
             ws = open_command_workspace(
                 progress,
@@ -142,13 +143,16 @@ def segments(
                 if changes:
                     moves = _segments_history(ws, result, save, since, progress)
                 else:
-                    segment_figures.add_figures(ws, result, progress, ahead)
-                    ahead = None
                     # a classification into some segments is no snapshot of the rules
                     history = _history_to_save(ws, save) if rules is None else None
+                    encoding = _encode_meanwhile(history, result)
+                    segment_figures.add_figures(ws, result, progress, ahead)
+                    ahead = None
             except BaseException:
                 if ahead is not None:
                     segment_figures.cancel_ahead(ahead)
+                if encoding is not None:
+                    encoding.settle()  # it reads the classification, which closing ends
                 ws.close()
                 raise
         if changes:
@@ -162,7 +166,7 @@ def segments(
         # lock, so it costs the wall time little.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usertrack-after") as after:
             after.submit(ws.close)
-            saved = after.submit(_save_and_close, history, result) if history else None
+            saved = after.submit(_save_and_close, history, result, encoding) if history else None
             if chosen == "table":
                 from usertrack.rendering.terminal import render_segments  # rich: imported now
 
@@ -237,20 +241,35 @@ def _history_to_save(ws: Any, save: bool | None) -> Any:
     return history if save else None
 
 
-def _save_snapshot(history: Any, result: Any) -> None:
-    """Save the snapshot of `result` in `history` (open), saying on stderr when it was not."""
+def _encode_meanwhile(history: Any, result: Any) -> Any:
+    """The snapshot of `result` encoded for `history` on a thread of its own from now (None
+    when nothing is saved): the segment figures are made meanwhile, which read neither it nor
+    the history, so the save after them has only its write left (at 100,000 users the
+    encoding is 0.15 s of the wall time after the last query, on a loaded machine)."""
+    if history is None:
+        return None
+    from usertrack.engines.concurrency import Background
+    from usertrack.segments.history import encode_snapshot
+
+    return Background(lambda: encode_snapshot(result), "usertrack-snapshot")
+
+
+def _save_snapshot(history: Any, result: Any, encoding: Any = None) -> None:
+    """Save the snapshot of `result` in `history` (open), saying on stderr when it was not.
+    `encoding`: its encoding made meanwhile (`_encode_meanwhile`), else it is made now."""
     from usertrack.core.errors import DataError
 
     try:
-        if history.save(result) is None:
+        encoded = encoding.result() if encoding is not None else None
+        if history.save(result, encoded=encoded) is None:
             say("usertrack: not saved: the history holds a later snapshot of that day")
     except DataError as e:
         say(f"usertrack: warning: snapshot not saved: {e}")
 
 
-def _save_and_close(history: Any, result: Any) -> None:
+def _save_and_close(history: Any, result: Any, encoding: Any = None) -> None:
     with history:
-        _save_snapshot(history, result)
+        _save_snapshot(history, result, encoding)
 
 
 def _segments_history(
