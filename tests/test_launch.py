@@ -126,3 +126,38 @@ def test_openblas_starts_one_thread_unless_the_user_set_their_own(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == seen
+
+
+# The console script's start with the program replaced by one that says which allocator
+# pyarrow's buffers come from.
+ARROW_POOL_AT_START = """
+import sys, types
+def pool():
+    import pyarrow as pa
+    print(pa.default_memory_pool().backend_name)
+program = types.ModuleType("usertrack.cli")
+program.main = pool
+sys.modules["usertrack.cli"] = program
+from usertrack import launch
+launch.main()
+"""
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "system"), ("jemalloc", "jemalloc")])
+def test_arrows_buffers_come_from_the_system_allocator_unless_the_user_set_one(
+    given: str | None, seen: str
+) -> None:
+    """pyarrow's default allocator (mimalloc) asks the kernel for transparent huge pages, each
+    found and zeroed whole at its first touch: the console script has Arrow use the C library's
+    allocator instead, before pyarrow loads, and keeps one the user set."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if given is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", ARROW_POOL_AT_START], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == seen
