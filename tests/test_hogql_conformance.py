@@ -280,16 +280,9 @@ def test_property_typing() -> None:
 # ----------------------------------------------------------------------------- parsing
 
 
-def test_a_text_is_parsed_once_a_process_and_each_caller_gets_its_own_tree(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """PostHog's parser takes seconds for a long query, and the tests send the same texts
-    again and again (other values, other cases): the stand-in parses a text once. A caller
-    that changes its tree (placeholders put in) leaves the next one's as parsed; a text the
-    parser refuses is refused every time."""
-    import uuid
-
-    from tests import hogql_printer
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Any]:
+    """hogql-parser's parse_select_json made to note each text it parses, in the list returned
+    beside the parser's own function."""
     from usertrack.engines.hogql.parser import install_errors_module
 
     install_errors_module()  # what hogql-parser imports (posthog.hogql.errors)
@@ -303,6 +296,21 @@ def test_a_text_is_parsed_once_a_process_and_each_caller_gets_its_own_tree(
         return real(text, *args, **kwargs)
 
     monkeypatch.setattr(hogql_parser, "parse_select_json", counting)
+    return parsed, real
+
+
+def test_a_text_is_parsed_once_a_process_and_each_caller_gets_its_own_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostHog's parser takes seconds for a long query, and the tests send the same texts
+    again and again (other values, other cases): the stand-in parses a text once. A caller
+    that changes its tree (placeholders put in) leaves the next one's as parsed; a text the
+    parser refuses is refused every time."""
+    import uuid
+
+    from tests import hogql_printer
+
+    parsed, _ = _counting_parses(monkeypatch)
     mark = uuid.uuid4().hex  # a text no other test of this process parsed
     text = f"SELECT event, '{mark}' FROM events WHERE timestamp >= {{since}}"
     first = hogql_printer.parse_select(text)
@@ -325,19 +333,8 @@ def test_a_text_one_worker_parsed_the_others_read(
     import uuid
 
     from tests import hogql_printer
-    from usertrack.engines.hogql.parser import install_errors_module
 
-    install_errors_module()
-    import hogql_parser
-
-    real = hogql_parser.parse_select_json
-    parsed: list[str] = []
-
-    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
-        parsed.append(text)
-        return real(text, *args, **kwargs)
-
-    monkeypatch.setattr(hogql_parser, "parse_select_json", counting)
+    parsed, real = _counting_parses(monkeypatch)
     monkeypatch.setenv(hogql_printer.SHARED_PARSES, str(tmp_path))
     mark = uuid.uuid4().hex
     text = f"SELECT event, '{mark}' FROM events WHERE timestamp >= {{since}}"

@@ -97,15 +97,40 @@ def test_a_dashboards_commands_are_built_alone() -> None:
     assert set(typer.main.get_command(app).commands) == set(every)  # the program keeps them all
 
 
-# The console script's start with the program replaced: what it leaves in the environment.
+# The console script's start with the program replaced by one that prints what it finds: the
+# environment variable's value, or which allocator pyarrow's buffers come from.
 OPENBLAS_AT_START = """
-import os, sys, types
+import os
+print(os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+ARROW_POOL_AT_START = """
+import pyarrow as pa
+print(pa.default_memory_pool().backend_name)
+"""
+CONSOLE_SCRIPT = """
+import sys, types
 program = types.ModuleType("usertrack.cli")
-program.main = lambda: print(os.environ.get("OPENBLAS_NUM_THREADS"))
+program.main = lambda: exec({body!r})
 sys.modules["usertrack.cli"] = program
 from usertrack import launch
 launch.main()
 """
+
+
+def _started(variable: str, given: str | None, body: str) -> str:
+    """What `body` prints when the console script runs it as the program, with `variable` set
+    to `given` beforehand (None: unset)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    if given is not None:
+        env[variable] = given
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE_SCRIPT.format(body=body)], capture_output=True,
+        text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 @pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("3", "3")])
@@ -115,32 +140,7 @@ def test_openblas_starts_one_thread_unless_the_user_set_their_own(
     """numpy (imported by pyarrow and DuckDB) starts OpenBLAS with a thread a core unless told
     otherwise before it loads: the console script says one, before anything is imported, and
     keeps a number the user set."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    if given is not None:
-        env["OPENBLAS_NUM_THREADS"] = given
-    done = subprocess.run(
-        [sys.executable, "-c", OPENBLAS_AT_START], capture_output=True, text=True, env=env,
-        timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == seen
-
-
-# The console script's start with the program replaced by one that says which allocator
-# pyarrow's buffers come from.
-ARROW_POOL_AT_START = """
-import sys, types
-def pool():
-    import pyarrow as pa
-    print(pa.default_memory_pool().backend_name)
-program = types.ModuleType("usertrack.cli")
-program.main = pool
-sys.modules["usertrack.cli"] = program
-from usertrack import launch
-launch.main()
-"""
+    assert _started("OPENBLAS_NUM_THREADS", given, OPENBLAS_AT_START) == seen
 
 
 @pytest.mark.parametrize(("given", "seen"), [(None, "system"), ("jemalloc", "jemalloc")])
@@ -150,14 +150,4 @@ def test_arrows_buffers_come_from_the_system_allocator_unless_the_user_set_one(
     """pyarrow's default allocator (mimalloc) asks the kernel for transparent huge pages, each
     found and zeroed whole at its first touch: the console script has Arrow use the C library's
     allocator instead, before pyarrow loads, and keeps one the user set."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    if given is not None:
-        env["ARROW_DEFAULT_MEMORY_POOL"] = given
-    done = subprocess.run(
-        [sys.executable, "-c", ARROW_POOL_AT_START], capture_output=True, text=True, env=env,
-        timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == seen
+    assert _started("ARROW_DEFAULT_MEMORY_POOL", given, ARROW_POOL_AT_START) == seen
