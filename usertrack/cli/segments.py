@@ -114,7 +114,7 @@ def segments(
             limit = None if segment is not None else 5
         settings = load_settings()
         ahead: Any = None  # the engagement score's facts fetched ahead
-        encoding: Any = None  # the history snapshot's encoding, made while the figures are
+        encoding: Any = None  # the history snapshot encoded while the figures are made
         with spinner("loading rules and queries") as progress:
             ws = open_command_workspace(
                 progress,
