@@ -595,6 +595,9 @@ class FactsTable:
     schema: Mapping[str, str]
     params: Mapping[str, Any]
     progress: str = ""
+    # kept between commands on the local engine while its store is unchanged (facts_into's
+    # `keep`): a table of a row per person that many commands read as of one moment
+    keep: bool = False
 
 
 @contextmanager
@@ -676,9 +679,9 @@ def open_facts_tables(
                 progress(t.progress)
             facts = local_facts(source, query)
             if cur is None:
-                cur = source.facts_cursor(facts, values, t.table)
+                cur = source.facts_cursor(facts, values, t.table, keep=t.keep)
             else:
-                source.facts_into(cur, facts, values, t.table)
+                source.facts_into(cur, facts, values, t.table, keep=t.keep)
             typed_table(cur, t.table, t.schema, t.query_id)
         if cur is not None:
             yield cur

@@ -248,16 +248,24 @@ class Source(ABC):
         return NotImplementedError(f"{self!r} holds no facts of its own ({what}): ask has_facts")
 
     def facts_cursor(
-        self, query: Query, params: Mapping[str, Any], table: str
+        self, query: Query, params: Mapping[str, Any], table: str, *, keep: bool = False
     ) -> duckdb.DuckDBPyConnection:
         """A new cursor on the store holding the rows of `query` as its temporary table
-        `table` (the caller closes it)."""
+        `table` (the caller closes it). `keep`: the rows are kept between commands where the
+        engine keeps answers (`keeps_answers`), and read back while its data is unchanged."""
         raise self._without_facts("facts_cursor")
 
     def facts_into(
-        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        query: Query,
+        params: Mapping[str, Any],
+        table: str,
+        *,
+        keep: bool = False,
     ) -> None:
-        """The rows of `query` as the temporary table `table` of `cur`, a facts_cursor's."""
+        """The rows of `query` as the temporary table `table` of `cur`, a facts_cursor's
+        (`keep`: as facts_cursor's)."""
         raise self._without_facts("facts_into")
 
     def facts_sql(

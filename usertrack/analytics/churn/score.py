@@ -8,6 +8,7 @@ name, kept to the persons the score reads, without the backtest's.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,12 +111,15 @@ def score_facts(
 ) -> AbstractContextManager[Any]:
     """The score's facts as of `as_of` (open_facts_tables: the tables `persons`, of
     engagement_facts.sql, and `signals` on one connection), which `user_scores_sql` scores:
-    churn_persons' rows that score_sql reads, without the backtest's columns."""
+    churn_persons' rows that score_sql reads, without the backtest's columns. Every `segments`
+    (and the dashboards' segments panels) reads them as of its moment: on the local engine they
+    are kept beside the store, a row per person, and read back while it is unchanged."""
     since = as_of - timedelta(days=window)
     persons = FactsTable("posthog/engagement_facts", "persons", ENGAGEMENT, {"since": since},
-                         "fetching each person's engagement")  # fmt: skip
+                         "fetching each person's engagement", keep=True)  # fmt: skip
     # churn_signals' _then column goes unread: its window is made empty
-    return open_facts_tables(ws, as_of, [persons, facts_tables(since, since, since)[1]], progress)
+    signals = replace(facts_tables(since, since, since)[1], keep=True)
+    return open_facts_tables(ws, as_of, [persons, signals], progress)
 
 
 def user_scores_sql(as_of: datetime, runs: str | None, *, window: int = WINDOW_DAYS) -> str:

@@ -554,25 +554,33 @@ class LocalPostHogSource(Source):
         return query if text is None else query.in_form("facts", text)
 
     def facts_cursor(
-        self, query: Query, params: Mapping[str, Any], table: str
+        self, query: Query, params: Mapping[str, Any], table: str, *, keep: bool = False
     ) -> duckdb.DuckDBPyConnection:
         """A new cursor on the store holding the rows of `query` as its temporary table `table`
         (the caller closes it). An analysis then works on them in the store's own DuckDB:
         millions of rows never cross into Python and back, which at 100,000 users cost more
-        than the analysis itself. Temporary tables belong to their cursor alone."""
+        than the analysis itself. Temporary tables belong to their cursor alone (`keep`: as
+        facts_into's)."""
         cur = self._connection().cursor()
         try:
-            self.facts_into(cur, query, params, table)
+            self.facts_into(cur, query, params, table, keep=keep)
         except BaseException:
             cur.close()
             raise
         return cur
 
     def facts_into(
-        self, cur: duckdb.DuckDBPyConnection, query: Query, params: Mapping[str, Any], table: str
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        query: Query,
+        params: Mapping[str, Any],
+        table: str,
+        *,
+        keep: bool = False,
     ) -> None:
         """The rows of `query` as the temporary table `table` of `cur`, a cursor of
-        facts_cursor (an analysis reading several facts queries keeps them on one cursor)."""
+        facts_cursor (an analysis reading several facts queries keeps them on one cursor);
+        with `keep`, as `_kept_rows` gives them (a table many commands read as of one moment)."""
         from usertrack.engines.local import shortcuts
         from usertrack.queries import person_filter
 
@@ -606,24 +614,32 @@ class LocalPostHogSource(Source):
                 sql, values = self._everyones_rows(cur, sql, values, table)
                 sql = person_filter.KEPT_ROWS.format(sql=sql)
                 values[person_filter.PLACEHOLDER] = wire_value(params[person_filter.PLACEHOLDER])
+            elif keep:
+                sql, values = self._kept_rows(cur, sql, values, f"_kept_{table}")
             cur.execute(f'CREATE TEMP TABLE "{table}" AS {sql}', values)
 
     def _everyones_rows(
         self, cur: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any], table: str
     ) -> tuple[str, dict[str, Any]]:
-        """A group's per-person facts for everyone (`sql` with `values`: usertrack's own text,
-        person_filter.for_everyone's) as a statement over rows read once: kept under the
-        store's stamp where this source keeps answers (usertrack.engines.local.storecache) and read
-        from there while the store is unchanged, as every group of every command asks the
-        same; else `sql` and `values` themselves. Only where pyarrow is imported already (a
-        group's run has imported it to find its persons)."""
+        """A group's per-person facts for everyone (person_filter.for_everyone's text) as
+        `_kept_rows` gives them (every group asks the same), where pyarrow is imported already
+        (a group's run has imported it to find its persons); else `sql` and `values`."""
+        if "pyarrow" not in sys.modules:
+            return sql, values
+        return self._kept_rows(cur, sql, values, f"_everyone_{table}")
 
-        kept = self._kept_key(sql, values) if "pyarrow" in sys.modules else None
+    def _kept_rows(
+        self, cur: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any], name: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The rows of `sql` with `values` (usertrack's own text) as a statement over an Arrow
+        table registered on `cur` as `name`: kept under the store's stamp where this source
+        keeps answers (usertrack.engines.local.storecache) and read from there while the store
+        is unchanged, else run once now and kept; else `sql` and `values` themselves."""
+        kept = self._kept_key(sql, values)
         if kept is None:
             return sql, values
         from usertrack.engines.local import storecache
 
-        name = f"_everyone_{table}"
         found = storecache.load(self.kept_in, kept)  # type: ignore[arg-type]
         if found is None:
             found = cur.sql(sql, params=_used(sql, values)).to_arrow_table()
@@ -723,25 +739,19 @@ class LocalPostHogSource(Source):
         worked out in Python) registered beside the store's tables, guarded as a query file
         is (cancellation, time limit; `where` names it in errors). The store's events then
         meet those facts in one scan, and only the answer crosses into Python."""
-        cur = self._connection().cursor()
-        try:
+        with self._connection().cursor() as cur:  # closed on leaving
             for name, table in tables.items():
                 cur.register(name, table)
             with _guarded(cur, where):
                 return cur.execute(sql, dict(values)).fetchall()
-        finally:
-            cur.close()
 
     def first_event(self) -> datetime | None:
         """When the store's data starts (its earliest event), UTC; None when it is empty. Read
         from the column's block statistics: no scan."""
         from datetime import UTC
 
-        cur = self._connection().cursor()
-        try:
+        with self._connection().cursor() as cur:  # closed on leaving
             (first,) = cur.execute("SELECT min(timestamp) FROM events").fetchone() or (None,)
-        finally:
-            cur.close()
         if first is None:
             return None
         return first if first.tzinfo else first.replace(tzinfo=UTC)
