@@ -224,22 +224,9 @@ def json_text_with_records(
     doc: dict[str, Any], key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> str:
     """`json_text` of `doc` with its last key `key` holding `rows` as records (one object per
-    row, `columns` its keys), the same text, written without the indented dump's pure-Python
-    encoder (most of the answer's time at tens of thousands of rows): each column's values
-    encoded at once, then each record from one template."""
-    from json.encoder import encode_basestring
-
-    head = json_text({**doc, key: []})
-    if not rows:
-        return head
-    closing = f"  {encode_basestring(key)}: []\n}}\n"
-    assert head.endswith(closing), key  # the last key, at the top level
-    names = [encode_basestring(str(c)).replace("%", "%%") for c in columns]
-    template = "    {\n" + ",\n".join(f"      {n}: %s" for n in names) + "\n    }"
-    encoded = [_json_column([row[i] for row in rows]) for i in range(len(columns))]
-    records = ",\n".join([template % cells for cells in zip(*encoded, strict=True)])
-    opening = f"  {encode_basestring(key)}: [\n"
-    return head[: -len(closing)] + opening + records + "\n  ]\n}\n"
+    row, `columns` its keys): json_text_with_columns of the rows' columns."""
+    names = [str(c) for c in columns]
+    return json_text_with_columns(doc, key, names, [list(c) for c in zip(*rows, strict=True)])
 
 
 def json_text_with_columns(
@@ -280,29 +267,6 @@ def json_text_with_columns(
     pieces[0] = f"    {{\n      {keys[0]}: "
     opening = f"  {encode_basestring(key)}: [\n"
     return "".join([head[: -len(closing)], opening, *pieces, "\n    }\n  ]\n}\n"])
-
-
-def _json_column(values: list[Any]) -> list[str]:
-    """Each value's JSON text as json.dumps writes jsonable's value (UTF-8 kept)."""
-    from json.encoder import encode_basestring
-
-    kinds = set(map(type, values))
-    if kinds == {str}:
-        return list(map(encode_basestring, values))
-    if kinds == {int}:
-        return list(map(int.__repr__, values))
-    if kinds <= {str, type(None)}:
-        return [encode_basestring(v) if v is not None else "null" for v in values]
-    if kinds <= {int, type(None)}:
-        return [int.__repr__(v) if v is not None else "null" for v in values]
-    if kinds <= {float, int, type(None)}:
-        return [
-            "null"
-            if v is None or (type(v) is float and not math.isfinite(v))
-            else (float.__repr__(v) if type(v) is float else int.__repr__(v))
-            for v in values
-        ]
-    return [json.dumps(jsonable(v), ensure_ascii=False) for v in values]
 
 
 def cell_text(value: Any) -> str:
