@@ -216,16 +216,22 @@ def curves(d: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str, list[str]
 GROUP = "group"
 
 
-def answer_groups(d: dict[str, Any]) -> tuple[str, str, list[tuple[str, dict[str, Any]]]] | None:
-    """What an answer is split by (the legend's title), what its groups are called ('segments',
-    'values') and each group's name and answer, in the answer's order; None for one group."""
+def answer_groups(
+    d: dict[str, Any], size: Any
+) -> tuple[str, str, list[tuple[str, dict[str, Any]]], list[str]] | None:
+    """What an answer is split by (the legend's title), the note of the cut (`largest`, by
+    `size` of a group's answer), the groups drawn (name and answer) and their names, in the
+    answer's order; None for one group."""
     if d.get("by_segment"):
         parts = [(str(p.get("segment")), p) for p in d["by_segment"] if isinstance(p, dict)]
-        return "segment", "segments", parts
-    if d.get("by_value"):
+        by, kind = "segment", "segments"
+    elif d.get("by_value"):
         parts = [(breakdown_label(p), p) for p in d["by_value"] if isinstance(p, dict)]
-        return str(d.get("breakdown") or "value"), "values", parts
-    return None
+        by, kind = str(d.get("breakdown") or "value"), "values"
+    else:
+        return None
+    drawn, cut = largest(parts, size, kind)
+    return by, cut, drawn, [name for name, _part in drawn]
 
 
 def split_by(by: str, cut: str) -> str:
@@ -244,11 +250,10 @@ def _share(part: float, whole: float) -> float:
 def sessions_groups(d: dict[str, Any]) -> Chart | None:
     """Sessions by length in groups: each group's share of its sessions per length, a bar for
     each group side by side (groups of different sizes compare by their shares)."""
-    found = answer_groups(d)
+    found = answer_groups(d, lambda p: _size(p.get("sessions")))
     if found is None:
         return None
-    by, kind, groups = found
-    drawn, cut = largest(groups, lambda p: _size(p.get("sessions")), kind)
+    by, cut, drawn, names = found
     rows = []
     for name, part in drawn:
         buckets = [b for b in part.get("buckets") or [] if isinstance(b, dict)]
@@ -257,7 +262,6 @@ def sessions_groups(d: dict[str, Any]) -> Chart | None:
                   "share": _share(_size(b.get("sessions")), total)} for b in buckets]  # fmt: skip
     if not rows:
         return None
-    names = [name for name, _part in drawn]
     title = f"Sessions by length, % of each {by}'s sessions ({split_by(by, cut)})"
     bars = side_by_side(
         rows, "length", "share", GROUP, names, title="% of sessions", legend=by,
@@ -280,10 +284,10 @@ FEATURES_DRAWN = 20  # the most features a chart in groups draws: the answer's f
 def features_groups(d: dict[str, Any]) -> Chart | None:
     """Features in groups: each feature's adoption in each group (of the group's own active
     persons), a bar for each group side by side, the features in the whole answer's order."""
-    found = answer_groups(d)
+    found = answer_groups(d, lambda p: _size(p.get("active_persons")))
     if found is None:
         return None
-    by, kind, groups = found
+    by, cut, drawn, names = found
     key = str(d.get("by") or "feature")
 
     def name_of(f: dict[str, Any]) -> str:
@@ -291,7 +295,6 @@ def features_groups(d: dict[str, Any]) -> Chart | None:
 
     every = [name_of(f) for f in d.get("features") or [] if isinstance(f, dict)]
     shown = every[:FEATURES_DRAWN]
-    drawn, cut = largest(groups, lambda p: _size(p.get("active_persons")), kind)
     rows = [
         {key: name_of(f), GROUP: name, "adoption": f.get("adoption"), "persons": f.get("persons")}
         for name, part in drawn
@@ -300,7 +303,6 @@ def features_groups(d: dict[str, Any]) -> Chart | None:
     ]
     if not rows:
         return None
-    names = [name for name, _part in drawn]
     notes = [f"the first {len(shown)} of {len(every):,} {key}s"] if len(shown) < len(every) else []
     title = f"Adoption, % of each {by}'s active persons ({split_by(by, cut)})"
     bars = side_by_side(
@@ -309,21 +311,16 @@ def features_groups(d: dict[str, Any]) -> Chart | None:
                  field("persons:Q")],
     )  # fmt: skip
     spec = top({**bars, "title": titled(title, notes), "width": 460})
-    text = "; ".join(
-        f"{name}: " + ", ".join(f"{r[key]} {num(r['adoption'])}" for r in rows if r[GROUP] == name)
-        for name in names
-    )
-    return spec, f"{title}: {text}." + noted(notes)
+    return spec, f"{title}: {_said(rows, names, key, 'adoption')}." + noted(notes)
 
 
 def churn_groups(d: dict[str, Any]) -> Chart | None:
     """Churn in groups: each group's engagement score bands (as a share of its scored persons,
     a bar for each group side by side) and its churn rate per period (a line each)."""
-    found = answer_groups(d)
+    found = answer_groups(d, lambda p: _size((p.get("engagement") or {}).get("scored")))
     if found is None:
         return None
-    by, kind, groups = found
-    drawn, cut = largest(groups, lambda p: _size((p.get("engagement") or {}).get("scored")), kind)
+    by, cut, drawn, names = found
     bands, rates = [], []
     for name, part in drawn:
         spread = [b for b in (part.get("engagement") or {}).get("distribution") or []
@@ -336,7 +333,6 @@ def churn_groups(d: dict[str, Any]) -> Chart | None:
                   if isinstance(p, dict) and p.get("churn_rate") is not None]  # fmt: skip
     if not any(b["persons"] for b in bands) and not rates:
         return None
-    names = [name for name, _part in drawn]
     split = split_by(by, cut)
     parts, told = [], []
     if any(b["persons"] for b in bands):

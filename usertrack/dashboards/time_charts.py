@@ -16,7 +16,6 @@ from usertrack.dashboards.group_charts import (
     PREVIOUS_PERIOD,
     THIS_PERIOD,
     answer_groups,
-    largest,
     split_by,
 )
 from usertrack.dashboards.vega import (
@@ -280,12 +279,10 @@ def activity_groups(d: dict[str, Any]) -> Chart | None:
     """Activity in groups (--by-segment, --by PROPERTY): DAU, WAU and MAU per day, a view each,
     one line per group in it; a last day the as-of cuts shaded. The groups' lifecycles have no
     room beside them: the title names them as not drawn."""
-    found = answer_groups(d)
+    found = answer_groups(d, lambda p: (p.get("daily") or [{}])[-1].get("mau") or 0)
     if found is None:
         return None
-    by, kind, groups = found
-    drawn, cut = largest(groups, lambda p: (p.get("daily") or [{}])[-1].get("mau") or 0, kind)
-    names = [name for name, _part in drawn]
+    by, cut, drawn, names = found
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in MEASURES}
     for name, part in drawn:
         for r in part.get("daily") or []:
