@@ -9,50 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-# What altair's `to_dict` puts around every top-level chart (as usertrack.dashboards.charts).
-SCHEMA = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
-_TYPES = {"N": "nominal", "Q": "quantitative", "O": "ordinal", "T": "temporal"}
+from usertrack.dashboards.vega import Chart, alt_pairs, field, layer, num, top
+
 TOP_TOOLS = 15  # the most called tools a tools chart draws: more is a list, not a chart
-
-Chart = tuple[dict[str, Any], str]
-
-
-def _field(shorthand: str, **more: Any) -> dict[str, Any]:
-    name, _, kind = shorthand.rpartition(":")
-    return dict(sorted({**more, "field": name, "type": _TYPES[kind]}.items()))
-
-
-def _view(rows: list[dict[str, Any]], mark: dict[str, Any], **encoding: Any) -> dict[str, Any]:
-    return {"data": {"values": rows}, "mark": mark, "encoding": dict(sorted(encoding.items()))}
 
 
 def _top(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One view, or views one above the other (each its own colours)."""
     if len(parts) == 1:
-        spec = parts[0]
-    else:
-        spec = {"vconcat": parts, "resolve": {"scale": {"color": "independent"}}}
-    view = {"continuousWidth": 300, "continuousHeight": 300}
-    return {"config": {"view": view}, **spec, "$schema": SCHEMA}
-
-
-def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _pairs(rows: list[dict[str, Any]], x: str, y: str) -> str:
-    return "; ".join(f"{r[x]} {_num(r[y])}" for r in rows)
+        return top(parts[0])
+    return top({"vconcat": parts, "resolve": {"scale": {"color": "independent"}}})
 
 
 def _bars(rows: list[dict[str, Any]], x: str, y: str, title: str, *tips: str) -> dict[str, Any]:
     """Horizontal bars, one per row in the rows' order."""
     return {
-        **_view(
+        **layer(
             rows,
             {"type": "bar"},
-            tooltip=[_field(t) for t in (f"{x}:N", f"{y}:Q", *tips)],
-            x=_field(f"{y}:Q", title=y.replace("_", " ")),
-            y=_field(f"{x}:N", sort=None, title=None, axis={"labelLimit": 260}),
+            tooltip=[field(t) for t in (f"{x}:N", f"{y}:Q", *tips)],
+            x=field(f"{y}:Q", title=y.replace("_", " ")),
+            y=field(f"{x}:N", sort=None, title=None, axis={"labelLimit": 260}),
         ),
         "title": title,
         "width": 460,
@@ -78,12 +55,12 @@ def churn_chart(d: dict[str, Any]) -> Chart | None:
     if any(b["users"] for b in bands):
         parts.append(
             {
-                **_view(
+                **layer(
                     bands,
                     {"type": "bar"},
-                    tooltip=[_field("band:O"), _field("users:Q")],
-                    x=_field("band:O", sort=None, title="engagement score", axis={"labelAngle": 0}),
-                    y=_field("users:Q"),
+                    tooltip=[field("band:O"), field("users:Q")],
+                    x=field("band:O", sort=None, title="engagement score", axis={"labelAngle": 0}),
+                    y=field("users:Q"),
                 ),
                 "height": 180,
                 "title": "Engagement score, active identified persons per band",
@@ -94,23 +71,25 @@ def churn_chart(d: dict[str, Any]) -> Chart | None:
         period = d.get("period") or "period"
         parts.append(
             {
-                **_view(
+                **layer(
                     rates,
                     {"type": "line", "point": True},
-                    tooltip=[_field("period:O"), _field("churn_rate:Q")],
-                    x=_field("period:O", sort=None, title=f"{period} starting"),
-                    y=_field("churn_rate:Q", title="churn rate %", scale={"domain": [0, 100]}),
+                    tooltip=[field("period:O"), field("churn_rate:Q")],
+                    x=field("period:O", sort=None, title=f"{period} starting"),
+                    y=field("churn_rate:Q", title="churn rate %", scale={"domain": [0, 100]}),
                 ),
                 "height": 180,
                 "title": f"Churn rate per {period}",
                 "width": 460,
             }
         )
-    average = _num(engagement.get("average"))
-    text = f"Engagement score, active identified persons per band (average {average}): "
-    text += _pairs(bands, "band", "users") + "."
+    average = num(engagement.get("average"))
+    text = alt_pairs(
+        f"Engagement score, active identified persons per band (average {average})",
+        bands, "band", "users",
+    )  # fmt: skip
     if rates:
-        text += " Churn rate per period, %: " + _pairs(rates, "period", "churn_rate") + "."
+        text += " " + alt_pairs("Churn rate per period, %", rates, "period", "churn_rate")
     return _top(parts), text
 
 
@@ -131,9 +110,9 @@ def tools_chart(d: dict[str, Any]) -> Chart | None:
                            "success_rate:Q"))  # fmt: skip
     if agents:
         parts.append(_bars(agents, "status", "runs", "Agent runs by status"))
-    text = "Tool calls by tool: " + _pairs(tools, "tool", "calls") + "."
+    text = alt_pairs("Tool calls by tool", tools, "tool", "calls")
     if agents:
-        text += " Agent runs by status: " + _pairs(agents, "status", "runs") + "."
+        text += " " + alt_pairs("Agent runs by status", agents, "status", "runs")
     return _top(parts), text
 
 
@@ -152,7 +131,7 @@ def accounts_chart(d: dict[str, Any]) -> Chart | None:
     parts = [_bars(health, "health", "accounts", "Accounts by health")]
     if segments:
         parts.append(_bars(segments, "segment", "accounts", "Accounts per account segment"))
-    text = "Accounts by health: " + _pairs(health, "health", "accounts") + "."
+    text = alt_pairs("Accounts by health", health, "health", "accounts")
     if segments:
-        text += " Accounts per account segment: " + _pairs(segments, "segment", "accounts") + "."
+        text += " " + alt_pairs("Accounts per account segment", segments, "segment", "accounts")
     return _top(parts), text
