@@ -32,8 +32,9 @@ Run = Callable[["Workspace", datetime, Callable[[str], None]], "Answer"]
 
 @dataclass
 class Answer:
-    """An analysis's result and how it is written: `<name>_json|csv|markdown` of the module
-    `texts`, `render_<name>` of the terminal view module `view` (usertrack.analytics.*)."""
+    """An analysis's result and how it is written: `<name>_csv|markdown` of the module
+    `texts` (and `<name>_json` where the JSON is more than the result's `document()`),
+    `render_<name>` of the terminal view module `view` (usertrack.analytics.*)."""
 
     result: Any
     name: str
@@ -58,7 +59,8 @@ class Answer:
 
         module = importlib.import_module(f"usertrack.analytics.{self.texts}")
         suffix = "markdown" if chosen == "md" else chosen
-        text = text_of(getattr(module, f"{self.name}_{suffix}"), chosen)(self.result)
+        render = getattr(module, f"{self.name}_{suffix}", _document_json)
+        text = text_of(render, chosen)(self.result)
         text = with_where(text, self.where, chosen)
         return self.reach.into(text) if self.reach is not None and chosen == "json" else text
 
@@ -77,6 +79,13 @@ class Answer:
             console.print(plain(with_where("", self.where, "table")))
         module = importlib.import_module(f"usertrack.analytics.{self.view}")
         table_of(getattr(module, f"render_{self.name}"))(console, self.result)
+
+
+def _document_json(result: Any) -> str:
+    """An analysis's JSON: its result's document."""
+    from usertrack.analytics.common import json_document
+
+    return json_document(result.document())
 
 
 def _where(o: Options) -> tuple[str, ...]:

@@ -6,14 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.activity.run import WEEKDAYS, Activity
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.unfinished import MARK, ended, footnote
 from usertrack.core import style
 from usertrack.rendering.export import md_table
-
-
-def activity_json(a: Activity) -> str:
-    return json_document(a.document())
 
 
 def activity_csv(a: Activity) -> str:

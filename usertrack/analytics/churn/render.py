@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from usertrack.analytics.churn.answer import HIGH_RISK_BELOW, SCORED, Churn
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
@@ -165,10 +165,6 @@ def at_risk_title(c: Churn) -> str:
 
 
 TRAITS_TITLE = "What sets the at-risk persons apart from the others (the score's window)"
-
-
-def churn_json(c: Churn) -> str:
-    return json_document(c.document())
 
 
 def churn_csv(c: Churn) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.common import change, csv_rows, json_document, md_section
+from usertrack.analytics.common import change, csv_rows, md_section
 from usertrack.analytics.features.run import Features
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -14,10 +14,6 @@ FEATURE_FIELDS = (
     "feature", "uses", "persons", "adoption", "avg_time_spent", "previous_uses", "trend",
     "retention",
 )  # fmt: skip
-
-
-def features_json(f: Features) -> str:
-    return json_document(f.document())
 
 
 COMPARED_FIELDS = ("previous_persons", "previous_adoption")

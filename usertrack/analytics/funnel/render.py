@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
@@ -98,10 +98,6 @@ def compare_about(f: Funnel) -> str:
     assert f.previous is not None
     span = f.previous.range
     return f"Against the period before, {style.span(span.start, span.end)}"
-
-
-def funnel_json(f: Funnel) -> str:
-    return json_document(f.document())
 
 
 # --correlation (usertrack.analytics.funnel.correlation)
@@ -322,10 +318,6 @@ def funnel_markdown(f: Funnel) -> str:
             tables.append(f"\n### {style.md_text(title)}\n")
             tables.append(md_table(headers, correlation_cells(rows)))
     return md_section("Funnel", lines, tables)
-
-
-def dropped_json(d: Dropped) -> str:
-    return json_document(d.document())
 
 
 def dropped_csv(d: Dropped) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.paths.run import Paths
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -95,10 +95,6 @@ def paths_about(p: Paths) -> str:
     if p.end is not None:
         parts.append(f"to {p.end}")
     return ", ".join(parts)
-
-
-def paths_json(p: Paths) -> str:
-    return json_document(p.document())
 
 
 def paths_csv(p: Paths) -> str:

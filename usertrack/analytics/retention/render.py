@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
 from usertrack.analytics.retention.run import Retention
 from usertrack.analytics.unfinished import MARK
@@ -28,10 +28,6 @@ def cohort_stamp(start: date, period: str) -> str:
     if period == "hour" and isinstance(start, datetime):
         return f"{start:%Y-%m-%dT%H:%M}"
     return style.day(start)
-
-
-def retention_json(r: Retention) -> str:
-    return json_document(r.document())
 
 
 def retention_csv(r: Retention) -> str:

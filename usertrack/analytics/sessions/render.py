@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from usertrack.analytics.common import csv_rows, json_document, md_section
+from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.paths.render import about, label, share_rows
 from usertrack.analytics.sessions.run import Listed, Sessions
 from usertrack.core import style
 from usertrack.rendering.export import md_table
 
 BY_TITLES = {"device_type": "Device type", "browser": "Browser", "country": "Country"}
-
-
-def sessions_json(s: Sessions) -> str:
-    return json_document(s.document())
 
 
 def sessions_csv(s: Sessions) -> str:

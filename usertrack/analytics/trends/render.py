@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from usertrack.analytics.common import change, csv_rows, json_document, md_section
+from usertrack.analytics.common import change, csv_rows, md_section
 from usertrack.analytics.trends.maths import LOOKBACK, OTHER, Math, active_label, lookback
 from usertrack.analytics.trends.run import Trends
 from usertrack.analytics.unfinished import MARK, cut_footnote
@@ -87,10 +87,6 @@ def about(t: Trends) -> str:
         span = t.previous.span
         parts.append(f"against {style.span(span.start, span.end)} (the period before)")
     return "; ".join(parts)
-
-
-def trends_json(t: Trends) -> str:
-    return json_document(t.document())
 
 
 def trends_csv(t: Trends) -> str:
