@@ -33,13 +33,13 @@ Run = Callable[["Workspace", datetime, Callable[[str], None]], "Answer"]
 @dataclass
 class Answer:
     """An analysis's result and how it is written: `<name>_csv|markdown` of the module
-    `texts` (and `<name>_json` where the JSON is more than the result's `document()`),
-    `render_<name>` of the terminal view module `view` (usertrack.analytics.*)."""
+    `<package>.render` (and `<name>_json` where the JSON is more than the result's
+    `document()`), `render_<name>` of the terminal view module `<package>.view`
+    (usertrack.analytics.<package>)."""
 
     result: Any
     name: str
-    texts: str
-    view: str
+    package: str
     where: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     # --where's reach (where.Reach): the persons with an event in the answer's range it kept,
@@ -57,7 +57,7 @@ class Answer:
         from usertrack.analytics.segmented_output import text_of
         from usertrack.analytics.where import with_where
 
-        module = importlib.import_module(f"usertrack.analytics.{self.texts}")
+        module = importlib.import_module(f"usertrack.analytics.{self.package}.render")
         suffix = "markdown" if chosen == "md" else chosen
         render = getattr(module, f"{self.name}_{suffix}", _document_json)
         text = text_of(render, chosen)(self.result)
@@ -77,7 +77,7 @@ class Answer:
             from usertrack.rendering.terminal import plain
 
             console.print(plain(with_where("", self.where, "table")))
-        module = importlib.import_module(f"usertrack.analytics.{self.view}")
+        module = importlib.import_module(f"usertrack.analytics.{self.package}.view")
         table_of(getattr(module, f"render_{self.name}"))(console, self.result)
 
 
@@ -156,7 +156,7 @@ def _actors(ws: Workspace, moment: datetime, found: Any, where: tuple[str, ...],
 
     people = found.overall if isinstance(found, Segmented) else found
     actors_profiles.with_profiles(ws, moment, people, progress, ahead)
-    return Answer(found, "actors", "actors.render", "actors.view", where, list(people.notes))
+    return Answer(found, "actors", "actors", where, list(people.notes))
 
 
 def _closing(ws: Workspace, moment: datetime, o: Options, who: str | None,
@@ -181,8 +181,7 @@ def _closing(ws: Workspace, moment: datetime, o: Options, who: str | None,
             if cell is not None:
                 return _actors(ws, moment, result, where, progress, ahead)
     notes = list(getattr(result, "notes", ()))
-    return Answer(result, name, f"{name}.render", f"{name}.view",
-                  where if shows_where else (), notes)  # fmt: skip
+    return Answer(result, name, name, where if shows_where else (), notes)
 
 
 def funnel(o: Options, warn: Callable[[str], None]) -> Run:
@@ -293,14 +292,14 @@ def funnel(o: Options, warn: Callable[[str], None]) -> Run:
                                 paths=o["paths"], shape=shape, progress=progress),
                 labels,
             ))  # fmt: skip
-            return Answer(gone, "dropped", "funnel.render", "funnel.view", where)
+            return Answer(gone, "dropped", "funnel", where)
         result = _segmented(ws, moment, o, who, progress, lambda ws: labelled(funnels.funnel(
             ws, moment, span, steps=steps, window=window, by=by, compare=o["compare"],
             correlation=correlation, correlation_properties=correlated,
             time_to_convert=bool(o.get("time_to_convert")), trend=trend, shape=shape,
             progress=progress, by_account=bool(o.get("by_account")), between=between, bins=bins,
         ), labels))  # fmt: skip
-        return Answer(result, "funnel", "funnel.render", "funnel.view", where, list(result.notes))
+        return Answer(result, "funnel", "funnel", where, list(result.notes))
 
     return run
 
