@@ -342,7 +342,7 @@ def _fetched(
     keep: PersonRows | None,
     ws: Workspace | None,
 ) -> Result:
-    query = local_facts(source, query)
+    query = source.facts_query(query)
     cache = ws.scope.facts_cache if ws is not None else None
     if cache is not None and keep is None:
         from usertrack.analytics.by_segment import PLACEHOLDER
@@ -421,12 +421,6 @@ def store_rows(
         raise QueryError(f"query {query_id}: {str(e).strip().splitlines()[0]}") from None
     finally:
         con.unregister("_facts_in")
-
-
-def local_facts(source: Source, query: Query) -> Query:
-    """`query` as `source` runs it for an analysis: the local engine reads a packed facts file in
-    its per-event form (Source.facts_query); any other source gets it as written."""
-    return source.facts_query(query)
 
 
 def unnested(relation: str, columns: Sequence[str], listed: set[str]) -> str:
@@ -549,7 +543,7 @@ def open_facts(
         finally:
             release(con)
         return
-    con = source.facts_cursor(local_facts(source, query), values, table)
+    con = source.facts_cursor(source.facts_query(query), values, table)
     try:
         typed_table(con, table, schema, query_id)
         yield con
@@ -677,7 +671,7 @@ def open_facts_tables(
         for t, (query, values, _) in zip(tables, bound, strict=True):
             if progress and t.progress:
                 progress(t.progress)
-            facts = local_facts(source, query)
+            facts = source.facts_query(query)
             if cur is None:
                 cur = source.facts_cursor(facts, values, t.table, keep=t.keep)
             else:
@@ -775,7 +769,7 @@ def open_facts_query(
             yield FactsQuery(con, '"facts"', {}, query_id)
         return
     query, values = ws.bind(query_id, as_of, **params)
-    con, sql, bound = source.facts_sql(local_facts(ws.sources[query.folder], query), values)
+    con, sql, bound = source.facts_sql(ws.sources[query.folder].facts_query(query), values)
     try:
         facts = FactsQuery(con, f"(\n{sql}\n)", bound, query_id)
         described = facts.execute(f"SELECT * FROM {FACTS} LIMIT 0").description

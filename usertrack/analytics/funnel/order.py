@@ -332,14 +332,14 @@ def strict_facts(
     command's time and memory). The same progress for every person; `facts` then holds no
     other event's breakdown or email. False, nothing loaded, where the source cannot (any
     source but the local engine, a group's run of --by-segment)."""
-    from usertrack.analytics.common import facts_bound, load_facts, local_facts
+    from usertrack.analytics.common import facts_bound, load_facts
 
     query, values, keep = facts_bound(ws, query_id, as_of, schema, **{**params, "every": 1})
     source = ws.sources[query.folder]
     if not source.has_facts or keep is not None:
         return False
     breaks = source.facts_reduced(
-        local_facts(source, query), values, _BREAKS_SQL, {"named": params["steps"]}
+        source.facts_query(query), values, _BREAKS_SQL, {"named": params["steps"]}
     )
     load_facts(con, ws, query_id, as_of, "facts", schema, **{**params, "every": 0})
     con.register("_breaks", breaks)

@@ -45,13 +45,13 @@ def facts_in_place(
         or ws.scope.facts_cache is not None
     ):
         return None
-    from usertrack.analytics.common import facts_bound, local_facts, typed_table
+    from usertrack.analytics.common import facts_bound, typed_table
 
     query, values, keep = facts_bound(ws, query_id, as_of, SCHEMA, **params)
     source = ws.sources[query.folder]
     if not source.has_facts or keep is not None:
         return None
-    cur = source.facts_cursor(local_facts(source, query), values, "facts")
+    cur = source.facts_cursor(source.facts_query(query), values, "facts")
     try:
         typed_table(cur, "facts", SCHEMA, query_id)
     except BaseException:

@@ -442,12 +442,10 @@ def _rolled(
     keep = ws.scope.person_rows
     if not source.has_facts:
         return None
-    from usertrack.analytics.common import local_facts
-
     params = _event_params(span, kinds)  # the path table answers page and custom only
     if keep is None:
         query, values = ws.bind(QUERY, as_of, **params)
-        found = source.path_codes(local_facts(source, query), values, persons=whose)
+        found = source.path_codes(source.facts_query(query), values, persons=whose)
         if found is None:
             return None
         if not whose:
@@ -460,7 +458,7 @@ def _rolled(
         return (*rolled_sequences(rows, names), row_person, people)
     everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
     query, values = everyone.bind(QUERY, as_of, **params)
-    query = local_facts(source, query)
+    query = source.facts_query(query)
     cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_codes", query.sql, repr(sorted(values.items())))
     few = _few_persons(keep) if key not in cache else None
