@@ -214,21 +214,6 @@ def reachable(edges: list[tuple[int, Any, Any, int]]) -> list[tuple[int, Any, An
     return [e for e in edges if (e[0], e[1]) in reached]
 
 
-def summarize(
-    facts: FactsQuery,
-    steps: int = DEFAULT_STEPS,
-    start: str | None = None,
-    end: str | None = None,
-    top: int = DEFAULT_TOP,
-    edge_limit: int = EDGE_LIMIT,
-) -> dict[str, Any]:
-    """Paths, entry/exit nodes and edges from the facts, as Paths' fields: lists of the `top`
-    first, but the positional edges PostHog's `edge_limit` first (before its pruning)."""
-    kept, first = _sequences(facts)
-    codes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
-    return summarize_sequences(kept, first, codes, steps, start, end, top, edge_limit)
-
-
 def summarize_sequences(
     kept: Any,
     first: Any,
@@ -239,8 +224,10 @@ def summarize_sequences(
     top: int = DEFAULT_TOP,
     edge_limit: int = EDGE_LIMIT,
 ) -> dict[str, Any]:
-    """`summarize` from the sequences (`_sequences`' kept codes and starts) and the range's
-    nodes (code, name; codes 0 .. n - 1 in the order of the names)."""
+    """Paths, entry/exit nodes and edges as Paths' fields (lists of the `top` first, but the
+    positional edges PostHog's `edge_limit` first, before its pruning), from the sequences
+    (`_sequences`' kept codes and starts) and the range's nodes (code, name; codes 0 .. n - 1
+    in the order of the names)."""
     import numpy as np
 
     name = dict(codes)
@@ -378,39 +365,47 @@ def _event_params(span: DateRange, kinds: tuple[str, ...]) -> dict[str, Any]:
     return {"since": span.start, "until": span.end, **kind_params(kinds)}
 
 
-def _cut_params(
-    span: DateRange, steps: int, start: str | None, end: str | None, kinds: tuple[str, ...]
-) -> dict[str, Any]:
-    """`_event_params` and the cut that paths_summary.sql and path_sequences.sql both take."""
-    return {**_event_params(span, kinds), "path_steps": int(steps), "path_from": start or "",
-            "path_to": end or ""}  # fmt: skip
+@dataclass(frozen=True)
+class _Asked:
+    """What `paths` was asked: the range, the cut and the lists' lengths."""
+
+    span: DateRange
+    steps: int
+    start: str | None
+    end: str | None
+    top: int
+    edge_limit: int
+    kinds: tuple[str, ...]
+
+    def cut_params(self) -> dict[str, Any]:
+        """`_event_params` and the cut that paths_summary.sql and path_sequences.sql take."""
+        return {**_event_params(self.span, self.kinds), "path_steps": int(self.steps),
+                "path_from": self.start or "", "path_to": self.end or ""}  # fmt: skip
+
+    def summarized(self, kept: Any, first: Any, codes: list[tuple[int, Any]]) -> dict[str, Any]:
+        """summarize_sequences of these sequences, cut as asked."""
+        return summarize_sequences(kept, first, codes, self.steps, self.start, self.end,
+                                   self.top, self.edge_limit)  # fmt: skip
 
 
-def _summarized(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    steps: int,
-    start: str | None,
-    end: str | None,
-    top: int,
-    edge_limit: int,
-    kinds: tuple[str, ...] = DEFAULT_KINDS,
-) -> dict[str, Any]:
+def _summarized(ws: Workspace, as_of: datetime, asked: _Asked) -> dict[str, Any]:
     """The paths as PostHog works them out (paths_summary.sql); the nodes of the range are asked
     for (path_events.sql's, one row per person) only for the note on a --from/--to no event has."""
-    params = _cut_params(span, steps, start, end, kinds)
-    result = ws.run_query(SUMMARY_QUERY, as_of, **params, top=int(top), edge_limit=int(edge_limit))
+    params = asked.cut_params()
+    start, end, span, kinds = asked.start, asked.end, asked.span, asked.kinds
+    result = ws.run_query(
+        SUMMARY_QUERY, as_of, **params, top=int(asked.top), edge_limit=int(asked.edge_limit)
+    )
     found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
     if found["paths"]:
         # one more query: how many sequences begin each top path's prefixes and, with --to,
         # follow each one's steps before the goal
         wanted = completion.prefixes_of(found["paths"])
         approaches = [] if end is None else conversion.approaches_of(found["paths"])
-        asked = ws.run_query(
+        got = ws.run_query(
             completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted, approaches=approaches
         )
-        begun, follow = completion.prefix_rows(list(asked.columns), [tuple(r) for r in asked.rows])
+        begun, follow = completion.prefix_rows(list(got.columns), [tuple(r) for r in got.rows])
         found["prefixes"] = completion.from_prefix_rows(found["paths"], begun)
         if end is not None:
             found["followed"] = conversion.from_approach_rows(found["paths"], follow)
@@ -495,26 +490,14 @@ def _few_persons(keep: Any) -> list[str] | None:
     return sorted(keep.ids) if 0 < len(keep.ids) <= FEW_PERSONS else None
 
 
-def _from_sequences(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    steps: int,
-    start: str | None,
-    end: str | None,
-    top: int,
-    edge_limit: int,
-    kinds: tuple[str, ...] = DEFAULT_KINDS,
-) -> dict[str, Any] | None:
+def _from_sequences(ws: Workspace, as_of: datetime, asked: _Asked) -> dict[str, Any] | None:
     """Live, a --by-segment run's answer (or a group's past a list's length): its persons' cut
     sequences of path_sequences.sql, run once over everyone (`scope.facts_cache`), counted here.
     None when a --from/--to node is in none of them (the note on it names the closest node
     there is: the events are read then)."""
     keep = ws.scope.person_rows
     everyone = ws.scoped(ws.scope.but(persons=None))  # the group's rows are kept below
-    query, values = everyone.bind(
-        SEQUENCES_QUERY, as_of, **_cut_params(span, steps, start, end, kinds)
-    )
+    query, values = everyone.bind(SEQUENCES_QUERY, as_of, **asked.cut_params())
     cache = ws.scope.facts_cache if ws.scope.facts_cache is not None else {}
     key = ("path_sequences", query.sql, repr(sorted(values.items())))
     if key not in cache:
@@ -522,11 +505,12 @@ def _from_sequences(
         cache[key] = CutSequences.of(result.rows, list(result.columns))
         del result
     kept, first, codes, has_from, has_to = cache[key].group(keep)
-    if (start is not None and not has_from) or (end is not None and not has_to):
+    if (asked.start is not None and not has_from) or (asked.end is not None and not has_to):
         return None
-    found = summarize_sequences(kept, first, codes, steps, None, None, top, edge_limit)
-    if end is not None:
-        found["followed"] = cache[key].followed(keep, found["paths"], steps)
+    found = summarize_sequences(kept, first, codes, asked.steps, None, None, asked.top,
+                                asked.edge_limit)  # fmt: skip
+    if asked.end is not None:
+        found["followed"] = cache[key].followed(keep, found["paths"], asked.steps)
     return found
 
 
@@ -549,6 +533,7 @@ def paths(
     sequence's persons where the events store's path table answers (Paths.whose)."""
     start, end = check_options(steps, start, end)
     made = partial(Paths, as_of=as_of, range=span, steps=steps, start=start, end=end, kinds=kinds)
+    asked = _Asked(span, steps, start, end, top, edge_limit, kinds)
     if progress:
         progress("fetching path events")
     source = ws.sources[ws.library.get(QUERY).folder]
@@ -562,43 +547,36 @@ def paths(
         and ws.scope.person_rows is not None
         and (ws.scope.person_parts or not summary_fits(ws, short_list=True))
     ):
-        found = _from_sequences(ws, as_of, span, steps, start, end, top, edge_limit, kinds)
+        found = _from_sequences(ws, as_of, asked)
         if found is not None:
             return made(**found)
     elif source.is_live and summary_fits(ws, short_list=True):
-        found = _summarized(ws, as_of, span, steps, start, end, top, edge_limit, kinds)
+        found = _summarized(ws, as_of, asked)
         return made(**found)
     rolled = _rolled(ws, source, as_of, span, whose, kinds)
     if rolled is not None:  # the events store's path table (usertrack.engines.local.rollups)
         if progress:
             progress("working out paths")
-        kept_codes, first, names = rolled[0], rolled[1], rolled[2]
-        found = summarize_sequences(kept_codes, first, names, steps, start, end, top, edge_limit)
+        found = asked.summarized(rolled[0], rolled[1], rolled[2])
         kept = rolled if len(rolled) > 3 else None
-        return made(whose=kept, **_as_written(ws, as_of, span, steps, start, end, kinds, found))
+        return made(whose=kept, **_as_written(ws, as_of, asked, found))
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     params = _event_params(span, kinds)
     with open_facts_query(ws, QUERY, as_of, schema, **params) as facts:
         if progress:
             progress("working out paths")
-        found = summarize(facts, steps, start, end, top, edge_limit)
-    return made(**_as_written(ws, as_of, span, steps, start, end, kinds, found))
+        kept, first = _sequences(facts)
+        codes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
+        found = asked.summarized(kept, first, codes)
+    return made(**_as_written(ws, as_of, asked, found))
 
 
 def _as_written(
-    ws: Workspace,
-    as_of: datetime,
-    span: DateRange,
-    steps: int,
-    start: str | None,
-    end: str | None,
-    kinds: tuple[str, ...],
-    found: dict[str, Any],
+    ws: Workspace, as_of: datetime, asked: _Asked, found: dict[str, Any]
 ) -> dict[str, Any]:
     """`found` (the local engine's figures), its prefix and followed counts those of
     path_prefixes.sql as written where its shortcut is off (an edited file)."""
-    params = _cut_params(span, steps, start, end, kinds)
-    written = prefixes.as_written(ws, as_of, params, found["paths"], end)
+    written = prefixes.as_written(ws, as_of, asked.cut_params(), found["paths"], asked.end)
     if written is not None:
         found["prefixes"], found["followed"] = written
     return found
