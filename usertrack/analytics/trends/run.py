@@ -25,7 +25,6 @@ from usertrack.analytics.common import (
     DateRange,
     change,
     next_period,
-    period_start,
 )
 from usertrack.analytics.retention.options import breakdown_of
 from usertrack.analytics.trends import histogram, ranges
@@ -62,29 +61,13 @@ def parse_interval(text: str) -> str:
     return one_of(text, INTERVALS, "--interval")
 
 
-def interval_start(moment: datetime, interval: str, week_start: str = MONDAY) -> datetime:
-    """The start of the UTC hour, day, week (ISO, from Monday; from Sunday with `week_start`
-    sunday, as weeks.start_of) or month holding `moment`."""
-    if interval == "hour":
-        return naive_utc(moment).replace(minute=0, second=0, microsecond=0)
-    if interval == "week":
-        return datetime.combine(weeks.start_of(moment, interval, week_start), datetime.min.time())
-    return datetime.combine(period_start(moment, interval), datetime.min.time())
-
-
-def next_point(point: datetime, interval: str) -> datetime:
-    if interval == "hour":
-        return point + timedelta(hours=1)
-    return datetime.combine(next_period(point.date(), interval), datetime.min.time())
-
-
 def points(span: DateRange, interval: str, week_start: str = MONDAY) -> list[datetime]:
-    """Every interval start from the one holding the range's start to the one holding its last
-    instant (PostHog's date_from_start_of_interval to date_to; a range ending at 00:00 has no
-    point of that day); weeks from `week_start`'s day."""
+    """Every interval start (a naive UTC datetime) from the one holding the range's start to the
+    one holding its last instant (PostHog's date_from_start_of_interval to date_to; a range
+    ending at 00:00 has no point of that day); weeks from `week_start`'s day."""
     out = []
-    point = interval_start(span.start, interval, week_start)
-    last = interval_start(span.last, interval, week_start)
+    point = weeks.instant(weeks.start_of(span.start, interval, week_start))
+    last = weeks.instant(weeks.start_of(span.last, interval, week_start))
     while point <= last:
         out.append(point)
         if len(out) > MAX_POINTS:
@@ -92,7 +75,7 @@ def points(span: DateRange, interval: str, week_start: str = MONDAY) -> list[dat
                 f"--interval {interval} gives more than {MAX_POINTS} points over the range:"
                 " give a longer interval or a shorter range"
             )
-        point = next_point(point, interval)
+        point = weeks.instant(next_period(point, interval))
     return out
 
 
