@@ -32,15 +32,7 @@ class Period:
         return round(100.0 * self.churned / before, 1) if before else None
 
     def document(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "active": self.active,
-            "new": self.new,
-            "retained": self.retained,
-            "resurrected": self.resurrected,
-            "churned": self.churned,
-            "churn_rate": self.churn_rate,
-        }
+        return {**vars(self), "churn_rate": self.churn_rate}
 
 
 @dataclass
@@ -50,11 +42,7 @@ class Lifetime:
     median_days: float | None
 
     def document(self) -> dict[str, Any]:
-        return {
-            "left": self.left,
-            "average_days": self.average_days,
-            "median_days": self.median_days,
-        }
+        return dict(vars(self))
 
 
 @dataclass

@@ -67,10 +67,7 @@ class Point:
     def document(self) -> dict[str, Any]:
         interval = wilson(self.persons, self.size)
         return {
-            "period": self.period,
-            "cohorts": self.cohorts,
-            "size": self.size,
-            "persons": self.persons,
+            **vars(self),
             "percent": _rounded(self.rate),
             "low": _rounded(interval[0]) if interval else None,
             "high": _rounded(interval[1]) if interval else None,
