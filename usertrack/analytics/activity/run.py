@@ -552,19 +552,26 @@ def _lifecycle(con: Any, weeks: list[date]) -> list[LifecyclePeriod]:
     ]
 
 
-def _active_days(con: Any, first: date, last: date) -> list[tuple[int, int]]:
-    """PostHog's stickiness: for n = 1 ... the number of days, the persons active on exactly n."""
+def _active_days(
+    con: Any, first: date, last: date, interval: str = "day", week_start: str = MONDAY
+) -> list[tuple[int, int]]:
+    """PostHog's stickiness: for n = 1 ... the intervals the days first ... last touch (days; a
+    week from `week_start`'s day, a calendar month), the persons of the table `active` active
+    in exactly n of them (a person is active in an interval on any of its days in the range)."""
+    bucket = trunc_sql("day", interval, week_start) if interval != "day" else "day"
     rows = con.execute(
-        """
+        f"""
         SELECT n, count(*) FROM (
-            SELECT person_id, count(DISTINCT day) AS n FROM active
+            SELECT person_id, count(DISTINCT {bucket}) AS n FROM active
             WHERE day BETWEEN $first AND $last GROUP BY person_id)
         GROUP BY n
         """,
         {"first": first, "last": last},
     ).fetchall()
     by = {int(n): int(k) for n, k in rows}
-    total = (last - first).days + 1
+    at, total = start_of(first, interval, week_start), 0
+    while at <= last:
+        at, total = next_period(at, interval), total + 1
     return [(n, by.get(n, 0)) for n in range(1, total + 1)]
 
 
@@ -590,29 +597,12 @@ def interval_stickiness(
     progress: Any = None,
 ) -> list[tuple[int, int]]:
     """PostHog's stickiness by week or month (`StickinessQuery.interval`,
-    stickiness_query_runner.py): for n = 1 ... the intervals the days first ... last touch
-    (a week from `week_start`'s day, a calendar month), the persons active in exactly n of
-    them, from activity_days.sql's days (a person is active in an interval on any of its days
-    in the range)."""
+    stickiness_query_runner.py): `_active_days` of activity_days.sql's days."""
     since = datetime.combine(first, datetime.min.time())
     active = FactsTable(
         "posthog/activity_days", "active",
         {"person_id": "VARCHAR", "day": "DATE", "events": "BIGINT"},
         {"since": since}, "fetching active days per person",
     )  # fmt: skip
-    bucket = trunc_sql("day", interval, week_start)
     with open_facts_tables(ws, as_of, [active], progress) as con:
-        rows = con.execute(
-            f"""
-            SELECT n, count(*) FROM (
-                SELECT person_id, count(DISTINCT {bucket}) AS n FROM active
-                WHERE day BETWEEN $first AND $last GROUP BY person_id)
-            GROUP BY n
-            """,
-            {"first": first, "last": last},
-        ).fetchall()
-    by = {int(n): int(k) for n, k in rows}
-    at, total = start_of(first, interval, week_start), 0
-    while at <= last:
-        at, total = next_period(at, interval), total + 1
-    return [(n, by.get(n, 0)) for n in range(1, total + 1)]
+        return _active_days(con, first, last, interval, week_start)
