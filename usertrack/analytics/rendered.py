@@ -33,6 +33,18 @@ def md_section(title: str, lines: Sequence[str], tables: Sequence[str] = ()) -> 
     return "\n".join(parts)
 
 
+def demoted(markdown: str) -> str:
+    """A Markdown document without its title, every heading one level down."""
+    _title, _, rest = markdown.partition("\n")
+    lines = []
+    fenced = False
+    for line in rest.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append("#" + line if line.startswith("#") and not fenced else line)
+    return "\n".join(lines)
+
+
 def seconds_or_none(value: float | None) -> float | None:
     """A duration for JSON: seconds to one decimal, None when there is none."""
     return None if value is None else round(float(value), 1)

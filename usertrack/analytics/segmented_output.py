@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.by_segment import Segmented
+from usertrack.analytics.rendered import demoted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -120,25 +121,13 @@ def _csv(result: Segmented, render: Callable[[Any], str]) -> str:
     return buf.getvalue()
 
 
-def _demoted(markdown: str) -> str:
-    """A Markdown document without its title, every heading one level down."""
-    _title, _, rest = markdown.partition("\n")
-    lines = []
-    fenced = False
-    for line in rest.split("\n"):
-        if line.startswith("```"):
-            fenced = not fenced
-        lines.append("#" + line if line.startswith("#") and not fenced else line)
-    return "\n".join(lines)
-
-
 def _markdown(result: Segmented, render: Callable[[Any], str]) -> str:
     from usertrack.core.style import md_text
 
     title, _, rest = render(result.overall).partition("\n")
     text = f"{title}\n\n{md_text(header(result))}\n{rest}"
     for group, part in result.parts:
-        body = _demoted(render(part)).strip("\n")
+        body = demoted(render(part)).strip("\n")
         text = text.rstrip("\n") + f"\n\n## {md_text(part_title(result, group))}\n\n{body}\n"
     return text
 

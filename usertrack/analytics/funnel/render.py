@@ -9,6 +9,7 @@ from usertrack.analytics.common import csv_rows, md_section
 from usertrack.analytics.funnel.correlation import Correlation, Row
 from usertrack.analytics.funnel.run import Dropped, Funnel, Step
 from usertrack.analytics.proportions import THIN_SAMPLE, rate_text
+from usertrack.analytics.rendered import demoted
 from usertrack.analytics.unfinished import MARK, cut_footnote, whole
 from usertrack.core import style
 from usertrack.rendering.export import md_table
@@ -348,10 +349,6 @@ def dropped_markdown(d: Dropped) -> str:
     if d.paths is not None:
         from usertrack.analytics.paths.render import paths_markdown
 
-        _title, _, body = paths_markdown(d.paths).partition("\n")
-        demoted = []
-        for line in body.split("\n"):
-            demoted.append("#" + line if line.startswith("## ") else line)
         tables.append(f"\n## What they did after {style.md_text(d.shown(previous=True))}\n")
-        tables.append("\n".join(demoted))
+        tables.append(demoted(paths_markdown(d.paths)))
     return md_section(f"Dropped before {d.shown()}", lines, tables)
