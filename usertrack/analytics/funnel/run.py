@@ -22,6 +22,7 @@ from usertrack.analytics.common import (
     load_facts,
     period_start,
     previous_span,
+    seconds_or_none,
 )
 from usertrack.analytics.funnel import breakdown as breakdowns
 from usertrack.analytics.funnel.first_time import first_steps, keep_first_times
@@ -490,16 +491,12 @@ def _steps_from(con: duckdb.DuckDBPyConnection, steps: list[str], where: str = "
                 conversion_from_previous=percent(persons, previous),
                 conversion_from_start=percent(persons, first),
                 drop_off=previous - persons,
-                average_seconds_to_convert=_seconds(average),
-                median_seconds_to_convert=_seconds(median),
+                average_seconds_to_convert=seconds_or_none(average),
+                median_seconds_to_convert=seconds_or_none(median),
             )
         )
         previous = persons
     return result
-
-
-def _seconds(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 1)
 
 
 def load_progress(
