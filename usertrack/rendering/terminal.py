@@ -267,10 +267,6 @@ def _annotation(value: str | Text | None) -> Text | None:
     return plain(value)
 
 
-def _width(console: Console) -> int:
-    return console.width
-
-
 def _human(value: Any, column: str | None = None) -> str:
     return style.human(value, column)
 
@@ -289,6 +285,11 @@ def _free_text(values: Sequence[Any]) -> bool:
     return any(isinstance(v, str) and any(ch.isspace() for ch in v.strip()) for v in values)
 
 
+def _data_col(name: str, values: Sequence[Any], drop: int) -> Col:
+    """The column of a data column `name` holding `values`: numbers right, free text wrapped."""
+    return Col(style.human_header(name), right=_numeric(values), wrap=_free_text(values), drop=drop)
+
+
 def _action(action: str) -> Text:
     return plain(action, style_=ACTION_STYLE.get(action, ""))
 
@@ -300,7 +301,7 @@ def _action(action: str) -> Text:
 def render_segments(
     console: Console, result: Classification, segment: str | None = None, limit: int | None = 5
 ) -> None:
-    width = _width(console)
+    width = console.width
     segments = [s for s in result.segments if segment is None or s.id == segment]
     names = {s.id: s.name for s in result.segments}
     total = result.user_count
@@ -329,17 +330,9 @@ def render_segments(
         if not shown:
             continue
         cols = rule_columns(seg, result.columns)
-        columns = [Col("Email")]
-        for i, col in enumerate(cols):
-            values = [u[col] for u in shown]
-            columns.append(
-                Col(
-                    style.human_header(col),
-                    right=_numeric(values),
-                    wrap=_free_text(values),
-                    drop=len(cols) - i + 1,
-                )
-            )
+        columns = [Col("Email")] + [
+            _data_col(col, [u[col] for u in shown], len(cols) - i + 1) for i, col in enumerate(cols)
+        ]
         rows: list[list[Cell]] = [[u["email"], *(_human(u[c], c) for c in cols)] for u in shown]
         if not segment:
             columns.append(Col("Also in", wrap=True, drop=1))
@@ -360,22 +353,15 @@ def render_segments(
 
 def render_result_table(console: Console, result: Result, title: str | None = None) -> None:
     """Any query's answer as a rich table; the first column is kept, the rightmost go first."""
-    columns = []
     n = len(result.columns)
-    for i, name in enumerate(result.columns):
-        values = [r[i] for r in result.rows]
-        columns.append(
-            Col(
-                style.human_header(name),
-                right=_numeric(values),
-                wrap=_free_text(values),
-                drop=0 if i == 0 else n - i,
-            )
-        )
+    columns = [
+        _data_col(name, [r[i] for r in result.rows], 0 if i == 0 else n - i)
+        for i, name in enumerate(result.columns)
+    ]
     rows = [[_human(v, c) for v, c in zip(row, result.columns, strict=True)] for row in result.rows]
     console.print(
         fitted_table(
-            _width(console),
+            console.width,
             columns,
             rows,
             title=title,
@@ -391,7 +377,7 @@ def render_changes(
     from usertrack.segments.history import Changes
 
     assert isinstance(changes, Changes)
-    width = _width(console)
+    width = console.width
     since, as_of = style.moment(changes.baseline.as_of), style.moment(changes.current.as_of)
     how = "saved snapshot" if changes.baseline.source == "snapshot" else "computed"
     moves = [m for m in changes.segments if segment is None or m.segment == segment]
@@ -475,7 +461,7 @@ def _cause_table(width: int, title: str, groups: list[Any], *, tools: bool) -> T
 
 def render_failures(console: Console, report: Any, limit: int = 15) -> None:
     """`usertrack failures` (a usertrack.reports.failures.FailureReport) as rich tables."""
-    width = _width(console)
+    width = console.width
     t = report.totals
     head = fitted_table(
         width,
@@ -565,7 +551,7 @@ def render_failures(console: Console, report: Any, limit: int = 15) -> None:
 
 def render_deep_dive(console: Console, dd: Any, limit: int = 40) -> None:
     """`usertrack user EMAIL` (a usertrack.reports.deepdive.DeepDive) as rich tables."""
-    width = _width(console)
+    width = console.width
     console.print(
         Text.assemble(
             plain(dd.email, style_="bold"),
