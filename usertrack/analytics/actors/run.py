@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.actors.kept_cells import kept_people
+from usertrack.analytics.retention.render import cohort_stamp
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError
 
@@ -213,11 +214,6 @@ class RetentionCells:
     week_start: str = "monday"  # --week-start: the day weekly cohorts start on
 
 
-def _cohort_stamp(start: date, period: str) -> str:
-    """A cohort's name in a cell: its day, an hour's `2026-11-21T14:00` (UTC)."""
-    return f"{start:%Y-%m-%dT%H:%M}" if period == "hour" else start.isoformat()
-
-
 _HOUR = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?Z?")
 
 
@@ -241,7 +237,7 @@ def retention_cell(result: RetentionCells, text: str) -> tuple[date, int]:
     for start, periods in result.cohorts:
         last = periods - 1
         later = f"[:{result.period}1-{last}]" if last > 1 else f"[:{result.period}1]"
-        cells.append(_cohort_stamp(start, result.period) + (later if last else ""))
+        cells.append(cohort_stamp(start, result.period) + (later if last else ""))
     named, later = _cohort_of(text, result.period), ""
     if named is None:
         first, _, later = text.strip().rpartition(":")
@@ -328,10 +324,10 @@ def retention_actors(ws: Workspace, as_of: datetime, result: RetentionCells, tex
     kept = ("retention", as_of, period, mode, result.start_event, result.return_event, start, k,
             result.cumulative, result.min_occurrences)  # fmt: skip
     people = cell_people(ws, as_of, kept, find)
-    named = _cohort_stamp(start, period)
+    named = cohort_stamp(start, period)
     about = f"cohort {named} ({result.start_event or 'any event'})"
     later = " or later" if result.cumulative else ""
-    came = _cohort_stamp(back, period)
+    came = cohort_stamp(back, period)
     about += f", came back in {period} {k} ({came}){later}" if k else ": its people"
     cell = named + (f":{period}{k}" if k else "")
     return Actors(as_of, "retention", cell, about, people)
