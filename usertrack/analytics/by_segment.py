@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 NO_SEGMENT = "no segment"
 NO_ACCOUNT = "no account"
 _KEEP = f"has({{{PLACEHOLDER}}}, toString(person_id))"
-# The same on the local engine (usertrack.queries.person_filter).
-_KEEP_LOCAL = KEEP_LOCAL
 OPTIONS = "--by-segment and --segment"
 # The most person ids a group's query binds as a list live where an analysis can do without one
 # (paths: its summary, else every person's sequences; trends: its counts, else every person's
@@ -116,7 +114,7 @@ class PersonSegments:
         """The HogQL expression keeping `group`'s persons, and its bound values (`local`: in
         the form the local engine runs fastest). The values' list of ids is made when first
         read: a query the group's filter runs in, not one answered from everyone's rows."""
-        keep = _KEEP_LOCAL if local else _KEEP
+        keep = KEEP_LOCAL if local else _KEEP  # KEEP_LOCAL: the same on the local engine
         if group == NO_ACCOUNT:
             if not len(self.numbers):
                 return ("true", {})

@@ -556,10 +556,8 @@ def paths_actors(
         ids, source, target = _path_cell(ws, as_of, span, analyse(), text)
         return ids, {"source": source, "target": target}
 
-    def listing(ids: set[str]) -> list[dict[str, Any]]:
-        return listed_persons(ws, as_of, ids)
-
     cell = ("paths", as_of, span.start, span.end, options, text)
+    listing = functools.partial(listed_persons, ws, as_of)
     people, said = kept_people(ws, cell, find, listing, ("source", "target"))
     source, target = said["source"], said["target"]
     about = f"went from {source} straight to {target} in a path"
