@@ -38,6 +38,7 @@ def retention_csv(r: Retention) -> str:
     ranges = [("range", r.cohorts, r.average)]
     if r.previous is not None:
         ranges.append(("previous", r.previous, r.previous_average))
+    ranges += [(f"{r.by} = {b.value}", [], b.average) for b in r.breakdown]  # averages only
     for name, cohorts, average in ranges:
         for c in cohorts:
             for k, n in enumerate(c.retained):
@@ -46,11 +47,6 @@ def retention_csv(r: Retention) -> str:
         for p in average:
             doc = p.document()
             rows.append([name, "average", p.size, p.period, p.persons, doc["percent"]])
-    for b in r.breakdown:
-        for p in b.average:
-            doc = p.document()
-            rows.append([f"{r.by} = {b.value}", "average", p.size, p.period, p.persons,
-                         doc["percent"]])  # fmt: skip
     unit = "accounts" if r.by_account else "persons"
     return csv_rows(["range", "cohort", "size", "period", unit, "percent"], rows)
 
