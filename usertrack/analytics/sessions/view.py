@@ -6,7 +6,7 @@ never markup); tables fit the console (`terminal.fitted_table`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from rich.console import Console
 
@@ -22,10 +22,14 @@ from usertrack.core import style
 from usertrack.rendering.terminal import Col, fitted_table, plain
 
 
-def _shares(console: Console, title: str, header: str, values: list[Any], total: int) -> None:
+def _shares(
+    console: Console, title: str, header: str, rows: list[list[str]], extras: Sequence[str] = ()
+) -> None:
+    """A list's table: its value, sessions and share, then the `extras` columns."""
     cols = [Col(header, wrap=True), Col("Sessions", right=True), Col("Share", right=True, drop=1)]
-    rows = [[plain(c) for c in row] for row in share_rows(values, total)]
-    console.print(fitted_table(console.width, cols, rows, title=title))
+    cols += [Col(h, right=True, drop=2) for h in extras]
+    cells = [[plain(c) for c in row] for row in rows]
+    console.print(fitted_table(console.width, cols, cells, title=title))
 
 
 def render_sessions(console: Console, s: Sessions) -> None:
@@ -35,13 +39,7 @@ def render_sessions(console: Console, s: Sessions) -> None:
     moment = "" if s.as_of == s.range.end else f" (as of {style.moment(s.as_of)})"
     console.print(plain(f"Sessions from {about(s.range)}{moment}"))
     console.print(fitted_table(console.width, cols, rows, title="Sessions"))
-    _shares(console, "Length", "Length", list(s.buckets), s.sessions)
+    _shares(console, "Length", "Length", share_rows(list(s.buckets), s.sessions))
     for title, header, kind, values in session_lists(s):
-        cols = [
-            Col(header, wrap=True),
-            Col("Sessions", right=True),
-            Col("Share", right=True, drop=1),
-        ]
-        cols += [Col(h, right=True, drop=2) for h, _ in LIST_EXTRAS[kind]]
-        rows = [[plain(c) for c in row] for row in listed_rows(values, s.sessions, kind)]
-        console.print(fitted_table(console.width, cols, rows, title=title))
+        extras = [h for h, _ in LIST_EXTRAS[kind]]
+        _shares(console, title, header, listed_rows(values, s.sessions, kind), extras)
