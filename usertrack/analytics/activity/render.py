@@ -83,7 +83,7 @@ def days_footnote(a: Activity) -> str:
 
 def activity_headline(a: Activity) -> str:
     d = a.today
-    sticky = style.pct(a.stickiness) if a.stickiness is not None else "-"
+    sticky = style.pct(a.stickiness)
     names = MEASURE_NAMES
     return (
         f"{day_labels(a)[-1]}: {names['dau']} {style.count(d.dau)}, {names['wau']}"

@@ -16,10 +16,6 @@ USER_HEADERS = ["Email", "Score", "Change", "Days since active", "Churn probabil
 TRAIT_HEADERS = ["What", "At risk", "Others", "Difference"]
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else style.pct(value)
-
-
 def churn_about(c: Churn) -> str:
     return f"by {c.period}, as of {style.moment(c.as_of)}; score window {c.window_days} days"
 
@@ -33,7 +29,7 @@ def period_cells(c: Churn) -> list[list[str]]:
             style.count(p.retained),
             style.count(p.resurrected),
             style.count(p.churned),
-            _pct(p.churn_rate),
+            style.pct(p.churn_rate),
         ]
         for p in c.periods
     ]
@@ -42,8 +38,8 @@ def period_cells(c: Churn) -> list[list[str]]:
 def summary_lines(c: Churn) -> list[str]:
     life = c.lifetime
     lines = [
-        f"Churn rate: {_pct(c.churn_rate)} of the persons active in a {c.period} were not active"
-        f" the {c.period} after (the {len(c.periods)} {c.period}s above).",
+        f"Churn rate: {style.pct(c.churn_rate)} of the persons active in a {c.period} were not"
+        f" active the {c.period} after (the {len(c.periods)} {c.period}s above).",
         f"Lifetime of those who left (no event in the last {c.window_days} days):"
         f" {style.count(life.left)} persons, average"
         f" {'-' if life.average_days is None else style.number(life.average_days)} days, median"
@@ -82,9 +78,9 @@ def backtest_lines(c: Churn) -> list[str]:
     return [
         f"Backtest: scored as of {style.day(b.moment)} ({b.horizon_days} days ago),"
         f" {style.count(b.scored)} persons; {style.count(b.dormant)} went dormant since (base"
-        f" rate {_pct(b.base_rate)}). High risk (score under {HIGH_RISK_BELOW:g}):"
+        f" rate {style.pct(b.base_rate)}). High risk (score under {HIGH_RISK_BELOW:g}):"
         f" {style.count(b.high_risk)}, of whom {style.count(b.high_risk_dormant)} went dormant:"
-        f" precision {_pct(b.precision)}, recall {_pct(b.recall)}, lift"
+        f" precision {style.pct(b.precision)}, recall {style.pct(b.recall)}, lift"
         f" {'-' if b.lift is None else f'{b.lift:g}x'} over the base rate.",
         *_verdict(c),
     ]
@@ -136,7 +132,7 @@ def user_cells(c: Churn) -> list[list[str]]:
             style.number(u["score"]),
             "-" if u["score_change"] is None else style.signed(u["score_change"]),
             style.number(u["days_since_active"]),
-            _pct(u["churn_probability"]),
+            style.pct(u["churn_probability"]),
         ]
         for u in c.at_risk
     ]
@@ -146,7 +142,7 @@ def trait_cells(c: Churn) -> list[list[str]]:
     rows = []
     for t in c.characteristics:
         if t.unit == "%":
-            shown = [_pct(t.at_risk), _pct(t.others)]
+            shown = [style.pct(t.at_risk), style.pct(t.others)]
             diff = "-" if t.difference is None else f"{style.signed(t.difference)} pts"
         else:
             shown = ["-" if v is None else style.number(v) for v in (t.at_risk, t.others)]

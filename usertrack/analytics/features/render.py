@@ -57,7 +57,7 @@ def compared_cells(x: Any) -> list[Any]:
     moved = change(x.uses, x.previous_uses)
     return [
         style.count(x.previous_persons),
-        style.pct(x.previous_adoption) if x.previous_adoption is not None else "-",
+        style.pct(x.previous_adoption),
         "-" if moved is None else f"{moved:+.1f}%",
     ]
 
@@ -90,8 +90,8 @@ def feature_cells(x: Any, by: str = "event") -> list[Any]:
         *([x.category or "-"] if by == "feature" else []),
         style.count(x.uses),
         style.count(x.persons),
-        style.pct(x.adoption) if x.adoption is not None else "-",
-        style.pct(x.retention) if x.retention is not None else "-",
+        style.pct(x.adoption),
+        style.pct(x.retention),
         style.duration(x.avg_time_spent),
         style.count(x.previous_uses),
         x.trend,

@@ -74,7 +74,7 @@ def retention_breakdown_cells(r: Retention) -> tuple[list[str], list[list[str]]]
 
 
 def _rate(p: Any) -> str:
-    return style.pct(p.rate) if p.rate is not None else "-"
+    return style.pct(p.rate)
 
 
 def _sampled(p: Any) -> str:
