@@ -153,9 +153,9 @@ def test_compare_shows_the_previous_periods_own_series_read_alone(
     read: Counter[str] = Counter()
     real = LocalPostHogSource.facts_into
 
-    def counted(self: Any, cur: Any, query: Any, params: Any, table: str) -> None:
+    def counted(self: Any, cur: Any, query: Any, params: Any, table: str, **k: Any) -> None:
         read[query.id] += 1
-        real(self, cur, query, params, table)
+        real(self, cur, query, params, table, **k)
 
     monkeypatch.setattr(LocalPostHogSource, "facts_into", counted)
     doc = cli_json([*ARGS, "--compare"], USERTRACK_EVENTS=str(export))
