@@ -198,6 +198,69 @@ def test_hostile_emails_come_back_exactly_from_duckdb(tmp_path: Path) -> None:
     assert snap.users == len(HOSTILE)
 
 
+def test_a_failed_early_encoding_is_made_again_by_the_save(tmp_path: Path) -> None:
+    """`segments` begins the snapshot's encoding on a thread as soon as it has classified
+    (encode_meanwhile). When that encoding fails (here DuckDB's: the classification's table is
+    not there yet when it reads), the save encodes it again on its own thread and saves it
+    whole; a save the history then refuses is one warning, never an error out of the command."""
+    from usertrack.checks import sandbox
+    from usertrack.segments.history import encode_meanwhile, save_and_close, save_snapshot
+    from usertrack.segments.rules import Classification
+
+    con = sandbox.connect()
+    result = Classification(
+        as_of=AS_OF,
+        segments=SEGMENTS,
+        columns=["email"],
+        names=["email", "segments", "primary"],
+        con=con,
+        user_count=len(BEFORE),
+    )
+    told: list[str] = []
+    path = tmp_path / "history.sqlite3"
+    history = History(path, "test")
+    encoding = encode_meanwhile(history, result)
+    assert encoding is not None and encode_meanwhile(None, result) is None
+    encoding.settle()
+    with pytest.raises(Exception, match="classified"):
+        encoding.result()  # it did fail, on its thread
+    con.execute(
+        "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
+        " unnest($segments)::VARCHAR[] AS __segments",
+        {"emails": list(BEFORE), "segments": list(BEFORE.values())},
+    )
+    save_and_close(history, result, told.append, encoding)
+    assert told == []
+    with History(path, "test") as history:
+        snap = history.load(AS_OF)
+        assert snap is not None and snap.users == len(BEFORE)
+        assert dict(snap.members) == {e: tuple(s) for e, s in BEFORE.items() if s}
+        refusing = sqlite3.connect(path)
+        refusing.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON snapshots"
+            " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+        )
+        refusing.commit()
+        refusing.close()
+        con.execute("DROP TABLE classified")
+        failed = encode_meanwhile(history, result)
+        assert failed is not None
+        failed.settle()  # failed: no table
+        con.execute(
+            "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
+            " unnest($segments)::VARCHAR[] AS __segments",
+            {"emails": ["zed@acme.io"], "segments": [["failing"]]},
+        )
+        save_snapshot(history, result, told.append, failed)
+        assert told == [
+            f"usertrack: warning: snapshot not saved: {path}: cannot save the segment snapshot:"
+            " disk trouble"
+        ]
+        kept = history.load(AS_OF)
+    con.close()
+    assert kept is not None and dict(kept.members) == dict(snap.members)
+
+
 def test_a_classification_in_no_segment_saves_an_empty_snapshot(tmp_path: Path) -> None:
     with History(tmp_path / "history.sqlite3", "test") as history:
         history.save(fake(AS_OF, {"di@acme.io": []}))

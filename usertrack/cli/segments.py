@@ -143,9 +143,11 @@ def segments(
                 if changes:
                     moves = _segments_history(ws, result, save, since, progress)
                 else:
+                    from usertrack.segments.history import encode_meanwhile
+
                     # a classification into some segments is no snapshot of the rules
                     history = _history_to_save(ws, save) if rules is None else None
-                    encoding = _encode_meanwhile(history, result)
+                    encoding = encode_meanwhile(history, result)
                     segment_figures.add_figures(ws, result, progress, ahead)
                     ahead = None
             except BaseException:
@@ -161,12 +163,16 @@ def segments(
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        from usertrack.segments.history import save_and_close
+
         # The snapshot is written, and the sources closed (the events store frees its cache),
         # while the output is: SQLite and DuckDB do most of that work outside the interpreter's
         # lock, so it costs the wall time little.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usertrack-after") as after:
             after.submit(ws.close)
-            saved = after.submit(_save_and_close, history, result, encoding) if history else None
+            saved = (
+                after.submit(save_and_close, history, result, say, encoding) if history else None
+            )
             if chosen == "table":
                 from usertrack.rendering.terminal import render_segments  # rich: imported now
 
@@ -241,37 +247,6 @@ def _history_to_save(ws: Any, save: bool | None) -> Any:
     return history if save else None
 
 
-def _encode_meanwhile(history: Any, result: Any) -> Any:
-    """The snapshot of `result` encoded for `history` on a thread of its own from now (None
-    when nothing is saved): the segment figures are made meanwhile, which read neither it nor
-    the history, so the save after them has only its write left (at 100,000 users the
-    encoding is 0.15 s of the wall time after the last query, on a loaded machine)."""
-    if history is None:
-        return None
-    from usertrack.engines.concurrency import Background
-    from usertrack.segments.history import encode_snapshot
-
-    return Background(lambda: encode_snapshot(result), "usertrack-snapshot")
-
-
-def _save_snapshot(history: Any, result: Any, encoding: Any = None) -> None:
-    """Save the snapshot of `result` in `history` (open), saying on stderr when it was not.
-    `encoding`: its encoding made meanwhile (`_encode_meanwhile`), else it is made now."""
-    from usertrack.core.errors import DataError
-
-    try:
-        encoded = encoding.result() if encoding is not None else None
-        if history.save(result, encoded=encoded) is None:
-            say("usertrack: not saved: the history holds a later snapshot of that day")
-    except DataError as e:
-        say(f"usertrack: warning: snapshot not saved: {e}")
-
-
-def _save_and_close(history: Any, result: Any, encoding: Any = None) -> None:
-    with history:
-        _save_snapshot(history, result, encoding)
-
-
 def _segments_history(
     ws: Any, result: Any, save: bool | None, since: str | None, progress: Any
 ) -> Any:
@@ -286,6 +261,7 @@ def _segments_history(
         check_since,
         compare,
         open_history,
+        save_snapshot,
     )
 
     moment = parse_as_of(since) if since else result.as_of - timedelta(days=7)
@@ -293,7 +269,7 @@ def _segments_history(
     saving = _history_to_save(ws, save)
     with saving or open_history(ws) as history:
         if saving:
-            _save_snapshot(history, result)
+            save_snapshot(history, result, say)
         baseline = baseline_for(ws, history, moment, progress, notice=say)
     return compare(baseline, Snapshot.of(result), result.segments)
 

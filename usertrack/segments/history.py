@@ -61,6 +61,7 @@ from usertrack.segments.snapshot_codec import user_count as _user_count
 
 if TYPE_CHECKING:
     from usertrack.core.config import Settings
+    from usertrack.engines.concurrency import Background
     from usertrack.segments.rules import Segment
     from usertrack.workspace import Workspace
 
@@ -681,6 +682,56 @@ def computed_baseline(
     fingerprint = history.fingerprint if history is not None else None
     result = ws.classify(since, progress)
     return Snapshot.of(result, source="computed", fingerprint=fingerprint)
+
+
+def encode_meanwhile(history: History | None, result: Classified) -> Background[Any] | None:
+    """The snapshot of `result` encoded for `history` on a thread of its own from now (None
+    when nothing is saved): the segment figures are made meanwhile, which read neither it nor
+    the history, so the save after them has only its write left (at 100,000 users the
+    encoding is 0.15 s of the wall time after the last query, on a loaded machine)."""
+    if history is None:
+        return None
+    from usertrack.engines.concurrency import Background
+
+    return Background(lambda: encode_snapshot(result), "usertrack-snapshot")
+
+
+def save_snapshot(
+    history: History,
+    result: Classified,
+    notice: Callable[[str], None],
+    encoding: Background[Any] | None = None,
+) -> None:
+    """Save the snapshot of `result` in `history` (open), telling `notice` when it was not.
+    `encoding`: its encoding begun meanwhile (`encode_meanwhile`); when that failed, or none
+    was begun, the save makes it now, on this thread (a Ctrl-C that stopped it stops this)."""
+    from usertrack.core.errors import Cancelled
+
+    encoded = None
+    if encoding is not None:
+        try:
+            encoded = encoding.result()
+        except Cancelled:
+            raise
+        except Exception:  # the thread's failure is not the save's: encoded again below
+            encoded = None
+    try:
+        if history.save(result, encoded=encoded) is None:
+            notice("usertrack: not saved: the history holds a later snapshot of that day")
+    except DataError as e:
+        notice(f"usertrack: warning: snapshot not saved: {e}")
+
+
+def save_and_close(
+    history: History,
+    result: Classified,
+    notice: Callable[[str], None],
+    encoding: Background[Any] | None = None,
+) -> None:
+    """`save_snapshot`, then the history closed (`segments` does both on a thread of their own
+    while it writes its answer)."""
+    with history:
+        save_snapshot(history, result, notice, encoding)
 
 
 def save_quietly(ws: Workspace, history: History, result: Classified) -> bool:
