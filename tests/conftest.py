@@ -33,6 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
     pg_control_system() (which open the data directory by its full path) fail with
     "Permission denied". A root per session is closed by its own pytest only."""
     global SESSION_ROOT
+    import signal
+
+    # Python's own Ctrl-C handler in every process of the run, even one started with SIGINT
+    # ignored (a background job of a non-interactive shell): the tests that press Ctrl-C in
+    # this process need it, and `_sigint_handler_kept` holds every test to leave it so.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _build_the_program_once()
     worker: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker is not None:
@@ -288,6 +295,24 @@ def _no_live_sources(
     config = home / "config.toml"  # an empty user config: never the developer's own
     config.write_text("")
     monkeypatch.setenv("USERTRACK_CONFIG", str(config))
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test leaves SIGINT's handler as it found it: one left behind (a handler that does not
+    raise) turns a later test's Ctrl-C in the same worker into nothing, far from its cause. The
+    handler is put back, and the test that changed it fails, by name."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after != before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(
+            f"{request.node.nodeid} left SIGINT's handler changed: {after!r}, was {before!r}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
