@@ -173,23 +173,29 @@ def segments(
             saved = (
                 after.submit(save_and_close, history, result, say, encoding) if history else None
             )
-            if chosen == "table":
-                from usertrack.rendering.terminal import render_segments  # rich: imported now
-
-                render_segments(answer_console(), result, segment, limit)
-            elif chosen in CHARTS:  # persons per segment, from the JSON answer's counts
-                import json
-
-                from usertrack.rendering.export import render
-
-                write_chart("segments", json.loads(render(result, "json", segment)), chosen, out)
-            else:
-                from usertrack.rendering.export import render
-
-                emit(render(result, chosen, segment, limit), out)
+            _show_segments(result, chosen, out, segment, limit)
             if saved:
                 saved.result()
         leave_to_exit(result)
+
+
+def _show_segments(
+    result: Any, chosen: str, out: Path | None, segment: str | None, limit: int | None
+) -> None:
+    if chosen == "table":
+        from usertrack.rendering.terminal import render_segments  # rich: imported now
+
+        render_segments(answer_console(), result, segment, limit)
+    elif chosen in CHARTS:  # persons per segment, from the JSON answer's counts
+        import json
+
+        from usertrack.rendering.export import render
+
+        write_chart("segments", json.loads(render(result, "json", segment)), chosen, out)
+    else:
+        from usertrack.rendering.export import render
+
+        emit(render(result, chosen, segment, limit), out)
 
 
 def check_type_options(
