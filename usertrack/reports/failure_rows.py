@@ -85,13 +85,7 @@ def load_rows(
         return 0
     keep = [j for j, c in enumerate(columns) if c in FAILURE_COLUMNS]
     names = [columns[j] for j in keep] + list(extra)
-    select = ", ".join(
-        [
-            f'CAST("{c}" AS {t})' if c in columns else f"CAST(NULL AS {t})"
-            for c, t in FAILURE_COLUMNS.items()
-        ]
-        + [f'CAST("{name}" AS {kind})' for name, (kind, _) in extra.items()]
-    )
+    select = _cast_select(columns, extra)
     if "pyarrow" in sys.modules:  # the MCP server (`keeping`): typed in C++, scanned as is
         import duckdb
 
@@ -121,6 +115,18 @@ def load_rows(
     return n
 
 
+def _cast_select(columns: Sequence[str], extra: Mapping[str, tuple[str, Any]]) -> str:
+    """The SELECT list that makes given columns a failure table's row: each of FAILURE_COLUMNS
+    cast to its type (NULL when not given), then the `extra` columns."""
+    return ", ".join(
+        [
+            f'CAST("{c}" AS {t})' if c in columns else f"CAST(NULL AS {t})"
+            for c, t in FAILURE_COLUMNS.items()
+        ]
+        + [f'CAST("{name}" AS {kind})' for name, (kind, _) in extra.items()]
+    )
+
+
 def load_arrow(
     con: duckdb.DuckDBPyConnection,
     arrow: Any,
@@ -133,13 +139,7 @@ def load_arrow(
 
     create_failure_table(con, table, extra=extra)
     columns = list(arrow.column_names)
-    select = ", ".join(
-        [
-            f'CAST("{c}" AS {t})' if c in columns else f"CAST(NULL AS {t})"
-            for c, t in FAILURE_COLUMNS.items()
-        ]
-        + [f'CAST("{name}" AS {kind})' for name, (kind, _) in extra.items()]
-    )
+    select = _cast_select(columns, extra)
     given = arrow.select([c for c in columns if c in FAILURE_COLUMNS])
     for name, (_, values) in extra.items():
         column = values if isinstance(values, pa.Array) else pa.array(values, type=pa.int64())
