@@ -115,8 +115,8 @@ class ReportWeek:
             "label": self.label,
             "iso_year": self.iso[0],
             "iso_week": self.iso[1],
-            "start": _moment(self.start),
-            "end": _moment(self.end),
+            "start": style.moment(self.start),
+            "end": style.moment(self.end),
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
             "first_weekday": self.first_day.strftime("%a"),
@@ -431,10 +431,6 @@ def collect_weekly(
 # The template's context
 
 
-def _moment(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _cell(value: Any, column: str | None = None) -> str:
     """A value as a report cell, in the house style (usertrack.core.style)."""
     return style.human(value, column)
@@ -657,7 +653,7 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
     return {
         "week": week.describe(),
         "previous_week": prev.describe(),
-        "as_of": _moment(data.until),
+        "as_of": style.moment(data.until),
         "to_date": data.until < week.end,
         "days_begun": begun,
         "workspace": data.workspace,
@@ -668,7 +664,7 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
         "metrics": _metrics(data),
         "daily_active": [{"label": label, **row} for label, row in zip(labels, daily, strict=True)],
         "baseline": {
-            "as_of": _moment(data.baseline.as_of),
+            "as_of": style.moment(data.baseline.as_of),
             "source": data.baseline.source,
         },
         "warnings": list(data.current.warnings),  # e.g. current-only columns in a past week
@@ -694,20 +690,6 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Writing (the template's rendering is in usertrack.reports.weekly_template)
-
-
-def check_out_dir(out_dir: Path | None) -> Path:
-    """The folder to write into (default: the current one), created, and proved writable."""
-    from usertrack.rendering.output import OutputError, format_for_path, prepare_out_dir
-
-    if out_dir is not None and not out_dir.exists() and format_for_path(out_dir) is not None:
-        # `--out report.md` means a file; made a folder of that name, the report would land in
-        # report.md/usertrack-2026-W46.md.
-        raise OutputError(
-            f"cannot write {out_dir}: --out takes the folder to write into (the report is named"
-            " by its week, usertrack-YYYY-Www.md); use --out - for stdout"
-        )
-    return prepare_out_dir(out_dir or Path("."))
 
 
 def write_report(path: Path, text: str, *, force: bool = False) -> str:
