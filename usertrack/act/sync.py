@@ -363,11 +363,9 @@ def _retryable(error: Exception) -> bool:
     return getattr(error, "status", None) is None  # a timeout or a network error
 
 
-def _post(
-    key: str, host: str, batch: list[dict[str, Any]], deadline: float, timeout: float
-) -> None:
+def _post(key: str, host: str, batch: list[dict[str, Any]], deadline: float) -> None:
     """One batch to the capture host's /batch/ through the SDK's poster, retried like the SDK's
-    consumer does; raises the last error."""
+    consumer does, each post bounded by POST_TIMEOUT_SECONDS; raises the last error."""
     from usertrack.engines.hogql.parser import sdk_module
 
     batch_post = sdk_module("posthog.request").batch_post
@@ -376,7 +374,7 @@ def _post(
         if left <= 0:
             raise TimeoutError("the sync's deadline passed")
         try:
-            batch_post(key, host, gzip=True, timeout=min(timeout, left), batch=batch)
+            batch_post(key, host, gzip=True, timeout=min(POST_TIMEOUT_SECONDS, left), batch=batch)
             return
         except Exception as e:
             if attempt == RETRIES or not _retryable(e):
@@ -413,7 +411,6 @@ class _Sender:
     host: str
     batch_size: int
     deadline: float  # time.monotonic()
-    timeout: float
     outcome: SyncResult
 
     def send(self, pending: Pending, todo: list[int]) -> bool:
@@ -435,7 +432,7 @@ class _Sender:
                     event_id = event_uuid(self.workspace, pending.generation, did, props)
                     batch.append(messages.build(did, props, pending.synced_at, event_id))
                 try:
-                    _post(self.key, self.host, batch, self.deadline, self.timeout)
+                    _post(self.key, self.host, batch, self.deadline)
                 except Exception as e:
                     self.outcome.errors.append(_describe(e))
                     self.outcome.failed += len(todo) - n * self.batch_size
@@ -467,28 +464,23 @@ def apply_sync(
     host: str,
     everyone: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    timeout: float | None = None,
-    deadline_seconds: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[SyncPlan, SyncResult]:
     """Under the home's sync lock: finish an interrupted generation, plan against the state it
     leaves, save the new generation as pending, send it batch by batch, fold it when done.
-    `timeout` bounds each post (POST_TIMEOUT_SECONDS), `deadline_seconds` the whole send
-    (DEADLINE_SECONDS): what is left then stays pending."""
+    Each post is bounded by POST_TIMEOUT_SECONDS, the whole send by DEADLINE_SECONDS: what is
+    left then stays pending."""
     from usertrack.core.files import private_dir
 
     private_dir(home)
-    timeout = POST_TIMEOUT_SECONDS if timeout is None else timeout
-    deadline = time.monotonic() + (
-        DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
-    )
+    deadline = time.monotonic() + DEADLINE_SECONDS
     outcome = SyncResult()
     workspace = facts.workspace
     with locks.exclusive(home, LOCK_NAME, what=LOCK_WHAT, wait=locks.DEFAULT_WAIT_SECONDS):
         state = load_state(home)
         keep_acks(home, pending_generations(state))
         plan = plan_from(facts, state, everyone=everyone)
-        sender = _Sender(home, workspace, key, host, batch_size, deadline, timeout, outcome)
+        sender = _Sender(home, workspace, key, host, batch_size, deadline, outcome)
         pending = state.pending(workspace)
         if pending is not None:
             _synced, todo = state.after_pending(workspace)
