@@ -59,21 +59,17 @@ def _prune_dead_handles(pg_dir: Path) -> None:
     pgserver stops the server when the last process on its list exits; a process that was killed
     never removes itself, and the server would then run forever. Clearing dead pids restores that.
     """
+    from usertrack.demo.server import pid_alive
+
     handles = pg_dir / ".handle_pids.json"
     try:
         pids = json.loads(handles.read_text() or "[]")
     except (OSError, ValueError):
         return
-    alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+    alive = [pid for pid in pids if isinstance(pid, int) and pid_alive(pid)]
     if alive != pids:
         with contextlib.suppress(OSError):
             handles.write_text(json.dumps(alive))
-
-
-def _pid_alive(pid: int) -> bool:
-    from usertrack.demo.server import pid_alive
-
-    return pid_alive(pid)
 
 
 def start_demo_postgres(ws: DemoWorkspace) -> str:
