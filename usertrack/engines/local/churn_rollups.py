@@ -132,6 +132,11 @@ GROUP BY person_id, event
 _LAST_DAY = f"date_trunc('day', {_AS_OF})"
 _THEN_END = f"least({_THEN}, {_AS_OF})"
 _PRODUCT = "NOT starts_with(event, '$')"
+# The product event names of the store, each a bit's number (breadth's bits below).
+_PRODUCT_NAMES = f"""
+    SELECT event, CAST(row_number() OVER () - 1 AS INTEGER) AS code
+    FROM (SELECT DISTINCT event FROM {EVENTS_TABLE} WHERE {_PRODUCT})
+"""
 _NAME_ROWS = f"""
     SELECT person_id, event,
            day >= CAST({_first_day(_SINCE)} AS DATE) AS in_now,
@@ -211,10 +216,7 @@ per_day AS (
         FROM mixed_days GROUP BY person_id
     ) AS m ON m.person_id IS NOT DISTINCT FROM p.person_id
 ),
-names AS (
-    SELECT event, CAST(row_number() OVER () - 1 AS INTEGER) AS code
-    FROM (SELECT DISTINCT event FROM {EVENTS_TABLE} WHERE {_PRODUCT})
-),
+names AS ({_PRODUCT_NAMES}),
 per_name AS (
     SELECT person_id, CAST(sum(bit_count(now)) AS BIGINT) AS breadth,
            CAST(sum(bit_count(then_)) AS BIGINT) AS breadth_then
@@ -290,10 +292,7 @@ before AS (
       AND (person_id IN (SELECT person_id FROM per_person) OR person_id IS NULL)
     GROUP BY person_id
 ),
-names AS (
-    SELECT event, CAST(row_number() OVER () - 1 AS INTEGER) AS code
-    FROM (SELECT DISTINCT event FROM {EVENTS_TABLE} WHERE {_PRODUCT})
-),
+names AS ({_PRODUCT_NAMES}),
 per_name AS (
     SELECT person_id, CAST(sum(bit_count(now)) AS BIGINT) AS breadth
     FROM (

@@ -155,50 +155,6 @@ _FIRST_HOUR = _first_hour(_LO)
 _LAST_HOUR = f"date_trunc('hour', {_HI})"
 _RAW_SPAN = f"timestamp >= {_LO} AND timestamp <= {_HI} AND {_KEPT}"
 _ROLLED_SPAN = f"hour_start >= {_FIRST_HOUR} AND hour_start < {_LAST_HOUR} AND {_KEPT}"
-_ACTIVITY_HOURS_ROLLED = f"""
-WITH raw AS (
-    SELECT isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id FROM events
-    WHERE {_RAW_SPAN} AND timestamp < {_FIRST_HOUR}
-    UNION ALL
-    SELECT isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id FROM events
-    WHERE {_RAW_SPAN} AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR})
-),
-rolled AS (
-    SELECT isodow(hour_start) AS weekday, hour(hour_start) AS hour, CAST(sum(events) AS BIGINT)
-               AS n,
-           count(*) FILTER (WHERE person_id IS NOT NULL AND one_email
-                            AND (prev_same IS NULL OR prev_same < {_FIRST_HOUR})) AS persons
-    FROM {TABLE} WHERE {_ROLLED_SPAN}
-    GROUP BY ALL
-),
--- apart: a distinct count's FILTER in the same grouping would still group every person-hour
-several AS (
-    SELECT isodow(hour_start) AS weekday, hour(hour_start) AS hour,
-           count(DISTINCT person_id) AS persons
-    FROM {TABLE} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
-    GROUP BY ALL
-),
-raw_only AS (
-    SELECT weekday, hour, count(*) AS persons
-    FROM (SELECT DISTINCT weekday, hour, person_id FROM raw WHERE person_id IS NOT NULL) AS r
-    WHERE NOT EXISTS (
-        SELECT 1 FROM {TABLE} AS t
-        WHERE {_ROLLED_SPAN} AND t.person_id = r.person_id
-          AND isodow(t.hour_start) = r.weekday AND hour(t.hour_start) = r.hour
-    )
-    GROUP BY ALL
-),
-raw_counts AS (SELECT weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
-SELECT weekday, hour,
-       CAST(coalesce(rolled.n, 0) + coalesce(raw_counts.n, 0) AS BIGINT) AS events,
-       CAST(coalesce(rolled.persons, 0) + coalesce(several.persons, 0)
-            + coalesce(raw_only.persons, 0) AS BIGINT) AS persons
-FROM rolled
-FULL JOIN raw_counts USING (weekday, hour)
-LEFT JOIN several USING (weekday, hour)
-LEFT JOIN raw_only USING (weekday, hour)
-ORDER BY weekday, hour
-"""
 
 
 # The same heatmap for every --by-segment group at once (usertrack.engines.local.grouped): each row
@@ -217,35 +173,40 @@ def _with_groups(table: str) -> str:
     )
 
 
-_GROUPED_EVENTS = _with_groups("events")
-_GROUPED_HOURS = _with_groups(TABLE)
-_ACTIVITY_HOURS_GROUPED = f"""
+def _activity_hours(grouped: bool) -> str:
+    """_ACTIVITY_HOURS_ROLLED, or (`grouped`) _ACTIVITY_HOURS_GROUPED: the same statement
+    with each row's group first, read from the tables `_with_groups` makes."""
+    g = "usertrack_group, " if grouped else ""
+    events = _with_groups("events") if grouped else "events"
+    hours = _with_groups(TABLE) if grouped else TABLE
+    return f"""
 WITH raw AS (
-    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
-    FROM {_GROUPED_EVENTS}
+    SELECT {g}isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {events}
     WHERE {_RAW_SPAN} AND timestamp < {_FIRST_HOUR}
     UNION ALL
-    SELECT usertrack_group, isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
-    FROM {_GROUPED_EVENTS}
+    SELECT {g}isodow(timestamp) AS weekday, hour(timestamp) AS hour, person_id
+    FROM {events}
     WHERE {_RAW_SPAN} AND timestamp >= greatest({_FIRST_HOUR}, {_LAST_HOUR})
 ),
 rolled AS (
-    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+    SELECT {g}isodow(hour_start) AS weekday, hour(hour_start) AS hour,
            CAST(sum(events) AS BIGINT) AS n,
            count(*) FILTER (WHERE person_id IS NOT NULL AND one_email
                             AND (prev_same IS NULL OR prev_same < {_FIRST_HOUR})) AS persons
-    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN}
+    FROM {hours} WHERE {_ROLLED_SPAN}
     GROUP BY ALL
 ),
+-- apart: a distinct count's FILTER in the same grouping would still group every person-hour
 several AS (
-    SELECT usertrack_group, isodow(hour_start) AS weekday, hour(hour_start) AS hour,
+    SELECT {g}isodow(hour_start) AS weekday, hour(hour_start) AS hour,
            count(DISTINCT person_id) AS persons
-    FROM {_GROUPED_HOURS} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
+    FROM {hours} WHERE {_ROLLED_SPAN} AND NOT one_email AND person_id IS NOT NULL
     GROUP BY ALL
 ),
 raw_only AS (
-    SELECT usertrack_group, weekday, hour, count(*) AS persons
-    FROM (SELECT DISTINCT usertrack_group, weekday, hour, person_id FROM raw
+    SELECT {g}weekday, hour, count(*) AS persons
+    FROM (SELECT DISTINCT {g}weekday, hour, person_id FROM raw
           WHERE person_id IS NOT NULL) AS r
     WHERE NOT EXISTS (
         SELECT 1 FROM {TABLE} AS t
@@ -254,17 +215,21 @@ raw_only AS (
     )
     GROUP BY ALL
 ),
-raw_counts AS (SELECT usertrack_group, weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
-SELECT usertrack_group, weekday, hour,
+raw_counts AS (SELECT {g}weekday, hour, count(*) AS n FROM raw GROUP BY ALL)
+SELECT {g}weekday, hour,
        CAST(coalesce(rolled.n, 0) + coalesce(raw_counts.n, 0) AS BIGINT) AS events,
        CAST(coalesce(rolled.persons, 0) + coalesce(several.persons, 0)
             + coalesce(raw_only.persons, 0) AS BIGINT) AS persons
 FROM rolled
-FULL JOIN raw_counts USING (usertrack_group, weekday, hour)
-LEFT JOIN several USING (usertrack_group, weekday, hour)
-LEFT JOIN raw_only USING (usertrack_group, weekday, hour)
-ORDER BY usertrack_group, weekday, hour
+FULL JOIN raw_counts USING ({g}weekday, hour)
+LEFT JOIN several USING ({g}weekday, hour)
+LEFT JOIN raw_only USING ({g}weekday, hour)
+ORDER BY {g}weekday, hour
 """
+
+
+_ACTIVITY_HOURS_ROLLED = _activity_hours(grouped=False)
+_ACTIVITY_HOURS_GROUPED = _activity_hours(grouped=True)
 
 
 def grouped(sql: str, rest: int) -> str | None:
@@ -429,6 +394,19 @@ _SESSION_COLUMNS = """
     coalesce(arg_min(prop_browser, row(timestamp, uuid)), '') AS browser,
     coalesce(arg_min(prop_geoip_country_code, row(timestamp, uuid)), '') AS country
 """
+# The facts' row of a lone event (no $session_id): its own session (sessions_filtered's too).
+LONE_EVENT_COLUMNS = """CAST(uuid AS VARCHAR) AS session_key, '' AS session_id,
+       CAST(person_id AS VARCHAR) AS person_id, timestamp AS first_at, timestamp AS last_at,
+       CAST(CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN 1 ELSE 0 END AS BIGINT)
+           AS pageviews,
+       CAST(CASE WHEN event IS NOT DISTINCT FROM '$autocapture' THEN 1 ELSE 0 END AS BIGINT)
+           AS autocaptures,
+       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
+            THEN coalesce(prop_pathname, '') ELSE '' END AS entry_page,
+       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
+            THEN coalesce(prop_pathname, '') ELSE '' END AS exit_page,
+       coalesce(prop_device_type, '') AS device_type, coalesce(prop_browser, '') AS browser,
+       coalesce(prop_geoip_country_code, '') AS country"""
 # path_events.sql's kept events and their node.
 # A pageview's node drops one trailing slash (path_events.sql; RE2 in both engines).
 _PATH_NODE = """CASE WHEN event IS NOT DISTINCT FROM '$pageview'
@@ -570,18 +548,7 @@ WHERE coalesce(prop_session_id, '') IS DISTINCT FROM '' AND {_RANGE} AND {_EVENT
   AND prop_session_id IN (SELECT session_id FROM {SESSIONS_TABLE} WHERE {_SESSION_CUT})
 GROUP BY prop_session_id
 UNION ALL
-SELECT CAST(uuid AS VARCHAR) AS session_key, '' AS session_id,
-       CAST(person_id AS VARCHAR) AS person_id, timestamp AS first_at, timestamp AS last_at,
-       CAST(CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN 1 ELSE 0 END AS BIGINT)
-           AS pageviews,
-       CAST(CASE WHEN event IS NOT DISTINCT FROM '$autocapture' THEN 1 ELSE 0 END AS BIGINT)
-           AS autocaptures,
-       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
-            THEN coalesce(prop_pathname, '') ELSE '' END AS entry_page,
-       CASE WHEN coalesce(prop_current_url, '') IS DISTINCT FROM ''
-            THEN coalesce(prop_pathname, '') ELSE '' END AS exit_page,
-       coalesce(prop_device_type, '') AS device_type, coalesce(prop_browser, '') AS browser,
-       coalesce(prop_geoip_country_code, '') AS country
+SELECT {LONE_EVENT_COLUMNS}
 FROM events
 WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_RANGE} AND {_EVENT_KEPT}
   AND CAST(uuid AS VARCHAR) IS NOT NULL

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 
 from usertrack.engines.local.rollups import (
+    LONE_EVENT_COLUMNS,
     SESSION_FACTS_ROLLED,
     SESSION_TABLES,
     SESSION_WINDOWS_SQL,
@@ -102,16 +103,7 @@ FROM (
 ) AS e
 GROUP BY prop_session_id
 UNION ALL
-SELECT CAST(uuid AS VARCHAR) AS session_key, '' AS session_id,
-       CAST(person_id AS VARCHAR) AS person_id, timestamp AS first_at, timestamp AS last_at,
-       CAST(CASE WHEN event IS NOT DISTINCT FROM '$pageview' THEN 1 ELSE 0 END AS BIGINT)
-           AS pageviews,
-       CAST(CASE WHEN event IS NOT DISTINCT FROM '$autocapture' THEN 1 ELSE 0 END AS BIGINT)
-           AS autocaptures,
-       CASE WHEN {_URL} THEN coalesce(prop_pathname, '') ELSE '' END AS entry_page,
-       CASE WHEN {_URL} THEN coalesce(prop_pathname, '') ELSE '' END AS exit_page,
-       coalesce(prop_device_type, '') AS device_type, coalesce(prop_browser, '') AS browser,
-       coalesce(prop_geoip_country_code, '') AS country
+SELECT {LONE_EVENT_COLUMNS}
 FROM events
 WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_KEPT}
   AND CAST(uuid AS VARCHAR) IS NOT NULL
