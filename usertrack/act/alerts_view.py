@@ -40,10 +40,27 @@ def _human_row(alert: dict[str, Any]) -> list[Any]:
     ]
 
 
+def _columns(why: str) -> list[Any]:
+    """The terminal table's columns of a person alerted or active, `why` the fourth's title."""
+    from usertrack.rendering.terminal import Col
+
+    return [
+        Col("Email"),
+        Col("Name", drop=3),
+        Col("Plan", drop=4),
+        Col(why, wrap=True),
+        Col("Page", drop=5),
+        Col("On page", right=True, drop=6),
+        Col("Events", right=True, drop=2),
+        Col("Errors", right=True, drop=2),
+        Col("Last active", drop=1),
+    ]
+
+
 def render_alerts(console: Any, run: AlertRun) -> None:
     from rich.text import Text
 
-    from usertrack.rendering.terminal import Col, fitted_table, plain
+    from usertrack.rendering.terminal import fitted_table, plain
 
     since = baseline_words(run)
     heading = (
@@ -58,17 +75,7 @@ def render_alerts(console: Any, run: AlertRun) -> None:
         if since:
             console.print(f"Segment triggers: {since}.", markup=False)
         return
-    cols = [
-        Col("Email"),
-        Col("Name", drop=3),
-        Col("Plan", drop=4),
-        Col("Trigger", wrap=True),
-        Col("Page", drop=5),
-        Col("On page", right=True, drop=6),
-        Col("Events", right=True, drop=2),
-        Col("Errors", right=True, drop=2),
-        Col("Last active", drop=1),
-    ]
+    cols = _columns("Trigger")
     rows = [_human_row(a) for a in run.alerts]
     console.print(fitted_table(console.width, cols, rows, title=title))
 
@@ -171,24 +178,14 @@ def _active_heading(run: AlertRun, people: list[dict[str, Any]], lookback: int) 
 
 
 def render_active(console: Any, run: AlertRun, people: list[dict[str, Any]], lookback: int) -> None:
-    from usertrack.rendering.terminal import Col, fitted_table, plain
+    from usertrack.rendering.terminal import fitted_table, plain
 
     heading = _active_heading(run, people, lookback)
     if not people:
         console.print(f"No one active in the {lookback} minutes to {style.moment(run.as_of)}.",
                       markup=False)  # fmt: skip
         return
-    cols = [
-        Col("Email"),
-        Col("Name", drop=3),
-        Col("Plan", drop=4),
-        Col("Needs help", wrap=True),
-        Col("Page", drop=5),
-        Col("On page", right=True, drop=6),
-        Col("Events", right=True, drop=2),
-        Col("Errors", right=True, drop=2),
-        Col("Last active", drop=1),
-    ]
+    cols = _columns("Needs help")
     rows = [_active_row(p) for p in people]
     console.print(fitted_table(console.width, cols, rows, title=plain(heading)))
 
