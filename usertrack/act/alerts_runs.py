@@ -73,10 +73,9 @@ class RunsCopy:
         self._lock = threading.Lock()
         self._tried = False
         self._mirror: AppMirror | None = None
-        from usertrack.engines.cache import CachedSource
+        from usertrack.engines.postgres import app_mirror
 
-        found = ws.sources.get("neon")
-        self._cached = found if isinstance(found, CachedSource) else None
+        self._cached = app_mirror.answer_cache(ws)
 
     def close(self) -> None:
         with self._lock:

@@ -145,11 +145,9 @@ def from_copy(
     import psycopg
 
     from usertrack.engines.base import Result
-    from usertrack.engines.cache import CachedSource
     from usertrack.engines.postgres import app_mirror
 
-    source = ws.sources.get("neon")
-    cached = source if isinstance(source, CachedSource) else None
+    cached = app_mirror.answer_cache(ws)
     if cached is not None and cached.peek(query, values) is not None:
         return None  # the answer cache answers at once
     postgres = app_mirror.copy_source(ws, [(SHORTCUT, ws.library.get(FILE), values)])

@@ -134,13 +134,11 @@ def from_copy(ws: Workspace, jobs: list[Job]) -> dict[str, Result] | None:
     import duckdb
 
     from usertrack.engines.base import Result
-    from usertrack.engines.cache import CachedSource
     from usertrack.engines.postgres import app_mirror
 
     if sorted(name for name, _, _ in jobs) != sorted(FILES):
         return None
-    source = ws.sources.get("neon")
-    cached = source if isinstance(source, CachedSource) else None
+    cached = app_mirror.answer_cache(ws)
     if cached is not None and any(cached.peek(q, v) is not None for _, q, v in jobs):
         return None  # the answer cache answers at once
     postgres = app_mirror.copy_source(ws, [(_DECLARED[q.id], q, v) for _, q, v in jobs])

@@ -428,11 +428,9 @@ def from_copy(
 
     import duckdb
 
-    from usertrack.engines.cache import CachedSource
     from usertrack.engines.postgres import app_mirror
 
-    found = ws.sources.get("neon")
-    cached = found if isinstance(found, CachedSource) else None
+    cached = app_mirror.answer_cache(ws)
     if cached is not None and all(cached.peek(q, p) is not None for _, q, p in jobs):
         return None  # the answer cache answers at once
     if any(q.id not in _DECLARED for _, q, _ in jobs):

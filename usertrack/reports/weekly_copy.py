@@ -161,15 +161,13 @@ def key_metrics(ws: Workspace, wanted: Mapping[str, Wanted]) -> dict[str, Result
     import psycopg
 
     from usertrack.engines.base import Result
-    from usertrack.engines.cache import CachedSource
     from usertrack.engines.postgres import app_mirror
     from usertrack.segments.profile_copy import SINCE, dated_before
 
     if not wanted or ws.scope.shared is None or any(w[0] != FILE for w in wanted.values()):
         return {}
     jobs = {key: ws.bind(query_id, at, **params) for key, (query_id, at, params) in wanted.items()}
-    source = ws.sources.get("neon")
-    cached = source if isinstance(source, CachedSource) else None
+    cached = app_mirror.answer_cache(ws)
     if cached is not None and any(cached.peek(q, v) is not None for q, v in jobs.values()):
         return {}  # the answer cache answers at once
     postgres = app_mirror.copy_source(ws, [(SHORTCUT, q, v) for q, v in jobs.values()])

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     import duckdb
     import psycopg
 
+    from usertrack.engines.cache import CachedSource
     from usertrack.engines.postgres.source import PostgresSource
     from usertrack.engines.shortcut import MirrorShortcut
     from usertrack.queries.library import Query
@@ -165,6 +166,15 @@ def copy_source(ws: Asking, asked: Iterable[Asked]) -> PostgresSource | None:
     if not all(cut.gate(query, values) for cut, query, values in asked):
         return None
     return source
+
+
+def answer_cache(ws: Asking) -> CachedSource | None:
+    """The answer cache in front of the app's database, where it has one: a command that
+    answers from the copy asks it first, and keeps the copy's answers in it."""
+    from usertrack.engines.cache import CachedSource
+
+    found = ws.sources.get("neon")
+    return found if isinstance(found, CachedSource) else None
 
 
 _FILES: dict[str, threading.Lock] = {}
