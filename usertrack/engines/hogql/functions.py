@@ -169,6 +169,17 @@ def _json_key_path(c: Call, args: list[str]) -> str | None:
     return None
 
 
+def _literal_keys(c: Call, end: int) -> list[str]:
+    """The keys of a JSON call, its arguments 1 to `end` (excluded): each a literal."""
+    keys = []
+    for n in range(1, end):
+        key = c.literal(n)
+        if key is None or (c.raw[n] and is_id(significant(c.raw[n])[0])):
+            raise c.err(f"{c.name} needs literal keys")
+        keys.append(key)
+    return keys
+
+
 def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Callable[[Call], str]:
     def handle(c: Call) -> str:
         args = c.need(1, 8)
@@ -176,12 +187,7 @@ def _fn_json_extract(cast: str | None, fn: str = "json_extract_string") -> Calla
         if dynamic is not None:
             text = f"{fn}({args[0]}, {dynamic})"
             return f"TRY_CAST({text} AS {cast})" if cast else text
-        keys = []
-        for n in range(1, len(args)):
-            key = c.literal(n)
-            if key is None or (c.raw[n] and is_id(significant(c.raw[n])[0])):
-                raise c.err(f"{c.name} needs literal keys")
-            keys.append(key)
+        keys = _literal_keys(c, len(args))
         path = json_path(keys) if keys else "'$'"
         text = f"{fn}({args[0]}, {path})"
         return f"TRY_CAST({text} AS {cast})" if cast else text
@@ -282,12 +288,7 @@ def _fn_json_extract_typed(c: Call) -> str:
     kind = c.literal(len(args) - 1)
     if kind is None or not c.text_value(len(args) - 1):
         raise c.err(f"{c.name} needs its type as a string literal, last")
-    keys = []
-    for n in range(1, len(args) - 1):
-        key = c.literal(n)
-        if key is None or (c.raw[n] and is_id(significant(c.raw[n])[0])):
-            raise c.err(f"{c.name} needs literal keys")
-        keys.append(key)
+    keys = _literal_keys(c, len(args) - 1)
     doc = args[0]
     if kind.strip() in _JSON_TEXT_TYPES:
         return _json_text(doc, json_path(keys) if keys else "'$'", _JSON_TEXT_TYPES[kind.strip()])
