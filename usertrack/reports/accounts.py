@@ -175,15 +175,13 @@ def _groups_and_rules(
 
 
 def account_groups(
-    ws: Workspace, as_of: datetime, key: AccountKey, progress: Progress | None = None
+    ws: Workspace, as_of: datetime, key: AccountKey
 ) -> dict[str, tuple[Any, Any, Any]] | None:
     """Each PostHog group of the account key's group type by its key: (name, plan, seats), from
     queries/posthog/account_groups.sql; None without group analytics."""
     index = group_type_index(ws, key)
     if index is None:
         return None
-    if progress:
-        progress("fetching the accounts' groups")
     result = ws.run_query(GROUPS_QUERY, as_of, group_type_index=index)
     return {str(r[0]): (r[1], r[2], r[3]) for r in result.rows}
 
