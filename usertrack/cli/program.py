@@ -337,13 +337,7 @@ def _as_line(error: BaseException) -> NoReturn:
     except UsertrackError as e:
         if _debug():
             _show_traceback(e)
-        # Messages may quote data (the closest emails, a server's error text): never raw
-        # control characters on the terminal.
-        ended_with(e)
-        typer.echo(f"usertrack: error: {safe(str(e))}", err=True)
-        if e.hint:
-            typer.echo(f"usertrack: hint: {safe(e.hint)}", err=True)
-        raise typer.Exit(e.exit_code) from None
+        _said(e)
     except KeyboardInterrupt:
         interrupts.announce()
         raise typer.Exit(interrupts.EXIT_INTERRUPTED) from None
@@ -355,10 +349,7 @@ def _as_line(error: BaseException) -> NoReturn:
         home_error = _home_write_error(e)
         if home_error is None:
             _internal_error(e)
-        ended_with(home_error)
-        typer.echo(f"usertrack: error: {safe(str(home_error))}", err=True)
-        typer.echo(f"usertrack: hint: {safe(home_error.hint or '')}", err=True)
-        raise typer.Exit(home_error.exit_code) from None
+        _said(home_error)
     except Exception as e:
         if _no_thread_under_bound(e):  # a thread's stack past the bound: as MemoryError
             _stopped_at_bound()
@@ -366,6 +357,16 @@ def _as_line(error: BaseException) -> NoReturn:
             # A query run outside sandbox.time_limit (which names its query): the same line.
             _stopped_at_bound(duckdb_alone=True)
         _internal_error(e)
+
+
+def _said(error: UsertrackError) -> NoReturn:
+    """`error`'s line and hint on stderr, and its exit code. Messages may quote data (the
+    closest emails, a server's error text): never raw control characters on the terminal."""
+    ended_with(error)
+    typer.echo(f"usertrack: error: {safe(str(error))}", err=True)
+    if error.hint:
+        typer.echo(f"usertrack: hint: {safe(error.hint)}", err=True)
+    raise typer.Exit(error.exit_code) from None
 
 
 def _stopped_at_bound(*, duckdb_alone: bool = False) -> NoReturn:
