@@ -380,20 +380,25 @@ PATH_NODES_TABLE = "path_node_names"
 SESSION_TABLES = (SESSIONS_TABLE,)
 PATH_TABLES = (PATH_TABLE, PATH_NODES_TABLE)
 
-# The session facts' expressions (session_facts.sql's first part, as translated).
-_SESSION_COLUMNS = """
+
+def session_columns(key: str) -> str:
+    """The session facts' expressions (session_facts.sql's first part, as translated), a
+    session's first and last event picked by `key` (sessions_filtered's too)."""
+    url = "coalesce(prop_current_url, '') IS DISTINCT FROM ''"
+    return f"""
     min(timestamp) AS first_at,
     max(timestamp) AS last_at,
     count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$pageview') AS pageviews,
     count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$autocapture') AS autocaptures,
-    coalesce(arg_min(prop_pathname, row(timestamp, uuid))
-             FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS entry_page,
-    coalesce(arg_max(prop_pathname, row(timestamp, uuid))
-             FILTER (WHERE coalesce(prop_current_url, '') IS DISTINCT FROM ''), '') AS exit_page,
-    coalesce(arg_min(prop_device_type, row(timestamp, uuid)), '') AS device_type,
-    coalesce(arg_min(prop_browser, row(timestamp, uuid)), '') AS browser,
-    coalesce(arg_min(prop_geoip_country_code, row(timestamp, uuid)), '') AS country
+    coalesce(arg_min(prop_pathname, {key}) FILTER (WHERE {url}), '') AS entry_page,
+    coalesce(arg_max(prop_pathname, {key}) FILTER (WHERE {url}), '') AS exit_page,
+    coalesce(arg_min(prop_device_type, {key}), '') AS device_type,
+    coalesce(arg_min(prop_browser, {key}), '') AS browser,
+    coalesce(arg_min(prop_geoip_country_code, {key}), '') AS country
 """
+
+
+_SESSION_COLUMNS = session_columns("row(timestamp, uuid)")
 # The facts' row of a lone event (no $session_id): its own session (sessions_filtered's too).
 LONE_EVENT_COLUMNS = """CAST(uuid AS VARCHAR) AS session_key, '' AS session_id,
        CAST(person_id AS VARCHAR) AS person_id, timestamp AS first_at, timestamp AS last_at,

@@ -39,6 +39,7 @@ from usertrack.engines.local.rollups import (
     SESSION_TABLES,
     SESSION_WINDOWS_SQL,
     SESSIONS_TABLE,
+    session_columns,
 )
 from usertrack.engines.shortcut import ANY_FILTER, Shortcut
 from usertrack.queries.library import Query
@@ -53,7 +54,6 @@ _HI = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
 _KEPT = f"""timestamp >= {_LO} AND timestamp < {_UNTIL} AND timestamp <= {_HI}
   AND NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"""
 _KEY = "create_sort_key(timestamp, 'ASC NULLS LAST', CAST(uuid AS VARCHAR), 'ASC NULLS LAST')"
-_URL = "coalesce(prop_current_url, '') IS DISTINCT FROM ''"
 
 # The sessions the filter keeps whole (see above), their rows as session_spans holds them.
 _WHOLE = f"""
@@ -85,17 +85,7 @@ UNION ALL"""
 # {filters}: the translation's filter text, as it stands in its slots.
 FILTERED = f"""{_WHOLE}
 SELECT prop_session_id AS session_key, prop_session_id AS session_id,
-       CAST(arg_min(person_id, k) AS VARCHAR) AS person_id,
-       min(timestamp) AS first_at,
-       max(timestamp) AS last_at,
-       count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$pageview') AS pageviews,
-       count(*) FILTER (WHERE event IS NOT DISTINCT FROM '$autocapture') AS autocaptures,
-       coalesce(arg_min(prop_pathname, k) FILTER (WHERE {_URL}), '') AS entry_page,
-       coalesce(arg_max(prop_pathname, k) FILTER (WHERE {_URL}), '') AS exit_page,
-       coalesce(arg_min(prop_device_type, k), '') AS device_type,
-       coalesce(arg_min(prop_browser, k), '') AS browser,
-       coalesce(arg_min(prop_geoip_country_code, k), '') AS country
-FROM (
+       CAST(arg_min(person_id, k) AS VARCHAR) AS person_id,{session_columns("k")}FROM (
     SELECT *, {_KEY} AS k
     FROM events
     WHERE coalesce(prop_session_id, '') IS DISTINCT FROM '' AND {_KEPT}
