@@ -21,7 +21,7 @@ every query on a store built before the tables. On PostHog the files run as writ
 
 from __future__ import annotations
 
-from usertrack.engines.local.rollups import DAYS_TABLE
+from usertrack.engines.local.rollups import DAYS_TABLE, KEPT
 from usertrack.engines.shortcut import Shortcut
 
 SPANS_TABLE = "person_day_spans"
@@ -55,7 +55,6 @@ _AS_OF = _at("as_of")
 _SINCE = _at("since")
 _THEN = _at("then")
 _THEN_SINCE = _at("then_since")
-_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 
 
 def _first_day(lo: str) -> str:
@@ -69,10 +68,10 @@ def _spans(table: str, columns: str, raw: str, lo: str, hi: str, where: str = "t
     once (`where` applies to both)."""
     first = _first_day(lo)
     last = f"date_trunc('day', {hi})"
-    span = f"timestamp >= {lo} AND timestamp <= {hi} AND {where} AND {_KEPT}"
+    span = f"timestamp >= {lo} AND timestamp <= {hi} AND {where} AND {KEPT}"
     return f"""
         SELECT {columns} FROM {table}
-        WHERE day >= CAST({first} AS DATE) AND day < CAST({last} AS DATE) AND {where} AND {_KEPT}
+        WHERE day >= CAST({first} AS DATE) AND day < CAST({last} AS DATE) AND {where} AND {KEPT}
         UNION ALL
         SELECT {raw} FROM events WHERE {span} AND timestamp < {first}
         UNION ALL
@@ -84,7 +83,7 @@ def _part_days(lo: str, hi: str, flags: str) -> str:
     """The product events from `lo` to `hi` of the part-days at either end (as `_spans` reads
     them from the events), each with `flags` (in_now, in_then)."""
     first = _first_day(lo)
-    span = f"timestamp >= {lo} AND timestamp <= {hi} AND {_PRODUCT} AND {_KEPT}"
+    span = f"timestamp >= {lo} AND timestamp <= {hi} AND {_PRODUCT} AND {KEPT}"
     return f"""SELECT person_id, event, {flags} FROM events WHERE {span} AND timestamp < {first}
     UNION ALL
     SELECT person_id, event, {flags} FROM events
@@ -143,7 +142,7 @@ _NAME_ROWS = f"""
            day >= CAST({_first_day(_THEN_SINCE)} AS DATE)
                AND day < CAST(date_trunc('day', {_THEN_END}) AS DATE) AS in_then
     FROM {EVENTS_TABLE}
-    WHERE day < CAST({_LAST_DAY} AS DATE) AND {_PRODUCT} AND {_KEPT}
+    WHERE day < CAST({_LAST_DAY} AS DATE) AND {_PRODUCT} AND {KEPT}
       AND (day >= CAST({_first_day(_SINCE)} AS DATE)
            OR (day >= CAST({_first_day(_THEN_SINCE)} AS DATE)
                AND day < CAST(date_trunc('day', {_THEN_END}) AS DATE)))
@@ -165,19 +164,19 @@ WITH days AS NOT MATERIALIZED (
            person_email_norm IS NULL AS anonymous, true AS whole, first_at, last_at,
            CASE WHEN day < CAST(date_trunc('day', {_THEN}) AS DATE) THEN last_at END AS last_then
     FROM {SPANS_TABLE}
-    WHERE day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
+    WHERE day < CAST({_LAST_DAY} AS DATE) AND {KEPT}
     UNION ALL
     SELECT person_id, CAST({_LAST_DAY} AS DATE), max(coalesce(person_email_norm, '')), NULL,
            false, min(timestamp), max(timestamp), max(timestamp) FILTER (WHERE timestamp <= {_THEN})
     FROM events
-    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {_KEPT}
+    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {KEPT}
     GROUP BY person_id
     UNION ALL
     SELECT person_id, CAST(date_trunc('day', {_THEN}) AS DATE), NULL, NULL, false, NULL, NULL,
            max(timestamp)
     FROM events
     WHERE timestamp >= date_trunc('day', {_THEN}) AND timestamp <= {_THEN}
-      AND timestamp < {_LAST_DAY} AND {_KEPT}
+      AND timestamp < {_LAST_DAY} AND {KEPT}
     GROUP BY person_id
 ),
 per_email AS (
@@ -256,7 +255,7 @@ _WINDOW_NAMES = f"""
     SELECT person_id, event, true AS in_now
     FROM {EVENTS_TABLE}
     WHERE day >= CAST({_first_day(_SINCE)} AS DATE) AND day < CAST({_LAST_DAY} AS DATE)
-      AND {_PRODUCT} AND {_KEPT}
+      AND {_PRODUCT} AND {KEPT}
     UNION ALL
     {_part_days(_SINCE, _AS_OF, "true")}
 """
@@ -265,12 +264,12 @@ WITH window_days AS (
     SELECT person_id, day, coalesce(person_email_norm, '') AS email, last_at
     FROM {SPANS_TABLE}
     WHERE day >= CAST({_SINCE} AS DATE) AND day < CAST({_LAST_DAY} AS DATE)
-      AND last_at >= {_SINCE} AND {_KEPT}
+      AND last_at >= {_SINCE} AND {KEPT}
     UNION ALL
     SELECT person_id, CAST({_LAST_DAY} AS DATE), max(coalesce(person_email_norm, '')),
            max(timestamp)
     FROM events
-    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {_KEPT}
+    WHERE timestamp >= {_LAST_DAY} AND timestamp <= {_AS_OF} AND {KEPT}
     GROUP BY person_id
     HAVING max(timestamp) >= {_SINCE}
 ),
@@ -288,7 +287,7 @@ per_person AS (
 before AS (
     SELECT person_id, max(coalesce(person_email_norm, '')) AS email
     FROM {SPANS_TABLE}
-    WHERE day <= CAST({_SINCE} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {_KEPT}
+    WHERE day <= CAST({_SINCE} AS DATE) AND day < CAST({_LAST_DAY} AS DATE) AND {KEPT}
       AND (person_id IN (SELECT person_id FROM per_person) OR person_id IS NULL)
     GROUP BY person_id
 ),

@@ -19,6 +19,7 @@ way. activity.sql's reads the events store's per-person-per-day tables besides.
 
 from __future__ import annotations
 
+from usertrack.engines.local.rollups import AS_OF, KEPT
 from usertrack.engines.shortcut import Shortcut
 
 # The test as the translator writes it, and what runs instead.
@@ -35,14 +36,12 @@ LISTED_ONLY = f"{_LISTED})"
 # as_of's, and from the events of as_of's day up to as_of; the email '' (an email of blanks: the
 # tables keep no trace of which events had one, nor of an empty one) from the events as the file
 # reads it. The same rows: every event up to as_of is in exactly one part, a day's rows all or none.
-_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
-_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 _LIST = (
     "($segment_only IS NOT DISTINCT FROM 0"
     " OR person_email_norm IN (SELECT unnest(list_concat([''], $segment_emails))))"
 )
-_DAY = f"date_trunc('day', {_AS_OF})"
-_NAMED = f"person_email_norm <> '' AND {_KEPT} AND {_LIST}"
+_DAY = f"date_trunc('day', {AS_OF})"
+_NAMED = f"person_email_norm <> '' AND {KEPT} AND {_LIST}"
 ACTIVITY_ROLLED = f"""
 SELECT email, CAST(sum(events) AS BIGINT) AS events, CAST(sum(pageviews) AS BIGINT) AS pageviews,
        min(first_at) AS first_seen_at, max(last_at) AS last_seen_at
@@ -59,8 +58,8 @@ FROM (
            timestamp, timestamp
     FROM events
     WHERE ((timestamp >= {_DAY} AND person_email_norm <> '') OR person_email_norm = '')
-      AND timestamp <= {_AS_OF} AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
-      AND {_KEPT} AND {_LIST}
+      AND timestamp <= {AS_OF} AND (coalesce(length(coalesce(person_email, '')), 0) > 0)
+      AND {KEPT} AND {_LIST}
 ) AS e
 GROUP BY email
 """

@@ -24,15 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from usertrack.engines.local.rollups import DAYS_TABLE
+from usertrack.engines.local.rollups import AS_OF, DAYS_TABLE, KEPT, SINCE
 from usertrack.engines.shortcut import Shortcut
 
-_SINCE = "CAST(CAST($since AS TIMESTAMPTZ) AS TIMESTAMP)"
-_AS_OF = "CAST(CAST($as_of AS TIMESTAMPTZ) AS TIMESTAMP)"
-_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
-_FIRST = f"(date_trunc('day', {_SINCE} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
-_LAST = f"date_trunc('day', {_AS_OF})"
-_SPAN = f"timestamp >= {_SINCE} AND timestamp <= {_AS_OF}"
+_FIRST = f"(date_trunc('day', {SINCE} - INTERVAL 1 MICROSECOND) + INTERVAL 1 DAY)"
+_LAST = f"date_trunc('day', {AS_OF})"
+_SPAN = f"timestamp >= {SINCE} AND timestamp <= {AS_OF}"
 # A period is named by its first instant, a TIMESTAMP, as the file's (its multiIf holds an
 # hour's toStartOfHour, so every branch is a DateTime).
 _PERIOD = (
@@ -48,19 +45,19 @@ _PERIOD = (
 # for the kept ones' marks. A period is the day's.
 _ANY = "$return_event IS NOT DISTINCT FROM ''"
 _NAMED = f"""
-    SELECT person_id, CAST(timestamp AS DATE) AS day, event, {_KEPT} AS kept FROM events
+    SELECT person_id, CAST(timestamp AS DATE) AS day, event, {KEPT} AS kept FROM events
     WHERE {_SPAN}
       AND (event IS NOT DISTINCT FROM $start_event OR event IS NOT DISTINCT FROM $return_event)
 """
 _MARKS = f"""
     SELECT person_id, day, false AS started, {_ANY} AS returned FROM {DAYS_TABLE}
-    WHERE day >= CAST({_FIRST} AS DATE) AND day < CAST({_LAST} AS DATE) AND {_KEPT}
+    WHERE day >= CAST({_FIRST} AS DATE) AND day < CAST({_LAST} AS DATE) AND {KEPT}
     UNION ALL
     SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
-    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp < {_FIRST}
+    FROM events WHERE {_SPAN} AND {KEPT} AND timestamp < {_FIRST}
     UNION ALL
     SELECT person_id, CAST(timestamp AS DATE) AS day, false AS started, {_ANY} AS returned
-    FROM events WHERE {_SPAN} AND {_KEPT} AND timestamp >= greatest({_FIRST}, {_LAST})
+    FROM events WHERE {_SPAN} AND {KEPT} AND timestamp >= greatest({_FIRST}, {_LAST})
     UNION ALL
     SELECT person_id, day, event IS NOT DISTINCT FROM $start_event AS started,
            event IS NOT DISTINCT FROM $return_event AS returned

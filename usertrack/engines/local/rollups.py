@@ -503,7 +503,6 @@ _SESSION_INSIDE = f"first_at >= {_LO} AND last_at < {_UNTIL} AND last_at <= {_HI
 _SESSION_IN_RANGE = f"first_at < {_UNTIL} AND first_at <= {_HI} AND last_at >= {_LO}"
 _SESSION_CUT = f"{_SESSION_IN_RANGE} AND NOT ({_SESSION_INSIDE} AND one_email)"
 _RANGE = f"timestamp >= {_LO} AND timestamp < {_UNTIL} AND timestamp <= {_HI}"
-_EVENT_KEPT = "NOT regexp_matches(coalesce(person_email_norm, ''), $exclude_pattern)"
 
 # The windows of the range that hold the events of the sessions worked out from their events:
 # from the range's start to `cut_early` (the last end of those that began before the range or
@@ -533,7 +532,7 @@ SESSION_FACTS_ROLLED = f"""
 SELECT sp.session_id AS session_key, sp.session_id, CAST(ss.person_id AS VARCHAR) AS person_id,
        sp.first_at, sp.last_at, sp.pageviews, sp.autocaptures, sp.entry_page, sp.exit_page,
        sp.device_type, sp.browser, sp.country
-FROM (SELECT * FROM {SESSIONS_TABLE} WHERE {_SESSION_INSIDE} AND one_email AND {_EVENT_KEPT})
+FROM (SELECT * FROM {SESSIONS_TABLE} WHERE {_SESSION_INSIDE} AND one_email AND {_KEPT})
     AS sp
 LEFT JOIN (
     SELECT session_id, person_id FROM sessions
@@ -549,13 +548,13 @@ FROM (
     UNION ALL
     SELECT * FROM events WHERE timestamp >= CAST($cut_late AS TIMESTAMP) AND timestamp <= {_HI}
 ) AS e
-WHERE coalesce(prop_session_id, '') IS DISTINCT FROM '' AND {_RANGE} AND {_EVENT_KEPT}
+WHERE coalesce(prop_session_id, '') IS DISTINCT FROM '' AND {_RANGE} AND {_KEPT}
   AND prop_session_id IN (SELECT session_id FROM {SESSIONS_TABLE} WHERE {_SESSION_CUT})
 GROUP BY prop_session_id
 UNION ALL
 SELECT {LONE_EVENT_COLUMNS}
 FROM events
-WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_RANGE} AND {_EVENT_KEPT}
+WHERE coalesce(prop_session_id, '') IS NOT DISTINCT FROM '' AND {_RANGE} AND {_KEPT}
   AND CAST(uuid AS VARCHAR) IS NOT NULL
 """
 
@@ -566,7 +565,7 @@ PATHS_MIXED_SQL = f"SELECT count(*) FROM {PATH_TABLE} WHERE {_RANGE} AND NOT one
 PATH_CODES_SQL = f"""
 SELECT code, opens OR prev_t < {_LO} AS starts
 FROM {PATH_TABLE}
-WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
+WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_KEPT}
 """
 # The same rows of a few persons only (their ids bound as a list): a filtered scan gives its
 # rows out of the table's order, so they are put back in it.
@@ -581,7 +580,7 @@ PATH_NAMES_SQL = f"SELECT code, node FROM {PATH_NODES_TABLE} ORDER BY code"
 PATH_PERSONS_SQL = f"""
 SELECT person_id, count(*) AS n
 FROM {PATH_TABLE}
-WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_EVENT_KEPT}
+WHERE {_RANGE} AND (keep OR prev_t < {_LO}) AND {_KEPT}
 GROUP BY person_id
 ORDER BY person_id NULLS LAST
 """
