@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -169,25 +170,37 @@ def test_hostile_emails_come_back_exactly(tmp_path: Path) -> None:
     assert snap.users == len(HOSTILE) and snap.segment_ids == ("failing", "frustrated", "at_risk")
 
 
-def test_hostile_emails_come_back_exactly_from_duckdb(tmp_path: Path) -> None:
-    """A classification still in DuckDB builds its snapshot there (Classification.snapshot_json)."""
-    from usertrack.checks import sandbox
-    from usertrack.segments.rules import Classification
-
-    con = sandbox.connect()
+def _classified(con: Any, segments: Mapping[str, list[str]]) -> None:
+    """The table `classified` a Classification reads: each email's segments."""
     con.execute(
         "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
         " unnest($segments)::VARCHAR[] AS __segments",
-        {"emails": list(HOSTILE), "segments": list(HOSTILE.values())},
+        {"emails": list(segments), "segments": list(segments.values())},
     )
-    result = Classification(
+
+
+def _in_duckdb(con: Any, users: int) -> Any:
+    """A Classification of SEGMENTS as of AS_OF still in DuckDB, on `con` (its table
+    `classified`: `_classified`)."""
+    from usertrack.segments.rules import Classification
+
+    return Classification(
         as_of=AS_OF,
         segments=SEGMENTS,
         columns=["email"],
         names=["email", "segments", "primary"],
         con=con,
-        user_count=len(HOSTILE),
+        user_count=users,
     )
+
+
+def test_hostile_emails_come_back_exactly_from_duckdb(tmp_path: Path) -> None:
+    """A classification still in DuckDB builds its snapshot there (Classification.snapshot_json)."""
+    from usertrack.checks import sandbox
+
+    con = sandbox.connect()
+    _classified(con, HOSTILE)
+    result = _in_duckdb(con, len(HOSTILE))
     with History(tmp_path / "history.sqlite3", "test") as history:
         history.save(result)
         snap = history.load(AS_OF)
@@ -205,17 +218,9 @@ def test_a_failed_early_encoding_is_made_again_by_the_save(tmp_path: Path) -> No
     whole; a save the history then refuses is one warning, never an error out of the command."""
     from usertrack.checks import sandbox
     from usertrack.segments.history import encode_meanwhile, save_and_close, save_snapshot
-    from usertrack.segments.rules import Classification
 
     con = sandbox.connect()
-    result = Classification(
-        as_of=AS_OF,
-        segments=SEGMENTS,
-        columns=["email"],
-        names=["email", "segments", "primary"],
-        con=con,
-        user_count=len(BEFORE),
-    )
+    result = _in_duckdb(con, len(BEFORE))
     told: list[str] = []
     path = tmp_path / "history.sqlite3"
     history = History(path, "test")
@@ -224,11 +229,7 @@ def test_a_failed_early_encoding_is_made_again_by_the_save(tmp_path: Path) -> No
     encoding.settle()
     with pytest.raises(Exception, match="classified"):
         encoding.result()  # it did fail, on its thread
-    con.execute(
-        "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
-        " unnest($segments)::VARCHAR[] AS __segments",
-        {"emails": list(BEFORE), "segments": list(BEFORE.values())},
-    )
+    _classified(con, BEFORE)
     save_and_close(history, result, told.append, encoding)
     assert told == []
     with History(path, "test") as history:
@@ -246,11 +247,7 @@ def test_a_failed_early_encoding_is_made_again_by_the_save(tmp_path: Path) -> No
         failed = encode_meanwhile(history, result)
         assert failed is not None
         failed.settle()  # failed: no table
-        con.execute(
-            "CREATE TABLE classified AS SELECT unnest($emails) AS email,"
-            " unnest($segments)::VARCHAR[] AS __segments",
-            {"emails": ["zed@acme.io"], "segments": [["failing"]]},
-        )
+        _classified(con, {"zed@acme.io": ["failing"]})
         save_snapshot(history, result, told.append, failed)
         assert told == [
             f"usertrack: warning: snapshot not saved: {path}: cannot save the segment snapshot:"
