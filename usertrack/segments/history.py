@@ -49,7 +49,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usertrack.core.errors import ConfigError, DataError, StateFileError, UsageError
+from usertrack.core.errors import Cancelled, ConfigError, DataError, StateFileError, UsageError
+from usertrack.engines.concurrency import Background
 from usertrack.segments.snapshot_codec import MEMBERSHIPS_LEVEL, Classified
 from usertrack.segments.snapshot_codec import accounts_of as _accounts_of
 from usertrack.segments.snapshot_codec import decode_accounts as _decode_accounts
@@ -61,7 +62,6 @@ from usertrack.segments.snapshot_codec import user_count as _user_count
 
 if TYPE_CHECKING:
     from usertrack.core.config import Settings
-    from usertrack.engines.concurrency import Background
     from usertrack.segments.rules import Segment
     from usertrack.workspace import Workspace
 
@@ -691,8 +691,6 @@ def encode_meanwhile(history: History | None, result: Classified) -> Background[
     encoding is 0.15 s of the wall time after the last query, on a loaded machine)."""
     if history is None:
         return None
-    from usertrack.engines.concurrency import Background
-
     return Background(lambda: encode_snapshot(result), "usertrack-snapshot")
 
 
@@ -705,8 +703,6 @@ def save_snapshot(
     """Save the snapshot of `result` in `history` (open), telling `notice` when it was not.
     `encoding`: its encoding begun meanwhile (`encode_meanwhile`); when that failed, or none
     was begun, the save makes it now, on this thread (a Ctrl-C that stopped it stops this)."""
-    from usertrack.core.errors import Cancelled
-
     encoded = None
     if encoding is not None:
         try:
