@@ -104,3 +104,52 @@ def test_a_connection_in_another_encoding_reads_row_by_row(db: str, tmp_path: Pa
     source.close()
     assert result.arrow is None
     assert result.rows == plain.rows and len(plain.rows) == 3
+
+
+@pytest.mark.parametrize("order", ["email", "email DESC"])
+def test_a_copy_read_in_parts_gives_the_rows_of_one(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """A large copy is parsed a part at a time (pg_copy.PART_BYTES of CSV, each ending where a
+    row does): here a row a part, so a column's first NULLs (DESC) or last ones are in parts of
+    their own, and a part of the quoted value with a line break in it stays whole."""
+    import pyarrow as pa
+
+    from usertrack.engines.postgres import pg_copy
+
+    query = neon_query(tmp_path, f"SELECT {COLUMNS} FROM t ORDER BY {order}")
+    source = PostgresSource(db)
+    whole = source.run(query, {}, arrow_over=0)  # type: ignore[arg-type]
+    monkeypatch.setattr(pg_copy, "PART_BYTES", 1)
+    parts = source.run(query, {}, arrow_over=0)  # type: ignore[arg-type]
+    plain = source.run(query, {})  # type: ignore[arg-type]
+    source.close()
+    assert whole.arrow is not None and parts.arrow is not None
+    assert whole.arrow.column(0).num_chunks == 1 and parts.arrow.column(0).num_chunks == 3
+    assert rows_of(parts) == rows_of(whole) == plain.rows
+    assert parts.arrow.schema == whole.arrow.schema
+    assert parts.arrow.schema.field("nothing").type == pa.null()  # NULL in every part
+    assert parts.arrow.schema.field("half").type == pa.float64()  # NULL in one part only
+
+
+def test_a_value_that_does_not_parse_in_a_later_part_ends_the_copy_cleanly(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part that does not parse (here the fourth of six) leaves the query to the row path:
+    the copy is read to its end, so the transaction and the connection stay usable, and no
+    part of the rows is answered."""
+    from usertrack.engines.postgres import pg_copy
+
+    monkeypatch.setattr(pg_copy, "PART_BYTES", 1)
+    sql = (
+        b"SELECT n, CASE WHEN n = 4 THEN 'infinity'::timestamp"
+        b" ELSE '2026-01-01'::timestamp + n * interval '1 hour' END AS at"
+        b" FROM generate_series(1, 6) AS n"
+    )
+    with psycopg.connect(db) as conn, conn.transaction(), psycopg.ClientCursor(conn) as cur:
+        with pytest.raises(pg_copy.NotCopyable):
+            pg_copy.copy_table(cur, sql, {})
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
+        table = pg_copy.copy_table(cur, sql.replace(b"n = 4", b"n = 40"), {})
+        assert table.column("n").to_pylist() == [1, 2, 3, 4, 5, 6]
