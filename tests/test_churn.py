@@ -486,11 +486,13 @@ def test_a_new_demo_has_its_runs_copied_for_the_first_churn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`usertrack demo` makes the local copy of the app's runs as the first `churn` would: that
-    churn's check of the copy finds every run there, copies none, and reads the answer kept."""
+    churn's check of the copy finds every run there, copies none, and reads the answer kept.
+    And its tool calls as a dashboard's classification checks them: every one there."""
     from usertrack.analytics.churn.app import EARLIEST
     from usertrack.core.config import load_settings
     from usertrack.core.shipped import shipped_path
     from usertrack.engines.postgres import app_mirror
+    from usertrack.segments import profile_copy
     from usertrack.workspace import open_workspace
 
     monkeypatch.setenv("USERTRACK_HOME", str(tmp_path / "home"))
@@ -511,6 +513,13 @@ def test_a_new_demo_has_its_runs_copied_for_the_first_churn(
             assert not any(copied.values()), copied
             kept = "SELECT count(*) FROM answers WHERE generation = ?"
             assert mirror.con.execute(kept, [mirror.generation]).fetchone()[0] == 1
+            specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
+            copied = mirror.refresh(source, profile_copy.SINCE, as_of, specs, pattern)
+            assert not any(copied.values()), copied
+            (calls,) = mirror.con.execute("SELECT count(*) FROM tool_calls").fetchone()
+        with source.session() as conn:
+            made = conn.execute("SELECT count(*) FROM fastapi_tool_executions").fetchone()
+        assert made is not None and calls == made[0] > 0
 
 
 def test_a_demo_made_beside_a_database_of_yours_copies_nothing_of_it(

@@ -13,6 +13,8 @@ from usertrack.cli.program import app, handle_errors
 from usertrack.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from usertrack.core.config import Settings
 
 
@@ -53,8 +55,7 @@ def demo(
                 ws = ensure_demo(settings.home, users=users, reset=True, progress=progress)
                 fresh = True
             if fresh:
-                progress("counting the first churn")
-                _first_churn(settings)
+                _first_churn(settings, progress)
         from usertrack.core.files import secure_home
 
         secure_home(settings.home)  # the demo server outlives this command: keep its home private
@@ -65,14 +66,18 @@ def demo(
         )
 
 
-def _first_churn(settings: Settings) -> None:
+def _first_churn(settings: Settings, progress: Callable[[str], None]) -> None:
     """The first `churn` of the new demo, on the shipped queries and rules: the local copy of
     the demo app's runs made, that churn's app facts kept in it, and its answer kept beside the
     events store (usertrack.analytics.churn.kept). The first `churn` then checks the copy and
     reads the answer as every later one does, where it would copy every run (three times a
-    warm run's CPU at 100,000 users) and count the answer."""
+    warm run's CPU at 100,000 users) and count the answer. Before it, the copy of every tool
+    call that a dashboard's classification checks (usertrack.segments.profile_copy.prepare):
+    the first dashboard checks it rather than making it."""
     from usertrack.analytics.churn.run import churn
     from usertrack.core.shipped import shipped_path
+    from usertrack.demo.database import return_freed_memory
+    from usertrack.segments.profile_copy import prepare
     from usertrack.workspace import open_workspace
 
     if not settings.demo:  # the commands read a database of the user's: nothing of the demo's
@@ -81,7 +86,14 @@ def _first_churn(settings: Settings) -> None:
         settings, queries_dir=shipped_path("queries"), segments_path=shipped_path("segments.yaml")
     )
     with ws:
-        churn(ws, ws.default_as_of())
+        at = ws.default_as_of()
+        # The copy first: a copy that changes moves its generation on, and the answer churn
+        # keeps is the generation's.
+        progress("copying the app's tool calls")
+        prepare(ws, at)
+        return_freed_memory()  # the copy's Arrow tables, before churn's frames
+        progress("counting the first churn")
+        churn(ws, at)
 
 
 def _demo_action(action: str, home: Path) -> None:

@@ -266,3 +266,22 @@ def copy_answers(ws: Any, sources: Mapping[str, Any]) -> Iterator[Mapping[str, A
         yield {**sources, "neon": answers}
     finally:
         answers.close()
+
+
+def prepare(ws: Any, at: datetime) -> None:
+    """The copy a dashboard's classification checks (every run and tool call up to `at`) made
+    now, where a dashboard's would be (a new demo: its first dashboard then checks the copy as
+    every later one does, rather than copying 2.8 million tool calls at 100,000 users)."""
+    from usertrack.engines.postgres import app_mirror
+    from usertrack.segments.profiles import exclude_pattern
+
+    asked = [(cut, ws.library.get(cut.query_id), None) for cut in SHORTCUTS]
+    postgres = app_mirror.copy_source(ws, asked)
+    if postgres is None or dated_before(ws, postgres):
+        return
+    path = app_mirror.mirror_path(ws.settings.home, postgres.identity)
+    specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
+    pattern = exclude_pattern(ws.rules.exclude)
+    mirror = app_mirror.open_checked(path, postgres, SINCE, naive_utc(at), specs, pattern)
+    if mirror is not None:
+        mirror.close()
