@@ -280,8 +280,11 @@ def prepare(ws: Any, at: datetime) -> None:
     if postgres is None or dated_before(ws, postgres):
         return
     path = app_mirror.mirror_path(ws.settings.home, postgres.identity)
-    specs = (app_mirror.TOOL_CALLS, app_mirror.RUNS)
     pattern = exclude_pattern(ws.rules.exclude)
-    mirror = app_mirror.open_checked(path, postgres, SINCE, naive_utc(at), specs, pattern)
-    if mirror is not None:
+    # A table at a time: the tool calls' rows are not held beside the runs' (at 100,000 users
+    # they are 310 MB as Arrow, and DuckDB's writing of them 200 MB more).
+    for spec in (app_mirror.RUNS, app_mirror.TOOL_CALLS):
+        mirror = app_mirror.open_checked(path, postgres, SINCE, naive_utc(at), (spec,), pattern)
+        if mirror is None:
+            return
         mirror.close()
