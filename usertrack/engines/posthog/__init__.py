@@ -69,6 +69,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.errors import QueryError
@@ -186,7 +187,9 @@ class PostHogHTTPSource(Paging, Insights, Source):
         every file of it (PostHog's parser takes up to seconds a file), not one more per file;
         none when every file is shipped as made (bundle.printed: printed when the package was).
         `asynchronous`: submitted async and polled (a dashboard's bundles); else sent as any
-        query is, resubmitted async only on a 504. `arrow_over`: as `run` takes it."""
+        query is, resubmitted async only on a 504. `arrow_over`: as `run` takes it; the
+        answer's rows are then read as they come, each part's made Arrow pieces a few
+        thousand at a time (bundle.Gathered), never all Python values at once."""
         from usertrack.engines.hogql.printer import PrintError, kept_text, print_select
         from usertrack.engines.posthog import bundle
 
@@ -221,16 +224,23 @@ class PostHogHTTPSource(Paging, Insights, Source):
         if text is None:
             self._note("the bundle did not parse as built: its queries are sent one by one")
             return [None] * len(jobs)
+        # with `arrow_over`, each part's rows made Arrow pieces as they are read
+        gather = None if arrow_over is None else partial(bundle.Gathered, parts, arrow_over)
         try:
-            _c, rows, types = self._query_page(
+            _c, rows, types = self._query_read(
                 named,
                 text,
                 bundle.values(parts),
                 stats,
                 expect=self.page_size,
                 asynchronous=asynchronous,
+                rows=gather,
             )
-            answers = bundle.split(parts, rows, types)
+            if isinstance(rows, bundle.Gathered):
+                answers = rows.answers(types)
+            else:
+                answers = bundle.answers(bundle.split(parts, rows, types), arrow_over)
+            del rows  # what was read: only the answers are kept
         except (QueryError, ValueError) as e:
             self._note(f"the bundle was refused ({e}): its queries are sent one by one")
             return [None] * len(jobs)
@@ -238,18 +248,16 @@ class PostHogHTTPSource(Paging, Insights, Source):
         stats.paging = "bundle"
         out: list[Result | None] = []
         for at in placed:
-            if at is None or answers[at][2] is None:
+            answer = None if at is None else answers[at]
+            if answer is None:
                 out.append(None)  # its types could not be read: sent alone
                 continue
-            columns, rows, column_types = answers[at]
-            meta = {**self._meta(stats, started, len(rows)), "bundled": len(parts)}
-            table = None
-            if arrow_over is not None and len(rows) > arrow_over:
-                table = arrow_table(rows, column_types, columns)
+            columns, count, converted, table = answer
+            meta = {**self._meta(stats, started, count), "bundled": len(parts)}
             if table is not None:
                 out.append(Result(columns, [], meta, arrow=table))
             else:
-                out.append(Result(columns, convert_rows(rows, column_types, len(columns)), meta))
+                out.append(Result(columns, converted, meta))
         return out
 
     def project(self) -> dict[str, str]:

@@ -291,16 +291,176 @@ def split(
             if not isinstance(values, list | tuple) or len(values) != len(parts[k].columns):
                 raise ValueError(f"a packed row is not {len(parts[k].columns)} values")
             gathered[k].append(list(values))
-    out = []
-    for k, p in enumerate(parts):
-        column_types = None
-        if isinstance(types, list) and len(types) == len(parts) + 2:
-            column_types = packed_types([types[0], types[2 + k]], p.columns)
-        found = gathered[k]
-        columns = p.columns
-        if p.ordered:
-            found = [r[:-1] for r in sorted(found, key=lambda r: int(r[-1]))]
-            columns = columns[:-1]
-            column_types = column_types[:-1] if column_types is not None else None
-        out.append((columns, found, column_types))
+    return [
+        _ordered(p, found, _part_types(parts, k, types))
+        for k, (p, found) in enumerate(zip(parts, gathered, strict=True))
+    ]
+
+
+def _part_types(parts: list[Part], k: int, types: Any) -> list[list[str]] | None:
+    if isinstance(types, list) and len(types) == len(parts) + 2:
+        return packed_types([types[0], types[2 + k]], parts[k].columns)
+    return None
+
+
+def _ordered(
+    p: Part, found: list[list[Any]], column_types: list[list[str]] | None
+) -> tuple[list[str], list[list[Any]], list[list[str]] | None]:
+    """A part's (columns, rows, column types): an ordered part's rows put back in order and
+    its rank dropped."""
+    columns = p.columns
+    if p.ordered:
+        found = [r[:-1] for r in sorted(found, key=lambda r: int(r[-1]))]
+        columns = columns[:-1]
+        column_types = column_types[:-1] if column_types is not None else None
+    return columns, found, column_types
+
+
+# What a part's answer comes to: its columns, its row count, and its rows converted
+# (values.convert_rows) or, with more rows than `arrow_over`, an Arrow table when its
+# columns make one (values.arrow_table); None when its types could not be read (sent alone).
+Answer = tuple[list[str], int, list[tuple[Any, ...]], Any] | None
+
+
+def answers(
+    split_up: list[tuple[list[str], list[list[Any]], list[list[str]] | None]],
+    arrow_over: int | None,
+) -> list[Answer]:
+    """Each part's Answer from its (columns, rows, column types), as `split` gives them."""
+    from usertrack.engines.posthog.values import arrow_table, convert_rows
+
+    out: list[Answer] = []
+    for columns, rows, column_types in split_up:
+        if column_types is None:
+            out.append(None)
+            continue
+        table = None
+        if arrow_over is not None and len(rows) > arrow_over:
+            table = arrow_table(rows, column_types, columns)
+        if table is not None:
+            out.append((columns, len(rows), [], table))
+        else:
+            out.append((columns, len(rows), convert_rows(rows, column_types, len(columns)), table))
     return out
+
+
+# A part's rows past `arrow_over` are made Arrow pieces this many at a time as they are read.
+PIECE_ROWS = 8192
+
+
+class Gathered:
+    """A bundle's rows as they are read from its answer (answers.loads, `results`): each
+    part's rows kept as Python values until it has more than `arrow_over` (it will be an
+    Arrow table), then made Arrow pieces `piece_rows` at a time (values.arrow_piece), so no
+    more than a piece of any part's rows is held as Python values. `answers` gives what
+    `answers(split(...))` gives from the rows whole; where it cannot tell it from what it
+    kept (a row not of the bundle's shape, a piece pyarrow refused, pieces of two types),
+    it reads the rows again from the body, whole, and does just that."""
+
+    def __init__(self, parts: list[Part], arrow_over: int, piece_rows: int = PIECE_ROWS) -> None:
+        self.parts = parts
+        self.arrow_over = arrow_over
+        self.piece_rows = max(1, piece_rows)
+        self.count = 0  # the answer's rows (a bucket of a part each)
+        self.not_rows = False  # an element that is not a row (a list)
+        self.whole = False  # read again whole (see the class's docstring)
+        self.pending: list[list[list[Any]]] = [[] for _ in parts]
+        self.pieces: list[list[list[Any]]] = [[] for _ in parts]
+        self.counts = [0] * len(parts)
+        self.body, self.start, self.end = b"", 0, 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, row: Any) -> None:
+        self.count += 1
+        if not isinstance(row, list | tuple):
+            self.not_rows = True
+        if self.whole:
+            return
+        parts = self.parts
+        k = row[0] if isinstance(row, list) and len(row) == len(parts) + 2 else None
+        if not isinstance(k, int) or not 0 <= k < len(parts) or not isinstance(row[2 + k], list):
+            self._give_up()
+            return
+        width = len(parts[k].columns)
+        pending = self.pending[k]
+        for item in row[2 + k]:
+            values = list(item.values()) if isinstance(item, dict) else item
+            if not isinstance(values, list | tuple) or len(values) != width:
+                self._give_up()
+                return
+            pending.append(values if isinstance(values, list) else list(values))
+        self.counts[k] += len(row[2 + k])
+        if self.counts[k] > self.arrow_over and len(pending) >= self.piece_rows:
+            self._piece(k)
+
+    def close(self, body: bytes, start: int, end: int) -> None:
+        self.body, self.start, self.end = body, start, end
+
+    def _give_up(self) -> None:
+        self.whole = True
+        self.pending = [[] for _ in self.parts]
+        self.pieces = [[] for _ in self.parts]
+
+    def _piece(self, k: int) -> bool:
+        from usertrack.engines.posthog.values import arrow_piece
+
+        made = arrow_piece(self.pending[k])
+        self.pending[k] = []
+        if made is None:
+            self._give_up()
+            return False
+        self.pieces[k].append(made)
+        return True
+
+    def rows(self) -> list[list[Any]]:
+        """The rows read again from the body, whole, as json.loads reads them."""
+        import json
+
+        return [list(r) for r in json.loads(self.body[self.start : self.end])]
+
+    def answers(self, types: Any) -> list[Answer]:
+        """Each part's Answer, as `answers(split(parts, rows, types), arrow_over)` gives it
+        from the rows whole (and raising its ValueError)."""
+        try:
+            found = None if self.whole else self._answers(types)
+            if found is None:
+                self.whole = True
+                return answers(split(self.parts, self.rows(), types), self.arrow_over)
+            return found
+        finally:
+            self.body, self.pending, self.pieces = b"", [], []
+
+    def _answers(self, types: Any) -> list[Answer] | None:
+        import pyarrow as pa
+
+        from usertrack.engines.posthog.values import arrow_joined, convert_rows
+
+        out: list[Answer] = []
+        for k, p in enumerate(self.parts):
+            column_types = _part_types(self.parts, k, types)
+            n = self.counts[k]
+            if n <= self.arrow_over or n == 0:
+                columns, rows, kept_types = _ordered(p, self.pending[k], column_types)
+                if column_types is None or kept_types is None:
+                    out.append(None)
+                else:
+                    out.append((columns, n, convert_rows(rows, kept_types, len(columns)), None))
+                continue
+            if column_types is None:
+                out.append(None)
+                continue
+            if self.pending[k] and not self._piece(k):
+                return None
+            table = arrow_joined(self.pieces[k], column_types, p.columns)
+            self.pieces[k] = []
+            if table is None:
+                return None
+            if p.ordered:
+                rank = table.column(len(p.columns) - 1)
+                if not pa.types.is_integer(rank.type) or rank.null_count:
+                    return None
+                table = table.sort_by([(ORDINAL, "ascending")]).drop_columns([ORDINAL])
+            out.append((table.column_names, n, [], table))
+        return out

@@ -5,14 +5,17 @@ until done, cancelled when the command is."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.errors import Cancelled, QueryError, UsertrackError
 from usertrack.engines.base import check_cancelled
+from usertrack.engines.posthog.bundle import Gathered
 from usertrack.engines.posthog.transport import RunStats, Transport, offset_refused
 
 if TYPE_CHECKING:
+    from usertrack.engines.posthog.answers import Rows
     from usertrack.queries.library import Query
 
 
@@ -39,6 +42,32 @@ class QueryRequests(Transport):
         """Run one HogQL text; return (columns, rows, types). Never more rows than `expect`.
         `asynchronous`: submitted async at once and polled (one request whatever it takes),
         for a query expected to run past PostHog's synchronous limit."""
+        cols, rows, types = self._query_read(
+            query,
+            text,
+            values,
+            stats,
+            expect=expect,
+            offset_page=offset_page,
+            asynchronous=asynchronous,
+        )
+        assert isinstance(rows, list)  # no `rows` reader: the rows as json.loads gives them
+        return cols, rows, types
+
+    def _query_read(
+        self,
+        query: Query,
+        text: str,
+        values: dict[str, Any],
+        stats: RunStats,
+        *,
+        expect: int,
+        offset_page: bool = False,
+        asynchronous: bool = False,
+        rows: Callable[[], Gathered] | None = None,
+    ) -> tuple[list[str], list[list[Any]] | Gathered, Any]:
+        """`_query_page`, with the answer's rows read into what `rows()` makes as they are
+        read (Transport._json), when given: that is answered in the rows' place."""
         import httpx
 
         where = self._where(query)
@@ -64,41 +93,47 @@ class QueryRequests(Transport):
             except httpx.TimeoutException:
                 resp = None
         if asynchronous:
-            payload = self._run_async(query, body, stats, first=True)
+            payload = self._run_async(query, body, stats, first=True, rows=rows)
         elif resp is None or resp.status_code == 504:
-            payload = self._run_async(query, body, stats)
+            payload = self._run_async(query, body, stats, rows=rows)
         else:
-            data = self._json(resp, where)
+            data = self._json(resp, where, rows=rows)
             if resp.status_code == 400 and offset_page and offset_refused(data):
                 raise OffsetRefused()
             if resp.status_code == 202 or (
                 resp.status_code == 200 and _pending_status(data) is not None
             ):
-                payload = self._poll(query, data, stats, slot_held=False)
+                payload = self._poll(query, data, stats, slot_held=False, rows=rows)
             elif resp.status_code != 200:
                 self._raise_for(resp, data, where)
             else:
                 payload = data
-        cols, rows, types = self._unpack(payload, where)
+        cols, found, types = self._unpack(payload, where)
         if payload.get("hasMore"):
             raise QueryError(
-                f"{where}: PostHog returned {len(rows):,} rows and says more exist (hasMore) for a"
+                f"{where}: PostHog returned {len(found):,} rows and says more exist (hasMore) for a"
                 f" request limited to {expect:,}; the result cannot be completed, so it is not used"
             )
-        if len(rows) > expect:
+        if len(found) > expect:
             raise QueryError(
-                f"{where}: PostHog returned {len(rows):,} rows for a request limited to"
+                f"{where}: PostHog returned {len(found):,} rows for a request limited to"
                 f" {expect:,}; refusing a result that cannot be checked"
             )
-        return cols, rows, types
+        return cols, found, types
 
-    def _unpack(self, payload: Any, where: str) -> tuple[list[str], list[list[Any]], Any]:
+    def _unpack(
+        self, payload: Any, where: str
+    ) -> tuple[list[str], list[list[Any]] | Gathered, Any]:
         if not isinstance(payload, dict):
             raise QueryError(f"{where}: PostHog answered something that is not a query result")
         rows = payload.get("results")
         cols = payload.get("columns") or []
         if rows is None:
             raise QueryError(f"{where}: PostHog answered without results")
+        if isinstance(rows, Gathered):  # read as they came (Transport._json's `rows`)
+            if rows.not_rows:
+                raise QueryError(f"{where}: PostHog answered results that are not rows")
+            return [str(c) for c in cols], rows, payload.get("types")
         if not isinstance(rows, list) or not all(isinstance(r, list | tuple) for r in rows):
             raise QueryError(f"{where}: PostHog answered results that are not rows")
         return [str(c) for c in cols], [list(r) for r in rows], payload.get("types")
@@ -106,7 +141,13 @@ class QueryRequests(Transport):
     # ---------------------------------------------------------------- async
 
     def _run_async(
-        self, query: Query, body: dict[str, Any], stats: RunStats, *, first: bool = False
+        self,
+        query: Query,
+        body: dict[str, Any],
+        stats: RunStats,
+        *,
+        first: bool = False,
+        rows: Callable[[], Rows] | None = None,
     ) -> dict[str, Any]:
         """Resubmit with refresh=force_async and poll until the query completes. `first`: not
         a resubmission but the first request, "async" (PostHog may answer from its cache, as
@@ -121,14 +162,22 @@ class QueryRequests(Transport):
         path = f"/api/projects/{self.project_id}/query/"
         with self._slot():
             resp = self._send("POST", path, stats, where, json={**body, "refresh": mode})
-            data = self._json(resp, where)
+            data = self._json(resp, where, rows=rows)
             if resp.status_code not in (200, 202):
                 self._raise_for(resp, data, where)
             if _pending_status(data) is None and isinstance(data, dict) and "results" in data:
                 return data  # a fresh cached answer
-            return self._poll(query, data, stats, slot_held=True)
+            return self._poll(query, data, stats, slot_held=True, rows=rows)
 
-    def _poll(self, query: Query, data: Any, stats: RunStats, *, slot_held: bool) -> dict[str, Any]:
+    def _poll(
+        self,
+        query: Query,
+        data: Any,
+        stats: RunStats,
+        *,
+        slot_held: bool,
+        rows: Callable[[], Rows] | None = None,
+    ) -> dict[str, Any]:
         where = self._where(query)
         status = _pending_status(data)
         if status is None:
@@ -141,18 +190,23 @@ class QueryRequests(Transport):
         qid = str(status["id"])
         if not slot_held:
             with self._slot():
-                return self._poll_loop(query, qid, status, stats)
-        return self._poll_loop(query, qid, status, stats)
+                return self._poll_loop(query, qid, status, stats, rows)
+        return self._poll_loop(query, qid, status, stats, rows)
 
     def _poll_loop(
-        self, query: Query, qid: str, status: dict[str, Any], stats: RunStats
+        self,
+        query: Query,
+        qid: str,
+        status: dict[str, Any],
+        stats: RunStats,
+        rows: Callable[[], Rows] | None = None,
     ) -> dict[str, Any]:
         where = self._where(query)
         path = f"/api/projects/{self.project_id}/query/{qid}/"
         started = time.monotonic()
         interval = self.poll_interval
         try:
-            return self._poll_until_done(query, path, qid, status, stats, started, interval)
+            return self._poll_until_done(query, path, qid, status, stats, started, interval, rows)
         except Cancelled:
             self._cancel(path, stats, where)  # PostHog need not finish a query nobody awaits
             raise
@@ -166,6 +220,7 @@ class QueryRequests(Transport):
         stats: RunStats,
         started: float,
         interval: float,
+        rows: Callable[[], Rows] | None = None,
     ) -> dict[str, Any]:
         where = self._where(query)
         while True:
@@ -185,7 +240,7 @@ class QueryRequests(Transport):
             interval = min(interval * 1.5, self.poll_interval_max)
             resp = self._send("GET", path, stats, where, server_errors_ok=True)
             stats.async_polls += 1
-            data = self._json(resp, where)
+            data = self._json(resp, where, rows=rows)
             if resp.status_code == 404:
                 raise QueryError(
                     f"{where}: PostHog no longer knows async query {qid} (its status record"
@@ -206,7 +261,7 @@ class QueryRequests(Transport):
         results = status.get("results")
         if isinstance(results, dict):
             return results  # the whole query response, as PostHog stores it
-        if isinstance(results, list):
+        if isinstance(results, list | Gathered):
             return {
                 "results": results,
                 "columns": status.get("columns") or [],

@@ -31,6 +31,7 @@ from usertrack.engines.base import check_cancelled, pause
 if TYPE_CHECKING:
     import httpx
 
+    from usertrack.engines.posthog.answers import Rows
     from usertrack.queries.library import Query
 
 DEFAULT_HOST = "https://us.posthog.com"
@@ -344,8 +345,21 @@ class Transport:
 
     # ---------------------------------------------------------------- errors and helpers
 
-    def _json(self, resp: httpx.Response, where: str, *, strict: bool = True) -> Any:
+    def _json(
+        self,
+        resp: httpx.Response,
+        where: str,
+        *,
+        strict: bool = True,
+        rows: Callable[[], Rows] | None = None,
+    ) -> Any:
+        """The answer's JSON. `rows`: a 200 answer's `results` arrays each read into a new
+        `rows()` as they are read (answers.loads), rather than made Python lists whole."""
+        from usertrack.engines.posthog import answers
+
         try:
+            if rows is not None and resp.status_code == 200 and answers.readable(resp.content):
+                return answers.loads(resp.content, rows)
             return resp.json()
         except ValueError:
             if not strict or resp.status_code != 200:

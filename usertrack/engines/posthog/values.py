@@ -348,3 +348,56 @@ def arrow_table(rows: list[Any], types: Any, columns: list[str]) -> Any:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
         return None
     return pa.table(data, names=columns)
+
+
+def arrow_piece(rows: list[Any]) -> list[Any] | None:
+    """One piece of rows (a part of an answer's, in order) as pyarrow arrays, a column each,
+    every one typed as pyarrow infers it from the values (`pa.array`); None when pyarrow
+    refuses one. `arrow_joined` makes arrow_table's answer of the whole from the pieces."""
+    import pyarrow as pa
+
+    try:
+        return [pa.array(values) for values in zip(*rows, strict=True)]
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None
+
+
+def arrow_joined(pieces: list[list[Any]], types: Any, columns: list[str]) -> Any:
+    """What `arrow_table(rows, types, columns)` gives for the rows whose pieces (arrow_piece)
+    these are, in order, or None when that cannot be told from the pieces: a column whose
+    pieces were inferred as two types (beside pieces of nulls only), a DateTime or Date
+    column of other values than texts, a text that is not one. The caller then converts the
+    rows whole, as arrow_table does, to the same answer or to its None.
+
+    A column the pieces agree on is the type `pa.array` infers from its values whole; a
+    piece of nulls only (pyarrow's null type) is that type's nulls. DateTime and Date columns
+    are made of texts as arrow_table makes them, then cast as it casts them."""
+    import pyarrow as pa
+
+    if not pieces:
+        return None
+    convs = _converters(types, len(columns))
+    data: list[Any] = []
+    for i, conv in enumerate(convs):
+        arrays = [piece[i] for piece in pieces]
+        kinds = {a.type for a in arrays if a.type != pa.null()}
+        if conv is _to_datetime or conv is to_date:
+            if kinds - {pa.string()}:
+                return None
+            kind = pa.string()
+        elif len(kinds) > 1:
+            return None
+        else:
+            kind = kinds.pop() if kinds else pa.null()
+        try:
+            column = pa.concat_arrays([a if a.type == kind else a.cast(kind) for a in arrays])
+            if conv is _to_datetime:
+                column = column.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us"))
+            elif conv is to_date:
+                column = column.cast(pa.date32())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+            return None
+        for piece in pieces:
+            piece[i] = None  # each piece's column let go once joined
+        data.append(column)
+    return pa.table(data, names=columns)
