@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hogql_printer import SHARED_PARSES
+from tests.hogql_printer import SHARED_PARSES, share_the_clients_parses
 
 REPO = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     _build_the_program_once()
+    share_the_clients_parses()
     worker: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker is not None:
         # A pytest-xdist worker: its own folder in the session's root (each worker has its own

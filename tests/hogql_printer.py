@@ -44,6 +44,7 @@ import functools
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -110,6 +111,36 @@ def _parse(text: str) -> str:
     import hogql_parser
 
     return str(hogql_parser.parse_select_json(text))
+
+
+def share_the_clients_parses() -> None:
+    """usertrack's own parse of a SELECT (usertrack.engines.hogql.parser.parse_select: the
+    client reads a text before it prints and sends it, `doctor` and `query --check` every file)
+    made from the session's shared parses too: the same hogql-parser on the same text, so the
+    same JSON, made once a session rather than once in each worker and again in the printer's
+    tests (a second of CPU for a long file). A text the parser refuses goes to usertrack's
+    own function, which words the refusal as usertrack does."""
+    from usertrack.engines.hogql import parser
+
+    real = parser.parse_select
+    if getattr(real, "shared_parses", False):
+        return
+
+    def parse_select(text: str) -> dict[str, Any]:
+        if not os.environ.get(SHARED_PARSES):
+            return real(text)
+        if "hogql_parser" not in sys.modules:
+            real("SELECT 1")  # loaded as usertrack loads it (without the posthog SDK)
+        try:
+            tree: dict[str, Any] = json.loads(_parsed(text))
+        except Exception:
+            return real(text)
+        if not isinstance(tree, dict) or tree.get("error"):
+            return real(text)
+        return tree
+
+    parse_select.shared_parses = True  # type: ignore[attr-defined]
+    parser.parse_select = parse_select
 
 
 _WARM: list[bool] = []
