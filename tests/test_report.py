@@ -46,8 +46,16 @@ def report(home: Path, out: Path, *extra: str) -> Path:
     return path
 
 
-def test_weekly_report_matches_the_golden_file(home: Path, tmp_path: Path) -> None:
-    text = report(home, tmp_path / "out").read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def shipped_report(fixed_demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shipped weekly report of the fixed demo as of 2026-11-16, from an empty history, as
+    `report` writes it: made once for the tests that only read it."""
+    history_path(fixed_demo_home).unlink(missing_ok=True)
+    return report(fixed_demo_home, tmp_path_factory.mktemp("weekly")).read_text(encoding="utf-8")
+
+
+def test_weekly_report_matches_the_golden_file(shipped_report: str) -> None:
+    text = shipped_report
     if os.environ.get("USERTRACK_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(text, encoding="utf-8")
         pytest.skip(f"regenerated {GOLDEN}")
@@ -55,8 +63,8 @@ def test_weekly_report_matches_the_golden_file(home: Path, tmp_path: Path) -> No
     assert text == GOLDEN.read_text(encoding="utf-8")
 
 
-def test_weekly_report_content(home: Path, tmp_path: Path) -> None:
-    text = report(home, tmp_path / "out").read_text(encoding="utf-8")
+def test_weekly_report_content(shipped_report: str) -> None:
+    text = shipped_report
     assert text.startswith("# usertrack weekly report 2026-W46\n")
     assert "The 7 days from Mon 2026-11-09 to Sun 2026-11-15 (UTC)" in text
     for metric in METRICS:
@@ -295,8 +303,8 @@ def test_out_dash_prints_the_report(home: Path) -> None:
     assert result.stdout == GOLDEN.read_text(encoding="utf-8")
 
 
-def test_failing_runs_keep_status_and_exit_codes(home: Path, tmp_path: Path) -> None:
-    text = report(home, tmp_path / "out").read_text(encoding="utf-8")
+def test_failing_runs_keep_status_and_exit_codes(shipped_report: str) -> None:
+    text = shipped_report
     section = text.split("### Failing runs by error", 1)[1].split("\n### ", 1)[0]
     section = re.sub(r"\\(.)", r"\1", section)  # as it reads rendered (md escapes punctuation)
     assert "returned 401 Unauthorized" in section
