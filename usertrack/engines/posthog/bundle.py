@@ -32,10 +32,20 @@ checked tree (usertrack.engines.hogql.printer), never the files' texts as writte
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from usertrack.engines.posthog.values import packed_types, quote_ident, strip_sql
+from usertrack.engines.posthog.values import (
+    arrow_joined,
+    arrow_piece,
+    arrow_table,
+    convert_rows,
+    packed_types,
+    quote_ident,
+    strip_sql,
+    top_level_order,
+)
 
 PART = "usertrack_part"
 BUCKET = "usertrack_bucket"
@@ -163,7 +173,6 @@ def body(sql: str) -> tuple[str, list[str], bool] | None:
     """A query file's text as a bundle holds it before its placeholders are renamed apart
     (its rank added when it is ordered), its columns and whether it is ordered; None when it
     is to be sent alone. scripts/gen_printed.py prints these texts when the package is made."""
-    from usertrack.engines.posthog.values import top_level_order
 
     sql = strip_sql(sql)
     columns = select_columns(sql)
@@ -327,7 +336,6 @@ def answers(
     arrow_over: int | None,
 ) -> list[Answer]:
     """Each part's Answer from its (columns, rows, column types), as `split` gives them."""
-    from usertrack.engines.posthog.values import arrow_table, convert_rows
 
     out: list[Answer] = []
     for columns, rows, column_types in split_up:
@@ -404,7 +412,6 @@ class Gathered:
         self.pieces = [[] for _ in self.parts]
 
     def _piece(self, k: int) -> bool:
-        from usertrack.engines.posthog.values import arrow_piece
 
         made = arrow_piece(self.pending[k])
         self.pending[k] = []
@@ -416,7 +423,6 @@ class Gathered:
 
     def rows(self) -> list[list[Any]]:
         """The rows read again from the body, whole, as json.loads reads them."""
-        import json
 
         return [list(r) for r in json.loads(self.body[self.start : self.end])]
 
@@ -434,8 +440,6 @@ class Gathered:
 
     def _answers(self, types: Any) -> list[Answer] | None:
         import pyarrow as pa
-
-        from usertrack.engines.posthog.values import arrow_joined, convert_rows
 
         out: list[Answer] = []
         for k, p in enumerate(self.parts):

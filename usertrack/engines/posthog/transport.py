@@ -27,11 +27,11 @@ from usertrack.core.errors import (
 )
 from usertrack.engines import query_counts
 from usertrack.engines.base import check_cancelled, pause
+from usertrack.engines.posthog import answers
 
 if TYPE_CHECKING:
     import httpx
 
-    from usertrack.engines.posthog.answers import Rows
     from usertrack.queries.library import Query
 
 DEFAULT_HOST = "https://us.posthog.com"
@@ -351,12 +351,10 @@ class Transport:
         where: str,
         *,
         strict: bool = True,
-        rows: Callable[[], Rows] | None = None,
+        rows: Callable[[], answers.Rows] | None = None,
     ) -> Any:
         """The answer's JSON. `rows`: a 200 answer's `results` arrays each read into a new
         `rows()` as they are read (answers.loads), rather than made Python lists whole."""
-        from usertrack.engines.posthog import answers
-
         try:
             if rows is not None and resp.status_code == 200 and answers.readable(resp.content):
                 return answers.loads(resp.content, rows)
