@@ -18,7 +18,8 @@ TIMEOUT = "0.5"  # USERTRACK_DUCKDB_TIMEOUT, in seconds
 
 def _worker(conn: Any, files: dict[str, str]) -> None:
     """A worker whose command is `sleep SECONDS` inside a DuckDB query's time limit (a query
-    that looks at no interrupt), `nap SECONDS` outside it, or `pid` (its process id)."""
+    that looks at no interrupt), `nap SECONDS` outside it, `pid` (its process id) or `temp`
+    (the folder its DuckDB connections spill into)."""
     from usertrack.checks import sandbox
     from usertrack.mcp import workers as mcp_workers
 
@@ -29,6 +30,9 @@ def _worker(conn: Any, files: dict[str, str]) -> None:
     def run(argv: list[str], quiet: bool) -> mcp_workers.Result:
         if argv[0] == "pid":
             return 0, str(os.getpid()), "", None
+        if argv[0] == "temp":
+            sandbox.connect().close()
+            return 0, sandbox.private_folder(), "", None
         if argv[0] == "nap":
             time.sleep(float(argv[1]))
             return 0, "napped", "", None
@@ -103,3 +107,19 @@ def test_the_mcp_server_runs_with_the_cyclic_collector_on(tmp_path: Any) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "collector on"
+
+
+def test_a_worker_spills_inside_the_servers_folder_and_leaves_nothing(workers: Any) -> None:
+    """A worker is killed, so its own exit handlers never run: the server makes and removes
+    the folder it spills into, which would otherwise stay in the system's temp folder."""
+    from usertrack.checks import sandbox
+
+    code, folder, _err, _told = workers.run(["temp"], True)
+    assert code == 0 and os.path.isdir(folder)
+    assert os.path.dirname(folder) == sandbox.private_folder()  # this process's, removed at exit
+    workers.run(["sleep", "60"], True)  # the worker ends itself
+    assert not os.path.exists(folder)
+    code, second, _err, _told = workers.run(["temp"], True)  # a fresh worker, a fresh folder
+    assert code == 0 and second != folder and os.path.isdir(second)
+    workers.close()  # the idle worker killed
+    assert not os.path.exists(second)

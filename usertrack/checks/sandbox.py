@@ -483,18 +483,32 @@ def _private_temp(database: Path | str | None) -> str:
     spills and removes when the database closes. The folder goes at exit. A database file has
     one name (DuckDB opens a second connection to an open file only with the same config); an
     in-memory database a fresh one."""
-    global _temp_root
     name = f"c{next(_temp_count)}"
     if database is not None:
         import hashlib
 
         name = "f" + hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:16]
+    return os.path.join(private_folder(), name)
+
+
+def private_folder() -> str:
+    """This process's private temp folder (made on first use, removed at exit)."""
+    global _temp_root
     with _temp_lock:
         if _temp_root is None or _temp_root[0] != os.getpid():
             folder = tempfile.mkdtemp(prefix="usertrack-duckdb-")
             _temp_root = (os.getpid(), folder)
             atexit.register(_remove_temp_root, os.getpid(), folder)
-        return os.path.join(_temp_root[1], name)
+        return _temp_root[1]
+
+
+def use_private_folder(folder: str) -> None:
+    """Spill into FOLDER, which another process made and removes: a process that ends without
+    its exit handlers (the MCP server's workers are killed, or end with os._exit) would leave
+    a folder of its own behind in the system's temp folder on every start."""
+    global _temp_root
+    with _temp_lock:
+        _temp_root = (os.getpid(), folder)
 
 
 def _remove_temp_root(pid: int, folder: str) -> None:

@@ -13,12 +13,15 @@ bound, a query that outlived its interrupt) is replaced by the next call. docs/m
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from usertrack.checks import sandbox
 from usertrack.mcp.answers import Told
 
 MAX_WORKERS = 3  # calls answered at once; a further call waits for one of them
@@ -42,11 +45,20 @@ def _own(line: str) -> Told:
     return Told(f"usertrack: error: {line}")
 
 
+_numbers = itertools.count(1)
+
+
 class _Worker:
     def __init__(self, ctx: Any, target: Callable[..., None], files: dict[str, str]) -> None:
+        # The worker spills into a folder inside the server's own, which this process removes:
+        # a worker is killed, so its own exit handlers never run.
+        self.temp = os.path.join(sandbox.private_folder(), f"worker{next(_numbers)}")
+        os.mkdir(self.temp, 0o700)
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.process = ctx.Process(target=target, args=(child, files), daemon=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(target, child, files, self.temp), daemon=True
+        )
         self.process.start()
         child.close()
 
@@ -56,6 +68,12 @@ class _Worker:
             self.process.join(5)
         with contextlib.suppress(Exception):
             self.conn.close()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _worker_main(target: Callable[..., None], conn: Any, files: dict[str, str], temp: str) -> None:
+    sandbox.use_private_folder(temp)
+    target(conn, files)
 
 
 class Workers:
