@@ -273,6 +273,10 @@ _SHORTCUT_SHOWN = {
     True: "the local engine answers this file as shipped its own faster way (the same rows)",
     False: "off, the file differs from the one shipped: it runs as written",
 }
+_SUMMARY_SHOWN = (
+    "on the local engine the analysis counts this file's figures as shipped its own faster"
+    " way (the same answer); an edited copy runs as written"
+)
 
 
 def _mirror_shown(query_id: str, taken: bool) -> str:
@@ -290,7 +294,8 @@ def _mirror_shown(query_id: str, taken: bool) -> str:
 
 def _list_queries(queries_dir: Path | None) -> None:
     from usertrack.core.config import resolve_queries_dir
-    from usertrack.engines.local.shortcuts import has_shortcut
+    from usertrack.engines.local import summaries
+    from usertrack.engines.local.shortcuts import REGISTRY, has_shortcut
     from usertrack.queries.library import STANDALONE_FOLDERS, load_queries
     from usertrack.reports import mirror_shortcuts
 
@@ -307,7 +312,10 @@ def _list_queries(queries_dir: Path | None) -> None:
         lines.append(f"{q.id}  {q.description}")
         lines.append(f"  parameters (-p NAME=VALUE): {', '.join(params) or 'none'}")
         if (shortcut := has_shortcut(q)) is not None:
-            lines.append(f"  local shortcut: {_SHORTCUT_SHOWN[shortcut]}")
+            shown = _SHORTCUT_SHOWN[shortcut]
+            if shortcut and REGISTRY[q.id].entry == summaries.ENTRY:
+                shown = _SUMMARY_SHOWN
+            lines.append(f"  local shortcut: {shown}")
         if (mirrored := mirror_shortcuts.has_shortcut(q)) is not None:
             lines.append(f"  app mirror shortcut: {_mirror_shown(q.id, mirrored)}")
     sys.stdout.write("\n".join(lines) + "\n")

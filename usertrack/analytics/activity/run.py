@@ -30,6 +30,7 @@ from usertrack.analytics.common import (
 from usertrack.analytics.unfinished import ended
 from usertrack.analytics.weeks import MONDAY, start_of, starting, trunc_sql
 from usertrack.core.errors import UsageError, one_of
+from usertrack.engines.local.summaries import counts_asked
 
 MAX_PERIODS = 400
 SUMMARY_QUERY = "posthog/activity_summary"
@@ -259,7 +260,11 @@ def activity(
         from usertrack.analytics.by_segment import summary_fits
 
         notes: tuple[str, ...] = ()
-        if not by_account and source.is_live and summary_fits(ws):
+        if (
+            not by_account
+            and counts_asked(source, ws.library.get(SUMMARY_QUERY))
+            and summary_fits(ws)
+        ):
             series, lifecycle, active_days, hours = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )

@@ -32,6 +32,7 @@ from usertrack.analytics.paths.codes import (
 )
 from usertrack.analytics.paths.cut_sequences import CutSequences
 from usertrack.analytics.paths.options import DEFAULT_KINDS, check_options, kind_params
+from usertrack.engines.local.summaries import counts_asked
 
 if TYPE_CHECKING:
     from usertrack.workspace import Workspace
@@ -550,7 +551,7 @@ def paths(
         found = _from_sequences(ws, as_of, asked)
         if found is not None:
             return made(**found)
-    elif source.is_live and summary_fits(ws, short_list=True):
+    elif counts_asked(source, ws.library.get(SUMMARY_QUERY)) and summary_fits(ws, short_list=True):
         found = _summarized(ws, as_of, asked)
         return made(**found)
     rolled = _rolled(ws, source, as_of, span, whose, kinds)

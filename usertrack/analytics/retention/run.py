@@ -36,6 +36,7 @@ from usertrack.analytics.retention.options import (
 )
 from usertrack.analytics.unfinished import ended as period_ended
 from usertrack.core.errors import UsageError
+from usertrack.engines.local.summaries import counts_asked
 
 SUMMARY_QUERY = "posthog/retention_summary"
 EVER = datetime(1970, 1, 1)  # --by-account: every first start event, an account's earliest
@@ -386,7 +387,7 @@ def retention(
                                       return_event, mode, progress, by=by, per_value=per_value,
                                       by_account=by_account, how=how,
                                       narrowing=narrowing)  # fmt: skip
-    elif source.is_live and summary_fits(ws):
+    elif counts_asked(source, ws.library.get(SUMMARY_QUERY)) and summary_fits(ws):
         if progress:
             progress("fetching cohorts")
         result = ws.run_query(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from usertrack.analytics.common import DateRange, open_facts, seconds_or_none
 from usertrack.core.style import percent
+from usertrack.engines.local.summaries import counts_asked
 
 if TYPE_CHECKING:
     import duckdb
@@ -314,7 +315,7 @@ def sessions(
     source = ws.sources[ws.library.get(QUERY).folder]
     # PostHog answers the figures; a --by-segment group's, or a --segment's too long to send
     # as a list, come from everyone's sessions fetched once, the group's persons' kept
-    if source.is_live and summary_fits(ws, short_list=True):
+    if counts_asked(source, ws.library.get(SUMMARY_QUERY)) and summary_fits(ws, short_list=True):
         result = ws.run_query(SUMMARY_QUERY, as_of, since=span.start, until=span.end, top=int(top))
         found = from_summary(list(result.columns), [tuple(r) for r in result.rows])
         return Sessions(as_of=as_of, range=span, **found)

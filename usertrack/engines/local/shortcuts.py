@@ -24,6 +24,7 @@ from usertrack.engines.local import (
     retention_rollups,
     rollups,
     sessions_filtered,
+    summaries,
     volume_rollups,
 )
 from usertrack.engines.shortcut import Shortcut
@@ -44,6 +45,7 @@ REGISTRY: dict[str, Shortcut] = {
         retention_rollups.SHORTCUT,
         first_starts.SHORTCUT,
         feature_times.SHORTCUT,
+        *summaries.SHORTCUTS,
     )
 }
 

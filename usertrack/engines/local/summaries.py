@@ -1,0 +1,55 @@
+"""The analyses' own counts, declared as shortcuts of the summary files PostHog runs for them.
+
+Live, `retention`, `activity`, `sessions` and `paths` have PostHog count their figures in one
+query each, as its own insight runners do (queries/posthog/*_summary.sql). On the local engine
+the same figures are counted from the analyses' facts (usertrack.analytics.retention,
+activity, sessions, paths: their `_counted` or facts paths), which is faster than running the
+summary file's translation over every event: a shortcut of that file, declared here with the
+shipped file's digest. Where the file is not the shipped one (an edited copy in a library of
+one's own), the local engine runs it as written, as PostHog would, and the analysis reads its
+rows as it reads PostHog's (`counts_asked`). Any --where is the
+analysis's own to apply either way; tests/test_summary_shortcuts.py holds each analysis's
+answer to its file's: the same for a copy of the file, another for an edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from usertrack.engines.shortcut import ANY_FILTER, Shortcut
+from usertrack.queries.library import Query
+
+ENTRY = "summary"  # where an analysis takes the shortcut (its Shortcut.entry)
+
+SHORTCUTS = tuple(
+    Shortcut(query_id, digest, ENTRY, "", filters=ANY_FILTER)
+    for query_id, digest in (
+        (
+            "posthog/retention_summary",
+            "499cfc4b94aecc320a54016d86d8c58aba94259853d1f479ada418d4616b727f",
+        ),
+        (
+            "posthog/activity_summary",
+            "6ca8755cc584b9915967d25fe729325c56a08b14831cc5cadd9baa36a80fd18f",
+        ),
+        (
+            "posthog/session_summary",
+            "21b975807350dd4a7415ebba3924083d438cb14a6734ad6d614ca5d4997f2b45",
+        ),
+        (
+            "posthog/paths_summary",
+            "d1c9dc9d901da03a734fdddcb75c0b8415ebc6b0767d417100b5290868c79573",
+        ),
+    )
+)
+_BY_ID = {cut.query_id: cut for cut in SHORTCUTS}
+
+
+def counts_asked(source: Any, query: Query) -> bool:
+    """Whether an analysis asks its summary file (`query`, as its library holds it) for its
+    figures: live always (PostHog counts them, as its own runners do); on the local engine only
+    where the file is not the one usertrack ships, whose shortcut is the analysis's own count
+    from its facts. A --by-segment or --segment group's run decides apart
+    (usertrack.analytics.by_segment.summary_fits)."""
+    cut = _BY_ID.get(query.id)
+    return bool(source.is_live) or cut is None or not cut.gate(query)
