@@ -75,8 +75,8 @@ def _first_churn(settings: Settings, progress: Callable[[str], None]) -> None:
     call that a dashboard's classification checks (usertrack.segments.profile_copy.prepare):
     the first dashboard checks it rather than making it."""
     from usertrack.analytics.churn.run import churn
+    from usertrack.core.bounds import return_freed_memory
     from usertrack.core.shipped import shipped_path
-    from usertrack.demo.database import return_freed_memory
     from usertrack.segments.profile_copy import prepare
     from usertrack.workspace import open_workspace
 

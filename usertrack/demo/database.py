@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.bounds import return_freed_memory
 from usertrack.core.errors import (
     ConfigError,
     DataError,
@@ -39,18 +40,6 @@ max_wal_senders = 0
 maintenance_work_mem = '256MB'
 synchronous_commit = off
 """
-
-
-def return_freed_memory() -> None:
-    """Hand the pages of freed numpy arrays back to the system. glibc keeps freed blocks below its
-    mmap threshold (which grows to 32 MiB as big arrays are freed) in the heap for reuse, so the
-    process would keep the high-water mark of generation through the load."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name).malloc_trim(0)
 
 
 def _prune_dead_handles(pg_dir: Path) -> None:

@@ -128,6 +128,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usertrack.core.bounds import return_freed_memory
 from usertrack.core.errors import UsageError
 from usertrack.demo.accounts import Accounts, sign_up
 from usertrack.demo.alerts import alert_events, spike_runs, with_spike_runs
@@ -136,7 +137,6 @@ from usertrack.demo.database import (
     check_demo_folder,
     demo_reader_uri,
     load_postgres,
-    return_freed_memory,
     start_demo_postgres,
     stop_demo_postgres,
 )

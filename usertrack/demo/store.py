@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from usertrack.demo.database import return_freed_memory
+from usertrack.core.bounds import return_freed_memory
 from usertrack.demo.events import in_time_order
 from usertrack.demo.flags import flags_table
 
