@@ -84,6 +84,10 @@ class Rehearsed(Source):
         # query's rows go into DuckDB as columns) and made rows once for one that does not
         self.fetched: dict[tuple[Any, ...], Result] = {}
         self.wanted: dict[tuple[Any, ...], tuple[Query, dict[str, Any]]] = {}
+        # How many times the rehearsal asked each query (by query and values): the run's panels
+        # are the same and ask it as many times, so a large answer is let go at its last ask
+        # rather than held to the end of the run (see `_last`)
+        self.asked: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -122,18 +126,25 @@ class Rehearsed(Source):
     ) -> Result:
         """`arrow_over` passed on as it was given (a query asked without it, without it)."""
         more = {} if arrow_over is None else {"arrow_over": arrow_over}
-        key = (*_key(query, params), tuple(sorted(more.items())))
+        asked = _key(query, params)
+        key = (*asked, tuple(sorted(more.items())))
         with self._lock:
+            if self.rehearsing:
+                self.asked[asked] = self.asked.get(asked, 0) + 1
             if key in self.answers:
-                return self.answers[key]
-            fetched = self.fetched.get(key[:-1])
+                found = self.answers[key]
+                self._last(asked, found)
+                return found
+            fetched = self.fetched.get(asked)
+            last = fetched is not None and self._last(asked, fetched)
         if fetched is not None:
             # as the result cache answers its entry: as it is to a caller that takes Arrow
             if arrow_over is not None and self.arrow_results:
                 return fetched
             rows = _rows(fetched)
-            with self._lock:
-                self.answers[key] = rows
+            if not last:
+                with self._lock:
+                    self.answers[key] = rows
             return rows
         if self.rehearsing and self.live:
             cached = self._behind.peek(query, params)
@@ -149,8 +160,33 @@ class Rehearsed(Source):
             self.answers[key] = result  # the database's, answered once for rehearsal and run
         return result
 
+    def _last(self, asked: tuple[Any, ...], answer: Result) -> bool:
+        """Whether this is the run's last ask of a large answer the rehearsal asked for (the run's
+        panels are the rehearsal's and ask it as many times): then every form of it is dropped,
+        to go when its panel is done with it rather than be held to the end of the run beside
+        the panels still computing (at 200,000 users the weekly dashboard's answers fetched
+        ahead are 190 MB of Arrow tables, the database's per-user ones some 500,000 rows as
+        Python values). Asked once more, it is asked of the source behind (the result cache,
+        the database). Called under the lock."""
+        if self.rehearsing or asked not in self.asked or not _large(answer):
+            return False
+        self.asked[asked] -= 1
+        if self.asked[asked] > 0:
+            return False
+        del self.asked[asked]
+        self.fetched.pop(asked, None)
+        for key in [k for k in self.answers if k[:-1] == asked]:
+            del self.answers[key]
+        return True
+
     def close(self) -> None:
         self._behind.close()
+
+
+def _large(result: Result) -> bool:
+    """An answer worth letting go: one of more than ARROW_OVER rows (as rows or Arrow)."""
+    rows = result.arrow.num_rows if result.arrow is not None else len(result.rows)
+    return rows > ARROW_OVER
 
 
 def _empty(query: Query) -> Result:
@@ -244,11 +280,13 @@ def rehearsed(
     shared: dict[Any, Any] | None = {} if ws.scope.shared is not None else None
     quiet = ws.scoped(ws.scope.but(shared=shared), quiet=True)
     try:
-        wrapped["posthog"].rehearsing = True
+        for each in wrapped.values():  # each counts what it is asked
+            each.rehearsing = True
         try:
             rehearse(quiet)
         finally:
-            wrapped["posthog"].rehearsing = False
+            for each in wrapped.values():
+                each.rehearsing = False
         fetch(wrapped["posthog"], progress)
         yield
     finally:
