@@ -5,6 +5,7 @@ requests that server received."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -69,6 +70,8 @@ class WeeklyRun:
     requests: int  # the PostHog query requests it sent
     sent: list[str]  # the HogQL texts it sent
     parsed: list[str]  # every text PostHog's parser was given in this process meanwhile
+    computed: list[tuple[str, str, float, float]]  # each panel's run: title, thread, start, end
+    held: int  # the answers fetched ahead that its sources still held at its end
 
 
 def weekly_run(
@@ -76,17 +79,44 @@ def weekly_run(
 ) -> WeeklyRun:
     """`weekly_live` in `home`, counting the parses; with prefetch.ARROW_OVER `arrow_over`
     when given."""
-    from usertrack.dashboards import prefetch
+    import threading
+    import time
+
+    from usertrack.dashboards import compute, prefetch
 
     fake, env = live
+    computed: list[tuple[str, str, float, float]] = []
+    sources: list[prefetch.Rehearsed] = []
     with pytest.MonkeyPatch.context() as mp:
         if arrow_over is not None:
             mp.setattr(prefetch, "ARROW_OVER", arrow_over)
         parsed = _count_parses(mp)
+        prepare, made = compute.prepare, prefetch.Rehearsed.__init__
+
+        def timed(*args: Any) -> Any:
+            run, title = prepare(*args), args[1].title
+
+            def timing(*a: Any) -> Any:
+                start = time.monotonic()
+                try:
+                    return run(*a)
+                finally:
+                    thread = threading.current_thread().name
+                    computed.append((title, thread, start, time.monotonic()))
+
+            return timing
+
+        def kept(self: prefetch.Rehearsed, *args: Any, **kwargs: Any) -> None:
+            made(self, *args, **kwargs)
+            sources.append(self)
+
+        mp.setattr(compute, "prepare", timed)
+        mp.setattr(prefetch.Rehearsed, "__init__", kept)
         before = len(fake.query_texts())
         result, requests = weekly_live(fake, home, **env)
         sent = fake.query_texts()[before:]
-    return WeeklyRun(home, result, requests, sent, parsed)
+        held = sum(len(source.fetched) for source in sources)
+    return WeeklyRun(home, result, requests, sent, parsed, computed, held)
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +312,26 @@ def test_the_weekly_dashboard_sends_the_same_bundles_each_run(
     query cache can answer again and its parser reads once."""
     assert len(weekly_shipped.sent) > 1
     assert sorted(weekly_arrow.sent) == sorted(weekly_shipped.sent)
+
+
+def test_the_weekly_dashboard_live_computes_its_panels_in_turn_and_lets_answers_go(
+    weekly_arrow: WeeklyRun, local_weekly: dict[str, Any]
+) -> None:
+    """Once the panels' answers are fetched ahead (every one an Arrow table here), the panels
+    compute one after another on one thread (two side by side held both their tables at once:
+    the live dashboard's peak of memory), and each answer fetched ahead is let go at the last
+    of the asks the rehearsal foresaw: none is held at the end. The figures are the local
+    engine's."""
+    from tests.engine_compare import strip_live_only
+
+    assert weekly_arrow.held == 0
+    threads = {thread for _t, thread, _s, _e in weekly_arrow.computed}
+    assert len(threads) == 1, threads
+    spans = sorted((start, end) for _t, _th, start, end in weekly_arrow.computed)
+    assert all(end <= start for (_s, end), (start, _e) in itertools.pairwise(spans))
+    assert {title for title, *_ in weekly_arrow.computed} >= {"Engagement score", "Retention"}
+    live_doc = json.loads(weekly_arrow.result.stdout)
+    assert strip_live_only(live_doc) == strip_live_only(local_weekly)
 
 
 BY_SEGMENT = """title: Activation by segment
