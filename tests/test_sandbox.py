@@ -276,6 +276,24 @@ def test_no_progress_bar_can_reach_stdout(tmp_path: Path) -> None:
             con.close()
 
 
+def test_an_in_memory_database_gives_back_what_its_work_freed(tmp_path: Path) -> None:
+    """An in-memory database (an analysis's facts, a dashboard panel's) has DuckDB's allocator
+    give back what its work freed past IN_MEMORY_FLUSH, not keep 128 MiB of it for the next; a
+    database file (the events store) keeps DuckDB's default."""
+    from usertrack.checks import sandbox
+
+    def threshold(con: duckdb.DuckDBPyConnection) -> Any:
+        try:
+            row = con.execute("SELECT current_setting('allocator_flush_threshold')").fetchone()
+            return row[0] if row else None
+        finally:
+            con.close()
+
+    default = threshold(duckdb.connect())
+    assert threshold(sandbox.connect()) == sandbox.IN_MEMORY_FLUSH != default
+    assert threshold(sandbox.connect(tmp_path / "db.duckdb")) == default
+
+
 def test_the_sandboxed_connection_still_takes_arrow_and_numpy(tmp_path: Path) -> None:
     import numpy as np
     import pyarrow as pa
