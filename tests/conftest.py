@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hogql_printer import SHARED_PARSES, share_the_clients_parses
+from tests.hogql_printer import PARSE_SECONDS, SHARED_PARSES, share_the_clients_parses
 
 REPO = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
@@ -211,12 +211,15 @@ def _session_root() -> Path | None:
 
 # USERTRACK_TEST_TIMES=FILE: each process (every pytest-xdist worker) appends to FILE a line as
 # it ends each test file: "file", the file, the worker, its tests, wall seconds, CPU seconds (the
-# process's own and its waited-for children's: CLI subprocesses, not PostgreSQL servers) and the
-# wall seconds of its setups (fixtures built), all of setup, call and teardown; and a line
-# "test" for each test of a second or more. Written as the run goes, so a run stopped halfway
-# still ranks what ran: `grep ^file FILE | sort -t$'\t' -k6 -rn` (CPU seconds).
+# process's own and its waited-for children's: CLI subprocesses, not PostgreSQL servers), the
+# wall seconds of its setups (fixtures built) and the CPU seconds of PostHog's parser in this
+# process (tests/hogql_printer.py: texts no worker had parsed yet), all of setup, call and
+# teardown, and the moment it ended (epoch seconds: when each worker went idle); and a line
+# "test" for each test of a second or more. Written as the run goes, so a
+# run stopped halfway still ranks what ran: `grep ^file FILE | sort -t$'\t' -k6 -rn` (CPU
+# seconds).
 TIMES_VARIABLE = "USERTRACK_TEST_TIMES"
-_file_times: dict[str, list[float]] = {}  # file: [tests, wall, cpu, setup wall]
+_file_times: dict[str, list[float]] = {}  # file: [tests, wall, cpu, setup wall, parse cpu]
 
 
 def _cpu_seconds() -> float:
@@ -239,22 +242,24 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     import time
 
-    wall, cpu = time.monotonic(), _cpu_seconds()
+    wall, cpu, parse = time.monotonic(), _cpu_seconds(), PARSE_SECONDS[0]
     yield
-    wall, cpu = time.monotonic() - wall, _cpu_seconds() - cpu
+    wall, cpu, parse = time.monotonic() - wall, _cpu_seconds() - cpu, PARSE_SECONDS[0] - parse
     name = item.location[0]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    times = _file_times.setdefault(name, [0, 0.0, 0.0, 0.0])
+    times = _file_times.setdefault(name, [0, 0.0, 0.0, 0.0, 0.0])
     times[0] += 1
     times[1] += wall
     times[2] += cpu
     times[3] += item.stash.get(_SETUP_SECONDS, 0.0)
+    times[4] += parse
     if wall >= 1:
         _write_times(f"test\t{item.nodeid}\t{worker}\t1\t{wall:.1f}\t{cpu:.1f}\t"
-                     f"{item.stash.get(_SETUP_SECONDS, 0.0):.1f}\n")  # fmt: skip
+                     f"{item.stash.get(_SETUP_SECONDS, 0.0):.1f}\t{parse:.1f}\n")  # fmt: skip
     if nextitem is None or nextitem.location[0] != name:
-        n, wall, cpu, setup = _file_times.pop(name)
-        _write_times(f"file\t{name}\t{worker}\t{int(n)}\t{wall:.1f}\t{cpu:.1f}\t{setup:.1f}\n")
+        n, wall, cpu, setup, parse = _file_times.pop(name)
+        _write_times(f"file\t{name}\t{worker}\t{int(n)}\t{wall:.1f}\t{cpu:.1f}\t{setup:.1f}\t"
+                     f"{parse:.1f}\t{time.time():.0f}\n")  # fmt: skip
 
 
 _SETUP_SECONDS = pytest.StashKey[float]()
