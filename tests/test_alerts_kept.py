@@ -32,7 +32,6 @@ def workspace(tmp_path: Path, fixed_demo_home: Path) -> Iterator[Any]:
         segments_path=resolve_segments_file(None),
         database=False,
     ) as ws:
-        time.sleep(2.1)  # a store written less than 2 s ago keeps no answer (storecache.SETTLE_NS)
         yield ws
 
 
@@ -43,6 +42,7 @@ def test_kept_figures_are_read_back_until_the_store_changes(
     from usertrack.act.metric_alerts import MetricRule, series
     from usertrack.analytics.funnel.run import DEFAULT_STEPS
 
+    time.sleep(2.1)  # a store written less than 2 s ago keeps no answer (storecache.SETTLE_NS)
     rules = [
         MetricRule("trend", "1d", "outside", history=14, k=3, event="$pageview", math="dau"),
         MetricRule(
