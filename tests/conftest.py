@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     _build_the_program_once()
+    _share_the_drawings()
     share_the_clients_parses()
     worker: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker is not None:
@@ -111,6 +112,56 @@ def _build_the_program_once() -> None:
         return made[0]
 
     typer.testing._get_command = get_command  # type: ignore[assignment]
+
+
+# The drawings kept in this process (_share_the_drawings), at most this many requests' worth.
+_DRAWINGS_KEPT = 256
+
+
+def _share_the_drawings() -> None:
+    """usertrack draws each command's charts in a child process of its own
+    (usertrack.dashboards.drawing.draw: Python's start, V8's, Vega's; 0.4 s of CPU for one
+    chart, seconds for the page's script bundle), and the tests draw the same charts again and
+    again (the same report of the same demo, a page's bundle in each new home). Each request
+    is drawn as usertrack draws it once a process, and its bytes given again for the same
+    request: the same drawings (as anonymized when drawn) under the same bounds. A request
+    that fails (a bound reached, the child's error) is never kept: drawn again each time, so a
+    bound's tests meet the child every time."""
+    import json
+    import threading
+    from collections import OrderedDict
+
+    from usertrack.core import pseudonyms
+    from usertrack.dashboards import charts, drawing
+
+    real = drawing.draw
+    if getattr(real, "shared", False):
+        return
+    kept: OrderedDict[str, list[bytes]] = OrderedDict()
+    lock = threading.Lock()  # a dashboard's panels draw from threads of their own
+
+    def draw(drawings: list[dict[str, Any]]) -> list[bytes]:
+        # the request as drawing.draw sends it to its child
+        key = json.dumps(
+            [[pseudonyms.anonymize_value(d) for d in drawings], drawing.DRAW_MEMORY,
+             drawing.DRAW_SECONDS],
+            ensure_ascii=False,
+        )  # fmt: skip
+        with lock:
+            drawn = kept.get(key)
+            if drawn is not None:
+                kept.move_to_end(key)
+        if drawn is None:
+            drawn = real(drawings)
+            with lock:
+                kept[key] = drawn
+                if len(kept) > _DRAWINGS_KEPT:
+                    kept.popitem(last=False)
+        return list(drawn)
+
+    draw.shared = True  # type: ignore[attr-defined]
+    drawing.draw = draw
+    charts.draw = draw
 
 
 # This session's root, when conftest chose it (None: the developer did); in a pytest-xdist
