@@ -804,7 +804,11 @@ def test_kill_9_while_sending_loses_nothing_and_repeats_only_the_post_in_flight(
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert slack.attempts == taken + 1
-        time.sleep(2)  # Slack takes the post in flight after its delay
+        # Slack takes the post in flight after its delay (1.5 s), its answer never read
+        deadline = time.monotonic() + 30
+        while len(slack.received) < taken + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(slack.received) == taken + 1
         again = subprocess.run(argv, env=child_env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
         seen = collections.Counter(json.dumps(m, sort_keys=True) for m in slack.received)
