@@ -343,16 +343,76 @@ def test_ctrl_c_inside_an_atomic_write_leaves_nothing(
     assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")] == ["existing"]
 
 
+@pytest.mark.parametrize("cut", [1, 2, 3])
+def test_ctrl_c_while_files_are_written_together_leaves_none_of_them(
+    cut: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report and the charts beside it (rendering.output.write_together): Ctrl-C as the
+    `cut`th file is written leaves none of the new ones, the old ones as they were, and no
+    folder made for them; uncut, every one is in place."""
+    import tempfile
+
+    from usertrack.rendering.output import write_together
+
+    real = tempfile.mkstemp
+    made: list[str] = []
+
+    def counted(*args: object, **kwargs: object) -> tuple[int, str]:
+        if "probe" not in str(kwargs.get("prefix")):
+            made.append(str(kwargs.get("prefix")))
+            if len(made) == cut:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "report.md").write_text("old report\n", encoding="utf-8")
+    (existing / "report-01.svg").write_text("old chart\n", encoding="utf-8")
+    for folder in (existing, tmp_path / "new" / "deeper"):
+        files = {folder / n: f"new {n}\n" for n in ("report-01.svg", "report-02.svg", "report.md")}
+        made.clear()
+        monkeypatch.setattr(tempfile, "mkstemp", counted)
+        with pytest.raises(KeyboardInterrupt):
+            write_together(files)
+        monkeypatch.setattr(tempfile, "mkstemp", real)
+    left = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    assert left == {"existing/report.md": "old report\n", "existing/report-01.svg": "old chart\n"}
+    assert [p.name for p in tmp_path.iterdir()] == ["existing"]
+    write_together(files)  # the last folder's, uncut
+    assert {p.name: p.read_text() for p in files} == {p.name: t for p, t in files.items()}
+
+
+def test_a_refused_report_leaves_the_charts_beside_it(tmp_path: Path) -> None:
+    """A report that differs from the one there is refused without --force, and the charts
+    beside the one there are left as they were, not replaced by this run's."""
+    from usertrack.core.errors import UsageError
+    from usertrack.reports.weekly import write_report
+
+    report = tmp_path / "2026-W47.md"
+    chart = tmp_path / "2026-W47-01-funnel.svg"
+    assert write_report(report, "first\n", beside={chart: "<svg>1</svg>"}) == "wrote"
+    with pytest.raises(UsageError, match="add --force"):
+        write_report(report, "second\n", beside={chart: "<svg>2</svg>"})
+    assert (report.read_text(), chart.read_text()) == ("first\n", "<svg>1</svg>")
+    chart.unlink()  # the same report again: its chart written where it went missing
+    assert write_report(report, "first\n", beside={chart: "<svg>1</svg>"}) == "unchanged"
+    assert chart.read_text() == "<svg>1</svg>"
+    assert write_report(report, "second\n", force=True, beside={chart: "<svg>2</svg>"}) == (
+        "replaced"
+    )
+    assert (report.read_text(), chart.read_text()) == ("second\n", "<svg>2</svg>")
+
+
 HOLDING = """
 import signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from usertrack.core import interrupts
-from usertrack.act.slack import _ctrl_c_after
+
 interrupts.GRACE_SECONDS = 1.0  # the shipped 3 s: the same watchdog, a shorter wait
 interrupts.install()
 interrupts.command_starts()
 try:
-    with _ctrl_c_after():
+    with interrupts.held():
         print("holding", flush=True)
         time.sleep(interrupts.GRACE_SECONDS + 1.5)
         print("done", flush=True)

@@ -21,16 +21,15 @@ never markup: they go into `plain_text` objects, and the fallback `text` escapes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from usertrack.core import pseudonyms, style
+from usertrack.core import interrupts, pseudonyms, style
 from usertrack.core.errors import StateFileError, redact
 
 OUTBOX_FILE = "alerts-outbox.json"
@@ -551,26 +550,6 @@ def deliver(
     return done
 
 
-@contextlib.contextmanager
-def _ctrl_c_after() -> Iterator[None]:
-    """Hold Ctrl-C until the block is over (then raise it), so an interrupted watch never leaves a
-    message posted but still queued (sent again next run). Main thread only; elsewhere a no-op."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
 def _post(
     client: Any,
     url: str,
@@ -593,7 +572,7 @@ def _post(
     for attempt in range(ATTEMPTS):
         wait = backoff * 2**attempt
         try:
-            with _ctrl_c_after():
+            with interrupts.held():
                 response = client.post(url, json=payload)
                 if 200 <= response.status_code < 300:
                     record()

@@ -143,7 +143,6 @@ def _run_report(
     from usertrack.dashboards.spec import load, resolve
     from usertrack.engines import query_counts
     from usertrack.engines.postgres.mirror_file import held_open
-    from usertrack.rendering.output import write_atomic
     from usertrack.reports.weekly import (
         build_context,
         collect_weekly,
@@ -253,9 +252,8 @@ def _run_report(
         return None
     path = out if to_file else (out or Path(".")) / f"{stem}.{chosen}"
     assert path is not None
-    for name, svg in files.items():
-        write_atomic(path.parent / name, svg)
-    status = write_report(path, text, force=force)
+    beside = {path.parent / name: svg for name, svg in files.items()}
+    status = write_report(path, text, force=force, beside=beside)
     if files:
         info(f"usertrack: {len(files)} charts beside it ({stem}-NN-*.svg)")
     return status, path

@@ -28,11 +28,13 @@ the standard library's lightest modules: it runs before anything else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -141,6 +143,25 @@ def leave() -> None:
     except (IndexError, OSError):
         pass
     os._exit(EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold Ctrl-C until the block is over, then raise it: for steps that must all happen or
+    none (a Slack message posted and its record; a report and the charts beside it put in
+    place). A second Ctrl-C meanwhile is held too, the block being short. Main thread only;
+    elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:

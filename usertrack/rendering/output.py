@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO, cast
@@ -166,12 +166,19 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, mode: int | N
 
 
 @contextmanager
-def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) -> Iterator[TextIO]:
+def atomic_file(
+    path: Path,
+    *,
+    overwrite: bool = True,
+    mode: int | None = None,
+    staged: list[tuple[str, Path]] | None = None,
+) -> Iterator[TextIO]:
     """write_atomic for a file written piece by piece: the block writes into a temp file
     beside `path`, which takes `path`'s place only when the block ends without an error (a
     failure halfway leaves `path` as it was, and no temp file). An output of the user's (no
     `mode`: not one of usertrack's own state files) shows people as pseudonyms with
-    --anonymize (usertrack.core.pseudonyms)."""
+    --anonymize (usertrack.core.pseudonyms). With `staged`, the temp file is left written and
+    (temp file, path) added to it: the caller puts it in place (`write_together`)."""
     target = _target(path)
     if target.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder (give a file name)")
@@ -202,7 +209,9 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        if overwrite:
+        if staged is not None:
+            staged.append((tmp, target))
+        elif overwrite:
             os.replace(tmp, target)
         else:
             try:
@@ -218,6 +227,33 @@ def atomic_file(path: Path, *, overwrite: bool = True, mode: int | None = None) 
     except BaseException:
         _undo(folder, prefix, created)
         raise
+
+
+def write_together(files: Mapping[Path, str]) -> None:
+    """Several files written whole, all of them or none: each into a temp file beside it first
+    (as `write_atomic`); then, every one written, all put in place with Ctrl-C held until the
+    last (usertrack.core.interrupts.held): a report and the charts beside it are never some new
+    and some old, nor some there without the others. A failure or Ctrl-C before that leaves
+    nothing of them, nor a folder made for them."""
+    from usertrack.core import interrupts
+
+    staged: list[tuple[str, Path]] = []
+    created: list[Path] = []  # folders none of the files had yet: removed again on failure
+    try:
+        for path, text in files.items():
+            target = _target(path)
+            folder = target.parent if str(target.parent) else Path(".")
+            created += [f for f in _missing_folders(folder, path) if f not in created]
+            with atomic_file(path, staged=staged) as fh:
+                fh.write(text)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        _remove_folders(sorted(created, key=lambda f: len(f.parts), reverse=True))
+        raise
+    with interrupts.held():
+        for tmp, target in staged:
+            os.replace(tmp, target)
 
 
 def _undo(folder: Path, prefix: str, created: list[Path]) -> None:

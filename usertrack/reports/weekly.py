@@ -692,13 +692,16 @@ def build_context(data: WeeklyData) -> dict[str, Any]:
 # Writing (the template's rendering is in usertrack.reports.weekly_template)
 
 
-def write_report(path: Path, text: str, *, force: bool = False) -> str:
+def write_report(
+    path: Path, text: str, *, force: bool = False, beside: Mapping[Path, str] | None = None
+) -> str:
     """Write the report atomically; 'wrote', 'replaced' or 'unchanged' (identical: not touched).
+    `beside`: files written with it (its charts), all of them and the report or none.
 
     A different report already there is kept unless `force`: a re-run never loses an edited or
-    older copy by surprise.
+    older copy by surprise, nor the charts beside it.
     """
-    from usertrack.rendering.output import write_atomic
+    from usertrack.rendering.output import write_together
 
     new = text.encode("utf-8")
     try:
@@ -708,10 +711,12 @@ def write_report(path: Path, text: str, *, force: bool = False) -> str:
     except IsADirectoryError:
         raise UsageError(f"cannot write {path}: it is a folder") from None
     if old == new:
+        if beside:  # the same charts, written again where one went missing
+            write_together(beside)
         return "unchanged"
     if old is not None and not force:
         raise UsageError(
             f"{path} already exists and differs from this run's report: add --force to replace it"
         )
-    write_atomic(path, text)
+    write_together({**(beside or {}), path: text})
     return "wrote" if old is None else "replaced"
