@@ -19,7 +19,8 @@ translated text (usertrack.queries.library.Origin):
 
 Anything else runs as written, translated, on the events. Every shortcut is in
 usertrack.engines.local.shortcuts.REGISTRY, by file id, and tests/test_shortcuts.py runs each
-against its file on a store, both ways, for the same answer.
+against its file on a store, both ways, for the same answer (a summary file's, which an
+analysis counts itself: tests/test_summary_shortcuts.py, by the analysis's answer).
 """
 
 from __future__ import annotations
