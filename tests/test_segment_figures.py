@@ -6,6 +6,7 @@ credits."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,30 @@ def test_the_score_facts_fetched_ahead_give_the_same_figures(fixed_demo_home: Pa
         }
         assert any(v["avg_engagement"] is not None for v in by_lists.values())
         result.close()
+
+
+def test_a_segments_mean_is_summed_exactly_whatever_the_rows_order(fixed_demo_home: Path) -> None:
+    """A mean of doubles depends on the order they are summed in (ten 0.4s then ten 0.1s sum to
+    4.999..., the other way to 5.0), which threads and the way the rows were loaded (rows or
+    Arrow: the MCP server's and the CLI's) change; a mean at a half then rounded either way
+    from one run to the next. Twenty members scored so, the 0.4s and 0.1s among them drawn
+    thirty ways: 0.25 exactly, rounded to 0.3, every way."""
+    from usertrack.core.clock import parse_as_of
+    from usertrack.core.config import load_settings, resolve_queries_dir, resolve_segments_file
+    from usertrack.workspace import open_workspace
+
+    settings = load_settings({"USERTRACK_HOME": str(fixed_demo_home), "USERTRACK_CONFIG": ""})
+    with open_workspace(
+        settings, queries_dir=resolve_queries_dir(None), segments_path=resolve_segments_file(None)
+    ) as ws:
+        result = ws.classify(parse_as_of(AS_OF))
+        try:
+            segment = next(s.id for s in result.segments if len(result.in_segment(s.id)) >= 20)
+            members = [e for (e,) in result.select(["email"]) if e in result.in_segment(segment)]
+            for seed in range(30):  # which ten of twenty get 0.4: the rows' order changes
+                order = random.Random(seed).sample(members[:20], 20)
+                scores = [(e, 0.4) for e in order[:10]] + [(e, 0.1) for e in order[10:]]
+                means = result.segment_means({"score": "s.score"}, scores)
+                assert means[segment]["score"] == 0.3, seed
+        finally:
+            result.close()

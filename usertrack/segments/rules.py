@@ -302,7 +302,12 @@ class Classification:
         value in `scores` ((email, value) pairs, or an Arrow table of columns `email` and
         `score`; an email's highest; NULL without one). NULLs are left out of a mean, and a
         segment with no value has None."""
-        means = ", ".join(f"round(avg({sql}), 1)" for sql in expressions.values())
+        # Summed exactly (DECIMAL, a 128-bit sum): a sum of doubles depends on the rows' order,
+        # which threads and the way the profile was loaded (rows or Arrow) change, and a mean
+        # at a half (38.55) then rounded either way from one run to the next.
+        means = ", ".join(
+            f"round(avg(CAST(({sql}) AS DECIMAL(18, 6))), 1)" for sql in expressions.values()
+        )
         con = self._connection()
         if isinstance(scores, list):
             given = "SELECT unnest($emails) AS email, unnest($scores) AS score"
