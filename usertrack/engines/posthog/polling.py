@@ -29,29 +29,12 @@ class QueryRequests(Transport):
     # ---------------------------------------------------------------- one query request
 
     def _query_page(
-        self,
-        query: Query,
-        text: str,
-        values: dict[str, Any],
-        stats: RunStats,
-        *,
-        expect: int,
-        offset_page: bool = False,
-        asynchronous: bool = False,
+        self, query: Query, text: str, values: dict[str, Any], stats: RunStats, **how: Any
     ) -> tuple[list[str], list[list[Any]], Any]:
-        """Run one HogQL text; return (columns, rows, types). Never more rows than `expect`.
-        `asynchronous`: submitted async at once and polled (one request whatever it takes),
-        for a query expected to run past PostHog's synchronous limit."""
-        cols, rows, types = self._query_read(
-            query,
-            text,
-            values,
-            stats,
-            expect=expect,
-            offset_page=offset_page,
-            asynchronous=asynchronous,
-        )
-        assert isinstance(rows, list)  # no `rows` reader: the rows as json.loads gives them
+        """Run one HogQL text; return (columns, rows, types): `_query_read` (its `expect`,
+        `offset_page`, `asynchronous`), the rows as json.loads gives them."""
+        cols, rows, types = self._query_read(query, text, values, stats, **how)
+        assert isinstance(rows, list)  # no `rows` reader: a list of rows
         return cols, rows, types
 
     def _query_read(
@@ -66,8 +49,11 @@ class QueryRequests(Transport):
         asynchronous: bool = False,
         rows: Callable[[], Gathered] | None = None,
     ) -> tuple[list[str], list[list[Any]] | Gathered, Any]:
-        """`_query_page`, with the answer's rows read into what `rows()` makes as they are
-        read (Transport._json), when given: that is answered in the rows' place."""
+        """Run one HogQL text; return (columns, rows, types). Never more rows than `expect`.
+        `asynchronous`: submitted async at once and polled (one request whatever it takes),
+        for a query expected to run past PostHog's synchronous limit. `rows`, when given: the
+        answer's rows read into what it makes as they are read (Transport._json), answered in
+        the rows' place."""
         import httpx
 
         where = self._where(query)
