@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from usertrack.core.bounds import return_freed_memory
 from usertrack.core.errors import UsageError, UsertrackError, not_with
 from usertrack.dashboards.spec import Dashboard, Panel, check_panel, period_options
 
@@ -379,7 +380,6 @@ def compute(
             except Exception:  # on empty answers: the real run says what fails, if anything
                 continue
 
-    from usertrack.core.bounds import return_freed_memory
     from usertrack.dashboards.prefetch import rehearsed
 
     def outcome(index: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO, cast
 
-from usertrack.core import pseudonyms
+from usertrack.core import interrupts, pseudonyms
 from usertrack.core.errors import UsageError
 
 STDOUT = "-"
@@ -235,8 +235,6 @@ def write_together(files: Mapping[Path, str]) -> None:
     last (usertrack.core.interrupts.held): a report and the charts beside it are never some new
     and some old, nor some there without the others. A failure or Ctrl-C before that leaves
     nothing of them, nor a folder made for them."""
-    from usertrack.core import interrupts
-
     staged: list[tuple[str, Path]] = []
     created: list[Path] = []  # folders none of the files had yet: removed again on failure
     try:
