@@ -1,6 +1,6 @@
 """The local shortcuts (usertrack/engines/local/shortcuts.py), driven by their registry: each is the
 shipped file's answer on a demo store, its digest is the shipped file's, and an edited copy of
-the file runs as written (the answer follows the edit). The summary files' shortcuts, an
+the file runs as written (the answer follows the edit). The summary and group files' shortcuts, an
 analysis's own count, are held by the analyses' answers: tests/test_summary_shortcuts.py."""
 
 from __future__ import annotations
@@ -112,8 +112,12 @@ CASES: dict[str, Case] = {
     ),
     "posthog/engagement_facts": Case(_SPAN, _ONLY_PAGEVIEWS),
 }
-# The shortcuts whose rows are compared here: all but the summary files'.
-ROWS = {q: cut for q, cut in shortcuts.REGISTRY.items() if cut.entry != summaries.ENTRY}
+# The shortcuts whose rows are compared here: all but the summary and group files'.
+ROWS = {
+    q: cut
+    for q, cut in shortcuts.REGISTRY.items()
+    if cut.entry not in (summaries.ENTRY, summaries.GROUPS)
+}
 # A --where, for the shortcuts that apply one themselves (ANY_FILTER).
 WHERE = ("properties.$browser = 'Chrome'",)
 

@@ -1,5 +1,6 @@
-"""The summary files PostHog counts `retention`, `activity`, `sessions` and `paths` with, live:
-on the local engine each analysis's own count is the shortcut declared against its file
+"""The summary files PostHog counts `retention`, `activity`, `sessions` and `paths` with, live,
+and the files it counts a --by-segment run's groups of `paths` and `trends` with: on the local
+engine each analysis's own count is the shortcut declared against its file
 (usertrack/engines/local/summaries.py), so a copy of the file in a library of one's own runs
 as written, and the analysis's answer is then what the copy computes: the same for a copy
 that only adds a comment, another for an edit that changes what it counts."""
@@ -29,6 +30,18 @@ ASKED: dict[str, tuple[list[str], tuple[str, str]]] = {
         ["paths", "--days", "7", "--to", "/settings"],
         ("toIntervalMinute(30)", "toIntervalMinute(1)"),  # sequences cut at a minute's gap
     ),
+    "posthog/path_sequences": (
+        ["paths", "--days", "7", "--by-segment"],
+        ("toIntervalMinute(30)", "toIntervalMinute(1)"),
+    ),
+    "posthog/trends_person_points": (
+        ["trends", "$pageview", "--days", "14", "--by-segment"],
+        ("count() AS events", "2 * count() AS events"),
+    ),
+}
+SAID = {
+    summaries.ENTRY: "local shortcut: on the local engine the analysis counts this file's figures",
+    summaries.GROUPS: "local shortcut: on the local engine a --by-segment run counts its groups",
 }
 AS_OF = "2026-11-15T10:30:00"
 
@@ -55,12 +68,11 @@ def _answer(home: Path, query_id: str, *extra: str) -> dict[str, object]:
 
 def test_every_summary_shortcut_is_asked_here() -> None:
     """Each is tested below, and `usertrack query --list` says which analysis answers it."""
-    declared = {q for q, cut in shortcuts.REGISTRY.items() if cut.entry == summaries.ENTRY}
-    assert declared == set(ASKED)
+    declared = {q: cut.entry for q, cut in shortcuts.REGISTRY.items() if cut.entry in SAID}
+    assert set(declared) == set(ASKED)
     listed = query_listing(shipped_path("queries"))
-    for query_id in ASKED:
-        said = "local shortcut: on the local engine the analysis counts this file's figures"
-        assert any(line.startswith(said) for line in listed[query_id]), query_id
+    for query_id, entry in declared.items():
+        assert any(line.startswith(SAID[entry]) for line in listed[query_id]), query_id
 
 
 @pytest.mark.parametrize("query_id", sorted(ASKED))

@@ -277,6 +277,10 @@ _SUMMARY_SHOWN = (
     "on the local engine the analysis counts this file's figures as shipped its own faster"
     " way (the same answer); an edited copy runs as written"
 )
+_GROUPS_SHOWN = (
+    "on the local engine a --by-segment run counts its groups as shipped its own faster way"
+    " (the same answer); an edited copy runs as written"
+)
 
 
 def _mirror_shown(query_id: str, taken: bool) -> str:
@@ -315,6 +319,8 @@ def _list_queries(queries_dir: Path | None) -> None:
             shown = _SHORTCUT_SHOWN[shortcut]
             if shortcut and REGISTRY[q.id].entry == summaries.ENTRY:
                 shown = _SUMMARY_SHOWN
+            elif shortcut and REGISTRY[q.id].entry == summaries.GROUPS:
+                shown = _GROUPS_SHOWN
             lines.append(f"  local shortcut: {shown}")
         if (mirrored := mirror_shortcuts.has_shortcut(q)) is not None:
             lines.append(f"  app mirror shortcut: {_mirror_shown(q.id, mirrored)}")

@@ -540,12 +540,13 @@ def paths(
     source = ws.sources[ws.library.get(QUERY).folder]
     # PostHog answers the figures, a group's with its persons' list while that is short; past it
     # every person's cut sequences come instead (by_segment.summary_fits; at 200,000 users,
-    # 10.7 M events: 113 MB answered, a peak of 0.8 GB with the classification's)
+    # 10.7 M events: 113 MB answered, a peak of 0.8 GB with the classification's); the local
+    # engine splits its path table by person instead, unless path_sequences.sql is edited
     from usertrack.analytics.by_segment import summary_fits
 
     if (
-        source.is_live
-        and ws.scope.person_rows is not None
+        ws.scope.person_rows is not None
+        and counts_asked(source, ws.library.get(SEQUENCES_QUERY))
         and (ws.scope.person_parts or not summary_fits(ws, short_list=True))
     ):
         found = _from_sequences(ws, as_of, asked)

@@ -44,6 +44,7 @@ from usertrack.analytics.unfinished import ended
 from usertrack.analytics.weeks import MONDAY
 from usertrack.core.clock import naive_utc
 from usertrack.core.errors import UsageError, one_of
+from usertrack.engines.local.summaries import counts_asked
 
 if TYPE_CHECKING:
     from usertrack.analytics.common import FactsQuery
@@ -511,16 +512,19 @@ _QUANTILES = """
 def _by_person(ask: _Ask) -> bool:
     """Whether this run's counts come from per-person rows: live, a group's run whose persons
     are too many to bind as a list (by_segment.summary_fits), and every run of --by-segment
-    (its whole answer's too: one query for all); on the local engine, a
+    (its whole answer's too: one query for all); on the local engine, the same where the file
+    is edited (usertrack.engines.local.summaries: else its shortcut), and a
     --by-segment run reading the events' properties (a property math, --by), which then reads
     them once for every group, not twice (ranking, counts) for everyone and again for the
     groups."""
     from usertrack.analytics.by_segment import summary_fits
 
     ws = ask.ws
-    source = ws.sources.get(ws.library.get(PERSON_POINTS).folder)
-    if source is None or source.is_live:  # live: the whole answer of a --by-segment
-        # run too (`person_parts`), so PostHog reads the events once for it and every group
+    query = ws.library.get(PERSON_POINTS)
+    source = ws.sources.get(query.folder)
+    if source is None or counts_asked(source, query):  # live (or the file edited): the whole
+        # answer of a --by-segment run too (`person_parts`), so PostHog reads the events once
+        # for it and every group
         split = ws.scope.person_parts or not summary_fits(ws, short_list=True)
     else:
         split = ws.scope.person_rows is not None and (

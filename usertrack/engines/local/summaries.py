@@ -10,6 +10,14 @@ one's own), the local engine runs it as written, as PostHog would, and the analy
 rows as it reads PostHog's (`counts_asked`). Any --where is the
 analysis's own to apply either way; tests/test_summary_shortcuts.py holds each analysis's
 answer to its file's: the same for a copy of the file, another for an edit.
+
+Two more files are PostHog's part of a --by-segment run live (and of a --segment group too
+long to send PostHog as a list): every person's cut sequences for `paths`
+(path_sequences.sql) and every person's counts per point for `trends`
+(trends_person_points.sql), each run once over everyone and read per group. The local engine
+counts those groups its own way (the store's path table split by person; the events grouped
+by segment): a shortcut of each file too (`GROUPS`). Where the file is not the shipped one,
+the local engine takes PostHog's way, the edited file run as written (`counts_asked`).
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from usertrack.engines.shortcut import ANY_FILTER, Shortcut
 from usertrack.queries.library import Query
 
 ENTRY = "summary"  # where an analysis takes the shortcut (its Shortcut.entry)
+GROUPS = "groups"  # where a group's run takes it
 
-SHORTCUTS = tuple(
+_SUMMARIES = tuple(
     Shortcut(query_id, digest, ENTRY, "", filters=ANY_FILTER)
     for query_id, digest in (
         (
@@ -42,14 +51,32 @@ SHORTCUTS = tuple(
         ),
     )
 )
+_GROUPS = (
+    Shortcut(
+        "posthog/path_sequences",
+        "d18053efcf54b3c312fb2b1b673ed4d686eddfcda380d18bbfdf958053c0d990",
+        GROUPS,
+        "",
+        filters=ANY_FILTER,
+    ),
+    Shortcut(
+        "posthog/trends_person_points",
+        "7fd52df7855ba2031a0a060f49c25f5f5af39e18e05ca44b8b388176f472eea9",
+        GROUPS,
+        "",
+        filters=ANY_FILTER,
+    ),
+)
+SHORTCUTS = (*_SUMMARIES, *_GROUPS)
 _BY_ID = {cut.query_id: cut for cut in SHORTCUTS}
 
 
 def counts_asked(source: Any, query: Query) -> bool:
     """Whether an analysis asks its summary file (`query`, as its library holds it) for its
-    figures: live always (PostHog counts them, as its own runners do); on the local engine only
-    where the file is not the one usertrack ships, whose shortcut is the analysis's own count
-    from its facts. A --by-segment or --segment group's run decides apart
+    figures, or a group's run the file PostHog counts groups with (`GROUPS`): live always (PostHog
+    counts them, as its own runners do); on the local engine only where the file is not the
+    one usertrack ships, whose shortcut is the analysis's own count. A --by-segment or
+    --segment group's run decides apart which file it asks
     (usertrack.analytics.by_segment.summary_fits)."""
     cut = _BY_ID.get(query.id)
     return bool(source.is_live) or cut is None or not cut.gate(query)
