@@ -7,7 +7,7 @@ sent, printed from PostHog's parse tree, so that a first command live does not p
 Keyed by the SHA-256 of the text the live source prints (sent_texts: the file's `{filters}`
 slot filled as without --where and as in a --by-segment group, and as a bundle holds it),
 under the printer's key (its source, the parser module's and hogql-parser's version): a text
-or printer edited since is parsed as before. tests/test_hogql_printer.py checks every entry.
+or printer edited since is parsed as before. tests/engines/test_hogql_printer.py checks every entry.
 """
 
 from __future__ import annotations

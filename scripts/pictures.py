@@ -5,8 +5,9 @@
 
 Each picture is a page usertrack writes (`report weekly -f html`) on a fresh demo workspace (a
 temporary USERTRACK_HOME and an empty config, never yours), shot by headless Chromium (Debian's
-`chromium`, as tests/test_dashboard_browser.py drives it) at a fixed window, then its image data
-compressed again at zlib's best level. Each must stay under MAX_BYTES: the README loads it.
+`chromium`, as tests/dashboards/test_dashboard_browser.py drives it) at a fixed window, then its
+image data compressed again at zlib's best level. Each must stay under MAX_BYTES: the README loads
+it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The dashboards' charts as altair builds them: the reference usertrack.dashboards.charts' own
-Vega-Lite dicts are compared with (tests/test_dashboards.py), key for key and in altair's order."""
+Vega-Lite dicts are compared with (tests/dashboards/test_dashboards.py), key for key and in altair's
+order."""
 
 from __future__ import annotations
 

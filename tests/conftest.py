@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # the developer chose where
     # The session's folders straight under its root, not under pytest-of-USER/pytest-N: a demo
     # made in a test's folder keeps its server's socket there only while the socket's path
-    # fits 108 bytes (tests/test_demo_server.py).
+    # fits 108 bytes (tests/demo/test_demo_server.py).
     SESSION_ROOT = _session_root()
     if SESSION_ROOT is not None:
         config.option.basetemp = str(SESSION_ROOT)
@@ -82,7 +82,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def file_costs() -> dict[str, float]:
-    """tests/costs.tsv: a test file (as pytest locates it, `tests/test_x.py`) and its seconds."""
+    """tests/costs.tsv: a test file (as pytest locates it, `tests/analytics/test_funnel.py`) and its
+    seconds."""
     costs: dict[str, float] = {}
     for line in COSTS.read_text(encoding="utf-8").splitlines():
         if line:
@@ -192,8 +193,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 
 def _one_file_named(config: pytest.Config) -> bool:
-    """Whether the command line names tests of one file only (`tests/test_x.py -k NAME`, or
-    node ids in it), not a folder."""
+    """Whether the command line names tests of one file only (`tests/analytics/test_funnel.py -k
+    NAME`, or node ids in it), not a folder."""
     files = set()
     for arg in config.args:
         path = config.invocation_params.dir / arg.split("::")[0]

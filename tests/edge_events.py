@@ -1,4 +1,5 @@
-"""An events store of edge cases, for the engines' differential tests (tests/test_engines_agree.py).
+"""An events store of edge cases, for the engines' differential tests
+(tests/engines/test_engines_agree.py).
 
 As of 2026-11-16 00:00 UTC (tests.handmade.AS_OF). The JSON texts are written as SDKs write them,
 escape sequences included: posthog-python's json.dumps escapes non-ASCII (`\\u00e9`), every SDK

@@ -32,7 +32,7 @@ PostHog/posthog in November 2026. What it reproduces, because it changes answers
 - Window functions as printer/base.py prints them: lag/lead are lagInFrame/leadInFrame.
 - Unknown functions are refused with PostHog's message.
 
-tests/test_hogql_conformance.py holds each of these rules to PostHog's, case by case.
+tests/engines/test_hogql_conformance.py holds each of these rules to PostHog's, case by case.
 
 It is a test-only stand-in: the subset of HogQL that usertrack's query files and its HTTP client
 send, checked against the real ClickHouse that runs it (`chdb`).

@@ -101,7 +101,7 @@ def test_the_mcp_pages_tool_list_is_what_the_server_serves(tmp_path: Path) -> No
     """docs/mcp.md names every tool `usertrack mcp --allow-act` lists, and no other: asked of
     the real server over stdio, so a tool added to the server is a failing test until it is
     documented."""
-    from tests.test_mcp import with_client
+    from tests.mcp.test_mcp import with_client
 
     page = (DOCS / "mcp.md").read_text()
     listing = re.search(r"\*\*Tools\.\*\*(.*?)\(below\)\.", page, re.S)
@@ -138,7 +138,7 @@ def test_help_blocks_on_the_built_site_wrap_instead_of_being_cut(tmp_path: Path)
     """The command reference's 100-column help, on the built site in headless Chromium at a
     laptop's and a narrow window's width: no help block is wider than its box (cut at the right
     edge, behind a scrollbar)."""
-    from tests.test_dashboard_browser import CHROMIUM, chromium
+    from tests.dashboards.test_dashboard_browser import CHROMIUM, chromium
 
     if CHROMIUM is None:
         pytest.skip("no chromium binary on this machine")

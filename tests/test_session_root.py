@@ -43,7 +43,7 @@ def test_ended_sessions_are_removed_but_the_newest_even_as_another_starts(
 def test_a_tests_folder_leaves_room_for_a_demo_servers_socket(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """A demo home made in a test's folder (tests/test_demo_server.py) keeps its server's
+    """A demo home made in a test's folder (tests/demo/test_demo_server.py) keeps its server's
     socket in it only while the socket's path fits sun_path (108 bytes with its NUL): longer,
     pgserver puts it in a shared folder and the server cannot outlive the command. The
     session's root is short enough for the longest test folder name pytest makes."""

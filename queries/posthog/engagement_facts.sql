@@ -10,9 +10,9 @@
 -- how many distinct event names they did from {since} that are not PostHog's own ($pageview,
 -- $autocapture, ...: names that start with $), the score's recency, frequency and breadth
 -- (docs/metrics.md, "Churn and engagement"). Each column is churn_persons.sql's of the same
--- name, from the same rows, kept to the persons the score reads (tests/test_engagement_facts.py
--- checks that the two agree, on both engines); without the backtest's columns, which only
--- churn reads. f holds a row per person and UTC day (kind 0) and per person and product event
+-- name, from the same rows, kept to the persons the score reads
+-- (tests/segments/test_engagement_facts.py checks that the two agree, on both engines); without
+-- the backtest's columns, which only churn reads. f holds a row per person and UTC day (kind 0) and per person and product event
 -- name in the window (kind 1), each with its last event, so a day or a name counts once, where
 -- its last event is in the window. email is the greatest normalized email on their events up
 -- to as_of (the app's runs join on it; the kind 1 rows' '' never wins). person_id is the actor

@@ -463,7 +463,8 @@ def numbered_persons(
 # The emails of queries/neon/accounts.sql as shipped, without its aggregates and GROUP BY (a
 # set is made of them) and each normalized once (OFFSET 0 keeps PostgreSQL from writing the
 # expression out again in every condition): the same set, in half the server's time (0.09 s
-# against 0.2 s at 100,000 accounts). Checked against the file in tests/test_by_segment.py.
+# against 0.2 s at 100,000 accounts). Checked against the file in
+# tests/analytics/test_by_segment.py.
 ACCOUNT_EMAILS = """
 SELECT email FROM (
     SELECT lower(btrim(w.email, E' \\t\\r\\n')) AS email

@@ -12,7 +12,7 @@ import typer
 MAX_DAYS = 3660
 
 # Value names in help: one style, upper case, saying what the value is (N, NUMBER, PATH for the
-# types; these for text). Never TEXT: tests/test_first_hour.py reads every command's help.
+# types; these for text). Never TEXT: tests/cli/test_first_hour.py reads every command's help.
 MOMENT = "MOMENT"  # DATE (00:00 UTC) or DATETIME (UTC)
 DURATION = "DURATION"  # 14d, 1h, 30m, 2w, 1mo
 FORMAT = "FORMAT"  # table, json, csv, md, html

@@ -3,8 +3,9 @@ stating the numbers drawn. vl-convert renders the specification to SVG (Markdown
 browser, and its bundle of Vega, Vega-Lite and vega-embed makes the HTML page draw offline.
 
 The specifications are Vega-Lite's JSON written as dicts here, as altair's `to_dict` gives them
-(tests/test_dashboards.py builds each chart with altair too and compares): importing altair, a
-layer over the same JSON, costs 0.4 s of CPU, more than building every chart of a dashboard.
+(tests/dashboards/test_dashboards.py builds each chart with altair too and compares): importing
+altair, a layer over the same JSON, costs 0.4 s of CPU, more than building every chart of a
+dashboard.
 
 Values from PostHog (event names, pages, emails) are written by strangers: `clean` makes every
 string plain visible text (no control or bidi character) before it reaches a chart; in a chart

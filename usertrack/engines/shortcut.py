@@ -7,8 +7,8 @@ translated text (usertrack.queries.library.Origin):
 
 - the query's text is the file's, as read (`Query.origin`: a text changed by hand has none);
 - the file is byte for byte the one usertrack ships under that id (`digest`, the sha256 of the
-  shipped file's text: tests/test_shortcuts.py fails when the shipped file and the digest part,
-  so whoever edits the file re-checks the shortcut; an edited copy in a library of one's own
+  shipped file's text: tests/engines/test_shortcuts.py fails when the shipped file and the digest
+  part, so whoever edits the file re-checks the shortcut; an edited copy in a library of one's own
   runs as written);
 - the query is in the form the shortcut answers (`form`: a packed file's per-event form);
 - its `{filters}` slot holds nothing the shortcut cannot apply (`filters`: NO_FILTERS, only
@@ -18,9 +18,9 @@ translated text (usertrack.queries.library.Origin):
 - the store has the tables the shortcut reads (`tables`; a store built before them has not).
 
 Anything else runs as written, translated, on the events. Every shortcut is in
-usertrack.engines.local.shortcuts.REGISTRY, by file id, and tests/test_shortcuts.py runs each
-against its file on a store, both ways, for the same answer (a summary file's, which an
-analysis counts itself: tests/test_summary_shortcuts.py, by the analysis's answer).
+usertrack.engines.local.shortcuts.REGISTRY, by file id, and tests/engines/test_shortcuts.py runs
+each against its file on a store, both ways, for the same answer (a summary file's, which an
+analysis counts itself: tests/engines/test_summary_shortcuts.py, by the analysis's answer).
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ class MirrorShortcut:
     """A statement of usertrack's own (DuckDB, over the local copy of the app's tables:
     usertrack.engines.postgres.app_mirror) that answers the shipped PostgreSQL file `query_id`,
     declared beside that statement; every one is in usertrack.reports.mirror_shortcuts.MIRROR, by
-    file id, and tests/test_mirror_shortcuts.py runs each against its file on the demo's database.
+    file id, and tests/reports/test_mirror_shortcuts.py runs each against its file on the demo's
+    database.
 
     Its gate: the query's text is the file's as read (`Query.origin`), byte for byte the one
     usertrack ships under that id (`digest`: the test fails when the shipped file and the

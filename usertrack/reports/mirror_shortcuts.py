@@ -6,7 +6,7 @@ Each is declared beside its statement, in the module that answers from the copy;
 gathers them (the local engine's shortcuts of HogQL files are in usertrack.engines.local.shortcuts:
 those modules sit below the reports, segments, alerts and analyses that hold these). A file
 may have several, one per command that reads it its own way. `usertrack query --list` names
-them, and tests/test_mirror_shortcuts.py runs each against its file on the demo's database.
+them, and tests/reports/test_mirror_shortcuts.py runs each against its file on the demo's database.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def exact(library: QueryLibrary) -> bool:
     from usertrack.segments.kept import row_by_row
 
     query = library.get("join/profile")
-    # the shipped file is (tests/test_persons_profile.py): known without parsing it in DuckDB
+    # the shipped file is (tests/segments/test_persons_profile.py): known without parsing it in
+    # DuckDB
     return shipped(query) or row_by_row(query.sql, "joined")
 
 

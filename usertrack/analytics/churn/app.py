@@ -31,7 +31,7 @@ ACCOUNTS = {"email": "VARCHAR", "credits": "DOUBLE", "subscription_status": "VAR
 # table the JSON text of its columns' arrays, as app_facts asks of any file. The users' emails
 # are normalized and matched against the pattern once for both, and every run is read once
 # for both moments (a run up to {then} is one up to as_of): at 100,000 users a backtest's
-# PostgreSQL CPU from 1.3 s to 0.7 s. The same rows as the files' (tests/test_churn.py).
+# PostgreSQL CPU from 1.3 s to 0.7 s. The same rows as the files' (tests/analytics/test_churn.py).
 APP_FACTS = """
 WITH users AS MATERIALIZED (
     SELECT w.id, w.email, w.created_at, w.credits, w.subscription_status

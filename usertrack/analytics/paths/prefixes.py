@@ -6,8 +6,8 @@ Locally the paths are counted from every sequence of the range in numpy
 (usertrack.analytics.paths.run), so the prefixes of the top paths and their approaches are
 counted from those same sequences (completion.prefix_counts, conversion.followed_counts) rather
 than by running the file, which would cut them all again. `answer` gives the file's rows from
-the sequences for any prefixes and approaches asked (tests/test_shortcuts.py compares it with
-the file's own rows); `as_written` runs the file for the figures when the shortcut is off.
+the sequences for any prefixes and approaches asked (tests/engines/test_shortcuts.py compares it
+with the file's own rows); `as_written` runs the file for the figures when the shortcut is off.
 """
 
 from __future__ import annotations

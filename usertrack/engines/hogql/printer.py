@@ -5,7 +5,7 @@ A check must read text exactly as PostHog will, so HogQL is parsed by PostHog's 
 never the text as written. Comments, odd escapes, quoting and spacing of the source cannot
 then mean one thing to a check and another to PostHog: the printed text holds no comment, and
 a tree holding anything the printer does not print (a node or a field it does not know) is
-refused, never sent with a part left out. tests/test_hogql_printer.py reads every shipped
+refused, never sent with a part left out. tests/engines/test_hogql_printer.py reads every shipped
 query file, the bundles built from them and a set of hostile texts back from their printed
 text as the same tree.
 

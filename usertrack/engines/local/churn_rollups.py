@@ -14,8 +14,8 @@ usertrack.engines.shortcut: no `--where`, no `--who`), the facts are read from t
 for the part-days at either end (at most a day each, read through the store's timestamp
 order). The answer is the same, row for row (churn_periods' arrays as the rows they unnest
 into, as churn reads them), whatever the bounds: a day's events all lie between two bounds
-when the day does, and every other event is read itself; tests/test_churn_rollups.py and
-tests/test_shortcuts.py check it. Anything else runs as translated, on the events; so does
+when the day does, and every other event is read itself; tests/engines/test_churn_rollups.py and
+tests/engines/test_shortcuts.py check it. Anything else runs as translated, on the events; so does
 every query on a store built before the tables. On PostHog the files run as written.
 """
 
@@ -357,7 +357,7 @@ SHORTCUTS = (
     ),
     Shortcut(
         "posthog/engagement_facts",
-        "70d673c36845133d52d8c4cdd4a37286c5edbeb34e912388071e6cb311e5b161",
+        "c0c4cd2521f22d230c755b13aa8e7a4a2a9a76b4f0ac638fb94af65d83772aa7",
         "facts",
         _ENGAGEMENT_ROLLED,
         TABLES,

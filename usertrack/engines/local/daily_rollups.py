@@ -10,7 +10,7 @@ instant (00:00:00.000000, which is days_ago k + 1's), with the first instant of 
 So: each row of person_days (a person, an email, a day) counts for its day, unless all its
 events are at the day's first instant; and the events at a day's first instant, read from the
 events (the timestamps of the span, most of them never matching), count for the day before.
-The answer is the same, row for row; tests/test_daily_rollups.py checks it on the edges.
+The answer is the same, row for row; tests/engines/test_daily_rollups.py checks it on the edges.
 
 Only for the file as shipped (`SHORTCUT`, usertrack.engines.shortcut), a whole number of days
 and an as_of that is a midnight as the source sends it ('YYYY-MM-DD 00:00:00', UTC): any other

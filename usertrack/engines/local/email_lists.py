@@ -13,8 +13,8 @@ a semi-join rather than testing the OR on every event: a third of activity.sql's
 cell of 6,728 people at 5.35 M events (0.16 s to 0.11 s).
 
 Only the three files as shipped have these shortcuts (`SHORTCUTS`, usertrack.engines.shortcut);
-tests/test_email_lists.py and tests/test_shortcuts.py check that their rows are the same either
-way. activity.sql's reads the events store's per-person-per-day tables besides.
+tests/engines/test_email_lists.py and tests/engines/test_shortcuts.py check that their rows are the
+same either way. activity.sql's reads the events store's per-person-per-day tables besides.
 """
 
 from __future__ import annotations

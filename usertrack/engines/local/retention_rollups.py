@@ -14,9 +14,9 @@ from the events for the part-days at either end (at most a day each, read throug
 the store's timestamp order), and the start and return events themselves from the events, by
 name. The answer is the same, row for row, whatever the bounds and the values: a day's events
 all lie between two bounds when the day does, every other event is read itself, and a period
-is a function of the day; tests/test_retention_rollups.py and tests/test_shortcuts.py check
-it. Anything else runs as translated, on the events; so does every query on a store built
-before the table. On PostHog the file runs as written.
+is a function of the day; tests/engines/test_retention_rollups.py and
+tests/engines/test_shortcuts.py check it. Anything else runs as translated, on the events; so does
+every query on a store built before the table. On PostHog the file runs as written.
 """
 
 from __future__ import annotations

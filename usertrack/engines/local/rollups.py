@@ -16,8 +16,8 @@ shortcuts here (`SHORTCUTS`, usertrack.engines.shortcut: the files as shipped, w
 from the tables, the events of the part-hours at either end (at most an hour each, read through
 the store's timestamp order) from `events`. The answer is the same, row for row: an hour's (a
 day's) events are in the span all or none when it lies between the bounds, and every other
-event is read itself; tests/test_shortcuts.py checks it. Anything else (a `--where`, an edited
-file) runs as translated, on the events; so does every query on a store built before the
+event is read itself; tests/engines/test_shortcuts.py checks it. Anything else (a `--where`, an
+edited file) runs as translated, on the events; so does every query on a store built before the
 tables. On PostHog the query files run as written: this module is the local engine's alone.
 """
 

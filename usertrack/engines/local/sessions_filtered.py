@@ -24,9 +24,9 @@ things differ from the translation, none in the answer:
   which are then not unnested into a copy of the facts.
 
 Each pick keeps its own rule (arg_min and arg_max skip a NULL value: the first event with a
-device, not the first event's device), so the key is the only change. tests/test_journey_rollups.py
-checks the rows against the translation's for several filters and bounds. A store without the
-session tables runs the translation.
+device, not the first event's device), so the key is the only change.
+tests/engines/test_journey_rollups.py checks the rows against the translation's for several filters
+and bounds. A store without the session tables runs the translation.
 """
 
 from __future__ import annotations

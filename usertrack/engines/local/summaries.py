@@ -8,7 +8,7 @@ summary file's translation over every event: a shortcut of that file, declared h
 shipped file's digest. Where the file is not the shipped one (an edited copy in a library of
 one's own), the local engine runs it as written, as PostHog would, and the analysis reads its
 rows as it reads PostHog's (`counts_asked`). Any --where is the
-analysis's own to apply either way; tests/test_summary_shortcuts.py holds each analysis's
+analysis's own to apply either way; tests/engines/test_summary_shortcuts.py holds each analysis's
 answer to its file's: the same for a copy of the file, another for an edit.
 
 Two more files are PostHog's part of a --by-segment run live (and of a --segment group too

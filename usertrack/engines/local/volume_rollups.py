@@ -17,7 +17,7 @@ in the scan and keeping only the few hundred others, then 590,000 person-days an
 thousand events.
 
 Only the file as shipped, with no --where, is answered so (`SHORTCUT`, usertrack.engines.shortcut);
-tests/test_volume_rollups.py and tests/test_shortcuts.py check the rows against the
+tests/engines/test_volume_rollups.py and tests/engines/test_shortcuts.py check the rows against the
 translation's.
 """
 

@@ -248,7 +248,7 @@ def printed(parts: list[Part], page: int) -> str | None:
     when the package was made (usertrack.engines.hogql.printer.shipped_text): each printed
     text with its placeholders renamed apart, set in the bundle as the printer sets a
     subquery. None when a part's text is not shipped (a query file changed): the bundle is
-    then parsed. tests/test_hogql_printer.py checks both give the same text."""
+    then parsed. tests/engines/test_hogql_printer.py checks both give the same text."""
     from usertrack.engines.hogql.printer import identifier, shipped_text
 
     bodies = []
