@@ -62,8 +62,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if SESSION_ROOT is not None:
         config.option.basetemp = str(SESSION_ROOT)
         # PostHog's parses of HogQL texts, made once for the session's every worker (they
-        # inherit this process's environment): tests/hogql_printer.py.
-        os.environ[SHARED_PARSES] = str(SESSION_ROOT / "hogql-parses")
+        # inherit this process's environment), and kept for the next sessions on this machine
+        # (tests/hogql_printer.py): a parse is hogql-parser's answer to the text alone, so it
+        # is kept under the parser's version, beside the sessions' roots.
+        os.environ[SHARED_PARSES] = str(_kept_parses(SESSION_ROOT.parent))
 
 
 # Each test file and its CPU seconds in a whole run, a line each: made from a run's
@@ -259,6 +261,31 @@ def _session_root() -> Path | None:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(mode=0o700)
     return root
+
+
+# A kept parse unread this long is removed as a session starts (a text no test sends now).
+PARSES_KEPT_DAYS = 14
+
+
+def _kept_parses(parent: Path) -> Path:
+    """The folder of PostHog's parses kept between sessions, in the sessions' own folder (this
+    user's alone: _session_root) and named by hogql-parser's version, so a parse is read again
+    only under the parser that made it; its parses unread for PARSES_KEPT_DAYS removed. The
+    parser's own CPU is a fifth of a whole run's (a long file's parse takes seconds), spent
+    again on the same texts by every run but the first on a machine."""
+    import time
+    from importlib.metadata import version
+
+    folder = parent / f"hogql-parses-{version('hogql-parser')}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    old = time.time() - PARSES_KEPT_DAYS * 86_400
+    for kept in folder.iterdir():
+        try:
+            if kept.stat().st_mtime < old:
+                kept.unlink()
+        except FileNotFoundError:  # removed meanwhile, by another session starting
+            continue
+    return folder
 
 
 # USERTRACK_TEST_TIMES=FILE: each process (every pytest-xdist worker) appends to FILE a line as

@@ -82,7 +82,8 @@ SHARED_PARSES = "USERTRACK_TEST_PARSES"
 
 @functools.lru_cache(maxsize=1024)
 def _parsed(text: str) -> str:
-    """hogql-parser's JSON for `text`, once a session: its parse of a long query costs seconds
+    """hogql-parser's JSON for `text`, once on this machine under this parser's version (the
+    folder tests/conftest.py names, kept between sessions): its parse of a long query costs seconds
     of CPU (queries/posthog/activity_summary.sql: 2 s warm; a bundle of the weekly dashboard's
     files ten), and the tests send a query's text many times, with other values, from every
     worker; the parse is the same each time (PostHog's parse_select, posthog/hogql/parser.py,
@@ -101,6 +102,7 @@ def _parsed(text: str) -> str:
     with open(kept.with_suffix(".lock"), "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         if kept.exists():
+            os.utime(kept)  # read now: kept while a test sends it (conftest._kept_parses)
             return kept.read_text(encoding="utf-8")
         parsed = _parse(text)
         kept.with_suffix(".part").write_text(parsed, encoding="utf-8")

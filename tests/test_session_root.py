@@ -3,6 +3,7 @@ sessions' removed but the newest ones, whatever another session starting meanwhi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -38,6 +39,39 @@ def test_ended_sessions_are_removed_but_the_newest_even_as_another_starts(
     kept = {p.name for p in parent.iterdir() if p.is_dir()}
     newest = {f.name for f in ended[-conftest.KEEP_SESSIONS :]}
     assert kept == newest | {live.name, root.name}
+
+
+def test_parses_are_kept_for_the_next_sessions_under_the_parsers_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostHog's parses outlive a session, beside the sessions' roots: read again only under
+    the hogql-parser version that made them, each read keeping it, and one unread for
+    PARSES_KEPT_DAYS removed as a session starts; a session's cleanup leaves the folder."""
+    from importlib.metadata import version
+
+    from tests import hogql_printer
+
+    folder = conftest._kept_parses(tmp_path)
+    assert folder == tmp_path / f"hogql-parses-{version('hogql-parser')}"
+    monkeypatch.setenv(hogql_printer.SHARED_PARSES, str(folder))
+    read, unread = "SELECT 1 AS kept_parse_read", "SELECT 1 AS kept_parse_unread"
+    for text in (read, unread):
+        hogql_printer._parsed(text)
+    hogql_printer._parsed.cache_clear()  # as the next session starts
+    weeks_ago = time.time() - (conftest.PARSES_KEPT_DAYS + 1) * 86_400
+    for kept in folder.iterdir():
+        os.utime(kept, (weeks_ago, weeks_ago))
+    hogql_printer._parsed(read)  # a test of this session sends it: read, so kept
+    assert conftest._kept_parses(tmp_path) == folder
+    names = {p.name for p in folder.iterdir()}
+    assert hashlib.sha256(read.encode()).hexdigest() in names
+    assert hashlib.sha256(unread.encode()).hexdigest() not in names
+    # a session starting beside it leaves it
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = tmp_path / f"usertrack-tests-{os.getuid()}"
+    parent.mkdir()
+    beside = conftest._kept_parses(parent)
+    assert conftest._session_root() is not None and beside.is_dir()
 
 
 def test_a_tests_folder_leaves_room_for_a_demo_servers_socket(
