@@ -89,6 +89,7 @@ def _parsed(text: str) -> str:
     worker; the parse is the same each time (PostHog's parse_select, posthog/hogql/parser.py,
     parses the text alone, the values put in after). A text it refuses is refused each time:
     by its answer, kept; by an exception, parsed again."""
+    _KNOWN.add(text)
     folder = os.environ.get(SHARED_PARSES)
     if not folder:
         return _parse(text)
@@ -110,6 +111,53 @@ def _parsed(text: str) -> str:
         return parsed
 
 
+# PostHog runs an async query in a worker process (a Celery task), apart from the web process
+# that answered its POST at once. hogql-parser holds Python's GIL for a whole parse (seconds for
+# a bundle of the weekly dashboard's files), so a stand-in that parsed an async query on a
+# thread of its own left every request that came meanwhile unanswered for as long: on a loaded
+# machine, a dashboard's second and third bundles waited out the client's 30 s read timeout
+# behind the first one's parse and were sent again. `parse_apart` parses in a child process.
+_APART: dict[str, str] = {}  # texts parsed apart, for `_parse` to take
+_KNOWN: set[str] = set()  # texts `_parsed` was asked for in this process
+_CHILD: list[Any] = []  # the child process's pool, started at the first parse apart
+_CHILD_LOCK = threading.Lock()
+
+
+def parse_apart(text: str) -> float:
+    """`text` parsed in a child process, unless this process or the session has its parse
+    already, and kept for `parse_select`; the child's CPU seconds for it (counted in
+    PARSE_SECONDS too)."""
+    folder = os.environ.get(SHARED_PARSES)
+    if text in _KNOWN or text in _APART:
+        return 0.0
+    if folder:
+        import hashlib
+
+        if (Path(folder) / hashlib.sha256(text.encode()).hexdigest()).exists():
+            return 0.0
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _CHILD_LOCK:
+        if not _CHILD:
+            context = multiprocessing.get_context("spawn")  # never a fork of a threaded process
+            _CHILD.append(ProcessPoolExecutor(1, mp_context=context))
+        pool = _CHILD[0]
+    parsed, cpu = pool.submit(_parse_in_child, text).result()
+    with _PARSE_COUNT:
+        PARSE_SECONDS[0] += cpu
+    _APART[text] = parsed
+    return float(cpu)
+
+
+def _parse_in_child(text: str) -> tuple[str, float]:
+    start = time.process_time()
+    install_errors_module()
+    import hogql_parser
+
+    return str(hogql_parser.parse_select_json(text)), time.process_time() - start
+
+
 # The CPU seconds this process has spent in PostHog's parser (its threads': the stand-in
 # parses on its own), for tests/conftest.py's times of each test file (USERTRACK_TEST_TIMES).
 PARSE_SECONDS = [0.0]
@@ -117,6 +165,9 @@ _PARSE_COUNT = threading.Lock()
 
 
 def _parse(text: str) -> str:
+    apart = _APART.pop(text, None)
+    if apart is not None:
+        return apart
     install_errors_module()
     import hogql_parser
 
