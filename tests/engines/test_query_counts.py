@@ -72,6 +72,11 @@ class WeeklyRun:
     parsed: list[str]  # every text PostHog's parser was given in this process meanwhile
     computed: list[tuple[str, str, float, float]]  # each panel's run: title, thread, start, end
     held: int  # the answers fetched ahead that its sources still held at its end
+    # the PostHog queries each rehearsal asked (usertrack.dashboards.prefetch.rehearsed): the
+    # database-free one's, then the one's whose database queries run for real
+    asked: tuple[set[Any], set[Any]]
+    database: list[tuple[float, float]]  # the second rehearsal's database queries: start, end
+    bundles: list[float]  # when each bundle (an async query request) reached PostHog
 
 
 def weekly_run(
@@ -110,13 +115,31 @@ def weekly_run(
             made(self, *args, **kwargs)
             sources.append(self)
 
+        asked: tuple[set[Any], set[Any]] = (set(), set())
+        database: list[tuple[float, float]] = []
+        ran = prefetch.Rehearsed.run
+
+        def noted(self: prefetch.Rehearsed, query: Any, params: Any, **more: Any) -> Any:
+            start = time.monotonic()
+            try:
+                return ran(self, query, params, **more)
+            finally:
+                if self.rehearsing and self.live:
+                    values = tuple(sorted((k, repr(v)) for k, v in params.items()))
+                    asked[0 if self.database_free else 1].add((query.id, values))
+                elif self.rehearsing and not self.database_free:
+                    database.append((start, time.monotonic()))
+
         mp.setattr(compute, "prepare", timed)
         mp.setattr(prefetch.Rehearsed, "__init__", kept)
+        mp.setattr(prefetch.Rehearsed, "run", noted)
         before = len(fake.query_texts())
+        first = len(fake.requests)
         result, requests = weekly_live(fake, home, **env)
         sent = fake.query_texts()[before:]
         held = sum(len(source.fetched) for source in sources)
-    return WeeklyRun(home, result, requests, sent, parsed, computed, held)
+        bundles = [r["at"] for r in fake.requests[first:] if r["refresh"] == "async"]
+    return WeeklyRun(home, result, requests, sent, parsed, computed, held, asked, database, bundles)
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +325,22 @@ def test_the_weekly_dashboard_sends_at_most_six_queries_and_answers_as_locally(
     assert local_doc["queries"]["posthog"] == 0
     assert strip_live_only(live_doc) == strip_live_only(local_doc)
     assert len(live_doc["panels"]) == 14
+
+
+def test_the_weekly_dashboard_sends_its_bundles_while_the_database_works(
+    weekly_shipped: WeeklyRun,
+) -> None:
+    """The PostHog queries are learnt by a first rehearsal with the database answered empty:
+    the same ones the rehearsal on the database's real answers asks (no value of them depends
+    on a database answer), so every bundle reached PostHog while that rehearsal's database
+    queries were still running, not after them, and nothing was left to be sent alone but
+    what is sent alone after an answer (the paths' prefixes)."""
+    first, second = weekly_shipped.asked
+    assert second and first == second
+    assert len(weekly_shipped.bundles) == 3
+    ended = max(end for _start, end in weekly_shipped.database)
+    assert max(weekly_shipped.bundles) < ended, (weekly_shipped.bundles, ended)
+    assert weekly_shipped.requests == 4
 
 
 def test_the_weekly_dashboard_sends_the_same_bundles_each_run(

@@ -4,16 +4,18 @@ PostHog throttles HogQL queries at 120 an hour per personal API key by default
 (posthog/rate_limit.py HogQLQueryThrottle): the weekly dashboard's panels, each sending its own
 queries (and the classification of each moment its three), would spend a quarter of it. The
 queries a dashboard's panels send depend on their options, the period and the rules, not on
-what PostHog answers; so the panels are first rehearsed: computed with every PostHog query
-answered empty and written down (the database's queries run for real, once: their answers are
-kept for the run itself). The queries written down are then sent as at most `MAX_BUNDLES`
-bundles (usertrack.engines.posthog.bundle: many query files in one HogQL request, each
-answered as if sent alone), side by side as PostHog runs 3 queries of a project at once, and
-the panels compute on those answers: the same query files with the same values, so the same
-figures as each panel's command. A query the rehearsal did not foresee (one whose values depend
-on an answer), or one a bundle cannot hold, is sent alone when the panel asks for it, and is
-counted like every other. Nothing of the rehearsal is shown or kept: its notices go nowhere,
-and what the panels shared in it is dropped.
+what PostHog answers, nor on what the app's database answers; so the panels are first
+rehearsed: computed with every query answered empty (the database's too, each with the columns
+its text names) and the PostHog ones written down. Those are then sent as at most
+`MAX_BUNDLES` bundles (usertrack.engines.posthog.bundle: many query files in one HogQL request,
+each answered as if sent alone), side by side as PostHog runs 3 queries of a project at once;
+while PostHog runs them the panels are rehearsed again, the database's queries run for real,
+once (their answers are kept for the run itself), so the user waits for the longer of the two,
+not their sum. The panels then compute on those answers: the same query files with the same
+values, so the same figures as each panel's command. A query the rehearsals did not foresee
+(one whose values depend on an answer), or one a bundle cannot hold, is sent alone when the
+panel asks for it, and is counted like every other. Nothing of the rehearsals is shown or
+kept: their notices go nowhere, and what the panels shared in them is dropped.
 
 Only for a live PostHog source (the demo and an events export read the events locally)."""
 
@@ -22,10 +24,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.core.bounds import return_freed_memory
-from usertrack.engines.base import Result, Source
+from usertrack.engines.base import CancelToken, Result, Source, cancel_scope, current_token
+from usertrack.engines.concurrency import Background
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from usertrack.engines.posthog import PostHogHTTPSource
     from usertrack.queries.library import Query
     from usertrack.workspace import Workspace
+
+    Job = tuple[Query, dict[str, Any]]
 
 # PostHog runs 3 queries of a project at once: as many bundles, each about a third of the work.
 MAX_BUNDLES = 3
@@ -79,8 +85,11 @@ class Rehearsed(Source):
         self.refresh = behind.refresh
         self.live = live  # PostHog's API: written down while rehearsing
         self.rehearsing = False
+        # The first, database-free rehearsal (see `rehearsed`): a source that is not PostHog's
+        # answers every query empty without asking it, keeping or counting nothing
+        self.database_free = False
         self.answers: dict[tuple[Any, ...], Result] = {}
-        # What the bundles answered (`fetch`), as PostHog's source gave it: one of more than
+        # What the bundles answered (`keep`), as PostHog's source gave it: one of more than
         # ARROW_OVER rows as an Arrow table, handed as such to a panel that takes one (a facts
         # query's rows go into DuckDB as columns) and made rows once for one that does not
         self.fetched: dict[tuple[Any, ...], Result] = {}
@@ -126,6 +135,8 @@ class Rehearsed(Source):
         self, query: Query, params: Mapping[str, Any], *, arrow_over: int | None = None
     ) -> Result:
         """`arrow_over` passed on as it was given (a query asked without it, without it)."""
+        if self.rehearsing and self.database_free and not self.live:
+            return _empty(query, self.dialect)
         more = {} if arrow_over is None else {"arrow_over": arrow_over}
         asked = _key(query, params)
         key = (*asked, tuple(sorted(more.items())))
@@ -190,7 +201,13 @@ def _large(result: Result) -> bool:
     return rows > ARROW_OVER
 
 
-def _empty(query: Query) -> Result:
+def _empty(query: Query, dialect: str = "hogql") -> Result:
+    """`query` answered with no row, its columns the ones its text names (the code that reads
+    an answer by its columns, a per-user query's `email`, then goes on as it will in the run)."""
+    if dialect == "postgres":
+        from usertrack.engines.postgres.sqlcheck import select_names
+
+        return Result(columns=select_names(query.sql) or [], rows=[])
     from usertrack.engines.posthog.bundle import select_columns
     from usertrack.engines.posthog.values import strip_sql
 
@@ -205,46 +222,74 @@ def _http(source: Source) -> PostHogHTTPSource | None:
     return inner if isinstance(inner, PostHogHTTPSource) else None
 
 
-def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
-    """Send what the rehearsal wrote down as at most MAX_BUNDLES bundles, side by side; keep
-    each answer (and put it in the result cache: one of more than ARROW_OVER rows as an Arrow
-    table)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def bundles(source: Rehearsed) -> list[list[Job]]:
+    """What the rehearsal wrote down (and forgets), dealt into at most MAX_BUNDLES bundles of
+    about equal work; none without a PostHog API source behind `source`."""
     from usertrack.engines.posthog.values import per_person_columns, strip_sql
 
-    api = _http(source.behind)
     wanted = [job for job in source.wanted.values() if job[0].id not in ABOUT_EMPTY]
     source.wanted.clear()
-    if api is None or not wanted:
-        return
+    if _http(source.behind) is None or not wanted:
+        return []
 
     # The per-person queries answer a row per person (and scan every event): weigh them more.
-    def weight(job: tuple[Query, dict[str, Any]]) -> int:
+    def weight(job: Job) -> int:
         return 3 if job[0].per_user or per_person_columns(strip_sql(job[0].sql)) else 1
 
     # In an order of their own, not the order the rehearsal's panels (threads) asked them in:
     # the same dashboard sends the same bundles each run, which PostHog's query cache (keyed by
     # the text and values) can answer again, and its parser reads once.
-    def order(job: tuple[Query, dict[str, Any]]) -> tuple[Any, ...]:
+    def order(job: Job) -> tuple[Any, ...]:
         query, params = job
         return (-weight(job), query.id, tuple(sorted((k, repr(v)) for k, v in params.items())))
 
-    bundles: list[list[tuple[Query, dict[str, Any]]]] = [[] for _ in range(MAX_BUNDLES)]
+    dealt: list[list[Job]] = [[] for _ in range(MAX_BUNDLES)]
     loads = [0] * MAX_BUNDLES
     for job in sorted(wanted, key=order):
         lightest = loads.index(min(loads))
-        bundles[lightest].append(job)
+        dealt[lightest].append(job)
         loads[lightest] += weight(job)
-    bundles = [b for b in bundles if b]
-    progress(f"sending the panels' {len(wanted)} PostHog queries in {len(bundles)} requests")
+    return [b for b in dealt if b]
 
-    def send(jobs: list[tuple[Query, dict[str, Any]]]) -> list[Result | None]:
-        return api.run_bundle(jobs, arrow_over=ARROW_OVER)
 
-    with ThreadPoolExecutor(len(bundles), thread_name_prefix="usertrack-bundle") as pool:
-        answered = list(pool.map(send, bundles))
-    for jobs, results in zip(bundles, answered, strict=True):
+def send(
+    source: Rehearsed, dealt: list[list[Job]], failed: CancelToken
+) -> list[Background[list[Result | None]]]:
+    """Each bundle sent from now, on a thread of its own (each is one request, async, polled
+    until PostHog has answered it); `failed` cancelled when one fails."""
+    api = _http(source.behind)
+    assert api is not None
+
+    def answer(jobs: list[Job]) -> list[Result | None]:
+        try:
+            return api.run_bundle(jobs, arrow_over=ARROW_OVER)
+        except BaseException:
+            failed.cancel()
+            raise
+
+    return [Background(partial(answer, jobs), "usertrack-bundle") for jobs in dealt]
+
+
+def keep(
+    source: Rehearsed,
+    dealt: list[list[Job]],
+    sending: list[Background[list[Result | None]]],
+) -> None:
+    """Wait for the bundles' answers and keep each (and put it in the result cache: one of more
+    than ARROW_OVER rows as an Arrow table). A bundle's failure is raised, not the others'
+    being stopped by it (usertrack.core.errors.Cancelled); theirs only when the command was."""
+    from usertrack.core.errors import Cancelled
+
+    answered: list[list[Result | None]] = []
+    stopped: Cancelled | None = None
+    for each in sending:
+        try:
+            answered.append(each.result())
+        except Cancelled as e:  # another bundle failed, or the command was stopped
+            stopped = stopped or e
+    if stopped is not None:
+        raise stopped
+    for jobs, results in zip(dealt, answered, strict=True):
         for (query, params), result in zip(jobs, results, strict=True):
             if result is None:
                 continue  # sent alone when a panel asks for it
@@ -254,6 +299,20 @@ def fetch(source: Rehearsed, progress: Callable[[str], None]) -> None:
     # Arrow pieces, the pieces joined) left 200 to 300 MB freed in the C library's heaps at
     # 200,000 users, between the tables kept: given back before the panels compute on them.
     return_freed_memory()
+
+
+def stop(sending: list[Background[Any]]) -> None:
+    """Cancel what is still being sent and wait a moment at most for it to end (a cancelled
+    request ends at once), as usertrack.segments.profiles.run_by_source waits for its lanes."""
+    import time
+
+    from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
+
+    for each in sending:
+        each.cancel()
+    deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+    for each in sending:
+        each.settle(max(0.0, deadline - time.monotonic()))
 
 
 def _rows(result: Result) -> Result:
@@ -273,7 +332,17 @@ def rehearsed(
 ) -> Iterator[bool]:
     """Within (as True): the workspace's sources answer what the rehearsal (`rehearse`, the panels
     computed on a quiet view of `ws`: its notices go nowhere, and what its panels share is its
-    own) made them fetch ahead. Without a live PostHog source, nothing is done (as False)."""
+    own) made them fetch ahead. Without a live PostHog source, nothing is done (as False).
+
+    The rehearsal is done twice. First with the database answered empty too (no query of it
+    asked): a fraction of a second, which writes down the PostHog queries, and the bundles are
+    sent at once. Then as the run will be, the database's queries run for real (their answers
+    kept for the run) while PostHog works on the bundles: the user waits for the longer of the
+    two, not their sum. No PostHog query of the weekly dashboard has values that depend on a
+    database answer (each panel's depend on its options, the period and the rules), so both
+    write down the same ones; one the second asks that the first did not is left to the run,
+    which sends it alone (counted). A bundle that fails stops the second rehearsal and its
+    error is the command's; a failure or Ctrl-C here stops the bundles."""
     posthog = ws.sources.get("posthog")
     if posthog is None or _http(posthog) is None:
         yield False
@@ -281,21 +350,40 @@ def rehearsed(
     before = dict(ws.sources)
     wrapped = {kind: Rehearsed(s, live=kind == "posthog") for kind, s in before.items()}
     ws.sources.update(wrapped)
-    # nothing computed on empty answers is shared with the run
-    shared: dict[Any, Any] | None = {} if ws.scope.shared is not None else None
-    quiet = ws.scoped(ws.scope.but(shared=shared), quiet=True)
-    try:
+
+    def quietly(database_free: bool) -> None:
+        # nothing computed on empty answers is shared with the run, nor the first with the second
+        shared: dict[Any, Any] | None = {} if ws.scope.shared is not None else None
         for each in wrapped.values():  # each counts what it is asked
-            each.rehearsing = True
+            each.rehearsing, each.database_free = True, database_free
+            each.asked.clear()
         try:
-            rehearse(quiet)
+            rehearse(ws.scoped(ws.scope.but(shared=shared), quiet=True))
         finally:
             for each in wrapped.values():
-                each.rehearsing = False
-        # what the rehearsal's work freed (its panels on empty answers, the database's answers
-        # read): about 100 MB at 200,000 users, given back before the answers are read
-        return_freed_memory()
-        fetch(wrapped["posthog"], progress)
+                each.rehearsing = each.database_free = False
+
+    try:
+        quietly(database_free=True)
+        dealt = bundles(wrapped["posthog"])
+        if dealt:
+            count = sum(len(jobs) for jobs in dealt)
+            progress(f"sending the panels' {count} PostHog queries in {len(dealt)} requests")
+        # the bundles and the database's work stop together when a bundle fails
+        failed = CancelToken().cancelled_with(current_token())
+        with cancel_scope(failed):
+            sending = send(wrapped["posthog"], dealt, failed)
+        try:
+            with cancel_scope(failed):
+                quietly(database_free=False)
+            wrapped["posthog"].wanted.clear()  # left to the run, each sent alone
+            # what the rehearsal's work freed (its panels on empty answers, the database's
+            # answers read): about 100 MB at 200,000 users, given back before the panels
+            return_freed_memory()
+            keep(wrapped["posthog"], dealt, sending)
+        except BaseException:
+            stop(sending)
+            raise
         yield True
     finally:
         for kind, source in before.items():

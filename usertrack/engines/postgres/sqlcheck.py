@@ -217,6 +217,43 @@ def check_sql(text: str, option: str, params: int) -> None:
         )
 
 
+def select_names(body: str) -> list[str] | None:
+    """The names of the columns a query file's SELECT (`body`, its placeholders `%(name)s`)
+    answers, read off PostgreSQL's parse tree without asking a database: each item's alias, a
+    column's own name, a function's; None where an item is another expression or a `*`, or
+    the text does not parse as one SELECT (a dashboard's first rehearsal,
+    usertrack.dashboards.prefetch, answers the database's queries empty with these columns)."""
+    from pglast import ast
+    from pglast.parser import ParseError, parse_sql
+
+    try:
+        stmts = parse_sql(positional(body, placeholder_names(body)))
+    except (ParseError, RecursionError):
+        return None
+    stmt = stmts[0].stmt if len(stmts) == 1 else None
+    while isinstance(stmt, ast.SelectStmt) and stmt.larg is not None:  # a UNION: its first
+        stmt = stmt.larg
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList:
+        return None
+    names: list[str] = []
+    for target in stmt.targetList:
+        value = target.val
+        while isinstance(value, ast.TypeCast) and target.name is None:
+            value = value.arg  # PostgreSQL names a cast column by what it casts
+        last: Any = (
+            value.fields[-1] if isinstance(value, ast.ColumnRef) and value.fields
+            else value.funcname[-1] if isinstance(value, ast.FuncCall) and value.funcname
+            else None
+        )  # fmt: skip
+        if target.name is not None:
+            names.append(target.name)
+        elif isinstance(last, ast.String) and last.sval:
+            names.append(last.sval)
+        else:
+            return None
+    return names
+
+
 def _check_node(node: Any, option: str, used: set[int]) -> None:
     kind = type(node).__name__
     if kind not in NODES:
