@@ -335,13 +335,13 @@ def rehearsed(
     own) made them fetch ahead. Without a live PostHog source, nothing is done (as False).
 
     The rehearsal is done twice. First with the database answered empty too (no query of it
-    asked): a fraction of a second, which writes down the PostHog queries, and the bundles are
-    sent at once. Then as the run will be, the database's queries run for real (their answers
-    kept for the run) while PostHog works on the bundles: the user waits for the longer of the
-    two, not their sum. No PostHog query of the weekly dashboard has values that depend on a
-    database answer (each panel's depend on its options, the period and the rules), so both
-    write down the same ones; one the second asks that the first did not is left to the run,
-    which sends it alone (counted). A bundle that fails stops the second rehearsal and its
+    asked): about a second at 200,000 users, which writes down the PostHog queries, and the
+    bundles are sent at once. Then as the run will be, the database's queries run for real
+    (their answers kept for the run) while PostHog works on the bundles: the user waits for the
+    longer of the two, not their sum. No PostHog query of the weekly dashboard has values that
+    depend on a database answer (each panel's depend on its options, the period and the rules),
+    so both write down the same ones; one the second asks that the first did not is left to the
+    run, which sends it alone (counted). A bundle that fails stops the second rehearsal and its
     error is the command's; a failure or Ctrl-C here stops the bundles."""
     posthog = ws.sources.get("posthog")
     if posthog is None or _http(posthog) is None:
