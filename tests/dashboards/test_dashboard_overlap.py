@@ -23,8 +23,8 @@ from tests.posthog_server import FakePostHog, live_env, serve
 from usertrack.core.errors import EXIT_CONNECTION
 from usertrack.demo.generator import ensure_demo, start_demo_postgres
 
-# The weekly dashboard's moment in tests/engines/test_query_counts.py: the same bundle texts, which the
-# tests' PostHog parses once a session.
+# The weekly dashboard's moment in tests/engines/test_query_counts.py: the same bundle texts,
+# which the tests' PostHog parses once.
 AS_OF = "2026-11-12"
 WEEKLY = ["report", "weekly", "--as-of", AS_OF]
 
