@@ -153,7 +153,9 @@ def test_each_xdist_worker_has_a_short_folder_of_its_own_in_the_sessions_root(
     seen = _probe(tmp_path, "-n", "2", "--dist", "each")
     assert [worker for worker, _, _ in seen] == ["gw0", "gw1"]
     parent = tmp_path / "tmp" / f"usertrack-tests-{os.getuid()}"
-    (root,) = parent.iterdir()  # the controller's session root, named by its pid
+    # the controller's session root, named by its pid, beside the parses kept between sessions
+    (root,) = [p for p in parent.iterdir() if p.name.isdigit()]
+    assert {p.name for p in parent.iterdir()} == {root.name, conftest._kept_parses(parent).name}
     for worker, basetemp, session_root in seen:
         assert basetemp == session_root == str(root / worker)
 
@@ -164,5 +166,5 @@ def test_tests_of_one_file_run_in_process_with_no_workers(tmp_path: Path) -> Non
     ((worker, basetemp, session_root),) = _probe(tmp_path, "-n", "auto", "--dist", "loadfile")
     assert worker == "in-process"
     parent = tmp_path / "tmp" / f"usertrack-tests-{os.getuid()}"
-    (root,) = parent.iterdir()
+    (root,) = [p for p in parent.iterdir() if p.name.isdigit()]
     assert basetemp == session_root == str(root)
