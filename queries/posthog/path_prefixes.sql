@@ -15,7 +15,8 @@
 -- param approaches: []
 --
 -- paths_summary.sql's sequences, cut as it cuts them (docs/metrics.md, "Paths"): kept events
--- as path_events.sql keeps them; per person in time order (ties by node), a sequence starts at
+-- as path_events.sql keeps them (each one's node worked out once, as paths_summary.sql does);
+-- per person in time order (ties by node), a sequence starts at
 -- the first event and after a gap of 30 minutes or more, and a node equal to the one before it
 -- collapses into it; each sequence from its first {path_from} node ('' for none) and, with a
 -- {path_to}, up to the first such node after that (sequences without them are left out), to
@@ -31,6 +32,8 @@
 -- approach's start (`starts`: such a path begins where its sequence does), one of
 -- {path_steps} - 1 nodes anywhere in it (`windows`). The cut sequences alike are counted once,
 -- with how many they are (`p`). A prefix or approach no sequence follows has no row.
+-- usertrack sends it with a --to, or where paths_summary.sql answered no prefix counts (an
+-- edited copy); otherwise paths_summary.sql counts the prefixes in the same query.
 -- usertrack works each top path's completion, drop-off per step and conversion rate out of
 -- them (usertrack/analytics/paths/completion.py, conversion.py).
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
@@ -135,13 +138,13 @@ FROM (
                                                                         multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
                                                                     FROM events
                                                                     WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
-                                                                      AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
                                                                       AND timestamp >= toDateTime({since}, 'UTC')
                                                                       AND timestamp < toDateTime({until}, 'UTC')
                                                                       AND timestamp <= toDateTime({as_of}, 'UTC')
                                                                       AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                                                                       AND {filters}
                                                                 ) AS e
+                                                                WHERE e.node != ''
                                                                 GROUP BY e.actor
                                                             ) AS g
                                                         ) AS a

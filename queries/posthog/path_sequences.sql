@@ -13,7 +13,8 @@
 -- param path_to:
 --
 -- paths_summary.sql's sequences before they are counted (docs/metrics.md, "Paths"): kept events
--- as path_events.sql keeps them; per person in time order (ties by node), a sequence starts at
+-- as path_events.sql keeps them (each one's node worked out once, as paths_summary.sql does);
+-- per person in time order (ties by node), a sequence starts at
 -- the first event and after a gap of 30 minutes or more, and a node equal to the one before it
 -- collapses into it. As PostHog's paths runner works them out
 -- (posthog/hogql_queries/insights/paths_query_runner.py): each person's events gathered into one
@@ -150,13 +151,13 @@ FROM (
                                                             multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
                                                         FROM events
                                                         WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
-                                                          AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
                                                           AND timestamp >= toDateTime({since}, 'UTC')
                                                           AND timestamp < toDateTime({until}, 'UTC')
                                                           AND timestamp <= toDateTime({as_of}, 'UTC')
                                                           AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                                                           AND {filters}
                                                     ) AS e
+                                                    WHERE e.node != ''
                                                     GROUP BY e.actor
                                                 ) AS g
                                             ) AS a

@@ -20,10 +20,14 @@
 -- them; locally the same figures come from the events in numpy). Kept events as path_events.sql
 -- keeps them; per person in time order (ties by node), a sequence starts at the first event and
 -- after a gap of 30 minutes or more, and a node equal to the one before it in its sequence
--- collapses into it. Worked out as PostHog's runner does: each person's events gathered into one
--- array sorted by time and node (`g`), each marked against the one before it (`m`: the array
--- shifted by one, zipped to it), the collapsed ones filtered out and the rest cut by arraySplit
--- at each start, one row a sequence (`r`): no window over the events, no grouping by sequence.
+-- collapses into it. An event's node is worked out once, in the events' SELECT, and the empty
+-- ones left out a level above it (`e.node`): tested in the events' own WHERE, ClickHouse worked
+-- the pathname out twice, its JSON and regular expressions (a fifth of the query's time at
+-- 10.7 M events, docs/performance.md). Worked out as PostHog's runner does: each person's events
+-- gathered into one array sorted by time and node (`g`), each marked against the one before it
+-- (`m`: the array shifted by one, zipped to it), the collapsed ones filtered out and the rest
+-- cut by arraySplit at each start, one row a sequence (`r`): no window over the events, no
+-- grouping by sequence.
 -- Each call nests at most four deep: PostHog's parser takes time that grows about five-fold
 -- with each level of nested calls (a level of subquery costs next to nothing). Each sequence is
 -- cut from its first {path_from} node ('' for none: its first node) and, with a {path_to}, up to
@@ -37,11 +41,43 @@
 -- the steps summed (step 0). Per kind the first {top} rows by sequences ({edge_limit} for kind 4),
 -- ties as usertrack's and PostHog's order them: paths by their nodes, nodes by name, positional
 -- edges by the texts `step_source` and `step+1_target` (PostHog's ORDER BY), summed edges by
--- source, then target. A missing text is ''.
+-- source, then target. And 6, each prefix of a top path (its first k nodes, k from 1: `path`)
+-- with the cut sequences whose first k nodes are that prefix (`sequences`), as path_prefixes.sql
+-- counts them (kind 0), so that usertrack needs no second query for them without a --to:
+-- counted from the paths' own rows (kind 1, every path before the {top} are taken: `begun`),
+-- a prefix kept when one of the top paths begins with it (`begins_top`).
+-- A missing text is ''.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
 SELECT kind, step, a, b, path, sequences, from_found, to_found
 FROM (
+    SELECT
+        tupleElement(u.r, 1) AS kind,
+        u.step AS step,
+        u.a AS a,
+        u.b AS b,
+        tupleElement(u.r, 2) AS path,
+        sum(tupleElement(u.r, 3)) AS sequences,
+        sum(tupleElement(u.r, 4)) AS from_found,
+        sum(tupleElement(u.r, 5)) AS to_found,
+        max(tupleElement(u.r, 6)) AS place,
+        max(tupleElement(u.r, 7)) AS begins_top
+    FROM (
+        SELECT
+            arrayJoin(arrayConcat(w.own, w.begun)) AS r,
+            w.step AS step,
+            w.a AS a,
+            w.b AS b
+        FROM (
+            SELECT
+                t.step AS step,
+                t.a AS a,
+                t.b AS b,
+                arraySlice([tuple(t.kind, t.path, t.sequences, t.from_found, t.to_found, t.place, 0)], 1,
+                           if(t.kind = 0 OR t.place <= if(t.kind = 4, {edge_limit}, {top}), 1, 0)) AS own,
+                arrayMap(j -> tuple(6, arraySlice(t.path, 1, j), t.sequences, 0, 0, 0, if(t.place <= {top}, 1, 0)),
+                         range(1, if(t.kind = 1, length(t.path), 0) + 1)) AS begun
+            FROM (
     SELECT
         kind, step, a, b, path,
         sum(held) AS sequences,
@@ -172,13 +208,13 @@ FROM (
                                                                     multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
                                                                 FROM events
                                                                 WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
-                                                                  AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
                                                                   AND timestamp >= toDateTime({since}, 'UTC')
                                                                   AND timestamp < toDateTime({until}, 'UTC')
                                                                   AND timestamp <= toDateTime({as_of}, 'UTC')
                                                                   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
                                                                   AND {filters}
                                                             ) AS e
+                                                            WHERE e.node != ''
                                                             GROUP BY e.actor
                                                         ) AS g
                                                     ) AS a
@@ -197,6 +233,11 @@ FROM (
     ) AS v
     WHERE v.kind = 0 OR v.held > 0
     GROUP BY kind, step, a, b, path
-) AS t
-WHERE kind = 0 OR place <= if(kind = 4, {edge_limit}, {top})
+            ) AS t
+            WHERE t.kind <= 1 OR t.place <= if(t.kind = 4, {edge_limit}, {top})
+        ) AS w
+    ) AS u
+    GROUP BY kind, step, a, b, path
+) AS z
+WHERE kind != 6 OR begins_top = 1
 ORDER BY kind, place

@@ -3,9 +3,10 @@ drop-off"): for each top path, how many cut sequences begin with each of its pre
 k nodes, k from 1), and the completion and drop-off per step worked out of those counts (with
 --to, the conversion rate: usertrack.analytics.paths.conversion).
 
-Live, PostHog counts the prefixes (queries/posthog/path_prefixes.sql, one more query after
-paths_summary.sql, with every prefix of the top paths it answered); locally they are counted
-from the same cut sequences the top paths are counted from (`prefix_counts`).
+Live, PostHog counts the prefixes in the query that counts the top paths
+(queries/posthog/paths_summary.sql's kind 6), or with --to in one more query after it
+(queries/posthog/path_prefixes.sql, with every prefix of the top paths it answered); locally
+they are counted from the same cut sequences the top paths are counted from (`prefix_counts`).
 """
 
 from __future__ import annotations

@@ -318,14 +318,16 @@ def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) 
 
 
 # paths_summary.sql's kinds of rows (its column kind).
-_ALL, _PATH, _ENTRY, _EXIT, _EDGE, _EDGE_TOTAL = 0, 1, 2, 3, 4, 5
+_ALL, _PATH, _ENTRY, _EXIT, _EDGE, _EDGE_TOTAL, _PREFIX = 0, 1, 2, 3, 4, 5, 6
 
 
 def from_summary(
     columns: list[str], rows: list[tuple[Any, ...]], start: str | None, end: str | None
-) -> tuple[dict[str, Any], bool]:
-    """`summarize`'s fields from the rows of paths_summary.sql (nodes as texts, '' for none), and
-    whether a --from/--to node is in no sequence (then `notes` still needs the nodes there are)."""
+) -> tuple[dict[str, Any], bool, dict[tuple[str, ...], int]]:
+    """`summarize`'s fields from the rows of paths_summary.sql (nodes as texts, '' for none),
+    whether a --from/--to node is in no sequence (then `notes` still needs the nodes there are),
+    and the cut sequences beginning each prefix of the top paths (kind 6, as path_prefixes.sql's
+    kind 0 counts them; empty from a file that answers no such rows)."""
     at = {c: i for i, c in enumerate(columns)}
     found: dict[str, Any] = {
         "notes": (),
@@ -339,6 +341,7 @@ def from_summary(
         "edge_totals": [],
     }
     missing = start is not None or end is not None
+    begun: dict[tuple[str, ...], int] = {}
     for row in rows:
         kind, n = int(row[at["kind"]]), int(row[at["sequences"]])
         a, b = row[at["a"]], row[at["b"]]
@@ -357,8 +360,10 @@ def from_summary(
             found["edges"].append((int(row[at["step"]]), a, b, n))
         elif kind == _EDGE_TOTAL:
             found["edge_totals"].append((a, b, n))
+        elif kind == _PREFIX:
+            begun[tuple(row[at["path"]])] = n
     found["edges"] = reachable(found["edges"])
-    return found, missing
+    return found, missing, begun
 
 
 def _event_params(span: DateRange, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -397,19 +402,22 @@ def _summarized(ws: Workspace, as_of: datetime, asked: _Asked) -> dict[str, Any]
     result = ws.run_query(
         SUMMARY_QUERY, as_of, **params, top=int(asked.top), edge_limit=int(asked.edge_limit)
     )
-    found, missing = from_summary(list(result.columns), [tuple(r) for r in result.rows], start, end)
-    if found["paths"]:
-        # one more query: how many sequences begin each top path's prefixes and, with --to,
-        # follow each one's steps before the goal
+    rows = [tuple(r) for r in result.rows]
+    found, missing, begun = from_summary(list(result.columns), rows, start, end)
+    if found["paths"] and (end is not None or not begun):
+        # one more query: with --to, how many sequences follow each top path's steps before the
+        # goal (and begin its prefixes); without, the prefixes, where the file counted none (an
+        # edited copy of an older paths_summary.sql)
         wanted = completion.prefixes_of(found["paths"])
         approaches = [] if end is None else conversion.approaches_of(found["paths"])
         got = ws.run_query(
             completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted, approaches=approaches
         )
         begun, follow = completion.prefix_rows(list(got.columns), [tuple(r) for r in got.rows])
-        found["prefixes"] = completion.from_prefix_rows(found["paths"], begun)
         if end is not None:
             found["followed"] = conversion.from_approach_rows(found["paths"], follow)
+    if found["paths"]:
+        found["prefixes"] = completion.from_prefix_rows(found["paths"], begun)
     if missing:
         schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
         params = _event_params(span, kinds)

@@ -612,7 +612,7 @@ PATH_EVENTS = Shortcut(
 # cutting them all again in the file; an edited file runs as written (`prefixes.as_written`).
 PATH_PREFIXES = Shortcut(
     "posthog/path_prefixes",
-    "256904d2ccaf73405406916a10484a526595295cad5c6e8455f2c9be28397cd6",
+    "62f770ae275e494ccdc87e56a64f04c8a3941ff69f1372e0d62ed867967742be",
     "path_prefixes",
     "",
     filters=ANY_FILTER,

@@ -47,7 +47,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/paths_summary",
-            "d1c9dc9d901da03a734fdddcb75c0b8415ebc6b0767d417100b5290868c79573",
+            "96b6316049a59c99f580f558aea7a7734a43ee95938fce224613c4ce7c6edb52",
         ),
     )
 )
