@@ -18,7 +18,11 @@
 -- to as_of, for the UTC days and weeks they were active, as numbers counted from {first_day}
 -- and {first_week} (-1 is the day or week before). A week starts on Monday (ISO), or on Sunday
 -- when {week_start} is sunday: then each moment is counted a day later from a day after
--- {first_week}, so that a Monday week's number is the Sunday week's. Then, in rows of three kinds
+-- {first_week}, so that a Monday week's number is the Sunday week's. The events are grouped by
+-- person and day first (`e`), and each active day's week worked out from its midnight (`h`: the
+-- week of any moment of a day is its midnight's), not each event's: a plain grouping of every
+-- event and a week per day, where a distinct array of days and one of weeks kept per person for
+-- every event took a sixth more of ClickHouse's time. Then, in rows of three kinds
 -- (`kind`):
 -- 0, for each of the {days} days from {first_day} (`i` = 0 ... days - 1): in `a` the persons
 --    active that day (DAU), in `b` on one of it and the 6 days before (WAU), in `c` on one of
@@ -81,17 +85,29 @@ FROM (
                 toInt64(arrayJoin(range({days} + {periods} + 1))) AS slot
             FROM (
                 SELECT
-                    person_id,
-                    groupUniqArray(dateDiff('day', toDateTime({first_day}, 'UTC'), timestamp)) AS days,
+                    h.person_id AS person_id,
+                    groupArray(h.day) AS days,
                     groupUniqArray(if({week_start} = 'sunday',
-                        dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, timestamp + INTERVAL 1 DAY),
-                        dateDiff('week', toDateTime({first_week}, 'UTC'), timestamp))) AS weeks
-                FROM events
-                WHERE timestamp >= toDateTime({since}, 'UTC')
-                  AND timestamp <= toDateTime({as_of}, 'UTC')
-                  AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
-                  AND {filters}
-                GROUP BY person_id
+                        dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, h.midnight + INTERVAL 1 DAY),
+                        dateDiff('week', toDateTime({first_week}, 'UTC'), h.midnight))) AS weeks
+                FROM (
+                    SELECT
+                        e.person_id AS person_id,
+                        e.day AS day,
+                        toDateTime({first_day}, 'UTC') + toIntervalDay(e.day) AS midnight
+                    FROM (
+                        SELECT
+                            person_id,
+                            dateDiff('day', toDateTime({first_day}, 'UTC'), timestamp) AS day
+                        FROM events
+                        WHERE timestamp >= toDateTime({since}, 'UTC')
+                          AND timestamp <= toDateTime({as_of}, 'UTC')
+                          AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
+                          AND {filters}
+                        GROUP BY person_id, day
+                    ) AS e
+                ) AS h
+                GROUP BY h.person_id
             ) AS p
             LEFT JOIN (
                 SELECT id AS person_id, created_at

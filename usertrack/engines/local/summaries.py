@@ -39,7 +39,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/activity_summary",
-            "6ca8755cc584b9915967d25fe729325c56a08b14831cc5cadd9baa36a80fd18f",
+            "1cc03d606210b9c71ae3161a7be73da3e915f1ac427f209eb2d1a08632894c75",
         ),
         (
             "posthog/session_summary",
