@@ -90,3 +90,19 @@ def test_an_edited_summary_file_is_what_the_analysis_answers(
         fixed_demo_home, query_id, "--queries", str(_library(edited, query_id, ASKED[query_id][1]))
     )
     assert changed != shipped  # the edit is what is answered
+
+
+def test_a_copied_paths_summary_counts_the_top_paths_prefixes_as_the_shortcut(
+    fixed_demo_home: Path, tmp_path: Path
+) -> None:
+    """Without --to, paths_summary.sql counts the top paths' prefixes itself (its rows of kind
+    6, no path_prefixes.sql after it): run as written, its completion and drop-off are the
+    shortcut's."""
+    args = ["paths", "--days", "7", "--as-of", AS_OF]
+    shipped = run_json(fixed_demo_home, *args)
+    library = _library(tmp_path, "posthog/paths_summary", None)
+    copied = run_json(fixed_demo_home, *args, "--queries", str(library))
+    for doc in (shipped, copied):
+        doc.pop("timing", None)
+    assert any(p["dropoff"] for p in shipped["paths"])  # prefixes past the first were counted
+    assert copied == shipped
