@@ -45,7 +45,7 @@
 -- with the cut sequences whose first k nodes are that prefix (`sequences`), as path_prefixes.sql
 -- counts them (kind 0), so that usertrack needs no second query for them without a --to:
 -- counted from the paths' own rows (kind 1, every path before the {top} are taken: `begun`),
--- a prefix kept when one of the top paths begins with it (`begins_top`).
+-- a prefix kept when one of the top paths begins with it (`begins_top`), in order of its nodes.
 -- A missing text is ''.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
@@ -240,4 +240,4 @@ FROM (
     GROUP BY kind, step, a, b, path
 ) AS z
 WHERE kind != 6 OR begins_top = 1
-ORDER BY kind, place
+ORDER BY kind, place, path

@@ -47,7 +47,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/paths_summary",
-            "96b6316049a59c99f580f558aea7a7734a43ee95938fce224613c4ce7c6edb52",
+            "1399575b555f0d560a2ada751b97f19b736b93de195d96e139befa5c25cb5504",
         ),
     )
 )
