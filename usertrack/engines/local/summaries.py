@@ -54,7 +54,7 @@ _SUMMARIES = tuple(
 _GROUPS = (
     Shortcut(
         "posthog/path_sequences",
-        "d18053efcf54b3c312fb2b1b673ed4d686eddfcda380d18bbfdf958053c0d990",
+        "0150bca50cf23ecc10ecd026fbe0fe14be8742dd7473169fbc50d7c5abbf2232",
         GROUPS,
         "",
         filters=ANY_FILTER,
