@@ -320,6 +320,7 @@ class FakePostHog:
         self._throttle_detail = ""
         self._timeouts_left = 0
         self.jobs: dict[str, dict[str, Any]] = {}
+        self._async_workers: list[threading.Thread] = []  # every async query's, for `stop`
         self.metadata_texts: list[str] = []  # the HogQLMetadata requests' texts
         # HogQLMetadata puts `globals` into placeholders (PostHog's master); False: as earlier
         # PostHog, which leaves them to the printer (metadata_placeholders)
@@ -356,6 +357,13 @@ class FakePostHog:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        # The async queries still running (a client that left, or whose cancelling was not
+        # heard): ended first, as ClickHouse in this process (chdb) crashes when it shuts down
+        # under a running query.
+        with self.lock:
+            workers, self._async_workers = self._async_workers, []
+        for worker in workers:
+            worker.join(timeout=60)
         if self.engine is not None:
             self.engine.close()
 
@@ -630,9 +638,11 @@ class FakePostHog:
                     }
                     job["done"].set()
 
+            worker = threading.Thread(target=work, name=f"fake-posthog-async-{qid}", daemon=True)
             with self.lock:
                 self.jobs[qid] = job
-            threading.Thread(target=work, name=f"fake-posthog-async-{qid}", daemon=True).start()
+                self._async_workers.append(worker)
+            worker.start()
             status = {"id": qid, "team_id": self.project_id, "complete": False, "error": False}
             return 202, {"cache_key": f"cache_{qid}", "query_status": status}, {}
         with self.lock:
