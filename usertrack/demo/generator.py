@@ -308,8 +308,12 @@ def _generate_workspace(
     manifest_path.unlink(missing_ok=True)
     # What is being generated, until the manifest says it is done: an interrupted generation
     # is redone at this size and anchor, not replaced by the default demo.
+    # Written whole or not at all (a kill between creating the file and writing it would
+    # leave it empty, read as no generation asked).
     asked = {"users": users, "anchor": anchor.isoformat() if anchor else None}
-    (root / GENERATING).write_text(json.dumps(asked) + "\n")
+    asking = root / (GENERATING + ".tmp")
+    asking.write_text(json.dumps(asked) + "\n")
+    os.replace(asking, root / GENERATING)
     anchor = anchor or datetime.now(UTC).date()
     ws = demo_workspace(root, anchor, users)
     say = progress or (lambda _text: None)
