@@ -288,6 +288,70 @@ def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
         assert took >= grace - 0.1, took
 
 
+STUCK_WITH_WORK = """
+import ctypes, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from usertrack.cli.program import cancelled_by_ctrl_c
+from usertrack.core import interrupts
+from usertrack.core.errors import Cancelled
+from usertrack.engines.base import pause
+from usertrack.engines.concurrency import Background
+
+interrupts.GRACE_SECONDS = float(sys.argv[1])
+interrupts.install()
+interrupts.command_starts()
+
+
+def wait():
+    try:
+        pause(60)  # a wait of the command's, on a thread of its own (a poll, a retry)
+    except Cancelled:
+        print("cancelled", flush=True)
+
+
+libc = ctypes.CDLL(None)
+mutex = ctypes.create_string_buffer(64)
+with cancelled_by_ctrl_c():
+    Background(wait)
+    libc.pthread_mutex_lock(mutex)
+    print("stuck", ctypes.addressof(mutex), flush=True)
+    libc.pthread_mutex_lock(mutex)
+"""
+
+
+def test_ctrl_c_cancels_the_commands_work_while_the_main_thread_is_stuck_in_c() -> None:
+    """The command's cancel token is cancelled the moment Ctrl-C arrives, by the watchdog, not
+    when the main thread gets to raise the interrupt: the command's threads (a dashboard's
+    bundles polled on PostHog, whose cancel deletes them there; a query on a lane of its own)
+    stop at once even while the main thread is held in C code, well within the grace after
+    which the process leaves."""
+    grace = 6.0
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WITH_WORK, str(grace)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        word, address = proc.stdout.readline().split()
+        assert word == "stuck"
+        in_c_wait(proc.pid, int(address))
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        line = proc.stdout.readline()
+        cancelled_after = time.monotonic() - sent
+        _, stderr = proc.communicate(timeout=ENDS_WITHIN)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert line == "cancelled\n", (line, stderr)
+    assert cancelled_after < grace / 2, cancelled_after  # not at the process's end
+    assert proc.returncode == 130 and stderr == "usertrack: interrupted\n", stderr
+
+
 @pytest.mark.parametrize("as_program", [True, False])
 def test_the_packages_first_line_takes_ctrl_c_only_in_the_program(
     as_program: bool, tmp_path: Path
@@ -408,14 +472,17 @@ import signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from usertrack.core import interrupts
 
+from usertrack.cli.program import cancelled_by_ctrl_c
+from usertrack.engines.base import current_token
+
 interrupts.GRACE_SECONDS = 1.0  # the shipped 3 s: the same watchdog, a shorter wait
 interrupts.install()
 interrupts.command_starts()
 try:
-    with interrupts.held():
+    with cancelled_by_ctrl_c(), interrupts.held():
         print("holding", flush=True)
         time.sleep(interrupts.GRACE_SECONDS + 1.5)
-        print("done", flush=True)
+        print("done", "cancelled" if current_token().cancelled else "going on", flush=True)
 except KeyboardInterrupt:
     print("raised after", flush=True)
 """
@@ -435,4 +502,5 @@ def test_a_block_that_holds_ctrl_c_is_not_cut_by_the_watchdog() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert out == "done\nraised after\n" and proc.returncode == 0, (out, proc.returncode)
+    # nor does it cancel the command's work meanwhile: the block's steps all happen
+    assert out == "done going on\nraised after\n" and proc.returncode == 0, (out, proc.returncode)

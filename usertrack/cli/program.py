@@ -28,6 +28,7 @@ from usertrack.core.errors import (
     redact,
 )
 from usertrack.core.posthog_options import refusal
+from usertrack.engines.base import CancelToken, cancel_scope
 
 
 class OneLineErrors(TyperGroup):
@@ -473,7 +474,8 @@ def main(argv: list[str] | None = None) -> Any:
     interrupts.command_starts()
     try:
         try:
-            app_for(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="usertrack")
+            with cancelled_by_ctrl_c():
+                app_for(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="usertrack")
         except SystemExit as e:
             code = e.code
         try:
@@ -490,6 +492,18 @@ def main(argv: list[str] | None = None) -> Any:
         interrupts.announce()
         _exit_without_teardown(interrupts.EXIT_INTERRUPTED, wait_for_threads=False)
     _exit_without_teardown(code)
+
+
+@contextlib.contextmanager
+def cancelled_by_ctrl_c() -> Iterator[CancelToken]:
+    """The command's cancel token, cancelled by the interrupt's watchdog the moment Ctrl-C
+    arrives: every query under it is cancelled on its server (PostgreSQL's cancel, DuckDB's
+    interrupt, PostHog's async queries deleted) and every wait on a thread of the command's
+    ends, even while the main thread is held in C code and has not raised the interrupt yet."""
+    token = CancelToken()
+    interrupts.when_interrupted(token.cancel)
+    with cancel_scope(token):
+        yield token
 
 
 # The global options that take no value: what may come before a command's name.

@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -48,6 +48,7 @@ _interrupted = False
 _announce = [True]  # popped by the one that says it (pop is atomic under the GIL)
 _wake: tuple[int, int] | None = None  # the watchdog's pipe
 _wakeup_set = False  # whether the pipe is the signals' wakeup descriptor (written in C)
+_on_interrupt: list[Callable[[], object]] = []  # called by the watchdog at the first Ctrl-C
 
 
 def install() -> None:
@@ -108,6 +109,15 @@ def command_ends() -> None:
     of surfacing as KeyboardInterrupt in the exit's own steps."""
     global _running
     _running = False
+
+
+def when_interrupted(callback: Callable[[], object]) -> None:
+    """Call `callback` the moment the command's first Ctrl-C arrives, on the watchdog's thread,
+    before the grace begins: the command's cancel token, so that its queries are cancelled on
+    their servers and its threads stop waiting even while the main thread is held in C code
+    and cannot yet raise the interrupt. Not during a block that holds Ctrl-C (`held`): that
+    block raises it when it is over."""
+    _on_interrupt.append(callback)
 
 
 def happened() -> bool:
@@ -226,3 +236,6 @@ def _watch(fd: int) -> None:
             leave()
         if seen and deadline is None:
             deadline = time.monotonic() + GRACE_SECONDS
+            for callback in _on_interrupt:
+                with contextlib.suppress(Exception):  # best effort: the grace ends it anyway
+                    callback()
