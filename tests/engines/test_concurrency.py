@@ -103,3 +103,23 @@ def test_ctrl_c_while_waiting_is_raised_at_once_and_stops_the_work() -> None:
     assert work.done
     with pytest.raises(Cancelled):
         work.result()
+
+
+def test_work_done_under_a_long_lived_token_is_not_kept_by_it() -> None:
+    """A command's token lives as long as its process (`alerts --watch`, the MCP server): the
+    work that followed it is let go once done, and work still running is still cancelled."""
+    import gc
+    import weakref
+
+    command = CancelToken()
+    with cancel_scope(command):
+        done = [Background(lambda: 1, "usertrack-test") for _ in range(50)]
+        assert [each.result() for each in done] == [1] * 50
+        gone = [weakref.ref(each._token) for each in done]
+        running = Background(lambda: pause(30), "usertrack-test")
+    del done
+    gc.collect()
+    assert not [ref for ref in gone if ref() is not None]
+    command.cancel()
+    with pytest.raises(Cancelled):
+        running.result()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -346,6 +347,10 @@ class CancelToken:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], object]] = []
+        # The tokens that follow this one (`cancelled_with`), held weakly: a command's token
+        # lives as long as the process (`alerts --watch`, the MCP server), and each piece of
+        # work that followed it would otherwise be kept for good once done.
+        self._followers: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     @property
     def cancelled(self) -> bool:
@@ -357,6 +362,9 @@ class CancelToken:
                 return
             self._event.set()
             callbacks = list(self._callbacks)
+            followers = [cancel for link in self._followers if (cancel := link()) is not None]
+        for cancel in followers:
+            cancel()
         for callback in callbacks:
             # On a thread of its own: a database cancel request may wait on the network, and the
             # caller (the failing command) must not.
@@ -366,10 +374,12 @@ class CancelToken:
         """This token, cancelled too when `outer` is (the token of the work it is part of: an
         alerts pass's work ahead, a dashboard's lane), never the other way round."""
         if outer is not None:
+            link = weakref.WeakMethod(self.cancel)
             with outer._lock:
                 follow = not outer._event.is_set()
                 if follow:
-                    outer._callbacks.append(self.cancel)
+                    outer._followers = [f for f in outer._followers if f() is not None]
+                    outer._followers.append(link)
             if not follow:
                 self.cancel()
         return self
